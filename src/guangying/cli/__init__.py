@@ -1,0 +1,1 @@
+"""The ``guangying`` command line (click)."""

@@ -1,0 +1,1 @@
+"""Compositing in linear light: transfer functions, premultiplied over, light wrap, defocus."""

@@ -1,0 +1,1 @@
+"""Distance sources: LiDAR rangefinders, aligned depth maps, faces, manual marks."""

@@ -1,0 +1,1 @@
+"""Focus control: subject tracking, diopter-space filtering, focus pulls, FreeD/motor output."""

@@ -1,0 +1,1 @@
+"""Chroma keyer: screen estimate, colour-difference matte, despill, foreground un-mixing."""

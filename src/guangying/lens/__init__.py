@@ -1,0 +1,1 @@
+"""Lens maths: thin-lens depth of field, sensor presets, focus calibration."""

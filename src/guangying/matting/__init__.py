@@ -1,0 +1,1 @@
+"""Neural matting: Robust Video Matting engine, fast person segmentation, hybrid mode."""

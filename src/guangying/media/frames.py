@@ -1,0 +1,53 @@
+"""The frame and clip records that flow between stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+import numpy as np
+
+Transfer = Literal["srgb", "linear"]
+
+
+@dataclass(slots=True)
+class Frame:
+    """One picture of a clip.
+
+    ``rgb`` is float32, shape (H, W, 3), channel order R, G, B. Display-referred sources (8/10/16-bit
+    video, PNG, JPEG, TIFF) arrive sRGB-encoded in 0–1 (``transfer="srgb"``); EXR arrives
+    scene-linear (``transfer="linear"``, values may exceed 1). ``alpha`` is float32 (H, W) in 0–1,
+    straight (not premultiplied), or None when the source has no alpha.
+    """
+
+    index: int
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    transfer: Transfer = "srgb"
+    time_s: float = 0.0
+    timecode: str | None = None
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+
+@dataclass(slots=True)
+class ClipInfo:
+    """What a reader knows about its source before decoding it."""
+
+    path: str
+    kind: Literal["video", "sequence", "image"]
+    width: int
+    height: int
+    fps: Fraction
+    frame_count: int | None
+    first_frame: int = 0
+    bit_depth: int = 8
+    has_alpha: bool = False
+    timecode: str | None = None
