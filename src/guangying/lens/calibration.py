@@ -1,0 +1,203 @@
+"""Per-lens focus calibration: focus distance ↔ motor position, interpolated in diopters.
+
+Focus scales are far from linear in distance but close to smooth in diopters (1/m), so the measured
+points are interpolated with a monotone cubic (PCHIP) in diopter space: it passes through every
+point and never overshoots between them, so the map stays invertible.
+
+File format (JSON or YAML)::
+
+    lens: Zeiss CP.3 85 mm
+    focal_length_mm: 85          # optional
+    motor_min: 0                 # optional, default 0
+    motor_max: 4095              # optional, default 4095
+    points:                      # ≥ 3 points, any order; "inf" allowed for infinity
+      - {distance_m: 1.0, motor: 3650}
+      - {distance_m: 2.0, motor: 2010}
+      - {distance_m: inf, motor: 120}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy.interpolate import PchipInterpolator
+
+from guangying.lens.atomic import atomic_write_text
+
+
+class CalibrationError(ValueError):
+    """A lens calibration file or point list that cannot be used."""
+
+
+def _as_distance_m(value: Any, where: str) -> float:
+    if value is None or (isinstance(value, str) and value.strip().lower() in {"inf", "infinity", "∞"}):
+        return math.inf
+    try:
+        d = float(value)
+    except (TypeError, ValueError) as exc:
+        raise CalibrationError(f"{where}: distance_m {value!r} is not a number (or 'inf')") from exc
+    if math.isnan(d) or d <= 0:
+        raise CalibrationError(f"{where}: distance_m must be > 0 (or 'inf'), got {value!r}")
+    return d
+
+
+@dataclass(slots=True)
+class LensCalibration:
+    """Monotone map between focus distance (m) and motor position (encoder counts)."""
+
+    distances_m: np.ndarray
+    motor_positions: np.ndarray
+    lens: str = ""
+    focal_length_mm: float | None = None
+    motor_min: int = 0
+    motor_max: int = 4095
+    source: str = "<memory>"
+    _forward: PchipInterpolator = field(init=False, repr=False)
+    _table_d: np.ndarray = field(init=False, repr=False)
+    _table_m: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        where = self.source
+        d = np.asarray(self.distances_m, dtype=np.float64).ravel()
+        m = np.asarray(self.motor_positions, dtype=np.float64).ravel()
+        if d.shape != m.shape:
+            raise CalibrationError(f"{where}: {d.size} distances but {m.size} motor positions")
+        if d.size < 3:
+            raise CalibrationError(f"{where}: need at least 3 calibration points, got {d.size}")
+        if not self.motor_min < self.motor_max:
+            raise CalibrationError(
+                f"{where}: motor_min {self.motor_min} must be < motor_max {self.motor_max}"
+            )
+        if np.any(~np.isfinite(m)) or np.any((m < self.motor_min) | (m > self.motor_max)):
+            bad = m[~np.isfinite(m) | (m < self.motor_min) | (m > self.motor_max)]
+            raise CalibrationError(
+                f"{where}: motor positions {bad.tolist()} are outside {self.motor_min}–{self.motor_max}"
+            )
+        if np.any(np.isnan(d)) or np.any(d <= 0):
+            raise CalibrationError(f"{where}: distances must be > 0 m (or inf)")
+        diopters = 1.0 / d  # inf → 0 D
+        order = np.argsort(diopters)
+        x, y = diopters[order], m[order]
+        if np.any(np.diff(x) <= 0):
+            raise CalibrationError(f"{where}: two points share the same distance; keep one per distance")
+        steps = np.diff(y)
+        if not (np.all(steps > 0) or np.all(steps < 0)):
+            listing = ", ".join(
+                f"{1 / xi if xi > 0 else math.inf:.3g} m→{yi:g}" for xi, yi in zip(x, y, strict=True)
+            )
+            raise CalibrationError(
+                f"{where}: motor position is not monotone in distance ({listing}); "
+                "re-measure the points that break the order"
+            )
+        self.distances_m, self.motor_positions = d[order], y
+        self._forward = PchipInterpolator(x, y, extrapolate=False)
+        # PCHIP through monotone data is monotone, so a dense table inverts it to well below a count.
+        self._table_d = np.linspace(x[0], x[-1], 8193)
+        self._table_m = self._forward(self._table_d)
+        if self._table_m[0] > self._table_m[-1]:
+            self._table_d, self._table_m = self._table_d[::-1].copy(), self._table_m[::-1].copy()
+
+    @property
+    def diopter_range(self) -> tuple[float, float]:
+        """Calibrated span in diopters (far end, near end)."""
+        return float(1.0 / self.distances_m.max()), float(1.0 / self.distances_m.min())
+
+    @property
+    def min_focus_m(self) -> float:
+        return float(self.distances_m.min())
+
+    def motor_for_diopters(self, diopters: np.ndarray | float) -> np.ndarray:
+        """Motor position for focus at ``diopters`` (1/m); outside the calibrated span it clamps to
+        the nearest end (the lens cannot focus closer than its nearest calibrated point)."""
+        lo, hi = self.diopter_range
+        x = np.clip(np.asarray(diopters, dtype=np.float64), lo, hi)
+        return self._forward(x)
+
+    def motor_for_distance(self, distance_m: np.ndarray | float) -> np.ndarray:
+        """Motor position for focus at ``distance_m`` (clamped to the calibrated span)."""
+        d = np.asarray(distance_m, dtype=np.float64)
+        if np.any(~(d > 0)):
+            raise ValueError("focus distances must be > 0 m")
+        return self.motor_for_diopters(1.0 / d)
+
+    def diopters_for_motor(self, motor: np.ndarray | float) -> np.ndarray:
+        """Inverse map: focus in diopters at a motor position (clamped to the calibrated span)."""
+        return np.interp(np.asarray(motor, dtype=np.float64), self._table_m, self._table_d)
+
+    def distance_for_motor(self, motor: np.ndarray | float) -> np.ndarray:
+        """Inverse map: focus distance (m; inf at 0 D) at a motor position."""
+        dpt = self.diopters_for_motor(motor)
+        with np.errstate(divide="ignore"):
+            return np.where(dpt > 0, 1.0 / np.maximum(dpt, 1e-300), np.inf)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lens": self.lens,
+            "focal_length_mm": self.focal_length_mm,
+            "motor_min": self.motor_min,
+            "motor_max": self.motor_max,
+            "points": [
+                {"distance_m": ("inf" if math.isinf(d) else float(d)), "motor": float(m)}
+                for d, m in zip(self.distances_m, self.motor_positions, strict=True)
+            ],
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the calibration as JSON (``.json``) or YAML (anything else), atomically."""
+        p = Path(path)
+        data = self.to_dict()
+        text = json.dumps(data, indent=2) + "\n" if p.suffix.lower() == ".json" else yaml.safe_dump(data)
+        return atomic_write_text(p, text)
+
+
+def calibration_from_dict(data: dict[str, Any], source: str = "<memory>") -> LensCalibration:
+    """Build a calibration from the file structure (see the module docstring)."""
+    if not isinstance(data, dict) or "points" not in data:
+        raise CalibrationError(f"{source}: expected a mapping with a 'points' list")
+    points = data["points"]
+    if not isinstance(points, list):
+        raise CalibrationError(f"{source}: 'points' must be a list of {{distance_m, motor}}")
+    dists, motors = [], []
+    for i, pt in enumerate(points):
+        where = f"{source}: point {i}"
+        if isinstance(pt, dict):
+            if "distance_m" not in pt or "motor" not in pt:
+                raise CalibrationError(f"{where}: needs 'distance_m' and 'motor'")
+            dist, mot = pt["distance_m"], pt["motor"]
+        elif isinstance(pt, (list, tuple)) and len(pt) == 2:
+            dist, mot = pt
+        else:
+            raise CalibrationError(f"{where}: expected {{distance_m, motor}} or [distance_m, motor]")
+        dists.append(_as_distance_m(dist, where))
+        try:
+            motors.append(float(mot))
+        except (TypeError, ValueError) as exc:
+            raise CalibrationError(f"{where}: motor {mot!r} is not a number") from exc
+    return LensCalibration(
+        distances_m=np.array(dists),
+        motor_positions=np.array(motors),
+        lens=str(data.get("lens", "")),
+        focal_length_mm=(None if data.get("focal_length_mm") is None else float(data["focal_length_mm"])),
+        motor_min=int(data.get("motor_min", 0)),
+        motor_max=int(data.get("motor_max", 4095)),
+        source=source,
+    )
+
+
+def load_calibration(path: str | Path) -> LensCalibration:
+    """Read a calibration file (``.json``, ``.yaml``/``.yml``); errors name the file and the point."""
+    p = Path(path)
+    if not p.is_file():
+        raise CalibrationError(f"lens calibration file not found: {p}")
+    text = p.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise CalibrationError(f"{p}: cannot parse ({exc}); expected JSON or YAML") from exc
+    return calibration_from_dict(data, source=str(p))

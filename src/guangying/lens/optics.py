@@ -1,0 +1,121 @@
+"""Thin-lens depth of field (Greenleaf's formulas, as published by DOFMaster).
+
+All public functions take explicit units in their argument names. Distances are measured from the
+lens' front nodal point as a thin-lens approximation; that is what focus scales and DoF tables use.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from guangying.lens.sensors import SensorPreset, sensor_preset
+
+
+@dataclass(frozen=True, slots=True)
+class DepthOfField:
+    """Depth of field for one lens setting. ``far_m`` and ``total_m`` are ``math.inf`` past hyperfocal.
+
+    ``half_width_diopters`` is half the DoF in diopters (1/m): the focus tolerance. A focus error
+    smaller than that (in diopters) keeps the subject acceptably sharp.
+    """
+
+    focal_length_mm: float
+    f_number: float
+    coc_mm: float
+    distance_m: float
+    hyperfocal_m: float
+    near_m: float
+    far_m: float
+    total_m: float
+    front_m: float
+    behind_m: float
+    half_width_diopters: float
+
+    def to_dict(self) -> dict[str, float | None]:
+        """JSON-friendly dict: infinite distances become ``None``."""
+        return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in asdict(self).items()}
+
+
+def _check_positive(**values: float) -> None:
+    for name, value in values.items():
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def hyperfocal_mm(focal_length_mm: float, f_number: float, coc_mm: float) -> float:
+    """Hyperfocal distance H = f²/(N·c) + f, in millimetres."""
+    _check_positive(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm)
+    return focal_length_mm**2 / (f_number * coc_mm) + focal_length_mm
+
+
+def depth_of_field(
+    focal_length_mm: float,
+    f_number: float,
+    distance_m: float,
+    coc_mm: float | None = None,
+    sensor: str | SensorPreset | None = None,
+) -> DepthOfField:
+    """Near/far limits of acceptable sharpness when focused at ``distance_m``.
+
+    Give the circle of confusion directly (``coc_mm``) or through a sensor preset (``sensor``,
+    e.g. ``"s35"`` → 0.025 mm, ``"ff"`` → 0.030 mm); an explicit ``coc_mm`` wins.
+    """
+    if coc_mm is None:
+        if sensor is None:
+            raise ValueError("give either coc_mm or a sensor preset to set the circle of confusion")
+        preset = sensor if isinstance(sensor, SensorPreset) else sensor_preset(sensor)
+        coc_mm = preset.coc_mm
+    _check_positive(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm, distance_m=distance_m)
+    f = focal_length_mm
+    s = distance_m * 1000.0
+    if s <= f:
+        raise ValueError(
+            f"focus distance {distance_m} m is inside the focal length ({f} mm): no real image forms"
+        )
+    h = hyperfocal_mm(f, f_number, coc_mm)
+    near = s * (h - f) / (h + s - 2 * f)
+    far = s * (h - f) / (h - s) if s < h else math.inf
+    near_m, far_m = near / 1000.0, far / 1000.0
+    half_width = 0.5 * (1.0 / near_m - (0.0 if math.isinf(far_m) else 1.0 / far_m))
+    return DepthOfField(
+        focal_length_mm=float(f),
+        f_number=float(f_number),
+        coc_mm=float(coc_mm),
+        distance_m=float(distance_m),
+        hyperfocal_m=h / 1000.0,
+        near_m=near_m,
+        far_m=far_m,
+        total_m=far_m - near_m,
+        front_m=distance_m - near_m,
+        behind_m=far_m - distance_m,
+        half_width_diopters=half_width,
+    )
+
+
+def dof_half_width_diopters(focal_length_mm: float, f_number: float, coc_mm: float) -> float:
+    """DoF half-width in diopters for s ≪ H, N·c/f² (f, c in metres); the exact value at distance s
+    is this times (1 − f/s), so it barely depends on distance: a controller's tolerance in diopters.
+    """
+    _check_positive(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm)
+    return f_number * (coc_mm / 1000.0) / (focal_length_mm / 1000.0) ** 2
+
+
+def coc_diameter_mm(
+    focal_length_mm: float, f_number: float, focus_distance_m: float, object_distance_m: float
+) -> float:
+    """Blur-circle diameter on the sensor (mm) of a point at ``object_distance_m`` when focused at
+    ``focus_distance_m`` (thin lens): c = A·f/(s−f) · |d−s|/d with aperture A = f/N."""
+    _check_positive(
+        focal_length_mm=focal_length_mm,
+        f_number=f_number,
+        focus_distance_m=focus_distance_m,
+        object_distance_m=object_distance_m,
+    )
+    f = focal_length_mm
+    s = focus_distance_m * 1000.0
+    d = object_distance_m * 1000.0
+    if s <= f:
+        raise ValueError(f"focus distance {focus_distance_m} m is inside the focal length ({f} mm)")
+    aperture = f / f_number
+    return aperture * f / (s - f) * abs(d - s) / d

@@ -1,0 +1,90 @@
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from guangying.cli.main import cli
+from guangying.lens import coc_diameter_mm, depth_of_field, dof_half_width_diopters, sensor_preset
+
+
+def test_worked_figure_135mm_f2():
+    d = depth_of_field(135, 2, 5, coc_mm=0.025)
+    assert d.hyperfocal_m == pytest.approx(364.6, abs=0.05)
+    assert d.near_m == pytest.approx(4.934, abs=0.0005)
+    assert d.far_m == pytest.approx(5.068, abs=0.0005)
+    assert d.total_m * 1000 == pytest.approx(133, abs=0.6)
+
+
+def test_worked_figure_200mm_f2():
+    d = depth_of_field(200, 2, 5, sensor="s35")
+    assert d.near_m == pytest.approx(4.970, abs=0.0005)
+    assert d.far_m == pytest.approx(5.030, abs=0.0005)
+    assert d.total_m * 1000 == pytest.approx(60, abs=0.6)
+
+
+def test_worked_figure_50mm_f28():
+    d = depth_of_field(50, 2.8, 3, coc_mm=0.025)
+    assert d.near_m == pytest.approx(2.771, abs=0.0005)
+    assert d.far_m == pytest.approx(3.270, abs=0.0005)
+
+
+def test_beyond_hyperfocal_is_infinite_far():
+    d = depth_of_field(35, 8, 10, coc_mm=0.03)
+    assert math.isinf(d.far_m) and math.isinf(d.total_m)
+    assert d.near_m == pytest.approx(d.hyperfocal_m * 10 / (d.hyperfocal_m + 10), rel=0.01)
+    assert d.to_dict()["far_m"] is None
+
+
+def test_diopter_tolerance_is_nearly_constant():
+    # exact half-width is N·c/f² · (1 − f/s): constant in diopters apart from the small f/s term
+    approx = dof_half_width_diopters(135, 2, 0.025)
+    for s in (2.0, 3.0, 5.0, 20.0):
+        d = depth_of_field(135, 2, s, coc_mm=0.025)
+        assert d.half_width_diopters == pytest.approx(approx * (1 - 0.135 / s), rel=1e-9)
+    assert depth_of_field(135, 2, 20, coc_mm=0.025).half_width_diopters == pytest.approx(approx, rel=0.01)
+
+
+def test_coc_at_dof_limits_equals_coc():
+    d = depth_of_field(85, 1.4, 2.5, coc_mm=0.03)
+    # The blur circle of a point at the near/far limit is the CoC the limits were computed with.
+    assert coc_diameter_mm(85, 1.4, 2.5, d.near_m) == pytest.approx(0.03, rel=1e-6)
+    assert coc_diameter_mm(85, 1.4, 2.5, d.far_m) == pytest.approx(0.03, rel=1e-6)
+    assert coc_diameter_mm(85, 1.4, 2.5, 2.5) == 0.0
+
+
+def test_sensor_presets_and_errors():
+    assert sensor_preset("Super35").coc_mm == 0.025
+    assert sensor_preset("full-frame").coc_mm == 0.030
+    assert sensor_preset("mft").width_mm == pytest.approx(17.3)
+    with pytest.raises(ValueError, match="known"):
+        sensor_preset("imax70")
+    with pytest.raises(ValueError, match="coc_mm or a sensor"):
+        depth_of_field(50, 2, 3)
+    with pytest.raises(ValueError, match="positive"):
+        depth_of_field(50, -2, 3, coc_mm=0.03)
+
+
+def test_dof_cli_json_and_table():
+    runner = CliRunner()
+    res = runner.invoke(cli, ["dof", "--focal-length", "135", "--f-number", "2", "--distance", "5",
+                              "--sensor", "s35", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["hyperfocal_m"] == pytest.approx(364.635, abs=1e-3)
+    assert data["near_m"] == pytest.approx(4.934, abs=5e-4)
+    assert data["far_m"] == pytest.approx(5.068, abs=5e-4)
+    assert data["total_m"] == pytest.approx(0.1335, abs=5e-4)
+    res = runner.invoke(cli, ["dof", "--focal-length", "50", "--f-number", "2.8", "--distance", "3",
+                              "--coc", "0.025"])
+    assert res.exit_code == 0, res.output
+    assert "2.771 m" in res.output and "3.270 m" in res.output
+
+
+def test_dof_cli_needs_exactly_one_coc_source():
+    runner = CliRunner()
+    res = runner.invoke(cli, ["dof", "--focal-length", "50", "--f-number", "2", "--distance", "3"])
+    assert res.exit_code != 0 and "--coc" in res.output
+    res = runner.invoke(cli, ["dof", "--focal-length", "50", "--f-number", "2", "--distance", "3",
+                              "--sensor", "nope"])
+    assert res.exit_code != 0 and "unknown sensor" in res.output
