@@ -1,0 +1,111 @@
+"""The plate a subject is composited over: a flat colour, a still image, or a clip."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.media import MediaError, open_reader
+
+_NAMED_SRGB = {
+    "black": (0.0, 0.0, 0.0),
+    "white": (1.0, 1.0, 1.0),
+    "grey": (0.5, 0.5, 0.5),
+    "gray": (0.5, 0.5, 0.5),
+    "green": (0.0, 0.694, 0.251),  # chroma-key green
+    "blue": (0.0, 0.278, 0.733),  # chroma-key blue
+}
+
+
+def parse_colour_srgb(spec: str) -> tuple[float, float, float] | None:
+    """``#RRGGBB``, ``R,G,B`` in 0–1 or a name (black, white, grey, green, blue) → sRGB 0–1; else None."""
+    text = spec.strip().lower()
+    if text in _NAMED_SRGB:
+        return _NAMED_SRGB[text]
+    if re.fullmatch(r"#[0-9a-f]{6}", text):
+        return tuple(int(text[i : i + 2], 16) / 255.0 for i in (1, 3, 5))  # type: ignore[return-value]
+    parts = text.split(",")
+    if len(parts) == 3:
+        try:
+            values = tuple(float(p) for p in parts)
+        except ValueError:
+            return None
+        if all(0.0 <= v <= 1.0 for v in values):
+            return values  # type: ignore[return-value]
+    return None
+
+
+def fit_cover(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale to cover width×height (keep aspect, centre crop), as a set extension would be framed."""
+    h, w = rgb.shape[:2]
+    if (w, h) == (width, height):
+        return rgb
+    scale = max(width / w, height / h)
+    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(rgb, (new_w, new_h), interpolation=interp)
+    x0, y0 = (new_w - width) // 2, (new_h - height) // 2
+    return np.ascontiguousarray(resized[y0 : y0 + height, x0 : x0 + width])
+
+
+class Background:
+    """Serves the background plate for each frame, sRGB-encoded and linear, fitted to the frame size.
+
+    A still plate (colour or image) is prepared once; a clip is read alongside the foreground and
+    holds its last frame if it is shorter.
+    """
+
+    def __init__(self, spec: str | Path, width: int, height: int) -> None:
+        self.spec = str(spec)
+        self.width, self.height = width, height
+        self._reader = None
+        self._iter = None
+        self._current: tuple[np.ndarray, np.ndarray] | None = None
+        colour = parse_colour_srgb(self.spec)
+        if colour is not None:
+            srgb = np.empty((height, width, 3), np.float32)
+            srgb[:] = np.asarray(colour, np.float32)
+            self._current = (srgb, srgb_to_linear(srgb))
+            self.is_still = True
+            return
+        if not Path(self.spec).exists() and "%" not in self.spec and "#" not in self.spec:
+            raise MediaError(
+                f"background '{self.spec}' is neither a file nor a colour "
+                "(use a path, #RRGGBB, 'R,G,B' in 0–1, or black/white/grey/green/blue)"
+            )
+        self._reader = open_reader(self.spec)
+        self.is_still = self._reader.info.kind == "image" or self._reader.info.frame_count == 1
+        self._iter = iter(self._reader)
+        self._advance()
+        if self.is_still:
+            self.close()
+
+    def _advance(self) -> None:
+        frame = next(self._iter, None) if self._iter is not None else None
+        if frame is None:
+            if self._current is None:
+                raise MediaError(f"background '{self.spec}' has no frames")
+            return  # hold the last frame
+        rgb = fit_cover(frame.rgb, self.width, self.height)
+        if frame.transfer == "linear":
+            self._current = (linear_to_srgb(rgb), rgb.astype(np.float32))
+        else:
+            self._current = (rgb.astype(np.float32, copy=False), srgb_to_linear(rgb))
+
+    def next_plate(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb_srgb, rgb_linear) for the next frame, both float32 (H, W, 3)."""
+        assert self._current is not None
+        plate = self._current
+        if not self.is_still:
+            self._advance()
+        return plate
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+            self._iter = None
