@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -28,13 +29,27 @@ def _click_type(annotation: Any) -> tuple[Any, bool] | None:
     return None
 
 
+def _docstring_help(cls: type) -> dict[str, str]:
+    """Field help from docstring bullets of the form ``- ``name``: text`` (continuation lines joined)."""
+    helps: dict[str, str] = {}
+    bullets = re.finditer(
+        r"^\s*- ((?:``\w+``(?: / )?)+): (.*?)(?=^\s*- ``|\Z)", cls.__doc__ or "", re.M | re.S
+    )
+    for match in bullets:
+        text = " ".join(match.group(2).split())
+        for name in re.findall(r"``(\w+)``", match.group(1)):
+            helps[name] = text
+    return helps
+
+
 def dataclass_options(cls: type, skip: set[str] = frozenset()) -> Callable[[Callable], Callable]:
     """Decorator adding one ``--field-name`` option per plain-valued field of dataclass ``cls``.
 
-    Help text comes from the field's ``metadata["help"]`` when present. Array-valued fields (masks,
-    plates) are skipped: commands load them from files themselves.
+    Help text comes from the field's ``metadata["help"]`` or the class docstring's bullet for it.
+    Array-valued fields (masks, plates) are skipped: commands load them from files themselves.
     """
     hints = typing.get_type_hints(cls)
+    doc_help = _docstring_help(cls)
 
     def decorate(func: Callable) -> Callable:
         for f in reversed(dataclasses.fields(cls)):
@@ -46,7 +61,7 @@ def dataclass_options(cls: type, skip: set[str] = frozenset()) -> Callable[[Call
             click_type, is_flag = kind
             default = f.default if f.default is not dataclasses.MISSING else None
             flag = "--" + f.name.replace("_", "-")
-            help_text = f.metadata.get("help", "")
+            help_text = f.metadata.get("help", doc_help.get(f.name, ""))
             if is_flag:
                 decl = f"{flag}/--no-{flag[2:]}"
                 func = click.option(decl, f.name, default=default, show_default=True, help=help_text)(func)

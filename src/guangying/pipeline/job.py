@@ -27,7 +27,14 @@ _ALPHA_SUFFIXES = {".mov", ".png", ".exr", ".tif", ".tiff", ".mkv"}
 
 @dataclass
 class CompositeSettings:
-    """How the foreground layer sits on the plate."""
+    """How the foreground layer sits on the plate.
+
+    - ``light_wrap_width_px``: how far the background's light bleeds over the subject's edge, in
+      pixels; 0 = off.
+    - ``light_wrap_intensity``: strength of that light wrap, 0–1.
+    - ``match_levels``: grade the foreground's black and white points to the background's (once per
+      shot, in linear light).
+    """
 
     light_wrap_width_px: float = 0.0
     light_wrap_intensity: float = 0.35
