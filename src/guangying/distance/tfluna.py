@@ -1,0 +1,172 @@
+"""Benewake TF-series LiDAR rangefinders (TF-Luna, TFmini Plus, TF02-Pro) on a serial port.
+
+Frame (UART 115200 8N1, little-endian): ``59 59 DistL DistH StrL StrH TempL TempH Checksum``;
+checksum = low byte of the sum of bytes 0–7; distance in cm; temperature °C = raw/8 − 256.
+A TF-Luna reports strength < 100 or 65535 when the return is unreliable (distance forced to 0).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import serial
+
+from guangying.distance.reading import DistanceReading
+
+HEADER = b"\x59\x59"
+FRAME_LEN = 9
+
+
+class SensorTimeoutError(TimeoutError):
+    """No valid frame arrived in time: wrong port/baud rate, sensor in I²C mode, or unplugged."""
+
+
+@dataclass(frozen=True, slots=True)
+class TfFrame:
+    distance_cm: int
+    strength: int
+    temperature_c: float
+
+
+def encode_frame(distance_cm: int, strength: int, temperature_c: float = 25.0) -> bytes:
+    """Build one 9-byte frame exactly as the sensor sends it (used by simulators and tests)."""
+    temp_raw = int(round((temperature_c + 256.0) * 8)) & 0xFFFF
+    body = (
+        HEADER
+        + int(distance_cm & 0xFFFF).to_bytes(2, "little")
+        + int(strength & 0xFFFF).to_bytes(2, "little")
+        + temp_raw.to_bytes(2, "little")
+    )
+    return body + bytes([sum(body) & 0xFF])
+
+
+class TfFrameParser:
+    """Incremental parser: feed it any chunking of the byte stream, get whole frames back.
+
+    After garbage or a bad checksum it slides forward one byte and looks for the next header, so a
+    corrupted frame costs at most that frame.
+    """
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self.frames_ok = 0
+        self.checksum_errors = 0
+        self.bytes_skipped = 0
+
+    def feed(self, data: bytes) -> list[TfFrame]:
+        self._buf += data
+        out: list[TfFrame] = []
+        while True:
+            start = self._buf.find(HEADER)
+            if start < 0:
+                # keep a trailing 0x59: it may be the first half of the next header
+                keep = 1 if self._buf.endswith(HEADER[:1]) else 0
+                self.bytes_skipped += len(self._buf) - keep
+                del self._buf[: len(self._buf) - keep]
+                return out
+            if start:
+                self.bytes_skipped += start
+                del self._buf[:start]
+            if len(self._buf) < FRAME_LEN:
+                return out
+            frame = bytes(self._buf[:FRAME_LEN])
+            if sum(frame[:8]) & 0xFF != frame[8]:
+                self.checksum_errors += 1
+                self.bytes_skipped += 1
+                del self._buf[:1]
+                continue
+            del self._buf[:FRAME_LEN]
+            self.frames_ok += 1
+            out.append(
+                TfFrame(
+                    distance_cm=int.from_bytes(frame[2:4], "little"),
+                    strength=int.from_bytes(frame[4:6], "little"),
+                    temperature_c=int.from_bytes(frame[6:8], "little") / 8.0 - 256.0,
+                )
+            )
+
+
+def reading_from_frame(
+    frame: TfFrame,
+    t_s: float,
+    min_strength: int = 100,
+    min_range_m: float = 0.2,
+    max_range_m: float = 8.0,
+    source: str = "tfluna",
+) -> DistanceReading:
+    """Turn a frame into a reading; weak (< ``min_strength``), saturated (65535), zero or out-of-range
+    returns get confidence 0 and distance nan so no filter mistakes them for a measurement."""
+    distance_m = frame.distance_cm / 100.0
+    unreliable = (
+        frame.strength < min_strength
+        or frame.strength == 0xFFFF
+        or not (min_range_m <= distance_m <= max_range_m)
+    )
+    if unreliable:
+        return DistanceReading(t_s, float("nan"), 0.0, source)
+    # Strength grows with reflectivity/closeness; above ~1000 the return is as good as it gets.
+    confidence = min(1.0, max(0.2, frame.strength / 1000.0))
+    return DistanceReading(t_s, distance_m, confidence, source)
+
+
+class TfLunaSource:
+    """Read a TF-series LiDAR on a serial port: ``read()`` returns the next frame as a reading.
+
+    ``timeout_s`` bounds how long ``read()`` waits for a *valid* frame; a sensor sending garbage (wrong
+    baud rate) or nothing raises :class:`SensorTimeoutError` instead of hanging.
+    """
+
+    def __init__(
+        self,
+        port: str | serial.Serial,
+        baudrate: int = 115200,
+        timeout_s: float = 1.0,
+        min_strength: int = 100,
+        max_range_m: float = 8.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if isinstance(port, serial.Serial):
+            self._serial = port
+        else:
+            try:
+                self._serial = serial.Serial(port, baudrate=baudrate, timeout=0.05)
+            except serial.SerialException as exc:
+                raise OSError(f"cannot open LiDAR serial port {port}: {exc}") from exc
+        self.port_name = getattr(self._serial, "port", str(port))
+        self.timeout_s = timeout_s
+        self.min_strength = min_strength
+        self.max_range_m = max_range_m
+        self._clock = clock
+        self.parser = TfFrameParser()
+        self._pending: list[TfFrame] = []
+
+    def read(self) -> DistanceReading:
+        deadline = self._clock() + self.timeout_s
+        received = 0
+        while not self._pending:
+            if self._clock() > deadline:
+                raise SensorTimeoutError(
+                    f"no valid TF LiDAR frame on {self.port_name} within {self.timeout_s:g} s "
+                    f"({received} bytes received, {self.parser.checksum_errors} bad checksums): check the "
+                    "wiring, the baud rate (115200) and that the sensor is in UART mode"
+                )
+            chunk = self._serial.read(max(1, self._serial.in_waiting or FRAME_LEN))
+            received += len(chunk)
+            self._pending.extend(self.parser.feed(chunk))
+        frame = self._pending.pop(0)
+        return reading_from_frame(frame, self._clock(), self.min_strength, max_range_m=self.max_range_m)
+
+    def readings(self) -> Iterator[DistanceReading]:
+        while True:
+            yield self.read()
+
+    def close(self) -> None:
+        self._serial.close()
+
+    def __enter__(self) -> TfLunaSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

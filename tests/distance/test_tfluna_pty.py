@@ -1,0 +1,93 @@
+"""The TF-Luna reader against a simulated sensor on a real pseudo-terminal pair."""
+
+import math
+import os
+import threading
+import time
+import tty
+
+import pytest
+
+from guangying.distance.tfluna import (
+    SensorTimeoutError,
+    TfFrameParser,
+    TfLunaSource,
+    encode_frame,
+)
+
+
+@pytest.fixture
+def pty_pair():
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    name = os.ttyname(slave)
+    yield master, name
+    os.close(master)
+    os.close(slave)
+
+
+def _write_later(fd: int, chunks: list[bytes], delay_s: float = 0.002) -> threading.Thread:
+    def run() -> None:
+        for c in chunks:
+            os.write(fd, c)
+            time.sleep(delay_s)
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return th
+
+
+def test_parser_resyncs_and_checks():
+    good = encode_frame(345, 800, 30.0)
+    bad = bytearray(encode_frame(999, 800))
+    bad[8] ^= 0x55
+    stream = b"\x00\x59\x13garbage\x59" + good + bytes(bad) + good
+    p = TfFrameParser()
+    frames = []
+    for i in range(0, len(stream), 4):  # odd chunking on purpose
+        frames += p.feed(stream[i : i + 4])
+    assert [f.distance_cm for f in frames] == [345, 345]
+    assert frames[0].temperature_c == pytest.approx(30.0)
+    assert p.checksum_errors >= 1 and p.frames_ok == 2
+
+
+def test_reader_through_pty(pty_pair):
+    master, name = pty_pair
+    bad = bytearray(encode_frame(777, 900))
+    bad[8] ^= 0xFF
+    chunks = [
+        b"\xff\x00\x59garbage",
+        encode_frame(250, 900),
+        bytes(bad),  # bad checksum: dropped
+        encode_frame(260, 50),  # weak return: gated
+        encode_frame(0, 0xFFFF),  # saturated/unreliable: gated
+        b"\x59\x59\x01",  # truncated junk
+        encode_frame(270, 2000),
+    ]
+    with TfLunaSource(name, timeout_s=2.0) as src:
+        _write_later(master, chunks)
+        readings = [src.read() for _ in range(4)]
+    assert readings[0].distance_m == pytest.approx(2.50) and readings[0].valid
+    assert readings[0].confidence == pytest.approx(0.9)
+    assert not readings[1].valid and math.isnan(readings[1].distance_m)
+    assert not readings[2].valid
+    assert readings[3].distance_m == pytest.approx(2.70) and readings[3].confidence == 1.0
+    assert src.parser.checksum_errors >= 1
+    assert all(r.source == "tfluna" for r in readings)
+    assert readings[0].t_s <= readings[3].t_s
+
+
+def test_pure_garbage_times_out_with_clear_error(pty_pair):
+    master, name = pty_pair
+    junk = bytes((i * 37 + 11) % 256 for i in range(2000)).replace(b"\x59", b"\x58")
+    with TfLunaSource(name, timeout_s=0.3) as src:
+        _write_later(master, [junk[i : i + 100] for i in range(0, 2000, 100)], delay_s=0.01)
+        t0 = time.monotonic()
+        with pytest.raises(SensorTimeoutError, match="baud rate"):
+            src.read()
+        assert time.monotonic() - t0 < 5.0  # bounded, not a hang
+
+
+def test_missing_port_is_named():
+    with pytest.raises(OSError, match="/dev/does-not-exist"):
+        TfLunaSource("/dev/does-not-exist")
