@@ -1,0 +1,104 @@
+"""Hybrid matte logic on a generated green-screen plate with a practical set piece."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from guangying.mattes import MatteResult
+from guangying.matting.hybrid import HybridMatter, combine_hybrid, despill_limit, estimate_screen_area
+
+GREEN = np.array([0.15, 0.7, 0.2], np.float32)
+H, W = 180, 320
+
+
+def _plate():
+    """Studio wall, a green screen (x 60–260, y 0–150), floor, a brown set piece outside the screen,
+    a red lamp in front of the screen, and an actor (ellipse) whose shirt has a green patch."""
+    yy, xx = np.mgrid[0:H, 0:W]
+    rgb = np.empty((H, W, 3), np.float32)
+    rgb[:] = (0.45, 0.45, 0.45)
+    screen = (xx >= 60) & (xx < 260) & (yy < 150)
+    rgb[screen] = GREEN
+    rgb[yy >= 150] = (0.35, 0.3, 0.25)
+    set_piece = (xx >= 270) & (xx < 310) & (yy >= 100) & (yy < 170)
+    rgb[set_piece] = (0.5, 0.3, 0.15)
+    lamp = (xx >= 80) & (xx < 95) & (yy >= 60) & (yy < 120)
+    rgb[lamp] = (0.8, 0.1, 0.1)
+    actor = ((xx - 160) / 35.0) ** 2 + ((yy - 120) / 80.0) ** 2 < 1.0
+    rgb[actor] = (0.8, 0.6, 0.5)
+    shirt = actor & (yy >= 110) & (yy < 130) & (np.abs(xx - 160) < 12)
+    rgb[shirt] = (0.2, 0.65, 0.25)
+    masks = {"screen": screen & ~actor & ~lamp, "set": set_piece, "lamp": lamp, "actor": actor,
+             "shirt": shirt}
+    return rgb, masks
+
+
+def _key(rgb: np.ndarray) -> MatteResult:
+    """A plain colour-distance key of the plate: transparent wherever the colour is screen-like."""
+    d = np.linalg.norm(rgb - GREEN, axis=2)
+    alpha = np.clip((d - 0.1) / 0.1, 0, 1).astype(np.float32)
+    return MatteResult(alpha=alpha, foreground_rgb=despill_limit(rgb, 1))
+
+
+def _person(masks) -> MatteResult:
+    alpha = cv2.GaussianBlur(masks["actor"].astype(np.float32), (0, 0), 1.0)
+    return MatteResult(alpha=alpha, foreground_rgb=np.zeros((H, W, 3), np.float32) + 0.5)
+
+
+def test_screen_area_covers_screen_and_actor_in_front_but_not_the_set():
+    rgb, masks = _plate()
+    area = estimate_screen_area(_key(rgb).alpha)
+    assert area.shape == (H, W) and area.dtype == np.float32
+    assert area[masks["screen"]].mean() > 0.95
+    assert area[masks["actor"] & (np.mgrid[0:H, 0:W][0] < 140)].mean() > 0.95
+    assert area[masks["set"]].mean() < 0.05
+    assert area[:, :30].max() < 0.05  # studio wall left of the screen
+
+
+def test_hybrid_keeps_actor_and_lamp_drops_screen_and_set():
+    rgb, masks = _plate()
+    out = combine_hybrid(rgb, _key(rgb), _person(masks))
+    assert out.alpha.shape == (H, W) and out.foreground_rgb.shape == (H, W, 3)
+    assert out.alpha.min() >= 0 and out.alpha.max() <= 1
+    assert out.alpha[masks["screen"]].mean() < 0.02
+    assert out.alpha[masks["set"]].max() < 0.05  # outside the screen: the person matte decides
+    assert out.alpha[:, :30].max() < 0.05
+    assert out.alpha[masks["lamp"]].mean() > 0.95  # inside the screen: the key decides
+    core = cv2.erode(masks["actor"].astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert out.alpha[core].min() > 0.97
+
+
+def test_green_never_leaks_through_the_person_matte():
+    rgb, masks = _plate()
+    key = _key(rgb)
+    assert key.alpha[masks["shirt"]].max() < 0.05  # the key alone would punch a hole here
+    out = combine_hybrid(rgb, key, _person(masks))
+    assert out.alpha[masks["shirt"]].min() > 0.97
+    fg = out.foreground_rgb[masks["shirt"]]
+    assert np.all(fg[:, 1] <= np.maximum(fg[:, 0], fg[:, 2]) + 1e-5)  # despilled, not green
+
+
+class _Fixed:
+    """A matter that always returns the same matte (stands in for a trained network's output)."""
+
+    def __init__(self, result: MatteResult) -> None:
+        self.result = result
+        self.resets = 0
+
+    def process(self, rgb, background_rgb=None):
+        return self.result
+
+    def reset(self):
+        self.resets += 1
+
+
+def test_hybrid_matter_runs_both_and_resets_both():
+    rgb, masks = _plate()
+    key, person = _Fixed(_key(rgb)), _Fixed(_person(masks))
+    hybrid = HybridMatter(key, person)
+    out = hybrid.process(rgb)
+    ref = combine_hybrid(rgb, key.result, person.result)
+    assert np.array_equal(out.alpha, ref.alpha)
+    hybrid.reset()
+    assert key.resets == 1 and person.resets == 1
