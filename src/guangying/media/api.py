@@ -1,0 +1,89 @@
+"""open_reader / open_writer: pick the reader or writer from the path (pattern, picture or video)."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from guangying.media.atomic import check_output_folder
+from guangying.media.errors import MediaError
+from guangying.media.image_files import IMAGE_EXTENSIONS
+from guangying.media.image_reader import DEFAULT_FPS, ImageReader, SequenceReader
+from guangying.media.image_writer import ImageWriter
+from guangying.media.patterns import parse_pattern
+from guangying.media.reader import Reader
+from guangying.media.video_reader import VideoReader
+from guangying.media.video_writer import VIDEO_EXTENSIONS, VideoWriter
+from guangying.media.writer import Content, Writer
+
+
+def as_fps(fps: Fraction | float | int | str) -> Fraction:
+    """Frame rate as an exact fraction; 29.97 → 30000/1001, "24000/1001" accepted."""
+    try:
+        rate = Fraction(str(fps)) if isinstance(fps, str) else Fraction(fps)
+    except (ValueError, ZeroDivisionError, TypeError) as exc:
+        raise MediaError(f"frame rate must be a number like 25 or 30000/1001, got {fps!r}") from exc
+    if rate <= 0:
+        raise MediaError(f"frame rate must be positive, got {fps!r}")
+    return rate.limit_denominator(1001)
+
+
+def open_reader(
+    source: str | os.PathLike[str],
+    start: int | None = None,
+    end: int | None = None,
+    *,
+    fps: Fraction | float | int | str | None = None,
+) -> Reader:
+    """Open a video file, an image sequence (``shot.%04d.png`` / ``shot.####.exr``) or one picture.
+
+    ``start``/``end`` are inclusive frame numbers in the source's numbering (0-based for video, the file
+    numbers for sequences). ``fps`` sets the rate of sequences and pictures (24 when omitted); video
+    files keep their own.
+    """
+    pattern = parse_pattern(source)
+    rate = DEFAULT_FPS if fps is None else as_fps(fps)
+    if pattern is not None:
+        return SequenceReader(pattern, start, end, rate)
+    path = Path(source)
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return ImageReader(path, start, end, rate)
+    return VideoReader(path, start, end)
+
+
+def open_writer(
+    target: str | os.PathLike[str],
+    fps: Fraction | float | int | str = Fraction(25),
+    width: int | None = None,
+    height: int | None = None,
+    content: Content = "rgb",
+    premultiplied: bool = False,
+    first_frame: int = 0,
+    **options: Any,
+) -> Writer:
+    """Open an output chosen by extension; ``with`` commits on success and removes everything on error.
+
+    ``.mp4`` H.264 (options ``crf``=18, ``preset``="veryfast"), ``.mov`` ProRes 4444 (alpha),
+    ``.mkv`` FFV1 lossless 16-bit; ``shot.%04d.png`` / ``shot.####.exr`` / ``.tif`` sequences (16-bit
+    PNG/TIFF, option ``bit_depth``; half-float linear EXR); a path without a pattern writes one picture.
+    Video takes ``timecode="HH:MM:SS:FF"``. ``width``/``height`` default to the first frame's size.
+    """
+    rate = as_fps(fps)
+    pattern = parse_pattern(target)
+    path = Path(target)
+    check_output_folder(path)
+    ext = path.suffix.lower()
+    if ext in VIDEO_EXTENSIONS:
+        if pattern is not None:
+            raise MediaError(f"{target}: a numbered pattern needs a picture extension (.png, .exr, .tif)")
+        return VideoWriter(path, rate, width, height, content, premultiplied, first_frame, dict(options))
+    if ext in IMAGE_EXTENSIONS:
+        return ImageWriter(
+            path, pattern, rate, width, height, content, premultiplied, first_frame, dict(options)
+        )
+    raise MediaError(
+        f"{target}: unknown output type {ext or '(no extension)'}; use .mp4, .mov, .mkv, a picture "
+        "(.png/.exr/.tif/.jpg) or a sequence pattern such as shot.%04d.png"
+    )

@@ -1,0 +1,59 @@
+"""Outputs appear whole or not at all: write beside the target under a hidden name, then rename."""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from pathlib import Path
+
+from guangying.media.errors import MediaError
+
+
+def partial_path(target: Path) -> Path:
+    """Hidden temp name in the target's folder (same file system, so os.replace is atomic). The real
+    extension stays last because muxers and image encoders choose the format from it."""
+    return target.with_name(f".{target.stem}.partial-{os.getpid()}-{secrets.token_hex(3)}{target.suffix}")
+
+
+def remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def check_output_folder(target: Path) -> None:
+    folder = target.parent
+    if not folder.is_dir():
+        raise MediaError(f"cannot write {target}: folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise MediaError(f"cannot write {target}: no permission to write in folder {folder}")
+
+
+def describe_os_error(exc: BaseException, target: Path) -> str:
+    """A sentence for the user about a failed write to ``target``."""
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOSPC:
+        return (
+            f"the disk is full while writing {target}; nothing was saved there. "
+            f"Free space in {target.parent} or write to another disk, then run again"
+        )
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"no permission to write {target} ({exc}); choose a folder you can write to"
+    return f"writing {target} failed: {exc}"
+
+
+def write_bytes(target: Path, data: bytes | memoryview) -> None:
+    """Write ``data`` to ``target`` atomically; on failure nothing is left behind and MediaError names it."""
+    temp = partial_path(target)
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, target)
+    except OSError as exc:
+        remove_quietly(temp)
+        raise MediaError(describe_os_error(exc, target)) from exc
+    except BaseException:
+        remove_quietly(temp)
+        raise

@@ -1,0 +1,68 @@
+"""One image file ↔ float32 RGB + alpha, through OpenCV (PNG, JPEG, TIFF, EXR, …)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from guangying.media.errors import MediaError
+from guangying.media.frames import Transfer
+from guangying.media.opencv import cv2
+from guangying.media.pixels import to_float32
+
+# Picture formats read and written through OpenCV; any other extension is handed to ffmpeg.
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp"}
+
+
+@dataclass(slots=True)
+class Picture:
+    rgb: np.ndarray  # float32 (H, W, 3)
+    alpha: np.ndarray | None  # float32 (H, W)
+    transfer: Transfer
+    bit_depth: int
+
+
+def transfer_of(path: Path) -> Transfer:
+    """EXR holds scene-linear light; every other format here is display-encoded (sRGB)."""
+    return "linear" if path.suffix.lower() == ".exr" else "srgb"
+
+
+def read_picture(path: Path, what: str) -> Picture:
+    """Decode ``path``; ``what`` names it in errors (e.g. "frame 12 of shot.%04d.png")."""
+    if not path.is_file():
+        raise MediaError(f"{what}: file not found: {path}")
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise MediaError(
+            f"{what}: cannot decode {path}; the file is damaged, incomplete or not a "
+            f"{path.suffix.lstrip('.').upper() or 'picture'} file. Re-copy or re-export it"
+        )
+    return picture_from_bgr(pixels, path, what)
+
+
+def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:
+    """OpenCV's BGR(A)/grey array → RGB float32 + straight alpha."""
+    if pixels.dtype == np.uint8:
+        bits = 8
+    elif pixels.dtype == np.uint16:
+        bits = 16
+    elif pixels.dtype.kind == "f":
+        bits = 8 * pixels.dtype.itemsize
+        pixels = pixels.astype(np.float32, copy=False)  # cvtColor takes 8/16-bit and float32 only
+    else:
+        raise MediaError(f"{what}: {path} has samples of type {pixels.dtype}, which is not supported; "
+                         "convert it to 8/16-bit integer or float")
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    alpha = None
+    if channels == 1:
+        rgb = cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
+    elif channels == 3:
+        rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    elif channels == 4:
+        alpha = to_float32(np.ascontiguousarray(pixels[..., 3]))
+        rgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
+    else:
+        raise MediaError(f"{what}: {path} has {channels} channels; only grey, RGB and RGBA are supported")
+    return Picture(rgb=to_float32(rgb), alpha=alpha, transfer=transfer_of(path), bit_depth=bits)

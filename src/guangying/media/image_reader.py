@@ -1,0 +1,108 @@
+"""Single pictures and numbered image sequences (``shot.%04d.png``, ``shot.####.exr``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+from guangying.media.errors import MediaError
+from guangying.media.frames import ClipInfo, Frame
+from guangying.media.image_files import read_picture
+from guangying.media.patterns import SequencePattern
+from guangying.media.reader import Reader, resolve_range
+
+DEFAULT_FPS = Fraction(24)  # pictures carry no frame rate; film's rate unless the caller says otherwise
+
+
+class ImageReader(Reader):
+    """One picture, delivered as a one-frame clip (frame 0)."""
+
+    def __init__(self, path: Path, start: int | None, end: int | None, fps: Fraction) -> None:
+        super().__init__()
+        if path.is_dir():
+            raise MediaError(f"{path} is a folder; give a picture, a video or a pattern like shot.%04d.png")
+        if not path.is_file():
+            raise MediaError(f"image file not found: {path}")
+        resolve_range(str(path), start, end, 0, 0)
+        self._path = path
+        first = read_picture(path, str(path))
+        self._first: Frame | None = Frame(index=0, rgb=first.rgb, alpha=first.alpha, transfer=first.transfer)
+        self.info = ClipInfo(
+            path=str(path),
+            kind="image",
+            width=first.rgb.shape[1],
+            height=first.rgb.shape[0],
+            fps=fps,
+            frame_count=1,
+            first_frame=0,
+            bit_depth=first.bit_depth,
+            has_alpha=first.alpha is not None,
+        )
+
+    def _frames(self) -> Iterator[Frame]:
+        # The picture decoded for ClipInfo is handed out once; a second pass decodes again.
+        frame, self._first = self._first, None
+        if frame is None:
+            picture = read_picture(self._path, str(self._path))
+            frame = Frame(index=0, rgb=picture.rgb, alpha=picture.alpha, transfer=picture.transfer)
+        yield frame
+
+
+class SequenceReader(Reader):
+    """Numbered pictures on disk; every number between start and end must be there."""
+
+    def __init__(self, pattern: SequencePattern, start: int | None, end: int | None, fps: Fraction) -> None:
+        super().__init__()
+        self._pattern = pattern
+        numbers = pattern.find_numbers()
+        if not numbers:
+            raise MediaError(
+                f"no frames found for image sequence {pattern.text} in folder {pattern.folder}; "
+                f"expected files like {pattern.path(1).name}"
+            )
+        self._start, end_resolved = resolve_range(pattern.text, start, end, numbers[0], numbers[-1])
+        self._end = numbers[-1] if end_resolved is None else end_resolved
+        present = set(numbers)
+        missing = [n for n in range(self._start, self._end + 1) if n not in present]
+        if missing:
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            raise MediaError(
+                f"image sequence {pattern.text} has a gap: frame {missing[0]} ({pattern.path(missing[0])}) "
+                f"is missing{more}. Render or copy the missing frames, or use --start/--end to stay "
+                "inside a complete run"
+            )
+        self._fps = fps
+        self._source_first = numbers[0]
+        first = read_picture(pattern.path(self._start), self._describe(self._start))
+        self._width, self._height = first.rgb.shape[1], first.rgb.shape[0]
+        self.info = ClipInfo(
+            path=pattern.text,
+            kind="sequence",
+            width=self._width,
+            height=self._height,
+            fps=fps,
+            frame_count=self._end - self._start + 1,
+            first_frame=self._start,
+            bit_depth=first.bit_depth,
+            has_alpha=first.alpha is not None,
+        )
+
+    def _describe(self, number: int) -> str:
+        return f"frame {number} of image sequence {self._pattern.text}"
+
+    def _frames(self) -> Iterator[Frame]:
+        for number in range(self._start, self._end + 1):
+            picture = read_picture(self._pattern.path(number), self._describe(number))
+            if picture.rgb.shape[:2] != (self._height, self._width):
+                raise MediaError(
+                    f"{self._describe(number)} is {picture.rgb.shape[1]}×{picture.rgb.shape[0]} but the "
+                    f"sequence starts at {self._width}×{self._height}; all frames must be the same size"
+                )
+            yield Frame(
+                index=number,
+                rgb=picture.rgb,
+                alpha=picture.alpha,
+                transfer=picture.transfer,
+                time_s=float((number - self._source_first) / self._fps),
+            )

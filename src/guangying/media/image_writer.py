@@ -1,0 +1,122 @@
+"""Image sequences and single pictures: 16-bit PNG/TIFF, half-float EXR, 8-bit JPEG (via OpenCV)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from guangying.media.atomic import remove_quietly, write_bytes
+from guangying.media.errors import MediaError
+from guangying.media.frames import Transfer
+from guangying.media.image_files import IMAGE_EXTENSIONS
+from guangying.media.opencv import cv2
+from guangying.media.patterns import SequencePattern
+from guangying.media.pixels import to_code_values
+from guangying.media.writer import Content, Writer
+
+_ALPHA_CAPABLE = {".png", ".tif", ".tiff", ".exr", ".webp"}
+_BIT_DEPTHS = {".png": (16, 8), ".tif": (16, 8), ".tiff": (16, 8)}  # first = default
+
+
+class ImageWriter(Writer):
+    """Writes each frame as its own picture, atomically: ``pattern`` numbers them; without a pattern
+    the writer takes exactly one frame and writes ``target``."""
+
+    def __init__(
+        self,
+        target: Path,
+        pattern: SequencePattern | None,
+        fps: Fraction,
+        width: int | None,
+        height: int | None,
+        content: Content,
+        premultiplied: bool,
+        first_frame: int,
+        options: dict[str, Any],
+    ) -> None:
+        super().__init__(target, fps, width, height, content, premultiplied, first_frame)
+        self._pattern = pattern
+        ext = target.suffix.lower()
+        if ext not in IMAGE_EXTENSIONS:
+            raise MediaError(f"{target}: cannot write {ext or 'files without an extension'}; "
+                             f"use one of {', '.join(sorted(IMAGE_EXTENSIONS))}")
+        if content == "rgba" and ext not in _ALPHA_CAPABLE:
+            raise MediaError(f"{target}: {ext} cannot hold alpha; use .png, .tif or .exr for RGBA")
+        self._ext = ext
+        self.output_transfer: Transfer = "linear" if ext == ".exr" else "srgb"
+        options.pop("timecode", None)  # pictures carry no timecode; accepted so callers can pass it anywhere
+        self._params, self._dtype = self._encoding(ext, options)
+        self._written: list[Path] = []
+
+    def _encoding(self, ext: str, options: dict[str, Any]) -> tuple[list[int], type | None]:
+        allowed: tuple[str, ...] = ()
+        params: list[int] = []
+        dtype: type | None = np.uint8
+        if ext == ".exr":
+            params = [cv2.IMWRITE_EXR_TYPE, cv2.IMWRITE_EXR_TYPE_HALF,
+                      cv2.IMWRITE_EXR_COMPRESSION, cv2.IMWRITE_EXR_COMPRESSION_ZIP]
+            dtype = None  # float samples
+        elif ext in _BIT_DEPTHS:
+            allowed = ("bit_depth",)
+            bits = int(options.get("bit_depth", _BIT_DEPTHS[ext][0]))
+            if bits not in _BIT_DEPTHS[ext]:
+                raise MediaError(f"{self.target}: bit_depth must be 8 or 16, got {bits}")
+            dtype = np.uint16 if bits == 16 else np.uint8
+        elif ext in (".jpg", ".jpeg"):
+            allowed = ("quality",)
+            params = [cv2.IMWRITE_JPEG_QUALITY, int(options.get("quality", 95))]
+        unknown = set(options) - set(allowed)
+        if unknown:
+            takes = f"takes {', '.join(allowed)}" if allowed else "takes no options"
+            raise MediaError(f"{self.target}: unknown option(s) {', '.join(sorted(unknown))}; {ext} {takes}")
+        return params, dtype
+
+    def _path(self, number: int) -> Path:
+        return self.target if self._pattern is None else self._pattern.path(number)
+
+    def _prepare(self, rgb: np.ndarray | None, alpha: np.ndarray | None) -> tuple[int, np.ndarray]:
+        if self._pattern is None and self.frames_written > 0:
+            raise MediaError(
+                f"{self.target} is a single picture and already has its frame; to write a sequence use a "
+                f"pattern such as {self.target.with_name(self.target.stem + '.%04d' + self.target.suffix)}"
+            )
+        number = self.first_frame + self.frames_written
+        if self.content == "matte":
+            assert alpha is not None
+            planes = alpha
+        else:
+            assert rgb is not None
+            planes = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # OpenCV encoders take BGR order
+            if self.content == "rgba":
+                assert alpha is not None
+                planes = np.concatenate([planes, alpha[..., None]], axis=2)
+        # Always a new array: the caller may reuse its buffers once write() returns.
+        pixels = planes.astype(np.float32) if self._dtype is None else to_code_values(planes, self._dtype)
+        return number, pixels
+
+    def _start(self) -> None:
+        pass  # nothing to open: every frame is its own file
+
+    def _consume(self, item: tuple[int, np.ndarray]) -> None:
+        number, pixels = item
+        path = self._path(number)
+        ok, encoded = cv2.imencode(self._ext, pixels, self._params)
+        if not ok:
+            raise MediaError(f"{path}: OpenCV could not encode frame {number} as {self._ext}")
+        write_bytes(path, encoded.data)
+        self._written.append(path)
+
+    def _flush(self) -> None:
+        pass  # each frame was committed when it was written
+
+    def _commit(self) -> None:
+        pass
+
+    def _discard(self) -> None:
+        # A sequence cut short would look finished: take back the frames this writer wrote.
+        for path in self._written:
+            remove_quietly(path)
+        self._written.clear()

@@ -1,0 +1,74 @@
+"""Image-sequence patterns (``shot.%04d.png``, ``shot.####.exr``) and the frame files they match."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from guangying.media.errors import MediaError
+
+_PRINTF = re.compile(r"%(0?)(\d*)d")
+_HASHES = re.compile(r"#+")
+
+
+@dataclass(frozen=True, slots=True)
+class SequencePattern:
+    """A frame-numbered file name: ``prefix`` + number padded to ``padding`` digits + ``suffix``."""
+
+    folder: Path
+    prefix: str
+    suffix: str
+    padding: int
+    text: str  # the pattern as the user wrote it, for messages
+
+    def path(self, number: int) -> Path:
+        sign = "-" if number < 0 else ""
+        return self.folder / f"{self.prefix}{sign}{abs(number):0{self.padding}d}{self.suffix}"
+
+    def find_numbers(self) -> list[int]:
+        """Frame numbers present on disk, sorted."""
+        if not self.folder.is_dir():
+            raise MediaError(
+                f"folder {self.folder} for image sequence {self.text} does not exist; check the path"
+            )
+        digits = r"-?\d+" if self.padding <= 1 else rf"-?\d{{{self.padding},}}"
+        matcher = re.compile(re.escape(self.prefix) + f"({digits})" + re.escape(self.suffix) + "$")
+        numbers = []
+        for name in os.listdir(self.folder):
+            match = matcher.match(name)
+            if match is None:
+                continue
+            token = match.group(1).lstrip("-")
+            # Wider than the padding only when the number needs the digits (shot.10000.png for %04d),
+            # so shot.00001.png is not mistaken for frame 1 of a %04d sequence.
+            if len(token) > max(self.padding, 1) and token.startswith("0"):
+                continue
+            numbers.append(int(match.group(1)))
+        return sorted(numbers)
+
+
+def parse_pattern(path: str | os.PathLike[str]) -> SequencePattern | None:
+    """The sequence pattern in ``path``'s file name, or None when it names a single file."""
+    text = os.fspath(path)
+    folder, name = os.path.split(text)
+    printf = list(_PRINTF.finditer(name))
+    hashes = list(_HASHES.finditer(name))
+    if len(printf) + len(hashes) == 0:
+        return None
+    if len(printf) + len(hashes) > 1:
+        raise MediaError(f"{text}: use one frame-number placeholder (%04d or ####) in the file name")
+    if printf:
+        match = printf[0]
+        padding = int(match.group(2)) if match.group(2) else 1
+    else:
+        match = hashes[0]
+        padding = len(match.group(0))
+    return SequencePattern(
+        folder=Path(folder or "."),
+        prefix=name[: match.start()],
+        suffix=name[match.end() :],
+        padding=padding,
+        text=text,
+    )

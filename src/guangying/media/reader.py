@@ -1,0 +1,62 @@
+"""What every reader shares: ClipInfo up front, frames streamed by a decode-ahead thread."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+
+from guangying.media.background import Prefetcher
+from guangying.media.errors import MediaError
+from guangying.media.frames import ClipInfo, Frame
+
+PREFETCH_FRAMES = 4  # frames decoded ahead of the caller; bounds memory (4 × 24 MB at 1080p float32)
+
+
+class Reader:
+    """Iterate to get :class:`Frame` objects; each iteration decodes the clip (range) again."""
+
+    info: ClipInfo
+
+    def _frames(self) -> Iterator[Frame]:
+        """Decode frames in order (runs in the background thread)."""
+        raise NotImplementedError
+
+    def __init__(self) -> None:
+        self._active: list[Prefetcher[Frame]] = []
+
+    def __iter__(self) -> Iterator[Frame]:
+        prefetcher = Prefetcher(self._frames, PREFETCH_FRAMES, f"reading {self.info.path}")
+        self._active.append(prefetcher)
+        try:
+            yield from prefetcher
+        finally:
+            prefetcher.close()
+            self._active.remove(prefetcher)
+
+    def close(self) -> None:
+        for prefetcher in list(self._active):
+            prefetcher.close()
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def resolve_range(
+    source: str, start: int | None, end: int | None, first: int, last: int | None
+) -> tuple[int, int | None]:
+    """Check ``start``/``end`` (inclusive, source numbering) against the frames ``first``..``last``."""
+    lo = first if start is None else int(start)
+    hi = last if end is None else int(end)
+    span = f"{first}–{last}" if last is not None else f"from {first}"
+    if lo < first or (last is not None and lo > last):
+        raise MediaError(f"start frame {lo} is outside {source} (frames {span}); choose a start inside")
+    if hi is not None and last is not None and hi > last:
+        raise MediaError(f"end frame {hi} is outside {source} (frames {span}); choose an end inside")
+    if hi is not None and hi < lo:
+        raise MediaError(f"end frame {hi} is before start frame {lo}; swap them")
+    return lo, hi

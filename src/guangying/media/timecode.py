@@ -1,0 +1,57 @@
+"""SMPTE timecode strings ↔ frame counts, including drop-frame for 29.97 and 59.94 fps."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+_TIMECODE = re.compile(r"^(\d{1,2})[:](\d{2})[:](\d{2})([:;.,])(\d{2,3})$")
+
+
+def _nominal_rate(fps: Fraction) -> int:
+    return max(1, round(fps))
+
+
+def _drop_per_minute(fps: Fraction) -> int:
+    # Drop-frame exists only for the NTSC rates: 2 frame numbers a minute at 29.97, 4 at 59.94.
+    return 2 * (_nominal_rate(fps) // 30)
+
+
+def parse_timecode(timecode: str, fps: Fraction) -> tuple[int, bool]:
+    """Return (frame count since 00:00:00:00, is_drop_frame) for ``HH:MM:SS:FF`` (``;`` = drop-frame)."""
+    match = _TIMECODE.match(timecode.strip())
+    if match is None:
+        raise ValueError(f"not a SMPTE timecode (HH:MM:SS:FF): {timecode!r}")
+    hours, minutes, seconds, sep, frames = match.groups()
+    h, m, s, f = int(hours), int(minutes), int(seconds), int(frames)
+    nominal = _nominal_rate(fps)
+    drop = sep in ";," and _drop_per_minute(fps) > 0
+    count = (h * 3600 + m * 60 + s) * nominal + f
+    if drop:
+        total_minutes = 60 * h + m
+        count -= _drop_per_minute(fps) * (total_minutes - total_minutes // 10)
+    return count, drop
+
+
+def format_timecode(count: int, fps: Fraction, drop_frame: bool = False) -> str:
+    """Frame count since midnight → ``HH:MM:SS:FF`` (``HH:MM:SS;FF`` for drop-frame); wraps at 24 h."""
+    nominal = _nominal_rate(fps)
+    drop = _drop_per_minute(fps) if drop_frame else 0
+    if drop:
+        per_10_min = nominal * 600 - drop * 9
+        per_min = nominal * 60 - drop
+        count %= per_10_min * 6 * 24
+        tens, rem = divmod(count, per_10_min)
+        count += drop * 9 * tens + (drop * ((rem - drop) // per_min) if rem > drop else 0)
+    else:
+        count %= nominal * 86400
+    f = count % nominal
+    s = count // nominal
+    sep = ";" if drop else ":"
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}{sep}{f:02d}"
+
+
+def timecode_at(start_timecode: str, offset_frames: int, fps: Fraction) -> str:
+    """The timecode ``offset_frames`` after ``start_timecode`` at ``fps``."""
+    start, drop = parse_timecode(start_timecode, fps)
+    return format_timecode(start + offset_frames, fps, drop)

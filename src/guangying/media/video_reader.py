@@ -1,0 +1,206 @@
+"""Video files through PyAV/ffmpeg: any container and codec ffmpeg decodes, 8 to 16 bits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+
+from guangying.media.errors import MediaError
+from guangying.media.frames import ClipInfo, Frame
+from guangying.media.opencv import cv2
+from guangying.media.pixels import to_float32
+from guangying.media.reader import Reader, resolve_range
+from guangying.media.timecode import parse_timecode, timecode_at
+
+# AVColorSpace (what the stream says) → swscale matrix name for the YUV→RGB conversion.
+_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
+_UNSPECIFIED_RANGE = 0
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except FileNotFoundError as exc:
+        raise MediaError(f"video file not found: {path}") from exc
+    except av.error.FFmpegError as exc:
+        raise MediaError(
+            f"cannot open {path} as video ({exc}). The file is damaged, incomplete (an unfinished copy or "
+            "render) or not a video; re-copy or re-export it"
+        ) from exc
+
+
+def _find_timecode(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> str | None:
+    # mov/mp4 put it on the video stream (and the tmcd track), mkv/mxf on the container.
+    for metadata in [stream.metadata, container.metadata, *(s.metadata for s in container.streams)]:
+        for key, value in metadata.items():
+            if key.lower() == "timecode" and value:
+                return value
+    return None
+
+
+def _precision_bits(format_name: str | None) -> tuple[int, bool]:
+    if not format_name:
+        return 8, False
+    fmt = av.VideoFormat(format_name)
+    bits = max((c.bits for c in fmt.components), default=8)
+    return bits, any(c.is_alpha for c in fmt.components)
+
+
+class VideoReader(Reader):
+    def __init__(self, path: Path, start: int | None, end: int | None) -> None:
+        super().__init__()
+        self._path = path
+        if not path.exists():
+            raise MediaError(f"video file not found: {path}")
+        if path.is_dir():
+            raise MediaError(f"{path} is a folder; give a video, a picture or a pattern like shot.%04d.png")
+        with _open(path) as container:
+            if not container.streams.video:
+                raise MediaError(f"{path} has no video stream (audio only or data); give a video file")
+            stream = container.streams.video[0]
+            ctx = stream.codec_context
+            fps = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
+            self._fps = Fraction(fps)
+            # nb_frames from the container index is exact; a duration-based count is only an estimate
+            # (mkv, webm), so it is shown but not used to detect truncation.
+            self._exact_count = stream.frames > 0
+            total = stream.frames if stream.frames > 0 else self._estimate_count(container, stream)
+            self._time_base = stream.time_base
+            self._start_pts = stream.start_time or 0
+            bits, alpha = _precision_bits(ctx.format.name if ctx.format else None)
+            timecode = _find_timecode(container, stream)
+            if timecode is not None:
+                try:
+                    parse_timecode(timecode, self._fps)
+                except ValueError:
+                    timecode = None  # an unreadable tag is dropped rather than failing the read
+            width, height = ctx.width, ctx.height
+        last = total - 1 if total is not None else None
+        self._start, self._end = resolve_range(str(path), start, end, 0, last)
+        final = self._end if self._end is not None else last
+        self._bits, self._alpha, self._source_timecode = bits, alpha, timecode
+        self.info = ClipInfo(
+            path=str(path),
+            kind="video",
+            width=width,
+            height=height,
+            fps=self._fps,
+            frame_count=None if final is None else final - self._start + 1,
+            first_frame=self._start,
+            bit_depth=bits,
+            has_alpha=alpha,
+            timecode=timecode,
+        )
+
+    def _estimate_count(
+        self, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+    ) -> int | None:
+        if stream.duration and stream.time_base:
+            seconds = stream.duration * stream.time_base
+        elif container.duration:
+            seconds = Fraction(container.duration, av.time_base)
+        else:
+            return None
+        return max(1, round(seconds * self._fps))
+
+    def _index_of(self, frame: av.VideoFrame) -> int | None:
+        if frame.pts is None or self._time_base is None:
+            return None
+        return round((frame.pts - self._start_pts) * self._time_base * self._fps)
+
+    def _frames(self) -> Iterator[Frame]:
+        container = _open(self._path)
+        try:
+            yield from self._decode(container)
+        finally:
+            container.close()
+
+    def _decode(self, container: av.container.InputContainer) -> Iterator[Frame]:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame + slice threads inside libavcodec
+        index = 0
+        if self._start > 0 and self._time_base is not None:
+            # Jump to the keyframe before the start and decode forward; the index then comes from the pts.
+            target = self._start_pts + int(self._start / self._fps / self._time_base)
+            container.seek(target, stream=stream, backward=True, any_frame=False)
+            index = -1
+        convert: dict[str, object] | None = None
+        last_good: int | None = None
+        try:
+            for packet in container.demux(stream):
+                for av_frame in packet.decode():
+                    if index < 0:
+                        # First frame after a seek: its number comes from its timestamp.
+                        found = self._index_of(av_frame)
+                        if found is None:
+                            raise MediaError(
+                                f"{self._path} has no frame timestamps, so it cannot start at frame "
+                                f"{self._start}; drop --start or transcode the file"
+                            )
+                        index = found
+                    if index >= self._start:
+                        if self._end is not None and index > self._end:
+                            return
+                        if convert is None:
+                            convert = self._conversion(av_frame)
+                        yield self._to_frame(av_frame, index, convert)
+                        last_good = index
+                    index += 1
+        except av.error.FFmpegError as exc:
+            good = "no frame decoded" if last_good is None else f"last good frame {last_good}"
+            raise MediaError(
+                f"{self._path}: cannot decode frame {index} ({good}): {exc}. The file is damaged or "
+                "incomplete; re-copy or re-export it, or set --end before the damage"
+            ) from exc
+        count = self.info.frame_count
+        final = None if count is None else self._start + count - 1
+        if self._exact_count and final is not None and (last_good is None or last_good < final):
+            good = "no frame decoded" if last_good is None else f"last good frame is {last_good}"
+            raise MediaError(
+                f"{self._path} ends early: {good} but the file says it runs to frame {final}. It is "
+                "probably truncated (an unfinished copy or render); re-copy or re-export it, "
+                f"or set --end {last_good if last_good is not None else 0} to use what is there"
+            )
+
+    def _conversion(self, av_frame: av.VideoFrame) -> dict[str, object]:
+        """reformat() arguments for this stream: RGB at the decoded precision, the stream's matrix/range."""
+        bits, alpha = _precision_bits(av_frame.format.name)
+        if alpha:
+            fmt = "rgba" if bits <= 8 else "rgba64le"
+        else:
+            fmt = "rgb24" if bits <= 8 else "rgb48le"
+        args: dict[str, object] = {"format": fmt}
+        if not av_frame.format.is_rgb:
+            # Untagged streams: ffmpeg's convention, BT.709 for HD and up, BT.601 below; limited range
+            # unless the format says full (yuvj*).
+            matrix = _MATRIX.get(int(av_frame.colorspace))
+            args["src_colorspace"] = matrix or ("ITU709" if av_frame.height >= 720 else "ITU601")
+            if int(av_frame.color_range) == _UNSPECIFIED_RANGE:
+                args["src_color_range"] = "JPEG" if av_frame.format.name.startswith("yuvj") else "MPEG"
+        return args
+
+    def _to_frame(self, av_frame: av.VideoFrame, index: int, convert: dict[str, object]) -> Frame:
+        try:
+            pixels = av_frame.to_ndarray(**convert)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise MediaError(
+                f"{self._path}: frame {index} has pixel format {av_frame.format.name}, which cannot be "
+                f"converted to RGB ({exc}); transcode the file to a common format (e.g. ProRes or H.264)"
+            ) from exc
+        alpha = None
+        if pixels.shape[2] == 4:
+            alpha = to_float32(np.ascontiguousarray(pixels[..., 3]))
+            pixels = cv2.cvtColor(pixels, cv2.COLOR_RGBA2RGB)
+        return Frame(
+            index=index,
+            rgb=to_float32(pixels),
+            alpha=alpha,
+            transfer="srgb",
+            time_s=float(index / self._fps),
+            timecode=timecode_at(self._source_timecode, index, self._fps) if self._source_timecode else None,
+        )

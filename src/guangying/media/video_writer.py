@@ -1,0 +1,186 @@
+"""Video files through PyAV: H.264 MP4 for review, ProRes 4444 MOV with alpha, lossless FFV1 MKV."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+import numpy as np
+
+from guangying.media.atomic import describe_os_error, partial_path, remove_quietly
+from guangying.media.errors import MediaError
+from guangying.media.opencv import cv2
+from guangying.media.pixels import to_code_values
+from guangying.media.timecode import parse_timecode
+from guangying.media.writer import Content, Writer
+
+# AVColorPrimaries / AVColorTransferCharacteristic / AVColorSpace / AVColorRange codes.
+_BT709, _RGB_MATRIX, _TV_RANGE, _FULL_RANGE = 1, 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Format:
+    codec: str
+    input_format: dict[str, str]  # content → what our numpy array holds (PyAV format name)
+    pixel_format: dict[str, str]  # content → what the encoder gets
+    rgb_matrix: bool = False  # RGB-native encoder (no YUV matrix)
+    codec_options: dict[str, str] = field(default_factory=dict)
+    container_options: dict[str, str] = field(default_factory=dict)
+    user_options: tuple[str, ...] = ()
+
+
+_FORMATS = {
+    ".mp4": _Format(
+        codec="libx264",
+        input_format={"rgb": "rgb24", "matte": "rgb24"},
+        pixel_format={"rgb": "yuv420p", "matte": "yuv420p"},
+        # faststart puts the index first: players start at once, and a cut-short copy still opens
+        # (and is then reported as truncated instead of unreadable).
+        container_options={"movflags": "+faststart"},
+        user_options=("crf", "preset"),
+    ),
+    ".mov": _Format(
+        codec="prores_ks",
+        input_format={"rgb": "rgb48le", "rgba": "rgba64le", "matte": "rgb48le"},
+        pixel_format={"rgb": "yuv444p10le", "rgba": "yuva444p10le", "matte": "yuv444p10le"},
+        codec_options={"profile": "4444", "vendor": "apl0"},
+    ),
+    ".mkv": _Format(
+        codec="ffv1",
+        input_format={"rgb": "rgb48le", "rgba": "rgba64le", "matte": "gray16le"},
+        pixel_format={"rgb": "gbrp16le", "rgba": "gbrap16le", "matte": "gray16le"},
+        rgb_matrix=True,
+        codec_options={"level": "3"},
+    ),
+}
+VIDEO_EXTENSIONS = tuple(_FORMATS)
+_DEFAULTS = {"crf": "18", "preset": "veryfast"}
+
+
+def _mux(container: av.container.OutputContainer, packets: Iterable[av.Packet]) -> None:
+    for packet in packets:
+        container.mux(packet)
+
+
+class VideoWriter(Writer):
+    def __init__(
+        self,
+        target: Path,
+        fps: Fraction,
+        width: int | None,
+        height: int | None,
+        content: Content,
+        premultiplied: bool,
+        first_frame: int,
+        options: dict[str, Any],
+    ) -> None:
+        super().__init__(target, fps, width, height, content, premultiplied, first_frame)
+        self._format = _FORMATS[target.suffix.lower()]
+        if content not in self._format.input_format:
+            raise MediaError(
+                f"{target}: H.264 MP4 cannot carry alpha. Write RGBA to a .mov (ProRes 4444), an .mkv "
+                "(FFV1) or an image sequence (shot.%04d.png / shot.####.exr), or write content='rgb'"
+            )
+        self._timecode = options.pop("timecode", None)
+        if self._timecode is not None:
+            try:
+                parse_timecode(str(self._timecode), fps)
+            except ValueError as exc:
+                raise MediaError(f"{target}: {exc}") from exc
+        unknown = set(options) - set(self._format.user_options)
+        if unknown:
+            allowed = ", ".join(("timecode", *self._format.user_options))
+            names = ", ".join(sorted(unknown))
+            raise MediaError(f"{target}: unknown option(s) {names}; {target.suffix} takes {allowed}")
+        self._codec_options = dict(self._format.codec_options)
+        for key in self._format.user_options:
+            self._codec_options[key] = str(options.get(key, _DEFAULTS[key]))
+        self._input_format = self._format.input_format[content]
+        self._dtype = np.uint8 if self._input_format == "rgb24" else np.uint16
+        self._temp = partial_path(target)
+        self._container: av.container.OutputContainer | None = None
+        self._stream: Any = None
+        self._pts = 0  # frame number in the stream's 1/fps time base
+        self._reformat: dict[str, Any] = {"format": self._format.pixel_format[content]}
+        if not self._format.rgb_matrix:
+            self._reformat.update(dst_colorspace="ITU709", dst_color_range="MPEG")
+
+    def _prepare(self, rgb: np.ndarray | None, alpha: np.ndarray | None) -> np.ndarray:
+        if self.content == "matte":
+            assert alpha is not None
+            grey = to_code_values(alpha, self._dtype)
+            return grey if self._input_format.startswith("gray") else cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+        assert rgb is not None
+        pixels = to_code_values(rgb, self._dtype)
+        if self.content == "rgba":
+            assert alpha is not None
+            pixels = np.concatenate([pixels, to_code_values(alpha, self._dtype)[..., None]], axis=2)
+        return pixels
+
+    def _start(self) -> None:
+        assert self.width is not None and self.height is not None
+        if self._format.pixel_format[self.content] == "yuv420p" and (self.width % 2 or self.height % 2):
+            raise MediaError(
+                f"{self.target}: H.264 (4:2:0) needs an even width and height, got "
+                f"{self.width}×{self.height}; crop or pad by one pixel, or write .mov/.mkv"
+            )
+        try:
+            self._container = av.open(str(self._temp), "w", options=self._format.container_options)
+            if self._timecode is not None:
+                self._container.metadata["timecode"] = str(self._timecode)
+            stream = self._container.add_stream(self._format.codec, rate=self.fps)
+            stream.width, stream.height = self.width, self.height
+            stream.pix_fmt = self._format.pixel_format[self.content]
+            stream.options = self._codec_options
+            ctx = stream.codec_context
+            ctx.thread_type = "AUTO"
+            ctx.color_primaries = _BT709
+            ctx.color_trc = _BT709
+            ctx.colorspace = _RGB_MATRIX if self._format.rgb_matrix else _BT709
+            ctx.color_range = _FULL_RANGE if self._format.rgb_matrix else _TV_RANGE
+            self._stream = stream
+        except (OSError, av.error.FFmpegError) as exc:
+            self._close_container()
+            remove_quietly(self._temp)
+            raise MediaError(describe_os_error(exc, self.target)) from exc
+
+    def _consume(self, pixels: np.ndarray) -> None:
+        frame = av.VideoFrame.from_ndarray(pixels, format=self._input_format)
+        frame = frame.reformat(**self._reformat)
+        frame.pts = self._pts
+        self._pts += 1
+        try:
+            _mux(self._container, self._stream.encode(frame))
+        except (OSError, av.error.FFmpegError) as exc:
+            raise MediaError(f"{describe_os_error(exc, self.target)} (at frame {frame.pts})") from exc
+
+    def _flush(self) -> None:
+        try:
+            _mux(self._container, self._stream.encode(None))
+            assert self._container is not None
+            self._container.close()
+        except (OSError, av.error.FFmpegError) as exc:
+            raise MediaError(describe_os_error(exc, self.target)) from exc
+
+    def _commit(self) -> None:
+        try:
+            os.replace(self._temp, self.target)
+        except OSError as exc:
+            raise MediaError(describe_os_error(exc, self.target)) from exc
+
+    def _close_container(self) -> None:
+        if self._container is not None:
+            try:
+                self._container.close()
+            except (OSError, av.error.FFmpegError):
+                pass  # the temp file is deleted next; its trailer does not matter
+
+    def _discard(self) -> None:
+        self._close_container()
+        remove_quietly(self._temp)

@@ -1,0 +1,154 @@
+"""What every writer shares: input checks and colour preparation in the caller's thread, encoding in a
+background thread, and commit-or-abort when the with-block ends."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import numpy as np
+
+from guangying.media.background import BackgroundSink
+from guangying.media.errors import MediaError
+from guangying.media.frames import Transfer
+from guangying.media.pixels import check_float_image, convert_transfer, premultiply
+
+Content = Literal["rgb", "rgba", "matte"]
+CONTENTS = ("rgb", "rgba", "matte")
+QUEUE_FRAMES = 4  # frames waiting for the encoder; bounds memory
+
+
+class Writer:
+    """Subclasses say what the output wants (``output_transfer``) and implement the hooks below.
+
+    In the caller's thread: ``_prepare`` (must return new arrays: the caller may reuse its buffers once
+    ``write`` returns) and ``_start`` (first frame, once the size is known). In the encode thread:
+    ``_consume`` and ``_flush``. After that thread has stopped: ``_commit`` or ``_discard``.
+    """
+
+    output_transfer: Transfer = "srgb"
+
+    def __init__(
+        self,
+        target: Path,
+        fps: Fraction,
+        width: int | None,
+        height: int | None,
+        content: Content,
+        premultiplied: bool,
+        first_frame: int,
+    ) -> None:
+        if content not in CONTENTS:
+            raise MediaError(f"content must be one of {', '.join(CONTENTS)}, got {content!r}")
+        if premultiplied and content != "rgba":
+            raise MediaError("premultiplied=True only makes sense with content='rgba'")
+        self.target = target
+        self.fps = fps
+        self.width = width
+        self.height = height
+        self.content = content
+        self.premultiplied = premultiplied
+        self.first_frame = first_frame
+        self.frames_written = 0
+        self._sink: BackgroundSink[Any] | None = None
+        self._closed = False
+
+    # -- hooks -----------------------------------------------------------------------------------
+    def _prepare(self, rgb: np.ndarray | None, alpha: np.ndarray | None) -> Any:
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _consume(self, item: Any) -> None:
+        raise NotImplementedError
+
+    def _flush(self) -> None:
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        raise NotImplementedError
+
+    def _discard(self) -> None:
+        """Remove everything this writer put on disk (runs after the encode thread has stopped)."""
+        raise NotImplementedError
+
+    # -- public ----------------------------------------------------------------------------------
+    def write(
+        self, rgb: np.ndarray | None, alpha: np.ndarray | None = None, transfer: Transfer = "srgb"
+    ) -> None:
+        """Queue one frame: ``rgb`` float32 (H, W, 3) in ``transfer`` encoding, ``alpha`` float32 (H, W)
+        straight 0–1. For ``content="matte"`` pass ``rgb=None`` and the matte as ``alpha``."""
+        if self._closed:
+            raise MediaError(f"{self.target}: write() after the writer was closed")
+        if transfer not in ("srgb", "linear"):
+            raise MediaError(f"transfer must be 'srgb' or 'linear', got {transfer!r}")
+        rgb, alpha = self._check(rgb, alpha)
+        if rgb is not None:
+            rgb = convert_transfer(rgb, transfer, self.output_transfer)
+            if self.premultiplied:
+                rgb = premultiply(rgb, alpha)
+        item = self._prepare(rgb, alpha)
+        if self._sink is None:
+            self._start()
+            self._sink = BackgroundSink(self._consume, self._flush, QUEUE_FRAMES, f"writing {self.target}")
+        self._sink.submit(item)
+        self.frames_written += 1
+
+    def _check(self, rgb: object, alpha: object) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self.content == "matte":
+            if rgb is not None:
+                raise MediaError("this writer takes mattes (content='matte'): call write(None, alpha=matte)")
+            if alpha is None:
+                raise MediaError("content='matte' needs the matte as alpha=")
+        elif rgb is None:
+            raise MediaError(f"content='{self.content}' needs rgb")
+        if self.content == "rgba" and alpha is None:
+            raise MediaError("content='rgba' needs alpha=; pass it, or open the writer with content='rgb'")
+        if self.content == "rgb" and alpha is not None:
+            raise MediaError("alpha given but the writer has content='rgb'; open it with content='rgba'")
+        rgb_checked = None
+        if rgb is not None:
+            rgb_checked = check_float_image("rgb", rgb, self.height, self.width, 3)
+            self.height, self.width = rgb_checked.shape[:2]
+        alpha_checked = None
+        if alpha is not None:
+            alpha_checked = check_float_image("alpha", alpha, self.height, self.width, 1)
+            self.height, self.width = alpha_checked.shape[:2]
+        return rgb_checked, alpha_checked
+
+    def close(self) -> None:
+        """Finish and commit the output (atomic rename); on failure nothing is left at the target."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._sink is None:
+            raise MediaError(f"no frames were written to {self.target}; nothing was saved")
+        try:
+            self._sink.finish()
+            self._commit()
+        except BaseException:
+            self._discard()
+            raise
+
+    def abort(self) -> None:
+        """Stop without saving: drop queued frames and remove temp files (and frames already written)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._sink is not None:
+            self._sink.abort()
+        self._discard()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
