@@ -1,1 +1,5 @@
 """Quality metrics for mattes (MAD, MSE, Grad, Conn, dtSSD) used by tests and benchmarks."""
+
+from guangying.evaluation.metrics import conn, dtssd, foreground_band_error, grad, mad, mse, sad
+
+__all__ = ["conn", "dtssd", "foreground_band_error", "grad", "mad", "mse", "sad"]

@@ -1,1 +1,35 @@
 """Chroma keyer: screen estimate, colour-difference matte, despill, foreground un-mixing."""
+
+from guangying.keyer.chroma import ChromaKeyer
+from guangying.keyer.masks import mask_from_image, polygon_mask
+from guangying.keyer.maths import (
+    clip_matte,
+    colour_difference,
+    colour_difference_alpha,
+    despill,
+    screen_channels,
+    unmix_foreground,
+)
+from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
+from guangying.keyer.screen import detect_screen, estimate_screen_colour, estimate_screen_plate
+from guangying.keyer.settings import KeyerSettings
+
+__all__ = [
+    "ChromaKeyer",
+    "KeyerSettings",
+    "apply_masks",
+    "clip_matte",
+    "colour_difference",
+    "colour_difference_alpha",
+    "despill",
+    "despot_matte",
+    "detect_screen",
+    "estimate_screen_colour",
+    "estimate_screen_plate",
+    "grow_matte",
+    "mask_from_image",
+    "polygon_mask",
+    "screen_channels",
+    "soften_matte",
+    "unmix_foreground",
+]

@@ -1,0 +1,152 @@
+"""The chroma keyer: a :class:`guangying.mattes.Matter` for green and blue screens."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from guangying.composite.colour import srgb_to_linear
+from guangying.keyer import kernels
+from guangying.keyer.maths import screen_channels
+from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
+from guangying.keyer.screen import detect_screen, estimate_screen_colour, estimate_screen_plate
+from guangying.keyer.settings import KeyerSettings
+from guangying.mattes import MatteResult
+
+
+def _check_frame(rgb: object, what: str) -> np.ndarray:
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
+        shape = getattr(rgb, "shape", type(rgb).__name__)
+        raise ValueError(f"{what} must be a float32 (H, W, 3) RGB array, got {shape}")
+    if rgb.dtype != np.float32:
+        raise ValueError(
+            f"{what} must be float32 sRGB in 0–1, got {rgb.dtype}: convert with rgb.astype(np.float32) / 255 "
+            "for 8-bit data"
+        )
+    return np.ascontiguousarray(rgb)
+
+
+def _check_mask(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> np.ndarray | None:
+    if mask is None:
+        return None
+    if not isinstance(mask, np.ndarray) or mask.shape != shape:
+        got = getattr(mask, "shape", type(mask).__name__)
+        raise ValueError(
+            f"keyer {name} is {got} but the frame is {shape}: give a float32 (H, W) mask at the frame's size"
+        )
+    return np.ascontiguousarray(mask, np.float32)
+
+
+class ChromaKeyer:
+    """Colour-difference keyer with screen plate, clip, matte ops, despill and foreground un-mixing.
+
+    ``process`` takes float32 (H, W, 3) sRGB frames; the screen colour (and, for "auto", which
+    screen) is estimated on the first frame and kept until ``reset()``.
+    """
+
+    def __init__(self, settings: KeyerSettings | None = None) -> None:
+        self.settings = settings if settings is not None else KeyerSettings()
+        self.settings.validate()
+        self._screen: str | None = None
+        self._screen_linear: np.ndarray | None = None
+        self._clean_plate_linear: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the screen estimate (new clip, or the screen was relit)."""
+        self._screen = None
+        self._screen_linear = None
+        self._clean_plate_linear = None
+
+    @property
+    def screen(self) -> str | None:
+        """'green' or 'blue' once the first frame has been seen."""
+        return self._screen
+
+    @property
+    def screen_colour_linear(self) -> np.ndarray | None:
+        """The screen colour in use (linear RGB), once the first frame has been seen."""
+        return self._screen_linear
+
+    def _learn_screen(self, rgb: np.ndarray) -> None:
+        st = self.settings
+        if st.screen_colour is not None:
+            colour = np.asarray(st.screen_colour, np.float32)
+            screen = st.screen if st.screen != "auto" else ("green" if colour[1] >= colour[2] else "blue")
+        else:
+            screen = st.screen if st.screen != "auto" else detect_screen(rgb)
+            colour = np.asarray(estimate_screen_colour(rgb, screen), np.float32)
+        self._screen = screen
+        self._screen_linear = srgb_to_linear(colour)
+
+    def screen_plate_linear(self, rgb: np.ndarray) -> np.ndarray:
+        """The linear screen plate this frame is keyed against: the clean plate, the auto plate at
+        1/8 size, or the flat screen colour as a 1×1 image."""
+        st = self.settings
+        if st.clean_plate is not None:
+            if self._clean_plate_linear is None:
+                self._clean_plate_linear = srgb_to_linear(_check_frame(st.clean_plate, "keyer clean_plate"))
+            if self._clean_plate_linear.shape != rgb.shape:
+                raise ValueError(
+                    f"keyer clean_plate is {self._clean_plate_linear.shape} but the frame is {rgb.shape}: "
+                    "the clean plate must be shot at the footage's resolution"
+                )
+            return self._clean_plate_linear
+        assert self._screen is not None and self._screen_linear is not None
+        if st.auto_plate:
+            return estimate_screen_plate(rgb, self._screen_linear, self._screen, st.screen_balance)
+        return self._screen_linear.reshape(1, 1, 3)
+
+    def process(self, rgb: np.ndarray, background_rgb: np.ndarray | None = None) -> MatteResult:
+        """Key one frame: float32 (H, W, 3) sRGB 0–1 in; α and straight sRGB foreground out.
+
+        ``background_rgb`` (same size, sRGB) is used only by ``spill_replace="background"``.
+        """
+        st = self.settings
+        rgb = _check_frame(rgb, "keyer input frame")
+        shape = rgb.shape[:2]
+        if background_rgb is not None:
+            background_rgb = _check_frame(background_rgb, "keyer background")
+            if background_rgb.shape != rgb.shape:
+                raise ValueError(
+                    f"keyer background is {background_rgb.shape} but the frame is {rgb.shape}: "
+                    "resize the background plate to the footage first"
+                )
+        garbage = _check_mask(st.garbage_mask, shape, "garbage_mask")
+        core = _check_mask(st.core_mask, shape, "core_mask")
+        if self._screen is None:
+            self._learn_screen(rgb)
+        assert self._screen is not None
+        plate = np.ascontiguousarray(self.screen_plate_linear(rgb), np.float32)
+        s, o1, o2 = screen_channels(self._screen)
+        use_bg = background_rgb is not None and st.spill_replace == "background"
+        spatial = st.grow_px != 0 or st.softness_px > 0 or st.despot_px > 0
+        none_rgb, none_mask = np.zeros((1, 1, 3), np.float32), np.zeros((1, 1), np.float32)
+        params = np.array(
+            [st.screen_gain, st.screen_balance, st.clip_black, st.clip_white, st.despill_bias], np.float32
+        )
+
+        def flags(mode: int) -> np.ndarray:
+            return np.array(
+                [
+                    s, o1, o2, mode,
+                    kernels.DESPILL_CODES[st.despill_method], kernels.REPLACE_CODES[st.spill_replace],
+                    int(st.unmix), int(use_bg), int(garbage is not None), int(core is not None),
+                ],
+                np.int64,
+            )  # fmt: skip
+
+        alpha = np.empty(shape, np.float32)
+        fg = np.empty_like(rgb)
+        args = (
+            rgb, plate, background_rgb if use_bg else none_rgb,
+            none_mask if garbage is None else garbage, none_mask if core is None else core, params,
+        )  # fmt: skip
+        luts = (kernels.DECODE_LUT, kernels.ENCODE_LUT)
+        if not spatial:
+            kernels.key_kernel(*args, flags(kernels.MODE_FUSED), *luts, alpha, fg)
+        else:
+            kernels.key_kernel(*args, flags(kernels.MODE_ALPHA), *luts, alpha, fg)
+            alpha = despot_matte(alpha, st.despot_px)
+            alpha = soften_matte(grow_matte(alpha, st.grow_px), st.softness_px)
+            alpha = np.ascontiguousarray(alpha, np.float32)
+            kernels.key_kernel(*args, flags(kernels.MODE_FOREGROUND), *luts, alpha, fg)
+        return MatteResult(alpha=alpha, foreground_rgb=fg)

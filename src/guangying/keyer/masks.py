@@ -1,0 +1,60 @@
+"""Garbage and core mattes from polygons or mask images, as float32 (H, W) in 0–1."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+_SUBPIXEL_BITS = 4  # fillPoly fixed-point: vertices placed to 1/16 pixel
+
+
+def polygon_mask(
+    points_xy: np.ndarray | Sequence[Sequence[float]] | Sequence[np.ndarray],
+    shape: tuple[int, int],
+    invert: bool = False,
+) -> np.ndarray:
+    """Antialiased filled polygon(s): 1 inside, 0 outside (swapped with ``invert``).
+
+    ``points_xy`` is one polygon as (N, 2) pixel coordinates (x right, y down, pixel centres at
+    integers) or a list of such polygons; ``shape`` is the frame's (height, width). Draw around
+    the subject and invert it to get a garbage matte that removes everything else.
+    """
+    height, width = int(shape[0]), int(shape[1])
+    first = np.asarray(points_xy[0], dtype=np.float64)
+    polygons = [points_xy] if first.ndim == 1 else list(points_xy)
+    scaled = []
+    for poly in polygons:
+        pts = np.asarray(poly, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3:
+            raise ValueError(f"a polygon needs at least 3 (x, y) points, got an array of shape {pts.shape}")
+        scaled.append(np.round(pts * (1 << _SUBPIXEL_BITS)).astype(np.int32))
+    canvas = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(canvas, scaled, 255, lineType=cv2.LINE_AA, shift=_SUBPIXEL_BITS)
+    mask = canvas.astype(np.float32) * np.float32(1 / 255)
+    return (np.float32(1.0) - mask) if invert else mask
+
+
+def mask_from_image(path: str | Path, shape: tuple[int, int], invert: bool = False) -> np.ndarray:
+    """Read a mask image (8/16-bit grey, RGB → its luminance, RGBA → its alpha) as float32 0–1.
+
+    It must match the frame's (height, width); we do not resample silently, since a mask drawn for
+    another resolution would sit in the wrong place.
+    """
+    path = Path(path)
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"cannot read mask image {path}: missing or not an image (PNG/TIFF/JPEG/EXR)")
+    scale = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}.get(image.dtype, 1.0)
+    image = image.astype(np.float32) * np.float32(scale)
+    if image.ndim == 3:
+        image = image[..., 3] if image.shape[2] == 4 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.shape != tuple(shape[:2]):
+        raise ValueError(
+            f"mask image {path} is {image.shape[1]}×{image.shape[0]} but the footage is "
+            f"{shape[1]}×{shape[0]}: export the mask at the footage's resolution"
+        )
+    mask = np.clip(image, 0.0, 1.0)
+    return (np.float32(1.0) - mask) if invert else mask

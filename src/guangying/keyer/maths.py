@@ -1,0 +1,114 @@
+"""The keyer's per-pixel maths as plain numpy functions on linear-light arrays.
+
+These are the readable definitions; :mod:`guangying.keyer.kernels` fuses the same maths into one
+numba pass for speed and the tests hold the two to agreement. Colour arrays are float32 (H, W, 3)
+linear RGB; a screen colour is either a (3,) triple or a per-pixel (H, W, 3) plate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Rec.709 luminance weights: the neutral spill replacement gives back the luminance it removes.
+LUMA_709 = np.array([0.2126, 0.7152, 0.0722], np.float32)
+_EPS_DIFF = 1e-4  # smallest screen difference we divide by (a grey "screen" keys nothing)
+_EPS_ALPHA = 1e-3  # un-mixing divides by α; below this the pixel is screen and its colour is moot
+
+
+def screen_channels(screen: str) -> tuple[int, int, int]:
+    """(screen channel, other channel 1, other channel 2) indices for "green" or "blue"."""
+    if screen == "green":
+        return 1, 0, 2
+    if screen == "blue":
+        return 2, 0, 1
+    raise ValueError(f"screen must be 'green' or 'blue', got {screen!r}")
+
+
+def colour_difference(rgb_linear: np.ndarray, screen: str = "green", balance: float = 0.9) -> np.ndarray:
+    """d = screen channel − (balance·max(o1, o2) + (1 − balance)·min(o1, o2)), shape (...,)."""
+    s, o1, o2 = screen_channels(screen)
+    rgb = np.asarray(rgb_linear, np.float32)
+    hi = np.maximum(rgb[..., o1], rgb[..., o2])
+    lo = np.minimum(rgb[..., o1], rgb[..., o2])
+    return (rgb[..., s] - (np.float32(balance) * hi + np.float32(1.0 - balance) * lo)).astype(np.float32)
+
+
+def clip_matte(alpha: np.ndarray, clip_black: float = 0.0, clip_white: float = 1.0) -> np.ndarray:
+    """Stretch α so clip_black → 0 and clip_white → 1, clamped to 0–1."""
+    scale = np.float32(1.0 / (clip_white - clip_black))
+    return np.clip((np.asarray(alpha, np.float32) - np.float32(clip_black)) * scale, 0.0, 1.0).astype(
+        np.float32
+    )
+
+
+def colour_difference_alpha(
+    rgb_linear: np.ndarray,
+    screen_rgb_linear: np.ndarray,
+    screen: str = "green",
+    gain: float = 1.0,
+    balance: float = 0.9,
+    clip_black: float = 0.0,
+    clip_white: float = 1.0,
+) -> np.ndarray:
+    """IBK/Keylight-style colour-difference matte: α = 1 − gain·d(C)/d(S), then clipped.
+
+    ``screen_rgb_linear`` is the screen colour (3,) or a clean/estimated plate (H, W, 3); d is
+    :func:`colour_difference`. A pixel as far from grey as the screen is transparent, one without
+    screen excess is opaque, and a mix is in between in proportion — which holds in linear light.
+    """
+    d_pixel = colour_difference(rgb_linear, screen, balance)
+    d_screen = np.maximum(colour_difference(screen_rgb_linear, screen, balance), np.float32(_EPS_DIFF))
+    raw = np.float32(1.0) - np.float32(gain) * d_pixel / d_screen
+    return clip_matte(raw, clip_black, clip_white)
+
+
+def unmix_foreground(rgb_linear: np.ndarray, alpha: np.ndarray, screen_rgb_linear: np.ndarray) -> np.ndarray:
+    """Straight foreground with the screen removed: F = (C − (1 − α)·S)/α, clamped to 0–1.
+
+    Where α → 0 the division is held at α = 1e-3 and the clamp keeps the (invisible) colour finite.
+    """
+    rgb = np.asarray(rgb_linear, np.float32)
+    a = np.asarray(alpha, np.float32)[..., None]
+    screen_rgb = np.asarray(screen_rgb_linear, np.float32)
+    fg = (rgb - (np.float32(1.0) - a) * screen_rgb) / np.maximum(a, np.float32(_EPS_ALPHA))
+    return np.clip(fg, 0.0, 1.0).astype(np.float32)
+
+
+def despill(
+    rgb_linear: np.ndarray,
+    screen: str = "green",
+    method: str = "limit",
+    bias: float = 0.0,
+    replace: str = "neutral",
+    screen_rgb_linear: np.ndarray | None = None,
+    background_rgb_linear: np.ndarray | None = None,
+) -> np.ndarray:
+    """Cap the screen channel at a limit made from the two other channels, and replace what was cut.
+
+    Limits: "average" (o1 + o2)/2, "double" (2·max + min)/3, "limit" max(o1, o2); ``bias`` is added
+    to the limit. Replacement of the removed spill s: "neutral" adds s × (the screen channel's
+    luminance weight) to every channel, keeping luminance; "background" adds (s / S_screen)·B, the
+    light the new background would have bounced where the screen did (needs the screen colour and
+    the background; neutral without a background); "none" adds nothing. Output clamped to 0–1.
+    """
+    if method not in ("average", "double", "limit", "none"):
+        raise ValueError(f"despill method must be average, double, limit or none, got {method!r}")
+    rgb = np.array(rgb_linear, np.float32)
+    if method == "none":
+        return rgb
+    s, o1, o2 = screen_channels(screen)
+    hi = np.maximum(rgb[..., o1], rgb[..., o2])
+    lo = np.minimum(rgb[..., o1], rgb[..., o2])
+    limit = {"average": 0.5 * (hi + lo), "double": (2.0 * hi + lo) / 3.0, "limit": hi}[method]
+    spill = np.maximum(rgb[..., s] - (limit + np.float32(bias)), 0.0).astype(np.float32)
+    rgb[..., s] -= spill
+    if replace == "background" and background_rgb_linear is not None:
+        if screen_rgb_linear is None:
+            raise ValueError("despill replace='background' needs screen_rgb_linear")
+        screen_level = np.maximum(np.asarray(screen_rgb_linear, np.float32)[..., s], np.float32(_EPS_DIFF))
+        rgb += (spill / screen_level)[..., None] * np.asarray(background_rgb_linear, np.float32)
+    elif replace in ("neutral", "background"):
+        rgb += (spill * LUMA_709[s])[..., None]
+    elif replace != "none":
+        raise ValueError(f"spill replace must be background, neutral or none, got {replace!r}")
+    return np.clip(rgb, 0.0, 1.0).astype(np.float32)

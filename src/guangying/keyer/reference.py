@@ -1,0 +1,54 @@
+"""A straightforward numpy version of the whole key, step by step, on full-size arrays.
+
+It is the yardstick: tests hold the fused numba pass to it, and the speed benchmark times it as the
+baseline. Same maths and order as :class:`guangying.keyer.ChromaKeyer`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.keyer.maths import colour_difference_alpha, despill, unmix_foreground
+from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
+from guangying.keyer.settings import KeyerSettings
+
+
+def key_reference(
+    rgb_srgb: np.ndarray,
+    screen_plate_linear: np.ndarray,
+    screen: str,
+    settings: KeyerSettings,
+    background_srgb: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Key an sRGB frame against a full-size linear screen plate (or a (3,) colour).
+
+    Returns (alpha float32 (H, W), straight foreground float32 (H, W, 3) sRGB-encoded).
+    """
+    rgb_linear = srgb_to_linear(rgb_srgb)
+    alpha = colour_difference_alpha(
+        rgb_linear,
+        screen_plate_linear,
+        screen,
+        settings.screen_gain,
+        settings.screen_balance,
+        settings.clip_black,
+        settings.clip_white,
+    )
+    # Specks go first so growing cannot enlarge them; softness last so it blurs the final shape.
+    alpha = soften_matte(
+        grow_matte(despot_matte(alpha, settings.despot_px), settings.grow_px), settings.softness_px
+    )
+    alpha = apply_masks(alpha, settings.garbage_mask, settings.core_mask)
+    fg = unmix_foreground(rgb_linear, alpha, screen_plate_linear) if settings.unmix else rgb_linear
+    background_linear = None if background_srgb is None else srgb_to_linear(background_srgb)
+    fg = despill(
+        fg,
+        screen,
+        settings.despill_method,
+        settings.despill_bias,
+        settings.spill_replace,
+        screen_plate_linear,
+        background_linear,
+    )
+    return alpha, linear_to_srgb(fg)

@@ -1,0 +1,104 @@
+"""Keyer settings: one dataclass whose field names are also the CLI flags (``--screen-gain`` …)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Screen = Literal["green", "blue", "auto"]
+DespillMethod = Literal["average", "double", "limit", "none"]
+SpillReplace = Literal["background", "neutral", "none"]
+
+
+@dataclass
+class KeyerSettings:
+    """Everything the chroma keyer can be told. The defaults key a typical green or blue screen well.
+
+    Colour-difference maths runs in linear light. For a green screen the screen channel is G and the
+    two others are R and B (for blue: B, with R and G).
+
+    - ``screen``: "green", "blue" or "auto" (picked from the first frame).
+    - ``screen_colour``: manual screen colour, sRGB-encoded 0–1 (r, g, b); None = estimated from the
+      first frame of the clip and cached until ``reset()``.
+    - ``screen_gain``: > 1 makes more of the picture transparent (α = 1 − gain·d(C)/d(S)).
+    - ``screen_balance``: 0–1, how the two other channels combine into the difference
+      d = screen − (balance·max(o1, o2) + (1 − balance)·min(o1, o2)). High values keep yellows and
+      skin (whose red matches their green) solid.
+    - ``clip_black`` / ``clip_white``: raw α at or below clip_black → 0, at or above clip_white → 1,
+      linear in between.
+    - ``grow_px``: dilate (> 0) or erode (< 0) the matte by this many pixels.
+    - ``softness_px``: Gaussian blur (σ in pixels) of the matte.
+    - ``despot_px``: remove opaque specks and transparent holes smaller than despot_px² pixels.
+    - ``despill_method``: caps the screen channel of the foreground at a limit made from the two
+      other channels: "average" (o1 + o2)/2 (strongest), "double" (2·max + min)/3, "limit" max(o1, o2)
+      (gentlest: yellows and skin survive), "none".
+    - ``despill_bias``: added to that limit, in linear 0–1 units; > 0 keeps more of the screen hue.
+    - ``spill_replace``: what the removed spill becomes: "background" (the light the new background
+      would have bounced, needs the background plate; neutral without one), "neutral" (grey of the
+      same luminance), "none" (just removed, subject darkens).
+    - ``garbage_mask``: float32 (H, W), 1 = force transparent (outside matte). None = off.
+    - ``core_mask``: float32 (H, W), 1 = force opaque (inside matte), applied after the garbage mask.
+    - ``clean_plate``: float32 (H, W, 3) sRGB frame of the empty screen, same size as the footage.
+    - ``auto_plate``: without a clean plate, build a smooth screen plate from each frame's own screen
+      pixels (at 1/8 resolution), which keys unevenly lit screens; False = one flat screen colour.
+    - ``unmix``: True = straight foreground with the screen removed from semi-transparent pixels,
+      F = (C − (1 − α)·S)/α; False = the plate's own colour (still despilled).
+    """
+
+    screen: Screen = "auto"
+    screen_colour: tuple[float, float, float] | None = None
+    screen_gain: float = 1.0
+    screen_balance: float = 0.9
+    clip_black: float = 0.1
+    clip_white: float = 0.9
+    grow_px: float = 0.0
+    softness_px: float = 0.0
+    despot_px: float = 0.0
+    despill_method: DespillMethod = "limit"
+    despill_bias: float = 0.0
+    spill_replace: SpillReplace = "neutral"
+    garbage_mask: np.ndarray | None = None
+    core_mask: np.ndarray | None = None
+    clean_plate: np.ndarray | None = None
+    auto_plate: bool = True
+    unmix: bool = True
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the setting when a value is out of range."""
+        choices = {
+            "screen": ("green", "blue", "auto"),
+            "despill_method": ("average", "double", "limit", "none"),
+            "spill_replace": ("background", "neutral", "none"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"keyer setting {name}={getattr(self, name)!r}: use one of {', '.join(allowed)}"
+                )
+        if self.screen_colour is not None:
+            c = tuple(float(v) for v in self.screen_colour)
+            if len(c) != 3 or not all(0.0 <= v <= 1.0 for v in c):
+                raise ValueError(
+                    f"keyer setting screen_colour={self.screen_colour!r}: give three sRGB values in 0–1, "
+                    "e.g. (0.2, 0.6, 0.25)"
+                )
+            if max(c[1], c[2]) - min(c) < 0.02:
+                raise ValueError(f"keyer setting screen_colour={c}: a grey has no screen hue to key")
+            self.screen_colour = c  # type: ignore[assignment]
+        if self.screen_gain <= 0:
+            raise ValueError(f"keyer setting screen_gain={self.screen_gain}: must be > 0 (1 = neutral)")
+        if not 0.0 <= self.screen_balance <= 1.0:
+            raise ValueError(f"keyer setting screen_balance={self.screen_balance}: must be in 0–1")
+        if not 0.0 <= self.clip_black < self.clip_white <= 1.0:
+            raise ValueError(
+                f"keyer settings clip_black={self.clip_black}, clip_white={self.clip_white}: "
+                "need 0 ≤ clip_black < clip_white ≤ 1"
+            )
+        for name in ("softness_px", "despot_px"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"keyer setting {name}={getattr(self, name)}: must be ≥ 0 (0 = off)")
