@@ -1,0 +1,241 @@
+"""Bad inputs get a MediaError naming the file/frame; failed writes leave nothing behind."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from media_samples import FRAMES, matte, picture
+
+from guangying.media import MediaError, atomic, open_reader, open_writer, video_writer
+from guangying.media.opencv import cv2
+
+
+def _noise_clip(path: Path, count: int = FRAMES) -> None:
+    # Noise compresses badly, so the frame data (not the index) makes up most of the file.
+    rng = np.random.default_rng(1)
+    with open_writer(path, fps=25) as writer:
+        for _ in range(count):
+            writer.write(rng.random((48, 64, 3), dtype=np.float32))
+
+
+def test_missing_video_names_the_file(tmp_path):
+    with pytest.raises(MediaError, match=r"not found: .*nothere\.mp4"):
+        open_reader(tmp_path / "nothere.mp4")
+
+
+def test_missing_picture_names_the_file(tmp_path):
+    with pytest.raises(MediaError, match=r"not found: .*nothere\.png"):
+        open_reader(tmp_path / "nothere.png")
+
+
+def test_missing_sequence_names_pattern_and_folder(tmp_path):
+    with pytest.raises(MediaError) as caught:
+        open_reader(tmp_path / "shot.%04d.exr")
+    assert "shot.%04d.exr" in str(caught.value) and str(tmp_path) in str(caught.value)
+    with pytest.raises(MediaError, match="does not exist"):
+        open_reader(tmp_path / "nofolder" / "shot.####.png")
+
+
+def test_corrupt_video_names_the_file(tmp_path):
+    path = tmp_path / "corrupt.mp4"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    with pytest.raises(MediaError, match=r"corrupt\.mp4.*damaged"):
+        open_reader(path)
+
+
+def test_truncated_mp4_names_the_last_good_frame(tmp_path):
+    path = tmp_path / "cut.mp4"
+    _noise_clip(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with open_reader(path) as reader:
+        assert reader.info.frame_count == FRAMES  # the index still promises all frames
+        seen = []
+        with pytest.raises(MediaError) as caught:
+            for frame in reader:
+                seen.append(frame.index)
+    message = str(caught.value)
+    assert "cut.mp4" in message and "truncated" in message
+    assert f"last good frame is {seen[-1]}" in message
+    assert 0 < len(seen) < FRAMES
+
+
+def test_mp4_without_its_index_is_reported_as_damaged(tmp_path):
+    # The same cut with the index at the end (what a crashed recorder leaves) cannot even be opened.
+    path = tmp_path / "noindex.mp4"
+    _noise_clip(path)
+    data = path.read_bytes()
+    moov, mdat = data.find(b"moov") - 4, data.find(b"mdat") - 4
+    assert 0 < moov < mdat  # our MP4s put the index first (faststart)
+    # Keep ftyp + mdat only, as if the writer had died before writing the index.
+    path.write_bytes(data[:moov] + data[mdat:])
+    with pytest.raises(MediaError, match=r"noindex\.mp4.*incomplete"):
+        open_reader(path)
+
+
+def test_corrupt_frame_in_a_sequence_names_file_and_frame(tmp_path):
+    for number in range(1, 5):
+        cv2.imwrite(str(tmp_path / f"s.{number:04d}.png"), np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "s.0003.png").write_bytes(b"not a png at all")
+    with open_reader(tmp_path / "s.%04d.png") as reader:
+        with pytest.raises(MediaError) as caught:
+            list(reader)
+    assert "frame 3" in str(caught.value) and "s.0003.png" in str(caught.value)
+
+
+def test_gap_in_sequence_names_the_missing_frame(tmp_path):
+    for number in (1, 2, 3, 5, 6):
+        cv2.imwrite(str(tmp_path / f"g.{number:04d}.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(MediaError, match=r"frame 4 .*g\.0004\.png.* missing"):
+        open_reader(tmp_path / "g.####.png")
+    with open_reader(tmp_path / "g.####.png", start=5) as reader:  # a complete run is fine
+        assert [f.index for f in reader] == [5, 6]
+
+
+def test_range_outside_the_clip_is_refused(tmp_path):
+    path = tmp_path / "short.mp4"
+    _noise_clip(path, 4)
+    with pytest.raises(MediaError, match="end frame 9 is outside"):
+        open_reader(path, start=0, end=9)
+    with pytest.raises(MediaError, match="before start"):
+        open_reader(path, start=3, end=1)
+
+
+@pytest.mark.parametrize(
+    ("rgb", "alpha", "match"),
+    [
+        (np.zeros((48, 64, 4), np.float32), None, r"shape \(H, W, 3\)"),
+        (np.zeros((48, 64, 3), np.uint8), None, "float32"),
+        (np.zeros((40, 64, 3), np.float32), None, "64×40 but the output is 64×48"),
+        (np.zeros((48, 64, 3), np.float32), np.zeros((48, 64), np.float32), "content='rgb'"),
+    ],
+)
+def test_writer_refuses_wrong_shape_or_dtype(tmp_path, rgb, alpha, match):
+    target = tmp_path / "out.mp4"
+    with pytest.raises(MediaError, match=match):
+        with open_writer(target, width=64, height=48) as writer:
+            writer.write(rgb, alpha=alpha)
+    assert os.listdir(tmp_path) == []
+
+
+def test_h264_with_alpha_suggests_alternatives(tmp_path):
+    with pytest.raises(MediaError, match=r"cannot carry alpha.*\.mov.*sequence"):
+        open_writer(tmp_path / "fg.mp4", content="rgba")
+
+
+def test_exception_inside_the_with_block_leaves_no_output(tmp_path):
+    for target in ("a.mp4", "b.mov", "c.%04d.png", "d.####.exr"):
+        with pytest.raises(RuntimeError, match="boom"):
+            with open_writer(tmp_path / target, content="rgb") as writer:
+                for i in range(5):
+                    writer.write(picture(i))
+                raise RuntimeError("boom")
+    assert os.listdir(tmp_path) == []
+
+
+def test_failed_write_never_replaces_a_finished_output(tmp_path):
+    target = tmp_path / "final.mp4"
+    _noise_clip(target, 3)
+    before = target.read_bytes()
+    with pytest.raises(RuntimeError):
+        with open_writer(target) as writer:
+            writer.write(picture(0))
+            raise RuntimeError("render crashed")
+    assert target.read_bytes() == before
+    assert os.listdir(tmp_path) == ["final.mp4"]
+
+
+def test_writer_with_no_frames_saves_nothing(tmp_path):
+    with pytest.raises(MediaError, match="no frames were written"):
+        with open_writer(tmp_path / "empty.mov"):
+            pass
+    assert os.listdir(tmp_path) == []
+
+
+def _wait_for(path: Path) -> None:
+    for _ in range(500):
+        if path.exists():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{path} was never written")
+
+
+class _FullDisk:
+    """A file object whose write fails like a full disk."""
+
+    def __init__(self, path, mode):
+        self._handle = open(path, mode)  # closed in __exit__
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._handle.close()
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_disk_full_on_a_sequence_removes_everything(tmp_path, monkeypatch):
+    target = tmp_path / "s.%04d.png"
+    with pytest.raises(MediaError) as caught:
+        with open_writer(target, first_frame=1) as writer:
+            writer.write(picture(0))
+            _wait_for(tmp_path / "s.0001.png")  # this frame is finished before the disk fills
+            monkeypatch.setattr(atomic, "open", _FullDisk, raising=False)
+            for i in range(1, FRAMES):
+                writer.write(picture(i))
+    assert "disk is full" in str(caught.value) and "s.000" in str(caught.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_disk_full_on_a_video_removes_the_temp_file(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real_mux = video_writer._mux
+
+    def mux_until_full(container, packets):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_mux(container, packets)
+
+    monkeypatch.setattr(video_writer, "_mux", mux_until_full)
+    with pytest.raises(MediaError, match=r"disk is full while writing .*clip\.mov"):
+        with open_writer(tmp_path / "clip.mov") as writer:
+            for i in range(FRAMES):
+                writer.write(picture(i))
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 256 KiB tmpfs, where the machine allows mounting one (root on Linux)."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root); the monkeypatched tests cover disk-full")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+
+
+@pytest.mark.parametrize("target", ["noise.mkv", "noise.%04d.png"])
+def test_really_full_disk_leaves_nothing(tiny_disk, target):
+    rng = np.random.default_rng(2)
+    with pytest.raises(MediaError, match="disk is full"):
+        with open_writer(tiny_disk / target, content="rgba", first_frame=1) as writer:
+            for _ in range(40):  # ~25 KB of incompressible 16-bit noise per frame
+                writer.write(rng.random((48, 64, 3), dtype=np.float32), alpha=matte())
+    assert os.listdir(tiny_disk) == []

@@ -1,0 +1,153 @@
+"""Image sequences and single pictures: 16-bit PNG, half-float EXR, TIFF, JPEG; patterns and ranges."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from media_samples import FRAMES, HEIGHT, WIDTH, blue_index, matte, picture
+
+from guangying.composite.colour import srgb_to_linear
+from guangying.media import open_reader, open_writer
+from guangying.media.opencv import cv2
+
+
+def test_png_16_bit_rgba_sequence_round_trip(tmp_path):
+    pattern = tmp_path / "fg.%04d.png"
+    with open_writer(pattern, fps=25, content="rgba", first_frame=1001) as writer:
+        for i in range(FRAMES):
+            writer.write(picture(i), alpha=matte())
+    on_disk = cv2.imread(str(tmp_path / "fg.1001.png"), cv2.IMREAD_UNCHANGED)
+    assert on_disk.dtype == np.uint16 and on_disk.shape == (HEIGHT, WIDTH, 4)
+    with open_reader(pattern) as reader:
+        info = reader.info
+        frames = list(reader)
+    assert (info.kind, info.frame_count, info.first_frame, info.bit_depth, info.has_alpha) == (
+        "sequence", FRAMES, 1001, 16, True)
+    assert [f.index for f in frames] == list(range(1001, 1001 + FRAMES))
+    for i, frame in enumerate(frames):
+        assert np.abs(frame.rgb - picture(i)).max() < 1e-4  # 16-bit: steps of 1/65535
+        assert np.abs(frame.alpha - matte()).max() < 1e-4
+        assert frame.transfer == "srgb"
+
+
+def test_exr_half_linear_with_alpha_keeps_values_above_one(tmp_path):
+    pattern = tmp_path / "plate.####.exr"
+    bright = [picture(i) * 4.0 for i in range(3)]  # scene-linear highlights up to 3.8
+    with open_writer(pattern, fps=24, content="rgba", first_frame=1) as writer:
+        for rgb in bright:
+            writer.write(rgb, alpha=matte(), transfer="linear")
+    assert sorted(os.listdir(tmp_path)) == ["plate.0001.exr", "plate.0002.exr", "plate.0003.exr"]
+    with open_reader(pattern) as reader:
+        frames = list(reader)
+    assert reader.info.has_alpha
+    for rgb, frame in zip(bright, frames, strict=True):
+        assert frame.transfer == "linear"
+        assert frame.rgb.max() > 3.0
+        np.testing.assert_allclose(frame.rgb, rgb, rtol=1e-3)  # half float: 11-bit mantissa
+        np.testing.assert_allclose(frame.alpha, matte(), atol=1e-3)
+
+
+def test_exr_writer_linearises_srgb_input(tmp_path):
+    path = tmp_path / "grey.exr"
+    with open_writer(path, content="rgb") as writer:
+        writer.write(np.full((8, 8, 3), 0.5, np.float32), transfer="srgb")
+    with open_reader(path) as reader:
+        frame = next(iter(reader))
+    assert frame.rgb.mean() == pytest.approx(float(srgb_to_linear(np.float32(0.5))), rel=1e-3)
+
+
+def test_png_writer_encodes_linear_input_to_srgb(tmp_path):
+    path = tmp_path / "grey.png"
+    linear = srgb_to_linear(np.full((8, 8, 3), 0.5, np.float32))
+    with open_writer(path) as writer:
+        writer.write(linear, transfer="linear")
+    with open_reader(path) as reader:
+        assert next(iter(reader)).rgb.mean() == pytest.approx(0.5, abs=1e-4)
+
+
+def test_premultiplied_output(tmp_path):
+    path = tmp_path / "premult.png"
+    with open_writer(path, content="rgba", premultiplied=True) as writer:
+        writer.write(picture(2), alpha=matte())
+    with open_reader(path) as reader:
+        frame = next(iter(reader))
+    np.testing.assert_allclose(frame.rgb, picture(2) * matte()[..., None], atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["shot.%04d.png", "shot.####.png", "shot.%d.png"])
+def test_pattern_styles_find_frames_and_honour_start_end(tmp_path, name):
+    with open_writer(tmp_path / name, fps=25, first_frame=8) as writer:
+        for i in range(FRAMES):
+            writer.write(picture(i))
+    expected = "shot.8.png" if "%d" in name else "shot.0008.png"
+    assert (tmp_path / expected).is_file()
+    with open_reader(tmp_path / name, start=10, end=12) as reader:
+        assert reader.info.frame_count == 3 and reader.info.first_frame == 10
+        frames = list(reader)
+    assert [f.index for f in frames] == [10, 11, 12]
+    assert [blue_index(f.rgb) for f in frames] == [2, 3, 4]
+
+
+def test_sequence_numbers_past_the_padding_are_found(tmp_path):
+    for number in (9998, 9999, 10000):
+        cv2.imwrite(str(tmp_path / f"big.{number:04d}.png"), np.full((4, 4, 3), 7, np.uint8))
+    cv2.imwrite(str(tmp_path / "big.00001.png"), np.zeros((4, 4, 3), np.uint8))  # not %04d: ignored
+    with open_reader(tmp_path / "big.%04d.png") as reader:
+        assert [f.index for f in reader] == [9998, 9999, 10000]
+
+
+def test_sequence_fps_can_be_given(tmp_path):
+    with open_writer(tmp_path / "s.%04d.png", first_frame=1) as writer:
+        writer.write(picture(0))
+        writer.write(picture(1))
+    with open_reader(tmp_path / "s.%04d.png", fps="24000/1001") as reader:
+        assert reader.info.fps == Fraction(24000, 1001)
+        frames = list(reader)
+    assert frames[1].time_s == pytest.approx(1001 / 24000)
+
+
+def test_single_pictures_in_each_format_written_by_opencv(tmp_path):
+    bgr8 = (np.dstack([picture(5)[..., ::-1]]) * 255).round().astype(np.uint8)
+    bgr16 = (picture(5)[..., ::-1] * 65535).round().astype(np.uint16)
+    grey16 = (matte() * 65535).round().astype(np.uint16)
+    cases = {
+        "a.png": (bgr8, 8, 1 / 255),
+        "b.png": (bgr16, 16, 1e-4),
+        "c.tif": (bgr16, 16, 1e-4),
+        "d.jpg": (bgr8, 8, 0.05),
+    }
+    for name, (pixels, bits, tolerance) in cases.items():
+        assert cv2.imwrite(str(tmp_path / name), pixels)
+        with open_reader(tmp_path / name) as reader:
+            assert (reader.info.kind, reader.info.frame_count, reader.info.bit_depth) == ("image", 1, bits)
+            frame = next(iter(reader))
+        assert frame.index == 0 and frame.alpha is None
+        assert np.abs(frame.rgb - picture(5)).mean() < tolerance, name
+    assert cv2.imwrite(str(tmp_path / "g.png"), grey16)
+    with open_reader(tmp_path / "g.png") as reader:
+        frame = next(iter(reader))
+    np.testing.assert_allclose(frame.rgb, np.repeat(matte()[..., None], 3, axis=2), atol=1e-4)
+
+
+def test_tiff_16_bit_writer_and_8_bit_png_option(tmp_path):
+    with open_writer(tmp_path / "t.tif", content="rgba") as writer:
+        writer.write(picture(1), alpha=matte())
+    assert cv2.imread(str(tmp_path / "t.tif"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    with open_writer(tmp_path / "p.png", bit_depth=8) as writer:
+        writer.write(picture(1))
+    assert cv2.imread(str(tmp_path / "p.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint8
+
+
+@pytest.mark.parametrize("ext", [".png", ".exr", ".tif"])
+def test_matte_only_pictures_are_single_channel(tmp_path, ext):
+    path = tmp_path / f"alpha.%04d{ext}"
+    with open_writer(path, content="matte", first_frame=1) as writer:
+        writer.write(None, alpha=matte())
+    stored = cv2.imread(str(tmp_path / f"alpha.0001{ext}"), cv2.IMREAD_UNCHANGED)
+    assert stored.ndim == 2
+    with open_reader(path) as reader:
+        frame = next(iter(reader))
+    np.testing.assert_allclose(frame.rgb[..., 0], matte(), atol=1e-3)

@@ -1,0 +1,33 @@
+"""SMPTE timecode arithmetic, including drop-frame."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from guangying.media.timecode import format_timecode, parse_timecode, timecode_at
+
+NTSC = Fraction(30000, 1001)
+
+
+def test_non_drop_rolls_over_seconds_and_days():
+    assert timecode_at("00:00:00:24", 1, Fraction(25)) == "00:00:01:00"
+    assert timecode_at("23:59:59:23", 1, Fraction(24)) == "00:00:00:00"
+
+
+def test_drop_frame_skips_two_numbers_each_minute_except_every_tenth():
+    assert timecode_at("00:00:59;29", 1, NTSC) == "00:01:00;02"
+    assert timecode_at("00:09:59;29", 1, NTSC) == "00:10:00;00"
+    # One hour of 29.97 drop-frame is 107892 frames.
+    assert parse_timecode("01:00:00;00", NTSC) == (107892, True)
+
+
+@pytest.mark.parametrize("count", [0, 1, 1799, 1800, 17981, 17982, 107891, 107892, 123456])
+def test_drop_frame_parse_and_format_are_inverse(count):
+    assert parse_timecode(format_timecode(count, NTSC, drop_frame=True), NTSC) == (count, True)
+
+
+def test_bad_timecode_is_refused():
+    with pytest.raises(ValueError, match="not a SMPTE timecode"):
+        parse_timecode("10 o'clock", Fraction(25))

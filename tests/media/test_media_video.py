@@ -1,0 +1,160 @@
+"""Video round trips through real encoders/decoders: H.264 MP4, ProRes 4444 MOV, FFV1 MKV."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from media_samples import FRAMES, HEIGHT, WIDTH, blue_index, matte, picture, write_with_pyav
+
+from guangying.media import open_reader, open_writer
+
+
+def _write_clip(path, content="rgb", fps=Fraction(25), **options):
+    alpha = matte()
+    with open_writer(path, fps=fps, width=WIDTH, height=HEIGHT, content=content, **options) as writer:
+        for i in range(FRAMES):
+            writer.write(picture(i), alpha=alpha if content == "rgba" else None)
+
+
+def test_h264_mp4_round_trip_keeps_colour_fps_and_count(tmp_path):
+    path = tmp_path / "review.mp4"
+    _write_clip(path)
+    with open_reader(path) as reader:
+        info = reader.info
+        frames = list(reader)
+    assert (info.kind, info.width, info.height, info.frame_count) == ("video", WIDTH, HEIGHT, FRAMES)
+    assert info.fps == 25
+    assert info.bit_depth == 8 and not info.has_alpha
+    assert [f.index for f in frames] == list(range(FRAMES))
+    for i, frame in enumerate(frames):
+        assert frame.rgb.dtype == np.float32 and frame.rgb.shape == (HEIGHT, WIDTH, 3)
+        assert frame.transfer == "srgb" and frame.alpha is None
+        assert frame.time_s == pytest.approx(i / 25)
+        # A BT.601/709 mix-up or a range error would shift these by several percent.
+        error = np.abs(frame.rgb - picture(i))
+        assert error.mean() < 0.01, (i, error.mean())
+        assert np.percentile(error, 99) < 0.04
+
+
+def test_video_streams_are_tagged_bt709_tv_range(tmp_path):
+    path = tmp_path / "tags.mp4"
+    _write_clip(path)
+    with av.open(str(path)) as container:
+        ctx = container.streams.video[0].codec_context
+        assert (int(ctx.color_primaries), int(ctx.color_trc), int(ctx.colorspace)) == (1, 1, 1)
+        assert int(ctx.color_range) == 1  # MPEG / tv
+        assert ctx.name == "h264" and ctx.pix_fmt == "yuv420p"
+
+
+def test_prores_4444_keeps_alpha(tmp_path):
+    path = tmp_path / "fg.mov"
+    _write_clip(path, content="rgba")
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "prores"
+        assert stream.codec_context.profile == "4444"
+    with open_reader(path) as reader:
+        assert reader.info.has_alpha and reader.info.bit_depth > 8
+        frames = list(reader)
+    assert len(frames) == FRAMES
+    for i, frame in enumerate(frames):
+        assert frame.alpha is not None
+        assert np.abs(frame.alpha - matte()).max() < 2e-3
+        assert np.abs(frame.rgb - picture(i)).max() < 0.01
+
+
+def test_ffv1_mkv_is_lossless_16_bit(tmp_path):
+    path = tmp_path / "master.mkv"
+    _write_clip(path, content="rgba")
+    with open_reader(path) as reader:
+        frames = list(reader)
+    assert len(frames) == FRAMES
+    assert np.abs(frames[3].rgb - picture(3)).max() < 1e-4
+    assert np.abs(frames[3].alpha - matte()).max() < 1e-4
+
+
+def test_10_bit_source_read_at_more_than_8_bit_precision(tmp_path):
+    # A grey ramp with 3072 steps: an 8-bit path could give at most 256 distinct levels.
+    ramp = np.linspace(0.0, 1.0, HEIGHT * WIDTH, dtype=np.float64).reshape(HEIGHT, WIDTH)
+    rgb48 = np.repeat((ramp * 65535).round().astype(np.uint16)[..., None], 3, axis=2)
+    path = tmp_path / "ten_bit.mov"
+    write_with_pyav(path, "prores_ks", "yuv422p10le", [rgb48] * 3)
+    with open_reader(path) as reader:
+        assert reader.info.bit_depth >= 10
+        frame = next(iter(reader))
+    levels = np.unique(frame.rgb[..., 1])
+    assert len(levels) > 256, len(levels)
+    assert np.abs(frame.rgb[..., 1] - ramp).mean() < 2e-3
+
+
+def test_fps_kept_for_ntsc_rate(tmp_path):
+    path = tmp_path / "ntsc.mp4"
+    _write_clip(path, fps=Fraction(30000, 1001))
+    with open_reader(path) as reader:
+        assert reader.info.fps == Fraction(30000, 1001)
+        assert reader.info.frame_count == FRAMES
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mov", ".mkv"])
+def test_timecode_kept_and_counted_per_frame(tmp_path, ext):
+    path = tmp_path / f"tc{ext}"
+    _write_clip(path, timecode="01:02:03:20")
+    with open_reader(path) as reader:
+        assert reader.info.timecode == "01:02:03:20"
+        codes = [f.timecode for f in reader]
+    assert codes[0] == "01:02:03:20"
+    assert codes[4] == "01:02:03:24"
+    assert codes[5] == "01:02:04:00"  # 25 fps: frame 25 rolls over to the next second
+
+
+def test_start_end_range_on_video(tmp_path):
+    path = tmp_path / "range.mp4"
+    _write_clip(path)
+    with open_reader(path, start=3, end=6) as reader:
+        assert reader.info.frame_count == 4 and reader.info.first_frame == 3
+        frames = list(reader)
+    assert [f.index for f in frames] == [3, 4, 5, 6]
+    assert [blue_index(f.rgb) for f in frames] == [3, 4, 5, 6]
+
+
+def test_start_seeks_past_keyframes_and_lands_on_the_right_frame(tmp_path):
+    # Short GOPs with B-frames: the reader seeks to a keyframe before the start and decodes forward.
+    count = 30
+    rgb48 = [(picture(i % FRAMES) * 65535).astype(np.uint16) for i in range(count)]
+    for i, frame in enumerate(rgb48):
+        frame[:4, :4] = i * 2000  # a corner block that encodes the absolute frame number
+    path = tmp_path / "gop.mp4"
+    write_with_pyav(path, "libx264", "yuv420p", rgb48, options={"g": "5", "bf": "2", "crf": "10"})
+    with open_reader(path, start=17, end=21) as reader:
+        frames = list(reader)
+    assert [f.index for f in frames] == [17, 18, 19, 20, 21]
+    for frame in frames:
+        corner = float(frame.rgb[1:3, 1:3, 1].mean()) * 65535 / 2000
+        assert round(corner) == frame.index
+
+
+def test_matte_only_video_is_a_grey_picture(tmp_path):
+    path = tmp_path / "matte.mp4"
+    with open_writer(path, fps=25, content="matte") as writer:
+        for _ in range(3):
+            writer.write(None, alpha=matte())
+    with open_reader(path) as reader:
+        frame = next(iter(reader))
+    assert np.abs(frame.rgb - matte()[..., None]).mean() < 0.01
+    assert np.abs(frame.rgb[..., 0] - frame.rgb[..., 2]).max() < 0.02  # grey, no colour cast
+
+
+def test_breaking_out_early_stops_the_decode_thread(tmp_path):
+    import threading
+
+    path = tmp_path / "early.mp4"
+    _write_clip(path)
+    before = threading.active_count()
+    with open_reader(path) as reader:
+        for frame in reader:
+            if frame.index == 1:
+                break
+    assert threading.active_count() == before
