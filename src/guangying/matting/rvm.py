@@ -102,14 +102,15 @@ class RvmMatter:
         if self._state_size != small.shape[:2]:
             self._state = None
             self._state_size = small.shape[:2]
-        fgr_small, pha_small, self._state = self.net.run_rvm(small, self._state)
-        if ratio == 1.0:
+        refine = ratio != 1.0
+        fgr_small, pha_small, self._state = self.net.run_rvm(small, self._state, raw=refine)
+        if not refine:
             values = (pha_small, fgr_small)
             if self._smoother is not None:
                 values = self._smoother(small, values)
             return MatteResult(alpha=values[0], foreground_rgb=values[1])
-        # The graph refines the foreground *residual*; the network's fgr output is residual + src.
-        target = np.concatenate([fgr_small - small, pha_small[..., None]], axis=2)
+        # As in the graph: refine the unclipped foreground residual and alpha, clip after upsampling.
+        target = np.concatenate([fgr_small, pha_small[..., None]], axis=2)
         a, b = guided_coefficients(with_gray(small), target)
         if self._smoother is not None:
             a, b = self._smoother(small, (a, b))

@@ -1,6 +1,7 @@
 """Fast person segmentation (MediaPipe selfie / Google Meet models) for a preview-quality matte.
 
-The networks give a soft person mask at 256×256 (selfie) or 256×144 (meet). It is smoothed over
+The networks give a soft person mask at 256×256 (selfie) or 256×144 (meet); the frame is letterboxed
+into that input so people keep their proportions. The mask is smoothed over
 time where the picture holds still, then upsampled to the frame with a fast guided filter on the
 frame's luma, so its edges follow the picture instead of the blocky network grid.
 """
@@ -28,8 +29,25 @@ def _person_probability(model: SegmentModel, output: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(output[..., 0] - output[..., 1]))).astype(np.float32)
 
 
+def _letterbox(frame: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Fit the frame into the network input keeping its aspect (squashed people segment badly), on
+    black; returns the input image and the (y0, y1, x0, x1) box the frame occupies in it."""
+    in_h, in_w = input_hw
+    h, w = frame.shape[:2]
+    scale = min(in_h / h, in_w / w)
+    fit_h, fit_w = max(8, round(h * scale)), max(8, round(w * scale))
+    y0, x0 = (in_h - fit_h) // 2, (in_w - fit_w) // 2
+    out = np.zeros((in_h, in_w, 3), np.float32)
+    out[y0 : y0 + fit_h, x0 : x0 + fit_w] = cv2.resize(frame, (fit_w, fit_h), interpolation=cv2.INTER_AREA)
+    return out, (y0, y0 + fit_h, x0, x0 + fit_w)
+
+
 class FastSegmentMatter:
-    """Preview matte from a person-segmentation network; foreground colour is the frame itself."""
+    """Preview matte from a person-segmentation network; foreground colour is the frame itself.
+
+    ``edge_radius`` (in network-output pixels) and ``edge_eps`` set the guided upsampling: a larger
+    eps copies less of the picture's texture into the matte.
+    """
 
     def __init__(
         self,
@@ -37,13 +55,15 @@ class FastSegmentMatter:
         threads: int | None = None,
         providers: list[str] | None = None,
         smoothing: float = 0.6,
-        edge_radius_px: int = 2,
+        edge_radius: int = 2,
+        edge_eps: float = 1e-2,
     ) -> None:
         if model not in ("selfie", "meet"):
             raise ValueError(f"unknown segmentation model {model!r}; use 'selfie' or 'meet'")
         self.model: SegmentModel = model
         self.net = NetworkSession(model, threads=threads, providers=providers)
-        self.edge_radius_px = edge_radius_px
+        self.edge_radius = edge_radius
+        self.edge_eps = edge_eps
         self._cuts = CutDetector()
         self._smoother = MotionAdaptiveSmoother(strength=smoothing) if smoothing > 0 else None
 
@@ -57,10 +77,11 @@ class FastSegmentMatter:
         frame = check_rgb(rgb, f"{self.model} segmentation")
         if self._cuts.is_cut(frame) and self._smoother is not None:
             self._smoother.reset()
-        in_h, in_w = self.net.input_hw
-        small = cv2.resize(frame, (in_w, in_h), interpolation=cv2.INTER_AREA)
-        mask = _person_probability(self.model, self.net.run_image(small))
+        small, box = _letterbox(frame, self.net.input_hw)
+        y0, y1, x0, x1 = box
+        mask = np.ascontiguousarray(_person_probability(self.model, self.net.run_image(small))[y0:y1, x0:x1])
+        small = small[y0:y1, x0:x1]
         if self._smoother is not None:
             (mask,) = self._smoother(small, (mask,))
-        alpha = upsample_mask_guided(mask, frame, radius=self.edge_radius_px)
+        alpha = upsample_mask_guided(mask, frame, radius=self.edge_radius, eps=self.edge_eps)
         return MatteResult(alpha=alpha, foreground_rgb=frame)

@@ -30,10 +30,12 @@ class NetworkSession:
         raise RuntimeError(f"model {self.name}: no tensor named {stem!r} among {names}; reinstall the models")
 
     def run_rvm(
-        self, src_rgb: np.ndarray, state: list[np.ndarray] | None
+        self, src_rgb: np.ndarray, state: list[np.ndarray] | None, raw: bool = False
     ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         """One recurrent step. ``src_rgb`` float32 (h, w, 3) 0–1; ``state`` the previous frame's
-        [r1, r2, r3, r4] or None for a first frame. Returns (fgr (h, w, 3), alpha (h, w), new state)."""
+        [r1, r2, r3, r4] or None for a first frame. Returns (fgr (h, w, 3), alpha (h, w), new state);
+        with ``raw`` the unclipped foreground *residual* (fgr − src) and alpha instead, the inputs of
+        RVM's refiner (``rvm_base`` only)."""
         in_names = list(self.inputs)
         feed: dict[str, np.ndarray] = {self._find(in_names, "src"): src_rgb[None]}
         for k, stem in enumerate(_STATE_NAMES):
@@ -43,8 +45,20 @@ class NetworkSession:
             )
         if "downsample_ratio" in self.inputs:
             feed["downsample_ratio"] = np.array([1.0], np.float32)
-        want = [self._find(self.outputs, s) for s in ("fgr", "pha", "r1o", "r2o", "r3o", "r4o")]
+        heads = ("fgr_residual", "pha_raw") if raw else ("fgr", "pha")
+        want = [self._find(self.outputs, s) for s in (*heads, "r1o", "r2o", "r3o", "r4o")]
         fgr, pha, *new_state = self.session.run(want, feed)
+        return fgr[0], pha[0, ..., 0], new_state
+
+    def run_rvm_full(
+        self, src_rgb: np.ndarray, state: list[np.ndarray] | None, downsample_ratio: float
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """One step of the whole converted graph (``rvm_full``), refiner included: the baseline."""
+        feed: dict[str, np.ndarray] = {"src": src_rgb[None],
+                                       "downsample_ratio": np.array([downsample_ratio], np.float32)}
+        for k, stem in enumerate(_STATE_NAMES):
+            feed[stem + "i"] = np.zeros((1, 1, 1, 1), np.float32) if state is None else state[k]
+        fgr, pha, *new_state = self.session.run(["fgr", "pha", "r1o", "r2o", "r3o", "r4o"], feed)
         return fgr[0], pha[0, ..., 0], new_state
 
     # -- person segmentation ----------------------------------------------------------------------

@@ -1,0 +1,140 @@
+"""RVM engine on real pictures (scikit-image's astronaut, public domain) with the converted weights."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from guangying.matting import RvmMatter, choose_downsample_ratio
+from guangying.matting.rvm import lowres_size
+
+
+@pytest.fixture(scope="module")
+def rvm_installed() -> None:
+    from guangying.models import ModelNotInstalledError, onnx_path
+
+    try:
+        onnx_path("rvm_base")
+        onnx_path("rvm_full")
+    except ModelNotInstalledError as exc:
+        pytest.skip(f"RVM models not installed ({exc}); `make test` installs them first")
+
+
+def _astronaut() -> np.ndarray:
+    return (data.astronaut() / 255.0).astype(np.float32)  # 512×512, the person fills the left half
+
+
+PERSON = (slice(40, 480), slice(150, 270))  # rows, cols: face, neck and suit
+FAR_BACKGROUND = (slice(0, 150), slice(420, 512))  # top-right corner: flag and wall
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "preset", "ratio"),
+    [(1080, 1920, "portrait", 0.25), (1080, 1920, "full_body", 0.4), (720, 1280, "portrait", 0.375),
+     (720, 1280, "full_body", 0.6), (2160, 3840, "portrait", 0.125), (2160, 3840, "full_body", 0.2),
+     (288, 512, "portrait", 1.0), (1920, 1080, "portrait", 0.25)],
+)
+def test_downsample_ratio_follows_the_rvm_authors_table(h, w, preset, ratio):
+    assert choose_downsample_ratio(h, w, preset) == pytest.approx(ratio)
+    if ratio < 1:
+        assert 256 <= max(lowres_size(h, w, ratio)) <= 800
+
+
+def test_unknown_preset_and_bad_ratio_are_refused():
+    with pytest.raises(ValueError, match="preset"):
+        choose_downsample_ratio(720, 1280, "wide")  # type: ignore[arg-type]
+
+
+def test_rvm_mattes_the_astronaut(rvm_installed):
+    matter = RvmMatter()
+    frame = _astronaut()
+    res = matter.process(frame)
+    assert matter.ratio_for(512, 512) < 1.0  # exercises our full-resolution refiner
+    assert res.alpha.shape == (512, 512) and res.alpha.dtype == np.float32
+    assert res.foreground_rgb.shape == (512, 512, 3) and res.foreground_rgb.dtype == np.float32
+    assert res.alpha.min() >= 0.0 and res.alpha.max() <= 1.0
+    assert res.foreground_rgb.min() >= 0.0 and res.foreground_rgb.max() <= 1.0
+    assert np.mean(res.alpha[PERSON] >= 0.5) > 0.9
+    assert np.mean(res.alpha[FAR_BACKGROUND] <= 0.5) > 0.9
+    # the foreground colour is the network's: close to the frame where the person is solid
+    solid = res.alpha > 0.98
+    assert np.abs(res.foreground_rgb[solid] - frame[solid]).mean() < 0.05
+
+
+def test_rvm_is_deterministic_and_reset_restarts_the_clip(rvm_installed):
+    frame = _astronaut()
+    a = RvmMatter().process(frame).alpha
+    b = RvmMatter().process(frame).alpha
+    assert np.array_equal(a, b)
+    matter = RvmMatter(smoothing=0)
+    first = matter.process(frame).alpha
+    second = matter.process(frame).alpha
+    assert not np.array_equal(first, second)  # the recurrent state was carried into frame 2
+    matter.reset()
+    assert np.array_equal(matter.process(frame).alpha, first)
+
+
+def test_rvm_refiner_matches_the_whole_converted_graph(rvm_installed):
+    from guangying.matting.session import NetworkSession
+
+    frame = cv2.resize(_astronaut(), (640, 360), interpolation=cv2.INTER_AREA)
+    ratio = 0.5
+    ours = RvmMatter(downsample_ratio=ratio, smoothing=0)
+    whole = NetworkSession("rvm_full", threads=None)
+    state = None
+    for _ in range(2):  # the second frame also checks that both carry the same recurrent state
+        res = ours.process(frame)
+        fgr, pha, state = whole.run_rvm_full(frame, state, ratio)
+        assert np.abs(res.alpha - pha).max() < 1e-3
+        assert np.abs(res.foreground_rgb - fgr).max() < 2e-3
+
+
+def test_rvm_is_stable_on_a_still_frame(rvm_installed):
+    frame = cv2.resize(_astronaut(), (480, 270), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(0)
+    matter = RvmMatter(downsample_ratio=0.75)
+    alphas = []
+    for _ in range(8):  # a still shot with sensor noise
+        noisy = np.clip(frame + rng.normal(0, 0.01, frame.shape), 0, 1).astype(np.float32)
+        alphas.append(matter.process(noisy).alpha)
+    late_change = np.mean([np.abs(alphas[i] - alphas[i - 1]).mean() for i in range(5, 8)])
+    assert late_change < 0.003
+    assert matter.cuts_detected == 0
+
+
+def test_rvm_resets_its_state_at_a_cut(rvm_installed):
+    astronaut = cv2.resize(_astronaut(), (400, 400))
+    coffee = cv2.resize((data.coffee() / 255.0).astype(np.float32), (400, 400))
+    matter = RvmMatter()
+    for _ in range(3):
+        matter.process(astronaut)
+    after_cut = matter.process(coffee).alpha
+    assert matter.cuts_detected == 1
+    assert np.array_equal(after_cut, RvmMatter().process(coffee).alpha)
+
+
+def test_rvm_mattes_two_people(rvm_installed):
+    one = _astronaut()
+    two = cv2.resize(np.concatenate([one, one[:, ::-1]], axis=1), (768, 384), interpolation=cv2.INTER_AREA)
+    matter = RvmMatter()
+    for _ in range(3):
+        alpha = matter.process(two).alpha
+    scale = 384 / 512
+    rows = slice(int(40 * scale), int(480 * scale))
+    left = alpha[rows, int(150 * scale) : int(270 * scale)]
+    right = alpha[rows, 768 - int(270 * scale) : 768 - int(150 * scale)]
+    assert np.mean(left >= 0.5) > 0.85 and np.mean(right >= 0.5) > 0.85
+    gap = alpha[: int(150 * scale), 384 - 40 : 384 + 40]  # between the two: flag / wall
+    assert np.mean(gap <= 0.5) > 0.8
+
+
+def test_rvm_refuses_bad_frames(rvm_installed):
+    matter = RvmMatter()
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        matter.process(np.zeros((100, 100), np.float32))
+    with pytest.raises(ValueError, match="dtype uint8"):
+        matter.process(np.zeros((100, 100, 3), np.uint8))
+    with pytest.raises(ValueError, match="downsample_ratio"):
+        RvmMatter(downsample_ratio=1.5)

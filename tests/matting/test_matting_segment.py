@@ -1,0 +1,65 @@
+"""Fast person segmentation (selfie / meet) on scikit-image's astronaut photo."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from guangying.matting import FastSegmentMatter
+
+PERSON = (slice(40, 480), slice(150, 270))  # rows, cols of the 512×512 astronaut: face and suit
+FAR_BACKGROUND = (slice(0, 150), slice(420, 512))
+
+
+@pytest.fixture(scope="module", params=["selfie", "meet"])
+def model(request) -> str:
+    from guangying.models import ModelNotInstalledError, onnx_path
+
+    try:
+        onnx_path(request.param)
+    except ModelNotInstalledError as exc:
+        pytest.skip(f"segmentation model not installed ({exc}); `make test` installs it first")
+    return request.param
+
+
+def _astronaut() -> np.ndarray:
+    return (data.astronaut() / 255.0).astype(np.float32)
+
+
+def test_segmentation_mattes_the_astronaut(model):
+    res = FastSegmentMatter(model).process(_astronaut())
+    assert res.alpha.shape == (512, 512) and res.alpha.dtype == np.float32
+    assert res.alpha.min() >= 0 and res.alpha.max() <= 1
+    assert res.foreground_rgb.shape == (512, 512, 3)
+    assert np.mean(res.alpha[PERSON] >= 0.5) > 0.85
+    assert np.mean(res.alpha[FAR_BACKGROUND] <= 0.5) > 0.9
+
+
+def test_segmentation_is_deterministic_and_stable_on_a_still_frame(model):
+    frame = cv2.resize(_astronaut(), (640, 360), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(FastSegmentMatter(model).process(frame).alpha,
+                          FastSegmentMatter(model).process(frame).alpha)
+    rng = np.random.default_rng(0)
+    matter = FastSegmentMatter(model)
+    alphas = []
+    for _ in range(8):
+        noisy = np.clip(frame + rng.normal(0, 0.01, frame.shape), 0, 1).astype(np.float32)
+        alphas.append(matter.process(noisy).alpha)
+    assert np.mean([np.abs(alphas[i] - alphas[i - 1]).mean() for i in range(5, 8)]) < 0.003
+
+
+def test_segmentation_finds_two_people(model):
+    one = _astronaut()
+    two = cv2.resize(np.concatenate([one, one[:, ::-1]], axis=1), (768, 384), interpolation=cv2.INTER_AREA)
+    alpha = FastSegmentMatter(model).process(two).alpha
+    s = 384 / 512
+    rows = slice(int(40 * s), int(480 * s))
+    assert np.mean(alpha[rows, int(150 * s) : int(270 * s)] >= 0.5) > 0.8
+    assert np.mean(alpha[rows, 768 - int(270 * s) : 768 - int(150 * s)] >= 0.5) > 0.8
+
+
+def test_unknown_segmentation_model_is_refused():
+    with pytest.raises(ValueError, match="selfie"):
+        FastSegmentMatter("portrait")  # type: ignore[arg-type]
