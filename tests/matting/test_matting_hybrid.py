@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from guangying.mattes import MatteResult
 from guangying.matting.hybrid import HybridMatter, combine_hybrid, despill_limit, estimate_screen_area
@@ -102,3 +103,42 @@ def test_hybrid_matter_runs_both_and_resets_both():
     assert np.array_equal(out.alpha, ref.alpha)
     hybrid.reset()
     assert key.resets == 1 and person.resets == 1
+
+
+def test_hybrid_with_real_keyer_and_rvm_on_a_person_in_front_of_a_partial_screen():
+    """The astronaut (matted once by RVM) stands in front of a green screen that covers only the
+    left 70 % of the frame; right of it a grey studio wall with a brown set piece."""
+    from guangying.models import ModelNotInstalledError, onnx_path
+
+    try:
+        onnx_path("rvm_base")
+    except ModelNotInstalledError as exc:
+        pytest.skip(f"RVM model not installed ({exc}); `make test` installs it first")
+    from skimage import data
+
+    from guangying.keyer import ChromaKeyer, KeyerSettings
+    from guangying.matting import RvmMatter
+
+    person = cv2.resize((data.astronaut() / 255.0).astype(np.float32), (360, 360))
+    cut = RvmMatter().process(person)
+    h, w = 360, 640
+    plate = np.empty((h, w, 3), np.float32)
+    plate[:] = (0.5, 0.5, 0.48)  # studio wall
+    plate[:, :450] = GREEN  # the screen
+    plate[200:330, 520:600] = (0.45, 0.28, 0.12)  # set piece, off the screen
+    frame = plate.copy()
+    x0 = 80
+    a = cut.alpha[..., None]
+    frame[:, x0 : x0 + 360] = cut.foreground_rgb * a + plate[:, x0 : x0 + 360] * (1 - a)
+
+    hybrid = HybridMatter(ChromaKeyer(KeyerSettings()), RvmMatter())
+    out = hybrid.process(frame)
+    person_alpha = np.zeros((h, w), np.float32)
+    person_alpha[:, x0 : x0 + 360] = cut.alpha
+    assert np.mean(out.alpha[person_alpha > 0.95] > 0.9) > 0.97
+    assert np.mean(out.alpha[(person_alpha < 0.05) & (np.arange(w) < 450)[None]] < 0.1) > 0.97
+    assert out.alpha[200:330, 520:600].max() < 0.2  # set piece dropped by the person matte
+    assert out.alpha[:, 610:].max() < 0.2  # studio wall dropped
+    solid = out.alpha > 0.9
+    fg = out.foreground_rgb[solid]
+    assert np.mean(fg[:, 1] > np.maximum(fg[:, 0], fg[:, 2]) + 0.05) < 0.01  # no green on the actor
