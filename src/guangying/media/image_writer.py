@@ -77,24 +77,26 @@ class ImageWriter(Writer):
     def _path(self, number: int) -> Path:
         return self.target if self._pattern is None else self._pattern.path(number)
 
-    def _prepare(self, rgb: np.ndarray | None, alpha: np.ndarray | None) -> tuple[int, np.ndarray]:
+    def _prepare(
+        self, rgb: np.ndarray | None, alpha: np.ndarray | None, transfer: Transfer
+    ) -> tuple[int, np.ndarray]:
         if self._pattern is None and self.frames_written > 0:
             raise MediaError(
                 f"{self.target} is a single picture and already has its frame; to write a sequence use a "
                 f"pattern such as {self.target.with_name(self.target.stem + '.%04d' + self.target.suffix)}"
             )
         number = self.first_frame + self.frames_written
+        # Always new arrays: the caller may reuse its buffers once write() returns.
         if self.content == "matte":
             assert alpha is not None
-            planes = alpha
-        else:
-            assert rgb is not None
-            planes = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # OpenCV encoders take BGR order
-            if self.content == "rgba":
-                assert alpha is not None
-                planes = np.concatenate([planes, alpha[..., None]], axis=2)
-        # Always a new array: the caller may reuse its buffers once write() returns.
-        pixels = planes.astype(np.float32) if self._dtype is None else to_code_values(planes, self._dtype)
+            return number, alpha.copy() if self._dtype is None else to_code_values(alpha, self._dtype)
+        assert rgb is not None
+        colour = self._encode_colour(rgb, alpha, transfer, self._dtype)
+        pixels = cv2.cvtColor(colour, cv2.COLOR_RGB2BGR)  # OpenCV encoders take BGR order
+        if self.content == "rgba":
+            assert alpha is not None
+            coverage = alpha if self._dtype is None else to_code_values(alpha, self._dtype)
+            pixels = np.concatenate([pixels, coverage[..., None]], axis=2)
         return number, pixels
 
     def _start(self) -> None:

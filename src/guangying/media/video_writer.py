@@ -15,6 +15,7 @@ import numpy as np
 
 from guangying.media.atomic import describe_os_error, partial_path, remove_quietly
 from guangying.media.errors import MediaError
+from guangying.media.frames import Transfer
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_code_values
 from guangying.media.timecode import parse_timecode
@@ -111,13 +112,13 @@ class VideoWriter(Writer):
         if not self._format.rgb_matrix:
             self._reformat.update(dst_colorspace="ITU709", dst_color_range="MPEG")
 
-    def _prepare(self, rgb: np.ndarray | None, alpha: np.ndarray | None) -> np.ndarray:
+    def _prepare(self, rgb: np.ndarray | None, alpha: np.ndarray | None, transfer: Transfer) -> np.ndarray:
         if self.content == "matte":
             assert alpha is not None
             grey = to_code_values(alpha, self._dtype)
             return grey if self._input_format.startswith("gray") else cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
         assert rgb is not None
-        pixels = to_code_values(rgb, self._dtype)
+        pixels = self._encode_colour(rgb, alpha, transfer, self._dtype)
         if self.content == "rgba":
             assert alpha is not None
             pixels = np.concatenate([pixels, to_code_values(alpha, self._dtype)[..., None]], axis=2)

@@ -13,7 +13,13 @@ import numpy as np
 from guangying.media.background import BackgroundSink
 from guangying.media.errors import MediaError
 from guangying.media.frames import Transfer
-from guangying.media.pixels import check_float_image, convert_transfer, premultiply
+from guangying.media.pixels import (
+    check_float_image,
+    convert_transfer,
+    linear_to_srgb_u8,
+    premultiply,
+    to_code_values,
+)
 
 Content = Literal["rgb", "rgba", "matte"]
 CONTENTS = ("rgb", "rgba", "matte")
@@ -56,7 +62,7 @@ class Writer:
         self._closed = False
 
     # -- hooks -----------------------------------------------------------------------------------
-    def _prepare(self, rgb: np.ndarray | None, alpha: np.ndarray | None) -> Any:
+    def _prepare(self, rgb: np.ndarray | None, alpha: np.ndarray | None, transfer: Transfer) -> Any:
         raise NotImplementedError
 
     def _start(self) -> None:
@@ -86,11 +92,7 @@ class Writer:
         if transfer not in ("srgb", "linear"):
             raise MediaError(f"transfer must be 'srgb' or 'linear', got {transfer!r}")
         rgb, alpha = self._check(rgb, alpha)
-        if rgb is not None:
-            rgb = convert_transfer(rgb, transfer, self.output_transfer)
-            if self.premultiplied:
-                rgb = premultiply(rgb, alpha)
-        item = self._prepare(rgb, alpha)
+        item = self._prepare(rgb, alpha, transfer)
         if self._sink is None:
             self._start()
             self._sink = BackgroundSink(self._consume, self._flush, QUEUE_FRAMES, f"writing {self.target}")
@@ -118,6 +120,20 @@ class Writer:
             alpha_checked = check_float_image("alpha", alpha, self.height, self.width, 1)
             self.height, self.width = alpha_checked.shape[:2]
         return rgb_checked, alpha_checked
+
+    def _encode_colour(
+        self, rgb: np.ndarray, alpha: np.ndarray | None, transfer: Transfer, dtype: type | None
+    ) -> np.ndarray:
+        """Colour in the output's transfer, premultiplied if asked, as ``dtype`` code values (float32
+        when ``dtype`` is None). Always a new array."""
+        to_srgb = transfer == "linear" and self.output_transfer == "srgb"
+        if dtype is np.uint8 and to_srgb and not self.premultiplied:
+            return linear_to_srgb_u8(rgb)
+        rgb = convert_transfer(rgb, transfer, self.output_transfer)
+        if self.premultiplied:
+            assert alpha is not None
+            rgb = premultiply(rgb, alpha)
+        return rgb.astype(np.float32, copy=True) if dtype is None else to_code_values(rgb, dtype)
 
     def close(self) -> None:
         """Finish and commit the output (atomic rename); on failure nothing is left at the target."""

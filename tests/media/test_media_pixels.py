@@ -1,0 +1,42 @@
+"""Code-value conversions at the I/O edges."""
+
+from __future__ import annotations
+
+import numpy as np
+from media_samples import picture
+
+from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.media import open_reader, open_writer
+from guangying.media.pixels import linear_to_srgb_u8, to_code_values, to_float32
+
+
+def test_code_values_round_to_nearest_and_saturate():
+    values = np.array([[-0.5, 0.0, 0.4 / 255, 0.6 / 255, 0.5, 1.0, 7.0]], np.float32)
+    assert to_code_values(values, np.uint8).tolist() == [[0, 0, 0, 1, 128, 255, 255]]
+    assert to_code_values(values, np.uint16)[0, 4] == 32768
+
+
+def test_uint_to_float_and_back_is_exact():
+    codes8 = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    codes16 = np.arange(0, 65536, 7, dtype=np.uint16)[None, :]
+    assert np.array_equal(to_code_values(to_float32(codes8), np.uint8), codes8)
+    assert np.array_equal(to_code_values(to_float32(codes16), np.uint16), codes16)
+    assert to_float32(codes8).dtype == np.float32 and to_float32(codes8)[15, 15] == 1.0
+
+
+def test_fast_linear_to_srgb_u8_within_one_code_value_of_exact():
+    linear = np.random.default_rng(3).random((64, 64, 3), dtype=np.float32) ** 3  # dense near black
+    exact = to_code_values(linear_to_srgb(linear), np.uint8).astype(int)
+    fast = linear_to_srgb_u8(linear).astype(int)
+    assert np.abs(fast - exact).max() <= 1
+    assert (fast != exact).mean() < 0.01
+
+
+def test_mp4_writer_encodes_linear_input(tmp_path):
+    path = tmp_path / "linear_in.mp4"
+    with open_writer(path, fps=25) as writer:
+        for _ in range(3):
+            writer.write(srgb_to_linear(picture(4)), transfer="linear")
+    with open_reader(path) as reader:
+        frame = next(iter(reader))
+    assert np.abs(frame.rgb - picture(4)).mean() < 0.01
