@@ -1,0 +1,264 @@
+"""Scenario simulator for focus pulling: subjects, a TF-Luna-like LiDAR, and the evaluation metrics.
+
+Used by the controller tests and ``bench/focus_sim.py``. Every random draw comes from the generator
+passed in, so runs are reproducible with a fixed seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from guangying.distance.reading import DistanceReading
+from guangying.focus.controller import ControllerConfig, FocusController
+from guangying.focus.scurve import rack_diopters
+
+Curve = Callable[[np.ndarray], np.ndarray]
+
+
+def walk_profile(t_s: np.ndarray, legs: list[tuple[float, float, float]], start_m: float) -> np.ndarray:
+    """Distance over time for a person who walks in legs ``(t_start_s, t_end_s, to_m)``, standing still
+    between them; speed ramps up and down along a half-cosine so acceleration stays human."""
+    t = np.asarray(t_s, dtype=np.float64)
+    out = np.full_like(t, start_m)
+    pos = start_m
+    for t0, t1, to in legs:
+        frac = np.clip((t - t0) / (t1 - t0), 0.0, 1.0)
+        # smooth velocity: position along 0.5(1 − cos πτ) over the leg
+        out = np.where(t >= t0, pos + (to - pos) * 0.5 * (1 - np.cos(np.pi * frac)), out)
+        pos = to
+    return out
+
+
+@dataclass(slots=True)
+class Scenario:
+    """``subject_m``: where the subject of interest is; ``spot_m``: what the LiDAR spot hits (the
+    subject, or an occluder / the next person); ``truth_m``: where focus should be (the subject, or an
+    intended rack between subjects). ``straddles``: windows ``(t0, t1, background_m)`` where the spot
+    half-covers the background and returns an in-between distance."""
+
+    name: str
+    duration_s: float
+    subject_m: Curve
+    spot_m: Curve
+    truth_m: Curve
+    straddles: list[tuple[float, float, float]] = field(default_factory=list)
+    rack: tuple[float, float] | None = None  # (t_start_s, duration_s): rack to the next subject
+    occlusion: tuple[float, float] | None = None
+    still_window: tuple[float, float] | None = None
+
+
+@dataclass(slots=True)
+class SensorModel:
+    """A TF-Luna-like rangefinder: 100 Hz, σ about 1–1.5 cm, cm resolution, weak-return dropouts."""
+
+    rate_hz: float = 100.0
+    latency_s: float = 0.010
+    sigma_base_m: float = 0.010
+    sigma_per_m: float = 0.001  # σ 1.2 cm at 2 m, 1.5 cm at 5 m
+    dropout_p: float = 0.02
+    burst_count: int = 2
+    burst_s: float = 0.1
+
+
+def simulate_readings(scn: Scenario, sensor: SensorModel, rng: np.random.Generator) -> list[DistanceReading]:
+    """Readings as the host receives them: timestamped on arrival, showing the scene ``latency_s`` ago."""
+    # the sensor runs for a second before the take starts, as it would on set
+    t = np.arange(-1.0, scn.duration_s, 1.0 / sensor.rate_hz) + rng.uniform(0, 1.0 / sensor.rate_hz)
+    seen = t - sensor.latency_s
+    d = scn.spot_m(seen).astype(np.float64)
+    for t0, t1, bg in scn.straddles:
+        m = (seen >= t0) & (seen < t1)
+        w = rng.uniform(0.2, 0.8, size=int(m.sum()))
+        d[m] = w * d[m] + (1 - w) * bg
+    d = d + rng.normal(0.0, 1.0, size=d.shape) * (sensor.sigma_base_m + sensor.sigma_per_m * d)
+    d = np.round(d * 100.0) / 100.0  # the sensor reports whole centimetres
+    ok = rng.random(d.shape) >= sensor.dropout_p
+    for start in rng.uniform(0.0, scn.duration_s - sensor.burst_s, size=sensor.burst_count):
+        ok &= ~((t >= start) & (t < start + sensor.burst_s))
+    return [
+        DistanceReading(float(ti), float(di) if oki else float("nan"), 1.0 if oki else 0.0, "sim")
+        for ti, di, oki in zip(t, d, ok, strict=True)
+    ]
+
+
+def frame_times(duration_s: float, fps: float) -> np.ndarray:
+    return np.arange(0.0, duration_s, 1.0 / fps)
+
+
+def run_controller(
+    scn: Scenario, readings: list[DistanceReading], times_s: np.ndarray, config: ControllerConfig
+) -> np.ndarray:
+    """Focus commands (m) at each time, each using only readings that had arrived by then."""
+    ctl = FocusController(config)
+    out = np.full(times_s.shape, np.nan)
+    i = 0
+    rack_pending = scn.rack
+    for k, tf in enumerate(times_s):
+        while i < len(readings) and readings[i].t_s <= tf:
+            if rack_pending is not None and readings[i].t_s >= rack_pending[0]:
+                ctl.rack_to(rack_pending[0], rack_pending[1])
+                rack_pending = None
+            ctl.update(readings[i])
+            i += 1
+        out[k] = ctl.output(float(tf)).distance_m
+    return out
+
+
+def run_raw(readings: list[DistanceReading], times_s: np.ndarray) -> np.ndarray:
+    """Baseline: the latest valid reading, as a bare LiDAR-to-motor link would use it."""
+    t = np.array([r.t_s for r in readings if r.valid])
+    d = np.array([r.distance_m for r in readings if r.valid])
+    idx = np.searchsorted(t, times_s, side="right") - 1
+    return np.where(idx >= 0, d[np.maximum(idx, 0)], np.nan)
+
+
+def run_ema(readings: list[DistanceReading], times_s: np.ndarray, factor: float = 0.2) -> np.ndarray:
+    """Baseline used by open-source LiDAR focus projects: EMA (factor 0.2) over confident readings."""
+    t = np.array([r.t_s for r in readings if r.valid])
+    d = np.array([r.distance_m for r in readings if r.valid])
+    ema = np.empty_like(d)
+    acc = d[0]
+    for j, x in enumerate(d):  # recursive filter: inherently sequential and tiny (100 Hz)
+        acc = factor * x + (1 - factor) * acc
+        ema[j] = acc
+    idx = np.searchsorted(t, times_s, side="right") - 1
+    return np.where(idx >= 0, ema[np.maximum(idx, 0)], np.nan)
+
+
+def half_width_diopters(
+    focal_length_mm: float, f_number: float, coc_mm: float, focus_m: np.ndarray
+) -> np.ndarray:
+    """Exact DoF half-width in diopters at each focus distance: N·c/f²·(1 − f/s)."""
+    f_m = focal_length_mm / 1000.0
+    return f_number * (coc_mm / 1000.0) / f_m**2 * (1.0 - f_m / np.asarray(focus_m))
+
+
+def direction_reversals(focus_m: np.ndarray, eps_diopters: float = 1e-7) -> int:
+    """How many times the focus changes direction (ignoring steps smaller than ``eps``)."""
+    step = np.diff(1.0 / focus_m[np.isfinite(focus_m)])
+    sgn = np.sign(step[np.abs(step) > eps_diopters])
+    return int(np.count_nonzero(sgn[1:] != sgn[:-1]))
+
+
+@dataclass(slots=True)
+class Metrics:
+    in_dof: float
+    mean_err_over_hw: float
+    reversals_per_s: float
+    jitter_rms_over_hw: float
+    latency_s: float = float("nan")
+    settle_s: float = float("nan")
+    max_jerk_dps3: float = float("nan")
+    reacquire_s: float = float("nan")
+
+
+def evaluate(
+    scn: Scenario,
+    times_s: np.ndarray,
+    focus_m: np.ndarray,
+    focal_length_mm: float,
+    f_number: float,
+    coc_mm: float,
+    motor_delay_s: float,
+) -> Metrics:
+    """Score a focus track: the command at t reaches the lens at t + motor delay, so it is compared with
+    where the subject is then. Frames before the first command count as out of focus."""
+    truth_d = 1.0 / scn.truth_m(times_s + motor_delay_s)
+    hw = half_width_diopters(focal_length_mm, f_number, coc_mm, np.where(np.isfinite(focus_m), focus_m, 1.0))
+    err = np.abs(np.where(np.isfinite(focus_m), 1.0 / focus_m, np.inf) - truth_d) / hw
+    ok = err <= 1.0
+    finite = np.isfinite(err)
+    m = Metrics(
+        in_dof=float(ok.mean()),
+        mean_err_over_hw=float(err[finite].mean()),
+        reversals_per_s=float("nan"),
+        jitter_rms_over_hw=float("nan"),
+    )
+    if scn.still_window is not None:
+        sel = (times_s >= scn.still_window[0]) & (times_s < scn.still_window[1])
+        span = scn.still_window[1] - scn.still_window[0]
+        m.reversals_per_s = direction_reversals(focus_m[sel]) / span
+        d = 1.0 / focus_m[sel]
+        m.jitter_rms_over_hw = float(np.sqrt(np.mean((d - d.mean()) ** 2)) / hw[sel].mean())
+    if scn.rack is not None:
+        t0, dur = scn.rack
+        sel = times_s >= t0
+        d = 1.0 / focus_m[sel]
+        move = d - d[0]
+        final = 1.0 / scn.subject_m(times_s[sel] + motor_delay_s)
+        total = final[-1] - d[0]
+        started = np.nonzero(np.abs(move) >= 0.1 * abs(total))[0]
+        m.latency_s = float(times_s[sel][started[0]] - t0) if started.size else float("inf")
+        off = np.nonzero(np.abs(d - final) > hw[sel])[0]
+        m.settle_s = float(times_s[sel][off[-1] + 1] - t0) if off.size and off[-1] + 1 < d.size else 0.0
+        win = sel & (times_s <= t0 + dur + 1.0)
+        dd = 1.0 / focus_m[win]
+        dt = float(np.median(np.diff(times_s)))
+        m.max_jerk_dps3 = float(np.max(np.abs(np.diff(dd, n=3))) / dt**3) if dd.size > 3 else float("nan")
+    if scn.occlusion is not None:
+        t_end = scn.occlusion[1]
+        sel = times_s >= scn.occlusion[0]
+        bad = np.nonzero(~ok[sel])[0]
+        m.reacquire_s = 0.0 if not bad.size else max(0.0, float(times_s[sel][bad[-1]] - t_end) + 1.0 / 30)
+    return m
+
+
+def rack_truth(a_m: Curve, b_m: Curve, t0_s: float, duration_s: float) -> Curve:
+    """Where focus should be during a planned rack from subject A to B: the S-curve in diopters."""
+
+    def truth(t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        start = 1.0 / a_m(np.full_like(t, t0_s))
+        d = rack_diopters(start, 1.0 / b_m(t), duration_s, t - t0_s)
+        return np.where(t < t0_s, a_m(t), 1.0 / d)
+
+    return truth
+
+
+def standard_scenarios() -> list[Scenario]:
+    """The six benchmark scenarios of issue 4 (distances in metres, times in seconds)."""
+    bg = 8.0
+
+    def walk_in(t: np.ndarray) -> np.ndarray:
+        return walk_profile(t, [(1.0, 4.5, 2.0)], 5.0)
+
+    def across(t: np.ndarray) -> np.ndarray:
+        return 3.0 + 0.05 * np.sin(2 * np.pi * 0.3 * np.asarray(t))
+
+    def stop_go(t: np.ndarray) -> np.ndarray:
+        return walk_profile(t, [(1.0, 2.5, 3.5), (4.0, 5.2, 2.5), (6.7, 8.2, 3.3)], 4.5)
+
+    def person_a(t: np.ndarray) -> np.ndarray:
+        return 4.0 + 0.01 * np.sin(2 * np.pi * 0.2 * np.asarray(t))
+
+    def person_b(t: np.ndarray) -> np.ndarray:
+        return 2.0 + 0.01 * np.sin(2 * np.pi * 0.25 * np.asarray(t) + 1.0)
+
+    def rack_spot(t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t)
+        return np.where(t < 3.0, person_a(t), person_b(t))
+
+    def slow_walk(t: np.ndarray) -> np.ndarray:
+        return walk_profile(t, [(0.5, 6.5, 2.5)], 3.2)
+
+    def occluded_spot(t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t)
+        return np.where((t >= 3.0) & (t < 3.4), 1.2, slow_walk(t))
+
+    def still(t: np.ndarray) -> np.ndarray:
+        return 3.0 + 0.003 * np.sin(2 * np.pi * 0.25 * np.asarray(t))  # breathing sway ±3 mm
+
+    return [
+        Scenario("walk towards 5→2 m", 6.0, walk_in, walk_in, walk_in,
+                 straddles=[(2.0, 2.1, bg), (3.6, 3.7, bg)]),
+        Scenario("walk across at 3 m", 8.0, across, across, across,
+                 straddles=[(0.5, 0.8, bg), (4.0, 4.2, bg), (7.2, 7.5, bg)]),
+        Scenario("stop and go", 9.5, stop_go, stop_go, stop_go, straddles=[(3.0, 3.15, bg)]),
+        Scenario("rack A 4 m → B 2 m", 6.0, rack_spot, rack_spot, rack_truth(person_a, person_b, 3.0, 1.0),
+                 rack=(3.0, 1.0)),
+        Scenario("brief occlusion", 7.0, slow_walk, occluded_spot, slow_walk, occlusion=(3.0, 3.4)),
+        Scenario("still subject", 10.0, still, still, still, still_window=(1.0, 10.0)),
+    ]
