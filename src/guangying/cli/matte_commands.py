@@ -1,0 +1,185 @@
+"""``guangying key`` and ``guangying composite``: footage in, matte and composite out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import cv2
+import numpy as np
+
+from guangying.cli.dataclass_options import dataclass_from_options, dataclass_options
+from guangying.keyer import KeyerSettings, polygon_mask
+from guangying.media import MediaError, open_reader
+from guangying.pipeline.job import CompositeSettings, JobOutputs, run_job
+from guangying.pipeline.matters import MATTE_MODES, make_matter
+
+_ARRAY_FIELDS = {"garbage_mask", "core_mask", "clean_plate", "screen_colour"}
+
+
+def load_mask(spec: str, width: int, height: int) -> np.ndarray:
+    """A mask from an image file (white = 1) or a polygon ``"x,y;x,y;…"`` in pixels → float32 (H, W)."""
+    if ";" in spec and not Path(spec).exists():
+        try:
+            points = [tuple(float(v) for v in p.split(",")) for p in spec.split(";") if p.strip()]
+        except ValueError as exc:
+            raise click.BadParameter(f"polygon '{spec}' must be 'x,y;x,y;…' in pixels") from exc
+        if len(points) < 3 or any(len(p) != 2 for p in points):
+            raise click.BadParameter(f"polygon '{spec}' needs at least three 'x,y' points")
+        return polygon_mask(np.asarray(points, np.float32), (height, width))
+    with open_reader(spec) as reader:
+        frame = next(iter(reader))
+    mask = frame.alpha if frame.alpha is not None else frame.rgb.mean(axis=2)
+    if mask.shape != (height, width):
+        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(mask, 0.0, 1.0).astype(np.float32)
+
+
+def _load_plate(spec: str, width: int, height: int) -> np.ndarray:
+    with open_reader(spec) as reader:
+        frame = next(iter(reader))
+    if frame.rgb.shape[:2] != (height, width):
+        raise click.BadParameter(
+            f"clean plate {spec} is {frame.width}×{frame.height}, the footage is {width}×{height}"
+        )
+    return frame.rgb
+
+
+def _keyer_settings(source: str, options: dict[str, Any]) -> KeyerSettings:
+    with open_reader(source) as reader:
+        width, height = reader.info.width, reader.info.height
+    extra: dict[str, Any] = {}
+    if options.get("garbage_mask"):
+        extra["garbage_mask"] = load_mask(options["garbage_mask"], width, height)
+    if options.get("core_mask"):
+        extra["core_mask"] = load_mask(options["core_mask"], width, height)
+    if options.get("clean_plate"):
+        extra["clean_plate"] = _load_plate(options["clean_plate"], width, height)
+    if options.get("screen_colour"):
+        extra["screen_colour"] = tuple(options["screen_colour"])
+    return dataclass_from_options(KeyerSettings, options, **extra)
+
+
+def _matte_options(func):  # type: ignore[no-untyped-def]
+    """Options shared by `key` and `composite`: engine choice, range, keyer settings, masks."""
+    decorators = [
+        click.argument("source", type=str),
+        click.option(
+            "--matte",
+            type=click.Choice(MATTE_MODES),
+            default="chroma",
+            show_default=True,
+            help="chroma: green/blue-screen keyer; ai: neural video matting (RVM), no screen needed; "
+            "fast: quick person segmentation (preview); hybrid: keyer inside the screen, person matte "
+            "outside it (screen plus practical set pieces).",
+        ),
+        click.option("--start", type=int, help="First frame to process (source numbering, inclusive)."),
+        click.option("--end", type=int, help="Last frame to process (inclusive)."),
+        click.option(
+            "--preset",
+            type=click.Choice(["portrait", "full_body"]),
+            default="portrait",
+            show_default=True,
+            help="Neural matting: framing, which sets the internal resolution.",
+        ),
+        click.option("--downsample-ratio", type=float, help="Neural matting: override the internal scale."),
+        click.option(
+            "--screen-colour",
+            type=(float, float, float),
+            help="Keyer: screen colour as sRGB R G B in 0–1 (default: estimated from the first frame).",
+        ),
+        click.option(
+            "--garbage-mask", help="Keyer: outside matte, an image (white = garbage) or 'x,y;x,y;…'."
+        ),
+        click.option("--core-mask", help="Keyer: inside matte, an image (white = solid) or 'x,y;x,y;…'."),
+        click.option("--clean-plate", help="Keyer: a frame of the empty screen, for unevenly lit screens."),
+        dataclass_options(KeyerSettings, skip=_ARRAY_FIELDS),
+        click.option("--premultiplied", is_flag=True, help="Write foreground colour premultiplied by alpha."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) -> None:
+    try:
+        matter = make_matter(
+            options["matte"],
+            keyer_settings=_keyer_settings(source, options),
+            preset=options["preset"],
+            downsample_ratio=options.get("downsample_ratio"),
+        )
+        report = run_job(
+            source,
+            matter,
+            outputs,
+            start=options.get("start"),
+            end=options.get("end"),
+            show_progress=not options["quiet"],
+            **job,
+        )
+    except (MediaError, ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in report.outputs:
+        click.echo(f"wrote {path}")
+    click.echo(f"{report.frames} frames")
+
+
+@click.command()
+@_matte_options
+@click.option("--alpha", "alpha_out", type=str, help="Matte output: video, image or sequence pattern.")
+@click.option(
+    "--foreground",
+    "foreground_out",
+    type=str,
+    help="Un-mixed foreground (with alpha where the format allows).",
+)
+def key(alpha_out: str | None, foreground_out: str | None, **options: Any) -> None:
+    """Pull a matte from SOURCE (video, image sequence such as shot.%04d.png, or one image).
+
+    \b
+    Example:
+      guangying key shot.mp4 --matte chroma --alpha matte.%04d.png --foreground fg.mov
+    """
+    if not alpha_out and not foreground_out:
+        raise click.UsageError("give --alpha OUT and/or --foreground OUT")
+    outputs = JobOutputs(
+        alpha=Path(alpha_out) if alpha_out else None,
+        foreground=Path(foreground_out) if foreground_out else None,
+        premultiplied=options["premultiplied"],
+    )
+    _run(options.pop("source"), outputs, options)
+
+
+@click.command()
+@_matte_options
+@click.option("--background", "-b", required=True, help="Virtual set: image, clip, or colour (#RRGGBB).")
+@click.option("--output", "-o", required=True, help="Composite output: .mp4, .mov, or a sequence pattern.")
+@click.option("--alpha", "alpha_out", type=str, help="Also write the matte here.")
+@click.option("--foreground", "foreground_out", type=str, help="Also write the un-mixed foreground here.")
+@dataclass_options(CompositeSettings)
+def composite(
+    background: str, output: str, alpha_out: str | None, foreground_out: str | None, **options: Any
+) -> None:
+    """Matte SOURCE and composite it over a background in linear light.
+
+    \b
+    Example:
+      guangying composite shot.mp4 --matte chroma --background set.jpg -o comp.mp4
+      guangying composite person.mp4 --matte ai --background set.jpg -o comp.mp4
+    """
+    outputs = JobOutputs(
+        composite=Path(output),
+        alpha=Path(alpha_out) if alpha_out else None,
+        foreground=Path(foreground_out) if foreground_out else None,
+        premultiplied=options["premultiplied"],
+    )
+    settings = dataclass_from_options(CompositeSettings, options)
+    _run(options.pop("source"), outputs, options, background=background, settings=settings)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(key)
+    cli.add_command(composite)
