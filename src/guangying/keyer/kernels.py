@@ -23,7 +23,7 @@ DESPILL_CODES = {"none": 0, "average": 1, "double": 2, "limit": 3}
 REPLACE_CODES = {"none": 0, "neutral": 1, "background": 2}
 _LUMA_709 = (0.2126, 0.7152, 0.0722)
 _EPS_DIFF = 1e-4
-_EPS_ALPHA = 1e-3
+_EPS_ALPHA = 0.1  # un-mixing divides by max(α, this): below it, noise would be amplified more than 10×
 
 
 @numba.njit(inline="always", fastmath=True)

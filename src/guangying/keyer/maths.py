@@ -12,7 +12,7 @@ import numpy as np
 # Rec.709 luminance weights: the neutral spill replacement gives back the luminance it removes.
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _EPS_DIFF = 1e-4  # smallest screen difference we divide by (a grey "screen" keys nothing)
-_EPS_ALPHA = 1e-3  # un-mixing divides by α; below this the pixel is screen and its colour is moot
+_EPS_ALPHA = 0.1  # un-mixing divides by max(α, this): below it, noise would be amplified more than 10×
 
 
 def screen_channels(screen: str) -> tuple[int, int, int]:
@@ -65,7 +65,8 @@ def colour_difference_alpha(
 def unmix_foreground(rgb_linear: np.ndarray, alpha: np.ndarray, screen_rgb_linear: np.ndarray) -> np.ndarray:
     """Straight foreground with the screen removed: F = (C − (1 − α)·S)/α, clamped to 0–1.
 
-    Where α → 0 the division is held at α = 1e-3 and the clamp keeps the (invisible) colour finite.
+    Below α = 0.1 the division is held at 0.1: there the colour is mostly noise and barely seen, and
+    the pixel's excess over the screen is kept in proportion instead of being blown up.
     """
     rgb = np.asarray(rgb_linear, np.float32)
     a = np.asarray(alpha, np.float32)[..., None]

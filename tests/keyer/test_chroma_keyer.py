@@ -1,0 +1,134 @@
+"""The chroma keyer on generated plates with exact truth (seeds differ from the benchmark's)."""
+
+import numpy as np
+import pytest
+
+from guangying.composite.colour import srgb_to_linear
+from guangying.evaluation import foreground_band_error, grad, mad
+from guangying.evaluation.synthetic import SCREEN_SRGB, make_plate
+from guangying.keyer import ChromaKeyer, KeyerSettings, estimate_screen_colour, polygon_mask
+from guangying.keyer.reference import key_reference
+
+SHAPE = (180, 320)
+
+
+@pytest.fixture(scope="module")
+def green_plate():
+    return make_plate(101, SHAPE, "green")
+
+
+@pytest.mark.parametrize("seed", [101, 102, 104])
+def test_defaults_key_an_uneven_noisy_green_screen(seed):
+    plate = make_plate(seed, SHAPE, "green")
+    result = ChromaKeyer(KeyerSettings()).process(plate.rgb)
+    assert result.alpha.dtype == np.float32 and result.alpha.shape == SHAPE
+    assert result.foreground_rgb.dtype == np.float32 and result.foreground_rgb.shape == SHAPE + (3,)
+    assert mad(result.alpha, plate.alpha) < 16
+    assert grad(result.alpha, plate.alpha) < 1.0
+    assert foreground_band_error(result.foreground_rgb, plate.foreground_rgb, plate.alpha) < 110
+
+
+def test_blue_screen_is_detected_and_keyed():
+    plate = make_plate(103, SHAPE, "blue")
+    keyer = ChromaKeyer(KeyerSettings())
+    result = keyer.process(plate.rgb)
+    assert keyer.screen == "blue"
+    assert mad(result.alpha, plate.alpha) < 12
+
+
+def test_screen_colour_estimate_on_an_uneven_screen(green_plate):
+    estimate = np.array(estimate_screen_colour(green_plate.rgb))
+    # The estimate is the median screen pixel: within the light's spread of the nominal colour.
+    assert np.abs(estimate - np.array(SCREEN_SRGB["green"])).max() < 0.12
+    assert estimate[1] > estimate[0] + 0.2 and estimate[1] > estimate[2] + 0.2
+
+
+def test_reset_forgets_the_screen():
+    keyer = ChromaKeyer(KeyerSettings())
+    keyer.process(make_plate(5, (90, 160), "green").rgb)
+    assert keyer.screen == "green"
+    keyer.reset()
+    assert keyer.screen is None
+    keyer.process(make_plate(6, (90, 160), "blue").rgb)
+    assert keyer.screen == "blue"
+
+
+@pytest.mark.parametrize("method", ["limit", "average", "double"])
+def test_despill_leaves_no_green_excess(green_plate, method):
+    result = ChromaKeyer(KeyerSettings(despill_method=method)).process(green_plate.rgb)
+    fg = result.foreground_rgb[result.alpha > 0.02]
+    assert np.all(fg[:, 1] <= np.maximum(fg[:, 0], fg[:, 2]) + 2e-3)
+
+
+def test_without_despill_the_spill_stays(green_plate):
+    result = ChromaKeyer(KeyerSettings(despill_method="none")).process(green_plate.rgb)
+    fg = result.foreground_rgb[result.alpha > 0.5]
+    assert (fg[:, 1] > np.maximum(fg[:, 0], fg[:, 2]) + 0.02).mean() > 0.05
+
+
+def test_garbage_and_core_masks_are_respected(green_plate):
+    h, w = SHAPE
+    garbage = polygon_mask([(0, 0), (w / 2, 0), (w / 2, h), (0, h)], SHAPE)  # left half: removed
+    core = polygon_mask([(w - 40, 10), (w - 10, 10), (w - 10, 40), (w - 40, 40)], SHAPE)  # a screen patch
+    assert green_plate.alpha[15:35, w - 35 : w - 15].max() == 0.0
+    result = ChromaKeyer(KeyerSettings(garbage_mask=garbage, core_mask=core)).process(green_plate.rgb)
+    assert result.alpha[garbage >= 1].max() == 0.0
+    assert result.alpha[core >= 1].min() == 1.0
+    assert result.alpha[:, w // 2 + 2 :].max() == 1.0  # the subject's right half is still there
+
+
+def test_clean_plate_beats_a_flat_screen_colour_on_uneven_light():
+    plate = make_plate(104, SHAPE, "green", unevenness=0.45)
+    flat = ChromaKeyer(KeyerSettings(auto_plate=False)).process(plate.rgb)
+    clean = ChromaKeyer(KeyerSettings(auto_plate=False, clean_plate=plate.clean_plate_rgb)).process(plate.rgb)
+    assert mad(clean.alpha, plate.alpha) < 0.5 * mad(flat.alpha, plate.alpha)
+
+
+def test_auto_plate_copes_with_uneven_light_without_a_clean_plate():
+    plate = make_plate(104, SHAPE, "green", unevenness=0.45)
+    flat = ChromaKeyer(KeyerSettings(auto_plate=False)).process(plate.rgb)
+    auto = ChromaKeyer(KeyerSettings()).process(plate.rgb)
+    assert mad(auto.alpha, plate.alpha) < 0.5 * mad(flat.alpha, plate.alpha)
+
+
+def test_manual_screen_colour_is_used(green_plate):
+    colour = (0.25, 0.6, 0.3)
+    keyer = ChromaKeyer(KeyerSettings(screen_colour=colour, auto_plate=False))
+    keyer.process(green_plate.rgb)
+    np.testing.assert_allclose(keyer.screen_colour_linear, srgb_to_linear(np.array(colour, np.float32)))
+    assert keyer.screen == "green"
+    # A wrong override (a blue screen's colour) must change the result: the override is really used.
+    wrong = ChromaKeyer(KeyerSettings(screen_colour=SCREEN_SRGB["blue"])).process(green_plate.rgb)
+    assert mad(wrong.alpha, green_plate.alpha) > 200
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        KeyerSettings(auto_plate=False),
+        KeyerSettings(
+            despill_method="average", spill_replace="background", screen_gain=1.1, screen_balance=0.7
+        ),
+        KeyerSettings(
+            despill_method="double", spill_replace="none", unmix=False, clip_black=0.0, clip_white=1.0
+        ),
+        KeyerSettings(grow_px=-1, softness_px=1.5, despot_px=3),
+    ],
+)
+def test_numba_kernel_agrees_with_the_numpy_reference(green_plate, settings):
+    background = np.ascontiguousarray(np.random.default_rng(0).uniform(0, 1, SHAPE + (3,)).astype(np.float32))
+    keyer = ChromaKeyer(settings)
+    result = keyer.process(green_plate.rgb, background)
+    plate = keyer.screen_plate_linear(green_plate.rgb)
+    plate_full = plate.reshape(-1)[:3] if plate.shape[:2] == (1, 1) else _upsample(plate, SHAPE)
+    alpha_ref, fg_ref = key_reference(green_plate.rgb, plate_full, keyer.screen, settings, background)
+    np.testing.assert_allclose(result.alpha, alpha_ref, atol=2e-3)
+    visible = alpha_ref > 0.1
+    fg_diff = np.abs(result.foreground_rgb - fg_ref)[visible]
+    assert fg_diff.mean() < 1e-3 and np.quantile(fg_diff, 0.999) < 1e-2
+
+
+def _upsample(plate, shape):
+    import cv2
+
+    return cv2.resize(plate, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)

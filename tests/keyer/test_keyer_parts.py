@@ -1,0 +1,141 @@
+"""Keyer building blocks: maths on hand-made pixels, matte operations, masks, bad inputs."""
+
+import cv2
+import numpy as np
+import pytest
+
+from guangying.keyer import (
+    ChromaKeyer,
+    KeyerSettings,
+    colour_difference_alpha,
+    despill,
+    despot_matte,
+    grow_matte,
+    mask_from_image,
+    polygon_mask,
+    unmix_foreground,
+)
+
+SCREEN = np.array([0.05, 0.5, 0.08], np.float32)  # linear green
+
+
+def test_colour_difference_alpha_of_screen_subject_and_mix():
+    subject = np.array([0.4, 0.3, 0.2], np.float32)
+    pixels = np.stack([SCREEN, subject, 0.5 * SCREEN + 0.5 * np.array([0.3, 0.3, 0.3], np.float32)])
+    alpha = colour_difference_alpha(pixels, SCREEN, "green", balance=1.0)
+    np.testing.assert_allclose(alpha, [0.0, 1.0, 0.5], atol=1e-6)
+
+
+def test_unmix_recovers_the_foreground_of_a_linear_mix():
+    rng = np.random.default_rng(1)
+    fg = rng.uniform(0, 1, (50, 3)).astype(np.float32)
+    alpha = rng.uniform(0.1, 1, 50).astype(np.float32)
+    mixed = alpha[:, None] * fg + (1 - alpha[:, None]) * SCREEN
+    np.testing.assert_allclose(unmix_foreground(mixed, alpha, SCREEN), fg, atol=1e-5)
+
+
+def test_despill_limits_by_hand():
+    pixel = np.array([[0.2, 0.6, 0.4]], np.float32)
+    np.testing.assert_allclose(despill(pixel, "green", "limit", replace="none"), [[0.2, 0.4, 0.4]])
+    np.testing.assert_allclose(despill(pixel, "green", "average", replace="none"), [[0.2, 0.3, 0.4]])
+    np.testing.assert_allclose(
+        despill(pixel, "green", "double", replace="none"), [[0.2, 1.0 / 3, 0.4]], rtol=1e-6
+    )
+    # Neutral replacement gives back the luminance that was taken: 0.2 of green × 0.7152.
+    neutral = despill(pixel, "green", "limit", replace="neutral")
+    np.testing.assert_allclose(neutral, [[0.2 + 0.14304, 0.4 + 0.14304, 0.4 + 0.14304]], rtol=1e-5)
+    blue = despill(np.array([[0.2, 0.3, 0.7]], np.float32), "blue", "limit", bias=0.1, replace="none")
+    np.testing.assert_allclose(blue, [[0.2, 0.3, 0.4]], rtol=1e-6)
+
+
+def test_despot_removes_specks_but_keeps_a_thin_long_strand():
+    alpha = np.zeros((60, 60), np.float32)
+    alpha[20:60, 20:40] = 1.0  # body
+    alpha[5:20, 30] = 0.4  # a one-pixel strand joined to it
+    alpha[5:7, 5:7] = 0.8  # a speck
+    alpha[40:42, 25:27] = 0.0  # a hole
+    out = despot_matte(alpha, 4)
+    assert out[5:7, 5:7].max() == 0.0
+    assert out[40:42, 25:27].min() == 1.0
+    np.testing.assert_allclose(out[5:20, 30], 0.4)
+
+
+def test_grow_and_shrink():
+    alpha = np.zeros((40, 40), np.float32)
+    alpha[10:30, 10:30] = 1.0
+    assert grow_matte(alpha, 2).sum() > alpha.sum() > grow_matte(alpha, -2).sum()
+    assert grow_matte(alpha, -2)[12:28, 12:28].min() == 1.0
+
+
+def test_polygon_mask_is_antialiased_and_invertible():
+    square = [(10, 10), (30, 10), (30, 30), (10, 30)]  # edges through pixel centres
+    mask = polygon_mask(square, (40, 40))
+    assert mask.dtype == np.float32
+    assert abs(mask.sum() - 400) < 12  # 20 × 20 pixels, the edge pixels half covered
+    assert mask[11:30, 11:30].min() == 1.0 and mask[10, 20] == pytest.approx(0.5, abs=0.15)
+    assert mask[:9].max() == 0.0
+    np.testing.assert_allclose(polygon_mask(square, (40, 40), invert=True), 1 - mask)
+    with pytest.raises(ValueError, match="at least 3"):
+        polygon_mask([(0, 0), (1, 1)], (10, 10))
+
+
+def test_mask_from_image_reads_and_checks_size(tmp_path):
+    path = tmp_path / "garbage.png"
+    image = np.zeros((20, 30), np.uint16)
+    image[:, :10] = 65535
+    cv2.imwrite(str(path), image)
+    mask = mask_from_image(path, (20, 30))
+    assert mask[:, :10].min() == 1.0 and mask[:, 10:].max() == 0.0
+    with pytest.raises(ValueError, match="garbage.png is 30×20 but the footage is 40×20"):
+        mask_from_image(path, (20, 40))
+    with pytest.raises(ValueError, match="cannot read mask image"):
+        mask_from_image(tmp_path / "missing.png", (20, 30))
+
+
+@pytest.fixture
+def frame():
+    rgb = np.empty((24, 32, 3), np.float32)
+    rgb[:] = (0.2, 0.6, 0.25)
+    rgb[8:16, 8:16] = (0.8, 0.6, 0.5)
+    return rgb
+
+
+def test_bad_frames_raise_clear_errors(frame):
+    keyer = ChromaKeyer()
+    with pytest.raises(ValueError, match="float32 sRGB in 0–1, got uint8"):
+        keyer.process((frame * 255).astype(np.uint8))
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) RGB array, got \(24, 32\)"):
+        keyer.process(frame[..., 0])
+    with pytest.raises(ValueError, match="background is"):
+        keyer.process(frame, np.zeros((10, 10, 3), np.float32))
+
+
+def test_mask_and_plate_size_mismatches_raise(frame):
+    with pytest.raises(ValueError, match="garbage_mask is \\(10, 10\\) but the frame is \\(24, 32\\)"):
+        ChromaKeyer(KeyerSettings(garbage_mask=np.zeros((10, 10), np.float32))).process(frame)
+    with pytest.raises(ValueError, match="core_mask"):
+        ChromaKeyer(KeyerSettings(core_mask=np.zeros((24, 31), np.float32))).process(frame)
+    with pytest.raises(ValueError, match="clean_plate is"):
+        ChromaKeyer(KeyerSettings(clean_plate=np.zeros((12, 16, 3), np.float32))).process(frame)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"screen": "red"}, "screen='red'"),
+        ({"despill_method": "magic"}, "despill_method"),
+        ({"clip_black": 0.6, "clip_white": 0.4}, "clip_black < clip_white"),
+        ({"screen_gain": 0}, "screen_gain"),
+        ({"screen_colour": (0.5, 0.5, 0.5)}, "grey"),
+        ({"screen_colour": (0.1, 2.0, 0.1)}, "0–1"),
+    ],
+)
+def test_bad_settings_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        KeyerSettings(**kwargs)
+
+
+def test_a_frame_without_a_screen_says_so():
+    grey = np.full((20, 20, 3), 0.5, np.float32)
+    with pytest.raises(ValueError, match="no green screen found"):
+        ChromaKeyer(KeyerSettings(screen="green")).process(grey)
