@@ -1,0 +1,152 @@
+"""The `key` and `composite` commands end to end: real encode/decode, generated plates with truth."""
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.cli.main import cli
+from guangying.media import open_reader, open_writer
+from guangying.synthetic import green_screen_clip
+
+W, H, N = 320, 192, 6
+
+
+@pytest.fixture(scope="module")
+def plate(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
+    folder = tmp_path_factory.mktemp("plate")
+    path = folder / "plate.%04d.png"
+    truth = []
+    with open_writer(path, fps=Fraction(24), width=W, height=H, content="rgb", first_frame=1001) as writer:
+        for frame in green_screen_clip(W, H, N, seed=3):
+            writer.write(frame.rgb_srgb, transfer="srgb")
+            truth.append(frame.alpha_true)
+    return path, truth
+
+
+def _invoke(*args: str):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+def _read_all(path) -> list:
+    with open_reader(path) as reader:
+        return list(reader)
+
+
+def test_key_sequence_to_matte_and_foreground(plate, tmp_path):
+    src, truth = plate
+    result = _invoke(
+        "key",
+        src,
+        "--matte",
+        "chroma",
+        "--alpha",
+        tmp_path / "a.####.png",
+        "--foreground",
+        tmp_path / "fg.mov",
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    mattes = _read_all(tmp_path / "a.####.png")
+    assert [m.index for m in mattes] == list(range(1001, 1001 + N))  # numbering follows the source
+    mad = np.mean([np.abs(m.rgb[..., 0] - t).mean() for m, t in zip(mattes, truth, strict=True)])
+    assert mad < 0.03
+    fg = _read_all(tmp_path / "fg.mov")
+    assert len(fg) == N and fg[0].alpha is not None  # ProRes 4444 carries the matte
+
+
+def test_composite_video_out_over_colour_with_range(plate, tmp_path):
+    src, truth = plate
+    out = tmp_path / "comp.mp4"
+    result = _invoke(
+        "composite",
+        src,
+        "--background",
+        "#204080",
+        "-o",
+        out,
+        "--start",
+        "1002",
+        "--end",
+        "1004",
+        "--light-wrap-width-px",
+        "3",
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    frames = _read_all(out)
+    assert len(frames) == 3
+    # Where the truth is pure screen, the composite shows the new background colour, not green.
+    screen = truth[1] < 0.01
+    mean = frames[0].rgb[screen].mean(axis=0)
+    assert np.allclose(mean, [0x20 / 255, 0x40 / 255, 0x80 / 255], atol=0.03)
+
+
+def test_settings_from_config_file_and_flags_override(plate, tmp_path):
+    src, _ = plate
+    config = tmp_path / "settings.toml"
+    config.write_text("[key]\nclip_white = 0.2\ngrow_px = 2\n", encoding="utf-8")
+    out_config = tmp_path / "cfg.####.png"
+    assert _invoke("--config", config, "key", src, "--alpha", out_config, "--quiet").exit_code == 0
+    out_plain = tmp_path / "plain.####.png"
+    assert _invoke("key", src, "--alpha", out_plain, "--quiet").exit_code == 0
+    grown = _read_all(out_config)[2].rgb[..., 0].mean()
+    plain = _read_all(out_plain)[2].rgb[..., 0].mean()
+    assert grown > plain + 0.01  # clip_white 0.2 and grow 2 px make a fuller matte
+    out_override = tmp_path / "over.####.png"
+    assert (
+        _invoke(
+            "--config",
+            config,
+            "key",
+            src,
+            "--alpha",
+            out_override,
+            "--clip-white",
+            "0.9",
+            "--grow-px",
+            "0",
+            "--quiet",
+        ).exit_code
+        == 0
+    )
+    assert np.allclose(_read_all(out_override)[2].rgb, _read_all(out_plain)[2].rgb, atol=1e-3)
+
+
+def test_missing_input_is_a_clear_error_and_leaves_nothing(tmp_path):
+    out = tmp_path / "comp.mp4"
+    result = CliRunner().invoke(cli, ["composite", str(tmp_path / "nope.mp4"), "-b", "black", "-o", str(out)])
+    assert result.exit_code != 0
+    assert "nope.mp4" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_input_leaves_no_partial_output(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(np.random.default_rng(0).bytes(5000))
+    out = tmp_path / "comp.mp4"
+    result = CliRunner().invoke(cli, ["composite", str(bad), "-b", "black", "-o", str(out), "--quiet"])
+    assert result.exit_code != 0
+    assert "bad.mp4" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4"]
+
+
+def test_bad_background_and_missing_outputs_explain_themselves(plate, tmp_path):
+    src, _ = plate
+    result = CliRunner().invoke(
+        cli, ["composite", str(src), "-b", "not-a-colour", "-o", str(tmp_path / "c.mp4")]
+    )
+    assert result.exit_code != 0 and "colour" in result.output
+    result = CliRunner().invoke(cli, ["key", str(src)])
+    assert result.exit_code != 0 and "--alpha" in result.output
+
+
+def test_garbage_polygon_forces_transparency(plate, tmp_path):
+    src, _ = plate
+    out = tmp_path / "g.####.png"
+    polygon = f"0,0;{W},0;{W},{H};0,{H}"  # the whole frame is garbage
+    assert _invoke("key", src, "--alpha", out, "--garbage-mask", polygon, "--quiet").exit_code == 0
+    assert _read_all(out)[0].rgb.max() < 0.01
