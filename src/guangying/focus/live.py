@@ -1,0 +1,78 @@
+"""Live loop: read a distance source, filter, send FreeD (and optionally a motor) at a steady rate."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from guangying.distance.reading import DistanceReading, DistanceSource
+from guangying.focus.controller import FocusController, FocusOutput
+from guangying.focus.freed import FreeDPose, FreeDSender
+from guangying.focus.motor import SerialMotorOutput
+from guangying.lens.calibration import LensCalibration
+from guangying.lens.freed_focus import focus_counts_from_distance_mm, focus_counts_from_motor
+
+
+@dataclass(slots=True)
+class LiveStats:
+    readings: int = 0
+    used: int = 0
+    packets: int = 0
+    last: FocusOutput | None = None
+
+
+def freed_focus_field(out: FocusOutput, calibration: LensCalibration | None) -> int:
+    """Motor counts when the lens is calibrated, else the focus distance in millimetres."""
+    if not math.isfinite(out.diopters):
+        return 0
+    if calibration is not None:
+        return focus_counts_from_motor(float(calibration.motor_for_diopters(out.diopters)))
+    return focus_counts_from_distance_mm(out.distance_m)
+
+
+def run_live(
+    source: DistanceSource,
+    controller: FocusController,
+    sender: FreeDSender | None,
+    rate_hz: float = 50.0,
+    duration_s: float | None = None,
+    calibration: LensCalibration | None = None,
+    camera_id: int = 1,
+    zoom: int = 0,
+    motor: SerialMotorOutput | None = None,
+    on_output: Callable[[FocusOutput, DistanceReading], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> LiveStats:
+    """Run until ``duration_s`` elapses or Ctrl-C (KeyboardInterrupt ends the loop cleanly).
+
+    Each reading updates the filter; every 1/``rate_hz`` seconds the focus is computed and sent.
+    Source timeouts propagate (a silent sensor is an error the operator must see, not a frozen lens).
+    """
+    stats = LiveStats()
+    t0 = clock()
+    next_tick = t0
+    period = 1.0 / rate_hz
+    try:
+        while duration_s is None or clock() - t0 < duration_s:
+            reading = source.read()
+            stats.readings += 1
+            stats.used += controller.update(reading)
+            now = clock()
+            if now < next_tick:
+                continue
+            next_tick = max(next_tick + period, now)
+            out = controller.output(now)
+            stats.last = out
+            if sender is not None and math.isfinite(out.diopters):
+                focus = freed_focus_field(out, calibration)
+                sender.send(FreeDPose(camera_id=camera_id, zoom=zoom, focus=focus))
+                stats.packets += 1
+            if motor is not None and calibration is not None and math.isfinite(out.diopters):
+                motor.send(float(calibration.motor_for_diopters(out.diopters)), out.distance_m)
+            if on_output is not None:
+                on_output(out, reading)
+    except KeyboardInterrupt:
+        pass
+    return stats

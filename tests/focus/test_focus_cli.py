@@ -1,0 +1,143 @@
+"""``guangying focus`` and ``guangying focus-live`` end to end: real files, a pty sensor, UDP FreeD."""
+
+import csv
+import json
+import os
+import socket
+import threading
+import time
+import tty
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.cli.main import cli
+from guangying.distance.tfluna import encode_frame
+from guangying.focus.freed import decode_d1
+from guangying.focus.track_io import SensorLogError, read_sensor_log, timecode
+
+
+def _write_log(path, t, d, strength):
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["t_s", "distance_m", "strength"])
+        for row in zip(t, d, strength, strict=True):
+            w.writerow([f"{row[0]:.3f}", f"{row[1]:.2f}", int(row[2])])
+
+
+@pytest.fixture
+def log_path(tmp_path):
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 3.0, 0.01)
+    d = np.where(t < 1.5, 3.0, 2.0) + rng.normal(0, 0.01, t.size)
+    strength = np.full(t.size, 800)
+    strength[50:60] = 20  # weak returns: must be ignored
+    d[50:60] = 0.0
+    p = tmp_path / "lidar.csv"
+    _write_log(p, t, d, strength)
+    return p
+
+
+def test_focus_cli_csv_and_json(tmp_path, log_path):
+    cal = tmp_path / "lens.yaml"
+    cal.write_text("points:\n - [0.5, 4000]\n - [1.0, 3000]\n - [3.0, 1200]\n - [inf, 100]\n")
+    runner = CliRunner()
+    out = tmp_path / "track.csv"
+    res = runner.invoke(cli, ["focus", "--sensor-log", str(log_path), "--fps", "25", "--focal-length", "85",
+                              "--f-number", "2", "--sensor", "ff", "-o", str(out), "--calibration", str(cal)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 75
+    assert {"frame", "t_s", "focus_distance_m", "motor_position", "timecode"} <= set(rows[0])
+    assert float(rows[10]["focus_distance_m"]) == pytest.approx(3.0, abs=0.02)
+    assert float(rows[10]["motor_position"]) == pytest.approx(1200, abs=20)
+    assert float(rows[-1]["focus_distance_m"]) == pytest.approx(2.0, abs=0.02)
+    # no look-ahead: the frame just before the change still focuses on the first subject
+    t_change = next(r for r in rows if float(r["t_s"]) >= 1.49)
+    assert float(t_change["focus_distance_m"]) == pytest.approx(3.0, abs=0.02)
+    js = tmp_path / "track.json"
+    res = runner.invoke(cli, ["focus", "--sensor-log", str(log_path), "--fps", "24", "--focal-length", "135",
+                              "--f-number", "2", "--coc", "0.025", "-o", str(js)])
+    assert res.exit_code == 0, res.output
+    frames = json.loads(js.read_text())["frames"]
+    assert frames[0]["frame"] == 0 and frames[24]["timecode"] == "00:00:01:00"
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_focus_cli_sends_freed(tmp_path, log_path):
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(2.0)
+    port = rx.getsockname()[1]
+    res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log_path), "--fps", "25", "--focal-length",
+                                   "50", "--f-number", "2.8", "--coc", "0.03", "-o", str(tmp_path / "t.csv"),
+                                   "--freed", f"127.0.0.1:{port}"])
+    assert res.exit_code == 0, res.output
+    packets = [decode_d1(rx.recvfrom(64)[0]) for _ in range(75)]
+    rx.close()
+    assert packets[10].focus == pytest.approx(3000, abs=20)  # distance in mm without a calibration
+
+
+def test_focus_cli_bad_log_is_named(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t,dist\n0,1\n")
+    res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(bad), "--fps", "25", "--focal-length", "50",
+                                   "--f-number", "2", "--coc", "0.03", "-o", str(tmp_path / "t.csv")])
+    assert res.exit_code != 0 and "bad.csv" in res.output and "t_s" in res.output
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_sensor_log_rules(tmp_path):
+    p = tmp_path / "l.csv"
+    p.write_text("t_s,distance_m,strength\n0.0,2.0,500\n0.01,2.0,65535\n0.005,2.0,500\n")
+    with pytest.raises(SensorLogError, match="line 4"):
+        read_sensor_log(p)
+    p.write_text("t_s,distance_m,strength\n0.0,2.0,500\n0.01,2.0,65535\n")
+    r = read_sensor_log(p)
+    assert r[0].valid and not r[1].valid
+    assert timecode(25 * 3661 + 7, 25) == "01:01:01:07"
+
+
+def test_focus_live_through_pty_and_udp():
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(2.0)
+    port = rx.getsockname()[1]
+    stop = threading.Event()
+
+    def sensor() -> None:  # a TF-Luna at 100 Hz seeing a subject at 2.50 m
+        while not stop.is_set():
+            os.write(master, encode_frame(250, 1200))
+            time.sleep(0.01)
+
+    th = threading.Thread(target=sensor, daemon=True)
+    th.start()
+    try:
+        res = CliRunner().invoke(cli, ["focus-live", "--port", os.ttyname(slave), "--freed",
+                                       f"127.0.0.1:{port}", "--focal-length", "85", "--f-number", "1.4",
+                                       "--sensor", "ff", "--duration", "0.6", "--rate", "50"])
+    finally:
+        stop.set()
+        th.join(1.0)
+    assert res.exit_code == 0, res.output
+    assert "FreeD packets" in res.output
+    got = [decode_d1(rx.recvfrom(64)[0]) for _ in range(10)]
+    rx.close()
+    os.close(master)
+    os.close(slave)
+    assert all(p.focus == 2500 for p in got)
+
+
+def test_focus_live_silent_sensor_errors_cleanly():
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        res = CliRunner().invoke(cli, ["focus-live", "--port", os.ttyname(slave), "--focal-length", "85",
+                                       "--f-number", "2", "--coc", "0.03", "--sensor-timeout", "0.3"])
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert res.exit_code != 0 and "no valid TF LiDAR frame" in res.output
