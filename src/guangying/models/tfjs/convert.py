@@ -190,10 +190,12 @@ def convert_graph(
     constants: dict[str, np.ndarray] | None = None,
     name: str = "model",
     doc: str = "",
+    propagate_layout: bool = True,
 ) -> onnx.ModelProto:
-    """Convert ``graph`` to ONNX. ``constants`` fixes placeholders at conversion time (specialisation)."""
+    """Convert ``graph`` to ONNX. ``constants`` fixes placeholders at conversion time (specialisation);
+    ``propagate_layout=False`` gives the naive NHWC graph with Transposes around every conv."""
     constants = constants or {}
-    root = Converter(graph)
+    root = Converter(graph, propagate_layout=propagate_layout)
     order = _live_order(graph, [split_ref(o.tf_ref)[0] for o in outputs], set())
     flow = _analyse_flow(graph, order)
     specs = {s.tf_name: s for s in inputs}

@@ -123,21 +123,28 @@ def pool(ctx: Converter, node: TfNode) -> list[Value]:
     return [Value(y, _F32, 4, True)]
 
 
-@handles("ResizeBilinear", "ResizeNearestNeighbor")
+@handles("ResizeBilinear")
 def resize(ctx: Converter, node: TfNode) -> list[Value]:
     x, size = ctx.inputs(node)
     if node.b("align_corners"):
         mode = "align_corners"
     elif node.b("half_pixel_centers"):
-        mode = "half_pixel" if node.op == "ResizeBilinear" else "tf_half_pixel_for_nn"
+        mode = "half_pixel"
     else:
         mode = "asymmetric"
-    sizes = ctx.i64(size.const) if size.const is not None else ctx.ref(size)
-    attrs: dict[str, object] = {"mode": "linear" if node.op == "ResizeBilinear" else "nearest"}
-    if node.op == "ResizeNearestNeighbor":
-        attrs["nearest_mode"] = "round_prefer_ceil" if node.b("align_corners") else "floor"
-    y = ctx.emit1("Resize", [ctx.as_nchw(x), "", "", sizes], "resize", axes=[2, 3],
-                  coordinate_transformation_mode=mode, **attrs)
+    src = ctx.as_nchw(x)
+    # Full 4-D ``sizes`` (not the ``axes`` attribute: onnxruntime's transpose optimiser mis-handles it),
+    # built from Constant *nodes*: inside an If branch shape inference cannot see outer initializers
+    # and would reject the Resize for a ``sizes`` of unknown length.
+    if size.const is not None:
+        hw = ctx.local_i64(size.const)
+    else:
+        hw = ctx.emit1("Reshape", [ctx.ref(size), ctx.local_i64([2])], "hw")
+    shape = ctx.emit1("Shape", [src], "shape")
+    nc = ctx.emit1("Slice", [shape, ctx.local_i64([0]), ctx.local_i64([2])], "nc")
+    sizes = ctx.emit1("Concat", [nc, hw], "sizes", axis=0)
+    y = ctx.emit1("Resize", [src, "", "", sizes], "resize", mode="linear",
+                  coordinate_transformation_mode=mode)
     return [Value(y, _F32, 4, True)]
 
 
