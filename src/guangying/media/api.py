@@ -45,7 +45,7 @@ def open_reader(
     """
     pattern = parse_pattern(source)
     rate = DEFAULT_FPS if fps is None else as_fps(fps)
-    if pattern is not None:
+    if pattern is not None and not Path(source).is_file():  # "take#1.mov" may be a real file name
         return SequenceReader(pattern, start, end, rate)
     path = Path(source)
     if path.suffix.lower() in IMAGE_EXTENSIONS:
