@@ -20,6 +20,7 @@ Why this shape:
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +44,7 @@ class ControllerConfig:
     gate_sigma: float = 4.0
     reacquire_s: float = 0.6
     latency_s: float = 0.0  # sensor + motor delay: how far ahead to predict
+    sensor_latency_s: float = 0.01  # readings younger than this after a rack still show the old subject
     deadband_dof_fraction: float = 0.5
     max_speed_dps: float = 4.0  # focus motor limits, diopters per second (and per second²)
     max_accel_dps2: float = 40.0
@@ -87,8 +89,10 @@ class FocusController:
     out_dir: int = 0
     t_out_s: float | None = None
     rack: _Rack | None = None
+    ignore_before_s: float = -math.inf
     mark_diopters: float | None = None  # holding a manual mark (until a rack to a subject)
     still_resid: list[tuple[float, float]] = field(default_factory=list)
+    recent: deque[tuple[float, float, float]] = field(default_factory=deque)
     accepted: int = 0
     outliers: int = 0
 
@@ -134,6 +138,7 @@ class FocusController:
         self.P = np.diag([self._r(z), 1.0, 1.0])
         self.t_state_s = t_s
         self.rejected.clear()
+        self.recent.clear()
         self._leave_still()
 
     def _leave_still(self) -> None:
@@ -148,7 +153,7 @@ class FocusController:
 
     def update(self, reading: DistanceReading) -> bool:
         """Take one reading; returns True if it was used, False if it was gated out or unusable."""
-        if not reading.valid:
+        if not reading.valid or reading.t_s < self.ignore_before_s:
             return False
         cfg = self.config
         dist = min(max(reading.distance_m, cfg.min_distance_m), cfg.max_distance_m)
@@ -195,8 +200,11 @@ class FocusController:
     def _update_still(self, z: float, r: float) -> None:
         assert self.x is not None
         u, su = float(self.x[1]), math.sqrt(max(self.P[1, 1], 0.0))
+        self.recent.append((self.t_state_s, z, r))
+        while self.recent and self.t_state_s - self.recent[0][0] > 0.5:
+            self.recent.popleft()
         if not self.still:
-            if abs(u) < max(2.0 * su, 0.05):
+            if abs(u) < max(2.0 * su, 0.05) and self._recent_readings_flat():
                 # Start the static estimate from the filter's value and its uncertainty.
                 self.still, self.still_mean = True, float(self.x[0])
                 self.still_info = 1.0 / max(self.P[0, 0], 1e-18)
@@ -215,6 +223,20 @@ class FocusController:
             return
         self.still_mean = (self.still_mean * self.still_info + z / r) / (self.still_info + 1.0 / r)
         self.still_info += 1.0 / r
+
+    def _recent_readings_flat(self) -> bool:
+        """True when a weighted line through the last 0.5 s of readings is flat: its slope is either
+        below one deadband per second or not significant (< 2 σ). Guards against a noisy velocity
+        estimate near zero calling a slowly walking subject still."""
+        if len(self.recent) < 20 or self.recent[-1][0] - self.recent[0][0] < 0.4:
+            return False
+        t, z, r = (np.array(c) for c in zip(*self.recent, strict=True))
+        w = 1.0 / r
+        tm = np.sum(w * t) / w.sum()
+        zm = np.sum(w * z) / w.sum()
+        sxx = np.sum(w * (t - tm) ** 2)
+        slope = abs(float(np.sum(w * (t - tm) * (z - zm)) / sxx))
+        return slope < max(self._deadband(zm), 2.0 / math.sqrt(sxx))
 
     # ---- output ---------------------------------------------------------------------------------
     def _half_width(self) -> float:
@@ -246,6 +268,7 @@ class FocusController:
         start = self.out_diopters if self.out_diopters is not None else self.estimate_diopters(t_s)
         if distance_m is None:
             self.reset_subject()
+            self.ignore_before_s = t_s + self.config.sensor_latency_s
         if start is None:
             start = 1.0 / distance_m if distance_m else 0.0
         target = None if distance_m is None else 1.0 / distance_m
@@ -268,7 +291,9 @@ class FocusController:
             target = self.rack.target_diopters
             if target is None:
                 target = self.estimate_diopters(t_s)
-            tau = 1.0 if self.rack.duration_s == 0 else (t_s - self.rack.t0_s) / self.rack.duration_s
+            # a planned move: lead it by the motor delay so the lens, not the command, follows the curve
+            lead = max(0.0, cfg.latency_s - cfg.sensor_latency_s)
+            tau = 1.0 if self.rack.duration_s == 0 else (t_s + lead - self.rack.t0_s) / self.rack.duration_s
             if target is None:
                 target = self.rack.start_diopters
             self.out_diopters = self.rack.start_diopters + (target - self.rack.start_diopters) * float(
