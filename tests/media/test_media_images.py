@@ -75,6 +75,11 @@ def test_premultiplied_output(tmp_path):
     with open_reader(path) as reader:
         frame = next(iter(reader))
     np.testing.assert_allclose(frame.rgb, picture(2) * matte()[..., None], atol=1e-4)
+    with open_reader(path, premultiplied=True) as reader:
+        straight = next(iter(reader))
+    solid = matte() > 0.5  # where coverage is high the division recovers the colour closely
+    np.testing.assert_allclose(straight.rgb[solid], picture(2)[solid], atol=1e-3)
+    assert np.all(straight.rgb[matte() == 0] == 0)
 
 
 @pytest.mark.parametrize("name", ["shot.%04d.png", "shot.####.png", "shot.%d.png"])

@@ -36,21 +36,27 @@ def open_reader(
     end: int | None = None,
     *,
     fps: Fraction | float | int | str | None = None,
+    premultiplied: bool = False,
 ) -> Reader:
     """Open a video file, an image sequence (``shot.%04d.png`` / ``shot.####.exr``) or one picture.
 
     ``start``/``end`` are inclusive frame numbers in the source's numbering (0-based for video, the file
     numbers for sequences). ``fps`` sets the rate of sequences and pictures (24 when omitted); video
-    files keep their own.
+    files keep their own. ``premultiplied=True`` says the source's colour is premultiplied by its alpha
+    (usual for rendered EXRs); frames are then un-premultiplied so ``Frame.rgb`` is straight.
     """
     pattern = parse_pattern(source)
     rate = DEFAULT_FPS if fps is None else as_fps(fps)
-    if pattern is not None and not Path(source).is_file():  # "take#1.mov" may be a real file name
-        return SequenceReader(pattern, start, end, rate)
     path = Path(source)
-    if path.suffix.lower() in IMAGE_EXTENSIONS:
-        return ImageReader(path, start, end, rate)
-    return VideoReader(path, start, end)
+    reader: Reader
+    if pattern is not None and not path.is_file():  # "take#1.mov" may be a real file name
+        reader = SequenceReader(pattern, start, end, rate)
+    elif path.suffix.lower() in IMAGE_EXTENSIONS:
+        reader = ImageReader(path, start, end, rate)
+    else:
+        reader = VideoReader(path, start, end)
+    reader.premultiplied = premultiplied
+    return reader
 
 
 def open_writer(

@@ -62,6 +62,12 @@ def premultiply(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return rgb * alpha[..., None]
 
 
+def unpremultiply(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Premultiplied colour → straight (a new array); fully transparent pixels become black."""
+    coverage = alpha[..., None]
+    return np.divide(rgb, coverage, out=np.zeros_like(rgb), where=coverage > 1e-6)
+
+
 def check_float_image(
     name: str, array: object, height: int | None, width: int | None, channels: int
 ) -> np.ndarray:

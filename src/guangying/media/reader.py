@@ -8,6 +8,7 @@ from types import TracebackType
 from guangying.media.background import Prefetcher
 from guangying.media.errors import MediaError
 from guangying.media.frames import ClipInfo, Frame
+from guangying.media.pixels import unpremultiply
 
 PREFETCH_FRAMES = 4  # frames decoded ahead of the caller; bounds memory (4 × 24 MB at 1080p float32)
 
@@ -17,15 +18,22 @@ class Reader:
 
     info: ClipInfo
 
+    def __init__(self) -> None:
+        self._active: list[Prefetcher[Frame]] = []
+        self.premultiplied = False  # set by open_reader: the source's colour is premultiplied by alpha
+
     def _frames(self) -> Iterator[Frame]:
         """Decode frames in order (runs in the background thread)."""
         raise NotImplementedError
 
-    def __init__(self) -> None:
-        self._active: list[Prefetcher[Frame]] = []
+    def _straight_frames(self) -> Iterator[Frame]:
+        for frame in self._frames():
+            if self.premultiplied and frame.alpha is not None:
+                frame.rgb = unpremultiply(frame.rgb, frame.alpha)
+            yield frame
 
     def __iter__(self) -> Iterator[Frame]:
-        prefetcher = Prefetcher(self._frames, PREFETCH_FRAMES, f"reading {self.info.path}")
+        prefetcher = Prefetcher(self._straight_frames, PREFETCH_FRAMES, f"reading {self.info.path}")
         self._active.append(prefetcher)
         try:
             yield from prefetcher
