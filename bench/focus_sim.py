@@ -123,12 +123,12 @@ def main() -> None:
               f"- Better than both baselines in every scenario: "
               f"**{sum(v[1] for v in verdicts)}/{len(verdicts)}** scenarios.",
               "",
-              "Notes: at 2 m a 135 mm f/2 lens on Super 35 holds only ±1.05 cm, less than one σ of the sensor",
-              "(1.2 cm there, plus 1 cm quantisation), and the command must be predicted 40 ms ahead, so the",
-              "misses on the walking and stop-and-go subjects cluster where the subject decelerates to a stop",
-              "at the near end. Rack settle time is measured to the final subject B and includes the asked-for",
-              "1.0 s S-curve, so the raw reading (which jumps at once, with a large jerk) settles sooner by",
-              "design; against the S-curve reference ours is the only one in DoF through the rack.",
+              "Notes: at 2 m a 135 mm f/2 lens on Super 35 holds only ±1.05 cm, less than one σ of the",
+              "sensor (1.2 cm there, plus 1 cm quantisation), and the command must be predicted 40 ms",
+              "ahead, so the misses on the walking and stop-and-go subjects cluster where the subject",
+              "decelerates to a stop at the near end. Rack settle time is measured to the final subject B",
+              "and includes the asked-for 1.0 s S-curve, so the raw reading (which jumps at once, with a",
+              "large jerk) settles sooner by design; against the S-curve reference ours stays in DoF.",
               ]
     lines += ["", "## Lenses × frame rates", "",
               "In DoF %, ours / raw / EMA (3 seeds); reversals/s on the still subject.", "",
