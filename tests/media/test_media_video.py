@@ -158,3 +158,27 @@ def test_breaking_out_early_stops_the_decode_thread(tmp_path):
             if frame.index == 1:
                 break
     assert threading.active_count() == before
+
+
+def test_mxf_with_mpeg2_is_read_with_its_timecode(tmp_path):
+    path = tmp_path / "camera.mxf"
+    with av.open(str(path), "w") as container:
+        container.metadata["timecode"] = "14:30:00:00"
+        stream = container.add_stream("mpeg2video", rate=25)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv422p"
+        stream.options = {"b": "4M"}
+        for i in range(FRAMES):
+            rgb = (picture(i) * 255).round().astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+                format="yuv422p", dst_colorspace="ITU601", dst_color_range="MPEG"
+            )
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with open_reader(path, start=2) as reader:
+        assert reader.info.frame_count == FRAMES - 2 and reader.info.timecode == "14:30:00:00"
+        frames = list(reader)
+    assert [blue_index(f.rgb) for f in frames] == list(range(2, FRAMES))
+    assert frames[0].timecode == "14:30:00:02"
