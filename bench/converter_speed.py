@@ -23,7 +23,7 @@ from skimage import data
 
 from guangying.models import models_dir
 from guangying.models.catalog import MODELS
-from guangying.models.install import cached_sources
+from guangying.models.installer import cached_sources
 from guangying.models.session import physical_cores
 from guangying.models.tfjs import convert_graph, load_tfjs_graph
 

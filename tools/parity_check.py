@@ -213,11 +213,11 @@ def main() -> None:
     import tensorflow as tf
 
     from guangying.models.catalog import MODELS
-    from guangying.models.install import _gather_sources
+    from guangying.models.installer import gather_sources
     from guangying.models.tfjs import convert_graph, load_tfjs_graph
 
     with tempfile.TemporaryDirectory() as tmp:
-        folder = _gather_sources(args.source, Path(tmp))
+        folder = gather_sources(args.source, Path(tmp))
         sessions, graphs = {}, {}
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 2

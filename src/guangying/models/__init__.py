@@ -17,7 +17,7 @@ from typing import Any
 import onnxruntime as ort
 
 from guangying.models.catalog import MODELS
-from guangying.models.install import ModelInstallError, cache_is_complete, install, read_manifest
+from guangying.models.installer import ModelInstallError, cache_is_complete, install, read_manifest
 from guangying.models.session import make_session
 
 __all__ = [

