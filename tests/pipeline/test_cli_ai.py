@@ -1,0 +1,79 @@
+"""`--matte ai|fast|hybrid` through the CLI on a real person photo (scikit-image's astronaut)."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from skimage import data as skdata
+
+from guangying.cli.main import cli
+from guangying.media import open_reader, open_writer
+from guangying.synthetic import camera_move_clip
+
+W, H = 320, 180
+
+
+@pytest.fixture(scope="module")
+def installed_models():
+    from guangying.models import ModelNotInstalledError, onnx_path
+
+    try:
+        onnx_path("rvm_base")
+        onnx_path("selfie")
+    except ModelNotInstalledError as exc:
+        pytest.skip(f"neural models not installed ({exc}); `make test` installs them first")
+
+
+@pytest.fixture(scope="module")
+def person_clip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("person")
+    path = folder / "person.mp4"
+    with open_writer(path, fps=Fraction(25), width=W, height=H, content="rgb") as writer:
+        for rgb in camera_move_clip(skdata.astronaut(), W, H, 5):
+            writer.write(rgb, transfer="srgb")
+    return path
+
+
+def _alpha(path):
+    with open_reader(path) as reader:
+        return [f.alpha if f.alpha is not None else f.rgb[..., 0] for f in reader]
+
+
+def test_ai_key_single_image(installed_models, tmp_path):
+    src = tmp_path / "astronaut.png"
+    with open_writer(src, width=512, height=512, content="rgb") as writer:
+        writer.write(skdata.astronaut().astype(np.float32) / 255.0, transfer="srgb")
+    out = tmp_path / "alpha.png"
+    result = CliRunner().invoke(cli, ["key", str(src), "--matte", "ai", "--alpha", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    (alpha,) = _alpha(out)
+    assert alpha.shape == (512, 512)
+    assert alpha[90:170, 180:260].mean() > 0.95  # the face
+    assert alpha[20:80, 420:500].mean() < 0.1  # the studio wall top right
+
+
+@pytest.mark.parametrize("mode", ["ai", "fast"])
+def test_composite_person_video(installed_models, person_clip, tmp_path, mode):
+    out, matte = tmp_path / "comp.mp4", tmp_path / "m.%04d.png"
+    args = [
+        "composite",
+        str(person_clip),
+        "--matte",
+        mode,
+        "--background",
+        "#000000",
+        "-o",
+        str(out),
+        "--alpha",
+        str(matte),
+        "--quiet",
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    mattes = _alpha(matte)
+    assert len(mattes) == 5
+    face = (slice(int(H * 0.2), int(H * 0.45)), slice(int(W * 0.35), int(W * 0.5)))
+    assert all(m[face].mean() > 0.8 for m in mattes)
+    with open_reader(out) as reader:
+        assert reader.info.frame_count == 5
