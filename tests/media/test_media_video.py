@@ -182,3 +182,15 @@ def test_mxf_with_mpeg2_is_read_with_its_timecode(tmp_path):
         frames = list(reader)
     assert [blue_index(f.rgb) for f in frames] == list(range(2, FRAMES))
     assert frames[0].timecode == "14:30:00:02"
+
+
+def test_start_falls_back_to_counting_when_timestamps_are_unusable(tmp_path, monkeypatch):
+    from guangying.media import video_reader
+
+    path = tmp_path / "no_pts.mp4"
+    _write_clip(path)
+    monkeypatch.setattr(video_reader.VideoReader, "_index_of", lambda self, frame: None)
+    with open_reader(path, start=4, end=6) as reader:
+        frames = list(reader)
+    assert [f.index for f in frames] == [4, 5, 6]
+    assert [blue_index(f.rgb) for f in frames] == [4, 5, 6]

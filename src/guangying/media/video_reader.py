@@ -22,6 +22,10 @@ _MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "
 _UNSPECIFIED_RANGE = 0
 
 
+class _SeekMissed(Exception):
+    """The first frame after a seek has no usable timestamp or lies past the requested start."""
+
+
 def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), metadata_errors="ignore")
@@ -116,15 +120,21 @@ class VideoReader(Reader):
     def _frames(self) -> Iterator[Frame]:
         container = _open(self._path)
         try:
-            yield from self._decode(container)
+            try:
+                yield from self._decode(container, seek=self._start > 0 and self._time_base is not None)
+            except _SeekMissed:
+                # Timestamps that do not match frame numbers (odd files): count from the top instead.
+                container.close()
+                container = _open(self._path)
+                yield from self._decode(container, seek=False)
         finally:
             container.close()
 
-    def _decode(self, container: av.container.InputContainer) -> Iterator[Frame]:
+    def _decode(self, container: av.container.InputContainer, seek: bool) -> Iterator[Frame]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame + slice threads inside libavcodec
         index = 0
-        if self._start > 0 and self._time_base is not None:
+        if seek:
             # Jump to the keyframe before the start and decode forward; the index then comes from the pts.
             target = self._start_pts + int(self._start / self._fps / self._time_base)
             container.seek(target, stream=stream, backward=True, any_frame=False)
@@ -137,11 +147,8 @@ class VideoReader(Reader):
                     if index < 0:
                         # First frame after a seek: its number comes from its timestamp.
                         found = self._index_of(av_frame)
-                        if found is None:
-                            raise MediaError(
-                                f"{self._path} has no frame timestamps, so it cannot start at frame "
-                                f"{self._start}; drop --start or transcode the file"
-                            )
+                        if found is None or found > self._start:
+                            raise _SeekMissed
                         index = found
                     if index >= self._start:
                         if self._end is not None and index > self._end:
