@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from guangying.distance.depthmap import DepthMapError, load_depth_m, reading_from_depth, sample_depth
+
+
+def _scene(rng, subject_m=2.0, bg_m=5.0, hole_frac=0.2, hair_frac=0.35):
+    """A 240×320 depth map: background wall, an elliptical subject with hair-like background leaks
+    in the top of its box, flying pixels on its edge, and dropout holes."""
+    h, w = 240, 320
+    yy, xx = np.mgrid[0:h, 0:w]
+    d = np.full((h, w), bg_m, np.float32) + rng.normal(0, 0.01, (h, w)).astype(np.float32)
+    body = ((xx - 160) / 60.0) ** 2 + ((yy - 130) / 100.0) ** 2 <= 1.0
+    d[body] = subject_m + rng.normal(0, 0.01, body.sum())
+    box = (100, 30, 220, 230)
+    # hair: strands of background inside the upper part of the box
+    top = (yy >= 30) & (yy < 30 + int(200 * hair_frac)) & (xx >= 100) & (xx < 220)
+    strands = top & ((xx // 3) % 2 == 0)
+    d[strands] = bg_m + rng.normal(0, 0.01, strands.sum())
+    # flying pixels: in-between values along the silhouette
+    edge = body ^ np.roll(body, 2, axis=1)
+    d[edge] = rng.uniform(subject_m, bg_m, edge.sum())
+    holes = rng.random((h, w)) < hole_frac
+    d[holes] = 0.0
+    return d, box, body
+
+
+def test_sample_finds_subject_not_background():
+    rng = np.random.default_rng(5)
+    d, box, body = _scene(rng)
+    s = sample_depth(d, box=box)
+    assert s.distance_m == pytest.approx(2.0, abs=0.01)
+    assert 0.3 < s.confidence <= 1.0
+    x0, y0, x1, y1 = box
+    region = d[y0:y1, x0:x1]
+    naive = float(np.mean(region[region > 0]))
+    assert abs(naive - 2.0) > 0.2  # the naive median is fooled: the test can tell the difference
+
+
+def test_sample_with_mask_and_nearest_dominant_mode():
+    rng = np.random.default_rng(6)
+    d, box, body = _scene(rng, subject_m=3.2, bg_m=3.9, hole_frac=0.4)
+    s = sample_depth(d, mask=body.astype(np.float32))
+    assert s.distance_m == pytest.approx(3.2, abs=0.02)
+    # a small near speck (a raised hand, 3 % of the region) must not win over the body
+    d2 = d.copy()
+    d2[120:126, 150:170] = 1.0
+    assert sample_depth(d2, box=box).distance_m == pytest.approx(3.2, abs=0.02)
+
+
+def test_all_holes_gives_zero_confidence():
+    d = np.zeros((50, 50), np.float32)
+    s = sample_depth(d, box=(10, 10, 40, 40))
+    assert np.isnan(s.distance_m) and s.confidence == 0.0
+    r = reading_from_depth(d, 1.5, box=(10, 10, 40, 40))
+    assert not r.valid and r.t_s == 1.5 and r.source == "depth"
+    with pytest.raises(ValueError, match="does not overlap"):
+        sample_depth(d, box=(60, 60, 70, 70))
+
+
+def test_load_formats(tmp_path):
+    import cv2
+
+    rng = np.random.default_rng(1)
+    m = rng.uniform(0.5, 6.0, (20, 30)).astype(np.float32)
+    png = tmp_path / "d.png"
+    cv2.imwrite(str(png), np.round(m * 1000).astype(np.uint16))
+    assert np.allclose(load_depth_m(png), m, atol=0.0006)
+    npy = tmp_path / "d.npy"
+    np.save(npy, m)
+    assert np.array_equal(load_depth_m(npy), m)
+    exr = tmp_path / "d.exr"
+    assert cv2.imwrite(str(exr), m)
+    assert np.allclose(load_depth_m(exr), m)
+    bad = tmp_path / "d8.png"
+    cv2.imwrite(str(bad), (m * 10).astype(np.uint8))
+    with pytest.raises(DepthMapError, match="16-bit"):
+        load_depth_m(bad)
+    with pytest.raises(DepthMapError, match="not found"):
+        load_depth_m(tmp_path / "missing.png")
