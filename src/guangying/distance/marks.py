@@ -1,0 +1,86 @@
+"""Manual focus marks (A, B, C, D …): distances measured with a tape on set, for planned pulls."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from guangying.distance.reading import DistanceReading
+
+
+class MarksError(ValueError):
+    """Marks or cues that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """At ``t_s``, rack to mark ``mark`` over ``rack_s`` seconds."""
+
+    t_s: float
+    mark: str
+    rack_s: float = 1.0
+
+
+@dataclass(slots=True)
+class MarkPlan:
+    marks: dict[str, float]
+    cues: list[Cue]
+
+    def __post_init__(self) -> None:
+        for name, d in self.marks.items():
+            if not (isinstance(d, (int, float)) and math.isfinite(d) and d > 0):
+                raise MarksError(f"mark {name}: distance must be a positive number of metres, got {d!r}")
+        last = -math.inf
+        for c in self.cues:
+            if c.mark not in self.marks:
+                known = ", ".join(self.marks)
+                raise MarksError(f"cue at {c.t_s} s names mark {c.mark!r}; known marks: {known}")
+            if c.t_s < last:
+                raise MarksError(f"cue at {c.t_s} s comes before the previous cue ({last} s); sort the cues")
+            if c.rack_s < 0:
+                raise MarksError(f"cue at {c.t_s} s: rack time must be ≥ 0 s")
+            last = c.t_s
+
+    def active(self, t_s: float) -> Cue | None:
+        """The last cue at or before ``t_s``."""
+        current = None
+        for c in self.cues:
+            if c.t_s <= t_s:
+                current = c
+        return current
+
+    def reading(self, t_s: float) -> DistanceReading:
+        """The active mark as a reading (nothing before the first cue)."""
+        cue = self.active(t_s)
+        if cue is None:
+            return DistanceReading(t_s, float("nan"), 0.0, "mark")
+        return DistanceReading(t_s, float(self.marks[cue.mark]), 1.0, f"mark:{cue.mark}")
+
+
+def load_marks(path: str | Path) -> MarkPlan:
+    """YAML/JSON: ``marks: {A: 2.0, B: 3.5}`` and
+    ``cues: [{t_s: 0, mark: A}, {t_s: 4, mark: B, rack_s: 1.5}]``."""
+    p = Path(path)
+    if not p.is_file():
+        raise MarksError(f"marks file not found: {p}")
+    text = p.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise MarksError(f"{p}: cannot parse ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("marks"), dict):
+        raise MarksError(f"{p}: expected a 'marks' mapping such as {{A: 2.0, B: 3.5}}")
+    try:
+        cues = [
+            Cue(float(c["t_s"]), str(c["mark"]), float(c.get("rack_s", 1.0))) for c in data.get("cues", [])
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MarksError(f"{p}: each cue needs t_s and mark ({exc})") from exc
+    try:
+        return MarkPlan({str(k): float(v) for k, v in data["marks"].items()}, cues)
+    except (TypeError, ValueError) as exc:
+        raise MarksError(f"{p}: mark distances must be numbers of metres ({exc})") from exc

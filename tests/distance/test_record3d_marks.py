@@ -1,0 +1,81 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from guangying.distance.marks import MarkPlan, MarksError, load_marks
+from guangying.distance.realsense import realsense_available
+from guangying.distance.record3d import Record3DError, Record3DReader
+
+
+def _make_r3d(path, depth_frames, conf_frames=None):
+    liblzfse = pytest.importorskip("liblzfse", reason="pyliblzfse not installed: .r3d depth needs LZFSE")
+    import cv2
+
+    dh, dw = depth_frames[0].shape
+    K = np.array([[1400.0, 0, 480], [0, 1400.0, 360], [0, 0, 1]])
+    meta = {"w": 960, "h": 720, "dw": dw, "dh": dh, "K": K.T.ravel().tolist(), "fps": 30,
+            "poses": [[0, 0, 0, 1, 0, 0, 0]] * len(depth_frames)}
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata", json.dumps(meta))
+        for i, d in enumerate(depth_frames):
+            z.writestr(f"rgbd/{i}.depth", liblzfse.compress(d.astype(np.float32).tobytes()))
+            if conf_frames is not None:
+                z.writestr(f"rgbd/{i}.conf", liblzfse.compress(conf_frames[i].astype(np.uint8).tobytes()))
+            ok, jpg = cv2.imencode(".jpg", np.full((720, 960, 3), 128, np.uint8))
+            z.writestr(f"rgbd/{i}.jpg", jpg.tobytes())
+    return K
+
+
+def test_record3d_reads_depth_and_samples_box(tmp_path):
+    d0 = np.full((192, 256), 4.0, np.float32)
+    d0[60:150, 100:160] = 1.8  # subject
+    conf = np.full((192, 256), 2, np.uint8)
+    d1 = d0.copy()
+    d1[60:150, 100:160] = 1.7
+    conf1 = conf.copy()
+    conf1[60:150, 100:130] = 0  # low confidence: ignored
+    d1[60:150, 100:130] = 9.0
+    path = tmp_path / "take.r3d"
+    K = _make_r3d(path, [d0, d1], [conf, conf1])
+    with Record3DReader(path) as r:
+        assert r.frame_count == 2
+        assert np.allclose(r.metadata.K, K)
+        assert np.array_equal(r.depth_m(0), d0)
+        # colour box → depth box: colour is 960×720, depth 256×192 (factor 3.75)
+        box = (100 * 3.75, 60 * 3.75, 160 * 3.75, 150 * 3.75)
+        assert r.reading(0, box).distance_m == pytest.approx(1.8, abs=1e-3)
+        rd = r.reading(1, box)
+        assert rd.distance_m == pytest.approx(1.7, abs=1e-3) and rd.t_s == pytest.approx(1 / 30)
+        assert r.rgb(0).shape == (720, 960, 3)
+        with pytest.raises(Record3DError, match="no rgbd/5.depth"):
+            r.depth_m(5)
+
+
+def test_record3d_rejects_non_zip(tmp_path):
+    p = tmp_path / "x.r3d"
+    p.write_bytes(b"not a zip")
+    with pytest.raises(Record3DError, match="ZIP"):
+        Record3DReader(p)
+
+
+def test_realsense_without_library_says_what_to_install():
+    if realsense_available():
+        pytest.skip("pyrealsense2 is installed; this checks the message shown when it is not")
+    from guangying.distance.realsense import RealSenseSource
+
+    with pytest.raises(RuntimeError, match="pip install pyrealsense2"):
+        RealSenseSource()
+
+
+def test_marks_plan(tmp_path):
+    p = tmp_path / "marks.yaml"
+    p.write_text("marks: {A: 2.0, B: 3.5}\ncues:\n - {t_s: 0, mark: A}\n - {t_s: 4, mark: B, rack_s: 1.5}\n")
+    plan = load_marks(p)
+    assert plan.reading(1.0).distance_m == 2.0 and plan.reading(1.0).source == "mark:A"
+    assert plan.reading(5.0).distance_m == 3.5 and plan.active(5.0).rack_s == 1.5
+    with pytest.raises(MarksError, match="known marks"):
+        MarkPlan({"A": 2.0}, [plan.cues[1]])
+    with pytest.raises(MarksError, match="positive"):
+        MarkPlan({"A": -1.0}, [])
