@@ -229,9 +229,13 @@ def main() -> None:
             if spec.source not in graphs:
                 graphs[spec.source] = tf_graph_def(json.loads((folder / f"{spec.source}.json").read_text()),
                                                    g.weights)
-        report = [f"Parity: guangying converter + onnxruntime {ort.__version__} (onnx {onnx.__version__}) vs "
-                  f"TensorFlow {tf.__version__} running the original graphs; "
-                  f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                    if ln.startswith("model name")), "unknown CPU")
+        report = ["# Converter parity: our ONNX files vs TensorFlow running the original TF.js graphs", "",
+                  f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {cpu} · guangying converter + "
+                  f"onnxruntime {ort.__version__} (onnx {onnx.__version__}) vs TensorFlow {tf.__version__} "
+                  "(reference kernels, oneDNN off) · `tools/parity_check.py` · target: max |Δalpha| ≤ 1e-3 "
+                  "for RVM, ≤ 1e-4 of the output's magnitude for the others", "",
                   "| model | input | max abs difference per output | ≤ target |", "|---|---|---|---|"]
         rvm_rows(TfRunner(graphs["rvm"]), sessions, report)
         face_rows(graphs, sessions, report)

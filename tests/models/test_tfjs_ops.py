@@ -43,7 +43,8 @@ def to_nchw_first(g: TfGraph, x: str, channels: int) -> str:
 @LAYOUTS
 @pytest.mark.parametrize("padding,stride", [("SAME", 1), ("SAME", 2), ("VALID", 2), ("EXPLICIT", 1)])
 @pytest.mark.parametrize(
-    "fused", [["BiasAdd"], ["BiasAdd", "Relu"], ["BiasAdd", "Relu6"], ["BiasAdd", "Prelu"]]
+    "fused",
+    [["BiasAdd"], ["BiasAdd", "Relu"], ["BiasAdd", "Relu6"], ["BiasAdd", "Prelu"], ["BiasAdd", "LeakyRelu"]],
 )
 def test_fused_conv2d(rng, propagate, padding, stride, fused):
     x = rng.normal(size=(1, 9, 11, 3)).astype(np.float32) * 3
@@ -54,6 +55,8 @@ def test_fused_conv2d(rng, propagate, padding, stride, fused):
     g.placeholder("x")
     args = [g.const("w", w), g.const("b", bias)] + ([g.const("alpha", alpha)] if "Prelu" in fused else [])
     extra = {"explicit_paddings": a_ints([0, 0, 1, 2, 2, 0, 0, 0])} if padding == "EXPLICIT" else {}
+    if "LeakyRelu" in fused:
+        extra["leakyrelu_alpha"] = {"f": 0.3}
     g.op(
         "y",
         "_FusedConv2D",
@@ -71,6 +74,8 @@ def test_fused_conv2d(rng, propagate, padding, stride, fused):
         ref = np.clip(ref, 0, 6)
     if "Prelu" in fused:
         ref = np.where(ref > 0, ref, alpha * ref)
+    if "LeakyRelu" in fused:
+        ref = np.where(ref > 0, ref, 0.3 * ref)
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
 
 

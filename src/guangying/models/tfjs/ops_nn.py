@@ -46,10 +46,6 @@ def _activation(ctx: Converter, node: TfNode, op: str, y: str, args: list[np.nda
         return ctx.emit1("PRelu", [y, ctx.const_name(alpha)], "prelu")
     if op == "LeakyRelu":
         return ctx.emit1("LeakyRelu", [y], "leakyrelu", alpha=node.f("leakyrelu_alpha", 0.2))
-    if op == "Sigmoid":
-        return ctx.emit1("Sigmoid", [y], "sigmoid")
-    if op == "Tanh":
-        return ctx.emit1("Tanh", [y], "tanh")
     raise UnsupportedGraphError(f"node {node.name}: fused op {op} is not supported")
 
 
