@@ -1,0 +1,73 @@
+import math
+
+import numpy as np
+import pytest
+
+from guangying.distance.face_geometry import (
+    FaceRange,
+    Intrinsics,
+    distance_from_size_m,
+    fuse_ranges,
+    iris_diameter_px,
+    range_from_eye_centres,
+    range_from_irises,
+)
+
+
+def test_pinhole_iris_range():
+    k = Intrinsics.from_lens(50, 36, 1920, 1080)
+    assert k.fx == pytest.approx(2666.67, abs=0.01) and k.cx == 960
+    iris_px = k.fx * 11.7 / 2000.0  # 11.7 mm at 2 m
+    assert distance_from_size_m(iris_px, 11.7, k.fx) == pytest.approx(2.0)
+    r = range_from_irises([iris_px, iris_px * 0.9], k.fx)  # the yawed eye looks narrower
+    assert r.distance_m == pytest.approx(2.0) and 0.85 < r.confidence <= 0.9
+    assert math.isnan(range_from_irises([], k.fx).distance_m)
+    half = k.scaled(960, 540)
+    assert half.fx == pytest.approx(k.fx / 2)
+    km = Intrinsics.from_matrix(np.array([[1400, 0, 480], [0, 1401, 360], [0, 0, 1]]), 960, 720)
+    assert km.fy == 1401 and km.cy == 360
+
+
+def test_iris_points_and_ipd():
+    pts = np.array([[10, 10], [15, 10], [10, 14], [5, 10], [10, 6]], float)
+    assert iris_diameter_px(pts) == pytest.approx(9.0)
+    r = range_from_eye_centres((100, 50), (163, 50), focal_px=2000)
+    assert r.distance_m == pytest.approx(2.0) and r.cue == "ipd"
+
+
+def test_fusion_weights_iris_more():
+    f = fuse_ranges([FaceRange(2.0, 1.0, "iris"), FaceRange(2.4, 0.7, "ipd")])
+    assert 2.0 < f.distance_m < 2.15 and f.cue == "ipd+iris"
+    assert fuse_ranges([FaceRange(float("nan"), 0.0, "iris")]).confidence == 0.0
+
+
+@pytest.mark.models
+def test_face_models_range_scales_with_face_size():
+    try:
+        from guangying.models import onnx_path
+
+        onnx_path("blazeface")
+        onnx_path("iris")
+    except (FileNotFoundError, KeyError) as exc:
+        pytest.skip(f"face models not installed ({exc}); run `guangying models install`")
+    import cv2
+    from skimage import data
+
+    from guangying.distance.faces import FaceRangeFinder
+
+    img = data.astronaut()  # 512×512, one face
+    big = cv2.resize(img, (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    small = np.zeros_like(big)
+    small[256:768, 256:768] = img  # the same face at half the size: twice as far
+    finder = FaceRangeFinder(Intrinsics.from_lens(50, 36, 1024, 1024))
+    faces_big = finder.detect(big)
+    assert len(faces_big) == 1
+    f = faces_big[0]
+    ipd = float(np.linalg.norm(f.keypoints[0] - f.keypoints[1]))
+    irises = finder.iris_diameters_px(big, f)
+    # a human iris is about 63/11.7 = 5.4 times smaller than the eye spacing
+    assert all(4.3 < ipd / d < 6.8 for d in irises)
+    near = finder.reading(big, 0.0)
+    far = finder.reading(small, 0.0)
+    assert near.valid and far.valid and near.source.startswith("face:")
+    assert far.distance_m / near.distance_m == pytest.approx(2.0, rel=0.15)
