@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from skimage import data
 
@@ -136,3 +139,26 @@ def test_converted_files_pass_strict_shape_inference(name):
     model = onnx.load(path)
     onnx.checker.check_model(model)
     onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+
+
+def test_session_settings(tmp_path):
+    """load_session's tuning: threads = physical cores, sequential execution, CPU provider present."""
+    from models_tfjs_kit import TfGraph
+
+    from guangying.models.session import default_providers, make_session, physical_cores
+
+    g = TfGraph()
+    g.placeholder("x")
+    g.op("y", "Relu", ["x"])
+    g.run({"x": np.zeros((1, 2), np.float32)}, ["y"])
+    path = tmp_path / "tiny.onnx"
+    onnx.save(g.last_model, path)
+    sess = make_session(path)
+    assert "CPUExecutionProvider" in sess.get_providers()
+    assert default_providers()[-1] == "CPUExecutionProvider"
+    assert 1 <= physical_cores() <= (os.cpu_count() or 1)
+    opts = sess.get_session_options()
+    assert opts.intra_op_num_threads == physical_cores()
+    assert opts.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
+    assert opts.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert sess.run(None, {"x": np.array([[-1.0, 2.0]], np.float32)})[0].tolist() == [[0.0, 2.0]]

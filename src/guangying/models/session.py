@@ -10,17 +10,18 @@ import onnxruntime as ort
 
 
 def physical_cores() -> int:
-    """Physical cores available to this process (hyper-threads do not help conv-heavy inference)."""
-    logical = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        siblings = Path("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list").read_text()
-        per_core = len([p for p in siblings.replace("-", ",").split(",") if p.strip()])
-        if "-" in siblings:
-            a, b = siblings.strip().split("-")
-            per_core = int(b) - int(a) + 1
-    except (OSError, ValueError):
-        per_core = 1
-    return max(1, logical // max(1, per_core))
+    """Physical cores this process may use: hyper-threads share a core's FPU and do not speed up
+    conv-heavy inference, so they are not counted (one (package, core) pair per core)."""
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    cores = set()
+    for cpu in cpus:
+        topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add((topo.joinpath("physical_package_id").read_text().strip(),
+                       topo.joinpath("core_id").read_text().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))  # no topology information: count logical CPUs
+    return max(1, len(cores))
 
 
 def default_providers() -> list[str]:
