@@ -74,3 +74,28 @@ def test_sink_finish_consumes_everything_then_flushes_in_order():
         sink.submit(i)
     sink.finish()
     assert seen == [*range(10), "flush"]
+
+
+def test_sink_blocks_the_caller_when_the_encoder_falls_behind():
+    release = threading.Event()
+    submitted = []
+
+    def slow_consume(item):
+        release.wait()
+
+    sink = BackgroundSink(slow_consume, lambda: None, depth=2, context="test")
+
+    def producer():
+        for i in range(20):
+            sink.submit(i)
+            submitted.append(i)
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    time.sleep(0.2)
+    # 1 being consumed + 2 queued: the caller waits instead of piling frames up in memory.
+    assert len(submitted) <= 3
+    release.set()
+    thread.join()
+    sink.finish()
+    assert len(submitted) == 20
