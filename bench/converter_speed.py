@@ -9,6 +9,7 @@ real person picture from scikit-image, recurrent state carried. Writes
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import sys
@@ -91,6 +92,7 @@ def main() -> int:
     if src is None:
         print("model sources missing: run `guangying models install` first", file=sys.stderr)
         return 1
+    load = os.getloadavg()
     graph = load_tfjs_graph(src / "rvm.json")
     threads = physical_cores()
     rows = []
@@ -111,6 +113,7 @@ def main() -> int:
     text = "\n".join([
         "# Converted RVM: inference time, naive NHWC conversion vs layout propagation", "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {cpu} · {threads} threads (physical cores) · "
+        f"load average before the run {load[0]:.1f} (machine shared with other jobs) · "
         f"onnxruntime {ort.__version__} CPU, graph optimisation ALL · median per frame after 2 warm-up "
         "frames, recurrent state carried · input: scikit-image astronaut resized", "",
         "| model | input | naive: Transpose around every conv (Transposes in file / after ORT load) "

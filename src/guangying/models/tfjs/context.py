@@ -94,6 +94,7 @@ class Converter:
             self.initializers: list[onnx.TensorProto] = []
             self._counter = 0
             self._const_names: dict[int, str] = {}
+            self._keep: list[Any] = []  # arrays registered by id(): kept alive so ids stay unique
 
     # ----------------------------------------------------------------- names and constants
     def fresh(self, hint: str) -> str:
@@ -111,8 +112,7 @@ class Converter:
         data = data if data.flags.c_contiguous else data.copy()
         root.initializers.append(numpy_helper.from_array(data, name))
         root._const_names[key] = name
-        root._keep = getattr(root, "_keep", [])
-        root._keep.append(arr)  # keeps id() unique while converting
+        root._keep.append(arr)
         return name
 
     def ref(self, v: Value) -> str:

@@ -88,11 +88,12 @@ def _live_order(graph: TfjsGraph, roots: list[str], stop: set[str]) -> list[str]
 
 
 def _analyse_flow(graph: TfjsGraph, order: list[str]) -> _Flow:
-    live = set(order)
-    consumers: dict[str, list[str]] = defaultdict(list)
+    consumers: dict[str, list[str]] = defaultdict(list)  # per tensor
+    node_consumers: dict[str, list[str]] = defaultdict(list)  # per node, any output
     for name in order:
         for ref in graph.nodes[name].inputs:
             consumers[_canon(ref)].append(name)
+            node_consumers[split_ref(ref)[0]].append(name)
     flow = _Flow()
     for name in order:
         node = graph.nodes[name]
@@ -108,8 +109,7 @@ def _analyse_flow(graph: TfjsGraph, order: list[str]) -> _Flow:
                         raise UnsupportedGraphError(f"node {n} depends on two sides of a cond")
                     continue
                 flow.side[n] = (pred, port)
-                for k in range(8):
-                    todo.extend(c for c in consumers.get(f"{n}:{k}", []) if c in live)
+                todo.extend(node_consumers.get(n, []))
     for name in order:
         node = graph.nodes[name]
         if node.op != "Merge":
