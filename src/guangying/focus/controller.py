@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from guangying.distance.reading import DistanceReading
+from guangying.focus.kalman import DiopterIMM
 from guangying.focus.scurve import smoothstep5
 from guangying.lens.optics import dof_half_width_diopters
 
@@ -38,9 +39,10 @@ class ControllerConfig:
     f_number: float
     coc_mm: float
     sensor_sigma_m: float = 0.015  # TF-Luna: σ 1–1.5 cm; use the upper end of the spec
-    # Process noise: how abruptly people change their acceleration (jerk, m/s³) when they start,
-    # stop or turn while walking; walking itself is near-constant speed.
-    subject_jerk_mps3: float = 1.0
+    # Process noise: how abruptly people change their acceleration (white jerk, m/s³): calm walking
+    # or standing, and starting/stopping/turning; the IMM filter weighs the two as it goes.
+    subject_jerk_mps3: float = 0.5
+    manoeuvre_jerk_mps3: float = 8.0
     gate_sigma: float = 4.0
     reacquire_s: float = 0.6
     latency_s: float = 0.0  # sensor + motor delay: how far ahead to predict
@@ -76,9 +78,7 @@ class FocusController:
     """Feed readings with :meth:`update` (in time order), ask for focus with :meth:`output`."""
 
     config: ControllerConfig
-    x: np.ndarray | None = None  # [diopters, radial speed m/s, radial acceleration m/s²]
-    P: np.ndarray = field(default_factory=lambda: np.eye(3))
-    t_state_s: float = 0.0
+    imm: DiopterIMM = field(init=False)
     last_accept_s: float = -math.inf
     rejected: list[tuple[float, float]] = field(default_factory=list)
     still: bool = False
@@ -97,46 +97,33 @@ class FocusController:
     outliers: int = 0
 
     # ---- filter ---------------------------------------------------------------------------------
-    def _predict_state(self, x: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
-        d, u, a = float(x[0]), float(x[1]), float(x[2])
-        r = 1.0 / max(d, 1e-6)
-        cfg = self.config
-        r_new = min(max(r + u * dt + 0.5 * a * dt * dt, cfg.min_distance_m), cfg.max_distance_m)
-        d_new = 1.0 / r_new
-        f = np.array(
-            [
-                [d_new**2 / max(d, 1e-9) ** 2, -dt * d_new**2, -0.5 * dt * dt * d_new**2],
-                [0.0, 1.0, dt],
-                [0.0, 0.0, 1.0],
-            ]
+    def __post_init__(self) -> None:
+        c = self.config
+        self.imm = DiopterIMM(
+            jerks_mps3=(c.subject_jerk_mps3, c.manoeuvre_jerk_mps3),
+            r_min_m=c.min_distance_m,
+            r_max_m=c.max_distance_m,
         )
-        return np.array([d_new, u + a * dt, a]), f
 
-    def _predict(self, t_s: float) -> None:
-        dt = t_s - self.t_state_s
-        if self.x is None or dt <= 0:
-            return
-        x_new, f = self._predict_state(self.x, dt)
-        q = self.config.subject_jerk_mps3**2
-        q_r = q * np.array(
-            [
-                [dt**5 / 20, dt**4 / 8, dt**3 / 6],
-                [dt**4 / 8, dt**3 / 3, dt**2 / 2],
-                [dt**3 / 6, dt**2 / 2, dt],
-            ]
-        )
-        j = np.diag([-x_new[0] ** 2, 1.0, 1.0])  # (r, u, a) → (D, u, a)
-        self.P = f @ self.P @ f.T + j @ q_r @ j.T
-        self.x = x_new
-        self.t_state_s = t_s
+    @property
+    def x(self) -> np.ndarray | None:
+        """Combined filter state [diopters, radial speed m/s, radial acceleration m/s²] (None before any
+        reading)."""
+        return self.imm.estimate()[0] if self.imm.initialised else None
+
+    @property
+    def P(self) -> np.ndarray:
+        return self.imm.estimate()[1]
+
+    @property
+    def t_state_s(self) -> float:
+        return self.imm.t_s
 
     def _r(self, z: float) -> float:
         return (self.config.sensor_sigma_m * z * z) ** 2
 
     def _reset(self, z: float, t_s: float) -> None:
-        self.x = np.array([z, 0.0, 0.0])
-        self.P = np.diag([self._r(z), 1.0, 1.0])
-        self.t_state_s = t_s
+        self.imm.reset(z, self._r(z), t_s)
         self.rejected.clear()
         self.recent.clear()
         self._leave_still()
@@ -147,7 +134,7 @@ class FocusController:
 
     def reset_subject(self) -> None:
         """Forget the tracked subject (a new one is coming); the output stays where it is."""
-        self.x = None
+        self.imm.clear()
         self.rejected.clear()
         self._leave_still()
 
@@ -164,14 +151,10 @@ class FocusController:
             self.last_accept_s = t
             self.accepted += 1
             return True
-        x_saved, p_saved, t_saved = self.x, self.P, self.t_state_s
-        self._predict(t)
         r = self._r(z)
-        s = self.P[0, 0] + r
-        nu = z - self.x[0]
+        nu, s = self.imm.innovation(z, r, t)
         if nu * nu > cfg.gate_sigma**2 * s:
-            # keep the state at the last accepted reading: an occluder must not drag the model along
-            self.x, self.P, self.t_state_s = x_saved, p_saved, t_saved
+            # the filter stays at the last accepted reading: an occluder must not drag the model along
             self.outliers += 1
             if self.rejected and t - self.rejected[-1][0] > cfg.reacquire_s:
                 self.rejected.clear()
@@ -179,9 +162,7 @@ class FocusController:
             self._maybe_reacquire(t)
             return False
         self.rejected.clear()
-        k = self.P[:, 0] / s
-        self.x = self.x + k * nu
-        self.P = self.P - np.outer(k, self.P[0, :])
+        self.imm.update(z, r, t)
         self.last_accept_s = t
         self.accepted += 1
         self._update_still(z, r)
@@ -256,10 +237,8 @@ class FocusController:
         ahead = t_s + self.config.latency_s - self.t_state_s
         if ahead <= 0:
             return float(self.x[0])
-        x = self.x
-        if t_s - self.last_accept_s > 0.1:
-            x = np.array([x[0], x[1], 0.0])  # through a gap, coast at constant speed: no runaway
-        return float(self._predict_state(x, ahead)[0][0])
+        # through a gap, coast at constant speed: no runaway on a stale acceleration
+        return self.imm.predict_diopters(t_s + self.config.latency_s, coast=t_s - self.last_accept_s > 0.1)
 
     def rack_to(self, t_s: float, duration_s: float, distance_m: float | None = None) -> None:
         """Start a rack at ``t_s`` over ``duration_s``: to a fixed distance (a mark, held until the next

@@ -1,0 +1,130 @@
+"""Interacting-multiple-model Kalman filter for one subject's focus, in diopter space.
+
+State per model: (D, u, a) — focus in diopters, the subject's radial speed (m/s) and acceleration
+(m/s²). Motion is integrated in metres (r = 1/D moves by u·dt + a·dt²/2), which is exact for walking
+at constant speed; measurements are diopters with the sensor's σ in metres mapped to σ_D = σ_m·D².
+
+Two models differ only in how fast acceleration may change (white jerk): a calm one for walking and
+standing, and a manoeuvre one for starting, stopping and turning. The IMM (Blom & Bar-Shalom) mixes
+them by how well each explains the recent readings, so the filter is smooth when the subject is
+steady and quick when they change pace, without a hand-made switch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def _transition(x: np.ndarray, dt: float, r_min: float, r_max: float) -> tuple[np.ndarray, np.ndarray]:
+    d, u, a = float(x[0]), float(x[1]), float(x[2])
+    r = 1.0 / max(d, 1e-6)
+    r_new = min(max(r + u * dt + 0.5 * a * dt * dt, r_min), r_max)
+    d_new = 1.0 / r_new
+    f = np.array(
+        [
+            [d_new**2 / max(d, 1e-9) ** 2, -dt * d_new**2, -0.5 * dt * dt * d_new**2],
+            [0.0, 1.0, dt],
+            [0.0, 0.0, 1.0],
+        ]
+    )
+    return np.array([d_new, u + a * dt, a]), f
+
+
+def _process_noise(d: float, dt: float, jerk: float) -> np.ndarray:
+    q_r = jerk**2 * np.array(
+        [
+            [dt**5 / 20, dt**4 / 8, dt**3 / 6],
+            [dt**4 / 8, dt**3 / 3, dt**2 / 2],
+            [dt**3 / 6, dt**2 / 2, dt],
+        ]
+    )
+    j = np.diag([-d * d, 1.0, 1.0])  # (r, u, a) → (D, u, a)
+    return j @ q_r @ j.T
+
+
+@dataclass(slots=True)
+class DiopterIMM:
+    """``jerks_mps3``: white-jerk level of each model; ``switch_rate_per_s``: how often the subject is
+    expected to go from calm to manoeuvring (first) and back (second)."""
+
+    jerks_mps3: tuple[float, float] = (1.0, 12.0)
+    switch_rate_per_s: tuple[float, float] = (0.5, 2.0)
+    r_min_m: float = 0.2
+    r_max_m: float = 1000.0
+    xs: list[np.ndarray] = field(default_factory=list)
+    Ps: list[np.ndarray] = field(default_factory=list)
+    mu: np.ndarray = field(default_factory=lambda: np.array([0.9, 0.1]))
+    t_s: float = 0.0
+
+    @property
+    def initialised(self) -> bool:
+        return bool(self.xs)
+
+    def reset(self, z: float, var_z: float, t_s: float) -> None:
+        p0 = np.diag([var_z, 1.0, 1.0])
+        self.xs = [np.array([z, 0.0, 0.0]), np.array([z, 0.0, 0.0])]
+        self.Ps = [p0.copy(), p0.copy()]
+        self.mu = np.array([0.9, 0.1])
+        self.t_s = t_s
+
+    def clear(self) -> None:
+        self.xs, self.Ps = [], []
+
+    def _predicted(self, t_s: float) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        dt = max(0.0, t_s - self.t_s)
+        if dt == 0.0:
+            return [x.copy() for x in self.xs], [p.copy() for p in self.Ps], self.mu.copy()
+        up = 1.0 - math.exp(-self.switch_rate_per_s[0] * dt)
+        down = 1.0 - math.exp(-self.switch_rate_per_s[1] * dt)
+        pi = np.array([[1.0 - up, up], [down, 1.0 - down]])
+        c = pi.T @ self.mu
+        mix = (pi * self.mu[:, None]) / np.maximum(c[None, :], 1e-300)  # mix[i, j] = P(i | j)
+        xs, ps = [], []
+        for j in range(2):
+            x0 = mix[0, j] * self.xs[0] + mix[1, j] * self.xs[1]
+            p0 = sum(mix[i, j] * (self.Ps[i] + np.outer(self.xs[i] - x0, self.xs[i] - x0)) for i in range(2))
+            x1, f = _transition(x0, dt, self.r_min_m, self.r_max_m)
+            ps.append(f @ p0 @ f.T + _process_noise(float(x1[0]), dt, self.jerks_mps3[j]))
+            xs.append(x1)
+        return xs, ps, c
+
+    @staticmethod
+    def _combine(xs: list[np.ndarray], ps: list[np.ndarray], mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = mu[0] * xs[0] + mu[1] * xs[1]
+        p = sum(mu[i] * (ps[i] + np.outer(xs[i] - x, xs[i] - x)) for i in range(2))
+        return x, p
+
+    def estimate(self) -> tuple[np.ndarray, np.ndarray]:
+        """Combined state and covariance at the last update time."""
+        return self._combine(self.xs, self.Ps, self.mu)
+
+    def innovation(self, z: float, r: float, t_s: float) -> tuple[float, float]:
+        """(ν, S) of a reading against the combined prediction, for gating; nothing is changed."""
+        xs, ps, c = self._predicted(t_s)
+        x, p = self._combine(xs, ps, c)
+        return z - float(x[0]), float(p[0, 0]) + r
+
+    def update(self, z: float, r: float, t_s: float) -> None:
+        xs, ps, c = self._predicted(t_s)
+        like = np.empty(2)
+        for j in range(2):
+            s = ps[j][0, 0] + r
+            nu = z - xs[j][0]
+            k = ps[j][:, 0] / s
+            xs[j] = xs[j] + k * nu
+            ps[j] = ps[j] - np.outer(k, ps[j][0, :])
+            like[j] = math.exp(-0.5 * nu * nu / s) / math.sqrt(2 * math.pi * s)
+        mu = like * c
+        total = mu.sum()
+        self.mu = mu / total if total > 0 and np.isfinite(total) else c
+        self.xs, self.Ps, self.t_s = xs, ps, t_s
+
+    def predict_diopters(self, t_s: float, coast: bool = False) -> float:
+        """Combined focus predicted to ``t_s``; ``coast`` drops acceleration (through a gap)."""
+        x, _ = self.estimate()
+        if coast:
+            x = np.array([x[0], x[1], 0.0])
+        return float(_transition(x, max(0.0, t_s - self.t_s), self.r_min_m, self.r_max_m)[0][0])
