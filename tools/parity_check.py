@@ -239,8 +239,8 @@ def main() -> None:
                   "| model | input | max abs difference per output | ≤ target |", "|---|---|---|---|"]
         rvm_rows(TfRunner(graphs["rvm"]), sessions, report)
         face_rows(graphs, sessions, report)
-    report += ["", "Inference times of the converted RVM files (naive vs layout-propagated conversion) are in "
-               "`bench/results/converter_speed.md` (`bench/converter_speed.py`)."]
+    report += ["", "Inference times of the converted RVM files (naive vs layout-propagated conversion): "
+               "see `bench/results/converter_speed.md` (`bench/converter_speed.py`)."]
     text = "\n".join(report)
     print(text)
     if args.out:
