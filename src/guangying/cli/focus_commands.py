@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import click
+import numpy as np
 
 from guangying.lens.optics import DepthOfField, depth_of_field
 from guangying.lens.sensors import SENSORS, sensor_preset
@@ -240,8 +241,162 @@ def focus_live_command(
                f"last focus {where}")
 
 
+def _parse_box(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise click.BadParameter(f"--box must be x0,y0,x1,y1 in pixels, got {text!r}") from exc
+    return x0, y0, x1, y1
+
+
+def _write_log(path: Path | None, rows: list[dict[str, object]]) -> None:
+    """Rows as a sensor log (t_s, distance_m, strength, …) that `guangying focus` can replay."""
+    import csv
+    import io
+
+    from guangying.lens.atomic import atomic_write_text
+
+    if path is not None and path.suffix.lower() == ".json":
+        atomic_write_text(path, json.dumps(rows, indent=1))
+        return
+    buf = io.StringIO()
+    cols = list(rows[0]) if rows else ["t_s", "distance_m", "strength"]
+    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    if path is None:
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        atomic_write_text(path, buf.getvalue())
+
+
+def _log_row(t_s: float, distance_m: float, confidence: float, source: str, subject: object = "") -> dict:
+    ok = confidence > 0 and math.isfinite(distance_m)
+    # strength carries the confidence on the TF-Luna scale (< 100 = unreliable) so logs replay alike
+    return {"t_s": f"{t_s:.4f}", "distance_m": f"{distance_m:.4f}" if ok else "0",
+            "strength": int(round(confidence * 1000)) if ok else 0, "source": source, "subject": subject}
+
+
+@click.command("distance")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(["auto", "depth", "r3d", "faces"]), default="auto",
+              show_default=True, help="depth map, Record3D recording, or faces in a picture/video/sequence")
+@click.option("--box", "box_text", default=None, help="subject region x0,y0,x1,y1 in picture pixels")
+@click.option("--focal-length", "focal_length_mm", type=float, default=None, help="faces: focal length, mm")
+@click.option("--sensor", default=None, help="faces: sensor preset giving the sensor width")
+@click.option("--sensor-width", "sensor_width_mm", type=float, default=None, help="faces: sensor width, mm")
+@click.option("--select", "rule", type=click.Choice(["largest", "centre", "point"]), default="largest",
+              show_default=True, help="faces: which face to follow (locked once chosen)")
+@click.option("--point", "point_text", default=None, help="faces: tap point x,y for --select point")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="sensor log CSV (or .json); stdout when omitted")
+def distance_command(
+    source: Path, kind: str, box_text: str | None, focal_length_mm: float | None, sensor: str | None,
+    sensor_width_mm: float | None, rule: str, point_text: str | None, output: Path | None,
+) -> None:
+    """Measure the subject's distance from a depth map, a Record3D .r3d, or faces in the picture.
+
+    Writes a sensor log (t_s, distance_m, strength, source, subject) that `guangying focus
+    --sensor-log` replays into a focus track.
+    """
+    box = _parse_box(box_text)
+    suffix = source.suffix.lower()
+    if kind == "auto":
+        kind = "r3d" if suffix == ".r3d" else "depth" if suffix in (".npy", ".exr") else "faces"
+        if suffix == ".png":
+            import cv2
+
+            img = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
+            kind = "depth" if img is not None and img.dtype == np.uint16 and img.ndim == 2 else "faces"
+    rows: list[dict[str, object]] = []
+    if kind == "depth":
+        from guangying.distance.depthmap import DepthMapError, load_depth_m, sample_depth
+
+        try:
+            s = sample_depth(load_depth_m(source), box=None if box is None else tuple(int(v) for v in box))
+        except (DepthMapError, ValueError) as exc:
+            raise click.ClickException(f"{source}: {exc}") from exc
+        rows.append(_log_row(0.0, s.distance_m, s.confidence, "depth"))
+    elif kind == "r3d":
+        from rich.progress import track
+
+        from guangying.distance.record3d import Record3DError, Record3DReader
+
+        try:
+            with Record3DReader(source) as rec:
+                for i in track(range(rec.frame_count), description="r3d depth", transient=True):
+                    r = rec.reading(i, box)
+                    rows.append(_log_row(r.t_s, r.distance_m, r.confidence, r.source))
+        except Record3DError as exc:
+            raise click.ClickException(str(exc)) from exc
+    else:
+        rows = _face_rows(source, focal_length_mm, sensor, sensor_width_mm, rule, point_text)
+    _write_log(output, rows)
+    if output is not None:
+        click.echo(f"wrote {len(rows)} readings to {output}")
+
+
+def _face_rows(source: Path, focal_length_mm: float | None, sensor: str | None, sensor_width_mm: float | None,
+               rule: str, point_text: str | None) -> list[dict[str, object]]:
+    from rich.progress import Progress
+
+    from guangying.composite.colour import linear_to_srgb
+    from guangying.distance.face_geometry import Intrinsics
+    from guangying.distance.faces import FaceRangeFinder
+    from guangying.focus.tracking import Detection, SubjectSelector, SubjectTracker, iou_matrix
+    from guangying.media.api import open_reader
+    from guangying.media.errors import MediaError
+
+    if focal_length_mm is None or (sensor is None and sensor_width_mm is None):
+        raise click.UsageError("faces need --focal-length and --sensor NAME or --sensor-width MM")
+    width_mm = sensor_width_mm if sensor_width_mm is not None else sensor_preset(str(sensor)).width_mm
+    point = None
+    if point_text is not None:
+        try:
+            px, py = (float(v) for v in point_text.split(","))
+        except ValueError as exc:
+            raise click.BadParameter("--point must be x,y in pixels") from exc
+        point = (px, py)
+    if rule == "point" and point is None:
+        raise click.UsageError("--select point needs --point x,y")
+    rows: list[dict[str, object]] = []
+    tracker, finder, selector = SubjectTracker(), None, None
+    try:
+        reader = open_reader(source)
+    except MediaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with reader, Progress(transient=True) as progress:
+        task = progress.add_task("faces", total=None)
+        for frame in reader:
+            rgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
+            if finder is None:
+                try:
+                    finder = FaceRangeFinder(Intrinsics.from_lens(focal_length_mm, width_mm, frame.width,
+                                                                  frame.height))
+                except FileNotFoundError as exc:
+                    raise click.ClickException(str(exc)) from exc
+                selector = SubjectSelector(rule, frame_size=(frame.width, frame.height), point=point)
+            faces = finder.detect(rgb)
+            tracks = tracker.update([Detection(f.box, f.score) for f in faces])
+            chosen = selector.select(tracks) if selector is not None else None
+            face = None
+            if chosen is not None and chosen.missed == 0:
+                ious = iou_matrix(np.array([chosen.box]), np.array([f.box for f in faces]))[0]
+                face = faces[int(np.argmax(ious))]
+            if face is None:
+                rows.append(_log_row(frame.time_s, float("nan"), 0.0, "face"))
+            else:
+                r = finder.reading(rgb, frame.time_s, face)
+                rows.append(_log_row(r.t_s, r.distance_m, r.confidence, r.source, chosen.track_id))
+            progress.advance(task)
+    return rows
+
+
 def register(cli: click.Group) -> None:
     """Add the focus commands to the ``guangying`` group."""
     cli.add_command(dof_command)
     cli.add_command(focus_command)
     cli.add_command(focus_live_command)
+    cli.add_command(distance_command)
