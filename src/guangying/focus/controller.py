@@ -1,10 +1,11 @@
 """Focus controller: a Kalman filter in diopter space feeding a DoF-aware, rate-limited follower.
 
 Why this shape:
-- The filter state is (D, u): focus in diopters and the subject's radial speed in m/s. A person
-  walking at constant speed is a straight line in metres, not in diopters, so the motion model
-  D' = −D²·u is exact for that case; the noise model is the sensor's σ in metres mapped to
-  diopters (σ_D = σ_m·D²), so near readings are trusted less, as they should be.
+- The filter (:class:`~guangying.focus.kalman.DiopterIMM`) keeps focus in diopters plus the
+  subject's radial speed and acceleration in metres: walking at constant speed is a straight line in
+  metres, not in diopters, so motion is integrated in metres; the noise model is the sensor's σ in
+  metres mapped to diopters (σ_D = σ_m·D²), so near readings are trusted less, as they should be.
+  Two motion models (calm / manoeuvring) are mixed as an IMM, so it is smooth and still quick.
 - Readings that disagree with the prediction by more than ``gate_sigma`` standard deviations are
   rejected (a LiDAR spot straddling the background, someone passing in front). Only if they persist
   and agree among themselves for ``reacquire_s`` does the filter accept them as the new truth.
