@@ -141,3 +141,19 @@ def test_focus_live_silent_sensor_errors_cleanly():
         os.close(master)
         os.close(slave)
     assert res.exit_code != 0 and "no valid TF LiDAR frame" in res.output
+
+
+def test_focus_cli_marks_rack_and_return(tmp_path, log_path):
+    marks = tmp_path / "marks.yaml"
+    marks.write_text("marks: {A: 1.5}\ncues:\n - {t_s: 0.5, mark: A, rack_s: 0.4}\n"
+                     " - {t_s: 2.0, mark: track, rack_s: 0.4}\n")
+    out = tmp_path / "track.csv"
+    args = ["focus", "--sensor-log", str(log_path), "--fps", "25", "--focal-length", "85", "--f-number", "2",
+            "--coc", "0.03", "--latency", "0", "--marks", str(marks), "-o", str(out)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    rows = {int(r["frame"]): r for r in csv.DictReader(out.open())}
+    assert float(rows[10]["focus_distance_m"]) == pytest.approx(3.0, abs=0.02)  # before the cue: sensor
+    assert float(rows[30]["focus_distance_m"]) == pytest.approx(1.5, abs=1e-3)  # holding mark A
+    assert rows[30]["subject"] == "mark:A"
+    assert float(rows[74]["focus_distance_m"]) == pytest.approx(2.0, abs=0.02)  # back on the sensor

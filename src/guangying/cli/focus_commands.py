@@ -131,10 +131,12 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
 @click.option("--freed", "freed_target", default=None, help="also send each frame as FreeD D1 to HOST:PORT")
 @click.option("--camera-id", type=int, default=1, show_default=True, help="FreeD camera id")
 @click.option("--realtime", is_flag=True, help="pace FreeD packets at the frame rate instead of at once")
+@click.option("--marks", "marks_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="YAML/JSON marks {A: 2.0, …} and cues [{t_s, mark, rack_s}]; mark 'track' = sensor")
 def focus_command(
     sensor_log: Path, fps: float, focal_length_mm: float, f_number: float, coc_mm: float | None,
     sensor: str | None, latency_s: float, sensor_sigma_m: float, calibration_path: Path | None, output: Path,
-    freed_target: str | None, camera_id: int, realtime: bool,
+    freed_target: str | None, camera_id: int, realtime: bool, marks_path: Path | None,
 ) -> None:
     """Turn a LiDAR log into a per-frame focus track, replayed as live operation would see it."""
     import time
@@ -150,6 +152,14 @@ def focus_command(
         raise click.BadParameter(f"--fps must be > 0, got {fps}")
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m)
     calibration = _load_calibration(calibration_path)
+    marks = None
+    if marks_path is not None:
+        from guangying.distance.marks import MarksError, load_marks
+
+        try:
+            marks = load_marks(marks_path)
+        except MarksError as exc:
+            raise click.BadParameter(str(exc), param_hint="--marks") from exc
     try:
         readings = read_sensor_log(sensor_log)
     except SensorLogError as exc:
@@ -172,7 +182,7 @@ def focus_command(
                 sender.send(FreeDPose(camera_id=camera_id, focus=freed_focus_field(out, calibration)))
 
         try:
-            rows = replay(readings, fps, cfg, calibration=calibration, on_frame=on_frame)
+            rows = replay(readings, fps, cfg, calibration=calibration, on_frame=on_frame, marks=marks)
         finally:
             if sender is not None:
                 sender.close()

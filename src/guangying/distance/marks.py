@@ -1,4 +1,7 @@
-"""Manual focus marks (A, B, C, D …): distances measured with a tape on set, for planned pulls."""
+"""Manual focus marks (A, B, C, D …): distances measured with a tape on set, for planned pulls.
+
+A cue names a mark to rack to, or ``track`` to hand focus back to the distance sensor's subject.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from pathlib import Path
 import yaml
 
 from guangying.distance.reading import DistanceReading
+
+TRACK = "track"
 
 
 class MarksError(ValueError):
@@ -36,7 +41,7 @@ class MarkPlan:
                 raise MarksError(f"mark {name}: distance must be a positive number of metres, got {d!r}")
         last = -math.inf
         for c in self.cues:
-            if c.mark not in self.marks:
+            if c.mark not in self.marks and c.mark != TRACK:
                 known = ", ".join(self.marks)
                 raise MarksError(f"cue at {c.t_s} s names mark {c.mark!r}; known marks: {known}")
             if c.t_s < last:
@@ -56,7 +61,7 @@ class MarkPlan:
     def reading(self, t_s: float) -> DistanceReading:
         """The active mark as a reading (nothing before the first cue)."""
         cue = self.active(t_s)
-        if cue is None:
+        if cue is None or cue.mark == TRACK:
             return DistanceReading(t_s, float("nan"), 0.0, "mark")
         return DistanceReading(t_s, float(self.marks[cue.mark]), 1.0, f"mark:{cue.mark}")
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from guangying.distance.marks import TRACK, MarkPlan
 from guangying.distance.reading import DistanceReading
 from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput
 from guangying.focus.track_io import TrackRow, timecode
@@ -21,10 +22,12 @@ def replay(
     duration_s: float | None = None,
     start_s: float | None = None,
     subject: str = "1",
+    marks: MarkPlan | None = None,
     on_frame: Callable[[TrackRow, FocusOutput], None] | None = None,
 ) -> list[TrackRow]:
     """One row per frame at ``fps`` from ``start_s`` (default: the first reading's time) to the end of
-    the log (or ``duration_s``); frame k's focus uses only readings with ``t_s`` ≤ its time."""
+    the log (or ``duration_s``); frame k's focus uses only readings with ``t_s`` ≤ its time.
+    ``marks``: planned cues — rack to a mark (and hold it) or back to the sensor's subject (``track``)."""
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps}")
     if not readings:
@@ -34,8 +37,15 @@ def replay(
     times = t_start + np.arange(0, int(math.floor((t_end - t_start) * fps)) + 1) / fps
     ctl = FocusController(config)
     rows: list[TrackRow] = []
+    cues = list(marks.cues) if marks is not None else []
     i = 0
+    label = subject
     for k, tf in enumerate(times):
+        while cues and cues[0].t_s <= tf:
+            cue = cues.pop(0)
+            to_mark = cue.mark != TRACK
+            ctl.rack_to(cue.t_s, cue.rack_s, marks.marks[cue.mark] if to_mark and marks else None)
+            label = f"mark:{cue.mark}" if to_mark else subject
         while i < len(readings) and readings[i].t_s <= tf:
             ctl.update(readings[i])
             i += 1
@@ -43,9 +53,14 @@ def replay(
         motor = None
         if calibration is not None and math.isfinite(out.diopters):
             motor = float(calibration.motor_for_diopters(out.diopters))
-        source = readings[max(i - 1, 0)].source if i else ""
-        row = TrackRow(k, float(tf), timecode(k, fps), out.distance_m, out.diopters, motor, subject, source,
-                       out.confidence)
+        source = (
+            "mark"
+            if out.mode == "mark" or label.startswith("mark:")
+            else (readings[i - 1].source if i else "")
+        )
+        row = TrackRow(
+            k, float(tf), timecode(k, fps), out.distance_m, out.diopters, motor, label, source, out.confidence
+        )
         rows.append(row)
         if on_frame is not None:
             on_frame(row, out)
