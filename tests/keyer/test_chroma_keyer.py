@@ -119,10 +119,20 @@ def test_numba_kernel_agrees_with_the_numpy_reference(green_plate, settings):
     background = np.ascontiguousarray(np.random.default_rng(0).uniform(0, 1, SHAPE + (3,)).astype(np.float32))
     keyer = ChromaKeyer(settings)
     result = keyer.process(green_plate.rgb, background)
-    plate = keyer.screen_plate_linear(green_plate.rgb)
+    plate, floor = keyer.screen_model(green_plate.rgb)
     plate_full = plate.reshape(-1)[:3] if plate.shape[:2] == (1, 1) else _upsample(plate, SHAPE)
-    alpha_ref, fg_ref = key_reference(green_plate.rgb, plate_full, keyer.screen, settings, background)
-    np.testing.assert_allclose(result.alpha, alpha_ref, atol=2e-3)
+    alpha_ref, fg_ref = key_reference(
+        green_plate.rgb,
+        plate_full,
+        keyer.screen,
+        settings,
+        background,
+        _upsample(floor, SHAPE),
+    )
+    # The kernel decodes sRGB through a 4096-entry table (error ≤ 3e-4 in linear light); despot's
+    # thresholds may flip a rare pixel on such a difference.
+    alpha_diff = np.abs(result.alpha - alpha_ref)
+    assert alpha_diff.mean() < 2e-4 and np.quantile(alpha_diff, 0.999) < 1e-2
     visible = alpha_ref > 0.1
     fg_diff = np.abs(result.foreground_rgb - fg_ref)[visible]
     assert fg_diff.mean() < 1e-3 and np.quantile(fg_diff, 0.999) < 1e-2

@@ -11,7 +11,13 @@ from guangying.keyer.maths import (
     unmix_foreground,
 )
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
-from guangying.keyer.screen import detect_screen, estimate_screen_colour, estimate_screen_plate
+from guangying.keyer.screen import (
+    detect_screen,
+    estimate_screen_colour,
+    estimate_screen_plate,
+    estimate_spill_floor,
+    small_linear,
+)
 from guangying.keyer.settings import KeyerSettings
 
 __all__ = [
@@ -26,10 +32,12 @@ __all__ = [
     "detect_screen",
     "estimate_screen_colour",
     "estimate_screen_plate",
+    "estimate_spill_floor",
     "grow_matte",
     "mask_from_image",
     "polygon_mask",
     "screen_channels",
+    "small_linear",
     "soften_matte",
     "unmix_foreground",
 ]

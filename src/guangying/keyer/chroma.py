@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from guangying.composite.colour import srgb_to_linear
 from guangying.keyer import kernels
 from guangying.keyer.maths import screen_channels
 from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
-from guangying.keyer.screen import detect_screen, estimate_screen_colour, estimate_screen_plate
+from guangying.keyer.screen import (
+    detect_screen,
+    estimate_screen_colour,
+    estimate_screen_plate,
+    estimate_spill_floor,
+    small_linear,
+)
 from guangying.keyer.settings import KeyerSettings
 from guangying.mattes import MatteResult
 
@@ -77,10 +84,15 @@ class ChromaKeyer:
         self._screen = screen
         self._screen_linear = srgb_to_linear(colour)
 
-    def screen_plate_linear(self, rgb: np.ndarray) -> np.ndarray:
-        """The linear screen plate this frame is keyed against: the clean plate, the auto plate at
-        1/8 size, or the flat screen colour as a 1×1 image."""
+    def screen_model(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What this frame is keyed against: (linear screen plate, spill floor).
+
+        The plate is the clean plate (full size), the auto plate (1/8 size) or the flat screen colour
+        (1×1); the spill floor is 1/8 size, or a 1×1 zero when spill compensation is off.
+        """
         st = self.settings
+        assert self._screen is not None and self._screen_linear is not None
+        small = small_linear(rgb)
         if st.clean_plate is not None:
             if self._clean_plate_linear is None:
                 self._clean_plate_linear = srgb_to_linear(_check_frame(st.clean_plate, "keyer clean_plate"))
@@ -89,11 +101,20 @@ class ChromaKeyer:
                     f"keyer clean_plate is {self._clean_plate_linear.shape} but the frame is {rgb.shape}: "
                     "the clean plate must be shot at the footage's resolution"
                 )
-            return self._clean_plate_linear
-        assert self._screen is not None and self._screen_linear is not None
-        if st.auto_plate:
-            return estimate_screen_plate(rgb, self._screen_linear, self._screen, st.screen_balance)
-        return self._screen_linear.reshape(1, 1, 3)
+            plate = self._clean_plate_linear
+            small_plate = cv2.resize(plate, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+        elif st.auto_plate:
+            plate = small_plate = estimate_screen_plate(
+                small, self._screen_linear, self._screen, st.screen_balance
+            )
+        else:
+            plate = self._screen_linear.reshape(1, 1, 3)
+            small_plate = np.broadcast_to(plate, small.shape)
+        if st.spill_compensation:
+            floor = estimate_spill_floor(small, small_plate, self._screen, st.screen_balance)
+        else:
+            floor = np.zeros((1, 1), np.float32)
+        return np.ascontiguousarray(plate, np.float32), np.ascontiguousarray(floor, np.float32)
 
     def process(self, rgb: np.ndarray, background_rgb: np.ndarray | None = None) -> MatteResult:
         """Key one frame: float32 (H, W, 3) sRGB 0–1 in; α and straight sRGB foreground out.
@@ -115,13 +136,21 @@ class ChromaKeyer:
         if self._screen is None:
             self._learn_screen(rgb)
         assert self._screen is not None
-        plate = np.ascontiguousarray(self.screen_plate_linear(rgb), np.float32)
+        plate, floor = self.screen_model(rgb)
         s, o1, o2 = screen_channels(self._screen)
         use_bg = background_rgb is not None and st.spill_replace == "background"
         spatial = st.grow_px != 0 or st.softness_px > 0 or st.despot_px > 0
         none_rgb, none_mask = np.zeros((1, 1, 3), np.float32), np.zeros((1, 1), np.float32)
         params = np.array(
-            [st.screen_gain, st.screen_balance, st.clip_black, st.clip_white, st.despill_bias], np.float32
+            [
+                st.screen_gain,
+                st.screen_balance,
+                st.clip_black,
+                st.clip_white,
+                st.despill_bias,
+                kernels.LUMA_709[s],
+            ],
+            np.float32,
         )
 
         def flags(mode: int) -> np.ndarray:
@@ -137,10 +166,10 @@ class ChromaKeyer:
         alpha = np.empty(shape, np.float32)
         fg = np.empty_like(rgb)
         args = (
-            rgb, plate, background_rgb if use_bg else none_rgb,
+            rgb, plate, floor, background_rgb if use_bg else none_rgb,
             none_mask if garbage is None else garbage, none_mask if core is None else core, params,
         )  # fmt: skip
-        luts = (kernels.DECODE_LUT, kernels.ENCODE_LUT)
+        luts = (kernels.DECODE_LUT, kernels.ENCODE_SQRT_LUT)
         if not spatial:
             kernels.key_kernel(*args, flags(kernels.MODE_FUSED), *luts, alpha, fg)
         else:

@@ -49,16 +49,20 @@ def colour_difference_alpha(
     balance: float = 0.9,
     clip_black: float = 0.0,
     clip_white: float = 1.0,
+    spill_floor: np.ndarray | float = 0.0,
 ) -> np.ndarray:
-    """IBK/Keylight-style colour-difference matte: α = 1 − gain·d(C)/d(S), then clipped.
+    """IBK/Keylight-style colour-difference matte: α = 1 − gain·(r − f)/(1 − f), r = d(C)/d(S), clipped.
 
     ``screen_rgb_linear`` is the screen colour (3,) or a clean/estimated plate (H, W, 3); d is
     :func:`colour_difference`. A pixel as far from grey as the screen is transparent, one without
     screen excess is opaque, and a mix is in between in proportion — which holds in linear light.
+    ``spill_floor`` f (scalar or (H, W), 0–0.3) is the ratio r the solid subject itself shows because
+    of spill (see :func:`guangying.keyer.screen.estimate_spill_floor`); 0 = classic key.
     """
     d_pixel = colour_difference(rgb_linear, screen, balance)
     d_screen = np.maximum(colour_difference(screen_rgb_linear, screen, balance), np.float32(_EPS_DIFF))
-    raw = np.float32(1.0) - np.float32(gain) * d_pixel / d_screen
+    floor = np.asarray(spill_floor, np.float32)
+    raw = np.float32(1.0) - np.float32(gain) * (d_pixel / d_screen - floor) / (np.float32(1.0) - floor)
     return clip_matte(raw, clip_black, clip_white)
 
 

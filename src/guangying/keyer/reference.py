@@ -20,8 +20,10 @@ def key_reference(
     screen: str,
     settings: KeyerSettings,
     background_srgb: np.ndarray | None = None,
+    spill_floor: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Key an sRGB frame against a full-size linear screen plate (or a (3,) colour).
+    """Key an sRGB frame against a full-size linear screen plate (or a (3,) colour) and spill floor
+    (see :meth:`guangying.keyer.ChromaKeyer.screen_model`, upsampled to full size).
 
     Returns (alpha float32 (H, W), straight foreground float32 (H, W, 3) sRGB-encoded).
     """
@@ -34,13 +36,17 @@ def key_reference(
         settings.screen_balance,
         settings.clip_black,
         settings.clip_white,
+        spill_floor,
     )
     # Specks go first so growing cannot enlarge them; softness last so it blurs the final shape.
     alpha = soften_matte(
         grow_matte(despot_matte(alpha, settings.despot_px), settings.grow_px), settings.softness_px
     )
     alpha = apply_masks(alpha, settings.garbage_mask, settings.core_mask)
-    fg = unmix_foreground(rgb_linear, alpha, screen_plate_linear) if settings.unmix else rgb_linear
+    if settings.unmix:
+        fg = unmix_foreground(rgb_linear, alpha, screen_plate_linear)
+    else:
+        fg = rgb_linear
     background_linear = None if background_srgb is None else srgb_to_linear(background_srgb)
     fg = despill(
         fg,

@@ -63,38 +63,40 @@ def estimate_screen_colour(rgb_srgb: np.ndarray, screen: str = "auto") -> tuple[
 def _fill_push_pull(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Fill where weights are 0 with a smooth interpolation of the weighted values (push–pull).
 
-    ``values`` (h, w, 3), ``weights`` (h, w) in 0–1. Averages down an image pyramid, then on the way
+    ``values`` (h, w, c), ``weights`` (h, w) in 0–1. Averages down an image pyramid, then on the way
     back up each level keeps its own (weighted) average and takes the coarser level for what it lacks.
     """
     pyramid = [(values * weights[..., None], weights)]
     while min(pyramid[-1][1].shape) > 2:
         v, w = pyramid[-1]
-        pyramid.append((cv2.pyrDown(v), cv2.pyrDown(w)))
+        down = cv2.pyrDown(v)
+        pyramid.append((down.reshape(down.shape[0], down.shape[1], -1), cv2.pyrDown(w)))
     v, w = pyramid[-1]
     filled = np.broadcast_to(v.sum((0, 1)) / max(float(w.sum()), 1e-6), v.shape).astype(np.float32)
     for v, w in reversed(pyramid[:-1]):
-        up = cv2.pyrUp(filled, dstsize=(w.shape[1], w.shape[0]))
+        up = cv2.pyrUp(filled, dstsize=(w.shape[1], w.shape[0])).reshape(v.shape)
         coverage = np.minimum(3.0 * w, 1.0)[..., None]  # a level that is a third screen trusts itself
         filled = (v / np.maximum(w[..., None], 1e-6)) * coverage + up * (1.0 - coverage)
     return filled.astype(np.float32)
 
 
+def small_linear(rgb_srgb: np.ndarray, downscale: int = PLATE_DOWNSCALE) -> np.ndarray:
+    """The frame area-averaged to 1/``downscale`` size, decoded to linear light."""
+    h, w = rgb_srgb.shape[:2]
+    size = (max(1, w // downscale), max(1, h // downscale))
+    return srgb_to_linear(cv2.resize(np.asarray(rgb_srgb, np.float32), size, interpolation=cv2.INTER_AREA))
+
+
 def estimate_screen_plate(
-    rgb_srgb: np.ndarray,
-    screen_rgb_linear: np.ndarray,
-    screen: str,
-    balance: float,
-    downscale: int = PLATE_DOWNSCALE,
+    small_rgb_linear: np.ndarray, screen_rgb_linear: np.ndarray, screen: str, balance: float
 ) -> np.ndarray:
-    """A smooth linear-light plate of the empty screen at 1/``downscale`` size, from the frame itself.
+    """A smooth linear-light plate of the empty screen, from a frame's :func:`small_linear` copy.
 
     Pass 1 takes pixels with at least 35% of the screen colour's difference (dim corners included)
     and fills the subject in from around it; later passes keep only pixels close to the plate so far.
     Falls back to the flat colour when under 2% of the frame is screen.
     """
-    h, w = rgb_srgb.shape[:2]
-    size = (max(1, w // downscale), max(1, h // downscale))
-    small = srgb_to_linear(cv2.resize(np.asarray(rgb_srgb, np.float32), size, interpolation=cv2.INTER_AREA))
+    small = small_rgb_linear
     flat = np.broadcast_to(np.asarray(screen_rgb_linear, np.float32), small.shape)
     d_small = colour_difference(small, screen, balance)
     d_flat = max(float(colour_difference(np.asarray(screen_rgb_linear, np.float32), screen, balance)), 1e-4)
@@ -111,3 +113,29 @@ def estimate_screen_plate(
             break
         plate = _fill_push_pull(small, screen_only)
     return cv2.GaussianBlur(plate, (0, 0), 1.0)
+
+
+SPILL_FLOOR_MAX = 0.3
+
+
+def estimate_spill_floor(
+    small_rgb_linear: np.ndarray, small_plate_linear: np.ndarray, screen: str, balance: float
+) -> np.ndarray:
+    """How much of the screen's colour difference the solid subject itself shows (spill), 0–0.3.
+
+    At the small scale, solid subject pixels (under 30% of the plate's difference, one pixel in from
+    their edge) keep their difference ratio d(C)/d(S); it is filled in smoothly everywhere else. The
+    key counts that ratio, not 0, as opaque, so a spilled subject stays solid and its edges keep
+    their proportion. Only spill (a positive ratio) is compensated: warm colours' negative ratios
+    differ too much between a body and the hair in front of it to extrapolate.
+    """
+    ratio = colour_difference(small_rgb_linear, screen, balance) / np.maximum(
+        colour_difference(small_plate_linear, screen, balance), 1e-4
+    )
+    solid = cv2.erode((ratio < SPILL_FLOOR_MAX).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(
+        np.float32
+    )
+    if solid.mean() < 0.005:
+        return np.zeros(ratio.shape, np.float32)
+    floor = _fill_push_pull(np.clip(ratio, 0.0, SPILL_FLOOR_MAX)[..., None].astype(np.float32), solid)[..., 0]
+    return cv2.GaussianBlur(floor, (0, 0), 1.0)

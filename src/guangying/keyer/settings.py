@@ -43,6 +43,8 @@ class KeyerSettings:
     - ``clean_plate``: float32 (H, W, 3) sRGB frame of the empty screen, same size as the footage.
     - ``auto_plate``: without a clean plate, build a smooth screen plate from each frame's own screen
       pixels (at 1/8 resolution), which keys unevenly lit screens; False = one flat screen colour.
+    - ``spill_compensation``: measure how much screen colour the solid subject itself carries (spill)
+      around each part of the frame and count that as opaque, so spilled edges stay solid.
     - ``unmix``: True = straight foreground with the screen removed from semi-transparent pixels,
       F = (C − (1 − α)·S)/α; False = the plate's own colour (still despilled).
     """
@@ -63,6 +65,7 @@ class KeyerSettings:
     core_mask: np.ndarray | None = None
     clean_plate: np.ndarray | None = None
     auto_plate: bool = True
+    spill_compensation: bool = True
     unmix: bool = True
 
     def __post_init__(self) -> None:
