@@ -124,7 +124,10 @@ class DiopterIMM:
 
     def predict_diopters(self, t_s: float, coast: bool = False) -> float:
         """Combined focus predicted to ``t_s``; ``coast`` drops acceleration (through a gap)."""
-        x, _ = self.estimate()
-        if coast:
-            x = np.array([x[0], x[1], 0.0])
+        x, p = self.estimate()
+        # Shrink speed and acceleration towards zero by how sure we are of them (u²/(u² + σu²)): a
+        # barely-significant velocity would otherwise be amplified by the look-ahead into jitter.
+        u = x[1] * x[1] ** 2 / (x[1] ** 2 + p[1, 1] + 1e-12)
+        a = 0.0 if coast else x[2] * x[2] ** 2 / (x[2] ** 2 + p[2, 2] + 1e-12)
+        x = np.array([x[0], u, a])
         return float(_transition(x, max(0.0, t_s - self.t_s), self.r_min_m, self.r_max_m)[0][0])
