@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from guangying.cli.dataclass_options import dataclass_from_options, dataclass_op
 from guangying.keyer import KeyerSettings, polygon_mask
 from guangying.media import MediaError, open_reader
 from guangying.pipeline.job import CompositeSettings, JobOutputs, run_job
+from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
 from guangying.pipeline.matters import MATTE_MODES, make_matter
 
 _ARRAY_FIELDS = {"garbage_mask", "core_mask", "clean_plate", "screen_colour"}
@@ -160,6 +162,34 @@ def key(alpha_out: str | None, foreground_out: str | None, **options: Any) -> No
 @click.option("--alpha", "alpha_out", type=str, help="Also write the matte here.")
 @click.option("--foreground", "foreground_out", type=str, help="Also write the un-mixed foreground here.")
 @dataclass_options(CompositeSettings)
+@click.option(
+    "--focal-length", "focal_length_mm", type=float, help="Lens: focal length in mm (turns on lens defocus)."
+)
+@click.option("--f-number", type=float, help="Lens: aperture, e.g. 2 for f/2.")
+@click.option(
+    "--sensor", default="s35", show_default=True, help="Lens: sensor preset (s35, ff, apsc, mft, …)."
+)
+@click.option(
+    "--focus",
+    default="auto",
+    show_default=True,
+    help="Lens: 'auto' (focus on the actor) or a focus distance in metres.",
+)
+@click.option(
+    "--subject-distance", "subject_distance_m", type=float, help="Lens: actor's distance in metres."
+)
+@click.option(
+    "--background-distance",
+    "background_distance_m",
+    type=float,
+    default=math.inf,
+    help="Lens: virtual set's distance in metres (default: infinity).",
+)
+@click.option(
+    "--focus-track",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Lens: per-frame focus from `guangying focus -o TRACK.csv`.",
+)
 def composite(
     background: str, output: str, alpha_out: str | None, foreground_out: str | None, **options: Any
 ) -> None:
@@ -177,7 +207,26 @@ def composite(
         premultiplied=options["premultiplied"],
     )
     settings = dataclass_from_options(CompositeSettings, options)
-    _run(options.pop("source"), outputs, options, background=background, settings=settings)
+    _run(
+        options.pop("source"),
+        outputs,
+        options,
+        background=background,
+        settings=settings,
+        layer_hook=_lens_hook(options),
+    )
+
+
+def _lens_hook(options: dict[str, Any]) -> LensDefocus | None:
+    if options.get("focal_length_mm") is None:
+        return None
+    if options.get("f_number") is None:
+        raise click.UsageError("lens defocus needs --f-number as well as --focal-length")
+    try:
+        track = read_focus_track(options["focus_track"]) if options.get("focus_track") else None
+        return LensDefocus(dataclass_from_options(LensSettings, options), track)
+    except (ValueError, KeyError) as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 def register(cli: click.Group) -> None:

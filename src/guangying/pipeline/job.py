@@ -61,7 +61,8 @@ class JobReport:
 
 
 # A hook that may change the layers before compositing (lens defocus, for instance):
-# (frame_index, fg_rgb_srgb, alpha, bg_rgb_linear) → (fg_rgb_srgb, alpha, bg_rgb_linear)
+# (position in the job from 0, fg_rgb_srgb, alpha, bg_rgb_linear) → (fg_rgb_srgb, alpha, bg_rgb_linear).
+# It returns the same background object while the plate is unchanged, so its blurs are reused.
 LayerHook = Callable[[int, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
@@ -121,6 +122,7 @@ def run_job(
         matter.reset()
         out_buffer: np.ndarray | None = None
         wrap_blur: np.ndarray | None = None
+        wrap_source: np.ndarray | None = None  # the plate wrap_blur was made from
         levels: tuple[float, float] | None = None
         for frame in reader:
             rgb_srgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
@@ -130,15 +132,16 @@ def run_job(
             if "composite" in writers:
                 assert bg_linear is not None
                 if layer_hook is not None:
-                    fg_srgb, alpha, bg_linear = layer_hook(frame.index, fg_srgb, alpha, bg_linear)
+                    fg_srgb, alpha, bg_linear = layer_hook(report.frames, fg_srgb, alpha, bg_linear)
                 if settings.match_levels:
                     if levels is None:  # once per shot, so the grade cannot flicker
                         levels = match_levels_linear(srgb_to_linear(fg_srgb), alpha, bg_linear)
                     fg_srgb = _apply_levels_srgb(fg_srgb, *levels)
                 wrap = None
                 if settings.light_wrap_width_px > 0:
-                    if wrap_blur is None or not (plate and plate.is_still) or layer_hook is not None:
+                    if wrap_source is not bg_linear:
                         wrap_blur = blur_background_linear(bg_linear, settings.light_wrap_width_px)
+                        wrap_source = bg_linear
                     wrap = light_wrap_terms(
                         alpha, wrap_blur, settings.light_wrap_width_px, settings.light_wrap_intensity
                     )

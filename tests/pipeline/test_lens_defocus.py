@@ -1,0 +1,96 @@
+"""Lens-matched depth of field in the composite: the set blurs by its true circle of confusion."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.cli.main import cli
+from guangying.composite.defocus import coc_px
+from guangying.media import open_reader, open_writer
+from guangying.pipeline.lens_defocus import LensDefocus, LensSettings
+from guangying.synthetic import green_screen_clip
+
+W, H = 320, 192
+
+
+def _checkerboard_linear(h=H, w=W, cell=8):
+    yy, xx = np.mgrid[0:h, 0:w]
+    board = (((yy // cell) + (xx // cell)) % 2).astype(np.float32)
+    return np.repeat(board[..., None], 3, axis=2)
+
+
+def _contrast(rgb):
+    return float(np.std(rgb))
+
+
+def test_background_blur_grows_with_aperture_and_actor_stays_sharp_when_focused():
+    bg = _checkerboard_linear()
+    fg = np.full((H, W, 3), 0.5, np.float32)
+    alpha = np.zeros((H, W), np.float32)
+    alpha[60:130, 100:200] = 1.0
+    blurs = []
+    for f_number in (8.0, 2.8, 1.4):
+        hook = LensDefocus(
+            LensSettings(
+                85, f_number, "s35", focus="auto", subject_distance_m=2.0, background_distance_m=10.0
+            )
+        )
+        fg_out, alpha_out, bg_out = hook(0, fg, alpha, bg)
+        assert np.array_equal(alpha_out, alpha)  # in focus: untouched
+        blurs.append(_contrast(bg_out))
+    assert blurs[0] > blurs[1] > blurs[2]  # wider aperture, softer set
+
+
+def test_coc_matches_thin_lens_figure():
+    # 135 mm f/2 focused at 5 m; a wall at 10 m on Super 35 (24.89 mm) rendered 1920 px wide:
+    # c = f²/(N(s−f))·|d−s|/d = 135²/(2·4865)·0.5 mm = 0.9365 mm → ×1920/24.89 px.
+    expected = 135**2 / (2 * (5000 - 135)) * 0.5 * 1920 / 24.89
+    assert coc_px(135, 2, 5.0, 10.0, 24.89, 1920) == pytest.approx(expected, rel=1e-6)
+
+
+def test_focus_track_drives_per_frame_focus(tmp_path):
+    track = [2.0, 3.0, 4.0]
+    hook = LensDefocus(LensSettings(50, 2.0, focus="auto", subject_distance_m=2.0), track)
+    assert [hook.focus_distance_m(i) for i in range(5)] == [2.0, 3.0, 4.0, 4.0, 4.0]
+
+
+def test_auto_focus_without_distance_is_a_clear_error():
+    with pytest.raises(ValueError, match="subject-distance"):
+        LensDefocus(LensSettings(50, 2.0, focus="auto"))
+
+
+def test_composite_cli_with_lens(tmp_path):
+    src = tmp_path / "plate.mp4"
+    with open_writer(src, fps=Fraction(25), width=W, height=H, content="rgb") as writer:
+        for f in green_screen_clip(W, H, 3, seed=2):
+            writer.write(f.rgb_srgb, transfer="srgb")
+    bg = tmp_path / "set.png"
+    with open_writer(bg, width=W, height=H, content="rgb") as writer:
+        writer.write(_checkerboard_linear(), transfer="linear")
+    outs = {}
+    for name, extra in {
+        "sharp": [],
+        "lens": [
+            "--focal-length",
+            "135",
+            "--f-number",
+            "2",
+            "--sensor",
+            "s35",
+            "--focus",
+            "3",
+            "--background-distance",
+            "20",
+        ],
+    }.items():
+        out = tmp_path / f"{name}.mp4"
+        result = CliRunner().invoke(
+            cli, ["composite", str(src), "-b", str(bg), "-o", str(out), "--quiet", *extra]
+        )
+        assert result.exit_code == 0, result.output
+        with open_reader(out) as reader:
+            outs[name] = next(iter(reader)).rgb
+    corner = (slice(0, 40), slice(0, 60))  # pure set, no actor there
+    assert _contrast(outs["lens"][corner]) < 0.5 * _contrast(outs["sharp"][corner])
