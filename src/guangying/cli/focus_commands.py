@@ -266,7 +266,7 @@ def _write_log(path: Path | None, rows: list[dict[str, object]]) -> None:
     import csv
     import io
 
-    from guangying.lens.atomic import atomic_write_text
+    from guangying.media.atomic import write_text as atomic_write_text
 
     if path is not None and path.suffix.lower() == ".json":
         atomic_write_text(path, json.dumps(rows, indent=1))

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from guangying.distance.reading import DistanceReading
-from guangying.lens.atomic import atomic_write_text
+from guangying.media.atomic import write_text as atomic_write_text
 
 TRACK_COLUMNS = (
     "frame",

@@ -57,3 +57,10 @@ def write_bytes(target: Path, data: bytes | memoryview) -> None:
     except BaseException:
         remove_quietly(temp)
         raise
+
+
+def write_text(target: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 ``text`` to ``target`` atomically (tracks, calibrations, metadata); returns the path."""
+    path = Path(target)
+    write_bytes(path, text.encode("utf-8"))
+    return path
