@@ -117,7 +117,8 @@ class ChromaKeyer:
         return np.ascontiguousarray(plate, np.float32), np.ascontiguousarray(floor, np.float32)
 
     def process(self, rgb: np.ndarray, background_rgb: np.ndarray | None = None) -> MatteResult:
-        """Key one frame: float32 (H, W, 3) sRGB 0–1 in; α and straight sRGB foreground out.
+        """Key one frame: float32 (H, W, 3) sRGB 0–1 in; α and straight sRGB foreground out (0 on
+        clear screen: α = 0 with a raw α under clip_black/2).
 
         ``background_rgb`` (same size, sRGB) is used only by ``spill_replace="background"``.
         """

@@ -71,7 +71,8 @@ def key_kernel(
     ``params`` float32 = (gain, balance, clip_black, clip_white, despill_bias, luma weight of the
     screen channel); ``flags`` = (s, o1, o2, mode, despill, replace,
     unmix, use_background, use_garbage, use_core). MODE_ALPHA writes α only; MODE_FOREGROUND reads α,
-    applies the masks and writes both; MODE_FUSED does everything.
+    applies the masks and writes both; MODE_FUSED does everything. The foreground is 0 where the
+    pixel is clear screen: α = 0 and raw α under clip_black/2 (or α = 0 after a spatial operation).
     """
     h, w = rgb.shape[0], rgb.shape[1]
     ph, pw = plate.shape[0], plate.shape[1]
@@ -88,6 +89,7 @@ def key_kernel(
     unmix, use_bg, use_garbage, use_core = flags[6], flags[7], flags[8], flags[9]
     rest = _ONE - balance
     clip_scale = _ONE / (clip_white - clip_black)
+    zero_below = _HALF * clip_black
     third = np.float32(1.0 / 3.0)
     # Where each column samples the plate and the floor, computed once for all rows.
     x0s, x1s, wxs = _columns(w, pw)
@@ -117,6 +119,7 @@ def key_kernel(
                 cs, ca, cb, ss, sa, sb2 = b, r, g, sb, sr, sg
             if mode == MODE_FOREGROUND:
                 a = alpha[y, x]
+                raw = -_ONE
             else:
                 d_screen = max(ss - (balance * max(sa, sb2) + rest * min(sa, sb2)), _EPS_DIFF)
                 d_pixel = cs - (balance * max(ca, cb) + rest * min(ca, cb))
@@ -131,6 +134,12 @@ def key_kernel(
             if use_core:
                 a = max(a, core[y, x])
             alpha[y, x] = a
+            if a <= _ZERO and raw < zero_below:
+                # Clear screen: nothing to see, no colour to recover. Most pixels take this exit.
+                fg[y, x, 0] = _ZERO
+                fg[y, x, 1] = _ZERO
+                fg[y, x, 2] = _ZERO
+                continue
             if unmix and a < _ONE:
                 inv = _ONE / max(a, _EPS_ALPHA)
                 keep = _ONE - a

@@ -25,9 +25,20 @@ def key_reference(
     """Key an sRGB frame against a full-size linear screen plate (or a (3,) colour) and spill floor
     (see :meth:`guangying.keyer.ChromaKeyer.screen_model`, upsampled to full size).
 
-    Returns (alpha float32 (H, W), straight foreground float32 (H, W, 3) sRGB-encoded).
+    Returns (alpha float32 (H, W), straight foreground float32 (H, W, 3) sRGB-encoded,
+    0 on clear screen).
     """
     rgb_linear = srgb_to_linear(rgb_srgb)
+    raw = colour_difference_alpha(
+        rgb_linear,
+        screen_plate_linear,
+        screen,
+        settings.screen_gain,
+        settings.screen_balance,
+        0.0,
+        1.0,
+        spill_floor,
+    )
     alpha = colour_difference_alpha(
         rgb_linear,
         screen_plate_linear,
@@ -57,4 +68,7 @@ def key_reference(
         screen_plate_linear,
         background_linear,
     )
+    spatial = settings.grow_px != 0 or settings.softness_px > 0 or settings.despot_px > 0
+    clear_screen = (alpha <= 0) if spatial else (alpha <= 0) & (raw < 0.5 * settings.clip_black)
+    fg[clear_screen] = 0.0  # no colour to recover where the screen is clear
     return alpha, linear_to_srgb(fg)

@@ -54,7 +54,7 @@ class KeyerSettings:
     screen_gain: float = 1.0
     screen_balance: float = 0.9
     clip_black: float = 0.1
-    clip_white: float = 0.9
+    clip_white: float = 0.85
     grow_px: float = 0.0
     softness_px: float = 0.0
     despot_px: float = 0.0
