@@ -90,15 +90,15 @@ class RvmMatter:
         """Matte one frame: ``rgb`` float32 (H, W, 3) sRGB 0–1 → alpha (H, W) and straight foreground."""
         frame = check_rgb(rgb, "RVM matting")
         height, width = frame.shape[:2]
-        if self._cuts.is_cut(frame):
-            self.cuts_detected += 1
-            self._state = None
-            if self._smoother is not None:
-                self._smoother.reset()
         ratio = self.ratio_for(height, width)
         small = frame if ratio == 1.0 else cv2.resize(
             frame, lowres_size(height, width, ratio)[::-1], interpolation=cv2.INTER_LINEAR
         )
+        if self._cuts.is_cut(small):  # the thumbnail comes cheaper from the small frame
+            self.cuts_detected += 1
+            self._state = None
+            if self._smoother is not None:
+                self._smoother.reset()
         if self._state_size != small.shape[:2]:
             self._state = None
             self._state_size = small.shape[:2]
