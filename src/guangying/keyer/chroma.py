@@ -138,21 +138,19 @@ class ChromaKeyer:
             self._learn_screen(rgb)
         assert self._screen is not None
         plate, floor = self.screen_model(rgb)
+        if floor.size > 1 and plate.shape[:2] not in ((1, 1), floor.shape):
+            # A full-size clean plate with the small spill floor: the key fields follow the plate.
+            floor = cv2.resize(floor, (plate.shape[1], plate.shape[0]), interpolation=cv2.INTER_LINEAR)
+        key_scale, key_offset = kernels.key_fields(
+            plate, floor, self._screen, st.screen_gain, st.screen_balance, st.clip_black, st.clip_white
+        )
         s, o1, o2 = screen_channels(self._screen)
         use_bg = background_rgb is not None and st.spill_replace == "background"
         spatial = st.grow_px != 0 or st.softness_px > 0 or st.despot_px > 0
         none_rgb, none_mask = np.zeros((1, 1, 3), np.float32), np.zeros((1, 1), np.float32)
-        params = np.array(
-            [
-                st.screen_gain,
-                st.screen_balance,
-                st.clip_black,
-                st.clip_white,
-                st.despill_bias,
-                kernels.LUMA_709[s],
-            ],
-            np.float32,
-        )
+        # Clear screen: raw α under clip_black/2, i.e. the clipped key under −clip_black/2/(cw − cb).
+        clear_below = -0.5 * st.clip_black / (st.clip_white - st.clip_black)
+        params = np.array([st.screen_balance, st.despill_bias, kernels.LUMA_709[s], clear_below], np.float32)
 
         def flags(mode: int) -> np.ndarray:
             return np.array(
@@ -167,7 +165,7 @@ class ChromaKeyer:
         alpha = np.empty(shape, np.float32)
         fg = np.empty_like(rgb)
         args = (
-            rgb, plate, floor, background_rgb if use_bg else none_rgb,
+            rgb, plate, key_scale, key_offset, background_rgb if use_bg else none_rgb,
             none_mask if garbage is None else garbage, none_mask if core is None else core, params,
         )  # fmt: skip
         luts = (kernels.DECODE_LUT, kernels.ENCODE_SQRT_LUT)

@@ -12,6 +12,7 @@ import numba
 import numpy as np
 
 from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.keyer.maths import colour_difference
 
 # sRGB decode/encode by nearest sample in 4096-entry tables (16 KiB each, so both stay in L1 cache).
 # The encode table is indexed by sqrt(linear), which spreads its samples where the curve is steep:
@@ -61,71 +62,69 @@ def _columns(n, size):
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def key_kernel(
-    rgb, plate, floor, background, garbage, core, params, flags, decode_lut, encode_lut, alpha, fg
+    rgb,
+    plate,
+    key_scale,
+    key_offset,
+    background,
+    garbage,
+    core,
+    params,
+    flags,
+    decode_lut,
+    encode_lut,
+    alpha,
+    fg,
 ):
     """Key one sRGB frame into ``alpha`` (H, W) and ``fg`` (H, W, 3, sRGB).
 
-    ``plate``: the linear screen at any size (1×1 = flat colour); ``floor``: the spill floor at any
-    size (see screen.estimate_spill_floor). Both are sampled bilinearly with pixel centres aligned
-    like cv2.resize.
-    ``params`` float32 = (gain, balance, clip_black, clip_white, despill_bias, luma weight of the
-    screen channel); ``flags`` = (s, o1, o2, mode, despill, replace,
-    unmix, use_background, use_garbage, use_core). MODE_ALPHA writes α only; MODE_FOREGROUND reads α,
-    applies the masks and writes both; MODE_FUSED does everything. The foreground is 0 where the
-    pixel is clear screen: α = 0 and raw α under clip_black/2 (or α = 0 after a spatial operation).
+    The clipped key is α = clamp(key_offset − key_scale·d(C)), d the colour difference: the two
+    fields (see :func:`key_fields`) carry screen, spill floor, gain and clip and are sampled
+    bilinearly (pixel centres aligned like cv2.resize) from any grid, 1×1 included; so is ``plate``,
+    the linear screen colour, needed only where the foreground is un-mixed. ``params`` float32 =
+    (balance, despill_bias, luma weight of the screen channel, clear-screen threshold); ``flags`` =
+    (s, o1, o2, mode, despill, replace, unmix, use_background, use_garbage, use_core).
+    MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both; MODE_FUSED
+    does everything. The foreground is 0 on clear screen: α = 0 with the unclamped key below the
+    threshold (always, after a spatial operation).
     """
     h, w = rgb.shape[0], rgb.shape[1]
     ph, pw = plate.shape[0], plate.shape[1]
-    fh, fw = floor.shape[0], floor.shape[1]
-    gain, balance, clip_black, clip_white, bias, luma_s = (
-        params[0],
-        params[1],
-        params[2],
-        params[3],
-        params[4],
-        params[5],
-    )
+    kh, kw = key_scale.shape[0], key_scale.shape[1]
+    balance, bias, luma_s, clear_below = params[0], params[1], params[2], params[3]
     s, mode, despill, replace = flags[0], flags[3], flags[4], flags[5]
     unmix, use_bg, use_garbage, use_core = flags[6], flags[7], flags[8], flags[9]
     rest = _ONE - balance
-    clip_scale = _ONE / (clip_white - clip_black)
-    zero_below = _HALF * clip_black
     third = np.float32(1.0 / 3.0)
-    # Where each column samples the plate and the floor, computed once for all rows.
+    # Where each column samples the plate and the key fields, computed once for all rows.
     x0s, x1s, wxs = _columns(w, pw)
-    fx0s, fx1s, fwxs = _columns(w, fw)
+    kx0s, kx1s, kwxs = _columns(w, kw)
     for y in numba.prange(h):
         y0, y1, wy = _sample_position(y, h, ph)
-        row = np.empty((pw, 3), np.float32)  # the plate, interpolated to this row
-        for x in range(pw):
-            for k in range(3):
-                row[x, k] = plate[y0, x, k] + wy * (plate[y1, x, k] - plate[y0, x, k])
-        fy0, fy1, fwy = _sample_position(y, h, fh)
-        floor_row = np.empty(fw, np.float32)
-        for x in range(fw):
-            floor_row[x] = floor[fy0, x] + fwy * (floor[fy1, x] - floor[fy0, x])
+        ky0, ky1, kwy = _sample_position(y, h, kh)
+        scale_row = np.empty(kw, np.float32)  # the key fields, interpolated to this row
+        offset_row = np.empty(kw, np.float32)
+        for x in range(kw):
+            scale_row[x] = key_scale[ky0, x] + kwy * (key_scale[ky1, x] - key_scale[ky0, x])
+            offset_row[x] = key_offset[ky0, x] + kwy * (key_offset[ky1, x] - key_offset[ky0, x])
         for x in range(w):
-            x0, x1, wx = x0s[x], x1s[x], wxs[x]
             r = _decode(decode_lut, rgb[y, x, 0])
             g = _decode(decode_lut, rgb[y, x, 1])
             b = _decode(decode_lut, rgb[y, x, 2])
-            sr = row[x0, 0] + wx * (row[x1, 0] - row[x0, 0])
-            sg = row[x0, 1] + wx * (row[x1, 1] - row[x0, 1])
-            sb = row[x0, 2] + wx * (row[x1, 2] - row[x0, 2])
-            # Name channels by role: cs = screen channel, ca/cb = the other two (same for the screen).
+            # Name channels by role: cs = screen channel, ca/cb = the other two.
             if s == 1:
-                cs, ca, cb, ss, sa, sb2 = g, r, b, sg, sr, sb
+                cs, ca, cb = g, r, b
             else:
-                cs, ca, cb, ss, sa, sb2 = b, r, g, sb, sr, sg
+                cs, ca, cb = b, r, g
             if mode == MODE_FOREGROUND:
                 a = alpha[y, x]
-                raw = -_ONE
+                key = -_ONE
             else:
-                d_screen = max(ss - (balance * max(sa, sb2) + rest * min(sa, sb2)), _EPS_DIFF)
-                d_pixel = cs - (balance * max(ca, cb) + rest * min(ca, cb))
-                f = floor_row[fx0s[x]] + fwxs[x] * (floor_row[fx1s[x]] - floor_row[fx0s[x]])
-                raw = _ONE - gain * (d_pixel - f * d_screen) / (d_screen * (_ONE - f))
-                a = min(max((raw - clip_black) * clip_scale, _ZERO), _ONE)
+                k0, k1, kwx = kx0s[x], kx1s[x], kwxs[x]
+                k_scale = scale_row[k0] + kwx * (scale_row[k1] - scale_row[k0])
+                k_offset = offset_row[k0] + kwx * (offset_row[k1] - offset_row[k0])
+                key = k_offset - k_scale * (cs - (balance * max(ca, cb) + rest * min(ca, cb)))
+                a = min(max(key, _ZERO), _ONE)
                 if mode == MODE_ALPHA:
                     alpha[y, x] = a
                     continue
@@ -134,18 +133,34 @@ def key_kernel(
             if use_core:
                 a = max(a, core[y, x])
             alpha[y, x] = a
-            if a <= _ZERO and raw < zero_below:
+            if a <= _ZERO and key < clear_below:
                 # Clear screen: nothing to see, no colour to recover. Most pixels take this exit.
                 fg[y, x, 0] = _ZERO
                 fg[y, x, 1] = _ZERO
                 fg[y, x, 2] = _ZERO
                 continue
-            if unmix and a < _ONE:
-                inv = _ONE / max(a, _EPS_ALPHA)
-                keep = _ONE - a
-                cs = min(max((cs - keep * ss) * inv, _ZERO), _ONE)
-                ca = min(max((ca - keep * sa) * inv, _ZERO), _ONE)
-                cb = min(max((cb - keep * sb2) * inv, _ZERO), _ONE)
+            ss = _ZERO
+            if unmix and a < _ONE or replace == 2:
+                x0, x1, wx = x0s[x], x1s[x], wxs[x]
+                sr0 = plate[y0, x0, 0] + wy * (plate[y1, x0, 0] - plate[y0, x0, 0])
+                sr1 = plate[y0, x1, 0] + wy * (plate[y1, x1, 0] - plate[y0, x1, 0])
+                sg0 = plate[y0, x0, 1] + wy * (plate[y1, x0, 1] - plate[y0, x0, 1])
+                sg1 = plate[y0, x1, 1] + wy * (plate[y1, x1, 1] - plate[y0, x1, 1])
+                sb0 = plate[y0, x0, 2] + wy * (plate[y1, x0, 2] - plate[y0, x0, 2])
+                sb1 = plate[y0, x1, 2] + wy * (plate[y1, x1, 2] - plate[y0, x1, 2])
+                sr = sr0 + wx * (sr1 - sr0)
+                sg = sg0 + wx * (sg1 - sg0)
+                sb = sb0 + wx * (sb1 - sb0)
+                if s == 1:
+                    ss, sa, sc = sg, sr, sb
+                else:
+                    ss, sa, sc = sb, sr, sg
+                if unmix and a < _ONE:
+                    inv = _ONE / max(a, _EPS_ALPHA)
+                    keep = _ONE - a
+                    cs = min(max((cs - keep * ss) * inv, _ZERO), _ONE)
+                    ca = min(max((ca - keep * sa) * inv, _ZERO), _ONE)
+                    cb = min(max((cb - keep * sc) * inv, _ZERO), _ONE)
             spill = _ZERO
             if despill != 0:
                 hi = max(ca, cb)
@@ -181,3 +196,29 @@ def key_kernel(
             fg[y, x, 0] = _encode(encode_lut, r)
             fg[y, x, 1] = _encode(encode_lut, g)
             fg[y, x, 2] = _encode(encode_lut, b)
+
+
+def key_fields(
+    plate_linear: np.ndarray,
+    spill_floor: np.ndarray,
+    screen: str,
+    gain: float,
+    balance: float,
+    clip_black: float,
+    clip_white: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, offset) with clip(offset − scale·d(C)) = the clipped key of maths.colour_difference_alpha.
+
+    From α_raw = 1 − gain·(d(C)/d(S) − f)/(1 − f) and α = (α_raw − clip_black)/(clip_white −
+    clip_black): scale = gain/(d(S)·(1 − f))/(cw − cb), offset = (1 + gain·f/(1 − f) − cb)/(cw − cb).
+    ``plate_linear`` and ``spill_floor`` share a grid (either may be 1×1 and is broadcast).
+    """
+    d_screen = np.maximum(colour_difference(plate_linear, screen, balance), np.float32(_EPS_DIFF))
+    floor = np.asarray(spill_floor, np.float32)
+    stretch = np.float32(1.0 / (clip_white - clip_black))
+    scale = np.float32(gain) / (d_screen * (np.float32(1.0) - floor)) * stretch
+    offset = (
+        np.float32(1.0) + np.float32(gain) * floor / (np.float32(1.0) - floor) - np.float32(clip_black)
+    ) * stretch
+    scale, offset = np.broadcast_arrays(scale, offset)
+    return np.ascontiguousarray(scale, np.float32), np.ascontiguousarray(offset, np.float32)
