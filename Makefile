@@ -25,7 +25,7 @@ test: setup models
 	$(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench tools
 
 bench: setup models
 	$(PY) bench/run_all.py
