@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from guangying.cli.main import cli
+from guangying.keyer import KeyerSettings
 from guangying.media import open_reader, open_writer
 from guangying.synthetic import green_screen_clip
 
@@ -97,6 +98,7 @@ def test_settings_from_config_file_and_flags_override(plate, tmp_path):
     plain = _read_all(out_plain)[2].rgb[..., 0].mean()
     assert grown > plain + 0.01  # clip_white 0.2 and grow 2 px make a fuller matte
     out_override = tmp_path / "over.####.png"
+    defaults = KeyerSettings()
     assert (
         _invoke(
             "--config",
@@ -106,9 +108,9 @@ def test_settings_from_config_file_and_flags_override(plate, tmp_path):
             "--alpha",
             out_override,
             "--clip-white",
-            "0.9",
+            str(defaults.clip_white),
             "--grow-px",
-            "0",
+            str(defaults.grow_px),
             "--quiet",
         ).exit_code
         == 0
