@@ -23,7 +23,7 @@ setting of OBS then minimises the foreground error) — an advantage ours does n
   saturate((d − similarity)/spill)^1.5); key colour OBS's default pure green or the picked screen.
 
 Also keys ``../shared/data/greenscreen/pik_greenscreen_0001.jpg`` over ``pik_background.jpg``
-(writes ``bench/results/pik_composite.png`` and ``pik_contact.png``) and times the keyer at 1080p.
+(writes ``bench/results/pik_composite.png`` and ``pik_contact.png``).
 Writes ``bench/results/keying_quality.md``.
 """
 
@@ -47,7 +47,6 @@ from guangying.composite.over import over_srgb
 from guangying.evaluation import metrics
 from guangying.evaluation.synthetic import make_subject, put_on_screen
 from guangying.keyer import ChromaKeyer, KeyerSettings, estimate_screen_colour
-from guangying.keyer.reference import key_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -284,32 +283,6 @@ def pik_composite(obs_params: dict) -> list[str]:
     ]
 
 
-def time_keyer() -> list[str]:
-    """Key + despill at 1080p: fused numba pass vs the numpy reference of the same maths."""
-    rng = np.random.default_rng(7)
-    alpha, fg = make_subject(rng, (1080, 1920))
-    plate = put_on_screen(rng, alpha, fg).rgb
-    keyer = ChromaKeyer(KeyerSettings())
-    keyer.process(plate)  # compile / warm up, learn the screen
-    runs = 20
-    t0 = time.perf_counter()
-    for _ in range(runs):
-        keyer.process(plate)
-    fused = (time.perf_counter() - t0) / runs
-    screen_plate = cv2.resize(keyer.screen_plate_linear(plate), (1920, 1080), interpolation=cv2.INTER_LINEAR)
-    t0 = time.perf_counter()
-    for _ in range(3):
-        key_reference(plate, screen_plate, keyer.screen or "green", keyer.settings)
-    reference = (time.perf_counter() - t0) / 3
-    return [
-        "| 1080p key + despill + un-mix (defaults, auto plate) | ms/frame | fps |",
-        "|---|---:|---:|",
-        f"| ours (numba, fused) | {fused * 1e3:.1f} | {1 / fused:.0f} |",
-        f"| numpy reference, same maths | {reference * 1e3:.1f} | {1 / reference:.1f} |",
-        f"| ratio | {reference / fused:.1f}× | |",
-    ]
-
-
 def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -337,7 +310,6 @@ def main() -> None:
         "OpenCV HSV inRange (grid-best)": run_method(cases, hsv),
     }
     pik_lines = pik_composite(obs_params)
-    speed_lines = time_keyer()
     ours_mad = _mean(methods["ours (defaults)"], "MAD")
     obs_mad = _mean(methods["OBS chroma-key formula (grid-best)"], "MAD")
     verdict = "met" if ours_mad <= 0.5 * obs_mad else "MISSED"
@@ -410,7 +382,7 @@ def main() -> None:
         "",
     ]
     lines += pik_lines
-    lines += ["", "## Keyer speed at 1080p (this machine, shared with other jobs)", ""] + speed_lines + [""]
+    lines += ["", "Speed is measured by `bench/keying_speed.py` (results in `keying_speed.md`).", ""]
     _atomic_write_bytes(RESULTS / "keying_quality.md", "\n".join(lines).encode())
     print("\n".join(lines))
 

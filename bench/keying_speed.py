@@ -64,15 +64,16 @@ def bench_core(frames: list[np.ndarray], bg_srgb: np.ndarray) -> dict[str, float
         m = keyer.process(rgb, background_rgb=bg_srgb)
         over_srgb(m.foreground_rgb, m.alpha, bg_linear, out=out)
 
-    plates = [keyer.screen_plate_linear(f) for f in frames]
+    models = [keyer.screen_model(f) for f in frames]  # (screen plate, spill floor) per frame
 
     def numpy_version() -> None:
         i = state["i"] % len(frames)
         state["i"] += 1
-        screen_plate = plates[i]
-        if screen_plate.shape[:2] != (H, W):  # the reference wants a full-size plate
+        screen_plate, floor = models[i]
+        if screen_plate.shape[:2] != (H, W):  # the reference wants a full-size plate and floor
             screen_plate = cv2.resize(screen_plate, (W, H), interpolation=cv2.INTER_LINEAR)
-        alpha, fg = key_reference(frames[i], screen_plate, keyer.screen, keyer.settings, bg_srgb)
+        floor = cv2.resize(floor, (W, H), interpolation=cv2.INTER_LINEAR)
+        alpha, fg = key_reference(frames[i], screen_plate, keyer.screen, keyer.settings, bg_srgb, floor)
         linear_to_srgb(over_linear(srgb_to_linear(fg), alpha, bg_linear))
 
     ours()

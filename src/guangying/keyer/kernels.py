@@ -92,7 +92,7 @@ def key_kernel(
     ph, pw = plate.shape[0], plate.shape[1]
     kh, kw = key_scale.shape[0], key_scale.shape[1]
     balance, bias, luma_s, clear_below = params[0], params[1], params[2], params[3]
-    s, mode, despill, replace = flags[0], flags[3], flags[4], flags[5]
+    s, o1, o2, mode, despill, replace = flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]
     unmix, use_bg, use_garbage, use_core = flags[6], flags[7], flags[8], flags[9]
     rest = _ONE - balance
     third = np.float32(1.0 / 3.0)
@@ -100,61 +100,55 @@ def key_kernel(
     x0s, x1s, wxs = _columns(w, pw)
     kx0s, kx1s, kwxs = _columns(w, kw)
     for y in numba.prange(h):
-        y0, y1, wy = _sample_position(y, h, ph)
         ky0, ky1, kwy = _sample_position(y, h, kh)
         scale_row = np.empty(kw, np.float32)  # the key fields, interpolated to this row
         offset_row = np.empty(kw, np.float32)
         for x in range(kw):
             scale_row[x] = key_scale[ky0, x] + kwy * (key_scale[ky1, x] - key_scale[ky0, x])
             offset_row[x] = key_offset[ky0, x] + kwy * (key_offset[ky1, x] - key_offset[ky0, x])
+        # Pass 1 over the row, branch-free so it vectorises: the key and α (with the masks).
+        key_row = np.empty(w, np.float32)
         for x in range(w):
-            r = _decode(decode_lut, rgb[y, x, 0])
-            g = _decode(decode_lut, rgb[y, x, 1])
-            b = _decode(decode_lut, rgb[y, x, 2])
-            # Name channels by role: cs = screen channel, ca/cb = the other two.
-            if s == 1:
-                cs, ca, cb = g, r, b
-            else:
-                cs, ca, cb = b, r, g
             if mode == MODE_FOREGROUND:
-                a = alpha[y, x]
                 key = -_ONE
+                a = alpha[y, x]
             else:
+                cs = _decode(decode_lut, rgb[y, x, s])
+                ca = _decode(decode_lut, rgb[y, x, o1])
+                cb = _decode(decode_lut, rgb[y, x, o2])
                 k0, k1, kwx = kx0s[x], kx1s[x], kwxs[x]
                 k_scale = scale_row[k0] + kwx * (scale_row[k1] - scale_row[k0])
                 k_offset = offset_row[k0] + kwx * (offset_row[k1] - offset_row[k0])
                 key = k_offset - k_scale * (cs - (balance * max(ca, cb) + rest * min(ca, cb)))
                 a = min(max(key, _ZERO), _ONE)
-                if mode == MODE_ALPHA:
-                    alpha[y, x] = a
-                    continue
-            if use_garbage:
-                a = a * (_ONE - garbage[y, x])
-            if use_core:
-                a = max(a, core[y, x])
+            if mode != MODE_ALPHA:
+                if use_garbage:
+                    a = a * (_ONE - garbage[y, x])
+                if use_core:
+                    a = max(a, core[y, x])
+            key_row[x] = key
             alpha[y, x] = a
-            if a <= _ZERO and key < clear_below:
-                # Clear screen: nothing to see, no colour to recover. Most pixels take this exit.
-                fg[y, x, 0] = _ZERO
-                fg[y, x, 1] = _ZERO
-                fg[y, x, 2] = _ZERO
-                continue
+        if mode == MODE_ALPHA:
+            continue
+        # Pass 2: the foreground. One vectorised clear, then only pixels with something to see.
+        fg[y, :, :] = _ZERO
+        y0, y1, wy = _sample_position(y, h, ph)
+        for x in range(w):
+            a = alpha[y, x]
+            if a <= _ZERO and key_row[x] < clear_below:
+                continue  # clear screen: no colour to recover (most pixels)
+            cs = _decode(decode_lut, rgb[y, x, s])
+            ca = _decode(decode_lut, rgb[y, x, o1])
+            cb = _decode(decode_lut, rgb[y, x, o2])
             ss = _ZERO
-            if unmix and a < _ONE or replace == 2:
+            if (unmix and a < _ONE) or replace == 2:
                 x0, x1, wx = x0s[x], x1s[x], wxs[x]
-                sr0 = plate[y0, x0, 0] + wy * (plate[y1, x0, 0] - plate[y0, x0, 0])
-                sr1 = plate[y0, x1, 0] + wy * (plate[y1, x1, 0] - plate[y0, x1, 0])
-                sg0 = plate[y0, x0, 1] + wy * (plate[y1, x0, 1] - plate[y0, x0, 1])
-                sg1 = plate[y0, x1, 1] + wy * (plate[y1, x1, 1] - plate[y0, x1, 1])
-                sb0 = plate[y0, x0, 2] + wy * (plate[y1, x0, 2] - plate[y0, x0, 2])
-                sb1 = plate[y0, x1, 2] + wy * (plate[y1, x1, 2] - plate[y0, x1, 2])
-                sr = sr0 + wx * (sr1 - sr0)
-                sg = sg0 + wx * (sg1 - sg0)
-                sb = sb0 + wx * (sb1 - sb0)
-                if s == 1:
-                    ss, sa, sc = sg, sr, sb
-                else:
-                    ss, sa, sc = sb, sr, sg
+                top = plate[y0, x0, s] + wx * (plate[y0, x1, s] - plate[y0, x0, s])
+                ss = top + wy * (plate[y1, x0, s] + wx * (plate[y1, x1, s] - plate[y1, x0, s]) - top)
+                top = plate[y0, x0, o1] + wx * (plate[y0, x1, o1] - plate[y0, x0, o1])
+                sa = top + wy * (plate[y1, x0, o1] + wx * (plate[y1, x1, o1] - plate[y1, x0, o1]) - top)
+                top = plate[y0, x0, o2] + wx * (plate[y0, x1, o2] - plate[y0, x0, o2])
+                sc = top + wy * (plate[y1, x0, o2] + wx * (plate[y1, x1, o2] - plate[y1, x0, o2]) - top)
                 if unmix and a < _ONE:
                     inv = _ONE / max(a, _EPS_ALPHA)
                     keep = _ONE - a
@@ -179,23 +173,19 @@ def key_kernel(
                 fg[y, x, 2] = rgb[y, x, 2]
                 continue
             cs -= spill
-            if s == 1:
-                r, g, b = ca, cs, cb
-            else:
-                r, g, b = ca, cb, cs
             if replace == 2 and use_bg:
                 ratio = spill / max(ss, _EPS_DIFF)
-                r += ratio * _decode(decode_lut, background[y, x, 0])
-                g += ratio * _decode(decode_lut, background[y, x, 1])
-                b += ratio * _decode(decode_lut, background[y, x, 2])
+                cs += ratio * _decode(decode_lut, background[y, x, s])
+                ca += ratio * _decode(decode_lut, background[y, x, o1])
+                cb += ratio * _decode(decode_lut, background[y, x, o2])
             elif replace != 0:
                 add = spill * luma_s
-                r += add
-                g += add
-                b += add
-            fg[y, x, 0] = _encode(encode_lut, r)
-            fg[y, x, 1] = _encode(encode_lut, g)
-            fg[y, x, 2] = _encode(encode_lut, b)
+                cs += add
+                ca += add
+                cb += add
+            fg[y, x, s] = _encode(encode_lut, cs)
+            fg[y, x, o1] = _encode(encode_lut, ca)
+            fg[y, x, o2] = _encode(encode_lut, cb)
 
 
 def key_fields(
