@@ -23,7 +23,7 @@ import onnx
 from guangying.models.catalog import MODELS, PACKAGE, SOURCE_SHA256, TARBALL_NAME, TARBALL_SHA256
 from guangying.models.tfjs import convert_graph, load_tfjs_graph
 
-CONVERTER_VERSION = "2"
+CONVERTER_VERSION = "3"
 MANIFEST = "manifest.json"
 SOURCES_DIR = "tfjs"  # the verified TF.js files, kept so a converter update needs no new download
 

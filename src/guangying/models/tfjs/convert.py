@@ -12,6 +12,7 @@ from onnx import helper
 
 # importing the op modules registers their handlers
 from guangying.models.tfjs import ops_array, ops_control, ops_math, ops_nn  # noqa: F401
+from guangying.models.tfjs.align_channels import align_conv_channels
 from guangying.models.tfjs.context import (
     NP_TO_ONNX,
     Converter,
@@ -191,9 +192,11 @@ def convert_graph(
     name: str = "model",
     doc: str = "",
     propagate_layout: bool = True,
+    channel_multiple: int = 8,
 ) -> onnx.ModelProto:
     """Convert ``graph`` to ONNX. ``constants`` fixes placeholders at conversion time (specialisation);
-    ``propagate_layout=False`` gives the naive NHWC graph with Transposes around every conv."""
+    ``propagate_layout=False`` gives the naive NHWC graph with Transposes around every conv;
+    ``channel_multiple`` pads odd conv input channels after a Concat (:mod:`.align_channels`; 0: off)."""
     constants = constants or {}
     root = Converter(graph, propagate_layout=propagate_layout)
     order = _live_order(graph, [split_ref(o.tf_ref)[0] for o in outputs], set())
@@ -254,5 +257,7 @@ def convert_graph(
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="guangying")
     model.ir_version = IR_VERSION
     model.doc_string = doc
+    if channel_multiple:
+        align_conv_channels(model, channel_multiple)
     onnx.checker.check_model(model)
     return model
