@@ -64,16 +64,19 @@ def bench_core(frames: list[np.ndarray], bg_srgb: np.ndarray) -> dict[str, float
         m = keyer.process(rgb, background_rgb=bg_srgb)
         over_srgb(m.foreground_rgb, m.alpha, bg_linear, out=out)
 
-    models = [keyer.screen_model(f) for f in frames]  # (screen plate, spill floor) per frame
+    models = [keyer.screen_model(f) for f in frames]  # (screen plate, spill floor, subject colour)
 
     def numpy_version() -> None:
         i = state["i"] % len(frames)
         state["i"] += 1
-        screen_plate, floor = models[i]
-        if screen_plate.shape[:2] != (H, W):  # the reference wants a full-size plate and floor
+        screen_plate, floor, subject = models[i]
+        if screen_plate.shape[:2] != (H, W):  # the reference wants full-size fields
             screen_plate = cv2.resize(screen_plate, (W, H), interpolation=cv2.INTER_LINEAR)
         floor = cv2.resize(floor, (W, H), interpolation=cv2.INTER_LINEAR)
-        alpha, fg = key_reference(frames[i], screen_plate, keyer.screen, keyer.settings, bg_srgb, floor)
+        subject = cv2.resize(subject, (W, H), interpolation=cv2.INTER_LINEAR)
+        alpha, fg = key_reference(
+            frames[i], screen_plate, keyer.screen, keyer.settings, bg_srgb, floor, subject
+        )
         linear_to_srgb(over_linear(srgb_to_linear(fg), alpha, bg_linear))
 
     ours()

@@ -7,6 +7,7 @@ from guangying.keyer.maths import (
     colour_difference,
     colour_difference_alpha,
     despill,
+    project_alpha,
     screen_channels,
     unmix_foreground,
 )
@@ -15,7 +16,7 @@ from guangying.keyer.screen import (
     detect_screen,
     estimate_screen_colour,
     estimate_screen_plate,
-    estimate_spill_floor,
+    estimate_subject,
     small_linear,
 )
 from guangying.keyer.settings import KeyerSettings
@@ -32,10 +33,11 @@ __all__ = [
     "detect_screen",
     "estimate_screen_colour",
     "estimate_screen_plate",
-    "estimate_spill_floor",
+    "estimate_subject",
     "grow_matte",
     "mask_from_image",
     "polygon_mask",
+    "project_alpha",
     "screen_channels",
     "small_linear",
     "soften_matte",

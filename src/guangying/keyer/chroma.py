@@ -13,7 +13,7 @@ from guangying.keyer.screen import (
     detect_screen,
     estimate_screen_colour,
     estimate_screen_plate,
-    estimate_spill_floor,
+    estimate_subject,
     small_linear,
 )
 from guangying.keyer.settings import KeyerSettings
@@ -84,11 +84,12 @@ class ChromaKeyer:
         self._screen = screen
         self._screen_linear = srgb_to_linear(colour)
 
-    def screen_model(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """What this frame is keyed against: (linear screen plate, spill floor).
+    def screen_model(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What this frame is keyed against: (linear screen plate, spill floor, linear subject colour).
 
-        The plate is the clean plate (full size), the auto plate (1/8 size) or the flat screen colour
-        (1×1); the spill floor is 1/8 size, or a 1×1 zero when spill compensation is off.
+        The plate is the clean plate (full size), the auto plate (small) or the flat screen colour
+        (1×1); the spill floor (1×1 zero when spill compensation is off) and the nearby solid subject
+        colour are on the small analysis grid (~160 px wide).
         """
         st = self.settings
         assert self._screen is not None and self._screen_linear is not None
@@ -110,11 +111,10 @@ class ChromaKeyer:
         else:
             plate = self._screen_linear.reshape(1, 1, 3)
             small_plate = np.broadcast_to(plate, small.shape)
-        if st.spill_compensation:
-            floor = estimate_spill_floor(small, small_plate, self._screen, st.screen_balance)
-        else:
+        floor, subject = estimate_subject(small, small_plate, self._screen, st.screen_balance)
+        if not st.spill_compensation:
             floor = np.zeros((1, 1), np.float32)
-        return np.ascontiguousarray(plate, np.float32), np.ascontiguousarray(floor, np.float32)
+        return tuple(np.ascontiguousarray(x, np.float32) for x in (plate, floor, subject))  # type: ignore[return-value]
 
     def process(self, rgb: np.ndarray, background_rgb: np.ndarray | None = None) -> MatteResult:
         """Key one frame: float32 (H, W, 3) sRGB 0–1 in; α and straight sRGB foreground out (0 on
@@ -137,7 +137,7 @@ class ChromaKeyer:
         if self._screen is None:
             self._learn_screen(rgb)
         assert self._screen is not None
-        plate, floor = self.screen_model(rgb)
+        plate, floor, subject = self.screen_model(rgb)
         if floor.size > 1 and plate.shape[:2] not in ((1, 1), floor.shape):
             # A full-size clean plate with the small spill floor: the key fields follow the plate.
             floor = cv2.resize(floor, (plate.shape[1], plate.shape[0]), interpolation=cv2.INTER_LINEAR)
@@ -150,7 +150,11 @@ class ChromaKeyer:
         none_rgb, none_mask = np.zeros((1, 1, 3), np.float32), np.zeros((1, 1), np.float32)
         # Clear screen: raw α under clip_black/2, i.e. the clipped key under −clip_black/2/(cw − cb).
         clear_below = -0.5 * st.clip_black / (st.clip_white - st.clip_black)
-        params = np.array([st.screen_balance, st.despill_bias, kernels.LUMA_709[s], clear_below], np.float32)
+        stretch = 1.0 / (st.clip_white - st.clip_black)
+        params = np.array(
+            [st.screen_balance, st.despill_bias, kernels.LUMA_709[s], clear_below, st.clip_black, stretch],
+            np.float32,
+        )
 
         def flags(mode: int) -> np.ndarray:
             return np.array(
@@ -158,6 +162,7 @@ class ChromaKeyer:
                     s, o1, o2, mode,
                     kernels.DESPILL_CODES[st.despill_method], kernels.REPLACE_CODES[st.spill_replace],
                     int(st.unmix), int(use_bg), int(garbage is not None), int(core is not None),
+                    int(st.project_subject_colour),
                 ],
                 np.int64,
             )  # fmt: skip
@@ -165,7 +170,7 @@ class ChromaKeyer:
         alpha = np.empty(shape, np.float32)
         fg = np.empty_like(rgb)
         args = (
-            rgb, plate, key_scale, key_offset, background_rgb if use_bg else none_rgb,
+            rgb, plate, key_scale, key_offset, subject, background_rgb if use_bg else none_rgb,
             none_mask if garbage is None else garbage, none_mask if core is None else core, params,
         )  # fmt: skip
         luts = (kernels.DECODE_LUT, kernels.ENCODE_SQRT_LUT)

@@ -12,7 +12,7 @@ import numba
 import numpy as np
 
 from guangying.composite.colour import linear_to_srgb, srgb_to_linear
-from guangying.keyer.maths import colour_difference
+from guangying.keyer.maths import PROJECTION_TOLERANCE, colour_difference
 
 # sRGB decode/encode by nearest sample in 4096-entry tables (16 KiB each, so both stay in L1 cache).
 # The encode table is indexed by sqrt(linear), which spreads its samples where the curve is steep:
@@ -66,6 +66,7 @@ def key_kernel(
     plate,
     key_scale,
     key_offset,
+    subject,
     background,
     garbage,
     core,
@@ -81,9 +82,10 @@ def key_kernel(
     The clipped key is α = clamp(key_offset − key_scale·d(C)), d the colour difference: the two
     fields (see :func:`key_fields`) carry screen, spill floor, gain and clip and are sampled
     bilinearly (pixel centres aligned like cv2.resize) from any grid, 1×1 included; so is ``plate``,
-    the linear screen colour, needed only where the foreground is un-mixed. ``params`` float32 =
-    (balance, despill_bias, luma weight of the screen channel, clear-screen threshold); ``flags`` =
-    (s, o1, o2, mode, despill, replace, unmix, use_background, use_garbage, use_core).
+    the linear screen colour, and ``subject``, the nearby solid subject colour (maths.project_alpha),
+    needed only where something is seen. ``params`` float32 = (balance, despill_bias, luma weight of
+    the screen channel, clear-screen threshold, clip_black, 1/(clip_white − clip_black)); ``flags`` =
+    (s, o1, o2, mode, despill, replace, unmix, use_background, use_garbage, use_core, project).
     MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both; MODE_FUSED
     does everything. The foreground is 0 on clear screen: α = 0 with the unclamped key below the
     threshold (always, after a spatial operation).
@@ -91,14 +93,20 @@ def key_kernel(
     h, w = rgb.shape[0], rgb.shape[1]
     ph, pw = plate.shape[0], plate.shape[1]
     kh, kw = key_scale.shape[0], key_scale.shape[1]
-    balance, bias, luma_s, clear_below = params[0], params[1], params[2], params[3]
+    sh, sw = subject.shape[0], subject.shape[1]
+    balance, bias, luma_s, clear_below, clip_black, stretch = (
+        params[0], params[1], params[2], params[3], params[4], params[5]
+    )  # fmt: skip
     s, o1, o2, mode, despill, replace = flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]
     unmix, use_bg, use_garbage, use_core = flags[6], flags[7], flags[8], flags[9]
+    project = flags[10] != 0 and mode != MODE_FOREGROUND
+    tolerance2 = np.float32(PROJECTION_TOLERANCE * PROJECTION_TOLERANCE)
     rest = _ONE - balance
     third = np.float32(1.0 / 3.0)
     # Where each column samples the plate and the key fields, computed once for all rows.
     x0s, x1s, wxs = _columns(w, pw)
     kx0s, kx1s, kwxs = _columns(w, kw)
+    sx0s, sx1s, swxs = _columns(w, sw)
     for y in numba.prange(h):
         ky0, ky1, kwy = _sample_position(y, h, kh)
         scale_row = np.empty(kw, np.float32)  # the key fields, interpolated to this row
@@ -128,20 +136,24 @@ def key_kernel(
                     a = max(a, core[y, x])
             key_row[x] = key
             alpha[y, x] = a
-        if mode == MODE_ALPHA:
+        if mode == MODE_ALPHA and not project:
             continue
-        # Pass 2: the foreground. One vectorised clear, then only pixels with something to see.
-        fg[y, :, :] = _ZERO
+        # Pass 2: α from the subject colour where it explains the pixel better, then the foreground.
+        # One vectorised clear, then only pixels with something to see.
+        if mode != MODE_ALPHA:
+            fg[y, :, :] = _ZERO
         y0, y1, wy = _sample_position(y, h, ph)
+        sy0, sy1, swy = _sample_position(y, h, sh)
         for x in range(w):
             a = alpha[y, x]
-            if a <= _ZERO and key_row[x] < clear_below:
+            key = key_row[x]
+            if a <= _ZERO and key < clear_below:
                 continue  # clear screen: no colour to recover (most pixels)
             cs = _decode(decode_lut, rgb[y, x, s])
             ca = _decode(decode_lut, rgb[y, x, o1])
             cb = _decode(decode_lut, rgb[y, x, o2])
             ss = _ZERO
-            if (unmix and a < _ONE) or replace == 2:
+            if (unmix and a < _ONE) or replace == 2 or (project and key > _ZERO):
                 x0, x1, wx = x0s[x], x1s[x], wxs[x]
                 top = plate[y0, x0, s] + wx * (plate[y0, x1, s] - plate[y0, x0, s])
                 ss = top + wy * (plate[y1, x0, s] + wx * (plate[y1, x1, s] - plate[y1, x0, s]) - top)
@@ -149,12 +161,46 @@ def key_kernel(
                 sa = top + wy * (plate[y1, x0, o1] + wx * (plate[y1, x1, o1] - plate[y1, x0, o1]) - top)
                 top = plate[y0, x0, o2] + wx * (plate[y0, x1, o2] - plate[y0, x0, o2])
                 sc = top + wy * (plate[y1, x0, o2] + wx * (plate[y1, x1, o2] - plate[y1, x0, o2]) - top)
-                if unmix and a < _ONE:
+                if project and key > _ZERO:
+                    # Least-squares α of C = α·F + (1 − α)·S with F the nearby subject colour.
+                    u0, u1, uw = sx0s[x], sx1s[x], swxs[x]
+                    top = subject[sy0, u0, s] + uw * (subject[sy0, u1, s] - subject[sy0, u0, s])
+                    fs = top + swy * (
+                        subject[sy1, u0, s] + uw * (subject[sy1, u1, s] - subject[sy1, u0, s]) - top
+                    )
+                    top = subject[sy0, u0, o1] + uw * (subject[sy0, u1, o1] - subject[sy0, u0, o1])
+                    fa = top + swy * (
+                        subject[sy1, u0, o1] + uw * (subject[sy1, u1, o1] - subject[sy1, u0, o1]) - top
+                    )
+                    top = subject[sy0, u0, o2] + uw * (subject[sy0, u1, o2] - subject[sy0, u0, o2])
+                    fc = top + swy * (
+                        subject[sy1, u0, o2] + uw * (subject[sy1, u1, o2] - subject[sy1, u0, o2]) - top
+                    )
+                    ds, da, dc = cs - ss, ca - sa, cb - sc
+                    es, ea, ec = fs - ss, fa - sa, fc - sc
+                    projected = (ds * es + da * ea + dc * ec) / max(
+                        es * es + ea * ea + ec * ec, np.float32(1e-6)
+                    )
+                    rs, ra, rc = ds - projected * es, da - projected * ea, dc - projected * ec
+                    key_p = (projected - clip_black) * stretch
+                    if key_p < key and rs * rs + ra * ra + rc * rc < tolerance2 * (
+                        ds * ds + da * da + dc * dc
+                    ):
+                        a = min(max(key_p, _ZERO), _ONE)
+                        if mode != MODE_ALPHA:
+                            if use_garbage:
+                                a = a * (_ONE - garbage[y, x])
+                            if use_core:
+                                a = max(a, core[y, x])
+                        alpha[y, x] = a
+                if unmix and a < _ONE and mode != MODE_ALPHA:
                     inv = _ONE / max(a, _EPS_ALPHA)
                     keep = _ONE - a
                     cs = min(max((cs - keep * ss) * inv, _ZERO), _ONE)
                     ca = min(max((ca - keep * sa) * inv, _ZERO), _ONE)
                     cb = min(max((cb - keep * sc) * inv, _ZERO), _ONE)
+            if mode == MODE_ALPHA:
+                continue
             spill = _ZERO
             if despill != 0:
                 hi = max(ca, cb)

@@ -66,6 +66,32 @@ def colour_difference_alpha(
     return clip_matte(raw, clip_black, clip_white)
 
 
+PROJECTION_TOLERANCE = 0.3  # the subject-colour model must explain the pixel to within 30% of C − S
+
+
+def project_alpha(
+    rgb_linear: np.ndarray,
+    screen_rgb_linear: np.ndarray,
+    subject_rgb_linear: np.ndarray,
+    raw_alpha: np.ndarray,
+) -> np.ndarray:
+    """Lower a colour-difference α where a mix of the nearby subject colour and the screen explains
+    the pixel better.
+
+    The colour-difference key assumes the subject has no screen excess (d(F) = 0); for saturated
+    warm colours (red, orange, skin: d(F) < 0) it makes soft edges too opaque. With F the nearby solid
+    subject colour, the least-squares α of C = α·F + (1 − α)·S is ((C − S)·(F − S))/|F − S|². It
+    replaces the raw α where it is lower and leaves a residual under 30% of |C − S| (so hair of
+    another colour in front of that subject keeps the colour-difference α).
+    """
+    d = np.asarray(rgb_linear, np.float32) - screen_rgb_linear
+    e = np.asarray(subject_rgb_linear, np.float32) - screen_rgb_linear
+    projected = (d * e).sum(-1) / np.maximum((e * e).sum(-1), np.float32(1e-6))
+    residual = np.linalg.norm(d - projected[..., None] * e, axis=-1)
+    use = (residual < PROJECTION_TOLERANCE * np.linalg.norm(d, axis=-1)) & (projected < raw_alpha)
+    return np.where(use, projected, raw_alpha).astype(np.float32)
+
+
 def unmix_foreground(rgb_linear: np.ndarray, alpha: np.ndarray, screen_rgb_linear: np.ndarray) -> np.ndarray:
     """Straight foreground with the screen removed: F = (C − (1 − α)·S)/α, clamped to 0–1.
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from guangying.composite.colour import linear_to_srgb, srgb_to_linear
-from guangying.keyer.maths import colour_difference_alpha, despill, unmix_foreground
+from guangying.keyer.maths import (
+    clip_matte,
+    colour_difference_alpha,
+    despill,
+    project_alpha,
+    unmix_foreground,
+)
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
 from guangying.keyer.settings import KeyerSettings
 
@@ -21,9 +27,11 @@ def key_reference(
     settings: KeyerSettings,
     background_srgb: np.ndarray | None = None,
     spill_floor: np.ndarray | float = 0.0,
+    subject_rgb_linear: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Key an sRGB frame against a full-size linear screen plate (or a (3,) colour) and spill floor
-    (see :meth:`guangying.keyer.ChromaKeyer.screen_model`, upsampled to full size).
+    """Key an sRGB frame against a full-size linear screen plate (or a (3,) colour), spill floor and
+    subject colour (see :meth:`guangying.keyer.ChromaKeyer.screen_model`, upsampled to full size;
+    without a subject colour there is no projection).
 
     Returns (alpha float32 (H, W), straight foreground float32 (H, W, 3) sRGB-encoded,
     0 on clear screen).
@@ -39,16 +47,11 @@ def key_reference(
         1.0,
         spill_floor,
     )
-    alpha = colour_difference_alpha(
-        rgb_linear,
-        screen_plate_linear,
-        screen,
-        settings.screen_gain,
-        settings.screen_balance,
-        settings.clip_black,
-        settings.clip_white,
-        spill_floor,
-    )
+    alpha = clip_matte(raw, settings.clip_black, settings.clip_white)
+    if settings.project_subject_colour and subject_rgb_linear is not None:
+        seen = alpha > 0
+        projected = project_alpha(rgb_linear, screen_plate_linear, subject_rgb_linear, raw)
+        alpha = clip_matte(np.where(seen, projected, raw), settings.clip_black, settings.clip_white)
     # Specks go first so growing cannot enlarge them; softness last so it blurs the final shape.
     alpha = soften_matte(
         grow_matte(despot_matte(alpha, settings.despot_px), settings.grow_px), settings.softness_px

@@ -126,24 +126,25 @@ def estimate_screen_plate(
 SPILL_FLOOR_MAX = 0.3
 
 
-def estimate_spill_floor(
+def estimate_subject(
     small_rgb_linear: np.ndarray, small_plate_linear: np.ndarray, screen: str, balance: float
-) -> np.ndarray:
-    """How much of the screen's colour difference the solid subject itself shows (spill), 0–0.3.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two smooth fields of the solid subject at the small scale: (spill floor, subject colour).
 
-    At the small scale, solid subject pixels (under 30% of the plate's difference, one pixel in from
-    their edge) keep their difference ratio d(C)/d(S); it is filled in smoothly everywhere else. The
-    key counts that ratio, not 0, as opaque, so a spilled subject stays solid and its edges keep
-    their proportion. Only spill (a positive ratio) is compensated: warm colours' negative ratios
-    differ too much between a body and the hair in front of it to extrapolate.
+    Solid subject pixels are those under 30% of the plate's colour difference, one pixel in from
+    their edge; both fields are their values, filled in smoothly everywhere else.
+
+    - spill floor (h, w), 0–0.3: the difference ratio d(C)/d(S) the solid subject itself shows
+      because of spill. The key counts that ratio, not 0, as opaque, so a spilled subject stays solid
+      and its edges keep their proportion. Only spill (a positive ratio) is compensated.
+    - subject colour (h, w, 3), linear: the nearest solid colour, for :func:`maths.project_alpha`.
     """
     ratio = colour_difference(small_rgb_linear, screen, balance) / np.maximum(
         colour_difference(small_plate_linear, screen, balance), 1e-4
     )
-    solid = cv2.erode((ratio < SPILL_FLOOR_MAX).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(
-        np.float32
-    )
+    solid = cv2.erode((ratio < SPILL_FLOOR_MAX).astype(np.uint8), np.ones((3, 3), np.uint8))
     if solid.mean() < 0.005:
-        return np.zeros(ratio.shape, np.float32)
-    floor = _fill_push_pull(np.clip(ratio, 0.0, SPILL_FLOOR_MAX)[..., None].astype(np.float32), solid)[..., 0]
-    return cv2.GaussianBlur(floor, (0, 0), 1.0)
+        return np.zeros(ratio.shape, np.float32), np.ascontiguousarray(small_plate_linear, np.float32)
+    values = np.concatenate([np.clip(ratio, 0.0, SPILL_FLOOR_MAX)[..., None], small_rgb_linear], axis=-1)
+    filled = _fill_push_pull(values.astype(np.float32), solid.astype(np.float32))
+    return cv2.GaussianBlur(filled[..., 0], (0, 0), 1.0), np.ascontiguousarray(filled[..., 1:])

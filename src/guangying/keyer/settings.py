@@ -45,6 +45,9 @@ class KeyerSettings:
       pixels (at 1/8 resolution), which keys unevenly lit screens; False = one flat screen colour.
     - ``spill_compensation``: measure how much screen colour the solid subject itself carries (spill)
       around each part of the frame and count that as opaque, so spilled edges stay solid.
+    - ``project_subject_colour``: where a mix of the nearby solid subject colour and the screen
+      explains a pixel (to within 30%), take that mix's α if it is lower: soft edges of saturated
+      warm colours (red, orange, skin), which a colour-difference key makes too opaque.
     - ``unmix``: True = straight foreground with the screen removed from semi-transparent pixels,
       F = (C − (1 − α)·S)/α; False = the plate's own colour (still despilled).
     """
@@ -66,6 +69,7 @@ class KeyerSettings:
     clean_plate: np.ndarray | None = None
     auto_plate: bool = True
     spill_compensation: bool = True
+    project_subject_colour: bool = True
     unmix: bool = True
 
     def __post_init__(self) -> None:
