@@ -258,7 +258,7 @@ def pik_composite(obs_params: dict) -> list[str]:
     # Contact sheet: plate / matte / composite, then 2× crops of the hair: plate / ours / OBS formula.
     half = lambda im: cv2.resize(im, (480, 270), interpolation=cv2.INTER_AREA)  # noqa: E731
     matte = np.repeat(result.alpha[..., None], 3, -1)
-    y0, x0 = 60, 255  # the loose hair on her right and the top of her head
+    y0, x0 = 170, 250  # the loose hair falling on her right shoulder
 
     def crop(im: np.ndarray) -> np.ndarray:
         return cv2.resize(im[y0 : y0 + 135, x0 : x0 + 160], (320, 270), interpolation=cv2.INTER_NEAREST)

@@ -161,9 +161,13 @@ def key_kernel(
                 sa = top + wy * (plate[y1, x0, o1] + wx * (plate[y1, x1, o1] - plate[y1, x0, o1]) - top)
                 top = plate[y0, x0, o2] + wx * (plate[y0, x1, o2] - plate[y0, x0, o2])
                 sc = top + wy * (plate[y1, x0, o2] + wx * (plate[y1, x1, o2] - plate[y1, x0, o2]) - top)
-                if project and key > _ZERO:
+                u0, u1, uw = sx0s[x], sx1s[x], swxs[x]
+                top = subject[sy0, u0, 3] + uw * (subject[sy0, u1, 3] - subject[sy0, u0, 3])
+                near = top + swy * (
+                    subject[sy1, u0, 3] + uw * (subject[sy1, u1, 3] - subject[sy1, u0, 3]) - top
+                )
+                if project and key > _ZERO and near > _HALF:
                     # Least-squares α of C = α·F + (1 − α)·S with F the nearby subject colour.
-                    u0, u1, uw = sx0s[x], sx1s[x], swxs[x]
                     top = subject[sy0, u0, s] + uw * (subject[sy0, u1, s] - subject[sy0, u0, s])
                     fs = top + swy * (
                         subject[sy1, u0, s] + uw * (subject[sy1, u1, s] - subject[sy1, u0, s]) - top

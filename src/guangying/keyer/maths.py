@@ -74,6 +74,7 @@ def project_alpha(
     screen_rgb_linear: np.ndarray,
     subject_rgb_linear: np.ndarray,
     raw_alpha: np.ndarray,
+    near_screen: np.ndarray | float = 1.0,
 ) -> np.ndarray:
     """Lower a colour-difference α where a mix of the nearby subject colour and the screen explains
     the pixel better.
@@ -82,13 +83,15 @@ def project_alpha(
     warm colours (red, orange, skin: d(F) < 0) it makes soft edges too opaque. With F the nearby solid
     subject colour, the least-squares α of C = α·F + (1 − α)·S is ((C − S)·(F − S))/|F − S|². It
     replaces the raw α where it is lower and leaves a residual under 30% of |C − S| (so hair of
-    another colour in front of that subject keeps the colour-difference α).
+    another colour in front of that subject keeps the colour-difference α), and only where
+    ``near_screen`` > 0.5 (0/1 per pixel, interpolated): soft edges need the screen nearby.
     """
     d = np.asarray(rgb_linear, np.float32) - screen_rgb_linear
     e = np.asarray(subject_rgb_linear, np.float32) - screen_rgb_linear
     projected = (d * e).sum(-1) / np.maximum((e * e).sum(-1), np.float32(1e-6))
     residual = np.linalg.norm(d - projected[..., None] * e, axis=-1)
     use = (residual < PROJECTION_TOLERANCE * np.linalg.norm(d, axis=-1)) & (projected < raw_alpha)
+    use &= np.asarray(near_screen) > 0.5
     return np.where(use, projected, raw_alpha).astype(np.float32)
 
 

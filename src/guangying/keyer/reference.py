@@ -30,7 +30,7 @@ def key_reference(
     subject_rgb_linear: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Key an sRGB frame against a full-size linear screen plate (or a (3,) colour), spill floor and
-    subject colour (see :meth:`guangying.keyer.ChromaKeyer.screen_model`, upsampled to full size;
+    subject colour + near-screen channel (see :meth:`guangying.keyer.ChromaKeyer.screen_model`, upsampled;
     without a subject colour there is no projection).
 
     Returns (alpha float32 (H, W), straight foreground float32 (H, W, 3) sRGB-encoded,
@@ -50,7 +50,9 @@ def key_reference(
     alpha = clip_matte(raw, settings.clip_black, settings.clip_white)
     if settings.project_subject_colour and subject_rgb_linear is not None:
         seen = alpha > 0
-        projected = project_alpha(rgb_linear, screen_plate_linear, subject_rgb_linear, raw)
+        projected = project_alpha(
+            rgb_linear, screen_plate_linear, subject_rgb_linear[..., :3], raw, subject_rgb_linear[..., 3]
+        )
         alpha = clip_matte(np.where(seen, projected, raw), settings.clip_black, settings.clip_white)
     # Specks go first so growing cannot enlarge them; softness last so it blurs the final shape.
     alpha = soften_matte(

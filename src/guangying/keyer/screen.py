@@ -126,8 +126,15 @@ def estimate_screen_plate(
 SPILL_FLOOR_MAX = 0.3
 
 
+NEAR_SCREEN_PX = 24  # soft edges (motion blur, hair) reach at most this far from clear screen
+
+
 def estimate_subject(
-    small_rgb_linear: np.ndarray, small_plate_linear: np.ndarray, screen: str, balance: float
+    small_rgb_linear: np.ndarray,
+    small_plate_linear: np.ndarray,
+    screen: str,
+    balance: float,
+    downscale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two smooth fields of the solid subject at the small scale: (spill floor, subject colour).
 
@@ -137,14 +144,21 @@ def estimate_subject(
     - spill floor (h, w), 0–0.3: the difference ratio d(C)/d(S) the solid subject itself shows
       because of spill. The key counts that ratio, not 0, as opaque, so a spilled subject stays solid
       and its edges keep their proportion. Only spill (a positive ratio) is compensated.
-    - subject colour (h, w, 3), linear: the nearest solid colour, for :func:`maths.project_alpha`.
+    - subject colour (h, w, 4): the nearest solid colour (linear RGB) for
+      :func:`maths.project_alpha`, and a 0/1 channel marking where the screen is within 24 px of
+      the frame (``downscale`` = frame pixels per cell), the only place soft edges can be: deep inside
+      the subject, colours that happen to lie between two subject colours must not turn transparent.
     """
     ratio = colour_difference(small_rgb_linear, screen, balance) / np.maximum(
         colour_difference(small_plate_linear, screen, balance), 1e-4
     )
     solid = cv2.erode((ratio < SPILL_FLOOR_MAX).astype(np.uint8), np.ones((3, 3), np.uint8))
+    reach = 2 * max(1, int(round(NEAR_SCREEN_PX / downscale))) + 1
+    near_screen = cv2.dilate((ratio > 0.5).astype(np.uint8), np.ones((reach, reach), np.uint8))
     if solid.mean() < 0.005:
-        return np.zeros(ratio.shape, np.float32), np.ascontiguousarray(small_plate_linear, np.float32)
+        subject = np.concatenate([small_plate_linear, np.zeros(ratio.shape + (1,), np.float32)], axis=-1)
+        return np.zeros(ratio.shape, np.float32), np.ascontiguousarray(subject, np.float32)
     values = np.concatenate([np.clip(ratio, 0.0, SPILL_FLOOR_MAX)[..., None], small_rgb_linear], axis=-1)
     filled = _fill_push_pull(values.astype(np.float32), solid.astype(np.float32))
-    return cv2.GaussianBlur(filled[..., 0], (0, 0), 1.0), np.ascontiguousarray(filled[..., 1:])
+    subject = np.concatenate([filled[..., 1:], near_screen.astype(np.float32)[..., None]], axis=-1)
+    return cv2.GaussianBlur(filled[..., 0], (0, 0), 1.0), np.ascontiguousarray(subject, np.float32)
