@@ -130,7 +130,9 @@ def test_small_models_shapes_and_determinism(session, name, shape, outputs):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", ["rvm_full", "rvm_base", "selfie", "meet", "blazeface", "facemesh", "iris"])
+@pytest.mark.parametrize(
+    "name", ["rvm_full", "rvm_base", "rvm_base_int8", "selfie", "meet", "blazeface", "facemesh", "iris"]
+)
 def test_converted_files_pass_strict_shape_inference(name):
     try:
         path = onnx_path(name)

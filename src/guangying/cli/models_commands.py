@@ -38,7 +38,7 @@ def list_cmd() -> None:
     for r in rows:
         shapes = "; ".join(f"{k} {tuple(v)}" for k, v in r["inputs"].items())
         state = "" if r["ok"] else "  [INCOMPLETE: run `guangying models install`]"
-        click.echo(f"{r['name']:<10} {r['size_bytes'] / 1e6:7.1f} MB  {r['source']}  inputs: {shapes}{state}")
+        click.echo(f"{r['name']:<14} {r['size_bytes'] / 1e6:7.1f} MB  {r['source']}  inputs: {shapes}{state}")
 
 
 def register(cli: click.Group) -> None:

@@ -48,8 +48,8 @@ def models_dir() -> Path:
 
 
 def onnx_path(name: str) -> Path:
-    """Path of an installed ONNX model (``rvm_base``, ``rvm_full``, ``selfie``, ``meet``, ``blazeface``,
-    ``facemesh``, ``iris``)."""
+    """Path of an installed ONNX model (``rvm_base``, ``rvm_base_int8``, ``rvm_full``, ``selfie``, ``meet``,
+    ``blazeface``, ``facemesh``, ``iris``)."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
     path = models_dir() / f"{name}.onnx"

@@ -21,6 +21,7 @@ from typing import Any
 import onnx
 
 from guangying.models.catalog import MODELS, PACKAGE, SOURCE_SHA256, TARBALL_NAME, TARBALL_SHA256
+from guangying.models.quantize import quantize_rvm_decoder
 from guangying.models.tfjs import convert_graph, load_tfjs_graph
 
 CONVERTER_VERSION = "3"
@@ -166,13 +167,19 @@ def install(cache: Path, source: Path | None = None, force: bool = False,
         staged: dict[str, dict[str, Any]] = {}
         graphs: dict[str, Any] = {}
         for name, spec in MODELS.items():
-            log(f"converting {name} …")
-            if spec.source not in graphs:
-                graphs[spec.source] = load_tfjs_graph(folder / f"{spec.source}.json")
-            model = convert_graph(graphs[spec.source], spec.inputs, spec.outputs, spec.constants, name=name,
-                                  doc=f"{spec.source} from {PACKAGE}, converted by guangying; {spec.licence}")
             path = work / f"{name}.onnx"
-            onnx.save(model, path)
+            if spec.int8_of is not None:
+                log(f"quantising {name} (calibration on built-in pictures) …")
+                quantize_rvm_decoder(work / f"{spec.int8_of}.onnx", path)
+                model = onnx.load(path)
+            else:
+                log(f"converting {name} …")
+                if spec.source not in graphs:
+                    graphs[spec.source] = load_tfjs_graph(folder / f"{spec.source}.json")
+                model = convert_graph(graphs[spec.source], spec.inputs, spec.outputs, spec.constants,
+                                      name=name, doc=f"{spec.source} from {PACKAGE}, converted by guangying; "
+                                      f"{spec.licence}")
+                onnx.save(model, path)
             staged[name] = {
                 "size_bytes": path.stat().st_size,
                 "source": f"{PACKAGE}/models/{spec.source}.json",
