@@ -77,6 +77,10 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
     _atomic_write_bytes(path, cv2.imencode(".png", bgr)[1].tobytes())
 
 
+def _triple(rgb: np.ndarray) -> str:
+    return "(" + ", ".join(f"{float(v):.3f}" for v in rgb) + ")"
+
+
 def _to8(rgb: np.ndarray) -> np.ndarray:
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
 
@@ -277,8 +281,8 @@ def pik_composite(obs_params: dict) -> list[str]:
         "",
         f"- Edge band (0.02 < α < 0.98, {band.sum()} px): our foreground's green excess G − max(R, B) is "
         f"{green_excess.mean():.4f} on average, max {green_excess.max():.4f} (sRGB 0–1).",
-        f"- Yellow top ({yellow.sum()} px): plate {np.round(plate[yellow].mean(0), 3).tolist()}, "
-        f"our composite {np.round(comp[yellow].mean(0), 3).tolist()}, "
+        f"- Yellow top ({yellow.sum()} px): mean sRGB colour in the plate {_triple(plate[yellow].mean(0))}, "
+        f"in our composite {_triple(comp[yellow].mean(0))}, "
         f"mean α {result.alpha[yellow].mean():.3f}.",
     ]
 

@@ -116,14 +116,18 @@ def key_kernel(
             offset_row[x] = key_offset[ky0, x] + kwy * (key_offset[ky1, x] - key_offset[ky0, x])
         # Pass 1 over the row, branch-free so it vectorises: the key and α (with the masks).
         key_row = np.empty(w, np.float32)
+        linear_row = np.empty((w, 3), np.float32)  # decoded (screen, other 1, other 2) for pass 2
         for x in range(w):
+            cs = _decode(decode_lut, rgb[y, x, s])
+            ca = _decode(decode_lut, rgb[y, x, o1])
+            cb = _decode(decode_lut, rgb[y, x, o2])
+            linear_row[x, 0] = cs
+            linear_row[x, 1] = ca
+            linear_row[x, 2] = cb
             if mode == MODE_FOREGROUND:
                 key = -_ONE
                 a = alpha[y, x]
             else:
-                cs = _decode(decode_lut, rgb[y, x, s])
-                ca = _decode(decode_lut, rgb[y, x, o1])
-                cb = _decode(decode_lut, rgb[y, x, o2])
                 k0, k1, kwx = kx0s[x], kx1s[x], kwxs[x]
                 k_scale = scale_row[k0] + kwx * (scale_row[k1] - scale_row[k0])
                 k_offset = offset_row[k0] + kwx * (offset_row[k1] - offset_row[k0])
@@ -149,11 +153,16 @@ def key_kernel(
             key = key_row[x]
             if a <= _ZERO and key < clear_below:
                 continue  # clear screen: no colour to recover (most pixels)
-            cs = _decode(decode_lut, rgb[y, x, s])
-            ca = _decode(decode_lut, rgb[y, x, o1])
-            cb = _decode(decode_lut, rgb[y, x, o2])
+            cs, ca, cb = linear_row[x, 0], linear_row[x, 1], linear_row[x, 2]
             ss = _ZERO
-            if (unmix and a < _ONE) or replace == 2 or (project and key > _ZERO):
+            near = _ZERO
+            if project and key > _ZERO:
+                u0, u1, uw = sx0s[x], sx1s[x], swxs[x]
+                top = subject[sy0, u0, 3] + uw * (subject[sy0, u1, 3] - subject[sy0, u0, 3])
+                near = top + swy * (
+                    subject[sy1, u0, 3] + uw * (subject[sy1, u1, 3] - subject[sy1, u0, 3]) - top
+                )
+            if (unmix and a < _ONE) or replace == 2 or near > _HALF:
                 x0, x1, wx = x0s[x], x1s[x], wxs[x]
                 top = plate[y0, x0, s] + wx * (plate[y0, x1, s] - plate[y0, x0, s])
                 ss = top + wy * (plate[y1, x0, s] + wx * (plate[y1, x1, s] - plate[y1, x0, s]) - top)
@@ -161,12 +170,7 @@ def key_kernel(
                 sa = top + wy * (plate[y1, x0, o1] + wx * (plate[y1, x1, o1] - plate[y1, x0, o1]) - top)
                 top = plate[y0, x0, o2] + wx * (plate[y0, x1, o2] - plate[y0, x0, o2])
                 sc = top + wy * (plate[y1, x0, o2] + wx * (plate[y1, x1, o2] - plate[y1, x0, o2]) - top)
-                u0, u1, uw = sx0s[x], sx1s[x], swxs[x]
-                top = subject[sy0, u0, 3] + uw * (subject[sy0, u1, 3] - subject[sy0, u0, 3])
-                near = top + swy * (
-                    subject[sy1, u0, 3] + uw * (subject[sy1, u1, 3] - subject[sy1, u0, 3]) - top
-                )
-                if project and key > _ZERO and near > _HALF:
+                if near > _HALF:
                     # Least-squares α of C = α·F + (1 − α)·S with F the nearby subject colour.
                     top = subject[sy0, u0, s] + uw * (subject[sy0, u1, s] - subject[sy0, u0, s])
                     fs = top + swy * (
