@@ -4,15 +4,21 @@ import cv2
 import numpy as np
 import pytest
 
+from guangying.composite.colour import srgb_to_linear
+from guangying.evaluation.synthetic import make_plate
 from guangying.keyer import (
     ChromaKeyer,
     KeyerSettings,
     colour_difference_alpha,
     despill,
     despot_matte,
+    estimate_screen_colour,
+    estimate_screen_plate,
+    estimate_subject,
     grow_matte,
     mask_from_image,
     polygon_mask,
+    small_linear,
     unmix_foreground,
 )
 
@@ -139,3 +145,26 @@ def test_a_frame_without_a_screen_says_so():
     grey = np.full((20, 20, 3), 0.5, np.float32)
     with pytest.raises(ValueError, match="no green screen found"):
         ChromaKeyer(KeyerSettings(screen="green")).process(grey)
+
+
+def test_auto_plate_follows_uneven_light_behind_the_subject():
+    plate = make_plate(7, (180, 320), "green", unevenness=0.45)
+    small = small_linear(plate.rgb)
+    screen = srgb_to_linear(np.array(estimate_screen_colour(plate.rgb), np.float32))
+    estimate = estimate_screen_plate(small, screen, "green", 0.9)
+    truth = small_linear(plate.clean_plate_rgb)
+    relative_error = np.abs(estimate[..., 1] - truth[..., 1]) / truth[..., 1]
+    flat_error = np.abs(screen[1] - truth[..., 1]) / truth[..., 1]
+    assert np.median(relative_error) < 0.05 and np.quantile(relative_error, 0.95) < 0.15
+    assert np.median(relative_error) < 0.3 * np.median(flat_error)
+
+
+@pytest.mark.parametrize(("spill", "low", "high"), [(0.0, 0.0, 0.03), (0.2, 0.05, 0.3)])
+def test_spill_floor_measures_the_subjects_spill(spill, low, high):
+    plate = make_plate(8, (180, 320), "green", spill=spill, noise_sigma=0.0)
+    small = small_linear(plate.rgb)
+    screen_plate = small_linear(plate.clean_plate_rgb)
+    floor, subject = estimate_subject(small, screen_plate, "green", 0.9, downscale=2)
+    assert subject.shape == small.shape[:2] + (4,)
+    near_body = floor[small.shape[0] // 2 :, small.shape[1] // 3 : 2 * small.shape[1] // 3]
+    assert low <= float(near_body.max()) <= high

@@ -22,12 +22,13 @@ class KeyerSettings:
     - ``screen``: "green", "blue" or "auto" (picked from the first frame).
     - ``screen_colour``: manual screen colour, sRGB-encoded 0–1 (r, g, b); None = estimated from the
       first frame of the clip and cached until ``reset()``.
-    - ``screen_gain``: > 1 makes more of the picture transparent (α = 1 − gain·d(C)/d(S)).
+    - ``screen_gain``: > 1 makes more of the picture transparent (raw α = 1 − gain·d(C)/d(S)).
     - ``screen_balance``: 0–1, how the two other channels combine into the difference
       d = screen − (balance·max(o1, o2) + (1 − balance)·min(o1, o2)). High values keep yellows and
       skin (whose red matches their green) solid.
-    - ``clip_black`` / ``clip_white``: raw α at or below clip_black → 0, at or above clip_white → 1,
-      linear in between.
+    - ``clip_black``: raw α at or below this becomes 0 (cleans screen noise); stretched linearly up to
+      clip_white.
+    - ``clip_white``: raw α at or above this becomes 1 (fills the subject's noise and spill).
     - ``grow_px``: dilate (> 0) or erode (< 0) the matte by this many pixels.
     - ``softness_px``: Gaussian blur (σ in pixels) of the matte.
     - ``despot_px``: remove opaque specks and transparent holes smaller than despot_px² pixels.
@@ -42,7 +43,7 @@ class KeyerSettings:
     - ``core_mask``: float32 (H, W), 1 = force opaque (inside matte), applied after the garbage mask.
     - ``clean_plate``: float32 (H, W, 3) sRGB frame of the empty screen, same size as the footage.
     - ``auto_plate``: without a clean plate, build a smooth screen plate from each frame's own screen
-      pixels (at 1/8 resolution), which keys unevenly lit screens; False = one flat screen colour.
+      pixels (on a ~160 px wide grid), which keys unevenly lit screens; False = one flat colour.
     - ``spill_compensation``: measure how much screen colour the solid subject itself carries (spill)
       around each part of the frame and count that as opaque, so spilled edges stay solid.
     - ``project_subject_colour``: where a mix of the nearby solid subject colour and the screen
