@@ -24,7 +24,7 @@ from guangying.models.catalog import MODELS, PACKAGE, SOURCE_SHA256, TARBALL_NAM
 from guangying.models.quantize import quantize_rvm_decoder
 from guangying.models.tfjs import convert_graph, load_tfjs_graph
 
-CONVERTER_VERSION = "3"
+CONVERTER_VERSION = "4"
 MANIFEST = "manifest.json"
 SOURCES_DIR = "tfjs"  # the verified TF.js files, kept so a converter update needs no new download
 

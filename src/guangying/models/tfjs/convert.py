@@ -20,6 +20,7 @@ from guangying.models.tfjs.context import (
     Value,
     const_value,
 )
+from guangying.models.tfjs.fuse_activations import fuse_hard_activations
 from guangying.models.tfjs.graph import TfjsGraph, split_ref
 
 OPSET = 18
@@ -193,10 +194,13 @@ def convert_graph(
     doc: str = "",
     propagate_layout: bool = True,
     channel_multiple: int = 8,
+    fuse_activations: bool = True,
 ) -> onnx.ModelProto:
     """Convert ``graph`` to ONNX. ``constants`` fixes placeholders at conversion time (specialisation);
     ``propagate_layout=False`` gives the naive NHWC graph with Transposes around every conv;
-    ``channel_multiple`` pads odd conv input channels after a Concat (:mod:`.align_channels`; 0: off)."""
+    ``channel_multiple`` pads odd conv input channels after a Concat (:mod:`.align_channels`; 0: off);
+    ``fuse_activations`` makes TF's spelt-out hard-sigmoid/-swish single ops (:mod:`.fuse_activations`).
+    """
     constants = constants or {}
     root = Converter(graph, propagate_layout=propagate_layout)
     order = _live_order(graph, [split_ref(o.tf_ref)[0] for o in outputs], set())
@@ -259,5 +263,7 @@ def convert_graph(
     model.doc_string = doc
     if channel_multiple:
         align_conv_channels(model, channel_multiple)
+    if fuse_activations:
+        fuse_hard_activations(model)
     onnx.checker.check_model(model)
     return model
