@@ -104,6 +104,20 @@ def test_rvm_is_stable_on_a_still_frame(rvm_installed):
     assert matter.cuts_detected == 0
 
 
+def test_rvm_smoothing_does_not_lag_a_sudden_move(rvm_installed):
+    # Still frames, then the person jumps 40 px: the smoothed matte must follow at once, i.e. match
+    # the unsmoothed engine on the jump frame (any lag would leave a ghost at the old position).
+    frame = cv2.resize(_astronaut(), (480, 270), interpolation=cv2.INTER_AREA)
+    smooth, raw = RvmMatter(downsample_ratio=0.75), RvmMatter(downsample_ratio=0.75, smoothing=0)
+    for _ in range(5):
+        smooth.process(frame)
+        raw.process(frame)
+    moved = np.roll(frame, 40, axis=1)
+    a_smooth, a_raw = smooth.process(moved).alpha, raw.process(moved).alpha
+    assert np.abs(a_smooth - a_raw).mean() < 0.003
+    assert np.abs(a_smooth - a_raw).max() < 0.25
+
+
 def test_rvm_resets_its_state_at_a_cut(rvm_installed):
     astronaut = cv2.resize(_astronaut(), (400, 400))
     coffee = cv2.resize((data.coffee() / 255.0).astype(np.float32), (400, 400))
