@@ -96,7 +96,9 @@ class ChromaKeyer:
         small = small_linear(rgb)
         if st.clean_plate is not None:
             if self._clean_plate_linear is None:
-                self._clean_plate_linear = srgb_to_linear(_check_frame(st.clean_plate, "keyer clean_plate"))
+                # Softened (σ 1.5 px) so the plate's own grain does not print into the matte.
+                clean = cv2.GaussianBlur(_check_frame(st.clean_plate, "keyer clean_plate"), (0, 0), 1.5)
+                self._clean_plate_linear = srgb_to_linear(clean)
             if self._clean_plate_linear.shape != rgb.shape:
                 raise ValueError(
                     f"keyer clean_plate is {self._clean_plate_linear.shape} but the frame is {rgb.shape}: "

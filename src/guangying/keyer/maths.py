@@ -57,7 +57,7 @@ def colour_difference_alpha(
     :func:`colour_difference`. A pixel as far from grey as the screen is transparent, one without
     screen excess is opaque, and a mix is in between in proportion — which holds in linear light.
     ``spill_floor`` f (scalar or (H, W), 0–0.3) is the ratio r the solid subject itself shows because
-    of spill (see :func:`guangying.keyer.screen.estimate_spill_floor`); 0 = classic key.
+    of spill (see :func:`guangying.keyer.screen.estimate_subject`); 0 = classic key.
     """
     d_pixel = colour_difference(rgb_linear, screen, balance)
     d_screen = np.maximum(colour_difference(screen_rgb_linear, screen, balance), np.float32(_EPS_DIFF))
