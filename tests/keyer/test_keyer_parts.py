@@ -168,3 +168,16 @@ def test_spill_floor_measures_the_subjects_spill(spill, low, high):
     assert subject.shape == small.shape[:2] + (4,)
     near_body = floor[small.shape[0] // 2 :, small.shape[1] // 3 : 2 * small.shape[1] // 3]
     assert low <= float(near_body.max()) <= high
+
+
+def test_subject_despill_keeps_each_subjects_own_hue():
+    spilled_hair = np.array([[0.30, 0.28, 0.10]], np.float32)  # brown (G/R 0.6) with green spill
+    brown = np.array([[0.30, 0.18, 0.10]], np.float32)
+    limited = despill(spilled_hair, "green", "limit", replace="none")
+    by_subject = despill(spilled_hair, "green", "subject", replace="none", subject_rgb_linear=brown)
+    np.testing.assert_allclose(limited, [[0.30, 0.28, 0.10]])  # G < R already: a plain limit keeps the tint
+    np.testing.assert_allclose(by_subject, brown, rtol=1e-6)
+    yellow = np.array([[0.90, 0.68, 0.01]], np.float32)
+    np.testing.assert_allclose(
+        despill(yellow, "green", "subject", replace="none", subject_rgb_linear=yellow), yellow
+    )

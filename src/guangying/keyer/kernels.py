@@ -22,7 +22,7 @@ DECODE_LUT = srgb_to_linear(np.linspace(0.0, 1.0, LUT_STEPS + 1, dtype=np.float3
 ENCODE_SQRT_LUT = linear_to_srgb(np.square(np.linspace(0.0, 1.0, LUT_STEPS + 1, dtype=np.float32)))
 
 MODE_ALPHA, MODE_FOREGROUND, MODE_FUSED = 0, 1, 2
-DESPILL_CODES = {"none": 0, "average": 1, "double": 2, "limit": 3}
+DESPILL_CODES = {"none": 0, "average": 1, "double": 2, "limit": 3, "subject": 4}
 REPLACE_CODES = {"none": 0, "neutral": 1, "background": 2}
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _ONE, _ZERO = np.float32(1.0), np.float32(0.0)
@@ -217,6 +217,23 @@ def key_kernel(
                     limit = _HALF * (hi + lo)
                 elif despill == 2:
                     limit = (hi + hi + lo) * third
+                elif despill == 4:
+                    # Scaled to the nearby subject's own hue (maths.subject_hue_ratio).
+                    u0, u1, uw = sx0s[x], sx1s[x], swxs[x]
+                    top = subject[sy0, u0, s] + uw * (subject[sy0, u1, s] - subject[sy0, u0, s])
+                    fs = top + swy * (
+                        subject[sy1, u0, s] + uw * (subject[sy1, u1, s] - subject[sy1, u0, s]) - top
+                    )
+                    top = subject[sy0, u0, o1] + uw * (subject[sy0, u1, o1] - subject[sy0, u0, o1])
+                    fa = top + swy * (
+                        subject[sy1, u0, o1] + uw * (subject[sy1, u1, o1] - subject[sy1, u0, o1]) - top
+                    )
+                    top = subject[sy0, u0, o2] + uw * (subject[sy0, u1, o2] - subject[sy0, u0, o2])
+                    fc = top + swy * (
+                        subject[sy1, u0, o2] + uw * (subject[sy1, u1, o2] - subject[sy1, u0, o2]) - top
+                    )
+                    f_hi = max(max(fa, fc), _EPS_DIFF)
+                    limit = hi * min(fs, f_hi) / f_hi
                 else:
                     limit = hi
                 spill = max(cs - (limit + bias), _ZERO)

@@ -108,6 +108,15 @@ def unmix_foreground(rgb_linear: np.ndarray, alpha: np.ndarray, screen_rgb_linea
     return np.clip(fg, 0.0, 1.0).astype(np.float32)
 
 
+def subject_hue_ratio(subject_rgb_linear: np.ndarray, screen: str) -> np.ndarray:
+    """k = min(F_s, max(F_o1, F_o2))/max(F_o1, F_o2) in 0–1: how much screen channel the subject's
+    own colour has relative to its larger other channel (1 for neutral or spilled colours)."""
+    s, o1, o2 = screen_channels(screen)
+    f = np.asarray(subject_rgb_linear, np.float32)
+    hi = np.maximum(np.maximum(f[..., o1], f[..., o2]), np.float32(_EPS_DIFF))
+    return (np.minimum(f[..., s], hi) / hi).astype(np.float32)
+
+
 def despill(
     rgb_linear: np.ndarray,
     screen: str = "green",
@@ -116,24 +125,33 @@ def despill(
     replace: str = "neutral",
     screen_rgb_linear: np.ndarray | None = None,
     background_rgb_linear: np.ndarray | None = None,
+    subject_rgb_linear: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cap the screen channel at a limit made from the two other channels, and replace what was cut.
 
-    Limits: "average" (o1 + o2)/2, "double" (2·max + min)/3, "limit" max(o1, o2); ``bias`` is added
-    to the limit. Replacement of the removed spill s: "neutral" adds s × (the screen channel's
-    luminance weight) to every channel, keeping luminance; "background" adds (s / S_screen)·B, the
-    light the new background would have bounced where the screen did (needs the screen colour and
-    the background; neutral without a background); "none" adds nothing. Output clamped to 0–1.
+    Limits: "average" (o1 + o2)/2, "double" (2·max + min)/3, "limit" max(o1, o2), "subject"
+    k·max(o1, o2) with k = min(F_s, max(F_o1, F_o2))/max(F_o1, F_o2) the screen-channel ratio of the
+    nearby solid subject colour F (``subject_rgb_linear``, per pixel; k = 1 without it): each part of
+    the subject keeps its own hue, so brown hair loses the green a plain limit turns olive, while a
+    yellow top keeps its yellow. ``bias`` is added to the limit.
+
+    Replacement of the removed spill s: "neutral" adds s × (the screen channel's luminance weight)
+    to every channel, keeping luminance; "background" adds (s / S_screen)·B, the light the new
+    background would have bounced where the screen did (needs the screen colour and the background;
+    neutral without a background); "none" adds nothing. Output clamped to 0–1.
     """
-    if method not in ("average", "double", "limit", "none"):
-        raise ValueError(f"despill method must be average, double, limit or none, got {method!r}")
+    if method not in ("average", "double", "limit", "subject", "none"):
+        raise ValueError(f"despill method must be average, double, limit, subject or none, got {method!r}")
     rgb = np.array(rgb_linear, np.float32)
     if method == "none":
         return rgb
     s, o1, o2 = screen_channels(screen)
     hi = np.maximum(rgb[..., o1], rgb[..., o2])
     lo = np.minimum(rgb[..., o1], rgb[..., o2])
-    limit = {"average": 0.5 * (hi + lo), "double": (2.0 * hi + lo) / 3.0, "limit": hi}[method]
+    if method == "subject":
+        limit = hi * subject_hue_ratio(subject_rgb_linear, screen) if subject_rgb_linear is not None else hi
+    else:
+        limit = {"average": 0.5 * (hi + lo), "double": (2.0 * hi + lo) / 3.0, "limit": hi}[method]
     spill = np.maximum(rgb[..., s] - (limit + np.float32(bias)), 0.0).astype(np.float32)
     rgb[..., s] -= spill
     if replace == "background" and background_rgb_linear is not None:

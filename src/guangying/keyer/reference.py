@@ -72,6 +72,7 @@ def key_reference(
         settings.spill_replace,
         screen_plate_linear,
         background_linear,
+        None if subject_rgb_linear is None else subject_rgb_linear[..., :3],
     )
     spatial = settings.grow_px != 0 or settings.softness_px > 0 or settings.despot_px > 0
     clear_screen = (alpha <= 0) if spatial else (alpha <= 0) & (raw < 0.5 * settings.clip_black)

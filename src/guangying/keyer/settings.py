@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 
 Screen = Literal["green", "blue", "auto"]
-DespillMethod = Literal["average", "double", "limit", "none"]
+DespillMethod = Literal["average", "double", "limit", "subject", "none"]
 SpillReplace = Literal["background", "neutral", "none"]
 
 
@@ -34,7 +34,9 @@ class KeyerSettings:
     - ``despot_px``: remove opaque specks and transparent holes smaller than despot_px² pixels.
     - ``despill_method``: caps the screen channel of the foreground at a limit made from the two
       other channels: "average" (o1 + o2)/2 (strongest), "double" (2·max + min)/3, "limit" max(o1, o2)
-      (gentlest: yellows and skin survive), "none".
+      (gentlest: yellows and skin survive), "subject" (the limit scaled to the hue of the nearby solid
+      subject: brown hair over a brown mass loses its olive cast, but thin strands of another colour
+      than the body behind them pick up its hue), "none".
     - ``despill_bias``: added to that limit, in linear 0–1 units; > 0 keeps more of the screen hue.
     - ``spill_replace``: what the removed spill becomes: "background" (the light the new background
       would have bounced, needs the background plate; neutral without one), "neutral" (grey of the
@@ -80,7 +82,7 @@ class KeyerSettings:
         """Raise ValueError naming the setting when a value is out of range."""
         choices = {
             "screen": ("green", "blue", "auto"),
-            "despill_method": ("average", "double", "limit", "none"),
+            "despill_method": ("average", "double", "limit", "subject", "none"),
             "spill_replace": ("background", "neutral", "none"),
         }
         for name, allowed in choices.items():
