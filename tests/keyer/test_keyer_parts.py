@@ -181,3 +181,12 @@ def test_subject_despill_keeps_each_subjects_own_hue():
     np.testing.assert_allclose(
         despill(yellow, "green", "subject", replace="none", subject_rgb_linear=yellow), yellow
     )
+
+
+def test_nan_and_infinite_pixels_stay_contained(frame):
+    frame[0, 0] = np.nan
+    frame[1, 1] = np.inf
+    frame[2, 2] = -np.inf
+    result = ChromaKeyer().process(frame)
+    assert np.isfinite(result.alpha).all() and ((result.alpha >= 0) & (result.alpha <= 1)).all()
+    assert np.isfinite(result.foreground_rgb[3:]).all()

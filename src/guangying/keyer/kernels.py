@@ -34,12 +34,14 @@ _EPS_ALPHA = np.float32(0.1)  # un-mixing divides by max(α, this): see maths.un
 
 @numba.njit(inline="always", fastmath=True)
 def _decode(table, x):
-    return table[int(min(max(x, _ZERO), _ONE) * _STEPS + _HALF)]
+    # The index is clamped as an integer too: under fastmath a NaN pixel (say from an EXR) would
+    # otherwise index anywhere.
+    return table[min(max(int(min(max(x, _ZERO), _ONE) * _STEPS + _HALF), 0), LUT_STEPS)]
 
 
 @numba.njit(inline="always", fastmath=True)
 def _encode(table, x):
-    return table[int(np.sqrt(min(max(x, _ZERO), _ONE)) * _STEPS + _HALF)]
+    return table[min(max(int(np.sqrt(min(max(x, _ZERO), _ONE)) * _STEPS + _HALF), 0), LUT_STEPS)]
 
 
 @numba.njit(inline="always")

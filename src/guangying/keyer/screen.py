@@ -12,12 +12,17 @@ _ANALYSIS_WIDTH_PX = 320  # the colour estimate looks at a small copy: robust, a
 ANALYSIS_WIDTH_PX = 160  # the per-frame screen analysis runs on a ~160 px wide copy: light varies slowly
 
 
+def _finite(rgb: np.ndarray) -> np.ndarray:
+    # One NaN (from an EXR, say) would spread through every average the analysis takes.
+    return np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0)
+
+
 def _small_copy(rgb: np.ndarray, width_px: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     if w <= width_px:
-        return np.asarray(rgb, np.float32)
+        return _finite(np.asarray(rgb, np.float32))
     size = (width_px, max(1, int(round(h * width_px / w))))
-    return cv2.resize(np.asarray(rgb, np.float32), size, interpolation=cv2.INTER_AREA)
+    return _finite(cv2.resize(np.asarray(rgb, np.float32), size, interpolation=cv2.INTER_AREA))
 
 
 def _dominance(rgb: np.ndarray, channel: int) -> np.ndarray:
@@ -92,7 +97,7 @@ def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
     size = (max(1, w // downscale), max(1, h // downscale))
     if downscale >= 8:
         rgb = rgb[1::4]
-    return srgb_to_linear(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+    return srgb_to_linear(_finite(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)))
 
 
 def estimate_screen_plate(
