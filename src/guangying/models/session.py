@@ -29,15 +29,14 @@ def default_providers() -> list[str]:
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
-def make_session(path: Path, threads: int | None = None, providers: Sequence[str] | None = None,
-                 spin: bool = False) -> ort.InferenceSession:
+def make_session(path: Path, threads: int | None = None,
+                 providers: Sequence[str] | None = None) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or physical_cores()
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Idle workers sleep by default: the matting engine runs OpenCV/numba between network calls, and
-    # spinning onnxruntime threads took ~40 % of that time on a 2-core CPU (measured). ``spin`` suits a
-    # caller that only runs the network (≈ 10 % faster network, bench/results/converter_speed.md).
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    # Idle workers must sleep, not spin: the matting engine runs OpenCV/numba between network calls,
+    # and spinning onnxruntime threads took ~40 % of that time on a 2-core CPU (measured).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), opts, providers=list(providers or default_providers()))
