@@ -25,7 +25,8 @@ Backgrounds: three scikit-image photos (coffee, rocket, chelsea) and two generat
 gradient, smooth multi-scale noise).
 
 Methods: ``ours`` = :class:`RvmMatter` as shipped (refiner in OpenCV/numba, motion-adaptive
-smoothing); ``ours, no smoothing`` isolates the refiner; ``whole graph`` = ``rvm_full`` fed the same
+smoothing); ``ours, no smoothing`` isolates the refiner; ``ours, int8 decoder`` is the opt-in
+``RvmMatter(int8=True)`` (network ``rvm_base_int8``); ``whole graph`` = ``rvm_full`` fed the same
 downsample ratio (512×288: ratio 1, the paper's low-resolution setting; 1080p: 0.25); ``fast`` =
 :class:`FastSegmentMatter` with each of its two networks (meet, the default;
 selfie). Needs the ``bench`` extra (pymatting) and installed models.
@@ -168,6 +169,7 @@ def make_methods():
     return {
         "ours (RVM engine)": ours,
         "ours, no smoothing": RvmMatter(smoothing=0),
+        "ours, int8 decoder": RvmMatter(int8=True),
         "whole graph (rvm_full)": WholeGraph(ours.ratio_for),
         "fast (meet, default)": FastSegmentMatter("meet"),
         "fast (selfie)": FastSegmentMatter("selfie"),

@@ -152,3 +152,18 @@ def test_rvm_refuses_bad_frames(rvm_installed):
         matter.process(np.zeros((100, 100, 3), np.uint8))
     with pytest.raises(ValueError, match="downsample_ratio"):
         RvmMatter(downsample_ratio=1.5)
+
+
+def test_rvm_int8_decoder_stays_close_to_float(rvm_installed):
+    from guangying.models import ModelNotInstalledError, onnx_path
+
+    try:
+        onnx_path("rvm_base_int8")
+    except ModelNotInstalledError as exc:
+        pytest.skip(f"int8 RVM not installed ({exc})")
+    frame = cv2.resize(_astronaut(), (640, 360), interpolation=cv2.INTER_AREA)
+    exact = RvmMatter(smoothing=0).process(frame).alpha
+    fast = RvmMatter(smoothing=0, int8=True).process(frame).alpha
+    assert fast.shape == exact.shape and fast.dtype == np.float32
+    assert np.abs(fast - exact).mean() < 3e-3
+    assert np.mean(np.abs(fast - exact) > 0.1) < 0.005

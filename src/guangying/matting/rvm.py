@@ -51,7 +51,8 @@ class RvmMatter:
 
     ``downsample_ratio``: fixed ratio, or None to choose it per frame size from ``preset``.
     ``threads``: onnxruntime intra-op threads (None: one per physical core). ``smoothing``: strength
-    of the motion-adaptive temporal smoothing, 0 turns it off.
+    of the motion-adaptive temporal smoothing, 0 turns it off. ``int8``: run ``rvm_base_int8`` (decoder
+    convolutions in int8: faster on CPU, slightly less exact edges; see ``bench/results``).
     """
 
     def __init__(
@@ -61,13 +62,15 @@ class RvmMatter:
         threads: int | None = None,
         providers: list[str] | None = None,
         smoothing: float = 0.5,
+        int8: bool = False,
     ) -> None:
         if downsample_ratio is not None and not 0.0 < downsample_ratio <= 1.0:
             raise ValueError(f"downsample_ratio must be in (0, 1], got {downsample_ratio}")
         choose_downsample_ratio(720, 1280, preset)  # validates the preset name now, not on frame 1
         self.downsample_ratio = downsample_ratio
         self.preset: Preset = preset
-        self.net = NetworkSession("rvm_base", threads=threads, providers=providers)
+        network = "rvm_base_int8" if int8 else "rvm_base"
+        self.net = NetworkSession(network, threads=threads, providers=providers)
         self._cuts = CutDetector()
         self._smoother = MotionAdaptiveSmoother(strength=smoothing) if smoothing > 0 else None
         self._state: list[np.ndarray] | None = None
