@@ -1,0 +1,18 @@
+"""`guangying demo` writes its clips and contact sheets, and they open."""
+
+from click.testing import CliRunner
+
+from guangying.cli.main import cli
+from guangying.media import open_reader
+
+
+def test_demo_chroma_part(tmp_path):
+    result = CliRunner().invoke(cli, ["demo", "--output-dir", str(tmp_path), "--frames", "4", "--no-ai"])
+    assert result.exit_code == 0, result.output
+    for name in ("green_screen_plate.mp4", "composite_chroma.mp4", "matte_chroma.mp4", "contact_chroma.png"):
+        assert str(tmp_path / name) in result.output
+    with open_reader(tmp_path / "composite_chroma.mp4") as reader:
+        assert reader.info.frame_count == 4 and (reader.info.width, reader.info.height) == (960, 540)
+    with open_reader(tmp_path / "contact_chroma.png") as reader:
+        assert reader.info.width == 3 * 960  # plate | matte | composite
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
