@@ -219,9 +219,10 @@ def main() -> int:
         "frames, mean of 4 alternating rounds.", "",
         "| onnxruntime setting | network alone | network, with the work | OpenCV work after it | sum |",
         "|---|---|---|---|---|", *spin_table, "",
-        "`session.force_spinning_stop` stops the spinning when a run ends. Spinning helps a network run "
-        "back to back, but next to other work on this 2-core machine it loses, so `load_session` keeps "
-        "sleeping workers.", "",
+        "`session.force_spinning_stop` stops the spinning when a run ends. Which setting wins depends on the "
+        "load from other jobs (see the load average above): in the runs made so far plain spinning always "
+        "lost (1.3–1.5× slower in sum) and spinning during runs only came within ±10 % of sleeping, so "
+        "`load_session` keeps sleeping workers.", "",
         "## rvm_base_int8 vs float32: alpha difference (pictures held out of the calibration)", "",
         "384×216, a 4-frame pan, each model carrying its own recurrent state.", "",
         "| picture | max \\|Δalpha\\| | mean \\|Δalpha\\| | pixels off by > 0.05 |",
