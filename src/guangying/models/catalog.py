@@ -113,7 +113,7 @@ MODELS: dict[str, ModelSpec] = {
         licence=_RVM_LICENCE,
     ),
     "rvm_base": _RVM_BASE,
-    # opt-in: decoder convs in static int8 (models.quantize), ≈ 1.2× faster, mean |Δalpha| ≈ 1e-3
+    # opt-in: decoder convs in static int8 (models.quantize), 1.2–1.5× faster, mean |Δalpha| ≈ 1e-3
     "rvm_base_int8": replace(_RVM_BASE, name="rvm_base_int8", int8_of="rvm_base"),
     "selfie": ModelSpec("selfie", "selfie", (InputSpec("input_1", "input", [1, 256, 256, 3]),),
                         (OutputSpec("activation_10", "mask"),)),
