@@ -25,7 +25,7 @@ conversion time, no refiner): the network alone at the resolution it is fed.
 
 ``rvm_base_int8.onnx`` — ``rvm_base`` with the convs of its recurrent decoder in static int8 (QDQ,
   calibrated at install time, :mod:`guangying.models.quantize`); same interface. Opt-in: faster on
-  CPU, alpha within about 1e-3 on average but up to ≈ 0.3 at a few edge pixels.
+  CPU, alpha within about 1e-3 on average but up to ≈ 0.4 at a few edge pixels.
 
 Segmentation: ``selfie`` ``input`` (1, 256, 256, 3) → ``mask`` (1, 256, 256, 1) person probability 0–1;
 ``meet`` ``input`` (1, 144, 256, 3) → ``segment`` (1, 144, 256, 2) two-class logits (background,
