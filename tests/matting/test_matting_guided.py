@@ -9,8 +9,8 @@ import pytest
 from guangying.matting.guided import (
     apply_rvm_coefficients,
     guided_coefficients,
+    rvm_coefficients,
     upsample_mask_guided,
-    with_gray,
 )
 
 
@@ -76,9 +76,11 @@ def test_refiner_matches_numpy_reference(fine_hw, base_hw):
     pha = pha.astype(np.float32)
     residual = (rng.normal(0, 0.05, base.shape) * pha[..., None]).astype(np.float32)
 
-    target = np.concatenate([residual, pha[..., None]], 2)
-    a, b = guided_coefficients(with_gray(base), target)
+    a, b = rvm_coefficients(base, residual, pha)
     assert a.shape == (base_hw[0] - 2, base_hw[1] - 2, 4)
+    guide = np.concatenate([base, base.mean(2, keepdims=True)], 2)
+    a_ref, b_ref = guided_coefficients(guide, np.concatenate([residual, pha[..., None]], 2))
+    assert np.allclose(a, a_ref, atol=1e-5) and np.allclose(b, b_ref, atol=1e-5)
     fgr, alpha = apply_rvm_coefficients(a, b, fine)
     fgr_ref, alpha_ref = _refiner_ref(fine, base, residual, pha)
     assert alpha.shape == fine_hw and fgr.shape == (*fine_hw, 3)

@@ -23,12 +23,6 @@ import numpy as np
 RVM_EPS = 1e-5
 
 
-def with_gray(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) → (H, W, 4) float32: the colour plus its channel mean, the refiner's guide."""
-    rgb = np.asarray(rgb, np.float32)
-    return np.concatenate([rgb, rgb.mean(axis=2, keepdims=True, dtype=np.float32)], axis=2)
-
-
 def _box(x: np.ndarray, radius: int) -> np.ndarray:
     """Mean over a (2r+1)² window, same size (mirrored border), float32, contiguous."""
     k = 2 * radius + 1
@@ -78,6 +72,40 @@ def guided_coefficients(
     _coefficient_kernel(_box(x, radius), _box(y, radius), _box(x * y, radius), _box(x * x, radius),
                         offset, np.float32(eps), a, b)
     return a, b
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _pack_rvm_kernel(src, fgr_residual, alpha, guide_out, target_out):
+    h, w = alpha.shape
+    for i in numba.prange(h):
+        for j in range(w):
+            r, g, b = src[i, j, 0], src[i, j, 1], src[i, j, 2]
+            guide_out[i, j, 0] = r
+            guide_out[i, j, 1] = g
+            guide_out[i, j, 2] = b
+            guide_out[i, j, 3] = (r + g + b) * (1.0 / 3.0)
+            for c in range(3):
+                target_out[i, j, c] = fgr_residual[i, j, c]
+            target_out[i, j, 3] = alpha[i, j]
+
+
+def rvm_coefficients(
+    base_rgb: np.ndarray, fgr_residual: np.ndarray, alpha_raw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """RVM's refiner coefficients from the network's low-resolution outputs.
+
+    ``base_rgb`` (h, w, 3) is the network input, ``fgr_residual`` (h, w, 3) and ``alpha_raw`` (h, w)
+    its unclipped outputs. Same as :func:`guided_coefficients` on the guide [R, G, B, mean(R, G, B)]
+    and the target [fgr_residual, alpha], with the packing done in one pass (numpy's concatenate and
+    channel mean cost more than the filter itself).
+    """
+    h, w = alpha_raw.shape
+    guide = np.empty((h, w, 4), np.float32)
+    target = np.empty((h, w, 4), np.float32)
+    _pack_rvm_kernel(np.ascontiguousarray(base_rgb, np.float32),
+                     np.ascontiguousarray(fgr_residual, np.float32),
+                     np.ascontiguousarray(alpha_raw, np.float32), guide, target)
+    return guided_coefficients(guide, target)
 
 
 def _axis_taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

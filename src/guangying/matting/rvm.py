@@ -20,7 +20,7 @@ import numpy as np
 
 from guangying.mattes import MatteResult
 from guangying.matting.frames import check_rgb
-from guangying.matting.guided import apply_rvm_coefficients, guided_coefficients, with_gray
+from guangying.matting.guided import apply_rvm_coefficients, rvm_coefficients
 from guangying.matting.session import NetworkSession
 from guangying.matting.temporal import CutDetector, MotionAdaptiveSmoother
 
@@ -113,8 +113,7 @@ class RvmMatter:
                 values = self._smoother(small, values)
             return MatteResult(alpha=values[0], foreground_rgb=values[1])
         # As in the graph: refine the unclipped foreground residual and alpha, clip after upsampling.
-        target = np.concatenate([fgr_small, pha_small[..., None]], axis=2)
-        a, b = guided_coefficients(with_gray(small), target)
+        a, b = rvm_coefficients(small, fgr_small, pha_small)
         if self._smoother is not None:
             a, b = self._smoother(small, (a, b))
         fgr, alpha = apply_rvm_coefficients(a, b, frame)
