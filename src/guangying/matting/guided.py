@@ -1,8 +1,9 @@
 """Fast guided filter (He & Sun 2015) as RVM's ``FastGuidedFilterRefiner`` computes it, done outside ONNX.
 
 The converted RVM graph runs this refiner at full output resolution with TF ops (depthwise box
-filters, two resizes, several full-size multiplies): about 80 % of a 1080p frame. Here the cheap
-low-resolution half (box filters → per-pixel affine coefficients A, b) runs with OpenCV, and the
+filters, two resizes, several full-size multiplies): about half of a 1080p frame with our converter
+(80 % in the tf2onnx conversion of ``shared/notes/models.md``). Here the cheap low-resolution half
+(box filters → per-pixel affine coefficients A, b) runs with OpenCV and numba, and the
 full-resolution half (bilinear upsampling of A, b and ``A·guide + b``) runs as one fused numba pass
 that never materialises the full-size A and b.
 

@@ -1,9 +1,9 @@
 """Fast person segmentation (MediaPipe selfie / Google Meet models) for a preview-quality matte.
 
-The networks give a soft person mask at 256×256 (selfie) or 256×144 (meet); the frame is letterboxed
-into that input so people keep their proportions. The mask is smoothed over
-time where the picture holds still, then upsampled to the frame with a fast guided filter on the
-frame's luma, so its edges follow the picture instead of the blocky network grid.
+The networks give a soft person mask at 256×256 (selfie) or 256×144 (meet); the frame is
+letterboxed into that input so people keep their proportions. The mask is smoothed over time where
+the picture holds still, then upsampled to the frame with a fast guided filter on the frame's luma,
+so its edges follow the picture instead of the blocky network grid.
 """
 
 from __future__ import annotations
