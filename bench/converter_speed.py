@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import cv2
 import numpy as np
 import onnx
 import onnxruntime as ort
+from _machine import cpu_model  # bench/ helper (scripts run from bench/)
 from skimage import data
 
 from guangying.models import models_dir
@@ -199,8 +199,7 @@ def main() -> int:
                 error_rows.append(f"| {label} | {cells} |")
                 print(error_rows[-1], flush=True)
     load_after = os.getloadavg()
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     text = "\n".join([
         "# Converted RVM: inference time per conversion step, and the opt-in int8 decoder", "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {cpu} · {threads} threads (physical cores) · "

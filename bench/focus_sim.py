@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import cpu_model  # bench/ helper (scripts run from bench/)
 
 from guangying.focus.controller import ControllerConfig
 from guangying.focus.simulate import (
@@ -38,14 +39,6 @@ COC_MM = 0.025  # Super 35
 METHODS = ("ours", "raw", "EMA 0.2")
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def run_case(scn, focal_mm: float, f_number: float, fps: float, seed: int) -> dict[str, Metrics]:

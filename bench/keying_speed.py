@@ -16,7 +16,6 @@ The clip is generated (moving furry subject, uneven screen, spill, noise; 60 fra
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from _machine import cpu_model  # bench/ helper (scripts run from bench/)
 from skimage import data as skdata
 
 from guangying.composite.colour import linear_to_srgb, srgb_to_linear
@@ -166,7 +166,7 @@ def main() -> None:
     lines = [
         "# Green-screen speed, 1920×1080",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.processor() or platform.machine()}, "
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_model()}, "
         f"{os.cpu_count()} cores (shared machine: compare ratios, not absolute figures). "
         "Produced by `bench/keying_speed.py`.",
         "",

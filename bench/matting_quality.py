@@ -35,7 +35,6 @@ selfie). Needs the ``bench`` extra (pymatting) and installed models.
 from __future__ import annotations
 
 import hashlib
-import platform
 import sys
 import time
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from _machine import cpu_model  # bench/ helper (scripts run from bench/)
 from skimage import data
 
 from guangying.evaluation import metrics
@@ -219,14 +219,7 @@ def evaluate(foreground: np.ndarray, alpha: np.ndarray):
 
 
 def _machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import onnxruntime
 
     return (f"{cpu}, {len(__import__('os').sched_getaffinity(0))} cores; Python {sys.version.split()[0]}, "

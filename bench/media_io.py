@@ -32,6 +32,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from _machine import cpu_model  # bench/ helper (scripts run from bench/)
 
 from guangying.media import open_reader, open_writer
 
@@ -142,14 +143,6 @@ def file_to_file_ours(source: Path, target: Path) -> int:
     return count
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def bench_clip(tmp: Path, grain_sigma: float) -> list[tuple[str, str, str, float]]:
