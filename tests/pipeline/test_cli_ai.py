@@ -77,3 +77,16 @@ def test_composite_person_video(installed_models, person_clip, tmp_path, mode):
     assert all(m[face].mean() > 0.8 for m in mattes)
     with open_reader(out) as reader:
         assert reader.info.frame_count == 5
+
+
+def test_ai_key_image_sequence(installed_models, tmp_path):
+    src = tmp_path / "shot.%04d.png"
+    with open_writer(src, fps=Fraction(25), width=W, height=H, content="rgb", first_frame=1) as writer:
+        for rgb in camera_move_clip(skdata.astronaut(), W, H, 3):
+            writer.write(rgb, transfer="srgb")
+    out = tmp_path / "matte.%04d.exr"
+    result = CliRunner().invoke(cli, ["key", str(src), "--matte", "ai", "--alpha", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.glob("matte.*.exr")) == [f"matte.{i:04d}.exr" for i in (1, 2, 3)]
+    face = (slice(int(H * 0.2), int(H * 0.45)), slice(int(W * 0.35), int(W * 0.5)))
+    assert all(m[face].mean() > 0.8 for m in _alpha(out))
