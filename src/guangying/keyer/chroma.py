@@ -9,6 +9,7 @@ from guangying.composite.colour import srgb_to_linear
 from guangying.keyer import kernels
 from guangying.keyer.maths import screen_channels
 from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
+from guangying.keyer.refine import apply_fit, edge_cells_from_rows, fit_edges
 from guangying.keyer.screen import (
     detect_screen,
     estimate_screen_colour,
@@ -165,24 +166,47 @@ class ChromaKeyer:
                     s, o1, o2, mode,
                     kernels.DESPILL_CODES[st.despill_method], kernels.REPLACE_CODES[st.spill_replace],
                     int(st.unmix), int(use_bg), int(garbage is not None), int(core is not None),
-                    int(st.project_subject_colour),
+                    int(st.project_subject_colour), int(st.luma_refine and mode != kernels.MODE_PATCH),
                 ],
                 np.int64,
             )  # fmt: skip
 
         alpha = np.empty(shape, np.float32)
         fg = np.empty_like(rgb)
+        # For the luma-guided refinement: the key in pairs of columns, and where it is in (0, 1).
+        no_patch, no_fit = np.zeros((1, 1), np.bool_), np.zeros((2, 1, 1), np.float32)
+        no_key = (none_mask, no_patch)
+        key_pairs, edge_rows = no_key
+        if st.luma_refine:
+            pairs_shape = (shape[0], (shape[1] + 1) // 2)
+            key_pairs, edge_rows = np.empty(pairs_shape, np.float32), np.empty(pairs_shape, np.bool_)
         args = (
             rgb, plate, key_scale, key_offset, subject, background_rgb if use_bg else none_rgb,
             none_mask if garbage is None else garbage, none_mask if core is None else core, params,
         )  # fmt: skip
         luts = (kernels.DECODE_LUT, kernels.ENCODE_SQRT_LUT)
         if not spatial:
-            kernels.key_kernel(*args, flags(kernels.MODE_FUSED), *luts, alpha, fg)
+            kernels.key_kernel(
+                *args, flags(kernels.MODE_FUSED), *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit
+            )
+            if st.luma_refine:
+                # The fused pass left the edge band's colour out: refine its α and colour just it.
+                band = edge_cells_from_rows(edge_rows)
+                fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps)
+                kernels.key_kernel_serial(
+                    *args, flags(kernels.MODE_PATCH), *luts, band, alpha, fg, *no_key, fit
+                )
         else:
-            kernels.key_kernel(*args, flags(kernels.MODE_ALPHA), *luts, alpha, fg)
+            kernels.key_kernel(
+                *args, flags(kernels.MODE_ALPHA), *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit
+            )
+            if st.luma_refine:
+                band = edge_cells_from_rows(edge_rows)
+                apply_fit(rgb, band, fit_edges(rgb, key_pairs, band, st.luma_refine_eps), alpha)
             alpha = despot_matte(alpha, st.despot_px)
             alpha = soften_matte(grow_matte(alpha, st.grow_px), st.softness_px)
             alpha = np.ascontiguousarray(alpha, np.float32)
-            kernels.key_kernel(*args, flags(kernels.MODE_FOREGROUND), *luts, alpha, fg)
+            kernels.key_kernel(
+                *args, flags(kernels.MODE_FOREGROUND), *luts, no_patch, alpha, fg, *no_key, no_fit
+            )
         return MatteResult(alpha=alpha, foreground_rgb=fg)

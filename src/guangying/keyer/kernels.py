@@ -8,11 +8,14 @@ Everything is float32 (float64 constants would drag the whole pass to double pre
 
 from __future__ import annotations
 
+import types
+
 import numba
 import numpy as np
 
 from guangying.composite.colour import linear_to_srgb, srgb_to_linear
 from guangying.keyer.maths import PROJECTION_TOLERANCE, colour_difference
+from guangying.keyer.refine import KEY_HIGH, KEY_LOW
 
 # sRGB decode/encode by nearest sample in 4096-entry tables (16 KiB each, so both stay in L1 cache).
 # The encode table is indexed by sqrt(linear), which spreads its samples where the curve is steep:
@@ -21,7 +24,7 @@ LUT_STEPS = 4095
 DECODE_LUT = srgb_to_linear(np.linspace(0.0, 1.0, LUT_STEPS + 1, dtype=np.float32))
 ENCODE_SQRT_LUT = linear_to_srgb(np.square(np.linspace(0.0, 1.0, LUT_STEPS + 1, dtype=np.float32)))
 
-MODE_ALPHA, MODE_FOREGROUND, MODE_FUSED = 0, 1, 2
+MODE_ALPHA, MODE_FOREGROUND, MODE_FUSED, MODE_PATCH = 0, 1, 2, 3
 DESPILL_CODES = {"none": 0, "average": 1, "double": 2, "limit": 3, "subject": 4}
 REPLACE_CODES = {"none": 0, "neutral": 1, "background": 2}
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], np.float32)
@@ -30,6 +33,7 @@ _STEPS = np.float32(LUT_STEPS)
 _HALF = np.float32(0.5)
 _EPS_DIFF = np.float32(1e-4)
 _EPS_ALPHA = np.float32(0.1)  # un-mixing divides by max(α, this): see maths.unmix_foreground
+_KEY_LOW, _KEY_HIGH = np.float32(KEY_LOW), np.float32(KEY_HIGH)
 
 
 @numba.njit(inline="always", fastmath=True)
@@ -42,6 +46,35 @@ def _decode(table, x):
 @numba.njit(inline="always", fastmath=True)
 def _encode(table, x):
     return table[min(max(int(np.sqrt(min(max(x, _ZERO), _ONE)) * _STEPS + _HALF), 0), LUT_STEPS)]
+
+
+@numba.njit(inline="always")
+def _marked_pixels(cells, w):
+    """The pixel columns of the marked cells in one row of 2×2 cells."""
+    xs = np.empty(2 * cells.shape[0], np.int64)
+    n = 0
+    for j in range(cells.shape[0]):
+        if cells[j]:
+            xs[n] = 2 * j
+            xs[n + 1] = 2 * j + 1
+            n += 1 if 2 * j + 1 >= w else 2
+    return xs[:n]
+
+
+@numba.njit(inline="always")
+def _key_pairs(key_row, y, key_pairs, edge_rows):
+    """For pixels 2j and 2j + 1 of row y (the last repeated on an odd width): the sum of their keys
+    bounded to refine.KEY_LOW…KEY_HIGH, and whether either key is strictly between 0 and 1."""
+    w = key_row.shape[0]
+    for j in range(w // 2):  # full pairs: branch-free, so it vectorises
+        k0 = key_row[2 * j]
+        k1 = key_row[2 * j + 1]
+        key_pairs[y, j] = min(max(k0, _KEY_LOW), _KEY_HIGH) + min(max(k1, _KEY_LOW), _KEY_HIGH)
+        edge_rows[y, j] = ((k0 > _ZERO) & (k0 < _ONE)) | ((k1 > _ZERO) & (k1 < _ONE))
+    if w % 2:
+        k0 = key_row[w - 1]
+        key_pairs[y, w // 2] = np.float32(2.0) * min(max(k0, _KEY_LOW), _KEY_HIGH)
+        edge_rows[y, w // 2] = (k0 > _ZERO) & (k0 < _ONE)
 
 
 @numba.njit(inline="always")
@@ -76,8 +109,12 @@ def key_kernel(
     flags,
     decode_lut,
     encode_lut,
+    patch,
     alpha,
     fg,
+    key_pairs,
+    edge_rows,
+    fit,
 ):
     """Key one sRGB frame into ``alpha`` (H, W) and ``fg`` (H, W, 3, sRGB).
 
@@ -87,10 +124,18 @@ def key_kernel(
     the linear screen colour, and ``subject``, the nearby solid subject colour (maths.project_alpha),
     needed only where something is seen. ``params`` float32 = (balance, despill_bias, luma weight of
     the screen channel, clear-screen threshold, clip_black, 1/(clip_white − clip_black)); ``flags`` =
-    (s, o1, o2, mode, despill, replace, unmix, use_background, use_garbage, use_core, project).
-    MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both; MODE_FUSED
-    does everything. The foreground is 0 on clear screen: α = 0 with the unclamped key below the
-    threshold (always, after a spatial operation).
+    (s, o1, o2, mode, despill, replace, unmix, use_background, use_garbage, use_core, project,
+    write_key). MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both;
+    MODE_FUSED does everything. For the luma-guided edge refinement (:mod:`guangying.keyer.refine`):
+    with write_key, the final key k (α = clamp(k), after the subject-colour projection) goes out in
+    pairs of columns: ``key_pairs`` (H, ⌈W/2⌉) the sum of the two bounded keys, ``edge_rows`` whether
+    either is strictly between 0 and 1 (MODE_FUSED then leaves those edge pixels' colour to
+    MODE_PATCH); otherwise both may be (1, 1). MODE_PATCH handles only the 2×2 cells marked in
+    ``patch`` (⌈H/2⌉, ⌈W/2⌉) bool: α = clamp(a·Y + b) from ``fit`` (2, ⌈H/2⌉, ⌈W/2⌉) = (a, b) per
+    cell, interpolated bilinearly, with Y the pixel's sRGB luma, then the masks and the foreground as
+    MODE_FOREGROUND; the rest of ``alpha`` and ``fg`` is left as it is.
+    The foreground is 0 on clear screen: α = 0 with the unclamped key below the threshold (always,
+    after a spatial operation).
     """
     h, w = rgb.shape[0], rgb.shape[1]
     ph, pw = plate.shape[0], plate.shape[1]
@@ -101,7 +146,9 @@ def key_kernel(
     )  # fmt: skip
     s, o1, o2, mode, despill, replace = flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]
     unmix, use_bg, use_garbage, use_core = flags[6], flags[7], flags[8], flags[9]
-    project = flags[10] != 0 and mode != MODE_FOREGROUND
+    reads_alpha = mode == MODE_FOREGROUND or mode == MODE_PATCH
+    project = flags[10] != 0 and not reads_alpha
+    write_key = flags[11] != 0
     tolerance2 = np.float32(PROJECTION_TOLERANCE * PROJECTION_TOLERANCE)
     rest = _ONE - balance
     third = np.float32(1.0 / 3.0)
@@ -109,7 +156,15 @@ def key_kernel(
     x0s, x1s, wxs = _columns(w, pw)
     kx0s, kx1s, kwxs = _columns(w, kw)
     sx0s, sx1s, swxs = _columns(w, sw)
+    fx0s, fx1s, fwxs = _columns(w, fit.shape[2])
     for y in numba.prange(h):
+        count = w
+        xs = np.empty(0, np.int64)
+        if mode == MODE_PATCH:  # only the pixels of the row's marked cells
+            xs = _marked_pixels(patch[y // 2], w)
+            count = xs.shape[0]
+            if count == 0:
+                continue
         ky0, ky1, kwy = _sample_position(y, h, kh)
         scale_row = np.empty(kw, np.float32)  # the key fields, interpolated to this row
         offset_row = np.empty(kw, np.float32)
@@ -119,14 +174,15 @@ def key_kernel(
         # Pass 1 over the row, branch-free so it vectorises: the key and α (with the masks).
         key_row = np.empty(w, np.float32)
         linear_row = np.empty((w, 3), np.float32)  # decoded (screen, other 1, other 2) for pass 2
-        for x in range(w):
+        for t in range(count):
+            x = xs[t] if mode == MODE_PATCH else t
             cs = _decode(decode_lut, rgb[y, x, s])
             ca = _decode(decode_lut, rgb[y, x, o1])
             cb = _decode(decode_lut, rgb[y, x, o2])
             linear_row[x, 0] = cs
             linear_row[x, 1] = ca
             linear_row[x, 2] = cb
-            if mode == MODE_FOREGROUND:
+            if reads_alpha:
                 key = -_ONE
                 a = alpha[y, x]
             else:
@@ -141,16 +197,37 @@ def key_kernel(
                 if use_core:
                     a = max(a, core[y, x])
             key_row[x] = key
-            alpha[y, x] = a
+            if mode != MODE_PATCH:
+                alpha[y, x] = a
         if mode == MODE_ALPHA and not project:
+            if write_key:
+                _key_pairs(key_row, y, key_pairs, edge_rows)
             continue
         # Pass 2: α from the subject colour where it explains the pixel better, then the foreground.
         # One vectorised clear, then only pixels with something to see.
-        if mode != MODE_ALPHA:
+        if mode != MODE_ALPHA and mode != MODE_PATCH:
             fg[y, :, :] = _ZERO
         y0, y1, wy = _sample_position(y, h, ph)
         sy0, sy1, swy = _sample_position(y, h, sh)
-        for x in range(w):
+        fy0, fy1, fwy = _sample_position(y, h, fit.shape[1])
+        for t in range(count):
+            x = xs[t] if mode == MODE_PATCH else t
+            if mode == MODE_PATCH:
+                c0, c1, cw = fx0s[x], fx1s[x], fwxs[x]
+                top = fit[0, fy0, c0] + cw * (fit[0, fy0, c1] - fit[0, fy0, c0])
+                slope = top + fwy * (fit[0, fy1, c0] + cw * (fit[0, fy1, c1] - fit[0, fy1, c0]) - top)
+                top = fit[1, fy0, c0] + cw * (fit[1, fy0, c1] - fit[1, fy0, c0])
+                offset = top + fwy * (fit[1, fy1, c0] + cw * (fit[1, fy1, c1] - fit[1, fy1, c0]) - top)
+                luma = LUMA_709[0] * rgb[y, x, 0] + LUMA_709[1] * rgb[y, x, 1] + LUMA_709[2] * rgb[y, x, 2]
+                a = min(max(slope * luma + offset, _ZERO), _ONE)
+                if use_garbage:
+                    a = a * (_ONE - garbage[y, x])
+                if use_core:
+                    a = max(a, core[y, x])
+                alpha[y, x] = a
+                fg[y, x, 0] = _ZERO
+                fg[y, x, 1] = _ZERO
+                fg[y, x, 2] = _ZERO
             a = alpha[y, x]
             key = key_row[x]
             if a <= _ZERO and key < clear_below:
@@ -196,6 +273,7 @@ def key_kernel(
                     if key_p < key and rs * rs + ra * ra + rc * rc < tolerance2 * (
                         ds * ds + da * da + dc * dc
                     ):
+                        key_row[x] = key_p
                         a = min(max(key_p, _ZERO), _ONE)
                         if mode != MODE_ALPHA:
                             if use_garbage:
@@ -203,13 +281,15 @@ def key_kernel(
                             if use_core:
                                 a = max(a, core[y, x])
                         alpha[y, x] = a
+                if write_key and key_row[x] > _ZERO and key_row[x] < _ONE:
+                    continue  # an edge pixel: the refinement changes its α and MODE_PATCH colours it
                 if unmix and a < _ONE and mode != MODE_ALPHA:
                     inv = _ONE / max(a, _EPS_ALPHA)
                     keep = _ONE - a
                     cs = min(max((cs - keep * ss) * inv, _ZERO), _ONE)
                     ca = min(max((ca - keep * sa) * inv, _ZERO), _ONE)
                     cb = min(max((cb - keep * sc) * inv, _ZERO), _ONE)
-            if mode == MODE_ALPHA:
+            if mode == MODE_ALPHA or (write_key and key_row[x] > _ZERO and key_row[x] < _ONE):
                 continue
             spill = _ZERO
             if despill != 0:
@@ -259,6 +339,21 @@ def key_kernel(
             fg[y, x, s] = _encode(encode_lut, cs)
             fg[y, x, o1] = _encode(encode_lut, ca)
             fg[y, x, o2] = _encode(encode_lut, cb)
+        if write_key:
+            _key_pairs(key_row, y, key_pairs, edge_rows)
+
+
+def _serial_copy(fn):  # type: ignore[no-untyped-def]
+    # Its own name, so numba's on-disk cache keeps it apart from the parallel build of the same code.
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial")
+    copy.__qualname__ = copy.__name__
+    return numba.njit(fastmath=True, cache=True)(copy)
+
+
+# MODE_PATCH touches only the edge band (a few % of the frame): run serially, because on a busy
+# 2-core machine a second parallel region per frame can wait a whole scheduler time slice for its
+# other thread, which costs more than the work itself.
+key_kernel_serial = _serial_copy(key_kernel.py_func)
 
 
 def key_fields(

@@ -41,6 +41,22 @@ def clip_matte(alpha: np.ndarray, clip_black: float = 0.0, clip_white: float = 1
     )
 
 
+def colour_difference_key(
+    rgb_linear: np.ndarray,
+    screen_rgb_linear: np.ndarray,
+    screen: str = "green",
+    gain: float = 1.0,
+    balance: float = 0.9,
+    spill_floor: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """The unclamped raw α = 1 − gain·(r − f)/(1 − f), r = d(C)/d(S): see :func:`colour_difference_alpha`."""
+    d_pixel = colour_difference(rgb_linear, screen, balance)
+    d_screen = np.maximum(colour_difference(screen_rgb_linear, screen, balance), np.float32(_EPS_DIFF))
+    floor = np.asarray(spill_floor, np.float32)
+    raw = np.float32(1.0) - np.float32(gain) * (d_pixel / d_screen - floor) / (np.float32(1.0) - floor)
+    return raw.astype(np.float32)
+
+
 def colour_difference_alpha(
     rgb_linear: np.ndarray,
     screen_rgb_linear: np.ndarray,
@@ -59,10 +75,7 @@ def colour_difference_alpha(
     ``spill_floor`` f (scalar or (H, W), 0–0.3) is the ratio r the solid subject itself shows because
     of spill (see :func:`guangying.keyer.screen.estimate_subject`); 0 = classic key.
     """
-    d_pixel = colour_difference(rgb_linear, screen, balance)
-    d_screen = np.maximum(colour_difference(screen_rgb_linear, screen, balance), np.float32(_EPS_DIFF))
-    floor = np.asarray(spill_floor, np.float32)
-    raw = np.float32(1.0) - np.float32(gain) * (d_pixel / d_screen - floor) / (np.float32(1.0) - floor)
+    raw = colour_difference_key(rgb_linear, screen_rgb_linear, screen, gain, balance, spill_floor)
     return clip_matte(raw, clip_black, clip_white)
 
 

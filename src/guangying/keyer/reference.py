@@ -10,13 +10,13 @@ import numpy as np
 
 from guangying.composite.colour import linear_to_srgb, srgb_to_linear
 from guangying.keyer.maths import (
-    clip_matte,
-    colour_difference_alpha,
+    colour_difference_key,
     despill,
     project_alpha,
     unmix_foreground,
 )
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
+from guangying.keyer.refine import refine_edges_reference
 from guangying.keyer.settings import KeyerSettings
 
 
@@ -37,23 +37,22 @@ def key_reference(
     0 on clear screen).
     """
     rgb_linear = srgb_to_linear(rgb_srgb)
-    raw = colour_difference_alpha(
-        rgb_linear,
-        screen_plate_linear,
-        screen,
-        settings.screen_gain,
-        settings.screen_balance,
-        0.0,
-        1.0,
-        spill_floor,
+    raw = colour_difference_key(
+        rgb_linear, screen_plate_linear, screen, settings.screen_gain, settings.screen_balance, spill_floor
     )
-    alpha = clip_matte(raw, settings.clip_black, settings.clip_white)
+    final = raw
     if settings.project_subject_colour and subject_rgb_linear is not None:
-        seen = alpha > 0
+        seen = raw > settings.clip_black
         projected = project_alpha(
             rgb_linear, screen_plate_linear, subject_rgb_linear[..., :3], raw, subject_rgb_linear[..., 3]
         )
-        alpha = clip_matte(np.where(seen, projected, raw), settings.clip_black, settings.clip_white)
+        final = np.where(seen, projected, raw)
+    # The clipped key, unclamped: α = clamp(key).
+    key = ((final - settings.clip_black) / (settings.clip_white - settings.clip_black)).astype(np.float32)
+    if settings.luma_refine:
+        alpha = refine_edges_reference(rgb_srgb, key, settings.luma_refine_eps)
+    else:
+        alpha = np.clip(key, 0.0, 1.0)
     # Specks go first so growing cannot enlarge them; softness last so it blurs the final shape.
     alpha = soften_matte(
         grow_matte(despot_matte(alpha, settings.despot_px), settings.grow_px), settings.softness_px

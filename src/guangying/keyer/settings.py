@@ -51,6 +51,14 @@ class KeyerSettings:
     - ``project_subject_colour``: where a mix of the nearby solid subject colour and the screen
       explains a pixel (to within 30%), take that mix's α if it is lower: soft edges of saturated
       warm colours (red, orange, skin), which a colour-difference key makes too opaque.
+    - ``luma_refine``: refine the matte's edge band with the full-resolution luma: JPEG and most video
+      store colour at half resolution (4:2:0, 4:2:2), which smears thin strands and edges in a
+      colour-difference key; α is fitted as a local linear function of the luma on 2×2 cells and
+      evaluated per pixel (a guided filter; see :mod:`guangying.keyer.refine`). Solid subject and
+      clear screen keep their values. Helps on full-resolution colour too; False = off.
+    - ``luma_refine_eps``: variance of the sRGB luma (0–1 units) below which luma detail counts as
+      noise in that fit: 1e-4 suits 8-bit camera or codec noise of about 1% (2.5/255); raise it for
+      grainier footage, lower it for clean renders.
     - ``unmix``: True = straight foreground with the screen removed from semi-transparent pixels,
       F = (C − (1 − α)·S)/α; False = the plate's own colour (still despilled).
     """
@@ -73,6 +81,8 @@ class KeyerSettings:
     auto_plate: bool = True
     spill_compensation: bool = True
     project_subject_colour: bool = True
+    luma_refine: bool = True
+    luma_refine_eps: float = 1e-4
     unmix: bool = True
 
     def __post_init__(self) -> None:
@@ -108,6 +118,11 @@ class KeyerSettings:
             raise ValueError(
                 f"keyer settings clip_black={self.clip_black}, clip_white={self.clip_white}: "
                 "need 0 ≤ clip_black < clip_white ≤ 1"
+            )
+        if self.luma_refine_eps <= 0:
+            raise ValueError(
+                f"keyer setting luma_refine_eps={self.luma_refine_eps}: must be > 0 "
+                "(1e-4 suits 8-bit footage)"
             )
         for name in ("softness_px", "despot_px"):
             if getattr(self, name) < 0:
