@@ -166,7 +166,7 @@ class ChromaKeyer:
                     s, o1, o2, mode,
                     kernels.DESPILL_CODES[st.despill_method], kernels.REPLACE_CODES[st.spill_replace],
                     int(st.unmix), int(use_bg), int(garbage is not None), int(core is not None),
-                    int(st.project_subject_colour), int(st.luma_refine and mode != kernels.MODE_PATCH),
+                    int(st.project_subject_colour), int(st.luma_refine),
                 ],
                 np.int64,
             )  # fmt: skip

@@ -148,7 +148,7 @@ def key_kernel(
     unmix, use_bg, use_garbage, use_core = flags[6], flags[7], flags[8], flags[9]
     reads_alpha = mode == MODE_FOREGROUND or mode == MODE_PATCH
     project = flags[10] != 0 and not reads_alpha
-    write_key = flags[11] != 0
+    write_key = flags[11] != 0 and not reads_alpha  # only the passes that compute the key
     tolerance2 = np.float32(PROJECTION_TOLERANCE * PROJECTION_TOLERANCE)
     rest = _ONE - balance
     third = np.float32(1.0 / 3.0)
