@@ -9,7 +9,7 @@ from guangying.composite.colour import srgb_to_linear
 from guangying.keyer import kernels
 from guangying.keyer.maths import screen_channels
 from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
-from guangying.keyer.refine import apply_fit, edge_cells_from_rows, fit_edges
+from guangying.keyer.refine import apply_fit, chroma_subsampled, edge_cells_from_rows, fit_edges
 from guangying.keyer.screen import (
     detect_screen,
     estimate_screen_colour,
@@ -57,17 +57,27 @@ class ChromaKeyer:
         self._screen: str | None = None
         self._screen_linear: np.ndarray | None = None
         self._clean_plate_linear: np.ndarray | None = None
+        self._subsampled: bool | None = None
 
     def reset(self) -> None:
-        """Forget the screen estimate (new clip, or the screen was relit)."""
+        """Forget the screen estimate and the chroma check (new clip, or the screen was relit)."""
         self._screen = None
         self._screen_linear = None
         self._clean_plate_linear = None
+        self._subsampled = None
 
     @property
     def screen(self) -> str | None:
         """'green' or 'blue' once the first frame has been seen."""
         return self._screen
+
+    @property
+    def luma_refine_active(self) -> bool | None:
+        """Whether the luma-guided edge refinement runs (for "auto": the first frame's colour was
+        found stored at half resolution); None before the first frame."""
+        if self.settings.luma_refine != "auto":
+            return self.settings.luma_refine == "on"
+        return self._subsampled
 
     @property
     def screen_colour_linear(self) -> np.ndarray | None:
@@ -141,6 +151,9 @@ class ChromaKeyer:
         if self._screen is None:
             self._learn_screen(rgb)
         assert self._screen is not None
+        if st.luma_refine == "auto" and self._subsampled is None:
+            self._subsampled = chroma_subsampled(rgb)  # once per clip, like the screen estimate
+        refine = bool(self.luma_refine_active)
         plate, floor, subject = self.screen_model(rgb)
         if floor.size > 1 and plate.shape[:2] not in ((1, 1), floor.shape):
             # A full-size clean plate with the small spill floor: the key fields follow the plate.
@@ -166,7 +179,7 @@ class ChromaKeyer:
                     s, o1, o2, mode,
                     kernels.DESPILL_CODES[st.despill_method], kernels.REPLACE_CODES[st.spill_replace],
                     int(st.unmix), int(use_bg), int(garbage is not None), int(core is not None),
-                    int(st.project_subject_colour), int(st.luma_refine),
+                    int(st.project_subject_colour), int(refine),
                 ],
                 np.int64,
             )  # fmt: skip
@@ -177,7 +190,7 @@ class ChromaKeyer:
         no_patch, no_fit = np.zeros((1, 1), np.bool_), np.zeros((2, 1, 1), np.float32)
         no_key = (none_mask, no_patch)
         key_pairs, edge_rows = no_key
-        if st.luma_refine:
+        if refine:
             pairs_shape = (shape[0], (shape[1] + 1) // 2)
             key_pairs, edge_rows = np.empty(pairs_shape, np.float32), np.empty(pairs_shape, np.bool_)
         args = (
@@ -189,7 +202,7 @@ class ChromaKeyer:
             kernels.key_kernel(
                 *args, flags(kernels.MODE_FUSED), *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit
             )
-            if st.luma_refine:
+            if refine:
                 # The fused pass left the edge band's colour out: refine its α and colour just it.
                 band = edge_cells_from_rows(edge_rows)
                 fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps)
@@ -200,7 +213,7 @@ class ChromaKeyer:
             kernels.key_kernel(
                 *args, flags(kernels.MODE_ALPHA), *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit
             )
-            if st.luma_refine:
+            if refine:
                 band = edge_cells_from_rows(edge_rows)
                 apply_fit(rgb, band, fit_edges(rgb, key_pairs, band, st.luma_refine_eps), alpha)
             alpha = despot_matte(alpha, st.despot_px)

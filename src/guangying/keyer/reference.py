@@ -16,7 +16,7 @@ from guangying.keyer.maths import (
     unmix_foreground,
 )
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
-from guangying.keyer.refine import refine_edges_reference
+from guangying.keyer.refine import chroma_subsampled, refine_edges_reference
 from guangying.keyer.settings import KeyerSettings
 
 
@@ -49,7 +49,8 @@ def key_reference(
         final = np.where(seen, projected, raw)
     # The clipped key, unclamped: α = clamp(key).
     key = ((final - settings.clip_black) / (settings.clip_white - settings.clip_black)).astype(np.float32)
-    if settings.luma_refine:
+    refine = settings.luma_refine == "on" or (settings.luma_refine == "auto" and chroma_subsampled(rgb_srgb))
+    if refine:
         alpha = refine_edges_reference(rgb_srgb, key, settings.luma_refine_eps)
     else:
         alpha = np.clip(key, 0.0, 1.0)

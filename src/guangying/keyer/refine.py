@@ -68,6 +68,51 @@ def refine_edges_reference(
     return np.where(band, refined, np.clip(key, 0.0, 1.0)).astype(np.float32)
 
 
+SMOOTHNESS_THRESHOLD = 0.62  # chroma's curvature/slope energy over luma's: ≥ 0.7 native, ≤ 0.5 resampled
+BLOCK_THRESHOLD = 0.12  # chroma steps inside 2-pixel pairs over steps between them: ~1 native, ~0 repeated
+_FLAT = 1e-7  # mean squared step below which a plane has no edges or noise to judge it by
+
+
+def _axis_scores(chroma: np.ndarray, luma: np.ndarray, axis: int) -> tuple[float, float]:
+    """(chroma's curvature/slope energy over luma's, chroma steps inside pixel pairs over steps
+    between pairs) along one axis; (1, 1) where a plane is too flat to tell."""
+
+    def energies(x: np.ndarray) -> tuple[float, float]:
+        slope, curve = np.diff(x, axis=axis), np.diff(x, n=2, axis=axis)
+        return float(np.square(slope).mean()), float(np.square(curve).mean())
+
+    (c_slope, c_curve), (y_slope, y_curve) = energies(chroma), energies(luma)
+    if c_slope < _FLAT or y_slope < _FLAT or y_curve <= 0:
+        return 1.0, 1.0
+    x = np.moveaxis(chroma, axis, 0)
+    n = x.shape[0] // 2 * 2
+    even, odd = x[0:n:2], x[1:n:2]
+    within = float(np.abs(even - odd).mean())
+    across = float(np.abs(odd[:-1] - even[1:]).mean())
+    block = within / across if across > 0 else 1.0
+    return (c_curve / c_slope) / (y_curve / y_slope), block
+
+
+def chroma_subsampled(rgb_srgb: np.ndarray) -> bool:
+    """Whether the frame's colour was stored at half resolution across or down (4:2:0, 4:2:2).
+
+    A decoder brings such chroma back to full size either by repeating each sample (then pairs of
+    pixels share one chroma value: steps inside the pairs vanish next to steps between them) or by
+    interpolating it (then it has much less curvature for its slope than the luma, whose detail is
+    native). Either sign, in either chroma plane, along either axis, counts. A frame without colour
+    edges or noise counts as full resolution. About 50 ms at 1080p: run once per clip.
+    """
+    ycc = cv2.cvtColor(np.ascontiguousarray(rgb_srgb, np.float32), cv2.COLOR_RGB2YCrCb)
+    for axis in (0, 1):
+        if ycc.shape[axis] < 8:
+            continue
+        for c in (1, 2):
+            smooth, block = _axis_scores(ycc[..., c], ycc[..., 0], axis)
+            if smooth < SMOOTHNESS_THRESHOLD or block < BLOCK_THRESHOLD:
+                return True
+    return False
+
+
 def edge_cells(key: np.ndarray) -> np.ndarray:
     """(⌈H/2⌉, ⌈W/2⌉) bool: 2×2 cells where the key is strictly between 0 and 1 somewhere."""
     return _cells(((key > 0) & (key < 1)).astype(np.float32)) > 0

@@ -10,6 +10,7 @@ import numpy as np
 Screen = Literal["green", "blue", "auto"]
 DespillMethod = Literal["average", "double", "limit", "subject", "none"]
 SpillReplace = Literal["background", "neutral", "none"]
+LumaRefine = Literal["auto", "on", "off"]
 
 
 @dataclass
@@ -51,11 +52,11 @@ class KeyerSettings:
     - ``project_subject_colour``: where a mix of the nearby solid subject colour and the screen
       explains a pixel (to within 30%), take that mix's α if it is lower: soft edges of saturated
       warm colours (red, orange, skin), which a colour-difference key makes too opaque.
-    - ``luma_refine``: refine the matte's edge band with the full-resolution luma: JPEG and most video
-      store colour at half resolution (4:2:0, 4:2:2), which smears thin strands and edges in a
-      colour-difference key; α is fitted as a local linear function of the luma on 2×2 cells and
-      evaluated per pixel (a guided filter; see :mod:`guangying.keyer.refine`). Solid subject and
-      clear screen keep their values. Helps on full-resolution colour too; False = off.
+    - ``luma_refine``: rebuild the matte's edge band from the full-resolution luma when the colour was
+      stored at half resolution (4:2:0 or 4:2:2: JPEG and most video), which smears thin strands and
+      edges in a colour-difference key: α is fitted as a local linear function of the luma on 2×2
+      cells and evaluated per pixel (see :mod:`guangying.keyer.refine`); solid subject and clear
+      screen keep their values. "auto" (checks the first frame's chroma), "on", "off".
     - ``luma_refine_eps``: variance of the sRGB luma (0–1 units) below which luma detail counts as
       noise in that fit: 1e-4 suits 8-bit camera or codec noise of about 1% (2.5/255); raise it for
       grainier footage, lower it for clean renders.
@@ -81,7 +82,7 @@ class KeyerSettings:
     auto_plate: bool = True
     spill_compensation: bool = True
     project_subject_colour: bool = True
-    luma_refine: bool = True
+    luma_refine: LumaRefine = "auto"
     luma_refine_eps: float = 1e-4
     unmix: bool = True
 
@@ -94,6 +95,7 @@ class KeyerSettings:
             "screen": ("green", "blue", "auto"),
             "despill_method": ("average", "double", "limit", "subject", "none"),
             "spill_replace": ("background", "neutral", "none"),
+            "luma_refine": ("auto", "on", "off"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -1,0 +1,205 @@
+"""Luma-guided edge refinement: footage whose colour is stored at half resolution (4:2:0, 4:2:2).
+
+Plates are generated with exact truth (seeds unlike the benchmark's), then stored the way cameras
+and codecs store them: a real H.264 round trip through guangying.media, JPEG, or chroma resampled
+in YCrCb with OpenCV.
+"""
+
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+
+from guangying.evaluation import mad
+from guangying.evaluation.synthetic import make_plate
+from guangying.keyer import ChromaKeyer, KeyerSettings, polygon_mask
+from guangying.keyer.reference import key_reference
+from guangying.keyer.refine import (
+    KEY_HIGH,
+    KEY_LOW,
+    apply_fit,
+    chroma_subsampled,
+    edge_cells,
+    fit_edges,
+    refine_edges_reference,
+)
+from guangying.media import open_reader, open_writer
+
+SHAPE = (180, 320)
+
+
+def _to8(rgb: np.ndarray) -> np.ndarray:
+    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _chroma_subsampled(rgb: np.ndarray, horizontal: int, vertical: int) -> np.ndarray:
+    """8-bit YCrCb with the colour planes resampled down and back up (4:2:0 = 2, 2; 4:2:2 = 2, 1)."""
+    ycc = cv2.cvtColor(_to8(rgb), cv2.COLOR_RGB2YCrCb)
+    h, w = ycc.shape[:2]
+    for c in (1, 2):
+        small = cv2.resize(ycc[..., c], (w // horizontal, h // vertical), interpolation=cv2.INTER_AREA)
+        ycc[..., c] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB).astype(np.float32) / 255
+
+
+def _jpeg(rgb: np.ndarray) -> np.ndarray:
+    bgr = cv2.cvtColor(_to8(rgb), cv2.COLOR_RGB2BGR)
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32) / 255
+
+
+@pytest.fixture(scope="module")
+def h264_plates(tmp_path_factory):
+    """Two plates through a real H.264 file (yuv420p) written and read by guangying.media."""
+    plates = [make_plate(seed, SHAPE, "green") for seed in (111, 112)]
+    path = tmp_path_factory.mktemp("h264") / "plates.mp4"
+    with open_writer(path, fps=Fraction(25), width=SHAPE[1], height=SHAPE[0], content="rgb") as writer:
+        for plate in plates:
+            writer.write(plate.rgb, transfer="srgb")
+    with open_reader(path) as reader:
+        decoded = [frame.rgb for frame in reader]
+    return list(zip(plates, decoded, strict=True))
+
+
+def _mads(rgb: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    off = ChromaKeyer(KeyerSettings(luma_refine="off")).process(rgb).alpha
+    keyer = ChromaKeyer(KeyerSettings())
+    on = keyer.process(rgb).alpha
+    assert keyer.luma_refine_active  # "auto" found the colour subsampled
+    return mad(off, truth), mad(on, truth)
+
+
+def test_refinement_recovers_strands_after_an_h264_round_trip(h264_plates):
+    for plate, decoded in h264_plates:
+        off, on = _mads(decoded, plate.alpha)
+        assert on < 0.8 * off, (off, on)
+
+
+@pytest.mark.parametrize(
+    ("seed", "store"),
+    [
+        (121, lambda rgb: _chroma_subsampled(rgb, 2, 2)),
+        (122, lambda rgb: _chroma_subsampled(rgb, 2, 1)),
+        (123, _jpeg),
+    ],
+    ids=["4:2:0", "4:2:2", "jpeg"],
+)
+def test_refinement_helps_on_subsampled_colour(seed, store):
+    plate = make_plate(seed, SHAPE, "green")
+    off, on = _mads(store(plate.rgb), plate.alpha)
+    assert on < 0.85 * off, (off, on)
+
+
+def test_blue_screen_after_subsampling():
+    plate = make_plate(126, SHAPE, "blue")
+    off, on = _mads(_chroma_subsampled(plate.rgb, 2, 2), plate.alpha)
+    assert on < 0.97 * off, (off, on)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+def test_full_resolution_colour_is_left_alone(noise):
+    plate = make_plate(124, SHAPE, "green", noise_sigma=noise)
+    rgb = _to8(plate.rgb).astype(np.float32) / 255
+    assert not chroma_subsampled(rgb)
+    keyer = ChromaKeyer(KeyerSettings())
+    auto = keyer.process(rgb)
+    assert keyer.luma_refine_active is False
+    off = ChromaKeyer(KeyerSettings(luma_refine="off")).process(rgb)
+    np.testing.assert_array_equal(auto.alpha, off.alpha)
+    np.testing.assert_array_equal(auto.foreground_rgb, off.foreground_rgb)
+
+
+def test_subsampling_is_detected_in_both_decoder_styles(h264_plates):
+    plate = make_plate(125, SHAPE, "green")
+    # PyAV's decoder repeats each chroma sample; OpenCV's JPEG decoder and ours interpolate.
+    assert chroma_subsampled(h264_plates[0][1])
+    assert chroma_subsampled(_jpeg(plate.rgb))
+    assert chroma_subsampled(_chroma_subsampled(plate.rgb, 2, 1))
+    assert not chroma_subsampled(np.full((40, 60, 3), 0.4, np.float32))  # nothing to judge by
+
+
+def test_solid_subject_and_clear_screen_keep_their_values():
+    plate = make_plate(127, SHAPE, "green")
+    rgb = _chroma_subsampled(plate.rgb, 2, 2)
+    off = ChromaKeyer(KeyerSettings(luma_refine="off")).process(rgb).alpha
+    on = ChromaKeyer(KeyerSettings(luma_refine="on")).process(rgb).alpha
+    band = np.repeat(np.repeat(edge_cells(off), 2, 0), 2, 1)[: SHAPE[0], : SHAPE[1]]
+    assert band.mean() < 0.2  # the band is the edges, not the frame
+    np.testing.assert_array_equal(on[~band], off[~band])
+    assert np.abs(on[band] - off[band]).max() > 0.1  # and inside it the refinement does something
+
+
+def _key_pairs(key: np.ndarray) -> np.ndarray:
+    bounded = np.clip(key, KEY_LOW, KEY_HIGH)
+    if key.shape[1] % 2:
+        bounded = np.concatenate([bounded, bounded[:, -1:]], axis=1)
+    return (bounded[:, 0::2] + bounded[:, 1::2]).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape", [(90, 160), (91, 161), (1, 7), (2, 2)])
+def test_numba_refinement_agrees_with_the_numpy_definition(shape):
+    plate = make_plate(128, (max(shape[0], 90), max(shape[1], 160)), "green")
+    rgb = _chroma_subsampled(plate.rgb, 2, 2)[: shape[0], : shape[1]].copy()
+    noise = np.random.default_rng(0).normal(0, 0.05, shape).astype(np.float32)
+    key = (plate.alpha[: shape[0], : shape[1]] * 1.4 - 0.2 + noise).astype(np.float32)
+    expected = refine_edges_reference(rgb, key, 1e-4)
+    band = edge_cells(key)
+    alpha = np.clip(key, 0, 1)
+    apply_fit(rgb, band, fit_edges(rgb, _key_pairs(key), band, 1e-4), alpha)
+    np.testing.assert_allclose(alpha, expected, atol=2e-3)
+
+
+def test_odd_sized_frame_with_masks_matches_in_both_keyer_paths():
+    # The fused pass + edge patch and the two-pass path (with a matte operation) give the same
+    # refined α where no matte operation acts, and the masks still win over the refinement.
+    plate = make_plate(129, (121, 203), "green")
+    rgb = _chroma_subsampled(plate.rgb, 2, 2)
+    h, w = rgb.shape[:2]
+    garbage = polygon_mask([(0, 0), (40, 0), (40, h), (0, h)], (h, w))
+    core = polygon_mask([(w - 30, 5), (w - 5, 5), (w - 5, 30), (w - 30, 30)], (h, w))
+    fused = ChromaKeyer(KeyerSettings(garbage_mask=garbage, core_mask=core)).process(rgb)
+    two_pass = ChromaKeyer(KeyerSettings(garbage_mask=garbage, core_mask=core, despot_px=1.0)).process(rgb)
+    assert fused.alpha[garbage >= 1].max() == 0.0 and fused.alpha[core >= 1].min() == 1.0
+    np.testing.assert_allclose(fused.alpha, two_pass.alpha, atol=1e-6)
+    seen = fused.alpha > 0.1
+    np.testing.assert_allclose(fused.foreground_rgb[seen], two_pass.foreground_rgb[seen], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        KeyerSettings(luma_refine="on"),
+        KeyerSettings(luma_refine="on", despill_method="average", spill_replace="background"),
+        KeyerSettings(luma_refine="on", grow_px=-1, softness_px=1.0),
+    ],
+)
+def test_keyer_with_refinement_agrees_with_the_numpy_reference(settings):
+    plate = make_plate(130, SHAPE, "green")
+    rgb = _chroma_subsampled(plate.rgb, 2, 2)
+    background = np.ascontiguousarray(np.random.default_rng(1).uniform(0, 1, SHAPE + (3,)).astype(np.float32))
+    keyer = ChromaKeyer(settings)
+    result = keyer.process(rgb, background)
+    plate_small, floor, subject = keyer.screen_model(rgb)
+
+    def full(x: np.ndarray) -> np.ndarray:
+        return cv2.resize(x, (SHAPE[1], SHAPE[0]), interpolation=cv2.INTER_LINEAR)
+
+    alpha_ref, fg_ref = key_reference(
+        rgb, full(plate_small), keyer.screen, settings, background, full(floor), full(subject)
+    )
+    # The kernel decodes sRGB through a table (error ≤ 3e-4 in linear light); the fit amplifies it
+    # a little where the luma varies little.
+    alpha_diff = np.abs(result.alpha - alpha_ref)
+    assert alpha_diff.mean() < 3e-4 and (alpha_diff > 1e-2).mean() < 3e-3
+    visible = alpha_ref > 0.1
+    fg_diff = np.abs(result.foreground_rgb - fg_ref)[visible]
+    assert fg_diff.mean() < 1e-3 and np.quantile(fg_diff, 0.999) < 1e-2
+
+
+def test_eps_must_be_positive():
+    with pytest.raises(ValueError, match="luma_refine_eps"):
+        KeyerSettings(luma_refine_eps=0.0)
+    with pytest.raises(ValueError, match="luma_refine"):
+        KeyerSettings(luma_refine="yes")  # type: ignore[arg-type]
