@@ -1,4 +1,5 @@
-"""Chroma keyer: screen estimate, colour-difference matte, despill, foreground un-mixing."""
+"""Chroma keyer: screen estimate, colour-difference matte, luma-guided edges for subsampled colour,
+despill, foreground un-mixing."""
 
 from guangying.keyer.chroma import ChromaKeyer
 from guangying.keyer.masks import mask_from_image, polygon_mask
@@ -12,6 +13,7 @@ from guangying.keyer.maths import (
     unmix_foreground,
 )
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
+from guangying.keyer.refine import chroma_subsampled
 from guangying.keyer.screen import (
     detect_screen,
     estimate_screen_colour,
@@ -25,6 +27,7 @@ __all__ = [
     "ChromaKeyer",
     "KeyerSettings",
     "apply_masks",
+    "chroma_subsampled",
     "clip_matte",
     "colour_difference",
     "colour_difference_alpha",

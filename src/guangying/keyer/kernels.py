@@ -2,7 +2,10 @@
 
 One pass reads the sRGB frame once, decodes it through a table, samples the screen plate, and writes
 α and the sRGB foreground: colour difference → clip → masks → un-mix → despill → encode. When a
-spatial matte operation sits between α and the foreground, the same code runs as two passes.
+spatial matte operation sits between α and the foreground, the same code runs as two passes. With
+the luma-guided edge refinement (:mod:`guangying.keyer.refine`), the pass also hands out the key in
+pairs of columns, leaves the edge band's colour out, and a serial patch pass over the band's 2×2
+cells sets α from the fit and colours just those pixels.
 Everything is float32 (float64 constants would drag the whole pass to double precision).
 """
 
