@@ -132,7 +132,7 @@ def _luma(rgb, weights, y, x):
 
 @numba.njit(fastmath=True, cache=True)
 def _cell_stats(rgb, key_pairs, weights, need, stats):
-    """stats[:, i, j] = (y, k, y², y·k) for the 2×2 cells marked in ``need``: y the mean luma, k the
+    """stats[i, j] = (y, k, y², y·k) for the 2×2 cells marked in ``need``: y the mean luma, k the
     mean bounded key."""
     h, w = rgb.shape[0], rgb.shape[1]
     hc, wc = need.shape
@@ -148,10 +148,10 @@ def _cell_stats(rgb, key_pairs, weights, need, stats):
                 + _luma(rgb, weights, y1, x0) + _luma(rgb, weights, y1, x1)
             )  # fmt: skip
             k = quarter * (key_pairs[y0, j] + key_pairs[y1, j])
-            stats[0, i, j] = luma
-            stats[1, i, j] = k
-            stats[2, i, j] = luma * luma
-            stats[3, i, j] = luma * k
+            stats[i, j, 0] = luma
+            stats[i, j, 1] = k
+            stats[i, j, 2] = luma * luma
+            stats[i, j, 3] = luma * k
 
 
 @numba.njit(fastmath=True, cache=True)
@@ -172,10 +172,10 @@ def _fit(stats, need, radius, eps, fit):
                 u = min(max(i + du, 0), hc - 1)
                 for dv in range(-radius, radius + 1):
                     v = min(max(j + dv, 0), wc - 1)
-                    sy += stats[0, u, v]
-                    sk += stats[1, u, v]
-                    syy += stats[2, u, v]
-                    syk += stats[3, u, v]
+                    sy += stats[u, v, 0]
+                    sk += stats[u, v, 1]
+                    syy += stats[u, v, 2]
+                    syk += stats[u, v, 3]
             my = sy * inv_n
             mk = sk * inv_n
             slope = (syk * inv_n - my * mk) / (syy * inv_n - my * my + eps)
@@ -234,7 +234,7 @@ def fit_edges(
     window = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     need_fit = cv2.dilate(band.view(np.uint8), np.ones((3, 3), np.uint8))
     need_cells = cv2.dilate(need_fit, window)
-    stats = np.empty((4,) + band.shape, np.float32)  # read only where written
+    stats = np.empty(band.shape + (4,), np.float32)  # read only where written
     _cell_stats(rgb_srgb, key_pairs, LUMA_709, need_cells.view(np.bool_), stats)
     fit = np.empty((2,) + band.shape, np.float32)
     _fit(stats, need_fit.view(np.bool_), radius, np.float32(eps), fit)
