@@ -91,3 +91,16 @@ def test_mismatched_shapes_raise_clear_error():
     fg, alpha, bg = _random_layers()
     with pytest.raises(ValueError, match="one size"):
         over_srgb(fg, alpha[:-1], bg)
+
+
+def test_copy_fast_path_for_clear_and_solid_pixels_matches_full_maths():
+    fg, alpha, bg = _random_layers(seed=5)
+    alpha[:10] = 0.0
+    alpha[10:20] = 1.0
+    bg_lin = srgb_to_linear(bg)
+    light, weight = light_wrap_terms(alpha, blur_background_linear(bg_lin, 3), width_px=3, intensity=0.4)
+    for wrap in (None, (light, weight)):
+        slow = over_srgb(fg, alpha, bg_lin, wrap=wrap)
+        fast = over_srgb(fg, alpha, bg_lin, wrap=wrap, bg_rgb_srgb=bg)
+        assert np.abs(fast - slow).max() < 5e-4
+    assert np.array_equal(over_srgb(fg, alpha, bg_lin, bg_rgb_srgb=bg)[:10], bg[:10])

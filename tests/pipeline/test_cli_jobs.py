@@ -152,3 +152,30 @@ def test_garbage_polygon_forces_transparency(plate, tmp_path):
     polygon = f"0,0;{W},0;{W},{H};0,{H}"  # the whole frame is garbage
     assert _invoke("key", src, "--alpha", out, "--garbage-mask", polygon, "--quiet").exit_code == 0
     assert _read_all(out)[0].rgb.max() < 0.01
+
+
+def test_composite_keeps_timecode_and_takes_encoder_settings(tmp_path):
+    src = tmp_path / "tc.mov"
+    with open_writer(
+        src, fps=Fraction(25), width=W, height=H, content="rgb", timecode="01:00:10:00"
+    ) as writer:
+        for frame in green_screen_clip(W, H, 3, seed=4):
+            writer.write(frame.rgb_srgb, transfer="srgb")
+    out = tmp_path / "comp.mp4"
+    args = [
+        "composite",
+        src,
+        "-b",
+        "black",
+        "-o",
+        out,
+        "--encode-preset",
+        "ultrafast",
+        "--crf",
+        "23",
+        "--quiet",
+    ]
+    assert _invoke(*args).exit_code == 0
+    with open_reader(out) as reader:
+        assert reader.info.timecode == "01:00:10:00"
+        assert reader.info.frame_count == 3

@@ -98,6 +98,12 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
         click.option("--clean-plate", help="Keyer: a frame of the empty screen, for unevenly lit screens."),
         dataclass_options(KeyerSettings, skip=_ARRAY_FIELDS),
         click.option("--premultiplied", is_flag=True, help="Write foreground colour premultiplied by alpha."),
+        click.option("--crf", type=int, help="H.264 (.mp4) quality: lower is better [default: 18]."),
+        click.option(
+            "--encode-preset",
+            type=click.Choice(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]),
+            help="H.264 (.mp4) speed/size trade-off [default: veryfast].",
+        ),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]
     for decorator in reversed(decorators):
@@ -106,6 +112,10 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
 
 
 def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) -> None:
+    if options.get("crf") is not None:
+        outputs.h264_options["crf"] = str(options["crf"])
+    if options.get("encode_preset"):
+        outputs.h264_options["preset"] = options["encode_preset"]
     try:
         matter = make_matter(
             options["matte"],

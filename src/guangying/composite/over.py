@@ -36,12 +36,24 @@ def _lookup(table: np.ndarray, x: float) -> float:
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
-def _over_srgb_kernel(fg, alpha, bg_linear, wrap_rgb_linear, wrap_weight, decode_lut, encode_lut, out):
+def _over_srgb_kernel(
+    fg, alpha, bg_linear, bg_srgb, wrap_rgb_linear, wrap_weight, decode_lut, encode_lut, out
+):
     h, w = alpha.shape
     use_wrap = wrap_weight.shape[0] == h
+    have_bg_srgb = bg_srgb.shape[0] == h
     for y in numba.prange(h):
         for x in range(w):
             a = min(max(alpha[y, x], 0.0), 1.0)
+            # Most of a frame is pure set or solid subject: copy those instead of decoding/encoding.
+            if a == 0.0 and have_bg_srgb:
+                for c in range(3):
+                    out[y, x, c] = bg_srgb[y, x, c]
+                continue
+            if a == 1.0 and (not use_wrap or wrap_weight[y, x] == 0.0):
+                for c in range(3):
+                    out[y, x, c] = min(max(fg[y, x, c], 0.0), 1.0)
+                continue
             for c in range(3):
                 v = _lookup(decode_lut, fg[y, x, c]) * a + bg_linear[y, x, c] * (1.0 - a)
                 if use_wrap:
@@ -97,6 +109,7 @@ def over_srgb(
     bg_rgb_linear: np.ndarray,
     wrap: tuple[np.ndarray, np.ndarray] | None = None,
     out: np.ndarray | None = None,
+    bg_rgb_srgb: np.ndarray | None = None,
 ) -> np.ndarray:
     """Composite an sRGB-encoded straight foreground over a linear background, in linear light.
 
@@ -104,7 +117,8 @@ def over_srgb(
     and a per-pixel weight from :func:`light_wrap_terms`), clips to 0–1 and encodes to sRGB, in one
     pass. The background is taken already linear because a still plate is decoded once per shot.
     Inputs float32: fg/bg (H, W, 3), alpha (H, W). Returns float32 (H, W, 3) sRGB; pass ``out`` to
-    reuse a buffer (fresh 1080p buffers cost page faults on every frame).
+    reuse a buffer (fresh 1080p buffers cost page faults on every frame). ``bg_rgb_srgb``, the same
+    background sRGB-encoded, lets fully transparent pixels be copied rather than converted.
     """
     fg = np.ascontiguousarray(fg_rgb_srgb, np.float32)
     bg = np.ascontiguousarray(bg_rgb_linear, np.float32)
@@ -120,5 +134,11 @@ def over_srgb(
         wrap_rgb, wrap_weight = np.zeros((1, 1, 3), np.float32), np.zeros((1, 1), np.float32)
     else:
         wrap_rgb, wrap_weight = (np.ascontiguousarray(x, np.float32) for x in wrap)
-    _over_srgb_kernel(fg, a, bg, wrap_rgb, wrap_weight, _DECODE_LUT, _ENCODE_LUT, out)
+    if bg_rgb_srgb is None:
+        bg_srgb = np.zeros((1, 1, 3), np.float32)
+    else:
+        bg_srgb = np.ascontiguousarray(bg_rgb_srgb, np.float32)
+        if bg_srgb.shape != bg.shape:
+            raise ValueError(f"bg_rgb_srgb {bg_srgb.shape} must match the linear background {bg.shape}")
+    _over_srgb_kernel(fg, a, bg, bg_srgb, wrap_rgb, wrap_weight, _DECODE_LUT, _ENCODE_LUT, out)
     return out

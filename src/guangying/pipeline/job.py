@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from guangying.composite.over import (
 )
 from guangying.mattes import Matter
 from guangying.media import open_reader, open_writer
+from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background
 from guangying.pipeline.progress import FrameProgress
 
@@ -49,6 +51,7 @@ class JobOutputs:
     alpha: Path | None = None
     foreground: Path | None = None
     premultiplied: bool = False
+    h264_options: dict[str, str] = field(default_factory=dict)  # crf / preset for .mp4 outputs
 
     def any(self) -> bool:
         return any(p is not None for p in (self.composite, self.alpha, self.foreground))
@@ -94,20 +97,31 @@ def run_job(
         plate = Background(background, info.width, info.height) if background is not None else None
         if plate is not None:
             stack.callback(plate.close)
-        common = {
-            "fps": info.fps,
-            "width": info.width,
-            "height": info.height,
-            "first_frame": info.first_frame,
-        }
+
+        def writer_options(path: Path) -> dict[str, Any]:
+            options: dict[str, Any] = {
+                "fps": info.fps,
+                "width": info.width,
+                "height": info.height,
+                "first_frame": info.first_frame,
+            }
+            suffix = Path(str(path)).suffix.lower()
+            if suffix in VIDEO_EXTENSIONS and info.timecode:
+                options["timecode"] = info.timecode  # outputs line up with the source in an edit
+            if suffix == ".mp4":
+                options.update(outputs.h264_options)
+            return options
+
         writers = {}
         foreground_has_alpha = False
         if outputs.composite is not None:
             writers["composite"] = stack.enter_context(
-                open_writer(outputs.composite, content="rgb", **common)
+                open_writer(outputs.composite, content="rgb", **writer_options(outputs.composite))
             )
         if outputs.alpha is not None:
-            writers["alpha"] = stack.enter_context(open_writer(outputs.alpha, content="matte", **common))
+            writers["alpha"] = stack.enter_context(
+                open_writer(outputs.alpha, content="matte", **writer_options(outputs.alpha))
+            )
         if outputs.foreground is not None:
             foreground_has_alpha = Path(str(outputs.foreground)).suffix.lower() in _ALPHA_SUFFIXES
             writers["foreground"] = stack.enter_context(
@@ -115,7 +129,7 @@ def run_job(
                     outputs.foreground,
                     content="rgba" if foreground_has_alpha else "rgb",
                     premultiplied=outputs.premultiplied,
-                    **common,
+                    **writer_options(outputs.foreground),
                 )
             )
         progress = stack.enter_context(FrameProgress(info.frame_count, "matting", enabled=show_progress))
@@ -147,7 +161,12 @@ def run_job(
                     )
                 if out_buffer is None:
                     out_buffer = np.empty_like(bg_linear)
-                writers["composite"].write(over_srgb(fg_srgb, alpha, bg_linear, wrap=wrap, out=out_buffer))
+                # The hook may have changed the plate, so its sRGB copy only holds without one.
+                plate_srgb = bg_srgb if layer_hook is None else None
+                composite = over_srgb(
+                    fg_srgb, alpha, bg_linear, wrap=wrap, out=out_buffer, bg_rgb_srgb=plate_srgb
+                )
+                writers["composite"].write(composite)
             if "alpha" in writers:
                 writers["alpha"].write(None, alpha=matte.alpha)
             if "foreground" in writers:
