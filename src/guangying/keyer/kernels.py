@@ -81,6 +81,20 @@ def _key_pairs(key_row, y, key_pairs, edge_rows):
 
 
 @numba.njit(inline="always")
+def _bilerp_hwc(img, r0, r1, wy, c0, c1, wx, ch):
+    """Bilinear sample of channel ``ch`` of an (H, W, C) array between rows r0/r1 and columns c0/c1."""
+    top = img[r0, c0, ch] + wx * (img[r0, c1, ch] - img[r0, c0, ch])
+    return top + wy * (img[r1, c0, ch] + wx * (img[r1, c1, ch] - img[r1, c0, ch]) - top)
+
+
+@numba.njit(inline="always")
+def _bilerp_chw(img, ch, r0, r1, wy, c0, c1, wx):
+    """The same for a channel-first (C, H, W) array."""
+    top = img[ch, r0, c0] + wx * (img[ch, r0, c1] - img[ch, r0, c0])
+    return top + wy * (img[ch, r1, c0] + wx * (img[ch, r1, c1] - img[ch, r1, c0]) - top)
+
+
+@numba.njit(inline="always")
 def _sample_position(i, n, size):
     """Source index pair and weight for output index i of n over a source of ``size`` samples."""
     f = min(max((i + 0.5) * size / n - 0.5, 0.0), size - 1.0)
@@ -217,10 +231,8 @@ def key_kernel(
             x = xs[t] if mode == MODE_PATCH else t
             if mode == MODE_PATCH:
                 c0, c1, cw = fx0s[x], fx1s[x], fwxs[x]
-                top = fit[0, fy0, c0] + cw * (fit[0, fy0, c1] - fit[0, fy0, c0])
-                slope = top + fwy * (fit[0, fy1, c0] + cw * (fit[0, fy1, c1] - fit[0, fy1, c0]) - top)
-                top = fit[1, fy0, c0] + cw * (fit[1, fy0, c1] - fit[1, fy0, c0])
-                offset = top + fwy * (fit[1, fy1, c0] + cw * (fit[1, fy1, c1] - fit[1, fy1, c0]) - top)
+                slope = _bilerp_chw(fit, 0, fy0, fy1, fwy, c0, c1, cw)
+                offset = _bilerp_chw(fit, 1, fy0, fy1, fwy, c0, c1, cw)
                 luma = LUMA_709[0] * rgb[y, x, 0] + LUMA_709[1] * rgb[y, x, 1] + LUMA_709[2] * rgb[y, x, 2]
                 a = min(max(slope * luma + offset, _ZERO), _ONE)
                 if use_garbage:
@@ -240,32 +252,17 @@ def key_kernel(
             near = _ZERO
             if project and key > _ZERO:
                 u0, u1, uw = sx0s[x], sx1s[x], swxs[x]
-                top = subject[sy0, u0, 3] + uw * (subject[sy0, u1, 3] - subject[sy0, u0, 3])
-                near = top + swy * (
-                    subject[sy1, u0, 3] + uw * (subject[sy1, u1, 3] - subject[sy1, u0, 3]) - top
-                )
+                near = _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 3)
             if (unmix and a < _ONE) or replace == 2 or near > _HALF:
                 x0, x1, wx = x0s[x], x1s[x], wxs[x]
-                top = plate[y0, x0, s] + wx * (plate[y0, x1, s] - plate[y0, x0, s])
-                ss = top + wy * (plate[y1, x0, s] + wx * (plate[y1, x1, s] - plate[y1, x0, s]) - top)
-                top = plate[y0, x0, o1] + wx * (plate[y0, x1, o1] - plate[y0, x0, o1])
-                sa = top + wy * (plate[y1, x0, o1] + wx * (plate[y1, x1, o1] - plate[y1, x0, o1]) - top)
-                top = plate[y0, x0, o2] + wx * (plate[y0, x1, o2] - plate[y0, x0, o2])
-                sc = top + wy * (plate[y1, x0, o2] + wx * (plate[y1, x1, o2] - plate[y1, x0, o2]) - top)
+                ss = _bilerp_hwc(plate, y0, y1, wy, x0, x1, wx, s)
+                sa = _bilerp_hwc(plate, y0, y1, wy, x0, x1, wx, o1)
+                sc = _bilerp_hwc(plate, y0, y1, wy, x0, x1, wx, o2)
                 if near > _HALF:
                     # Least-squares α of C = α·F + (1 − α)·S with F the nearby subject colour.
-                    top = subject[sy0, u0, s] + uw * (subject[sy0, u1, s] - subject[sy0, u0, s])
-                    fs = top + swy * (
-                        subject[sy1, u0, s] + uw * (subject[sy1, u1, s] - subject[sy1, u0, s]) - top
-                    )
-                    top = subject[sy0, u0, o1] + uw * (subject[sy0, u1, o1] - subject[sy0, u0, o1])
-                    fa = top + swy * (
-                        subject[sy1, u0, o1] + uw * (subject[sy1, u1, o1] - subject[sy1, u0, o1]) - top
-                    )
-                    top = subject[sy0, u0, o2] + uw * (subject[sy0, u1, o2] - subject[sy0, u0, o2])
-                    fc = top + swy * (
-                        subject[sy1, u0, o2] + uw * (subject[sy1, u1, o2] - subject[sy1, u0, o2]) - top
-                    )
+                    fs = _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, s)
+                    fa = _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, o1)
+                    fc = _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, o2)
                     ds, da, dc = cs - ss, ca - sa, cb - sc
                     es, ea, ec = fs - ss, fa - sa, fc - sc
                     projected = (ds * es + da * ea + dc * ec) / max(
@@ -305,18 +302,9 @@ def key_kernel(
                 elif despill == 4:
                     # Scaled to the nearby subject's own hue (maths.subject_hue_ratio).
                     u0, u1, uw = sx0s[x], sx1s[x], swxs[x]
-                    top = subject[sy0, u0, s] + uw * (subject[sy0, u1, s] - subject[sy0, u0, s])
-                    fs = top + swy * (
-                        subject[sy1, u0, s] + uw * (subject[sy1, u1, s] - subject[sy1, u0, s]) - top
-                    )
-                    top = subject[sy0, u0, o1] + uw * (subject[sy0, u1, o1] - subject[sy0, u0, o1])
-                    fa = top + swy * (
-                        subject[sy1, u0, o1] + uw * (subject[sy1, u1, o1] - subject[sy1, u0, o1]) - top
-                    )
-                    top = subject[sy0, u0, o2] + uw * (subject[sy0, u1, o2] - subject[sy0, u0, o2])
-                    fc = top + swy * (
-                        subject[sy1, u0, o2] + uw * (subject[sy1, u1, o2] - subject[sy1, u0, o2]) - top
-                    )
+                    fs = _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, s)
+                    fa = _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, o1)
+                    fc = _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, o2)
                     f_hi = max(max(fa, fc), _EPS_DIFF)
                     limit = hi * min(fs, f_hi) / f_hi
                 else:
