@@ -11,6 +11,7 @@ import numpy as np
 from skimage import data as skdata
 
 from guangying.keyer import ChromaKeyer, KeyerSettings
+from guangying.mattes import Matter
 from guangying.media import open_reader, open_writer
 from guangying.pipeline.job import CompositeSettings, JobOutputs, run_job
 from guangying.synthetic import camera_move_clip, green_screen_clip
@@ -47,9 +48,25 @@ def _contact_sheet(path: Path, panels: list[tuple[str, np.ndarray]]) -> None:
     _write_image(path, np.concatenate(tiles, axis=1))
 
 
+def _composite_with_contact(
+    out: Path, tag: str, plate: Path, matter: Matter, set_image: Path, wrap_px: float, mid: int
+) -> list[Path]:
+    """Composite ``plate`` over ``set_image`` and write a plate / matte / composite contact sheet."""
+    comp, matte, contact = out / f"composite_{tag}.mp4", out / f"matte_{tag}.mp4", out / f"contact_{tag}.png"
+    run_job(
+        plate,
+        matter,
+        JobOutputs(composite=comp, alpha=matte),
+        background=set_image,
+        settings=CompositeSettings(light_wrap_width_px=wrap_px),
+    )
+    panels = [("plate", plate), (f"matte ({tag})", matte), ("composite", comp)]
+    _contact_sheet(contact, [(caption, _frame_at(path, mid)) for caption, path in panels])
+    return [plate, comp, matte, contact]
+
+
 def _run_demo(out: Path, frames: int, with_ai: bool) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
     mid = frames // 2
 
     # 1. Green screen: a furry subject with motion blur and spill on an unevenly lit screen.
@@ -64,28 +81,11 @@ def _run_demo(out: Path, frames: int, with_ai: bool) -> list[Path]:
     _write_clip(plate, plate_frames())
     set_image = out / "virtual_set_launchpad.png"
     _write_image(set_image, skdata.rocket().astype(np.float32) / 255.0)
-    comp, matte = out / "composite_chroma.mp4", out / "matte_chroma.mp4"
     click.echo("keying the green-screen plate ...")
-    run_job(
-        plate,
-        ChromaKeyer(KeyerSettings()),
-        JobOutputs(composite=comp, alpha=matte),
-        background=set_image,
-        settings=CompositeSettings(light_wrap_width_px=6.0),
-    )
-    contact = out / "contact_chroma.png"
-    alpha_mid = _frame_at(matte, mid)[..., 0]
-    _contact_sheet(
-        contact,
-        [
-            ("plate", _frame_at(plate, mid)),
-            ("matte", _frame_at(matte, mid)),
-            ("composite", _frame_at(comp, mid)),
-        ],
-    )
+    written = _composite_with_contact(out, "chroma", plate, ChromaKeyer(KeyerSettings()), set_image, 6.0, mid)
+    alpha_mid = _frame_at(out / "matte_chroma.mp4", mid)[..., 0]
     mad = float(np.abs(alpha_mid - truth[mid]).mean() * 1e3)
     click.echo(f"  matte vs exact truth, frame {mid}: MAD {mad:.1f} (x1e-3, after H.264 both ways)")
-    written += [plate, comp, matte, contact]
 
     # 2. No green screen: neural matting of a real person photo under a synthetic camera move.
     if with_ai:
@@ -95,25 +95,8 @@ def _run_demo(out: Path, frames: int, with_ai: bool) -> list[Path]:
         _write_clip(person, camera_move_clip(skdata.astronaut(), _WIDTH, _HEIGHT, frames))
         space = out / "virtual_set_space.png"
         _write_image(space, skdata.hubble_deep_field().astype(np.float32) / 255.0)
-        comp_ai, matte_ai = out / "composite_ai.mp4", out / "matte_ai.mp4"
         click.echo("neural matting (no screen) ...")
-        run_job(
-            person,
-            RvmMatter(),
-            JobOutputs(composite=comp_ai, alpha=matte_ai),
-            background=space,
-            settings=CompositeSettings(light_wrap_width_px=4.0),
-        )
-        contact_ai = out / "contact_ai.png"
-        _contact_sheet(
-            contact_ai,
-            [
-                ("plate", _frame_at(person, mid)),
-                ("matte (AI)", _frame_at(matte_ai, mid)),
-                ("composite", _frame_at(comp_ai, mid)),
-            ],
-        )
-        written += [person, comp_ai, matte_ai, contact_ai]
+        written += _composite_with_contact(out, "ai", person, RvmMatter(), space, 4.0, mid)
     return written
 
 
