@@ -30,12 +30,12 @@ from skimage import data as skdata
 
 from guangying.composite.colour import linear_to_srgb, srgb_to_linear
 from guangying.composite.over import over_linear, over_srgb
+from guangying.evaluation.clips import GREEN_SCREEN_SRGB, green_screen_clip
 from guangying.keyer import ChromaKeyer, KeyerSettings
 from guangying.keyer.reference import key_reference
 from guangying.media import open_writer
 from guangying.pipeline.background import fit_cover
 from guangying.pipeline.job import JobOutputs, run_job
-from guangying.synthetic import GREEN_SCREEN_SRGB, green_screen_clip
 
 OUT = Path(__file__).resolve().parent / "results" / "keying_speed.md"
 W, H, FRAMES, FPS = 1920, 1080, 60, Fraction(25)

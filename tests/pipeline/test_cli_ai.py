@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from skimage import data as skdata
 
 from guangying.cli.main import cli
+from guangying.evaluation.clips import camera_move_clip
 from guangying.media import open_reader, open_writer
-from guangying.synthetic import camera_move_clip
 
 W, H = 320, 180
 

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from guangying.cli.main import cli
+from guangying.evaluation.clips import green_screen_clip
 from guangying.keyer import KeyerSettings
 from guangying.media import open_reader, open_writer
-from guangying.synthetic import green_screen_clip
 
 W, H, N = 320, 192, 6
 

@@ -8,9 +8,9 @@ from click.testing import CliRunner
 
 from guangying.cli.main import cli
 from guangying.composite.defocus import coc_px
+from guangying.evaluation.clips import green_screen_clip
 from guangying.media import open_reader, open_writer
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings
-from guangying.synthetic import green_screen_clip
 
 W, H = 320, 192
 

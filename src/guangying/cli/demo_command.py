@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 from skimage import data as skdata
 
+from guangying.evaluation.clips import camera_move_clip, green_screen_clip
 from guangying.keyer import ChromaKeyer, KeyerSettings
 from guangying.mattes import Matter
 from guangying.media import open_reader, open_writer
 from guangying.pipeline.job import CompositeSettings, JobOutputs, run_job
-from guangying.synthetic import camera_move_clip, green_screen_clip
 
 _WIDTH, _HEIGHT, _FPS = 960, 540, Fraction(25)
 

@@ -1,4 +1,4 @@
-"""Quality metrics for mattes (MAD, MSE, Grad, Conn, dtSSD) used by tests and benchmarks."""
+"""Quality metrics for mattes (MAD, MSE, Grad, Conn, dtSSD) and generated footage with exact truth."""
 
 from guangying.evaluation.metrics import conn, dtssd, foreground_band_error, grad, mad, mse, sad
 

@@ -1,6 +1,7 @@
-"""Generated footage with exact truth: subjects with hair-like strands and motion blur on uneven screens.
+"""Generated moving footage with exact truth: a furry subject crossing an uneven screen, camera moves.
 
-Used by ``guangying demo`` and the tests, so that neither needs footage from outside the project.
+Used by ``guangying demo``, the tests and the speed benchmarks, so none needs outside footage (still
+plates for the keyer live in :mod:`guangying.evaluation.synthetic`).
 Everything is mixed in linear light, as a camera would, and returned sRGB-encoded.
 """
 
