@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from types import TracebackType
 
-from guangying.media.background import Prefetcher
 from guangying.media.errors import MediaError
 from guangying.media.frames import ClipInfo, Frame
+from guangying.media.io_threads import Prefetcher
 from guangying.media.pixels import unpremultiply
 
 PREFETCH_FRAMES = 4  # frames decoded ahead of the caller; bounds memory (4 × 24 MB at 1080p float32)

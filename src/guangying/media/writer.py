@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from guangying.media.background import BackgroundSink
 from guangying.media.errors import MediaError
 from guangying.media.frames import Transfer
+from guangying.media.io_threads import BackgroundSink
 from guangying.media.pixels import (
     check_float_image,
     convert_transfer,

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from guangying.media import MediaError
-from guangying.media.background import BackgroundSink, Prefetcher
+from guangying.media.io_threads import BackgroundSink, Prefetcher
 
 
 def test_prefetcher_runs_at_most_depth_items_ahead():
