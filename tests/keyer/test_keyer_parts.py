@@ -144,7 +144,19 @@ def test_bad_settings_raise(kwargs, message):
 def test_a_frame_without_a_screen_says_so():
     grey = np.full((20, 20, 3), 0.5, np.float32)
     with pytest.raises(ValueError, match="no green screen found"):
-        ChromaKeyer(KeyerSettings(screen="green")).process(grey)
+        estimate_screen_colour(grey, "green")
+
+
+def test_slate_at_the_head_of_a_take_passes_through_until_the_screen_appears():
+    slate = np.full((180, 320, 3), 0.5, np.float32)
+    plate = make_plate(3, (180, 320), "green")
+    keyer = ChromaKeyer(KeyerSettings())
+    with pytest.warns(UserWarning, match="no .* screen found"):
+        first = keyer.process(slate)
+    assert np.all(first.alpha == 1.0) and np.array_equal(first.foreground_rgb, slate)
+    keyed = keyer.process(plate.rgb)
+    assert keyer.screen == "green"
+    assert np.abs(keyed.alpha - plate.alpha).mean() < 0.05
 
 
 def test_auto_plate_follows_uneven_light_behind_the_subject():

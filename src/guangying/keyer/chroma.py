@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 
@@ -11,6 +13,7 @@ from guangying.keyer.maths import screen_channels
 from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
 from guangying.keyer.refine import apply_fit, chroma_subsampled, edge_cells_from_rows, fit_edges
 from guangying.keyer.screen import (
+    NoScreenError,
     detect_screen,
     estimate_screen_colour,
     estimate_screen_plate,
@@ -58,6 +61,7 @@ class ChromaKeyer:
         self._screen_linear: np.ndarray | None = None
         self._clean_plate_linear: np.ndarray | None = None
         self._subsampled: bool | None = None
+        self._warned_no_screen = False
 
     def reset(self) -> None:
         """Forget the screen estimate and the chroma check (new clip, or the screen was relit)."""
@@ -149,7 +153,17 @@ class ChromaKeyer:
         garbage = _check_mask(st.garbage_mask, shape, "garbage_mask")
         core = _check_mask(st.core_mask, shape, "core_mask")
         if self._screen is None:
-            self._learn_screen(rgb)
+            try:
+                self._learn_screen(rgb)
+            except NoScreenError as exc:
+                # A slate or black frame at the head of a take: nothing to key yet. Pass it through
+                # opaque and learn the screen from the first frame that shows one.
+                if not self._warned_no_screen:
+                    warnings.warn(
+                        f"{exc}; frames are passed through opaque until a screen appears", stacklevel=2
+                    )
+                    self._warned_no_screen = True
+                return MatteResult(np.ones(shape, np.float32), rgb.copy())
         assert self._screen is not None
         if st.luma_refine == "auto" and self._subsampled is None:
             self._subsampled = chroma_subsampled(rgb)  # once per clip, like the screen estimate

@@ -41,6 +41,10 @@ def detect_screen(rgb_srgb: np.ndarray) -> str:
     return max(scores, key=scores.__getitem__)
 
 
+class NoScreenError(ValueError):
+    """The frame shows no screen to key (a slate, black, or the wrong screen colour)."""
+
+
 def estimate_screen_colour(rgb_srgb: np.ndarray, screen: str = "auto") -> tuple[float, float, float]:
     """Robust sRGB colour (r, g, b) of the screen in a frame.
 
@@ -57,7 +61,7 @@ def estimate_screen_colour(rgb_srgb: np.ndarray, screen: str = "auto") -> tuple[
     dominance = _dominance(small, screen_channels(screen)[0])
     strong = float(np.percentile(dominance, 90))
     if strong < 0.05:
-        raise ValueError(
+        raise NoScreenError(
             f"no {screen} screen found in the frame (its {screen} channel never clearly dominates): "
             "check --screen, or give --screen-colour"
         )
