@@ -179,3 +179,12 @@ def test_composite_keeps_timecode_and_takes_encoder_settings(tmp_path):
     with open_reader(out) as reader:
         assert reader.info.timecode == "01:00:10:00"
         assert reader.info.frame_count == 3
+
+
+def test_neural_mode_without_models_says_how_to_install(plate, tmp_path, monkeypatch):
+    monkeypatch.setenv("GUANGYING_MODELS_DIR", str(tmp_path / "no-models"))
+    src, _ = plate
+    result = CliRunner().invoke(cli, ["key", str(src), "--matte", "ai", "--alpha", str(tmp_path / "a.mp4")])
+    assert result.exit_code != 0
+    assert "guangying models install" in result.output
+    assert not (tmp_path / "a.mp4").exists()

@@ -13,6 +13,7 @@ import numpy as np
 from guangying.cli.dataclass_options import dataclass_from_options, dataclass_options
 from guangying.keyer import KeyerSettings, polygon_mask
 from guangying.media import MediaError, open_reader
+from guangying.models import ModelNotInstalledError
 from guangying.pipeline.job import CompositeSettings, JobOutputs, run_job
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
 from guangying.pipeline.matters import MATTE_MODES, make_matter
@@ -132,7 +133,7 @@ def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) 
             show_progress=not options["quiet"],
             **job,
         )
-    except (MediaError, ValueError, RuntimeError) as exc:
+    except (MediaError, ModelNotInstalledError, ValueError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc
     for path in report.outputs:
         click.echo(f"wrote {path}")
