@@ -105,6 +105,7 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
             type=click.Choice(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]),
             help="H.264 (.mp4) speed/size trade-off [default: veryfast].",
         ),
+        click.option("--no-audio", is_flag=True, help="Video outputs without the source's sound."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]
     for decorator in reversed(decorators):
@@ -113,6 +114,7 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
 
 
 def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) -> None:
+    outputs.audio = not options.get("no_audio", False)
     if options.get("crf") is not None:
         outputs.h264_options["crf"] = str(options["crf"])
     if options.get("encode_preset"):

@@ -67,6 +67,7 @@ def open_writer(
     content: Content = "rgb",
     premultiplied: bool = False,
     first_frame: int = 0,
+    audio_from: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> Writer:
     """Open an output chosen by extension; ``with`` commits on success and removes everything on error.
@@ -75,6 +76,9 @@ def open_writer(
     ``.mkv`` FFV1 lossless 16-bit; ``shot.%04d.png`` / ``shot.####.exr`` / ``.tif`` sequences (16-bit
     PNG/TIFF, option ``bit_depth``; half-float linear EXR); a path without a pattern writes one picture.
     Video takes ``timecode="HH:MM:SS:FF"``. ``width``/``height`` default to the first frame's size.
+    ``audio_from`` (video outputs): a source clip whose sound is carried over for the frames written,
+    frame ``first_frame`` of the source being the output's start; ignored if the clip has no sound,
+    and for pictures, which have none. None (default) writes picture only.
     """
     rate = as_fps(fps)
     pattern = parse_pattern(target)
@@ -84,7 +88,10 @@ def open_writer(
     if ext in VIDEO_EXTENSIONS:
         if pattern is not None:
             raise MediaError(f"{target}: a numbered pattern needs a picture extension (.png, .exr, .tif)")
-        return VideoWriter(path, rate, width, height, content, premultiplied, first_frame, dict(options))
+        audio = Path(audio_from) if audio_from is not None else None
+        return VideoWriter(
+            path, rate, width, height, content, premultiplied, first_frame, dict(options), audio
+        )
     if ext in IMAGE_EXTENSIONS:
         return ImageWriter(
             path, pattern, rate, width, height, content, premultiplied, first_frame, dict(options)

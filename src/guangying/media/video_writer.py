@@ -14,6 +14,7 @@ import av.error
 import numpy as np
 
 from guangying.media.atomic import describe_os_error, partial_path, remove_quietly
+from guangying.media.audio import has_audio, mux_with_audio, plan_audio
 from guangying.media.errors import MediaError
 from guangying.media.frames import Transfer
 from guangying.media.opencv import cv2
@@ -80,9 +81,14 @@ class VideoWriter(Writer):
         premultiplied: bool,
         first_frame: int,
         options: dict[str, Any],
+        audio_from: Path | None = None,
     ) -> None:
         super().__init__(target, fps, width, height, content, premultiplied, first_frame)
         self._format = _FORMATS[target.suffix.lower()]
+        # A source without sound writes as before; an unreadable one fails now, before any encoding.
+        self._audio_from = audio_from if audio_from is not None and has_audio(audio_from) else None
+        if self._audio_from is not None:
+            plan_audio(self._audio_from, target.suffix)
         if content not in self._format.input_format:
             raise MediaError(
                 f"{target}: H.264 MP4 cannot carry alpha. Write RGBA to a .mov (ProRes 4444), an .mkv "
@@ -170,6 +176,18 @@ class VideoWriter(Writer):
             raise MediaError(describe_os_error(exc, self.target)) from exc
 
     def _commit(self) -> None:
+        if self._audio_from is not None:
+            # Frame ``first_frame`` of the source is output time 0; the sound spans the frames written.
+            mux_with_audio(
+                self._temp,
+                self._audio_from,
+                self.target,
+                start_s=self.first_frame / self.fps,
+                duration_s=self.frames_written / self.fps,
+                container_options=self._format.container_options,
+            )
+            remove_quietly(self._temp)
+            return
         try:
             os.replace(self._temp, self.target)
         except OSError as exc:

@@ -52,6 +52,7 @@ class JobOutputs:
     foreground: Path | None = None
     premultiplied: bool = False
     h264_options: dict[str, str] = field(default_factory=dict)  # crf / preset for .mp4 outputs
+    audio: bool = True  # video outputs (not mattes) carry a video source's sound for the same frames
 
     def any(self) -> bool:
         return any(p is not None for p in (self.composite, self.alpha, self.foreground))
@@ -98,7 +99,7 @@ def run_job(
         if plate is not None:
             stack.callback(plate.close)
 
-        def writer_options(path: Path) -> dict[str, Any]:
+        def writer_options(path: Path, sound: bool = True) -> dict[str, Any]:
             options: dict[str, Any] = {
                 "fps": info.fps,
                 "width": info.width,
@@ -110,6 +111,8 @@ def run_job(
                 options["timecode"] = info.timecode  # outputs line up with the source in an edit
             if suffix == ".mp4":
                 options.update(outputs.h264_options)
+            if sound and outputs.audio and suffix in VIDEO_EXTENSIONS and info.kind == "video":
+                options["audio_from"] = source
             return options
 
         writers = {}
@@ -120,7 +123,7 @@ def run_job(
             )
         if outputs.alpha is not None:
             writers["alpha"] = stack.enter_context(
-                open_writer(outputs.alpha, content="matte", **writer_options(outputs.alpha))
+                open_writer(outputs.alpha, content="matte", **writer_options(outputs.alpha, sound=False))
             )
         if outputs.foreground is not None:
             foreground_has_alpha = Path(str(outputs.foreground)).suffix.lower() in _ALPHA_SUFFIXES

@@ -1,0 +1,271 @@
+"""Sound passthrough: remux a finished video file with the source clip's audio for the same time span.
+
+Compressed sound the container accepts is copied packet by packet (no generation loss); PCM is decoded
+and re-encoded to the same PCM codec (bit-identical, and trimmed to the exact sample); anything else is
+transcoded (AAC for .mp4, 24-bit PCM for .mov, FLAC for .mkv). The video packets are always copied.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+import numpy as np
+
+from guangying.media.atomic import describe_os_error, partial_path, remove_quietly
+from guangying.media.errors import MediaError
+
+_PCM_ANY_ENDIAN = ("s16", "s24", "s32", "f32", "f64")
+_PCM_LE = {f"pcm_{kind}le" for kind in _PCM_ANY_ENDIAN}
+_PCM_ALL = _PCM_LE | {f"pcm_{kind}be" for kind in _PCM_ANY_ENDIAN} | {"pcm_u8"}
+_COMPRESSED_COMMON = {"aac", "mp3", "ac3", "eac3", "alac"}
+# Audio codecs each container carries (ffmpeg's mov/mp4/matroska muxers), and what anything else becomes.
+_ACCEPTS = {
+    ".mp4": _COMPRESSED_COMMON | {"flac", "opus"},
+    ".mov": _COMPRESSED_COMMON | _PCM_ALL,
+    ".mkv": _COMPRESSED_COMMON | {"flac", "opus", "vorbis", "pcm_u8"} | _PCM_LE,
+}
+_FALLBACK = {".mp4": "aac", ".mov": "pcm_s24le", ".mkv": "flac"}
+# mov/mp4 write an edit list for negative timestamps, so a copied stream can start one packet early
+# (the decoder's pre-roll) and still play from exactly the cut; matroska would shift both streams instead.
+_EDIT_LISTS = {".mp4", ".mov"}
+_AAC_BITS_PER_S_PER_CHANNEL = 96_000
+
+
+@dataclass(frozen=True, slots=True)
+class AudioPlan:
+    """What happens to the source's sound in one output."""
+
+    source_codec: str
+    output_codec: str
+    copy_packets: bool  # True: compressed packets copied as they are
+    sample_rate_hz: int
+    channels: int
+
+
+def has_audio(source: str | os.PathLike[str]) -> bool:
+    """True when ``source`` is a media file with at least one audio stream (pictures and patterns: False)."""
+    path = Path(source)
+    if not path.is_file():
+        return False
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            return bool(container.streams.audio)
+    except av.error.FFmpegError:
+        return False
+
+
+def plan_audio(source: str | os.PathLike[str], target_suffix: str) -> AudioPlan:
+    """Decide copy or transcode for the first audio stream of ``source`` into a ``target_suffix`` file."""
+    suffix = target_suffix.lower()
+    with _open_source(Path(source)) as container:
+        stream = _audio_stream(container, Path(source))
+        ctx = stream.codec_context
+        codec = ctx.name
+        accepted = codec in _ACCEPTS[suffix]
+        return AudioPlan(
+            source_codec=codec,
+            output_codec=codec if accepted else _FALLBACK[suffix],
+            copy_packets=accepted and codec not in _PCM_ALL,
+            sample_rate_hz=ctx.sample_rate,
+            channels=ctx.channels,
+        )
+
+
+def mux_with_audio(
+    video: Path,
+    source: Path,
+    target: Path,
+    start_s: Fraction,
+    duration_s: Fraction,
+    container_options: dict[str, str] | None = None,
+) -> None:
+    """Write ``target`` atomically: ``video``'s video stream (copied) plus ``source``'s sound from
+    ``start_s`` for ``duration_s`` seconds, where 0 s is the source's first video frame. ``video`` is
+    left in place; on failure nothing is left at ``target`` and MediaError says what to do."""
+    temp = partial_path(target)
+    try:
+        _mux(video, source, temp, start_s, duration_s, container_options or {})
+        os.replace(temp, target)
+    except OSError as exc:
+        remove_quietly(temp)
+        raise MediaError(describe_os_error(exc, target)) from exc
+    except av.error.FFmpegError as exc:
+        remove_quietly(temp)
+        raise MediaError(
+            f"cannot carry the sound of {source} into {target} ({exc}); nothing was saved. "
+            "Run again with --no-audio (open_writer(..., audio_from=None)) to write the picture alone"
+        ) from exc
+    except BaseException:
+        remove_quietly(temp)
+        raise
+
+
+def _open_source(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except (OSError, av.error.FFmpegError) as exc:
+        raise MediaError(
+            f"cannot read the sound of {path} ({exc}); check the file or use --no-audio"
+        ) from exc
+
+
+def _audio_stream(container: av.container.InputContainer, path: Path) -> av.audio.stream.AudioStream:
+    if not container.streams.audio:
+        raise MediaError(f"{path} has no audio stream")
+    return container.streams.audio[0]
+
+
+def _video_start_s(container: av.container.InputContainer) -> Fraction:
+    """Time of the source's first video frame: the zero point of the frame numbering."""
+    if not container.streams.video:
+        return Fraction(0)
+    stream = container.streams.video[0]
+    if stream.start_time is None or stream.time_base is None:
+        return Fraction(0)
+    return stream.start_time * stream.time_base
+
+
+def _mux(
+    video: Path,
+    source: Path,
+    temp: Path,
+    start_s: Fraction,
+    duration_s: Fraction,
+    container_options: dict[str, str],
+) -> None:
+    suffix = temp.suffix.lower()
+    plan = plan_audio(source, suffix)
+    with (
+        av.open(str(video), metadata_errors="ignore") as video_in,
+        _open_source(source) as audio_in,
+        av.open(str(temp), "w", options=container_options) as out,
+    ):
+        video_stream = video_in.streams.video[0]
+        timecode = video_in.metadata.get("timecode") or video_stream.metadata.get("timecode")
+        if timecode:
+            out.metadata["timecode"] = timecode  # the muxer rebuilds the timecode track from it
+        out_video = out.add_stream_from_template(video_stream)
+        audio_stream = _audio_stream(audio_in, source)
+        # Source time of output time 0, then the cut in that time line.
+        begin_s = _video_start_s(audio_in) + start_s
+        end_s = begin_s + duration_s
+        audio_packets: Iterator[tuple[Fraction, av.Packet]]
+        if plan.copy_packets:
+            out_audio = out.add_stream_from_template(audio_stream)
+            audio_packets = _copied_packets(
+                audio_in, audio_stream, out_audio, begin_s, end_s, preroll=suffix in _EDIT_LISTS
+            )
+        else:
+            out_audio = _add_encoder(out, plan, audio_stream)
+            audio_packets = _encoded_packets(audio_in, audio_stream, out_audio, begin_s, end_s)
+        video_packets = _video_packets(video_in, video_stream, out_video)
+        # Interleave by time so the muxer streams instead of buffering one track whole.
+        for _, packet in heapq.merge(video_packets, audio_packets, key=lambda item: item[0]):
+            out.mux(packet)
+
+
+def _video_packets(
+    container: av.container.InputContainer, stream: Any, out_stream: Any
+) -> Iterator[tuple[Fraction, av.Packet]]:
+    for packet in container.demux(stream):
+        if packet.dts is None and packet.pts is None:
+            continue  # the demuxer's end-of-stream marker
+        time = packet.dts if packet.dts is not None else packet.pts
+        key = time * packet.time_base
+        packet.stream = out_stream
+        yield key, packet
+
+
+def _copied_packets(
+    container: av.container.InputContainer,
+    stream: Any,
+    out_stream: Any,
+    begin_s: Fraction,
+    end_s: Fraction,
+    preroll: bool,
+) -> Iterator[tuple[Fraction, av.Packet]]:
+    """Packets of the span, shifted so ``begin_s`` is 0. The packet straddling the start is kept (with
+    an edit list) or dropped by its midpoint; the last one is kept when its midpoint is inside, so the
+    sound's ends are within half a packet (≈ 11 ms of AAC at 48 kHz) of the cut."""
+    time_base = stream.time_base
+    offset = round(begin_s / time_base)
+    for packet in container.demux(stream):
+        if packet.pts is None:
+            continue
+        start = packet.pts * time_base
+        length = (packet.duration or 0) * time_base
+        middle = start + length / 2
+        if middle >= end_s:
+            break
+        if start + length <= begin_s if preroll else middle < begin_s:
+            continue
+        packet.pts -= offset
+        if packet.dts is not None:
+            packet.dts -= offset
+        packet.stream = out_stream
+        yield packet.pts * time_base, packet
+
+
+def _add_encoder(out: av.container.OutputContainer, plan: AudioPlan, stream: Any) -> Any:
+    ctx = stream.codec_context
+    out_stream = out.add_stream(plan.output_codec, rate=ctx.sample_rate, layout=ctx.layout.name)
+    if plan.output_codec == "aac":
+        out_stream.bit_rate = _AAC_BITS_PER_S_PER_CHANNEL * ctx.channels
+    return out_stream
+
+
+def _encoded_packets(
+    container: av.container.InputContainer,
+    stream: Any,
+    out_stream: Any,
+    begin_s: Fraction,
+    end_s: Fraction,
+) -> Iterator[tuple[Fraction, av.Packet]]:
+    """Decode, cut to the exact sample and encode; output timestamps count samples from the cut."""
+    rate = stream.codec_context.sample_rate
+    first_sample = round(begin_s * rate)
+    last_sample = round(end_s * rate)  # exclusive
+    written = 0
+    for frame in container.decode(stream):
+        if frame.pts is None:
+            continue
+        at = round(frame.pts * frame.time_base * rate)
+        lo, hi = max(at, first_sample), min(at + frame.samples, last_sample)
+        if at >= last_sample:
+            break
+        if hi <= lo:
+            continue
+        piece = frame if (lo, hi) == (at, at + frame.samples) else _slice(frame, lo - at, hi - at)
+        piece.pts = written
+        piece.time_base = Fraction(1, rate)
+        written += hi - lo
+        yield from _timed(out_stream.encode(piece))
+    yield from _timed(out_stream.encode(None))
+
+
+def _slice(frame: av.AudioFrame, lo: int, hi: int) -> av.AudioFrame:
+    samples = frame.to_ndarray()
+    # Planar formats hold (channels, samples); packed ones (1, samples × channels) interleaved.
+    if frame.format.is_planar:
+        part = samples[:, lo:hi]
+    else:
+        channels = len(frame.layout.channels)
+        part = samples[:, lo * channels : hi * channels]
+    piece = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(part), format=frame.format.name, layout=frame.layout.name
+    )
+    piece.sample_rate = frame.sample_rate
+    return piece
+
+
+def _timed(packets: list[av.Packet]) -> Iterator[tuple[Fraction, av.Packet]]:
+    for packet in packets:
+        yield packet.pts * packet.time_base, packet

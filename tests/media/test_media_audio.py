@@ -1,0 +1,214 @@
+"""Sound passthrough: generated clips with a tone track go through `guangying composite` / `key` and the
+outputs' decoded sound is checked against what was put in (codec, rate, length, pitch, sync)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.cli.main import cli
+from guangying.evaluation.clips import green_screen_clip
+from guangying.media import MediaError, open_reader, open_writer
+
+W, H, FPS, N = 96, 64, 24, 24
+RATE = 48_000
+SAMPLES_PER_FRAME = RATE // FPS  # 2000
+TONE_HZ = 1000.0
+LOUD_FRAME = 12  # the tone jumps from quiet to loud exactly when this frame starts: a sync mark
+
+
+def _tone(samples: int) -> np.ndarray:
+    """float32 (2, samples): a 1 kHz sine, amplitude 0.2 before LOUD_FRAME and 0.8 from it on."""
+    t = np.arange(samples) / RATE
+    amplitude = np.where(np.arange(samples) < LOUD_FRAME * SAMPLES_PER_FRAME, 0.2, 0.8)
+    mono = (amplitude * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.float32)
+    return np.stack([mono, mono])
+
+
+def _make_clip(path: Path, audio_codec: str | None) -> np.ndarray | None:
+    """A green-screen clip (x264 in .mp4, ProRes in .mov) with the tone; returns the sound as written
+    (int16 for PCM, float for AAC) or None without sound."""
+    sound = _tone(N * SAMPLES_PER_FRAME)
+    written = None
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264" if path.suffix == ".mp4" else "prores_ks", rate=FPS)
+        video.width, video.height = W, H
+        video.pix_fmt = "yuv420p" if path.suffix == ".mp4" else "yuv422p10le"
+        audio = container.add_stream(audio_codec, rate=RATE, layout="stereo") if audio_codec else None
+        for i, frame in enumerate(green_screen_clip(W, H, N, seed=1)):
+            rgb = (np.clip(frame.rgb_srgb, 0, 1) * 255).astype(np.uint8)
+            picture = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            picture.pts = i
+            container.mux(video.encode(picture))
+        if audio is not None:
+            if audio.format.name == "s16":
+                written = np.round(sound * 32767).astype(np.int16)
+                samples = np.ascontiguousarray(written.T).reshape(1, -1)
+            else:
+                written, samples = sound, sound
+            block = av.AudioFrame.from_ndarray(samples, format=audio.format.name, layout="stereo")
+            block.sample_rate, block.pts = RATE, 0
+            container.mux(audio.encode(block))
+            container.mux(audio.encode(None))
+        container.mux(video.encode(None))
+    return written
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, tuple[Path, np.ndarray | None]]:
+    folder = tmp_path_factory.mktemp("sound")
+    made = {}
+    for name, codec in [("aac.mp4", "aac"), ("pcm.mov", "pcm_s16le"), ("silent.mp4", None)]:
+        made[name] = (folder / name, _make_clip(folder / name, codec))
+    return made
+
+
+def _invoke(*args: object) -> None:
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+def _sound(path: Path) -> dict:
+    """Decoded sound of ``path`` placed on the output's time line: samples float (channels, n)."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return {}
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        frames = list(container.decode(stream))
+    blocks = []
+    for frame in frames:
+        block = frame.to_ndarray()
+        if not frame.format.is_planar:
+            block = block.reshape(-1, len(frame.layout.channels)).T
+        if block.dtype == np.int16:
+            block = block / 32768.0
+        blocks.append(block)
+    samples = np.concatenate(blocks, axis=1)
+    first_s = float(frames[0].time)
+    return {
+        "codec": ctx.name,
+        "rate": ctx.sample_rate,
+        "channels": ctx.channels,
+        "first_s": first_s,
+        "samples": samples,
+        "raw": np.concatenate([f.to_ndarray() for f in frames], axis=1),
+        "end_s": first_s + samples.shape[1] / ctx.sample_rate,
+    }
+
+
+def _video_frames(path: Path) -> int:
+    with open_reader(path) as reader:
+        return sum(1 for _ in reader)
+
+
+def _peak_hz(samples: np.ndarray) -> float:
+    window = samples[0, : RATE // 4] * np.hanning(RATE // 4)
+    spectrum = np.abs(np.fft.rfft(window))
+    return float(np.fft.rfftfreq(window.size, 1 / RATE)[np.argmax(spectrum)])
+
+
+def _loud_from_s(sound: dict) -> float:
+    """Output time where the tone turns loud (first sample above 0.5)."""
+    return sound["first_s"] + int(np.argmax(np.abs(sound["samples"][0]) > 0.5)) / RATE
+
+
+CASES = [  # source, output, codec expected in the output
+    ("aac.mp4", "out.mp4", "aac"),  # copied
+    ("aac.mp4", "out.mkv", "aac"),  # copied
+    ("pcm.mov", "out.mov", "pcm_s16le"),  # kept PCM, sample-exact
+    ("pcm.mov", "out.mp4", "aac"),  # mp4 takes no PCM: transcoded
+]
+
+
+@pytest.mark.parametrize("trim", [None, (5, 17)], ids=["whole", "trimmed"])
+@pytest.mark.parametrize(("source", "output", "codec"), CASES)
+def test_composite_keeps_the_sound_in_sync(clips, tmp_path, source, output, codec, trim):
+    src, _ = clips[source]
+    out = tmp_path / output
+    first, last = trim or (0, N - 1)
+    extra = ["--start", first, "--end", last] if trim else []
+    _invoke("composite", src, "-b", "#000000", "-o", out, "--quiet", *extra)
+    frames = _video_frames(out)
+    assert frames == last - first + 1
+    sound = _sound(out)
+    assert sound, f"{out.name} has no sound"
+    assert (sound["codec"], sound["rate"], sound["channels"]) == (codec, RATE, 2)
+    frame_s = 1 / FPS
+    assert abs(sound["first_s"]) < frame_s / 4  # starts with the picture
+    if out.suffix != ".mkv":  # matroska stores no end trim, mov/mp4 an exact one
+        with av.open(str(out)) as container:
+            stream = container.streams.audio[0]
+            assert stream.start_time == 0  # first audio pts = 0 with the picture's first frame
+            assert abs(float(stream.duration * stream.time_base) - frames / FPS) < frame_s / 2
+    assert abs(sound["end_s"] - frames / FPS) < frame_s
+    assert abs(_peak_hz(sound["samples"]) - TONE_HZ) < 10
+    # The loud step sits on the same picture frame as in the source (to a few ms).
+    assert abs(_loud_from_s(sound) - (LOUD_FRAME - first) / FPS) < 0.003
+
+
+def test_pcm_into_mov_is_sample_exact(clips, tmp_path):
+    src, written = clips["pcm.mov"]
+    out = tmp_path / "out.mov"
+    _invoke("composite", src, "-b", "#000000", "-o", out, "--quiet", "--start", 9, "--end", 15)
+    raw = _sound(out)["raw"].reshape(-1, 2).T
+    expected = written[:, 9 * SAMPLES_PER_FRAME : 16 * SAMPLES_PER_FRAME]  # crosses the loud step
+    np.testing.assert_array_equal(raw, expected)
+
+
+def test_aac_into_mp4_copies_packets(clips, tmp_path):
+    src, _ = clips["aac.mp4"]
+    out = tmp_path / "out.mp4"
+    _invoke("composite", src, "-b", "#000000", "-o", out, "--quiet", "--start", 4)
+
+    def payloads(path: Path) -> list[bytes]:
+        with av.open(str(path)) as container:
+            return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+    copied, original = payloads(out), payloads(src)
+    assert copied and copied == original[-len(copied) :]  # not re-encoded
+
+
+def test_no_audio_flag_and_mattes_have_no_sound(clips, tmp_path):
+    src, _ = clips["aac.mp4"]
+    _invoke("composite", src, "-b", "#000000", "-o", tmp_path / "a.mp4", "--quiet", "--no-audio")
+    assert _sound(tmp_path / "a.mp4") == {}
+    _invoke("key", src, "--alpha", tmp_path / "m.mov", "--foreground", tmp_path / "fg.mov", "--quiet")
+    assert _sound(tmp_path / "m.mov") == {}  # a matte is not a review file
+    assert _sound(tmp_path / "fg.mov")["codec"] == "aac"
+    assert _video_frames(tmp_path / "fg.mov") == N
+
+
+def test_source_without_sound_writes_picture_only(clips, tmp_path):
+    src, _ = clips["silent.mp4"]
+    _invoke("composite", src, "-b", "#000000", "-o", tmp_path / "c.mp4", "--quiet")
+    assert _sound(tmp_path / "c.mp4") == {}
+    assert _video_frames(tmp_path / "c.mp4") == N
+
+
+def test_open_writer_without_audio_from_has_no_sound(clips, tmp_path):
+    src, _ = clips["aac.mp4"]
+    with open_reader(src) as reader, open_writer(tmp_path / "c.mov", fps=reader.info.fps) as writer:
+        for frame in reader:
+            writer.write(frame.rgb, transfer=frame.transfer)
+    assert _sound(tmp_path / "c.mov") == {}
+
+
+def test_failed_sound_leaves_nothing(clips, tmp_path):
+    src, _ = clips["aac.mp4"]
+    copy = tmp_path / "take.mp4"
+    copy.write_bytes(src.read_bytes())
+    target = tmp_path / "comp.mp4"
+    writer = open_writer(target, fps=Fraction(FPS), audio_from=copy)
+    with open_reader(copy) as reader:
+        for frame in reader:
+            writer.write(frame.rgb, transfer=frame.transfer)
+    copy.write_bytes(b"not a video any more")  # the source goes bad before the sound is muxed
+    with pytest.raises(MediaError, match="take.mp4"):
+        writer.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["take.mp4"]  # no output, no temp files
