@@ -4,10 +4,13 @@ State per model: (D, u, a) — focus in diopters, the subject's radial speed (m/
 (m/s²). Motion is integrated in metres (r = 1/D moves by u·dt + a·dt²/2), which is exact for walking
 at constant speed; measurements are diopters with the sensor's σ in metres mapped to σ_D = σ_m·D².
 
-Two models differ only in how fast acceleration may change (white jerk): a calm one for walking and
-standing, and a manoeuvre one for starting, stopping and turning. The IMM (Blom & Bar-Shalom) mixes
-them by how well each explains the recent readings, so the filter is smooth when the subject is
-steady and quick when they change pace, without a hand-made switch.
+Three models (Blom & Bar-Shalom IMM), the usual set for a target that stops and goes:
+- *standing*: speed and acceleration are zero, the position only sways slowly; once a subject stops,
+  this model averages every further reading instead of following the noise;
+- *calm*: walking, acceleration changes slowly (low white jerk);
+- *manoeuvre*: starting, stopping, turning (high white jerk).
+The IMM weighs them by how well each explains the recent readings, so the filter settles as soon as
+the readings show a stop and is quick when the subject changes pace, without a hand-made switch.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import expm
+
+STANDING, CALM, MANOEUVRE = 0, 1, 2
 
 
 def _transition(x: np.ndarray, dt: float, r_min: float, r_max: float) -> tuple[np.ndarray, np.ndarray]:
@@ -45,19 +51,32 @@ def _process_noise(d: float, dt: float, jerk: float) -> np.ndarray:
     return j @ q_r @ j.T
 
 
+def _standing(x: np.ndarray, dt: float, sway_mps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Standing model: speed and acceleration are zero; the position wanders as a random walk of
+    ``sway_mps``. Speed/acceleration keep a small variance so that mixing into the moving models and a
+    start from standing stay well conditioned."""
+    d = float(x[0])
+    f = np.diag([1.0, 0.0, 0.0])
+    q = np.diag([(sway_mps * d * d) ** 2 * dt, sway_mps**2, (10.0 * sway_mps) ** 2])
+    return np.array([float(x[0]), 0.0, 0.0]), f, q
+
+
 @dataclass(slots=True)
 class DiopterIMM:
-    """``jerks_mps3``: white-jerk level of each model; ``switch_rate_per_s``: how often the subject is
-    expected to go from calm to manoeuvring (first) and back (second)."""
+    """``jerks_mps3``: white-jerk level of the calm and the manoeuvre model; ``sway_mps``: how fast a
+    standing subject's position may wander; ``exit_rate_per_s``: how often the subject leaves each mode
+    (standing, calm, manoeuvre), spread evenly over the other two."""
 
-    jerks_mps3: tuple[float, float] = (1.0, 12.0)
-    switch_rate_per_s: tuple[float, float] = (0.5, 2.0)
+    jerks_mps3: tuple[float, float] = (0.5, 8.0)
+    sway_mps: float = 0.02
+    exit_rate_per_s: tuple[float, float, float] = (0.5, 0.5, 2.0)
     r_min_m: float = 0.2
     r_max_m: float = 1000.0
     xs: list[np.ndarray] = field(default_factory=list)
     Ps: list[np.ndarray] = field(default_factory=list)
-    mu: np.ndarray = field(default_factory=lambda: np.array([0.9, 0.1]))
+    mu: np.ndarray = field(default_factory=lambda: np.array([0.1, 0.8, 0.1]))
     t_s: float = 0.0
+    _pi_cache: dict[float, np.ndarray] = field(default_factory=dict)
 
     @property
     def initialised(self) -> bool:
@@ -65,36 +84,53 @@ class DiopterIMM:
 
     def reset(self, z: float, var_z: float, t_s: float) -> None:
         p0 = np.diag([var_z, 1.0, 1.0])
-        self.xs = [np.array([z, 0.0, 0.0]), np.array([z, 0.0, 0.0])]
-        self.Ps = [p0.copy(), p0.copy()]
-        self.mu = np.array([0.9, 0.1])
+        self.xs = [np.array([z, 0.0, 0.0]) for _ in range(3)]
+        self.Ps = [p0.copy() for _ in range(3)]
+        self.mu = np.array([0.1, 0.8, 0.1])
         self.t_s = t_s
 
     def clear(self) -> None:
         self.xs, self.Ps = [], []
 
+    def _switch_matrix(self, dt: float) -> np.ndarray:
+        """Mode transition probabilities over ``dt`` (row: from, column: to), from a continuous-time
+        chain; cached per millisecond of ``dt`` since readings come at a steady rate."""
+        key = round(dt, 3)
+        pi = self._pi_cache.get(key)
+        if pi is None:
+            g = np.zeros((3, 3))
+            for i, rate in enumerate(self.exit_rate_per_s):
+                g[i, :] = rate / 2.0
+                g[i, i] = -rate
+            pi = expm(g * max(key, 1e-6))
+            if len(self._pi_cache) < 256:
+                self._pi_cache[key] = pi
+        return pi
+
     def _predicted(self, t_s: float) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
         dt = max(0.0, t_s - self.t_s)
         if dt == 0.0:
             return [x.copy() for x in self.xs], [p.copy() for p in self.Ps], self.mu.copy()
-        up = 1.0 - math.exp(-self.switch_rate_per_s[0] * dt)
-        down = 1.0 - math.exp(-self.switch_rate_per_s[1] * dt)
-        pi = np.array([[1.0 - up, up], [down, 1.0 - down]])
+        pi = self._switch_matrix(dt)
         c = pi.T @ self.mu
         mix = (pi * self.mu[:, None]) / np.maximum(c[None, :], 1e-300)  # mix[i, j] = P(i | j)
         xs, ps = [], []
-        for j in range(2):
-            x0 = mix[0, j] * self.xs[0] + mix[1, j] * self.xs[1]
-            p0 = sum(mix[i, j] * (self.Ps[i] + np.outer(self.xs[i] - x0, self.xs[i] - x0)) for i in range(2))
-            x1, f = _transition(x0, dt, self.r_min_m, self.r_max_m)
-            ps.append(f @ p0 @ f.T + _process_noise(float(x1[0]), dt, self.jerks_mps3[j]))
+        for j in range(3):
+            x0 = sum(mix[i, j] * self.xs[i] for i in range(3))
+            p0 = sum(mix[i, j] * (self.Ps[i] + np.outer(self.xs[i] - x0, self.xs[i] - x0)) for i in range(3))
+            if j == STANDING:
+                x1, f, q = _standing(x0, dt, self.sway_mps)
+            else:
+                x1, f = _transition(x0, dt, self.r_min_m, self.r_max_m)
+                q = _process_noise(float(x1[0]), dt, self.jerks_mps3[j - 1])
+            ps.append(f @ p0 @ f.T + q)
             xs.append(x1)
         return xs, ps, c
 
     @staticmethod
     def _combine(xs: list[np.ndarray], ps: list[np.ndarray], mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = mu[0] * xs[0] + mu[1] * xs[1]
-        p = sum(mu[i] * (ps[i] + np.outer(xs[i] - x, xs[i] - x)) for i in range(2))
+        x = sum(m * xi for m, xi in zip(mu, xs, strict=True))
+        p = sum(m * (pi + np.outer(xi - x, xi - x)) for m, xi, pi in zip(mu, xs, ps, strict=True))
         return x, p
 
     def estimate(self) -> tuple[np.ndarray, np.ndarray]:
@@ -109,8 +145,8 @@ class DiopterIMM:
 
     def update(self, z: float, r: float, t_s: float) -> None:
         xs, ps, c = self._predicted(t_s)
-        like = np.empty(2)
-        for j in range(2):
+        like = np.empty(3)
+        for j in range(3):
             s = ps[j][0, 0] + r
             nu = z - xs[j][0]
             k = ps[j][:, 0] / s
