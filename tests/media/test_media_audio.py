@@ -3,6 +3,7 @@ outputs' decoded sound is checked against what was put in (codec, rate, length, 
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 from pathlib import Path
 
@@ -181,7 +182,9 @@ def test_no_audio_flag_and_mattes_have_no_sound(clips, tmp_path):
     _invoke("key", src, "--alpha", tmp_path / "m.mov", "--foreground", tmp_path / "fg.mov", "--quiet")
     assert _sound(tmp_path / "m.mov") == {}  # a matte is not a review file
     assert _sound(tmp_path / "fg.mov")["codec"] == "aac"
-    assert _video_frames(tmp_path / "fg.mov") == N
+    with open_reader(tmp_path / "fg.mov") as reader:  # the remux keeps ProRes 4444 and its alpha
+        assert reader.info.has_alpha and reader.info.frame_count == N
+        assert next(iter(reader)).alpha is not None
 
 
 def test_source_without_sound_writes_picture_only(clips, tmp_path):
@@ -212,3 +215,28 @@ def test_failed_sound_leaves_nothing(clips, tmp_path):
     with pytest.raises(MediaError, match="take.mp4"):
         writer.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["take.mp4"]  # no output, no temp files
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mov", ".mkv"])
+def test_remux_keeps_the_picture_and_its_tags(clips, tmp_path, ext):
+    """With or without sound, the same frames read back identically (codec flavour, alpha, timecode)."""
+    src, _ = clips["pcm.mov"]
+    content = "rgb" if ext == ".mp4" else "rgba"
+    infos, pictures = [], []
+    for name, audio in [("plain", None), ("sound", src)]:
+        out = tmp_path / f"{name}{ext}"
+        with (
+            open_reader(src) as reader,
+            open_writer(out, fps=FPS, content=content, timecode="01:00:00:05", audio_from=audio) as writer,
+        ):
+            for frame in reader:
+                alpha = np.full(frame.rgb.shape[:2], 0.5, np.float32) if content == "rgba" else None
+                writer.write(frame.rgb, alpha=alpha, transfer=frame.transfer)
+        with open_reader(out) as reader:
+            infos.append(dataclasses.replace(reader.info, path=""))
+            pictures.append([(f.rgb, f.alpha) for f in reader])
+    assert bool(_sound(tmp_path / f"sound{ext}")) and not _sound(tmp_path / f"plain{ext}")
+    assert infos[0] == infos[1] and infos[1].timecode == "01:00:00:05"
+    for (rgb_a, alpha_a), (rgb_b, alpha_b) in zip(*pictures, strict=True):
+        np.testing.assert_array_equal(rgb_a, rgb_b)
+        np.testing.assert_array_equal(alpha_a, alpha_b)

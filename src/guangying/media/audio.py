@@ -123,6 +123,15 @@ def _audio_stream(container: av.container.InputContainer, path: Path) -> av.audi
     return container.streams.audio[0]
 
 
+def _timecode(container: av.container.InputContainer) -> str | None:
+    # mov/mp4 keep it on the video and tmcd streams, mkv on the container, under either case.
+    for metadata in [container.metadata, *(s.metadata for s in container.streams)]:
+        for key, value in metadata.items():
+            if key.lower() == "timecode" and value:
+                return value
+    return None
+
+
 def _video_start_s(container: av.container.InputContainer) -> Fraction:
     """Time of the source's first video frame: the zero point of the frame numbering."""
     if not container.streams.video:
@@ -149,10 +158,14 @@ def _mux(
         av.open(str(temp), "w", options=container_options) as out,
     ):
         video_stream = video_in.streams.video[0]
-        timecode = video_in.metadata.get("timecode") or video_stream.metadata.get("timecode")
+        timecode = _timecode(video_in)
         if timecode:
             out.metadata["timecode"] = timecode  # the muxer rebuilds the timecode track from it
         out_video = out.add_stream_from_template(video_stream)
+        # The rate is not part of the copied codec parameters; mov needs it for the timecode track.
+        out_video.codec_context.framerate = video_stream.average_rate
+        # The tag tells the ProRes flavour (ap4h = 4444 with alpha); left unset, mov would pick 422 HQ.
+        out_video.codec_context.codec_tag = video_stream.codec_context.codec_tag
         audio_stream = _audio_stream(audio_in, source)
         # Source time of output time 0, then the cut in that time line.
         begin_s = _video_start_s(audio_in) + start_s
