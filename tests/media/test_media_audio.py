@@ -31,10 +31,10 @@ def _tone(samples: int) -> np.ndarray:
     return np.stack([mono, mono])
 
 
-def _make_clip(path: Path, audio_codec: str | None) -> np.ndarray | None:
-    """A green-screen clip (x264 in .mp4, ProRes in .mov) with the tone; returns the sound as written
-    (int16 for PCM, float for AAC) or None without sound."""
-    sound = _tone(N * SAMPLES_PER_FRAME)
+def _make_clip(path: Path, audio_codec: str | None, late_samples: int = 0) -> np.ndarray | None:
+    """A green-screen clip (x264 in .mp4, ProRes in .mov) with the tone, which starts ``late_samples``
+    after the picture; returns the sound as written (int16 for PCM, float for AAC), None without."""
+    sound = _tone(N * SAMPLES_PER_FRAME)[:, late_samples:]
     written = None
     with av.open(str(path), "w") as container:
         video = container.add_stream("libx264" if path.suffix == ".mp4" else "prores_ks", rate=FPS)
@@ -53,7 +53,7 @@ def _make_clip(path: Path, audio_codec: str | None) -> np.ndarray | None:
             else:
                 written, samples = sound, sound
             block = av.AudioFrame.from_ndarray(samples, format=audio.format.name, layout="stereo")
-            block.sample_rate, block.pts = RATE, 0
+            block.sample_rate, block.pts = RATE, late_samples
             container.mux(audio.encode(block))
             container.mux(audio.encode(None))
         container.mux(video.encode(None))
@@ -240,3 +240,16 @@ def test_remux_keeps_the_picture_and_its_tags(clips, tmp_path, ext):
     for (rgb_a, alpha_a), (rgb_b, alpha_b) in zip(*pictures, strict=True):
         np.testing.assert_array_equal(rgb_a, rgb_b)
         np.testing.assert_array_equal(alpha_a, alpha_b)
+
+
+@pytest.mark.parametrize("output", ["out.mov", "out.mp4"])  # kept PCM / transcoded to AAC
+def test_sound_that_starts_late_stays_in_sync(tmp_path, output):
+    late = 6 * SAMPLES_PER_FRAME  # the recorder started a quarter second after the camera
+    src = tmp_path / "late.mov"
+    _make_clip(src, "pcm_s16le", late_samples=late)
+    out = tmp_path / output
+    _invoke("composite", src, "-b", "#000000", "-o", out, "--quiet", "--start", 2)
+    sound = _sound(out)
+    # AAC's priming block (21 ms, near silence) sits just before the sound; PCM starts on the sample.
+    assert late / RATE - 2 / FPS - 0.025 < sound["first_s"] <= late / RATE - 2 / FPS
+    assert abs(_loud_from_s(sound) - (LOUD_FRAME - 2) / FPS) < 0.003

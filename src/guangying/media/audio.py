@@ -246,7 +246,6 @@ def _encoded_packets(
     rate = stream.codec_context.sample_rate
     first_sample = round(begin_s * rate)
     last_sample = round(end_s * rate)  # exclusive
-    written = 0
     for frame in container.decode(stream):
         if frame.pts is None:
             continue
@@ -257,9 +256,8 @@ def _encoded_packets(
         if hi <= lo:
             continue
         piece = frame if (lo, hi) == (at, at + frame.samples) else _slice(frame, lo - at, hi - at)
-        piece.pts = written
+        piece.pts = lo - first_sample  # a late start or a gap in the source stays one
         piece.time_base = Fraction(1, rate)
-        written += hi - lo
         yield from _timed(out_stream.encode(piece))
     yield from _timed(out_stream.encode(None))
 
