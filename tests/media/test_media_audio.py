@@ -181,6 +181,8 @@ def test_no_audio_flag_and_mattes_have_no_sound(clips, tmp_path):
     assert _sound(tmp_path / "a.mp4") == {}
     _invoke("key", src, "--alpha", tmp_path / "m.mov", "--foreground", tmp_path / "fg.mov", "--quiet")
     assert _sound(tmp_path / "m.mov") == {}  # a matte is not a review file
+    _invoke("composite", src, "-b", "#000000", "-o", tmp_path / "c.%04d.png", "--quiet", "--end", 2)
+    assert sorted(p.name for p in tmp_path.glob("c.*.png")) == ["c.0000.png", "c.0001.png", "c.0002.png"]
     assert _sound(tmp_path / "fg.mov")["codec"] == "aac"
     with open_reader(tmp_path / "fg.mov") as reader:  # the remux keeps ProRes 4444 and its alpha
         assert reader.info.has_alpha and reader.info.frame_count == N
