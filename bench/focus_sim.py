@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from _machine import cpu_model  # bench/ helper (scripts run from bench/)
+from scipy.linalg import solve_discrete_are
+from scipy.stats import norm
 
 from guangying.focus.controller import ControllerConfig
 from guangying.focus.simulate import (
@@ -25,6 +27,7 @@ from guangying.focus.simulate import (
     SensorModel,
     evaluate,
     frame_times,
+    half_width_diopters,
     run_controller,
     run_ema,
     run_raw,
@@ -39,6 +42,38 @@ COC_MM = 0.025  # Super 35
 METHODS = ("ours", "raw", "EMA 0.2")
 
 
+def prediction_sigma_m(jerk_mps3: float, sigma_m: float, rate_hz: float, ahead_s: float) -> float:
+    """σ (m) of the best linear prediction ``ahead_s`` past the latest reading for a subject moving with
+    white jerk ``jerk_mps3``, read at ``rate_hz`` with noise ``sigma_m``: the steady-state Kalman
+    filter of the constant-acceleration model (Riccati equation), propagated ``ahead_s``."""
+    h = 1.0 / rate_hz
+
+    def f(t: float) -> np.ndarray:
+        return np.array([[1.0, t, t * t / 2], [0.0, 1.0, t], [0.0, 0.0, 1.0]])
+
+    q = jerk_mps3**2 * np.array([[h**5 / 20, h**4 / 8, h**3 / 6], [h**4 / 8, h**3 / 3, h**2 / 2],
+                                 [h**3 / 6, h**2 / 2, h]])
+    hm = np.array([[1.0, 0.0, 0.0]])
+    p_prior = solve_discrete_are(f(h).T, hm.T, q, np.array([[sigma_m**2]]))
+    k = p_prior @ hm.T / (p_prior[0, 0] + sigma_m**2)
+    p_post = (np.eye(3) - k @ hm) @ p_prior
+    return float(math.sqrt((f(ahead_s) @ p_post @ f(ahead_s).T)[0, 0]))
+
+
+def bound_lines(latency_s: float) -> list[str]:
+    """Why 99 % is out of reach for a moving subject at 2 m with this sensor (135 mm f/2, Super 35)."""
+    hw_d = float(half_width_diopters(135, 2.0, COC_MM, np.array([2.0]))[0])
+    lines = ["| prior white jerk m/s³ | σ of 40 ms prediction at 2 m, cm | in half-DoF | "
+             "P(out of DoF) per frame at 2.0 m | at 2.3 m |", "|---|---|---|---|---|"]
+    for jerk in (0.1, 0.2, 0.5, 1.0, 2.0):
+        cells = []
+        for r_m in (2.0, 2.3):
+            sigma = math.hypot(SENSOR.sigma_base_m + SENSOR.sigma_per_m * r_m, 0.01 / math.sqrt(12))
+            s_m = prediction_sigma_m(jerk, sigma, SENSOR.rate_hz, latency_s)
+            cells.append((s_m, 2 * norm.sf(hw_d * r_m**2 / s_m)))
+        lines.append(f"| {jerk:g} | {cells[0][0] * 100:.2f} | {cells[0][0] / (hw_d * 4):.2f} | "
+                     f"{cells[0][1] * 100:.1f} % | {cells[1][1] * 100:.1f} % |")
+    return lines
 
 
 def run_case(scn, focal_mm: float, f_number: float, fps: float, seed: int) -> dict[str, Metrics]:
@@ -116,14 +151,45 @@ def main() -> None:
               f"- Better than both baselines in every scenario: "
               f"**{sum(v[1] for v in verdicts)}/{len(verdicts)}** scenarios.",
               "",
-              "Notes: at 2 m a 135 mm f/2 lens on Super 35 holds only ±1.05 cm, less than one σ of the",
-              "sensor (1.2 cm there, plus 1 cm quantisation), and the command must be predicted 40 ms",
-              "ahead, so the misses on the walking and stop-and-go subjects cluster where the subject",
-              "stops near 2 m, before the still-subject estimate takes over (0.3–0.5 s). The two motion",
-              "models (white jerk 0.5 and 8 m/s³) were picked from a 6-point grid on seeds 1–3; the",
-              "tables use seeds 11–15. Rack settle time is measured to the final subject B",
-              "and includes the asked-for 1.0 s S-curve, so the raw reading (which jumps at once, with a",
-              "large jerk) settles sooner by design; against the S-curve reference ours stays in DoF.",
+              "## Where the missing frames are, and why 99 % is out of reach honestly",
+              "",
+              "The controller is an IMM Kalman filter in diopters with three models: standing, calm walking",
+              "(white jerk 0.5 m/s³) and manoeuvring (8 m/s³). It knows only the datasheet σ (1.5 cm), the",
+              "rate and the delays. What was tuned, and on what: the two jerk levels (6-point grid, seeds",
+              "1–3, earlier); the standing model's sway (0.02 m/s, checked against 0.01 and 0.05 on seeds",
+              "1–3, all within one frame per run) and its mode exit rates (0.5/s standing and walking,",
+              "2/s manoeuvring: people stand or walk for seconds and start or stop within about half a",
+              "second; not tuned). All tables here use seeds 11–15 (lens sweep 11–13).",
+              "",
+              "On seeds 1–3 the walking subject's misses fall in three places (frames per 150-frame run):",
+              "about 0.7 while it speeds up far away, about 3 while it slows down between 2.5 and 2.0 m",
+              "(3.5–4.5 s), and under 1 just after it stops at 2 m. Things tried that did not help beyond",
+              "one frame per run: a stop-aware look-ahead (never predicting past zero speed), dropping the",
+              "coasting rule in gaps, no shrinkage of the speed/acceleration in the look-ahead, lower or",
+              "higher calm jerk, other mode switch rates, a faster still detector (0.3 s window: walk +0.5",
+              "points but walk-across −2.7 and occlusion −2.7, so rejected), and entering/leaving the",
+              "still estimate on the IMM's standing probability. None is kept.",
+              "",
+              "The slowing-down section is bounded by the sensor, not by the filter: at 2 m the lens holds",
+              "±1.05 cm, one reading scatters by 1.2 cm (plus 1 cm steps) and focus must be predicted",
+              "40 ms ahead. Even the optimal (steady-state Kalman) prediction for a subject whose",
+              "acceleration wanders as white jerk q misses the depth of field on this share of frames:",
+              "",
+              *bound_lines(SENSOR.latency_s + MOTOR_DELAY_S),
+              "",
+              "A walking person's forward speed swings by roughly ±0.1 m/s with every step (about two",
+              "steps a second: about ±1 m/s² and over 10 m/s³ of jerk), so 0.5 m/s³ is already a smooth",
+              "prior; 99 % over this walk needs about q ≤ 0.2 (the frames within 2.3 m while moving must",
+              "almost all hit), which holds only for the simulator's gait-free, cosine-smooth walk, so",
+              "tuning to it would be tuning to the simulator. Starts from standing",
+              "(stop and go) cost 2–3 frames each on the same grounds: a subject who sets off at 1–3 m/s²",
+              "has moved one half-DoF (1.7 cm at 2.5 m) within about 0.1–0.15 s, before a few readings",
+              "of 1.3 cm σ can show it. The fix is optical or in the sensor (a faster or less noisy",
+              "rangefinder, f/2.8, or a shorter motor delay), not more filtering.",
+              "",
+              "Rack settle time is measured to the final subject B and includes the asked-for 1.0 s",
+              "S-curve, so the raw reading (which jumps at once, with a large jerk) settles sooner by",
+              "design; against the S-curve reference ours stays in DoF.",
               ]
     lines += ["", "## Lenses × frame rates", "",
               "In DoF %, ours / raw / EMA (3 seeds); reversals/s on the still subject.", "",

@@ -5,7 +5,8 @@ Why this shape:
   subject's radial speed and acceleration in metres: walking at constant speed is a straight line in
   metres, not in diopters, so motion is integrated in metres; the noise model is the sensor's σ in
   metres mapped to diopters (σ_D = σ_m·D²), so near readings are trusted less, as they should be.
-  Two motion models (calm / manoeuvring) are mixed as an IMM, so it is smooth and still quick.
+  Three motion models (standing / calm walking / manoeuvring) are mixed as an IMM, so it is smooth,
+  settles on a subject that stops, and is still quick when they change pace.
 - Readings that disagree with the prediction by more than ``gate_sigma`` standard deviations are
   rejected (a LiDAR spot straddling the background, someone passing in front). Only if they persist
   and agree among themselves for ``reacquire_s`` does the filter accept them as the new truth.
@@ -40,8 +41,8 @@ class ControllerConfig:
     f_number: float
     coc_mm: float
     sensor_sigma_m: float = 0.015  # TF-Luna: σ 1–1.5 cm; use the upper end of the spec
-    # Process noise: how abruptly people change their acceleration (white jerk, m/s³): calm walking
-    # or standing, and starting/stopping/turning; the IMM filter weighs the two as it goes.
+    # Process noise: how abruptly people change their acceleration (white jerk, m/s³): calm walking,
+    # and starting/stopping/turning; the IMM filter weighs these two and a standing model as it goes.
     subject_jerk_mps3: float = 0.5
     manoeuvre_jerk_mps3: float = 8.0
     gate_sigma: float = 4.0

@@ -77,6 +77,8 @@ class DiopterIMM:
     mu: np.ndarray = field(default_factory=lambda: np.array([0.1, 0.8, 0.1]))
     t_s: float = 0.0
     _pi_cache: dict[float, np.ndarray] = field(default_factory=dict)
+    # the gate's innovation() and the following update() predict to the same time: compute it once
+    _pred_cache: tuple[float, tuple[list[np.ndarray], list[np.ndarray], np.ndarray]] | None = None
 
     @property
     def initialised(self) -> bool:
@@ -88,9 +90,11 @@ class DiopterIMM:
         self.Ps = [p0.copy() for _ in range(3)]
         self.mu = np.array([0.1, 0.8, 0.1])
         self.t_s = t_s
+        self._pred_cache = None
 
     def clear(self) -> None:
         self.xs, self.Ps = [], []
+        self._pred_cache = None
 
     def _switch_matrix(self, dt: float) -> np.ndarray:
         """Mode transition probabilities over ``dt`` (row: from, column: to), from a continuous-time
@@ -108,6 +112,9 @@ class DiopterIMM:
         return pi
 
     def _predicted(self, t_s: float) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        if self._pred_cache is not None and self._pred_cache[0] == t_s:
+            xs, ps, c = self._pred_cache[1]
+            return [x.copy() for x in xs], [p.copy() for p in ps], c.copy()
         dt = max(0.0, t_s - self.t_s)
         if dt == 0.0:
             return [x.copy() for x in self.xs], [p.copy() for p in self.Ps], self.mu.copy()
@@ -125,7 +132,8 @@ class DiopterIMM:
                 q = _process_noise(float(x1[0]), dt, self.jerks_mps3[j - 1])
             ps.append(f @ p0 @ f.T + q)
             xs.append(x1)
-        return xs, ps, c
+        self._pred_cache = (t_s, (xs, ps, c))
+        return [x.copy() for x in xs], [p.copy() for p in ps], c.copy()
 
     @staticmethod
     def _combine(xs: list[np.ndarray], ps: list[np.ndarray], mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -157,6 +165,7 @@ class DiopterIMM:
         total = mu.sum()
         self.mu = mu / total if total > 0 and np.isfinite(total) else c
         self.xs, self.Ps, self.t_s = xs, ps, t_s
+        self._pred_cache = None
 
     def predict_diopters(self, t_s: float, coast: bool = False) -> float:
         """Combined focus predicted to ``t_s``; ``coast`` drops acceleration (through a gap)."""
