@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from guangying.cli.main import cli
 from guangying.evaluation.clips import green_screen_clip
 from guangying.media import MediaError, open_reader, open_writer
-from guangying.media.audio import mux_with_audio
+from guangying.media.audio import AudioPlan, mux_with_audio, plan_audio
 
 W, H, FPS, N = 96, 64, 24, 24
 RATE = 48_000
@@ -32,15 +32,23 @@ def _tone(samples: int) -> np.ndarray:
     return np.stack([mono, mono])
 
 
+_PICTURE_CODECS = {
+    ".mp4": ("libx264", "yuv420p"),
+    ".mov": ("prores_ks", "yuv422p10le"),
+    ".mkv": ("ffv1", "yuv420p"),
+}
+
+
 def _make_clip(path: Path, audio_codec: str | None, late_samples: int = 0) -> np.ndarray | None:
-    """A green-screen clip (x264 in .mp4, ProRes in .mov) with the tone, which starts ``late_samples``
-    after the picture; returns the sound as written (int16 for PCM, float for AAC), None without."""
+    """A green-screen clip (x264 in .mp4, ProRes in .mov, FFV1 in .mkv) with the tone, which starts
+    ``late_samples`` after the picture; returns the sound as written (int16 for PCM and FLAC, float for
+    AAC), None without."""
     sound = _tone(N * SAMPLES_PER_FRAME)[:, late_samples:]
     written = None
     with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264" if path.suffix == ".mp4" else "prores_ks", rate=FPS)
-        video.width, video.height = W, H
-        video.pix_fmt = "yuv420p" if path.suffix == ".mp4" else "yuv422p10le"
+        codec, pix_fmt = _PICTURE_CODECS[path.suffix]
+        video = container.add_stream(codec, rate=FPS)
+        video.width, video.height, video.pix_fmt = W, H, pix_fmt
         audio = container.add_stream(audio_codec, rate=RATE, layout="stereo") if audio_codec else None
         for i, frame in enumerate(green_screen_clip(W, H, N, seed=1)):
             rgb = (np.clip(frame.rgb_srgb, 0, 1) * 255).astype(np.uint8)
@@ -258,3 +266,19 @@ def test_sound_that_starts_late_stays_in_sync(tmp_path, output):
     # AAC's priming block (21 ms, near silence) sits just before the sound; PCM starts on the sample.
     assert late / RATE - 2 / FPS - 0.025 < sound["first_s"] <= late / RATE - 2 / FPS
     assert abs(_loud_from_s(sound) - (LOUD_FRAME - 2) / FPS) < 0.003
+
+
+def test_flac_is_copied_into_mp4_and_becomes_24_bit_pcm_in_mov(tmp_path):
+    src = tmp_path / "take.mkv"
+    written = _make_clip(src, "flac")
+    assert plan_audio(src, ".mp4") == AudioPlan("flac", "flac", copy_packets=True)
+    assert plan_audio(src, ".mov") == AudioPlan("flac", "pcm_s24le", copy_packets=False)  # mov has no FLAC
+    _invoke("composite", src, "-b", "#000000", "-o", tmp_path / "c.mp4", "--quiet")
+    copied = _sound(tmp_path / "c.mp4")
+    assert copied["codec"] == "flac"
+    np.testing.assert_array_equal(copied["raw"].reshape(-1, 2).T, written)
+    _invoke("composite", src, "-b", "#000000", "-o", tmp_path / "c.mov", "--quiet", "--start", 4)
+    sound = _sound(tmp_path / "c.mov")
+    assert (sound["codec"], sound["rate"], sound["channels"]) == ("pcm_s24le", RATE, 2)
+    decoded = sound["raw"].reshape(-1, 2).T  # 24-bit samples in the top of int32
+    np.testing.assert_array_equal(decoded >> 16, written[:, 4 * SAMPLES_PER_FRAME :])  # lossless

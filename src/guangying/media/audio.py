@@ -44,10 +44,8 @@ class AudioPlan:
     """What happens to the source's sound in one output."""
 
     source_codec: str
-    output_codec: str
+    output_codec: str  # the source's where the container takes it; sample rate and layout are kept
     copy_packets: bool  # True: compressed packets copied as they are
-    sample_rate_hz: int
-    channels: int
 
 
 def has_audio(source: str | os.PathLike[str]) -> bool:
@@ -67,16 +65,13 @@ def plan_audio(source: str | os.PathLike[str], target_suffix: str) -> AudioPlan:
     suffix = target_suffix.lower()
     with _open_source(Path(source)) as container:
         stream = _audio_stream(container, Path(source))
-        ctx = stream.codec_context
-        codec = ctx.name
-        accepted = codec in _ACCEPTS[suffix]
-        return AudioPlan(
-            source_codec=codec,
-            output_codec=codec if accepted else _FALLBACK[suffix],
-            copy_packets=accepted and codec not in _PCM_ALL,
-            sample_rate_hz=ctx.sample_rate,
-            channels=ctx.channels,
-        )
+        codec = stream.codec_context.name
+    accepted = codec in _ACCEPTS[suffix]
+    return AudioPlan(
+        source_codec=codec,
+        output_codec=codec if accepted else _FALLBACK[suffix],
+        copy_packets=accepted and codec not in _PCM_ALL,
+    )
 
 
 def mux_with_audio(
