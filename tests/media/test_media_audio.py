@@ -282,3 +282,14 @@ def test_flac_is_copied_into_mp4_and_becomes_24_bit_pcm_in_mov(tmp_path):
     assert (sound["codec"], sound["rate"], sound["channels"]) == ("pcm_s24le", RATE, 2)
     decoded = sound["raw"].reshape(-1, 2).T  # 24-bit samples in the top of int32
     np.testing.assert_array_equal(decoded >> 16, written[:, 4 * SAMPLES_PER_FRAME :])  # lossless
+
+
+@pytest.mark.parametrize("output", ["out.mkv", "out.mp4"])
+def test_span_without_sound_gets_no_audio_track(tmp_path, output):
+    src = tmp_path / "late.mov"
+    _make_clip(src, "pcm_s16le", late_samples=18 * SAMPLES_PER_FRAME)  # sound from frame 18 only
+    out = tmp_path / output
+    _invoke("composite", src, "-b", "#000000", "-o", out, "--quiet", "--end", 10)
+    with av.open(str(out)) as container:
+        assert not container.streams.audio and container.streams.video
+    assert _video_frames(out) == 11

@@ -8,6 +8,7 @@ transcoded (AAC for .mp4, 24-bit PCM for .mov, FLAC for .mkv). The video packets
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -165,15 +166,19 @@ def _mux(
         # Source time of output time 0, then the cut in that time line.
         begin_s = _video_start_s(audio_in) + start_s
         end_s = begin_s + duration_s
-        audio_packets: Iterator[tuple[Fraction, av.Packet]]
-        if plan.copy_packets:
-            out_audio = out.add_stream_from_template(audio_stream)
-            audio_packets = _copied_packets(
-                audio_in, audio_stream, out_audio, begin_s, end_s, preroll=suffix in _EDIT_LISTS
-            )
-        else:
-            out_audio = _add_encoder(out, plan, audio_stream)
-            audio_packets = _encoded_packets(audio_in, audio_stream, out_audio, begin_s, end_s)
+        items = (
+            _copied_packets(audio_in, audio_stream, begin_s, end_s, preroll=suffix in _EDIT_LISTS)
+            if plan.copy_packets
+            else _trimmed_frames(audio_in, audio_stream, begin_s, end_s)
+        )
+        first = next(items, None)  # peeked before the header: a span without sound gets no track
+        audio_packets: Iterator[tuple[Fraction, av.Packet]] = iter(())
+        if first is not None:
+            items = itertools.chain([first], items)
+            if plan.copy_packets:
+                audio_packets = _restreamed(items, out.add_stream_from_template(audio_stream))
+            else:
+                audio_packets = _encoded(items, _add_encoder(out, plan, audio_stream))
         video_packets = _video_packets(video_in, video_stream, out_video)
         # Interleave by time so the muxer streams instead of buffering one track whole.
         for _, packet in heapq.merge(video_packets, audio_packets, key=lambda item: item[0]):
@@ -195,7 +200,6 @@ def _video_packets(
 def _copied_packets(
     container: av.container.InputContainer,
     stream: Any,
-    out_stream: Any,
     begin_s: Fraction,
     end_s: Fraction,
     preroll: bool,
@@ -218,8 +222,15 @@ def _copied_packets(
         packet.pts -= offset
         if packet.dts is not None:
             packet.dts -= offset
-        packet.stream = out_stream
         yield packet.pts * time_base, packet
+
+
+def _restreamed(
+    items: Iterator[tuple[Fraction, av.Packet]], out_stream: Any
+) -> Iterator[tuple[Fraction, av.Packet]]:
+    for time, packet in items:
+        packet.stream = out_stream
+        yield time, packet
 
 
 def _add_encoder(out: av.container.OutputContainer, plan: AudioPlan, stream: Any) -> Any:
@@ -230,14 +241,13 @@ def _add_encoder(out: av.container.OutputContainer, plan: AudioPlan, stream: Any
     return out_stream
 
 
-def _encoded_packets(
+def _trimmed_frames(
     container: av.container.InputContainer,
     stream: Any,
-    out_stream: Any,
     begin_s: Fraction,
     end_s: Fraction,
-) -> Iterator[tuple[Fraction, av.Packet]]:
-    """Decode, cut to the exact sample and encode; output timestamps count samples from the cut."""
+) -> Iterator[tuple[Fraction, av.AudioFrame]]:
+    """Decoded sound cut to the exact sample; timestamps count samples from the cut."""
     rate = stream.codec_context.sample_rate
     first_sample = round(begin_s * rate)
     last_sample = round(end_s * rate)  # exclusive
@@ -253,7 +263,14 @@ def _encoded_packets(
         piece = frame if (lo, hi) == (at, at + frame.samples) else _slice(frame, lo - at, hi - at)
         piece.pts = lo - first_sample  # a late start or a gap in the source stays one
         piece.time_base = Fraction(1, rate)
-        yield from _timed(out_stream.encode(piece))
+        yield Fraction(piece.pts, rate), piece
+
+
+def _encoded(
+    frames: Iterator[tuple[Fraction, av.AudioFrame]], out_stream: Any
+) -> Iterator[tuple[Fraction, av.Packet]]:
+    for _, frame in frames:
+        yield from _timed(out_stream.encode(frame))
     yield from _timed(out_stream.encode(None))
 
 
