@@ -49,6 +49,7 @@ from guangying.evaluation import metrics
 from guangying.keyer import ChromaKeyer, KeyerSettings
 from guangying.matting import FastSegmentMatter, RvmMatter
 from guangying.matting.session import NetworkSession
+from guangying.media.atomic import write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT.parent / "shared" / "data" / "greenscreen" / "pik_greenscreen_0001.jpg"
@@ -277,9 +278,7 @@ def main() -> int:
     rows = evaluate(foreground, alpha)
     text = write_table(rows, f"{band:.1%} of the source pixels are semi-transparent")
     RESULT.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULT.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(RESULT)
+    write_text(RESULT, text)
     print(text)
     return 0
 

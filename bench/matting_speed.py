@@ -30,6 +30,7 @@ from guangying.evaluation import metrics
 from guangying.matting import FastSegmentMatter, RvmMatter
 from guangying.matting.rvm import lowres_size
 from guangying.matting.session import NetworkSession
+from guangying.media.atomic import write_text
 
 HERE = Path(__file__).resolve().parent
 RESULT = HERE / "results" / "matting_speed.md"
@@ -276,9 +277,7 @@ def main() -> int:
               f"({'flat' if abs(grow) < 10 else '**not flat**'}).", ""]
     text = "\n".join(lines)
     RESULT.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULT.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(RESULT)
+    write_text(RESULT, text)
     print(text)
     return 0
 
