@@ -28,6 +28,7 @@ lint: setup
 	$(VENV)/bin/ruff check src tests bench tools
 
 bench: setup models
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) bench/run_all.py
 
 clean:
