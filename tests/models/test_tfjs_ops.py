@@ -34,6 +34,23 @@ def conv_attrs(stride: int = 1, padding: str = "VALID", **extra):
     }
 
 
+def add_height_width(g: TfGraph, x: str) -> None:
+    """Add node "hw": the (height, width) of NHWC tensor ``x`` as TF graphs compute it at run time."""
+    g.op("shape", "Shape", [x], out_type=a_type("DT_INT32"))
+    for n, v in (("b", [1]), ("e", [3]), ("s", [1])):
+        g.const(n, v, np.int32)
+    g.op(
+        "hw",
+        "StridedSlice",
+        ["shape", "b", "e", "s"],
+        begin_mask=a_int(0),
+        end_mask=a_int(0),
+        shrink_axis_mask=a_int(0),
+        ellipsis_mask=a_int(0),
+        new_axis_mask=a_int(0),
+    )
+
+
 def to_nchw_first(g: TfGraph, x: str, channels: int) -> str:
     """A 1×1 identity conv: puts the tensor channel-first in the converted graph."""
     g.const("eye", np.eye(channels, dtype=np.float32)[None, None])
@@ -154,19 +171,7 @@ def test_resize_bilinear_runtime_and_constant_size(rng, propagate):
     x = rng.normal(size=(1, 5, 7, 3)).astype(np.float32)
     g = TfGraph()
     g.placeholder("x")
-    g.op("shape", "Shape", ["x"], out_type=a_type("DT_INT32"))
-    for n, v in (("b", [1]), ("e", [3]), ("s", [1])):
-        g.const(n, v, np.int32)
-    g.op(
-        "hw",
-        "StridedSlice",
-        ["shape", "b", "e", "s"],
-        begin_mask=a_int(0),
-        end_mask=a_int(0),
-        shrink_axis_mask=a_int(0),
-        ellipsis_mask=a_int(0),
-        new_axis_mask=a_int(0),
-    )
+    add_height_width(g, "x")
     g.const("two", [2], np.int32)
     g.op("size", "Mul", ["hw", "two"])
     g.op("up", "ResizeBilinear", ["x", "size"], half_pixel_centers=a_bool(True), align_corners=a_bool(False))
@@ -398,19 +403,7 @@ def cond_graph() -> TfGraph:
     g.op("pred", "Squeeze", ["eq"], squeeze_dims=a_ints([]))
     g.op("sw", "Switch", ["x", "pred"])
     g.op("swr", "Switch", ["ratio", "pred"])
-    g.op("shape", "Shape", ["sw"], out_type=a_type("DT_INT32"))
-    for n, v in (("b", [1]), ("e", [3]), ("s", [1])):
-        g.const(n, v, np.int32)
-    g.op(
-        "hw",
-        "StridedSlice",
-        ["shape", "b", "e", "s"],
-        begin_mask=a_int(0),
-        end_mask=a_int(0),
-        shrink_axis_mask=a_int(0),
-        ellipsis_mask=a_int(0),
-        new_axis_mask=a_int(0),
-    )
+    add_height_width(g, "sw")
     g.op("hwf", "Cast", ["hw"], SrcT=a_type("DT_INT32"), DstT=a_type("DT_FLOAT"))
     g.op("scaled", "Mul", ["hwf", "swr"])
     g.op("size", "Cast", ["scaled"], SrcT=a_type("DT_FLOAT"), DstT=a_type("DT_INT32"))
