@@ -45,7 +45,7 @@ import av
 import cv2
 import numpy as np
 
-from guangying.composite.colour import srgb_to_linear
+from guangying.base.colour import srgb_to_linear
 from guangying.composite.over import over_srgb
 from guangying.evaluation import metrics
 from guangying.evaluation.synthetic import make_subject, put_on_screen

@@ -28,7 +28,7 @@ import numpy as np
 from _machine import cpu_model  # bench/ helper (scripts run from bench/)
 from skimage import data as skdata
 
-from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.composite.over import over_linear, over_srgb
 from guangying.evaluation.clips import GREEN_SCREEN_SRGB, green_screen_clip
 from guangying.keyer import ChromaKeyer, KeyerSettings

@@ -45,11 +45,11 @@ import numpy as np
 from _machine import cpu_model  # bench/ helper (scripts run from bench/)
 from skimage import data
 
+from guangying.base.atomic import write_text
 from guangying.evaluation import metrics
 from guangying.keyer import ChromaKeyer, KeyerSettings
 from guangying.matting import FastSegmentMatter, RvmMatter
 from guangying.matting.session import NetworkSession
-from guangying.media.atomic import write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT.parent / "shared" / "data" / "greenscreen" / "pik_greenscreen_0001.jpg"

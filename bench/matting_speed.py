@@ -24,13 +24,13 @@ import cv2
 import numpy as np
 from skimage import data
 
-from guangying.composite.colour import srgb_to_linear
+from guangying.base.atomic import write_text
+from guangying.base.colour import srgb_to_linear
 from guangying.composite.over import over_srgb
 from guangying.evaluation import metrics
 from guangying.matting import FastSegmentMatter, RvmMatter
 from guangying.matting.rvm import lowres_size
 from guangying.matting.session import NetworkSession
-from guangying.media.atomic import write_text
 
 HERE = Path(__file__).resolve().parent
 RESULT = HERE / "results" / "matting_speed.md"

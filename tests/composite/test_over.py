@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.composite.over import (
     blur_background_linear,
     light_wrap_terms,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.evaluation import grad, mad
 from guangying.evaluation.synthetic import SCREEN_SRGB, make_plate
 from guangying.keyer import ChromaKeyer, KeyerSettings, estimate_screen_colour, polygon_mask

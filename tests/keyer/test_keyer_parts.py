@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from guangying.composite.colour import srgb_to_linear
+from guangying.base.colour import srgb_to_linear
 from guangying.evaluation.synthetic import make_plate
 from guangying.keyer import (
     ChromaKeyer,

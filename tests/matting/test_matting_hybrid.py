@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from guangying.mattes import MatteResult
+from guangying.base.mattes import MatteResult
 from guangying.matting.hybrid import HybridMatter, combine_hybrid, despill_limit, estimate_screen_area
 
 GREEN = np.array([0.15, 0.7, 0.2], np.float32)

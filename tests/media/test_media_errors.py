@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from media_samples import FRAMES, matte, picture
 
-from guangying.media import MediaError, atomic, open_reader, open_writer, video_writer
+from guangying.base import atomic
+from guangying.media import MediaError, open_reader, open_writer, video_writer
 from guangying.media.opencv import cv2
 
 

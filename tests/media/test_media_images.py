@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from media_samples import FRAMES, HEIGHT, WIDTH, blue_index, matte, picture
 
-from guangying.composite.colour import srgb_to_linear
+from guangying.base.colour import srgb_to_linear
 from guangying.media import open_reader, open_writer
 from guangying.media.opencv import cv2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from media_samples import picture
 
-from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.media import open_reader, open_writer
 from guangying.media.pixels import linear_to_srgb_u8, to_code_values, to_float32
 

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from guangying.media.timecode import format_timecode, parse_timecode, timecode_at
+from guangying.base.timecode import format_timecode, parse_timecode, timecode_at
 
 NTSC = Fraction(30000, 1001)
 

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 from skimage import data as skdata
 
+from guangying.base.mattes import Matter
 from guangying.evaluation.clips import camera_move_clip, green_screen_clip
 from guangying.keyer import ChromaKeyer, KeyerSettings
-from guangying.mattes import Matter
 from guangying.media import open_reader, open_writer
 from guangying.pipeline.job import CompositeSettings, JobOutputs, run_job
 

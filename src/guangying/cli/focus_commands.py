@@ -266,7 +266,7 @@ def _write_log(path: Path | None, rows: list[dict[str, object]]) -> None:
     import csv
     import io
 
-    from guangying.media.atomic import write_text as atomic_write_text
+    from guangying.base.atomic import write_text as atomic_write_text
 
     if path is not None and path.suffix.lower() == ".json":
         atomic_write_text(path, json.dumps(rows, indent=1))
@@ -352,12 +352,12 @@ def _face_rows(source: Path, focal_length_mm: float | None, sensor: str | None, 
                rule: str, point_text: str | None) -> list[dict[str, object]]:
     from rich.progress import Progress
 
-    from guangying.composite.colour import linear_to_srgb
+    from guangying.base.colour import linear_to_srgb
+    from guangying.base.errors import MediaError
     from guangying.distance.face_geometry import Intrinsics
     from guangying.distance.faces import FaceRangeFinder
     from guangying.focus.tracking import Detection, SubjectSelector, SubjectTracker, iou_matrix
     from guangying.media.api import open_reader
-    from guangying.media.errors import MediaError
 
     if focal_length_mm is None or (sensor is None and sensor_width_mm is None):
         raise click.UsageError("faces need --focal-length and --sensor NAME or --sensor-width MM")

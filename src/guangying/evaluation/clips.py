@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from skimage import data as skdata
 
-from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 
 GREEN_SCREEN_SRGB = (0.16, 0.62, 0.24)
 BLUE_SCREEN_SRGB = (0.10, 0.22, 0.66)

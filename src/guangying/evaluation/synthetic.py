@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 
 SCREEN_SRGB = {"green": (0.22, 0.62, 0.26), "blue": (0.12, 0.26, 0.68)}
 _SUPERSAMPLE = 4

@@ -9,8 +9,8 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from guangying.base.atomic import write_text as atomic_write_text
 from guangying.distance.reading import DistanceReading
-from guangying.media.atomic import write_text as atomic_write_text
 
 TRACK_COLUMNS = (
     "frame",

@@ -1,4 +1,4 @@
-"""The chroma keyer: a :class:`guangying.mattes.Matter` for green and blue screens."""
+"""The chroma keyer: a :class:`guangying.base.mattes.Matter` for green and blue screens."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import warnings
 import cv2
 import numpy as np
 
-from guangying.composite.colour import srgb_to_linear
+from guangying.base.colour import srgb_to_linear
+from guangying.base.mattes import MatteResult
 from guangying.keyer import kernels
 from guangying.keyer.maths import screen_channels
 from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
@@ -21,7 +22,6 @@ from guangying.keyer.screen import (
     small_linear,
 )
 from guangying.keyer.settings import KeyerSettings
-from guangying.mattes import MatteResult
 
 
 def _check_frame(rgb: object, what: str) -> np.ndarray:

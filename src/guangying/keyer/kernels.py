@@ -16,7 +16,7 @@ import types
 import numba
 import numpy as np
 
-from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.keyer.maths import PROJECTION_TOLERANCE, colour_difference
 from guangying.keyer.refine import KEY_HIGH, KEY_LOW
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.keyer.maths import (
     colour_difference_key,
     despill,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from guangying.composite.colour import srgb_to_linear
+from guangying.base.colour import srgb_to_linear
 from guangying.keyer.maths import colour_difference, screen_channels
 
 _ANALYSIS_WIDTH_PX = 320  # the colour estimate looks at a small copy: robust, and ~1 ms at 1080p

@@ -28,7 +28,7 @@ import numpy as np
 import yaml
 from scipy.interpolate import PchipInterpolator
 
-from guangying.media.atomic import write_text as atomic_write_text
+from guangying.base.atomic import write_text as atomic_write_text
 
 
 class CalibrationError(ValueError):

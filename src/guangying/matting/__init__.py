@@ -5,7 +5,7 @@
 - :class:`FastSegmentMatter`: selfie / meet person segmentation, guided upsampling (preview "fast").
 - :class:`HybridMatter`: chroma key inside the screen area, person matte elsewhere ("hybrid").
 
-All follow :class:`guangying.mattes.Matter`: ``process(rgb, background_rgb=None) -> MatteResult``
+All follow :class:`guangying.base.mattes.Matter`: ``process(rgb, background_rgb=None) -> MatteResult``
 and ``reset()``; frames are float32 (H, W, 3) sRGB 0–1.
 """
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from guangying.mattes import Matter, MatteResult
+from guangying.base.mattes import Matter, MatteResult
 from guangying.matting.frames import check_rgb
 
 _WORK_SCALE = 4  # the screen-area estimate is a large-scale shape: work at quarter resolution
@@ -95,7 +95,7 @@ def combine_hybrid(rgb: np.ndarray, key: MatteResult, person: MatteResult) -> Ma
 
 class HybridMatter:
     """Green screen with practical set pieces: ``keyer`` inside the screen area, ``person_matter``
-    elsewhere, both any :class:`~guangying.mattes.Matter` (e.g. ``ChromaKeyer`` and ``RvmMatter``)."""
+    elsewhere, both any :class:`~guangying.base.mattes.Matter` (e.g. ``ChromaKeyer`` and ``RvmMatter``)."""
 
     def __init__(self, keyer: Matter, person_matter: Matter) -> None:
         self.keyer = keyer

@@ -18,7 +18,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from guangying.mattes import MatteResult
+from guangying.base.mattes import MatteResult
 from guangying.matting.frames import check_rgb
 from guangying.matting.guided import apply_rvm_coefficients, rvm_coefficients
 from guangying.matting.session import NetworkSession

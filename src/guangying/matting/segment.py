@@ -13,7 +13,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from guangying.mattes import MatteResult
+from guangying.base.mattes import MatteResult
 from guangying.matting.frames import check_rgb
 from guangying.matting.guided import upsample_mask_guided
 from guangying.matting.session import NetworkSession

@@ -6,8 +6,8 @@
 ...             writer.write(frame.rgb, alpha=matte, transfer=frame.transfer)
 """
 
+from guangying.base.errors import MediaError
 from guangying.media.api import open_reader, open_writer
-from guangying.media.errors import MediaError
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.reader import Reader
 from guangying.media.writer import Writer

@@ -7,8 +7,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from guangying.media.atomic import check_output_folder
-from guangying.media.errors import MediaError
+from guangying.base.atomic import check_output_folder
+from guangying.base.errors import MediaError
 from guangying.media.image_files import IMAGE_EXTENSIONS
 from guangying.media.image_reader import DEFAULT_FPS, ImageReader, SequenceReader
 from guangying.media.image_writer import ImageWriter

@@ -20,8 +20,8 @@ import av
 import av.error
 import numpy as np
 
-from guangying.media.atomic import describe_os_error, partial_path, remove_quietly
-from guangying.media.errors import MediaError
+from guangying.base.atomic import describe_os_error, partial_path, remove_quietly
+from guangying.base.errors import MediaError
 
 _PCM_ANY_ENDIAN = ("s16", "s24", "s32", "f32", "f64")
 _PCM_LE = {f"pcm_{kind}le" for kind in _PCM_ANY_ENDIAN}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from guangying.media.errors import MediaError
+from guangying.base.errors import MediaError
 from guangying.media.frames import Transfer
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32

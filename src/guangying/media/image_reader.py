@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-from guangying.media.errors import MediaError
+from guangying.base.errors import MediaError
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.image_files import read_picture
 from guangying.media.patterns import SequencePattern

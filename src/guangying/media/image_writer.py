@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from guangying.media.atomic import remove_quietly, write_bytes
-from guangying.media.errors import MediaError
+from guangying.base.atomic import remove_quietly, write_bytes
+from guangying.base.errors import MediaError
 from guangying.media.frames import Transfer
 from guangying.media.image_files import IMAGE_EXTENSIONS
 from guangying.media.opencv import cv2

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from guangying.media.errors import MediaError
+from guangying.base.errors import MediaError
 
 T = TypeVar("T")
 

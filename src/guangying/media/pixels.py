@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from guangying.composite.colour import linear_to_srgb, srgb_to_linear
-from guangying.media.errors import MediaError
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.errors import MediaError
 from guangying.media.frames import Transfer
 from guangying.media.opencv import cv2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from types import TracebackType
 
-from guangying.media.errors import MediaError
+from guangying.base.errors import MediaError
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.io_threads import Prefetcher
 from guangying.media.pixels import unpremultiply

@@ -13,13 +13,13 @@ import av
 import av.error
 import numpy as np
 
-from guangying.media.atomic import describe_os_error, partial_path, remove_quietly
+from guangying.base.atomic import describe_os_error, partial_path, remove_quietly
+from guangying.base.errors import MediaError
+from guangying.base.timecode import parse_timecode
 from guangying.media.audio import has_audio, mux_with_audio, plan_audio
-from guangying.media.errors import MediaError
 from guangying.media.frames import Transfer
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_code_values
-from guangying.media.timecode import parse_timecode
 from guangying.media.writer import Content, Writer
 
 # AVColorPrimaries / AVColorTransferCharacteristic / AVColorSpace / AVColorRange codes.

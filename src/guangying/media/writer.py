@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from guangying.media.errors import MediaError
+from guangying.base.errors import MediaError
 from guangying.media.frames import Transfer
 from guangying.media.io_threads import BackgroundSink
 from guangying.media.pixels import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.media import MediaError, open_reader
 
 _NAMED_SRGB = {

@@ -3,44 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from guangying.composite.colour import linear_to_srgb, srgb_to_linear
-from guangying.composite.over import (
-    blur_background_linear,
-    light_wrap_terms,
-    match_levels_linear,
-    over_srgb,
-)
-from guangying.mattes import Matter
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.mattes import Matter
 from guangying.media import open_reader, open_writer
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background
+from guangying.pipeline.frame import CompositeSettings, FrameCompositor, LayerHook
 from guangying.pipeline.progress import FrameProgress
 
 # Formats that carry an alpha channel; anything else gets the foreground premultiplied over black.
 _ALPHA_SUFFIXES = {".mov", ".png", ".exr", ".tif", ".tiff", ".mkv"}
-
-
-@dataclass
-class CompositeSettings:
-    """How the foreground layer sits on the plate.
-
-    - ``light_wrap_width_px``: how far the background's light bleeds over the subject's edge, in
-      pixels; 0 = off.
-    - ``light_wrap_intensity``: strength of that light wrap, 0–1.
-    - ``match_levels``: grade the foreground's black and white points to the background's (once per
-      shot, in linear light).
-    """
-
-    light_wrap_width_px: float = 0.0
-    light_wrap_intensity: float = 0.35
-    match_levels: bool = False
 
 
 @dataclass
@@ -62,12 +38,6 @@ class JobOutputs:
 class JobReport:
     frames: int = 0
     outputs: list[Path] = field(default_factory=list)
-
-
-# A hook that may change the layers before compositing (lens defocus, for instance):
-# (position in the job from 0, fg_rgb_srgb, alpha, bg_rgb_linear) → (fg_rgb_srgb, alpha, bg_rgb_linear).
-# It returns the same background object while the plate is unchanged, so its blurs are reused.
-LayerHook = Callable[[int, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 def run_job(
@@ -136,47 +106,25 @@ def run_job(
                 )
             )
         progress = stack.enter_context(FrameProgress(info.frame_count, "matting", enabled=show_progress))
-        matter.reset()
-        out_buffer: np.ndarray | None = None
-        wrap_blur: np.ndarray | None = None
-        wrap_source: np.ndarray | None = None  # the plate wrap_blur was made from
-        levels: tuple[float, float] | None = None
+        compositor = FrameCompositor(matter, settings, layer_hook)
+        compositor.reset()
         for frame in reader:
             rgb_srgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
             bg_srgb, bg_linear = plate.next_plate() if plate is not None else (None, None)
-            matte = matter.process(rgb_srgb, background_rgb=bg_srgb)
-            fg_srgb, alpha = matte.foreground_rgb, matte.alpha
+            result = compositor.process(rgb_srgb, bg_srgb, bg_linear)
             if "composite" in writers:
-                assert bg_linear is not None
-                if layer_hook is not None:
-                    fg_srgb, alpha, bg_linear = layer_hook(report.frames, fg_srgb, alpha, bg_linear)
-                if settings.match_levels:
-                    if levels is None:  # once per shot, so the grade cannot flicker
-                        levels = match_levels_linear(srgb_to_linear(fg_srgb), alpha, bg_linear)
-                    fg_srgb = _apply_levels_srgb(fg_srgb, *levels)
-                wrap = None
-                if settings.light_wrap_width_px > 0:
-                    if wrap_source is not bg_linear:
-                        wrap_blur = blur_background_linear(bg_linear, settings.light_wrap_width_px)
-                        wrap_source = bg_linear
-                    wrap = light_wrap_terms(
-                        alpha, wrap_blur, settings.light_wrap_width_px, settings.light_wrap_intensity
-                    )
-                if out_buffer is None:
-                    out_buffer = np.empty_like(bg_linear)
-                # The hook may have changed the plate, so its sRGB copy only holds without one.
-                plate_srgb = bg_srgb if layer_hook is None else None
-                composite = over_srgb(
-                    fg_srgb, alpha, bg_linear, wrap=wrap, out=out_buffer, bg_rgb_srgb=plate_srgb
-                )
-                writers["composite"].write(composite)
+                assert result.composite_rgb_srgb is not None
+                writers["composite"].write(result.composite_rgb_srgb)
             if "alpha" in writers:
-                writers["alpha"].write(None, alpha=matte.alpha)
+                writers["alpha"].write(None, alpha=result.alpha)
             if "foreground" in writers:
                 if foreground_has_alpha:
-                    writers["foreground"].write(matte.foreground_rgb, alpha=matte.alpha, transfer="srgb")
+                    writers["foreground"].write(
+                        result.foreground_rgb_srgb, alpha=result.alpha, transfer="srgb"
+                    )
                 else:
-                    premult = linear_to_srgb(srgb_to_linear(matte.foreground_rgb) * matte.alpha[..., None])
+                    fg_linear = srgb_to_linear(result.foreground_rgb_srgb)
+                    premult = linear_to_srgb(fg_linear * result.alpha[..., None])
                     writers["foreground"].write(premult, transfer="srgb")
             report.frames += 1
             progress.advance()
@@ -184,7 +132,3 @@ def run_job(
             raise ValueError(f"no frames read from {source} (check --start/--end)")
     report.outputs = [p for p in (outputs.composite, outputs.alpha, outputs.foreground) if p is not None]
     return report
-
-
-def _apply_levels_srgb(fg_srgb: np.ndarray, gain: float, offset: float) -> np.ndarray:
-    return linear_to_srgb(srgb_to_linear(fg_srgb) * np.float32(gain) + np.float32(offset))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from guangying.composite.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.composite.defocus import coc_px, defocus_rgb_linear
 from guangying.lens.sensors import sensor_preset
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from guangying.base.mattes import Matter
 from guangying.keyer import ChromaKeyer, KeyerSettings
-from guangying.mattes import Matter
 
 MatteMode = Literal["chroma", "ai", "fast", "hybrid"]
 MATTE_MODES: tuple[str, ...] = ("chroma", "ai", "fast", "hybrid")

@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-from guangying.media.errors import MediaError
+from guangying.base.errors import MediaError
 
 
 def partial_path(target: Path) -> Path:

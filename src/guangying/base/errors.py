@@ -1,0 +1,28 @@
+"""The error root of Guangying: every failure a user can cause or fix is a ``GuangyingError``.
+
+Each subclass also derives from the matching built-in (as PyAV's ``FFmpegError`` family does), so
+code written against ``ValueError`` or ``OSError`` keeps working. The CLI catches the root only: any
+other exception is a bug in Guangying and is shown as one.
+"""
+
+from __future__ import annotations
+
+
+class GuangyingError(Exception):
+    """Root of every user-facing failure. ``str(exc)`` is meant for the person running the job."""
+
+
+class SettingsError(GuangyingError, ValueError):
+    """A setting or argument is missing, out of range, not finite or inconsistent with another."""
+
+
+class MediaError(GuangyingError):
+    """Footage could not be read or written; the message names the file (and frame) and what to do."""
+
+
+class InputFormatError(GuangyingError, ValueError):
+    """A file the user gave (log, track, calibration, board, config) is malformed; names file and line."""
+
+
+class DeviceError(GuangyingError, OSError):
+    """A sensor, serial port, socket or camera failed or sent nothing usable."""
