@@ -4,26 +4,26 @@ import numpy as np
 import pytest
 
 from guangying.composite.defocus import (
-    coc_px,
     defocus_layer_linear,
     defocus_rgb_linear,
     disc_kernel,
 )
-from guangying.lens.optics import depth_of_field
+from guangying.lens.optics import coc_diameter_px, depth_of_field
 
 
 def test_coc_px_matches_dof_limits():
     # at the DoF limits the blur circle is exactly the CoC used for them (0.025 mm on a 24.89 mm S35)
     d = depth_of_field(135, 2, 5, coc_mm=0.025)
     for obj in (d.near_m, d.far_m):
-        assert coc_px(135, 2, 5, obj, 24.89, 1920) == pytest.approx(0.025 / 24.89 * 1920, rel=1e-6)
-    assert coc_px(135, 2, 5, 5.0, 24.89, 1920) == 0.0
+        assert coc_diameter_px(135, 2, 5, obj, 24.89, 1920) == pytest.approx(0.025 / 24.89 * 1920, rel=1e-6)
+    assert coc_diameter_px(135, 2, 5, 5.0, 24.89, 1920) == 0.0
     # background at infinity: A·f/(s−f) = 67.5·135/4865 mm = 1.873 mm → 144.5 px
-    assert coc_px(135, 2, 5, math.inf, 24.89, 1920) == pytest.approx(67.5 * 135 / 4865 / 24.89 * 1920)
-    arr = coc_px(50, 2.8, 3, np.array([1.0, 3.0, 10.0]), 36, 1000)
+    expected = 67.5 * 135 / 4865 / 24.89 * 1920
+    assert coc_diameter_px(135, 2, 5, math.inf, 24.89, 1920) == pytest.approx(expected)
+    arr = coc_diameter_px(50, 2.8, 3, np.array([1.0, 3.0, 10.0]), 36, 1000)
     assert arr.shape == (3,) and arr[1] == 0 and arr[0] > arr[2] > 0
     with pytest.raises(ValueError, match="inside the focal length"):
-        coc_px(50, 2, 0.03, 1.0, 36, 1000)
+        coc_diameter_px(50, 2, 0.03, 1.0, 36, 1000)
 
 
 def test_disc_kernel_normalised_and_round():

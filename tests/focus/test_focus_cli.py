@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from guangying.cli.main import cli
 from guangying.distance.tfluna import encode_frame
-from guangying.focus.freed import decode_d1
 from guangying.focus.track_io import SensorLogError, read_sensor_log, timecode
+from guangying.lens.freed import decode_d1
 
 
 def _write_log(path, t, d, strength):

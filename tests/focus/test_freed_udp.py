@@ -2,8 +2,15 @@ import socket
 
 import pytest
 
-from guangying.focus.freed import FreeDPose, FreeDSender, checksum, decode_d1, encode_d1, parse_host_port
-from guangying.lens.freed_focus import focus_counts_from_distance_mm
+from guangying.lens.freed import (
+    FreeDPose,
+    FreeDSender,
+    checksum,
+    decode_d1,
+    encode_d1,
+    focus_counts_from_distance_mm,
+    parse_host_port,
+)
 
 
 def test_round_trip_through_real_udp_socket():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from guangying.lens.calibration import CalibrationError, calibration_from_dict, load_calibration
-from guangying.lens.freed_focus import (
+from guangying.lens.freed import (
     U24_MAX,
     distance_m_from_focus_counts_mm,
     focus_counts_from_distance_mm,

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from guangying.cli.main import cli
-from guangying.composite.defocus import coc_px
 from guangying.evaluation.clips import green_screen_clip
+from guangying.lens.optics import coc_diameter_px
 from guangying.media import open_reader, open_writer
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings
 
@@ -47,7 +47,7 @@ def test_coc_matches_thin_lens_figure():
     # 135 mm f/2 focused at 5 m; a wall at 10 m on Super 35 (24.89 mm) rendered 1920 px wide:
     # c = f²/(N(s−f))·|d−s|/d = 135²/(2·4865)·0.5 mm = 0.9365 mm → ×1920/24.89 px.
     expected = 135**2 / (2 * (5000 - 135)) * 0.5 * 1920 / 24.89
-    assert coc_px(135, 2, 5.0, 10.0, 24.89, 1920) == pytest.approx(expected, rel=1e-6)
+    assert coc_diameter_px(135, 2, 5.0, 10.0, 24.89, 1920) == pytest.approx(expected, rel=1e-6)
 
 
 def test_focus_track_drives_per_frame_focus(tmp_path):

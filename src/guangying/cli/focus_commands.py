@@ -143,10 +143,10 @@ def focus_command(
 
     from rich.progress import Progress
 
-    from guangying.focus.freed import FreeDPose, FreeDSender
     from guangying.focus.live import freed_focus_field
     from guangying.focus.replay import replay
     from guangying.focus.track_io import SensorLogError, read_sensor_log, write_track
+    from guangying.lens.freed import FreeDPose, FreeDSender
 
     if not fps > 0:
         raise click.BadParameter(f"--fps must be > 0, got {fps}")
@@ -215,9 +215,9 @@ def focus_live_command(
     """Read the LiDAR, filter, and send FreeD until Ctrl-C or --duration."""
     from guangying.distance.tfluna import SensorTimeoutError, TfLunaSource
     from guangying.focus.controller import FocusController
-    from guangying.focus.freed import FreeDSender
     from guangying.focus.live import run_live
     from guangying.focus.motor import SerialMotorOutput
+    from guangying.lens.freed import FreeDSender
 
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m)
     calibration = _load_calibration(calibration_path)

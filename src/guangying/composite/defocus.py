@@ -1,8 +1,7 @@
 """Lens-true defocus for the virtual set: the blur a real lens would give a layer at its distance.
 
-The blur-circle diameter on the sensor for a point at distance d when focused at s (thin lens) is
-c = A·f/(s − f)·|d − s|/d with aperture diameter A = f/N; in pixels c·(image width px / sensor width mm).
-The blur itself is a uniform disc (what an open iris renders: bokeh), applied to premultiplied linear
+The blur-circle diameter comes from :func:`guangying.lens.optics.coc_diameter_px` (thin lens). The
+blur itself is a uniform disc (what an open iris renders: bokeh), applied to premultiplied linear
 colour so edges do not darken or fringe. OpenCV's filter2D switches to a DFT for big kernels; past
 ``MAX_DIRECT_PX`` the image is shrunk first (a blur pyramid) because a disc that wide hides the detail.
 """
@@ -14,37 +13,9 @@ import math
 import cv2
 import numpy as np
 
+from guangying.lens.optics import coc_diameter_px
+
 MAX_DIRECT_PX = 48.0
-
-
-def coc_px(
-    focal_length_mm: float,
-    f_number: float,
-    focus_distance_m: float,
-    object_distance_m: float | np.ndarray,
-    sensor_width_mm: float,
-    image_width_px: int,
-) -> float | np.ndarray:
-    """Circle-of-confusion diameter in pixels of an object at ``object_distance_m`` (``inf`` allowed)
-    when the lens is focused at ``focus_distance_m``."""
-    for name, v in (("focal_length_mm", focal_length_mm), ("f_number", f_number),
-                    ("focus_distance_m", focus_distance_m), ("sensor_width_mm", sensor_width_mm),
-                    ("image_width_px", image_width_px)):
-        if not (math.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a positive finite number, got {v!r}")
-    f = focal_length_mm
-    s = focus_distance_m * 1000.0
-    if s <= f:
-        raise ValueError(f"focus distance {focus_distance_m} m is inside the focal length ({f} mm)")
-    d = np.asarray(object_distance_m, dtype=np.float64) * 1000.0
-    if np.any(~(d > 0)):
-        raise ValueError("object distances must be > 0 m")
-    aperture = f / f_number
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(np.isinf(d), 1.0, np.abs(d - s) / d)
-    c_mm = aperture * f / (s - f) * ratio
-    out = c_mm * (image_width_px / sensor_width_mm)
-    return float(out) if np.ndim(out) == 0 else out
 
 
 def disc_kernel(diameter_px: float) -> np.ndarray:
@@ -108,7 +79,9 @@ def defocus_layer_linear(
     Returns (rgb_linear, alpha or None, coc diameter in px)."""
     width_px = int(np.asarray(rgb_linear).shape[1])
     c = float(
-        coc_px(focal_length_mm, f_number, focus_distance_m, layer_distance_m, sensor_width_mm, width_px)
+        coc_diameter_px(
+            focal_length_mm, f_number, focus_distance_m, layer_distance_m, sensor_width_mm, width_px
+        )
     )
     rgb, alpha = defocus_rgb_linear(rgb_linear, alpha_or_none, c)
     return rgb, alpha, c

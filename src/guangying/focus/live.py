@@ -9,10 +9,14 @@ from dataclasses import dataclass
 
 from guangying.distance.reading import DistanceReading, DistanceSource
 from guangying.focus.controller import FocusController, FocusOutput
-from guangying.focus.freed import FreeDPose, FreeDSender
 from guangying.focus.motor import SerialMotorOutput
 from guangying.lens.calibration import LensCalibration
-from guangying.lens.freed_focus import focus_counts_from_distance_mm, focus_counts_from_motor
+from guangying.lens.freed import (
+    FreeDPose,
+    FreeDSender,
+    focus_counts_from_distance_mm,
+    focus_counts_from_motor,
+)
 
 
 @dataclass(slots=True)

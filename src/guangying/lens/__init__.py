@@ -4,6 +4,7 @@ from guangying.lens.calibration import CalibrationError, LensCalibration, load_c
 from guangying.lens.optics import (
     DepthOfField,
     coc_diameter_mm,
+    coc_diameter_px,
     depth_of_field,
     dof_half_width_diopters,
     hyperfocal_mm,
@@ -17,6 +18,7 @@ __all__ = [
     "LensCalibration",
     "SensorPreset",
     "coc_diameter_mm",
+    "coc_diameter_px",
     "depth_of_field",
     "dof_half_width_diopters",
     "hyperfocal_mm",

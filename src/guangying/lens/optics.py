@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
+from guangying.base.errors import SettingsError
 from guangying.lens.sensors import SensorPreset, sensor_preset
 
 
@@ -40,7 +43,7 @@ class DepthOfField:
 def _check_positive(**values: float) -> None:
     for name, value in values.items():
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+            raise SettingsError(f"{name} must be a positive finite number, got {value!r}")
 
 
 def hyperfocal_mm(focal_length_mm: float, f_number: float, coc_mm: float) -> float:
@@ -63,14 +66,14 @@ def depth_of_field(
     """
     if coc_mm is None:
         if sensor is None:
-            raise ValueError("give either coc_mm or a sensor preset to set the circle of confusion")
+            raise SettingsError("give either coc_mm or a sensor preset to set the circle of confusion")
         preset = sensor if isinstance(sensor, SensorPreset) else sensor_preset(sensor)
         coc_mm = preset.coc_mm
     _check_positive(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm, distance_m=distance_m)
     f = focal_length_mm
     s = distance_m * 1000.0
     if s <= f:
-        raise ValueError(
+        raise SettingsError(
             f"focus distance {distance_m} m is inside the focal length ({f} mm): no real image forms"
         )
     h = hyperfocal_mm(f, f_number, coc_mm)
@@ -102,20 +105,63 @@ def dof_half_width_diopters(focal_length_mm: float, f_number: float, coc_mm: flo
 
 
 def coc_diameter_mm(
-    focal_length_mm: float, f_number: float, focus_distance_m: float, object_distance_m: float
-) -> float:
-    """Blur-circle diameter on the sensor (mm) of a point at ``object_distance_m`` when focused at
-    ``focus_distance_m`` (thin lens): c = A·f/(s−f) · |d−s|/d with aperture A = f/N."""
-    _check_positive(
-        focal_length_mm=focal_length_mm,
-        f_number=f_number,
-        focus_distance_m=focus_distance_m,
-        object_distance_m=object_distance_m,
-    )
+    focal_length_mm: float,
+    f_number: float,
+    focus_distance_m: float,
+    object_distance_m: float | np.ndarray,
+) -> float | np.ndarray:
+    """Blur-circle diameter on the sensor of a point at ``object_distance_m`` when focused at
+    ``focus_distance_m`` (thin lens): c = A·f/(s−f) · |d−s|/d with aperture A = f/N.
+
+    Parameters
+    ----------
+    focal_length_mm, f_number : float
+        The lens: focal length in millimetres and aperture f-number, both finite and > 0.
+    focus_distance_m : float
+        Where the lens is focused, metres, beyond the focal length.
+    object_distance_m : float or ndarray
+        Distance(s) of the object in metres, > 0; ``math.inf`` is a point at infinity.
+
+    Returns
+    -------
+    float or ndarray of float64
+        Diameter in millimetres on the sensor (same shape as ``object_distance_m``).
+
+    Examples
+    --------
+    >>> round(coc_diameter_mm(135, 2, 5.0, math.inf), 3)  # a backdrop at infinity, 135 mm f/2 at 5 m
+    1.873
+    """
+    _check_positive(focal_length_mm=focal_length_mm, f_number=f_number, focus_distance_m=focus_distance_m)
     f = focal_length_mm
     s = focus_distance_m * 1000.0
-    d = object_distance_m * 1000.0
     if s <= f:
-        raise ValueError(f"focus distance {focus_distance_m} m is inside the focal length ({f} mm)")
-    aperture = f / f_number
-    return aperture * f / (s - f) * abs(d - s) / d
+        raise SettingsError(f"focus distance {focus_distance_m} m is inside the focal length ({f} mm)")
+    d = np.asarray(object_distance_m, dtype=np.float64) * 1000.0
+    if np.any(~(d > 0)):
+        raise SettingsError("object distances must be > 0 m")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(np.isinf(d), 1.0, np.abs(d - s) / d)
+    c_mm = (f / f_number) * f / (s - f) * ratio
+    return float(c_mm) if np.ndim(c_mm) == 0 else c_mm
+
+
+def coc_diameter_px(
+    focal_length_mm: float,
+    f_number: float,
+    focus_distance_m: float,
+    object_distance_m: float | np.ndarray,
+    sensor_width_mm: float,
+    image_width_px: int,
+) -> float | np.ndarray:
+    """:func:`coc_diameter_mm` in image pixels: times ``image_width_px / sensor_width_mm``.
+
+    Examples
+    --------
+    >>> round(coc_diameter_px(135, 2, 5.0, math.inf, sensor_width_mm=24.89, image_width_px=1920), 1)
+    144.5
+    """
+    _check_positive(sensor_width_mm=sensor_width_mm, image_width_px=image_width_px)
+    return coc_diameter_mm(focal_length_mm, f_number, focus_distance_m, object_distance_m) * (
+        image_width_px / sensor_width_mm
+    )

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
-from guangying.composite.defocus import coc_px, defocus_rgb_linear
+from guangying.composite.defocus import defocus_rgb_linear
+from guangying.lens.optics import coc_diameter_px
 from guangying.lens.sensors import sensor_preset
 
 
@@ -94,7 +95,7 @@ class LensDefocus:
         focus_m = self.focus_distance_m(position)
         width = bg_linear.shape[1]
         bg_coc = float(
-            coc_px(
+            coc_diameter_px(
                 st.focal_length_mm,
                 st.f_number,
                 focus_m,
@@ -110,7 +111,7 @@ class LensDefocus:
         bg_out = self._bg_cache[2]
         subject_m = st.subject_distance_m if st.subject_distance_m is not None else focus_m
         fg_coc = float(
-            coc_px(st.focal_length_mm, st.f_number, focus_m, subject_m, self.sensor_width_mm, width)
+            coc_diameter_px(st.focal_length_mm, st.f_number, focus_m, subject_m, self.sensor_width_mm, width)
         )
         if fg_coc >= 1.0:
             fg_linear, alpha = defocus_rgb_linear(srgb_to_linear(fg_srgb), alpha, fg_coc)

@@ -1,18 +1,27 @@
-"""FreeD D1 camera-tracking messages (29 bytes, big-endian) over UDP.
+"""FreeD D1 camera-tracking messages (29 bytes, big-endian) over UDP: the one codec that focus output
+and camera tracking share.
 
 Layout: [0] 0xD1; [1] camera id; [2–4] pan, [5–7] tilt, [8–10] roll: signed 24-bit, 1/32768°;
 [11–13] X, [14–16] Y, [17–19] Z: signed 24-bit, 1/64 mm; [20–22] zoom, [23–25] focus: unsigned
 24-bit counts; [26–27] spare (we put iris there when known); [28] checksum = (0x40 − Σ bytes 0–27) mod 256.
+
+Receivers (Unreal LiveLink FreeD, Aximmetry, …) map the raw focus count to a distance with their own
+lens file or min/max range, so we fill the focus field with either the motor's encoder count (when a
+lens calibration exists) or the focus distance in millimetres (the receiver's range is then 0 → 16 777 m).
 """
 
 from __future__ import annotations
 
+import math
 import socket
 from dataclasses import dataclass
+
+from guangying.base.errors import InputFormatError, SettingsError
 
 D1 = 0xD1
 PACKET_LEN = 29
 _S24_MIN, _S24_MAX = -(1 << 23), (1 << 23) - 1
+U24_MAX = 0xFFFFFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +43,13 @@ class FreeDPose:
 def _s24(value: float, name: str) -> bytes:
     raw = round(value)
     if not _S24_MIN <= raw <= _S24_MAX:
-        raise ValueError(f"FreeD {name} {value} is outside the signed 24-bit range")
+        raise SettingsError(f"FreeD {name} {value} is outside the signed 24-bit range")
     return (raw & 0xFFFFFF).to_bytes(3, "big")
 
 
 def _u24(value: int, name: str) -> bytes:
-    if not 0 <= value <= 0xFFFFFF:
-        raise ValueError(f"FreeD {name} {value} is outside the unsigned 24-bit range 0–16777215")
+    if not 0 <= value <= U24_MAX:
+        raise SettingsError(f"FreeD {name} {value} is outside the unsigned 24-bit range 0–16777215")
     return int(value).to_bytes(3, "big")
 
 
@@ -52,7 +61,7 @@ def checksum(body: bytes) -> int:
 def encode_d1(pose: FreeDPose) -> bytes:
     """Pack a pose into the 29-byte D1 message."""
     if not 0 <= pose.camera_id <= 255:
-        raise ValueError(f"FreeD camera id must be 0–255, got {pose.camera_id}")
+        raise SettingsError(f"FreeD camera id must be 0–255, got {pose.camera_id}")
     body = (
         bytes([D1, pose.camera_id])
         + _s24(pose.pan_deg * 32768, "pan")
@@ -74,13 +83,14 @@ def _from_s24(b: bytes) -> int:
 
 
 def decode_d1(packet: bytes) -> FreeDPose:
-    """Unpack a D1 message; raises ``ValueError`` on wrong length, type or checksum."""
+    """Unpack a D1 message; raises ``InputFormatError`` (a ``ValueError``) on wrong length, type or
+    checksum."""
     if len(packet) != PACKET_LEN:
-        raise ValueError(f"FreeD D1 message must be {PACKET_LEN} bytes, got {len(packet)}")
+        raise InputFormatError(f"FreeD D1 message must be {PACKET_LEN} bytes, got {len(packet)}")
     if packet[0] != D1:
-        raise ValueError(f"not a FreeD D1 message (type byte 0x{packet[0]:02X})")
+        raise InputFormatError(f"not a FreeD D1 message (type byte 0x{packet[0]:02X})")
     if checksum(packet) != packet[28]:
-        raise ValueError(f"FreeD checksum mismatch: 0x{packet[28]:02X} != 0x{checksum(packet):02X}")
+        raise InputFormatError(f"FreeD checksum mismatch: 0x{packet[28]:02X} != 0x{checksum(packet):02X}")
     return FreeDPose(
         camera_id=packet[1],
         pan_deg=_from_s24(packet[2:5]) / 32768,
@@ -95,6 +105,28 @@ def decode_d1(packet: bytes) -> FreeDPose:
     )
 
 
+def to_u24(value: float) -> int:
+    """Round and clamp to the FreeD unsigned 24-bit range 0–16 777 215 (NaN → 0, +∞ → the maximum)."""
+    if not math.isfinite(value):
+        return U24_MAX if value > 0 else 0
+    return int(min(max(round(value), 0), U24_MAX))
+
+
+def focus_counts_from_motor(motor_position: float) -> int:
+    """FreeD focus field from a motor/encoder position (e.g. 0–4095)."""
+    return to_u24(motor_position)
+
+
+def focus_counts_from_distance_mm(distance_m: float) -> int:
+    """FreeD focus field carrying the focus distance in millimetres (∞ → 0xFFFFFF)."""
+    return to_u24(distance_m * 1000.0)
+
+
+def distance_m_from_focus_counts_mm(counts: int) -> float:
+    """Inverse of :func:`focus_counts_from_distance_mm`."""
+    return math.inf if counts >= U24_MAX else counts / 1000.0
+
+
 def parse_host_port(target: str, default_port: int = 40000) -> tuple[str, int]:
     """``"127.0.0.1:40000"`` → ``("127.0.0.1", 40000)``; the error says what form is expected."""
     host, sep, port = target.rpartition(":")
@@ -103,9 +135,11 @@ def parse_host_port(target: str, default_port: int = 40000) -> tuple[str, int]:
     try:
         port_num = int(port)
     except ValueError as exc:
-        raise ValueError(f"FreeD target '{target}' must look like HOST:PORT (e.g. 127.0.0.1:40000)") from exc
+        raise SettingsError(
+            f"FreeD target '{target}' must look like HOST:PORT (e.g. 127.0.0.1:40000)"
+        ) from exc
     if not 0 < port_num < 65536:
-        raise ValueError(f"FreeD port {port_num} is outside 1–65535")
+        raise SettingsError(f"FreeD port {port_num} is outside 1–65535")
     return host.strip("[]") or "127.0.0.1", port_num
 
 
