@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import math
 import socket
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from guangying.base.errors import InputFormatError, SettingsError
+from guangying.base.errors import DeviceError, InputFormatError, SettingsError
 
 D1 = 0xD1
 PACKET_LEN = 29
@@ -162,6 +164,82 @@ class FreeDSender:
         self._sock.close()
 
     def __enter__(self) -> FreeDSender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_d1_capture(path: str | Path) -> list[FreeDPose]:
+    """D1 messages from a capture file: the raw UDP payloads back to back (what a packet logger or
+    ``nc -u -l PORT > capture.freed`` saves). Bytes that are not a valid message (a torn first packet,
+    other traffic) are skipped by re-synchronising on the next 0xD1 with a good checksum; a file with
+    no valid message at all is an error."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputFormatError(f"cannot read FreeD capture {p}: {exc}") from exc
+    poses, i, skipped = [], 0, 0
+    while i + PACKET_LEN <= len(data):
+        chunk = data[i : i + PACKET_LEN]
+        if chunk[0] == D1 and checksum(chunk) == chunk[28]:
+            poses.append(decode_d1(chunk))
+            i += PACKET_LEN
+        else:
+            i += 1
+            skipped += 1
+    if not poses:
+        raise InputFormatError(
+            f"{p}: no FreeD D1 message found ({len(data)} bytes; each message is 29 bytes starting 0xD1 "
+            "with a valid checksum)"
+        )
+    return poses
+
+
+class FreeDReceiver:
+    """Listen for D1 messages on a UDP port (``"0.0.0.0:40000"``); malformed datagrams are counted in
+    ``rejected`` and skipped, never fatal."""
+
+    def __init__(self, listen: str | tuple[str, int]) -> None:
+        self.address = parse_host_port(listen) if isinstance(listen, str) else listen
+        family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self._sock.bind(self.address)
+        except OSError as exc:
+            self._sock.close()
+            host, port = self.address
+            raise DeviceError(f"cannot listen for FreeD on {host}:{port}: {exc}") from exc
+        self.port = int(self._sock.getsockname()[1])
+        self.received = 0
+        self.rejected = 0
+
+    def receive(self, timeout_s: float) -> tuple[float, FreeDPose] | None:
+        """The next valid message with its arrival time (``time.monotonic``), or None after ``timeout_s``
+        without one."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self._sock.settimeout(left)
+            try:
+                packet = self._sock.recv(512)
+            except TimeoutError:
+                return None
+            try:
+                pose = decode_d1(packet)
+            except InputFormatError:
+                self.rejected += 1
+                continue
+            self.received += 1
+            return time.monotonic(), pose
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> FreeDReceiver:
         return self
 
     def __exit__(self, *exc: object) -> None:

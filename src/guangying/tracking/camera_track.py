@@ -1,5 +1,12 @@
 """Camera tracks: one row per frame with the pose (see :mod:`guangying.lens.camera` for the axes
-and angle senses), the focal length and a tracking quality in 0–1 (0 = held, no fresh solve)."""
+and angle senses), the focal length and a tracking quality in 0–1 (0 = held, no fresh solve).
+
+Files: CSV (default), JSON (``.json``) and Nuke channel files (``.chan``). A ``.chan`` holds
+``frame tx ty tz rx ry rz vfov`` per line, as Nuke's Camera writes and reads it with its default
+rotation order ZXY: rx = tilt, ry = −pan, rz = −roll (Nuke's camera frame is our rig frame: x right,
+y up, looking down −z); vfov is the vertical field of view in degrees, which needs the sensor width
+and the plate's aspect to convert from and to the focal length.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,11 @@ import csv
 import io
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from guangying.base.atomic import write_text as atomic_write_text
-from guangying.base.errors import InputFormatError
+from guangying.base.errors import InputFormatError, SettingsError
 from guangying.lens.camera import CameraPose
 
 CAMERA_TRACK_COLUMNS = (
@@ -44,43 +51,132 @@ class CameraTrackRow:
     z_m: float
     focal_length_mm: float
     quality: float
+    # optional (FreeD's focus field through a lens file); CSV/JSON carry it only when some row knows it
+    focus_distance_m: float = math.nan
 
     @property
     def pose(self) -> CameraPose:
         return CameraPose(self.pan_deg, self.tilt_deg, self.roll_deg, self.x_m, self.y_m, self.z_m)
 
 
-def write_camera_track(path: str | Path, rows: list[CameraTrackRow]) -> Path:
-    """Write CSV (default) or JSON (``.json``) atomically; returns the path."""
+OPTIONAL_COLUMNS = ("focus_distance_m",)
+
+
+@dataclass(frozen=True, slots=True)
+class ChanSettings:
+    """What a Nuke ``.chan`` needs beyond the rows: the sensor's width (Nuke's horizontal aperture) and
+    the plate's aspect W/H convert focal length ↔ vertical field of view; ``fps`` and
+    ``start_timecode`` rebuild ``t_s``/``timecode`` on import; ``first_frame`` is the chan frame number
+    of our frame 0 (Nuke numbers from 1)."""
+
+    sensor_width_mm: float
+    aspect: float
+    fps: float = 25.0
+    start_timecode: str = "00:00:00:00"
+    first_frame: int = 1
+
+
+def write_camera_track(
+    path: str | Path, rows: list[CameraTrackRow], chan: ChanSettings | None = None
+) -> Path:
+    """Write CSV (default), JSON (``.json``) or Nuke ``.chan`` (needs ``chan``) atomically; returns the
+    path."""
     path = Path(path)
-    if path.suffix.lower() == ".json":
-        table = {"columns": list(CAMERA_TRACK_COLUMNS), "rows": [asdict(r) for r in rows]}
+    suffix = path.suffix.lower()
+    columns = list(CAMERA_TRACK_COLUMNS) + [
+        c for c in OPTIONAL_COLUMNS if any(math.isfinite(getattr(r, c)) for r in rows)
+    ]
+    if suffix == ".chan":
+        if chan is None:
+            raise SettingsError(f"writing {path}: a .chan track needs the sensor width and plate aspect")
+        text = _chan_text(rows, chan)
+    elif suffix == ".json":
+        table = {"columns": columns, "rows": [{c: getattr(r, c) for c in columns} for r in rows]}
         text = json.dumps(table, indent=1)
     else:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(CAMERA_TRACK_COLUMNS)
+        writer.writerow(columns)
         for r in rows:
-            writer.writerow([_cell(getattr(r, c)) for c in CAMERA_TRACK_COLUMNS])
+            writer.writerow([_cell(getattr(r, c)) for c in columns])
         text = buffer.getvalue()
     atomic_write_text(path, text)
     return path
 
 
+def _vfov_deg(focal_length_mm: float, chan: ChanSettings) -> float:
+    return math.degrees(2.0 * math.atan(chan.sensor_width_mm / chan.aspect / (2.0 * focal_length_mm)))
+
+
+def _focal_mm(vfov_deg: float, chan: ChanSettings) -> float:
+    return chan.sensor_width_mm / chan.aspect / (2.0 * math.tan(math.radians(vfov_deg) / 2.0))
+
+
+def _chan_text(rows: list[CameraTrackRow], chan: ChanSettings) -> str:
+    with_fov = all(math.isfinite(r.focal_length_mm) and r.focal_length_mm > 0 for r in rows)
+    lines = []
+    for r in rows:
+        values = [r.x_m, r.y_m, r.z_m, r.tilt_deg, -r.pan_deg, -r.roll_deg]
+        if with_fov:
+            values.append(_vfov_deg(r.focal_length_mm, chan))
+        lines.append("\t".join([str(r.frame + chan.first_frame)] + [f"{v:.9g}" for v in values]))
+    return "\n".join(lines) + "\n"
+
+
+def _read_chan(path: Path, text: str, chan: ChanSettings) -> list[CameraTrackRow]:
+    from fractions import Fraction
+
+    from guangying.base.timecode import timecode_at
+
+    rate = Fraction(chan.fps).limit_denominator(1001)
+    rows = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        if len(parts) not in (7, 8):
+            raise InputFormatError(
+                f"camera track {path}, line {line_no}: a .chan line holds 7 or 8 numbers "
+                f"(frame tx ty tz rx ry rz [vfov]), got {len(parts)}"
+            )
+        try:
+            frame_chan = int(float(parts[0]))
+            tx, ty, tz, rx, ry, rz = (float(v) for v in parts[1:7])
+            focal = _focal_mm(float(parts[7]), chan) if len(parts) == 8 else math.nan
+        except (ValueError, ZeroDivisionError) as exc:
+            raise InputFormatError(f"camera track {path}, line {line_no}: {exc}") from exc
+        frame = frame_chan - chan.first_frame
+        try:
+            tc = timecode_at(chan.start_timecode, frame, rate)
+        except ValueError as exc:
+            raise SettingsError(f"start timecode: {exc}") from exc
+        rows.append(CameraTrackRow(frame, frame / chan.fps, tc, -ry, rx, -rz, tx, ty, tz, focal, 1.0))
+    return rows
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else repr(round(value, 9))
+        return "nan" if math.isnan(value) else repr(round(float(value), 9))  # float(): numpy scalars
     return str(value)
 
 
-def read_camera_track(path: str | Path) -> list[CameraTrackRow]:
-    """Read a CSV or JSON camera track written by :func:`write_camera_track` (or by hand / another tool
-    with the same columns). Errors name the file and line."""
+def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> list[CameraTrackRow]:
+    """Read a CSV, JSON or ``.chan`` camera track written by :func:`write_camera_track` (or by hand /
+    another tool: Nuke, Blender's chan exporter, a tracker). A ``.chan`` needs ``chan`` to turn its
+    vertical field of view back into a focal length; its rows get quality 1. Errors name the file and
+    line."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFormatError(f"cannot read camera track {path}: {exc}") from exc
+    if path.suffix.lower() == ".chan":
+        if chan is None:
+            raise SettingsError(f"reading {path}: a .chan track needs the sensor width and plate aspect")
+        rows = _read_chan(path, text, chan)
+        if not rows:
+            raise InputFormatError(f"camera track {path} has no rows")
+        return rows
     if path.suffix.lower() == ".json":
         try:
             records = json.loads(text)["rows"]
@@ -98,6 +194,8 @@ def read_camera_track(path: str | Path) -> list[CameraTrackRow]:
         try:
             values: dict[str, object] = {}
             for f in fields(CameraTrackRow):
+                if f.name in OPTIONAL_COLUMNS and record.get(f.name) in (None, ""):
+                    continue
                 raw = record[f.name]
                 kind = int if f.name == "frame" else str if f.name == "timecode" else float
                 values[f.name] = kind(raw)

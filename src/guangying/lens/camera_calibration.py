@@ -1,0 +1,238 @@
+"""A camera's geometric calibration: pinhole matrix + OpenCV lens distortion, read and written as JSON.
+
+``guangying calibrate`` writes it; ``guangying track`` and the virtual sets (lens match) read it.
+File format (JSON, documented in ``docs/tracking.md``)::
+
+    {
+      "format": "guangying-camera-calibration",
+      "version": 1,
+      "model": "opencv",                        # cv2.calibrateCamera's rational/thin-prism-free model
+      "image_width_px": 1920, "image_height_px": 1080,
+      "camera_matrix": [[fx, 0, cx], [0, fy, cy], [0, 0, 1]],   # pixels, row-major
+      "dist_coeffs": [k1, k2, p1, p2, k3],      # 4, 5, 8, 12 or 14 values as OpenCV orders them
+      "rms_px": 0.21,                           # optional: reprojection RMS of the calibration
+      "sensor_width_mm": 24.89,                 # optional: lets pixels convert to focal length in mm
+      "focal_length_mm": 35.0,                  # optional: the lens's marked focal length
+      "lens": "Zeiss CP.3 35 mm"                # optional
+    }
+
+The matrix belongs to ``image_width_px × image_height_px``; :meth:`CameraCalibration.camera_matrix_for`
+rescales it for a plate of another size with the same aspect (a proxy, a UHD master).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from guangying.base.atomic import write_text as atomic_write_text
+from guangying.base.errors import InputFormatError, SettingsError
+
+FORMAT_NAME = "guangying-camera-calibration"
+_DIST_LENGTHS = (4, 5, 8, 12, 14)
+
+
+@dataclass(frozen=True)
+class CameraCalibration:
+    """Pinhole matrix ``camera_matrix`` (3×3 float64, pixels of ``image_size_px``) and OpenCV
+    distortion ``dist_coeffs`` (float64, 4–14 values)."""
+
+    camera_matrix: np.ndarray
+    dist_coeffs: np.ndarray
+    image_width_px: int
+    image_height_px: int
+    rms_px: float | None = None
+    sensor_width_mm: float | None = None
+    focal_length_mm: float | None = None
+    lens: str = ""
+    source: str = field(default="<memory>", compare=False)
+
+    def __post_init__(self) -> None:
+        k = np.asarray(self.camera_matrix, np.float64)
+        d = np.asarray(self.dist_coeffs, np.float64).ravel()
+        where = self.source
+        if k.shape != (3, 3) or not np.all(np.isfinite(k)):
+            raise InputFormatError(f"{where}: camera_matrix must be 3×3 finite numbers")
+        if not (k[0, 0] > 0 and k[1, 1] > 0 and k[2, 2] == 1 and k[1, 0] == k[2, 0] == k[2, 1] == 0):
+            raise InputFormatError(
+                f"{where}: camera_matrix must be [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0"
+            )
+        if d.size not in _DIST_LENGTHS or not np.all(np.isfinite(d)):
+            raise InputFormatError(
+                f"{where}: dist_coeffs must hold 4, 5, 8, 12 or 14 finite numbers (OpenCV order), "
+                f"got {d.size}"
+            )
+        if not (self.image_width_px > 0 and self.image_height_px > 0):
+            raise InputFormatError(f"{where}: image_width_px and image_height_px must be > 0")
+        object.__setattr__(self, "camera_matrix", k)
+        object.__setattr__(self, "dist_coeffs", d)
+
+    @property
+    def image_size_px(self) -> tuple[int, int]:
+        """(width, height) the matrix was measured at."""
+        return self.image_width_px, self.image_height_px
+
+    def camera_matrix_for(self, width_px: int, height_px: int) -> np.ndarray:
+        """The matrix for a plate of ``width_px × height_px`` (same framing, scaled); the error says
+        when the aspect differs (a crop would need its offset, which the file cannot know)."""
+        w0, h0 = self.image_size_px
+        if abs(width_px / height_px - w0 / h0) > 0.01:
+            raise SettingsError(
+                f"{self.source}: calibrated at {w0}×{h0} but the plate is {width_px}×{height_px} "
+                "(another aspect ratio); calibrate this framing"
+            )
+        s = width_px / w0
+        k = self.camera_matrix.copy()
+        # pixel centres: x' + 0.5 = s·(x + 0.5)
+        k[0, 0] *= s
+        k[1, 1] *= s
+        k[0, 2] = s * (k[0, 2] + 0.5) - 0.5
+        k[1, 2] = s * (k[1, 2] + 0.5) - 0.5
+        return k
+
+    def focal_length_mm_from_px(self, f_px: float, width_px: int) -> float:
+        """Focal length in mm for ``f_px`` pixels on a ``width_px``-wide plate (nan without a sensor)."""
+        if self.sensor_width_mm is None:
+            return math.nan
+        return f_px * self.sensor_width_mm / width_px
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format": FORMAT_NAME,
+            "version": 1,
+            "model": "opencv",
+            "image_width_px": int(self.image_width_px),
+            "image_height_px": int(self.image_height_px),
+            "camera_matrix": self.camera_matrix.tolist(),
+            "dist_coeffs": self.dist_coeffs.tolist(),
+        }
+        for key in ("rms_px", "sensor_width_mm", "focal_length_mm"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = float(value)
+        if self.lens:
+            out["lens"] = self.lens
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Write the JSON file atomically."""
+        return atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def _optional_float(data: dict[str, Any], key: str, where: str) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InputFormatError(f"{where}: {key} {value!r} is not a number") from exc
+    if not (math.isfinite(number) and number >= 0):
+        raise InputFormatError(f"{where}: {key} must be a finite number ≥ 0, got {value!r}")
+    return number
+
+
+def calibration_from_dict(data: Any, source: str = "<memory>") -> CameraCalibration:
+    """Build a calibration from the file's structure (see the module docstring)."""
+    if not isinstance(data, dict):
+        raise InputFormatError(f"{source}: a camera calibration is a JSON object, got {type(data).__name__}")
+    if data.get("format", FORMAT_NAME) != FORMAT_NAME:
+        raise InputFormatError(f"{source}: format {data.get('format')!r} is not {FORMAT_NAME!r}")
+    if data.get("model", "opencv") != "opencv":
+        raise InputFormatError(f"{source}: lens model {data.get('model')!r} unknown; only 'opencv' is read")
+    required = ("camera_matrix", "dist_coeffs", "image_width_px", "image_height_px")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise InputFormatError(f"{source}: camera calibration lacks {', '.join(missing)}")
+    try:
+        k = np.asarray(data["camera_matrix"], np.float64)
+        d = np.asarray(data["dist_coeffs"], np.float64)
+        w, h = int(data["image_width_px"]), int(data["image_height_px"])
+    except (TypeError, ValueError) as exc:
+        raise InputFormatError(f"{source}: matrix, coefficients or image size not numbers ({exc})") from exc
+    return CameraCalibration(
+        k,
+        d,
+        w,
+        h,
+        rms_px=_optional_float(data, "rms_px", source),
+        sensor_width_mm=_optional_float(data, "sensor_width_mm", source),
+        focal_length_mm=_optional_float(data, "focal_length_mm", source),
+        lens=str(data.get("lens", "")),
+        source=source,
+    )
+
+
+def load_camera_calibration(path: str | Path) -> CameraCalibration:
+    """Read a calibration JSON file; errors name the file and what is wrong."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFormatError(f"cannot read camera calibration {p}: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(f"{p}: not JSON ({exc}); expected a `guangying calibrate` file") from exc
+    return calibration_from_dict(data, source=str(p))
+
+
+def distortion_maps(
+    camera_matrix: np.ndarray, dist_coeffs: np.ndarray, width_px: int, height_px: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``cv2.remap`` maps that give a pinhole (undistorted) render the lens's distortion.
+
+    For every pixel of the distorted output (what the real lens sees) the maps hold the position, in
+    the same-size pinhole image with the same ``camera_matrix``, where that ray lands. Returns
+    ``(map_x, map_y)``, float32 (height_px, width_px)."""
+    import cv2
+
+    xs, ys = np.meshgrid(np.arange(width_px, dtype=np.float64), np.arange(height_px, dtype=np.float64))
+    pts = np.stack([xs.ravel(), ys.ravel()], axis=1).reshape(-1, 1, 2)
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 1e-6)
+    pinhole = cv2.undistortPointsIter(pts, camera_matrix, dist_coeffs, None, camera_matrix, criteria)
+    pinhole = pinhole.reshape(height_px, width_px, 2).astype(np.float32)
+    return pinhole[..., 0].copy(), pinhole[..., 1].copy()
+
+
+def plate_intrinsics(
+    width_px: int,
+    height_px: int,
+    focal_length_mm: float | None = None,
+    sensor_width_mm: float | None = None,
+    calibration: CameraCalibration | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The camera matrix (3×3 float64) and distortion coefficients for a ``width_px × height_px`` plate.
+
+    With a ``calibration`` its matrix (scaled to the plate) and distortion are used; a
+    ``focal_length_mm`` as well (a zoom track's column) replaces fx, fy — converted with the
+    calibration's sensor width, else ``sensor_width_mm`` — keeping the principal point and distortion.
+    Without one, the pinhole of :func:`guangying.lens.camera.intrinsics_matrix` (centred principal point,
+    no distortion) needs both ``focal_length_mm`` and ``sensor_width_mm``."""
+    from guangying.lens.camera import intrinsics_matrix
+
+    if calibration is not None:
+        k = calibration.camera_matrix_for(width_px, height_px)
+        dist = calibration.dist_coeffs.copy()
+        sensor = calibration.sensor_width_mm or sensor_width_mm
+        if focal_length_mm is not None and math.isfinite(focal_length_mm):
+            if sensor is None:
+                raise SettingsError(
+                    f"{calibration.source} has no sensor_width_mm: give --sensor to use a focal length in mm"
+                )
+            aspect = k[1, 1] / k[0, 0]
+            k[0, 0] = focal_length_mm * width_px / sensor
+            k[1, 1] = k[0, 0] * aspect
+        return k, dist
+    if focal_length_mm is None or sensor_width_mm is None:
+        raise SettingsError("the camera needs --focal-length MM and --sensor NAME, or a calibration file")
+    if not (focal_length_mm > 0 and sensor_width_mm > 0):
+        raise SettingsError(
+            f"focal length ({focal_length_mm}) and sensor width ({sensor_width_mm}) must be > 0 mm"
+        )
+    return intrinsics_matrix(focal_length_mm, sensor_width_mm, width_px, height_px), np.zeros(5)

@@ -1,0 +1,157 @@
+"""Camera track files (CSV, JSON, Nuke .chan) and the camera calibration file: round trips and the
+messages bad files get."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from guangying.base.errors import InputFormatError, SettingsError
+from guangying.lens.camera import CameraPose, intrinsics_matrix, project_points_px
+from guangying.lens.camera_calibration import (
+    CameraCalibration,
+    distortion_maps,
+    load_camera_calibration,
+    plate_intrinsics,
+)
+from guangying.tracking.camera_track import (
+    CameraTrackRow,
+    ChanSettings,
+    read_camera_track,
+    write_camera_track,
+)
+
+
+def _rows(n: int = 5, focal: bool = True) -> list[CameraTrackRow]:
+    rng = np.random.default_rng(3)
+    out = []
+    for i in range(n):
+        pan, tilt, roll = rng.uniform(-60, 60), rng.uniform(-30, 30), rng.uniform(-10, 10)
+        x, y, z = rng.uniform(-2, 2, 3)
+        f = float(rng.uniform(20, 120)) if focal else math.nan
+        out.append(CameraTrackRow(i, i / 25, f"01:00:00:{i:02d}", pan, tilt, roll, x, y, z, f, 1.0))
+    return out
+
+
+def test_chan_round_trip_keeps_pose_and_focal(tmp_path):
+    rows = _rows()
+    chan = ChanSettings(sensor_width_mm=24.89, aspect=16 / 9, fps=25, start_timecode="01:00:00:00")
+    path = write_camera_track(tmp_path / "cam.chan", rows, chan)
+    first = path.read_text().splitlines()[0].split("\t")
+    assert first[0] == "1" and len(first) == 8  # Nuke numbers frames from 1
+    back = read_camera_track(path, chan)
+    for a, b in zip(rows, back, strict=True):
+        assert a.frame == b.frame and a.timecode == b.timecode
+        for name in ("pan_deg", "tilt_deg", "roll_deg", "x_m", "y_m", "z_m", "focal_length_mm"):
+            assert getattr(b, name) == pytest.approx(getattr(a, name), abs=1e-6)
+
+
+def test_chan_rotation_is_nuke_zxy_of_our_rig_frame(tmp_path):
+    """Nuke's camera with rotation order ZXY has world matrix Ry(ry)·Rx(rx)·Rz(rz) (z applied first);
+    its optical axis is −z. The chan angles must rebuild our camera's viewing direction."""
+    from scipy.spatial.transform import Rotation
+
+    from guangying.lens.camera import rotation_world_from_rig
+
+    row = CameraTrackRow(0, 0.0, "00:00:00:00", 25.0, -12.0, 7.0, 0, 0, 0, 35.0, 1.0)
+    path = write_camera_track(tmp_path / "c.chan", [row], ChanSettings(36.0, 1.5))
+    rx, ry, rz = (float(v) for v in path.read_text().split()[4:7])
+    nuke = Rotation.from_euler("YXZ", [ry, rx, rz], degrees=True).as_matrix()  # Ry·Rx·Rz
+    np.testing.assert_allclose(nuke, rotation_world_from_rig(25.0, -12.0, 7.0), atol=1e-9)
+
+
+def test_chan_without_focal_has_seven_columns_and_needs_settings(tmp_path):
+    rows = _rows(3, focal=False)
+    with pytest.raises(SettingsError, match="sensor width"):
+        write_camera_track(tmp_path / "x.chan", rows)
+    path = write_camera_track(tmp_path / "x.chan", rows, ChanSettings(24.89, 16 / 9))
+    assert all(len(line.split()) == 7 for line in path.read_text().splitlines())
+    assert all(math.isnan(r.focal_length_mm) for r in read_camera_track(path, ChanSettings(24.89, 16 / 9)))
+
+
+def test_bad_chan_line_is_named(tmp_path):
+    path = tmp_path / "bad.chan"
+    path.write_text("1 0 0 0 0 0 0 40\n2 0 0 zero 0 0 0 40\n")
+    with pytest.raises(InputFormatError, match="line 2"):
+        read_camera_track(path, ChanSettings(24.89, 16 / 9))
+    path.write_text("1 0 0 0\n")
+    with pytest.raises(InputFormatError, match="7 or 8 numbers"):
+        read_camera_track(path, ChanSettings(24.89, 16 / 9))
+
+
+def test_csv_and_json_carry_focus_distance_only_when_known(tmp_path):
+    rows = _rows(3)
+    text = write_camera_track(tmp_path / "a.csv", rows).read_text()
+    assert "focus_distance_m" not in text
+    with_focus = [CameraTrackRow(**{**{f: getattr(r, f) for f in r.__slots__}, "focus_distance_m": 2.5})
+                  for r in rows]
+    for name in ("b.csv", "b.json"):
+        back = read_camera_track(write_camera_track(tmp_path / name, with_focus))
+        assert [r.focus_distance_m for r in back] == [2.5] * 3
+    assert math.isnan(read_camera_track(tmp_path / "a.csv")[0].focus_distance_m)
+
+
+def _calibration(**kw) -> CameraCalibration:
+    k = intrinsics_matrix(35, 24.89, 1920, 1080)
+    return CameraCalibration(k, np.array([-0.2, 0.08, 0.001, -0.0005, 0.0]), 1920, 1080, **kw)
+
+
+def test_calibration_file_round_trip_and_scaling(tmp_path):
+    calib = _calibration(rms_px=0.2, sensor_width_mm=24.89, focal_length_mm=35.0, lens="test")
+    path = calib.save(tmp_path / "lens.json")
+    data = json.loads(path.read_text())
+    assert data["format"] == "guangying-camera-calibration" and data["model"] == "opencv"
+    back = load_camera_calibration(path)
+    np.testing.assert_allclose(back.camera_matrix, calib.camera_matrix)
+    np.testing.assert_allclose(back.dist_coeffs, calib.dist_coeffs)
+    # half size: the same ray through the same pixel-centre-relative position
+    np.testing.assert_allclose(back.camera_matrix_for(960, 540), intrinsics_matrix(35, 24.89, 960, 540))
+    with pytest.raises(SettingsError, match="aspect"):
+        back.camera_matrix_for(1440, 1080)
+    k, _ = plate_intrinsics(1920, 1080, focal_length_mm=70, calibration=back)
+    assert k[0, 0] == pytest.approx(2 * calib.camera_matrix[0, 0])
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"camera_matrix": [[1, 0], [0, 1]]}, "3×3"),
+        ({"dist_coeffs": [0.1, 0.2, 0.3]}, "4, 5, 8, 12 or 14"),
+        ({"format": "something-else"}, "format"),
+        ({"model": "fisheye"}, "only 'opencv'"),
+        ({"image_width_px": None}, "not numbers"),
+    ],
+)
+def test_bad_calibration_files_say_what_is_wrong(tmp_path, patch, message):
+    data = {**_calibration().to_dict(), **patch}
+    path = tmp_path / "lens.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputFormatError, match=message):
+        load_camera_calibration(path)
+    path.write_text("{not json")
+    with pytest.raises(InputFormatError, match="not JSON"):
+        load_camera_calibration(path)
+
+
+def test_distortion_maps_bend_a_pinhole_render_like_the_lens():
+    """A dot rendered at its pinhole position, remapped, lands where cv2.projectPoints puts it with the
+    lens's distortion."""
+    w, h = 320, 180
+    k = intrinsics_matrix(20, 24.89, w, h)
+    dist = np.array([-0.25, 0.07, 0.0, 0.0, 0.0])
+    pose = CameraPose(z_m=3.0)
+    point = np.array([[1.2, 0.6, 0.0]])
+    pinhole = project_points_px(point, pose, k)[0]
+    distorted = project_points_px(point, pose, k, dist)[0]
+    image = np.zeros((h, w), np.float32)
+    cv2.circle(image, (round(pinhole[0] * 16), round(pinhole[1] * 16)), 3 * 16, 1.0, -1, cv2.LINE_AA, 4)
+    map_x, map_y = distortion_maps(k, dist, w, h)
+    out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR)
+    ys, xs = np.nonzero(out > 0)
+    centre = np.array([np.average(xs, weights=out[ys, xs]), np.average(ys, weights=out[ys, xs])])
+    assert np.linalg.norm(centre - distorted) < 0.3
+    assert np.linalg.norm(pinhole - distorted) > 3  # the test means something
