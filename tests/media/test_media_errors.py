@@ -161,7 +161,8 @@ def test_writer_with_no_frames_saves_nothing(tmp_path):
 
 def _wait_for(path: Path) -> None:
     for _ in range(500):
-        if path.exists():
+        # a sequence's frames land in its hidden staging folder until the writer closes
+        if path.exists() or list(path.parent.glob(f".*.staging-*/{path.name}")):
             return
         time.sleep(0.01)
     raise AssertionError(f"{path} was never written")

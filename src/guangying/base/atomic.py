@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import warnings
 from pathlib import Path
 
 from guangying.base.errors import MediaError
@@ -17,10 +18,15 @@ def partial_path(target: Path) -> Path:
 
 
 def remove_quietly(path: Path) -> None:
+    """Best-effort cleanup after a failure: never raises, so the error that caused it is the one the
+    user sees (on a read-only file system unlink fails too). A partial file that stays is warned about."""
     try:
         path.unlink()
     except FileNotFoundError:
         pass
+    except OSError as exc:
+        if os.path.lexists(path):
+            warnings.warn(f"could not remove the unfinished file {path}: {exc}; delete it", stacklevel=2)
 
 
 def check_output_folder(target: Path) -> None:

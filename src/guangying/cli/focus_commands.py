@@ -150,6 +150,7 @@ def focus_command(
 
     if not fps > 0:
         raise click.BadParameter(f"--fps must be > 0, got {fps}")
+    _refuse_overwriting_inputs([sensor_log, calibration_path, marks_path], output)
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m)
     calibration = _load_calibration(calibration_path)
     marks = None
@@ -251,6 +252,16 @@ def focus_live_command(
                f"last focus {where}")
 
 
+def _refuse_overwriting_inputs(inputs: list[Path | None], output: Path | None) -> None:
+    from guangying.base.errors import MediaError
+    from guangying.media.outputs import check_outputs
+
+    try:
+        check_outputs(inputs, [output])
+    except MediaError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
 def _parse_box(text: str | None) -> tuple[float, float, float, float] | None:
     if text is None:
         return None
@@ -311,6 +322,7 @@ def distance_command(
     Writes a sensor log (t_s, distance_m, strength, source, subject) that `guangying focus
     --sensor-log` replays into a focus track.
     """
+    _refuse_overwriting_inputs([source], output)
     box = _parse_box(box_text)
     suffix = source.suffix.lower()
     if kind == "auto":

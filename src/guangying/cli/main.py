@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import signal
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,14 @@ from guangying import __version__
 
 def load_config(path: Path) -> dict[str, Any]:
     """Read a YAML or TOML settings file into a dict (keys use the CLI's option names)."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(
+            f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from exc
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read config file {path}: {exc.strerror or exc}") from exc
     try:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
@@ -38,6 +48,39 @@ def _default_map(config: dict[str, Any], commands: list[str]) -> dict[str, dict[
     return out
 
 
+def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> None:
+    """Refuse keys no command takes (with a did-you-mean) and values of the wrong kind, naming the file:
+    a misspelt setting must not be silently ignored."""
+    params = {name: {p.name: p for p in cmd.params if p.name} for name, cmd in group.commands.items()}
+    every = {key for names in params.values() for key in names}
+
+    def check(key: str, value: Any, allowed: set[str], commands: list[str], where: str) -> None:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise click.BadParameter(f"config file {path}: unknown setting '{key}'{where}{hint}")
+        for name in commands:
+            param = params[name].get(key)
+            if param is None:
+                continue
+            try:
+                param.type_cast_value(click.Context(group.commands[name], info_name=name), value)
+            except (click.BadParameter, TypeError, ValueError) as exc:
+                message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+                raise click.BadParameter(
+                    f"config file {path}: {key} = {value!r} is not a valid value for "
+                    f"`{name} --{key.replace('_', '-')}` ({message})"
+                ) from exc
+
+    for key, value in config.items():
+        if key in group.commands:
+            for sub_key, sub_value in (value or {}).items():
+                sub_key = str(sub_key).replace("-", "_")
+                check(sub_key, sub_value, set(params[key]), [key], f" in section [{key}]")
+        else:
+            check(key, value, every, list(group.commands), "")
+
+
 class _ConfigGroup(click.Group):
     def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[override]
         # Peek at --config before click parses the subcommand, so its values become defaults
@@ -52,7 +95,9 @@ class _ConfigGroup(click.Group):
                 path = Path(value)
                 if not path.is_file():
                     raise click.UsageError(f"config file not found: {path}")
-                extra["default_map"] = _default_map(load_config(path), list(self.commands))
+                config = load_config(path)
+                extra["default_map"] = _default_map(config, list(self.commands))
+                _check_config(self, config, path)
                 break
         return super().make_context(info_name, args, parent=parent, **extra)
 
@@ -99,7 +144,21 @@ def _register() -> None:
 _register()
 
 
+def _stop_on_sigterm(signum: int, _frame: object) -> None:
+    # SIGTERM (schedulers, systemd, render farms) unwinds like Ctrl-C: every open writer's with-block
+    # removes its partial output. A second SIGTERM during that cleanup is ignored, not fatal.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    click.echo("guangying: stopped by SIGTERM; unfinished outputs removed", err=True)
+    raise SystemExit(128 + signum)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    click.echo(f"warning: {message}", err=True)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    warnings.showwarning = _show_warning  # one plain line per warning, not a source listing
     cli(prog_name="guangying")
 
 

@@ -50,7 +50,8 @@ def _load_plate(spec: str, width: int, height: int) -> np.ndarray:
 
 
 def _keyer_settings(source: str, options: dict[str, Any]) -> KeyerSettings:
-    with open_reader(source) as reader:
+    # Only the frames asked for: a sequence with a gap outside --start/--end must still open.
+    with open_reader(source, start=options.get("start"), end=options.get("end")) as reader:
         width, height = reader.info.width, reader.info.height
     extra: dict[str, Any] = {}
     if options.get("garbage_mask"):

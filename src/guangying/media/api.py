@@ -12,7 +12,8 @@ from guangying.base.errors import MediaError
 from guangying.media.image_files import IMAGE_EXTENSIONS
 from guangying.media.image_reader import DEFAULT_FPS, ImageReader, SequenceReader
 from guangying.media.image_writer import ImageWriter
-from guangying.media.patterns import parse_pattern
+from guangying.media.outputs import OutputLock
+from guangying.media.patterns import SequencePattern, parse_pattern
 from guangying.media.reader import Reader
 from guangying.media.video_reader import VideoReader
 from guangying.media.video_writer import VIDEO_EXTENSIONS, VideoWriter
@@ -84,6 +85,30 @@ def open_writer(
     pattern = parse_pattern(target)
     path = Path(target)
     check_output_folder(path)
+    lock = OutputLock(target)  # one run per output; sweeps what killed runs left there
+    try:
+        writer = _make_writer(path, pattern, rate, width, height, content, premultiplied, first_frame,
+                              audio_from, options)
+    except BaseException:
+        lock.release()
+        raise
+    writer.lock = lock
+    return writer
+
+
+def _make_writer(
+    path: Path,
+    pattern: SequencePattern | None,
+    rate: Fraction,
+    width: int | None,
+    height: int | None,
+    content: Content,
+    premultiplied: bool,
+    first_frame: int,
+    audio_from: str | os.PathLike[str] | None,
+    options: dict[str, Any],
+) -> Writer:
+    target = str(path)
     ext = path.suffix.lower()
     if ext in VIDEO_EXTENSIONS:
         if pattern is not None:

@@ -16,6 +16,7 @@ from guangying.base.errors import MediaError
 from guangying.media.frames import Transfer
 from guangying.media.image_files import IMAGE_EXTENSIONS
 from guangying.media.opencv import cv2
+from guangying.media.outputs import SequenceStage
 from guangying.media.patterns import SequencePattern
 from guangying.media.pixels import to_code_values
 from guangying.media.writer import Content, Writer
@@ -33,8 +34,10 @@ _BIT_DEPTHS = {".png": (16, 8), ".tif": (16, 8), ".tiff": (16, 8)}  # first = de
 
 
 class ImageWriter(Writer):
-    """Writes each frame as its own picture, atomically: ``pattern`` numbers them; without a pattern
-    the writer takes exactly one frame and writes ``target``."""
+    """Writes each frame as its own picture: ``pattern`` numbers them; without a pattern the writer takes
+    exactly one frame and writes ``target`` atomically. A sequence is written into a hidden staging
+    folder beside it and swapped in whole when the writer closes (:class:`SequenceStage`): a failed run
+    leaves the earlier sequence as it was, a shorter one leaves no stale frames."""
 
     def __init__(
         self,
@@ -61,6 +64,7 @@ class ImageWriter(Writer):
         options.pop("timecode", None)  # pictures carry no timecode; accepted so callers can pass it anywhere
         self._params, self._dtype = self._encoding(ext, options)
         self._written: list[Path] = []  # appended by the encode workers (list.append is atomic)
+        self._stage: SequenceStage | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._in_flight: deque[Future[None]] = deque()
 
@@ -93,7 +97,7 @@ class ImageWriter(Writer):
         return params, dtype
 
     def _path(self, number: int) -> Path:
-        return self.target if self._pattern is None else self._pattern.path(number)
+        return self.target if self._stage is None else self._stage.path(number)
 
     def _prepare(
         self, rgb: np.ndarray | None, alpha: np.ndarray | None, transfer: Transfer
@@ -120,6 +124,8 @@ class ImageWriter(Writer):
     def _start(self) -> None:
         # PNG/EXR/TIFF compression is single-threaded inside OpenCV (and releases the GIL), so frames
         # are encoded side by side, one per core.
+        if self._pattern is not None:
+            self._stage = SequenceStage(self._pattern)
         self._pool = ThreadPoolExecutor(max_workers=_ENCODE_WORKERS, thread_name_prefix="guangying-encode")
 
     def _encode_and_save(self, number: int, pixels: np.ndarray) -> None:
@@ -142,6 +148,9 @@ class ImageWriter(Writer):
 
     def _commit(self) -> None:
         self._pool.shutdown()
+        if self._stage is not None:
+            self._stage.commit()
+            self._stage = None
 
     def _discard(self) -> None:
         # Let frames being encoded land first, then take back every frame this writer wrote:
@@ -149,6 +158,10 @@ class ImageWriter(Writer):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._in_flight.clear()
-        for path in self._written:
-            remove_quietly(path)
+        if self._stage is not None:
+            self._stage.discard()
+            self._stage = None
+        else:
+            for path in self._written:
+                remove_quietly(path)
         self._written.clear()

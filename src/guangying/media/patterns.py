@@ -10,7 +10,9 @@ from pathlib import Path
 from guangying.base.errors import MediaError
 
 _PRINTF = re.compile(r"%(0?)(\d*)d")
-_HASHES = re.compile(r"#+")
+# A run of #'s is a frame field only where it ends the name or is followed by ".", "_" or "-"
+# (shot.####.exr, shot_##.png, render####.png): "take#1.png" is one file, "#12" no pattern.
+_HASHES = re.compile(r"#+(?=[._-]|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,11 @@ class SequencePattern:
 
 
 def parse_pattern(path: str | os.PathLike[str]) -> SequencePattern | None:
-    """The sequence pattern in ``path``'s file name, or None when it names a single file."""
+    """The sequence pattern in ``path``'s file name, or None when it names a single file.
+
+    A frame field is ``%d`` / ``%0Nd``, or a run of ``#`` (one per digit) that ends the name or is
+    followed by ``.``, ``_`` or ``-``; any other ``#`` is part of a file name (``take#1.png``).
+    """
     text = os.fspath(path)
     folder, name = os.path.split(text)
     printf = list(_PRINTF.finditer(name))

@@ -13,6 +13,7 @@ import numpy as np
 from guangying.base.errors import MediaError
 from guangying.media.frames import Transfer
 from guangying.media.io_threads import BackgroundSink
+from guangying.media.outputs import OutputLock
 from guangying.media.pixels import (
     check_float_image,
     convert_transfer,
@@ -60,6 +61,7 @@ class Writer:
         self.frames_written = 0
         self._sink: BackgroundSink[Any] | None = None
         self._closed = False
+        self.lock: OutputLock | None = None  # set by open_writer; released when the writer closes
 
     # -- hooks -----------------------------------------------------------------------------------
     def _prepare(self, rgb: np.ndarray | None, alpha: np.ndarray | None, transfer: Transfer) -> Any:
@@ -141,6 +143,8 @@ class Writer:
             return
         self._closed = True
         if self._sink is None:
+            self._discard()
+            self._release()
             raise MediaError(f"no frames were written to {self.target}; nothing was saved")
         try:
             self._sink.finish()
@@ -148,15 +152,25 @@ class Writer:
         except BaseException:
             self._discard()
             raise
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def abort(self) -> None:
         """Stop without saving: drop queued frames and remove temp files (and frames already written)."""
         if self._closed:
             return
         self._closed = True
-        if self._sink is not None:
-            self._sink.abort()
-        self._discard()
+        try:
+            if self._sink is not None:
+                self._sink.abort()
+            self._discard()
+        finally:
+            self._release()
 
     def __enter__(self) -> Writer:
         return self

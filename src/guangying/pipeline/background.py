@@ -10,6 +10,7 @@ import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.media import MediaError, open_reader
+from guangying.media.patterns import parse_pattern
 
 _NAMED_SRGB = {
     "black": (0.0, 0.0, 0.0),
@@ -72,7 +73,7 @@ class Background:
             self._current = (srgb, srgb_to_linear(srgb))
             self.is_still = True
             return
-        if not Path(self.spec).exists() and "%" not in self.spec and "#" not in self.spec:
+        if not Path(self.spec).exists() and parse_pattern(self.spec) is None:
             raise MediaError(
                 f"background '{self.spec}' is neither a file nor a colour "
                 "(use a path, #RRGGBB, 'R,G,B' in 0–1, or black/white/grey/green/blue)"

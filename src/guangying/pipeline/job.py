@@ -10,6 +10,7 @@ from typing import Any
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.mattes import Matter
 from guangying.media import open_reader, open_writer
+from guangying.media.outputs import check_outputs
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background
 from guangying.pipeline.frame import CompositeSettings, FrameCompositor, LayerHook
@@ -60,6 +61,7 @@ def run_job(
         raise ValueError("nothing to write: give a composite, alpha or foreground output")
     if outputs.composite is not None and background is None:
         raise ValueError("a composite needs a background (image, clip or colour such as '#202020')")
+    check_outputs([source, background], [outputs.composite, outputs.alpha, outputs.foreground])
     settings = settings or CompositeSettings()
     report = JobReport()
     with contextlib.ExitStack() as stack:

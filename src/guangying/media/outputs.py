@@ -1,0 +1,283 @@
+"""Output safety shared by every writer: no output on top of an input or of another output, one run
+per output at a time (a lock file), leftovers of killed runs swept, and sequences replaced as a whole.
+
+Library use (e.g. several workers writing frame ranges of one sequence)::
+
+    with staged_sequence("out/comp.%04d.exr") as stage:   # locks out/comp.%04d.exr
+        write frames to stage.path(n) (any process that sees the folder may write there)
+    # on success the staged frames replace the old sequence; on an exception they are removed
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import secrets
+import shutil
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from guangying.base.atomic import check_output_folder, describe_os_error
+from guangying.base.errors import MediaError
+from guangying.media.patterns import SequencePattern, parse_pattern
+
+PathLike = str | os.PathLike[str]
+# Hidden names our writers use: .{stem}.partial-{pid}-{hex}{ext} (atomic.partial_path) and
+# .{name}.staging-{pid}-{hex} (staged sequences).
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:partial|staging)-(?P<pid>\d+)-[0-9a-f]{6}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """What a path names on disk: one file, or every frame of a sequence (by prefix/suffix)."""
+
+    folder: str  # real path of the folder
+    name: str  # file name, or the sequence as prefix + "#" + suffix (padding does not matter)
+    pattern: SequencePattern | None
+    text: str
+
+    def overlaps(self, other: _Place) -> bool:
+        if self.folder != other.folder:
+            return False
+        if self.pattern is None and other.pattern is None:
+            return self.name == other.name
+        if self.pattern is not None and other.pattern is not None:
+            return self.name == other.name
+        seq, single = (self, other) if self.pattern is not None else (other, self)
+        assert seq.pattern is not None
+        digits = re.compile(re.escape(seq.pattern.prefix) + r"-?\d+" + re.escape(seq.pattern.suffix) + "$")
+        return digits.match(single.name) is not None
+
+
+def _place(path: PathLike, as_output: bool) -> _Place:
+    text = os.fspath(path)
+    pattern = parse_pattern(text)
+    if pattern is not None and not as_output and Path(text).is_file():
+        pattern = None  # an input "take#1.png" that exists is that file
+    target = Path(text)
+    folder = os.path.realpath(target.parent if pattern is None else pattern.folder)
+    if pattern is None:
+        real = Path(os.path.realpath(target))  # follows a link to the file it would overwrite
+        return _Place(str(real.parent), real.name, None, text)
+    return _Place(folder, f"{pattern.prefix}#{pattern.suffix}", pattern, text)
+
+
+def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike | None]) -> None:
+    """Refuse, before anything is written, an output that would overwrite an input or another output
+    of the same run. Paths are compared after resolving links, ``..`` and hard links; a sequence
+    pattern covers every frame file it names (``shot.%04d.png`` = ``shot.####.png`` ∋ ``shot.0001.png``).
+    Inputs that are not files (colours such as ``#202020``) are ignored. Raises MediaError."""
+    ins = [(_place(p, as_output=False), p) for p in inputs if p is not None and str(p)]
+    outs = [(_place(p, as_output=True), p) for p in outputs if p is not None and str(p)]
+    for i, (out, out_text) in enumerate(outs):
+        for src, src_text in ins:
+            if out.overlaps(src) or _same_inode(out_text, src_text):
+                raise MediaError(
+                    f"output {out_text} would overwrite the input {src_text}; nothing was written. "
+                    "Choose another output name"
+                )
+        for other, other_text in outs[:i]:
+            if out.overlaps(other) or _same_inode(out_text, other_text):
+                raise MediaError(
+                    f"two outputs of this run go to the same place ({other_text} and {out_text}); one would "
+                    "silently replace the other. Give each output its own name"
+                )
+
+
+def _same_inode(a: PathLike, b: PathLike) -> bool:
+    try:
+        return os.path.samefile(a, b)  # hard links and bind mounts
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def sweep_leftovers(folder: Path, name: str) -> list[Path]:
+    """Remove hidden partial files and staging folders that runs killed outright (SIGKILL, power loss)
+    left for the output ``name`` in ``folder``; a leftover whose process is still alive is kept. Call it
+    while holding the output's lock. Returns what was removed and warns naming it."""
+    stem = Path(name).stem
+    frame_partial = None
+    if "#" in name:  # a sequence: its staging folder, and partial frames written by older versions
+        prefix, suffix = name.split("#", 1)
+        stem = name
+        tail = suffix[: -len(Path(suffix).suffix)] if Path(suffix).suffix else suffix
+        frame_partial = re.compile(re.escape(prefix) + r"-?\d+" + re.escape(tail) + "$")
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    for entry in entries:
+        match = _LEFTOVER.match(entry.name)
+        if match is None or int(match.group("pid")) == os.getpid() or _pid_alive(int(match.group("pid"))):
+            continue
+        owner = match.group("name")
+        if owner not in (stem, name) and not (frame_partial is not None and frame_partial.match(owner)):
+            continue
+        path = Path(entry.path)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError as exc:
+            warnings.warn(f"could not remove {path}, left by an interrupted run: {exc}", stacklevel=2)
+            continue
+        removed.append(path)
+    if removed:
+        names = ", ".join(p.name for p in removed)
+        warnings.warn(f"removed what an interrupted earlier run left in {folder}: {names}", stacklevel=2)
+    return removed
+
+
+class OutputLock:
+    """Exclusive claim on one output (a file or a whole sequence) between processes: an ``fcntl`` lock
+    on a hidden ``.NAME.lock`` file beside it. A second run writing the same output is refused with a
+    MediaError naming the process that holds it. Release with :meth:`release` (or ``with``)."""
+
+    def __init__(self, target: PathLike) -> None:
+        place = _place(target, as_output=True)
+        self.text = place.text
+        self.folder = Path(place.folder)
+        self.name = place.name
+        self.path = self.folder / f".{place.name}.lock"
+        self._fd: int | None = None
+        self._acquire()
+        sweep_leftovers(self.folder, self.name)
+
+    def _acquire(self) -> None:
+        for _ in range(10):  # the file may be unlinked by the previous holder between open and lock
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise MediaError(describe_os_error(exc, Path(self.text))) from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
+                os.close(fd)
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise MediaError(
+                        f"{self.text} is being written by another run (process {holder}); wait for it to "
+                        "finish or write somewhere else"
+                    ) from exc
+                raise MediaError(describe_os_error(exc, Path(self.text))) from exc
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, str(os.getpid()).encode(), 0)
+                self._fd = fd
+                return
+            os.close(fd)
+        raise MediaError(f"could not lock {self.text}: its lock file {self.path} keeps changing")
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()  # before unlocking, so a waiting run re-checks the inode and retries
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> OutputLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class SequenceStage:
+    """A hidden staging folder beside a sequence's frames. Frames go to :meth:`path`; :meth:`commit`
+    moves them over the target in one pass and removes the earlier sequence's frames that the new one
+    does not have (warning about them); :meth:`discard` removes the staging folder and leaves the
+    earlier sequence untouched. Hold an :class:`OutputLock` on the pattern meanwhile."""
+
+    def __init__(self, pattern: SequencePattern) -> None:
+        self.target = pattern
+        tag = f"{os.getpid()}-{secrets.token_hex(3)}"
+        folder = pattern.folder / f".{pattern.prefix}#{pattern.suffix}.staging-{tag}"
+        try:
+            folder.mkdir()
+        except OSError as exc:
+            raise MediaError(describe_os_error(exc, Path(pattern.text))) from exc
+        self.folder = folder
+        self.pattern = replace(pattern, folder=folder)
+
+    def path(self, number: int) -> Path:
+        return self.pattern.path(number)
+
+    def commit(self) -> list[int]:
+        """Swap the staged frames in; returns their numbers. Raises MediaError when none were staged."""
+        staged = self.pattern.find_numbers()
+        if not staged:
+            self.discard()
+            raise MediaError(f"no frames were written to {self.target.text}; nothing was saved")
+        old = _any_padding_numbers(self.target)
+        try:
+            for number in staged:
+                os.replace(self.pattern.path(number), self.target.path(number))
+        except OSError as exc:
+            raise MediaError(describe_os_error(exc, Path(self.target.text))) from exc
+        keep = {self.target.path(n).name for n in staged}
+        stale = [p for p in old if p.name not in keep]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        if stale:
+            warnings.warn(
+                f"{self.target.text}: removed {len(stale)} frame(s) of the earlier sequence that the new one "
+                f"does not have (e.g. {stale[0].name}); the folder now holds only the new frames "
+                f"{staged[0]}–{staged[-1]}",
+                stacklevel=2,
+            )
+        self.discard()
+        return staged
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _any_padding_numbers(pattern: SequencePattern) -> list[Path]:
+    """Frame files of ``pattern`` in its folder whatever their padding (the sequence being replaced)."""
+    matcher = re.compile(re.escape(pattern.prefix) + r"-?\d+" + re.escape(pattern.suffix) + "$")
+    try:
+        return sorted(pattern.folder / n for n in os.listdir(pattern.folder) if matcher.match(n))
+    except OSError:
+        return []
+
+
+@contextlib.contextmanager
+def staged_sequence(target: PathLike) -> Iterator[SequenceStage]:
+    """Lock the sequence ``target`` (``shot.%04d.exr``), yield a :class:`SequenceStage` whose
+    ``path(n)`` / ``pattern`` name frames in a hidden staging folder beside it, and on leaving the block
+    swap them in (replacing the earlier sequence whole) or, on an exception, remove them. The staging
+    folder is on the target's file system, so other processes (workers) may write frames into it."""
+    pattern = parse_pattern(target)
+    if pattern is None:
+        raise MediaError(f"{target} is not a sequence pattern (shot.%04d.exr or shot.####.exr)")
+    check_output_folder(pattern.folder / "x")
+    with OutputLock(target):
+        stage = SequenceStage(pattern)
+        try:
+            yield stage
+        except BaseException:
+            stage.discard()
+            raise
+        stage.commit()

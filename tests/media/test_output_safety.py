@@ -1,0 +1,295 @@
+"""Nothing lost: outputs never overwrite inputs or each other, one run per output, sequences replaced
+whole, SIGTERM cleans up like Ctrl-C, and what killed runs left is swept by the next run."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.base import atomic
+from guangying.base.errors import MediaError
+from guangying.cli.main import cli
+from guangying.media import open_reader, open_writer
+from guangying.media.outputs import OutputLock, check_outputs, staged_sequence
+from guangying.media.patterns import parse_pattern
+
+W, H = 64, 48
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _frame(i: int) -> np.ndarray:
+    rng = np.random.default_rng(i)
+    rgb = np.zeros((H, W, 3), np.float32)
+    rgb[..., 1] = 0.7  # a green screen with a grey block that moves
+    rgb[10:30, 5 + i : 25 + i] = rng.uniform(0.3, 0.6, 3)
+    return rgb
+
+
+def _sequence(pattern: Path, first: int, count: int) -> None:
+    with open_writer(pattern, fps=25, first_frame=first) as writer:
+        for i in range(count):
+            writer.write(_frame(i))
+
+
+def _clip(path: Path, count: int) -> None:
+    with open_writer(path, fps=25) as writer:
+        for i in range(count):
+            writer.write(_frame(i))
+
+
+def _invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+# -- an output on top of an input, or of another output ------------------------------------------
+
+
+def test_composite_onto_its_own_input_is_refused_before_anything_is_written(tmp_path):
+    clip = tmp_path / "X.mp4"
+    _clip(clip, 3)
+    before = clip.read_bytes()
+    result = _invoke("composite", clip, "-b", "black", "-o", clip, "--quiet")
+    assert result.exit_code != 0
+    assert "would overwrite the input" in result.output
+    assert clip.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["X.mp4"]
+
+
+def test_output_pattern_equal_to_the_input_sequence_is_refused(tmp_path):
+    _sequence(tmp_path / "s.%04d.png", 1, 3)
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    # the same frames spelt another way, and through a symlinked folder
+    (tmp_path / "link").symlink_to(tmp_path)
+    for out in (tmp_path / "s.####.png", tmp_path / "link" / "s.%04d.png"):
+        result = _invoke("key", tmp_path / "s.%04d.png", "--alpha", out, "--quiet")
+        assert result.exit_code != 0 and "would overwrite the input" in result.output
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_two_outputs_of_one_run_on_the_same_path_are_refused(tmp_path):
+    clip = tmp_path / "in.mp4"
+    _clip(clip, 2)
+    for args in (("--alpha", "X.mov", "--foreground", "X.mov"), ("-o", "Y.mp4", "--alpha", "Y.mp4")):
+        paths = [tmp_path / a if not a.startswith("-") else a for a in args]
+        command = "composite" if "-o" in args else "key"
+        extra = ("-b", "black") if command == "composite" else ()
+        result = _invoke(command, clip, *extra, *paths, "--quiet")
+        assert result.exit_code != 0 and "same place" in result.output, result.output
+    assert sorted(os.listdir(tmp_path)) == ["in.mp4"]
+
+
+def test_check_outputs_covers_hard_links_and_frames_of_a_pattern(tmp_path):
+    src = tmp_path / "a.png"
+    src.write_bytes(b"x")
+    os.link(src, tmp_path / "b.png")
+    with pytest.raises(MediaError, match="overwrite the input"):
+        check_outputs([src], [tmp_path / "b.png"])
+    single = tmp_path / "shot.0007.png"
+    single.write_bytes(b"x")
+    with pytest.raises(MediaError, match="overwrite the input"):
+        check_outputs([single], [tmp_path / "shot.%04d.png"])
+    check_outputs([src, "#202020"], [tmp_path / "other.png", tmp_path / "shot.%04d.exr"])  # no clash
+
+
+def test_focus_output_equal_to_its_sensor_log_is_refused(tmp_path):
+    log = tmp_path / "lidar.csv"
+    log.write_text("t_s,distance_m,strength\n0.0,2.0,500\n0.04,2.0,500\n0.08,2.1,500\n")
+    before = log.read_text()
+    result = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), "--fps", "25", "--focal-length",
+                                      "50", "--f-number", "2", "--sensor", "s35", "-o", str(log)])
+    assert result.exit_code != 0 and "would overwrite the input" in result.output
+    assert log.read_text() == before
+
+
+# -- patterns and colours ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "padding"),
+    [("take#1.png", None), ("#12", None), ("a#b.exr", None), ("shot.####.exr", 4), ("shot_##.png", 2),
+     ("render####.png", 4), ("s.%04d.png", 4), ("s.#.png", 1)],
+)
+def test_only_a_frame_field_is_a_pattern(name, padding):
+    pattern = parse_pattern(name)
+    assert (pattern.padding if pattern else None) == padding
+
+
+def test_hash_in_a_file_name_writes_that_file(tmp_path):
+    src = tmp_path / "in.png"
+    _sequence(src, 0, 1)
+    result = _invoke("key", src, "--alpha", tmp_path / "take#1.png", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert f"wrote {tmp_path / 'take#1.png'}" in result.output
+    assert sorted(os.listdir(tmp_path)) == ["in.png", "take#1.png"]
+
+
+def test_short_hex_background_is_called_a_bad_colour(tmp_path):
+    src = tmp_path / "in.png"
+    _sequence(src, 0, 1)
+    result = _invoke("composite", src, "-b", "#12", "-o", tmp_path / "o.png", "--quiet")
+    assert result.exit_code != 0
+    assert "neither a file nor a colour" in result.output and "#RRGGBB" in result.output
+
+
+# -- sequences replaced whole ----------------------------------------------------------------------
+
+
+def test_failed_rerun_leaves_the_earlier_sequence_untouched(tmp_path):
+    target = tmp_path / "m.%04d.png"
+    _sequence(target, 1, 5)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(RuntimeError, match="crash"):
+        with open_writer(target, first_frame=1) as writer:
+            for i in range(3):
+                writer.write(_frame(10 + i))
+            raise RuntimeError("render crash")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_shorter_rerun_leaves_no_stale_frames_and_says_so(tmp_path):
+    target = tmp_path / "m.%04d.png"
+    _sequence(target, 1, 5)
+    with pytest.warns(UserWarning, match=r"removed 3 frame\(s\) of the earlier sequence"):
+        _sequence(target, 1, 2)
+    assert sorted(os.listdir(tmp_path)) == ["m.0001.png", "m.0002.png"]
+    with open_reader(target) as reader:
+        frames = list(reader)
+    assert np.abs(frames[1].rgb - _frame(1)).max() < 1e-3
+
+
+def test_same_length_rerun_replaces_without_a_warning(tmp_path):
+    target = tmp_path / "m.%04d.png"
+    _sequence(target, 1, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _sequence(target, 1, 2)
+
+
+def test_staged_sequence_api_for_workers(tmp_path):
+    target = tmp_path / "w.%04d.png"
+    _sequence(target, 1, 4)
+    with pytest.warns(UserWarning, match="removed"):
+        with staged_sequence(target) as stage:
+            assert stage.folder.parent == tmp_path and stage.folder.name.startswith(".")
+            for n in (1, 2):
+                stage.path(n).write_bytes(b"new")
+            assert (tmp_path / "w.0001.png").read_bytes() != b"new"  # nothing swapped before the end
+    assert sorted(os.listdir(tmp_path)) == ["w.0001.png", "w.0002.png"]
+    assert (tmp_path / "w.0002.png").read_bytes() == b"new"
+
+
+# -- one run per output ----------------------------------------------------------------------------
+
+
+def test_second_writer_of_the_same_output_is_refused(tmp_path):
+    for target in ("v.mp4", "s.%04d.png"):
+        with open_writer(tmp_path / target) as first:
+            first.write(_frame(0))
+            same = target.replace("%04d", "####")
+            with pytest.raises(MediaError, match=r"being written by another run \(process \d+\)"):
+                open_writer(tmp_path / same)
+        with open_writer(tmp_path / target) as again:  # released once the first has finished
+            again.write(_frame(1))
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+
+
+def test_lock_is_held_across_processes(tmp_path):
+    code = (f"import sys, time; sys.path.insert(0, {str(SRC)!r});"
+            "from guangying.media.outputs import OutputLock;"
+            f"lock = OutputLock({str(tmp_path / 'x.mov')!r}); print('locked', flush=True); time.sleep(30)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        with pytest.raises(MediaError, match=f"process {child.pid}"):
+            OutputLock(tmp_path / "x.mov")
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+    OutputLock(tmp_path / "x.mov").release()  # the kernel dropped the dead holder's lock
+
+
+# -- killed runs ----------------------------------------------------------------------------------
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(timeout=30)
+    return child.pid
+
+
+def test_leftovers_of_a_killed_run_are_swept_by_the_next_run(tmp_path):
+    pid = _dead_pid()
+    partial = tmp_path / f".out.partial-{pid}-abc123.mp4"
+    partial.write_bytes(b"half a file")
+    staging = tmp_path / f".s.#.png.staging-{pid}-abc123"
+    staging.mkdir()
+    (staging / "s.0001.png").write_bytes(b"frame")
+    alive = tmp_path / f".out.partial-{os.getppid()}-abc123.mp4"  # a live process: not ours to remove
+    alive.write_bytes(b"someone else's")
+    other = tmp_path / f".other.partial-{pid}-abc123.mp4"  # another output: swept when that is written
+    other.write_bytes(b"x")
+    with pytest.warns(UserWarning, match="interrupted earlier run"):
+        _clip(tmp_path / "out.mp4", 2)
+    with pytest.warns(UserWarning, match="interrupted earlier run"):
+        _sequence(tmp_path / "s.%04d.png", 1, 1)
+    assert not partial.exists() and not staging.exists()
+    assert alive.exists() and other.exists()
+
+
+def test_sigterm_removes_partial_outputs_like_ctrl_c(tmp_path):
+    source = tmp_path / "long.%04d.png"
+    _sequence(source, 1, 400)
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    out = tmp_path / "out"
+    out.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "guangying.cli.main", "key", str(source), "--alpha", str(out / "a.%04d.png"),
+         "--foreground", str(out / "fg.mov"), "--quiet"],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(out.glob(".*staging*/a.000[3-9].png")):
+            assert time.monotonic() < deadline and child.poll() is None, "the run never got going"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 128 + signal.SIGTERM
+    assert "SIGTERM" in err
+    assert os.listdir(out) == []
+
+
+# -- cleanup never hides the real error ---------------------------------------------------------
+
+
+def test_read_only_folder_reports_the_write_error_not_the_cleanup(tmp_path, monkeypatch):
+    def read_only(*_args, **_kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(atomic, "open", read_only, raising=False)
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.raises(MediaError, match="no permission to write .*Read-only"):
+        atomic.write_text(tmp_path / "t.csv", "a,b\n")
+
+
+def test_gap_outside_the_range_does_not_stop_a_keyed_run(tmp_path):
+    _sequence(tmp_path / "g.%04d.png", 1, 3)
+    _sequence(tmp_path / "g.%04d.png", 1, 3)
+    (tmp_path / "g.0002.png").unlink()  # a gap at 2; frame 3 alone is complete
+    result = _invoke("key", tmp_path / "g.%04d.png", "--alpha", tmp_path / "a.%04d.png", "--quiet")
+    assert result.exit_code != 0 and "--start/--end" in result.output
+    result = _invoke("key", tmp_path / "g.%04d.png", "--start", 3, "--end", 3,
+                     "--alpha", tmp_path / "a.%04d.png", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "a.0003.png").is_file()
+
