@@ -1,0 +1,55 @@
+"""`--config` files: a misspelt or unknown key, a wrong value, bad encoding or an unreadable file is
+refused with a message naming the file, never ignored or shown as a traceback."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from guangying.cli.main import cli
+
+
+def _run(tmp_path: Path, config: bytes, name: str = "settings.yaml"):
+    path = tmp_path / name
+    path.write_bytes(config)
+    # the input does not exist: a config that passed would fail later with another message
+    result = CliRunner().invoke(cli, ["--config", str(path), "key", str(tmp_path / "in.png"), "--alpha",
+                                      str(tmp_path / "a.png"), "--quiet"])
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), (
+        result.exception)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("config", "name", "expected"),
+    [
+        (b"grow_pz: 10\n", "s.yaml", "unknown setting 'grow_pz'; did you mean 'grow_px'?"),
+        (b"key:\n  screen_gian: 1\n", "s.yaml", "'screen_gian' in section [key]; did you mean"),
+        (b"[key]\ngrow_pz = 3\n", "s.toml", "did you mean 'grow_px'"),
+        (b"key:\n  background: red\n", "s.yaml", "unknown setting 'background' in section [key]"),
+        (b"screen_colour: 0.1\n", "s.yaml", "screen_colour = 0.1 is not a valid value"),
+        (b"key:\n  matte: chrom\n", "s.yaml", "'chrom' is not one of"),
+        (b"grow_px: lots\n", "s.yaml", "grow_px = 'lots' is not a valid value"),
+        (b"grow_px: 2\n\xff\xfe\n", "s.yaml", "is not UTF-8 text"),
+    ],
+)
+def test_bad_config_is_refused_naming_the_file(tmp_path, config, name, expected):
+    result = _run(tmp_path, config, name)
+    assert result.exit_code == 2
+    assert expected in result.output and name in result.output
+
+
+def test_unreadable_config_is_a_message(tmp_path, monkeypatch):
+    def denied(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    result = _run(tmp_path, b"grow_px: 2\n")
+    assert result.exit_code == 2 and "cannot read config file" in result.output
+    assert "Permission denied" in result.output
+
+
+def test_a_good_config_still_applies(tmp_path):
+    result = _run(tmp_path, b"grow_px: 2\nkey:\n  screen_gain: 1.1\n")
+    assert "config file" not in result.output
+    assert "in.png" in result.output  # got as far as opening the (missing) input
