@@ -6,6 +6,7 @@ import errno
 import os
 import secrets
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from guangying.base.errors import MediaError
@@ -50,12 +51,12 @@ def describe_os_error(exc: BaseException, target: Path) -> str:
     return f"writing {target} failed: {exc}"
 
 
-def write_bytes(target: Path, data: bytes | memoryview) -> None:
-    """Write ``data`` to ``target`` atomically; on failure nothing is left behind and MediaError names it."""
+def write_with(target: Path, save: Callable[[Path], None]) -> None:
+    """Atomically create ``target`` with ``save(temp_path)`` (for encoders that only write to a path);
+    on failure nothing is left behind and MediaError names ``target``."""
     temp = partial_path(target)
     try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
+        save(temp)
         os.replace(temp, target)
     except OSError as exc:
         remove_quietly(temp)
@@ -63,6 +64,16 @@ def write_bytes(target: Path, data: bytes | memoryview) -> None:
     except BaseException:
         remove_quietly(temp)
         raise
+
+
+def write_bytes(target: Path, data: bytes | memoryview) -> None:
+    """Write ``data`` to ``target`` atomically; on failure nothing is left behind and MediaError names it."""
+
+    def save(temp: Path) -> None:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+
+    write_with(target, save)
 
 
 def write_text(target: str | os.PathLike[str], text: str) -> Path:

@@ -107,6 +107,13 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
             help="H.264 (.mp4) speed/size trade-off [default: veryfast].",
         ),
         click.option("--no-audio", is_flag=True, help="Video outputs without the source's sound."),
+        click.option(
+            "--exr-matte-channel",
+            type=click.Choice(["A", "Y"]),
+            default="A",
+            show_default=True,
+            help="Channel name of a matte written as EXR: A (alpha, what compositors expect) or Y.",
+        ),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]
     for decorator in reversed(decorators):
@@ -116,6 +123,7 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
 
 def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) -> None:
     outputs.audio = not options.get("no_audio", False)
+    outputs.exr_matte_channel = options.get("exr_matte_channel") or "A"
     if options.get("crf") is not None:
         outputs.h264_options["crf"] = str(options["crf"])
     if options.get("encode_preset"):

@@ -204,11 +204,15 @@ def _copied_packets(
     end_s: Fraction,
     preroll: bool,
 ) -> Iterator[tuple[Fraction, av.Packet]]:
-    """Packets of the span, shifted so ``begin_s`` is 0. The packet straddling the start is kept (with
-    an edit list) or dropped by its midpoint; the last one is kept when its midpoint is inside, so the
-    sound's ends are within half a packet (≈ 11 ms of AAC at 48 kHz) of the cut."""
+    """Packets of the span, shifted so ``begin_s`` is 0. With an edit list (``preroll``) the packet
+    straddling the start is kept together with the one before it: an MDCT codec (AAC) needs the previous
+    packet to decode the first samples right (the source's own priming packet, at a negative time, is
+    such a one); the edit list hides them. Without, the straddling packet is dropped by its midpoint.
+    The last packet is kept when its midpoint is inside, so the end is within half a packet (≈ 11 ms of
+    AAC at 48 kHz) of the cut."""
     time_base = stream.time_base
     offset = round(begin_s / time_base)
+    held: av.Packet | None = None  # the packet before the span: decoder pre-roll
     for packet in container.demux(stream):
         if packet.pts is None:
             continue
@@ -218,11 +222,14 @@ def _copied_packets(
         if middle >= end_s:
             break
         if start + length <= begin_s if preroll else middle < begin_s:
+            held = packet if preroll else None
             continue
-        packet.pts -= offset
-        if packet.dts is not None:
-            packet.dts -= offset
-        yield packet.pts * time_base, packet
+        for kept in (held, packet) if held is not None else (packet,):
+            kept.pts -= offset
+            if kept.dts is not None:
+                kept.dts -= offset
+            yield kept.pts * time_base, kept
+        held = None
 
 
 def _restreamed(

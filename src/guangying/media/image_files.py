@@ -34,12 +34,31 @@ def read_picture(path: Path, what: str) -> Picture:
     if not path.is_file():
         raise MediaError(f"{what}: file not found: {path}")
     pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if pixels is None and path.suffix.lower() == ".exr":
+        matte = _read_exr_matte(path)
+        if matte is not None:
+            return Picture(rgb=np.repeat(matte[..., None], 3, axis=2), alpha=matte, transfer="linear",
+                           bit_depth=16)
     if pixels is None:
         raise MediaError(
             f"{what}: cannot decode {path}; the file is damaged, incomplete or not a "
             f"{path.suffix.lstrip('.').upper() or 'picture'} file. Re-copy or re-export it"
         )
     return picture_from_bgr(pixels, path, what)
+
+
+def _read_exr_matte(path: Path) -> np.ndarray | None:
+    """The channel of a single-channel EXR that OpenCV does not read (an alpha matte named ``A``) as
+    float32 (H, W); None when it is not one."""
+    import OpenEXR  # late import: only these mattes need it
+
+    try:
+        channels = OpenEXR.File(str(path), separate_channels=True).channels()
+    except (RuntimeError, OSError):
+        return None
+    if len(channels) != 1:
+        return None
+    return np.asarray(next(iter(channels.values())).pixels, np.float32)
 
 
 def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -10,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tifffile
 
-from guangying.base.atomic import remove_quietly, write_bytes
+from guangying.base.atomic import remove_quietly, write_bytes, write_with
 from guangying.base.errors import MediaError
 from guangying.media.frames import Transfer
 from guangying.media.image_files import IMAGE_EXTENSIONS
@@ -31,6 +33,20 @@ _EXR_COMPRESSION = {
     "none": cv2.IMWRITE_EXR_COMPRESSION_NO,
 }
 _BIT_DEPTHS = {".png": (16, 8), ".tif": (16, 8), ".tiff": (16, 8)}  # first = default
+
+
+def _write_exr_alpha(path: Path, alpha: np.ndarray, compression: str) -> None:
+    """A matte-only EXR with its channel named ``A``, as compositors expect of an alpha matte (OpenCV
+    can only name a single channel ``Y``)."""
+    import OpenEXR  # late import: only matte EXRs need it
+
+    codes = {"piz": OpenEXR.PIZ_COMPRESSION, "zip": OpenEXR.ZIP_COMPRESSION,
+             "dwaa": OpenEXR.DWAA_COMPRESSION, "none": OpenEXR.NO_COMPRESSION}
+    header = {"compression": codes[compression], "type": OpenEXR.scanlineimage}
+    try:
+        OpenEXR.File(header, {"A": np.ascontiguousarray(alpha, np.float16)}).write(str(path))
+    except RuntimeError as exc:  # OpenEXR reports I/O failures as RuntimeError
+        raise OSError(str(exc)) from exc
 
 
 class ImageWriter(Writer):
@@ -73,11 +89,16 @@ class ImageWriter(Writer):
         params: list[int] = []
         dtype: type | None = np.uint8
         if ext == ".exr":
-            allowed = ("compression",)
+            allowed = ("compression", "matte_channel")
             name = str(options.get("compression", "piz")).lower()
             if name not in _EXR_COMPRESSION:
                 choices = ", ".join(_EXR_COMPRESSION)
                 raise MediaError(f"{self.target}: EXR compression must be one of {choices}")
+            self._exr_compression = name
+            self._matte_channel = str(options.get("matte_channel", "A"))
+            if self._matte_channel not in ("A", "Y"):
+                raise MediaError(f"{self.target}: matte_channel must be 'A' (alpha) or 'Y' (luminance), "
+                                 f"got {self._matte_channel!r}")
             params = [cv2.IMWRITE_EXR_TYPE, cv2.IMWRITE_EXR_TYPE_HALF,
                       cv2.IMWRITE_EXR_COMPRESSION, _EXR_COMPRESSION[name]]
             dtype = None  # float samples
@@ -130,11 +151,30 @@ class ImageWriter(Writer):
 
     def _encode_and_save(self, number: int, pixels: np.ndarray) -> None:
         path = self._path(number)
-        ok, encoded = cv2.imencode(self._ext, pixels, self._params)
-        if not ok:
-            raise MediaError(f"{path}: OpenCV could not encode frame {number} as {self._ext}")
-        write_bytes(path, encoded.data)
+        if self._ext in (".tif", ".tiff"):
+            write_bytes(path, self._tiff_bytes(pixels))
+        elif self._ext == ".exr" and self.content == "matte" and self._matte_channel == "A":
+            write_with(path, lambda temp: _write_exr_alpha(temp, pixels, self._exr_compression))
+        else:
+            ok, encoded = cv2.imencode(self._ext, pixels, self._params)
+            if not ok:
+                raise MediaError(f"{path}: OpenCV could not encode frame {number} as {self._ext}")
+            write_bytes(path, encoded.data)
         self._written.append(path)
+
+    def _tiff_bytes(self, pixels: np.ndarray) -> bytes:
+        """TIFF through tifffile: OpenCV cannot write the ExtraSamples tag, without which libtiff (and
+        the tools built on it) do not take a 4th channel as alpha. Straight colour is "unassociated"
+        alpha, premultiplied colour "associated"."""
+        extra: dict[str, Any] = {"photometric": "minisblack" if pixels.ndim == 2 else "rgb"}
+        if pixels.ndim == 3:
+            order = cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
+            pixels = cv2.cvtColor(pixels, order)
+            if pixels.shape[2] == 4:
+                extra["extrasamples"] = ["assocalpha" if self.premultiplied else "unassalpha"]
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, pixels, compression="zlib", predictor=True, **extra)
+        return buffer.getvalue()
 
     def _consume(self, item: tuple[int, np.ndarray]) -> None:
         # At most one frame per worker in flight: memory stays bounded.

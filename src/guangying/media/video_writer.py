@@ -160,6 +160,11 @@ class VideoWriter(Writer):
     def _consume(self, pixels: np.ndarray) -> None:
         frame = av.VideoFrame.from_ndarray(pixels, format=self._input_format)
         frame = frame.reformat(**self._reformat)
+        # Tag every frame too: ProRes writes them into each frame header, and a transcode reads the
+        # frames' tags, not the container's (untagged frames would come out "unspecified").
+        frame.color_primaries, frame.color_trc = _BT709, _BT709
+        frame.colorspace = _RGB_MATRIX if self._format.rgb_matrix else _BT709
+        frame.color_range = _FULL_RANGE if self._format.rgb_matrix else _TV_RANGE
         frame.pts = self._pts
         self._pts += 1
         try:

@@ -9,6 +9,7 @@ from typing import Any
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.mattes import Matter
+from guangying.base.timecode import timecode_at
 from guangying.media import open_reader, open_writer
 from guangying.media.outputs import check_outputs
 from guangying.media.video_writer import VIDEO_EXTENSIONS
@@ -30,6 +31,7 @@ class JobOutputs:
     premultiplied: bool = False
     h264_options: dict[str, str] = field(default_factory=dict)  # crf / preset for .mp4 outputs
     audio: bool = True  # video outputs (not mattes) carry a video source's sound for the same frames
+    exr_matte_channel: str = "A"  # channel name of a matte-only EXR: A (alpha) or Y (luminance)
 
     def any(self) -> bool:
         return any(p is not None for p in (self.composite, self.alpha, self.foreground))
@@ -80,7 +82,8 @@ def run_job(
             }
             suffix = Path(str(path)).suffix.lower()
             if suffix in VIDEO_EXTENSIONS and info.timecode:
-                options["timecode"] = info.timecode  # outputs line up with the source in an edit
+                # the output's first frame is source frame first_frame: its timecode, so an editor relinks
+                options["timecode"] = timecode_at(info.timecode, info.first_frame, info.fps)
             if suffix == ".mp4":
                 options.update(outputs.h264_options)
             if sound and outputs.audio and suffix in VIDEO_EXTENSIONS and info.kind == "video":
@@ -94,8 +97,11 @@ def run_job(
                 open_writer(outputs.composite, content="rgb", **writer_options(outputs.composite))
             )
         if outputs.alpha is not None:
+            alpha_options = writer_options(outputs.alpha, sound=False)
+            if Path(str(outputs.alpha)).suffix.lower() == ".exr":
+                alpha_options["matte_channel"] = outputs.exr_matte_channel
             writers["alpha"] = stack.enter_context(
-                open_writer(outputs.alpha, content="matte", **writer_options(outputs.alpha, sound=False))
+                open_writer(outputs.alpha, content="matte", **alpha_options)
             )
         if outputs.foreground is not None:
             foreground_has_alpha = Path(str(outputs.foreground)).suffix.lower() in _ALPHA_SUFFIXES
