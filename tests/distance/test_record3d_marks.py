@@ -4,6 +4,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from guangying.base.errors import GuangyingError
 from guangying.distance.marks import MarkPlan, MarksError, load_marks
 from guangying.distance.realsense import realsense_available
 from guangying.distance.record3d import Record3DError, Record3DReader
@@ -65,7 +66,7 @@ def test_realsense_without_library_says_what_to_install():
         pytest.skip("pyrealsense2 is installed; this checks the message shown when it is not")
     from guangying.distance.realsense import RealSenseSource
 
-    with pytest.raises(RuntimeError, match="pip install pyrealsense2"):
+    with pytest.raises(GuangyingError, match="pip install pyrealsense2"):
         RealSenseSource()
 
 

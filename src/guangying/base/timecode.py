@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from guangying.base.errors import InputFormatError
+
 _TIMECODE = re.compile(r"^(\d{1,2})[:](\d{2})[:](\d{2})([:;.,])(\d{2,3})$")
 
 
@@ -21,7 +23,7 @@ def parse_timecode(timecode: str, fps: Fraction) -> tuple[int, bool]:
     """Return (frame count since 00:00:00:00, is_drop_frame) for ``HH:MM:SS:FF`` (``;`` = drop-frame)."""
     match = _TIMECODE.match(timecode.strip())
     if match is None:
-        raise ValueError(f"not a SMPTE timecode (HH:MM:SS:FF): {timecode!r}")
+        raise InputFormatError(f"not a SMPTE timecode (HH:MM:SS:FF): {timecode!r}")
     hours, minutes, seconds, sep, frames = match.groups()
     h, m, s, f = int(hours), int(minutes), int(seconds), int(frames)
     nominal = _nominal_rate(fps)

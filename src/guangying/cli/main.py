@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import signal
+import sys
 import tomllib
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,12 @@ import click
 import yaml
 
 from guangying import __version__
+from guangying.base.errors import GuangyingError
+
+BUG_REPORT = (
+    "This is a bug in Guangying {version}, not something you did. Please report it with the "
+    "traceback above and the command you ran."
+)
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -100,6 +108,20 @@ class _ConfigGroup(click.Group):
                 _check_config(self, config, path)
                 break
         return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # The one place errors are turned into messages: a GuangyingError is something the user can
+        # fix and gets its sentence; anything else is a bug and keeps its traceback.
+        try:
+            return super().invoke(ctx)
+        except GuangyingError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            click.echo("\n" + BUG_REPORT.format(version=__version__), err=True)
+            ctx.exit(70)  # EX_SOFTWARE
 
 
 @click.group(cls=_ConfigGroup, context_settings={"help_option_names": ["-h", "--help"]})

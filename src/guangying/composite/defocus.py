@@ -13,6 +13,7 @@ import math
 import cv2
 import numpy as np
 
+from guangying.base.errors import SettingsError
 from guangying.lens.optics import coc_diameter_px
 
 MAX_DIRECT_PX = 48.0
@@ -42,10 +43,10 @@ def defocus_rgb_linear(
     """
     rgb = np.asarray(rgb_linear, dtype=np.float32)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb_linear must be (H, W, 3), got {rgb.shape}")
+        raise SettingsError(f"rgb_linear must be (H, W, 3), got {rgb.shape}")
     alpha = None if alpha_or_none is None else np.asarray(alpha_or_none, dtype=np.float32)
     if alpha is not None and alpha.shape != rgb.shape[:2]:
-        raise ValueError(f"alpha {alpha.shape} does not match the image {rgb.shape[:2]}")
+        raise SettingsError(f"alpha {alpha.shape} does not match the image {rgb.shape[:2]}")
     if not math.isfinite(coc_diameter_px) or coc_diameter_px < 1.0:
         return rgb.copy(), None if alpha is None else alpha.copy()
     h, w = rgb.shape[:2]

@@ -11,6 +11,7 @@ import numba
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.errors import SettingsError
 
 # sRGB decode/encode through dense nearest-sample tables inside the fused kernel: pow() per pixel would
 # cost more than the whole composite. 65536 samples keep the error near 1e-4 (under 1/30 of an 8-bit step).
@@ -124,7 +125,7 @@ def over_srgb(
     bg = np.ascontiguousarray(bg_rgb_linear, np.float32)
     a = np.ascontiguousarray(alpha, np.float32)
     if fg.shape != bg.shape or fg.shape[:2] != a.shape or fg.ndim != 3 or fg.shape[2] != 3:
-        raise ValueError(
+        raise SettingsError(
             f"composite needs foreground (H, W, 3), alpha (H, W) and background (H, W, 3) of one size; "
             f"got {fg.shape}, {a.shape}, {bg.shape}"
         )
@@ -139,6 +140,6 @@ def over_srgb(
     else:
         bg_srgb = np.ascontiguousarray(bg_rgb_srgb, np.float32)
         if bg_srgb.shape != bg.shape:
-            raise ValueError(f"bg_rgb_srgb {bg_srgb.shape} must match the linear background {bg.shape}")
+            raise SettingsError(f"bg_rgb_srgb {bg_srgb.shape} must match the linear background {bg.shape}")
     _over_srgb_kernel(fg, a, bg, bg_srgb, wrap_rgb, wrap_weight, _DECODE_LUT, _ENCODE_LUT, out)
     return out

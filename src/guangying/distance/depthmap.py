@@ -9,13 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
+from guangying.base.errors import InputFormatError, SettingsError
+
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # must be set before OpenCV reads an EXR
 import cv2  # noqa: E402
 
 from guangying.distance.reading import DistanceReading  # noqa: E402
 
 
-class DepthMapError(ValueError):
+class DepthMapError(InputFormatError):
     """A depth file that cannot be used as metres."""
 
 
@@ -66,7 +68,7 @@ def _region_mask(
     if mask is not None:
         m = np.asarray(mask)
         if m.shape != (h, w):
-            raise ValueError(f"mask shape {m.shape} does not match the depth map {(h, w)}")
+            raise SettingsError(f"mask shape {m.shape} does not match the depth map {(h, w)}")
         return m > 0.5 if m.dtype != bool else m
     out = np.zeros((h, w), dtype=bool)
     if box is None:
@@ -76,7 +78,7 @@ def _region_mask(
     x0, x1 = max(0, min(x0, x1)), min(w, max(x0, x1))
     y0, y1 = max(0, min(y0, y1)), min(h, max(y0, y1))
     if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"box {box} does not overlap the {w}×{h} depth map")
+        raise SettingsError(f"box {box} does not overlap the {w}×{h} depth map")
     out[y0:y1, x0:x1] = True
     return out
 
@@ -102,7 +104,7 @@ def sample_depth(
     """
     d = np.asarray(depth_m, dtype=np.float32)
     if d.ndim != 2:
-        raise ValueError(f"depth map must be 2-D (H, W), got {d.shape}")
+        raise DepthMapError(f"depth map must be 2-D (H, W), got {d.shape}")
     region = _region_mask(d.shape, mask, box)
     n_region = int(region.sum())
     if n_region == 0:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from guangying.base.errors import SettingsError
+
 IRIS_DIAMETER_MM = 11.7
 IRIS_REL_SIGMA = 0.043
 IPD_MM = 63.0
@@ -38,7 +40,7 @@ class Intrinsics:
     ) -> Intrinsics:
         """From a lens and the recorded sensor width (square pixels, centred principal point)."""
         if not (focal_length_mm > 0 and sensor_width_mm > 0 and width_px > 0 and height_px > 0):
-            raise ValueError("focal length, sensor width and image size must all be > 0")
+            raise SettingsError("focal length, sensor width and image size must all be > 0")
         f = focal_length_mm * width_px / sensor_width_mm
         return cls(f, f, width_px / 2.0, height_px / 2.0, int(width_px), int(height_px))
 
@@ -47,7 +49,7 @@ class Intrinsics:
         """From a 3×3 calibration matrix (e.g. OpenCV's calibrateCamera, Record3D metadata)."""
         k = np.asarray(K, dtype=np.float64)
         if k.shape != (3, 3):
-            raise ValueError(f"K must be 3×3, got {k.shape}")
+            raise SettingsError(f"K must be 3×3, got {k.shape}")
         return cls(
             float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]), int(width_px), int(height_px)
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from guangying.base.errors import SettingsError
 from guangying.distance.face_geometry import (
     FaceRange,
     Intrinsics,
@@ -55,7 +56,7 @@ class FaceDetection:
 def _as_float_rgb(rgb: np.ndarray) -> np.ndarray:
     a = np.asarray(rgb)
     if a.ndim != 3 or a.shape[2] != 3:
-        raise ValueError(f"expected an RGB image (H, W, 3), got {a.shape}")
+        raise SettingsError(f"expected an RGB image (H, W, 3), got {a.shape}")
     return a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
 
 

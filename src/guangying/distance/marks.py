@@ -12,12 +12,13 @@ from pathlib import Path
 
 import yaml
 
+from guangying.base.errors import InputFormatError
 from guangying.distance.reading import DistanceReading
 
 TRACK = "track"
 
 
-class MarksError(ValueError):
+class MarksError(InputFormatError):
     """Marks or cues that cannot be used."""
 
 

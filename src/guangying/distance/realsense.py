@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from guangying.base.errors import DeviceError, GuangyingError
 from guangying.distance.depthmap import sample_depth
 from guangying.distance.reading import DistanceReading
 
@@ -37,7 +38,7 @@ class RealSenseSource:
         try:
             import pyrealsense2 as rs
         except ImportError as exc:
-            raise RuntimeError("Intel RealSense needs pyrealsense2: `pip install pyrealsense2`") from exc
+            raise GuangyingError("Intel RealSense needs pyrealsense2: `pip install pyrealsense2`") from exc
         self._rs = rs
         self.pipeline = rs.pipeline()
         cfg = rs.config()
@@ -46,7 +47,7 @@ class RealSenseSource:
         try:
             profile = self.pipeline.start(cfg)
         except RuntimeError as exc:
-            raise RuntimeError(f"cannot start the RealSense camera: {exc}") from exc
+            raise DeviceError(f"cannot start the RealSense camera: {exc}") from exc
         self.depth_scale = float(profile.get_device().first_depth_sensor().get_depth_scale())
         self.align = rs.align(rs.stream.color)
         self.box = box

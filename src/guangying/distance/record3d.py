@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from guangying.base.errors import InputFormatError
 from guangying.distance.depthmap import sample_depth
 from guangying.distance.reading import DistanceReading
 
 
-class Record3DError(ValueError):
+class Record3DError(InputFormatError):
     """A recording that cannot be read."""
 
 

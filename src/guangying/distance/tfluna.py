@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 import serial
 
+from guangying.base.errors import DeviceError
 from guangying.distance.reading import DistanceReading
 
 HEADER = b"\x59\x59"
 FRAME_LEN = 9
 
 
-class SensorTimeoutError(TimeoutError):
+class SensorTimeoutError(DeviceError, TimeoutError):
     """No valid frame arrived in time: wrong port/baud rate, sensor in I²C mode, or unplugged."""
 
 
@@ -133,7 +134,7 @@ class TfLunaSource:
             try:
                 self._serial = serial.Serial(port, baudrate=baudrate, timeout=0.05)
             except serial.SerialException as exc:
-                raise OSError(f"cannot open LiDAR serial port {port}: {exc}") from exc
+                raise DeviceError(f"cannot open LiDAR serial port {port}: {exc}") from exc
         self.port_name = getattr(self._serial, "port", str(port))
         self.timeout_s = timeout_s
         self.min_strength = min_strength

@@ -27,15 +27,37 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from guangying.base.checks import Range, check_fields
+from guangying.base.errors import SettingsError
 from guangying.distance.reading import DistanceReading
 from guangying.focus.kalman import DiopterIMM
 from guangying.focus.scurve import smoothstep5
-from guangying.lens.optics import dof_half_width_diopters
+from guangying.lens.optics import LENS_RANGES, dof_half_width_diopters
+
+_CONFIG_RANGES = {
+    **{k: LENS_RANGES[k] for k in ("focal_length_mm", "f_number", "coc_mm")},
+    "sensor_sigma_m": Range(0.0, 10.0, lo_open=True, unit="m"),
+    "subject_jerk_mps3": Range(0.0, 1e3, lo_open=True, unit="m/s³"),
+    "manoeuvre_jerk_mps3": Range(0.0, 1e4, lo_open=True, unit="m/s³"),
+    "gate_sigma": Range(0.0, 100.0, lo_open=True),
+    "reacquire_s": Range(0.0, 60.0, unit="s"),
+    "latency_s": Range(0.0, 10.0, unit="s"),
+    "sensor_latency_s": Range(0.0, 10.0, unit="s"),
+    "deadband_dof_fraction": Range(0.0, 10.0),
+    "max_speed_dps": Range(0.0, 1e3, lo_open=True, unit="diopters/s"),
+    "max_accel_dps2": Range(0.0, 1e5, lo_open=True, unit="diopters/s²"),
+    "min_distance_m": Range(0.0, 1e6, lo_open=True, unit="m"),
+    "max_distance_m": Range(0.0, 1e6, lo_open=True, unit="m"),
+}
 
 
 @dataclass(slots=True)
 class ControllerConfig:
-    """Controller settings; the only sensor knowledge is its published noise σ (``sensor_sigma_m``)."""
+    """Controller settings; the only sensor knowledge is its published noise σ (``sensor_sigma_m``).
+
+    Lens numbers as in :func:`guangying.lens.optics.depth_of_field` (mm, f-number, mm); every value
+    is checked against its range on construction (:class:`~guangying.base.errors.SettingsError`).
+    """
 
     focal_length_mm: float
     f_number: float
@@ -54,6 +76,14 @@ class ControllerConfig:
     max_accel_dps2: float = 40.0
     min_distance_m: float = 0.2
     max_distance_m: float = 1000.0
+
+    def __post_init__(self) -> None:
+        check_fields(self, "focus", _CONFIG_RANGES)
+        if not self.min_distance_m < self.max_distance_m:
+            raise SettingsError(
+                f"focus settings min_distance_m={self.min_distance_m}, max_distance_m={self.max_distance_m}: "
+                "need min_distance_m < max_distance_m"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,15 @@ import math
 
 import serial
 
+from guangying.base.errors import DeviceError
+
 
 class SerialMotorOutput:
     def __init__(self, port: str, baudrate: int = 115200, line_format: str = "F{pos}\n") -> None:
         try:
             self._serial = serial.Serial(port, baudrate=baudrate, timeout=0.1, write_timeout=0.1)
         except serial.SerialException as exc:
-            raise OSError(f"cannot open focus-motor serial port {port}: {exc}") from exc
+            raise DeviceError(f"cannot open focus-motor serial port {port}: {exc}") from exc
         self.line_format = line_format
 
     def send(self, motor_position: float, distance_m: float) -> bytes:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from guangying.base.errors import SettingsError
 from guangying.distance.marks import TRACK, MarkPlan
 from guangying.distance.reading import DistanceReading
 from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput
@@ -29,9 +30,9 @@ def replay(
     the log (or ``duration_s``); frame k's focus uses only readings with ``t_s`` ≤ its time.
     ``marks``: planned cues — rack to a mark (and hold it) or back to the sensor's subject (``track``)."""
     if not fps > 0:
-        raise ValueError(f"fps must be > 0, got {fps}")
+        raise SettingsError(f"fps must be > 0, got {fps}")
     if not readings:
-        raise ValueError("no readings to replay")
+        raise SettingsError("no readings to replay")
     t_start = readings[0].t_s if start_s is None else start_s
     t_end = readings[-1].t_s if duration_s is None else t_start + duration_s
     times = t_start + np.arange(0, int(math.floor((t_end - t_start) * fps)) + 1) / fps

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from guangying.base.atomic import write_text as atomic_write_text
+from guangying.base.errors import InputFormatError
 from guangying.distance.reading import DistanceReading
 
 TRACK_COLUMNS = (
@@ -74,7 +75,7 @@ def write_track(path: str | Path, rows: list[TrackRow]) -> Path:
     return atomic_write_text(p, buf.getvalue())
 
 
-class SensorLogError(ValueError):
+class SensorLogError(InputFormatError):
     """A sensor log that cannot be replayed."""
 
 

@@ -16,6 +16,8 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from guangying.base.errors import SettingsError
+
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 
 
@@ -140,7 +142,7 @@ class SubjectSelector:
             return max(live, key=lambda t: t.area)
         if self.rule == "centre":
             if self.frame_size is None:
-                raise ValueError("rule 'centre' needs frame_size=(width, height)")
+                raise SettingsError("rule 'centre' needs frame_size=(width, height)")
             cx, cy = self.frame_size[0] / 2, self.frame_size[1] / 2
             return min(live, key=lambda t: math.hypot(t.centre[0] - cx, t.centre[1] - cy))
         if self.rule == "nearest":
@@ -150,17 +152,17 @@ class SubjectSelector:
             return next((t for t in live if t.track_id == self.target_id), None)
         if self.rule == "point":
             if self.point is None:
-                raise ValueError("rule 'point' needs point=(x, y)")
+                raise SettingsError("rule 'point' needs point=(x, y)")
             px, py = self.point
             inside = [t for t in live if t.box[0] <= px <= t.box[2] and t.box[1] <= py <= t.box[3]]
             pool = inside or live
             return min(pool, key=lambda t: math.hypot(t.centre[0] - px, t.centre[1] - py))
         if self.rule == "box":
             if self.box is None:
-                raise ValueError("rule 'box' needs box=(x0, y0, x1, y1)")
+                raise SettingsError("rule 'box' needs box=(x0, y0, x1, y1)")
             ious = iou_matrix(np.array([self.box]), np.array([t.box for t in live]))[0]
             return live[int(np.argmax(ious))] if ious.max() > 0 else None
-        raise ValueError(f"unknown selection rule {self.rule!r}")
+        raise SettingsError(f"unknown selection rule {self.rule!r}")
 
     def select(self, tracks: list[Track]) -> Track | None:
         """The locked subject (even while it coasts through an occlusion); None when it is gone —

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
+from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
 from guangying.keyer import kernels
 from guangying.keyer.maths import screen_channels
@@ -27,9 +28,9 @@ from guangying.keyer.settings import KeyerSettings
 def _check_frame(rgb: object, what: str) -> np.ndarray:
     if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
         shape = getattr(rgb, "shape", type(rgb).__name__)
-        raise ValueError(f"{what} must be a float32 (H, W, 3) RGB array, got {shape}")
+        raise SettingsError(f"{what} must be a float32 (H, W, 3) RGB array, got {shape}")
     if rgb.dtype != np.float32:
-        raise ValueError(
+        raise SettingsError(
             f"{what} must be float32 sRGB in 0–1, got {rgb.dtype}: convert with rgb.astype(np.float32) / 255 "
             "for 8-bit data"
         )
@@ -41,7 +42,7 @@ def _check_mask(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> n
         return None
     if not isinstance(mask, np.ndarray) or mask.shape != shape:
         got = getattr(mask, "shape", type(mask).__name__)
-        raise ValueError(
+        raise SettingsError(
             f"keyer {name} is {got} but the frame is {shape}: give a float32 (H, W) mask at the frame's size"
         )
     return np.ascontiguousarray(mask, np.float32)
@@ -115,7 +116,7 @@ class ChromaKeyer:
                 clean = cv2.GaussianBlur(_check_frame(st.clean_plate, "keyer clean_plate"), (0, 0), 1.5)
                 self._clean_plate_linear = srgb_to_linear(clean)
             if self._clean_plate_linear.shape != rgb.shape:
-                raise ValueError(
+                raise SettingsError(
                     f"keyer clean_plate is {self._clean_plate_linear.shape} but the frame is {rgb.shape}: "
                     "the clean plate must be shot at the footage's resolution"
                 )
@@ -146,7 +147,7 @@ class ChromaKeyer:
         if background_rgb is not None:
             background_rgb = _check_frame(background_rgb, "keyer background")
             if background_rgb.shape != rgb.shape:
-                raise ValueError(
+                raise SettingsError(
                     f"keyer background is {background_rgb.shape} but the frame is {rgb.shape}: "
                     "resize the background plate to the footage first"
                 )

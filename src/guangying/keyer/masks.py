@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from guangying.base.errors import InputFormatError, SettingsError
+
 _SUBPIXEL_BITS = 4  # fillPoly fixed-point: vertices placed to 1/16 pixel
 # Antialiasing by 4×4 supersampling and area averaging gives each edge pixel its true coverage;
 # fillPoly's own LINE_AA adds a blurred outline that grows the shape by most of a pixel.
@@ -32,7 +34,9 @@ def polygon_mask(
     for poly in polygons:
         pts = np.asarray(poly, dtype=np.float64)
         if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3:
-            raise ValueError(f"a polygon needs at least 3 (x, y) points, got an array of shape {pts.shape}")
+            raise SettingsError(
+                f"a polygon needs at least 3 (x, y) points, got an array of shape {pts.shape}"
+            )
         fine = (pts + 0.5) * _SUPERSAMPLE - 0.5  # pixel centres of the fine grid
         scaled.append(np.round(fine * (1 << _SUBPIXEL_BITS)).astype(np.int32))
     canvas = np.zeros((height * _SUPERSAMPLE, width * _SUPERSAMPLE), np.uint8)
@@ -52,13 +56,13 @@ def mask_from_image(path: str | Path, shape: tuple[int, int], invert: bool = Fal
     path = Path(path)
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise ValueError(f"cannot read mask image {path}: missing or not an image (PNG/TIFF/JPEG/EXR)")
+        raise InputFormatError(f"cannot read mask image {path}: missing or not an image (PNG/TIFF/JPEG/EXR)")
     scale = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}.get(image.dtype, 1.0)
     image = image.astype(np.float32) * np.float32(scale)
     if image.ndim == 3:
         image = image[..., 3] if image.shape[2] == 4 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     if image.shape != tuple(shape[:2]):
-        raise ValueError(
+        raise SettingsError(
             f"mask image {path} is {image.shape[1]}×{image.shape[0]} but the footage is "
             f"{shape[1]}×{shape[0]}: export the mask at the footage's resolution"
         )

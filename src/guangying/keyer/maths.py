@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from guangying.base.errors import SettingsError
+
 # Rec.709 luminance weights: the neutral spill replacement gives back the luminance it removes.
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _EPS_DIFF = 1e-4  # smallest screen difference we divide by (a grey "screen" keys nothing)
@@ -21,7 +23,7 @@ def screen_channels(screen: str) -> tuple[int, int, int]:
         return 1, 0, 2
     if screen == "blue":
         return 2, 0, 1
-    raise ValueError(f"screen must be 'green' or 'blue', got {screen!r}")
+    raise SettingsError(f"screen must be 'green' or 'blue', got {screen!r}")
 
 
 def colour_difference(rgb_linear: np.ndarray, screen: str = "green", balance: float = 0.9) -> np.ndarray:
@@ -154,7 +156,7 @@ def despill(
     neutral without a background); "none" adds nothing. Output clamped to 0–1.
     """
     if method not in ("average", "double", "limit", "subject", "none"):
-        raise ValueError(f"despill method must be average, double, limit, subject or none, got {method!r}")
+        raise SettingsError(f"despill method must be average, double, limit, subject or none, got {method!r}")
     rgb = np.array(rgb_linear, np.float32)
     if method == "none":
         return rgb
@@ -169,11 +171,11 @@ def despill(
     rgb[..., s] -= spill
     if replace == "background" and background_rgb_linear is not None:
         if screen_rgb_linear is None:
-            raise ValueError("despill replace='background' needs screen_rgb_linear")
+            raise SettingsError("despill replace='background' needs screen_rgb_linear")
         screen_level = np.maximum(np.asarray(screen_rgb_linear, np.float32)[..., s], np.float32(_EPS_DIFF))
         rgb += (spill / screen_level)[..., None] * np.asarray(background_rgb_linear, np.float32)
     elif replace in ("neutral", "background"):
         rgb += (spill * LUMA_709[s])[..., None]
     elif replace != "none":
-        raise ValueError(f"spill replace must be background, neutral or none, got {replace!r}")
+        raise SettingsError(f"spill replace must be background, neutral or none, got {replace!r}")
     return np.clip(rgb, 0.0, 1.0).astype(np.float32)

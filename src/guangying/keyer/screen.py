@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
+from guangying.base.errors import GuangyingError, SettingsError
 from guangying.keyer.maths import colour_difference, screen_channels
 
 _ANALYSIS_WIDTH_PX = 320  # the colour estimate looks at a small copy: robust, and ~1 ms at 1080p
@@ -41,7 +42,7 @@ def detect_screen(rgb_srgb: np.ndarray) -> str:
     return max(scores, key=scores.__getitem__)
 
 
-class NoScreenError(ValueError):
+class NoScreenError(GuangyingError, ValueError):
     """The frame shows no screen to key (a slate, black, or the wrong screen colour)."""
 
 
@@ -54,7 +55,7 @@ def estimate_screen_colour(rgb_srgb: np.ndarray, screen: str = "auto") -> tuple[
     """
     rgb = np.asarray(rgb_srgb, np.float32)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"estimate_screen_colour needs an (H, W, 3) RGB frame, got shape {rgb.shape}")
+        raise SettingsError(f"estimate_screen_colour needs an (H, W, 3) RGB frame, got shape {rgb.shape}")
     if screen == "auto":
         screen = detect_screen(rgb)
     small = _small_copy(rgb, _ANALYSIS_WIDTH_PX).reshape(-1, 3)

@@ -7,10 +7,26 @@ from typing import Literal
 
 import numpy as np
 
+from guangying.base.checks import Range, check_fields
+from guangying.base.errors import SettingsError
+
 Screen = Literal["green", "blue", "auto"]
 DespillMethod = Literal["average", "double", "limit", "subject", "none"]
 SpillReplace = Literal["background", "neutral", "none"]
 LumaRefine = Literal["auto", "on", "off"]
+
+# Documented ranges (the docstring below says what each does); beyond them a key is meaningless.
+_RANGES = {
+    "screen_gain": Range(0.0, 10.0, lo_open=True),
+    "screen_balance": Range(0.0, 1.0),
+    "clip_black": Range(0.0, 1.0),
+    "clip_white": Range(0.0, 1.0),
+    "grow_px": Range(-256.0, 256.0, unit="px"),
+    "softness_px": Range(0.0, 256.0, unit="px"),
+    "despot_px": Range(0.0, 256.0, unit="px"),
+    "despill_bias": Range(-1.0, 1.0),
+    "luma_refine_eps": Range(0.0, 1.0, lo_open=True),
+}
 
 
 @dataclass
@@ -23,22 +39,23 @@ class KeyerSettings:
     - ``screen``: "green", "blue" or "auto" (picked from the first frame).
     - ``screen_colour``: manual screen colour, sRGB-encoded 0–1 (r, g, b); None = estimated from the
       first frame of the clip and cached until ``reset()``.
-    - ``screen_gain``: > 1 makes more of the picture transparent (raw α = 1 − gain·d(C)/d(S)).
+    - ``screen_gain``: in (0, 10]; > 1 makes more of the picture transparent
+      (raw α = 1 − gain·d(C)/d(S)).
     - ``screen_balance``: 0–1, how the two other channels combine into the difference
       d = screen − (balance·max(o1, o2) + (1 − balance)·min(o1, o2)). High values keep yellows and
       skin (whose red matches their green) solid.
     - ``clip_black``: raw α at or below this becomes 0 (cleans screen noise); stretched linearly up to
       clip_white.
     - ``clip_white``: raw α at or above this becomes 1 (fills the subject's noise and spill).
-    - ``grow_px``: dilate (> 0) or erode (< 0) the matte by this many pixels.
-    - ``softness_px``: Gaussian blur (σ in pixels) of the matte.
-    - ``despot_px``: remove opaque specks and transparent holes smaller than despot_px² pixels.
+    - ``grow_px``: dilate (> 0) or erode (< 0) the matte by this many pixels, −256–256.
+    - ``softness_px``: Gaussian blur (σ in pixels, 0–256) of the matte.
+    - ``despot_px``: remove opaque specks and transparent holes smaller than despot_px² pixels (0–256).
     - ``despill_method``: caps the screen channel of the foreground at a limit made from the two
       other channels: "average" (o1 + o2)/2 (strongest), "double" (2·max + min)/3, "limit" max(o1, o2)
       (gentlest: yellows and skin survive), "subject" (the limit scaled to the hue of the nearby solid
       subject: brown hair over a brown mass loses its olive cast, but thin strands of another colour
       than the body behind them pick up its hue), "none".
-    - ``despill_bias``: added to that limit, in linear 0–1 units; > 0 keeps more of the screen hue.
+    - ``despill_bias``: added to that limit, in linear units (−1–1); > 0 keeps more of the screen hue.
     - ``spill_replace``: what the removed spill becomes: "background" (the light the new background
       would have bounced, needs the background plate; neutral without one), "neutral" (grey of the
       same luminance), "none" (just removed, subject darkens).
@@ -90,7 +107,8 @@ class KeyerSettings:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the setting when a value is out of range."""
+        """Raise :class:`~guangying.base.errors.SettingsError` (a ValueError) naming the setting when a
+        value is out of range or not finite."""
         choices = {
             "screen": ("green", "blue", "auto"),
             "despill_method": ("average", "double", "limit", "subject", "none"),
@@ -99,33 +117,22 @@ class KeyerSettings:
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(
+                raise SettingsError(
                     f"keyer setting {name}={getattr(self, name)!r}: use one of {', '.join(allowed)}"
                 )
         if self.screen_colour is not None:
             c = tuple(float(v) for v in self.screen_colour)
             if len(c) != 3 or not all(0.0 <= v <= 1.0 for v in c):
-                raise ValueError(
+                raise SettingsError(
                     f"keyer setting screen_colour={self.screen_colour!r}: give three sRGB values in 0–1, "
                     "e.g. (0.2, 0.6, 0.25)"
                 )
             if max(c[1], c[2]) - min(c) < 0.02:
-                raise ValueError(f"keyer setting screen_colour={c}: a grey has no screen hue to key")
+                raise SettingsError(f"keyer setting screen_colour={c}: a grey has no screen hue to key")
             self.screen_colour = c  # type: ignore[assignment]
-        if self.screen_gain <= 0:
-            raise ValueError(f"keyer setting screen_gain={self.screen_gain}: must be > 0 (1 = neutral)")
-        if not 0.0 <= self.screen_balance <= 1.0:
-            raise ValueError(f"keyer setting screen_balance={self.screen_balance}: must be in 0–1")
-        if not 0.0 <= self.clip_black < self.clip_white <= 1.0:
-            raise ValueError(
+        check_fields(self, "keyer", _RANGES)
+        if not self.clip_black < self.clip_white:
+            raise SettingsError(
                 f"keyer settings clip_black={self.clip_black}, clip_white={self.clip_white}: "
                 "need 0 ≤ clip_black < clip_white ≤ 1"
             )
-        if self.luma_refine_eps <= 0:
-            raise ValueError(
-                f"keyer setting luma_refine_eps={self.luma_refine_eps}: must be > 0 "
-                "(1e-4 suits 8-bit footage)"
-            )
-        for name in ("softness_px", "despot_px"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"keyer setting {name}={getattr(self, name)}: must be ≥ 0 (0 = off)")

@@ -29,9 +29,10 @@ import yaml
 from scipy.interpolate import PchipInterpolator
 
 from guangying.base.atomic import write_text as atomic_write_text
+from guangying.base.errors import InputFormatError
 
 
-class CalibrationError(ValueError):
+class CalibrationError(InputFormatError):
     """A lens calibration file or point list that cannot be used."""
 
 
@@ -123,7 +124,7 @@ class LensCalibration:
         """Motor position for focus at ``distance_m`` (clamped to the calibrated span)."""
         d = np.asarray(distance_m, dtype=np.float64)
         if np.any(~(d > 0)):
-            raise ValueError("focus distances must be > 0 m")
+            raise CalibrationError("focus distances must be > 0 m")
         return self.motor_for_diopters(1.0 / d)
 
     def diopters_for_motor(self, motor: np.ndarray | float) -> np.ndarray:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from guangying.base.checks import Range, check_range
 from guangying.base.errors import SettingsError
 from guangying.lens.sensors import SensorPreset, sensor_preset
 
@@ -40,15 +41,40 @@ class DepthOfField:
         return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in asdict(self).items()}
 
 
-def _check_positive(**values: float) -> None:
+# The physically meaningful ranges of lens numbers (fisheyes to 5 m telescopes, f/0.5 to pinholes).
+LENS_RANGES = {
+    "focal_length_mm": Range(1.0, 5000.0, unit="mm"),
+    "f_number": Range(0.5, 128.0),
+    "coc_mm": Range(0.0005, 1.0, unit="mm"),
+    "distance_m": Range(0.0, 1e6, lo_open=True, unit="m"),
+    "focus_distance_m": Range(0.0, 1e6, lo_open=True, unit="m"),
+    "sensor_width_mm": Range(1.0, 100.0, unit="mm"),
+    "image_width_px": Range(1.0, 1e6, unit="px"),
+}
+
+
+def _check_lens(**values: float) -> None:
     for name, value in values.items():
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise SettingsError(f"{name} must be a positive finite number, got {value!r}")
+        check_range("lens", name, value, LENS_RANGES[name])
+
+
+def resolve_coc_mm(coc_mm: float | None = None, sensor: str | SensorPreset | None = None) -> float:
+    """The circle of confusion in mm, from exactly one of ``coc_mm`` or a ``sensor`` preset.
+
+    >>> resolve_coc_mm(sensor="s35"), resolve_coc_mm(coc_mm=0.02)
+    (0.025, 0.02)
+    """
+    if (coc_mm is None) == (sensor is None):
+        raise SettingsError("give exactly one of --coc MM (coc_mm) or --sensor NAME (sensor)")
+    if coc_mm is None:
+        coc_mm = (sensor if isinstance(sensor, SensorPreset) else sensor_preset(str(sensor))).coc_mm
+    _check_lens(coc_mm=coc_mm)
+    return float(coc_mm)
 
 
 def hyperfocal_mm(focal_length_mm: float, f_number: float, coc_mm: float) -> float:
     """Hyperfocal distance H = f²/(N·c) + f, in millimetres."""
-    _check_positive(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm)
+    _check_lens(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm)
     return focal_length_mm**2 / (f_number * coc_mm) + focal_length_mm
 
 
@@ -65,11 +91,8 @@ def depth_of_field(
     e.g. ``"s35"`` → 0.025 mm, ``"ff"`` → 0.030 mm); an explicit ``coc_mm`` wins.
     """
     if coc_mm is None:
-        if sensor is None:
-            raise SettingsError("give either coc_mm or a sensor preset to set the circle of confusion")
-        preset = sensor if isinstance(sensor, SensorPreset) else sensor_preset(sensor)
-        coc_mm = preset.coc_mm
-    _check_positive(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm, distance_m=distance_m)
+        coc_mm = resolve_coc_mm(sensor=sensor)
+    _check_lens(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm, distance_m=distance_m)
     f = focal_length_mm
     s = distance_m * 1000.0
     if s <= f:
@@ -100,7 +123,7 @@ def dof_half_width_diopters(focal_length_mm: float, f_number: float, coc_mm: flo
     """DoF half-width in diopters for s ≪ H, N·c/f² (f, c in metres); the exact value at distance s
     is this times (1 − f/s), so it barely depends on distance: a controller's tolerance in diopters.
     """
-    _check_positive(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm)
+    _check_lens(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm)
     return f_number * (coc_mm / 1000.0) / (focal_length_mm / 1000.0) ** 2
 
 
@@ -132,7 +155,7 @@ def coc_diameter_mm(
     >>> round(coc_diameter_mm(135, 2, 5.0, math.inf), 3)  # a backdrop at infinity, 135 mm f/2 at 5 m
     1.873
     """
-    _check_positive(focal_length_mm=focal_length_mm, f_number=f_number, focus_distance_m=focus_distance_m)
+    _check_lens(focal_length_mm=focal_length_mm, f_number=f_number, focus_distance_m=focus_distance_m)
     f = focal_length_mm
     s = focus_distance_m * 1000.0
     if s <= f:
@@ -161,7 +184,7 @@ def coc_diameter_px(
     >>> round(coc_diameter_px(135, 2, 5.0, math.inf, sensor_width_mm=24.89, image_width_px=1920), 1)
     144.5
     """
-    _check_positive(sensor_width_mm=sensor_width_mm, image_width_px=image_width_px)
+    _check_lens(sensor_width_mm=sensor_width_mm, image_width_px=image_width_px)
     return coc_diameter_mm(focal_length_mm, f_number, focus_distance_m, object_distance_m) * (
         image_width_px / sensor_width_mm
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from guangying.base.errors import SettingsError
+
 
 @dataclass(frozen=True, slots=True)
 class SensorPreset:
@@ -55,5 +57,7 @@ def sensor_preset(name: str) -> SensorPreset:
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key not in SENSORS:
-        raise ValueError(f"unknown sensor '{name}'; known: {', '.join(sorted(SENSORS))} (or give --coc MM)")
+        raise SettingsError(
+            f"unknown sensor '{name}'; known: {', '.join(sorted(SENSORS))} (or give --coc MM)"
+        )
     return SENSORS[key]

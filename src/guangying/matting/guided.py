@@ -21,6 +21,8 @@ import cv2
 import numba
 import numpy as np
 
+from guangying.base.errors import SettingsError
+
 RVM_EPS = 1e-5
 
 
@@ -63,9 +65,9 @@ def guided_coefficients(
     x = np.ascontiguousarray(guide_lowres, dtype=np.float32)
     y = np.ascontiguousarray(target_lowres, dtype=np.float32)
     if x.shape != y.shape or x.ndim != 3:
-        raise ValueError(f"guide {x.shape} and target {y.shape} must both be (h, w, C) and equal")
+        raise SettingsError(f"guide {x.shape} and target {y.shape} must both be (h, w, C) and equal")
     if min(x.shape[:2]) <= 2 * radius:
-        raise ValueError(f"low-resolution input {x.shape[:2]} is too small for radius {radius}")
+        raise SettingsError(f"low-resolution input {x.shape[:2]} is too small for radius {radius}")
     offset = radius if valid else 0
     shape = (x.shape[0] - 2 * offset, x.shape[1] - 2 * offset, x.shape[2])
     a = np.empty(shape, np.float32)

@@ -18,6 +18,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
 from guangying.matting.frames import check_rgb
 from guangying.matting.guided import apply_rvm_coefficients, rvm_coefficients
@@ -36,7 +37,7 @@ _NO_REFINE_ABOVE = 0.8
 def choose_downsample_ratio(height: int, width: int, preset: Preset = "portrait") -> float:
     """RVM downsample ratio for a frame size and shot type (1.0 means: no refiner needed)."""
     if preset not in _INTERNAL_SHORT_SIDE_PX:
-        raise ValueError(f"unknown RVM preset {preset!r}; use 'portrait' or 'full_body'")
+        raise SettingsError(f"unknown RVM preset {preset!r}; use 'portrait' or 'full_body'")
     ratio = _INTERNAL_SHORT_SIDE_PX[preset] / float(min(height, width))
     return 1.0 if ratio > _NO_REFINE_ABOVE else ratio
 
@@ -65,7 +66,7 @@ class RvmMatter:
         int8: bool = False,
     ) -> None:
         if downsample_ratio is not None and not 0.0 < downsample_ratio <= 1.0:
-            raise ValueError(f"downsample_ratio must be in (0, 1], got {downsample_ratio}")
+            raise SettingsError(f"downsample_ratio must be in (0, 1], got {downsample_ratio}")
         choose_downsample_ratio(720, 1280, preset)  # validates the preset name now, not on frame 1
         self.downsample_ratio = downsample_ratio
         self.preset: Preset = preset

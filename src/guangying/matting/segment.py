@@ -13,6 +13,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
 from guangying.matting.frames import check_rgb
 from guangying.matting.guided import upsample_mask_guided
@@ -62,7 +63,7 @@ class FastSegmentMatter:
         edge_eps: float = 1e-2,
     ) -> None:
         if model not in ("selfie", "meet"):
-            raise ValueError(f"unknown segmentation model {model!r}; use 'selfie' or 'meet'")
+            raise SettingsError(f"unknown segmentation model {model!r}; use 'selfie' or 'meet'")
         self.model: SegmentModel = model
         self.net = NetworkSession(model, threads=threads, providers=providers)
         self.edge_radius = edge_radius

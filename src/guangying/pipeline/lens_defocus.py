@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from guangying.base.checks import Range, check_fields, check_range
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.errors import InputFormatError, SettingsError
 from guangying.composite.defocus import defocus_rgb_linear
-from guangying.lens.optics import coc_diameter_px
+from guangying.lens.optics import LENS_RANGES, coc_diameter_px
 from guangying.lens.sensors import sensor_preset
 
 
@@ -20,8 +22,8 @@ from guangying.lens.sensors import sensor_preset
 class LensSettings:
     """The camera lens the composite imitates.
 
-    - ``focal_length_mm``: focal length of the lens in millimetres.
-    - ``f_number``: aperture (f-number, e.g. 2 for f/2).
+    - ``focal_length_mm``: focal length of the lens in millimetres (1–5000).
+    - ``f_number``: aperture (f-number, e.g. 2 for f/2; 0.5–128).
     - ``sensor``: sensor preset whose width sets the pixel scale (s35, ff, apsc, mft, …).
     - ``focus``: "auto" (focus follows the subject: the actor stays sharp) or a distance in metres.
     - ``subject_distance_m``: how far the actor stands from the camera, in metres.
@@ -36,19 +38,62 @@ class LensSettings:
     subject_distance_m: float | None = None
     background_distance_m: float = math.inf
 
+    def __post_init__(self) -> None:
+        check_fields(self, "lens", {k: LENS_RANGES[k] for k in ("focal_length_mm", "f_number")})
+        distance = Range(0.0, 1e6, lo_open=True, unit="m", optional=True)
+        check_fields(self, "lens", {"subject_distance_m": distance})
+        background = replace(distance, allow_inf=True)
+        check_range("lens", "background_distance_m", self.background_distance_m, background)
+        sensor_preset(self.sensor)
+        if self.focus != "auto":
+            try:
+                focus_m = float(self.focus)
+            except ValueError as exc:
+                raise SettingsError(
+                    f"lens setting focus={self.focus!r}: 'auto' or a distance in metres"
+                ) from exc
+            check_range("lens", "focus", focus_m, distance)
+
+    @property
+    def fixed_focus_m(self) -> float | None:
+        """The focus distance in metres when ``focus`` is one, else None (auto)."""
+        return None if self.focus == "auto" else float(self.focus)
+
 
 def read_focus_track(path: str | Path) -> list[float]:
-    """Per-frame focus distances (m) from a ``guangying focus`` track CSV (``focus_distance_m`` column)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or "focus_distance_m" not in reader.fieldnames:
-            raise ValueError(
-                f"focus track {path} has no 'focus_distance_m' column (write it with `guangying focus`)"
-            )
-        rows = list(reader)
-    if not rows:
-        raise ValueError(f"focus track {path} has no rows")
-    return [float(r["focus_distance_m"]) for r in rows]
+    """Per-frame focus distances (m) from a ``guangying focus`` track CSV (``focus_distance_m`` column).
+
+    Frames without focus (empty cells: before the first reading) hold the nearest focus that follows
+    or precedes them, as a focus puller would leave the lens.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or "focus_distance_m" not in reader.fieldnames:
+                raise InputFormatError(
+                    f"focus track {path} has no 'focus_distance_m' column (write it with `guangying focus`)"
+                )
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputFormatError(f"cannot read focus track {path}: {exc}") from exc
+    values: list[float] = []
+    for line, row in enumerate(rows, start=2):
+        text = (row.get("focus_distance_m") or "").strip()
+        try:
+            value = float(text) if text else math.nan
+        except ValueError as exc:
+            raise InputFormatError(f"focus track {path}, line {line}: {text!r} is not a distance") from exc
+        if not (math.isnan(value) or value > 0):
+            raise InputFormatError(f"focus track {path}, line {line}: focus distance {value} must be > 0 m")
+        values.append(value)
+    known = [v for v in values if not math.isnan(v)]
+    if not known:
+        raise InputFormatError(f"focus track {path} has no frame with a focus distance")
+    held = known[0]
+    for i, v in enumerate(values):
+        held = held if math.isnan(v) else v
+        values[i] = held
+    return values
 
 
 class LensDefocus:
@@ -62,17 +107,9 @@ class LensDefocus:
         self.settings = settings
         self.sensor_width_mm = sensor_preset(settings.sensor).width_mm
         self.track = focus_track_m
-        if settings.focus != "auto":
-            try:
-                self.fixed_focus_m: float | None = float(settings.focus)
-            except ValueError as exc:
-                raise ValueError(
-                    f"--focus must be 'auto' or a distance in metres, not '{settings.focus}'"
-                ) from exc
-        else:
-            self.fixed_focus_m = None
+        self.fixed_focus_m = settings.fixed_focus_m
         if self.fixed_focus_m is None and self.track is None and settings.subject_distance_m is None:
-            raise ValueError(
+            raise SettingsError(
                 "lens defocus with --focus auto needs the actor's distance: give --subject-distance-m, "
                 "a focus track (--focus-track), or --focus METRES"
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from guangying.base.errors import SettingsError
 from guangying.base.mattes import Matter
 from guangying.keyer import ChromaKeyer, KeyerSettings
 
@@ -32,4 +33,4 @@ def make_matter(
             ChromaKeyer(keyer_settings or KeyerSettings()),
             RvmMatter(downsample_ratio=downsample_ratio, preset=preset),
         )
-    raise ValueError(f"unknown matte mode '{mode}': choose one of {', '.join(MATTE_MODES)}")
+    raise SettingsError(f"unknown matte mode '{mode}': choose one of {', '.join(MATTE_MODES)}")

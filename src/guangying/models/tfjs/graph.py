@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from guangying.base.errors import InputFormatError
+
 _DTYPES = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
 _QUANT_DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "float16": np.float16}
 
 
-class TfjsFormatError(ValueError):
+class TfjsFormatError(InputFormatError):
     """The model files are not a TensorFlow.js graph model this converter understands."""
 
 

@@ -1,0 +1,83 @@
+"""Range checks for settings: every number finite (unless infinity means something) and in its
+documented range, with a message that names the setting.
+
+Settings dataclasses call :func:`check_fields` from ``__post_init__`` with a table of
+:class:`Range` per field, so a bad value is refused where it is made (library or CLI alike).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from numbers import Real
+
+from guangying.base.errors import SettingsError
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """Allowed values of one numeric setting: ``lo``–``hi`` (closed unless ``*_open``), in ``unit``.
+
+    ``allow_inf``: +∞ is allowed (a backdrop at infinity). ``optional``: None is allowed (off/auto).
+    ``integer``: the value must be a whole number.
+    """
+
+    lo: float = -math.inf
+    hi: float = math.inf
+    lo_open: bool = False
+    hi_open: bool = False
+    unit: str = ""
+    allow_inf: bool = False
+    optional: bool = False
+    integer: bool = False
+
+    def describe(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        if math.isinf(self.hi) and not self.allow_inf:
+            return f"{'>' if self.lo_open else '≥'} {self.lo:g}{unit} and finite"
+        left = "(" if self.lo_open else "["
+        right = ")" if self.hi_open else "]"
+        return f"in {left}{self.lo:g}, {self.hi:g}{right}{unit}"
+
+    def contains(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if math.isinf(value):
+            return self.allow_inf and value > 0
+        if self.lo_open and not value > self.lo or not self.lo_open and not value >= self.lo:
+            return False
+        if self.hi_open and not value < self.hi or not self.hi_open and not value <= self.hi:
+            return False
+        return not self.integer or float(value).is_integer()
+
+
+def check_range(owner: str, name: str, value: object, allowed: Range) -> None:
+    """Raise :class:`SettingsError` naming ``owner`` and ``name`` unless ``value`` is in ``allowed``.
+
+    Examples
+    --------
+    >>> check_range("lens", "f_number", 2.0, Range(0.5, 128))
+    >>> check_range("lens", "f_number", float("inf"), Range(0.5, 128))
+    Traceback (most recent call last):
+    ...
+    guangying.base.errors.SettingsError: lens setting f_number=inf: must be in [0.5, 128]
+    """
+    if value is None and allowed.optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise SettingsError(f"{owner} setting {name}={value!r}: must be a number {allowed.describe()}")
+    if not allowed.contains(float(value)):
+        raise SettingsError(f"{owner} setting {name}={value!r}: must be {allowed.describe()}")
+
+
+def check_fields(obj: object, owner: str, ranges: Mapping[str, Range]) -> None:
+    """:func:`check_range` for each named attribute of ``obj`` (a settings dataclass)."""
+    for name, allowed in ranges.items():
+        check_range(owner, name, getattr(obj, name), allowed)
+
+
+def check_choice(owner: str, name: str, value: object, allowed: tuple[str, ...]) -> None:
+    """Raise :class:`SettingsError` unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise SettingsError(f"{owner} setting {name}={value!r}: use one of {', '.join(allowed)}")
