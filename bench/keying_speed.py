@@ -35,7 +35,7 @@ from guangying.keyer import ChromaKeyer, KeyerSettings
 from guangying.keyer.reference import key_reference
 from guangying.media import open_writer
 from guangying.pipeline.background import fit_cover
-from guangying.pipeline.job import JobOutputs, run_job
+from guangying.pipeline.job import H264Options, JobOutputs, run_job
 
 OUT = Path(__file__).resolve().parent / "results" / "keying_speed.md"
 W, H, FRAMES, FPS = 1920, 1080, 60, Fraction(25)
@@ -150,7 +150,7 @@ def main() -> None:
             report = run_job(
                 src,
                 ChromaKeyer(KeyerSettings()),
-                JobOutputs(composite=folder / "ours.mp4", h264_options={"crf": "18", "preset": preset}),
+                JobOutputs(composite=folder / "ours.mp4", h264=H264Options(crf=18, preset=preset)),
                 background=plate_png,
                 show_progress=False,
             )

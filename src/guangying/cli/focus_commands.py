@@ -8,24 +8,10 @@ import math
 from pathlib import Path
 
 import click
-import numpy as np
 
-from guangying.lens.optics import DepthOfField, depth_of_field
+from guangying.lens.optics import DepthOfField, depth_of_field, resolve_coc_mm
 from guangying.lens.sensors import SENSORS, sensor_preset
-
-
-def resolve_coc_mm(coc_mm: float | None, sensor: str | None) -> float:
-    """The circle of confusion from ``--coc`` or ``--sensor`` (exactly one is required)."""
-    if (coc_mm is None) == (sensor is None):
-        raise click.UsageError("give exactly one of --coc MM or --sensor NAME")
-    if coc_mm is not None:
-        if not coc_mm > 0:
-            raise click.BadParameter(f"--coc must be > 0 mm, got {coc_mm}")
-        return coc_mm
-    try:
-        return sensor_preset(str(sensor)).coc_mm
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--sensor") from exc
+from guangying.media.outputs import check_outputs
 
 
 def _fmt_m(value: float) -> str:
@@ -64,11 +50,7 @@ def dof_command(
     as_json: bool,
 ) -> None:
     """Depth of field of a thin lens: hyperfocal distance, near and far limits, total depth."""
-    coc = resolve_coc_mm(coc_mm, sensor)
-    try:
-        d = depth_of_field(focal_length_mm, f_number, distance_m, coc_mm=coc)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    d = depth_of_field(focal_length_mm, f_number, distance_m, coc_mm=resolve_coc_mm(coc_mm, sensor))
     if as_json:
         out = d.to_dict()
         if sensor is not None:
@@ -100,25 +82,14 @@ def _controller_config(focal_length_mm: float, f_number: float, coc_mm: float | 
                        latency_s: float, sensor_sigma_m: float):  # type: ignore[no-untyped-def]
     from guangying.focus.controller import ControllerConfig
 
-    for name, value in (("--focal-length", focal_length_mm), ("--f-number", f_number),
-                        ("--sensor-sigma", sensor_sigma_m)):
-        if not value > 0:
-            raise click.BadParameter(f"{name} must be > 0, got {value}")
-    if latency_s < 0:
-        raise click.BadParameter(f"--latency must be ≥ 0 s, got {latency_s}")
     return ControllerConfig(focal_length_mm, f_number, resolve_coc_mm(coc_mm, sensor),
                             sensor_sigma_m=sensor_sigma_m, latency_s=latency_s)
 
 
 def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
-    if path is None:
-        return None
-    from guangying.lens.calibration import CalibrationError, load_calibration
+    from guangying.lens.calibration import load_calibration
 
-    try:
-        return load_calibration(path)
-    except CalibrationError as exc:
-        raise click.BadParameter(str(exc), param_hint="--calibration") from exc
+    return None if path is None else load_calibration(path)
 
 
 @click.command("focus")
@@ -139,55 +110,22 @@ def focus_command(
     freed_target: str | None, camera_id: int, realtime: bool, marks_path: Path | None,
 ) -> None:
     """Turn a LiDAR log into a per-frame focus track, replayed as live operation would see it."""
-    import time
-
     from rich.progress import Progress
 
-    from guangying.focus.live import freed_focus_field
-    from guangying.focus.replay import replay
-    from guangying.focus.track_io import SensorLogError, read_sensor_log, write_track
-    from guangying.lens.freed import FreeDPose, FreeDSender
+    from guangying.distance.marks import load_marks
+    from guangying.focus.replay import frames_in_log, replay_log
+    from guangying.focus.track_io import read_sensor_log
 
-    if not fps > 0:
-        raise click.BadParameter(f"--fps must be > 0, got {fps}")
-    _refuse_overwriting_inputs([sensor_log, calibration_path, marks_path], output)
+    check_outputs([sensor_log, calibration_path, marks_path], [output])
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m)
     calibration = _load_calibration(calibration_path)
-    marks = None
-    if marks_path is not None:
-        from guangying.distance.marks import MarksError, load_marks
-
-        try:
-            marks = load_marks(marks_path)
-        except MarksError as exc:
-            raise click.BadParameter(str(exc), param_hint="--marks") from exc
-    try:
-        readings = read_sensor_log(sensor_log)
-    except SensorLogError as exc:
-        raise click.ClickException(str(exc)) from exc
-    try:
-        sender = FreeDSender(freed_target) if freed_target else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--freed") from exc
-    n_frames = int((readings[-1].t_s - readings[0].t_s) * fps) + 1
-    t_wall = time.monotonic()
-
+    marks = load_marks(marks_path) if marks_path is not None else None
+    readings = read_sensor_log(sensor_log)
     with Progress(transient=True) as progress:
-        task = progress.add_task("focus track", total=n_frames)
-
-        def on_frame(row, out):  # type: ignore[no-untyped-def]
-            progress.advance(task)
-            if sender is not None and math.isfinite(out.diopters):
-                if realtime:
-                    time.sleep(max(0.0, t_wall + row.frame / fps - time.monotonic()))
-                sender.send(FreeDPose(camera_id=camera_id, focus=freed_focus_field(out, calibration)))
-
-        try:
-            rows = replay(readings, fps, cfg, calibration=calibration, on_frame=on_frame, marks=marks)
-        finally:
-            if sender is not None:
-                sender.close()
-    write_track(output, rows)
+        task = progress.add_task("focus track", total=frames_in_log(readings, fps))
+        rows = replay_log(readings, fps, cfg, output, calibration=calibration, marks=marks,
+                          freed_target=freed_target, camera_id=camera_id, realtime=realtime,
+                          on_frame=lambda row, out: progress.advance(task))
     valid = sum(1 for r in rows if math.isfinite(r.focus_distance_m))
     click.echo(f"wrote {len(rows)} frames ({valid} with focus) to {output}")
 
@@ -214,90 +152,32 @@ def focus_live_command(
     motor_port: str | None, motor_format: str,
 ) -> None:
     """Read the LiDAR, filter, and send FreeD until Ctrl-C or --duration."""
-    from guangying.distance.tfluna import SensorTimeoutError, TfLunaSource
-    from guangying.focus.controller import FocusController
-    from guangying.focus.live import run_live
-    from guangying.focus.motor import SerialMotorOutput
-    from guangying.lens.freed import FreeDSender
+    from guangying.focus.live import run_lidar_live
 
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m)
-    calibration = _load_calibration(calibration_path)
-    if motor_port and calibration is None:
-        raise click.UsageError("--motor-port needs --calibration to turn distances into motor positions")
-    try:
-        sender = FreeDSender(freed_target)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--freed") from exc
-    try:
-        source = TfLunaSource(port, baudrate=baud, timeout_s=sensor_timeout)
-        motor = (SerialMotorOutput(motor_port, line_format=motor_format.encode().decode("unicode_escape"))
-                 if motor_port else None)
-    except OSError as exc:
-        sender.close()
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"focus-live: {port} → FreeD {freed_target} at {rate_hz:g} Hz (Ctrl-C to stop)")
-    try:
-        stats = run_live(source, FocusController(cfg), sender, rate_hz=rate_hz, duration_s=duration_s,
-                         calibration=calibration, camera_id=camera_id, zoom=zoom, motor=motor)
-    except SensorTimeoutError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        source.close()
-        sender.close()
-        if motor is not None:
-            motor.close()
+    stats = run_lidar_live(
+        port, cfg, freed_target, baud=baud, sensor_timeout_s=sensor_timeout, motor_port=motor_port,
+        motor_line_format=motor_format.encode().decode("unicode_escape"),
+        calibration=_load_calibration(calibration_path), rate_hz=rate_hz, duration_s=duration_s,
+        camera_id=camera_id, zoom=zoom,
+    )
     last = stats.last
     where = f"{last.distance_m:.3f} m" if last is not None and math.isfinite(last.distance_m) else "none"
     click.echo(f"stopped: {stats.readings} readings ({stats.used} used), {stats.packets} FreeD packets, "
                f"last focus {where}")
 
 
-def _refuse_overwriting_inputs(inputs: list[Path | None], output: Path | None) -> None:
-    from guangying.base.errors import MediaError
-    from guangying.media.outputs import check_outputs
-
-    try:
-        check_outputs(inputs, [output])
-    except MediaError as exc:
-        raise click.UsageError(str(exc)) from exc
-
-
-def _parse_box(text: str | None) -> tuple[float, float, float, float] | None:
+def _floats(text: str | None, count: int, option: str, form: str) -> tuple[float, ...] | None:
     if text is None:
         return None
     try:
-        x0, y0, x1, y1 = (float(v) for v in text.split(","))
-    except ValueError as exc:
-        raise click.BadParameter(f"--box must be x0,y0,x1,y1 in pixels, got {text!r}") from exc
-    return x0, y0, x1, y1
-
-
-def _write_log(path: Path | None, rows: list[dict[str, object]]) -> None:
-    """Rows as a sensor log (t_s, distance_m, strength, …) that `guangying focus` can replay."""
-    import csv
-    import io
-
-    from guangying.base.atomic import write_text as atomic_write_text
-
-    if path is not None and path.suffix.lower() == ".json":
-        atomic_write_text(path, json.dumps(rows, indent=1))
-        return
-    buf = io.StringIO()
-    cols = list(rows[0]) if rows else ["t_s", "distance_m", "strength"]
-    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    if path is None:
-        click.echo(buf.getvalue(), nl=False)
-    else:
-        atomic_write_text(path, buf.getvalue())
-
-
-def _log_row(t_s: float, distance_m: float, confidence: float, source: str, subject: object = "") -> dict:
-    ok = confidence > 0 and math.isfinite(distance_m)
-    # strength carries the confidence on the TF-Luna scale (< 100 = unreliable) so logs replay alike
-    return {"t_s": f"{t_s:.4f}", "distance_m": f"{distance_m:.4f}" if ok else "0",
-            "strength": int(round(confidence * 1000)) if ok else 0, "source": source, "subject": subject}
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        raise click.BadParameter(f"must be {form} in pixels, got {text!r}", param_hint=option)
+    return values
 
 
 @click.command("distance")
@@ -322,98 +202,29 @@ def distance_command(
     Writes a sensor log (t_s, distance_m, strength, source, subject) that `guangying focus
     --sensor-log` replays into a focus track.
     """
-    _refuse_overwriting_inputs([source], output)
-    box = _parse_box(box_text)
-    suffix = source.suffix.lower()
-    if kind == "auto":
-        kind = "r3d" if suffix == ".r3d" else "depth" if suffix in (".npy", ".exr") else "faces"
-        if suffix == ".png":
-            import cv2
-
-            img = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
-            kind = "depth" if img is not None and img.dtype == np.uint16 and img.ndim == 2 else "faces"
-    rows: list[dict[str, object]] = []
-    if kind == "depth":
-        from guangying.distance.depthmap import DepthMapError, load_depth_m, sample_depth
-
-        try:
-            s = sample_depth(load_depth_m(source), box=None if box is None else tuple(int(v) for v in box))
-        except (DepthMapError, ValueError) as exc:
-            raise click.ClickException(f"{source}: {exc}") from exc
-        rows.append(_log_row(0.0, s.distance_m, s.confidence, "depth"))
-    elif kind == "r3d":
-        from rich.progress import track
-
-        from guangying.distance.record3d import Record3DError, Record3DReader
-
-        try:
-            with Record3DReader(source) as rec:
-                for i in track(range(rec.frame_count), description="r3d depth", transient=True):
-                    r = rec.reading(i, box)
-                    rows.append(_log_row(r.t_s, r.distance_m, r.confidence, r.source))
-        except Record3DError as exc:
-            raise click.ClickException(str(exc)) from exc
-    else:
-        rows = _face_rows(source, focal_length_mm, sensor, sensor_width_mm, rule, point_text)
-    _write_log(output, rows)
-    if output is not None:
-        click.echo(f"wrote {len(rows)} readings to {output}")
-
-
-def _face_rows(source: Path, focal_length_mm: float | None, sensor: str | None, sensor_width_mm: float | None,
-               rule: str, point_text: str | None) -> list[dict[str, object]]:
+    check_outputs([source], [output])
     from rich.progress import Progress
 
-    from guangying.base.colour import linear_to_srgb
-    from guangying.base.errors import MediaError
-    from guangying.distance.face_geometry import Intrinsics
-    from guangying.distance.faces import FaceRangeFinder
-    from guangying.focus.tracking import Detection, SubjectSelector, SubjectTracker, iou_matrix
-    from guangying.media.api import open_reader
+    from guangying.focus.distance_log import distance_readings
+    from guangying.focus.track_io import sensor_log_text, write_sensor_log
 
-    if focal_length_mm is None or (sensor is None and sensor_width_mm is None):
-        raise click.UsageError("faces need --focal-length and --sensor NAME or --sensor-width MM")
-    width_mm = sensor_width_mm if sensor_width_mm is not None else sensor_preset(str(sensor)).width_mm
-    point = None
-    if point_text is not None:
-        try:
-            px, py = (float(v) for v in point_text.split(","))
-        except ValueError as exc:
-            raise click.BadParameter("--point must be x,y in pixels") from exc
-        point = (px, py)
-    if rule == "point" and point is None:
-        raise click.UsageError("--select point needs --point x,y")
-    rows: list[dict[str, object]] = []
-    tracker, finder, selector = SubjectTracker(), None, None
-    try:
-        reader = open_reader(source)
-    except MediaError as exc:
-        raise click.ClickException(str(exc)) from exc
-    with reader, Progress(transient=True) as progress:
-        task = progress.add_task("faces", total=None)
-        for frame in reader:
-            rgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
-            if finder is None:
-                try:
-                    finder = FaceRangeFinder(Intrinsics.from_lens(focal_length_mm, width_mm, frame.width,
-                                                                  frame.height))
-                except FileNotFoundError as exc:
-                    raise click.ClickException(str(exc)) from exc
-                selector = SubjectSelector(rule, frame_size=(frame.width, frame.height), point=point)
-            faces = finder.detect(rgb)
-            tracks = tracker.update([Detection(f.box, f.score) for f in faces])
-            chosen = selector.select(tracks) if selector is not None else None
-            face = None
-            if chosen is not None and chosen.missed == 0:
-                ious = iou_matrix(np.array([chosen.box]), np.array([f.box for f in faces]))[0]
-                face = faces[int(np.argmax(ious))]
-            if face is None:
-                rows.append(_log_row(frame.time_s, float("nan"), 0.0, "face"))
-            else:
-                r = finder.reading(rgb, frame.time_s, face)
-                rows.append(_log_row(r.t_s, r.distance_m, r.confidence, r.source, chosen.track_id))
+    box = _floats(box_text, 4, "--box", "x0,y0,x1,y1")
+    point = _floats(point_text, 2, "--point", "x,y")
+    readings = distance_readings(
+        source, kind, box=box, focal_length_mm=focal_length_mm, sensor=sensor,  # type: ignore[arg-type]
+        sensor_width_mm=sensor_width_mm, rule=rule, point=point,  # type: ignore[arg-type]
+    )
+    with Progress(transient=True) as progress:
+        task = progress.add_task("distance", total=None)
+        rows = []
+        for item in readings:
+            rows.append(item)
             progress.advance(task)
-    return rows
+    if output is None:
+        click.echo(sensor_log_text(rows), nl=False)
+    else:
+        write_sensor_log(output, rows)
+        click.echo(f"wrote {len(rows)} readings to {output}")
 
 
 def register(cli: click.Group) -> None:

@@ -35,7 +35,7 @@ def load_config(path: Path) -> dict[str, Any]:
         raise click.BadParameter(f"cannot read config file {path}: {exc.strerror or exc}") from exc
     try:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise click.BadParameter(f"cannot parse config file {path}: {exc}") from exc
     if data is None:
         return {}

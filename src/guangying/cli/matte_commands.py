@@ -2,67 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
 
 import click
-import cv2
-import numpy as np
 
 from guangying.cli.dataclass_options import dataclass_from_options, dataclass_options
-from guangying.keyer import KeyerSettings, polygon_mask
-from guangying.media import MediaError, open_reader
-from guangying.models import ModelNotInstalledError
-from guangying.pipeline.job import CompositeSettings, JobOutputs, run_job
+from guangying.keyer import KeyerSettings
+from guangying.pipeline.job import H264_PRESETS, CompositeSettings, H264Options, JobOutputs, run_job
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
-from guangying.pipeline.matters import MATTE_MODES, make_matter
+from guangying.pipeline.matters import MATTE_MODES, keyer_settings_for, make_matter
 
-_ARRAY_FIELDS = {"garbage_mask", "core_mask", "clean_plate", "screen_colour"}
-
-
-def load_mask(spec: str, width: int, height: int) -> np.ndarray:
-    """A mask from an image file (white = 1) or a polygon ``"x,y;x,y;…"`` in pixels → float32 (H, W)."""
-    if ";" in spec and not Path(spec).exists():
-        try:
-            points = [tuple(float(v) for v in p.split(",")) for p in spec.split(";") if p.strip()]
-        except ValueError as exc:
-            raise click.BadParameter(f"polygon '{spec}' must be 'x,y;x,y;…' in pixels") from exc
-        if len(points) < 3 or any(len(p) != 2 for p in points):
-            raise click.BadParameter(f"polygon '{spec}' needs at least three 'x,y' points")
-        return polygon_mask(np.asarray(points, np.float32), (height, width))
-    with open_reader(spec) as reader:
-        frame = next(iter(reader))
-    mask = frame.alpha if frame.alpha is not None else frame.rgb.mean(axis=2)
-    if mask.shape != (height, width):
-        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.clip(mask, 0.0, 1.0).astype(np.float32)
-
-
-def _load_plate(spec: str, width: int, height: int) -> np.ndarray:
-    with open_reader(spec) as reader:
-        frame = next(iter(reader))
-    if frame.rgb.shape[:2] != (height, width):
-        raise click.BadParameter(
-            f"clean plate {spec} is {frame.width}×{frame.height}, the footage is {width}×{height}"
-        )
-    return frame.rgb
+_FILE_FIELDS = {"garbage_mask", "core_mask", "clean_plate", "screen_colour"}
 
 
 def _keyer_settings(source: str, options: dict[str, Any]) -> KeyerSettings:
-    # Only the frames asked for: a sequence with a gap outside --start/--end must still open.
-    with open_reader(source, start=options.get("start"), end=options.get("end")) as reader:
-        width, height = reader.info.width, reader.info.height
-    extra: dict[str, Any] = {}
-    if options.get("garbage_mask"):
-        extra["garbage_mask"] = load_mask(options["garbage_mask"], width, height)
-    if options.get("core_mask"):
-        extra["core_mask"] = load_mask(options["core_mask"], width, height)
-    if options.get("clean_plate"):
-        extra["clean_plate"] = _load_plate(options["clean_plate"], width, height)
+    names = {f.name for f in dataclasses.fields(KeyerSettings)} - _FILE_FIELDS
+    settings = {k: v for k, v in options.items() if k in names and v is not None}
     if options.get("screen_colour"):
-        extra["screen_colour"] = tuple(options["screen_colour"])
-    return dataclass_from_options(KeyerSettings, options, **extra)
+        settings["screen_colour"] = tuple(options["screen_colour"])
+    return keyer_settings_for(
+        source,
+        start=options.get("start"),
+        end=options.get("end"),
+        garbage_mask=options.get("garbage_mask"),
+        core_mask=options.get("core_mask"),
+        clean_plate=options.get("clean_plate"),
+        **settings,
+    )
 
 
 def _matte_options(func):  # type: ignore[no-untyped-def]
@@ -98,12 +67,12 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
         ),
         click.option("--core-mask", help="Keyer: inside matte, an image (white = solid) or 'x,y;x,y;…'."),
         click.option("--clean-plate", help="Keyer: a frame of the empty screen, for unevenly lit screens."),
-        dataclass_options(KeyerSettings, skip=_ARRAY_FIELDS),
+        dataclass_options(KeyerSettings, skip=_FILE_FIELDS),
         click.option("--premultiplied", is_flag=True, help="Write foreground colour premultiplied by alpha."),
         click.option("--crf", type=int, help="H.264 (.mp4) quality: lower is better [default: 18]."),
         click.option(
             "--encode-preset",
-            type=click.Choice(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]),
+            type=click.Choice(H264_PRESETS),
             help="H.264 (.mp4) speed/size trade-off [default: veryfast].",
         ),
         click.option("--no-audio", is_flag=True, help="Video outputs without the source's sound."),
@@ -124,28 +93,23 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
 def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) -> None:
     outputs.audio = not options.get("no_audio", False)
     outputs.exr_matte_channel = options.get("exr_matte_channel") or "A"
-    if options.get("crf") is not None:
-        outputs.h264_options["crf"] = str(options["crf"])
-    if options.get("encode_preset"):
-        outputs.h264_options["preset"] = options["encode_preset"]
-    try:
-        matter = make_matter(
-            options["matte"],
-            keyer_settings=_keyer_settings(source, options),
-            preset=options["preset"],
-            downsample_ratio=options.get("downsample_ratio"),
-        )
-        report = run_job(
-            source,
-            matter,
-            outputs,
-            start=options.get("start"),
-            end=options.get("end"),
-            show_progress=not options["quiet"],
-            **job,
-        )
-    except (MediaError, ModelNotInstalledError, ValueError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    h264 = {"crf": options.get("crf"), "preset": options.get("encode_preset")}
+    outputs.h264 = H264Options(**{k: v for k, v in h264.items() if v is not None})
+    matter = make_matter(
+        options["matte"],
+        keyer_settings=_keyer_settings(source, options),
+        preset=options["preset"],
+        downsample_ratio=options.get("downsample_ratio"),
+    )
+    report = run_job(
+        source,
+        matter,
+        outputs,
+        start=options.get("start"),
+        end=options.get("end"),
+        show_progress=not options["quiet"],
+        **job,
+    )
     for path in report.outputs:
         click.echo(f"wrote {path}")
     click.echo(f"{report.frames} frames")
@@ -244,11 +208,8 @@ def _lens_hook(options: dict[str, Any]) -> LensDefocus | None:
         return None
     if options.get("f_number") is None:
         raise click.UsageError("lens defocus needs --f-number as well as --focal-length")
-    try:
-        track = read_focus_track(options["focus_track"]) if options.get("focus_track") else None
-        return LensDefocus(dataclass_from_options(LensSettings, options), track)
-    except (ValueError, KeyError) as exc:
-        raise click.UsageError(str(exc)) from exc
+    track = read_focus_track(options["focus_track"]) if options.get("focus_track") else None
+    return LensDefocus(dataclass_from_options(LensSettings, options), track)
 
 
 def register(cli: click.Group) -> None:

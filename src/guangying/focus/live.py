@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from guangying.base.errors import SettingsError
 from guangying.distance.reading import DistanceReading, DistanceSource
-from guangying.focus.controller import FocusController, FocusOutput
+from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput
 from guangying.focus.motor import SerialMotorOutput
 from guangying.lens.calibration import LensCalibration
 from guangying.lens.freed import (
@@ -79,4 +82,35 @@ def run_live(
                 on_output(out, reading)
     except KeyboardInterrupt:
         pass
+    return stats
+
+
+def run_lidar_live(
+    port: str,
+    config: ControllerConfig,
+    freed_target: str,
+    baud: int = 115200,
+    sensor_timeout_s: float = 1.0,
+    motor_port: str | None = None,
+    motor_line_format: str = "F{pos}\n",
+    calibration: LensCalibration | None = None,
+    **run: Any,
+) -> LiveStats:
+    """Open a TF-series LiDAR on serial ``port``, a FreeD sender to ``freed_target`` (HOST:PORT) and
+    optionally a serial focus motor (needs ``calibration``), then :func:`run_live` until
+    ``duration_s`` or Ctrl-C; everything opened is closed again. ``run`` goes to :func:`run_live`
+    (``rate_hz``, ``duration_s``, ``camera_id``, ``zoom``, ``on_output``)."""
+    from guangying.distance.tfluna import TfLunaSource
+
+    if motor_port and calibration is None:
+        raise SettingsError("a focus motor (--motor-port) needs a lens calibration (--calibration)")
+    with contextlib.ExitStack() as stack:
+        sender = stack.enter_context(FreeDSender(freed_target))
+        source = TfLunaSource(port, baudrate=baud, timeout_s=sensor_timeout_s)
+        stack.callback(source.close)
+        motor = None
+        if motor_port:
+            motor = SerialMotorOutput(motor_port, line_format=motor_line_format)
+            stack.callback(motor.close)
+        stats = run_live(source, FocusController(config), sender, calibration=calibration, motor=motor, **run)
     return stats

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from guangying.base.checks import Range, check_range
 from guangying.base.errors import SettingsError
 from guangying.distance.marks import TRACK, MarkPlan
 from guangying.distance.reading import DistanceReading
 from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput
-from guangying.focus.track_io import TrackRow, timecode
+from guangying.focus.live import freed_focus_field
+from guangying.focus.track_io import TrackRow, timecode, write_track
 from guangying.lens.calibration import LensCalibration
+from guangying.lens.freed import FreeDPose, FreeDSender
+
+FPS_RANGE = Range(0.0, 1000.0, lo_open=True, unit="fps")
 
 
 def replay(
@@ -29,8 +36,7 @@ def replay(
     """One row per frame at ``fps`` from ``start_s`` (default: the first reading's time) to the end of
     the log (or ``duration_s``); frame k's focus uses only readings with ``t_s`` ≤ its time.
     ``marks``: planned cues — rack to a mark (and hold it) or back to the sensor's subject (``track``)."""
-    if not fps > 0:
-        raise SettingsError(f"fps must be > 0, got {fps}")
+    check_range("focus", "fps", fps, FPS_RANGE)
     if not readings:
         raise SettingsError("no readings to replay")
     t_start = readings[0].t_s if start_s is None else start_s
@@ -66,3 +72,45 @@ def replay(
         if on_frame is not None:
             on_frame(row, out)
     return rows
+
+
+def replay_log(
+    readings: Sequence[DistanceReading],
+    fps: float,
+    config: ControllerConfig,
+    output: str | Path,
+    calibration: LensCalibration | None = None,
+    marks: MarkPlan | None = None,
+    freed_target: str | None = None,
+    camera_id: int = 1,
+    realtime: bool = False,
+    on_frame: Callable[[TrackRow, FocusOutput], None] | None = None,
+) -> list[TrackRow]:
+    """Replay ``readings`` (from :func:`~guangying.focus.track_io.read_sensor_log`) into a focus track
+    written atomically to ``output`` (CSV, or JSON by extension); optionally send each frame as FreeD
+    D1 to ``freed_target`` (``HOST:PORT``), paced at ``fps`` when ``realtime``. Returns the rows.
+    """
+    sender = FreeDSender(freed_target) if freed_target else None
+    t_wall = time.monotonic()
+
+    def frame_done(row: TrackRow, out: FocusOutput) -> None:
+        if sender is not None and math.isfinite(out.diopters):
+            if realtime:
+                time.sleep(max(0.0, t_wall + row.frame / fps - time.monotonic()))
+            sender.send(FreeDPose(camera_id=camera_id, focus=freed_focus_field(out, calibration)))
+        if on_frame is not None:
+            on_frame(row, out)
+
+    try:
+        rows = replay(readings, fps, config, calibration=calibration, on_frame=frame_done, marks=marks)
+    finally:
+        if sender is not None:
+            sender.close()
+    write_track(output, rows)
+    return rows
+
+
+def frames_in_log(readings: Sequence[DistanceReading], fps: float) -> int:
+    """How many frames :func:`replay` makes of ``readings`` at ``fps``."""
+    check_range("focus", "fps", fps, FPS_RANGE)
+    return int((readings[-1].t_s - readings[0].t_s) * fps) + 1

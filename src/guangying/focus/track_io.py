@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -117,3 +118,37 @@ def read_sensor_log(path: str | Path, min_strength: int = 100) -> list[DistanceR
     if not out:
         raise SensorLogError(f"{p}: no rows after the header")
     return out
+
+
+SENSOR_LOG_COLUMNS = ("t_s", "distance_m", "strength", "source", "subject")
+
+
+def sensor_log_row(reading: DistanceReading, subject: object = "") -> dict[str, object]:
+    """One sensor-log row. ``strength`` carries the confidence on the TF-Luna scale (confidence × 1000;
+    < 100 = unreliable) so logs from any source replay like a LiDAR's; unusable readings log 0 m."""
+    ok = reading.confidence > 0 and math.isfinite(reading.distance_m)
+    return {
+        "t_s": f"{reading.t_s:.4f}",
+        "distance_m": f"{reading.distance_m:.4f}" if ok else "0",
+        "strength": int(round(reading.confidence * 1000)) if ok else 0,
+        "source": reading.source,
+        "subject": subject,
+    }
+
+
+def sensor_log_text(readings: Iterable[tuple[DistanceReading, object]], as_json: bool = False) -> str:
+    """``(reading, subject)`` pairs as sensor-log CSV (header :data:`SENSOR_LOG_COLUMNS`) or JSON."""
+    rows = [sensor_log_row(r, subject) for r, subject in readings]
+    if as_json:
+        return json.dumps(rows, indent=1)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=SENSOR_LOG_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def write_sensor_log(path: str | Path, readings: Iterable[tuple[DistanceReading, object]]) -> Path:
+    """Write a sensor log atomically (``.json`` → JSON, else CSV) that :func:`read_sensor_log` reads."""
+    p = Path(path)
+    return atomic_write_text(p, sensor_log_text(readings, as_json=p.suffix.lower() == ".json"))

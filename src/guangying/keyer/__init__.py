@@ -2,7 +2,7 @@
 despill, foreground un-mixing."""
 
 from guangying.keyer.chroma import ChromaKeyer
-from guangying.keyer.masks import mask_from_image, polygon_mask
+from guangying.keyer.masks import load_clean_plate, load_mask, mask_from_image, parse_polygon, polygon_mask
 from guangying.keyer.maths import (
     clip_matte,
     colour_difference,
@@ -38,7 +38,10 @@ __all__ = [
     "estimate_screen_plate",
     "estimate_subject",
     "grow_matte",
+    "load_clean_plate",
+    "load_mask",
     "mask_from_image",
+    "parse_polygon",
     "polygon_mask",
     "project_alpha",
     "screen_channels",

@@ -1,14 +1,16 @@
-"""Garbage and core mattes from polygons or mask images, as float32 (H, W) in 0–1."""
+"""Garbage and core mattes from polygons or mask images, and clean plates, as float32 arrays 0–1."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from guangying.base.colour import linear_to_srgb
 from guangying.base.errors import InputFormatError, SettingsError
+from guangying.media import open_reader
+from guangying.media.opencv import cv2
 
 _SUBPIXEL_BITS = 4  # fillPoly fixed-point: vertices placed to 1/16 pixel
 # Antialiasing by 4×4 supersampling and area averaging gives each edge pixel its true coverage;
@@ -68,3 +70,39 @@ def mask_from_image(path: str | Path, shape: tuple[int, int], invert: bool = Fal
         )
     mask = np.clip(image, 0.0, 1.0)
     return (np.float32(1.0) - mask) if invert else mask
+
+
+def parse_polygon(text: str) -> np.ndarray:
+    """``"x,y;x,y;…"`` (pixels, at least three points) → float32 (N, 2) for :func:`polygon_mask`.
+
+    >>> parse_polygon("0,0; 10,0; 10,5").tolist()
+    [[0.0, 0.0], [10.0, 0.0], [10.0, 5.0]]
+    """
+    try:
+        points = [tuple(float(v) for v in p.split(",")) for p in text.split(";") if p.strip()]
+    except ValueError as exc:
+        raise SettingsError(f"polygon '{text}' must be 'x,y;x,y;…' in pixels") from exc
+    if len(points) < 3 or any(len(p) != 2 for p in points):
+        raise SettingsError(f"polygon '{text}' needs at least three 'x,y' points")
+    return np.asarray(points, np.float32)
+
+
+def load_mask(spec: str | Path, shape: tuple[int, int]) -> np.ndarray:
+    """A mask from a polygon ``"x,y;x,y;…"`` or a mask image file, float32 (H, W) 0–1 for a frame
+    of ``shape`` = (height, width). A spec that names an existing file is always read as a file."""
+    text = str(spec)
+    if ";" in text and not Path(text).exists():
+        return polygon_mask(parse_polygon(text), shape)
+    return mask_from_image(text, shape)
+
+
+def load_clean_plate(spec: str | Path, shape: tuple[int, int]) -> np.ndarray:
+    """The first frame of ``spec`` (an image, sequence or clip of the empty screen) as float32
+    (H, W, 3) sRGB-encoded 0–1; it must be the footage's size, ``shape`` = (height, width)."""
+    with open_reader(spec) as reader:
+        frame = next(iter(reader))
+    if frame.rgb.shape[:2] != tuple(shape[:2]):
+        raise SettingsError(
+            f"clean plate {spec} is {frame.width}×{frame.height}, the footage is {shape[1]}×{shape[0]}"
+        )
+    return frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from guangying.base.checks import Range, check_choice, check_range
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.mattes import Matter
@@ -22,6 +23,28 @@ from guangying.pipeline.progress import FrameProgress
 _ALPHA_SUFFIXES = {".mov", ".png", ".exr", ".tif", ".tiff", ".mkv"}
 
 
+H264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
+
+
+@dataclass(frozen=True)
+class H264Options:
+    """x264 settings for ``.mp4`` outputs.
+
+    - ``crf``: constant rate factor 0–51, lower is better (18 ≈ visually lossless).
+    - ``preset``: speed/size trade-off, one of ultrafast … slow.
+    """
+
+    crf: int = 18
+    preset: str = "veryfast"
+
+    def __post_init__(self) -> None:
+        check_range("H.264", "crf", self.crf, Range(0, 51, integer=True))
+        check_choice("H.264", "preset", self.preset, H264_PRESETS)
+
+    def writer_options(self) -> dict[str, str]:
+        return {"crf": str(self.crf), "preset": self.preset}
+
+
 @dataclass
 class JobOutputs:
     """Where each product goes; None skips it. Paths may be video files, patterns or single images."""
@@ -30,7 +53,7 @@ class JobOutputs:
     alpha: Path | None = None
     foreground: Path | None = None
     premultiplied: bool = False
-    h264_options: dict[str, str] = field(default_factory=dict)  # crf / preset for .mp4 outputs
+    h264: H264Options = field(default_factory=H264Options)  # for .mp4 outputs
     audio: bool = True  # video outputs (not mattes) carry a video source's sound for the same frames
     exr_matte_channel: str = "A"  # channel name of a matte-only EXR: A (alpha) or Y (luminance)
 
@@ -86,7 +109,7 @@ def run_job(
                 # the output's first frame is source frame first_frame: its timecode, so an editor relinks
                 options["timecode"] = timecode_at(info.timecode, info.first_frame, info.fps)
             if suffix == ".mp4":
-                options.update(outputs.h264_options)
+                options.update(outputs.h264.writer_options())
             if sound and outputs.audio and suffix in VIDEO_EXTENSIONS and info.kind == "video":
                 options["audio_from"] = source
             return options

@@ -1,0 +1,126 @@
+"""Distance logs from recorded material: a depth map, a Record3D (.r3d) recording, or the faces in a
+picture, clip or sequence. Each yields ``(DistanceReading, subject)`` pairs that
+:func:`guangying.focus.track_io.write_sensor_log` writes as a sensor log ``guangying focus`` replays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from guangying.base.colour import linear_to_srgb
+from guangying.base.errors import SettingsError
+from guangying.distance.reading import DistanceReading
+from guangying.focus.tracking import Detection, Rule, SubjectSelector, SubjectTracker, iou_matrix
+from guangying.lens.sensors import sensor_preset
+
+DistanceKind = Literal["auto", "depth", "r3d", "faces"]
+Box = tuple[float, float, float, float]
+LoggedReading = tuple[DistanceReading, str]
+
+
+def detect_distance_kind(path: str | Path) -> Literal["depth", "r3d", "faces"]:
+    """``r3d`` for ``.r3d``; ``depth`` for ``.npy``/``.exr`` and single-channel 16-bit PNGs; else
+    ``faces`` (a picture, clip or sequence of a person)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".r3d":
+        return "r3d"
+    if suffix in (".npy", ".exr"):
+        return "depth"
+    if suffix == ".png":
+        from guangying.media.opencv import cv2
+
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if img is not None and img.dtype == np.uint16 and img.ndim == 2:
+            return "depth"
+    return "faces"
+
+
+def depth_file_readings(path: str | Path, box: Box | None = None) -> Iterator[LoggedReading]:
+    """One reading from a depth map in metres (``box`` x0, y0, x1, y1 in pixels, else the whole map)."""
+    from guangying.distance.depthmap import load_depth_m, reading_from_depth
+
+    region = None if box is None else (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
+    yield reading_from_depth(load_depth_m(path), 0.0, box=region), ""
+
+
+def record3d_readings(path: str | Path, box: Box | None = None) -> Iterator[LoggedReading]:
+    """One reading per frame of a Record3D recording (``box`` in colour-image pixels)."""
+    from guangying.distance.record3d import Record3DReader
+
+    with Record3DReader(path) as rec:
+        for i in range(rec.frame_count):
+            yield rec.reading(i, box), ""
+
+
+def face_readings(
+    source: str | Path,
+    focal_length_mm: float,
+    sensor_width_mm: float,
+    rule: Rule = "largest",
+    point: tuple[float, float] | None = None,
+) -> Iterator[LoggedReading]:
+    """Distance of one person per frame from the size of their irises and face.
+
+    The subject is chosen once by ``rule`` (``largest``, ``centre`` or ``point`` with ``point`` = a
+    tap at x, y in pixels) and followed by track ID; frames where it is not seen give a
+    zero-confidence reading. ``subject`` is the track ID as text ("" when no face is followed).
+    Needs the face models (``guangying models install``).
+    """
+    from guangying.distance.face_geometry import Intrinsics
+    from guangying.distance.faces import FaceRangeFinder
+    from guangying.media import open_reader
+
+    if rule == "point" and point is None:
+        raise SettingsError("subject selection 'point' needs a point x,y (--point)")
+    tracker = SubjectTracker()
+    finder: FaceRangeFinder | None = None
+    selector: SubjectSelector | None = None
+    with open_reader(source) as reader:
+        for frame in reader:
+            rgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
+            if finder is None or selector is None:
+                intrinsics = Intrinsics.from_lens(focal_length_mm, sensor_width_mm, frame.width, frame.height)
+                finder = FaceRangeFinder(intrinsics)
+                selector = SubjectSelector(rule, frame_size=(frame.width, frame.height), point=point)
+            faces = finder.detect(rgb)
+            tracks = tracker.update([Detection(f.box, f.score) for f in faces])
+            chosen = selector.select(tracks)
+            if chosen is None or chosen.missed != 0:
+                yield DistanceReading(frame.time_s, float("nan"), 0.0, "face"), ""
+                continue
+            ious = iou_matrix(np.array([chosen.box]), np.array([f.box for f in faces]))[0]
+            face = faces[int(np.argmax(ious))]
+            yield finder.reading(rgb, frame.time_s, face), str(chosen.track_id)
+
+
+def distance_readings(
+    source: str | Path,
+    kind: DistanceKind = "auto",
+    box: Box | None = None,
+    focal_length_mm: float | None = None,
+    sensor: str | None = None,
+    sensor_width_mm: float | None = None,
+    rule: Rule = "largest",
+    point: tuple[float, float] | None = None,
+) -> Iterator[LoggedReading]:
+    """Readings from ``source`` of the given ``kind`` (``auto``: :func:`detect_distance_kind`).
+
+    Faces need the lens: ``focal_length_mm`` and the sensor width (``sensor_width_mm`` in mm, or a
+    ``sensor`` preset name).
+    """
+    if kind == "auto":
+        kind = detect_distance_kind(source)
+    if kind == "depth":
+        return depth_file_readings(source, box)
+    if kind == "r3d":
+        return record3d_readings(source, box)
+    if kind != "faces":
+        raise SettingsError(f"distance kind {kind!r}: use auto, depth, r3d or faces")
+    if focal_length_mm is None or (sensor is None and sensor_width_mm is None):
+        raise SettingsError("faces need --focal-length and --sensor NAME or --sensor-width MM")
+    width_mm = sensor_width_mm if sensor_width_mm is not None else sensor_preset(str(sensor)).width_mm
+    return face_readings(source, focal_length_mm, width_mm, rule, point)
