@@ -6,6 +6,135 @@ Data flows one way through the stage packages:
 (focus control, lens maths) → ``composite`` (linear-light compositing) → ``media`` (footage out).
 ``pipeline`` strings the stages together for batch and live jobs; ``cli`` is the command line;
 ``models`` fetches and converts the neural-network weights; ``evaluation`` holds the quality metrics.
+
+The names below are the library's front door (see ``docs/python.md``). They load lazily, so
+``import guangying`` is quick and pulls in no OpenCV, PyAV or ONNX Runtime until a name is used:
+
+- footage: :func:`open_reader`, :func:`open_writer`
+- mattes: :func:`make_matter` (``"chroma"``, ``"ai"``, ``"fast"``, ``"hybrid"``), :func:`key_frame`,
+  :class:`KeyerSettings`, :class:`ChromaKeyer`, :func:`keyer_settings_for`, :func:`load_mask`
+- compositing in linear light: :class:`FrameCompositor`, :func:`composite_frame`,
+  :class:`CompositeSettings`; lens defocus: :class:`LensSettings`, :class:`LensDefocus`
+- file jobs: :func:`run_job`, :class:`JobOutputs`, :class:`H264Options`
+- optics: :func:`depth_of_field`, :func:`hyperfocal_mm`, :func:`coc_diameter_mm`,
+  :func:`coc_diameter_px`, :func:`sensor_preset`
+- focus: :class:`FocusController`, :class:`ControllerConfig`, :func:`replay`, :func:`replay_log`
+- distance sources: :class:`DistanceReading`, :class:`TfLunaSource`, :func:`load_depth_m`,
+  :func:`reading_from_depth`, :class:`Record3DReader`, :func:`distance_readings`, :func:`load_marks`
+- tracks: :func:`read_sensor_log`, :func:`write_sensor_log`, :func:`write_track`,
+  :func:`read_focus_track`, :func:`read_camera_track`, :func:`write_camera_track`
+- models: :func:`install_models`, :func:`list_models`, :func:`models_dir`
+- errors: :class:`GuangyingError` and its family (each also the matching built-in exception)
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from guangying.base.errors import (
+    DeviceError,
+    GuangyingError,
+    InputFormatError,
+    MediaError,
+    SettingsError,
+)
+from guangying.base.lazy import lazy_exports
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "open_reader": "guangying.media.api",
+    "open_writer": "guangying.media.api",
+    "MatteResult": "guangying.base.mattes",
+    "Matter": "guangying.base.mattes",
+    "make_matter": "guangying.pipeline.matters",
+    "key_frame": "guangying.pipeline.matters",
+    "keyer_settings_for": "guangying.pipeline.matters",
+    "MATTE_MODES": "guangying.pipeline.matters",
+    "KeyerSettings": "guangying.keyer.settings",
+    "ChromaKeyer": "guangying.keyer.chroma",
+    "load_mask": "guangying.keyer.masks",
+    "FrameCompositor": "guangying.pipeline.frame",
+    "FrameResult": "guangying.pipeline.frame",
+    "CompositeSettings": "guangying.pipeline.frame",
+    "composite_frame": "guangying.pipeline.frame",
+    "LensSettings": "guangying.pipeline.lens_defocus",
+    "LensDefocus": "guangying.pipeline.lens_defocus",
+    "read_focus_track": "guangying.pipeline.lens_defocus",
+    "run_job": "guangying.pipeline.job",
+    "JobOutputs": "guangying.pipeline.job",
+    "JobReport": "guangying.pipeline.job",
+    "H264Options": "guangying.pipeline.job",
+    "DepthOfField": "guangying.lens.optics",
+    "depth_of_field": "guangying.lens.optics",
+    "hyperfocal_mm": "guangying.lens.optics",
+    "coc_diameter_mm": "guangying.lens.optics",
+    "coc_diameter_px": "guangying.lens.optics",
+    "resolve_coc_mm": "guangying.lens.optics",
+    "sensor_preset": "guangying.lens.sensors",
+    "FocusController": "guangying.focus.controller",
+    "ControllerConfig": "guangying.focus.controller",
+    "FocusOutput": "guangying.focus.controller",
+    "replay": "guangying.focus.replay",
+    "replay_log": "guangying.focus.replay",
+    "TrackRow": "guangying.focus.track_io",
+    "read_sensor_log": "guangying.focus.track_io",
+    "write_sensor_log": "guangying.focus.track_io",
+    "write_track": "guangying.focus.track_io",
+    "distance_readings": "guangying.focus.distance_log",
+    "DistanceReading": "guangying.distance.reading",
+    "TfLunaSource": "guangying.distance.tfluna",
+    "load_depth_m": "guangying.distance.depthmap",
+    "reading_from_depth": "guangying.distance.depthmap",
+    "Record3DReader": "guangying.distance.record3d",
+    "load_marks": "guangying.distance.marks",
+    "CameraTrackRow": "guangying.tracking.camera_track",
+    "read_camera_track": "guangying.tracking.camera_track",
+    "write_camera_track": "guangying.tracking.camera_track",
+    "install_models": "guangying.models",
+    "list_models": "guangying.models",
+    "models_dir": "guangying.models",
+}
+
+__all__ = [
+    "DeviceError",
+    "GuangyingError",
+    "InputFormatError",
+    "MediaError",
+    "SettingsError",
+    "__version__",
+    *_EXPORTS,
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load on first use
+    from guangying.base.mattes import Matter, MatteResult
+    from guangying.distance.depthmap import load_depth_m, reading_from_depth
+    from guangying.distance.marks import load_marks
+    from guangying.distance.reading import DistanceReading
+    from guangying.distance.record3d import Record3DReader
+    from guangying.distance.tfluna import TfLunaSource
+    from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput
+    from guangying.focus.distance_log import distance_readings
+    from guangying.focus.replay import replay, replay_log
+    from guangying.focus.track_io import TrackRow, read_sensor_log, write_sensor_log, write_track
+    from guangying.keyer.chroma import ChromaKeyer
+    from guangying.keyer.masks import load_mask
+    from guangying.keyer.settings import KeyerSettings
+    from guangying.lens.optics import (
+        DepthOfField,
+        coc_diameter_mm,
+        coc_diameter_px,
+        depth_of_field,
+        hyperfocal_mm,
+        resolve_coc_mm,
+    )
+    from guangying.lens.sensors import sensor_preset
+    from guangying.media.api import open_reader, open_writer
+    from guangying.models import install_models, list_models, models_dir
+    from guangying.pipeline.frame import CompositeSettings, FrameCompositor, FrameResult, composite_frame
+    from guangying.pipeline.job import H264Options, JobOutputs, JobReport, run_job
+    from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
+    from guangying.pipeline.matters import MATTE_MODES, key_frame, keyer_settings_for, make_matter
+    from guangying.tracking.camera_track import CameraTrackRow, read_camera_track, write_camera_track

@@ -144,3 +144,56 @@ class FrameCompositor:
             self._out = np.empty_like(bg_linear)
         composite = over_srgb(fg_srgb, alpha, bg_linear, wrap=wrap, out=self._out, bg_rgb_srgb=plate_srgb)
         return FrameResult(alpha, matte.foreground_rgb, composite)
+
+
+def composite_frame(
+    rgb_srgb: np.ndarray,
+    background_rgb_srgb: np.ndarray,
+    matter: Matter | None = None,
+    settings: CompositeSettings | None = None,
+    layer_hook: LayerHook | None = None,
+) -> FrameResult:
+    """Matte one picture and composite it over a background in linear light.
+
+    The plain-function form of :class:`FrameCompositor` for a single frame (no state carried to the
+    next one); use the class for clips so the grade and temporal mattes stay steady.
+
+    Parameters
+    ----------
+    rgb_srgb : ndarray, float32 (H, W, 3)
+        The plate, sRGB-encoded 0–1.
+    background_rgb_srgb : ndarray, float32 (H, W, 3)
+        The virtual set, sRGB-encoded 0–1, same size.
+    matter : Matter, optional
+        Anything with ``process(rgb, background_rgb) -> MatteResult``; default a chroma keyer with
+        default :class:`~guangying.keyer.KeyerSettings`.
+    settings : CompositeSettings, optional
+        Light wrap and level matching.
+    layer_hook : callable, optional
+        See :data:`LayerHook` (lens defocus, for instance).
+
+    Returns
+    -------
+    FrameResult
+        ``alpha`` float32 (H, W) 0–1, ``foreground_rgb_srgb`` and ``composite_rgb_srgb`` float32
+        (H, W, 3) sRGB 0–1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimage import data
+    >>> photo = data.astronaut()[::4, ::4].astype(np.float32) / 255           # (128, 128, 3) sRGB
+    >>> plate = np.zeros_like(photo); plate[..., 1] = 0.7                      # a green screen …
+    >>> plate[32:96, 32:96] = photo[32:96, 32:96]                              # … with a subject
+    >>> set_srgb = data.coffee()[:128, :128].astype(np.float32) / 255
+    >>> result = composite_frame(plate, set_srgb)
+    >>> result.composite_rgb_srgb.shape, result.composite_rgb_srgb.dtype
+    ((128, 128, 3), dtype('float32'))
+    >>> bool(np.allclose(result.composite_rgb_srgb[2, 2], set_srgb[2, 2], atol=0.02))  # screen → set
+    True
+    """
+    if matter is None:
+        from guangying.keyer import ChromaKeyer
+
+        matter = ChromaKeyer()
+    return FrameCompositor(matter, settings, layer_hook).process(rgb_srgb, background_rgb_srgb)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from guangying.base.errors import SettingsError
-from guangying.base.mattes import Matter
+from guangying.base.mattes import Matter, MatteResult
 from guangying.keyer import ChromaKeyer, KeyerSettings, load_clean_plate, load_mask
 from guangying.media import open_reader
 
@@ -36,6 +38,49 @@ def make_matter(
             RvmMatter(downsample_ratio=downsample_ratio, preset=preset),
         )
     raise SettingsError(f"unknown matte mode '{mode}': choose one of {', '.join(MATTE_MODES)}")
+
+
+def key_frame(
+    rgb_srgb: np.ndarray,
+    mode: MatteMode = "chroma",
+    keyer_settings: KeyerSettings | None = None,
+    background_rgb_srgb: np.ndarray | None = None,
+) -> MatteResult:
+    """Pull a matte from one picture with a fresh engine of ``mode`` (see :func:`make_matter`).
+
+    Parameters
+    ----------
+    rgb_srgb : ndarray, float32 (H, W, 3)
+        The picture, sRGB-encoded 0–1 (at least 16×16 pixels).
+    mode : {"chroma", "ai", "fast", "hybrid"}
+        Chroma keyer, neural matting, fast segmentation, or keyer inside the screen with a person
+        matte outside it. The neural modes need ``guangying models install``.
+    keyer_settings : KeyerSettings, optional
+        For ``chroma`` and ``hybrid``.
+    background_rgb_srgb : ndarray, optional
+        The set it will go over (float32 (H, W, 3) sRGB): the keyer's despill takes its light.
+
+    Returns
+    -------
+    MatteResult
+        ``alpha`` float32 (H, W) 0–1 and straight, un-mixed ``foreground_rgb`` float32 (H, W, 3),
+        sRGB-encoded 0–1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimage import data
+    >>> face = data.astronaut()[:160:2, 120:280:2].astype(np.float32) / 255   # (80, 80, 3) sRGB
+    >>> plate = np.empty((120, 160, 3), np.float32); plate[:] = (0.15, 0.65, 0.25)
+    >>> plate[20:100, 40:120] = face
+    >>> matte = key_frame(plate, keyer_settings=KeyerSettings(screen="green"))
+    >>> matte.alpha.shape, matte.alpha.dtype
+    ((120, 160), dtype('float32'))
+    >>> float(matte.alpha[5, 5]), float(matte.alpha[60, 80])
+    (0.0, 1.0)
+    """
+    matter = make_matter(mode, keyer_settings=keyer_settings)
+    return matter.process(np.asarray(rgb_srgb, np.float32), background_rgb=background_rgb_srgb)
 
 
 def keyer_settings_for(
