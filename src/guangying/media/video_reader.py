@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +21,35 @@ from guangying.media.reader import Reader, resolve_range
 # AVColorSpace (what the stream says) → swscale matrix name for the YUV→RGB conversion.
 _MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
 _UNSPECIFIED_RANGE = 0
+
+
+class _Drift:
+    """How far frame timestamps stray from a constant rate (variable-frame-rate phone and screen
+    recordings). Outputs are written frame for frame at the constant rate, so the user is told."""
+
+    def __init__(self) -> None:
+        self.worst_s = 0.0
+        self.worst_index = 0
+        self.first_offset_s: float | None = None
+
+    def add(self, index: int, source_s: float, constant_s: float) -> None:
+        if self.first_offset_s is None:  # a range starting mid-clip: compare spacing, not absolute time
+            self.first_offset_s = source_s - constant_s
+        off = abs(source_s - constant_s - self.first_offset_s)
+        if off > self.worst_s:
+            self.worst_s, self.worst_index = off, index
+
+    def report(self, path: Path, fps: Fraction) -> None:
+        if self.worst_s <= 0.25 / fps:
+            return
+        warnings.warn(
+            f"{path} has a variable frame rate: frame {self.worst_index} is {self.worst_s * 1000:.0f} ms "
+            f"away from where a constant {float(fps):g} fps puts it. Outputs hold every source frame once, "
+            f"at a constant {float(fps):g} fps, so their timing differs from the source by up to that much "
+            "(Frame.time_s keeps the source times). For source timing, convert to a constant rate first, "
+            f"e.g. ffmpeg -i {path.name} -fps_mode cfr -r {float(fps):g} …",
+            stacklevel=2,
+        )
 
 
 class _SeekMissed(Exception):
@@ -141,6 +171,7 @@ class VideoReader(Reader):
             index = -1
         convert: dict[str, object] | None = None
         last_good: int | None = None
+        drift = _Drift()
         try:
             for packet in container.demux(stream):
                 for av_frame in packet.decode():
@@ -155,7 +186,9 @@ class VideoReader(Reader):
                             return
                         if convert is None:
                             convert = self._conversion(av_frame)
-                        yield self._to_frame(av_frame, index, convert)
+                        frame = self._to_frame(av_frame, index, convert)
+                        drift.add(index, frame.time_s, float(index / self._fps))
+                        yield frame
                         last_good = index
                     index += 1
         except av.error.FFmpegError as exc:
@@ -164,6 +197,7 @@ class VideoReader(Reader):
                 f"{self._path}: cannot decode frame {index} ({good}): {exc}. The file is damaged or "
                 "incomplete; re-copy or re-export it, or set --end before the damage"
             ) from exc
+        drift.report(self._path, self._fps)
         count = self.info.frame_count
         final = None if count is None else self._start + count - 1
         if self._exact_count and final is not None and (last_good is None or last_good < final):
@@ -173,6 +207,12 @@ class VideoReader(Reader):
                 "probably truncated (an unfinished copy or render); re-copy or re-export it, "
                 f"or set --end {last_good if last_good is not None else 0} to use what is there"
             )
+
+    def _source_time_s(self, av_frame: av.VideoFrame, index: int) -> float:
+        """The frame's own time from the first frame (its timestamp): variable-rate sources keep it."""
+        if av_frame.pts is None or self._time_base is None:
+            return float(index / self._fps)
+        return float((av_frame.pts - self._start_pts) * self._time_base)
 
     def _conversion(self, av_frame: av.VideoFrame) -> dict[str, object]:
         """reformat() arguments for this stream: RGB at the decoded precision, the stream's matrix/range."""
@@ -208,6 +248,6 @@ class VideoReader(Reader):
             rgb=to_float32(pixels),
             alpha=alpha,
             transfer="srgb",
-            time_s=float(index / self._fps),
+            time_s=self._source_time_s(av_frame, index),
             timecode=timecode_at(self._source_timecode, index, self._fps) if self._source_timecode else None,
         )

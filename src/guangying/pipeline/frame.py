@@ -108,20 +108,24 @@ class FrameCompositor:
         rgb_srgb: np.ndarray,
         background_rgb_srgb: np.ndarray | None = None,
         background_rgb_linear: np.ndarray | None = None,
+        source_alpha: np.ndarray | None = None,
     ) -> FrameResult:
         """Matte ``rgb_srgb`` (float32 (H, W, 3) sRGB 0–1) and composite it over the background.
 
         Give the background sRGB-encoded, linear, or both (a still plate is decoded once per shot by
         the caller; passing both saves the work). Without a background only the matte is made.
+        ``source_alpha`` (float32 (H, W) 0–1, straight): the footage's own alpha (an RGBA render or
+        ProRes 4444), multiplied into the matte so what the source made transparent stays so.
         """
         if background_rgb_linear is None and background_rgb_srgb is not None:
             background_rgb_linear = srgb_to_linear(background_rgb_srgb)
         matte: MatteResult = self.matter.process(rgb_srgb, background_rgb=background_rgb_srgb)
+        alpha = matte.alpha if source_alpha is None else matte.alpha * source_alpha  # new array
         position = self.position
         self.position += 1
         if background_rgb_linear is None:
-            return FrameResult(matte.alpha, matte.foreground_rgb, None)
-        fg_srgb, alpha, bg_linear = matte.foreground_rgb, matte.alpha, background_rgb_linear
+            return FrameResult(alpha, matte.foreground_rgb, None)
+        fg_srgb, bg_linear = matte.foreground_rgb, background_rgb_linear
         plate_srgb = background_rgb_srgb
         if self.layer_hook is not None:
             fg_srgb, alpha, bg_linear = self.layer_hook(position, fg_srgb, alpha, bg_linear)

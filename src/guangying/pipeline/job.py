@@ -143,7 +143,7 @@ def run_job(
         for frame in reader:
             rgb_srgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
             bg_srgb, bg_linear = plate.next_plate() if plate is not None else (None, None)
-            result = compositor.process(rgb_srgb, bg_srgb, bg_linear)
+            result = compositor.process(rgb_srgb, bg_srgb, bg_linear, source_alpha=frame.alpha)
             if "composite" in writers:
                 assert result.composite_rgb_srgb is not None
                 writers["composite"].write(result.composite_rgb_srgb)

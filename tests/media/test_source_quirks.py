@@ -1,0 +1,75 @@
+"""Sources that are easy to get silently wrong: variable frame rate and footage with its own alpha."""
+
+import warnings
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.cli.main import cli
+from guangying.media import open_reader, open_writer
+
+W, H = 64, 48
+# A phone-style recording: 25 fps nominal, but one frame arrives 220 ms late and the rest follow it.
+TIMES_MS = [0, 40, 80, 120, 340, 380, 420, 460, 500, 540]
+
+
+def _vfr_clip(path) -> None:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, t_ms in enumerate(TIMES_MS):
+            rgb = np.full((H, W, 3), 20 * i, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = t_ms, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def test_variable_frame_rate_keeps_source_times_and_says_what_is_done(tmp_path):
+    path = tmp_path / "vfr.mp4"
+    _vfr_clip(path)
+    with open_reader(path) as reader:
+        with pytest.warns(UserWarning, match=r"variable frame rate: frame \d+ is \d+ ms away") as caught:
+            frames = list(reader)
+    assert len(frames) == len(TIMES_MS)
+    np.testing.assert_allclose([f.time_s for f in frames], np.array(TIMES_MS) / 1000, atol=1e-3)
+    worst_ms = int(str(caught[0].message).split(" is ")[1].split(" ms")[0])
+    expected = max(abs(t - i * 1000 / float(reader.info.fps)) for i, t in enumerate(TIMES_MS))
+    assert abs(worst_ms - expected) <= 1
+
+
+def test_constant_frame_rate_is_not_warned_about(tmp_path):
+    path = tmp_path / "cfr.mp4"
+    with open_writer(path, fps=25) as writer:
+        for i in range(5):
+            writer.write(np.full((H, W, 3), i / 10, np.float32))
+    with open_reader(path, start=2) as reader, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        times = [f.time_s for f in reader]
+    np.testing.assert_allclose(times, [0.08, 0.12, 0.16], atol=1e-6)
+
+
+def test_rgba_source_alpha_is_multiplied_into_the_matte(tmp_path):
+    """A render with its own alpha: what it made transparent stays transparent in matte and composite."""
+    src = tmp_path / "render.png"
+    rgb = np.zeros((H, W, 3), np.float32)
+    rgb[..., 1] = 0.7  # green screen …
+    rgb[:, : W // 2] = (0.8, 0.4, 0.3)  # … with a solid subject on the left half
+    own_alpha = np.ones((H, W), np.float32)
+    own_alpha[: H // 2] = 0.0  # the render is transparent in its top half
+    with open_writer(src, content="rgba") as writer:
+        writer.write(rgb, alpha=own_alpha)
+    result = CliRunner().invoke(cli, ["composite", str(src), "-b", "#ffffff", "-o", str(tmp_path / "c.png"),
+                                      "--alpha", str(tmp_path / "a.png"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    with open_reader(tmp_path / "a.png") as reader:
+        alpha = next(iter(reader)).rgb[..., 0]
+    with open_reader(tmp_path / "c.png") as reader:
+        comp = next(iter(reader)).rgb
+    assert alpha[: H // 2 - 2].max() < 0.01  # transparent in the source: transparent in the matte
+    assert alpha[H // 2 + 4 :, 4 : W // 2 - 4].min() > 0.99  # the subject where the source is opaque
+    assert comp[: H // 2 - 2].min() > 0.99  # the white background shows through
