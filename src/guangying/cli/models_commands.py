@@ -33,7 +33,7 @@ def list_cmd() -> None:
     click.echo(f"models in {models_dir()}")
     for r in rows:
         shapes = "; ".join(f"{k} {tuple(v)}" for k, v in r["inputs"].items())
-        state = "" if r["ok"] else "  [INCOMPLETE: run `guangying models install`]"
+        state = "" if r["ok"] else f"  [{r['problem']}; run `guangying models install --force`]"
         click.echo(f"{r['name']:<14} {r['size_bytes'] / 1e6:7.1f} MB  {r['source']}  inputs: {shapes}{state}")
 
 

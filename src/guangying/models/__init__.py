@@ -18,11 +18,18 @@ import onnxruntime as ort
 
 from guangying.base.errors import GuangyingError, SettingsError
 from guangying.models.catalog import MODELS
-from guangying.models.installer import ModelInstallError, cache_is_complete, install, read_manifest
+from guangying.models.installer import (
+    MANIFEST,
+    ModelInstallError,
+    cache_is_complete,
+    install,
+    read_manifest,
+)
 from guangying.models.session import make_session
 
 __all__ = [
     "MODELS",
+    "ModelDamagedError",
     "ModelInstallError",
     "ModelNotInstalledError",
     "install_models",
@@ -35,6 +42,13 @@ __all__ = [
 
 class ModelNotInstalledError(GuangyingError, FileNotFoundError):
     """A converted model is missing from the cache."""
+
+
+class ModelDamagedError(ModelNotInstalledError):
+    """A converted model is in the cache but cannot be used: truncated, corrupt or unreadable."""
+
+
+_REINSTALL = "Reinstall the models with `guangying models install --force`"
 
 
 def models_dir() -> Path:
@@ -53,6 +67,7 @@ def onnx_path(name: str) -> Path:
     ``blazeface``, ``facemesh``, ``iris``)."""
     if name not in MODELS:
         raise SettingsError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    check_models_folder()
     path = models_dir() / f"{name}.onnx"
     if not path.is_file():
         raise ModelNotInstalledError(
@@ -62,28 +77,74 @@ def onnx_path(name: str) -> Path:
     return path
 
 
+def check_models_folder() -> Path:
+    """The model cache folder; ModelInstallError when that path is something other than a folder."""
+    folder = models_dir()
+    if folder.exists() and not folder.is_dir():
+        raise ModelInstallError(
+            f"the models folder {folder} is a file, not a folder; move that file away, or point "
+            "$GUANGYING_MODELS_DIR at a folder, then run `guangying models install`"
+        )
+    return folder
+
+
+def model_problem(name: str) -> str | None:
+    """Why installed model ``name`` cannot be used (missing, unreadable, wrong size), or None."""
+    path = models_dir() / f"{name}.onnx"
+    if not path.is_file():
+        return "missing"
+    if not os.access(path, os.R_OK):
+        return "unreadable (no permission to read it; fix its permissions, e.g. chmod a+r)"
+    expected = ((read_manifest(models_dir()) or {}).get("models", {}).get(name) or {}).get("size_bytes")
+    size = path.stat().st_size
+    if expected is not None and size != expected:
+        return f"damaged: {size} bytes where the install wrote {expected} (truncated or overwritten)"
+    return None
+
+
 def install_models(source: Path | None = None, force: bool = False,
                    log: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
     """Fetch (or read ``source``), verify, convert and cache every model; no-op when already complete."""
-    return install(models_dir(), source=source, force=force, log=log)
+    return install(check_models_folder(), source=source, force=force, log=log)
 
 
 def list_models() -> list[dict[str, Any]]:
-    """Installed models: name, path, size in bytes, source and input shapes (empty when none)."""
-    cache = models_dir()
-    manifest = read_manifest(cache) or {}
+    """Installed models: name, path, size in bytes, source, input shapes and ``problem`` (None when it
+    is usable, else why not); empty when none are installed. A manifest that exists but cannot be read
+    raises ModelInstallError rather than reading as "no models"."""
+    cache = check_models_folder()
+    manifest = read_manifest(cache)
+    if manifest is None:
+        if (cache / MANIFEST).exists():
+            raise ModelInstallError(f"the models' manifest {cache / MANIFEST} is damaged or unreadable. "
+                                    f"{_REINSTALL}")
+        manifest = {}
     complete = cache_is_complete(cache)
     out = []
     for name, info in manifest.get("models", {}).items():
         path = cache / f"{name}.onnx"
+        problem = model_problem(name) or (None if complete else "incomplete install")
         out.append({"name": name, "path": path, "size_bytes": info.get("size_bytes"),
                     "source": info.get("source"), "licence": info.get("licence"),
-                    "inputs": info.get("inputs", {}), "ok": complete and path.is_file()})
+                    "inputs": info.get("inputs", {}), "ok": problem is None, "problem": problem})
     return out
 
 
 def load_session(name: str, threads: int | None = None,
                  providers: Sequence[str] | None = None) -> ort.InferenceSession:
     """An onnxruntime session for an installed model: intra-op threads = physical cores, sequential
-    execution, all graph optimisations; CUDA first when onnxruntime-gpu provides it."""
-    return make_session(onnx_path(name), threads=threads, providers=providers)
+    execution, all graph optimisations; CUDA first when onnxruntime-gpu provides it. A damaged or
+    unreadable file raises ModelDamagedError naming the model and how to reinstall it."""
+    path = onnx_path(name)
+    problem = model_problem(name)
+    if problem is not None:
+        raise ModelDamagedError(f"model {name} ({path}) is {problem}. {_REINSTALL}")
+    try:
+        return make_session(path, threads=threads, providers=providers)
+    except PermissionError as exc:
+        raise ModelDamagedError(f"cannot read model {name} ({path}): {exc}; fix its permissions") from exc
+    except Exception as exc:  # onnxruntime's errors derive from Exception only (InvalidProtobuf, Fail)
+        if type(exc).__module__.startswith("onnxruntime"):
+            raise ModelDamagedError(f"model {name} ({path}) is damaged: onnxruntime cannot load it ({exc}). "
+                                    f"{_REINSTALL}") from exc
+        raise

@@ -1,0 +1,105 @@
+"""A damaged model cache is named for what it is: which model, what is wrong, how to reinstall."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+from onnx import TensorProto, helper
+
+from guangying.cli.main import cli
+from guangying.models import (
+    ModelDamagedError,
+    ModelInstallError,
+    ModelNotInstalledError,
+    list_models,
+    load_session,
+)
+
+
+def _tiny_model() -> bytes:
+    """An identity network standing in for a converted model (the cache logic does not care which)."""
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["mask"])], "tiny", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    data = _tiny_model()
+    (folder / "selfie.onnx").write_bytes(data)
+    (folder / "meet.onnx").write_bytes(data)
+    manifest = {"models": {name: {"size_bytes": len(data), "source": "test", "inputs": {"input": [1, 4]}}
+                           for name in ("selfie", "meet")}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("GUANGYING_MODELS_DIR", str(folder))
+    return folder
+
+
+def test_a_good_model_loads(cache):
+    session = load_session("selfie", threads=1)
+    out = session.run(None, {"input": np.ones((1, 4), np.float32)})[0]
+    np.testing.assert_array_equal(out, np.ones((1, 4)))
+
+
+def test_truncated_model_is_named_with_the_reinstall_command(cache):
+    data = (cache / "selfie.onnx").read_bytes()
+    (cache / "selfie.onnx").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelDamagedError, match=r"model selfie .* damaged: \d+ bytes .*install --force"):
+        load_session("selfie")
+    assert isinstance(ModelDamagedError("x"), ModelNotInstalledError)  # callers that catch that still do
+
+
+def test_corrupt_model_of_the_right_size_is_called_damaged(cache):
+    size = (cache / "meet.onnx").stat().st_size
+    (cache / "meet.onnx").write_bytes(b"\xff" * size)
+    with pytest.raises(ModelDamagedError, match="model meet .* onnxruntime cannot load it.*install --force"):
+        load_session("meet")
+
+
+def test_unreadable_model_is_a_permission_problem_not_damage(cache, monkeypatch):
+    import guangying.models as models
+
+    monkeypatch.setattr(models.os, "access", lambda path, mode: False)
+    with pytest.raises(ModelDamagedError, match="no permission to read") as caught:
+        load_session("selfie")
+    assert "damaged" not in str(caught.value)
+
+
+def test_models_list_names_the_damaged_model(cache):
+    (cache / "meet.onnx").write_bytes(b"short")
+    rows = {r["name"]: r for r in list_models()}
+    assert "damaged" in rows["meet"]["problem"]
+    result = CliRunner().invoke(cli, ["models", "list"])
+    assert result.exit_code == 0
+    line = next(line for line in result.output.splitlines() if line.startswith("meet"))
+    assert "damaged" in line and "install --force" in line
+
+
+def test_corrupt_manifest_is_not_read_as_no_models(cache):
+    (cache / "manifest.json").write_text('{"models": {"selfie": ')
+    with pytest.raises(ModelInstallError, match="manifest .* damaged"):
+        list_models()
+    result = CliRunner().invoke(cli, ["models", "list"])
+    assert result.exit_code == 1 and "damaged" in result.output and "no models installed" not in result.output
+
+
+def test_models_folder_that_is_a_file(tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "models"
+    not_a_folder.write_text("oops")
+    monkeypatch.setenv("GUANGYING_MODELS_DIR", str(not_a_folder))
+    for args in (["models", "list"], ["models", "install"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1 and "is a file, not a folder" in result.output, result.output
+    with pytest.raises(ModelInstallError, match="is a file"):
+        load_session("selfie")
+
+
+def test_tiny_model_is_valid_onnx():
+    onnx.checker.check_model(onnx.load_from_string(_tiny_model()))
