@@ -73,7 +73,7 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
                 continue
             try:
                 param.type_cast_value(click.Context(group.commands[name], info_name=name), value)
-            except (click.BadParameter, TypeError, ValueError) as exc:
+            except (click.BadParameter, TypeError, ValueError, AttributeError) as exc:
                 message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
                 raise click.BadParameter(
                     f"config file {path}: {key} = {value!r} is not a valid value for "

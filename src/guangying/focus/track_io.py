@@ -89,6 +89,13 @@ def read_sensor_log(path: str | Path, min_strength: int = 100) -> list[DistanceR
     p = Path(path)
     if not p.is_file():
         raise SensorLogError(f"sensor log not found: {p}")
+    try:
+        return _read_sensor_log(p, min_strength)
+    except UnicodeDecodeError as exc:
+        raise SensorLogError(f"{p} is not UTF-8 text (byte {exc.start}); save the log as UTF-8 CSV") from exc
+
+
+def _read_sensor_log(p: Path, min_strength: int) -> list[DistanceReading]:
     with p.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh, skipinitialspace=True)
         cols = [c.strip() for c in (reader.fieldnames or [])]

@@ -196,7 +196,12 @@ def load_calibration(path: str | Path) -> LensCalibration:
     p = Path(path)
     if not p.is_file():
         raise CalibrationError(f"lens calibration file not found: {p}")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalibrationError(
+            f"cannot read lens calibration {p} ({exc}); save it as UTF-8 JSON or YAML"
+        ) from exc
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
