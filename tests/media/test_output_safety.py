@@ -293,3 +293,24 @@ def test_gap_outside_the_range_does_not_stop_a_keyed_run(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "a.0003.png").is_file()
 
+
+
+def test_unreadable_inputs_are_a_permission_problem_not_damage(tmp_path, monkeypatch):
+    import av
+
+    from guangying.media import image_files
+
+    _sequence(tmp_path / "p.png", 0, 1)
+    _clip(tmp_path / "v.mp4", 1)
+    monkeypatch.setattr(image_files.os, "access", lambda path, mode: False)
+    with pytest.raises(MediaError, match="no permission to read") as caught:
+        open_reader(tmp_path / "p.png")
+    assert "damaged" not in str(caught.value)
+
+    def denied(*_args, **_kwargs):
+        raise av.error.PermissionError(13, "Permission denied", str(tmp_path / "v.mp4"))
+
+    monkeypatch.setattr(av, "open", denied)
+    with pytest.raises(MediaError, match="no permission to read") as caught:
+        open_reader(tmp_path / "v.mp4")
+    assert "damaged" not in str(caught.value)

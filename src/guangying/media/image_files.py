@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,8 @@ def read_picture(path: Path, what: str) -> Picture:
     """Decode ``path``; ``what`` names it in errors (e.g. "frame 12 of shot.%04d.png")."""
     if not path.is_file():
         raise MediaError(f"{what}: file not found: {path}")
+    if not os.access(path, os.R_OK):  # OpenCV says only "cannot decode": not a damaged file
+        raise MediaError(f"{what}: no permission to read {path}; fix its permissions (e.g. chmod a+r)")
     pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if pixels is None and path.suffix.lower() == ".exr":
         matte = _read_exr_matte(path)

@@ -61,6 +61,8 @@ def _open(path: Path) -> av.container.InputContainer:
         return av.open(str(path), metadata_errors="ignore")
     except FileNotFoundError as exc:
         raise MediaError(f"video file not found: {path}") from exc
+    except PermissionError as exc:  # before FFmpegError: PyAV's is both, and the file is not damaged
+        raise MediaError(f"no permission to read {path}; fix its permissions (e.g. chmod a+r)") from exc
     except av.error.FFmpegError as exc:
         raise MediaError(
             f"cannot open {path} as video ({exc}). The file is damaged, incomplete (an unfinished copy or "
