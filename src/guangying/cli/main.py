@@ -170,7 +170,7 @@ def _stop_on_sigterm(signum: int, _frame: object) -> None:
     # SIGTERM (schedulers, systemd, render farms) unwinds like Ctrl-C: every open writer's with-block
     # removes its partial output. A second SIGTERM during that cleanup is ignored, not fatal.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    click.echo("guangying: stopped by SIGTERM; unfinished outputs removed", err=True)
+    click.echo("guangying: stopped by SIGTERM; removing unfinished outputs", err=True)
     raise SystemExit(128 + signum)
 
 
