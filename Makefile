@@ -21,11 +21,13 @@ models: $(STAMP)
 demo: setup models
 	$(VENV)/bin/guangying demo --output-dir demo-output
 
+# GUANGYING_REQUIRE_MODELS=1: tests marked `models` fail (not skip) if the models are missing.
 test: setup models
-	$(PY) -m pytest -q
+	GUANGYING_REQUIRE_MODELS=1 $(PY) -m pytest -q
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench tools
+	$(VENV)/bin/mypy
 
 bench: setup models
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

@@ -43,13 +43,6 @@ def test_fusion_weights_iris_more():
 
 @pytest.mark.models
 def test_face_models_range_scales_with_face_size():
-    try:
-        from guangying.models import onnx_path
-
-        onnx_path("blazeface")
-        onnx_path("iris")
-    except (FileNotFoundError, KeyError) as exc:
-        pytest.skip(f"face models not installed ({exc}); run `guangying models install`")
     import cv2
     from skimage import data
 

@@ -33,13 +33,6 @@ def test_distance_faces_needs_lens(tmp_path):
 
 @pytest.mark.models
 def test_distance_faces_to_focus_track(tmp_path):
-    try:
-        from guangying.models import onnx_path
-
-        onnx_path("blazeface")
-        onnx_path("iris")
-    except (FileNotFoundError, KeyError) as exc:
-        pytest.skip(f"face models not installed ({exc})")
     from skimage import data
 
     p = tmp_path / "astronaut.png"

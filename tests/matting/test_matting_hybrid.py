@@ -105,15 +105,10 @@ def test_hybrid_matter_runs_both_and_resets_both():
     assert key.resets == 1 and person.resets == 1
 
 
+@pytest.mark.models
 def test_hybrid_with_real_keyer_and_rvm_on_a_person_in_front_of_a_partial_screen():
     """The astronaut (matted once by RVM) stands in front of a green screen that covers only the
     left 70 % of the frame; right of it a grey studio wall with a brown set piece."""
-    from guangying.models import ModelNotInstalledError, onnx_path
-
-    try:
-        onnx_path("rvm_base")
-    except ModelNotInstalledError as exc:
-        pytest.skip(f"RVM model not installed ({exc}); `make test` installs it first")
     from skimage import data
 
     from guangying.keyer import ChromaKeyer, KeyerSettings

@@ -11,17 +11,6 @@ from guangying.matting import RvmMatter, choose_downsample_ratio
 from guangying.matting.rvm import lowres_size
 
 
-@pytest.fixture(scope="module")
-def rvm_installed() -> None:
-    from guangying.models import ModelNotInstalledError, onnx_path
-
-    try:
-        onnx_path("rvm_base")
-        onnx_path("rvm_full")
-    except ModelNotInstalledError as exc:
-        pytest.skip(f"RVM models not installed ({exc}); `make test` installs them first")
-
-
 def _astronaut() -> np.ndarray:
     return (data.astronaut() / 255.0).astype(np.float32)  # 512×512, the person fills the left half
 
@@ -47,7 +36,8 @@ def test_unknown_preset_and_bad_ratio_are_refused():
         choose_downsample_ratio(720, 1280, "wide")  # type: ignore[arg-type]
 
 
-def test_rvm_mattes_the_astronaut(rvm_installed):
+@pytest.mark.models
+def test_rvm_mattes_the_astronaut():
     matter = RvmMatter()
     frame = _astronaut()
     res = matter.process(frame)
@@ -63,7 +53,8 @@ def test_rvm_mattes_the_astronaut(rvm_installed):
     assert np.abs(res.foreground_rgb[solid] - frame[solid]).mean() < 0.05
 
 
-def test_rvm_is_deterministic_and_reset_restarts_the_clip(rvm_installed):
+@pytest.mark.models
+def test_rvm_is_deterministic_and_reset_restarts_the_clip():
     frame = _astronaut()
     a = RvmMatter().process(frame).alpha
     b = RvmMatter().process(frame).alpha
@@ -76,7 +67,8 @@ def test_rvm_is_deterministic_and_reset_restarts_the_clip(rvm_installed):
     assert np.array_equal(matter.process(frame).alpha, first)
 
 
-def test_rvm_refiner_matches_the_whole_converted_graph(rvm_installed):
+@pytest.mark.models
+def test_rvm_refiner_matches_the_whole_converted_graph():
     from guangying.matting.session import NetworkSession
 
     frame = cv2.resize(_astronaut(), (640, 360), interpolation=cv2.INTER_AREA)
@@ -91,7 +83,8 @@ def test_rvm_refiner_matches_the_whole_converted_graph(rvm_installed):
         assert np.abs(res.foreground_rgb - fgr).max() < 2e-3
 
 
-def test_rvm_is_stable_on_a_still_frame(rvm_installed):
+@pytest.mark.models
+def test_rvm_is_stable_on_a_still_frame():
     frame = cv2.resize(_astronaut(), (480, 270), interpolation=cv2.INTER_AREA)
     rng = np.random.default_rng(0)
     matter = RvmMatter(downsample_ratio=0.75)
@@ -104,7 +97,8 @@ def test_rvm_is_stable_on_a_still_frame(rvm_installed):
     assert matter.cuts_detected == 0
 
 
-def test_rvm_smoothing_does_not_lag_a_sudden_move(rvm_installed):
+@pytest.mark.models
+def test_rvm_smoothing_does_not_lag_a_sudden_move():
     # Still frames, then the person jumps 40 px: the smoothed matte must follow at once, i.e. match
     # the unsmoothed engine on the jump frame (any lag would leave a ghost at the old position).
     frame = cv2.resize(_astronaut(), (480, 270), interpolation=cv2.INTER_AREA)
@@ -118,7 +112,8 @@ def test_rvm_smoothing_does_not_lag_a_sudden_move(rvm_installed):
     assert np.abs(a_smooth - a_raw).max() < 0.25
 
 
-def test_rvm_resets_its_state_at_a_cut(rvm_installed):
+@pytest.mark.models
+def test_rvm_resets_its_state_at_a_cut():
     astronaut = cv2.resize(_astronaut(), (400, 400))
     coffee = cv2.resize((data.coffee() / 255.0).astype(np.float32), (400, 400))
     matter = RvmMatter()
@@ -129,7 +124,8 @@ def test_rvm_resets_its_state_at_a_cut(rvm_installed):
     assert np.array_equal(after_cut, RvmMatter().process(coffee).alpha)
 
 
-def test_rvm_mattes_two_people(rvm_installed):
+@pytest.mark.models
+def test_rvm_mattes_two_people():
     one = _astronaut()
     two = cv2.resize(np.concatenate([one, one[:, ::-1]], axis=1), (768, 384), interpolation=cv2.INTER_AREA)
     matter = RvmMatter()
@@ -144,7 +140,8 @@ def test_rvm_mattes_two_people(rvm_installed):
     assert np.mean(gap <= 0.5) > 0.8
 
 
-def test_rvm_refuses_bad_frames(rvm_installed):
+@pytest.mark.models
+def test_rvm_refuses_bad_frames():
     matter = RvmMatter()
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         matter.process(np.zeros((100, 100), np.float32))
@@ -154,13 +151,8 @@ def test_rvm_refuses_bad_frames(rvm_installed):
         RvmMatter(downsample_ratio=1.5)
 
 
-def test_rvm_int8_decoder_stays_close_to_float(rvm_installed):
-    from guangying.models import ModelNotInstalledError, onnx_path
-
-    try:
-        onnx_path("rvm_base_int8")
-    except ModelNotInstalledError as exc:
-        pytest.skip(f"int8 RVM not installed ({exc})")
+@pytest.mark.models
+def test_rvm_int8_decoder_stays_close_to_float():
     frame = cv2.resize(_astronaut(), (640, 360), interpolation=cv2.INTER_AREA)
     exact = RvmMatter(smoothing=0).process(frame).alpha
     fast = RvmMatter(smoothing=0, int8=True).process(frame).alpha

@@ -15,12 +15,6 @@ FAR_BACKGROUND = (slice(0, 150), slice(420, 512))
 
 @pytest.fixture(scope="module", params=["selfie", "meet"])
 def model(request) -> str:
-    from guangying.models import ModelNotInstalledError, onnx_path
-
-    try:
-        onnx_path(request.param)
-    except ModelNotInstalledError as exc:
-        pytest.skip(f"segmentation model not installed ({exc}); `make test` installs it first")
     return request.param
 
 
@@ -28,6 +22,7 @@ def _astronaut() -> np.ndarray:
     return (data.astronaut() / 255.0).astype(np.float32)
 
 
+@pytest.mark.models
 def test_segmentation_mattes_the_astronaut(model):
     res = FastSegmentMatter(model).process(_astronaut())
     assert res.alpha.shape == (512, 512) and res.alpha.dtype == np.float32
@@ -37,6 +32,7 @@ def test_segmentation_mattes_the_astronaut(model):
     assert np.mean(res.alpha[FAR_BACKGROUND] <= 0.5) > 0.9
 
 
+@pytest.mark.models
 def test_segmentation_is_deterministic_and_stable_on_a_still_frame(model):
     frame = cv2.resize(_astronaut(), (640, 360), interpolation=cv2.INTER_AREA)
     assert np.array_equal(FastSegmentMatter(model).process(frame).alpha,
@@ -50,6 +46,7 @@ def test_segmentation_is_deterministic_and_stable_on_a_still_frame(model):
     assert np.mean([np.abs(alphas[i] - alphas[i - 1]).mean() for i in range(5, 8)]) < 0.003
 
 
+@pytest.mark.models
 def test_segmentation_finds_two_people(model):
     one = _astronaut()
     two = cv2.resize(np.concatenate([one, one[:, ::-1]], axis=1), (768, 384), interpolation=cv2.INTER_AREA)

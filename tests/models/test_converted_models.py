@@ -11,20 +11,14 @@ import onnxruntime as ort
 import pytest
 from skimage import data
 
-from guangying.models import ModelNotInstalledError, load_session, onnx_path
+from guangying.models import load_session, onnx_path
 
 pytestmark = pytest.mark.models
 
 
 @pytest.fixture(scope="module")
 def session():
-    def get(name: str):
-        try:
-            return load_session(name)
-        except ModelNotInstalledError as exc:
-            pytest.skip(f"{exc} (tests of converted models need `guangying models install`)")
-
-    return get
+    return load_session
 
 
 def person_like(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -134,11 +128,7 @@ def test_small_models_shapes_and_determinism(session, name, shape, outputs):
     "name", ["rvm_full", "rvm_base", "rvm_base_int8", "selfie", "meet", "blazeface", "facemesh", "iris"]
 )
 def test_converted_files_pass_strict_shape_inference(name):
-    try:
-        path = onnx_path(name)
-    except ModelNotInstalledError as exc:
-        pytest.skip(str(exc))
-    model = onnx.load(path)
+    model = onnx.load(onnx_path(name))
     onnx.checker.check_model(model)
     onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
 

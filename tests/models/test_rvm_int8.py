@@ -8,7 +8,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from test_converted_models import astronaut, zeros_state
 
-from guangying.models import ModelNotInstalledError, load_session, onnx_path
+from guangying.models import load_session, onnx_path
 from guangying.models.quantize import calibration_clips, recurrent_convs
 
 
@@ -40,11 +40,8 @@ def test_calibration_clips_hold_out_the_astronaut():
 @pytest.mark.models
 @pytest.mark.slow
 def test_rvm_base_int8_stays_close_to_float32():
-    try:
-        fp32, int8 = load_session("rvm_base"), load_session("rvm_base_int8")
-        model = onnx.load(onnx_path("rvm_base_int8"))
-    except ModelNotInstalledError as exc:
-        pytest.skip(f"{exc} (needs `guangying models install`)")
+    fp32, int8 = load_session("rvm_base"), load_session("rvm_base_int8")
+    model = onnx.load(onnx_path("rvm_base_int8"))
     ops = [n.op_type for n in model.graph.node]
     assert ops.count("QuantizeLinear") > 0 and ops.count("Conv") == len(
         [n for n in onnx.load(onnx_path("rvm_base")).graph.node if n.op_type == "Conv"])

@@ -12,17 +12,7 @@ from guangying.evaluation.clips import camera_move_clip
 from guangying.media import open_reader, open_writer
 
 W, H = 320, 180
-
-
-@pytest.fixture(scope="module")
-def installed_models():
-    from guangying.models import ModelNotInstalledError, onnx_path
-
-    try:
-        onnx_path("rvm_base")
-        onnx_path("selfie")
-    except ModelNotInstalledError as exc:
-        pytest.skip(f"neural models not installed ({exc}); `make test` installs them first")
+pytestmark = pytest.mark.models
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +30,7 @@ def _alpha(path):
         return [f.alpha if f.alpha is not None else f.rgb[..., 0] for f in reader]
 
 
-def test_ai_key_single_image(installed_models, tmp_path):
+def test_ai_key_single_image(tmp_path):
     src = tmp_path / "astronaut.png"
     with open_writer(src, width=512, height=512, content="rgb") as writer:
         writer.write(skdata.astronaut().astype(np.float32) / 255.0, transfer="srgb")
@@ -54,7 +44,7 @@ def test_ai_key_single_image(installed_models, tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["ai", "fast"])
-def test_composite_person_video(installed_models, person_clip, tmp_path, mode):
+def test_composite_person_video(person_clip, tmp_path, mode):
     out, matte = tmp_path / "comp.mp4", tmp_path / "m.%04d.png"
     args = [
         "composite",
@@ -79,7 +69,7 @@ def test_composite_person_video(installed_models, person_clip, tmp_path, mode):
         assert reader.info.frame_count == 5
 
 
-def test_ai_key_image_sequence(installed_models, tmp_path):
+def test_ai_key_image_sequence(tmp_path):
     src = tmp_path / "shot.%04d.png"
     with open_writer(src, fps=Fraction(25), width=W, height=H, content="rgb", first_frame=1) as writer:
         for rgb in camera_move_clip(skdata.astronaut(), W, H, 3):

@@ -6,7 +6,7 @@ import dataclasses
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import click
@@ -42,7 +42,7 @@ def _docstring_help(cls: type) -> dict[str, str]:
     return helps
 
 
-def dataclass_options(cls: type, skip: set[str] = frozenset()) -> Callable[[Callable], Callable]:
+def dataclass_options(cls: type, skip: Collection[str] = frozenset()) -> Callable[[Callable], Callable]:
     """Decorator adding one ``--field-name`` option per plain-valued field of dataclass ``cls``.
 
     Help text comes from the field's ``metadata["help"]`` or the class docstring's bullet for it.

@@ -52,7 +52,7 @@ def dof_command(
     """Depth of field of a thin lens: hyperfocal distance, near and far limits, total depth."""
     d = depth_of_field(focal_length_mm, f_number, distance_m, coc_mm=resolve_coc_mm(coc_mm, sensor))
     if as_json:
-        out = d.to_dict()
+        out: dict[str, object] = dict(d.to_dict())
         if sensor is not None:
             out["sensor"] = sensor_preset(sensor).name
         click.echo(json.dumps(out, indent=2))

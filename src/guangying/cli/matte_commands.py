@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def _keyer_settings(source: str, options: dict[str, Any]) -> KeyerSettings:
 
 def _matte_options(func):  # type: ignore[no-untyped-def]
     """Options shared by `key` and `composite`: engine choice, range, keyer settings, masks."""
-    decorators = [
+    decorators: list[Callable[[Any], Any]] = [
         click.argument("source", type=str),
         click.option(
             "--matte",

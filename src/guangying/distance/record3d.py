@@ -123,8 +123,8 @@ class Record3DReader:
             x0, y0, x1, y1 = box_rgb
             box = (int(x0 * sx), int(y0 * sy), int(np.ceil(x1 * sx)), int(np.ceil(y1 * sy)))
         s = sample_depth(depth, box=box)
-        conf = s.confidence if np.isfinite(s.distance_m) else 0.0
-        return DistanceReading(index / md.fps, s.distance_m, conf, "record3d")
+        confidence = s.confidence if np.isfinite(s.distance_m) else 0.0
+        return DistanceReading(index / md.fps, s.distance_m, confidence, "record3d")
 
     def close(self) -> None:
         self._zip.close()

@@ -97,7 +97,7 @@ def green_screen_clip(
             t = (i + k / subsamples * 0.5) / max(frames, 1)  # 180° shutter
             x = width * (0.12 + 0.5 * t) + width * 0.05 * np.sin(6.0 * t)
             y = height * 0.1 + height * 0.04 * np.cos(5.0 * t)
-            m = np.float32([[1, 0, x], [0, 1, y]])
+            m = np.array([[1, 0, x], [0, 1, y]], np.float32)
             a = cv2.warpAffine(subject_alpha, m, (width, height), flags=cv2.INTER_LINEAR)
             f = cv2.warpAffine(
                 subject_lin * subject_alpha[..., None], m, (width, height), flags=cv2.INTER_LINEAR
@@ -132,13 +132,14 @@ def camera_move_clip(image_srgb: np.ndarray, width: int, height: int, frames: in
         crop_w = crop_h * width / height
         cx = w / 2 + (w - crop_w) / 2 * 0.6 * np.sin(np.pi * (t - 0.5))
         cy = crop_h / 2 + (h - crop_h) * (0.1 + 0.1 * t)  # keep the head in frame
-        src = np.float32(
+        src = np.array(
             [
                 [cx - crop_w / 2, cy - crop_h / 2],
                 [cx + crop_w / 2, cy - crop_h / 2],
                 [cx - crop_w / 2, cy + crop_h / 2],
-            ]
+            ],
+            np.float32,
         )
-        dst = np.float32([[0, 0], [width, 0], [0, height]])
+        dst = np.array([[0, 0], [width, 0], [0, height]], np.float32)
         m = cv2.getAffineTransform(src, dst)
         yield cv2.warpAffine(img, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)

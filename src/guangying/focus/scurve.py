@@ -13,7 +13,8 @@ def smoothstep5(tau: np.ndarray | float) -> np.ndarray:
 
 
 def rack_diopters(
-    start_diopters: float, end_diopters: float, duration_s: float, t_s: np.ndarray | float
+    start_diopters: float | np.ndarray, end_diopters: float | np.ndarray, duration_s: float,
+    t_s: np.ndarray | float,
 ) -> np.ndarray:
     """Focus (diopters) along an S-curve from ``start`` to ``end`` over ``duration_s``, at times ``t_s``
     measured from the start of the rack. Interpolating in diopters keeps the apparent speed of the

@@ -93,7 +93,8 @@ class ChromaKeyer:
         st = self.settings
         if st.screen_colour is not None:
             colour = np.asarray(st.screen_colour, np.float32)
-            screen = st.screen if st.screen != "auto" else ("green" if colour[1] >= colour[2] else "blue")
+            auto = "green" if colour[1] >= colour[2] else "blue"
+            screen: str = st.screen if st.screen != "auto" else auto
         else:
             screen = st.screen if st.screen != "auto" else detect_screen(rgb)
             colour = np.asarray(estimate_screen_colour(rgb, screen), np.float32)

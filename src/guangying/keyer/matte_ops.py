@@ -45,7 +45,7 @@ def apply_masks(
     alpha: np.ndarray, garbage_mask: np.ndarray | None, core_mask: np.ndarray | None
 ) -> np.ndarray:
     """α·(1 − garbage), then max with core: the core (inside) matte wins over the garbage matte."""
-    out = np.asarray(alpha, np.float32)
+    out: np.ndarray = np.asarray(alpha, np.float32)
     if garbage_mask is not None:
         out = out * (np.float32(1.0) - garbage_mask)
     if core_mask is not None:

@@ -109,7 +109,7 @@ class RvmMatter:
         refine = ratio != 1.0
         fgr_small, pha_small, self._state = self.net.run_rvm(small, self._state, raw=refine)
         if not refine:
-            values = (pha_small, fgr_small)
+            values: tuple[np.ndarray, ...] = (pha_small, fgr_small)
             if self._smoother is not None:
                 values = self._smoother(small, values)
             return MatteResult(alpha=values[0], foreground_rgb=values[1])

@@ -1,9 +1,23 @@
 """Footage in and out: video files, image sequences and single images (PyAV / OpenCV).
 
->>> with open_reader("shot.mp4", start=10, end=20) as reader:       # doctest: +SKIP
-...     with open_writer("out.mov", fps=reader.info.fps, content="rgba") as writer:
-...         for frame in reader:
-...             writer.write(frame.rgb, alpha=matte, transfer=frame.transfer)
+Frames come out as :class:`Frame` with ``rgb`` float32 (H, W, 3) 0–1 in the transfer named by
+``frame.transfer`` (``"srgb"`` for video and 8/16-bit pictures, ``"linear"`` for EXR) and ``alpha``
+float32 (H, W) 0–1 or None; writers take the same and commit atomically when the ``with`` ends.
+
+>>> import tempfile, numpy as np
+>>> from pathlib import Path
+>>> from skimage import data
+>>> rgb = data.astronaut()[::8, ::8].astype(np.float32) / 255          # (64, 64, 3) sRGB
+>>> with tempfile.TemporaryDirectory() as folder:
+...     with open_writer(Path(folder) / "shot.%04d.png", fps=25, content="rgb") as writer:
+...         for k in range(3):
+...             writer.write(rgb * (1 - 0.2 * k), transfer="srgb")
+...     with open_reader(Path(folder) / "shot.%04d.png") as reader:
+...         frames = list(reader)
+>>> len(frames), frames[0].rgb.shape, frames[0].transfer
+(3, (64, 64, 3), 'srgb')
+>>> bool(np.allclose(frames[1].rgb, rgb * 0.8, atol=1 / 255))
+True
 """
 
 from guangying.base.errors import MediaError

@@ -180,6 +180,7 @@ class ImageWriter(Writer):
         # At most one frame per worker in flight: memory stays bounded.
         if len(self._in_flight) >= _ENCODE_WORKERS:
             self._in_flight.popleft().result()
+        assert self._pool is not None  # made with the first frame, before any is consumed
         self._in_flight.append(self._pool.submit(self._encode_and_save, *item))
 
     def _flush(self) -> None:
@@ -187,7 +188,8 @@ class ImageWriter(Writer):
             self._in_flight.popleft().result()
 
     def _commit(self) -> None:
-        self._pool.shutdown()
+        if self._pool is not None:
+            self._pool.shutdown()
         if self._stage is not None:
             self._stage.commit()
             self._stage = None

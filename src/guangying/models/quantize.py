@@ -78,7 +78,7 @@ def calibration_clips(hw: tuple[int, int] = CALIBRATION_HW) -> list[list[np.ndar
     stills += [person_like_rgb(h, w, seed) for seed in range(3)]
     clips = []
     for still in stills:
-        shifts = [np.float32([[1, 0, 4 * k], [0, 1, 2 * k]]) for k in range(3)]
+        shifts = [np.array([[1, 0, 4 * k], [0, 1, 2 * k]], np.float32) for k in range(3)]
         clips.append([cv2.warpAffine(still, m, (w, h), borderMode=cv2.BORDER_REFLECT)[None] for m in shifts])
     return clips
 

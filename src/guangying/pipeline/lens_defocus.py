@@ -144,13 +144,14 @@ class LensDefocus:
         # A still plate at an unchanged blur is defocused once, not every frame.
         cache = self._bg_cache
         if cache is None or cache[0] is not bg_linear or abs(cache[1] - bg_coc) > 0.01:
-            self._bg_cache = (bg_linear, bg_coc, defocus_rgb_linear(bg_linear, None, bg_coc)[0])
-        bg_out = self._bg_cache[2]
+            cache = self._bg_cache = (bg_linear, bg_coc, defocus_rgb_linear(bg_linear, None, bg_coc)[0])
+        bg_out = cache[2]
         subject_m = st.subject_distance_m if st.subject_distance_m is not None else focus_m
         fg_coc = float(
             coc_diameter_px(st.focal_length_mm, st.f_number, focus_m, subject_m, self.sensor_width_mm, width)
         )
         if fg_coc >= 1.0:
-            fg_linear, alpha = defocus_rgb_linear(srgb_to_linear(fg_srgb), alpha, fg_coc)
+            fg_linear, blurred_alpha = defocus_rgb_linear(srgb_to_linear(fg_srgb), alpha, fg_coc)
+            alpha = alpha if blurred_alpha is None else blurred_alpha
             fg_srgb = linear_to_srgb(fg_linear)
         return fg_srgb, alpha, bg_out

@@ -16,6 +16,7 @@ import json
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.errors import InputFormatError, SettingsError
@@ -192,7 +193,7 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
     rows = []
     for line, record in items:
         try:
-            values: dict[str, object] = {}
+            values: dict[str, Any] = {}
             for f in fields(CameraTrackRow):
                 if f.name in OPTIONAL_COLUMNS and record.get(f.name) in (None, ""):
                     continue

@@ -84,7 +84,7 @@ class Converter:
         self.graph = graph
         # False: every channel-first result is transposed back to NHWC at once (the naive conversion,
         # kept to measure what layout propagation saves)
-        self.propagate_layout = parent.propagate_layout if parent else propagate_layout
+        self.propagate_layout: bool = parent.propagate_layout if parent else propagate_layout
         self.parent = parent
         self.root: Converter = parent.root if parent else self
         self.nodes: list[onnx.NodeProto] = []
@@ -101,7 +101,7 @@ class Converter:
         self.root._counter += 1
         return f"{hint}__{self.root._counter}"
 
-    def const_name(self, arr: np.ndarray, hint: str = "const") -> str:
+    def const_name(self, arr: np.ndarray | np.generic, hint: str = "const") -> str:
         """Register ``arr`` as an initializer (always in the root graph: visible in every branch)."""
         root = self.root
         key = id(arr)

@@ -98,6 +98,7 @@ def _read_weights(manifest: list[dict[str, Any]], folder: Path, label: str) -> d
                 qtype = np.dtype(_QUANT_DTYPES[quant["dtype"]])
                 raw = np.frombuffer(blob, qtype, count, offset)
                 offset += count * qtype.itemsize
+                value: np.ndarray
                 if quant["dtype"] == "float16":
                     value = raw.astype(np.float32)
                 else:
