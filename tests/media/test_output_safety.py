@@ -18,7 +18,7 @@ from guangying.base import atomic
 from guangying.base.errors import MediaError
 from guangying.cli.main import cli
 from guangying.media import open_reader, open_writer
-from guangying.media.outputs import OutputLock, check_outputs, staged_sequence
+from guangying.media.outputs import OutputLock, check_outputs, staged_sequence, swap_in_sequence
 from guangying.media.patterns import parse_pattern
 
 W, H = 64, 48
@@ -184,6 +184,21 @@ def test_staged_sequence_api_for_workers(tmp_path):
             assert (tmp_path / "w.0001.png").read_bytes() != b"new"  # nothing swapped before the end
     assert sorted(os.listdir(tmp_path)) == ["w.0001.png", "w.0002.png"]
     assert (tmp_path / "w.0002.png").read_bytes() == b"new"
+
+
+def test_swap_in_frames_rendered_elsewhere(tmp_path):
+    target = tmp_path / "j.%04d.png"
+    _sequence(target, 1, 3)
+    ranges = [tmp_path / ".ranges" / "a", tmp_path / ".ranges" / "b"]
+    for folder in ranges:
+        folder.mkdir(parents=True)
+    frames = {1: ranges[0] / "j.0001.png", 2: ranges[1] / "j.0002.png"}
+    for path in frames.values():
+        path.write_bytes(b"joined")
+    with OutputLock(target), pytest.warns(UserWarning, match=r"removed 1 frame"):
+        swap_in_sequence(target, frames)
+    assert sorted(p.name for p in tmp_path.glob("j.*")) == ["j.0001.png", "j.0002.png"]
+    assert (tmp_path / "j.0002.png").read_bytes() == b"joined"
 
 
 # -- one run per output ----------------------------------------------------------------------------

@@ -6,6 +6,13 @@ Library use (e.g. several workers writing frame ranges of one sequence)::
     with staged_sequence("out/comp.%04d.exr") as stage:   # locks out/comp.%04d.exr
         write frames to stage.path(n) (any process that sees the folder may write there)
     # on success the staged frames replace the old sequence; on an exception they are removed
+
+    # or, frames already rendered elsewhere on the same file system (per-range folders):
+    with OutputLock("out/comp.%04d.exr"):
+        swap_in_sequence("out/comp.%04d.exr", {1001: Path(".../comp.1001.exr"), ...})
+
+Leftovers of runs killed outright are swept when the next run locks the same output. Writers from
+:func:`guangying.media.open_writer` do all of this themselves.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import re
 import secrets
 import shutil
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -230,28 +237,42 @@ class SequenceStage:
         if not staged:
             self.discard()
             raise MediaError(f"no frames were written to {self.target.text}; nothing was saved")
-        old = _any_padding_numbers(self.target)
-        try:
-            for number in staged:
-                os.replace(self.pattern.path(number), self.target.path(number))
-        except OSError as exc:
-            raise MediaError(describe_os_error(exc, Path(self.target.text))) from exc
-        keep = {self.target.path(n).name for n in staged}
-        stale = [p for p in old if p.name not in keep]
-        for path in stale:
-            path.unlink(missing_ok=True)
-        if stale:
-            warnings.warn(
-                f"{self.target.text}: removed {len(stale)} frame(s) of the earlier sequence that the new one "
-                f"does not have (e.g. {stale[0].name}); the folder now holds only the new frames "
-                f"{staged[0]}–{staged[-1]}",
-                stacklevel=2,
-            )
+        swap_in_sequence(self.target, {n: self.pattern.path(n) for n in staged})
         self.discard()
         return staged
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def swap_in_sequence(target: SequencePattern | PathLike, frames: Mapping[int, Path]) -> list[Path]:
+    """Replace the sequence ``target`` whole by ``frames`` (frame number → a finished file on the same
+    file system, e.g. rendered by workers into their own hidden folders): each is renamed to its frame
+    name, then the earlier sequence's frames that the new one lacks are removed, with a warning.
+    Returns the removed paths. Hold the target's :class:`OutputLock` meanwhile (``staged_sequence``
+    does)."""
+    pattern = target if isinstance(target, SequencePattern) else parse_pattern(target)
+    if pattern is None:
+        raise MediaError(f"{target} is not a sequence pattern (shot.%04d.exr or shot.####.exr)")
+    numbers = sorted(frames)
+    old = _any_padding_numbers(pattern)
+    try:
+        for number in numbers:
+            os.replace(frames[number], pattern.path(number))
+    except OSError as exc:
+        raise MediaError(describe_os_error(exc, Path(pattern.text))) from exc
+    keep = {pattern.path(n).name for n in numbers}
+    stale = [p for p in old if p.name not in keep]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        span = f"{numbers[0]}–{numbers[-1]}" if numbers else "(none)"
+        warnings.warn(
+            f"{pattern.text}: removed {len(stale)} frame(s) of the earlier sequence that the new one "
+            f"does not have (e.g. {stale[0].name}); the folder now holds only the new frames {span}",
+            stacklevel=3,
+        )
+    return stale
 
 
 def _any_padding_numbers(pattern: SequencePattern) -> list[Path]:
