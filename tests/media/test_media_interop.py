@@ -129,3 +129,18 @@ def test_one_frame_trim_has_one_frame_of_sound(tmp_path, output):
         stream = container.streams.audio[0]
         length_s = float(stream.duration * stream.time_base)
     assert abs(length_s - 1 / 24) < 0.011  # within half an AAC packet of the frame's 41.7 ms
+
+
+@pytest.mark.parametrize("output", ["out.mp4", "out.mkv"])
+@pytest.mark.parametrize("frames", [(0, 0), (5, 5), (3, 6)])
+def test_flac_is_cut_to_the_sample(tmp_path, output, frames):
+    """FLAC packets hold ~100 ms: copied whole, a one-frame cut had twice the sound, or none at all."""
+    src = tmp_path / "take.mkv"
+    written = _make_clip(src, "flac")
+    out = tmp_path / output
+    _invoke("composite", src, "-b", "black", "-o", out, "--start", frames[0], "--end", frames[1], "--quiet")
+    sound = _sound(out)
+    assert sound and sound["codec"] == "flac"
+    per_frame = 48_000 // 24
+    expected = written[:, frames[0] * per_frame : (frames[1] + 1) * per_frame]
+    np.testing.assert_array_equal(sound["raw"].reshape(-1, 2).T, expected)

@@ -1,8 +1,9 @@
 """Sound passthrough: remux a finished video file with the source clip's audio for the same time span.
 
-Compressed sound the container accepts is copied packet by packet (no generation loss); PCM is decoded
-and re-encoded to the same PCM codec (bit-identical, and trimmed to the exact sample); anything else is
-transcoded (AAC for .mp4, 24-bit PCM for .mov, FLAC for .mkv). The video packets are always copied.
+Lossy sound the container accepts (AAC, MP3, AC-3, Opus …) is copied packet by packet (no generation
+loss); lossless sound (PCM, FLAC, ALAC) is decoded and re-encoded to the same codec (bit-identical, and
+trimmed to the exact sample: FLAC packets can be 100 ms long, too coarse to cut a single frame); anything
+else is transcoded (AAC for .mp4, 24-bit PCM for .mov, FLAC for .mkv). The video packets are copied.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from guangying.base.errors import MediaError
 _PCM_ANY_ENDIAN = ("s16", "s24", "s32", "f32", "f64")
 _PCM_LE = {f"pcm_{kind}le" for kind in _PCM_ANY_ENDIAN}
 _PCM_ALL = _PCM_LE | {f"pcm_{kind}be" for kind in _PCM_ANY_ENDIAN} | {"pcm_u8"}
+_LOSSLESS = _PCM_ALL | {"flac", "alac"}  # re-encoded to the same codec: same samples, exact cut
 _COMPRESSED_COMMON = {"aac", "mp3", "ac3", "eac3", "alac"}
 # Audio codecs each container carries (ffmpeg's mov/mp4/matroska muxers), and what anything else becomes.
 _ACCEPTS = {
@@ -71,7 +73,7 @@ def plan_audio(source: str | os.PathLike[str], target_suffix: str) -> AudioPlan:
     return AudioPlan(
         source_codec=codec,
         output_codec=codec if accepted else _FALLBACK[suffix],
-        copy_packets=accepted and codec not in _PCM_ALL,
+        copy_packets=accepted and codec not in _LOSSLESS,
     )
 
 
@@ -245,6 +247,8 @@ def _add_encoder(out: av.container.OutputContainer, plan: AudioPlan, stream: Any
     out_stream = out.add_stream(plan.output_codec, rate=ctx.sample_rate, layout=ctx.layout.name)
     if plan.output_codec == "aac":
         out_stream.bit_rate = _AAC_BITS_PER_S_PER_CHANNEL * ctx.channels
+    elif plan.output_codec == plan.source_codec and plan.output_codec in ("flac", "alac"):
+        out_stream.codec_context.format = ctx.format.name  # 24/32-bit sound keeps every bit
     return out_stream
 
 
