@@ -209,9 +209,9 @@ def _copied_packets(
     """Packets of the span, shifted so ``begin_s`` is 0. With an edit list (``preroll``) the packet
     straddling the start is kept together with the one before it: an MDCT codec (AAC) needs the previous
     packet to decode the first samples right (the source's own priming packet, at a negative time, is
-    such a one); the edit list hides them. Without, the straddling packet is dropped by its midpoint.
-    The last packet is kept when its midpoint is inside, so the end is within half a packet (≈ 11 ms of
-    AAC at 48 kHz) of the cut."""
+    such a one); the edit list hides them, and the last packet's duration is cut to end on the frame
+    (the muxer's edit list then ends there too). Without, packets straddling either cut are kept or
+    dropped by their midpoint, so the ends are within half a packet (≈ 11 ms of AAC at 48 kHz)."""
     time_base = stream.time_base
     offset = round(begin_s / time_base)
     held: av.Packet | None = None  # the packet before the span: decoder pre-roll
@@ -221,8 +221,10 @@ def _copied_packets(
         start = packet.pts * time_base
         length = (packet.duration or 0) * time_base
         middle = start + length / 2
-        if middle >= end_s:
+        if (start >= end_s) if preroll else (middle >= end_s):
             break
+        if preroll and start + length > end_s:
+            packet.duration = max(1, round((end_s - start) / time_base))
         if start + length <= begin_s if preroll else middle < begin_s:
             held = packet if preroll else None
             continue
