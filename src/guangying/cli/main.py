@@ -153,6 +153,7 @@ def _register() -> None:
         "guangying.cli.models_commands",
         "guangying.cli.focus_commands",
         "guangying.cli.demo_command",
+        "guangying.cli.live_command",
     ):
         try:
             mod = importlib.import_module(module)

@@ -87,6 +87,27 @@ def _precision_bits(format_name: str | None) -> tuple[int, bool]:
     return bits, any(c.is_alpha for c in fmt.components)
 
 
+def rgb_conversion(av_frame: av.VideoFrame) -> dict[str, object]:
+    """reformat() arguments for this stream: RGB at the decoded precision, the stream's matrix/range.
+
+    Shared by file reading and live capture, so a camera and its recording decode to the same RGB.
+    """
+    bits, alpha = _precision_bits(av_frame.format.name)
+    if alpha:
+        fmt = "rgba" if bits <= 8 else "rgba64le"
+    else:
+        fmt = "rgb24" if bits <= 8 else "rgb48le"
+    args: dict[str, object] = {"format": fmt}
+    if not av_frame.format.is_rgb:
+        # Untagged streams: ffmpeg's convention, BT.709 for HD and up, BT.601 below; limited range
+        # unless the format says full (yuvj*).
+        matrix = _MATRIX.get(int(av_frame.colorspace))
+        args["src_colorspace"] = matrix or ("ITU709" if av_frame.height >= 720 else "ITU601")
+        if int(av_frame.color_range) == _UNSPECIFIED_RANGE:
+            args["src_color_range"] = "JPEG" if av_frame.format.name.startswith("yuvj") else "MPEG"
+    return args
+
+
 class VideoReader(Reader):
     def __init__(self, path: Path, start: int | None, end: int | None) -> None:
         super().__init__()
@@ -187,7 +208,7 @@ class VideoReader(Reader):
                         if self._end is not None and index > self._end:
                             return
                         if convert is None:
-                            convert = self._conversion(av_frame)
+                            convert = rgb_conversion(av_frame)
                         frame = self._to_frame(av_frame, index, convert)
                         drift.add(index, frame.time_s, float(index / self._fps))
                         yield frame
@@ -215,23 +236,6 @@ class VideoReader(Reader):
         if av_frame.pts is None or self._time_base is None:
             return float(index / self._fps)
         return float((av_frame.pts - self._start_pts) * self._time_base)
-
-    def _conversion(self, av_frame: av.VideoFrame) -> dict[str, object]:
-        """reformat() arguments for this stream: RGB at the decoded precision, the stream's matrix/range."""
-        bits, alpha = _precision_bits(av_frame.format.name)
-        if alpha:
-            fmt = "rgba" if bits <= 8 else "rgba64le"
-        else:
-            fmt = "rgb24" if bits <= 8 else "rgb48le"
-        args: dict[str, object] = {"format": fmt}
-        if not av_frame.format.is_rgb:
-            # Untagged streams: ffmpeg's convention, BT.709 for HD and up, BT.601 below; limited range
-            # unless the format says full (yuvj*).
-            matrix = _MATRIX.get(int(av_frame.colorspace))
-            args["src_colorspace"] = matrix or ("ITU709" if av_frame.height >= 720 else "ITU601")
-            if int(av_frame.color_range) == _UNSPECIFIED_RANGE:
-                args["src_color_range"] = "JPEG" if av_frame.format.name.startswith("yuvj") else "MPEG"
-        return args
 
     def _to_frame(self, av_frame: av.VideoFrame, index: int, convert: dict[str, object]) -> Frame:
         try:

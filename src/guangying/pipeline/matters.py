@@ -21,21 +21,24 @@ def make_matter(
     keyer_settings: KeyerSettings | None = None,
     preset: Literal["portrait", "full_body"] = "portrait",
     downsample_ratio: float | None = None,
+    int8: bool = False,
 ) -> Matter:
-    """Build the engine for ``mode``. Neural modes need `guangying models install` to have run."""
+    """Build the engine for ``mode``. Neural modes need `guangying models install` to have run.
+
+    ``int8``: neural modes use RVM's int8 decoder (faster on CPUs, see ``RvmMatter``)."""
     if mode == "chroma":
         return ChromaKeyer(keyer_settings or KeyerSettings())
     # Imported here so the keyer path works without the neural-network runtime being touched.
     from guangying.matting import FastSegmentMatter, HybridMatter, RvmMatter
 
     if mode == "ai":
-        return RvmMatter(downsample_ratio=downsample_ratio, preset=preset)
+        return RvmMatter(downsample_ratio=downsample_ratio, preset=preset, int8=int8)
     if mode == "fast":
         return FastSegmentMatter()
     if mode == "hybrid":
         return HybridMatter(
             ChromaKeyer(keyer_settings or KeyerSettings()),
-            RvmMatter(downsample_ratio=downsample_ratio, preset=preset),
+            RvmMatter(downsample_ratio=downsample_ratio, preset=preset, int8=int8),
         )
     raise SettingsError(f"unknown matte mode '{mode}': choose one of {', '.join(MATTE_MODES)}")
 

@@ -1,0 +1,320 @@
+"""``guangying live``: camera or stream in, the live composite out to a browser monitor, recordings and
+streams, with the same engines and settings as ``key`` / ``composite``."""
+
+from __future__ import annotations
+
+import math
+import signal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from guangying.cli.dataclass_options import dataclass_options
+from guangying.cli.matte_commands import _ARRAY_FIELDS
+from guangying.keyer import KeyerSettings
+from guangying.pipeline.frame import CompositeSettings
+from guangying.pipeline.matters import MATTE_MODES
+
+_LOOK_KEYS = ("matte", "background", "garbage_mask", "screen_colour", "preset", "downsample_ratio")
+
+
+def _live_options(func):  # type: ignore[no-untyped-def]
+    decorators = [
+        click.argument("source", type=str),
+        click.option(
+            "--matte",
+            type=click.Choice(MATTE_MODES),
+            default="chroma",
+            show_default=True,
+            help="Matte engine, as in `guangying composite` (changeable on the page).",
+        ),
+        click.option(
+            "--background",
+            "-b",
+            default="grey",
+            show_default=True,
+            help="Virtual set: image, clip, or colour (#RRGGBB, grey, black …).",
+        ),
+        click.option(
+            "--preset",
+            type=click.Choice(["portrait", "full_body"]),
+            default="portrait",
+            show_default=True,
+            help="Neural matting: framing, which sets the internal resolution.",
+        ),
+        click.option("--downsample-ratio", type=float, help="Neural matting: override the internal scale."),
+        click.option("--int8", is_flag=True, help="Neural matting: the faster int8 decoder."),
+        click.option(
+            "--screen-colour",
+            type=(float, float, float),
+            help="Keyer: screen colour as sRGB R G B in 0–1 (or pick it on the page).",
+        ),
+        click.option("--garbage-mask", help="Keyer: outside matte, an image or 'x,y;x,y;…' (or draw it)."),
+        dataclass_options(KeyerSettings, skip=_ARRAY_FIELDS),
+        dataclass_options(CompositeSettings),
+        # source
+        click.option("--loop", is_flag=True, help="Replay a file (reconnect a stream) when it ends."),
+        click.option("--fps", type=float, help="Frame rate of an image sequence or picture [24]."),
+        click.option(
+            "--source-timeout",
+            type=float,
+            default=5.0,
+            show_default=True,
+            help="Seconds a stream or camera may take to deliver its first picture.",
+        ),
+        click.option(
+            "--lost-timeout",
+            type=float,
+            default=2.0,
+            show_default=True,
+            help="Seconds without a picture after which a stream counts as lost.",
+        ),
+        click.option("--video-size", help="Camera (V4L2): capture size, e.g. 1920x1080."),
+        click.option("--input-fps", help="Camera (V4L2): capture frame rate, e.g. 25."),
+        click.option("--input-format", help="Camera (V4L2): pixel format, e.g. mjpeg or yuyv422."),
+        click.option(
+            "--queue-frames",
+            type=click.IntRange(1, 8),
+            default=2,
+            show_default=True,
+            help="Frames that may wait for processing; more are dropped, oldest first.",
+        ),
+        # monitor
+        click.option(
+            "--host",
+            default="127.0.0.1",
+            show_default=True,
+            help="Monitor address; 0.0.0.0 serves the set's network (tablets).",
+        ),
+        click.option("--port", type=int, default=8080, show_default=True, help="Monitor port."),
+        click.option("--no-monitor", is_flag=True, help="No browser monitor."),
+        click.option(
+            "--monitor-width",
+            type=int,
+            default=960,
+            show_default=True,
+            help="Width of the monitor picture in pixels.",
+        ),
+        click.option(
+            "--settings-out",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=Path("live-look.yaml"),
+            show_default=True,
+            help="Where the page's 'save settings' writes the look (a --config file).",
+        ),
+        # outputs
+        click.option("--record", type=str, help="Record the composite: .mp4 (H.264) or .mov (ProRes)."),
+        click.option("--record-plate", type=str, help="Record the camera original."),
+        click.option("--record-matte", type=str, help="Record the matte."),
+        click.option(
+            "--sidecar",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Per-frame log (.jsonl or .csv) [next to the first recording].",
+        ),
+        click.option("--out", "out_url", help="Stream the composite as MPEG-TS: udp://HOST:PORT or srt://…"),
+        click.option("--out-bitrate", type=float, default=6.0, show_default=True, help="Stream Mbit/s."),
+        click.option("--virtual-cam", is_flag=True, help="Send the composite to a v4l2loopback webcam."),
+        click.option("--duration", type=float, help="Stop after this many seconds."),
+        # focus
+        click.option("--lidar", help="Serial port of a TF-Luna LiDAR for focus, e.g. /dev/ttyUSB0."),
+        click.option("--baud", type=int, default=115200, show_default=True, help="LiDAR baud rate."),
+        click.option("--freed", "freed_target", help="Send FreeD focus to HOST:PORT (with --lidar)."),
+        click.option(
+            "--focal-length",
+            "focal_length_mm",
+            type=float,
+            help="Lens: focal length in mm (DoF band; with --f-number, lens defocus of the set).",
+        ),
+        click.option("--f-number", type=float, help="Lens: aperture, e.g. 2 for f/2."),
+        click.option("--sensor", default="s35", show_default=True, help="Lens: sensor preset."),
+        click.option(
+            "--subject-distance",
+            "subject_distance_m",
+            type=float,
+            default=2.0,
+            show_default=True,
+            help="Lens: actor's distance in metres until the LiDAR measures it.",
+        ),
+        click.option(
+            "--background-distance",
+            "background_distance_m",
+            type=float,
+            default=math.inf,
+            help="Lens: virtual set's distance in metres (default: infinity).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _look(options: dict[str, Any]) -> dict[str, Any]:
+    from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS
+
+    names = set(KEYER_FIELDS) | set(COMPOSITE_FIELDS) | set(_LOOK_KEYS)
+    look = {k: v for k, v in options.items() if k in names and v is not None}
+    if "screen_colour" in look:
+        look["screen_colour"] = list(look["screen_colour"])
+    return look
+
+
+def _focus(options: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """LiDAR → controller (→ FreeD) and the lens the set is defocused with, as options ask."""
+    from guangying.lens.sensors import sensor_preset
+    from guangying.pipeline.lens_defocus import LensSettings
+
+    lens = None
+    if options["focal_length_mm"] is not None and options["f_number"] is not None:
+        lens = LensSettings(
+            options["focal_length_mm"],
+            options["f_number"],
+            options["sensor"],
+            subject_distance_m=options["subject_distance_m"],
+            background_distance_m=options["background_distance_m"],
+        )
+    if not options["lidar"]:
+        if options["freed_target"]:
+            raise click.UsageError("--freed needs --lidar (the distance it sends comes from the LiDAR)")
+        return None, lens
+    if options["focal_length_mm"] is None or options["f_number"] is None:
+        raise click.UsageError("--lidar needs --focal-length and --f-number for focus and depth of field")
+    from guangying.distance.tfluna import TfLunaSource
+    from guangying.focus.controller import ControllerConfig, FocusController
+    from guangying.focus.freed import FreeDSender
+    from guangying.live.focus_link import LiveFocus
+
+    coc_mm = sensor_preset(options["sensor"]).coc_mm
+    controller = FocusController(ControllerConfig(options["focal_length_mm"], options["f_number"], coc_mm))
+    sender = FreeDSender(options["freed_target"]) if options["freed_target"] else None
+    source = TfLunaSource(options["lidar"], baudrate=options["baud"])
+    return LiveFocus(source, controller, coc_mm, sender), lens
+
+
+@click.command("live")
+@_live_options
+def live(**options: Any) -> None:
+    """Key or matte SOURCE live and composite it, with a browser monitor at http://HOST:PORT/.
+
+    SOURCE: a camera (/dev/video0), a stream (udp://…, srt://…, rtsp://…, rtmp://…) or a file or
+    image sequence played at its own frame rate as if it were a camera.
+
+    \b
+    Examples:
+      guangying live /dev/video0 --background set.jpg --record take1.mp4
+      guangying live udp://0.0.0.0:5000 -b set.jpg --out udp://192.168.1.20:6000 --host 0.0.0.0
+      guangying live plate.mp4 --loop -b set.jpg          # rehearse with a recorded plate
+    """
+    from guangying.base.errors import GuangyingError
+    from guangying.live.capture import LiveSource
+    from guangying.live.monitor import MonitorFeed, MonitorServer
+    from guangying.live.outputs import Recorder, StreamOutput, VirtualCamera
+    from guangying.live.session import LiveSession, SessionOutputs
+    from guangying.live.settings import LiveSettings
+
+    opened: list[Any] = []
+    try:
+        device_options = {
+            k: v
+            for k, v in (
+                ("video_size", options["video_size"]),
+                ("framerate", options["input_fps"]),
+                ("input_format", options["input_format"]),
+            )
+            if v
+        }
+        source = LiveSource(
+            options["source"],
+            loop=options["loop"],
+            fps=options["fps"],
+            open_timeout_s=options["source_timeout"],
+            read_timeout_s=options["lost_timeout"],
+            device_options=device_options,
+            queue_frames=options["queue_frames"],
+        )
+        settings = LiveSettings(_look(options), source.width, source.height)
+        recorder = None
+        if options["record"] or options["record_plate"] or options["record_matte"]:
+            recorder = Recorder(
+                source.fps,
+                *(
+                    Path(options[k]) if options[k] else None
+                    for k in ("record", "record_plate", "record_matte")
+                ),
+                sidecar=options["sidecar"],
+            )
+        outputs = SessionOutputs(recorder=recorder, settings_path=options["settings_out"])
+        if options["out_url"]:
+            outputs.sinks.append(
+                StreamOutput(
+                    options["out_url"],
+                    source.fps,
+                    source.width,
+                    source.height,
+                    int(options["out_bitrate"] * 1e6),
+                )
+            )
+            opened.append(outputs.sinks[-1])
+        if options["virtual_cam"]:
+            outputs.sinks.append(VirtualCamera(source.fps, source.width, source.height))
+            opened.append(outputs.sinks[-1])
+        focus, lens = _focus(options)
+        feed = None if options["no_monitor"] else MonitorFeed(options["monitor_width"])
+        session = LiveSession(
+            source,
+            settings,
+            outputs,
+            feed,
+            focus,
+            lens,
+            int8=options["int8"],
+            background_choices=[options["background"]],
+        )
+        server = None
+        if feed is not None:
+            server = MonitorServer(feed, session, options["host"], options["port"])
+            opened.append(server)
+    except GuangyingError as exc:
+        for thing in opened:
+            thing.close()
+        raise click.ClickException(str(exc)) from exc
+    except (OSError, ValueError) as exc:
+        for thing in opened:
+            thing.close()
+        raise click.ClickException(str(exc)) from exc
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: session.request_stop())
+    click.echo(
+        f"live: {source.spec} {source.width}×{source.height} at {float(source.fps):g} fps, "
+        f"matte {settings.snapshot()[1].get('matte', 'chroma')}"
+    )
+    if server is not None:
+        server.start()
+        click.echo(f"monitor: {server.url}  (stats: {server.url}stats.json; Ctrl-C or the page's stop ends)")
+    try:
+        report = session.run(options["duration"])
+    except GuangyingError as exc:
+        raise click.ClickException(f"the take failed: {exc}") from exc
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if server is not None:
+            server.close()
+        if feed is not None:
+            feed.close()
+    for path in report.written:
+        click.echo(f"wrote {path}")
+    p50 = "–" if report.latency_ms_p50 is None else f"{report.latency_ms_p50:.0f}"
+    p95 = "–" if report.latency_ms_p95 is None else f"{report.latency_ms_p95:.0f}"
+    click.echo(
+        f"{report.frames_out} frames out of {report.frames_in} in, {report.dropped} dropped, "
+        f"latency p50 {p50} ms p95 {p95} ms; {report.reason}"
+    )
+    if report.lost:
+        raise click.ClickException(f"{report.reason}; the recording was finalised up to the last frame")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(live)

@@ -1,0 +1,288 @@
+"""Sources played as cameras: V4L2 devices and network streams through PyAV, files and image sequences
+at their own frame rate. A capture thread hands frames over through a queue that drops the oldest, so
+it never waits for processing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+from typing import Generic, TypeVar
+
+import av
+import av.error
+import numpy as np
+
+from guangying.base.colour import linear_to_srgb
+from guangying.base.errors import MediaError
+from guangying.base.timecode import format_timecode
+from guangying.media import open_reader
+from guangying.media.video_reader import rgb_conversion
+
+T = TypeVar("T")
+_NETWORK_SCHEMES = ("udp://", "srt://", "rtsp://", "rtmp://", "rtp://", "tcp://", "http://", "https://")
+
+
+class DropOldestQueue(Generic[T]):
+    """A bounded hand-over: ``put`` never blocks; when full, the oldest item is dropped and counted."""
+
+    def __init__(self, maxlen: int) -> None:
+        if maxlen < 1:
+            raise ValueError(f"queue length must be ≥ 1, got {maxlen}")
+        self.maxlen = maxlen
+        self._items: deque[T] = deque()
+        self._cond = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item: T) -> None:
+        with self._cond:
+            while len(self._items) >= self.maxlen:
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append(item)
+            self._cond.notify()
+
+    def get(self, timeout_s: float) -> T | None:
+        """The oldest waiting item, or None after ``timeout_s`` without one."""
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout_s)
+            return self._items.popleft() if self._items else None
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)
+
+
+@dataclass(slots=True)
+class CapturedFrame:
+    """One frame as the camera delivered it.
+
+    ``rgb``: (H, W, 3) sRGB-encoded code values (uint8 / uint16) or float32 0–1. ``t_capture_s`` is
+    ``time.monotonic()`` when it arrived (latency is measured from here), ``t_wall_s`` the same moment
+    as ``time.time()``; ``index`` counts source frames (dropped ones included), so gaps show drops.
+    """
+
+    index: int
+    rgb: np.ndarray
+    t_capture_s: float
+    t_wall_s: float
+    timecode: str | None
+
+
+def source_kind(spec: str) -> str:
+    """ "stream" (network URL), "device" (V4L2 /dev/videoN) or "file" (video, sequence, picture)."""
+    if spec.lower().startswith(_NETWORK_SCHEMES):
+        return "stream"
+    if spec.startswith("/dev/video"):
+        return "device"
+    return "file"
+
+
+def _time_of_day_timecode(t_wall_s: float, fps: Fraction) -> str:
+    """Free-run time-of-day timecode, as cameras on set stamp their frames."""
+    now = datetime.fromtimestamp(t_wall_s)
+    seconds = now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6
+    return format_timecode(int(seconds * fps), fps)
+
+
+class LiveSource:
+    """Open ``spec`` now (so a bad source fails at once, clearly), then capture in a thread.
+
+    - ``loop``: replay a file (or reconnect a stream) when it ends, instead of ending the take.
+    - ``fps``: frame rate of an image sequence or a single picture (video files keep their own).
+    - ``open_timeout_s``: how long a stream or device may take to deliver its first picture.
+    - ``read_timeout_s``: a stream silent this long counts as lost (cable pulled, sender stopped).
+    - ``device_options``: PyAV/ffmpeg options for V4L2 (``video_size``, ``framerate``, ``input_format``).
+    - ``queue_frames``: frames that may wait for processing; more are dropped, oldest first.
+    """
+
+    def __init__(
+        self,
+        spec: str,
+        loop: bool = False,
+        fps: float | None = None,
+        open_timeout_s: float = 5.0,
+        read_timeout_s: float = 2.0,
+        device_options: dict[str, str] | None = None,
+        queue_frames: int = 2,
+    ) -> None:
+        self.spec = spec
+        self.kind = source_kind(spec)
+        self.loop = loop
+        self._fps_override = fps
+        self.open_timeout_s = open_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.device_options = dict(device_options or {})
+        self.queue: DropOldestQueue[CapturedFrame] = DropOldestQueue(queue_frames)
+        self.frames_in = 0
+        self.ended = threading.Event()
+        self.end_reason: str | None = None
+        self.lost = False  # ended because the source disappeared (not a file played to its end)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._container: av.container.InputContainer | None = None
+        self.first_timecode: str | None = None
+        if self.kind == "file":
+            with open_reader(spec, fps=fps) as reader:
+                info = reader.info
+            self.width, self.height, self.fps = info.width, info.height, Fraction(info.fps)
+            self.first_timecode = info.timecode
+        else:
+            self._container = self._open_container()
+            stream = self._container.streams.video[0]
+            self.width, self.height = stream.codec_context.width, stream.codec_context.height
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
+            self.fps = Fraction(rate).limit_denominator(1001)
+
+    # -- opening -----------------------------------------------------------------------------------
+    def _open_container(self) -> av.container.InputContainer:
+        options = {"probesize": "2000000", "analyzeduration": "1000000", "fflags": "nobuffer"}
+        fmt = None
+        if self.kind == "device":
+            fmt = "v4l2"
+            options = dict(self.device_options)
+        what = "camera" if self.kind == "device" else "stream"
+        try:
+            container = av.open(
+                self.spec,
+                format=fmt,
+                options=options,
+                timeout=(self.open_timeout_s, self.read_timeout_s),
+            )
+        except av.error.ExitError as exc:
+            raise MediaError(
+                f"no picture from {what} {self.spec} within {self.open_timeout_s:g} s: is the sender "
+                "running and sending to this address and port? (raise --source-timeout for slow starts)"
+            ) from exc
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(f"cannot open {what} {self.spec}: {exc}") from exc
+        if not container.streams.video:
+            container.close()
+            raise MediaError(f"{self.spec} carries no video stream")
+        return container
+
+    # -- running -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="guangying-capture", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=max(self.open_timeout_s, self.read_timeout_s) + 2.0)
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    @property
+    def dropped(self) -> int:
+        return self.queue.dropped
+
+    def get(self, timeout_s: float = 0.1) -> CapturedFrame | None:
+        return self.queue.get(timeout_s)
+
+    def _deliver(self, index: int, rgb: np.ndarray, timecode: str | None) -> None:
+        t = time.monotonic()
+        wall = time.time()
+        if timecode is None:
+            timecode = _time_of_day_timecode(wall, self.fps)
+        self.queue.put(CapturedFrame(index, rgb, t, wall, timecode))
+        self.frames_in += 1
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if self.kind == "file":
+                    self._play_file()
+                else:
+                    self._read_stream()
+                if self._stop.is_set() or not self.loop:
+                    return
+                if self.kind != "file":
+                    self._reconnect()
+        except MediaError as exc:
+            self._finish(str(exc), lost=True)
+        except Exception as exc:  # a capture failure must end the take visibly, never hang it
+            self._finish(f"capture failed: {type(exc).__name__}: {exc}", lost=True)
+        finally:
+            self.ended.set()
+
+    def _finish(self, reason: str, lost: bool) -> None:
+        if self.end_reason is None:
+            self.end_reason, self.lost = reason, lost
+
+    def _reconnect(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._container = self._open_container()
+                self.end_reason, self.lost = None, False
+                return
+            except MediaError:
+                continue  # --loop: keep waiting for the sender to come back
+
+    def _play_file(self) -> None:
+        """Deliver frames at the file's own rate, as a camera would: frame n is due at t0 + n/fps."""
+        period = 1.0 / float(self.fps)
+        offset = self.frames_in  # a replay continues the frame count
+        with open_reader(self.spec, fps=self._fps_override) as reader:
+            t0 = time.monotonic()
+            for n, frame in enumerate(reader):
+                due = t0 + n * period
+                while not self._stop.is_set():
+                    wait = due - time.monotonic()
+                    if wait <= 0:
+                        break
+                    time.sleep(min(wait, 0.05))
+                if self._stop.is_set():
+                    return
+                if time.monotonic() - due > period:
+                    t0 = time.monotonic() - n * period  # decoding fell behind: a camera has no backlog
+                rgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
+                self._deliver(offset + n, rgb, frame.timecode)
+        if not self.loop:
+            self._finish(f"end of file {self.spec}", lost=False)
+
+    def _frames(self) -> Iterator[av.VideoFrame]:
+        assert self._container is not None
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for packet in self._container.demux(stream):
+            if self._stop.is_set():
+                return
+            yield from packet.decode()
+
+    def _read_stream(self) -> None:
+        convert: dict[str, object] | None = None
+        try:
+            for av_frame in self._frames():
+                if convert is None:
+                    convert = rgb_conversion(av_frame)
+                rgb = av_frame.to_ndarray(**convert)
+                self._deliver(self.frames_in, np.ascontiguousarray(rgb[..., :3]), None)
+        except av.error.ExitError:
+            if not self._stop.is_set():
+                self._finish(
+                    f"source lost: no picture from {self.spec} for {self.read_timeout_s:g} s "
+                    "(sender stopped or cable pulled)",
+                    lost=True,
+                )
+        except av.error.FFmpegError as exc:
+            if not self._stop.is_set():
+                self._finish(f"source lost: {self.spec}: {exc}", lost=True)
+        else:
+            if not self._stop.is_set():
+                self._finish(f"source ended: {self.spec} stopped sending", lost=True)
+        finally:
+            if self._container is not None:
+                self._container.close()
+                self._container = None
+
+
+def open_live_source(spec: str, **options: object) -> LiveSource:
+    """Open ``spec`` as a live source (see :class:`LiveSource` for the options)."""
+    return LiveSource(spec, **options)  # type: ignore[arg-type]

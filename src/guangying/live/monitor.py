@@ -1,0 +1,311 @@
+"""The browser monitor: MJPEG views of the live picture, stats and the keyer operator's controls.
+
+MJPEG (``multipart/x-mixed-replace`` into an ``<img>``) was chosen over a WebSocket-fed canvas: the
+browser decodes it natively as each part arrives, a slow viewer simply skips to the newest picture,
+and it needs nothing but the standard library to serve (delay measured in ``bench/live.py``).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlparse
+
+import cv2
+import numpy as np
+
+from guangying.base.errors import DeviceError, GuangyingError
+from guangying.media.pixels import to_code_values
+
+VIEWS = ("composite", "plate", "matte", "side")
+_SNAPSHOT_KEEP_S = 3.0  # keep encoding a view this long after a single-picture request
+_WAIT_S = 0.5
+
+
+class MonitorControl(Protocol):
+    """What the page can ask of the running session."""
+
+    def stats(self) -> dict[str, Any]: ...
+    def settings_json(self) -> dict[str, Any]: ...
+    def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]: ...
+    def pick_screen_colour(self, x_px: float, y_px: float) -> dict[str, Any]: ...
+    def save_settings(self) -> dict[str, Any]: ...
+    def settings_yaml(self) -> str: ...
+    def request_stop(self) -> None: ...
+
+
+@dataclass(slots=True)
+class _Panels:
+    plate: np.ndarray  # float32 sRGB at monitor size
+    alpha: np.ndarray
+    composite: np.ndarray
+
+
+class MonitorFeed:
+    """Takes the newest frame from the pipeline (without ever waiting) and JPEG-encodes the views that
+    someone is watching, in its own thread."""
+
+    def __init__(self, width_px: int = 960, quality: int = 80) -> None:
+        self.width_px, self.quality = width_px, quality
+        self._cond = threading.Condition()
+        self._pending: _Panels | None = None
+        self._jpeg: dict[str, tuple[int, bytes]] = {}
+        self._seq = 0
+        self._viewers = dict.fromkeys(VIEWS, 0)
+        self._snapshot_until = dict.fromkeys(VIEWS, 0.0)
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="guangying-monitor", daemon=True)
+        self._thread.start()
+
+    # -- pipeline side ----------------------------------------------------------------------------
+    def wants(self) -> bool:
+        now = time.monotonic()
+        with self._cond:
+            return any(self._viewers.values()) or any(t > now for t in self._snapshot_until.values())
+
+    def offer(self, plate_srgb: np.ndarray, alpha: np.ndarray, composite_srgb: np.ndarray) -> None:
+        """Hand over one frame (float32, full size); scaled copies are taken, the caller keeps its
+        buffers. An older frame not yet encoded is replaced."""
+        h, w = alpha.shape
+        scale = min(1.0, self.width_px / w)
+        size = (max(2, round(w * scale)), max(2, round(h * scale)))
+
+        def fit(a: np.ndarray) -> np.ndarray:
+            return cv2.resize(a, size, interpolation=cv2.INTER_AREA) if scale < 1 else a.copy()
+
+        panels = _Panels(fit(plate_srgb), fit(alpha), fit(composite_srgb))
+        with self._cond:
+            self._pending = panels
+            self._cond.notify_all()
+
+    # -- viewer side ------------------------------------------------------------------------------
+    def add_viewer(self, view: str, delta: int) -> None:
+        with self._cond:
+            self._viewers[view] += delta
+
+    def viewers(self) -> int:
+        with self._cond:
+            return sum(self._viewers.values())
+
+    def latest(self, view: str, after_seq: int = -1, timeout_s: float = _WAIT_S) -> tuple[int, bytes] | None:
+        """The newest JPEG of ``view`` newer than ``after_seq``, waiting up to ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while not self._closed:
+                item = self._jpeg.get(view)
+                if item is not None and item[0] > after_seq:
+                    return item
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+        return None
+
+    def snapshot(self, view: str, timeout_s: float = 2.0) -> bytes | None:
+        with self._cond:
+            self._snapshot_until[view] = time.monotonic() + _SNAPSHOT_KEEP_S
+            seq = self._seq
+        item = self.latest(view, seq, timeout_s)
+        return None if item is None else item[1]
+
+    # -- encoder thread ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._closed:
+                    self._cond.wait(_WAIT_S)
+                if self._closed:
+                    return
+                panels, self._pending = self._pending, None
+                now = time.monotonic()
+                views = [v for v in VIEWS if self._viewers[v] > 0 or self._snapshot_until[v] > now]
+            assert panels is not None
+            encoded = {view: self._encode(self._picture(view, panels)) for view in views}
+            with self._cond:
+                self._seq += 1
+                for view, data in encoded.items():
+                    self._jpeg[view] = (self._seq, data)
+                self._cond.notify_all()
+
+    @staticmethod
+    def _picture(view: str, p: _Panels) -> np.ndarray:
+        matte = np.repeat(p.alpha[..., None], 3, axis=2)
+        if view == "plate":
+            return p.plate
+        if view == "matte":
+            return matte
+        if view == "side":
+            h, w = p.alpha.shape
+            half = (max(2, w // 2), max(2, h // 2))
+            tiles = [cv2.resize(a, half, interpolation=cv2.INTER_AREA) for a in (p.plate, matte, p.composite)]
+            tiles.append(np.zeros_like(tiles[0]))
+            return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
+        return p.composite
+
+    def _encode(self, rgb_srgb: np.ndarray) -> bytes:
+        rgb_u8 = to_code_values(np.ascontiguousarray(rgb_srgb, np.float32), np.uint8)
+        bgr = cv2.cvtColor(rgb_u8, cv2.COLOR_RGB2BGR)
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        return data.tobytes() if ok else b""
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=2.0)
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("guangying.live").joinpath("static", name).read_bytes()
+
+
+_ASSETS = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript")}
+
+
+def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Event) -> type:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "guangying-live"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+            pass  # the console shows the take's status, not every request
+
+        def _send(self, body: bytes, content_type: str, status: int = 200, extra: dict | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            for key, value in (extra or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, data: Any, status: int = 200) -> None:
+            self._send(json.dumps(data).encode(), "application/json", status)
+
+        def _view(self, query: dict[str, list[str]]) -> str | None:
+            view = query.get("view", ["composite"])[0]
+            if view not in VIEWS:
+                self._json({"error": f"unknown view '{view}': use {', '.join(VIEWS)}"}, 400)
+                return None
+            return view
+
+        def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+            url = urlparse(self.path)
+            query = parse_qs(url.query)
+            try:
+                if url.path in _ASSETS:
+                    name, kind = _ASSETS[url.path]
+                    self._send(_asset(name), kind)
+                elif url.path == "/stats.json":
+                    self._json(control.stats())
+                elif url.path == "/settings.json":
+                    self._json(control.settings_json())
+                elif url.path == "/settings.yaml":
+                    disposition = {"Content-Disposition": 'attachment; filename="live-look.yaml"'}
+                    self._send(control.settings_yaml().encode(), "application/x-yaml", extra=disposition)
+                elif url.path == "/frame.jpg":
+                    view = self._view(query)
+                    if view is None:
+                        return
+                    data = feed.snapshot(view)
+                    if data is None:
+                        self._json({"error": "no picture yet"}, 503)
+                    else:
+                        self._send(data, "image/jpeg")
+                elif url.path == "/stream.mjpg":
+                    view = self._view(query)
+                    if view is not None:
+                        self._stream(view)
+                else:
+                    self._json({"error": f"no such page {url.path}"}, 404)
+            except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                pass  # the browser went away
+
+        def _stream(self, view: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            feed.add_viewer(view, +1)
+            try:
+                seq = -1
+                while not closing.is_set():
+                    item = feed.latest(view, seq)
+                    if item is None:
+                        continue
+                    seq, data = item
+                    head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n"
+                    self.wfile.write(head.encode() + data + b"\r\n")
+                    self.wfile.flush()
+            finally:
+                feed.add_viewer(view, -1)
+
+        def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+            url = urlparse(self.path)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                if not isinstance(body, dict):
+                    raise ValueError("send a JSON object")
+                actions: dict[str, Callable[[], Any]] = {
+                    "/settings": lambda: control.update_settings(body),
+                    "/pick": lambda: control.pick_screen_colour(float(body["x"]), float(body["y"])),
+                    "/save": control.save_settings,
+                    "/stop": lambda: control.request_stop() or {"stopping": True},
+                }
+                action = actions.get(url.path)
+                if action is None:
+                    self._json({"error": f"no such action {url.path}"}, 404)
+                    return
+                self._json(action())
+            except (GuangyingError, ValueError, KeyError, TypeError) as exc:
+                self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    return Handler
+
+
+class MonitorServer:
+    """``http://HOST:PORT/``: the page, ``/stream.mjpg?view=…``, ``/frame.jpg``, ``/stats.json``,
+    ``/settings.json`` and the POST actions (``/settings``, ``/pick``, ``/save``, ``/stop``)."""
+
+    def __init__(self, feed: MonitorFeed, control: MonitorControl, host: str = "127.0.0.1", port: int = 8080):
+        self.closing = threading.Event()
+        try:
+            self._server = ThreadingHTTPServer((host, port), _handler(feed, control, self.closing))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise DeviceError(
+                    f"port {port} on {host} is already in use (another guangying live or web server?); "
+                    "choose another with --port"
+                ) from exc
+            raise DeviceError(f"cannot serve the monitor on {host}:{port}: {exc}") from exc
+        self._server.daemon_threads = True
+        self.host, self.port = host, self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="guangying-http", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}/"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self.closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=2.0)

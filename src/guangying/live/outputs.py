@@ -1,0 +1,267 @@
+"""Where live frames go besides the monitor: recordings with a per-frame sidecar, an MPEG-TS stream
+(OBS, vMix, a second monitor) and a V4L2 virtual camera."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import threading
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+import numpy as np
+
+from guangying.base.atomic import check_output_folder, partial_path, remove_quietly
+from guangying.base.errors import DeviceError, MediaError
+from guangying.live.capture import DropOldestQueue
+from guangying.media import Writer, open_writer
+from guangying.media.pixels import to_code_values
+
+
+@dataclass(slots=True)
+class FrameMeta:
+    """One sidecar row: enough for post to rebuild the frame (which source frame, which look, when)."""
+
+    frame: int
+    timecode: str | None
+    capture_time_s: float  # wall clock (Unix seconds) when the camera delivered it
+    latency_ms: float
+    matte: str
+    settings_version: int
+    focus_distance_m: float | None = None
+    subject_distance_m: float | None = None
+
+
+@dataclass(slots=True)
+class LiveFrame:
+    """What one processed frame hands to the outputs. Float32 sRGB 0–1 arrays, (H, W, 3) / (H, W).
+
+    ``composite_rgb_srgb`` is the compositor's reused buffer: outputs copy what they keep.
+    """
+
+    plate_rgb_srgb: np.ndarray
+    alpha: np.ndarray
+    composite_rgb_srgb: np.ndarray
+    meta: FrameMeta
+
+
+class Recorder:
+    """``--record`` composite, ``--record-plate``, ``--record-matte`` and the sidecar, committed on close.
+
+    Every file is written under a hidden temporary name and renamed only when the take is finalised,
+    so an interrupted take never leaves a file that looks whole.
+    """
+
+    def __init__(
+        self,
+        fps: Fraction,
+        composite: Path | None = None,
+        plate: Path | None = None,
+        matte: Path | None = None,
+        sidecar: Path | None = None,
+    ) -> None:
+        self.fps = fps
+        self.paths = {"composite": composite, "plate": plate, "matte": matte}
+        first = next((p for p in (composite, plate, matte) if p is not None), None)
+        if sidecar is None and first is not None:
+            sidecar = first.with_name(first.stem + ".frames.jsonl")
+        self.sidecar = sidecar
+        for path in [*self.paths.values(), sidecar]:
+            if path is not None:
+                check_output_folder(path)  # fail before the take, not at its first frame
+        self._writers: dict[str, Writer] = {}
+        self._rows: list[FrameMeta] = []
+        self.frames = 0
+
+    @property
+    def active(self) -> bool:
+        return self.sidecar is not None
+
+    def _open(self, timecode: str | None) -> None:
+        for kind, path in self.paths.items():
+            if path is None:
+                continue
+            options: dict[str, Any] = {}
+            if timecode and path.suffix.lower() in (".mp4", ".mov", ".mkv"):
+                options["timecode"] = timecode
+            if path.suffix.lower() == ".mp4":
+                options["preset"] = "ultrafast"  # live: the encoder must keep up on a laptop
+            content = "matte" if kind == "matte" else "rgb"
+            self._writers[kind] = open_writer(path, fps=self.fps, content=content, **options)
+
+    def write(self, frame: LiveFrame) -> None:
+        if not self._writers:
+            self._open(frame.meta.timecode)
+        for kind, writer in self._writers.items():
+            if kind == "composite":
+                writer.write(frame.composite_rgb_srgb)
+            elif kind == "plate":
+                writer.write(frame.plate_rgb_srgb)
+            else:
+                writer.write(None, alpha=frame.alpha)
+        self._rows.append(frame.meta)
+        self.frames += 1
+
+    def close(self) -> list[Path]:
+        """Finalise every file (atomic renames); returns what was written. Nothing recorded → nothing."""
+        written: list[Path] = []
+        errors: list[str] = []
+        for kind, writer in self._writers.items():
+            try:
+                writer.close()
+                written.append(Path(self.paths[kind]))  # type: ignore[arg-type]
+            except MediaError as exc:
+                errors.append(str(exc))
+        if self.sidecar is not None and self._rows:
+            _write_sidecar(self.sidecar, self._rows)
+            written.append(self.sidecar)
+        if errors:
+            raise MediaError("; ".join(errors))
+        return written
+
+    def abort(self) -> None:
+        for writer in self._writers.values():
+            writer.abort()
+
+
+def _write_sidecar(path: Path, rows: list[FrameMeta]) -> None:
+    """JSON lines (one object per frame), or CSV when the path ends in .csv; written atomically."""
+    temp = partial_path(path)
+    try:
+        with open(temp, "w", encoding="utf-8", newline="") as handle:
+            if path.suffix.lower() == ".csv":
+                writer = csv.DictWriter(handle, fieldnames=list(asdict(rows[0])))
+                writer.writeheader()
+                writer.writerows(asdict(r) for r in rows)
+            else:
+                for row in rows:
+                    handle.write(json.dumps(asdict(row)) + "\n")
+        os.replace(temp, path)
+    except OSError as exc:
+        remove_quietly(temp)
+        raise MediaError(f"writing the sidecar {path} failed: {exc}") from exc
+
+
+class _DroppingWorker:
+    """Runs ``_consume`` on frames in its own thread; when it lags, the oldest frame is dropped
+    (a network stream or a virtual camera must never hold back the pipeline)."""
+
+    name = "output"
+
+    def __init__(self) -> None:
+        self._closing = False
+        self._queue: DropOldestQueue[np.ndarray | None] = DropOldestQueue(2)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"guangying-{self.name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def dropped(self) -> int:
+        return self._queue.dropped
+
+    def write(self, frame: LiveFrame) -> None:
+        if self.error is not None:
+            raise MediaError(f"{self.name} failed: {self.error}")
+        self._queue.put(to_code_values(frame.composite_rgb_srgb, np.uint8))
+
+    def _run(self) -> None:
+        try:
+            while True:
+                item = self._queue.get(0.2)
+                if item is None:
+                    if self._closing:
+                        return
+                    continue
+                self._consume(item)
+        except BaseException as exc:  # reported on the next write
+            self.error = exc
+
+    def _consume(self, rgb_u8: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._closing = True
+        self._thread.join(timeout=5.0)
+        self._finish()
+
+    def _finish(self) -> None:
+        pass
+
+
+class StreamOutput(_DroppingWorker):
+    """The composite as H.264 in MPEG-TS to ``udp://HOST:PORT`` or ``srt://HOST:PORT`` (low delay)."""
+
+    name = "stream"
+
+    def __init__(
+        self, url: str, fps: Fraction, width: int, height: int, bitrate_bps: int = 6_000_000
+    ) -> None:
+        if not url.lower().startswith(("udp://", "srt://", "rtp://", "tcp://")):
+            raise MediaError(f"--out {url}: give udp://HOST:PORT or srt://HOST:PORT")
+        target = url
+        if url.lower().startswith("udp://") and "pkt_size" not in url:
+            target = url + ("&" if "?" in url else "?") + "pkt_size=1316"  # 7 TS packets per datagram
+        try:
+            self._container = av.open(target, "w", format="mpegts")
+        except (av.error.FFmpegError, OSError) as exc:
+            hint = " (this PyAV build may lack SRT: use udp://)" if url.lower().startswith("srt") else ""
+            raise MediaError(f"cannot open output stream {url}: {exc}{hint}") from exc
+        stream = self._container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = width - width % 2, height - height % 2
+        stream.pix_fmt = "yuv420p"
+        stream.bit_rate = bitrate_bps
+        stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(round(fps))}
+        self._stream = stream
+        self._pts = 0
+        super().__init__()
+
+    def _consume(self, rgb_u8: np.ndarray) -> None:
+        h, w = self._stream.height, self._stream.width
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb_u8[:h, :w]), format="rgb24")
+        frame.pts = self._pts
+        self._pts += 1
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def _finish(self) -> None:
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+        except (av.error.FFmpegError, OSError):
+            pass  # a receiver that went away does not fail the take
+        self._container.close()
+
+
+def v4l2loopback_available() -> bool:
+    return Path("/sys/module/v4l2loopback").exists()
+
+
+class VirtualCamera(_DroppingWorker):
+    """The composite as a V4L2 webcam (v4l2loopback) through pyvirtualcam, for Zoom/OBS/browsers."""
+
+    name = "virtual camera"
+
+    def __init__(self, fps: Fraction, width: int, height: int) -> None:
+        if not v4l2loopback_available():
+            raise DeviceError(
+                "--virtual-cam needs the v4l2loopback kernel module, which this machine does not have "
+                "loaded (Linux: sudo apt install v4l2loopback-dkms && sudo modprobe v4l2loopback); "
+                "or stream to OBS with --out udp://127.0.0.1:5000"
+            )
+        try:
+            import pyvirtualcam  # type: ignore[import-not-found]
+        except ModuleNotFoundError as exc:
+            raise DeviceError("--virtual-cam needs pyvirtualcam: pip install 'guangying[live]'") from exc
+        self._cam = pyvirtualcam.Camera(width=width, height=height, fps=float(fps))
+        super().__init__()
+
+    def _consume(self, rgb_u8: np.ndarray) -> None:
+        self._cam.send(rgb_u8)
+
+    def _finish(self) -> None:
+        self._cam.close()

@@ -1,0 +1,308 @@
+"""One live take: frames from the capture queue through the one per-frame compositor
+(:class:`guangying.pipeline.frame.FrameCompositor`) to the monitor, recordings and streams."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from guangying.base.atomic import write_text
+from guangying.base.errors import GuangyingError, SettingsError
+from guangying.base.mattes import Matter
+from guangying.keyer.settings import KeyerSettings
+from guangying.live.capture import CapturedFrame, LiveSource
+from guangying.live.focus_link import LiveFocus, LiveLensDefocus
+from guangying.live.monitor import MonitorFeed
+from guangying.live.outputs import FrameMeta, LiveFrame, Recorder
+from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
+from guangying.media.pixels import to_float32
+from guangying.pipeline.background import Background
+from guangying.pipeline.frame import FrameCompositor
+from guangying.pipeline.lens_defocus import LensDefocus, LensSettings
+from guangying.pipeline.matters import MATTE_MODES, make_matter
+
+# Page controls: name → (min, max, step) for sliders; choices come from the settings' Literal types.
+SLIDERS: dict[str, tuple[float, float, float]] = {
+    "screen_gain": (0.5, 2.0, 0.01),
+    "screen_balance": (0.0, 1.0, 0.01),
+    "clip_black": (0.0, 0.9, 0.005),
+    "clip_white": (0.1, 1.0, 0.005),
+    "despill_bias": (-0.2, 0.2, 0.005),
+    "grow_px": (-5.0, 5.0, 0.5),
+    "softness_px": (0.0, 5.0, 0.1),
+    "light_wrap_width_px": (0.0, 30.0, 0.5),
+    "light_wrap_intensity": (0.0, 1.0, 0.01),
+}
+# Settings a change of which needs a new matte engine (the rest only reach the compositor).
+_ENGINE_KEYS = (*KEYER_FIELDS, "matte", "garbage_mask", "screen_colour", "preset", "downsample_ratio")
+
+
+def _choices(hint: Any) -> list[str] | None:
+    import typing
+
+    args = typing.get_args(hint)
+    return [str(a) for a in args] if typing.get_origin(hint) is typing.Literal else None
+
+
+@dataclass
+class SessionOutputs:
+    """Outputs besides the monitor; each is optional."""
+
+    recorder: Recorder | None = None
+    sinks: list[Any] = field(default_factory=list)  # StreamOutput / VirtualCamera: write(), close()
+    settings_path: Path = Path("live-look.yaml")
+
+
+@dataclass
+class LiveReport:
+    frames_in: int
+    frames_out: int
+    dropped: int
+    reason: str
+    lost: bool
+    written: list[Path]
+    latency_ms_p50: float | None
+    latency_ms_p95: float | None
+
+
+class LiveSession:
+    """Run a take: ``run()`` returns when the duration is up, ``request_stop()`` is called (page,
+    Ctrl-C, SIGTERM) or the source ends. Implements the monitor's :class:`MonitorControl`."""
+
+    def __init__(
+        self,
+        source: LiveSource,
+        settings: LiveSettings,
+        outputs: SessionOutputs | None = None,
+        feed: MonitorFeed | None = None,
+        focus: LiveFocus | None = None,
+        lens: LensSettings | None = None,
+        int8: bool = False,
+        matter_factory: Any = None,
+        background_choices: list[str] | None = None,
+    ) -> None:
+        from guangying.live.stats import LiveStats
+
+        self.source, self.settings, self.feed, self.focus = source, settings, feed, focus
+        self.outputs = outputs or SessionOutputs()
+        self.stats_ = LiveStats()
+        self.int8 = int8
+        # Tests pass a factory to slow the engine down on purpose; production builds with make_matter.
+        self._matter_factory = matter_factory or self._make_matter
+        self._hook: LensDefocus | None = None
+        if lens is not None:
+            self._hook = LiveLensDefocus(lens, focus) if focus is not None else LensDefocus(lens)
+        # What the page offers as backgrounds: the take's own first, then flat colours.
+        self.background_choices = [*(background_choices or []), "grey", "black", "green", "blue", "white"]
+        self._stop = threading.Event()
+        self._built_version = 0
+        self._engine_values: dict[str, Any] | None = None
+        self._matter: Matter | None = None
+        self._compositor: FrameCompositor | None = None
+        self._background: Background | None = None
+        self._background_spec: str | None = None
+        self._last_plate: np.ndarray | None = None
+        self._values: dict[str, Any] = {}
+
+    # -- building ---------------------------------------------------------------------------------
+    def _make_matter(self, values: dict[str, Any], keyer: KeyerSettings) -> Matter:
+        return make_matter(
+            values.get("matte", "chroma"),
+            keyer_settings=keyer,
+            preset=values.get("preset") or "portrait",
+            downsample_ratio=values.get("downsample_ratio"),
+            int8=self.int8,
+        )
+
+    def _rebuild(self) -> None:
+        version, values = self.settings.snapshot()
+        self._built_version = version
+        try:
+            engine_values = {k: values.get(k) for k in _ENGINE_KEYS}
+            if self._compositor is None or engine_values != self._engine_values:
+                matter = self._matter_factory(values, self.settings.keyer_settings(values))
+                self._compositor = FrameCompositor(matter, None, self._hook)
+                self._compositor.reset()
+                self._matter, self._engine_values = matter, engine_values
+            spec = values.get("background") or "grey"
+            if spec != self._background_spec:
+                background = Background(spec, self.source.width, self.source.height)
+                if self._background is not None:
+                    self._background.close()
+                self._background, self._background_spec = background, spec
+            self._compositor.settings = self.settings.composite_settings(values)
+            self._values = values
+            if self.stats_.state == "error":
+                self.stats_.set_state("live")
+        except (GuangyingError, ValueError, RuntimeError, OSError) as exc:
+            # The take goes on with the last good engine; the page shows why the change failed.
+            self.stats_.set_state("error", f"settings version {version} not applied: {exc}")
+            if self._compositor is None:
+                raise
+
+    def _warm_up(self) -> None:
+        """Run the engine once on a made-up frame before the take (JIT compilation, model loading),
+        then forget it, so the first real frames are not held up."""
+        assert self._compositor is not None and self._background is not None
+        h, w = self.source.height, self.source.width
+        frame = np.empty((h, w, 3), np.float32)
+        frame[:] = (0.15, 0.6, 0.25)
+        frame[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3] = (0.6, 0.45, 0.4)
+        self._compositor.process(frame, *self._background.next_plate())
+        self._compositor.reset()
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def run(self, duration_s: float | None = None, linger_s: float = 1.5) -> LiveReport:
+        """Process frames until stopped; finalise the recordings whatever ends the take."""
+        self._rebuild()
+        self._warm_up()
+        self.source.start()
+        if self.focus is not None:
+            self.focus.start()
+        self.stats_.set_state("live")
+        t_end = None if duration_s is None else time.monotonic() + duration_s
+        reason, lost = "stopped", False
+        recorder = self.outputs.recorder
+        written: list[Path] = []
+        try:
+            while True:
+                if self._stop.is_set():
+                    reason = "stopped from the page or by a signal"
+                    break
+                if t_end is not None and time.monotonic() >= t_end:
+                    reason = f"--duration {duration_s:g} s reached"
+                    break
+                item = self.source.get(0.1)
+                if item is None:
+                    if self.source.ended.is_set() and len(self.source.queue) == 0:
+                        reason, lost = self.source.end_reason or "source ended", self.source.lost
+                        break
+                    continue
+                self._process(item)
+        except BaseException:
+            if recorder is not None:
+                recorder.abort()
+                recorder = None
+            raise
+        finally:
+            self.source.stop()
+            if self.focus is not None:
+                self.focus.stop()
+            for sink in self.outputs.sinks:
+                sink.close()
+            if self._background is not None:
+                self._background.close()
+        if recorder is not None:
+            written = recorder.close()
+        self.stats_.set_state("lost" if lost else "ended", reason)
+        if lost and self.feed is not None and self.feed.viewers():
+            time.sleep(linger_s)  # let open pages fetch the final state before the server goes
+        p50, p95 = self.stats_.latency_percentiles_ms()
+        return LiveReport(
+            self.source.frames_in,
+            self.stats_.frames_out,
+            self.source.dropped,
+            reason,
+            lost,
+            written,
+            p50,
+            p95,
+        )
+
+    def _process(self, item: CapturedFrame) -> None:
+        if self.settings.version != self._built_version:
+            self._rebuild()
+        assert self._compositor is not None and self._background is not None
+        plate = to_float32(item.rgb)
+        bg_srgb, bg_linear = self._background.next_plate()
+        result = self._compositor.process(plate, bg_srgb, bg_linear)
+        t_out = time.monotonic()
+        latency_ms = (t_out - item.t_capture_s) * 1000.0
+        self.stats_.frame_done(latency_ms, t_out)
+        self._last_plate = plate
+        assert result.composite_rgb_srgb is not None
+        focus = self.focus.state() if self.focus is not None else None
+        meta = FrameMeta(
+            frame=item.index,
+            timecode=item.timecode,
+            capture_time_s=round(item.t_wall_s, 6),
+            latency_ms=round(latency_ms, 2),
+            matte=str(self._values.get("matte", "chroma")),
+            settings_version=self._built_version,
+            focus_distance_m=None if focus is None or math.isnan(focus.focus_m) else round(focus.focus_m, 4),
+            subject_distance_m=None
+            if focus is None or math.isnan(focus.subject_m)
+            else round(focus.subject_m, 4),
+        )
+        frame = LiveFrame(plate, result.alpha, result.composite_rgb_srgb, meta)
+        if self.outputs.recorder is not None:
+            self.outputs.recorder.write(frame)
+        for sink in self.outputs.sinks:
+            sink.write(frame)
+        if self.feed is not None and self.feed.wants():
+            self.feed.offer(plate, result.alpha, result.composite_rgb_srgb)
+
+    # -- MonitorControl ---------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        out = self.stats_.snapshot(self.source.frames_in, self.source.dropped)
+        out["settings_version"] = self.settings.version
+        out["source"] = {
+            "spec": self.source.spec,
+            "width": self.source.width,
+            "height": self.source.height,
+            "fps": float(self.source.fps),
+        }
+        out["viewers"] = self.feed.viewers() if self.feed is not None else 0
+        if self.focus is not None:
+            out["focus"] = self.focus.state().as_json()
+        return out
+
+    def settings_json(self) -> dict[str, Any]:
+        version, values = self.settings.snapshot()
+        choices = {k: c for k, h in {**KEYER_FIELDS, **COMPOSITE_FIELDS}.items() if (c := _choices(h))}
+        choices["matte"] = list(MATTE_MODES)
+        return {
+            "version": version,
+            "values": values,
+            "sliders": {k: list(v) for k, v in SLIDERS.items()},
+            "choices": choices,
+            "flags": [k for k, h in {**KEYER_FIELDS, **COMPOSITE_FIELDS}.items() if h is bool],
+            "backgrounds": self.background_choices,
+            "width": self.source.width,
+            "height": self.source.height,
+        }
+
+    def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        if "background" in changes and changes["background"]:
+            # Checked here so a mistyped path is refused on the page, not mid-take.
+            Background(str(changes["background"]), 16, 16).close()
+        version, values = self.settings.update(changes)
+        return {"version": version, "values": values}
+
+    def pick_screen_colour(self, x_px: float, y_px: float) -> dict[str, Any]:
+        plate = self._last_plate
+        if plate is None:
+            raise SettingsError("no picture yet to pick the screen colour from")
+        h, w = plate.shape[:2]
+        if not (0 <= x_px < w and 0 <= y_px < h):
+            raise SettingsError(f"pick ({x_px:.0f}, {y_px:.0f}) lies outside the {w}×{h} picture")
+        x, y = int(x_px), int(y_px)
+        patch = plate[max(0, y - 3) : y + 4, max(0, x - 3) : x + 4].reshape(-1, 3)
+        colour = [round(float(v), 4) for v in np.median(patch, axis=0)]
+        return self.update_settings({"screen_colour": colour})
+
+    def settings_yaml(self) -> str:
+        return self.settings.to_yaml()
+
+    def save_settings(self) -> dict[str, Any]:
+        path = write_text(self.outputs.settings_path, self.settings.to_yaml())
+        return {"path": str(Path(path).resolve()), "version": self.settings.version}

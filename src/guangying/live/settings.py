@@ -1,0 +1,170 @@
+"""The look an operator sets live: matte engine, keyer and composite settings, background, garbage
+mask. Kept as the CLI's own option names, so a saved file is a ``guangying --config`` file that
+``composite`` (and ``key``, and ``live``) accept as they are."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from guangying.base.errors import SettingsError
+from guangying.keyer import KeyerSettings, mask_from_image, polygon_mask
+from guangying.pipeline.frame import CompositeSettings
+from guangying.pipeline.matters import MATTE_MODES
+
+_ARRAY_FIELDS = {"garbage_mask", "core_mask", "clean_plate", "screen_colour"}
+
+
+def _plain_fields(cls: type) -> dict[str, Any]:
+    """Field name → type hint for the fields that are single values (what a page control can set)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name not in _ARRAY_FIELDS}
+
+
+KEYER_FIELDS = _plain_fields(KeyerSettings)
+COMPOSITE_FIELDS = _plain_fields(CompositeSettings)
+# Values the live look holds beyond the two dataclasses' plain fields.
+OTHER_KEYS = ("matte", "background", "garbage_mask", "screen_colour", "preset", "downsample_ratio")
+
+
+def _coerce(name: str, hint: Any, value: Any) -> Any:
+    """A JSON/YAML value → the field's type (bool, int, float, str or a Literal's string)."""
+    if value is None:
+        return None
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
+        hint = args[0]
+    try:
+        if hint is bool:
+            if isinstance(value, str):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if hint in (int, float):
+            number = hint(value)
+            if not np.isfinite(number):
+                raise ValueError
+            return number
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        kind = getattr(hint, "__name__", hint)
+        raise SettingsError(f"setting {name}={value!r}: not a valid {kind}") from exc
+
+
+def parse_polygon(spec: str) -> np.ndarray:
+    """``"x,y;x,y;…"`` in source pixels → float32 (N, 2); needs at least three points."""
+    try:
+        points = [tuple(float(v) for v in p.split(",")) for p in spec.split(";") if p.strip()]
+    except ValueError as exc:
+        raise SettingsError(f"mask polygon '{spec}' must be 'x,y;x,y;…' in pixels") from exc
+    if len(points) < 3 or any(len(p) != 2 for p in points):
+        raise SettingsError(f"mask polygon '{spec}' needs at least three 'x,y' points")
+    return np.asarray(points, np.float32)
+
+
+def garbage_mask_from_spec(spec: str, width: int, height: int) -> np.ndarray:
+    """A polygon string (drawn on the page) or a mask image (white = garbage) → float32 (H, W) 0–1."""
+    if ";" in spec and not Path(spec).exists():
+        return polygon_mask(parse_polygon(spec), (height, width))
+    try:
+        return mask_from_image(spec, (height, width))
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"garbage mask {spec}: {exc}") from exc
+
+
+class LiveSettings:
+    """The current look, its version (bumped on every change) and its checks.
+
+    ``values`` use the CLI option names (``screen_gain``, ``light_wrap_width_px``, ``matte`` …).
+    Changes are validated by building the settings objects before they are accepted, so a bad value
+    from the page is refused with a message and the picture keeps its last good look.
+    """
+
+    def __init__(self, values: dict[str, Any], width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self._lock = threading.Lock()
+        self._values: dict[str, Any] = {}
+        self.version = 0
+        self._values = self._checked({k: v for k, v in values.items() if k in self.known_keys()})
+        self.version = 1
+
+    @staticmethod
+    def known_keys() -> set[str]:
+        return set(KEYER_FIELDS) | set(COMPOSITE_FIELDS) | set(OTHER_KEYS)
+
+    def _checked(self, values: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            if name in KEYER_FIELDS:
+                out[name] = _coerce(name, KEYER_FIELDS[name], value)
+            elif name in COMPOSITE_FIELDS:
+                out[name] = _coerce(name, COMPOSITE_FIELDS[name], value)
+            elif name == "screen_colour" and value is not None:
+                if len(value) != 3:
+                    raise SettingsError(f"screen_colour={value!r}: give three sRGB values in 0–1")
+                out[name] = [round(float(v), 4) for v in value]
+            elif name == "downsample_ratio" and value is not None:
+                out[name] = _coerce(name, float, value)
+            elif name in OTHER_KEYS:
+                out[name] = None if value in (None, "") else str(value)
+        matte = out.get("matte", "chroma")
+        if matte not in MATTE_MODES:
+            raise SettingsError(f"matte mode '{matte}': choose one of {', '.join(MATTE_MODES)}")
+        self.keyer_settings(out)  # raises on an out-of-range value
+        self.composite_settings(out)
+        return out
+
+    def update(self, changes: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Apply ``changes`` (unknown names refused); returns the new (version, values)."""
+        unknown = set(changes) - self.known_keys()
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        with self._lock:
+            merged = {**self._values, **changes}
+            checked = self._checked(merged)
+            self._values = checked
+            self.version += 1
+            return self.version, dict(checked)
+
+    def snapshot(self) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            return self.version, dict(self._values)
+
+    def keyer_settings(self, values: dict[str, Any]) -> KeyerSettings:
+        extra: dict[str, Any] = {}
+        if values.get("garbage_mask"):
+            extra["garbage_mask"] = garbage_mask_from_spec(values["garbage_mask"], self.width, self.height)
+        if values.get("screen_colour") is not None:
+            extra["screen_colour"] = tuple(values["screen_colour"])
+        plain = {k: v for k, v in values.items() if k in KEYER_FIELDS and v is not None}
+        try:
+            return KeyerSettings(**plain, **extra)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from exc
+
+    @staticmethod
+    def composite_settings(values: dict[str, Any]) -> CompositeSettings:
+        plain = {k: v for k, v in values.items() if k in COMPOSITE_FIELDS and v is not None}
+        settings = CompositeSettings(**plain)
+        if settings.light_wrap_width_px < 0 or not 0.0 <= settings.light_wrap_intensity <= 1.0:
+            raise SettingsError(
+                f"light wrap width {settings.light_wrap_width_px} px must be ≥ 0 and intensity "
+                f"{settings.light_wrap_intensity} in 0–1"
+            )
+        return settings
+
+    def to_yaml(self) -> str:
+        """The look as a settings file: ``guangying --config FILE composite SHOT -o OUT`` renders it."""
+        version, values = self.snapshot()
+        body = {k: v for k, v in sorted(values.items()) if v is not None}
+        header = (
+            f"# Guangying look saved live (settings version {version}).\n"
+            "# Render with it: guangying --config THIS_FILE composite SHOT -o OUT\n"
+        )
+        return header + yaml.safe_dump(body, sort_keys=True, allow_unicode=True)

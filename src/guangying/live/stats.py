@@ -1,0 +1,71 @@
+"""Live counters: frames in and out, drops, frame rate and capture→output latency percentiles."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+_LATENCY_WINDOW = 250  # frames the percentiles are taken over (10 s at 25 fps)
+_FPS_WINDOW_S = 2.0
+
+
+class LiveStats:
+    """Thread-safe counters the pipeline updates and the monitor reads (``snapshot`` → /stats.json)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.frames_out = 0
+        self._latency_ms: deque[float] = deque(maxlen=_LATENCY_WINDOW)
+        self._out_times: deque[float] = deque(maxlen=512)
+        self.state = "starting"
+        self.message = ""
+        self.extra: dict[str, Any] = {}
+
+    def frame_done(self, latency_ms: float, t_out_s: float) -> None:
+        with self._lock:
+            self.frames_out += 1
+            self._latency_ms.append(latency_ms)
+            self._out_times.append(t_out_s)
+
+    def set_state(self, state: str, message: str = "") -> None:
+        with self._lock:
+            self.state, self.message = state, message
+
+    def fps(self, now_s: float | None = None) -> float:
+        now = time.monotonic() if now_s is None else now_s
+        with self._lock:
+            recent = [t for t in self._out_times if now - t <= _FPS_WINDOW_S]
+        if len(recent) < 2:
+            return 0.0
+        span = max(now - recent[0], recent[-1] - recent[0])
+        return (len(recent) - 1) / span if span > 0 else 0.0
+
+    def latency_percentiles_ms(self) -> tuple[float | None, float | None]:
+        with self._lock:
+            values = np.asarray(self._latency_ms, np.float64)
+        if values.size == 0:
+            return None, None
+        p50, p95 = np.percentile(values, [50, 95])
+        return round(float(p50), 2), round(float(p95), 2)
+
+    def snapshot(self, frames_in: int, dropped: int) -> dict[str, Any]:
+        """What /stats.json serves: fps, latency_ms_p50/p95, frames_in/out, dropped, state, message."""
+        p50, p95 = self.latency_percentiles_ms()
+        fps = round(self.fps(), 2)
+        with self._lock:
+            out = {
+                "fps": fps,
+                "latency_ms_p50": p50,
+                "latency_ms_p95": p95,
+                "frames_in": frames_in,
+                "frames_out": self.frames_out,
+                "dropped": dropped,
+                "state": self.state,
+                "message": self.message,
+            }
+            out.update(self.extra)
+        return out
