@@ -44,6 +44,11 @@ class LiveStats:
         span = max(now - recent[0], recent[-1] - recent[0])
         return (len(recent) - 1) / span if span > 0 else 0.0
 
+    def latencies_ms(self) -> list[float]:
+        """The latest capture→output latencies (up to the last 250 frames), oldest first."""
+        with self._lock:
+            return list(self._latency_ms)
+
     def latency_percentiles_ms(self) -> tuple[float | None, float | None]:
         with self._lock:
             values = np.asarray(self._latency_ms, np.float64)

@@ -1,0 +1,115 @@
+"""Helpers for the live tests: generated green-screen clips, a PyAV UDP MPEG-TS sender on
+127.0.0.1 playing in real time, and the ``guangying live`` command as a real process."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+import guangying
+
+W, H, FPS = 320, 192, 25
+SRC = str(Path(guangying.__file__).resolve().parents[1])
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class UdpSender(threading.Thread):
+    """Sends ``frames`` (looped) as H.264 in MPEG-TS to udp://127.0.0.1:PORT at ``fps`` in real time
+    for ``seconds``, then stops sending, like a camera whose cable is pulled."""
+
+    def __init__(self, frames: list[np.ndarray], port: int, seconds: float, fps: int = FPS) -> None:
+        super().__init__(daemon=True)
+        self.frames = [(np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8) for f in frames]
+        self.port, self.seconds, self.fps = port, seconds, fps
+        self.sent = 0
+        self.stop_now = threading.Event()
+
+    def run(self) -> None:
+        out = av.open(f"udp://127.0.0.1:{self.port}?pkt_size=1316", "w", format="mpegts")
+        stream = out.add_stream("libx264", rate=self.fps)
+        stream.width, stream.height = self.frames[0].shape[1], self.frames[0].shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": "5"}
+        t0 = time.monotonic()
+        n = 0
+        while not self.stop_now.is_set() and time.monotonic() - t0 < self.seconds:
+            frame = av.VideoFrame.from_ndarray(self.frames[n % len(self.frames)], format="rgb24")
+            frame.pts = n
+            for packet in stream.encode(frame):
+                out.mux(packet)
+            n += 1
+            self.sent = n
+            time.sleep(max(0.0, t0 + n / self.fps - time.monotonic()))
+        out.close()  # no flush: the picture just stops
+
+
+def live_command(*args: object) -> list[str]:
+    return [sys.executable, "-m", "guangying.cli.main", "live", *(str(a) for a in args)]
+
+
+def live_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+class LiveProcess:
+    """``guangying live`` in its own process; ``url`` is read from its 'monitor:' line."""
+
+    def __init__(self, *args: object, cwd: Path | None = None) -> None:
+        self.proc = subprocess.Popen(
+            live_command(*args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=live_env(),
+            cwd=cwd,
+        )
+        self.lines: list[str] = []
+        self.url: str | None = None
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            found = re.search(r"monitor: (http://\S+/)", line)
+            if found:
+                self.url = found.group(1)
+
+    def wait_url(self, timeout_s: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout_s
+        while self.url is None:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("live did not start:\n" + "".join(self.lines))
+            time.sleep(0.05)
+        return self.url
+
+    def wait(self, timeout_s: float = 60.0) -> int:
+        code = self.proc.wait(timeout=timeout_s)
+        self._reader.join(timeout=5)
+        return code
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)

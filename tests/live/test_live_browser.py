@@ -1,0 +1,93 @@
+"""Debian's chromium, driven by Playwright, on the live monitor: the picture moves, a slider changes
+the matte, the look is saved, reloading does not disturb the take, and a lost source is announced."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+
+import cv2
+import numpy as np
+import pytest
+from live_helpers import LiveProcess, UdpSender, free_port
+
+from guangying.cli.main import load_config
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright not installed (make test installs the 'live' extra)"
+)
+pytestmark = pytest.mark.skipif(
+    not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM),
+    reason="Debian chromium not installed (make test installs it with apt where apt is available)",
+)
+
+
+def _mean(png: bytes) -> float:
+    return float(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE).mean())
+
+
+def test_monitor_page_in_chromium(plate_frames, tmp_path):
+    port = free_port(socket.SOCK_DGRAM)
+    live = LiveProcess(
+        f"udp://127.0.0.1:{port}", "--port", 0, "--source-timeout", 30, "--lost-timeout", 1, "-b", "black",
+        "--settings-out", tmp_path / "look.yaml", cwd=tmp_path,
+    )
+    sender = UdpSender(plate_frames, port, seconds=60)
+    sender.start()
+    try:
+        url = live.wait_url()
+        with sync_api.sync_playwright() as p:
+            context = p.chromium.launch_persistent_context(
+                str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=_ARGS
+            )
+            try:
+                page = context.new_page()
+                page.goto(url)
+                picture = page.locator("#live")
+                page.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
+                shots = [picture.screenshot()]
+                time.sleep(0.4)
+                shots.append(picture.screenshot())
+                assert shots[0] != shots[1]  # the picture is live, not a still
+                page.wait_for_function("document.getElementById('status').textContent.includes('fps')")
+
+                page.click("button[data-view=matte]")
+                time.sleep(1.5)
+                before = np.mean([_mean(picture.screenshot()) for _ in range(3)])
+                box = page.locator("#grow_px").bounding_box()  # drag the slider to its left end:
+                page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+                page.mouse.down()
+                page.mouse.move(box["x"] - 20, box["y"] + box["height"] / 2, steps=5)
+                page.mouse.up()  # grow_px −5: the matte is eroded by 5 px
+                page.wait_for_function(
+                    "fetch('/stats.json').then(r => r.json()).then(s => s.settings_version >= 2)", timeout=10000
+                )
+                time.sleep(1.0)
+                after = np.mean([_mean(picture.screenshot()) for _ in range(3)])
+                assert after < 0.9 * before, (before, after)
+
+                page.click("#save")
+                page.wait_for_function("document.getElementById('saved').textContent.includes('saved')")
+                look = load_config(tmp_path / "look.yaml")
+                assert look["grow_px"] == -5.0 and look["background"] == "black"
+
+                for _ in range(3):  # a tablet reloading the page
+                    page.reload()
+                    page.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
+
+                sender.stop_now.set()  # the camera cable is pulled
+                page.wait_for_function(
+                    "document.getElementById('banner').textContent.includes('SOURCE LOST')", timeout=15000
+                )
+            finally:
+                context.close()
+        code = live.wait(timeout_s=30)
+    finally:
+        sender.stop_now.set()
+        live.kill()
+    assert code != 0 and "source lost" in live.output

@@ -1,0 +1,111 @@
+"""The monitor over real HTTP on 127.0.0.1: stats, settings changes taking effect within a few frames,
+and browsers connecting and disconnecting repeatedly without leaking threads or stalling the take."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from guangying.live import LiveSession, LiveSettings, LiveSource
+from guangying.live.monitor import MonitorFeed, MonitorServer
+from guangying.live.outputs import Recorder
+from guangying.live.session import SessionOutputs
+
+
+@pytest.fixture
+def running(plate_clip, tmp_path):
+    source = LiveSource(str(plate_clip), loop=True)
+    settings = LiveSettings({"background": "black"}, source.width, source.height)
+    recorder = Recorder(source.fps, plate=tmp_path / "plate.mkv")
+    outputs = SessionOutputs(recorder=recorder, settings_path=tmp_path / "look.yaml")
+    feed = MonitorFeed(320)
+    session = LiveSession(source, settings, outputs, feed)
+    server = MonitorServer(feed, session, "127.0.0.1", 0)
+    server.start()
+    thread = threading.Thread(target=session.run, daemon=True)
+    thread.start()
+    try:
+        yield session, server, feed, tmp_path
+    finally:
+        session.request_stop()
+        thread.join(timeout=20)
+        server.close()
+        feed.close()
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def _post(url: str, body: dict) -> tuple[int, dict]:
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _wait_frames(url: str, n: int) -> dict:
+    deadline = time.monotonic() + 30
+    while (stats := _get(url + "stats.json"))["frames_out"] < n:
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.05)
+    return stats
+
+
+def test_stats_and_settings_take_effect_within_a_few_frames(running):
+    session, server, _, folder = running
+    stats = _wait_frames(server.url, 5)
+    for key in ("fps", "latency_ms_p50", "latency_ms_p95", "frames_in", "frames_out", "dropped"):
+        assert key in stats
+    code, answer = _post(server.url + "settings", {"clip_black": 0.95, "clip_white": 0.9})
+    assert code == 400 and "clip_black" in answer["error"]
+    code, answer = _post(server.url + "pick", {"x": 5000, "y": 3})
+    assert code == 400 and "outside" in answer["error"]
+    frames_at_change = _get(server.url + "stats.json")["frames_in"]
+    code, answer = _post(server.url + "settings", {"screen_gain": 1.3, "light_wrap_width_px": 3})
+    assert code == 200 and answer["version"] == 2
+    _wait_frames(server.url, _get(server.url + "stats.json")["frames_out"] + 10)
+    code, saved = _post(server.url + "save", {})
+    assert code == 200 and "screen_gain: 1.3" in (folder / "look.yaml").read_text()
+    session.request_stop()
+    for _ in range(100):
+        if (folder / "plate.frames.jsonl").exists():
+            break
+        time.sleep(0.1)
+    rows = [json.loads(line) for line in (folder / "plate.frames.jsonl").read_text().splitlines()]
+    first_new = next(r["frame"] for r in rows if r["settings_version"] == 2)
+    assert first_new - frames_at_change <= 4  # the queue (2) plus the frame in hand, and one to spare
+
+
+def test_browsers_connecting_and_disconnecting_do_not_leak_or_stall(running):
+    session, server, feed, _ = running
+    _wait_frames(server.url, 3)
+    threads_before = threading.active_count()
+    out_before = _get(server.url + "stats.json")["frames_out"]
+    port = server.port
+    for i in range(40):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            view = ("composite", "plate", "matte", "side")[i % 4]
+            s.sendall(f"GET /stream.mjpg?view={view} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            if i % 2:
+                got = b""
+                while b"image/jpeg" not in got:
+                    got += s.recv(65536)  # a whole viewer: headers and a first picture
+    deadline = time.monotonic() + 10
+    while (feed.viewers() or threading.active_count() > threads_before + 1) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert feed.viewers() == 0
+    assert threading.active_count() <= threads_before + 1
+    stats = _wait_frames(server.url, out_before + 20)  # the take kept going
+    assert stats["state"] == "live"
+    with urllib.request.urlopen(server.url + "frame.jpg?view=side", timeout=5) as r:
+        assert r.headers["Content-Type"] == "image/jpeg" and r.read(2) == b"\xff\xd8"
