@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup models demo test lint bench clean
+.PHONY: setup models demo test lint bench clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,21 @@ models: $(STAMP)
 demo: setup models
 	$(VENV)/bin/guangying demo --output-dir demo-output
 
+# The live-monitor tests drive Debian's chromium (never a downloaded browser): installed with apt when
+# missing and apt is usable, else those tests skip and say why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || \
+	      echo "apt could not install chromium: the browser tests will skip"; \
+	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || \
+	      echo "apt could not install chromium: the browser tests will skip"; \
+	  else echo "chromium missing and apt not usable here: the browser tests will skip"; fi; }
+
 # GUANGYING_REQUIRE_MODELS=1: tests marked `models` fail (not skip) if the models are missing.
-test: setup models
+test: setup models chromium
+	$(PY) -m pip install --quiet -e '.[dev,browser]'
 	GUANGYING_REQUIRE_MODELS=1 $(PY) -m pytest -q
 
 lint: setup

@@ -64,9 +64,8 @@ def test_monitor_page_in_chromium(plate_frames, tmp_path):
                 page.mouse.down()
                 page.mouse.move(box["x"] - 20, box["y"] + box["height"] / 2, steps=5)
                 page.mouse.up()  # grow_px −5: the matte is eroded by 5 px
-                page.wait_for_function(
-                    "fetch('/stats.json').then(r => r.json()).then(s => s.settings_version >= 2)", timeout=10000
-                )
+                applied = "fetch('/stats.json').then(r => r.json()).then(s => s.settings_version >= 2)"
+                page.wait_for_function(applied, timeout=10000)
                 time.sleep(1.0)
                 after = np.mean([_mean(picture.screenshot()) for _ in range(3)])
                 assert after < 0.9 * before, (before, after)

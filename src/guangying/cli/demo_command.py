@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from fractions import Fraction
 from pathlib import Path
 
@@ -117,6 +118,13 @@ def demo(output_dir: Path, frames: int, no_ai: bool) -> None:
     click.echo("\nDemo outputs:")
     for path in written:
         click.echo(f"  {path.resolve()}")
+    plate, set_image = output_dir / "green_screen_plate.mp4", output_dir / "virtual_set_launchpad.png"
+    click.echo(
+        "\nTry it live (the plate played as a camera; open the monitor in a browser):\n"
+        f"  guangying live {shlex.quote(str(plate.resolve()))} --loop "
+        f"--background {shlex.quote(str(set_image.resolve()))} --port 8080\n"
+        "  → http://127.0.0.1:8080/"
+    )
 
 
 def register(cli: click.Group) -> None:

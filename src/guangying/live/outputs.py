@@ -256,7 +256,8 @@ class VirtualCamera(_DroppingWorker):
         try:
             import pyvirtualcam  # type: ignore[import-not-found]
         except ModuleNotFoundError as exc:
-            raise DeviceError("--virtual-cam needs pyvirtualcam: pip install 'guangying[live]'") from exc
+            hint = "pip install 'guangying[virtualcam]'"
+            raise DeviceError(f"--virtual-cam needs pyvirtualcam: {hint}") from exc
         self._cam = pyvirtualcam.Camera(width=width, height=height, fps=float(fps))
         super().__init__()
 

@@ -1,0 +1,62 @@
+"""`live --lidar`: a TF-Luna on a real pty feeds the focus controller; FreeD goes out over UDP, the
+sidecar logs the focus distance and the virtual set is defocused live through the lens."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import tty
+
+import numpy as np
+from click.testing import CliRunner
+
+from guangying.cli.main import cli
+from guangying.distance.tfluna import encode_frame
+from guangying.focus.freed import decode_d1
+from guangying.media import open_reader, open_writer
+
+
+def test_live_with_lidar_sends_freed_logs_focus_and_defocuses_the_set(plate_clip, tmp_path):
+    checker = np.kron((np.indices((12, 20)).sum(0) % 2).astype(np.float32), np.ones((16, 16), np.float32))
+    board = tmp_path / "set.png"
+    with open_writer(board, width=320, height=192, content="rgb") as writer:
+        writer.write(np.repeat(checker[..., None], 3, axis=2), transfer="srgb")
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(3.0)
+    stop = threading.Event()
+
+    def sensor() -> None:  # a TF-Luna at 100 Hz seeing the actor at 2.50 m
+        while not stop.is_set():
+            os.write(master, encode_frame(250, 1200))
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=sensor, daemon=True)
+    thread.start()
+    try:
+        res = CliRunner().invoke(cli, [
+            "live", str(plate_clip), "--no-monitor", "--lidar", os.ttyname(slave),
+            "--freed", f"127.0.0.1:{rx.getsockname()[1]}", "--focal-length", "135", "--f-number", "2",
+            "--sensor", "s35", "-b", str(board), "--record", str(tmp_path / "take.mkv"), "--duration", "1.5",
+        ])
+        packets = [decode_d1(rx.recvfrom(64)[0]) for _ in range(5)]
+    finally:
+        stop.set()
+        thread.join(1.0)
+        rx.close()
+        os.close(master)
+        os.close(slave)
+    assert res.exit_code == 0, res.output
+    assert all(p.focus == 2500 for p in packets)
+    rows = [json.loads(line) for line in (tmp_path / "take.frames.jsonl").read_text().splitlines()]
+    late = rows[len(rows) // 2 :]
+    assert all(abs(r["focus_distance_m"] - 2.5) < 0.02 and r["subject_distance_m"] == 2.5 for r in late)
+    with open_reader(tmp_path / "take.mkv") as reader:
+        last = list(reader)[-1].rgb
+    corner = last[:40, -60:, 1]  # set only (the subject is elsewhere): the board is out of focus
+    assert corner.std() < 0.5 * checker[:40, -60:].std()
