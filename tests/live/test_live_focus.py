@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from guangying.cli.main import cli
 from guangying.distance.tfluna import encode_frame
-from guangying.focus.freed import decode_d1
+from guangying.lens.freed import decode_d1
 from guangying.media import open_reader, open_writer
 
 

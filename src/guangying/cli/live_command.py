@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from guangying.cli.dataclass_options import dataclass_options
-from guangying.cli.matte_commands import _ARRAY_FIELDS
 from guangying.keyer import KeyerSettings
+from guangying.live.settings import FILE_FIELDS
 from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.matters import MATTE_MODES
 
@@ -51,7 +51,7 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             help="Keyer: screen colour as sRGB R G B in 0–1 (or pick it on the page).",
         ),
         click.option("--garbage-mask", help="Keyer: outside matte, an image or 'x,y;x,y;…' (or draw it)."),
-        dataclass_options(KeyerSettings, skip=_ARRAY_FIELDS),
+        dataclass_options(KeyerSettings, skip=FILE_FIELDS),
         dataclass_options(CompositeSettings),
         # source
         click.option("--loop", is_flag=True, help="Replay a file (reconnect a stream) when it ends."),
@@ -181,7 +181,7 @@ def _focus(options: dict[str, Any]):  # type: ignore[no-untyped-def]
         raise click.UsageError("--lidar needs --focal-length and --f-number for focus and depth of field")
     from guangying.distance.tfluna import TfLunaSource
     from guangying.focus.controller import ControllerConfig, FocusController
-    from guangying.focus.freed import FreeDSender
+    from guangying.lens.freed import FreeDSender
     from guangying.live.focus_link import LiveFocus
 
     coc_mm = sensor_preset(options["sensor"]).coc_mm
@@ -205,7 +205,6 @@ def live(**options: Any) -> None:
       guangying live udp://0.0.0.0:5000 -b set.jpg --out udp://192.168.1.20:6000 --host 0.0.0.0
       guangying live plate.mp4 --loop -b set.jpg          # rehearse with a recorded plate
     """
-    from guangying.base.errors import GuangyingError
     from guangying.live.capture import LiveSource
     from guangying.live.monitor import MonitorFeed, MonitorServer
     from guangying.live.outputs import Recorder, StreamOutput, VirtualCamera
@@ -232,6 +231,7 @@ def live(**options: Any) -> None:
             device_options=device_options,
             queue_frames=options["queue_frames"],
         )
+        opened.append(source.stop)
         settings = LiveSettings(_look(options), source.width, source.height)
         recorder = None
         if options["record"] or options["record_plate"] or options["record_matte"]:
@@ -254,12 +254,16 @@ def live(**options: Any) -> None:
                     int(options["out_bitrate"] * 1e6),
                 )
             )
-            opened.append(outputs.sinks[-1])
+            opened.append(outputs.sinks[-1].close)
         if options["virtual_cam"]:
             outputs.sinks.append(VirtualCamera(source.fps, source.width, source.height))
-            opened.append(outputs.sinks[-1])
+            opened.append(outputs.sinks[-1].close)
         focus, lens = _focus(options)
+        if focus is not None:
+            opened.append(focus.stop)
         feed = None if options["no_monitor"] else MonitorFeed(options["monitor_width"])
+        if feed is not None:
+            opened.append(feed.close)
         session = LiveSession(
             source,
             settings,
@@ -273,15 +277,11 @@ def live(**options: Any) -> None:
         server = None
         if feed is not None:
             server = MonitorServer(feed, session, options["host"], options["port"])
-            opened.append(server)
-    except GuangyingError as exc:
-        for thing in opened:
-            thing.close()
-        raise click.ClickException(str(exc)) from exc
-    except (OSError, ValueError) as exc:
-        for thing in opened:
-            thing.close()
-        raise click.ClickException(str(exc)) from exc
+            opened.append(server.close)
+    except BaseException:
+        for close in reversed(opened):
+            close()  # whatever was opened before the failure (the error itself is shown by the CLI)
+        raise
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
@@ -295,8 +295,6 @@ def live(**options: Any) -> None:
         click.echo(f"monitor: {server.url}  (stats: {server.url}stats.json; Ctrl-C or the page's stop ends)")
     try:
         report = session.run(options["duration"])
-    except GuangyingError as exc:
-        raise click.ClickException(f"the take failed: {exc}") from exc
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -13,8 +13,8 @@ import numpy as np
 from guangying.distance.reading import DistanceReading, DistanceSource
 from guangying.distance.tfluna import SensorTimeoutError
 from guangying.focus.controller import FocusController, FocusOutput
-from guangying.focus.freed import FreeDSender
 from guangying.focus.live import run_live
+from guangying.lens.freed import FreeDSender
 from guangying.lens.optics import depth_of_field
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings
 
@@ -132,7 +132,8 @@ class LiveFocus:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2.0)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
         self.source.close()
         if self.sender is not None:
             self.sender.close()

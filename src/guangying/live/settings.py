@@ -8,24 +8,23 @@ import dataclasses
 import threading
 import types
 import typing
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
 from guangying.base.errors import SettingsError
-from guangying.keyer import KeyerSettings, mask_from_image, polygon_mask
+from guangying.keyer import KeyerSettings, load_mask
 from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.matters import MATTE_MODES
 
-_ARRAY_FIELDS = {"garbage_mask", "core_mask", "clean_plate", "screen_colour"}
+FILE_FIELDS = {"garbage_mask", "core_mask", "clean_plate", "screen_colour"}
 
 
 def _plain_fields(cls: type) -> dict[str, Any]:
     """Field name → type hint for the fields that are single values (what a page control can set)."""
     hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name not in _ARRAY_FIELDS}
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name not in FILE_FIELDS}
 
 
 KEYER_FIELDS = _plain_fields(KeyerSettings)
@@ -55,27 +54,6 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
     except (TypeError, ValueError) as exc:
         kind = getattr(hint, "__name__", hint)
         raise SettingsError(f"setting {name}={value!r}: not a valid {kind}") from exc
-
-
-def parse_polygon(spec: str) -> np.ndarray:
-    """``"x,y;x,y;…"`` in source pixels → float32 (N, 2); needs at least three points."""
-    try:
-        points = [tuple(float(v) for v in p.split(",")) for p in spec.split(";") if p.strip()]
-    except ValueError as exc:
-        raise SettingsError(f"mask polygon '{spec}' must be 'x,y;x,y;…' in pixels") from exc
-    if len(points) < 3 or any(len(p) != 2 for p in points):
-        raise SettingsError(f"mask polygon '{spec}' needs at least three 'x,y' points")
-    return np.asarray(points, np.float32)
-
-
-def garbage_mask_from_spec(spec: str, width: int, height: int) -> np.ndarray:
-    """A polygon string (drawn on the page) or a mask image (white = garbage) → float32 (H, W) 0–1."""
-    if ";" in spec and not Path(spec).exists():
-        return polygon_mask(parse_polygon(spec), (height, width))
-    try:
-        return mask_from_image(spec, (height, width))
-    except (OSError, ValueError) as exc:
-        raise SettingsError(f"garbage mask {spec}: {exc}") from exc
 
 
 class LiveSettings:
@@ -139,7 +117,7 @@ class LiveSettings:
     def keyer_settings(self, values: dict[str, Any]) -> KeyerSettings:
         extra: dict[str, Any] = {}
         if values.get("garbage_mask"):
-            extra["garbage_mask"] = garbage_mask_from_spec(values["garbage_mask"], self.width, self.height)
+            extra["garbage_mask"] = load_mask(values["garbage_mask"], (self.height, self.width))
         if values.get("screen_colour") is not None:
             extra["screen_colour"] = tuple(values["screen_colour"])
         plain = {k: v for k, v in values.items() if k in KEYER_FIELDS and v is not None}
