@@ -21,10 +21,12 @@ def test_stream_lost_mid_take_finalises_the_recording(plate_frames, tmp_path):
         "-b", "black", "--record", tmp_path / "take.mp4", "--record-matte", tmp_path / "matte.mov",
         cwd=tmp_path,
     )
-    sender = UdpSender(plate_frames, port, seconds=3.0)
+    sender = UdpSender(plate_frames, port, seconds=60)
     try:
-        time.sleep(0.5)
         sender.start()
+        live.wait_url()  # the take has started …
+        time.sleep(2.0)
+        sender.stop_now.set()  # … and 2 s later the camera's cable is pulled
         code = live.wait(timeout_s=60)
     finally:
         sender.stop_now.set()
@@ -36,7 +38,7 @@ def test_stream_lost_mid_take_finalises_the_recording(plate_frames, tmp_path):
         frames = sum(1 for _ in reader)
     with open_reader(tmp_path / "matte.mov") as reader:
         mattes = sum(1 for _ in reader)
-    assert frames == mattes == len(rows) >= 20  # about 3 s at 25 fps reached the recording
+    assert frames == mattes == len(rows) >= 10  # 2 s at 25 fps, less what a busy machine dropped
     assert all(r["latency_ms"] >= 0 and r["timecode"] for r in rows)
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]  # nothing half-written left
 
