@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ _LOOK_KEYS = ("matte", "background", "garbage_mask", "screen_colour", "preset", 
 
 
 def _live_options(func):  # type: ignore[no-untyped-def]
-    decorators = [
+    decorators: list[Callable[[Any], Any]] = [
         click.argument("source", type=str),
         click.option(
             "--matte",
@@ -235,12 +236,15 @@ def live(**options: Any) -> None:
         settings = LiveSettings(_look(options), source.width, source.height)
         recorder = None
         if options["record"] or options["record_plate"] or options["record_matte"]:
+            paths = {
+                k: Path(options[k]) if options[k] else None
+                for k in ("record", "record_plate", "record_matte")
+            }
             recorder = Recorder(
                 source.fps,
-                *(
-                    Path(options[k]) if options[k] else None
-                    for k in ("record", "record_plate", "record_matte")
-                ),
+                composite=paths["record"],
+                plate=paths["record_plate"],
+                matte=paths["record_matte"],
                 sidecar=options["sidecar"],
             )
         outputs = SessionOutputs(recorder=recorder, settings_path=options["settings_out"])

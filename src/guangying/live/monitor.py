@@ -258,11 +258,15 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                 body = json.loads(self.rfile.read(length) or b"{}") if length else {}
                 if not isinstance(body, dict):
                     raise ValueError("send a JSON object")
+                def stop() -> dict[str, bool]:
+                    control.request_stop()
+                    return {"stopping": True}
+
                 actions: dict[str, Callable[[], Any]] = {
                     "/settings": lambda: control.update_settings(body),
                     "/pick": lambda: control.pick_screen_colour(float(body["x"]), float(body["y"])),
                     "/save": control.save_settings,
-                    "/stop": lambda: control.request_stop() or {"stopping": True},
+                    "/stop": stop,
                 }
                 action = actions.get(url.path)
                 if action is None:

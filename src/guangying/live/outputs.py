@@ -21,6 +21,7 @@ from guangying.base.errors import DeviceError, MediaError
 from guangying.live.capture import DropOldestQueue
 from guangying.media import Writer, open_writer
 from guangying.media.pixels import to_code_values
+from guangying.media.writer import Content
 
 
 @dataclass(slots=True)
@@ -91,7 +92,7 @@ class Recorder:
                 options["timecode"] = timecode
             if path.suffix.lower() == ".mp4":
                 options["preset"] = "ultrafast"  # live: the encoder must keep up on a laptop
-            content = "matte" if kind == "matte" else "rgb"
+            content: Content = "matte" if kind == "matte" else "rgb"
             self._writers[kind] = open_writer(path, fps=self.fps, content=content, **options)
 
     def write(self, frame: LiveFrame) -> None:
