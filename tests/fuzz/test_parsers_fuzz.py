@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import signal
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 import click
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from guangying.base.errors import GuangyingError
@@ -82,6 +83,7 @@ csv_rows = st.lists(st.tuples(text_cells, text_cells, text_cells), max_size=8)
 @FUZZ
 @given(st.one_of(st.binary(max_size=300), csv_rows.map(
     lambda rows: ("t_s,distance_m,strength\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows)).encode())))
+@example(b"t_s,distance_m,strength\n\xff\xfe,1,2\n")  # not UTF-8
 def test_sensor_log(data):
     result = _outcome(lambda: list(read_sensor_log(_file(data, ".csv"))), SensorLogError)
     if isinstance(result, list):
@@ -108,6 +110,8 @@ config_keys = st.one_of(st.sampled_from(["grow_px", "screen_gain", "matte", "key
                  st.dictionaries(config_keys, config_values, max_size=4).map(
                      lambda d: yaml.safe_dump(d, allow_unicode=True).encode())),
        st.sampled_from([".yaml", ".toml"]))
+@example(b"quiet: 0", ".yaml")  # a flag given a number
+@example(b"\x80", ".toml")
 def test_config_file(data, suffix):
     from guangying.cli.main import _check_config, _default_map, cli, load_config
 
@@ -130,6 +134,7 @@ calibration_docs = st.fixed_dictionaries(
 
 @FUZZ
 @given(st.one_of(st.binary(max_size=200), calibration_docs.map(lambda d: yaml.safe_dump(d).encode())))
+@example(b"\x80")
 def test_focus_calibration(data):
     result = _outcome(lambda: load_calibration(_file(data, ".yaml")), CalibrationError)
     if not isinstance(result, BaseException):
@@ -154,6 +159,39 @@ camera_docs = st.fixed_dictionaries(
 @given(st.one_of(st.binary(max_size=200), camera_docs.map(lambda d: yaml.safe_dump(d).encode())))
 def test_camera_calibration(data):
     _outcome(lambda: load_camera_calibration(_file(data, ".json")))
+
+
+# -- marker boards (tracking) ----------------------------------------------------------------------
+
+board_docs = st.fixed_dictionaries(
+    {},
+    optional={
+        "dictionary": st.sampled_from(["DICT_4X4_50", "DICT_6X6_250", "DICT_NOPE", ""]),
+        "markers": st.one_of(config_values, st.lists(st.fixed_dictionaries(
+            {}, optional={"id": numbers, "corners_m": st.one_of(
+                st.lists(st.lists(numbers, min_size=3, max_size=3), min_size=4, max_size=4),  # right shape
+                st.lists(st.lists(numbers, max_size=4), max_size=5))}),
+            max_size=3)),
+    },
+)
+
+
+_SQUARE = [[0, 0, 0], [0.1, 0, 0], [0.1, 0.1, 0], [0, 0.1, 0]]
+
+
+def _board(marker_id, corners=_SQUARE) -> bytes:
+    doc = {"dictionary": "DICT_4X4_50", "markers": [{"id": marker_id, "corners_m": corners}]}
+    return json.dumps(doc).encode()
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=200), board_docs.map(lambda d: json.dumps(d, default=str).encode())))
+@example(_board(float("inf")))
+@example(_board(10**30))
+@example(_board(3, [[0, 0, 0], [1e308, 0, 0], [1e308, 1e308, 0], [0, 1e308, 0]]))
+def test_marker_board(data):
+    board = pytest.importorskip("guangying.tracking.board", reason="no tracking board loader on main yet")
+    _outcome(lambda: board.load_board(_file(data, ".json")))
 
 
 # -- FreeD ---------------------------------------------------------------------------------------
