@@ -329,3 +329,12 @@ def test_unreadable_inputs_are_a_permission_problem_not_damage(tmp_path, monkeyp
     with pytest.raises(MediaError, match="no permission to read") as caught:
         open_reader(tmp_path / "v.mp4")
     assert "damaged" not in str(caught.value)
+
+
+def test_a_dropped_lock_is_released(tmp_path):
+    import gc
+
+    OutputLock(tmp_path / "d.mov")  # not kept, never released by hand
+    gc.collect()
+    OutputLock(tmp_path / "d.mov").release()
+    assert os.listdir(tmp_path) == []

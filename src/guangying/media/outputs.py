@@ -204,6 +204,10 @@ class OutputLock:
         os.close(self._fd)
         self._fd = None
 
+    def __del__(self) -> None:  # a writer dropped without close() must not keep its output locked
+        with contextlib.suppress(Exception):
+            self.release()
+
     def __enter__(self) -> OutputLock:
         return self
 
