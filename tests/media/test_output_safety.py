@@ -86,6 +86,18 @@ def test_two_outputs_of_one_run_on_the_same_path_are_refused(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["in.mp4"]
 
 
+def test_output_over_a_mask_or_clean_plate_is_refused(tmp_path):
+    clip = tmp_path / "in.mp4"
+    _clip(clip, 2)
+    _sequence(tmp_path / "plate.png", 0, 1)
+    before = (tmp_path / "plate.png").read_bytes()
+    for option in ("--clean-plate", "--garbage-mask"):
+        result = _invoke("key", clip, option, tmp_path / "plate.png", "--alpha", tmp_path / "plate.png",
+                         "--quiet")
+        assert result.exit_code != 0 and "would overwrite the input" in result.output
+    assert (tmp_path / "plate.png").read_bytes() == before
+
+
 def test_check_outputs_covers_hard_links_and_frames_of_a_pattern(tmp_path):
     src = tmp_path / "a.png"
     src.write_bytes(b"x")
