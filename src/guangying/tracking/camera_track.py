@@ -15,11 +15,14 @@ import io
 import json
 import math
 from dataclasses import dataclass, fields
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from guangying.base.atomic import write_text as atomic_write_text
+from guangying.base.checks import Range, check_fields
 from guangying.base.errors import InputFormatError, SettingsError
+from guangying.base.timecode import parse_timecode, timecode_at
 from guangying.lens.camera import CameraPose
 
 CAMERA_TRACK_COLUMNS = (
@@ -76,6 +79,20 @@ class ChanSettings:
     start_timecode: str = "00:00:00:00"
     first_frame: int = 1
 
+    def __post_init__(self) -> None:
+        check_fields(self, "chan", {
+            "sensor_width_mm": Range(1.0, 100.0, unit="mm"),
+            "aspect": Range(0.1, 10.0),
+            "fps": Range(0.0, 1000.0, lo_open=True, unit="fps"),
+            "first_frame": Range(-1e9, 1e9, integer=True),
+        })
+        if not isinstance(self.start_timecode, str):
+            raise SettingsError(f"chan setting start_timecode={self.start_timecode!r}: give HH:MM:SS:FF")
+        try:
+            parse_timecode(self.start_timecode, Fraction(self.fps).limit_denominator(1001))
+        except InputFormatError as exc:
+            raise SettingsError(f"chan setting start_timecode: {exc}") from exc
+
 
 def write_camera_track(
     path: str | Path, rows: list[CameraTrackRow], chan: ChanSettings | None = None
@@ -125,10 +142,6 @@ def _chan_text(rows: list[CameraTrackRow], chan: ChanSettings) -> str:
 
 
 def _read_chan(path: Path, text: str, chan: ChanSettings) -> list[CameraTrackRow]:
-    from fractions import Fraction
-
-    from guangying.base.timecode import timecode_at
-
     rate = Fraction(chan.fps).limit_denominator(1001)
     rows = []
     for line_no, line in enumerate(text.splitlines(), start=1):
