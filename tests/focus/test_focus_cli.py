@@ -74,9 +74,14 @@ def test_focus_cli_sends_freed(tmp_path, log_path):
                                    "50", "--f-number", "2.8", "--coc", "0.03", "-o", str(tmp_path / "t.csv"),
                                    "--freed", f"127.0.0.1:{port}"])
     assert res.exit_code == 0, res.output
-    packets = [decode_d1(rx.recvfrom(64)[0]) for _ in range(75)]
+    rows = list(csv.DictReader((tmp_path / "t.csv").open()))
+    with_focus = [r for r in rows if r["focus_distance_m"]]
+    assert len(with_focus) == 74  # frame 0's command would have been sent before the first reading
+    packets = [decode_d1(rx.recvfrom(64)[0]) for _ in with_focus]
     rx.close()
     assert packets[10].focus == pytest.approx(3000, abs=20)  # distance in mm without a calibration
+    # the packets carry the same values as the track rows (sent at command_t_s)
+    assert packets[-1].focus == round(float(with_focus[-1]["focus_distance_m"]) * 1000)
 
 
 def test_focus_cli_bad_log_is_named(tmp_path):

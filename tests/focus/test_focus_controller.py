@@ -33,17 +33,17 @@ def _run(name, seed=7, fps=25):
 
 def test_still_subject_never_hunts():
     scn, rd, ts, ours = _run("still")
-    m = evaluate(scn, ts, ours, *LENS, motor_delay_s=0.03)
+    m = evaluate(scn, ts, ours, *LENS)
     assert m.reversals_per_s == 0.0
     assert m.in_dof >= 0.99
-    raw = evaluate(scn, ts, run_raw(rd, ts), *LENS, motor_delay_s=0.03)
+    raw = evaluate(scn, ts, run_raw(rd, ts, lead_s=0.03), *LENS)
     assert raw.reversals_per_s > 1.0  # the bare reading does hunt: the test can tell the difference
 
 
 def test_walking_subject_stays_in_dof():
     scn, rd, ts, ours = _run("walk towards")
-    m = evaluate(scn, ts, ours, *LENS, motor_delay_s=0.03)
-    raw = evaluate(scn, ts, run_raw(rd, ts), *LENS, motor_delay_s=0.03)
+    m = evaluate(scn, ts, ours, *LENS)
+    raw = evaluate(scn, ts, run_raw(rd, ts, lead_s=0.03), *LENS)
     assert m.in_dof >= 0.95
     assert m.mean_err_over_hw < raw.mean_err_over_hw
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from guangying.base.atomic import check_output_folder
 from guangying.lens.optics import DepthOfField, depth_of_field, resolve_coc_mm
 from guangying.lens.sensors import SENSORS, sensor_preset
 from guangying.media.outputs import check_outputs
@@ -70,6 +71,9 @@ def _lens_options(fn):  # type: ignore[no-untyped-def]
                      help="sensor + motor delay (s) to predict ahead"),
         click.option("--sensor-sigma", "sensor_sigma_m", type=float, default=0.015, show_default=True,
                      help="distance sensor noise σ in metres (from its datasheet)"),
+        click.option("--sensor-latency", "sensor_latency_s", type=float, default=0.0, show_default=True,
+                     help="how old a reading is when time-stamped (part of --latency; 0 when t_s is the "
+                          "moment measured): the rest of --latency is the motor delay"),
         click.option("--calibration", "calibration_path", type=click.Path(dir_okay=False, path_type=Path),
                      default=None, help="lens calibration (JSON/YAML): adds the motor_position column"),
     ]
@@ -79,11 +83,13 @@ def _lens_options(fn):  # type: ignore[no-untyped-def]
 
 
 def _controller_config(focal_length_mm: float, f_number: float, coc_mm: float | None, sensor: str | None,
-                       latency_s: float, sensor_sigma_m: float):  # type: ignore[no-untyped-def]
+                       latency_s: float, sensor_sigma_m: float,
+                       sensor_latency_s: float):  # type: ignore[no-untyped-def]
     from guangying.focus.controller import ControllerConfig
 
     return ControllerConfig(focal_length_mm, f_number, resolve_coc_mm(coc_mm, sensor),
-                            sensor_sigma_m=sensor_sigma_m, latency_s=latency_s)
+                            sensor_sigma_m=sensor_sigma_m, latency_s=latency_s,
+                            sensor_latency_s=sensor_latency_s)
 
 
 def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
@@ -100,34 +106,40 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="focus track: .csv, or .json for JSON")
 @click.option("--freed", "freed_target", default=None, help="also send each frame as FreeD D1 to HOST:PORT")
-@click.option("--camera-id", type=int, default=1, show_default=True, help="FreeD camera id")
+@click.option("--camera-id", type=click.IntRange(0, 255), default=1, show_default=True,
+              help="FreeD camera id")
 @click.option("--realtime", is_flag=True, help="pace FreeD packets at the frame rate instead of at once")
 @click.option("--marks", "marks_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="YAML/JSON marks {A: 2.0, …} and cues [{t_s, mark, rack_s}]; mark 'track' = sensor")
 def focus_command(
     sensor_log: Path, fps: float, focal_length_mm: float, f_number: float, coc_mm: float | None,
-    sensor: str | None, latency_s: float, sensor_sigma_m: float, calibration_path: Path | None, output: Path,
-    freed_target: str | None, camera_id: int, realtime: bool, marks_path: Path | None,
+    sensor: str | None, latency_s: float, sensor_sigma_m: float, sensor_latency_s: float,
+    calibration_path: Path | None, output: Path, freed_target: str | None, camera_id: int, realtime: bool,
+    marks_path: Path | None,
 ) -> None:
-    """Turn a LiDAR log into a per-frame focus track, replayed as live operation would see it."""
+    """Turn a LiDAR log into a per-frame focus track: where the lens is during each frame.
+
+    Frame t is what the command sent at t − (--latency − --sensor-latency) set, from the readings
+    logged up to then, predicted to t — as live operation would have done it. Each row's command_t_s
+    is that send time; --freed sends the same values at their send times.
+    """
     from rich.progress import Progress
 
     from guangying.distance.marks import load_marks
-    from guangying.focus.replay import frames_in_log, replay_log
-    from guangying.focus.track_io import read_sensor_log
+    from guangying.focus.replay import ReplaySettings, replay_log
 
     check_outputs([sensor_log, calibration_path, marks_path], [output])
-    cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m)
+    settings = ReplaySettings(fps)
+    cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
+                             sensor_latency_s)
     calibration = _load_calibration(calibration_path)
     marks = load_marks(marks_path) if marks_path is not None else None
-    readings = read_sensor_log(sensor_log)
     with Progress(transient=True) as progress:
-        task = progress.add_task("focus track", total=frames_in_log(readings, fps))
-        rows = replay_log(readings, fps, cfg, output, calibration=calibration, marks=marks,
+        task = progress.add_task("focus track", total=None)
+        done = replay_log(sensor_log, settings, cfg, output, calibration=calibration, marks=marks,
                           freed_target=freed_target, camera_id=camera_id, realtime=realtime,
-                          on_frame=lambda row, out: progress.advance(task))
-    valid = sum(1 for r in rows if math.isfinite(r.focus_distance_m))
-    click.echo(f"wrote {len(rows)} frames ({valid} with focus) to {output}")
+                          on_batch=lambda batch: progress.advance(task, len(batch)))
+    click.echo(f"wrote {done.frames} frames ({done.with_focus} with focus) to {output}")
 
 
 @click.command("focus-live")
@@ -139,7 +151,7 @@ def focus_command(
 @click.option("--rate", "rate_hz", type=float, default=50.0, show_default=True,
               help="FreeD packets per second")
 @click.option("--duration", "duration_s", type=float, default=None, help="stop after this many seconds")
-@click.option("--camera-id", type=int, default=1, show_default=True)
+@click.option("--camera-id", type=click.IntRange(0, 255), default=1, show_default=True)
 @click.option("--zoom", type=int, default=0, show_default=True, help="FreeD zoom field (encoder counts)")
 @click.option("--sensor-timeout", type=float, default=1.0, show_default=True,
               help="seconds without a valid frame before giving up")
@@ -147,14 +159,15 @@ def focus_command(
 @click.option("--motor-format", default="F{pos}\n", show_default=True, help="line sent to the motor")
 def focus_live_command(
     port: str, baud: int, freed_target: str, focal_length_mm: float, f_number: float, coc_mm: float | None,
-    sensor: str | None, latency_s: float, sensor_sigma_m: float, calibration_path: Path | None,
-    rate_hz: float, duration_s: float | None, camera_id: int, zoom: int, sensor_timeout: float,
-    motor_port: str | None, motor_format: str,
+    sensor: str | None, latency_s: float, sensor_sigma_m: float, sensor_latency_s: float,
+    calibration_path: Path | None, rate_hz: float, duration_s: float | None, camera_id: int, zoom: int,
+    sensor_timeout: float, motor_port: str | None, motor_format: str,
 ) -> None:
     """Read the LiDAR, filter, and send FreeD until Ctrl-C or --duration."""
     from guangying.focus.live import run_lidar_live
 
-    cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m)
+    cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
+                             sensor_latency_s)
     click.echo(f"focus-live: {port} → FreeD {freed_target} at {rate_hz:g} Hz (Ctrl-C to stop)")
     stats = run_lidar_live(
         port, cfg, freed_target, baud=baud, sensor_timeout_s=sensor_timeout, motor_port=motor_port,
@@ -203,6 +216,8 @@ def distance_command(
     --sensor-log` replays into a focus track.
     """
     check_outputs([source], [output])
+    if output is not None:
+        check_output_folder(output)  # before a long pass over the pictures, not after it
     from rich.progress import Progress
 
     from guangying.focus.distance_log import distance_readings

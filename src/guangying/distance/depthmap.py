@@ -32,7 +32,19 @@ def load_depth_m(path: str | Path) -> np.ndarray:
         raise DepthMapError(f"depth map not found: {p}")
     ext = p.suffix.lower()
     if ext == ".npy":
-        depth = np.load(p, allow_pickle=False)
+        with open(p, "rb") as fh:
+            magic = fh.read(6)
+        if magic != b"\x93NUMPY":
+            raise DepthMapError(
+                f"{p} is not a NumPy .npy array (it does not start with the .npy header); "
+                "save the depth map with numpy.save, or as a 16-bit PNG in mm or an EXR in m"
+            )
+        try:
+            depth = np.load(p, allow_pickle=False)
+        except ValueError as exc:  # an object array: never unpickle a file we were given
+            raise DepthMapError(
+                f"{p}: the .npy file holds Python objects, not a numeric depth array"
+            ) from exc
     elif ext in (".png", ".exr", ".tif", ".tiff"):
         depth = cv2.imread(str(p), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
         if depth is None:

@@ -30,13 +30,14 @@ class LiveStats:
     last: FocusOutput | None = None
 
 
-def freed_focus_field(out: FocusOutput, calibration: LensCalibration | None) -> int:
-    """Motor counts when the lens is calibrated, else the focus distance in millimetres."""
-    if not math.isfinite(out.diopters):
+def freed_focus_field(diopters: float, calibration: LensCalibration | None) -> int:
+    """FreeD focus field for focus at ``diopters`` (1/m): motor counts when the lens is calibrated,
+    else the focus distance in millimetres; 0 when there is no focus yet (nan)."""
+    if not math.isfinite(diopters):
         return 0
     if calibration is not None:
-        return focus_counts_from_motor(float(calibration.motor_for_diopters(out.diopters)))
-    return focus_counts_from_distance_mm(out.distance_m)
+        return focus_counts_from_motor(float(calibration.motor_for_diopters(diopters)))
+    return focus_counts_from_distance_mm(1.0 / diopters)
 
 
 def run_live(
@@ -73,7 +74,7 @@ def run_live(
             out = controller.output(now)
             stats.last = out
             if sender is not None and math.isfinite(out.diopters):
-                focus = freed_focus_field(out, calibration)
+                focus = freed_focus_field(out.diopters, calibration)
                 sender.send(FreeDPose(camera_id=camera_id, zoom=zoom, focus=focus))
                 stats.packets += 1
             if motor is not None and calibration is not None and math.isfinite(out.diopters):

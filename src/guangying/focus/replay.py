@@ -1,25 +1,192 @@
-"""Replay a sensor log through the controller exactly as live operation would have seen it."""
+"""Replay a sensor log through the controller exactly as live operation would have seen it, and write
+down where the lens was at each frame.
+
+Timing (the definition of a focus track): frame k is exposed at lens time ``t_k = start + k/fps``.
+The lens is then where the command sent at ``t_k − command_lead_s`` (the motor delay) put it; that
+command used only the readings with ``t_s`` at or before its send time and predicted the subject to
+``t_k``. So a track row says where focus *is* during its frame — what ``composite --focus-track`` and
+anyone in post need — while the command stream (FreeD, a motor) is that same value at its send
+time, written as the row's ``command_t_s``. With ``sensor_latency_s = 0`` (the log's ``t_s`` is the
+moment measured) the motor delay is the whole ``latency_s``: frame t uses readings up to
+``t − latency`` and predicts to t.
+
+Logs are streamed block by block through the compiled controller (:func:`kernel.replay_block`), so
+memory stays flat and a day of 250 Hz readings replays in well under a minute.
+"""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from guangying.base.checks import Range, check_range
+from guangying.base.checks import Range, check_fields
 from guangying.base.errors import SettingsError
 from guangying.distance.marks import TRACK, MarkPlan
 from guangying.distance.reading import DistanceReading
-from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput
+from guangying.focus import kernel
+from guangying.focus.controller import ControllerConfig
 from guangying.focus.live import freed_focus_field
-from guangying.focus.track_io import TrackRow, timecode, write_track
+from guangying.focus.track_io import (
+    ReadingBlock,
+    TrackRow,
+    TrackWriter,
+    iter_sensor_log,
+    readings_block,
+    timecode,
+)
 from guangying.lens.calibration import LensCalibration
-from guangying.lens.freed import FreeDPose, FreeDSender
+from guangying.lens.freed import FreeDPose, FreeDSender, encode_d1
 
-FPS_RANGE = Range(0.0, 1000.0, lo_open=True, unit="fps")
+_REPLAY_RANGES = {
+    "fps": Range(0.0, 1000.0, lo_open=True, unit="fps"),
+    "start_s": Range(-1e11, 1e11, unit="s", optional=True),
+    "duration_s": Range(0.0, 1e7, unit="s", optional=True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySettings:
+    """``fps``: camera frame rate (0 < fps ≤ 1000); ``start_s``: lens time of frame 0 (default: the
+    first reading's); ``duration_s``: how long (default: to the last reading). Checked on construction
+    (:class:`~guangying.base.errors.SettingsError`)."""
+
+    fps: float
+    start_s: float | None = None
+    duration_s: float | None = None
+
+    def __post_init__(self) -> None:
+        check_fields(self, "focus", _REPLAY_RANGES)
+
+
+def iter_replay(
+    blocks: Iterable[ReadingBlock],
+    settings: ReplaySettings,
+    config: ControllerConfig,
+    calibration: LensCalibration | None = None,
+    subject: str = "1",
+    marks: MarkPlan | None = None,
+    frames_per_batch: int = 4096,
+) -> Iterator[list[TrackRow]]:
+    """Track rows, a batch at a time, from reading blocks in time order (see the module docstring for
+    the timing). ``marks``: planned cues — at a cue's ``t_s`` (lens time) the lens starts an S-curve
+    rack to a mark (and holds it) or back to the sensor's subject (``track``)."""
+    fps = settings.fps
+    lead = config.command_lead_s
+    st = config.new_state()
+    cues = list(marks.cues) if marks is not None else []
+    out = np.empty((frames_per_batch, 4))
+    out_mode = np.empty(frames_per_batch, np.int64)
+    out_fed = np.empty(frames_per_batch, np.int64)
+    t_start = settings.start_s
+    k = 0
+    label = subject
+    source = ""
+    k_cap = math.inf if settings.duration_s is None else None
+    t_last = math.nan
+    pending: ReadingBlock | None = None
+    for block in _with_end(blocks):
+        if pending is None:
+            pending = block
+            continue
+        final = block is None
+        cur = pending
+        pending = block
+        if cur.t_s.size:
+            t_last = float(cur.t_s[-1])
+            if t_start is None:
+                t_start = float(cur.t_s[0])
+        if t_start is None:
+            if final:
+                raise SettingsError("no readings to replay")
+            continue
+        if k_cap is None:  # the frame count the former replay used: floor(duration · fps)
+            k_cap = math.floor((t_start + settings.duration_s - t_start) * fps)
+        k_last = k_cap
+        if final:
+            end = t_last if settings.duration_s is None else t_start + settings.duration_s
+            k_last = math.floor((end - t_start) * fps)
+        i = 0
+        while True:
+            cue_t = cues[0].t_s if cues else math.inf
+            i_next, k_next, n, why = kernel.replay_block(
+                st,
+                cur.t_s,
+                cur.distance_m,
+                cur.confidence,
+                i,
+                k,
+                t_start,
+                fps,
+                lead,
+                int(min(k_last, 2**62)),
+                final,
+                cue_t,
+                out,
+                out_mode,
+                out_fed,
+            )
+            if n:
+                rows = []
+                motors = (
+                    calibration.motor_for_diopters(np.nan_to_num(out[:n, 2], nan=1.0))
+                    if calibration is not None
+                    else None
+                )
+                for m in range(n):
+                    if out_fed[m] > 0:
+                        source = cur.source
+                    mode = out_mode[m]
+                    frame = k + m
+                    diop = float(out[m, 2])
+                    motor = float(motors[m]) if motors is not None and math.isfinite(diop) else None
+                    src = "mark" if mode == kernel.MARK or label.startswith("mark:") else source
+                    rows.append(
+                        TrackRow(
+                            frame,
+                            t_start + frame / fps,
+                            timecode(frame, fps),
+                            float(out[m, 1]),
+                            diop,
+                            motor,
+                            label,
+                            src,
+                            float(out[m, 3]),
+                            float(out[m, 0]),
+                        )
+                    )
+                yield rows
+            if i_next > 0:
+                source = cur.source
+            i, k = i_next, k_next
+            if why == kernel.CUE_DUE:
+                cue = cues.pop(0)
+                to_mark = cue.mark != TRACK
+                dist = marks.marks[cue.mark] if to_mark and marks is not None else math.nan
+                kernel.rack_to(st, cue.t_s, cue.rack_s, dist)
+                label = f"mark:{cue.mark}" if to_mark else subject
+                continue
+            if why == kernel.BUFFER_FULL:
+                continue
+            break
+        if why == kernel.DONE:
+            return
+        if i < cur.t_s.size and pending is not None:
+            # readings after this frame's send time but before its lens time: the frame waits for a
+            # later block to show the log reaches it, so carry them over
+            pending = ReadingBlock(
+                *(np.concatenate((a[i:], b)) for a, b in zip(cur[:3], pending[:3], strict=True)),
+                pending.source,
+            )
+
+
+def _with_end(blocks: Iterable[ReadingBlock]) -> Iterator[ReadingBlock | None]:
+    yield from blocks
+    yield None
 
 
 def replay(
@@ -31,52 +198,26 @@ def replay(
     start_s: float | None = None,
     subject: str = "1",
     marks: MarkPlan | None = None,
-    on_frame: Callable[[TrackRow, FocusOutput], None] | None = None,
 ) -> list[TrackRow]:
-    """One row per frame at ``fps`` from ``start_s`` (default: the first reading's time) to the end of
-    the log (or ``duration_s``); frame k's focus uses only readings with ``t_s`` ≤ its time.
-    ``marks``: planned cues — rack to a mark (and hold it) or back to the sensor's subject (``track``)."""
-    check_range("focus", "fps", fps, FPS_RANGE)
+    """A whole track from a list of readings (small inputs; see :func:`iter_replay` for logs)."""
     if not readings:
         raise SettingsError("no readings to replay")
-    t_start = readings[0].t_s if start_s is None else start_s
-    t_end = readings[-1].t_s if duration_s is None else t_start + duration_s
-    times = t_start + np.arange(0, int(math.floor((t_end - t_start) * fps)) + 1) / fps
-    ctl = FocusController(config)
+    settings = ReplaySettings(fps, start_s, duration_s)
     rows: list[TrackRow] = []
-    cues = list(marks.cues) if marks is not None else []
-    i = 0
-    label = subject
-    for k, tf in enumerate(times):
-        while cues and cues[0].t_s <= tf:
-            cue = cues.pop(0)
-            to_mark = cue.mark != TRACK
-            ctl.rack_to(cue.t_s, cue.rack_s, marks.marks[cue.mark] if to_mark and marks else None)
-            label = f"mark:{cue.mark}" if to_mark else subject
-        while i < len(readings) and readings[i].t_s <= tf:
-            ctl.update(readings[i])
-            i += 1
-        out = ctl.output(float(tf))
-        motor = None
-        if calibration is not None and math.isfinite(out.diopters):
-            motor = float(calibration.motor_for_diopters(out.diopters))
-        source = (
-            "mark"
-            if out.mode == "mark" or label.startswith("mark:")
-            else (readings[i - 1].source if i else "")
-        )
-        row = TrackRow(
-            k, float(tf), timecode(k, fps), out.distance_m, out.diopters, motor, label, source, out.confidence
-        )
-        rows.append(row)
-        if on_frame is not None:
-            on_frame(row, out)
+    for batch in iter_replay([readings_block(readings)], settings, config, calibration, subject, marks):
+        rows += batch
     return rows
 
 
+@dataclass(frozen=True, slots=True)
+class ReplaySummary:
+    frames: int
+    with_focus: int  # frames after the first command (the rest have no focus yet)
+
+
 def replay_log(
-    readings: Sequence[DistanceReading],
-    fps: float,
+    log: str | Path | Iterable[ReadingBlock],
+    settings: ReplaySettings,
     config: ControllerConfig,
     output: str | Path,
     calibration: LensCalibration | None = None,
@@ -84,33 +225,39 @@ def replay_log(
     freed_target: str | None = None,
     camera_id: int = 1,
     realtime: bool = False,
-    on_frame: Callable[[TrackRow, FocusOutput], None] | None = None,
-) -> list[TrackRow]:
-    """Replay ``readings`` (from :func:`~guangying.focus.track_io.read_sensor_log`) into a focus track
-    written atomically to ``output`` (CSV, or JSON by extension); optionally send each frame as FreeD
-    D1 to ``freed_target`` (``HOST:PORT``), paced at ``fps`` when ``realtime``. Returns the rows.
-    """
+    on_batch: Callable[[list[TrackRow]], None] | None = None,
+) -> ReplaySummary:
+    """Stream a sensor log (a path, read with :func:`~guangying.focus.track_io.iter_sensor_log`, or
+    reading blocks) into a focus track written atomically to ``output`` (CSV, or JSON by extension);
+    memory stays flat however long the log. Optionally send each frame's command as FreeD D1 to
+    ``freed_target`` (``HOST:PORT``): the same value as the row, sent in order of ``command_t_s`` and,
+    with ``realtime``, at those times."""
+    blocks = iter_sensor_log(log) if isinstance(log, (str, Path)) else log
     sender = FreeDSender(freed_target) if freed_target else None
-    t_wall = time.monotonic()
-
-    def frame_done(row: TrackRow, out: FocusOutput) -> None:
-        if sender is not None and math.isfinite(out.diopters):
-            if realtime:
-                time.sleep(max(0.0, t_wall + row.frame / fps - time.monotonic()))
-            sender.send(FreeDPose(camera_id=camera_id, focus=freed_focus_field(out, calibration)))
-        if on_frame is not None:
-            on_frame(row, out)
-
+    if sender is not None:
+        encode_d1(FreeDPose(camera_id=camera_id))  # a bad camera id is refused before any work
+    frames = with_focus = 0
+    t_wall = first_command = math.nan
     try:
-        rows = replay(readings, fps, config, calibration=calibration, on_frame=frame_done, marks=marks)
+        with TrackWriter(output) as writer:
+            for batch in iter_replay(blocks, settings, config, calibration, marks=marks):
+                writer.write(batch)
+                frames += len(batch)
+                with_focus += sum(1 for r in batch if math.isfinite(r.diopters))
+                if on_batch is not None:
+                    on_batch(batch)
+                if sender is None:
+                    continue
+                for row in batch:
+                    if not math.isfinite(row.diopters):
+                        continue
+                    if realtime:  # each packet at its send time, as live operation sent it
+                        if math.isnan(t_wall):
+                            t_wall, first_command = time.monotonic(), row.command_t_s
+                        time.sleep(max(0.0, t_wall + row.command_t_s - first_command - time.monotonic()))
+                    focus = freed_focus_field(row.diopters, calibration)
+                    sender.send(FreeDPose(camera_id=camera_id, focus=focus))
     finally:
         if sender is not None:
             sender.close()
-    write_track(output, rows)
-    return rows
-
-
-def frames_in_log(readings: Sequence[DistanceReading], fps: float) -> int:
-    """How many frames :func:`replay` makes of ``readings`` at ``fps``."""
-    check_range("focus", "fps", fps, FPS_RANGE)
-    return int((readings[-1].t_s - readings[0].t_s) * fps) + 1
+    return ReplaySummary(frames, with_focus)

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from guangying.distance.marks import TRACK, Cue, MarkPlan
 from guangying.distance.reading import DistanceReading
-from guangying.focus.controller import ControllerConfig, FocusController
+from guangying.focus.controller import ControllerConfig
+from guangying.focus.replay import replay
 from guangying.focus.scurve import rack_diopters
 
 Curve = Callable[[np.ndarray], np.ndarray]
@@ -91,41 +93,69 @@ def frame_times(duration_s: float, fps: float) -> np.ndarray:
 def run_controller(
     scn: Scenario, readings: list[DistanceReading], times_s: np.ndarray, config: ControllerConfig
 ) -> np.ndarray:
-    """Focus commands (m) at each time, each using only readings that had arrived by then."""
-    ctl = FocusController(config)
-    out = np.full(times_s.shape, np.nan)
-    i = 0
-    rack_pending = scn.rack
-    for k, tf in enumerate(times_s):
-        while i < len(readings) and readings[i].t_s <= tf:
-            if rack_pending is not None and readings[i].t_s >= rack_pending[0]:
-                ctl.rack_to(rack_pending[0], rack_pending[1])
-                rack_pending = None
-            ctl.update(readings[i])
-            i += 1
-        out[k] = ctl.output(float(tf)).distance_m
-    return out
+    """Where our controller puts the lens (m) at each frame time ``times_s`` (uniform, from 0): the
+    lens-state track that ``guangying focus`` writes (see :mod:`guangying.focus.replay`)."""
+    fps = 1.0 / float(times_s[1] - times_s[0]) if times_s.size > 1 else 25.0
+    marks = MarkPlan({}, [Cue(scn.rack[0], TRACK, scn.rack[1])]) if scn.rack is not None else None
+    rows = replay(readings, fps, config, start_s=0.0, duration_s=float(times_s[-1]) + 0.5 / fps, marks=marks)
+    return np.array([r.focus_distance_m for r in rows[: times_s.size]])
 
 
-def run_raw(readings: list[DistanceReading], times_s: np.ndarray) -> np.ndarray:
-    """Baseline: the latest valid reading, as a bare LiDAR-to-motor link would use it."""
+def _valid(readings: list[DistanceReading]) -> tuple[np.ndarray, np.ndarray]:
     t = np.array([r.t_s for r in readings if r.valid])
     d = np.array([r.distance_m for r in readings if r.valid])
-    idx = np.searchsorted(t, times_s, side="right") - 1
-    return np.where(idx >= 0, d[np.maximum(idx, 0)], np.nan)
+    return t, d
 
 
-def run_ema(readings: list[DistanceReading], times_s: np.ndarray, factor: float = 0.2) -> np.ndarray:
-    """Baseline used by open-source LiDAR focus projects: EMA (factor 0.2) over confident readings."""
-    t = np.array([r.t_s for r in readings if r.valid])
-    d = np.array([r.distance_m for r in readings if r.valid])
-    ema = np.empty_like(d)
-    acc = d[0]
+def run_raw(
+    readings: list[DistanceReading], times_s: np.ndarray, lead_s: float = 0.0, latency_s: float = 0.0,
+    window_s: float = 0.0,
+) -> np.ndarray:
+    """Baseline: the latest valid reading, as a bare LiDAR-to-motor link uses it, as a lens-state
+    track (frame t shows the command sent at t − ``lead_s``). With ``window_s`` > 0 it gets latency
+    compensation: a constant-velocity prediction ``latency_s`` past the reading, the speed being the
+    slope of a least-squares line through the readings of the last ``window_s``."""
+    t, d = _valid(readings)
+    send = np.asarray(times_s) - lead_s
+    idx = np.searchsorted(t, send, side="right") - 1
+    j = np.maximum(idx, 0)
+    out = d[j].copy()
+    if window_s > 0:
+        c = [np.concatenate(([0.0], np.cumsum(v))) for v in (np.ones_like(t), t, d, t * t, t * d)]
+        j0 = np.searchsorted(t, t[j] - window_s, side="right")
+        n, st, sd, stt, std = (v[j + 1] - v[j0] for v in c)
+        den = n * stt - st * st
+        slope = np.where((n >= 2) & (den > 0), (n * std - st * sd) / np.where(den > 0, den, 1.0), 0.0)
+        out += slope * (send + latency_s - t[j])
+    return np.where(idx >= 0, out, np.nan)
+
+
+def run_ema(
+    readings: list[DistanceReading], times_s: np.ndarray, factor: float = 0.2, lead_s: float = 0.0,
+    latency_s: float = 0.0, predict: bool = False,
+) -> np.ndarray:
+    """Baseline used by open-source LiDAR focus projects: an EMA over valid readings, as a lens-state
+    track (frame t shows the command sent at t − ``lead_s``). With ``predict`` it gets latency
+    compensation: Brown's double exponential smoothing (the same factor) gives a de-lagged level and a
+    speed, extrapolated ``latency_s`` past the reading at constant velocity."""
+    t, d = _valid(readings)
+    s1 = s2 = float(d[0])
+    level = np.empty_like(d)
+    trend = np.zeros_like(d)
+    step_s = float(np.median(np.diff(t))) if t.size > 1 else 1.0
     for j, x in enumerate(d):  # recursive filter: inherently sequential and tiny (100 Hz)
-        acc = factor * x + (1 - factor) * acc
-        ema[j] = acc
-    idx = np.searchsorted(t, times_s, side="right") - 1
-    return np.where(idx >= 0, ema[np.maximum(idx, 0)], np.nan)
+        s1 = factor * x + (1 - factor) * s1
+        s2 = factor * s1 + (1 - factor) * s2
+        if predict:
+            level[j] = 2 * s1 - s2
+            trend[j] = factor / (1 - factor) * (s1 - s2) / step_s if factor < 1 else 0.0
+        else:
+            level[j] = s1
+    send = np.asarray(times_s) - lead_s
+    idx = np.searchsorted(t, send, side="right") - 1
+    j = np.maximum(idx, 0)
+    out = level[j] + trend[j] * (send + latency_s - t[j])
+    return np.where(idx >= 0, out, np.nan)
 
 
 def half_width_diopters(
@@ -162,11 +192,10 @@ def evaluate(
     focal_length_mm: float,
     f_number: float,
     coc_mm: float,
-    motor_delay_s: float,
 ) -> Metrics:
-    """Score a focus track: the command at t reaches the lens at t + motor delay, so it is compared with
-    where the subject is then. Frames before the first command count as out of focus."""
-    truth_d = 1.0 / scn.truth_m(times_s + motor_delay_s)
+    """Score a lens-state track (where focus is during each frame) against where the subject is at
+    that frame. Frames before the first command count as out of focus."""
+    truth_d = 1.0 / scn.truth_m(times_s)
     hw = half_width_diopters(focal_length_mm, f_number, coc_mm, np.where(np.isfinite(focus_m), focus_m, 1.0))
     err = np.abs(np.where(np.isfinite(focus_m), 1.0 / focus_m, np.inf) - truth_d) / hw
     ok = err <= 1.0
@@ -188,7 +217,7 @@ def evaluate(
         sel = times_s >= t0
         d = 1.0 / focus_m[sel]
         move = d - d[0]
-        final = 1.0 / scn.subject_m(times_s[sel] + motor_delay_s)
+        final = 1.0 / scn.subject_m(times_s[sel])
         total = final[-1] - d[0]
         started = np.nonzero(np.abs(move) >= 0.1 * abs(total))[0]
         m.latency_s = float(times_s[sel][started[0]] - t0) if started.size else float("inf")

@@ -1,17 +1,25 @@
-"""Per-frame focus tracks (CSV or JSON by extension) and sensor logs, read and written safely."""
+"""Per-frame focus tracks (CSV or JSON by extension) and sensor logs, streamed in blocks so a day of
+readings never sits in memory, read and written safely (clear errors naming file and line; outputs
+appear whole or not at all)."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import math
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO, NamedTuple
 
+import numpy as np
+
+from guangying.base.atomic import check_output_folder, describe_os_error, partial_path, remove_quietly
 from guangying.base.atomic import write_text as atomic_write_text
-from guangying.base.errors import InputFormatError
+from guangying.base.errors import InputFormatError, MediaError
 from guangying.distance.reading import DistanceReading
 
 TRACK_COLUMNS = (
@@ -24,13 +32,18 @@ TRACK_COLUMNS = (
     "subject",
     "source",
     "confidence",
+    "command_t_s",
 )
 
 
 @dataclass(frozen=True, slots=True)
 class TrackRow:
-    """One frame of a focus track; ``focus_distance_m``/``diopters`` are nan before the first reading,
-    ``motor_position`` is None without a lens calibration."""
+    """One frame of a focus track: where the lens *is* during frame ``frame`` (time ``t_s``).
+
+    ``focus_distance_m``/``diopters`` are nan before the first reading, ``motor_position`` is None
+    without a lens calibration. ``command_t_s`` is when the command that put the lens there was sent
+    (``t_s`` minus the motor delay): the FreeD/motor stream's time for the same value.
+    """
 
     frame: int
     t_s: float
@@ -41,6 +54,7 @@ class TrackRow:
     subject: str
     source: str
     confidence: float
+    command_t_s: float
 
 
 def timecode(frame: int, fps: float) -> str:
@@ -59,71 +73,252 @@ def _csv_value(v: object) -> str:
     return str(v)
 
 
-def write_track(path: str | Path, rows: list[TrackRow]) -> Path:
-    """Write a track atomically: ``.json`` → a list of objects (nan/missing as null); else CSV."""
-    p = Path(path)
-    if p.suffix.lower() == ".json":
-        data = [
-            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(r).items()}
-            for r in rows
-        ]
-        return atomic_write_text(p, json.dumps({"columns": list(TRACK_COLUMNS), "frames": data}, indent=1))
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(TRACK_COLUMNS)
-    for r in rows:
-        w.writerow([_csv_value(getattr(r, c)) for c in TRACK_COLUMNS])
-    return atomic_write_text(p, buf.getvalue())
+class TrackWriter:
+    """Stream track rows to ``path`` (``.json`` → ``{"columns", "frames"}`` with nan/missing as null;
+    else CSV). Rows go to a hidden partial file beside the target, renamed on :meth:`close`; on an
+    error (or :meth:`abort`) the partial file is removed and :class:`MediaError` says why. The folder
+    is checked when the writer opens, before any work is done."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.json = self.path.suffix.lower() == ".json"
+        check_output_folder(self.path)
+        self._temp = partial_path(self.path)
+        self.rows = 0
+        try:
+            self._fh: IO[str] = open(self._temp, "w", encoding="utf-8", newline="")
+            self._write(
+                json.dumps({"columns": list(TRACK_COLUMNS)})[:-1] + ', "frames": [\n'
+                if self.json
+                else ",".join(TRACK_COLUMNS) + "\n"
+            )
+        except OSError as exc:
+            self.abort()
+            raise MediaError(describe_os_error(exc, self.path)) from exc
+
+    def _write(self, text: str) -> None:
+        try:
+            self._fh.write(text)
+        except OSError as exc:
+            self.abort()
+            raise MediaError(describe_os_error(exc, self.path)) from exc
+
+    def write(self, rows: Iterable[TrackRow]) -> None:
+        buf = io.StringIO()
+        if self.json:
+            for r in rows:
+                obj = {
+                    k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(r).items()
+                }
+                buf.write((",\n" if self.rows else "") + json.dumps(obj))
+                self.rows += 1
+        else:
+            w = csv.writer(buf, lineterminator="\n")
+            for r in rows:
+                w.writerow([_csv_value(getattr(r, c)) for c in TRACK_COLUMNS])
+                self.rows += 1
+        self._write(buf.getvalue())
+
+    def close(self) -> Path:
+        """Finish the file and move it into place."""
+        if self.json:
+            self._write("\n]}\n")
+        try:
+            self._fh.close()
+            os.replace(self._temp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise MediaError(describe_os_error(exc, self.path)) from exc
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial file (nothing appears at the target)."""
+        fh = getattr(self, "_fh", None)
+        if fh is not None and not fh.closed:
+            try:
+                fh.close()
+            except OSError:
+                pass  # the disk-full error that brought us here is the one to report
+        remove_quietly(self._temp)
+
+    def __enter__(self) -> TrackWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
+def write_track(path: str | Path, rows: Iterable[TrackRow]) -> Path:
+    """Write a whole track atomically (see :class:`TrackWriter`)."""
+    with TrackWriter(path) as w:
+        w.write(rows)
+    return w.path
+
+
+# ---- sensor logs ------------------------------------------------------------------------------------
 class SensorLogError(InputFormatError):
     """A sensor log that cannot be replayed."""
 
 
-def read_sensor_log(path: str | Path, min_strength: int = 100) -> list[DistanceReading]:
-    """Read a LiDAR log CSV with columns ``t_s, distance_m, strength`` (extra columns ignored).
+class ReadingBlock(NamedTuple):
+    """Readings in time order as arrays: ``t_s`` (s), ``distance_m`` (nan = unusable), ``confidence``
+    0–1 (0 = do not use), all float64 of one length; ``source`` names where they came from."""
 
-    Rows with strength < ``min_strength`` or 65535 (TF-Luna's "unreliable") or a non-positive distance
-    become zero-confidence readings, exactly as the live reader reports them. Time must not go back.
+    t_s: np.ndarray
+    distance_m: np.ndarray
+    confidence: np.ndarray
+    source: str
+
+
+MAX_ABS_TIME_S = 1e11  # beyond this, float64 seconds can no longer tell frames apart
+MAX_GAP_S = 600.0  # a log silent for longer than this is two recordings (or not in seconds)
+
+
+def readings_block(readings: Iterable[DistanceReading]) -> ReadingBlock:
+    """A list of readings as one block (for small inputs: tests, the simulator, live captures)."""
+    rs = list(readings)
+    return ReadingBlock(
+        np.array([r.t_s for r in rs], dtype=np.float64),
+        np.array([r.distance_m for r in rs], dtype=np.float64),
+        np.array([r.confidence for r in rs], dtype=np.float64),
+        rs[0].source if rs else "",
+    )
+
+
+def _line_blocks(path: Path, block_bytes: int) -> Iterator[tuple[list[str], int]]:
+    """(lines, number of the first line) from a UTF-8 file, read ``block_bytes`` at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line_no = 1
+    tail = ""
+    with open(path, "rb") as fh:
+        while True:
+            raw = fh.read(block_bytes)
+            try:
+                text = tail + decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError as exc:
+                bad = exc.object[exc.start] if exc.start < len(exc.object) else 0
+                line = line_no + tail.count("\n") + exc.object[: exc.start].count(b"\n")
+                raise SensorLogError(
+                    f"{path}, line {line}: not UTF-8 text (byte 0x{bad:02X}); save the log as UTF-8 CSV"
+                ) from exc
+            if not raw:
+                if text:
+                    yield [text], line_no
+                return
+            lines = text.split("\n")
+            tail = lines.pop()
+            if lines:
+                yield lines, line_no
+                line_no += len(lines)
+
+
+def _number_error(path: Path, line: int, name: str, text: object) -> SensorLogError:
+    if text is None:
+        return SensorLogError(f"{path}, line {line}: the row has no {name} value; fix or delete that row")
+    return SensorLogError(
+        f"{path}, line {line}: {name} {str(text)!r} is not a number; fix or delete that row"
+    )
+
+
+def iter_sensor_log(
+    path: str | Path, min_strength: float = 100, block_rows: int = 65536, max_gap_s: float = MAX_GAP_S
+) -> Iterator[ReadingBlock]:
+    """Stream a LiDAR log CSV with columns ``t_s, distance_m, strength`` (extra columns ignored) in
+    blocks of about ``block_rows`` readings; memory stays flat however long the log.
+
+    Rows with strength < ``min_strength`` or 65535 (TF-Luna's "unreliable") or a non-positive or
+    non-finite distance become zero-confidence readings, exactly as the live reader reports them.
+    ``t_s`` must be a finite number of seconds (|t| ≤ 1e11) that never goes back, with no gap longer
+    than ``max_gap_s``. Every problem raises :class:`SensorLogError` naming the file and line.
     """
     p = Path(path)
     if not p.is_file():
-        raise SensorLogError(f"sensor log not found: {p}")
-    try:
-        return _read_sensor_log(p, min_strength)
-    except UnicodeDecodeError as exc:
-        raise SensorLogError(f"{p} is not UTF-8 text (byte {exc.start}); save the log as UTF-8 CSV") from exc
-
-
-def _read_sensor_log(p: Path, min_strength: int) -> list[DistanceReading]:
-    with p.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh, skipinitialspace=True)
-        cols = [c.strip() for c in (reader.fieldnames or [])]
-        missing = {"t_s", "distance_m", "strength"} - set(cols)
-        if missing:
-            raise SensorLogError(
-                f"{p}: missing column(s) {', '.join(sorted(missing))}; "
-                "expected a header 't_s,distance_m,strength'"
-            )
-        out: list[DistanceReading] = []
-        last_t = -math.inf
-        for line, row in enumerate(reader, start=2):
-            row = {k.strip(): v for k, v in row.items() if k is not None}
+        raise SensorLogError(
+            f"sensor log not found: {p}" if not p.exists() else f"sensor log {p} is not a file"
+        )
+    if not os.access(p, os.R_OK):
+        raise SensorLogError(f"cannot read sensor log {p}: permission denied")
+    cols: dict[str, int] | None = None
+    last_t = -math.inf
+    last_line = 0
+    any_rows = False
+    for lines, first_line in _line_blocks(p, max(4096, block_rows * 24)):
+        if cols is None:
+            header = next(csv.reader(lines[:1], skipinitialspace=True), [])
+            names = [c.replace("\ufeff", "").strip() for c in header]
+            missing = {"t_s", "distance_m", "strength"} - set(names)
+            if missing:
+                raise SensorLogError(
+                    f"{p}: missing column(s) {', '.join(sorted(missing))}; "
+                    "expected a header 't_s,distance_m,strength'"
+                )
+            cols = {c: names.index(c) for c in ("t_s", "distance_m", "strength")}
+            lines, first_line = lines[1:], first_line + 1
+        rows = list(csv.reader(lines, skipinitialspace=True))
+        numbers = [first_line + j for j, r in enumerate(rows) if r]
+        rows = [r for r in rows if r]
+        if not rows:
+            continue
+        values = []
+        for name in ("t_s", "distance_m", "strength"):
+            c = cols[name]
             try:
-                t = float(row["t_s"])
-                d = float(row["distance_m"])
-                strength = float(row["strength"])
-            except (TypeError, ValueError) as exc:
-                msg = f"{p}, line {line}: not a number ({exc}); fix or delete that row"
-                raise SensorLogError(msg) from exc
-            if not math.isfinite(t) or t < last_t:
-                msg = f"{p}, line {line}: t_s {row['t_s']} goes back in time (previous {last_t})"
-                raise SensorLogError(msg)
-            last_t = t
-            ok = strength >= min_strength and strength != 65535 and d > 0 and math.isfinite(d)
-            out.append(DistanceReading(t, d if ok else float("nan"), 1.0 if ok else 0.0, "log"))
-    if not out:
+                values.append(np.array([r[c] for r in rows], dtype=np.float64))
+            except (ValueError, IndexError):
+                for line, r in zip(numbers, rows, strict=True):
+                    try:
+                        float(r[c])
+                    except (ValueError, IndexError):
+                        raise _number_error(p, line, name, r[c] if c < len(r) else None) from None
+                raise
+        t, d, strength = values
+        bad = ~np.isfinite(t) | (np.abs(t) > MAX_ABS_TIME_S)
+        if bad.any():
+            j = int(np.argmax(bad))
+            what = "is not a number" if np.isnan(t[j]) else "is not a usable time in seconds (|t_s| ≤ 1e11)"
+            raise SensorLogError(
+                f"{p}, line {numbers[j]}: t_s {rows[j][cols['t_s']]!r} {what}; fix or delete that row"
+            )
+        prev = np.concatenate(([last_t], t[:-1]))
+        back = t < prev
+        if back.any():
+            j = int(np.argmax(back))
+            raise SensorLogError(
+                f"{p}, line {numbers[j]}: t_s {rows[j][cols['t_s']]} goes back in time "
+                f"(previous {prev[j]:g}); "
+                "sort the log by time"
+            )
+        gap = (t - prev) > max_gap_s
+        gap[0] &= math.isfinite(last_t)
+        if gap.any():
+            j = int(np.argmax(gap))
+            before = f"line {numbers[j - 1]}" if j else f"line {last_line}"
+            raise SensorLogError(
+                f"{p}, line {numbers[j]}: t_s jumps by {t[j] - prev[j]:g} s after the previous reading "
+                f"({before}); no reading for more than {max_gap_s:g} s means two recordings or a time "
+                "column not in seconds: "
+                "split the log at the gap"
+            )
+        ok = (strength >= min_strength) & (strength != 65535) & (d > 0) & np.isfinite(d)
+        last_t, last_line, any_rows = float(t[-1]), numbers[-1], True
+        yield ReadingBlock(t, np.where(ok, d, np.nan), ok.astype(np.float64), "log")
+    if cols is None:
+        raise SensorLogError(f"{p}: the file is empty; expected a header 't_s,distance_m,strength'")
+    if not any_rows:
         raise SensorLogError(f"{p}: no rows after the header")
+
+
+def read_sensor_log(path: str | Path, min_strength: float = 100) -> list[DistanceReading]:
+    """A whole (small) sensor log as a list of readings; see :func:`iter_sensor_log`."""
+    out: list[DistanceReading] = []
+    for b in iter_sensor_log(path, min_strength):
+        out += [
+            DistanceReading(float(t), float(d), float(c), b.source)
+            for t, d, c in zip(b.t_s, b.distance_m, b.confidence, strict=True)
+        ]
     return out
 
 

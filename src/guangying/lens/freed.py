@@ -149,14 +149,27 @@ class FreeDSender:
     """Send D1 messages over UDP to a receiver (Unreal LiveLink FreeD, Aximmetry, …)."""
 
     def __init__(self, target: str | tuple[str, int]) -> None:
-        self.address = parse_host_port(target) if isinstance(target, str) else target
-        family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
+        host, port = parse_host_port(target) if isinstance(target, str) else target
+        # resolve once, up front: an unknown host is a clear error before any work, not a traceback
+        # at the first packet
+        try:
+            family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        except (socket.gaierror, UnicodeError) as exc:
+            raise DeviceError(
+                f"cannot resolve the FreeD receiver host '{host}' ({exc}); give its IP address, "
+                "e.g. 192.168.1.20:40000"
+            ) from exc
+        self.address = address
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sent = 0
 
     def send(self, pose: FreeDPose) -> bytes:
         packet = encode_d1(pose)
-        self._sock.sendto(packet, self.address)
+        try:
+            self._sock.sendto(packet, self.address)
+        except OSError as exc:
+            where = f"{self.address[0]}:{self.address[1]}"
+            raise DeviceError(f"cannot send FreeD to {where}: {exc.strerror or exc}") from exc
         self.sent += 1
         return packet
 

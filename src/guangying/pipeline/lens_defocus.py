@@ -110,7 +110,7 @@ class LensDefocus:
         self.fixed_focus_m = settings.fixed_focus_m
         if self.fixed_focus_m is None and self.track is None and settings.subject_distance_m is None:
             raise SettingsError(
-                "lens defocus with --focus auto needs the actor's distance: give --subject-distance-m, "
+                "lens defocus with --focus auto needs the actor's distance: give --subject-distance, "
                 "a focus track (--focus-track), or --focus METRES"
             )
         # (plate it was made from, its blur in px, the defocused plate); holding the source keeps

@@ -1,0 +1,701 @@
+"""The focus controller's arithmetic, compiled with numba: IMM Kalman filter, gating, still detection,
+rack and rate-limited follower on plain arrays, so a day of 250 Hz LiDAR replays in seconds.
+
+:class:`guangying.focus.controller.FocusController` wraps one :class:`KernelState` for live use;
+:func:`replay_block` runs a whole block of readings and frames without returning to Python. The
+arithmetic follows the former pure-Python controller operation for operation (kept as
+:mod:`guangying.evaluation.focus_reference`; the tests hold the two within 1e-9 of each other).
+
+State lives in a few arrays (numba has no mutable records that compile once and cache):
+``s`` the scalars (indices below), ``xs``/``ps``/``mu`` the three models, and ring buffers for the
+last rejected readings, the still-residuals and the last 0.5 s of accepted readings.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+# ---- scalar slots of the state vector -------------------------------------------------------------
+(
+    INIT,
+    T_IMM,
+    LAST_ACCEPT,
+    STILL,
+    STILL_MEAN,
+    STILL_INFO,
+    OUT_D,
+    OUT_SPEED,
+    OUT_DIR,
+    T_OUT,
+    RACK_ON,
+    RACK_T0,
+    RACK_DUR,
+    RACK_START,
+    RACK_TARGET,
+    IGNORE_BEFORE,
+    MARK_D,
+    ACCEPTED,
+    OUTLIERS,
+    REJ_COUNT,
+    REJ_FIRST_T,
+    REJ_LAST_T,
+    RES_N,
+    RES_HEAD,
+    REC_N,
+    REC_HEAD,
+    PI_KEY,
+) = range(27)
+# configuration (copied in once)
+(
+    C_SIGMA,
+    C_JERK1,
+    C_JERK2,
+    C_GATE,
+    C_REACQ,
+    C_LATENCY,
+    C_SENSOR_LAT,
+    C_DEADBAND,
+    C_VMAX,
+    C_AMAX,
+    C_RMIN,
+    C_RMAX,
+    C_SWAY,
+    C_EXIT0,
+    C_EXIT1,
+    C_EXIT2,
+) = range(27, 43)
+N_SCALARS = 43 + 9  # + the cached 3×3 mode-switch matrix
+PI0 = 43
+REJ_KEEP = 10  # the re-acquisition test looks at the last ten rejected readings
+RES_KEEP = 25  # the still test looks at the last 25 residuals (~0.25 s at 100 Hz)
+REC_CAP = 8192  # accepted readings within 0.5 s: enough for a 16 kHz sensor
+
+STANDING = 0
+MODES = ("wait", "track", "still", "hold", "rack", "mark")
+WAIT, TRACK, STILL_MODE, HOLD, RACK, MARK = range(6)
+
+
+class KernelState(NamedTuple):
+    """Arrays holding one controller's state (see the module docstring)."""
+
+    s: np.ndarray  # (N_SCALARS,) float64
+    xs: np.ndarray  # (3, 3): per model [diopters, radial speed m/s, radial acceleration m/s²]
+    ps: np.ndarray  # (3, 3, 3) covariances
+    mu: np.ndarray  # (3,) model probabilities
+    rej: np.ndarray  # (REJ_KEEP,) diopters of the last rejected readings (ring)
+    resid: np.ndarray  # (RES_KEEP, 2) still residual, its variance (ring)
+    recent: np.ndarray  # (REC_CAP, 3) t_s, diopters, variance (ring)
+
+
+def new_state(
+    sensor_sigma_m: float,
+    jerks_mps3: tuple[float, float],
+    gate_sigma: float,
+    reacquire_s: float,
+    latency_s: float,
+    sensor_latency_s: float,
+    deadband_diopters: float,
+    max_speed_dps: float,
+    max_accel_dps2: float,
+    min_distance_m: float,
+    max_distance_m: float,
+    sway_mps: float = 0.02,
+    exit_rate_per_s: tuple[float, float, float] = (0.5, 0.5, 2.0),
+) -> KernelState:
+    """A fresh controller: no subject, no output yet."""
+    s = np.zeros(N_SCALARS)
+    s[LAST_ACCEPT] = -math.inf
+    s[OUT_D] = s[T_OUT] = s[RACK_TARGET] = s[MARK_D] = s[PI_KEY] = math.nan
+    s[IGNORE_BEFORE] = -math.inf
+    cfg = (
+        sensor_sigma_m,
+        jerks_mps3[0],
+        jerks_mps3[1],
+        gate_sigma,
+        reacquire_s,
+        latency_s,
+        sensor_latency_s,
+        deadband_diopters,
+        max_speed_dps,
+        max_accel_dps2,
+        min_distance_m,
+        max_distance_m,
+        sway_mps,
+        *exit_rate_per_s,
+    )
+    s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
+    return KernelState(
+        s,
+        np.zeros((3, 3)),
+        np.zeros((3, 3, 3)),
+        np.array([0.1, 0.8, 0.1]),
+        np.zeros(REJ_KEEP),
+        np.zeros((RES_KEEP, 2)),
+        np.zeros((REC_CAP, 3)),
+    )
+
+
+# ---- small exact helpers ---------------------------------------------------------------------------
+@njit(cache=True)
+def _round_ms(x: float) -> float:
+    """``round(x, 3)`` exactly as Python does it for x ≥ 0 (decided on the exact binary value, so a
+    time step such as 0.0105 rounds as in the reference): the candidate from x·1000 is corrected by
+    the exact product (Dekker's two-product), since no decimal midpoint k + ½ thousandths is a float."""
+    p = x * 1000.0
+    split = 134217729.0 * x  # Veltkamp split of x (1000 splits exactly)
+    xh = split - (split - x)
+    xl = x - xh
+    e = (xh * 1000.0 - p) + xl * 1000.0  # p + e == x·1000 exactly
+    k = math.floor(p)
+    frac = p - k  # exact: p and k are close
+    if frac > 0.5 or (frac == 0.5 and e > 0.0):
+        k += 1.0
+    return k / 1000.0
+
+
+@njit(cache=True)
+def _np_sum(a: np.ndarray) -> float:
+    """numpy's pairwise summation of a contiguous float64 vector, order for order (``np.sum``)."""
+    n = a.size
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r = a[:8].copy()
+        i = 8
+        while i < n - (n % 8):
+            for j in range(8):
+                r[j] += a[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            res += a[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _np_sum(a[:n2]) + _np_sum(a[n2:])
+
+
+@njit(cache=True)
+def _expm3(g: np.ndarray) -> np.ndarray:
+    """exp of a 3×3 matrix by scaling and squaring of a Taylor series (to double precision)."""
+    norm = 0.0
+    for i in range(3):
+        row = 0.0
+        for j in range(3):
+            row += abs(g[i, j])
+        norm = max(norm, row)
+    sq = 0
+    while norm > 0.25:
+        norm *= 0.5
+        sq += 1
+    a = g / (2.0**sq)
+    out = np.eye(3)
+    term = np.eye(3)
+    for k in range(1, 20):
+        term = term @ a / k
+        out += term
+    for _ in range(sq):
+        out = out @ out
+    return out
+
+
+@njit(cache=True)
+def _switch_matrix(st: KernelState, dt: float) -> np.ndarray:
+    """Mode transition probabilities over ``dt`` (row: from, column: to), for ``dt`` rounded to the
+    millisecond (readings come at a steady rate; the last one is cached)."""
+    s = st.s
+    key = _round_ms(dt)
+    if s[PI_KEY] == key:
+        return s[PI0 : PI0 + 9].reshape(3, 3).copy()
+    g = np.zeros((3, 3))
+    for i in range(3):
+        rate = s[C_EXIT0 + i]
+        for j in range(3):
+            g[i, j] = rate / 2.0
+        g[i, i] = -rate
+    pi = _expm3(g * max(key, 1e-6))
+    s[PI0 : PI0 + 9] = pi.ravel()
+    s[PI_KEY] = key
+    return pi
+
+
+# ---- the three motion models -------------------------------------------------------------------
+@njit(cache=True)
+def _transition(x: np.ndarray, dt: float, r_min: float, r_max: float) -> tuple[np.ndarray, np.ndarray]:
+    d, u, a = x[0], x[1], x[2]
+    r = 1.0 / max(d, 1e-6)
+    r_new = min(max(r + u * dt + 0.5 * a * dt * dt, r_min), r_max)
+    d_new = 1.0 / r_new
+    f = np.zeros((3, 3))
+    f[0, 0] = d_new**2.0 / max(d, 1e-9) ** 2.0
+    f[0, 1] = -dt * d_new**2.0
+    f[0, 2] = -0.5 * dt * dt * d_new**2.0
+    f[1, 1] = 1.0
+    f[1, 2] = dt
+    f[2, 2] = 1.0
+    out = np.empty(3)
+    out[0], out[1], out[2] = d_new, u + a * dt, a
+    return out, f
+
+
+@njit(cache=True)
+def _process_noise(d: float, dt: float, jerk: float) -> np.ndarray:
+    j2 = jerk**2.0
+    q = np.empty((3, 3))
+    q[0, 0], q[0, 1], q[0, 2] = j2 * (dt**5.0 / 20), j2 * (dt**4.0 / 8), j2 * (dt**3.0 / 6)
+    q[1, 0], q[1, 1], q[1, 2] = j2 * (dt**4.0 / 8), j2 * (dt**3.0 / 3), j2 * (dt**2.0 / 2)
+    q[2, 0], q[2, 1], q[2, 2] = j2 * (dt**3.0 / 6), j2 * (dt**2.0 / 2), j2 * dt
+    jd = np.array([-d * d, 1.0, 1.0])  # (r, u, a) → (D, u, a)
+    for i in range(3):
+        for k in range(3):
+            q[i, k] = jd[i] * q[i, k] * jd[k]
+    return q
+
+
+@njit(cache=True)
+def _mat3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.zeros((3, 3))
+    for i in range(3):
+        for j in range(3):
+            acc = 0.0
+            for k in range(3):
+                acc += a[i, k] * b[k, j]
+            out[i, j] = acc
+    return out
+
+
+@njit(cache=True)
+def _predicted(st: KernelState, t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each model's state and covariance and the mode probabilities predicted to ``t_s``."""
+    s = st.s
+    dt = max(0.0, t_s - s[T_IMM])
+    if dt == 0.0:
+        return st.xs.copy(), st.ps.copy(), st.mu.copy()
+    pi = _switch_matrix(st, dt)
+    c = np.zeros(3)
+    for j in range(3):
+        acc = 0.0
+        for i in range(3):
+            acc += pi[i, j] * st.mu[i]
+        c[j] = acc
+    xs = np.empty((3, 3))
+    ps = np.empty((3, 3, 3))
+    for j in range(3):
+        mix = np.empty(3)  # P(i | j)
+        for i in range(3):
+            mix[i] = (pi[i, j] * st.mu[i]) / max(c[j], 1e-300)
+        x0 = np.zeros(3)
+        for i in range(3):
+            x0 = x0 + mix[i] * st.xs[i]
+        p0 = np.zeros((3, 3))
+        for i in range(3):
+            dx = st.xs[i] - x0
+            p0 = p0 + mix[i] * (st.ps[i] + np.outer(dx, dx))
+        if j == STANDING:
+            d = x0[0]
+            sway = s[C_SWAY]
+            x1 = np.array([x0[0], 0.0, 0.0])
+            f = np.zeros((3, 3))
+            f[0, 0] = 1.0
+            q = np.zeros((3, 3))
+            q[0, 0] = (sway * d * d) ** 2.0 * dt
+            q[1, 1] = sway**2.0
+            q[2, 2] = (10.0 * sway) ** 2.0
+        else:
+            x1, f = _transition(x0, dt, s[C_RMIN], s[C_RMAX])
+            q = _process_noise(x1[0], dt, s[C_JERK1 + j - 1])
+        ps[j] = _mat3(_mat3(f, p0), f.T) + q
+        xs[j] = x1
+    return xs, ps, c
+
+
+@njit(cache=True)
+def _combine(xs: np.ndarray, ps: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = np.zeros(3)
+    for j in range(3):
+        x = x + mu[j] * xs[j]
+    p = np.zeros((3, 3))
+    for j in range(3):
+        dx = xs[j] - x
+        p = p + mu[j] * (ps[j] + np.outer(dx, dx))
+    return x, p
+
+
+@njit(cache=True)
+def estimate(st: KernelState) -> tuple[np.ndarray, np.ndarray]:
+    """Combined state [diopters, radial speed, radial acceleration] and covariance at the last update."""
+    return _combine(st.xs, st.ps, st.mu)
+
+
+@njit(cache=True)
+def _imm_update(
+    st: KernelState, xs: np.ndarray, ps: np.ndarray, c: np.ndarray, z: float, r: float, t_s: float
+) -> None:
+    like = np.empty(3)
+    for j in range(3):
+        sj = ps[j, 0, 0] + r
+        nu = z - xs[j, 0]
+        k = ps[j, :, 0] / sj
+        xs[j] = xs[j] + k * nu
+        ps[j] = ps[j] - np.outer(k, ps[j, 0, :])
+        like[j] = math.exp(-0.5 * nu * nu / sj) / math.sqrt(2 * math.pi * sj)
+    mu = like * c
+    total = _np_sum(mu)
+    if total > 0 and math.isfinite(total):
+        mu = mu / total
+    else:
+        mu = c
+    st.xs[:] = xs
+    st.ps[:] = ps
+    st.mu[:] = mu
+    st.s[T_IMM] = t_s
+
+
+@njit(cache=True)
+def _imm_reset(st: KernelState, z: float, var_z: float, t_s: float) -> None:
+    for j in range(3):
+        st.xs[j, 0], st.xs[j, 1], st.xs[j, 2] = z, 0.0, 0.0
+        st.ps[j] = 0.0
+        st.ps[j, 0, 0], st.ps[j, 1, 1], st.ps[j, 2, 2] = var_z, 1.0, 1.0
+    st.mu[0], st.mu[1], st.mu[2] = 0.1, 0.8, 0.1
+    st.s[T_IMM] = t_s
+    st.s[INIT] = 1.0
+
+
+# ---- controller ----------------------------------------------------------------------------------
+@njit(cache=True)
+def _r(st: KernelState, z: float) -> float:
+    return (st.s[C_SIGMA] * z * z) ** 2.0
+
+
+@njit(cache=True)
+def _leave_still(st: KernelState) -> None:
+    st.s[STILL] = 0.0
+    st.s[STILL_INFO] = 0.0
+
+
+@njit(cache=True)
+def _reset(st: KernelState, z: float, t_s: float) -> None:
+    _imm_reset(st, z, _r(st, z), t_s)
+    st.s[REJ_COUNT] = 0.0
+    st.s[REC_N] = 0.0
+    _leave_still(st)
+
+
+@njit(cache=True)
+def reset_subject(st: KernelState) -> None:
+    """Forget the tracked subject (a new one is coming); the output stays where it is."""
+    st.s[INIT] = 0.0
+    st.s[REJ_COUNT] = 0.0
+    _leave_still(st)
+
+
+@njit(cache=True)
+def _recent_flat(st: KernelState) -> bool:
+    """True when a weighted line through the last 0.5 s of readings is flat (see the controller)."""
+    s = st.s
+    n = int(s[REC_N])
+    head = int(s[REC_HEAD])
+    if n < 20:
+        return False
+    first = (head - n) % REC_CAP
+    last = (head - 1) % REC_CAP
+    if st.recent[last, 0] - st.recent[first, 0] < 0.4:
+        return False
+    t = np.empty(n)
+    z = np.empty(n)
+    w = np.empty(n)
+    for m in range(n):
+        row = (first + m) % REC_CAP
+        t[m], z[m], w[m] = st.recent[row, 0], st.recent[row, 1], 1.0 / st.recent[row, 2]
+    wsum = _np_sum(w)
+    tm = _np_sum(w * t) / wsum
+    zm = _np_sum(w * z) / wsum
+    dtm = t - tm
+    sxx = _np_sum(w * (dtm * dtm))
+    slope = abs(_np_sum(w * dtm * (z - zm)) / sxx)
+    return slope < max(s[C_DEADBAND], 2.0 / math.sqrt(sxx))
+
+
+@njit(cache=True)
+def _update_still(st: KernelState, z: float, r: float) -> None:
+    s = st.s
+    x, p = estimate(st)
+    u, su = x[1], math.sqrt(max(p[1, 1], 0.0))
+    head = int(s[REC_HEAD])
+    st.recent[head, 0], st.recent[head, 1], st.recent[head, 2] = s[T_IMM], z, r
+    s[REC_HEAD] = (head + 1) % REC_CAP
+    s[REC_N] = min(s[REC_N] + 1.0, REC_CAP)
+    while s[REC_N] > 0:
+        first = (int(s[REC_HEAD]) - int(s[REC_N])) % REC_CAP
+        if s[T_IMM] - st.recent[first, 0] > 0.5:
+            s[REC_N] -= 1.0
+        else:
+            break
+    if s[STILL] == 0.0:
+        if abs(u) < max(2.0 * su, 0.05) and _recent_flat(st):
+            # start the static estimate from the filter's value and its uncertainty
+            s[STILL], s[STILL_MEAN] = 1.0, x[0]
+            s[STILL_INFO] = 1.0 / max(p[0, 0], 1e-18)
+            s[RES_N] = 0.0
+        return
+    # a still subject's readings scatter around the static estimate; a moving one's drift away
+    rh = int(s[RES_HEAD])
+    st.resid[rh, 0], st.resid[rh, 1] = z - s[STILL_MEAN], r
+    s[RES_HEAD] = (rh + 1) % RES_KEEP
+    s[RES_N] = min(s[RES_N] + 1.0, RES_KEEP)
+    n = int(s[RES_N])
+    first = (int(s[RES_HEAD]) - n) % RES_KEEP
+    esum = 0.0
+    vsum = 0.0
+    for m in range(n):
+        row = (first + m) % RES_KEEP
+        esum += st.resid[row, 0]
+        vsum += st.resid[row, 1]
+    mean = esum / n
+    sd = math.sqrt(vsum) / n
+    if n >= 5 and abs(mean) > max(4.0 * sd, 0.5 * s[C_DEADBAND]):
+        _leave_still(st)
+        return
+    s[STILL_MEAN] = (s[STILL_MEAN] * s[STILL_INFO] + z / r) / (s[STILL_INFO] + 1.0 / r)
+    s[STILL_INFO] += 1.0 / r
+
+
+@njit(cache=True)
+def _maybe_reacquire(st: KernelState, t: float) -> None:
+    # outliers that persist and agree are the new truth (the subject really moved, or a new one)
+    s = st.s
+    reacq = s[C_REACQ]
+    if t - s[REJ_FIRST_T] < reacq or t - s[LAST_ACCEPT] < reacq:
+        return
+    count = int(s[REJ_COUNT])
+    n = min(count, REJ_KEEP)
+    zs = np.empty(n)
+    for m in range(n):
+        zs[m] = st.rej[(count - n + m) % REJ_KEEP]
+    spread = np.max(zs) - np.min(zs)
+    med = np.median(zs)
+    if spread <= 6.0 * math.sqrt(_r(st, med)):
+        _reset(st, med, t)
+
+
+@njit(cache=True)
+def update(st: KernelState, t: float, distance_m: float, confidence: float) -> bool:
+    """Take one reading; True if it was used, False if it was gated out or unusable."""
+    s = st.s
+    valid = confidence > 0 and math.isfinite(distance_m) and distance_m > 0
+    if not valid or t < s[IGNORE_BEFORE]:
+        return False
+    dist = min(max(distance_m, s[C_RMIN]), s[C_RMAX])
+    z = 1.0 / dist
+    if s[INIT] == 0.0:
+        _reset(st, z, t)
+        s[LAST_ACCEPT] = t
+        s[ACCEPTED] += 1.0
+        return True
+    r = _r(st, z)
+    xs, ps, c = _predicted(st, t)
+    x, p = _combine(xs, ps, c)
+    nu, sv = z - x[0], p[0, 0] + r
+    if nu * nu > s[C_GATE] ** 2.0 * sv:
+        # the filter stays at the last accepted reading: an occluder must not drag the model along
+        s[OUTLIERS] += 1.0
+        if s[REJ_COUNT] > 0 and t - s[REJ_LAST_T] > s[C_REACQ]:
+            s[REJ_COUNT] = 0.0
+        if s[REJ_COUNT] == 0:
+            s[REJ_FIRST_T] = t
+        st.rej[int(s[REJ_COUNT]) % REJ_KEEP] = z
+        s[REJ_COUNT] += 1.0
+        s[REJ_LAST_T] = t
+        _maybe_reacquire(st, t)
+        return False
+    s[REJ_COUNT] = 0.0
+    _imm_update(st, xs, ps, c, z, r, t)
+    s[LAST_ACCEPT] = t
+    s[ACCEPTED] += 1.0
+    _update_still(st, z, r)
+    return True
+
+
+@njit(cache=True)
+def estimate_diopters(st: KernelState, t_s: float) -> float:
+    """The subject's focus (diopters) predicted to ``t_s`` + latency; nan before any reading."""
+    s = st.s
+    if s[INIT] == 0.0:
+        return math.nan
+    if s[STILL] != 0.0:
+        return s[STILL_MEAN]
+    x, p = estimate(st)
+    ahead = t_s + s[C_LATENCY] - s[T_IMM]
+    if ahead <= 0:
+        return x[0]
+    # through a gap, coast at constant speed: no runaway on a stale acceleration; shrink speed and
+    # acceleration towards zero by how sure we are of them (u²/(u² + σu²))
+    coast = t_s - s[LAST_ACCEPT] > 0.1
+    u = x[1] * x[1] ** 2.0 / (x[1] ** 2.0 + p[1, 1] + 1e-12)
+    a = 0.0 if coast else x[2] * x[2] ** 2.0 / (x[2] ** 2.0 + p[2, 2] + 1e-12)
+    xp = np.array([x[0], u, a])
+    return _transition(xp, max(0.0, t_s + s[C_LATENCY] - s[T_IMM]), s[C_RMIN], s[C_RMAX])[0][0]
+
+
+@njit(cache=True)
+def rack_to(st: KernelState, t_s: float, duration_s: float, distance_m: float) -> None:
+    """Start a rack at ``t_s`` over ``duration_s``: to a fixed distance (a mark, held until the next
+    rack) when ``distance_m`` is finite, else (nan) to the next subject (the filter is reset for it)."""
+    s = st.s
+    start = s[OUT_D] if not math.isnan(s[OUT_D]) else estimate_diopters(st, t_s)
+    to_subject = math.isnan(distance_m)
+    if to_subject:
+        reset_subject(st)
+        s[IGNORE_BEFORE] = t_s + s[C_SENSOR_LAT]
+    if math.isnan(start):
+        start = 1.0 / distance_m if not to_subject and distance_m != 0 else 0.0
+    target = math.nan if to_subject else 1.0 / distance_m
+    s[MARK_D] = target
+    s[RACK_ON], s[RACK_T0], s[RACK_DUR], s[RACK_START], s[RACK_TARGET] = (
+        1.0,
+        t_s,
+        max(duration_s, 0.0),
+        start,
+        target,
+    )
+
+
+@njit(cache=True)
+def _confidence(st: KernelState, t_s: float) -> float:
+    if st.s[INIT] == 0.0:
+        return 0.0
+    age = max(0.0, t_s - st.s[LAST_ACCEPT])
+    return math.exp(-max(0.0, age - 0.1) / 0.5)
+
+
+@njit(cache=True)
+def output(st: KernelState, t_s: float) -> tuple[float, float, float, int]:
+    """Focus command for time ``t_s`` (in time order): (distance m, diopters, confidence, mode)."""
+    s = st.s
+    dt = 0.0 if math.isnan(s[T_OUT]) else max(0.0, t_s - s[T_OUT])
+    s[T_OUT] = t_s
+    mode = STILL_MODE if s[STILL] != 0.0 else TRACK
+    if s[RACK_ON] != 0.0:
+        target = s[RACK_TARGET]
+        if math.isnan(target):
+            target = estimate_diopters(st, t_s)
+        # a planned move: lead it by the motor delay so the lens, not the command, follows the curve
+        lead = max(0.0, s[C_LATENCY] - s[C_SENSOR_LAT])
+        start, dur = s[RACK_START], s[RACK_DUR]
+        tau = 1.0 if dur == 0 else (t_s + lead - s[RACK_T0]) / dur
+        if math.isnan(target):
+            target = start
+        tc = min(max(tau, 0.0), 1.0)
+        s[OUT_D] = start + (target - start) * (tc * tc * tc * (10.0 + tc * (-15.0 + 6.0 * tc)))
+        s[OUT_SPEED] = 0.0
+        if target != start:
+            s[OUT_DIR] = 1.0 if target > start else -1.0
+        if tau >= 1.0:
+            s[RACK_ON] = 0.0
+        return _emit(st, t_s, RACK)
+    if not math.isnan(s[MARK_D]):
+        s[OUT_D], s[OUT_SPEED] = s[MARK_D], 0.0
+        return _emit(st, t_s, MARK)
+    target = estimate_diopters(st, t_s)
+    if math.isnan(target):
+        return math.nan, math.nan, 0.0, WAIT
+    if math.isnan(s[OUT_D]):
+        s[OUT_D], s[OUT_SPEED], s[OUT_DIR] = target, 0.0, 0.0
+        return _emit(st, t_s, mode)
+    if t_s - s[LAST_ACCEPT] > s[C_REACQ]:
+        mode = HOLD
+    e = target - s[OUT_D]
+    direction = 1.0 if e > 0 else -1.0
+    vmax, amax = s[C_VMAX], s[C_AMAX]
+    if abs(e) < 1e-9 or (s[OUT_DIR] != 0.0 and direction != s[OUT_DIR] and abs(e) < s[C_DEADBAND]):
+        v_des = 0.0  # never reverse for less than the deadband: no hunting
+    elif dt > 0:
+        # fastest approach that can still brake in time, never past the target in one tick
+        v_brake = math.sqrt(2 * amax * abs(e))
+        v_des = direction * min(vmax, v_brake, abs(e) / dt)
+    else:
+        v_des = 0.0
+    dv = amax * dt
+    v = min(max(v_des, s[OUT_SPEED] - dv), s[OUT_SPEED] + dv)
+    s[OUT_D] += v * dt
+    s[OUT_SPEED] = v
+    if v != 0.0:
+        s[OUT_DIR] = 1.0 if v > 0 else -1.0
+    return _emit(st, t_s, mode)
+
+
+@njit(cache=True)
+def _emit(st: KernelState, t_s: float, mode: int) -> tuple[float, float, float, int]:
+    s = st.s
+    s[OUT_D] = min(max(s[OUT_D], 1.0 / s[C_RMAX]), 1.0 / s[C_RMIN])
+    return 1.0 / s[OUT_D], s[OUT_D], _confidence(st, t_s), mode
+
+
+# ---- whole blocks ----------------------------------------------------------------------------------
+NEED_READINGS, BUFFER_FULL, CUE_DUE, DONE = range(4)
+
+
+@njit(cache=True)
+def replay_block(
+    st: KernelState,
+    t_s: np.ndarray,
+    distance_m: np.ndarray,
+    confidence: np.ndarray,
+    i0: int,
+    k0: int,
+    t_start: float,
+    fps: float,
+    lead_s: float,
+    k_last: int,
+    final: bool,
+    cue_t_s: float,
+    out: np.ndarray,
+    out_mode: np.ndarray,
+    out_fed: np.ndarray,
+) -> tuple[int, int, int, int]:
+    """Frames ``k0, k0+1, …`` (lens time ``t_start + k/fps``) from a block of readings (time order).
+
+    Frame k is the command sent at ``t_start + k/fps − lead_s``, after every reading with ``t_s`` at
+    or before that send time. Stops when the block is used up and the next frame needs later readings
+    (``NEED_READINGS``; unless ``final``), when ``out`` is full, when the frame reaches ``cue_t_s``
+    (``CUE_DUE``: apply the cue, call again) or after frame ``k_last`` (``DONE``).
+    ``out[n]`` = (send time, distance m, diopters, confidence); ``out_mode`` the mode code;
+    ``out_fed`` how many readings of this block had been fed by then.
+    Returns (next reading index, next frame, frames written, why it stopped).
+    """
+    n_read = t_s.size
+    i, k, n = i0, k0, 0
+    # in a block that is not the last, frame k may only be emitted once a later reading proves the
+    # log reaches it
+    k_block = (
+        k_last if final or n_read == 0 else min(k_last, int(math.floor((t_s[n_read - 1] - t_start) * fps)))
+    )
+    while True:
+        if k > k_last:
+            return i, k, n, DONE
+        t_frame = t_start + k / fps
+        if t_frame >= cue_t_s:
+            return i, k, n, CUE_DUE
+        send = t_frame - lead_s
+        while i < n_read and t_s[i] <= send:
+            update(st, t_s[i], distance_m[i], confidence[i])
+            i += 1
+        if (i == n_read and not final) or k > k_block:
+            return i, k, n, NEED_READINGS
+        if n == out.shape[0]:
+            return i, k, n, BUFFER_FULL
+        dist, diop, conf, mode = output(st, send)
+        out[n, 0], out[n, 1], out[n, 2], out[n, 3] = send, dist, diop, conf
+        out_mode[n] = mode
+        out_fed[n] = i
+        n += 1
+        k += 1

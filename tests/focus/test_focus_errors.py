@@ -1,0 +1,158 @@
+"""Bad input to `focus` / `distance` gets a clear message, never a traceback or a hang (issue 8)."""
+
+import math
+import os
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.base.errors import InputFormatError, SettingsError
+from guangying.cli.main import cli
+from guangying.focus.controller import ControllerConfig
+from guangying.focus.replay import ReplaySettings
+from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
+
+LENS = ["--fps", "25", "--focal-length", "135", "--f-number", "2", "--sensor", "s35"]
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _log(path, t, d=None):
+    d = np.full(len(t), 2.0) if d is None else d
+    rows = "".join(f"{a},{b},800\n" for a, b in zip(t, d, strict=True))
+    path.write_text("t_s,distance_m,strength\n" + rows)
+    return path
+
+
+def _focus(tmp_path, log, *args, out=None):
+    out = out or tmp_path / "track.csv"
+    res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), *LENS, "-o", str(out), *args])
+    assert res.exit_code != 0
+    assert isinstance(res.exception, SystemExit), res.exception  # a message, not a traceback
+    assert not Path(out).exists()
+    return res.output
+
+
+def _no_partials(folder):
+    return not [p for p in Path(folder).iterdir() if ".partial-" in p.name]
+
+
+def test_output_folder_missing_or_not_writable(tmp_path):
+    log = _log(tmp_path / "l.csv", np.arange(0, 1, 0.01))
+    msg = _focus(tmp_path, log, out=tmp_path / "nope" / "t.csv")
+    assert "does not exist" in msg and "nope" in msg
+    if Path("/sys").is_dir() and not os.access("/sys", os.W_OK):  # sysfs: read-only even for root
+        assert "/sys/t.csv" in _focus(tmp_path, log, out=Path("/sys/t.csv"))
+    # distance checks its output folder before a long pass over the pictures
+    res = CliRunner().invoke(cli, ["distance", str(log), "--kind", "faces", "--focal-length", "50",
+                                   "--sensor", "ff", "-o", str(tmp_path / "nope" / "x.csv")])
+    assert res.exit_code != 0 and isinstance(res.exception, SystemExit) and "does not exist" in res.output
+
+
+def test_full_disk_leaves_nothing_behind(tmp_path):
+    # a real write failure: the file-size limit makes the track's write fail part-way (EFBIG)
+    log = _log(tmp_path / "l.csv", np.arange(0, 60, 0.01))
+    out = tmp_path / "t.csv"
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "guangying.cli.main", "focus", "--sensor-log", str(log), *LENS, "-o", str(out)],
+        env={**os.environ, "PYTHONPATH": SRC}, capture_output=True, text=True, timeout=300,
+        preexec_fn=limit,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr and str(out) in proc.stderr
+    assert not out.exists() and _no_partials(tmp_path)
+
+
+def test_non_utf8_log_and_nan_time_are_named(tmp_path):
+    bad = tmp_path / "latin.csv"
+    bad.write_bytes("t_s,distance_m,strength\n0,2,800\n0.01,2,800,café\n".encode("latin-1"))
+    msg = _focus(tmp_path, bad)
+    assert "latin.csv, line 3" in msg and "UTF-8" in msg
+    nan = _log(tmp_path / "nan.csv", [0.0, math.nan])
+    msg = _focus(tmp_path, nan)
+    assert "line 3" in msg and "not a number" in msg and "back in time" not in msg
+
+
+@pytest.mark.parametrize("t", [[0.0, 1e9], [-1e6, 0.0], [0.0, 1e30]])
+def test_absurd_time_spans_are_refused_at_once(tmp_path, t):
+    log = _log(tmp_path / "span.csv", t)
+    proc = subprocess.run(
+        [sys.executable, "-m", "guangying.cli.main", "focus", "--sensor-log", str(log), *LENS,
+         "-o", str(tmp_path / "t.csv")],
+        env={**os.environ, "PYTHONPATH": SRC}, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "line 3" in proc.stderr and "t_s" in proc.stderr
+    assert not (tmp_path / "t.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--fps", "inf"], "fps=inf"),
+        (["--fps", "1e12"], "fps="),
+        (["--sensor-sigma", "inf"], "sensor_sigma_m=inf"),
+        (["--sensor-sigma", "0"], "sensor_sigma_m="),
+        (["--latency", "1e9"], "latency_s="),
+        (["--latency", "nan"], "latency_s=nan"),
+        (["--f-number", "1e308"], "f_number="),
+        (["--camera-id", "999", "--freed", "127.0.0.1:9"], "--camera-id"),
+        (["--freed", "no-such-host.invalid:40000"], "no-such-host.invalid"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_flag_named(tmp_path, args, words):
+    log = _log(tmp_path / "l.csv", np.arange(0, 1, 0.01))
+    assert words in _focus(tmp_path, log, *args)
+
+
+def test_settings_are_checked_in_the_library_too():
+    with pytest.raises(SettingsError, match="sensor_sigma_m"):
+        ControllerConfig(135, 2.0, 0.025, sensor_sigma_m=math.inf)
+    with pytest.raises(SettingsError, match="latency_s"):
+        ControllerConfig(135, 2.0, 0.025, latency_s=1e9)
+    with pytest.raises(SettingsError, match="fps"):
+        ReplaySettings(math.inf)
+    with pytest.raises(SettingsError, match="fps"):
+        ReplaySettings(1e12)
+
+
+def test_text_file_named_npy_is_not_sent_to_pickle(tmp_path):
+    fake = tmp_path / "depth.npy"
+    fake.write_text("0.5 0.5\n0.5 0.5\n")
+    res = CliRunner().invoke(cli, ["distance", str(fake)])
+    assert res.exit_code != 0 and isinstance(res.exception, SystemExit)
+    assert "not a NumPy .npy" in res.output and "pickle" not in res.output.lower()
+
+
+def test_faces_with_unknown_sensor(tmp_path):
+    pic = tmp_path / "p.png"
+    pic.write_bytes(b"not needed: the sensor is checked first")
+    res = CliRunner().invoke(cli, ["distance", str(pic), "--kind", "faces", "--focal-length", "50",
+                                   "--sensor", "nosuch"])
+    assert res.exit_code != 0 and isinstance(res.exception, SystemExit)
+    assert "unknown sensor 'nosuch'" in res.output and "s35" in res.output
+
+
+def test_focus_track_with_a_bad_number_names_file_and_line(tmp_path):
+    track = tmp_path / "track.csv"
+    track.write_text("frame,focus_distance_m\n0,\n1,2.0\n2,abc\n")
+    with pytest.raises(InputFormatError, match=r"track\.csv, line 4: 'abc'"):
+        read_focus_track(track)
+    track.write_text("frame,focus_distance_m\n0,\n1,2.0\n2,\n3,2.5\n")
+    assert read_focus_track(track) == [2.0, 2.0, 2.0, 2.5]  # empty = no focus yet / hold the last
+
+
+def test_defocus_message_names_a_real_flag():
+    with pytest.raises(ValueError) as exc:
+        LensDefocus(LensSettings(135.0, 2.0))
+    assert "--subject-distance," in str(exc.value) and "--subject-distance-m" not in str(exc.value)
