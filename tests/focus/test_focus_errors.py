@@ -64,7 +64,8 @@ def test_full_disk_leaves_nothing_behind(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
 
     proc = subprocess.run(
-        [sys.executable, "-m", "guangying.cli.main", "focus", "--sensor-log", str(log), *LENS, "-o", str(out)],
+        [sys.executable, "-m", "guangying.cli.main", "focus", "--sensor-log", str(log), *LENS,
+         "-o", str(out)],
         env={**os.environ, "PYTHONPATH": SRC}, capture_output=True, text=True, timeout=300,
         preexec_fn=limit,
     )

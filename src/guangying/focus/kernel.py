@@ -150,7 +150,7 @@ def _round_ms(x: float) -> float:
     xh = split - (split - x)
     xl = x - xh
     e = (xh * 1000.0 - p) + xl * 1000.0  # p + e == x·1000 exactly
-    k = math.floor(p)
+    k = float(math.floor(p))
     frac = p - k  # exact: p and k are close
     if frac > 0.5 or (frac == 0.5 and e > 0.0):
         k += 1.0

@@ -86,7 +86,7 @@ def iter_replay(
     k = 0
     label = subject
     source = ""
-    k_cap = math.inf if settings.duration_s is None else None
+    k_cap: float = math.inf  # the last frame, once the start is known (with a duration)
     t_last = math.nan
     pending: ReadingBlock | None = None
     for block in _with_end(blocks):
@@ -104,7 +104,8 @@ def iter_replay(
             if final:
                 raise SettingsError("no readings to replay")
             continue
-        if k_cap is None:  # the frame count the former replay used: floor(duration · fps)
+        if settings.duration_s is not None:
+            # the frame count the former replay used: floor(duration · fps)
             k_cap = math.floor((t_start + settings.duration_s - t_start) * fps)
         k_last = k_cap
         if final:
@@ -179,7 +180,9 @@ def iter_replay(
             # readings after this frame's send time but before its lens time: the frame waits for a
             # later block to show the log reaches it, so carry them over
             pending = ReadingBlock(
-                *(np.concatenate((a[i:], b)) for a, b in zip(cur[:3], pending[:3], strict=True)),
+                np.concatenate((cur.t_s[i:], pending.t_s)),
+                np.concatenate((cur.distance_m[i:], pending.distance_m)),
+                np.concatenate((cur.confidence[i:], pending.confidence)),
                 pending.source,
             )
 

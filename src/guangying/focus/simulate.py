@@ -153,8 +153,8 @@ def run_ema(
             level[j] = s1
     send = np.asarray(times_s) - lead_s
     idx = np.searchsorted(t, send, side="right") - 1
-    j = np.maximum(idx, 0)
-    out = level[j] + trend[j] * (send + latency_s - t[j])
+    last = np.maximum(idx, 0)
+    out = level[last] + trend[last] * (send + latency_s - t[last])
     return np.where(idx >= 0, out, np.nan)
 
 

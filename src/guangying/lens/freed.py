@@ -160,6 +160,7 @@ class FreeDSender:
                 "e.g. 192.168.1.20:40000"
             ) from exc
         self.address = address
+        self.target = f"{host}:{port}"
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sent = 0
 
@@ -168,8 +169,7 @@ class FreeDSender:
         try:
             self._sock.sendto(packet, self.address)
         except OSError as exc:
-            where = f"{self.address[0]}:{self.address[1]}"
-            raise DeviceError(f"cannot send FreeD to {where}: {exc.strerror or exc}") from exc
+            raise DeviceError(f"cannot send FreeD to {self.target}: {exc.strerror or exc}") from exc
         self.sent += 1
         return packet
 
