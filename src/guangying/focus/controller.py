@@ -135,7 +135,26 @@ class FocusOutput:
 
 
 class FocusController:
-    """Feed readings with :meth:`update` (in time order), ask for focus with :meth:`output`."""
+    """Feed readings with :meth:`update` (in time order), ask for focus with :meth:`output`.
+
+    Readings are :class:`~guangying.distance.reading.DistanceReading` (seconds, metres, confidence
+    0–1); each output is a :class:`FocusOutput` (focus distance in metres and in diopters).
+
+    Examples
+    --------
+    A subject walking towards a 85 mm f/2 lens at 1 m/s, read by a LiDAR at 100 Hz with 1.5 cm noise:
+
+    >>> import numpy as np
+    >>> from guangying.distance.reading import DistanceReading
+    >>> rng = np.random.default_rng(0)
+    >>> ctl = FocusController(ControllerConfig(focal_length_mm=85, f_number=2.0, coc_mm=0.025))
+    >>> for k in range(200):
+    ...     t = k / 100
+    ...     _ = ctl.update(DistanceReading(t, 4.0 - t + rng.normal(0, 0.015), 1.0, "lidar"))
+    >>> out = ctl.output(1.99)
+    >>> abs(out.distance_m - 2.01) < 0.03   # where the subject is (4 − 1.99 m), within the DoF
+    True
+    """
 
     def __init__(self, config: ControllerConfig) -> None:
         self.config = config

@@ -202,7 +202,22 @@ def replay(
     subject: str = "1",
     marks: MarkPlan | None = None,
 ) -> list[TrackRow]:
-    """A whole track from a list of readings (small inputs; see :func:`iter_replay` for logs)."""
+    """A whole track from a list of readings (small inputs; see :func:`iter_replay` for logs).
+
+    Returns
+    -------
+    list of TrackRow
+        One per frame at ``fps``: frame, t_s, timecode, focus_distance_m (nan before the first
+        command), diopters, motor_position (with a ``calibration``), subject, source, confidence.
+
+    Examples
+    --------
+    >>> from guangying.distance.reading import DistanceReading
+    >>> log = [DistanceReading(k / 50, 3.0, 1.0, "lidar") for k in range(51)]    # 1 s at 3 m
+    >>> rows = replay(log, fps=25, config=ControllerConfig(50, 2.8, 0.025))
+    >>> len(rows), rows[0].timecode, round(rows[-1].focus_distance_m, 2)
+    (26, '00:00:00:00', 3.0)
+    """
     if not readings:
         raise SettingsError("no readings to replay")
     settings = ReplaySettings(fps, start_s, duration_s)

@@ -73,7 +73,12 @@ def resolve_coc_mm(coc_mm: float | None = None, sensor: str | SensorPreset | Non
 
 
 def hyperfocal_mm(focal_length_mm: float, f_number: float, coc_mm: float) -> float:
-    """Hyperfocal distance H = f²/(N·c) + f, in millimetres."""
+    """Hyperfocal distance H = f²/(N·c) + f in millimetres: focused there, everything from H/2 to
+    infinity is acceptably sharp.
+
+    >>> round(hyperfocal_mm(35, 8, 0.025))   # 35 mm at f/8 on Super 35: about 6.2 m
+    6160
+    """
     _check_lens(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm)
     return focal_length_mm**2 / (f_number * coc_mm) + focal_length_mm
 
@@ -85,10 +90,34 @@ def depth_of_field(
     coc_mm: float | None = None,
     sensor: str | SensorPreset | None = None,
 ) -> DepthOfField:
-    """Near/far limits of acceptable sharpness when focused at ``distance_m``.
+    """Near/far limits of acceptable sharpness when focused at ``distance_m`` (thin lens).
 
-    Give the circle of confusion directly (``coc_mm``) or through a sensor preset (``sensor``,
-    e.g. ``"s35"`` → 0.025 mm, ``"ff"`` → 0.030 mm); an explicit ``coc_mm`` wins.
+    Parameters
+    ----------
+    focal_length_mm : float
+        Focal length, 1–5000 mm.
+    f_number : float
+        Aperture f-number, 0.5–128.
+    distance_m : float
+        Focus distance in metres, beyond the focal length.
+    coc_mm : float, optional
+        Circle of confusion on the sensor, mm (0.0005–1). Wins over ``sensor``.
+    sensor : str or SensorPreset, optional
+        A sensor preset giving the circle of confusion (``"s35"`` → 0.025 mm, ``"ff"`` → 0.030 mm).
+
+    Returns
+    -------
+    DepthOfField
+        Hyperfocal, near and far limits, total depth in metres (``far_m``/``total_m`` are ``math.inf``
+        past the hyperfocal distance) and the focus tolerance in diopters.
+
+    Examples
+    --------
+    >>> d = depth_of_field(50, 2.8, 3.0, sensor="s35")
+    >>> round(d.near_m, 3), round(d.far_m, 3), round(d.hyperfocal_m, 2)
+    (2.771, 3.27, 35.76)
+    >>> depth_of_field(24, 8, 5.0, coc_mm=0.03).far_m   # past the hyperfocal distance
+    inf
     """
     if coc_mm is None:
         coc_mm = resolve_coc_mm(sensor=sensor)

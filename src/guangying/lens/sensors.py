@@ -53,7 +53,12 @@ _ALIASES = {
 
 
 def sensor_preset(name: str) -> SensorPreset:
-    """Look up a preset by name or alias (case-insensitive); the error lists the known names."""
+    """Look up a preset by name or alias (case-insensitive); the error lists the known names.
+
+    >>> p = sensor_preset("Super35")
+    >>> p.name, p.width_mm, p.coc_mm
+    ('s35', 24.89, 0.025)
+    """
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key not in SENSORS:

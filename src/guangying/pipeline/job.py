@@ -82,6 +82,47 @@ def run_job(
 
     A composite needs ``background`` (a colour, an image or a clip). Memory stays flat: frames are
     decoded ahead, processed and encoded one at a time.
+
+    Parameters
+    ----------
+    source : str or Path
+        A video file, an image sequence (``shot.%04d.png``, ``shot.####.exr``) or one picture.
+    matter : Matter
+        The matte engine (:func:`~guangying.pipeline.matters.make_matter`).
+    outputs : JobOutputs
+        Where the composite, matte and foreground go (video, sequence or picture by extension).
+    background : str or Path, optional
+        The set: ``"#RRGGBB"``/a colour name, a picture or a clip (fitted to cover the frame).
+    start, end : int, optional
+        Inclusive frame range in the source's numbering.
+    settings, layer_hook
+        Passed to :class:`~guangying.pipeline.frame.FrameCompositor` (light wrap, levels; lens
+        defocus through :class:`~guangying.pipeline.lens_defocus.LensDefocus`).
+
+    Returns
+    -------
+    JobReport
+        Frames processed and the paths written.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from pathlib import Path
+    >>> from skimage import data
+    >>> from guangying.media import open_writer
+    >>> from guangying.pipeline.matters import make_matter
+    >>> plate = np.empty((96, 128, 3), np.float32); plate[:] = (0.15, 0.65, 0.25)   # green screen
+    >>> plate[16:80, 32:96] = data.astronaut()[:256:4, 128:384:4] / 255             # a subject
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     shot, out = Path(folder) / "shot.%04d.png", Path(folder) / "comp.%04d.png"
+    ...     with open_writer(shot, fps=25, content="rgb") as writer:
+    ...         for _ in range(3):
+    ...             writer.write(plate, transfer="srgb")
+    ...     report = run_job(shot, make_matter("chroma"), JobOutputs(composite=out),
+    ...                      background="#203040", show_progress=False)
+    ...     written = sorted(p.name for p in Path(folder).glob("comp.*.png"))
+    >>> report.frames, written
+    (3, ['comp.0000.png', 'comp.0001.png', 'comp.0002.png'])
     """
     if not outputs.any():
         raise SettingsError("nothing to write: give a composite, alpha or foreground output")

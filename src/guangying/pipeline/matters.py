@@ -23,9 +23,34 @@ def make_matter(
     downsample_ratio: float | None = None,
     int8: bool = False,
 ) -> Matter:
-    """Build the engine for ``mode``. Neural modes need `guangying models install` to have run.
+    """Build the matte engine for ``mode``; it keeps per-clip state, so make one per clip.
 
-    ``int8``: neural modes use RVM's int8 decoder (faster on CPUs, see ``RvmMatter``)."""
+    Parameters
+    ----------
+    mode : {"chroma", "ai", "fast", "hybrid"}
+        ``chroma``: the green/blue-screen keyer. ``ai``: Robust Video Matting, no screen needed.
+        ``fast``: person segmentation (preview). ``hybrid``: keyer inside the screen, person matte
+        outside it. The neural modes need ``guangying models install`` to have run.
+    keyer_settings : KeyerSettings, optional
+        For ``chroma`` and ``hybrid``.
+    preset : {"portrait", "full_body"}
+        Neural matting: framing, which sets its internal resolution.
+    downsample_ratio : float, optional
+        Neural matting: override that resolution, (0, 1].
+    int8 : bool
+        Neural modes use RVM's int8 decoder (faster on CPUs, see ``RvmMatter``).
+
+    Returns
+    -------
+    Matter
+        ``process(rgb_srgb float32 (H, W, 3), background_rgb=None) -> MatteResult`` and ``reset()``.
+
+    Examples
+    --------
+    >>> matter = make_matter("chroma", KeyerSettings(screen="blue"))
+    >>> type(matter).__name__
+    'ChromaKeyer'
+    """
     if mode == "chroma":
         return ChromaKeyer(keyer_settings or KeyerSettings())
     # Imported here so the keyer path works without the neural-network runtime being touched.
