@@ -271,7 +271,10 @@ def test_leftovers_of_a_killed_run_are_swept_by_the_next_run(tmp_path):
     assert alive.exists() and other.exists()
 
 
-def test_sigterm_removes_partial_outputs_like_ctrl_c(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_removes_partial_outputs_like_ctrl_c(tmp_path, stop):
+    if signal.getsignal(stop) is signal.SIG_IGN:
+        pytest.skip(f"{stop.name} is ignored here (nohup), and so in the child: nothing to test")
     source = tmp_path / "long.%04d.png"
     _sequence(source, 1, 400)
     env = {**os.environ, "PYTHONPATH": str(SRC)}
@@ -287,12 +290,12 @@ def test_sigterm_removes_partial_outputs_like_ctrl_c(tmp_path):
         while not list(out.glob(".*staging*/a.000[3-9].png")):
             assert time.monotonic() < deadline and child.poll() is None, "the run never got going"
             time.sleep(0.05)
-        child.send_signal(signal.SIGTERM)
+        child.send_signal(stop)
         _, err = child.communicate(timeout=60)
     finally:
         child.kill()
-    assert child.returncode == 128 + signal.SIGTERM
-    assert "SIGTERM" in err
+    assert child.returncode == 128 + stop
+    assert f"stopped by {stop.name}" in err
     assert os.listdir(out) == []
 
 

@@ -167,11 +167,13 @@ def _register() -> None:
 _register()
 
 
-def _stop_on_sigterm(signum: int, _frame: object) -> None:
-    # SIGTERM (schedulers, systemd, render farms) unwinds like Ctrl-C: every open writer's with-block
-    # removes its partial output. A second SIGTERM during that cleanup is ignored, not fatal.
+def _stop_on_signal(signum: int, _frame: object) -> None:
+    # SIGTERM (schedulers, systemd, render farms) and SIGHUP (a closed terminal) unwind like Ctrl-C:
+    # every open writer's with-block removes its partial output. A second signal during that cleanup
+    # is ignored, not fatal.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    click.echo("guangying: stopped by SIGTERM; removing unfinished outputs", err=True)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    click.echo(f"guangying: stopped by {signal.Signals(signum).name}; removing unfinished outputs", err=True)
     raise SystemExit(128 + signum)
 
 
@@ -180,7 +182,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:  # under nohup it stays ignored
+        signal.signal(signal.SIGHUP, _stop_on_signal)
     warnings.showwarning = _show_warning  # one plain line per warning, not a source listing
     cli(prog_name="guangying")
 
