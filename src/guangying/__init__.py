@@ -23,6 +23,8 @@ The names below are the library's front door (see ``docs/python.md``). They load
   :func:`reading_from_depth`, :class:`Record3DReader`, :func:`distance_readings`, :func:`load_marks`
 - tracks: :func:`read_sensor_log`, :func:`write_sensor_log`, :func:`write_track`,
   :func:`read_focus_track`, :func:`read_camera_track`, :func:`write_camera_track`
+- virtual sets: :func:`open_set`, :class:`SetBackground` / :class:`SetSettings` (a tracked set as a job's
+  background)
 - models: :func:`install_models`, :func:`list_models`, :func:`models_dir`
 - errors: :class:`GuangyingError` and its family (each also the matching built-in exception)
 """
@@ -91,6 +93,9 @@ _EXPORTS = {
     "CameraTrackRow": "guangying.tracking.camera_track",
     "read_camera_track": "guangying.tracking.camera_track",
     "write_camera_track": "guangying.tracking.camera_track",
+    "open_set": "guangying.sets.base",
+    "SetBackground": "guangying.pipeline.virtual_set",
+    "SetSettings": "guangying.pipeline.virtual_set",
     "install_models": "guangying.models",
     "list_models": "guangying.models",
     "models_dir": "guangying.models",
@@ -137,4 +142,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
     from guangying.pipeline.job import H264Options, JobOutputs, JobReport, run_job
     from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
     from guangying.pipeline.matters import MATTE_MODES, key_frame, keyer_settings_for, make_matter
+    from guangying.pipeline.virtual_set import SetBackground, SetSettings
+    from guangying.sets.base import open_set
     from guangying.tracking.camera_track import CameraTrackRow, read_camera_track, write_camera_track

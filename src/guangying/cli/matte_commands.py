@@ -16,6 +16,7 @@ from guangying.media.outputs import check_outputs
 from guangying.pipeline.job import H264_PRESETS, CompositeSettings, H264Options, JobOutputs, run_job
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
 from guangying.pipeline.matters import MATTE_MODES, keyer_settings_for, make_matter
+from guangying.pipeline.virtual_set import SetBackground, SetSettings, track_focal_length_mm
 
 _FILE_FIELDS = {"garbage_mask", "core_mask", "clean_plate", "screen_colour"}
 
@@ -149,15 +150,45 @@ def key(alpha_out: str | None, foreground_out: str | None, **options: Any) -> No
 
 @click.command()
 @_matte_options
-@click.option("--background", "-b", required=True, help="Virtual set: image, clip, or colour (#RRGGBB).")
+@click.option("--background", "-b", help="Background plate: image, clip, or colour (#RRGGBB).")
+@click.option(
+    "--set",
+    "set_path",
+    help="Tracked virtual set (needs --camera-track): 360° equirectangular picture or clip, "
+    "2.5D layers (.yaml) or 3D scene (.glb/.gltf).",
+)
+@click.option(
+    "--camera-track",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Set: per-frame camera from `guangying track` (CSV/JSON); its focal_length_mm sets the zoom.",
+)
+@click.option(
+    "--lens-calibration",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Set: camera calibration (lens.json from `guangying calibrate`); the set is rendered with "
+    "the plate's lens distortion.",
+)
+@click.option(
+    "--shadow", type=float, default=0.0, show_default=True,
+    help="Set: strength 0–1 of the actor's shadow carried from the screen onto the set.",
+)  # fmt: skip
+@click.option(
+    "--floor-reflection", type=float, default=0.0, show_default=True,
+    help="Set: strength 0–1 of a glossy-floor reflection of the actor.",
+)  # fmt: skip
 @click.option("--output", "-o", required=True, help="Composite output: .mp4, .mov, or a sequence pattern.")
 @click.option("--alpha", "alpha_out", type=str, help="Also write the matte here.")
 @click.option("--foreground", "foreground_out", type=str, help="Also write the un-mixed foreground here.")
 @dataclass_options(CompositeSettings)
 @click.option(
-    "--focal-length", "focal_length_mm", type=float, help="Lens: focal length in mm (turns on lens defocus)."
+    "--focal-length",
+    "focal_length_mm",
+    type=float,
+    help="Lens: focal length in mm (with --set it overrides the camera track's, e.g. for a prime).",
 )
-@click.option("--f-number", type=float, help="Lens: aperture, e.g. 2 for f/2.")
+@click.option(
+    "--f-number", type=float, help="Lens: aperture, e.g. 2 for f/2 (turns on the lens's depth of field)."
+)
 @click.option(
     "--sensor", default="s35", show_default=True, help="Lens: sensor preset (s35, ff, apsc, mft, …)."
 )
@@ -183,14 +214,15 @@ def key(alpha_out: str | None, foreground_out: str | None, **options: Any) -> No
     help="Lens: per-frame focus from `guangying focus -o TRACK.csv`.",
 )
 def composite(
-    background: str, output: str, alpha_out: str | None, foreground_out: str | None, **options: Any
+    background: str | None, output: str, alpha_out: str | None, foreground_out: str | None, **options: Any
 ) -> None:
-    """Matte SOURCE and composite it over a background in linear light.
+    """Matte SOURCE and composite it over a background or a tracked virtual set in linear light.
 
     \b
     Example:
       guangying composite shot.mp4 --matte chroma --background set.jpg -o comp.mp4
       guangying composite person.mp4 --matte ai --background set.jpg -o comp.mp4
+      guangying composite shot.mp4 --set pano.jpg --camera-track cam.csv --sensor s35 -o comp.mp4
     """
     outputs = JobOutputs(
         composite=Path(output),
@@ -199,21 +231,36 @@ def composite(
         premultiplied=options["premultiplied"],
     )
     settings = dataclass_from_options(CompositeSettings, options)
-    _run(
-        options.pop("source"),
-        outputs,
-        options,
-        background=background,
-        settings=settings,
-        layer_hook=_lens_hook(options),
-    )
+    set_path = options.get("set_path")
+    if (background is None) == (set_path is None):
+        raise click.UsageError("give either --background or --set (with --camera-track)")
+    if set_path is not None and not options.get("camera_track"):
+        raise click.UsageError("--set needs --camera-track CAMERA.csv (from `guangying track`)")
+    lens = _lens_hook(options, set_track=options["camera_track"] if set_path else None)
+    plate: Any = background
+    hook = lens
+    if set_path is not None:
+        plate = SetBackground(
+            SetSettings(
+                set_path, options["camera_track"], options["sensor"], options.get("focal_length_mm"),
+                options.get("lens_calibration"), options["shadow"], options["floor_reflection"],
+            ),
+            lens,
+        )  # fmt: skip
+        hook = plate.layer_hook(lens)
+    _run(options.pop("source"), outputs, options, background=plate, settings=settings, layer_hook=hook)
 
 
-def _lens_hook(options: dict[str, Any]) -> LensDefocus | None:
-    if options.get("focal_length_mm") is None:
-        return None
+def _lens_hook(options: dict[str, Any], set_track: str | None) -> LensDefocus | None:
+    """Depth of field when --f-number is given; the focal length comes from --focal-length (or, with a
+    set, from the camera track)."""
     if options.get("f_number") is None:
-        raise click.UsageError("lens defocus needs --f-number as well as --focal-length")
+        return None
+    if options.get("focal_length_mm") is None:
+        if not set_track:
+            raise click.UsageError("lens depth of field needs --focal-length as well as --f-number")
+        # with a set, the actor's blur follows the track's focal length frame by frame
+        options = {**options, "focal_length_mm": track_focal_length_mm(set_track)}
     track = read_focus_track(options["focus_track"]) if options.get("focus_track") else None
     return LensDefocus(dataclass_from_options(LensSettings, options), track)
 

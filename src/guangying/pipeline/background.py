@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -53,6 +54,20 @@ def fit_cover(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(resized[y0 : y0 + height, x0 : x0 + width])
 
 
+class PlateSource(Protocol):
+    """What a job composites over, frame by frame: a :class:`Background`, or a virtual set rendered for
+    each frame's camera (which may look at the plate frame itself, e.g. for the actor's shadow).
+    ``inputs`` are the files it reads, which no output of the job may overwrite."""
+
+    inputs: tuple[str, ...]
+
+    def next_plate(
+        self, frame_index: int, plate_rgb_srgb: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def close(self) -> None: ...
+
+
 class Background:
     """Serves the background plate for each frame, sRGB-encoded and linear, fitted to the frame size.
 
@@ -97,8 +112,11 @@ class Background:
         else:
             self._current = (rgb.astype(np.float32, copy=False), srgb_to_linear(rgb))
 
-    def next_plate(self) -> tuple[np.ndarray, np.ndarray]:
-        """(rgb_srgb, rgb_linear) for the next frame, both float32 (H, W, 3)."""
+    def next_plate(
+        self, frame_index: int | None = None, plate_rgb_srgb: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb_srgb, rgb_linear) for the next frame, both float32 (H, W, 3); the arguments (the plate
+        frame being composited) are not needed by a picture background."""
         assert self._current is not None
         plate = self._current
         if not self.is_still:

@@ -15,7 +15,7 @@ from guangying.base.timecode import timecode_at
 from guangying.media import open_reader, open_writer
 from guangying.media.outputs import check_outputs
 from guangying.media.video_writer import VIDEO_EXTENSIONS
-from guangying.pipeline.background import Background
+from guangying.pipeline.background import Background, PlateSource
 from guangying.pipeline.frame import CompositeSettings, FrameCompositor, LayerHook
 from guangying.pipeline.progress import FrameProgress
 
@@ -71,7 +71,7 @@ def run_job(
     source: str | Path,
     matter: Matter,
     outputs: JobOutputs,
-    background: str | Path | None = None,
+    background: str | Path | PlateSource | None = None,
     start: int | None = None,
     end: int | None = None,
     settings: CompositeSettings | None = None,
@@ -80,7 +80,8 @@ def run_job(
 ) -> JobReport:
     """Matte every frame of ``source`` and write the requested outputs atomically.
 
-    A composite needs ``background`` (a colour, an image or a clip). Memory stays flat: frames are
+    A composite needs ``background``: a colour, an image or a clip, or a :class:`PlateSource` that
+    makes each frame's plate (a tracked virtual set). Memory stays flat: frames are
     decoded ahead, processed and encoded one at a time.
 
     Parameters
@@ -128,13 +129,18 @@ def run_job(
         raise SettingsError("nothing to write: give a composite, alpha or foreground output")
     if outputs.composite is not None and background is None:
         raise SettingsError("a composite needs a background (image, clip or colour such as '#202020')")
-    check_outputs([source, background], [outputs.composite, outputs.alpha, outputs.foreground])
+    inputs = [background] if background is None or isinstance(background, str | Path) else background.inputs
+    check_outputs([source, *inputs], [outputs.composite, outputs.alpha, outputs.foreground])
     settings = settings or CompositeSettings()
     report = JobReport()
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(open_reader(source, start=start, end=end))
         info = reader.info
-        plate = Background(background, info.width, info.height) if background is not None else None
+        plate: PlateSource | None = None
+        if isinstance(background, str | Path):
+            plate = Background(background, info.width, info.height)
+        elif background is not None:
+            plate = background
         if plate is not None:
             stack.callback(plate.close)
 
@@ -183,7 +189,7 @@ def run_job(
         compositor.reset()
         for frame in reader:
             rgb_srgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
-            bg_srgb, bg_linear = plate.next_plate() if plate is not None else (None, None)
+            bg_srgb, bg_linear = (None, None) if plate is None else plate.next_plate(frame.index, rgb_srgb)
             result = compositor.process(rgb_srgb, bg_srgb, bg_linear, source_alpha=frame.alpha)
             if "composite" in writers:
                 assert result.composite_rgb_srgb is not None

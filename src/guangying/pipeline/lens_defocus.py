@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -101,7 +102,12 @@ class LensDefocus:
 
     The focus distance of frame *i* comes from the focus track (the last row holds past its end), or
     from ``settings.focus`` in metres, or — with ``focus="auto"`` — equals the subject distance.
+    A virtual set that renders its own depth of field sets ``defocus_background`` False and, for a
+    zoom, ``focal_length_mm_at`` (position → mm) so the actor's blur follows the tracked focal length.
     """
+
+    defocus_background: bool = True
+    focal_length_mm_at: Callable[[int], float] | None = None
 
     def __init__(self, settings: LensSettings, focus_track_m: list[float] | None = None) -> None:
         self.settings = settings
@@ -131,24 +137,20 @@ class LensDefocus:
         st = self.settings
         focus_m = self.focus_distance_m(position)
         width = bg_linear.shape[1]
-        bg_coc = float(
-            coc_diameter_px(
-                st.focal_length_mm,
-                st.f_number,
-                focus_m,
-                st.background_distance_m,
-                self.sensor_width_mm,
-                width,
-            )
-        )
-        # A still plate at an unchanged blur is defocused once, not every frame.
-        cache = self._bg_cache
-        if cache is None or cache[0] is not bg_linear or abs(cache[1] - bg_coc) > 0.01:
-            cache = self._bg_cache = (bg_linear, bg_coc, defocus_rgb_linear(bg_linear, None, bg_coc)[0])
-        bg_out = cache[2]
+        at = self.focal_length_mm_at
+        focal_mm = st.focal_length_mm if at is None else at(position)
+        bg_out = bg_linear
+        if self.defocus_background:
+            bg_m = st.background_distance_m
+            bg_coc = float(coc_diameter_px(focal_mm, st.f_number, focus_m, bg_m, self.sensor_width_mm, width))
+            # A still plate at an unchanged blur is defocused once, not every frame.
+            cache = self._bg_cache
+            if cache is None or cache[0] is not bg_linear or abs(cache[1] - bg_coc) > 0.01:
+                cache = self._bg_cache = (bg_linear, bg_coc, defocus_rgb_linear(bg_linear, None, bg_coc)[0])
+            bg_out = cache[2]
         subject_m = st.subject_distance_m if st.subject_distance_m is not None else focus_m
         fg_coc = float(
-            coc_diameter_px(st.focal_length_mm, st.f_number, focus_m, subject_m, self.sensor_width_mm, width)
+            coc_diameter_px(focal_mm, st.f_number, focus_m, subject_m, self.sensor_width_mm, width)
         )
         if fg_coc >= 1.0:
             fg_linear, blurred_alpha = defocus_rgb_linear(srgb_to_linear(fg_srgb), alpha, fg_coc)

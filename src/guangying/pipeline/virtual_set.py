@@ -1,0 +1,176 @@
+"""A virtual set as the background of a job: rendered per frame for that frame's tracked camera, then
+handed to the one per-frame compositor like any other plate.
+
+The set's own depth of field (each layer by its own circle of confusion) is rendered with the set, so
+the lens hook then defocuses only the actor. The set's layer hook adds the actor's shadow (from the
+plate and the matte) and an optional floor reflection before the compositor lays the actor over.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.errors import SettingsError
+from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration
+from guangying.lens.sensors import sensor_preset
+from guangying.pipeline.frame import LayerHook
+from guangying.pipeline.lens_defocus import LensDefocus
+from guangying.sets.base import VirtualSet, open_set
+from guangying.sets.interaction import apply_shadow, floor_reflection, shadow_ratio
+from guangying.sets.optics import SetOptics
+from guangying.sets.view import SetView, view_from_track_row
+from guangying.tracking.camera_track import CameraTrackRow, read_camera_track
+
+
+@dataclass
+class SetSettings:
+    """A tracked virtual set.
+
+    - ``set_path``: 360° panorama (picture or clip), 2.5D set (.yaml) or 3D scene (.glb/.gltf).
+    - ``camera_track``: per-frame camera (`guangying track` CSV/JSON).
+    - ``sensor``: sensor preset; with the focal length it gives the field of view.
+    - ``focal_length_mm``: overrides the track's focal length (a prime without zoom data).
+    - ``lens_calibration``: camera calibration (`guangying calibrate` JSON) whose distortion the set gets.
+    - ``shadow``: strength 0–1 of the actor's shadow carried from the screen onto the set (0 = off).
+    - ``floor_reflection``: strength 0–1 of a glossy-floor reflection of the actor (0 = off).
+    """
+
+    set_path: str
+    camera_track: str
+    sensor: str = "s35"
+    focal_length_mm: float | None = None
+    lens_calibration: str | None = None
+    shadow: float = 0.0
+    floor_reflection: float = 0.0
+
+    def validate(self) -> None:
+        for name in ("shadow", "floor_reflection"):
+            value = getattr(self, name)
+            if not (0.0 <= value <= 1.0):
+                raise SettingsError(f"--{name.replace('_', '-')} must be in 0–1, got {value}")
+        if self.focal_length_mm is not None and not (
+            math.isfinite(self.focal_length_mm) and self.focal_length_mm > 0
+        ):
+            raise SettingsError(f"--focal-length must be > 0 mm, got {self.focal_length_mm}")
+
+
+class TrackLookup:
+    """Which track row drives which plate frame: by frame number when the track covers the plate's
+    numbering, else row i for the i-th frame (with a warning); the last row holds past the end."""
+
+    def __init__(self, rows: list[CameraTrackRow], source: str) -> None:
+        self.rows = rows
+        self.source = source
+        self._by_frame = {r.frame: r for r in rows}
+        self._by_number: bool | None = None
+        self._warned_end = False
+
+    def row(self, frame_index: int, position: int) -> CameraTrackRow:
+        if self._by_number is None:
+            self._by_number = frame_index in self._by_frame
+            if not self._by_number:
+                warnings.warn(
+                    f"camera track {self.source} has no row for plate frame {frame_index}: "
+                    "rows are taken in order from its first",
+                    stacklevel=2,
+                )
+        if self._by_number:
+            row = self._by_frame.get(frame_index)
+            if row is not None:
+                return row
+        elif position < len(self.rows):
+            return self.rows[position]
+        if not self._warned_end:
+            warnings.warn(
+                f"camera track {self.source} ends before the plate: holding its last row", stacklevel=2
+            )
+            self._warned_end = True
+        return self.rows[-1]
+
+
+def track_focal_length_mm(camera_track: str | Path) -> float:
+    """The first focal length a camera track knows (the lens settings' nominal value; the actor's blur
+    then follows the track frame by frame)."""
+    for row in read_camera_track(camera_track):
+        if math.isfinite(row.focal_length_mm):
+            return row.focal_length_mm
+    raise SettingsError(f"camera track {camera_track} has no focal length: give --focal-length MM")
+
+
+class SetBackground:
+    """Serves the rendered set per frame to :func:`guangying.pipeline.job.run_job` (``next_plate``) and
+    lays the shadow / reflection through :meth:`layer_hook`, chained before ``lens`` (which then only
+    defocuses the actor when it is given)."""
+
+    def __init__(self, settings: SetSettings, lens: LensDefocus | None = None) -> None:
+        settings.validate()
+        self.settings = settings
+        self.sensor_width_mm = sensor_preset(settings.sensor).width_mm
+        self.track = TrackLookup(read_camera_track(settings.camera_track), settings.camera_track)
+        self.calibration: CameraCalibration | None = (
+            load_camera_calibration(settings.lens_calibration) if settings.lens_calibration else None
+        )
+        self.lens = lens
+        if lens is not None:
+            lens.defocus_background = False  # the set renders its own depth of field, layer by layer
+            lens.focal_length_mm_at = self.focal_length_mm
+        self.set: VirtualSet = open_set(settings.set_path)
+        self.inputs = tuple(
+            p for p in (settings.set_path, settings.camera_track, settings.lens_calibration) if p
+        )
+        self.position = 0
+        self._views: dict[int, SetView] = {}
+        self._plate_linear: np.ndarray | None = None
+
+    def view(self, frame_index: int, position: int, width: int, height: int) -> SetView:
+        row = self.track.row(frame_index, position)
+        return view_from_track_row(
+            row, width, height, self.sensor_width_mm, self.settings.focal_length_mm, self.calibration
+        )
+
+    def focal_length_mm(self, position: int) -> float:
+        """The focal length the set was rendered with at ``position`` (for the actor's depth of field)."""
+        view = self._views[position]
+        return float(view.camera_matrix[0, 0]) * self.sensor_width_mm / view.width_px
+
+    def next_plate(self, frame_index: int, plate_rgb_srgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(set sRGB, set linear) float32 (H, W, 3) for this plate frame's camera."""
+        h, w = plate_rgb_srgb.shape[:2]
+        position = self.position
+        self.position += 1
+        view = self.view(frame_index, position, w, h)
+        self._views = {position: view}
+        optics = None
+        if self.lens is not None:
+            optics = SetOptics(
+                self.lens.settings.f_number, self.lens.focus_distance_m(position), self.sensor_width_mm
+            )
+        rgb_linear = self.set.render(view, position, optics)
+        self._plate_linear = srgb_to_linear(plate_rgb_srgb) if self.settings.shadow > 0 else None
+        return linear_to_srgb(rgb_linear), rgb_linear
+
+    def layer_hook(self, then: LayerHook | None = None) -> LayerHook:
+        """The frame compositor's hook: shadow and reflection on the set, then ``then`` (lens)."""
+
+        def hook(position: int, fg_srgb: np.ndarray, alpha: np.ndarray, bg_linear: np.ndarray):  # type: ignore[no-untyped-def]
+            st = self.settings
+            if st.shadow > 0 and self._plate_linear is not None:
+                bg_linear = apply_shadow(bg_linear, shadow_ratio(self._plate_linear, alpha), st.shadow)
+            if st.floor_reflection > 0:
+                reflection = floor_reflection(srgb_to_linear(fg_srgb), alpha, st.floor_reflection)
+                if reflection is not None:
+                    bg_linear = reflection[..., :3] + bg_linear * (1.0 - reflection[..., 3:4])
+            if then is not None:
+                return then(position, fg_srgb, alpha, bg_linear)
+            return fg_srgb, alpha, bg_linear
+
+        return hook
+
+    def close(self) -> None:
+        self.set.close()

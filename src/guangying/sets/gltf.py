@@ -1,0 +1,236 @@
+"""3D sets: a glTF / GLB scene rendered offscreen from the tracked camera (OpenGL through EGL: the GPU
+where there is one, Mesa's llvmpipe software renderer elsewhere).
+
+glTF's axes are ours (metres, Y up, +Z towards the viewer), so the scene sits in the screen's world
+frame as authored. Materials are drawn unlit — base colour × texture × vertex colour, in linear light —
+because a virtual set's lighting is baked into its textures. 4× multisampling anti-aliases edges,
+textures are trilinear mip-mapped with anisotropic filtering. With a lens calibration the render is
+warped through the lens's distortion (rendered with a margin so the bent frame's corners exist).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from guangying.base.colour import srgb_to_linear
+from guangying.base.errors import DeviceError, InputFormatError
+from guangying.lens.camera import rotation_world_from_rig
+from guangying.sets.optics import SetOptics, defocus_by_depth
+from guangying.sets.view import RayGrid, SetView
+
+NEAR_M, FAR_M = 0.05, 20000.0
+_MAX_MARGIN = 1.6  # render at most this much wider/taller than the frame for a distorted lens
+
+_VERTEX = """
+#version 330
+uniform mat4 mvp;
+uniform mat4 view;
+in vec3 in_position;
+in vec2 in_uv;
+in vec4 in_colour;
+out vec2 uv;
+out vec4 colour;
+out float axial;
+void main() {
+    gl_Position = mvp * vec4(in_position, 1.0);
+    uv = in_uv;
+    colour = in_colour;
+    axial = -(view * vec4(in_position, 1.0)).z;
+}
+"""
+_FRAGMENT = """
+#version 330
+uniform sampler2D base_colour;
+in vec2 uv;
+in vec4 colour;
+in float axial;
+layout(location = 0) out vec4 out_rgba;
+layout(location = 1) out vec4 out_depth;
+void main() {
+    vec4 c = colour * texture(base_colour, uv);
+    out_rgba = vec4(c.rgb * c.a, c.a);
+    out_depth = vec4(axial * c.a, 0.0, 0.0, c.a);
+}
+"""
+
+
+def _egl_context():  # type: ignore[no-untyped-def]
+    try:
+        import moderngl
+    except ImportError as exc:
+        raise DeviceError("3D sets need moderngl: pip install 'guangying[sets3d]'") from exc
+    try:
+        return moderngl.create_standalone_context(backend="egl")
+    except Exception as exc:  # moderngl raises plain Exception for a missing EGL/driver
+        raise DeviceError(
+            f"cannot open an offscreen OpenGL context through EGL ({exc}); on Debian/Ubuntu install "
+            "libegl1 and libgl1-mesa-dri (Mesa's software renderer works without a GPU)"
+        ) from exc
+
+
+def _mesh_arrays(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:  # type: ignore[no-untyped-def]
+    """Unindexed triangles of a trimesh mesh: positions (N, 3), uv (N, 2), linear RGBA (N, 4), and the
+    linear RGBA base-colour texture or None."""
+    faces = np.asarray(mesh.faces).ravel()
+    positions = np.asarray(mesh.vertices, np.float32)[faces]
+    n = positions.shape[0]
+    uv = np.zeros((n, 2), np.float32)
+    colour = np.ones((n, 4), np.float32)
+    texture = None
+    visual = mesh.visual
+    if visual.kind == "texture":
+        material = visual.material
+        factor = getattr(material, "baseColorFactor", None)
+        if factor is not None:
+            colour[:] = np.asarray(factor, np.float32) / (
+                255.0 if np.asarray(factor).dtype == np.uint8 else 1.0
+            )
+        image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
+        if image is not None and visual.uv is not None:
+            rgba = np.asarray(image.convert("RGBA"), np.float32) / 255.0
+            texture = np.concatenate([srgb_to_linear(rgba[..., :3]), rgba[..., 3:]], axis=2)  # glTF: sRGB
+            uv = np.asarray(visual.uv, np.float32)[faces]
+            uv[:, 1] = 1.0 - uv[:, 1]  # glTF's v runs down the picture; OpenGL's up
+    elif visual.kind in ("vertex", "face"):
+        rgba = np.asarray(visual.vertex_colors, np.float32)[faces] / 255.0  # glTF colours are linear
+        colour[:] = rgba
+    return positions, uv, colour, texture
+
+
+def _projection(k: np.ndarray, width: int, height: int) -> np.ndarray:
+    """OpenGL clip matrix reproducing OpenCV's pinhole K (pixel centres at integers, rows downwards
+    once the read-back image is flipped)."""
+    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
+    n, f = NEAR_M, FAR_M
+    return np.array(
+        [
+            [2 * fx / width, 0, 1 - 2 * (cx + 0.5) / width, 0],
+            [0, 2 * fy / height, 2 * (cy + 0.5) / height - 1, 0],
+            [0, 0, -(f + n) / (f - n), -2 * f * n / (f - n)],
+            [0, 0, -1, 0],
+        ],
+        np.float64,
+    )
+
+
+class GltfSet:
+    """A glTF/GLB scene rendered for each frame's camera; ``render`` → float32 (H, W, 3) linear."""
+
+    def __init__(self, path: str | Path) -> None:
+        import trimesh
+
+        path = Path(path)
+        try:
+            scene = trimesh.load(str(path), force="scene")
+        except Exception as exc:  # trimesh raises many kinds for a bad file
+            raise InputFormatError(f"cannot load 3D set {path}: {exc}") from exc
+        meshes = [g for g in scene.dump() if hasattr(g, "faces") and len(g.faces)]
+        if not meshes:
+            raise InputFormatError(f"3D set {path} has no triangle meshes")
+        self.path = path
+        self.ctx = _egl_context()
+        self.program = self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
+        white = self.ctx.texture((1, 1), 4, np.ones(4, np.float32).tobytes(), dtype="f4")
+        self._draws = []
+        for mesh in meshes:
+            positions, uv, colour, texture = _mesh_arrays(mesh)
+            data = np.concatenate([positions, uv, colour], axis=1).astype(np.float32)
+            vbo = self.ctx.buffer(data.tobytes())
+            vao = self.ctx.vertex_array(
+                self.program, [(vbo, "3f 2f 4f", "in_position", "in_uv", "in_colour")]
+            )
+            if texture is None:
+                tex = white
+            else:
+                h, w = texture.shape[:2]
+                tex = self.ctx.texture((w, h), 4, np.ascontiguousarray(texture[::-1]).tobytes(), dtype="f4")
+                tex.build_mipmaps()
+                tex.filter = (self.ctx.LINEAR_MIPMAP_LINEAR, self.ctx.LINEAR)
+                tex.anisotropy = 8.0
+            self._draws.append((vao, tex))
+        self._rays = RayGrid()
+        self._fbo_size: tuple[int, int] | None = None
+
+    def _framebuffers(self, width: int, height: int) -> None:
+        if self._fbo_size == (width, height):
+            return
+        samples = min(4, self.ctx.max_samples)
+        ms = [self.ctx.renderbuffer((width, height), 4, samples=samples, dtype="f4") for _ in range(2)]
+        depth = self.ctx.depth_renderbuffer((width, height), samples=samples)
+        self._ms_fbo = self.ctx.framebuffer(ms, depth)
+        resolved = [self.ctx.renderbuffer((width, height), 4, dtype="f4") for _ in range(2)]
+        self._resolved_fbo = self.ctx.framebuffer(resolved)
+        self._fbo_size = (width, height)
+
+    def _draw(self, view: SetView, k: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+        """Undistorted render with intrinsics ``k`` at width×height: (rgba premultiplied, axial depth m)."""
+        import moderngl
+
+        self._framebuffers(width, height)
+        p = view.pose
+        r = rotation_world_from_rig(p.pan_deg, p.tilt_deg, p.roll_deg)
+        view_m = np.eye(4)
+        view_m[:3, :3] = r.T
+        view_m[:3, 3] = -r.T @ p.position_m
+        mvp = _projection(k, width, height) @ view_m
+        self.program["mvp"].write(mvp.T.astype(np.float32).tobytes())  # GLSL matrices are column-major
+        self.program["view"].write(view_m.T.astype(np.float32).tobytes())
+        self._ms_fbo.use()
+        self._ms_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        self.ctx.enable(moderngl.DEPTH_TEST)
+        for vao, tex in self._draws:
+            tex.use(0)
+            vao.render(moderngl.TRIANGLES)
+        self.ctx.copy_framebuffer(self._resolved_fbo, self._ms_fbo)  # MSAA resolve, every attachment
+        rgba = self._read(0, width, height)
+        depth_plane = self._read(1, width, height)
+        cover = depth_plane[..., 3]
+        axial = np.where(cover > 1e-4, depth_plane[..., 0] / np.maximum(cover, 1e-4), np.nan)
+        return np.ascontiguousarray(rgba), axial.astype(np.float32)
+
+    def _read(self, attachment: int, width: int, height: int) -> np.ndarray:
+        """One resolved attachment as float32 (H, W, 4), rows top-down."""
+        data = self._resolved_fbo.read(components=4, attachment=attachment, dtype="f4")
+        return np.frombuffer(data, np.float32).reshape(height, width, 4)[::-1]
+
+    def render_rgba(self, view: SetView) -> tuple[np.ndarray, np.ndarray]:
+        """(rgba premultiplied linear (H, W, 4), axial distance m (H, W), NaN where empty) for the view,
+        through its lens distortion when it has one."""
+        w, h = view.width_px, view.height_px
+        k = np.asarray(view.camera_matrix, np.float64)
+        if view.dist_coeffs is None or not np.any(view.dist_coeffs):
+            return self._draw(view, k, w, h)
+        grid = self._rays.normalised(view)
+        u = grid[..., 0] * k[0, 0] + k[0, 2]
+        v = grid[..., 1] * k[1, 1] + k[1, 2]
+        # Undistorted canvas covering every pixel the bent frame looks at (up to a margin).
+        x0 = max(math.floor(float(np.nanmin(u))) - 2, -int((_MAX_MARGIN - 1) / 2 * w))
+        y0 = max(math.floor(float(np.nanmin(v))) - 2, -int((_MAX_MARGIN - 1) / 2 * h))
+        x1 = min(math.ceil(float(np.nanmax(u))) + 2, w - 1 + int((_MAX_MARGIN - 1) / 2 * w))
+        y1 = min(math.ceil(float(np.nanmax(v))) + 2, h - 1 + int((_MAX_MARGIN - 1) / 2 * h))
+        x0, y0, x1, y1 = min(x0, 0), min(y0, 0), max(x1, w - 1), max(y1, h - 1)
+        k_big = k.copy()
+        k_big[0, 2] -= x0
+        k_big[1, 2] -= y0
+        rgba, axial = self._draw(view, k_big, x1 - x0 + 1, y1 - y0 + 1)
+        map_x = (u - x0).astype(np.float32)
+        map_y = (v - y0).astype(np.float32)
+        rgba = cv2.remap(rgba, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        axial = cv2.remap(
+            axial, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan
+        )
+        return rgba, axial
+
+    def render(self, view: SetView, position: int, optics: SetOptics | None = None) -> np.ndarray:
+        """float32 (H, W, 3) linear light (empty space is black), defocused by depth with ``optics``."""
+        rgba, axial = self.render_rgba(view)
+        if optics is not None:
+            rgba = defocus_by_depth(rgba, axial, optics, view)
+        return np.ascontiguousarray(rgba[..., :3])
+
+    def close(self) -> None:
+        self.ctx.release()

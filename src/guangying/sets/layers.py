@@ -1,0 +1,223 @@
+"""2.5D sets: flat picture layers (RGBA stills or clips) standing at distances behind the screen, so a
+moving camera sees them slide over one another (parallax), each with its own depth of field.
+
+Set file (YAML; picture paths are relative to it)::
+
+    layers:
+      - image: sky.png            # RGBA or RGB still, or a clip / image sequence
+        distance_m: 60            # behind the screen: the layer is the plane Z = −60 m, facing the camera
+        width_m: 160              # its width in metres (height follows the picture's aspect)
+        centre_m: [0, 10]         # optional, (x, y) of its centre in metres; default [0, 0]
+      - image: trees.png
+        distance_m: 8
+        width_m: 24
+        depth: trees_depth.exr    # optional per-pixel distance behind the screen (metres) …
+        depth_range_m: [6, 12]    # … or an 8/16-bit picture mapped black → 6 m, white → 12 m
+
+Layers are drawn far to near in premultiplied linear light; whatever no layer covers is black.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+import yaml
+
+from guangying.base.errors import InputFormatError
+from guangying.sets.mip import ZERO, MipPyramid
+from guangying.sets.optics import SetOptics, defocus_by_depth, defocus_premultiplied
+from guangying.sets.source import PictureSource
+from guangying.sets.view import RayGrid, SetView
+
+DEPTH_ITERATIONS = 3  # fixed-point steps ray ↔ depth map (relief parallax); converges for smooth depth
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSpec:
+    """One layer as the set file describes it."""
+
+    image: Path
+    distance_m: float
+    width_m: float
+    centre_m: tuple[float, float] = (0.0, 0.0)
+    depth: Path | None = None
+    depth_range_m: tuple[float, float] | None = None
+
+
+def _number(value: Any, where: str, positive: bool = True) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InputFormatError(f"{where} must be a number, got {value!r}") from exc
+    if not math.isfinite(v) or (positive and v <= 0):
+        raise InputFormatError(
+            f"{where} must be a {'positive ' if positive else ''}finite number, got {value!r}"
+        )
+    return v
+
+
+def read_layer_specs(path: str | Path) -> list[LayerSpec]:
+    """Parse and check a 2.5D set file; errors name the file and the layer."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputFormatError(f"cannot read set file {path}: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list) or not doc["layers"]:
+        raise InputFormatError(f"set file {path} needs a non-empty 'layers:' list")
+    specs = []
+    for n, item in enumerate(doc["layers"], 1):
+        where = f"set file {path}, layer {n}"
+        if not isinstance(item, dict):
+            raise InputFormatError(f"{where}: each layer is a mapping with image, distance_m, width_m")
+        unknown = set(item) - {"image", "distance_m", "width_m", "centre_m", "depth", "depth_range_m"}
+        if unknown:
+            raise InputFormatError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        for key in ("image", "distance_m", "width_m"):
+            if key not in item:
+                raise InputFormatError(f"{where}: '{key}' is missing")
+        image = path.parent / str(item["image"])
+        centre = item.get("centre_m", [0.0, 0.0])
+        if not isinstance(centre, list | tuple) or len(centre) != 2:
+            raise InputFormatError(f"{where}: centre_m must be [x, y] in metres")
+        depth = path.parent / str(item["depth"]) if item.get("depth") else None
+        rng = item.get("depth_range_m")
+        if rng is not None:
+            if not isinstance(rng, list | tuple) or len(rng) != 2:
+                raise InputFormatError(f"{where}: depth_range_m must be [near, far] in metres")
+            rng = (_number(rng[0], f"{where} depth_range_m"), _number(rng[1], f"{where} depth_range_m"))
+        specs.append(
+            LayerSpec(
+                image,
+                _number(item["distance_m"], f"{where} distance_m", positive=False),
+                _number(item["width_m"], f"{where} width_m"),
+                (
+                    _number(centre[0], f"{where} centre_m", False),
+                    _number(centre[1], f"{where} centre_m", False),
+                ),
+                depth,
+                rng,
+            )
+        )
+    return specs
+
+
+class _Layer:
+    def __init__(self, spec: LayerSpec) -> None:
+        self.spec = spec
+        self.picture: PictureSource[MipPyramid] = PictureSource(spec.image, MipPyramid, "set layer")
+        self.height_m = spec.width_m * self.picture.height / self.picture.width
+        self.depth: PictureSource[MipPyramid] | None = None
+        if spec.depth is not None:
+            rng = spec.depth_range_m
+
+            def depth_pyramid(rgba: np.ndarray) -> MipPyramid:
+                # luminance of the depth picture (first channel: depth pictures are grey)
+                values = rgba[..., 0] / np.maximum(rgba[..., 3], 1e-6)
+                if rng is not None:
+                    values = rng[0] + (rng[1] - rng[0]) * _unlinearise(values)
+                return MipPyramid(values.astype(np.float32))
+
+            self.depth = PictureSource(spec.depth, depth_pyramid, "layer depth map")
+
+
+def _unlinearise(linear: np.ndarray) -> np.ndarray:
+    """Back to the stored 0–1 code values: a depth picture's grey levels are numbers, not light."""
+    from guangying.base.colour import linear_to_srgb
+
+    return linear_to_srgb(np.clip(linear, 0.0, 1.0))
+
+
+class LayeredSet:
+    """A 2.5D set (see the module docstring) rendered for each frame's camera."""
+
+    def __init__(self, specs: list[LayerSpec]) -> None:
+        self._rays = RayGrid()
+        # Far to near, so nearer layers are laid over farther ones.
+        self.layers = [_Layer(s) for s in sorted(specs, key=lambda s: -s.distance_m)]
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> LayeredSet:
+        return cls(read_layer_specs(path))
+
+    def render_layer(self, layer: _Layer, view: SetView, position: int) -> tuple[np.ndarray, np.ndarray]:
+        """One layer as the camera sees it: (rgba premultiplied linear (H, W, 4), distance along the
+        optical axis in metres (H, W), NaN where the layer is not)."""
+        grid = self._rays.normalised(view)
+        h, w = grid.shape[:2]
+        pyramid = layer.picture.at(position)
+        s = layer.spec
+        rect = np.array(
+            [s.centre_m[0] - s.width_m / 2, s.centre_m[1] + layer.height_m / 2, s.width_m, layer.height_m],
+            np.float32,
+        )
+        r = view.rotation_world_from_cv.astype(np.float32)
+        c = view.pose.position_m.astype(np.float32)
+        plane_z = np.full((h, w), -s.distance_m, np.float32)
+        texels = np.empty((h, w, 2), np.float32)
+        axial = np.empty((h, w), np.float32)
+        unit = np.array([pyramid.width, pyramid.height], np.float32)
+        _plane_map(grid, r, c, plane_z, rect, unit, texels, axial)
+        if layer.depth is not None:
+            depth_pyr = layer.depth.at(position)
+            scale = np.array([depth_pyr.width / pyramid.width, depth_pyr.height / pyramid.height], np.float32)
+            for _ in range(DEPTH_ITERATIONS):
+                depth = depth_pyr.sample(texels * scale, ZERO, ZERO)[..., 0]
+                plane_z = np.where(np.isfinite(texels[..., 0]) & (depth > 0), -depth, plane_z).astype(
+                    np.float32
+                )
+                _plane_map(grid, r, c, plane_z, rect, unit, texels, axial)
+        rgba = pyramid.sample(texels, ZERO, ZERO)
+        axial = np.where(rgba[..., 3] > 0, axial, np.nan).astype(np.float32)
+        return rgba, axial
+
+    def render(self, view: SetView, position: int, optics: SetOptics | None = None) -> np.ndarray:
+        """float32 (H, W, 3) linear light: all layers, each defocused by its own circle of confusion."""
+        out = np.zeros((view.height_px, view.width_px, 4), np.float32)
+        for layer in self.layers:
+            rgba, axial = self.render_layer(layer, view, position)
+            if optics is not None:
+                if layer.depth is None:
+                    seen = axial[np.isfinite(axial)]
+                    if seen.size:
+                        rgba = defocus_premultiplied(rgba, float(optics.coc_px(view, float(np.median(seen)))))
+                else:
+                    rgba = defocus_by_depth(rgba, axial, optics, view)
+            out = rgba + out * (1.0 - rgba[..., 3:4])
+        return np.ascontiguousarray(out[..., :3])
+
+    def close(self) -> None:
+        for layer in self.layers:
+            layer.picture.close()
+            if layer.depth is not None:
+                layer.depth.close()
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _plane_map(grid, r, c, plane_z, rect, unit, texels, axial):  # type: ignore[no-untyped-def]
+    """Intersect each pixel's ray with the plane Z = plane_z[i, j]: texel coordinates on a layer whose
+    top-left corner is (rect[0], rect[1]) m and size rect[2]×rect[3] m; NaN behind the camera."""
+    h, w = grid.shape[0], grid.shape[1]
+    for i in numba.prange(h):
+        for j in range(w):
+            x = grid[i, j, 0]
+            y = grid[i, j, 1]
+            dx = r[0, 0] * x + r[0, 1] * y + r[0, 2]
+            dy = r[1, 0] * x + r[1, 1] * y + r[1, 2]
+            dz = r[2, 0] * x + r[2, 1] * y + r[2, 2]
+            t = (plane_z[i, j] - c[2]) / dz if dz != 0.0 else -1.0
+            if t <= 0.0:  # the plane is behind the camera along this ray
+                texels[i, j, 0] = np.nan
+                texels[i, j, 1] = np.nan
+                axial[i, j] = np.nan
+                continue
+            px = c[0] + t * dx
+            py = c[1] + t * dy
+            texels[i, j, 0] = (px - rect[0]) / rect[2] * unit[0]
+            texels[i, j, 1] = (rect[1] - py) / rect[3] * unit[1]
+            axial[i, j] = t  # the ray is (x, y, 1) in camera axes, so t is the distance along the axis

@@ -1,0 +1,73 @@
+"""Pictures a set is made of — a still or a clip — served per shot position in linear light.
+
+A clip advances with the shot (position i → its i-th frame) and holds its last frame if it is
+shorter; a still is decoded once. Whatever a set builds from a picture (a mip pyramid) is rebuilt only
+when the picture changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from guangying.base.colour import srgb_to_linear
+from guangying.base.errors import MediaError
+from guangying.media import open_reader
+
+T = TypeVar("T")
+
+
+def _linear_rgba(frame) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """float32 (H, W, 4) linear, premultiplied (alpha 1 where the picture has none)."""
+    rgb = frame.rgb if frame.transfer == "linear" else srgb_to_linear(frame.rgb)
+    alpha = frame.alpha if frame.alpha is not None else np.ones(rgb.shape[:2], np.float32)
+    return np.concatenate([rgb * alpha[..., None], alpha[..., None]], axis=2).astype(np.float32)
+
+
+class PictureSource(Generic[T]):
+    """A still or a clip turned by ``prepare`` (e.g. into a :class:`~guangying.sets.mip.MipPyramid`)
+    from float32 (H, W, 4) linear premultiplied RGBA; ``at(position)`` returns the prepared frame."""
+
+    def __init__(
+        self, spec: str | Path, prepare: Callable[[np.ndarray], T], what: str = "set picture"
+    ) -> None:
+        self.spec = str(spec)
+        if not Path(self.spec).exists() and "%" not in self.spec and "#" not in self.spec:
+            raise MediaError(f"{what} '{self.spec}' does not exist")
+        self._prepare = prepare
+        self._reader = open_reader(self.spec)
+        info = self._reader.info
+        self.width, self.height = info.width, info.height
+        self.is_still = info.kind == "image" or info.frame_count == 1
+        self._iter = iter(self._reader)
+        self._position = -1
+        self._current: T | None = None
+        self._advance()
+        if self.is_still:
+            self.close()
+
+    def _advance(self) -> None:
+        frame = next(self._iter, None) if self._iter is not None else None
+        if frame is None:
+            if self._current is None:
+                raise MediaError(f"'{self.spec}' has no frames")
+            self.close()  # hold the last frame
+            return
+        self._current = self._prepare(_linear_rgba(frame))
+        self._position += 1
+
+    def at(self, position: int) -> T:
+        """The prepared frame for shot position ``position`` (clips only move forwards)."""
+        while not self.is_still and self._iter is not None and self._position < position:
+            self._advance()
+        assert self._current is not None
+        return self._current
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+            self._iter = None

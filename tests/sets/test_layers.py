@@ -1,0 +1,140 @@
+"""2.5D layer sets: parallax from camera translation, depth maps, each layer's own depth of field."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from guangying.base.errors import InputFormatError
+from guangying.lens.camera import CameraPose, intrinsics_matrix, project_points_px
+from guangying.media import open_writer
+from guangying.sets.layers import LayeredSet, read_layer_specs
+from guangying.sets.optics import SetOptics
+from guangying.sets.view import SetView
+
+W, H, SENSOR_MM = 320, 180, 24.89
+
+
+def _write_rgba(path, rgb_srgb, alpha=None):
+    h, w = rgb_srgb.shape[:2]
+    content = "rgb" if alpha is None else "rgba"
+    with open_writer(path, fps=Fraction(24), width=w, height=h, content=content) as writer:
+        writer.write(rgb_srgb, alpha=alpha, transfer="srgb")
+
+
+def _dot_picture(w, h, centre_px, radius_px, colour, transparent):
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    dot = ((xx - centre_px[0]) ** 2 + (yy - centre_px[1]) ** 2 <= radius_px**2).astype(np.float32)
+    rgb = np.zeros((h, w, 3), np.float32)
+    rgb[...] = np.asarray(colour, np.float32) * dot[..., None]
+    alpha = dot if transparent else None
+    return rgb, alpha
+
+
+@pytest.fixture(scope="module")
+def two_layer_set(tmp_path_factory):
+    """Far layer: 40 m wide, 20 m behind the screen, red dot at world (0, 0, −20).
+    Near layer: 4 m wide, 2 m behind the screen, transparent but for a green dot at (0.5, 0.2, −2)."""
+    folder = tmp_path_factory.mktemp("layers")
+    far_rgb, _ = _dot_picture(400, 200, (200, 100), 3.0, (1, 0, 0), False)
+    _write_rgba(folder / "far.png", far_rgb)
+    # near: 400 px over 4 m = 100 px/m; (0.5, 0.2) m from the centre → (250, 100 − 20) px
+    near_rgb, near_alpha = _dot_picture(400, 200, (250, 80), 4.0, (0, 1, 0), True)
+    _write_rgba(folder / "near.png", near_rgb, near_alpha)
+    (folder / "set.yaml").write_text(
+        "layers:\n"
+        "  - {image: near.png, distance_m: 2, width_m: 4}\n"
+        "  - {image: far.png, distance_m: 20, width_m: 40}\n"
+    )
+    return folder / "set.yaml"
+
+
+def _centroid(channel):
+    v, u = np.mgrid[0 : channel.shape[0], 0 : channel.shape[1]]
+    weight = np.clip(channel, 0, None)  # the pictures are black around their dots
+    assert weight.sum() > 0
+    cu, cv = (u * weight).sum() / weight.sum(), (v * weight).sum() / weight.sum()
+    var = ((u - cu) ** 2 * weight).sum() / weight.sum()
+    return float(cu), float(cv), float(var)
+
+
+def test_translation_gives_parallax_as_projected(two_layer_set):
+    layered = LayeredSet.from_file(two_layer_set)
+    k = intrinsics_matrix(35.0, SENSOR_MM, W, H)
+    far_point, near_point = np.array([[0.0, 0.0, -20.0]]), np.array([[0.5, 0.2, -2.0]])
+    shifts = []
+    for pose in (CameraPose(z_m=4.0), CameraPose(x_m=0.6, y_m=0.1, z_m=4.0, pan_deg=2.0)):
+        rgb = layered.render(SetView(pose, k, W, H), 0)
+        far_u, far_v, _ = _centroid(rgb[..., 0])
+        near_u, near_v, _ = _centroid(rgb[..., 1])
+        assert np.allclose((far_u, far_v), project_points_px(far_point, pose, k)[0], atol=0.3)
+        assert np.allclose((near_u, near_v), project_points_px(near_point, pose, k)[0], atol=0.3)
+        shifts.append((far_u, near_u))
+    # Analytic parallax of a 0.6 m side step (the pan moves both alike): f·Δx/depth, 24 m vs 6 m away.
+    fx = k[0, 0]
+    d_far = shifts[0][0] - shifts[1][0]
+    d_near = shifts[0][1] - shifts[1][1]
+    pan_px = d_far - fx * 0.6 / 24.0
+    assert d_near - pan_px == pytest.approx(fx * 0.6 / 6.0, rel=0.03)
+
+
+def test_each_layer_is_defocused_by_its_own_circle(two_layer_set):
+    layered = LayeredSet.from_file(two_layer_set)
+    k = intrinsics_matrix(85.0, SENSOR_MM, W, H)
+    view = SetView(CameraPose(z_m=4.0), k, W, H)
+    sharp = layered.render(view, 0)
+    focus_m = 6.0  # on the near layer (2 m behind the screen, camera 4 m in front)
+    soft = layered.render(
+        view, 0, SetOptics(f_number=1.4, focus_distance_m=focus_m, sensor_width_mm=SENSOR_MM)
+    )
+    # thin lens, written out: c = f²/(N(s − f))·|d − s|/d on the sensor, in pixels
+    f, n, s, d = 85.0, 1.4, focus_m * 1000, 24_000.0
+    coc_expected_px = f * f / (n * (s - f)) * abs(d - s) / d * W / SENSOR_MM
+    _, _, var_sharp = _centroid(sharp[..., 0])
+    _, _, var_soft = _centroid(soft[..., 0])
+    # a uniform disc of diameter D adds D²/16 to the per-axis variance
+    assert 4 * np.sqrt(var_soft - var_sharp) == pytest.approx(coc_expected_px, rel=0.12)
+    _, _, var_near_sharp = _centroid(sharp[..., 1])
+    _, _, var_near_soft = _centroid(soft[..., 1])
+    assert var_near_soft == pytest.approx(var_near_sharp, rel=0.05)  # the layer in focus stays sharp
+
+
+def test_depth_map_places_the_layer_pixels(tmp_path):
+    # A layer nominally at 5 m whose depth map says 15 m behaves like a layer at 15 m.
+    rgb, _ = _dot_picture(200, 100, (100, 50), 3.0, (1, 1, 1), False)
+    _write_rgba(tmp_path / "dot.png", rgb)
+    _write_rgba(tmp_path / "depth.png", np.full((100, 200, 3), 0.5, np.float32))  # mid-grey → 15 m
+    (tmp_path / "d.yaml").write_text(
+        "layers:\n"
+        "  - {image: dot.png, distance_m: 5, width_m: 10, depth: depth.png, depth_range_m: [10, 20]}\n"
+    )
+    k = intrinsics_matrix(35.0, SENSOR_MM, W, H)
+    pose = CameraPose(x_m=1.0, z_m=3.0)
+    with_depth = LayeredSet.from_file(tmp_path / "d.yaml").render(SetView(pose, k, W, H), 0)
+    expected = project_points_px(np.array([[0.0, 0.0, -15.0]]), pose, k)[0]
+    u, v, _ = _centroid(with_depth[..., 0])
+    assert np.allclose((u, v), expected, atol=0.5)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("layers: []\n", "non-empty 'layers:'"),
+        ("layers:\n  - {image: a.png, width_m: 3}\n", "'distance_m' is missing"),
+        ("layers:\n  - {image: a.png, distance_m: far, width_m: 3}\n", "distance_m must be a number"),
+        ("layers:\n  - {image: a.png, distance_m: 2, width_m: -3}\n", "width_m must be a positive"),
+        ("layers:\n  - {image: a.png, distance_m: 2, width_m: 3, colour: red}\n", "unknown key"),
+        ("layers: [\n", "cannot read set file"),
+    ],
+)
+def test_bad_set_files_say_what_is_wrong(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(InputFormatError, match=message):
+        read_layer_specs(path)
+
+
+def test_missing_layer_picture_is_named(tmp_path):
+    (tmp_path / "s.yaml").write_text("layers:\n  - {image: nowhere.png, distance_m: 2, width_m: 3}\n")
+    with pytest.raises(Exception, match="nowhere.png"):
+        LayeredSet.from_file(tmp_path / "s.yaml")

@@ -1,0 +1,117 @@
+"""`guangying composite --set … --camera-track …` end to end: real files in and out, one compositor."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.base.colour import srgb_to_linear
+from guangying.cli.main import cli
+from guangying.evaluation.clips import green_screen_clip
+from guangying.evaluation.sets import camera_move_rows, gallery_panorama_srgb
+from guangying.lens.camera import intrinsics_matrix
+from guangying.lens.sensors import sensor_preset
+from guangying.media import open_reader, open_writer
+from guangying.sets.panorama import PanoramaSet
+from guangying.sets.view import SetView
+from guangying.tracking.camera_track import write_camera_track
+
+W, H, N, FIRST = 320, 180, 4, 1001
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("setshot")
+    plate = folder / "plate.%04d.png"
+    truth = []
+    with open_writer(plate, fps=Fraction(25), width=W, height=H, content="rgb", first_frame=FIRST) as w:
+        for f in green_screen_clip(W, H, N, seed=5):
+            w.write(f.rgb_srgb, transfer="srgb")
+            truth.append(f.alpha_true)
+    pano = gallery_panorama_srgb(1024)
+    with open_writer(folder / "pano.png", fps=Fraction(25), width=1024, height=512, content="rgb") as w:
+        w.write(pano, transfer="srgb")
+    rows = camera_move_rows(N, first_frame=FIRST, pan_deg=(-10, 30), focal_length_mm=(20, 40))
+    write_camera_track(folder / "cam.csv", rows)
+    return folder, plate, truth, rows
+
+
+def _invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def _frames(path):
+    with open_reader(path) as reader:
+        return [f.rgb for f in reader]
+
+
+def _expected_sets(folder, rows, focal_override=None):
+    pano = PanoramaSet(folder / "pano.png")
+    sensor_mm = sensor_preset("s35").width_mm
+    out = []
+    for i, row in enumerate(rows):
+        k = intrinsics_matrix(focal_override or row.focal_length_mm, sensor_mm, W, H)
+        out.append(pano.render(SetView(row.pose, k, W, H), i))
+    return out
+
+
+def test_composite_over_a_tracked_panorama(shot, tmp_path):
+    folder, plate, truth, rows = shot
+    out = tmp_path / "comp.%04d.png"
+    result = _invoke("composite", plate, "--set", folder / "pano.png", "--camera-track", folder / "cam.csv",
+                     "--sensor", "s35", "-o", out, "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    comps = _frames(out)
+    expected = _expected_sets(folder, rows)
+    for comp, alpha, want in zip(comps, truth, expected, strict=True):
+        clear = alpha == 0
+        err = np.abs(srgb_to_linear(comp) - want)[clear].mean()
+        assert err < 0.01  # the set at each frame's camera, where the actor is not
+    # the camera moved: the first and last backgrounds differ a lot
+    assert np.abs(comps[0] - comps[-1])[truth[0] == 0].mean() > 0.05
+
+
+def test_focal_length_overrides_the_track_without_depth_of_field(shot, tmp_path):
+    folder, plate, truth, rows = shot
+    out = tmp_path / "prime.%04d.png"
+    result = _invoke("composite", plate, "--set", folder / "pano.png", "--camera-track", folder / "cam.csv",
+                     "--focal-length", "50", "--sensor", "s35", "-o", out, "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    comps = _frames(out)
+    expected = _expected_sets(folder, rows, focal_override=50.0)
+    clear = truth[-1] == 0
+    assert np.abs(srgb_to_linear(comps[-1]) - expected[-1])[clear].mean() < 0.01
+
+
+def test_depth_of_field_with_a_set_blurs_the_panorama(shot, tmp_path):
+    folder, plate, truth, rows = shot
+    sharp, soft = tmp_path / "sharp.%04d.png", tmp_path / "soft.%04d.png"
+    common = ["composite", plate, "--set", folder / "pano.png", "--camera-track", folder / "cam.csv",
+              "--end", FIRST, "--quiet"]  # fmt: skip
+    assert _invoke(*common, "-o", sharp).exit_code == 0
+    result = _invoke(*common, "-o", soft, "--f-number", "1.4", "--focus", "1.0")
+    assert result.exit_code == 0, result.output
+    clear = (truth[0] == 0)[:, 1:] & (truth[0] == 0)[:, :-1]
+    grad = [np.square(np.diff(_frames(p)[0], axis=1))[clear].mean() for p in (sharp, soft)]
+    assert grad[1] < 0.5 * grad[0]  # focused at 1 m, the panorama at infinity goes soft
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--set", "pano.png"], "--camera-track"),
+        (["--set", "pano.png", "--camera-track", "cam.csv", "-b", "#000000"], "either --background or --set"),
+        ([], "either --background or --set"),
+        (["--set", "nowhere.png", "--camera-track", "cam.csv"], "nowhere.png"),
+        (["--set", "pano.png", "--camera-track", "cam.csv", "--shadow", "2"], "0–1"),
+    ],
+)
+def test_bad_set_arguments_are_clear(shot, tmp_path, extra, message):
+    folder, plate, _, _ = shot
+    args = [a if a not in ("pano.png", "cam.csv") else folder / a for a in extra]
+    out = tmp_path / "x.mp4"
+    result = CliRunner().invoke(cli, ["composite", str(plate), "-o", str(out), "--quiet", *map(str, args)])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert not out.exists()
