@@ -4,12 +4,12 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup models demo test lint bench clean chromium
+.PHONY: setup models demo test lint bench clean chromium egl
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,sets3d]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -33,8 +33,20 @@ chromium:
 	      echo "apt could not install chromium: the browser tests will skip"; \
 	  else echo "chromium missing and apt not usable here: the browser tests will skip"; fi; }
 
+# 3D virtual sets render offscreen through EGL (Mesa's software renderer without a GPU): libegl1 and
+# libgl1-mesa-dri are apt-installed when missing and apt is usable, else those tests skip and say why.
+egl:
+	@ldconfig -p 2>/dev/null | grep -q 'libEGL_mesa.so.0' || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1-mesa-dri || \
+	      echo "apt could not install libegl1/libgl1-mesa-dri: the 3D set tests will skip"; \
+	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1-mesa-dri || \
+	      echo "apt could not install libegl1/libgl1-mesa-dri: the 3D set tests will skip"; \
+	  else echo "EGL (libegl1, libgl1-mesa-dri) missing and apt not usable: the 3D set tests will skip"; fi; }
+
 # GUANGYING_REQUIRE_MODELS=1: tests marked `models` fail (not skip) if the models are missing.
-test: setup models chromium
+test: setup models chromium egl
 	$(PY) -m pip install --quiet -e '.[dev,browser]'
 	GUANGYING_REQUIRE_MODELS=1 $(PY) -m pytest -q
 
