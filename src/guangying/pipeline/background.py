@@ -77,6 +77,7 @@ class Background:
 
     def __init__(self, spec: str | Path, width: int, height: int) -> None:
         self.spec = str(spec)
+        self.inputs: tuple[str, ...] = ()  # files it reads (a colour reads none)
         self.width, self.height = width, height
         self._reader = None
         self._iter = None
@@ -94,6 +95,7 @@ class Background:
                 "(use a path, #RRGGBB, 'R,G,B' in 0–1, or black/white/grey/green/blue)"
             )
         self._reader = open_reader(self.spec)
+        self.inputs = (self.spec,)
         self.is_still = self._reader.info.kind == "image" or self._reader.info.frame_count == 1
         self._iter = iter(self._reader)
         self._advance()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -64,7 +65,7 @@ def _egl_context():  # type: ignore[no-untyped-def]
     except ImportError as exc:
         raise DeviceError("3D sets need moderngl: pip install 'guangying[sets3d]'") from exc
     try:
-        return moderngl.create_standalone_context(backend="egl")
+        return moderngl.create_standalone_context(backend="egl")  # type: ignore[arg-type]  # stub is wrong
     except Exception as exc:  # moderngl raises plain Exception for a missing EGL/driver
         raise DeviceError(
             f"cannot open an offscreen OpenGL context through EGL ({exc}); on Debian/Ubuntu install "
@@ -125,7 +126,7 @@ class GltfSet:
 
         path = Path(path)
         try:
-            scene = trimesh.load(str(path), force="scene")
+            scene: Any = trimesh.load(str(path), force="scene")
         except Exception as exc:  # trimesh raises many kinds for a bad file
             raise InputFormatError(f"cannot load 3D set {path}: {exc}") from exc
         meshes = [g for g in scene.dump() if hasattr(g, "faces") and len(g.faces)]

@@ -178,8 +178,9 @@ class LayeredSet:
 
     def render(self, view: SetView, position: int, optics: SetOptics | None = None) -> np.ndarray:
         """float32 (H, W, 3) linear light: all layers, each defocused by its own circle of confusion."""
-        out = np.zeros((view.height_px, view.width_px, 4), np.float32)
+        out: np.ndarray = np.zeros((view.height_px, view.width_px, 4), np.float32)
         for layer in self.layers:
+            rgba: np.ndarray
             rgba, axial = self.render_layer(layer, view, position)
             if optics is not None:
                 if layer.depth is None:

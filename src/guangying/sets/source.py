@@ -7,7 +7,7 @@ when the picture changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -16,6 +16,8 @@ import numpy as np
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import MediaError
 from guangying.media import open_reader
+from guangying.media.frames import Frame
+from guangying.media.reader import Reader
 
 T = TypeVar("T")
 
@@ -38,11 +40,11 @@ class PictureSource(Generic[T]):
         if not Path(self.spec).exists() and "%" not in self.spec and "#" not in self.spec:
             raise MediaError(f"{what} '{self.spec}' does not exist")
         self._prepare = prepare
-        self._reader = open_reader(self.spec)
+        self._reader: Reader | None = open_reader(self.spec)
         info = self._reader.info
         self.width, self.height = info.width, info.height
         self.is_still = info.kind == "image" or info.frame_count == 1
-        self._iter = iter(self._reader)
+        self._iter: Iterator[Frame] | None = iter(self._reader)
         self._position = -1
         self._current: T | None = None
         self._advance()

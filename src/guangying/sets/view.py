@@ -45,8 +45,8 @@ def view_from_track_row(
     """The camera of one track row: the focal length is ``focal_length_mm`` when given (a prime without
     zoom data), else the row's; a ``calibration`` adds the lens's principal point and distortion (and
     supplies the focal length when neither does)."""
-    focal = focal_length_mm if focal_length_mm is not None else row.focal_length_mm
-    if not math.isfinite(focal):
+    focal: float | None = focal_length_mm if focal_length_mm is not None else row.focal_length_mm
+    if focal is not None and not math.isfinite(focal):
         if calibration is None:
             raise SettingsError(
                 f"camera track frame {row.frame} has no focal length: give --focal-length MM "
