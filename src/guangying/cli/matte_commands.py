@@ -13,6 +13,7 @@ import click
 from guangying.cli.dataclass_options import dataclass_from_options, dataclass_options
 from guangying.keyer import KeyerSettings
 from guangying.media.outputs import check_outputs
+from guangying.pipeline.background import plate_inputs
 from guangying.pipeline.job import H264_PRESETS, CompositeSettings, H264Options, JobOutputs, run_job
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
 from guangying.pipeline.matters import MATTE_MODES, keyer_settings_for, make_matter
@@ -95,8 +96,8 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
 
 def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) -> None:
     # every file this run reads, before anything is read or written (run_job checks source/background)
-    read = [source, job.get("background"), *(options.get(k) for k in ("garbage_mask", "core_mask",
-                                                                       "clean_plate", "focus_track"))]
+    files = ("garbage_mask", "core_mask", "clean_plate", "focus_track")
+    read = [source, *plate_inputs(job.get("background")), *(options.get(k) for k in files)]
     check_outputs(read, [outputs.composite, outputs.alpha, outputs.foreground])
     outputs.audio = not options.get("no_audio", False)
     outputs.exr_matte_channel = options.get("exr_matte_channel") or "A"

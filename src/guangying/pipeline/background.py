@@ -68,6 +68,15 @@ class PlateSource(Protocol):
     def close(self) -> None: ...
 
 
+def plate_inputs(background: str | Path | PlateSource | None) -> list[str | Path]:
+    """The files a job's background reads (for the no-output-over-an-input check)."""
+    if background is None:
+        return []
+    if isinstance(background, str | Path):
+        return [background]
+    return list(background.inputs)
+
+
 class Background:
     """Serves the background plate for each frame, sRGB-encoded and linear, fitted to the frame size.
 

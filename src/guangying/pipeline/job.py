@@ -15,7 +15,7 @@ from guangying.base.timecode import timecode_at
 from guangying.media import open_reader, open_writer
 from guangying.media.outputs import check_outputs
 from guangying.media.video_writer import VIDEO_EXTENSIONS
-from guangying.pipeline.background import Background, PlateSource
+from guangying.pipeline.background import Background, PlateSource, plate_inputs
 from guangying.pipeline.frame import CompositeSettings, FrameCompositor, LayerHook
 from guangying.pipeline.progress import FrameProgress
 
@@ -129,8 +129,7 @@ def run_job(
         raise SettingsError("nothing to write: give a composite, alpha or foreground output")
     if outputs.composite is not None and background is None:
         raise SettingsError("a composite needs a background (image, clip or colour such as '#202020')")
-    inputs = [background] if background is None or isinstance(background, str | Path) else background.inputs
-    check_outputs([source, *inputs], [outputs.composite, outputs.alpha, outputs.foreground])
+    check_outputs([source, *plate_inputs(background)], [outputs.composite, outputs.alpha, outputs.foreground])
     settings = settings or CompositeSettings()
     report = JobReport()
     with contextlib.ExitStack() as stack:
