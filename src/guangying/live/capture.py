@@ -18,7 +18,7 @@ import av.error
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb
-from guangying.base.errors import MediaError
+from guangying.base.errors import MediaError, SettingsError
 from guangying.base.timecode import format_timecode
 from guangying.media import open_reader
 from guangying.media.video_reader import rgb_conversion
@@ -32,7 +32,7 @@ class DropOldestQueue(Generic[T]):
 
     def __init__(self, maxlen: int) -> None:
         if maxlen < 1:
-            raise ValueError(f"queue length must be ≥ 1, got {maxlen}")
+            raise SettingsError(f"live setting queue_frames={maxlen}: must be ≥ 1")
         self.maxlen = maxlen
         self._items: deque[T] = deque()
         self._cond = threading.Condition()
