@@ -4,17 +4,27 @@ The capture thread never waits for processing: when processing falls behind, the
 frames are dropped and counted, so latency stays bounded instead of growing.
 """
 
-from guangying.live.capture import CapturedFrame, LiveSource, open_live_source
-from guangying.live.session import LiveSession, SessionOutputs
-from guangying.live.settings import LiveSettings
-from guangying.live.stats import LiveStats
+from __future__ import annotations
 
-__all__ = [
-    "CapturedFrame",
-    "LiveSession",
-    "LiveSettings",
-    "LiveSource",
-    "LiveStats",
-    "SessionOutputs",
-    "open_live_source",
-]
+from typing import TYPE_CHECKING
+
+from guangying.base.lazy import lazy_exports
+
+# Loaded on first use, so importing one live module does not start the whole live stack.
+_EXPORTS = {
+    "CapturedFrame": "guangying.live.capture",
+    "LiveSource": "guangying.live.capture",
+    "open_live_source": "guangying.live.capture",
+    "LiveSession": "guangying.live.session",
+    "SessionOutputs": "guangying.live.session",
+    "LiveSettings": "guangying.live.settings",
+    "LiveStats": "guangying.live.stats",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from guangying.live.capture import CapturedFrame, LiveSource, open_live_source
+    from guangying.live.session import LiveSession, SessionOutputs
+    from guangying.live.settings import LiveSettings
+    from guangying.live.stats import LiveStats
