@@ -131,3 +131,14 @@ def foreground_band_error(
     if not band.any():
         return 0.0
     return float(np.abs(f[band] - f_true[band]).mean() * 1e3)
+
+
+def largest_hole_px(alpha: np.ndarray, solid: np.ndarray, erode_px: int = 3, threshold: float = 0.9) -> int:
+    """Size in pixels of the largest hole in a solid subject: the largest 8-connected component of
+    α < ``threshold`` inside ``solid`` (bool (H, W), where α* = 1) eroded by ``erode_px``."""
+    a = np.asarray(alpha)
+    inside = ndimage.binary_erosion(np.asarray(solid, bool), iterations=erode_px) if erode_px else solid
+    labels, count = ndimage.label((a < threshold) & inside, structure=np.ones((3, 3), bool))
+    if count == 0:
+        return 0
+    return int(np.bincount(labels.ravel())[1:].max())

@@ -134,9 +134,56 @@ def estimate_screen_plate(
 
 
 SPILL_FLOOR_MAX = 0.3
+SCREEN_LIGHT_MAX = 0.8  # most screen light (bounce, sheen) a solid subject is credited with
+CLEAR_RATIO = 0.9  # cells at least this screen-like count as clear screen for the solid-subject tests
+STEP_RATIO = 0.6  # a cell this far below clear screen within 2 cells of it sits behind a sharp edge
+STEP_REACH_CELLS = 3
+TEXTURE_MARGIN = 1.3
 
 
 NEAR_SCREEN_PX = 24  # soft edges (motion blur, hair) reach at most this far from clear screen
+
+
+def screen_lit_floor(ratio: np.ndarray) -> np.ndarray:
+    """The difference ratio (h, w) a solid subject lit by the screen shows, where the small grid's
+    ``ratio`` = d(C)/d(S) proves it solid, else 0.
+
+    Bounce and sheen add screen light to a solid subject, however dark; a colour-difference key reads
+    that as transparency (a dark coat glinting green at its rim, a fold facing the screen). Two
+    patterns separate it from real transparency without looking at colour:
+
+    - *enclosed*: a patch of screen-like colour with no clear screen next to it, only subject — a
+      hole inside a solid subject (smoke, glass and hair fringes border clear screen);
+    - *behind a sharp edge*: a cell well below clear screen (ratio < 0.6) within two cells of clear
+      screen: the subject's colour is reached in one step, as at a solid silhouette, whereas motion
+      blur, smoke and hair fringes fade in over many cells. Its ratio spreads up to 3 cells.
+
+    Ratios are clamped to 0.8: brighter screen light than that is left to the key.
+    """
+    clear = ratio >= CLEAR_RATIO
+    if not clear.any():
+        return np.zeros(ratio.shape, np.float32)
+    # Texture makes some pixels of a cell more screen-lit than its average: credit a margin.
+    lit = np.clip(TEXTURE_MARGIN * ratio, 0.0, SCREEN_LIGHT_MAX).astype(np.float32)
+    between = ((ratio >= SPILL_FLOOR_MAX) & ~clear).astype(np.uint8)
+    count, labels = cv2.connectedComponents(between, connectivity=8)
+    touches = np.zeros(count, bool)
+    touches[np.unique(labels[cv2.dilate(clear.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0])] = True
+    enclosed = (between > 0) & ~touches[labels]
+    # The cell next to clear screen mixes the two whatever the edge; the one behind it shows the subject.
+    beside = cv2.dilate(clear.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    behind = (cv2.dilate(clear.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~beside
+    step = behind & (ratio < STEP_RATIO) & (ratio >= SPILL_FLOOR_MAX)
+    seeds = (enclosed | step).astype(np.uint8)
+    if not seeds.any():
+        return np.zeros(ratio.shape, np.float32)
+    # The upper envelope over neighbouring cells.
+    lit = cv2.dilate(np.where(seeds > 0, lit, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
+    seeds = cv2.dilate(seeds, np.ones((3, 3), np.uint8)).astype(np.float32)
+    filled = _fill_push_pull(lit[..., None], seeds)[..., 0]
+    size = 2 * STEP_REACH_CELLS + 1
+    reach = cv2.dilate(seeds, np.ones((size, size), np.uint8))
+    return (filled * cv2.blur(reach, (3, 3))).astype(np.float32)
 
 
 def estimate_subject(
@@ -151,9 +198,10 @@ def estimate_subject(
     Solid subject pixels are those under 30% of the plate's colour difference, one pixel in from
     their edge; both fields are their values, filled in smoothly everywhere else.
 
-    - spill floor (h, w), 0–0.3: the difference ratio d(C)/d(S) the solid subject itself shows
+    - spill floor (h, w), 0–0.8: the difference ratio d(C)/d(S) the solid subject itself shows
       because of spill. The key counts that ratio, not 0, as opaque, so a spilled subject stays solid
-      and its edges keep their proportion. Only spill (a positive ratio) is compensated.
+      and its edges keep their proportion. Only spill (a positive ratio) is compensated; above 0.3
+      only where :func:`screen_lit_floor` finds screen light on a solid subject.
     - subject colour (h, w, 4): the nearest solid colour (linear RGB) for
       :func:`maths.project_alpha`, and a 0/1 channel marking where the screen is within 24 px of
       the frame (``downscale`` = frame pixels per cell), the only place soft edges can be: deep inside
@@ -170,5 +218,9 @@ def estimate_subject(
         return np.zeros(ratio.shape, np.float32), np.ascontiguousarray(subject, np.float32)
     values = np.concatenate([np.clip(ratio, 0.0, SPILL_FLOOR_MAX)[..., None], small_rgb_linear], axis=-1)
     filled = _fill_push_pull(values.astype(np.float32), solid.astype(np.float32))
-    subject = np.concatenate([filled[..., 1:], near_screen.astype(np.float32)[..., None]], axis=-1)
-    return cv2.GaussianBlur(filled[..., 0], (0, 0), 1.0), np.ascontiguousarray(subject, np.float32)
+    lit = screen_lit_floor(ratio)
+    # Screen light on a solid subject is no soft edge: no subject-colour projection there.
+    near_screen = near_screen.astype(np.float32) * (lit <= 0)
+    subject = np.concatenate([filled[..., 1:], near_screen[..., None]], axis=-1)
+    floor = np.maximum(cv2.GaussianBlur(filled[..., 0], (0, 0), 1.0), lit)
+    return floor, np.ascontiguousarray(subject, np.float32)
