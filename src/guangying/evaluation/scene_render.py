@@ -49,8 +49,14 @@ RAW_BITS = 12
 LENS_SIGMA_PX = 0.7
 
 SCREENS = ("saturated green", "yellow-green", "teal-green", "dull green", "blue")
-GROUPS = ("dark clothing", "dark hair", "blond and grey hair", "skin and moving hands", "glass and smoke",
-          "green-ish props")  # fmt: skip
+GROUPS = (
+    "dark clothing",
+    "dark hair",
+    "blond and grey hair",
+    "skin and moving hands",
+    "glass and smoke",
+    "green-ish props",
+)
 
 
 def _gauss(mu: float, sigma: float) -> np.ndarray:
@@ -190,11 +196,15 @@ class _Scene:
         light *= 1.0 + 0.06 * self.smooth(5)
         level = rng.uniform(0.25, 0.4)  # the screen's exposure relative to the key-lit white
         screen_spectrum = reflectance * (SCREEN_LIGHT + 0.15 * KEY_LIGHT)
-        self.screen = light[..., None] * (level * camera_rgb(screen_spectrum) / camera_rgb(screen_spectrum).max())
+        self.screen = light[..., None] * (
+            level * camera_rgb(screen_spectrum) / camera_rgb(screen_spectrum).max()
+        )
         self.screen_scale = level / camera_rgb(screen_spectrum).max()
         # Bounce: the screen's light off the floor and screen corner; a second screen bounce makes it
         # more saturated, and it carries the key light the screen reflects too.
-        self.bounce_light = reflectance * (SCREEN_LIGHT + 0.5 * KEY_LIGHT) * (reflectance / reflectance.max()) ** 0.5
+        self.bounce_light = (
+            reflectance * (SCREEN_LIGHT + 0.5 * KEY_LIGHT) * (reflectance / reflectance.max()) ** 0.5
+        )
         self.bounce_light = self.bounce_light / max(float(camera_rgb(self.bounce_light).max()), 1e-6)
 
     def smooth(self, cells: int) -> np.ndarray:
@@ -244,7 +254,9 @@ class _Scene:
         screen behind reflected neutrally · sheen (all (H, W) fields or scalars)."""
         rho = MATERIALS[material]
         key_rgb = camera_rgb(rho * KEY_LIGHT)
-        bounce_rgb = camera_rgb(rho * self.bounce_light) / max(float(camera_rgb(self.bounce_light).max()), 1e-6)
+        bounce_rgb = camera_rgb(rho * self.bounce_light) / max(
+            float(camera_rgb(self.bounce_light).max()), 1e-6
+        )
         shade = np.asarray(key * texture, np.float32)[..., None] if np.ndim(key * texture) else key * texture
         clean = np.broadcast_to(shade * key_rgb, self.shape + (3,)).astype(np.float32)
         extra = np.asarray(bounce * texture, np.float32)
@@ -260,7 +272,9 @@ class _Scene:
         kernel = np.zeros((k, k), np.float32)
         c = k // 2
         dx, dy = np.cos(np.radians(angle_deg)) * c, np.sin(np.radians(angle_deg)) * c
-        cv2.line(kernel, (int(round(c - dx)), int(round(c - dy))), (int(round(c + dx)), int(round(c + dy))), 1.0)
+        cv2.line(
+            kernel, (int(round(c - dx)), int(round(c - dy))), (int(round(c + dx)), int(round(c + dy))), 1.0
+        )
         kernel /= kernel.sum()
         blur = lambda x: cv2.filter2D(x, -1, kernel)  # noqa: E731
         return _Layer(blur(layer.alpha), blur(layer.premult), blur(layer.premult_clean), False)
@@ -268,7 +282,9 @@ class _Scene:
 
 def _ellipse(cx: float, cy: float, ax: float, ay: float, angle: float = 0.0, start: int = 0, end: int = 360):
     def draw(canvas: np.ndarray, s: int) -> None:
-        cv2.ellipse(canvas, (int(cx * s), int(cy * s)), (int(ax * s), int(ay * s)), angle, start, end, 255, -1)
+        cv2.ellipse(
+            canvas, (int(cx * s), int(cy * s)), (int(ax * s), int(ay * s)), angle, start, end, 255, -1
+        )
 
     return draw
 
@@ -288,8 +304,16 @@ def _union(*draws):
     return draw
 
 
-def _strands(rng: np.random.Generator, cx: float, cy: float, rx: float, ry: float, count: int, reach: float,
-             angles: tuple[float, float] = (-np.pi * 0.97, -np.pi * 0.03)):  # fmt: skip
+def _strands(
+    rng: np.random.Generator,
+    cx: float,
+    cy: float,
+    rx: float,
+    ry: float,
+    count: int,
+    reach: float,
+    angles: tuple[float, float] = (-np.pi * 0.97, -np.pi * 0.03),
+):
     """Hair strands leaving an ellipse outline, 1–3 px wide at 4× (0.25–0.75 px at 1×)."""
     specs = [
         (rng.uniform(*angles), rng.uniform(0.3, 1.0) * reach, rng.uniform(-0.9, 0.9), int(rng.integers(1, 4)))
@@ -314,8 +338,16 @@ def _person(
     h, w = scene.shape
     rng = scene.rng
     cx, cy, r = w * rng.uniform(0.42, 0.58), h * 0.36, h * rng.uniform(0.14, 0.17)
-    torso = scene.coverage(_polygon([(cx - 2.7 * r, h + 2), (cx - 2.1 * r, cy + 1.55 * r), (cx + 2.1 * r, cy + 1.55 * r),
-                                     (cx + 2.7 * r, h + 2)]))  # fmt: skip
+    torso = scene.coverage(
+        _polygon(
+            [
+                (cx - 2.7 * r, h + 2),
+                (cx - 2.1 * r, cy + 1.55 * r),
+                (cx + 2.1 * r, cy + 1.55 * r),
+                (cx + 2.7 * r, h + 2),
+            ]
+        )
+    )
     head = scene.coverage(_ellipse(cx, cy, r, 1.25 * r))
     key = 0.9 - shadow * (0.5 + 0.5 * scene.smooth(4))  # a shadow side
     weave = scene.fibres(90.0, 7, 0.2)
@@ -323,7 +355,11 @@ def _person(
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     fx, fy = cx + rng.uniform(-1.2, 1.2) * r, cy + rng.uniform(2.3, 2.9) * r
     fold = np.exp(-(((xx - fx) / (0.45 * r)) ** 2 + ((yy - fy) / (0.9 * r)) ** 2))
-    sheen = sheen_peak * (np.maximum(scene.rim(torso, rng.uniform(8, 16)), 0.8 * fold)) * scene.fibres(0.0, 9, 0.3)
+    sheen = (
+        sheen_peak
+        * (np.maximum(scene.rim(torso, rng.uniform(8, 16)), 0.8 * fold))
+        * scene.fibres(0.0, 9, 0.3)
+    )
     # Bounce comes from behind: strongest where the surface turns towards the screen (the rim).
     bounce_field = bounce * (0.15 + 0.85 * scene.rim(torso, 20.0))
     layers = [scene.surface(torso, shirt, key=key, bounce=bounce_field, sheen=sheen, texture=weave)]
@@ -331,19 +367,32 @@ def _person(
     if hair is not None:
         mass_draw = _ellipse(cx, cy - 0.12 * r, 1.1 * r, 1.25 * r, 0, 180, 360)
         mass = scene.coverage(_union(mass_draw, _ellipse(cx, cy - 0.1 * r, 1.08 * r, 0.55 * r)))
-        strands = scene.coverage(_strands(rng, cx, cy - 0.12 * r, 1.1 * r, 1.25 * r, int(rng.integers(70, 110)), 0.9 * r))
+        strands = scene.coverage(
+            _strands(rng, cx, cy - 0.12 * r, 1.1 * r, 1.25 * r, int(rng.integers(70, 110)), 0.9 * r)
+        )
         hair_alpha = np.clip(mass + strands * (1 - mass), 0, 1)
         strand_tex = scene.fibres(rng.uniform(60, 120), 15, 0.45)
-        hair_sheen = sheen_peak * np.maximum(scene.rim(mass, 10.0), 0.6 * np.exp(-((yy - (cy - 0.7 * r)) / (0.25 * r)) ** 2))
-        layers.append(scene.surface(hair_alpha, hair, key=0.8 + 0.2 * scene.smooth(3),
-                                    bounce=bounce * (0.2 + 0.8 * scene.rim(mass, 15.0)),
-                                    sheen=hair_sheen * strand_tex, texture=strand_tex))  # fmt: skip
+        hair_sheen = sheen_peak * np.maximum(
+            scene.rim(mass, 10.0), 0.6 * np.exp(-(((yy - (cy - 0.7 * r)) / (0.25 * r)) ** 2))
+        )
+        layers.append(
+            scene.surface(
+                hair_alpha,
+                hair,
+                key=0.8 + 0.2 * scene.smooth(3),
+                bounce=bounce * (0.2 + 0.8 * scene.rim(mass, 15.0)),
+                sheen=hair_sheen * strand_tex,
+                texture=strand_tex,
+            )
+        )
     return layers
 
 
 def _dark_clothing(scene: _Scene) -> list[_Layer]:
     peak = scene.rng.uniform(0.35, 0.6)
-    return _person(scene, "black cloth", None, sheen_peak=peak, bounce=scene.rng.uniform(0.4, 0.8), shadow=0.7)
+    return _person(
+        scene, "black cloth", None, sheen_peak=peak, bounce=scene.rng.uniform(0.4, 0.8), shadow=0.7
+    )
 
 
 def _dark_hair(scene: _Scene) -> list[_Layer]:
@@ -353,28 +402,45 @@ def _dark_hair(scene: _Scene) -> list[_Layer]:
 
 def _light_hair(scene: _Scene) -> list[_Layer]:
     hair = "blond hair" if scene.rng.uniform() < 0.5 else "grey hair"
-    return _person(scene, "white cloth", hair, sheen_peak=0.1, bounce=0.3)
+    return _person(scene, "white cloth", hair, sheen_peak=0.1, bounce=0.2)
 
 
 def _hand(scene: _Scene, hx: float, hy: float, size: float, angle: float) -> np.ndarray:
     fingers = []
     for i in range(4):
         a = np.radians(angle + (i - 1.5) * 12)
-        fingers.append(_ellipse(hx + np.cos(a) * size * 1.1, hy + np.sin(a) * size * 1.1, size * 0.55, size * 0.13,
-                                np.degrees(a)))  # fmt: skip
+        fingers.append(
+            _ellipse(
+                hx + np.cos(a) * size * 1.1,
+                hy + np.sin(a) * size * 1.1,
+                size * 0.55,
+                size * 0.13,
+                np.degrees(a),
+            )
+        )
     thumb_a = np.radians(angle + 70)
-    thumb = _ellipse(hx + np.cos(thumb_a) * size * 0.7, hy + np.sin(thumb_a) * size * 0.7, size * 0.4, size * 0.14,
-                     np.degrees(thumb_a))  # fmt: skip
+    thumb = _ellipse(
+        hx + np.cos(thumb_a) * size * 0.7,
+        hy + np.sin(thumb_a) * size * 0.7,
+        size * 0.4,
+        size * 0.14,
+        np.degrees(thumb_a),
+    )
     return scene.coverage(_union(_ellipse(hx, hy, size * 0.6, size * 0.5, angle), thumb, *fingers))
 
 
 def _skin_and_hands(scene: _Scene) -> list[_Layer]:
     rng = scene.rng
     h, w = scene.shape
-    layers = _person(scene, "red cloth", None, sheen_peak=0.05, bounce=0.3)
+    layers = _person(scene, "red cloth", None, sheen_peak=0.05, bounce=0.2)
     for side in (-1, 1):
-        hand = _hand(scene, w * (0.5 + side * rng.uniform(0.28, 0.38)), h * rng.uniform(0.3, 0.6), h * 0.09,
-                     rng.uniform(-120, -60))  # fmt: skip
+        hand = _hand(
+            scene,
+            w * (0.5 + side * rng.uniform(0.28, 0.38)),
+            h * rng.uniform(0.3, 0.6),
+            h * 0.09,
+            rng.uniform(-120, -60),
+        )
         lit = scene.surface(hand, "skin", key=0.9, bounce=0.4 * scene.rim(hand, 6.0))
         layers.append(scene.motion_blur(lit, int(rng.integers(14, 40)), rng.uniform(-40, 40)))
     return layers
@@ -392,15 +458,28 @@ def _glass_and_smoke(scene: _Scene) -> list[_Layer]:
     spread = w * (0.03 + 0.1 * (1 - yy / h))
     envelope = np.exp(-(((xx - centre_x) / spread) ** 2)) * np.clip((h * 0.8 - yy) / (0.2 * h), 0, 1)
     envelope *= np.clip(yy / (0.25 * h), 0, 1)
+    envelope = np.clip((envelope - 0.15) / 0.85, 0, 1)  # a plume with an end, not a haze everywhere
     density = envelope * np.clip(0.55 + 0.45 * scene.smooth(9) + 0.2 * scene.smooth(17), 0, 1)
     smoke_alpha = np.clip(rng.uniform(0.5, 0.8) * density, 0, 1).astype(np.float32)
-    layers.append(scene.surface(smoke_alpha, "smoke", key=0.7, bounce=0.5, solid=False))
+    layers.append(scene.surface(smoke_alpha, "smoke", key=0.7, bounce=0.2, solid=False))
     # A glass: bowl and stem; transmission 0.9 in the body, 0.45 on the rim, a key-light highlight.
     gx, gy, gr = w * rng.uniform(0.62, 0.75), h * 0.45, h * 0.13
-    bowl = scene.coverage(_union(_ellipse(gx, gy, gr, 1.3 * gr, 0, 0, 180), _polygon(
-        [(gx - gr, gy - 0.6 * gr), (gx + gr, gy - 0.6 * gr), (gx + gr, gy), (gx - gr, gy)])))  # fmt: skip
-    stem = scene.coverage(_polygon([(gx - 0.08 * gr, gy + 1.2 * gr), (gx + 0.08 * gr, gy + 1.2 * gr),
-                                    (gx + 0.08 * gr, h * 0.8), (gx - 0.08 * gr, h * 0.8)]))  # fmt: skip
+    bowl = scene.coverage(
+        _union(
+            _ellipse(gx, gy, gr, 1.3 * gr, 0, 0, 180),
+            _polygon([(gx - gr, gy - 0.6 * gr), (gx + gr, gy - 0.6 * gr), (gx + gr, gy), (gx - gr, gy)]),
+        )
+    )
+    stem = scene.coverage(
+        _polygon(
+            [
+                (gx - 0.08 * gr, gy + 1.2 * gr),
+                (gx + 0.08 * gr, gy + 1.2 * gr),
+                (gx + 0.08 * gr, h * 0.8),
+                (gx - 0.08 * gr, h * 0.8),
+            ]
+        )
+    )
     glass_shape = np.clip(bowl + stem, 0, 1)
     inner = cv2.erode((glass_shape > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(np.float32)
     opacity = glass_shape * np.where(inner > 0, 0.12, 0.55)
@@ -416,7 +495,7 @@ def _glass_and_smoke(scene: _Scene) -> list[_Layer]:
 def _props(scene: _Scene) -> list[_Layer]:
     rng = scene.rng
     h, w = scene.shape
-    layers = _person(scene, "white cloth", None, sheen_peak=0.05, bounce=0.3)
+    layers = _person(scene, "white cloth", None, sheen_peak=0.05, bounce=0.2)
     spots = [(0.14, 0.35), (0.86, 0.35), (0.2, 0.75), (0.8, 0.75)]
     materials = ["olive", "sage", "teal", "lime"]
     rng.shuffle(materials)
@@ -425,10 +504,25 @@ def _props(scene: _Scene) -> list[_Layer]:
         if rng.uniform() < 0.5:
             shape = scene.coverage(_ellipse(x, y, size, size * rng.uniform(0.7, 1.0), rng.uniform(0, 180)))
         else:
-            shape = scene.coverage(_polygon([(x - size, y - size * 0.7), (x + size, y - size * 0.8),
-                                             (x + size * 0.9, y + size), (x - size * 0.8, y + size * 0.9)]))  # fmt: skip
-        layers.append(scene.surface(shape, material, key=0.75 + 0.25 * scene.smooth(3),
-                                    bounce=0.4 * scene.rim(shape, 10.0), sheen=0.08 * scene.rim(shape, 4.0)))  # fmt: skip
+            shape = scene.coverage(
+                _polygon(
+                    [
+                        (x - size, y - size * 0.7),
+                        (x + size, y - size * 0.8),
+                        (x + size * 0.9, y + size),
+                        (x - size * 0.8, y + size * 0.9),
+                    ]
+                )
+            )
+        layers.append(
+            scene.surface(
+                shape,
+                material,
+                key=0.75 + 0.25 * scene.smooth(3),
+                bounce=0.4 * scene.rim(shape, 10.0),
+                sheen=0.08 * scene.rim(shape, 4.0),
+            )
+        )
     return layers
 
 
@@ -448,7 +542,9 @@ def _bayer_code() -> int:
     return cv2.COLOR_BayerBG2RGB
 
 
-def capture(raw_rgb: np.ndarray, rng: np.random.Generator, lens_sigma_px: float = LENS_SIGMA_PX) -> np.ndarray:
+def capture(
+    raw_rgb: np.ndarray, rng: np.random.Generator, lens_sigma_px: float = LENS_SIGMA_PX
+) -> np.ndarray:
     """The camera: raw camera RGB (H, W, 3) in → lens blur, RGGB mosaic, photon + read noise, 12-bit,
     demosaic, white balance, colour matrix → sRGB float32 (H, W, 3) 0–1 out."""
     blurred = cv2.GaussianBlur(np.asarray(raw_rgb, np.float32), (0, 0), lens_sigma_px)
@@ -466,7 +562,9 @@ def capture(raw_rgb: np.ndarray, rng: np.random.Generator, lens_sigma_px: float 
     return linear_to_srgb(np.clip(develop(demosaiced), 0, 1)).astype(np.float32)
 
 
-def render_plate(seed: int, group: str, screen_name: str, shape: tuple[int, int] = (360, 640)) -> RenderedPlate:
+def render_plate(
+    seed: int, group: str, screen_name: str, shape: tuple[int, int] = (360, 640)
+) -> RenderedPlate:
     """Render one plate of ``group`` (one of :data:`GROUPS`) on ``screen_name`` (one of :data:`SCREENS`).
 
     Deterministic for a seed. ``solid`` marks α* = 1 pixels of solid subjects (glass, smoke and
@@ -512,7 +610,9 @@ def _to8(rgb: np.ndarray) -> np.ndarray:
 
 def store_jpeg(rgb: np.ndarray, quality: int = 85) -> np.ndarray:
     """Round trip through OpenCV's JPEG (4:2:0) → float32 sRGB."""
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(_to8(rgb), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(_to8(rgb), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
     if not ok:
         raise RuntimeError("OpenCV could not encode the JPEG")
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32) / 255

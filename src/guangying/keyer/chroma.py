@@ -131,7 +131,7 @@ class ChromaKeyer:
             plate = self._screen_linear.reshape(1, 1, 3)
             small_plate = np.broadcast_to(plate, small.shape)
         downscale = rgb.shape[1] / small.shape[1]
-        floor, subject = estimate_subject(small, small_plate, self._screen, st.screen_balance, downscale)
+        floor, subject = estimate_subject(small, small_plate, self._screen, st.screen_balance, downscale, rgb)
         if not st.spill_compensation:
             floor = np.zeros((1, 1), np.float32)
         return tuple(np.ascontiguousarray(x, np.float32) for x in (plate, floor, subject))  # type: ignore[return-value]

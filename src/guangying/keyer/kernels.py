@@ -40,7 +40,7 @@ _KEY_LOW, _KEY_HIGH = np.float32(KEY_LOW), np.float32(KEY_HIGH)
 
 
 @numba.njit(inline="always", fastmath=True)
-def _decode(table, x):
+def decode(table, x):
     # The index is clamped as an integer too: under fastmath a NaN pixel (say from an EXR) would
     # otherwise index anywhere.
     return table[min(max(int(min(max(x, _ZERO), _ONE) * _STEPS + _HALF), 0), LUT_STEPS)]
@@ -193,9 +193,9 @@ def key_kernel(
         linear_row = np.empty((w, 3), np.float32)  # decoded (screen, other 1, other 2) for pass 2
         for t in range(count):
             x = xs[t] if mode == MODE_PATCH else t
-            cs = _decode(decode_lut, rgb[y, x, s])
-            ca = _decode(decode_lut, rgb[y, x, o1])
-            cb = _decode(decode_lut, rgb[y, x, o2])
+            cs = decode(decode_lut, rgb[y, x, s])
+            ca = decode(decode_lut, rgb[y, x, o1])
+            cb = decode(decode_lut, rgb[y, x, o2])
             linear_row[x, 0] = cs
             linear_row[x, 1] = ca
             linear_row[x, 2] = cb
@@ -319,9 +319,9 @@ def key_kernel(
             cs -= spill
             if replace == 2 and use_bg:
                 ratio = spill / max(ss, _EPS_DIFF)
-                cs += ratio * _decode(decode_lut, background[y, x, s])
-                ca += ratio * _decode(decode_lut, background[y, x, o1])
-                cb += ratio * _decode(decode_lut, background[y, x, o2])
+                cs += ratio * decode(decode_lut, background[y, x, s])
+                ca += ratio * decode(decode_lut, background[y, x, o1])
+                cb += ratio * decode(decode_lut, background[y, x, o2])
             elif replace != 0:
                 add = spill * luma_s
                 cs += add

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
+import numba
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import GuangyingError, SettingsError
-from guangying.keyer.maths import colour_difference, screen_channels
+from guangying.keyer.kernels import DECODE_LUT, decode
+from guangying.keyer.maths import LUMA_709, colour_difference, screen_channels
 
 _ANALYSIS_WIDTH_PX = 320  # the colour estimate looks at a small copy: robust, and ~1 ms at 1080p
 ANALYSIS_WIDTH_PX = 160  # the per-frame screen analysis runs on a ~160 px wide copy: light varies slowly
@@ -118,7 +122,12 @@ def estimate_screen_plate(
     flat = np.broadcast_to(np.asarray(screen_rgb_linear, np.float32), small.shape)
     d_small = colour_difference(small, screen, balance)
     d_flat = max(float(colour_difference(np.asarray(screen_rgb_linear, np.float32), screen, balance)), 1e-4)
-    first = (d_small > 0.35 * d_flat).astype(np.float32)
+    # Screen at any brightness has the screen's hue and saturation: d over the channel sum stays near
+    # the screen colour's. Smoke, glass and screen light on a subject desaturate it (they would
+    # otherwise pass for a smooth change of the screen's light and vanish into the plate).
+    flat_sum = max(float(np.sum(screen_rgb_linear)), 1e-4)
+    saturated = d_small >= 0.8 * (d_flat / flat_sum) * small.sum(-1)
+    first = ((d_small > 0.35 * d_flat) & saturated).astype(np.float32)
     if first.mean() < 0.02:
         return flat.copy()
     plate = _fill_push_pull(small, first)
@@ -126,7 +135,8 @@ def estimate_screen_plate(
     # within 7% of the current plate count, and the mask keeps 2 plate pixels away from the rest.
     for _ in range(2):
         ratio = d_small / np.maximum(colour_difference(plate, screen, balance), 1e-4)
-        screen_only = cv2.erode((ratio > 0.93).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(np.float32)
+        screen_only = cv2.erode(((ratio > 0.93) & saturated).astype(np.uint8), np.ones((5, 5), np.uint8))
+        screen_only = screen_only.astype(np.float32)
         if screen_only.mean() < 0.02:
             break
         plate = _fill_push_pull(small, screen_only)
@@ -138,15 +148,76 @@ SCREEN_LIGHT_MAX = 0.8  # most screen light (bounce, sheen) a solid subject is c
 CLEAR_RATIO = 0.9  # cells at least this screen-like count as clear screen for the solid-subject tests
 STEP_RATIO = 0.6  # a cell this far below clear screen within 2 cells of it sits behind a sharp edge
 STEP_REACH_CELLS = 3
-TEXTURE_MARGIN = 1.3
+TEXTURE_MARGIN = 1.6
+SUBJECT_KEPT = 0.85
+DARK_SUBJECT = 0.05  # linear luminance under which a subject is too dark to tell added light from a mix
 
 
 NEAR_SCREEN_PX = 24  # soft edges (motion blur, hair) reach at most this far from clear screen
 
 
-def screen_lit_floor(ratio: np.ndarray) -> np.ndarray:
+GAP_RATIO = 0.85  # a pixel this screen-like is a gap onto the screen
+GAPS_MAX = 0.15  # cells with more gap pixels than this are fringes (hair, smoke), not a lit surface
+
+
+@numba.njit(cache=True)
+def _gap_fractions(rgb, cells_y, cells_x, cell_h, cell_w, d_plate, channels, balance, table):  # noqa: ANN001, ANN202
+    s, o1, o2 = channels[0], channels[1], channels[2]
+    h, w = rgb.shape[0], rgb.shape[1]
+    out = np.zeros(cells_y.shape[0], np.float32)
+    for i in range(cells_y.shape[0]):
+        cy, cx = cells_y[i], cells_x[i]
+        y0, x0 = int(cy * cell_h), int(cx * cell_w)
+        y1, x1 = min(max(int((cy + 1) * cell_h), y0 + 1), h), min(max(int((cx + 1) * cell_w), x0 + 1), w)
+        limit = GAP_RATIO * d_plate[cy, cx]
+        gaps = 0
+        for y in range(y0, y1):
+            for x in range(x0, x1):
+                cs = decode(table, rgb[y, x, s])
+                ca = decode(table, rgb[y, x, o1])
+                cb = decode(table, rgb[y, x, o2])
+                if cs - (balance * max(ca, cb) + (1.0 - balance) * min(ca, cb)) >= limit:
+                    gaps += 1
+        out[i] = gaps / max((y1 - y0) * (x1 - x0), 1)
+    return out
+
+
+def gap_fractions(
+    rgb_srgb: np.ndarray, cells: np.ndarray, small_plate_linear: np.ndarray, screen: str, balance: float
+) -> np.ndarray:
+    """For the small-grid cells marked in ``cells`` (h, w) bool: the fraction of their frame pixels
+    (float32 sRGB (H, W, 3)) at least 85% as screen-like as the plate: gaps between hair strands or
+    through smoke, which a lit solid surface does not have. (h, w) float32, 0 where not marked."""
+    h, w = cells.shape
+    ys, xs = np.nonzero(cells)
+    out = np.zeros((h, w), np.float32)
+    if ys.size:
+        d_plate = np.ascontiguousarray(colour_difference(small_plate_linear, screen, balance), np.float32)
+        channels = np.array(screen_channels(screen), np.int64)
+        cell_h, cell_w = rgb_srgb.shape[0] / h, rgb_srgb.shape[1] / w
+        out[ys, xs] = _gap_fractions(
+            rgb_srgb, ys, xs, cell_h, cell_w, d_plate, channels, np.float32(balance), DECODE_LUT
+        )
+    return out
+
+
+def subject_remainder(
+    ratio: np.ndarray, small_rgb_linear: np.ndarray, small_plate_linear: np.ndarray
+) -> np.ndarray:
+    """Luminance (h, w) of C − ratio·S: the colour with the screen light the key sees taken away."""
+    return np.maximum(small_rgb_linear - ratio[..., None] * small_plate_linear, 0.0) @ LUMA_709
+
+
+def screen_lit_floor(
+    ratio: np.ndarray,
+    remainder: np.ndarray,
+    near_remainder: np.ndarray,
+    gaps: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
     """The difference ratio (h, w) a solid subject lit by the screen shows, where the small grid's
-    ``ratio`` = d(C)/d(S) proves it solid, else 0.
+    ``ratio`` = d(C)/d(S) proves it solid, else 0. ``remainder`` is :func:`subject_remainder`,
+    ``near_remainder`` the same of the nearest solid subject (ratio < 0.3); ``gaps`` (optional) gives
+    :func:`gap_fractions` for a mask of cells.
 
     Bounce and sheen add screen light to a solid subject, however dark; a colour-difference key reads
     that as transparency (a dark coat glinting green at its rim, a fold facing the screen). Two
@@ -157,6 +228,14 @@ def screen_lit_floor(ratio: np.ndarray) -> np.ndarray:
     - *behind a sharp edge*: a cell well below clear screen (ratio < 0.6) within two cells of clear
       screen: the subject's colour is reached in one step, as at a solid silhouette, whereas motion
       blur, smoke and hair fringes fade in over many cells. Its ratio spreads up to 3 cells.
+
+    Both must also keep the subject's brightness once the screen light is taken away: C − ratio·S
+    keeps at least 60% of the nearest solid subject's (the same measure). Added light leaves the subject
+    whole; a mix with the screen (a blurred gap between fingers) leaves only α of it. Next to a dark
+    subject (luminance < 0.05) the two cannot be told apart, and a dark subject glinting with screen
+    light is far more common than a dark one blurred into the screen in one step. And a lit surface
+    has no gaps: at most 15% of a seed cell's pixels may be as screen-like as clear screen (hair
+    fringes and thin smoke have many).
 
     Ratios are clamped to 0.8: brighter screen light than that is left to the key.
     """
@@ -173,8 +252,22 @@ def screen_lit_floor(ratio: np.ndarray) -> np.ndarray:
     # The cell next to clear screen mixes the two whatever the edge; the one behind it shows the subject.
     beside = cv2.dilate(clear.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     behind = (cv2.dilate(clear.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~beside
-    step = behind & (ratio < STEP_RATIO) & (ratio >= SPILL_FLOOR_MAX)
-    seeds = (enclosed | step).astype(np.uint8)
+    # ... and, behind it, falls at most 2/3 as fast per cell as it fell from the screen: motion blur,
+    # smoke and fringes ramp evenly, screen light on a solid fades more slowly than the edge.
+    fall_behind = ratio - cv2.erode(ratio.astype(np.float32), np.ones((3, 3), np.uint8))
+    flat = fall_behind <= (1.0 - ratio) / 3.0
+    step = behind & flat & (ratio < STEP_RATIO) & (ratio >= SPILL_FLOOR_MAX)
+    # The darkest solid subject around (a dark coat under a bright face is still a dark coat).
+    size = 2 * STEP_REACH_CELLS + 1
+    kernel = np.ones((size, size), np.uint8)
+    near_remainder = cv2.erode(near_remainder.astype(np.float32), kernel)
+    whole = (remainder >= SUBJECT_KEPT * near_remainder) | (near_remainder < DARK_SUBJECT)
+    # Only a solid subject nearby says what "whole" is: an isolated prop has nothing to compare with.
+    whole |= cv2.dilate((ratio < SPILL_FLOOR_MAX).astype(np.uint8), kernel) == 0
+    seeds = (enclosed | step) & whole
+    if gaps is not None:
+        seeds &= gaps(seeds) <= GAPS_MAX
+    seeds = seeds.astype(np.uint8)
     if not seeds.any():
         return np.zeros(ratio.shape, np.float32)
     # The upper envelope over neighbouring cells.
@@ -192,6 +285,7 @@ def estimate_subject(
     screen: str,
     balance: float,
     downscale: float = 1.0,
+    rgb_srgb: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two smooth fields of the solid subject at the small scale: (spill floor, subject colour).
 
@@ -206,6 +300,9 @@ def estimate_subject(
       :func:`maths.project_alpha`, and a 0/1 channel marking where the screen is within 24 px of
       the frame (``downscale`` = frame pixels per cell), the only place soft edges can be: deep inside
       the subject, colours that happen to lie between two subject colours must not turn transparent.
+
+    ``rgb_srgb``, the frame itself, lets :func:`screen_lit_floor` look for gaps in the cells it
+    would credit.
     """
     ratio = colour_difference(small_rgb_linear, screen, balance) / np.maximum(
         colour_difference(small_plate_linear, screen, balance), 1e-4
@@ -216,11 +313,22 @@ def estimate_subject(
     if solid.mean() < 0.005:
         subject = np.concatenate([small_plate_linear, np.zeros(ratio.shape + (1,), np.float32)], axis=-1)
         return np.zeros(ratio.shape, np.float32), np.ascontiguousarray(subject, np.float32)
-    values = np.concatenate([np.clip(ratio, 0.0, SPILL_FLOOR_MAX)[..., None], small_rgb_linear], axis=-1)
+    remainder = subject_remainder(ratio, small_rgb_linear, small_plate_linear)
+    values = np.concatenate(
+        [
+            np.clip(TEXTURE_MARGIN * ratio, 0.0, SPILL_FLOOR_MAX)[..., None],
+            small_rgb_linear,
+            remainder[..., None],
+        ],
+        axis=-1,
+    )
     filled = _fill_push_pull(values.astype(np.float32), solid.astype(np.float32))
-    lit = screen_lit_floor(ratio)
+    gaps = None
+    if rgb_srgb is not None:
+        gaps = lambda cells: gap_fractions(rgb_srgb, cells, small_plate_linear, screen, balance)  # noqa: E731
+    lit = screen_lit_floor(ratio, remainder, filled[..., 4], gaps)
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
     near_screen = near_screen.astype(np.float32) * (lit <= 0)
-    subject = np.concatenate([filled[..., 1:], near_screen[..., None]], axis=-1)
+    subject = np.concatenate([filled[..., 1:4], near_screen[..., None]], axis=-1)
     floor = np.maximum(cv2.GaussianBlur(filled[..., 0], (0, 0), 1.0), lit)
     return floor, np.ascontiguousarray(subject, np.float32)
