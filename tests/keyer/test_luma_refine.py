@@ -89,7 +89,9 @@ def test_refinement_recovers_strands_after_an_h264_round_trip(h264_plates):
 def test_refinement_helps_on_subsampled_colour(seed, store):
     plate = make_plate(seed, SHAPE, "green")
     off, on = _mads(store(plate.rgb), plate.alpha)
-    assert on < 0.85 * off, (off, on)
+    # 0.85 before the screen-light floor: it now keeps the dark roots of plate 122's hair more solid
+    # with or without the refinement, which leaves the refinement a little less to gain there.
+    assert on < 0.88 * off, (off, on)
 
 
 def test_blue_screen_after_subsampling():
@@ -195,7 +197,8 @@ def test_keyer_with_refinement_agrees_with_the_numpy_reference(settings):
     assert alpha_diff.mean() < 3e-4 and (alpha_diff > 1e-2).mean() < 3e-3
     visible = alpha_ref > 0.1
     fg_diff = np.abs(result.foreground_rgb - fg_ref)[visible]
-    assert fg_diff.mean() < 1e-3 and np.quantile(fg_diff, 0.999) < 1e-2
+    # The worst 0.1%: un-mixing divides the table's decode error by α; up to ~1.6e-2 on these plates.
+    assert fg_diff.mean() < 1e-3 and np.quantile(fg_diff, 0.999) < 2e-2
 
 
 def test_eps_must_be_positive():

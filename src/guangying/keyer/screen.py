@@ -157,6 +157,7 @@ NEAR_SCREEN_PX = 24  # soft edges (motion blur, hair) reach at most this far fro
 
 
 GAP_RATIO = 0.85  # a pixel this screen-like is a gap onto the screen
+GAP_WINDOW_PX = 8
 GAPS_MAX = 0.15  # cells with more gap pixels than this are fringes (hair, smoke), not a lit surface
 
 
@@ -167,8 +168,11 @@ def _gap_fractions(rgb, cells_y, cells_x, cell_h, cell_w, d_plate, channels, bal
     out = np.zeros(cells_y.shape[0], np.float32)
     for i in range(cells_y.shape[0]):
         cy, cx = cells_y[i], cells_x[i]
-        y0, x0 = int(cy * cell_h), int(cx * cell_w)
-        y1, x1 = min(max(int((cy + 1) * cell_h), y0 + 1), h), min(max(int((cx + 1) * cell_w), x0 + 1), w)
+        # The cell, or a window of GAP_WINDOW_PX around its centre where cells are smaller.
+        half_h, half_w = max(cell_h, GAP_WINDOW_PX) / 2, max(cell_w, GAP_WINDOW_PX) / 2
+        centre_y, centre_x = (cy + 0.5) * cell_h, (cx + 0.5) * cell_w
+        y0, x0 = max(int(centre_y - half_h), 0), max(int(centre_x - half_w), 0)
+        y1, x1 = min(max(int(centre_y + half_h), y0 + 1), h), min(max(int(centre_x + half_w), x0 + 1), w)
         limit = GAP_RATIO * d_plate[cy, cx]
         gaps = 0
         for y in range(y0, y1):
@@ -186,8 +190,9 @@ def gap_fractions(
     rgb_srgb: np.ndarray, cells: np.ndarray, small_plate_linear: np.ndarray, screen: str, balance: float
 ) -> np.ndarray:
     """For the small-grid cells marked in ``cells`` (h, w) bool: the fraction of their frame pixels
-    (float32 sRGB (H, W, 3)) at least 85% as screen-like as the plate: gaps between hair strands or
-    through smoke, which a lit solid surface does not have. (h, w) float32, 0 where not marked."""
+    (float32 sRGB (H, W, 3)) at least 85% as screen-like as the plate, over the cell or 8×8 px
+    around its centre if that is larger: gaps between hair strands or through smoke, which a lit
+    solid surface does not have. (h, w) float32, 0 where not marked."""
     h, w = cells.shape
     ys, xs = np.nonzero(cells)
     out = np.zeros((h, w), np.float32)
