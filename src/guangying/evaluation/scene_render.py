@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb
+from guangying.base.errors import MediaError, SettingsError
 
 WAVELENGTHS_NM = np.arange(400.0, 701.0, 20.0)  # 16 bands
 SUPERSAMPLE = 4
@@ -571,9 +572,9 @@ def render_plate(
     motion-blurred parts excluded), for the hole measure.
     """
     if group not in _BUILDERS:
-        raise ValueError(f"unknown scene group {group!r}: use one of {', '.join(GROUPS)}")
+        raise SettingsError(f"unknown scene group {group!r}: use one of {', '.join(GROUPS)}")
     if screen_name not in SCREEN_REFLECTANCE:
-        raise ValueError(f"unknown screen {screen_name!r}: use one of {', '.join(SCREENS)}")
+        raise SettingsError(f"unknown screen {screen_name!r}: use one of {', '.join(SCREENS)}")
     rng = np.random.default_rng(seed)
     scene = _Scene(rng, shape, screen_name)
     layers = _BUILDERS[group](scene)
@@ -614,7 +615,7 @@ def store_jpeg(rgb: np.ndarray, quality: int = 85) -> np.ndarray:
         ".jpg", cv2.cvtColor(_to8(rgb), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
     )
     if not ok:
-        raise RuntimeError("OpenCV could not encode the JPEG")
+        raise MediaError("OpenCV could not encode the JPEG")
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32) / 255
 
 
