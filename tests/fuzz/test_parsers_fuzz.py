@@ -238,12 +238,15 @@ def test_tfluna_stream(chunks, t_s):
 
 def _settings_classes() -> list[type]:
     from guangying.focus.controller import ControllerConfig
+    from guangying.focus.replay import ReplaySettings
     from guangying.keyer.settings import KeyerSettings
     from guangying.pipeline.frame import CompositeSettings
+    from guangying.pipeline.job import H264Options
     from guangying.pipeline.lens_defocus import LensSettings
     from guangying.tracking.camera_track import ChanSettings
 
-    return [KeyerSettings, CompositeSettings, LensSettings, ControllerConfig, ChanSettings]
+    return [KeyerSettings, CompositeSettings, LensSettings, ControllerConfig, ChanSettings, H264Options,
+            ReplaySettings]
 
 
 def _value_for(annotation) -> st.SearchStrategy:
@@ -267,12 +270,7 @@ def _value_for(annotation) -> st.SearchStrategy:
 
 @pytest.mark.parametrize("cls", _settings_classes(), ids=lambda c: c.__name__)
 def test_settings_dataclass(cls):
-    try:
-        import guangying.base.checks  # noqa: F401  (the one place settings are range-checked, issue 7)
-    except ModuleNotFoundError:
-        pytest.skip("settings validation (issue 7) is not on this branch yet")
-    if not hasattr(cls, "__post_init__"):
-        pytest.skip(f"{cls.__name__} has no range checks yet (settings validation, issue 7)")
+    assert hasattr(cls, "__post_init__"), f"{cls.__name__} must check its values (guangying.base.checks)"
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     plain = {name: _value_for(hints[name]) for name in fields}
