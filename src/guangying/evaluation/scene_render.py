@@ -578,7 +578,7 @@ def render_plate(
     rng = np.random.default_rng(seed)
     scene = _Scene(rng, shape, screen_name)
     layers = _BUILDERS[group](scene)
-    alpha = np.zeros(shape, np.float32)
+    alpha: np.ndarray = np.zeros(shape, np.float32)
     premult = np.zeros(shape + (3,), np.float32)
     premult_clean = np.zeros(shape + (3,), np.float32)
     solid = np.zeros(shape, bool)
