@@ -111,6 +111,20 @@ def distance_readings(
 
     Faces need the lens: ``focal_length_mm`` and the sensor width (``sensor_width_mm`` in mm, or a
     ``sensor`` preset name).
+
+    Examples
+    --------
+    A depth map in metres saved as ``.npy`` (a person-shaped region at 1.8 m before a wall at 5 m):
+
+    >>> import tempfile, numpy as np
+    >>> from pathlib import Path
+    >>> from skimage import data
+    >>> depth = np.where(data.astronaut()[::4, ::4, 0] > 120, 1.8, 5.0).astype(np.float32)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     np.save(Path(folder) / "depth.npy", depth)
+    ...     [(reading, subject)] = distance_readings(Path(folder) / "depth.npy", box=(32, 16, 96, 120))
+    >>> round(reading.distance_m, 2), reading.source
+    (1.8, 'depth')
     """
     if kind == "auto":
         kind = detect_distance_kind(source)

@@ -98,7 +98,20 @@ def write_camera_track(
     path: str | Path, rows: list[CameraTrackRow], chan: ChanSettings | None = None
 ) -> Path:
     """Write CSV (default), JSON (``.json``) or Nuke ``.chan`` (needs ``chan``) atomically; returns the
-    path."""
+    path. Angles in degrees, positions in metres in the screen frame (see :mod:`guangying.lens.camera`).
+
+    Examples
+    --------
+    >>> import tempfile, math
+    >>> from pathlib import Path
+    >>> rows = [CameraTrackRow(k, k / 25, f"01:00:00:{k:02d}", 10.0 + k, -2.0, 0.0, 0.1 * k, 1.6, 4.0,
+    ...                        35.0, 1.0) for k in range(3)]
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_camera_track(Path(folder) / "track.csv", rows)
+    ...     back = read_camera_track(path)
+    >>> [(r.frame, r.pan_deg, r.x_m) for r in back]
+    [(0, 10.0, 0.0), (1, 11.0, 0.1), (2, 12.0, 0.2)]
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     columns = list(CAMERA_TRACK_COLUMNS) + [
