@@ -16,16 +16,30 @@ W, H = 64, 48
 TIMES_MS = [0, 40, 80, 120, 340, 380, 420, 460, 500, 540]
 
 
-def _vfr_clip(path) -> None:
+RATE = 48_000
+LOUD_MS = TIMES_MS[4]  # the sound turns loud exactly when the late frame is shown
+
+
+def _vfr_clip(path, sound: bool = False) -> None:
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
         stream.codec_context.time_base = Fraction(1, 1000)
+        audio = container.add_stream("aac", rate=RATE, layout="mono") if sound else None
         for i, t_ms in enumerate(TIMES_MS):
             rgb = np.full((H, W, 3), 20 * i, np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts, frame.time_base = t_ms, Fraction(1, 1000)
             container.mux(stream.encode(frame))
+        if audio is not None:
+            n = RATE * (TIMES_MS[-1] + 40) // 1000
+            t = np.arange(n) / RATE
+            level = np.where(t < LOUD_MS / 1000, 0.05, 0.8)
+            tone = (level * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)[None]
+            block = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+            block.sample_rate, block.pts = RATE, 0
+            container.mux(audio.encode(block))
+            container.mux(audio.encode(None))
         container.mux(stream.encode(None))
 
 
@@ -33,13 +47,47 @@ def test_variable_frame_rate_keeps_source_times_and_says_what_is_done(tmp_path):
     path = tmp_path / "vfr.mp4"
     _vfr_clip(path)
     with open_reader(path) as reader:
-        with pytest.warns(UserWarning, match=r"variable frame rate: frame \d+ is \d+ ms away") as caught:
+        assert reader.info.variable_rate
+        with pytest.warns(UserWarning, match=r"variable frame rate: frame \d+ is \d+ ms away.*keep") as got:
             frames = list(reader)
     assert len(frames) == len(TIMES_MS)
     np.testing.assert_allclose([f.time_s for f in frames], np.array(TIMES_MS) / 1000, atol=1e-3)
-    worst_ms = int(str(caught[0].message).split(" is ")[1].split(" ms")[0])
+    worst_ms = int(str(got[0].message).split(" is ")[1].split(" ms")[0])
     expected = max(abs(t - i * 1000 / float(reader.info.fps)) for i, t in enumerate(TIMES_MS))
     assert abs(worst_ms - expected) <= 1
+
+
+@pytest.mark.parametrize("output", ["out.mp4", "out.mov", "out.mkv"])
+def test_video_outputs_of_a_variable_rate_source_keep_its_frame_times(tmp_path, output):
+    path = tmp_path / "vfr.mp4"
+    _vfr_clip(path)
+    out = tmp_path / output
+    with pytest.warns(UserWarning, match="keep every frame's source time"):
+        result = CliRunner().invoke(cli, ["composite", str(path), "-b", "black", "-o", str(out), "--quiet",
+                                          "--start", "2"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with av.open(str(out)) as container:
+        times = [float(f.time) for f in container.decode(video=0)]
+    expected = (np.array(TIMES_MS[2:]) - TIMES_MS[2]) / 1000
+    np.testing.assert_allclose(np.array(times) - times[0], expected, atol=1.5e-3)
+
+
+def test_variable_rate_picture_stays_on_its_sound(tmp_path):
+    path = tmp_path / "vfr.mp4"
+    _vfr_clip(path, sound=True)
+    out = tmp_path / "out.mp4"
+    with pytest.warns(UserWarning, match="source time"):
+        result = CliRunner().invoke(cli, ["composite", str(path), "-b", "black", "-o", str(out), "--quiet"],
+                                    catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with av.open(str(out)) as container:
+        late_frame_s = [float(f.time) for f in container.decode(video=0)][4]
+    with av.open(str(out)) as container:
+        blocks = list(container.decode(audio=0))
+        samples = np.concatenate([b.to_ndarray()[0] for b in blocks])
+        first_s = float(blocks[0].time)
+    loud_s = first_s + int(np.argmax(np.abs(samples) > 0.4)) / RATE
+    assert abs(loud_s - late_frame_s) < 0.005  # constant-rate numbering put the frame 180 ms early
 
 
 def test_constant_frame_rate_is_not_warned_about(tmp_path):
@@ -49,6 +97,7 @@ def test_constant_frame_rate_is_not_warned_about(tmp_path):
             writer.write(np.full((H, W, 3), i / 10, np.float32))
     with open_reader(path, start=2) as reader, warnings.catch_warnings():
         warnings.simplefilter("error")
+        assert not reader.info.variable_rate
         times = [f.time_s for f in reader]
     np.testing.assert_allclose(times, [0.08, 0.12, 0.16], atol=1e-6)
 

@@ -51,3 +51,4 @@ class ClipInfo:
     bit_depth: int = 8
     has_alpha: bool = False
     timecode: str | None = None
+    variable_rate: bool = False  # frame times stray from a constant rate (phone/screen recordings)

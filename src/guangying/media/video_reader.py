@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.error
@@ -23,9 +24,28 @@ _MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "
 _UNSPECIFIED_RANGE = 0
 
 
+_SCAN_PACKETS = 600  # the head of a clip checked for a variable rate when it is opened (~20 s)
+
+
+def _looks_variable(container: av.container.InputContainer, stream: Any, fps: Fraction) -> bool:
+    """True when the first packets' timestamps stray from a constant ``fps`` by over a quarter frame."""
+    if stream.time_base is None:
+        return False
+    times = []
+    for packet in container.demux(stream):
+        if packet.pts is not None:
+            times.append(packet.pts)
+        if len(times) >= _SCAN_PACKETS:
+            break
+    if len(times) < 3:
+        return False
+    seconds = np.sort(np.asarray(times, np.float64)) * float(stream.time_base)
+    return bool(np.abs(np.diff(seconds) - 1 / float(fps)).max() > 0.25 / float(fps))
+
+
 class _Drift:
     """How far frame timestamps stray from a constant rate (variable-frame-rate phone and screen
-    recordings). Outputs are written frame for frame at the constant rate, so the user is told."""
+    recordings), so the user is told what the outputs do about it."""
 
     def __init__(self) -> None:
         self.worst_s = 0.0
@@ -39,17 +59,21 @@ class _Drift:
         if off > self.worst_s:
             self.worst_s, self.worst_index = off, index
 
-    def report(self, path: Path, fps: Fraction) -> None:
+    def report(self, path: Path, fps: Fraction, seen_at_open: bool) -> None:
         if self.worst_s <= 0.25 / fps:
             return
-        warnings.warn(
-            f"{path} has a variable frame rate: frame {self.worst_index} is {self.worst_s * 1000:.0f} ms "
-            f"away from where a constant {float(fps):g} fps puts it. Outputs hold every source frame once, "
-            f"at a constant {float(fps):g} fps, so their timing differs from the source by up to that much "
-            "(Frame.time_s keeps the source times). For source timing, convert to a constant rate first, "
-            f"e.g. ffmpeg -i {path.name} -fps_mode cfr -r {float(fps):g} …",
-            stacklevel=2,
-        )
+        rate = f"{float(fps):g}"
+        off_ms = f"{self.worst_s * 1000:.0f}"
+        found = (f"{path} has a variable frame rate: frame {self.worst_index} is {off_ms} ms away from "
+                 f"where a constant {rate} fps puts it.")
+        if seen_at_open:
+            done = (" Video outputs keep every frame's source time (and the sound stays in sync); image "
+                    "sequences, which hold no times, number the frames one after another.")
+        else:  # the head of the clip looked constant, so outputs were opened constant-rate
+            done = (f" Outputs hold every source frame once at a constant {rate} fps, so their timing "
+                    "differs from the source by up to that much. For source timing, convert to a constant "
+                    f"rate first, e.g. ffmpeg -i {path.name} -fps_mode cfr -r {rate} …")
+        warnings.warn(found + done, stacklevel=2)
 
 
 class _SeekMissed(Exception):
@@ -137,6 +161,7 @@ class VideoReader(Reader):
                 except ValueError:
                     timecode = None  # an unreadable tag is dropped rather than failing the read
             width, height = ctx.width, ctx.height
+            variable = _looks_variable(container, stream, self._fps)
         last = total - 1 if total is not None else None
         self._start, self._end = resolve_range(str(path), start, end, 0, last)
         final = self._end if self._end is not None else last
@@ -152,6 +177,7 @@ class VideoReader(Reader):
             bit_depth=bits,
             has_alpha=alpha,
             timecode=timecode,
+            variable_rate=variable,
         )
 
     def _estimate_count(
@@ -220,7 +246,7 @@ class VideoReader(Reader):
                 f"{self._path}: cannot decode frame {index} ({good}): {exc}. The file is damaged or "
                 "incomplete; re-copy or re-export it, or set --end before the damage"
             ) from exc
-        drift.report(self._path, self._fps)
+        drift.report(self._path, self._fps, self.info.variable_rate)
         count = self.info.frame_count
         final = None if count is None else self._start + count - 1
         if self._exact_count and final is not None and (last_good is None or last_good < final):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -62,6 +63,7 @@ _FORMATS = {
     ),
 }
 VIDEO_EXTENSIONS = tuple(_FORMATS)
+_FINE_TIME_BASE = Fraction(1, 90000)  # MPEG's clock: frame times of variable-rate sources to 11 µs
 _DEFAULTS = {"crf": "18", "preset": "veryfast"}
 
 
@@ -94,6 +96,12 @@ class VideoWriter(Writer):
                 f"{target}: H.264 MP4 cannot carry alpha. Write RGBA to a .mov (ProRes 4444), an .mkv "
                 "(FFV1) or an image sequence (shot.%04d.png / shot.####.exr), or write content='rgb'"
             )
+        # Variable-rate sources: frames keep the times given to write() (fine time base) instead of
+        # being numbered at the constant rate, so the picture stays where the sound is.
+        self._source_timing = bool(options.pop("source_timing", False))
+        self._times: deque[float] = deque()  # appended in the caller's thread, taken by the encoder
+        self._first_time_s: float | None = None
+        self._last_time_s = 0.0
         self._timecode = options.pop("timecode", None)
         if self._timecode is not None:
             try:
@@ -102,7 +110,7 @@ class VideoWriter(Writer):
                 raise MediaError(f"{target}: {exc}") from exc
         unknown = set(options) - set(self._format.user_options)
         if unknown:
-            allowed = ", ".join(("timecode", *self._format.user_options))
+            allowed = ", ".join(("timecode", "source_timing", *self._format.user_options))
             names = ", ".join(sorted(unknown))
             raise MediaError(f"{target}: unknown option(s) {names}; {target.suffix} takes {allowed}")
         self._codec_options = dict(self._format.codec_options)
@@ -130,6 +138,16 @@ class VideoWriter(Writer):
             pixels = np.concatenate([pixels, to_code_values(alpha, self._dtype)[..., None]], axis=2)
         return pixels
 
+    def _note_time(self, time_s: float | None) -> None:
+        if not self._source_timing:
+            return
+        if time_s is None or not np.isfinite(time_s):
+            time_s = self._last_time_s + 1 / float(self.fps) if self._first_time_s is not None else 0.0
+        if self._first_time_s is None:
+            self._first_time_s = time_s
+        self._last_time_s = max(time_s, self._last_time_s)
+        self._times.append(time_s - self._first_time_s)
+
     def _start(self) -> None:
         assert self.width is not None and self.height is not None
         if self._format.pixel_format[self.content] == "yuv420p" and (self.width % 2 or self.height % 2):
@@ -146,6 +164,8 @@ class VideoWriter(Writer):
             stream.pix_fmt = self._format.pixel_format[self.content]
             stream.options = self._codec_options
             ctx = stream.codec_context
+            if self._source_timing:
+                ctx.time_base = stream.time_base = _FINE_TIME_BASE
             ctx.thread_type = "AUTO"
             ctx.color_primaries = _BT709
             ctx.color_trc = _BT709
@@ -165,8 +185,13 @@ class VideoWriter(Writer):
         frame.color_primaries, frame.color_trc = _BT709, _BT709
         frame.colorspace = _RGB_MATRIX if self._format.rgb_matrix else _BT709
         frame.color_range = _FULL_RANGE if self._format.rgb_matrix else _TV_RANGE
-        frame.pts = self._pts
-        self._pts += 1
+        if self._source_timing:
+            # strictly increasing, whatever the source's timestamps do
+            frame.pts = max(round(self._times.popleft() / _FINE_TIME_BASE), self._pts)
+            self._pts = frame.pts + 1
+        else:
+            frame.pts = self._pts
+            self._pts += 1
         try:
             _mux(self._container, self._stream.encode(frame))
         except (OSError, av.error.FFmpegError) as exc:
@@ -183,12 +208,17 @@ class VideoWriter(Writer):
     def _commit(self) -> None:
         if self._audio_from is not None:
             # Frame ``first_frame`` of the source is output time 0; the sound spans the frames written.
+            start_s, duration_s = self.first_frame / self.fps, self.frames_written / self.fps
+            if self._source_timing and self._first_time_s is not None:
+                start_s = Fraction(self._first_time_s).limit_denominator(_FINE_TIME_BASE.denominator)
+                span = Fraction(self._last_time_s - self._first_time_s).limit_denominator(90000)
+                duration_s = span + 1 / self.fps
             mux_with_audio(
                 self._temp,
                 self._audio_from,
                 self.target,
-                start_s=self.first_frame / self.fps,
-                duration_s=self.frames_written / self.fps,
+                start_s=start_s,
+                duration_s=duration_s,
                 container_options=self._format.container_options,
             )
             remove_quietly(self._temp)

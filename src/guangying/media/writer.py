@@ -70,6 +70,9 @@ class Writer:
     def _start(self) -> None:
         raise NotImplementedError
 
+    def _note_time(self, time_s: float | None) -> None:
+        """The next frame's source time (caller's thread, before ``_start`` of the first frame)."""
+
     def _consume(self, item: Any) -> None:
         raise NotImplementedError
 
@@ -85,16 +88,23 @@ class Writer:
 
     # -- public ----------------------------------------------------------------------------------
     def write(
-        self, rgb: np.ndarray | None, alpha: np.ndarray | None = None, transfer: Transfer = "srgb"
+        self,
+        rgb: np.ndarray | None,
+        alpha: np.ndarray | None = None,
+        transfer: Transfer = "srgb",
+        time_s: float | None = None,
     ) -> None:
         """Queue one frame: ``rgb`` float32 (H, W, 3) in ``transfer`` encoding, ``alpha`` float32 (H, W)
-        straight 0–1. For ``content="matte"`` pass ``rgb=None`` and the matte as ``alpha``."""
+        straight 0–1. For ``content="matte"`` pass ``rgb=None`` and the matte as ``alpha``. ``time_s``:
+        the frame's source time (``Frame.time_s``), used by video writers opened with
+        ``source_timing=True`` (variable-rate sources); other writers number frames one by one."""
         if self._closed:
             raise MediaError(f"{self.target}: write() after the writer was closed")
         if transfer not in ("srgb", "linear"):
             raise MediaError(f"transfer must be 'srgb' or 'linear', got {transfer!r}")
         rgb, alpha = self._check(rgb, alpha)
         item = self._prepare(rgb, alpha, transfer)
+        self._note_time(time_s)
         if self._sink is None:
             self._start()
             self._sink = BackgroundSink(self._consume, self._flush, QUEUE_FRAMES, f"writing {self.target}")

@@ -156,6 +156,8 @@ def run_job(
                 options["timecode"] = timecode_at(info.timecode, info.first_frame, info.fps)
             if suffix == ".mp4":
                 options.update(outputs.h264.writer_options())
+            if suffix in VIDEO_EXTENSIONS and info.variable_rate:
+                options["source_timing"] = True  # each frame at its source time: picture stays on sound
             if sound and outputs.audio and suffix in VIDEO_EXTENSIONS and info.kind == "video":
                 options["audio_from"] = source
             return options
@@ -192,18 +194,18 @@ def run_job(
             result = compositor.process(rgb_srgb, bg_srgb, bg_linear, source_alpha=frame.alpha)
             if "composite" in writers:
                 assert result.composite_rgb_srgb is not None
-                writers["composite"].write(result.composite_rgb_srgb)
+                writers["composite"].write(result.composite_rgb_srgb, time_s=frame.time_s)
             if "alpha" in writers:
-                writers["alpha"].write(None, alpha=result.alpha)
+                writers["alpha"].write(None, alpha=result.alpha, time_s=frame.time_s)
             if "foreground" in writers:
                 if foreground_has_alpha:
                     writers["foreground"].write(
-                        result.foreground_rgb_srgb, alpha=result.alpha, transfer="srgb"
+                        result.foreground_rgb_srgb, alpha=result.alpha, transfer="srgb", time_s=frame.time_s
                     )
                 else:
                     fg_linear = srgb_to_linear(result.foreground_rgb_srgb)
                     premult = linear_to_srgb(fg_linear * result.alpha[..., None])
-                    writers["foreground"].write(premult, transfer="srgb")
+                    writers["foreground"].write(premult, transfer="srgb", time_s=frame.time_s)
             report.frames += 1
             progress.advance()
         if report.frames == 0:
