@@ -34,6 +34,12 @@ def demo(output_dir: Path, frames: int, no_ai: bool) -> None:
         f"--background {shlex.quote(str(set_image.resolve()))} --port 8080\n"
         "  → http://127.0.0.1:8080/"
     )
+    pano, track = output_dir / "virtual_set_360.png", output_dir / "camera_move.csv"
+    click.echo(
+        "\nThe tracked shot from the command line (a track from `guangying track` works the same):\n"
+        f"  guangying composite {shlex.quote(str(plate.resolve()))} --set {shlex.quote(str(pano.resolve()))} "
+        f"--camera-track {shlex.quote(str(track.resolve()))} --sensor s35 -o tracked.mp4"
+    )
 
 
 def register(cli: click.Group) -> None:
