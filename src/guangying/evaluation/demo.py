@@ -91,7 +91,8 @@ def run_demo(
     """The main job end to end on built-in footage, written into folder ``out``: a generated
     green-screen plate keyed over a scikit-image set, and (``with_ai``, needs the models) a real
     person photo under a camera move matted without a screen; each with a plate / matte / composite
-    contact sheet; and the keyed plate under a tracked camera move over a 360° set. ``log`` gets progress lines. Returns the files written."""
+    contact sheet; and the keyed plate under a tracked camera move over a 360° set. ``log`` gets
+    progress lines. Returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     mid = frames // 2
 
