@@ -15,7 +15,8 @@ def test_demo_chroma_part(tmp_path):
         assert reader.info.frame_count == 4 and (reader.info.width, reader.info.height) == (960, 540)
     with open_reader(tmp_path / "contact_chroma.png") as reader:
         assert reader.info.width == 3 * 960  # plate | matte | composite
-    tracked = ("virtual_set_360.png", "camera_move.csv", "composite_tracked_360.mp4", "contact_tracked_360.png")
+    tracked = ["virtual_set_360.png", "camera_move.csv", "composite_tracked_360.mp4"]
+    tracked.append("contact_tracked_360.png")
     for name in tracked:
         assert str(tmp_path / name) in result.output  # the tracked shot over a 360° set
     assert "--set" in result.output and "--camera-track" in result.output
