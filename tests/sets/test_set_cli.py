@@ -115,3 +115,27 @@ def test_bad_set_arguments_are_clear(shot, tmp_path, extra, message):
     assert result.exit_code != 0
     assert message in result.output
     assert not out.exists()
+
+
+def test_calibration_shadow_and_reflection_flags_reach_the_render(shot, tmp_path):
+    from guangying.lens.camera_calibration import CameraCalibration
+
+    folder, plate, truth, rows = shot
+    k = np.array([[240.0, 0, 159.5], [0, 240.0, 89.5], [0, 0, 1]])
+    CameraCalibration(k, np.array([-0.3, 0.1, 0, 0, 0]), W, H, sensor_width_mm=24.89).save(
+        tmp_path / "lens.json"
+    )
+    plain, bent = tmp_path / "plain.%04d.png", tmp_path / "bent.%04d.png"
+    common = ["composite", plate, "--set", folder / "pano.png", "--camera-track", folder / "cam.csv",
+              "--end", FIRST, "--quiet"]  # fmt: skip
+    assert _invoke(*common, "-o", plain).exit_code == 0
+    result = _invoke(*common, "-o", bent, "--calibration", tmp_path / "lens.json",
+                     "--shadow", "1", "--floor-reflection", "0.3")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    a, b = _frames(plain)[0], _frames(bent)[0]
+    clear = truth[0] == 0
+    yy, xx = np.mgrid[0:H, 0:W]
+    r = np.hypot(xx - (W - 1) / 2, yy - (H - 1) / 2)
+    diff = np.abs(a - b).mean(axis=2)
+    # barrel distortion moves the corners a lot and the middle hardly at all
+    assert diff[clear & (r > 150)].mean() > 3 * diff[clear & (r < 60)].mean()

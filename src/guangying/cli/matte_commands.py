@@ -164,7 +164,7 @@ def key(alpha_out: str | None, foreground_out: str | None, **options: Any) -> No
     help="Set: per-frame camera from `guangying track` (CSV/JSON); its focal_length_mm sets the zoom.",
 )
 @click.option(
-    "--lens-calibration",
+    "--calibration",
     type=click.Path(exists=True, dir_okay=False),
     help="Set: camera calibration (lens.json from `guangying calibrate`); the set is rendered with "
     "the plate's lens distortion.",
@@ -244,7 +244,7 @@ def composite(
         plate = SetBackground(
             SetSettings(
                 set_path, options["camera_track"], options["sensor"], options.get("focal_length_mm"),
-                options.get("lens_calibration"), options["shadow"], options["floor_reflection"],
+                options.get("calibration"), options["shadow"], options["floor_reflection"],
             ),
             lens,
         )  # fmt: skip

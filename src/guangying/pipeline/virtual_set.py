@@ -36,7 +36,7 @@ class SetSettings:
     - ``camera_track``: per-frame camera (`guangying track` CSV/JSON).
     - ``sensor``: sensor preset; with the focal length it gives the field of view.
     - ``focal_length_mm``: overrides the track's focal length (a prime without zoom data).
-    - ``lens_calibration``: camera calibration (`guangying calibrate` JSON) whose distortion the set gets.
+    - ``calibration``: camera calibration (`guangying calibrate` JSON) whose distortion the set gets.
     - ``shadow``: strength 0–1 of the actor's shadow carried from the screen onto the set (0 = off).
     - ``floor_reflection``: strength 0–1 of a glossy-floor reflection of the actor (0 = off).
     """
@@ -45,7 +45,7 @@ class SetSettings:
     camera_track: str
     sensor: str = "s35"
     focal_length_mm: float | None = None
-    lens_calibration: str | None = None
+    calibration: str | None = None
     shadow: float = 0.0
     floor_reflection: float = 0.0
 
@@ -114,7 +114,7 @@ class SetBackground:
         self.sensor_width_mm = sensor_preset(settings.sensor).width_mm
         self.track = TrackLookup(read_camera_track(settings.camera_track), settings.camera_track)
         self.calibration: CameraCalibration | None = (
-            load_camera_calibration(settings.lens_calibration) if settings.lens_calibration else None
+            load_camera_calibration(settings.calibration) if settings.calibration else None
         )
         self.lens = lens
         if lens is not None:
@@ -122,7 +122,7 @@ class SetBackground:
             lens.focal_length_mm_at = self.focal_length_mm
         self.set: VirtualSet = open_set(settings.set_path)
         self.inputs = tuple(
-            p for p in (settings.set_path, settings.camera_track, settings.lens_calibration) if p
+            p for p in (settings.set_path, settings.camera_track, settings.calibration) if p
         )
         self.position = 0
         self._views: dict[int, SetView] = {}
