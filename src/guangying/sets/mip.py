@@ -59,65 +59,101 @@ class MipPyramid:
         """Sample at ``map_xy`` (float32 (H, W, 2): continuous level-0 texel coordinates, pixel i spans
         [i, i + 1); NaN = nothing there) → float32 (H, W, C); NaN and ZERO-edge pixels give 0."""
         h, w = map_xy.shape[:2]
+        map_xy = np.ascontiguousarray(map_xy, np.float32)
+        if lod_bias == 0.0 and self._magnified(map_xy, x_edge) and (x_edge == y_edge or y_edge != ZERO):
+            # Nowhere minified: every pixel reads level 0 bilinearly, which OpenCV's SIMD remap does
+            # faster (the same up to its 1/32-texel tap positions; poles never pass this test).
+            border = (
+                cv2.BORDER_CONSTANT
+                if x_edge == ZERO
+                else cv2.BORDER_WRAP
+                if x_edge == WRAP
+                else cv2.BORDER_REPLICATE
+            )
+            level0 = self.flat[: self.height * self.width].reshape(self.height, self.width, self.channels)
+            result = cv2.remap(level0, map_xy - np.float32(0.5), None, cv2.INTER_LINEAR, borderMode=border,
+                               borderValue=0)  # fmt: skip
+            result = result.reshape(h, w, self.channels)
+            if out is None:
+                return result
+            out[...] = result
+            return out
         if out is None:
             out = np.empty((h, w, self.channels), np.float32)
         _sample_trilinear(
-            self.flat, self.offsets, self.shapes, np.ascontiguousarray(map_xy, np.float32),
-            x_edge, y_edge, np.float32(lod_bias), out,
+            self.flat, self.offsets, self.shapes, map_xy, x_edge, y_edge, np.float32(lod_bias), out,
         )  # fmt: skip
         return out
 
-
-@numba.njit(inline="always", fastmath=True)
-def _tap(flat, off, hk, wk, xi, yi, x_edge, y_edge):  # type: ignore[no-untyped-def]
-    """Index of texel (xi, yi) in the flat buffer, or −1 where the edge rule gives nothing."""
-    if xi < 0 or xi >= wk:
-        if x_edge == 0:
-            xi = xi % wk
-        elif x_edge == 1:
-            xi = min(max(xi, 0), wk - 1)
-        else:
-            return -1
-    if yi < 0 or yi >= hk:
-        if y_edge == 0:
-            yi = yi % hk
-        elif y_edge == 1:
-            yi = min(max(yi, 0), hk - 1)
-        else:
-            return -1
-    return off + yi * wk + xi
+    def _magnified(self, map_xy: np.ndarray, x_edge: int, step: int = 8) -> bool:
+        """Whether no pixel covers more than one texel (checked on a grid every ``step`` pixels: the
+        footprint varies smoothly across a frame)."""
+        grid = map_xy[::step, ::step]
+        right = map_xy[::step, 1::step][:, : grid.shape[1]] - grid[:, : map_xy[::step, 1::step].shape[1]]
+        down = map_xy[1::step, ::step][: grid.shape[0]] - grid[: map_xy[1::step, ::step].shape[0]]
+        worst = 0.0
+        for d in (right, down):
+            dx = d[..., 0]
+            if x_edge == WRAP:
+                dx = dx - self.width * np.floor(dx / self.width + 0.5)
+            fp2 = dx * dx + d[..., 1] ** 2
+            if np.isnan(fp2).all():
+                return False
+            worst = max(worst, float(np.nanmax(fp2)))
+        return worst <= 0.9**2  # a margin for what the grid skips
 
 
 @numba.njit(inline="always", fastmath=True)
-def _bilinear_add(flat, off, hk, wk, x0, y0, sx, sy, x_edge, y_edge, weight, out, i, j):  # type: ignore[no-untyped-def]
-    """Add ``weight`` × the bilinear sample of one level at level-0 texel coords (x0, y0) to out[i, j]."""
-    x = x0 * (wk / sx) - 0.5
-    y = y0 * (hk / sy) - 0.5
+def _edge(i, n, mode):  # type: ignore[no-untyped-def]
+    """Texel index ``i`` of a row/column of ``n`` under an edge rule; −1 where it gives nothing."""
+    if 0 <= i < n:
+        return i
+    if mode == 0:
+        return i % n
+    if mode == 1:
+        return min(max(i, 0), n - 1)
+    return -1
+
+
+@numba.njit(inline="always", fastmath=True)
+def _bilinear_add(flat, off, hk, wk, x, y, x_edge, y_edge, weight, out, i, j):  # type: ignore[no-untyped-def]
+    """Add ``weight`` × the bilinear sample at texel coordinates (x, y) of one level (index space,
+    texel centres at integers) to out[i, j]."""
     xf = math.floor(x)
     yf = math.floor(y)
     fx = x - xf
     fy = y - yf
-    xi = int(xf)
-    yi = int(yf)
-    c = out.shape[2]
-    for dy in range(2):
-        wy = fy if dy == 1 else 1.0 - fy
-        for dx in range(2):
-            wxy = weight * wy * (fx if dx == 1 else 1.0 - fx)
-            if wxy == 0.0:
-                continue
-            t = _tap(flat, off, hk, wk, xi + dx, yi + dy, x_edge, y_edge)
-            if t >= 0:
-                for ch in range(c):
-                    out[i, j, ch] += wxy * flat[t, ch]
+    xa = _edge(int(xf), wk, x_edge)
+    xb = _edge(int(xf) + 1, wk, x_edge)
+    ya = _edge(int(yf), hk, y_edge)
+    yb = _edge(int(yf) + 1, hk, y_edge)
+    w00 = weight * (1.0 - fx) * (1.0 - fy)
+    w01 = weight * fx * (1.0 - fy)
+    w10 = weight * (1.0 - fx) * fy
+    w11 = weight * fx * fy
+    if xa < 0 or ya < 0:
+        w00 = 0.0
+    if xb < 0 or ya < 0:
+        w01 = 0.0
+    if xa < 0 or yb < 0:
+        w10 = 0.0
+    if xb < 0 or yb < 0:
+        w11 = 0.0
+    # clamp the indices of taps that carry no weight so every read stays in the buffer
+    ra = off + max(ya, 0) * wk
+    rb = off + max(yb, 0) * wk
+    a, b = ra + max(xa, 0), ra + max(xb, 0)
+    c, d = rb + max(xa, 0), rb + max(xb, 0)
+    for ch in range(out.shape[2]):
+        out[i, j, ch] += w00 * flat[a, ch] + w01 * flat[b, ch] + w10 * flat[c, ch] + w11 * flat[d, ch]
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def _sample_trilinear(flat, offsets, shapes, map_xy, x_edge, y_edge, lod_bias, out):  # type: ignore[no-untyped-def]
     h, w = map_xy.shape[0], map_xy.shape[1]
     n_levels = shapes.shape[0]
-    h0 = np.float32(shapes[0, 0])
-    w0 = np.float32(shapes[0, 1])
+    h0 = shapes[0, 0]
+    w0 = shapes[0, 1]
     c = out.shape[2]
     for i in numba.prange(h):
         for j in range(w):
@@ -148,11 +184,13 @@ def _sample_trilinear(flat, offsets, shapes, map_xy, x_edge, y_edge, lod_bias, o
                     fp2 = max(fp2, dxv * dxv + dyv * dyv)
             lod = 0.5 * math.log2(fp2) + lod_bias if fp2 > 1.0 else lod_bias
             lod = min(max(lod, 0.0), n_levels - 1.0)
-            k0 = int(math.floor(lod))
+            k0 = int(lod)
             frac = lod - k0
-            k1 = min(k0 + 1, n_levels - 1)
-            _bilinear_add(flat, offsets[k0], shapes[k0, 0], shapes[k0, 1], x0, y0, w0, h0,
+            hk, wk = shapes[k0, 0], shapes[k0, 1]
+            _bilinear_add(flat, offsets[k0], hk, wk, x0 * (wk / w0) - 0.5, y0 * (hk / h0) - 0.5,
                           x_edge, y_edge, 1.0 - frac, out, i, j)  # fmt: skip
             if frac > 0.0:
-                _bilinear_add(flat, offsets[k1], shapes[k1, 0], shapes[k1, 1], x0, y0, w0, h0,
+                k1 = min(k0 + 1, n_levels - 1)
+                hk, wk = shapes[k1, 0], shapes[k1, 1]
+                _bilinear_add(flat, offsets[k1], hk, wk, x0 * (wk / w0) - 0.5, y0 * (hk / h0) - 0.5,
                               x_edge, y_edge, frac, out, i, j)  # fmt: skip
