@@ -263,12 +263,16 @@ def test_leftovers_of_a_killed_run_are_swept_by_the_next_run(tmp_path):
     alive.write_bytes(b"someone else's")
     other = tmp_path / f".other.partial-{pid}-abc123.mp4"  # another output: swept when that is written
     other.write_bytes(b"x")
+    (staging / ".s.0002.partial-1-abc123.png").write_bytes(b"half a frame")
     with pytest.warns(UserWarning, match="interrupted earlier run"):
         _clip(tmp_path / "out.mp4", 2)
-    with pytest.warns(UserWarning, match="interrupted earlier run"):
+    with pytest.warns(UserWarning, match=r"left 1 finished frame\(s\) .* kept in"):
         _sequence(tmp_path / "s.%04d.png", 1, 1)
     assert not partial.exists() and not staging.exists()
     assert alive.exists() and other.exists()
+    # the killed run's finished frames are kept aside, visibly, not mixed into the new sequence
+    assert sorted(os.listdir(tmp_path / f"s.interrupted-{pid}")) == ["s.0001.png"]
+    assert (tmp_path / f"s.interrupted-{pid}" / "s.0001.png").read_bytes() == b"frame"
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])

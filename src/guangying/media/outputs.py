@@ -114,9 +114,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 def sweep_leftovers(folder: Path, name: str) -> list[Path]:
-    """Remove hidden partial files and staging folders that runs killed outright (SIGKILL, power loss)
-    left for the output ``name`` in ``folder``; a leftover whose process is still alive is kept. Call it
-    while holding the output's lock. Returns what was removed and warns naming it."""
+    """Clear what runs killed outright (SIGKILL, power loss) left for the output ``name`` in ``folder``:
+    hidden partial files are removed; a staging folder's finished frames are kept aside (see
+    :func:`_keep_interrupted_frames`). A leftover whose process is still alive is not touched. Call it
+    while holding the output's lock. Returns what was cleared and warns naming it."""
     stem = Path(name).stem
     frame_partial = None
     if "#" in name:  # a sequence: its staging folder, and partial frames written by older versions
@@ -139,7 +140,7 @@ def sweep_leftovers(folder: Path, name: str) -> list[Path]:
         path = Path(entry.path)
         try:
             if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(path)
+                _keep_interrupted_frames(path, name, int(match.group("pid")))
             else:
                 path.unlink()
         except OSError as exc:
@@ -148,8 +149,28 @@ def sweep_leftovers(folder: Path, name: str) -> list[Path]:
         removed.append(path)
     if removed:
         names = ", ".join(p.name for p in removed)
-        warnings.warn(f"removed what an interrupted earlier run left in {folder}: {names}", stacklevel=2)
+        warnings.warn(f"cleared what an interrupted earlier run left in {folder}: {names}", stacklevel=2)
     return removed
+
+
+def _keep_interrupted_frames(staging: Path, name: str, pid: int) -> None:
+    """A killed run's staging folder holds finished frames (a long take may be hours of them): they are
+    not deleted, nor mixed into the sequence, but moved to a visible ``NAME.interrupted-PID`` folder,
+    with a warning; its half-written frames (hidden partial files) are removed."""
+    for leftover in staging.glob(".*"):
+        leftover.unlink(missing_ok=True)
+    if not any(staging.iterdir()):
+        staging.rmdir()
+        return
+    label = name.split("#", 1)[0].rstrip("._-") or "sequence"
+    kept = staging.with_name(f"{label}.interrupted-{pid}")
+    os.replace(staging, kept)
+    count = sum(1 for _ in kept.iterdir())
+    warnings.warn(
+        f"an interrupted earlier run (process {pid}) left {count} finished frame(s) of this sequence; they "
+        f"are kept in {kept}, apart from the new sequence. Use or delete them",
+        stacklevel=3,
+    )
 
 
 class OutputLock:
