@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,sets3d]'
+	$(PY) -m pip install --quiet -e '.[dev,sets3d,batch]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -55,7 +55,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 bench: setup models
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,batch,bench]'
 	$(PY) bench/run_all.py
 
 clean:

@@ -72,11 +72,3 @@ def dataclass_options(cls: type, skip: Collection[str] = frozenset()) -> Callabl
         return func
 
     return decorate
-
-
-def dataclass_from_options(cls: type, options: dict[str, Any], **extra: Any) -> Any:
-    """Build ``cls`` from the parsed options that name its fields (plus ``extra`` values)."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    values = {k: v for k, v in options.items() if k in names and v is not None}
-    values.update({k: v for k, v in extra.items() if v is not None})
-    return cls(**values)

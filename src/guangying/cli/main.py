@@ -154,6 +154,7 @@ def _register() -> None:
         "guangying.cli.focus_commands",
         "guangying.cli.demo_command",
         "guangying.cli.live_command",
+        "guangying.cli.batch_command",
     ):
         try:
             mod = importlib.import_module(module)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -15,27 +14,11 @@ from guangying.keyer import KeyerSettings
 from guangying.media.outputs import check_outputs
 from guangying.pipeline.background import plate_inputs
 from guangying.pipeline.job import H264_PRESETS, CompositeSettings, H264Options, JobOutputs, run_job
+from guangying.pipeline.job_options import KEYER_FILE_FIELDS
+from guangying.pipeline.job_options import keyer_settings as _keyer_settings
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
-from guangying.pipeline.matters import MATTE_MODES, keyer_settings_for, make_matter
+from guangying.pipeline.matters import MATTE_MODES, make_matter
 from guangying.pipeline.virtual_set import SetBackground, SetSettings, track_focal_length_mm
-
-_FILE_FIELDS = {"garbage_mask", "core_mask", "clean_plate", "screen_colour"}
-
-
-def _keyer_settings(source: str, options: dict[str, Any]) -> KeyerSettings:
-    names = {f.name for f in dataclasses.fields(KeyerSettings)} - _FILE_FIELDS
-    settings = {k: v for k, v in options.items() if k in names and v is not None}
-    if options.get("screen_colour"):
-        settings["screen_colour"] = tuple(options["screen_colour"])
-    return keyer_settings_for(
-        source,
-        start=options.get("start"),
-        end=options.get("end"),
-        garbage_mask=options.get("garbage_mask"),
-        core_mask=options.get("core_mask"),
-        clean_plate=options.get("clean_plate"),
-        **settings,
-    )
 
 
 def _matte_options(func):  # type: ignore[no-untyped-def]
@@ -71,7 +54,7 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
         ),
         click.option("--core-mask", help="Keyer: inside matte, an image (white = solid) or 'x,y;x,y;…'."),
         click.option("--clean-plate", help="Keyer: a frame of the empty screen, for unevenly lit screens."),
-        dataclass_options(KeyerSettings, skip=_FILE_FIELDS),
+        dataclass_options(KeyerSettings, skip=KEYER_FILE_FIELDS),
         click.option("--premultiplied", is_flag=True, help="Write foreground colour premultiplied by alpha."),
         click.option("--crf", type=int, help="H.264 (.mp4) quality: lower is better [default: 18]."),
         click.option(

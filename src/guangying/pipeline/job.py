@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from guangying.base.checks import Range, check_choice, check_range
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
@@ -16,8 +19,11 @@ from guangying.media import open_reader, open_writer
 from guangying.media.outputs import check_outputs
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background, PlateSource, plate_inputs
-from guangying.pipeline.frame import CompositeSettings, FrameCompositor, LayerHook
+from guangying.pipeline.frame import CompositeSettings, FrameCompositor, FrameResult, LayerHook
 from guangying.pipeline.progress import FrameProgress
+
+# Called with (source frame number, plate sRGB, what the compositor made) for every written frame.
+FrameCallback = Callable[[int, np.ndarray, FrameResult], None]
 
 # Formats that carry an alpha channel; anything else gets the foreground premultiplied over black.
 _ALPHA_SUFFIXES = {".mov", ".png", ".exr", ".tif", ".tiff", ".mkv"}
@@ -77,6 +83,9 @@ def run_job(
     settings: CompositeSettings | None = None,
     layer_hook: LayerHook | None = None,
     show_progress: bool = True,
+    warmup_frames: int = 0,
+    shot_start: int | None = None,
+    on_frame: FrameCallback | None = None,
 ) -> JobReport:
     """Matte every frame of ``source`` and write the requested outputs atomically.
 
@@ -99,6 +108,12 @@ def run_job(
     settings, layer_hook
         Passed to :class:`~guangying.pipeline.frame.FrameCompositor` (light wrap, levels; lens
         defocus through :class:`~guangying.pipeline.lens_defocus.LensDefocus`).
+    warmup_frames, shot_start, on_frame
+        For a part of a longer shot (batch workers render shots in frame ranges): ``shot_start`` is
+        the shot's first frame, so the lens hook's frame position and a background clip's frame
+        follow the shot, not the part; the first ``warmup_frames`` frames read are processed
+        (recurrent matte state) but not written; ``on_frame(index, rgb_srgb, result)`` sees every
+        written frame.
 
     Returns
     -------
@@ -144,16 +159,17 @@ def run_job(
             stack.callback(plate.close)
 
         def writer_options(path: Path, sound: bool = True) -> dict[str, Any]:
+            first_written = info.first_frame + warmup_frames
             options: dict[str, Any] = {
                 "fps": info.fps,
                 "width": info.width,
                 "height": info.height,
-                "first_frame": info.first_frame,
+                "first_frame": first_written,
             }
             suffix = Path(str(path)).suffix.lower()
             if suffix in VIDEO_EXTENSIONS and info.timecode:
-                # the output's first frame is source frame first_frame: its timecode, so an editor relinks
-                options["timecode"] = timecode_at(info.timecode, info.first_frame, info.fps)
+                # the output's first frame is source frame first_written: its timecode, so an editor relinks
+                options["timecode"] = timecode_at(info.timecode, first_written, info.fps)
             if suffix == ".mp4":
                 options.update(outputs.h264.writer_options())
             if suffix in VIDEO_EXTENSIONS and info.variable_rate:
@@ -185,13 +201,23 @@ def run_job(
                     **writer_options(outputs.foreground),
                 )
             )
-        progress = stack.enter_context(FrameProgress(info.frame_count, "matting", enabled=show_progress))
+        total = None if info.frame_count is None else info.frame_count - warmup_frames
+        progress = stack.enter_context(FrameProgress(total, "matting", enabled=show_progress))
         compositor = FrameCompositor(matter, settings, layer_hook)
         compositor.reset()
-        for frame in reader:
+        offset = 0 if shot_start is None else info.first_frame - shot_start
+        compositor.position = offset
+        if isinstance(plate, Background) and not plate.is_still:
+            for _ in range(offset):  # a background clip runs alongside the whole shot
+                plate.next_plate()
+        for n, frame in enumerate(reader):
             rgb_srgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
             bg_srgb, bg_linear = (None, None) if plate is None else plate.next_plate(frame.index, rgb_srgb)
             result = compositor.process(rgb_srgb, bg_srgb, bg_linear, source_alpha=frame.alpha)
+            if n < warmup_frames:
+                continue
+            if on_frame is not None:
+                on_frame(frame.index, rgb_srgb, result)
             if "composite" in writers:
                 assert result.composite_rgb_srgb is not None
                 writers["composite"].write(result.composite_rgb_srgb, time_s=frame.time_s)

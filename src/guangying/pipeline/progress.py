@@ -19,7 +19,9 @@ from rich.progress import (
 from rich.text import Text
 
 
-class _FpsColumn(ProgressColumn):
+class FpsColumn(ProgressColumn):
+    """Frames per second of a rich progress task."""
+
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
         return Text(f"{speed:5.1f} fps" if speed else "  ... fps", style="cyan")
@@ -37,7 +39,7 @@ class FrameProgress:
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                _FpsColumn(),
+                FpsColumn(),
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),

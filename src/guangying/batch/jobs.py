@@ -1,0 +1,274 @@
+"""JOBS.yaml → validated shots. Every problem in the file is listed at once; nothing runs on error.
+
+The file has ``defaults`` (any shot key) and ``shots``. A shot names its ``input`` (a file, a sequence
+pattern or a glob), its outputs (``output`` for composite's -o, ``alpha``, ``foreground``), and any
+option of its ``command`` (key or composite) with underscores for dashes. Which options exist, their
+types and defaults come from the caller (the CLI passes its own click options), so there is one list.
+Relative paths are relative to the YAML file; output names may use ``{stem}`` (the input's name
+without extension or frame number) and ``{name}`` (the shot's name).
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from guangying.base.errors import GuangyingError, InputFormatError, SettingsError
+from guangying.keyer import KeyerSettings
+from guangying.media import open_reader
+from guangying.media.patterns import parse_pattern
+from guangying.pipeline.background import parse_colour_srgb
+from guangying.pipeline.job_options import settings_from_options
+
+COMMANDS = ("key", "composite")
+OUTPUT_KEYS = ("output", "alpha", "foreground")  # YAML key → output kind composite / alpha / foreground
+_OUTPUT_KIND = {"output": "composite", "alpha": "alpha", "foreground": "foreground"}
+# Keys of the batch itself (not options of the command).
+BATCH_KEYS = {
+    "command": "key or composite",
+    "input": "the footage: a file, a sequence pattern or a glob",
+    "name": "the shot's name in the report (default: the input's name)",
+    "range_frames": "frames per range when a long shot is split across workers (0: never split)",
+    "warmup_frames": "frames run before each range to warm the neural matte's memory up",
+}
+_ARRAY_FIELDS = {"garbage_mask", "core_mask", "clean_plate"}
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option of a command: where its value goes (``dest``), its default and how to check a value."""
+
+    dest: str
+    default: Any
+    convert: Callable[[Any], Any]  # raises ValueError with a message for a bad value
+    is_path: bool = False
+
+
+CommandOptions = Mapping[str, Mapping[str, OptionSpec]]  # command → YAML key → spec
+
+
+@dataclass
+class Shot:
+    """One validated shot: the command's full option values (``options``, by destination name)."""
+
+    name: str
+    command: str
+    source: str
+    outputs: dict[str, str]  # kind (composite / alpha / foreground) → path or pattern
+    background: str | None
+    options: dict[str, Any]
+    range_frames: int | None = None
+    warmup_frames: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def fingerprint(self) -> str:
+        """Changes when anything that decides the pictures changes (settings, input file, outputs)."""
+        try:
+            stat = os.stat(self.source)
+            source_id = [stat.st_size, stat.st_mtime_ns]
+        except OSError:
+            source_id = []
+        blob = json.dumps(
+            [self.command, self.source, source_id, self.outputs, self.background, self.options],
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _stem(source: str) -> str:
+    name = Path(source).name
+    pattern = parse_pattern(source)
+    if pattern is not None:
+        name = pattern.prefix + pattern.suffix
+    stem = Path(name).stem
+    return stem.rstrip("._-") or stem
+
+
+def _resolve(value: str, base: Path) -> str:
+    path = Path(os.path.expanduser(value))
+    return str(path if path.is_absolute() else base / path)
+
+
+def _is_glob(text: str) -> bool:
+    return any(c in text for c in "*?[") and not Path(text).exists()
+
+
+def _suggest(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputFormatError(f"cannot read the batch file {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise InputFormatError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("shots"), list) or not data["shots"]:
+        raise InputFormatError(f"{path} needs a 'shots:' list (and optionally 'defaults:'); see --help")
+    if not isinstance(data.get("defaults") or {}, dict):
+        raise InputFormatError(f"{path}: 'defaults' must be a mapping of shot keys")
+    return data
+
+
+def _shot_options(
+    entry: dict[str, Any], base: Path, specs: Mapping[str, OptionSpec], where: str, problems: list[str]
+) -> dict[str, Any]:
+    options = {spec.dest: spec.default for spec in specs.values()}
+    for key, value in entry.items():
+        if key in BATCH_KEYS or key in OUTPUT_KEYS or key == "background":
+            continue
+        spec = specs.get(key)
+        if spec is None:
+            known = [*specs, *BATCH_KEYS, *OUTPUT_KEYS]
+            problems.append(f"{where}: unknown key '{key}'{_suggest(key, known)}")
+            continue
+        try:
+            converted = spec.convert(value)
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{where}: {key}={value!r}: {exc}")
+            continue
+        if spec.is_path and isinstance(converted, str):
+            converted = _resolve(converted, base)
+        elif isinstance(converted, str) and not Path(converted).is_absolute() and (base / converted).exists():
+            converted = str(base / converted)  # a mask or plate file next to the YAML
+        options[spec.dest] = converted
+    return options
+
+
+def _check_settings(options: dict[str, Any], where: str, problems: list[str]) -> None:
+    plain = {k: v for k, v in options.items() if k not in _ARRAY_FIELDS}
+    if plain.get("screen_colour") is not None:
+        plain["screen_colour"] = tuple(plain["screen_colour"])
+    try:
+        settings_from_options(KeyerSettings, plain)
+    except (ValueError, TypeError) as exc:
+        problems.append(f"{where}: {exc}")
+    if options.get("f_number") is not None and options.get("focal_length_mm") is None:
+        problems.append(f"{where}: lens depth of field needs focal_length as well as f_number")
+    if options.get("set_path"):
+        problems.append(f"{where}: batch does not render tracked virtual sets (set:) yet")
+
+
+def _check_input(source: str, where: str, problems: list[str]) -> None:
+    try:
+        with open_reader(source) as reader:
+            if reader.info.frame_count == 0:
+                problems.append(f"{where}: {source} has no frames")
+    except (GuangyingError, ValueError, OSError) as exc:
+        problems.append(f"{where}: input {source}: {exc}")
+
+
+def _int_key(entry: dict[str, Any], key: str, where: str, problems: list[str]) -> int | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        problems.append(f"{where}: {key} must be a whole number ≥ 0, got {value!r}")
+        return None
+    return value
+
+
+def _expand(entry: dict[str, Any], base: Path, where: str, problems: list[str]) -> list[str]:
+    raw = entry.get("input")
+    if not isinstance(raw, str) or not raw.strip():
+        problems.append(f"{where}: needs 'input: FILE' (a video, a sequence pattern or a glob)")
+        return []
+    source = _resolve(raw, base)
+    if not _is_glob(source):
+        return [source]
+    matches = sorted(glob.glob(source))
+    if not matches:
+        problems.append(f"{where}: no file matches input '{raw}'")
+    return matches
+
+
+def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Shot]:
+    """Read and check a batch file; raise :class:`SettingsError` listing every problem, one per line."""
+    path = Path(path)
+    data = _load_yaml(path)
+    base = path.resolve().parent
+    defaults = data.get("defaults") or {}
+    problems: list[str] = []
+    shots: list[Shot] = []
+    for number, raw_entry in enumerate(data["shots"], start=1):
+        where = f"shot {number}"
+        if not isinstance(raw_entry, dict):
+            problems.append(f"{where}: must be a mapping with input and outputs, got {raw_entry!r}")
+            continue
+        entry = {**defaults, **raw_entry}
+        command = entry.get("command", "composite")
+        if command not in commands:
+            problems.append(f"{where}: command '{command}' is not one of {', '.join(commands)}")
+            continue
+        specs = commands[command]
+        options = _shot_options(entry, base, specs, where, problems)
+        _check_settings(options, where, problems)
+        range_frames = _int_key(entry, "range_frames", where, problems)
+        warmup_frames = _int_key(entry, "warmup_frames", where, problems)
+        wanted = {key: entry[key] for key in OUTPUT_KEYS if entry.get(key)}
+        if command == "composite" and "output" not in wanted:
+            problems.append(f"{where}: composite needs 'output:' (the -o of guangying composite)")
+        if command == "key" and "output" in wanted:
+            problems.append(f"{where}: key writes 'alpha:' and/or 'foreground:', not 'output:'")
+        if command == "key" and not wanted:
+            problems.append(f"{where}: key needs 'alpha:' and/or 'foreground:'")
+        background = entry.get("background")
+        if command == "composite" and not background:
+            problems.append(f"{where}: composite needs 'background:' (an image, a clip or a colour)")
+        if background is not None:
+            background = str(background)
+            if parse_colour_srgb(background) is None:
+                background = _resolve(background, base)
+                if not Path(background).exists() and parse_pattern(background) is None:
+                    problems.append(f"{where}: background {background} does not exist")
+        sources = _expand(entry, base, where, problems)
+        for source in sources:
+            stem = _stem(source)
+            name = str(entry.get("name", stem)) if len(sources) == 1 else stem
+            outputs = {}
+            for key, template in wanted.items():
+                try:
+                    outputs[_OUTPUT_KIND[key]] = _resolve(str(template).format(stem=stem, name=name), base)
+                except (KeyError, IndexError, ValueError) as exc:
+                    hint = "use {stem} or {name}"
+                    problems.append(f"{where}: {key} '{template}': unknown name {exc} ({hint})")
+            shot_where = where if len(sources) == 1 else f"{where} ({Path(source).name})"
+            _check_input(source, shot_where, problems)
+            shots.append(
+                Shot(name, command, source, outputs, background, options, range_frames, warmup_frames)
+            )
+    _check_collisions(shots, problems)
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise SettingsError(f"{path}: {len(problems)} problem(s), nothing was started:\n{listing}")
+    return shots
+
+
+def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
+    writers: dict[str, str] = {}
+    names: dict[str, int] = {}
+    inputs = {os.path.normpath(s.source) for s in shots}
+    for shot in shots:
+        names[shot.name] = names.get(shot.name, 0) + 1
+        for target in shot.outputs.values():
+            key = os.path.normpath(target)
+            if key in inputs:
+                problems.append(f"shot '{shot.name}': output {target} is also an input")
+            if key in writers:
+                problems.append(f"shots '{writers[key]}' and '{shot.name}' both write {target}")
+            writers[key] = shot.name
+    for name, count in names.items():
+        if count > 1:
+            problems.append(f"{count} shots are named '{name}'; give each a distinct 'name:'")

@@ -1,0 +1,119 @@
+"""What a batch has finished, with sizes and checksums, so ``--resume`` restarts where it stopped.
+
+One JSON file per batch file (``.<name>.batch/manifest.json`` beside it), written atomically by the
+driver alone after each finished range and shot. A record counts only while the files it names are
+still there with the same size and checksum: a file that was changed, truncated or deleted is
+rendered again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from guangying.base.atomic import write_text
+from guangying.base.errors import InputFormatError
+from guangying.batch.render import StagedFile, file_record
+
+_VERSION = 1
+
+
+def manifest_path(jobs_file: str | Path) -> Path:
+    jobs_file = Path(jobs_file).resolve()
+    return jobs_file.parent / f".{jobs_file.stem}.batch" / "manifest.json"
+
+
+def _intact(records: list[dict[str, Any]]) -> bool:
+    for record in records:
+        path = Path(record["path"])
+        if not path.is_file() or path.stat().st_size != record["size"]:
+            return False
+        if file_record(path).sha256 != record["sha256"]:
+            return False
+    return True
+
+
+class Manifest:
+    """Finished ranges and shots, keyed by shot name and fingerprint (a changed shot starts over)."""
+
+    def __init__(self, path: Path, data: dict[str, Any] | None = None) -> None:
+        self.path = path
+        self.data: dict[str, Any] = data or {"version": _VERSION, "shots": {}}
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        if not path.is_file():
+            return cls(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputFormatError(
+                f"the batch manifest {path} is unreadable ({exc}); delete it to render everything again"
+            ) from exc
+        if data.get("version") != _VERSION:
+            return cls(path)
+        return cls(path, data)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(self.path, json.dumps(self.data, indent=1))
+
+    def _shot(self, name: str, fingerprint: str) -> dict[str, Any]:
+        entry = self.data["shots"].get(name)
+        if entry is None or entry.get("fingerprint") != fingerprint:
+            entry = {"fingerprint": fingerprint, "ranges": {}, "done": None}
+            self.data["shots"][name] = entry
+        return entry
+
+    def forget(self, name: str) -> None:
+        self.data["shots"].pop(name, None)
+
+    def finished_range(self, name: str, fingerprint: str, key: str) -> dict[str, Any] | None:
+        """The recorded result of range ``key`` if all its staged files are intact, else None."""
+        record = self._shot(name, fingerprint)["ranges"].get(key)
+        if record is None:
+            return None
+        files = [f for kind_files in record["files"].values() for f in kind_files]
+        return record if _intact(files) else None
+
+    def finished_shot(self, name: str, fingerprint: str) -> dict[str, Any] | None:
+        done = self._shot(name, fingerprint).get("done")
+        if done is None:
+            return None
+        files = [f for kind_files in done["outputs"].values() for f in kind_files]
+        return done if _intact(files) else None
+
+    def record_range(
+        self,
+        name: str,
+        fingerprint: str,
+        key: str,
+        frames: int,
+        files: dict[str, list[StagedFile]],
+        contact: str | None,
+    ) -> None:
+        self._shot(name, fingerprint)["ranges"][key] = {
+            "frames": frames,
+            "files": {kind: [dataclasses.asdict(f) for f in fs] for kind, fs in files.items()},
+            "contact": contact,
+        }
+        self.save()
+
+    def record_shot(
+        self,
+        name: str,
+        fingerprint: str,
+        frames: int,
+        outputs: dict[str, list[StagedFile]],
+        contact: str | None,
+    ) -> None:
+        entry = self._shot(name, fingerprint)
+        entry["ranges"] = {}  # the staged files have moved into place
+        entry["done"] = {
+            "frames": frames,
+            "outputs": {kind: [dataclasses.asdict(f) for f in fs] for kind, fs in outputs.items()},
+            "contact": contact,
+        }
+        self.save()

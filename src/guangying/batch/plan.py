@@ -1,0 +1,118 @@
+"""Cut each shot into frame ranges for the workers, with what every range must share.
+
+A long shot is split so several workers render it at once; the join must show no seam. So the
+per-shot decisions of the matte engine are made here, once, from the shot's first frame, and handed
+to every range: the keyer's screen colour (and which screen) and whether the luma edge refinement
+runs. The neural matte's recurrent memory cannot be handed over: each range after the first starts
+``warmup_frames`` earlier and throws those frames away. That brings it close but not to 1e-3 of the
+unsplit matte (``bench/results/batch.md``), so neural shots are split only when ``range_frames`` asks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from guangying.base.colour import linear_to_srgb
+from guangying.base.timecode import timecode_at
+from guangying.batch.jobs import Shot
+from guangying.keyer.refine import chroma_subsampled
+from guangying.keyer.screen import NoScreenError, detect_screen, estimate_screen_colour
+from guangying.media import open_reader
+
+# Frames of warm-up before a range for the recurrent matte engines. Measured (bench/batch.py): the
+# mean |Δα| against the unsplit matte falls to ~2e-4 by 16 frames, but the largest pixel difference
+# stays ~0.1 even after 64 (RVM's memory is long), so recurrent shots are split only when asked.
+DEFAULT_WARMUP_FRAMES = 16
+# Shorter ranges cost more in start-up (decoder seek, warm-up, model reset) than they win.
+MIN_RANGE_FRAMES = 48
+_RECURRENT = {"ai", "hybrid", "fast"}
+_KEYED = {"chroma", "hybrid"}
+
+
+@dataclass(frozen=True)
+class FrameRange:
+    """Frames ``first``..``last`` (inclusive, source numbering), rendered after ``warmup`` frames before."""
+
+    first: int
+    last: int | None  # None: to the end of a clip whose length is unknown
+    warmup: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.first}-{'end' if self.last is None else self.last}"
+
+
+@dataclass
+class ShotPlan:
+    """A shot ready to render: its frames, the shared matte decisions and its ranges."""
+
+    shot: Shot
+    first_frame: int
+    frame_count: int | None
+    fps: Fraction
+    timecode: str | None  # at the shot's first frame
+    options: dict[str, Any]  # the shot's options plus the shared per-shot decisions
+    ranges: list[FrameRange] = field(default_factory=list)
+    contact_frame: int = 0
+    note: str = ""  # why a long shot was not split, for the report
+
+
+def _shared_keyer_state(rgb_srgb: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The keyer's per-shot decisions, made as ChromaKeyer makes them on its first frame."""
+    shared: dict[str, Any] = {}
+    if options.get("screen_colour") is None:
+        screen = options.get("screen", "auto")
+        screen = detect_screen(rgb_srgb) if screen == "auto" else screen
+        shared["screen"] = screen
+        shared["screen_colour"] = estimate_screen_colour(rgb_srgb, screen)
+    if options.get("luma_refine", "auto") == "auto":
+        shared["luma_refine"] = "on" if chroma_subsampled(rgb_srgb) else "off"
+    return shared
+
+
+def plan_shot(shot: Shot, workers: int) -> ShotPlan:
+    """Read the shot's clip information and first frame; cut it into ranges for ``workers`` workers."""
+    options = dict(shot.options)
+    with open_reader(shot.source, start=options.get("start"), end=options.get("end")) as reader:
+        info = reader.info
+        first = next(iter(reader), None)
+    if first is None:
+        raise ValueError(f"no frames read from {shot.source} (check start/end)")
+    # The source's timecode names its frame 0; the shot's output starts at its own first frame.
+    timecode = timecode_at(info.timecode, info.first_frame, info.fps) if info.timecode else None
+    plan = ShotPlan(shot, info.first_frame, info.frame_count, info.fps, timecode, options)
+    count = info.frame_count
+    splittable = count is not None
+    if options["matte"] in _KEYED:
+        rgb = first.rgb if first.transfer == "srgb" else linear_to_srgb(first.rgb)
+        try:
+            options.update(_shared_keyer_state(rgb, options))
+        except NoScreenError:
+            # A slate at the head: the keyer learns the screen where it appears; one worker keeps that.
+            splittable, plan.note = False, "not split: no screen on the first frame"
+    if options["matte"] in _RECURRENT and shot.range_frames is None:
+        splittable = False
+        plan.note = "not split: a neural matte split in ranges differs at edges (set range_frames to split)"
+    if options.get("match_levels"):
+        splittable, plan.note = False, "not split: match_levels grades from the shot's first frame"
+    if count is None:
+        plan.note = "not split: the clip's frame count is unknown"
+        plan.ranges = [FrameRange(info.first_frame, None)]
+        return plan
+    plan.contact_frame = info.first_frame + count // 2
+    size = shot.range_frames
+    if size is None:
+        size = max(MIN_RANGE_FRAMES, math.ceil(count / workers))
+    if not splittable or size == 0 or size >= count:
+        plan.ranges = [FrameRange(info.first_frame, info.first_frame + count - 1)]
+        return plan
+    warmup = shot.warmup_frames
+    if warmup is None:
+        warmup = DEFAULT_WARMUP_FRAMES if options["matte"] in _RECURRENT else 0
+    for lo in range(info.first_frame, info.first_frame + count, size):
+        hi = min(lo + size, info.first_frame + count) - 1
+        plan.ranges.append(FrameRange(lo, hi, min(warmup, lo - info.first_frame)))
+    return plan

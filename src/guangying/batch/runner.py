@@ -1,0 +1,357 @@
+"""Render a whole shoot on Ray: on this machine by default, or on a cluster with one address.
+
+The driver (this process) plans the shots, hands frame ranges to worker actors one at a time (a
+free worker takes the next range, so fast and slow machines both stay busy), records each finished
+range in the manifest, and joins a shot as soon as its last range is in. A worker whose process or
+machine dies has its range given to another worker (and is replaced); a shot that fails on bad input
+is reported with its message while the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from guangying.base.errors import GuangyingError, SettingsError
+from guangying.batch.jobs import Shot
+from guangying.batch.join import join_shot, remove_staging
+from guangying.batch.manifest import Manifest, manifest_path
+from guangying.batch.plan import FrameRange, ShotPlan, plan_shot
+from guangying.batch.progress import BatchProgress
+from guangying.batch.render import RangeRenderer, RangeResult, RangeTask, StagedFile
+
+MAX_ATTEMPTS = 3  # a range whose worker died is tried this often in all before its shot fails
+_WAIT_S = 0.5
+
+
+@dataclass
+class ShotOutcome:
+    """How one shot went: status "done", "skipped" (finished in an earlier run) or "failed"."""
+
+    name: str
+    status: str
+    frames: int = 0
+    seconds: float = 0.0
+    outputs: list[str] = field(default_factory=list)
+    message: str = ""
+    ranges: int = 0
+    retries: int = 0
+    workers: list[str] = field(default_factory=list)  # "host:pid" of the workers that rendered it
+    range_workers: dict[str, str] = field(default_factory=dict)  # range "first-last" → its worker
+    contact: str | None = None
+    note: str = ""
+
+
+@dataclass
+class BatchReport:
+    shots: list[ShotOutcome]
+    seconds: float
+    workers: int
+    cluster: str
+    startup_s: float
+    model_loads: int
+
+    @property
+    def frames(self) -> int:
+        return sum(s.frames for s in self.shots if s.status == "done")
+
+    @property
+    def failed(self) -> list[ShotOutcome]:
+        return [s for s in self.shots if s.status == "failed"]
+
+
+@dataclass
+class _ShotState:
+    plan: ShotPlan
+    fingerprint: str
+    outcome: ShotOutcome
+    results: dict[str, RangeResult] = field(default_factory=dict)
+    started: float = 0.0
+
+
+def _connect(address: str | None, workers: int | None) -> tuple[bool, str]:
+    """Join ``address`` or start Ray on this machine; returns (we started it, a description)."""
+    import ray
+
+    if ray.is_initialized():
+        return False, "existing Ray session"
+    if address is None:
+        cpus = workers or os.cpu_count() or 1
+        ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING)
+        return True, "this machine"
+    try:
+        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise SettingsError(f"cannot join the Ray cluster at {address}: {exc}") from exc
+    return True, address
+
+
+def _result_from_record(record: dict[str, Any], rng: FrameRange, shot: str) -> RangeResult:
+    files = {kind: [StagedFile(**f) for f in fs] for kind, fs in record["files"].items()}
+    return RangeResult(shot, rng, record["frames"], files, 0.0, "earlier run", record.get("contact"))
+
+
+class _Pool:
+    """Worker actors: started, ready, idle or busy; a dead one is replaced."""
+
+    def __init__(self, size: int) -> None:
+        import ray
+
+        self._actor_class = ray.remote(num_cpus=1, max_restarts=0)(RangeRenderer)
+        self.idle: list[tuple[Any, str]] = []
+        self.starting: dict[Any, Any] = {}  # ready ref → actor
+        self.actors: list[Any] = []
+        for _ in range(size):
+            self.start_one()
+
+    def start_one(self) -> None:
+        actor: Any = self._actor_class.remote()
+        self.actors.append(actor)
+        self.starting[actor.whoami.remote()] = actor
+
+    def stop(self) -> None:
+        """End every worker (a run stopped by Ctrl-C must not leave them holding the CPUs)."""
+        import ray
+
+        for actor in self.actors:
+            ray.kill(actor, no_restart=True)
+        self.actors.clear()
+
+    def ready(self, ref: Any) -> None:
+        import ray
+
+        actor = self.starting.pop(ref)
+        try:
+            name = ray.get(ref)
+        except ray.exceptions.RayError:
+            return  # never came up (its node went away); others carry on
+        self.idle.append((actor, name))
+
+
+def run_batch(
+    shots: list[Shot],
+    jobs_file: str | Path,
+    *,
+    ray_address: str | None = None,
+    workers: int | None = None,
+    resume: bool = False,
+    report_dir: str | Path | None = None,
+    show_progress: bool = True,
+    on_dispatch: Callable[[RangeTask, str], None] | None = None,
+) -> BatchReport:
+    """Render ``shots`` (from :func:`guangying.batch.jobs.load_jobs`); see the module docstring.
+
+    ``on_dispatch(task, worker)`` is called as each range is handed to a worker ("host:pid").
+    """
+    import ray
+
+    started = time.perf_counter()
+    manifest_file = manifest_path(jobs_file)
+    manifest = Manifest.load(manifest_file) if resume else Manifest(manifest_file)
+    we_started, cluster = _connect(ray_address, workers)
+    pool: _Pool | None = None
+    try:
+        size = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        pool = _Pool(size)
+        states, queue, outcomes = _plan_all(shots, manifest, size, report_dir)
+        progress = BatchProgress(
+            len(shots), sum(_frames_left(s) for s in states.values()), enabled=show_progress
+        )
+        progress.shots_done(sum(o.status != "pending" for o in outcomes))
+        try:
+            startup_s = _schedule(pool, states, queue, manifest, progress, report_dir, on_dispatch, started)
+        finally:
+            progress.close()
+        model_loads = _model_loads(states)
+    finally:
+        if pool is not None:
+            pool.stop()
+        if we_started:
+            ray.shutdown()
+    return BatchReport(outcomes, time.perf_counter() - started, size, cluster, startup_s, model_loads)
+
+
+def _frames_left(state: _ShotState) -> int:
+    done = {r.range.key for r in state.results.values()}
+    return sum((r.last - r.first + 1) for r in state.plan.ranges if r.last is not None and r.key not in done)
+
+
+def _model_loads(states: dict[str, _ShotState]) -> int:
+    per_worker: dict[str, int] = {}
+    for state in states.values():
+        for result in state.results.values():
+            per_worker[result.worker] = max(per_worker.get(result.worker, 0), result.model_loads)
+    return sum(per_worker.values())
+
+
+def _plan_all(
+    shots: list[Shot], manifest: Manifest, workers: int, report_dir: str | Path | None
+) -> tuple[dict[str, _ShotState], deque[RangeTask], list[ShotOutcome]]:
+    states: dict[str, _ShotState] = {}
+    queue: deque[RangeTask] = deque()
+    outcomes: list[ShotOutcome] = []
+    for shot in shots:
+        outcome = ShotOutcome(shot.name, "pending")
+        outcomes.append(outcome)
+        fingerprint = shot.fingerprint()
+        done = manifest.finished_shot(shot.name, fingerprint)
+        if done is not None:
+            outcome.status, outcome.frames = "skipped", done["frames"]
+            outcome.outputs = list(shot.outputs.values())
+            kept = Path(report_dir) / "contacts" / f"{shot.name}.png" if report_dir else None
+            outcome.contact = str(kept) if kept is not None and kept.is_file() else None
+            outcome.message = "finished in an earlier run (outputs checked: sizes and checksums)"
+            continue
+        try:
+            for final in shot.outputs.values():
+                Path(final).parent.mkdir(parents=True, exist_ok=True)
+            plan = plan_shot(shot, workers)
+        except (GuangyingError, ValueError, OSError) as exc:
+            outcome.status, outcome.message = "failed", str(exc)
+            continue
+        state = _ShotState(plan, fingerprint, outcome)
+        outcome.note, outcome.ranges = plan.note, len(plan.ranges)
+        states[shot.name] = state
+        for rng in plan.ranges:
+            record = manifest.finished_range(shot.name, fingerprint, rng.key)
+            if record is not None:
+                state.results[rng.key] = _result_from_record(record, rng, shot.name)
+                continue
+            contact = plan.contact_frame if rng.first <= plan.contact_frame <= (rng.last or 1 << 62) else None
+            queue.append(
+                RangeTask(
+                    shot.name,
+                    fingerprint,
+                    shot.command,
+                    shot.source,
+                    shot.background,
+                    plan.options,
+                    shot.outputs,
+                    plan.first_frame,
+                    rng,
+                    contact,
+                )
+            )
+    return states, queue, outcomes
+
+
+def _schedule(
+    pool: _Pool,
+    states: dict[str, _ShotState],
+    queue: deque[RangeTask],
+    manifest: Manifest,
+    progress: BatchProgress,
+    report_dir: str | Path | None,
+    on_dispatch: Callable[[RangeTask, str], None] | None,
+    t0: float,
+) -> float:
+    """Run the queue to the end; returns the seconds from ``t0`` until the first worker was ready."""
+    import ray
+
+    startup_s = -1.0
+    busy: dict[Any, tuple[Any, str, RangeTask]] = {}
+    for state in states.values():  # shots whose ranges all finished earlier: join now
+        if len(state.results) == len(state.plan.ranges):
+            _finish_shot(state, manifest, progress, report_dir)
+    while queue or busy:
+        while pool.idle and queue:
+            task = queue.popleft()
+            state = states[task.shot]
+            if state.outcome.status == "failed":
+                continue
+            if not state.started:
+                state.started = time.perf_counter()
+            actor, name = pool.idle.pop()
+            busy[actor.render.remote(task)] = (actor, name, task)
+            if on_dispatch is not None:
+                on_dispatch(task, name)
+        if not pool.idle and not pool.starting and not busy and queue:
+            raise GuangyingError("no Ray worker could be started; check the cluster has free CPUs")
+        done, _ = ray.wait([*busy, *pool.starting], num_returns=1, timeout=_WAIT_S)
+        progress.refresh()
+        for ref in done:
+            if ref in pool.starting:
+                pool.ready(ref)
+                if startup_s < 0:
+                    startup_s = time.perf_counter() - t0
+                continue
+            actor, name, task = busy.pop(ref)
+            state = states[task.shot]
+            try:
+                result: RangeResult = ray.get(ref)
+            except (
+                ray.exceptions.RayActorError,
+                ray.exceptions.WorkerCrashedError,
+                ray.exceptions.ObjectLostError,
+            ) as exc:
+                ray.kill(actor, no_restart=True)
+                pool.start_one()  # a replacement; the range goes to whichever worker is free first
+                state.outcome.retries += 1
+                if task.attempt >= MAX_ATTEMPTS:
+                    message = f"range {task.range.key}: its worker died {task.attempt} times ({exc})"
+                    _fail(state, message, manifest)
+                else:
+                    queue.appendleft(dataclasses.replace(task, attempt=task.attempt + 1))
+                continue
+            except ray.exceptions.RayTaskError as exc:
+                pool.idle.append((actor, name))
+                cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+                message = str(cause) if isinstance(cause, GuangyingError | ValueError) else repr(cause)
+                _fail(state, message, manifest)
+                continue
+            pool.idle.append((actor, name))
+            if state.outcome.status == "failed":
+                remove_staging(state.plan, state.fingerprint)  # a range that was still running
+                continue
+            state.results[task.range.key] = result
+            manifest.record_range(
+                task.shot, state.fingerprint, task.range.key, result.frames, result.files, result.contact
+            )
+            progress.advance(result.frames)
+            if len(state.results) == len(state.plan.ranges):
+                _finish_shot(state, manifest, progress, report_dir)
+    return max(startup_s, 0.0)
+
+
+def _fail(state: _ShotState, message: str, manifest: Manifest) -> None:
+    """Mark the shot failed (first message wins) and take its staged ranges away."""
+    if state.outcome.status != "failed":
+        state.outcome.status, state.outcome.message = "failed", message
+        manifest.forget(state.plan.shot.name)
+        manifest.save()
+    remove_staging(state.plan, state.fingerprint)
+
+
+def _finish_shot(
+    state: _ShotState, manifest: Manifest, progress: BatchProgress, report_dir: str | Path | None
+) -> None:
+    plan, outcome = state.plan, state.outcome
+    ordered = sorted(state.results.values(), key=lambda r: r.range.first)
+    try:
+        joined = join_shot(plan, ordered)
+    except (GuangyingError, OSError) as exc:
+        _fail(state, f"joining the ranges: {exc}", manifest)
+        return
+    contact = next((r.contact for r in ordered if r.contact and Path(r.contact).is_file()), None)
+    if contact is not None and report_dir is not None:
+        kept = Path(report_dir) / "contacts" / f"{plan.shot.name}.png"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(contact, kept)
+        outcome.contact = str(kept)
+    frames = sum(r.frames for r in ordered)
+    manifest.record_shot(plan.shot.name, state.fingerprint, frames, joined, outcome.contact)
+    remove_staging(plan, state.fingerprint)
+    outcome.status, outcome.frames = "done", frames
+    outcome.seconds = time.perf_counter() - state.started if state.started else 0.0
+    outcome.outputs = list(plan.shot.outputs.values())
+    outcome.workers = sorted({r.worker for r in ordered})
+    outcome.range_workers = {r.range.key: r.worker for r in ordered}
+    progress.shots_done(1)

@@ -1,0 +1,110 @@
+"""``guangying batch JOBS.yaml``: argument handling only; the work is in :mod:`guangying.batch`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from guangying.base.errors import GuangyingError
+from guangying.cli.matte_commands import composite, key
+
+# Flags that make no sense per shot in a batch (the batch shows one progress display of its own).
+_NOT_PER_SHOT = {"source", "quiet"}
+
+
+def command_options(command: click.Command) -> dict:
+    """The batch-file keys of a command: its long flags with underscores, typed and defaulted by click."""
+    from guangying.batch import OptionSpec
+
+    ctx = command.make_context(command.name, [], resilient_parsing=True)  # every default, resolved
+    specs = {}
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.name in _NOT_PER_SHOT:
+            continue
+        flag = next(o for o in param.opts if o.startswith("--"))
+        name = flag[2:].replace("-", "_")
+
+        def convert(value, param=param):  # type: ignore[no-untyped-def]
+            try:
+                return param.type_cast_value(ctx, value)
+            except click.BadParameter as exc:
+                raise ValueError(exc.format_message()) from exc
+
+        is_path = isinstance(param.type, click.Path)
+        specs[name] = OptionSpec(param.name, ctx.params[param.name], convert, is_path)
+    return specs
+
+
+@click.command()
+@click.argument("jobs_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--ray",
+    "ray_address",
+    help="Join a Ray cluster: 'auto' (this node's cluster) or ray://HOST:PORT. "
+    "Default: start Ray on this machine, one worker per core.",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: one per CPU].")
+@click.option(
+    "--resume", is_flag=True, help="Skip shots and ranges a stopped run finished (checked by checksum)."
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write report.json and report.html (status, frames, time, contact sheets) here.",
+)
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def batch(
+    jobs_file: Path,
+    ray_address: str | None,
+    workers: int | None,
+    resume: bool,
+    report_dir: Path | None,
+    quiet: bool,
+) -> None:
+    """Render every shot of JOBS_FILE (YAML) with key or composite, split across workers.
+
+    \b
+    defaults:                       # any shot key; a shot's own keys win
+      command: composite            # key | composite
+      matte: chroma
+      background: sets/hall.png
+    shots:
+      - input: takes/a.mp4
+        output: out/a_comp.mp4      # composite's -o; alpha: / foreground: as the flags
+        screen_gain: 1.1            # any option of the command, underscores for dashes
+      - input: "takes/c*.mov"       # a glob; {stem} names each output
+        output: "out/{stem}_comp.mov"
+    Paths are relative to JOBS_FILE. Everything is checked before anything starts.
+    """
+    from guangying.batch import load_jobs, run_batch, write_report
+
+    try:
+        shots = load_jobs(jobs_file, {"key": command_options(key), "composite": command_options(composite)})
+        report = run_batch(
+            shots,
+            jobs_file,
+            ray_address=ray_address,
+            workers=workers,
+            resume=resume,
+            report_dir=report_dir,
+            show_progress=not quiet,
+        )
+    except GuangyingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for shot in report.shots:
+        line = f"{shot.status:8} {shot.name}: {shot.frames} frames"
+        click.echo(line + (f" — {shot.message}" if shot.status == "failed" else ""))
+    click.echo(
+        f"{report.frames} frames in {report.seconds:.1f} s on {report.workers} workers ({report.cluster})"
+    )
+    if report_dir is not None:
+        _, page = write_report(report, report_dir)
+        click.echo(f"report: {page}")
+    if report.failed:
+        raise click.ClickException(f"{len(report.failed)} of {len(report.shots)} shots failed (listed above)")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(batch)

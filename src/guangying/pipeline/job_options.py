@@ -1,0 +1,91 @@
+"""From a command's option values (the CLI flags, or a batch file's keys) to what a job runs with.
+
+``guangying key``/``composite`` and batch workers build their matte engine, settings, lens hook and
+outputs here, so one set of option names means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from guangying.base.errors import SettingsError
+from guangying.base.mattes import Matter
+from guangying.keyer import KeyerSettings
+from guangying.pipeline.frame import CompositeSettings
+from guangying.pipeline.job import H264Options, JobOutputs
+from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
+from guangying.pipeline.matters import keyer_settings_for, make_matter
+
+# Keyer fields given as files (masks, plate) or as a triple: not plain settings flags.
+KEYER_FILE_FIELDS = {"garbage_mask", "core_mask", "clean_plate", "screen_colour"}
+
+
+def settings_from_options(cls: type, options: dict[str, Any], **extra: Any) -> Any:
+    """Build dataclass ``cls`` from the option values that name its fields (plus ``extra`` values)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in options.items() if k in names and v is not None}
+    values.update({k: v for k, v in extra.items() if v is not None})
+    return cls(**values)
+
+
+def keyer_settings(source: str | Path, options: dict[str, Any]) -> KeyerSettings:
+    """Keyer settings from options; masks and clean plate read from files at the size of ``source``."""
+    names = {f.name for f in dataclasses.fields(KeyerSettings)} - KEYER_FILE_FIELDS
+    settings = {k: v for k, v in options.items() if k in names and v is not None}
+    if options.get("screen_colour"):
+        settings["screen_colour"] = tuple(options["screen_colour"])
+    return keyer_settings_for(
+        source,
+        start=options.get("start"),
+        end=options.get("end"),
+        garbage_mask=options.get("garbage_mask"),
+        core_mask=options.get("core_mask"),
+        clean_plate=options.get("clean_plate"),
+        **settings,
+    )
+
+
+def matter_from_options(source: str | Path, options: dict[str, Any]) -> Matter:
+    """The matte engine the options ask for (``matte``, ``preset``, ``downsample_ratio``, keyer keys)."""
+    return make_matter(
+        options["matte"],
+        keyer_settings=keyer_settings(source, options),
+        preset=options.get("preset", "portrait"),
+        downsample_ratio=options.get("downsample_ratio"),
+    )
+
+
+def lens_hook(options: dict[str, Any]) -> LensDefocus | None:
+    """Lens depth of field when ``f_number`` is given (it then needs ``focal_length_mm``), else None."""
+    if options.get("f_number") is None:
+        return None
+    if options.get("focal_length_mm") is None:
+        raise SettingsError("lens depth of field needs --focal-length as well as --f-number")
+    track = read_focus_track(options["focus_track"]) if options.get("focus_track") else None
+    return LensDefocus(settings_from_options(LensSettings, options), track)
+
+
+def composite_settings(options: dict[str, Any]) -> CompositeSettings:
+    return settings_from_options(CompositeSettings, options)
+
+
+def job_outputs(
+    options: dict[str, Any],
+    composite: str | Path | None = None,
+    alpha: str | Path | None = None,
+    foreground: str | Path | None = None,
+) -> JobOutputs:
+    """Outputs with their encoding options (``premultiplied``, ``no_audio``, ``exr_matte_channel``,
+    ``crf``, ``encode_preset``)."""
+    h264 = {"crf": options.get("crf"), "preset": options.get("encode_preset")}
+    return JobOutputs(
+        composite=Path(composite) if composite else None,
+        alpha=Path(alpha) if alpha else None,
+        foreground=Path(foreground) if foreground else None,
+        premultiplied=bool(options.get("premultiplied", False)),
+        audio=not options.get("no_audio", False),
+        exr_matte_channel=options.get("exr_matte_channel") or "A",
+        h264=H264Options(**{k: v for k, v in h264.items() if v is not None}),
+    )

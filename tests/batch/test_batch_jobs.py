@@ -1,0 +1,104 @@
+"""JOBS.yaml checks (no Ray needed): every problem listed at once, globs and templates, planning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from batch_samples import write_clip, write_still
+
+from guangying.base.colour import srgb_to_linear
+from guangying.base.errors import SettingsError
+from guangying.batch import load_jobs
+from guangying.batch.plan import plan_shot
+from guangying.cli.batch_command import command_options
+from guangying.cli.matte_commands import composite, key
+from guangying.keyer import ChromaKeyer
+from guangying.media import open_reader
+
+COMMANDS = {"key": command_options(key), "composite": command_options(composite)}
+
+
+@pytest.fixture(scope="module")
+def takes(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("jobs")
+    (root / "takes").mkdir()
+    for name, seed in (("c1", 1), ("c2", 2)):
+        write_clip(root / "takes" / f"{name}.mp4", 6, seed=seed)
+    write_still(root / "set.png", (0.4, 0.4, 0.4))
+    return root
+
+
+def test_every_problem_listed_and_nothing_started(takes):
+    jobs = takes / "bad.yaml"
+    jobs.write_text("""
+defaults:
+  matte: chroma
+  background: set.png
+shots:
+  - input: takes/missing.mp4
+    output: out/a.mp4
+  - input: takes/c1.mp4
+    output: out/same.mov
+    screen_gian: 1.1
+  - input: takes/c2.mp4
+    output: out/same.mov
+    screen_gain: lots
+  - input: "takes/nothing*.mov"
+    output: "out/{stem}.mov"
+  - input: takes/c1.mp4
+    command: key
+""")
+    with pytest.raises(SettingsError) as info:
+        load_jobs(jobs, COMMANDS)
+    message = str(info.value)
+    assert "7 problem(s)" in message, message
+    assert "2 shots are named 'c1'" in message
+    assert "missing.mp4" in message
+    assert "unknown key 'screen_gian' (did you mean 'screen_gain'?)" in message
+    assert "screen_gain='lots'" in message
+    assert "both write" in message and "same.mov" in message
+    assert "no file matches input 'takes/nothing*.mov'" in message
+    assert "key needs 'alpha:'" in message
+    assert not (takes / "out").exists()  # nothing was started
+
+
+def test_glob_templates_and_relative_paths(takes, tmp_path):
+    jobs = takes / "good.yaml"
+    jobs.write_text("""
+defaults: {command: composite, background: set.png, screen_gain: 1.2}
+shots:
+  - input: "takes/c*.mp4"
+    output: "out/{stem}_comp.%04d.png"
+    alpha: "out/{stem}_alpha.mov"
+    no_audio: true
+    auto_plate: false
+""")
+    shots = load_jobs(jobs, COMMANDS)
+    assert [s.name for s in shots] == ["c1", "c2"]
+    assert shots[0].outputs == {
+        "composite": str(takes / "out" / "c1_comp.%04d.png"),
+        "alpha": str(takes / "out" / "c1_alpha.mov"),
+    }
+    assert shots[1].background == str(takes / "set.png")
+    opts = shots[0].options
+    assert opts["screen_gain"] == 1.2 and opts["no_audio"] is True and opts["auto_plate"] is False
+    assert opts["light_wrap_intensity"] == 0.35  # the CLI's own default
+
+
+def test_plan_shares_the_keyers_screen_estimate(takes):
+    jobs = takes / "plan.yaml"
+    shot = "{input: takes/c1.mp4, background: set.png, output: o.mov, range_frames: 2}"
+    jobs.write_text(f"shots:\n  - {shot}\n")
+    shot = load_jobs(jobs, COMMANDS)[0]
+    plan = plan_shot(shot, workers=3)
+    assert [(r.first, r.last, r.warmup) for r in plan.ranges] == [(0, 1, 0), (2, 3, 0), (4, 5, 0)]
+    # The same estimate the keyer makes on its own first frame.
+    keyer = ChromaKeyer()
+    with open_reader(shot.source) as reader:
+        keyer.process(next(iter(reader)).rgb)
+    assert plan.options["screen"] == keyer.screen
+    shared = srgb_to_linear(np.asarray(plan.options["screen_colour"], np.float32))
+    assert np.array_equal(shared, keyer.screen_colour_linear)
+    assert plan.options["luma_refine"] == ("on" if keyer.luma_refine_active else "off")

@@ -1,0 +1,88 @@
+"""Ranges rendered one by one in this process (no Ray) and joined: the neural matte with warm-up."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from batch_samples import write_still
+from skimage import data as skdata
+
+from guangying.batch import load_jobs
+from guangying.batch.join import join_shot
+from guangying.batch.plan import plan_shot
+from guangying.batch.render import RangeRenderer, RangeTask
+from guangying.cli.batch_command import command_options
+from guangying.cli.matte_commands import composite, key
+from guangying.evaluation.clips import camera_move_clip
+from guangying.matting import RvmMatter
+from guangying.media import open_reader, open_writer
+from guangying.pipeline.job import JobOutputs, run_job
+
+COMMANDS = {"key": command_options(key), "composite": command_options(composite)}
+W, H, N = 192, 112, 24
+
+
+def _alphas(path: Path) -> list[np.ndarray]:
+    with open_reader(path) as reader:
+        return [f.rgb[..., 0] for f in reader]
+
+
+@pytest.mark.models
+def test_split_neural_matte_with_warmup_is_close_to_unsplit(tmp_path):
+    with open_writer(tmp_path / "person.mov", fps=Fraction(25), width=W, height=H) as writer:
+        for rgb in camera_move_clip(skdata.astronaut(), W, H, N):
+            writer.write(rgb)
+    write_still(tmp_path / "set.png", (0.3, 0.3, 0.4), size=(W, H))
+    (tmp_path / "jobs.yaml").write_text(
+        "shots:\n  - {input: person.mov, matte: ai, background: set.png, output: out/comp.mov,\n"
+        "     alpha: out/alpha.%04d.png, range_frames: 8, warmup_frames: 6}\n"
+    )
+    shot = load_jobs(tmp_path / "jobs.yaml", COMMANDS)[0]
+    plan = plan_shot(shot, workers=3)
+    assert [(r.first, r.warmup) for r in plan.ranges] == [(0, 0), (8, 6), (16, 6)]
+    (tmp_path / "out").mkdir()
+    renderer = RangeRenderer()
+    fp = shot.fingerprint()
+    results = [
+        renderer.render(
+            RangeTask(
+                shot.name,
+                fp,
+                "composite",
+                shot.source,
+                shot.background,
+                plan.options,
+                shot.outputs,
+                plan.first_frame,
+                rng,
+            )
+        )
+        for rng in plan.ranges
+    ]
+    assert renderer.model_loads == 1  # one network for all three ranges
+    join_shot(plan, results)
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    run_job(shot.source, RvmMatter(), JobOutputs(alpha=whole / "alpha.%04d.png"), show_progress=False)
+    split, unsplit = _alphas(tmp_path / "out" / "alpha.%04d.png"), _alphas(whole / "alpha.%04d.png")
+    assert len(split) == len(unsplit) == N and len(_alphas(tmp_path / "out" / "comp.mov")) == N
+    diffs = [np.abs(a - b) for a, b in zip(split, unsplit, strict=True)]
+    assert all(d.max() == 0 for d in diffs[:8])  # the first range has no seam to hide
+    without = RvmMatter()  # the same seam with no warm-up, for scale
+    cold = {}
+    run_job(
+        shot.source,
+        without,
+        JobOutputs(alpha=whole / "cold.%04d.png"),
+        start=8,
+        end=15,
+        show_progress=False,
+        shot_start=0,
+        on_frame=lambda i, rgb, r: cold.__setitem__(i, r.alpha.copy()),
+    )
+    cold_error = np.abs(np.round(cold[8] * 65535) / 65535 - unsplit[8]).mean()
+    warm_error = diffs[8].mean()
+    assert warm_error < 1e-3 and warm_error < cold_error / 2, (warm_error, cold_error)
