@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from batch_samples import SRC, write_clip, write_still
+from batch_samples import SRC, ray_cluster_fixture, write_clip, write_still  # noqa: F401 (a fixture)
 from click.testing import CliRunner
 
 from guangying.batch import load_jobs, run_batch, write_report
