@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from guangying.base.errors import GuangyingError
 from guangying.cli.matte_commands import composite, key
 
 # Flags that make no sense per shot in a batch (the batch shows one progress display of its own).
@@ -80,19 +79,16 @@ def batch(
     """
     from guangying.batch import load_jobs, run_batch, write_report
 
-    try:
-        shots = load_jobs(jobs_file, {"key": command_options(key), "composite": command_options(composite)})
-        report = run_batch(
-            shots,
-            jobs_file,
-            ray_address=ray_address,
-            workers=workers,
-            resume=resume,
-            report_dir=report_dir,
-            show_progress=not quiet,
-        )
-    except GuangyingError as exc:
-        raise click.ClickException(str(exc)) from exc
+    shots = load_jobs(jobs_file, {"key": command_options(key), "composite": command_options(composite)})
+    report = run_batch(
+        shots,
+        jobs_file,
+        ray_address=ray_address,
+        workers=workers,
+        resume=resume,
+        report_dir=report_dir,
+        show_progress=not quiet,
+    )
     for shot in report.shots:
         line = f"{shot.status:8} {shot.name}: {shot.frames} frames"
         click.echo(line + (f" — {shot.message}" if shot.status == "failed" else ""))

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from guangying.pipeline.job_options import settings_from_options
+
 
 def _click_type(annotation: Any) -> tuple[Any, bool] | None:
     """click type and is-flag for a field annotation; None for fields that are not plain values."""
@@ -72,3 +74,7 @@ def dataclass_options(cls: type, skip: Collection[str] = frozenset()) -> Callabl
         return func
 
     return decorate
+
+
+# Parsed options → a settings dataclass; the pipeline owns it (batch workers build settings the same way).
+dataclass_from_options = settings_from_options
