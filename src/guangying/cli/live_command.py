@@ -117,6 +117,18 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         click.option("--out-bitrate", type=float, default=6.0, show_default=True, help="Stream Mbit/s."),
         click.option("--virtual-cam", is_flag=True, help="Send the composite to a v4l2loopback webcam."),
         click.option("--duration", type=float, help="Stop after this many seconds."),
+        # tracked virtual set
+        click.option(
+            "--set",
+            "set_path",
+            help="Tracked virtual set (with --camera-track): 360° picture/clip, 2.5D .yaml or "
+            "3D .glb/.gltf.",
+        ),
+        click.option(
+            "--camera-track",
+            help="Set: the camera, live FreeD D1 (freed://0.0.0.0:PORT; give --focal-length) or a "
+            "track file.",
+        ),
         # focus
         click.option("--lidar", help="Serial port of a TF-Luna LiDAR for focus, e.g. /dev/ttyUSB0."),
         click.option("--baud", type=int, default=115200, show_default=True, help="LiDAR baud rate."),
@@ -192,6 +204,20 @@ def _focus(options: dict[str, Any]):  # type: ignore[no-untyped-def]
     return LiveFocus(source, controller, coc_mm, sender), lens
 
 
+def _virtual_set(options: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """The tracked set when --set is given (its camera from FreeD live, or a track file)."""
+    if not options["set_path"]:
+        if options["camera_track"]:
+            raise click.UsageError("--camera-track goes with --set SET")
+        return None
+    if not options["camera_track"]:
+        raise click.UsageError("--set needs --camera-track freed://0.0.0.0:PORT (or a track file)")
+    from guangying.pipeline.virtual_set import SetBackground, SetSettings
+
+    o = options
+    return SetBackground(SetSettings(o["set_path"], o["camera_track"], o["sensor"], o["focal_length_mm"]))
+
+
 @click.command("live")
 @_live_options
 def live(**options: Any) -> None:
@@ -265,6 +291,9 @@ def live(**options: Any) -> None:
         focus, lens = _focus(options)
         if focus is not None:
             opened.append(focus.stop)
+        virtual_set = _virtual_set(options)
+        if virtual_set is not None:
+            opened.append(virtual_set.close)
         feed = None if options["no_monitor"] else MonitorFeed(options["monitor_width"])
         if feed is not None:
             opened.append(feed.close)
@@ -277,6 +306,7 @@ def live(**options: Any) -> None:
             lens,
             int8=options["int8"],
             background_choices=[options["background"]],
+            virtual_set=virtual_set,
         )
         server = None
         if feed is not None:

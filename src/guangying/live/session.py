@@ -26,6 +26,7 @@ from guangying.pipeline.background import Background
 from guangying.pipeline.frame import FrameCompositor
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings
 from guangying.pipeline.matters import MATTE_MODES, make_matter
+from guangying.pipeline.virtual_set import SetBackground
 
 # Page controls: name → (min, max, step) for sliders; choices come from the settings' Literal types.
 SLIDERS: dict[str, tuple[float, float, float]] = {
@@ -86,6 +87,7 @@ class LiveSession:
         int8: bool = False,
         matter_factory: Any = None,
         background_choices: list[str] | None = None,
+        virtual_set: SetBackground | None = None,
     ) -> None:
         from guangying.live.stats import LiveStats
 
@@ -98,6 +100,10 @@ class LiveSession:
         self._hook: LensDefocus | None = None
         if lens is not None:
             self._hook = LiveLensDefocus(lens, focus) if focus is not None else LensDefocus(lens)
+        # A tracked virtual set replaces the page's background choice and renders per frame.
+        self._set = virtual_set
+        if virtual_set is not None and self._hook is not None:
+            virtual_set.attach_lens(self._hook)
         # What the page offers as backgrounds: the take's own first, then flat colours.
         self.background_choices = [*(background_choices or []), "grey", "black", "green", "blue", "white"]
         self._stop = threading.Event()
@@ -127,11 +133,12 @@ class LiveSession:
             engine_values = {k: values.get(k) for k in _ENGINE_KEYS}
             if self._compositor is None or engine_values != self._engine_values:
                 matter = self._matter_factory(values, self.settings.keyer_settings(values))
-                self._compositor = FrameCompositor(matter, None, self._hook)
+                hook = self._hook if self._set is None else self._set.layer_hook(self._hook)
+                self._compositor = FrameCompositor(matter, None, hook)
                 self._compositor.reset()
                 self._matter, self._engine_values = matter, engine_values
             spec = values.get("background") or "grey"
-            if spec != self._background_spec:
+            if self._set is None and spec != self._background_spec:
                 background = Background(spec, self.source.width, self.source.height)
                 if self._background is not None:
                     self._background.close()
@@ -149,13 +156,22 @@ class LiveSession:
     def _warm_up(self) -> None:
         """Run the engine once on a made-up frame before the take (JIT compilation, model loading),
         then forget it, so the first real frames are not held up."""
-        assert self._compositor is not None and self._background is not None
+        assert self._compositor is not None
         h, w = self.source.height, self.source.width
         frame = np.empty((h, w, 3), np.float32)
         frame[:] = (0.15, 0.6, 0.25)
         frame[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3] = (0.6, 0.45, 0.4)
-        self._compositor.process(frame, *self._background.next_plate())
+        self._compositor.process(frame, *self._plate(-1, frame))
         self._compositor.reset()
+        if self._set is not None:
+            self._set.position = 0  # the warm-up frame was not the take's first
+
+    def _plate(self, frame_index: int, plate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The background for this plate frame: the set at the camera's pose now, or the page's."""
+        if self._set is not None:
+            return self._set.next_plate(frame_index, plate)
+        assert self._background is not None
+        return self._background.next_plate()
 
     # -- the loop ---------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -201,6 +217,8 @@ class LiveSession:
                 sink.close()
             if self._background is not None:
                 self._background.close()
+            if self._set is not None:
+                self._set.close()
         if recorder is not None:
             written = recorder.close()
         self.stats_.set_state("lost" if lost else "ended", reason)
@@ -221,9 +239,9 @@ class LiveSession:
     def _process(self, item: CapturedFrame) -> None:
         if self.settings.version != self._built_version:
             self._rebuild()
-        assert self._compositor is not None and self._background is not None
+        assert self._compositor is not None
         plate = to_float32(item.rgb)
-        bg_srgb, bg_linear = self._background.next_plate()
+        bg_srgb, bg_linear = self._plate(item.index, plate)
         result = self._compositor.process(plate, bg_srgb, bg_linear)
         t_out = time.monotonic()
         latency_ms = (t_out - item.t_capture_s) * 1000.0

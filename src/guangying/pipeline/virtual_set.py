@@ -9,7 +9,6 @@ plate and the matte) and an optional floor reflection before the compositor lays
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,13 +18,14 @@ from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration
 from guangying.lens.sensors import sensor_preset
+from guangying.pipeline.camera_feed import FREED_SCHEME, open_camera_rows
 from guangying.pipeline.frame import LayerHook
 from guangying.pipeline.lens_defocus import LensDefocus
 from guangying.sets.base import VirtualSet, open_set
 from guangying.sets.interaction import apply_shadow, floor_reflection, shadow_ratio
 from guangying.sets.optics import SetOptics
 from guangying.sets.view import SetView, view_from_track_row
-from guangying.tracking.camera_track import CameraTrackRow, read_camera_track
+from guangying.tracking.camera_track import read_camera_track
 
 
 @dataclass
@@ -33,7 +33,8 @@ class SetSettings:
     """A tracked virtual set.
 
     - ``set_path``: 360° panorama (picture or clip), 2.5D set (.yaml) or 3D scene (.glb/.gltf).
-    - ``camera_track``: per-frame camera (`guangying track` CSV/JSON).
+    - ``camera_track``: per-frame camera (`guangying track` CSV/JSON), or ``freed://HOST:PORT`` for
+      live FreeD D1 (then the focal length comes from ``focal_length_mm``).
     - ``sensor``: sensor preset; with the focal length it gives the field of view.
     - ``focal_length_mm``: overrides the track's focal length (a prime without zoom data).
     - ``calibration``: camera calibration (`guangying calibrate` JSON) whose distortion the set gets.
@@ -60,40 +61,6 @@ class SetSettings:
             raise SettingsError(f"--focal-length must be > 0 mm, got {self.focal_length_mm}")
 
 
-class TrackLookup:
-    """Which track row drives which plate frame: by frame number when the track covers the plate's
-    numbering, else row i for the i-th frame (with a warning); the last row holds past the end."""
-
-    def __init__(self, rows: list[CameraTrackRow], source: str) -> None:
-        self.rows = rows
-        self.source = source
-        self._by_frame = {r.frame: r for r in rows}
-        self._by_number: bool | None = None
-        self._warned_end = False
-
-    def row(self, frame_index: int, position: int) -> CameraTrackRow:
-        if self._by_number is None:
-            self._by_number = frame_index in self._by_frame
-            if not self._by_number:
-                warnings.warn(
-                    f"camera track {self.source} has no row for plate frame {frame_index}: "
-                    "rows are taken in order from its first",
-                    stacklevel=2,
-                )
-        if self._by_number:
-            row = self._by_frame.get(frame_index)
-            if row is not None:
-                return row
-        elif position < len(self.rows):
-            return self.rows[position]
-        if not self._warned_end:
-            warnings.warn(
-                f"camera track {self.source} ends before the plate: holding its last row", stacklevel=2
-            )
-            self._warned_end = True
-        return self.rows[-1]
-
-
 def track_focal_length_mm(camera_track: str | Path) -> float:
     """The first focal length a camera track knows (the lens settings' nominal value; the actor's blur
     then follows the track frame by frame)."""
@@ -112,21 +79,28 @@ class SetBackground:
         settings.validate()
         self.settings = settings
         self.sensor_width_mm = sensor_preset(settings.sensor).width_mm
-        self.track = TrackLookup(read_camera_track(settings.camera_track), settings.camera_track)
+        self.track = open_camera_rows(settings.camera_track)
         self.calibration: CameraCalibration | None = (
             load_camera_calibration(settings.calibration) if settings.calibration else None
         )
-        self.lens = lens
+        self.lens: LensDefocus | None = None
         if lens is not None:
-            lens.defocus_background = False  # the set renders its own depth of field, layer by layer
-            lens.focal_length_mm_at = self.focal_length_mm
+            self.attach_lens(lens)
         self.set: VirtualSet = open_set(settings.set_path)
         self.inputs = tuple(
-            p for p in (settings.set_path, settings.camera_track, settings.calibration) if p
-        )
+            p for p in (settings.set_path, settings.camera_track, settings.calibration)
+            if p and not p.startswith(FREED_SCHEME)
+        )  # fmt: skip
         self.position = 0
         self._views: dict[int, SetView] = {}
         self._plate_linear: np.ndarray | None = None
+
+    def attach_lens(self, lens: LensDefocus) -> None:
+        """Depth of field: the set renders its own, layer by layer, so ``lens`` then only blurs the
+        actor, with the focal length the set was rendered with."""
+        lens.defocus_background = False
+        lens.focal_length_mm_at = self.focal_length_mm
+        self.lens = lens
 
     def view(self, frame_index: int, position: int, width: int, height: int) -> SetView:
         row = self.track.row(frame_index, position)
@@ -174,3 +148,4 @@ class SetBackground:
 
     def close(self) -> None:
         self.set.close()
+        self.track.close()

@@ -1,0 +1,117 @@
+"""Where a set's camera comes from: a camera-track file, or live FreeD D1 over UDP (``freed://HOST:PORT``).
+
+FreeD's studio frame has X and Y horizontal and Z (height) up, millimetres; ours (docs/tracking.md)
+is x_m = X, y_m = Z, z_m = −Y in metres, with pan/tilt/roll as sent (their senses are ours). Zoom
+arrives as raw encoder counts: the focal length comes from ``--focal-length`` (a lens file that maps
+counts to millimetres is the tracking tools' business).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from typing import Protocol
+
+from guangying.lens.freed import FreeDPose, FreeDReceiver
+from guangying.tracking.camera_track import CameraTrackRow, read_camera_track
+
+FREED_SCHEME = "freed://"
+
+
+class CameraRows(Protocol):
+    """The camera row for a plate frame (number ``frame_index``, ``position``-th of the take)."""
+
+    def row(self, frame_index: int, position: int) -> CameraTrackRow: ...
+
+    def close(self) -> None: ...
+
+
+class TrackLookup:
+    """Rows of a track file: by frame number when the track covers the plate's numbering, else row i
+    for the i-th frame (with a warning); the last row holds past the end."""
+
+    def __init__(self, rows: list[CameraTrackRow], source: str) -> None:
+        self.rows = rows
+        self.source = source
+        self._by_frame = {r.frame: r for r in rows}
+        self._by_number: bool | None = None
+        self._warned_end = False
+
+    def row(self, frame_index: int, position: int) -> CameraTrackRow:
+        if self._by_number is None:
+            self._by_number = frame_index in self._by_frame
+            if not self._by_number:
+                warnings.warn(
+                    f"camera track {self.source} has no row for plate frame {frame_index}: "
+                    "rows are taken in order from its first",
+                    stacklevel=2,
+                )
+        if self._by_number:
+            row = self._by_frame.get(frame_index)
+            if row is not None:
+                return row
+        elif position < len(self.rows):
+            return self.rows[position]
+        if not self._warned_end:
+            warnings.warn(
+                f"camera track {self.source} ends before the plate: holding its last row", stacklevel=2
+            )
+            self._warned_end = True
+        return self.rows[-1]
+
+    def close(self) -> None:
+        pass
+
+
+def row_from_freed(pose: FreeDPose, frame: int, t_s: float) -> CameraTrackRow:
+    """One FreeD D1 message as a camera-track row (axes as the module docstring says)."""
+    return CameraTrackRow(
+        frame, t_s, "", pose.pan_deg, pose.tilt_deg, pose.roll_deg,
+        pose.x_mm / 1000.0, pose.z_mm / 1000.0, -pose.y_mm / 1000.0, math.nan, 1.0,
+    )  # fmt: skip
+
+
+class FreeDCameraFeed:
+    """Live camera from FreeD D1 on a UDP port: a listener thread keeps the latest message, and each
+    plate frame takes the newest one (held, quality 0, until the first arrives — the set then shows the
+    rest pose)."""
+
+    def __init__(self, listen: str) -> None:
+        self.receiver = FreeDReceiver(listen)
+        self.port = self.receiver.port
+        self._latest: CameraTrackRow | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="freed-camera", daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        count = 0
+        while not self._stop.is_set():
+            got = self.receiver.receive(0.1)
+            if got is None:
+                continue
+            t_s, pose = got
+            with self._lock:
+                self._latest = row_from_freed(pose, count, t_s)
+            count += 1
+
+    def row(self, frame_index: int, position: int) -> CameraTrackRow:
+        with self._lock:
+            latest = self._latest
+        if latest is None:
+            return CameraTrackRow(frame_index, 0.0, "", 0, 0, 0, 0, 0, 0, math.nan, 0.0)
+        return latest
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self.receiver.close()
+
+
+def open_camera_rows(spec: str) -> CameraRows:
+    """``freed://HOST:PORT`` → a live FreeD listener; anything else → a camera-track file."""
+    if spec.startswith(FREED_SCHEME):
+        return FreeDCameraFeed(spec[len(FREED_SCHEME) :])
+    return TrackLookup(read_camera_track(spec), spec)

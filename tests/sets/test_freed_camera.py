@@ -1,0 +1,102 @@
+"""A set driven live by FreeD D1 through a real UDP socket on 127.0.0.1."""
+
+import math
+import socket
+import threading
+import time
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from guangying.lens.camera import intrinsics_matrix
+from guangying.lens.freed import FreeDPose, FreeDSender
+from guangying.media import open_writer
+from guangying.pipeline.camera_feed import FreeDCameraFeed
+from guangying.pipeline.virtual_set import SetBackground, SetSettings
+
+W, H, SENSOR_MM = 320, 180, 24.89
+
+
+def _mark_pano(path, lon_deg, lat_deg):
+    pw, ph = 1024, 512
+    pano = np.full((ph, pw, 3), 0.05, np.float32)
+    yy, xx = np.mgrid[0:ph, 0:pw].astype(np.float32) + 0.5
+    x, y = (lon_deg / 360 + 0.5) * pw, (0.5 - lat_deg / 180) * ph
+    pano[(xx - x) ** 2 + (yy - y) ** 2 <= 9] = 1.0
+    with open_writer(path, fps=Fraction(25), width=pw, height=ph, content="rgb") as w:
+        w.write(pano, transfer="srgb")
+
+
+class Sender(threading.Thread):
+    """Sends one pose 100 times a second until stopped (a tracked head streaming FreeD)."""
+
+    def __init__(self, port: int, pose: FreeDPose) -> None:
+        super().__init__(daemon=True)
+        self.sender, self.pose, self.stop = FreeDSender(f"127.0.0.1:{port}"), pose, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.01):
+            self.sender.send(self.pose)
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_fresh_row(feed, timeout_s=5.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        row = feed.row(0, 0)
+        if row.quality > 0:
+            return row
+        time.sleep(0.02)
+    raise AssertionError("no FreeD message arrived")
+
+
+def test_freed_axes_map_to_the_world_frame():
+    feed = FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}")
+    assert feed.row(0, 0).quality == 0  # nothing yet: the rest pose, held
+    sender = Sender(
+        feed.port, FreeDPose(pan_deg=20, tilt_deg=3, roll_deg=-1, x_mm=500, y_mm=-4000, z_mm=1500)
+    )
+    sender.start()
+    try:
+        row = _wait_for_fresh_row(feed)
+    finally:
+        sender.stop.set()
+        sender.join()
+        feed.close()
+    assert (row.pan_deg, row.tilt_deg, row.roll_deg) == pytest.approx((20, 3, -1), abs=1e-3)
+    # FreeD X, Y (horizontal), Z (height) in mm → ours x = X, y = Z, z = −Y in metres
+    assert (row.x_m, row.y_m, row.z_m) == pytest.approx((0.5, 1.5, 4.0), abs=1e-3)
+
+
+def test_set_follows_the_freed_camera(tmp_path):
+    _mark_pano(tmp_path / "pano.png", 20.0, 0.0)
+    set_bg = SetBackground(
+        SetSettings(str(tmp_path / "pano.png"), f"freed://127.0.0.1:{_free_udp_port()}", focal_length_mm=24)
+    )
+    plate = np.zeros((H, W, 3), np.float32)
+    k = intrinsics_matrix(24, SENSOR_MM, W, H)
+    _, rest = set_bg.next_plate(0, plate)  # before any message: pan 0, the mark 20° right of centre
+    sender = Sender(set_bg.track.port, FreeDPose(pan_deg=20.0))
+    sender.start()
+    try:
+        _wait_for_fresh_row(set_bg.track)
+        _, panned = set_bg.next_plate(1, plate)
+    finally:
+        sender.stop.set()
+        sender.join()
+        set_bg.close()
+    u, _ = _centroid(rest)
+    assert u == pytest.approx((W - 1) / 2 + k[0, 0] * math.tan(math.radians(20)), abs=0.5)
+    assert _centroid(panned) == pytest.approx(((W - 1) / 2, (H - 1) / 2), abs=0.5)  # panned onto the mark
+
+
+def _centroid(rgb):
+    weight = np.clip(rgb.mean(axis=2) - 0.1, 0, None)
+    v, u = np.mgrid[0 : rgb.shape[0], 0 : rgb.shape[1]]
+    return float((u * weight).sum() / weight.sum()), float((v * weight).sum() / weight.sum())
