@@ -1,10 +1,13 @@
-"""Focus-pulling benchmark: our controller vs the raw LiDAR reading vs an EMA (factor 0.2), same
-simulated readings, six scenarios of issue 4, several lenses and frame rates.
+"""Focus-pulling benchmark: our controller vs the raw LiDAR reading and an EMA, both with latency
+compensation, on the same simulated readings: the six scenarios of issue 4 plus the field cases of
+issue 9 (a walk with a gait, walk in / stop / step back briskly, heavy-tailed noise with a second
+person in the spot and 2.5 % dropouts, sensors at 30 and 250 Hz).
 
 Run: ``.venv/bin/python bench/focus_sim.py`` → ``bench/results/focus_sim.md``.
-Sensor: TF-Luna-like (100 Hz, 10 ms latency, σ = 1.0 cm + 0.1 cm/m, cm resolution, 2 % dropouts plus
-two 0.1 s bursts, spot straddling the background at the given moments). The controller is told only
-the datasheet σ (1.5 cm) and the total delay (sensor 10 ms + motor 30 ms). Fixed seeds.
+
+Every track is a lens-state track (what ``guangying focus`` writes): frame t shows where focus is
+during that frame, scored against where the subject is at t. Baseline settings (EMA factor, the raw
+reading's speed window) are chosen by a sweep on the tuning seeds; all tables use other seeds.
 """
 
 from __future__ import annotations
@@ -14,20 +17,22 @@ import math
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from _machine import cpu_model  # bench/ helper (scripts run from bench/)
-from scipy.linalg import solve_discrete_are
-from scipy.stats import norm
 
+from guangying.base.atomic import write_text
 from guangying.focus.controller import ControllerConfig
 from guangying.focus.simulate import (
     Metrics,
+    Scenario,
     SensorModel,
     evaluate,
+    field_scenarios,
+    field_sensor,
     frame_times,
-    half_width_diopters,
     run_controller,
     run_ema,
     run_raw,
@@ -35,59 +40,84 @@ from guangying.focus.simulate import (
     standard_scenarios,
 )
 
-SEEDS = (11, 12, 13, 14, 15)
+TUNE_SEEDS = (1, 2, 3, 4, 5)
+REPORT_SEEDS = (11, 12, 13, 14, 15)
+SENSOR_LATENCY_S = 0.010
 MOTOR_DELAY_S = 0.030
-SENSOR = SensorModel()
+LATENCY_S = SENSOR_LATENCY_S + MOTOR_DELAY_S
 COC_MM = 0.025  # Super 35
-METHODS = ("ours", "raw", "EMA 0.2")
+EMA_FACTORS = (0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+RAW_WINDOWS_S = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+SCENARIOS = {s.name: s for s in standard_scenarios() + field_scenarios()}
+
+Case = tuple[str, str, Callable[[], SensorModel]]
+CASES: list[Case] = [
+    *((name, "Gaussian 100 Hz", SensorModel) for name in (s.name for s in standard_scenarios())),
+    ("gait walk 5→2 m", "Gaussian 100 Hz", SensorModel),
+    ("walk in, stop, step back", "Gaussian 100 Hz", SensorModel),
+    ("gait walk 5→2 m", "field 100 Hz", field_sensor),
+    ("walk in, stop, step back", "field 100 Hz", field_sensor),
+    ("still subject", "field 100 Hz", field_sensor),
+    ("stop and go", "field 100 Hz", field_sensor),
+    ("gait walk 5→2 m", "field 30 Hz", lambda: field_sensor(30.0)),
+    ("gait walk 5→2 m", "field 250 Hz", lambda: field_sensor(250.0)),
+]
+WALKING = [c for c in CASES if "walk" in c[0] and "across" not in c[0]]
 
 
-def prediction_sigma_m(jerk_mps3: float, sigma_m: float, rate_hz: float, ahead_s: float) -> float:
-    """σ (m) of the best linear prediction ``ahead_s`` past the latest reading for a subject moving with
-    white jerk ``jerk_mps3``, read at ``rate_hz`` with noise ``sigma_m``: the steady-state Kalman
-    filter of the constant-acceleration model (Riccati equation), propagated ``ahead_s``."""
-    h = 1.0 / rate_hz
-
-    def f(t: float) -> np.ndarray:
-        return np.array([[1.0, t, t * t / 2], [0.0, 1.0, t], [0.0, 0.0, 1.0]])
-
-    q = jerk_mps3**2 * np.array([[h**5 / 20, h**4 / 8, h**3 / 6], [h**4 / 8, h**3 / 3, h**2 / 2],
-                                 [h**3 / 6, h**2 / 2, h]])
-    hm = np.array([[1.0, 0.0, 0.0]])
-    p_prior = solve_discrete_are(f(h).T, hm.T, q, np.array([[sigma_m**2]]))
-    k = p_prior @ hm.T / (p_prior[0, 0] + sigma_m**2)
-    p_post = (np.eye(3) - k @ hm) @ p_prior
-    return float(math.sqrt((f(ahead_s) @ p_post @ f(ahead_s).T)[0, 0]))
+def config(focal_mm: float = 135, f_number: float = 2.0) -> ControllerConfig:
+    return ControllerConfig(focal_mm, f_number, COC_MM, latency_s=LATENCY_S,
+                            sensor_latency_s=SENSOR_LATENCY_S)
 
 
-def bound_lines(latency_s: float) -> list[str]:
-    """Why 99 % is out of reach for a moving subject at 2 m with this sensor (135 mm f/2, Super 35)."""
-    hw_d = float(half_width_diopters(135, 2.0, COC_MM, np.array([2.0]))[0])
-    lines = ["| prior white jerk m/s³ | σ of 40 ms prediction at 2 m, cm | in half-DoF | "
-             "P(out of DoF) per frame at 2.0 m | at 2.3 m |", "|---|---|---|---|---|"]
-    for jerk in (0.1, 0.2, 0.5, 1.0, 2.0):
-        cells = []
-        for r_m in (2.0, 2.3):
-            sigma = math.hypot(SENSOR.sigma_base_m + SENSOR.sigma_per_m * r_m, 0.01 / math.sqrt(12))
-            s_m = prediction_sigma_m(jerk, sigma, SENSOR.rate_hz, latency_s)
-            cells.append((s_m, 2 * norm.sf(hw_d * r_m**2 / s_m)))
-        lines.append(f"| {jerk:g} | {cells[0][0] * 100:.2f} | {cells[0][0] / (hw_d * 4):.2f} | "
-                     f"{cells[0][1] * 100:.1f} % | {cells[1][1] * 100:.1f} % |")
-    return lines
+def tracks(scn: Scenario, readings: list, ts: np.ndarray, cfg: ControllerConfig, ema: float,
+           window_s: float) -> dict[str, np.ndarray]:
+    """Lens-state tracks of ours and the two compensated baselines (frame t = command sent at t − motor
+    delay, predicted to t)."""
+    return {
+        "ours": run_controller(scn, readings, ts, cfg),
+        "raw + CV": run_raw(readings, ts, MOTOR_DELAY_S, LATENCY_S, window_s=window_s),
+        "EMA + CV": run_ema(readings, ts, ema, MOTOR_DELAY_S, LATENCY_S, predict=True),
+    }
 
 
-def run_case(scn, focal_mm: float, f_number: float, fps: float, seed: int) -> dict[str, Metrics]:
-    rd = simulate_readings(scn, SENSOR, np.random.default_rng(seed))
-    ts = frame_times(scn.duration_s, fps)
-    cfg = ControllerConfig(focal_mm, f_number, COC_MM, latency_s=SENSOR.latency_s + MOTOR_DELAY_S)
-    tracks = {"ours": run_controller(scn, rd, ts, cfg), "raw": run_raw(rd, ts), "EMA 0.2": run_ema(rd, ts)}
-    return {k: evaluate(scn, ts, v, focal_mm, f_number, COC_MM, MOTOR_DELAY_S) for k, v in tracks.items()}
+def readings_for(case: Case, seed: int) -> tuple[Scenario, list]:
+    scn = SCENARIOS[case[0]]
+    return scn, simulate_readings(scn, case[2](), np.random.default_rng(seed))
+
+
+def sweep_baselines() -> tuple[float, float, list[str]]:
+    """Best EMA factor and raw speed window: highest mean in-DoF over every case on the tuning seeds."""
+    ema_score = {f: [] for f in EMA_FACTORS}
+    raw_score = {w: [] for w in RAW_WINDOWS_S}
+    for case in CASES:
+        for seed in TUNE_SEEDS:
+            scn, rd = readings_for(case, seed)
+            ts = frame_times(scn.duration_s, 25)
+            for f in EMA_FACTORS:
+                track = run_ema(rd, ts, f, MOTOR_DELAY_S, LATENCY_S, predict=True)
+                ema_score[f].append(evaluate(scn, ts, track, 135, 2.0, COC_MM).in_dof)
+            for w in RAW_WINDOWS_S:
+                track = run_raw(rd, ts, MOTOR_DELAY_S, LATENCY_S, window_s=w)
+                raw_score[w].append(evaluate(scn, ts, track, 135, 2.0, COC_MM).in_dof)
+    best_f = max(EMA_FACTORS, key=lambda f: np.mean(ema_score[f]))
+    best_w = max(RAW_WINDOWS_S, key=lambda w: np.mean(raw_score[w]))
+    lines = ["| EMA factor | " + " | ".join(f"{f:g}" for f in EMA_FACTORS) + " |",
+             "|---" * (len(EMA_FACTORS) + 1) + "|",
+             "| mean in DoF % | " + " | ".join(f"{np.mean(ema_score[f]) * 100:.1f}" for f in EMA_FACTORS)
+             + " |",
+             "",
+             "| raw speed window s (0 = no prediction) | " + " | ".join(f"{w:g}" for w in RAW_WINDOWS_S)
+             + " |",
+             "|---" * (len(RAW_WINDOWS_S) + 1) + "|",
+             "| mean in DoF % | " + " | ".join(f"{np.mean(raw_score[w]) * 100:.1f}" for w in RAW_WINDOWS_S)
+             + " |"]
+    return best_f, best_w, lines
 
 
 def mean_metrics(ms: list[Metrics]) -> Metrics:
-    fields = Metrics.__slots__
     vals = {f: float(np.nanmean([getattr(m, f) for m in ms])) if any(
-        math.isfinite(getattr(m, f)) for m in ms) else float("nan") for f in fields}
+        math.isfinite(getattr(m, f)) for m in ms) else float("nan") for f in Metrics.__slots__}
     return Metrics(**vals)
 
 
@@ -95,140 +125,148 @@ def fmt(v: float, spec: str = ".2f") -> str:
     return "–" if not math.isfinite(v) else format(v, spec)
 
 
+def run_case(case: Case, seeds: tuple[int, ...], ema: float, window_s: float, focal_mm: float = 135,
+             f_number: float = 2.0, fps: float = 25) -> dict[str, Metrics]:
+    per: dict[str, list[Metrics]] = {}
+    for seed in seeds:
+        scn, rd = readings_for(case, seed)
+        ts = frame_times(scn.duration_s, fps)
+        for k, v in tracks(scn, rd, ts, config(focal_mm, f_number), ema, window_s).items():
+            per.setdefault(k, []).append(evaluate(scn, ts, v, focal_mm, f_number, COC_MM))
+    return {k: mean_metrics(v) for k, v in per.items()}
+
+
 def main() -> None:
     t0 = time.perf_counter()
+    ema, window_s, sweep_lines = sweep_baselines()
+    methods = ("ours", "raw + CV", "EMA + CV")
     lines = [
-        "# Focus simulator: controller vs raw LiDAR vs EMA 0.2",
+        "# Focus simulator: controller vs raw LiDAR and EMA, both latency-compensated",
         "",
         f"Machine: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}; "
-        f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}. Seeds {SEEDS} (means over seeds).",
+        f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}. Tables: seeds {REPORT_SEEDS} (means); "
+        f"baseline settings swept on seeds {TUNE_SEEDS}.",
         "",
-        "Sensor: TF-Luna-like, 100 Hz, 10 ms latency, σ = 1.0 cm + 0.1 cm/m (1.2 cm at 2 m, 1.5 cm at 5 m),",
-        "1 cm resolution, 2 % dropouts + two 0.1 s bursts per run, spot straddling the background (8 m) at",
-        "set moments. Motor delay 30 ms; the controller predicts 40 ms ahead and knows only σ = 1.5 cm.",
-        "In DoF = |1/focus − 1/subject| ≤ DoF half-width (diopters, Super 35 CoC 0.025 mm), focus compared",
-        "with the subject when the command reaches the lens. Rack scenario: the reference is the asked-for",
-        "1.0 s S-curve from A to B; the baselines only see the LiDAR switch from A to B.",
+        "**Definition (issue 9).** Every track is a *lens-state* track, what `guangying focus` writes: frame",
+        "t shows focus as it is during that frame — the command sent one motor delay (30 ms) earlier, from",
+        "the readings that had arrived by then, predicted to t — and is scored against where the subject is",
+        "at t. In DoF = |1/focus − 1/subject| ≤ DoF half-width (diopters, 135 mm f/2, Super 35 CoC 0.025 mm",
+        "unless stated). The controller knows the datasheet σ (1.5 cm), the sensor latency (10 ms) and the",
+        "motor delay; nothing else about the generators.",
         "",
-        "## All scenarios, 135 mm f/2, 25 fps",
+        "**Sensors.** *Gaussian 100 Hz*: TF-Luna-like, σ = 1.0 cm + 0.1 cm/m, 1 cm steps, 2 % dropouts + two",
+        "0.1 s bursts, spot straddling the background (8 m) at set moments — the filter's own noise model.",
+        "*Field*: not the filter's model — Student-t noise (2.5 degrees of freedom, same core σ, so a 5σ",
+        "reading is about 40× likelier), the spot straddling the subject and a second person 1.2 m behind",
+        "for 50–300 ms about every 3 s (mixed returns), 2.5 % dropouts + bursts, 1 ms timestamp jitter; at",
+        "100 Hz, and at 30 and 250 Hz (the filter was shaped at 100 Hz).",
         "",
-        "| scenario | method | in DoF % | mean err / half-DoF | reversals/s (still) | jitter RMS / half-DoF "
-        "| step latency s | settle s | max jerk D/s³ | reacquire s |",
+        "**Scenarios.** The six of issue 4 (cosine-smooth walks), plus: *gait walk 5→2 m* (1 m/s, speed",
+        "surging ±12 % with every step at 1.8 Hz, reached and lost over 0.5 s); *walk in, stop, step back*",
+        "(walks 5 → 2.2 m at 1.2 m/s, stands 2.7 s, then steps back 0.6 m at 1 m/s, starting and stopping",
+        "within 0.12 s; still window 4.0–5.9 s).",
+        "",
+        "**Fair baselines.** Both predict to the lens time at constant velocity: *raw + CV* is the latest",
+        f"reading plus the slope of a least-squares line through the readings of the last {window_s:g} s;",
+        f"*EMA + CV* is Brown's double exponential smoothing with factor {ema:g} (de-lagged level and",
+        "trend). Both settings were the best of a sweep on the tuning seeds (mean in-DoF over every case):",
+        "",
+        *sweep_lines,
+        "",
+        "## All cases, 135 mm f/2, 25 fps",
+        "",
+        "| scenario | sensor | method | in DoF % | mean err / half-DoF | reversals/s (still) "
+        "| jitter RMS / half-DoF | step latency s | settle s | reacquire s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    verdicts = []
-    for scn in standard_scenarios():
-        per = {m: [] for m in METHODS}
-        for seed in SEEDS:
-            for k, v in run_case(scn, 135, 2.0, 25, seed).items():
-                per[k].append(v)
-        agg = {k: mean_metrics(v) for k, v in per.items()}
-        for k in METHODS:
+    results = {}
+    for case in CASES:
+        agg = run_case(case, REPORT_SEEDS, ema, window_s)
+        results[case[:2]] = agg
+        for k in methods:
             m = agg[k]
             lines.append(
-                f"| {scn.name} | {k} | {m.in_dof * 100:.1f} | {fmt(m.mean_err_over_hw)} | "
+                f"| {case[0]} | {case[1]} | {k} | {m.in_dof * 100:.1f} | {fmt(m.mean_err_over_hw)} | "
                 f"{fmt(m.reversals_per_s)} | {fmt(m.jitter_rms_over_hw)} | {fmt(m.latency_s)} | "
-                f"{fmt(m.settle_s)} | {fmt(m.max_jerk_dps3, '.0f')} | {fmt(m.reacquire_s)} |"
+                f"{fmt(m.settle_s)} | {fmt(m.reacquire_s)} |"
             )
-        o, r, e = agg["ours"], agg["raw"], agg["EMA 0.2"]
-        better = o.in_dof >= max(r.in_dof, e.in_dof) and o.mean_err_over_hw <= min(
-            r.mean_err_over_hw, e.mean_err_over_hw)
-        verdicts.append((scn.name, better, o, r, e))
-    lines += ["", "## Verdict per scenario", "",
-              "Better = in DoF and mean error both at least as good as both baselines.", ""]
-    lines += ["| scenario | ours in DoF % | raw | EMA | ours better than both |", "|---|---|---|---|---|"]
-    for name, better, o, r, e in verdicts:
-        lines.append(f"| {name} | {o.in_dof * 100:.1f} | {r.in_dof * 100:.1f} | {e.in_dof * 100:.1f} | "
-                     f"{'yes' if better else '**no**'} |")
+    lines += ["", "## Verdict per case", "",
+              "Better = in DoF and mean error both at least as good as both baselines.", "",
+              "| scenario | sensor | ours in DoF % | raw + CV | EMA + CV | ours better than both |",
+              "|---|---|---|---|---|---|"]
+    better_count = 0
+    for case in CASES:
+        o, r, e = (results[case[:2]][k] for k in methods)
+        better = o.in_dof >= max(r.in_dof, e.in_dof) and o.mean_err_over_hw <= min(r.mean_err_over_hw,
+                                                                                    e.mean_err_over_hw)
+        better_count += better
+        lines.append(f"| {case[0]} | {case[1]} | {o.in_dof * 100:.1f} | {r.in_dof * 100:.1f} | "
+                     f"{e.in_dof * 100:.1f} | {'yes' if better else '**no**'} |")
+    walks = [(c, results[c[:2]]["ours"].in_dof) for c in WALKING]
+    stills = [(c, results[c[:2]]["ours"].reversals_per_s) for c in CASES
+              if math.isfinite(results[c[:2]]["ours"].reversals_per_s)]
+    lines += ["", "## Goals (issue 4, measured with the lens-state definition of issue 9)", "",
+              "- ≥ 97 % of frames in DoF for a walking subject at 135 mm f/2 (aim 99 %):"]
+    for c, v in walks:
+        lines.append(f"  - {c[0]}, {c[1]}: **{v * 100:.1f} %** — {'met' if v >= 0.97 else 'missed'}")
+    lines.append("- 0 direction reversals while the subject stands still:")
+    for c, v in stills:
+        lines.append(f"  - {c[0]}, {c[1]}: **{v:.2f}/s** — {'met' if v == 0 else 'missed'}")
+    lines.append(f"- Better than both baselines: **{better_count}/{len(CASES)}** cases.")
+    lines += [
+        "",
+        "## What was tuned, and where the frames are lost",
+        "",
+        "Tuned on seeds 1–5 over every case above (mean in-DoF, and reversals while still): the Huber",
+        "threshold of the new heavy-tail weighting (off, 1, 1.25, 1.5, 2, 2.5 σ), the calm-walk jerk",
+        "(0.3–2 m/s³), the manoeuvre jerk (8, 20 m/s³), the gate (3.5, 4 σ) and the deadband (0.5, 0.6,",
+        "0.8 half-DoF). The parameters move the mean by about one point; only the Huber weighting at 1 σ",
+        "gave zero reversals while still on every tuning seed (1.5 σ: one point more in DoF but 0.75",
+        "reversals/s summed over the still windows), so it is the default; the rest stayed as they were.",
+        "",
+        "The walk of issue 4 (cosine-smooth, Gaussian noise) meets the 97 % goal; every case that is not",
+        "the filter's own picture of the world misses it, and that is the honest state. At 2 m the lens",
+        "holds ±1.1 cm, one reading scatters by 1.2 cm, and the command must predict 40 ms ahead. A gait",
+        "that surges the speed by ±12 % at 1.8 Hz moves the subject ±1 cm around a constant-speed path",
+        "— a whole half-DoF — at a rate the filter cannot follow from readings that noisy without",
+        "following the noise too; the Student-t tails and the second person in the spot add errors of",
+        "several σ that weighting can soften but not remove; at 30 Hz there are a third of the readings.",
+        "A brisk step back (1 m/s within 0.12 s) costs 4–6 frames while the filter sees the start.",
+        "Closing the gap needs a better sensor (a faster, less noisy rangefinder, or fusing the",
+        "picture's own face distance), a shorter motor delay or a deeper DoF (f/2.8: see the lens table),",
+        "not more tuning of this filter on these generators.",
+    ]
 
-    walk = next(v for v in verdicts if v[0].startswith("walk towards"))[2]
-    still = next(v for v in verdicts if v[0].startswith("still"))[2]
-    lines += ["", "## Goals of issue 4", "",
-              f"- ≥ 99 % of frames in DoF, walking subject, 135 mm f/2: **{walk.in_dof * 100:.1f} %** — "
-              f"{'met' if walk.in_dof >= 0.99 else 'missed'}.",
-              f"- Zero direction reversals on the still subject: **{still.reversals_per_s:.2f}/s** — "
-              f"{'met' if still.reversals_per_s == 0 else 'missed'}.",
-              f"- Better than both baselines in every scenario: "
-              f"**{sum(v[1] for v in verdicts)}/{len(verdicts)}** scenarios.",
-              "",
-              "## Where the missing frames are, and why 99 % is out of reach honestly",
-              "",
-              "The controller is an IMM Kalman filter in diopters with three models: standing, calm walking",
-              "(white jerk 0.5 m/s³) and manoeuvring (8 m/s³). It knows only the datasheet σ (1.5 cm), the",
-              "rate and the delays. What was tuned, and on what: the two jerk levels (6-point grid, seeds",
-              "1–3, earlier); the standing model's sway (0.02 m/s, checked against 0.01 and 0.05 on seeds",
-              "1–3, all within one frame per run) and its mode exit rates (0.5/s standing and walking,",
-              "2/s manoeuvring: people stand or walk for seconds and start or stop within about half a",
-              "second; not tuned). All tables here use seeds 11–15 (lens sweep 11–13).",
-              "",
-              "On seeds 1–3 the walking subject's misses fall in three places (frames per 150-frame run):",
-              "about 0.7 while it speeds up far away, about 3 while it slows down between 2.5 and 2.0 m",
-              "(3.5–4.5 s), and under 1 just after it stops at 2 m. Things tried that did not help beyond",
-              "one frame per run: a stop-aware look-ahead (never predicting past zero speed), dropping the",
-              "coasting rule in gaps, no shrinkage of the speed/acceleration in the look-ahead, lower or",
-              "higher calm jerk, other mode switch rates, a faster still detector (0.3 s window: walk +0.5",
-              "points but walk-across −2.2 and occlusion −2.7, so rejected), and entering/leaving the",
-              "still estimate on the IMM's standing probability. None is kept. A deadband of 0.25 instead",
-              "of 0.5 half-DoF leaves the walk unchanged, lifts walk-across (which reverses every 1.7 s)",
-              "by 3 points but costs the rack 2.5, so it stays at 0.5 (its job is to stop hunting).",
-              "",
-              "The slowing-down section is bounded by the sensor, not by the filter: at 2 m the lens holds",
-              "±1.0 cm, one reading scatters by 1.2 cm (plus 1 cm steps) and focus must be predicted",
-              "40 ms ahead. Even the optimal (steady-state Kalman) prediction for a subject whose",
-              "acceleration wanders as white jerk q misses the depth of field on this share of frames:",
-              "",
-              *bound_lines(SENSOR.latency_s + MOTOR_DELAY_S),
-              "",
-              "A walking person's forward speed swings by roughly ±0.1 m/s with every step (about two",
-              "steps a second: about ±1 m/s² and over 10 m/s³ of jerk), so 0.5 m/s³ is already a smooth",
-              "prior; 99 % over this walk needs about q ≤ 0.2 (the frames within 2.3 m while moving must",
-              "almost all hit), which holds only for the simulator's gait-free, cosine-smooth walk, so",
-              "tuning to it would be tuning to the simulator. Starts from standing",
-              "(stop and go) cost 2–3 frames each on the same grounds: a subject who sets off at 1–3 m/s²",
-              "has moved one half-DoF (1.7 cm at 2.5 m) within about 0.1–0.15 s, before a few readings",
-              "of 1.3 cm σ can show it. The fix is optical or in the sensor (a faster or less noisy",
-              "rangefinder, f/2.8, or a shorter motor delay), not more filtering.",
-              "",
-              "Rack settle time is measured to the final subject B and includes the asked-for 1.0 s",
-              "S-curve, so the raw reading (which jumps at once, with a large jerk) settles sooner by",
-              "design; against the S-curve reference ours stays in DoF.",
-              ]
     lines += ["", "## Lenses × frame rates", "",
-              "In DoF %, ours / raw / EMA (3 seeds); reversals/s on the still subject.", "",
-              "| lens | fps | walk towards 5→2 m | stop and go | still subject "
+              "In DoF %, ours / raw + CV / EMA + CV (seeds 11–13); reversals/s on the still subject (field).",
+              "",
+              "| lens | fps | walk towards 5→2 m | gait walk, field | still subject, field "
               "| still reversals/s ours / raw / EMA |",
               "|---|---|---|---|---|---|"]
-    scns = {s.name: s for s in standard_scenarios()}
+    lens_cases = [CASES[0], next(c for c in CASES if c[:2] == ("gait walk 5→2 m", "field 100 Hz")),
+                  next(c for c in CASES if c[:2] == ("still subject", "field 100 Hz"))]
     for focal, fnum in ((35, 1.4), (85, 1.4), (85, 2.8), (135, 2.0), (200, 2.0), (200, 4.0)):
-        for fps in (24, 25, 30):
-            cells = []
-            rev = ""
-            for name in ("walk towards 5→2 m", "stop and go", "still subject"):
-                ms = {m: [] for m in METHODS}
-                for seed in SEEDS[:3]:
-                    for k, v in run_case(scns[name], focal, fnum, fps, seed).items():
-                        ms[k].append(v)
-                agg = {k: mean_metrics(v) for k, v in ms.items()}
-                cells.append(" / ".join(f"{agg[k].in_dof * 100:.1f}" for k in METHODS))
-                if name == "still subject":
-                    rev = " / ".join(fmt(agg[k].reversals_per_s) for k in METHODS)
+        for fps in (24, 30):
+            cells, rev = [], ""
+            for case in lens_cases:
+                agg = run_case(case, REPORT_SEEDS[:3], ema, window_s, focal, fnum, fps)
+                cells.append(" / ".join(f"{agg[k].in_dof * 100:.1f}" for k in methods))
+                if case[0] == "still subject":
+                    rev = " / ".join(fmt(agg[k].reversals_per_s) for k in methods)
             lines.append(f"| {focal} mm f/{fnum:g} | {fps} | {' | '.join(cells)} | {rev} |")
 
-    # Cost of the controller itself (per reading), on this machine.
-    scn = scns["walk towards 5→2 m"]
-    rd = simulate_readings(scn, SENSOR, np.random.default_rng(1))
+    scn, rd = readings_for(CASES[0], 1)
     ts = frame_times(scn.duration_s, 25)
+    run_controller(scn, rd, ts, config())  # warm (compiled)
     t1 = time.perf_counter()
-    run_controller(scn, rd, ts, ControllerConfig(135, 2.0, COC_MM, latency_s=0.04))
-    per_reading_us = (time.perf_counter() - t1) / len(rd) * 1e6
-    lines += ["", f"Controller cost: {per_reading_us:.0f} µs per 100 Hz reading incl. per-frame output "
-              f"(pure Python + numpy 3×3), well inside the 10 ms budget. Whole benchmark "
-              f"{time.perf_counter() - t0:.1f} s.", ""]
+    for _ in range(20):
+        run_controller(scn, rd, ts, config())
+    per_reading_us = (time.perf_counter() - t1) / (20 * len(rd)) * 1e6
+    lines += ["", f"Controller cost: {per_reading_us:.1f} µs per 100 Hz reading, including building the",
+              "per-frame rows of a short list (compiled kernel; long logs: `focus_replay.md`). "
+              f"Whole benchmark {time.perf_counter() - t0:.0f} s.", ""]
     out = Path(__file__).parent / "results" / "focus_sim.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    write_text(out, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

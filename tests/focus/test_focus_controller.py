@@ -8,8 +8,11 @@ from guangying.focus.simulate import (
     SensorModel,
     direction_reversals,
     evaluate,
+    field_scenarios,
+    field_sensor,
     frame_times,
     run_controller,
+    run_ema,
     run_raw,
     simulate_readings,
     standard_scenarios,
@@ -92,3 +95,32 @@ def test_smoothstep_ends():
     assert smoothstep5(0.0) == 0.0 and smoothstep5(1.0) == 1.0 and smoothstep5(0.5) == pytest.approx(0.5)
     # zero slope at both ends
     assert smoothstep5(1e-3) < 1e-7 and 1 - smoothstep5(1 - 1e-3) < 1e-7
+
+
+def test_field_noise_walk_in_stop_step_back():
+    """Issue 9's field case: heavy-tailed noise, a second person in the spot, 2.5 % dropouts, and a
+    subject who stops then steps back briskly. Focus must not reverse while they stand, and must beat
+    the raw reading and the EMA even when both get latency compensation."""
+    scn = next(s for s in field_scenarios() if s.name.startswith("walk in"))
+    rd = simulate_readings(scn, field_sensor(), np.random.default_rng(21))
+    ts = frame_times(scn.duration_s, 25)
+    cfg = ControllerConfig(*LENS, latency_s=0.04, sensor_latency_s=0.01)
+    ours = evaluate(scn, ts, run_controller(scn, rd, ts, cfg), *LENS)
+    raw = evaluate(scn, ts, run_raw(rd, ts, 0.03, 0.04, window_s=0.2), *LENS)
+    ema = evaluate(scn, ts, run_ema(rd, ts, 0.2, 0.03, 0.04, predict=True), *LENS)
+    assert ours.reversals_per_s == 0.0 and raw.reversals_per_s > 1.0
+    assert ours.in_dof > max(raw.in_dof, ema.in_dof) + 0.1
+
+
+def test_field_sensor_is_not_the_filters_gaussian():
+    still = next(s for s in standard_scenarios() if s.name.startswith("still"))
+    resid = {}
+    for name, sensor in (("gauss", SensorModel(dropout_p=0.0, burst_count=0)),
+                         ("field", field_sensor())):
+        rd = simulate_readings(still, sensor, np.random.default_rng(5))
+        d = np.array([r.distance_m - still.spot_m(np.array([r.t_s - 0.01]))[0] for r in rd if r.valid])
+        z = (d - np.median(d)) / (1.4826 * np.median(np.abs(d - np.median(d))))
+        resid[name] = float(np.mean(np.abs(z) > 4))
+    assert resid["field"] > 5 * max(resid["gauss"], 1e-3)  # heavy tails: far more 4σ readings
+    rd30 = simulate_readings(still, field_sensor(30.0), np.random.default_rng(5))
+    assert np.median(np.diff([r.t_s for r in rd30])) == pytest.approx(1 / 30, abs=1e-3)

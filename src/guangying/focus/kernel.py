@@ -67,9 +67,10 @@ from numba import njit
     C_EXIT0,
     C_EXIT1,
     C_EXIT2,
-) = range(27, 43)
-N_SCALARS = 43 + 9  # + the cached 3×3 mode-switch matrix
-PI0 = 43
+    C_HUBER,
+) = range(27, 44)
+N_SCALARS = 44 + 9  # + the cached 3×3 mode-switch matrix
+PI0 = 44
 REJ_KEEP = 10  # the re-acquisition test looks at the last ten rejected readings
 RES_KEEP = 25  # the still test looks at the last 25 residuals (~0.25 s at 100 Hz)
 REC_CAP = 8192  # accepted readings within 0.5 s: enough for a 16 kHz sensor
@@ -105,6 +106,7 @@ def new_state(
     max_distance_m: float,
     sway_mps: float = 0.02,
     exit_rate_per_s: tuple[float, float, float] = (0.5, 0.5, 2.0),
+    huber_sigma: float = 0.0,
 ) -> KernelState:
     """A fresh controller: no subject, no output yet."""
     s = np.zeros(N_SCALARS)
@@ -126,6 +128,7 @@ def new_state(
         max_distance_m,
         sway_mps,
         *exit_rate_per_s,
+        huber_sigma,
     )
     s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
     return KernelState(
@@ -518,6 +521,12 @@ def update(st: KernelState, t: float, distance_m: float, confidence: float) -> b
         _maybe_reacquire(st, t)
         return False
     s[REJ_COUNT] = 0.0
+    huber = s[C_HUBER]
+    if huber > 0.0 and nu * nu > huber * huber * sv:
+        # heavy-tailed noise: a reading beyond ``huber`` σ counts as if its own noise were larger
+        # (Huber weighting), so it pulls the estimate, the model probabilities and the still test
+        # as one reading at the threshold would
+        r = r * (nu * nu / (huber * huber * sv))
     _imm_update(st, xs, ps, c, z, r, t)
     s[LAST_ACCEPT] = t
     s[ACCEPTED] += 1.0
