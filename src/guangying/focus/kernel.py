@@ -170,13 +170,19 @@ def _np_sum(a: np.ndarray) -> float:
             res += a[i]
         return res
     if n <= 128:
-        r = a[:8].copy()
+        r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
         i = 8
         while i < n - (n % 8):
-            for j in range(8):
-                r[j] += a[i + j]
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
             i += 8
-        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
         while i < n:
             res += a[i]
             i += 1
@@ -233,102 +239,123 @@ def _switch_matrix(st: KernelState, dt: float) -> np.ndarray:
 # ---- the three motion models -------------------------------------------------------------------
 @njit(cache=True)
 def _transition(x: np.ndarray, dt: float, r_min: float, r_max: float) -> tuple[np.ndarray, np.ndarray]:
-    d, u, a = x[0], x[1], x[2]
+    """Constant acceleration in metres over ``dt``: the new state [D, u, a] and its Jacobian."""
+    out = np.empty(3)
+    f = np.zeros((3, 3))
+    _transition_into(x[0], x[1], x[2], dt, r_min, r_max, out, f)
+    return out, f
+
+
+@njit(cache=True)
+def _transition_into(d: float, u: float, a: float, dt: float, r_min: float, r_max: float, x1: np.ndarray,
+                     f: np.ndarray) -> None:
+    """:func:`_transition` written into ``x1`` and ``f`` (``f`` zeroed by the caller)."""
     r = 1.0 / max(d, 1e-6)
     r_new = min(max(r + u * dt + 0.5 * a * dt * dt, r_min), r_max)
     d_new = 1.0 / r_new
-    f = np.zeros((3, 3))
     f[0, 0] = d_new**2.0 / max(d, 1e-9) ** 2.0
     f[0, 1] = -dt * d_new**2.0
     f[0, 2] = -0.5 * dt * dt * d_new**2.0
     f[1, 1] = 1.0
     f[1, 2] = dt
     f[2, 2] = 1.0
-    out = np.empty(3)
-    out[0], out[1], out[2] = d_new, u + a * dt, a
-    return out, f
+    x1[0], x1[1], x1[2] = d_new, u + a * dt, a
 
 
 @njit(cache=True)
-def _process_noise(d: float, dt: float, jerk: float) -> np.ndarray:
+def _process_noise_into(d: float, dt: float, jerk: float, q: np.ndarray) -> None:
+    """White-jerk process noise of (r, u, a) mapped to (D, u, a), written into ``q``."""
     j2 = jerk**2.0
-    q = np.empty((3, 3))
     q[0, 0], q[0, 1], q[0, 2] = j2 * (dt**5.0 / 20), j2 * (dt**4.0 / 8), j2 * (dt**3.0 / 6)
     q[1, 0], q[1, 1], q[1, 2] = j2 * (dt**4.0 / 8), j2 * (dt**3.0 / 3), j2 * (dt**2.0 / 2)
     q[2, 0], q[2, 1], q[2, 2] = j2 * (dt**3.0 / 6), j2 * (dt**2.0 / 2), j2 * dt
-    jd = np.array([-d * d, 1.0, 1.0])  # (r, u, a) → (D, u, a)
+    jd0 = -d * d  # (r, u, a) → (D, u, a): only the first row and column scale
     for i in range(3):
         for k in range(3):
-            q[i, k] = jd[i] * q[i, k] * jd[k]
-    return q
-
-
-@njit(cache=True)
-def _mat3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    out = np.zeros((3, 3))
-    for i in range(3):
-        for j in range(3):
-            acc = 0.0
-            for k in range(3):
-                acc += a[i, k] * b[k, j]
-            out[i, j] = acc
-    return out
+            q[i, k] = (jd0 if i == 0 else 1.0) * q[i, k] * (jd0 if k == 0 else 1.0)
 
 
 @njit(cache=True)
 def _predicted(st: KernelState, t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each model's state and covariance and the mode probabilities predicted to ``t_s``."""
+    """Each model's state and covariance and the mode probabilities predicted to ``t_s``. Written as
+    scalar loops into a few arrays: small temporary arrays would cost more than the arithmetic."""
     s = st.s
     dt = max(0.0, t_s - s[T_IMM])
     if dt == 0.0:
         return st.xs.copy(), st.ps.copy(), st.mu.copy()
     pi = _switch_matrix(st, dt)
-    c = np.zeros(3)
+    mu, sx, sp = st.mu, st.xs, st.ps
+    c = np.empty(3)
     for j in range(3):
         acc = 0.0
         for i in range(3):
-            acc += pi[i, j] * st.mu[i]
+            acc += pi[i, j] * mu[i]
         c[j] = acc
     xs = np.empty((3, 3))
     ps = np.empty((3, 3, 3))
+    mix = np.empty(3)
+    x0 = np.empty(3)
+    p0 = np.empty((3, 3))
+    f = np.empty((3, 3))
+    q = np.empty((3, 3))
+    fp = np.empty((3, 3))
     for j in range(3):
-        mix = np.empty(3)  # P(i | j)
         for i in range(3):
-            mix[i] = (pi[i, j] * st.mu[i]) / max(c[j], 1e-300)
-        x0 = np.zeros(3)
-        for i in range(3):
-            x0 = x0 + mix[i] * st.xs[i]
-        p0 = np.zeros((3, 3))
-        for i in range(3):
-            dx = st.xs[i] - x0
-            p0 = p0 + mix[i] * (st.ps[i] + np.outer(dx, dx))
+            mix[i] = (pi[i, j] * mu[i]) / max(c[j], 1e-300)  # P(i | j)
+        for a in range(3):
+            acc = 0.0
+            for i in range(3):
+                acc += mix[i] * sx[i, a]
+            x0[a] = acc
+        for a in range(3):
+            for b in range(3):
+                acc = 0.0
+                for i in range(3):
+                    acc += mix[i] * (sp[i, a, b] + (sx[i, a] - x0[a]) * (sx[i, b] - x0[b]))
+                p0[a, b] = acc
+        f[:] = 0.0
+        q[:] = 0.0
         if j == STANDING:
             d = x0[0]
             sway = s[C_SWAY]
-            x1 = np.array([x0[0], 0.0, 0.0])
-            f = np.zeros((3, 3))
+            xs[j, 0], xs[j, 1], xs[j, 2] = x0[0], 0.0, 0.0
             f[0, 0] = 1.0
-            q = np.zeros((3, 3))
             q[0, 0] = (sway * d * d) ** 2.0 * dt
             q[1, 1] = sway**2.0
             q[2, 2] = (10.0 * sway) ** 2.0
         else:
-            x1, f = _transition(x0, dt, s[C_RMIN], s[C_RMAX])
-            q = _process_noise(x1[0], dt, s[C_JERK1 + j - 1])
-        ps[j] = _mat3(_mat3(f, p0), f.T) + q
-        xs[j] = x1
+            _transition_into(x0[0], x0[1], x0[2], dt, s[C_RMIN], s[C_RMAX], xs[j], f)
+            _process_noise_into(xs[j, 0], dt, s[C_JERK1 + j - 1], q)
+        for a in range(3):
+            for b in range(3):
+                acc = 0.0
+                for k in range(3):
+                    acc += f[a, k] * p0[k, b]
+                fp[a, b] = acc
+        for a in range(3):
+            for b in range(3):
+                acc = 0.0
+                for k in range(3):
+                    acc += fp[a, k] * f[b, k]
+                ps[j, a, b] = acc + q[a, b]
     return xs, ps, c
 
 
 @njit(cache=True)
 def _combine(xs: np.ndarray, ps: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    x = np.zeros(3)
-    for j in range(3):
-        x = x + mu[j] * xs[j]
-    p = np.zeros((3, 3))
-    for j in range(3):
-        dx = xs[j] - x
-        p = p + mu[j] * (ps[j] + np.outer(dx, dx))
+    x = np.empty(3)
+    for a in range(3):
+        acc = 0.0
+        for j in range(3):
+            acc += mu[j] * xs[j, a]
+        x[a] = acc
+    p = np.empty((3, 3))
+    for a in range(3):
+        for b in range(3):
+            acc = 0.0
+            for j in range(3):
+                acc += mu[j] * (ps[j, a, b] + (xs[j, a] - x[a]) * (xs[j, b] - x[b]))
+            p[a, b] = acc
     return x, p
 
 
@@ -343,22 +370,26 @@ def _imm_update(
     st: KernelState, xs: np.ndarray, ps: np.ndarray, c: np.ndarray, z: float, r: float, t_s: float
 ) -> None:
     like = np.empty(3)
+    k = np.empty(3)
+    row0 = np.empty(3)
     for j in range(3):
         sj = ps[j, 0, 0] + r
         nu = z - xs[j, 0]
-        k = ps[j, :, 0] / sj
-        xs[j] = xs[j] + k * nu
-        ps[j] = ps[j] - np.outer(k, ps[j, 0, :])
+        for a in range(3):
+            k[a] = ps[j, a, 0] / sj
+            row0[a] = ps[j, 0, a]
+        for a in range(3):
+            xs[j, a] = xs[j, a] + k[a] * nu
+            for b in range(3):
+                ps[j, a, b] = ps[j, a, b] - k[a] * row0[b]
         like[j] = math.exp(-0.5 * nu * nu / sj) / math.sqrt(2 * math.pi * sj)
-    mu = like * c
-    total = _np_sum(mu)
-    if total > 0 and math.isfinite(total):
-        mu = mu / total
-    else:
-        mu = c
+    total = 0.0
+    for j in range(3):
+        total += like[j] * c[j]
+    for j in range(3):
+        st.mu[j] = like[j] * c[j] / total if total > 0 and math.isfinite(total) else c[j]
     st.xs[:] = xs
     st.ps[:] = ps
-    st.mu[:] = mu
     st.s[T_IMM] = t_s
 
 
@@ -416,15 +447,23 @@ def _recent_flat(st: KernelState) -> bool:
     t = np.empty(n)
     z = np.empty(n)
     w = np.empty(n)
+    tmp = np.empty(n)
     for m in range(n):
         row = (first + m) % REC_CAP
         t[m], z[m], w[m] = st.recent[row, 0], st.recent[row, 1], 1.0 / st.recent[row, 2]
     wsum = _np_sum(w)
-    tm = _np_sum(w * t) / wsum
-    zm = _np_sum(w * z) / wsum
-    dtm = t - tm
-    sxx = _np_sum(w * (dtm * dtm))
-    slope = abs(_np_sum(w * dtm * (z - zm)) / sxx)
+    for m in range(n):
+        tmp[m] = w[m] * t[m]
+    tm = _np_sum(tmp) / wsum
+    for m in range(n):
+        tmp[m] = w[m] * z[m]
+    zm = _np_sum(tmp) / wsum
+    for m in range(n):
+        tmp[m] = w[m] * ((t[m] - tm) * (t[m] - tm))
+    sxx = _np_sum(tmp)
+    for m in range(n):
+        tmp[m] = w[m] * (t[m] - tm) * (z[m] - zm)
+    slope = abs(_np_sum(tmp) / sxx)
     return slope < max(s[C_DEADBAND], 2.0 / math.sqrt(sxx))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import json
 import math
@@ -65,6 +66,18 @@ def timecode(frame: int, fps: float) -> str:
     return f"{total_s // 3600:02d}:{total_s // 60 % 60:02d}:{total_s % 60:02d}:{ff:02d}"
 
 
+def _f6(v: float) -> str:
+    return "" if v != v else f"{v:.6f}"
+
+
+@functools.lru_cache(maxsize=256)
+def _cell(text: str) -> str:
+    """A text cell as csv.writer writes it (quoted when it holds a comma, quote or line break)."""
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def _csv_value(v: object) -> str:
     if v is None:
         return ""
@@ -113,10 +126,15 @@ class TrackWriter:
                 buf.write((",\n" if self.rows else "") + json.dumps(obj))
                 self.rows += 1
         else:
-            w = csv.writer(buf, lineterminator="\n")
-            for r in rows:
-                w.writerow([_csv_value(getattr(r, c)) for c in TRACK_COLUMNS])
-                self.rows += 1
+            # one f-string per row (csv.writer per cell costs more than the controller)
+            lines = [
+                f"{r.frame},{_f6(r.t_s)},{r.timecode},{_f6(r.focus_distance_m)},{_f6(r.diopters)},"
+                f"{_csv_value(r.motor_position)},{_cell(r.subject)},{_cell(r.source)},{_f6(r.confidence)},"
+                f"{_f6(r.command_t_s)}\n"
+                for r in rows
+            ]
+            self.rows += len(lines)
+            buf.write("".join(lines))
         self._write(buf.getvalue())
 
     def close(self) -> Path:
