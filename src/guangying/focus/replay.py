@@ -207,8 +207,9 @@ def replay(
     Returns
     -------
     list of TrackRow
-        One per frame at ``fps``: frame, t_s, timecode, focus_distance_m (nan before the first
-        command), diopters, motor_position (with a ``calibration``), subject, source, confidence.
+        One per frame at ``fps``, where the lens is during it: frame, t_s, timecode,
+        focus_distance_m (nan before the first command), diopters, motor_position (with a
+        ``calibration``), subject, source, confidence, command_t_s (when that command was sent).
 
     Examples
     --------
