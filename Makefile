@@ -36,12 +36,12 @@ chromium:
 # 3D virtual sets render offscreen through EGL (Mesa's software renderer without a GPU): libegl1 and
 # libgl1-mesa-dri are apt-installed when missing and apt is usable, else those tests skip and say why.
 egl:
-	@ldconfig -p 2>/dev/null | grep -q 'libEGL_mesa.so.0' || { \
+	@{ ldconfig -p 2>/dev/null | grep -q 'libEGL_mesa.so.0' && ls /usr/lib/*/dri/swrast_dri.so >/dev/null 2>&1; } || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1-mesa-dri || \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri || \
 	      echo "apt could not install libegl1/libgl1-mesa-dri: the 3D set tests will skip"; \
 	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1-mesa-dri || \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri || \
 	      echo "apt could not install libegl1/libgl1-mesa-dri: the 3D set tests will skip"; \
 	  else echo "EGL (libegl1, libgl1-mesa-dri) missing and apt not usable: the 3D set tests will skip"; fi; }
 
