@@ -220,6 +220,9 @@ def composite(
         raise click.UsageError("give either --background or --set (with --camera-track)")
     if set_path is not None and not options.get("camera_track"):
         raise click.UsageError("--set needs --camera-track CAMERA.csv (from `guangying track`)")
+    if options.get("focal_length_mm") is not None and options.get("f_number") is None and set_path is None:
+        click.echo("note: --focal-length alone changes nothing here (add --f-number for depth of field)",
+                   err=True)  # fmt: skip
     lens = _lens_hook(options, set_track=options["camera_track"] if set_path else None)
     plate: Any = background
     hook = lens
