@@ -96,6 +96,9 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
     if options["matte"] in _RECURRENT and shot.range_frames is None:
         splittable = False
         plan.note = "not split: a neural matte split in ranges differs at edges (set range_frames to split)"
+    if info.variable_rate:
+        # Segments keep each frame's source time; the join lays segments end to end at the nominal rate.
+        splittable, plan.note = False, "not split: variable frame rate source"
     if options.get("match_levels"):
         splittable, plan.note = False, "not split: match_levels grades from the shot's first frame"
     if count is None:
