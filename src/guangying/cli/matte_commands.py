@@ -13,11 +13,10 @@ from guangying.cli.dataclass_options import dataclass_from_options, dataclass_op
 from guangying.keyer import KeyerSettings
 from guangying.media.outputs import check_outputs
 from guangying.pipeline.background import plate_inputs
-from guangying.pipeline.job import H264_PRESETS, CompositeSettings, H264Options, JobOutputs, run_job
-from guangying.pipeline.job_options import KEYER_FILE_FIELDS
-from guangying.pipeline.job_options import keyer_settings as _keyer_settings
-from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
-from guangying.pipeline.matters import MATTE_MODES, make_matter
+from guangying.pipeline.job import H264_PRESETS, CompositeSettings, JobOutputs, run_job
+from guangying.pipeline.job_options import KEYER_FILE_FIELDS, job_outputs, lens_hook, matter_from_options
+from guangying.pipeline.lens_defocus import LensDefocus
+from guangying.pipeline.matters import MATTE_MODES
 from guangying.pipeline.virtual_set import SetBackground, SetSettings, track_focal_length_mm
 
 
@@ -82,16 +81,8 @@ def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) 
     files = ("garbage_mask", "core_mask", "clean_plate", "focus_track")
     read = [source, *plate_inputs(job.get("background")), *(options.get(k) for k in files)]
     check_outputs(read, [outputs.composite, outputs.alpha, outputs.foreground])
-    outputs.audio = not options.get("no_audio", False)
-    outputs.exr_matte_channel = options.get("exr_matte_channel") or "A"
-    h264 = {"crf": options.get("crf"), "preset": options.get("encode_preset")}
-    outputs.h264 = H264Options(**{k: v for k, v in h264.items() if v is not None})
-    matter = make_matter(
-        options["matte"],
-        keyer_settings=_keyer_settings(source, options),
-        preset=options["preset"],
-        downsample_ratio=options.get("downsample_ratio"),
-    )
+    outputs = job_outputs(options, outputs.composite, outputs.alpha, outputs.foreground)
+    matter = matter_from_options(source, options)
     report = run_job(
         source,
         matter,
@@ -248,8 +239,7 @@ def _lens_hook(options: dict[str, Any], set_track: str | None) -> LensDefocus | 
             raise click.UsageError("lens depth of field needs --focal-length as well as --f-number")
         # with a set, the actor's blur follows the track's focal length frame by frame
         options = {**options, "focal_length_mm": track_focal_length_mm(set_track)}
-    track = read_focus_track(options["focus_track"]) if options.get("focus_track") else None
-    return LensDefocus(dataclass_from_options(LensSettings, options), track)
+    return lens_hook(options)
 
 
 def register(cli: click.Group) -> None:
