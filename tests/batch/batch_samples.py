@@ -28,6 +28,10 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 RAY_BIN = Path(sys.executable).with_name("ray")
 
 
+_NODE_PORTS = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port",
+               "runtime-env-agent-port")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -70,8 +74,11 @@ def ray_cluster_fixture():
     address = f"127.0.0.1:{port}"
 
     def start(args: list[str]) -> None:
+        # Ports Ray would otherwise take at fixed defaults (52365, 10001, …): free ones, so two test
+        # runs on one machine (or a user's own Ray) do not collide.
+        ports = [f"--{name}={_free_port()}" for name in _NODE_PORTS]
         proc = subprocess.Popen(
-            [str(RAY_BIN), "start", *args, *common],
+            [str(RAY_BIN), "start", *args, *common, *ports],
             env=env,
             start_new_session=True,
             stdout=subprocess.PIPE,
@@ -84,7 +91,8 @@ def ray_cluster_fixture():
             raise RuntimeError(f"ray start failed:\n{output[-3000:]}")
 
     try:
-        start(["--head", "--port", str(port), "--include-dashboard=false", "--temp-dir", str(temp)])
+        head = ["--head", "--port", str(port), f"--ray-client-server-port={_free_port()}"]
+        start([*head, "--include-dashboard=false", "--temp-dir", str(temp)])
         start(["--address", address])
         os.environ["RAY_AUTH_MODE"] = "disabled"
         ray.init(address=address, logging_level="WARNING")
