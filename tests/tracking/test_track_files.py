@@ -87,8 +87,9 @@ def test_csv_and_json_carry_focus_distance_only_when_known(tmp_path):
     rows = _rows(3)
     text = write_camera_track(tmp_path / "a.csv", rows).read_text()
     assert "focus_distance_m" not in text
-    with_focus = [CameraTrackRow(**{**{f: getattr(r, f) for f in r.__slots__}, "focus_distance_m": 2.5})
-                  for r in rows]
+    with_focus = [
+        CameraTrackRow(**{**{f: getattr(r, f) for f in r.__slots__}, "focus_distance_m": 2.5}) for r in rows
+    ]
     for name in ("b.csv", "b.json"):
         back = read_camera_track(write_camera_track(tmp_path / name, with_focus))
         assert [r.focus_distance_m for r in back] == [2.5] * 3

@@ -1,0 +1,163 @@
+"""Markers are on the screen, so they must leave the matte: where each marker lands in the frame, which
+of its pixels still show the marker (not the actor in front of it), and a fill from the screen plate.
+
+All three are plain functions on arrays; the compositor's caller multiplies its alpha by
+``1 − marker_alpha`` and/or fills the plate before keying.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from guangying.lens.camera import CameraPose, project_points_px
+from guangying.tracking.board import MarkerBoard, marker_image
+
+_EDGE_SAMPLES = 8  # points per marker edge, so lens distortion bends the outline
+_SUPER = 4  # supersampling of the outline (anti-aliased coverage)
+
+
+def _marker_outline_px(
+    quad_m: np.ndarray, pose: CameraPose, camera_matrix: np.ndarray, dist_coeffs: np.ndarray | None
+) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, _EDGE_SAMPLES, endpoint=False)[:, None]
+    pts = np.concatenate([quad_m[k] + t * (quad_m[(k + 1) % 4] - quad_m[k]) for k in range(4)])
+    return project_points_px(pts, pose, camera_matrix, dist_coeffs)
+
+
+def _roi(outline: np.ndarray, grow: int, height: int, width: int) -> tuple[int, int, int, int] | None:
+    x0, y0 = np.floor(outline.min(axis=0)).astype(int) - grow - 1
+    x1, y1 = np.ceil(outline.max(axis=0)).astype(int) + grow + 2
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1, y1)
+
+
+def marker_coverage(
+    board: MarkerBoard,
+    pose: CameraPose,
+    camera_matrix: np.ndarray,
+    dist_coeffs: np.ndarray | None,
+    height_px: int,
+    width_px: int,
+    grow_px: float = 2.0,
+) -> np.ndarray:
+    """Where the board's markers are in the frame (hidden or not): float32 (H, W) 0–1, anti-aliased,
+    grown by ``grow_px`` to take in blur and the tracking error."""
+    import cv2
+
+    out = np.zeros((height_px, width_px), np.float32)
+    grow = int(np.ceil(grow_px))
+    for quad in board.corners_m:
+        if np.any(_depth(quad, pose) <= 0):
+            continue
+        outline = _marker_outline_px(quad, pose, camera_matrix, dist_coeffs)
+        box = _roi(outline, grow, height_px, width_px)
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        big = np.zeros(((y1 - y0) * _SUPER, (x1 - x0) * _SUPER), np.uint8)
+        poly = np.round(((outline - [x0, y0]) + 0.5) * _SUPER - 0.5).astype(np.int32)
+        cv2.fillPoly(big, [poly], 255, cv2.LINE_8)
+        if grow_px > 0:
+            r = max(1, int(round(grow_px * _SUPER)))
+            big = cv2.dilate(big, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        small = cv2.resize(big, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        np.maximum(out[y0:y1, x0:x1], small, out=out[y0:y1, x0:x1])
+    return out
+
+
+def _depth(quad: np.ndarray, pose: CameraPose) -> np.ndarray:
+    from guangying.lens.camera import rotation_world_from_cv
+
+    r = rotation_world_from_cv(pose)
+    return (quad - pose.position_m) @ r[:, 2]
+
+
+def expected_marker_luma(
+    board: MarkerBoard,
+    pose: CameraPose,
+    camera_matrix: np.ndarray,
+    height_px: int,
+    width_px: int,
+    black: float,
+    white: float,
+) -> np.ndarray:
+    """The markers as the camera should see them, luma 0–1 (H, W) float32 (nan off the markers); a
+    pinhole warp of each printed marker between the measured ``black`` and ``white`` levels."""
+    import cv2
+
+    out = np.full((height_px, width_px), np.nan, np.float32)
+    bits = int(board.aruco.markerSize) + 2
+    side = bits * 16
+    src = np.array([[0, 0], [side, 0], [side, side], [0, side]], np.float32) - 0.5
+    for marker_id, quad in zip(board.ids, board.corners_m, strict=True):
+        if np.any(_depth(quad, pose) <= 0):
+            continue
+        corners = project_points_px(quad, pose, camera_matrix).astype(np.float32)
+        box = _roi(corners, 1, height_px, width_px)
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        h = cv2.getPerspectiveTransform(src, corners - np.array([x0, y0], np.float32))
+        img = marker_image(board, int(marker_id), side).astype(np.float32) / 255.0
+        img = black + (white - black) * img
+        warped = cv2.warpPerspective(img, h, (x1 - x0, y1 - y0), flags=cv2.INTER_AREA, borderValue=np.nan)
+        inside = np.isfinite(warped)
+        region = out[y0:y1, x0:x1]
+        region[inside] = warped[inside]
+    return out
+
+
+def marker_alpha(
+    rgb_srgb: np.ndarray,
+    board: MarkerBoard,
+    pose: CameraPose,
+    camera_matrix: np.ndarray,
+    dist_coeffs: np.ndarray | None = None,
+    grow_px: float = 2.0,
+    tolerance: float = 0.12,
+) -> np.ndarray:
+    """How much each pixel is a marker still in view: float32 (H, W) 0–1.
+
+    Inside the markers' coverage a pixel counts as marker when it is grey (markers are black and
+    white) and its luma is near what the printed marker should show there (levels measured from the
+    frame itself); an actor in front of a marker differs in colour or brightness and keeps its matte.
+    A black-and-white costume in front of a marker can be taken for it: the limit of a colour test.
+    """
+    import cv2
+
+    h, w = rgb_srgb.shape[:2]
+    cover = marker_coverage(board, pose, camera_matrix, dist_coeffs, h, w, grow_px)
+    inside = cover > 0
+    if not inside.any():
+        return cover
+    rgb = np.asarray(rgb_srgb, np.float32)
+    luma = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    chroma = rgb.max(axis=2) - rgb.min(axis=2)
+    core = inside & (chroma < 0.15)
+    if core.sum() < 16:
+        return np.zeros((h, w), np.float32)
+    black, white = np.percentile(luma[core], [5, 95])
+    expected = expected_marker_luma(board, pose, camera_matrix, h, w, float(black), float(white))
+    if dist_coeffs is not None and np.any(dist_coeffs):
+        from guangying.lens.camera_calibration import distortion_maps
+
+        mx, my = distortion_maps(camera_matrix, dist_coeffs, w, h)
+        expected = cv2.remap(expected, mx, my, cv2.INTER_NEAREST, borderValue=np.nan)
+    # a 3×3 min/max band of the expectation forgives blur and sub-pixel tracking error at bit edges
+    filled = np.where(np.isfinite(expected), expected, luma)
+    kernel = np.ones((3, 3), np.uint8)
+    lo = cv2.erode(filled, kernel)
+    hi = cv2.dilate(filled, kernel)
+    luma_miss = np.maximum(np.maximum(lo - luma, luma - hi), 0.0)
+    miss = luma_miss + np.maximum(chroma - 0.05, 0.0)
+    match = np.clip(2.0 - miss / tolerance, 0.0, 1.0)
+    return (cover * match).astype(np.float32)
+
+
+def fill_from_screen(rgb: np.ndarray, alpha_marker: np.ndarray, screen_rgb: np.ndarray) -> np.ndarray:
+    """The plate with its markers replaced by the screen plate (same colour space as ``rgb``):
+    ``rgb·(1 − a) + screen·a``, float32 (H, W, 3)."""
+    a = np.asarray(alpha_marker, np.float32)[..., None]
+    return (np.asarray(rgb, np.float32) * (1.0 - a) + np.asarray(screen_rgb, np.float32) * a).astype(
+        np.float32
+    )

@@ -1,0 +1,135 @@
+"""The ``markers`` method: per-frame PnP on the board's markers, then lag-free smoothing.
+
+Live (:class:`MarkerTracker`) runs the IMM forwards only; a file (:func:`track_markers`) is smoothed
+forwards and backwards (:func:`guangying.tracking.pose_filter.smooth_poses`). Frames with fewer than
+``min_markers`` markers, or whose solve the filter's gate rejects, are held: the pose is the filter's
+and ``quality`` is 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from guangying.lens.camera import CameraPose
+from guangying.tracking.board import MarkerBoard
+from guangying.tracking.markers import (
+    MarkerDetector,
+    MarkerSolve,
+    gray_u8,
+    pose_from_vector,
+    pose_vector,
+    solve_board_pose,
+    solve_quality,
+)
+from guangying.tracking.pose_filter import PoseFilterSettings, PoseIMM, smooth_poses
+
+
+@dataclass(frozen=True, slots=True)
+class MarkerTrackSettings:
+    """``min_markers``: fewest markers for a solve (the actor may hide the rest); ``detect_scale``:
+    search scale (None: about 960 px wide, corners are refined at full size); ``smooth``: filter the
+    poses (off = raw per-frame PnP, the baseline)."""
+
+    min_markers: int = 2
+    detect_scale: float | None = None
+    smooth: bool = True
+    filter: PoseFilterSettings = field(default_factory=PoseFilterSettings)
+
+
+def _unwrap_pan(z: np.ndarray, ref: np.ndarray | None) -> np.ndarray:
+    if ref is not None:
+        z = z.copy()
+        z[0] += 360.0 * np.round((ref[0] - z[0]) / 360.0)
+    return z
+
+
+class MarkerTracker:
+    """Frame by frame (live): detect, solve with the filter's prediction as the starting guess, filter."""
+
+    def __init__(
+        self,
+        board: MarkerBoard,
+        camera_matrix: np.ndarray,
+        dist_coeffs: np.ndarray | None,
+        settings: MarkerTrackSettings | None = None,
+    ) -> None:
+        self.board = board
+        self.camera_matrix = camera_matrix
+        self.dist_coeffs = dist_coeffs
+        self.settings = settings or MarkerTrackSettings()
+        self.detector = MarkerDetector(board, self.settings.detect_scale)
+        self.filter = PoseIMM(self.settings.filter)
+        self._last: np.ndarray | None = None
+
+    def solve(self, rgb: np.ndarray, guess: CameraPose | None) -> MarkerSolve | None:
+        detection = self.detector.detect(gray_u8(rgb))
+        return solve_board_pose(
+            self.board, detection, self.camera_matrix, self.dist_coeffs, guess, self.settings.min_markers
+        )
+
+    def process(self, rgb: np.ndarray, t_s: float) -> tuple[CameraPose | None, float, MarkerSolve | None]:
+        """(pose, quality, raw solve) for one frame; pose is None until the first solve."""
+        guess = None
+        if self.filter.initialised:
+            xs, ps, c = self.filter.predicted(t_s)
+            guess = pose_from_vector(PoseIMM.combine(xs, ps, c)[0][0::3])
+        elif self._last is not None:
+            guess = pose_from_vector(self._last)
+        solve = self.solve(rgb, guess)
+        quality = solve_quality(solve, self.board.ids.size)
+        if solve is not None:
+            z = _unwrap_pan(pose_vector(solve.pose), self._last)
+            self._last = z
+            if not self.settings.smooth:
+                return solve.pose, quality, solve
+            if not self.filter.update(z, solve.covariance, t_s):
+                quality = 0.0
+        else:
+            self.filter.hold(t_s)
+            if not self.settings.smooth:
+                return (None if self._last is None else pose_from_vector(self._last)), 0.0, None
+        if not self.filter.initialised:
+            return None, quality, solve
+        return pose_from_vector(self.filter.estimate()[0][0::3]), quality, solve
+
+
+def track_markers(
+    frames: Iterable[tuple[float, np.ndarray]],
+    board: MarkerBoard,
+    camera_matrix: np.ndarray,
+    dist_coeffs: np.ndarray | None,
+    settings: MarkerTrackSettings | None = None,
+) -> tuple[list[CameraPose], np.ndarray, list[MarkerSolve | None]]:
+    """Track a whole shot: ``frames`` yields (t_s, rgb float32 0–1). Returns per frame the pose,
+    quality (0–1, 0 = held) and the raw solve (None where held)."""
+    from guangying.base.errors import InputFormatError
+
+    settings = settings or MarkerTrackSettings()
+    tracker = MarkerTracker(board, camera_matrix, dist_coeffs, settings)
+    times, solves, measurements, quality = [], [], [], []
+    for t_s, rgb in frames:
+        pose, q, solve = tracker.process(rgb, t_s)
+        times.append(t_s)
+        solves.append(solve)
+        quality.append(q)
+        measurements.append(None if solve is None else (tracker._last, solve.covariance))
+    if not any(s is not None for s in solves):
+        raise InputFormatError(
+            f"no frame shows {settings.min_markers} or more markers of the board ({board.dictionary}, "
+            f"ids {board.ids.min()}–{board.ids.max()}); check --board, the dictionary and the lighting"
+        )
+    quality_arr = np.array(quality, np.float64)
+    if settings.smooth:
+        poses_v, accepted = smooth_poses(np.array(times), measurements, settings.filter)
+        quality_arr[~accepted] = 0.0
+        poses = [pose_from_vector(v) for v in poses_v]
+    else:
+        first = next(m for m in measurements if m is not None)[0]
+        last, poses = first, []
+        for m in measurements:  # raw: hold the last solve (the first one before any)
+            last = last if m is None else m[0]
+            poses.append(pose_from_vector(last))
+    return poses, quality_arr, solves
