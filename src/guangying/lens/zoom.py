@@ -1,0 +1,126 @@
+"""Lens files for tracked cameras: raw zoom counts → focal length, raw focus counts → distance.
+
+A PTZ camera or a lens encoder reports zoom and focus as raw counts (FreeD's 24-bit fields). The lens
+file maps them (JSON or YAML)::
+
+    lens: Fujinon HA18x7.6
+    zoom:                          # ≥ 2 points, focal length monotone in counts
+      - {counts: 0, focal_length_mm: 7.6}
+      - {counts: 32768, focal_length_mm: 28}
+      - {counts: 65535, focal_length_mm: 137}
+    focus_units: mm                # optional: the focus field carries millimetres (what `focus-live` sends)
+    points:                        # optional instead: focus distance ↔ focus counts, as the focus
+      - {distance_m: 0.9, motor: 60000}   # calibration file (guangying.lens.calibration); motor_max
+      - {distance_m: inf, motor: 1000}    # then bounds the counts
+
+Zoom curves are close to exponential in counts, so the points are interpolated with a monotone cubic
+(PCHIP) in log focal length; outside the measured span the focal length clamps to the end points.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy.interpolate import PchipInterpolator
+
+from guangying.base.errors import InputFormatError
+from guangying.lens.calibration import LensCalibration, calibration_from_dict
+
+
+@dataclass(frozen=True)
+class ZoomCalibration:
+    """Monotone map zoom counts → focal length (mm)."""
+
+    counts: np.ndarray
+    focal_lengths_mm: np.ndarray
+    source: str = "<memory>"
+
+    def __post_init__(self) -> None:
+        c = np.asarray(self.counts, np.float64).ravel()
+        f = np.asarray(self.focal_lengths_mm, np.float64).ravel()
+        where = self.source
+        if c.size != f.size or c.size < 2:
+            raise InputFormatError(f"{where}: zoom needs at least 2 {{counts, focal_length_mm}} points")
+        if not (np.all(np.isfinite(c)) and np.all(np.isfinite(f)) and np.all(f > 0)):
+            raise InputFormatError(f"{where}: zoom counts must be numbers and focal lengths > 0 mm")
+        order = np.argsort(c)
+        c, f = c[order], f[order]
+        if np.any(np.diff(c) <= 0):
+            raise InputFormatError(f"{where}: two zoom points share the same counts")
+        steps = np.diff(f)
+        if not (np.all(steps > 0) or np.all(steps < 0)):
+            raise InputFormatError(f"{where}: focal length is not monotone in zoom counts; re-measure")
+        object.__setattr__(self, "counts", c)
+        object.__setattr__(self, "focal_lengths_mm", f)
+        object.__setattr__(self, "_log_f", PchipInterpolator(c, np.log(f), extrapolate=False))
+
+    def focal_length_mm(self, counts: np.ndarray | float) -> np.ndarray:
+        x = np.clip(np.asarray(counts, np.float64), self.counts[0], self.counts[-1])
+        return np.exp(self._log_f(x))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class LensFile:
+    """What a lens file knows: the zoom map, the focus map (either may be absent), the lens name."""
+
+    zoom: ZoomCalibration | None = None
+    focus: LensCalibration | None = None
+    focus_in_mm: bool = False
+    lens: str = ""
+
+    def focus_distance_m(self, counts: np.ndarray | float) -> np.ndarray:
+        """Focus distance (m) of raw focus counts; nan when the file cannot say."""
+        c = np.asarray(counts, np.float64)
+        if self.focus is not None:
+            return np.asarray(self.focus.distance_for_motor(c), np.float64)
+        if self.focus_in_mm:
+            return np.where(c >= 0xFFFFFF, math.inf, c / 1000.0)
+        return np.full(c.shape, math.nan)
+
+
+def lens_file_from_dict(data: Any, source: str = "<memory>") -> LensFile:
+    if not isinstance(data, dict):
+        raise InputFormatError(f"{source}: a lens file is a mapping with 'zoom' and/or focus 'points'")
+    zoom = None
+    if "zoom" in data:
+        points = data["zoom"]
+        if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+            raise InputFormatError(f"{source}: 'zoom' must be a list of {{counts, focal_length_mm}}")
+        try:
+            counts = [float(p["counts"]) for p in points]
+            focals = [float(p["focal_length_mm"]) for p in points]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputFormatError(f"{source}: each zoom point needs counts and focal_length_mm ({exc})") from exc
+        zoom = ZoomCalibration(np.array(counts), np.array(focals), source)
+    focus = None
+    if "points" in data:
+        try:
+            focus = calibration_from_dict(data, source)
+        except ValueError as exc:
+            raise InputFormatError(str(exc)) from exc
+    units = str(data.get("focus_units", "")).lower()
+    if units not in ("", "mm", "counts"):
+        raise InputFormatError(f"{source}: focus_units must be 'mm' or 'counts', got {units!r}")
+    if zoom is None and focus is None and units != "mm":
+        raise InputFormatError(f"{source}: the lens file has neither 'zoom' nor focus 'points'")
+    return LensFile(zoom, focus, units == "mm", str(data.get("lens", "")))
+
+
+def load_lens_file(path: str | Path) -> LensFile:
+    """Read a lens file (``.json`` or YAML); errors name the file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFormatError(f"cannot read lens file {p}: {exc}") from exc
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise InputFormatError(f"{p}: cannot parse ({exc}); expected JSON or YAML") from exc
+    return lens_file_from_dict(data, str(p))

@@ -1,0 +1,104 @@
+"""The ``freed`` method: camera poses from FreeD D1 messages (PTZ heads, trackers), live or captured.
+
+Axes: FreeD's studio frame has X, Y horizontal and Z (height) up, a head at pan 0 looking along +Y;
+ours (``guangying.lens.camera``) has Y up and Z towards the camera, so x_m = X, y_m = Z, z_m = −Y
+(mm → m). Pan, tilt and roll keep FreeD's senses, which are ours. Zoom and focus arrive as raw
+counts and go through a lens file (:mod:`guangying.lens.zoom`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from fractions import Fraction
+
+import numpy as np
+
+from guangying.base.errors import DeviceError, SettingsError
+from guangying.base.timecode import timecode_at
+from guangying.lens.freed import FreeDPose, FreeDReceiver
+from guangying.lens.zoom import LensFile
+from guangying.tracking.camera_track import CameraTrackRow
+
+
+def freed_position_m(pose: FreeDPose) -> tuple[float, float, float]:
+    """Our world position (m) of a FreeD message's X, Y, height (mm)."""
+    return pose.x_mm / 1000.0, pose.z_mm / 1000.0, -pose.y_mm / 1000.0
+
+
+def rows_from_freed(
+    messages: list[FreeDPose],
+    fps: float,
+    lens: LensFile | None = None,
+    focal_length_mm: float | None = None,
+    delay_frames: int = 0,
+    start_timecode: str = "00:00:00:00",
+    camera_id: int | None = None,
+) -> list[CameraTrackRow]:
+    """One row per message (one message per video frame, as heads send them at the frame rate).
+
+    ``delay_frames`` = N delays the tracking by N frames: frame i takes message i − N (negative N
+    advances it); frames before the first message repeat it with quality 0. The focal length comes
+    from the lens file's zoom map, else ``focal_length_mm`` (a prime), else nan."""
+    if camera_id is not None:
+        messages = [m for m in messages if m.camera_id == camera_id]
+        if not messages:
+            raise SettingsError(f"no FreeD message from camera id {camera_id}")
+    if not messages:
+        raise DeviceError("no FreeD message received")
+    if not fps > 0:
+        raise SettingsError(f"--fps must be > 0, got {fps}")
+    rate = Fraction(fps).limit_denominator(1001)
+    zoom = np.array([m.zoom for m in messages], np.float64)
+    if lens is not None and lens.zoom is not None:
+        focals = lens.zoom.focal_length_mm(zoom)
+    else:
+        focals = np.full(len(messages), math.nan if focal_length_mm is None else float(focal_length_mm))
+    focus = (
+        lens.focus_distance_m(np.array([m.focus for m in messages], np.float64))
+        if lens is not None
+        else np.full(len(messages), math.nan)
+    )
+    rows = []
+    for frame in range(len(messages)):
+        k = frame - delay_frames
+        quality = 1.0 if 0 <= k < len(messages) else 0.0
+        k = min(max(k, 0), len(messages) - 1)
+        m = messages[k]
+        x, y, z = freed_position_m(m)
+        rows.append(
+            CameraTrackRow(
+                frame, frame / fps, timecode_at(start_timecode, frame, rate), m.pan_deg, m.tilt_deg,
+                m.roll_deg, x, y, z, float(focals[k]), quality, float(focus[k]),
+            )
+        )
+    return rows
+
+
+def receive_freed(
+    listen: str, frames: int | None = None, duration_s: float | None = None, first_timeout_s: float = 10.0,
+    gap_timeout_s: float = 2.0,
+) -> list[FreeDPose]:
+    """Listen on ``HOST:PORT`` until ``frames`` messages or ``duration_s`` seconds; the error says when
+    nothing arrives within ``first_timeout_s``. A pause longer than ``gap_timeout_s`` ends the take."""
+    if frames is None and duration_s is None:
+        raise SettingsError("say how long to listen: --frames N or --duration S")
+    messages: list[FreeDPose] = []
+    with FreeDReceiver(listen) as receiver:
+        start = time.monotonic()
+        while frames is None or len(messages) < frames:
+            if duration_s is not None and time.monotonic() - start >= duration_s:
+                break
+            wait = first_timeout_s if not messages else gap_timeout_s
+            if duration_s is not None:
+                wait = min(wait, max(0.0, duration_s - (time.monotonic() - start)) + 0.05)
+            got = receiver.receive(wait)
+            if got is None:
+                if not messages:
+                    raise DeviceError(
+                        f"no FreeD D1 message on {listen} within {first_timeout_s:g} s "
+                        f"({receiver.rejected} malformed datagrams); check the sender's target address and port"
+                    )
+                break
+            messages.append(got[1])
+    return messages

@@ -1,0 +1,210 @@
+"""``guangying track`` as a library call: read the source, run the method, write the camera track."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from guangying.base.errors import SettingsError
+from guangying.base.timecode import timecode_at
+from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration, plate_intrinsics
+from guangying.tracking.camera_track import CameraTrackRow, ChanSettings, write_camera_track
+
+METHODS = ("markers", "features", "freed", "r3d")
+
+
+@dataclass(slots=True)
+class TrackJob:
+    """Everything ``guangying track`` takes; see the command's help for each field."""
+
+    source: str | None
+    method: str
+    output: Path
+    focal_length_mm: float | None = None
+    sensor_width_mm: float | None = None
+    calibration: Path | None = None
+    board: Path | None = None
+    matte: str | None = None
+    set_pan_deg: float = 0.0
+    set_tilt_deg: float = 0.0
+    position_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    freed_listen: str | None = None
+    frames: int | None = None
+    duration_s: float | None = None
+    fps: float | None = None
+    lens_file: Path | None = None
+    delay_frames: int = 0
+    camera_id: int | None = None
+    start: int | None = None
+    end: int | None = None
+    smooth: bool = True
+    min_markers: int = 2
+    chan_first_frame: int = 1
+    start_timecode: str | None = None
+
+
+def _calibration(job: TrackJob) -> CameraCalibration | None:
+    return None if job.calibration is None else load_camera_calibration(job.calibration)
+
+
+def _sensor(job: TrackJob, calib: CameraCalibration | None) -> float | None:
+    if job.sensor_width_mm is not None:
+        return job.sensor_width_mm
+    return None if calib is None else calib.sensor_width_mm
+
+
+def _frames(job: TrackJob):  # type: ignore[no-untyped-def]
+    from guangying.media import open_reader
+
+    if job.source is None:
+        raise SettingsError(f"--method {job.method} needs a SOURCE clip")
+    return open_reader(job.source, job.start, job.end, fps=job.fps)
+
+
+@dataclass(slots=True)
+class _Meta:
+    index: int
+    time_s: float
+    timecode: str | None
+
+
+def _video_rows(
+    job: TrackJob, progress: Callable[[int], None] | None
+) -> tuple[list[CameraTrackRow], float, float | None, float]:
+    from guangying.media import open_reader
+    from guangying.tracking.markers import gray_u8
+
+    calib = _calibration(job)
+    sensor = _sensor(job, calib)
+    reader = _frames(job)
+    with reader:
+        info = reader.info
+        w, h = info.width, info.height
+        k, dist = plate_intrinsics(w, h, job.focal_length_mm, sensor, calib)
+        fps = float(info.fps)
+        metas: list[_Meta] = []
+
+        def stream() -> Iterator:  # type: ignore[type-arg]
+            for n, frame in enumerate(reader):
+                metas.append(_Meta(frame.index, frame.time_s, frame.timecode))
+                if progress is not None:
+                    progress(n + 1)
+                yield frame
+
+        if job.method == "markers":
+            from guangying.tracking.board import load_board
+            from guangying.tracking.marker_track import MarkerTrackSettings, track_markers
+
+            if job.board is None:
+                raise SettingsError("--method markers needs --board BOARD.json (write one with `guangying board`)")
+            board = load_board(job.board)
+            settings = MarkerTrackSettings(min_markers=job.min_markers, smooth=job.smooth)
+            poses, quality, _ = track_markers(((f.time_s, f.rgb) for f in stream()), board, k, dist, settings)
+            focal_mm = np.full(len(poses), _focal_mm(job, calib, sensor, k, w))
+        elif job.method == "features":
+            from guangying.tracking.features import track_features
+
+            if np.any(dist):
+                raise SettingsError(
+                    "--method features works on undistorted (pinhole) plates; the calibration has lens "
+                    "distortion: undistort the plate first or calibrate without distortion"
+                )
+            matte_reader = None if job.matte is None else open_reader(job.matte, job.start, job.end, fps=job.fps)
+            mattes = iter(matte_reader) if matte_reader is not None else None
+
+            def with_mattes() -> Iterator:  # type: ignore[type-arg]
+                for f in stream():
+                    m = None
+                    if mattes is not None:
+                        mf = next(mattes, None)
+                        if mf is None:
+                            raise SettingsError(f"the matte {job.matte} has fewer frames than {job.source}")
+                        m = mf.alpha if mf.alpha is not None else mf.rgb.mean(axis=2)
+                    yield gray_u8(f.rgb), m
+
+            try:
+                poses, f_px, quality = track_features(
+                    with_mattes(), float(k[0, 0]), (float(k[0, 2]), float(k[1, 2])), job.set_pan_deg,
+                    job.set_tilt_deg, job.position_m,
+                )
+            finally:
+                if matte_reader is not None:
+                    matte_reader.close()
+            focal_mm = f_px * sensor / w if sensor is not None else np.full(len(poses), math.nan)
+        else:
+            raise SettingsError(f"unknown method {job.method!r}; use one of {', '.join(METHODS)}")
+        start_tc = job.start_timecode or info.timecode or "00:00:00:00"
+        rate = Fraction(info.fps)
+        rows = [
+            CameraTrackRow(
+                m.index, m.time_s, m.timecode or timecode_at(start_tc, m.index - info.first_frame, rate),
+                p.pan_deg, p.tilt_deg, p.roll_deg, p.x_m, p.y_m, p.z_m, float(f), float(q),
+            )
+            for m, p, f, q in zip(metas, poses, focal_mm, quality, strict=True)
+        ]
+    return rows, fps, sensor, w / h
+
+
+def _focal_mm(job: TrackJob, calib: CameraCalibration | None, sensor: float | None, k: np.ndarray, w: int) -> float:
+    if job.focal_length_mm is not None:
+        return float(job.focal_length_mm)
+    if sensor is not None:
+        return float(k[0, 0]) * sensor / w
+    if calib is not None and calib.focal_length_mm is not None:
+        return calib.focal_length_mm
+    return math.nan
+
+
+def run_track(job: TrackJob, progress: Callable[[int], None] | None = None) -> list[CameraTrackRow]:
+    """Run ``job`` and write its track (atomically); returns the rows."""
+    if job.method not in METHODS:
+        raise SettingsError(f"unknown method {job.method!r}; use one of {', '.join(METHODS)}")
+    aspect: float | None = None
+    fps = job.fps
+    sensor = job.sensor_width_mm
+    if job.method in ("markers", "features"):
+        rows, fps, sensor, aspect = _video_rows(job, progress)
+    elif job.method == "freed":
+        rows = _freed_rows(job)
+    else:
+        from guangying.tracking.record3d_track import rows_from_record3d
+
+        if job.source is None:
+            raise SettingsError("--method r3d needs the .r3d recording as SOURCE")
+        rows = rows_from_record3d(job.source, job.set_pan_deg, job.position_m, job.sensor_width_mm,
+                                  job.start_timecode or "00:00:00:00")
+        if job.start is not None or job.end is not None:
+            lo = job.start or 0
+            hi = job.end if job.end is not None else rows[-1].frame
+            rows = [r for r in rows if lo <= r.frame <= hi]
+        fps = rows[1].frame / rows[1].t_s if len(rows) > 1 and rows[1].t_s > 0 else fps
+    chan = None
+    if job.output.suffix.lower() == ".chan":
+        if sensor is None:
+            raise SettingsError("a .chan track needs the sensor (--sensor NAME) to turn focal length into a field of view")
+        chan = ChanSettings(sensor, aspect or 16 / 9, fps or 25.0, rows[0].timecode, job.chan_first_frame)
+    write_camera_track(job.output, rows, chan)
+    return rows
+
+
+def _freed_rows(job: TrackJob) -> list[CameraTrackRow]:
+    from guangying.lens.freed import read_d1_capture
+    from guangying.lens.zoom import load_lens_file
+    from guangying.tracking.freed_track import receive_freed, rows_from_freed
+
+    if (job.source is None) == (job.freed_listen is None):
+        raise SettingsError("--method freed takes a capture file as SOURCE or --freed-listen HOST:PORT (one of them)")
+    if job.fps is None:
+        raise SettingsError("--method freed needs --fps (the video's frame rate; FreeD carries no time)")
+    if job.source is not None:
+        messages = read_d1_capture(job.source)
+    else:
+        messages = receive_freed(job.freed_listen or "", job.frames, job.duration_s)
+    lens = None if job.lens_file is None else load_lens_file(job.lens_file)
+    return rows_from_freed(messages, job.fps, lens, job.focal_length_mm, job.delay_frames,
+                           job.start_timecode or "00:00:00:00", job.camera_id)
