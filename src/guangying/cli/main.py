@@ -155,6 +155,7 @@ def _register() -> None:
         "guangying.cli.demo_command",
         "guangying.cli.live_command",
         "guangying.cli.batch_command",
+        "guangying.cli.track_commands",
     ):
         try:
             mod = importlib.import_module(module)

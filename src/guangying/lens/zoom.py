@@ -96,7 +96,9 @@ def lens_file_from_dict(data: Any, source: str = "<memory>") -> LensFile:
             counts = [float(p["counts"]) for p in points]
             focals = [float(p["focal_length_mm"]) for p in points]
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputFormatError(f"{source}: each zoom point needs counts and focal_length_mm ({exc})") from exc
+            raise InputFormatError(
+                f"{source}: each zoom point needs counts and focal_length_mm ({exc})"
+            ) from exc
         zoom = ZoomCalibration(np.array(counts), np.array(focals), source)
     focus = None
     if "points" in data:

@@ -113,7 +113,11 @@ class MarkerBoard:
         }
 
     def save(self, path: str | Path) -> Path:
-        return atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1) + "\n")
+        data = self.to_dict()
+        lines = [json.dumps(m) for m in data["markers"]]  # one marker per line: easy to read and diff
+        head = f'{{"dictionary": {json.dumps(self.dictionary)},\n "markers": [\n  '
+        text = head + ",\n  ".join(lines) + "\n ]}\n"
+        return atomic_write_text(Path(path), text)
 
 
 def board_from_dict(data: Any, source: str = "<memory>") -> MarkerBoard:

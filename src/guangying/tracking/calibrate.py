@@ -33,11 +33,15 @@ class CalibrationPattern:
         if self.kind not in ("checkerboard", "charuco"):
             raise SettingsError(f"calibration pattern must be checkerboard or charuco, got {self.kind!r}")
         if self.cols < 3 or self.rows < 3:
-            raise SettingsError(f"the pattern needs at least 3×3 corners/squares, got {self.cols}×{self.rows}")
+            raise SettingsError(
+                f"the pattern needs at least 3×3 corners/squares, got {self.cols}×{self.rows}"
+            )
         if not self.square_m > 0:
             raise SettingsError(f"square size must be > 0 m, got {self.square_m}")
         if self.kind == "charuco" and not 0 < self.marker_m < self.square_m:
-            raise SettingsError(f"ChArUco markers must be smaller than the squares ({self.marker_m} vs {self.square_m})")
+            raise SettingsError(
+                f"ChArUco markers must be smaller than the squares ({self.marker_m} vs {self.square_m})"
+            )
 
     def object_points(self) -> np.ndarray:
         """Checkerboard inner corners (cols·rows, 3) in metres on z = 0."""
@@ -49,8 +53,12 @@ class CalibrationPattern:
 
         from guangying.tracking.board import aruco_dictionary
 
-        return cv2.aruco.CharucoBoard((self.cols, self.rows), self.square_m, self.marker_m,
-                                      aruco_dictionary(self.dictionary, "--dictionary"))
+        return cv2.aruco.CharucoBoard(
+            (self.cols, self.rows),
+            self.square_m,
+            self.marker_m,
+            aruco_dictionary(self.dictionary, "--dictionary"),
+        )
 
 
 def find_pattern(gray: np.ndarray, pattern: CalibrationPattern) -> tuple[np.ndarray, np.ndarray] | None:
@@ -58,7 +66,9 @@ def find_pattern(gray: np.ndarray, pattern: CalibrationPattern) -> tuple[np.ndar
     import cv2
 
     if pattern.kind == "checkerboard":
-        ok, corners = cv2.findChessboardCornersSB(gray, (pattern.cols, pattern.rows), flags=cv2.CALIB_CB_ACCURACY)
+        ok, corners = cv2.findChessboardCornersSB(
+            gray, (pattern.cols, pattern.rows), flags=cv2.CALIB_CB_ACCURACY
+        )
         if not ok:
             return None
         return pattern.object_points(), corners.reshape(-1, 2)
@@ -106,7 +116,13 @@ def calibrate_camera(
     flags = cv2.CALIB_RATIONAL_MODEL if rational else 0
     rms, k, dist, _, _ = cv2.calibrateCamera(obj_pts, img_pts, size, None, None, flags=flags)
     calib = CameraCalibration(
-        k, dist.ravel(), size[0], size[1], rms_px=float(rms), sensor_width_mm=sensor_width_mm,
-        focal_length_mm=focal_length_mm, lens=lens,
+        k,
+        dist.ravel(),
+        size[0],
+        size[1],
+        rms_px=float(rms),
+        sensor_width_mm=sensor_width_mm,
+        focal_length_mm=focal_length_mm,
+        lens=lens,
     )
     return calib, len(obj_pts)

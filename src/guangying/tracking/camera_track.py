@@ -80,12 +80,16 @@ class ChanSettings:
     first_frame: int = 1
 
     def __post_init__(self) -> None:
-        check_fields(self, "chan", {
-            "sensor_width_mm": Range(1.0, 100.0, unit="mm"),
-            "aspect": Range(0.1, 10.0),
-            "fps": Range(0.0, 1000.0, lo_open=True, unit="fps"),
-            "first_frame": Range(-1e9, 1e9, integer=True),
-        })
+        check_fields(
+            self,
+            "chan",
+            {
+                "sensor_width_mm": Range(1.0, 100.0, unit="mm"),
+                "aspect": Range(0.1, 10.0),
+                "fps": Range(0.0, 1000.0, lo_open=True, unit="fps"),
+                "first_frame": Range(-1e9, 1e9, integer=True),
+            },
+        )
         if not isinstance(self.start_timecode, str):
             raise SettingsError(f"chan setting start_timecode={self.start_timecode!r}: give HH:MM:SS:FF")
         try:

@@ -68,15 +68,28 @@ def rows_from_freed(
         x, y, z = freed_position_m(m)
         rows.append(
             CameraTrackRow(
-                frame, frame / fps, timecode_at(start_timecode, frame, rate), m.pan_deg, m.tilt_deg,
-                m.roll_deg, x, y, z, float(focals[k]), quality, float(focus[k]),
+                frame,
+                frame / fps,
+                timecode_at(start_timecode, frame, rate),
+                m.pan_deg,
+                m.tilt_deg,
+                m.roll_deg,
+                x,
+                y,
+                z,
+                float(focals[k]),
+                quality,
+                float(focus[k]),
             )
         )
     return rows
 
 
 def receive_freed(
-    listen: str, frames: int | None = None, duration_s: float | None = None, first_timeout_s: float = 10.0,
+    listen: str,
+    frames: int | None = None,
+    duration_s: float | None = None,
+    first_timeout_s: float = 10.0,
     gap_timeout_s: float = 2.0,
 ) -> list[FreeDPose]:
     """Listen on ``HOST:PORT`` until ``frames`` messages or ``duration_s`` seconds; the error says when
@@ -97,7 +110,7 @@ def receive_freed(
                 if not messages:
                     raise DeviceError(
                         f"no FreeD D1 message on {listen} within {first_timeout_s:g} s "
-                        f"({receiver.rejected} malformed datagrams); check the sender's target address and port"
+                        f"({receiver.rejected} malformed datagrams); check the sender's target address, port"
                     )
                 break
             messages.append(got[1])

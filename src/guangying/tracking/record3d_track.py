@@ -25,13 +25,17 @@ _CV_FROM_RIG = np.diag([1.0, -1.0, -1.0])
 
 
 def poses_from_arkit(
-    poses_qxyzw_t: np.ndarray, set_pan_deg: float = 0.0, start_position_m: tuple[float, float, float] = (0, 0, 0)
+    poses_qxyzw_t: np.ndarray,
+    set_pan_deg: float = 0.0,
+    start_position_m: tuple[float, float, float] = (0, 0, 0),
 ) -> list[CameraPose]:
     """(N, 7) ARKit camera-to-world poses → our camera poses (see the module docstring)."""
     p = np.asarray(poses_qxyzw_t, np.float64).reshape(-1, 7)
     norms = np.linalg.norm(p[:, :4], axis=1)
     if p.shape[0] == 0 or np.any(~np.isfinite(p)) or np.any(norms < 1e-6):
-        raise InputFormatError("Record3D poses must be finite [qx, qy, qz, qw, tx, ty, tz] with non-zero quaternions")
+        raise InputFormatError(
+            "Record3D poses must be finite [qx, qy, qz, qw, tx, ty, tz] with non-zero quaternions"
+        )
     r_world_rig = Rotation.from_quat(p[:, :4] / norms[:, None]).as_matrix()
     first = _pose(r_world_rig[0], np.zeros(3))
     heading = Rotation.from_euler("y", -(set_pan_deg - first.pan_deg), degrees=True).as_matrix()
@@ -50,8 +54,11 @@ def _pose(r_world_rig: np.ndarray, position: np.ndarray) -> CameraPose:
 
 
 def rows_from_record3d(
-    path: str | Path, set_pan_deg: float = 0.0, start_position_m: tuple[float, float, float] = (0, 0, 0),
-    sensor_width_mm: float | None = None, start_timecode: str = "00:00:00:00",
+    path: str | Path,
+    set_pan_deg: float = 0.0,
+    start_position_m: tuple[float, float, float] = (0, 0, 0),
+    sensor_width_mm: float | None = None,
+    start_timecode: str = "00:00:00:00",
 ) -> list[CameraTrackRow]:
     """Rows for every pose in the recording; the focal length from its intrinsics when the sensor width
     is known (the phone's K is in pixels of its colour frames), else nan."""
@@ -68,7 +75,18 @@ def rows_from_record3d(
     focal = math.nan if sensor_width_mm is None else float(md.K[0, 0]) * sensor_width_mm / md.width
     rate = Fraction(md.fps).limit_denominator(1001)
     return [
-        CameraTrackRow(i, i / md.fps, timecode_at(start_timecode, i, rate), p.pan_deg, p.tilt_deg, p.roll_deg,
-                       p.x_m, p.y_m, p.z_m, focal, 1.0)
+        CameraTrackRow(
+            i,
+            i / md.fps,
+            timecode_at(start_timecode, i, rate),
+            p.pan_deg,
+            p.tilt_deg,
+            p.roll_deg,
+            p.x_m,
+            p.y_m,
+            p.z_m,
+            focal,
+            1.0,
+        )
         for i, p in enumerate(poses)
     ]

@@ -101,7 +101,9 @@ def _video_rows(
             from guangying.tracking.marker_track import MarkerTrackSettings, track_markers
 
             if job.board is None:
-                raise SettingsError("--method markers needs --board BOARD.json (write one with `guangying board`)")
+                raise SettingsError(
+                    "--method markers needs --board BOARD.json (write one with `guangying board`)"
+                )
             board = load_board(job.board)
             settings = MarkerTrackSettings(min_markers=job.min_markers, smooth=job.smooth)
             poses, quality, _ = track_markers(((f.time_s, f.rgb) for f in stream()), board, k, dist, settings)
@@ -114,7 +116,9 @@ def _video_rows(
                     "--method features works on undistorted (pinhole) plates; the calibration has lens "
                     "distortion: undistort the plate first or calibrate without distortion"
                 )
-            matte_reader = None if job.matte is None else open_reader(job.matte, job.start, job.end, fps=job.fps)
+            matte_reader = (
+                None if job.matte is None else open_reader(job.matte, job.start, job.end, fps=job.fps)
+            )
             mattes = iter(matte_reader) if matte_reader is not None else None
 
             def with_mattes() -> Iterator:  # type: ignore[type-arg]
@@ -129,8 +133,12 @@ def _video_rows(
 
             try:
                 poses, f_px, quality = track_features(
-                    with_mattes(), float(k[0, 0]), (float(k[0, 2]), float(k[1, 2])), job.set_pan_deg,
-                    job.set_tilt_deg, job.position_m,
+                    with_mattes(),
+                    float(k[0, 0]),
+                    (float(k[0, 2]), float(k[1, 2])),
+                    job.set_pan_deg,
+                    job.set_tilt_deg,
+                    job.position_m,
                 )
             finally:
                 if matte_reader is not None:
@@ -142,15 +150,26 @@ def _video_rows(
         rate = Fraction(info.fps)
         rows = [
             CameraTrackRow(
-                m.index, m.time_s, m.timecode or timecode_at(start_tc, m.index - info.first_frame, rate),
-                p.pan_deg, p.tilt_deg, p.roll_deg, p.x_m, p.y_m, p.z_m, float(f), float(q),
+                m.index,
+                m.time_s,
+                m.timecode or timecode_at(start_tc, m.index - info.first_frame, rate),
+                p.pan_deg,
+                p.tilt_deg,
+                p.roll_deg,
+                p.x_m,
+                p.y_m,
+                p.z_m,
+                float(f),
+                float(q),
             )
             for m, p, f, q in zip(metas, poses, focal_mm, quality, strict=True)
         ]
     return rows, fps, sensor, w / h
 
 
-def _focal_mm(job: TrackJob, calib: CameraCalibration | None, sensor: float | None, k: np.ndarray, w: int) -> float:
+def _focal_mm(
+    job: TrackJob, calib: CameraCalibration | None, sensor: float | None, k: np.ndarray, w: int
+) -> float:
     if job.focal_length_mm is not None:
         return float(job.focal_length_mm)
     if sensor is not None:
@@ -176,8 +195,13 @@ def run_track(job: TrackJob, progress: Callable[[int], None] | None = None) -> l
 
         if job.source is None:
             raise SettingsError("--method r3d needs the .r3d recording as SOURCE")
-        rows = rows_from_record3d(job.source, job.set_pan_deg, job.position_m, job.sensor_width_mm,
-                                  job.start_timecode or "00:00:00:00")
+        rows = rows_from_record3d(
+            job.source,
+            job.set_pan_deg,
+            job.position_m,
+            job.sensor_width_mm,
+            job.start_timecode or "00:00:00:00",
+        )
         if job.start is not None or job.end is not None:
             lo = job.start or 0
             hi = job.end if job.end is not None else rows[-1].frame
@@ -186,7 +210,9 @@ def run_track(job: TrackJob, progress: Callable[[int], None] | None = None) -> l
     chan = None
     if job.output.suffix.lower() == ".chan":
         if sensor is None:
-            raise SettingsError("a .chan track needs the sensor (--sensor NAME) to turn focal length into a field of view")
+            raise SettingsError(
+                "a .chan track needs the sensor (--sensor NAME) to turn focal length into a field of view"
+            )
         chan = ChanSettings(sensor, aspect or 16 / 9, fps or 25.0, rows[0].timecode, job.chan_first_frame)
     write_camera_track(job.output, rows, chan)
     return rows
@@ -198,7 +224,9 @@ def _freed_rows(job: TrackJob) -> list[CameraTrackRow]:
     from guangying.tracking.freed_track import receive_freed, rows_from_freed
 
     if (job.source is None) == (job.freed_listen is None):
-        raise SettingsError("--method freed takes a capture file as SOURCE or --freed-listen HOST:PORT (one of them)")
+        raise SettingsError(
+            "--method freed takes a capture file as SOURCE or --freed-listen HOST:PORT (one of them)"
+        )
     if job.fps is None:
         raise SettingsError("--method freed needs --fps (the video's frame rate; FreeD carries no time)")
     if job.source is not None:
@@ -206,5 +234,12 @@ def _freed_rows(job: TrackJob) -> list[CameraTrackRow]:
     else:
         messages = receive_freed(job.freed_listen or "", job.frames, job.duration_s)
     lens = None if job.lens_file is None else load_lens_file(job.lens_file)
-    return rows_from_freed(messages, job.fps, lens, job.focal_length_mm, job.delay_frames,
-                           job.start_timecode or "00:00:00:00", job.camera_id)
+    return rows_from_freed(
+        messages,
+        job.fps,
+        lens,
+        job.focal_length_mm,
+        job.delay_frames,
+        job.start_timecode or "00:00:00:00",
+        job.camera_id,
+    )
