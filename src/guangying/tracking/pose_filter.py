@@ -46,7 +46,8 @@ class PoseFilterSettings:
     exit_rate_per_s: tuple[float, float, float] = (0.5, 0.5, 2.0)
     gate_chi2: float = 200.0  # 6-dof innovation beyond this is a bad solve (χ² 99.99 % ≈ 27)
     reset_after: int = 4  # consecutive rejected solves that mean the camera really is elsewhere
-    coast_tau_s: float = 0.25  # through frames without a solve, rates decay with this time constant
+    coast_grace_s: float = 0.2  # a short gap keeps the move going (a pan does not stop behind an actor)
+    coast_tau_s: float = 0.25  # longer gaps: rates decay with this time constant (the camera is held)
 
 
 def _per_axis(pair: tuple[float, float]) -> np.ndarray:
@@ -75,6 +76,7 @@ class PoseIMM:
     mu: np.ndarray = field(default_factory=lambda: _MU0.copy())
     t_s: float = 0.0
     rejected_in_row: int = 0
+    held_s: float = 0.0
     _models: dict[float, tuple[list[np.ndarray], list[np.ndarray], np.ndarray]] = field(default_factory=dict)
 
     @property
@@ -119,6 +121,7 @@ class PoseIMM:
         return fs, qs, pi
 
     def reset(self, z: np.ndarray, r: np.ndarray, t_s: float) -> None:
+        self.held_s = 0.0
         p0 = np.zeros((18, 18))
         p0[np.ix_(_P, _P)] = r
         rates = _per_axis((30.0, 1.0)) ** 2  # a move may already be under way at the first frame
@@ -183,6 +186,7 @@ class PoseIMM:
             self.xs, self.ps, self.mu, self.t_s = xs, ps, c, t_s
             return False
         self.rejected_in_row = 0
+        self.held_s = 0.0
         log_like = np.empty(len(MODES))
         for j in range(len(MODES)):
             pj = ps[j]
@@ -206,10 +210,13 @@ class PoseIMM:
             return
         dt = max(0.0, t_s - self.t_s)
         xs, ps, c = self.predicted(t_s)
-        decay = math.exp(-dt / self.settings.coast_tau_s)
-        for x in xs:
-            x[_P + 1] *= decay
-            x[_P + 2] = 0.0
+        self.held_s += dt
+        beyond = min(dt, self.held_s - self.settings.coast_grace_s)
+        if beyond > 0:
+            decay = math.exp(-beyond / self.settings.coast_tau_s)
+            for x in xs:
+                x[_P + 1] *= decay
+                x[_P + 2] *= decay
         self.xs, self.ps, self.mu, self.t_s = xs, ps, c, t_s
 
 

@@ -1,0 +1,155 @@
+"""The markers method on generated plates with exact truth: occluding subject, motion blur, noise,
+H.264; holding through hidden boards; marker mattes; clear errors for bad boards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from tracking_kit import SENSOR_MM, H, W, board, marker_renderer, set_error_px
+
+from guangying.base.errors import InputFormatError
+from guangying.evaluation.tracking_plates import camera_path, encode_h264_round_trip, render_plates
+from guangying.lens.camera import CameraPose, intrinsics_matrix, project_points_px
+from guangying.tracking.board import MarkerBoard, board_from_dict, grid_board, load_board
+from guangying.tracking.board_pdf import board_pdf_bytes
+from guangying.tracking.marker_matte import fill_from_screen, marker_alpha, marker_coverage
+from guangying.tracking.marker_track import MarkerTrackSettings, track_markers
+
+K = intrinsics_matrix(35, SENSOR_MM, W, H)
+
+
+def _plates(kind: str, frames: int, **kw):  # type: ignore[no-untyped-def]
+    poses, focals = camera_path(kind, frames, fps=25)
+    return list(render_plates(marker_renderer(), poses, focals, SENSOR_MM, W, H, **kw))
+
+
+def _jitter_px(est: list[CameraPose], truth: list[CameraPose]) -> float:
+    point = np.array([[0.3, 1.4, -6.0]])  # a background point of the set
+    e = np.array([project_points_px(point, a, K)[0] - project_points_px(point, b, K)[0] for a, b in zip(est, truth)])
+    return float(np.linalg.norm(np.diff(e, axis=0), axis=1).mean())
+
+
+@pytest.fixture(scope="module")
+def occluded_handheld():
+    plates = _plates("handheld", 24, subject_coverage=0.45, blur_samples=3, noise_sigma=0.01)
+    rgb = encode_h264_round_trip([p.rgb for p in plates], crf=20)
+    return plates, rgb
+
+
+def test_handheld_under_occlusion_blur_noise_and_h264(occluded_handheld):
+    plates, rgb = occluded_handheld
+    truth = [p.pose for p in plates]
+    frames = [(i / 25, f) for i, f in enumerate(rgb)]
+    smooth, q, solves = track_markers(frames, board(), K, None)
+    raw, _, _ = track_markers(frames, board(), K, None, MarkerTrackSettings(smooth=False))
+    err_s = np.array([set_error_px(e, t, K) for e, t in zip(smooth, truth)])
+    err_r = np.array([set_error_px(e, t, K) for e, t in zip(raw, truth)])
+    assert np.mean([s is not None for s in solves]) > 0.9 and q.min() >= 0
+    assert err_s.mean() < 0.5, err_s
+    assert err_s.mean() < err_r.mean()
+    assert _jitter_px(smooth, truth) < 0.5 * _jitter_px(raw, truth)
+
+
+def test_hidden_board_frames_are_held_and_say_so():
+    plates = _plates("pan", 30)  # 20° in 1.2 s
+    frames = [(i / 25, p.rgb) for i, p in enumerate(plates)]
+    gap = (14, 15, 16)
+    for i in gap:  # something covers the whole board at the fastest part of the pan
+        frames[i] = (frames[i][0], np.full_like(plates[i].rgb, 0.3))
+    poses, q, solves = track_markers(frames, board(), K, None)
+    assert [solves[i] is None for i in (13, *gap, 17)] == [False, True, True, True, False]
+    assert np.all(q[list(gap)] == 0) and np.all(q[[13, 17]] > 0)
+    # held through the gap: the smoother bridges it from both sides (the picture moves ~25 px a frame)
+    assert max(set_error_px(poses[i], plates[i].pose, K) for i in gap) < 2.0
+
+
+def test_no_markers_visible_is_a_clear_error():
+    frames = [(i / 25, np.full((H, W, 3), (0.15, 0.6, 0.25), np.float32)) for i in range(3)]
+    with pytest.raises(InputFormatError, match="no frame shows 2 or more markers"):
+        track_markers(frames, board(), K, None)
+
+
+def test_marker_alpha_keys_visible_markers_and_keeps_the_actor():
+    plate = _plates("still", 1, subject_coverage=0.4)[0]
+    pose, rgb = plate.pose, plate.rgb
+    cover = marker_coverage(board(), pose, K, None, H, W, grow_px=0)
+    a = marker_alpha(rgb, board(), pose, K)
+    on_marker = (cover > 0.99) & (plate.subject_alpha < 0.01)
+    on_actor = (cover > 0.99) & (plate.subject_alpha > 0.99)
+    assert on_marker.sum() > 2000 and on_actor.sum() > 500
+    assert a[on_marker].mean() > 0.9
+    # colour tells the actor from the print; black and white parts of a costume can pass for a marker
+    # (here the helmet and collar), so the bound for all actor pixels is looser
+    chroma = rgb.max(axis=2) - rgb.min(axis=2)
+    assert a[on_actor & (chroma > 0.15)].mean() < 0.02
+    assert a[on_actor].mean() < 0.2
+    screen = np.broadcast_to(np.array([0.16, 0.62, 0.24], np.float32), rgb.shape)
+    filled = fill_from_screen(rgb, a, screen)
+    keyed = a > 0.999
+    assert keyed[on_marker].mean() > 0.8
+    assert np.abs(filled[keyed] - screen[keyed]).max() < 0.01
+    assert np.array_equal(filled[a == 0], rgb[a == 0])
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"dictionary": "DICT_9X9_7", "markers": [{"id": 0, "corners_m": [[0, 0, 0]] * 4}]}, "unknown marker dictionary"),
+        ({"dictionary": "DICT_4X4_50", "markers": []}, "no markers"),
+        ({"dictionary": "DICT_4X4_50", "markers": [{"id": 60, "corners_m": [[0, 1, 0], [1, 1, 0], [1, 0, 0], [0, 0, 0]]}]},
+         r"not in DICT_4X4_50 \(ids 0–49\)"),
+        ({"dictionary": "DICT_4X4_50", "markers": [{"id": 1, "corners_m": [[0, 0, 0]] * 3}]}, "4 × \\[x, y, z\\]"),
+        ({"dictionary": "DICT_4X4_50", "markers": [{"id": 1, "corners_m": [[0, 0, 0]] * 4}]}, "square-ish"),
+        ({"markers": []}, "a board is"),
+    ],
+)
+def test_bad_boards_say_what_is_wrong(data, message):
+    with pytest.raises(InputFormatError, match=message):
+        board_from_dict(data, "b.json")
+
+
+def test_duplicate_ids_and_unreadable_files(tmp_path):
+    quad = [[0, 1, 0], [1, 1, 0], [1, 0, 0], [0, 0, 0]]
+    with pytest.raises(InputFormatError, match="more than once"):
+        board_from_dict({"dictionary": "DICT_4X4_50", "markers": [{"id": 3, "corners_m": quad}] * 2})
+    bad = tmp_path / "b.json"
+    bad.write_text("{oops")
+    with pytest.raises(InputFormatError, match="not a JSON board file"):
+        load_board(bad)
+    with pytest.raises(InputFormatError, match="cannot read board file"):
+        load_board(tmp_path / "missing.json")
+
+
+def test_board_file_round_trip_and_aprilTag_names(tmp_path):
+    b = grid_board(3, 2, 0.2, 0.1, "DICT_APRILTAG_36H11", centre_y_m=1.0, first_id=5)
+    back = load_board(b.save(tmp_path / "b.json"))
+    assert back.dictionary == "DICT_APRILTAG_36H11" and list(back.ids) == [5, 6, 7, 8, 9, 10]
+    np.testing.assert_allclose(back.corners_m, b.corners_m)
+    # the grid is centred on x = 0 and on the given height; corners in OpenCV's order (TL, TR, BR, BL)
+    assert back.corners_m[:, :, 0].mean() == pytest.approx(0) and back.corners_m[:, :, 1].mean() == pytest.approx(1)
+    tl, tr, br, bl = back.corners_m[0]
+    assert tr[0] > tl[0] and tl[1] > bl[1] and br[0] > bl[0]
+    assert isinstance(json.loads((tmp_path / "b.json").read_text()), dict)
+
+
+def test_board_pdf_pages_hold_each_marker_at_true_size():
+    import re
+    import zlib
+
+    b: MarkerBoard = grid_board(2, 1, 0.15, 0.35)
+    pdf = board_pdf_bytes(b)
+    assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
+    assert pdf.count(b"/Type /Page ") == 2
+    # the image is drawn at the marker's side in points: 150 mm = 425.197 pt
+    assert len(re.findall(rb"q 425\.197 0 0 425\.197 ", pdf)) == 2
+    # the stream decodes to the dictionary's marker 0 (6×6 cells for 4×4 + border)
+    stream = re.search(rb"/Width 6 /Height 6 .*?stream\n(.*?)\nendstream", pdf, re.S).group(1)
+    from guangying.tracking.board import marker_image
+
+    assert zlib.decompress(stream) == marker_image(b, 0, 6).tobytes()
+    # xref offsets point at the objects
+    xref = int(pdf.rsplit(b"startxref\n", 1)[1].split()[0])
+    first = int(pdf[xref:].split(b"\n")[3].split()[0])
+    assert pdf[first:].startswith(b"1 0 obj")
