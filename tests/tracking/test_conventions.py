@@ -40,7 +40,9 @@ def test_pan_right_puts_the_point_right_of_the_screen_centre_at_the_image_centre
     img = _dot_scene().render(pose, k, 320, 180)
     centre = np.array([159.5, 89.5])
     assert np.linalg.norm(_centroid(img) - centre) < 0.15
-    assert np.allclose(project_points_px(np.array([[4 * math.tan(math.radians(10)), 1.5, 0]]), pose, k), centre)
+    assert np.allclose(
+        project_points_px(np.array([[4 * math.tan(math.radians(10)), 1.5, 0]]), pose, k), centre
+    )
     # at rest the same dot is right of centre; panning left moves it further right
     at_rest = _centroid(_dot_scene().render(CameraPose(y_m=1.5, z_m=4), k, 320, 180))
     assert at_rest[0] > centre[0] + 50 and abs(at_rest[1] - centre[1]) < 0.2
@@ -56,7 +58,9 @@ def test_tilt_up_moves_the_world_down_and_roll_clockwise_turns_the_picture_antic
         assert dot[1] > 89.5 + 20  # looking up: the dot sinks in the picture
     else:
         right = project_points_px(np.array([[1.7053, 1.5, 0]]), pose, k)[0]
-        assert right[1] < dot[1]  # roll clockwise: a horizontal line rises to the right (picture anticlockwise)
+        assert (
+            right[1] < dot[1]
+        )  # roll clockwise: a horizontal line rises to the right (picture anticlockwise)
 
 
 def test_freed_axes_map_to_the_screen_frame():
@@ -74,11 +78,16 @@ def test_arkit_poses_become_ours():
     yaw_left = Rotation.from_euler("y", 10, degrees=True).as_quat()
     pitch_up = Rotation.from_euler("x", 7, degrees=True).as_quat()
     heading = Rotation.from_euler("y", 40, degrees=True)  # ARKit's arbitrary heading at frame 0
-    poses = np.array([
-        [*heading.as_quat(), 5.0, 1.2, -3.0],
-        [*(heading * Rotation.from_quat(yaw_left)).as_quat(), 5.0, 1.2, -3.0],
-        [*(heading * Rotation.from_quat(pitch_up)).as_quat(), *(np.array([5.0, 1.2, -3.0]) + heading.apply([0.5, 0.1, -1.0]))],
-    ])
+    poses = np.array(
+        [
+            [*heading.as_quat(), 5.0, 1.2, -3.0],
+            [*(heading * Rotation.from_quat(yaw_left)).as_quat(), 5.0, 1.2, -3.0],
+            [
+                *(heading * Rotation.from_quat(pitch_up)).as_quat(),
+                *(np.array([5.0, 1.2, -3.0]) + heading.apply([0.5, 0.1, -1.0])),
+            ],
+        ]
+    )
     ours = poses_from_arkit(poses, set_pan_deg=2.0, start_position_m=(0.0, 1.5, 4.0))
     assert ours[0].pan_deg == pytest.approx(2.0) and ours[0].tilt_deg == pytest.approx(0, abs=1e-9)
     assert ours[1].pan_deg == pytest.approx(2.0 - 10.0)

@@ -27,7 +27,12 @@ def _plates(kind: str, frames: int, **kw):  # type: ignore[no-untyped-def]
 
 def _jitter_px(est: list[CameraPose], truth: list[CameraPose]) -> float:
     point = np.array([[0.3, 1.4, -6.0]])  # a background point of the set
-    e = np.array([project_points_px(point, a, K)[0] - project_points_px(point, b, K)[0] for a, b in zip(est, truth)])
+    e = np.array(
+        [
+            project_points_px(point, a, K)[0] - project_points_px(point, b, K)[0]
+            for a, b in zip(est, truth, strict=True)
+        ]
+    )
     return float(np.linalg.norm(np.diff(e, axis=0), axis=1).mean())
 
 
@@ -44,8 +49,8 @@ def test_handheld_under_occlusion_blur_noise_and_h264(occluded_handheld):
     frames = [(i / 25, f) for i, f in enumerate(rgb)]
     smooth, q, solves = track_markers(frames, board(), K, None)
     raw, _, _ = track_markers(frames, board(), K, None, MarkerTrackSettings(smooth=False))
-    err_s = np.array([set_error_px(e, t, K) for e, t in zip(smooth, truth)])
-    err_r = np.array([set_error_px(e, t, K) for e, t in zip(raw, truth)])
+    err_s = np.array([set_error_px(e, t, K) for e, t in zip(smooth, truth, strict=True)])
+    err_r = np.array([set_error_px(e, t, K) for e, t in zip(raw, truth, strict=True)])
     assert np.mean([s is not None for s in solves]) > 0.9 and q.min() >= 0
     assert err_s.mean() < 0.5, err_s
     assert err_s.mean() < err_r.mean()
@@ -96,11 +101,22 @@ def test_marker_alpha_keys_visible_markers_and_keeps_the_actor():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"dictionary": "DICT_9X9_7", "markers": [{"id": 0, "corners_m": [[0, 0, 0]] * 4}]}, "unknown marker dictionary"),
+        (
+            {"dictionary": "DICT_9X9_7", "markers": [{"id": 0, "corners_m": [[0, 0, 0]] * 4}]},
+            "unknown marker dictionary",
+        ),
         ({"dictionary": "DICT_4X4_50", "markers": []}, "no markers"),
-        ({"dictionary": "DICT_4X4_50", "markers": [{"id": 60, "corners_m": [[0, 1, 0], [1, 1, 0], [1, 0, 0], [0, 0, 0]]}]},
-         r"not in DICT_4X4_50 \(ids 0–49\)"),
-        ({"dictionary": "DICT_4X4_50", "markers": [{"id": 1, "corners_m": [[0, 0, 0]] * 3}]}, "4 × \\[x, y, z\\]"),
+        (
+            {
+                "dictionary": "DICT_4X4_50",
+                "markers": [{"id": 60, "corners_m": [[0, 1, 0], [1, 1, 0], [1, 0, 0], [0, 0, 0]]}],
+            },
+            r"not in DICT_4X4_50 \(ids 0–49\)",
+        ),
+        (
+            {"dictionary": "DICT_4X4_50", "markers": [{"id": 1, "corners_m": [[0, 0, 0]] * 3}]},
+            "4 × \\[x, y, z\\]",
+        ),
         ({"dictionary": "DICT_4X4_50", "markers": [{"id": 1, "corners_m": [[0, 0, 0]] * 4}]}, "square-ish"),
         ({"markers": []}, "a board is"),
     ],
@@ -128,7 +144,9 @@ def test_board_file_round_trip_and_aprilTag_names(tmp_path):
     assert back.dictionary == "DICT_APRILTAG_36H11" and list(back.ids) == [5, 6, 7, 8, 9, 10]
     np.testing.assert_allclose(back.corners_m, b.corners_m)
     # the grid is centred on x = 0 and on the given height; corners in OpenCV's order (TL, TR, BR, BL)
-    assert back.corners_m[:, :, 0].mean() == pytest.approx(0) and back.corners_m[:, :, 1].mean() == pytest.approx(1)
+    assert back.corners_m[:, :, 0].mean() == pytest.approx(0) and back.corners_m[
+        :, :, 1
+    ].mean() == pytest.approx(1)
     tl, tr, br, bl = back.corners_m[0]
     assert tr[0] > tl[0] and tl[1] > bl[1] and br[0] > bl[0]
     assert isinstance(json.loads((tmp_path / "b.json").read_text()), dict)

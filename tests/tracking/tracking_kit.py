@@ -15,7 +15,9 @@ SENSOR_MM = 24.89  # s35
 W, H = 960, 540
 
 # points of a virtual set: on the screen plane, and behind it (where a set's walls would be)
-SET_POINTS = np.array([[x, y, z] for x in np.linspace(-3, 3, 7) for y in np.linspace(0, 3, 4) for z in (0, -3, -10)])
+SET_POINTS = np.array(
+    [[x, y, z] for x in np.linspace(-3, 3, 7) for y in np.linspace(0, 3, 4) for z in (0, -3, -10)]
+)
 
 
 @functools.cache
@@ -35,7 +37,9 @@ def feature_renderer(px_per_m: float = 180.0) -> Renderer:
     return Renderer(studio_panorama(4096, seed=1), (tex, geom))
 
 
-def set_error_px(est: CameraPose, truth: CameraPose, k_est: np.ndarray, k_true: np.ndarray | None = None) -> float:
+def set_error_px(
+    est: CameraPose, truth: CameraPose, k_est: np.ndarray, k_true: np.ndarray | None = None
+) -> float:
     """Mean pixel distance of the virtual set's points seen through the estimated vs the true camera."""
     k_true = k_est if k_true is None else k_true
     a = project_points_px(SET_POINTS, est, k_est)

@@ -1,0 +1,192 @@
+"""``guangying calibrate`` recovers a distorted lens from rendered checkerboard views; ``board`` →
+``track --method markers`` end to end on an H.264 clip; the command's messages for bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from tracking_kit import SENSOR_MM, H, W, board, marker_renderer, set_error_px
+
+from guangying.cli.main import cli
+from guangying.evaluation.tracking_plates import Renderer, ScreenGeometry, camera_path, render_plates
+from guangying.lens.camera import CameraPose, intrinsics_matrix, project_points_px
+from guangying.lens.camera_calibration import load_camera_calibration
+from guangying.media import open_writer
+from guangying.tracking.camera_track import ChanSettings, read_camera_track
+
+DIST = np.array([-0.18, 0.06, 0.0008, -0.0005, 0.0])
+
+
+def _checkerboard_renderer(
+    cols: int = 10, rows: int = 7, square_m: float = 0.1, px_per_m: float = 300
+) -> Renderer:
+    sq = int(square_m * px_per_m)
+    margin = sq
+    tex = np.full((rows * sq + 2 * margin, cols * sq + 2 * margin, 3), 235, np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            if (r + c) % 2 == 0:
+                tex[margin + r * sq : margin + (r + 1) * sq, margin + c * sq : margin + (c + 1) * sq] = 20
+    # the first inner corner at world (0, 0): texture left/top edges accordingly
+    geom = ScreenGeometry(-(margin + sq) / px_per_m, (margin + sq) / px_per_m, 1 / px_per_m)
+    return Renderer(np.full((32, 64, 3), 90, np.uint8), (tex, geom))
+
+
+def test_calibrate_recovers_the_lens(tmp_path):
+    w, h = 640, 480
+    k = intrinsics_matrix(16, SENSOR_MM, w, h)
+    rng = np.random.default_rng(5)
+    renderer = _checkerboard_renderer()
+    seq = tmp_path / "cal.%04d.png"
+    frames = []
+    for _ in range(10):
+        # the board's centre is at (0.4, -0.25); look at it from around, tilted
+        pose = CameraPose(
+            rng.uniform(-20, 20),
+            rng.uniform(-15, 15),
+            rng.uniform(-10, 10),
+            0.4 + rng.uniform(-0.5, 0.5),
+            -0.25 + rng.uniform(-0.3, 0.3),
+            rng.uniform(1.0, 1.5),
+        )
+        look = np.array([0.4, -0.25, 0.0]) - pose.position_m
+        pan = float(np.degrees(np.arctan2(look[0], -look[2])))
+        tilt = float(np.degrees(np.arctan2(look[1], np.hypot(look[0], look[2]))))
+        pose = CameraPose(
+            pan + rng.uniform(-5, 5), tilt + rng.uniform(-5, 5), pose.roll_deg, *pose.position_m
+        )
+        frames.append(renderer.render(pose, k, w, h, DIST))
+    with open_writer(str(seq), fps=25, content="rgb") as writer:
+        for f in frames:
+            writer.write(f)
+    out = tmp_path / "lens.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "calibrate",
+            str(seq),
+            "--grid",
+            "9x6",
+            "--square-m",
+            "0.1",
+            "--every",
+            "1",
+            "--sensor",
+            "s35",
+            "--fps",
+            "25",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    calib = load_camera_calibration(out)
+    assert calib.rms_px < 0.3
+    assert calib.camera_matrix[0, 0] == pytest.approx(k[0, 0], rel=0.01)
+    assert calib.camera_matrix[0, 2] == pytest.approx(k[0, 2], abs=3)
+    # the distortion as it shows in the picture: same image positions within a fraction of a pixel
+    pts = np.array([[x, y, 2.0] for x in np.linspace(-1.1, 1.1, 9) for y in np.linspace(-0.8, 0.8, 7)])
+    pose = CameraPose(0, 0, 0, 0, 0, 0)
+    true = project_points_px(pts * [1, 1, -1], pose, k, DIST)
+    got = project_points_px(pts * [1, 1, -1], pose, calib.camera_matrix, calib.dist_coeffs)
+    assert np.linalg.norm(true - got, axis=1).max() < 0.5
+    assert calib.sensor_width_mm == pytest.approx(SENSOR_MM)
+
+
+def test_calibrate_says_when_the_pattern_is_not_seen(tmp_path):
+    seq = tmp_path / "grey.%04d.png"
+    with open_writer(str(seq), fps=25, content="rgb") as writer:
+        for _ in range(3):
+            writer.write(np.full((120, 160, 3), 0.5, np.float32))
+    result = CliRunner().invoke(
+        cli,
+        [
+            "calibrate",
+            str(seq),
+            "--grid",
+            "9x6",
+            "--square-m",
+            "0.1",
+            "--fps",
+            "25",
+            "-o",
+            str(tmp_path / "l.json"),
+        ],
+    )
+    assert result.exit_code != 0 and "found in only 0 frame(s)" in result.output
+
+
+def test_board_then_track_markers_end_to_end(tmp_path):
+    b = board()
+    board_file = tmp_path / "board.json"
+    b.save(board_file)
+    poses, focals = camera_path("dolly", 16, fps=6)  # 1.4 m in 2.5 s, sampled at 6 fps
+    plates = list(
+        render_plates(
+            marker_renderer(), poses, focals, SENSOR_MM, W, H, subject_coverage=0.35, noise_sigma=0.006
+        )
+    )
+    clip = tmp_path / "shot.mp4"
+    with open_writer(str(clip), fps=6, content="rgb", crf=16) as writer:
+        for p in plates:
+            writer.write(p.rgb)
+    runner = CliRunner()
+    for name in ("cam.csv", "cam.chan"):
+        out = tmp_path / name
+        result = runner.invoke(
+            cli,
+            [
+                "track",
+                str(clip),
+                "--method",
+                "markers",
+                "--board",
+                str(board_file),
+                "--focal-length",
+                "35",
+                "--sensor",
+                "s35",
+                "--start-timecode",
+                "01:00:00:00",
+                "-o",
+                str(out),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    rows = read_camera_track(tmp_path / "cam.csv")
+    assert [r.frame for r in rows] == list(range(16)) and rows[1].timecode == "01:00:00:01"
+    k = intrinsics_matrix(35, SENSOR_MM, W, H)
+    err = [set_error_px(r.pose, p.pose, k) for r, p in zip(rows, plates, strict=True)]
+    # the dolly ends close to the screen with the actor in front: 4–6 markers left, so the end is looser
+    assert np.median(err) < 0.5 and np.mean(err) < 1.0, np.round(err, 2)
+    assert all(r.focal_length_mm == 35 for r in rows)
+    chan_rows = read_camera_track(tmp_path / "cam.chan", ChanSettings(SENSOR_MM, W / H, 6))
+    assert chan_rows[5].pan_deg == pytest.approx(rows[5].pan_deg, abs=1e-6)
+    assert chan_rows[5].focal_length_mm == pytest.approx(35)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--method", "markers", "--focal-length", "35", "--sensor", "s35"], "needs --board"),
+        (["--method", "markers", "--board", "{board}", "--sensor", "s35"], "--focal-length MM and --sensor"),
+        (
+            ["--method", "markers", "--board", "{board}", "--focal-length", "35", "--sensor", "imax"],
+            "unknown sensor",
+        ),
+        (
+            ["--method", "features", "--focal-length", "35", "--calibration", "{missing}"],
+            "cannot read camera calibration",
+        ),
+    ],
+)
+def test_track_messages(tmp_path, args, message):
+    board().save(tmp_path / "b.json")
+    clip = tmp_path / "grey.png"
+    with open_writer(str(clip), content="rgb") as writer:
+        writer.write(np.full((90, 160, 3), 0.5, np.float32))
+    args = [a.format(board=tmp_path / "b.json", missing=tmp_path / "nope.json") for a in args]
+    result = CliRunner().invoke(cli, ["track", str(clip), *args, "-o", str(tmp_path / "c.csv")])
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert not (tmp_path / "c.csv").exists()

@@ -1,0 +1,234 @@
+"""FreeD in through a real UDP socket on 127.0.0.1 and from capture files (lens file, delay, bad
+input), and ARKit poses from a Record3D file, all through ``guangying track``."""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import threading
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from scipy.spatial.transform import Rotation
+
+from guangying.base.errors import InputFormatError
+from guangying.cli.main import cli
+from guangying.lens.freed import FreeDPose, FreeDSender, encode_d1, read_d1_capture
+from guangying.lens.zoom import load_lens_file
+from guangying.tracking.camera_track import ChanSettings, read_camera_track
+
+LENS = {
+    "lens": "test zoom",
+    "zoom": [
+        {"counts": 0, "focal_length_mm": 10},
+        {"counts": 4000, "focal_length_mm": 40},
+        {"counts": 8000, "focal_length_mm": 160},
+    ],
+    "focus_units": "mm",
+}
+
+
+def _messages(n: int) -> list[FreeDPose]:
+    return [
+        FreeDPose(
+            camera_id=2,
+            pan_deg=0.5 * i,
+            tilt_deg=-0.25 * i,
+            roll_deg=0.1,
+            x_mm=100 + i,
+            y_mm=-4000,
+            z_mm=1500,
+            zoom=4000,
+            focus=2500,
+        )
+        for i in range(n)
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_freed_live_through_a_real_udp_socket(tmp_path):
+    lens = tmp_path / "lens.yaml"
+    lens.write_text(yaml.safe_dump(LENS))
+    port = _free_port()
+    sent = _messages(12)
+    stop = threading.Event()
+
+    def sender() -> None:
+        with FreeDSender(("127.0.0.1", port)) as s, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as junk:
+            time.sleep(0.3)  # let the command bind first
+            junk.sendto(b"not freed at all", ("127.0.0.1", port))  # skipped, not fatal
+            for m in sent:
+                if stop.is_set():
+                    return
+                s.send(m)
+                time.sleep(0.01)
+
+    thread = threading.Thread(target=sender, daemon=True)
+    thread.start()
+    out = tmp_path / "cam.csv"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "track",
+            "--method",
+            "freed",
+            "--freed-listen",
+            f"127.0.0.1:{port}",
+            "--frames",
+            "12",
+            "--fps",
+            "25",
+            "--lens-file",
+            str(lens),
+            "-o",
+            str(out),
+        ],
+    )
+    stop.set()
+    thread.join(5)
+    assert result.exit_code == 0, result.output
+    rows = read_camera_track(out)
+    assert len(rows) == 12
+    assert [r.pan_deg for r in rows] == [m.pan_deg for m in sent]
+    assert rows[3].x_m == pytest.approx(0.103) and rows[3].y_m == 1.5 and rows[3].z_m == 4.0
+    assert all(r.focal_length_mm == pytest.approx(40) for r in rows)
+    assert all(r.focus_distance_m == pytest.approx(2.5) for r in rows)
+    assert rows[5].timecode == "00:00:00:05" and rows[5].t_s == pytest.approx(0.2)
+
+
+def test_nothing_on_the_port_is_a_clear_error(tmp_path):
+    from guangying.tracking.freed_track import receive_freed
+
+    with pytest.raises(Exception, match="no FreeD D1 message on 127.0.0.1:.* within 0.3 s"):
+        receive_freed(f"127.0.0.1:{_free_port()}", frames=3, first_timeout_s=0.3)
+
+
+def test_capture_file_with_torn_packets_delay_and_chan(tmp_path):
+    msgs = _messages(8)
+    data = (
+        b"\x00\xd1\x02junk"
+        + b"".join(encode_d1(m) for m in msgs[:4])
+        + encode_d1(msgs[4])[:10]
+        + b"".join(encode_d1(m) for m in msgs[4:])
+    )
+    cap = tmp_path / "take.freed"
+    cap.write_bytes(data)
+    assert [m.pan_deg for m in read_d1_capture(cap)] == [m.pan_deg for m in msgs]
+    out = tmp_path / "cam.chan"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "track",
+            str(cap),
+            "--method",
+            "freed",
+            "--fps",
+            "25",
+            "--focal-length",
+            "35",
+            "--sensor",
+            "s35",
+            "--delay-frames",
+            "2",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = read_camera_track(out, ChanSettings(24.89, 16 / 9, 25))
+    # delayed by two frames: frame i shows message i − 2; the first two repeat message 0
+    assert [r.pan_deg for r in rows] == pytest.approx([0, 0, 0, 0.5, 1.0, 1.5, 2.0, 2.5])
+    assert rows[0].focal_length_mm == pytest.approx(35)
+
+
+def test_bad_freed_inputs_say_what_is_wrong(tmp_path):
+    cap = tmp_path / "noise.bin"
+    cap.write_bytes(bytes(range(256)) * 3)
+    with pytest.raises(InputFormatError, match="no FreeD D1 message found"):
+        read_d1_capture(cap)
+    result = CliRunner().invoke(
+        cli, ["track", str(cap), "--method", "freed", "--fps", "25", "-o", str(tmp_path / "c.csv")]
+    )
+    assert result.exit_code != 0 and "no FreeD D1 message found" in result.output
+    assert not (tmp_path / "c.csv").exists()
+    result = CliRunner().invoke(cli, ["track", str(cap), "--method", "freed", "-o", str(tmp_path / "c.csv")])
+    assert "needs --fps" in result.output
+    lens = tmp_path / "bad.yaml"
+    lens.write_text(
+        yaml.safe_dump(
+            {
+                "zoom": [
+                    {"counts": 0, "focal_length_mm": 10},
+                    {"counts": 10, "focal_length_mm": 5},
+                    {"counts": 20, "focal_length_mm": 50},
+                ]
+            }
+        )
+    )
+    with pytest.raises(InputFormatError, match="not monotone"):
+        load_lens_file(lens)
+
+
+def _write_r3d(path, poses: np.ndarray, fps: float = 30) -> None:  # type: ignore[no-untyped-def]
+    k = np.array([[1400.0, 0, 959.5], [0, 1400.0, 719.5], [0, 0, 1]])
+    meta = {
+        "w": 1920,
+        "h": 1440,
+        "dw": 256,
+        "dh": 192,
+        "K": k.T.ravel().tolist(),
+        "fps": fps,
+        "poses": poses.tolist(),
+    }
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata", json.dumps(meta))
+
+
+def test_record3d_poses_through_the_command(tmp_path):
+    n = 10
+    yaw = Rotation.from_euler("y", np.linspace(0, -15, n)[:, None], degrees=True)  # right = negative yaw
+    t = np.column_stack([np.linspace(0, 0.5, n), np.full(n, 1.4), np.zeros(n)])
+    poses = np.column_stack([yaw.as_quat(), t])
+    r3d = tmp_path / "take.r3d"
+    _write_r3d(r3d, poses)
+    out = tmp_path / "cam.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "track",
+            str(r3d),
+            "--method",
+            "r3d",
+            "--set-pan",
+            "3",
+            "--position",
+            "0,1.5,4",
+            "--sensor",
+            "s35",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = read_camera_track(out)
+    assert [round(r.pan_deg, 6) for r in rows] == pytest.approx(3 + np.linspace(0, 15, n))
+    # the move (0.5 m along ARKit's x) turns with the heading that puts frame 0 at pan 3°
+    moved = Rotation.from_euler("y", -3, degrees=True).apply([0.5, 0.0, 0.0]) + [0, 1.5, 4]
+    assert [rows[-1].x_m, rows[-1].y_m, rows[-1].z_m] == pytest.approx(moved.tolist())
+    assert rows[0].focal_length_mm == pytest.approx(1400 * 24.89 / 1920)
+    assert rows[1].t_s == pytest.approx(1 / 30)
+    empty = tmp_path / "empty.r3d"
+    _write_r3d(empty, np.zeros((0, 7)))
+    result = CliRunner().invoke(cli, ["track", str(empty), "--method", "r3d", "-o", str(out)])
+    assert result.exit_code != 0 and "no camera poses" in result.output
+    assert math.isfinite(rows[0].quality)
