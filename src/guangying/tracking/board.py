@@ -133,10 +133,13 @@ def board_from_dict(data: Any, source: str = "<memory>") -> MarkerBoard:
     for k, m in enumerate(markers):
         if not isinstance(m, dict) or "id" not in m or "corners_m" not in m:
             raise InputFormatError(f"{source}: marker {k} needs 'id' and 'corners_m'")
+        raw_id = m["id"]
+        if isinstance(raw_id, bool) or not isinstance(raw_id, int) or not 0 <= raw_id < 1 << 31:
+            raise InputFormatError(f"{source}: marker {k}: id must be a whole number ≥ 0, got {raw_id!r}")
+        ids.append(raw_id)
         try:
-            ids.append(int(m["id"]))
             quad = np.asarray(m["corners_m"], np.float64)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InputFormatError(f"{source}: marker {k}: {exc}") from exc
         if quad.shape != (4, 3):
             raise InputFormatError(
