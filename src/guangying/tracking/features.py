@@ -101,6 +101,7 @@ class RotationTracker:
         self.keyframes: list[_Keyframe] = []
         self.ref: _Keyframe | None = None
         self.history: list[tuple[np.ndarray, float]] = []  # (rotation, f) per processed frame
+        self._last_failed_candidate: tuple[int, int] | None = None
         self.frame = 0
 
     # -- pieces -------------------------------------------------------------------------------------
@@ -276,6 +277,9 @@ class RotationTracker:
         candidate = self._loop_candidate(
             rot_pred if solve is None else solve.rotation, f_pred if solve is None else solve.f_px, gray.shape
         )
+        # a candidate that just failed is tried again only every few frames (each try is a full track)
+        if candidate is not None and (candidate.index, self.frame // 4) == self._last_failed_candidate:
+            candidate = None
         if candidate is not None:
             closing = self._attempt(
                 candidate,
@@ -292,6 +296,8 @@ class RotationTracker:
             )
             if closing is not None and closing.inliers >= enough:
                 self.ref, solve = candidate, closing
+            else:
+                self._last_failed_candidate = (candidate.index, self.frame // 4)
         if solve is None:
             # lost: keep turning as predicted and start again from here
             self.history.append((rot_pred.copy(), f_pred))
