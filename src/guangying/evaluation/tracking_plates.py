@@ -111,10 +111,10 @@ def screen_texture(
             bits = int(board.aruco.markerSize) + 2
             cells = marker_image(board, int(marker_id), bits).astype(np.float32) * 0.92 + 8
             # exact area coverage, separable: texel × bit-cell overlap along each axis
-            cx = _overlap(np.arange(x0, x1), u0 + side / bits * np.arange(bits + 1))
-            cy = _overlap(np.arange(y0, y1), v0 + side / bits * np.arange(bits + 1))
-            val = cy @ cells @ cx.T
-            cover = np.outer(cy.sum(axis=1), cx.sum(axis=1))
+            over_x = _overlap(np.arange(x0, x1), u0 + side / bits * np.arange(bits + 1))
+            over_y = _overlap(np.arange(y0, y1), v0 + side / bits * np.arange(bits + 1))
+            val = over_y @ cells @ over_x.T
+            cover = np.outer(over_y.sum(axis=1), over_x.sum(axis=1))
             region = tex[y0:y1, x0:x1]
             region[:] = region * (1 - cover[..., None]) + val[..., None]
     return np.clip(tex + 0.5, 0, 255).astype(np.uint8), geom

@@ -266,6 +266,9 @@ class RotationTracker:
             self.history.append((self.r0.copy(), self.f0_px))
             self.frame += 1
             return self.r0.copy(), self.f0_px, 1.0
+        ref = self.ref
+        if ref is None:  # set with the first keyframe above
+            raise RuntimeError("RotationTracker lost its reference keyframe")
         rot_last, f_last = self.history[-1]
         if len(self.history) >= 2:  # constant angular velocity and zoom rate
             rot_prev, f_prev = self.history[-2]
@@ -273,7 +276,7 @@ class RotationTracker:
             f_pred = f_last * f_last / f_prev
         else:
             rot_pred, f_pred = rot_last, f_last
-        solve = self._attempt(self.ref, gray, matte, rot_pred, f_pred)
+        solve = self._attempt(ref, gray, matte, rot_pred, f_pred)
         candidate = self._loop_candidate(
             rot_pred if solve is None else solve.rotation, f_pred if solve is None else solve.f_px, gray.shape
         )
@@ -295,7 +298,8 @@ class RotationTracker:
                 else max(self.settings.min_inliers, solve.inliers // 2)
             )
             if closing is not None and closing.inliers >= enough:
-                self.ref, solve = candidate, closing
+                ref = self.ref = candidate
+                solve = closing
             else:
                 self._last_failed_candidate = (candidate.index, self.frame // 4)
         if solve is None:
@@ -305,10 +309,10 @@ class RotationTracker:
             self.frame += 1
             return rot_pred.copy(), f_pred, 0.0
         self.history.append((solve.rotation, solve.f_px))
-        if self.ref.base_inliers == 0:
-            self.ref.base_inliers = solve.inliers
+        if ref.base_inliers == 0:
+            ref.base_inliers = solve.inliers
         if solve.inliers < max(
-            self.settings.min_inliers, self.settings.renew_fraction * self.ref.base_inliers
+            self.settings.min_inliers, self.settings.renew_fraction * ref.base_inliers
         ):
             self.ref = self._new_keyframe(gray, matte, solve.rotation, solve.f_px)
         self.frame += 1

@@ -115,7 +115,8 @@ def track_markers(
         times.append(t_s)
         solves.append(solve)
         quality.append(q)
-        measurements.append(None if solve is None else (tracker._last, solve.covariance))
+        z = tracker._last
+        measurements.append(None if solve is None or z is None else (z, solve.covariance))
     if not any(s is not None for s in solves):
         raise InputFormatError(
             f"no frame shows {settings.min_markers} or more markers of the board ({board.dictionary}, "
@@ -127,9 +128,10 @@ def track_markers(
         quality_arr[~accepted] = 0.0
         poses = [pose_from_vector(v) for v in poses_v]
     else:
-        first = next(m for m in measurements if m is not None)[0]
-        last, poses = first, []
+        last = next(m for m in measurements if m is not None)[0]
+        poses = []
         for m in measurements:  # raw: hold the last solve (the first one before any)
-            last = last if m is None else m[0]
+            if m is not None:
+                last = m[0]
             poses.append(pose_from_vector(last))
     return poses, quality_arr, solves
