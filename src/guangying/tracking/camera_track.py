@@ -58,6 +58,33 @@ class CameraTrackRow:
     # optional (FreeD's focus field through a lens file); CSV/JSON carry it only when some row knows it
     focus_distance_m: float = math.nan
 
+    @classmethod
+    def from_pose(
+        cls,
+        frame: int,
+        t_s: float,
+        timecode: str,
+        pose: CameraPose,
+        focal_length_mm: float,
+        quality: float,
+        focus_distance_m: float = math.nan,
+    ) -> CameraTrackRow:
+        """A row from a :class:`CameraPose` and the frame's time."""
+        return cls(
+            frame,
+            t_s,
+            timecode,
+            pose.pan_deg,
+            pose.tilt_deg,
+            pose.roll_deg,
+            pose.x_m,
+            pose.y_m,
+            pose.z_m,
+            float(focal_length_mm),
+            float(quality),
+            float(focus_distance_m),
+        )
+
     @property
     def pose(self) -> CameraPose:
         return CameraPose(self.pan_deg, self.tilt_deg, self.roll_deg, self.x_m, self.y_m, self.z_m)

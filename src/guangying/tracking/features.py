@@ -311,9 +311,7 @@ class RotationTracker:
         self.history.append((solve.rotation, solve.f_px))
         if ref.base_inliers == 0:
             ref.base_inliers = solve.inliers
-        if solve.inliers < max(
-            self.settings.min_inliers, self.settings.renew_fraction * ref.base_inliers
-        ):
+        if solve.inliers < max(self.settings.min_inliers, self.settings.renew_fraction * ref.base_inliers):
             self.ref = self._new_keyframe(gray, matte, solve.rotation, solve.f_px)
         self.frame += 1
         quality = min(1.0, solve.inliers / 150.0) / (1.0 + (solve.rms_px / 0.5) ** 2)

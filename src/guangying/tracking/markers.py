@@ -190,4 +190,3 @@ def solve_quality(solve: MarkerSolve | None, board_markers: int) -> float:
         return 0.0
     seen = min(1.0, solve.ids.size / max(1.0, min(8.0, board_markers)))
     return float(seen / (1.0 + (solve.rms_px / 0.5) ** 2))
-

@@ -75,18 +75,6 @@ def rows_from_record3d(
     focal = math.nan if sensor_width_mm is None else float(md.K[0, 0]) * sensor_width_mm / md.width
     rate = Fraction(md.fps).limit_denominator(1001)
     return [
-        CameraTrackRow(
-            i,
-            i / md.fps,
-            timecode_at(start_timecode, i, rate),
-            p.pan_deg,
-            p.tilt_deg,
-            p.roll_deg,
-            p.x_m,
-            p.y_m,
-            p.z_m,
-            focal,
-            1.0,
-        )
+        CameraTrackRow.from_pose(i, i / md.fps, timecode_at(start_timecode, i, rate), p, focal, 1.0)
         for i, p in enumerate(poses)
     ]

@@ -149,18 +149,13 @@ def _video_rows(
         start_tc = job.start_timecode or info.timecode or "00:00:00:00"
         rate = Fraction(info.fps)
         rows = [
-            CameraTrackRow(
+            CameraTrackRow.from_pose(
                 m.index,
                 m.time_s,
                 m.timecode or timecode_at(start_tc, m.index - info.first_frame, rate),
-                p.pan_deg,
-                p.tilt_deg,
-                p.roll_deg,
-                p.x_m,
-                p.y_m,
-                p.z_m,
-                float(f),
-                float(q),
+                p,
+                f,
+                q,
             )
             for m, p, f, q in zip(metas, poses, focal_mm, quality, strict=True)
         ]
