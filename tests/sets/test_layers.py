@@ -138,3 +138,28 @@ def test_missing_layer_picture_is_named(tmp_path):
     (tmp_path / "s.yaml").write_text("layers:\n  - {image: nowhere.png, distance_m: 2, width_m: 3}\n")
     with pytest.raises(Exception, match="nowhere.png"):
         LayeredSet.from_file(tmp_path / "s.yaml")
+
+
+def test_interpolated_plane_map_matches_the_exact_one():
+    from guangying.sets.layers import _plane_map
+
+    k = intrinsics_matrix(20.0, SENSOR_MM, W, H)
+    view = SetView(CameraPose(pan_deg=35, tilt_deg=-8, roll_deg=3, x_m=1.0, z_m=3.0), k, W, H)
+    grid = LayeredSet([])._rays.normalised(view)
+    r, c = view.rotation_world_from_cv.astype(np.float32), view.pose.position_m.astype(np.float32)
+    rect = np.array([-20, 10, 40, 20], np.float32)
+    unit = np.array([800, 400], np.float32)
+    fast_tex, fast_axial = np.empty((H, W, 2), np.float32), np.empty((H, W), np.float32)
+    assert LayeredSet._coarse_plane_map(grid, r, c, -6.0, rect, unit, fast_tex, fast_axial)
+    tex, axial = np.empty_like(fast_tex), np.empty_like(fast_axial)
+    _plane_map(grid, r, c, np.full((H, W), -6.0, np.float32), rect, unit, tex, axial)
+    # in output pixels (texel error over texels per pixel): a fraction of a hundredth of a pixel
+    texels_per_px = np.hypot(*np.gradient(tex[..., 0], axis=1)[None], np.gradient(tex[..., 1], axis=1))
+    error_px = np.hypot(*(fast_tex - tex).transpose(2, 0, 1)) / texels_per_px
+    assert error_px.max() < 0.03 and np.median(error_px) < 0.01
+    assert np.abs(fast_axial - axial).max() < 0.01
+    # a plane whose horizon is in view (camera looking along it) is computed exactly instead
+    side = SetView(CameraPose(pan_deg=90, z_m=3.0), k, W, H)
+    grid = LayeredSet([])._rays.normalised(side)
+    r2 = side.rotation_world_from_cv.astype(np.float32)
+    assert not LayeredSet._coarse_plane_map(grid, r2, c, -6.0, rect, unit, fast_tex, fast_axial)

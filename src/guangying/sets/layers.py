@@ -32,8 +32,9 @@ from guangying.base.errors import InputFormatError
 from guangying.sets.mip import ZERO, MipPyramid
 from guangying.sets.optics import SetOptics, defocus_by_depth, defocus_premultiplied
 from guangying.sets.source import PictureSource
-from guangying.sets.view import RayGrid, SetView
+from guangying.sets.view import RayGrid, SetView, coarse_positions, upsample_map
 
+PLANE_STEP = 4  # pixels between exactly computed points of a flat layer's map
 DEPTH_ITERATIONS = 3  # fixed-point steps ray ↔ depth map (relief parallax); converges for smooth depth
 
 
@@ -158,12 +159,14 @@ class LayeredSet:
         )
         r = view.rotation_world_from_cv.astype(np.float32)
         c = view.pose.position_m.astype(np.float32)
-        plane_z = np.full((h, w), -s.distance_m, np.float32)
         texels = np.empty((h, w, 2), np.float32)
         axial = np.empty((h, w), np.float32)
         unit = np.array([pyramid.width, pyramid.height], np.float32)
-        _plane_map(grid, r, c, plane_z, rect, unit, texels, axial)
+        if not self._coarse_plane_map(grid, r, c, -s.distance_m, rect, unit, texels, axial):
+            plane_z = np.full((h, w), -s.distance_m, np.float32)
+            _plane_map(grid, r, c, plane_z, rect, unit, texels, axial)
         if layer.depth is not None:
+            plane_z = np.full((h, w), -s.distance_m, np.float32)
             depth_pyr = layer.depth.at(position)
             scale = np.array([depth_pyr.width / pyramid.width, depth_pyr.height / pyramid.height], np.float32)
             for _ in range(DEPTH_ITERATIONS):
@@ -175,6 +178,27 @@ class LayeredSet:
         rgba = pyramid.sample(texels, ZERO, ZERO)
         axial = np.where(rgba[..., 3] > 0, axial, np.nan).astype(np.float32)
         return rgba, axial
+
+    @staticmethod
+    def _coarse_plane_map(grid, r, c, plane_z_m, rect, unit, texels, axial) -> bool:  # type: ignore[no-untyped-def]
+        """A flat layer's map is a homography, smooth wherever the plane is in front of the camera:
+        computed exactly every ``PLANE_STEP`` pixels and interpolated (a few thousandths of a pixel
+        off). False (nothing written) when the plane's horizon is in view, where it is not smooth."""
+        h, w = grid.shape[:2]
+        ys, xs = coarse_positions(h, PLANE_STEP), coarse_positions(w, PLANE_STEP)
+        sub = np.ascontiguousarray(grid[ys][:, xs])
+        coarse_tex = np.empty(sub.shape, np.float32)
+        coarse_axial = np.empty(sub.shape[:2], np.float32)
+        plane_z = np.full(sub.shape[:2], plane_z_m, np.float32)
+        _plane_map(sub, r, c, plane_z, rect, unit, coarse_tex, coarse_axial)
+        if not np.isfinite(coarse_axial).all():
+            return False
+        both = np.concatenate([coarse_tex, coarse_axial[..., None]], axis=2)
+        out = np.empty((h, w, 3), np.float32)
+        upsample_map(both, ys.astype(np.int64), xs.astype(np.int64), out)
+        texels[...] = out[..., :2]
+        axial[...] = out[..., 2]
+        return True
 
     def render(self, view: SetView, position: int, optics: SetOptics | None = None) -> np.ndarray:
         """float32 (H, W, 3) linear light: all layers, each defocused by its own circle of confusion."""

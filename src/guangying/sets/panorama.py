@@ -17,14 +17,7 @@ import numpy as np
 from guangying.sets.mip import CLAMP, WRAP, MipPyramid
 from guangying.sets.optics import SetOptics, defocus_premultiplied
 from guangying.sets.source import PictureSource
-from guangying.sets.view import RayGrid, SetView
-
-COARSE_STEP = 8  # pixels between exactly computed map points
-
-
-def _coarse_positions(n: int, step: int) -> np.ndarray:
-    """0, step, 2·step, … and always the last pixel n − 1."""
-    return np.unique(np.append(np.arange(0, n, step), n - 1))
+from guangying.sets.view import COARSE_STEP, RayGrid, SetView, coarse_positions, upsample_map
 
 
 def _pole_in_view(view: SetView, margin: float = 0.5) -> bool:
@@ -100,14 +93,14 @@ class PanoramaSet:
         if _pole_in_view(view):
             _equirect_map(grid, r, np.float32(width), np.float32(height), out)
             return out
-        ys = _coarse_positions(h, COARSE_STEP)
-        xs = _coarse_positions(w, COARSE_STEP)
+        ys = coarse_positions(h, COARSE_STEP)
+        xs = coarse_positions(w, COARSE_STEP)
         coarse = np.empty((ys.size, xs.size, 2), np.float32)
         _equirect_map(np.ascontiguousarray(grid[ys][:, xs]), r, np.float32(width), np.float32(height), coarse)
         # longitudes continuous across the ±180° seam, so interpolation never crosses a jump
         coarse[:, 0, 0] = np.unwrap(coarse[:, 0, 0], period=width)
         coarse[..., 0] = np.unwrap(coarse[..., 0], period=width, axis=1)
-        _upsample_map(coarse, ys.astype(np.int64), xs.astype(np.int64), out)
+        upsample_map(coarse, ys.astype(np.int64), xs.astype(np.int64), out)
         return out
 
     def render(self, view: SetView, position: int, optics: SetOptics | None = None) -> np.ndarray:
@@ -181,24 +174,3 @@ def _equirect_map(grid, r_world_from_cv, pano_w, pano_h, out):  # type: ignore[n
             lat = _atan2(dy, math.sqrt(dx * dx + dz * dz))
             out[i, j, 0] = (lon * inv_2pi + 0.5) * pano_w
             out[i, j, 1] = (0.5 - lat * inv_pi) * pano_h
-
-
-@numba.njit(parallel=True, fastmath=True, cache=True)
-def _upsample_map(coarse, ys, xs, out):  # type: ignore[no-untyped-def]
-    """Bilinear interpolation of a map known at pixel rows ``ys`` × columns ``xs`` to every pixel."""
-    h, w = out.shape[0], out.shape[1]
-    ny, nx = ys.shape[0], xs.shape[0]
-    for i in numba.prange(h):
-        cy = 0
-        while cy < ny - 2 and ys[cy + 1] <= i:
-            cy += 1
-        ty = (i - ys[cy]) / (ys[cy + 1] - ys[cy])
-        cx = 0
-        for j in range(w):
-            while cx < nx - 2 and xs[cx + 1] <= j:
-                cx += 1
-            tx = (j - xs[cx]) / (xs[cx + 1] - xs[cx])
-            for ch in range(2):
-                top = coarse[cy, cx, ch] + (coarse[cy, cx + 1, ch] - coarse[cy, cx, ch]) * tx
-                bottom = coarse[cy + 1, cx, ch] + (coarse[cy + 1, cx + 1, ch] - coarse[cy + 1, cx, ch]) * tx
-                out[i, j, ch] = top + (bottom - top) * ty

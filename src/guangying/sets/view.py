@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from guangying.base.errors import SettingsError
@@ -55,6 +56,14 @@ def view_from_track_row(
         focal = None
     k, dist = plate_intrinsics(width_px, height_px, focal, sensor_width_mm, calibration)
     return SetView(row.pose, k, width_px, height_px, dist if np.any(dist) else None)
+
+
+COARSE_STEP = 8  # pixels between exactly computed map points
+
+
+def coarse_positions(n: int, step: int) -> np.ndarray:
+    """0, step, 2·step, … and always the last pixel n − 1."""
+    return np.unique(np.append(np.arange(0, n, step), n - 1))
 
 
 class RayGrid:
@@ -103,3 +112,25 @@ def normalised_coordinates(
     grid[..., 0] = (map_x - cx) / fx
     grid[..., 1] = (map_y - cy) / fy
     return grid
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def upsample_map(coarse, ys, xs, out):  # type: ignore[no-untyped-def]
+    """Bilinear interpolation of a smooth per-pixel map (H, W, C) known at pixel rows ``ys`` ×
+    columns ``xs`` (from :func:`coarse_positions`) to every pixel."""
+    h, w = out.shape[0], out.shape[1]
+    ny, nx = ys.shape[0], xs.shape[0]
+    for i in numba.prange(h):
+        cy = 0
+        while cy < ny - 2 and ys[cy + 1] <= i:
+            cy += 1
+        ty = (i - ys[cy]) / (ys[cy + 1] - ys[cy])
+        cx = 0
+        for j in range(w):
+            while cx < nx - 2 and xs[cx + 1] <= j:
+                cx += 1
+            tx = (j - xs[cx]) / (xs[cx + 1] - xs[cx])
+            for ch in range(out.shape[2]):
+                top = coarse[cy, cx, ch] + (coarse[cy, cx + 1, ch] - coarse[cy, cx, ch]) * tx
+                bottom = coarse[cy + 1, cx, ch] + (coarse[cy + 1, cx + 1, ch] - coarse[cy + 1, cx, ch]) * tx
+                out[i, j, ch] = top + (bottom - top) * ty
