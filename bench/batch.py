@@ -124,7 +124,10 @@ def ray_overheads() -> dict[str, float]:
     from guangying.batch.render import RangeRenderer
 
     t0 = time.perf_counter()
-    ray.init(num_cpus=CORES, include_dashboard=False, logging_level="WARNING")
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    ray.init(
+        num_cpus=CORES, include_dashboard=False, logging_level="WARNING", _node_ip_address="127.0.0.1"
+    )
     init_s = time.perf_counter() - t0
     try:
         actor_class = ray.remote(num_cpus=1)(RangeRenderer)

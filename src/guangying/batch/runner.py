@@ -83,9 +83,17 @@ def _connect(address: str | None, workers: int | None) -> tuple[bool, str]:
 
     if ray.is_initialized():
         return False, "existing Ray session"
+    # Ray reports usage statistics to its makers by default; a render node should send nothing.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address is None:
         cpus = workers or os.cpu_count() or 1
-        ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING)
+        # On one machine everything stays on loopback, not the host's network address.
+        ray.init(
+            num_cpus=cpus,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            _node_ip_address="127.0.0.1",
+        )
         return True, "this machine"
     try:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
