@@ -43,7 +43,14 @@ OUT = Path(__file__).resolve().parent / "results" / "batch.md"
 SRC = Path(__file__).resolve().parents[1] / "src"
 W, H, FRAMES, LONG_FRAMES, FPS = 480, 272, 24, 96, Fraction(25)
 CORES = os.cpu_count() or 1
-ENV = {**os.environ, "PYTHONPATH": str(SRC), "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+# One machine: Ray stays on loopback and sends no usage statistics (also for this process's ray.init).
+RAY_ENV = {
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+}
+os.environ.update(RAY_ENV)
+ENV = {**os.environ, "PYTHONPATH": str(SRC)}
 
 
 def _write(path: Path, frames) -> Path:  # type: ignore[no-untyped-def]
@@ -124,10 +131,7 @@ def ray_overheads() -> dict[str, float]:
     from guangying.batch.render import RangeRenderer
 
     t0 = time.perf_counter()
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray.init(
-        num_cpus=CORES, include_dashboard=False, logging_level="WARNING", _node_ip_address="127.0.0.1"
-    )
+    ray.init(num_cpus=CORES, include_dashboard=False, logging_level="WARNING")
     init_s = time.perf_counter() - t0
     try:
         actor_class = ray.remote(num_cpus=1)(RangeRenderer)

@@ -92,6 +92,8 @@ def ray_cluster_fixture():
 
     try:
         head = ["--head", "--port", str(port), f"--ray-client-server-port={_free_port()}"]
+        # Ray rewrites 127.0.0.1 to the host's own address once a cluster has two nodes, so the
+        # nodes talk over that address: traffic that never leaves this machine.
         start([*head, "--include-dashboard=false", "--temp-dir", str(temp)])
         start(["--address", address])
         os.environ["RAY_AUTH_MODE"] = "disabled"

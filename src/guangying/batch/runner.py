@@ -79,21 +79,19 @@ class _ShotState:
 
 def _connect(address: str | None, workers: int | None) -> tuple[bool, str]:
     """Join ``address`` or start Ray on this machine; returns (we started it, a description)."""
+    # Ray reports usage statistics to its makers by default; a render node should send nothing.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address is None:
+        # A one-machine session stays on loopback rather than the host's network address (Ray's own
+        # single-node switch, read when Ray is first imported; worker processes inherit it).
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     if ray.is_initialized():
         return False, "existing Ray session"
-    # Ray reports usage statistics to its makers by default; a render node should send nothing.
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address is None:
         cpus = workers or os.cpu_count() or 1
-        # On one machine everything stays on loopback, not the host's network address.
-        ray.init(
-            num_cpus=cpus,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            _node_ip_address="127.0.0.1",
-        )
+        ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING)
         return True, "this machine"
     try:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
