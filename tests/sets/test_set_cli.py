@@ -15,7 +15,7 @@ from guangying.lens.sensors import sensor_preset
 from guangying.media import open_reader, open_writer
 from guangying.sets.panorama import PanoramaSet
 from guangying.sets.view import SetView
-from guangying.tracking.camera_track import write_camera_track
+from guangying.tracking.camera_track import ChanSettings, write_camera_track
 
 W, H, N, FIRST = 320, 180, 4, 1001
 
@@ -70,6 +70,20 @@ def test_composite_over_a_tracked_panorama(shot, tmp_path):
         assert err < 0.01  # the set at each frame's camera, where the actor is not
     # the camera moved: the first and last backgrounds differ a lot
     assert np.abs(comps[0] - comps[-1])[truth[0] == 0].mean() > 0.05
+
+
+def test_a_nuke_chan_track_drives_the_set_like_its_csv(shot, tmp_path):
+    folder, plate, truth, rows = shot
+    chan = ChanSettings(sensor_preset("s35").width_mm, W / H, 25.0)  # as `guangying track -o x.chan`
+    write_camera_track(tmp_path / "cam.chan", rows, chan)
+    outs = {}
+    for name, track in (("csv", folder / "cam.csv"), ("chan", tmp_path / "cam.chan")):
+        outs[name] = tmp_path / f"{name}.%04d.png"
+        result = _invoke("composite", plate, "--set", folder / "pano.png", "--camera-track", track,
+                         "--sensor", "s35", "-o", outs[name], "--quiet")  # fmt: skip
+        assert result.exit_code == 0, result.output
+    for via_csv, via_chan in zip(_frames(outs["csv"]), _frames(outs["chan"]), strict=True):
+        assert np.abs(via_csv - via_chan).max() < 2 / 255  # chan stores the focal length as a field of view
 
 
 def test_focal_length_overrides_the_track_without_depth_of_field(shot, tmp_path):

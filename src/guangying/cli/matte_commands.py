@@ -17,7 +17,13 @@ from guangying.pipeline.job import H264_PRESETS, CompositeSettings, JobOutputs, 
 from guangying.pipeline.job_options import KEYER_FILE_FIELDS, job_outputs, lens_hook, matter_from_options
 from guangying.pipeline.lens_defocus import LensDefocus
 from guangying.pipeline.matters import MATTE_MODES
-from guangying.pipeline.virtual_set import SetBackground, SetSettings, track_focal_length_mm
+from guangying.pipeline.virtual_set import (
+    SetBackground,
+    SetSettings,
+    plate_chan_settings,
+    track_focal_length_mm,
+)
+from guangying.tracking.camera_track import ChanSettings
 
 
 def _matte_options(func):  # type: ignore[no-untyped-def]
@@ -214,14 +220,17 @@ def composite(
     if options.get("focal_length_mm") is not None and options.get("f_number") is None and set_path is None:
         click.echo("note: --focal-length alone changes nothing here (add --f-number for depth of field)",
                    err=True)  # fmt: skip
-    lens = _lens_hook(options, set_track=options["camera_track"] if set_path else None)
+    chan = None
+    if set_path is not None and str(options["camera_track"]).lower().endswith(".chan"):
+        chan = plate_chan_settings(options["source"], options["sensor"])
+    lens = _lens_hook(options, set_track=options["camera_track"] if set_path else None, chan=chan)
     plate: Any = background
     hook = lens
     if set_path is not None:
         plate = SetBackground(
             SetSettings(
                 set_path, options["camera_track"], options["sensor"], options.get("focal_length_mm"),
-                options.get("calibration"), options["shadow"], options["floor_reflection"],
+                options.get("calibration"), options["shadow"], options["floor_reflection"], chan,
             ),
             lens,
         )  # fmt: skip
@@ -229,7 +238,9 @@ def composite(
     _run(options.pop("source"), outputs, options, background=plate, settings=settings, layer_hook=hook)
 
 
-def _lens_hook(options: dict[str, Any], set_track: str | None) -> LensDefocus | None:
+def _lens_hook(
+    options: dict[str, Any], set_track: str | None, chan: ChanSettings | None = None
+) -> LensDefocus | None:
     """Depth of field when --f-number is given; the focal length comes from --focal-length (or, with a
     set, from the camera track)."""
     if options.get("f_number") is None:
@@ -238,7 +249,7 @@ def _lens_hook(options: dict[str, Any], set_track: str | None) -> LensDefocus | 
         if not set_track:
             raise click.UsageError("lens depth of field needs --focal-length as well as --f-number")
         # with a set, the actor's blur follows the track's focal length frame by frame
-        options = {**options, "focal_length_mm": track_focal_length_mm(set_track)}
+        options = {**options, "focal_length_mm": track_focal_length_mm(set_track, chan)}
     return lens_hook(options)
 
 

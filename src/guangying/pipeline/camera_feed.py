@@ -1,7 +1,6 @@
 """Where a set's camera comes from: a camera-track file, or live FreeD D1 over UDP (``freed://HOST:PORT``).
 
-FreeD's studio frame has X and Y horizontal and Z (height) up, millimetres; ours (docs/tracking.md)
-is x_m = X, y_m = Z, z_m = −Y in metres, with pan/tilt/roll as sent (their senses are ours). Zoom
+FreeD's axes become ours as the tracking tools convert them (docs/tracking.md). Zoom
 arrives as raw encoder counts: the focal length comes from ``--focal-length`` (a lens file that maps
 counts to millimetres is the tracking tools' business).
 """
@@ -14,7 +13,8 @@ import warnings
 from typing import Protocol
 
 from guangying.lens.freed import FreeDPose, FreeDReceiver
-from guangying.tracking.camera_track import CameraTrackRow, read_camera_track
+from guangying.tracking.camera_track import CameraTrackRow, ChanSettings, read_camera_track
+from guangying.tracking.freed_track import freed_position_m
 
 FREED_SCHEME = "freed://"
 
@@ -65,10 +65,10 @@ class TrackLookup:
 
 
 def row_from_freed(pose: FreeDPose, frame: int, t_s: float) -> CameraTrackRow:
-    """One FreeD D1 message as a camera-track row (axes as the module docstring says)."""
+    """One FreeD D1 message as a camera-track row (axes as :mod:`guangying.tracking.freed_track` says)."""
+    x_m, y_m, z_m = freed_position_m(pose)
     return CameraTrackRow(
-        frame, t_s, "", pose.pan_deg, pose.tilt_deg, pose.roll_deg,
-        pose.x_mm / 1000.0, pose.z_mm / 1000.0, -pose.y_mm / 1000.0, math.nan, 1.0,
+        frame, t_s, "", pose.pan_deg, pose.tilt_deg, pose.roll_deg, x_m, y_m, z_m, math.nan, 1.0
     )  # fmt: skip
 
 
@@ -110,8 +110,9 @@ class FreeDCameraFeed:
         self.receiver.close()
 
 
-def open_camera_rows(spec: str) -> CameraRows:
-    """``freed://HOST:PORT`` → a live FreeD listener; anything else → a camera-track file."""
+def open_camera_rows(spec: str, chan: ChanSettings | None = None) -> CameraRows:
+    """``freed://HOST:PORT`` → a live FreeD listener; anything else → a camera-track file (a Nuke
+    ``.chan`` needs ``chan``: sensor width and plate aspect turn its field of view into a focal length)."""
     if spec.startswith(FREED_SCHEME):
         return FreeDCameraFeed(spec[len(FREED_SCHEME) :])
-    return TrackLookup(read_camera_track(spec), spec)
+    return TrackLookup(read_camera_track(spec, chan), spec)

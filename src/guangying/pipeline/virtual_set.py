@@ -18,6 +18,7 @@ from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration
 from guangying.lens.sensors import sensor_preset
+from guangying.media import open_reader
 from guangying.pipeline.camera_feed import FREED_SCHEME, open_camera_rows
 from guangying.pipeline.frame import LayerHook
 from guangying.pipeline.lens_defocus import LensDefocus
@@ -25,7 +26,7 @@ from guangying.sets.base import VirtualSet, open_set
 from guangying.sets.interaction import apply_shadow, floor_reflection, shadow_ratio
 from guangying.sets.optics import SetOptics
 from guangying.sets.view import SetView, view_from_track_row
-from guangying.tracking.camera_track import read_camera_track
+from guangying.tracking.camera_track import ChanSettings, read_camera_track
 
 
 @dataclass
@@ -40,6 +41,7 @@ class SetSettings:
     - ``calibration``: camera calibration (`guangying calibrate` JSON) whose distortion the set gets.
     - ``shadow``: strength 0–1 of the actor's shadow carried from the screen onto the set (0 = off).
     - ``floor_reflection``: strength 0–1 of a glossy-floor reflection of the actor (0 = off).
+    - ``chan``: what a Nuke ``.chan`` track needs beyond its rows (:func:`plate_chan_settings`).
     """
 
     set_path: str
@@ -50,7 +52,9 @@ class SetSettings:
     shadow: float = 0.0
     floor_reflection: float = 0.0
 
-    def validate(self) -> None:
+    chan: ChanSettings | None = None
+
+    def __post_init__(self) -> None:
         for name in ("shadow", "floor_reflection"):
             value = getattr(self, name)
             if not (0.0 <= value <= 1.0):
@@ -61,10 +65,19 @@ class SetSettings:
             raise SettingsError(f"--focal-length must be > 0 mm, got {self.focal_length_mm}")
 
 
-def track_focal_length_mm(camera_track: str | Path) -> float:
+def plate_chan_settings(source: str | Path, sensor: str) -> ChanSettings:
+    """How a Nuke ``.chan`` track lines up with this plate: its aspect and rate, the sensor's width."""
+    with open_reader(source) as reader:
+        info = reader.info
+    return ChanSettings(
+        sensor_preset(sensor).width_mm, info.width / info.height, float(info.fps), first_frame=1
+    )
+
+
+def track_focal_length_mm(camera_track: str | Path, chan: ChanSettings | None = None) -> float:
     """The first focal length a camera track knows (the lens settings' nominal value; the actor's blur
     then follows the track frame by frame)."""
-    for row in read_camera_track(camera_track):
+    for row in read_camera_track(camera_track, chan):
         if math.isfinite(row.focal_length_mm):
             return row.focal_length_mm
     raise SettingsError(f"camera track {camera_track} has no focal length: give --focal-length MM")
@@ -76,10 +89,9 @@ class SetBackground:
     defocuses the actor when it is given)."""
 
     def __init__(self, settings: SetSettings, lens: LensDefocus | None = None) -> None:
-        settings.validate()
         self.settings = settings
         self.sensor_width_mm = sensor_preset(settings.sensor).width_mm
-        self.track = open_camera_rows(settings.camera_track)
+        self.track = open_camera_rows(settings.camera_track, settings.chan)
         self.calibration: CameraCalibration | None = (
             load_camera_calibration(settings.calibration) if settings.calibration else None
         )
