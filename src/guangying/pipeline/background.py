@@ -10,8 +10,9 @@ import cv2
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
-from guangying.media import MediaError, open_reader
+from guangying.media import MediaError
 from guangying.media.patterns import parse_pattern
+from guangying.sets.source import PictureSource
 
 _NAMED_SRGB = {
     "black": (0.0, 0.0, 0.0),
@@ -81,21 +82,21 @@ class Background:
     """Serves the background plate for each frame, sRGB-encoded and linear, fitted to the frame size.
 
     A still plate (colour or image) is prepared once; a clip is read alongside the foreground and
-    holds its last frame if it is shorter.
+    holds its last frame if it is shorter (the sets' :class:`~guangying.sets.source.PictureSource`
+    does the reading). A picture with alpha is laid over black.
     """
 
     def __init__(self, spec: str | Path, width: int, height: int) -> None:
         self.spec = str(spec)
         self.inputs: tuple[str, ...] = ()  # files it reads (a colour reads none)
         self.width, self.height = width, height
-        self._reader = None
-        self._iter = None
-        self._current: tuple[np.ndarray, np.ndarray] | None = None
+        self._source: PictureSource[tuple[np.ndarray, np.ndarray]] | None = None
+        self._position = 0
         colour = parse_colour_srgb(self.spec)
         if colour is not None:
             srgb = np.empty((height, width, 3), np.float32)
             srgb[:] = np.asarray(colour, np.float32)
-            self._current = (srgb, srgb_to_linear(srgb))
+            self._still: tuple[np.ndarray, np.ndarray] | None = (srgb, srgb_to_linear(srgb))
             self.is_still = True
             return
         if not Path(self.spec).exists() and parse_pattern(self.spec) is None:
@@ -103,39 +104,27 @@ class Background:
                 f"background '{self.spec}' is neither a file nor a colour "
                 "(use a path, #RRGGBB, 'R,G,B' in 0–1, or black/white/grey/green/blue)"
             )
-        self._reader = open_reader(self.spec)
         self.inputs = (self.spec,)
-        self.is_still = self._reader.info.kind == "image" or self._reader.info.frame_count == 1
-        self._iter = iter(self._reader)
-        self._advance()
-        if self.is_still:
-            self.close()
+        self._source = PictureSource(self.spec, self._fit, what="background")
+        self.is_still = self._source.is_still
+        self._still = self._source.at(0) if self.is_still else None
 
-    def _advance(self) -> None:
-        frame = next(self._iter, None) if self._iter is not None else None
-        if frame is None:
-            if self._current is None:
-                raise MediaError(f"background '{self.spec}' has no frames")
-            return  # hold the last frame
-        rgb = fit_cover(frame.rgb, self.width, self.height)
-        if frame.transfer == "linear":
-            self._current = (linear_to_srgb(rgb), rgb.astype(np.float32))
-        else:
-            self._current = (rgb.astype(np.float32, copy=False), srgb_to_linear(rgb))
+    def _fit(self, rgba_linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rgb_linear = np.ascontiguousarray(fit_cover(rgba_linear[..., :3], self.width, self.height))
+        return linear_to_srgb(rgb_linear), rgb_linear
 
     def next_plate(
         self, frame_index: int | None = None, plate_rgb_srgb: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(rgb_srgb, rgb_linear) for the next frame, both float32 (H, W, 3); the arguments (the plate
         frame being composited) are not needed by a picture background."""
-        assert self._current is not None
-        plate = self._current
-        if not self.is_still:
-            self._advance()
+        if self._still is not None:
+            return self._still
+        assert self._source is not None
+        plate = self._source.at(self._position)
+        self._position += 1
         return plate
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
-            self._iter = None
+        if self._source is not None:
+            self._source.close()

@@ -17,6 +17,7 @@ from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import MediaError
 from guangying.media import open_reader
 from guangying.media.frames import Frame
+from guangying.media.patterns import parse_pattern
 from guangying.media.reader import Reader
 
 T = TypeVar("T")
@@ -37,7 +38,7 @@ class PictureSource(Generic[T]):
         self, spec: str | Path, prepare: Callable[[np.ndarray], T], what: str = "set picture"
     ) -> None:
         self.spec = str(spec)
-        if not Path(self.spec).exists() and "%" not in self.spec and "#" not in self.spec:
+        if not Path(self.spec).exists() and parse_pattern(self.spec) is None:
             raise MediaError(f"{what} '{self.spec}' does not exist")
         self._prepare = prepare
         self._reader: Reader | None = open_reader(self.spec)
