@@ -60,3 +60,37 @@ def test_live_with_lidar_sends_freed_logs_focus_and_defocuses_the_set(plate_clip
         last = list(reader)[-1].rgb
     corner = last[:40, -60:, 1]  # set only (the subject is elsewhere): the board is out of focus
     assert corner.std() < 0.5 * checker[:40, -60:].std()
+
+
+def test_monitor_stats_show_subject_focus_and_depth_of_field(plate_clip):
+    from guangying.distance.tfluna import TfLunaSource
+    from guangying.focus.controller import ControllerConfig, FocusController
+    from guangying.live import LiveSession, LiveSettings, LiveSource
+    from guangying.live.focus_link import LiveFocus
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    stop = threading.Event()
+
+    def sensor() -> None:
+        while not stop.is_set():
+            os.write(master, encode_frame(180, 900))
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=sensor, daemon=True)
+    thread.start()
+    source = LiveSource(str(plate_clip), loop=True)
+    controller = FocusController(ControllerConfig(50, 2.8, 0.025))
+    focus = LiveFocus(TfLunaSource(os.ttyname(slave)), controller, 0.025)
+    session = LiveSession(source, LiveSettings({}, source.width, source.height), focus=focus)
+    runner = threading.Thread(target=session.run, kwargs={"duration_s": 1.2}, daemon=True)
+    runner.start()
+    time.sleep(0.9)
+    shown = session.stats()["focus"]
+    runner.join(timeout=20)
+    stop.set()
+    thread.join(1.0)
+    os.close(master)
+    os.close(slave)
+    assert shown["subject_m"] == 1.8 and abs(shown["focus_m"] - 1.8) < 0.02
+    assert shown["near_m"] < 1.8 < shown["far_m"] and shown["error"] == ""

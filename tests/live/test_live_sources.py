@@ -4,9 +4,15 @@ stream that never starts, a monitor port already taken."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import threading
 import time
+import urllib.request
+from pathlib import Path
 
+import av
+import pytest
 from click.testing import CliRunner
 from live_helpers import LiveProcess, UdpSender, free_port
 
@@ -66,3 +72,68 @@ def test_monitor_port_in_use_is_a_clear_error(plate_clip):
 def test_file_that_does_not_exist_is_a_clear_error(tmp_path):
     res = CliRunner().invoke(cli, ["live", str(tmp_path / "nope.mp4"), "--no-monitor"])
     assert res.exit_code != 0 and "not found" in res.output
+
+
+def _stopped_take(plate_clip, tmp_path, stop) -> tuple[int, str, list[dict]]:  # type: ignore[no-untyped-def]
+    live = LiveProcess(plate_clip, "--loop", "--port", 0, "-b", "grey", "--record", tmp_path / "take.mp4",
+                       cwd=tmp_path)
+    try:
+        url = live.wait_url()
+        time.sleep(1.5)
+        stop(live, url)
+        code = live.wait(timeout_s=60)
+    finally:
+        live.kill()
+    rows = [json.loads(line) for line in (tmp_path / "take.frames.jsonl").read_text().splitlines()]
+    with open_reader(tmp_path / "take.mp4") as reader:
+        assert sum(1 for _ in reader) == len(rows) > 0, live.output
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+    return code, live.output, rows
+
+
+def test_sigterm_finalises_the_take(plate_clip, tmp_path):
+    def terminate(live, url) -> None:  # type: ignore[no-untyped-def]
+        live.proc.send_signal(signal.SIGTERM)
+
+    code, output, _ = _stopped_take(plate_clip, tmp_path, terminate)
+    assert code == 0 and "stopped" in output
+
+
+def test_page_stop_button_finalises_the_take(plate_clip, tmp_path):
+    def press_stop(live, url) -> None:  # type: ignore[no-untyped-def]
+        req = urllib.request.Request(url + "stop", b"{}", {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert json.loads(r.read()) == {"stopping": True}
+
+    code, output, rows = _stopped_take(plate_clip, tmp_path, press_stop)
+    assert code == 0 and "stopped from the page" in output
+    assert rows[-1]["frame"] > rows[0]["frame"]  # looped past the clip's 40 frames is fine too
+
+
+def test_out_streams_mpegts_over_udp(plate_clip):
+    port = free_port(socket.SOCK_DGRAM)
+    got: list[tuple[int, int]] = []
+
+    def receive() -> None:
+        with av.open(f"udp://127.0.0.1:{port}", timeout=(20.0, 3.0)) as stream_in:
+            for frame in stream_in.decode(video=0):
+                got.append((frame.width, frame.height))
+                if len(got) >= 10:
+                    return
+
+    receiver = threading.Thread(target=receive, daemon=True)
+    receiver.start()
+    time.sleep(0.3)
+    res = CliRunner().invoke(cli, ["live", str(plate_clip), "--no-monitor", "--loop", "--duration", "4",
+                                   "--out", f"udp://127.0.0.1:{port}"])
+    receiver.join(timeout=20)
+    assert res.exit_code == 0, res.output
+    assert len(got) >= 10 and set(got) == {(320, 192)}
+
+
+def test_virtual_camera_without_v4l2loopback_says_what_to_do(plate_clip):
+    if Path("/sys/module/v4l2loopback").exists():
+        pytest.skip("this machine has v4l2loopback; the message is for machines without it")
+    args = ["live", str(plate_clip), "--no-monitor", "--virtual-cam", "--duration", "1"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code != 0 and "v4l2loopback" in res.output and "--out udp://" in res.output
