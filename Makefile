@@ -21,17 +21,19 @@ models: $(STAMP)
 demo: setup models
 	$(VENV)/bin/guangying demo --output-dir demo-output
 
-# The live-monitor tests drive Debian's chromium (never a downloaded browser): installed with apt when
-# missing and apt is usable, else those tests skip and say why.
+# The live tests drive Debian's chromium (never a downloaded browser) and relay SRT through the ffmpeg
+# program: both installed with apt when missing and apt is usable, else those tests skip and say why.
+LIVE_APT := chromium ffmpeg
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || \
-	      echo "apt could not install chromium: the browser tests will skip"; \
-	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || \
-	      echo "apt could not install chromium: the browser tests will skip"; \
-	  else echo "chromium missing and apt not usable here: the browser tests will skip"; fi; }
+	@missing=""; for p in $(LIVE_APT); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; \
+	  else SUDO="none"; fi; \
+	  if [ "$$SUDO" = none ]; then echo "missing:$$missing and apt not usable here: those live tests will skip"; \
+	  else $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+	    || echo "apt could not install$$missing: those live tests will skip"; fi; \
+	fi
 
 # 3D virtual sets render offscreen through EGL (Mesa's software renderer without a GPU): libegl1 and
 # libgl1-mesa-dri are apt-installed when missing and apt is usable, else those tests skip and say why.

@@ -20,6 +20,7 @@ import numpy as np
 from guangying.base.colour import linear_to_srgb
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.timecode import format_timecode
+from guangying.live.relay import SrtRelay
 from guangying.media import open_reader
 from guangying.media.video_reader import rgb_conversion
 
@@ -126,6 +127,7 @@ class LiveSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._container: av.container.InputContainer | None = None
+        self._relay: SrtRelay | None = None
         self.first_timecode: str | None = None
         if self.kind == "file":
             with open_reader(spec, fps=fps) as reader:
@@ -147,9 +149,15 @@ class LiveSource:
             fmt = "v4l2"
             options = dict(self.device_options)
         what = "camera" if self.kind == "device" else "stream"
+        url = self.spec
+        if url.lower().startswith("srt://"):
+            if self._relay is not None:
+                self._relay.close()
+            self._relay = SrtRelay(url, "in")
+            url = self._relay.udp_url
         try:
             container = av.open(
-                self.spec,
+                url,
                 format=fmt,
                 options=options,
                 timeout=(self.open_timeout_s, self.read_timeout_s),
@@ -178,6 +186,8 @@ class LiveSource:
         if self._container is not None:
             self._container.close()
             self._container = None
+        if self._relay is not None:
+            self._relay.close()
 
     @property
     def dropped(self) -> int:

@@ -19,6 +19,7 @@ import numpy as np
 from guangying.base.atomic import check_output_folder, partial_path, remove_quietly
 from guangying.base.errors import DeviceError, MediaError
 from guangying.live.capture import DropOldestQueue
+from guangying.live.relay import SrtRelay
 from guangying.media import Writer, open_writer
 from guangying.media.pixels import to_code_values
 from guangying.media.writer import Content
@@ -205,13 +206,18 @@ class StreamOutput(_DroppingWorker):
         if not url.lower().startswith(("udp://", "srt://", "rtp://", "tcp://")):
             raise MediaError(f"--out {url}: give udp://HOST:PORT or srt://HOST:PORT")
         target = url
-        if url.lower().startswith("udp://") and "pkt_size" not in url:
-            target = url + ("&" if "?" in url else "?") + "pkt_size=1316"  # 7 TS packets per datagram
+        self._relay: SrtRelay | None = None
+        if url.lower().startswith("srt://"):
+            self._relay = SrtRelay(url, "out")  # PyAV's own ffmpeg has no SRT
+            target = self._relay.udp_url
+        if target.lower().startswith("udp://") and "pkt_size" not in target:
+            target += ("&" if "?" in target else "?") + "pkt_size=1316"  # 7 TS packets per datagram
         try:
             self._container = av.open(target, "w", format="mpegts")
         except (av.error.FFmpegError, OSError) as exc:
-            hint = " (this PyAV build may lack SRT: use udp://)" if url.lower().startswith("srt") else ""
-            raise MediaError(f"cannot open output stream {url}: {exc}{hint}") from exc
+            if self._relay is not None:
+                self._relay.close()
+            raise MediaError(f"cannot open output stream {url}: {exc}") from exc
         stream = self._container.add_stream("libx264", rate=fps)
         stream.width, stream.height = width - width % 2, height - height % 2
         stream.pix_fmt = "yuv420p"
@@ -236,6 +242,8 @@ class StreamOutput(_DroppingWorker):
         except (av.error.FFmpegError, OSError):
             pass  # a receiver that went away does not fail the take
         self._container.close()
+        if self._relay is not None:
+            self._relay.close()
 
 
 def v4l2loopback_available() -> bool:

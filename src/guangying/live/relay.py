@@ -1,0 +1,72 @@
+"""SRT through the system's ffmpeg: PyAV's bundled ffmpeg is built without libsrt, so an ``srt://``
+source or output is bridged to a local UDP MPEG-TS port by an ``ffmpeg -c copy`` process (no
+re-encoding; it adds only a packet's worth of delay)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+
+from guangying.base.errors import MediaError
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SrtRelay:
+    """``ffmpeg`` copying MPEG-TS between ``srt_url`` and a local UDP port (``udp_url``).
+
+    ``direction="in"``: SRT → UDP (a source); ``"out"``: UDP → SRT (an output).
+    """
+
+    def __init__(self, srt_url: str, direction: str) -> None:
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
+            raise MediaError(
+                f"{srt_url}: this PyAV build has no SRT, and there is no ffmpeg program to relay it "
+                "(install ffmpeg, e.g. apt install ffmpeg, or use udp://)"
+            )
+        self.udp_url = f"udp://127.0.0.1:{_free_udp_port()}"
+        local = self.udp_url + "?pkt_size=1316"
+        ends = (
+            ["-i", srt_url, "-f", "mpegts", local]
+            if direction == "in"
+            else ["-i", self.udp_url, "-f", "mpegts", srt_url]
+        )
+        self._proc = subprocess.Popen(
+            [
+                ffmpeg,
+                "-hide_banner",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                *ends[:2],
+                "-map",
+                "0",
+                "-c",
+                "copy",
+                *ends[2:],
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if direction == "out":
+            time.sleep(0.3)  # let ffmpeg bind its UDP input before the first packets arrive
+
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=3)
