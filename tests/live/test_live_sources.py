@@ -79,11 +79,15 @@ def _stopped_take(plate_clip, tmp_path, stop) -> tuple[int, str, list[dict]]:  #
                        cwd=tmp_path)
     try:
         url = live.wait_url()
-        time.sleep(1.5)
+        deadline = time.monotonic() + 60
+        while json.loads(urllib.request.urlopen(url + "stats.json", timeout=5).read())["frames_out"] < 5:
+            assert time.monotonic() < deadline, live.output
+            time.sleep(0.1)
         stop(live, url)
         code = live.wait(timeout_s=60)
     finally:
         live.kill()
+    assert (tmp_path / "take.frames.jsonl").is_file(), live.output
     rows = [json.loads(line) for line in (tmp_path / "take.frames.jsonl").read_text().splitlines()]
     with open_reader(tmp_path / "take.mp4") as reader:
         assert sum(1 for _ in reader) == len(rows) > 0, live.output

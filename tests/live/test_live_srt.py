@@ -44,7 +44,7 @@ def test_srt_source_and_srt_output(plate_clip, tmp_path):
     )
     try:
         res = CliRunner().invoke(cli, [
-            "live", f"srt://127.0.0.1:{port_in}", "--no-monitor", "--source-timeout", "10", "--duration", "4",
+            "live", f"srt://127.0.0.1:{port_in}", "--no-monitor", "--source-timeout", "10", "--duration", "6",
             "-b", "black", "--out", f"srt://127.0.0.1:{port_out}", "--record", str(tmp_path / "take.mp4"),
         ])
         receiver.wait(timeout=20)

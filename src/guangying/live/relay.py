@@ -33,25 +33,12 @@ class SrtRelay:
             )
         self.udp_url = f"udp://127.0.0.1:{_free_udp_port()}"
         local = self.udp_url + "?pkt_size=1316"
-        ends = (
-            ["-i", srt_url, "-f", "mpegts", local]
-            if direction == "in"
-            else ["-i", self.udp_url, "-f", "mpegts", srt_url]
-        )
+        source, target = (srt_url, local) if direction == "in" else (self.udp_url, srt_url)
+        # Probe only a little: the default 5 s of analysis would hold the picture back that long.
+        quick = ["-fflags", "nobuffer", "-probesize", "200000", "-analyzeduration", "500000"]
+        command = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", *quick, "-i", source]
         self._proc = subprocess.Popen(
-            [
-                ffmpeg,
-                "-hide_banner",
-                "-nostdin",
-                "-loglevel",
-                "error",
-                *ends[:2],
-                "-map",
-                "0",
-                "-c",
-                "copy",
-                *ends[2:],
-            ],
+            [*command, "-map", "0", "-c", "copy", "-f", "mpegts", target],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
