@@ -12,10 +12,10 @@ from typing import Any
 import click
 
 from guangying.cli.dataclass_options import dataclass_options
+from guangying.cli.engine_options import engine_options
 from guangying.keyer import KeyerSettings
-from guangying.live.settings import FILE_FIELDS
 from guangying.pipeline.frame import CompositeSettings
-from guangying.pipeline.matters import MATTE_MODES
+from guangying.pipeline.job_options import KEYER_FILE_FIELDS
 
 _LOOK_KEYS = ("matte", "background", "garbage_mask", "screen_colour", "preset", "downsample_ratio")
 
@@ -23,13 +23,7 @@ _LOOK_KEYS = ("matte", "background", "garbage_mask", "screen_colour", "preset", 
 def _live_options(func):  # type: ignore[no-untyped-def]
     decorators: list[Callable[[Any], Any]] = [
         click.argument("source", type=str),
-        click.option(
-            "--matte",
-            type=click.Choice(MATTE_MODES),
-            default="chroma",
-            show_default=True,
-            help="Matte engine, as in `guangying composite` (changeable on the page).",
-        ),
+        *engine_options("Matte engine, as in `guangying composite` (changeable on the page)."),
         click.option(
             "--background",
             "-b",
@@ -37,14 +31,6 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             show_default=True,
             help="Virtual set: image, clip, or colour (#RRGGBB, grey, black …).",
         ),
-        click.option(
-            "--preset",
-            type=click.Choice(["portrait", "full_body"]),
-            default="portrait",
-            show_default=True,
-            help="Neural matting: framing, which sets the internal resolution.",
-        ),
-        click.option("--downsample-ratio", type=float, help="Neural matting: override the internal scale."),
         click.option("--int8", is_flag=True, help="Neural matting: the faster int8 decoder."),
         click.option(
             "--screen-colour",
@@ -52,7 +38,7 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             help="Keyer: screen colour as sRGB R G B in 0–1 (or pick it on the page).",
         ),
         click.option("--garbage-mask", help="Keyer: outside matte, an image or 'x,y;x,y;…' (or draw it)."),
-        dataclass_options(KeyerSettings, skip=FILE_FIELDS),
+        dataclass_options(KeyerSettings, skip=KEYER_FILE_FIELDS),
         dataclass_options(CompositeSettings),
         # source
         click.option("--loop", is_flag=True, help="Replay a file (reconnect a stream) when it ends."),

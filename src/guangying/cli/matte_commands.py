@@ -10,13 +10,13 @@ from typing import Any
 import click
 
 from guangying.cli.dataclass_options import dataclass_from_options, dataclass_options
+from guangying.cli.engine_options import engine_options
 from guangying.keyer import KeyerSettings
 from guangying.media.outputs import check_outputs
 from guangying.pipeline.background import plate_inputs
 from guangying.pipeline.job import H264_PRESETS, CompositeSettings, JobOutputs, run_job
 from guangying.pipeline.job_options import KEYER_FILE_FIELDS, job_outputs, lens_hook, matter_from_options
 from guangying.pipeline.lens_defocus import LensDefocus
-from guangying.pipeline.matters import MATTE_MODES
 from guangying.pipeline.virtual_set import (
     SetBackground,
     SetSettings,
@@ -30,25 +30,9 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
     """Options shared by `key` and `composite`: engine choice, range, keyer settings, masks."""
     decorators: list[Callable[[Any], Any]] = [
         click.argument("source", type=str),
-        click.option(
-            "--matte",
-            type=click.Choice(MATTE_MODES),
-            default="chroma",
-            show_default=True,
-            help="chroma: green/blue-screen keyer; ai: neural video matting (RVM), no screen needed; "
-            "fast: quick person segmentation (preview); hybrid: keyer inside the screen, person matte "
-            "outside it (screen plus practical set pieces).",
-        ),
+        *engine_options(),
         click.option("--start", type=int, help="First frame to process (source numbering, inclusive)."),
         click.option("--end", type=int, help="Last frame to process (inclusive)."),
-        click.option(
-            "--preset",
-            type=click.Choice(["portrait", "full_body"]),
-            default="portrait",
-            show_default=True,
-            help="Neural matting: framing, which sets the internal resolution.",
-        ),
-        click.option("--downsample-ratio", type=float, help="Neural matting: override the internal scale."),
         click.option(
             "--screen-colour",
             type=(float, float, float),

@@ -16,15 +16,14 @@ import yaml
 from guangying.base.errors import SettingsError
 from guangying.keyer import KeyerSettings, load_mask
 from guangying.pipeline.frame import CompositeSettings
+from guangying.pipeline.job_options import KEYER_FILE_FIELDS
 from guangying.pipeline.matters import MATTE_MODES
-
-FILE_FIELDS = {"garbage_mask", "core_mask", "clean_plate", "screen_colour"}
 
 
 def _plain_fields(cls: type) -> dict[str, Any]:
     """Field name → type hint for the fields that are single values (what a page control can set)."""
     hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name not in FILE_FIELDS}
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name not in KEYER_FILE_FIELDS}
 
 
 KEYER_FIELDS = _plain_fields(KeyerSettings)
