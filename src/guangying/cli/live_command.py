@@ -4,7 +4,6 @@ streams, with the same engines and settings as ``key`` / ``composite``."""
 from __future__ import annotations
 
 import math
-import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,6 @@ from guangying.cli.engine_options import engine_options
 from guangying.keyer import KeyerSettings
 from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.job_options import KEYER_FILE_FIELDS
-
-_LOOK_KEYS = ("matte", "background", "garbage_mask", "screen_colour", "preset", "downsample_ratio")
 
 
 def _live_options(func):  # type: ignore[no-untyped-def]
@@ -148,62 +145,6 @@ def _live_options(func):  # type: ignore[no-untyped-def]
     return func
 
 
-def _look(options: dict[str, Any]) -> dict[str, Any]:
-    from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS
-
-    names = set(KEYER_FIELDS) | set(COMPOSITE_FIELDS) | set(_LOOK_KEYS)
-    look = {k: v for k, v in options.items() if k in names and v is not None}
-    if "screen_colour" in look:
-        look["screen_colour"] = list(look["screen_colour"])
-    return look
-
-
-def _focus(options: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """LiDAR → controller (→ FreeD) and the lens the set is defocused with, as options ask."""
-    from guangying.lens.sensors import sensor_preset
-    from guangying.pipeline.lens_defocus import LensSettings
-
-    lens = None
-    if options["focal_length_mm"] is not None and options["f_number"] is not None:
-        lens = LensSettings(
-            options["focal_length_mm"],
-            options["f_number"],
-            options["sensor"],
-            subject_distance_m=options["subject_distance_m"],
-            background_distance_m=options["background_distance_m"],
-        )
-    if not options["lidar"]:
-        if options["freed_target"]:
-            raise click.UsageError("--freed needs --lidar (the distance it sends comes from the LiDAR)")
-        return None, lens
-    if options["focal_length_mm"] is None or options["f_number"] is None:
-        raise click.UsageError("--lidar needs --focal-length and --f-number for focus and depth of field")
-    from guangying.distance.tfluna import TfLunaSource
-    from guangying.focus.controller import ControllerConfig, FocusController
-    from guangying.lens.freed import FreeDSender
-    from guangying.live.focus_link import LiveFocus
-
-    coc_mm = sensor_preset(options["sensor"]).coc_mm
-    controller = FocusController(ControllerConfig(options["focal_length_mm"], options["f_number"], coc_mm))
-    sender = FreeDSender(options["freed_target"]) if options["freed_target"] else None
-    source = TfLunaSource(options["lidar"], baudrate=options["baud"])
-    return LiveFocus(source, controller, coc_mm, sender), lens
-
-
-def _virtual_set(options: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """The tracked set when --set is given (its camera from FreeD live, or a track file)."""
-    if not options["set_path"]:
-        if options["camera_track"]:
-            raise click.UsageError("--camera-track goes with --set SET")
-        return None
-    if not options["camera_track"]:
-        raise click.UsageError("--set needs --camera-track freed://0.0.0.0:PORT (or a track file)")
-    from guangying.pipeline.virtual_set import SetBackground, SetSettings
-
-    o = options
-    return SetBackground(SetSettings(o["set_path"], o["camera_track"], o["sensor"], o["focal_length_mm"]))
-
-
 @click.command("live")
 @_live_options
 def live(**options: Any) -> None:
@@ -218,110 +159,17 @@ def live(**options: Any) -> None:
       guangying live udp://0.0.0.0:5000 -b set.jpg --out udp://192.168.1.20:6000 --host 0.0.0.0
       guangying live plate.mp4 --loop -b set.jpg          # rehearse with a recorded plate
     """
-    from guangying.live.capture import LiveSource
-    from guangying.live.monitor import MonitorFeed, MonitorServer
-    from guangying.live.outputs import Recorder, StreamOutput, VirtualCamera
-    from guangying.live.session import LiveSession, SessionOutputs
-    from guangying.live.settings import LiveSettings
+    from guangying.live.launch import open_live
 
-    opened: list[Any] = []
-    try:
-        device_options = {
-            k: v
-            for k, v in (
-                ("video_size", options["video_size"]),
-                ("framerate", options["input_fps"]),
-                ("input_format", options["input_format"]),
-            )
-            if v
-        }
-        source = LiveSource(
-            options["source"],
-            loop=options["loop"],
-            fps=options["fps"],
-            open_timeout_s=options["source_timeout"],
-            read_timeout_s=options["lost_timeout"],
-            device_options=device_options,
-            queue_frames=options["queue_frames"],
-        )
-        opened.append(source.stop)
-        settings = LiveSettings(_look(options), source.width, source.height)
-        recorder = None
-        if options["record"] or options["record_plate"] or options["record_matte"]:
-            paths = {
-                k: Path(options[k]) if options[k] else None
-                for k in ("record", "record_plate", "record_matte")
-            }
-            recorder = Recorder(
-                source.fps,
-                composite=paths["record"],
-                plate=paths["record_plate"],
-                matte=paths["record_matte"],
-                sidecar=options["sidecar"],
-            )
-        outputs = SessionOutputs(recorder=recorder, settings_path=options["settings_out"])
-        if options["out_url"]:
-            outputs.sinks.append(
-                StreamOutput(
-                    options["out_url"],
-                    source.fps,
-                    source.width,
-                    source.height,
-                    int(options["out_bitrate"] * 1e6),
-                )
-            )
-            opened.append(outputs.sinks[-1].close)
-        if options["virtual_cam"]:
-            outputs.sinks.append(VirtualCamera(source.fps, source.width, source.height))
-            opened.append(outputs.sinks[-1].close)
-        focus, lens = _focus(options)
-        if focus is not None:
-            opened.append(focus.stop)
-        virtual_set = _virtual_set(options)
-        if virtual_set is not None:
-            opened.append(virtual_set.close)
-        feed = None if options["no_monitor"] else MonitorFeed(options["monitor_width"])
-        if feed is not None:
-            opened.append(feed.close)
-        session = LiveSession(
-            source,
-            settings,
-            outputs,
-            feed,
-            focus,
-            lens,
-            int8=options["int8"],
-            background_choices=[options["background"]],
-            virtual_set=virtual_set,
-        )
-        server = None
-        if feed is not None:
-            server = MonitorServer(feed, session, options["host"], options["port"])
-            opened.append(server.close)
-    except BaseException:
-        for close in reversed(opened):
-            close()  # whatever was opened before the failure (the error itself is shown by the CLI)
-        raise
-
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, lambda *_: session.request_stop())
+    take = open_live(options)
+    source, server = take.source, take.server
     click.echo(
         f"live: {source.spec} {source.width}×{source.height} at {float(source.fps):g} fps, "
-        f"matte {settings.snapshot()[1].get('matte', 'chroma')}"
+        f"matte {take.settings.snapshot()[1].get('matte', 'chroma')}"
     )
     if server is not None:
-        server.start()
         click.echo(f"monitor: {server.url}  (stats: {server.url}stats.json; Ctrl-C or the page's stop ends)")
-    try:
-        report = session.run(options["duration"])
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if server is not None:
-            server.close()
-        if feed is not None:
-            feed.close()
+    report = take.run(options["duration"])
     for path in report.written:
         click.echo(f"wrote {path}")
     p50 = "–" if report.latency_ms_p50 is None else f"{report.latency_ms_p50:.0f}"

@@ -19,12 +19,15 @@ _EXPORTS = {
     "SessionOutputs": "guangying.live.session",
     "LiveSettings": "guangying.live.settings",
     "LiveStats": "guangying.live.stats",
+    "LiveTake": "guangying.live.launch",
+    "open_live": "guangying.live.launch",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from guangying.live.capture import CapturedFrame, LiveSource, open_live_source
+    from guangying.live.launch import LiveTake, open_live
     from guangying.live.session import LiveSession, SessionOutputs
     from guangying.live.settings import LiveSettings
     from guangying.live.stats import LiveStats

@@ -1,0 +1,238 @@
+"""Open a whole live take from options named as ``guangying live``'s flags (the keys a ``--config`` file
+uses): source, look, recordings and streams, LiDAR focus, tracked set and monitor, wired to one
+:class:`~guangying.live.session.LiveSession`. The command line only parses its flags and calls this.
+
+>>> with open_live({"source": "plate.mp4", "loop": True, "background": "grey"}) as take:  # doctest: +SKIP
+...     report = take.run(duration_s=10)
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from guangying.base.errors import SettingsError
+from guangying.lens.sensors import sensor_preset
+from guangying.live.capture import LiveSource
+from guangying.live.focus_link import LiveFocus
+from guangying.live.monitor import MonitorFeed, MonitorServer
+from guangying.live.outputs import Recorder, StreamOutput, VirtualCamera
+from guangying.live.session import LiveReport, LiveSession, SessionOutputs
+from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
+from guangying.pipeline.lens_defocus import LensSettings
+from guangying.pipeline.virtual_set import SetBackground, SetSettings
+
+# Look keys beyond the keyer's and compositor's own fields.
+_LOOK_KEYS = ("matte", "background", "garbage_mask", "screen_colour", "preset", "downsample_ratio")
+
+# What ``guangying live`` defaults to when a key is absent.
+DEFAULTS: dict[str, Any] = {
+    "loop": False,
+    "fps": None,
+    "source_timeout": 5.0,
+    "lost_timeout": 2.0,
+    "video_size": None,
+    "input_fps": None,
+    "input_format": None,
+    "queue_frames": 2,
+    "host": "127.0.0.1",
+    "port": 8080,
+    "no_monitor": False,
+    "monitor_width": 960,
+    "settings_out": Path("live-look.yaml"),
+    "record": None,
+    "record_plate": None,
+    "record_matte": None,
+    "sidecar": None,
+    "out_url": None,
+    "out_bitrate": 6.0,
+    "virtual_cam": False,
+    "set_path": None,
+    "camera_track": None,
+    "lidar": None,
+    "baud": 115200,
+    "freed_target": None,
+    "focal_length_mm": None,
+    "f_number": None,
+    "sensor": "s35",
+    "subject_distance_m": None,
+    "background_distance_m": math.inf,
+    "int8": False,
+    "background": "grey",
+}
+
+
+def look_from_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The operator's look (keyer, composite and engine settings, background, mask) from the options."""
+    names = set(KEYER_FIELDS) | set(COMPOSITE_FIELDS) | set(_LOOK_KEYS)
+    look = {k: v for k, v in options.items() if k in names and v is not None}
+    if "screen_colour" in look:
+        look["screen_colour"] = list(look["screen_colour"])
+    return look
+
+
+def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, LensSettings | None]:
+    """LiDAR → controller (→ FreeD) and the lens the set is defocused with, as the options ask."""
+    from guangying.distance.tfluna import TfLunaSource
+    from guangying.focus.controller import ControllerConfig, FocusController
+    from guangying.lens.freed import FreeDSender
+
+    lens = None
+    if options["focal_length_mm"] is not None and options["f_number"] is not None:
+        lens = LensSettings(
+            options["focal_length_mm"],
+            options["f_number"],
+            options["sensor"],
+            subject_distance_m=options["subject_distance_m"],
+            background_distance_m=options["background_distance_m"],
+        )
+    if not options["lidar"]:
+        if options["freed_target"]:
+            raise SettingsError("--freed needs --lidar (the distance it sends comes from the LiDAR)")
+        return None, lens
+    if options["focal_length_mm"] is None or options["f_number"] is None:
+        raise SettingsError("--lidar needs --focal-length and --f-number for focus and depth of field")
+    coc_mm = sensor_preset(options["sensor"]).coc_mm
+    controller = FocusController(ControllerConfig(options["focal_length_mm"], options["f_number"], coc_mm))
+    sender = FreeDSender(options["freed_target"]) if options["freed_target"] else None
+    source = TfLunaSource(options["lidar"], baudrate=options["baud"])
+    return LiveFocus(source, controller, coc_mm, sender), lens
+
+
+def set_from_options(options: Mapping[str, Any]) -> SetBackground | None:
+    """The tracked set when ``set_path`` is given (its camera from FreeD live, or a track file)."""
+    if not options["set_path"]:
+        if options["camera_track"]:
+            raise SettingsError("--camera-track goes with --set SET")
+        return None
+    if not options["camera_track"]:
+        raise SettingsError("--set needs --camera-track freed://0.0.0.0:PORT (or a track file)")
+    o = options
+    return SetBackground(SetSettings(o["set_path"], o["camera_track"], o["sensor"], o["focal_length_mm"]))
+
+
+@dataclass
+class LiveTake:
+    """An opened take: run it, then it closes what it opened (also when opening failed half-way)."""
+
+    source: LiveSource
+    settings: LiveSettings
+    session: LiveSession
+    server: MonitorServer | None = None
+    feed: MonitorFeed | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def run(self, duration_s: float | None = None, handle_signals: bool = True) -> LiveReport:
+        """Run until ``duration_s``, the page's stop button, a lost source or — with
+        ``handle_signals`` in the main thread — Ctrl-C / SIGTERM; recordings are finalised in every case."""
+        previous = {}
+        if handle_signals:
+            previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+            for sig in previous:
+                signal.signal(sig, lambda *_: self.session.request_stop())
+        if self.server is not None:
+            self.server.start()
+        try:
+            return self.session.run(duration_s)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            # The session has stopped the source, focus, sinks and set itself; the monitor remains.
+            self._closers.clear()
+            if self.server is not None:
+                self.server.close()
+            if self.feed is not None:
+                self.feed.close()
+
+    def close(self) -> None:
+        """Close what was opened, for a take that is not run (``run`` closes its own)."""
+        while self._closers:
+            self._closers.pop()()
+
+    def __enter__(self) -> LiveTake:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_live(options: Mapping[str, Any]) -> LiveTake:
+    """Open source, outputs, focus, set and monitor from ``options`` (``source`` required; other keys as
+    :data:`DEFAULTS` and the look keys). Whatever was opened is closed again if a later part fails."""
+    o = {**DEFAULTS, **options}
+    closers: list[Callable[[], None]] = []
+    try:
+        device_options = {
+            k: v
+            for k, v in (
+                ("video_size", o["video_size"]),
+                ("framerate", o["input_fps"]),
+                ("input_format", o["input_format"]),
+            )
+            if v
+        }
+        source = LiveSource(
+            o["source"],
+            loop=o["loop"],
+            fps=o["fps"],
+            open_timeout_s=o["source_timeout"],
+            read_timeout_s=o["lost_timeout"],
+            device_options=device_options,
+            queue_frames=o["queue_frames"],
+        )
+        closers.append(source.stop)
+        settings = LiveSettings(look_from_options(o), source.width, source.height)
+        recorder = None
+        if o["record"] or o["record_plate"] or o["record_matte"]:
+            paths = {k: Path(o[k]) if o[k] else None for k in ("record", "record_plate", "record_matte")}
+            recorder = Recorder(
+                source.fps,
+                composite=paths["record"],
+                plate=paths["record_plate"],
+                matte=paths["record_matte"],
+                sidecar=o["sidecar"],
+            )
+        outputs = SessionOutputs(recorder=recorder, settings_path=o["settings_out"])
+        if o["out_url"]:
+            bitrate = int(o["out_bitrate"] * 1e6)
+            outputs.sinks.append(StreamOutput(o["out_url"], source.fps, source.width, source.height, bitrate))
+            closers.append(outputs.sinks[-1].close)
+        if o["virtual_cam"]:
+            outputs.sinks.append(VirtualCamera(source.fps, source.width, source.height))
+            closers.append(outputs.sinks[-1].close)
+        focus, lens = focus_from_options(o)
+        if focus is not None:
+            closers.append(focus.stop)
+        virtual_set = set_from_options(o)
+        if virtual_set is not None:
+            closers.append(virtual_set.close)
+        feed = None if o["no_monitor"] else MonitorFeed(o["monitor_width"])
+        if feed is not None:
+            closers.append(feed.close)
+        session = LiveSession(
+            source,
+            settings,
+            outputs,
+            feed,
+            focus,
+            lens,
+            int8=o["int8"],
+            background_choices=[o["background"]],
+            virtual_set=virtual_set,
+        )
+        server = None
+        if feed is not None:
+            server = MonitorServer(feed, session, o["host"], o["port"])
+            closers.append(server.close)
+    except BaseException:
+        for close in reversed(closers):
+            close()  # whatever was opened before the failure
+        raise
+    return LiveTake(source, settings, session, server, feed, closers)
