@@ -9,8 +9,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from guangying.base.errors import SettingsError
 from guangying.lens.camera import intrinsics_matrix
 from guangying.lens.freed import FreeDPose, FreeDSender
+from guangying.lens.zoom import lens_file_from_dict
 from guangying.media import open_writer
 from guangying.pipeline.camera_feed import FreeDCameraFeed
 from guangying.pipeline.virtual_set import SetBackground, SetSettings
@@ -100,3 +102,38 @@ def _centroid(rgb):
     weight = np.clip(rgb.mean(axis=2) - 0.1, 0, None)
     v, u = np.mgrid[0 : rgb.shape[0], 0 : rgb.shape[1]]
     return float((u * weight).sum() / weight.sum()), float((v * weight).sum() / weight.sum())
+
+
+def test_zoom_counts_become_the_focal_length_through_a_lens_file():
+    lens = lens_file_from_dict(
+        {"zoom": [{"counts": 0, "focal_length_mm": 10}, {"counts": 4000, "focal_length_mm": 100}]}
+    )
+    feed = FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}", lens=lens)
+    assert feed.row(0, 0).focal_length_mm == pytest.approx(10)  # before any message: the widest
+    sender = Sender(feed.port, FreeDPose(zoom=4000))
+    sender.start()
+    try:
+        row = _wait_for_fresh_row(feed)
+    finally:
+        sender.stop.set()
+        sender.join()
+        feed.close()
+    assert row.focal_length_mm == pytest.approx(100, rel=1e-6)
+
+
+def test_a_delay_takes_the_message_sent_that_many_frames_earlier():
+    feed = FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}", delay_frames=3)
+    sender = FreeDSender(f"127.0.0.1:{feed.port}")
+    try:
+        for pan in range(10):  # one message per video frame, pan = its number
+            sender.send(FreeDPose(pan_deg=float(pan)))
+            time.sleep(0.02)
+        deadline = time.monotonic() + 5.0
+        while feed.row(0, 0).pan_deg != pytest.approx(6.0) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert feed.row(0, 0).pan_deg == pytest.approx(6.0)  # newest is 9; three frames late is 6
+    finally:
+        sender.close()
+        feed.close()
+    with pytest.raises(SettingsError, match="delay"):
+        FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}", delay_frames=-1)

@@ -109,8 +109,20 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         ),
         click.option(
             "--camera-track",
-            help="Set: the camera, live FreeD D1 (freed://0.0.0.0:PORT; give --focal-length) or a "
-            "track file.",
+            help="Set: the camera, live FreeD D1 (freed://0.0.0.0:PORT; with --lens-file or "
+            "--focal-length) or a track file.",
+        ),
+        click.option(
+            "--lens-file",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Set, live FreeD: lens file mapping zoom counts to focal length (as `guangying track`).",
+        ),
+        click.option(
+            "--freed-delay",
+            type=click.IntRange(0, 100),
+            default=0,
+            show_default=True,
+            help="Set, live FreeD: take the camera this many messages late, to line up with the video.",
         ),
         # focus
         click.option("--lidar", help="Serial port of a TF-Luna LiDAR for focus, e.g. /dev/ttyUSB0."),

@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "virtual_cam": False,
     "set_path": None,
     "camera_track": None,
+    "lens_file": None,
+    "freed_delay": 0,
     "lidar": None,
     "baud": 115200,
     "freed_target": None,
@@ -113,7 +115,16 @@ def set_from_options(options: Mapping[str, Any]) -> SetBackground | None:
     if not options["camera_track"]:
         raise SettingsError("--set needs --camera-track freed://0.0.0.0:PORT (or a track file)")
     o = options
-    return SetBackground(SetSettings(o["set_path"], o["camera_track"], o["sensor"], o["focal_length_mm"]))
+    return SetBackground(
+        SetSettings(
+            o["set_path"],
+            o["camera_track"],
+            o["sensor"],
+            o["focal_length_mm"],
+            lens_file=o["lens_file"],
+            freed_delay_frames=o["freed_delay"],
+        )
+    )
 
 
 @dataclass

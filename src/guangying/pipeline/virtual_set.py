@@ -18,6 +18,7 @@ from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration
 from guangying.lens.sensors import sensor_preset
+from guangying.lens.zoom import load_lens_file
 from guangying.media import open_reader
 from guangying.pipeline.camera_feed import FREED_SCHEME, open_camera_rows
 from guangying.pipeline.frame import LayerHook
@@ -42,6 +43,8 @@ class SetSettings:
     - ``shadow``: strength 0–1 of the actor's shadow carried from the screen onto the set (0 = off).
     - ``floor_reflection``: strength 0–1 of a glossy-floor reflection of the actor (0 = off).
     - ``chan``: what a Nuke ``.chan`` track needs beyond its rows (:func:`plate_chan_settings`).
+    - ``lens_file``: zoom counts → focal length for live FreeD (:mod:`guangying.lens.zoom`).
+    - ``freed_delay_frames``: live FreeD taken this many messages late, to line up with the video.
     """
 
     set_path: str
@@ -53,6 +56,8 @@ class SetSettings:
     floor_reflection: float = 0.0
 
     chan: ChanSettings | None = None
+    lens_file: str | None = None
+    freed_delay_frames: int = 0
 
     def __post_init__(self) -> None:
         for name in ("shadow", "floor_reflection"):
@@ -91,7 +96,10 @@ class SetBackground:
     def __init__(self, settings: SetSettings, lens: LensDefocus | None = None) -> None:
         self.settings = settings
         self.sensor_width_mm = sensor_preset(settings.sensor).width_mm
-        self.track = open_camera_rows(settings.camera_track, settings.chan)
+        lens_file = load_lens_file(settings.lens_file) if settings.lens_file else None
+        self.track = open_camera_rows(
+            settings.camera_track, settings.chan, lens_file, settings.freed_delay_frames
+        )
         self.calibration: CameraCalibration | None = (
             load_camera_calibration(settings.calibration) if settings.calibration else None
         )
@@ -100,7 +108,7 @@ class SetBackground:
             self.attach_lens(lens)
         self.set: VirtualSet = open_set(settings.set_path)
         self.inputs = tuple(
-            p for p in (settings.set_path, settings.camera_track, settings.calibration)
+            p for p in (settings.set_path, settings.camera_track, settings.calibration, settings.lens_file)
             if p and not p.startswith(FREED_SCHEME)
         )  # fmt: skip
         self.position = 0
