@@ -139,3 +139,10 @@ def test_cli_refuses_out_of_range_settings_with_the_library_message(small_plate,
     assert res.exit_code == 1, res.output
     assert field in res.output and "must be" in res.output and "Traceback" not in res.output
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_job_outputs_check_the_matte_channel_and_take_plain_strings():
+    outputs = guangying.JobOutputs(composite="comp.mp4", alpha="matte.%04d.exr")
+    assert outputs.composite.suffix == ".mp4" and outputs.alpha.name == "matte.%04d.exr"
+    with pytest.raises(SettingsError, match="exr_matte_channel"):
+        guangying.JobOutputs(alpha="matte.exr", exr_matte_channel="Z")

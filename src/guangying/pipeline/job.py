@@ -63,6 +63,13 @@ class JobOutputs:
     audio: bool = True  # video outputs (not mattes) carry a video source's sound for the same frames
     exr_matte_channel: str = "A"  # channel name of a matte-only EXR: A (alpha) or Y (luminance)
 
+    def __post_init__(self) -> None:
+        check_choice("output", "exr_matte_channel", self.exr_matte_channel, ("A", "Y"))
+        for name in ("composite", "alpha", "foreground"):  # a script may pass plain strings
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                setattr(self, name, Path(value))
+
     def any(self) -> bool:
         return any(p is not None for p in (self.composite, self.alpha, self.foreground))
 
