@@ -2,8 +2,10 @@
 uses): source, look, recordings and streams, LiDAR focus, tracked set and monitor, wired to one
 :class:`~guangying.live.session.LiveSession`. The command line only parses its flags and calls this.
 
->>> with open_live({"source": "plate.mp4", "loop": True, "background": "grey"}) as take:  # doctest: +SKIP
-...     report = take.run(duration_s=10)
+Example (needs a plate; runs a 10 s take with the monitor on http://127.0.0.1:8080/)::
+
+    take = open_live({"source": "plate.mp4", "loop": True, "background": "grey"})
+    report = take.run(duration_s=10)
 """
 
 from __future__ import annotations
