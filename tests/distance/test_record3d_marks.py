@@ -80,3 +80,10 @@ def test_marks_plan(tmp_path):
         MarkPlan({"A": 2.0}, [plan.cues[1]])
     with pytest.raises(MarksError, match="positive"):
         MarkPlan({"A": -1.0}, [])
+
+
+def test_marks_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path):
+    path = tmp_path / "marks.yaml"
+    path.write_bytes(b"marks: {A: 2.0, \xff\xfe}\n")
+    with pytest.raises(MarksError, match="marks.yaml.*UTF-8"):
+        load_marks(path)

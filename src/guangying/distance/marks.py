@@ -5,14 +5,12 @@ A cue names a mark to rack to, or ``track`` to hand focus back to the distance s
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from guangying.base.errors import InputFormatError
+from guangying.base.files import read_json_or_yaml
 from guangying.distance.reading import DistanceReading
 
 TRACK = "track"
@@ -71,13 +69,7 @@ def load_marks(path: str | Path) -> MarkPlan:
     """YAML/JSON: ``marks: {A: 2.0, B: 3.5}`` and
     ``cues: [{t_s: 0, mark: A}, {t_s: 4, mark: B, rack_s: 1.5}]``."""
     p = Path(path)
-    if not p.is_file():
-        raise MarksError(f"marks file not found: {p}")
-    text = p.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise MarksError(f"{p}: cannot parse ({exc})") from exc
+    data = read_json_or_yaml(p, "marks file", MarksError)
     if not isinstance(data, dict) or not isinstance(data.get("marks"), dict):
         raise MarksError(f"{p}: expected a 'marks' mapping such as {{A: 2.0, B: 3.5}}")
     try:

@@ -30,6 +30,7 @@ from scipy.interpolate import PchipInterpolator
 
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.errors import InputFormatError
+from guangying.base.files import read_json_or_yaml
 
 
 class CalibrationError(InputFormatError):
@@ -193,17 +194,5 @@ def calibration_from_dict(data: dict[str, Any], source: str = "<memory>") -> Len
 
 def load_calibration(path: str | Path) -> LensCalibration:
     """Read a calibration file (``.json``, ``.yaml``/``.yml``); errors name the file and the point."""
-    p = Path(path)
-    if not p.is_file():
-        raise CalibrationError(f"lens calibration file not found: {p}")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CalibrationError(
-            f"cannot read lens calibration {p} ({exc}); save it as UTF-8 JSON or YAML"
-        ) from exc
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise CalibrationError(f"{p}: cannot parse ({exc}); expected JSON or YAML") from exc
-    return calibration_from_dict(data, source=str(p))
+    data = read_json_or_yaml(path, "lens calibration file", CalibrationError)
+    return calibration_from_dict(data, source=str(path))

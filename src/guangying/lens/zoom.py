@@ -19,17 +19,16 @@ Zoom curves are close to exponential in counts, so the points are interpolated w
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from scipy.interpolate import PchipInterpolator
 
 from guangying.base.errors import InputFormatError
+from guangying.base.files import read_json_or_yaml
 from guangying.lens.calibration import LensCalibration, calibration_from_dict
 
 
@@ -116,13 +115,4 @@ def lens_file_from_dict(data: Any, source: str = "<memory>") -> LensFile:
 
 def load_lens_file(path: str | Path) -> LensFile:
     """Read a lens file (``.json`` or YAML); errors name the file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFormatError(f"cannot read lens file {p}: {exc}") from exc
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputFormatError(f"{p}: cannot parse ({exc}); expected JSON or YAML") from exc
-    return lens_file_from_dict(data, str(p))
+    return lens_file_from_dict(read_json_or_yaml(path, "lens file"), str(path))

@@ -1,0 +1,30 @@
+"""Reading the small settings files users write by hand (lens calibrations, lens files, focus marks):
+JSON by extension, else YAML, with one clear error for a missing, unreadable or malformed file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from guangying.base.errors import GuangyingError, InputFormatError
+
+
+def read_json_or_yaml(
+    path: str | Path, what: str, error: type[GuangyingError] = InputFormatError
+) -> Any:
+    """Parse ``path`` (``.json`` as JSON, anything else as YAML). Raises ``error`` naming ``what`` and the
+    file when it is missing, unreadable, not UTF-8 or not parseable."""
+    p = Path(path)
+    if not p.is_file():
+        raise error(f"{what} not found: {p}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read {what} {p} ({exc}); save it as UTF-8 JSON or YAML") from exc
+    try:
+        return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise error(f"{p}: cannot parse ({exc}); expected JSON or YAML") from exc
