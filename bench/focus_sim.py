@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from _machine import cpu_model  # bench/ helper (scripts run from bench/)
+from scipy.linalg import expm
 
 from guangying.base.atomic import write_text
 from guangying.focus.controller import ControllerConfig
@@ -113,6 +114,114 @@ def sweep_baselines() -> tuple[float, float, list[str]]:
              "| mean in DoF % | " + " | ".join(f"{np.mean(raw_score[w]) * 100:.1f}" for w in RAW_WINDOWS_S)
              + " |"]
     return best_f, best_w, lines
+
+
+# What limits the walking cases: the same scenarios with a better sensor or no motor delay (ours only;
+# the controller is told each sensor's σ, as a user would set --sensor-sigma).
+LIMIT_SENSORS: list[tuple[str, Callable[[], SensorModel], float, float]] = [
+    ("TF-Luna-like (σ 1.0 cm + 0.1 cm/m), 30 ms motor delay", SensorModel, 0.015, MOTOR_DELAY_S),
+    ("same sensor, no motor delay (lens moves the instant it is told)", SensorModel, 0.015, 0.0),
+    ("σ 0.3 cm, 1 mm steps (a laser rangefinder)",
+     lambda: SensorModel(sigma_base_m=0.003, sigma_per_m=0.0, resolution_m=0.001), 0.004, MOTOR_DELAY_S),
+    ("perfect readings (no noise, no steps, no dropouts)",
+     lambda: SensorModel(sigma_base_m=0.0, sigma_per_m=0.0, resolution_m=0.0, dropout_p=0.0, burst_count=0),
+     0.001, MOTOR_DELAY_S),
+]
+LIMIT_SCENARIOS = ("gait walk 5→2 m", "walk in, stop, step back")
+
+
+def gait_kalman_track(readings: list, ts: np.ndarray, step_hz: float, accel_noise: float,
+                      gait_noise: float, sigma_m: float = 0.015, gate_sigma: float = 4.0,
+                      huber_sigma: float = 1.5) -> np.ndarray:
+    """Comparison estimator: a linear Kalman filter in metres, state [r, v, a, c, ċ] with r' = v + c,
+    a random-walk acceleration (``accel_noise``) and the gait's speed surge c an oscillator at the
+    true ``step_hz`` (``gait_noise``); same gating, Huber weighting and lens-state timing as ours.
+    Plain Python per reading: it is a yardstick, not a product path."""
+    omega = 2 * np.pi * step_hz
+    a_ct = np.zeros((5, 5))
+    a_ct[0, 1] = a_ct[0, 3] = a_ct[1, 2] = a_ct[3, 4] = 1.0
+    a_ct[4, 3] = -omega**2
+    g = np.diag([0.0, 0.0, accel_noise**2, 0.0, gait_noise**2])
+    cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+    def fq(dt_s: float) -> tuple[np.ndarray, np.ndarray]:  # Van Loan discretisation, cached per 0.1 ms
+        key = round(max(dt_s, 1e-4), 4)
+        if key not in cache:
+            m = np.zeros((10, 10))
+            m[:5, :5], m[:5, 5:], m[5:, 5:] = -a_ct, g, a_ct.T
+            e = expm(m * key)
+            f = e[5:, 5:].T
+            cache[key] = (f, f @ e[:5, 5:])
+        return cache[key]
+
+    t = np.array([r.t_s for r in readings if r.valid])
+    d = np.array([r.distance_m for r in readings if r.valid])
+    out = np.full(ts.size, np.nan)
+    x = p = None
+    t_last = 0.0
+    i = 0
+    for k, t_frame in enumerate(ts):
+        send = t_frame - MOTOR_DELAY_S
+        while i < t.size and t[i] <= send:
+            z, r = d[i], sigma_m**2
+            if x is None:
+                x, p = np.array([z, 0.0, 0.0, 0.0, 0.0]), np.diag([r, 1.0, 1.0, 0.15**2, (0.15 * omega) ** 2])
+            else:
+                f, q = fq(t[i] - t_last)
+                x, p = f @ x, f @ p @ f.T + q
+                sv, nu = p[0, 0] + r, z - x[0]
+                if nu * nu <= gate_sigma**2 * sv:
+                    if nu * nu > huber_sigma**2 * sv:
+                        r *= nu * nu / (huber_sigma**2 * sv)
+                    gain = p[:, 0] / (p[0, 0] + r)
+                    x, p = x + gain * nu, p - np.outer(gain, p[0, :])
+            t_last = t[i]
+            i += 1
+        if x is not None:
+            out[k] = (fq(send + LATENCY_S - t_last)[0] @ x)[0]
+    return out
+
+
+def limits_table() -> list[str]:
+    lines = ["| sensor | " + " | ".join(LIMIT_SCENARIOS) + " |", "|---" * (len(LIMIT_SCENARIOS) + 1) + "|"]
+    grid = [(qa, qc) for qa in (1.0, 3.0, 10.0) for qc in (0.3, 1.0, 3.0)]
+    tune = {}
+    for qa, qc in grid:
+        ins = []
+        for name in LIMIT_SCENARIOS:
+            scn = SCENARIOS[name]
+            ts = frame_times(scn.duration_s, 25)
+            for seed in TUNE_SEEDS:
+                rd = simulate_readings(scn, SensorModel(), np.random.default_rng(seed))
+                ins.append(evaluate(scn, ts, gait_kalman_track(rd, ts, 1.8, qa, qc), 135, 2.0, COC_MM).in_dof)
+        tune[(qa, qc)] = float(np.mean(ins))
+    qa, qc = max(grid, key=tune.__getitem__)
+    cells = []
+    for name in LIMIT_SCENARIOS:
+        scn = SCENARIOS[name]
+        ts = frame_times(scn.duration_s, 25)
+        ins = []
+        for seed in REPORT_SEEDS:
+            rd = simulate_readings(scn, SensorModel(), np.random.default_rng(seed))
+            ins.append(evaluate(scn, ts, gait_kalman_track(rd, ts, 1.8, qa, qc), 135, 2.0, COC_MM).in_dof)
+        cells.append(f"{np.mean(ins) * 100:.1f}")
+    lines.append(f"| gait-aware Kalman filter (acceleration noise {qa:g}, gait noise {qc:g}), TF-Luna-like | "
+                 + " | ".join(cells) + " |")
+    for label, sensor, sigma_m, motor_delay_s in LIMIT_SENSORS:
+        cells = []
+        for name in LIMIT_SCENARIOS:
+            scn = SCENARIOS[name]
+            cfg = ControllerConfig(135, 2.0, COC_MM, sensor_sigma_m=sigma_m,
+                                   latency_s=SENSOR_LATENCY_S + motor_delay_s,
+                                   sensor_latency_s=SENSOR_LATENCY_S)
+            ins = []
+            for seed in REPORT_SEEDS:
+                rd = simulate_readings(scn, sensor(), np.random.default_rng(seed))
+                ts = frame_times(scn.duration_s, 25)
+                ins.append(evaluate(scn, ts, run_controller(scn, rd, ts, cfg), 135, 2.0, COC_MM).in_dof)
+            cells.append(f"{np.mean(ins) * 100:.1f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def mean_metrics(ms: list[Metrics]) -> Metrics:
@@ -217,8 +326,10 @@ def main() -> None:
         "",
         "## What was tuned, and where the frames are lost",
         "",
-        "Tuned on seeds 1–5 over every case above (mean in-DoF, and reversals while still): the Huber",
-        "threshold of the new heavy-tail weighting (off, 1, 1.25, 1.5, 2, 2.5 σ), the calm-walk jerk",
+        "Tuned on seeds 1–5 over every case above (mean in-DoF, and reversals while still): the onset",
+        "test's CUSUM threshold (off, 3, 4, 6, 8 σ; one reading adds at most 1 σ: 4 σ gained half a point",
+        "on the mean, most on brisk starts, with no reversals; 3 σ reversed while still), the Huber",
+        "threshold of the heavy-tail weighting (off, 1, 1.25, 1.5, 2, 2.5 σ), the calm-walk jerk",
         "(0.3–2 m/s³), the manoeuvre jerk (8, 20 m/s³), the gate (3.5, 4 σ) and the deadband (0.5, 0.6,",
         "0.8 half-DoF). The parameters move the mean by about one point; only the Huber weighting at 1 σ",
         "gave zero reversals while still on every tuning seed (1.5 σ: one point more in DoF but 0.75",
@@ -232,9 +343,28 @@ def main() -> None:
         "following the noise too; the Student-t tails and the second person in the spot add errors of",
         "several σ that weighting can soften but not remove; at 30 Hz there are a third of the readings.",
         "A brisk step back (1 m/s within 0.12 s) costs 4–6 frames while the filter sees the start.",
-        "Closing the gap needs a better sensor (a faster, less noisy rangefinder, or fusing the",
-        "picture's own face distance), a shorter motor delay or a deeper DoF (f/2.8: see the lens table),",
-        "not more tuning of this filter on these generators.",
+        "",
+        "### Where the limit is",
+        "",
+        "The two walking scenarios again (Gaussian noise, seeds 11–15, in DoF %), with the sensor or the",
+        "motor changed and nothing else. A *gait-aware Kalman filter* is a second, independent estimator",
+        "for comparison: a linear filter in metres whose state includes an oscillator at the walk's true",
+        "step frequency (1.8 Hz, which ours is not told), tuned on the tuning seeds.",
+        "",
+        *limits_table(),
+        "",
+        "With perfect readings the gait walk is in focus on every frame and a 3 mm rangefinder reaches",
+        "99 %: on that scenario the frames are lost to the TF-Luna's noise at 2 m, not to the filter (the",
+        "gait-aware filter, told the true step frequency, does worse than ours). Taking away the 30 ms",
+        "motor delay gains about 5 points on both. The walk in / stop / step back stays near 94 % even",
+        "with perfect readings: a subject who has stood still for seconds and then moves at 8 m/s² is,",
+        "for the first ~0.1 s, indistinguishable from a reading error, and the gate holds focus until",
+        "the move is confirmed (the price of never hunting on a still subject; letting the onset test",
+        "count readings beyond the gate too lifted that row to 98–99 % on our tuning runs but made focus",
+        "reverse on a still subject with TF-Luna noise, so it is not the default). Closing the gap needs a",
+        "better sensor (a less noisy rangefinder, or fusing the picture's own face distance), a faster",
+        "motor or a deeper DoF (f/2.8: see the lens table), not more tuning of this filter on these",
+        "generators.",
     ]
 
     lines += ["", "## Lenses × frame rates", "",

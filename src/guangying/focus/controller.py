@@ -9,6 +9,9 @@ Why this shape:
   settles on a subject that stops, and is still quick when they change pace.
 - Readings further than ``huber_sigma`` standard deviations from the prediction are weighted down
   (Huber): rangefinder noise has heavy tails (multipath, a spot half on a second person).
+- A subject who starts or stops moving shows first as a run of same-signed innovations: Page's
+  CUSUM of them (``onset_sigma``) hands over to the manoeuvre model at once, instead of the still
+  estimate and the gate holding focus until one reading lands far enough off.
 - Readings that disagree with the prediction by more than ``gate_sigma`` standard deviations are
   rejected (a LiDAR spot straddling the background, someone passing in front). Only if they persist
   and agree among themselves for ``reacquire_s`` does the filter accept them as the new truth.
@@ -56,6 +59,7 @@ _CONFIG_RANGES = {
     "min_distance_m": Range(0.0, 1e6, lo_open=True, unit="m"),
     "max_distance_m": Range(0.0, 1e6, lo_open=True, unit="m"),
     "huber_sigma": Range(0.0, 100.0),
+    "onset_sigma": Range(0.0, 100.0),
 }
 
 
@@ -92,6 +96,10 @@ class ControllerConfig:
     # former controller): real rangefinder noise has heavier tails than the filter's Gaussian, and at
     # 1σ a standing subject's focus never reverses on them (issue 9 sweep, bench/focus_sim.md).
     huber_sigma: float = 1.0
+    # A subject who starts or stops moving shows as a run of same-signed innovations: when Page's CUSUM
+    # of them passes this many σ, the filter switches to its manoeuvre model at once instead of holding
+    # focus until one reading leaves the gate (0 = off, the former controller).
+    onset_sigma: float = 4.0
 
     def __post_init__(self) -> None:
         check_fields(self, "focus", _CONFIG_RANGES)
@@ -128,6 +136,7 @@ class ControllerConfig:
             self.min_distance_m,
             self.max_distance_m,
             huber_sigma=self.huber_sigma,
+            onset_sigma=self.onset_sigma,
         )
 
 

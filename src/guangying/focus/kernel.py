@@ -48,7 +48,9 @@ from numba import njit
     REC_N,
     REC_HEAD,
     PI_KEY,
-) = range(27)
+    CUSUM_UP,
+    CUSUM_DOWN,
+) = range(29)
 # configuration (copied in once)
 (
     C_SIGMA,
@@ -68,9 +70,14 @@ from numba import njit
     C_EXIT1,
     C_EXIT2,
     C_HUBER,
-) = range(27, 44)
-N_SCALARS = 44 + 9  # + the cached 3×3 mode-switch matrix
-PI0 = 44
+    C_ONSET,
+) = range(29, 47)
+N_SCALARS = 47 + 9  # + the cached 3×3 mode-switch matrix
+PI0 = 47
+ONSET_DRIFT = 1.0  # CUSUM allowance (in σ of the innovation): the test looks for shifts of ≥ 2σ
+ONSET_CLIP = 2.0  # one heavy-tailed reading adds at most 1σ to the sum
+ONSET_SPEED_VAR = 1.0  # (1 m/s)²: a walking pace
+ONSET_ACCEL_VAR = 25.0  # (5 m/s²)²: a brisk start
 REJ_KEEP = 10  # the re-acquisition test looks at the last ten rejected readings
 RES_KEEP = 25  # the still test looks at the last 25 residuals (~0.25 s at 100 Hz)
 REC_CAP = 8192  # accepted readings within 0.5 s: enough for a 16 kHz sensor
@@ -107,6 +114,7 @@ def new_state(
     sway_mps: float = 0.02,
     exit_rate_per_s: tuple[float, float, float] = (0.5, 0.5, 2.0),
     huber_sigma: float = 0.0,
+    onset_sigma: float = 0.0,
 ) -> KernelState:
     """A fresh controller: no subject, no output yet."""
     s = np.zeros(N_SCALARS)
@@ -129,6 +137,7 @@ def new_state(
         sway_mps,
         *exit_rate_per_s,
         huber_sigma,
+        onset_sigma,
     )
     s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
     return KernelState(
@@ -421,6 +430,7 @@ def _reset(st: KernelState, z: float, t_s: float) -> None:
     _imm_reset(st, z, _r(st, z), t_s)
     st.s[REJ_COUNT] = 0.0
     st.s[REC_N] = 0.0
+    st.s[CUSUM_UP] = st.s[CUSUM_DOWN] = 0.0
     _leave_still(st)
 
 
@@ -530,6 +540,39 @@ def _maybe_reacquire(st: KernelState, t: float) -> None:
 
 
 @njit(cache=True)
+def _onset(st: KernelState, q: float) -> bool:
+    """Page's CUSUM on the normalised innovations ``q`` of readings inside the gate: True when they have
+    drifted to one side by more than ``onset_sigma`` (beyond the allowance). A subject who stood still
+    and starts to move (or stops short) shows as a run of same-signed innovations long before one
+    reading leaves the gate; noise and lone outliers do not, and jumps straight out of the gate (an
+    occluder, a second person in the spot) are the re-acquisition's business."""
+    s = st.s
+    if abs(q) > s[C_GATE]:
+        return False
+    q = min(max(q, -ONSET_CLIP), ONSET_CLIP)
+    s[CUSUM_UP] = max(0.0, s[CUSUM_UP] + q - ONSET_DRIFT)
+    s[CUSUM_DOWN] = max(0.0, s[CUSUM_DOWN] - q - ONSET_DRIFT)
+    if max(s[CUSUM_UP], s[CUSUM_DOWN]) <= s[C_ONSET]:
+        return False
+    s[CUSUM_UP] = s[CUSUM_DOWN] = 0.0
+    return True
+
+
+@njit(cache=True)
+def _start_manoeuvre(st: KernelState, r: float) -> None:
+    """The subject changed pace: trust the manoeuvre model, reopen speed and acceleration (the still
+    estimate and the standing model's certainty no longer hold) and let the position follow readings."""
+    s = st.s
+    _leave_still(st)
+    s[REC_N] = 0.0  # the flat stretch before the move must not declare it still again at once
+    st.mu[0], st.mu[1], st.mu[2] = 0.05, 0.15, 0.8
+    for j in range(3):
+        st.ps[j, 0, 0] += r
+        st.ps[j, 1, 1] += ONSET_SPEED_VAR
+        st.ps[j, 2, 2] += ONSET_ACCEL_VAR
+
+
+@njit(cache=True)
 def update(st: KernelState, t: float, distance_m: float, confidence: float) -> bool:
     """Take one reading; True if it was used, False if it was gated out or unusable."""
     s = st.s
@@ -547,6 +590,11 @@ def update(st: KernelState, t: float, distance_m: float, confidence: float) -> b
     xs, ps, c = _predicted(st, t)
     x, p = _combine(xs, ps, c)
     nu, sv = z - x[0], p[0, 0] + r
+    if s[C_ONSET] > 0.0 and _onset(st, nu / math.sqrt(sv)):
+        _start_manoeuvre(st, r)
+        xs, ps, c = _predicted(st, t)
+        x, p = _combine(xs, ps, c)
+        nu, sv = z - x[0], p[0, 0] + r
     if nu * nu > s[C_GATE] ** 2.0 * sv:
         # the filter stays at the last accepted reading: an occluder must not drag the model along
         s[OUTLIERS] += 1.0

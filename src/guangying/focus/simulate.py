@@ -76,6 +76,7 @@ class SensorModel:
     second_person_rate_per_s: float = 0.0
     second_person_offset_m: float = 1.2
     stamp_jitter_s: float = 0.0
+    resolution_m: float = 0.01  # TF-Luna reports whole centimetres; 0 = unquantised
 
 
 def field_sensor(rate_hz: float = 100.0) -> SensorModel:
@@ -109,7 +110,8 @@ def simulate_readings(scn: Scenario, sensor: SensorModel, rng: np.random.Generat
     else:
         z = rng.normal(0.0, 1.0, size=d.shape)
     d = d + z * (sensor.sigma_base_m + sensor.sigma_per_m * d)
-    d = np.round(d * 100.0) / 100.0  # the sensor reports whole centimetres
+    if sensor.resolution_m > 0:
+        d = np.round(d / sensor.resolution_m) * sensor.resolution_m
     ok = (rng.random(d.shape) >= sensor.dropout_p) & (d > 0)
     for start in rng.uniform(0.0, scn.duration_s - sensor.burst_s, size=sensor.burst_count):
         ok &= ~((t >= start) & (t < start + sensor.burst_s))
