@@ -61,6 +61,8 @@ CASES: list[Case] = [
     ("still subject", "field 100 Hz", field_sensor),
     ("stop and go", "field 100 Hz", field_sensor),
     ("gait walk 5→2 m", "field 30 Hz", lambda: field_sensor(30.0)),
+    ("walk in, stop, step back", "field 30 Hz", lambda: field_sensor(30.0)),
+    ("still subject", "field 30 Hz", lambda: field_sensor(30.0)),
     ("gait walk 5→2 m", "field 250 Hz", lambda: field_sensor(250.0)),
 ]
 WALKING = [c for c in CASES if "walk" in c[0] and "across" not in c[0]]

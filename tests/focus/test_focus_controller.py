@@ -153,3 +153,14 @@ def test_brisk_start_after_standing_is_followed_at_once():
             runs.append(_longest_run(np.abs(1 / focus - 1 / scn.truth_m(ts))[step] > hw[step]))
         quick[onset] = sum(r <= 5 for r in runs)
     assert quick[4.0] >= 14 and quick[0.0] <= 10
+
+
+def test_still_subject_never_hunts_with_a_30_hz_sensor():
+    """The still test counts readings in 0.5 s; a 30 Hz rangefinder must be able to call a subject
+    still too (at the former minimum of 20 readings it never could, and focus followed the noise)."""
+    scn = next(s for s in standard_scenarios() if s.name.startswith("still"))
+    ts = frame_times(scn.duration_s, 25)
+    cfg = ControllerConfig(*LENS, latency_s=0.04, sensor_latency_s=0.01)
+    for seed in (1, 2, 3):
+        rd = simulate_readings(scn, field_sensor(30.0), np.random.default_rng(seed))
+        assert evaluate(scn, ts, run_controller(scn, rd, ts, cfg), *LENS).reversals_per_s == 0.0

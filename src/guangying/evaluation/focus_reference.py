@@ -324,7 +324,7 @@ class ReferenceController:
         """True when a weighted line through the last 0.5 s of readings is flat: its slope is either
         below one deadband per second or not significant (< 2 σ). Guards against a noisy velocity
         estimate near zero calling a slowly walking subject still."""
-        if len(self.recent) < 20 or self.recent[-1][0] - self.recent[0][0] < 0.4:
+        if len(self.recent) < 8 or self.recent[-1][0] - self.recent[0][0] < 0.4:
             return False
         t, z, r = (np.array(c) for c in zip(*self.recent, strict=True))
         w = 1.0 / r

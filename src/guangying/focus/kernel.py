@@ -81,6 +81,9 @@ ONSET_ACCEL_VAR = 25.0  # (5 m/s²)²: a brisk start
 REJ_KEEP = 10  # the re-acquisition test looks at the last ten rejected readings
 RES_KEEP = 25  # the still test looks at the last 25 residuals (~0.25 s at 100 Hz)
 REC_CAP = 8192  # accepted readings within 0.5 s: enough for a 16 kHz sensor
+# the flat-line still test needs this many readings in its 0.5 s: few enough for a 20 Hz sensor (at 20
+# readings a 30 Hz sensor, 15 per 0.5 s, could never be called still and focus followed its noise)
+MIN_FLAT_READINGS = 8
 
 STANDING = 0
 MODES = ("wait", "track", "still", "hold", "rack", "mark")
@@ -448,7 +451,7 @@ def _recent_flat(st: KernelState) -> bool:
     s = st.s
     n = int(s[REC_N])
     head = int(s[REC_HEAD])
-    if n < 20:
+    if n < MIN_FLAT_READINGS:
         return False
     first = (head - n) % REC_CAP
     last = (head - 1) % REC_CAP
