@@ -71,10 +71,9 @@ def bench_core(frames: list[np.ndarray], bg_srgb: np.ndarray) -> dict[str, float
         return x if x.shape[:2] == (H, W) else cv2.resize(x, (W, H), interpolation=cv2.INTER_LINEAR)
 
     def numpy_version(rgb: np.ndarray) -> None:
-        screen_plate, floor, subject = keyer.screen_model(rgb)  # per frame, as ours does
-        alpha, fg = key_reference(
-            rgb, full(screen_plate), keyer.screen, clip_settings, bg_srgb, full(floor), full(subject)
-        )
+        screen_plate, floor, subject, black = keyer.screen_model(rgb)  # per frame, as ours does
+        fields = (full(screen_plate), keyer.screen, clip_settings, bg_srgb, full(floor), full(subject))
+        alpha, fg = key_reference(rgb, *fields, full(black))
         linear_to_srgb(over_linear(srgb_to_linear(fg), alpha, bg_linear))
 
     ours(frames[0])

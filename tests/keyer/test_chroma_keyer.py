@@ -141,7 +141,7 @@ def test_numba_kernel_agrees_with_the_numpy_reference(green_plate, settings):
     background = np.ascontiguousarray(np.random.default_rng(0).uniform(0, 1, SHAPE + (3,)).astype(np.float32))
     keyer = ChromaKeyer(settings)
     result = keyer.process(green_plate.rgb, background)
-    plate, floor, subject = keyer.screen_model(green_plate.rgb)
+    plate, floor, subject, black = keyer.screen_model(green_plate.rgb)
     plate_full = plate.reshape(-1)[:3] if plate.shape[:2] == (1, 1) else _upsample(plate, SHAPE)
     alpha_ref, fg_ref = key_reference(
         green_plate.rgb,
@@ -151,6 +151,7 @@ def test_numba_kernel_agrees_with_the_numpy_reference(green_plate, settings):
         background,
         _upsample(floor, SHAPE),
         _upsample(subject, SHAPE),
+        _upsample(black, SHAPE),
     )
     # The kernel decodes sRGB through a 4096-entry table (error ≤ 3e-4 in linear light); despot's
     # area thresholds may flip a rare speck on such a difference.

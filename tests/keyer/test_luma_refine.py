@@ -183,13 +183,13 @@ def test_keyer_with_refinement_agrees_with_the_numpy_reference(settings):
     background = np.ascontiguousarray(np.random.default_rng(1).uniform(0, 1, SHAPE + (3,)).astype(np.float32))
     keyer = ChromaKeyer(settings)
     result = keyer.process(rgb, background)
-    plate_small, floor, subject = keyer.screen_model(rgb)
+    plate_small, floor, subject, black = keyer.screen_model(rgb)
 
     def full(x: np.ndarray) -> np.ndarray:
         return cv2.resize(x, (SHAPE[1], SHAPE[0]), interpolation=cv2.INTER_LINEAR)
 
     alpha_ref, fg_ref = key_reference(
-        rgb, full(plate_small), keyer.screen, settings, background, full(floor), full(subject)
+        rgb, full(plate_small), keyer.screen, settings, background, full(floor), full(subject), full(black)
     )
     # The kernel decodes sRGB through a table (error ≤ 3e-4 in linear light); the fit amplifies it
     # a little where the luma varies little.

@@ -11,8 +11,9 @@ from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
 from guangying.keyer import kernels
-from guangying.keyer.maths import screen_channels
+from guangying.keyer.maths import colour_difference, screen_channels
 from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
+from guangying.keyer.noise import black_clip_field
 from guangying.keyer.refine import apply_fit, chroma_subsampled, edge_cells_from_rows, fit_edges
 from guangying.keyer.screen import (
     NoScreenError,
@@ -101,12 +102,15 @@ class ChromaKeyer:
         self._screen = screen
         self._screen_linear = srgb_to_linear(colour)
 
-    def screen_model(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """What this frame is keyed against: (linear screen plate, spill floor, linear subject colour).
+    def screen_model(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What this frame is keyed against: (linear screen plate, spill floor, linear subject colour,
+        black clip).
 
         The plate is the clean plate (full size), the auto plate (small) or the flat screen colour
-        (1×1); the spill floor (1×1 zero when spill compensation is off) and the nearby solid subject
-        colour are on the small analysis grid (~160 px wide).
+        (1×1); the spill floor (1×1 zero when spill compensation is off), the nearby solid subject
+        colour and the black clip (``clip_black`` where the screen may be clear, lower where faint
+        transparency stands out of the clear screen's noise: :func:`guangying.keyer.noise.black_clip_field`)
+        are on the small analysis grid (~160 px wide).
         """
         st = self.settings
         assert self._screen is not None and self._screen_linear is not None
@@ -134,7 +138,12 @@ class ChromaKeyer:
         floor, subject = estimate_subject(small, small_plate, self._screen, st.screen_balance, downscale, rgb)
         if not st.spill_compensation:
             floor = np.zeros((1, 1), np.float32)
-        return tuple(np.ascontiguousarray(x, np.float32) for x in (plate, floor, subject))  # type: ignore[return-value]
+        ratio = colour_difference(small, self._screen, st.screen_balance) / np.maximum(
+            colour_difference(small_plate, self._screen, st.screen_balance), 1e-4
+        )
+        black = black_clip_field(ratio, st.clip_black)
+        model = (plate, floor, subject, black)
+        return tuple(np.ascontiguousarray(x, np.float32) for x in model)  # type: ignore[return-value]
 
     def process(self, rgb: np.ndarray, background_rgb: np.ndarray | None = None) -> MatteResult:
         """Key one frame: float32 (H, W, 3) sRGB 0–1 in; α and straight sRGB foreground out (0 on
@@ -170,23 +179,25 @@ class ChromaKeyer:
         if st.luma_refine == "auto" and self._subsampled is None:
             self._subsampled = chroma_subsampled(rgb)  # once per clip, like the screen estimate
         refine = bool(self.luma_refine_active)
-        plate, floor, subject = self.screen_model(rgb)
-        if floor.size > 1 and plate.shape[:2] not in ((1, 1), floor.shape):
-            # A full-size clean plate with the small spill floor: the key fields follow the plate.
-            floor = cv2.resize(floor, (plate.shape[1], plate.shape[0]), interpolation=cv2.INTER_LINEAR)
-        key_scale, key_offset = kernels.key_fields(
-            plate, floor, self._screen, st.screen_gain, st.screen_balance, st.clip_black, st.clip_white
+        plate, floor, subject, black = self.screen_model(rgb)
+        if plate.shape[:2] not in ((1, 1), black.shape):
+            # A full-size clean plate with the small spill floor and clip: the key fields follow the plate.
+            size = (plate.shape[1], plate.shape[0])
+            black = cv2.resize(black, size, interpolation=cv2.INTER_LINEAR)
+            if floor.size > 1:
+                floor = cv2.resize(floor, size, interpolation=cv2.INTER_LINEAR)
+        key_scale, key_offset, black = kernels.key_fields(
+            plate, floor, self._screen, st.screen_gain, st.screen_balance, black, st.clip_white
         )
         s, o1, o2 = screen_channels(self._screen)
         use_bg = background_rgb is not None and st.spill_replace == "background"
         spatial = st.grow_px != 0 or st.softness_px > 0 or st.despot_px > 0
         none_rgb, none_mask = np.zeros((1, 1, 3), np.float32), np.zeros((1, 1), np.float32)
-        # Clear screen: raw α under clip_black/2, i.e. the clipped key under −clip_black/2/(cw − cb).
+        # Clear screen: the clipped key under −clip_black/2/(cw − cb) (raw α under clip_black/2 where
+        # the full clip applies).
         clear_below = -0.5 * st.clip_black / (st.clip_white - st.clip_black)
-        stretch = 1.0 / (st.clip_white - st.clip_black)
         params = np.array(
-            [st.screen_balance, st.despill_bias, kernels.LUMA_709[s], clear_below, st.clip_black, stretch],
-            np.float32,
+            [st.screen_balance, st.despill_bias, kernels.LUMA_709[s], clear_below, st.clip_white], np.float32
         )
 
         def flags(mode: int) -> np.ndarray:
@@ -210,7 +221,7 @@ class ChromaKeyer:
             pairs_shape = (shape[0], (shape[1] + 1) // 2)
             key_pairs, edge_rows = np.empty(pairs_shape, np.float32), np.empty(pairs_shape, np.bool_)
         args = (
-            rgb, plate, key_scale, key_offset, subject, background_rgb if use_bg else none_rgb,
+            rgb, plate, key_scale, key_offset, black, subject, background_rgb if use_bg else none_rgb,
             none_mask if garbage is None else garbage, none_mask if core is None else core, params,
         )  # fmt: skip
         luts = (kernels.DECODE_LUT, kernels.ENCODE_SQRT_LUT)

@@ -118,6 +118,7 @@ def key_kernel(
     plate,
     key_scale,
     key_offset,
+    black,
     subject,
     background,
     garbage,
@@ -140,7 +141,7 @@ def key_kernel(
     bilinearly (pixel centres aligned like cv2.resize) from any grid, 1×1 included; so is ``plate``,
     the linear screen colour, and ``subject``, the nearby solid subject colour (maths.project_alpha),
     needed only where something is seen. ``params`` float32 = (balance, despill_bias, luma weight of
-    the screen channel, clear-screen threshold, clip_black, 1/(clip_white − clip_black)); ``flags`` =
+    the screen channel, clear-screen threshold, clip_white); ``flags`` =
     (s, o1, o2, mode, despill, replace, unmix, use_background, use_garbage, use_core, project,
     write_key). MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both;
     MODE_FUSED does everything. For the luma-guided edge refinement (:mod:`guangying.keyer.refine`):
@@ -150,7 +151,9 @@ def key_kernel(
     MODE_PATCH); otherwise both may be (1, 1). MODE_PATCH handles only the 2×2 cells marked in
     ``patch`` (⌈H/2⌉, ⌈W/2⌉) bool: α = clamp(a·Y + b) from ``fit`` (2, ⌈H/2⌉, ⌈W/2⌉) = (a, b) per
     cell, interpolated bilinearly, with Y the pixel's sRGB luma, then the masks and the foreground as
-    MODE_FOREGROUND; the rest of ``alpha`` and ``fg`` is left as it is.
+    MODE_FOREGROUND; the rest of ``alpha`` and ``fg`` is left as it is. ``black`` is the black clip
+    on the key fields' grid (:func:`guangying.keyer.noise.black_clip_field`): the subject-colour
+    projection's α is clipped with it too.
     The foreground is 0 on clear screen: α = 0 with the unclamped key below the threshold (always,
     after a spatial operation).
     """
@@ -158,9 +161,7 @@ def key_kernel(
     ph, pw = plate.shape[0], plate.shape[1]
     kh, kw = key_scale.shape[0], key_scale.shape[1]
     sh, sw = subject.shape[0], subject.shape[1]
-    balance, bias, luma_s, clear_below, clip_black, stretch = (
-        params[0], params[1], params[2], params[3], params[4], params[5]
-    )  # fmt: skip
+    balance, bias, luma_s, clear_below, clip_white = params[0], params[1], params[2], params[3], params[4]
     s, o1, o2, mode, despill, replace = flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]
     unmix, use_bg, use_garbage, use_core = flags[6], flags[7], flags[8], flags[9]
     reads_alpha = mode == MODE_FOREGROUND or mode == MODE_PATCH
@@ -269,7 +270,12 @@ def key_kernel(
                         es * es + ea * ea + ec * ec, np.float32(1e-6)
                     )
                     rs, ra, rc = ds - projected * es, da - projected * ea, dc - projected * ec
-                    key_p = (projected - clip_black) * stretch
+                    # The same clip as the key's at this pixel (bilinear on the key fields' grid).
+                    k0, k1, kwx = kx0s[x], kx1s[x], kwxs[x]
+                    b_top = black[ky0, k0] + kwx * (black[ky0, k1] - black[ky0, k0])
+                    b_low = black[ky1, k0] + kwx * (black[ky1, k1] - black[ky1, k0])
+                    black_px = b_top + kwy * (b_low - b_top)
+                    key_p = (projected - black_px) / (clip_white - black_px)
                     if key_p < key and rs * rs + ra * ra + rc * rc < tolerance2 * (
                         ds * ds + da * da + dc * dc
                     ):
@@ -353,21 +359,22 @@ def key_fields(
     screen: str,
     gain: float,
     balance: float,
-    clip_black: float,
+    clip_black: np.ndarray | float,
     clip_white: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(scale, offset) with clip(offset − scale·d(C)) = the clipped key of maths.colour_difference_alpha.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scale, offset, black) with clip(offset − scale·d(C)) = the clipped key of
+    maths.colour_difference_alpha, and ``black`` the black clip they were made with.
 
     From α_raw = 1 − gain·(d(C)/d(S) − f)/(1 − f) and α = (α_raw − clip_black)/(clip_white −
     clip_black): scale = gain/(d(S)·(1 − f))/(cw − cb), offset = (1 + gain·f/(1 − f) − cb)/(cw − cb).
-    ``plate_linear`` and ``spill_floor`` share a grid (either may be 1×1 and is broadcast).
+    ``plate_linear``, ``spill_floor`` and ``clip_black`` (a number, or a field such as
+    :func:`guangying.keyer.noise.black_clip_field`) share a grid (any may be 1×1 and is broadcast).
     """
     d_screen = np.maximum(colour_difference(plate_linear, screen, balance), np.float32(_EPS_DIFF))
     floor = np.asarray(spill_floor, np.float32)
-    stretch = np.float32(1.0 / (clip_white - clip_black))
+    black = np.asarray(clip_black, np.float32)
+    stretch = np.float32(1.0) / (np.float32(clip_white) - black)
     scale = np.float32(gain) / (d_screen * (np.float32(1.0) - floor)) * stretch
-    offset = (
-        np.float32(1.0) + np.float32(gain) * floor / (np.float32(1.0) - floor) - np.float32(clip_black)
-    ) * stretch
-    scale, offset = np.broadcast_arrays(scale, offset)
-    return np.ascontiguousarray(scale, np.float32), np.ascontiguousarray(offset, np.float32)
+    offset = (np.float32(1.0) + np.float32(gain) * floor / (np.float32(1.0) - floor) - black) * stretch
+    fields = np.broadcast_arrays(scale, offset, black)
+    return tuple(np.ascontiguousarray(x, np.float32) for x in fields)  # type: ignore[return-value]

@@ -28,10 +28,12 @@ def key_reference(
     background_srgb: np.ndarray | None = None,
     spill_floor: np.ndarray | float = 0.0,
     subject_rgb_linear: np.ndarray | None = None,
+    black_clip: np.ndarray | float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Key an sRGB frame against a full-size linear screen plate (or a (3,) colour), spill floor and
-    subject colour + near-screen channel (see :meth:`guangying.keyer.ChromaKeyer.screen_model`, upsampled;
-    without a subject colour there is no projection).
+    """Key an sRGB frame against a full-size linear screen plate (or a (3,) colour), spill floor,
+    subject colour + near-screen channel and black clip (see
+    :meth:`guangying.keyer.ChromaKeyer.screen_model`, upsampled; without a subject colour there is no
+    projection, without a black clip field ``settings.clip_black`` applies everywhere).
 
     Returns (alpha float32 (H, W), straight foreground float32 (H, W, 3) sRGB-encoded,
     0 on clear screen).
@@ -40,15 +42,16 @@ def key_reference(
     raw = colour_difference_key(
         rgb_linear, screen_plate_linear, screen, settings.screen_gain, settings.screen_balance, spill_floor
     )
+    black = settings.clip_black if black_clip is None else black_clip
     final = raw
     if settings.project_subject_colour and subject_rgb_linear is not None:
-        seen = raw > settings.clip_black
+        seen = raw > black
         projected = project_alpha(
             rgb_linear, screen_plate_linear, subject_rgb_linear[..., :3], raw, subject_rgb_linear[..., 3]
         )
         final = np.where(seen, projected, raw)
     # The clipped key, unclamped: α = clamp(key).
-    key = ((final - settings.clip_black) / (settings.clip_white - settings.clip_black)).astype(np.float32)
+    key = ((final - black) / (settings.clip_white - black)).astype(np.float32)
     refine = settings.luma_refine == "on" or (settings.luma_refine == "auto" and chroma_subsampled(rgb_srgb))
     if refine:
         alpha = refine_edges_reference(rgb_srgb, key, settings.luma_refine_eps)
@@ -75,6 +78,8 @@ def key_reference(
         None if subject_rgb_linear is None else subject_rgb_linear[..., :3],
     )
     spatial = settings.grow_px != 0 or settings.softness_px > 0 or settings.despot_px > 0
-    clear_screen = (alpha <= 0) if spatial else (alpha <= 0) & (raw < 0.5 * settings.clip_black)
+    # Without a spatial operation: also the key under the one of raw α = clip_black/2 at the full clip.
+    clear_below = -0.5 * settings.clip_black / (settings.clip_white - settings.clip_black)
+    clear_screen = (alpha <= 0) if spatial else (alpha <= 0) & (key < clear_below)
     fg[clear_screen] = 0.0  # no colour to recover where the screen is clear
     return alpha, linear_to_srgb(fg)
