@@ -32,6 +32,19 @@ def test_same_seed_same_plate_other_seed_other_plate():
     assert not np.array_equal(a.alpha, c.alpha)
 
 
+def test_clean_plate_is_the_same_screen_shot_again():
+    plate = sr.render_plate(6, "glass and smoke", "teal-green", SHAPE)
+    clean = sr.render_clean_plate(6, "teal-green", SHAPE)
+    clear = plate.alpha == 0
+    diff = clean[clear] - plate.rgb[clear]
+    assert np.abs(diff.mean(0)).max() < 2e-3  # the same screen and light
+    assert 0.005 < diff.std() < 0.1 and not np.array_equal(clean[clear], plate.rgb[clear])  # new noise
+    other = sr.render_clean_plate(7, "teal-green", SHAPE)
+    assert np.abs(other[clear] - plate.rgb[clear]).mean() > np.abs(diff).mean()  # another seed, another light
+    with pytest.raises(ValueError, match="unknown screen"):
+        sr.render_clean_plate(6, "magenta", SHAPE)
+
+
 def test_clear_screen_shows_the_screen_and_sensor_noise():
     plate = sr.render_plate(5, "green-ish props", "blue", SHAPE)
     clear = plate.alpha == 0

@@ -605,6 +605,17 @@ def render_plate(
     )
 
 
+def render_clean_plate(
+    seed: int, screen_name: str, shape: tuple[int, int] = (360, 640), noise_seed: int = 1
+) -> np.ndarray:
+    """The empty screen of :func:`render_plate`'s plate with the same seed (same screen, same light),
+    shot again: a clean plate, float32 (H, W, 3) sRGB, with noise of its own (``noise_seed``)."""
+    if screen_name not in SCREEN_REFLECTANCE:
+        raise SettingsError(f"unknown screen {screen_name!r}: use one of {', '.join(SCREENS)}")
+    scene = _Scene(np.random.default_rng(seed), shape, screen_name)  # the screen is drawn first
+    return capture(scene.screen, np.random.default_rng([seed, noise_seed]))
+
+
 def _to8(rgb: np.ndarray) -> np.ndarray:
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
 
