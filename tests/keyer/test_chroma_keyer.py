@@ -7,7 +7,7 @@ from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.evaluation import grad, mad
 from guangying.evaluation.synthetic import SCREEN_SRGB, make_plate
 from guangying.keyer import ChromaKeyer, KeyerSettings, estimate_screen_colour, polygon_mask
-from guangying.keyer.reference import key_reference
+from guangying.keyer.reference import floor_at_full_size, key_reference
 
 SHAPE = (180, 320)
 
@@ -149,7 +149,7 @@ def test_numba_kernel_agrees_with_the_numpy_reference(green_plate, settings):
         keyer.screen,
         settings,
         background,
-        _upsample(floor, SHAPE),
+        floor_at_full_size(floor, SHAPE),
         _upsample(subject, SHAPE),
         _upsample(black, SHAPE),
     )

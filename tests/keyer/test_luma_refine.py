@@ -14,7 +14,7 @@ import pytest
 from guangying.evaluation import mad
 from guangying.evaluation.synthetic import make_plate
 from guangying.keyer import ChromaKeyer, KeyerSettings, polygon_mask
-from guangying.keyer.reference import key_reference
+from guangying.keyer.reference import floor_at_full_size, key_reference
 from guangying.keyer.refine import (
     KEY_HIGH,
     KEY_LOW,
@@ -74,7 +74,9 @@ def _mads(rgb: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
 def test_refinement_recovers_strands_after_an_h264_round_trip(h264_plates):
     for plate, decoded in h264_plates:
         off, on = _mads(decoded, plate.alpha)
-        assert on < 0.8 * off, (off, on)
+        # 0.8 before the subject-light floor (screen.subject_light_floor): it keys plate 112's strands
+        # better without the refinement too (MAD 16.5 → 14.4; refined 12.3 → 11.7), leaving less to gain.
+        assert on < 0.85 * off, (off, on)
 
 
 @pytest.mark.parametrize(
@@ -90,8 +92,10 @@ def test_refinement_helps_on_subsampled_colour(seed, store):
     plate = make_plate(seed, SHAPE, "green")
     off, on = _mads(store(plate.rgb), plate.alpha)
     # 0.85 before the screen-light floor: it now keeps the dark roots of plate 122's hair more solid
-    # with or without the refinement, which leaves the refinement a little less to gain there.
-    assert on < 0.88 * off, (off, on)
+    # with or without the refinement, which leaves the refinement a little less to gain there. 0.88
+    # before the subject-light floor: on plate 122 (4:2:2) it lowers the unrefined MAD (7.93 → 7.68)
+    # and raises the refined one a little (6.80 → 6.95).
+    assert on < 0.92 * off, (off, on)
 
 
 def test_blue_screen_after_subsampling():
@@ -189,7 +193,14 @@ def test_keyer_with_refinement_agrees_with_the_numpy_reference(settings):
         return cv2.resize(x, (SHAPE[1], SHAPE[0]), interpolation=cv2.INTER_LINEAR)
 
     alpha_ref, fg_ref = key_reference(
-        rgb, full(plate_small), keyer.screen, settings, background, full(floor), full(subject), full(black)
+        rgb,
+        full(plate_small),
+        keyer.screen,
+        settings,
+        background,
+        floor_at_full_size(floor, SHAPE),
+        full(subject),
+        full(black),
     )
     # The kernel decodes sRGB through a table (error ≤ 3e-4 in linear light); the fit amplifies it
     # a little where the luma varies little.

@@ -6,6 +6,7 @@ baseline. Same maths and order as :class:`guangying.keyer.ChromaKeyer`.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
@@ -18,6 +19,15 @@ from guangying.keyer.maths import (
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
 from guangying.keyer.refine import chroma_subsampled, refine_edges_reference
 from guangying.keyer.settings import KeyerSettings
+
+
+def floor_at_full_size(spill_floor: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The spill floor (h, w) of :meth:`guangying.keyer.ChromaKeyer.screen_model` at the frame's
+    (height, width), interpolated bilinearly as the fused kernel interpolates its key fields: those
+    are linear in 1/(1 − floor), so across a step in the floor a bilinear floor would differ."""
+    weight = 1.0 / (1.0 - np.asarray(spill_floor, np.float32))
+    full = cv2.resize(weight, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return (1.0 - 1.0 / full).astype(np.float32)
 
 
 def key_reference(

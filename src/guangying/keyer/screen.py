@@ -209,8 +209,9 @@ def gap_fractions(
 def subject_remainder(
     ratio: np.ndarray, small_rgb_linear: np.ndarray, small_plate_linear: np.ndarray
 ) -> np.ndarray:
-    """Luminance (h, w) of C − ratio·S: the colour with the screen light the key sees taken away."""
-    return np.maximum(small_rgb_linear - ratio[..., None] * small_plate_linear, 0.0) @ LUMA_709
+    """Linear RGB (h, w, 3) of C − ratio·S, negative parts 0: the colour with the screen light the
+    key sees taken away."""
+    return np.maximum(small_rgb_linear - ratio[..., None] * small_plate_linear, 0.0)
 
 
 def screen_lit_floor(
@@ -218,9 +219,11 @@ def screen_lit_floor(
     remainder: np.ndarray,
     near_remainder: np.ndarray,
     gaps: Callable[[np.ndarray], np.ndarray] | None = None,
+    mixed: np.ndarray | None = None,
 ) -> np.ndarray:
     """The difference ratio (h, w) a solid subject lit by the screen shows, where the small grid's
-    ``ratio`` = d(C)/d(S) proves it solid, else 0. ``remainder`` is :func:`subject_remainder`,
+    ``ratio`` = d(C)/d(S) proves it solid, else 0. ``remainder`` is the luminance of
+    :func:`subject_remainder`,
     ``near_remainder`` the same of the nearest solid subject (ratio < 0.3); ``gaps`` (optional) gives
     :func:`gap_fractions` for a mask of cells.
 
@@ -242,7 +245,10 @@ def screen_lit_floor(
     has no gaps: at most 15% of a seed cell's pixels may be as screen-like as clear screen (hair
     fringes and thin smoke have many).
 
-    Ratios are clamped to 0.8: brighter screen light than that is left to the key.
+    Ratios are clamped to 0.8: brighter screen light than that is left to the key. Spread from the
+    seeds, the credit carries the texture margin, except in cells marked ``mixed`` (bool (h, w):
+    partial mixes, see :func:`subject_coverage`) that are more screen-like than the seeds: they get
+    the seeds' own ratio.
     """
     clear = ratio >= CLEAR_RATIO
     if not clear.any():
@@ -275,13 +281,64 @@ def screen_lit_floor(
     seeds = seeds.astype(np.uint8)
     if not seeds.any():
         return np.zeros(ratio.shape, np.float32)
-    # The upper envelope over neighbouring cells.
+    # The upper envelope over neighbouring cells, with and without the texture margin.
+    plain = np.clip(ratio, 0.0, SCREEN_LIGHT_MAX).astype(np.float32)
     lit = cv2.dilate(np.where(seeds > 0, lit, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
+    plain = cv2.dilate(np.where(seeds > 0, plain, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
     seeds = cv2.dilate(seeds, np.ones((3, 3), np.uint8)).astype(np.float32)
-    filled = _fill_push_pull(lit[..., None], seeds)[..., 0]
+    filled = _fill_push_pull(np.stack([lit, plain], axis=-1), seeds)
+    filled, plain = filled[..., 0], filled[..., 1]
+    if mixed is not None:
+        # A mix of the lit surface with the screen (its silhouette, strands beyond it) carries the
+        # surface's screen light, not the margin its texture needs to stay solid.
+        filled = np.where(mixed & (ratio > plain), np.minimum(filled, plain), filled)
     size = 2 * STEP_REACH_CELLS + 1
     reach = cv2.dilate(seeds, np.ones((size, size), np.uint8))
     return (filled * cv2.blur(reach, (3, 3))).astype(np.float32)
+
+
+SUBJECT_SEEN = 0.15  # a cell keeping less of the subject's own light than this is too thin to measure
+HUE_MATCH = 0.95  # cosine between two colours of one material (shading and texture scale, not turn)
+
+
+def subject_coverage(
+    remainder_rgb: np.ndarray, near_remainder_rgb: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(q, measured), both (h, w): the share of the nearby solid subject's own light a cell keeps,
+    and where that measures its coverage. ``remainder_rgb`` (h, w, 3) is :func:`subject_remainder`,
+    ``near_remainder_rgb`` the same of the nearest solid subject (ratio < 0.3).
+
+    A pixel that mixes a subject (colour F, carrying screen light f·S from bounce or sheen) with the
+    screen, C = α·(F + f·S) + (1 − α)·S, keeps α of the subject's own light once the screen light
+    the key sees is taken away: C − ratio·S = α·(F − ratio_F·S), whatever f is. So the luminance
+    ratio q of the two remainders is α. It measures only where the nearby subject is bright enough
+    to tell (luminance ≥ 0.05) and the cell's remainder has its hue (the same material: another
+    subject's light says nothing about this one's coverage).
+    """
+    near = near_remainder_rgb @ LUMA_709
+    q = (remainder_rgb @ LUMA_709) / np.maximum(near, 1e-6)
+    norms = np.linalg.norm(remainder_rgb, axis=-1) * np.linalg.norm(near_remainder_rgb, axis=-1)
+    same_material = np.sum(remainder_rgb * near_remainder_rgb, axis=-1) >= HUE_MATCH * norms
+    return q.astype(np.float32), (near >= DARK_SUBJECT) & same_material
+
+
+def subject_light_floor(ratio: np.ndarray, coverage: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """The difference ratio (h, w) the subject would show at α = 1 where its own light measures it
+    (``coverage``, ``measured`` from :func:`subject_coverage`), else 0.
+
+    With coverage q, the ratio at full coverage is 1 − (1 − ratio)/q; counting that as opaque gives
+    the key α = q on the cell: a solid surface glinting with screen light stays solid (q ≈ 1),
+    strands that reflect the screen keep their coverage, and a plain mix (no screen light) gets no
+    credit. Only cells keeping at least 15% of the subject's light; cells keeping 85% or more are
+    solid and get the texture margin, as in :func:`screen_lit_floor` (clamped to 0.8); a mix that
+    would need more than 0.8 is left to the key.
+    """
+    at_full = 1.0 - (1.0 - ratio) / np.maximum(np.minimum(coverage, 1.0), 1e-6)
+    solid = coverage >= SUBJECT_KEPT
+    credit = measured & (coverage >= SUBJECT_SEEN) & (ratio >= SPILL_FLOOR_MAX) & (ratio < 1.0)
+    credit &= solid | (at_full <= SCREEN_LIGHT_MAX)
+    lit = np.where(solid, np.minimum(TEXTURE_MARGIN * ratio, SCREEN_LIGHT_MAX), at_full)
+    return np.where(credit, np.maximum(lit, 0.0), 0.0).astype(np.float32)
 
 
 def estimate_subject(
@@ -300,7 +357,8 @@ def estimate_subject(
     - spill floor (h, w), 0–0.8: the difference ratio d(C)/d(S) the solid subject itself shows
       because of spill. The key counts that ratio, not 0, as opaque, so a spilled subject stays solid
       and its edges keep their proportion. Only spill (a positive ratio) is compensated; above 0.3
-      only where :func:`screen_lit_floor` finds screen light on a solid subject.
+      only where :func:`screen_lit_floor` finds screen light on a solid subject or
+      :func:`subject_light_floor` measures it by the subject's own light.
     - subject colour (h, w, 4): the nearest solid colour (linear RGB) for
       :func:`maths.project_alpha`, and a 0/1 channel marking where the screen is within 24 px of
       the frame (``downscale`` = frame pixels per cell), the only place soft edges can be: deep inside
@@ -318,12 +376,14 @@ def estimate_subject(
     if solid.mean() < 0.005:
         subject = np.concatenate([small_plate_linear, np.zeros(ratio.shape + (1,), np.float32)], axis=-1)
         return np.zeros(ratio.shape, np.float32), np.ascontiguousarray(subject, np.float32)
-    remainder = subject_remainder(ratio, small_rgb_linear, small_plate_linear)
+    remainder_rgb = subject_remainder(ratio, small_rgb_linear, small_plate_linear)
+    remainder = remainder_rgb @ LUMA_709
     values = np.concatenate(
         [
             np.clip(TEXTURE_MARGIN * ratio, 0.0, SPILL_FLOOR_MAX)[..., None],
             small_rgb_linear,
             remainder[..., None],
+            remainder_rgb,
         ],
         axis=-1,
     )
@@ -331,7 +391,13 @@ def estimate_subject(
     gaps = None
     if rgb_srgb is not None:
         gaps = lambda cells: gap_fractions(rgb_srgb, cells, small_plate_linear, screen, balance)  # noqa: E731
-    lit = screen_lit_floor(ratio, remainder, filled[..., 4], gaps)
+    coverage, measured = subject_coverage(remainder_rgb, filled[..., 5:8])
+    # Texture varies a surface's light by up to the margin; a cell keeping less is a mix.
+    mixed = measured & (coverage < 1.0 / TEXTURE_MARGIN)
+    lit = np.maximum(
+        screen_lit_floor(ratio, remainder, filled[..., 4], gaps, mixed),
+        subject_light_floor(ratio, coverage, measured),
+    )
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
     near_screen = near_screen.astype(np.float32) * (lit <= 0)
     subject = np.concatenate([filled[..., 1:4], near_screen[..., None]], axis=-1)
