@@ -11,9 +11,9 @@ from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
 from guangying.keyer import kernels
-from guangying.keyer.maths import colour_difference, screen_channels
+from guangying.keyer.maths import screen_channels
 from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
-from guangying.keyer.noise import black_clip_field
+from guangying.keyer.noise import black_clip_field, saturation_ratio
 from guangying.keyer.refine import apply_fit, chroma_subsampled, edge_cells_from_rows, fit_edges
 from guangying.keyer.screen import (
     NoScreenError,
@@ -108,8 +108,8 @@ class ChromaKeyer:
 
         The plate is the clean plate (full size), the auto plate (small) or the flat screen colour
         (1×1); the spill floor (1×1 zero when spill compensation is off), the nearby solid subject
-        colour and the black clip (``clip_black`` where the screen may be clear, lower where faint
-        transparency stands out of the clear screen's noise: :func:`guangying.keyer.noise.black_clip_field`)
+        colour and the black clip (``clip_black`` where the screen may be clear, lower where a veil's
+        colour stands out of the clear screen's noise: :func:`guangying.keyer.noise.black_clip_field`)
         are on the small analysis grid (~160 px wide).
         """
         st = self.settings
@@ -138,10 +138,9 @@ class ChromaKeyer:
         floor, subject = estimate_subject(small, small_plate, self._screen, st.screen_balance, downscale, rgb)
         if not st.spill_compensation:
             floor = np.zeros((1, 1), np.float32)
-        ratio = colour_difference(small, self._screen, st.screen_balance) / np.maximum(
-            colour_difference(small_plate, self._screen, st.screen_balance), 1e-4
+        black = black_clip_field(
+            saturation_ratio(small, small_plate, self._screen, st.screen_balance), st.clip_black
         )
-        black = black_clip_field(ratio, st.clip_black)
         model = (plate, floor, subject, black)
         return tuple(np.ascontiguousarray(x, np.float32) for x in model)  # type: ignore[return-value]
 

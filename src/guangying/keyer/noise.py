@@ -2,10 +2,15 @@
 
 The black clip (``clip_black``) sets raw α under it to 0 so the screen's grain does not print into
 the matte; but it also cuts that much off everything faint — smoke, glass, thin veils — and stretches
-the rest. Grain is per pixel, while faint transparency covers an area: averaged over a cell of the
-~160 px analysis grid, clear screen stays within a few σ of its noise and smoke does not. So the clip
-applies in full where a cell could be clear screen, and fades out where a cell and its neighbours
-are clearly above the noise the same frame's clear screen shows.
+the rest. Grain is per pixel, while a veil covers an area; and a veil mixes a colour of its own into
+the screen, which moves the screen's chromaticity, whereas more or less light on the screen (falloff,
+a shadow, a plate a few percent off) keeps it. So the test is the saturation relative to the screen
+plate's, d(C)/ΣC over d(S)/ΣS, averaged over a cell of the ~160 px analysis grid: the clip applies in
+full where a cell is within a few σ of clear screen (σ measured on the same frame's clear screen),
+and fades out where a cell and its neighbours are clearly less saturated than the screen.
+A dark veil (black smoke) keeps the screen's colour like a shadow and keeps the clip; additive white
+light on the screen (lens flare, haze) lowers its saturation without covering it, so there the clip is
+lifted and the key shows the screen's grain.
 """
 
 from __future__ import annotations
@@ -13,14 +18,30 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from guangying.keyer.maths import colour_difference
+
 CLEAR_Z = 3.0  # a cell within 3 σ of clear screen may be clear screen: full black clip
-SEEN_Z = 6.0  # a cell (and its 8 neighbours) 6 σ or more above it shows something: no black clip
+SEEN_Z = 6.0  # a cell (and its 8 neighbours) 6 σ or more below it shows a veil: no black clip
 _MIN_CELLS = 16  # fewer clear-screen cells than this say nothing about the noise
 _MIN_SIGMA = 1e-3
 
 
+def saturation_ratio(
+    small_rgb_linear: np.ndarray, small_plate_linear: np.ndarray, screen: str, balance: float
+) -> np.ndarray:
+    """(h, w) float32: a cell's saturation relative to the plate's, (d(C)/ΣC)/(d(S)/ΣS), d the colour
+    difference: 1 on clear screen at any brightness, lower where another colour is mixed in."""
+
+    def saturation(rgb: np.ndarray) -> np.ndarray:
+        return colour_difference(rgb, screen, balance) / np.maximum(rgb.sum(-1), 1e-4)
+
+    ratio = saturation(small_rgb_linear) / np.maximum(saturation(small_plate_linear), 1e-4)
+    return ratio.astype(np.float32)
+
+
 def clear_screen_sigma(ratio: np.ndarray) -> float | None:
-    """Robust σ of the difference ratio d(C)/d(S) over clear screen on the analysis grid (h, w).
+    """Robust σ over clear screen of a per-cell ratio (h, w) that is 1 on clear screen and lower where
+    something is in front of it (:func:`saturation_ratio`, or d(C)/d(S)).
 
     Clear screen scatters about 1 (the plate is its average); a subject only lowers the ratio. So
     the cells above 1 are clear screen's upper half, and their median excess is 0.674 σ of a normal
@@ -34,11 +55,11 @@ def clear_screen_sigma(ratio: np.ndarray) -> float | None:
 
 
 def black_clip_field(ratio: np.ndarray, clip_black: float) -> np.ndarray:
-    """The black clip (h, w) float32 per analysis-grid cell, from its ratio d(C)/d(S) (h, w).
+    """The black clip (h, w) float32 per analysis-grid cell, from its :func:`saturation_ratio` (h, w).
 
     ``clip_black`` where the cell, or any of its 8 neighbours, is within :data:`CLEAR_Z` σ of clear
     screen (σ from :func:`clear_screen_sigma`); 0 where all of them are at least :data:`SEEN_Z` σ
-    above it, linear in between. The neighbours keep the clip at the silhouettes of solid subjects,
+    below it, linear in between. The neighbours keep the clip at the silhouettes of solid subjects,
     whose edge cells are half clear screen. Without enough clear screen to measure: ``clip_black``
     everywhere.
     """

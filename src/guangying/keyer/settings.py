@@ -45,9 +45,9 @@ class KeyerSettings:
       d = screen − (balance·max(o1, o2) + (1 − balance)·min(o1, o2)). High values keep yellows and
       skin (whose red matches their green) solid.
     - ``clip_black``: raw α at or below this becomes 0 (cleans screen noise); stretched linearly up to
-      clip_white. It applies where the screen may be clear; where an area stands clearly above the
-      noise the frame's own clear screen shows (faint smoke, glass: guangying.keyer.noise), it fades
-      out, so faint transparency is not cut.
+      clip_white. It applies where the screen may be clear (shadows included); where an area's
+      colour departs from the screen's by clearly more than the frame's own clear screen varies
+      (faint smoke, glass: guangying.keyer.noise), it fades out, so faint transparency is not cut.
     - ``clip_white``: raw α at or above this becomes 1 (fills the subject's noise and spill).
     - ``grow_px``: dilate (> 0) or erode (< 0) the matte by this many pixels, −256–256.
     - ``softness_px``: Gaussian blur (σ in pixels, 0–256) of the matte.
