@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.evaluation import mad
 from guangying.evaluation.synthetic import make_plate
 from guangying.keyer import ChromaKeyer, KeyerSettings, polygon_mask
@@ -22,6 +23,7 @@ from guangying.keyer.refine import (
     chroma_subsampled,
     edge_cells,
     fit_edges,
+    mosaic_interpolated,
     refine_edges_reference,
 )
 from guangying.media import open_reader, open_writer
@@ -115,6 +117,36 @@ def test_full_resolution_colour_is_left_alone(noise):
     off = ChromaKeyer(KeyerSettings(luma_refine="off")).process(rgb)
     np.testing.assert_array_equal(auto.alpha, off.alpha)
     np.testing.assert_array_equal(auto.foreground_rgb, off.foreground_rgb)
+
+
+def _bayer_camera(rgb_linear: np.ndarray, rng: np.random.Generator, demosaic: bool) -> np.ndarray:
+    """A single-sensor camera: RGGB samples of a linear image with photon-like noise, demosaiced
+    bilinearly by OpenCV (or, ``demosaic=False``, the same noise on every channel of every pixel,
+    as a three-sensor camera would see it); sRGB out, 8-bit."""
+    h, w = rgb_linear.shape[:2]
+    noisy = rgb_linear + rng.normal(0.0, 1.0, rgb_linear.shape) * np.sqrt(rgb_linear / 2000.0)
+    if demosaic:
+        mosaic = np.empty((h, w), np.float64)
+        mosaic[0::2, 0::2] = noisy[0::2, 0::2, 0]
+        mosaic[0::2, 1::2] = noisy[0::2, 1::2, 1]
+        mosaic[1::2, 0::2] = noisy[1::2, 0::2, 1]
+        mosaic[1::2, 1::2] = noisy[1::2, 1::2, 2]
+        raw = np.clip(np.rint(mosaic * 4095), 0, 4095).astype(np.uint16)
+        noisy = cv2.cvtColor(raw, cv2.COLOR_BayerBG2RGB).astype(np.float64) / 4095
+    return _to8(linear_to_srgb(np.clip(noisy, 0.0, 1.0).astype(np.float32))).astype(np.float32) / 255
+
+
+def test_colour_interpolated_from_a_bayer_mosaic_is_refined():
+    plate = make_plate(127, SHAPE, "green", noise_sigma=0.0)
+    linear = srgb_to_linear(plate.rgb).astype(np.float64)
+    rng = np.random.default_rng(0)
+    demosaiced = _bayer_camera(linear, rng, demosaic=True)
+    assert mosaic_interpolated(demosaiced) and chroma_subsampled(demosaiced)
+    three_sensor = _bayer_camera(linear, rng, demosaic=False)
+    assert not mosaic_interpolated(three_sensor) and not chroma_subsampled(three_sensor)
+    keyer = ChromaKeyer(KeyerSettings())
+    keyer.process(demosaiced)
+    assert keyer.luma_refine_active is True
 
 
 def test_subsampling_is_detected_in_both_decoder_styles(h264_plates):

@@ -31,6 +31,7 @@ import cv2
 import numba
 import numpy as np
 
+from guangying.base.colour import srgb_to_linear
 from guangying.keyer.maths import LUMA_709  # the luma weights, on the sRGB-encoded channels here
 
 RADIUS_CELLS = 1  # fit window (2r + 1)² cells of 2×2 px ≈ 6×6 px: large enough for both sides of an edge
@@ -97,15 +98,45 @@ def _axis_scores(chroma: np.ndarray, luma: np.ndarray, axis: int) -> tuple[float
     return (c_curve / c_slope) / (y_curve / y_slope), block
 
 
-def chroma_subsampled(rgb_srgb: np.ndarray) -> bool:
-    """Whether the frame's colour was stored at half resolution across or down (4:2:0, 4:2:2).
+MOSAIC_THRESHOLD = 2.0  # noise power between the 2×2 mosaic phases: ~1 native, ≥ 10 interpolated
 
-    A decoder brings such chroma back to full size either by repeating each sample (then pairs of
-    pixels share one chroma value: steps inside the pairs vanish next to steps between them) or by
+
+def mosaic_interpolated(rgb_srgb: np.ndarray) -> bool:
+    """Whether the frame's colour was interpolated from a Bayer mosaic (a single-sensor camera's
+    demosaiced frames, stored uncompressed): each channel was sampled at a quarter or half of the
+    sites and filled in between, so its colour has less resolution than its luma, as in 4:2:0.
+
+    Interpolation averages the sensor's noise: in linear light, each channel's fine-scale noise
+    power then differs between the four positions of the 2×2 mosaic (a sampled site keeps it all,
+    an interpolated one a fraction), whereas native colour has the same noise everywhere. The median
+    over the channels of the largest to smallest power of the four phases (of the detail finer than
+    3×3 px) says which. A frame without noise counts as native; lossy compression (JPEG, H.264)
+    wipes the pattern out, but it subsamples the colour itself (see :func:`chroma_subsampled`).
+    """
+    linear = srgb_to_linear(np.ascontiguousarray(rgb_srgb, np.float32))
+    h, w = linear.shape[:2]
+    if h < 8 or w < 8:
+        return False
+    ratios = []
+    for c in range(3):
+        detail = linear[..., c] - cv2.blur(linear[..., c], (3, 3))
+        power = [float(np.median(np.square(detail[i::2, j::2]))) for i in (0, 1) for j in (0, 1)]
+        ratios.append(max(power) / min(power) if min(power) > 1e-12 else 1.0)
+    return float(np.median(ratios)) >= MOSAIC_THRESHOLD
+
+
+def chroma_subsampled(rgb_srgb: np.ndarray) -> bool:
+    """Whether the frame's colour has half the resolution of its luma across or down: stored so
+    (4:2:0, 4:2:2) or interpolated from a Bayer mosaic (:func:`mosaic_interpolated`).
+
+    A decoder brings subsampled chroma back to full size either by repeating each sample (then pairs
+    of pixels share one chroma value: steps inside the pairs vanish next to steps between them) or by
     interpolating it (then it has much less curvature for its slope than the luma, whose detail is
     native). Either sign, in either chroma plane, along either axis, counts. A frame without colour
-    edges or noise counts as full resolution. About 50 ms at 1080p: run once per clip.
+    edges or noise counts as full resolution. About 80 ms at 1080p: run once per clip.
     """
+    if mosaic_interpolated(rgb_srgb):
+        return True
     ycc = cv2.cvtColor(np.ascontiguousarray(rgb_srgb, np.float32), cv2.COLOR_RGB2YCrCb)
     for axis in (0, 1):
         if ycc.shape[axis] < 8:
