@@ -286,8 +286,8 @@ def screen_lit_floor(
     lit = cv2.dilate(np.where(seeds > 0, lit, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
     plain = cv2.dilate(np.where(seeds > 0, plain, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
     seeds = cv2.dilate(seeds, np.ones((3, 3), np.uint8)).astype(np.float32)
-    filled = _fill_push_pull(np.stack([lit, plain], axis=-1), seeds)
-    filled, plain = filled[..., 0], filled[..., 1]
+    filled = _fill_push_pull(lit[..., None], seeds)[..., 0]
+    plain = _fill_push_pull(plain[..., None], seeds)[..., 0]
     if mixed is not None:
         # A mix of the lit surface with the screen (its silhouette, strands beyond it) carries the
         # surface's screen light, not the margin its texture needs to stay solid.
@@ -317,8 +317,12 @@ def subject_coverage(
     """
     near = near_remainder_rgb @ LUMA_709
     q = (remainder_rgb @ LUMA_709) / np.maximum(near, 1e-6)
-    norms = np.linalg.norm(remainder_rgb, axis=-1) * np.linalg.norm(near_remainder_rgb, axis=-1)
-    same_material = np.sum(remainder_rgb * near_remainder_rgb, axis=-1) >= HUE_MATCH * norms
+    # Channel by channel: numpy's reductions over a last axis of 3 cost more than the arithmetic.
+    a, b = remainder_rgb, near_remainder_rgb
+    dot = a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
+    aa = a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1] + a[..., 2] * a[..., 2]
+    bb = b[..., 0] * b[..., 0] + b[..., 1] * b[..., 1] + b[..., 2] * b[..., 2]
+    same_material = (dot >= 0) & (dot * dot >= HUE_MATCH * HUE_MATCH * aa * bb)
     return q.astype(np.float32), (near >= DARK_SUBJECT) & same_material
 
 
@@ -382,7 +386,6 @@ def estimate_subject(
         [
             np.clip(TEXTURE_MARGIN * ratio, 0.0, SPILL_FLOOR_MAX)[..., None],
             small_rgb_linear,
-            remainder[..., None],
             remainder_rgb,
         ],
         axis=-1,
@@ -391,11 +394,12 @@ def estimate_subject(
     gaps = None
     if rgb_srgb is not None:
         gaps = lambda cells: gap_fractions(rgb_srgb, cells, small_plate_linear, screen, balance)  # noqa: E731
-    coverage, measured = subject_coverage(remainder_rgb, filled[..., 5:8])
+    near_remainder_rgb = filled[..., 4:7]
+    coverage, measured = subject_coverage(remainder_rgb, near_remainder_rgb)
     # Texture varies a surface's light by up to the margin; a cell keeping less is a mix.
     mixed = measured & (coverage < 1.0 / TEXTURE_MARGIN)
     lit = np.maximum(
-        screen_lit_floor(ratio, remainder, filled[..., 4], gaps, mixed),
+        screen_lit_floor(ratio, remainder, near_remainder_rgb @ LUMA_709, gaps, mixed),
         subject_light_floor(ratio, coverage, measured),
     )
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
