@@ -7,7 +7,8 @@ The keyer (and :mod:`guangying.evaluation.synthetic`) think in three channels: a
 - **Light.** A key light (daylight, 5600 K), screen lights of another colour temperature and with a
   fluorescent green line lighting the screen; the subject is lit by the key and by *bounce* from the
   screen, whose spectrum is the screen's reflectance times both lights, reddened or blued again by a
-  second bounce off the floor/screen corner (so it is not the screen's own colour), and it reflects
+  second bounce off the floor/screen corner (so it is not the screen's own colour) and no brighter
+  than a passive screen can give (a white surface seeing only screen reflects its radiance), and it reflects
   the screen behind it in a neutral *sheen* (glossy fabric, hair's specular lobe) that is strongest
   at grazing angles, i.e. at the silhouette. Every term is reflectance × light × camera sensitivity,
   multiplied per band before the camera integrates it.
@@ -30,6 +31,7 @@ bounce, no sheen), through the same camera without noise.
 from __future__ import annotations
 
 import functools
+import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -186,7 +188,9 @@ class _Layer:
 class _Scene:
     """Geometry helpers and lighting for one plate; everything in raw camera RGB."""
 
-    def __init__(self, rng: np.random.Generator, shape: tuple[int, int], screen_name: str) -> None:
+    def __init__(
+        self, rng: np.random.Generator, shape: tuple[int, int], screen_name: str, bounce_gain: float = 1.0
+    ) -> None:
         self.rng, self.shape = rng, shape
         h, w = shape
         reflectance = SCREEN_REFLECTANCE[screen_name]
@@ -202,11 +206,18 @@ class _Scene:
         )
         self.screen_scale = level / camera_rgb(screen_spectrum).max()
         # Bounce: the screen's light off the floor and screen corner; a second screen bounce makes it
-        # more saturated, and it carries the key light the screen reflects too.
+        # more saturated, and it carries the key light the screen reflects too. In the screen's own
+        # exposure: a passive screen cannot light a subject brighter than it looks itself, so a white
+        # surface that sees nothing but screen (``bounce`` = 1, the view factor) reflects about the
+        # screen's radiance (1.1–1.3× here, with the key light on the screen near the subject).
+        # ``bounce_gain`` > 1 breaks that on purpose (a stress case).
         self.bounce_light = (
-            reflectance * (SCREEN_LIGHT + 0.5 * KEY_LIGHT) * (reflectance / reflectance.max()) ** 0.5
+            bounce_gain
+            * self.screen_scale
+            * reflectance
+            * (SCREEN_LIGHT + 0.5 * KEY_LIGHT)
+            * (reflectance / reflectance.max()) ** 0.5
         )
-        self.bounce_light = self.bounce_light / max(float(camera_rgb(self.bounce_light).max()), 1e-6)
 
     def smooth(self, cells: int) -> np.ndarray:
         """Smooth random field in −1…1."""
@@ -252,12 +263,11 @@ class _Scene:
         solid: bool = True,
     ) -> _Layer:
         """A lit surface: reflectance × (key light · key + bounce light · bounce) · texture, plus the
-        screen behind reflected neutrally · sheen (all (H, W) fields or scalars)."""
+        screen behind reflected neutrally · sheen (all (H, W) fields or scalars). ``bounce`` is the
+        share of the surface's view filled by lit screen (0–1)."""
         rho = MATERIALS[material]
         key_rgb = camera_rgb(rho * KEY_LIGHT)
-        bounce_rgb = camera_rgb(rho * self.bounce_light) / max(
-            float(camera_rgb(self.bounce_light).max()), 1e-6
-        )
+        bounce_rgb = camera_rgb(rho * self.bounce_light)
         shade = np.asarray(key * texture, np.float32)[..., None] if np.ndim(key * texture) else key * texture
         clean = np.broadcast_to(shade * key_rgb, self.shape + (3,)).astype(np.float32)
         extra = np.asarray(bounce * texture, np.float32)
@@ -564,10 +574,12 @@ def capture(
 
 
 def render_plate(
-    seed: int, group: str, screen_name: str, shape: tuple[int, int] = (360, 640)
+    seed: int, group: str, screen_name: str, shape: tuple[int, int] = (360, 640), bounce_gain: float = 1.0
 ) -> RenderedPlate:
     """Render one plate of ``group`` (one of :data:`GROUPS`) on ``screen_name`` (one of :data:`SCREENS`).
 
+    ``bounce_gain`` scales the screen's bounce light on the subject beyond what a passive screen can
+    give (1 = physical; the renderer's first version lit subjects 2–3.6× brighter, as 3 about does).
     Deterministic for a seed. ``solid`` marks α* = 1 pixels of solid subjects (glass, smoke and
     motion-blurred parts excluded), for the hole measure.
     """
@@ -576,7 +588,9 @@ def render_plate(
     if screen_name not in SCREEN_REFLECTANCE:
         raise SettingsError(f"unknown screen {screen_name!r}: use one of {', '.join(SCREENS)}")
     rng = np.random.default_rng(seed)
-    scene = _Scene(rng, shape, screen_name)
+    if not (math.isfinite(bounce_gain) and bounce_gain >= 0):
+        raise SettingsError(f"bounce_gain {bounce_gain}: need a finite number ≥ 0")
+    scene = _Scene(rng, shape, screen_name, bounce_gain)
     layers = _BUILDERS[group](scene)
     alpha: np.ndarray = np.zeros(shape, np.float32)
     premult = np.zeros(shape + (3,), np.float32)
