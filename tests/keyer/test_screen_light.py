@@ -107,3 +107,26 @@ def test_strands_carrying_the_rims_screen_light_are_not_made_solid_beside_it():
     beside[:88] = False  # the 12 px of strands next to the block
     assert abs(float(key[strands].mean()) - 0.5) < 0.1
     assert np.mean(key[beside] >= 0.95) < 0.1
+
+
+def test_a_rim_is_measured_against_its_own_material_not_a_neighbours():
+    # A chin over a collar: a skin-coloured block, 12 px of screen, then a grey block whose top rim
+    # reflects up to 70% of the screen, fading over 16 px (grazing angle). A smooth fill of the two
+    # solids' colours is neither's: the rim must be compared with the grey (the nearest solid of its
+    # own object), which it keeps whole. (Main before this test: a 2125 px hole.)
+    rng = np.random.default_rng(8)
+    h, w = 360, 640
+    screen = np.array([0.06, 0.30, 0.05], np.float32) * (1.0 + 0.1 * np.linspace(-1, 1, w))[None, :, None]
+    alpha = np.zeros((h, w), np.float32)
+    f = np.zeros((h, w), np.float32)
+    own = np.zeros((h, w, 3), np.float32)
+    alpha[60:168, 200:440] = 1.0
+    own[60:168, 200:440] = (0.45, 0.25, 0.18)
+    alpha[180:, 120:520] = 1.0
+    own[180:, 120:520] = (0.15, 0.15, 0.15)
+    f[180:196, 120:520] = 0.7 * np.linspace(1.0, 0.0, 16)[:, None]
+    colour = alpha[..., None] * (own + f[..., None] * screen) + (1.0 - alpha[..., None]) * screen
+    colour = colour + rng.normal(0.0, 0.003, colour.shape).astype(np.float32)
+    rgb = linear_to_srgb(np.clip(colour, 0.0, 1.0)).astype(np.float32)
+    key = ChromaKeyer(KeyerSettings()).process(rgb).alpha
+    assert largest_hole_px(key, alpha >= 1.0) <= 50

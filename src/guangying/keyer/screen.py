@@ -245,6 +245,9 @@ def screen_lit_floor(
     has no gaps: at most 15% of a seed cell's pixels may be as screen-like as clear screen (hair
     fringes and thin smoke have many).
 
+    A cell its own light shows to be a mix (``mixed``) is no seed, whatever its shape: a dense fringe
+    of pale strands is a step behind the silhouette too.
+
     Ratios are clamped to 0.8: brighter screen light than that is left to the key. Spread from the
     seeds, the credit carries the texture margin, except in cells marked ``mixed`` (bool (h, w):
     partial mixes, see :func:`subject_coverage`) that are more screen-like than the seeds: they get
@@ -276,6 +279,8 @@ def screen_lit_floor(
     # Only a solid subject nearby says what "whole" is: an isolated prop has nothing to compare with.
     whole |= cv2.dilate((ratio < SPILL_FLOOR_MAX).astype(np.uint8), kernel) == 0
     seeds = (enclosed | step) & whole
+    if mixed is not None:
+        seeds &= ~mixed
     if gaps is not None:
         seeds &= gaps(seeds) <= GAPS_MAX
     seeds = seeds.astype(np.uint8)
@@ -345,6 +350,31 @@ def subject_light_floor(ratio: np.ndarray, coverage: np.ndarray, measured: np.nd
     return np.where(credit, np.maximum(lit, 0.0), 0.0).astype(np.float32)
 
 
+def nearest_solid(
+    values: np.ndarray, solid: np.ndarray, objects: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(near, connected): ``values`` (h, w, c) of the nearest ``solid`` (h, w, uint8 0/1) cell,
+    averaged over the solid cells of the 7×7 around it (texture), and bool (h, w): that cell lies in
+    the cell's own object (``objects``, int labels (h, w) of regions apart from clear screen).
+
+    Not a smooth fill: between two subjects (a chin over a shirt collar) a fill blends their colours
+    into one that is neither's; and a prop standing free in the screen with no solid core of its own
+    has no reference at all, however close another subject is."""
+    if not solid.any():
+        return values, np.zeros(solid.shape, bool)
+    box = np.ones((7, 7), np.float32)
+    weight = cv2.filter2D(solid.astype(np.float32), -1, box, borderType=cv2.BORDER_CONSTANT)
+    summed = cv2.filter2D(values * solid[..., None], -1, box, borderType=cv2.BORDER_CONSTANT)
+    mean = summed.reshape(values.shape) / np.maximum(weight, 1.0)[..., None]
+    _, labels = cv2.distanceTransformWithLabels(
+        (solid == 0).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    # DIST_LABEL_PIXEL numbers the zero pixels (the solid cells) in row-major order from 1.
+    ys, xs = np.nonzero(solid)
+    source = labels - 1
+    return mean[ys, xs][source].astype(np.float32), objects[ys, xs][source] == objects
+
+
 def estimate_subject(
     small_rgb_linear: np.ndarray,
     small_plate_linear: np.ndarray,
@@ -386,7 +416,6 @@ def estimate_subject(
         [
             np.clip(TEXTURE_MARGIN * ratio, 0.0, SPILL_FLOOR_MAX)[..., None],
             small_rgb_linear,
-            remainder_rgb,
         ],
         axis=-1,
     )
@@ -394,8 +423,14 @@ def estimate_subject(
     gaps = None
     if rgb_srgb is not None:
         gaps = lambda cells: gap_fractions(rgb_srgb, cells, small_plate_linear, screen, balance)  # noqa: E731
-    near_remainder_rgb = filled[..., 4:7]
+    # Objects: regions apart from clear screen; a solid subject speaks only for its own object.
+    _, objects = cv2.connectedComponents((ratio < CLEAR_RATIO).astype(np.uint8), connectivity=8)
+    near_remainder_rgb, connected = nearest_solid(remainder_rgb, solid, objects)
+    # A cell that reads as clear screen is no object of its own (a strand thinner than a cell): it
+    # keeps the nearest solid subject.
+    connected |= ratio >= CLEAR_RATIO
     coverage, measured = subject_coverage(remainder_rgb, near_remainder_rgb)
+    measured &= connected
     # Texture varies a surface's light by up to the margin; a cell keeping less is a mix.
     mixed = measured & (coverage < 1.0 / TEXTURE_MARGIN)
     lit = np.maximum(
