@@ -37,6 +37,16 @@ def test_hair_strands_keep_their_partial_alpha():
     assert np.mean(alpha[strands] >= 0.95) < 0.3  # not turned solid
 
 
+def test_a_dense_pale_fringe_seeds_no_screen_light_credit():
+    # Grey hair on a saturated screen: the dense fringe is a step behind the silhouette like a lit
+    # rim, but its own light shows it is a mix. Thin strands (α* < 0.5) keyed solid: 6.2 % when the
+    # fringe could seed the credit, 3.3 % now.
+    plate = sr.render_plate(53, "blond and grey hair", "saturated green", SHAPE)
+    alpha = _key(plate)
+    thin = (plate.alpha > 0.02) & (plate.alpha < 0.5)
+    assert np.mean(alpha[thin] > 0.95) < 0.045
+
+
 def test_motion_blurred_hands_stay_blurred():
     plate = sr.render_plate(54, "skin and moving hands", "teal-green", SHAPE)
     alpha = _key(plate)
