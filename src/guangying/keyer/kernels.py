@@ -67,7 +67,8 @@ def _marked_pixels(cells, w):
 @numba.njit(inline="always")
 def _key_pairs(key_row, y, key_pairs, edge_rows):
     """For pixels 2j and 2j + 1 of row y (the last repeated on an odd width): the sum of their keys
-    bounded to refine.KEY_LOW…KEY_HIGH, and whether either key is strictly between 0 and 1."""
+    bounded to refine.KEY_LOW…KEY_HIGH, and whether either key is strictly between 0 and 1.
+    (numba freezes those bounds into the cached kernel: changing them must touch this file.)"""
     w = key_row.shape[0]
     for j in range(w // 2):  # full pairs: branch-free, so it vectorises
         k0 = key_row[2 * j]

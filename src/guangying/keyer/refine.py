@@ -17,7 +17,9 @@ resolution; ChromaKeyer checks that once per clip.
 
 Only the edge band changes: pixels in a cell where the key is strictly between 0 and 1; solid
 subject and clear screen keep their exact values. The input is the unclamped key (α = clamp(key)),
-bounded to −0.5…1.5 so that a saturated subject colour far beyond "opaque" cannot dominate the fit.
+bounded to −0.5…1: above 1 the key says only "opaque" (the spill floor's texture margin, a subject
+colour far beyond the screen's), and fitting that excess would carry it onto the mixes beside it, an
+edge that reads too opaque. Below 0 a margin is kept: it holds clear screen clear against noise.
 
 :func:`refine_edges_reference` is the readable numpy definition. The fast path is split for the
 key kernel: :func:`fit_edges` fits only the cells the band reads (numba, serial) and the kernel's
@@ -35,7 +37,7 @@ from guangying.base.colour import srgb_to_linear
 from guangying.keyer.maths import LUMA_709  # the luma weights, on the sRGB-encoded channels here
 
 RADIUS_CELLS = 1  # fit window (2r + 1)² cells of 2×2 px ≈ 6×6 px: large enough for both sides of an edge
-KEY_LOW, KEY_HIGH = -0.5, 1.5  # bounds on the key the fit sees
+KEY_LOW, KEY_HIGH = -0.5, 1.0  # bounds on the key the fit sees
 
 
 def _cells(x: np.ndarray) -> np.ndarray:
