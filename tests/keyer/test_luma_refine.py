@@ -17,7 +17,6 @@ from guangying.evaluation.synthetic import make_plate
 from guangying.keyer import ChromaKeyer, KeyerSettings, polygon_mask
 from guangying.keyer.reference import floor_at_full_size, key_reference
 from guangying.keyer.refine import (
-    KEY_HIGH,
     KEY_LOW,
     apply_fit,
     chroma_subsampled,
@@ -170,7 +169,7 @@ def test_solid_subject_and_clear_screen_keep_their_values():
 
 
 def _key_pairs(key: np.ndarray) -> np.ndarray:
-    bounded = np.clip(key, KEY_LOW, KEY_HIGH)
+    bounded = np.clip(key, KEY_LOW, 1.0)
     if key.shape[1] % 2:
         bounded = np.concatenate([bounded, bounded[:, -1:]], axis=1)
     return (bounded[:, 0::2] + bounded[:, 1::2]).astype(np.float32)
@@ -249,3 +248,27 @@ def test_eps_must_be_positive():
         KeyerSettings(luma_refine_eps=0.0)
     with pytest.raises(ValueError, match="luma_refine"):
         KeyerSettings(luma_refine="yes")  # type: ignore[arg-type]
+
+
+def test_a_lit_rim_s_margin_does_not_make_its_blurred_edge_opaque():
+    # A grey block whose 10 px rim reflects up to 45% of the screen (credited as screen light, with
+    # the texture margin: the key reads far beyond opaque there), its edge lens-blurred. Fitting the
+    # key's excess over opaque carried it onto the mixes: pixels of α* 0.3–0.7 read +0.23 too opaque
+    # before the fit bounded the key at an opaque pixel's (+0.18 now; the rest is the margin itself).
+    rng = np.random.default_rng(12)
+    h, w = 240, 320
+    screen = np.array([0.06, 0.30, 0.05], np.float32) * (1.0 + 0.1 * np.linspace(-1, 1, w))[None, :, None]
+    inside = np.zeros((h, w), np.float32)
+    inside[60:, 80:240] = 1.0
+    depth_px = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
+    sheen = np.where(inside > 0, 0.45 * np.clip(1.0 - (depth_px - 1.0) / 10.0, 0.0, 1.0), 0.0)
+    grey = np.array([0.15, 0.15, 0.15], np.float32)
+    sharp = inside[..., None] * (grey + sheen[..., None] * screen) + (1.0 - inside[..., None]) * screen
+    colour = cv2.GaussianBlur(sharp.astype(np.float32), (0, 0), 1.2)
+    alpha = cv2.GaussianBlur(inside, (0, 0), 1.2)
+    colour = colour + rng.normal(0.0, 0.003, colour.shape).astype(np.float32)
+    rgb = linear_to_srgb(np.clip(colour, 0.0, 1.0)).astype(np.float32)
+    key = ChromaKeyer(KeyerSettings(luma_refine="on")).process(rgb).alpha
+    mid = (alpha > 0.3) & (alpha < 0.7)
+    assert float((key - alpha)[mid].mean()) < 0.2
+    assert float(key[inside > 0][depth_px[inside > 0] > 3].min()) > 0.9  # the lit rim stays solid

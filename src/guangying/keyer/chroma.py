@@ -14,7 +14,7 @@ from guangying.keyer import kernels
 from guangying.keyer.maths import screen_channels
 from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
 from guangying.keyer.noise import black_clip_field, saturation_ratio
-from guangying.keyer.refine import apply_fit, chroma_subsampled, edge_cells_from_rows, fit_edges
+from guangying.keyer.refine import apply_fit, chroma_subsampled, edge_cells_from_rows, fit_edges, opaque_key
 from guangying.keyer.screen import (
     NoScreenError,
     detect_screen,
@@ -196,8 +196,12 @@ class ChromaKeyer:
         # the full clip applies).
         clear_below = -0.5 * st.clip_black / (st.clip_white - st.clip_black)
         params = np.array(
-            [st.screen_balance, st.despill_bias, kernels.LUMA_709[s], clear_below, st.clip_white], np.float32
-        )
+            [
+                st.screen_balance, st.despill_bias, kernels.LUMA_709[s], clear_below, st.clip_white,
+                opaque_key(st.clip_black, st.clip_white),
+            ],
+            np.float32,
+        )  # fmt: skip
 
         def flags(mode: int) -> np.ndarray:
             return np.array(

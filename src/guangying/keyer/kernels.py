@@ -18,7 +18,7 @@ import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.keyer.maths import PROJECTION_TOLERANCE, colour_difference
-from guangying.keyer.refine import KEY_HIGH, KEY_LOW
+from guangying.keyer.refine import KEY_LOW
 
 # sRGB decode/encode by nearest sample in 4096-entry tables (16 KiB each, so both stay in L1 cache).
 # The encode table is indexed by sqrt(linear), which spreads its samples where the curve is steep:
@@ -36,7 +36,7 @@ _STEPS = np.float32(LUT_STEPS)
 _HALF = np.float32(0.5)
 _EPS_DIFF = np.float32(1e-4)
 _EPS_ALPHA = np.float32(0.1)  # un-mixing divides by max(α, this): see maths.unmix_foreground
-_KEY_LOW, _KEY_HIGH = np.float32(KEY_LOW), np.float32(KEY_HIGH)
+_KEY_LOW = np.float32(KEY_LOW)
 
 
 @numba.njit(inline="always", fastmath=True)
@@ -65,19 +65,19 @@ def _marked_pixels(cells, w):
 
 
 @numba.njit(inline="always")
-def _key_pairs(key_row, y, key_pairs, edge_rows):
+def _key_pairs(key_row, y, key_pairs, edge_rows, key_high):
     """For pixels 2j and 2j + 1 of row y (the last repeated on an odd width): the sum of their keys
-    bounded to refine.KEY_LOW…KEY_HIGH, and whether either key is strictly between 0 and 1.
-    (numba freezes those bounds into the cached kernel: changing them must touch this file.)"""
+    bounded to refine.KEY_LOW…``key_high``, and whether either key is strictly between 0 and 1.
+    (numba freezes KEY_LOW into the cached kernel: changing it must touch this file.)"""
     w = key_row.shape[0]
     for j in range(w // 2):  # full pairs: branch-free, so it vectorises
         k0 = key_row[2 * j]
         k1 = key_row[2 * j + 1]
-        key_pairs[y, j] = min(max(k0, _KEY_LOW), _KEY_HIGH) + min(max(k1, _KEY_LOW), _KEY_HIGH)
+        key_pairs[y, j] = min(max(k0, _KEY_LOW), key_high) + min(max(k1, _KEY_LOW), key_high)
         edge_rows[y, j] = ((k0 > _ZERO) & (k0 < _ONE)) | ((k1 > _ZERO) & (k1 < _ONE))
     if w % 2:
         k0 = key_row[w - 1]
-        key_pairs[y, w // 2] = np.float32(2.0) * min(max(k0, _KEY_LOW), _KEY_HIGH)
+        key_pairs[y, w // 2] = np.float32(2.0) * min(max(k0, _KEY_LOW), key_high)
         edge_rows[y, w // 2] = (k0 > _ZERO) & (k0 < _ONE)
 
 
@@ -142,7 +142,8 @@ def key_kernel(
     bilinearly (pixel centres aligned like cv2.resize) from any grid, 1×1 included; so is ``plate``,
     the linear screen colour, and ``subject``, the nearby solid subject colour (maths.project_alpha),
     needed only where something is seen. ``params`` float32 = (balance, despill_bias, luma weight of
-    the screen channel, clear-screen threshold, clip_white); ``flags`` =
+    the screen channel, clear-screen threshold, clip_white, the key of an opaque pixel
+    (:func:`guangying.keyer.refine.opaque_key`)); ``flags`` =
     (s, o1, o2, mode, despill, replace, unmix, use_background, use_garbage, use_core, project,
     write_key). MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both;
     MODE_FUSED does everything. For the luma-guided edge refinement (:mod:`guangying.keyer.refine`):
@@ -163,6 +164,7 @@ def key_kernel(
     kh, kw = key_scale.shape[0], key_scale.shape[1]
     sh, sw = subject.shape[0], subject.shape[1]
     balance, bias, luma_s, clear_below, clip_white = params[0], params[1], params[2], params[3], params[4]
+    key_high = params[5]
     s, o1, o2, mode, despill, replace = flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]
     unmix, use_bg, use_garbage, use_core = flags[6], flags[7], flags[8], flags[9]
     reads_alpha = mode == MODE_FOREGROUND or mode == MODE_PATCH
@@ -220,7 +222,7 @@ def key_kernel(
                 alpha[y, x] = a
         if mode == MODE_ALPHA and not project:
             if write_key:
-                _key_pairs(key_row, y, key_pairs, edge_rows)
+                _key_pairs(key_row, y, key_pairs, edge_rows, key_high)
             continue
         # Pass 2: α from the subject colour where it explains the pixel better, then the foreground.
         # One vectorised clear, then only pixels with something to see.
@@ -338,7 +340,7 @@ def key_kernel(
             fg[y, x, o1] = _encode(encode_lut, ca)
             fg[y, x, o2] = _encode(encode_lut, cb)
         if write_key:
-            _key_pairs(key_row, y, key_pairs, edge_rows)
+            _key_pairs(key_row, y, key_pairs, edge_rows, key_high)
 
 
 def _serial_copy(fn):  # type: ignore[no-untyped-def]

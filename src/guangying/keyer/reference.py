@@ -17,7 +17,7 @@ from guangying.keyer.maths import (
     unmix_foreground,
 )
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
-from guangying.keyer.refine import chroma_subsampled, refine_edges_reference
+from guangying.keyer.refine import chroma_subsampled, opaque_key, refine_edges_reference
 from guangying.keyer.settings import KeyerSettings
 
 
@@ -64,7 +64,9 @@ def key_reference(
     key = ((final - black) / (settings.clip_white - black)).astype(np.float32)
     refine = settings.luma_refine == "on" or (settings.luma_refine == "auto" and chroma_subsampled(rgb_srgb))
     if refine:
-        alpha = refine_edges_reference(rgb_srgb, key, settings.luma_refine_eps)
+        alpha = refine_edges_reference(
+            rgb_srgb, key, settings.luma_refine_eps, opaque_key(settings.clip_black, settings.clip_white)
+        )
     else:
         alpha = np.clip(key, 0.0, 1.0)
     # Specks go first so growing cannot enlarge them; softness last so it blurs the final shape.

@@ -17,9 +17,10 @@ resolution; ChromaKeyer checks that once per clip.
 
 Only the edge band changes: pixels in a cell where the key is strictly between 0 and 1; solid
 subject and clear screen keep their exact values. The input is the unclamped key (α = clamp(key)),
-bounded to −0.5…1: above 1 the key says only "opaque" (the spill floor's texture margin, a subject
-colour far beyond the screen's), and fitting that excess would carry it onto the mixes beside it, an
-edge that reads too opaque. Below 0 a margin is kept: it holds clear screen clear against noise.
+bounded below at −0.5 (a margin that holds clear screen clear against noise) and above at the key
+of an opaque pixel, :func:`opaque_key`: what lies beyond is only "opaque" (the spill floor's texture
+margin, a subject colour far beyond the screen's), and fitted it would carry its excess onto the
+mixes beside it, a soft edge that reads too opaque.
 
 :func:`refine_edges_reference` is the readable numpy definition. The fast path is split for the
 key kernel: :func:`fit_edges` fits only the cells the band reads (numba, serial) and the kernel's
@@ -37,7 +38,13 @@ from guangying.base.colour import srgb_to_linear
 from guangying.keyer.maths import LUMA_709  # the luma weights, on the sRGB-encoded channels here
 
 RADIUS_CELLS = 1  # fit window (2r + 1)² cells of 2×2 px ≈ 6×6 px: large enough for both sides of an edge
-KEY_LOW, KEY_HIGH = -0.5, 1.0  # bounds on the key the fit sees
+KEY_LOW = -0.5  # lower bound on the key the fit sees
+
+
+def opaque_key(clip_black: float, clip_white: float) -> float:
+    """The key of a pixel at raw α = 1 under the clip (α = (α_raw − clip_black)/(clip_white −
+    clip_black)): the fit's upper bound on the key."""
+    return (1.0 - clip_black) / (clip_white - clip_black)
 
 
 def _cells(x: np.ndarray) -> np.ndarray:
@@ -54,16 +61,17 @@ def _box_mean(x: np.ndarray, radius: int) -> np.ndarray:
 
 
 def refine_edges_reference(
-    rgb_srgb: np.ndarray, key: np.ndarray, eps: float, radius: int = RADIUS_CELLS
+    rgb_srgb: np.ndarray, key: np.ndarray, eps: float, key_high: float = 1.0, radius: int = RADIUS_CELLS
 ) -> np.ndarray:
     """α (H, W) float32 from the unclamped ``key`` (H, W) and the sRGB frame (H, W, 3), refined by
     the luma in the edge band and clamp(key, 0, 1) elsewhere. ``eps`` is a variance of the sRGB luma
-    (0–1 units): detail weaker than that is treated as noise.
+    (0–1 units): detail weaker than that is treated as noise. ``key_high``: the key of an opaque pixel
+    (:func:`opaque_key`), the fit's upper bound.
     """
     h, w = key.shape
     luma = np.asarray(rgb_srgb, np.float32) @ LUMA_709
     y_cells = _cells(luma)
-    k_cells = _cells(np.clip(key, KEY_LOW, KEY_HIGH).astype(np.float32))
+    k_cells = _cells(np.clip(key, KEY_LOW, key_high).astype(np.float32))
     mean_y, mean_k = _box_mean(y_cells, radius), _box_mean(k_cells, radius)
     var_y = _box_mean(y_cells * y_cells, radius) - mean_y * mean_y
     a = (_box_mean(y_cells * k_cells, radius) - mean_y * mean_k) / (var_y + np.float32(eps))
