@@ -214,24 +214,6 @@ def subject_remainder(
     return np.maximum(small_rgb_linear - ratio[..., None] * small_plate_linear, 0.0)
 
 
-def _between_solids(solid: np.ndarray, reach: int) -> np.ndarray:
-    """bool (h, w): ``solid`` (h, w) bool lies within ``reach`` cells on both opposite sides, above
-    and below or left and right."""
-    out = np.zeros(solid.shape, bool)
-    for axis in (0, 1):
-        before = np.zeros(solid.shape, bool)
-        after = np.zeros(solid.shape, bool)
-        n = solid.shape[axis]
-        for d in range(1, min(reach, n - 1) + 1):
-            lead = [slice(None)] * 2
-            lag = [slice(None)] * 2
-            lead[axis], lag[axis] = slice(d, None), slice(None, n - d)
-            before[tuple(lead)] |= solid[tuple(lag)]
-            after[tuple(lag)] |= solid[tuple(lead)]
-        out |= before & after
-    return out
-
-
 def screen_lit_floor(
     ratio: np.ndarray,
     remainder: np.ndarray,
@@ -246,18 +228,16 @@ def screen_lit_floor(
     :func:`gap_fractions` for a mask of cells.
 
     Bounce and sheen add screen light to a solid subject, however dark; a colour-difference key reads
-    that as transparency (a dark coat glinting green at its rim, a fold facing the screen). Three
+    that as transparency (a dark coat glinting green at its rim, a fold facing the screen). Two
     patterns separate it from real transparency without looking at colour:
 
     - *enclosed*: a patch of screen-like colour with no clear screen next to it, only subject — a
       hole inside a solid subject (smoke, glass and hair fringes border clear screen);
     - *behind a sharp edge*: a cell well below clear screen (ratio < 0.6) within two cells of clear
       screen: the subject's colour is reached in one step, as at a solid silhouette, whereas motion
-      blur, smoke and hair fringes fade in over many cells. Its ratio spreads up to 3 cells;
-    - *between two solids*, beside a dark subject: solid subject within 3 cells on both opposite
-      sides (a lit hairline between dark hair and a forehead, which a fringe joins to the screen).
+      blur, smoke and hair fringes fade in over many cells. Its ratio spreads up to 3 cells.
 
-    All must also keep the subject's brightness once the screen light is taken away: C − ratio·S
+    Both must also keep the subject's brightness once the screen light is taken away: C − ratio·S
     keeps at least 85% of the nearest solid subject's (the same measure). Added light leaves the subject
     whole; a mix with the screen (a blurred gap between fingers) leaves only α of it. Next to a dark
     subject (luminance < 0.05) the two cannot be told apart, and a dark subject glinting with screen
@@ -295,13 +275,6 @@ def screen_lit_floor(
     size = 2 * STEP_REACH_CELLS + 1
     kernel = np.ones((size, size), np.uint8)
     near_remainder = cv2.erode(near_remainder.astype(np.float32), kernel)
-    # *between two solids*, beside a dark subject: solid subject on both sides (above and below, or
-    # left and right) within 3 cells — a band of screen light across dark hair over a forehead whose
-    # ends a fringe (or 4:2:0 chroma) joins to the clear screen, so that it is not enclosed. A bright
-    # subject's own light measures its screen light (:func:`subject_light_floor`); a bright veil with
-    # denser patches (smoke) would pass this shape.
-    between_solids = _between_solids(ratio < SPILL_FLOOR_MAX, STEP_REACH_CELLS) & ~beside
-    step |= between_solids & (ratio >= SPILL_FLOOR_MAX) & (near_remainder < DARK_SUBJECT)
     whole = (remainder >= SUBJECT_KEPT * near_remainder) | (near_remainder < DARK_SUBJECT)
     # Only a solid subject nearby says what "whole" is: an isolated prop has nothing to compare with.
     whole |= cv2.dilate((ratio < SPILL_FLOOR_MAX).astype(np.uint8), kernel) == 0
