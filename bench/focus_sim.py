@@ -13,6 +13,7 @@ reading's speed window) are chosen by a sweep on the tuning seeds; all tables us
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
 import platform
@@ -185,44 +186,36 @@ def gait_kalman_track(readings: list, ts: np.ndarray, step_hz: float, accel_nois
     return out
 
 
+def limit_in_dof(name: str, sensor: Callable[[], SensorModel], seeds: tuple[int, ...],
+                 track: Callable[[Scenario, list, np.ndarray], np.ndarray]) -> list[float]:
+    """Share of frames in DoF (135 mm f/2) of ``track(scenario, readings, frame times)`` per seed."""
+    scn = SCENARIOS[name]
+    ts = frame_times(scn.duration_s, 25)
+    return [evaluate(scn, ts, track(scn, simulate_readings(scn, sensor(), np.random.default_rng(seed)), ts),
+                     135, 2.0, COC_MM).in_dof for seed in seeds]
+
+
 def limits_table() -> list[str]:
     lines = ["| sensor | " + " | ".join(LIMIT_SCENARIOS) + " |", "|---" * (len(LIMIT_SCENARIOS) + 1) + "|"]
+
+    def gait_kalman(qa: float, qc: float) -> Callable[[Scenario, list, np.ndarray], np.ndarray]:
+        return lambda scn, rd, ts: gait_kalman_track(rd, ts, 1.8, qa, qc)
+
     grid = [(qa, qc) for qa in (1.0, 3.0, 10.0) for qc in (0.3, 1.0, 3.0)]
-    tune = {}
-    for qa, qc in grid:
-        ins = []
-        for name in LIMIT_SCENARIOS:
-            scn = SCENARIOS[name]
-            ts = frame_times(scn.duration_s, 25)
-            for seed in TUNE_SEEDS:
-                rd = simulate_readings(scn, SensorModel(), np.random.default_rng(seed))
-                ins.append(evaluate(scn, ts, gait_kalman_track(rd, ts, 1.8, qa, qc), 135, 2.0, COC_MM).in_dof)
-        tune[(qa, qc)] = float(np.mean(ins))
+    tune = {p: float(np.mean([v for name in LIMIT_SCENARIOS
+                              for v in limit_in_dof(name, SensorModel, TUNE_SEEDS, gait_kalman(*p))]))
+            for p in grid}
     qa, qc = max(grid, key=tune.__getitem__)
-    cells = []
-    for name in LIMIT_SCENARIOS:
-        scn = SCENARIOS[name]
-        ts = frame_times(scn.duration_s, 25)
-        ins = []
-        for seed in REPORT_SEEDS:
-            rd = simulate_readings(scn, SensorModel(), np.random.default_rng(seed))
-            ins.append(evaluate(scn, ts, gait_kalman_track(rd, ts, 1.8, qa, qc), 135, 2.0, COC_MM).in_dof)
-        cells.append(f"{np.mean(ins) * 100:.1f}")
+    cells = [f"{np.mean(limit_in_dof(name, SensorModel, REPORT_SEEDS, gait_kalman(qa, qc))) * 100:.1f}"
+             for name in LIMIT_SCENARIOS]
     lines.append(f"| gait-aware Kalman filter (acceleration noise {qa:g}, gait noise {qc:g}), TF-Luna-like | "
                  + " | ".join(cells) + " |")
     for label, sensor, sigma_m, motor_delay_s in LIMIT_SENSORS:
-        cells = []
-        for name in LIMIT_SCENARIOS:
-            scn = SCENARIOS[name]
-            cfg = ControllerConfig(135, 2.0, COC_MM, sensor_sigma_m=sigma_m,
-                                   latency_s=SENSOR_LATENCY_S + motor_delay_s,
-                                   sensor_latency_s=SENSOR_LATENCY_S)
-            ins = []
-            for seed in REPORT_SEEDS:
-                rd = simulate_readings(scn, sensor(), np.random.default_rng(seed))
-                ts = frame_times(scn.duration_s, 25)
-                ins.append(evaluate(scn, ts, run_controller(scn, rd, ts, cfg), 135, 2.0, COC_MM).in_dof)
-            cells.append(f"{np.mean(ins) * 100:.1f}")
+        cfg = ControllerConfig(135, 2.0, COC_MM, sensor_sigma_m=sigma_m,
+                               latency_s=SENSOR_LATENCY_S + motor_delay_s, sensor_latency_s=SENSOR_LATENCY_S)
+        ours = functools.partial(run_controller, config=cfg)
+        cells = [f"{np.mean(limit_in_dof(name, sensor, REPORT_SEEDS, ours)) * 100:.1f}"
+                 for name in LIMIT_SCENARIOS]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 

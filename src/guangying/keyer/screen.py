@@ -307,11 +307,15 @@ HUE_MATCH = 0.95  # cosine between two colours of one material (shading and text
 
 
 def subject_coverage(
-    remainder_rgb: np.ndarray, near_remainder_rgb: np.ndarray
+    remainder_rgb: np.ndarray,
+    near_remainder_rgb: np.ndarray,
+    remainder: np.ndarray,
+    near_remainder: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(q, measured), both (h, w): the share of the nearby solid subject's own light a cell keeps,
     and where that measures its coverage. ``remainder_rgb`` (h, w, 3) is :func:`subject_remainder`,
-    ``near_remainder_rgb`` the same of the nearest solid subject (ratio < 0.3).
+    ``near_remainder_rgb`` the same of the nearest solid subject (ratio < 0.3); ``remainder`` and
+    ``near_remainder`` (h, w) their luminances (the caller has them already).
 
     A pixel that mixes a subject (colour F, carrying screen light f·S from bounce or sheen) with the
     screen, C = α·(F + f·S) + (1 − α)·S, keeps α of the subject's own light once the screen light
@@ -320,15 +324,14 @@ def subject_coverage(
     to tell (luminance ≥ 0.05) and the cell's remainder has its hue (the same material: another
     subject's light says nothing about this one's coverage).
     """
-    near = near_remainder_rgb @ LUMA_709
-    q = (remainder_rgb @ LUMA_709) / np.maximum(near, 1e-6)
+    q = remainder / np.maximum(near_remainder, 1e-6)
     # Channel by channel: numpy's reductions over a last axis of 3 cost more than the arithmetic.
     a, b = remainder_rgb, near_remainder_rgb
     dot = a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
     aa = a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1] + a[..., 2] * a[..., 2]
     bb = b[..., 0] * b[..., 0] + b[..., 1] * b[..., 1] + b[..., 2] * b[..., 2]
     same_material = (dot >= 0) & (dot * dot >= HUE_MATCH * HUE_MATCH * aa * bb)
-    return q.astype(np.float32), (near >= DARK_SUBJECT) & same_material
+    return q.astype(np.float32), (near_remainder >= DARK_SUBJECT) & same_material
 
 
 def subject_light_floor(ratio: np.ndarray, coverage: np.ndarray, measured: np.ndarray) -> np.ndarray:
@@ -429,12 +432,13 @@ def estimate_subject(
     # A cell that reads as clear screen is no object of its own (a strand thinner than a cell): it
     # keeps the nearest solid subject.
     connected |= ratio >= CLEAR_RATIO
-    coverage, measured = subject_coverage(remainder_rgb, near_remainder_rgb)
+    near_remainder = near_remainder_rgb @ LUMA_709
+    coverage, measured = subject_coverage(remainder_rgb, near_remainder_rgb, remainder, near_remainder)
     measured &= connected
     # Texture varies a surface's light by up to the margin; a cell keeping less is a mix.
     mixed = measured & (coverage < 1.0 / TEXTURE_MARGIN)
     lit = np.maximum(
-        screen_lit_floor(ratio, remainder, near_remainder_rgb @ LUMA_709, gaps, mixed),
+        screen_lit_floor(ratio, remainder, near_remainder, gaps, mixed),
         subject_light_floor(ratio, coverage, measured),
     )
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
