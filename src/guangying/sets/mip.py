@@ -148,6 +148,15 @@ def _bilinear_add(flat, off, hk, wk, x, y, x_edge, y_edge, weight, out, i, j):  
         out[i, j, ch] += w00 * flat[a, ch] + w01 * flat[b, ch] + w10 * flat[c, ch] + w11 * flat[d, ch]
 
 
+@numba.njit(inline="always", fastmath=True)
+def _step2(dx, dy, w0, x_edge):  # type: ignore[no-untyped-def]
+    """Squared length of a step (dx, dy) in level-0 texels between neighbouring output pixels,
+    longitudes wrapped when x wraps (``x_edge`` 0); 0 where a neighbour has no texel."""
+    if x_edge == 0:
+        dx -= w0 * math.floor(dx / w0 + 0.5)
+    return dx * dx + dy * dy if math.isfinite(dx) and math.isfinite(dy) else 0.0
+
+
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def _sample_trilinear(flat, offsets, shapes, map_xy, x_edge, y_edge, lod_bias, out):  # type: ignore[no-untyped-def]
     h, w = map_xy.shape[0], map_xy.shape[1]
@@ -169,19 +178,9 @@ def _sample_trilinear(flat, offsets, shapes, map_xy, x_edge, y_edge, lod_bias, o
             i_n = i + 1 if i + 1 < h else i - 1
             fp2 = 0.0
             if jn >= 0:
-                dxu = map_xy[i, jn, 0] - x0
-                dyu = map_xy[i, jn, 1] - y0
-                if x_edge == 0:
-                    dxu -= w0 * math.floor(dxu / w0 + 0.5)
-                if math.isfinite(dxu) and math.isfinite(dyu):
-                    fp2 = max(fp2, dxu * dxu + dyu * dyu)
+                fp2 = max(fp2, _step2(map_xy[i, jn, 0] - x0, map_xy[i, jn, 1] - y0, w0, x_edge))
             if i_n >= 0:
-                dxv = map_xy[i_n, j, 0] - x0
-                dyv = map_xy[i_n, j, 1] - y0
-                if x_edge == 0:
-                    dxv -= w0 * math.floor(dxv / w0 + 0.5)
-                if math.isfinite(dxv) and math.isfinite(dyv):
-                    fp2 = max(fp2, dxv * dxv + dyv * dyv)
+                fp2 = max(fp2, _step2(map_xy[i_n, j, 0] - x0, map_xy[i_n, j, 1] - y0, w0, x_edge))
             lod = 0.5 * math.log2(fp2) + lod_bias if fp2 > 1.0 else lod_bias
             lod = min(max(lod, 0.0), n_levels - 1.0)
             k0 = int(lod)
