@@ -159,21 +159,25 @@ NEAR_SCREEN_PX = 24  # soft edges (motion blur, hair) reach at most this far fro
 GAP_RATIO = 0.85  # a pixel this screen-like is a gap onto the screen
 GAP_WINDOW_PX = 8
 GAPS_MAX = 0.15  # cells with more gap pixels than this are fringes (hair, smoke), not a lit surface
+BAND_DEPTH_CELLS = 8  # a lit band seeds only this many cells' path (inside the subject) from clear screen
+BAND_GAP_RATIO = 0.7  # ... and with no pixel this screen-like around it (a gap whose chroma is halved)
 
 
 @numba.njit(cache=True)
-def _gap_fractions(rgb, cells_y, cells_x, cell_h, cell_w, d_plate, channels, balance, table):  # noqa: ANN001, ANN202
+def _gap_fractions(rgb, cells_y, cells_x, cell_h, cell_w, d_plate, channels, balance, table, gap_ratio, reach):  # noqa: ANN001, ANN202, E501
     s, o1, o2 = channels[0], channels[1], channels[2]
     h, w = rgb.shape[0], rgb.shape[1]
     out = np.zeros(cells_y.shape[0], np.float32)
     for i in range(cells_y.shape[0]):
         cy, cx = cells_y[i], cells_x[i]
-        # The cell, or a window of GAP_WINDOW_PX around its centre where cells are smaller.
-        half_h, half_w = max(cell_h, GAP_WINDOW_PX) / 2, max(cell_w, GAP_WINDOW_PX) / 2
+        # The cell, or a window of GAP_WINDOW_PX around its centre where cells are smaller; and
+        # ``reach`` cells around it.
+        half_h = max(cell_h, GAP_WINDOW_PX) / 2 + reach * cell_h
+        half_w = max(cell_w, GAP_WINDOW_PX) / 2 + reach * cell_w
         centre_y, centre_x = (cy + 0.5) * cell_h, (cx + 0.5) * cell_w
         y0, x0 = max(int(centre_y - half_h), 0), max(int(centre_x - half_w), 0)
         y1, x1 = min(max(int(centre_y + half_h), y0 + 1), h), min(max(int(centre_x + half_w), x0 + 1), w)
-        limit = GAP_RATIO * d_plate[cy, cx]
+        limit = gap_ratio * d_plate[cy, cx]
         gaps = 0
         for y in range(y0, y1):
             for x in range(x0, x1):
@@ -187,12 +191,19 @@ def _gap_fractions(rgb, cells_y, cells_x, cell_h, cell_w, d_plate, channels, bal
 
 
 def gap_fractions(
-    rgb_srgb: np.ndarray, cells: np.ndarray, small_plate_linear: np.ndarray, screen: str, balance: float
+    rgb_srgb: np.ndarray,
+    cells: np.ndarray,
+    small_plate_linear: np.ndarray,
+    screen: str,
+    balance: float,
+    gap_ratio: float = GAP_RATIO,
+    reach_cells: int = 0,
 ) -> np.ndarray:
     """For the small-grid cells marked in ``cells`` (h, w) bool: the fraction of their frame pixels
-    (float32 sRGB (H, W, 3)) at least 85% as screen-like as the plate, over the cell or 8×8 px
-    around its centre if that is larger: gaps between hair strands or through smoke, which a lit
-    solid surface does not have. (h, w) float32, 0 where not marked."""
+    (float32 sRGB (H, W, 3)) at least ``gap_ratio`` (85%) as screen-like as the plate, over the cell
+    or 8×8 px around its centre if that is larger, widened by ``reach_cells`` cells on each side: gaps
+    between hair strands or through smoke, which a lit solid surface does not have. (h, w) float32, 0
+    where not marked."""
     h, w = cells.shape
     ys, xs = np.nonzero(cells)
     out = np.zeros((h, w), np.float32)
@@ -201,7 +212,8 @@ def gap_fractions(
         channels = np.array(screen_channels(screen), np.int64)
         cell_h, cell_w = rgb_srgb.shape[0] / h, rgb_srgb.shape[1] / w
         out[ys, xs] = _gap_fractions(
-            rgb_srgb, ys, xs, cell_h, cell_w, d_plate, channels, np.float32(balance), DECODE_LUT
+            rgb_srgb, ys, xs, cell_h, cell_w, d_plate, channels, np.float32(balance), DECODE_LUT,
+            np.float32(gap_ratio), int(reach_cells),
         )
     return out
 
@@ -214,30 +226,64 @@ def subject_remainder(
     return np.maximum(small_rgb_linear - ratio[..., None] * small_plate_linear, 0.0)
 
 
+def _between_solids(solid: np.ndarray, reach: int) -> np.ndarray:
+    """bool (h, w): ``solid`` (h, w) bool lies within ``reach`` cells on both opposite sides, above
+    and below or left and right."""
+    out = np.zeros(solid.shape, bool)
+    for axis in (0, 1):
+        before = np.zeros(solid.shape, bool)
+        after = np.zeros(solid.shape, bool)
+        n = solid.shape[axis]
+        for d in range(1, min(reach, n - 1) + 1):
+            lead = [slice(None)] * 2
+            lag = [slice(None)] * 2
+            lead[axis], lag[axis] = slice(d, None), slice(None, n - d)
+            before[tuple(lead)] |= solid[tuple(lag)]
+            after[tuple(lag)] |= solid[tuple(lead)]
+        out |= before & after
+    return out
+
+
+def _far_from_clear(clear: np.ndarray, through: np.ndarray, steps: int) -> np.ndarray:
+    """bool (h, w): cells of ``through`` (h, w) bool that a path of at most ``steps`` 8-connected
+    steps from ``clear`` (h, w) bool, all inside ``through``, does not reach."""
+    reached = clear.astype(np.uint8)
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(steps):
+        reached = cv2.dilate(reached, kernel) & through.astype(np.uint8) | reached
+    return through & (reached == 0)
+
+
 def screen_lit_floor(
     ratio: np.ndarray,
     remainder: np.ndarray,
     near_remainder: np.ndarray,
-    gaps: Callable[[np.ndarray], np.ndarray] | None = None,
+    gaps: Callable[..., np.ndarray] | None = None,
     mixed: np.ndarray | None = None,
 ) -> np.ndarray:
     """The difference ratio (h, w) a solid subject lit by the screen shows, where the small grid's
     ``ratio`` = d(C)/d(S) proves it solid, else 0. ``remainder`` is the luminance of
     :func:`subject_remainder`,
     ``near_remainder`` the same of the nearest solid subject (ratio < 0.3); ``gaps`` (optional) gives
-    :func:`gap_fractions` for a mask of cells.
+    :func:`gap_fractions` for a mask of cells (and its keyword arguments).
 
     Bounce and sheen add screen light to a solid subject, however dark; a colour-difference key reads
-    that as transparency (a dark coat glinting green at its rim, a fold facing the screen). Two
+    that as transparency (a dark coat glinting green at its rim, a fold facing the screen). Three
     patterns separate it from real transparency without looking at colour:
 
     - *enclosed*: a patch of screen-like colour with no clear screen next to it, only subject — a
       hole inside a solid subject (smoke, glass and hair fringes border clear screen);
     - *behind a sharp edge*: a cell well below clear screen (ratio < 0.6) within two cells of clear
       screen: the subject's colour is reached in one step, as at a solid silhouette, whereas motion
-      blur, smoke and hair fringes fade in over many cells. Its ratio spreads up to 3 cells.
+      blur, smoke and hair fringes fade in over many cells. Its ratio spreads up to 3 cells;
+    - *a lit band* beside a dark subject: solid subject within 3 cells on both opposite sides (a lit
+      hairline between dark hair and a forehead), nearly enclosed — clear screen is at least 8
+      cells away along the subject's screen-lit cells (4:2:0 chroma or a fringe may join one end of
+      the band to the screen; loose strands over the screen lie a few cells from it) — and smooth: no
+      pixel within a cell of it is 70% as screen-like as the plate (strands show the screen between
+      them at their own scale).
 
-    Both must also keep the subject's brightness once the screen light is taken away: C − ratio·S
+    All must also keep the subject's brightness once the screen light is taken away: C − ratio·S
     keeps at least 85% of the nearest solid subject's (the same measure). Added light leaves the subject
     whole; a mix with the screen (a blurred gap between fingers) leaves only α of it. Next to a dark
     subject (luminance < 0.05) the two cannot be told apart, and a dark subject glinting with screen
@@ -278,11 +324,20 @@ def screen_lit_floor(
     whole = (remainder >= SUBJECT_KEPT * near_remainder) | (near_remainder < DARK_SUBJECT)
     # Only a solid subject nearby says what "whole" is: an isolated prop has nothing to compare with.
     whole |= cv2.dilate((ratio < SPILL_FLOOR_MAX).astype(np.uint8), kernel) == 0
-    seeds = (enclosed | step) & whole
+    # A lit band needs the frame's pixels to show that it has no gaps.
+    band = np.zeros(ratio.shape, bool)
+    if gaps is not None:
+        band = _between_solids(ratio < SPILL_FLOOR_MAX, STEP_REACH_CELLS) & (near_remainder < DARK_SUBJECT)
+        if band.any():
+            band &= _far_from_clear(clear, between > 0, BAND_DEPTH_CELLS - 1)
+    seeds = (enclosed | step | band) & whole
     if mixed is not None:
         seeds &= ~mixed
     if gaps is not None:
         seeds &= gaps(seeds) <= GAPS_MAX
+        band &= seeds & ~(enclosed | step)
+        if band.any():
+            seeds &= ~band | (gaps(band, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= 0)
     seeds = seeds.astype(np.uint8)
     if not seeds.any():
         return np.zeros(ratio.shape, np.float32)
@@ -425,7 +480,7 @@ def estimate_subject(
     filled = _fill_push_pull(values.astype(np.float32), solid.astype(np.float32))
     gaps = None
     if rgb_srgb is not None:
-        gaps = lambda cells: gap_fractions(rgb_srgb, cells, small_plate_linear, screen, balance)  # noqa: E731
+        gaps = lambda cells, **kw: gap_fractions(rgb_srgb, cells, small_plate_linear, screen, balance, **kw)  # noqa: E731
     # Objects: regions apart from clear screen; a solid subject speaks only for its own object.
     _, objects = cv2.connectedComponents((ratio < CLEAR_RATIO).astype(np.uint8), connectivity=8)
     near_remainder_rgb, connected = nearest_solid(remainder_rgb, solid, objects)
