@@ -134,28 +134,24 @@ LIMIT_SENSORS: list[tuple[str, Callable[[], SensorModel], float, float]] = [
 LIMIT_SCENARIOS = ("gait walk 5→2 m", "walk in, stop, step back")
 
 
-def gait_kalman_track(readings: list, ts: np.ndarray, step_hz: float, accel_noise: float,
-                      gait_noise: float, sigma_m: float = 0.015, gate_sigma: float = 4.0,
-                      huber_sigma: float = 1.5) -> np.ndarray:
-    """Comparison estimator: a linear Kalman filter in metres, state [r, v, a, c, ċ] with r' = v + c,
-    a random-walk acceleration (``accel_noise``) and the gait's speed surge c an oscillator at the
-    true ``step_hz`` (``gait_noise``); same gating, Huber weighting and lens-state timing as ours.
-    Plain Python per reading: it is a yardstick, not a product path."""
-    omega = 2 * np.pi * step_hz
-    a_ct = np.zeros((5, 5))
-    a_ct[0, 1] = a_ct[0, 3] = a_ct[1, 2] = a_ct[3, 4] = 1.0
-    a_ct[4, 3] = -omega**2
-    g = np.diag([0.0, 0.0, accel_noise**2, 0.0, gait_noise**2])
+def linear_kalman_track(readings: list, ts: np.ndarray, a_ct: np.ndarray, g: np.ndarray, p0: np.ndarray,
+                        sigma_m: float = 0.015, gate_sigma: float = 4.0,
+                        huber_sigma: float = 1.5) -> np.ndarray:
+    """Comparison estimator: a linear Kalman filter in metres with continuous-time model ``a_ct`` (state
+    0 is the distance) and white process noise density ``g``, started at the first reading with
+    covariance ``p0``; same gating, Huber weighting and lens-state timing as ours. Plain Python per
+    reading: it is a yardstick, not a product path."""
+    n = a_ct.shape[0]
     cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}
 
     def fq(dt_s: float) -> tuple[np.ndarray, np.ndarray]:  # Van Loan discretisation, cached per 0.1 ms
         key = round(max(dt_s, 1e-4), 4)
         if key not in cache:
-            m = np.zeros((10, 10))
-            m[:5, :5], m[:5, 5:], m[5:, 5:] = -a_ct, g, a_ct.T
+            m = np.zeros((2 * n, 2 * n))
+            m[:n, :n], m[:n, n:], m[n:, n:] = -a_ct, g, a_ct.T
             e = expm(m * key)
-            f = e[5:, 5:].T
-            cache[key] = (f, f @ e[:5, 5:])
+            f = e[n:, n:].T
+            cache[key] = (f, f @ e[:n, n:])
         return cache[key]
 
     t = np.array([r.t_s for r in readings if r.valid])
@@ -169,7 +165,8 @@ def gait_kalman_track(readings: list, ts: np.ndarray, step_hz: float, accel_nois
         while i < t.size and t[i] <= send:
             z, r = d[i], sigma_m**2
             if x is None:
-                x, p = np.array([z, 0.0, 0.0, 0.0, 0.0]), np.diag([r, 1.0, 1.0, 0.15**2, (0.15 * omega) ** 2])
+                x, p = np.zeros(n), p0.copy()
+                x[0] = z
             else:
                 f, q = fq(t[i] - t_last)
                 x, p = f @ x, f @ p @ f.T + q
@@ -186,6 +183,31 @@ def gait_kalman_track(readings: list, ts: np.ndarray, step_hz: float, accel_nois
     return out
 
 
+def gait_kalman_track(readings: list, ts: np.ndarray, step_hz: float, accel_noise: float,
+                      gait_noise: float) -> np.ndarray:
+    """State [r, v, a, c, ċ] with r' = v + c, a random-walk acceleration (``accel_noise``) and the gait's
+    speed surge c an oscillator at the true ``step_hz`` (``gait_noise``)."""
+    omega = 2 * np.pi * step_hz
+    a_ct = np.zeros((5, 5))
+    a_ct[0, 1] = a_ct[0, 3] = a_ct[1, 2] = a_ct[3, 4] = 1.0
+    a_ct[4, 3] = -omega**2
+    g = np.diag([0.0, 0.0, accel_noise**2, 0.0, gait_noise**2])
+    p0 = np.diag([0.015**2, 1.0, 1.0, 0.15**2, (0.15 * omega) ** 2])
+    return linear_kalman_track(readings, ts, a_ct, g, p0)
+
+
+def ca_kalman_track(readings: list, ts: np.ndarray, jerk_mps3: float) -> np.ndarray:
+    """State [r, v, a], white jerk of density ``jerk_mps3``²: one fixed bandwidth for the whole take."""
+    a_ct = np.diag([1.0, 1.0], k=1)
+    g = np.diag([0.0, 0.0, jerk_mps3**2])
+    return linear_kalman_track(readings, ts, a_ct, g, np.diag([0.015**2, 1.0, 1.0]))
+
+
+# The fixed-bandwidth yardstick: white-jerk densities swept on the tuning seeds (m/s³; calm walking is
+# ~0.5, the gait's surge has a jerk of ~15)
+CA_JERKS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
 def limit_in_dof(name: str, sensor: Callable[[], SensorModel], seeds: tuple[int, ...],
                  track: Callable[[Scenario, list, np.ndarray], np.ndarray]) -> list[float]:
     """Share of frames in DoF (135 mm f/2) of ``track(scenario, readings, frame times)`` per seed."""
@@ -197,6 +219,17 @@ def limit_in_dof(name: str, sensor: Callable[[], SensorModel], seeds: tuple[int,
 
 def limits_table() -> list[str]:
     lines = ["| sensor | " + " | ".join(LIMIT_SCENARIOS) + " |", "|---" * (len(LIMIT_SCENARIOS) + 1) + "|"]
+
+    def ca_kalman(jerk: float) -> Callable[[Scenario, list, np.ndarray], np.ndarray]:
+        return lambda scn, rd, ts: ca_kalman_track(rd, ts, jerk)
+
+    ca_tune = {j: [float(np.mean(limit_in_dof(name, SensorModel, TUNE_SEEDS, ca_kalman(j))))
+                   for name in LIMIT_SCENARIOS] for j in CA_JERKS}
+    best_j = max(CA_JERKS, key=lambda j: float(np.mean(ca_tune[j])))
+    cells = [f"{np.mean(limit_in_dof(name, SensorModel, REPORT_SEEDS, ca_kalman(best_j))) * 100:.1f}"
+             for name in LIMIT_SCENARIOS]
+    lines.append(f"| constant-acceleration Kalman filter, one fixed jerk ({best_j:g} m/s³), TF-Luna-like | "
+                 + " | ".join(cells) + " |")
 
     def gait_kalman(qa: float, qc: float) -> Callable[[Scenario, list, np.ndarray], np.ndarray]:
         return lambda scn, rd, ts: gait_kalman_track(rd, ts, 1.8, qa, qc)
@@ -217,7 +250,12 @@ def limits_table() -> list[str]:
         cells = [f"{np.mean(limit_in_dof(name, sensor, REPORT_SEEDS, ours)) * 100:.1f}"
                  for name in LIMIT_SCENARIOS]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return lines
+    sweep = ["", "The fixed-bandwidth filter's sweep on the tuning seeds (in DoF %, Gaussian noise):", "",
+             "| jerk m/s³ | " + " | ".join(f"{j:g}" for j in CA_JERKS) + " |",
+             "|---" * (len(CA_JERKS) + 1) + "|"]
+    sweep += [f"| {name} | " + " | ".join(f"{ca_tune[j][k] * 100:.1f}" for j in CA_JERKS) + " |"
+              for k, name in enumerate(LIMIT_SCENARIOS)]
+    return lines + sweep
 
 
 def mean_metrics(ms: list[Metrics]) -> Metrics:
@@ -349,9 +387,17 @@ def main() -> None:
         "The two walking scenarios again (Gaussian noise, seeds 11–15, in DoF %), with the sensor or the",
         "motor changed and nothing else. A *gait-aware Kalman filter* is a second, independent estimator",
         "for comparison: a linear filter in metres whose state includes an oscillator at the walk's true",
-        "step frequency (1.8 Hz, which ours is not told), tuned on the tuning seeds.",
+        "step frequency (1.8 Hz, which ours is not told), tuned on the tuning seeds. A *constant-",
+        "acceleration Kalman filter* with one fixed bandwidth (white jerk, the best of a sweep on the tuning",
+        "seeds, same gating and Huber weighting) asks whether simply following the gait does better.",
         "",
         *limits_table(),
+        "",
+        "No fixed bandwidth comes near the goal on the gait walk: a filter quick enough to follow the",
+        "±1 cm surges (8 m/s³ and up) also follows the noise — predicted 40 ms ahead, a still subject at",
+        "2.5 m shows 1.3–1.6 cm RMS through it, the whole half-DoF there (1.6 cm) — and a calm one lags",
+        "the surges and the stop. Choosing the bandwidth per take, or per phase, trades between these two",
+        "losses; it does not remove them.",
         "",
         "With perfect readings the gait walk is in focus on every frame and a 3 mm rangefinder reaches",
         "99 %: on that scenario the frames are lost to the TF-Luna's noise at 2 m, not to the filter (the",
