@@ -50,7 +50,11 @@ from numba import njit
     PI_KEY,
     CUSUM_UP,
     CUSUM_DOWN,
-) = range(29)
+    FAR_T,
+    FAR_Z,
+    MIXED_T,
+    MIXED_SIDE,
+) = range(33)
 # configuration (copied in once)
 (
     C_SIGMA,
@@ -71,13 +75,21 @@ from numba import njit
     C_EXIT2,
     C_HUBER,
     C_ONSET,
-) = range(29, 47)
-N_SCALARS = 47 + 9  # + the cached 3×3 mode-switch matrix
-PI0 = 47
+    C_MIXED_HOLD,
+) = range(33, 52)
+N_SCALARS = 52 + 9  # + the cached 3×3 mode-switch matrix
+PI0 = 52
 ONSET_DRIFT = 1.0  # CUSUM allowance (in σ of the innovation): the test looks for shifts of ≥ 2σ
 ONSET_CLIP = 2.0  # one heavy-tailed reading adds at most 1σ to the sum
 ONSET_SPEED_VAR = 1.0  # (1 m/s)²: a walking pace
 ONSET_ACCEL_VAR = 25.0  # (5 m/s²)²: a brisk start
+# Mixed returns (the spot half on a second person or the background): readings scatter far off on one
+# side, and the few that land inside the gate lean the same way. Two readings this many gates off on
+# the same side, within MIXED_PAIR_S and further apart than MIXED_SPREAD σ (a subject who moves gives
+# readings that agree; mixed returns do not), mark such an episode.
+MIXED_FAR = 2.0
+MIXED_PAIR_S = 0.1
+MIXED_SPREAD = 6.0
 REJ_KEEP = 10  # the re-acquisition test looks at the last ten rejected readings
 RES_KEEP = 25  # the still test looks at the last 25 residuals (~0.25 s at 100 Hz)
 REC_CAP = 8192  # accepted readings within 0.5 s: enough for a 16 kHz sensor
@@ -118,10 +130,12 @@ def new_state(
     exit_rate_per_s: tuple[float, float, float] = (0.5, 0.5, 2.0),
     huber_sigma: float = 0.0,
     onset_sigma: float = 0.0,
+    mixed_return_hold_s: float = 0.0,
 ) -> KernelState:
     """A fresh controller: no subject, no output yet."""
     s = np.zeros(N_SCALARS)
     s[LAST_ACCEPT] = -math.inf
+    s[FAR_T] = s[MIXED_T] = -math.inf
     s[OUT_D] = s[T_OUT] = s[RACK_TARGET] = s[MARK_D] = s[PI_KEY] = math.nan
     s[IGNORE_BEFORE] = -math.inf
     cfg = (
@@ -141,6 +155,7 @@ def new_state(
         *exit_rate_per_s,
         huber_sigma,
         onset_sigma,
+        mixed_return_hold_s,
     )
     s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
     return KernelState(
@@ -562,6 +577,25 @@ def _onset(st: KernelState, q: float) -> bool:
 
 
 @njit(cache=True)
+def _mixed_returns(st: KernelState, t: float, z: float, nu: float, sv: float, r: float, x0: float) -> bool:
+    """True when reading ``z`` (innovation ``nu``, its variance ``sv``; reading variance ``r``; the
+    filter at ``x0`` diopters) must not count: the subject stands still and, within ``mixed_return_hold_s``
+    of a mixed-return episode (see ``MIXED_FAR``), it lies on the episode's side. A still subject's focus
+    otherwise reversed at 250 Hz: the episode's in-gate tail dragged the filter (or started the onset
+    test) one way, and the readings after it looked like a start the other way. Only the episode's side
+    is skipped (both sides also cost brisk starts that coincide with an episode) and only while still:
+    a walking subject's filter needs every reading (skipping after rejections cost walks 2 points)."""
+    s = st.s
+    if nu * nu > (MIXED_FAR * s[C_GATE]) ** 2.0 * sv:
+        side = 1.0 if nu > 0 else -1.0
+        if (t - s[FAR_T] < MIXED_PAIR_S and side * (s[FAR_Z] - x0) > 0
+                and abs(z - s[FAR_Z]) > MIXED_SPREAD * math.sqrt(r)):
+            s[MIXED_T], s[MIXED_SIDE] = t, side
+        s[FAR_T], s[FAR_Z] = t, z
+    return s[STILL] != 0.0 and t - s[MIXED_T] < s[C_MIXED_HOLD] and nu * s[MIXED_SIDE] > 0
+
+
+@njit(cache=True)
 def _start_manoeuvre(st: KernelState, r: float) -> None:
     """The subject changed pace: trust the manoeuvre model, reopen speed and acceleration (the still
     estimate and the standing model's certainty no longer hold) and let the position follow readings."""
@@ -593,7 +627,10 @@ def update(st: KernelState, t: float, distance_m: float, confidence: float) -> b
     xs, ps, c = _predicted(st, t)
     x, p = _combine(xs, ps, c)
     nu, sv = z - x[0], p[0, 0] + r
-    if s[C_ONSET] > 0.0 and _onset(st, nu / math.sqrt(sv)):
+    mixed = s[C_MIXED_HOLD] > 0.0 and _mixed_returns(st, t, z, nu, sv, r, x[0])
+    if mixed:
+        s[CUSUM_UP] = s[CUSUM_DOWN] = 0.0
+    elif s[C_ONSET] > 0.0 and _onset(st, nu / math.sqrt(sv)):
         _start_manoeuvre(st, r)
         xs, ps, c = _predicted(st, t)
         x, p = _combine(xs, ps, c)
@@ -611,6 +648,8 @@ def update(st: KernelState, t: float, distance_m: float, confidence: float) -> b
         _maybe_reacquire(st, t)
         return False
     s[REJ_COUNT] = 0.0
+    if mixed:
+        return False
     huber = s[C_HUBER]
     if huber > 0.0 and nu * nu > huber * huber * sv:
         # heavy-tailed noise: a reading beyond ``huber`` σ counts as if its own noise were larger
