@@ -11,6 +11,7 @@ from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
 from guangying.keyer import kernels
+from guangying.keyer.colour_fit import apply_colour_fit, fit_colour, kernel_fit
 from guangying.keyer.maths import screen_channels
 from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
 from guangying.keyer.noise import black_clip_field, saturation_ratio
@@ -203,24 +204,27 @@ class ChromaKeyer:
             np.float32,
         )  # fmt: skip
 
+        # The kernel hands out the key where it is soft (and, for the luma refinement, in pairs of
+        # columns) when either edge stage runs.
+        write_key = refine or st.colour_fit
+
         def flags(mode: int) -> np.ndarray:
             return np.array(
                 [
                     s, o1, o2, mode,
                     kernels.DESPILL_CODES[st.despill_method], kernels.REPLACE_CODES[st.spill_replace],
                     int(st.unmix), int(use_bg), int(garbage is not None), int(core is not None),
-                    int(st.project_subject_colour), int(refine),
+                    int(st.project_subject_colour), int(write_key),
                 ],
                 np.int64,
             )  # fmt: skip
 
         alpha = np.empty(shape, np.float32)
         fg = np.empty_like(rgb)
-        # For the luma-guided refinement: the key in pairs of columns, and where it is in (0, 1).
         no_patch, no_fit = np.zeros((1, 1), np.bool_), np.zeros((2, 1, 1), np.float32)
         no_key = (none_mask, no_patch)
         key_pairs, edge_rows = no_key
-        if refine:
+        if write_key:
             pairs_shape = (shape[0], (shape[1] + 1) // 2)
             key_pairs, edge_rows = np.empty(pairs_shape, np.float32), np.empty(pairs_shape, np.bool_)
         args = (
@@ -232,20 +236,29 @@ class ChromaKeyer:
             kernels.key_kernel(
                 *args, flags(kernels.MODE_FUSED), *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit
             )
-            if refine:
+            if write_key:
                 # The fused pass left the edge band's colour out: refine its α and colour just it.
                 band = edge_cells_from_rows(edge_rows)
-                fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps)
-                kernels.key_kernel_serial(
-                    *args, flags(kernels.MODE_PATCH), *luts, band, alpha, fg, *no_key, fit
-                )
+                if refine:
+                    fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps)
+                    kernels.key_kernel_serial(
+                        *args, flags(kernels.MODE_PATCH), *luts, band, alpha, fg, *no_key, fit
+                    )
+                if st.colour_fit:
+                    colour = kernel_fit(fit_colour(rgb, alpha, band), (s, o1, o2))
+                    kernels.key_kernel_serial(
+                        *args, flags(kernels.MODE_COLOUR_PATCH), *luts, band, alpha, fg, *no_key, colour
+                    )
         else:
             kernels.key_kernel(
                 *args, flags(kernels.MODE_ALPHA), *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit
             )
-            if refine:
+            if write_key:
                 band = edge_cells_from_rows(edge_rows)
-                apply_fit(rgb, band, fit_edges(rgb, key_pairs, band, st.luma_refine_eps), alpha)
+                if refine:
+                    apply_fit(rgb, band, fit_edges(rgb, key_pairs, band, st.luma_refine_eps), alpha)
+                if st.colour_fit:
+                    apply_colour_fit(rgb, band, fit_colour(rgb, alpha, band), alpha)
             alpha = despot_matte(alpha, st.despot_px)
             alpha = soften_matte(grow_matte(alpha, st.grow_px), st.softness_px)
             alpha = np.ascontiguousarray(alpha, np.float32)

@@ -27,7 +27,7 @@ LUT_STEPS = 4095
 DECODE_LUT = srgb_to_linear(np.linspace(0.0, 1.0, LUT_STEPS + 1, dtype=np.float32))
 ENCODE_SQRT_LUT = linear_to_srgb(np.square(np.linspace(0.0, 1.0, LUT_STEPS + 1, dtype=np.float32)))
 
-MODE_ALPHA, MODE_FOREGROUND, MODE_FUSED, MODE_PATCH = 0, 1, 2, 3
+MODE_ALPHA, MODE_FOREGROUND, MODE_FUSED, MODE_PATCH, MODE_COLOUR_PATCH = 0, 1, 2, 3, 4
 DESPILL_CODES = {"none": 0, "average": 1, "double": 2, "limit": 3, "subject": 4}
 REPLACE_CODES = {"none": 0, "neutral": 1, "background": 2}
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], np.float32)
@@ -153,7 +153,12 @@ def key_kernel(
     MODE_PATCH); otherwise both may be (1, 1). MODE_PATCH handles only the 2×2 cells marked in
     ``patch`` (⌈H/2⌉, ⌈W/2⌉) bool: α = clamp(a·Y + b) from ``fit`` (2, ⌈H/2⌉, ⌈W/2⌉) = (a, b) per
     cell, interpolated bilinearly, with Y the pixel's sRGB luma, then the masks and the foreground as
-    MODE_FOREGROUND; the rest of ``alpha`` and ``fg`` is left as it is. ``black`` is the black clip
+    MODE_FOREGROUND; the rest of ``alpha`` and ``fg`` is left as it is. MODE_COLOUR_PATCH reads the
+    final α (masks included) of the cells marked in ``patch``, sets it where it is strictly between 0
+    and 1 and no mask acts to clamp(a·C + b), the local colour model of
+    :mod:`guangying.keyer.colour_fit` (``fit`` (4, h, w): a for the screen, other 1 and other 2
+    channels of the linear colour C, then b, on its own grid), and colours those cells; the rest is
+    left as it is. ``black`` is the black clip
     on the key fields' grid (:func:`guangying.keyer.noise.black_clip_field`): the subject-colour
     projection's α is clipped with it too.
     The foreground is 0 on clear screen: α = 0 with the unclamped key below the threshold (always,
@@ -167,7 +172,8 @@ def key_kernel(
     key_high = params[5]
     s, o1, o2, mode, despill, replace = flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]
     unmix, use_bg, use_garbage, use_core = flags[6], flags[7], flags[8], flags[9]
-    reads_alpha = mode == MODE_FOREGROUND or mode == MODE_PATCH
+    marked = mode == MODE_PATCH or mode == MODE_COLOUR_PATCH  # only the cells marked in ``patch``
+    reads_alpha = mode == MODE_FOREGROUND or marked
     project = flags[10] != 0 and not reads_alpha
     write_key = flags[11] != 0 and not reads_alpha  # only the passes that compute the key
     tolerance2 = np.float32(PROJECTION_TOLERANCE * PROJECTION_TOLERANCE)
@@ -181,9 +187,23 @@ def key_kernel(
     for y in numba.prange(h):
         count = w
         xs = np.empty(0, np.int64)
-        if mode == MODE_PATCH:  # only the pixels of the row's marked cells
+        if marked:  # only the pixels of the row's marked cells
             xs = _marked_pixels(patch[y // 2], w)
             count = xs.shape[0]
+            if mode == MODE_COLOUR_PATCH:
+                # Only soft pixels change; the rest was coloured already, except where a mask made a
+                # soft key solid or clear (the fused pass leaves every soft key's colour out).
+                n = 0
+                for t in range(count):
+                    x = xs[t]
+                    a = alpha[y, x]
+                    if (
+                        (a > _ZERO and a < _ONE) or (use_garbage and garbage[y, x] > _ZERO)
+                        or (use_core and core[y, x] > _ZERO)
+                    ):  # fmt: skip
+                        xs[n] = x
+                        n += 1
+                count = n
             if count == 0:
                 continue
         ky0, ky1, kwy = _sample_position(y, h, kh)
@@ -196,7 +216,7 @@ def key_kernel(
         key_row = np.empty(w, np.float32)
         linear_row = np.empty((w, 3), np.float32)  # decoded (screen, other 1, other 2) for pass 2
         for t in range(count):
-            x = xs[t] if mode == MODE_PATCH else t
+            x = xs[t] if marked else t
             cs = decode(decode_lut, rgb[y, x, s])
             ca = decode(decode_lut, rgb[y, x, o1])
             cb = decode(decode_lut, rgb[y, x, o2])
@@ -212,7 +232,7 @@ def key_kernel(
                 k_offset = offset_row[k0] + kwx * (offset_row[k1] - offset_row[k0])
                 key = k_offset - k_scale * (cs - (balance * max(ca, cb) + rest * min(ca, cb)))
                 a = min(max(key, _ZERO), _ONE)
-            if mode != MODE_ALPHA:
+            if mode != MODE_ALPHA and mode != MODE_COLOUR_PATCH:
                 if use_garbage:
                     a = a * (_ONE - garbage[y, x])
                 if use_core:
@@ -226,14 +246,29 @@ def key_kernel(
             continue
         # Pass 2: α from the subject colour where it explains the pixel better, then the foreground.
         # One vectorised clear, then only pixels with something to see.
-        if mode != MODE_ALPHA and mode != MODE_PATCH:
+        if mode == MODE_FOREGROUND or mode == MODE_FUSED:
             fg[y, :, :] = _ZERO
         y0, y1, wy = _sample_position(y, h, ph)
         sy0, sy1, swy = _sample_position(y, h, sh)
         fy0, fy1, fwy = _sample_position(y, h, fit.shape[1])
         for t in range(count):
-            x = xs[t] if mode == MODE_PATCH else t
-            if mode == MODE_PATCH:
+            x = xs[t] if marked else t
+            if mode == MODE_COLOUR_PATCH:
+                a = alpha[y, x]
+                masked = (use_garbage and garbage[y, x] > _ZERO) or (use_core and core[y, x] > _ZERO)
+                if a > _ZERO and a < _ONE and not masked:
+                    c0, c1, cw = fx0s[x], fx1s[x], fwxs[x]
+                    a = (
+                        _bilerp_chw(fit, 0, fy0, fy1, fwy, c0, c1, cw) * linear_row[x, 0]
+                        + _bilerp_chw(fit, 1, fy0, fy1, fwy, c0, c1, cw) * linear_row[x, 1]
+                        + _bilerp_chw(fit, 2, fy0, fy1, fwy, c0, c1, cw) * linear_row[x, 2]
+                        + _bilerp_chw(fit, 3, fy0, fy1, fwy, c0, c1, cw)
+                    )
+                    alpha[y, x] = min(max(a, _ZERO), _ONE)
+                fg[y, x, 0] = _ZERO
+                fg[y, x, 1] = _ZERO
+                fg[y, x, 2] = _ZERO
+            elif mode == MODE_PATCH:
                 c0, c1, cw = fx0s[x], fx1s[x], fwxs[x]
                 slope = _bilerp_chw(fit, 0, fy0, fy1, fwy, c0, c1, cw)
                 offset = _bilerp_chw(fit, 1, fy0, fy1, fwy, c0, c1, cw)
