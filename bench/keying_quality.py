@@ -674,7 +674,7 @@ def main() -> None:
         '(`luma_refine="auto"`) and rebuilds the matte\'s edge band from the full-resolution luma '
         '(`guangying.keyer.refine`); the row "luma refinement off" is the same keyer without it. The row '
         '"colour fit on" adds the local linear colour model of the edge band (`colour_fit=True`, '
-        "`guangying.keyer.colour_fit`; off by default: it costs ~20–35% more time per frame at 1080p).",
+        "`guangying.keyer.colour_fit`; off by default: it costs about a third more time per frame at 1080p).",
         "",
         "## Real plate: pik_greenscreen_0001 over pik_background",
         "",

@@ -83,8 +83,8 @@ class KeyerSettings:
       colour (a guided filter with the frame as guide, windows ~2% of the frame's width; see
       guangying.keyer.colour_fit): a soft edge's mixes take their endpoints from the solid subject and
       the clear screen beside them. Lowers the matte error of every subject group of the keying
-      benchmark, most on full-resolution colour (PNG), but costs ~20–35% more time per frame at 1080p
-      (serial, over the edge band): off by default, for offline work.
+      benchmark, most on full-resolution colour (PNG), but costs about a third more time per frame at
+      1080p (serial, over the edge band): off by default, for offline work.
     - ``unmix``: True = straight foreground with the screen removed from semi-transparent pixels,
       F = (C − (1 − α)·S)/α; False = the plate's own colour (still despilled).
     """
