@@ -139,9 +139,9 @@ def build_old_cases() -> tuple[list[Case], str]:
     return cases, note
 
 
-def build_rendered_cases(bounce_gain: float = 1.0) -> list[Case]:
+def build_rendered_cases(bounce_gain: float = 1.0, seed_base: int = RENDER_SEED) -> list[Case]:
     plates = [
-        render_plate(RENDER_SEED + 10 * gi + si, group, screen, SHAPE, bounce_gain)
+        render_plate(seed_base + 10 * gi + si, group, screen, SHAPE, bounce_gain)
         for gi, group in enumerate(GROUPS)
         for si, screen in enumerate(SCREENS)
     ]
@@ -419,16 +419,19 @@ def _mean(rows: list[dict], key: str, **where: str) -> float:
 
 
 class Baselines:
-    """HSV and OBS tuned on one set, per screen hue; keys a case with the settings for its screen."""
+    """HSV (unless ``with_hsv`` is false) and OBS tuned on one set, per screen hue; keys a case with
+    the settings for its screen."""
 
-    def __init__(self, cases: list[Case]) -> None:
+    def __init__(self, cases: list[Case], with_hsv: bool = True) -> None:
         self.hsv: dict[str, tuple] = {}
         self.obs: dict[str, tuple] = {}
         for screen in dict.fromkeys(c.screen for c in cases):
             subset = [c for c in cases if c.screen == screen]
-            self.hsv[screen] = tune_hsv(subset, screen)
+            if with_hsv:
+                self.hsv[screen] = tune_hsv(subset, screen)
             self.obs[screen] = tune_obs(subset)
-            print(f"  {screen}: HSV {self.hsv[screen][0]}, OBS {self.obs[screen][0]}", flush=True)
+            hsv = self.hsv[screen][0] if with_hsv else "not tuned"
+            print(f"  {screen}: HSV {hsv}, OBS {self.obs[screen][0]}", flush=True)
 
     def hsv_key(self, c: Case) -> tuple[np.ndarray, np.ndarray]:
         return hsv_key(cv2.cvtColor(_to8(c.rgb), cv2.COLOR_RGB2HSV), **self.hsv[c.screen][0]), c.rgb
@@ -442,11 +445,10 @@ class Baselines:
 
     def settings_lines(self) -> list[str]:
         lines = []
-        for screen in self.hsv:
-            for name, (params, score, where) in (
-                ("OBS formula", self.obs[screen]),
-                ("HSV inRange", self.hsv[screen]),
-            ):
+        for screen in self.obs:
+            tuned = [("OBS formula", self.obs[screen])]
+            tuned += [("HSV inRange", self.hsv[screen])] if screen in self.hsv else []
+            for name, (params, score, where) in tuned:
                 placed = ", ".join(f"{k} {where[k]}" for k in where)
                 lines.append(f"- {name}, {screen} screens: {params} (MAD {score:.2f}; in the grid: {placed})")
         return lines
