@@ -160,6 +160,7 @@ GAP_RATIO = 0.85  # a pixel this screen-like is a gap onto the screen
 GAP_WINDOW_PX = 8
 GAPS_MAX = 0.15  # cells with more gap pixels than this are fringes (hair, smoke), not a lit surface
 BAND_DEPTH_CELLS = 8  # a lit band seeds only this many cells' path (inside the subject) from clear screen
+SURFACE_TOLERANCE = 0.15  # a seed's credit spreads over the cells within this of its ratio
 BAND_GAP_RATIO = 0.7  # ... and with no pixel this screen-like around it (a gap whose chroma is halved)
 
 
@@ -294,10 +295,13 @@ def screen_lit_floor(
     A cell its own light shows to be a mix (``mixed``) is no seed, whatever its shape: a dense fringe
     of pale strands is a step behind the silhouette too.
 
-    Ratios are clamped to 0.8: brighter screen light than that is left to the key. Spread from the
-    seeds, the credit carries the texture margin, except in cells marked ``mixed`` (bool (h, w):
-    partial mixes, see :func:`subject_coverage`) that are more screen-like than the seeds: they get
-    the seeds' own ratio.
+    Ratios are clamped to 0.8: brighter screen light than that is left to the key. The credit spreads
+    3 cells from the seeds, and over the whole of a flat surface: cells joined to a seed through
+    cells within 0.15 of its ratio, none beside clear screen, smooth as a lit band (the middle of a
+    large green-ish prop; a sharp-edged even veil — a clean pane — cannot be told from one and is
+    made solid too). Spread from the seeds, the credit carries the texture margin, except in cells
+    marked ``mixed`` (bool (h, w): partial mixes, see :func:`subject_coverage`) that are more
+    screen-like than the seeds: they get the seeds' own ratio.
     """
     clear = ratio >= CLEAR_RATIO
     if not clear.any():
@@ -354,6 +358,18 @@ def screen_lit_floor(
         filled = np.where(mixed & (ratio > plain), np.minimum(filled, plain), filled)
     size = 2 * STEP_REACH_CELLS + 1
     reach = cv2.dilate(seeds, np.ones((size, size), np.uint8))
+    # A flat surface carries its seeds' credit over its whole extent: the middle of a large prop lies
+    # further than that from its silhouette. Cells joined to a seed through cells within 0.15 of the
+    # seeds' ratio, none beside clear screen.
+    surface = (~beside & (np.abs(ratio - plain) <= SURFACE_TOLERANCE)).astype(np.uint8)
+    count, labels = cv2.connectedComponents(surface, connectivity=8)
+    joined = np.zeros(count, bool)
+    joined[np.unique(labels[(seeds > 0) & (surface > 0)])] = True
+    joined[0] = False
+    spread = joined[labels] & (reach == 0)
+    if gaps is not None and spread.any():
+        spread &= gaps(spread, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= 0  # smooth, as a lit band
+    reach = np.maximum(reach, spread.astype(np.float32))
     return (filled * cv2.blur(reach, (3, 3))).astype(np.float32)
 
 
