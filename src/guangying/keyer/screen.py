@@ -297,11 +297,12 @@ def screen_lit_floor(
 
     Ratios are clamped to 0.8: brighter screen light than that is left to the key. The credit spreads
     3 cells from the seeds, and over the whole of a flat surface: cells joined to a seed through
-    cells within 0.15 of its ratio, none beside clear screen, smooth as a lit band (the middle of a
-    large green-ish prop; a sharp-edged even veil — a clean pane — cannot be told from one and is
-    made solid too). Spread from the seeds, the credit carries the texture margin, except in cells
-    marked ``mixed`` (bool (h, w): partial mixes, see :func:`subject_coverage`) that are more
-    screen-like than the seeds: they get the seeds' own ratio.
+    cells within 0.15 of its ratio, none beside clear screen, smooth as a lit band and not beside a
+    dark subject (the middle of a large green-ish prop; not a dark curl's tip in a 4:2:0 frame; a
+    sharp-edged even veil — a clean pane — cannot be told from a prop and is made solid too).
+    Spread from the seeds, the credit carries the texture margin, except in cells marked ``mixed``
+    (bool (h, w): partial mixes, see :func:`subject_coverage`) that are more screen-like than the
+    seeds: they get the seeds' own ratio.
     """
     clear = ratio >= CLEAR_RATIO
     if not clear.any():
@@ -360,13 +361,13 @@ def screen_lit_floor(
     reach = cv2.dilate(seeds, np.ones((size, size), np.uint8))
     # A flat surface carries its seeds' credit over its whole extent: the middle of a large prop lies
     # further than that from its silhouette. Cells joined to a seed through cells within 0.15 of the
-    # seeds' ratio, none beside clear screen.
+    # seeds' ratio, none beside clear screen nor beside a dark subject (curls whose gaps 4:2:0 smears).
     surface = (~beside & (np.abs(ratio - plain) <= SURFACE_TOLERANCE)).astype(np.uint8)
     count, labels = cv2.connectedComponents(surface, connectivity=8)
     joined = np.zeros(count, bool)
     joined[np.unique(labels[(seeds > 0) & (surface > 0)])] = True
     joined[0] = False
-    spread = joined[labels] & (reach == 0)
+    spread = joined[labels] & (reach == 0) & (near_remainder >= DARK_SUBJECT)
     if gaps is not None and spread.any():
         spread &= gaps(spread, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= 0  # smooth, as a lit band
     reach = np.maximum(reach, spread.astype(np.float32))
