@@ -261,6 +261,7 @@ def screen_lit_floor(
     near_remainder: np.ndarray,
     gaps: Callable[..., np.ndarray] | None = None,
     mixed: np.ndarray | None = None,
+    other: np.ndarray | None = None,
 ) -> np.ndarray:
     """The difference ratio (h, w) a solid subject lit by the screen shows, where the small grid's
     ``ratio`` = d(C)/d(S) proves it solid, else 0. ``remainder`` is the luminance of
@@ -303,6 +304,12 @@ def screen_lit_floor(
     Spread from the seeds, the credit carries the texture margin, except in cells marked ``mixed``
     (bool (h, w): partial mixes, see :func:`subject_coverage`) that are more screen-like than the
     seeds: they get the seeds' own ratio.
+
+    ``other`` (bool (h, w), optional; see :func:`subject_coverage`) marks cells whose own light is
+    another material's than the nearest solid subject's. Where they form an even surface (ratio
+    within 0.15 over 3×3 cells, 0.3–0.6, not beside clear screen) they are whole and no mix, and
+    they seed where joined to a seed (a sage prop over a white shirt, seeded behind its silhouette).
+    An even surface of another hue with no seed (a tinted pane) is left to the key.
     """
     clear = ratio >= CLEAR_RATIO
     if not clear.any():
@@ -329,6 +336,18 @@ def screen_lit_floor(
     whole = (remainder >= SUBJECT_KEPT * near_remainder) | (near_remainder < DARK_SUBJECT)
     # Only a solid subject nearby says what "whole" is: an isolated prop has nothing to compare with.
     whole |= cv2.dilate((ratio < SPILL_FLOOR_MAX).astype(np.uint8), kernel) == 0
+    # A flat patch of another material than the nearest solid (a sage prop over a white shirt): the
+    # shirt's light says nothing about its coverage, and a mix of the shirt with the screen would
+    # have the shirt's chroma. It is whole and no mix; it seeds only where joined to a seed.
+    own_surface = None
+    if other is not None:
+        ratio32 = ratio.astype(np.float32)
+        box3 = np.ones((3, 3), np.uint8)
+        even = cv2.dilate(ratio32, box3) - cv2.erode(ratio32, box3) <= OTHER_FLAT
+        own_surface = other & even & ~beside & (ratio >= SPILL_FLOOR_MAX) & (ratio < STEP_RATIO)
+        whole |= own_surface
+        if mixed is not None:
+            mixed = mixed & ~own_surface
     # A lit band needs the frame's pixels to show that it has no gaps.
     band = np.zeros(ratio.shape, bool)
     if gaps is not None:
@@ -343,6 +362,12 @@ def screen_lit_floor(
         band &= seeds & ~(enclosed | step)
         if band.any():
             seeds &= ~band | (gaps(band, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= 0)
+    if own_surface is not None and seeds.any() and own_surface.any():
+        count, labels = cv2.connectedComponents((own_surface | seeds).astype(np.uint8), connectivity=8)
+        seeded = np.zeros(count, bool)
+        seeded[np.unique(labels[seeds])] = True
+        seeded[0] = False
+        seeds |= own_surface & seeded[labels]
     seeds = seeds.astype(np.uint8)
     if not seeds.any():
         return np.zeros(ratio.shape, np.float32)
@@ -376,6 +401,8 @@ def screen_lit_floor(
 
 SUBJECT_SEEN = 0.15  # a cell keeping less of the subject's own light than this is too thin to measure
 HUE_MATCH = 0.95  # cosine between two colours of one material (shading and texture scale, not turn)
+OTHER_CHROMA = 0.04  # chromaticity distance (r + g + b = 1) past which a remainder is another material's
+OTHER_FLAT = 0.15  # ... and a patch of it is a surface where its ratio varies at most this over 3×3 cells
 
 
 def subject_coverage(
@@ -383,9 +410,10 @@ def subject_coverage(
     near_remainder_rgb: np.ndarray,
     remainder: np.ndarray,
     near_remainder: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(q, measured), both (h, w): the share of the nearby solid subject's own light a cell keeps,
-    and where that measures its coverage. ``remainder_rgb`` (h, w, 3) is :func:`subject_remainder`,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(q, measured, other), all (h, w): the share of the nearby solid subject's own light a cell
+    keeps, where that measures its coverage, and where the cell's own light is another material's.
+    ``remainder_rgb`` (h, w, 3) is :func:`subject_remainder`,
     ``near_remainder_rgb`` the same of the nearest solid subject (ratio < 0.3); ``remainder`` and
     ``near_remainder`` (h, w) their luminances (the caller has them already).
 
@@ -395,6 +423,11 @@ def subject_coverage(
     ratio q of the two remainders is α. It measures only where the nearby subject is bright enough
     to tell (luminance ≥ 0.05) and the cell's remainder has its hue (the same material: another
     subject's light says nothing about this one's coverage).
+
+    ``other``: the remainders of both are bright enough (≥ 0.05) and their chromaticities (r, g, b
+    over their sum) lie more than 0.04 apart. A mix of the subject with the screen keeps the
+    subject's chromaticity whatever α is, so such a cell is no mix of that subject (a sage prop
+    over a white shirt, whose remainders' cosine is 0.99 and pass as one hue).
     """
     q = remainder / np.maximum(near_remainder, 1e-6)
     # Channel by channel: numpy's reductions over a last axis of 3 cost more than the arithmetic.
@@ -403,7 +436,17 @@ def subject_coverage(
     aa = a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1] + a[..., 2] * a[..., 2]
     bb = b[..., 0] * b[..., 0] + b[..., 1] * b[..., 1] + b[..., 2] * b[..., 2]
     same_material = (dot >= 0) & (dot * dot >= HUE_MATCH * HUE_MATCH * aa * bb)
-    return q.astype(np.float32), (near_remainder >= DARK_SUBJECT) & same_material
+    # A mix keeps the reference's chromaticity exactly (the screen light is taken away); the cosine
+    # above is too loose for pale colours (a sage remainder vs a white shirt's is 0.99).
+    sum_a = np.maximum(a[..., 0] + a[..., 1] + a[..., 2], 1e-6)
+    sum_b = np.maximum(b[..., 0] + b[..., 1] + b[..., 2], 1e-6)
+    d_red = a[..., 0] / sum_a - b[..., 0] / sum_b
+    d_blue = a[..., 2] / sum_a - b[..., 2] / sum_b
+    d_green = d_red + d_blue  # the three differences sum to 0
+    chroma_sq = d_red * d_red + d_green * d_green + d_blue * d_blue
+    bright = near_remainder >= DARK_SUBJECT
+    other = bright & (remainder >= DARK_SUBJECT) & (chroma_sq > OTHER_CHROMA * OTHER_CHROMA)
+    return q.astype(np.float32), bright & same_material, other
 
 
 def subject_light_floor(ratio: np.ndarray, coverage: np.ndarray, measured: np.ndarray) -> np.ndarray:
@@ -505,12 +548,12 @@ def estimate_subject(
     # keeps the nearest solid subject.
     connected |= ratio >= CLEAR_RATIO
     near_remainder = near_remainder_rgb @ LUMA_709
-    coverage, measured = subject_coverage(remainder_rgb, near_remainder_rgb, remainder, near_remainder)
+    coverage, measured, other = subject_coverage(remainder_rgb, near_remainder_rgb, remainder, near_remainder)
     measured &= connected
     # Texture varies a surface's light by up to the margin; a cell keeping less is a mix.
     mixed = measured & (coverage < 1.0 / TEXTURE_MARGIN)
     lit = np.maximum(
-        screen_lit_floor(ratio, remainder, near_remainder, gaps, mixed),
+        screen_lit_floor(ratio, remainder, near_remainder, gaps, mixed, other),
         subject_light_floor(ratio, coverage, measured),
     )
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
