@@ -309,7 +309,9 @@ def screen_lit_floor(
     another material's than the nearest solid subject's. Where they form an even surface (ratio
     within 0.15 over 3×3 cells, 0.3–0.6, not beside clear screen) they are whole and no mix, and
     they seed where joined to a seed (a sage prop over a white shirt, seeded behind its silhouette).
-    An even surface of another hue with no seed (a tinted pane) is left to the key.
+    An even surface of another hue with no seed is left to the key; one with a sharp edge (a tinted
+    half-transparent pane over the screen, edges blurred under ~4 px) cannot be told from a prop
+    and is keyed solid.
     """
     clear = ratio >= CLEAR_RATIO
     if not clear.any():
