@@ -245,13 +245,24 @@ def _between_solids(solid: np.ndarray, reach: int) -> np.ndarray:
     return out
 
 
+def _joined(region: np.ndarray, markers: np.ndarray) -> np.ndarray:
+    """bool (h, w): the cells of ``region`` (h, w) bool whose 8-connected component of it holds a
+    cell of ``markers`` (h, w) bool."""
+    count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
+    hit = np.zeros(count, bool)
+    hit[np.unique(labels[markers & region])] = True
+    hit[0] = False  # label 0 is outside the region
+    return hit[labels]
+
+
 def _far_from_clear(clear: np.ndarray, through: np.ndarray, steps: int) -> np.ndarray:
     """bool (h, w): cells of ``through`` (h, w) bool that a path of at most ``steps`` 8-connected
     steps from ``clear`` (h, w) bool, all inside ``through``, does not reach."""
     reached = clear.astype(np.uint8)
+    inside = through.astype(np.uint8)
     kernel = np.ones((3, 3), np.uint8)
     for _ in range(steps):
-        reached = cv2.dilate(reached, kernel) & through.astype(np.uint8) | reached
+        reached = cv2.dilate(reached, kernel) & inside | reached
     return through & (reached == 0)
 
 
@@ -318,13 +329,10 @@ def screen_lit_floor(
         return np.zeros(ratio.shape, np.float32)
     # Texture makes some pixels of a cell more screen-lit than its average: credit a margin.
     lit = np.clip(TEXTURE_MARGIN * ratio, 0.0, SCREEN_LIGHT_MAX).astype(np.float32)
-    between = ((ratio >= SPILL_FLOOR_MAX) & ~clear).astype(np.uint8)
-    count, labels = cv2.connectedComponents(between, connectivity=8)
-    touches = np.zeros(count, bool)
-    touches[np.unique(labels[cv2.dilate(clear.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0])] = True
-    enclosed = (between > 0) & ~touches[labels]
+    between = (ratio >= SPILL_FLOOR_MAX) & ~clear
     # The cell next to clear screen mixes the two whatever the edge; the one behind it shows the subject.
     beside = cv2.dilate(clear.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    enclosed = between & ~_joined(between, beside)
     behind = (cv2.dilate(clear.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~beside
     # ... and, behind it, falls at most 2/3 as fast per cell as it fell from the screen: motion blur,
     # smoke and fringes ramp evenly, screen light on a solid fades more slowly than the edge.
@@ -355,7 +363,7 @@ def screen_lit_floor(
     if gaps is not None:
         band = _between_solids(ratio < SPILL_FLOOR_MAX, STEP_REACH_CELLS) & (near_remainder < DARK_SUBJECT)
         if band.any():
-            band &= _far_from_clear(clear, between > 0, BAND_DEPTH_CELLS - 1)
+            band &= _far_from_clear(clear, between, BAND_DEPTH_CELLS - 1)
     seeds = (enclosed | step | band) & whole
     if mixed is not None:
         seeds &= ~mixed
@@ -365,11 +373,7 @@ def screen_lit_floor(
         if band.any():
             seeds &= ~band | (gaps(band, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= 0)
     if own_surface is not None and seeds.any() and own_surface.any():
-        count, labels = cv2.connectedComponents((own_surface | seeds).astype(np.uint8), connectivity=8)
-        seeded = np.zeros(count, bool)
-        seeded[np.unique(labels[seeds])] = True
-        seeded[0] = False
-        seeds |= own_surface & seeded[labels]
+        seeds |= own_surface & _joined(own_surface | seeds, seeds)
     seeds = seeds.astype(np.uint8)
     if not seeds.any():
         return np.zeros(ratio.shape, np.float32)
@@ -389,12 +393,8 @@ def screen_lit_floor(
     # A flat surface carries its seeds' credit over its whole extent: the middle of a large prop lies
     # further than that from its silhouette. Cells joined to a seed through cells within 0.15 of the
     # seeds' ratio, none beside clear screen nor beside a dark subject (curls whose gaps 4:2:0 smears).
-    surface = (~beside & (np.abs(ratio - plain) <= SURFACE_TOLERANCE)).astype(np.uint8)
-    count, labels = cv2.connectedComponents(surface, connectivity=8)
-    joined = np.zeros(count, bool)
-    joined[np.unique(labels[(seeds > 0) & (surface > 0)])] = True
-    joined[0] = False
-    spread = joined[labels] & (reach == 0) & (near_remainder >= DARK_SUBJECT)
+    surface = ~beside & (np.abs(ratio - plain) <= SURFACE_TOLERANCE)
+    spread = _joined(surface, seeds > 0) & (reach == 0) & (near_remainder >= DARK_SUBJECT)
     if gaps is not None and spread.any():
         spread &= gaps(spread, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= 0  # smooth, as a lit band
     reach = np.maximum(reach, spread.astype(np.float32))
@@ -444,7 +444,7 @@ def subject_coverage(
     sum_b = np.maximum(b[..., 0] + b[..., 1] + b[..., 2], 1e-6)
     d_red = a[..., 0] / sum_a - b[..., 0] / sum_b
     d_blue = a[..., 2] / sum_a - b[..., 2] / sum_b
-    d_green = d_red + d_blue  # the three differences sum to 0
+    d_green = -(d_red + d_blue)  # the three differences sum to 0
     chroma_sq = d_red * d_red + d_green * d_green + d_blue * d_blue
     bright = near_remainder >= DARK_SUBJECT
     other = bright & (remainder >= DARK_SUBJECT) & (chroma_sq > OTHER_CHROMA * OTHER_CHROMA)
