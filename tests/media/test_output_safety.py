@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -301,6 +302,56 @@ def test_sigterm_removes_partial_outputs_like_ctrl_c(tmp_path, stop):
     assert child.returncode == 128 + stop
     assert f"stopped by {stop.name}" in err
     assert os.listdir(out) == []
+
+
+@pytest.fixture
+def stop_handlers(monkeypatch):
+    """The CLI's stop handlers in this process, with the previous ones put back afterwards."""
+    from guangying.cli import signals
+
+    monkeypatch.setattr(signals, "_pending", [])
+    monkeypatch.setattr(signals, "_deferred_s", 0.0)
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM)}
+    signals.install_stop_handlers()
+    try:
+        yield signals
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+
+
+def _send_soon(stop: signal.Signals) -> None:
+    threading.Timer(0.05, os.kill, (os.getpid(), stop)).start()
+
+
+def _files_in(excinfo) -> set[str]:
+    return {Path(str(entry.path)).name for entry in excinfo.traceback}
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_stop_inside_the_threading_machinery_waits_until_the_main_thread_is_out(stop_handlers, stop):
+    # Raised inside a Condition's bookkeeping, the stop could lose a writer thread's wake-up, and the
+    # run then hangs in its clean-up. So it lands once the wait below has returned.
+    expected = SystemExit if stop == signal.SIGTERM else KeyboardInterrupt
+    waited = False
+    with pytest.raises(expected) as stopped:
+        _send_soon(stop)
+        threading.Event().wait(0.4)  # the stop arrives in here
+        waited = True
+        time.sleep(5)
+    assert waited
+    assert "threading.py" not in _files_in(stopped)
+
+
+def test_a_stop_is_not_deferred_forever_by_a_long_block(stop_handlers, monkeypatch):
+    monkeypatch.setattr(stop_handlers, "_MAX_DEFERRAL_S", 0.2)
+    started = time.monotonic()
+    with pytest.raises(SystemExit) as stopped:
+        _send_soon(signal.SIGTERM)
+        threading.Event().wait(30)
+    assert time.monotonic() - started < 10
+    assert "threading.py" in _files_in(stopped)  # a blocked wait is safe to leave by exception
 
 
 # -- cleanup never hides the real error ---------------------------------------------------------

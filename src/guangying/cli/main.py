@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import signal
 import sys
 import tomllib
 import traceback
@@ -16,6 +15,7 @@ import yaml
 
 from guangying import __version__
 from guangying.base.errors import GuangyingError
+from guangying.cli.signals import install_stop_handlers
 
 BUG_REPORT = (
     "This is a bug in Guangying {version}, not something you did. Please report it with the "
@@ -169,24 +169,12 @@ def _register() -> None:
 _register()
 
 
-def _stop_on_signal(signum: int, _frame: object) -> None:
-    # SIGTERM (schedulers, systemd, render farms) and SIGHUP (a closed terminal) unwind like Ctrl-C:
-    # every open writer's with-block removes its partial output. A second signal during that cleanup
-    # is ignored, not fatal.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    click.echo(f"guangying: stopped by {signal.Signals(signum).name}; removing unfinished outputs", err=True)
-    raise SystemExit(128 + signum)
-
-
 def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
     click.echo(f"warning: {message}", err=True)
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _stop_on_signal)
-    if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:  # under nohup it stays ignored
-        signal.signal(signal.SIGHUP, _stop_on_signal)
+    install_stop_handlers()
     warnings.showwarning = _show_warning  # one plain line per warning, not a source listing
     cli(prog_name="guangying")
 

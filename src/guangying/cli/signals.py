@@ -1,0 +1,77 @@
+"""Stopping a run from outside (Ctrl-C, SIGTERM from a scheduler, SIGHUP from a closed terminal) so
+that every open writer's with-block removes its partial output and the process then exits.
+
+A Python signal handler runs in the main thread between any two bytecodes. An exception raised
+there while the main thread is inside the threading or queue machinery can leave it inconsistent:
+cut between waking a waiter and forgetting it, ``Condition.notify`` later wakes a stale waiter
+instead of the real one, and the writer thread then sleeps forever on a queue that holds its
+end marker (seen as a hang after "removing unfinished outputs" under load). So a stop that lands
+inside those modules is retried shortly after, once the main thread is back in our code.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import queue
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+_RETRY_S = 0.01
+# A main thread blocked in a join or queue wait is safe to interrupt (those waits clean up after
+# themselves); the cap keeps a stop from waiting on a long block.
+_MAX_DEFERRAL_S = 2.0
+_UNSAFE_FILES = frozenset({threading.__file__, queue.__file__})
+_UNSAFE_FOLDER = str(Path(concurrent.futures.__file__).parent)
+_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+_pending: list[int] = []  # the signal waiting to be acted on, at most one
+_deferred_s = 0.0
+
+
+def install_stop_handlers() -> None:
+    """Route Ctrl-C, SIGTERM and SIGHUP through :func:`_on_stop` (SIGHUP stays ignored under nohup)."""
+    signal.signal(signal.SIGINT, _on_stop)
+    signal.signal(signal.SIGTERM, _on_stop)
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+        signal.signal(signal.SIGHUP, _on_stop)
+
+
+def _in_thread_machinery(frame: FrameType | None) -> bool:
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name in _UNSAFE_FILES or name.startswith(_UNSAFE_FOLDER):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _on_stop(signum: int, frame: FrameType | None) -> None:
+    # A second stop during the clean-up is ignored, not fatal.
+    for stop in _STOPS:
+        if signal.getsignal(stop) is _on_stop:
+            signal.signal(stop, signal.SIG_IGN)
+    _pending.append(signum)
+    _act_or_retry(frame)
+
+
+def _retry(_signum: int, frame: FrameType | None) -> None:
+    global _deferred_s
+    _deferred_s += _RETRY_S
+    _act_or_retry(frame)
+
+
+def _act_or_retry(frame: FrameType | None) -> None:
+    if _in_thread_machinery(frame) and _deferred_s < _MAX_DEFERRAL_S:
+        signal.signal(signal.SIGALRM, _retry)
+        signal.setitimer(signal.ITIMER_REAL, _RETRY_S)
+        return
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signum = _pending[0]
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt  # click turns it into "Aborted!", as without this handler
+    click.echo(f"guangying: stopped by {signal.Signals(signum).name}; removing unfinished outputs", err=True)
+    raise SystemExit(128 + signum)
