@@ -16,8 +16,8 @@ Why this shape:
   rejected (a LiDAR spot straddling the background, someone passing in front). Only if they persist
   and agree among themselves for ``reacquire_s`` does the filter accept them as the new truth.
 - When the subject is still, a static estimate (the filter's value, refined by every further
-  reading) replaces the moving one, so noise averages away instead of being followed. While it is
-  still, a spot half on a second person or the background (readings scattered far off on one side)
+  reading) replaces the moving one, so noise averages away instead of being followed. While it
+  stands, a spot half on a second person or the background (readings scattered far off on one side)
   also keeps that side's in-gate readings out for ``mixed_return_hold_s``: they lean the same way.
 - The output moves in the same direction freely but reverses only for errors larger than a deadband
   tied to the depth of field (a fraction of its half-width), so focus never hunts; speed and
@@ -103,10 +103,11 @@ class ControllerConfig:
     # of them passes this many σ, the filter switches to its manoeuvre model at once instead of holding
     # focus until one reading leaves the gate (0 = off, the former controller).
     onset_sigma: float = 4.0
-    # While the subject stands still, a spot half on a second person (or the background) scatters
-    # readings far off on one side; for this long after such readings, the ones on that side that land
-    # inside the gate are not used either (they lean the same way and made a still subject's focus
-    # reverse at 250 Hz; 0 = off, the former controller; 0.1 s chosen on the tuning seeds).
+    # While the subject stands (still, or the standing model leads), a spot half on a second person
+    # (or the background) scatters readings far off on one side; for this long after such readings,
+    # the ones on that side that land inside the gate are not used either (they lean the same way and
+    # made a still subject's focus reverse at 250 Hz; 0 = off, the former controller; 0.1 s chosen on
+    # the tuning seeds).
     mixed_return_hold_s: float = 0.1
 
     def __post_init__(self) -> None:

@@ -90,6 +90,9 @@ ONSET_ACCEL_VAR = 25.0  # (5 m/s²)²: a brisk start
 MIXED_FAR = 2.0
 MIXED_PAIR_S = 0.1
 MIXED_SPREAD = 6.0
+# The hold also applies once the standing model leads (before the still test has called the subject
+# still): a long episode just after a stop otherwise leaned the filter away (0.5 on the tuning seeds).
+MIXED_STANDING_P = 0.5
 REJ_KEEP = 10  # the re-acquisition test looks at the last ten rejected readings
 RES_KEEP = 25  # the still test looks at the last 25 residuals (~0.25 s at 100 Hz)
 REC_CAP = 8192  # accepted readings within 0.5 s: enough for a 16 kHz sensor
@@ -579,12 +582,13 @@ def _onset(st: KernelState, q: float) -> bool:
 @njit(cache=True)
 def _mixed_returns(st: KernelState, t: float, z: float, nu: float, sv: float, r: float, x0: float) -> bool:
     """True when reading ``z`` (innovation ``nu``, its variance ``sv``; reading variance ``r``; the
-    filter at ``x0`` diopters) must not count: the subject stands still and, within ``mixed_return_hold_s``
-    of a mixed-return episode (see ``MIXED_FAR``), it lies on the episode's side. A still subject's focus
-    otherwise reversed at 250 Hz: the episode's in-gate tail dragged the filter (or started the onset
-    test) one way, and the readings after it looked like a start the other way. Only the episode's side
-    is skipped (both sides also cost brisk starts that coincide with an episode) and only while still:
-    a walking subject's filter needs every reading (skipping after rejections cost walks 2 points)."""
+    filter at ``x0`` diopters) must not count: the subject stands (still, or the standing model leads:
+    ``MIXED_STANDING_P``) and, within ``mixed_return_hold_s`` of a mixed-return episode (see
+    ``MIXED_FAR``), it lies on the episode's side. A still subject's focus otherwise reversed at 250 Hz:
+    the episode's in-gate tail dragged the filter (or started the onset test) one way, and the readings
+    after it looked like a start the other way. Only the episode's side is skipped (both sides also cost
+    brisk starts that coincide with an episode) and only while standing: a walking subject's filter
+    needs every reading (skipping after rejections cost walks 2 points)."""
     s = st.s
     if nu * nu > (MIXED_FAR * s[C_GATE]) ** 2.0 * sv:
         side = 1.0 if nu > 0 else -1.0
@@ -592,7 +596,8 @@ def _mixed_returns(st: KernelState, t: float, z: float, nu: float, sv: float, r:
                 and abs(z - s[FAR_Z]) > MIXED_SPREAD * math.sqrt(r)):
             s[MIXED_T], s[MIXED_SIDE] = t, side
         s[FAR_T], s[FAR_Z] = t, z
-    return s[STILL] != 0.0 and t - s[MIXED_T] < s[C_MIXED_HOLD] and nu * s[MIXED_SIDE] > 0
+    standing = s[STILL] != 0.0 or st.mu[0] > MIXED_STANDING_P
+    return standing and t - s[MIXED_T] < s[C_MIXED_HOLD] and nu * s[MIXED_SIDE] > 0
 
 
 @njit(cache=True)
