@@ -63,6 +63,7 @@ _CONFIG_RANGES = {
     "huber_sigma": Range(0.0, 100.0),
     "onset_sigma": Range(0.0, 100.0),
     "mixed_return_hold_s": Range(0.0, 10.0, unit="s"),
+    "mixed_return_reacquire_n": Range(0, kernel.REJ_KEEP, integer=True),
 }
 
 
@@ -109,6 +110,11 @@ class ControllerConfig:
     # made a still subject's focus reverse at 250 Hz; 0 = off, the former controller; 0.1 s chosen on
     # the tuning seeds).
     mixed_return_hold_s: float = 0.1
+    # Within 0.5 s of such an episode, this many rejected readings in a row on the other side (nearer
+    # than the filter) that agree with each other are taken as the subject at once, instead of after
+    # ``reacquire_s``: the episode's in-gate returns had dragged the filter away (a subject who had just
+    # stopped was left up to 0.5 m behind). 0 = off, the former controller; 3 chosen on the tuning seeds.
+    mixed_return_reacquire_n: int = 3
 
     def __post_init__(self) -> None:
         check_fields(self, "focus", _CONFIG_RANGES)
@@ -147,6 +153,7 @@ class ControllerConfig:
             huber_sigma=self.huber_sigma,
             onset_sigma=self.onset_sigma,
             mixed_return_hold_s=self.mixed_return_hold_s,
+            mixed_return_reacquire_n=self.mixed_return_reacquire_n,
         )
 
 

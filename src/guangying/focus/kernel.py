@@ -76,9 +76,10 @@ from numba import njit
     C_HUBER,
     C_ONSET,
     C_MIXED_HOLD,
-) = range(33, 52)
-N_SCALARS = 52 + 9  # + the cached 3×3 mode-switch matrix
-PI0 = 52
+    C_MIXED_REACQ,
+) = range(33, 53)
+N_SCALARS = 53 + 9  # + the cached 3×3 mode-switch matrix
+PI0 = 53
 ONSET_DRIFT = 1.0  # CUSUM allowance (in σ of the innovation): the test looks for shifts of ≥ 2σ
 ONSET_CLIP = 2.0  # one heavy-tailed reading adds at most 1σ to the sum
 ONSET_SPEED_VAR = 1.0  # (1 m/s)²: a walking pace
@@ -93,6 +94,10 @@ MIXED_SPREAD = 6.0
 # The hold also applies once the standing model leads (before the still test has called the subject
 # still): a long episode just after a stop otherwise leaned the filter away (0.5 on the tuning seeds).
 MIXED_STANDING_P = 0.5
+# Within this long of a mixed-return episode, rejected readings on the side opposite to it that agree
+# among themselves mean the episode dragged the filter away: they are taken as the subject at once
+# (``mixed_return_reacquire_n`` of them) instead of after ``reacquire_s`` (0.5 s on the tuning seeds).
+MIXED_REACQ_S = 0.5
 REJ_KEEP = 10  # the re-acquisition test looks at the last ten rejected readings
 RES_KEEP = 25  # the still test looks at the last 25 residuals (~0.25 s at 100 Hz)
 REC_CAP = 8192  # accepted readings within 0.5 s: enough for a 16 kHz sensor
@@ -134,6 +139,7 @@ def new_state(
     huber_sigma: float = 0.0,
     onset_sigma: float = 0.0,
     mixed_return_hold_s: float = 0.0,
+    mixed_return_reacquire_n: int = 0,
 ) -> KernelState:
     """A fresh controller: no subject, no output yet."""
     s = np.zeros(N_SCALARS)
@@ -159,6 +165,7 @@ def new_state(
         huber_sigma,
         onset_sigma,
         mixed_return_hold_s,
+        mixed_return_reacquire_n,
     )
     s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
     return KernelState(
@@ -561,6 +568,31 @@ def _maybe_reacquire(st: KernelState, t: float) -> None:
 
 
 @njit(cache=True)
+def _reacquire_after_episode(st: KernelState, t: float, x0: float) -> bool:
+    """True when the filter was reset to the last ``mixed_return_reacquire_n`` rejected readings: within
+    ``MIXED_REACQ_S`` of a mixed-return episode, they all lie on the side opposite to it (nearer than
+    the filter, for a second person behind) and agree within 6σ. An episode's in-gate returns lean one
+    way, and once the filter has followed them (its speed builds while the far returns are rejected
+    and its gate widens) the subject's true readings fall outside the gate on the other side; waiting
+    ``reacquire_s`` for them left focus up to 0.5 m behind a subject who had just stopped."""
+    s = st.s
+    n = int(s[C_MIXED_REACQ])
+    count = int(s[REJ_COUNT])
+    if n == 0 or count < n or t - s[MIXED_T] >= MIXED_REACQ_S:
+        return False
+    zs = np.empty(n)
+    for m in range(n):
+        zs[m] = st.rej[(count - n + m) % REJ_KEEP]
+        if (zs[m] - x0) * s[MIXED_SIDE] >= 0:
+            return False
+    med = np.median(zs)
+    if np.max(zs) - np.min(zs) > 6.0 * math.sqrt(_r(st, med)):
+        return False
+    _reset(st, med, t)
+    return True
+
+
+@njit(cache=True)
 def _onset(st: KernelState, q: float) -> bool:
     """Page's CUSUM on the normalised innovations ``q`` of readings inside the gate: True when they have
     drifted to one side by more than ``onset_sigma`` (beyond the allowance). A subject who stood still
@@ -650,7 +682,8 @@ def update(st: KernelState, t: float, distance_m: float, confidence: float) -> b
         st.rej[int(s[REJ_COUNT]) % REJ_KEEP] = z
         s[REJ_COUNT] += 1.0
         s[REJ_LAST_T] = t
-        _maybe_reacquire(st, t)
+        if not _reacquire_after_episode(st, t, x[0]):
+            _maybe_reacquire(st, t)
         return False
     s[REJ_COUNT] = 0.0
     if mixed:
