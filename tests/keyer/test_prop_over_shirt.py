@@ -11,12 +11,11 @@ and a JPEG round trip (4:2:0).
 import cv2
 import numpy as np
 import pytest
+from drawn_frames import SUPERSAMPLE, H, W, camera, drawn
 
-from guangying.base.colour import linear_to_srgb
 from guangying.evaluation.metrics import largest_hole_px
 from guangying.keyer import ChromaKeyer, KeyerSettings
 
-H, W, SUPERSAMPLE = 360, 640, 4
 SCREEN = np.array([0.06, 0.42, 0.07], np.float32)
 SHIRT = np.array([0.62, 0.62, 0.60], np.float32)
 SKIN = np.array([0.45, 0.27, 0.20], np.float32)
@@ -25,11 +24,6 @@ SAGE = np.array([0.20, 0.34, 0.25], np.float32)  # a colour-difference key reads
 OLIVE = np.array([0.22, 0.33, 0.16], np.float32)
 VEIL = np.array([0.30, 0.40, 0.40], np.float32)  # teal-grey gauze: no colour difference of its own
 
-
-def _drawn(draw) -> np.ndarray:  # noqa: ANN001
-    big = np.zeros((H * SUPERSAMPLE, W * SUPERSAMPLE), np.uint8)
-    draw(big)
-    return cv2.resize(big.astype(np.float32) / 255.0, (W, H), interpolation=cv2.INTER_AREA)
 
 
 def _person_with(
@@ -40,13 +34,13 @@ def _person_with(
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     frame = SCREEN * (1.0 - 0.2 * ((xx - 400) / W) ** 2 - 0.1 * yy / H)[..., None]
     torso_px = np.array([[300, 360], [330, 170], [470, 170], [500, 360]]) * SUPERSAMPLE
-    torso = _drawn(lambda im: cv2.fillPoly(im, [torso_px.astype(np.int32)], 255))
-    head = _drawn(lambda im: cv2.ellipse(im, (1600, 460), (180, 232), 0, 0, 360, 255, -1))
+    torso = drawn(lambda im: cv2.fillPoly(im, [torso_px.astype(np.int32)], 255))
+    head = drawn(lambda im: cv2.ellipse(im, (1600, 460), (180, 232), 0, 0, 360, 255, -1))
     shirt = SHIRT * (0.85 + 0.15 * np.cos((xx - 400) / 120))[..., None] + 0.02 * SCREEN
     frame = torso[..., None] * shirt + (1.0 - torso[..., None]) * frame
     frame = head[..., None] * SKIN + (1.0 - head[..., None]) * frame
     corners = cv2.boxPoints(((300.0, 255.0), (190.0, 110.0), -18.0)) * SUPERSAMPLE
-    board = _drawn(lambda im: cv2.fillPoly(im, [corners.astype(np.int32)], 255))
+    board = drawn(lambda im: cv2.fillPoly(im, [corners.astype(np.int32)], 255))
     if soft_px:
         board = cv2.GaussianBlur(board, (0, 0), soft_px)
     board *= opacity
@@ -55,12 +49,7 @@ def _person_with(
     frame = board[..., None] * (board_rgb * grain[..., None] + bounce) + (1.0 - board[..., None]) * frame
     alpha = 1.0 - (1.0 - board) * (1.0 - np.maximum(torso, head))
     solid = (board >= 1.0) | (torso >= 1.0) | (head >= 1.0)
-    frame = cv2.GaussianBlur(frame, (0, 0), 0.8) + rng.normal(0.0, 0.004, frame.shape).astype(np.float32)
-    srgb = np.round(linear_to_srgb(np.clip(frame, 0.0, 1.0)) * 255.0).astype(np.uint8)
-    if jpeg:
-        _, encoded = cv2.imencode(".jpg", srgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
-        srgb = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
-    return srgb.astype(np.float32) / 255.0, alpha.astype(np.float32), solid
+    return camera(frame, rng, jpeg), alpha.astype(np.float32), solid
 
 
 @pytest.mark.parametrize(("colour", "jpeg"), [(SAGE, False), (SAGE, True), (OLIVE, False)])

@@ -273,6 +273,7 @@ def screen_lit_floor(
     gaps: Callable[..., np.ndarray] | None = None,
     mixed: np.ndarray | None = None,
     other: np.ndarray | None = None,
+    remainder_rgb: np.ndarray | None = None,
 ) -> np.ndarray:
     """The difference ratio (h, w) a solid subject lit by the screen shows, where the small grid's
     ``ratio`` = d(C)/d(S) proves it solid, else 0. ``remainder`` is the luminance of
@@ -323,6 +324,16 @@ def screen_lit_floor(
     An even surface of another hue with no seed is left to the key; one with a sharp edge (a tinted
     half-transparent pane over the screen, edges blurred under ~4 px) cannot be told from a prop
     and is keyed solid.
+
+    ``remainder_rgb`` (h, w, 3, optional: :func:`subject_remainder`) carries the credit further by
+    the seeds' own light: screen light added to a surface leaves C − ratio·S as it is, a mix with
+    the screen keeps α of it. Cells joined to the seeds that keep the nearest seeds' own light (85%
+    to 1/0.85 of its luminance, same chromaticity within 0.04) are that surface however screen-lit
+    — a rim lit to 0.8–0.9 of the screen's difference, beside clear screen too. They are credited
+    with their own ratio up to 0.9 (clear screen), with the texture margin only beyond 2 cells from
+    clear screen. Limits: the colour difference's max() makes a lime's remainder drift in chroma
+    under teal light, so a rim lit past ~0.75 (or 4:2:0 chroma over it) can still fall short; the
+    soft fringe of dense bright fur that keeps its core's light is keyed a little more solid.
     """
     clear = ratio >= CLEAR_RATIO
     if not clear.any():
@@ -374,6 +385,7 @@ def screen_lit_floor(
             seeds &= ~band | (gaps(band, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= 0)
     if own_surface is not None and seeds.any() and own_surface.any():
         seeds |= own_surface & _joined(own_surface | seeds, seeds)
+    seed_cells = seeds
     seeds = seeds.astype(np.uint8)
     if not seeds.any():
         return np.zeros(ratio.shape, np.float32)
@@ -394,11 +406,71 @@ def screen_lit_floor(
     # further than that from its silhouette. Cells joined to a seed through cells within 0.15 of the
     # seeds' ratio, none beside clear screen nor beside a dark subject (curls whose gaps 4:2:0 smears).
     surface = ~beside & (np.abs(ratio - plain) <= SURFACE_TOLERANCE)
-    spread = _joined(surface, seeds > 0) & (reach == 0) & (near_remainder >= DARK_SUBJECT)
-    if gaps is not None and spread.any():
-        spread &= gaps(spread, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= 0  # smooth, as a lit band
+    # Screen light added to a surface leaves its own light (C − ratio·S) as it is; a mix with the
+    # screen keeps α of it. Cells keeping the seeds' own light are that surface however screen-lit
+    # (a rim lit towards the screen's colour, past the 0.15), up to its silhouette.
+    own_light = np.zeros(ratio.shape, bool)
+    if remainder_rgb is not None:
+        own_light = _keeps_own_light(remainder_rgb, seed_cells, ~clear)
+    spread = _joined(surface | own_light, seeds > 0) & (reach == 0) & (near_remainder >= DARK_SUBJECT)
+    tested = spread & ~own_light  # own light already shows the surface whole
+    if gaps is not None and tested.any():
+        spread &= ~tested | (gaps(tested, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= 0)  # as a lit band
     reach = np.maximum(reach, spread.astype(np.float32))
-    return (filled * cv2.blur(reach, (3, 3))).astype(np.float32)
+    # Whole by its own light: its own ratio is credited up to clear screen's (the 0.8 limit is for
+    # light a colour difference alone cannot tell from a mix); within 2 cells of clear screen without
+    # the texture margin, which the floor's interpolation would carry onto the silhouette's mixes.
+    own_whole = own_light & (reach > 0)
+    near_clear = beside | behind
+    inner = (own_whole & ~near_clear).astype(np.float32)
+    credit = filled * np.maximum(cv2.blur(reach, (3, 3)), inner)
+    own_lit = np.where(near_clear, ratio, TEXTURE_MARGIN * ratio)
+    return np.maximum(credit, np.minimum(own_lit, CLEAR_RATIO) * own_whole).astype(np.float32)
+
+
+@numba.njit(cache=True)
+def _same_light(remainder_rgb, cells, labels, seed_ys, seed_xs, summed, weight, luma, kept, dark, chroma):  # noqa: ANN001, ANN202, E501
+    h, w = cells.shape
+    out = np.zeros((h, w), np.bool_)
+    for y in range(h):
+        for x in range(w):
+            if not cells[y, x]:
+                continue
+            i = labels[y, x] - 1
+            sy, sx = seed_ys[i], seed_xs[i]
+            n = weight[sy, sx]
+            o0, o1, o2 = summed[sy, sx, 0] / n, summed[sy, sx, 1] / n, summed[sy, sx, 2] / n
+            m0, m1, m2 = remainder_rgb[y, x, 0], remainder_rgb[y, x, 1], remainder_rgb[y, x, 2]
+            own_lum = luma[0] * o0 + luma[1] * o1 + luma[2] * o2
+            lum = luma[0] * m0 + luma[1] * m1 + luma[2] * m2
+            if own_lum < dark or lum < kept * own_lum or kept * lum > own_lum:
+                continue
+            so, sm = max(o0 + o1 + o2, 1e-6), max(m0 + m1 + m2, 1e-6)
+            d_red, d_blue = m0 / sm - o0 / so, m2 / sm - o2 / so
+            d_green = -(d_red + d_blue)
+            out[y, x] = d_red * d_red + d_green * d_green + d_blue * d_blue <= chroma * chroma
+    return out
+
+
+def _keeps_own_light(remainder_rgb: np.ndarray, seeds: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """bool (h, w): the ``cells`` (bool (h, w)) whose own light (:func:`subject_remainder`, (h, w, 3))
+    is that of the nearest ``seeds`` (bool (h, w), at least one), averaged over the seeds of the 7×7
+    around it: within 85%–1/0.85 of its luminance (≥ 0.05) and within 0.04 of its chromaticity (r, g,
+    b over their sum)."""
+    weights = seeds.astype(np.float32)
+    weight = cv2.boxFilter(weights, -1, (7, 7), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    summed = cv2.boxFilter(
+        remainder_rgb * weights[..., None], -1, (7, 7), normalize=False, borderType=cv2.BORDER_CONSTANT
+    )
+    _, labels = cv2.distanceTransformWithLabels(
+        (~seeds).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    seed_ys, seed_xs = np.nonzero(seeds)  # DIST_LABEL_PIXEL numbers them row-major from 1
+    return _same_light(
+        np.ascontiguousarray(remainder_rgb, np.float32), cells, labels, seed_ys, seed_xs, summed, weight,
+        LUMA_709, np.float32(SUBJECT_KEPT), np.float32(DARK_SUBJECT),
+        np.float32(OTHER_CHROMA),
+    )
 
 
 SUBJECT_SEEN = 0.15  # a cell keeping less of the subject's own light than this is too thin to measure
@@ -555,7 +627,7 @@ def estimate_subject(
     # Texture varies a surface's light by up to the margin; a cell keeping less is a mix.
     mixed = measured & (coverage < 1.0 / TEXTURE_MARGIN)
     lit = np.maximum(
-        screen_lit_floor(ratio, remainder, near_remainder, gaps, mixed, other),
+        screen_lit_floor(ratio, remainder, near_remainder, gaps, mixed, other, remainder_rgb),
         subject_light_floor(ratio, coverage, measured),
     )
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.

@@ -1,0 +1,26 @@
+"""Shared steps of the keyer tests' own frame generators: 4× supersampled coverage and the camera
+(lens blur, noise, 8-bit sRGB, optionally a JPEG round trip with 4:2:0 chroma)."""
+
+import cv2
+import numpy as np
+
+from guangying.base.colour import linear_to_srgb
+
+H, W, SUPERSAMPLE = 360, 640, 4
+
+
+def drawn(draw) -> np.ndarray:  # noqa: ANN001
+    """Coverage (H, W) float32 0–1 of what ``draw(canvas)`` fills (255) on a 4× canvas."""
+    big = np.zeros((H * SUPERSAMPLE, W * SUPERSAMPLE), np.uint8)
+    draw(big)
+    return cv2.resize(big.astype(np.float32) / 255.0, (W, H), interpolation=cv2.INTER_AREA)
+
+
+def camera(frame_linear: np.ndarray, rng: np.random.Generator, jpeg: bool = False) -> np.ndarray:
+    """Linear (H, W, 3) → sRGB float32 0–1 as stored: blur σ 0.8 px, noise σ 0.004, 8-bit, JPEG q85."""
+    frame = cv2.GaussianBlur(frame_linear, (0, 0), 0.8) + rng.normal(0.0, 0.004, frame_linear.shape)
+    srgb = np.round(linear_to_srgb(np.clip(frame, 0.0, 1.0).astype(np.float32)) * 255.0).astype(np.uint8)
+    if jpeg:
+        _, encoded = cv2.imencode(".jpg", srgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+        srgb = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
+    return srgb.astype(np.float32) / 255.0
