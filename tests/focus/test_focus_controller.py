@@ -264,10 +264,12 @@ def test_focus_comes_back_at_once_after_mixed_returns_dragged_it():
     (its speed builds while the far returns are rejected and its gate widens); the subject's true readings
     then fall outside the gate on the near side. Taking a few that agree as the subject at once
     (``mixed_return_reacquire_n``) brings focus back within 0.2 s of the episode's end; waiting for the
-    ordinary re-acquisition (the former controller, 0) left it up to 0.5 m behind on most takes."""
+    ordinary re-acquisition (the former controller, 0) left it up to 0.5 m behind on most takes. Run
+    without ``mixed_return_stop_mps``, which keeps the filter from being dragged on most of these takes."""
     back = {}
     for n in (0, 3):
-        cfg = ControllerConfig(*LENS, latency_s=0.04, sensor_latency_s=0.01, mixed_return_reacquire_n=n)
+        cfg = ControllerConfig(*LENS, latency_s=0.04, sensor_latency_s=0.01, mixed_return_reacquire_n=n,
+                               mixed_return_stop_mps=0.0)
         back[n] = 0
         for seed in range(12):
             scn, rd, end = _brake_then_mixed_returns(seed)
@@ -279,3 +281,25 @@ def test_focus_comes_back_at_once_after_mixed_returns_dragged_it():
             if n:
                 assert evaluate(scn, ts, focus, *LENS).reversals_per_s == 0.0, f"seed {seed} reversed"
     assert back[3] >= 10 and back[0] <= 7, back
+
+
+def test_mixed_returns_just_as_a_subject_eases_to_a_stop_do_not_carry_focus_away():
+    """The same takes scored from the stop on: when the episode starts, the calm model still leads and
+    still carries the braking's acceleration, so the filter drifts on past the subject while the far
+    returns are rejected, and the in-gate ones (all behind) build speed. Taking a subject slower than
+    ``mixed_return_stop_mps`` as standing at that moment (so the hold applies) keeps focus within about
+    one half-width on most takes; without it focus ran up to 0.5 m behind on most of them."""
+    within = {}
+    for stop in (0.0, 0.3):
+        cfg = ControllerConfig(*LENS, latency_s=0.04, sensor_latency_s=0.01, mixed_return_stop_mps=stop)
+        within[stop] = 0
+        for seed in range(16):
+            scn, rd, _ = _brake_then_mixed_returns(seed)
+            ts = frame_times(scn.duration_s, 25)
+            focus = run_controller(scn, rd, ts, cfg)
+            after = ts >= 2.0
+            err = np.abs(1 / focus - 1 / scn.truth_m(ts))[after] / half_width_diopters(*LENS, focus)[after]
+            within[stop] += err.max() <= 1.0
+            if stop:
+                assert evaluate(scn, ts, focus, *LENS).reversals_per_s == 0.0, f"seed {seed} reversed"
+    assert within[0.3] >= 10 and within[0.0] <= 8, within

@@ -64,6 +64,7 @@ _CONFIG_RANGES = {
     "onset_sigma": Range(0.0, 100.0),
     "mixed_return_hold_s": Range(0.0, 10.0, unit="s"),
     "mixed_return_reacquire_n": Range(0, kernel.REJ_KEEP, integer=True),
+    "mixed_return_stop_mps": Range(0.0, 10.0, unit="m/s"),
 }
 
 
@@ -115,6 +116,11 @@ class ControllerConfig:
     # ``reacquire_s``: the episode's in-gate returns had dragged the filter away (a subject who had just
     # stopped was left up to 0.5 m behind). 0 = off, the former controller; 3 chosen on the tuning seeds.
     mixed_return_reacquire_n: int = 3
+    # When such an episode starts while a subject who is easing to a stop moves slower than this (and
+    # the filter still carries the braking's acceleration), the filter takes them as standing, so the
+    # hold applies and the leftover acceleration does not carry focus away while the far returns are
+    # rejected (0 = off, the former controller; 0.3 m/s chosen on the tuning seeds).
+    mixed_return_stop_mps: float = 0.3
 
     def __post_init__(self) -> None:
         check_fields(self, "focus", _CONFIG_RANGES)
@@ -154,6 +160,7 @@ class ControllerConfig:
             onset_sigma=self.onset_sigma,
             mixed_return_hold_s=self.mixed_return_hold_s,
             mixed_return_reacquire_n=self.mixed_return_reacquire_n,
+            mixed_return_stop_mps=self.mixed_return_stop_mps,
         )
 
 

@@ -77,9 +77,10 @@ from numba import njit
     C_ONSET,
     C_MIXED_HOLD,
     C_MIXED_REACQ,
-) = range(33, 53)
-N_SCALARS = 53 + 9  # + the cached 3×3 mode-switch matrix
-PI0 = 53
+    C_MIXED_STOP,
+) = range(33, 54)
+N_SCALARS = 54 + 9  # + the cached 3×3 mode-switch matrix
+PI0 = 54
 ONSET_DRIFT = 1.0  # CUSUM allowance (in σ of the innovation): the test looks for shifts of ≥ 2σ
 ONSET_CLIP = 2.0  # one heavy-tailed reading adds at most 1σ to the sum
 ONSET_SPEED_VAR = 1.0  # (1 m/s)²: a walking pace
@@ -98,6 +99,13 @@ MIXED_STANDING_P = 0.5
 # among themselves mean the episode dragged the filter away: they are taken as the subject at once
 # (``mixed_return_reacquire_n`` of them) instead of after ``reacquire_s`` (0.5 s on the tuning seeds).
 MIXED_REACQ_S = 0.5
+# A subject slower than ``mixed_return_stop_mps`` when an episode starts, whose filter still carries this
+# much acceleration (m/s², left over from braking: the calm model learns that the subject has stopped
+# only over a few tenths of a second), is taken as standing: the standing model gets this probability
+# (above ``MIXED_STANDING_P``, so the hold applies). 0.8 on the tuning seeds (0.6 let a still take
+# reverse; 0.7–0.9 within 0.1 point).
+MIXED_STOP_ACCEL = 0.5
+MIXED_STOP_P = 0.8
 REJ_KEEP = 10  # the re-acquisition test looks at the last ten rejected readings
 RES_KEEP = 25  # the still test looks at the last 25 residuals (~0.25 s at 100 Hz)
 REC_CAP = 8192  # accepted readings within 0.5 s: enough for a 16 kHz sensor
@@ -140,6 +148,7 @@ def new_state(
     onset_sigma: float = 0.0,
     mixed_return_hold_s: float = 0.0,
     mixed_return_reacquire_n: int = 0,
+    mixed_return_stop_mps: float = 0.0,
 ) -> KernelState:
     """A fresh controller: no subject, no output yet."""
     s = np.zeros(N_SCALARS)
@@ -166,6 +175,7 @@ def new_state(
         onset_sigma,
         mixed_return_hold_s,
         mixed_return_reacquire_n,
+        mixed_return_stop_mps,
     )
     s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
     return KernelState(
@@ -633,6 +643,23 @@ def _mixed_returns(st: KernelState, t: float, z: float, nu: float, sv: float, r:
 
 
 @njit(cache=True)
+def _stopping_at_episode(st: KernelState, t: float, u: float, a: float) -> None:
+    """When a mixed-return episode has just been marked (at ``t``) and the subject, not yet standing for
+    the filter, moves slower than ``mixed_return_stop_mps`` (speed ``u``) while the filter still carries
+    ``MIXED_STOP_ACCEL`` of acceleration ``a``, give the standing model ``MIXED_STOP_P``: a subject who
+    walks in and eases to a stop otherwise drifts on in the calm model's leftover acceleration while the
+    far returns are rejected and its gate widens, until the episode's in-gate returns (all on one side)
+    build speed away from the subject (seen: 0.3–0.5 m behind, 17–28 DoF half-widths)."""
+    s = st.s
+    if (s[MIXED_T] != t or s[STILL] != 0.0 or st.mu[0] > MIXED_STANDING_P or abs(u) >= s[C_MIXED_STOP]
+            or abs(a) < MIXED_STOP_ACCEL):
+        return
+    moving = st.mu[1] + st.mu[2]
+    k = (1.0 - MIXED_STOP_P) / moving if moving > 0 else 0.0
+    st.mu[0], st.mu[1], st.mu[2] = MIXED_STOP_P, st.mu[1] * k, st.mu[2] * k
+
+
+@njit(cache=True)
 def _start_manoeuvre(st: KernelState, r: float) -> None:
     """The subject changed pace: trust the manoeuvre model, reopen speed and acceleration (the still
     estimate and the standing model's certainty no longer hold) and let the position follow readings."""
@@ -665,6 +692,8 @@ def update(st: KernelState, t: float, distance_m: float, confidence: float) -> b
     x, p = _combine(xs, ps, c)
     nu, sv = z - x[0], p[0, 0] + r
     mixed = s[C_MIXED_HOLD] > 0.0 and _mixed_returns(st, t, z, nu, sv, r, x[0])
+    if s[C_MIXED_STOP] > 0.0:
+        _stopping_at_episode(st, t, x[1], x[2])
     if mixed:
         s[CUSUM_UP] = s[CUSUM_DOWN] = 0.0
     elif s[C_ONSET] > 0.0 and _onset(st, nu / math.sqrt(sv)):
