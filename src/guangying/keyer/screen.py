@@ -74,12 +74,30 @@ def estimate_screen_colour(rgb_srgb: np.ndarray, screen: str = "auto") -> tuple[
     return tuple(float(v) for v in np.median(picked, axis=0))  # type: ignore[return-value]
 
 
+@numba.njit(cache=True)
+def _pull_level(sum_v: np.ndarray, w: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """One level on the way up: its own weighted average where it has weight, the coarser fill
+    ``up`` for what it lacks (a level that is a third screen trusts itself). One compiled pass: the
+    numpy version's six temporaries cost more than the arithmetic on these small grids."""
+    out = np.empty_like(up)
+    for i in range(up.shape[0]):
+        for j in range(up.shape[1]):
+            coverage = min(np.float32(3.0) * w[i, j], np.float32(1.0))
+            weight = max(w[i, j], np.float32(1e-6))
+            rest = np.float32(1.0) - coverage
+            for c in range(up.shape[2]):
+                out[i, j, c] = (sum_v[i, j, c] / weight) * coverage + up[i, j, c] * rest
+    return out
+
+
 def _fill_push_pull(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Fill where weights are 0 with a smooth interpolation of the weighted values (push–pull).
 
     ``values`` (h, w, c), ``weights`` (h, w) in 0–1. Averages down an image pyramid, then on the way
     back up each level keeps its own (weighted) average and takes the coarser level for what it lacks.
     """
+    values = np.asarray(values, np.float32)
+    weights = np.asarray(weights, np.float32)
     pyramid = [(values * weights[..., None], weights)]
     while min(pyramid[-1][1].shape) > 2:
         v, w = pyramid[-1]
@@ -89,9 +107,8 @@ def _fill_push_pull(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     filled = np.broadcast_to(v.sum((0, 1)) / max(float(w.sum()), 1e-6), v.shape).astype(np.float32)
     for v, w in reversed(pyramid[:-1]):
         up = cv2.pyrUp(filled, dstsize=(w.shape[1], w.shape[0])).reshape(v.shape)
-        coverage = np.minimum(3.0 * w, 1.0)[..., None]  # a level that is a third screen trusts itself
-        filled = (v / np.maximum(w[..., None], 1e-6)) * coverage + up * (1.0 - coverage)
-    return filled.astype(np.float32)
+        filled = _pull_level(v, w, up)
+    return filled
 
 
 def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
