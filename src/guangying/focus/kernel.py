@@ -566,15 +566,27 @@ def _maybe_reacquire(st: KernelState, t: float) -> None:
     reacq = s[C_REACQ]
     if t - s[REJ_FIRST_T] < reacq or t - s[LAST_ACCEPT] < reacq:
         return
-    count = int(s[REJ_COUNT])
-    n = min(count, REJ_KEEP)
+    _reset_if_agreeing(st, _last_rejected(st, min(int(s[REJ_COUNT]), REJ_KEEP)), t)
+
+
+@njit(cache=True)
+def _last_rejected(st: KernelState, n: int) -> np.ndarray:
+    """The last ``n`` (≤ REJ_KEEP) rejected readings, oldest first (diopters)."""
+    count = int(st.s[REJ_COUNT])
     zs = np.empty(n)
     for m in range(n):
         zs[m] = st.rej[(count - n + m) % REJ_KEEP]
-    spread = np.max(zs) - np.min(zs)
+    return zs
+
+
+@njit(cache=True)
+def _reset_if_agreeing(st: KernelState, zs: np.ndarray, t: float) -> bool:
+    """Reset the filter to the median of readings ``zs`` if they agree within 6σ; True if it did."""
     med = np.median(zs)
-    if spread <= 6.0 * math.sqrt(_r(st, med)):
-        _reset(st, med, t)
+    if np.max(zs) - np.min(zs) > 6.0 * math.sqrt(_r(st, med)):
+        return False
+    _reset(st, med, t)
+    return True
 
 
 @njit(cache=True)
@@ -590,16 +602,11 @@ def _reacquire_after_episode(st: KernelState, t: float, x0: float) -> bool:
     count = int(s[REJ_COUNT])
     if n == 0 or count < n or t - s[MIXED_T] >= MIXED_REACQ_S:
         return False
-    zs = np.empty(n)
+    zs = _last_rejected(st, n)
     for m in range(n):
-        zs[m] = st.rej[(count - n + m) % REJ_KEEP]
         if (zs[m] - x0) * s[MIXED_SIDE] >= 0:
             return False
-    med = np.median(zs)
-    if np.max(zs) - np.min(zs) > 6.0 * math.sqrt(_r(st, med)):
-        return False
-    _reset(st, med, t)
-    return True
+    return _reset_if_agreeing(st, zs, t)
 
 
 @njit(cache=True)
