@@ -65,6 +65,9 @@ _CONFIG_RANGES = {
     "mixed_return_hold_s": Range(0.0, 10.0, unit="s"),
     "mixed_return_reacquire_n": Range(0, kernel.REJ_KEEP, integer=True),
     "mixed_return_stop_mps": Range(0.0, 10.0, unit="m/s"),
+    "still_window_s": Range(0.0, 10.0, unit="s"),
+    "reacquire_window_s": Range(0.0, 10.0, unit="s"),
+    "moving_reacquire_s": Range(0.0, 10.0, unit="s"),
 }
 
 
@@ -121,6 +124,14 @@ class ControllerConfig:
     # hold applies and the leftover acceleration does not carry focus away while the far returns are
     # rejected (0 = off, the former controller; 0.3 m/s chosen on the tuning seeds).
     mixed_return_stop_mps: float = 0.3
+    # Tests that looked at a number of readings look at a stretch of time instead, so the controller
+    # acts the same per second of data at any sensor rate (it was shaped at 100 Hz, and 30 Hz
+    # sensors are common): whether a still subject has started to move (the mean of the residuals of the
+    # last ``still_window_s``; 0 = the last 25 readings, the former controller) and whether rejected
+    # readings agree on a new truth (those of the last ``reacquire_window_s``; 0 = the last 10).
+    still_window_s: float = 0.25
+    reacquire_window_s: float = 0.1
+    moving_reacquire_s: float = 0.2
 
     def __post_init__(self) -> None:
         check_fields(self, "focus", _CONFIG_RANGES)
@@ -161,6 +172,9 @@ class ControllerConfig:
             mixed_return_hold_s=self.mixed_return_hold_s,
             mixed_return_reacquire_n=self.mixed_return_reacquire_n,
             mixed_return_stop_mps=self.mixed_return_stop_mps,
+            still_window_s=self.still_window_s,
+            reacquire_window_s=self.reacquire_window_s,
+            moving_reacquire_s=self.moving_reacquire_s,
         )
 
 

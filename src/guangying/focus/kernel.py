@@ -78,9 +78,12 @@ from numba import njit
     C_MIXED_HOLD,
     C_MIXED_REACQ,
     C_MIXED_STOP,
-) = range(33, 54)
-N_SCALARS = 54 + 9  # + the cached 3×3 mode-switch matrix
-PI0 = 54
+    C_STILL_WIN,
+    C_REJ_WIN,
+    C_MOVE_WIN,
+) = range(33, 57)
+N_SCALARS = 57 + 9  # + the cached 3×3 mode-switch matrix
+PI0 = 57
 ONSET_DRIFT = 1.0  # CUSUM allowance (in σ of the innovation): the test looks for shifts of ≥ 2σ
 ONSET_CLIP = 2.0  # one heavy-tailed reading adds at most 1σ to the sum
 ONSET_SPEED_VAR = 1.0  # (1 m/s)²: a walking pace
@@ -108,6 +111,19 @@ MIXED_STOP_ACCEL = 0.5
 MIXED_STOP_P = 0.8
 REJ_KEEP = 10  # the re-acquisition test looks at the last ten rejected readings
 RES_KEEP = 25  # the still test looks at the last 25 residuals (~0.25 s at 100 Hz)
+# With ``still_window_s`` / ``reacquire_window_s`` set, those two tests look at the readings of the
+# last so many seconds instead (the same share of a second at every sensor rate); the rings hold enough
+# for a 2 kHz sensor, and each test needs at least this many readings.
+RES_CAP = 512
+REJ_CAP = 256
+MIN_WINDOW_READINGS = 3
+# A run of rejected readings on a straight line that left the filter's last estimate is a subject who
+# moved (see ``_reacquire_moving``): each within this many σ of the line, which met the estimate no
+# earlier than this long before the last accepted reading.
+MOVE_LINE_SIGMA = 3.0
+MOVE_BACK_S = 0.2
+MOVE_MIN_READINGS = 4
+MOVE_MAX_MPS = 3.0
 REC_CAP = 8192  # accepted readings within 0.5 s: enough for a 16 kHz sensor
 # the flat-line still test needs this many readings in its 0.5 s: few enough for a 20 Hz sensor (at 20
 # readings a 30 Hz sensor, 15 per 0.5 s, could never be called still and focus followed its noise)
@@ -125,9 +141,10 @@ class KernelState(NamedTuple):
     xs: np.ndarray  # (3, 3): per model [diopters, radial speed m/s, radial acceleration m/s²]
     ps: np.ndarray  # (3, 3, 3) covariances
     mu: np.ndarray  # (3,) model probabilities
-    rej: np.ndarray  # (REJ_KEEP,) diopters of the last rejected readings (ring)
-    resid: np.ndarray  # (RES_KEEP, 2) still residual, its variance (ring)
+    rej: np.ndarray  # (REJ_CAP,) diopters of the last rejected readings (ring)
+    resid: np.ndarray  # (RES_CAP, 3) still residual, its variance, t_s (ring)
     recent: np.ndarray  # (REC_CAP, 3) t_s, diopters, variance (ring)
+    rej_t: np.ndarray  # (REJ_CAP,) t_s of the last rejected readings (ring, with ``rej``)
 
 
 def new_state(
@@ -149,6 +166,9 @@ def new_state(
     mixed_return_hold_s: float = 0.0,
     mixed_return_reacquire_n: int = 0,
     mixed_return_stop_mps: float = 0.0,
+    still_window_s: float = 0.0,
+    reacquire_window_s: float = 0.0,
+    moving_reacquire_s: float = 0.0,
 ) -> KernelState:
     """A fresh controller: no subject, no output yet."""
     s = np.zeros(N_SCALARS)
@@ -176,6 +196,9 @@ def new_state(
         mixed_return_hold_s,
         mixed_return_reacquire_n,
         mixed_return_stop_mps,
+        still_window_s,
+        reacquire_window_s,
+        moving_reacquire_s,
     )
     s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
     return KernelState(
@@ -183,9 +206,10 @@ def new_state(
         np.zeros((3, 3)),
         np.zeros((3, 3, 3)),
         np.array([0.1, 0.8, 0.1]),
-        np.zeros(REJ_KEEP),
-        np.zeros((RES_KEEP, 2)),
+        np.zeros(REJ_CAP),
+        np.zeros((RES_CAP, 3)),
         np.zeros((REC_CAP, 3)),
+        np.zeros(REJ_CAP),
     )
 
 
@@ -538,25 +562,43 @@ def _update_still(st: KernelState, z: float, r: float) -> None:
             s[RES_N] = 0.0
         return
     # a still subject's readings scatter around the static estimate; a moving one's drift away
-    rh = int(s[RES_HEAD])
-    st.resid[rh, 0], st.resid[rh, 1] = z - s[STILL_MEAN], r
-    s[RES_HEAD] = (rh + 1) % RES_KEEP
-    s[RES_N] = min(s[RES_N] + 1.0, RES_KEEP)
-    n = int(s[RES_N])
-    first = (int(s[RES_HEAD]) - n) % RES_KEEP
-    esum = 0.0
-    vsum = 0.0
-    for m in range(n):
-        row = (first + m) % RES_KEEP
-        esum += st.resid[row, 0]
-        vsum += st.resid[row, 1]
-    mean = esum / n
-    sd = math.sqrt(vsum) / n
-    if n >= 5 and abs(mean) > max(4.0 * sd, 0.5 * s[C_DEADBAND]):
+    if _still_residuals_drift(st, z - s[STILL_MEAN], r):
         _leave_still(st)
         return
     s[STILL_MEAN] = (s[STILL_MEAN] * s[STILL_INFO] + z / r) / (s[STILL_INFO] + 1.0 / r)
     s[STILL_INFO] += 1.0 / r
+
+
+@njit(cache=True)
+def _still_residuals_drift(st: KernelState, e: float, r: float) -> bool:
+    """Record the still residual ``e`` (variance ``r``); True when the recent residuals' mean has left
+    zero by more than 4 of its σ (and half the deadband): the subject moves. "Recent" is the last
+    ``RES_KEEP`` readings, or with ``still_window_s`` the readings of the last so many seconds (at
+    least 5): a count of readings spans 0.8 s at 30 Hz, and focus stayed on the still estimate for a
+    tenth of a second after a 30 Hz subject had started to walk."""
+    s = st.s
+    win = s[C_STILL_WIN]
+    cap = RES_CAP if win > 0.0 else RES_KEEP
+    rh = int(s[RES_HEAD]) % cap
+    st.resid[rh, 0], st.resid[rh, 1], st.resid[rh, 2] = e, r, s[T_IMM]
+    s[RES_HEAD] = (rh + 1) % cap
+    s[RES_N] = min(s[RES_N] + 1.0, cap)
+    n = int(s[RES_N])
+    if win > 0.0:
+        m = 0
+        while m < n and s[T_IMM] - st.resid[(rh - m) % cap, 2] <= win:
+            m += 1
+        n = max(m, min(n, 5))
+    first = (rh + 1 - n) % cap
+    esum = 0.0
+    vsum = 0.0
+    for m in range(n):
+        row = (first + m) % cap
+        esum += st.resid[row, 0]
+        vsum += st.resid[row, 1]
+    mean = esum / n
+    sd = math.sqrt(vsum) / n
+    return n >= 5 and abs(mean) > max(4.0 * sd, 0.5 * s[C_DEADBAND])
 
 
 @njit(cache=True)
@@ -566,16 +608,33 @@ def _maybe_reacquire(st: KernelState, t: float) -> None:
     reacq = s[C_REACQ]
     if t - s[REJ_FIRST_T] < reacq or t - s[LAST_ACCEPT] < reacq:
         return
-    _reset_if_agreeing(st, _last_rejected(st, min(int(s[REJ_COUNT]), REJ_KEEP)), t)
+    _reset_if_agreeing(st, _last_rejected(st, _rejected_in_window(st, t)), t)
+
+
+@njit(cache=True)
+def _rejected_in_window(st: KernelState, t: float) -> int:
+    """How many of the last rejected readings the re-acquisition test looks at: ``REJ_KEEP``, or with
+    ``reacquire_window_s`` those of the last so many seconds (at least ``MIN_WINDOW_READINGS``): ten
+    readings span a third of a second at 30 Hz, and focus waited that long on a subject who had
+    already stopped after a brisk step."""
+    s = st.s
+    count = int(s[REJ_COUNT])
+    win = s[C_REJ_WIN]
+    if win <= 0.0:
+        return min(count, REJ_KEEP)
+    n = 0
+    while n < min(count, REJ_CAP) and t - st.rej_t[(count - 1 - n) % REJ_CAP] <= win:
+        n += 1
+    return min(max(n, MIN_WINDOW_READINGS), count, REJ_CAP)
 
 
 @njit(cache=True)
 def _last_rejected(st: KernelState, n: int) -> np.ndarray:
-    """The last ``n`` (≤ REJ_KEEP) rejected readings, oldest first (diopters)."""
+    """The last ``n`` (≤ REJ_CAP) rejected readings, oldest first (diopters)."""
     count = int(st.s[REJ_COUNT])
     zs = np.empty(n)
     for m in range(n):
-        zs[m] = st.rej[(count - n + m) % REJ_KEEP]
+        zs[m] = st.rej[(count - n + m) % REJ_CAP]
     return zs
 
 
@@ -667,6 +726,75 @@ def _stopping_at_episode(st: KernelState, t: float, u: float, a: float) -> None:
 
 
 @njit(cache=True)
+def _reacquire_moving(st: KernelState, t: float, x0: float) -> bool:
+    """True when the filter was reset onto a subject who has moved out of the gate: the rejected
+    readings of the last ``moving_reacquire_s`` (at least ``MIN_WINDOW_READINGS``, all rejected in a
+    row) lie on one side of the prediction ``x0`` on a straight line (within ``MOVE_LINE_SIGMA``) that
+    crossed the filter's last estimate after the last accepted reading (less ``MOVE_BACK_S``): a brisk
+    step read at 30 Hz leaves the gate within two or three readings, before the onset test (which
+    takes at most 1σ from each reading inside the gate) can see it, and focus stayed on the still
+    estimate until the step was over. Scattered readings (a second person in the spot), a flat line
+    off the track (an occluder) and lone outliers do not pass; at 100 Hz and above the onset test
+    mostly sees the move first."""
+    s = st.s
+    win = s[C_MOVE_WIN]
+    count = int(s[REJ_COUNT])
+    standing = s[STILL] != 0.0 or st.mu[0] > MIXED_STANDING_P
+    if win <= 0.0 or count < MOVE_MIN_READINGS or not standing or t - s[MIXED_T] < MIXED_REACQ_S:
+        return False
+    n = 0
+    while n < min(count, REJ_CAP) and t - st.rej_t[(count - 1 - n) % REJ_CAP] <= win:
+        n += 1
+    if n < MOVE_MIN_READINGS:
+        return False
+    zs = _last_rejected(st, n)
+    ts = np.empty(n)
+    for m in range(n):
+        ts[m] = st.rej_t[(count - n + m) % REJ_CAP]
+    side = 1.0 if zs[n - 1] > x0 else -1.0
+    tm = 0.0
+    zm = 0.0
+    for m in range(n):
+        if (zs[m] - x0) * side <= 0.0:
+            return False
+        tm += ts[m]
+        zm += zs[m]
+    tm /= n
+    zm /= n
+    sxx = 0.0
+    sxz = 0.0
+    for m in range(n):
+        sxx += (ts[m] - tm) ** 2.0
+        sxz += (ts[m] - tm) * (zs[m] - zm)
+    if sxx <= 0.0:
+        return False
+    slope = sxz / sxx
+    sd = math.sqrt(_r(st, zm))
+    for m in range(n):
+        if abs(zs[m] - zm - slope * (ts[m] - tm)) > MOVE_LINE_SIGMA * sd:
+            return False
+    # where the line met the filter's last estimate: after the last accepted reading, less a little
+    # (the subject accelerated into the line), and before the first of these readings
+    last = s[STILL_MEAN] if s[STILL] != 0.0 else estimate(st)[0][0]
+    if slope * side <= 0.0:
+        return False
+    t_cross = tm + (last - zm) / slope
+    if not (s[T_IMM] - MOVE_BACK_S <= t_cross <= ts[0]):
+        return False
+    z = zm + slope * (t - tm)
+    u = -slope / (z * z)  # d(1/D)/dt: the state's radial speed in m/s
+    if abs(u) > MOVE_MAX_MPS:
+        return False
+    _reset(st, z, t)
+    st.mu[0], st.mu[1], st.mu[2] = 0.05, 0.15, 0.8
+    for j in range(1, 3):
+        st.xs[j, 1] = u
+        st.ps[j, 1, 1] = ONSET_SPEED_VAR
+        st.ps[j, 2, 2] = ONSET_ACCEL_VAR
+    return True
+
+
+@njit(cache=True)
 def _start_manoeuvre(st: KernelState, r: float) -> None:
     """The subject changed pace: trust the manoeuvre model, reopen speed and acceleration (the still
     estimate and the standing model's certainty no longer hold) and let the position follow readings."""
@@ -715,10 +843,11 @@ def update(st: KernelState, t: float, distance_m: float, confidence: float) -> b
             s[REJ_COUNT] = 0.0
         if s[REJ_COUNT] == 0:
             s[REJ_FIRST_T] = t
-        st.rej[int(s[REJ_COUNT]) % REJ_KEEP] = z
+        st.rej[int(s[REJ_COUNT]) % REJ_CAP] = z
+        st.rej_t[int(s[REJ_COUNT]) % REJ_CAP] = t
         s[REJ_COUNT] += 1.0
         s[REJ_LAST_T] = t
-        if not _reacquire_after_episode(st, t, x[0]):
+        if not _reacquire_after_episode(st, t, x[0]) and not _reacquire_moving(st, t, x[0]):
             _maybe_reacquire(st, t)
         return False
     s[REJ_COUNT] = 0.0
