@@ -19,6 +19,9 @@ Why this shape:
   reading) replaces the moving one, so noise averages away instead of being followed. While it
   stands, a spot half on a second person or the background (readings scattered far off on one side)
   also keeps that side's in-gate readings out for ``mixed_return_hold_s``: they lean the same way.
+- The tests look at stretches of time, not counts of readings, so a 30 Hz sensor is treated as a 100 Hz
+  one per second of data (``still_window_s``, ``reacquire_window_s``); rejected readings that draw a
+  straight line away from the estimate are a subject who moved out of the gate (``moving_reacquire_s``).
 - The output moves in the same direction freely but reverses only for errors larger than a deadband
   tied to the depth of field (a fraction of its half-width), so focus never hunts; speed and
   acceleration are limited like a real motor.
@@ -124,13 +127,17 @@ class ControllerConfig:
     # hold applies and the leftover acceleration does not carry focus away while the far returns are
     # rejected (0 = off, the former controller; 0.3 m/s chosen on the tuning seeds).
     mixed_return_stop_mps: float = 0.3
-    # Tests that looked at a number of readings look at a stretch of time instead, so the controller
-    # acts the same per second of data at any sensor rate (it was shaped at 100 Hz, and 30 Hz
-    # sensors are common): whether a still subject has started to move (the mean of the residuals of the
-    # last ``still_window_s``; 0 = the last 25 readings, the former controller) and whether rejected
-    # readings agree on a new truth (those of the last ``reacquire_window_s``; 0 = the last 10).
+    # Two tests counted readings, which at 30 Hz span three times as long as at 100 Hz, where the
+    # controller was shaped. Whether a still subject has started to move now looks at as many residuals
+    # as the sensor gives in ``still_window_s`` (at most the former 25; 0 = the last 25 readings, the
+    # former controller), and whether rejected readings agree on a new truth at those of the last
+    # ``reacquire_window_s`` (0 = the last 10). Both chosen on the tuning seeds (issue 9).
     still_window_s: float = 0.25
     reacquire_window_s: float = 0.1
+    # A subject who steps out of the gate between slow readings (a brisk step at 30 Hz leaves it within
+    # two or three, before the onset test can add them up): the rejected readings of the last this long
+    # (at least four, in a row, on one side) that lie on a line which left the filter's last estimate
+    # are taken as the subject moving along it (0 = off, the former controller; 0.2 s on the tuning seeds).
     moving_reacquire_s: float = 0.2
 
     def __post_init__(self) -> None:

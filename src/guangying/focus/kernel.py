@@ -82,8 +82,12 @@ from numba import njit
     C_REJ_WIN,
     C_MOVE_WIN,
 ) = range(33, 57)
-N_SCALARS = 57 + 9  # + the cached 3×3 mode-switch matrix
+N_SCALARS = 57 + 9 + 2  # + the cached 3×3 mode-switch matrix + the sensor's reading interval
 PI0 = 57
+# state kept after the cached matrix: the time of the last valid reading and a running mean of the
+# interval between valid readings (the sensor's rate, for tests that look at a share of a second)
+LAST_T = PI0 + 9
+READ_DT = PI0 + 10
 ONSET_DRIFT = 1.0  # CUSUM allowance (in σ of the innovation): the test looks for shifts of ≥ 2σ
 ONSET_CLIP = 2.0  # one heavy-tailed reading adds at most 1σ to the sum
 ONSET_SPEED_VAR = 1.0  # (1 m/s)²: a walking pace
@@ -111,10 +115,9 @@ MIXED_STOP_ACCEL = 0.5
 MIXED_STOP_P = 0.8
 REJ_KEEP = 10  # the re-acquisition test looks at the last ten rejected readings
 RES_KEEP = 25  # the still test looks at the last 25 residuals (~0.25 s at 100 Hz)
-# With ``still_window_s`` / ``reacquire_window_s`` set, those two tests look at the readings of the
-# last so many seconds instead (the same share of a second at every sensor rate); the rings hold enough
-# for a 2 kHz sensor, and each test needs at least this many readings.
-RES_CAP = 512
+# With ``reacquire_window_s`` set, the re-acquisition looks at the rejected readings of the last so
+# many seconds instead (the same share of a second at every sensor rate); the ring holds enough for a
+# 2.5 kHz sensor, and the test needs at least this many readings.
 REJ_CAP = 256
 MIN_WINDOW_READINGS = 3
 # A run of rejected readings on a straight line that left the filter's last estimate is a subject who
@@ -142,7 +145,7 @@ class KernelState(NamedTuple):
     ps: np.ndarray  # (3, 3, 3) covariances
     mu: np.ndarray  # (3,) model probabilities
     rej: np.ndarray  # (REJ_CAP,) diopters of the last rejected readings (ring)
-    resid: np.ndarray  # (RES_CAP, 3) still residual, its variance, t_s (ring)
+    resid: np.ndarray  # (RES_KEEP, 2) still residual, its variance (ring)
     recent: np.ndarray  # (REC_CAP, 3) t_s, diopters, variance (ring)
     rej_t: np.ndarray  # (REJ_CAP,) t_s of the last rejected readings (ring, with ``rej``)
 
@@ -174,6 +177,7 @@ def new_state(
     s = np.zeros(N_SCALARS)
     s[LAST_ACCEPT] = -math.inf
     s[FAR_T] = s[MIXED_T] = -math.inf
+    s[LAST_T] = -math.inf
     s[OUT_D] = s[T_OUT] = s[RACK_TARGET] = s[MARK_D] = s[PI_KEY] = math.nan
     s[IGNORE_BEFORE] = -math.inf
     cfg = (
@@ -207,7 +211,7 @@ def new_state(
         np.zeros((3, 3, 3)),
         np.array([0.1, 0.8, 0.1]),
         np.zeros(REJ_CAP),
-        np.zeros((RES_CAP, 3)),
+        np.zeros((RES_KEEP, 2)),
         np.zeros((REC_CAP, 3)),
         np.zeros(REJ_CAP),
     )
@@ -573,32 +577,40 @@ def _update_still(st: KernelState, z: float, r: float) -> None:
 def _still_residuals_drift(st: KernelState, e: float, r: float) -> bool:
     """Record the still residual ``e`` (variance ``r``); True when the recent residuals' mean has left
     zero by more than 4 of its σ (and half the deadband): the subject moves. "Recent" is the last
-    ``RES_KEEP`` readings, or with ``still_window_s`` the readings of the last so many seconds (at
-    least 5): a count of readings spans 0.8 s at 30 Hz, and focus stayed on the still estimate for a
-    tenth of a second after a 30 Hz subject had started to walk."""
+    ``RES_KEEP`` readings or, with ``still_window_s``, fewer: as many as the sensor gives in that long
+    (at least 5). 25 readings span 0.8 s at 30 Hz, and focus stayed on the still estimate for a tenth of
+    a second after a 30 Hz subject had started to walk. Counted at the sensor's rate rather than by
+    their timestamps, so readings held out of the filter (mixed returns) do not shorten the test at
+    250 Hz, where fewer readings saw the lean of the episode's tail and focus reversed."""
     s = st.s
-    win = s[C_STILL_WIN]
-    cap = RES_CAP if win > 0.0 else RES_KEEP
-    rh = int(s[RES_HEAD]) % cap
-    st.resid[rh, 0], st.resid[rh, 1], st.resid[rh, 2] = e, r, s[T_IMM]
-    s[RES_HEAD] = (rh + 1) % cap
-    s[RES_N] = min(s[RES_N] + 1.0, cap)
+    rh = int(s[RES_HEAD])
+    st.resid[rh, 0], st.resid[rh, 1] = e, r
+    s[RES_HEAD] = (rh + 1) % RES_KEEP
+    s[RES_N] = min(s[RES_N] + 1.0, RES_KEEP)
     n = int(s[RES_N])
-    if win > 0.0:
-        m = 0
-        while m < n and s[T_IMM] - st.resid[(rh - m) % cap, 2] <= win:
-            m += 1
-        n = max(m, min(n, 5))
-    first = (rh + 1 - n) % cap
+    if s[C_STILL_WIN] > 0.0 and s[READ_DT] > 0.0:
+        n = min(n, max(5, int(round(s[C_STILL_WIN] / s[READ_DT]))))
+    first = (rh + 1 - n) % RES_KEEP
     esum = 0.0
     vsum = 0.0
     for m in range(n):
-        row = (first + m) % cap
+        row = (first + m) % RES_KEEP
         esum += st.resid[row, 0]
         vsum += st.resid[row, 1]
     mean = esum / n
     sd = math.sqrt(vsum) / n
     return n >= 5 and abs(mean) > max(4.0 * sd, 0.5 * s[C_DEADBAND])
+
+
+@njit(cache=True)
+def _note_interval(st: KernelState, t: float) -> None:
+    """Keep a running mean of the interval between valid readings (gaps beyond 0.2 s are not the
+    sensor's rate)."""
+    s = st.s
+    dt = t - s[LAST_T]
+    s[LAST_T] = t
+    if 0.0 < dt <= 0.2:
+        s[READ_DT] = dt if s[READ_DT] == 0.0 else s[READ_DT] + 0.1 * (dt - s[READ_DT])
 
 
 @njit(cache=True)
@@ -817,6 +829,7 @@ def update(st: KernelState, t: float, distance_m: float, confidence: float) -> b
         return False
     dist = min(max(distance_m, s[C_RMIN]), s[C_RMAX])
     z = 1.0 / dist
+    _note_interval(st, t)
     if s[INIT] == 0.0:
         _reset(st, z, t)
         s[LAST_ACCEPT] = t
