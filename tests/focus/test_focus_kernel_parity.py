@@ -1,7 +1,8 @@
 """The compiled controller gives the former pure-Python controller's results (within 1e-9) on the same
 readings and times, however the log is cut into blocks (issue 8: faster replay, same results). The
-former controller had no Huber weighting, no onset test, no mixed-return hold and counted readings where
-the controller now looks at stretches of time (issue 9 added them), so these run with them off."""
+former controller had no Huber weighting, no onset test, no mixed-return hold or weighting and
+counted readings where the controller now looks at stretches of time (issue 9 added them), so
+these run with them off."""
 
 import math
 
@@ -17,7 +18,7 @@ from guangying.focus.simulate import SensorModel, simulate_readings, standard_sc
 from guangying.focus.track_io import readings_block
 
 FORMER = {"huber_sigma": 0.0, "onset_sigma": 0.0, "mixed_return_hold_s": 0.0, "still_window_s": 0.0,
-          "reacquire_window_s": 0.0, "moving_reacquire_s": 0.0}
+          "reacquire_window_s": 0.0, "moving_reacquire_s": 0.0, "mixed_return_spread_m": 0.0}
 
 
 def _compare(readings, fps, cfg, marks=None, start_s=None):

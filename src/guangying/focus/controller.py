@@ -71,6 +71,7 @@ _CONFIG_RANGES = {
     "still_window_s": Range(0.0, 10.0, unit="s"),
     "reacquire_window_s": Range(0.0, 10.0, unit="s"),
     "moving_reacquire_s": Range(0.0, 10.0, unit="s"),
+    "mixed_return_spread_m": Range(0.0, 100.0, unit="m"),
 }
 
 
@@ -139,6 +140,12 @@ class ControllerConfig:
     # (at least four, in a row, on one side) that lie on a line which left the filter's last estimate
     # are taken as the subject moving along it (0 = off, the former controller; 0.2 s on the tuning seeds).
     moving_reacquire_s: float = 0.2
+    # While the subject stands, for a short while after such an episode (past the hold) a reading on its
+    # side counts by the chance that it is the subject's own return rather than a share of the person
+    # behind, taken as spread evenly over this many metres behind the subject: a long episode that
+    # outlasted the hold no longer takes focus behind a standing subject (0 = off, the former controller;
+    # 0.5 m chosen on the tuning seeds and the focus tests' mixed-return takes).
+    mixed_return_spread_m: float = 0.5
 
     def __post_init__(self) -> None:
         check_fields(self, "focus", _CONFIG_RANGES)
@@ -182,6 +189,7 @@ class ControllerConfig:
             still_window_s=self.still_window_s,
             reacquire_window_s=self.reacquire_window_s,
             moving_reacquire_s=self.moving_reacquire_s,
+            mixed_return_spread_m=self.mixed_return_spread_m,
         )
 
 
