@@ -208,16 +208,14 @@ class ChromaKeyer:
         # columns) when either edge stage runs.
         write_key = refine or st.colour_fit
 
-        def flags(mode: int) -> np.ndarray:
-            return np.array(
-                [
-                    s, o1, o2, mode,
-                    kernels.DESPILL_CODES[st.despill_method], kernels.REPLACE_CODES[st.spill_replace],
-                    int(st.unmix), int(use_bg), int(garbage is not None), int(core is not None),
-                    int(st.project_subject_colour), int(write_key),
-                ],
-                np.int64,
-            )  # fmt: skip
+        flags = np.array(
+            [
+                s, o1, o2, kernels.DESPILL_CODES[st.despill_method], kernels.REPLACE_CODES[st.spill_replace],
+                int(st.unmix), int(use_bg), int(garbage is not None), int(core is not None),
+                int(st.project_subject_colour), int(write_key),
+            ],
+            np.int64,
+        )  # fmt: skip
 
         alpha = np.empty(shape, np.float32)
         fg = np.empty_like(rgb)
@@ -229,30 +227,22 @@ class ChromaKeyer:
             key_pairs, edge_rows = np.empty(pairs_shape, np.float32), np.empty(pairs_shape, np.bool_)
         args = (
             rgb, plate, key_scale, key_offset, black, subject, background_rgb if use_bg else none_rgb,
-            none_mask if garbage is None else garbage, none_mask if core is None else core, params,
+            none_mask if garbage is None else garbage, none_mask if core is None else core, params, flags,
         )  # fmt: skip
         luts = (kernels.DECODE_LUT, kernels.ENCODE_SQRT_LUT)
         if not spatial:
-            kernels.key_kernel(
-                *args, flags(kernels.MODE_FUSED), *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit
-            )
+            kernels.key_fused(*args, *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit)
             if write_key:
                 # The fused pass left the edge band's colour out: refine its α and colour just it.
                 band = edge_cells_from_rows(edge_rows)
                 if refine:
                     fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps)
-                    kernels.key_kernel_serial(
-                        *args, flags(kernels.MODE_PATCH), *luts, band, alpha, fg, *no_key, fit
-                    )
+                    kernels.key_patch(*args, *luts, band, alpha, fg, *no_key, fit)
                 if st.colour_fit:
                     colour = kernel_fit(fit_colour(rgb, alpha, band), (s, o1, o2))
-                    kernels.key_kernel_serial(
-                        *args, flags(kernels.MODE_COLOUR_PATCH), *luts, band, alpha, fg, *no_key, colour
-                    )
+                    kernels.key_colour_patch(*args, *luts, band, alpha, fg, *no_key, colour)
         else:
-            kernels.key_kernel(
-                *args, flags(kernels.MODE_ALPHA), *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit
-            )
+            kernels.key_alpha(*args, *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit)
             if write_key:
                 band = edge_cells_from_rows(edge_rows)
                 if refine:
@@ -262,7 +252,5 @@ class ChromaKeyer:
             alpha = despot_matte(alpha, st.despot_px)
             alpha = soften_matte(grow_matte(alpha, st.grow_px), st.softness_px)
             alpha = np.ascontiguousarray(alpha, np.float32)
-            kernels.key_kernel(
-                *args, flags(kernels.MODE_FOREGROUND), *luts, no_patch, alpha, fg, *no_key, no_fit
-            )
+            kernels.key_foreground(*args, *luts, no_patch, alpha, fg, *no_key, no_fit)
         return MatteResult(alpha=alpha, foreground_rgb=fg)

@@ -39,16 +39,20 @@ _EPS_ALPHA = np.float32(0.1)  # un-mixing divides by max(α, this): see maths.un
 _KEY_LOW = np.float32(KEY_LOW)
 
 
+_LAST = np.uint32(LUT_STEPS)
+
+
 @numba.njit(inline="always", fastmath=True)
 def decode(table, x):
     # The index is clamped as an integer too: under fastmath a NaN pixel (say from an EXR) would
-    # otherwise index anywhere.
-    return table[min(max(int(min(max(x, _ZERO), _ONE) * _STEPS + _HALF), 0), LUT_STEPS)]
+    # otherwise index anywhere. It is unsigned, so numba adds no wrap-around of negative indices
+    # (a quarter of the look-up's time).
+    return table[min(np.uint32(min(max(x, _ZERO), _ONE) * _STEPS + _HALF), _LAST)]
 
 
 @numba.njit(inline="always", fastmath=True)
 def _encode(table, x):
-    return table[min(max(int(np.sqrt(min(max(x, _ZERO), _ONE)) * _STEPS + _HALF), 0), LUT_STEPS)]
+    return table[min(np.uint32(np.sqrt(min(max(x, _ZERO), _ONE)) * _STEPS + _HALF), _LAST)]
 
 
 @numba.njit(inline="always")
@@ -113,8 +117,7 @@ def _columns(n, size):
     return i0s, i1s, ws
 
 
-@numba.njit(parallel=True, fastmath=True, cache=True)
-def key_kernel(
+def _key_pass(
     rgb,
     plate,
     key_scale,
@@ -135,7 +138,9 @@ def key_kernel(
     edge_rows,
     fit,
 ):
-    """Key one sRGB frame into ``alpha`` (H, W) and ``fg`` (H, W, 3, sRGB).
+    """Key one sRGB frame into ``alpha`` (H, W) and ``fg`` (H, W, 3, sRGB): the source of the compiled
+    passes :data:`key_alpha`, :data:`key_foreground`, :data:`key_fused`, :data:`key_patch` and
+    :data:`key_colour_patch`, each with its mode (``_PASS_MODE``) frozen in.
 
     The clipped key is α = clamp(key_offset − key_scale·d(C)), d the colour difference: the two
     fields (see :func:`key_fields`) carry screen, spill floor, gain and clip and are sampled
@@ -144,8 +149,8 @@ def key_kernel(
     needed only where something is seen. ``params`` float32 = (balance, despill_bias, luma weight of
     the screen channel, clear-screen threshold, clip_white, the key of an opaque pixel
     (:func:`guangying.keyer.refine.opaque_key`)); ``flags`` =
-    (s, o1, o2, mode, despill, replace, unmix, use_background, use_garbage, use_core, project,
-    write_key). MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both;
+    (s, o1, o2, despill, replace, unmix, use_background, use_garbage, use_core, project, write_key).
+    MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both;
     MODE_FUSED does everything. For the luma-guided edge refinement (:mod:`guangying.keyer.refine`):
     with write_key, the final key k (α = clamp(k), after the subject-colour projection) goes out in
     pairs of columns: ``key_pairs`` (H, ⌈W/2⌉) the sum of the two bounded keys, ``edge_rows`` whether
@@ -170,12 +175,13 @@ def key_kernel(
     sh, sw = subject.shape[0], subject.shape[1]
     balance, bias, luma_s, clear_below, clip_white = params[0], params[1], params[2], params[3], params[4]
     key_high = params[5]
-    s, o1, o2, mode, despill, replace = flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]
-    unmix, use_bg, use_garbage, use_core = flags[6], flags[7], flags[8], flags[9]
+    mode = _PASS_MODE
+    s, o1, o2, despill, replace = flags[0], flags[1], flags[2], flags[3], flags[4]
+    unmix, use_bg, use_garbage, use_core = flags[5], flags[6], flags[7], flags[8]
     marked = mode == MODE_PATCH or mode == MODE_COLOUR_PATCH  # only the cells marked in ``patch``
     reads_alpha = mode == MODE_FOREGROUND or marked
-    project = flags[10] != 0 and not reads_alpha
-    write_key = flags[11] != 0 and not reads_alpha  # only the passes that compute the key
+    project = flags[9] != 0 and not reads_alpha
+    write_key = flags[10] != 0 and not reads_alpha  # only the passes that compute the key
     tolerance2 = np.float32(PROJECTION_TOLERANCE * PROJECTION_TOLERANCE)
     rest = _ONE - balance
     third = np.float32(1.0 / 3.0)
@@ -212,7 +218,7 @@ def key_kernel(
         for x in range(kw):
             scale_row[x] = key_scale[ky0, x] + kwy * (key_scale[ky1, x] - key_scale[ky0, x])
             offset_row[x] = key_offset[ky0, x] + kwy * (key_offset[ky1, x] - key_offset[ky0, x])
-        # Pass 1 over the row, branch-free so it vectorises: the key and α (with the masks).
+        # Pass 1 over the row: the key and α (with the masks). (Its table look-ups keep it scalar.)
         key_row = np.empty(w, np.float32)
         linear_row = np.empty((w, 3), np.float32)  # decoded (screen, other 1, other 2) for pass 2
         for t in range(count):
@@ -378,17 +384,24 @@ def key_kernel(
             _key_pairs(key_row, y, key_pairs, edge_rows, key_high)
 
 
-def _serial_copy(fn):  # type: ignore[no-untyped-def]
-    # Its own name, so numba's on-disk cache keeps it apart from the parallel build of the same code.
-    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial")
+def _compile(mode: int, name: str, parallel: bool):  # type: ignore[no-untyped-def]
+    # A copy of _key_pass with the mode frozen in as a global, so numba folds the other modes'
+    # branches away (the fused pass takes a fifth less time than one reading its mode at run time);
+    # its own name keeps it apart in numba's on-disk cache.
+    copy = types.FunctionType(_key_pass.__code__, {**globals(), "_PASS_MODE": mode}, "key_" + name)
     copy.__qualname__ = copy.__name__
-    return numba.njit(fastmath=True, cache=True)(copy)
+    return numba.njit(parallel=parallel, fastmath=True, cache=True)(copy)
 
 
-# MODE_PATCH touches only the edge band (a few % of the frame): run serially, because on a busy
-# 2-core machine a second parallel region per frame can wait a whole scheduler time slice for its
-# other thread, which costs more than the work itself.
-key_kernel_serial = _serial_copy(key_kernel.py_func)
+_PASS_MODE = -1  # each compiled pass has its own
+key_alpha = _compile(MODE_ALPHA, "alpha", parallel=True)
+key_foreground = _compile(MODE_FOREGROUND, "foreground", parallel=True)
+key_fused = _compile(MODE_FUSED, "fused", parallel=True)
+# The patch passes touch only the edge band (a few % of the frame): serial, because on a busy 2-core
+# machine a second parallel region per frame can wait a whole scheduler time slice for its other
+# thread, which costs more than the work itself.
+key_patch = _compile(MODE_PATCH, "patch", parallel=False)
+key_colour_patch = _compile(MODE_COLOUR_PATCH, "colour_patch", parallel=False)
 
 
 def key_fields(
