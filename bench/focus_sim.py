@@ -418,7 +418,7 @@ def main() -> None:
         "mixed returns and made more still takes reverse). And a brisk step read at",
         "30 Hz leaves the gate within two or three readings, before the onset test (at most 1 σ from each",
         "reading inside the gate) can add up to 4 σ: focus stayed on the still estimate for the whole step",
-        "back. Rejected readings of the last 0.2 s (at least 4, in a row, one side) that lie on a line",
+        "back. Rejected readings of the last 0.2 s (at least 3, in a row, one side) that lie on a line",
         "(within 3 σ, under 3 m/s) which left the filter's last estimate are now taken as the subject",
         "moving (all chosen on the tuning seeds). Weighing each onset reading by its share of a second",
         "instead (up to 3.3 σ a reading at 30 Hz) gained 3 points with Gaussian noise but made still",
@@ -458,7 +458,7 @@ def main() -> None:
         "as much information per second (σ ÷ √(100/30)): its 30 Hz gap is the third of the readings, not",
         "the controller. The walk in / stop / step back keeps about 1.5 points of gap there: the onset",
         "test needs five readings (0.17 s at 30 Hz), the brisk step leaves the gate sooner, and the line",
-        "test needs four rejected ones (perfect readings: 93 % at 30 Hz, 96 % at 100 Hz). On the field",
+        "test needs three rejected ones (perfect readings: 93 % at 30 Hz, 96 % at 100 Hz). On the field",
         "sensor the rest of the 30 Hz gap is mostly mixed returns:",
         "fewer readings per episode tell it apart less surely, and each one that passes weighs more.",
     ]

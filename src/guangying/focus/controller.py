@@ -137,7 +137,7 @@ class ControllerConfig:
     reacquire_window_s: float = 0.1
     # A subject who steps out of the gate between slow readings (a brisk step at 30 Hz leaves it within
     # two or three, before the onset test can add them up): the rejected readings of the last this long
-    # (at least four, in a row, on one side) that lie on a line which left the filter's last estimate
+    # (at least three, in a row, on one side) that lie on a line which left the filter's last estimate
     # are taken as the subject moving along it (0 = off, the former controller; 0.2 s on the tuning seeds).
     moving_reacquire_s: float = 0.2
     # While the subject stands, for a short while after such an episode (past the hold) a reading on its

@@ -134,7 +134,6 @@ MIN_WINDOW_READINGS = 3
 # earlier than this long before the last accepted reading.
 MOVE_LINE_SIGMA = 3.0
 MOVE_BACK_S = 0.2
-MOVE_MIN_READINGS = 4
 MOVE_MAX_MPS = 3.0
 REC_CAP = 8192  # accepted readings within 0.5 s: enough for a 16 kHz sensor
 # the flat-line still test needs this many readings in its 0.5 s: few enough for a 20 Hz sensor (at 20
@@ -642,13 +641,19 @@ def _rejected_in_window(st: KernelState, t: float) -> int:
     already stopped after a brisk step."""
     s = st.s
     count = int(s[REJ_COUNT])
-    win = s[C_REJ_WIN]
-    if win <= 0.0:
+    if s[C_REJ_WIN] <= 0.0:
         return min(count, REJ_KEEP)
+    return min(max(_rejected_since(st, t, s[C_REJ_WIN]), MIN_WINDOW_READINGS), count, REJ_CAP)
+
+
+@njit(cache=True)
+def _rejected_since(st: KernelState, t: float, window_s: float) -> int:
+    """How many of the last rejected readings (in a row) lie within ``window_s`` before ``t``."""
+    count = int(st.s[REJ_COUNT])
     n = 0
-    while n < min(count, REJ_CAP) and t - st.rej_t[(count - 1 - n) % REJ_CAP] <= win:
+    while n < min(count, REJ_CAP) and t - st.rej_t[(count - 1 - n) % REJ_CAP] <= window_s:
         n += 1
-    return min(max(n, MIN_WINDOW_READINGS), count, REJ_CAP)
+    return n
 
 
 @njit(cache=True)
@@ -750,63 +755,45 @@ def _stopping_at_episode(st: KernelState, t: float, u: float, a: float) -> None:
 
 @njit(cache=True)
 def _reacquire_moving(st: KernelState, t: float, x0: float) -> bool:
-    """True when the filter was reset onto a subject who has moved out of the gate: the rejected
-    readings of the last ``moving_reacquire_s`` (at least ``MIN_WINDOW_READINGS``, all rejected in a
-    row) lie on one side of the prediction ``x0`` on a straight line (within ``MOVE_LINE_SIGMA``) that
-    crossed the filter's last estimate after the last accepted reading (less ``MOVE_BACK_S``): a brisk
-    step read at 30 Hz leaves the gate within two or three readings, before the onset test (which
-    takes at most 1σ from each reading inside the gate) can see it, and focus stayed on the still
-    estimate until the step was over. Scattered readings (a second person in the spot), a flat line
-    off the track (an occluder) and lone outliers do not pass; at 100 Hz and above the onset test
-    mostly sees the move first."""
+    """True when the filter was reset onto a subject who has moved out of the gate. A brisk step read at
+    30 Hz leaves the gate within two or three readings, before the onset test (at most 1σ from each
+    reading inside it) can see it, and focus stayed on the still estimate until the step was over. So,
+    while the subject stands (and not within ``MIXED_REACQ_S`` of a mixed-return episode), the rejected
+    readings of the last ``moving_reacquire_s`` (at least ``MIN_WINDOW_READINGS``, all rejected in a row)
+    that lie on one side of the prediction ``x0``, on a straight line (each within ``MOVE_LINE_SIGMA``)
+    of at most ``MOVE_MAX_MPS`` that met the filter's last estimate between ``MOVE_BACK_S`` before the
+    last accepted reading and the first of them, are the subject moving along that line. Scattered
+    readings (a second person in the spot), a flat line off the track (an occluder) and lone outliers
+    do not pass; at 100 Hz and above the onset test mostly sees such a step first."""
     s = st.s
-    win = s[C_MOVE_WIN]
-    count = int(s[REJ_COUNT])
     standing = s[STILL] != 0.0 or st.mu[0] > MIXED_STANDING_P
-    if win <= 0.0 or count < MOVE_MIN_READINGS or not standing or t - s[MIXED_T] < MIXED_REACQ_S:
+    if s[C_MOVE_WIN] <= 0.0 or not standing or t - s[MIXED_T] < MIXED_REACQ_S:
         return False
-    n = 0
-    while n < min(count, REJ_CAP) and t - st.rej_t[(count - 1 - n) % REJ_CAP] <= win:
-        n += 1
-    if n < MOVE_MIN_READINGS:
+    n = _rejected_since(st, t, s[C_MOVE_WIN])
+    if n < MIN_WINDOW_READINGS:
         return False
     zs = _last_rejected(st, n)
+    count = int(s[REJ_COUNT])
     ts = np.empty(n)
     for m in range(n):
         ts[m] = st.rej_t[(count - n + m) % REJ_CAP]
     side = 1.0 if zs[n - 1] > x0 else -1.0
-    tm = 0.0
-    zm = 0.0
     for m in range(n):
         if (zs[m] - x0) * side <= 0.0:
             return False
-        tm += ts[m]
-        zm += zs[m]
-    tm /= n
-    zm /= n
-    sxx = 0.0
-    sxz = 0.0
-    for m in range(n):
-        sxx += (ts[m] - tm) ** 2.0
-        sxz += (ts[m] - tm) * (zs[m] - zm)
-    if sxx <= 0.0:
+    tm, zm = np.mean(ts), np.mean(zs)
+    sxx = np.sum((ts - tm) ** 2.0)
+    if sxx <= 0.0:  # stamps all alike: no line to speak of
         return False
-    slope = sxz / sxx
-    sd = math.sqrt(_r(st, zm))
-    for m in range(n):
-        if abs(zs[m] - zm - slope * (ts[m] - tm)) > MOVE_LINE_SIGMA * sd:
-            return False
-    # where the line met the filter's last estimate: after the last accepted reading, less a little
-    # (the subject accelerated into the line), and before the first of these readings
+    slope = np.sum((ts - tm) * (zs - zm)) / sxx
+    tol = MOVE_LINE_SIGMA * math.sqrt(_r(st, zm))
+    if np.max(np.abs(zs - zm - slope * (ts - tm))) > tol or slope * side <= 0.0:
+        return False
     last = s[STILL_MEAN] if s[STILL] != 0.0 else estimate(st)[0][0]
-    if slope * side <= 0.0:
-        return False
     t_cross = tm + (last - zm) / slope
-    if not (s[T_IMM] - MOVE_BACK_S <= t_cross <= ts[0]):
-        return False
     z = zm + slope * (t - tm)
     u = -slope / (z * z)  # d(1/D)/dt: the state's radial speed in m/s
-    if abs(u) > MOVE_MAX_MPS:
+    if not (s[T_IMM] - MOVE_BACK_S <= t_cross <= ts[0]) or abs(u) > MOVE_MAX_MPS:
         return False
     _reset(st, z, t)
     st.mu[0], st.mu[1], st.mu[2] = 0.05, 0.15, 0.8
