@@ -309,30 +309,34 @@ def _expm3(g: np.ndarray) -> np.ndarray:
 @njit(cache=True)
 def _switch_matrix(st: KernelState, dt: float) -> np.ndarray:
     """Mode transition probabilities over ``dt`` (row: from, column: to), for ``dt`` rounded to the
-    millisecond. The last one is cached (readings at a steady rate), and each step up to
-    ``PI_TABLE_MS`` is computed only once: readings at an irregular rate have many steps, and
-    recomputing the exponential for each made a jittered 100 Hz log cost 2.5 times a steady one."""
+    millisecond. Each step up to ``PI_TABLE_MS`` is computed once and kept (readings at an irregular
+    rate have many steps, and recomputing the exponential for each made a jittered 100 Hz log cost 2.5
+    times a steady one); a longer one is cached while it repeats."""
     s = st.s
     key = _round_ms(dt)
-    if s[PI_KEY] == key:
-        return s[PI0 : PI0 + 9].reshape(3, 3).copy()
     k = int(key * 1000.0 + 0.5)  # key is a whole number of milliseconds
-    row = PI_TABLE0 + 9 * k
-    if k <= PI_TABLE_MS and not math.isnan(s[row]):
-        pi = s[row : row + 9].reshape(3, 3).copy()
-    else:
-        g = np.zeros((3, 3))
-        for i in range(3):
-            rate = s[C_EXIT0 + i]
-            for j in range(3):
-                g[i, j] = rate / 2.0
-            g[i, i] = -rate
-        pi = _expm3(g * max(key, 1e-6))
-        if k <= PI_TABLE_MS:
-            s[row : row + 9] = pi.ravel()
-    s[PI0 : PI0 + 9] = pi.ravel()
-    s[PI_KEY] = key
-    return pi
+    if k <= PI_TABLE_MS:
+        row = PI_TABLE0 + 9 * k
+        if math.isnan(s[row]):
+            s[row : row + 9] = _switch_exp(s, key).ravel()
+        return s[row : row + 9].reshape(3, 3).copy()
+    if s[PI_KEY] != key:
+        s[PI0 : PI0 + 9] = _switch_exp(s, key).ravel()
+        s[PI_KEY] = key
+    return s[PI0 : PI0 + 9].reshape(3, 3).copy()
+
+
+@njit(cache=True)
+def _switch_exp(s: np.ndarray, key: float) -> np.ndarray:
+    """exp of the mode-switch generator over ``key`` seconds: each mode is left at its exit rate, to
+    either other mode alike."""
+    g = np.zeros((3, 3))
+    for i in range(3):
+        rate = s[C_EXIT0 + i]
+        for j in range(3):
+            g[i, j] = rate / 2.0
+        g[i, i] = -rate
+    return _expm3(g * max(key, 1e-6))
 
 
 # ---- the three motion models -------------------------------------------------------------------
