@@ -31,7 +31,14 @@ The names below are the library's front door (see ``docs/python.md``). They load
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
+
+# numba's OpenMP workers sleep while they wait for work instead of spinning: on a machine shared with
+# other busy processes (or with our own encoder threads) a spinning worker gets descheduled, and each
+# parallel region then waits a scheduler tick (4–8 ms) for it. Read when numba first starts OpenMP,
+# so it is set here, before any kernel runs; a value in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from guangying.base.errors import (
     DeviceError,
