@@ -397,10 +397,9 @@ _PASS_MODE = -1  # each compiled pass has its own
 key_alpha = _compile(MODE_ALPHA, "alpha", parallel=True)
 key_foreground = _compile(MODE_FOREGROUND, "foreground", parallel=True)
 key_fused = _compile(MODE_FUSED, "fused", parallel=True)
-# The patch passes touch only the edge band (a few % of the frame): serial, because on a busy 2-core
-# machine a second parallel region per frame can wait a whole scheduler time slice for its other
-# thread, which costs more than the work itself.
-key_patch = _compile(MODE_PATCH, "patch", parallel=False)
+# The luma refinement's patch pass over the edge band: parallel since the workers sleep while they
+# wait (guangying/__init__.py), −0.6 ms per 4:2:0 1080p frame. The colour fit's gained nothing.
+key_patch = _compile(MODE_PATCH, "patch", parallel=True)
 key_colour_patch = _compile(MODE_COLOUR_PATCH, "colour_patch", parallel=False)
 
 
