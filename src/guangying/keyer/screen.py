@@ -304,6 +304,7 @@ def screen_lit_floor(
     mixed: np.ndarray | None = None,
     other: np.ndarray | None = None,
     remainder_rgb: np.ndarray | None = None,
+    colour_plate: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The difference ratio (h, w) a solid subject lit by the screen shows, where the small grid's
     ``ratio`` = d(C)/d(S) proves it solid, else 0. ``remainder`` is the luminance of
@@ -364,6 +365,12 @@ def screen_lit_floor(
     clear screen. Limits: the colour difference's max() makes a lime's remainder drift in chroma
     under teal light, so a rim lit past ~0.75 (or 4:2:0 chroma over it) can still fall short; the
     soft fringe of dense bright fur that keeps its core's light is keyed a little more solid.
+
+    ``colour_plate`` (the small grid's linear colour and plate, each (h, w, 3), optional) adds a
+    test free of the max(): a cell's colour unmixed into the seeds' colour F and the screen's,
+    C = a·F + b·S by least squares, has a = its coverage of that surface whatever screen light it
+    carries (a mix with the screen gives a = α). A cell with a within 85%–1/0.85 whose colour
+    that plane explains to within 3% of |F| keeps the seeds' own light too.
     """
     clear = ratio >= CLEAR_RATIO
     if not clear.any():
@@ -441,7 +448,7 @@ def screen_lit_floor(
     # (a rim lit towards the screen's colour, past the 0.15), up to its silhouette.
     own_light = np.zeros(ratio.shape, bool)
     if remainder_rgb is not None:
-        own_light = _keeps_own_light(remainder_rgb, seed_cells, ~clear)
+        own_light = _keeps_own_light(remainder_rgb, seed_cells, ~clear, colour_plate)
     spread = _joined(surface | own_light, seeds > 0) & (reach == 0) & (near_remainder >= DARK_SUBJECT)
     tested = spread & ~own_light  # own light already shows the surface whole
     if gaps is not None and tested.any():
@@ -459,9 +466,10 @@ def screen_lit_floor(
 
 
 @numba.njit(cache=True)
-def _same_light(remainder_rgb, cells, labels, seed_ys, seed_xs, summed, weight, luma, kept, dark, chroma):  # noqa: ANN001, ANN202, E501
+def _same_light(remainder_rgb, cells, labels, seed_ys, seed_xs, summed, weight, luma, kept, dark, chroma, rgb, plate, unmixed):  # noqa: ANN001, ANN202, E501
     h, w = cells.shape
     out = np.zeros((h, w), np.bool_)
+    use_rgb = rgb.shape[0] == h
     for y in range(h):
         for x in range(w):
             if not cells[y, x]:
@@ -472,26 +480,62 @@ def _same_light(remainder_rgb, cells, labels, seed_ys, seed_xs, summed, weight, 
             o0, o1, o2 = summed[sy, sx, 0] / n, summed[sy, sx, 1] / n, summed[sy, sx, 2] / n
             m0, m1, m2 = remainder_rgb[y, x, 0], remainder_rgb[y, x, 1], remainder_rgb[y, x, 2]
             own_lum = luma[0] * o0 + luma[1] * o1 + luma[2] * o2
-            lum = luma[0] * m0 + luma[1] * m1 + luma[2] * m2
-            if own_lum < dark or lum < kept * own_lum or kept * lum > own_lum:
+            if own_lum < dark:
                 continue
-            so, sm = max(o0 + o1 + o2, 1e-6), max(m0 + m1 + m2, 1e-6)
-            d_red, d_blue = m0 / sm - o0 / so, m2 / sm - o2 / so
-            d_green = -(d_red + d_blue)
-            out[y, x] = d_red * d_red + d_green * d_green + d_blue * d_blue <= chroma * chroma
+            lum = luma[0] * m0 + luma[1] * m1 + luma[2] * m2
+            if lum >= kept * own_lum and kept * lum <= own_lum:
+                so, sm = max(o0 + o1 + o2, 1e-6), max(m0 + m1 + m2, 1e-6)
+                d_red, d_blue = m0 / sm - o0 / so, m2 / sm - o2 / so
+                d_green = -(d_red + d_blue)
+                if d_red * d_red + d_green * d_green + d_blue * d_blue <= chroma * chroma:
+                    out[y, x] = True
+                    continue
+            if not use_rgb:
+                continue
+            # C = a·F + b·S by least squares (F: the seeds' colour, S: the plate here).
+            f0, f1, f2 = summed[sy, sx, 3] / n, summed[sy, sx, 4] / n, summed[sy, sx, 5] / n
+            s0, s1, s2 = plate[y, x, 0], plate[y, x, 1], plate[y, x, 2]
+            c0, c1, c2 = rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2]
+            ff = f0 * f0 + f1 * f1 + f2 * f2
+            fs = f0 * s0 + f1 * s1 + f2 * s2
+            ss = s0 * s0 + s1 * s1 + s2 * s2
+            fc = f0 * c0 + f1 * c1 + f2 * c2
+            sc = s0 * c0 + s1 * c1 + s2 * c2
+            det = ff * ss - fs * fs
+            if det <= 1e-6 * ff * ss:
+                continue  # the surface has the screen's colour: no unmixing
+            a = (fc * ss - sc * fs) / det
+            b = (sc * ff - fc * fs) / det
+            if a < kept or kept * a > 1.0:
+                continue
+            r0, r1, r2 = c0 - a * f0 - b * s0, c1 - a * f1 - b * s1, c2 - a * f2 - b * s2
+            out[y, x] = r0 * r0 + r1 * r1 + r2 * r2 <= unmixed * unmixed * ff
     return out
 
 
-def _keeps_own_light(remainder_rgb: np.ndarray, seeds: np.ndarray, cells: np.ndarray) -> np.ndarray:
+def _keeps_own_light(
+    remainder_rgb: np.ndarray,
+    seeds: np.ndarray,
+    cells: np.ndarray,
+    colour_plate: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """bool (h, w): the ``cells`` (bool (h, w)) whose own light (:func:`subject_remainder`, (h, w, 3))
     is that of the nearest ``seeds`` (bool (h, w), at least one), averaged over the seeds of the 7×7
     around it: within 85%–1/0.85 of its luminance (≥ 0.05) and within 0.04 of its chromaticity (r, g,
-    b over their sum)."""
+    b over their sum) — or, given ``colour_plate`` (linear colour and plate (h, w, 3)), unmixed into
+    the seeds' colour and the screen's with a coverage of 85%–1/0.85 and a residual ≤ 3% of the
+    seeds' colour (see :func:`screen_lit_floor`)."""
     weights = seeds.astype(np.float32)
     weight = cv2.boxFilter(weights, -1, (7, 7), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    values = remainder_rgb
+    rgb = plate = np.zeros((1, 1, 3), np.float32)
+    if colour_plate is not None:
+        rgb, plate = (np.ascontiguousarray(x, np.float32) for x in colour_plate)
+        values = np.concatenate([remainder_rgb, rgb], axis=-1)
     summed = cv2.boxFilter(
-        remainder_rgb * weights[..., None], -1, (7, 7), normalize=False, borderType=cv2.BORDER_CONSTANT
-    )
+        _weighted(np.asarray(values, np.float32), weights), -1, (7, 7), normalize=False,
+        borderType=cv2.BORDER_CONSTANT,
+    ).reshape(values.shape)
     _, labels = cv2.distanceTransformWithLabels(
         (~seeds).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
     )
@@ -499,12 +543,13 @@ def _keeps_own_light(remainder_rgb: np.ndarray, seeds: np.ndarray, cells: np.nda
     return _same_light(
         np.ascontiguousarray(remainder_rgb, np.float32), cells, labels, seed_ys, seed_xs, summed, weight,
         LUMA_709, np.float32(SUBJECT_KEPT), np.float32(DARK_SUBJECT),
-        np.float32(OTHER_CHROMA),
+        np.float32(OTHER_CHROMA), rgb, plate, np.float32(UNMIXED_RESIDUAL),
     )
 
 
 SUBJECT_SEEN = 0.15  # a cell keeping less of the subject's own light than this is too thin to measure
 HUE_MATCH = 0.95  # cosine between two colours of one material (shading and texture scale, not turn)
+UNMIXED_RESIDUAL = 0.03  # colour left unexplained by a surface plus screen light, over |surface|
 OTHER_CHROMA = 0.04  # chromaticity distance (r + g + b = 1) past which a remainder is another material's
 OTHER_FLAT = 0.15  # ... and a patch of it is a surface where its ratio varies at most this over 3×3 cells
 
@@ -674,7 +719,10 @@ def estimate_subject(
     # Texture varies a surface's light by up to the margin; a cell keeping less is a mix.
     mixed = measured & (coverage < 1.0 / TEXTURE_MARGIN)
     lit = np.maximum(
-        screen_lit_floor(ratio, remainder, near_remainder, gaps, mixed, other, remainder_rgb),
+        screen_lit_floor(
+            ratio, remainder, near_remainder, gaps, mixed, other, remainder_rgb,
+            (small_rgb_linear, small_plate_linear),
+        ),
         subject_light_floor(ratio, coverage, measured),
     )
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
