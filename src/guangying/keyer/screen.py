@@ -180,6 +180,7 @@ STEP_RATIO = 0.6  # a cell this far below clear screen within 2 cells of it sits
 STEP_REACH_CELLS = 3
 TEXTURE_MARGIN = 1.6
 SUBJECT_KEPT = 0.85
+RIM_MARGIN = 0.1  # credit over a lit rim's own ratio near clear screen (texture, noise, 4:2:0)
 DARK_SUBJECT = 0.05  # linear luminance under which a subject is too dark to tell added light from a mix
 
 
@@ -461,7 +462,10 @@ def screen_lit_floor(
     near_clear = beside | behind
     inner = (own_whole & ~near_clear).astype(np.float32)
     credit = filled * np.maximum(cv2.blur(reach, (3, 3)), inner)
-    own_lit = np.where(near_clear, ratio, TEXTURE_MARGIN * ratio)
+    # Near clear screen a rim's light rises steeply towards the edge and varies within a cell: the
+    # cell is credited with the brightest lit cell of its surface around it, plus a small margin.
+    envelope = cv2.dilate(np.where(own_whole, ratio, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
+    own_lit = np.where(near_clear, envelope + RIM_MARGIN, TEXTURE_MARGIN * ratio)
     return np.maximum(credit, np.minimum(own_lit, CLEAR_RATIO) * own_whole).astype(np.float32)
 
 
