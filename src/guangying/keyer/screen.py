@@ -362,10 +362,12 @@ def screen_lit_floor(
     the screen keeps α of it. Cells joined to the seeds that keep the nearest seeds' own light (85%
     to 1/0.85 of its luminance, same chromaticity within 0.04) are that surface however screen-lit
     — a rim lit to 0.8–0.9 of the screen's difference, beside clear screen too. They are credited
-    with their own ratio up to 0.9 (clear screen), with the texture margin only beyond 2 cells from
-    clear screen. Limits: the colour difference's max() makes a lime's remainder drift in chroma
-    under teal light, so a rim lit past ~0.75 (or 4:2:0 chroma over it) can still fall short; the
-    soft fringe of dense bright fur that keeps its core's light is keyed a little more solid.
+    with their own ratio up to 0.9 (clear screen): beyond 2 cells from clear screen with the texture
+    margin, within them with the highest such ratio of the 3×3 around plus 0.1 (a rim's light rises
+    steeply towards its edge). Limits: the colour difference's max() makes a lime's remainder drift
+    in chroma under teal light (hence the unmixing test below); a rim lit past clear screen's ratio
+    (a lime under 0.25 of a teal screen's light) cannot be keyed solid by a floor below 1; the soft
+    fringe of dense bright fur that keeps its core's light is keyed a little more solid.
 
     ``colour_plate`` (the small grid's linear colour and plate, each (h, w, 3), optional) adds a
     test free of the max(): a cell's colour unmixed into the seeds' colour F and the screen's,
