@@ -648,7 +648,7 @@ def _maybe_reacquire(st: KernelState, t: float) -> None:
     reacq = s[C_REACQ]
     if t - s[REJ_FIRST_T] < reacq or t - s[LAST_ACCEPT] < reacq:
         return
-    _reset_if_agreeing(st, _last_rejected(st, _rejected_in_window(st, t)), t)
+    _reset_if_agreeing(st, _last_rejected(st, _rejected_in_window(st, t), st.rej), t)
 
 
 @njit(cache=True)
@@ -675,13 +675,14 @@ def _rejected_since(st: KernelState, t: float, window_s: float) -> int:
 
 
 @njit(cache=True)
-def _last_rejected(st: KernelState, n: int) -> np.ndarray:
-    """The last ``n`` (≤ REJ_CAP) rejected readings, oldest first (diopters)."""
+def _last_rejected(st: KernelState, n: int, ring: np.ndarray) -> np.ndarray:
+    """The last ``n`` (≤ REJ_CAP) rejected readings' entries of ``ring`` (``st.rej``: diopters, or
+    ``st.rej_t``: their times), oldest first."""
     count = int(st.s[REJ_COUNT])
-    zs = np.empty(n)
+    out = np.empty(n)
     for m in range(n):
-        zs[m] = st.rej[(count - n + m) % REJ_CAP]
-    return zs
+        out[m] = ring[(count - n + m) % REJ_CAP]
+    return out
 
 
 @njit(cache=True)
@@ -707,7 +708,7 @@ def _reacquire_after_episode(st: KernelState, t: float, x0: float) -> bool:
     count = int(s[REJ_COUNT])
     if n == 0 or count < n or t - s[MIXED_T] >= MIXED_REACQ_S:
         return False
-    zs = _last_rejected(st, n)
+    zs = _last_rejected(st, n, st.rej)
     for m in range(n):
         if (zs[m] - x0) * s[MIXED_SIDE] >= 0:
             return False
@@ -734,6 +735,13 @@ def _onset(st: KernelState, q: float) -> bool:
 
 
 @njit(cache=True)
+def _standing(st: KernelState) -> bool:
+    """The subject stands: the still test has called it still, or the standing model leads
+    (``MIXED_STANDING_P``)."""
+    return st.s[STILL] != 0.0 or st.mu[0] > MIXED_STANDING_P
+
+
+@njit(cache=True)
 def _mixed_returns(st: KernelState, t: float, z: float, nu: float, sv: float, r: float, x0: float) -> bool:
     """True when reading ``z`` (innovation ``nu``, its variance ``sv``; reading variance ``r``; the
     filter at ``x0`` diopters) must not count: the subject stands (still, or the standing model leads:
@@ -750,8 +758,7 @@ def _mixed_returns(st: KernelState, t: float, z: float, nu: float, sv: float, r:
                 and abs(z - s[FAR_Z]) > MIXED_SPREAD * math.sqrt(r)):
             s[MIXED_T], s[MIXED_SIDE] = t, side
         s[FAR_T], s[FAR_Z] = t, z
-    standing = s[STILL] != 0.0 or st.mu[0] > MIXED_STANDING_P
-    return standing and t - s[MIXED_T] < s[C_MIXED_HOLD] and nu * s[MIXED_SIDE] > 0
+    return _standing(st) and t - s[MIXED_T] < s[C_MIXED_HOLD] and nu * s[MIXED_SIDE] > 0
 
 
 @njit(cache=True)
@@ -763,7 +770,7 @@ def _stopping_at_episode(st: KernelState, t: float, u: float, a: float) -> None:
     far returns are rejected and its gate widens, until the episode's in-gate returns (all on one side)
     build speed away from the subject (seen: 0.3–0.5 m behind, 17–28 DoF half-widths)."""
     s = st.s
-    if (s[MIXED_T] != t or s[STILL] != 0.0 or st.mu[0] > MIXED_STANDING_P or abs(u) >= s[C_MIXED_STOP]
+    if (s[MIXED_T] != t or _standing(st) or abs(u) >= s[C_MIXED_STOP]
             or abs(a) < MIXED_STOP_ACCEL):
         return
     moving = st.mu[1] + st.mu[2]
@@ -784,17 +791,13 @@ def _reacquire_moving(st: KernelState, t: float, x0: float) -> bool:
     readings (a second person in the spot), a flat line off the track (an occluder) and lone outliers
     do not pass; at 100 Hz and above the onset test mostly sees such a step first."""
     s = st.s
-    standing = s[STILL] != 0.0 or st.mu[0] > MIXED_STANDING_P
-    if s[C_MOVE_WIN] <= 0.0 or not standing or t - s[MIXED_T] < MIXED_REACQ_S:
+    if s[C_MOVE_WIN] <= 0.0 or not _standing(st) or t - s[MIXED_T] < MIXED_REACQ_S:
         return False
     n = _rejected_since(st, t, s[C_MOVE_WIN])
     if n < MIN_WINDOW_READINGS:
         return False
-    zs = _last_rejected(st, n)
-    count = int(s[REJ_COUNT])
-    ts = np.empty(n)
-    for m in range(n):
-        ts[m] = st.rej_t[(count - n + m) % REJ_CAP]
+    zs = _last_rejected(st, n, st.rej)
+    ts = _last_rejected(st, n, st.rej_t)
     side = 1.0 if zs[n - 1] > x0 else -1.0
     for m in range(n):
         if (zs[m] - x0) * side <= 0.0:
@@ -835,8 +838,7 @@ def _subject_share(st: KernelState, t: float, z: float, nu: float, sv: float) ->
     half-widths on the test's takes). Readings that agree with the prediction still count nearly in
     full, so a subject who really moves is followed."""
     s = st.s
-    if (t - s[MIXED_T] >= MIXED_SOFT_S or nu * s[MIXED_SIDE] <= 0
-            or (s[STILL] == 0.0 and st.mu[0] <= MIXED_STANDING_P)):
+    if t - s[MIXED_T] >= MIXED_SOFT_S or nu * s[MIXED_SIDE] <= 0 or not _standing(st):
         return 1.0
     spread = s[C_MIXED_SPREAD] * z * z / (1.0 + s[C_MIXED_SPREAD] * z)  # in diopters, behind z
     own = (1.0 - MIXED_SHARE_P) * math.exp(-0.5 * nu * nu / sv) / math.sqrt(2.0 * math.pi * sv)
