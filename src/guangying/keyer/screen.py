@@ -472,7 +472,7 @@ def screen_lit_floor(
 
 
 @numba.njit(cache=True)
-def _same_light(remainder_rgb, cells, labels, seed_ys, seed_xs, summed, weight, luma, kept, dark, chroma, rgb, plate, unmixed):  # noqa: ANN001, ANN202, E501
+def _same_light(remainder_rgb, cells, near, luma, kept, dark, chroma, rgb, plate, unmixed):  # noqa: ANN001, ANN202
     h, w = cells.shape
     out = np.zeros((h, w), np.bool_)
     use_rgb = rgb.shape[0] == h
@@ -480,10 +480,7 @@ def _same_light(remainder_rgb, cells, labels, seed_ys, seed_xs, summed, weight, 
         for x in range(w):
             if not cells[y, x]:
                 continue
-            i = labels[y, x] - 1
-            sy, sx = seed_ys[i], seed_xs[i]
-            n = weight[sy, sx]
-            o0, o1, o2 = summed[sy, sx, 0] / n, summed[sy, sx, 1] / n, summed[sy, sx, 2] / n
+            o0, o1, o2 = near[y, x, 0], near[y, x, 1], near[y, x, 2]
             m0, m1, m2 = remainder_rgb[y, x, 0], remainder_rgb[y, x, 1], remainder_rgb[y, x, 2]
             own_lum = luma[0] * o0 + luma[1] * o1 + luma[2] * o2
             if own_lum < dark:
@@ -499,7 +496,7 @@ def _same_light(remainder_rgb, cells, labels, seed_ys, seed_xs, summed, weight, 
             if not use_rgb:
                 continue
             # C = a·F + b·S by least squares (F: the seeds' colour, S: the plate here).
-            f0, f1, f2 = summed[sy, sx, 3] / n, summed[sy, sx, 4] / n, summed[sy, sx, 5] / n
+            f0, f1, f2 = near[y, x, 3], near[y, x, 4], near[y, x, 5]
             s0, s1, s2 = plate[y, x, 0], plate[y, x, 1], plate[y, x, 2]
             c0, c1, c2 = rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2]
             ff = f0 * f0 + f1 * f1 + f2 * f2
@@ -531,25 +528,15 @@ def _keeps_own_light(
     b over their sum) — or, given ``colour_plate`` (linear colour and plate (h, w, 3)), unmixed into
     the seeds' colour and the screen's with a coverage of 85%–1/0.85 and a residual ≤ 3% of the
     seeds' colour (see :func:`screen_lit_floor`)."""
-    weights = seeds.astype(np.float32)
-    weight = cv2.boxFilter(weights, -1, (7, 7), normalize=False, borderType=cv2.BORDER_CONSTANT)
     values = remainder_rgb
     rgb = plate = np.zeros((1, 1, 3), np.float32)
     if colour_plate is not None:
         rgb, plate = (np.ascontiguousarray(x, np.float32) for x in colour_plate)
         values = np.concatenate([remainder_rgb, rgb], axis=-1)
-    summed = cv2.boxFilter(
-        _weighted(np.asarray(values, np.float32), weights), -1, (7, 7), normalize=False,
-        borderType=cv2.BORDER_CONSTANT,
-    ).reshape(values.shape)
-    _, labels = cv2.distanceTransformWithLabels(
-        (~seeds).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    seed_ys, seed_xs = np.nonzero(seeds)  # DIST_LABEL_PIXEL numbers them row-major from 1
+    near, _ = nearest_solid(values, seeds, np.zeros(seeds.shape, np.int32))
     return _same_light(
-        np.ascontiguousarray(remainder_rgb, np.float32), cells, labels, seed_ys, seed_xs, summed, weight,
-        LUMA_709, np.float32(SUBJECT_KEPT), np.float32(DARK_SUBJECT),
-        np.float32(OTHER_CHROMA), rgb, plate, np.float32(UNMIXED_RESIDUAL),
+        np.ascontiguousarray(remainder_rgb, np.float32), cells, near, LUMA_709, np.float32(SUBJECT_KEPT),
+        np.float32(DARK_SUBJECT), np.float32(OTHER_CHROMA), rgb, plate, np.float32(UNMIXED_RESIDUAL),
     )
 
 
@@ -642,7 +629,7 @@ def _nearest_mean(summed, weight, labels, seed_ys, seed_xs, objects):  # noqa: A
 def nearest_solid(
     values: np.ndarray, solid: np.ndarray, objects: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(near, connected): ``values`` (h, w, c) of the nearest ``solid`` (h, w, uint8 0/1) cell,
+    """(near, connected): ``values`` (h, w, c) of the nearest ``solid`` (h, w, bool or uint8 0/1) cell,
     averaged over the solid cells of the 7×7 around it (texture), and bool (h, w): that cell lies in
     the cell's own object (``objects``, int labels (h, w) of regions apart from clear screen).
 
