@@ -12,10 +12,18 @@ from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
 from guangying.keyer import kernels
 from guangying.keyer.colour_fit import apply_colour_fit, fit_colour, kernel_fit
+from guangying.keyer.lut import DECODE_LUT, ENCODE_SQRT_LUT
 from guangying.keyer.maths import screen_channels
 from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
 from guangying.keyer.noise import black_clip_field, saturation_ratio
-from guangying.keyer.refine import apply_fit, chroma_subsampled, edge_cells_from_rows, fit_edges, opaque_key
+from guangying.keyer.refine import (
+    apply_fit,
+    colour_subsampling,
+    edge_cells_from_rows,
+    fit_edges,
+    mosaic_interpolated,
+    opaque_key,
+)
 from guangying.keyer.screen import (
     NoScreenError,
     detect_screen,
@@ -64,6 +72,7 @@ class ChromaKeyer:
         self._screen_linear: np.ndarray | None = None
         self._clean_plate_linear: np.ndarray | None = None
         self._subsampled: bool | None = None
+        self._linear_luma: bool | None = None
         self._warned_no_screen = False
 
     def reset(self) -> None:
@@ -72,6 +81,7 @@ class ChromaKeyer:
         self._screen_linear = None
         self._clean_plate_linear = None
         self._subsampled = None
+        self._linear_luma = None
 
     @property
     def screen(self) -> str | None:
@@ -176,9 +186,17 @@ class ChromaKeyer:
                     self._warned_no_screen = True
                 return MatteResult(np.ones(shape, np.float32), rgb.copy())
         assert self._screen is not None
-        if st.luma_refine == "auto" and self._subsampled is None:
-            self._subsampled = chroma_subsampled(rgb)  # once per clip, like the screen estimate
+        if st.luma_refine != "off" and self._linear_luma is None:
+            # Once per clip, like the screen estimate. Colour interpolated from a Bayer mosaic is fitted
+            # against the linear-light luma, stored 4:2:0/4:2:2 colour against the sRGB luma (refine).
+            if st.luma_refine == "auto":
+                kind = colour_subsampling(rgb)
+                self._subsampled = bool(kind)
+                self._linear_luma = kind == "mosaic"
+            else:
+                self._linear_luma = mosaic_interpolated(rgb)
         refine = bool(self.luma_refine_active)
+        linear_luma = bool(refine and self._linear_luma)
         plate, floor, subject, black = self.screen_model(rgb)
         if plate.shape[:2] not in ((1, 1), black.shape):
             # A full-size clean plate with the small spill floor and clip: the key fields follow the plate.
@@ -212,7 +230,7 @@ class ChromaKeyer:
             [
                 s, o1, o2, kernels.DESPILL_CODES[st.despill_method], kernels.REPLACE_CODES[st.spill_replace],
                 int(st.unmix), int(use_bg), int(garbage is not None), int(core is not None),
-                int(st.project_subject_colour), int(write_key),
+                int(st.project_subject_colour), int(write_key), int(linear_luma),
             ],
             np.int64,
         )  # fmt: skip
@@ -229,14 +247,14 @@ class ChromaKeyer:
             rgb, plate, key_scale, key_offset, black, subject, background_rgb if use_bg else none_rgb,
             none_mask if garbage is None else garbage, none_mask if core is None else core, params, flags,
         )  # fmt: skip
-        luts = (kernels.DECODE_LUT, kernels.ENCODE_SQRT_LUT)
+        luts = (DECODE_LUT, ENCODE_SQRT_LUT)
         if not spatial:
             kernels.key_fused(*args, *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit)
             if write_key:
                 # The fused pass left the edge band's colour out: refine its α and colour just it.
                 band = edge_cells_from_rows(edge_rows)
                 if refine:
-                    fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps)
+                    fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps, linear=linear_luma)
                     kernels.key_patch(*args, *luts, band, alpha, fg, *no_key, fit)
                 if st.colour_fit:
                     colour = kernel_fit(fit_colour(rgb, alpha, band), (s, o1, o2))
@@ -246,7 +264,8 @@ class ChromaKeyer:
             if write_key:
                 band = edge_cells_from_rows(edge_rows)
                 if refine:
-                    apply_fit(rgb, band, fit_edges(rgb, key_pairs, band, st.luma_refine_eps), alpha)
+                    fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps, linear=linear_luma)
+                    apply_fit(rgb, band, fit, alpha, linear=linear_luma)
                 if st.colour_fit:
                     apply_colour_fit(rgb, band, fit_colour(rgb, alpha, band), alpha)
             alpha = despot_matte(alpha, st.despot_px)

@@ -16,43 +16,20 @@ import types
 import numba
 import numpy as np
 
-from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.keyer.lut import decode
+from guangying.keyer.lut import encode as _encode
 from guangying.keyer.maths import PROJECTION_TOLERANCE, colour_difference
 from guangying.keyer.refine import KEY_LOW
-
-# sRGB decode/encode by nearest sample in 4096-entry tables (16 KiB each, so both stay in L1 cache).
-# The encode table is indexed by sqrt(linear), which spreads its samples where the curve is steep:
-# worst error ~2e-4 either way, under 1/15 of an 8-bit step.
-LUT_STEPS = 4095
-DECODE_LUT = srgb_to_linear(np.linspace(0.0, 1.0, LUT_STEPS + 1, dtype=np.float32))
-ENCODE_SQRT_LUT = linear_to_srgb(np.square(np.linspace(0.0, 1.0, LUT_STEPS + 1, dtype=np.float32)))
 
 MODE_ALPHA, MODE_FOREGROUND, MODE_FUSED, MODE_PATCH, MODE_COLOUR_PATCH = 0, 1, 2, 3, 4
 DESPILL_CODES = {"none": 0, "average": 1, "double": 2, "limit": 3, "subject": 4}
 REPLACE_CODES = {"none": 0, "neutral": 1, "background": 2}
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _ONE, _ZERO = np.float32(1.0), np.float32(0.0)
-_STEPS = np.float32(LUT_STEPS)
 _HALF = np.float32(0.5)
 _EPS_DIFF = np.float32(1e-4)
 _EPS_ALPHA = np.float32(0.1)  # un-mixing divides by max(α, this): see maths.unmix_foreground
 _KEY_LOW = np.float32(KEY_LOW)
-
-
-_LAST = np.uint32(LUT_STEPS)
-
-
-@numba.njit(inline="always", fastmath=True)
-def decode(table, x):
-    # The index is clamped as an integer too: under fastmath a NaN pixel (say from an EXR) would
-    # otherwise index anywhere. It is unsigned, so numba adds no wrap-around of negative indices
-    # (a quarter of the look-up's time).
-    return table[min(np.uint32(min(max(x, _ZERO), _ONE) * _STEPS + _HALF), _LAST)]
-
-
-@numba.njit(inline="always", fastmath=True)
-def _encode(table, x):
-    return table[min(np.uint32(np.sqrt(min(max(x, _ZERO), _ONE)) * _STEPS + _HALF), _LAST)]
 
 
 @numba.njit(inline="always")
@@ -149,7 +126,8 @@ def _key_pass(
     needed only where something is seen. ``params`` float32 = (balance, despill_bias, luma weight of
     the screen channel, clear-screen threshold, clip_white, the key of an opaque pixel
     (:func:`guangying.keyer.refine.opaque_key`)); ``flags`` =
-    (s, o1, o2, despill, replace, unmix, use_background, use_garbage, use_core, project, write_key).
+    (s, o1, o2, despill, replace, unmix, use_background, use_garbage, use_core, project, write_key,
+    linear_luma).
     MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both;
     MODE_FUSED does everything. For the luma-guided edge refinement (:mod:`guangying.keyer.refine`):
     with write_key, the final key k (α = clamp(k), after the subject-colour projection) goes out in
@@ -157,7 +135,8 @@ def _key_pass(
     either is strictly between 0 and 1 (MODE_FUSED then leaves those edge pixels' colour to
     MODE_PATCH); otherwise both may be (1, 1). MODE_PATCH handles only the 2×2 cells marked in
     ``patch`` (⌈H/2⌉, ⌈W/2⌉) bool: α = clamp(a·Y + b) from ``fit`` (2, ⌈H/2⌉, ⌈W/2⌉) = (a, b) per
-    cell, interpolated bilinearly, with Y the pixel's sRGB luma, then the masks and the foreground as
+    cell, interpolated bilinearly, with Y the pixel's sRGB luma (with linear_luma: the luma of its
+    decoded linear colour), then the masks and the foreground as
     MODE_FOREGROUND; the rest of ``alpha`` and ``fg`` is left as it is. MODE_COLOUR_PATCH reads the
     final α (masks included) of the cells marked in ``patch``, sets it where it is strictly between 0
     and 1 and no mask acts to clamp(a·C + b), the local colour model of
@@ -182,6 +161,8 @@ def _key_pass(
     reads_alpha = mode == MODE_FOREGROUND or marked
     project = flags[9] != 0 and not reads_alpha
     write_key = flags[10] != 0 and not reads_alpha  # only the passes that compute the key
+    linear_luma = flags[11] != 0
+    luma_o1, luma_o2 = LUMA_709[o1], LUMA_709[o2]
     tolerance2 = np.float32(PROJECTION_TOLERANCE * PROJECTION_TOLERANCE)
     rest = _ONE - balance
     third = np.float32(1.0 / 3.0)
@@ -278,7 +259,11 @@ def _key_pass(
                 c0, c1, cw = fx0s[x], fx1s[x], fwxs[x]
                 slope = _bilerp_chw(fit, 0, fy0, fy1, fwy, c0, c1, cw)
                 offset = _bilerp_chw(fit, 1, fy0, fy1, fwy, c0, c1, cw)
-                luma = LUMA_709[0] * rgb[y, x, 0] + LUMA_709[1] * rgb[y, x, 1] + LUMA_709[2] * rgb[y, x, 2]
+                if linear_luma:  # the decoded (screen, other 1, other 2) channels
+                    luma = luma_s * linear_row[x, 0] + luma_o1 * linear_row[x, 1] + luma_o2 * linear_row[x, 2]
+                else:
+                    luma = LUMA_709[0] * rgb[y, x, 0] + LUMA_709[1] * rgb[y, x, 1]
+                    luma += LUMA_709[2] * rgb[y, x, 2]
                 a = min(max(slope * luma + offset, _ZERO), _ONE)
                 if use_garbage:
                     a = a * (_ONE - garbage[y, x])

@@ -17,7 +17,7 @@ from guangying.keyer.maths import (
     unmix_foreground,
 )
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
-from guangying.keyer.refine import chroma_subsampled, opaque_key, refine_edges_reference
+from guangying.keyer.refine import colour_subsampling, opaque_key, refine_edges_reference
 from guangying.keyer.settings import KeyerSettings
 
 
@@ -62,10 +62,14 @@ def key_reference(
         final = np.where(seen, projected, raw)
     # The clipped key, unclamped: α = clamp(key).
     key = ((final - black) / (settings.clip_white - black)).astype(np.float32)
-    refine = settings.luma_refine == "on" or (settings.luma_refine == "auto" and chroma_subsampled(rgb_srgb))
-    if refine:
+    kind = colour_subsampling(rgb_srgb) if settings.luma_refine != "off" else ""
+    if settings.luma_refine == "on" or (settings.luma_refine == "auto" and kind):
         alpha = refine_edges_reference(
-            rgb_srgb, key, settings.luma_refine_eps, opaque_key(settings.clip_black, settings.clip_white)
+            rgb_srgb,
+            key,
+            settings.luma_refine_eps,
+            opaque_key(settings.clip_black, settings.clip_white),
+            linear=kind == "mosaic",
         )
     else:
         alpha = np.clip(key, 0.0, 1.0)
