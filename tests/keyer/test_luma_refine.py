@@ -175,16 +175,17 @@ def _key_pairs(key: np.ndarray) -> np.ndarray:
     return (bounded[:, 0::2] + bounded[:, 1::2]).astype(np.float32)
 
 
+@pytest.mark.parametrize("linear", [False, True])
 @pytest.mark.parametrize("shape", [(90, 160), (91, 161), (1, 7), (2, 2)])
-def test_numba_refinement_agrees_with_the_numpy_definition(shape):
+def test_numba_refinement_agrees_with_the_numpy_definition(shape, linear):
     plate = make_plate(128, (max(shape[0], 90), max(shape[1], 160)), "green")
     rgb = _chroma_subsampled(plate.rgb, 2, 2)[: shape[0], : shape[1]].copy()
     noise = np.random.default_rng(0).normal(0, 0.05, shape).astype(np.float32)
     key = (plate.alpha[: shape[0], : shape[1]] * 1.4 - 0.2 + noise).astype(np.float32)
-    expected = refine_edges_reference(rgb, key, 1e-4)
+    expected = refine_edges_reference(rgb, key, 1e-4, linear=linear)
     band = edge_cells(key)
     alpha = np.clip(key, 0, 1)
-    apply_fit(rgb, band, fit_edges(rgb, _key_pairs(key), band, 1e-4), alpha)
+    apply_fit(rgb, band, fit_edges(rgb, _key_pairs(key), band, 1e-4, linear=linear), alpha, linear=linear)
     np.testing.assert_allclose(alpha, expected, atol=2e-3)
 
 
@@ -212,9 +213,14 @@ def test_odd_sized_frame_with_masks_matches_in_both_keyer_paths():
         KeyerSettings(luma_refine="on", grow_px=-1, softness_px=1.0),
     ],
 )
-def test_keyer_with_refinement_agrees_with_the_numpy_reference(settings):
-    plate = make_plate(130, SHAPE, "green")
-    rgb = _chroma_subsampled(plate.rgb, 2, 2)
+@pytest.mark.parametrize("mosaic", [False, True])  # stored 4:2:0 (sRGB luma) or demosaiced (linear luma)
+def test_keyer_with_refinement_agrees_with_the_numpy_reference(settings, mosaic):
+    plate = make_plate(130, SHAPE, "green", noise_sigma=0.0 if mosaic else 0.01)
+    if mosaic:
+        linear = srgb_to_linear(plate.rgb).astype(np.float64)
+        rgb = _bayer_camera(linear, np.random.default_rng(2), demosaic=True)
+    else:
+        rgb = _chroma_subsampled(plate.rgb, 2, 2)
     background = np.ascontiguousarray(np.random.default_rng(1).uniform(0, 1, SHAPE + (3,)).astype(np.float32))
     keyer = ChromaKeyer(settings)
     result = keyer.process(rgb, background)
