@@ -72,11 +72,12 @@ class KeyerSettings:
       explains a pixel (to within 30%), take that mix's α if it is lower: soft edges of saturated
       warm colours (red, orange, skin), which a colour-difference key makes too opaque.
     - ``luma_refine``: rebuild the matte's edge band from the full-resolution luma when the colour was
-      stored at half resolution (4:2:0 or 4:2:2: JPEG and most video), which smears thin strands and
-      edges in a colour-difference key: α is fitted as a local linear function of the luma on 2×2
-      cells and evaluated per pixel (guangying.keyer.refine); solid subject and clear
-      screen keep their values. "auto" (checks the first frame's chroma), "on", "off".
-    - ``luma_refine_eps``: variance of the sRGB luma (0–1 units) below which luma detail counts as
+      stored at half resolution (4:2:0 or 4:2:2: JPEG and most video) or interpolated from a Bayer
+      mosaic, which smears thin strands and edges in a colour-difference key: α is fitted as a local
+      linear function of the luma on 2×2 cells and evaluated per pixel (guangying.keyer.refine; the
+      sRGB luma for stored colour, the linear-light luma for demosaiced colour); solid subject and
+      clear screen keep their values. "auto" (checks the first frame's chroma), "on", "off".
+    - ``luma_refine_eps``: variance of that luma (0–1 units) below which luma detail counts as
       noise in that fit: 1e-4 suits 8-bit camera or codec noise of about 1% (2.5/255); raise it for
       grainier footage, lower it for clean renders.
     - ``colour_fit``: refit the α of the matte's soft pixels as a local linear function of the linear
