@@ -610,6 +610,37 @@ def subject_light_floor(ratio: np.ndarray, coverage: np.ndarray, measured: np.nd
     return np.where(credit, np.maximum(lit, 0.0), 0.0).astype(np.float32)
 
 
+def dark_fringe_floor(
+    ratio: np.ndarray, lit: np.ndarray, near_remainder: np.ndarray, solid: np.ndarray, reach: int
+) -> np.ndarray:
+    """The difference ratio (h, w) that the fringe of a dark, screen-lit subject shows at α = 1: the
+    plain ratio of its lit surface beside it, where the fringe lies, else 0.
+
+    Strands leaving a surface are lit as its silhouette is: seen against the screen, a dark hair's
+    rim and the strands beyond it mirror the screen alike (sheen, bounce). A strand's mix with the
+    screen, C = α·(F + f·S) + (1 − α)·S, then reads as a thinner strand, α·(1 − f), unless the key
+    counts f as opaque. On a subject this dark its own light cannot measure the strands' coverage
+    (:func:`subject_coverage` needs luminance ≥ 0.05), but its lit surface shows f: cells that
+    :func:`screen_lit_floor` or :func:`subject_light_floor` credited (``lit`` > 0) beside a dark
+    solid subject (``near_remainder`` < 0.05), with a ratio from 0.3 up to :data:`STEP_RATIO`
+    (mostly surface, not a mix with the screen) and off the frame's border (a frame edge is no
+    silhouette). Their ratio, filled in smoothly, is the floor of the cells within ``reach`` cells
+    (the window size of the soft-edge reach, :data:`NEAR_SCREEN_PX`) that no credit reached and
+    that are no solid subject (ratio ≥ 0.3, not ``solid``, bool (h, w)), beside a dark one. The
+    plain ratio, without the texture margin: these cells are mixes. A floor below 1 leaves clear
+    screen between strands clear (ratio 1 keys to α 0 whatever the floor).
+    """
+    rim = (lit > 0) & (near_remainder < DARK_SUBJECT) & (ratio >= SPILL_FLOOR_MAX) & (ratio < STEP_RATIO)
+    rim[0, :] = rim[-1, :] = rim[:, 0] = rim[:, -1] = False
+    if not rim.any():
+        return np.zeros(ratio.shape, np.float32)
+    surface = np.where(rim, np.minimum(ratio, SCREEN_LIGHT_MAX), 0.0).astype(np.float32)
+    surface = _fill_push_pull(surface[..., None], rim.astype(np.float32))[..., 0]
+    near_rim = cv2.dilate(rim.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
+    fringe = near_rim & (lit <= 0) & (ratio > SPILL_FLOOR_MAX) & ~solid & (near_remainder < DARK_SUBJECT)
+    return np.where(fringe, surface, 0.0).astype(np.float32)
+
+
 @numba.njit(cache=True)
 def _nearest_mean(summed, weight, labels, seed_ys, seed_xs, objects):  # noqa: ANN001, ANN202
     h, w = labels.shape
@@ -718,6 +749,7 @@ def estimate_subject(
         ),
         subject_light_floor(ratio, coverage, measured),
     )
+    lit = np.maximum(lit, dark_fringe_floor(ratio, lit, near_remainder, solid > 0, reach))
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
     near_screen = near_screen.astype(np.float32) * (lit <= 0)
     subject = np.concatenate([filled[..., 1:4], near_screen[..., None]], axis=-1)
