@@ -13,7 +13,7 @@ from guangying.base.mattes import MatteResult
 from guangying.keyer import kernels
 from guangying.keyer.colour_fit import apply_colour_fit, fit_colour, kernel_fit
 from guangying.keyer.lut import DECODE_LUT, ENCODE_SQRT_LUT
-from guangying.keyer.maths import screen_channels
+from guangying.keyer.maths import LIT_RESIDUAL, screen_channels
 from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
 from guangying.keyer.noise import black_clip_field, saturation_ratio
 from guangying.keyer.refine import (
@@ -114,12 +114,13 @@ class ChromaKeyer:
         self._screen_linear = srgb_to_linear(colour)
 
     def screen_model(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """What this frame is keyed against: (linear screen plate, spill floor, linear subject colour,
-        black clip).
+        """What this frame is keyed against: (linear screen plate, spill floor, linear subject colour
+        and lit surface, black clip).
 
         The plate is the clean plate (full size), the auto plate (small) or the flat screen colour
         (1×1); the spill floor (1×1 zero when spill compensation is off), the nearby solid subject
-        colour and the black clip (``clip_black`` where the screen may be clear, lower where a veil's
+        colour with the surface lit by the screen (see :func:`guangying.keyer.screen.estimate_subject`)
+        and the black clip (``clip_black`` where the screen may be clear, lower where a veil's
         colour stands out of the clear screen's noise: :func:`guangying.keyer.noise.black_clip_field`)
         are on the small analysis grid (~160 px wide).
         """
@@ -149,6 +150,7 @@ class ChromaKeyer:
         floor, subject = estimate_subject(small, small_plate, self._screen, st.screen_balance, downscale, rgb)
         if not st.spill_compensation:
             floor = np.zeros((1, 1), np.float32)
+            subject[..., 7] = 0.0  # nor does the key unmix the surfaces it found lit
         black = black_clip_field(
             saturation_ratio(small, small_plate, self._screen, st.screen_balance), st.clip_black
         )
@@ -217,7 +219,7 @@ class ChromaKeyer:
         params = np.array(
             [
                 st.screen_balance, st.despill_bias, kernels.LUMA_709[s], clear_below, st.clip_white,
-                opaque_key(st.clip_black, st.clip_white),
+                opaque_key(st.clip_black, st.clip_white), LIT_RESIDUAL,
             ],
             np.float32,
         )  # fmt: skip

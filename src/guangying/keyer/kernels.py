@@ -1,7 +1,8 @@
 """The keyer's per-pixel maths (:mod:`guangying.keyer.maths`) fused into one numba pass over rows.
 
 One pass reads the sRGB frame once, decodes it through a table, samples the screen plate, and writes
-α and the sRGB foreground: colour difference → clip → masks → un-mix → despill → encode. When a
+α and the sRGB foreground: colour difference (lifted to the unmixed coverage of a surface lit by the
+screen, where the screen model found one) → clip → masks → un-mix → despill → encode. When a
 spatial matte operation sits between α and the foreground, the same code runs as two passes. With
 the luma-guided edge refinement (:mod:`guangying.keyer.refine`), the pass also hands out the key in
 pairs of columns, leaves the edge band's colour out, and a serial patch pass over the band's 2×2
@@ -30,6 +31,7 @@ _HALF = np.float32(0.5)
 _EPS_DIFF = np.float32(1e-4)
 _EPS_ALPHA = np.float32(0.1)  # un-mixing divides by max(α, this): see maths.unmix_foreground
 _KEY_LOW = np.float32(KEY_LOW)
+NOT_LIT = np.float32(-1e9)  # unmixed_coverage's answer where the lit surface does not explain the pixel
 
 
 @numba.njit(inline="always")
@@ -74,6 +76,39 @@ def _bilerp_chw(img, ch, r0, r1, wy, c0, c1, wx):
     """The same for a channel-first (C, H, W) array."""
     top = img[ch, r0, c0] + wx * (img[ch, r0, c1] - img[ch, r0, c0])
     return top + wy * (img[ch, r1, c0] + wx * (img[ch, r1, c1] - img[ch, r1, c0]) - top)
+
+
+@numba.njit(inline="always")
+def unmixed_coverage(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2):
+    """a of C = a·F + b·S by least squares (a surface F with screen light S) where that plane explains
+    C to within the tolerance (squared, over |F|²), else NOT_LIT (maths.lit_surface_alpha)."""
+    ff = fs * fs + fa * fa + fc * fc
+    fx = fs * ss + fa * sa + fc * sc
+    xx = ss * ss + sa * sa + sc * sc
+    fy = fs * cs + fa * ca + fc * cb
+    xy = ss * cs + sa * ca + sc * cb
+    det = ff * xx - fx * fx
+    if not det > np.float32(1e-6) * ff * xx:
+        return NOT_LIT
+    a = (fy * xx - xy * fx) / det
+    b = (xy * ff - fy * fx) / det
+    rs, ra, rc = cs - a * fs - b * ss, ca - a * fa - b * sa, cb - a * fc - b * sc
+    if rs * rs + ra * ra + rc * rc > tolerance2 * ff:
+        return NOT_LIT
+    return a
+
+
+@numba.njit(inline="always")
+def _store_key(alpha, y, x, key, masks, use_garbage, garbage, use_core, core):
+    """alpha[y, x] = clamp(key), then the masks where ``masks``."""
+    a = min(max(key, _ZERO), _ONE)
+    if masks:
+        if use_garbage:
+            a = a * (_ONE - garbage[y, x])
+        if use_core:
+            a = max(a, core[y, x])
+    alpha[y, x] = a
+    return a
 
 
 @numba.njit(inline="always")
@@ -123,11 +158,12 @@ def _key_pass(
     fields (see :func:`key_fields`) carry screen, spill floor, gain and clip and are sampled
     bilinearly (pixel centres aligned like cv2.resize) from any grid, 1×1 included; so is ``plate``,
     the linear screen colour, and ``subject``, the nearby solid subject colour (maths.project_alpha),
-    needed only where something is seen. ``params`` float32 = (balance, despill_bias, luma weight of
-    the screen channel, clear-screen threshold, clip_white, the key of an opaque pixel
-    (:func:`guangying.keyer.refine.opaque_key`)); ``flags`` =
-    (s, o1, o2, despill, replace, unmix, use_background, use_garbage, use_core, project, write_key,
-    linear_luma).
+    needed only where something is seen, and the surface lit by the screen (channels 4–6, where
+    channel 7 > 0.5: maths.lit_surface_alpha; see screen.estimate_subject). ``params`` float32 =
+    (balance, despill_bias, luma weight of the screen channel, clear-screen threshold, clip_white,
+    the key of an opaque pixel (:func:`guangying.keyer.refine.opaque_key`), maths.LIT_RESIDUAL);
+    ``flags`` = (s, o1, o2, despill, replace, unmix, use_background, use_garbage, use_core, project,
+    write_key, linear_luma).
     MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both;
     MODE_FUSED does everything. For the luma-guided edge refinement (:mod:`guangying.keyer.refine`):
     with write_key, the final key k (α = clamp(k), after the subject-colour projection) goes out in
@@ -154,6 +190,7 @@ def _key_pass(
     sh, sw = subject.shape[0], subject.shape[1]
     balance, bias, luma_s, clear_below, clip_white = params[0], params[1], params[2], params[3], params[4]
     key_high = params[5]
+    lit_tolerance2 = params[6] * params[6]
     mode = _PASS_MODE
     s, o1, o2, despill, replace = flags[0], flags[1], flags[2], flags[3], flags[4]
     unmix, use_bg, use_garbage, use_core = flags[5], flags[6], flags[7], flags[8]
@@ -164,6 +201,14 @@ def _key_pass(
     linear_luma = flags[11] != 0
     luma_o1, luma_o2 = LUMA_709[o1], LUMA_709[o2]
     tolerance2 = np.float32(PROJECTION_TOLERANCE * PROJECTION_TOLERANCE)
+    # Rows of the subject grid with a lit surface (channel 7): the only rows whose pixels unmix it.
+    lit_rows = np.zeros(sh, np.bool_)
+    if not reads_alpha:
+        for i in range(sh):
+            for j in range(sw):
+                if subject[i, j, 7] > _ZERO:
+                    lit_rows[i] = True
+                    break
     rest = _ONE - balance
     third = np.float32(1.0 / 3.0)
     # Where each column samples the plate and the key fields, computed once for all rows.
@@ -194,6 +239,9 @@ def _key_pass(
             if count == 0:
                 continue
         ky0, ky1, kwy = _sample_position(y, h, kh)
+        y0, y1, wy = _sample_position(y, h, ph)
+        sy0, sy1, swy = _sample_position(y, h, sh)
+        lit_row = lit_rows[sy0] or lit_rows[sy1]
         scale_row = np.empty(kw, np.float32)  # the key fields, interpolated to this row
         offset_row = np.empty(kw, np.float32)
         for x in range(kw):
@@ -227,6 +275,35 @@ def _key_pass(
             key_row[x] = key
             if mode != MODE_PATCH:
                 alpha[y, x] = a
+        if lit_row:
+            # A surface lit by the screen: its coverage, unmixed (maths.lit_surface_alpha), under the
+            # key's clip. A pass of its own, so rows without one pay nothing in the loop above.
+            for x in range(w):
+                key = key_row[x]
+                u0, u1, uw = sx0s[x], sx1s[x], swxs[x]
+                if key >= _ONE or _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 7) <= _HALF:
+                    continue
+                x0, x1, wx = x0s[x], x1s[x], wxs[x]
+                lit = unmixed_coverage(
+                    linear_row[x, 0], linear_row[x, 1], linear_row[x, 2],
+                    _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 4 + s),
+                    _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 4 + o1),
+                    _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 4 + o2),
+                    _bilerp_hwc(plate, y0, y1, wy, x0, x1, wx, s),
+                    _bilerp_hwc(plate, y0, y1, wy, x0, x1, wx, o1),
+                    _bilerp_hwc(plate, y0, y1, wy, x0, x1, wx, o2),
+                    lit_tolerance2,
+                )  # fmt: skip
+                if lit <= NOT_LIT:
+                    continue
+                k0, k1, kwx = kx0s[x], kx1s[x], kwxs[x]
+                b_top = black[ky0, k0] + kwx * (black[ky0, k1] - black[ky0, k0])
+                b_low = black[ky1, k0] + kwx * (black[ky1, k1] - black[ky1, k0])
+                black_px = b_top + kwy * (b_low - b_top)
+                key = (lit - black_px) / (clip_white - black_px)
+                if key > key_row[x]:
+                    key_row[x] = key
+                    _store_key(alpha, y, x, key, mode != MODE_ALPHA, use_garbage, garbage, use_core, core)
         if mode == MODE_ALPHA and not project:
             if write_key:
                 _key_pairs(key_row, y, key_pairs, edge_rows, key_high)
@@ -235,8 +312,6 @@ def _key_pass(
         # One vectorised clear, then only pixels with something to see.
         if mode == MODE_FOREGROUND or mode == MODE_FUSED:
             fg[y, :, :] = _ZERO
-        y0, y1, wy = _sample_position(y, h, ph)
-        sy0, sy1, swy = _sample_position(y, h, sh)
         fy0, fy1, fwy = _sample_position(y, h, fit.shape[1])
         for t in range(count):
             x = xs[t] if marked else t
@@ -309,13 +384,9 @@ def _key_pass(
                         ds * ds + da * da + dc * dc
                     ):
                         key_row[x] = key_p
-                        a = min(max(key_p, _ZERO), _ONE)
-                        if mode != MODE_ALPHA:
-                            if use_garbage:
-                                a = a * (_ONE - garbage[y, x])
-                            if use_core:
-                                a = max(a, core[y, x])
-                        alpha[y, x] = a
+                        a = _store_key(
+                            alpha, y, x, key_p, mode != MODE_ALPHA, use_garbage, garbage, use_core, core
+                        )
                 if write_key and key_row[x] > _ZERO and key_row[x] < _ONE:
                     continue  # an edge pixel: the refinement changes its α and MODE_PATCH colours it
                 if unmix and a < _ONE and mode != MODE_ALPHA:

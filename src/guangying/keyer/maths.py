@@ -110,6 +110,44 @@ def project_alpha(
     return np.where(use, projected, raw_alpha).astype(np.float32)
 
 
+LIT_RESIDUAL = 0.05  # a lit surface's model must explain the pixel to within 5% of |F|
+
+
+def lit_surface_alpha(
+    rgb_linear: np.ndarray,
+    screen_rgb_linear: np.ndarray,
+    surface_rgb_linear: np.ndarray,
+    raw_alpha: np.ndarray,
+    lit: np.ndarray | float = 1.0,
+) -> np.ndarray:
+    """Raise a colour-difference α to the pixel's coverage of a surface lit by the screen.
+
+    Screen light added to a surface F leaves it whole, C = F + k·S, but a colour-difference key reads
+    it as transparency (up to clear screen where k is large). A mix with the screen of that lit
+    surface, C = α·(F + k·S) + (1 − α)·S, is α·F + b·S whatever k is: the least-squares a of
+    C = a·F + b·S is α, without the difference's max() (whose channel the screen light may not
+    raise) and at each pixel (a rim's light varies within a cell; 4:2:0 smears the screen's chroma
+    into it). ``surface_rgb_linear`` F and ``lit`` (0/1 per pixel, interpolated: where the screen
+    model found such a surface, see :func:`guangying.keyer.screen.screen_lit_floor`) come from the
+    screen model. α becomes a where ``lit`` > 0.5, a is higher and the plane of F and S explains C
+    to within 5% of |F| (another colour — a strand of hair, smoke — is left to the key).
+    """
+    c = np.asarray(rgb_linear, np.float32)
+    s = np.broadcast_to(np.asarray(screen_rgb_linear, np.float32), c.shape)
+    f = np.broadcast_to(np.asarray(surface_rgb_linear, np.float32), c.shape)
+    ff, fs, ss = (f * f).sum(-1), (f * s).sum(-1), (s * s).sum(-1)
+    fc, sc = (f * c).sum(-1), (s * c).sum(-1)
+    det = ff * ss - fs * fs
+    valid = det > np.float32(1e-6) * ff * ss
+    safe = np.where(valid, det, np.float32(1.0))
+    a = (fc * ss - sc * fs) / safe
+    b = (sc * ff - fc * fs) / safe
+    residual = c - a[..., None] * f - b[..., None] * s
+    use = valid & ((residual * residual).sum(-1) <= np.float32(LIT_RESIDUAL * LIT_RESIDUAL) * ff)
+    use &= (np.asarray(lit) > 0.5) & (a > raw_alpha)
+    return np.where(use, a, raw_alpha).astype(np.float32)
+
+
 def unmix_foreground(rgb_linear: np.ndarray, alpha: np.ndarray, screen_rgb_linear: np.ndarray) -> np.ndarray:
     """Straight foreground with the screen removed: F = (C − (1 − α)·S)/α, clamped to 0–1.
 

@@ -13,6 +13,7 @@ from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.keyer.maths import (
     colour_difference_key,
     despill,
+    lit_surface_alpha,
     project_alpha,
     unmix_foreground,
 )
@@ -41,7 +42,7 @@ def key_reference(
     black_clip: np.ndarray | float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Key an sRGB frame against a full-size linear screen plate (or a (3,) colour), spill floor,
-    subject colour + near-screen channel and black clip (see
+    subject colour + near-screen channel + lit surface (colour, marker) and black clip (see
     :meth:`guangying.keyer.ChromaKeyer.screen_model`, upsampled; without a subject colour there is no
     projection, without a black clip field ``settings.clip_black`` applies everywhere).
 
@@ -53,6 +54,10 @@ def key_reference(
         rgb_linear, screen_plate_linear, screen, settings.screen_gain, settings.screen_balance, spill_floor
     )
     black = settings.clip_black if black_clip is None else black_clip
+    if subject_rgb_linear is not None:
+        raw = lit_surface_alpha(
+            rgb_linear, screen_plate_linear, subject_rgb_linear[..., 4:7], raw, subject_rgb_linear[..., 7]
+        )
     final = raw
     if settings.project_subject_colour and subject_rgb_linear is not None:
         seen = raw > black

@@ -10,6 +10,7 @@ import numpy as np
 
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import GuangyingError, SettingsError
+from guangying.keyer.kernels import unmixed_coverage
 from guangying.keyer.lut import DECODE_LUT, decode
 from guangying.keyer.maths import LUMA_709, colour_difference, screen_channels
 
@@ -181,6 +182,9 @@ STEP_REACH_CELLS = 3
 TEXTURE_MARGIN = 1.6
 SUBJECT_KEPT = 0.85
 RIM_MARGIN = 0.1  # credit over a lit rim's own ratio near clear screen (texture, noise, 4:2:0)
+# A surface lit to this much of clear screen's ratio is unmixed pixel by pixel in the key: a mix of it
+# reads as screen. (Less lit, the floor keys it; unmixing would lend texture's brightness to coverage.)
+LIT_UNMIX_RATIO = 0.7
 DARK_SUBJECT = 0.05  # linear luminance under which a subject is too dark to tell added light from a mix
 
 
@@ -307,8 +311,9 @@ def screen_lit_floor(
     remainder_rgb: np.ndarray | None = None,
     colour_plate: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """The difference ratio (h, w) a solid subject lit by the screen shows, where the small grid's
-    ``ratio`` = d(C)/d(S) proves it solid, else 0. ``remainder`` is the luminance of
+    """(floor, surface): the difference ratio (h, w) a solid subject lit by the screen shows, where
+    the small grid's ``ratio`` = d(C)/d(S) proves it solid, else 0; and (h, w, 4) the lit surface the
+    key unmixes pixel by pixel (below), zeros where none. ``remainder`` is the luminance of
     :func:`subject_remainder`,
     ``near_remainder`` the same of the nearest solid subject (ratio < 0.3); ``gaps`` (optional) gives
     :func:`gap_fractions` for a mask of cells (and its keyword arguments).
@@ -374,10 +379,19 @@ def screen_lit_floor(
     C = a·F + b·S by least squares, has a = its coverage of that surface whatever screen light it
     carries (a mix with the screen gives a = α). A cell with a within 85%–1/0.85 whose colour
     that plane explains to within 3% of |F| keeps the seeds' own light too.
+
+    ``surface`` (with ``colour_plate``): the seeds' colour F (linear RGB) and a 0/1 channel marking
+    the cells whose own light is credited with a ratio of at least 0.7 (F not dark), and the ring
+    around them, which holds their silhouette. There the key takes the coverage a of each pixel
+    (:func:`guangying.keyer.maths.lit_surface_alpha`): a cell's credit cannot follow a rim's light
+    rising within it, nor 4:2:0's smear of the screen's chroma into it, and a rim lit past clear
+    screen's ratio no floor below 1 keys solid. Less lit cells are left to the floor: the unmixing
+    reads a bright speck of texture as more coverage (a grey shirt's mixes with the screen).
     """
     clear = ratio >= CLEAR_RATIO
+    nothing = np.zeros(ratio.shape, np.float32), np.zeros(ratio.shape + (4,), np.float32)
     if not clear.any():
-        return np.zeros(ratio.shape, np.float32)
+        return nothing
     # Texture makes some pixels of a cell more screen-lit than its average: credit a margin.
     lit = np.clip(TEXTURE_MARGIN * ratio, 0.0, SCREEN_LIGHT_MAX).astype(np.float32)
     between = (ratio >= SPILL_FLOOR_MAX) & ~clear
@@ -428,7 +442,7 @@ def screen_lit_floor(
     seed_cells = seeds
     seeds = seeds.astype(np.uint8)
     if not seeds.any():
-        return np.zeros(ratio.shape, np.float32)
+        return nothing
     # The upper envelope over neighbouring cells, with and without the texture margin.
     plain = np.clip(ratio, 0.0, SCREEN_LIGHT_MAX).astype(np.float32)
     lit = cv2.dilate(np.where(seeds > 0, lit, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
@@ -450,8 +464,9 @@ def screen_lit_floor(
     # screen keeps α of it. Cells keeping the seeds' own light are that surface however screen-lit
     # (a rim lit towards the screen's colour, past the 0.15), up to its silhouette.
     own_light = np.zeros(ratio.shape, bool)
+    surface_rgb = None
     if remainder_rgb is not None:
-        own_light = _keeps_own_light(remainder_rgb, seed_cells, ~clear, colour_plate)
+        own_light, surface_rgb = _keeps_own_light(remainder_rgb, seed_cells, ~clear, colour_plate)
     spread = _joined(surface | own_light, seeds > 0) & (reach == 0) & (near_remainder >= DARK_SUBJECT)
     tested = spread & ~own_light  # own light already shows the surface whole
     if gaps is not None and tested.any():
@@ -468,7 +483,15 @@ def screen_lit_floor(
     # cell is credited with the brightest lit cell of its surface around it, plus a small margin.
     envelope = cv2.dilate(np.where(own_whole, ratio, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
     own_lit = np.where(near_clear, envelope + RIM_MARGIN, TEXTURE_MARGIN * ratio)
-    return np.maximum(credit, np.minimum(own_lit, CLEAR_RATIO) * own_whole).astype(np.float32)
+    floor = np.maximum(credit, np.minimum(own_lit, CLEAR_RATIO) * own_whole).astype(np.float32)
+    if surface_rgb is None:
+        return floor, nothing[1]
+    # Pixel by pixel the key unmixes the surface's own colour from the screen's there (a rim's light
+    # varies within a cell, and 4:2:0 smears the screen's chroma into it): on its cells and the ring
+    # around them, which holds its silhouette.
+    lit = own_whole & (ratio >= LIT_UNMIX_RATIO) & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
+    marker = cv2.dilate(lit.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
+    return floor, np.concatenate([surface_rgb, marker[..., None]], axis=-1).astype(np.float32)
 
 
 @numba.njit(cache=True)
@@ -495,24 +518,13 @@ def _same_light(remainder_rgb, cells, near, luma, kept, dark, chroma, rgb, plate
                     continue
             if not use_rgb:
                 continue
-            # C = a·F + b·S by least squares (F: the seeds' colour, S: the plate here).
-            f0, f1, f2 = near[y, x, 3], near[y, x, 4], near[y, x, 5]
-            s0, s1, s2 = plate[y, x, 0], plate[y, x, 1], plate[y, x, 2]
-            c0, c1, c2 = rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2]
-            ff = f0 * f0 + f1 * f1 + f2 * f2
-            fs = f0 * s0 + f1 * s1 + f2 * s2
-            ss = s0 * s0 + s1 * s1 + s2 * s2
-            fc = f0 * c0 + f1 * c1 + f2 * c2
-            sc = s0 * c0 + s1 * c1 + s2 * c2
-            det = ff * ss - fs * fs
-            if det <= 1e-6 * ff * ss:
-                continue  # the surface has the screen's colour: no unmixing
-            a = (fc * ss - sc * fs) / det
-            b = (sc * ff - fc * fs) / det
-            if a < kept or kept * a > 1.0:
-                continue
-            r0, r1, r2 = c0 - a * f0 - b * s0, c1 - a * f1 - b * s1, c2 - a * f2 - b * s2
-            out[y, x] = r0 * r0 + r1 * r1 + r2 * r2 <= unmixed * unmixed * ff
+            # C = a·F + b·S by least squares (F: the seeds' colour, S: the plate here); NOT_LIT where
+            # the plane leaves more than the residual or the surface has the screen's colour.
+            a = unmixed_coverage(
+                rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2], near[y, x, 3], near[y, x, 4], near[y, x, 5],
+                plate[y, x, 0], plate[y, x, 1], plate[y, x, 2], unmixed * unmixed,
+            )  # fmt: skip
+            out[y, x] = a >= kept and kept * a <= 1.0
     return out
 
 
@@ -521,23 +533,26 @@ def _keeps_own_light(
     seeds: np.ndarray,
     cells: np.ndarray,
     colour_plate: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """bool (h, w): the ``cells`` (bool (h, w)) whose own light (:func:`subject_remainder`, (h, w, 3))
-    is that of the nearest ``seeds`` (bool (h, w), at least one), averaged over the seeds of the 7×7
-    around it: within 85%–1/0.85 of its luminance (≥ 0.05) and within 0.04 of its chromaticity (r, g,
-    b over their sum) — or, given ``colour_plate`` (linear colour and plate (h, w, 3)), unmixed into
-    the seeds' colour and the screen's with a coverage of 85%–1/0.85 and a residual ≤ 3% of the
-    seeds' colour (see :func:`screen_lit_floor`)."""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(same, surface). ``same``, bool (h, w): the ``cells`` (bool (h, w)) whose own light
+    (:func:`subject_remainder`, (h, w, 3)) is that of the nearest ``seeds`` (bool (h, w), at least
+    one), averaged over the seeds of the 7×7 around it: within 85%–1/0.85 of its luminance (≥ 0.05)
+    and within 0.04 of its chromaticity (r, g, b over their sum) — or, given ``colour_plate``
+    (linear colour and plate (h, w, 3)), unmixed into the seeds' colour and the screen's with a
+    coverage of 85%–1/0.85 and a residual ≤ 3% of the seeds' colour (see :func:`screen_lit_floor`).
+    ``surface``: that colour (the nearest seeds' mean linear colour, (h, w, 3)), None without
+    ``colour_plate``."""
     values = remainder_rgb
     rgb = plate = np.zeros((1, 1, 3), np.float32)
     if colour_plate is not None:
         rgb, plate = (np.ascontiguousarray(x, np.float32) for x in colour_plate)
         values = np.concatenate([remainder_rgb, rgb], axis=-1)
     near, _ = nearest_solid(values, seeds, np.zeros(seeds.shape, np.int32))
-    return _same_light(
+    same = _same_light(
         np.ascontiguousarray(remainder_rgb, np.float32), cells, near, LUMA_709, np.float32(SUBJECT_KEPT),
         np.float32(DARK_SUBJECT), np.float32(OTHER_CHROMA), rgb, plate, np.float32(UNMIXED_RESIDUAL),
     )
+    return same, (near[..., 3:6] if colour_plate is not None else None)
 
 
 SUBJECT_SEEN = 0.15  # a cell keeping less of the subject's own light than this is too thin to measure
@@ -701,10 +716,12 @@ def estimate_subject(
       and its edges keep their proportion. Only spill (a positive ratio) is compensated; above 0.3
       only where :func:`screen_lit_floor` finds screen light on a solid subject or
       :func:`subject_light_floor` measures it by the subject's own light.
-    - subject colour (h, w, 4): the nearest solid colour (linear RGB) for
+    - subject colour (h, w, 8): the nearest solid colour (linear RGB) for
       :func:`maths.project_alpha`, and a 0/1 channel marking where the screen is within 24 px of
       the frame (``downscale`` = frame pixels per cell), the only place soft edges can be: deep inside
-      the subject, colours that happen to lie between two subject colours must not turn transparent.
+      the subject, colours that happen to lie between two subject colours must not turn transparent;
+      then the lit surface of :func:`screen_lit_floor` (its colour, linear RGB, and 0/1 where the key
+      unmixes it: :func:`maths.lit_surface_alpha`).
 
     ``rgb_srgb``, the frame itself, lets :func:`screen_lit_floor` look for gaps in the cells it
     would credit.
@@ -716,7 +733,7 @@ def estimate_subject(
     reach = 2 * max(1, int(round(NEAR_SCREEN_PX / downscale))) + 1
     near_screen = cv2.dilate((ratio > 0.5).astype(np.uint8), np.ones((reach, reach), np.uint8))
     if solid.mean() < 0.005:
-        subject = np.concatenate([small_plate_linear, np.zeros(ratio.shape + (1,), np.float32)], axis=-1)
+        subject = np.concatenate([small_plate_linear, np.zeros(ratio.shape + (5,), np.float32)], axis=-1)
         return np.zeros(ratio.shape, np.float32), np.ascontiguousarray(subject, np.float32)
     remainder_rgb = subject_remainder(ratio, small_rgb_linear, small_plate_linear)
     remainder = remainder_rgb @ LUMA_709
@@ -742,16 +759,14 @@ def estimate_subject(
     measured &= connected
     # Texture varies a surface's light by up to the margin; a cell keeping less is a mix.
     mixed = measured & (coverage < 1.0 / TEXTURE_MARGIN)
-    lit = np.maximum(
-        screen_lit_floor(
-            ratio, remainder, near_remainder, gaps, mixed, other, remainder_rgb,
-            (small_rgb_linear, small_plate_linear),
-        ),
-        subject_light_floor(ratio, coverage, measured),
-    )
+    screen_lit, lit_surface = screen_lit_floor(
+        ratio, remainder, near_remainder, gaps, mixed, other, remainder_rgb,
+        (small_rgb_linear, small_plate_linear),
+    )  # fmt: skip
+    lit = np.maximum(screen_lit, subject_light_floor(ratio, coverage, measured))
     lit = np.maximum(lit, dark_fringe_floor(ratio, lit, near_remainder, solid > 0, reach))
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
     near_screen = near_screen.astype(np.float32) * (lit <= 0)
-    subject = np.concatenate([filled[..., 1:4], near_screen[..., None]], axis=-1)
+    subject = np.concatenate([filled[..., 1:4], near_screen[..., None], lit_surface], axis=-1)
     floor = np.maximum(cv2.GaussianBlur(filled[..., 0], (0, 0), 1.0), lit)
     return floor, np.ascontiguousarray(subject, np.float32)

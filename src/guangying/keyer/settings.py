@@ -67,7 +67,8 @@ class KeyerSettings:
     - ``auto_plate``: without a clean plate, build a smooth screen plate from each frame's own screen
       pixels (on a ~160 px wide grid), which keys unevenly lit screens; False = one flat colour.
     - ``spill_compensation``: measure how much screen colour the solid subject itself carries (spill)
-      around each part of the frame and count that as opaque, so spilled edges stay solid.
+      around each part of the frame and count that as opaque, so spilled edges stay solid (where the
+      screen lights a surface nearly to its own colour, the key unmixes that surface pixel by pixel).
     - ``project_subject_colour``: where a mix of the nearby solid subject colour and the screen
       explains a pixel (to within 30%), take that mix's α if it is lower: soft edges of saturated
       warm colours (red, orange, skin), which a colour-difference key makes too opaque.
