@@ -201,14 +201,16 @@ def _key_pass(
     linear_luma = flags[11] != 0
     luma_o1, luma_o2 = LUMA_709[o1], LUMA_709[o2]
     tolerance2 = np.float32(PROJECTION_TOLERANCE * PROJECTION_TOLERANCE)
-    # Rows of the subject grid with a lit surface (channel 7): the only rows whose pixels unmix it.
-    lit_rows = np.zeros(sh, np.bool_)
+    # The columns of each row of the subject grid with a lit surface (channel 7), first to last (none:
+    # first > last): only the pixels between them unmix it.
+    lit_first = np.full(sh, sw, np.int64)
+    lit_last = np.full(sh, -1, np.int64)
     if not reads_alpha:
         for i in range(sh):
             for j in range(sw):
                 if subject[i, j, 7] > _ZERO:
-                    lit_rows[i] = True
-                    break
+                    lit_first[i] = min(lit_first[i], j)
+                    lit_last[i] = j
     rest = _ONE - balance
     third = np.float32(1.0 / 3.0)
     # Where each column samples the plate and the key fields, computed once for all rows.
@@ -241,7 +243,9 @@ def _key_pass(
         ky0, ky1, kwy = _sample_position(y, h, kh)
         y0, y1, wy = _sample_position(y, h, ph)
         sy0, sy1, swy = _sample_position(y, h, sh)
-        lit_row = lit_rows[sy0] or lit_rows[sy1]
+        # Pixels sampling a lit cell: one cell beyond the first and last (bilinear), in frame columns.
+        lit_x0 = max(int((min(lit_first[sy0], lit_first[sy1]) - 1) * w / sw), 0)
+        lit_x1 = min(int((max(lit_last[sy0], lit_last[sy1]) + 2) * w / sw) + 1, w)
         scale_row = np.empty(kw, np.float32)  # the key fields, interpolated to this row
         offset_row = np.empty(kw, np.float32)
         for x in range(kw):
@@ -275,10 +279,10 @@ def _key_pass(
             key_row[x] = key
             if mode != MODE_PATCH:
                 alpha[y, x] = a
-        if lit_row:
+        if lit_x0 < lit_x1 and not reads_alpha:
             # A surface lit by the screen: its coverage, unmixed (maths.lit_surface_alpha), under the
             # key's clip. A pass of its own, so rows without one pay nothing in the loop above.
-            for x in range(w):
+            for x in range(lit_x0, lit_x1):
                 key = key_row[x]
                 u0, u1, uw = sx0s[x], sx1s[x], swxs[x]
                 if key >= _ONE or _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 7) <= _HALF:
