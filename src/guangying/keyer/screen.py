@@ -310,7 +310,7 @@ def screen_lit_floor(
     other: np.ndarray | None = None,
     remainder_rgb: np.ndarray | None = None,
     colour_plate: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """(floor, surface): the difference ratio (h, w) a solid subject lit by the screen shows, where
     the small grid's ``ratio`` = d(C)/d(S) proves it solid, else 0; and (h, w, 4) the lit surface the
     key unmixes pixel by pixel (below), zeros where none. ``remainder`` is the luminance of
