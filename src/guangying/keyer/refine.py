@@ -39,6 +39,8 @@ with matte operations); the tests hold them to the definition.
 
 from __future__ import annotations
 
+import types
+
 import cv2
 import numba
 import numpy as np
@@ -209,8 +211,7 @@ def _luma(rgb, weights, table, linear, y, x):
     return weights[0] * rgb[y, x, 0] + weights[1] * rgb[y, x, 1] + weights[2] * rgb[y, x, 2]
 
 
-@numba.njit(fastmath=True, cache=True)
-def _cell_stats(rgb, key_pairs, weights, table, linear, need, stats):
+def _cell_stats_source(rgb, key_pairs, weights, table, need, stats):
     """stats[i, j] = (y, k, y², y·k) for the 2×2 cells marked in ``need``: y the mean luma, k the
     mean bounded key."""
     h, w = rgb.shape[0], rgb.shape[1]
@@ -223,8 +224,8 @@ def _cell_stats(rgb, key_pairs, weights, table, linear, need, stats):
                 continue
             x0, x1 = 2 * j, min(2 * j + 1, w - 1)
             luma = quarter * (
-                _luma(rgb, weights, table, linear, y0, x0) + _luma(rgb, weights, table, linear, y0, x1)
-                + _luma(rgb, weights, table, linear, y1, x0) + _luma(rgb, weights, table, linear, y1, x1)
+                _luma(rgb, weights, table, _LINEAR, y0, x0) + _luma(rgb, weights, table, _LINEAR, y0, x1)
+                + _luma(rgb, weights, table, _LINEAR, y1, x0) + _luma(rgb, weights, table, _LINEAR, y1, x1)
             )  # fmt: skip
             k = quarter * (key_pairs[y0, j] + key_pairs[y1, j])
             stats[i, j, 0] = luma
@@ -277,8 +278,7 @@ def _positions(n, size):
     return i0s, i1s, ws
 
 
-@numba.njit(fastmath=True, cache=True)
-def _apply(rgb, weights, table, linear, band, fit, alpha):
+def _apply_source(rgb, weights, table, band, fit, alpha):
     h, w = alpha.shape
     hc, wc = band.shape
     ys0, ys1, wys = _positions(h, hc)
@@ -296,8 +296,23 @@ def _apply(rgb, weights, table, linear, band, fit, alpha):
                     slope = top + wy * (fit[0, y1, x0] + wx * (fit[0, y1, x1] - fit[0, y1, x0]) - top)
                     top = fit[1, y0, x0] + wx * (fit[1, y0, x1] - fit[1, y0, x0])
                     offset = top + wy * (fit[1, y1, x0] + wx * (fit[1, y1, x1] - fit[1, y1, x0]) - top)
-                    luma = _luma(rgb, weights, table, linear, y, x)
+                    luma = _luma(rgb, weights, table, _LINEAR, y, x)
                     alpha[y, x] = min(max(slope * luma + offset, zero), one)
+
+
+def _compile(source, linear: bool):  # noqa: ANN001, ANN202
+    # A copy with the luma frozen in as a global, so numba drops the other luma's branch from the
+    # loop (a run-time flag cost the sRGB fit a fifth of its time); its own name keeps it apart in
+    # numba's on-disk cache. As kernels._compile does for the key passes.
+    name = source.__name__.replace("_source", "_linear" if linear else "_srgb")
+    copy = types.FunctionType(source.__code__, {**globals(), "_LINEAR": linear}, name)
+    copy.__qualname__ = name
+    return numba.njit(fastmath=True, cache=True)(copy)
+
+
+_LINEAR = False  # each compiled copy has its own
+_CELL_STATS = {linear: _compile(_cell_stats_source, linear) for linear in (False, True)}
+_APPLY = {linear: _compile(_apply_source, linear) for linear in (False, True)}
 
 
 def fit_edges(
@@ -321,7 +336,7 @@ def fit_edges(
     need_fit = cv2.dilate(band.view(np.uint8), np.ones((3, 3), np.uint8))
     need_cells = cv2.dilate(need_fit, window)
     stats = np.empty(band.shape + (4,), np.float32)  # read only where written
-    _cell_stats(rgb_srgb, key_pairs, LUMA_709, DECODE_LUT, linear, need_cells.view(np.bool_), stats)
+    _CELL_STATS[linear](rgb_srgb, key_pairs, LUMA_709, DECODE_LUT, need_cells.view(np.bool_), stats)
     fit = np.empty((2,) + band.shape, np.float32)
     _fit(stats, need_fit.view(np.bool_), radius, np.float32(eps), fit)
     return fit
@@ -332,4 +347,4 @@ def apply_fit(
 ) -> None:
     """Overwrite ``alpha`` (H, W) in the band's cells with clamp(a·Y + b) (a, b interpolated; Y the
     luma :func:`fit_edges` fitted against)."""
-    _apply(rgb_srgb, LUMA_709, DECODE_LUT, linear, band, fit, alpha)
+    _APPLY[linear](rgb_srgb, LUMA_709, DECODE_LUT, band, fit, alpha)
