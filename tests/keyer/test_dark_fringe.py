@@ -58,11 +58,13 @@ def _dark_hair(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return frame, np.clip(blur(alpha), 0, 1), blur(fibres * (1 - mass))
 
 
-@pytest.mark.parametrize(("jpeg", "least"), [(False, 0.5), (True, 0.31)])
+@pytest.mark.parametrize(("jpeg", "least"), [(False, 0.55), (True, 0.365)])
 def test_strands_of_a_dark_screen_lit_subject_keep_their_coverage(jpeg, least):
     # Strand pixels' α over α*, averaged over seeds 1–4 (per seed): keyed as thinner strands before
     # the fringe took its rim's screen light, 0.45 (0.40–0.48) on PNG and 0.28 (0.23–0.39) through
-    # JPEG; now 0.53 (0.46–0.61) and 0.34 (0.27–0.48). Matte MAD ×1e3 10.6 → 9.5 and 11.7 → 11.0.
+    # JPEG; with it 0.53 (0.46–0.61) and 0.34 (0.27–0.48); with the plate behind the fringe filled in
+    # from the screen around it (screen.screen_behind_fringe) 0.57 (0.49–0.69) and 0.39 (0.31–0.56).
+    # Matte MAD ×1e3 10.4 → 9.5 → 9.2 (PNG) and 11.7 → 10.8 → 10.3 (JPEG).
     ratios = []
     for seed in (1, 2, 3, 4):
         frame, alpha, fibres = _dark_hair(seed)

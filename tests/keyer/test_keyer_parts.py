@@ -176,7 +176,7 @@ def test_spill_floor_measures_the_subjects_spill(spill, low, high):
     plate = make_plate(8, (180, 320), "green", spill=spill, noise_sigma=0.0)
     small = small_linear(plate.rgb)
     screen_plate = small_linear(plate.clean_plate_rgb)
-    floor, subject = estimate_subject(small, screen_plate, "green", 0.9, downscale=2)
+    floor, subject, _ = estimate_subject(small, screen_plate, "green", 0.9, downscale=2)
     assert subject.shape == small.shape[:2] + (8,)
     # On the solid body: a mix of a subject with the screen may carry the ratio that subject shows at
     # full coverage (screen.subject_light_floor), its own colour or screen light, which is not spill.

@@ -30,6 +30,7 @@ from guangying.keyer.screen import (
     estimate_screen_colour,
     estimate_screen_plate,
     estimate_subject,
+    screen_behind_fringe,
     small_linear,
 )
 from guangying.keyer.settings import KeyerSettings
@@ -147,7 +148,11 @@ class ChromaKeyer:
             plate = self._screen_linear.reshape(1, 1, 3)
             small_plate = np.broadcast_to(plate, small.shape)
         downscale = rgb.shape[1] / small.shape[1]
-        floor, subject = estimate_subject(small, small_plate, self._screen, st.screen_balance, downscale, rgb)
+        floor, subject, fringe = estimate_subject(
+            small, small_plate, self._screen, st.screen_balance, downscale, rgb
+        )
+        if st.clean_plate is None and st.auto_plate:
+            plate = small_plate = screen_behind_fringe(small_plate, fringe)
         if not st.spill_compensation:
             floor = np.zeros((1, 1), np.float32)
             subject[..., 7] = 0.0  # nor does the key unmix the surfaces it found lit
