@@ -197,6 +197,15 @@ GAPS_MAX = 0.15  # cells with more gap pixels than this are fringes (hair, smoke
 BAND_DEPTH_CELLS = 8  # a lit band seeds only this many cells' path (inside the subject) from clear screen
 SURFACE_TOLERANCE = 0.15  # a seed's credit spreads over the cells within this of its ratio
 BAND_GAP_RATIO = 0.7  # ... and with no pixel this screen-like around it (a gap whose chroma is halved)
+# A cell of another material than the nearest solid that is its less lit neighbours plus screen light
+# (unmixed, C = a·F + b·S, a within SUBJECT_KEPT of 1) where a mix with the screen would keep at most
+# 70% of them, over this many cells around: at least 3 neighbours, 3 in 4 of those compared, and 4 such
+# cells within a cell of each other.
+RELIT_MIX_KEPT = 0.7
+RELIT_REACH_CELLS = 3
+RELIT_COUNT = 3
+RELIT_SHARE = 0.75
+RELIT_CLUSTER = 4
 
 
 @numba.njit(cache=True)
@@ -362,6 +371,17 @@ def screen_lit_floor(
     half-transparent pane over the screen, edges blurred under ~4 px) cannot be told from a prop
     and is keyed solid.
 
+    With ``colour_plate``, such a material shows itself solid where the screen lights it unevenly
+    (a board under strong bounce, brightest towards its edges): unmixed into the colour F of a less
+    lit cell of it and the screen's, C = a·F + b·S, a cell that is F plus screen light has a ≈ 1
+    (85%–1/0.85, residual ≤ 3% of |F|), whereas a mix of F with the screen has a = α ≤ (1 −
+    ratio)/(1 − ratio_F), which the test requires to be ≤ 0.7. Cells of ``other`` (not beside clear
+    screen) that are, by this test, at least 3 and 3 in 4 of their less lit cells (ratio < 0.6, so
+    coverage ≥ 0.4 there) within 3 cells seed, where they have no gaps and 4 of them lie within a
+    cell of each other. Limits: it proves the coverage equal, not whole: smoke or a veil of even
+    density whose bounce varies reads the same; only the less lit cells' ratio under 0.6 and the
+    area asked for keep them out.
+
     ``remainder_rgb`` (h, w, 3, optional: :func:`subject_remainder`) carries the credit further by
     the seeds' own light: screen light added to a surface leaves C − ratio·S as it is, a mix with
     the screen keeps α of it. Cells joined to the seeds that keep the nearest seeds' own light (85%
@@ -437,6 +457,9 @@ def screen_lit_floor(
         band &= seeds & ~(enclosed | step)
         if band.any():
             seeds &= ~band | (gaps(band, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= 0)
+    if colour_plate is not None and other is not None:
+        # Another material than the nearest solid: where it shows itself lit, it seeds on its own.
+        seeds |= _relit(ratio, colour_plate, between & ~beside & other, gaps)
     if own_surface is not None and seeds.any() and own_surface.any():
         seeds |= own_surface & _joined(own_surface | seeds, seeds)
     seed_cells = seeds
@@ -492,6 +515,59 @@ def screen_lit_floor(
     lit = own_whole & (ratio >= LIT_UNMIX_RATIO) & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
     marker = cv2.dilate(lit.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
     return floor, np.concatenate([surface_rgb, marker[..., None]], axis=-1).astype(np.float32)
+
+
+@numba.njit(cache=True)
+def _relit_cells(ratio, rgb, plate, cells, kept, mix_kept, less_lit, tolerance, reach, count, share):  # noqa: ANN001, ANN202, E501
+    h, w = cells.shape
+    out = np.zeros((h, w), np.bool_)
+    tolerance2 = tolerance * tolerance
+    for y in range(h):
+        for x in range(w):
+            if not cells[y, x]:
+                continue
+            r = ratio[y, x]
+            same = 0
+            compared = 0
+            for v in range(max(y - reach, 0), min(y + reach + 1, h)):
+                for u in range(max(x - reach, 0), min(x + reach + 1, w)):
+                    # Less lit, mostly surface, and so much less that a mix keeps at most mix_kept of it.
+                    if ratio[v, u] >= less_lit or 1.0 - r > mix_kept * (1.0 - ratio[v, u]):
+                        continue
+                    compared += 1
+                    a = unmixed_coverage(
+                        rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2], rgb[v, u, 0], rgb[v, u, 1], rgb[v, u, 2],
+                        plate[y, x, 0], plate[y, x, 1], plate[y, x, 2], tolerance2,
+                    )  # fmt: skip
+                    if a >= kept and kept * a <= 1.0:
+                        same += 1
+            out[y, x] = same >= count and same >= share * compared
+    return out
+
+
+def _relit(
+    ratio: np.ndarray,
+    colour_plate: tuple[np.ndarray, np.ndarray],
+    cells: np.ndarray,
+    gaps: Callable[..., np.ndarray] | None,
+) -> np.ndarray:
+    """bool (h, w): the ``cells`` (bool (h, w)) that are their less lit neighbours with screen light
+    added, not a mix of them with the screen (see :func:`screen_lit_floor`). ``colour_plate``: the
+    small grid's linear colour and plate, each (h, w, 3); ``gaps`` as there."""
+    rgb, plate = (np.ascontiguousarray(x, np.float32) for x in colour_plate)
+    relit = _relit_cells(
+        np.ascontiguousarray(ratio, np.float32), rgb, plate, cells, np.float32(SUBJECT_KEPT),
+        np.float32(RELIT_MIX_KEPT), np.float32(STEP_RATIO), np.float32(UNMIXED_RESIDUAL), RELIT_REACH_CELLS,
+        RELIT_COUNT, np.float32(RELIT_SHARE),
+    )  # fmt: skip
+    if gaps is not None and relit.any():
+        relit &= gaps(relit) <= GAPS_MAX
+    if not relit.any():
+        return relit
+    # Over an area, not a cell here and there (smoke whose bounce varies, a strand's glint).
+    count, groups = cv2.connectedComponents(cv2.dilate(relit.astype(np.uint8), np.ones((3, 3), np.uint8)))
+    sizes = np.bincount(groups[relit], minlength=count)
+    return relit & (sizes >= RELIT_CLUSTER)[groups]
 
 
 @numba.njit(cache=True)
