@@ -73,7 +73,7 @@ def bench_core(frames: list[np.ndarray], bg_srgb: np.ndarray) -> dict[str, float
     def numpy_version(rgb: np.ndarray) -> None:
         screen_plate, floor, subject, black = keyer.screen_model(rgb)  # per frame, as ours does
         fields = (full(screen_plate), keyer.screen, clip_settings, bg_srgb, full(floor), full(subject))
-        alpha, fg = key_reference(rgb, *fields, full(black))
+        alpha, fg = key_reference(rgb, *fields, full(black), linear_luma=keyer.luma_refine_linear)
         linear_to_srgb(over_linear(srgb_to_linear(fg), alpha, bg_linear))
 
     ours(frames[0])

@@ -98,6 +98,12 @@ class ChromaKeyer:
         return self._subsampled
 
     @property
+    def luma_refine_linear(self) -> bool | None:
+        """Whether the refinement fits the linear-light luma (the first frame's colour was found
+        interpolated from a Bayer mosaic) rather than the sRGB luma; None before the first frame."""
+        return self._linear_luma
+
+    @property
     def screen_colour_linear(self) -> np.ndarray | None:
         """The screen colour in use (linear RGB), once the first frame has been seen."""
         return self._screen_linear

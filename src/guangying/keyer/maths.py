@@ -133,8 +133,13 @@ def lit_surface_alpha(
     to within 5% of |F| (another colour — a strand of hair, smoke — is left to the key).
     """
     c = np.asarray(rgb_linear, np.float32)
-    s = np.broadcast_to(np.asarray(screen_rgb_linear, np.float32), c.shape)
-    f = np.broadcast_to(np.asarray(surface_rgb_linear, np.float32), c.shape)
+    out = np.broadcast_to(np.asarray(raw_alpha, np.float32), c.shape[:-1]).copy()
+    where = np.broadcast_to(np.asarray(lit) > 0.5, out.shape)
+    # Only the marked pixels (a rim: usually a small part of the frame) are unmixed.
+    c = c[where]
+    s = np.broadcast_to(np.asarray(screen_rgb_linear, np.float32), rgb_linear.shape)[where]
+    f = np.broadcast_to(np.asarray(surface_rgb_linear, np.float32), rgb_linear.shape)[where]
+    raw = out[where]
     ff, fs, ss = (f * f).sum(-1), (f * s).sum(-1), (s * s).sum(-1)
     fc, sc = (f * c).sum(-1), (s * c).sum(-1)
     det = ff * ss - fs * fs
@@ -144,8 +149,8 @@ def lit_surface_alpha(
     b = (sc * ff - fc * fs) / safe
     residual = c - a[..., None] * f - b[..., None] * s
     use = valid & ((residual * residual).sum(-1) <= np.float32(LIT_RESIDUAL * LIT_RESIDUAL) * ff)
-    use &= (np.asarray(lit) > 0.5) & (a > raw_alpha)
-    return np.where(use, a, raw_alpha).astype(np.float32)
+    out[where] = np.where(use & (a > raw), a, raw)
+    return out
 
 
 def unmix_foreground(rgb_linear: np.ndarray, alpha: np.ndarray, screen_rgb_linear: np.ndarray) -> np.ndarray:

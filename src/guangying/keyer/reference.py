@@ -40,11 +40,14 @@ def key_reference(
     spill_floor: np.ndarray | float = 0.0,
     subject_rgb_linear: np.ndarray | None = None,
     black_clip: np.ndarray | float | None = None,
+    linear_luma: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Key an sRGB frame against a full-size linear screen plate (or a (3,) colour), spill floor,
     subject colour + near-screen channel + lit surface (colour, marker) and black clip (see
     :meth:`guangying.keyer.ChromaKeyer.screen_model`, upsampled; without a subject colour there is no
     projection, without a black clip field ``settings.clip_black`` applies everywhere).
+    ``linear_luma``: whether the edge refinement fits the linear-light luma (a clip's finding, see
+    :attr:`guangying.keyer.ChromaKeyer.luma_refine_linear`); None detects it from this frame.
 
     Returns (alpha float32 (H, W), straight foreground float32 (H, W, 3) sRGB-encoded,
     0 on clear screen).
@@ -67,7 +70,9 @@ def key_reference(
         final = np.where(seen, projected, raw)
     # The clipped key, unclamped: α = clamp(key).
     key = ((final - black) / (settings.clip_white - black)).astype(np.float32)
-    kind = colour_subsampling(rgb_srgb) if settings.luma_refine != "off" else ""
+    kind = ""
+    if settings.luma_refine != "off":
+        kind = colour_subsampling(rgb_srgb) if linear_luma is None else "mosaic" if linear_luma else "stored"
     if settings.luma_refine == "on" or (settings.luma_refine == "auto" and kind):
         alpha = refine_edges_reference(
             rgb_srgb,
