@@ -157,3 +157,19 @@ def test_matte_only_pictures_are_single_channel(tmp_path, ext):
     with open_reader(path) as reader:
         frame = next(iter(reader))
     np.testing.assert_allclose(frame.rgb[..., 0], matte(), atol=1e-3)
+
+
+def test_nan_and_infinite_exr_samples_are_read_as_black_with_a_warning(tmp_path):
+    path = tmp_path / "render.exr"
+    rgb = np.full((6, 9, 3), 0.25, np.float32)
+    rgb[1, 2] = np.nan  # a renderer's firefly: a whole pixel
+    rgb[4, 7, 0] = np.inf  # one sample
+    rgb[5, 0, 2] = -np.inf
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # a float32 EXR, written by OpenCV
+    with pytest.warns(UserWarning, match=r"3 pixel\(s\) .* are NaN or infinite"):
+        with open_reader(path) as reader:
+            frame = next(iter(reader))
+    assert np.isfinite(frame.rgb).all()
+    assert (frame.rgb[1, 2] == 0).all() and frame.rgb[4, 7, 0] == 0 and frame.rgb[5, 0, 2] == 0
+    kept = np.isfinite(rgb)
+    np.testing.assert_array_equal(frame.rgb[kept], rgb[kept])

@@ -173,6 +173,9 @@ class ChromaKeyer:
         clear screen: α = 0 with a raw α under clip_black/2).
 
         ``background_rgb`` (same size, sRGB) is used only by ``spill_replace="background"``.
+        A NaN or infinite pixel is not checked for (it would cost every frame a pass): its foreground,
+        and with the edge refinement the α of its 2×2 cell's neighbourhood, come out NaN; the file
+        readers (:mod:`guangying.media`) replace such samples with 0 and warn.
         """
         st = self.settings
         rgb = _check_frame(rgb, "keyer input frame")

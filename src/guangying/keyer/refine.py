@@ -234,7 +234,9 @@ def _cell_stats_source(rgb, key_pairs, weights, table, need, stats):
             stats[i, j, 3] = luma * k
 
 
-@numba.njit(fastmath=True, cache=True)
+# error_model="numpy": a NaN pixel (library input; the file readers replace them) gives a NaN fit
+# there, as it gives a NaN foreground, instead of a ZeroDivisionError that loses the frame.
+@numba.njit(fastmath=True, cache=True, error_model="numpy")
 def _fit(stats, need, radius, eps, fit):
     """Local linear fit k ≈ a·y + b over the window of each cell marked in ``need`` (the window's
     cells outside the frame repeat its edge, as cv2.BORDER_REPLICATE)."""

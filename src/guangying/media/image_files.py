@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:
         bits = 16
     elif pixels.dtype.kind == "f":
         bits = 8 * pixels.dtype.itemsize
-        pixels = pixels.astype(np.float32, copy=False)  # cvtColor takes 8/16-bit and float32 only
+        pixels = _finite_samples(pixels.astype(np.float32, copy=False), path, what)  # cvtColor: float32 only
     else:
         raise MediaError(f"{what}: {path} has samples of type {pixels.dtype}, which is not supported; "
                          "convert it to 8/16-bit integer or float")
@@ -88,3 +89,18 @@ def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:
     else:
         raise MediaError(f"{what}: {path} has {channels} channels; only grey, RGB and RGBA are supported")
     return Picture(rgb=to_float32(rgb), alpha=alpha, transfer=transfer_of(path), bit_depth=bits)
+
+
+def _finite_samples(pixels: np.ndarray, path: Path, what: str) -> np.ndarray:
+    """A float picture with its NaN and infinite samples (a renderer's fireflies) set to 0, with a
+    warning: one NaN would spread through every blur, average and fit downstream."""
+    bad = ~np.isfinite(pixels)
+    if not bad.any():
+        return pixels
+    count = int((bad.any(axis=-1) if bad.ndim == 3 else bad).sum())
+    warnings.warn(
+        f"{what}: {count} pixel(s) of {path} are NaN or infinite; they are read as 0 (black, and transparent "
+        "where the alpha is). Fix them at the source if they matter (e.g. Nuke's Expression or Clamp)",
+        stacklevel=2,
+    )
+    return np.where(bad, np.float32(0.0), pixels)
