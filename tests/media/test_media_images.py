@@ -159,17 +159,39 @@ def test_matte_only_pictures_are_single_channel(tmp_path, ext):
     np.testing.assert_allclose(frame.rgb[..., 0], matte(), atol=1e-3)
 
 
+
+def _write_float_exr(path, rgb):
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # a float32 EXR, written by OpenCV
+
+
 def test_nan_and_infinite_exr_samples_are_read_as_black_with_a_warning(tmp_path):
     path = tmp_path / "render.exr"
     rgb = np.full((6, 9, 3), 0.25, np.float32)
     rgb[1, 2] = np.nan  # a renderer's firefly: a whole pixel
     rgb[4, 7, 0] = np.inf  # one sample
     rgb[5, 0, 2] = -np.inf
-    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # a float32 EXR, written by OpenCV
-    with pytest.warns(UserWarning, match=r"3 pixel\(s\) .* are NaN or infinite"):
-        with open_reader(path) as reader:
-            frame = next(iter(reader))
+    _write_float_exr(path, rgb)
+    with pytest.warns(UserWarning, match=r"render.exr: 3 pixel\(s\) are NaN or infinite"):
+        reader = open_reader(path)
+    with reader:
+        frame = next(iter(reader))
     assert np.isfinite(frame.rgb).all()
     assert (frame.rgb[1, 2] == 0).all() and frame.rgb[4, 7, 0] == 0 and frame.rgb[5, 0, 2] == 0
     kept = np.isfinite(rgb)
     np.testing.assert_array_equal(frame.rgb[kept], rgb[kept])
+
+
+def test_a_sequence_names_its_first_nan_frame_and_sums_up_the_rest(tmp_path):
+    for number in range(1, 6):
+        rgb = np.full((4, 4, 3), 0.5, np.float32)
+        if number in (2, 3, 5):
+            rgb[0, 0] = np.nan
+        _write_float_exr(tmp_path / f"cg.{number:04d}.exr", rgb)
+    with pytest.warns(UserWarning) as caught, open_reader(tmp_path / "cg.####.exr") as reader:
+        frames = list(reader)
+    messages = [str(w.message) for w in caught if "NaN" in str(w.message)]
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("frame 2 of image sequence") and "1 pixel(s)" in messages[0]
+    assert "3 frames had NaN or infinite pixels" in messages[1]
+    assert "the first frame 2, the last 5" in messages[1]
+    assert all(np.isfinite(f.rgb).all() for f in frames) and len(frames) == 5

@@ -24,6 +24,7 @@ class Picture:
     alpha: np.ndarray | None  # float32 (H, W)
     transfer: Transfer
     bit_depth: int
+    nonfinite_px: int = 0  # NaN or infinite pixels of a float file, read as 0 (see read_picture)
 
 
 def transfer_of(path: Path) -> Transfer:
@@ -32,7 +33,11 @@ def transfer_of(path: Path) -> Transfer:
 
 
 def read_picture(path: Path, what: str) -> Picture:
-    """Decode ``path``; ``what`` names it in errors (e.g. "frame 12 of shot.%04d.png")."""
+    """Decode ``path``; ``what`` names it in errors (e.g. "frame 12 of shot.%04d.png").
+
+    A float picture's NaN and infinite samples (a renderer's fireflies) are set to 0 and counted in
+    ``nonfinite_px``: one NaN would spread through every blur, average and fit downstream. The
+    readers say so (:func:`nonfinite_warning`)."""
     if not path.is_file():
         raise MediaError(f"{what}: file not found: {path}")
     if not os.access(path, os.R_OK):  # OpenCV says only "cannot decode": not a damaged file
@@ -67,13 +72,18 @@ def _read_exr_matte(path: Path) -> np.ndarray | None:
 
 def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:
     """OpenCV's BGR(A)/grey array → RGB float32 + straight alpha."""
+    nonfinite_px = 0
     if pixels.dtype == np.uint8:
         bits = 8
     elif pixels.dtype == np.uint16:
         bits = 16
     elif pixels.dtype.kind == "f":
         bits = 8 * pixels.dtype.itemsize
-        pixels = _finite_samples(pixels.astype(np.float32, copy=False), path, what)  # cvtColor: float32 only
+        pixels = pixels.astype(np.float32, copy=False)  # cvtColor takes 8/16-bit and float32 only
+        bad = ~np.isfinite(pixels)
+        if bad.any():
+            nonfinite_px = int((bad.any(axis=-1) if bad.ndim == 3 else bad).sum())
+            pixels = np.where(bad, np.float32(0.0), pixels)
     else:
         raise MediaError(f"{what}: {path} has samples of type {pixels.dtype}, which is not supported; "
                          "convert it to 8/16-bit integer or float")
@@ -88,19 +98,15 @@ def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:
         rgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
     else:
         raise MediaError(f"{what}: {path} has {channels} channels; only grey, RGB and RGBA are supported")
-    return Picture(rgb=to_float32(rgb), alpha=alpha, transfer=transfer_of(path), bit_depth=bits)
+    return Picture(rgb=to_float32(rgb), alpha=alpha, transfer=transfer_of(path), bit_depth=bits,
+                   nonfinite_px=nonfinite_px)
 
 
-def _finite_samples(pixels: np.ndarray, path: Path, what: str) -> np.ndarray:
-    """A float picture with its NaN and infinite samples (a renderer's fireflies) set to 0, with a
-    warning: one NaN would spread through every blur, average and fit downstream."""
-    bad = ~np.isfinite(pixels)
-    if not bad.any():
-        return pixels
-    count = int((bad.any(axis=-1) if bad.ndim == 3 else bad).sum())
+
+def nonfinite_warning(what: str, pixels: int) -> None:
+    """Warn that ``pixels`` NaN or infinite pixels of ``what`` were read as 0."""
     warnings.warn(
-        f"{what}: {count} pixel(s) of {path} are NaN or infinite; they are read as 0 (black, and transparent "
-        "where the alpha is). Fix them at the source if they matter (e.g. Nuke's Expression or Clamp)",
-        stacklevel=2,
+        f"{what}: {pixels} pixel(s) are NaN or infinite; they are read as 0 (black, and transparent where "
+        "the alpha is). Fix them at the source if they matter (e.g. Nuke's Expression or Clamp)",
+        stacklevel=3,
     )
-    return np.where(bad, np.float32(0.0), pixels)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
 from guangying.base.errors import MediaError
 from guangying.media.frames import ClipInfo, Frame
-from guangying.media.image_files import read_picture
+from guangying.media.image_files import nonfinite_warning, read_picture
 from guangying.media.patterns import SequencePattern
 from guangying.media.reader import Reader, resolve_range
 
@@ -27,6 +28,8 @@ class ImageReader(Reader):
         resolve_range(str(path), start, end, 0, 0)
         self._path = path
         first = read_picture(path, str(path))
+        if first.nonfinite_px:
+            nonfinite_warning(str(path), first.nonfinite_px)
         self._first: Frame | None = Frame(index=0, rgb=first.rgb, alpha=first.alpha, transfer=first.transfer)
         self.info = ClipInfo(
             path=str(path),
@@ -92,8 +95,13 @@ class SequenceReader(Reader):
         return f"frame {number} of image sequence {self._pattern.text}"
 
     def _frames(self) -> Iterator[Frame]:
+        nonfinite: list[int] = []  # frames with NaN or infinite pixels: the first is named, the rest summed
         for number in range(self._start, self._end + 1):
             picture = read_picture(self._pattern.path(number), self._describe(number))
+            if picture.nonfinite_px:
+                if not nonfinite:
+                    nonfinite_warning(self._describe(number), picture.nonfinite_px)
+                nonfinite.append(number)
             if picture.rgb.shape[:2] != (self._height, self._width):
                 raise MediaError(
                     f"{self._describe(number)} is {picture.rgb.shape[1]}×{picture.rgb.shape[0]} but the "
@@ -105,4 +113,10 @@ class SequenceReader(Reader):
                 alpha=picture.alpha,
                 transfer=picture.transfer,
                 time_s=float((number - self._source_first) / self._fps),
+            )
+        if len(nonfinite) > 1:
+            warnings.warn(
+                f"image sequence {self._pattern.text}: {len(nonfinite)} frames had NaN or infinite pixels, "
+                f"read as 0 (the first frame {nonfinite[0]}, the last {nonfinite[-1]})",
+                stacklevel=2,
             )
