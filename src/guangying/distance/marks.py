@@ -45,8 +45,10 @@ class MarkPlan:
                 raise MarksError(f"cue at {c.t_s} s names mark {c.mark!r}; known marks: {known}")
             if c.t_s < last:
                 raise MarksError(f"cue at {c.t_s} s comes before the previous cue ({last} s); sort the cues")
-            if c.rack_s < 0:
-                raise MarksError(f"cue at {c.t_s} s: rack time must be ≥ 0 s")
+            if not math.isfinite(c.t_s):
+                raise MarksError(f"cue for mark {c.mark!r}: t_s={c.t_s!r} must be a finite number of seconds")
+            if not (math.isfinite(c.rack_s) and c.rack_s >= 0):
+                raise MarksError(f"cue at {c.t_s} s: rack_s={c.rack_s!r} must be finite seconds ≥ 0")
             last = c.t_s
 
     def active(self, t_s: float) -> Cue | None:

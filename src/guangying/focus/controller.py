@@ -75,6 +75,9 @@ _CONFIG_RANGES = {
 }
 
 
+MIN_HUBER_SIGMA = 0.01
+
+
 @dataclass(slots=True)
 class ControllerConfig:
     """Controller settings; the only sensor knowledge is its published noise σ (``sensor_sigma_m``).
@@ -153,6 +156,10 @@ class ControllerConfig:
             raise SettingsError(
                 f"focus settings min_distance_m={self.min_distance_m}, max_distance_m={self.max_distance_m}: "
                 "need min_distance_m < max_distance_m"
+            )
+        if 0.0 < self.huber_sigma < MIN_HUBER_SIGMA:  # its square underflows the kernel's weighting
+            raise SettingsError(
+                f"focus setting huber_sigma={self.huber_sigma!r}: use 0 (off) or at least {MIN_HUBER_SIGMA:g}"
             )
 
     @property
@@ -252,7 +259,17 @@ class FocusController:
     def rack_to(self, t_s: float, duration_s: float, distance_m: float | None = None) -> None:
         """Start a rack at ``t_s`` over ``duration_s``: to a fixed distance (a mark, held until the next
         rack) when given, else to the next subject, whose readings the caller feeds from now on (the
-        filter is reset for it)."""
+        filter is reset for it). ``t_s`` and ``duration_s`` (≥ 0, 0 = a cut) must be finite and
+        ``distance_m`` > 0 (``inf`` = focus at infinity), else :class:`SettingsError`."""
+        if not (math.isfinite(t_s) and math.isfinite(duration_s) and duration_s >= 0):
+            raise SettingsError(
+                f"focus rack at t_s={t_s!r} over duration_s={duration_s!r}: both must be finite seconds, "
+                "the duration ≥ 0"
+            )
+        if distance_m is not None and not distance_m > 0:
+            raise SettingsError(
+                f"focus rack to distance_m={distance_m!r}: give a distance > 0 m, or None for the subject"
+            )
         kernel.rack_to(
             self.state, float(t_s), float(duration_s), math.nan if distance_m is None else float(distance_m)
         )

@@ -863,7 +863,7 @@ def _start_manoeuvre(st: KernelState, r: float) -> None:
 def update(st: KernelState, t: float, distance_m: float, confidence: float) -> bool:
     """Take one reading; True if it was used, False if it was gated out or unusable."""
     s = st.s
-    valid = confidence > 0 and math.isfinite(distance_m) and distance_m > 0
+    valid = confidence > 0 and math.isfinite(distance_m) and distance_m > 0 and math.isfinite(t)
     if not valid or t < s[IGNORE_BEFORE]:
         return False
     dist = min(max(distance_m, s[C_RMIN]), s[C_RMAX])

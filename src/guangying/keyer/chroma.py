@@ -45,6 +45,8 @@ def _check_frame(rgb: object, what: str) -> np.ndarray:
             f"{what} must be float32 sRGB in 0–1, got {rgb.dtype}: convert with rgb.astype(np.float32) / 255 "
             "for 8-bit data"
         )
+    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise SettingsError(f"{what} is empty ({rgb.shape[1]}×{rgb.shape[0]} px): give at least 1×1 pixels")
     return np.ascontiguousarray(rgb)
 
 

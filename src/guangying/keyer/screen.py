@@ -136,7 +136,8 @@ def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
     size = (max(1, w // downscale), max(1, h // downscale))
     if downscale >= 8:
         rgb = rgb[1::4]
-    return srgb_to_linear(_finite(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)))
+    # Finite again after decoding: a finite sRGB value past ~1e16 decodes to +inf in float32.
+    return _finite(srgb_to_linear(_finite(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))))
 
 
 def estimate_screen_plate(

@@ -142,8 +142,28 @@ class KeyerSettings:
                 raise SettingsError(f"keyer setting screen_colour={c}: a grey has no screen hue to key")
             self.screen_colour = c  # type: ignore[assignment]
         check_fields(self, "keyer", _RANGES)
+        self._check_images()
         if not self.clip_black < self.clip_white:
             raise SettingsError(
                 f"keyer settings clip_black={self.clip_black}, clip_white={self.clip_white}: "
                 "need 0 ≤ clip_black < clip_white ≤ 1"
+            )
+
+    def _check_images(self) -> None:
+        # Once per settings, not per frame: a 0/255 mask would push α out of 0–1, and one NaN in a mask
+        # or clean plate spreads through the whole matte.
+        for name in ("garbage_mask", "core_mask"):
+            mask = getattr(self, name)
+            if isinstance(mask, np.ndarray) and mask.size and mask.dtype.kind in "biuf":
+                lo, hi = float(np.min(mask)), float(np.max(mask))
+                if not (0.0 <= lo and hi <= 1.0):  # NaN fails both
+                    scale = " (divide 8-bit masks by 255)" if hi > 1.0 and mask.dtype.kind in "iu" else ""
+                    raise SettingsError(
+                        f"keyer {name} has values in [{lo:g}, {hi:g}]: give a float32 mask in 0–1{scale}"
+                    )
+        plate = self.clean_plate
+        if isinstance(plate, np.ndarray) and plate.dtype.kind == "f" and not np.isfinite(plate).all():
+            raise SettingsError(
+                "keyer clean_plate has NaN or infinite pixels: read it with guangying.media (which reads "
+                "them as 0) or clean it at the source"
             )

@@ -1,0 +1,87 @@
+"""Garbage given to the focus controller and to `guangying focus`: a SettingsError/MarksError that says
+what to do, or the reading is not used — never a ZeroDivisionError, a numba error or frames silently
+without focus (hostile-input pass 2)."""
+
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.base.errors import GuangyingError, SettingsError
+from guangying.cli.main import cli
+from guangying.distance.marks import Cue, MarkPlan
+from guangying.distance.reading import DistanceReading
+from guangying.focus.controller import ControllerConfig, FocusController
+
+LENS = dict(focal_length_mm=50.0, f_number=2.0, coc_mm=0.025)
+
+
+def _walk(ctl, n=150, rate_hz=100.0, seed=0):
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        t = k / rate_hz
+        ctl.update(DistanceReading(t, 3.0 - 0.4 * t + rng.normal(0, 0.015), 1.0, "x"))
+    return ctl
+
+
+@pytest.mark.parametrize("huber", [1e-300, 1e-160, 0.001])
+def test_a_vanishing_huber_sigma_is_refused(huber):
+    with pytest.raises(SettingsError, match="huber_sigma"):
+        ControllerConfig(**LENS, huber_sigma=huber)
+    _walk(FocusController(ControllerConfig(**LENS, huber_sigma=0.0)))  # 0 = off still works
+
+
+@pytest.mark.parametrize("t", [math.inf, -math.inf, math.nan])
+def test_a_reading_with_a_non_finite_time_is_not_used(t):
+    ctl = _walk(FocusController(ControllerConfig(**LENS)))
+    before = ctl.output(1.5)
+    assert ctl.update(DistanceReading(t, 2.0, 1.0, "x")) is False
+    after = ctl.output(1.5)
+    assert math.isfinite(after.distance_m) and after.distance_m == pytest.approx(before.distance_m)
+
+
+@pytest.mark.parametrize(
+    ("duration_s", "distance_m", "words"),
+    [
+        (1.0, 0.0, "distance_m=0.0"),
+        (1.0, -2.0, "distance_m=-2.0"),
+        (1.0, math.nan, "distance_m=nan"),
+        (math.nan, 2.0, "duration_s=nan"),
+        (math.inf, None, "duration_s=inf"),
+        (-1.0, 2.0, "duration_s=-1.0"),
+    ],
+)
+def test_a_rack_with_garbage_values_is_refused(duration_s, distance_m, words):
+    ctl = _walk(FocusController(ControllerConfig(**LENS)))
+    with pytest.raises(SettingsError, match="focus rack") as err:
+        ctl.rack_to(1.5, duration_s, distance_m)
+    assert words in str(err.value)
+
+
+def test_a_rack_to_infinity_and_a_cut_still_work():
+    ctl = _walk(FocusController(ControllerConfig(**LENS)))
+    ctl.rack_to(1.5, 0.0, math.inf)
+    assert ctl.output(1.6).distance_m == pytest.approx(1000.0)  # max_distance_m
+
+
+@pytest.mark.parametrize(("t_s", "rack_s"), [(math.nan, 1.0), (1.0, math.nan), (1.0, math.inf)])
+def test_a_cue_with_a_non_finite_time_is_refused(t_s, rack_s):
+    with pytest.raises(GuangyingError, match="finite"):
+        MarkPlan({"A": 2.0}, [Cue(0.5, "A"), Cue(t_s, "A", rack_s)])
+
+
+def test_focus_command_refuses_a_nan_rack_time_instead_of_losing_frames(tmp_path):
+    log = tmp_path / "l.csv"
+    t = np.arange(0, 3, 0.01)
+    log.write_text("t_s,distance_m,strength\n" + "".join(f"{a:.2f},{3 - 0.3 * a:.4f},800\n" for a in t))
+    marks = tmp_path / "marks.yaml"
+    marks.write_text("marks: {A: 2.0, B: 3.0}\ncues: [{t_s: 0.5, mark: A}, {t_s: 1.5, mark: B, rack_s: nan}]")
+    out = tmp_path / "track.csv"
+    res = CliRunner().invoke(cli, [
+        "focus", "--sensor-log", str(log), "--fps", "25", "--focal-length", "50", "--f-number", "2",
+        "--sensor", "ff", "--marks", str(marks), "-o", str(out),
+    ])  # fmt: skip
+    assert res.exit_code != 0 and isinstance(res.exception, SystemExit), res.output
+    assert "rack_s=nan" in res.output
+    assert not out.exists()

@@ -1,0 +1,84 @@
+"""Odd frames and settings given to the keyer's public API: a clear SettingsError naming what to do, or
+a finite matte in 0–1 — never an IndexError or a NaN matte (hostile-input pass 2)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from guangying.base.errors import SettingsError
+from guangying.keyer import ChromaKeyer, KeyerSettings
+
+
+def _frame(h=40, w=56, seed=0):
+    # A lit box on a green screen with sensor noise; values in sRGB 0–1.
+    rng = np.random.default_rng(seed)
+    rgb = np.empty((h, w, 3), np.float32)
+    rgb[...] = (0.15, 0.65, 0.3)
+    rgb[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3] = (0.75, 0.55, 0.45)
+    return np.clip(rgb + rng.normal(0, 0.01, rgb.shape), 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape", [(0, 0, 3), (0, 7, 3), (7, 0, 3)])
+def test_an_empty_frame_is_refused(shape):
+    with pytest.raises(SettingsError, match="empty"):
+        ChromaKeyer().process(np.zeros(shape, np.float32))
+
+
+@pytest.mark.parametrize(
+    ("name", "mask", "words"),
+    [
+        ("garbage_mask", lambda m: (m * 255).astype(np.uint8), "divide 8-bit masks by 255"),
+        ("core_mask", lambda m: m * 3, "0–1"),
+        ("garbage_mask", lambda m: -m, "0–1"),
+        ("core_mask", lambda m: np.where(m > 0, np.nan, 0).astype(np.float32), "0–1"),
+    ],
+)
+def test_a_mask_outside_0_1_is_refused(name, mask, words):
+    m = np.zeros((40, 56), np.float32)
+    m[:6] = 1.0
+    with pytest.raises(SettingsError, match=name) as err:
+        ChromaKeyer(KeyerSettings(**{name: mask(m)})).process(_frame())
+    assert words in str(err.value)
+
+
+def test_masks_of_other_dtypes_in_0_1_still_work():
+    m = np.zeros((40, 56), bool)
+    m[:6] = True
+    for mask in (m, m.astype(np.uint8), m.astype(np.float64)):
+        alpha = ChromaKeyer(KeyerSettings(garbage_mask=mask)).process(_frame()).alpha
+        assert alpha[:6].max() == 0.0 and alpha.max() == 1.0
+
+
+def test_a_clean_plate_with_nan_is_refused():
+    plate = np.empty((40, 56, 3), np.float32)
+    plate[...] = (0.15, 0.65, 0.3)
+    plate[3, 4] = np.nan
+    with pytest.raises(SettingsError, match="clean_plate has NaN"):
+        KeyerSettings(clean_plate=plate)
+
+
+@pytest.mark.parametrize("luma_refine", ["off", "on"])
+def test_one_huge_finite_pixel_does_not_turn_the_matte_to_nan(luma_refine):
+    # Past ~1e16 (sRGB) a value decodes to +inf in float32; it must stay one bad pixel.
+    rgb = _frame()
+    reference = ChromaKeyer(KeyerSettings(luma_refine=luma_refine)).process(rgb).alpha
+    rgb[2, 2] = 1e20
+    with np.errstate(all="ignore"):
+        alpha = ChromaKeyer(KeyerSettings(luma_refine=luma_refine)).process(rgb).alpha
+    assert np.isfinite(alpha).all()
+    far = np.ones(alpha.shape, bool)
+    far[:8, :8] = False
+    np.testing.assert_allclose(alpha[far], reference[far], atol=0.01)  # the screen estimate moves a hair
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 3), (5, 9), (33, 1)])
+def test_tiny_and_odd_frames_key_to_a_finite_matte(shape):
+    rgb = _frame(*shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no green screen found" on the tiniest ones
+        result = ChromaKeyer(KeyerSettings(luma_refine="on")).process(rgb)
+    assert result.alpha.shape == shape
+    assert np.isfinite(result.alpha).all() and 0 <= result.alpha.min() and result.alpha.max() <= 1
+    assert np.isfinite(result.foreground_rgb).all()
+
