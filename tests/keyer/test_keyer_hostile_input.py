@@ -82,3 +82,18 @@ def test_tiny_and_odd_frames_key_to_a_finite_matte(shape):
     assert np.isfinite(result.alpha).all() and 0 <= result.alpha.min() and result.alpha.max() <= 1
     assert np.isfinite(result.foreground_rgb).all()
 
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ({"unmix": "false"}, "unmix='false': use True or False"),  # was truthy: silently on
+        ({"auto_plate": None}, "auto_plate=None"),
+        ({"screen_colour": "green"}, "give three sRGB values"),  # was a bare float() ValueError
+        ({"screen_colour": 5}, "give three sRGB values"),
+    ],
+)
+def test_settings_of_the_wrong_type_are_named(settings, words):
+    with pytest.raises(SettingsError) as err:
+        KeyerSettings(**settings)
+    assert words in str(err.value)

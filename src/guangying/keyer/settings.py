@@ -131,8 +131,17 @@ class KeyerSettings:
                 raise SettingsError(
                     f"keyer setting {name}={getattr(self, name)!r}: use one of {', '.join(allowed)}"
                 )
+        for name in ("auto_plate", "spill_compensation", "project_subject_colour", "colour_fit", "unmix"):
+            value = getattr(self, name)
+            # A string such as "false" would otherwise count as True.
+            flag = isinstance(value, (bool, np.bool_, int, np.integer)) and value in (0, 1)
+            if not flag:
+                raise SettingsError(f"keyer setting {name}={value!r}: use True or False")
         if self.screen_colour is not None:
-            c = tuple(float(v) for v in self.screen_colour)
+            try:
+                c = tuple(float(v) for v in self.screen_colour)
+            except (TypeError, ValueError):
+                c = ()
             if len(c) != 3 or not all(0.0 <= v <= 1.0 for v in c):
                 raise SettingsError(
                     f"keyer setting screen_colour={self.screen_colour!r}: give three sRGB values in 0–1, "
