@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from guangying.base.errors import SettingsError
-from guangying.keyer import ChromaKeyer, KeyerSettings
+from guangying.keyer import ChromaKeyer, KeyerSettings, mask_from_image, parse_polygon, polygon_mask
 
 
 def _frame(h=40, w=56, seed=0):
@@ -97,3 +97,26 @@ def test_settings_of_the_wrong_type_are_named(settings, words):
     with pytest.raises(SettingsError) as err:
         KeyerSettings(**settings)
     assert words in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["nan,1;20,2;3,30", "0,0;inf,0;5,5", "0,0;1e12,0;0,1e12"])
+def test_a_polygon_with_non_finite_or_absurd_points_is_refused(text):
+    with pytest.raises(SettingsError, match="finite number of pixels"):
+        parse_polygon(text)
+
+
+def test_a_polygon_reaching_past_the_frame_still_masks():
+    mask = polygon_mask(parse_polygon("-100,-100;1000,-100;1000,10;-100,10"), (40, 56))
+    assert mask[:10].min() == 1.0 and mask[12:].max() == 0.0
+
+
+def test_a_float_mask_image_with_nan_reads_them_as_unmasked(tmp_path):
+    import cv2
+
+    image = np.zeros((40, 56), np.float32)
+    image[:6] = 1.0
+    image[20, 20] = np.nan
+    cv2.imwrite(str(tmp_path / "mask.tif"), image)
+    mask = mask_from_image(tmp_path / "mask.tif", (40, 56))
+    assert np.isfinite(mask).all() and mask[20, 20] == 0.0 and mask[:6].min() == 1.0
+    ChromaKeyer(KeyerSettings(garbage_mask=mask)).process(_frame())  # accepted

@@ -68,8 +68,11 @@ def mask_from_image(path: str | Path, shape: tuple[int, int], invert: bool = Fal
             f"mask image {path} is {image.shape[1]}×{image.shape[0]} but the footage is "
             f"{shape[1]}×{shape[0]}: export the mask at the footage's resolution"
         )
-    mask = np.clip(image, 0.0, 1.0)
+    mask = np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0)  # a float mask's NaN: not masked
     return (np.float32(1.0) - mask) if invert else mask
+
+
+MAX_POLYGON_PX = 1e6  # points may lie off the frame, but past this cv2's int32 coordinates overflow
 
 
 def parse_polygon(text: str) -> np.ndarray:
@@ -84,7 +87,12 @@ def parse_polygon(text: str) -> np.ndarray:
         raise SettingsError(f"polygon '{text}' must be 'x,y;x,y;…' in pixels") from exc
     if len(points) < 3 or any(len(p) != 2 for p in points):
         raise SettingsError(f"polygon '{text}' needs at least three 'x,y' points")
-    return np.asarray(points, np.float32)
+    xy = np.asarray(points, np.float64)
+    if not (np.isfinite(xy).all() and np.abs(xy).max() <= MAX_POLYGON_PX):
+        raise SettingsError(
+            f"polygon '{text}': each x,y must be a finite number of pixels within ±{MAX_POLYGON_PX:g}"
+        )
+    return xy.astype(np.float32)
 
 
 def load_mask(spec: str | Path, shape: tuple[int, int]) -> np.ndarray:
