@@ -40,3 +40,13 @@ def test_mp4_writer_encodes_linear_input(tmp_path):
     with open_reader(path) as reader:
         frame = next(iter(reader))
     assert np.abs(frame.rgb - picture(4)).mean() < 0.01
+
+
+def test_encoding_the_largest_float_exr_values_raises_no_overflow_warning():
+    # A render's 3e38 highlight is finite in sRGB (~1.2e16); the user saw "overflow encountered in multiply".
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = linear_to_srgb(np.array([0.001, 0.5, 3e38], np.float32))
+    assert np.isfinite(out).all() and out[2] > 1e15
