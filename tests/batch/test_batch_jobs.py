@@ -64,6 +64,20 @@ shots:
     assert not (takes / "out").exists()  # nothing was started
 
 
+
+def test_a_non_text_value_for_an_on_off_key_is_listed_not_a_traceback(takes):
+    # click's bool type called .strip() on the YAML integer: an AttributeError, "a bug in Guangying".
+    jobs = takes / "flags.yaml"
+    jobs.write_text("""
+shots:
+  - input: takes/c1.mp4
+    output: out/f.mov
+    background: set.png
+    unmix: 7
+""")
+    with pytest.raises(SettingsError, match="unmix=7: expected a boolean value"):
+        load_jobs(jobs, COMMANDS)
+
 def test_glob_templates_and_relative_paths(takes, tmp_path):
     jobs = takes / "good.yaml"
     jobs.write_text("""

@@ -29,6 +29,8 @@ def command_options(command: click.Command) -> dict:
                 return param.type_cast_value(ctx, value)
             except click.BadParameter as exc:
                 raise ValueError(exc.format_message()) from exc
+            except (AttributeError, TypeError) as exc:  # click's types expect text: `unmix: 7` in YAML
+                raise ValueError(f"expected a {param.type.name} value") from exc
 
         is_path = isinstance(param.type, click.Path)
         specs[name] = OptionSpec(param.name, ctx.params[param.name], convert, is_path)
