@@ -885,9 +885,10 @@ def black_clip_over_strands(
     px from the solid hair read 0 for 79% of those at α* 0.1–0.2 and 21% at α* 0.5–0.75. Strands:
     cells of the ``fringe`` (bool (h, w), from :func:`estimate_subject`) that are no clear screen
     (``ratio`` d(C)/d(S) < :data:`CLEAR_RATIO`) and lie more than :data:`STRAND_AWAY_PX` from the
-    solid subject (``downscale`` frame pixels per cell): a solid subject's own edge band (motion
-    blur, the lens, 4:2:0 chroma) lies nearer and keeps the clip, as does clear screen away from
-    strands. Around them, over as far again and within the fringe's ring (its plate's ring in
+    solid subject (``downscale`` frame pixels per cell) and from the frame's border: a solid
+    subject's own edge band (motion blur, the lens, 4:2:0 chroma) lies nearer and keeps the clip, as
+    do clear screen away from strands and a subject cut by the frame (no silhouette there). Around
+    them, over as far again and within the fringe's ring (its plate's ring in
     :func:`screen_behind_fringe` and one more, as the key samples the clip bilinearly), the clip is
     lifted: strands are known to be there, and the screen's grain between them weighs less than
     the strands the clip would cut.
@@ -898,6 +899,10 @@ def black_clip_over_strands(
     size = 2 * max(1, int(round(STRAND_AWAY_PX / downscale))) + 1
     near_solid = cv2.dilate(solid, np.ones((size, size), np.uint8)) > 0
     strands = fringe & (ratio < CLEAR_RATIO) & ~near_solid
+    # Off the frame's border by as much: a subject cut by the frame has no silhouette there.
+    edge = size // 2
+    strands[:edge] = strands[-edge:] = False
+    strands[:, :edge] = strands[:, -edge:] = False
     if not strands.any():
         return black
     lifted = cv2.dilate(strands.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
