@@ -85,3 +85,16 @@ def test_focus_command_refuses_a_nan_rack_time_instead_of_losing_frames(tmp_path
     assert res.exit_code != 0 and isinstance(res.exception, SystemExit), res.output
     assert "rack_s=nan" in res.output
     assert not out.exists()
+
+
+def test_a_log_of_dropouts_only_says_why_no_frame_has_focus(tmp_path):
+    log = tmp_path / "sky.csv"  # the sensor pointed at the sky: every return too weak
+    log.write_text("t_s,distance_m,strength\n" + "".join(f"{k / 100:.2f},0.0,0\n" for k in range(100)))
+    out = tmp_path / "track.csv"
+    with pytest.warns(UserWarning, match="no reading of .*sky.csv was usable"):
+        res = CliRunner().invoke(cli, [
+            "focus", "--sensor-log", str(log), "--fps", "25", "--focal-length", "50", "--f-number", "2",
+            "--sensor", "ff", "-o", str(out),
+        ])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "(0 with focus)" in res.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import click
@@ -139,6 +140,12 @@ def focus_command(
         done = replay_log(sensor_log, settings, cfg, output, calibration=calibration, marks=marks,
                           freed_target=freed_target, camera_id=camera_id, realtime=realtime,
                           on_batch=lambda batch: progress.advance(task, len(batch)))
+    if done.frames and not done.with_focus:
+        warnings.warn(
+            f"no frame of {output} has a focus distance: no reading of {sensor_log} was usable (each needs "
+            "strength ≥ 100, not 65535, and a distance > 0), or the readings start after the last frame",
+            stacklevel=1,
+        )
     click.echo(f"wrote {done.frames} frames ({done.with_focus} with focus) to {output}")
 
 
