@@ -15,7 +15,7 @@ import yaml
 
 from guangying import __version__
 from guangying.base.errors import GuangyingError
-from guangying.cli.signals import install_stop_handlers
+from guangying.cli.signals import install_stop_handlers, stop_behind
 
 BUG_REPORT = (
     "This is a bug in Guangying {version}, not something you did. Please report it with the "
@@ -118,7 +118,10 @@ class _ConfigGroup(click.Group):
             raise click.ClickException(str(exc)) from exc
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except Exception:
+        except Exception as exc:
+            stop = stop_behind(exc)
+            if stop is not None:
+                raise stop from None
             traceback.print_exc(file=sys.stderr)
             click.echo("\n" + BUG_REPORT.format(version=__version__), err=True)
             ctx.exit(70)  # EX_SOFTWARE

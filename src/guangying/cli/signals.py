@@ -75,3 +75,19 @@ def _act_or_retry(frame: FrameType | None) -> None:
         raise KeyboardInterrupt  # click turns it into "Aborted!", as without this handler
     click.echo(f"guangying: stopped by {signal.Signals(signum).name}; removing unfinished outputs", err=True)
     raise SystemExit(128 + signum)
+
+
+def stop_behind(exc: BaseException) -> BaseException | None:
+    """The stop (SystemExit or KeyboardInterrupt from :func:`_on_stop`) that ``exc`` wraps, if any.
+
+    A stop that lands while a compiled (numba) function returns is reported by CPython as
+    ``SystemError: … returned a result with an exception set``, caused by the stop: it is still a stop,
+    not a bug."""
+    seen: set[int] = set()
+    inner: BaseException | None = exc
+    while inner is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        if isinstance(inner, (SystemExit, KeyboardInterrupt)):
+            return inner
+        inner = inner.__cause__ or inner.__context__
+    return None
