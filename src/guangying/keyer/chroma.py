@@ -13,7 +13,7 @@ from guangying.base.mattes import MatteResult
 from guangying.keyer import kernels
 from guangying.keyer.colour_fit import apply_colour_fit, fit_colour, kernel_fit
 from guangying.keyer.lut import DECODE_LUT, ENCODE_SQRT_LUT
-from guangying.keyer.maths import LIT_RESIDUAL, colour_difference, screen_channels
+from guangying.keyer.maths import LIT_RESIDUAL, screen_channels
 from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
 from guangying.keyer.noise import black_clip_field, saturation_ratio
 from guangying.keyer.refine import (
@@ -28,6 +28,7 @@ from guangying.keyer.screen import (
     NoScreenError,
     black_clip_over_strands,
     detect_screen,
+    difference_ratio,
     estimate_screen_colour,
     estimate_screen_plate,
     estimate_subject,
@@ -169,9 +170,7 @@ class ChromaKeyer:
             saturation_ratio(small, small_plate, self._screen, st.screen_balance), st.clip_black
         )
         if st.spill_compensation and fringe.any():
-            ratio = colour_difference(small, self._screen, st.screen_balance) / np.maximum(
-                colour_difference(small_plate, self._screen, st.screen_balance), 1e-4
-            )
+            ratio = difference_ratio(small, small_plate, self._screen, st.screen_balance)
             black = black_clip_over_strands(black, fringe, ratio, downscale)
         model = (plate, floor, subject, black)
         return tuple(np.ascontiguousarray(x, np.float32) for x in model)  # type: ignore[return-value]

@@ -776,6 +776,16 @@ def nearest_solid(
     return _nearest_mean(summed.reshape(values.shape), weight, labels, ys, xs, objects)
 
 
+def difference_ratio(
+    small_rgb_linear: np.ndarray, small_plate_linear: np.ndarray, screen: str, balance: float
+) -> np.ndarray:
+    """d(C)/d(S) (h, w) on the small grid: each cell's colour difference over the plate's there
+    (1 on clear screen, 0 on a subject without screen colour)."""
+    return colour_difference(small_rgb_linear, screen, balance) / np.maximum(
+        colour_difference(small_plate_linear, screen, balance), 1e-4
+    )
+
+
 def estimate_subject(
     small_rgb_linear: np.ndarray,
     small_plate_linear: np.ndarray,
@@ -808,9 +818,7 @@ def estimate_subject(
     ``rgb_srgb``, the frame itself, lets :func:`screen_lit_floor` look for gaps in the cells it
     would credit.
     """
-    ratio = colour_difference(small_rgb_linear, screen, balance) / np.maximum(
-        colour_difference(small_plate_linear, screen, balance), 1e-4
-    )
+    ratio = difference_ratio(small_rgb_linear, small_plate_linear, screen, balance)
     solid = cv2.erode((ratio < SPILL_FLOOR_MAX).astype(np.uint8), np.ones((3, 3), np.uint8))
     reach = 2 * max(1, int(round(NEAR_SCREEN_PX / downscale))) + 1
     near_screen = cv2.dilate((ratio > 0.5).astype(np.uint8), np.ones((reach, reach), np.uint8))
