@@ -46,8 +46,9 @@ def key_reference(
     subject colour + near-screen channel + lit surface (colour, marker) and black clip (see
     :meth:`guangying.keyer.ChromaKeyer.screen_model`, upsampled; without a subject colour there is no
     projection, without a black clip field ``settings.clip_black`` applies everywhere).
-    ``linear_luma``: whether the edge refinement fits the linear-light luma (a clip's finding, see
-    :attr:`guangying.keyer.ChromaKeyer.luma_refine_linear`); None detects it from this frame.
+    ``linear_luma``: with ``luma_refine="on"``, whether the edge refinement fits the linear-light
+    luma (a clip's finding, see :attr:`guangying.keyer.ChromaKeyer.luma_refine_linear`); None, and
+    "auto" always, detect it from this frame.
 
     Returns (alpha float32 (H, W), straight foreground float32 (H, W, 3) sRGB-encoded,
     0 on clear screen).
@@ -70,17 +71,15 @@ def key_reference(
         final = np.where(seen, projected, raw)
     # The clipped key, unclamped: α = clamp(key).
     key = ((final - black) / (settings.clip_white - black)).astype(np.float32)
-    kind = ""
-    if settings.luma_refine != "off":
-        kind = colour_subsampling(rgb_srgb) if linear_luma is None else "mosaic" if linear_luma else "stored"
-    if settings.luma_refine == "on" or (settings.luma_refine == "auto" and kind):
+    refine, linear = settings.luma_refine == "on", bool(linear_luma)
+    if settings.luma_refine == "auto" or (refine and linear_luma is None):
+        kind = colour_subsampling(rgb_srgb)
+        refine, linear = refine or bool(kind), kind == "mosaic"
+    if refine:
         alpha = refine_edges_reference(
-            rgb_srgb,
-            key,
-            settings.luma_refine_eps,
-            opaque_key(settings.clip_black, settings.clip_white),
-            linear=kind == "mosaic",
-        )
+            rgb_srgb, key, settings.luma_refine_eps, opaque_key(settings.clip_black, settings.clip_white),
+            linear=linear,
+        )  # fmt: skip
     else:
         alpha = np.clip(key, 0.0, 1.0)
     # Specks go first so growing cannot enlarge them; softness last so it blurs the final shape.
