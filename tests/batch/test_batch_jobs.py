@@ -78,6 +78,39 @@ shots:
     with pytest.raises(SettingsError, match="unmix=7: expected a boolean value"):
         load_jobs(jobs, COMMANDS)
 
+
+def test_masks_and_plates_are_checked_against_the_footage_before_anything_starts(takes):
+    # these used to stop a shot only when its turn came; the clip is write_clip's size
+    write_still(takes / "small_mask.png", (1.0, 1.0, 1.0), size=(8, 6))
+    jobs = takes / "masks.yaml"
+    jobs.write_text("""
+defaults: {background: set.png}
+shots:
+  - input: takes/c1.mp4
+    output: out/m1.mov
+    garbage_mask: "0,0; 10,0; nan,5"
+  - input: takes/c2.mp4
+    output: out/m2.mov
+    core_mask: small_mask.png
+  - input: takes/c1.mp4
+    name: plate
+    output: out/m3.mov
+    clean_plate: takes/no_plate.png
+  - input: takes/c2.mp4
+    name: good
+    output: out/m4.mov
+    garbage_mask: "0,0; 10,0; 10,5"
+""")
+    with pytest.raises(SettingsError) as info:
+        load_jobs(jobs, COMMANDS)
+    message = str(info.value)
+    assert "3 problem(s)" in message, message
+    assert "shot 1: garbage_mask: polygon" in message
+    assert "shot 2: core_mask: mask image" in message and "8×6" in message
+    assert "shot 3: clean_plate:" in message and "no_plate.png" in message
+    assert not (takes / "out").exists()
+
+
 def test_glob_templates_and_relative_paths(takes, tmp_path):
     jobs = takes / "good.yaml"
     jobs.write_text("""

@@ -24,6 +24,7 @@ import yaml
 
 from guangying.base.errors import GuangyingError, InputFormatError, SettingsError
 from guangying.keyer import KeyerSettings
+from guangying.keyer.masks import load_clean_plate, load_mask
 from guangying.media import open_reader
 from guangying.media.patterns import parse_pattern
 from guangying.pipeline.background import parse_colour_srgb
@@ -161,13 +162,24 @@ def _check_settings(options: dict[str, Any], where: str, problems: list[str]) ->
         problems.append(f"{where}: batch does not render tracked virtual sets (set:) yet")
 
 
-def _check_input(source: str, where: str, problems: list[str]) -> None:
+def _check_input(source: str, options: dict[str, Any], where: str, problems: list[str]) -> None:
     try:
         with open_reader(source) as reader:
             if reader.info.frame_count == 0:
                 problems.append(f"{where}: {source} has no frames")
+            shape = (reader.info.height, reader.info.width)
     except (GuangyingError, ValueError, OSError) as exc:
         problems.append(f"{where}: input {source}: {exc}")
+        return
+    # a bad polygon or a mask of the wrong size would otherwise stop this shot only when its turn comes,
+    # hours into a batch
+    loaders = {"garbage_mask": load_mask, "core_mask": load_mask, "clean_plate": load_clean_plate}
+    for key, load in loaders.items():
+        if options.get(key):
+            try:
+                load(options[key], shape)
+            except (GuangyingError, ValueError, OSError) as exc:
+                problems.append(f"{where}: {key}: {exc}")
 
 
 def _int_key(entry: dict[str, Any], key: str, where: str, problems: list[str]) -> int | None:
@@ -245,7 +257,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
                     hint = "use {stem} or {name}"
                     problems.append(f"{where}: {key} '{template}': unknown name {exc} ({hint})")
             shot_where = where if len(sources) == 1 else f"{where} ({Path(source).name})"
-            _check_input(source, shot_where, problems)
+            _check_input(source, options, shot_where, problems)
             shots.append(
                 Shot(name, command, source, outputs, background, options, range_frames, warmup_frames)
             )
