@@ -31,6 +31,9 @@ def _run(tmp_path: Path, config: bytes, name: str = "settings.yaml"):
         (b"key:\n  matte: chrom\n", "s.yaml", "'chrom' is not one of"),
         (b"grow_px: lots\n", "s.yaml", "grow_px = 'lots' is not a valid value"),
         (b"grow_px: 2\n\xff\xfe\n", "s.yaml", "is not UTF-8 text"),
+        # YAML numbers and lists where click expects text: what the option takes, not Python's message
+        (b"unmix: 7\n", "s.yaml", "`key --unmix` (expected true or false)"),
+        (b"screen_gain: [1, 2]\n", "s.yaml", "(expected a single float value)"),
     ],
 )
 def test_bad_config_is_refused_naming_the_file(tmp_path, config, name, expected):

@@ -56,6 +56,15 @@ def _default_map(config: dict[str, Any], commands: list[str]) -> dict[str, dict[
     return out
 
 
+def _expected(param: click.Parameter) -> str:
+    kind = param.type
+    if isinstance(kind, click.Choice):
+        return "expected one of " + ", ".join(map(str, kind.choices))
+    if isinstance(kind, click.types.BoolParamType):
+        return "expected true or false"
+    return f"expected a single {kind.name} value"
+
+
 def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> None:
     """Refuse keys no command takes (with a did-you-mean) and values of the wrong kind, naming the file:
     a misspelt setting must not be silently ignored."""
@@ -74,7 +83,9 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
             try:
                 param.type_cast_value(click.Context(group.commands[name], info_name=name), value)
             except (click.BadParameter, TypeError, ValueError, AttributeError) as exc:
-                message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+                # click's own text for a YAML list or number is Python's ("'int' object has no
+                # attribute 'strip'"): say what the option takes instead
+                message = exc.format_message() if isinstance(exc, click.ClickException) else _expected(param)
                 raise click.BadParameter(
                     f"config file {path}: {key} = {value!r} is not a valid value for "
                     f"`{name} --{key.replace('_', '-')}` ({message})"
