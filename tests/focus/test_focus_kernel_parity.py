@@ -18,7 +18,8 @@ from guangying.focus.simulate import SensorModel, simulate_readings, standard_sc
 from guangying.focus.track_io import readings_block
 
 FORMER = {"huber_sigma": 0.0, "onset_sigma": 0.0, "mixed_return_hold_s": 0.0, "still_window_s": 0.0,
-          "reacquire_window_s": 0.0, "moving_reacquire_s": 0.0, "mixed_return_spread_m": 0.0}
+          "reacquire_window_s": 0.0, "moving_reacquire_s": 0.0, "mixed_return_spread_m": 0.0,
+          "runaway_speed_mps": 0.0}
 
 
 def _compare(readings, fps, cfg, marks=None, start_s=None):

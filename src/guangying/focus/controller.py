@@ -14,7 +14,8 @@ Why this shape:
   estimate and the gate holding focus until one reading lands far enough off.
 - Readings that disagree with the prediction by more than ``gate_sigma`` standard deviations are
   rejected (a LiDAR spot straddling the background, someone passing in front). Only if they persist
-  and agree among themselves for ``reacquire_s`` does the filter accept them as the new truth.
+  and agree among themselves for ``reacquire_s`` does the filter accept them as the new truth (after
+  ``reacquire_window_s`` when the filter runs faster than a person moves: ``runaway_speed_mps``).
 - When the subject is still, a static estimate (the filter's value, refined by every further
   reading) replaces the moving one, so noise averages away instead of being followed. While it
   stands, a spot half on a second person or the background (readings scattered far off on one side)
@@ -72,6 +73,7 @@ _CONFIG_RANGES = {
     "reacquire_window_s": Range(0.0, 10.0, unit="s"),
     "moving_reacquire_s": Range(0.0, 10.0, unit="s"),
     "mixed_return_spread_m": Range(0.0, 100.0, unit="m"),
+    "runaway_speed_mps": Range(0.0, 100.0, unit="m/s"),
 }
 
 
@@ -149,6 +151,12 @@ class ControllerConfig:
     # outlasted the hold no longer takes focus behind a standing subject (0 = off, the former controller;
     # 0.5 m chosen on the tuning seeds and the focus tests' mixed-return takes).
     mixed_return_spread_m: float = 0.5
+    # A filter whose speed passes this (faster than a person moves on set) has run away on readings that
+    # were not the subject (shares of a second person taken during a brisk step: 5–8 m/s, a metre off)
+    # and its gate shuts the subject's readings out: agreeing rejected readings then re-acquire after
+    # ``reacquire_window_s`` instead of ``reacquire_s`` (0 = off, the former controller; 3 m/s, the line
+    # re-acquisition's limit, on the tuning seeds: 2.5–4 alike).
+    runaway_speed_mps: float = 3.0
 
     def __post_init__(self) -> None:
         check_fields(self, "focus", _CONFIG_RANGES)
@@ -197,6 +205,7 @@ class ControllerConfig:
             reacquire_window_s=self.reacquire_window_s,
             moving_reacquire_s=self.moving_reacquire_s,
             mixed_return_spread_m=self.mixed_return_spread_m,
+            runaway_speed_mps=self.runaway_speed_mps,
         )
 
 

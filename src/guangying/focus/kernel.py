@@ -82,8 +82,9 @@ from numba import njit
     C_REJ_WIN,
     C_MOVE_WIN,
     C_MIXED_SPREAD,
-) = range(33, 58)
-PI0 = 58  # the cached 3×3 mode-switch matrix
+    C_RUNAWAY,
+) = range(33, 59)
+PI0 = 59  # the cached 3×3 mode-switch matrix
 # state kept after the cached matrix: the time of the last valid reading and a running mean of the
 # interval between valid readings (the sensor's rate, for tests that look at a share of a second)
 LAST_T = PI0 + 9
@@ -185,6 +186,7 @@ def new_state(
     reacquire_window_s: float = 0.0,
     moving_reacquire_s: float = 0.0,
     mixed_return_spread_m: float = 0.0,
+    runaway_speed_mps: float = 0.0,
 ) -> KernelState:
     """A fresh controller: no subject, no output yet."""
     s = np.zeros(N_SCALARS)
@@ -218,6 +220,7 @@ def new_state(
         reacquire_window_s,
         moving_reacquire_s,
         mixed_return_spread_m,
+        runaway_speed_mps,
     )
     s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
     return KernelState(
@@ -643,9 +646,17 @@ def _note_interval(st: KernelState, t: float) -> None:
 
 @njit(cache=True)
 def _maybe_reacquire(st: KernelState, t: float) -> None:
-    # outliers that persist and agree are the new truth (the subject really moved, or a new one)
+    """Outliers that persist for ``reacquire_s`` and agree are the new truth (the subject really moved,
+    or a new one). A filter faster than ``runaway_speed_mps`` has run away on readings that were not
+    the subject (shares of a second person in the spot, taken one after another while a brisk step
+    had the gate open: seen at 5–8 m/s, a metre off at 20–30 Hz); its gate then shuts out the
+    subject's own readings, and the wait is ``reacquire_window_s`` instead (at least
+    ``MIN_WINDOW_READINGS`` rejected readings, agreeing as always)."""
     s = st.s
     reacq = s[C_REACQ]
+    if (s[C_RUNAWAY] > 0.0 and s[REJ_COUNT] >= MIN_WINDOW_READINGS
+            and abs(estimate(st)[0][1]) > s[C_RUNAWAY]):
+        reacq = min(reacq, s[C_REJ_WIN])
     if t - s[REJ_FIRST_T] < reacq or t - s[LAST_ACCEPT] < reacq:
         return
     _reset_if_agreeing(st, _last_rejected(st, _rejected_in_window(st, t), st.rej), t)
