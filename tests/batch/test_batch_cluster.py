@@ -42,7 +42,7 @@ def shoot(tmp_path_factory) -> Path:
     write_clip(root / "takes" / "c.mp4", 9, seed=3)
     write_still(root / "set_wide.png", (0.30, 0.35, 0.5), size=(320, 192))
     write_still(root / "set.png", (0.45, 0.3, 0.3))
-    write_still(root / "small_plate.png", (0.2, 0.6, 0.25), size=(80, 48))
+    write_still(root / "plate.png", (0.2, 0.6, 0.25))
     return root
 
 
@@ -63,12 +63,12 @@ shots:
     output: "out/{stem}_comp.%04d.png"
     screen_gain: 1.1
 """
-    if bad_shot:  # a clean plate of the wrong size: found only when the shot is rendered
+    if bad_shot:  # its clean plate is swapped for one of the wrong size once the jobs file is checked
         text += """
   - input: takes/c.mp4
     name: bad
     output: out/bad_comp.mov
-    clean_plate: small_plate.png
+    clean_plate: plate.png
 """
     path = root / name
     path.write_text(text.replace("out/", f"{out}/"))
@@ -145,6 +145,8 @@ def reference(shoot):
 def test_worker_killed_mid_shot_bad_shot_reported(ray_cluster, shoot, reference, tmp_path):
     jobs = _jobs(shoot, "night.yaml", bad_shot=True)
     shots = load_jobs(jobs, COMMANDS)
+    # re-exported at the wrong size while the batch runs: found only when the shot is rendered
+    write_still(shoot / "plate.png", (0.2, 0.6, 0.25), size=(80, 48))
     killed: dict[str, object] = {}
 
     def kill_when_started(task, worker: str) -> None:
