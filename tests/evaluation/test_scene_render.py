@@ -93,3 +93,62 @@ def test_largest_hole_counts_holes_inside_solids_only():
     assert largest_hole_px(alpha, solid) == 100
     alpha[10:13, 30:40] = 0.5  # within the 3 px erosion margin: not counted
     assert largest_hole_px(alpha, solid) == 100
+
+
+def test_default_variation_renders_the_benchmark_plate():
+    a = sr.render_plate(9, "dark hair", "yellow-green", SHAPE)
+    b = sr.render_plate(9, "dark hair", "yellow-green", SHAPE, 1.0, sr.Variation())
+    for field in ("rgb", "alpha", "foreground_rgb", "solid"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+def test_noise_gain_scales_the_sensor_noise():
+    # A flat grey through the camera: the spread of linear values about their mean is the noise.
+    raw = np.full((64, 64, 3), 0.2, np.float32)
+    spread = {}
+    for gain in (0.5, 1.0, 2.0):
+        out = sr.capture(raw, np.random.default_rng(1), noise_gain=gain)[8:-8, 8:-8]
+        spread[gain] = srgb_to_linear(out).std(axis=(0, 1))
+    assert np.all((1.8 < spread[2.0] / spread[1.0]) & (spread[2.0] / spread[1.0] < 2.2))
+    assert np.all((1.8 < spread[1.0] / spread[0.5]) & (spread[1.0] / spread[0.5] < 2.2))
+
+
+def test_exposure_brightens_and_clips_at_full_well():
+    plate = sr.render_plate(5, "blond and grey hair", "dull green", SHAPE)
+    brighter = sr.Variation(exposure_ev=1.5)
+    bright = sr.render_plate(5, "blond and grey hair", "dull green", SHAPE, 1.0, brighter)
+    clear = plate.alpha == 0
+    gain = srgb_to_linear(bright.rgb[clear]).mean(0) / srgb_to_linear(plate.rgb[clear]).mean(0)
+    assert np.all((2.4 < gain) & (gain < 3.1))  # 2^1.5 = 2.83 on the screen, which does not clip
+    np.testing.assert_array_equal(plate.alpha, bright.alpha)  # the same scene
+    # The white shirt clips (raw past full well): none of it did before.
+    assert (plate.rgb.max(-1) >= 0.999).sum() == 0 and (bright.rgb.max(-1) >= 0.999).sum() > 5000
+
+
+def test_screen_slope_tilts_the_screen_light_only():
+    flat = sr.render_plate(4, "dark clothing", "teal-green", SHAPE)
+    tilted = sr.render_plate(4, "dark clothing", "teal-green", SHAPE, 1.0, sr.Variation(screen_slope=0.3))
+    np.testing.assert_array_equal(flat.alpha, tilted.alpha)
+    clear = flat.alpha == 0
+    change = srgb_to_linear(tilted.rgb)[..., 1] / np.maximum(srgb_to_linear(flat.rgb)[..., 1], 1e-4)
+    assert 0.62 < np.percentile(change[clear], 1) < 0.8 and 1.2 < np.percentile(change[clear], 99) < 1.38
+
+
+def test_bounce_floor_changes_the_bounce_not_its_strength_limit():
+    rng = np.random.default_rng
+    scene = sr._Scene(rng(1), SHAPE, "saturated green")
+    wood = sr._Scene(rng(1), SHAPE, "saturated green", variation=sr.Variation(bounce_floor="wood"))
+    chroma = lambda c: c / c.sum()  # noqa: E731
+    plain, warm = sr.camera_rgb(scene.bounce_light), sr.camera_rgb(wood.bounce_light)
+    assert chroma(warm)[0] > chroma(plain)[0] + 0.02  # yellower: more red
+    assert warm.sum() <= plain.sum() * 1.05  # no brighter than the passive screen allows
+    np.testing.assert_array_equal(scene.screen, wood.screen)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"noise_gain": -1.0}, {"exposure_ev": float("nan")}, {"screen_slope": 1.0}, {"bounce_floor": "moss"}],
+)
+def test_bad_variation_is_a_clear_error(kwargs):
+    with pytest.raises(ValueError, match="noise_gain|bounce_floor"):
+        sr.Variation(**kwargs)

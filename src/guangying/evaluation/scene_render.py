@@ -161,6 +161,34 @@ def develop(raw_rgb: np.ndarray) -> np.ndarray:
     return (np.asarray(raw_rgb, np.float32) * gains.astype(np.float32)) @ matrix.T.astype(np.float32)
 
 
+@dataclass(frozen=True, slots=True)
+class Variation:
+    """Changes to the camera and the set that the keying benchmark does not use (all physically
+    plausible); the defaults render the benchmark's plates bit for bit.
+
+    ``noise_gain`` scales the photon and read noise's standard deviation (a smaller sensor or a
+    higher ISO: 2; a larger one: 0.5). ``exposure_ev`` scales the light reaching the sensor (raw values
+    past full well clip, as they do in a camera). ``screen_slope`` adds a linear gradient of the screen's
+    illumination, ± that fraction at the frame's edges, along the scene's own gradient direction.
+    ``bounce_floor`` names a :data:`MATERIALS` entry the screen's bounce takes its second bounce off
+    (a wooden floor instead of the screen corner: a yellower, less saturated bounce, no brighter).
+    """
+
+    noise_gain: float = 1.0
+    exposure_ev: float = 0.0
+    screen_slope: float = 0.0
+    bounce_floor: str | None = None
+
+    def __post_init__(self) -> None:
+        numbers = (self.noise_gain, self.exposure_ev, self.screen_slope)
+        if not all(math.isfinite(v) for v in numbers) or self.noise_gain < 0 or abs(self.screen_slope) >= 1:
+            raise SettingsError(f"{self}: need noise_gain ≥ 0, finite exposure_ev and |screen_slope| < 1")
+        if self.bounce_floor is not None and self.bounce_floor not in MATERIALS:
+            raise SettingsError(
+                f"unknown bounce_floor {self.bounce_floor!r}: use one of {', '.join(MATERIALS)}"
+            )
+
+
 @dataclass(slots=True)
 class RenderedPlate:
     """A rendered plate and its truth: rgb float32 (H, W, 3) sRGB 0–1 as the camera wrote it (before
@@ -189,7 +217,12 @@ class _Scene:
     """Geometry helpers and lighting for one plate; everything in raw camera RGB."""
 
     def __init__(
-        self, rng: np.random.Generator, shape: tuple[int, int], screen_name: str, bounce_gain: float = 1.0
+        self,
+        rng: np.random.Generator,
+        shape: tuple[int, int],
+        screen_name: str,
+        bounce_gain: float = 1.0,
+        variation: Variation = Variation(),
     ) -> None:
         self.rng, self.shape = rng, shape
         h, w = shape
@@ -199,6 +232,11 @@ class _Scene:
         r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
         light = 1.0 + 0.3 * (gx * (xx / w - 0.5) + gy * (yy / h - 0.5)) - 0.18 * r2
         light *= 1.0 + 0.06 * self.smooth(5)
+        if variation.screen_slope:
+            # Along the scene's own gradient, ± screen_slope at the far corners.
+            dx, dy = np.array([gx, gy]) / max(abs(gx) + abs(gy), 1e-6)
+            ramp = 2.0 * (dx * (xx / w - 0.5) + dy * (yy / h - 0.5))
+            light *= 1.0 + variation.screen_slope * ramp
         level = rng.uniform(0.25, 0.4)  # the screen's exposure relative to the key-lit white
         screen_spectrum = reflectance * (SCREEN_LIGHT + 0.15 * KEY_LIGHT)
         self.screen = light[..., None] * (
@@ -211,12 +249,12 @@ class _Scene:
         # surface that sees nothing but screen (``bounce`` = 1, the view factor) reflects about the
         # screen's radiance (1.1–1.3× here, with the key light on the screen near the subject).
         # ``bounce_gain`` > 1 breaks that on purpose (a stress case).
+        if variation.bounce_floor is None:
+            second = (reflectance / reflectance.max()) ** 0.5
+        else:
+            second = MATERIALS[variation.bounce_floor] / MATERIALS[variation.bounce_floor].max()
         self.bounce_light = (
-            bounce_gain
-            * self.screen_scale
-            * reflectance
-            * (SCREEN_LIGHT + 0.5 * KEY_LIGHT)
-            * (reflectance / reflectance.max()) ** 0.5
+            bounce_gain * self.screen_scale * reflectance * (SCREEN_LIGHT + 0.5 * KEY_LIGHT) * second
         )
 
     def smooth(self, cells: int) -> np.ndarray:
@@ -554,34 +592,49 @@ def _bayer_code() -> int:
 
 
 def capture(
-    raw_rgb: np.ndarray, rng: np.random.Generator, lens_sigma_px: float = LENS_SIGMA_PX
+    raw_rgb: np.ndarray,
+    rng: np.random.Generator,
+    lens_sigma_px: float = LENS_SIGMA_PX,
+    noise_gain: float = 1.0,
+    exposure_ev: float = 0.0,
 ) -> np.ndarray:
     """The camera: raw camera RGB (H, W, 3) in → lens blur, RGGB mosaic, photon + read noise, 12-bit,
-    demosaic, white balance, colour matrix → sRGB float32 (H, W, 3) 0–1 out."""
-    blurred = cv2.GaussianBlur(np.asarray(raw_rgb, np.float32), (0, 0), lens_sigma_px)
+    demosaic, white balance, colour matrix → sRGB float32 (H, W, 3) 0–1 out.
+
+    ``noise_gain`` scales the noise's standard deviation (a full well 1/gain² as deep, the read noise
+    the same in raw units × gain); ``exposure_ev`` scales the light (raw clips at full well)."""
+    exposed = np.asarray(raw_rgb, np.float32) * np.float32(2.0**exposure_ev)
+    blurred = cv2.GaussianBlur(exposed, (0, 0), lens_sigma_px)
     h, w = blurred.shape[:2]
     mosaic = np.empty((h, w), np.float32)
     mosaic[0::2, 0::2] = blurred[0::2, 0::2, 0]
     mosaic[0::2, 1::2] = blurred[0::2, 1::2, 1]
     mosaic[1::2, 0::2] = blurred[1::2, 0::2, 1]
     mosaic[1::2, 1::2] = blurred[1::2, 1::2, 2]
-    electrons = rng.poisson(np.clip(mosaic, 0, None) * FULL_WELL_E).astype(np.float32)
-    electrons += rng.normal(0, READ_NOISE_E, electrons.shape).astype(np.float32)
+    full_well_e = FULL_WELL_E / max(noise_gain, 1e-6) ** 2
+    electrons = rng.poisson(np.clip(mosaic, 0, None) * full_well_e).astype(np.float32)
+    electrons += rng.normal(0, READ_NOISE_E / max(noise_gain, 1e-6), electrons.shape).astype(np.float32)
     top = 2**RAW_BITS - 1
-    raw12 = np.clip(np.rint(electrons / FULL_WELL_E * top), 0, top).astype(np.uint16)
+    raw12 = np.clip(np.rint(electrons / full_well_e * top), 0, top).astype(np.uint16)
     demosaiced = cv2.cvtColor(raw12, _bayer_code()).astype(np.float32) / top
     return linear_to_srgb(np.clip(develop(demosaiced), 0, 1)).astype(np.float32)
 
 
 def render_plate(
-    seed: int, group: str, screen_name: str, shape: tuple[int, int] = (360, 640), bounce_gain: float = 1.0
+    seed: int,
+    group: str,
+    screen_name: str,
+    shape: tuple[int, int] = (360, 640),
+    bounce_gain: float = 1.0,
+    variation: Variation = Variation(),
 ) -> RenderedPlate:
     """Render one plate of ``group`` (one of :data:`GROUPS`) on ``screen_name`` (one of :data:`SCREENS`).
 
     ``bounce_gain`` scales the screen's bounce light on the subject beyond what a passive screen can
     give (1 = physical; the renderer's first version lit subjects 2–3.6× brighter, as 3 about does).
     Deterministic for a seed. ``solid`` marks α* = 1 pixels of solid subjects (glass, smoke and
-    motion-blurred parts excluded), for the hole measure.
+    motion-blurred parts excluded), for the hole measure. ``variation`` changes the camera or the set
+    (:class:`Variation`); the truth's foreground gets the same exposure.
     """
     if group not in _BUILDERS:
         raise SettingsError(f"unknown scene group {group!r}: use one of {', '.join(GROUPS)}")
@@ -590,7 +643,7 @@ def render_plate(
     rng = np.random.default_rng(seed)
     if not (math.isfinite(bounce_gain) and bounce_gain >= 0):
         raise SettingsError(f"bounce_gain {bounce_gain}: need a finite number ≥ 0")
-    scene = _Scene(rng, shape, screen_name, bounce_gain)
+    scene = _Scene(rng, shape, screen_name, bounce_gain, variation)
     layers = _BUILDERS[group](scene)
     alpha: np.ndarray = np.zeros(shape, np.float32)
     premult = np.zeros(shape + (3,), np.float32)
@@ -603,10 +656,11 @@ def render_plate(
         alpha = layer.alpha + alpha * (1.0 - layer.alpha)
         solid = (solid & (layer.alpha <= 0)) | (layer.solid & (layer.alpha >= 1.0))
     seen = premult + (1.0 - alpha)[..., None] * scene.screen
-    rgb = capture(seen, rng)
+    rgb = capture(seen, rng, noise_gain=variation.noise_gain, exposure_ev=variation.exposure_ev)
     blur = lambda x: cv2.GaussianBlur(x, (0, 0), LENS_SIGMA_PX)  # noqa: E731
     alpha_seen = np.clip(blur(alpha), 0, 1)
-    fg_linear = develop(blur(premult_clean)) / np.maximum(alpha_seen, 1e-4)[..., None]
+    exposure = np.float32(2.0**variation.exposure_ev)
+    fg_linear = develop(blur(premult_clean) * exposure) / np.maximum(alpha_seen, 1e-4)[..., None]
     fg = np.where(alpha_seen[..., None] > 1e-4, linear_to_srgb(np.clip(fg_linear, 0, 1)), 0.0)
     return RenderedPlate(
         rgb=rgb,
