@@ -199,6 +199,9 @@ GAPS_MAX = 0.15  # cells with more gap pixels than this are fringes (hair, smoke
 BAND_DEPTH_CELLS = 8  # a lit band seeds only this many cells' path (inside the subject) from clear screen
 SURFACE_TOLERANCE = 0.15  # a seed's credit spreads over the cells within this of its ratio
 BAND_GAP_RATIO = 0.7  # ... and with no pixel this screen-like around it (a gap whose chroma is halved)
+# "No pixel" is at most this share of them: the window holds 256 px at 640×360, 576 at 720p and 1296 at
+# 1080p, and one glint or noise outlier among that many is no gap between strands (those are many).
+BAND_GAP_SHARE = 0.005
 # A cell of another material than the nearest solid that is its less lit neighbours plus screen light
 # (unmixed, C = a·F + b·S, a within SUBJECT_KEPT of 1) where a mix with the screen would keep at most
 # 70% of them, over this many cells around: at least 3 neighbours, 3 in 4 of those compared, and 4 such
@@ -343,7 +346,8 @@ def screen_lit_floor(
       cells away along the subject's screen-lit cells (4:2:0 chroma or a fringe may join one end of
       the band to the screen; loose strands over the screen lie a few cells from it) — and smooth: no
       pixel within a cell of it is 70% as screen-like as the plate (strands show the screen between
-      them at their own scale).
+      them at their own scale; "no pixel" allows 0.5 % of them, so that a glint or a noise outlier
+      does not decide it at 720p or 1080p, where the window holds 2–5× the pixels).
 
     All must also keep the subject's brightness once the screen light is taken away: C − ratio·S
     keeps at least 85% of the nearest solid subject's (the same measure). Added light leaves the subject
@@ -458,7 +462,7 @@ def screen_lit_floor(
         seeds &= gaps(seeds) <= GAPS_MAX
         band &= seeds & ~(enclosed | step)
         if band.any():
-            seeds &= ~band | (gaps(band, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= 0)
+            seeds &= ~band | (gaps(band, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= BAND_GAP_SHARE)
     if colour_plate is not None and other is not None:
         # Another material than the nearest solid: where it shows itself lit, it seeds on its own.
         seeds |= _relit(ratio, colour_plate, between & ~beside & other, gaps)
@@ -495,7 +499,8 @@ def screen_lit_floor(
     spread = _joined(surface | own_light, seeds > 0) & (reach == 0) & (near_remainder >= DARK_SUBJECT)
     tested = spread & ~own_light  # own light already shows the surface whole
     if gaps is not None and tested.any():
-        spread &= ~tested | (gaps(tested, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= 0)  # as a lit band
+        gappy = gaps(tested, gap_ratio=BAND_GAP_RATIO, reach_cells=1) > BAND_GAP_SHARE
+        spread &= ~tested | ~gappy  # smooth, as a lit band
     reach = np.maximum(reach, spread.astype(np.float32))
     # Whole by its own light: its own ratio is credited up to clear screen's (the 0.8 limit is for
     # light a colour difference alone cannot tell from a mix); within 2 cells of clear screen without
