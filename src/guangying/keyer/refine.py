@@ -105,18 +105,36 @@ def refine_edges_reference(
 SMOOTHNESS_THRESHOLD = 0.62  # chroma's curvature/slope energy over luma's: ≥ 0.7 native, ≤ 0.5 resampled
 BLOCK_THRESHOLD = 0.12  # chroma steps inside 2-pixel pairs over steps between them: ~1 native, ~0 repeated
 _FLAT = 1e-7  # mean squared step below which a plane has no edges or noise to judge it by
+# Variance of the white noise that rounding to 8 bits adds to each plane of OpenCV's float YCrCb
+# (BT.601), per variance of one RGB channel's rounding error: Y, then Cr = 0.713 (R − Y), Cb = 0.564 (B − Y).
+_ROUNDING_GAIN = (
+    0.299**2 + 0.587**2 + 0.114**2,
+    (0.701**2 + 0.587**2 + 0.114**2) * 0.713**2,
+    (0.299**2 + 0.587**2 + 0.886**2) * 0.564**2,
+)
 
 
-def _axis_scores(chroma: np.ndarray, luma: np.ndarray, axis: int) -> tuple[float, float]:
+def rounding_variance(rgb_srgb: np.ndarray) -> float:
+    """The variance of the rounding error per RGB channel, (1/255)²/12, when the frame's values lie on
+    the 8-bit grid (decoded JPEG or video, 8-bit PNG), else 0 (float or 16-bit sources)."""
+    sample = np.asarray(rgb_srgb[::7, ::7], np.float32) * np.float32(255)
+    return (1 / 255) ** 2 / 12 if float(np.abs(sample - np.rint(sample)).max(initial=0.0)) < 1e-3 else 0.0
+
+
+def _axis_scores(
+    chroma: np.ndarray, luma: np.ndarray, axis: int, chroma_noise: float = 0.0, luma_noise: float = 0.0
+) -> tuple[float, float]:
     """(chroma's curvature/slope energy over luma's, chroma steps inside pixel pairs over steps
-    between pairs) along one axis; (1, 1) where a plane is too flat to tell."""
+    between pairs) along one axis; (1, 1) where a plane is too flat to tell. ``chroma_noise`` and
+    ``luma_noise``: variances of white noise added after any resampling (the output's rounding),
+    whose energy (2σ² in the slope, 6σ² in the curvature) is taken out first."""
 
-    def energies(x: np.ndarray) -> tuple[float, float]:
+    def energies(x: np.ndarray, noise: float) -> tuple[float, float]:
         slope, curve = np.diff(x, axis=axis), np.diff(x, n=2, axis=axis)
-        return float(np.square(slope).mean()), float(np.square(curve).mean())
+        return float(np.square(slope).mean()) - 2 * noise, float(np.square(curve).mean()) - 6 * noise
 
-    (c_slope, c_curve), (y_slope, y_curve) = energies(chroma), energies(luma)
-    if c_slope < _FLAT or y_slope < _FLAT or y_curve <= 0:
+    (c_slope, c_curve), (y_slope, y_curve) = energies(chroma, chroma_noise), energies(luma, luma_noise)
+    if c_slope < max(_FLAT, 2 * chroma_noise) or y_slope < _FLAT or y_curve <= 0:
         return 1.0, 1.0
     x = np.moveaxis(chroma, axis, 0)
     n = x.shape[0] // 2 * 2
@@ -124,7 +142,7 @@ def _axis_scores(chroma: np.ndarray, luma: np.ndarray, axis: int) -> tuple[float
     within = float(np.abs(even - odd).mean())
     across = float(np.abs(odd[:-1] - even[1:]).mean())
     block = within / across if across > 0 else 1.0
-    return (c_curve / c_slope) / (y_curve / y_slope), block
+    return (max(c_curve, 0.0) / c_slope) / (y_curve / y_slope), block
 
 
 MOSAIC_THRESHOLD = 2.0  # noise power between the 2×2 mosaic phases: ~1 native, ≥ 10 interpolated
@@ -178,11 +196,13 @@ def colour_subsampling(rgb_srgb: np.ndarray) -> str:
     if mosaic_interpolated(rgb_srgb):
         return "mosaic"
     ycc = cv2.cvtColor(np.ascontiguousarray(rgb_srgb, np.float32), cv2.COLOR_RGB2YCrCb)
+    rounding = rounding_variance(rgb_srgb)
     for axis in (0, 1):
         if ycc.shape[axis] < 8:
             continue
         for c in (1, 2):
-            smooth, block = _axis_scores(ycc[..., c], ycc[..., 0], axis)
+            noise = (_ROUNDING_GAIN[c] * rounding, _ROUNDING_GAIN[0] * rounding)
+            smooth, block = _axis_scores(ycc[..., c], ycc[..., 0], axis, *noise)
             if smooth < SMOOTHNESS_THRESHOLD or block < BLOCK_THRESHOLD:
                 return "stored"
     return ""
