@@ -112,6 +112,9 @@ _ROUNDING_GAIN = (
     (0.701**2 + 0.587**2 + 0.114**2) * 0.713**2,
     (0.299**2 + 0.587**2 + 0.886**2) * 0.564**2,
 )
+# The luma's own curvature/slope energy, rounding taken out, below which it was resampled too (a
+# scaled-up frame: ≤ 0.38 on a real plate scaled 1.33–2×; native and codec frames ≥ 0.46).
+LUMA_NATIVE = 0.42
 
 
 def rounding_variance(rgb_srgb: np.ndarray) -> float:
@@ -121,19 +124,22 @@ def rounding_variance(rgb_srgb: np.ndarray) -> float:
     return (1 / 255) ** 2 / 12 if float(np.abs(sample - np.rint(sample)).max(initial=0.0)) < 1e-3 else 0.0
 
 
+def _energies(x: np.ndarray, axis: int, noise: float) -> tuple[float, float]:
+    """Mean squared slope and curvature along ``axis``, less those of white noise of variance
+    ``noise`` (2σ² and 6σ²)."""
+    slope, curve = np.diff(x, axis=axis), np.diff(x, n=2, axis=axis)
+    return float(np.square(slope).mean()) - 2 * noise, float(np.square(curve).mean()) - 6 * noise
+
+
 def _axis_scores(
     chroma: np.ndarray, luma: np.ndarray, axis: int, chroma_noise: float = 0.0, luma_noise: float = 0.0
 ) -> tuple[float, float]:
     """(chroma's curvature/slope energy over luma's, chroma steps inside pixel pairs over steps
     between pairs) along one axis; (1, 1) where a plane is too flat to tell. ``chroma_noise`` and
     ``luma_noise``: variances of white noise added after any resampling (the output's rounding),
-    whose energy (2σ² in the slope, 6σ² in the curvature) is taken out first."""
-
-    def energies(x: np.ndarray, noise: float) -> tuple[float, float]:
-        slope, curve = np.diff(x, axis=axis), np.diff(x, n=2, axis=axis)
-        return float(np.square(slope).mean()) - 2 * noise, float(np.square(curve).mean()) - 6 * noise
-
-    (c_slope, c_curve), (y_slope, y_curve) = energies(chroma, chroma_noise), energies(luma, luma_noise)
+    whose energy is taken out first."""
+    c_slope, c_curve = _energies(chroma, axis, chroma_noise)
+    y_slope, y_curve = _energies(luma, axis, luma_noise)
     if c_slope < max(_FLAT, 2 * chroma_noise) or y_slope < _FLAT or y_curve <= 0:
         return 1.0, 1.0
     x = np.moveaxis(chroma, axis, 0)
@@ -200,9 +206,15 @@ def colour_subsampling(rgb_srgb: np.ndarray) -> str:
     for axis in (0, 1):
         if ycc.shape[axis] < 8:
             continue
+        # 8-bit rounding adds white noise to every plane after any resampling: in a frame with little
+        # colour detail it alone posed as native chroma. Taken out only where the luma has native
+        # detail of its own; in a scaled-up frame both planes are resampled and judged as they are.
+        y_slope, y_curve = _energies(ycc[..., 0], axis, _ROUNDING_GAIN[0] * rounding)
+        noise = rounding if y_slope >= _FLAT and y_curve >= LUMA_NATIVE * y_slope else 0.0
         for c in (1, 2):
-            noise = (_ROUNDING_GAIN[c] * rounding, _ROUNDING_GAIN[0] * rounding)
-            smooth, block = _axis_scores(ycc[..., c], ycc[..., 0], axis, *noise)
+            smooth, block = _axis_scores(
+                ycc[..., c], ycc[..., 0], axis, _ROUNDING_GAIN[c] * noise, _ROUNDING_GAIN[0] * noise
+            )
             if smooth < SMOOTHNESS_THRESHOLD or block < BLOCK_THRESHOLD:
                 return "stored"
     return ""
