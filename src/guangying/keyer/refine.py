@@ -132,14 +132,14 @@ def _energies(x: np.ndarray, axis: int, noise: float) -> tuple[float, float]:
 
 
 def _axis_scores(
-    chroma: np.ndarray, luma: np.ndarray, axis: int, chroma_noise: float = 0.0, luma_noise: float = 0.0
+    chroma: np.ndarray, luma_energies: tuple[float, float], axis: int, chroma_noise: float = 0.0
 ) -> tuple[float, float]:
-    """(chroma's curvature/slope energy over luma's, chroma steps inside pixel pairs over steps
-    between pairs) along one axis; (1, 1) where a plane is too flat to tell. ``chroma_noise`` and
-    ``luma_noise``: variances of white noise added after any resampling (the output's rounding),
-    whose energy is taken out first."""
+    """(chroma's curvature/slope energy over the luma's, chroma steps inside pixel pairs over steps
+    between pairs) along one axis; (1, 1) where a plane is too flat to tell. ``luma_energies``: the
+    luma's (slope, curvature) energies (:func:`_energies`); ``chroma_noise``: the variance of white
+    noise added after any resampling (the output's rounding), whose energy is taken out first."""
     c_slope, c_curve = _energies(chroma, axis, chroma_noise)
-    y_slope, y_curve = _energies(luma, axis, luma_noise)
+    y_slope, y_curve = luma_energies
     if c_slope < max(_FLAT, 2 * chroma_noise) or y_slope < _FLAT or y_curve <= 0:
         return 1.0, 1.0
     x = np.moveaxis(chroma, axis, 0)
@@ -209,12 +209,14 @@ def colour_subsampling(rgb_srgb: np.ndarray) -> str:
         # 8-bit rounding adds white noise to every plane after any resampling: in a frame with little
         # colour detail it alone posed as native chroma. Taken out only where the luma has native
         # detail of its own; in a scaled-up frame both planes are resampled and judged as they are.
-        y_slope, y_curve = _energies(ycc[..., 0], axis, _ROUNDING_GAIN[0] * rounding)
-        noise = rounding if y_slope >= _FLAT and y_curve >= LUMA_NATIVE * y_slope else 0.0
+        luma = _energies(ycc[..., 0], axis, 0.0)
+        v = _ROUNDING_GAIN[0] * rounding
+        corrected = (luma[0] - 2 * v, luma[1] - 6 * v)
+        noise = 0.0
+        if corrected[1] >= LUMA_NATIVE * corrected[0]:
+            luma, noise = corrected, rounding
         for c in (1, 2):
-            smooth, block = _axis_scores(
-                ycc[..., c], ycc[..., 0], axis, _ROUNDING_GAIN[c] * noise, _ROUNDING_GAIN[0] * noise
-            )
+            smooth, block = _axis_scores(ycc[..., c], luma, axis, _ROUNDING_GAIN[c] * noise)
             if smooth < SMOOTHNESS_THRESHOLD or block < BLOCK_THRESHOLD:
                 return "stored"
     return ""
