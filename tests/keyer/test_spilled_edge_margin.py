@@ -1,0 +1,62 @@
+"""The soft edge of a dark subject whose rim the screen lights: its mixes keep their coverage.
+
+Frames drawn here, not by the benchmark's renderer: a dark blob with a wobbly outline (a sum of
+harmonics), its surface a dark brown plus the screen's own light (4 % inside, rising to 16–44 % at
+the silhouette, varying along it), blurred by a lens (σ 1.5 px, coverage and premultiplied colour
+alike) over a green or blue screen lit unevenly, with sensor noise and 8-bit levels.
+"""
+
+import cv2
+import numpy as np
+import pytest
+
+from guangying.base.colour import linear_to_srgb
+from guangying.keyer import ChromaKeyer, KeyerSettings
+
+H, W = 270, 480
+
+
+def _spilled_blob(seed: int, screen_rgb: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(sRGB frame (H, W, 3) float 0–1 on 8-bit levels, true α (H, W) float32)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    cx, cy = W * rng.uniform(0.4, 0.6), H * rng.uniform(0.45, 0.6)
+    angle = np.arctan2(yy - cy, xx - cx)
+    wobble = sum(rng.uniform(0.03, 0.08) * np.cos(k * angle + rng.uniform(0, 6.3)) for k in (2, 3, 5, 7))
+    radius = H * 0.3 * (1 + wobble)
+    distance = np.hypot(xx - cx, yy - cy) - radius
+    # 4× supersampled coverage of the outline, then the lens.
+    big = cv2.resize(distance, (W * 4, H * 4), interpolation=cv2.INTER_LINEAR)
+    inside = cv2.resize((big < 0).astype(np.float32), (W, H), interpolation=cv2.INTER_AREA)
+    alpha = np.clip(cv2.GaussianBlur(inside, (0, 0), 1.5), 0, 1)
+    light = 1.05 - 0.25 * ((xx / W - 0.3) ** 2 + (yy / H - 0.2) ** 2)
+    screen = light[..., None] * np.array(screen_rgb, np.float32)
+    # Screen light on the surface: rim light rising towards the silhouette, varying along it.
+    along = 0.7 + 0.3 * np.cos(3 * angle + rng.uniform(0, 6.3))
+    spill = 0.04 + 0.4 * along * np.exp(np.minimum(distance, 0) / 10.0)
+    brown = np.array([0.03, 0.022, 0.016], np.float32) * (0.85 + 0.3 * rng.random((H, W, 1), np.float32))
+    surface = brown + spill[..., None] * screen
+    # The lens blurs the premultiplied surface with the coverage.
+    premult = cv2.GaussianBlur(inside[..., None] * surface, (0, 0), 1.5)
+    seen = premult + (1 - alpha[..., None]) * screen + rng.normal(0, 0.002, screen.shape).astype(np.float32)
+    rgb = np.round(linear_to_srgb(np.clip(seen, 0, 1)) * 255).astype(np.float32) / 255
+    return rgb, alpha
+
+
+@pytest.mark.parametrize("screen_rgb", [(0.06, 0.34, 0.08), (0.04, 0.09, 0.36)], ids=["green", "blue"])
+def test_screen_lit_rim_edge_is_not_widened(screen_rgb):
+    # screen_lit_floor credits the lit rim's cells with a texture margin over their ratio; the floor
+    # carries it onto the silhouette's mixes, which the white clip stretches too. With a margin of
+    # 1.6 the mean signed error over the soft band was +0.09…+0.11 per frame (mean +0.100 green,
+    # +0.104 blue); with 1.3 it is +0.057…+0.078 (the white clip's own share remains).
+    bias = []
+    for seed in range(3):
+        rgb, alpha = _spilled_blob(seed, screen_rgb)
+        keyed = ChromaKeyer(KeyerSettings()).process(rgb).alpha
+        band = (alpha > 0.05) & (alpha < 0.95)
+        assert band.sum() > 1500
+        bias.append(float((keyed - alpha)[band].mean()))
+        # The solid interior stays solid.
+        interior = cv2.erode((alpha > 0.999).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        assert keyed[interior].mean() > 0.995
+    assert np.mean(bias) < 0.085, bias
