@@ -208,9 +208,6 @@ CLEAR_RATIO = 0.9  # cells at least this screen-like count as clear screen for t
 STEP_RATIO = 0.6  # a cell this far below clear screen within 2 cells of it sits behind a sharp edge
 STEP_REACH_CELLS = 3
 TEXTURE_MARGIN = 1.6
-# screen_lit_floor's texture margin: the floor carries it from a lit rim's cells onto the silhouette's
-# mixes, which the white clip stretches as well (1.6 widened such an edge: +0.03…0.04 α over its soft band).
-LIT_TEXTURE_MARGIN = 1.3
 SUBJECT_KEPT = 0.85
 RIM_MARGIN = 0.1  # credit over a lit rim's own ratio near clear screen (texture, noise, 4:2:0)
 # A surface lit to this much of clear screen's ratio is unmixed pixel by pixel in the key: a mix of it
@@ -449,7 +446,7 @@ def screen_lit_floor(
     if not clear.any():
         return nothing
     # Texture makes some pixels of a cell more screen-lit than its average: credit a margin.
-    lit = np.clip(LIT_TEXTURE_MARGIN * ratio, 0.0, SCREEN_LIGHT_MAX).astype(np.float32)
+    lit = np.clip(TEXTURE_MARGIN * ratio, 0.0, SCREEN_LIGHT_MAX).astype(np.float32)
     between = (ratio >= SPILL_FLOOR_MAX) & ~clear
     # The cell next to clear screen mixes the two whatever the edge; the one behind it shows the subject.
     beside = cv2.dilate(clear.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
