@@ -208,6 +208,10 @@ CLEAR_RATIO = 0.9  # cells at least this screen-like count as clear screen for t
 STEP_RATIO = 0.6  # a cell this far below clear screen within 2 cells of it sits behind a sharp edge
 STEP_REACH_CELLS = 3
 TEXTURE_MARGIN = 1.6
+# Beside clear screen the floor carries its seeds' texture margin onto the silhouette's mixes (a dark
+# hair mass's edge), which the white clip stretches as well: capped at this margin over the seeds'
+# plain ratio there. Further in (a coat's lit surface) the full margin keeps it solid.
+EDGE_TEXTURE_MARGIN = 1.3
 SUBJECT_KEPT = 0.85
 RIM_MARGIN = 0.1  # credit over a lit rim's own ratio near clear screen (texture, noise, 4:2:0)
 # A surface lit to this much of clear screen's ratio is unmixed pixel by pixel in the key: a mix of it
@@ -394,7 +398,8 @@ def screen_lit_floor(
     sharp-edged even veil — a clean pane — cannot be told from a prop and is made solid too).
     Spread from the seeds, the credit carries the texture margin, except in cells marked ``mixed``
     (bool (h, w): partial mixes, see :func:`subject_coverage`) that are more screen-like than the
-    seeds: they get the seeds' own ratio.
+    seeds: they get the seeds' own ratio; and in cells beside clear screen, where it would widen a
+    silhouette's mixes (a dark hair mass's edge), 1.3× the seeds' ratio at most.
 
     ``other`` (bool (h, w), optional; see :func:`subject_coverage`) marks cells whose own light is
     another material's than the nearest solid subject's. Where they form an even surface (ratio
@@ -510,6 +515,7 @@ def screen_lit_floor(
         # A mix of the lit surface with the screen (its silhouette, strands beyond it) carries the
         # surface's screen light, not the margin its texture needs to stay solid.
         filled = np.where(mixed & (ratio > plain), np.minimum(filled, plain), filled)
+    filled = np.where(beside, np.minimum(filled, EDGE_TEXTURE_MARGIN * plain), filled)
     size = 2 * STEP_REACH_CELLS + 1
     reach = cv2.dilate(seeds, np.ones((size, size), np.uint8))
     # A flat surface carries its seeds' credit over its whole extent: the middle of a large prop lies
