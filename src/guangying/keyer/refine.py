@@ -124,11 +124,16 @@ def rounding_variance(rgb_srgb: np.ndarray) -> float:
     return (1 / 255) ** 2 / 12 if float(np.abs(sample - np.rint(sample)).max(initial=0.0)) < 1e-3 else 0.0
 
 
+def _less_white_noise(energies: tuple[float, float], noise: float) -> tuple[float, float]:
+    """(slope, curvature) energies less those of white noise of variance ``noise`` (2σ² and 6σ²)."""
+    return energies[0] - 2 * noise, energies[1] - 6 * noise
+
+
 def _energies(x: np.ndarray, axis: int, noise: float) -> tuple[float, float]:
     """Mean squared slope and curvature along ``axis``, less those of white noise of variance
-    ``noise`` (2σ² and 6σ²)."""
+    ``noise``."""
     slope, curve = np.diff(x, axis=axis), np.diff(x, n=2, axis=axis)
-    return float(np.square(slope).mean()) - 2 * noise, float(np.square(curve).mean()) - 6 * noise
+    return _less_white_noise((float(np.square(slope).mean()), float(np.square(curve).mean())), noise)
 
 
 def _axis_scores(
@@ -210,8 +215,7 @@ def colour_subsampling(rgb_srgb: np.ndarray) -> str:
         # colour detail it alone posed as native chroma. Taken out only where the luma has native
         # detail of its own; in a scaled-up frame both planes are resampled and judged as they are.
         luma = _energies(ycc[..., 0], axis, 0.0)
-        v = _ROUNDING_GAIN[0] * rounding
-        corrected = (luma[0] - 2 * v, luma[1] - 6 * v)
+        corrected = _less_white_noise(luma, _ROUNDING_GAIN[0] * rounding)
         noise = 0.0
         if corrected[1] >= LUMA_NATIVE * corrected[0]:
             luma, noise = corrected, rounding
