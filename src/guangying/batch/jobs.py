@@ -162,7 +162,15 @@ def _check_settings(options: dict[str, Any], where: str, problems: list[str]) ->
         problems.append(f"{where}: batch does not render tracked virtual sets (set:) yet")
 
 
-def _check_input(source: str, options: dict[str, Any], where: str, problems: list[str]) -> None:
+def _check_input(
+    source: str,
+    options: dict[str, Any],
+    where: str,
+    problems: list[str],
+    checked: dict[tuple[str, str, tuple[int, int]], str | None],
+) -> None:
+    """The input opens and has frames; its masks and clean plate fit its frame size. ``checked``
+    remembers each (key, file, size) tried within one jobs file (a glob's takes share one plate)."""
     try:
         with open_reader(source) as reader:
             if reader.info.frame_count == 0:
@@ -175,11 +183,17 @@ def _check_input(source: str, options: dict[str, Any], where: str, problems: lis
     # hours into a batch
     loaders = {"garbage_mask": load_mask, "core_mask": load_mask, "clean_plate": load_clean_plate}
     for key, load in loaders.items():
-        if options.get(key):
+        if not options.get(key):
+            continue
+        seen = (key, str(options[key]), shape)
+        if seen not in checked:
             try:
                 load(options[key], shape)
+                checked[seen] = None
             except (GuangyingError, ValueError, OSError) as exc:
-                problems.append(f"{where}: {key}: {exc}")
+                checked[seen] = str(exc)
+        if checked[seen] is not None:
+            problems.append(f"{where}: {key}: {checked[seen]}")
 
 
 def _int_key(entry: dict[str, Any], key: str, where: str, problems: list[str]) -> int | None:
@@ -213,6 +227,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
     base = path.resolve().parent
     defaults = data.get("defaults") or {}
     problems: list[str] = []
+    checked: dict[tuple[str, str, tuple[int, int]], str | None] = {}
     shots: list[Shot] = []
     for number, raw_entry in enumerate(data["shots"], start=1):
         where = f"shot {number}"
@@ -257,7 +272,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
                     hint = "use {stem} or {name}"
                     problems.append(f"{where}: {key} '{template}': unknown name {exc} ({hint})")
             shot_where = where if len(sources) == 1 else f"{where} ({Path(source).name})"
-            _check_input(source, options, shot_where, problems)
+            _check_input(source, options, shot_where, problems, checked)
             shots.append(
                 Shot(name, command, source, outputs, background, options, range_frames, warmup_frames)
             )
