@@ -124,31 +124,59 @@ def _fill_push_pull(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _fill_over_plane(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """:func:`_fill_push_pull` of what a plane fitted to the weighted values leaves, plus the plane.
+# Deep inside a subject the plate follows the screen's trend, not the average around it: from this many
+# analysis cells (of ~160 across: 5 % of the frame's width) away from the open screen, fully from twice
+# as far. Nearer, the screen around is close enough to speak for the screen behind.
+PLANE_FROM_CELLS = (8.0, 16.0)
 
-    A screen's light varies over its width (lamps aimed at one side, a slope across a cyclorama);
-    where a large subject covers the screen, and above all where it leaves the frame (a torso cut by
-    the bottom edge), push–pull fills it with an average of the screen around it and misses the
-    trend: on a screen lit 30 % brighter towards the frame's bottom it filled a coat's middle 11–17 %
-    too dim, and the coat's screen-lit fold read as a hole. The plane (per channel, least squares
-    over the weights, ``values`` (h, w, c), ``weights`` (h, w) 0–1) carries the trend in, limited to
-    the range of the weighted values (no extrapolation past what the screen shows anywhere); the
-    screen's own light stays where it is seen.
+
+def _open_screen(screen: np.ndarray) -> np.ndarray:
+    """bool (h, w): the cells of ``screen`` (h, w) bool in an 8-connected patch of it that touches the
+    frame's border, or in the largest patch (not a screen-like patch enclosed by a subject)."""
+    count, labels = cv2.connectedComponents(screen.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return screen
+    keep = np.zeros(count, bool)
+    keep[np.unique(np.concatenate([labels[[0, -1], :].ravel(), labels[:, [0, -1]].ravel()]))] = True
+    keep[1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count)[1:]))] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def _fill_over_plane(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`_fill_push_pull`, raised deep inside a large subject to the screen's trend there.
+
+    A screen's light varies over its width (lamps aimed low or to one side, a slope across a
+    cyclorama). Where a large subject covers the screen, and above all where it leaves the frame (a
+    torso cut by the bottom edge), push–pull fills it with an average of the screen around and misses
+    the trend: on a screen lit 30 % brighter towards the frame's bottom it filled a coat's middle
+    11–17 % too dim, and the coat's screen-lit fold read as more screen-like than a solid surface is
+    credited with (a hole). There the fill is a plane (per channel, least squares over the weights,
+    limited to the range of the weighted values: no extrapolation past what the screen shows
+    anywhere) plus push–pull of what the plane leaves, blended in from :data:`PLANE_FROM_CELLS` away
+    from the open screen (:func:`_open_screen`; a screen-lit patch the subject encloses, which the
+    first pass may take for screen, does not count as near) and only where it is brighter: a plate
+    too dim there keys a lit surface out, one too bright only keys it more solid. ``values`` (h, w,
+    c), ``weights`` (h, w) 0–1; (h, w, c) float32.
     """
+    near = _fill_push_pull(values, weights)
+    screen = weights > 0
+    away = cv2.distanceTransform((~_open_screen(screen)).astype(np.uint8), cv2.DIST_L2, 3)
+    lo, hi = PLANE_FROM_CELLS
+    if float(away.max()) <= lo or int(screen.sum()) < 3:
+        return near
     h, w = weights.shape
-    ys, xs = np.nonzero(weights > 0)
-    if ys.size < 3:
-        return _fill_push_pull(values, weights)
-    wt = weights[ys, xs].astype(np.float64)
+    ys, xs = np.nonzero(screen)
     design = np.stack([np.ones(ys.size), xs / w - 0.5, ys / h - 0.5], axis=-1)
     seen = values[ys, xs].astype(np.float64)
-    root = np.sqrt(wt)[:, None]
+    root = np.sqrt(weights[ys, xs].astype(np.float64))[:, None]
     coef = np.linalg.lstsq(design * root, seen * root, rcond=None)[0]
     yy, xx = np.mgrid[0:h, 0:w]
     plane = coef[0] + (xx / w - 0.5)[..., None] * coef[1] + (yy / h - 0.5)[..., None] * coef[2]
     plane = np.clip(plane, seen.min(axis=0), seen.max(axis=0)).astype(np.float32)
-    return plane + _fill_push_pull(values - plane, weights)
+    trend = plane + _fill_push_pull(values - plane, weights)
+    share = np.clip((away - lo) / (hi - lo), 0.0, 1.0)[..., None]
+    return (near + share * np.maximum(trend - near, 0.0)).astype(np.float32)
 
 
 def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
