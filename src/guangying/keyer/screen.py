@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import cv2
@@ -143,40 +144,64 @@ def _open_screen(screen: np.ndarray) -> np.ndarray:
     return keep[labels]
 
 
-def _fill_over_plane(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """:func:`_fill_push_pull`, raised deep inside a large subject to the screen's trend there.
+def _screen_trend(values: np.ndarray, screen: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(plane, deep) for :func:`_fill_over_plane`, from the plate's values (h, w, c) and the cells
+    that show the screen (``screen``, (h, w) bool); None where no cell lies deep inside a subject (the
+    common case).
 
     A screen's light varies over its width (lamps aimed low or to one side, a slope across a
     cyclorama). Where a large subject covers the screen, and above all where it leaves the frame (a
     torso cut by the bottom edge), push–pull fills it with an average of the screen around and misses
-    the trend: on a screen lit 30 % brighter towards the frame's bottom it filled a coat's middle
+    that trend: on a screen lit 30 % brighter towards the frame's bottom it filled a coat's middle
     11–17 % too dim, and the coat's screen-lit fold read as more screen-like than a solid surface is
-    credited with (a hole). There the fill is a plane (per channel, least squares over the weights,
-    limited to the range of the weighted values: no extrapolation past what the screen shows
-    anywhere) plus push–pull of what the plane leaves, blended in from :data:`PLANE_FROM_CELLS` away
-    from the open screen (:func:`_open_screen`; a screen-lit patch the subject encloses, which the
-    first pass may take for screen, does not count as near) and only where it is brighter: a plate
-    too dim there keys a lit surface out, one too bright only keys it more solid. ``values`` (h, w,
-    c), ``weights`` (h, w) 0–1; (h, w, c) float32.
+    credited with (a hole). ``plane``: a plane fitted to the screen's cells by least squares (per
+    channel), limited to the range of their values (no extrapolation past what the screen shows
+    anywhere), (h, w, c) float32. ``deep`` (h, w, 1) float32 0–1: 0 within the first of
+    :data:`PLANE_FROM_CELLS` of the open screen (:func:`_open_screen`: a screen-lit patch that the
+    subject encloses does not count as near), 1 from the second on.
     """
-    near = _fill_push_pull(values, weights)
-    screen = weights > 0
     away = cv2.distanceTransform((~_open_screen(screen)).astype(np.uint8), cv2.DIST_L2, 3)
     lo, hi = PLANE_FROM_CELLS
     if float(away.max()) <= lo or int(screen.sum()) < 3:
+        return None
+    h, w = screen.shape
+    # Least squares by its normal equations (3 × 3): lstsq over the cells costs 10× more.
+    basis = _plane_basis(h, w)
+    picked = basis * screen.reshape(1, -1)
+    flat = values.reshape(-1, values.shape[-1])
+    normal, rhs = (picked @ basis.T).astype(np.float64), (picked @ flat).astype(np.float64)
+    coef = np.linalg.lstsq(normal, rhs, rcond=None)[0]
+    plane = (basis.T @ coef.astype(np.float32)).reshape(values.shape)
+    for c in range(plane.shape[-1]):  # cv2's min and max: numpy's over a masked small grid cost 20× more
+        low, high, _, _ = cv2.minMaxLoc(np.ascontiguousarray(values[..., c]), screen.astype(np.uint8))
+        np.clip(plane[..., c], low, high, out=plane[..., c])
+    return plane, np.clip((away - lo) / (hi - lo), 0.0, 1.0)[..., None]
+
+
+@functools.lru_cache(maxsize=8)
+def _plane_basis(h: int, w: int) -> np.ndarray:
+    """(3, h·w) float32: 1, x and y (−0.5…0.5 across the grid) for a plane fit."""
+    x = np.broadcast_to((np.arange(w, dtype=np.float32) + 0.5) / w - 0.5, (h, w))
+    y = np.broadcast_to((np.arange(h, dtype=np.float32)[:, None] + 0.5) / h - 0.5, (h, w))
+    basis = np.stack([np.ones((h, w), np.float32), x, y]).reshape(3, -1)
+    basis.flags.writeable = False
+    return basis
+
+
+def _fill_over_plane(
+    values: np.ndarray, weights: np.ndarray, trend: tuple[np.ndarray, np.ndarray] | None
+) -> np.ndarray:
+    """:func:`_fill_push_pull` (``values`` (h, w, c), ``weights`` (h, w) 0–1), raised deep inside a
+    large subject by what push–pull misses of the screen's trend there (``trend``: plane and deep,
+    from :func:`_screen_trend`). Push–pull is linear in the values, so the fill of the plane's
+    residual plus the plane is the plain fill plus (plane − the plane's own fill); it is added only
+    where positive: a plate too dim under a subject keys a lit surface out, one too bright only keys
+    it more solid. (h, w, c) float32."""
+    near = _fill_push_pull(values, weights)
+    if trend is None:
         return near
-    h, w = weights.shape
-    ys, xs = np.nonzero(screen)
-    design = np.stack([np.ones(ys.size), xs / w - 0.5, ys / h - 0.5], axis=-1)
-    seen = values[ys, xs].astype(np.float64)
-    root = np.sqrt(weights[ys, xs].astype(np.float64))[:, None]
-    coef = np.linalg.lstsq(design * root, seen * root, rcond=None)[0]
-    yy, xx = np.mgrid[0:h, 0:w]
-    plane = coef[0] + (xx / w - 0.5)[..., None] * coef[1] + (yy / h - 0.5)[..., None] * coef[2]
-    plane = np.clip(plane, seen.min(axis=0), seen.max(axis=0)).astype(np.float32)
-    trend = plane + _fill_push_pull(values - plane, weights)
-    share = np.clip((away - lo) / (hi - lo), 0.0, 1.0)[..., None]
-    return (near + share * np.maximum(trend - near, 0.0)).astype(np.float32)
+    plane, deep = trend
+    return near + deep * np.maximum(plane - _fill_push_pull(plane, weights), 0.0)
 
 
 def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
@@ -241,7 +266,9 @@ def estimate_screen_plate(
     first = ((d_small > 0.35 * d_flat) & saturated).astype(np.float32)
     if first.mean() < 0.02:
         return flat.copy()
-    plate = _fill_over_plane(small, first)
+    # The screen as the tightening passes below see it (2 cells off the rest).
+    trend = _screen_trend(small, cv2.erode(first, np.ones((5, 5), np.uint8)) > 0)
+    plate = _fill_over_plane(small, first, trend)
     # Tightening passes: hair and edges pull a plate pixel down by a few percent, so only pixels
     # within 7% of the current plate count, and the mask keeps 2 plate pixels away from the rest.
     for step in range(3):
@@ -250,7 +277,7 @@ def estimate_screen_plate(
         screen_only = screen_only.astype(np.float32)
         if screen_only.mean() < 0.02:
             break
-        lifted = _fill_over_plane(small, screen_only)
+        lifted = _fill_over_plane(small, screen_only, trend)
         if step == 2:
             lifted = plate + _near_subject(ratio)[..., None] * (lifted - plate)
         plate = lifted
