@@ -93,13 +93,14 @@ def _box_mean(x: np.ndarray, radius: int) -> np.ndarray:
     return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REPLICATE)
 
 
-def surrounding_key(pair_key: np.ndarray, width_px: int) -> np.ndarray:
+def surrounding_key(key_pairs: np.ndarray, width_px: int) -> np.ndarray:
     """The key's mean around each place, on blocks of DESMEAR_BLOCK_PX (⌈H/8⌉, ⌈W/8⌉) float32:
-    ``pair_key`` (H, ⌈W/2⌉) the mean bounded key of each pair of columns (the last repeated on an
-    odd width, as the key kernel pairs them), ``width_px`` the frame's width W."""
-    h = pair_key.shape[0]
+    ``key_pairs`` (H, ⌈W/2⌉) the sum of the bounded keys of each pair of columns (the last repeated
+    on an odd width, as the key kernel pairs them), ``width_px`` the frame's width W."""
+    h = key_pairs.shape[0]
     size = (-(-width_px // DESMEAR_BLOCK_PX), -(-h // DESMEAR_BLOCK_PX))
-    blocks = cv2.resize(np.asarray(pair_key, np.float32), size, interpolation=cv2.INTER_AREA)
+    blocks = cv2.resize(np.asarray(key_pairs, np.float32), size, interpolation=cv2.INTER_AREA)
+    blocks *= np.float32(0.5)  # pair sums to means, on the small grid
     return cv2.GaussianBlur(blocks, (0, 0), DESMEAR_SIGMA_BLOCKS, borderType=cv2.BORDER_REPLICATE)
 
 
@@ -137,8 +138,7 @@ def refine_edges_reference(
     k_cells = _cells(bounded)
     if not linear:
         padded = np.pad(bounded, ((0, 0), (0, w % 2)), mode="edge")
-        pairs = 0.5 * (padded[:, 0::2] + padded[:, 1::2])
-        k_cells = desmear_reference(k_cells, surrounding_key(pairs, w))
+        k_cells = desmear_reference(k_cells, surrounding_key(padded[:, 0::2] + padded[:, 1::2], w))
     mean_y, mean_k = _box_mean(y_cells, radius), _box_mean(k_cells, radius)
     var_y = _box_mean(y_cells * y_cells, radius) - mean_y * mean_y
     a = (_box_mean(y_cells * k_cells, radius) - mean_y * mean_k) / (var_y + np.float32(eps))
@@ -317,7 +317,7 @@ def _cell_stats_source(rgb, key_pairs, weights, table, need, surround, gain, sta
                 + _luma(rgb, weights, table, _LINEAR, y1, x0) + _luma(rgb, weights, table, _LINEAR, y1, x1)
             )  # fmt: skip
             k = quarter * (key_pairs[y0, j] + key_pairs[y1, j])
-            if gain > 0:
+            if gain > 0 and k < hi:  # (an opaque cell would need a surround above hi: no change)
                 r0, r1, wy, c0, c1, wx = ys0[i], ys1[i], wys[i], xs0[j], xs1[j], wxs[j]
                 top = surround[r0, c0] + wx * (surround[r0, c1] - surround[r0, c0])
                 around = top + wy * (surround[r1, c0] + wx * (surround[r1, c1] - surround[r1, c0]) - top)
@@ -437,7 +437,7 @@ def fit_edges(
     if linear:  # a mosaic's colour is not smeared by a codec
         surround, gain = np.zeros((1, 1), np.float32), np.float32(0.0)
     else:
-        surround = surrounding_key(key_pairs * np.float32(0.5), rgb_srgb.shape[1])
+        surround = surrounding_key(key_pairs, rgb_srgb.shape[1])
         gain = np.float32(DESMEAR_GAIN)
     _CELL_STATS[linear](
         rgb_srgb, key_pairs, LUMA_709, DECODE_LUT, need_cells.view(np.bool_), surround, gain, stats
