@@ -182,7 +182,8 @@ def _key_pass(
     on the key fields' grid (:func:`guangying.keyer.noise.black_clip_field`): the subject-colour
     projection's α is clipped with it too.
     The foreground is 0 on clear screen: α = 0 with the unclamped key below the threshold (always,
-    after a spatial operation).
+    after a spatial operation), except in MODE_PATCH's cells: an edge pixel the refinement keyed clear
+    keeps its unmixed colour (unseen, but a matte grown later shows it, and the key saw something).
     """
     h, w = rgb.shape[0], rgb.shape[1]
     ph, pw = plate.shape[0], plate.shape[1]
@@ -354,7 +355,7 @@ def _key_pass(
                 fg[y, x, 2] = _ZERO
             a = alpha[y, x]
             key = key_row[x]
-            if a <= _ZERO and key < clear_below:
+            if a <= _ZERO and key < clear_below and mode != MODE_PATCH:
                 continue  # clear screen: no colour to recover (most pixels)
             cs, ca, cb = linear_row[x, 0], linear_row[x, 1], linear_row[x, 2]
             ss = _ZERO

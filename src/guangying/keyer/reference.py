@@ -18,7 +18,7 @@ from guangying.keyer.maths import (
     unmix_foreground,
 )
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
-from guangying.keyer.refine import colour_subsampling, opaque_key, refine_edges_reference
+from guangying.keyer.refine import colour_subsampling, edge_cells, opaque_key, refine_edges_reference
 from guangying.keyer.settings import KeyerSettings
 
 
@@ -106,5 +106,9 @@ def key_reference(
     # Without a spatial operation: also the key under the one of raw α = clip_black/2 at the full clip.
     clear_below = -0.5 * settings.clip_black / (settings.clip_white - settings.clip_black)
     clear_screen = (alpha <= 0) if spatial else (alpha <= 0) & (key < clear_below)
+    if refine and not spatial:
+        # The refined edge band keeps its unmixed colour where its α came out 0 (kernels.key_pass).
+        h, w = key.shape
+        clear_screen &= ~np.repeat(np.repeat(edge_cells(key), 2, 0), 2, 1)[:h, :w]
     fg[clear_screen] = 0.0  # no colour to recover where the screen is clear
     return alpha, linear_to_srgb(fg)

@@ -72,6 +72,9 @@ DESMEAR_BLOCK_PX = 8
 DESMEAR_SIGMA_BLOCKS = 1.5
 DESMEAR_GAIN = 0.25
 DESMEAR_OPEN = (0.5, 0.9)
+# Only cells whose own key is under DESMEAR_KEY[1] (fully under [0]): the screen beside a subject and
+# faint strands. A wide soft edge's middle (at 1280×720 a coat's rim, wider than the smear) keeps its key.
+DESMEAR_KEY = (0.1, 0.3)
 
 
 def opaque_key(clip_black: float, clip_white: float) -> float:
@@ -107,12 +110,14 @@ def surrounding_key(key_pairs: np.ndarray, width_px: int) -> np.ndarray:
 def desmear_reference(k_cells: np.ndarray, surround: np.ndarray) -> np.ndarray:
     """The cells' key ``k_cells`` (⌈H/2⌉, ⌈W/2⌉) with each valley below the ``surround``
     (:func:`surrounding_key`, interpolated to the cells) deepened by DESMEAR_GAIN where the surround
-    is not opaque."""
+    is not opaque (DESMEAR_OPEN) and the cell's key is faint (DESMEAR_KEY)."""
     around = cv2.resize(surround, (k_cells.shape[1], k_cells.shape[0]), interpolation=cv2.INTER_LINEAR)
     lo, hi = DESMEAR_OPEN
     open_ = np.clip((hi - around) / (hi - lo), 0.0, 1.0)
+    faint = np.clip((DESMEAR_KEY[1] - k_cells) / (DESMEAR_KEY[1] - DESMEAR_KEY[0]), 0.0, 1.0)
     deficit = np.minimum(k_cells - around, 0.0)
-    return np.maximum(k_cells + np.float32(DESMEAR_GAIN) * deficit * open_, KEY_LOW).astype(np.float32)
+    deeper = k_cells + np.float32(DESMEAR_GAIN) * deficit * open_ * faint
+    return np.maximum(deeper, KEY_LOW).astype(np.float32)
 
 
 def refine_edges_reference(
@@ -306,6 +311,7 @@ def _cell_stats_source(rgb, key_pairs, weights, table, need, surround, gain, sta
     ys0, ys1, wys = _positions(hc, surround.shape[0])
     xs0, xs1, wxs = _positions(wc, surround.shape[1])
     lo, hi = np.float32(DESMEAR_OPEN[0]), np.float32(DESMEAR_OPEN[1])
+    faint_lo, faint_hi = np.float32(DESMEAR_KEY[0]), np.float32(DESMEAR_KEY[1])
     for i in range(hc):
         y0, y1 = 2 * i, min(2 * i + 1, h - 1)
         for j in range(wc):
@@ -317,13 +323,14 @@ def _cell_stats_source(rgb, key_pairs, weights, table, need, surround, gain, sta
                 + _luma(rgb, weights, table, _LINEAR, y1, x0) + _luma(rgb, weights, table, _LINEAR, y1, x1)
             )  # fmt: skip
             k = quarter * (key_pairs[y0, j] + key_pairs[y1, j])
-            if gain > 0 and k < hi:  # (an opaque cell would need a surround above hi: no change)
+            if gain > 0 and k < faint_hi:
                 r0, r1, wy, c0, c1, wx = ys0[i], ys1[i], wys[i], xs0[j], xs1[j], wxs[j]
                 top = surround[r0, c0] + wx * (surround[r0, c1] - surround[r0, c0])
                 around = top + wy * (surround[r1, c0] + wx * (surround[r1, c1] - surround[r1, c0]) - top)
                 if k < around and around < hi:
                     open_ = min((hi - around) / (hi - lo), np.float32(1.0))
-                    k = max(k + gain * (k - around) * open_, np.float32(KEY_LOW))
+                    faint = min((faint_hi - k) / (faint_hi - faint_lo), np.float32(1.0))
+                    k = max(k + gain * (k - around) * open_ * faint, np.float32(KEY_LOW))
             stats[i, j, 0] = luma
             stats[i, j, 1] = k
             stats[i, j, 2] = luma * luma
