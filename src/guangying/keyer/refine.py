@@ -30,11 +30,12 @@ opaque and fine strands lose what it gained, and a window that holds only that s
 detail to correct it by. So for stored colour (not for a mosaic's) the key a cell brings to the fit
 is first pushed further below the key's mean around it, over ~12 px (8-px blocks blurred σ 1.5 blocks),
 by :data:`DESMEAR_GAIN` of its deficit: a partial inverse of that smear where it leaves a valley.
-Only valleys (a peak's excess is left alone: a motion-blurred edge, too soft already, would sharpen)
-and only where the surrounding key is not opaque (fading out from :data:`DESMEAR_OPEN`: a solid
-subject's dips would open holes). On the rendered variants (JPEG q70 / H.264 CRF 28) dark hair
-8.29 → 8.08 / 9.60 → 9.35, blond 7.81 → 7.42 / 8.79 → 8.35, dark clothing −10 %; glass and smoke,
-already too clear in their faint parts, +0.6–1 %.
+Only valleys (a peak's excess is left alone: a motion-blurred edge, too soft already, would sharpen),
+only faint cells (:data:`DESMEAR_KEY`) and only where the surrounding key is not opaque (fading out
+from :data:`DESMEAR_OPEN`: a solid subject's dips would open holes). On the rendered variants
+(bench/keying_variants.py, JPEG q70 / H.264 CRF 28) dark hair 8.29 → 8.10 / 9.68 → 9.48, blond
+7.81 → 7.50 / 8.64 → 8.28, dark clothing −9 %; glass and smoke, already too clear in their faint
+parts, +0.4 % (JPEG q85 and CRF 20 frames).
 
 Only the edge band changes: pixels in a cell where the key is strictly between 0 and 1; solid
 subject and clear screen keep their exact values. The input is the unclamped key (α = clamp(key)),
