@@ -14,7 +14,7 @@ from guangying.keyer import kernels
 from guangying.keyer.colour_fit import apply_colour_fit, fit_colour, kernel_fit
 from guangying.keyer.lut import DECODE_LUT, ENCODE_SQRT_LUT
 from guangying.keyer.maths import LIT_RESIDUAL, screen_channels
-from guangying.keyer.matte_ops import despot_matte, grow_matte, soften_matte
+from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
 from guangying.keyer.noise import black_clip_field, saturation_ratio
 from guangying.keyer.refine import (
     apply_fit,
@@ -36,6 +36,7 @@ from guangying.keyer.screen import (
     small_linear,
 )
 from guangying.keyer.settings import KeyerSettings
+from guangying.keyer.strand_colour import fit_strand_colour
 
 
 def _check_frame(rgb: object, what: str) -> np.ndarray:
@@ -246,14 +247,14 @@ class ChromaKeyer:
         )  # fmt: skip
 
         # The kernel hands out the key where it is soft (and, for the luma refinement, in pairs of
-        # columns) when either edge stage runs.
-        write_key = refine or st.colour_fit
+        # columns) when an edge stage runs.
+        write_key = refine or st.colour_fit or st.strand_colour
 
         flags = np.array(
             [
                 s, o1, o2, kernels.DESPILL_CODES[st.despill_method], kernels.REPLACE_CODES[st.spill_replace],
                 int(st.unmix), int(use_bg), int(garbage is not None), int(core is not None),
-                int(st.project_subject_colour), int(write_key), int(linear_luma),
+                int(st.project_subject_colour), int(write_key), int(linear_luma), 0,
             ],
             np.int64,
         )  # fmt: skip
@@ -279,6 +280,11 @@ class ChromaKeyer:
                 if refine:
                     fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps, linear=linear_luma)
                     kernels.key_patch(*args, *luts, band, alpha, fg, *no_key, fit)
+                if st.strand_colour:
+                    strands = kernel_fit(fit_strand_colour(rgb, alpha, band, plate), (s, o1, o2))
+                    lower = flags.copy()
+                    lower[-1] = 1  # the strands' colour only takes opacity away (too-opaque faint strands)
+                    kernels.key_colour_patch(*args[:-1], lower, *luts, band, alpha, fg, *no_key, strands)
                 if st.colour_fit:
                     colour = kernel_fit(fit_colour(rgb, alpha, band), (s, o1, o2))
                     kernels.key_colour_patch(*args, *luts, band, alpha, fg, *no_key, colour)
@@ -289,6 +295,14 @@ class ChromaKeyer:
                 if refine:
                     fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps, linear=linear_luma)
                     apply_fit(rgb, band, fit, alpha, linear=linear_luma)
+                if st.strand_colour:
+                    # Fitted on the masked matte and kept off the pixels a mask acts on, as in the fused path.
+                    seen = apply_masks(alpha, garbage, core)
+                    kept, strands = alpha.copy(), fit_strand_colour(rgb, seen, band, plate)
+                    apply_colour_fit(rgb, band, strands, alpha, lower_only=True)
+                    for mask in (garbage, core):
+                        if mask is not None:
+                            alpha = np.where(mask > 0, kept, alpha)
                 if st.colour_fit:
                     apply_colour_fit(rgb, band, fit_colour(rgb, alpha, band), alpha)
             alpha = despot_matte(alpha, st.despot_px)

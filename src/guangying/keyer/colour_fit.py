@@ -222,13 +222,14 @@ def _fit(sums, need, radius, eps, fit):
 
 
 @numba.njit(fastmath=True, cache=True)
-def _apply(rgb, lut, edge, fit, alpha):
-    """α = clamp(a·C + b) on the soft pixels (0 < α < 1) of the 2×2 cells marked in ``edge``, (a, b)
-    bilinear from ``fit`` (h, w, 4) stretched over the frame (cell centres as cv2.resize)."""
+def _apply(rgb, lut, edge, fit, alpha, lower_only):
+    """α = clamp(a·C + b) on the soft pixels (0 < α < 1, and under the gate where ``fit`` has one) of
+    the 2×2 cells marked in ``edge``, (a, b) bilinear from ``fit`` (h, w, 4), or (h, w, 5) with the
+    gate, stretched over the frame (cell centres as cv2.resize)."""
     h, w = alpha.shape
-    hc, wc = fit.shape[0], fit.shape[1]
+    hc, wc, k_max = fit.shape[0], fit.shape[1], fit.shape[2]
     zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
-    coef = np.empty(4, np.float32)
+    coef = np.ones(5, np.float32)
     for i in range(edge.shape[0]):
         for j in range(edge.shape[1]):
             if not edge[i, j]:
@@ -246,13 +247,17 @@ def _apply(rgb, lut, edge, fit, alpha):
                     x0 = int(fx)
                     x1 = min(x0 + 1, wc - 1)
                     wx = np.float32(fx - x0)
-                    for k in range(4):
+                    for k in range(k_max):
                         top = fit[y0, x0, k] + wx * (fit[y0, x1, k] - fit[y0, x0, k])
                         coef[k] = top + wy * (fit[y1, x0, k] + wx * (fit[y1, x1, k] - fit[y1, x0, k]) - top)
+                    if not a < coef[4]:
+                        continue
                     value = (
                         coef[0] * decode(lut, rgb[y, x, 0]) + coef[1] * decode(lut, rgb[y, x, 1])
                         + coef[2] * decode(lut, rgb[y, x, 2]) + coef[3]
                     )  # fmt: skip
+                    if lower_only:
+                        value = min(value, a)
                     alpha[y, x] = min(max(value, zero), one)
 
 
@@ -285,14 +290,20 @@ def fit_colour(
     return fit
 
 
-def apply_colour_fit(rgb_srgb: np.ndarray, edge: np.ndarray, fit: np.ndarray, alpha: np.ndarray) -> None:
-    """Overwrite ``alpha`` (H, W) in place with the model ``fit`` (:func:`fit_colour`) at its soft pixels
-    in the 2×2 cells marked in ``edge`` (the key kernel's MODE_COLOUR_PATCH does the same, and colours
-    them, for the path without matte operations)."""
-    _apply(rgb_srgb, DECODE_LUT, edge, fit, alpha)
+def apply_colour_fit(
+    rgb_srgb: np.ndarray, edge: np.ndarray, fit: np.ndarray, alpha: np.ndarray, lower_only: bool = False
+) -> None:
+    """Overwrite ``alpha`` (H, W) in place with the model ``fit`` (:func:`fit_colour`, or a gated one of
+    :func:`guangying.keyer.strand_colour.fit_strand_colour`) at its soft pixels in the 2×2 cells marked
+    in ``edge`` (the key kernel's MODE_COLOUR_PATCH does the same, and colours them, for the path
+    without matte operations); ``lower_only``: only where the model's α is the lower."""
+    _apply(rgb_srgb, DECODE_LUT, edge, fit, alpha, lower_only)
 
 
 def kernel_fit(fit: np.ndarray, channels: tuple[int, int, int]) -> np.ndarray:
-    """``fit`` (h, w, 4) as the key kernel reads it: (4, h, w), a in (screen, other 1, other 2) order."""
+    """``fit`` (h, w, 4) or, with a gate, (h, w, 5) as the key kernel's colour patch reads it: (5, h, w),
+    a in (screen, other 1, other 2) order, then b and the gate (1: every soft pixel, when not given)."""
     s, o1, o2 = channels
-    return np.ascontiguousarray(np.moveaxis(fit[..., [s, o1, o2, 3]], -1, 0))
+    if fit.shape[2] == 4:
+        fit = np.concatenate([fit, np.ones(fit.shape[:2] + (1,), np.float32)], -1)
+    return np.ascontiguousarray(np.moveaxis(fit[..., [s, o1, o2, 3, 4]], -1, 0))

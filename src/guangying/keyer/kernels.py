@@ -163,7 +163,7 @@ def _key_pass(
     (balance, despill_bias, luma weight of the screen channel, clear-screen threshold, clip_white,
     the key of an opaque pixel (:func:`guangying.keyer.refine.opaque_key`), maths.LIT_RESIDUAL);
     ``flags`` = (s, o1, o2, despill, replace, unmix, use_background, use_garbage, use_core, project,
-    write_key, linear_luma).
+    write_key, linear_luma, lower_only: MODE_COLOUR_PATCH only lowers α).
     MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both;
     MODE_FUSED does everything. For the luma-guided edge refinement (:mod:`guangying.keyer.refine`):
     with write_key, the final key k (α = clamp(k), after the subject-colour projection) goes out in
@@ -174,11 +174,11 @@ def _key_pass(
     cell, interpolated bilinearly, with Y the pixel's sRGB luma (with linear_luma: the luma of its
     decoded linear colour), then the masks and the foreground as
     MODE_FOREGROUND; the rest of ``alpha`` and ``fg`` is left as it is. MODE_COLOUR_PATCH reads the
-    final α (masks included) of the cells marked in ``patch``, sets it where it is strictly between 0
-    and 1 and no mask acts to clamp(a·C + b), the local colour model of
-    :mod:`guangying.keyer.colour_fit` (``fit`` (4, h, w): a for the screen, other 1 and other 2
-    channels of the linear colour C, then b, on its own grid), and colours those cells; the rest is
-    left as it is. ``black`` is the black clip
+    final α (masks included) of the cells marked in ``patch``, sets it where it is above 0 and under
+    the gate and no mask acts to clamp(a·C + b), a linear colour model (of
+    :mod:`guangying.keyer.colour_fit` or :mod:`guangying.keyer.strand_colour`; ``fit`` (5, h, w): a for
+    the screen, other 1 and other 2 channels of the linear colour C, then b, then the gate (≤ 1), on
+    its own grid), and colours those cells; the rest is left as it is. ``black`` is the black clip
     on the key fields' grid (:func:`guangying.keyer.noise.black_clip_field`): the subject-colour
     projection's α is clipped with it too.
     The foreground is 0 on clear screen: α = 0 with the unclamped key below the threshold (always,
@@ -200,6 +200,7 @@ def _key_pass(
     project = flags[9] != 0 and not reads_alpha
     write_key = flags[10] != 0 and not reads_alpha  # only the passes that compute the key
     linear_luma = flags[11] != 0
+    lower_only = flags[12] != 0  # the colour patch only lowers α (strand_colour)
     luma_o1, luma_o2 = LUMA_709[o1], LUMA_709[o2]
     tolerance2 = np.float32(PROJECTION_TOLERANCE * PROJECTION_TOLERANCE)
     # The columns of each row of the subject grid with a lit surface (channel 7), first to last (none:
@@ -323,14 +324,16 @@ def _key_pass(
             if mode == MODE_COLOUR_PATCH:
                 a = alpha[y, x]
                 masked = (use_garbage and garbage[y, x] > _ZERO) or (use_core and core[y, x] > _ZERO)
-                if a > _ZERO and a < _ONE and not masked:
-                    c0, c1, cw = fx0s[x], fx1s[x], fwxs[x]
+                c0, c1, cw = fx0s[x], fx1s[x], fwxs[x]
+                if a > _ZERO and a < _bilerp_chw(fit, 4, fy0, fy1, fwy, c0, c1, cw) and not masked:
                     a = (
                         _bilerp_chw(fit, 0, fy0, fy1, fwy, c0, c1, cw) * linear_row[x, 0]
                         + _bilerp_chw(fit, 1, fy0, fy1, fwy, c0, c1, cw) * linear_row[x, 1]
                         + _bilerp_chw(fit, 2, fy0, fy1, fwy, c0, c1, cw) * linear_row[x, 2]
                         + _bilerp_chw(fit, 3, fy0, fy1, fwy, c0, c1, cw)
                     )
+                    if lower_only:
+                        a = min(a, alpha[y, x])
                     alpha[y, x] = min(max(a, _ZERO), _ONE)
                 fg[y, x, 0] = _ZERO
                 fg[y, x, 1] = _ZERO

@@ -20,6 +20,7 @@ from guangying.keyer.maths import (
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
 from guangying.keyer.refine import colour_subsampling, edge_cells, opaque_key, refine_edges_reference
 from guangying.keyer.settings import KeyerSettings
+from guangying.keyer.strand_colour import strand_colour_reference
 
 
 def floor_at_full_size(spill_floor: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -82,6 +83,9 @@ def key_reference(
         )  # fmt: skip
     else:
         alpha = np.clip(key, 0.0, 1.0)
+    if settings.strand_colour:
+        plate = np.asarray(screen_plate_linear, np.float32)
+        alpha = strand_colour_reference(rgb_srgb, alpha, plate.reshape(1, 1, 3) if plate.ndim == 1 else plate)
     # Specks go first so growing cannot enlarge them; softness last so it blurs the final shape.
     alpha = soften_matte(
         grow_matte(despot_matte(alpha, settings.despot_px), settings.grow_px), settings.softness_px

@@ -87,6 +87,10 @@ class KeyerSettings:
       the clear screen beside them. Lowers the matte error of every subject group of the keying
       benchmark, most on full-resolution colour (PNG), but costs about a third more time per frame at
       1080p (serial, over the edge band): off by default, for offline work.
+    - ``strand_colour``: key the faint pixels of the matte's soft band (α under 0.7) against the colour
+      of the more opaque strands within ~10 px (their premultiplied colour over their coverage) and
+      the local screen, by projection, where that is more transparent than the clipped key
+      (guangying.keyer.strand_colour): pale strands (blond, grey) no longer come out too opaque.
     - ``unmix``: True = straight foreground with the screen removed from semi-transparent pixels,
       F = (C − (1 − α)·S)/α; False = the plate's own colour (still despilled).
     """
@@ -112,6 +116,7 @@ class KeyerSettings:
     luma_refine: LumaRefine = "auto"
     luma_refine_eps: float = 1e-4
     colour_fit: bool = False
+    strand_colour: bool = True
     unmix: bool = True
 
     def __post_init__(self) -> None:
@@ -131,7 +136,14 @@ class KeyerSettings:
                 raise SettingsError(
                     f"keyer setting {name}={getattr(self, name)!r}: use one of {', '.join(allowed)}"
                 )
-        for name in ("auto_plate", "spill_compensation", "project_subject_colour", "colour_fit", "unmix"):
+        for name in (
+            "auto_plate",
+            "spill_compensation",
+            "project_subject_colour",
+            "colour_fit",
+            "strand_colour",
+            "unmix",
+        ):
             value = getattr(self, name)
             # A string such as "false" would otherwise count as True.
             flag = isinstance(value, (bool, np.bool_, int, np.integer)) and value in (0, 1)
