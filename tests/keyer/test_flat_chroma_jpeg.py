@@ -57,9 +57,9 @@ def test_strong_jpeg_on_a_dull_screen_is_refined():
         for quality in (60, 70):
             rgb, truth = _hair_on_dull_screen(seed, quality)
             # The refinement alone (the strand-colour stage after it takes a share of the same error).
-            keyer = ChromaKeyer(KeyerSettings(strand_colour=False))
+            keyer = ChromaKeyer(KeyerSettings(strand_colour="off"))
             auto = keyer.process(rgb).alpha
-            off = ChromaKeyer(KeyerSettings(luma_refine="off", strand_colour=False)).process(rgb).alpha
+            off = ChromaKeyer(KeyerSettings(luma_refine="off", strand_colour="off")).process(rgb).alpha
             refined += bool(keyer.luma_refine_active)
             gains.append(mad(auto, truth) / mad(off, truth))
     # Before the rounding noise was taken out of the detector, 4 of the 12 frames were refined (and

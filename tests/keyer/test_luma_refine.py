@@ -317,7 +317,9 @@ def test_demosaiced_colour_is_refined_against_linear_light_luma(seed):
     screen = np.array([0.10, 0.64, 0.12]) * (1.0 + 0.15 * np.linspace(-1, 1, SHAPE[1]))[None, :, None]
     subject = np.array([0.45, 0.25, 0.18])
     rgb = _bayer_camera(alpha[..., None] * subject + (1.0 - alpha[..., None]) * screen, rng, demosaic=True)
-    keyer = ChromaKeyer(KeyerSettings())
+    # The refinement alone: the strand-colour stage after it lowers the faint mixes (signed −0.017…−0.001,
+    # |error| 0.071–0.075 on these seeds).
+    keyer = ChromaKeyer(KeyerSettings(strand_colour="off"))
     key = keyer.process(rgb).alpha
     assert keyer.luma_refine_active
     soft = (alpha > 0.02) & (alpha < 0.98)

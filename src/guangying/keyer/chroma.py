@@ -247,14 +247,17 @@ class ChromaKeyer:
         )  # fmt: skip
 
         # The kernel hands out the key where it is soft (and, for the luma refinement, in pairs of
-        # columns) when an edge stage runs.
-        write_key = refine or st.colour_fit or st.strand_colour
+        # columns) when an edge stage runs, and leaves the soft pixels' colour to the stages that
+        # refit every one of them.
+        defer = refine or st.colour_fit
+        strands_on = st.strand_colour == "on" or (st.strand_colour == "auto" and refine)
+        write_key = defer or strands_on
 
         flags = np.array(
             [
                 s, o1, o2, kernels.DESPILL_CODES[st.despill_method], kernels.REPLACE_CODES[st.spill_replace],
                 int(st.unmix), int(use_bg), int(garbage is not None), int(core is not None),
-                int(st.project_subject_colour), int(write_key), int(linear_luma), 0,
+                int(st.project_subject_colour), int(write_key), int(linear_luma), int(refine), int(defer),
             ],
             np.int64,
         )  # fmt: skip
@@ -262,6 +265,7 @@ class ChromaKeyer:
         alpha = np.empty(shape, np.float32)
         fg = np.empty_like(rgb)
         no_patch, no_fit = np.zeros((1, 1), np.bool_), np.zeros((2, 1, 1), np.float32)
+        no_strands = np.zeros((5, 1, 1), np.float32)  # gate 0: the edge patch keeps the faint mixes' α
         no_key = (none_mask, no_patch)
         key_pairs, edge_rows = no_key
         if write_key:
@@ -273,34 +277,36 @@ class ChromaKeyer:
         )  # fmt: skip
         luts = (DECODE_LUT, ENCODE_SQRT_LUT)
         if not spatial:
-            kernels.key_fused(*args, *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit)
+            kernels.key_fused(*args, *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit, no_strands)
             if write_key:
-                # The fused pass left the edge band's colour out: refine its α and colour just it.
+                # One patch pass refines the edge band's α (luma fit, then the faint mixes against the
+                # strands' colour, found from the key's α) and colours what the fused pass left out.
                 band = edge_cells_from_rows(edge_rows)
-                if refine:
-                    fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps, linear=linear_luma)
-                    kernels.key_patch(*args, *luts, band, alpha, fg, *no_key, fit)
-                if st.strand_colour:
+                strands = no_strands
+                if strands_on:
                     strands = kernel_fit(fit_strand_colour(rgb, alpha, band, plate), (s, o1, o2))
-                    lower = flags.copy()
-                    lower[-1] = 1  # the strands' colour only takes opacity away (too-opaque faint strands)
-                    kernels.key_colour_patch(*args[:-1], lower, *luts, band, alpha, fg, *no_key, strands)
+                if refine or strands_on:
+                    fit = no_fit
+                    if refine:
+                        fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps, linear=linear_luma)
+                    kernels.key_patch(*args, *luts, band, alpha, fg, *no_key, fit, strands)
                 if st.colour_fit:
                     colour = kernel_fit(fit_colour(rgb, alpha, band), (s, o1, o2))
-                    kernels.key_colour_patch(*args, *luts, band, alpha, fg, *no_key, colour)
+                    kernels.key_colour_patch(*args, *luts, band, alpha, fg, *no_key, colour, no_strands)
         else:
-            kernels.key_alpha(*args, *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit)
+            kernels.key_alpha(*args, *luts, no_patch, alpha, fg, key_pairs, edge_rows, no_fit, no_strands)
             if write_key:
                 band = edge_cells_from_rows(edge_rows)
+                if strands_on:  # from the key's α with the masks, as the fused pass hands it over
+                    strands = fit_strand_colour(rgb, apply_masks(alpha, garbage, core), band, plate)
                 if refine:
                     fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps, linear=linear_luma)
                     apply_fit(rgb, band, fit, alpha, linear=linear_luma)
-                if st.strand_colour:
-                    # Fitted on the masked matte and kept off the pixels a mask acts on, as in the fused path.
-                    seen = apply_masks(alpha, garbage, core)
-                    kept, strands = alpha.copy(), fit_strand_colour(rgb, seen, band, plate)
+                if strands_on:
+                    kept = alpha.copy()
                     apply_colour_fit(rgb, band, strands, alpha, lower_only=True)
-                    for mask in (garbage, core):
+                    # Without the luma fit (which the masks follow) a mask's pixels keep their α.
+                    for mask in () if refine else (garbage, core):
                         if mask is not None:
                             alpha = np.where(mask > 0, kept, alpha)
                 if st.colour_fit:
@@ -308,5 +314,5 @@ class ChromaKeyer:
             alpha = despot_matte(alpha, st.despot_px)
             alpha = soften_matte(grow_matte(alpha, st.grow_px), st.softness_px)
             alpha = np.ascontiguousarray(alpha, np.float32)
-            kernels.key_foreground(*args, *luts, no_patch, alpha, fg, *no_key, no_fit)
+            kernels.key_foreground(*args, *luts, no_patch, alpha, fg, *no_key, no_fit, no_strands)
         return MatteResult(alpha=alpha, foreground_rgb=fg)

@@ -301,9 +301,8 @@ def apply_colour_fit(
 
 
 def kernel_fit(fit: np.ndarray, channels: tuple[int, int, int]) -> np.ndarray:
-    """``fit`` (h, w, 4) or, with a gate, (h, w, 5) as the key kernel's colour patch reads it: (5, h, w),
-    a in (screen, other 1, other 2) order, then b and the gate (1: every soft pixel, when not given)."""
+    """``fit`` (h, w, 4) (or (h, w, 5) with a gate last) as the key kernel reads it: (4, h, w) (or
+    (5, h, w)), a in (screen, other 1, other 2) order."""
     s, o1, o2 = channels
-    if fit.shape[2] == 4:
-        fit = np.concatenate([fit, np.ones(fit.shape[:2] + (1,), np.float32)], -1)
-    return np.ascontiguousarray(np.moveaxis(fit[..., [s, o1, o2, 3, 4]], -1, 0))
+    order = [s, o1, o2, 3] + ([4] if fit.shape[2] == 5 else [])
+    return np.ascontiguousarray(np.moveaxis(fit[..., order], -1, 0))

@@ -149,6 +149,7 @@ def _key_pass(
     key_pairs,
     edge_rows,
     fit,
+    strands,
 ):
     """Key one sRGB frame into ``alpha`` (H, W) and ``fg`` (H, W, 3, sRGB): the source of the compiled
     passes :data:`key_alpha`, :data:`key_foreground`, :data:`key_fused`, :data:`key_patch` and
@@ -163,23 +164,28 @@ def _key_pass(
     (balance, despill_bias, luma weight of the screen channel, clear-screen threshold, clip_white,
     the key of an opaque pixel (:func:`guangying.keyer.refine.opaque_key`), maths.LIT_RESIDUAL);
     ``flags`` = (s, o1, o2, despill, replace, unmix, use_background, use_garbage, use_core, project,
-    write_key, linear_luma, lower_only: MODE_COLOUR_PATCH only lowers α).
+    write_key, linear_luma, patch_luma, defer_edge_colour).
     MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both;
     MODE_FUSED does everything. For the luma-guided edge refinement (:mod:`guangying.keyer.refine`):
     with write_key, the final key k (α = clamp(k), after the subject-colour projection) goes out in
     pairs of columns: ``key_pairs`` (H, ⌈W/2⌉) the sum of the two bounded keys, ``edge_rows`` whether
-    either is strictly between 0 and 1 (MODE_FUSED then leaves those edge pixels' colour to
-    MODE_PATCH); otherwise both may be (1, 1). MODE_PATCH handles only the 2×2 cells marked in
-    ``patch`` (⌈H/2⌉, ⌈W/2⌉) bool: α = clamp(a·Y + b) from ``fit`` (2, ⌈H/2⌉, ⌈W/2⌉) = (a, b) per
-    cell, interpolated bilinearly, with Y the pixel's sRGB luma (with linear_luma: the luma of its
-    decoded linear colour), then the masks and the foreground as
-    MODE_FOREGROUND; the rest of ``alpha`` and ``fg`` is left as it is. MODE_COLOUR_PATCH reads the
-    final α (masks included) of the cells marked in ``patch``, sets it where it is above 0 and under
-    the gate and no mask acts to clamp(a·C + b), a linear colour model (of
-    :mod:`guangying.keyer.colour_fit` or :mod:`guangying.keyer.strand_colour`; ``fit`` (5, h, w): a for
-    the screen, other 1 and other 2 channels of the linear colour C, then b, then the gate (≤ 1), on
-    its own grid), and colours those cells; the rest is left as it is. ``black`` is the black clip
-    on the key fields' grid (:func:`guangying.keyer.noise.black_clip_field`): the subject-colour
+    either is strictly between 0 and 1 (with defer_edge_colour MODE_FUSED then leaves those edge
+    pixels' colour to a patch pass); otherwise both may be (1, 1). MODE_PATCH handles only the 2×2
+    cells marked in ``patch`` (⌈H/2⌉, ⌈W/2⌉) bool: α = clamp(a·Y + b) from ``fit`` (2, ⌈H/2⌉,
+    ⌈W/2⌉) = (a, b) per cell, interpolated bilinearly, with Y the pixel's sRGB luma (with
+    linear_luma: the luma of its decoded linear colour) where patch_luma (else α stays the fused
+    pass's), then the faint mixes' model of :mod:`guangying.keyer.strand_colour` (``strands``
+    (5, h, w) on its own grid: a for the screen, other 1 and other 2 channels of the linear colour
+    C, b, and the gate; α = min(α, clamp(a·C + b)) where 0 < α < gate and no mask acts; gate 0
+    everywhere, e.g. a (5, 1, 1) of zeros, turns it off), then the masks (after a luma fit) and the
+    foreground as MODE_FOREGROUND (without the luma fit only for the pixels the model lowered: the
+    fused pass, not deferring, coloured the rest); the rest of ``alpha`` and ``fg`` is left as it is.
+    MODE_COLOUR_PATCH reads the final α (masks included) of the cells marked in ``patch``, sets it where
+    it is strictly between 0 and 1 and no mask acts to clamp(a·C + b), the local colour model of
+    :mod:`guangying.keyer.colour_fit` (``fit`` (4, h, w): a for the screen, other 1 and other 2 channels
+    of the linear colour C, then b, on its own grid), and colours those cells; the rest is left as it
+    is. ``black`` is the black clip on the key fields' grid
+    (:func:`guangying.keyer.noise.black_clip_field`): the subject-colour
     projection's α is clipped with it too.
     The foreground is 0 on clear screen: α = 0 with the unclamped key below the threshold (always,
     after a spatial operation), except in MODE_PATCH's cells: an edge pixel the refinement keyed clear
@@ -200,7 +206,8 @@ def _key_pass(
     project = flags[9] != 0 and not reads_alpha
     write_key = flags[10] != 0 and not reads_alpha  # only the passes that compute the key
     linear_luma = flags[11] != 0
-    lower_only = flags[12] != 0  # the colour patch only lowers α (strand_colour)
+    patch_luma = flags[12] != 0  # MODE_PATCH fits α to the luma (else keeps the fused pass's)
+    defer = write_key and flags[13] != 0  # MODE_FUSED leaves the soft pixels' colour to a patch pass
     luma_o1, luma_o2 = LUMA_709[o1], LUMA_709[o2]
     tolerance2 = np.float32(PROJECTION_TOLERANCE * PROJECTION_TOLERANCE)
     # The columns of each row of the subject grid with a lit surface (channel 7), first to last (none:
@@ -220,6 +227,7 @@ def _key_pass(
     kx0s, kx1s, kwxs = _columns(w, kw)
     sx0s, sx1s, swxs = _columns(w, sw)
     fx0s, fx1s, fwxs = _columns(w, fit.shape[2])
+    gx0s, gx1s, gwxs = _columns(w, strands.shape[2])
     for y in numba.prange(h):
         count = w
         xs = np.empty(0, np.int64)
@@ -319,39 +327,59 @@ def _key_pass(
         if mode == MODE_FOREGROUND or mode == MODE_FUSED:
             fg[y, :, :] = _ZERO
         fy0, fy1, fwy = _sample_position(y, h, fit.shape[1])
+        gy0, gy1, gwy = _sample_position(y, h, strands.shape[1])
         for t in range(count):
             x = xs[t] if marked else t
             if mode == MODE_COLOUR_PATCH:
                 a = alpha[y, x]
                 masked = (use_garbage and garbage[y, x] > _ZERO) or (use_core and core[y, x] > _ZERO)
-                c0, c1, cw = fx0s[x], fx1s[x], fwxs[x]
-                if a > _ZERO and a < _bilerp_chw(fit, 4, fy0, fy1, fwy, c0, c1, cw) and not masked:
+                if a > _ZERO and a < _ONE and not masked:
+                    c0, c1, cw = fx0s[x], fx1s[x], fwxs[x]
                     a = (
                         _bilerp_chw(fit, 0, fy0, fy1, fwy, c0, c1, cw) * linear_row[x, 0]
                         + _bilerp_chw(fit, 1, fy0, fy1, fwy, c0, c1, cw) * linear_row[x, 1]
                         + _bilerp_chw(fit, 2, fy0, fy1, fwy, c0, c1, cw) * linear_row[x, 2]
                         + _bilerp_chw(fit, 3, fy0, fy1, fwy, c0, c1, cw)
                     )
-                    if lower_only:
-                        a = min(a, alpha[y, x])
                     alpha[y, x] = min(max(a, _ZERO), _ONE)
                 fg[y, x, 0] = _ZERO
                 fg[y, x, 1] = _ZERO
                 fg[y, x, 2] = _ZERO
             elif mode == MODE_PATCH:
-                c0, c1, cw = fx0s[x], fx1s[x], fwxs[x]
-                slope = _bilerp_chw(fit, 0, fy0, fy1, fwy, c0, c1, cw)
-                offset = _bilerp_chw(fit, 1, fy0, fy1, fwy, c0, c1, cw)
-                if linear_luma:  # the decoded (screen, other 1, other 2) channels
-                    luma = luma_s * linear_row[x, 0] + luma_o1 * linear_row[x, 1] + luma_o2 * linear_row[x, 2]
-                else:
-                    luma = LUMA_709[0] * rgb[y, x, 0] + LUMA_709[1] * rgb[y, x, 1]
-                    luma += LUMA_709[2] * rgb[y, x, 2]
-                a = min(max(slope * luma + offset, _ZERO), _ONE)
-                if use_garbage:
-                    a = a * (_ONE - garbage[y, x])
-                if use_core:
-                    a = max(a, core[y, x])
+                masked = False
+                if patch_luma:
+                    c0, c1, cw = fx0s[x], fx1s[x], fwxs[x]
+                    slope = _bilerp_chw(fit, 0, fy0, fy1, fwy, c0, c1, cw)
+                    offset = _bilerp_chw(fit, 1, fy0, fy1, fwy, c0, c1, cw)
+                    if linear_luma:  # the decoded (screen, other 1, other 2) channels
+                        luma = luma_s * linear_row[x, 0] + luma_o1 * linear_row[x, 1]
+                        luma += luma_o2 * linear_row[x, 2]
+                    else:
+                        luma = LUMA_709[0] * rgb[y, x, 0] + LUMA_709[1] * rgb[y, x, 1]
+                        luma += LUMA_709[2] * rgb[y, x, 2]
+                    a = min(max(slope * luma + offset, _ZERO), _ONE)
+                else:  # the fused pass's α, masks applied: a mask's pixels keep it
+                    a = alpha[y, x]
+                    masked = (use_garbage and garbage[y, x] > _ZERO) or (use_core and core[y, x] > _ZERO)
+                g0, g1, gw = gx0s[x], gx1s[x], gwxs[x]
+                if a > _ZERO and not masked and a < _bilerp_chw(strands, 4, gy0, gy1, gwy, g0, g1, gw):
+                    model = (
+                        _bilerp_chw(strands, 0, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 0]
+                        + _bilerp_chw(strands, 1, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 1]
+                        + _bilerp_chw(strands, 2, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 2]
+                        + _bilerp_chw(strands, 3, gy0, gy1, gwy, g0, g1, gw)
+                    )
+                    if model < a:
+                        a = max(model, _ZERO)
+                    elif not patch_luma:
+                        continue  # kept: the fused pass coloured it
+                elif not patch_luma:
+                    continue
+                if patch_luma:
+                    if use_garbage:
+                        a = a * (_ONE - garbage[y, x])
+                    if use_core:
+                        a = max(a, core[y, x])
                 alpha[y, x] = a
                 fg[y, x, 0] = _ZERO
                 fg[y, x, 1] = _ZERO
@@ -395,7 +423,7 @@ def _key_pass(
                         a = _store_key(
                             alpha, y, x, key_p, mode != MODE_ALPHA, use_garbage, garbage, use_core, core
                         )
-                if write_key and key_row[x] > _ZERO and key_row[x] < _ONE:
+                if defer and key_row[x] > _ZERO and key_row[x] < _ONE:
                     continue  # an edge pixel: the refinement changes its α and MODE_PATCH colours it
                 if unmix and a < _ONE and mode != MODE_ALPHA:
                     inv = _ONE / max(a, _EPS_ALPHA)
@@ -403,7 +431,7 @@ def _key_pass(
                     cs = min(max((cs - keep * ss) * inv, _ZERO), _ONE)
                     ca = min(max((ca - keep * sa) * inv, _ZERO), _ONE)
                     cb = min(max((cb - keep * sc) * inv, _ZERO), _ONE)
-            if mode == MODE_ALPHA or (write_key and key_row[x] > _ZERO and key_row[x] < _ONE):
+            if mode == MODE_ALPHA or (defer and key_row[x] > _ZERO and key_row[x] < _ONE):
                 continue
             spill = _ZERO
             if despill != 0:

@@ -83,9 +83,11 @@ def key_reference(
         )  # fmt: skip
     else:
         alpha = np.clip(key, 0.0, 1.0)
-    if settings.strand_colour:
+    if settings.strand_colour == "on" or (settings.strand_colour == "auto" and refine):
+        # The strands' colour found with the key's α (before the luma fit).
         plate = np.asarray(screen_plate_linear, np.float32)
-        alpha = strand_colour_reference(rgb_srgb, alpha, plate.reshape(1, 1, 3) if plate.ndim == 1 else plate)
+        plate = plate.reshape(1, 1, 3) if plate.ndim == 1 else plate
+        alpha = strand_colour_reference(rgb_srgb, alpha, plate, np.clip(key, 0.0, 1.0))
     # Specks go first so growing cannot enlarge them; softness last so it blurs the final shape.
     alpha = soften_matte(
         grow_matte(despot_matte(alpha, settings.despot_px), settings.grow_px), settings.softness_px

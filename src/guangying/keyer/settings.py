@@ -14,6 +14,7 @@ Screen = Literal["green", "blue", "auto"]
 DespillMethod = Literal["average", "double", "limit", "subject", "none"]
 SpillReplace = Literal["background", "neutral", "none"]
 LumaRefine = Literal["auto", "on", "off"]
+StrandColour = Literal["auto", "on", "off"]
 
 # Documented ranges (the docstring below says what each does); beyond them a key is meaningless.
 _RANGES = {
@@ -87,10 +88,13 @@ class KeyerSettings:
       the clear screen beside them. Lowers the matte error of every subject group of the keying
       benchmark, most on full-resolution colour (PNG), but costs about a third more time per frame at
       1080p (serial, over the edge band): off by default, for offline work.
-    - ``strand_colour``: key the faint pixels of the matte's soft band (α under 0.7) against the colour
-      of the more opaque strands within ~10 px (their premultiplied colour over their coverage) and
-      the local screen, by projection, where that is more transparent than the clipped key
-      (guangying.keyer.strand_colour): pale strands (blond, grey) no longer come out too opaque.
+    - ``strand_colour``: key the faint pixels of the matte's soft band (α under 0.85) against the
+      colour of the more opaque strands within ~2 % of the frame's width (their premultiplied colour
+      over their coverage) and the local screen, by projection, where that is more transparent than
+      the clipped key (guangying.keyer.strand_colour): pale strands (blond, grey) no longer come out
+      too opaque. "auto": in the luma refinement's edge pass, when it runs (about 3 % more time per
+      frame); "on": also on full-resolution colour, where it costs a pass of its own (about 10 %
+      more at 1080p); "off".
     - ``unmix``: True = straight foreground with the screen removed from semi-transparent pixels,
       F = (C − (1 − α)·S)/α; False = the plate's own colour (still despilled).
     """
@@ -116,7 +120,7 @@ class KeyerSettings:
     luma_refine: LumaRefine = "auto"
     luma_refine_eps: float = 1e-4
     colour_fit: bool = False
-    strand_colour: bool = True
+    strand_colour: StrandColour = "auto"
     unmix: bool = True
 
     def __post_init__(self) -> None:
@@ -130,20 +134,14 @@ class KeyerSettings:
             "despill_method": ("average", "double", "limit", "subject", "none"),
             "spill_replace": ("background", "neutral", "none"),
             "luma_refine": ("auto", "on", "off"),
+            "strand_colour": ("auto", "on", "off"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise SettingsError(
                     f"keyer setting {name}={getattr(self, name)!r}: use one of {', '.join(allowed)}"
                 )
-        for name in (
-            "auto_plate",
-            "spill_compensation",
-            "project_subject_colour",
-            "colour_fit",
-            "strand_colour",
-            "unmix",
-        ):
+        for name in ("auto_plate", "spill_compensation", "project_subject_colour", "colour_fit", "unmix"):
             value = getattr(self, name)
             # A string such as "false" would otherwise count as True.
             flag = isinstance(value, (bool, np.bool_, int, np.integer)) and value in (0, 1)

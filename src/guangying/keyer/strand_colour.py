@@ -4,24 +4,25 @@ A colour-difference key reads how much screen colour a pixel lacks and maps that
 (black clip, white clip, spill floor), whose ends are set for the solid subject and the clear
 screen. In between light mixes linearly, C = α·F + (1 − α)·S, so once a strand's own colour F is
 known its faint pixels need no clip at all: α is the projection of C − S on F − S. The solid mass
-is a poor stand-in for F (a pale strand of blond or grey hair is lit, and carries screen light,
-unlike the mass it leaves), but the strand's more opaque pixels nearby show it: their premultiplied
-colour C − (1 − α)·S summed over a window, divided by their summed coverage α, is the strands' mean
-colour there. The faint pixels in that window (0 < α < :data:`LIMIT`) are then keyed against it and
-the local screen (the plate), as a linear function of their own linear colour, α = a·C + b, which
-the key kernel's colour patch evaluates per pixel (:func:`guangying.keyer.kernels.key_colour_patch`).
-Only where that is the lower α: the clip's errors this mends are faint mixes made too opaque (the
-white clip's stretch, the spill floor's credit measured on the mass, the chroma of 4:2:0 storage or
-a demosaic bleeding onto the pixels beside a strand), while a key too low there is mostly the black
-clip holding the screen's grain, which the projection would bring back. A window without enough
-opaque strand pixels (faint smoke, glass) keeps the key.
+alone is a poor stand-in for F (a pale strand of blond or grey hair is lit, and carries screen
+light, unlike the mass it leaves), but the more opaque pixels nearby show it: their premultiplied
+colour C − (1 − α)·S summed over a window, divided by their summed coverage α, is the mean colour
+of what covers them (blur, a lens or resampled chroma spread C and α alike, so it holds for them
+too). The faint pixels in that window (0 < α < :data:`LIMIT`) are then keyed against it and the
+local screen (the plate), a linear function of their own linear colour, α = a·C + b, which the key
+kernel's edge patch evaluates per pixel (:func:`guangying.keyer.kernels.key_patch`, after the luma
+refinement). Only where that is the lower α: the clip's errors this mends are faint mixes made too
+opaque (the white clip's stretch, the spill floor's credit measured on the mass, 4:2:0 or
+demosaiced chroma bleeding onto the pixels beside a strand), while a key too low there is mostly
+the black clip holding the screen's grain back, which the projection would let through. A window
+without enough opaque pixels (faint smoke, glass) keeps the key; pixels at or above LIMIT (under
+the bench's hole threshold 0.9) keep theirs, so no solid subject loses opacity.
 
-:func:`strand_colour_reference` is the readable numpy definition; :func:`fit_strand_colour` the fast
-path (numba, serial, over the band), applied by the key kernel's colour patch or
-:func:`guangying.keyer.colour_fit.apply_colour_fit`.
-
-On a grid of :func:`guangying.keyer.colour_fit.cell_px` cells (the colour fit's), over (2r + 1)²
-cells, touching only the cells the matte's edge band reads.
+On a grid of :func:`cell_px` cells (W/160: 4 px at 640 wide, 12 px at 1080p), over (2r + 1)² cells,
+touching only the cells the matte's edge band reads; the strands' colour is found with the key's α
+(before the luma refinement). :func:`strand_colour_reference` is the readable numpy definition,
+:func:`fit_strand_colour` the fast path (numba, serial, over the band), applied by the key kernel's
+edge patch or, with matte operations, :func:`guangying.keyer.colour_fit.apply_colour_fit`.
 """
 
 from __future__ import annotations
@@ -31,14 +32,20 @@ import numba
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
-from guangying.keyer.colour_fit import _band, _grid_shape, _window_sums, cell_px, sample_step
+from guangying.keyer.colour_fit import _band, _grid_shape, _window_sums, sample_step
 from guangying.keyer.lut import DECODE_LUT, decode
 
-RADIUS_CELLS = 2  # (2r + 1)² cells ≈ 10 × 10 px at 640 wide: a strand and its neighbours, not the mass
+GRID_WIDTH_PX = 160  # cells of W/160 px (4 px at 640 wide, 12 px at 1080p): the screen analysis' grid
+RADIUS_CELLS = 1  # (2r + 1)² cells ≈ 12 × 12 px at 640 wide: a strand and its neighbours, not the mass
 REFERENCE = 0.3  # pixels at least this opaque show the strands' colour
-LIMIT = 0.7  # pixels less opaque than this are keyed against it (more opaque ones keep the key's α)
+LIMIT = 0.85  # pixels less opaque than this are keyed against it (more opaque ones keep the key's α)
 MIN_COVERAGE_PX = 1.0  # a window needs this much summed coverage (in sampled pixels) to be a reference
 MIN_CONTRAST = 0.05  # |F − S| under this share of |S| tells the strands from the screen too weakly
+
+
+def cell_px(width_px: int) -> int:
+    """The model's cell size in pixels for a frame ``width_px`` wide (≥ 1)."""
+    return max(1, int(round(width_px / GRID_WIDTH_PX)))
 
 
 def _grid_screen(plate_linear: np.ndarray, hc: int, wc: int) -> np.ndarray:
@@ -50,11 +57,17 @@ def _grid_screen(plate_linear: np.ndarray, hc: int, wc: int) -> np.ndarray:
 
 
 def strand_colour_reference(
-    rgb_srgb: np.ndarray, alpha: np.ndarray, plate_linear: np.ndarray, radius: int = RADIUS_CELLS
+    rgb_srgb: np.ndarray,
+    alpha: np.ndarray,
+    plate_linear: np.ndarray,
+    references: np.ndarray | None = None,
+    radius: int = RADIUS_CELLS,
 ) -> np.ndarray:
     """α (H, W) float32 with its faint soft pixels keyed against the nearby strands' colour: the numpy
     definition of the fast path. ``rgb_srgb`` (H, W, 3) float32 sRGB; ``alpha`` (H, W) float32, the
-    matte so far; ``plate_linear`` (h', w', 3) linear RGB on any grid."""
+    matte so far; ``plate_linear`` (h', w', 3) linear RGB on any grid; ``references`` (H, W) float32,
+    the α the strands' colour is found with (the key's, before the luma refinement; default
+    ``alpha``)."""
     h, w = alpha.shape
     cell = cell_px(w)
     step = sample_step(cell)
@@ -64,8 +77,9 @@ def strand_colour_reference(
     cols = np.array([x for x in range(w) if x % cell % step == 0])
     at = (rows[:, None] // cell, cols[None, :] // cell)
     a = np.asarray(alpha, np.float32)
-    ref = (a >= REFERENCE).astype(np.float32)
-    per_pixel = np.concatenate([linear * ref[..., None], (a * ref)[..., None], ref[..., None]], -1)
+    seen = a if references is None else np.asarray(references, np.float32)
+    ref = (seen >= REFERENCE).astype(np.float32)
+    per_pixel = np.concatenate([linear * ref[..., None], (seen * ref)[..., None], ref[..., None]], -1)
     cells = np.zeros((hc, wc, 5), np.float64)
     np.add.at(cells, at, per_pixel[rows][:, cols])
     size = (2 * radius + 1, 2 * radius + 1)
@@ -148,24 +162,26 @@ def _projection(sums, screen, need_window, need, min_coverage, min_contrast, lim
         for j in range(wc):
             if not need[i, j]:
                 continue
-            f = colour[i, j].copy()
+            f0, f1, f2 = colour[i, j, 0], colour[i, j, 1], colour[i, j, 2]
             if not ok[i, j]:
-                count = 0
-                f[:] = 0.0
+                f0 = f1 = f2 = np.float32(0.0)
+                count = np.float32(0.0)
                 for u in range(max(i - 1, 0), min(i + 2, hc)):
                     for v in range(max(j - 1, 0), min(j + 2, wc)):
                         if ok[u, v]:
-                            f += colour[u, v]
-                            count += 1
+                            f0 += colour[u, v, 0]
+                            f1 += colour[u, v, 1]
+                            f2 += colour[u, v, 2]
+                            count += np.float32(1.0)
                 if count == 0:
                     for k in range(5):
                         fit[i, j, k] = 0.0
                     continue
-                f /= np.float32(count)
-            s = screen[i, j]
-            d0, d1, d2 = f[0] - s[0], f[1] - s[1], f[2] - s[2]
+                f0, f1, f2 = f0 / count, f1 / count, f2 / count
+            s0, s1, s2 = screen[i, j, 0], screen[i, j, 1], screen[i, j, 2]
+            d0, d1, d2 = f0 - s0, f1 - s1, f2 - s2
             dd = d0 * d0 + d1 * d1 + d2 * d2
-            ss = s[0] * s[0] + s[1] * s[1] + s[2] * s[2]
+            ss = s0 * s0 + s1 * s1 + s2 * s2
             if dd < min_contrast * min_contrast * ss or dd <= np.float32(1e-12):
                 for k in range(5):
                     fit[i, j, k] = 0.0
@@ -174,7 +190,7 @@ def _projection(sums, screen, need_window, need, min_coverage, min_contrast, lim
             fit[i, j, 0] = d0 * inv
             fit[i, j, 1] = d1 * inv
             fit[i, j, 2] = d2 * inv
-            fit[i, j, 3] = -(s[0] * d0 + s[1] * d1 + s[2] * d2) * inv
+            fit[i, j, 3] = -(s0 * d0 + s1 * d1 + s2 * d2) * inv
             fit[i, j, 4] = limit if ok[i, j] else np.float32(0.0)
 
 
@@ -197,8 +213,13 @@ def fit_strand_colour(
     h, w = alpha.shape
     cell = cell_px(w)
     hc, wc = _grid_shape(h, w, cell)
-    band = np.zeros((hc, wc), np.bool_)
-    _band(edge, h, w, cell, band)
+    if cell % 2 == 0:  # each 2×2 edge cell lies in one model cell: the max over blocks of cell/2
+        k = cell // 2
+        grown = cv2.dilate(edge.view(np.uint8), np.ones((k, k), np.uint8), anchor=(0, 0))
+        band = np.ascontiguousarray(grown[::k, ::k][:hc, :wc] > 0)
+    else:
+        band = np.zeros((hc, wc), np.bool_)
+        _band(edge, h, w, cell, band)
     size = 2 * radius + 1
     need_fit = cv2.dilate(band.view(np.uint8), np.ones((3, 3), np.uint8))
     need_window = cv2.dilate(need_fit, np.ones((3, 3), np.uint8))  # the fill reads one cell around
