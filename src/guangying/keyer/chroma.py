@@ -250,7 +250,9 @@ class ChromaKeyer:
         # columns) when an edge stage runs, and leaves the soft pixels' colour to the stages that
         # refit every one of them.
         defer = refine or st.colour_fit
-        strands_on = st.strand_colour == "on" or (st.strand_colour == "auto" and refine)
+        # "auto": in the refinement's patch pass (nearly free), and not under the colour fit, which
+        # refits every soft pixel itself.
+        strands_on = st.strand_colour == "on" or (st.strand_colour == "auto" and refine and not st.colour_fit)
         write_key = defer or strands_on
 
         flags = np.array(

@@ -83,7 +83,8 @@ def key_reference(
         )  # fmt: skip
     else:
         alpha = np.clip(key, 0.0, 1.0)
-    if settings.strand_colour == "on" or (settings.strand_colour == "auto" and refine):
+    auto = settings.strand_colour == "auto" and refine and not settings.colour_fit
+    if settings.strand_colour == "on" or auto:
         # The strands' colour found with the key's α (before the luma fit).
         plate = np.asarray(screen_plate_linear, np.float32)
         plate = plate.reshape(1, 1, 3) if plate.ndim == 1 else plate

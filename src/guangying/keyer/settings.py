@@ -88,13 +88,13 @@ class KeyerSettings:
       the clear screen beside them. Lowers the matte error of every subject group of the keying
       benchmark, most on full-resolution colour (PNG), but costs about a third more time per frame at
       1080p (serial, over the edge band): off by default, for offline work.
-    - ``strand_colour``: key the faint pixels of the matte's soft band (α under 0.85) against the
-      colour of the more opaque strands within ~2 % of the frame's width (their premultiplied colour
+    - ``strand_colour``: key the faint pixels of the matte's soft band (α under 0.7) against the
+      colour of the more opaque pixels within ~2 % of the frame's width (their premultiplied colour
       over their coverage) and the local screen, by projection, where that is more transparent than
       the clipped key (guangying.keyer.strand_colour): pale strands (blond, grey) no longer come out
-      too opaque. "auto": in the luma refinement's edge pass, when it runs (about 3 % more time per
-      frame); "on": also on full-resolution colour, where it costs a pass of its own (about 10 %
-      more at 1080p); "off".
+      too opaque. "auto": in the luma refinement's edge pass, when it runs and the colour fit does
+      not (about 3 % more time per frame at 1080p); "on": also on full-resolution colour, where it
+      costs a pass of its own; "off".
     - ``unmix``: True = straight foreground with the screen removed from semi-transparent pixels,
       F = (C − (1 − α)·S)/α; False = the plate's own colour (still despilled).
     """
