@@ -17,8 +17,8 @@ demosaiced chroma bleeding onto the pixels beside a strand), while a key too low
 the black clip holding the screen's grain back, which the projection would let through. A window
 without enough opaque pixels (faint smoke, glass) keeps the key; pixels at or above LIMIT keep
 theirs: a subject's own edge, where the key is as likely too low (on the generated plates of the
-keyer's own model LIMIT 0.85 lowered it further, 1–2 % worse; 0.7 does not), and no solid subject
-loses opacity.
+keyer's own model LIMIT 0.85 lowered it further, 1–2 % worse; 0.7 still 1.3 % on one after the
+codec-smear correction of the refinement; 0.6 at most +0.4 %), and no solid subject loses opacity.
 
 On a grid of :func:`cell_px` cells (W/160: 4 px at 640 wide, 12 px at 1080p), over (2r + 1)² cells,
 touching only the cells the matte's edge band reads; the strands' colour is found with the key's α
@@ -40,7 +40,7 @@ from guangying.keyer.lut import DECODE_LUT, decode
 GRID_WIDTH_PX = 160  # cells of W/160 px (4 px at 640 wide, 12 px at 1080p): the screen analysis' grid
 RADIUS_CELLS = 1  # (2r + 1)² cells ≈ 12 × 12 px at 640 wide: a strand and its neighbours, not the mass
 REFERENCE = 0.3  # pixels at least this opaque show the strands' colour
-LIMIT = 0.7  # pixels less opaque than this are keyed against it (more opaque ones keep the key's α)
+LIMIT = 0.6  # pixels less opaque than this are keyed against it (more opaque ones keep the key's α)
 MIN_COVERAGE_PX = 1.0  # a window needs this much summed coverage (in sampled pixels) to be a reference
 MIN_CONTRAST = 0.05  # |F − S| under this share of |S| tells the strands from the screen too weakly
 
