@@ -38,13 +38,23 @@ RADIUS_CELLS = 3  # (2r + 1)² cells ≈ 14 × 14 px at 640 wide: both sides of 
 EPS = 1e-4  # variance of linear colour (0–1) under which colour detail counts as noise
 
 
-def cell_px(width_px: int) -> int:
-    """The fit's cell size in pixels for a frame ``width_px`` wide (≥ 1)."""
-    return max(1, int(round(width_px / GRID_WIDTH_PX)))
+def cell_px(width_px: int, grid_width_px: int = GRID_WIDTH_PX) -> int:
+    """The fit's cell size in pixels for a frame ``width_px`` wide (≥ 1): about
+    ``width_px / grid_width_px``."""
+    return max(1, int(round(width_px / grid_width_px)))
 
 
 def _grid_shape(h: int, w: int, cell: int) -> tuple[int, int]:
     return (h + cell - 1) // cell, (w + cell - 1) // cell
+
+
+def sampled_cells(h: int, w: int, cell: int) -> tuple[tuple[int, int], tuple[np.ndarray, np.ndarray], tuple]:
+    """For the numpy definitions: the grid's shape (hc, wc), the sampled rows and columns (every
+    :func:`sample_step`-th pixel of each cell) and their cells' indices, for ``np.add.at``."""
+    step = sample_step(cell)
+    rows = np.array([y for y in range(h) if y % cell % step == 0])
+    cols = np.array([x for x in range(w) if x % cell % step == 0])
+    return _grid_shape(h, w, cell), (rows, cols), (rows[:, None] // cell, cols[None, :] // cell)
 
 
 def fit_band_reference(
@@ -55,13 +65,8 @@ def fit_band_reference(
     ``rgb_srgb`` (H, W, 3) float32 sRGB 0–1; ``alpha`` (H, W) float32 0–1, the keyed matte.
     """
     h, w = alpha.shape
-    cell = cell_px(w)
-    step = sample_step(cell)
-    hc, wc = _grid_shape(h, w, cell)
+    (hc, wc), (rows, cols), at = sampled_cells(h, w, cell_px(w))
     linear = srgb_to_linear(np.asarray(rgb_srgb, np.float32))
-    rows = np.array([y for y in range(h) if y % cell % step == 0])
-    cols = np.array([x for x in range(w) if x % cell % step == 0])
-    at = (rows[:, None] // cell, cols[None, :] // cell)
     count = np.zeros((hc, wc))
     np.add.at(count, at, 1.0)
 

@@ -20,11 +20,12 @@ theirs: a subject's own edge, where the key is as likely too low (on the generat
 keyer's own model LIMIT 0.85 lowered it further, 1–2 % worse; 0.7 still 1.3 % on one after the
 codec-smear correction of the refinement; 0.6 at most +0.4 %), and no solid subject loses opacity.
 
-On a grid of :func:`cell_px` cells (W/160: 4 px at 640 wide, 12 px at 1080p), over (2r + 1)² cells,
-touching only the cells the matte's edge band reads; the strands' colour is found with the key's α
-(before the luma refinement). :func:`strand_colour_reference` is the readable numpy definition,
-:func:`fit_strand_colour` the fast path (numba, serial, over the band), applied by the key kernel's
-edge patch or, with matte operations, :func:`guangying.keyer.colour_fit.apply_colour_fit`.
+On a grid of :func:`~guangying.keyer.colour_fit.cell_px` cells (W/160: 4 px at 640 wide, 12 px at
+1080p), over (2r + 1)² cells, touching only the cells the matte's edge band reads; the strands'
+colour is found with the key's α (before the luma refinement). :func:`strand_colour_reference` is
+the readable numpy definition, :func:`fit_strand_colour` the fast path (numba, serial, over the
+band), applied by the key kernel's edge patch or, with matte operations,
+:func:`guangying.keyer.colour_fit.apply_colour_fit`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numba
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
-from guangying.keyer.colour_fit import _band, _grid_shape, _window_sums, sample_step
+from guangying.keyer.colour_fit import _band, _grid_shape, _window_sums, cell_px, sample_step, sampled_cells
 from guangying.keyer.lut import DECODE_LUT, decode
 
 GRID_WIDTH_PX = 160  # cells of W/160 px (4 px at 640 wide, 12 px at 1080p): the screen analysis' grid
@@ -43,11 +44,6 @@ REFERENCE = 0.3  # pixels at least this opaque show the strands' colour
 LIMIT = 0.6  # pixels less opaque than this are keyed against it (more opaque ones keep the key's α)
 MIN_COVERAGE_PX = 1.0  # a window needs this much summed coverage (in sampled pixels) to be a reference
 MIN_CONTRAST = 0.05  # |F − S| under this share of |S| tells the strands from the screen too weakly
-
-
-def cell_px(width_px: int) -> int:
-    """The model's cell size in pixels for a frame ``width_px`` wide (≥ 1)."""
-    return max(1, int(round(width_px / GRID_WIDTH_PX)))
 
 
 def _grid_screen(plate_linear: np.ndarray, hc: int, wc: int) -> np.ndarray:
@@ -71,13 +67,8 @@ def strand_colour_reference(
     the α the strands' colour is found with (the key's, before the luma refinement; default
     ``alpha``)."""
     h, w = alpha.shape
-    cell = cell_px(w)
-    step = sample_step(cell)
-    hc, wc = _grid_shape(h, w, cell)
+    (hc, wc), (rows, cols), at = sampled_cells(h, w, cell_px(w, GRID_WIDTH_PX))
     linear = srgb_to_linear(np.asarray(rgb_srgb, np.float32))
-    rows = np.array([y for y in range(h) if y % cell % step == 0])
-    cols = np.array([x for x in range(w) if x % cell % step == 0])
-    at = (rows[:, None] // cell, cols[None, :] // cell)
     a = np.asarray(alpha, np.float32)
     seen = a if references is None else np.asarray(references, np.float32)
     ref = (seen >= REFERENCE).astype(np.float32)
@@ -204,7 +195,7 @@ def fit_strand_colour(
     radius: int = RADIUS_CELLS,
 ) -> np.ndarray:
     """The per-cell model (a_R, a_G, a_B, b, gate), (h, w, 5) float32 on the grid of
-    :func:`~guangying.keyer.colour_fit.cell_px`: α = clamp(a·C + b) (C linear RGB) for the soft
+    :func:`~guangying.keyer.colour_fit.cell_px` (W/160): α = clamp(a·C + b) (C linear RGB) for the soft
     pixels with α < gate (gate interpolated bilinearly; 0 where no strand colour was found), where it
     is the lower.
 
@@ -213,7 +204,7 @@ def fit_strand_colour(
     ``plate_linear`` (h', w', 3) float32 linear RGB, the screen plate on any grid (1×1 included).
     """
     h, w = alpha.shape
-    cell = cell_px(w)
+    cell = cell_px(w, GRID_WIDTH_PX)
     hc, wc = _grid_shape(h, w, cell)
     if cell % 2 == 0:  # each 2×2 edge cell lies in one model cell: the max over blocks of cell/2
         k = cell // 2
