@@ -18,6 +18,23 @@ from guangying.keyer import ChromaKeyer, KeyerSettings
 H, W = 270, 480
 
 
+def _coverage(outside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(coverage of ``outside`` < 0, 4× supersampled; α: that coverage through the lens), (H, W) each."""
+    big = cv2.resize(outside, (W * 4, H * 4), interpolation=cv2.INTER_LINEAR)
+    inside = cv2.resize((big < 0).astype(np.float32), (W, H), interpolation=cv2.INTER_AREA)
+    return inside, np.clip(cv2.GaussianBlur(inside, (0, 0), 1.5), 0, 1)
+
+
+def _shoot(
+    inside: np.ndarray, alpha: np.ndarray, surface: np.ndarray, screen: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """The camera: the lens blurs the premultiplied surface with the coverage, over the screen, plus
+    sensor noise, to sRGB on 8-bit levels (H, W, 3) float 0–1."""
+    premult = cv2.GaussianBlur(inside[..., None] * surface, (0, 0), 1.5)
+    seen = premult + (1 - alpha[..., None]) * screen + rng.normal(0, 0.002, screen.shape).astype(np.float32)
+    return np.round(linear_to_srgb(np.clip(seen, 0, 1)) * 255).astype(np.float32) / 255
+
+
 def _spilled_blob(seed: int, screen_rgb: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
     """(sRGB frame (H, W, 3) float 0–1 on 8-bit levels, true α (H, W) float32)."""
     rng = np.random.default_rng(seed)
@@ -27,10 +44,7 @@ def _spilled_blob(seed: int, screen_rgb: tuple[float, float, float]) -> tuple[np
     wobble = sum(rng.uniform(0.03, 0.08) * np.cos(k * angle + rng.uniform(0, 6.3)) for k in (2, 3, 5, 7))
     radius = H * 0.3 * (1 + wobble)
     distance = np.hypot(xx - cx, yy - cy) - radius
-    # 4× supersampled coverage of the outline, then the lens.
-    big = cv2.resize(distance, (W * 4, H * 4), interpolation=cv2.INTER_LINEAR)
-    inside = cv2.resize((big < 0).astype(np.float32), (W, H), interpolation=cv2.INTER_AREA)
-    alpha = np.clip(cv2.GaussianBlur(inside, (0, 0), 1.5), 0, 1)
+    inside, alpha = _coverage(distance)
     light = 1.05 - 0.25 * ((xx / W - 0.3) ** 2 + (yy / H - 0.2) ** 2)
     screen = light[..., None] * np.array(screen_rgb, np.float32)
     # Screen light on the surface: rim light rising towards the silhouette, varying along it.
@@ -38,11 +52,7 @@ def _spilled_blob(seed: int, screen_rgb: tuple[float, float, float]) -> tuple[np
     spill = 0.04 + 0.4 * along * np.exp(np.minimum(distance, 0) / 10.0)
     brown = np.array([0.03, 0.022, 0.016], np.float32) * (0.85 + 0.3 * rng.random((H, W, 1), np.float32))
     surface = brown + spill[..., None] * screen
-    # The lens blurs the premultiplied surface with the coverage.
-    premult = cv2.GaussianBlur(inside[..., None] * surface, (0, 0), 1.5)
-    seen = premult + (1 - alpha[..., None]) * screen + rng.normal(0, 0.002, screen.shape).astype(np.float32)
-    rgb = np.round(linear_to_srgb(np.clip(seen, 0, 1)) * 255).astype(np.float32) / 255
-    return rgb, alpha
+    return _shoot(inside, alpha, surface, screen, rng), alpha
 
 
 @pytest.mark.parametrize("screen_rgb", [(0.06, 0.34, 0.08), (0.04, 0.09, 0.36)], ids=["green", "blue"])
@@ -73,9 +83,7 @@ def _lit_coat(seed: int, screen_rgb: tuple[float, float, float]) -> tuple[np.nda
     cx = W * rng.uniform(0.45, 0.55)
     # A torso: a superellipse from the shoulders down past the frame's bottom.
     shape = (np.abs((xx - cx) / (W * 0.28)) ** 4 + np.abs((yy - H * 1.05) / (H * 0.85)) ** 4) ** 0.25 - 1
-    big = cv2.resize(shape, (W * 4, H * 4), interpolation=cv2.INTER_LINEAR)
-    inside = cv2.resize((big < 0).astype(np.float32), (W, H), interpolation=cv2.INTER_AREA)
-    alpha = np.clip(cv2.GaussianBlur(inside, (0, 0), 1.5), 0, 1)
+    inside, alpha = _coverage(shape)
     light = 1.0 - 0.2 * (xx / W - 0.6) ** 2
     screen = light[..., None] * np.array(screen_rgb, np.float32)
     # Folds facing the screen: broad smooth patches of screen light, plus weave texture.
@@ -85,10 +93,7 @@ def _lit_coat(seed: int, screen_rgb: tuple[float, float, float]) -> tuple[np.nda
     spill = (0.1 + 0.3 * folds) * weave
     navy = np.array([0.02, 0.016, 0.014], np.float32) * (0.9 + 0.2 * rng.random((H, W, 1), np.float32))
     surface = navy + spill[..., None] * screen
-    premult = cv2.GaussianBlur(inside[..., None] * surface, (0, 0), 1.5)
-    seen = premult + (1 - alpha[..., None]) * screen + rng.normal(0, 0.002, screen.shape).astype(np.float32)
-    rgb = np.round(linear_to_srgb(np.clip(seen, 0, 1)) * 255).astype(np.float32) / 255
-    return rgb, alpha
+    return _shoot(inside, alpha, surface, screen, rng), alpha
 
 
 @pytest.mark.parametrize("screen_rgb", [(0.06, 0.34, 0.08), (0.04, 0.09, 0.36)], ids=["green", "blue"])
