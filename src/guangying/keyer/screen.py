@@ -300,6 +300,9 @@ RIM_MARGIN = 0.1  # credit over a lit rim's own ratio near clear screen (texture
 # reads as screen. (Less lit, the floor keys it; unmixing would lend texture's brightness to coverage.)
 LIT_UNMIX_RATIO = 0.7
 DARK_SUBJECT = 0.05  # linear luminance under which a subject is too dark to tell added light from a mix
+# A dark fringe's subject is dark next to the light it mirrors: under DARK_SUBJECT or under this share of
+# the screen's level (its strongest channel, linear), whichever is more: 0.05 at a screen exposed to 0.4.
+DARK_FRINGE_SHARE = 0.125
 
 
 NEAR_SCREEN_PX = 24  # soft edges (motion blur, hair) reach at most this far from clear screen
@@ -824,7 +827,12 @@ def subject_light_floor(ratio: np.ndarray, coverage: np.ndarray, measured: np.nd
 
 
 def dark_fringe_floor(
-    ratio: np.ndarray, lit: np.ndarray, near_remainder: np.ndarray, solid: np.ndarray, reach: int
+    ratio: np.ndarray,
+    lit: np.ndarray,
+    near_remainder: np.ndarray,
+    solid: np.ndarray,
+    reach: int,
+    dark: float = DARK_SUBJECT,
 ) -> np.ndarray:
     """The difference ratio (h, w) that the fringe of a dark, screen-lit subject shows at α = 1: the
     plain ratio of its lit surface beside it, where the fringe lies, else 0.
@@ -835,7 +843,8 @@ def dark_fringe_floor(
     counts f as opaque. On a subject this dark its own light cannot measure the strands' coverage
     (:func:`subject_coverage` needs luminance ≥ 0.05), but its lit surface shows f: cells that
     :func:`screen_lit_floor` or :func:`subject_light_floor` credited (``lit`` > 0) beside a dark
-    solid subject (``near_remainder`` < 0.05), with a ratio from 0.3 up to :data:`STEP_RATIO`
+    solid subject (``near_remainder`` < ``dark``, linear luminance: :func:`dark_fringe_level`), with a
+    ratio from 0.3 up to :data:`STEP_RATIO`
     (mostly surface, not a mix with the screen) and off the frame's border (a frame edge is no
     silhouette). Their ratio, filled in smoothly, is the floor of the cells within ``reach`` cells
     (the window size of the soft-edge reach, :data:`NEAR_SCREEN_PX`) that no credit reached and
@@ -843,15 +852,31 @@ def dark_fringe_floor(
     plain ratio, without the texture margin: these cells are mixes. A floor below 1 leaves clear
     screen between strands clear (ratio 1 keys to α 0 whatever the floor).
     """
-    rim = (lit > 0) & (near_remainder < DARK_SUBJECT) & (ratio >= SPILL_FLOOR_MAX) & (ratio < STEP_RATIO)
+    rim = (lit > 0) & (near_remainder < dark) & (ratio >= SPILL_FLOOR_MAX) & (ratio < STEP_RATIO)
     rim[0, :] = rim[-1, :] = rim[:, 0] = rim[:, -1] = False
     if not rim.any():
         return np.zeros(ratio.shape, np.float32)
     surface = np.where(rim, np.minimum(ratio, SCREEN_LIGHT_MAX), 0.0).astype(np.float32)
     surface = _fill_push_pull(surface[..., None], rim.astype(np.float32))[..., 0]
     near_rim = cv2.dilate(rim.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
-    fringe = near_rim & (lit <= 0) & (ratio > SPILL_FLOOR_MAX) & ~solid & (near_remainder < DARK_SUBJECT)
+    fringe = near_rim & (lit <= 0) & (ratio > SPILL_FLOOR_MAX) & ~solid & (near_remainder < dark)
     return np.where(fringe, surface, 0.0).astype(np.float32)
+
+
+def dark_fringe_level(small_plate_linear: np.ndarray) -> float:
+    """Linear luminance under which a subject counts as dark for :func:`dark_fringe_floor`, from the
+    plate (h, w, 3) linear: :data:`DARK_SUBJECT`, or :data:`DARK_FRINGE_SHARE` of the screen's level
+    (the median of its strongest channel) where the screen is exposed brighter than 0.4.
+
+    The light a dark rim mirrors (sheen, bounce) and the rim's own light both scale with the exposure,
+    so what is dark beside the screen scales with it too: at +0.7 EV half of the rendered benchmark's
+    dark-hair rim cells (32 a frame, against 65 at its base exposure) read as not dark, and far strands
+    lost the floor (that variation's dark-hair MAD ×1e3 6.85; 6.45 with this level). Under-exposed,
+    the absolute level stays: noise and the code values' steps, not the exposure, bound what can be
+    told apart there.
+    """
+    level = float(np.median(small_plate_linear.max(axis=-1)))
+    return max(DARK_SUBJECT, DARK_FRINGE_SHARE * level)
 
 
 @numba.njit(cache=True)
@@ -975,7 +1000,9 @@ def estimate_subject(
         (small_rgb_linear, small_plate_linear),
     )  # fmt: skip
     lit = np.maximum(screen_lit, subject_light_floor(ratio, coverage, measured))
-    fringe_floor = dark_fringe_floor(ratio, lit, near_remainder, solid > 0, reach)
+    fringe_floor = dark_fringe_floor(
+        ratio, lit, near_remainder, solid > 0, reach, dark_fringe_level(small_plate_linear)
+    )
     lit = np.maximum(lit, fringe_floor)
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
     near_screen = near_screen.astype(np.float32) * (lit <= 0)
