@@ -866,7 +866,7 @@ def dark_fringe_floor(
 def dark_fringe_level(small_plate_linear: np.ndarray) -> float:
     """Linear luminance under which a subject counts as dark for :func:`dark_fringe_floor`, from the
     plate (h, w, 3) linear: :data:`DARK_SUBJECT`, or :data:`DARK_FRINGE_SHARE` of the screen's level
-    (the median of its strongest channel) where the screen is exposed brighter than 0.4.
+    (the strongest channel of its mean) where the screen is exposed brighter than 0.4.
 
     The light a dark rim mirrors (sheen, bounce) and the rim's own light both scale with the exposure,
     so what is dark beside the screen scales with it too: at +0.7 EV half of the rendered benchmark's
@@ -875,7 +875,7 @@ def dark_fringe_level(small_plate_linear: np.ndarray) -> float:
     the absolute level stays: noise and the code values' steps, not the exposure, bound what can be
     told apart there.
     """
-    level = float(np.median(small_plate_linear.max(axis=-1)))
+    level = max(cv2.mean(np.ascontiguousarray(small_plate_linear, np.float32))[:3])  # numpy's: 25× slower
     return max(DARK_SUBJECT, DARK_FRINGE_SHARE * level)
 
 
