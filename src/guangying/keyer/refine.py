@@ -210,6 +210,29 @@ def _axis_scores(
     return (max(c_curve, 0.0) / c_slope) / (y_curve / y_slope), block
 
 
+STRONG_STEPS = 0.05  # the share of a chroma plane's steps (its largest) that judge it at its colour edges
+
+
+def _edge_smoothness(chroma: np.ndarray, luma: np.ndarray, axis: int) -> float:
+    """Chroma's curvature/slope energy over the luma's, both at the chroma's largest steps along
+    ``axis`` (:data:`STRONG_STEPS` of them); 1 where there is nothing to judge by. Linear-light planes:
+    across a mix of two colours every linear channel is affine in the coverage, so at a colour edge
+    natively sampled chroma has the luma's profile (ratio ≈ 1, less where more colours meet), while
+    colour stored at half resolution is a ramp where the luma steps."""
+    slope = np.abs(np.diff(chroma, axis=axis))
+    curve = np.diff(chroma, n=2, axis=axis)
+    y_slope = np.abs(np.diff(luma, axis=axis))
+    y_curve = np.diff(luma, n=2, axis=axis)
+    cut = (slice(None, curve.shape[0]), slice(None, curve.shape[1]))
+    slope, y_slope = slope[cut], y_slope[cut]
+    strong = slope >= np.quantile(slope[::3, ::3], 1.0 - STRONG_STEPS)
+    c_slope = float(np.square(slope[strong]).mean())
+    y_energies = float(np.square(y_slope[strong]).mean()), float(np.square(y_curve[strong]).mean())
+    if c_slope < _FLAT or y_energies[0] < _FLAT or y_energies[1] <= 0:
+        return 1.0
+    return (float(np.square(curve[strong]).mean()) / c_slope) / (y_energies[1] / y_energies[0])
+
+
 MOSAIC_THRESHOLD = 2.0  # noise power between the 2×2 mosaic phases: ~1 native, ≥ 10 interpolated
 
 
@@ -225,7 +248,11 @@ def mosaic_interpolated(rgb_srgb: np.ndarray) -> bool:
     3×3 px) says which. A frame without noise counts as native; lossy compression (JPEG, H.264)
     wipes the pattern out, but it subsamples the colour itself (see :func:`chroma_subsampled`).
     """
-    linear = srgb_to_linear(np.ascontiguousarray(rgb_srgb, np.float32))
+    return _mosaic(srgb_to_linear(np.ascontiguousarray(rgb_srgb, np.float32)))
+
+
+def _mosaic(linear: np.ndarray) -> bool:
+    """:func:`mosaic_interpolated` of the frame in linear light (H, W, 3)."""
     h, w = linear.shape[:2]
     if h < 8 or w < 8:
         return False
@@ -258,7 +285,8 @@ def colour_subsampling(rgb_srgb: np.ndarray) -> str:
     native). Either sign, in either chroma plane, along either axis, counts. A frame without colour
     edges or noise counts as full resolution. About 80 ms at 1080p: run once per clip.
     """
-    if mosaic_interpolated(rgb_srgb):
+    linear = srgb_to_linear(np.ascontiguousarray(rgb_srgb, np.float32))
+    if _mosaic(linear):
         return "mosaic"
     ycc = cv2.cvtColor(np.ascontiguousarray(rgb_srgb, np.float32), cv2.COLOR_RGB2YCrCb)
     rounding = rounding_variance(rgb_srgb)
@@ -276,6 +304,16 @@ def colour_subsampling(rgb_srgb: np.ndarray) -> str:
         for c in (1, 2):
             smooth, block = _axis_scores(ycc[..., c], luma, axis, _ROUNDING_GAIN[c] * noise)
             if smooth < SMOOTHNESS_THRESHOLD or block < BLOCK_THRESHOLD:
+                return "stored"
+    # Judged over the whole frame, a subject of little colour contrast with the screen (pale hair on a
+    # yellow-green or dull screen) leaves the chroma to noise and codec artefacts, which pose as native
+    # detail (a fifth of the rendered set's blond JPEG q85 frames); at its colour edges it still shows.
+    luma = linear @ LUMA_709
+    for axis in (0, 1):
+        if luma.shape[axis] < 8:
+            continue
+        for c in (0, 2):
+            if _edge_smoothness(linear[..., c] - luma, luma, axis) < SMOOTHNESS_THRESHOLD:
                 return "stored"
     return ""
 
