@@ -71,7 +71,8 @@ def _jpeg(rgb: np.ndarray) -> np.ndarray:
     """OpenCV's JPEG at quality 85 (4:2:0) and back."""
     bgr = cv2.cvtColor(np.rint(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
     data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 85])[1]
-    return np.ascontiguousarray(cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), np.float32) / 255
+    rgb = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(rgb, np.float32) / 255
 
 
 def test_pale_subject_jpeg_is_found_stored_and_refined():
