@@ -282,8 +282,11 @@ def colour_subsampling(rgb_srgb: np.ndarray) -> str:
     A decoder brings subsampled chroma back to full size either by repeating each sample (then pairs
     of pixels share one chroma value: steps inside the pairs vanish next to steps between them) or by
     interpolating it (then it has much less curvature for its slope than the luma, whose detail is
-    native). Either sign, in either chroma plane, along either axis, counts. A frame without colour
-    edges or noise counts as full resolution. About 80 ms at 1080p: run once per clip.
+    native). Either sign, in either chroma plane, along either axis, counts. Where the whole frame's
+    chroma is mostly noise and codec artefacts (a subject of little colour contrast with the screen),
+    the same curvature test at the chroma's strongest steps, in linear light, can still tell
+    (:func:`_edge_smoothness`). A frame without colour edges or noise counts as full resolution.
+    About 110 ms at 1080p: run once per clip.
     """
     linear = srgb_to_linear(np.ascontiguousarray(rgb_srgb, np.float32))
     if _mosaic(linear):
