@@ -311,12 +311,12 @@ def colour_subsampling(rgb_srgb: np.ndarray) -> str:
     # Judged over the whole frame, a subject of little colour contrast with the screen (pale hair on a
     # yellow-green or dull screen) leaves the chroma to noise and codec artefacts, which pose as native
     # detail (a fifth of the rendered set's blond JPEG q85 frames); at its colour edges it still shows.
-    luma = linear @ LUMA_709
+    y_linear = linear @ LUMA_709
     for axis in (0, 1):
-        if luma.shape[axis] < 8:
+        if y_linear.shape[axis] < 8:
             continue
         for c in (0, 2):
-            if _edge_smoothness(linear[..., c] - luma, luma, axis) < SMOOTHNESS_THRESHOLD:
+            if _edge_smoothness(linear[..., c] - y_linear, y_linear, axis) < SMOOTHNESS_THRESHOLD:
                 return "stored"
     return ""
 
