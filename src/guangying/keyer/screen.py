@@ -204,6 +204,93 @@ def _fill_over_plane(
     return near + deep * np.maximum(plane - _fill_push_pull(plane, weights), 0.0)
 
 
+# A fold of cloth turned to the screen takes the screen's bounce, and on a dark subject that light has the
+# screen's hue: lit to half the screen's light or more it passes the plate's first pass as a dim patch of
+# screen, the plate follows it and the fold keys out. :func:`_lit_folds` tells such a patch from screen
+# seen through a gap in the subject.
+FOLD_MIN_CELLS = 12  # smaller patches (of ~160 × 90 cells) are left to the plate: hair gaps, specks
+FOLD_LEVEL_MAX = 0.85  # a patch this bright against the screen around is screen (a fold would key out anyway)
+FOLD_CORE, FOLD_FOOT = 0.8, 0.2  # a patch's lit core and the foot of its fade, as shares of its level
+FOLD_REACH = 6  # cells the fade is followed out from the core
+FOLD_FADE_CELLS = 2.5  # median distance (cells) from the core at which a fold's light reaches the foot
+FOLD_OWN_LIGHT = 0.01  # a fold's own light, screen light taken away, as a share of that screen light
+FOLD_KEPT = 0.5  # ... and as a share of the subject's own light around it
+
+
+def _lit_folds(
+    small: np.ndarray, first: np.ndarray, d_small: np.ndarray, screen: str, balance: float
+) -> np.ndarray | None:
+    """bool (h, w): the cells of ``first`` ((h, w) 0/1, the plate's first pass) that are a screen-lit
+    fold on the subject, not screen; None where there is none (the common case: the plate is then
+    made as before, bit for bit). ``small`` (h, w, 3) linear, ``d_small`` its colour difference.
+
+    Candidates are the 8-connected patches of ``first`` of 12 cells or more apart from the largest
+    (the screen seen around the subject), those on the frame's border included: a coat cut by the
+    frame's bottom has its folds cut with it. Measured against the fill of the largest patch alone
+    (d(C)/d(fill), ``level`` the 75th percentile of it over the patch), a patch is a fold where it is
+    dimmer than 0.85 and
+
+    - it fades: from its core (≥ 80 % of its level) the light falls to its foot (20 %) at a median
+      distance of 2.5 cells or more (~1.5 % of the frame's width). Bounce falls off smoothly across
+      cloth; through a gap between an arm and the body the screen ends at the silhouette within a
+      cell (0–1 cell measured; 1.4 under 16 px of motion blur at 640 px wide, 2.2 at 24 px, where the
+      next test tells it);
+    - it carries the subject's own light: C − ratio·fill, the colour with the screen light the key
+      sees taken away, keeps at least 1 % of that screen light over the core (median). Screen seen
+      through a gap, dimmed by a shadow or not, has the screen's chromaticity and leaves ≤ 0.1 %; a
+      fold leaves the cloth's own light (2–18 % measured on dark coats);
+    - that own light is at least half the subject's just outside the fade (below the foot, within 2
+      cells). A mix of the subject with the screen keeps α of it: a narrow gap blurred across its
+      whole width (14 px under 16–24 px of motion blur at 640 px wide) carries the subject's colour
+      and fades as a fold does, but keeps 0.2–0.4 of its light; folds 0.5–1.2 (texture, the key
+      light's shading; a few of the benchmark's dimmest keep 0.2–0.45 and stay in the plate, as before).
+
+    A fold's core and its fade out to the foot are dropped from the plate: the screen around fills it
+    in, and :func:`screen_lit_floor` credits the fold as a lit surface enclosed by the subject.
+    """
+    count, labels = cv2.connectedComponents(first.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return None
+    sizes = np.bincount(labels.ravel(), minlength=count)
+    largest = 1 + int(np.argmax(sizes[1:]))
+    candidates = [i for i in np.nonzero(sizes >= FOLD_MIN_CELLS)[0] if i not in (0, largest)]
+    if not candidates:
+        return None
+    open_screen = labels == largest
+    fill = _fill_push_pull(small, open_screen.astype(np.float32))
+    ratio = d_small / np.maximum(colour_difference(fill, screen, balance), 1e-4)
+    own_light = np.maximum(small - ratio[..., None] * fill, 0.0) @ LUMA_709
+    screen_light = ratio * (fill @ LUMA_709)
+    kernel = np.ones((3, 3), np.uint8)
+    near_open = cv2.dilate(open_screen.astype(np.uint8), kernel) > 0
+    box = np.ones((2 * FOLD_REACH + 1, 2 * FOLD_REACH + 1), np.uint8)
+    drop = np.zeros(first.shape, bool)
+    for i in candidates:
+        cells = labels == i
+        level = float(np.percentile(ratio[cells], 75))
+        if level >= FOLD_LEVEL_MAX or drop[cells].any():
+            continue
+        region = (cv2.dilate(cells.astype(np.uint8), box) > 0) & ~near_open
+        core = _joined(region & (ratio >= FOLD_CORE * level), cells)
+        fade = (region & (ratio >= FOLD_FOOT * level)).astype(np.uint8)
+        lit = core.astype(np.uint8)
+        for _ in range(FOLD_REACH):
+            lit = cv2.dilate(lit, kernel) & fade | lit
+        # Where the lit area ends (not at the frame's border), how far from the core.
+        outer = (lit > 0) & (cv2.erode(lit, kernel, borderType=cv2.BORDER_REPLICATE) == 0)
+        away = cv2.distanceTransform((~core).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
+        if float(np.median(away[outer])) < FOLD_FADE_CELLS:
+            continue
+        own = float(np.median(own_light[core]))
+        if own < FOLD_OWN_LIGHT * float(np.median(screen_light[core])):
+            continue
+        # The solid subject just outside the fade: a fold keeps its own light, a mix with the screen α of it.
+        around = (cv2.dilate(lit, np.ones((5, 5), np.uint8)) > 0) & (lit == 0) & (ratio < FOLD_FOOT * level)
+        if around.any() and own >= FOLD_KEPT * float(np.median(own_light[around])):
+            drop |= lit > 0
+    return drop if drop.any() else None
+
+
 def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
     """The frame area-averaged to about 160 px wide (1/2 at least), decoded to linear light.
 
@@ -266,6 +353,9 @@ def estimate_screen_plate(
     first = ((d_small > 0.35 * d_flat) & saturated).astype(np.float32)
     if first.mean() < 0.02:
         return flat.copy()
+    folds = _lit_folds(small, first, d_small, screen, balance)
+    if folds is not None:
+        first[folds] = 0.0
     # The screen as the tightening passes below see it (2 cells off the rest).
     trend = _screen_trend(small, cv2.erode(first, np.ones((5, 5), np.uint8)) > 0)
     plate = _fill_over_plane(small, first, trend)
