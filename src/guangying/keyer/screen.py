@@ -214,7 +214,7 @@ FOLD_CORE, FOLD_FOOT = 0.8, 0.2  # a patch's lit core and the foot of its fade, 
 FOLD_REACH = 6  # cells the fade is followed out from the core
 FOLD_FADE_CELLS = 2.5  # median distance (cells) from the core at which a fold's light reaches the foot
 FOLD_OWN_LIGHT = 0.01  # a fold's own light, screen light taken away, as a share of that screen light
-FOLD_KEPT = 0.5  # ... and as a share of the subject's own light around it
+FOLD_KEPT = 0.75  # ... and as a share of the subject's own light around it
 
 
 def _lit_folds(
@@ -233,17 +233,18 @@ def _lit_folds(
     - it fades: from its core (≥ 80 % of its level) the light falls to its foot (20 %) at a median
       distance of 2.5 cells or more (~1.5 % of the frame's width). Bounce falls off smoothly across
       cloth; through a gap between an arm and the body the screen ends at the silhouette within a
-      cell (0–1 cell measured; 1.4 under 16 px of motion blur at 640 px wide, 2.2 at 24 px, where the
-      next test tells it);
+      cell (0–1 cell measured; 1.4 under 16 px of motion blur at 640 px wide, 2.2 at 24 px);
     - it carries the subject's own light: C − ratio·fill, the colour with the screen light the key
       sees taken away, keeps at least 1 % of that screen light over the core (median). Screen seen
       through a gap, dimmed by a shadow or not, has the screen's chromaticity and leaves ≤ 0.1 %; a
       fold leaves the cloth's own light (2–18 % measured on dark coats);
-    - that own light is at least half the subject's just outside the fade (below the foot, within 2
-      cells). A mix of the subject with the screen keeps α of it: a narrow gap blurred across its
-      whole width (14 px under 16–24 px of motion blur at 640 px wide) carries the subject's colour
-      and fades as a fold does, but keeps 0.2–0.4 of its light; folds 0.5–1.2 (texture, the key
-      light's shading; a few of the benchmark's dimmest keep 0.2–0.45 and stay in the plate, as before).
+    - that own light is at least 75 % of the subject's just outside the fade (below the foot, within
+      2 cells). A mix of the subject with the screen keeps α of it, and a mix enters the first pass
+      only with 35 % of the screen's difference or more, so α ≤ ~0.65 there: a narrow gap blurred
+      across its whole width (14 px under 32 px of motion blur at 640 px wide) carries the subject's
+      colour and fades as a fold does, but keeps 0.53 of its light. Folds measured 0.87–1.06 on
+      generated coats; on the benchmark's renderer 0.2–1.2 (its key light shades them), and those
+      under 0.75 stay in the plate, as before.
 
     A fold's core and its fade out to the foot are dropped from the plate: the screen around fills it
     in, and :func:`screen_lit_floor` credits the fold as a lit surface enclosed by the subject.
