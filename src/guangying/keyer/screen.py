@@ -211,7 +211,7 @@ def _fill_over_plane(
 FOLD_MIN_CELLS = 12  # smaller patches (of ~160 × 90 cells) are left to the plate: hair gaps, specks
 FOLD_LEVEL_MAX = 0.85  # a patch this bright against the screen around is screen (a fold would key out anyway)
 FOLD_CORE, FOLD_FOOT = 0.8, 0.2  # a patch's lit core and the foot of its fade, as shares of its level
-FOLD_REACH = 6  # cells the fade is followed out from the core
+FOLD_REACH = 6  # cells around a patch where its fade is followed
 FOLD_FADE_CELLS = 2.5  # median distance (cells) from the core at which a fold's light reaches the foot
 FOLD_OWN_LIGHT = 0.01  # a fold's own light, screen light taken away, as a share of that screen light
 FOLD_KEPT = 0.75  # ... and as a share of the subject's own light around it
@@ -249,46 +249,49 @@ def _lit_folds(
     A fold's core and its fade out to the foot are dropped from the plate: the screen around fills it
     in, and :func:`screen_lit_floor` credits the fold as a lit surface enclosed by the subject.
     """
-    count, labels = cv2.connectedComponents(first.astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(first.astype(np.uint8), connectivity=8)
     if count <= 2:
         return None
-    sizes = np.bincount(labels.ravel(), minlength=count)
-    largest = 1 + int(np.argmax(sizes[1:]))
-    candidates = [i for i in np.nonzero(sizes >= FOLD_MIN_CELLS)[0] if i not in (0, largest)]
+    sizes = stats[:, cv2.CC_STAT_AREA].copy()
+    sizes[0] = 0
+    largest = int(np.argmax(sizes))
+    candidates = [i for i in np.nonzero(sizes >= FOLD_MIN_CELLS)[0] if i != largest]
     if not candidates:
         return None
     open_screen = labels == largest
     fill = _fill_push_pull(small, open_screen.astype(np.float32))
     ratio = d_small / np.maximum(colour_difference(fill, screen, balance), 1e-4)
-    own_light = np.maximum(small - ratio[..., None] * fill, 0.0) @ LUMA_709
-    screen_light = ratio * (fill @ LUMA_709)
     kernel = np.ones((3, 3), np.uint8)
     near_open = cv2.dilate(open_screen.astype(np.uint8), kernel) > 0
     box = np.ones((2 * FOLD_REACH + 1, 2 * FOLD_REACH + 1), np.uint8)
     drop = np.zeros(first.shape, bool)
+    h, w = first.shape
+    pad = FOLD_REACH + 3  # the window holds the patch, its fade and the subject around
     for i in candidates:
-        cells = labels == i
-        level = float(np.percentile(ratio[cells], 75))
-        if level >= FOLD_LEVEL_MAX or drop[cells].any():
+        x, y, bw, bh = stats[i, :4]
+        win = slice(max(y - pad, 0), min(y + bh + pad, h)), slice(max(x - pad, 0), min(x + bw + pad, w))
+        cells, r = labels[win] == i, ratio[win]
+        values = np.sort(r[cells])
+        level = float(values[(3 * values.size) // 4])
+        if level >= FOLD_LEVEL_MAX or drop[win][cells].any():
             continue
-        region = (cv2.dilate(cells.astype(np.uint8), box) > 0) & ~near_open
-        core = _joined(region & (ratio >= FOLD_CORE * level), cells)
-        fade = (region & (ratio >= FOLD_FOOT * level)).astype(np.uint8)
-        lit = core.astype(np.uint8)
-        for _ in range(FOLD_REACH):
-            lit = cv2.dilate(lit, kernel) & fade | lit
+        region = (cv2.dilate(cells.astype(np.uint8), box) > 0) & ~near_open[win]
+        core = _joined(region & (r >= FOLD_CORE * level), cells)
+        lit = _joined(region & (r >= FOLD_FOOT * level), core).astype(np.uint8)
         # Where the lit area ends (not at the frame's border), how far from the core.
         outer = (lit > 0) & (cv2.erode(lit, kernel, borderType=cv2.BORDER_REPLICATE) == 0)
         away = cv2.distanceTransform((~core).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
         if float(np.median(away[outer])) < FOLD_FADE_CELLS:
             continue
+        rgb, screen_rgb = small[win], fill[win]
+        own_light = np.maximum(rgb - r[..., None] * screen_rgb, 0.0) @ LUMA_709
         own = float(np.median(own_light[core]))
-        if own < FOLD_OWN_LIGHT * float(np.median(screen_light[core])):
+        if own < FOLD_OWN_LIGHT * float(np.median((r[..., None] * screen_rgb)[core] @ LUMA_709)):
             continue
         # The solid subject just outside the fade: a fold keeps its own light, a mix with the screen α of it.
-        around = (cv2.dilate(lit, np.ones((5, 5), np.uint8)) > 0) & (lit == 0) & (ratio < FOLD_FOOT * level)
+        around = (cv2.dilate(lit, np.ones((5, 5), np.uint8)) > 0) & (lit == 0) & (r < FOLD_FOOT * level)
         if around.any() and own >= FOLD_KEPT * float(np.median(own_light[around])):
-            drop |= lit > 0
+            drop[win] |= lit > 0
     return drop if drop.any() else None
 
 
