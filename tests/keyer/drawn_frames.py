@@ -9,11 +9,12 @@ from guangying.base.colour import linear_to_srgb
 H, W, SUPERSAMPLE = 360, 640, 4
 
 
-def drawn(draw) -> np.ndarray:  # noqa: ANN001
-    """Coverage (H, W) float32 0–1 of what ``draw(canvas)`` fills (255) on a 4× canvas."""
-    big = np.zeros((H * SUPERSAMPLE, W * SUPERSAMPLE), np.uint8)
+def drawn(draw, shape: tuple[int, int] = (H, W)) -> np.ndarray:  # noqa: ANN001
+    """Coverage ``shape`` (H, W) float32 0–1 of what ``draw(canvas)`` fills (255) on a 4× canvas."""
+    h, w = shape
+    big = np.zeros((h * SUPERSAMPLE, w * SUPERSAMPLE), np.uint8)
     draw(big)
-    return cv2.resize(big.astype(np.float32) / 255.0, (W, H), interpolation=cv2.INTER_AREA)
+    return cv2.resize(big.astype(np.float32) / 255.0, (w, h), interpolation=cv2.INTER_AREA)
 
 
 def camera(frame_linear: np.ndarray, rng: np.random.Generator, jpeg: bool = False) -> np.ndarray:
