@@ -131,3 +131,48 @@ def test_gaps_without_a_fold_stay_clear() -> None:
         inside = cv2.erode(gaps.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
         assert inside.sum() > 500
         assert _key(frame)[inside].mean() < 0.03, (motion_px, gap_light)
+
+
+def _shirt(seed: int, gap_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """(frame sRGB float32 (H, W, 3), the shirt's and head's α = 1 interior): a dark shirt whose fibres'
+    sheen scatters the screen's bounce about 26 % of its light (±40 % grain of ~1.5 px), its silhouette
+    lit to 55 % (fading inwards over ~6 px) and a broad fold lit 35 % more, ``gap_px`` inside the left
+    shoulder's rim."""
+    h, w = SHAPE
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    screen = (1.0 - 0.3 * ((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2))[..., None] * SCREEN
+    s = 4
+    canvas = np.zeros((h * s, w * s), np.uint8)
+    cx, top, half = w * rng.uniform(0.45, 0.55), h * rng.uniform(0.35, 0.4), w * 0.22
+    body = [(cx - half, top + 40), (cx - 0.75 * half, top), (cx + 0.75 * half, top), (cx + half, top + 40),
+            (cx + 1.05 * half, h + 2), (cx - 1.05 * half, h + 2)]  # fmt: skip
+    cv2.fillPoly(canvas, [(np.array(body) * s).astype(np.int32)], 255)
+    cv2.ellipse(canvas, (int(cx * s), int((top - 50) * s)), (40 * s, 52 * s), 0, 0, 360, 255, -1)
+    alpha = cv2.resize(canvas.astype(np.float32) / 255, (w, h), interpolation=cv2.INTER_AREA)
+    head = yy < top - 2
+    inside = cv2.distanceTransform((alpha > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
+    grain = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 1.5)
+    sheen = 0.26 * np.clip(1 + 0.4 * grain / grain.std(), 0.2, None)
+    fx, fy = cx - 0.88 * half + gap_px + 18, top + 76
+    fold = 0.35 * np.exp(-(((xx - fx) / 16) ** 2 + ((yy - fy) / 28) ** 2))
+    lit = np.maximum(sheen + fold, 0.55 * np.exp(-inside / 6.0)) * ~head
+    own = np.where(head[..., None], np.array([0.3, 0.18, 0.12], np.float32), np.float32(0.03))
+    a3 = alpha[..., None]
+    linear = cv2.GaussianBlur(a3 * (own + lit[..., None] * screen) + (1 - a3) * screen, (0, 0), 0.6)
+    srgb = linear_to_srgb(np.clip(linear, 0, 1)) + rng.normal(0, 0.006, linear.shape).astype(np.float32)
+    return (np.round(np.clip(srgb, 0, 1) * 255) / 255).astype(np.float32), alpha >= 1
+
+
+def test_a_lit_fold_joined_to_the_lit_rim_only_through_grain_stays_solid() -> None:
+    """Between the fold and the lit rim the shirt's light averages about the 0.3 line that marks a
+    solid surface, and its grain lifts single cells over it: chains of them join the fold to the rim
+    beside clear screen, the fold was no longer enclosed, no longer credited with its light, and
+    keyed as a hole (over 20 px in 11 of these 16 frames before the fix, up to 169 px). Joined only
+    through cells whose 5×5 neighbourhood averages under the line, it is enclosed. Where the average
+    itself joins them (this grain lifts it over the line in places: 3 of the 16) it still keys out."""
+    frames = (_shirt(seed, gap_px) for gap_px in (12, 20) for seed in range(8))
+    holes = [largest_hole_px(_key(frame), solid) for frame, solid in frames]
+    assert sum(hole > 20 for hole in holes) <= 3, holes
+    # The median frame: 48 px before.
+    assert sorted(holes)[len(holes) // 2] <= 10, holes

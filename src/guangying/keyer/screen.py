@@ -550,7 +550,9 @@ def screen_lit_floor(
     patterns separate it from real transparency without looking at colour:
 
     - *enclosed*: a patch of screen-like colour with no clear screen next to it, only subject — a
-      hole inside a solid subject (smoke, glass and hair fringes border clear screen);
+      hole inside a solid subject (smoke, glass and hair fringes border clear screen). A patch joined
+      to the cells beside clear screen only through cells whose 5×5 neighbourhood averages under 0.3
+      (texture's single cells just over the line on a solid surface) is enclosed too;
     - *behind a sharp edge*: a cell well below clear screen (ratio < 0.6) within two cells of clear
       screen: the subject's colour is reached in one step, as at a solid silhouette, whereas motion
       blur, smoke and hair fringes fade in over many cells. Its ratio spreads up to 3 cells;
@@ -638,6 +640,11 @@ def screen_lit_floor(
     # The cell next to clear screen mixes the two whatever the edge; the one behind it shows the subject.
     beside = cv2.dilate(clear.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     enclosed = between & ~_joined(between, beside)
+    # Texture scatters a lit surface's cells about the 0.3 line: a lit fold inside a textured shirt can
+    # be joined to the silhouette's lit rim only through single cells a little over it, whose 5×5
+    # neighbourhood is solid on average. Joined through such cells alone, it is still enclosed.
+    linked = between & (cv2.blur(ratio.astype(np.float32), (5, 5)) >= SPILL_FLOOR_MAX)
+    enclosed |= linked & ~_joined(linked, beside)
     behind = (cv2.dilate(clear.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~beside
     # ... and, behind it, falls at most 2/3 as fast per cell as it fell from the screen: motion blur,
     # smoke and fringes ramp evenly, screen light on a solid fades more slowly than the edge.
