@@ -962,9 +962,11 @@ def dark_fringe_floor(
     black clip lifted over its strands, :func:`black_clip_over_strands`) reaches as far as strands
     do, :data:`STRAND_REACH_CELLS` however large the frame: at 1280×720 the rendered benchmark's dark
     hair keyed 3 % closer with it (far strands read at 0.2–0.3 of their coverage with the 24-px
-    reach). The floor keeps to ``reach``: over a whole cell it lifts the key of every pixel, and on
-    the real plate (960 wide) a patch of hair strands (87 px) went up to 0.4 more opaque; filling
-    the plate and lifting the clip only let strands that are there show.
+    reach). The floor reaches past ``reach`` only onto cells that read as nearly clear screen (ratio
+    ≥ :data:`CLEAR_RATIO`: a few strands over it; 1 % closer still): over a whole cell it lifts the
+    key of every pixel, and on the real plate (960 wide) a denser patch of hair strands (87 px) went
+    up to 0.4 more opaque with it there. Filling the plate and lifting the clip only let strands that
+    are there show.
     """
     rim = (lit > 0) & (near_remainder < dark) & (ratio >= SPILL_FLOOR_MAX) & (ratio < STEP_RATIO)
     rim[0, :] = rim[-1, :] = rim[:, 0] = rim[:, -1] = False
@@ -974,12 +976,13 @@ def dark_fringe_floor(
     surface = _fill_push_pull(surface[..., None], rim.astype(np.float32))[..., 0]
     fringe = (lit <= 0) & (ratio > SPILL_FLOOR_MAX) & ~solid & (near_remainder < dark)
     near_rim = cv2.dilate(rim.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
-    veil = fringe
+    floored = veil = fringe & near_rim
     if strand_reach > reach:
-        veil = veil & (cv2.dilate(rim.astype(np.uint8), np.ones((strand_reach, strand_reach), np.uint8)) > 0)
-    else:
-        veil = veil & near_rim
-    return np.where(fringe & near_rim, surface, 0.0).astype(np.float32), veil
+        strands = cv2.dilate(rim.astype(np.uint8), np.ones((strand_reach, strand_reach), np.uint8)) > 0
+        further = fringe & strands & ~near_rim
+        veil = veil | further
+        floored = floored | (further & (ratio >= CLEAR_RATIO))
+    return np.where(floored, surface, 0.0).astype(np.float32), veil
 
 
 def dark_fringe_level(small_plate_linear: np.ndarray) -> float:
