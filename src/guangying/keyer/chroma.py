@@ -163,7 +163,8 @@ class ChromaKeyer:
             small, small_plate, self._screen, st.screen_balance, downscale, rgb
         )
         if st.clean_plate is None and st.auto_plate:
-            plate = small_plate = screen_behind_fringe(small_plate, fringe)
+            ratio = difference_ratio(small, small_plate, self._screen, st.screen_balance)
+            plate = small_plate = screen_behind_fringe(small_plate, fringe, ratio, downscale)
         if not st.spill_compensation:
             floor = np.zeros((1, 1), np.float32)
             subject[..., 7] = 0.0  # nor does the key unmix the surfaces it found lit
