@@ -137,12 +137,10 @@ def test_the_plate_behind_far_strands_keeps_the_screens_level():
         assert np.mean(levels) > bound, (stops, levels)
 
 
-def test_the_plate_behind_a_fringes_lit_rim_is_the_screen_around():
+def test_a_fringes_lit_mixes_beside_its_strands_count_as_strands():
     # Hair cells lit by the screen (credited a floor) beside the fringe's strands were left out of the
-    # fill behind the fringe: their plate stayed the dimmed fill from strand-dimmed cells beside them.
-    # Mean MAD ×1e3 over seeds 1–4: 9.571 at the base exposure and 7.043 at +0.7 EV without them in
-    # the veil, 9.457 and 6.956 with them (plate near the rim 0.959 → 0.961 and 0.971 → 0.975 of
-    # the drawn screen).
+    # veil, so the black clip stayed over them. Mean MAD ×1e3 over seeds 1–4: 9.571 at the base
+    # exposure and 7.043 at +0.7 EV without them in the veil, 9.457 and 6.956 with them.
     for stops, bound in ((0.0, 9.52), (0.7, 7.0)):
         errors = []
         for seed in (1, 2, 3, 4):

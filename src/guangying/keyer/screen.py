@@ -968,8 +968,9 @@ def dark_fringe_floor(
     key of every pixel, and on the real plate (960 wide) a denser patch of hair strands (87 px) went
     up to 0.4 more opaque with it there. Filling the plate and lifting the clip only let strands that
     are there show. The veil takes in the subject's credited cells (its lit rim's mixes) beside its
-    non-clear cells as well: hair in front of the screen, whose plate would else be the fill from the
-    strand-dimmed cells beside it (dark-hair MAD 0.4–1 % lower on the rendered variants).
+    non-clear cells as well: they are strands too, and past :data:`STRAND_AWAY_PX` the clip is lifted
+    over them (rendered dark hair: MAD 0.4–1 % lower; the plate, already filled beside the veil,
+    barely moves).
     """
     rim = (lit > 0) & (near_remainder < dark) & (ratio >= SPILL_FLOOR_MAX) & (ratio < STEP_RATIO)
     rim[0, :] = rim[-1, :] = rim[:, 0] = rim[:, -1] = False
@@ -985,9 +986,8 @@ def dark_fringe_floor(
         further = fringe & strands & ~near_rim
         veil = veil | further
         floored = floored | (further & (ratio >= CLEAR_RATIO))
-    # The dark subject's credited (lit) mixes beside the veil's strands are hair in front of the screen
-    # too: left out, their plate stayed the fill from strand-dimmed cells (rendered dark hair: 0.95 of
-    # the true screen behind strands 3-12 px from the solid hair, whose cells read 0.5-0.9 of it).
+    # The dark subject's credited (lit) mixes beside the veil's strands are strands too: left out of the
+    # veil, black_clip_over_strands kept the full clip over them and cut their thinner hairs.
     lit_mix = (lit > 0) & (near_remainder < dark) & (ratio > SPILL_FLOOR_MAX) & ~solid
     strands_in_veil = (veil & (ratio < CLEAR_RATIO)).astype(np.uint8)
     veil = veil | (lit_mix & (cv2.dilate(strands_in_veil, np.ones((3, 3), np.uint8)) > 0))
