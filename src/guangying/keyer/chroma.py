@@ -162,7 +162,7 @@ class ChromaKeyer:
         floor, subject, fringe = estimate_subject(
             small, small_plate, self._screen, st.screen_balance, downscale, rgb
         )
-        if st.clean_plate is None and st.auto_plate:
+        if st.clean_plate is None and st.auto_plate and fringe.any():  # most frames have no dark fringe
             ratio = difference_ratio(small, small_plate, self._screen, st.screen_balance)
             plate = small_plate = screen_behind_fringe(small_plate, fringe, ratio, downscale)
         if not st.spill_compensation:
