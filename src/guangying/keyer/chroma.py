@@ -30,9 +30,9 @@ from guangying.keyer.screen import (
     detect_screen,
     difference_ratio,
     estimate_screen_colour,
-    estimate_screen_plate,
     estimate_subject,
     screen_behind_fringe,
+    screen_plate_and_folds,
     small_linear,
 )
 from guangying.keyer.settings import KeyerSettings
@@ -139,6 +139,7 @@ class ChromaKeyer:
         st = self.settings
         assert self._screen is not None and self._screen_linear is not None
         small = small_linear(rgb)
+        folds = None  # screen-lit folds the auto plate found on the subject
         if st.clean_plate is not None:
             if self._clean_plate_linear is None:
                 # Softened (σ 1.5 px) so the plate's own grain does not print into the matte.
@@ -152,15 +153,14 @@ class ChromaKeyer:
             plate = self._clean_plate_linear
             small_plate = cv2.resize(plate, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
         elif st.auto_plate:
-            plate = small_plate = estimate_screen_plate(
-                small, self._screen_linear, self._screen, st.screen_balance
-            )
+            plate, folds = screen_plate_and_folds(small, self._screen_linear, self._screen, st.screen_balance)
+            small_plate = plate
         else:
             plate = self._screen_linear.reshape(1, 1, 3)
             small_plate = np.broadcast_to(plate, small.shape)
         downscale = rgb.shape[1] / small.shape[1]
         floor, subject, fringe = estimate_subject(
-            small, small_plate, self._screen, st.screen_balance, downscale, rgb
+            small, small_plate, self._screen, st.screen_balance, downscale, rgb, folds
         )
         if st.clean_plate is None and st.auto_plate and fringe.any():  # most frames have no dark fringe
             ratio = difference_ratio(small, small_plate, self._screen, st.screen_balance)

@@ -210,44 +210,55 @@ def _fill_over_plane(
 # seen through a gap in the subject.
 FOLD_MIN_CELLS = 12  # smaller patches (of ~160 × 90 cells) are left to the plate: hair gaps, specks
 FOLD_LEVEL_MAX = 0.85  # a patch this bright against the screen around is screen (a fold would key out anyway)
+FOLD_LIT_LEVEL_MAX = 0.97  # ... unless its own light is strong (FOLD_OWN_STRONG)
+FOLD_OWN_STRONG = 0.03  # own light, as a share of the screen light, that shows cloth without a fade
 FOLD_CORE, FOLD_FOOT = 0.8, 0.2  # a patch's lit core and the foot of its fade, as shares of its level
 FOLD_REACH = 6  # cells around a patch where its fade is followed
 FOLD_FADE_CELLS = 2.5  # median distance (cells) from the core at which a fold's light reaches the foot
 FOLD_OWN_LIGHT = 0.01  # a fold's own light, screen light taken away, as a share of that screen light
 FOLD_KEPT = 0.75  # ... and as a share of the subject's own light around it
+FOLD_KEPT_MARGIN = 0.2  # ... or this much over what a mix with the screen as bright keeps (brighter folds)
 
 
 def _lit_folds(
     small: np.ndarray, first: np.ndarray, d_small: np.ndarray, screen: str, balance: float
-) -> np.ndarray | None:
-    """bool (h, w): the cells of ``first`` ((h, w) 0/1, the plate's first pass) that are a screen-lit
-    fold on the subject, not screen; None where there is none (the common case: the plate is then
-    made as before, bit for bit). ``small`` (h, w, 3) linear, ``d_small`` its colour difference.
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(drop, lit), each bool (h, w): the cells of ``first`` ((h, w) 0/1, the plate's first pass)
+    that are a screen-lit fold on the subject, not screen, and those of them whose own light is
+    strong enough to credit the fold as solid whatever its screen light (:func:`fold_floor`); None
+    where there is none (the common case: the plate is then made as before, bit for bit). ``small``
+    (h, w, 3) linear, ``d_small`` its colour difference.
 
     Candidates are the 8-connected patches of ``first`` of 12 cells or more apart from the largest
     (the screen seen around the subject), those on the frame's border included: a coat cut by the
     frame's bottom has its folds cut with it. Measured against the fill of the largest patch alone
-    (d(C)/d(fill), ``level`` the 75th percentile of it over the patch), a patch is a fold where it is
-    dimmer than 0.85 and
+    (d(C)/d(fill), ``level`` the 75th percentile of it over the patch), a patch is a fold where
 
-    - it fades: from its core (≥ 80 % of its level) the light falls to its foot (20 %) at a median
-      distance of 2.5 cells or more (~1.5 % of the frame's width). Bounce falls off smoothly across
-      cloth; through a gap between an arm and the body the screen ends at the silhouette within a
-      cell (0–1 cell measured; 1.4 under 16 px of motion blur at 640 px wide, 2.2 at 24 px);
     - it carries the subject's own light: C − ratio·fill, the colour with the screen light the key
-      sees taken away, keeps at least 1 % of that screen light over the core (median). Screen seen
-      through a gap, dimmed by a shadow or not, has the screen's chromaticity and leaves ≤ 0.1 %; a
-      fold leaves the cloth's own light (2–18 % measured on dark coats);
+      sees taken away, keeps at least 1 % of that screen light over the core (≥ 80 % of its level;
+      median). Screen seen through a gap, dimmed by a shadow or not, has the screen's chromaticity
+      and leaves ≤ 0.1 % (≤ 0.6 % through a mosaic camera, JPEG and motion blur); a fold leaves the
+      cloth's own light (2–18 % measured on dark coats);
+    - and either it keeps 3 % or more (strong: folds measured 4–16 %) and is dimmer than 0.97, or it
+      is dimmer than 0.85 and fades: from its core the light falls to its foot (20 % of its level)
+      at a median distance of 2.5 cells or more (~1.5 % of the frame's width). Bounce falls off
+      smoothly across broad cloth; through a gap between an arm and the body the screen ends at the
+      silhouette within a cell (0–1 cell measured; 1.4 under 16 px of motion blur at 640 px wide,
+      2.2 at 24 px). A narrow fold or a panel turned to the screen fades within 1–2 cells too, so
+      that test alone keyed them out;
     - that own light is at least 75 % of the subject's just outside the fade (below the foot, within
-      2 cells). A mix of the subject with the screen keeps α of it, and a mix enters the first pass
+      2 cells), or, for a fold brighter than 0.56, 0.2 more than a mix as bright could keep. A mix
+      of the subject with the screen keeps α of it, α ≤ 1 − ratio, and a mix enters the first pass
       only with 35 % of the screen's difference or more, so α ≤ ~0.65 there: a narrow gap blurred
       across its whole width (14 px under 32 px of motion blur at 640 px wide) carries the subject's
-      colour and fades as a fold does, but keeps 0.53 of its light. Folds measured 0.87–1.06 on
-      generated coats; on the benchmark's renderer 0.2–1.2 (its key light shades them), and those
-      under 0.75 stay in the plate, as before.
+      colour and fades as a fold does, but keeps 0.53 of its light (0.19–0.28 for 16–22 px gaps).
+      Folds measured 0.87–1.06 on generated coats lit from the camera's side; those whose facets
+      turn away from the key light as they turn to the screen 0.55–0.75 (the benchmark's renderer:
+      0.2–1.2; those under the limit stay in the plate, as before).
 
     A fold's core and its fade out to the foot are dropped from the plate: the screen around fills it
-    in, and :func:`screen_lit_floor` credits the fold as a lit surface enclosed by the subject.
+    in, and :func:`screen_lit_floor` credits the fold as a lit surface enclosed by the subject; a
+    strong one is marked in ``lit`` as well.
     """
     # (Without the stats: connectedComponentsWithStats costs 7× as much on this grid.)
     count, labels = cv2.connectedComponents(first.astype(np.uint8), connectivity=8)
@@ -266,6 +277,7 @@ def _lit_folds(
     near_open = cv2.dilate(open_screen.astype(np.uint8), kernel) > 0
     box = np.ones((2 * FOLD_REACH + 1, 2 * FOLD_REACH + 1), np.uint8)
     drop = np.zeros(first.shape, bool)
+    credit = np.zeros(first.shape, bool)
     h, w = first.shape
     pad = FOLD_REACH + 3  # the window holds the patch, its fade and the subject around
     for i in candidates:
@@ -274,7 +286,7 @@ def _lit_folds(
         cells, r = labels[win] == i, ratio[win]
         values = np.sort(r[cells])
         level = float(values[(3 * values.size) // 4])
-        if level >= FOLD_LEVEL_MAX or drop[win][cells].any():
+        if level >= FOLD_LIT_LEVEL_MAX or drop[win][cells].any():
             continue
         region = (cv2.dilate(cells.astype(np.uint8), box) > 0) & ~near_open[win]
         core = _joined(region & (r >= FOLD_CORE * level), cells)
@@ -282,18 +294,25 @@ def _lit_folds(
         # Where the lit area ends (not at the frame's border), how far from the core.
         outer = (lit > 0) & (cv2.erode(lit, kernel, borderType=cv2.BORDER_REPLICATE) == 0)
         away = cv2.distanceTransform((~core).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
-        if float(np.median(away[outer])) < FOLD_FADE_CELLS:
-            continue
+        fades = float(np.median(away[outer])) >= FOLD_FADE_CELLS
         rgb, screen_rgb = small[win], fill[win]
         own_light = np.maximum(rgb - r[..., None] * screen_rgb, 0.0) @ LUMA_709
         own = float(np.median(own_light[core]))
-        if own < FOLD_OWN_LIGHT * float(np.median((r[..., None] * screen_rgb)[core] @ LUMA_709)):
+        screen_light = float(np.median((r[..., None] * screen_rgb)[core] @ LUMA_709))
+        strong = own >= FOLD_OWN_STRONG * screen_light
+        if not strong and (not fades or level >= FOLD_LEVEL_MAX or own < FOLD_OWN_LIGHT * screen_light):
             continue
         # The solid subject just outside the fade: a fold keeps its own light, a mix with the screen α of it.
         around = (cv2.dilate(lit, np.ones((5, 5), np.uint8)) > 0) & (lit == 0) & (r < FOLD_FOOT * level)
-        if around.any() and own >= FOLD_KEPT * float(np.median(own_light[around])):
+        # A mix keeps α ≤ 1 − ratio of its light, and its core's ratio is ≥ 0.8 of the level: a bright
+        # fold shaded by the key light (turned to the screen, it faces away from the camera) keeps under
+        # 0.75, still well over what a mix as bright could.
+        kept = min(FOLD_KEPT, 1.0 - FOLD_CORE * level + FOLD_KEPT_MARGIN)
+        if around.any() and own >= kept * float(np.median(own_light[around])):
             drop[win] |= lit > 0
-    return drop if drop.any() else None
+            if strong:
+                credit[win] |= lit > 0
+    return (drop, credit) if drop.any() else None
 
 
 def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
@@ -345,6 +364,15 @@ def estimate_screen_plate(
     and fills the subject in from around it; later passes keep only pixels close to the plate so far.
     Falls back to the flat colour when under 2% of the frame is screen.
     """
+    return screen_plate_and_folds(small_rgb_linear, screen_rgb_linear, screen, balance)[0]
+
+
+def screen_plate_and_folds(
+    small_rgb_linear: np.ndarray, screen_rgb_linear: np.ndarray, screen: str, balance: float
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(plate, folds): :func:`estimate_screen_plate`'s plate, and the cells (bool (h, w)) of the
+    screen-lit folds :func:`_lit_folds` kept out of it and found solid by their own light, for
+    :func:`estimate_subject`; None where there are none (the common case)."""
     small = small_rgb_linear
     flat = np.broadcast_to(np.asarray(screen_rgb_linear, np.float32), small.shape)
     d_small = colour_difference(small, screen, balance)
@@ -357,10 +385,12 @@ def estimate_screen_plate(
     saturated = d_small >= 0.8 * (d_flat / flat_sum) * total
     first = ((d_small > 0.35 * d_flat) & saturated).astype(np.float32)
     if first.mean() < 0.02:
-        return flat.copy()
-    folds = _lit_folds(small, first, d_small, screen, balance)
-    if folds is not None:
-        first[folds] = 0.0
+        return flat.copy(), None
+    found = _lit_folds(small, first, d_small, screen, balance)
+    folds = None
+    if found is not None:
+        first[found[0]] = 0.0
+        folds = found[1] if found[1].any() else None
     # The screen as the tightening passes below see it (2 cells off the rest).
     trend = _screen_trend(small, cv2.erode(first, np.ones((5, 5), np.uint8)) > 0)
     plate = _fill_over_plane(small, first, trend)
@@ -376,7 +406,7 @@ def estimate_screen_plate(
         if step == 2:
             lifted = plate + _near_subject(ratio)[..., None] * (lifted - plate)
         plate = lifted
-    return cv2.GaussianBlur(plate, (0, 0), 1.0)
+    return cv2.GaussianBlur(plate, (0, 0), 1.0), folds
 
 
 SPILL_FLOOR_MAX = 0.3
@@ -1062,6 +1092,25 @@ def difference_ratio(
     )
 
 
+FOLD_FLOOR_MAX = 0.95  # most screen light credited on a fold :func:`_lit_folds` found
+
+
+def fold_floor(ratio: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """The spill floor (h, w) float32 over the cells of screen-lit folds (``folds``, bool (h, w), from
+    :func:`_lit_folds`), 0 elsewhere: the highest ``ratio`` of the 3×3 cells around with the texture
+    margin, up to 0.95.
+
+    :func:`screen_lit_floor` credits screen light on a solid subject from its shape alone, and so
+    holds back: at most 0.8, and no cell whose pixels show the screen (over 15 % as screen-like as
+    clear screen: a fringe's gaps). On cloth the bounce is carried by the fibres and the weave
+    modulates it (±20–25 % from thread to thread), so a fold lit to 0.7 of the screen has such pixels
+    throughout, and one lit past 0.8 has cells past the cap. A fold found by its own light needs
+    neither guard: it is the subject's cloth, whatever the screen light on it.
+    """
+    envelope = cv2.dilate(np.where(folds, ratio, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
+    return np.where(folds, np.minimum(TEXTURE_MARGIN * envelope, FOLD_FLOOR_MAX), 0.0).astype(np.float32)
+
+
 def estimate_subject(
     small_rgb_linear: np.ndarray,
     small_plate_linear: np.ndarray,
@@ -1069,6 +1118,7 @@ def estimate_subject(
     balance: float,
     downscale: float = 1.0,
     rgb_srgb: np.ndarray | None = None,
+    folds: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Two smooth fields of the solid subject at the small scale and where a dark subject's fringe
     lies: (spill floor, subject colour, fringe).
@@ -1093,7 +1143,8 @@ def estimate_subject(
       and :func:`black_clip_over_strands`.
 
     ``rgb_srgb``, the frame itself, lets :func:`screen_lit_floor` look for gaps in the cells it
-    would credit.
+    would credit. ``folds`` (bool (h, w), optional): screen-lit folds found by the plate
+    (:func:`screen_plate_and_folds`), credited by :func:`fold_floor`.
     """
     ratio = difference_ratio(small_rgb_linear, small_plate_linear, screen, balance)
     solid = cv2.erode((ratio < SPILL_FLOOR_MAX).astype(np.uint8), np.ones((3, 3), np.uint8))
@@ -1132,6 +1183,8 @@ def estimate_subject(
         (small_rgb_linear, small_plate_linear),
     )  # fmt: skip
     lit = np.maximum(screen_lit, subject_light_floor(ratio, coverage, measured))
+    if folds is not None:
+        lit = np.maximum(lit, fold_floor(ratio, folds))
     fringe_floor, fringe = dark_fringe_floor(
         ratio, lit, near_remainder, solid > 0, reach, dark_fringe_level(small_plate_linear),
         2 * STRAND_REACH_CELLS + 1,
