@@ -217,17 +217,19 @@ FOLD_REACH = 6  # cells around a patch where its fade is followed
 FOLD_FADE_CELLS = 2.5  # median distance (cells) from the core at which a fold's light reaches the foot
 FOLD_OWN_LIGHT = 0.01  # a fold's own light, screen light taken away, as a share of that screen light
 FOLD_KEPT = 0.75  # ... and as a share of the subject's own light around it
+GAP_RING_SOLID = 0.7  # a screen patch is a gap where this share of the cells 2 around it is solid subject
 FOLD_KEPT_MARGIN = 0.2  # ... or this much over what a mix with the screen as bright keeps (brighter folds)
 
 
 def _lit_folds(
     small: np.ndarray, first: np.ndarray, d_small: np.ndarray, screen: str, balance: float
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """(drop, lit), each bool (h, w): the cells of ``first`` ((h, w) 0/1, the plate's first pass)
-    that are a screen-lit fold on the subject, not screen, and those of them whose own light is
-    strong enough to credit the fold as solid whatever its screen light (:func:`fold_floor`); None
-    where there is none (the common case: the plate is then made as before, bit for bit). ``small``
-    (h, w, 3) linear, ``d_small`` its colour difference.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(drop, lit, gaps), each bool (h, w): the cells of ``first`` ((h, w) 0/1, the plate's first
+    pass) that are a screen-lit fold on the subject, not screen; those of them whose own light is
+    strong enough to credit the fold as solid whatever its screen light (:func:`fold_floor`); and the
+    patches that are screen seen through a gap in the subject. None where there is none of either
+    (the common case: the plate is then made as before, bit for bit). ``small`` (h, w, 3) linear,
+    ``d_small`` its colour difference.
 
     Candidates are the 8-connected patches of ``first`` of 12 cells or more apart from the largest
     (the screen seen around the subject), those on the frame's border included: a coat cut by the
@@ -259,6 +261,12 @@ def _lit_folds(
     A fold's core and its fade out to the foot are dropped from the plate: the screen around fills it
     in, and :func:`screen_lit_floor` credits the fold as a lit surface enclosed by the subject; a
     strong one is marked in ``lit`` as well.
+
+    A patch keeping under 1 % is screen; where 70 % of the cells two around it are solid subject
+    (ratio < 0.3: the arm and the body around a gap with sharp edges, not a hair's veil of strands)
+    it is marked in ``gaps``: in the body's shadow it is dimmer than the screen around, the plate's
+    tightening passes lose it, and :func:`screen_lit_floor` then credited it as screen light on an
+    enclosed lit surface (a gap at 75 % keyed solid).
     """
     # (Without the stats: connectedComponentsWithStats costs 7× as much on this grid.)
     count, labels = cv2.connectedComponents(first.astype(np.uint8), connectivity=8)
@@ -278,6 +286,7 @@ def _lit_folds(
     box = np.ones((2 * FOLD_REACH + 1, 2 * FOLD_REACH + 1), np.uint8)
     drop = np.zeros(first.shape, bool)
     credit = np.zeros(first.shape, bool)
+    gaps = np.zeros(first.shape, bool)
     h, w = first.shape
     pad = FOLD_REACH + 3  # the window holds the patch, its fade and the subject around
     for i in candidates:
@@ -300,6 +309,11 @@ def _lit_folds(
         own = float(np.median(own_light[core]))
         screen_light = float(np.median((r[..., None] * screen_rgb)[core] @ LUMA_709))
         strong = own >= FOLD_OWN_STRONG * screen_light
+        if own < FOLD_OWN_LIGHT * screen_light:  # screen: seen through a gap where solid subject surrounds it
+            ring = (cv2.dilate(cells.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~cells
+            if float(np.mean(r[ring] < SPILL_FLOOR_MAX)) >= GAP_RING_SOLID:
+                gaps[win] |= cells
+            continue
         if not strong and (not fades or level >= FOLD_LEVEL_MAX or own < FOLD_OWN_LIGHT * screen_light):
             continue
         # The solid subject just outside the fade: a fold keeps its own light, a mix with the screen α of it.
@@ -312,7 +326,7 @@ def _lit_folds(
             drop[win] |= lit > 0
             if strong:
                 credit[win] |= lit > 0
-    return (drop, credit) if drop.any() else None
+    return (drop, credit, gaps) if drop.any() or gaps.any() else None
 
 
 def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
@@ -387,10 +401,12 @@ def screen_plate_and_folds(
     if first.mean() < 0.02:
         return flat.copy(), None
     found = _lit_folds(small, first, d_small, screen, balance)
-    folds = None
+    folds = gaps = None
     if found is not None:
         first[found[0]] = 0.0
         folds = found[1] if found[1].any() else None
+        if found[2].any():  # (not the cells beside the subject: mixes)
+            gaps = (found[2] & (cv2.erode(first, np.ones((3, 3), np.uint8)) > 0)).astype(np.float32)
     # The screen as the tightening passes below see it (2 cells off the rest).
     trend = _screen_trend(small, cv2.erode(first, np.ones((5, 5), np.uint8)) > 0)
     plate = _fill_over_plane(small, first, trend)
@@ -406,6 +422,13 @@ def screen_plate_and_folds(
         if step == 2:
             lifted = plate + _near_subject(ratio)[..., None] * (lifted - plate)
         plate = lifted
+    if gaps is not None:
+        # Screen seen through a gap in the subject, shadowed by it: the plate follows it there (and
+        # only there: its shadow would spread under the subject around with the fill).
+        ratio = d_small / np.maximum(colour_difference(plate, screen, balance), 1e-4)
+        screen_only = cv2.erode(((ratio > 0.93) & saturated).astype(np.uint8), np.ones((5, 5), np.uint8))
+        through = _fill_over_plane(small, np.maximum(screen_only.astype(np.float32), gaps), trend)
+        plate = np.where(cv2.dilate(gaps, np.ones((3, 3), np.uint8))[..., None] > 0, through, plate)
     return cv2.GaussianBlur(plate, (0, 0), 1.0), folds
 
 
