@@ -1149,11 +1149,12 @@ def estimate_subject(
     Solid subject pixels are those under 30% of the plate's colour difference, one pixel in from
     their edge; both fields are their values, filled in smoothly everywhere else.
 
-    - spill floor (h, w), 0–0.8: the difference ratio d(C)/d(S) the solid subject itself shows
+    - spill floor (h, w), 0–0.95: the difference ratio d(C)/d(S) the solid subject itself shows
       because of spill. The key counts that ratio, not 0, as opaque, so a spilled subject stays solid
       and its edges keep their proportion. Only spill (a positive ratio) is compensated; above 0.3
-      only where :func:`screen_lit_floor` finds screen light on a solid subject or
-      :func:`subject_light_floor` measures it by the subject's own light.
+      only where :func:`screen_lit_floor` finds screen light on a solid subject,
+      :func:`subject_light_floor` measures it by the subject's own light, or :func:`fold_floor`
+      credits a screen-lit fold the plate found (``folds``).
     - subject colour (h, w, 8): the nearest solid colour (linear RGB) for
       :func:`maths.project_alpha`, and a 0/1 channel marking where the screen is within 24 px of
       the frame (``downscale`` = frame pixels per cell), the only place soft edges can be: deep inside
