@@ -451,6 +451,9 @@ DARK_SUBJECT = 0.05  # linear luminance under which a subject is too dark to tel
 # A dark fringe's subject is dark next to the light it mirrors: under DARK_SUBJECT or under this share of
 # the screen's level (its strongest channel, linear), whichever is more: 0.05 at a screen exposed to 0.4.
 DARK_FRINGE_SHARE = 0.125
+# Once a dark subject's lit rim is found, its rim and fringe take in the cells joined to it whose nearest
+# solid is under this multiple of that level: one hair's brightness straddles a hard level (texture, key light).
+DARK_FRINGE_JOIN = 2.0
 
 
 NEAR_SCREEN_PX = 24  # soft edges (motion blur, hair) reach at most this far from clear screen
@@ -1025,13 +1028,17 @@ def dark_fringe_floor(
     over them (rendered dark hair: MAD 0.4–1 % lower; the plate, already filled beside the veil,
     barely moves).
     """
-    rim = (lit > 0) & (near_remainder < dark) & (ratio >= SPILL_FLOOR_MAX) & (ratio < STEP_RATIO)
+    rim = (lit > 0) & (ratio >= SPILL_FLOOR_MAX) & (ratio < STEP_RATIO)
     rim[0, :] = rim[-1, :] = rim[:, 0] = rim[:, -1] = False
-    if not rim.any():
+    seeds = rim & (near_remainder < dark)
+    if not seeds.any():
         return np.zeros(ratio.shape, np.float32), np.zeros(ratio.shape, bool)
+    # Hysteresis: the rim is the seeds' 8-connected run of lit mixes beside a solid under the wider level.
+    joined_dark = near_remainder < DARK_FRINGE_JOIN * dark
+    rim = _joined(rim & joined_dark, seeds)
     surface = np.where(rim, np.minimum(ratio, SCREEN_LIGHT_MAX), 0.0).astype(np.float32)
     surface = _fill_push_pull(surface[..., None], rim.astype(np.float32))[..., 0]
-    fringe = (lit <= 0) & (ratio > SPILL_FLOOR_MAX) & ~solid & (near_remainder < dark)
+    fringe = (lit <= 0) & (ratio > SPILL_FLOOR_MAX) & ~solid & joined_dark
     near_rim = cv2.dilate(rim.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
     floored = veil = fringe & near_rim
     if strand_reach > reach:
