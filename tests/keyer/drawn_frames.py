@@ -5,6 +5,8 @@ import cv2
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb
+from guangying.keyer import ChromaKeyer, KeyerSettings
+from guangying.keyer.reference import floor_at_full_size, key_reference
 
 H, W, SUPERSAMPLE = 360, 640, 4
 
@@ -25,3 +27,25 @@ def camera(frame_linear: np.ndarray, rng: np.random.Generator, jpeg: bool = Fals
         _, encoded = cv2.imencode(".jpg", srgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
         srgb = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
     return srgb.astype(np.float32) / 255.0
+
+
+def lit_unmixing_matches_reference(rgb: np.ndarray) -> None:
+    """Assert that the keyer's kernel keys ``rgb`` (sRGB (H, W, 3)) as the numpy reference does, with a
+    lit surface found (the key's unmixing runs). The kernel decodes sRGB through a 4096-entry table
+    (error ≤ 3e-4 in linear light)."""
+    keyer = ChromaKeyer(KeyerSettings())
+    result = keyer.process(rgb)
+    plate, floor, subject, black = keyer.screen_model(rgb)
+    assert (subject[..., 7] > 0).any()  # the rim is found lit: the unmixing runs
+    h, w = rgb.shape[:2]
+
+    def full(x: np.ndarray) -> np.ndarray:
+        return cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    settings = KeyerSettings(luma_refine="on" if keyer.luma_refine_active else "off")
+    alpha_ref, _ = key_reference(
+        rgb, full(plate), keyer.screen, settings, None, floor_at_full_size(floor, (h, w)), full(subject),
+        full(black),
+    )  # fmt: skip
+    alpha_diff = np.abs(result.alpha - alpha_ref)
+    assert alpha_diff.mean() < 3e-4 and (alpha_diff > 1e-2).mean() < 3e-3

@@ -14,12 +14,11 @@ horizontal motion blur over 6–24 px, a real soft edge that must stay soft.
 import cv2
 import numpy as np
 import pytest
-from drawn_frames import SUPERSAMPLE, H, W, camera, drawn
+from drawn_frames import SUPERSAMPLE, H, W, camera, drawn, lit_unmixing_matches_reference
 
 from guangying.evaluation.metrics import largest_hole_px
 from guangying.keyer import ChromaKeyer, KeyerSettings
 from guangying.keyer.maths import lit_surface_alpha
-from guangying.keyer.reference import floor_at_full_size, key_reference
 
 TEAL = np.array([0.03, 0.33, 0.20], np.float32)
 LIME = np.array([0.44, 0.48, 0.05], np.float32)  # a colour-difference key reads it as α ≈ 0.45
@@ -97,23 +96,7 @@ def test_a_motion_blurred_board_stays_soft(motion_px, jpeg, rim):
 
 @pytest.mark.parametrize("jpeg", [False, True])
 def test_the_kernel_unmixes_the_lit_rim_as_the_numpy_reference_does(jpeg):
-    rgb, _, _ = _board_with_rim(0.25, jpeg=jpeg)
-    keyer = ChromaKeyer(KeyerSettings())
-    result = keyer.process(rgb)
-    plate, floor, subject, black = keyer.screen_model(rgb)
-    assert (subject[..., 7] > 0).any()  # the rim is found lit: the unmixing runs
-
-    def full(x: np.ndarray) -> np.ndarray:
-        return cv2.resize(x, (W, H), interpolation=cv2.INTER_LINEAR)
-
-    settings = KeyerSettings(luma_refine="on" if keyer.luma_refine_active else "off")
-    alpha_ref, _ = key_reference(
-        rgb, full(plate), keyer.screen, settings, None, floor_at_full_size(floor, (H, W)), full(subject),
-        full(black),
-    )  # fmt: skip
-    # The kernel decodes sRGB through a 4096-entry table (error ≤ 3e-4 in linear light).
-    alpha_diff = np.abs(result.alpha - alpha_ref)
-    assert alpha_diff.mean() < 3e-4 and (alpha_diff > 1e-2).mean() < 3e-3
+    lit_unmixing_matches_reference(_board_with_rim(0.25, jpeg=jpeg)[0])
 
 
 def test_unmixing_gives_a_lit_surface_s_coverage_and_leaves_other_colours_to_the_key():

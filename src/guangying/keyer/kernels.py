@@ -81,7 +81,9 @@ def _bilerp_chw(img, ch, r0, r1, wy, c0, c1, wx):
 @numba.njit(inline="always")
 def unmixed_coverage(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2):
     """a of C = a·F + b·S by least squares (a surface F with screen light S) where that plane explains
-    C to within the tolerance (squared, over |F|²), else NOT_LIT (maths.lit_surface_alpha)."""
+    C to within the tolerance (squared, over |F|²), or a of C = S + a·(F − S) + c·F⊙S, c ≥ 0 (the
+    screen's light reflected by the surface's own colour, mixed with the screen) where that explains C
+    better and within it; else NOT_LIT (maths.lit_surface_alpha)."""
     ff = fs * fs + fa * fa + fc * fc
     fx = fs * ss + fa * sa + fc * sc
     xx = ss * ss + sa * sa + sc * sc
@@ -93,7 +95,25 @@ def unmixed_coverage(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2):
     a = (fy * xx - xy * fx) / det
     b = (xy * ff - fy * fx) / det
     rs, ra, rc = cs - a * fs - b * ss, ca - a * fa - b * sa, cb - a * fc - b * sc
-    if rs * rs + ra * ra + rc * rc > tolerance2 * ff:
+    residual2 = rs * rs + ra * ra + rc * rc
+    # The screen light a coloured surface reflects is S filtered by its colour (F⊙S), not S: a lime lit
+    # by a teal screen turns greener, off the plane of F and S. The model that explains C better holds.
+    ds, da, dc = fs - ss, fa - sa, fc - sc
+    gs, ga, gc = fs * ss, fa * sa, fc * sc
+    dd = ds * ds + da * da + dc * dc
+    dg = ds * gs + da * ga + dc * gc
+    gg = gs * gs + ga * ga + gc * gc
+    det = dd * gg - dg * dg
+    if det > np.float32(1e-6) * dd * gg:
+        ys, ya, yc = cs - ss, ca - sa, cb - sc
+        dy = ds * ys + da * ya + dc * yc
+        gy = gs * ys + ga * ya + gc * yc
+        a2 = (dy * gg - gy * dg) / det
+        c = (gy * dd - dy * dg) / det
+        rs, ra, rc = ys - a2 * ds - c * gs, ya - a2 * da - c * ga, yc - a2 * dc - c * gc
+        if c >= _ZERO and rs * rs + ra * ra + rc * rc < residual2:
+            a, residual2 = a2, rs * rs + ra * ra + rc * rc
+    if residual2 > tolerance2 * ff:
         return NOT_LIT
     return a
 

@@ -131,6 +131,10 @@ def lit_surface_alpha(
     model found such a surface, see :func:`guangying.keyer.screen.screen_lit_floor`) come from the
     screen model. α becomes a where ``lit`` > 0.5, a is higher and the plane of F and S explains C
     to within 5% of |F| (another colour — a strand of hair, smoke — is left to the key).
+
+    The screen light a coloured surface reflects is the screen's filtered by the surface's colour
+    (≈ F⊙S), not S: C = α·(F + k·F⊙S) + (1 − α)·S = S + α·(F − S) + α·k·F⊙S. Where that model
+    (c = α·k ≥ 0) explains C better than the plane of F and S, its a is taken, under the same 5%.
     """
     c = np.asarray(rgb_linear, np.float32)
     out = np.broadcast_to(np.asarray(raw_alpha, np.float32), c.shape[:-1]).copy()
@@ -148,7 +152,23 @@ def lit_surface_alpha(
     a = (fc * ss - sc * fs) / safe
     b = (sc * ff - fc * fs) / safe
     residual = c - a[..., None] * f - b[..., None] * s
-    use = valid & ((residual * residual).sum(-1) <= np.float32(LIT_RESIDUAL * LIT_RESIDUAL) * ff)
+    residual2 = (residual * residual).sum(-1)
+    # The screen light a coloured surface reflects, S filtered by its colour: C = S + a·(F − S) + c·F⊙S.
+    # Where it explains the pixel better (and c ≥ 0), its a holds.
+    d, g, y = f - s, f * s, c - s
+    dd, dg, gg = (d * d).sum(-1), (d * g).sum(-1), (g * g).sum(-1)
+    dy, gy = (d * y).sum(-1), (g * y).sum(-1)
+    det = dd * gg - dg * dg
+    valid_reflected = det > np.float32(1e-6) * dd * gg
+    safe = np.where(valid_reflected, det, np.float32(1.0))
+    a_reflected = (dy * gg - gy * dg) / safe
+    c_reflected = (gy * dd - dy * dg) / safe
+    residual = y - a_reflected[..., None] * d - c_reflected[..., None] * g
+    reflected2 = (residual * residual).sum(-1)
+    better = valid_reflected & (c_reflected >= 0) & (reflected2 < residual2)
+    a = np.where(better, a_reflected, a)
+    residual2 = np.where(better, reflected2, residual2)
+    use = valid & (residual2 <= np.float32(LIT_RESIDUAL * LIT_RESIDUAL) * ff)
     out[where] = np.where(use & (a > raw), a, raw)
     return out
 

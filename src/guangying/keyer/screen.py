@@ -679,11 +679,18 @@ def screen_lit_floor(
     test free of the max(): a cell's colour unmixed into the seeds' colour F and the screen's,
     C = a·F + b·S by least squares, has a = its coverage of that surface whatever screen light it
     carries (a mix with the screen gives a = α). A cell with a within 85%–1/0.85 whose colour
-    that plane explains to within 3% of |F| keeps the seeds' own light too.
+    that plane explains to within 3% of |F| keeps the seeds' own light too. The screen light a
+    coloured surface reflects is the screen's filtered by the surface's own colour (its reflectance
+    times the screen's light, ≈ F⊙S), not S: a lime under a teal screen's bounce turns greener,
+    off that plane. So the unmixing also fits C = S + a·(F − S) + c·F⊙S (c ≥ 0; a mix of that lit
+    surface with the screen again gives a = α) and takes it where it explains C better. Such a rim
+    reads past clear screen's ratio: clear cells within 2 cells of the subject are tested as well,
+    and those that keep the seeds' light, joined to the credited surface, are unmixed in the key
+    (below) without a floor of their own.
 
     ``surface`` (with ``colour_plate``): the seeds' colour F (linear RGB) and a 0/1 channel marking
-    the cells whose own light is credited with a ratio of at least 0.7 (F not dark), and the ring
-    around them, which holds their silhouette. There the key takes the coverage a of each pixel
+    the cells whose own light is credited with a ratio of at least 0.7 (F not dark), those lit past
+    clear screen's ratio above, and the ring around them, which holds their silhouette. There the key takes the coverage a of each pixel
     (:func:`guangying.keyer.maths.lit_surface_alpha`): a cell's credit cannot follow a rim's light
     rising within it, nor 4:2:0's smear of the screen's chroma into it, and a rim lit past clear
     screen's ratio no floor below 1 keys solid. Less lit cells are left to the floor: the unmixing
@@ -773,10 +780,16 @@ def screen_lit_floor(
     # Screen light added to a surface leaves its own light (C − ratio·S) as it is; a mix with the
     # screen keeps α of it. Cells keeping the seeds' own light are that surface however screen-lit
     # (a rim lit towards the screen's colour, past the 0.15), up to its silhouette.
-    own_light = np.zeros(ratio.shape, bool)
+    own_light = own_clear = np.zeros(ratio.shape, bool)
     surface_rgb = None
     if remainder_rgb is not None:
-        own_light, surface_rgb = _keeps_own_light(remainder_rgb, seed_cells, ~clear, colour_plate)
+        candidates = ~clear
+        if colour_plate is not None:
+            # Clear screen's cells within 2 of the subject too: a rim lit past clear screen's ratio.
+            candidates = cv2.dilate(candidates.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        own_light, surface_rgb = _keeps_own_light(remainder_rgb, seed_cells, candidates, colour_plate)
+        own_clear = own_light & clear
+        own_light = own_light & ~clear
     spread = _joined(surface | own_light, seeds > 0) & (reach == 0) & (near_remainder >= DARK_SUBJECT)
     tested = spread & ~own_light  # own light already shows the surface whole
     if gaps is not None and tested.any():
@@ -801,6 +814,11 @@ def screen_lit_floor(
     # varies within a cell, and 4:2:0 smears the screen's chroma into it): on its cells and the ring
     # around them, which holds its silhouette.
     lit = own_whole & (ratio >= LIT_UNMIX_RATIO) & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
+    if own_clear.any():
+        # Cells lit past clear screen's ratio that are the surface (its colour plus the screen's light it
+        # reflects), joined to its credited cells: only the key's unmixing can hold them.
+        beyond = own_clear & _joined(own_clear | own_whole, own_whole)
+        lit |= beyond & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
     marker = cv2.dilate(lit.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
     return floor, np.concatenate([surface_rgb, marker[..., None]], axis=-1).astype(np.float32)
 
