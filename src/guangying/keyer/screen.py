@@ -684,9 +684,10 @@ def screen_lit_floor(
     times the screen's light, ≈ F⊙S), not S: a lime under a teal screen's bounce turns greener,
     off that plane. So the unmixing also fits C = S + a·(F − S) + c·F⊙S (c ≥ 0; a mix of that lit
     surface with the screen again gives a = α) and takes it where it explains C better. Such a rim
-    reads past clear screen's ratio: clear cells within 2 cells of the subject are tested as well,
-    and those that keep the seeds' light, joined to the credited surface, are unmixed in the key
-    (below) without a floor of their own.
+    reads past clear screen's ratio, over several cells where the light is strong: clear screen's
+    cells are tested as well (clear screen itself keeps none of the seeds' light: a ≈ 0), and those
+    that keep it, joined to the credited surface, are unmixed in the key (below) without a floor of
+    their own.
 
     ``surface`` (with ``colour_plate``): the seeds' colour F (linear RGB) and a 0/1 channel marking
     the cells whose own light is credited with a ratio of at least 0.7 (F not dark), those lit past
@@ -783,10 +784,8 @@ def screen_lit_floor(
     own_light = own_clear = np.zeros(ratio.shape, bool)
     surface_rgb = None
     if remainder_rgb is not None:
-        candidates = ~clear
-        if colour_plate is not None:
-            # Clear screen's cells within 2 of the subject too: a rim lit past clear screen's ratio.
-            candidates = cv2.dilate(candidates.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        # Clear screen's cells too: a rim lit past clear screen's ratio (clear screen keeps none of it).
+        candidates = np.ones(ratio.shape, bool) if colour_plate is not None else ~clear
         own_light, surface_rgb = _keeps_own_light(remainder_rgb, seed_cells, candidates, colour_plate)
         own_clear = own_light & clear
         own_light = own_light & ~clear
