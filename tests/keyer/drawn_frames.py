@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb
+from guangying.evaluation.metrics import largest_hole_px
 from guangying.keyer import ChromaKeyer, KeyerSettings
 from guangying.keyer.reference import floor_at_full_size, key_reference
 
@@ -49,3 +50,14 @@ def lit_unmixing_matches_reference(rgb: np.ndarray) -> None:
     )  # fmt: skip
     alpha_diff = np.abs(result.alpha - alpha_ref)
     assert alpha_diff.mean() < 3e-4 and (alpha_diff > 1e-2).mean() < 3e-3
+
+
+def assert_keyed_solid(
+    rgb: np.ndarray, alpha: np.ndarray, solid: np.ndarray, hole_px: int, mad: float
+) -> None:
+    """Key ``rgb`` with the defaults and assert: no hole (α < 0.9) over ``hole_px`` inside ``solid``,
+    MAD against ``alpha`` under ``mad``, clear screen (α* = 0) under 0.01 on average."""
+    keyed = ChromaKeyer(KeyerSettings()).process(rgb).alpha
+    assert largest_hole_px(keyed, solid) <= hole_px
+    assert float(np.abs(keyed - alpha).mean()) < mad
+    assert float(keyed[alpha == 0].mean()) < 0.01  # the screen stays clear

@@ -14,7 +14,7 @@ horizontal motion blur over 6–24 px, a real soft edge that must stay soft.
 import cv2
 import numpy as np
 import pytest
-from drawn_frames import SUPERSAMPLE, H, W, camera, drawn, lit_unmixing_matches_reference
+from drawn_frames import SUPERSAMPLE, H, W, assert_keyed_solid, camera, drawn, lit_unmixing_matches_reference
 
 from guangying.evaluation.metrics import largest_hole_px
 from guangying.keyer import ChromaKeyer, KeyerSettings
@@ -85,11 +85,7 @@ def test_a_board_with_a_screen_lit_rim_is_solid_to_its_edge(rim, jpeg, hole_px, 
 # 0–14 px, MAD ≤ 0.0037. Main before the reflected-bounce unmixing: 539–2831 px (rim 0.5–1.2).
 @pytest.mark.parametrize(("rim", "jpeg"), [(0.5, False), (0.8, False), (1.2, True)])
 def test_a_rim_lit_by_the_light_the_board_reflects_is_solid_to_its_edge(rim, jpeg):
-    rgb, alpha, solid = _board_with_rim(rim, jpeg=jpeg, reflected=True)
-    keyed = ChromaKeyer(KeyerSettings()).process(rgb).alpha
-    assert largest_hole_px(keyed, solid) <= 50
-    assert float(np.abs(keyed - alpha).mean()) < 0.005
-    assert float(keyed[alpha == 0].mean()) < 0.01
+    assert_keyed_solid(*_board_with_rim(rim, jpeg=jpeg, reflected=True), hole_px=50, mad=0.005)
 
 
 # On the blurred band (seeds 0–3, 10–11): MAD 0.22–0.29, bias −0.23 to −0.15 (a colour-difference

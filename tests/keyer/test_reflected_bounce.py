@@ -16,9 +16,8 @@ as transparent as they are.
 import cv2
 import numpy as np
 import pytest
-from drawn_frames import SUPERSAMPLE, H, W, camera, drawn, lit_unmixing_matches_reference
+from drawn_frames import SUPERSAMPLE, H, W, assert_keyed_solid, camera, drawn, lit_unmixing_matches_reference
 
-from guangying.evaluation.metrics import largest_hole_px
 from guangying.keyer import ChromaKeyer, KeyerSettings
 from guangying.keyer.maths import lit_surface_alpha
 
@@ -93,11 +92,7 @@ def _ball(
 
 @pytest.mark.parametrize(("kick", "jpeg"), [(2.0, True), (3.0, False), (3.0, True)])
 def test_a_ball_lit_by_the_screen_s_reflected_light_is_solid_to_its_rim(kick, jpeg):
-    rgb, alpha, solid = _ball(kick, jpeg=jpeg)
-    keyed = ChromaKeyer(KeyerSettings()).process(rgb).alpha
-    assert largest_hole_px(keyed, solid) <= 50
-    assert float(np.abs(keyed - alpha).mean()) < 0.007
-    assert float(keyed[alpha == 0].mean()) < 0.01  # the screen stays clear
+    assert_keyed_solid(*_ball(kick, jpeg=jpeg), hole_px=50, mad=0.007)
 
 
 # Seeds 0–5, this keyer ← main: MAD 0.11 ← 0.47–0.49 (8 px), 0.23–0.25 ← 0.31–0.36 (16, JPEG), 0.24 ← 0.27

@@ -113,6 +113,22 @@ def project_alpha(
 LIT_RESIDUAL = 0.05  # a lit surface's model must explain the pixel to within 5% of |F|
 
 
+def _two_colour_fit(
+    c: np.ndarray, u: np.ndarray, v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(a, b, residual², valid) of c = a·u + b·v by least squares, for colours (n, 3) → (n,) each;
+    valid where u and v are not (nearly) parallel (a and b are then meaningless)."""
+    uu, uv, vv = (u * u).sum(-1), (u * v).sum(-1), (v * v).sum(-1)
+    uc, vc = (u * c).sum(-1), (v * c).sum(-1)
+    det = uu * vv - uv * uv
+    valid = det > np.float32(1e-6) * uu * vv
+    safe = np.where(valid, det, np.float32(1.0))
+    a = (uc * vv - vc * uv) / safe
+    b = (vc * uu - uc * uv) / safe
+    residual = c - a[..., None] * u - b[..., None] * v
+    return a, b, (residual * residual).sum(-1), valid
+
+
 def lit_surface_alpha(
     rgb_linear: np.ndarray,
     screen_rgb_linear: np.ndarray,
@@ -144,31 +160,14 @@ def lit_surface_alpha(
     s = np.broadcast_to(np.asarray(screen_rgb_linear, np.float32), rgb_linear.shape)[where]
     f = np.broadcast_to(np.asarray(surface_rgb_linear, np.float32), rgb_linear.shape)[where]
     raw = out[where]
-    ff, fs, ss = (f * f).sum(-1), (f * s).sum(-1), (s * s).sum(-1)
-    fc, sc = (f * c).sum(-1), (s * c).sum(-1)
-    det = ff * ss - fs * fs
-    valid = det > np.float32(1e-6) * ff * ss
-    safe = np.where(valid, det, np.float32(1.0))
-    a = (fc * ss - sc * fs) / safe
-    b = (sc * ff - fc * fs) / safe
-    residual = c - a[..., None] * f - b[..., None] * s
-    residual2 = (residual * residual).sum(-1)
+    a, _, residual2, valid = _two_colour_fit(c, f, s)
     # The screen light a coloured surface reflects, S filtered by its colour: C = S + a·(F − S) + c·F⊙S.
     # Where it explains the pixel better (and c ≥ 0), its a holds.
-    d, g, y = f - s, f * s, c - s
-    dd, dg, gg = (d * d).sum(-1), (d * g).sum(-1), (g * g).sum(-1)
-    dy, gy = (d * y).sum(-1), (g * y).sum(-1)
-    det = dd * gg - dg * dg
-    valid_reflected = det > np.float32(1e-6) * dd * gg
-    safe = np.where(valid_reflected, det, np.float32(1.0))
-    a_reflected = (dy * gg - gy * dg) / safe
-    c_reflected = (gy * dd - dy * dg) / safe
-    residual = y - a_reflected[..., None] * d - c_reflected[..., None] * g
-    reflected2 = (residual * residual).sum(-1)
+    a_reflected, c_reflected, reflected2, valid_reflected = _two_colour_fit(c - s, f - s, f * s)
     better = valid_reflected & (c_reflected >= 0) & (reflected2 < residual2)
     a = np.where(better, a_reflected, a)
     residual2 = np.where(better, reflected2, residual2)
-    use = valid & (residual2 <= np.float32(LIT_RESIDUAL * LIT_RESIDUAL) * ff)
+    use = valid & (residual2 <= np.float32(LIT_RESIDUAL * LIT_RESIDUAL) * (f * f).sum(-1))
     out[where] = np.where(use & (a > raw), a, raw)
     return out
 

@@ -691,8 +691,9 @@ def screen_lit_floor(
 
     ``surface`` (with ``colour_plate``): the seeds' colour F (linear RGB) and a 0/1 channel marking
     the cells whose own light is credited with a ratio of at least 0.7 (F not dark), those lit past
-    clear screen's ratio above, and the ring around them, which holds their silhouette. There the key takes the coverage a of each pixel
-    (:func:`guangying.keyer.maths.lit_surface_alpha`): a cell's credit cannot follow a rim's light
+    clear screen's ratio above, and the ring around them, which holds their silhouette. There the
+    key takes the coverage a of each pixel (:func:`guangying.keyer.maths.lit_surface_alpha`): a
+    cell's credit cannot follow a rim's light
     rising within it, nor 4:2:0's smear of the screen's chroma into it, and a rim lit past clear
     screen's ratio no floor below 1 keys solid. Less lit cells are left to the floor: the unmixing
     reads a bright speck of texture as more coverage (a grey shirt's mixes with the screen).
