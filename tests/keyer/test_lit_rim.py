@@ -82,7 +82,7 @@ def test_a_board_with_a_screen_lit_rim_is_solid_to_its_edge(rim, jpeg, hole_px, 
 
 
 # The rim's light reflected by the lime (much greener than the screen's own), seeds 0–2: largest hole
-# 0–14 px, MAD ≤ 0.0037. Main before the reflected-bounce unmixing: 539–2831 px (rim 0.5–1.2).
+# 0–12 px, MAD ≤ 0.0037. Main before the reflected-bounce unmixing: 539–2831 px (rim 0.5–1.2).
 @pytest.mark.parametrize(("rim", "jpeg"), [(0.5, False), (0.8, False), (1.2, True)])
 def test_a_rim_lit_by_the_light_the_board_reflects_is_solid_to_its_edge(rim, jpeg):
     assert_keyed_solid(*_board_with_rim(rim, jpeg=jpeg, reflected=True), hole_px=50, mad=0.005)

@@ -31,6 +31,7 @@ _HALF = np.float32(0.5)
 _EPS_DIFF = np.float32(1e-4)
 _EPS_ALPHA = np.float32(0.1)  # un-mixing divides by max(α, this): see maths.unmix_foreground
 _KEY_LOW = np.float32(KEY_LOW)
+_SURE = np.float32(1.0 / 16.0)  # unmixed_coverage: a residual under 1/4 of the tolerance is a fit
 NOT_LIT = np.float32(-1e9)  # unmixed_coverage's answer where the lit surface does not explain the pixel
 
 
@@ -96,6 +97,8 @@ def unmixed_coverage(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2):
     b = (xy * ff - fy * fx) / det
     rs, ra, rc = cs - a * fs - b * ss, ca - a * fa - b * sa, cb - a * fc - b * sc
     residual2 = rs * rs + ra * ra + rc * rc
+    if residual2 <= _SURE * tolerance2 * ff:  # the plane explains C well (clear screen, most lit cells)
+        return a
     # The screen light a coloured surface reflects is S filtered by its colour (F⊙S), not S: a lime lit
     # by a teal screen turns greener, off the plane of F and S. The model that explains C better holds.
     ds, da, dc = fs - ss, fa - sa, fc - sc

@@ -160,14 +160,16 @@ def lit_surface_alpha(
     s = np.broadcast_to(np.asarray(screen_rgb_linear, np.float32), rgb_linear.shape)[where]
     f = np.broadcast_to(np.asarray(surface_rgb_linear, np.float32), rgb_linear.shape)[where]
     raw = out[where]
+    tolerance2 = np.float32(LIT_RESIDUAL * LIT_RESIDUAL) * (f * f).sum(-1)
     a, _, residual2, valid = _two_colour_fit(c, f, s)
     # The screen light a coloured surface reflects, S filtered by its colour: C = S + a·(F − S) + c·F⊙S.
-    # Where it explains the pixel better (and c ≥ 0), its a holds.
+    # Where it explains the pixel better (and c ≥ 0), its a holds; not where the plane of F and S leaves
+    # under a quarter of the tolerance (the kernel does not try it there: clear screen, most lit pixels).
     a_reflected, c_reflected, reflected2, valid_reflected = _two_colour_fit(c - s, f - s, f * s)
-    better = valid_reflected & (c_reflected >= 0) & (reflected2 < residual2)
+    better = valid_reflected & (c_reflected >= 0) & (reflected2 < residual2) & (16 * residual2 > tolerance2)
     a = np.where(better, a_reflected, a)
     residual2 = np.where(better, reflected2, residual2)
-    use = valid & (residual2 <= np.float32(LIT_RESIDUAL * LIT_RESIDUAL) * (f * f).sum(-1))
+    use = valid & (residual2 <= tolerance2)
     out[where] = np.where(use & (a > raw), a, raw)
     return out
 
