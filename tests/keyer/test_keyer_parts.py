@@ -177,7 +177,7 @@ def test_spill_floor_measures_the_subjects_spill(spill, low, high):
     small = small_linear(plate.rgb)
     screen_plate = small_linear(plate.clean_plate_rgb)
     floor, subject, _ = estimate_subject(small, screen_plate, "green", 0.9, downscale=2)
-    assert subject.shape == small.shape[:2] + (8,)
+    assert subject.shape == small.shape[:2] + (9,)
     # On the solid body: a mix of a subject with the screen may carry the ratio that subject shows at
     # full coverage (screen.subject_light_floor), its own colour or screen light, which is not spill.
     h, w = small.shape[:2]

@@ -19,7 +19,7 @@ import numpy as np
 
 from guangying.keyer.lut import decode
 from guangying.keyer.lut import encode as _encode
-from guangying.keyer.maths import PROJECTION_TOLERANCE, colour_difference
+from guangying.keyer.maths import MIRROR_MAX, PROJECTION_TOLERANCE, colour_difference
 from guangying.keyer.refine import KEY_LOW
 
 MODE_ALPHA, MODE_FOREGROUND, MODE_FUSED, MODE_PATCH, MODE_COLOUR_PATCH = 0, 1, 2, 3, 4
@@ -81,10 +81,17 @@ def _bilerp_chw(img, ch, r0, r1, wy, c0, c1, wx):
 
 @numba.njit(inline="always")
 def unmixed_coverage(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2):
-    """a of C = a·F + b·S by least squares (a surface F with screen light S) where that plane explains
-    C to within the tolerance (squared, over |F|²), or a of C = S + a·(F − S) + c·F⊙S, c ≥ 0 (the
-    screen's light reflected by the surface's own colour, mixed with the screen) where that explains C
-    better and within it; else NOT_LIT (maths.lit_surface_alpha)."""
+    """a of :func:`unmixed_pair`."""
+    return unmixed_pair(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2)[0]
+
+
+@numba.njit(inline="always")
+def unmixed_pair(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2):
+    """(a, b): a of C = a·F + b·S by least squares (a surface F with screen light S) where that plane
+    explains C to within the tolerance (squared, over |F|²), or a of C = S + a·(F − S) + c·F⊙S, c ≥ 0
+    (the screen's light reflected by the surface's own colour, mixed with the screen) where that
+    explains C better and within it; b the plane's screen share; else (NOT_LIT, 0)
+    (maths.lit_surface_alpha)."""
     ff = fs * fs + fa * fa + fc * fc
     fx = fs * ss + fa * sa + fc * sc
     xx = ss * ss + sa * sa + sc * sc
@@ -92,13 +99,13 @@ def unmixed_coverage(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2):
     xy = ss * cs + sa * ca + sc * cb
     det = ff * xx - fx * fx
     if not det > np.float32(1e-6) * ff * xx:
-        return NOT_LIT
+        return NOT_LIT, np.float32(0.0)
     a = (fy * xx - xy * fx) / det
     b = (xy * ff - fy * fx) / det
     rs, ra, rc = cs - a * fs - b * ss, ca - a * fa - b * sa, cb - a * fc - b * sc
     residual2 = rs * rs + ra * ra + rc * rc
     if residual2 <= _SURE * tolerance2 * ff:  # the plane explains C well (clear screen, most lit cells)
-        return a
+        return a, b
     # The screen light a coloured surface reflects is S filtered by its colour (F⊙S), not S: a lime lit
     # by a teal screen turns greener, off the plane of F and S. The model that explains C better holds.
     ds, da, dc = fs - ss, fa - sa, fc - sc
@@ -117,8 +124,8 @@ def unmixed_coverage(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2):
         if c >= _ZERO and rs * rs + ra * ra + rc * rc < residual2:
             a, residual2 = a2, rs * rs + ra * ra + rc * rc
     if residual2 > tolerance2 * ff:
-        return NOT_LIT
-    return a
+        return NOT_LIT, np.float32(0.0)
+    return a, b
 
 
 @numba.njit(inline="always")
@@ -221,6 +228,7 @@ def _key_pass(
     balance, bias, luma_s, clear_below, clip_white = params[0], params[1], params[2], params[3], params[4]
     key_high = params[5]
     lit_tolerance2 = params[6] * params[6]
+    mirror_keep = np.float32(1.0 - MIRROR_MAX)
     mode = _PASS_MODE
     s, o1, o2, despill, replace = flags[0], flags[1], flags[2], flags[3], flags[4]
     unmix, use_bg, use_garbage, use_core = flags[5], flags[6], flags[7], flags[8]
@@ -321,7 +329,7 @@ def _key_pass(
                 if key >= _ONE or _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 7) <= _HALF:
                     continue
                 x0, x1, wx = x0s[x], x1s[x], wxs[x]
-                lit = unmixed_coverage(
+                lit, share = unmixed_pair(
                     linear_row[x, 0], linear_row[x, 1], linear_row[x, 2],
                     _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 4 + s),
                     _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 4 + o1),
@@ -332,6 +340,10 @@ def _key_pass(
                     lit_tolerance2,
                 )  # fmt: skip
                 if lit <= NOT_LIT:
+                    continue
+                # A fringe's strand mirrors at most MIRROR_MAX of the screen (clear screen's noise fails it).
+                bounded = _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 8) > _HALF
+                if bounded and _ONE - share < mirror_keep * lit:
                     continue
                 k0, k1, kwx = kx0s[x], kx1s[x], kwxs[x]
                 b_top = black[ky0, k0] + kwx * (black[ky0, k1] - black[ky0, k0])

@@ -111,6 +111,11 @@ def project_alpha(
 
 
 LIT_RESIDUAL = 0.05  # a lit surface's model must explain the pixel to within 5% of |F|
+# A strand unmixed against its subject's own colour (the ``bounded`` pixels of lit_surface_alpha)
+# mirrors at most this share of the screen's light: its mix keeps at least 1 − MIRROR_MAX of its
+# coverage a out of the screen's, 1 − b ≥ (1 − MIRROR_MAX)·a. Clear screen's noise unmixed against a
+# dark colour reads as coverage with the screen's light whole (b ≈ 1) and fails it.
+MIRROR_MAX = 0.8
 
 
 def _two_colour_fit(
@@ -135,6 +140,7 @@ def lit_surface_alpha(
     surface_rgb_linear: np.ndarray,
     raw_alpha: np.ndarray,
     lit: np.ndarray | float = 1.0,
+    bounded: np.ndarray | float = 0.0,
 ) -> np.ndarray:
     """Raise a colour-difference α to the pixel's coverage of a surface lit by the screen.
 
@@ -151,6 +157,9 @@ def lit_surface_alpha(
     The screen light a coloured surface reflects is the screen's filtered by the surface's colour
     (≈ F⊙S), not S: C = α·(F + k·F⊙S) + (1 − α)·S = S + α·(F − S) + α·k·F⊙S. Where that model
     (c = α·k ≥ 0) explains C better than the plane of F and S, its a is taken, under the same 5%.
+    Where ``bounded`` > 0.5 (0/1 per pixel, interpolated: a dark fringe's strands unmixed against the
+    subject's own colour, :func:`guangying.keyer.screen.fringe_own_light`) only if the mix's screen
+    share b (the plane's) leaves room for its coverage: 1 − b ≥ (1 − :data:`MIRROR_MAX`)·a.
     """
     c = np.asarray(rgb_linear, np.float32)
     out = np.broadcast_to(np.asarray(raw_alpha, np.float32), c.shape[:-1]).copy()
@@ -161,7 +170,7 @@ def lit_surface_alpha(
     f = np.broadcast_to(np.asarray(surface_rgb_linear, np.float32), rgb_linear.shape)[where]
     raw = out[where]
     tolerance2 = np.float32(LIT_RESIDUAL * LIT_RESIDUAL) * (f * f).sum(-1)
-    a, _, residual2, valid = _two_colour_fit(c, f, s)
+    a, b, residual2, valid = _two_colour_fit(c, f, s)
     # The screen light a coloured surface reflects, S filtered by its colour: C = S + a·(F − S) + c·F⊙S.
     # Where it explains the pixel better (and c ≥ 0), its a holds; not where the plane of F and S leaves
     # under a quarter of the tolerance (the kernel does not try it there: clear screen, most lit pixels).
@@ -170,6 +179,8 @@ def lit_surface_alpha(
     a = np.where(better, a_reflected, a)
     residual2 = np.where(better, reflected2, residual2)
     use = valid & (residual2 <= tolerance2)
+    bound = np.broadcast_to(np.asarray(bounded) > 0.5, where.shape)[where]
+    use &= ~bound | (1.0 - b >= np.float32(1.0 - MIRROR_MAX) * a)
     out[where] = np.where(use & (a > raw), a, raw)
     return out
 

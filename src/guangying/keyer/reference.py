@@ -44,7 +44,7 @@ def key_reference(
     linear_luma: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Key an sRGB frame against a full-size linear screen plate (or a (3,) colour), spill floor,
-    subject colour + near-screen channel + lit surface (colour, marker) and black clip (see
+    subject colour + near-screen channel + lit surface (colour, marker, bound) and black clip (see
     :meth:`guangying.keyer.ChromaKeyer.screen_model`, upsampled; without a subject colour there is no
     projection, without a black clip field ``settings.clip_black`` applies everywhere).
     ``linear_luma``: with ``luma_refine="on"``, whether the edge refinement fits the linear-light
@@ -61,7 +61,8 @@ def key_reference(
     black = settings.clip_black if black_clip is None else black_clip
     if subject_rgb_linear is not None:
         raw = lit_surface_alpha(
-            rgb_linear, screen_plate_linear, subject_rgb_linear[..., 4:7], raw, subject_rgb_linear[..., 7]
+            rgb_linear, screen_plate_linear, subject_rgb_linear[..., 4:7], raw, subject_rgb_linear[..., 7],
+            subject_rgb_linear[..., 8],
         )
     final = raw
     if settings.project_subject_colour and subject_rgb_linear is not None:

@@ -1213,7 +1213,7 @@ def estimate_subject(
     reach = 2 * max(1, int(round(NEAR_SCREEN_PX / downscale))) + 1
     near_screen = cv2.dilate((ratio > 0.5).astype(np.uint8), np.ones((reach, reach), np.uint8))
     if solid.mean() < 0.005:
-        subject = np.concatenate([small_plate_linear, np.zeros(ratio.shape + (5,), np.float32)], axis=-1)
+        subject = np.concatenate([small_plate_linear, np.zeros(ratio.shape + (6,), np.float32)], axis=-1)
         no_fringe = np.zeros(ratio.shape, bool)
         return np.zeros(ratio.shape, np.float32), np.ascontiguousarray(subject, np.float32), no_fringe
     remainder_rgb = subject_remainder(ratio, small_rgb_linear, small_plate_linear)
@@ -1252,11 +1252,48 @@ def estimate_subject(
         2 * STRAND_REACH_CELLS + 1,
     )  # fmt: skip
     lit = np.maximum(lit, fringe_floor)
+    lit_surface = fringe_own_light(lit_surface, fringe, near_remainder_rgb, small_plate_linear)
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
     near_screen = near_screen.astype(np.float32) * (lit <= 0)
     subject = np.concatenate([filled[..., 1:4], near_screen[..., None], lit_surface], axis=-1)
     floor = np.maximum(cv2.GaussianBlur(filled[..., 0], (0, 0), 1.0), lit)
     return floor, np.ascontiguousarray(subject, np.float32), fringe
+
+
+OWN_LIGHT_COS_MAX = 0.8  # a subject colour this close in direction to the screen's unmixes too weakly
+
+
+def fringe_own_light(
+    lit_surface: np.ndarray, fringe: np.ndarray, near_remainder_rgb: np.ndarray, plate_linear: np.ndarray
+) -> np.ndarray:
+    """The lit surface (h, w, 4: colour, marker) of :func:`screen_lit_floor` with a fifth channel, 0/1
+    where the key unmixes a dark fringe's strands against the nearest solid subject's own colour
+    (``near_remainder_rgb`` (h, w, 3) linear, screen light taken out): the ``fringe`` cells (bool (h,
+    w), :func:`dark_fringe_floor`'s veil) that no lit surface marks, where that colour stands apart
+    from the plate's (h, w, 3) in direction (cosine under :data:`OWN_LIGHT_COS_MAX`).
+
+    A strand mirrors screen light as the rim beside it does, or more (sheen and bounce do not fade
+    off the mass as they do into it): C = α·(F + f·S) + (1 − α)·S reads as α·(1 − f) to the key,
+    and the rim's floor holds f at what the rim shows. On the rendered dark hair at +0.7 EV the far
+    strands (> 12 px out) mirrored 0.65 of a blue screen's difference against a floor of 0.40 and
+    keyed at 0.5–0.6 of their coverage (0.27–0.57 and 0.8–1.2 on the green screens). The least-squares
+    unmixing C = a·F + b·S (:func:`guangying.keyer.maths.lit_surface_alpha`) reads α whatever f is, as
+    well as F's own light stands out of S: brown hair on blue or saturated green (cosine 0.6),
+    not on yellow-green or dull green (0.85–0.9, where it read strands 1.3–1.8× too thick). Its
+    answer only raises the key, and only where the mix's screen share leaves room for it
+    (:data:`guangying.keyer.maths.MIRROR_MAX`: clear screen's noise, unmixed against a dark colour,
+    reads as coverage).
+    """
+    surface = np.concatenate([lit_surface, np.zeros(lit_surface.shape[:2] + (1,), np.float32)], axis=-1)
+    cells = fringe & (lit_surface[..., 3] <= 0)
+    if not cells.any():
+        return surface
+    own, plate = near_remainder_rgb.astype(np.float32), np.asarray(plate_linear, np.float32)
+    norms = np.sqrt((own * own).sum(-1) * (plate * plate).sum(-1))
+    cells &= (own * plate).sum(-1) < OWN_LIGHT_COS_MAX * norms
+    surface[cells, :3] = own[cells]
+    surface[cells, 3:] = 1.0
+    return surface
 
 
 STRAND_RING_CELLS = 4  # cells around a fringe's strands whose plate is filled from further out
