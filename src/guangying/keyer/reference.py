@@ -61,7 +61,11 @@ def key_reference(
     black = settings.clip_black if black_clip is None else black_clip
     if subject_rgb_linear is not None:
         raw = lit_surface_alpha(
-            rgb_linear, screen_plate_linear, subject_rgb_linear[..., 4:7], raw, subject_rgb_linear[..., 7],
+            rgb_linear,
+            screen_plate_linear,
+            subject_rgb_linear[..., 4:7],
+            raw,
+            subject_rgb_linear[..., 7],
             subject_rgb_linear[..., 8],
         )
     final = raw
