@@ -168,6 +168,11 @@ class ChromaKeyer:
         if not st.spill_compensation:
             floor = np.zeros((1, 1), np.float32)
             subject[..., 7] = 0.0  # nor does the key unmix the surfaces it found lit
+        elif self.luma_refine_active and not self._linear_luma:
+            # Stored colour (4:2:0 and a codec's blocks) smears a fringe's strands onto the screen beside
+            # them: unmixed against the subject's own colour, that smear reads as coverage (see
+            # screen.fringe_own_light). Its strands keep the key.
+            subject[..., 7] = np.where(subject[..., 8] > 0, 0.0, subject[..., 7])
         black = black_clip_field(
             saturation_ratio(small, small_plate, self._screen, st.screen_balance), st.clip_black
         )
