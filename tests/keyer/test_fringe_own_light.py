@@ -9,8 +9,8 @@ stands apart from a blue screen's, its coverage does not depend on f.
 Own generator (neither the benchmark's renderer nor the other fringe tests' frames): a superellipse
 head of near-black brown hair on a blue screen with a diagonal falloff; the rim mirrors 38 % of the
 screen fading over 10 px inside, the strands (random walks of 1-px segments at 3×, each a Gaussian
-cross-section, lens σ 0.6 px) mirror 55–65 %; a single-sensor camera: RGGB mosaic sampled from linear light with
-shot and read noise, bilinear demosaic, 8-bit sRGB.
+cross-section, lens σ 0.6 px) mirror 55–65 %; a single-sensor camera: RGGB mosaic sampled from
+linear light with shot and read noise, bilinear demosaic, 8-bit sRGB.
 """
 
 import cv2
