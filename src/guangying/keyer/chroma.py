@@ -13,7 +13,7 @@ from guangying.base.mattes import MatteResult
 from guangying.keyer import kernels
 from guangying.keyer.colour_fit import apply_colour_fit, fit_colour, kernel_fit
 from guangying.keyer.lut import DECODE_LUT, ENCODE_SQRT_LUT
-from guangying.keyer.maths import LIT_RESIDUAL, screen_channels
+from guangying.keyer.maths import LIT_RESIDUAL, MIRROR_MAX, screen_channels
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
 from guangying.keyer.noise import black_clip_field, saturation_ratio
 from guangying.keyer.refine import (
@@ -247,7 +247,7 @@ class ChromaKeyer:
         params = np.array(
             [
                 st.screen_balance, st.despill_bias, kernels.LUMA_709[s], clear_below, st.clip_white,
-                opaque_key(st.clip_black, st.clip_white), LIT_RESIDUAL,
+                opaque_key(st.clip_black, st.clip_white), LIT_RESIDUAL, 1.0 - MIRROR_MAX,
             ],
             np.float32,
         )  # fmt: skip

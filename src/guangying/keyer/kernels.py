@@ -19,7 +19,7 @@ import numpy as np
 
 from guangying.keyer.lut import decode
 from guangying.keyer.lut import encode as _encode
-from guangying.keyer.maths import MIRROR_MAX, PROJECTION_TOLERANCE, colour_difference
+from guangying.keyer.maths import PROJECTION_TOLERANCE, colour_difference
 from guangying.keyer.refine import KEY_LOW
 
 MODE_ALPHA, MODE_FOREGROUND, MODE_FUSED, MODE_PATCH, MODE_COLOUR_PATCH = 0, 1, 2, 3, 4
@@ -190,9 +190,10 @@ def _key_pass(
     bilinearly (pixel centres aligned like cv2.resize) from any grid, 1×1 included; so is ``plate``,
     the linear screen colour, and ``subject``, the nearby solid subject colour (maths.project_alpha),
     needed only where something is seen, and the surface lit by the screen (channels 4–6, where
-    channel 7 > 0.5: maths.lit_surface_alpha; see screen.estimate_subject). ``params`` float32 =
-    (balance, despill_bias, luma weight of the screen channel, clear-screen threshold, clip_white,
-    the key of an opaque pixel (:func:`guangying.keyer.refine.opaque_key`), maths.LIT_RESIDUAL);
+    channel 7 > 0.5: maths.lit_surface_alpha, bounded where channel 8 > 0.5; see
+    screen.estimate_subject). ``params`` float32 = (balance, despill_bias, luma weight of the screen
+    channel, clear-screen threshold, clip_white, the key of an opaque pixel
+    (:func:`guangying.keyer.refine.opaque_key`), maths.LIT_RESIDUAL, 1 − maths.MIRROR_MAX);
     ``flags`` = (s, o1, o2, despill, replace, unmix, use_background, use_garbage, use_core, project,
     write_key, linear_luma, patch_luma, defer_edge_colour).
     MODE_ALPHA writes α only; MODE_FOREGROUND reads α, applies the masks and writes both;
@@ -228,7 +229,7 @@ def _key_pass(
     balance, bias, luma_s, clear_below, clip_white = params[0], params[1], params[2], params[3], params[4]
     key_high = params[5]
     lit_tolerance2 = params[6] * params[6]
-    mirror_keep = np.float32(1.0 - MIRROR_MAX)
+    mirror_keep = params[7]  # 1 − maths.MIRROR_MAX
     mode = _PASS_MODE
     s, o1, o2, despill, replace = flags[0], flags[1], flags[2], flags[3], flags[4]
     unmix, use_bg, use_garbage, use_core = flags[5], flags[6], flags[7], flags[8]
