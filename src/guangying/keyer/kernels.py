@@ -329,6 +329,11 @@ def _key_pass(
                 u0, u1, uw = sx0s[x], sx1s[x], swxs[x]
                 if key >= _ONE or _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 7) <= _HALF:
                     continue
+                # A fringe's strand mirrors at most MIRROR_MAX of the screen (clear screen's noise fails it),
+                # and one the key reads as clear screen is not unmixed at all.
+                bounded = _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 8) > _HALF
+                if bounded and key <= clear_below:
+                    continue
                 x0, x1, wx = x0s[x], x1s[x], wxs[x]
                 lit, share = unmixed_pair(
                     linear_row[x, 0], linear_row[x, 1], linear_row[x, 2],
@@ -342,8 +347,6 @@ def _key_pass(
                 )  # fmt: skip
                 if lit <= NOT_LIT:
                     continue
-                # A fringe's strand mirrors at most MIRROR_MAX of the screen (clear screen's noise fails it).
-                bounded = _bilerp_hwc(subject, sy0, sy1, swy, u0, u1, uw, 8) > _HALF
                 if bounded and _ONE - share < mirror_keep * lit:
                     continue
                 k0, k1, kwx = kx0s[x], kx1s[x], kwxs[x]

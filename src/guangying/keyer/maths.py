@@ -161,7 +161,8 @@ def lit_surface_alpha(
     (c = α·k ≥ 0) explains C better than the plane of F and S, its a is taken, under the same 5%.
     Where ``bounded`` > 0.5 (0/1 per pixel, interpolated: a dark fringe's strands unmixed against the
     subject's own colour, :func:`guangying.keyer.screen.fringe_own_light`) only if the mix's screen
-    share b (the plane's) leaves room for its coverage: 1 − b ≥ (1 − :data:`MIRROR_MAX`)·a.
+    share b (the plane's) leaves room for its coverage: 1 − b ≥ (1 − :data:`MIRROR_MAX`)·a (and the key
+    unmixes none the clip reads as clear screen: :func:`guangying.keyer.reference.key_reference`).
     """
     c = np.asarray(rgb_linear, np.float32)
     out = np.broadcast_to(np.asarray(raw_alpha, np.float32), c.shape[:-1]).copy()

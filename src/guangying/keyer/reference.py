@@ -59,15 +59,15 @@ def key_reference(
         rgb_linear, screen_plate_linear, screen, settings.screen_gain, settings.screen_balance, spill_floor
     )
     black = settings.clip_black if black_clip is None else black_clip
+    # Clear screen: the clipped key under −clip_black/2/(cw − cb) (raw α under clip_black/2 at the full clip).
+    clear_below = -0.5 * settings.clip_black / (settings.clip_white - settings.clip_black)
     if subject_rgb_linear is not None:
-        raw = lit_surface_alpha(
-            rgb_linear,
-            screen_plate_linear,
-            subject_rgb_linear[..., 4:7],
-            raw,
-            subject_rgb_linear[..., 7],
-            subject_rgb_linear[..., 8],
-        )
+        lit, bounded = subject_rgb_linear[..., 7], subject_rgb_linear[..., 8]
+        # A fringe's strand the key reads as clear screen is not unmixed (kernels: the lit pass).
+        read_clear = (raw - black) / (settings.clip_white - black) <= clear_below
+        lit = np.where((bounded > 0.5) & read_clear, 0.0, lit)
+        surface = subject_rgb_linear[..., 4:7]
+        raw = lit_surface_alpha(rgb_linear, screen_plate_linear, surface, raw, lit, bounded)
     final = raw
     if settings.project_subject_colour and subject_rgb_linear is not None:
         seen = raw > black
@@ -116,7 +116,6 @@ def key_reference(
     )
     spatial = settings.grow_px != 0 or settings.softness_px > 0 or settings.despot_px > 0
     # Without a spatial operation: also the key under the one of raw α = clip_black/2 at the full clip.
-    clear_below = -0.5 * settings.clip_black / (settings.clip_white - settings.clip_black)
     clear_screen = (alpha <= 0) if spatial else (alpha <= 0) & (key < clear_below)
     if refine and not spatial:
         # The refined edge band keeps its unmixed colour where its α came out 0 (kernels.key_pass).

@@ -1284,16 +1284,37 @@ def fringe_own_light(
     (:data:`guangying.keyer.maths.MIRROR_MAX`: clear screen's noise, unmixed against a dark colour,
     reads as coverage).
     """
-    surface = np.concatenate([lit_surface, np.zeros(lit_surface.shape[:2] + (1,), np.float32)], axis=-1)
-    cells = fringe & (lit_surface[..., 3] <= 0)
-    if not cells.any():
-        return surface
-    own, plate = near_remainder_rgb.astype(np.float32), np.asarray(plate_linear, np.float32)
-    norms = np.sqrt((own * own).sum(-1) * (plate * plate).sum(-1))
-    cells &= (own * plate).sum(-1) < OWN_LIGHT_COS_MAX * norms
-    surface[cells, :3] = own[cells]
-    surface[cells, 3:] = 1.0
+    surface = np.zeros(lit_surface.shape[:2] + (5,), np.float32)
+    own = np.ascontiguousarray(near_remainder_rgb, np.float32)
+    plate = np.ascontiguousarray(plate_linear, np.float32)
+    lit = np.ascontiguousarray(lit_surface, np.float32)
+    _own_light_cells(lit, np.asarray(fringe, np.bool_), own, plate, np.float32(OWN_LIGHT_COS_MAX), surface)
     return surface
+
+
+@numba.njit(cache=True)
+def _own_light_cells(lit_surface, fringe, own, plate, cos_max, surface):  # noqa: ANN001, ANN202
+    """surface = lit_surface with a 0 fifth channel, then the fringe's unmarked cells whose own colour
+    is within cos_max of the plate's in direction: own colour, marker 1, bound 1 (numpy costs
+    ~0.6 ms a frame here, numba a few µs)."""
+    h, w = fringe.shape
+    for y in range(h):
+        for x in range(w):
+            for c in range(4):
+                surface[y, x, c] = lit_surface[y, x, c]
+            if not fringe[y, x] or lit_surface[y, x, 3] > 0:
+                continue
+            dot = oo = pp = np.float32(0.0)
+            for c in range(3):
+                dot += own[y, x, c] * plate[y, x, c]
+                oo += own[y, x, c] * own[y, x, c]
+                pp += plate[y, x, c] * plate[y, x, c]
+            if oo <= 0 or pp <= 0 or not dot < cos_max * np.sqrt(oo * pp):
+                continue
+            for c in range(3):
+                surface[y, x, c] = own[y, x, c]
+            surface[y, x, 3] = 1.0
+            surface[y, x, 4] = 1.0
 
 
 STRAND_RING_CELLS = 4  # cells around a fringe's strands whose plate is filled from further out
