@@ -168,10 +168,13 @@ class ChromaKeyer:
         if not st.spill_compensation:
             floor = np.zeros((1, 1), np.float32)
             subject[..., 7] = 0.0  # nor does the key unmix the surfaces it found lit
-        elif self.luma_refine_active and not self._linear_luma:
-            # Stored colour (4:2:0 and a codec's blocks) smears a fringe's strands onto the screen beside
-            # them: unmixed against the subject's own colour, that smear reads as coverage (see
-            # screen.fringe_own_light). Its strands keep the key.
+        elif not (self.luma_refine_active and self._linear_luma):
+            # A fringe's strands are unmixed against the subject's own colour (screen.fringe_own_light)
+            # only in demosaiced frames, whose luma fit then carries each strand's coverage over its
+            # window. Stored colour (4:2:0, a codec's blocks) smears the strands onto the screen beside
+            # them, and that smear unmixes as coverage (a JPEG generator: MAD 14.42 → 14.55); frames
+            # without the refinement printed the unmixing's noise (the real plate, a JPEG read as full
+            # resolution: 153 px of salt and pepper up to 0.7 at the hair's edge). There the key holds.
             subject[..., 7] = np.where(subject[..., 8] > 0, 0.0, subject[..., 7])
         black = black_clip_field(
             saturation_ratio(small, small_plate, self._screen, st.screen_balance), st.clip_black
