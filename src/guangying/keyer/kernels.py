@@ -19,7 +19,7 @@ import numpy as np
 
 from guangying.keyer.lut import decode
 from guangying.keyer.lut import encode as _encode
-from guangying.keyer.maths import PROJECTION_TOLERANCE, colour_difference
+from guangying.keyer.maths import LIT_BASIS_DET, LIT_SHADE_MIN, PROJECTION_TOLERANCE, colour_difference
 from guangying.keyer.refine import KEY_LOW
 
 MODE_ALPHA, MODE_FOREGROUND, MODE_FUSED, MODE_PATCH, MODE_COLOUR_PATCH = 0, 1, 2, 3, 4
@@ -33,6 +33,8 @@ _EPS_ALPHA = np.float32(0.1)  # un-mixing divides by max(α, this): see maths.un
 _KEY_LOW = np.float32(KEY_LOW)
 _SURE = np.float32(1.0 / 16.0)  # unmixed_coverage: a residual under 1/4 of the tolerance is a fit
 NOT_LIT = np.float32(-1e9)  # unmixed_coverage's answer where the lit surface does not explain the pixel
+_SHADE_MIN = np.float32(LIT_SHADE_MIN)
+_BASIS_DET = np.float32(LIT_BASIS_DET)
 
 
 @numba.njit(inline="always")
@@ -80,18 +82,37 @@ def _bilerp_chw(img, ch, r0, r1, wy, c0, c1, wx):
 
 
 @numba.njit(inline="always")
-def unmixed_coverage(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2):
-    """a of :func:`unmixed_pair`."""
-    return unmixed_pair(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2)[0]
+def _free_brightness(cs, ca, cb, fs, fa, fc, gs, ga, gc, ss, sa, sc, ff, gg, xx):
+    """1 − z of C = t·F + y·G + z·S (G = F⊙S) by Cramer's rule, or NOT_LIT where the three are nearly
+    dependent, y < 0 or t < LIT_SHADE_MIN·(1 − z)."""
+    det = fs * (ga * sc - gc * sa) - gs * (fa * sc - fc * sa) + ss * (fa * gc - fc * ga)
+    if not det * det > _BASIS_DET * _BASIS_DET * ff * gg * xx:
+        return NOT_LIT
+    t = (cs * (ga * sc - gc * sa) - gs * (ca * sc - cb * sa) + ss * (ca * gc - cb * ga)) / det
+    y = (fs * (ca * sc - cb * sa) - cs * (fa * sc - fc * sa) + ss * (fa * cb - fc * ca)) / det
+    z = (fs * (ga * cb - gc * ca) - gs * (fa * cb - fc * ca) + cs * (fa * gc - fc * ga)) / det
+    if y < _ZERO or z >= _ONE or t < _SHADE_MIN * (_ONE - z):
+        return NOT_LIT
+    return _ONE - z
 
 
 @numba.njit(inline="always")
-def unmixed_pair(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2):
+def unmixed_coverage(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2):
+    """a of :func:`unmixed_pair`, without the free brightness (the screen model's cell tests: there it
+    credited tinted glass)."""
+    return unmixed_pair(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2, False)[0]
+
+
+@numba.njit(inline="always")
+def unmixed_pair(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2, free_brightness):
     """(a, b): a of C = a·F + b·S by least squares (a surface F with screen light S) where that plane
     explains C to within the tolerance (squared, over |F|²), or a of C = S + a·(F − S) + c·F⊙S, c ≥ 0
     (the screen's light reflected by the surface's own colour, mixed with the screen) where that
     explains C better and within it; b the plane's screen share; else (NOT_LIT, 0)
-    (maths.lit_surface_alpha)."""
+    (maths.lit_surface_alpha). With ``free_brightness``, off the plane also 1 − z of
+    C = t·F + y·F⊙S + z·S solved exactly (shading scales F's light, not the coverage: a shaded side
+    lit mostly by the screen light it reflects), the only answer where neither model with F's own
+    brightness explains C."""
     ff = fs * fs + fa * fa + fc * fc
     fx = fs * ss + fa * sa + fc * sc
     xx = ss * ss + sa * sa + sc * sc
@@ -123,9 +144,14 @@ def unmixed_pair(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2):
         rs, ra, rc = ys - a2 * ds - c * gs, ya - a2 * da - c * ga, yc - a2 * dc - c * gc
         if c >= _ZERO and rs * rs + ra * ra + rc * rc < residual2:
             a, residual2 = a2, rs * rs + ra * ra + rc * rc
+    # A shaded surface whose light is largely the screen's it reflects fits neither with F's own
+    # brightness: C = t·F + y·F⊙S + z·S solved exactly gives its coverage 1 − z whatever t.
+    free = NOT_LIT
+    if free_brightness:
+        free = _free_brightness(cs, ca, cb, fs, fa, fc, gs, ga, gc, ss, sa, sc, ff, gg, xx)
     if residual2 > tolerance2 * ff:
-        return NOT_LIT, np.float32(0.0)
-    return a, b
+        return free, b
+    return max(a, free), b
 
 
 @numba.njit(inline="always")
@@ -343,7 +369,7 @@ def _key_pass(
                     _bilerp_hwc(plate, y0, y1, wy, x0, x1, wx, s),
                     _bilerp_hwc(plate, y0, y1, wy, x0, x1, wx, o1),
                     _bilerp_hwc(plate, y0, y1, wy, x0, x1, wx, o2),
-                    lit_tolerance2,
+                    lit_tolerance2, not bounded,
                 )  # fmt: skip
                 if lit <= NOT_LIT:
                     continue

@@ -118,6 +118,9 @@ LIT_RESIDUAL = 0.05  # a lit surface's model must explain the pixel to within 5%
 # for a solid subject (rendered dark hair +0.7 EV: MAD 6.272 / 6.280 / 6.287 at 0.8 / 0.7 / 0.6; the real
 # plate 'pik' 153 / 93 / 36 px changed by > 0.1).
 MIRROR_MAX = 0.8
+LIT_SHADE_MIN = 0.25  # least share of the surface's light a shaded side keeps (less: a shadow on the screen)
+LIT_BASIS_DET = 0.03  # |det(F, F⊙S, S)| over the product of their lengths under which they are one plane
+# (numba freezes these two into the cached kernels: changing them must touch kernels.py.)
 
 
 def _two_colour_fit(
@@ -134,6 +137,22 @@ def _two_colour_fit(
     b = (vc * uu - uc * uv) / safe
     residual = c - a[..., None] * u - b[..., None] * v
     return a, b, (residual * residual).sum(-1), valid
+
+
+def _free_brightness(c: np.ndarray, f: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """1 − z of c = t·f + y·(f⊙s) + z·s solved exactly, colours (n, 3) → (n,); −inf where the three
+    colours are nearly dependent (|det| under LIT_BASIS_DET of their lengths' product), y < 0, z ≥ 1
+    or t < LIT_SHADE_MIN·(1 − z)."""
+    g = f * s
+    basis = np.stack([f, g, s], axis=-1)  # (n, 3 channels, 3 colours)
+    det = np.linalg.det(basis.astype(np.float64))
+    scale = np.linalg.norm(f, axis=-1) * np.linalg.norm(g, axis=-1) * np.linalg.norm(s, axis=-1)
+    ok = np.abs(det) > LIT_BASIS_DET * scale
+    safe = np.where(ok[:, None, None], basis, np.eye(3, dtype=np.float32))
+    solved = np.linalg.solve(safe.astype(np.float64), c[..., None].astype(np.float64))[..., 0]
+    t, y, z = np.moveaxis(solved, -1, 0)
+    ok &= (y >= 0) & (z < 1) & (t >= LIT_SHADE_MIN * (1 - z))
+    return np.where(ok, 1 - z, -np.inf).astype(np.float32)
 
 
 def lit_surface_alpha(
@@ -163,6 +182,15 @@ def lit_surface_alpha(
     subject's own colour, :func:`guangying.keyer.screen.fringe_own_light`) only if the mix's screen
     share b (the plane's) leaves room for its coverage: 1 − b ≥ (1 − :data:`MIRROR_MAX`)·a (and the key
     unmixes none the clip reads as clear screen: :func:`guangying.keyer.reference.key_reference`).
+
+    Shading scales the surface's light, not its coverage (the side of a ball turned from the key
+    light is darker than F, measured on its lit side): off the plane, C = t·F + y·F⊙S + z·S is also
+    solved exactly and 1 − z taken where higher (y ≥ 0, t ≥ 0.25·(1 − z), F, F⊙S and S apart): a
+    shaded side lit mostly by the screen light it reflects; where neither model with F's own
+    brightness explains C it is the only answer. No residual is left to test it (tinted glass
+    would pass), so the screen model's cell tests do not use it, nor the ``bounded`` strands: the
+    key unmixes only the surface those tests credited. On the plane (C within a quarter of the
+    tolerance) shading still reads as coverage: there it cannot be told from a mix with the screen.
     """
     c = np.asarray(rgb_linear, np.float32)
     out = np.broadcast_to(np.asarray(raw_alpha, np.float32), c.shape[:-1]).copy()
@@ -177,12 +205,16 @@ def lit_surface_alpha(
     # The screen light a coloured surface reflects, S filtered by its colour: C = S + a·(F − S) + c·F⊙S.
     # Where it explains the pixel better (and c ≥ 0), its a holds; not where the plane of F and S leaves
     # under a quarter of the tolerance (the kernel does not try it there: clear screen, most lit pixels).
+    sure = 16 * residual2 <= tolerance2
     a_reflected, c_reflected, reflected2, valid_reflected = _two_colour_fit(c - s, f - s, f * s)
-    better = valid_reflected & (c_reflected >= 0) & (reflected2 < residual2) & (16 * residual2 > tolerance2)
+    better = valid_reflected & (c_reflected >= 0) & (reflected2 < residual2) & ~sure
     a = np.where(better, a_reflected, a)
     residual2 = np.where(better, reflected2, residual2)
-    use = valid & (residual2 <= tolerance2)
     bound = np.broadcast_to(np.asarray(bounded) > 0.5, where.shape)[where]
+    # A shaded surface lit mostly by the screen light it reflects: C = t·F + y·F⊙S + z·S, coverage 1 − z.
+    free = np.where(sure | bound, -np.inf, _free_brightness(c, f, s))
+    a = np.where(residual2 <= tolerance2, np.maximum(a, free), free)
+    use = valid & np.isfinite(a)
     use &= ~bound | (1.0 - b >= np.float32(1.0 - MIRROR_MAX) * a)
     out[where] = np.where(use & (a > raw), a, raw)
     return out

@@ -688,7 +688,9 @@ def screen_lit_floor(
     reads past clear screen's ratio, over several cells where the light is strong: clear screen's
     cells are tested as well (clear screen itself keeps none of the seeds' light: a ≈ 0), and those
     that keep it, joined to the credited surface, are unmixed in the key (below) without a floor of
-    their own.
+    their own. The key's unmixing also reads a shaded side of the surface lit mostly by the screen
+    light it reflects (:func:`guangying.keyer.maths.lit_surface_alpha`); the cell tests here do not
+    (with no residual left to test, it credited tinted glass).
 
     ``surface`` (with ``colour_plate``): the seeds' colour F (linear RGB) and a 0/1 channel marking
     the cells whose own light is credited with a ratio of at least 0.7 (F not dark), those lit past
