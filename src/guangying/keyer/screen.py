@@ -315,7 +315,7 @@ def _lit_folds(
             if float(np.mean(r[ring] < SPILL_FLOOR_MAX)) >= GAP_RING_SOLID:
                 gaps[win] |= cells
             continue
-        if not strong and (not fades or level >= FOLD_LEVEL_MAX or own < FOLD_OWN_LIGHT * screen_light):
+        if not strong and (not fades or level >= FOLD_LEVEL_MAX):
             continue
         # The solid subject just outside the fade: a fold keeps its own light, a mix with the screen α of it.
         around = (cv2.dilate(lit, np.ones((5, 5), np.uint8)) > 0) & (lit == 0) & (r < FOLD_FOOT * level)
