@@ -218,7 +218,6 @@ FOLD_FADE_CELLS = 2.5  # median distance (cells) from the core at which a fold's
 FOLD_OWN_LIGHT = 0.01  # a fold's own light, screen light taken away, as a share of that screen light
 FOLD_KEPT = 0.75  # ... and as a share of the subject's own light around it
 GAP_RING_SOLID = 0.7  # a screen patch is a gap where this share of the cells 3 around it is solid subject
-GAP_GRAIN_MAX = 0.04  # ... and its ratio is smooth from cell to cell (strands of a veil are not)
 FOLD_KEPT_MARGIN = 0.2  # ... or this much over what a mix with the screen as bright keeps (brighter folds)
 
 
@@ -265,9 +264,7 @@ def _lit_folds(
 
     A patch keeping under 1 % is screen; where 70 % of the cells three around it are solid subject
     (ratio < 0.3: the arm and the body around a gap, not a hair's veil of strands; under 32 px of
-    motion blur at 640 px wide 65–70 % two cells around, 77–81 % three) and its ratio is smooth from
-    cell to cell (median |ratio − its 3×3 mean| over the patch's interior under 0.04: a shadowed gap
-    0.009–0.025, near-black strands hanging across one 0.066–0.089) it is marked in ``gaps``:
+    motion blur at 640 px wide 65–70 % two cells around, 77–81 % three) it is marked in ``gaps``:
     in the body's shadow it is dimmer than the screen around, the plate's tightening passes lose it,
     and :func:`screen_lit_floor` then credited it as screen light on an enclosed lit surface (a gap
     at 75 % keyed solid).
@@ -315,9 +312,7 @@ def _lit_folds(
         strong = own >= FOLD_OWN_STRONG * screen_light
         if own < FOLD_OWN_LIGHT * screen_light:  # screen: seen through a gap where solid subject surrounds it
             ring = (cv2.dilate(cells.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~cells
-            inner = cv2.erode(cells.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-            grain = float(np.median(np.abs(r - cv2.blur(r, (3, 3)))[inner])) if inner.any() else 0.0
-            if float(np.mean(r[ring] < SPILL_FLOOR_MAX)) >= GAP_RING_SOLID and grain < GAP_GRAIN_MAX:
+            if float(np.mean(r[ring] < SPILL_FLOOR_MAX)) >= GAP_RING_SOLID:
                 gaps[win] |= cells
             continue
         if not strong and (not fades or level >= FOLD_LEVEL_MAX):
