@@ -370,6 +370,16 @@ def _near_subject(ratio: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(near, (0, 0), 2.0)
 
 
+def _close_to_plate(
+    d_small: np.ndarray, plate: np.ndarray, saturated: np.ndarray, screen: str, balance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ratio, screen_only): the cells' colour difference over the ``plate``'s (h, w), and float32 0/1
+    (h, w) the screen-saturated cells within 7 % of the plate, 2 cells away from the rest."""
+    ratio = d_small / np.maximum(colour_difference(plate, screen, balance), 1e-4)
+    screen_only = cv2.erode(((ratio > 0.93) & saturated).astype(np.uint8), np.ones((5, 5), np.uint8))
+    return ratio, screen_only.astype(np.float32)
+
+
 def estimate_screen_plate(
     small_rgb_linear: np.ndarray, screen_rgb_linear: np.ndarray, screen: str, balance: float
 ) -> np.ndarray:
@@ -414,9 +424,7 @@ def screen_plate_and_folds(
     # Tightening passes: hair and edges pull a plate pixel down by a few percent, so only pixels
     # within 7% of the current plate count, and the mask keeps 2 plate pixels away from the rest.
     for step in range(3):
-        ratio = d_small / np.maximum(colour_difference(plate, screen, balance), 1e-4)
-        screen_only = cv2.erode(((ratio > 0.93) & saturated).astype(np.uint8), np.ones((5, 5), np.uint8))
-        screen_only = screen_only.astype(np.float32)
+        ratio, screen_only = _close_to_plate(d_small, plate, saturated, screen, balance)
         if screen_only.mean() < 0.02:
             break
         lifted = _fill_over_plane(small, screen_only, trend)
@@ -426,9 +434,8 @@ def screen_plate_and_folds(
     if gaps is not None:
         # Screen seen through a gap in the subject, shadowed by it: the plate follows it there (and
         # only there: its shadow would spread under the subject around with the fill).
-        ratio = d_small / np.maximum(colour_difference(plate, screen, balance), 1e-4)
-        screen_only = cv2.erode(((ratio > 0.93) & saturated).astype(np.uint8), np.ones((5, 5), np.uint8))
-        through = _fill_over_plane(small, np.maximum(screen_only.astype(np.float32), gaps), trend)
+        screen_only = _close_to_plate(d_small, plate, saturated, screen, balance)[1]
+        through = _fill_over_plane(small, np.maximum(screen_only, gaps), trend)
         plate = np.where(cv2.dilate(gaps, np.ones((3, 3), np.uint8))[..., None] > 0, through, plate)
     return cv2.GaussianBlur(plate, (0, 0), 1.0), folds
 
