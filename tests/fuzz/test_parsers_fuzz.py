@@ -69,9 +69,13 @@ def _outcome(call, *clear_errors: type[BaseException]):
         return exc
 
 
+# One folder for the whole module, removed at exit by its finalizer: a folder per example left tens of
+# thousands behind in /tmp over a day of runs (and filled a shared disk).
+_INPUTS = tempfile.TemporaryDirectory(prefix="guangying-fuzz-")
+
+
 def _file(data: bytes, suffix: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="guangying-fuzz-"))
-    path = folder / f"input{suffix}"
+    path = Path(_INPUTS.name) / f"input{suffix}"
     path.write_bytes(data)
     return path
 
