@@ -6,7 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup models demo test lint bench clean system
 
+# The environment takes about 1.6 GB and pip needs room to unpack on top: say so before pip fails half-way.
 $(STAMP): pyproject.toml
+	@free_mb=$$(df -Pm . | awk 'NR==2 {print $$4}'); \
+	if [ -n "$$free_mb" ] && [ "$$free_mb" -lt 3000 ]; then \
+	  echo "warning: only $$free_mb MB free here; setting up $(VENV) needs about 3000 MB (free space, or run make clean)"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,sets3d,batch,browser]'
