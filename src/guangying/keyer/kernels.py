@@ -82,7 +82,7 @@ def _bilerp_chw(img, ch, r0, r1, wy, c0, c1, wx):
 
 
 @numba.njit(inline="always")
-def _free_brightness(cs, ca, cb, fs, fa, fc, gs, ga, gc, ss, sa, sc, ff, gg, xx):
+def free_coverage(cs, ca, cb, fs, fa, fc, gs, ga, gc, ss, sa, sc, ff, gg, xx):
     """1 − z of C = t·F + y·G + z·S (G = F⊙S) by Cramer's rule, or NOT_LIT where the three are nearly
     dependent, y < 0 or t < LIT_SHADE_MIN·(1 − z)."""
     det = fs * (ga * sc - gc * sa) - gs * (fa * sc - fc * sa) + ss * (fa * gc - fc * ga)
@@ -148,7 +148,7 @@ def unmixed_pair(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2, free_brightness
     # brightness: C = t·F + y·F⊙S + z·S solved exactly gives its coverage 1 − z whatever t.
     free = NOT_LIT
     if free_brightness:
-        free = _free_brightness(cs, ca, cb, fs, fa, fc, gs, ga, gc, ss, sa, sc, ff, gg, xx)
+        free = free_coverage(cs, ca, cb, fs, fa, fc, gs, ga, gc, ss, sa, sc, ff, gg, xx)
     if residual2 > tolerance2 * ff:
         return free, b
     return max(a, free), b

@@ -11,7 +11,7 @@ import numpy as np
 
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import GuangyingError, SettingsError
-from guangying.keyer.kernels import unmixed_coverage
+from guangying.keyer.kernels import free_coverage, unmixed_coverage
 from guangying.keyer.lut import DECODE_LUT, decode
 from guangying.keyer.maths import LUMA_709, colour_difference, screen_channels
 
@@ -833,8 +833,55 @@ def screen_lit_floor(
         # reflects), joined to its credited cells: only the key's unmixing can hold them.
         beyond = own_clear & _joined(own_clear | own_whole, own_whole)
         lit |= beyond & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
+    if lit.any():
+        lit |= _shaded_side(lit, clear, surface_rgb, colour_plate)
     marker = cv2.dilate(lit.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
     return floor, np.concatenate([surface_rgb, marker[..., None]], axis=-1).astype(np.float32)
+
+
+@numba.njit(cache=True)
+def _free_cells(rgb, surface, plate, cells, kept):  # noqa: ANN001, ANN202
+    h, w = cells.shape
+    out = np.zeros((h, w), np.bool_)
+    for y in range(h):
+        for x in range(w):
+            if not cells[y, x]:
+                continue
+            f0, f1, f2 = surface[y, x, 0], surface[y, x, 1], surface[y, x, 2]
+            s0, s1, s2 = plate[y, x, 0], plate[y, x, 1], plate[y, x, 2]
+            g0, g1, g2 = f0 * s0, f1 * s1, f2 * s2
+            a = free_coverage(
+                rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2], f0, f1, f2, g0, g1, g2, s0, s1, s2,
+                f0 * f0 + f1 * f1 + f2 * f2, g0 * g0 + g1 * g1 + g2 * g2, s0 * s0 + s1 * s1 + s2 * s2,
+            )  # fmt: skip
+            out[y, x] = a >= kept and kept * a <= 1.0
+    return out
+
+
+def _shaded_side(
+    lit: np.ndarray,
+    clear: np.ndarray,
+    surface_rgb: np.ndarray,
+    colour_plate: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """bool (h, w): cells of the surface the key unmixes (``lit``, bool (h, w)) on its side turned
+    from the key light, lit there by the screen light it reflects. Its light is t·F + y·F⊙S there
+    (t < 1: shading scales F, the seeds' colour measured on the lit side), and the own-light tests,
+    which hold F's brightness, read it as a mix. Solved exactly, C = t·F + y·F⊙S + z·S keeps its
+    coverage 1 − z within 85%–1/0.85 whatever t (:func:`guangying.keyer.maths.lit_surface_alpha`):
+    such cells (not clear screen, F not dark) joined to ``lit`` through one another are marked too,
+    and the key unmixes their silhouette. A mix with the screen keeps 1 − z = α; a shadow on the
+    screen, tinted glass or smoke (little light of their own: t < 0.25·(1 − z)) and a gap (z ≈ 1)
+    do not pass. ``surface_rgb`` (h, w, 3): F; ``colour_plate``: the small grid's linear colour and
+    plate, each (h, w, 3)."""
+    candidates = ~clear & ~lit & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
+    candidates &= _joined(candidates | lit, lit)  # only the lit surface's own object is solved
+    if not candidates.any():
+        return candidates
+    rgb, plate = (np.ascontiguousarray(x, np.float32) for x in colour_plate)
+    solid = _free_cells(rgb, np.ascontiguousarray(surface_rgb, np.float32), plate, candidates,
+                        np.float32(SUBJECT_KEPT))  # fmt: skip
+    return solid & _joined(solid | lit, lit)
 
 
 @numba.njit(cache=True)
