@@ -697,11 +697,14 @@ def screen_lit_floor(
     that keep it, joined to the credited surface, are unmixed in the key (below) without a floor of
     their own. The key's unmixing also reads a shaded side of the surface lit mostly by the screen
     light it reflects (:func:`guangying.keyer.maths.lit_surface_alpha`); the cell tests here do not
-    (with no residual left to test, it credited tinted glass).
+    (with no residual left to test, it credited tinted glass). Only to carry the key's unmixing to
+    that shaded side's silhouette (:func:`_shaded_side`), which the own-light tests miss (they hold
+    F's brightness), are cells of the credited surface's own object solved so, and they get no floor.
 
     ``surface`` (with ``colour_plate``): the seeds' colour F (linear RGB) and a 0/1 channel marking
     the cells whose own light is credited with a ratio of at least 0.7 (F not dark), those lit past
-    clear screen's ratio above, and the ring around them, which holds their silhouette. There the
+    clear screen's ratio above, and the ring around them, which holds their silhouette; and the
+    silhouette (within 2 cells of clear screen) of its shaded side lit by the screen. There the
     key takes the coverage a of each pixel (:func:`guangying.keyer.maths.lit_surface_alpha`): a
     cell's credit cannot follow a rim's light
     rising within it, nor 4:2:0's smear of the screen's chroma into it, and a rim lit past clear
@@ -833,9 +836,14 @@ def screen_lit_floor(
         # reflects), joined to its credited cells: only the key's unmixing can hold them.
         beyond = own_clear & _joined(own_clear | own_whole, own_whole)
         lit |= beyond & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
+    box3 = np.ones((3, 3), np.uint8)
+    marker = cv2.dilate(lit.astype(np.uint8), box3)
     if lit.any():
-        lit |= _shaded_side(lit, clear, surface_rgb, colour_plate)
-    marker = cv2.dilate(lit.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
+        # Its side turned from the key light, lit by the screen: only its silhouette (within 2 cells of
+        # clear screen) needs the unmixing; further in the floor holds it, and each marked pixel costs.
+        shaded = cv2.dilate(_shaded_side(lit, clear, surface_rgb, colour_plate).astype(np.uint8), box3)
+        marker |= shaded & cv2.dilate(clear.astype(np.uint8), np.ones((5, 5), np.uint8))
+    marker = marker.astype(np.float32)
     return floor, np.concatenate([surface_rgb, marker[..., None]], axis=-1).astype(np.float32)
 
 
