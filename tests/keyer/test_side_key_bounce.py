@@ -124,8 +124,8 @@ def _side_lit_prop(
 #   egg, bounce 1, JPEG: 0 ← 218–493; 0.0022–0.0024 ← 0.0063–0.0068
 #   ring, bounce 0.7, png: 0–1 ← 2868–2955; 0.0036–0.0037 ← 0.0149–0.0150
 #   ring, bounce 0.7, JPEG: 6–18 ← 2365–2824; 0.0052–0.0054 ← 0.0158–0.0163
-#   ring, bounce 1 (not tested): png 25–63 ← 4472–4556, JPEG 32–49 ← 4572–4866
-#   egg, bounce 1.3 (not tested, the rim lit past the screen): png 519–1051 ← 1133–1893
+#   ring, bounce 1 (not tested): png 49–64 ← 4472–4556, JPEG 32–49 ← 4572–4866
+#   egg, bounce 1.3 (not tested, its lit rim too keys out): png 521–1051 ← 1133–1893 (2 seeds)
 # Clear screen's mean α ≤ 0.001 on both.
 @pytest.mark.parametrize(("shape", "bounce", "jpeg"), [("egg", 1.0, False), ("egg", 1.0, True),
                                                       ("ring", 0.7, False), ("ring", 0.7, True)])  # fmt: skip
