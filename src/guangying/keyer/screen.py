@@ -838,7 +838,7 @@ def screen_lit_floor(
         lit |= beyond & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
     box3 = np.ones((3, 3), np.uint8)
     marker = cv2.dilate(lit.astype(np.uint8), box3)
-    if lit.any():
+    if lit.any() and colour_plate is not None:
         # Its side turned from the key light, lit by the screen: only its silhouette (within 2 cells of
         # clear screen) needs the unmixing; further in the floor holds it, and each marked pixel costs.
         shaded = cv2.dilate(_shaded_side(lit, clear, surface_rgb, colour_plate).astype(np.uint8), box3)
