@@ -29,6 +29,7 @@ from drawn_frames import (
     bump,
     camera,
     drawn,
+    lit_unmixing_matches_reference,
     rise,
     streaked,
 )
@@ -153,3 +154,8 @@ def test_the_screen_through_the_ring_and_its_shadow_stay_clear():
 )
 def test_the_side_lit_prop_moving_stays_soft(shape, motion_px, jpeg):
     assert_blur_not_made_opaque(*_side_lit_prop(shape, 1.0, jpeg=jpeg, motion_px=motion_px)[:2])
+
+
+@pytest.mark.parametrize(("shape", "jpeg"), [("egg", False), ("ring", True)])
+def test_the_kernel_unmixes_the_shaded_silhouette_as_the_numpy_reference_does(shape, jpeg):
+    lit_unmixing_matches_reference(_side_lit_prop(shape, 1.0, jpeg=jpeg)[0])
