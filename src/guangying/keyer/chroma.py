@@ -25,6 +25,7 @@ from guangying.keyer.refine import (
     opaque_key,
 )
 from guangying.keyer.screen import (
+    VEIL_CLIP,
     NoScreenError,
     black_clip_over_strands,
     detect_screen,
@@ -139,7 +140,7 @@ class ChromaKeyer:
         st = self.settings
         assert self._screen is not None and self._screen_linear is not None
         small = small_linear(rgb)
-        folds = None  # screen-lit folds the auto plate found on the subject
+        folds = veils = None  # screen-lit folds, veils of strands over gaps: found by the auto plate
         if st.clean_plate is not None:
             if self._clean_plate_linear is None:
                 # Softened (σ 1.5 px) so the plate's own grain does not print into the matte.
@@ -153,14 +154,16 @@ class ChromaKeyer:
             plate = self._clean_plate_linear
             small_plate = cv2.resize(plate, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
         elif st.auto_plate:
-            plate, folds = screen_plate_and_folds(small, self._screen_linear, self._screen, st.screen_balance)
+            plate, folds, veils = screen_plate_and_folds(
+                small, self._screen_linear, self._screen, st.screen_balance, rgb
+            )
             small_plate = plate
         else:
             plate = self._screen_linear.reshape(1, 1, 3)
             small_plate = np.broadcast_to(plate, small.shape)
         downscale = rgb.shape[1] / small.shape[1]
         floor, subject, fringe = estimate_subject(
-            small, small_plate, self._screen, st.screen_balance, downscale, rgb, folds
+            small, small_plate, self._screen, st.screen_balance, downscale, rgb, folds, veils
         )
         if st.clean_plate is None and st.auto_plate and fringe.any():  # most frames have no dark fringe
             ratio = difference_ratio(small, small_plate, self._screen, st.screen_balance)
@@ -182,6 +185,8 @@ class ChromaKeyer:
         if st.spill_compensation and fringe.any():
             ratio = difference_ratio(small, small_plate, self._screen, st.screen_balance)
             black = black_clip_over_strands(black, fringe, ratio, downscale)
+        if veils is not None:
+            black = np.where(veils, np.float32(VEIL_CLIP) * black, black).astype(np.float32)
         model = (plate, floor, subject, black)
         return tuple(np.ascontiguousarray(x, np.float32) for x in model)  # type: ignore[return-value]
 

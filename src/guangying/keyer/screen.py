@@ -221,15 +221,100 @@ GAP_RING_SOLID = 0.7  # a screen patch is a gap where this share of the cells 3 
 FOLD_KEPT_MARGIN = 0.2  # ... or this much over what a mix with the screen as bright keeps (brighter folds)
 
 
+TEXTURE_CELLS = 4  # the texture of a patch is measured over the 9 × 9 cells around its middle
+
+
+def _strand_texture(
+    rgb_srgb: np.ndarray, cells: np.ndarray, origin: tuple[int, int], grid: tuple[int, int], screen: str,
+    balance: float,
+) -> float:
+    """How much the frame's colour difference d (linear) varies at the scale of hair strands over
+    ``cells`` (bool, part of the small grid of shape ``grid`` whose top left cell is ``origin``): mean
+    |d − its local mean over a cell| of the frame's pixels (``rgb_srgb`` (H, W, 3) sRGB, averaged
+    down to ~4 px a cell, as at 640 px wide: strands thinner than a pixel average down with the
+    sensor's grain; d smoothed over 1 px against that grain), over the cells within
+    :data:`TEXTURE_CELLS` of the one nearest their middle (a veil is a veil throughout, and all of a
+    large one cost ~0.5 ms at 1080p). 0 where ``cells`` is empty."""
+    ys, xs = np.nonzero(cells)
+    if ys.size == 0:
+        return 0.0
+    middle = int(np.argmin(np.abs(ys - ys.mean()) + np.abs(xs - xs.mean())))
+    top, left = max(int(ys[middle]) - TEXTURE_CELLS, 0), max(int(xs[middle]) - TEXTURE_CELLS, 0)
+    sub = cells[top : ys[middle] + TEXTURE_CELLS + 1, left : xs[middle] + TEXTURE_CELLS + 1].astype(np.uint8)
+    top, left = top + origin[0], left + origin[1]
+    cell_h, cell_w = rgb_srgb.shape[0] / grid[0], rgb_srgb.shape[1] / grid[1]
+    y0, y1 = int(top * cell_h), int(np.ceil((top + sub.shape[0]) * cell_h))
+    x0, x1 = int(left * cell_w), int(np.ceil((left + sub.shape[1]) * cell_w))
+    crop = np.asarray(rgb_srgb[y0:y1, x0:x1], np.float32)
+    step = max(1.0, cell_w / 4.0)
+    size = (max(1, int(round((x1 - x0) / step))), max(1, int(round((y1 - y0) / step))))
+    if step > 1.0:
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    d = cv2.GaussianBlur(colour_difference(srgb_to_linear(crop), screen, balance), (0, 0), 1.0)
+    local = cv2.blur(d, (max(3, int(round(cell_w / step)) | 1),) * 2)
+    mask = cv2.resize(sub, size, interpolation=cv2.INTER_NEAREST) > 0
+    return float(np.mean(np.abs(d - local)[mask]))
+
+
+# A patch whose strand-scale texture is this many times the open screen's is a veil: screen seen through
+# enclosed gaps, in the body's shadow or not, sharp or under 16–32 px of motion blur, measured 0.3–1.4×
+# (mosaic camera, JPEG: test_lit_fold_weave's and test_veil_over_gap's generators); veils of near-black
+# strands at coverage 0.15–0.7, 5.6–29× (the faintest: 0.15 through the mosaic camera).
+VEIL_TEXTURE = 3.0
+# Over a veil the black clip is halved: the full clip cut 30 % of a veil's coverage at 0.15 (keyed at
+# 0.66–0.69 of it), none at all let the screen's grain between the strands print (1.25).
+VEIL_CLIP = 0.5
+
+
+def _open_screen_texture(
+    rgb_srgb: np.ndarray, patch: np.ndarray, open_screen: np.ndarray, screen: str, balance: float
+) -> float:
+    """:func:`_strand_texture` over the cells of ``open_screen`` (bool (h, w)), two cells in, within
+    :data:`TEXTURE_CELLS` of the one nearest the middle of ``patch`` (bool (h, w)): the sensor's
+    grain, the codec's blocks, the screen's own weave. 0 where there are none."""
+    reference = cv2.erode(open_screen.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    ys, xs = np.nonzero(reference)
+    if ys.size == 0:
+        return 0.0
+    py, px = np.nonzero(patch)
+    nearest = int(np.argmin(np.abs(ys - py.mean()) + np.abs(xs - px.mean())))
+    top, left = max(int(ys[nearest]) - TEXTURE_CELLS, 0), max(int(xs[nearest]) - TEXTURE_CELLS, 0)
+    near = reference[top : ys[nearest] + TEXTURE_CELLS + 1, left : xs[nearest] + TEXTURE_CELLS + 1]
+    return _strand_texture(rgb_srgb, near, (top, left), patch.shape, screen, balance)
+
+
+def _on_border(cells: np.ndarray, win: tuple[slice, slice], grid: tuple[int, int]) -> bool:
+    """Whether ``cells`` (bool, the window ``win`` of a grid of shape ``grid``) touch the grid's border."""
+    top, left = win[0].start, win[1].start
+    bottom, right = top + cells.shape[0] == grid[0], left + cells.shape[1] == grid[1]
+    return bool(
+        (top == 0 and cells[0].any()) or (bottom and cells[-1].any())
+        or (left == 0 and cells[:, 0].any()) or (right and cells[:, -1].any())
+    )
+
+
+def _ringed_by_solid(cells: np.ndarray, ratio: np.ndarray) -> bool:
+    """Whether :data:`GAP_RING_SOLID` of the cells three around ``cells`` (bool (h, w)) are solid
+    subject (``ratio`` (h, w) < :data:`SPILL_FLOOR_MAX`)."""
+    ring = (cv2.dilate(cells.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~cells
+    return float(np.mean(ratio[ring] < SPILL_FLOOR_MAX)) >= GAP_RING_SOLID
+
+
 def _lit_folds(
-    small: np.ndarray, first: np.ndarray, d_small: np.ndarray, screen: str, balance: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(drop, lit, gaps), each bool (h, w): the cells of ``first`` ((h, w) 0/1, the plate's first
-    pass) that are a screen-lit fold on the subject, not screen; those of them whose own light is
-    strong enough to credit the fold as solid whatever its screen light (:func:`fold_floor`); and the
-    patches that are screen seen through a gap in the subject. None where there is none of either
-    (the common case: the plate is then made as before, bit for bit). ``small`` (h, w, 3) linear,
-    ``d_small`` its colour difference.
+    small: np.ndarray,
+    first: np.ndarray,
+    d_small: np.ndarray,
+    screen: str,
+    balance: float,
+    rgb_srgb: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """(drop, lit, gaps, veils), each bool (h, w): the cells of ``first`` ((h, w) 0/1, the plate's
+    first pass) that are a screen-lit fold on the subject, not screen; those of them whose own light
+    is strong enough to credit the fold as solid whatever its screen light (:func:`fold_floor`); the
+    patches that are screen seen through a gap in the subject; and the veils of strands hanging
+    across such a gap (below; only given the frame, ``rgb_srgb`` (H, W, 3) sRGB). None where there
+    is none of these (the common case: the plate is then made as before, bit for bit). ``small``
+    (h, w, 3) linear, ``d_small`` its colour difference.
 
     Candidates are the 8-connected patches of ``first`` of 12 cells or more apart from the largest
     (the screen seen around the subject), those on the frame's border included: a coat cut by the
@@ -268,6 +353,25 @@ def _lit_folds(
     in the body's shadow it is dimmer than the screen around, the plate's tightening passes lose it,
     and :func:`screen_lit_floor` then credited it as screen light on an enclosed lit surface (a gap
     at 75 % keyed solid).
+
+    A veil of near-black strands hanging across such a gap (dark hair between an arm and the body)
+    has the screen's chromaticity too, as a shadow does: taken for a gap, the plate followed it and
+    its strands keyed at 0.1–0.75 of their coverage; left to the plate's passes, those followed a
+    thin one, and :func:`screen_lit_floor` credited a dense one as an enclosed lit surface (1.6×).
+    Strands vary at their own scale, a shadow over many cells: a patch that is no fold (a candidate
+    of any level or own light, or a cluster of smaller patches a cell apart, as a dense veil shows
+    the screen between its strands) is a veil where, over its region (the patch and the cells joined
+    to it short of solid, ratio ≥ 0.3, not beside the open screen nor on the frame's border: a gap
+    that runs out of the frame is not known to be ringed), the frame's pixels two cells in from the
+    patch's edge vary at the strands' scale :data:`VEIL_TEXTURE` times as much as the open screen's
+    (:func:`_strand_texture`, :func:`_open_screen_texture`; nearer the edge a silhouette's weave or
+    a codec's ringing, smeared in by motion blur, read as texture), 70 % of the cells three around
+    that region are solid, and the region keeps under 3 % own light
+    (median, as a fold's: near-black strands kept 0.1–2.7 % up to a coverage of 0.5, 3.5–4.4 % at
+    0.7 and are left as before there; the benchmark's screen-lit dark coats that the fold tests
+    leave kept 4.8 % at +0.7 EV, 8.5–13 % at the bench's exposure). The plate is filled in over a
+    veil from the screen around, :func:`estimate_subject` credits no screen light on it, and the
+    key halves its black clip there (:data:`VEIL_CLIP`).
     """
     # (Without the stats: connectedComponentsWithStats costs 7× as much on this grid.)
     count, labels = cv2.connectedComponents(first.astype(np.uint8), connectivity=8)
@@ -277,26 +381,66 @@ def _lit_folds(
     sizes[0] = 0
     largest = int(np.argmax(sizes))
     candidates = [i for i in np.nonzero(sizes >= FOLD_MIN_CELLS)[0] if i != largest]
-    if not candidates:
+    kernel = np.ones((3, 3), np.uint8)
+    # A dense veil shows the screen between its strands in fragments too small to be candidates: those
+    # a cell apart are joined, and the clusters of 12 cells or more are tested as veils (only).
+    clusters: list[np.ndarray] = []
+    if rgb_srgb is not None:
+        fragments = ((sizes < FOLD_MIN_CELLS) & (sizes > 0))[labels]
+        if int(fragments.sum()) >= FOLD_MIN_CELLS:
+            n, joined = cv2.connectedComponents(cv2.dilate(fragments.astype(np.uint8), kernel))
+            joined_sizes = np.bincount(joined[fragments], minlength=n)
+            clusters = [joined == j for j in np.nonzero(joined_sizes[1:] >= FOLD_MIN_CELLS)[0] + 1]
+    if not candidates and not clusters:
         return None
     open_screen = labels == largest
     fill = _fill_push_pull(small, open_screen.astype(np.float32))
     ratio = d_small / np.maximum(colour_difference(fill, screen, balance), 1e-4)
-    kernel = np.ones((3, 3), np.uint8)
     near_open = cv2.dilate(open_screen.astype(np.uint8), kernel) > 0
     box = np.ones((2 * FOLD_REACH + 1, 2 * FOLD_REACH + 1), np.uint8)
     drop = np.zeros(first.shape, bool)
     credit = np.zeros(first.shape, bool)
     gaps = np.zeros(first.shape, bool)
+    veils = np.zeros(first.shape, bool)
     h, w = first.shape
     pad = FOLD_REACH + 3  # the window holds the patch, its fade and the subject around
+
+    def window(patch: np.ndarray) -> tuple[slice, slice]:
+        x, y, bw, bh = cv2.boundingRect(patch.astype(np.uint8))
+        return slice(max(y - pad, 0), min(y + bh + pad, h)), slice(max(x - pad, 0), min(x + bw + pad, w))
+
+    screen_texture: list[float] = []  # the open screen's, measured once
+
+    def veil(patch: np.ndarray, win: tuple[slice, slice]) -> bool:
+        """Marks the veil ``patch`` (bool (h, w)) lies in, if it does (see above); whether it did."""
+        r = ratio[win]
+        region = _joined((r >= SPILL_FLOOR_MAX) & ~near_open[win], patch[win])
+        if rgb_srgb is None or not _ringed_by_solid(region, r) or _on_border(region, win, (h, w)):
+            return False
+        screen_light = r[..., None] * fill[win]
+        own_light = np.maximum(small[win] - screen_light, 0.0)[region] @ LUMA_709
+        if float(np.median(own_light)) >= FOLD_OWN_STRONG * float(np.median(screen_light[region] @ LUMA_709)):
+            return False
+        if not screen_texture:
+            screen_texture.append(_open_screen_texture(rgb_srgb, patch, open_screen, screen, balance))
+        # The patch's cells two in from its edge: a silhouette has texture (a weave, a codec's ringing).
+        inner = cv2.erode(patch[win].astype(np.uint8), np.ones((5, 5), np.uint8), borderValue=0) > 0
+        texture = _strand_texture(rgb_srgb, inner, (win[0].start, win[1].start), (h, w), screen, balance)
+        if texture <= 0 or texture < VEIL_TEXTURE * screen_texture[0]:
+            return False
+        veils[win] |= region
+        return True
+
     for i in candidates:
-        x, y, bw, bh = cv2.boundingRect((labels == i).astype(np.uint8))
-        win = slice(max(y - pad, 0), min(y + bh + pad, h)), slice(max(x - pad, 0), min(x + bw + pad, w))
-        cells, r = labels[win] == i, ratio[win]
+        patch = labels == i
+        win = window(patch)
+        cells, r = patch[win], ratio[win]
+        if drop[win][cells].any():
+            continue
         values = np.sort(r[cells])
         level = float(values[(3 * values.size) // 4])
-        if level >= FOLD_LIT_LEVEL_MAX or drop[win][cells].any():
+        if level >= FOLD_LIT_LEVEL_MAX:
+            veil(patch, win)
             continue
         region = (cv2.dilate(cells.astype(np.uint8), box) > 0) & ~near_open[win]
         core = _joined(region & (r >= FOLD_CORE * level), cells)
@@ -311,11 +455,11 @@ def _lit_folds(
         screen_light = float(np.median((r[..., None] * screen_rgb)[core] @ LUMA_709))
         strong = own >= FOLD_OWN_STRONG * screen_light
         if own < FOLD_OWN_LIGHT * screen_light:  # screen: seen through a gap where solid subject surrounds it
-            ring = (cv2.dilate(cells.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~cells
-            if float(np.mean(r[ring] < SPILL_FLOOR_MAX)) >= GAP_RING_SOLID:
+            if not veil(patch, win) and _ringed_by_solid(cells, r):
                 gaps[win] |= cells
             continue
         if not strong and (not fades or level >= FOLD_LEVEL_MAX):
+            veil(patch, win)
             continue
         # The solid subject just outside the fade: a fold keeps its own light, a mix with the screen α of it.
         around = (cv2.dilate(lit, np.ones((5, 5), np.uint8)) > 0) & (lit == 0) & (r < FOLD_FOOT * level)
@@ -327,7 +471,11 @@ def _lit_folds(
             drop[win] |= lit > 0
             if strong:
                 credit[win] |= lit > 0
-    return (drop, credit, gaps) if drop.any() or gaps.any() else None
+        else:
+            veil(patch, win)
+    for patch in clusters:
+        veil(patch, window(patch))
+    return (drop, credit, gaps, veils) if drop.any() or gaps.any() or veils.any() else None
 
 
 def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
@@ -393,11 +541,17 @@ def estimate_screen_plate(
 
 
 def screen_plate_and_folds(
-    small_rgb_linear: np.ndarray, screen_rgb_linear: np.ndarray, screen: str, balance: float
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """(plate, folds): :func:`estimate_screen_plate`'s plate, and the cells (bool (h, w)) of the
-    screen-lit folds :func:`_lit_folds` kept out of it and found solid by their own light, for
-    :func:`estimate_subject`; None where there are none (the common case)."""
+    small_rgb_linear: np.ndarray,
+    screen_rgb_linear: np.ndarray,
+    screen: str,
+    balance: float,
+    rgb_srgb: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(plate, folds, veils): :func:`estimate_screen_plate`'s plate; the cells (bool (h, w)) of the
+    screen-lit folds :func:`_lit_folds` kept out of it and found solid by their own light; and those
+    of the veils of strands it found over gaps the subject encloses (given the frame, ``rgb_srgb``
+    (H, W, 3) sRGB), filled in from the screen around; both for :func:`estimate_subject`, None where
+    there are none (the common case)."""
     small = small_rgb_linear
     flat = np.broadcast_to(np.asarray(screen_rgb_linear, np.float32), small.shape)
     d_small = colour_difference(small, screen, balance)
@@ -410,12 +564,15 @@ def screen_plate_and_folds(
     saturated = d_small >= 0.8 * (d_flat / flat_sum) * total
     first = ((d_small > 0.35 * d_flat) & saturated).astype(np.float32)
     if first.mean() < 0.02:
-        return flat.copy(), None
-    found = _lit_folds(small, first, d_small, screen, balance)
-    folds = gaps = None
+        return flat.copy(), None, None
+    found = _lit_folds(small, first, d_small, screen, balance, rgb_srgb)
+    folds = gaps = veils = None
     if found is not None:
         first[found[0]] = 0.0
         folds = found[1] if found[1].any() else None
+        if found[3].any():
+            veils = found[3]
+            first[veils] = 0.0
         if found[2].any():  # (not the cells beside the subject: mixes)
             gaps = (found[2] & (cv2.erode(first, np.ones((3, 3), np.uint8)) > 0)).astype(np.float32)
     # The screen as the tightening passes below see it (2 cells off the rest).
@@ -425,6 +582,8 @@ def screen_plate_and_folds(
     # within 7% of the current plate count, and the mask keeps 2 plate pixels away from the rest.
     for step in range(3):
         ratio, screen_only = _close_to_plate(d_small, plate, saturated, screen, balance)
+        if veils is not None:
+            screen_only *= cv2.dilate(veils.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0
         if screen_only.mean() < 0.02:
             break
         lifted = _fill_over_plane(small, screen_only, trend)
@@ -437,7 +596,7 @@ def screen_plate_and_folds(
         screen_only = _close_to_plate(d_small, plate, saturated, screen, balance)[1]
         through = _fill_over_plane(small, np.maximum(screen_only, gaps), trend)
         plate = np.where(cv2.dilate(gaps, np.ones((3, 3), np.uint8))[..., None] > 0, through, plate)
-    return cv2.GaussianBlur(plate, (0, 0), 1.0), folds
+    return cv2.GaussianBlur(plate, (0, 0), 1.0), folds, veils
 
 
 SPILL_FLOOR_MAX = 0.3
@@ -604,6 +763,7 @@ def screen_lit_floor(
     other: np.ndarray | None = None,
     remainder_rgb: np.ndarray | None = None,
     colour_plate: tuple[np.ndarray, np.ndarray] | None = None,
+    veils: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(floor, surface): the difference ratio (h, w) a solid subject lit by the screen shows, where
     the small grid's ``ratio`` = d(C)/d(S) proves it solid, else 0; and (h, w, 4) the lit surface the
@@ -701,6 +861,9 @@ def screen_lit_floor(
     that shaded side's silhouette (:func:`_shaded_side`), which the own-light tests miss (they hold
     F's brightness), are cells of the credited surface's own object solved so, and they get no floor.
 
+    ``veils`` (bool (h, w), optional): veils of strands over an enclosed gap (:func:`_lit_folds`)
+    seed nothing, however few pixels of clear screen a dense one shows between its strands.
+
     ``surface`` (with ``colour_plate``): the seeds' colour F (linear RGB) and a 0/1 channel marking
     the cells whose own light is credited with a ratio of at least 0.7 (F not dark), those lit past
     clear screen's ratio above, and the ring around them, which holds their silhouette; and the
@@ -760,6 +923,8 @@ def screen_lit_floor(
     seeds = (enclosed | step | band) & whole
     if mixed is not None:
         seeds &= ~mixed
+    if veils is not None:
+        seeds &= ~veils
     if gaps is not None:
         seeds &= gaps(seeds) <= GAPS_MAX
         band &= seeds & ~(enclosed | step)
@@ -1244,6 +1409,7 @@ def estimate_subject(
     downscale: float = 1.0,
     rgb_srgb: np.ndarray | None = None,
     folds: np.ndarray | None = None,
+    veils: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Two smooth fields of the solid subject at the small scale and where a dark subject's fringe
     lies: (spill floor, subject colour, fringe).
@@ -1270,7 +1436,9 @@ def estimate_subject(
 
     ``rgb_srgb``, the frame itself, lets :func:`screen_lit_floor` look for gaps in the cells it
     would credit. ``folds`` (bool (h, w), optional): screen-lit folds found by the plate
-    (:func:`screen_plate_and_folds`), credited by :func:`fold_floor`.
+    (:func:`screen_plate_and_folds`), credited by :func:`fold_floor`. ``veils`` (bool (h, w),
+    optional): veils of strands over gaps the plate found; no screen light is credited on them (no
+    lit surface seeds there, no floor but the subject's spill floor).
     """
     ratio = difference_ratio(small_rgb_linear, small_plate_linear, screen, balance)
     solid = cv2.erode((ratio < SPILL_FLOOR_MAX).astype(np.uint8), np.ones((3, 3), np.uint8))
@@ -1306,16 +1474,21 @@ def estimate_subject(
     mixed = measured & (coverage < 1.0 / TEXTURE_MARGIN)
     screen_lit, lit_surface = screen_lit_floor(
         ratio, remainder, near_remainder, gaps, mixed, other, remainder_rgb,
-        (small_rgb_linear, small_plate_linear),
+        (small_rgb_linear, small_plate_linear), veils,
     )  # fmt: skip
     lit = np.maximum(screen_lit, subject_light_floor(ratio, coverage, measured))
     if folds is not None:
         lit = np.maximum(lit, fold_floor(ratio, folds))
+    if veils is not None:
+        lit = np.where(veils, 0.0, lit)
     fringe_floor, fringe = dark_fringe_floor(
         ratio, lit, near_remainder, solid > 0, reach, dark_fringe_level(small_plate_linear),
         2 * STRAND_REACH_CELLS + 1,
     )  # fmt: skip
     lit = np.maximum(lit, fringe_floor)
+    if veils is not None:
+        lit = np.where(veils, 0.0, lit)
+        lit_surface = np.where(veils[..., None], 0.0, lit_surface)
     lit_surface = fringe_own_light(lit_surface, fringe, near_remainder_rgb, small_plate_linear)
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
     near_screen = near_screen.astype(np.float32) * (lit <= 0)
