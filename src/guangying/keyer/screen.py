@@ -494,6 +494,8 @@ def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
     return _finite(srgb_to_linear(_finite(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))))
 
 
+# Least cosine between a plate cell's colour and the screen colour's (rendered bench: 1 in 960k cells under).
+SCREEN_HUE_COS = 0.9
 VEIL_RATIO = 0.5  # a plate cell under this share of the screen's difference is subject, not screen
 VEIL_REACH = 0.08  # ... and fine strands reach this share of the frame's width out from it
 
@@ -562,6 +564,11 @@ def screen_plate_and_folds(
     flat_sum = max(float(np.sum(screen_rgb_linear)), 1e-4)
     total = small[..., 0] + small[..., 1] + small[..., 2]  # (.sum(-1) over 3 channels: 15× slower)
     saturated = d_small >= 0.8 * (d_flat / flat_sum) * total
+    # ... and its hue. Screen light a subject reflects is filtered by the subject's colour: a pear-green
+    # rim under strong bounce has as large a difference as the screen, but red where the screen has blue.
+    flat_rgb = np.asarray(screen_rgb_linear, np.float32)
+    flat_unit = flat_rgb / max(float(np.linalg.norm(flat_rgb)), 1e-4)
+    saturated &= small @ flat_unit >= SCREEN_HUE_COS * np.linalg.norm(small, axis=-1)
     first = ((d_small > 0.35 * d_flat) & saturated).astype(np.float32)
     if first.mean() < 0.02:
         return flat.copy(), None, None
@@ -614,6 +621,7 @@ RIM_MARGIN = 0.1  # credit over a lit rim's own ratio near clear screen (texture
 # A surface lit to this much of clear screen's ratio is unmixed pixel by pixel in the key: a mix of it
 # reads as screen. (Less lit, the floor keys it; unmixing would lend texture's brightness to coverage.)
 LIT_UNMIX_RATIO = 0.7
+SHADED_SILHOUETTE_CELLS = 4  # a shaded side's screen-lit silhouette is unmixed this far from clear screen
 LIT_PAST_CLEAR_CELLS = 6  # a rim lit past clear screen's ratio is tested this far (of ~160 cells across)
 DARK_SUBJECT = 0.05  # linear luminance under which a subject is too dark to tell added light from a mix
 # A dark fringe's subject is dark next to the light it mirrors: under DARK_SUBJECT or under this share of
@@ -867,7 +875,7 @@ def screen_lit_floor(
     ``surface`` (with ``colour_plate``): the seeds' colour F (linear RGB) and a 0/1 channel marking
     the cells whose own light is credited with a ratio of at least 0.7 (F not dark), those lit past
     clear screen's ratio above, and the ring around them, which holds their silhouette; and the
-    silhouette (within 2 cells of clear screen) of its shaded side lit by the screen. There the
+    silhouette (within 4 cells of clear screen) of its shaded side lit by the screen. There the
     key takes the coverage a of each pixel (:func:`guangying.keyer.maths.lit_surface_alpha`): a
     cell's credit cannot follow a rim's light
     rising within it, nor 4:2:0's smear of the screen's chroma into it, and a rim lit past clear
@@ -1004,10 +1012,11 @@ def screen_lit_floor(
     box3 = np.ones((3, 3), np.uint8)
     marker = cv2.dilate(lit.astype(np.uint8), box3)
     if lit.any() and colour_plate is not None:
-        # Its side turned from the key light, lit by the screen: only its silhouette (within 2 cells of
+        # Its side turned from the key light, lit by the screen: only its silhouette (within 4 cells of
         # clear screen) needs the unmixing; further in the floor holds it, and each marked pixel costs.
         shaded = cv2.dilate(_shaded_side(lit, clear, surface_rgb, colour_plate).astype(np.uint8), box3)
-        marker |= shaded & cv2.dilate(clear.astype(np.uint8), np.ones((5, 5), np.uint8))
+        size = 2 * SHADED_SILHOUETTE_CELLS + 1
+        marker |= shaded & cv2.dilate(clear.astype(np.uint8), np.ones((size, size), np.uint8))
     marker = marker.astype(np.float32)
     return floor, np.concatenate([surface_rgb, marker[..., None]], axis=-1).astype(np.float32)
 
@@ -1047,7 +1056,10 @@ def _shaded_side(
     screen, tinted glass or smoke (little light of their own: t < 0.25·(1 − z)) and a gap (z ≈ 1)
     do not pass. ``surface_rgb`` (h, w, 3): F; ``colour_plate``: the small grid's linear colour and
     plate, each (h, w, 3)."""
-    candidates = ~clear & ~lit & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
+    # Clear screen's cells too, within 2 cells of the rest: a rim lit past clear screen's ratio (the
+    # exact solve gives clear screen itself 1 − z ≈ 0).
+    near = cv2.dilate((~clear).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    candidates = near & ~lit & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
     candidates &= _joined(candidates | lit, lit)  # only the lit surface's own object is solved
     if not candidates.any():
         return candidates
