@@ -84,14 +84,14 @@ def _bilerp_chw(img, ch, r0, r1, wy, c0, c1, wx):
 @numba.njit(inline="always")
 def free_coverage(cs, ca, cb, fs, fa, fc, gs, ga, gc, ss, sa, sc, ff, gg, xx):
     """1 − z of C = t·F + y·G + z·S (G = F⊙S) by Cramer's rule, or NOT_LIT where the three are nearly
-    dependent, y < 0 or t < LIT_SHADE_MIN·(1 − z)."""
+    dependent, y < −t (F's own screen light is at most F⊙S) or t < LIT_SHADE_MIN·(1 − z)."""
     det = fs * (ga * sc - gc * sa) - gs * (fa * sc - fc * sa) + ss * (fa * gc - fc * ga)
     if not det * det > _BASIS_DET * _BASIS_DET * ff * gg * xx:
         return NOT_LIT
     t = (cs * (ga * sc - gc * sa) - gs * (ca * sc - cb * sa) + ss * (ca * gc - cb * ga)) / det
     y = (fs * (ca * sc - cb * sa) - cs * (fa * sc - fc * sa) + ss * (fa * cb - fc * ca)) / det
     z = (fs * (ga * cb - gc * ca) - gs * (fa * cb - fc * ca) + cs * (fa * gc - fc * ga)) / det
-    if y < _ZERO or z >= _ONE or t < _SHADE_MIN * (_ONE - z):
+    if y < -t or z >= _ONE or t < _SHADE_MIN * (_ONE - z):
         return NOT_LIT
     return _ONE - z
 

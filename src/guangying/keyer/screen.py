@@ -621,7 +621,7 @@ RIM_MARGIN = 0.1  # credit over a lit rim's own ratio near clear screen (texture
 # A surface lit to this much of clear screen's ratio is unmixed pixel by pixel in the key: a mix of it
 # reads as screen. (Less lit, the floor keys it; unmixing would lend texture's brightness to coverage.)
 LIT_UNMIX_RATIO = 0.7
-SHADED_SILHOUETTE_CELLS = 4  # a shaded side's screen-lit silhouette is unmixed this far from clear screen
+SHADED_SILHOUETTE_CELLS = 5  # a shaded side's screen-lit silhouette is unmixed this far from clear screen
 LIT_PAST_CLEAR_CELLS = 6  # a rim lit past clear screen's ratio is tested this far (of ~160 cells across)
 DARK_SUBJECT = 0.05  # linear luminance under which a subject is too dark to tell added light from a mix
 # A dark fringe's subject is dark next to the light it mirrors: under DARK_SUBJECT or under this share of
@@ -875,7 +875,7 @@ def screen_lit_floor(
     ``surface`` (with ``colour_plate``): the seeds' colour F (linear RGB) and a 0/1 channel marking
     the cells whose own light is credited with a ratio of at least 0.7 (F not dark), those lit past
     clear screen's ratio above, and the ring around them, which holds their silhouette; and the
-    silhouette (within 4 cells of clear screen) of its shaded side lit by the screen. There the
+    silhouette (within 5 cells of clear screen) of its shaded side lit by the screen. There the
     key takes the coverage a of each pixel (:func:`guangying.keyer.maths.lit_surface_alpha`): a
     cell's credit cannot follow a rim's light
     rising within it, nor 4:2:0's smear of the screen's chroma into it, and a rim lit past clear
@@ -1012,7 +1012,7 @@ def screen_lit_floor(
     box3 = np.ones((3, 3), np.uint8)
     marker = cv2.dilate(lit.astype(np.uint8), box3)
     if lit.any() and colour_plate is not None:
-        # Its side turned from the key light, lit by the screen: only its silhouette (within 4 cells of
+        # Its side turned from the key light, lit by the screen: only its silhouette (within 5 cells of
         # clear screen) needs the unmixing; further in the floor holds it, and each marked pixel costs.
         shaded = cv2.dilate(_shaded_side(lit, clear, surface_rgb, colour_plate).astype(np.uint8), box3)
         size = 2 * SHADED_SILHOUETTE_CELLS + 1
