@@ -141,7 +141,7 @@ def _two_colour_fit(
 
 def _free_brightness(c: np.ndarray, f: np.ndarray, s: np.ndarray) -> np.ndarray:
     """1 − z of c = t·f + y·(f⊙s) + z·s solved exactly, colours (n, 3) → (n,); −inf where the three
-    colours are nearly dependent (|det| under LIT_BASIS_DET of their lengths' product), y < −t, z ≥ 1
+    colours are nearly dependent (|det| under LIT_BASIS_DET of their lengths' product), y < 0, z ≥ 1
     or t < LIT_SHADE_MIN·(1 − z)."""
     g = f * s
     basis = np.stack([f, g, s], axis=-1)  # (n, 3 channels, 3 colours)
@@ -151,7 +151,7 @@ def _free_brightness(c: np.ndarray, f: np.ndarray, s: np.ndarray) -> np.ndarray:
     safe = np.where(ok[:, None, None], basis, np.eye(3, dtype=np.float32))
     solved = np.linalg.solve(safe.astype(np.float64), c[..., None].astype(np.float64))[..., 0]
     t, y, z = np.moveaxis(solved, -1, 0)
-    ok &= (y >= -t) & (z < 1) & (t >= LIT_SHADE_MIN * (1 - z))
+    ok &= (y >= 0) & (z < 1) & (t >= LIT_SHADE_MIN * (1 - z))
     return np.where(ok, 1 - z, -np.inf).astype(np.float32)
 
 
@@ -185,10 +185,8 @@ def lit_surface_alpha(
 
     Shading scales the surface's light, not its coverage (the side of a ball turned from the key
     light is darker than F, measured on its lit side): off the plane, C = t·F + y·F⊙S + z·S is also
-    solved exactly and 1 − z taken where higher (y ≥ −t, t ≥ 0.25·(1 − z), F, F⊙S and S apart): a
-    shaded side lit mostly by the screen light it reflects. y down to −t: F, measured on a lit
-    surface, carries screen light of its own, at most F⊙S (a screen filling the surface's whole
-    hemisphere), and a part lit less by the screen reads as less of it. Where neither model with F's own
+    solved exactly and 1 − z taken where higher (y ≥ 0, t ≥ 0.25·(1 − z), F, F⊙S and S apart): a
+    shaded side lit mostly by the screen light it reflects; where neither model with F's own
     brightness explains C it is the only answer. No residual is left to test it (tinted glass
     would pass), so the screen model's cell tests do not use it, nor the ``bounded`` strands: the
     key unmixes only the surface those tests credited. On the plane (C within a quarter of the

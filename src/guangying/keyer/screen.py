@@ -621,6 +621,7 @@ RIM_MARGIN = 0.1  # credit over a lit rim's own ratio near clear screen (texture
 # A surface lit to this much of clear screen's ratio is unmixed pixel by pixel in the key: a mix of it
 # reads as screen. (Less lit, the floor keys it; unmixing would lend texture's brightness to coverage.)
 LIT_UNMIX_RATIO = 0.7
+SHADED_OWN_SHARE = 1.0  # F's own screen light, at most F⊙S (a screen filling its hemisphere)
 SHADED_SILHOUETTE_CELLS = 5  # a shaded side's screen-lit silhouette is unmixed this far from clear screen
 LIT_PAST_CLEAR_CELLS = 6  # a rim lit past clear screen's ratio is tested this far (of ~160 cells across)
 DARK_SUBJECT = 0.05  # linear luminance under which a subject is too dark to tell added light from a mix
@@ -1022,7 +1023,7 @@ def screen_lit_floor(
 
 
 @numba.njit(cache=True)
-def _free_cells(rgb, surface, plate, cells, kept):  # noqa: ANN001, ANN202
+def _free_cells(rgb, surface, plate, cells, kept, own_share):  # noqa: ANN001, ANN202
     h, w = cells.shape
     out = np.zeros((h, w), np.bool_)
     for y in range(h):
@@ -1035,6 +1036,7 @@ def _free_cells(rgb, surface, plate, cells, kept):  # noqa: ANN001, ANN202
             a = free_coverage(
                 rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2], f0, f1, f2, g0, g1, g2, s0, s1, s2,
                 f0 * f0 + f1 * f1 + f2 * f2, g0 * g0 + g1 * g1 + g2 * g2, s0 * s0 + s1 * s1 + s2 * s2,
+                own_share,
             )  # fmt: skip
             out[y, x] = a >= kept and kept * a <= 1.0
     return out
@@ -1051,21 +1053,24 @@ def _shaded_side(
     (t < 1: shading scales F, the seeds' colour measured on the lit side), and the own-light tests,
     which hold F's brightness, read it as a mix. Solved exactly, C = t·F + y·F⊙S + z·S keeps its
     coverage 1 − z within 85%–1/0.85 whatever t (:func:`guangying.keyer.maths.lit_surface_alpha`):
-    such cells (not clear screen, F not dark) joined to ``lit`` through one another are marked too,
-    and the key unmixes their silhouette. A mix with the screen keeps 1 − z = α; a shadow on the
+    such cells (F not dark; clear screen's too, within 2 cells of the rest: a rim lit past its
+    ratio) joined to ``lit`` through one another are marked too, and the key unmixes their
+    silhouette. F carries screen light of its own, so a part the screen lights less has y < 0:
+    down to −t (:func:`guangying.keyer.kernels.free_coverage`). A mix with the screen keeps 1 − z = α; a
+    shadow on the
     screen, tinted glass or smoke (little light of their own: t < 0.25·(1 − z)) and a gap (z ≈ 1)
     do not pass. ``surface_rgb`` (h, w, 3): F; ``colour_plate``: the small grid's linear colour and
     plate, each (h, w, 3)."""
-    # Clear screen's cells too, within 2 cells of the rest: a rim lit past clear screen's ratio (the
-    # exact solve gives clear screen itself 1 − z ≈ 0).
+    # (Clear screen itself solves to 1 − z ≈ 0.)
     near = cv2.dilate((~clear).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     candidates = near & ~lit & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
     candidates &= _joined(candidates | lit, lit)  # only the lit surface's own object is solved
     if not candidates.any():
         return candidates
     rgb, plate = (np.ascontiguousarray(x, np.float32) for x in colour_plate)
-    solid = _free_cells(rgb, np.ascontiguousarray(surface_rgb, np.float32), plate, candidates,
-                        np.float32(SUBJECT_KEPT))  # fmt: skip
+    surface = np.ascontiguousarray(surface_rgb, np.float32)
+    kept, own_share = np.float32(SUBJECT_KEPT), np.float32(SHADED_OWN_SHARE)
+    solid = _free_cells(rgb, surface, plate, candidates, kept, own_share)
     return solid & _joined(solid | lit, lit)
 
 
