@@ -82,19 +82,16 @@ def _bilerp_chw(img, ch, r0, r1, wy, c0, c1, wx):
 
 
 @numba.njit(inline="always")
-def free_coverage(cs, ca, cb, fs, fa, fc, gs, ga, gc, ss, sa, sc, ff, gg, xx, own_share):
+def free_coverage(cs, ca, cb, fs, fa, fc, gs, ga, gc, ss, sa, sc, ff, gg, xx):
     """1 − z of C = t·F + y·G + z·S (G = F⊙S) by Cramer's rule, or NOT_LIT where the three are nearly
-    dependent, y < −own_share·t or t < LIT_SHADE_MIN·(1 − z). ``own_share`` 0: the key's unmixing;
-    1: the screen model's marker (:func:`guangying.keyer.screen._shaded_side`): F, measured on a lit
-    surface, carries screen light of its own, at most F⊙S (a screen filling its whole hemisphere),
-    and a part of it the screen lights less reads as less of it (y < 0)."""
+    dependent, y < 0 or t < LIT_SHADE_MIN·(1 − z)."""
     det = fs * (ga * sc - gc * sa) - gs * (fa * sc - fc * sa) + ss * (fa * gc - fc * ga)
     if not det * det > _BASIS_DET * _BASIS_DET * ff * gg * xx:
         return NOT_LIT
     t = (cs * (ga * sc - gc * sa) - gs * (ca * sc - cb * sa) + ss * (ca * gc - cb * ga)) / det
     y = (fs * (ca * sc - cb * sa) - cs * (fa * sc - fc * sa) + ss * (fa * cb - fc * ca)) / det
     z = (fs * (ga * cb - gc * ca) - gs * (fa * cb - fc * ca) + cs * (fa * gc - fc * ga)) / det
-    if y < -own_share * t or z >= _ONE or t < _SHADE_MIN * (_ONE - z):
+    if y < _ZERO or z >= _ONE or t < _SHADE_MIN * (_ONE - z):
         return NOT_LIT
     return _ONE - z
 
@@ -151,7 +148,7 @@ def unmixed_pair(cs, ca, cb, fs, fa, fc, ss, sa, sc, tolerance2, free_brightness
     # brightness: C = t·F + y·F⊙S + z·S solved exactly gives its coverage 1 − z whatever t.
     free = NOT_LIT
     if free_brightness:
-        free = free_coverage(cs, ca, cb, fs, fa, fc, gs, ga, gc, ss, sa, sc, ff, gg, xx, _ZERO)
+        free = free_coverage(cs, ca, cb, fs, fa, fc, gs, ga, gc, ss, sa, sc, ff, gg, xx)
     if residual2 > tolerance2 * ff:
         return free, b
     return max(a, free), b

@@ -494,8 +494,6 @@ def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
     return _finite(srgb_to_linear(_finite(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))))
 
 
-# Least cosine between a plate cell's colour and the screen colour's (rendered bench: 1 in 960k cells under).
-SCREEN_HUE_COS = 0.9
 VEIL_RATIO = 0.5  # a plate cell under this share of the screen's difference is subject, not screen
 VEIL_REACH = 0.08  # ... and fine strands reach this share of the frame's width out from it
 
@@ -564,11 +562,6 @@ def screen_plate_and_folds(
     flat_sum = max(float(np.sum(screen_rgb_linear)), 1e-4)
     total = small[..., 0] + small[..., 1] + small[..., 2]  # (.sum(-1) over 3 channels: 15× slower)
     saturated = d_small >= 0.8 * (d_flat / flat_sum) * total
-    # ... and its hue. Screen light a subject reflects is filtered by the subject's colour: a pear-green
-    # rim under strong bounce has as large a difference as the screen, but red where the screen has blue.
-    flat_rgb = np.asarray(screen_rgb_linear, np.float32)
-    flat_unit = flat_rgb / max(float(np.linalg.norm(flat_rgb)), 1e-4)
-    saturated &= small @ flat_unit >= SCREEN_HUE_COS * np.linalg.norm(small, axis=-1)
     first = ((d_small > 0.35 * d_flat) & saturated).astype(np.float32)
     if first.mean() < 0.02:
         return flat.copy(), None, None
@@ -621,7 +614,6 @@ RIM_MARGIN = 0.1  # credit over a lit rim's own ratio near clear screen (texture
 # A surface lit to this much of clear screen's ratio is unmixed pixel by pixel in the key: a mix of it
 # reads as screen. (Less lit, the floor keys it; unmixing would lend texture's brightness to coverage.)
 LIT_UNMIX_RATIO = 0.7
-SHADED_OWN_SHARE = 1.0  # F's own screen light, at most F⊙S (a screen filling its hemisphere)
 SHADED_SILHOUETTE_CELLS = 5  # a shaded side's screen-lit silhouette is unmixed this far from clear screen
 LIT_PAST_CLEAR_CELLS = 6  # a rim lit past clear screen's ratio is tested this far (of ~160 cells across)
 DARK_SUBJECT = 0.05  # linear luminance under which a subject is too dark to tell added light from a mix
@@ -1023,7 +1015,7 @@ def screen_lit_floor(
 
 
 @numba.njit(cache=True)
-def _free_cells(rgb, surface, plate, cells, kept, own_share):  # noqa: ANN001, ANN202
+def _free_cells(rgb, surface, plate, cells, kept):  # noqa: ANN001, ANN202
     h, w = cells.shape
     out = np.zeros((h, w), np.bool_)
     for y in range(h):
@@ -1036,7 +1028,6 @@ def _free_cells(rgb, surface, plate, cells, kept, own_share):  # noqa: ANN001, A
             a = free_coverage(
                 rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2], f0, f1, f2, g0, g1, g2, s0, s1, s2,
                 f0 * f0 + f1 * f1 + f2 * f2, g0 * g0 + g1 * g1 + g2 * g2, s0 * s0 + s1 * s1 + s2 * s2,
-                own_share,
             )  # fmt: skip
             out[y, x] = a >= kept and kept * a <= 1.0
     return out
@@ -1055,9 +1046,7 @@ def _shaded_side(
     coverage 1 − z within 85%–1/0.85 whatever t (:func:`guangying.keyer.maths.lit_surface_alpha`):
     such cells (F not dark; clear screen's too, within 2 cells of the rest: a rim lit past its
     ratio) joined to ``lit`` through one another are marked too, and the key unmixes their
-    silhouette. F carries screen light of its own, so a part the screen lights less has y < 0:
-    down to −t (:func:`guangying.keyer.kernels.free_coverage`). A mix with the screen keeps 1 − z = α; a
-    shadow on the
+    silhouette. A mix with the screen keeps 1 − z = α; a shadow on the
     screen, tinted glass or smoke (little light of their own: t < 0.25·(1 − z)) and a gap (z ≈ 1)
     do not pass. ``surface_rgb`` (h, w, 3): F; ``colour_plate``: the small grid's linear colour and
     plate, each (h, w, 3)."""
@@ -1068,9 +1057,8 @@ def _shaded_side(
     if not candidates.any():
         return candidates
     rgb, plate = (np.ascontiguousarray(x, np.float32) for x in colour_plate)
-    surface = np.ascontiguousarray(surface_rgb, np.float32)
-    kept, own_share = np.float32(SUBJECT_KEPT), np.float32(SHADED_OWN_SHARE)
-    solid = _free_cells(rgb, surface, plate, candidates, kept, own_share)
+    solid = _free_cells(rgb, np.ascontiguousarray(surface_rgb, np.float32), plate, candidates,
+                        np.float32(SUBJECT_KEPT))  # fmt: skip
     return solid & _joined(solid | lit, lit)
 
 
