@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import NamedTuple
 
 import cv2
 import numba
@@ -224,6 +225,16 @@ FOLD_KEPT_MARGIN = 0.2  # ... or this much over what a mix with the screen as br
 TEXTURE_CELLS = 4  # the texture of a patch is measured over the 9 × 9 cells around its middle
 
 
+def _cells_around(cells: np.ndarray, y: float, x: float) -> tuple[np.ndarray, int, int]:
+    """(window, top, left): ``cells`` (bool (h, w), some set) within :data:`TEXTURE_CELLS` of the set
+    cell nearest (``y``, ``x``) (grid cells, by city-block distance), and the window's top left cell."""
+    ys, xs = np.nonzero(cells)
+    nearest = int(np.argmin(np.abs(ys - y) + np.abs(xs - x)))
+    top, left = max(int(ys[nearest]) - TEXTURE_CELLS, 0), max(int(xs[nearest]) - TEXTURE_CELLS, 0)
+    bottom, right = int(ys[nearest]) + TEXTURE_CELLS + 1, int(xs[nearest]) + TEXTURE_CELLS + 1
+    return cells[top:bottom, left:right], top, left
+
+
 def _strand_texture(
     rgb_srgb: np.ndarray, cells: np.ndarray, origin: tuple[int, int], grid: tuple[int, int], screen: str,
     balance: float,
@@ -238,9 +249,8 @@ def _strand_texture(
     ys, xs = np.nonzero(cells)
     if ys.size == 0:
         return 0.0
-    middle = int(np.argmin(np.abs(ys - ys.mean()) + np.abs(xs - xs.mean())))
-    top, left = max(int(ys[middle]) - TEXTURE_CELLS, 0), max(int(xs[middle]) - TEXTURE_CELLS, 0)
-    sub = cells[top : ys[middle] + TEXTURE_CELLS + 1, left : xs[middle] + TEXTURE_CELLS + 1].astype(np.uint8)
+    sub, top, left = _cells_around(cells, ys.mean(), xs.mean())
+    sub = sub.astype(np.uint8)
     top, left = top + origin[0], left + origin[1]
     cell_h, cell_w = rgb_srgb.shape[0] / grid[0], rgb_srgb.shape[1] / grid[1]
     y0, y1 = int(top * cell_h), int(np.ceil((top + sub.shape[0]) * cell_h))
@@ -273,13 +283,10 @@ def _open_screen_texture(
     :data:`TEXTURE_CELLS` of the one nearest the middle of ``patch`` (bool (h, w)): the sensor's
     grain, the codec's blocks, the screen's own weave. 0 where there are none."""
     reference = cv2.erode(open_screen.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    ys, xs = np.nonzero(reference)
-    if ys.size == 0:
+    if not reference.any():
         return 0.0
     py, px = np.nonzero(patch)
-    nearest = int(np.argmin(np.abs(ys - py.mean()) + np.abs(xs - px.mean())))
-    top, left = max(int(ys[nearest]) - TEXTURE_CELLS, 0), max(int(xs[nearest]) - TEXTURE_CELLS, 0)
-    near = reference[top : ys[nearest] + TEXTURE_CELLS + 1, left : xs[nearest] + TEXTURE_CELLS + 1]
+    near, top, left = _cells_around(reference, py.mean(), px.mean())
     return _strand_texture(rgb_srgb, near, (top, left), patch.shape, screen, balance)
 
 
@@ -300,6 +307,15 @@ def _ringed_by_solid(cells: np.ndarray, ratio: np.ndarray) -> bool:
     return float(np.mean(ratio[ring] < SPILL_FLOOR_MAX)) >= GAP_RING_SOLID
 
 
+class _PlatePatches(NamedTuple):
+    """What :func:`_lit_folds` found among the plate's first pass, each bool (h, w)."""
+
+    drop: np.ndarray  # screen-lit folds: kept out of the plate
+    credit: np.ndarray  # those of them credited as solid by their own light (:func:`fold_floor`)
+    gaps: np.ndarray  # screen seen through a gap the subject encloses
+    veils: np.ndarray  # veils of strands hanging across such a gap
+
+
 def _lit_folds(
     small: np.ndarray,
     first: np.ndarray,
@@ -307,8 +323,8 @@ def _lit_folds(
     screen: str,
     balance: float,
     rgb_srgb: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """(drop, lit, gaps, veils), each bool (h, w): the cells of ``first`` ((h, w) 0/1, the plate's
+) -> _PlatePatches | None:
+    """(drop, credit, gaps, veils), each bool (h, w): the cells of ``first`` ((h, w) 0/1, the plate's
     first pass) that are a screen-lit fold on the subject, not screen; those of them whose own light
     is strong enough to credit the fold as solid whatever its screen light (:func:`fold_floor`); the
     patches that are screen seen through a gap in the subject; and the veils of strands hanging
@@ -413,9 +429,11 @@ def _lit_folds(
 
     def veil(patch: np.ndarray, win: tuple[slice, slice]) -> bool:
         """Marks the veil ``patch`` (bool (h, w)) lies in, if it does (see above); whether it did."""
+        if rgb_srgb is None:
+            return False
         r = ratio[win]
         region = _joined((r >= SPILL_FLOOR_MAX) & ~near_open[win], patch[win])
-        if rgb_srgb is None or not _ringed_by_solid(region, r) or _on_border(region, win, (h, w)):
+        if not _ringed_by_solid(region, r) or _on_border(region, win, (h, w)):
             return False
         screen_light = r[..., None] * fill[win]
         own_light = np.maximum(small[win] - screen_light, 0.0)[region] @ LUMA_709
@@ -475,7 +493,7 @@ def _lit_folds(
             veil(patch, win)
     for patch in clusters:
         veil(patch, window(patch))
-    return (drop, credit, gaps, veils) if drop.any() or gaps.any() or veils.any() else None
+    return _PlatePatches(drop, credit, gaps, veils) if drop.any() or gaps.any() or veils.any() else None
 
 
 def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
@@ -568,13 +586,13 @@ def screen_plate_and_folds(
     found = _lit_folds(small, first, d_small, screen, balance, rgb_srgb)
     folds = gaps = veils = None
     if found is not None:
-        first[found[0]] = 0.0
-        folds = found[1] if found[1].any() else None
-        if found[3].any():
-            veils = found[3]
+        first[found.drop] = 0.0
+        folds = found.credit if found.credit.any() else None
+        if found.veils.any():
+            veils = found.veils
             first[veils] = 0.0
-        if found[2].any():  # (not the cells beside the subject: mixes)
-            gaps = (found[2] & (cv2.erode(first, np.ones((3, 3), np.uint8)) > 0)).astype(np.float32)
+        if found.gaps.any():  # (not the cells beside the subject: mixes)
+            gaps = (found.gaps & (cv2.erode(first, np.ones((3, 3), np.uint8)) > 0)).astype(np.float32)
     # The screen as the tightening passes below see it (2 cells off the rest).
     trend = _screen_trend(small, cv2.erode(first, np.ones((5, 5), np.uint8)) > 0)
     plate = _fill_over_plane(small, first, trend)
