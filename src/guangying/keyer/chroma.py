@@ -37,7 +37,7 @@ from guangying.keyer.screen import (
     small_linear,
 )
 from guangying.keyer.settings import KeyerSettings
-from guangying.keyer.strand_colour import fit_strand_colour
+from guangying.keyer.strand_colour import apply_strand_rescue, fit_strand_colour, fit_strand_rescue
 
 
 def _check_frame(rgb: object, what: str) -> np.ndarray:
@@ -52,6 +52,12 @@ def _check_frame(rgb: object, what: str) -> np.ndarray:
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise SettingsError(f"{what} is empty ({rgb.shape[1]}×{rgb.shape[0]} px): give at least 1×1 pixels")
     return np.ascontiguousarray(rgb)
+
+
+def _masked(garbage: np.ndarray | None, core: np.ndarray | None) -> np.ndarray | None:
+    """Where either mask acts (float32 0/1), or None without masks."""
+    masks = [m > 0 for m in (garbage, core) if m is not None]
+    return np.logical_or.reduce(masks).astype(np.float32) if masks else None
 
 
 def _check_mask(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> np.ndarray | None:
@@ -245,7 +251,8 @@ class ChromaKeyer:
         key_scale, key_offset, black = kernels.key_fields(
             plate, floor, self._screen, st.screen_gain, st.screen_balance, black, st.clip_white
         )
-        s, o1, o2 = screen_channels(self._screen)
+        screen = self._screen
+        s, o1, o2 = screen_channels(screen)
         use_bg = background_rgb is not None and st.spill_replace == "background"
         spatial = st.grow_px != 0 or st.softness_px > 0 or st.despot_px > 0
         none_rgb, none_mask = np.zeros((1, 1, 3), np.float32), np.zeros((1, 1), np.float32)
@@ -301,11 +308,20 @@ class ChromaKeyer:
                 strands = no_strands
                 if strands_on:
                     strands = kernel_fit(fit_strand_colour(rgb, alpha, band, plate), (s, o1, o2))
+                    rescue, rescue_cells = fit_strand_rescue(rgb, alpha, plate, screen, st.screen_balance)
                 if refine or strands_on:
                     fit = no_fit
                     if refine:
                         fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps, linear=linear_luma)
                     kernels.key_patch(*args, *luts, band, alpha, fg, *no_key, fit, strands)
+                if strands_on and rescue_cells.any():
+                    # Strands the key left clear (strand_colour's rescue): a patch pass of their own, on
+                    # the final α, without the luma fit.
+                    rescue_flags = flags.copy()
+                    rescue_flags[12] = 0
+                    rescue_args = (*args[:-1], rescue_flags)
+                    rescue = kernel_fit(rescue, (s, o1, o2))
+                    kernels.key_patch(*rescue_args, *luts, rescue_cells, alpha, fg, *no_key, no_fit, rescue)
                 if st.colour_fit:
                     colour = kernel_fit(fit_colour(rgb, alpha, band), (s, o1, o2))
                     kernels.key_colour_patch(*args, *luts, band, alpha, fg, *no_key, colour, no_strands)
@@ -314,13 +330,16 @@ class ChromaKeyer:
             if write_key:
                 band = edge_cells_from_rows(edge_rows)
                 if strands_on:  # from the key's α with the masks, as the fused pass hands it over
-                    strands = fit_strand_colour(rgb, apply_masks(alpha, garbage, core), band, plate)
+                    seen = apply_masks(alpha, garbage, core)
+                    strands = fit_strand_colour(rgb, seen, band, plate)
+                    rescue, rescue_cells = fit_strand_rescue(rgb, seen, plate, screen, st.screen_balance)
                 if refine:
                     fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps, linear=linear_luma)
                     apply_fit(rgb, band, fit, alpha, linear=linear_luma)
                 if strands_on:
                     kept = alpha.copy()
                     apply_colour_fit(rgb, band, strands, alpha, lower_only=True)
+                    apply_strand_rescue(rgb, rescue_cells, rescue, alpha, _masked(garbage, core))
                     # Without the luma fit (which the masks follow) a mask's pixels keep their α.
                     for mask in () if refine else (garbage, core):
                         if mask is not None:

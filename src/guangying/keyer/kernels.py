@@ -21,6 +21,7 @@ from guangying.keyer.lut import decode
 from guangying.keyer.lut import encode as _encode
 from guangying.keyer.maths import LIT_BASIS_DET, LIT_SHADE_MIN, PROJECTION_TOLERANCE, colour_difference
 from guangying.keyer.refine import KEY_LOW
+from guangying.keyer.strand_colour import RESCUE_BELOW, RESCUE_FLOOR, RESCUE_GATE
 
 MODE_ALPHA, MODE_FOREGROUND, MODE_FUSED, MODE_PATCH, MODE_COLOUR_PATCH = 0, 1, 2, 3, 4
 DESPILL_CODES = {"none": 0, "average": 1, "double": 2, "limit": 3, "subject": 4}
@@ -34,6 +35,9 @@ _KEY_LOW = np.float32(KEY_LOW)
 _SURE = np.float32(1.0 / 16.0)  # unmixed_coverage: a residual under 1/4 of the tolerance is a fit
 NOT_LIT = np.float32(-1e9)  # unmixed_coverage's answer where the lit surface does not explain the pixel
 _SHADE_MIN = np.float32(LIT_SHADE_MIN)
+_RESCUE_GATE = np.float32(0.99 * RESCUE_GATE)  # inside a rescue model's valid cells (strand_colour)
+_RESCUE_BELOW = np.float32(RESCUE_BELOW)
+_RESCUE_FLOOR = np.float32(RESCUE_FLOOR)
 _BASIS_DET = np.float32(LIT_BASIS_DET)
 
 
@@ -234,7 +238,9 @@ def _key_pass(
     pass's), then the faint mixes' model of :mod:`guangying.keyer.strand_colour` (``strands``
     (5, h, w) on its own grid: a for the screen, other 1 and other 2 channels of the linear colour
     C, b, and the gate; α = min(α, clamp(a·C + b)) where 0 < α < gate and no mask acts; gate 0
-    everywhere, e.g. a (5, 1, 1) of zeros, turns it off), then the masks (after a luma fit) and the
+    everywhere, e.g. a (5, 1, 1) of zeros, turns it off; a gate near strand_colour.RESCUE_GATE (< 0)
+    marks its rescue model instead: α = min(a·C + b, 1) where α < RESCUE_BELOW, no mask acts and that is
+    at least RESCUE_FLOOR), then the masks (after a luma fit) and the
     foreground as MODE_FOREGROUND (without the luma fit only for the pixels the model lowered: the
     fused pass, not deferring, coloured the rest); the rest of ``alpha`` and ``fg`` is left as it is.
     MODE_COLOUR_PATCH reads the final α (masks included) of the cells marked in ``patch``, sets it where
@@ -427,7 +433,23 @@ def _key_pass(
                     a = alpha[y, x]
                     masked = (use_garbage and garbage[y, x] > _ZERO) or (use_core and core[y, x] > _ZERO)
                 g0, g1, gw = gx0s[x], gx1s[x], gwxs[x]
-                if a > _ZERO and not masked and a < _bilerp_chw(strands, 4, gy0, gy1, gwy, g0, g1, gw):
+                gate = _bilerp_chw(strands, 4, gy0, gy1, gwy, g0, g1, gw)
+                if gate < _RESCUE_GATE:
+                    # strand_colour's rescue model: a strand the key left clear, keyed by its hue
+                    rescued = False
+                    if not masked and a < _RESCUE_BELOW:
+                        model = (
+                            _bilerp_chw(strands, 0, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 0]
+                            + _bilerp_chw(strands, 1, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 1]
+                            + _bilerp_chw(strands, 2, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 2]
+                            + _bilerp_chw(strands, 3, gy0, gy1, gwy, g0, g1, gw)
+                        )
+                        if model >= _RESCUE_FLOOR and model > a:
+                            a = min(model, _ONE)
+                            rescued = True
+                    if not rescued and not patch_luma:
+                        continue
+                elif a > _ZERO and not masked and a < gate:
                     model = (
                         _bilerp_chw(strands, 0, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 0]
                         + _bilerp_chw(strands, 1, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 1]
