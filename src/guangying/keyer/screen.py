@@ -669,6 +669,14 @@ RELIT_REACH_CELLS = 3
 RELIT_COUNT = 3
 RELIT_SHARE = 0.75
 RELIT_CLUSTER = 4
+# Strands: where over this share of the 5×5 cells around a cell are mixes its own light measures (not
+# clear screen), it lies among strands, and its credit carries no texture margin; a step cell where over
+# half are is a clump of strands, no seed. Behind a silhouette's sharp edge the mixes are one band of
+# cells, a fifth of the window (two fifths at a corner): step seeds on the rendered set's dark clothing,
+# hair and props whose truth is solid (α* ≥ 0.95) had ≤ 0.28 (q90); those in the fringe of grey hair
+# beside its screen-lit mass (α* 0.8 on average, the strands around 0.2–0.6) 0.32–0.84, median 0.64.
+STRAND_ZONE_SHARE = 0.3
+STRAND_SEED_SHARE = 0.5
 
 
 @numba.njit(cache=True)
@@ -773,6 +781,13 @@ def _far_from_clear(clear: np.ndarray, through: np.ndarray, steps: int) -> np.nd
     return through & (reached == 0)
 
 
+def _mixes_around(mixed: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """float32 (h, w): the share of the 5×5 cells around each that are mixes by their own light
+    (``mixed``, bool (h, w)) and not clear screen (``ratio`` < :data:`CLEAR_RATIO`): over
+    :data:`STRAND_ZONE_SHARE` among strands, not behind a silhouette's edge."""
+    return cv2.blur((mixed & (ratio < CLEAR_RATIO)).astype(np.float32), (5, 5))
+
+
 def screen_lit_floor(
     ratio: np.ndarray,
     remainder: np.ndarray,
@@ -830,6 +845,11 @@ def screen_lit_floor(
     (bool (h, w): partial mixes, see :func:`subject_coverage`) that are more screen-like than the
     seeds: they get the seeds' own ratio; and in cells beside clear screen, where it would widen a
     silhouette's mixes (a dark hair mass's edge), 1.3× the seeds' ratio at most.
+
+    Among strands — over 30 % of the 5×5 cells around are mixes by their own light — neither the
+    seeds' credit nor a cell's own light carries the texture margin, and a step cell where over half
+    of them are is a clump of strands, not a silhouette: it seeds nothing (:data:`STRAND_ZONE_SHARE`;
+    grey hair beside its screen-lit mass on the rendered saturated-green screen, MAD 7.27 → 6.01).
 
     ``other`` (bool (h, w), optional; see :func:`subject_coverage`) marks cells whose own light is
     another material's than the nearest solid subject's. Where they form an even surface (ratio
@@ -949,6 +969,10 @@ def screen_lit_floor(
         band &= seeds & ~(enclosed | step)
         if band.any():
             seeds &= ~band | (gaps(band, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= BAND_GAP_SHARE)
+    mixes_around = None
+    if mixed is not None:
+        mixes_around = _mixes_around(mixed, ratio)
+        seeds &= ~(step & ~enclosed & (mixes_around > STRAND_SEED_SHARE))
     if colour_plate is not None and other is not None:
         # Another material than the nearest solid: where it shows itself lit, it seeds on its own.
         seeds |= _relit(ratio, colour_plate, between & ~beside & other, gaps)
@@ -960,6 +984,8 @@ def screen_lit_floor(
         return nothing
     # The upper envelope over neighbouring cells, with and without the texture margin.
     plain = np.clip(ratio, 0.0, SCREEN_LIGHT_MAX).astype(np.float32)
+    among_strands = np.zeros(ratio.shape, bool) if mixes_around is None else mixes_around > STRAND_ZONE_SHARE
+    lit = np.where(among_strands, plain, lit)  # a clump's light is its strands', not a textured surface's
     lit = cv2.dilate(np.where(seeds > 0, lit, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
     plain = cv2.dilate(np.where(seeds > 0, plain, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
     seeds = cv2.dilate(seeds, np.ones((3, 3), np.uint8)).astype(np.float32)
@@ -1008,6 +1034,7 @@ def screen_lit_floor(
     # cell is credited with the brightest lit cell of its surface around it, plus a small margin.
     envelope = cv2.dilate(np.where(own_whole, ratio, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
     own_lit = np.where(near_clear, envelope + RIM_MARGIN, TEXTURE_MARGIN * ratio)
+    own_lit = np.where(among_strands, ratio, own_lit)
     floor = np.maximum(credit, np.minimum(own_lit, CLEAR_RATIO) * own_whole).astype(np.float32)
     if surface_rgb is None:
         return floor, nothing[1]
@@ -1245,7 +1272,9 @@ def subject_coverage(
     return q.astype(np.float32), bright & same_material, other
 
 
-def subject_light_floor(ratio: np.ndarray, coverage: np.ndarray, measured: np.ndarray) -> np.ndarray:
+def subject_light_floor(
+    ratio: np.ndarray, coverage: np.ndarray, measured: np.ndarray, among_strands: np.ndarray | None = None
+) -> np.ndarray:
     """The difference ratio (h, w) the subject would show at α = 1 where its own light measures it
     (``coverage``, ``measured`` from :func:`subject_coverage`), else 0.
 
@@ -1254,13 +1283,16 @@ def subject_light_floor(ratio: np.ndarray, coverage: np.ndarray, measured: np.nd
     strands that reflect the screen keep their coverage, and a plain mix (no screen light) gets no
     credit. Only cells keeping at least 15% of the subject's light; cells keeping 85% or more are
     solid and get the texture margin, as in :func:`screen_lit_floor` (clamped to 0.8); a mix that
-    would need more than 0.8 is left to the key.
+    would need more than 0.8 is left to the key. Cells ``among_strands`` (bool (h, w), optional; see
+    :data:`STRAND_ZONE_SHARE`) get their own ratio without the margin: a strand brighter than the
+    solid it is measured against keeps 85 % of its light at a coverage well under 1.
     """
     at_full = 1.0 - (1.0 - ratio) / np.maximum(np.minimum(coverage, 1.0), 1e-6)
     solid = coverage >= SUBJECT_KEPT
     credit = measured & (coverage >= SUBJECT_SEEN) & (ratio >= SPILL_FLOOR_MAX) & (ratio < 1.0)
     credit &= solid | (at_full <= SCREEN_LIGHT_MAX)
-    lit = np.where(solid, np.minimum(TEXTURE_MARGIN * ratio, SCREEN_LIGHT_MAX), at_full)
+    margin = TEXTURE_MARGIN if among_strands is None else np.where(among_strands, 1.0, TEXTURE_MARGIN)
+    lit = np.where(solid, np.minimum(margin * ratio, SCREEN_LIGHT_MAX), at_full)
     return np.where(credit, np.maximum(lit, 0.0), 0.0).astype(np.float32)
 
 
@@ -1499,7 +1531,8 @@ def estimate_subject(
         ratio, remainder, near_remainder, gaps, mixed, other, remainder_rgb,
         (small_rgb_linear, small_plate_linear), veils,
     )  # fmt: skip
-    lit = np.maximum(screen_lit, subject_light_floor(ratio, coverage, measured))
+    among_strands = _mixes_around(mixed, ratio) > STRAND_ZONE_SHARE
+    lit = np.maximum(screen_lit, subject_light_floor(ratio, coverage, measured, among_strands))
     if folds is not None:
         lit = np.maximum(lit, fold_floor(ratio, folds))
     if veils is not None:
