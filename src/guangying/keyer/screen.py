@@ -670,13 +670,14 @@ RELIT_COUNT = 3
 RELIT_SHARE = 0.75
 RELIT_CLUSTER = 4
 # Strands: where over this share of the 5×5 cells around a cell are mixes its own light measures (not
-# clear screen), it lies among strands, and its credit carries no texture margin; a step cell where over
-# half are is a clump of strands, no seed. Behind a silhouette's sharp edge the mixes are one band of
-# cells, a fifth of the window (two fifths at a corner): step seeds on the rendered set's dark clothing,
-# hair and props whose truth is solid (α* ≥ 0.95) had ≤ 0.28 (q90); those in the fringe of grey hair
-# beside its screen-lit mass (α* 0.8 on average, the strands around 0.2–0.6) 0.32–0.84, median 0.64.
+# clear screen), it lies among strands, and its credit carries no texture margin. Behind a silhouette's
+# sharp edge the mixes are one band of cells, a fifth of the window (two fifths at a corner): step
+# seeds on the rendered set's dark clothing, hair and props whose truth is solid (α* ≥ 0.95) had ≤ 0.28
+# (q90); those in the fringe of grey hair beside its screen-lit mass (α* 0.8 on average, the strands
+# around 0.2–0.6) 0.32–0.84, median 0.64. Taking such step cells for no seed at all (over 0.5) gained
+# blond twice as much but cut the seeds of a pale prop's screen-lit rim on a held-out seed (a 697 px
+# hole): the silhouettes' and the clumps' shares overlap, so only the margin goes.
 STRAND_ZONE_SHARE = 0.3
-STRAND_SEED_SHARE = 0.5
 
 
 @numba.njit(cache=True)
@@ -847,9 +848,7 @@ def screen_lit_floor(
     silhouette's mixes (a dark hair mass's edge), 1.3× the seeds' ratio at most.
 
     Among strands — over 30 % of the 5×5 cells around are mixes by their own light — neither the
-    seeds' credit nor a cell's own light carries the texture margin, and a step cell where over half
-    of them are is a clump of strands, not a silhouette: it seeds nothing (:data:`STRAND_ZONE_SHARE`;
-    grey hair beside its screen-lit mass on the rendered saturated-green screen, MAD 7.27 → 6.01).
+    seeds' credit nor a cell's own light carries the texture margin (:data:`STRAND_ZONE_SHARE`).
 
     ``other`` (bool (h, w), optional; see :func:`subject_coverage`) marks cells whose own light is
     another material's than the nearest solid subject's. Where they form an even surface (ratio
@@ -969,10 +968,6 @@ def screen_lit_floor(
         band &= seeds & ~(enclosed | step)
         if band.any():
             seeds &= ~band | (gaps(band, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= BAND_GAP_SHARE)
-    mixes_around = None
-    if mixed is not None:
-        mixes_around = _mixes_around(mixed, ratio)
-        seeds &= ~(step & ~enclosed & (mixes_around > STRAND_SEED_SHARE))
     if colour_plate is not None and other is not None:
         # Another material than the nearest solid: where it shows itself lit, it seeds on its own.
         seeds |= _relit(ratio, colour_plate, between & ~beside & other, gaps)
@@ -984,7 +979,9 @@ def screen_lit_floor(
         return nothing
     # The upper envelope over neighbouring cells, with and without the texture margin.
     plain = np.clip(ratio, 0.0, SCREEN_LIGHT_MAX).astype(np.float32)
-    among_strands = np.zeros(ratio.shape, bool) if mixes_around is None else mixes_around > STRAND_ZONE_SHARE
+    among_strands = np.zeros(ratio.shape, bool)
+    if mixed is not None:
+        among_strands = _mixes_around(mixed, ratio) > STRAND_ZONE_SHARE
     lit = np.where(among_strands, plain, lit)  # a clump's light is its strands', not a textured surface's
     lit = cv2.dilate(np.where(seeds > 0, lit, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
     plain = cv2.dilate(np.where(seeds > 0, plain, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
