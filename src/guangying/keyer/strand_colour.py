@@ -91,6 +91,24 @@ def _grid_screen(plate_linear: np.ndarray, hc: int, wc: int) -> np.ndarray:
     return np.ascontiguousarray(cv2.resize(plate, (wc, hc), interpolation=cv2.INTER_LINEAR), np.float32)
 
 
+def _reference_sums(
+    rgb_srgb: np.ndarray, alpha: np.ndarray, references: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the numpy definitions: the frame in linear light, α as float32, and each cell's sums
+    (ΣR, ΣG, ΣB, Σα, n) over its sampled reference pixels (α of ``references``, default ``alpha``, at
+    least REFERENCE), float64 (hc, wc, 5)."""
+    h, w = alpha.shape
+    (hc, wc), (rows, cols), at = sampled_cells(h, w, cell_px(w, GRID_WIDTH_PX))
+    linear = srgb_to_linear(np.asarray(rgb_srgb, np.float32))
+    a = np.asarray(alpha, np.float32)
+    seen = a if references is None else np.asarray(references, np.float32)
+    ref = (seen >= REFERENCE).astype(np.float32)
+    per_pixel = np.concatenate([linear * ref[..., None], (seen * ref)[..., None], ref[..., None]], -1)
+    cells = np.zeros((hc, wc, 5), np.float64)
+    np.add.at(cells, at, per_pixel[rows][:, cols])
+    return linear, a, cells
+
+
 def strand_colour_reference(
     rgb_srgb: np.ndarray,
     alpha: np.ndarray,
@@ -104,17 +122,10 @@ def strand_colour_reference(
     the α the strands' colour is found with (the key's, before the luma refinement; default
     ``alpha``)."""
     h, w = alpha.shape
-    (hc, wc), (rows, cols), at = sampled_cells(h, w, cell_px(w, GRID_WIDTH_PX))
-    linear = srgb_to_linear(np.asarray(rgb_srgb, np.float32))
-    a = np.asarray(alpha, np.float32)
-    seen = a if references is None else np.asarray(references, np.float32)
-    ref = (seen >= REFERENCE).astype(np.float32)
-    per_pixel = np.concatenate([linear * ref[..., None], (seen * ref)[..., None], ref[..., None]], -1)
-    cells = np.zeros((hc, wc, 5), np.float64)
-    np.add.at(cells, at, per_pixel[rows][:, cols])
+    linear, a, cells = _reference_sums(rgb_srgb, alpha, references)
     size = (2 * radius + 1, 2 * radius + 1)
     sums = cv2.boxFilter(cells.astype(np.float32), -1, size, normalize=False, borderType=cv2.BORDER_REPLICATE)
-    screen = _grid_screen(plate_linear, hc, wc)
+    screen = _grid_screen(plate_linear, *cells.shape[:2])
     ok = sums[..., 3] >= MIN_COVERAGE_PX
     coverage = np.maximum(sums[..., 3], 1e-6)[..., None]
     colour = np.where(
@@ -339,14 +350,7 @@ def strand_rescue_reference(
     (:func:`guangying.keyer.maths.colour_difference`); pixels where ``keep`` (H, W; a mask) > 0 keep
     their α."""
     h, w = alpha.shape
-    (hc, wc), (rows, cols), at = sampled_cells(h, w, cell_px(w, GRID_WIDTH_PX))
-    linear = srgb_to_linear(np.asarray(rgb_srgb, np.float32))
-    a = np.asarray(alpha, np.float32)
-    seen = a if references is None else np.asarray(references, np.float32)
-    ref = (seen >= REFERENCE).astype(np.float32)
-    per_pixel = np.concatenate([linear * ref[..., None], (seen * ref)[..., None], ref[..., None]], -1)
-    cells = np.zeros((hc, wc, 5), np.float64)
-    np.add.at(cells, at, per_pixel[rows][:, cols])
+    linear, a, cells = _reference_sums(rgb_srgb, alpha, references)
     model = _rescue_grid(cells, plate_linear, screen, balance)
     coef = cv2.resize(model, (w, h), interpolation=cv2.INTER_LINEAR)
     keyed = np.clip((coef[..., :3] * linear).sum(-1) + coef[..., 3], 0.0, 1.0)
