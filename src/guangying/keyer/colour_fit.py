@@ -226,41 +226,51 @@ def _fit(sums, need, radius, eps, fit):
             fit[i, j, 3] = mp - a0 * mr - a1 * mg - a2 * mb
 
 
+@numba.njit(fastmath=True, inline="always")
+def _model_at(rgb, lut, fit, y, x, coef):
+    """a·C + b at pixel (y, x) of ``rgb`` (sRGB, decoded by ``lut``), the coefficients bilinear from
+    ``fit`` (h, w, 4), or (h, w, 5) with a gate, stretched over the frame (cell centres as cv2.resize),
+    and left in ``coef`` (the gate in coef[4])."""
+    h, w = rgb.shape[0], rgb.shape[1]
+    hc, wc = fit.shape[0], fit.shape[1]
+    zero, half = np.float32(0.0), np.float32(0.5)
+    fy = min(max((y + half) * hc / h - half, zero), np.float32(hc - 1))
+    y0 = int(fy)
+    y1 = min(y0 + 1, hc - 1)
+    wy = np.float32(fy - y0)
+    fx = min(max((x + half) * wc / w - half, zero), np.float32(wc - 1))
+    x0 = int(fx)
+    x1 = min(x0 + 1, wc - 1)
+    wx = np.float32(fx - x0)
+    for k in range(fit.shape[2]):
+        top = fit[y0, x0, k] + wx * (fit[y0, x1, k] - fit[y0, x0, k])
+        coef[k] = top + wy * (fit[y1, x0, k] + wx * (fit[y1, x1, k] - fit[y1, x0, k]) - top)
+    return (
+        coef[0] * decode(lut, rgb[y, x, 0]) + coef[1] * decode(lut, rgb[y, x, 1])
+        + coef[2] * decode(lut, rgb[y, x, 2]) + coef[3]
+    )  # fmt: skip
+
+
 @numba.njit(fastmath=True, cache=True)
 def _apply(rgb, lut, edge, fit, alpha, lower_only):
     """α = clamp(a·C + b) on the soft pixels (0 < α < 1, and under the gate where ``fit`` has one) of
     the 2×2 cells marked in ``edge``, (a, b) bilinear from ``fit`` (h, w, 4), or (h, w, 5) with the
     gate, stretched over the frame (cell centres as cv2.resize)."""
     h, w = alpha.shape
-    hc, wc, k_max = fit.shape[0], fit.shape[1], fit.shape[2]
-    zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
+    zero, one = np.float32(0.0), np.float32(1.0)
     coef = np.ones(5, np.float32)
     for i in range(edge.shape[0]):
         for j in range(edge.shape[1]):
             if not edge[i, j]:
                 continue
             for y in range(2 * i, min(2 * i + 2, h)):
-                fy = min(max((y + half) * hc / h - half, zero), np.float32(hc - 1))
-                y0 = int(fy)
-                y1 = min(y0 + 1, hc - 1)
-                wy = np.float32(fy - y0)
                 for x in range(2 * j, min(2 * j + 2, w)):
                     a = alpha[y, x]
                     if not (a > zero and a < one):
                         continue  # solid or clear: keeps its α
-                    fx = min(max((x + half) * wc / w - half, zero), np.float32(wc - 1))
-                    x0 = int(fx)
-                    x1 = min(x0 + 1, wc - 1)
-                    wx = np.float32(fx - x0)
-                    for k in range(k_max):
-                        top = fit[y0, x0, k] + wx * (fit[y0, x1, k] - fit[y0, x0, k])
-                        coef[k] = top + wy * (fit[y1, x0, k] + wx * (fit[y1, x1, k] - fit[y1, x0, k]) - top)
+                    value = _model_at(rgb, lut, fit, y, x, coef)
                     if not a < coef[4]:
                         continue
-                    value = (
-                        coef[0] * decode(lut, rgb[y, x, 0]) + coef[1] * decode(lut, rgb[y, x, 1])
-                        + coef[2] * decode(lut, rgb[y, x, 2]) + coef[3]
-                    )  # fmt: skip
                     if lower_only:
                         value = min(value, a)
                     alpha[y, x] = min(max(value, zero), one)

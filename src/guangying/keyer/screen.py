@@ -1528,6 +1528,7 @@ def estimate_subject(
         ratio, remainder, near_remainder, gaps, mixed, other, remainder_rgb,
         (small_rgb_linear, small_plate_linear), veils,
     )  # fmt: skip
+    # Over every mix here; screen_lit_floor counts its own among the mixes its lit surface leaves.
     among_strands = _mixes_around(mixed, ratio) > STRAND_ZONE_SHARE
     lit = np.maximum(screen_lit, subject_light_floor(ratio, coverage, measured, among_strands))
     if folds is not None:

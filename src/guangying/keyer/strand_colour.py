@@ -55,7 +55,15 @@ import numba
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
-from guangying.keyer.colour_fit import _band, _grid_shape, _window_sums, cell_px, sample_step, sampled_cells
+from guangying.keyer.colour_fit import (
+    _band,
+    _grid_shape,
+    _model_at,
+    _window_sums,
+    cell_px,
+    sample_step,
+    sampled_cells,
+)
 from guangying.keyer.lut import DECODE_LUT, decode
 from guangying.keyer.maths import colour_difference
 
@@ -403,37 +411,19 @@ def _apply_rescue(rgb, lut, cells, fit, alpha, below, floor, gate_valid, keep):
     (H, W, or (1, 1) for none) > 0."""
     masked = keep.shape[0] > 1
     h, w = alpha.shape
-    hc, wc = fit.shape[0], fit.shape[1]
-    zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
     coef = np.zeros(5, np.float32)
     for i in range(cells.shape[0]):
         for j in range(cells.shape[1]):
             if not cells[i, j]:
                 continue
             for y in range(2 * i, min(2 * i + 2, h)):
-                fy = min(max((y + half) * hc / h - half, zero), np.float32(hc - 1))
-                y0 = int(fy)
-                y1 = min(y0 + 1, hc - 1)
-                wy = np.float32(fy - y0)
                 for x in range(2 * j, min(2 * j + 2, w)):
                     a = alpha[y, x]
-                    if not a < below or (masked and keep[y, x] > zero):
+                    if not a < below or (masked and keep[y, x] > 0):
                         continue
-                    fx = min(max((x + half) * wc / w - half, zero), np.float32(wc - 1))
-                    x0 = int(fx)
-                    x1 = min(x0 + 1, wc - 1)
-                    wx = np.float32(fx - x0)
-                    for k in range(5):
-                        top = fit[y0, x0, k] + wx * (fit[y0, x1, k] - fit[y0, x0, k])
-                        coef[k] = top + wy * (fit[y1, x0, k] + wx * (fit[y1, x1, k] - fit[y1, x0, k]) - top)
-                    if not coef[4] < gate_valid:
-                        continue
-                    value = (
-                        coef[0] * decode(lut, rgb[y, x, 0]) + coef[1] * decode(lut, rgb[y, x, 1])
-                        + coef[2] * decode(lut, rgb[y, x, 2]) + coef[3]
-                    )  # fmt: skip
-                    if value >= floor and value > a:
-                        alpha[y, x] = min(value, one)
+                    value = _model_at(rgb, lut, fit, y, x, coef)
+                    if coef[4] < gate_valid and value >= floor and value > a:
+                        alpha[y, x] = min(value, np.float32(1.0))
 
 
 def apply_strand_rescue(
