@@ -88,7 +88,7 @@ class KeyerSettings:
       the clear screen beside them. Lowers the matte error of every subject group of the keying
       benchmark, most on full-resolution colour (PNG), but costs about a third more time per frame at
       1080p (serial, over the edge band): off by default, for offline work.
-    - ``strand_colour``: key the faint pixels of the matte's soft band (α under 0.6) against the
+    - ``strand_colour``: key the faint pixels of the matte's soft band (α under 0.75) against the
       colour of the more opaque pixels within ~2 % of the frame's width (their premultiplied colour
       over their coverage) and the local screen, by projection, where that is more transparent than
       the clipped key (guangying.keyer.strand_colour): pale strands (blond, grey) no longer come out
