@@ -179,7 +179,7 @@ def test_spill_floor_measures_the_subjects_spill(spill, low, high):
     floor, subject, _ = estimate_subject(small, screen_plate, "green", 0.9, downscale=2)
     assert subject.shape == small.shape[:2] + (9,)
     # On the solid body: a mix of a subject with the screen may carry the ratio that subject shows at
-    # full coverage (screen.subject_light_floor), its own colour or screen light, which is not spill.
+    # full coverage (spill_floor.subject_light_floor), its own colour or screen light, which is not spill.
     h, w = small.shape[:2]
     solid = cv2.resize(plate.alpha, (w, h), interpolation=cv2.INTER_AREA) >= 0.99
     near_body = floor[h // 2 :, w // 3 : 2 * w // 3][solid[h // 2 :, w // 3 : 2 * w // 3]]

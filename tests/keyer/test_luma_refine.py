@@ -75,7 +75,7 @@ def _mads(rgb: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
 def test_refinement_recovers_strands_after_an_h264_round_trip(h264_plates):
     for plate, decoded in h264_plates:
         off, on = _mads(decoded, plate.alpha)
-        # 0.8 before the subject-light floor (screen.subject_light_floor): it keys plate 112's strands
+        # 0.8 before the subject-light floor (spill_floor.subject_light_floor): it keys plate 112's strands
         # better without the refinement too (MAD 16.5 → 14.4; refined 12.3 → 11.7), leaving less to gain.
         assert on < 0.85 * off, (off, on)
 

@@ -1,5 +1,5 @@
 """The fringe of grey hair beside its mass, both lit by the green screen's bounce, keeps its strands'
-coverage: the screen light credited on the mass (the spill floor, guangying.keyer.screen) stays off
+coverage: the screen light credited on the mass (the spill floor, guangying.keyer.spill_floor) stays off
 the strands over the screen beside it.
 
 The frames are built here, spectrally (5 nm): a warm grey reflectance, a green paint and a camera of

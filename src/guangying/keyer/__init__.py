@@ -30,7 +30,7 @@ _EXPORTS = {
     "detect_screen": "guangying.keyer.screen",
     "estimate_screen_colour": "guangying.keyer.screen",
     "estimate_screen_plate": "guangying.keyer.screen",
-    "estimate_subject": "guangying.keyer.screen",
+    "estimate_subject": "guangying.keyer.spill_floor",
     "small_linear": "guangying.keyer.screen",
     "KeyerSettings": "guangying.keyer.settings",
 }
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
         detect_screen,
         estimate_screen_colour,
         estimate_screen_plate,
-        estimate_subject,
         small_linear,
     )
     from guangying.keyer.settings import KeyerSettings
+    from guangying.keyer.spill_floor import estimate_subject

@@ -12,6 +12,7 @@ from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
 from guangying.keyer import kernels
 from guangying.keyer.colour_fit import apply_colour_fit, fit_colour, kernel_fit
+from guangying.keyer.fringe import black_clip_over_strands, screen_behind_fringe
 from guangying.keyer.lut import DECODE_LUT, ENCODE_SQRT_LUT
 from guangying.keyer.maths import LIT_RESIDUAL, MIRROR_MAX, screen_channels
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
@@ -27,16 +28,14 @@ from guangying.keyer.refine import (
 from guangying.keyer.screen import (
     VEIL_CLIP,
     NoScreenError,
-    black_clip_over_strands,
     detect_screen,
     difference_ratio,
     estimate_screen_colour,
-    estimate_subject,
-    screen_behind_fringe,
     screen_plate_and_folds,
     small_linear,
 )
 from guangying.keyer.settings import KeyerSettings
+from guangying.keyer.spill_floor import estimate_subject
 from guangying.keyer.strand_colour import apply_strand_rescue, fit_strand_colour, fit_strand_rescue
 
 
@@ -138,7 +137,7 @@ class ChromaKeyer:
 
         The plate is the clean plate (full size), the auto plate (small) or the flat screen colour
         (1×1); the spill floor (1×1 zero when spill compensation is off), the nearby solid subject
-        colour with the surface lit by the screen (see :func:`guangying.keyer.screen.estimate_subject`)
+        colour with the surface lit by the screen (see :func:`guangying.keyer.spill_floor.estimate_subject`)
         and the black clip (``clip_black`` where the screen may be clear, lower where a veil's
         colour stands out of the clear screen's noise: :func:`guangying.keyer.noise.black_clip_field`)
         are on the small analysis grid (~160 px wide).
@@ -178,7 +177,7 @@ class ChromaKeyer:
             floor = np.zeros((1, 1), np.float32)
             subject[..., 7] = 0.0  # nor does the key unmix the surfaces it found lit
         elif not (self.luma_refine_active and self._linear_luma):
-            # A fringe's strands are unmixed against the subject's own colour (screen.fringe_own_light)
+            # A fringe's strands are unmixed against the subject's own colour (spill_floor.fringe_own_light)
             # only in demosaiced frames, whose luma fit then carries each strand's coverage over its
             # window. Stored colour (4:2:0, a codec's blocks) smears the strands onto the screen beside
             # them, and that smear unmixes as coverage (a JPEG generator: MAD 14.42 → 14.55); frames

@@ -221,7 +221,7 @@ def _key_pass(
     the linear screen colour, and ``subject``, the nearby solid subject colour (maths.project_alpha),
     needed only where something is seen, and the surface lit by the screen (channels 4–6, where
     channel 7 > 0.5: maths.lit_surface_alpha, bounded where channel 8 > 0.5; see
-    screen.estimate_subject). ``params`` float32 = (balance, despill_bias, luma weight of the screen
+    spill_floor.estimate_subject). ``params`` float32 = (balance, despill_bias, luma weight of the screen
     channel, clear-screen threshold, clip_white, the key of an opaque pixel
     (:func:`guangying.keyer.refine.opaque_key`), maths.LIT_RESIDUAL, 1 − maths.MIRROR_MAX);
     ``flags`` = (s, o1, o2, despill, replace, unmix, use_background, use_garbage, use_core, project,

@@ -75,7 +75,7 @@ def colour_difference_alpha(
     :func:`colour_difference`. A pixel as far from grey as the screen is transparent, one without
     screen excess is opaque, and a mix is in between in proportion — which holds in linear light.
     ``spill_floor`` f (scalar or (H, W), 0–0.3) is the ratio r the solid subject itself shows because
-    of spill (see :func:`guangying.keyer.screen.estimate_subject`); 0 = classic key.
+    of spill (see :func:`guangying.keyer.spill_floor.estimate_subject`); 0 = classic key.
     """
     raw = colour_difference_key(rgb_linear, screen_rgb_linear, screen, gain, balance, spill_floor)
     return clip_matte(raw, clip_black, clip_white)
@@ -171,7 +171,7 @@ def lit_surface_alpha(
     C = a·F + b·S is α, without the difference's max() (whose channel the screen light may not
     raise) and at each pixel (a rim's light varies within a cell; 4:2:0 smears the screen's chroma
     into it). ``surface_rgb_linear`` F and ``lit`` (0/1 per pixel, interpolated: where the screen
-    model found such a surface, see :func:`guangying.keyer.screen.screen_lit_floor`) come from the
+    model found such a surface, see :func:`guangying.keyer.spill_floor.screen_lit_floor`) come from the
     screen model. α becomes a where ``lit`` > 0.5, a is higher and the plane of F and S explains C
     to within 5% of |F| (another colour — a strand of hair, smoke — is left to the key).
 
@@ -179,7 +179,7 @@ def lit_surface_alpha(
     (≈ F⊙S), not S: C = α·(F + k·F⊙S) + (1 − α)·S = S + α·(F − S) + α·k·F⊙S. Where that model
     (c = α·k ≥ 0) explains C better than the plane of F and S, its a is taken, under the same 5%.
     Where ``bounded`` > 0.5 (0/1 per pixel, interpolated: a dark fringe's strands unmixed against the
-    subject's own colour, :func:`guangying.keyer.screen.fringe_own_light`) only if the mix's screen
+    subject's own colour, :func:`guangying.keyer.spill_floor.fringe_own_light`) only if the mix's screen
     share b (the plane's) leaves room for its coverage: 1 − b ≥ (1 − :data:`MIRROR_MAX`)·a (and the key
     unmixes none the clip reads as clear screen: :func:`guangying.keyer.reference.key_reference`).
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import NamedTuple
 
 import cv2
@@ -12,12 +11,13 @@ import numpy as np
 
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import GuangyingError, SettingsError
-from guangying.keyer.kernels import free_coverage, unmixed_coverage
-from guangying.keyer.lut import DECODE_LUT, decode
 from guangying.keyer.maths import LUMA_709, colour_difference, screen_channels
 
 _ANALYSIS_WIDTH_PX = 320  # the colour estimate looks at a small copy: robust, and ~1 ms at 1080p
 ANALYSIS_WIDTH_PX = 160  # the per-frame screen analysis runs on a ~160 px wide copy: light varies slowly
+# A cell whose difference ratio d(C)/d(S) is under this is solid subject: for the plate's gap and veil
+# tests, and for the spill floor (guangying.keyer.spill_floor), which credits a solid cell at most this.
+SPILL_FLOOR_MAX = 0.3
 
 
 def _finite(rgb: np.ndarray) -> np.ndarray:
@@ -94,7 +94,7 @@ def _pull_level(sum_v: np.ndarray, w: np.ndarray, up: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def weighted_values(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """values (h, w, c) float32 × weights (h, w) float32, channel by channel (numpy's broadcast over a
     last axis of 3 or 4 costs ten times as much on the small grid)."""
     out = np.empty(values.shape, np.float32)
@@ -105,7 +105,7 @@ def _weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fill_push_pull(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def fill_push_pull(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Fill where weights are 0 with a smooth interpolation of the weighted values (push–pull).
 
     ``values`` (h, w, c), ``weights`` (h, w) in 0–1. Averages down an image pyramid, then on the way
@@ -113,7 +113,7 @@ def _fill_push_pull(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """
     values = np.asarray(values, np.float32)
     weights = np.asarray(weights, np.float32)
-    pyramid = [(_weighted(values, weights), weights)]
+    pyramid = [(weighted_values(values, weights), weights)]
     while min(pyramid[-1][1].shape) > 2:
         v, w = pyramid[-1]
         down = cv2.pyrDown(v)
@@ -124,6 +124,16 @@ def _fill_push_pull(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
         up = cv2.pyrUp(filled, dstsize=(w.shape[1], w.shape[0])).reshape(v.shape)
         filled = _pull_level(v, w, up)
     return filled
+
+
+def connected_to(region: np.ndarray, markers: np.ndarray) -> np.ndarray:
+    """bool (h, w): the cells of ``region`` (h, w) bool whose 8-connected component of it holds a
+    cell of ``markers`` (h, w) bool."""
+    count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
+    hit = np.zeros(count, bool)
+    hit[np.unique(labels[markers & region])] = True
+    hit[0] = False  # label 0 is outside the region
+    return hit[labels]
 
 
 # Deep inside a subject the plate follows the screen's trend, not the average around it: from this many
@@ -192,17 +202,17 @@ def _plane_basis(h: int, w: int) -> np.ndarray:
 def _fill_over_plane(
     values: np.ndarray, weights: np.ndarray, trend: tuple[np.ndarray, np.ndarray] | None
 ) -> np.ndarray:
-    """:func:`_fill_push_pull` (``values`` (h, w, c), ``weights`` (h, w) 0–1), raised deep inside a
+    """:func:`fill_push_pull` (``values`` (h, w, c), ``weights`` (h, w) 0–1), raised deep inside a
     large subject by what push–pull misses of the screen's trend there (``trend``: plane and deep,
     from :func:`_screen_trend`). Push–pull is linear in the values, so the fill of the plane's
     residual plus the plane is the plain fill plus (plane − the plane's own fill); it is added only
     where positive: a plate too dim under a subject keys a lit surface out, one too bright only keys
     it more solid. (h, w, c) float32."""
-    near = _fill_push_pull(values, weights)
+    near = fill_push_pull(values, weights)
     if trend is None:
         return near
     plane, deep = trend
-    return near + deep * np.maximum(plane - _fill_push_pull(plane, weights), 0.0)
+    return near + deep * np.maximum(plane - fill_push_pull(plane, weights), 0.0)
 
 
 # A fold of cloth turned to the screen takes the screen's bounce, and on a dark subject that light has the
@@ -311,7 +321,7 @@ class _PlatePatches(NamedTuple):
     """What :func:`_lit_folds` found among the plate's first pass, each bool (h, w)."""
 
     drop: np.ndarray  # screen-lit folds: kept out of the plate
-    credit: np.ndarray  # those of them credited as solid by their own light (:func:`fold_floor`)
+    credit: np.ndarray  # those of them credited as solid by their own light (:func:`spill_floor.fold_floor`)
     gaps: np.ndarray  # screen seen through a gap the subject encloses
     veils: np.ndarray  # veils of strands hanging across such a gap
 
@@ -326,9 +336,10 @@ def _lit_folds(
 ) -> _PlatePatches | None:
     """(drop, credit, gaps, veils), each bool (h, w): the cells of ``first`` ((h, w) 0/1, the plate's
     first pass) that are a screen-lit fold on the subject, not screen; those of them whose own light
-    is strong enough to credit the fold as solid whatever its screen light (:func:`fold_floor`); the
-    patches that are screen seen through a gap in the subject; and the veils of strands hanging
-    across such a gap (below; only given the frame, ``rgb_srgb`` (H, W, 3) sRGB). None where there
+    is strong enough to credit the fold as solid whatever its screen light
+    (:func:`spill_floor.fold_floor`); the patches that are screen seen through a gap in the subject;
+    and the veils of strands hanging across such a gap (below; only given the frame, ``rgb_srgb``
+    (H, W, 3) sRGB). None where there
     is none of these (the common case: the plate is then made as before, bit for bit). ``small``
     (h, w, 3) linear, ``d_small`` its colour difference.
 
@@ -360,20 +371,20 @@ def _lit_folds(
       0.2–1.2; those under the limit stay in the plate, as before).
 
     A fold's core and its fade out to the foot are dropped from the plate: the screen around fills it
-    in, and :func:`screen_lit_floor` credits the fold as a lit surface enclosed by the subject; a
+    in, and :func:`spill_floor.screen_lit_floor` credits the fold as a lit surface enclosed by the subject; a
     strong one is marked in ``lit`` as well.
 
     A patch keeping under 1 % is screen; where 70 % of the cells three around it are solid subject
     (ratio < 0.3: the arm and the body around a gap, not a hair's veil of strands; under 32 px of
     motion blur at 640 px wide 65–70 % two cells around, 77–81 % three) it is marked in ``gaps``:
     in the body's shadow it is dimmer than the screen around, the plate's tightening passes lose it,
-    and :func:`screen_lit_floor` then credited it as screen light on an enclosed lit surface (a gap
-    at 75 % keyed solid).
+    and :func:`spill_floor.screen_lit_floor` then credited it as screen light on an enclosed lit
+    surface (a gap at 75 % keyed solid).
 
     A veil of near-black strands hanging across such a gap (dark hair between an arm and the body)
     has the screen's chromaticity too, as a shadow does: taken for a gap, the plate followed it and
     its strands keyed at 0.1–0.75 of their coverage; left to the plate's passes, those followed a
-    thin one, and :func:`screen_lit_floor` credited a dense one as an enclosed lit surface (1.6×).
+    thin one, and :func:`spill_floor.screen_lit_floor` credited a dense one as an enclosed lit surface (1.6×).
     Strands vary at their own scale, a shadow over many cells: a patch that is no fold (a candidate
     of any level or own light, or a cluster of smaller patches a cell apart, as a dense veil shows
     the screen between its strands) is a veil where, over its region (the patch and the cells joined
@@ -386,7 +397,7 @@ def _lit_folds(
     (median, as a fold's: near-black strands kept 0.1–2.7 % up to a coverage of 0.5, 3.5–4.4 % at
     0.7 and are left as before there; the benchmark's screen-lit dark coats that the fold tests
     leave kept 4.8 % at +0.7 EV, 8.5–13 % at the bench's exposure). The plate is filled in over a
-    veil from the screen around, :func:`estimate_subject` credits no screen light on it, and the
+    veil from the screen around, :func:`spill_floor.estimate_subject` credits no screen light on it, and the
     key halves its black clip there (:data:`VEIL_CLIP`).
     """
     # (Without the stats: connectedComponentsWithStats costs 7× as much on this grid.)
@@ -410,7 +421,7 @@ def _lit_folds(
     if not candidates and not clusters:
         return None
     open_screen = labels == largest
-    fill = _fill_push_pull(small, open_screen.astype(np.float32))
+    fill = fill_push_pull(small, open_screen.astype(np.float32))
     ratio = d_small / np.maximum(colour_difference(fill, screen, balance), 1e-4)
     near_open = cv2.dilate(open_screen.astype(np.uint8), kernel) > 0
     box = np.ones((2 * FOLD_REACH + 1, 2 * FOLD_REACH + 1), np.uint8)
@@ -432,7 +443,7 @@ def _lit_folds(
         if rgb_srgb is None:
             return False
         r = ratio[win]
-        region = _joined((r >= SPILL_FLOOR_MAX) & ~near_open[win], patch[win])
+        region = connected_to((r >= SPILL_FLOOR_MAX) & ~near_open[win], patch[win])
         if not _ringed_by_solid(region, r) or _on_border(region, win, (h, w)):
             return False
         screen_light = r[..., None] * fill[win]
@@ -461,8 +472,8 @@ def _lit_folds(
             veil(patch, win)
             continue
         region = (cv2.dilate(cells.astype(np.uint8), box) > 0) & ~near_open[win]
-        core = _joined(region & (r >= FOLD_CORE * level), cells)
-        lit = _joined(region & (r >= FOLD_FOOT * level), core).astype(np.uint8)
+        core = connected_to(region & (r >= FOLD_CORE * level), cells)
+        lit = connected_to(region & (r >= FOLD_FOOT * level), core).astype(np.uint8)
         # Where the lit area ends (not at the frame's border), how far from the core.
         outer = (lit > 0) & (cv2.erode(lit, kernel, borderType=cv2.BORDER_REPLICATE) == 0)
         away = cv2.distanceTransform((~core).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
@@ -510,6 +521,16 @@ def small_linear(rgb_srgb: np.ndarray) -> np.ndarray:
         rgb = rgb[1::4]
     # Finite again after decoding: a finite sRGB value past ~1e16 decodes to +inf in float32.
     return _finite(srgb_to_linear(_finite(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))))
+
+
+def difference_ratio(
+    small_rgb_linear: np.ndarray, small_plate_linear: np.ndarray, screen: str, balance: float
+) -> np.ndarray:
+    """d(C)/d(S) (h, w) on the small grid: each cell's colour difference over the plate's there
+    (1 on clear screen, 0 on a subject without screen colour)."""
+    return colour_difference(small_rgb_linear, screen, balance) / np.maximum(
+        colour_difference(small_plate_linear, screen, balance), 1e-4
+    )
 
 
 VEIL_RATIO = 0.5  # a plate cell under this share of the screen's difference is subject, not screen
@@ -568,8 +589,8 @@ def screen_plate_and_folds(
     """(plate, folds, veils): :func:`estimate_screen_plate`'s plate; the cells (bool (h, w)) of the
     screen-lit folds :func:`_lit_folds` kept out of it and found solid by their own light; and those
     of the veils of strands it found over gaps the subject encloses (given the frame, ``rgb_srgb``
-    (H, W, 3) sRGB), filled in from the screen around; both for :func:`estimate_subject`, None where
-    there are none (the common case)."""
+    (H, W, 3) sRGB), filled in from the screen around; both for :func:`spill_floor.estimate_subject`,
+    None where there are none (the common case)."""
     small = small_rgb_linear
     flat = np.broadcast_to(np.asarray(screen_rgb_linear, np.float32), small.shape)
     d_small = colour_difference(small, screen, balance)
@@ -615,1071 +636,3 @@ def screen_plate_and_folds(
         through = _fill_over_plane(small, np.maximum(screen_only, gaps), trend)
         plate = np.where(cv2.dilate(gaps, np.ones((3, 3), np.uint8))[..., None] > 0, through, plate)
     return cv2.GaussianBlur(plate, (0, 0), 1.0), folds, veils
-
-
-SPILL_FLOOR_MAX = 0.3
-SCREEN_LIGHT_MAX = 0.8  # most screen light (bounce, sheen) a solid subject is credited with
-CLEAR_RATIO = 0.9  # cells at least this screen-like count as clear screen for the solid-subject tests
-STEP_RATIO = 0.6  # a cell this far below clear screen within 2 cells of it sits behind a sharp edge
-STEP_REACH_CELLS = 3
-TEXTURE_MARGIN = 1.6
-# Beside clear screen the floor carries its seeds' texture margin onto the silhouette's mixes (a dark
-# hair mass's edge), which the white clip stretches as well: capped at this margin over the seeds'
-# plain ratio there. Further in (a coat's lit surface) the full margin keeps it solid.
-EDGE_TEXTURE_MARGIN = 1.3
-SUBJECT_KEPT = 0.85
-RIM_MARGIN = 0.1  # credit over a lit rim's own ratio near clear screen (texture, noise, 4:2:0)
-# A surface lit to this much of clear screen's ratio is unmixed pixel by pixel in the key: a mix of it
-# reads as screen. (Less lit, the floor keys it; unmixing would lend texture's brightness to coverage.)
-LIT_UNMIX_RATIO = 0.7
-SHADED_SILHOUETTE_CELLS = 5  # a shaded side's screen-lit silhouette is unmixed this far from clear screen
-LIT_PAST_CLEAR_CELLS = 6  # a rim lit past clear screen's ratio is tested this far (of ~160 cells across)
-DARK_SUBJECT = 0.05  # linear luminance under which a subject is too dark to tell added light from a mix
-# A dark fringe's subject is dark next to the light it mirrors: under DARK_SUBJECT or under this share of
-# the screen's level (its strongest channel, linear), whichever is more: 0.05 at a screen exposed to 0.4.
-DARK_FRINGE_SHARE = 0.125
-# Once a dark subject's lit rim is found, its rim and fringe take in the cells beside a solid under this
-# multiple of that level (joined to the rim): one head of hair's light straddles a hard level (key light,
-# texture). The rendered benchmark's dark hair keys the same with 1.3 to 5.
-DARK_FRINGE_JOIN = 2.0
-
-
-NEAR_SCREEN_PX = 24  # soft edges (motion blur, hair) reach at most this far from clear screen
-STRAND_AWAY_PX = 12  # dark fringe cells this far out from the solid subject are strands, not its edge
-# ... and its strands reach at least this many analysis cells (of ~160 across) from its lit rim: hair scales
-# with the subject in the frame, not with the pixels (NEAR_SCREEN_PX is 6 cells at 640 wide, 3 at 1280).
-STRAND_REACH_CELLS = 6
-
-
-GAP_RATIO = 0.85  # a pixel this screen-like is a gap onto the screen
-GAP_WINDOW_PX = 8
-GAPS_MAX = 0.15  # cells with more gap pixels than this are fringes (hair, smoke), not a lit surface
-BAND_DEPTH_CELLS = 8  # a lit band seeds only this many cells' path (inside the subject) from clear screen
-SURFACE_TOLERANCE = 0.15  # a seed's credit spreads over the cells within this of its ratio
-BAND_GAP_RATIO = 0.7  # ... and with no pixel this screen-like around it (a gap whose chroma is halved)
-# "No pixel" is at most this share of them: the window holds 256 px at 640×360, 576 at 720p and 1296 at
-# 1080p, and one glint or noise outlier among that many is no gap between strands (those are many).
-BAND_GAP_SHARE = 0.005
-# A cell of another material than the nearest solid that is its less lit neighbours plus screen light
-# (unmixed, C = a·F + b·S, a within SUBJECT_KEPT of 1) where a mix with the screen would keep at most
-# 70% of them, over this many cells around: at least 3 neighbours, 3 in 4 of those compared, and 4 such
-# cells within a cell of each other.
-RELIT_MIX_KEPT = 0.7
-RELIT_REACH_CELLS = 3
-RELIT_COUNT = 3
-RELIT_SHARE = 0.75
-RELIT_CLUSTER = 4
-# Strands: where over this share of the 5×5 cells around a cell are mixes its own light measures (not
-# clear screen), it lies among strands, and its credit carries no texture margin. Behind a silhouette's
-# sharp edge the mixes are one band of cells, a fifth of the window (two fifths at a corner): step
-# seeds on the rendered set's dark clothing, hair and props whose truth is solid (α* ≥ 0.95) had ≤ 0.28
-# (q90); those in the fringe of grey hair beside its screen-lit mass (α* 0.8 on average, the strands
-# around 0.2–0.6) 0.32–0.84, median 0.64. Taking such step cells for no seed at all (over 0.5) gained
-# blond twice as much but cut the seeds of a pale prop's screen-lit rim on a held-out seed (a 697 px
-# hole): the silhouettes' and the clumps' shares overlap, so only the margin goes.
-STRAND_ZONE_SHARE = 0.3
-
-
-@numba.njit(cache=True)
-def _gap_fractions(rgb, cells_y, cells_x, cell_h, cell_w, d_plate, channels, balance, table, gap_ratio, reach):  # noqa: ANN001, ANN202, E501
-    s, o1, o2 = channels[0], channels[1], channels[2]
-    h, w = rgb.shape[0], rgb.shape[1]
-    out = np.zeros(cells_y.shape[0], np.float32)
-    for i in range(cells_y.shape[0]):
-        cy, cx = cells_y[i], cells_x[i]
-        # The cell, or a window of GAP_WINDOW_PX around its centre where cells are smaller; and
-        # ``reach`` cells around it.
-        half_h = max(cell_h, GAP_WINDOW_PX) / 2 + reach * cell_h
-        half_w = max(cell_w, GAP_WINDOW_PX) / 2 + reach * cell_w
-        centre_y, centre_x = (cy + 0.5) * cell_h, (cx + 0.5) * cell_w
-        y0, x0 = max(int(centre_y - half_h), 0), max(int(centre_x - half_w), 0)
-        y1, x1 = min(max(int(centre_y + half_h), y0 + 1), h), min(max(int(centre_x + half_w), x0 + 1), w)
-        limit = gap_ratio * d_plate[cy, cx]
-        gaps = 0
-        for y in range(y0, y1):
-            for x in range(x0, x1):
-                cs = decode(table, rgb[y, x, s])
-                ca = decode(table, rgb[y, x, o1])
-                cb = decode(table, rgb[y, x, o2])
-                if cs - (balance * max(ca, cb) + (1.0 - balance) * min(ca, cb)) >= limit:
-                    gaps += 1
-        out[i] = gaps / max((y1 - y0) * (x1 - x0), 1)
-    return out
-
-
-def gap_fractions(
-    rgb_srgb: np.ndarray,
-    cells: np.ndarray,
-    small_plate_linear: np.ndarray,
-    screen: str,
-    balance: float,
-    gap_ratio: float = GAP_RATIO,
-    reach_cells: int = 0,
-) -> np.ndarray:
-    """For the small-grid cells marked in ``cells`` (h, w) bool: the fraction of their frame pixels
-    (float32 sRGB (H, W, 3)) at least ``gap_ratio`` (85%) as screen-like as the plate, over the cell
-    or 8×8 px around its centre if that is larger, widened by ``reach_cells`` cells on each side: gaps
-    between hair strands or through smoke, which a lit solid surface does not have. (h, w) float32, 0
-    where not marked."""
-    h, w = cells.shape
-    ys, xs = np.nonzero(cells)
-    out = np.zeros((h, w), np.float32)
-    if ys.size:
-        d_plate = np.ascontiguousarray(colour_difference(small_plate_linear, screen, balance), np.float32)
-        channels = np.array(screen_channels(screen), np.int64)
-        cell_h, cell_w = rgb_srgb.shape[0] / h, rgb_srgb.shape[1] / w
-        out[ys, xs] = _gap_fractions(
-            rgb_srgb, ys, xs, cell_h, cell_w, d_plate, channels, np.float32(balance), DECODE_LUT,
-            np.float32(gap_ratio), int(reach_cells),
-        )
-    return out
-
-
-def subject_remainder(
-    ratio: np.ndarray, small_rgb_linear: np.ndarray, small_plate_linear: np.ndarray
-) -> np.ndarray:
-    """Linear RGB (h, w, 3) of C − ratio·S, negative parts 0: the colour with the screen light the
-    key sees taken away."""
-    return np.maximum(small_rgb_linear - ratio[..., None] * small_plate_linear, 0.0)
-
-
-def _between_solids(solid: np.ndarray, reach: int) -> np.ndarray:
-    """bool (h, w): ``solid`` (h, w) bool lies within ``reach`` cells on both opposite sides, above
-    and below or left and right."""
-    out = np.zeros(solid.shape, bool)
-    for axis in (0, 1):
-        before = np.zeros(solid.shape, bool)
-        after = np.zeros(solid.shape, bool)
-        n = solid.shape[axis]
-        for d in range(1, min(reach, n - 1) + 1):
-            lead = [slice(None)] * 2
-            lag = [slice(None)] * 2
-            lead[axis], lag[axis] = slice(d, None), slice(None, n - d)
-            before[tuple(lead)] |= solid[tuple(lag)]
-            after[tuple(lag)] |= solid[tuple(lead)]
-        out |= before & after
-    return out
-
-
-def _joined(region: np.ndarray, markers: np.ndarray) -> np.ndarray:
-    """bool (h, w): the cells of ``region`` (h, w) bool whose 8-connected component of it holds a
-    cell of ``markers`` (h, w) bool."""
-    count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
-    hit = np.zeros(count, bool)
-    hit[np.unique(labels[markers & region])] = True
-    hit[0] = False  # label 0 is outside the region
-    return hit[labels]
-
-
-def _far_from_clear(clear: np.ndarray, through: np.ndarray, steps: int) -> np.ndarray:
-    """bool (h, w): cells of ``through`` (h, w) bool that a path of at most ``steps`` 8-connected
-    steps from ``clear`` (h, w) bool, all inside ``through``, does not reach."""
-    reached = clear.astype(np.uint8)
-    inside = through.astype(np.uint8)
-    kernel = np.ones((3, 3), np.uint8)
-    for _ in range(steps):
-        reached = cv2.dilate(reached, kernel) & inside | reached
-    return through & (reached == 0)
-
-
-def _mixes_around(mixed: np.ndarray, ratio: np.ndarray) -> np.ndarray:
-    """float32 (h, w): the share of the 5×5 cells around each that are mixes by their own light
-    (``mixed``, bool (h, w)) and not clear screen (``ratio`` < :data:`CLEAR_RATIO`): over
-    :data:`STRAND_ZONE_SHARE` among strands, not behind a silhouette's edge."""
-    return cv2.blur((mixed & (ratio < CLEAR_RATIO)).astype(np.float32), (5, 5))
-
-
-def screen_lit_floor(
-    ratio: np.ndarray,
-    remainder: np.ndarray,
-    near_remainder: np.ndarray,
-    gaps: Callable[..., np.ndarray] | None = None,
-    mixed: np.ndarray | None = None,
-    other: np.ndarray | None = None,
-    remainder_rgb: np.ndarray | None = None,
-    colour_plate: tuple[np.ndarray, np.ndarray] | None = None,
-    veils: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(floor, surface): the difference ratio (h, w) a solid subject lit by the screen shows, where
-    the small grid's ``ratio`` = d(C)/d(S) proves it solid, else 0; and (h, w, 4) the lit surface the
-    key unmixes pixel by pixel (below), zeros where none. ``remainder`` is the luminance of
-    :func:`subject_remainder`,
-    ``near_remainder`` the same of the nearest solid subject (ratio < 0.3); ``gaps`` (optional) gives
-    :func:`gap_fractions` for a mask of cells (and its keyword arguments).
-
-    Bounce and sheen add screen light to a solid subject, however dark; a colour-difference key reads
-    that as transparency (a dark coat glinting green at its rim, a fold facing the screen). Three
-    patterns separate it from real transparency without looking at colour:
-
-    - *enclosed*: a patch of screen-like colour with no clear screen next to it, only subject — a
-      hole inside a solid subject (smoke, glass and hair fringes border clear screen). A patch joined
-      to the cells beside clear screen only through cells whose 5×5 neighbourhood averages under 0.3
-      (texture's single cells just over the line on a solid surface) is enclosed too;
-    - *behind a sharp edge*: a cell well below clear screen (ratio < 0.6) within two cells of clear
-      screen: the subject's colour is reached in one step, as at a solid silhouette, whereas motion
-      blur, smoke and hair fringes fade in over many cells. Its ratio spreads up to 3 cells;
-    - *a lit band* beside a dark subject: solid subject within 3 cells on both opposite sides (a lit
-      hairline between dark hair and a forehead), nearly enclosed — clear screen is at least 8
-      cells away along the subject's screen-lit cells (4:2:0 chroma or a fringe may join one end of
-      the band to the screen; loose strands over the screen lie a few cells from it) — and smooth: no
-      pixel within a cell of it is 70% as screen-like as the plate (strands show the screen between
-      them at their own scale; "no pixel" allows 0.5 % of them, so that a glint or a noise outlier
-      does not decide it at 720p or 1080p, where the window holds 2–5× the pixels).
-
-    All must also keep the subject's brightness once the screen light is taken away: C − ratio·S
-    keeps at least 85% of the nearest solid subject's (the same measure). Added light leaves the subject
-    whole; a mix with the screen (a blurred gap between fingers) leaves only α of it. Next to a dark
-    subject (luminance < 0.05) the two cannot be told apart, and a dark subject glinting with screen
-    light is far more common than a dark one blurred into the screen in one step. And a lit surface
-    has no gaps: at most 15% of a seed cell's pixels may be as screen-like as clear screen (hair
-    fringes and thin smoke have many).
-
-    A cell its own light shows to be a mix (``mixed``) is no seed, whatever its shape: a dense fringe
-    of pale strands is a step behind the silhouette too.
-
-    Ratios are clamped to 0.8: brighter screen light than that is left to the key. The credit spreads
-    3 cells from the seeds, and over the whole of a flat surface: cells joined to a seed through
-    cells within 0.15 of its ratio, none beside clear screen, smooth as a lit band and not beside a
-    dark subject (the middle of a large green-ish prop; not a dark curl's tip in a 4:2:0 frame; a
-    sharp-edged even veil — a clean pane — cannot be told from a prop and is made solid too).
-    Spread from the seeds, the credit carries the texture margin, except in cells marked ``mixed``
-    (bool (h, w): partial mixes, see :func:`subject_coverage`) that are more screen-like than the
-    seeds: they get the seeds' own ratio; and in cells beside clear screen, where it would widen a
-    silhouette's mixes (a dark hair mass's edge), 1.3× the seeds' ratio at most.
-
-    Among strands — over 30 % of the 5×5 cells around are mixes by their own light — neither the
-    seeds' credit nor a cell's own light carries the texture margin (:data:`STRAND_ZONE_SHARE`).
-
-    ``other`` (bool (h, w), optional; see :func:`subject_coverage`) marks cells whose own light is
-    another material's than the nearest solid subject's. Where they form an even surface (ratio
-    within 0.15 over 3×3 cells, 0.3–0.6, not beside clear screen) they are whole and no mix, and
-    they seed where joined to a seed (a sage prop over a white shirt, seeded behind its silhouette).
-    An even surface of another hue with no seed is left to the key; one with a sharp edge (a tinted
-    half-transparent pane over the screen, edges blurred under ~4 px) cannot be told from a prop
-    and is keyed solid.
-
-    With ``colour_plate``, such a material shows itself solid where the screen lights it unevenly
-    (a board under strong bounce, brightest towards its edges): unmixed into the colour F of a less
-    lit cell of it and the screen's, C = a·F + b·S, a cell that is F plus screen light has a ≈ 1
-    (85%–1/0.85, residual ≤ 3% of |F|), whereas a mix of F with the screen has a = α ≤ (1 −
-    ratio)/(1 − ratio_F), which the test requires to be ≤ 0.7. Cells of ``other`` (not beside clear
-    screen) that are, by this test, at least 3 and 3 in 4 of their less lit cells (ratio < 0.6, so
-    coverage ≥ 0.4 there) within 3 cells seed, where they have no gaps and 4 of them lie within a
-    cell of each other. Limits: it proves the coverage equal, not whole: smoke or a veil of even
-    density whose bounce varies reads the same; only the less lit cells' ratio under 0.6 and the
-    area asked for keep them out.
-
-    ``remainder_rgb`` (h, w, 3, optional: :func:`subject_remainder`) carries the credit further by
-    the seeds' own light: screen light added to a surface leaves C − ratio·S as it is, a mix with
-    the screen keeps α of it. Cells joined to the seeds that keep the nearest seeds' own light (85%
-    to 1/0.85 of its luminance, same chromaticity within 0.04) are that surface however screen-lit
-    — a rim lit to 0.8–0.9 of the screen's difference, beside clear screen too. They are credited
-    with their own ratio up to 0.9 (clear screen): beyond 2 cells from clear screen with the texture
-    margin, within them with the highest such ratio of the 3×3 around plus 0.1 (a rim's light rises
-    steeply towards its edge). Limits: the colour difference's max() makes a lime's remainder drift
-    in chroma under teal light (hence the unmixing test below); a rim lit past clear screen's ratio
-    (a lime under 0.25 of a teal screen's light) cannot be keyed solid by a floor below 1; the soft
-    fringe of dense bright fur that keeps its core's light is keyed a little more solid.
-
-    ``colour_plate`` (the small grid's linear colour and plate, each (h, w, 3), optional) adds a
-    test free of the max(): a cell's colour unmixed into the seeds' colour F and the screen's,
-    C = a·F + b·S by least squares, has a = its coverage of that surface whatever screen light it
-    carries (a mix with the screen gives a = α). A cell with a within 85%–1/0.85 whose colour
-    that plane explains to within 3% of |F| keeps the seeds' own light too. The screen light a
-    coloured surface reflects is the screen's filtered by the surface's own colour (its reflectance
-    times the screen's light, ≈ F⊙S), not S: a lime under a teal screen's bounce turns greener,
-    off that plane. So the unmixing also fits C = S + a·(F − S) + c·F⊙S (c ≥ 0; a mix of that lit
-    surface with the screen again gives a = α) and takes it where it explains C better. Such a rim
-    reads past clear screen's ratio, over several cells where the light is strong: clear screen's
-    cells are tested as well (clear screen itself keeps none of the seeds' light: a ≈ 0), and those
-    that keep it, joined to the credited surface, are unmixed in the key (below) without a floor of
-    their own. The key's unmixing also reads a shaded side of the surface lit mostly by the screen
-    light it reflects (:func:`guangying.keyer.maths.lit_surface_alpha`); the cell tests here do not
-    (with no residual left to test, it credited tinted glass). Only to carry the key's unmixing to
-    that shaded side's silhouette (:func:`_shaded_side`), which the own-light tests miss (they hold
-    F's brightness), are cells of the credited surface's own object solved so, and they get no floor.
-
-    ``veils`` (bool (h, w), optional): veils of strands over an enclosed gap (:func:`_lit_folds`)
-    seed nothing, however few pixels of clear screen a dense one shows between its strands.
-
-    ``surface`` (with ``colour_plate``): the seeds' colour F (linear RGB) and a 0/1 channel marking
-    the cells whose own light is credited with a ratio of at least 0.7 (F not dark), those lit past
-    clear screen's ratio above, and the ring around them, which holds their silhouette; and the
-    silhouette (within 5 cells of clear screen) of its shaded side lit by the screen. There the
-    key takes the coverage a of each pixel (:func:`guangying.keyer.maths.lit_surface_alpha`): a
-    cell's credit cannot follow a rim's light
-    rising within it, nor 4:2:0's smear of the screen's chroma into it, and a rim lit past clear
-    screen's ratio no floor below 1 keys solid. Less lit cells are left to the floor: the unmixing
-    reads a bright speck of texture as more coverage (a grey shirt's mixes with the screen).
-    """
-    clear = ratio >= CLEAR_RATIO
-    nothing = np.zeros(ratio.shape, np.float32), np.zeros(ratio.shape + (4,), np.float32)
-    if not clear.any():
-        return nothing
-    # Texture makes some pixels of a cell more screen-lit than its average: credit a margin.
-    lit = np.clip(TEXTURE_MARGIN * ratio, 0.0, SCREEN_LIGHT_MAX).astype(np.float32)
-    between = (ratio >= SPILL_FLOOR_MAX) & ~clear
-    # The cell next to clear screen mixes the two whatever the edge; the one behind it shows the subject.
-    beside = cv2.dilate(clear.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    enclosed = between & ~_joined(between, beside)
-    # Texture scatters a lit surface's cells about the 0.3 line: a lit fold inside a textured shirt can
-    # be joined to the silhouette's lit rim only through single cells a little over it, whose 5×5
-    # neighbourhood is solid on average. Joined through such cells alone, it is still enclosed.
-    linked = between & (cv2.blur(ratio.astype(np.float32), (5, 5)) >= SPILL_FLOOR_MAX)
-    enclosed |= linked & ~_joined(linked, beside)
-    behind = (cv2.dilate(clear.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~beside
-    # ... and, behind it, falls at most 2/3 as fast per cell as it fell from the screen: motion blur,
-    # smoke and fringes ramp evenly, screen light on a solid fades more slowly than the edge.
-    fall_behind = ratio - cv2.erode(ratio.astype(np.float32), np.ones((3, 3), np.uint8))
-    flat = fall_behind <= (1.0 - ratio) / 3.0
-    step = behind & flat & (ratio < STEP_RATIO) & (ratio >= SPILL_FLOOR_MAX)
-    # The darkest solid subject around (a dark coat under a bright face is still a dark coat).
-    size = 2 * STEP_REACH_CELLS + 1
-    kernel = np.ones((size, size), np.uint8)
-    near_remainder = cv2.erode(near_remainder.astype(np.float32), kernel)
-    whole = (remainder >= SUBJECT_KEPT * near_remainder) | (near_remainder < DARK_SUBJECT)
-    # Only a solid subject nearby says what "whole" is: an isolated prop has nothing to compare with.
-    whole |= cv2.dilate((ratio < SPILL_FLOOR_MAX).astype(np.uint8), kernel) == 0
-    # A flat patch of another material than the nearest solid (a sage prop over a white shirt): the
-    # shirt's light says nothing about its coverage, and a mix of the shirt with the screen would
-    # have the shirt's chroma. It is whole and no mix; it seeds only where joined to a seed.
-    own_surface = None
-    if other is not None:
-        ratio32 = ratio.astype(np.float32)
-        box3 = np.ones((3, 3), np.uint8)
-        even = cv2.dilate(ratio32, box3) - cv2.erode(ratio32, box3) <= OTHER_FLAT
-        own_surface = other & even & ~beside & (ratio >= SPILL_FLOOR_MAX) & (ratio < STEP_RATIO)
-        whole |= own_surface
-        if mixed is not None:
-            mixed = mixed & ~own_surface
-    # A lit band needs the frame's pixels to show that it has no gaps.
-    band = np.zeros(ratio.shape, bool)
-    if gaps is not None:
-        band = _between_solids(ratio < SPILL_FLOOR_MAX, STEP_REACH_CELLS) & (near_remainder < DARK_SUBJECT)
-        if band.any():
-            band &= _far_from_clear(clear, between, BAND_DEPTH_CELLS - 1)
-    seeds = (enclosed | step | band) & whole
-    if mixed is not None:
-        seeds &= ~mixed
-    if veils is not None:
-        seeds &= ~veils
-    if gaps is not None:
-        seeds &= gaps(seeds) <= GAPS_MAX
-        band &= seeds & ~(enclosed | step)
-        if band.any():
-            seeds &= ~band | (gaps(band, gap_ratio=BAND_GAP_RATIO, reach_cells=1) <= BAND_GAP_SHARE)
-    if colour_plate is not None and other is not None:
-        # Another material than the nearest solid: where it shows itself lit, it seeds on its own.
-        seeds |= _relit(ratio, colour_plate, between & ~beside & other, gaps)
-    if own_surface is not None and seeds.any() and own_surface.any():
-        seeds |= own_surface & _joined(own_surface | seeds, seeds)
-    seed_cells = seeds
-    seeds = seeds.astype(np.uint8)
-    if not seeds.any():
-        return nothing
-    # The upper envelope over neighbouring cells, with and without the texture margin.
-    plain = np.clip(ratio, 0.0, SCREEN_LIGHT_MAX).astype(np.float32)
-    among_strands = np.zeros(ratio.shape, bool)
-    if mixed is not None:
-        among_strands = _mixes_around(mixed, ratio) > STRAND_ZONE_SHARE
-    lit = np.where(among_strands, plain, lit)  # a clump's light is its strands', not a textured surface's
-    lit = cv2.dilate(np.where(seeds > 0, lit, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
-    plain = cv2.dilate(np.where(seeds > 0, plain, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
-    seeds = cv2.dilate(seeds, np.ones((3, 3), np.uint8)).astype(np.float32)
-    filled = _fill_push_pull(lit[..., None], seeds)[..., 0]
-    plain = _fill_push_pull(plain[..., None], seeds)[..., 0]
-    if mixed is not None:
-        # A mix of the lit surface with the screen (its silhouette, strands beyond it) carries the
-        # surface's screen light, not the margin its texture needs to stay solid.
-        filled = np.where(mixed & (ratio > plain), np.minimum(filled, plain), filled)
-    filled = np.where(beside, np.minimum(filled, EDGE_TEXTURE_MARGIN * plain), filled)
-    size = 2 * STEP_REACH_CELLS + 1
-    reach = cv2.dilate(seeds, np.ones((size, size), np.uint8))
-    # A flat surface carries its seeds' credit over its whole extent: the middle of a large prop lies
-    # further than that from its silhouette. Cells joined to a seed through cells within 0.15 of the
-    # seeds' ratio, none beside clear screen nor beside a dark subject (curls whose gaps 4:2:0 smears).
-    surface = ~beside & (np.abs(ratio - plain) <= SURFACE_TOLERANCE)
-    # Screen light added to a surface leaves its own light (C − ratio·S) as it is; a mix with the
-    # screen keeps α of it. Cells keeping the seeds' own light are that surface however screen-lit
-    # (a rim lit towards the screen's colour, past the 0.15), up to its silhouette.
-    own_light = own_clear = np.zeros(ratio.shape, bool)
-    surface_rgb = None
-    if remainder_rgb is not None:
-        candidates = ~clear
-        if colour_plate is not None:
-            # Clear screen's cells too, up to 6 cells out: a rim lit past clear screen's ratio (clear
-            # screen keeps none of the surface's light; testing all of it cost 0.2 ms at 1080p).
-            size = 2 * LIT_PAST_CLEAR_CELLS + 1
-            candidates = cv2.dilate(candidates.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
-        own_light, surface_rgb = _keeps_own_light(remainder_rgb, seed_cells, candidates, colour_plate)
-        own_clear = own_light & clear
-        own_light = own_light & ~clear
-    spread = _joined(surface | own_light, seeds > 0) & (reach == 0) & (near_remainder >= DARK_SUBJECT)
-    tested = spread & ~own_light  # own light already shows the surface whole
-    if gaps is not None and tested.any():
-        gappy = gaps(tested, gap_ratio=BAND_GAP_RATIO, reach_cells=1) > BAND_GAP_SHARE
-        spread &= ~tested | ~gappy  # smooth, as a lit band
-    reach = np.maximum(reach, spread.astype(np.float32))
-    # Whole by its own light: its own ratio is credited up to clear screen's (the 0.8 limit is for
-    # light a colour difference alone cannot tell from a mix); within 2 cells of clear screen without
-    # the texture margin, which the floor's interpolation would carry onto the silhouette's mixes.
-    own_whole = own_light & (reach > 0)
-    near_clear = beside | behind
-    inner = (own_whole & ~near_clear).astype(np.float32)
-    credit = filled * np.maximum(cv2.blur(reach, (3, 3)), inner)
-    # Near clear screen a rim's light rises steeply towards the edge and varies within a cell: the
-    # cell is credited with the brightest lit cell of its surface around it, plus a small margin.
-    envelope = cv2.dilate(np.where(own_whole, ratio, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
-    own_lit = np.where(near_clear, envelope + RIM_MARGIN, TEXTURE_MARGIN * ratio)
-    own_lit = np.where(among_strands, ratio, own_lit)
-    floor = np.maximum(credit, np.minimum(own_lit, CLEAR_RATIO) * own_whole).astype(np.float32)
-    if surface_rgb is None:
-        return floor, nothing[1]
-    # Pixel by pixel the key unmixes the surface's own colour from the screen's there (a rim's light
-    # varies within a cell, and 4:2:0 smears the screen's chroma into it): on its cells and the ring
-    # around them, which holds its silhouette.
-    lit = own_whole & (ratio >= LIT_UNMIX_RATIO) & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
-    if own_clear.any():
-        # Cells lit past clear screen's ratio that are the surface (its colour plus the screen's light it
-        # reflects), joined to its credited cells: only the key's unmixing can hold them.
-        beyond = own_clear & _joined(own_clear | own_whole, own_whole)
-        lit |= beyond & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
-    box3 = np.ones((3, 3), np.uint8)
-    marker = cv2.dilate(lit.astype(np.uint8), box3)
-    if lit.any() and colour_plate is not None:
-        # Its side turned from the key light, lit by the screen: only its silhouette (within 5 cells of
-        # clear screen) needs the unmixing; further in the floor holds it, and each marked pixel costs.
-        shaded = cv2.dilate(_shaded_side(lit, clear, surface_rgb, colour_plate).astype(np.uint8), box3)
-        size = 2 * SHADED_SILHOUETTE_CELLS + 1
-        marker |= shaded & cv2.dilate(clear.astype(np.uint8), np.ones((size, size), np.uint8))
-    marker = marker.astype(np.float32)
-    return floor, np.concatenate([surface_rgb, marker[..., None]], axis=-1).astype(np.float32)
-
-
-@numba.njit(cache=True)
-def _free_cells(rgb, surface, plate, cells, kept):  # noqa: ANN001, ANN202
-    h, w = cells.shape
-    out = np.zeros((h, w), np.bool_)
-    for y in range(h):
-        for x in range(w):
-            if not cells[y, x]:
-                continue
-            f0, f1, f2 = surface[y, x, 0], surface[y, x, 1], surface[y, x, 2]
-            s0, s1, s2 = plate[y, x, 0], plate[y, x, 1], plate[y, x, 2]
-            g0, g1, g2 = f0 * s0, f1 * s1, f2 * s2
-            a = free_coverage(
-                rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2], f0, f1, f2, g0, g1, g2, s0, s1, s2,
-                f0 * f0 + f1 * f1 + f2 * f2, g0 * g0 + g1 * g1 + g2 * g2, s0 * s0 + s1 * s1 + s2 * s2,
-            )  # fmt: skip
-            out[y, x] = a >= kept and kept * a <= 1.0
-    return out
-
-
-def _shaded_side(
-    lit: np.ndarray,
-    clear: np.ndarray,
-    surface_rgb: np.ndarray,
-    colour_plate: tuple[np.ndarray, np.ndarray],
-) -> np.ndarray:
-    """bool (h, w): cells of the surface the key unmixes (``lit``, bool (h, w)) on its side turned
-    from the key light, lit there by the screen light it reflects. Its light is t·F + y·F⊙S there
-    (t < 1: shading scales F, the seeds' colour measured on the lit side), and the own-light tests,
-    which hold F's brightness, read it as a mix. Solved exactly, C = t·F + y·F⊙S + z·S keeps its
-    coverage 1 − z within 85%–1/0.85 whatever t (:func:`guangying.keyer.maths.lit_surface_alpha`):
-    such cells (F not dark; clear screen's too, within 2 cells of the rest: a rim lit past its
-    ratio) joined to ``lit`` through one another are marked too, and the key unmixes their
-    silhouette. A mix with the screen keeps 1 − z = α; a shadow on the
-    screen, tinted glass or smoke (little light of their own: t < 0.25·(1 − z)) and a gap (z ≈ 1)
-    do not pass. ``surface_rgb`` (h, w, 3): F; ``colour_plate``: the small grid's linear colour and
-    plate, each (h, w, 3)."""
-    # (Clear screen itself solves to 1 − z ≈ 0.)
-    near = cv2.dilate((~clear).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    candidates = near & ~lit & (surface_rgb @ LUMA_709 >= DARK_SUBJECT)
-    candidates &= _joined(candidates | lit, lit)  # only the lit surface's own object is solved
-    if not candidates.any():
-        return candidates
-    rgb, plate = (np.ascontiguousarray(x, np.float32) for x in colour_plate)
-    solid = _free_cells(rgb, np.ascontiguousarray(surface_rgb, np.float32), plate, candidates,
-                        np.float32(SUBJECT_KEPT))  # fmt: skip
-    return solid & _joined(solid | lit, lit)
-
-
-@numba.njit(cache=True)
-def _relit_cells(ratio, rgb, plate, cells, kept, mix_kept, less_lit, tolerance, reach, count, share):  # noqa: ANN001, ANN202, E501
-    h, w = cells.shape
-    out = np.zeros((h, w), np.bool_)
-    tolerance2 = tolerance * tolerance
-    for y in range(h):
-        for x in range(w):
-            if not cells[y, x]:
-                continue
-            r = ratio[y, x]
-            same = 0
-            compared = 0
-            for v in range(max(y - reach, 0), min(y + reach + 1, h)):
-                for u in range(max(x - reach, 0), min(x + reach + 1, w)):
-                    # Less lit, mostly surface, and so much less that a mix keeps at most mix_kept of it.
-                    if ratio[v, u] >= less_lit or 1.0 - r > mix_kept * (1.0 - ratio[v, u]):
-                        continue
-                    compared += 1
-                    a = unmixed_coverage(
-                        rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2], rgb[v, u, 0], rgb[v, u, 1], rgb[v, u, 2],
-                        plate[y, x, 0], plate[y, x, 1], plate[y, x, 2], tolerance2,
-                    )  # fmt: skip
-                    if a >= kept and kept * a <= 1.0:
-                        same += 1
-            out[y, x] = same >= count and same >= share * compared
-    return out
-
-
-def _relit(
-    ratio: np.ndarray,
-    colour_plate: tuple[np.ndarray, np.ndarray],
-    cells: np.ndarray,
-    gaps: Callable[..., np.ndarray] | None,
-) -> np.ndarray:
-    """bool (h, w): the ``cells`` (bool (h, w)) that are their less lit neighbours with screen light
-    added, not a mix of them with the screen (see :func:`screen_lit_floor`). ``colour_plate``: the
-    small grid's linear colour and plate, each (h, w, 3); ``gaps`` as there."""
-    rgb, plate = (np.ascontiguousarray(x, np.float32) for x in colour_plate)
-    relit = _relit_cells(
-        np.ascontiguousarray(ratio, np.float32), rgb, plate, cells, np.float32(SUBJECT_KEPT),
-        np.float32(RELIT_MIX_KEPT), np.float32(STEP_RATIO), np.float32(UNMIXED_RESIDUAL), RELIT_REACH_CELLS,
-        RELIT_COUNT, np.float32(RELIT_SHARE),
-    )  # fmt: skip
-    if gaps is not None and relit.any():
-        relit &= gaps(relit) <= GAPS_MAX
-    if not relit.any():
-        return relit
-    # Over an area, not a cell here and there (smoke whose bounce varies, a strand's glint).
-    count, groups = cv2.connectedComponents(cv2.dilate(relit.astype(np.uint8), np.ones((3, 3), np.uint8)))
-    sizes = np.bincount(groups[relit], minlength=count)
-    return relit & (sizes >= RELIT_CLUSTER)[groups]
-
-
-@numba.njit(cache=True)
-def _same_light(remainder_rgb, cells, near, luma, kept, dark, chroma, rgb, plate, unmixed):  # noqa: ANN001, ANN202
-    h, w = cells.shape
-    out = np.zeros((h, w), np.bool_)
-    use_rgb = rgb.shape[0] == h
-    for y in range(h):
-        for x in range(w):
-            if not cells[y, x]:
-                continue
-            o0, o1, o2 = near[y, x, 0], near[y, x, 1], near[y, x, 2]
-            m0, m1, m2 = remainder_rgb[y, x, 0], remainder_rgb[y, x, 1], remainder_rgb[y, x, 2]
-            own_lum = luma[0] * o0 + luma[1] * o1 + luma[2] * o2
-            if own_lum < dark:
-                continue
-            lum = luma[0] * m0 + luma[1] * m1 + luma[2] * m2
-            if lum >= kept * own_lum and kept * lum <= own_lum:
-                so, sm = max(o0 + o1 + o2, 1e-6), max(m0 + m1 + m2, 1e-6)
-                d_red, d_blue = m0 / sm - o0 / so, m2 / sm - o2 / so
-                d_green = -(d_red + d_blue)
-                if d_red * d_red + d_green * d_green + d_blue * d_blue <= chroma * chroma:
-                    out[y, x] = True
-                    continue
-            if not use_rgb:
-                continue
-            # C = a·F + b·S by least squares (F: the seeds' colour, S: the plate here); NOT_LIT where
-            # the plane leaves more than the residual or the surface has the screen's colour.
-            a = unmixed_coverage(
-                rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2], near[y, x, 3], near[y, x, 4], near[y, x, 5],
-                plate[y, x, 0], plate[y, x, 1], plate[y, x, 2], unmixed * unmixed,
-            )  # fmt: skip
-            out[y, x] = a >= kept and kept * a <= 1.0
-    return out
-
-
-def _keeps_own_light(
-    remainder_rgb: np.ndarray,
-    seeds: np.ndarray,
-    cells: np.ndarray,
-    colour_plate: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """(same, surface). ``same``, bool (h, w): the ``cells`` (bool (h, w)) whose own light
-    (:func:`subject_remainder`, (h, w, 3)) is that of the nearest ``seeds`` (bool (h, w), at least
-    one), averaged over the seeds of the 7×7 around it: within 85%–1/0.85 of its luminance (≥ 0.05)
-    and within 0.04 of its chromaticity (r, g, b over their sum) — or, given ``colour_plate``
-    (linear colour and plate (h, w, 3)), unmixed into the seeds' colour and the screen's with a
-    coverage of 85%–1/0.85 and a residual ≤ 3% of the seeds' colour (see :func:`screen_lit_floor`).
-    ``surface``: that colour (the nearest seeds' mean linear colour, (h, w, 3)), None without
-    ``colour_plate``."""
-    values = remainder_rgb
-    rgb = plate = np.zeros((1, 1, 3), np.float32)
-    if colour_plate is not None:
-        rgb, plate = (np.ascontiguousarray(x, np.float32) for x in colour_plate)
-        values = np.concatenate([remainder_rgb, rgb], axis=-1)
-    near, _ = nearest_solid(values, seeds, np.zeros(seeds.shape, np.int32))
-    same = _same_light(
-        np.ascontiguousarray(remainder_rgb, np.float32), cells, near, LUMA_709, np.float32(SUBJECT_KEPT),
-        np.float32(DARK_SUBJECT), np.float32(OTHER_CHROMA), rgb, plate, np.float32(UNMIXED_RESIDUAL),
-    )
-    return same, (near[..., 3:6] if colour_plate is not None else None)
-
-
-SUBJECT_SEEN = 0.15  # a cell keeping less of the subject's own light than this is too thin to measure
-HUE_MATCH = 0.95  # cosine between two colours of one material (shading and texture scale, not turn)
-UNMIXED_RESIDUAL = 0.03  # colour left unexplained by a surface plus screen light, over |surface|
-OTHER_CHROMA = 0.04  # chromaticity distance (r + g + b = 1) past which a remainder is another material's
-OTHER_FLAT = 0.15  # ... and a patch of it is a surface where its ratio varies at most this over 3×3 cells
-
-
-def subject_coverage(
-    remainder_rgb: np.ndarray,
-    near_remainder_rgb: np.ndarray,
-    remainder: np.ndarray,
-    near_remainder: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(q, measured, other), all (h, w): the share of the nearby solid subject's own light a cell
-    keeps, where that measures its coverage, and where the cell's own light is another material's.
-    ``remainder_rgb`` (h, w, 3) is :func:`subject_remainder`,
-    ``near_remainder_rgb`` the same of the nearest solid subject (ratio < 0.3); ``remainder`` and
-    ``near_remainder`` (h, w) their luminances (the caller has them already).
-
-    A pixel that mixes a subject (colour F, carrying screen light f·S from bounce or sheen) with the
-    screen, C = α·(F + f·S) + (1 − α)·S, keeps α of the subject's own light once the screen light
-    the key sees is taken away: C − ratio·S = α·(F − ratio_F·S), whatever f is. So the luminance
-    ratio q of the two remainders is α. It measures only where the nearby subject is bright enough
-    to tell (luminance ≥ 0.05) and the cell's remainder has its hue (the same material: another
-    subject's light says nothing about this one's coverage).
-
-    ``other``: the remainders of both are bright enough (≥ 0.05) and their chromaticities (r, g, b
-    over their sum) lie more than 0.04 apart. A mix of the subject with the screen keeps the
-    subject's chromaticity whatever α is, so such a cell is no mix of that subject (a sage prop
-    over a white shirt, whose remainders' cosine is 0.99 and pass as one hue).
-    """
-    q = remainder / np.maximum(near_remainder, 1e-6)
-    # Channel by channel: numpy's reductions over a last axis of 3 cost more than the arithmetic.
-    a, b = remainder_rgb, near_remainder_rgb
-    dot = a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
-    aa = a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1] + a[..., 2] * a[..., 2]
-    bb = b[..., 0] * b[..., 0] + b[..., 1] * b[..., 1] + b[..., 2] * b[..., 2]
-    same_material = (dot >= 0) & (dot * dot >= HUE_MATCH * HUE_MATCH * aa * bb)
-    # A mix keeps the reference's chromaticity exactly (the screen light is taken away); the cosine
-    # above is too loose for pale colours (a sage remainder vs a white shirt's is 0.99).
-    sum_a = np.maximum(a[..., 0] + a[..., 1] + a[..., 2], 1e-6)
-    sum_b = np.maximum(b[..., 0] + b[..., 1] + b[..., 2], 1e-6)
-    d_red = a[..., 0] / sum_a - b[..., 0] / sum_b
-    d_blue = a[..., 2] / sum_a - b[..., 2] / sum_b
-    d_green = -(d_red + d_blue)  # the three differences sum to 0
-    chroma_sq = d_red * d_red + d_green * d_green + d_blue * d_blue
-    bright = near_remainder >= DARK_SUBJECT
-    other = bright & (remainder >= DARK_SUBJECT) & (chroma_sq > OTHER_CHROMA * OTHER_CHROMA)
-    return q.astype(np.float32), bright & same_material, other
-
-
-def subject_light_floor(
-    ratio: np.ndarray, coverage: np.ndarray, measured: np.ndarray, among_strands: np.ndarray | None = None
-) -> np.ndarray:
-    """The difference ratio (h, w) the subject would show at α = 1 where its own light measures it
-    (``coverage``, ``measured`` from :func:`subject_coverage`), else 0.
-
-    With coverage q, the ratio at full coverage is 1 − (1 − ratio)/q; counting that as opaque gives
-    the key α = q on the cell: a solid surface glinting with screen light stays solid (q ≈ 1),
-    strands that reflect the screen keep their coverage, and a plain mix (no screen light) gets no
-    credit. Only cells keeping at least 15% of the subject's light; cells keeping 85% or more are
-    solid and get the texture margin, as in :func:`screen_lit_floor` (clamped to 0.8); a mix that
-    would need more than 0.8 is left to the key. Cells ``among_strands`` (bool (h, w), optional; see
-    :data:`STRAND_ZONE_SHARE`) get their own ratio without the margin: a strand brighter than the
-    solid it is measured against keeps 85 % of its light at a coverage well under 1.
-    """
-    at_full = 1.0 - (1.0 - ratio) / np.maximum(np.minimum(coverage, 1.0), 1e-6)
-    solid = coverage >= SUBJECT_KEPT
-    credit = measured & (coverage >= SUBJECT_SEEN) & (ratio >= SPILL_FLOOR_MAX) & (ratio < 1.0)
-    credit &= solid | (at_full <= SCREEN_LIGHT_MAX)
-    margin = TEXTURE_MARGIN if among_strands is None else np.where(among_strands, 1.0, TEXTURE_MARGIN)
-    lit = np.where(solid, np.minimum(margin * ratio, SCREEN_LIGHT_MAX), at_full)
-    return np.where(credit, np.maximum(lit, 0.0), 0.0).astype(np.float32)
-
-
-def dark_fringe_floor(
-    ratio: np.ndarray,
-    lit: np.ndarray,
-    near_remainder: np.ndarray,
-    solid: np.ndarray,
-    reach: int,
-    dark: float = DARK_SUBJECT,
-    strand_reach: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(floor, veil): the difference ratio (h, w) that the fringe of a dark, screen-lit subject shows
-    at α = 1, the plain ratio of its lit surface beside it, where the fringe lies, else 0; and bool
-    (h, w), the fringe's cells out to ``strand_reach`` cells (window size; at least ``reach``).
-
-    Strands leaving a surface are lit as its silhouette is: seen against the screen, a dark hair's
-    rim and the strands beyond it mirror the screen alike (sheen, bounce). A strand's mix with the
-    screen, C = α·(F + f·S) + (1 − α)·S, then reads as a thinner strand, α·(1 − f), unless the key
-    counts f as opaque. On a subject this dark its own light cannot measure the strands' coverage
-    (:func:`subject_coverage` needs luminance ≥ 0.05), but its lit surface shows f: cells that
-    :func:`screen_lit_floor` or :func:`subject_light_floor` credited (``lit`` > 0) beside a dark
-    solid subject (``near_remainder`` < ``dark``, linear luminance: :func:`dark_fringe_level`), with a
-    ratio from 0.3 up to :data:`STEP_RATIO`
-    (mostly surface, not a mix with the screen) and off the frame's border (a frame edge is no
-    silhouette), and the cells like them 8-connected to those, beside a solid subject under
-    :data:`DARK_FRINGE_JOIN` × ``dark``. Their ratio, filled in smoothly, is the floor of the cells
-    within ``reach`` cells (the window size of the soft-edge reach, :data:`NEAR_SCREEN_PX`) that no
-    credit reached and that are no solid subject (ratio ≥ 0.3, not ``solid``, bool (h, w)), beside a
-    solid subject under that wider level. The wider level is a hysteresis: ``near_remainder`` is the
-    mean over the nearest solid cells around, and where a key light rises across a head of dark hair
-    it crosses ``dark`` before the hair does, so the side towards the light lost its rim's floor
-    (rendered dark hair at +0.7 EV: MAD 1.5 % lower with it; 0.1 % with the joined rim alone, 0.9 %
-    with the fringe's wider level alone). The plain ratio, without the texture margin: these cells
-    are mixes. A floor below 1 leaves clear screen between strands clear (ratio 1 keys to α 0
-    whatever the floor).
-
-    The veil (its plate is filled in from the screen around, :func:`screen_behind_fringe`, and the
-    black clip lifted over its strands, :func:`black_clip_over_strands`) reaches as far as strands
-    do, :data:`STRAND_REACH_CELLS` however large the frame: at 1280×720 the rendered benchmark's dark
-    hair keyed 3 % closer with it (far strands read at 0.2–0.3 of their coverage with the 24-px
-    reach). The floor reaches past ``reach`` only onto cells that read as nearly clear screen (ratio
-    ≥ :data:`CLEAR_RATIO`: a few strands over it; 1 % closer still): over a whole cell it lifts the
-    key of every pixel, and on the real plate (960 wide) a denser patch of hair strands (87 px) went
-    up to 0.4 more opaque with it there. Filling the plate and lifting the clip only let strands that
-    are there show. The veil takes in the subject's credited cells (its lit rim's mixes) beside its
-    non-clear cells as well: they are strands too, and past :data:`STRAND_AWAY_PX` the clip is lifted
-    over them (rendered dark hair: MAD 0.4–1 % lower; the plate, already filled beside the veil,
-    barely moves).
-    """
-    rim = (lit > 0) & (ratio >= SPILL_FLOOR_MAX) & (ratio < STEP_RATIO)
-    rim[0, :] = rim[-1, :] = rim[:, 0] = rim[:, -1] = False
-    seeds = rim & (near_remainder < dark)
-    if not seeds.any():
-        return np.zeros(ratio.shape, np.float32), np.zeros(ratio.shape, bool)
-    # Hysteresis: the rim is the seeds' 8-connected run of lit mixes beside a solid under the wider level.
-    joined_dark = near_remainder < DARK_FRINGE_JOIN * dark
-    rim = _joined(rim & joined_dark, seeds)
-    surface = np.where(rim, np.minimum(ratio, SCREEN_LIGHT_MAX), 0.0).astype(np.float32)
-    surface = _fill_push_pull(surface[..., None], rim.astype(np.float32))[..., 0]
-    fringe = (lit <= 0) & (ratio > SPILL_FLOOR_MAX) & ~solid & joined_dark
-    near_rim = cv2.dilate(rim.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
-    floored = veil = fringe & near_rim
-    if strand_reach > reach:
-        strands = cv2.dilate(rim.astype(np.uint8), np.ones((strand_reach, strand_reach), np.uint8)) > 0
-        further = fringe & strands & ~near_rim
-        veil = veil | further
-        floored = floored | (further & (ratio >= CLEAR_RATIO))
-    # The dark subject's credited (lit) mixes beside the veil's strands are strands too: left out of the
-    # veil, black_clip_over_strands kept the full clip over them and cut their thinner hairs.
-    lit_mix = (lit > 0) & (near_remainder < dark) & (ratio > SPILL_FLOOR_MAX) & ~solid
-    strands_in_veil = (veil & (ratio < CLEAR_RATIO)).astype(np.uint8)
-    veil = veil | (lit_mix & (cv2.dilate(strands_in_veil, np.ones((3, 3), np.uint8)) > 0))
-    return np.where(floored, surface, 0.0).astype(np.float32), veil
-
-
-def dark_fringe_level(small_plate_linear: np.ndarray) -> float:
-    """Linear luminance under which a subject counts as dark for :func:`dark_fringe_floor`, from the
-    plate (h, w, 3) linear: :data:`DARK_SUBJECT`, or :data:`DARK_FRINGE_SHARE` of the screen's level
-    (the strongest channel of its mean) where the screen is exposed brighter than 0.4.
-
-    The light a dark rim mirrors (sheen, bounce) and the rim's own light both scale with the exposure,
-    so what is dark beside the screen scales with it too: at +0.7 EV half of the rendered benchmark's
-    dark-hair rim cells (32 a frame, against 65 at its base exposure) read as not dark, and far strands
-    lost the floor (that variation's dark-hair MAD ×1e3 6.85; 6.45 with this level). Under-exposed,
-    the absolute level stays: noise and the code values' steps, not the exposure, bound what can be
-    told apart there.
-    """
-    level = max(cv2.mean(np.ascontiguousarray(small_plate_linear, np.float32))[:3])  # numpy's: 25× slower
-    return max(DARK_SUBJECT, DARK_FRINGE_SHARE * level)
-
-
-@numba.njit(cache=True)
-def _nearest_mean(summed, weight, labels, seed_ys, seed_xs, objects):  # noqa: ANN001, ANN202
-    h, w = labels.shape
-    near = np.empty((h, w, summed.shape[2]), np.float32)
-    connected = np.empty((h, w), np.bool_)
-    for y in range(h):
-        for x in range(w):
-            i = labels[y, x] - 1
-            sy, sx = seed_ys[i], seed_xs[i]
-            count = max(weight[sy, sx], np.float32(1.0))
-            for c in range(summed.shape[2]):
-                near[y, x, c] = summed[sy, sx, c] / count
-            connected[y, x] = objects[sy, sx] == objects[y, x]
-    return near, connected
-
-
-def nearest_solid(
-    values: np.ndarray, solid: np.ndarray, objects: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(near, connected): ``values`` (h, w, c) of the nearest ``solid`` (h, w, bool or uint8 0/1) cell,
-    averaged over the solid cells of the 7×7 around it (texture), and bool (h, w): that cell lies in
-    the cell's own object (``objects``, int labels (h, w) of regions apart from clear screen).
-
-    Not a smooth fill: between two subjects (a chin over a shirt collar) a fill blends their colours
-    into one that is neither's; and a prop standing free in the screen with no solid core of its own
-    has no reference at all, however close another subject is."""
-    if not solid.any():
-        return values, np.zeros(solid.shape, bool)
-    box = np.ones((7, 7), np.float32)
-    solid_weight = solid.astype(np.float32)
-    weight = cv2.filter2D(solid_weight, -1, box, borderType=cv2.BORDER_CONSTANT)
-    values = np.asarray(values, np.float32)
-    summed = cv2.filter2D(_weighted(values, solid_weight), -1, box, borderType=cv2.BORDER_CONSTANT)
-    _, labels = cv2.distanceTransformWithLabels(
-        (solid == 0).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    # DIST_LABEL_PIXEL numbers the zero pixels (the solid cells) in row-major order from 1.
-    ys, xs = np.nonzero(solid)
-    # One compiled pass: numpy's gathers and broadcasts over the last axis cost more on this grid.
-    return _nearest_mean(summed.reshape(values.shape), weight, labels, ys, xs, objects)
-
-
-def difference_ratio(
-    small_rgb_linear: np.ndarray, small_plate_linear: np.ndarray, screen: str, balance: float
-) -> np.ndarray:
-    """d(C)/d(S) (h, w) on the small grid: each cell's colour difference over the plate's there
-    (1 on clear screen, 0 on a subject without screen colour)."""
-    return colour_difference(small_rgb_linear, screen, balance) / np.maximum(
-        colour_difference(small_plate_linear, screen, balance), 1e-4
-    )
-
-
-FOLD_FLOOR_MAX = 0.95  # most screen light credited on a fold :func:`_lit_folds` found
-
-
-def fold_floor(ratio: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    """The spill floor (h, w) float32 over the cells of screen-lit folds (``folds``, bool (h, w), from
-    :func:`_lit_folds`), 0 elsewhere: the highest ``ratio`` of the 3×3 cells around with the texture
-    margin, up to 0.95.
-
-    :func:`screen_lit_floor` credits screen light on a solid subject from its shape alone, and so
-    holds back: at most 0.8, and no cell whose pixels show the screen (over 15 % as screen-like as
-    clear screen: a fringe's gaps). On cloth the bounce is carried by the fibres and the weave
-    modulates it (±20–25 % from thread to thread), so a fold lit to 0.7 of the screen has such pixels
-    throughout, and one lit past 0.8 has cells past the cap. A fold found by its own light needs
-    neither guard: it is the subject's cloth, whatever the screen light on it.
-    """
-    envelope = cv2.dilate(np.where(folds, ratio, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
-    return np.where(folds, np.minimum(TEXTURE_MARGIN * envelope, FOLD_FLOOR_MAX), 0.0).astype(np.float32)
-
-
-def estimate_subject(
-    small_rgb_linear: np.ndarray,
-    small_plate_linear: np.ndarray,
-    screen: str,
-    balance: float,
-    downscale: float = 1.0,
-    rgb_srgb: np.ndarray | None = None,
-    folds: np.ndarray | None = None,
-    veils: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Two smooth fields of the solid subject at the small scale and where a dark subject's fringe
-    lies: (spill floor, subject colour, fringe).
-
-    Solid subject pixels are those under 30% of the plate's colour difference, one pixel in from
-    their edge; both fields are their values, filled in smoothly everywhere else.
-
-    - spill floor (h, w), 0–0.95: the difference ratio d(C)/d(S) the solid subject itself shows
-      because of spill. The key counts that ratio, not 0, as opaque, so a spilled subject stays solid
-      and its edges keep their proportion. Only spill (a positive ratio) is compensated; above 0.3
-      only where :func:`screen_lit_floor` finds screen light on a solid subject,
-      :func:`subject_light_floor` measures it by the subject's own light, or :func:`fold_floor`
-      credits a screen-lit fold the plate found (``folds``).
-    - subject colour (h, w, 8): the nearest solid colour (linear RGB) for
-      :func:`maths.project_alpha`, and a 0/1 channel marking where the screen is within 24 px of
-      the frame (``downscale`` = frame pixels per cell), the only place soft edges can be: deep inside
-      the subject, colours that happen to lie between two subject colours must not turn transparent;
-      then the lit surface of :func:`screen_lit_floor` (its colour, linear RGB, and 0/1 where the key
-      unmixes it: :func:`maths.lit_surface_alpha`).
-
-    - fringe (h, w) bool: the cells of a dark subject's fringe, keyed against its lit rim, out to as
-      far as its strands reach (:func:`dark_fringe_floor`'s veil), for :func:`screen_behind_fringe`
-      and :func:`black_clip_over_strands`.
-
-    ``rgb_srgb``, the frame itself, lets :func:`screen_lit_floor` look for gaps in the cells it
-    would credit. ``folds`` (bool (h, w), optional): screen-lit folds found by the plate
-    (:func:`screen_plate_and_folds`), credited by :func:`fold_floor`. ``veils`` (bool (h, w),
-    optional): veils of strands over gaps the plate found; no screen light is credited on them (no
-    lit surface seeds there, no floor but the subject's spill floor).
-    """
-    ratio = difference_ratio(small_rgb_linear, small_plate_linear, screen, balance)
-    solid = cv2.erode((ratio < SPILL_FLOOR_MAX).astype(np.uint8), np.ones((3, 3), np.uint8))
-    reach = 2 * max(1, int(round(NEAR_SCREEN_PX / downscale))) + 1
-    near_screen = cv2.dilate((ratio > 0.5).astype(np.uint8), np.ones((reach, reach), np.uint8))
-    if solid.mean() < 0.005:
-        subject = np.concatenate([small_plate_linear, np.zeros(ratio.shape + (6,), np.float32)], axis=-1)
-        no_fringe = np.zeros(ratio.shape, bool)
-        return np.zeros(ratio.shape, np.float32), np.ascontiguousarray(subject, np.float32), no_fringe
-    remainder_rgb = subject_remainder(ratio, small_rgb_linear, small_plate_linear)
-    remainder = remainder_rgb @ LUMA_709
-    values = np.concatenate(
-        [
-            np.clip(TEXTURE_MARGIN * ratio, 0.0, SPILL_FLOOR_MAX)[..., None],
-            small_rgb_linear,
-        ],
-        axis=-1,
-    )
-    filled = _fill_push_pull(values.astype(np.float32), solid.astype(np.float32))
-    gaps = None
-    if rgb_srgb is not None:
-        gaps = lambda cells, **kw: gap_fractions(rgb_srgb, cells, small_plate_linear, screen, balance, **kw)  # noqa: E731
-    # Objects: regions apart from clear screen; a solid subject speaks only for its own object.
-    _, objects = cv2.connectedComponents((ratio < CLEAR_RATIO).astype(np.uint8), connectivity=8)
-    near_remainder_rgb, connected = nearest_solid(remainder_rgb, solid, objects)
-    # A cell that reads as clear screen is no object of its own (a strand thinner than a cell): it
-    # keeps the nearest solid subject.
-    connected |= ratio >= CLEAR_RATIO
-    near_remainder = near_remainder_rgb @ LUMA_709
-    coverage, measured, other = subject_coverage(remainder_rgb, near_remainder_rgb, remainder, near_remainder)
-    measured &= connected
-    # Texture varies a surface's light by up to the margin; a cell keeping less is a mix.
-    mixed = measured & (coverage < 1.0 / TEXTURE_MARGIN)
-    screen_lit, lit_surface = screen_lit_floor(
-        ratio, remainder, near_remainder, gaps, mixed, other, remainder_rgb,
-        (small_rgb_linear, small_plate_linear), veils,
-    )  # fmt: skip
-    # Over every mix here; screen_lit_floor counts its own among the mixes its lit surface leaves.
-    among_strands = _mixes_around(mixed, ratio) > STRAND_ZONE_SHARE
-    lit = np.maximum(screen_lit, subject_light_floor(ratio, coverage, measured, among_strands))
-    if folds is not None:
-        lit = np.maximum(lit, fold_floor(ratio, folds))
-    if veils is not None:
-        lit = np.where(veils, 0.0, lit)
-    fringe_floor, fringe = dark_fringe_floor(
-        ratio, lit, near_remainder, solid > 0, reach, dark_fringe_level(small_plate_linear),
-        2 * STRAND_REACH_CELLS + 1,
-    )  # fmt: skip
-    lit = np.maximum(lit, fringe_floor)
-    if veils is not None:
-        lit = np.where(veils, 0.0, lit)
-        lit_surface = np.where(veils[..., None], 0.0, lit_surface)
-    lit_surface = fringe_own_light(lit_surface, fringe, near_remainder_rgb, small_plate_linear)
-    # Screen light on a solid subject is no soft edge: no subject-colour projection there.
-    near_screen = near_screen.astype(np.float32) * (lit <= 0)
-    subject = np.concatenate([filled[..., 1:4], near_screen[..., None], lit_surface], axis=-1)
-    floor = np.maximum(cv2.GaussianBlur(filled[..., 0], (0, 0), 1.0), lit)
-    return floor, np.ascontiguousarray(subject, np.float32), fringe
-
-
-OWN_LIGHT_COS_MAX = 0.8  # a subject colour this close in direction to the screen's unmixes too weakly
-
-
-def fringe_own_light(
-    lit_surface: np.ndarray, fringe: np.ndarray, near_remainder_rgb: np.ndarray, plate_linear: np.ndarray
-) -> np.ndarray:
-    """The lit surface (h, w, 4: colour, marker) of :func:`screen_lit_floor` with a fifth channel, 0/1
-    where the key unmixes a dark fringe's strands against the nearest solid subject's own colour
-    (``near_remainder_rgb`` (h, w, 3) linear, screen light taken out): the ``fringe`` cells (bool (h,
-    w), :func:`dark_fringe_floor`'s veil) that no lit surface marks, where that colour stands apart
-    from the plate's (h, w, 3) in direction (cosine under :data:`OWN_LIGHT_COS_MAX`).
-
-    A strand mirrors screen light as the rim beside it does, or more (sheen and bounce do not fade
-    off the mass as they do into it): C = α·(F + f·S) + (1 − α)·S reads as α·(1 − f) to the key,
-    and the rim's floor holds f at what the rim shows. On the rendered dark hair at +0.7 EV the far
-    strands (> 12 px out) mirrored 0.65 of a blue screen's difference against a floor of 0.40 and
-    keyed at 0.5–0.6 of their coverage (0.27–0.57 and 0.8–1.2 on the green screens). The least-squares
-    unmixing C = a·F + b·S (:func:`guangying.keyer.maths.lit_surface_alpha`) reads α whatever f is, as
-    well as F's own light stands out of S: brown hair on blue or saturated green (cosine 0.6),
-    not on yellow-green or dull green (0.85–0.9, where it read strands 1.3–1.8× too thick). Its
-    answer only raises the key, and only where the mix's screen share leaves room for it
-    (:data:`guangying.keyer.maths.MIRROR_MAX`: clear screen's noise, unmixed against a dark colour,
-    reads as coverage).
-    """
-    surface = np.zeros(lit_surface.shape[:2] + (5,), np.float32)
-    own = np.ascontiguousarray(near_remainder_rgb, np.float32)
-    plate = np.ascontiguousarray(plate_linear, np.float32)
-    lit = np.ascontiguousarray(lit_surface, np.float32)
-    _own_light_cells(lit, np.asarray(fringe, np.bool_), own, plate, np.float32(OWN_LIGHT_COS_MAX), surface)
-    return surface
-
-
-@numba.njit(cache=True)
-def _own_light_cells(lit_surface, fringe, own, plate, cos_max, surface):  # noqa: ANN001, ANN202
-    """surface = lit_surface with a 0 fifth channel, then the fringe's unmarked cells whose own colour
-    is within cos_max of the plate's in direction: own colour, marker 1, bound 1 (numpy costs
-    ~0.6 ms a frame here, numba a few µs)."""
-    h, w = fringe.shape
-    for y in range(h):
-        for x in range(w):
-            for c in range(4):
-                surface[y, x, c] = lit_surface[y, x, c]
-            if not fringe[y, x] or lit_surface[y, x, 3] > 0:
-                continue
-            dot = oo = pp = np.float32(0.0)
-            for c in range(3):
-                dot += own[y, x, c] * plate[y, x, c]
-                oo += own[y, x, c] * own[y, x, c]
-                pp += plate[y, x, c] * plate[y, x, c]
-            if oo <= 0 or pp <= 0 or not dot < cos_max * np.sqrt(oo * pp):
-                continue
-            for c in range(3):
-                surface[y, x, c] = own[y, x, c]
-            surface[y, x, 3] = 1.0
-            surface[y, x, 4] = 1.0
-
-
-STRAND_RING_CELLS = 4  # cells around a fringe's strands whose plate is filled from further out
-
-
-def _strand_cells(fringe: np.ndarray, ratio: np.ndarray, downscale: float) -> tuple[np.ndarray, int]:
-    """(strands, size): the ``fringe``'s cells (bool (h, w)) that are no clear screen (``ratio`` <
-    :data:`CLEAR_RATIO`) and lie more than :data:`STRAND_AWAY_PX` (``downscale`` frame pixels per
-    cell) from the solid subject and from the frame's border; size: that distance's window in cells."""
-    solid = cv2.erode((ratio < SPILL_FLOOR_MAX).astype(np.uint8), np.ones((3, 3), np.uint8))
-    size = 2 * max(1, int(round(STRAND_AWAY_PX / downscale))) + 1
-    near_solid = cv2.dilate(solid, np.ones((size, size), np.uint8)) > 0
-    strands = fringe & (ratio < CLEAR_RATIO) & ~near_solid
-    # Off the frame's border by as much: a subject cut by the frame has no silhouette there.
-    edge = size // 2
-    strands[:edge] = strands[-edge:] = False
-    strands[:, :edge] = strands[:, -edge:] = False
-    return strands, size
-
-
-def screen_behind_fringe(
-    small_plate_linear: np.ndarray, fringe: np.ndarray, ratio: np.ndarray, downscale: float
-) -> np.ndarray:
-    """The plate (h, w, 3) with the cells of a dark subject's fringe (bool (h, w), from
-    :func:`estimate_subject`) and the ring of cells around them filled in from the screen around.
-
-    Dark strands keep the screen's chromaticity, as a shadow on it does, so :func:`estimate_screen_plate`
-    takes a dense dark fringe for a dimmer part of the screen and follows it down (on the rendered
-    benchmark's dark hair by 6 % on average, up to 27 %), and the strands then read as thinner ones.
-    Once the fringe is found, the screen behind it is the screen around it: the light on a screen
-    varies smoothly. The ring: the cells beside the fringe hold strands too. Around its strands
-    (:func:`_strand_cells`; ``ratio`` d(C)/d(S) against this plate, ``downscale`` frame pixels per
-    cell) the ring is :data:`STRAND_RING_CELLS` wide, within 2 cells of the fringe: single hairs
-    thinner than a cell stray that far past the cells that show them, dimming cells that still read
-    as screen, and a fill from there keeps the plate low (on the rendered benchmark's dark hair 0.95
-    of the true screen behind strands more than 12 px out; dark-hair MAD 0.3–1.1 % lower).
-    """
-    if not fringe.any():
-        return small_plate_linear
-    behind = cv2.dilate(fringe.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    strands, _ = _strand_cells(fringe, ratio, downscale)
-    if strands.any():
-        size = 2 * STRAND_RING_CELLS + 1
-        ring = cv2.dilate(strands.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
-        behind |= ring & (cv2.dilate(fringe.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
-    around = _fill_push_pull(small_plate_linear, (~behind).astype(np.float32))
-    return np.where(behind[..., None], around, small_plate_linear).astype(np.float32)
-
-
-
-def black_clip_over_strands(
-    black: np.ndarray, fringe: np.ndarray, ratio: np.ndarray, downscale: float
-) -> np.ndarray:
-    """The black clip (h, w) lifted (0) around the strands of a dark subject's fringe.
-
-    Dark strands keep the screen's chromaticity, as a dark veil does, so
-    :func:`guangying.keyer.noise.black_clip_field` keeps the full clip over them, and it cuts every
-    strand whose key is under it: on the rendered benchmark's dark hair, strand pixels more than 12
-    px from the solid hair read 0 for 79% of those at α* 0.1–0.2 and 21% at α* 0.5–0.75. Strands:
-    cells of the ``fringe`` (bool (h, w), from :func:`estimate_subject`) that are no clear screen
-    (``ratio`` d(C)/d(S) < :data:`CLEAR_RATIO`) and lie more than :data:`STRAND_AWAY_PX` from the
-    solid subject (``downscale`` frame pixels per cell) and from the frame's border: a solid
-    subject's own edge band (motion blur, the lens, 4:2:0 chroma) lies nearer and keeps the clip, as
-    do clear screen away from strands and a subject cut by the frame (no silhouette there). Around
-    them, over as far again and within the fringe's ring (its plate's ring in
-    :func:`screen_behind_fringe` and one more, as the key samples the clip bilinearly), the clip is
-    lifted: strands are known to be there, and the screen's grain between them weighs less than
-    the strands the clip would cut.
-    """
-    if not fringe.any():
-        return black
-    strands, size = _strand_cells(fringe, ratio, downscale)
-    if not strands.any():
-        return black
-    lifted = cv2.dilate(strands.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
-    lifted &= cv2.dilate(fringe.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    return np.where(lifted, np.float32(0.0), np.broadcast_to(black, fringe.shape)).astype(np.float32)
