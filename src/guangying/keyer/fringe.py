@@ -11,15 +11,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from guangying.keyer.lit_surface import CLEAR_RATIO
 from guangying.keyer.screen import SPILL_FLOOR_MAX, fill_push_pull
-from guangying.keyer.spill_floor import CLEAR_RATIO, STRAND_AWAY_PX
+from guangying.keyer.spill_floor import STRAND_AWAY_PX
 
 STRAND_RING_CELLS = 4  # cells around a fringe's strands whose plate is filled from further out
 
 
 def _strand_cells(fringe: np.ndarray, ratio: np.ndarray, downscale: float) -> tuple[np.ndarray, int]:
     """(strands, size): the ``fringe``'s cells (bool (h, w)) that are no clear screen (``ratio`` <
-    :data:`spill_floor.CLEAR_RATIO`) and lie more than :data:`spill_floor.STRAND_AWAY_PX` (``downscale``
+    :data:`lit_surface.CLEAR_RATIO`) and lie more than :data:`spill_floor.STRAND_AWAY_PX` (``downscale``
     frame pixels per cell) from the solid subject and from the frame's border; size: that distance's
     window in cells."""
     solid = cv2.erode((ratio < SPILL_FLOOR_MAX).astype(np.uint8), np.ones((3, 3), np.uint8))
@@ -75,7 +76,7 @@ def black_clip_over_strands(
     strand whose key is under it: on the rendered benchmark's dark hair, strand pixels more than 12
     px from the solid hair read 0 for 79% of those at α* 0.1–0.2 and 21% at α* 0.5–0.75. Strands:
     cells of the ``fringe`` (bool (h, w), from :func:`spill_floor.estimate_subject`) that are no
-    clear screen (``ratio`` d(C)/d(S) < :data:`spill_floor.CLEAR_RATIO`) and lie more than
+    clear screen (``ratio`` d(C)/d(S) < :data:`lit_surface.CLEAR_RATIO`) and lie more than
     :data:`spill_floor.STRAND_AWAY_PX` from the solid subject (``downscale`` frame pixels per cell)
     and from the frame's border: a solid subject's own edge band (motion blur, the lens, 4:2:0
     chroma) lies nearer and keeps the clip, as do clear screen away from strands and a subject cut by

@@ -171,7 +171,7 @@ def lit_surface_alpha(
     C = a·F + b·S is α, without the difference's max() (whose channel the screen light may not
     raise) and at each pixel (a rim's light varies within a cell; 4:2:0 smears the screen's chroma
     into it). ``surface_rgb_linear`` F and ``lit`` (0/1 per pixel, interpolated: where the screen
-    model found such a surface, see :func:`guangying.keyer.spill_floor.screen_lit_floor`) come from the
+    model found such a surface, see :func:`guangying.keyer.lit_surface.screen_lit_floor`) come from the
     screen model. α becomes a where ``lit`` > 0.5, a is higher and the plane of F and S explains C
     to within 5% of |F| (another colour — a strand of hair, smoke — is left to the key).
 

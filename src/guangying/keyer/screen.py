@@ -371,20 +371,20 @@ def _lit_folds(
       0.2–1.2; those under the limit stay in the plate, as before).
 
     A fold's core and its fade out to the foot are dropped from the plate: the screen around fills it
-    in, and :func:`spill_floor.screen_lit_floor` credits the fold as a lit surface enclosed by the subject; a
+    in, and :func:`lit_surface.screen_lit_floor` credits the fold as a lit surface enclosed by the subject; a
     strong one is marked in ``lit`` as well.
 
     A patch keeping under 1 % is screen; where 70 % of the cells three around it are solid subject
     (ratio < 0.3: the arm and the body around a gap, not a hair's veil of strands; under 32 px of
     motion blur at 640 px wide 65–70 % two cells around, 77–81 % three) it is marked in ``gaps``:
     in the body's shadow it is dimmer than the screen around, the plate's tightening passes lose it,
-    and :func:`spill_floor.screen_lit_floor` then credited it as screen light on an enclosed lit
+    and :func:`lit_surface.screen_lit_floor` then credited it as screen light on an enclosed lit
     surface (a gap at 75 % keyed solid).
 
     A veil of near-black strands hanging across such a gap (dark hair between an arm and the body)
     has the screen's chromaticity too, as a shadow does: taken for a gap, the plate followed it and
     its strands keyed at 0.1–0.75 of their coverage; left to the plate's passes, those followed a
-    thin one, and :func:`spill_floor.screen_lit_floor` credited a dense one as an enclosed lit surface (1.6×).
+    thin one, and :func:`lit_surface.screen_lit_floor` credited a dense one as an enclosed lit surface (1.6×).
     Strands vary at their own scale, a shadow over many cells: a patch that is no fold (a candidate
     of any level or own light, or a cluster of smaller patches a cell apart, as a dense veil shows
     the screen between its strands) is a veil where, over its region (the patch and the cells joined
