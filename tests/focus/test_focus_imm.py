@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from guangying.distance.reading import DistanceReading
-from guangying.focus import kernel
+from guangying.focus import imm
 from guangying.focus.controller import ControllerConfig, FocusController
 
 SIGMA_M = 0.012
@@ -39,5 +39,5 @@ def test_mode_probabilities_stay_a_distribution_and_switch_matrix_is_stochastic(
     mu = ctl.mode_probabilities
     assert np.isclose(mu.sum(), 1.0) and np.all(mu >= 0)
     for dt in (0.0, 0.004, 0.01, 0.0333, 1.0):
-        pi = kernel._switch_matrix(ctl.state, dt)
+        pi = imm._switch_matrix(ctl.state, dt)
         assert np.allclose(pi.sum(axis=1), 1.0) and np.all(pi >= 0)

@@ -1,7 +1,7 @@
 """Focus controller: a Kalman filter in diopter space feeding a DoF-aware, rate-limited follower.
 
 Why this shape:
-- The filter (an IMM, in :mod:`guangying.focus.kernel`) keeps focus in diopters plus the subject's
+- The filter (an IMM, in :mod:`guangying.focus.imm`) keeps focus in diopters plus the subject's
   radial speed and acceleration in metres: walking at constant speed is a straight line in metres,
   not in diopters, so motion is integrated in metres; the noise model is the sensor's σ in metres
   mapped to diopters (σ_D = σ_m·D²), so near readings are trusted less, as they should be. Three
@@ -47,7 +47,7 @@ import numpy as np
 from guangying.base.checks import Range, check_fields
 from guangying.base.errors import SettingsError
 from guangying.distance.reading import DistanceReading
-from guangying.focus import kernel
+from guangying.focus import imm, kernel, kernel_state
 from guangying.lens.optics import LENS_RANGES, dof_half_width_diopters
 
 _CONFIG_RANGES = {
@@ -182,9 +182,9 @@ class ControllerConfig:
         hw = dof_half_width_diopters(self.focal_length_mm, self.f_number, self.coc_mm)
         return self.deadband_dof_fraction * hw
 
-    def new_state(self) -> kernel.KernelState:
+    def new_state(self) -> kernel_state.KernelState:
         """Fresh compiled-controller state for these settings."""
-        return kernel.new_state(
+        return kernel_state.new_state(
             self.sensor_sigma_m,
             (self.subject_jerk_mps3, self.manoeuvre_jerk_mps3),
             self.gate_sigma,
@@ -258,7 +258,7 @@ class FocusController:
         """Focus command sent at ``t_s`` (call once per frame or control tick, in time order); it
         describes the lens at ``t_s + config.command_lead_s``."""
         dist, diop, conf, mode = kernel.output(self.state, float(t_s))
-        return FocusOutput(float(t_s), dist, diop, conf, kernel.MODES[mode])
+        return FocusOutput(float(t_s), dist, diop, conf, kernel_state.MODES[mode])
 
     def estimate_diopters(self, t_s: float) -> float | None:
         """The subject's focus (diopters) predicted to ``t_s`` + latency; None before any reading."""
@@ -291,7 +291,7 @@ class FocusController:
     def x(self) -> np.ndarray | None:
         """Combined filter state [diopters, radial speed m/s, radial acceleration m/s²] (None before any
         reading)."""
-        return kernel.estimate(self.state)[0] if self.state.s[kernel.INIT] else None
+        return imm.estimate(self.state)[0] if self.state.s[kernel_state.INIT] else None
 
     @property
     def mode_probabilities(self) -> np.ndarray:
@@ -300,12 +300,12 @@ class FocusController:
 
     @property
     def still(self) -> bool:
-        return bool(self.state.s[kernel.STILL])
+        return bool(self.state.s[kernel_state.STILL])
 
     @property
     def accepted(self) -> int:
-        return int(self.state.s[kernel.ACCEPTED])
+        return int(self.state.s[kernel_state.ACCEPTED])
 
     @property
     def outliers(self) -> int:
-        return int(self.state.s[kernel.OUTLIERS])
+        return int(self.state.s[kernel_state.OUTLIERS])

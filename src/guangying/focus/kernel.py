@@ -1,99 +1,97 @@
-"""The focus controller's arithmetic, compiled with numba: IMM Kalman filter, gating, still detection,
-rack and rate-limited follower on plain arrays, so a day of 250 Hz LiDAR replays in seconds.
+"""The focus controller's arithmetic, compiled with numba: gating, still detection, onset and
+mixed-return tests, re-acquisition, rack and rate-limited follower on plain arrays, so a day of 250 Hz
+LiDAR replays in seconds. The IMM filter it drives is :mod:`guangying.focus.imm`; the state it works
+on, :mod:`guangying.focus.kernel_state`.
 
-:class:`guangying.focus.controller.FocusController` wraps one :class:`KernelState` for live use;
-:func:`replay_block` runs a whole block of readings and frames without returning to Python. The
-arithmetic follows the former pure-Python controller operation for operation (kept as
+:class:`guangying.focus.controller.FocusController` wraps one state for live use; :func:`replay_block`
+runs a whole block of readings and frames without returning to Python. The arithmetic follows the
+former pure-Python controller operation for operation (kept as
 :mod:`guangying.evaluation.focus_reference`; the tests hold the two within 1e-9 of each other).
-
-State lives in a few arrays (numba has no mutable records that compile once and cache):
-``s`` the scalars (indices below), ``xs``/``ps``/``mu`` the three models, and ring buffers for the
-last rejected readings, the still-residuals and the last 0.5 s of accepted readings.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-# ---- scalar slots of the state vector -------------------------------------------------------------
-(
-    INIT,
-    T_IMM,
-    LAST_ACCEPT,
-    STILL,
-    STILL_MEAN,
-    STILL_INFO,
-    OUT_D,
-    OUT_SPEED,
-    OUT_DIR,
-    T_OUT,
-    RACK_ON,
-    RACK_T0,
-    RACK_DUR,
-    RACK_START,
-    RACK_TARGET,
-    IGNORE_BEFORE,
-    MARK_D,
+from guangying.focus.imm import (
+    combine,
+    estimate,
+    imm_reset,
+    imm_update,
+    np_sum,
+    predicted,
+    transition,
+)
+from guangying.focus.kernel_state import (
     ACCEPTED,
+    C_AMAX,
+    C_DEADBAND,
+    C_GATE,
+    C_HUBER,
+    C_LATENCY,
+    C_MIXED_HOLD,
+    C_MIXED_REACQ,
+    C_MIXED_SPREAD,
+    C_MIXED_STOP,
+    C_MOVE_WIN,
+    C_ONSET,
+    C_REACQ,
+    C_REJ_WIN,
+    C_RMAX,
+    C_RMIN,
+    C_RUNAWAY,
+    C_SENSOR_LAT,
+    C_SIGMA,
+    C_STILL_WIN,
+    C_VMAX,
+    CUSUM_DOWN,
+    CUSUM_UP,
+    FAR_T,
+    FAR_Z,
+    HOLD,
+    IGNORE_BEFORE,
+    INIT,
+    LAST_ACCEPT,
+    LAST_T,
+    MARK,
+    MARK_D,
+    MIXED_SIDE,
+    MIXED_T,
+    OUT_D,
+    OUT_DIR,
+    OUT_SPEED,
     OUTLIERS,
+    RACK,
+    RACK_DUR,
+    RACK_ON,
+    RACK_START,
+    RACK_T0,
+    RACK_TARGET,
+    READ_DT,
+    REC_CAP,
+    REC_HEAD,
+    REC_N,
+    REJ_CAP,
     REJ_COUNT,
     REJ_FIRST_T,
     REJ_LAST_T,
-    RES_N,
     RES_HEAD,
-    REC_N,
-    REC_HEAD,
-    PI_KEY,
-    CUSUM_UP,
-    CUSUM_DOWN,
-    FAR_T,
-    FAR_Z,
-    MIXED_T,
-    MIXED_SIDE,
-) = range(33)
-# configuration (copied in once)
-(
-    C_SIGMA,
-    C_JERK1,
-    C_JERK2,
-    C_GATE,
-    C_REACQ,
-    C_LATENCY,
-    C_SENSOR_LAT,
-    C_DEADBAND,
-    C_VMAX,
-    C_AMAX,
-    C_RMIN,
-    C_RMAX,
-    C_SWAY,
-    C_EXIT0,
-    C_EXIT1,
-    C_EXIT2,
-    C_HUBER,
-    C_ONSET,
-    C_MIXED_HOLD,
-    C_MIXED_REACQ,
-    C_MIXED_STOP,
-    C_STILL_WIN,
-    C_REJ_WIN,
-    C_MOVE_WIN,
-    C_MIXED_SPREAD,
-    C_RUNAWAY,
-) = range(33, 59)
-PI0 = 59  # the cached 3×3 mode-switch matrix
-# state kept after the cached matrix: the time of the last valid reading and a running mean of the
-# interval between valid readings (the sensor's rate, for tests that look at a share of a second)
-LAST_T = PI0 + 9
-READ_DT = PI0 + 10
-# then the mode-switch matrices of steps of 0 … PI_TABLE_MS milliseconds (nan until first needed; kept
-# in the scalars: one more array in the state cost every call)
-PI_TABLE_MS = 250
-PI_TABLE0 = PI0 + 11
-N_SCALARS = PI_TABLE0 + 9 * (PI_TABLE_MS + 1)
+    RES_KEEP,
+    RES_N,
+    STILL,
+    STILL_INFO,
+    STILL_MEAN,
+    STILL_MODE,
+    T_IMM,
+    T_OUT,
+    TRACK,
+    WAIT,
+    KernelState,
+)
+
 ONSET_DRIFT = 1.0  # CUSUM allowance (in σ of the innovation): the test looks for shifts of ≥ 2σ
 ONSET_CLIP = 2.0  # one heavy-tailed reading adds at most 1σ to the sum
 ONSET_SPEED_VAR = 1.0  # (1 m/s)²: a walking pace
@@ -128,11 +126,9 @@ MIXED_STOP_P = 0.8
 MIXED_SOFT_S = 0.5
 MIXED_SHARE_P = 0.5
 REJ_KEEP = 10  # the re-acquisition test looks at the last ten rejected readings
-RES_KEEP = 25  # the still test looks at the last 25 residuals (~0.25 s at 100 Hz)
 # With ``reacquire_window_s`` set, the re-acquisition looks at the rejected readings of the last so
-# many seconds instead (the same share of a second at every sensor rate); the ring holds enough for a
-# 2.5 kHz sensor, and the test needs at least this many readings.
-REJ_CAP = 256
+# many seconds instead (the same share of a second at every sensor rate); the test needs at least this
+# many readings.
 MIN_WINDOW_READINGS = 3
 # A run of rejected readings on a straight line that left the filter's last estimate is a subject who
 # moved (see ``_reacquire_moving``): each within this many σ of the line, which met the estimate no
@@ -140,374 +136,9 @@ MIN_WINDOW_READINGS = 3
 MOVE_LINE_SIGMA = 3.0
 MOVE_BACK_S = 0.2
 MOVE_MAX_MPS = 3.0
-REC_CAP = 8192  # accepted readings within 0.5 s: enough for a 16 kHz sensor
 # the flat-line still test needs this many readings in its 0.5 s: few enough for a 20 Hz sensor (at 20
 # readings a 30 Hz sensor, 15 per 0.5 s, could never be called still and focus followed its noise)
 MIN_FLAT_READINGS = 8
-
-STANDING = 0
-MODES = ("wait", "track", "still", "hold", "rack", "mark")
-WAIT, TRACK, STILL_MODE, HOLD, RACK, MARK = range(6)
-
-
-class KernelState(NamedTuple):
-    """Arrays holding one controller's state (see the module docstring)."""
-
-    s: np.ndarray  # (N_SCALARS,) float64
-    xs: np.ndarray  # (3, 3): per model [diopters, radial speed m/s, radial acceleration m/s²]
-    ps: np.ndarray  # (3, 3, 3) covariances
-    mu: np.ndarray  # (3,) model probabilities
-    rej: np.ndarray  # (REJ_CAP,) diopters of the last rejected readings (ring)
-    resid: np.ndarray  # (RES_KEEP, 2) still residual, its variance (ring)
-    recent: np.ndarray  # (REC_CAP, 3) t_s, diopters, variance (ring)
-    rej_t: np.ndarray  # (REJ_CAP,) t_s of the last rejected readings (ring, with ``rej``)
-
-
-def new_state(
-    sensor_sigma_m: float,
-    jerks_mps3: tuple[float, float],
-    gate_sigma: float,
-    reacquire_s: float,
-    latency_s: float,
-    sensor_latency_s: float,
-    deadband_diopters: float,
-    max_speed_dps: float,
-    max_accel_dps2: float,
-    min_distance_m: float,
-    max_distance_m: float,
-    sway_mps: float = 0.02,
-    exit_rate_per_s: tuple[float, float, float] = (0.5, 0.5, 2.0),
-    huber_sigma: float = 0.0,
-    onset_sigma: float = 0.0,
-    mixed_return_hold_s: float = 0.0,
-    mixed_return_reacquire_n: int = 0,
-    mixed_return_stop_mps: float = 0.0,
-    still_window_s: float = 0.0,
-    reacquire_window_s: float = 0.0,
-    moving_reacquire_s: float = 0.0,
-    mixed_return_spread_m: float = 0.0,
-    runaway_speed_mps: float = 0.0,
-) -> KernelState:
-    """A fresh controller: no subject, no output yet."""
-    s = np.zeros(N_SCALARS)
-    s[LAST_ACCEPT] = -math.inf
-    s[FAR_T] = s[MIXED_T] = -math.inf
-    s[LAST_T] = -math.inf
-    s[PI_TABLE0:] = math.nan
-    s[OUT_D] = s[T_OUT] = s[RACK_TARGET] = s[MARK_D] = s[PI_KEY] = math.nan
-    s[IGNORE_BEFORE] = -math.inf
-    cfg = (
-        sensor_sigma_m,
-        jerks_mps3[0],
-        jerks_mps3[1],
-        gate_sigma,
-        reacquire_s,
-        latency_s,
-        sensor_latency_s,
-        deadband_diopters,
-        max_speed_dps,
-        max_accel_dps2,
-        min_distance_m,
-        max_distance_m,
-        sway_mps,
-        *exit_rate_per_s,
-        huber_sigma,
-        onset_sigma,
-        mixed_return_hold_s,
-        mixed_return_reacquire_n,
-        mixed_return_stop_mps,
-        still_window_s,
-        reacquire_window_s,
-        moving_reacquire_s,
-        mixed_return_spread_m,
-        runaway_speed_mps,
-    )
-    s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
-    return KernelState(
-        s,
-        np.zeros((3, 3)),
-        np.zeros((3, 3, 3)),
-        np.array([0.1, 0.8, 0.1]),
-        np.zeros(REJ_CAP),
-        np.zeros((RES_KEEP, 2)),
-        np.zeros((REC_CAP, 3)),
-        np.zeros(REJ_CAP),
-    )
-
-
-# ---- small exact helpers ---------------------------------------------------------------------------
-@njit(cache=True)
-def _round_ms(x: float) -> float:
-    """``round(x, 3)`` exactly as Python does it for x ≥ 0 (decided on the exact binary value, so a
-    time step such as 0.0105 rounds as in the reference): the candidate from x·1000 is corrected by
-    the exact product (Dekker's two-product), since no decimal midpoint k + ½ thousandths is a float."""
-    p = x * 1000.0
-    split = 134217729.0 * x  # Veltkamp split of x (1000 splits exactly)
-    xh = split - (split - x)
-    xl = x - xh
-    e = (xh * 1000.0 - p) + xl * 1000.0  # p + e == x·1000 exactly
-    k = float(math.floor(p))
-    frac = p - k  # exact: p and k are close
-    if frac > 0.5 or (frac == 0.5 and e > 0.0):
-        k += 1.0
-    return k / 1000.0
-
-
-@njit(cache=True)
-def _np_sum(a: np.ndarray) -> float:
-    """numpy's pairwise summation of a contiguous float64 vector, order for order (``np.sum``)."""
-    n = a.size
-    if n < 8:
-        res = 0.0
-        for i in range(n):
-            res += a[i]
-        return res
-    if n <= 128:
-        r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
-        i = 8
-        while i < n - (n % 8):
-            r0 += a[i]
-            r1 += a[i + 1]
-            r2 += a[i + 2]
-            r3 += a[i + 3]
-            r4 += a[i + 4]
-            r5 += a[i + 5]
-            r6 += a[i + 6]
-            r7 += a[i + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _np_sum(a[:n2]) + _np_sum(a[n2:])
-
-
-@njit(cache=True)
-def _expm3(g: np.ndarray) -> np.ndarray:
-    """exp of a 3×3 matrix by scaling and squaring of a Taylor series (to double precision)."""
-    norm = 0.0
-    for i in range(3):
-        row = 0.0
-        for j in range(3):
-            row += abs(g[i, j])
-        norm = max(norm, row)
-    sq = 0
-    while norm > 0.25:
-        norm *= 0.5
-        sq += 1
-    a = g / (2.0**sq)
-    out = np.eye(3)
-    term = np.eye(3)
-    for k in range(1, 20):
-        term = term @ a / k
-        out += term
-    for _ in range(sq):
-        out = out @ out
-    return out
-
-
-@njit(cache=True)
-def _switch_matrix(st: KernelState, dt: float) -> np.ndarray:
-    """Mode transition probabilities over ``dt`` (row: from, column: to), for ``dt`` rounded to the
-    millisecond. Each step up to ``PI_TABLE_MS`` is computed once and kept (readings at an irregular
-    rate have many steps, and recomputing the exponential for each made a jittered 100 Hz log cost 2.5
-    times a steady one); a longer one is cached while it repeats."""
-    s = st.s
-    key = _round_ms(dt)
-    k = int(key * 1000.0 + 0.5)  # key is a whole number of milliseconds
-    if k <= PI_TABLE_MS:
-        row = PI_TABLE0 + 9 * k
-        if math.isnan(s[row]):
-            s[row : row + 9] = _switch_exp(s, key).ravel()
-        return s[row : row + 9].reshape(3, 3).copy()
-    if s[PI_KEY] != key:
-        s[PI0 : PI0 + 9] = _switch_exp(s, key).ravel()
-        s[PI_KEY] = key
-    return s[PI0 : PI0 + 9].reshape(3, 3).copy()
-
-
-@njit(cache=True)
-def _switch_exp(s: np.ndarray, key: float) -> np.ndarray:
-    """exp of the mode-switch generator over ``key`` seconds: each mode is left at its exit rate, to
-    either other mode alike."""
-    g = np.zeros((3, 3))
-    for i in range(3):
-        rate = s[C_EXIT0 + i]
-        for j in range(3):
-            g[i, j] = rate / 2.0
-        g[i, i] = -rate
-    return _expm3(g * max(key, 1e-6))
-
-
-# ---- the three motion models -------------------------------------------------------------------
-@njit(cache=True)
-def _transition(x: np.ndarray, dt: float, r_min: float, r_max: float) -> tuple[np.ndarray, np.ndarray]:
-    """Constant acceleration in metres over ``dt``: the new state [D, u, a] and its Jacobian."""
-    out = np.empty(3)
-    f = np.zeros((3, 3))
-    _transition_into(x[0], x[1], x[2], dt, r_min, r_max, out, f)
-    return out, f
-
-
-@njit(cache=True)
-def _transition_into(d: float, u: float, a: float, dt: float, r_min: float, r_max: float, x1: np.ndarray,
-                     f: np.ndarray) -> None:
-    """:func:`_transition` written into ``x1`` and ``f`` (``f`` zeroed by the caller)."""
-    r = 1.0 / max(d, 1e-6)
-    r_new = min(max(r + u * dt + 0.5 * a * dt * dt, r_min), r_max)
-    d_new = 1.0 / r_new
-    f[0, 0] = d_new**2.0 / max(d, 1e-9) ** 2.0
-    f[0, 1] = -dt * d_new**2.0
-    f[0, 2] = -0.5 * dt * dt * d_new**2.0
-    f[1, 1] = 1.0
-    f[1, 2] = dt
-    f[2, 2] = 1.0
-    x1[0], x1[1], x1[2] = d_new, u + a * dt, a
-
-
-@njit(cache=True)
-def _process_noise_into(d: float, dt: float, jerk: float, q: np.ndarray) -> None:
-    """White-jerk process noise of (r, u, a) mapped to (D, u, a), written into ``q``."""
-    j2 = jerk**2.0
-    q[0, 0], q[0, 1], q[0, 2] = j2 * (dt**5.0 / 20), j2 * (dt**4.0 / 8), j2 * (dt**3.0 / 6)
-    q[1, 0], q[1, 1], q[1, 2] = j2 * (dt**4.0 / 8), j2 * (dt**3.0 / 3), j2 * (dt**2.0 / 2)
-    q[2, 0], q[2, 1], q[2, 2] = j2 * (dt**3.0 / 6), j2 * (dt**2.0 / 2), j2 * dt
-    jd0 = -d * d  # (r, u, a) → (D, u, a): only the first row and column scale
-    for i in range(3):
-        for k in range(3):
-            q[i, k] = (jd0 if i == 0 else 1.0) * q[i, k] * (jd0 if k == 0 else 1.0)
-
-
-@njit(cache=True)
-def _predicted(st: KernelState, t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each model's state and covariance and the mode probabilities predicted to ``t_s``. Written as
-    scalar loops into a few arrays: small temporary arrays would cost more than the arithmetic."""
-    s = st.s
-    dt = max(0.0, t_s - s[T_IMM])
-    if dt == 0.0:
-        return st.xs.copy(), st.ps.copy(), st.mu.copy()
-    pi = _switch_matrix(st, dt)
-    mu, sx, sp = st.mu, st.xs, st.ps
-    c = np.empty(3)
-    for j in range(3):
-        acc = 0.0
-        for i in range(3):
-            acc += pi[i, j] * mu[i]
-        c[j] = acc
-    xs = np.empty((3, 3))
-    ps = np.empty((3, 3, 3))
-    mix = np.empty(3)
-    x0 = np.empty(3)
-    p0 = np.empty((3, 3))
-    f = np.empty((3, 3))
-    q = np.empty((3, 3))
-    fp = np.empty((3, 3))
-    for j in range(3):
-        for i in range(3):
-            mix[i] = (pi[i, j] * mu[i]) / max(c[j], 1e-300)  # P(i | j)
-        for a in range(3):
-            acc = 0.0
-            for i in range(3):
-                acc += mix[i] * sx[i, a]
-            x0[a] = acc
-        for a in range(3):
-            for b in range(3):
-                acc = 0.0
-                for i in range(3):
-                    acc += mix[i] * (sp[i, a, b] + (sx[i, a] - x0[a]) * (sx[i, b] - x0[b]))
-                p0[a, b] = acc
-        f[:] = 0.0
-        q[:] = 0.0
-        if j == STANDING:
-            d = x0[0]
-            sway = s[C_SWAY]
-            xs[j, 0], xs[j, 1], xs[j, 2] = x0[0], 0.0, 0.0
-            f[0, 0] = 1.0
-            q[0, 0] = (sway * d * d) ** 2.0 * dt
-            q[1, 1] = sway**2.0
-            q[2, 2] = (10.0 * sway) ** 2.0
-        else:
-            _transition_into(x0[0], x0[1], x0[2], dt, s[C_RMIN], s[C_RMAX], xs[j], f)
-            _process_noise_into(xs[j, 0], dt, s[C_JERK1 + j - 1], q)
-        for a in range(3):
-            for b in range(3):
-                acc = 0.0
-                for k in range(3):
-                    acc += f[a, k] * p0[k, b]
-                fp[a, b] = acc
-        for a in range(3):
-            for b in range(3):
-                acc = 0.0
-                for k in range(3):
-                    acc += fp[a, k] * f[b, k]
-                ps[j, a, b] = acc + q[a, b]
-    return xs, ps, c
-
-
-@njit(cache=True)
-def _combine(xs: np.ndarray, ps: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    x = np.empty(3)
-    for a in range(3):
-        acc = 0.0
-        for j in range(3):
-            acc += mu[j] * xs[j, a]
-        x[a] = acc
-    p = np.empty((3, 3))
-    for a in range(3):
-        for b in range(3):
-            acc = 0.0
-            for j in range(3):
-                acc += mu[j] * (ps[j, a, b] + (xs[j, a] - x[a]) * (xs[j, b] - x[b]))
-            p[a, b] = acc
-    return x, p
-
-
-@njit(cache=True)
-def estimate(st: KernelState) -> tuple[np.ndarray, np.ndarray]:
-    """Combined state [diopters, radial speed, radial acceleration] and covariance at the last update."""
-    return _combine(st.xs, st.ps, st.mu)
-
-
-@njit(cache=True)
-def _imm_update(
-    st: KernelState, xs: np.ndarray, ps: np.ndarray, c: np.ndarray, z: float, r: float, t_s: float
-) -> None:
-    like = np.empty(3)
-    k = np.empty(3)
-    row0 = np.empty(3)
-    for j in range(3):
-        sj = ps[j, 0, 0] + r
-        nu = z - xs[j, 0]
-        for a in range(3):
-            k[a] = ps[j, a, 0] / sj
-            row0[a] = ps[j, 0, a]
-        for a in range(3):
-            xs[j, a] = xs[j, a] + k[a] * nu
-            for b in range(3):
-                ps[j, a, b] = ps[j, a, b] - k[a] * row0[b]
-        like[j] = math.exp(-0.5 * nu * nu / sj) / math.sqrt(2 * math.pi * sj)
-    total = 0.0
-    for j in range(3):
-        total += like[j] * c[j]
-    for j in range(3):
-        st.mu[j] = like[j] * c[j] / total if total > 0 and math.isfinite(total) else c[j]
-    st.xs[:] = xs
-    st.ps[:] = ps
-    st.s[T_IMM] = t_s
-
-
-@njit(cache=True)
-def _imm_reset(st: KernelState, z: float, var_z: float, t_s: float) -> None:
-    for j in range(3):
-        st.xs[j, 0], st.xs[j, 1], st.xs[j, 2] = z, 0.0, 0.0
-        st.ps[j] = 0.0
-        st.ps[j, 0, 0], st.ps[j, 1, 1], st.ps[j, 2, 2] = var_z, 1.0, 1.0
-    st.mu[0], st.mu[1], st.mu[2] = 0.1, 0.8, 0.1
-    st.s[T_IMM] = t_s
-    st.s[INIT] = 1.0
 
 
 # ---- controller ----------------------------------------------------------------------------------
@@ -524,7 +155,7 @@ def _leave_still(st: KernelState) -> None:
 
 @njit(cache=True)
 def _reset(st: KernelState, z: float, t_s: float) -> None:
-    _imm_reset(st, z, _r(st, z), t_s)
+    imm_reset(st, z, _r(st, z), t_s)
     st.s[REJ_COUNT] = 0.0
     st.s[REC_N] = 0.0
     st.s[CUSUM_UP] = st.s[CUSUM_DOWN] = 0.0
@@ -558,19 +189,19 @@ def _recent_flat(st: KernelState) -> bool:
     for m in range(n):
         row = (first + m) % REC_CAP
         t[m], z[m], w[m] = st.recent[row, 0], st.recent[row, 1], 1.0 / st.recent[row, 2]
-    wsum = _np_sum(w)
+    wsum = np_sum(w)
     for m in range(n):
         tmp[m] = w[m] * t[m]
-    tm = _np_sum(tmp) / wsum
+    tm = np_sum(tmp) / wsum
     for m in range(n):
         tmp[m] = w[m] * z[m]
-    zm = _np_sum(tmp) / wsum
+    zm = np_sum(tmp) / wsum
     for m in range(n):
         tmp[m] = w[m] * ((t[m] - tm) * (t[m] - tm))
-    sxx = _np_sum(tmp)
+    sxx = np_sum(tmp)
     for m in range(n):
         tmp[m] = w[m] * (t[m] - tm) * (z[m] - zm)
-    slope = abs(_np_sum(tmp) / sxx)
+    slope = abs(np_sum(tmp) / sxx)
     return slope < max(s[C_DEADBAND], 2.0 / math.sqrt(sxx))
 
 
@@ -886,8 +517,8 @@ def update(st: KernelState, t: float, distance_m: float, confidence: float) -> b
         s[ACCEPTED] += 1.0
         return True
     r = _r(st, z)
-    xs, ps, c = _predicted(st, t)
-    x, p = _combine(xs, ps, c)
+    xs, ps, c = predicted(st, t)
+    x, p = combine(xs, ps, c)
     nu, sv = z - x[0], p[0, 0] + r
     mixed = s[C_MIXED_HOLD] > 0.0 and _mixed_returns(st, t, z, nu, sv, r, x[0])
     if s[C_MIXED_STOP] > 0.0:
@@ -896,8 +527,8 @@ def update(st: KernelState, t: float, distance_m: float, confidence: float) -> b
         s[CUSUM_UP] = s[CUSUM_DOWN] = 0.0
     elif s[C_ONSET] > 0.0 and _onset(st, nu / math.sqrt(sv)):
         _start_manoeuvre(st, r)
-        xs, ps, c = _predicted(st, t)
-        x, p = _combine(xs, ps, c)
+        xs, ps, c = predicted(st, t)
+        x, p = combine(xs, ps, c)
         nu, sv = z - x[0], p[0, 0] + r
     if nu * nu > s[C_GATE] ** 2.0 * sv:
         # the filter stays at the last accepted reading: an occluder must not drag the model along
@@ -925,7 +556,7 @@ def update(st: KernelState, t: float, distance_m: float, confidence: float) -> b
     if s[C_MIXED_SPREAD] > 0.0:
         # a likely share of the person behind counts as a reading that much noisier
         r = r / _subject_share(st, t, z, nu, sv)
-    _imm_update(st, xs, ps, c, z, r, t)
+    imm_update(st, xs, ps, c, z, r, t)
     s[LAST_ACCEPT] = t
     s[ACCEPTED] += 1.0
     _update_still(st, z, r)
@@ -950,7 +581,7 @@ def estimate_diopters(st: KernelState, t_s: float) -> float:
     u = x[1] * x[1] ** 2.0 / (x[1] ** 2.0 + p[1, 1] + 1e-12)
     a = 0.0 if coast else x[2] * x[2] ** 2.0 / (x[2] ** 2.0 + p[2, 2] + 1e-12)
     xp = np.array([x[0], u, a])
-    return _transition(xp, max(0.0, t_s + s[C_LATENCY] - s[T_IMM]), s[C_RMIN], s[C_RMAX])[0][0]
+    return transition(xp, max(0.0, t_s + s[C_LATENCY] - s[T_IMM]), s[C_RMIN], s[C_RMAX])[0][0]
 
 
 @njit(cache=True)

@@ -28,7 +28,7 @@ from guangying.base.checks import Range, check_fields
 from guangying.base.errors import SettingsError
 from guangying.distance.marks import TRACK, MarkPlan
 from guangying.distance.reading import DistanceReading
-from guangying.focus import kernel
+from guangying.focus import kernel, kernel_state
 from guangying.focus.controller import ControllerConfig
 from guangying.focus.live import freed_focus_field
 from guangying.focus.track_io import (
@@ -145,7 +145,7 @@ def iter_replay(
                     frame = k + m
                     diop = float(out[m, 2])
                     motor = float(motors[m]) if motors is not None and math.isfinite(diop) else None
-                    src = "mark" if mode == kernel.MARK or label.startswith("mark:") else source
+                    src = "mark" if mode == kernel_state.MARK or label.startswith("mark:") else source
                     rows.append(
                         TrackRow(
                             frame,
