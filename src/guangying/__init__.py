@@ -32,6 +32,7 @@ The names below are the library's front door (see ``docs/python.md``). They load
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 # numba's OpenMP workers sleep while they wait for work instead of spinning: on a machine shared with
@@ -47,7 +48,11 @@ from guangying.base.errors import (
     MediaError,
     SettingsError,
 )
+from guangying.base.jit_cache import clear_stale_jit_cache
 from guangying.base.lazy import lazy_exports
+
+# numba's cache knows each function's own file only: drop it when any source of the package changed.
+clear_stale_jit_cache(Path(__file__).parent)
 
 __version__ = "0.1.0"
 
