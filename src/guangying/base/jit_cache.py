@@ -23,9 +23,10 @@ SHARED = ("", "base")  # top-level modules and guangying.base: every subpackage 
 _CACHE_SUFFIXES = (".nbi", ".nbc")
 
 
-def _python_files(folder: str) -> list[os.DirEntry]:
-    """Every ``*.py`` under ``folder`` (``__pycache__`` skipped), in a fixed order."""
-    found, pending = [], [folder]
+def _python_files(package_dir: Path) -> list[tuple[str, os.DirEntry]]:
+    """Every ``*.py`` under ``package_dir`` (``__pycache__`` skipped), in a fixed order, with its part of
+    the package: the subpackage's folder name, ``""`` for a top-level module."""
+    found, pending = [], [str(package_dir)]
     while pending:
         with os.scandir(pending.pop()) as entries:
             for entry in sorted(entries, key=lambda e: e.name):
@@ -33,33 +34,29 @@ def _python_files(folder: str) -> list[os.DirEntry]:
                     if entry.name != "__pycache__":
                         pending.append(entry.path)
                 elif entry.name.endswith(".py"):
-                    found.append(entry)
+                    part = os.path.relpath(entry.path, package_dir).split(os.sep)
+                    found.append((part[0] if len(part) > 1 else "", entry))
     return found
 
 
-def sources_fingerprints(package_dir: Path) -> dict[str, str]:
-    """Per part of the package, a hex digest of its ``*.py`` files' paths, sizes and modification times
-    (ns): one per subpackage (its folder name) and ``""`` for the top-level modules. os.scandir's
-    entries carry what stat needs: about a millisecond on each import for the whole package."""
+def _fingerprints(files: list[tuple[str, os.DirEntry]]) -> dict[str, str]:
+    """Per part of the package, a hex digest of its files' (:func:`_python_files`) paths, sizes and
+    modification times (ns). os.scandir's entries carry what stat needs: about a millisecond on each
+    import for the whole package."""
     digests: dict[str, hashlib._Hash] = {}
-    for entry in _python_files(str(package_dir)):
-        part = os.path.relpath(entry.path, package_dir).split(os.sep)
+    for part, entry in files:
         st = entry.stat()
-        digest = digests.setdefault(part[0] if len(part) > 1 else "", hashlib.sha256())
+        digest = digests.setdefault(part, hashlib.sha256())
         digest.update(f"{entry.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return {part: digest.hexdigest() for part, digest in digests.items()}
 
 
-def _cache_dirs(package_dir: Path, parts: set[str]) -> list[Path]:
+def _cache_dirs(files: list[tuple[str, os.DirEntry]], parts: set[str]) -> list[Path]:
     """Where numba keeps the cache of each source folder of those ``parts``: its ``__pycache__``, and with
     ``NUMBA_CACHE_DIR`` set, ``<that dir>/<folder name>_<sha1 of the folder's absolute path>`` (the
     name numba's ``_CacheLocator.get_suitable_cache_subpath`` gives it, numba 0.57–0.68)."""
-    folders = set()
-    for entry in _python_files(str(package_dir)):
-        part = os.path.relpath(entry.path, package_dir).split(os.sep)
-        if (part[0] if len(part) > 1 else "") in parts:
-            # numba names a folder by its absolute path, symbolic links kept (os.path.abspath)
-            folders.add(Path(os.path.abspath(entry.path)).parent)
+    # numba names a folder by its absolute path, symbolic links kept (os.path.abspath)
+    folders = {Path(os.path.abspath(entry.path)).parent for part, entry in files if part in parts}
     dirs = [folder / "__pycache__" for folder in folders]
     user_dir = os.environ.get("NUMBA_CACHE_DIR")
     if user_dir:
@@ -77,7 +74,8 @@ def clear_stale_jit_cache(package_dir: Path) -> set[str]:
     package_dir = Path(package_dir)
     stamp = package_dir / "__pycache__" / STAMP_NAME
     try:
-        now = sources_fingerprints(package_dir)
+        files = _python_files(package_dir)
+        now = _fingerprints(files)
         try:
             before = json.loads(stamp.read_text())
         except (OSError, ValueError):
@@ -86,7 +84,7 @@ def clear_stale_jit_cache(package_dir: Path) -> set[str]:
         if not changed:
             return set()
         stale = set(now) if changed & set(SHARED) else changed
-        for folder in _cache_dirs(package_dir, stale):
+        for folder in _cache_dirs(files, stale):
             for path in folder.iterdir():
                 if path.suffix in _CACHE_SUFFIXES:
                     path.unlink(missing_ok=True)

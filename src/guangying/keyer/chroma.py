@@ -15,7 +15,7 @@ from guangying.keyer.colour_fit import apply_colour_fit, fit_colour, kernel_fit
 from guangying.keyer.fringe import black_clip_over_strands, screen_behind_fringe
 from guangying.keyer.lut import DECODE_LUT, ENCODE_SQRT_LUT
 from guangying.keyer.maths import LIT_RESIDUAL, MIRROR_MAX, screen_channels
-from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
+from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, masks_union, soften_matte
 from guangying.keyer.noise import black_clip_field, saturation_ratio
 from guangying.keyer.refine import (
     apply_fit,
@@ -51,12 +51,6 @@ def _check_frame(rgb: object, what: str) -> np.ndarray:
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise SettingsError(f"{what} is empty ({rgb.shape[1]}×{rgb.shape[0]} px): give at least 1×1 pixels")
     return np.ascontiguousarray(rgb)
-
-
-def _masked(garbage: np.ndarray | None, core: np.ndarray | None) -> np.ndarray | None:
-    """Where either mask acts (float32 0/1), or None without masks."""
-    masks = [m > 0 for m in (garbage, core) if m is not None]
-    return np.logical_or.reduce(masks).astype(np.float32) if masks else None
 
 
 def _check_mask(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> np.ndarray | None:
@@ -317,7 +311,7 @@ class ChromaKeyer:
                     # Strands the key left clear (strand_colour's rescue): a patch pass of their own, on
                     # the final α, without the luma fit.
                     rescue_flags = flags.copy()
-                    rescue_flags[12] = 0
+                    rescue_flags[kernels.FLAG_PATCH_LUMA] = 0
                     rescue_args = (*args[:-1], rescue_flags)
                     rescue = kernel_fit(rescue, (s, o1, o2))
                     kernels.key_patch(*rescue_args, *luts, rescue_cells, alpha, fg, *no_key, no_fit, rescue)
@@ -338,7 +332,7 @@ class ChromaKeyer:
                 if strands_on:
                     kept = alpha.copy()
                     apply_colour_fit(rgb, band, strands, alpha, lower_only=True)
-                    apply_strand_rescue(rgb, rescue_cells, rescue, alpha, _masked(garbage, core))
+                    apply_strand_rescue(rgb, rescue_cells, rescue, alpha, masks_union(garbage, core))
                     # Without the luma fit (which the masks follow) a mask's pixels keep their α.
                     for mask in () if refine else (garbage, core):
                         if mask is not None:

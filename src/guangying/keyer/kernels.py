@@ -21,9 +21,10 @@ from guangying.keyer.lut import decode
 from guangying.keyer.lut import encode as _encode
 from guangying.keyer.maths import LIT_BASIS_DET, LIT_SHADE_MIN, PROJECTION_TOLERANCE, colour_difference
 from guangying.keyer.refine import KEY_LOW
-from guangying.keyer.strand_colour import RESCUE_BELOW, RESCUE_FLOOR, RESCUE_GATE
+from guangying.keyer.strand_colour import RESCUE_BELOW, RESCUE_FLOOR, RESCUE_GATE_VALID
 
 MODE_ALPHA, MODE_FOREGROUND, MODE_FUSED, MODE_PATCH, MODE_COLOUR_PATCH = 0, 1, 2, 3, 4
+FLAG_PATCH_LUMA = 12  # index in ``flags``: MODE_PATCH fits α to the luma (else keeps the fused pass's)
 DESPILL_CODES = {"none": 0, "average": 1, "double": 2, "limit": 3, "subject": 4}
 REPLACE_CODES = {"none": 0, "neutral": 1, "background": 2}
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], np.float32)
@@ -35,7 +36,7 @@ _KEY_LOW = np.float32(KEY_LOW)
 _SURE = np.float32(1.0 / 16.0)  # unmixed_coverage: a residual under 1/4 of the tolerance is a fit
 NOT_LIT = np.float32(-1e9)  # unmixed_coverage's answer where the lit surface does not explain the pixel
 _SHADE_MIN = np.float32(LIT_SHADE_MIN)
-_RESCUE_GATE = np.float32(0.99 * RESCUE_GATE)  # inside a rescue model's valid cells (strand_colour)
+_RESCUE_GATE = np.float32(RESCUE_GATE_VALID)  # inside a rescue model's valid cells (strand_colour)
 _RESCUE_BELOW = np.float32(RESCUE_BELOW)
 _RESCUE_FLOOR = np.float32(RESCUE_FLOOR)
 _BASIS_DET = np.float32(LIT_BASIS_DET)
@@ -83,6 +84,18 @@ def _bilerp_chw(img, ch, r0, r1, wy, c0, c1, wx):
     """The same for a channel-first (C, H, W) array."""
     top = img[ch, r0, c0] + wx * (img[ch, r0, c1] - img[ch, r0, c0])
     return top + wy * (img[ch, r1, c0] + wx * (img[ch, r1, c1] - img[ch, r1, c0]) - top)
+
+
+@numba.njit(inline="always")
+def _strand_model(strands, r0, r1, wy, c0, c1, wx, linear_row, x):
+    """a·C + b of strand_colour's model (``strands`` (5, h, w), bilinear) at pixel ``x`` of the row's
+    linear colour ``linear_row`` (W, 3)."""
+    return (
+        _bilerp_chw(strands, 0, r0, r1, wy, c0, c1, wx) * linear_row[x, 0]
+        + _bilerp_chw(strands, 1, r0, r1, wy, c0, c1, wx) * linear_row[x, 1]
+        + _bilerp_chw(strands, 2, r0, r1, wy, c0, c1, wx) * linear_row[x, 2]
+        + _bilerp_chw(strands, 3, r0, r1, wy, c0, c1, wx)
+    )
 
 
 @numba.njit(inline="always")
@@ -270,7 +283,7 @@ def _key_pass(
     project = flags[9] != 0 and not reads_alpha
     write_key = flags[10] != 0 and not reads_alpha  # only the passes that compute the key
     linear_luma = flags[11] != 0
-    patch_luma = flags[12] != 0  # MODE_PATCH fits α to the luma (else keeps the fused pass's)
+    patch_luma = flags[FLAG_PATCH_LUMA] != 0
     defer = write_key and flags[13] != 0  # MODE_FUSED leaves the soft pixels' colour to a patch pass
     luma_o1, luma_o2 = LUMA_709[o1], LUMA_709[o2]
     tolerance2 = np.float32(PROJECTION_TOLERANCE * PROJECTION_TOLERANCE)
@@ -438,24 +451,14 @@ def _key_pass(
                     # strand_colour's rescue model: a strand the key left clear, keyed by its hue
                     rescued = False
                     if not masked and a < _RESCUE_BELOW:
-                        model = (
-                            _bilerp_chw(strands, 0, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 0]
-                            + _bilerp_chw(strands, 1, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 1]
-                            + _bilerp_chw(strands, 2, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 2]
-                            + _bilerp_chw(strands, 3, gy0, gy1, gwy, g0, g1, gw)
-                        )
+                        model = _strand_model(strands, gy0, gy1, gwy, g0, g1, gw, linear_row, x)
                         if model >= _RESCUE_FLOOR and model > a:
                             a = min(model, _ONE)
                             rescued = True
                     if not rescued and not patch_luma:
                         continue
                 elif a > _ZERO and not masked and a < gate:
-                    model = (
-                        _bilerp_chw(strands, 0, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 0]
-                        + _bilerp_chw(strands, 1, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 1]
-                        + _bilerp_chw(strands, 2, gy0, gy1, gwy, g0, g1, gw) * linear_row[x, 2]
-                        + _bilerp_chw(strands, 3, gy0, gy1, gwy, g0, g1, gw)
-                    )
+                    model = _strand_model(strands, gy0, gy1, gwy, g0, g1, gw, linear_row, x)
                     if model < a:
                         a = max(model, _ZERO)
                     elif not patch_luma:

@@ -41,6 +41,12 @@ def despot_matte(alpha: np.ndarray, despot_px: float) -> np.ndarray:
     return out
 
 
+def masks_union(garbage_mask: np.ndarray | None, core_mask: np.ndarray | None) -> np.ndarray | None:
+    """float32 (H, W) 1 where either mask acts (> 0), else 0; None without masks."""
+    acting = [m > 0 for m in (garbage_mask, core_mask) if m is not None]
+    return np.logical_or.reduce(acting).astype(np.float32) if acting else None
+
+
 def apply_masks(
     alpha: np.ndarray, garbage_mask: np.ndarray | None, core_mask: np.ndarray | None
 ) -> np.ndarray:

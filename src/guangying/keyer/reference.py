@@ -17,7 +17,7 @@ from guangying.keyer.maths import (
     project_alpha,
     unmix_foreground,
 )
-from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, soften_matte
+from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, masks_union, soften_matte
 from guangying.keyer.refine import colour_subsampling, edge_cells, opaque_key, refine_edges_reference
 from guangying.keyer.settings import KeyerSettings
 from guangying.keyer.strand_colour import strand_colour_reference, strand_rescue_reference
@@ -95,8 +95,7 @@ def key_reference(
         plate = plate.reshape(1, 1, 3) if plate.ndim == 1 else plate
         alpha = strand_colour_reference(rgb_srgb, alpha, plate, np.clip(key, 0.0, 1.0))
         # Then the strands the key left clear; the masks' pixels are not rescued (kernels: key_patch).
-        masked = [np.asarray(m) > 0 for m in (settings.garbage_mask, settings.core_mask) if m is not None]
-        keep = np.logical_or.reduce(masked) if masked else None
+        keep = masks_union(settings.garbage_mask, settings.core_mask)
         alpha = strand_rescue_reference(
             rgb_srgb, alpha, plate, screen, settings.screen_balance, np.clip(key, 0.0, 1.0), keep
         )

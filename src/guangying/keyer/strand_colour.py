@@ -92,6 +92,7 @@ RESCUE_CONTRAST = 0.6  # |F⊥| ≥ this share of |S|
 RESCUE_PROBE = 0.2
 RESCUE_SEEN = 0.5
 RESCUE_GATE = -1.0  # the gate of a rescue model's valid cells (the key kernel tells the models apart by it)
+RESCUE_GATE_VALID = 0.99 * RESCUE_GATE  # an interpolated gate under this lies inside valid cells
 
 
 def _grid_screen(plate_linear: np.ndarray, hc: int, wc: int) -> np.ndarray:
@@ -341,9 +342,9 @@ def _rescue_grid(
 
 
 def _rescued(keyed: np.ndarray, alpha: np.ndarray, gate: np.ndarray) -> np.ndarray:
-    """Where the rescue model's α replaces the key's: inside valid cells (the interpolated gate within
-    1 % of RESCUE_GATE), the key nearly clear, the model at least RESCUE_FLOOR and above it."""
-    return (gate < 0.99 * RESCUE_GATE) & (alpha < RESCUE_BELOW) & (keyed >= RESCUE_FLOOR) & (keyed > alpha)
+    """Where the rescue model's α replaces the key's: inside valid cells (the interpolated gate under
+    RESCUE_GATE_VALID), the key nearly clear, the model at least RESCUE_FLOOR and above it."""
+    return (gate < RESCUE_GATE_VALID) & (alpha < RESCUE_BELOW) & (keyed >= RESCUE_FLOOR) & (keyed > alpha)
 
 
 def strand_rescue_reference(
@@ -442,5 +443,5 @@ def apply_strand_rescue(
     without)."""
     _apply_rescue(
         rgb_srgb, DECODE_LUT, cells, fit, alpha, np.float32(RESCUE_BELOW), np.float32(RESCUE_FLOOR),
-        np.float32(0.99 * RESCUE_GATE), np.zeros((1, 1), np.float32) if keep is None else keep,
+        np.float32(RESCUE_GATE_VALID), np.zeros((1, 1), np.float32) if keep is None else keep,
     )  # fmt: skip
