@@ -36,7 +36,22 @@ from guangying.keyer.screen import (
 )
 from guangying.keyer.settings import KeyerSettings
 from guangying.keyer.spill_floor import estimate_subject
-from guangying.keyer.strand_colour import apply_strand_rescue, fit_strand_colour, fit_strand_rescue
+from guangying.keyer.strand_colour import (
+    SECOND_LIMIT,
+    SECOND_MIN_HUE,
+    SECOND_REFERENCE,
+    SECOND_WEIGHT,
+    apply_strand_rescue,
+    fit_strand_colour,
+    fit_strand_rescue,
+)
+
+
+def _second_look(rgb: np.ndarray, alpha: np.ndarray, soft: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """strand_colour's second look: its model from the final α, over the 2×2 cells ``soft``."""
+    return fit_strand_colour(
+        rgb, alpha, soft, plate, reference=SECOND_REFERENCE, limit=SECOND_LIMIT, min_hue=SECOND_MIN_HUE
+    )
 
 
 def _check_frame(rgb: object, what: str) -> np.ndarray:
@@ -315,6 +330,11 @@ class ChromaKeyer:
                     rescue_args = (*args[:-1], rescue_flags)
                     rescue = kernel_fit(rescue, (s, o1, o2))
                     kernels.key_patch(*rescue_args, *luts, rescue_cells, alpha, fg, *no_key, no_fit, rescue)
+                if strands_on:
+                    # The second look: every soft pixel part way to the strands' colour of the final α.
+                    soft = band | rescue_cells
+                    second = kernel_fit(_second_look(rgb, alpha, soft, plate), (s, o1, o2))
+                    kernels.key_colour_patch(*args, *luts, soft, alpha, fg, *no_key, second, no_strands)
                 if st.colour_fit:
                     colour = kernel_fit(fit_colour(rgb, alpha, band), (s, o1, o2))
                     kernels.key_colour_patch(*args, *luts, band, alpha, fg, *no_key, colour, no_strands)
@@ -337,6 +357,13 @@ class ChromaKeyer:
                     for mask in () if refine else (garbage, core):
                         if mask is not None:
                             alpha = np.where(mask > 0, kept, alpha)
+                    # The second look, from α with the masks (as the fused path has it); a mask's
+                    # pixels keep their α.
+                    soft, rescued = band | rescue_cells, alpha.copy()
+                    second = _second_look(rgb, apply_masks(alpha, garbage, core), soft, plate)
+                    apply_colour_fit(rgb, soft, second, alpha, weight=SECOND_WEIGHT)
+                    if (acting := masks_union(garbage, core)) is not None:
+                        alpha = np.where(acting > 0, rescued, alpha)
                 if st.colour_fit:
                     apply_colour_fit(rgb, band, fit_colour(rgb, alpha, band), alpha)
             alpha = despot_matte(alpha, st.despot_px)

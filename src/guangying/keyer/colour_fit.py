@@ -252,10 +252,10 @@ def _model_at(rgb, lut, fit, y, x, coef):
 
 
 @numba.njit(fastmath=True, cache=True)
-def _apply(rgb, lut, edge, fit, alpha, lower_only):
+def _apply(rgb, lut, edge, fit, alpha, lower_only, weight):
     """α = clamp(a·C + b) on the soft pixels (0 < α < 1, and under the gate where ``fit`` has one) of
     the 2×2 cells marked in ``edge``, (a, b) bilinear from ``fit`` (h, w, 4), or (h, w, 5) with the
-    gate, stretched over the frame (cell centres as cv2.resize)."""
+    gate, stretched over the frame (cell centres as cv2.resize); α moves ``weight`` of the way there."""
     h, w = alpha.shape
     zero, one = np.float32(0.0), np.float32(1.0)
     coef = np.ones(5, np.float32)
@@ -273,7 +273,8 @@ def _apply(rgb, lut, edge, fit, alpha, lower_only):
                         continue
                     if lower_only:
                         value = min(value, a)
-                    alpha[y, x] = min(max(value, zero), one)
+                    value = min(max(value, zero), one)
+                    alpha[y, x] = value if weight == one else a + weight * (value - a)
 
 
 def fit_colour(
@@ -306,13 +307,19 @@ def fit_colour(
 
 
 def apply_colour_fit(
-    rgb_srgb: np.ndarray, edge: np.ndarray, fit: np.ndarray, alpha: np.ndarray, lower_only: bool = False
+    rgb_srgb: np.ndarray,
+    edge: np.ndarray,
+    fit: np.ndarray,
+    alpha: np.ndarray,
+    lower_only: bool = False,
+    weight: float = 1.0,
 ) -> None:
     """Overwrite ``alpha`` (H, W) in place with the model ``fit`` (:func:`fit_colour`, or a gated one of
     :func:`guangying.keyer.strand_colour.fit_strand_colour`) at its soft pixels in the 2×2 cells marked
     in ``edge`` (the key kernel's MODE_COLOUR_PATCH does the same, and colours them, for the path
-    without matte operations); ``lower_only``: only where the model's α is the lower."""
-    _apply(rgb_srgb, DECODE_LUT, edge, fit, alpha, lower_only)
+    without matte operations); ``lower_only``: only where the model's α is the lower; ``weight``: the
+    share of the way α moves to the model's (strand_colour's second look)."""
+    _apply(rgb_srgb, DECODE_LUT, edge, fit, alpha, lower_only, np.float32(weight))
 
 
 def kernel_fit(fit: np.ndarray, channels: tuple[int, int, int]) -> np.ndarray:

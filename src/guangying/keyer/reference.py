@@ -20,7 +20,14 @@ from guangying.keyer.maths import (
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, masks_union, soften_matte
 from guangying.keyer.refine import colour_subsampling, edge_cells, opaque_key, refine_edges_reference
 from guangying.keyer.settings import KeyerSettings
-from guangying.keyer.strand_colour import strand_colour_reference, strand_rescue_reference
+from guangying.keyer.strand_colour import (
+    SECOND_LIMIT,
+    SECOND_MIN_HUE,
+    SECOND_REFERENCE,
+    SECOND_WEIGHT,
+    strand_colour_reference,
+    strand_rescue_reference,
+)
 
 
 def floor_at_full_size(spill_floor: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -99,6 +106,14 @@ def key_reference(
         alpha = strand_rescue_reference(
             rgb_srgb, alpha, plate, screen, settings.screen_balance, np.clip(key, 0.0, 1.0), keep
         )
+        # The second look, from the final α with the masks; their pixels keep theirs (kernels:
+        # key_colour_patch).
+        seen = apply_masks(alpha, settings.garbage_mask, settings.core_mask)
+        second = strand_colour_reference(
+            rgb_srgb, alpha, plate, seen, reference=SECOND_REFERENCE, limit=SECOND_LIMIT,
+            weight=SECOND_WEIGHT, min_hue=SECOND_MIN_HUE,
+        )  # fmt: skip
+        alpha = np.where(keep > 0, alpha, second) if keep is not None else second
     # Specks go first so growing cannot enlarge them; softness last so it blurs the final shape.
     alpha = soften_matte(
         grow_matte(despot_matte(alpha, settings.despot_px), settings.grow_px), settings.softness_px

@@ -94,9 +94,11 @@ class KeyerSettings:
       the clipped key (guangying.keyer.strand_colour): pale strands (blond, grey) no longer come out
       too opaque. It also keys, by their hue against that colour (from within ~4 % of the width), the
       strands the key read as clear screen where the colour difference is blind to them (blond over a
-      teal-green screen: red rising under the screen's blue). "auto": in the luma refinement's edge
-      pass, when it runs and the colour fit does not (about 5 % more time per frame at 1080p); "on":
-      also on full-resolution colour, where it costs a pass of its own (about 15 % more); "off".
+      teal-green screen: red rising under the screen's blue). Last, every soft pixel under 0.9 moves
+      half way to the same projection, with the colour found from the final matte (a second look).
+      "auto": in the luma refinement's edge pass, when it runs and the colour fit does not (about 15 %
+      more time per 4:2:0 frame at 1080p); "on": also on full-resolution colour, where it costs a pass
+      of its own (about a third more); "off".
     - ``unmix``: True = straight foreground with the screen removed from semi-transparent pixels,
       F = (C − (1 − α)·S)/α; False = the plate's own colour (still despilled).
     """
