@@ -57,7 +57,8 @@ and the matte err apart (the matte by the clip and the codec's smear of the colo
 projection by a window's mean colour standing in for each strand's own), so their mean errs less than
 either (MAD ×1e3 on the rendered set's bench seeds: the matte 5.72, the projection alone 5.55,
 half-way 5.50; with the hue gate 5.53, every group better; held-out seeds, three replicates, 6.02 →
-5.83, every group better). Pixels at or above :data:`SECOND_LIMIT` keep their α, so no hole in a solid subject grows.
+5.83, every group better). Pixels at or above :data:`SECOND_LIMIT` keep their α, so no hole in a
+solid subject grows.
 :func:`strand_colour_reference` with a ``weight`` is its definition; the key kernel's colour patch
 applies it (:func:`guangying.keyer.kernels.key_colour_patch`, with a 5-channel model), or, with matte
 operations, :func:`guangying.keyer.colour_fit.apply_colour_fit` with a ``weight``.
