@@ -350,9 +350,9 @@ class ChromaKeyer:
                     fit = fit_edges(rgb, key_pairs, band, st.luma_refine_eps, linear=linear_luma)
                     apply_fit(rgb, band, fit, alpha, linear=linear_luma)
                 if strands_on:
-                    kept = alpha.copy()
+                    kept, acting = alpha.copy(), masks_union(garbage, core)
                     apply_colour_fit(rgb, band, strands, alpha, lower_only=True)
-                    apply_strand_rescue(rgb, rescue_cells, rescue, alpha, masks_union(garbage, core))
+                    apply_strand_rescue(rgb, rescue_cells, rescue, alpha, acting)
                     # Without the luma fit (which the masks follow) a mask's pixels keep their α.
                     for mask in () if refine else (garbage, core):
                         if mask is not None:
@@ -362,7 +362,7 @@ class ChromaKeyer:
                     soft, rescued = band | rescue_cells, alpha.copy()
                     second = _second_look(rgb, apply_masks(alpha, garbage, core), soft, plate)
                     apply_colour_fit(rgb, soft, second, alpha, weight=SECOND_WEIGHT)
-                    if (acting := masks_union(garbage, core)) is not None:
+                    if acting is not None:
                         alpha = np.where(acting > 0, rescued, alpha)
                 if st.colour_fit:
                     apply_colour_fit(rgb, band, fit_colour(rgb, alpha, band), alpha)
