@@ -311,12 +311,18 @@ def field_parts_table() -> list[str]:
     return lines
 
 
+CRUISE_WINDOWS_S = (0.5, 1.0)
+HUBER_ITERATIONS = 5
+# the whole cruise, and from 1 s after reaching speed (where a line's last second is steady)
+CRUISE_SPANS_S = ((1.6, 4.0), (2.5, 4.0))
+
+
 def line_fit_track(readings: list, ts: np.ndarray, window_s: float) -> np.ndarray:
-    """Yardstick for a steady walk: at each frame t, a least-squares line through the readings of the
-    last ``window_s`` the command at t − motor delay could use (those more than 3 datasheet σ off a
-    robust Theil–Sen line dropped, the rest Huber-weighted at 1 σ: heavy tails, a second person),
-    evaluated at t. It ignores the gait
-    and lags every change of speed, so it is only scored where the walk is steady."""
+    """Yardstick for a steady walk: at each frame t, a line through the readings of the last
+    ``window_s`` that the command at t − motor delay could use, evaluated at t. Fitted from a robust
+    Theil–Sen start by Huber-weighted least squares at 1 datasheet σ, as ours weighs heavy tails,
+    readings more than 3 σ off getting no weight (a second person). It ignores the gait and lags
+    every change of speed, so it is only scored where the walk is steady."""
     t_r = np.array([r.t_s for r in readings])
     d_r = np.array([r.distance_m for r in readings])
     ok = np.isfinite(d_r)
@@ -330,7 +336,7 @@ def line_fit_track(readings: list, ts: np.ndarray, window_s: float) -> np.ndarra
         a = np.stack([np.ones(m.sum()), t_r[m] - SENSOR_LATENCY_S - t], 1)
         y = d_r[m]
         c = np.array(theilslopes(y, a[:, 1])[1::-1])
-        for _ in range(HUBER_ITERATIONS):  # Huber weights at 1 σ, as ours weighs heavy tails
+        for _ in range(HUBER_ITERATIONS):
             w = np.minimum(1.0, sigma / np.maximum(np.abs(y - a @ c), 1e-12))
             w[np.abs(y - a @ c) > 3 * sigma] = 0.0
             if np.count_nonzero(w) < 3:
@@ -338,12 +344,6 @@ def line_fit_track(readings: list, ts: np.ndarray, window_s: float) -> np.ndarra
             c = np.linalg.lstsq(a * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)[0]
         out[k] = c[0]
     return out
-
-
-CRUISE_WINDOWS_S = (0.5, 1.0)
-HUBER_ITERATIONS = 5
-# the whole cruise, and from 1 s after reaching speed (where a line's last second is steady)
-CRUISE_SPANS_S = ((1.6, 4.0), (2.5, 4.0))
 
 
 def cruise_table() -> list[str]:
