@@ -162,3 +162,27 @@ def test_focus_cli_marks_rack_and_return(tmp_path, log_path):
     assert float(rows[30]["focus_distance_m"]) == pytest.approx(1.5, abs=1e-3)  # holding mark A
     assert rows[30]["subject"] == "mark:A"
     assert float(rows[74]["focus_distance_m"]) == pytest.approx(2.0, abs=0.02)  # back on the sensor
+
+
+def test_focus_cli_steady_walk_flag_uses_the_steady_walk_settings(tmp_path):
+    from guangying.focus.controller import ControllerConfig, steady_walk
+    from guangying.focus.replay import replay
+
+    rng = np.random.default_rng(5)
+    t = np.arange(0, 3.0, 0.01)
+    d = 4.0 - 0.9 * np.clip(t - 0.5, 0, None) + 0.01 * np.sin(2 * np.pi * 2 * t) + rng.normal(0, 0.01, t.size)
+    log = tmp_path / "walk.csv"
+    _write_log(log, t, d, np.full(t.size, 800))
+    tracks = {}
+    for flag in ([], ["--steady-walk"]):
+        out = tmp_path / f"track{len(flag)}.csv"
+        args = ["focus", "--sensor-log", str(log), "--fps", "25", "--focal-length", "135", "--f-number", "2",
+                "--coc", "0.025", "-o", str(out), *flag]
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 0, res.output
+        rows = csv.DictReader(out.open())  # focus_distance_m is "" before the first reading
+        tracks[len(flag)] = np.array([float(r["focus_distance_m"] or "nan") for r in rows])
+    cfg = ControllerConfig(135, 2.0, 0.025, latency_s=0.04, sensor_latency_s=0.0)
+    library = [r.focus_distance_m for r in replay(read_sensor_log(log), 25.0, steady_walk(cfg))]
+    np.testing.assert_allclose(tracks[1], library, atol=1e-6)
+    assert np.nanmax(np.abs(tracks[1] - tracks[0])) > 0.005  # the flag changes the track

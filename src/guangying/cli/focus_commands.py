@@ -77,6 +77,10 @@ def _lens_options(fn):  # type: ignore[no-untyped-def]
                           "moment measured): the rest of --latency is the motor delay"),
         click.option("--calibration", "calibration_path", type=click.Path(dir_okay=False, path_type=Path),
                      default=None, help="lens calibration (JSON/YAML): adds the motor_position column"),
+        click.option("--steady-walk", is_flag=True,
+                     help="the subject walks at a steady pace (towards or away, with a gait): hold the mean "
+                          "speed instead of each step's surge; worse on smoothly accelerating walks and "
+                          "crossings (bench/results/focus_sim.md)"),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -85,12 +89,13 @@ def _lens_options(fn):  # type: ignore[no-untyped-def]
 
 def _controller_config(focal_length_mm: float, f_number: float, coc_mm: float | None, sensor: str | None,
                        latency_s: float, sensor_sigma_m: float,
-                       sensor_latency_s: float):  # type: ignore[no-untyped-def]
-    from guangying.focus.controller import ControllerConfig
+                       sensor_latency_s: float, walk_steady: bool):  # type: ignore[no-untyped-def]
+    from guangying.focus.controller import ControllerConfig, steady_walk
 
-    return ControllerConfig(focal_length_mm, f_number, resolve_coc_mm(coc_mm, sensor),
-                            sensor_sigma_m=sensor_sigma_m, latency_s=latency_s,
-                            sensor_latency_s=sensor_latency_s)
+    cfg = ControllerConfig(focal_length_mm, f_number, resolve_coc_mm(coc_mm, sensor),
+                           sensor_sigma_m=sensor_sigma_m, latency_s=latency_s,
+                           sensor_latency_s=sensor_latency_s)
+    return steady_walk(cfg) if walk_steady else cfg
 
 
 def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
@@ -115,8 +120,8 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
 def focus_command(
     sensor_log: Path, fps: float, focal_length_mm: float, f_number: float, coc_mm: float | None,
     sensor: str | None, latency_s: float, sensor_sigma_m: float, sensor_latency_s: float,
-    calibration_path: Path | None, output: Path, freed_target: str | None, camera_id: int, realtime: bool,
-    marks_path: Path | None,
+    calibration_path: Path | None, steady_walk: bool, output: Path, freed_target: str | None, camera_id: int,
+    realtime: bool, marks_path: Path | None,
 ) -> None:
     """Turn a LiDAR log into a per-frame focus track: where the lens is during each frame.
 
@@ -132,7 +137,7 @@ def focus_command(
     check_outputs([sensor_log, calibration_path, marks_path], [output])
     settings = ReplaySettings(fps)
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
-                             sensor_latency_s)
+                             sensor_latency_s, steady_walk)
     calibration = _load_calibration(calibration_path)
     marks = load_marks(marks_path) if marks_path is not None else None
     with Progress(transient=True) as progress:
@@ -167,14 +172,14 @@ def focus_command(
 def focus_live_command(
     port: str, baud: int, freed_target: str, focal_length_mm: float, f_number: float, coc_mm: float | None,
     sensor: str | None, latency_s: float, sensor_sigma_m: float, sensor_latency_s: float,
-    calibration_path: Path | None, rate_hz: float, duration_s: float | None, camera_id: int, zoom: int,
-    sensor_timeout: float, motor_port: str | None, motor_format: str,
+    calibration_path: Path | None, steady_walk: bool, rate_hz: float, duration_s: float | None,
+    camera_id: int, zoom: int, sensor_timeout: float, motor_port: str | None, motor_format: str,
 ) -> None:
     """Read the LiDAR, filter, and send FreeD until Ctrl-C or --duration."""
     from guangying.focus.live import run_lidar_live
 
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
-                             sensor_latency_s)
+                             sensor_latency_s, steady_walk)
     click.echo(f"focus-live: {port} → FreeD {freed_target} at {rate_hz:g} Hz (Ctrl-C to stop)")
     stats = run_lidar_live(
         port, cfg, freed_target, baud=baud, sensor_timeout_s=sensor_timeout, motor_port=motor_port,

@@ -1,6 +1,7 @@
 """Focus control: subject tracking, diopter-space filtering, focus pulls, FreeD/motor output.
 
-- :class:`FocusController` with :class:`ControllerConfig`: readings in, :class:`FocusOutput` out.
+- :class:`FocusController` with :class:`ControllerConfig`: readings in, :class:`FocusOutput` out;
+  :func:`steady_walk` tunes a config for a subject walking at a steady pace.
 - :func:`replay` / :func:`replay_log`: a sensor log through the controller as live would see it.
 - :func:`run_live` / :func:`run_lidar_live`: LiDAR → controller → FreeD (and a focus motor).
 - :func:`read_sensor_log`, :func:`write_sensor_log`, :func:`write_track`: logs and focus tracks.
@@ -19,6 +20,7 @@ _EXPORTS = {
     "FocusController": "guangying.focus.controller",
     "ControllerConfig": "guangying.focus.controller",
     "FocusOutput": "guangying.focus.controller",
+    "steady_walk": "guangying.focus.controller",
     "replay": "guangying.focus.replay",
     "replay_log": "guangying.focus.replay",
     "run_live": "guangying.focus.live",
@@ -37,7 +39,7 @@ __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput
+    from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput, steady_walk
     from guangying.focus.distance_log import distance_readings
     from guangying.focus.live import run_lidar_live, run_live
     from guangying.focus.motor import SerialMotorOutput

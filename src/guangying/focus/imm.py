@@ -14,11 +14,13 @@ import numpy as np
 from numba import njit
 
 from guangying.focus.kernel_state import (
+    C_CALM_ACCEL,
     C_EXIT0,
     C_JERK1,
     C_RMAX,
     C_RMIN,
     C_SWAY,
+    CALM,
     INIT,
     PI0,
     PI_KEY,
@@ -177,6 +179,22 @@ def _process_noise_into(d: float, dt: float, jerk: float, q: np.ndarray) -> None
 
 
 @njit(cache=True)
+def _steady_into(d: float, u: float, dt: float, r_min: float, r_max: float, accel: float, x1: np.ndarray,
+                 f: np.ndarray, q: np.ndarray) -> None:
+    """The calm model as a steady walk (``calm_accel_mps2`` > 0): constant speed in metres, its
+    acceleration held at 0, white acceleration of density ``accel``² (Q of (r, u) mapped to (D, u));
+    ``f`` and ``q`` zeroed by the caller. A walk's gait surges the speed around a steady mean: this model
+    keeps that mean over a second or so, where a constant-acceleration model follows each surge."""
+    _transition_into(d, u, 0.0, dt, r_min, r_max, x1, f)
+    f[0, 2] = f[1, 2] = f[2, 2] = 0.0
+    jd0 = -x1[0] * x1[0]  # (r, u) → (D, u)
+    a2 = accel * accel
+    q[0, 0] = jd0 * jd0 * a2 * dt**3.0 / 3.0
+    q[0, 1] = q[1, 0] = jd0 * a2 * dt**2.0 / 2.0
+    q[1, 1] = a2 * dt
+
+
+@njit(cache=True)
 def predicted(st: KernelState, t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each model's state and covariance and the mode probabilities predicted to ``t_s``. Written as
     scalar loops into a few arrays: small temporary arrays would cost more than the arithmetic."""
@@ -224,6 +242,8 @@ def predicted(st: KernelState, t_s: float) -> tuple[np.ndarray, np.ndarray, np.n
             q[0, 0] = (sway * d * d) ** 2.0 * dt
             q[1, 1] = sway**2.0
             q[2, 2] = (10.0 * sway) ** 2.0
+        elif j == CALM and s[C_CALM_ACCEL] > 0.0:
+            _steady_into(x0[0], x0[1], dt, s[C_RMIN], s[C_RMAX], s[C_CALM_ACCEL], xs[j], f, q)
         else:
             _transition_into(x0[0], x0[1], x0[2], dt, s[C_RMIN], s[C_RMAX], xs[j], f)
             _process_noise_into(xs[j, 0], dt, s[C_JERK1 + j - 1], q)

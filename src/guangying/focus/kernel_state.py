@@ -79,8 +79,9 @@ import numpy as np
     C_MOVE_WIN,
     C_MIXED_SPREAD,
     C_RUNAWAY,
-) = range(33, 59)
-PI0 = 59  # the cached 3×3 mode-switch matrix
+    C_CALM_ACCEL,
+) = range(33, 60)
+PI0 = 60  # the cached 3×3 mode-switch matrix
 # state kept after the cached matrix: the time of the last valid reading and a running mean of the
 # interval between valid readings (the sensor's rate, for tests that look at a share of a second)
 LAST_T = PI0 + 9
@@ -98,6 +99,7 @@ REJ_CAP = 256
 REC_CAP = 8192
 
 STANDING = 0
+CALM = 1  # the models: standing, calm walk, manoeuvre
 MODES = ("wait", "track", "still", "hold", "rack", "mark")
 WAIT, TRACK, STILL_MODE, HOLD, RACK, MARK = range(6)
 
@@ -139,6 +141,7 @@ def new_state(
     moving_reacquire_s: float = 0.0,
     mixed_return_spread_m: float = 0.0,
     runaway_speed_mps: float = 0.0,
+    calm_accel_mps2: float = 0.0,
 ) -> KernelState:
     """A fresh controller: no subject, no output yet."""
     s = np.zeros(N_SCALARS)
@@ -173,6 +176,7 @@ def new_state(
         moving_reacquire_s,
         mixed_return_spread_m,
         runaway_speed_mps,
+        calm_accel_mps2,
     )
     s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
     return KernelState(
