@@ -99,3 +99,20 @@ def test_monitor_stats_show_subject_focus_and_depth_of_field(plate_clip):
     os.close(slave)
     assert shown["subject_m"] == 1.8 and abs(shown["focus_m"] - 1.8) < 0.02
     assert shown["near_m"] < 1.8 < shown["far_m"] and shown["error"] == ""
+
+
+def test_live_steady_walk_option_sets_the_steady_walk_controller():
+    from guangying.focus.controller import STEADY_WALK_ACCEL_MPS2
+    from guangying.live.launch import DEFAULTS, focus_from_options
+
+    master, slave = os.openpty()
+    try:
+        for steady, accel in ((False, 0.0), (True, STEADY_WALK_ACCEL_MPS2)):
+            options = {**DEFAULTS, "lidar": os.ttyname(slave), "focal_length_mm": 85.0, "f_number": 2.0,
+                       "steady_walk": steady}
+            focus, _ = focus_from_options(options)
+            assert focus is not None and focus.controller.config.calm_accel_mps2 == accel
+            focus.source.close()
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -129,6 +129,11 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         click.option("--baud", type=int, default=115200, show_default=True, help="LiDAR baud rate."),
         click.option("--freed", "freed_target", help="Send FreeD focus to HOST:PORT (with --lidar)."),
         click.option(
+            "--steady-walk",
+            is_flag=True,
+            help="Focus (with --lidar): the subject walks at a steady pace (as `focus --steady-walk`).",
+        ),
+        click.option(
             "--focal-length",
             "focal_length_mm",
             type=float,

@@ -61,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "lidar": None,
     "baud": 115200,
     "freed_target": None,
+    "steady_walk": False,
     "focal_length_mm": None,
     "f_number": None,
     "sensor": "s35",
@@ -83,7 +84,7 @@ def look_from_options(options: Mapping[str, Any]) -> dict[str, Any]:
 def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, LensSettings | None]:
     """LiDAR → controller (→ FreeD) and the lens the set is defocused with, as the options ask."""
     from guangying.distance.tfluna import TfLunaSource
-    from guangying.focus.controller import ControllerConfig, FocusController
+    from guangying.focus.controller import ControllerConfig, FocusController, steady_walk
     from guangying.lens.freed import FreeDSender
 
     lens = None
@@ -102,7 +103,8 @@ def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, Le
     if options["focal_length_mm"] is None or options["f_number"] is None:
         raise SettingsError("--lidar needs --focal-length and --f-number for focus and depth of field")
     coc_mm = sensor_preset(options["sensor"]).coc_mm
-    controller = FocusController(ControllerConfig(options["focal_length_mm"], options["f_number"], coc_mm))
+    config = ControllerConfig(options["focal_length_mm"], options["f_number"], coc_mm)
+    controller = FocusController(steady_walk(config) if options["steady_walk"] else config)
     sender = FreeDSender(options["freed_target"]) if options["freed_target"] else None
     source = TfLunaSource(options["lidar"], baudrate=options["baud"])
     return LiveFocus(source, controller, coc_mm, sender), lens
