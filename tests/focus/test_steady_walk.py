@@ -30,7 +30,7 @@ def _walk(t_s: np.ndarray, phase: float) -> np.ndarray:
     tau = np.clip(t_s - start, 0.0, None)
     travelled = np.where(tau < ramp, 0.5 * speed / ramp * tau**2, speed * (tau - ramp / 2))
     bob = 0.009 * np.sin(2 * np.pi * 2.05 * tau + phase) + 0.003 * np.sin(2 * np.pi * 4.1 * tau + 2 * phase)
-    return 4.5 - travelled + np.where(tau > ramp, bob, 0.0)
+    return 4.5 - travelled + np.clip(tau / ramp, 0.0, 1.0) * bob  # the gait grows with the speed
 
 
 def _readings(truth, duration_s: float, seed: int) -> list[DistanceReading]:
@@ -62,7 +62,7 @@ def test_steady_walk_keeps_a_walk_with_a_gait_in_focus_more_often():
         # the steady stretch: from 1 s after reaching speed (3.2 m) to 3 s (2.0 m)
         default.append(_in_focus(CONFIG, truth, readings, (1.9, 3.0)))
         steady.append(_in_focus(steady_walk(CONFIG), truth, readings, (1.9, 3.0)))
-    # 74.7 % of these frames in focus with the default models, 84.0 % with the steady-walk settings
+    # 75.3 % of these frames in focus with the default models, 84.6 % with the steady-walk settings
     assert np.mean(steady) >= np.mean(default) + 0.05, (default, steady)
     assert all(s >= d for d, s in zip(default, steady, strict=True)), (default, steady)
 
