@@ -14,6 +14,8 @@ from click.testing import CliRunner
 
 from guangying.cli.main import cli
 from guangying.distance.tfluna import encode_frame
+from guangying.focus.controller import ControllerConfig, steady_walk
+from guangying.focus.replay import replay
 from guangying.focus.track_io import SensorLogError, read_sensor_log, timecode
 from guangying.lens.freed import decode_d1
 
@@ -165,9 +167,6 @@ def test_focus_cli_marks_rack_and_return(tmp_path, log_path):
 
 
 def test_focus_cli_steady_walk_flag_uses_the_steady_walk_settings(tmp_path):
-    from guangying.focus.controller import ControllerConfig, steady_walk
-    from guangying.focus.replay import replay
-
     rng = np.random.default_rng(5)
     t = np.arange(0, 3.0, 0.01)
     d = 4.0 - 0.9 * np.clip(t - 0.5, 0, None) + 0.01 * np.sin(2 * np.pi * 2 * t) + rng.normal(0, 0.01, t.size)

@@ -15,7 +15,9 @@ from click.testing import CliRunner
 
 from guangying.cli.main import cli
 from guangying.distance.tfluna import encode_frame
+from guangying.focus.controller import STEADY_WALK_ACCEL_MPS2
 from guangying.lens.freed import decode_d1
+from guangying.live.launch import DEFAULTS, focus_from_options
 from guangying.media import open_reader, open_writer
 
 
@@ -102,9 +104,6 @@ def test_monitor_stats_show_subject_focus_and_depth_of_field(plate_clip):
 
 
 def test_live_steady_walk_option_sets_the_steady_walk_controller():
-    from guangying.focus.controller import STEADY_WALK_ACCEL_MPS2
-    from guangying.live.launch import DEFAULTS, focus_from_options
-
     master, slave = os.openpty()
     try:
         for steady, accel in ((False, 0.0), (True, STEADY_WALK_ACCEL_MPS2)):
