@@ -50,7 +50,8 @@ def write_log(path: Path, n: int, seed: int = 1, block: int = 500_000) -> None:
 
 
 def config() -> ControllerConfig:
-    return ControllerConfig(135, 2.0, 0.025, latency_s=0.04, huber_sigma=0.0, mixed_return_hold_s=0.0)
+    return ControllerConfig(135, 2.0, 0.025, latency_s=0.04, huber_sigma=0.0, mixed_return_hold_s=0.0,
+                            blend_steady_walk=False)
 
 
 def run_new(log: Path, out: Path) -> float:

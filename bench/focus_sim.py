@@ -369,21 +369,25 @@ def cruise_table() -> list[str]:
     return lines
 
 
-def steady_walk_table(default: dict[tuple[str, str], dict[str, Metrics]]) -> list[str]:
-    """Every case with the default models (``default``: the main table's results) and with the
-    steady-walk settings (report seeds)."""
-    lines = ["| scenario | sensor | default: in DoF % | steady walk: in DoF % | steady walk: reversals/s "
-             "(still) |", "|---|---|---|---|---|"]
+def filters_table(blend: dict[tuple[str, str], dict[str, Metrics]]) -> list[str]:
+    """Every case with the default filter alone, the steady-walk filter alone and the two blended (the
+    default: ``blend``, the main table's results), report seeds."""
+    lines = ["| scenario | sensor | default filter alone: in DoF % | steady-walk filter alone | "
+             "blended (the default) | blended: reversals/s (still) |", "|---|---|---|---|---|---|"]
+    alone = {"default": dataclasses.replace(config(), blend_steady_walk=False),
+             "steady": steady_walk(config())}
     for case in CASES:
-        steady = []
+        found: dict[str, list[Metrics]] = {k: [] for k in alone}
         for seed in REPORT_SEEDS:
             scn, readings = readings_for(case, seed)
             ts = frame_times(scn.duration_s, 25)
-            focus = run_controller(scn, readings, ts, steady_walk(config()))
-            steady.append(evaluate(scn, ts, focus, 135, 2.0, COC_MM))
-        m = mean_metrics(steady)
-        lines.append(f"| {case[0]} | {case[1]} | {default[case[:2]]['ours'].in_dof * 100:.1f} | "
-                     f"{m.in_dof * 100:.1f} | {fmt(m.reversals_per_s)} |")
+            for key, cfg in alone.items():
+                found[key].append(evaluate(scn, ts, run_controller(scn, readings, ts, cfg), 135, 2.0, COC_MM))
+        m = {k: mean_metrics(v) for k, v in found.items()}
+        ours = blend[case[:2]]["ours"]
+        lines.append(f"| {case[0]} | {case[1]} | {m['default'].in_dof * 100:.1f} | "
+                     f"{m['steady'].in_dof * 100:.1f} | {ours.in_dof * 100:.1f} | "
+                     f"{fmt(ours.reversals_per_s)} |")
     return lines
 
 
@@ -565,11 +569,13 @@ def main() -> None:
         "it (the gait-aware filter, told the true step frequency, does worse than ours). Not all of that is",
         "the sensor, though. On the steady part of the cruise a plain line through the last second of",
         "readings, which ignores the gait altogether, keeps nearly every frame in focus with Gaussian",
-        "noise, where ours keeps four in five (gait walk, report seeds, in DoF % of the span's frames):",
+        "noise, where ours keeps 88 % and the default filter alone 80 % (gait walk, report seeds, in DoF",
+        "% of the span's frames):",
         "",
         *cruise_table(),
         "",
-        "Through a steady stretch the IMM lends its manoeuvre model a tenth to over half of the weight at",
+        "Through a steady stretch the default filter's IMM lends its manoeuvre model a tenth to over",
+        "half of the weight at",
         "every surge of the gait (1.4 m/s² peaks, far above the calm model's jerk), and its speed swings",
         "with the noise (0.7–1.2 m/s on a 1 m/s walk): the filter's memory is a few tenths of a second",
         "where a second would do. A line of one second lags every change of speed, so it loses the start",
@@ -578,24 +584,23 @@ def main() -> None:
         "prototype (a separate run) that took the one-second line wherever a quadratic over the same second",
         "showed no significant curvature gained 1–3 points on the gait walks and the walk in / stop / step",
         "back and lost 0.8–2.2 on the smooth walk and stop and go (tuning seeds). A calm model at constant",
-        "speed (white acceleration 1 m/s²/√Hz, manoeuvre jerk 4 m/s³, chosen on the tuning seeds) is now a",
-        "setting, `steady_walk()` / `guangying focus --steady-walk`, for a subject who walks at a steady",
-        "pace; it is not the default because it trades the smooth walks, whose speed changes all the time,",
-        "and the brief occlusion for the gait (report seeds):",
+        "speed (white acceleration 1 m/s²/√Hz, manoeuvre jerk 4 m/s³, chosen on the tuning seeds:",
+        "`steady_walk()` / `guangying focus --steady-walk`) holds the mean through the surges but loses",
+        "the smooth walks, whose speed changes all the time, and the brief occlusion. So the controller",
+        "now runs both filters on the same readings and aims at their estimates weighed by how well each",
+        "predicted the lens time lately: each reading against what each filter, a latency earlier, said",
+        "the subject would be at its time; errors averaged over 40 ms bins, their squares over 0.15 s,",
+        "weights the inverse (all chosen on the tuning seeds; the weighing settings within 0.1 point of",
+        "each other), combined ahead of the one deadband, in the compiled kernel, live and replay alike.",
+        "Each filter alone and the blend, the default (report seeds):",
         "",
-        *steady_walk_table(results),
+        *filters_table(results),
         "",
-        "Running the default and the steady-walk filter side by side (prototypes, separate runs) and",
-        "picking, frame by frame, whichever predicted the last half second better kept the gait gains and",
-        "the occlusion (99.4) but",
-        "not the smooth walk (95.7); weighing the two by the inverse of that error instead kept the smooth",
-        "walk (97.7) and most of the gait gains (gait walk 92.6 Gaussian, 91.7 field; mean over every case",
-        "93.6 → 94.4) and cost the brief occlusion 1.7 and the walk across 0.8 (report seeds). Both took",
-        "the two filters' finished outputs and so reversed while still (picking up to 3.7, weighing up to",
-        "9.5 times a second): built into the controller, the pair must weigh their estimates ahead of the",
-        "one deadband, for live use and replay alike. That is the next step. Taking away the 30 ms",
-        "motor delay gains about 5 points on both. The walk in / stop / step back stays near 94 % even",
-        "with perfect readings: a subject who has stood still for seconds and then moves at 8 m/s² is,",
+        "Earlier prototypes that combined the two filters' finished outputs, each after its own deadband,",
+        "reversed while still (up to 9.5 times a second); the blend does not. Taking away the 30 ms",
+        "motor delay gains about 4.5 points on both. With perfect readings the walk in / stop / step back",
+        "still loses one frame in a hundred: a subject who has stood still for seconds and then moves at",
+        "8 m/s² is,",
         "for the first ~0.1 s, indistinguishable from a reading error, and the gate holds focus until",
         "the move is confirmed (the price of never hunting on a still subject; letting the onset test",
         "count readings beyond the gate too lifted that row to 98–99 % on our tuning runs but made focus",
@@ -612,7 +617,7 @@ def main() -> None:
         "",
         "### Where the field sensor's 30 Hz frames go",
         "",
-        "The field sensor costs ours 1–2 points at 100 Hz and 2–8 at 30 Hz. The same takes (ours, in DoF",
+        "The field sensor costs ours 0–1.5 points at 100 Hz and 1–8.5 at 30 Hz. The same takes (ours, in DoF",
         "%, seeds 11–15) with one part of the field noise taken away at a time, and the gait walk's frames",
         "lost per phase at 30 Hz (summed over the five takes, 163 frames each):",
         "",
@@ -620,7 +625,8 @@ def main() -> None:
         "",
         "On these takes the gait walk's 30 Hz loss to the field sensor is mostly in its cruise and mostly",
         "the second person: one take (seed 14) loses 42 frames within 0.4 s of an episode. Takes differ a",
-        "lot; over 45 takes (seeds 1–15, 41–70, a separate run) the heavy tails alone cost the 30 Hz gait",
+        "lot; over 45 takes (seeds 1–15, 41–70, a separate run with the default filter alone, before the",
+        "blend) the heavy tails alone cost the 30 Hz gait",
         "walk 2.0 points (0.6 at 100 Hz), the second person alone 2.4 (1.1), and the frames more than 5",
         "half-widths off are 2.7 % of it (Gaussian 30 Hz: 0.3 %, field 100 Hz: 1.0 %); the stop loses as",
         "many frames with Gaussian noise (information). Dropping every share reading of the second person",

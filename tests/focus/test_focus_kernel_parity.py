@@ -19,7 +19,7 @@ from guangying.focus.track_io import readings_block
 
 FORMER = {"huber_sigma": 0.0, "onset_sigma": 0.0, "mixed_return_hold_s": 0.0, "still_window_s": 0.0,
           "reacquire_window_s": 0.0, "moving_reacquire_s": 0.0, "mixed_return_spread_m": 0.0,
-          "runaway_speed_mps": 0.0}
+          "runaway_speed_mps": 0.0, "blend_steady_walk": False}
 
 
 def _compare(readings, fps, cfg, marks=None, start_s=None):

@@ -78,9 +78,10 @@ def _lens_options(fn):  # type: ignore[no-untyped-def]
         click.option("--calibration", "calibration_path", type=click.Path(dir_okay=False, path_type=Path),
                      default=None, help="lens calibration (JSON/YAML): adds the motor_position column"),
         click.option("--steady-walk", is_flag=True,
-                     help="the subject walks at a steady pace (towards or away, with a gait): hold the mean "
-                          "speed instead of each step's surge; worse on smoothly accelerating walks and "
-                          "crossings (bench/results/focus_sim.md)"),
+                     help="the subject walks at a steady pace (towards or away, with a gait): only the "
+                          "filter that holds the mean speed, not the default blend of it with one that "
+                          "follows changes of speed; worse on smoothly accelerating walks, crossings and "
+                          "gaps (bench/results/focus_sim.md)"),
     ]
     for opt in reversed(opts):
         fn = opt(fn)

@@ -80,16 +80,23 @@ import numpy as np
     C_MIXED_SPREAD,
     C_RUNAWAY,
     C_CALM_ACCEL,
-) = range(33, 60)
-PI0 = 60  # the cached 3×3 mode-switch matrix
+    C_BLEND,
+) = range(33, 61)
+PI0 = 61  # the cached 3×3 mode-switch matrix
 # state kept after the cached matrix: the time of the last valid reading and a running mean of the
 # interval between valid readings (the sensor's rate, for tests that look at a share of a second)
 LAST_T = PI0 + 9
 READ_DT = PI0 + 10
+# The blend with a steady-walk filter (``C_BLEND``; see :mod:`guangying.focus.kernel`): the open bin of
+# prediction errors (its start, count, and each filter's summed error), each filter's running score,
+# and a ring of predictions made at reading times (lens time, this filter's, the steady-walk filter's).
+(BIN_T, BIN_N, BIN_EA, BIN_EB, SCORE_A, SCORE_B, PRED_N, PRED_HEAD) = range(PI0 + 11, PI0 + 19)
+PRED_CAP = 128  # 0.5 s of predictions ahead at 250 Hz
+PRED0 = PI0 + 19
 # then the mode-switch matrices of steps of 0 … PI_TABLE_MS milliseconds (nan until first needed; kept
 # in the scalars: one more array in the state cost every call)
 PI_TABLE_MS = 250
-PI_TABLE0 = PI0 + 11
+PI_TABLE0 = PRED0 + 3 * PRED_CAP
 N_SCALARS = PI_TABLE0 + 9 * (PI_TABLE_MS + 1)
 # Ring buffers: the still test's last residuals (~0.25 s at 100 Hz), the rejected readings (with
 # ``reacquire_window_s`` the re-acquisition looks at those of the last so many seconds: enough for a
@@ -142,6 +149,7 @@ def new_state(
     mixed_return_spread_m: float = 0.0,
     runaway_speed_mps: float = 0.0,
     calm_accel_mps2: float = 0.0,
+    blend_steady_walk: bool = False,
 ) -> KernelState:
     """A fresh controller: no subject, no output yet."""
     s = np.zeros(N_SCALARS)
@@ -177,6 +185,7 @@ def new_state(
         mixed_return_spread_m,
         runaway_speed_mps,
         calm_accel_mps2,
+        float(blend_steady_walk),
     )
     s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
     return KernelState(

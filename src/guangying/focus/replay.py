@@ -77,7 +77,7 @@ def iter_replay(
     rack to a mark (and holds it) or back to the sensor's subject (``track``)."""
     fps = settings.fps
     lead = config.command_lead_s
-    st = config.new_state()
+    st, alt = config.new_states()
     cues = list(marks.cues) if marks is not None else []
     out = np.empty((frames_per_batch, 4))
     out_mode = np.empty(frames_per_batch, np.int64)
@@ -116,6 +116,7 @@ def iter_replay(
             cue_t = cues[0].t_s if cues else math.inf
             i_next, k_next, n, why = kernel.replay_block(
                 st,
+                alt,
                 cur.t_s,
                 cur.distance_m,
                 cur.confidence,
@@ -168,7 +169,7 @@ def iter_replay(
                 cue = cues.pop(0)
                 to_mark = cue.mark != TRACK
                 dist = marks.marks[cue.mark] if to_mark and marks is not None else math.nan
-                kernel.rack_to(st, cue.t_s, cue.rack_s, dist)
+                kernel.rack_to(st, alt, cue.t_s, cue.rack_s, dist)
                 label = f"mark:{cue.mark}" if to_mark else subject
                 continue
             if why == kernel.BUFFER_FULL:
