@@ -5,8 +5,9 @@ Run: ``.venv/bin/python bench/focus_replay.py`` → ``bench/results/focus_replay
 
 Both sides do the whole job: read the CSV, run the controller frame by frame at 25 fps, write the
 track. The former path is :func:`guangying.evaluation.focus_reference.reference_replay_file` (its
-code kept as the reference); both run with the Huber weighting off, i.e. the same filter, and their
-tracks are compared (max |Δ diopters|).
+code kept as the reference); both run with the parts added since off (``FORMER_SETTINGS``), i.e. the
+same filter, and their tracks are compared (max |Δ diopters|). The long logs run through the command
+line with its defaults.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from _machine import cpu_model  # bench/ helper (scripts run from bench/)
 
 from guangying.base.atomic import write_text
-from guangying.evaluation.focus_reference import reference_replay_file, reference_track
+from guangying.evaluation.focus_reference import FORMER_SETTINGS, reference_replay_file, reference_track
 from guangying.focus.controller import ControllerConfig
 from guangying.focus.replay import ReplaySettings, replay, replay_log
 from guangying.focus.track_io import read_sensor_log
@@ -50,13 +51,14 @@ def write_log(path: Path, n: int, seed: int = 1, block: int = 500_000) -> None:
 
 
 def config() -> ControllerConfig:
-    return ControllerConfig(135, 2.0, 0.025, latency_s=0.04, huber_sigma=0.0, mixed_return_hold_s=0.0,
-                            blend_steady_walk=False)
+    """The former controller's settings (every part the reference lacks off): the same filter on both
+    sides, so their tracks can be compared."""
+    return ControllerConfig(135, 2.0, 0.025, latency_s=0.04, **FORMER_SETTINGS)
 
 
-def run_new(log: Path, out: Path) -> float:
+def run_new(log: Path, out: Path, cfg: ControllerConfig | None = None) -> float:
     t = time.perf_counter()
-    replay_log(log, ReplaySettings(FPS), config(), out)
+    replay_log(log, ReplaySettings(FPS), cfg or config(), out)
     return time.perf_counter() - t
 
 
@@ -108,7 +110,8 @@ def main() -> None:
         "readings), write the track. Former: csv.DictReader into a list, the pure-Python IMM controller,",
         "the track built in memory (kept as `guangying.evaluation.focus_reference`). New: the log streamed",
         "in blocks, the compiled kernel (`guangying.focus.kernel`), the track streamed to a partial file.",
-        "Same filter on both sides (Huber weighting off).",
+        "Same filter on both sides (the parts added since off). A third side runs the compiled kernel with",
+        "today's defaults (the two blended filters and every part added since): the price of those parts.",
         "",
     ]
     with tempfile.TemporaryDirectory() as tmp:
@@ -116,10 +119,13 @@ def main() -> None:
         small = folder / "small.csv"
         write_log(small, SMALL_ROWS)
         run_new(small, folder / "warm.csv")  # compile / load the kernel cache first
-        old_s, new_s = [], []
-        for r in range(ROUNDS):  # interleaved: old, new, old, new, …
+        today = ControllerConfig(135, 2.0, 0.025, latency_s=0.04)
+        run_new(small, folder / "warm.csv", today)
+        old_s, new_s, today_s = [], [], []
+        for r in range(ROUNDS):  # interleaved: old, new, today, old, new, today, …
             old_s.append(run_old(small, folder / f"old{r}.csv"))
             new_s.append(run_new(small, folder / f"new{r}.csv"))
+            today_s.append(run_new(small, folder / f"today{r}.csv", today))
         diff = max_difference(small)
         old_rate = SMALL_ROWS / statistics.median(old_s)
         new_rate = SMALL_ROWS / statistics.median(new_s)
@@ -130,9 +136,12 @@ def main() -> None:
             "|---|---|---|",
             f"| former (pure Python) | {statistics.median(old_s):.2f} | {old_rate:,.0f} |",
             f"| new (streamed, compiled) | {statistics.median(new_s):.3f} | {new_rate:,.0f} |",
+            f"| new, today's defaults | {statistics.median(today_s):.3f} | "
+            f"{SMALL_ROWS / statistics.median(today_s):,.0f} |",
             "",
             f"Speed-up **{new_rate / old_rate:.0f}×** (goal ≥ 20×). Tracks identical: max |Δ diopters| = "
-            f"{diff:.1e} (goal ≤ 1e-9).",
+            f"{diff:.1e} (goal ≤ 1e-9). Today's defaults cost "
+            f"{statistics.median(today_s) / statistics.median(new_s):.2f}× the former filter's time.",
             "",
             "## Long logs through `guangying focus` (fresh process each)",
             "",

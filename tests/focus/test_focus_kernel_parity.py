@@ -11,15 +11,13 @@ import pytest
 
 from guangying.distance.marks import TRACK, Cue, MarkPlan
 from guangying.distance.reading import DistanceReading
-from guangying.evaluation.focus_reference import reference_track
+from guangying.evaluation.focus_reference import FORMER_SETTINGS, reference_track
 from guangying.focus.controller import ControllerConfig
 from guangying.focus.replay import ReplaySettings, iter_replay, replay
 from guangying.focus.simulate import SensorModel, simulate_readings, standard_scenarios
 from guangying.focus.track_io import readings_block
 
-FORMER = {"huber_sigma": 0.0, "onset_sigma": 0.0, "mixed_return_hold_s": 0.0, "still_window_s": 0.0,
-          "reacquire_window_s": 0.0, "moving_reacquire_s": 0.0, "mixed_return_spread_m": 0.0,
-          "runaway_speed_mps": 0.0, "blend_steady_walk": False}
+FORMER = FORMER_SETTINGS
 
 
 def _compare(readings, fps, cfg, marks=None, start_s=None):

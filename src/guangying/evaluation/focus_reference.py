@@ -24,6 +24,19 @@ from guangying.focus.scurve import smoothstep5
 from guangying.lens.optics import dof_half_width_diopters
 
 STANDING, CALM, MANOEUVRE = 0, 1, 2
+# The controller settings that make today's controller the former one this module reproduces: every part
+# added since (issue 9) off.
+FORMER_SETTINGS = {
+    "huber_sigma": 0.0,
+    "onset_sigma": 0.0,
+    "mixed_return_hold_s": 0.0,
+    "still_window_s": 0.0,
+    "reacquire_window_s": 0.0,
+    "moving_reacquire_s": 0.0,
+    "mixed_return_spread_m": 0.0,
+    "runaway_speed_mps": 0.0,
+    "blend_steady_walk": False,
+}
 
 
 def _transition(x: np.ndarray, dt: float, r_min: float, r_max: float) -> tuple[np.ndarray, np.ndarray]:
