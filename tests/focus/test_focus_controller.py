@@ -361,3 +361,14 @@ def test_a_long_mixed_return_episode_does_not_take_focus_off_a_standing_subject(
     assert off[0.5] <= 7 and off[0.0] >= 10, off
     assert reversing[0.5] < reversing[0.0], reversing
     assert ControllerConfig(*LENS).mixed_return_spread_m == 0.5  # the default
+
+
+def test_warm_up_leaves_the_controller_as_it_was():
+    """The live paths compile the controller before a take starts; that must not feed this one."""
+    readings = [DistanceReading(0.01 * k, 3.0 - 0.01 * k, 1.0, "t") for k in range(50)]
+    warmed, fresh = FocusController(ControllerConfig(*LENS)), FocusController(ControllerConfig(*LENS))
+    warmed.warm_up()
+    assert warmed.accepted == 0 and warmed.x is None
+    for r in readings:
+        assert warmed.update(r) == fresh.update(r)
+    assert warmed.output(0.5) == fresh.output(0.5)

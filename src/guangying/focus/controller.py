@@ -297,6 +297,15 @@ class FocusController:
         self.config = config
         self.state, self._alt = config.new_states()
 
+    def warm_up(self) -> None:
+        """Compile (or load from numba's cache) the controller's arithmetic on a throwaway controller with
+        these settings, so that a live take's first readings are not held up by it (seconds on a cold
+        cache); this controller's state is untouched."""
+        scratch = FocusController(self.config)
+        for k in range(3):
+            scratch.update(DistanceReading(0.01 * k, 2.0, 1.0, "warm-up"))
+        scratch.output(0.03)
+
     def update(self, reading: DistanceReading) -> bool:
         """Take one reading; returns True if it was used, False if it was gated out or unusable."""
         return bool(

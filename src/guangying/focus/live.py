@@ -59,6 +59,7 @@ def run_live(
     Source timeouts propagate (a silent sensor is an error the operator must see, not a frozen lens).
     """
     stats = LiveStats()
+    controller.warm_up()
     t0 = clock()
     next_tick = t0
     period = 1.0 / rate_hz

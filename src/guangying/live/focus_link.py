@@ -89,6 +89,9 @@ class LiveFocus:
         self._thread = threading.Thread(target=self._run, name="guangying-focus", daemon=True)
 
     def start(self) -> None:
+        """Start the focus thread, once the controller's arithmetic is compiled: the take's clock starts
+        after this."""
+        self.controller.warm_up()
         self._thread.start()
 
     def _on_output(self, out: FocusOutput, reading: DistanceReading) -> None:
