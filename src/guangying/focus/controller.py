@@ -7,10 +7,10 @@ Why this shape:
   mapped to diopters (σ_D = σ_m·D²), so near readings are trusted less, as they should be. Three
   motion models (standing / calm walking / manoeuvring) are mixed as an IMM, so it is smooth,
   settles on a subject that stops, and is still quick when they change pace. Its calm model keeps a
-  constant acceleration; a second controller whose calm model keeps a constant speed (:func:`steady_walk`),
-  which holds the mean through a gait's surges, runs beside it, and focus aims at the two estimates
-  weighed by how well each predicted the lens time lately (``blend_steady_walk``, in
-  :mod:`guangying.focus.kernel`).
+  constant acceleration; by default a second controller whose calm model keeps a constant speed
+  (:func:`steady_walk`), which holds the mean through a gait's surges, runs beside it, and focus aims
+  at the two estimates weighed by how well each predicted the lens time lately
+  (``blend_steady_walk``, in :mod:`guangying.focus.kernel`).
 - Readings further than ``huber_sigma`` standard deviations from the prediction are weighted down
   (Huber): rangefinder noise has heavy tails (multipath, a spot half on a second person).
 - A subject who starts or stops moving shows first as a run of same-signed innovations: Page's

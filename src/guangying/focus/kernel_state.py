@@ -91,7 +91,7 @@ READ_DT = PI0 + 10
 # prediction errors (its start, count, and each filter's summed error), each filter's running score,
 # and a ring of predictions made at reading times (lens time, this filter's, the steady-walk filter's).
 (BIN_T, BIN_N, BIN_EA, BIN_EB, SCORE_A, SCORE_B, PRED_N, PRED_HEAD) = range(PI0 + 11, PI0 + 19)
-PRED_CAP = 128  # 0.5 s of predictions ahead at 250 Hz
+PRED_CAP = 128  # one kept every 5 ms (kernel.PRED_STEP_S): latencies up to 0.64 s
 PRED0 = PI0 + 19
 # then the mode-switch matrices of steps of 0 … PI_TABLE_MS milliseconds (nan until first needed; kept
 # in the scalars: one more array in the state cost every call)
