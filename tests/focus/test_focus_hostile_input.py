@@ -35,10 +35,18 @@ def test_a_vanishing_huber_sigma_is_refused(huber):
 @pytest.mark.parametrize("t", [math.inf, -math.inf, math.nan])
 def test_a_reading_with_a_non_finite_time_is_not_used(t):
     ctl = _walk(FocusController(ControllerConfig(**LENS)))
+    clean = _walk(FocusController(ControllerConfig(**LENS)))
     before = ctl.output(1.5)
     assert ctl.update(DistanceReading(t, 2.0, 1.0, "x")) is False
     after = ctl.output(1.5)
     assert math.isfinite(after.distance_m) and after.distance_m == pytest.approx(before.distance_m)
+    # and it leaves nothing behind (the blend's kept predictions and scores included)
+    clean.output(1.5)
+    clean.output(1.5)
+    for k in range(150, 250):
+        reading = DistanceReading(k / 100, 3.0 - 0.4 * k / 100, 1.0, "x")
+        assert ctl.update(reading) == clean.update(reading)
+    assert ctl.output(2.5) == clean.output(2.5)
 
 
 @pytest.mark.parametrize(

@@ -676,6 +676,8 @@ def update(st: KernelState, alt: KernelState, t: float, distance_m: float, confi
     steady-walk filter when ``st`` blends with one, else ``st`` itself (ignored)."""
     if st.s[C_BLEND] == 0.0:
         return _update_one(st, t, distance_m, confidence)
+    if not math.isfinite(t):  # unusable to both filters, and it must not reach the kept predictions
+        return False
     t_pred, pa, pb = _predicted_for(st, t)
     used = _update_one(st, t, distance_m, confidence)
     _update_one(alt, t, distance_m, confidence)
