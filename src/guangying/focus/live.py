@@ -59,7 +59,6 @@ def run_live(
     Source timeouts propagate (a silent sensor is an error the operator must see, not a frozen lens).
     """
     stats = LiveStats()
-    controller.warm_up()
     t0 = clock()
     next_tick = t0
     period = 1.0 / rate_hz
@@ -114,5 +113,7 @@ def run_lidar_live(
         if motor_port:
             motor = SerialMotorOutput(motor_port, line_format=motor_line_format)
             stack.callback(motor.close)
-        stats = run_live(source, FocusController(config), sender, calibration=calibration, motor=motor, **run)
+        controller = FocusController(config)
+        controller.warm_up()  # compile before the take's clock starts (LiveFocus.start does the same)
+        stats = run_live(source, controller, sender, calibration=calibration, motor=motor, **run)
     return stats
