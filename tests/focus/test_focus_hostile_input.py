@@ -37,7 +37,7 @@ def test_a_reading_with_a_non_finite_time_is_not_used(t):
     ctl = _walk(FocusController(ControllerConfig(**LENS)))
     clean = _walk(FocusController(ControllerConfig(**LENS)))
     before = ctl.output(1.5)
-    assert ctl.update(DistanceReading(t, 2.0, 1.0, "x")) is False
+    assert ctl.update(DistanceReading(t, 2.0, 1.0, "x")) == 0
     after = ctl.output(1.5)
     assert math.isfinite(after.distance_m) and after.distance_m == pytest.approx(before.distance_m)
     # and it leaves nothing behind (the blend's kept predictions and scores included)

@@ -36,6 +36,7 @@ FORMER_SETTINGS = {
     "mixed_return_spread_m": 0.0,
     "runaway_speed_mps": 0.0,
     "blend_steady_walk": False,
+    "reading_bin_s": 0.0,
 }
 
 

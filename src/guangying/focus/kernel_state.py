@@ -81,8 +81,9 @@ import numpy as np
     C_RUNAWAY,
     C_CALM_ACCEL,
     C_BLEND,
-) = range(33, 61)
-PI0 = 61  # the cached 3×3 mode-switch matrix
+    C_READING_BIN,
+) = range(33, 62)
+PI0 = 62  # the cached 3×3 mode-switch matrix
 # state kept after the cached matrix: the time of the last valid reading and a running mean of the
 # interval between valid readings (the sensor's rate, for tests that look at a share of a second)
 LAST_T = PI0 + 9
@@ -93,10 +94,19 @@ READ_DT = PI0 + 10
 (BIN_T, BIN_N, BIN_EA, BIN_EB, SCORE_A, SCORE_B, PRED_N, PRED_HEAD) = range(PI0 + 11, PI0 + 19)
 PRED_CAP = 128  # one kept every 5 ms (kernel.PRED_STEP_S): latencies up to 0.64 s
 PRED0 = PI0 + 19
+# A fast sensor's readings combined into bins (``C_READING_BIN``; see :mod:`guangying.focus.kernel`): the
+# last valid reading's time, the running mean interval between valid readings, and the open bin (its
+# count, then the readings' times and distances).
+RAW_T = PRED0 + 3 * PRED_CAP
+RAW_DT = RAW_T + 1
+BIN_READINGS = RAW_T + 2
+BIN_CAP = 64  # readings per bin at most: a bin of 4 ms holds a 16 kHz sensor's
+BIN_TIMES = RAW_T + 3
+BIN_DISTANCES = BIN_TIMES + BIN_CAP
 # then the mode-switch matrices of steps of 0 … PI_TABLE_MS milliseconds (nan until first needed; kept
 # in the scalars: one more array in the state cost every call)
 PI_TABLE_MS = 250
-PI_TABLE0 = PRED0 + 3 * PRED_CAP
+PI_TABLE0 = BIN_DISTANCES + BIN_CAP
 N_SCALARS = PI_TABLE0 + 9 * (PI_TABLE_MS + 1)
 # Ring buffers: the still test's last residuals (~0.25 s at 100 Hz), the rejected readings (with
 # ``reacquire_window_s`` the re-acquisition looks at those of the last so many seconds: enough for a
@@ -150,12 +160,13 @@ def new_state(
     runaway_speed_mps: float = 0.0,
     calm_accel_mps2: float = 0.0,
     blend_steady_walk: bool = False,
+    reading_bin_s: float = 0.0,
 ) -> KernelState:
     """A fresh controller: no subject, no output yet."""
     s = np.zeros(N_SCALARS)
     s[LAST_ACCEPT] = -math.inf
     s[FAR_T] = s[MIXED_T] = -math.inf
-    s[LAST_T] = -math.inf
+    s[LAST_T] = s[RAW_T] = -math.inf
     s[PI_TABLE0:] = math.nan
     s[OUT_D] = s[T_OUT] = s[RACK_TARGET] = s[MARK_D] = s[PI_KEY] = math.nan
     s[IGNORE_BEFORE] = -math.inf
@@ -186,6 +197,7 @@ def new_state(
         runaway_speed_mps,
         calm_accel_mps2,
         float(blend_steady_walk),
+        reading_bin_s,
     )
     s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
     return KernelState(
