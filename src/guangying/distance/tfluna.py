@@ -7,6 +7,7 @@ A TF-Luna reports strength < 100 or 65535 when the return is unreliable (distanc
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -141,7 +142,12 @@ class TfLunaSource:
         self.max_range_m = max_range_m
         self._clock = clock
         self.parser = TfFrameParser()
-        self._pending: list[TfFrame] = []
+        self._pending: list[tuple[TfFrame, float]] = []
+        self._last_chunk_s = -math.inf
+        self._last_stamp_s = -math.inf
+        self.frame_interval_s = 0.0  # running estimate of the sensor's frame period (0 = not yet known)
+        self._mean_gap_s = 0.0
+        self._mean_frames = 0.0
 
     def read(self) -> DistanceReading:
         deadline = self._clock() + self.timeout_s
@@ -154,10 +160,43 @@ class TfLunaSource:
                     "wiring, the baud rate (115200) and that the sensor is in UART mode"
                 )
             chunk = self._serial.read(max(1, self._serial.in_waiting or FRAME_LEN))
+            if self._serial.in_waiting:  # the rest of a burst that came with the first frame
+                chunk += self._serial.read(self._serial.in_waiting)
             received += len(chunk)
-            self._pending.extend(self.parser.feed(chunk))
-        frame = self._pending.pop(0)
-        return reading_from_frame(frame, self._clock(), self.min_strength, max_range_m=self.max_range_m)
+            frames = self.parser.feed(chunk)
+            if frames:
+                self._pending.extend(zip(frames, self._stamps(len(frames), self._clock()), strict=True))
+        frame, t_s = self._pending.pop(0)
+        return reading_from_frame(frame, t_s, self.min_strength, max_range_m=self.max_range_m)
+
+    def _stamps(self, n: int, arrived_s: float) -> list[float]:
+        """Times for ``n`` frames that arrived together at ``arrived_s``. A USB serial adapter hands
+        the port its bytes in bursts (every 16 ms by default on FTDI and CP210x chips), so a 250–1000 Hz
+        sensor's frames arrive 4–16 at a time: stamped on arrival they would look simultaneous, up to
+        16 ms off, and the focus filter would take each burst for one instant. The last frame of the
+        burst gets the arrival time, each earlier one a frame period before the next (the period
+        estimated from the bursts so far), or, where that would reach back before the previous reading,
+        the burst is spread evenly since it."""
+        gap = arrived_s - self._last_chunk_s
+        self._last_chunk_s = arrived_s
+        if 0.0 < gap <= 0.2:
+            # the ratio of running means: a burst the port splits in two (one frame, then the rest a
+            # moment later) still averages out to the sensor's period
+            if self._mean_gap_s == 0.0:
+                self._mean_gap_s, self._mean_frames = gap, float(n)
+            else:
+                self._mean_gap_s += 0.05 * (gap - self._mean_gap_s)
+                self._mean_frames += 0.05 * (n - self._mean_frames)
+            self.frame_interval_s = self._mean_gap_s / self._mean_frames
+        first = arrived_s - (n - 1) * self.frame_interval_s
+        if first > self._last_stamp_s or n == 1:
+            stamps = [first + k * self.frame_interval_s for k in range(n)]
+        else:  # the burst came sooner than its frames could have: spread it over the time there was
+            last = self._last_stamp_s
+            stamps = [last + (arrived_s - last) * (k + 1) / n for k in range(n)]
+        stamps[-1] = arrived_s
+        self._last_stamp_s = arrived_s
+        return stamps
 
     def readings(self) -> Iterator[DistanceReading]:
         while True:

@@ -739,7 +739,7 @@ def update(st: KernelState, alt: KernelState, t: float, distance_m: float, confi
         return 0
     dt = t - s[RAW_T]
     s[RAW_T] = t
-    if 0.0 < dt <= 0.2:
+    if 0.0 <= dt <= 0.2:  # ties count: a log stamped on arrival has bursts of equal times
         s[RAW_DT] = dt if s[RAW_DT] == 0.0 else s[RAW_DT] + 0.1 * (dt - s[RAW_DT])
     used = 0
     n = int(s[BIN_READINGS])
