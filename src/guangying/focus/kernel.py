@@ -160,7 +160,6 @@ COAST_S = 0.1
 # the flat-line still test needs this many readings in its 0.5 s: few enough for a 20 Hz sensor (at 20
 # readings a 30 Hz sensor, 15 per 0.5 s, could never be called still and focus followed its noise)
 MIN_FLAT_READINGS = 8
-MIN3 = False
 
 
 # ---- controller ----------------------------------------------------------------------------------
@@ -703,14 +702,15 @@ def _feed(st: KernelState, alt: KernelState, t: float, distance_m: float, confid
 # The controller's tests were shaped on a 100 Hz sensor and checked up to 250 Hz, and some count readings:
 # the onset test's sum, the still test's last 25 residuals (25 ms at 1000 Hz). Fed every reading of a
 # faster sensor with heavy-tailed noise and a second person in the spot, a still subject's focus reversed
-# (the focus benchmark's field sensor, seeds 1–20: 11 of 20 still takes at 500 Hz, 13 at 700 Hz, 29 of 30
-# at 1000 Hz). With ``reading_bin_s`` the readings of about that long are combined first, the median
-# distance at the mean time, as one reading: the filter sees a sensor of at most 1/``reading_bin_s`` Hz,
-# with lighter tails. A slower sensor is fed reading by reading, as before. A reading waits in its bin
-# until the bin is full (at most ``reading_bin_s``). 4 ms on those takes: no still take reversed at 400,
-# 500, 700 or 1000 Hz; walks within ±1.2 points of feeding every reading. Bins of 8–12 ms (a 100 Hz filter)
-# also held 250 Hz still but cost the step back 1–3 points; counting a bin as the median's smaller
-# variance (π/2n of a reading's) reversed again at 500 Hz (6 of 30).
+# (the focus benchmark's field sensor: 11 of 20 still takes at 500 Hz and 13 of 20 at 700 Hz, seeds
+# 1–20; 29 of 30 at 1000 Hz, seeds 1–30). With ``reading_bin_s`` the readings of about that long are
+# combined first, the median distance at the mean time, as one reading: the filter sees a sensor of at
+# most 1/``reading_bin_s`` Hz, with lighter tails. A slower sensor is fed reading by reading, as before.
+# A reading waits in its bin until the bin is full (at most ``reading_bin_s``). 4 ms on seeds 1–20: one
+# still take in 20 reversed at 400 Hz, none at 500, 700 or 1000 Hz; walks within ±1.2 points of feeding
+# every reading. Bins of 8–12 ms (a 100 Hz filter) also held 250 Hz still but cost the step back 1–3
+# points; counting a bin as the median's smaller variance (π/2n of a reading's) reversed again at 500 Hz
+# (6 of 30).
 
 
 @njit(cache=True)
@@ -751,8 +751,6 @@ def update(st: KernelState, alt: KernelState, t: float, distance_m: float, confi
     s[BIN_READINGS] = n + 1.0
     # as many readings as the sensor gives in reading_bin_s (rounded; at least one)
     per_bin = 1 if s[RAW_DT] <= 0.0 else max(1, int(math.floor(s[C_READING_BIN] / s[RAW_DT] + 0.5)))
-    if per_bin == 2 and MIN3:
-        per_bin = 3
     if n + 1 >= min(per_bin, BIN_CAP):
         used += _bin_out(st, alt)
     return used
