@@ -1,6 +1,6 @@
 """A rangefinder much faster than the 100 Hz the controller was shaped on (``reading_bin_s``): a standing
-subject's focus at 600–1000 Hz is as steady as at 100 Hz, a sensor up to 250 Hz is read exactly as
-before, and the live controller gives the replayed track.
+subject's focus at 600–1000 Hz is as steady as at 100 Hz, also from a log stamped in bursts, a sensor up
+to 250 Hz is read exactly as before, and the live controller gives the replayed track.
 
 Own generator, not :mod:`guangying.focus.simulate`'s: a subject standing at 2.6 m who sways (±4 mm at
 0.3 Hz); Laplace noise (σ 1.2 cm) plus one reading in 200 off by up to ±25 cm (glints, multipath);
