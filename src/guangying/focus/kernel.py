@@ -483,7 +483,6 @@ def _reacquire_moving(st: KernelState, t: float, x0: float) -> bool:
     tol = MOVE_LINE_SIGMA * math.sqrt(_r(st, zm))
     if np.max(np.abs(zs - zm - slope * (ts - tm))) > tol or slope * side <= 0.0:
         return False
-
     last = s[STILL_MEAN] if s[STILL] != 0.0 else estimate(st)[0][0]
     t_cross = tm + (last - zm) / slope
     z = zm + slope * (t - tm)
