@@ -688,7 +688,7 @@ def main() -> None:
         "Some of the controller's tests count readings (the onset test's sum, the still test's last 25",
         "residuals: a quarter second at 100 Hz, 25 ms at 1000 Hz), and fed every reading of a faster",
         "sensor with heavy tails and a second person in the spot, a standing subject's focus hunted. A",
-        "sensor faster than 250 Hz is now read in bins of about 4 ms, each bin's median distance at its",
+        "sensor from about 375 Hz up is now read in bins of about 4 ms, each bin's median distance at its",
         "mean time taken as one reading (`ControllerConfig.reading_bin_s`; chosen on seeds 1–20: 4, 5 and",
         "6 ms alike on the walks within a point, 4 ms the only one that changes nothing up to 250 Hz;",
         "8–12 ms, a 100 Hz filter, also held 250 Hz still but cost the step back 1–3 points; counting a",

@@ -177,10 +177,11 @@ class ControllerConfig:
     # benchmark's report seeds: gait walks +2.1 to +3.1 points over this filter alone, no case lower by
     # more than 0.3, still subjects never reverse; twice the arithmetic (False: this filter alone).
     blend_steady_walk: bool = True
-    # A sensor faster than 1/this (s) is read in bins of about this long, each bin's median distance at
-    # its mean time as one reading (see :mod:`guangying.focus.kernel`): the tests shaped on a 100 Hz
-    # sensor count readings, and at 500–1000 Hz a still subject's focus reversed (0 = every reading on
-    # its own; up to 250 Hz nothing changes).
+    # A sensor that gives 1.5 readings or more in this long (s; at 4 ms: from about 375 Hz up) is read
+    # in bins of about this long, each bin's median distance at its mean time as one reading (see
+    # :mod:`guangying.focus.kernel`): the tests shaped on a 100 Hz sensor count readings, and at
+    # 500–1000 Hz a still subject's focus reversed (0 = every reading on its own; up to 250 Hz nothing
+    # changes).
     reading_bin_s: float = 0.004
 
     def __post_init__(self) -> None:
@@ -315,7 +316,7 @@ class FocusController:
 
     def update(self, reading: DistanceReading) -> int:
         """Take one reading; returns how many readings the filter used: 1, or 0 if this one was gated
-        out or unusable. A sensor faster than 1/``config.reading_bin_s`` is read in bins (see
+        out or unusable. A fast sensor is read in bins (``config.reading_bin_s``, see
         :class:`ControllerConfig`): a reading that completes a bin the filter took returns the bin's
         count, the others 0."""
         return int(
