@@ -17,8 +17,6 @@ from guangying.focus.replay import ReplaySettings, iter_replay, replay
 from guangying.focus.simulate import SensorModel, simulate_readings, standard_scenarios
 from guangying.focus.track_io import readings_block
 
-FORMER = FORMER_SETTINGS
-
 
 def _compare(readings, fps, cfg, marks=None, start_s=None):
     ours = replay(readings, fps, cfg, marks=marks, start_s=start_s)
@@ -36,7 +34,7 @@ def _compare(readings, fps, cfg, marks=None, start_s=None):
 def test_scenarios_match_reference(name):
     scn = next(s for s in standard_scenarios() if s.name.startswith(name))
     rd = simulate_readings(scn, SensorModel(), np.random.default_rng(4))
-    cfg = ControllerConfig(135, 2.0, 0.025, latency_s=0.04, **FORMER)
+    cfg = ControllerConfig(135, 2.0, 0.025, latency_s=0.04, **FORMER_SETTINGS)
     marks = MarkPlan({}, [Cue(scn.rack[0], TRACK, scn.rack[1])]) if scn.rack else None
     _compare(rd, 25, cfg, marks=marks, start_s=0.0)
 
@@ -45,7 +43,7 @@ def test_scenarios_match_reference(name):
 def test_other_sensor_rates_and_marks_match_reference(rate_hz):
     scn = next(s for s in standard_scenarios() if s.name.startswith("stop and go"))
     rd = simulate_readings(scn, SensorModel(rate_hz=rate_hz), np.random.default_rng(9))
-    cfg = ControllerConfig(85, 1.4, 0.03, latency_s=0.05, sensor_latency_s=0.0, **FORMER)
+    cfg = ControllerConfig(85, 1.4, 0.03, latency_s=0.05, sensor_latency_s=0.0, **FORMER_SETTINGS)
     marks = MarkPlan({"A": 1.5}, [Cue(2.0, "A", 0.5), Cue(4.0, TRACK, 0.8)])
     _compare(rd, 24, cfg, marks=marks)
 
@@ -57,7 +55,7 @@ def test_jittered_four_decimal_stamps_match_reference():
     t = np.round(np.cumsum(rng.choice([0.0095, 0.01, 0.0105, 0.0115], 800)), 4)
     d = 3.0 + 0.4 * np.sin(t) + rng.standard_t(3, t.size) * 0.01
     rd = [DistanceReading(float(a), float(b), 1.0, "log") for a, b in zip(t, d, strict=True)]
-    _compare(rd, 30, ControllerConfig(135, 2.0, 0.025, latency_s=0.04, **FORMER))
+    _compare(rd, 30, ControllerConfig(135, 2.0, 0.025, latency_s=0.04, **FORMER_SETTINGS))
 
 
 def test_block_boundaries_do_not_change_the_track():

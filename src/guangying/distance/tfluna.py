@@ -145,8 +145,7 @@ class TfLunaSource:
         self._pending: list[tuple[TfFrame, float]] = []
         self._last_chunk_s = -math.inf
         self._last_stamp_s = -math.inf
-        self.frame_interval_s = 0.0  # running estimate of the sensor's frame period (0 = not yet known)
-        self._mean_gap_s = 0.0
+        self._mean_gap_s = 0.0  # running means of the time between bursts and the frames in one
         self._mean_frames = 0.0
 
     def read(self) -> DistanceReading:
@@ -169,6 +168,11 @@ class TfLunaSource:
         frame, t_s = self._pending.pop(0)
         return reading_from_frame(frame, t_s, self.min_strength, max_range_m=self.max_range_m)
 
+    @property
+    def frame_interval_s(self) -> float:
+        """The sensor's frame period as estimated from the bursts so far (0 = not yet known)."""
+        return self._mean_gap_s / self._mean_frames if self._mean_frames else 0.0
+
     def _stamps(self, n: int, arrived_s: float) -> list[float]:
         """Times for ``n`` frames that arrived together at ``arrived_s``. A USB serial adapter hands
         the port its bytes in bursts (every 16 ms by default on FTDI and CP210x chips), so a 250–1000 Hz
@@ -187,10 +191,10 @@ class TfLunaSource:
             else:
                 self._mean_gap_s += 0.05 * (gap - self._mean_gap_s)
                 self._mean_frames += 0.05 * (n - self._mean_frames)
-            self.frame_interval_s = self._mean_gap_s / self._mean_frames
-        first = arrived_s - (n - 1) * self.frame_interval_s
+        period = self.frame_interval_s
+        first = arrived_s - (n - 1) * period
         if first > self._last_stamp_s or n == 1:
-            stamps = [first + k * self.frame_interval_s for k in range(n)]
+            stamps = [first + k * period for k in range(n)]
         else:  # the burst came sooner than its frames could have: spread it over the time there was
             last = self._last_stamp_s
             stamps = [last + (arrived_s - last) * (k + 1) / n for k in range(n)]

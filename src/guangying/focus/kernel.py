@@ -293,14 +293,19 @@ def _still_residuals_drift(st: KernelState, e: float, r: float) -> bool:
 
 
 @njit(cache=True)
+def _running_interval(s: np.ndarray, t: float, last: int, mean: int, ties: bool) -> None:
+    """Keep in ``s[mean]`` a running mean of the interval between readings, the latest one's time in
+    ``s[last]`` (gaps beyond 0.2 s are not the sensor's rate; with ``ties``, equal times count)."""
+    dt = t - s[last]
+    s[last] = t
+    if (dt >= 0.0 if ties else dt > 0.0) and dt <= 0.2:
+        s[mean] = dt if s[mean] == 0.0 else s[mean] + 0.1 * (dt - s[mean])
+
+
+@njit(cache=True)
 def _note_interval(st: KernelState, t: float) -> None:
-    """Keep a running mean of the interval between valid readings (gaps beyond 0.2 s are not the
-    sensor's rate)."""
-    s = st.s
-    dt = t - s[LAST_T]
-    s[LAST_T] = t
-    if 0.0 < dt <= 0.2:
-        s[READ_DT] = dt if s[READ_DT] == 0.0 else s[READ_DT] + 0.1 * (dt - s[READ_DT])
+    """The running mean interval between valid readings fed to this filter (``READ_DT``)."""
+    _running_interval(st.s, t, LAST_T, READ_DT, False)
 
 
 @njit(cache=True)
@@ -747,20 +752,20 @@ def update(st: KernelState, alt: KernelState, t: float, distance_m: float, confi
         return 1 if _feed(st, alt, t, distance_m, confidence) else 0
     if not _usable(t, distance_m, confidence) or t < s[IGNORE_BEFORE]:
         return 0
-    dt = t - s[RAW_T]
-    s[RAW_T] = t
-    if 0.0 <= dt <= 0.2:  # ties count: a log stamped on arrival has bursts of equal times
-        s[RAW_DT] = dt if s[RAW_DT] == 0.0 else s[RAW_DT] + 0.1 * (dt - s[RAW_DT])
+    # ties count: a log stamped on arrival has bursts of equal times
+    _running_interval(s, t, RAW_T, RAW_DT, True)
     used = 0
     n = int(s[BIN_READINGS])
     if n > 0 and t - s[BIN_TIMES] > s[C_READING_BIN]:
         used += _bin_out(st, alt)  # a gap closed the open bin
         n = 0
+    # as many readings as the sensor gives in reading_bin_s (rounded; at least one)
+    per_bin = 1 if s[RAW_DT] <= 0.0 else max(1, int(math.floor(s[C_READING_BIN] / s[RAW_DT] + 0.5)))
+    if n == 0 and per_bin == 1:  # a slow sensor's reading is its own bin: straight in
+        return used + (1 if _feed(st, alt, t, distance_m, confidence) else 0)
     s[BIN_TIMES + n] = t
     s[BIN_DISTANCES + n] = distance_m
     s[BIN_READINGS] = n + 1.0
-    # as many readings as the sensor gives in reading_bin_s (rounded; at least one)
-    per_bin = 1 if s[RAW_DT] <= 0.0 else max(1, int(math.floor(s[C_READING_BIN] / s[RAW_DT] + 0.5)))
     if n + 1 >= min(per_bin, BIN_CAP):
         used += _bin_out(st, alt)
     return used
