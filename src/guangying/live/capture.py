@@ -22,7 +22,7 @@ from guangying.base.errors import MediaError, SettingsError
 from guangying.base.timecode import format_timecode
 from guangying.live.relay import SrtRelay
 from guangying.media import open_reader
-from guangying.media.video_reader import rgb_conversion
+from guangying.media.video_reader import rgb_conversion, stream_colour
 
 T = TypeVar("T")
 _NETWORK_SCHEMES = ("udp://", "srt://", "rtsp://", "rtmp://", "rtp://", "tcp://", "http://", "https://")
@@ -271,9 +271,11 @@ class LiveSource:
         try:
             for av_frame in self._frames():
                 if convert is None:
-                    convert = rgb_conversion(av_frame)
-                rgb = av_frame.to_ndarray(**convert)
-                self._deliver(self.frames_in, np.ascontiguousarray(rgb[..., :3]), None)
+                    convert, colour = rgb_conversion(av_frame), stream_colour(av_frame)
+                rgb = np.ascontiguousarray(av_frame.to_ndarray(**convert)[..., :3])
+                if colour.converted:  # an HDR or wide-gamut sender: shown as the file of it would be
+                    rgb = linear_to_srgb(colour.to_linear_bt709(rgb))
+                self._deliver(self.frames_in, rgb, None)
         except av.error.ExitError:
             if not self._stop.is_set():
                 self._finish(

@@ -1,8 +1,9 @@
 """Footage in and out: video files, image sequences and single images (PyAV / OpenCV).
 
 Frames come out as :class:`Frame` with ``rgb`` float32 (H, W, 3) 0–1 in the transfer named by
-``frame.transfer`` (``"srgb"`` for video and 8/16-bit pictures, ``"linear"`` for EXR) and ``alpha``
-float32 (H, W) 0–1 or None; writers take the same and commit atomically when the ``with`` ends.
+``frame.transfer`` (``"srgb"`` for video and 8/16-bit pictures, ``"linear"`` for EXR and for HDR or
+wide-gamut video, converted to BT.709: :mod:`guangying.media.stream_colour`) and ``alpha`` float32 (H, W)
+0–1 or None; writers take the same and commit atomically when the ``with`` ends.
 
 >>> import tempfile, numpy as np
 >>> from pathlib import Path

@@ -17,8 +17,10 @@ class Frame:
 
     ``rgb`` is float32, shape (H, W, 3), channel order R, G, B. Display-referred sources (8/10/16-bit
     video, PNG, JPEG, TIFF) arrive sRGB-encoded in 0–1 (``transfer="srgb"``); EXR arrives
-    scene-linear (``transfer="linear"``, values may exceed 1). ``alpha`` is float32 (H, W) in 0–1,
-    straight (not premultiplied), or None when the source has no alpha.
+    scene-linear (``transfer="linear"``, values may exceed 1), and so does video tagged HDR (HLG, PQ)
+    or wide-gamut (BT.2020, Display P3), converted to BT.709 primaries with its reference white at 1.0.
+    ``alpha`` is float32 (H, W) in 0–1, straight (not premultiplied), or None when the source has no
+    alpha.
     """
 
     index: int

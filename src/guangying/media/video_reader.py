@@ -18,6 +18,7 @@ from guangying.media.frames import ClipInfo, Frame
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32
 from guangying.media.reader import Reader, resolve_range
+from guangying.media.stream_colour import StreamColour
 
 # AVColorSpace (what the stream says) → swscale matrix name for the YUV→RGB conversion.
 _MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
@@ -132,6 +133,11 @@ def rgb_conversion(av_frame: av.VideoFrame) -> dict[str, object]:
     return args
 
 
+def stream_colour(av_frame: av.VideoFrame) -> StreamColour:
+    """The frame's transfer and primaries tags (what the decoder read from the stream)."""
+    return StreamColour(transfer=int(av_frame.color_trc), primaries=int(av_frame.color_primaries))
+
+
 class VideoReader(Reader):
     def __init__(self, path: Path, start: int | None, end: int | None) -> None:
         super().__init__()
@@ -219,6 +225,7 @@ class VideoReader(Reader):
             container.seek(target, stream=stream, backward=True, any_frame=False)
             index = -1
         convert: dict[str, object] | None = None
+        colour = StreamColour(0, 0)
         last_good: int | None = None
         drift = _Drift()
         try:
@@ -234,8 +241,10 @@ class VideoReader(Reader):
                         if self._end is not None and index > self._end:
                             return
                         if convert is None:
-                            convert = rgb_conversion(av_frame)
-                        frame = self._to_frame(av_frame, index, convert)
+                            convert, colour = rgb_conversion(av_frame), stream_colour(av_frame)
+                            if colour.converted:
+                                warnings.warn(colour.note(str(self._path)), stacklevel=2)
+                        frame = self._to_frame(av_frame, index, convert, colour)
                         drift.add(index, frame.time_s, float(index / self._fps))
                         yield frame
                         last_good = index
@@ -263,7 +272,9 @@ class VideoReader(Reader):
             return float(index / self._fps)
         return float((av_frame.pts - self._start_pts) * self._time_base)
 
-    def _to_frame(self, av_frame: av.VideoFrame, index: int, convert: dict[str, object]) -> Frame:
+    def _to_frame(
+        self, av_frame: av.VideoFrame, index: int, convert: dict[str, object], colour: StreamColour
+    ) -> Frame:
         try:
             pixels = av_frame.to_ndarray(**convert)
         except (av.error.FFmpegError, ValueError) as exc:
@@ -277,9 +288,9 @@ class VideoReader(Reader):
             pixels = cv2.cvtColor(pixels, cv2.COLOR_RGBA2RGB)
         return Frame(
             index=index,
-            rgb=to_float32(pixels),
+            rgb=colour.to_linear_bt709(pixels) if colour.converted else to_float32(pixels),
             alpha=alpha,
-            transfer="srgb",
+            transfer="linear" if colour.converted else "srgb",
             time_s=self._source_time_s(av_frame, index),
             timecode=timecode_at(self._source_timecode, index, self._fps) if self._source_timecode else None,
         )

@@ -1,0 +1,208 @@
+"""HDR (HLG, PQ) and wide-gamut (BT.2020, Display P3) video is read in the pipeline's colour:
+scene-linear BT.709 with the reference white at 1.0.
+
+The clips are encoded here with PyAV (x265 and x264, 10-bit where HDR is) from chosen signal levels,
+tagged as a phone or a grading suite tags them; the expected values are published figures, not our
+formulas: ITU-R BT.2408 (reference white at HLG 75 % and PQ 58 %, an 18 % grey card at HLG 38 %), SMPTE
+ST 2084 (100 and 1000 cd/m² at PQ 0.5081 and 0.7518), ITU-R BT.2087 (BT.2020 → BT.709) and the
+Display P3 → BT.709 matrix as colour-management tools print it.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.cli.main import cli
+from guangying.live.capture import LiveSource
+from guangying.media import open_reader
+from guangying.media.pixels import to_float32
+
+PATCH = 32  # px: flat patches, measured 8 px inside their edges (away from 4:2:0 and block bleed)
+HLG, PQ, BT2020_10, SRGB_TRC, BT709 = 18, 16, 14, 13, 1
+BT2020, DISPLAY_P3 = 9, 12
+
+BT2087_2020_TO_709 = np.array(
+    [[1.6605, -0.5876, -0.0728], [-0.1246, 1.1329, -0.0083], [-0.0182, -0.1006, 1.1187]]
+)
+P3_TO_709 = np.array([[1.2249, -0.2247, 0.0], [-0.0420, 1.0419, 0.0], [-0.0197, -0.0786, 1.0979]])
+
+
+def _patches(signals: list[tuple[float, float, float]], rows: int = 1) -> np.ndarray:
+    """uint16 R'G'B' picture: one PATCH×PATCH square per signal, left to right, ``rows`` high."""
+    row = np.concatenate([np.full((PATCH, PATCH, 3), s, np.float64) for s in signals], axis=1)
+    return (np.tile(row, (rows, 1, 1)) * 65535 + 0.5).astype(np.uint16)
+
+
+def _frame(rgb48: np.ndarray, pix_fmt: str, trc: int, primaries: int) -> av.VideoFrame:
+    frame = av.VideoFrame.from_ndarray(rgb48, format="rgb48le")
+    matrix = "BT2020" if primaries == BT2020 else "ITU709"
+    frame = frame.reformat(format=pix_fmt, dst_colorspace=matrix, dst_color_range="MPEG")
+    frame.color_trc, frame.color_primaries = trc, primaries
+    frame.colorspace = 9 if primaries == BT2020 else 1
+    return frame
+
+
+def _tag(stream: av.video.stream.VideoStream, trc: int, primaries: int) -> None:
+    ctx = stream.codec_context
+    ctx.color_trc, ctx.color_primaries = trc, primaries
+    ctx.colorspace = 9 if primaries == BT2020 else 1
+    ctx.color_range = 1
+
+
+def _encode(path, rgb48: np.ndarray, codec: str, pix_fmt: str, trc: int, primaries: int, frames: int = 3):
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.height, stream.width = rgb48.shape[:2]
+        stream.pix_fmt = pix_fmt
+        stream.options = {"x265-params": "log-level=error"} if codec == "libx265" else {"crf": "12"}
+        _tag(stream, trc, primaries)
+        for i in range(frames):
+            frame = _frame(rgb48, pix_fmt, trc, primaries)
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def _read_patches(path, count: int):
+    with pytest.warns(UserWarning, match="scene-linear BT.709"), open_reader(path) as reader:
+        frame = next(iter(reader))
+    inset = slice(8, PATCH - 8)
+    columns = [slice(k * PATCH + 8, (k + 1) * PATCH - 8) for k in range(count)]
+    return frame, np.array([frame.rgb[inset, c].reshape(-1, 3).mean(0) for c in columns])
+
+
+def test_hlg_clip_reads_as_scene_linear_with_reference_white_at_one(tmp_path):
+    path = tmp_path / "phone_hlg.mov"
+    levels = [0.38, 0.75, 0.5]
+    _encode(path, _patches([(v, v, v) for v in levels]), "libx265", "yuv420p10le", HLG, BT2020)
+    frame, means = _read_patches(path, 3)
+    assert frame.transfer == "linear"
+    grey, white, half = means[:, 1]
+    assert white == pytest.approx(1.0, abs=0.02)  # BT.2408: reference white at 75 %
+    assert grey == pytest.approx(0.18, abs=0.01)  # BT.2408: 18 % grey card at 38 %
+    assert half == pytest.approx((1 / 12) / 0.265, rel=0.02)  # BT.2100: signal 0.5 is 1/12 of peak light
+    assert np.ptp(means, axis=1).max() < 0.01  # neutral stays neutral through the primaries
+
+
+def test_pq_clip_reads_as_light_relative_to_203_nits(tmp_path):
+    path = tmp_path / "grade_pq.mp4"
+    levels = [0.5081, 0.58, 0.7518]
+    _encode(path, _patches([(v, v, v) for v in levels]), "libx265", "yuv420p10le", PQ, BT2020)
+    frame, means = _read_patches(path, 3)
+    assert frame.transfer == "linear"
+    assert means[:, 1] == pytest.approx([100 / 203, 1.0, 1000 / 203], rel=0.025)
+
+
+def test_bt2020_sdr_colours_are_converted_to_bt709(tmp_path):
+    path = tmp_path / "wide.mp4"
+    signals = [(0.8, 0.4, 0.2), (0.35, 0.6, 0.3), (0.3, 0.35, 0.7)]
+    _encode(path, _patches(signals), "libx264", "yuv444p10le", BT2020_10, BT2020)
+    frame, means = _read_patches(path, 3)
+    expected = srgb_to_linear(np.array(signals, np.float32)) @ BT2087_2020_TO_709.T
+    assert frame.transfer == "linear"
+    np.testing.assert_allclose(means, expected, atol=0.006)
+
+
+def test_display_p3_screen_recording_is_converted_to_bt709(tmp_path):
+    path = tmp_path / "screen.mp4"
+    signals = [(0.9, 0.1, 0.1), (0.2, 0.8, 0.3)]
+    _encode(path, _patches(signals), "libx264", "yuv444p", SRGB_TRC, DISPLAY_P3)
+    frame, means = _read_patches(path, 2)
+    expected = srgb_to_linear(np.array(signals, np.float32)) @ P3_TO_709.T
+    np.testing.assert_allclose(means, expected, atol=0.01)
+    assert means[0, 0] > 0.8 and means[0, 1] < 0.0  # a P3 red lies outside BT.709: kept, not clipped
+
+
+def test_bt709_clip_is_read_as_before(tmp_path, recwarn):
+    path = tmp_path / "sdr.mp4"
+    signals = [(0.8, 0.4, 0.2), (0.35, 0.6, 0.3)]
+    _encode(path, _patches(signals), "libx264", "yuv444p10le", BT709, BT709)
+    with open_reader(path) as reader:
+        frame = next(iter(reader))
+    assert frame.transfer == "srgb" and not [w for w in recwarn if "BT.709" in str(w.message)]
+    np.testing.assert_allclose(frame.rgb[16, 16], signals[0], atol=0.01)
+
+
+def test_hlg_green_screen_composites_like_sdr(tmp_path):
+    """An iPhone-style HLG clip keyed and composited: reference white comes out white and an 18 %
+    grey card as 18 % grey in the SDR BT.709 composite, not as the HLG signal read as sRGB."""
+    path = tmp_path / "hlg_screen.mov"
+    screen = (0.35, 0.55, 0.35)  # a chroma-key green in BT.2020 HLG, inside BT.709 once converted
+    picture = _patches([screen] * 6, rows=4)
+    cards = _patches([(0.75, 0.75, 0.75), (0.38, 0.38, 0.38)], rows=2)
+    picture[PATCH: 3 * PATCH, 2 * PATCH: 4 * PATCH] = cards.reshape(2 * PATCH, 2 * PATCH, 3)
+    _encode(path, picture, "libx265", "yuv420p10le", HLG, BT2020, frames=4)
+    out = tmp_path / "comp.mp4"
+    with pytest.warns(UserWarning, match="HLG, BT.2020"):
+        result = CliRunner().invoke(
+            cli, ["composite", str(path), "--background", "#204080", "-o", str(out), "--quiet"],
+            catch_exceptions=False,
+        )
+    assert result.exit_code == 0, result.output
+    with open_reader(out) as reader:
+        comp = next(iter(reader)).rgb
+    white = comp[PATCH + 8: 3 * PATCH - 8, 2 * PATCH + 8: 3 * PATCH - 8].reshape(-1, 3).mean(0)
+    grey = comp[PATCH + 8: 3 * PATCH - 8, 3 * PATCH + 8: 4 * PATCH - 8].reshape(-1, 3).mean(0)
+    backdrop = comp[4:PATCH - 4, 4:PATCH - 4].reshape(-1, 3).mean(0)
+    assert white == pytest.approx([1.0] * 3, abs=0.03)
+    assert grey == pytest.approx([float(linear_to_srgb(np.float32(0.18)))] * 3, abs=0.03)
+    assert backdrop == pytest.approx([0x20 / 255, 0x40 / 255, 0x80 / 255], abs=0.03)
+
+
+def test_live_hlg_stream_is_shown_as_its_recording(tmp_path):
+    """A sender's HLG stream over UDP reaches the live path converted, as a file of it is."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    signals = [(0.75, 0.75, 0.75), (0.38, 0.38, 0.38)]
+    picture = _patches(signals, rows=2)
+    stop = threading.Event()
+
+    def send() -> None:
+        out = av.open(f"udp://127.0.0.1:{port}?pkt_size=1316", "w", format="mpegts")
+        stream = out.add_stream("libx264", rate=25)
+        stream.height, stream.width = picture.shape[:2]
+        stream.pix_fmt = "yuv420p10le"
+        stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": "5"}
+        _tag(stream, HLG, BT2020)
+        n = 0
+        while not stop.is_set() and n < 250:
+            frame = _frame(picture, "yuv420p10le", HLG, BT2020)
+            frame.pts = n
+            for packet in stream.encode(frame):
+                out.mux(packet)
+            n += 1
+            time.sleep(0.04)
+        out.close()
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        source = LiveSource(f"udp://127.0.0.1:{port}", open_timeout_s=20.0)
+        source.start()
+        captured = None
+        for _ in range(200):
+            captured = source.get(0.1)
+            if captured is not None:
+                break
+        source.stop()
+    finally:
+        stop.set()
+        sender.join(5)
+    assert captured is not None
+    rgb = to_float32(captured.rgb)  # a capture hands out code values or floats, as decoded
+    inset = slice(8, PATCH - 8)
+    white = rgb[inset, inset].reshape(-1, 3).mean(0)
+    grey = rgb[inset, PATCH + 8: 2 * PATCH - 8].reshape(-1, 3).mean(0)
+    assert white == pytest.approx([1.0] * 3, abs=0.03)
+    assert grey == pytest.approx([float(linear_to_srgb(np.float32(0.18)))] * 3, abs=0.03)
