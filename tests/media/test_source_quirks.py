@@ -1,4 +1,5 @@
-"""Sources that are easy to get silently wrong: variable frame rate and footage with its own alpha."""
+"""Sources that are easy to get silently wrong: variable frame rate, footage with its own alpha and
+phone clips stored on their side."""
 
 import warnings
 from fractions import Fraction
@@ -122,3 +123,41 @@ def test_rgba_source_alpha_is_multiplied_into_the_matte(tmp_path):
     assert alpha[: H // 2 - 2].max() < 0.01  # transparent in the source: transparent in the matte
     assert alpha[H // 2 + 4 :, 4 : W // 2 - 4].min() > 0.99  # the subject where the source is opaque
     assert comp[: H // 2 - 2].min() > 0.99  # the white background shows through
+
+
+def _portrait_picture() -> np.ndarray:
+    """A 48 wide × 64 high picture as it should be seen: red top-left corner, blue bottom edge."""
+    rgb = np.full((64, 48, 3), 128, np.uint8)
+    rgb[:16, :16] = (230, 20, 20)
+    rgb[-12:] = (20, 20, 230)
+    return rgb
+
+
+@pytest.mark.parametrize("degrees", [90, -90, 180])
+def test_phone_clip_stored_on_its_side_is_read_upright(tmp_path, degrees):
+    """A phone stores a portrait take landscape plus a display matrix ("rotate the stored picture
+    this many degrees counter-clockwise to show it", as ffmpeg's -display_rotation documents it);
+    players and ffmpeg turn it, and so must we, or every output lies on its side."""
+    seen = _portrait_picture()
+    stored = np.ascontiguousarray(np.rot90(seen, -degrees // 90))  # what the camera wrote
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.height, stream.width = stored.shape[:2]
+        stream.pix_fmt, stream.options = "yuv444p", {"crf": "10"}
+        stream.set_display_rotation(degrees)
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with open_reader(path) as reader:
+        info, frames = reader.info, list(reader)
+    assert (info.width, info.height) == (48, 64) and frames[0].rgb.shape == (64, 48, 3)
+    assert np.abs(frames[0].rgb * 255 - seen).mean() < 3
+    out = tmp_path / "comp.mp4"
+    result = CliRunner().invoke(cli, ["composite", str(path), "--background", "#000000", "-o", str(out),
+                                      "--quiet"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with open_reader(out) as reader:
+        assert (reader.info.width, reader.info.height) == (48, 64)

@@ -77,6 +77,24 @@ class _Drift:
         warnings.warn(found + done, stacklevel=2)
 
 
+# A phone's portrait clip is stored landscape with a display matrix that players (and ffmpeg's own
+# command line) apply; frames are turned the same way so outputs stand upright. cv2.rotate per
+# quarter turn counter-clockwise, PyAV's frame.rotation divided by 90.
+_QUARTER_TURNS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
+
+
+def _quarter_turns(path: Path) -> int:
+    """Counter-clockwise quarter turns the first frame's display matrix asks for (0 when it cannot be
+    decoded: the read itself then reports why)."""
+    try:
+        with _open(path) as container:
+            for av_frame in container.decode(container.streams.video[0]):
+                return round(av_frame.rotation / 90) % 4
+    except (av.error.FFmpegError, MediaError):
+        pass
+    return 0
+
+
 class _SeekMissed(Exception):
     """The first frame after a seek has no usable timestamp or lies past the requested start."""
 
@@ -168,6 +186,9 @@ class VideoReader(Reader):
                     timecode = None  # an unreadable tag is dropped rather than failing the read
             width, height = ctx.width, ctx.height
             variable = _looks_variable(container, stream, self._fps)
+        self._turns = _quarter_turns(path)
+        if self._turns % 2:
+            width, height = height, width
         last = total - 1 if total is not None else None
         self._start, self._end = resolve_range(str(path), start, end, 0, last)
         final = self._end if self._end is not None else last
@@ -282,6 +303,8 @@ class VideoReader(Reader):
                 f"{self._path}: frame {index} has pixel format {av_frame.format.name}, which cannot be "
                 f"converted to RGB ({exc}); transcode the file to a common format (e.g. ProRes or H.264)"
             ) from exc
+        if self._turns:
+            pixels = cv2.rotate(pixels, _QUARTER_TURNS[self._turns])
         alpha = None
         if pixels.shape[2] == 4:
             alpha = to_float32(np.ascontiguousarray(pixels[..., 3]))
