@@ -161,3 +161,22 @@ def test_phone_clip_stored_on_its_side_is_read_upright(tmp_path, degrees):
     assert result.exit_code == 0, result.output
     with open_reader(out) as reader:
         assert (reader.info.width, reader.info.height) == (48, 64)
+
+
+@pytest.mark.parametrize(
+    ("x264opts", "says"), [("tff=1", "is interlaced"), ("sar=4/3", r"non-square pixels \(aspect 4/3\)")]
+)
+def test_interlaced_and_anamorphic_sources_are_named_with_what_to_do(tmp_path, x264opts, says):
+    path = tmp_path / "odd.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"x264opts": x264opts} | ({"flags": "+ildct+ilme"} if "tff" in x264opts else {})
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((H, W, 3), 40 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with pytest.warns(UserWarning, match=says) as caught, open_reader(path) as reader:
+        assert len(list(reader)) == 3
+    assert "ffmpeg -i odd.mp4" in str(caught[0].message)

@@ -185,6 +185,7 @@ class VideoReader(Reader):
                 except ValueError:
                     timecode = None  # an unreadable tag is dropped rather than failing the read
             width, height = ctx.width, ctx.height
+            self._pixel_aspect = ctx.sample_aspect_ratio
             variable = _looks_variable(container, stream, self._fps)
         self._turns = _quarter_turns(path)
         if self._turns % 2:
@@ -263,8 +264,7 @@ class VideoReader(Reader):
                             return
                         if convert is None:
                             convert, colour = rgb_conversion(av_frame), stream_colour(av_frame)
-                            if colour.converted:
-                                warnings.warn(colour.note(str(self._path)), stacklevel=2)
+                            self._warn_about(av_frame, colour)
                         frame = self._to_frame(av_frame, index, convert, colour)
                         drift.add(index, frame.time_s, float(index / self._fps))
                         yield frame
@@ -285,6 +285,28 @@ class VideoReader(Reader):
                 f"{self._path} ends early: {good} but the file says it runs to frame {final}. It is "
                 "probably truncated (an unfinished copy or render); re-copy or re-export it, "
                 f"or set --end {last_good if last_good is not None else 0} to use what is there"
+            )
+
+    def _warn_about(self, av_frame: av.VideoFrame, colour: StreamColour) -> None:
+        """Say what the first frame shows about the source that keys would otherwise get silently
+        wrong: a converted colour space, interlacing, non-square pixels."""
+        if colour.converted:
+            warnings.warn(colour.note(str(self._path)), stacklevel=3)
+        if av_frame.interlaced_frame:
+            warnings.warn(
+                f"{self._path} is interlaced: each frame holds two fields a field apart in time, so "
+                "mattes and composites comb on motion. Deinterlace it first, e.g. ffmpeg -i "
+                f"{self._path.name} -vf bwdif=mode=send_frame -c:v prores_ks -profile:v 4 progressive.mov",
+                stacklevel=3,
+            )
+        aspect = self._pixel_aspect
+        if aspect is not None and aspect > 0 and aspect != 1:  # 0: unknown, read as square
+            warnings.warn(
+                f"{self._path} has non-square pixels (aspect {aspect}): frames are keyed as stored, "
+                f"{av_frame.width}×{av_frame.height}, and outputs have square pixels, so they look "
+                "squeezed next to the source in a player. To work at display size, scale it first, e.g. "
+                f"ffmpeg -i {self._path.name} -vf scale=iw*sar:ih,setsar=1 -c:v prores_ks square.mov",
+                stacklevel=3,
             )
 
     def _source_time_s(self, av_frame: av.VideoFrame, index: int) -> float:
