@@ -195,3 +195,55 @@ def test_a_sequence_names_its_first_nan_frame_and_sums_up_the_rest(tmp_path):
     assert "3 frames had NaN or infinite pixels" in messages[1]
     assert "the first frame 2, the last 5" in messages[1]
     assert all(np.isfinite(f.rgb).all() for f in frames) and len(frames) == 5
+
+
+def _write_exr_window(path, channels: dict[str, np.ndarray], data_xy0: tuple[int, int],
+                      display_wh: tuple[int, int]) -> None:
+    """An EXR written with OpenEXR (as Nuke or a renderer writes it): ``channels`` fill a data window
+    at ``data_xy0`` (x, y) inside or around a display window of ``display_wh`` from (0, 0)."""
+    import OpenEXR
+
+    h, w = next(iter(channels.values())).shape
+    x0, y0 = data_xy0
+    corner = lambda x, y: np.array([x, y], np.int32)  # noqa: E731
+    header = {
+        "compression": OpenEXR.ZIP_COMPRESSION,
+        "type": OpenEXR.scanlineimage,
+        "displayWindow": (corner(0, 0), corner(display_wh[0] - 1, display_wh[1] - 1)),
+        "dataWindow": (corner(x0, y0), corner(x0 + w - 1, y0 + h - 1)),
+    }
+    pixels = {k: np.ascontiguousarray(v, np.float32) for k, v in channels.items()}
+    OpenEXR.File(header, pixels).write(str(path))
+
+
+def test_exr_bounding_boxes_are_placed_in_the_frame(tmp_path):
+    """Nuke writes a bounding box per frame (autocrop) and renderers write overscan: every frame is
+    read at the display window's size, its pixels where the data window puts them, empty around."""
+    rng = np.random.default_rng(5)
+    boxes = [((10, 5), (30, 20)), ((0, 0), (60, 40)), ((-8, -4), (76, 48)), ((45, 31), (15, 9))]
+    truths = []
+    for i, ((x0, y0), (w, h)) in enumerate(boxes):
+        rgba = rng.uniform(0.1, 2.0, (h, w, 4)).astype(np.float32)
+        rgba[..., 3] = rng.uniform(0.2, 1.0, (h, w))
+        _write_exr_window(tmp_path / f"bbox.{i + 1:04d}.exr", dict(zip("RGBA", np.moveaxis(rgba, -1, 0),
+                                                                     strict=True)), (x0, y0), (60, 40))
+        truth = np.zeros((40, 60, 4), np.float32)
+        fx0, fy0 = max(x0, 0), max(y0, 0)
+        fx1, fy1 = min(x0 + w, 60), min(y0 + h, 40)
+        truth[fy0:fy1, fx0:fx1] = rgba[fy0 - y0: fy1 - y0, fx0 - x0: fx1 - x0]
+        truths.append(truth)
+    with open_reader(tmp_path / "bbox.####.exr") as reader:
+        assert (reader.info.width, reader.info.height) == (60, 40)
+        frames = list(reader)
+    for frame, truth in zip(frames, truths, strict=True):
+        np.testing.assert_allclose(frame.rgb, truth[..., :3], atol=1e-6)
+        np.testing.assert_allclose(frame.alpha, truth[..., 3], atol=1e-6)
+
+
+def test_exr_matte_with_a_bounding_box_is_placed_in_the_frame(tmp_path):
+    matte_a = np.linspace(0.2, 1.0, 12 * 7, dtype=np.float32).reshape(7, 12)
+    _write_exr_window(tmp_path / "matte.exr", {"A": matte_a}, (20, 10), (64, 48))
+    with open_reader(tmp_path / "matte.exr") as reader:
+        frame = next(iter(reader))
+    assert frame.alpha.shape == (48, 64) and frame.alpha[:10].max() == 0 and frame.alpha[:, :20].max() == 0
+    np.testing.assert_allclose(frame.alpha[10:17, 20:32], matte_a, atol=1e-6)

@@ -43,9 +43,11 @@ def read_picture(path: Path, what: str) -> Picture:
     if not os.access(path, os.R_OK):  # OpenCV says only "cannot decode": not a damaged file
         raise MediaError(f"{what}: no permission to read {path}; fix its permissions (e.g. chmod a+r)")
     pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if pixels is None and path.suffix.lower() == ".exr":
+    exr = path.suffix.lower() == ".exr"
+    if pixels is None and exr:
         matte = _read_exr_matte(path)
         if matte is not None:
+            matte = _in_display_window(matte, path)
             return Picture(rgb=np.repeat(matte[..., None], 3, axis=2), alpha=matte, transfer="linear",
                            bit_depth=16)
     if pixels is None:
@@ -53,7 +55,33 @@ def read_picture(path: Path, what: str) -> Picture:
             f"{what}: cannot decode {path}; the file is damaged, incomplete or not a "
             f"{path.suffix.lstrip('.').upper() or 'picture'} file. Re-copy or re-export it"
         )
-    return picture_from_bgr(pixels, path, what)
+    return picture_from_bgr(_in_display_window(pixels, path) if exr else pixels, path, what)
+
+
+def _in_display_window(pixels: np.ndarray, path: Path) -> np.ndarray:
+    """An EXR's pixels (its data window, all OpenCV reads) placed in its display window, the frame.
+
+    Nuke and renderers write a bounding box smaller than the frame (autocrop) or larger (overscan);
+    read as stored, such frames would shift, crop and change size from frame to frame. Outside the
+    data window a picture is empty: 0 in every channel, alpha included, as in OpenEXR."""
+    import OpenEXR  # late import: only EXRs need it
+
+    try:
+        header = OpenEXR.File(str(path), header_only=True).header()
+        (dx0, dy0), (dx1, dy1) = header["dataWindow"]
+        (fx0, fy0), (fx1, fy1) = header["displayWindow"]
+    except (RuntimeError, OSError, KeyError):
+        return pixels  # OpenCV read it; without a readable header it is taken as stored
+    if (dx0, dy0, dx1, dy1) == (fx0, fy0, fx1, fy1) or pixels.shape[:2] != (dy1 - dy0 + 1, dx1 - dx0 + 1):
+        return pixels
+    frame = np.zeros((fy1 - fy0 + 1, fx1 - fx0 + 1) + pixels.shape[2:], pixels.dtype)
+    x0, y0 = max(dx0, fx0), max(dy0, fy0)  # the overlap of the two windows, in file coordinates
+    x1, y1 = min(dx1, fx1), min(dy1, fy1)
+    if x0 <= x1 and y0 <= y1:
+        frame[y0 - fy0: y1 + 1 - fy0, x0 - fx0: x1 + 1 - fx0] = (
+            pixels[y0 - dy0: y1 + 1 - dy0, x0 - dx0: x1 + 1 - dx0]
+        )
+    return frame
 
 
 def _read_exr_matte(path: Path) -> np.ndarray | None:
