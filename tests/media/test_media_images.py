@@ -10,6 +10,7 @@ import pytest
 from media_samples import FRAMES, HEIGHT, WIDTH, blue_index, matte, picture
 
 from guangying.base.colour import srgb_to_linear
+from guangying.base.errors import MediaError
 from guangying.media import open_reader, open_writer
 from guangying.media.opencv import cv2
 
@@ -247,3 +248,50 @@ def test_exr_matte_with_a_bounding_box_is_placed_in_the_frame(tmp_path):
         frame = next(iter(reader))
     assert frame.alpha.shape == (48, 64) and frame.alpha[:10].max() == 0 and frame.alpha[:, :20].max() == 0
     np.testing.assert_allclose(frame.alpha[10:17, 20:32], matte_a, atol=1e-6)
+
+
+def _write_dpx(path, codes_10bit: np.ndarray, transfer: int) -> None:
+    """A 10-bit DPX written by ffmpeg's encoder (PyAV), its header's transfer byte (offset 801,
+    SMPTE 268M) set as a scanner or a grading suite sets it: 1 printing density, 2 linear, 6 BT.709."""
+    import av
+
+    rgb48 = (codes_10bit.astype(np.uint16) << 6) | (codes_10bit.astype(np.uint16) >> 4)
+    with av.open(str(path), "w", format="image2") as container:
+        stream = container.add_stream("dpx", rate=24)
+        stream.height, stream.width = codes_10bit.shape[:2]
+        stream.pix_fmt = "gbrp10le"
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb48), format="rgb48le")
+        frame = frame.reformat(format="gbrp10le")
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    data = bytearray(path.read_bytes())
+    data[801] = transfer
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("transfer", [1, 2, 6])
+def test_dpx_sequence_reads_in_the_transfer_its_header_names(tmp_path, transfer):
+    """Film scans and DI exports: Cineon log (Kodak: code 95 is black, 470 an 18 % grey card, 685
+    reference white), linear, or video code values."""
+    codes = np.array([95, 470, 685, 900], np.uint16)
+    picture_codes = np.repeat(np.repeat(codes, 8)[None, :, None], 6, axis=0) * np.ones((1, 1, 3), np.uint16)
+    for n in (1001, 1002):
+        _write_dpx(tmp_path / f"scan.{n}.dpx", picture_codes, transfer)
+    with open_reader(tmp_path / "scan.####.dpx") as reader:
+        info, frames = reader.info, list(reader)
+    assert (info.kind, info.frame_count, info.width, info.height) == ("sequence", 2, 32, 6)
+    values = frames[0].rgb[3, 4::8, 1]
+    if transfer == 1:
+        assert frames[0].transfer == "linear"
+        np.testing.assert_allclose(values[:3], [0.0, 0.18, 1.0], atol=0.005)
+        assert values[3] > 3  # highlights above reference white are kept
+    else:
+        assert frames[0].transfer == ("linear" if transfer == 2 else "srgb")
+        np.testing.assert_allclose(values, codes / 1023, atol=0.002)
+
+
+def test_damaged_dpx_is_a_clear_error(tmp_path):
+    (tmp_path / "bad.0001.dpx").write_bytes(b"SDPX" + bytes(100))
+    with pytest.raises(MediaError, match="cannot decode"):
+        with open_reader(tmp_path / "bad.####.dpx") as reader:
+            list(reader)

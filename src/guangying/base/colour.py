@@ -16,6 +16,19 @@ def srgb_to_linear(rgb_srgb: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.04045, low, high).astype(np.float32, copy=False)
 
 
+# Kodak's Cineon log: code values (of 1023) at 0.002 density each, film gamma 0.6, black at 95 and
+# reference white at 685 (the conversion Nuke, OpenColorIO's and ffmpeg-based tools share).
+_CINEON_BLACK = 10.0 ** ((95 - 685) * 0.002 / 0.6)
+
+
+def cineon_to_linear(code: np.ndarray) -> np.ndarray:
+    """Cineon / DPX printing-density log (0–1 of 1023 codes) → scene-linear, float32: code 95 → 0,
+    685 (reference white) → 1, 1023 → about 13.5."""
+    x = np.asarray(code, dtype=np.float32)
+    light = np.power(np.float32(10.0), (x * np.float32(1023.0) - np.float32(685.0)) * np.float32(0.002 / 0.6))
+    return ((light - np.float32(_CINEON_BLACK)) / np.float32(1.0 - _CINEON_BLACK)).astype(np.float32)
+
+
 def linear_to_srgb(rgb_linear: np.ndarray) -> np.ndarray:
     """IEC 61966-2-1 sRGB encode. float32 in, float32 out; negative input is clipped to 0."""
     x = np.maximum(np.asarray(rgb_linear, dtype=np.float32), np.float32(0.0))

@@ -7,15 +7,25 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
+import av.error
 import numpy as np
 
+from guangying.base.colour import cineon_to_linear
 from guangying.base.errors import MediaError
 from guangying.media.frames import Transfer
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32
+from guangying.media.video_reader import rgb_conversion, stream_colour
 
 # Picture formats read and written through OpenCV; any other extension is handed to ffmpeg.
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp"}
+# Pictures read one file at a time through ffmpeg (OpenCV has no DPX reader); not written.
+FFMPEG_PICTURE_EXTENSIONS = {".dpx"}
+# DPX's transfer byte (SMPTE 268M, first image element): printing density and logarithmic mean
+# Cineon log, which ffmpeg leaves untagged.
+_DPX_TRANSFER_OFFSET = 801
+_DPX_LOG_TRANSFERS = {1, 3}
 
 
 @dataclass(slots=True)
@@ -42,6 +52,8 @@ def read_picture(path: Path, what: str) -> Picture:
         raise MediaError(f"{what}: file not found: {path}")
     if not os.access(path, os.R_OK):  # OpenCV says only "cannot decode": not a damaged file
         raise MediaError(f"{what}: no permission to read {path}; fix its permissions (e.g. chmod a+r)")
+    if path.suffix.lower() in FFMPEG_PICTURE_EXTENSIONS:
+        return _read_with_ffmpeg(path, what)
     pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     exr = path.suffix.lower() == ".exr"
     if pixels is None and exr:
@@ -56,6 +68,31 @@ def read_picture(path: Path, what: str) -> Picture:
             f"{path.suffix.lstrip('.').upper() or 'picture'} file. Re-copy or re-export it"
         )
     return picture_from_bgr(_in_display_window(pixels, path) if exr else pixels, path, what)
+
+
+def _read_with_ffmpeg(path: Path, what: str) -> Picture:
+    """A DPX: decoded by ffmpeg, its transfer from the header (Cineon log, linear or video)."""
+    try:
+        with av.open(str(path)) as container:
+            av_frame = next(container.decode(video=0))
+            pixels = av_frame.to_ndarray(**rgb_conversion(av_frame))
+    except (av.error.FFmpegError, StopIteration, IndexError, ValueError) as exc:
+        raise MediaError(
+            f"{what}: cannot decode {path} ({exc}); the file is damaged, incomplete or not a "
+            f"{path.suffix.lstrip('.').upper()} file. Re-copy or re-export it"
+        ) from exc
+    bits = 8 if pixels.dtype == np.uint8 else 16
+    alpha = to_float32(np.ascontiguousarray(pixels[..., 3])) if pixels.shape[2] == 4 else None
+    rgb = to_float32(np.ascontiguousarray(pixels[..., :3]))
+    with path.open("rb") as file:
+        file.seek(_DPX_TRANSFER_OFFSET)
+        transfer_byte = file.read(1)
+    if transfer_byte and transfer_byte[0] in _DPX_LOG_TRANSFERS:
+        return Picture(rgb=cineon_to_linear(rgb), alpha=alpha, transfer="linear", bit_depth=bits)
+    colour = stream_colour(av_frame)
+    if colour.converted:  # tagged linear (or wide primaries)
+        return Picture(rgb=colour.to_linear_bt709(rgb), alpha=alpha, transfer="linear", bit_depth=bits)
+    return Picture(rgb=rgb, alpha=alpha, transfer="srgb", bit_depth=bits)
 
 
 def _in_display_window(pixels: np.ndarray, path: Path) -> np.ndarray:
