@@ -295,3 +295,43 @@ def test_damaged_dpx_is_a_clear_error(tmp_path):
     with pytest.raises(MediaError, match="cannot decode"):
         with open_reader(tmp_path / "bad.####.dpx") as reader:
             list(reader)
+
+
+def _write_layered_exr(path, channels: dict[str, float]) -> None:
+    import OpenEXR
+
+    planes = {name: np.full((6, 8), value, np.float32) for name, value in channels.items()}
+    OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}, planes).write(
+        str(path)
+    )
+
+
+def test_layered_render_exr_reads_its_main_layer(tmp_path):
+    """Blender's multilayer EXR (ViewLayer.Combined.RGBA beside passes) and a beauty-named file:
+    the main picture is read, with its alpha."""
+    _write_layered_exr(tmp_path / "render.0001.exr", {
+        "ViewLayer.Combined.R": 0.5, "ViewLayer.Combined.G": 0.25, "ViewLayer.Combined.B": 2.0,
+        "ViewLayer.Combined.A": 0.75, "ViewLayer.DiffCol.R": 9.0, "ViewLayer.DiffCol.G": 9.0,
+        "ViewLayer.DiffCol.B": 9.0, "ViewLayer.Depth.Z": 4.0,
+    })
+    _write_layered_exr(tmp_path / "beauty.exr", {"beauty.R": 0.1, "beauty.G": 0.2, "beauty.B": 0.3})
+    with open_reader(tmp_path / "render.####.exr") as reader:
+        frame = next(iter(reader))
+    assert frame.transfer == "linear"
+    np.testing.assert_allclose(frame.rgb[2, 3], [0.5, 0.25, 2.0])
+    np.testing.assert_allclose(frame.alpha, 0.75)
+    with open_reader(tmp_path / "beauty.exr") as reader:
+        frame = next(iter(reader))
+    np.testing.assert_allclose(frame.rgb[0, 0], [0.1, 0.2, 0.3], atol=1e-7)
+    assert frame.alpha is None
+
+
+@pytest.mark.parametrize(
+    ("channels", "says"),
+    [({"depth.Z": 1.0, "mask.Y": 1.0}, "no layer with R, G and B channels .*depth.Z, mask.Y"),
+     ({f"{layer}.{c}": 1.0 for layer in ("diffuse", "specular") for c in "RGB"}, "several RGB layers")],
+)
+def test_exr_without_a_clear_picture_layer_says_which_channels_it_has(tmp_path, channels, says):
+    _write_layered_exr(tmp_path / "passes.exr", channels)
+    with pytest.raises(MediaError, match=says), open_reader(tmp_path / "passes.exr") as reader:
+        list(reader)

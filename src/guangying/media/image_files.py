@@ -57,9 +57,9 @@ def read_picture(path: Path, what: str) -> Picture:
     pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     exr = path.suffix.lower() == ".exr"
     if pixels is None and exr:
-        matte = _read_exr_matte(path)
-        if matte is not None:
-            matte = _in_display_window(matte, path)
+        pixels = _read_exr_channels(path, what)
+        if pixels is not None and pixels.ndim == 2:  # a matte: its value is its alpha
+            matte = _in_display_window(pixels, path)
             return Picture(rgb=np.repeat(matte[..., None], 3, axis=2), alpha=matte, transfer="linear",
                            bit_depth=16)
     if pixels is None:
@@ -121,18 +121,42 @@ def _in_display_window(pixels: np.ndarray, path: Path) -> np.ndarray:
     return frame
 
 
-def _read_exr_matte(path: Path) -> np.ndarray | None:
-    """The channel of a single-channel EXR that OpenCV does not read (an alpha matte named ``A``) as
-    float32 (H, W); None when it is not one."""
-    import OpenEXR  # late import: only these mattes need it
+# Layers a renderer names its main picture (Blender "ViewLayer.Combined", Arnold/V-Ray "beauty").
+_MAIN_LAYER_WORDS = ("combined", "beauty", "rgba")
+
+
+def _read_exr_channels(path: Path, what: str) -> np.ndarray | None:
+    """What OpenCV cannot read of an EXR: a single-channel matte (named ``A`` or anything) as float32
+    (H, W), or a renderer's layered file (``ViewLayer.Combined.R`` …) as its main layer's float32
+    BGR(A). None when OpenEXR cannot open it either; an error naming the channels when no layer, or
+    more than one and none named as the main one, has R, G and B."""
+    import OpenEXR  # late import: only these files need it
 
     try:
         channels = OpenEXR.File(str(path), separate_channels=True).channels()
     except (RuntimeError, OSError):
         return None
-    if len(channels) != 1:
-        return None
-    return np.asarray(next(iter(channels.values())).pixels, np.float32)
+    if len(channels) == 1:
+        return np.asarray(next(iter(channels.values())).pixels, np.float32)
+    layers: dict[str, dict[str, np.ndarray]] = {}
+    for name, channel in channels.items():
+        layer, _, component = name.rpartition(".")
+        layers.setdefault(layer, {})[component.upper()] = channel.pixels
+    pictures = [name for name, parts in layers.items() if {"R", "G", "B"} <= parts.keys()]
+    if not pictures:
+        raise MediaError(
+            f"{what}: {path} has no layer with R, G and B channels (it has {', '.join(sorted(channels))}); "
+            "export the picture (beauty) layer, or name the channels R, G, B (and A)"
+        )
+    main = [name for name in pictures if not name or any(w in name.lower() for w in _MAIN_LAYER_WORDS)]
+    if not main and len(pictures) > 1:
+        raise MediaError(
+            f"{what}: {path} has several RGB layers ({', '.join(sorted(pictures))}) and none named as the "
+            "main picture (combined, beauty, rgba); export that layer alone, or name it so"
+        )
+    parts = layers[(main or pictures)[0]]
+    order = ["B", "G", "R"] + (["A"] if "A" in parts else [])
+    return np.stack([np.asarray(parts[c], np.float32) for c in order], axis=-1)
 
 
 def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:
