@@ -335,3 +335,27 @@ def test_exr_without_a_clear_picture_layer_says_which_channels_it_has(tmp_path, 
     _write_layered_exr(tmp_path / "passes.exr", channels)
     with pytest.raises(MediaError, match=says), open_reader(tmp_path / "passes.exr") as reader:
         list(reader)
+
+
+@pytest.mark.parametrize(
+    ("chromaticities", "to_bt709"),
+    [  # ACES2065-1 (AP0, ACES white) and ACEScg (AP1) → linear BT.709, Bradford-adapted to D65, as
+       # colour-management libraries publish them
+        ((0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767),
+         [[2.52169, -1.13413, -0.38756], [-0.27648, 1.37272, -0.09624], [-0.01538, -0.15298, 1.16835]]),
+        ((0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767),
+         [[1.70505, -0.62179, -0.08326], [-0.13026, 1.14080, -0.01055], [-0.02400, -0.12897, 1.15297]]),
+    ],
+)
+def test_aces_exr_is_converted_to_bt709_by_its_chromaticities(tmp_path, chromaticities, to_bt709):
+    import OpenEXR
+
+    colours = np.array([[0.18, 0.18, 0.18], [0.6, 0.1, 0.05], [0.05, 0.4, 0.1], [0.1, 0.1, 0.9]], np.float32)
+    planes = {c: np.ascontiguousarray(np.repeat(colours[None, :, k], 3, axis=0)) for k, c in enumerate("RGB")}
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
+              "chromaticities": chromaticities}
+    OpenEXR.File(header, planes).write(str(tmp_path / "aces.exr"))
+    with open_reader(tmp_path / "aces.exr") as reader:
+        frame = next(iter(reader))
+    np.testing.assert_allclose(frame.rgb[1], colours @ np.array(to_bt709).T, atol=2e-4)
+    np.testing.assert_allclose(frame.rgb[1, 0], 0.18, atol=2e-4)  # the white stays neutral

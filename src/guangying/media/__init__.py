@@ -2,7 +2,7 @@
 
 Frames come out as :class:`Frame` with ``rgb`` float32 (H, W, 3) 0–1 in the transfer named by
 ``frame.transfer`` (``"srgb"`` for video and 8/16-bit pictures, ``"linear"`` for EXR and for HDR or
-wide-gamut video, converted to BT.709: :mod:`guangying.media.stream_colour`) and ``alpha`` float32 (H, W)
+wide-gamut video, converted to BT.709: :mod:`guangying.media.colour_tags`) and ``alpha`` float32 (H, W)
 0–1 or None; writers take the same and commit atomically when the ``with`` ends.
 
 >>> import tempfile, numpy as np

@@ -13,6 +13,7 @@ import numpy as np
 
 from guangying.base.colour import cineon_to_linear
 from guangying.base.errors import MediaError
+from guangying.media.exr import read_exr_pixels
 from guangying.media.frames import Transfer
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32
@@ -54,20 +55,30 @@ def read_picture(path: Path, what: str) -> Picture:
         raise MediaError(f"{what}: no permission to read {path}; fix its permissions (e.g. chmod a+r)")
     if path.suffix.lower() in FFMPEG_PICTURE_EXTENSIONS:
         return _read_with_ffmpeg(path, what)
+    if path.suffix.lower() == ".exr":
+        return _read_exr(path, what)
     pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    exr = path.suffix.lower() == ".exr"
-    if pixels is None and exr:
-        pixels = _read_exr_channels(path, what)
-        if pixels is not None and pixels.ndim == 2:  # a matte: its value is its alpha
-            matte = _in_display_window(pixels, path)
-            return Picture(rgb=np.repeat(matte[..., None], 3, axis=2), alpha=matte, transfer="linear",
-                           bit_depth=16)
     if pixels is None:
-        raise MediaError(
-            f"{what}: cannot decode {path}; the file is damaged, incomplete or not a "
-            f"{path.suffix.lstrip('.').upper() or 'picture'} file. Re-copy or re-export it"
-        )
-    return picture_from_bgr(_in_display_window(pixels, path) if exr else pixels, path, what)
+        raise MediaError(_damaged(path, what))
+    return picture_from_bgr(pixels, path, what)
+
+
+def _damaged(path: Path, what: str) -> str:
+    return (f"{what}: cannot decode {path}; the file is damaged, incomplete or not a "
+            f"{path.suffix.lstrip('.').upper() or 'picture'} file. Re-copy or re-export it")
+
+
+def _read_exr(path: Path, what: str) -> Picture:
+    found = read_exr_pixels(path, what)
+    if found is None:
+        raise MediaError(_damaged(path, what))
+    if found.matte:  # a matte: its value is its alpha
+        return Picture(rgb=np.repeat(found.pixels[..., None], 3, axis=2), alpha=found.pixels,
+                       transfer="linear", bit_depth=16)
+    picture = picture_from_bgr(found.pixels, path, what)
+    if found.to_bt709 is not None:
+        picture.rgb = cv2.transform(picture.rgb, found.to_bt709)
+    return picture
 
 
 def _read_with_ffmpeg(path: Path, what: str) -> Picture:
@@ -93,70 +104,6 @@ def _read_with_ffmpeg(path: Path, what: str) -> Picture:
     if colour.converted:  # tagged linear (or wide primaries)
         return Picture(rgb=colour.to_linear_bt709(rgb), alpha=alpha, transfer="linear", bit_depth=bits)
     return Picture(rgb=rgb, alpha=alpha, transfer="srgb", bit_depth=bits)
-
-
-def _in_display_window(pixels: np.ndarray, path: Path) -> np.ndarray:
-    """An EXR's pixels (its data window, all OpenCV reads) placed in its display window, the frame.
-
-    Nuke and renderers write a bounding box smaller than the frame (autocrop) or larger (overscan);
-    read as stored, such frames would shift, crop and change size from frame to frame. Outside the
-    data window a picture is empty: 0 in every channel, alpha included, as in OpenEXR."""
-    import OpenEXR  # late import: only EXRs need it
-
-    try:
-        header = OpenEXR.File(str(path), header_only=True).header()
-        (dx0, dy0), (dx1, dy1) = header["dataWindow"]
-        (fx0, fy0), (fx1, fy1) = header["displayWindow"]
-    except (RuntimeError, OSError, KeyError):
-        return pixels  # OpenCV read it; without a readable header it is taken as stored
-    if (dx0, dy0, dx1, dy1) == (fx0, fy0, fx1, fy1) or pixels.shape[:2] != (dy1 - dy0 + 1, dx1 - dx0 + 1):
-        return pixels
-    frame = np.zeros((fy1 - fy0 + 1, fx1 - fx0 + 1) + pixels.shape[2:], pixels.dtype)
-    x0, y0 = max(dx0, fx0), max(dy0, fy0)  # the overlap of the two windows, in file coordinates
-    x1, y1 = min(dx1, fx1), min(dy1, fy1)
-    if x0 <= x1 and y0 <= y1:
-        frame[y0 - fy0: y1 + 1 - fy0, x0 - fx0: x1 + 1 - fx0] = (
-            pixels[y0 - dy0: y1 + 1 - dy0, x0 - dx0: x1 + 1 - dx0]
-        )
-    return frame
-
-
-# Layers a renderer names its main picture (Blender "ViewLayer.Combined", Arnold/V-Ray "beauty").
-_MAIN_LAYER_WORDS = ("combined", "beauty", "rgba")
-
-
-def _read_exr_channels(path: Path, what: str) -> np.ndarray | None:
-    """What OpenCV cannot read of an EXR: a single-channel matte (named ``A`` or anything) as float32
-    (H, W), or a renderer's layered file (``ViewLayer.Combined.R`` …) as its main layer's float32
-    BGR(A). None when OpenEXR cannot open it either; an error naming the channels when no layer, or
-    more than one and none named as the main one, has R, G and B."""
-    import OpenEXR  # late import: only these files need it
-
-    try:
-        channels = OpenEXR.File(str(path), separate_channels=True).channels()
-    except (RuntimeError, OSError):
-        return None
-    if len(channels) == 1:
-        return np.asarray(next(iter(channels.values())).pixels, np.float32)
-    layers: dict[str, dict[str, np.ndarray]] = {}
-    for name, channel in channels.items():
-        layer, _, component = name.rpartition(".")
-        layers.setdefault(layer, {})[component.upper()] = channel.pixels
-    pictures = [name for name, parts in layers.items() if {"R", "G", "B"} <= parts.keys()]
-    if not pictures:
-        raise MediaError(
-            f"{what}: {path} has no layer with R, G and B channels (it has {', '.join(sorted(channels))}); "
-            "export the picture (beauty) layer, or name the channels R, G, B (and A)"
-        )
-    main = [name for name in pictures if not name or any(w in name.lower() for w in _MAIN_LAYER_WORDS)]
-    if not main and len(pictures) > 1:
-        raise MediaError(
-            f"{what}: {path} has several RGB layers ({', '.join(sorted(pictures))}) and none named as the "
-            "main picture (combined, beauty, rgba); export that layer alone, or name it so"
-        )
-    parts = layers[(main or pictures)[0]]
-    order = ["B", "G", "R"] + (["A"] if "A" in parts else [])
-    return np.stack([np.asarray(parts[c], np.float32) for c in order], axis=-1)
 
 
 def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:

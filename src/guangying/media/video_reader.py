@@ -14,11 +14,11 @@ import numpy as np
 
 from guangying.base.errors import MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
+from guangying.media.colour_tags import StreamColour
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32
 from guangying.media.reader import Reader, resolve_range
-from guangying.media.stream_colour import StreamColour
 
 # AVColorSpace (what the stream says) → swscale matrix name for the YUV→RGB conversion.
 _MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}

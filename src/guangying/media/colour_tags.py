@@ -1,11 +1,14 @@
-"""A video stream's colour tags (transfer, primaries) → the pipeline's colour: BT.709 primaries.
+"""Colour tags of a video stream (transfer, primaries) or an EXR (chromaticities) → the pipeline's
+colour: BT.709 primaries.
 
 The pipeline works in BT.709/sRGB primaries, on sRGB-coded frames (Rec.709 video is read as sRGB, as
 players show it) or scene-linear ones (EXR). A phone's HDR clip (HLG or PQ, BT.2020 primaries; an
 iPhone records HLG by default) or a Display P3 screen recording read that way looks flat and
 desaturated, and its composite is wrong. Such a stream is converted to scene-linear BT.709 instead, with
 the reference white of ITU-R BT.2408 (HLG 75 %, PQ 203 cd/m²) at 1.0: diffuse whites land where an SDR
-clip's do, highlights above it stay above 1 (EXR keeps them; sRGB outputs clip them).
+clip's do, highlights above it stay above 1 (EXR keeps them; sRGB outputs clip them). An EXR whose
+header names other chromaticities (ACES2065-1, ACEScg) is converted to BT.709 primaries likewise, its
+white adapted to D65 by the Bradford transform, as OpenColorIO's ACES configs do.
 
 ffmpeg's own ``colorspace`` filter, the one in PyAV's build, knows neither HLG nor PQ, and ``zscale``
 (zimg) is not built in, so the two BT.2100 curves are written here; they are short, closed formulas.
@@ -84,15 +87,39 @@ def _rgb_to_xyz(primaries: tuple[tuple[float, float], ...]) -> np.ndarray:
     return rgb_columns * scale
 
 
+_BRADFORD = np.array([[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]])
+
+
+def _xyz_of_white(xy: tuple[float, float]) -> np.ndarray:
+    x, y = xy
+    return np.array([x / y, 1.0, (1.0 - x - y) / y])
+
+
 @cache
-def primaries_to_bt709(primaries: int) -> np.ndarray | None:
-    """3×3 float32 matrix taking linear RGB in ``primaries`` (an AVColorPrimaries value) to linear
-    BT.709 RGB, applied as ``rgb @ m.T``; None when the primaries are BT.709's or unknown (read as
-    BT.709, as players do). All known primaries share BT.709's D65 white, so no adaptation is needed."""
-    if primaries not in _CHROMATICITIES or primaries == 1:
+def chromaticities_to_bt709(chromaticities: tuple[float, ...]) -> np.ndarray | None:
+    """3×3 float32 matrix taking linear RGB of the primaries and white ``chromaticities`` (x, y of red,
+    green, blue and white: EXR's attribute order) to linear BT.709 RGB, applied as ``rgb @ m.T`` (or
+    ``cv2.transform``); a white other than D65 is adapted to it (Bradford). None for BT.709's own."""
+    if len(chromaticities) != 8 or not all(np.isfinite(chromaticities)):
         return None
-    source = _rgb_to_xyz(_CHROMATICITIES[primaries])
-    return np.linalg.solve(_rgb_to_xyz(_CHROMATICITIES[1]), source).astype(np.float32)
+    corners = tuple((chromaticities[k], chromaticities[k + 1]) for k in range(0, 8, 2))
+    if np.allclose(np.ravel(corners), np.ravel(_CHROMATICITIES[1]), atol=1e-3):
+        return None
+    try:
+        source = _rgb_to_xyz(corners)
+    except np.linalg.LinAlgError:
+        return None  # degenerate primaries: read as BT.709
+    cone_ratio = (_BRADFORD @ _xyz_of_white(_D65)) / (_BRADFORD @ _xyz_of_white(corners[3]))
+    adapt = np.linalg.solve(_BRADFORD, np.diag(cone_ratio) @ _BRADFORD)
+    return np.linalg.solve(_rgb_to_xyz(_CHROMATICITIES[1]), adapt @ source).astype(np.float32)
+
+
+def primaries_to_bt709(primaries: int) -> np.ndarray | None:
+    """:func:`chromaticities_to_bt709` of ``primaries``, an AVColorPrimaries value; None when they are
+    BT.709's or unknown (read as BT.709, as players do)."""
+    if primaries not in _CHROMATICITIES:
+        return None
+    return chromaticities_to_bt709(tuple(float(v) for corner in _CHROMATICITIES[primaries] for v in corner))
 
 
 @cache

@@ -1,0 +1,105 @@
+"""EXR as VFX tools write it: bounding boxes, renderers' layers, mattes, ACES chromaticities.
+
+OpenCV decodes the pixels of a plain RGB(A) EXR; OpenEXR reads the header (windows, chromaticities)
+and the channels OpenCV does not take (a lone ``A`` matte, ``ViewLayer.Combined.R`` …).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import OpenEXR
+
+from guangying.base.errors import MediaError
+from guangying.media.colour_tags import chromaticities_to_bt709
+from guangying.media.opencv import cv2
+
+# Layers a renderer names its main picture (Blender "ViewLayer.Combined", Arnold/V-Ray "beauty").
+_MAIN_LAYER_WORDS = ("combined", "beauty", "rgba")
+
+
+@dataclass(slots=True)
+class ExrPixels:
+    """An EXR's pixels in its frame: float32 BGR(A) (H, W, 3|4) as OpenCV gives them, or (H, W) for a
+    matte (``matte``: its value is its alpha); ``to_bt709``: the 3×3 matrix its chromaticities need
+    (``cv2.transform`` on RGB), None for BT.709's."""
+
+    pixels: np.ndarray
+    matte: bool
+    to_bt709: np.ndarray | None
+
+
+def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
+    """Decode ``path``; None when neither OpenCV nor OpenEXR can (damaged or not an EXR)."""
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    matte = False
+    if pixels is None:
+        pixels = _read_channels(path, what)
+        if pixels is None:
+            return None
+        matte = pixels.ndim == 2
+    try:
+        header: dict[str, Any] = OpenEXR.File(str(path), header_only=True).header()
+    except (RuntimeError, OSError):
+        return ExrPixels(pixels, matte, None)  # decoded, but no readable header: taken as stored
+    chromaticities = header.get("chromaticities")
+    to_bt709 = None if matte or chromaticities is None else chromaticities_to_bt709(tuple(chromaticities))
+    return ExrPixels(_in_display_window(pixels, header), matte, to_bt709)
+
+
+def _in_display_window(pixels: np.ndarray, header: dict[str, Any]) -> np.ndarray:
+    """An EXR's pixels (its data window, all OpenCV reads) placed in its display window, the frame.
+
+    Nuke and renderers write a bounding box smaller than the frame (autocrop) or larger (overscan);
+    read as stored, such frames would shift, crop and change size from frame to frame. Outside the
+    data window a picture is empty: 0 in every channel, alpha included, as in OpenEXR."""
+    try:
+        (dx0, dy0), (dx1, dy1) = header["dataWindow"]
+        (fx0, fy0), (fx1, fy1) = header["displayWindow"]
+    except (KeyError, TypeError, ValueError):
+        return pixels
+    if (dx0, dy0, dx1, dy1) == (fx0, fy0, fx1, fy1) or pixels.shape[:2] != (dy1 - dy0 + 1, dx1 - dx0 + 1):
+        return pixels
+    frame = np.zeros((fy1 - fy0 + 1, fx1 - fx0 + 1) + pixels.shape[2:], pixels.dtype)
+    x0, y0 = max(dx0, fx0), max(dy0, fy0)  # the overlap of the two windows, in file coordinates
+    x1, y1 = min(dx1, fx1), min(dy1, fy1)
+    if x0 <= x1 and y0 <= y1:
+        frame[y0 - fy0: y1 + 1 - fy0, x0 - fx0: x1 + 1 - fx0] = (
+            pixels[y0 - dy0: y1 + 1 - dy0, x0 - dx0: x1 + 1 - dx0]
+        )
+    return frame
+
+
+def _read_channels(path: Path, what: str) -> np.ndarray | None:
+    """What OpenCV cannot read of an EXR: a single-channel matte (named ``A`` or anything) as float32
+    (H, W), or a renderer's layered file (``ViewLayer.Combined.R`` …) as its main layer's float32
+    BGR(A). None when OpenEXR cannot open it either; an error naming the channels when no layer, or
+    more than one and none named as the main one, has R, G and B."""
+    try:
+        channels = OpenEXR.File(str(path), separate_channels=True).channels()
+    except (RuntimeError, OSError):
+        return None
+    if len(channels) == 1:
+        return np.asarray(next(iter(channels.values())).pixels, np.float32)
+    layers: dict[str, dict[str, np.ndarray]] = {}
+    for name, channel in channels.items():
+        layer, _, component = name.rpartition(".")
+        layers.setdefault(layer, {})[component.upper()] = channel.pixels
+    pictures = [name for name, parts in layers.items() if {"R", "G", "B"} <= parts.keys()]
+    if not pictures:
+        raise MediaError(
+            f"{what}: {path} has no layer with R, G and B channels (it has {', '.join(sorted(channels))}); "
+            "export the picture (beauty) layer, or name the channels R, G, B (and A)"
+        )
+    main = [name for name in pictures if not name or any(w in name.lower() for w in _MAIN_LAYER_WORDS)]
+    if not main and len(pictures) > 1:
+        raise MediaError(
+            f"{what}: {path} has several RGB layers ({', '.join(sorted(pictures))}) and none named as the "
+            "main picture (combined, beauty, rgba); export that layer alone, or name it so"
+        )
+    parts = layers[(main or pictures)[0]]
+    order = ["B", "G", "R"] + (["A"] if "A" in parts else [])
+    return np.stack([np.asarray(parts[c], np.float32) for c in order], axis=-1)
