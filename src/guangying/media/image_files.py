@@ -15,6 +15,7 @@ from guangying.base.colour import cineon_to_linear
 from guangying.base.errors import MediaError
 from guangying.media.exr import read_exr_pixels
 from guangying.media.frames import Transfer
+from guangying.media.icc import bgr_to_srgb, embedded_profile
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32
 from guangying.media.video_reader import rgb_conversion, stream_colour
@@ -60,6 +61,9 @@ def read_picture(path: Path, what: str) -> Picture:
     pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if pixels is None:
         raise MediaError(_damaged(path, what))
+    profile = embedded_profile(path) if pixels.ndim == 3 else None
+    if profile is not None:
+        pixels = bgr_to_srgb(pixels, profile, str(path))
     return picture_from_bgr(pixels, path, what)
 
 

@@ -1,0 +1,121 @@
+"""Pictures with an ICC profile (a phone photo in Display P3) are read in sRGB, converted by littleCMS.
+
+The profile is built here, byte by byte from the ICC specification (v2 matrix/TRC: the Display P3
+primaries adapted to D50 by Bradford, the sRGB curve as a parametric curve), not taken from our code;
+the expected sRGB values come from the published Display P3 → BT.709 matrix.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.media import open_reader
+from guangying.media.opencv import cv2
+
+P3_TO_709 = np.array([[1.2249, -0.2247, 0.0], [-0.0420, 1.0419, 0.0], [-0.0197, -0.0786, 1.0979]])
+BRADFORD = np.array([[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]])
+D65, D50 = (0.3127, 0.3290), (0.3457, 0.3585)
+
+
+def _xyz(xy: tuple[float, float]) -> np.ndarray:
+    return np.array([xy[0] / xy[1], 1.0, (1 - xy[0] - xy[1]) / xy[1]])
+
+
+def _p3_colorants_d50() -> np.ndarray:
+    primaries = np.stack([_xyz(xy) for xy in ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060))], axis=1)
+    to_xyz = primaries * np.linalg.solve(primaries, _xyz(D65))
+    adapt = np.linalg.inv(BRADFORD) @ np.diag((BRADFORD @ _xyz(D50)) / (BRADFORD @ _xyz(D65))) @ BRADFORD
+    return adapt @ to_xyz  # columns: red, green, blue in D50 XYZ
+
+
+def _s15(v: float) -> bytes:
+    return struct.pack(">i", round(v * 65536))
+
+
+def display_p3_profile() -> bytes:
+    """An ICC v2 display profile: desc, wtpt, r/g/bXYZ and one parametric sRGB curve for r/g/bTRC."""
+    name = b"Display P3 (test)"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(name) + 1) + name + b"\0" + bytes(8) + bytes(3 + 67)
+    xyz = lambda v: b"XYZ " + bytes(4) + b"".join(_s15(c) for c in v)  # noqa: E731
+    curve = b"para" + bytes(4) + struct.pack(">H", 3) + bytes(2) + b"".join(
+        _s15(p) for p in (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045))
+    colorants = _p3_colorants_d50()
+    tags = [(b"desc", desc), (b"wtpt", xyz(_xyz(D50) / _xyz(D50)[1])), (b"rXYZ", xyz(colorants[:, 0])),
+            (b"gXYZ", xyz(colorants[:, 1])), (b"bXYZ", xyz(colorants[:, 2])), (b"rTRC", curve)]
+    table, data, offset = [], b"", 128 + 4 + 12 * (len(tags) + 2)
+    for signature, body in tags:
+        body += bytes(-len(body) % 4)
+        table.append((signature, offset + len(data), len(body)))
+        data += body
+    curve_entry = table[-1]
+    table += [(b"gTRC", *curve_entry[1:]), (b"bTRC", *curve_entry[1:])]
+    size = offset + len(data)
+    header = (struct.pack(">I", size) + bytes(4) + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
+              + bytes(12) + b"acsp" + bytes(4 + 4 + 4 + 4 + 8 + 4)
+              + b"".join(_s15(c) for c in (0.9642, 1.0, 0.8249)) + bytes(4 + 16 + 28))
+    entries = struct.pack(">I", len(table)) + b"".join(s + struct.pack(">II", o, n) for s, o, n in table)
+    return header + entries + data
+
+
+PATCHES = np.array([[200, 100, 80], [60, 160, 90], [90, 110, 210], [128, 128, 128]], np.uint8)
+
+
+def _picture() -> np.ndarray:
+    return np.repeat(np.repeat(PATCHES[None], 16, axis=0), 16, axis=1)  # 16 × 64, four flat patches
+
+
+def _expected_srgb() -> np.ndarray:
+    linear = srgb_to_linear(PATCHES.astype(np.float32) / 255) @ P3_TO_709.T
+    return linear_to_srgb(np.clip(linear, 0, 1))
+
+
+def test_the_hand_built_profile_is_one_littlecms_reads_as_display_p3():
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(display_p3_profile()))
+    assert ImageCms.getProfileDescription(profile).strip() == "Display P3 (test)"
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png"])
+def test_display_p3_photo_is_read_in_srgb(tmp_path, ext):
+    path = tmp_path / f"phone{ext}"
+    options = {"quality": 100, "subsampling": 0} if ext == ".jpg" else {}
+    Image.fromarray(_picture()).save(path, icc_profile=display_p3_profile(), **options)
+    with open_reader(path) as reader:
+        frame = next(iter(reader))
+    got = frame.rgb[8, 8::16]
+    np.testing.assert_allclose(got, _expected_srgb(), atol=2.5 / 255)
+    assert np.abs(got - PATCHES / 255).max() > 10 / 255  # the conversion moved the colours
+
+
+def test_srgb_profile_leaves_the_picture_as_it_is(tmp_path):
+    path = tmp_path / "camera.png"
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(_picture()).save(path, icc_profile=srgb)
+    with open_reader(path) as reader:
+        np.testing.assert_array_equal(np.round(next(iter(reader)).rgb[8, 8::16] * 255), PATCHES)
+
+
+def _png_with_iccp(path, rgb16: np.ndarray, profile: bytes) -> None:
+    """A 16-bit PNG (OpenCV) with an iCCP chunk put after IHDR (the PNG specification's layout)."""
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb16, cv2.COLOR_RGB2BGR))
+    assert ok
+    data = buf.tobytes()
+    body = b"P3\0\0" + zlib.compress(profile)
+    chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
+    ihdr_end = 8 + 4 + 4 + 13 + 4
+    path.write_bytes(data[:ihdr_end] + chunk + data[ihdr_end:])
+
+
+def test_sixteen_bit_picture_with_a_profile_is_read_as_is_with_a_warning(tmp_path):
+    path = tmp_path / "grade.png"
+    _png_with_iccp(path, _picture().astype(np.uint16) * 257, display_p3_profile())
+    with pytest.warns(UserWarning, match="Display P3 .test.* 8-bit pictures only"):
+        with open_reader(path) as reader:
+            frame = next(iter(reader))
+    np.testing.assert_allclose(frame.rgb[8, 8::16], PATCHES / 255, atol=1e-4)
