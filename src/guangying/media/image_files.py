@@ -13,9 +13,7 @@ import numpy as np
 
 from guangying.base.colour import cineon_to_linear
 from guangying.base.errors import MediaError
-from guangying.media.exr import read_exr_pixels
 from guangying.media.frames import Transfer
-from guangying.media.icc import bgr_to_srgb, embedded_profile
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32
 from guangying.media.video_reader import rgb_conversion, stream_colour
@@ -61,6 +59,8 @@ def read_picture(path: Path, what: str) -> Picture:
     pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if pixels is None:
         raise MediaError(_damaged(path, what))
+    from guangying.media.icc import bgr_to_srgb, embedded_profile  # late: Pillow only once pictures are read
+
     profile = embedded_profile(path) if pixels.ndim == 3 else None
     if profile is not None:
         pixels = bgr_to_srgb(pixels, profile, str(path))
@@ -73,6 +73,8 @@ def _damaged(path: Path, what: str) -> str:
 
 
 def _read_exr(path: Path, what: str) -> Picture:
+    from guangying.media.exr import read_exr_pixels  # late: OpenEXR only once an EXR is read
+
     found = read_exr_pixels(path, what)
     if found is None:
         raise MediaError(_damaged(path, what))
