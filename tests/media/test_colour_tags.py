@@ -81,12 +81,16 @@ def _read_patches(path, count: int):
     return frame, np.array([frame.rgb[inset, c].reshape(-1, 3).mean(0) for c in columns])
 
 
-def test_hlg_clip_reads_as_scene_linear_with_reference_white_at_one(tmp_path):
-    path = tmp_path / "phone_hlg.mov"
-    levels = [0.38, 0.75, 0.5]
-    _encode(path, _patches([(v, v, v) for v in levels]), "libx265", "yuv420p10le", HLG, BT2020)
-    frame, means = _read_patches(path, 3)
+def _hdr_greys(path, levels: list[float], transfer: int) -> np.ndarray:
+    """Grey patches at ``levels`` of HDR signal in a 10-bit HEVC clip → (levels, RGB) means as read."""
+    _encode(path, _patches([(v, v, v) for v in levels]), "libx265", "yuv420p10le", transfer, BT2020)
+    frame, means = _read_patches(path, len(levels))
     assert frame.transfer == "linear"
+    return means
+
+
+def test_hlg_clip_reads_as_scene_linear_with_reference_white_at_one(tmp_path):
+    means = _hdr_greys(tmp_path / "phone_hlg.mov", [0.38, 0.75, 0.5], HLG)
     grey, white, half = means[:, 1]
     assert white == pytest.approx(1.0, abs=0.02)  # BT.2408: reference white at 75 %
     assert grey == pytest.approx(0.18, abs=0.01)  # BT.2408: 18 % grey card at 38 %
@@ -95,11 +99,7 @@ def test_hlg_clip_reads_as_scene_linear_with_reference_white_at_one(tmp_path):
 
 
 def test_pq_clip_reads_as_light_relative_to_203_nits(tmp_path):
-    path = tmp_path / "grade_pq.mp4"
-    levels = [0.5081, 0.58, 0.7518]
-    _encode(path, _patches([(v, v, v) for v in levels]), "libx265", "yuv420p10le", PQ, BT2020)
-    frame, means = _read_patches(path, 3)
-    assert frame.transfer == "linear"
+    means = _hdr_greys(tmp_path / "grade_pq.mp4", [0.5081, 0.58, 0.7518], PQ)
     assert means[:, 1] == pytest.approx([100 / 203, 1.0, 1000 / 203], rel=0.025)
 
 
