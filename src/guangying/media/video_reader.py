@@ -85,8 +85,10 @@ _QUARTER_TURNS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.R
 
 def _quarter_turns(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
     """Counter-clockwise quarter turns the first frame's display matrix asks for (0 when it cannot be
-    decoded: the read itself then reports why). Decoded in the open container (no second open)."""
+    decoded: the read itself then reports why). Decoded in the open container (no second open), from
+    its start: the rate check before it has read packets on."""
     try:
+        container.seek(stream.start_time or 0, stream=stream, backward=True, any_frame=False)
         for av_frame in container.decode(stream):
             return round(av_frame.rotation / 90) % 4
     except av.error.FFmpegError:
@@ -185,9 +187,8 @@ class VideoReader(Reader):
                     timecode = None  # an unreadable tag is dropped rather than failing the read
             width, height = ctx.width, ctx.height
             self._pixel_aspect = ctx.sample_aspect_ratio
-            # The first frame's few packets are then missing from the rate check's head: it looks at 600.
-            self._turns = _quarter_turns(container, stream)
             variable = _looks_variable(container, stream, self._fps)
+            self._turns = _quarter_turns(container, stream)
         if self._turns % 2:
             width, height = height, width
         last = total - 1 if total is not None else None
