@@ -122,10 +122,22 @@ def primaries_to_bt709(primaries: int) -> np.ndarray | None:
     return chromaticities_to_bt709(tuple(float(v) for corner in _CHROMATICITIES[primaries] for v in corner))
 
 
+def signal_to_linear(transfer: int, signal: np.ndarray) -> np.ndarray:
+    """R'G'B' in 0–1 (float) of the AVColorTransferCharacteristic ``transfer`` → linear light, float32;
+    SDR curves (BT.709, BT.2020, sRGB) are read as sRGB, as the rest of the pipeline reads video."""
+    if transfer == TRC_HLG:
+        return hlg_to_linear(signal)
+    if transfer == TRC_PQ:
+        return pq_to_linear(signal)
+    if transfer == TRC_LINEAR:
+        return np.asarray(signal, np.float32)
+    return srgb_to_linear(signal)
+
+
 @cache
-def _curve_table(colour: StreamColour, code_bytes: int) -> np.ndarray:
+def _curve_table(transfer: int, code_bytes: int) -> np.ndarray:
     codes = np.arange(256**code_bytes, dtype=np.float64) / (256**code_bytes - 1)
-    return colour.linear(codes.astype(np.float32))
+    return signal_to_linear(transfer, codes.astype(np.float32))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,16 +157,6 @@ class StreamColour:
         names = (_TRANSFER_NAMES.get(self.transfer), _PRIMARIES_NAMES.get(self.primaries))
         return ", ".join(n for n in names if n)
 
-    def linear(self, rgb_signal: np.ndarray) -> np.ndarray:
-        """R'G'B' in 0–1 (float) → linear light in the stream's own primaries, float32."""
-        if self.transfer == TRC_HLG:
-            return hlg_to_linear(rgb_signal)
-        if self.transfer == TRC_PQ:
-            return pq_to_linear(rgb_signal)
-        if self.transfer == TRC_LINEAR:
-            return np.asarray(rgb_signal, np.float32)
-        return srgb_to_linear(rgb_signal)  # SDR curves (BT.709, BT.2020, sRGB), read as the pipeline does
-
     def to_linear_bt709(self, rgb_codes: np.ndarray) -> np.ndarray:
         """Decoded R'G'B' (uint8 / uint16 code values, or float 0–1; the stream's own transfer and
         primaries) → scene-linear BT.709, float32 (H, W, 3); values may exceed 1 (HDR highlights) or
@@ -162,9 +164,9 @@ class StreamColour:
         if rgb_codes.dtype in (np.uint8, np.uint16):
             # A table of every code value: a 1080p frame in 20–35 ms, against 90–125 ms through the
             # curves' exp and pow (this 2-core machine).
-            rgb = _curve_table(self, rgb_codes.dtype.itemsize)[rgb_codes]
+            rgb = _curve_table(self.transfer, rgb_codes.dtype.itemsize)[rgb_codes]
         else:
-            rgb = self.linear(rgb_codes)
+            rgb = signal_to_linear(self.transfer, rgb_codes)
         matrix = primaries_to_bt709(self.primaries)
         if matrix is not None:
             rgb = cv2.transform(rgb, matrix)

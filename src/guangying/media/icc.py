@@ -53,6 +53,9 @@ def _transform_to_srgb(profile: bytes) -> tuple[str, ImageCms.ImageCmsTransform 
     return name, transform
 
 
+_WARNED_16_BIT: set[str] = set()
+
+
 def bgr_to_srgb(pixels: np.ndarray, profile: bytes, what: str) -> np.ndarray:
     """OpenCV's BGR(A) code values (H, W, 3|4), uint8 or uint16, in ``profile``'s colour space → sRGB,
     alpha untouched; the input itself for sRGB, unusable profiles and 16-bit samples (with a warning)."""
@@ -60,11 +63,13 @@ def bgr_to_srgb(pixels: np.ndarray, profile: bytes, what: str) -> np.ndarray:
     if transform is None:
         return pixels
     if pixels.dtype != np.uint8:
-        warnings.warn(
-            f"{what} carries the colour profile {name!r}, which is applied to 8-bit pictures only: its "
-            "colours are read as sRGB. Convert it to sRGB when exporting for correct colour",
-            stacklevel=3,
-        )
+        if name not in _WARNED_16_BIT:  # once per profile, not once per frame of a sequence
+            _WARNED_16_BIT.add(name)
+            warnings.warn(
+                f"{what} carries the colour profile {name!r}, which is applied to 8-bit pictures only: "
+                "its colours are read as sRGB. Convert it to sRGB when exporting for correct colour",
+                stacklevel=3,
+            )
         return pixels
     rgb = Image.fromarray(np.ascontiguousarray(pixels[..., 2::-1]), "RGB")
     converted = ImageCms.applyTransform(rgb, transform)

@@ -94,10 +94,7 @@ def _read_with_ffmpeg(path: Path, what: str) -> Picture:
             av_frame = next(container.decode(video=0))
             pixels = av_frame.to_ndarray(**rgb_conversion(av_frame))
     except (av.error.FFmpegError, StopIteration, IndexError, ValueError) as exc:
-        raise MediaError(
-            f"{what}: cannot decode {path} ({exc}); the file is damaged, incomplete or not a "
-            f"{path.suffix.lstrip('.').upper()} file. Re-copy or re-export it"
-        ) from exc
+        raise MediaError(f"{_damaged(path, what)} ({exc})") from exc
     bits = 8 if pixels.dtype == np.uint8 else 16
     alpha = to_float32(np.ascontiguousarray(pixels[..., 3])) if pixels.shape[2] == 4 else None
     rgb = to_float32(np.ascontiguousarray(pixels[..., :3]))
