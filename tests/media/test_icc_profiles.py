@@ -119,3 +119,11 @@ def test_sixteen_bit_picture_with_a_profile_is_read_as_is_with_a_warning(tmp_pat
         with open_reader(path) as reader:
             frame = next(iter(reader))
     np.testing.assert_allclose(frame.rgb[8, 8::16], PATCHES / 255, atol=1e-4)
+
+
+def test_garbage_profile_is_read_as_srgb_not_a_crash(tmp_path):
+    """A profile littleCMS cannot parse (a broken export) leaves the picture as it is."""
+    path = tmp_path / "broken.png"
+    Image.fromarray(_picture()).save(path, icc_profile=b"not an ICC profile at all" * 8)
+    with open_reader(path) as reader:
+        np.testing.assert_array_equal(np.round(next(iter(reader)).rgb[8, 8::16] * 255), PATCHES)
