@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from guangying.base.colour import linear_to_srgb
 from guangying.base.timecode import timecode_at
 from guangying.batch.jobs import Shot
 from guangying.keyer.refine import chroma_subsampled
 from guangying.keyer.screen import NoScreenError, detect_screen, estimate_screen_colour
-from guangying.media import open_reader
+from guangying.media import display_srgb, open_reader
 
 # Frames of warm-up before a range for the recurrent matte engines. Measured (bench/batch.py): the
 # mean |Δα| against the unsplit matte falls to ~2e-4 by 16 frames, but the largest pixel difference
@@ -87,7 +86,7 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
     count = info.frame_count
     splittable = count is not None
     if options["matte"] in _KEYED:
-        rgb = first.rgb if first.transfer == "srgb" else linear_to_srgb(first.rgb)
+        rgb = display_srgb(first.rgb, first.transfer, info.highlight_peak)
         try:
             options.update(_shared_keyer_state(rgb, options))
         except NoScreenError:

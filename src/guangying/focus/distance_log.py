@@ -11,7 +11,6 @@ from typing import Literal
 
 import numpy as np
 
-from guangying.base.colour import linear_to_srgb
 from guangying.base.errors import SettingsError
 from guangying.distance.reading import DistanceReading
 from guangying.focus.tracking import Detection, Rule, SubjectSelector, SubjectTracker, iou_matrix
@@ -72,7 +71,7 @@ def face_readings(
     """
     from guangying.distance.face_geometry import Intrinsics
     from guangying.distance.faces import FaceRangeFinder
-    from guangying.media import open_reader
+    from guangying.media import display_srgb, open_reader
 
     if rule == "point" and point is None:
         raise SettingsError("subject selection 'point' needs a point x,y (--point)")
@@ -81,7 +80,7 @@ def face_readings(
     selector: SubjectSelector | None = None
     with open_reader(source) as reader:
         for frame in reader:
-            rgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
+            rgb = display_srgb(frame.rgb, frame.transfer, reader.info.highlight_peak)
             if finder is None or selector is None:
                 intrinsics = Intrinsics.from_lens(focal_length_mm, sensor_width_mm, frame.width, frame.height)
                 finder = FaceRangeFinder(intrinsics)

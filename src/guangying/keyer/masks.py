@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from guangying.base.colour import linear_to_srgb
 from guangying.base.errors import InputFormatError, SettingsError
-from guangying.media import open_reader
+from guangying.media import display_srgb, open_reader
 from guangying.media.opencv import cv2
 
 _SUBPIXEL_BITS = 4  # fillPoly fixed-point: vertices placed to 1/16 pixel
@@ -108,9 +107,9 @@ def load_clean_plate(spec: str | Path, shape: tuple[int, int]) -> np.ndarray:
     """The first frame of ``spec`` (an image, sequence or clip of the empty screen) as float32
     (H, W, 3) sRGB-encoded 0–1; it must be the footage's size, ``shape`` = (height, width)."""
     with open_reader(spec) as reader:
-        frame = next(iter(reader))
+        frame, peak = next(iter(reader)), reader.info.highlight_peak
     if frame.rgb.shape[:2] != tuple(shape[:2]):
         raise SettingsError(
             f"clean plate {spec} is {frame.width}×{frame.height}, the footage is {shape[1]}×{shape[0]}"
         )
-    return frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
+    return display_srgb(frame.rgb, frame.transfer, peak)

@@ -17,11 +17,10 @@ import av
 import av.error
 import numpy as np
 
-from guangying.base.colour import linear_to_srgb
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.timecode import format_timecode
 from guangying.live.relay import SrtRelay
-from guangying.media import open_reader
+from guangying.media import display_srgb, open_reader
 from guangying.media.video_reader import rgb_conversion, stream_colour
 
 T = TypeVar("T")
@@ -252,7 +251,7 @@ class LiveSource:
                     return
                 if time.monotonic() - due > period:
                     t0 = time.monotonic() - n * period  # decoding fell behind: a camera has no backlog
-                rgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
+                rgb = display_srgb(frame.rgb, frame.transfer, reader.info.highlight_peak)
                 self._deliver(offset + n, rgb, frame.timecode)
         if not self.loop:
             self._finish(f"end of file {self.spec}", lost=False)
@@ -274,7 +273,7 @@ class LiveSource:
                     convert, colour = rgb_conversion(av_frame), stream_colour(av_frame)
                 rgb = np.ascontiguousarray(av_frame.to_ndarray(**convert)[..., :3])
                 if colour.converted:  # an HDR or wide-gamut sender: shown as the file of it would be
-                    rgb = linear_to_srgb(colour.to_linear_bt709(rgb))
+                    rgb = display_srgb(colour.to_linear_bt709(rgb), "linear", colour.highlight_peak)
                 self._deliver(self.frames_in, rgb, None)
         except av.error.ExitError:
             if not self._stop.is_set():

@@ -3,7 +3,9 @@
 Frames come out as :class:`Frame` with ``rgb`` float32 (H, W, 3) 0–1 in the transfer named by
 ``frame.transfer`` (``"srgb"`` for video and 8/16-bit pictures, ``"linear"`` for EXR and for HDR or
 wide-gamut video, converted to BT.709: :mod:`guangying.media.colour_tags`) and ``alpha`` float32 (H, W)
-0–1 or None; writers take the same and commit atomically when the ``with`` ends.
+0–1 or None; writers take the same and commit atomically when the ``with`` ends. The keyer and the
+compositor take pictures sRGB-coded in 0–1: :func:`display_srgb` gives a frame as they take it (light
+above 1 rolled off, hue kept: :mod:`guangying.media.highlights`).
 
 >>> import tempfile, numpy as np
 >>> from pathlib import Path
@@ -24,7 +26,9 @@ True
 from guangying.base.errors import MediaError
 from guangying.media.api import open_reader, open_writer
 from guangying.media.frames import ClipInfo, Frame
+from guangying.media.highlights import display_srgb
 from guangying.media.reader import Reader
 from guangying.media.writer import Writer
 
-__all__ = ["ClipInfo", "Frame", "MediaError", "Reader", "Writer", "open_reader", "open_writer"]
+__all__ = ["ClipInfo", "Frame", "MediaError", "Reader", "Writer", "display_srgb", "open_reader",
+           "open_writer"]

@@ -6,7 +6,8 @@ players show it) or scene-linear ones (EXR). A phone's HDR clip (HLG or PQ, BT.2
 iPhone records HLG by default) or a Display P3 screen recording read that way looks flat and
 desaturated, and its composite is wrong. Such a stream is converted to scene-linear BT.709 instead, with
 the reference white of ITU-R BT.2408 (HLG 75 %, PQ 203 cd/m²) at 1.0: diffuse whites land where an SDR
-clip's do, highlights above it stay above 1 (EXR keeps them; sRGB outputs clip them). An EXR whose
+clip's do, highlights above it stay above 1 in the frames read; the pipeline rolls them off into its SDR
+picture (:mod:`guangying.media.highlights`). An EXR whose
 header names other chromaticities (ACES2065-1, ACEScg) is converted to BT.709 primaries likewise, its
 white adapted to D65 by the Bradford transform, as OpenColorIO's ACES configs do.
 
@@ -53,6 +54,8 @@ _PQ_C1 = 3424.0 / 4096.0
 _PQ_C2 = 2413.0 / 4096.0 * 32.0
 _PQ_C3 = 2392.0 / 4096.0 * 32.0
 PQ_REFERENCE_WHITE_CD_M2 = 203.0  # BT.2408's HDR reference white
+# The peak most PQ grades (and phones) are mastered to; a stream's mastering metadata is not read.
+PQ_GRADING_PEAK_CD_M2 = 1000.0
 
 
 def _hlg_scene_light(signal: np.ndarray) -> np.ndarray:
@@ -77,6 +80,13 @@ def pq_to_linear(signal: np.ndarray) -> np.ndarray:
     p = np.power(np.clip(np.asarray(signal, np.float32), 0.0, 1.0), np.float32(1.0 / _PQ_M2))
     y = np.power(np.maximum(p - _PQ_C1, 0.0) / (_PQ_C2 - _PQ_C3 * p), np.float32(1.0 / _PQ_M1))
     return (y * np.float32(10000.0 / PQ_REFERENCE_WHITE_CD_M2)).astype(np.float32)
+
+
+def linear_to_pq(light: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`pq_to_linear`: light relative to 203 cd/m² → PQ signal (0–1), float32."""
+    y = np.clip(np.asarray(light, np.float32) * np.float32(PQ_REFERENCE_WHITE_CD_M2 / 10000.0), 0.0, 1.0)
+    p = np.power(y, np.float32(_PQ_M1))
+    return np.power((_PQ_C1 + _PQ_C2 * p) / (1.0 + _PQ_C3 * p), np.float32(_PQ_M2)).astype(np.float32)
 
 
 def _rgb_to_xyz(primaries: tuple[tuple[float, float], ...]) -> np.ndarray:
@@ -153,6 +163,17 @@ class StreamColour:
         wide = primaries_to_bt709(self.primaries) is not None
         return wide or self.transfer in (TRC_HLG, TRC_PQ, TRC_LINEAR)
 
+    @property
+    def highlight_peak(self) -> float | None:
+        """The brightest light the stream can hold, relative to its reference white (HLG: signal 1, about
+        3.8; PQ: an assumed 1000 cd/m² grading peak, about 4.9, as the tag says nothing of the grade's);
+        None for SDR streams."""
+        if self.transfer == TRC_HLG:
+            return 1.0 / _HLG_REFERENCE_LIGHT
+        if self.transfer == TRC_PQ:
+            return PQ_GRADING_PEAK_CD_M2 / PQ_REFERENCE_WHITE_CD_M2
+        return None
+
     def describe(self) -> str:
         names = (_TRANSFER_NAMES.get(self.transfer), _PRIMARIES_NAMES.get(self.primaries))
         return ", ".join(n for n in names if n)
@@ -175,5 +196,5 @@ class StreamColour:
     def note(self, source: str) -> str:
         """What happens to this stream's frames, for a warning."""
         return (f"{source} is tagged {self.describe()}: its frames are converted to scene-linear BT.709 "
-                "(reference white at 1.0: HLG 75 %, PQ 203 cd/m²). Light above reference white and colours "
-                "outside BT.709 are kept in EXR outputs and clipped in SDR ones (MP4, PNG, ProRes).")
+                "(reference white at 1.0: HLG 75 %, PQ 203 cd/m²). Keying and compositing roll light above "
+                "reference white off into SDR (ITU-R BT.2390, hue kept) and clip colours outside BT.709.")

@@ -189,6 +189,7 @@ class VideoReader(Reader):
             self._pixel_aspect = ctx.sample_aspect_ratio
             variable = _looks_variable(container, stream, self._fps)
             self._turns = _quarter_turns(container, stream)
+            peak = StreamColour(int(ctx.color_trc), int(ctx.color_primaries)).highlight_peak
         if self._turns % 2:
             width, height = height, width
         last = total - 1 if total is not None else None
@@ -207,6 +208,7 @@ class VideoReader(Reader):
             has_alpha=alpha,
             timecode=timecode,
             variable_rate=variable,
+            highlight_peak=peak,
         )
 
     def _estimate_count(

@@ -15,7 +15,7 @@ from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.mattes import Matter
 from guangying.base.timecode import timecode_at
-from guangying.media import open_reader, open_writer
+from guangying.media import display_srgb, open_reader, open_writer
 from guangying.media.outputs import check_outputs
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background, PlateSource, plate_inputs
@@ -218,7 +218,7 @@ def run_job(
             for _ in range(offset):  # a background clip runs alongside the whole shot
                 plate.next_plate()
         for n, frame in enumerate(reader):
-            rgb_srgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
+            rgb_srgb = display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
             bg_srgb, bg_linear = (None, None) if plate is None else plate.next_plate(frame.index, rgb_srgb)
             result = compositor.process(rgb_srgb, bg_srgb, bg_linear, source_alpha=frame.alpha)
             if n < warmup_frames:
