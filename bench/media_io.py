@@ -16,7 +16,9 @@ code values, the worst case for an encoder at crf 18). For each clip it times, b
 * HDR decode — a 60-frame 1080p HLG clip (10-bit HEVC, BT.2020, made by the bench from the clean clip's
   pictures) read to scene-linear BT.709 float32: ours (``open_reader``, a table of the curve per code
   value, ``cv2.transform`` for the primaries) against PyAV + the same maths in plain numpy (BT.2100's
-  inverse OETF by formula, a matrix product), passes interleaved.
+  inverse OETF by formula, a matrix product), passes interleaved; then on to the SDR picture the keyer
+  takes: ours (``display_srgb``: BT.2390 from a table, only on pixels above its knee) against the same
+  numpy plus the curve evaluated on every pixel and an sRGB encode by formula.
 
 Writes ``bench/results/media_io.md``. Run: ``.venv/bin/python bench/media_io.py``.
 """
@@ -38,7 +40,8 @@ import cv2
 import numpy as np
 from _machine import cpu_model  # bench/ helper (scripts run from bench/)
 
-from guangying.media import open_reader, open_writer
+from guangying.media import display_srgb, open_reader, open_writer
+from guangying.media.highlights import bt2390_eetf
 
 OUT = Path(__file__).resolve().parent / "results" / "media_io.md"
 WIDTH, HEIGHT, FRAMES, FPS = 1920, 1080, 60, 25
@@ -180,6 +183,7 @@ HLG, BT2020 = 18, 9  # AVColorTransferCharacteristic / AVColorPrimaries
 BT2020_TO_709 = np.array([[1.6605, -0.5876, -0.0728], [-0.1246, 1.1329, -0.0083], [-0.0182, -0.1006, 1.1187]],
                          np.float32)
 HLG_A, HLG_B, HLG_C = 0.17883277, 0.28466892, 0.55991073
+HLG_PEAK = 1 / 0.26496  # signal 1 relative to reference white (signal 0.75)
 
 
 def make_hlg(path: Path, feed: list[np.ndarray]) -> None:
@@ -200,8 +204,10 @@ def make_hlg(path: Path, feed: list[np.ndarray]) -> None:
             container.mux(packet)
 
 
-def decode_hlg_numpy(path: Path) -> int:
-    """PyAV decode, then BT.2100's HLG inverse OETF and the primaries in straightforward numpy."""
+def decode_hlg_numpy(path: Path, to_sdr: bool = False) -> int:
+    """PyAV decode, then BT.2100's HLG inverse OETF and the primaries in straightforward numpy; with
+    ``to_sdr`` also the SDR picture the keyer takes: BT.2390's curve on every pixel's brightest channel
+    (the curve evaluated per pixel), the pixel scaled with it, sRGB-encoded by formula."""
     count = 0
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -210,7 +216,19 @@ def decode_hlg_numpy(path: Path) -> int:
             e = frame.to_ndarray(format="rgb48le", src_colorspace="BT2020").astype(np.float32) / 65535
             light = np.where(e <= 0.5, e * e / 3, (np.exp((np.maximum(e, 0.5) - HLG_C) / HLG_A) + HLG_B) / 12)
             rgb = (light / np.float32(0.26496)).reshape(-1, 3) @ BT2020_TO_709.T
+            if to_sdr:
+                top = np.maximum(rgb.max(axis=1), np.float32(1e-6))
+                rgb = np.clip(rgb * (bt2390_eetf(top, HLG_PEAK) / top)[:, None], 0.0, 1.0)
+                rgb = np.where(rgb <= 0.0031308, rgb * 12.92, 1.055 * np.power(rgb, 1 / 2.4) - 0.055)
             count += rgb.shape[0] > 0
+    return count
+
+
+def sdr_ours(path: Path) -> int:
+    count = 0
+    with open_reader(path) as reader:
+        for frame in reader:
+            count += display_srgb(frame.rgb, frame.transfer, reader.info.highlight_peak).shape[0] > 0
     return count
 
 
@@ -231,7 +249,15 @@ def bench_hdr(tmp: Path) -> list[tuple[str, str, str, float]]:
     print("HLG clip made", flush=True)
     fps = interleaved_fps({"ours (open_reader)": lambda: decode_ours(hlg),
                            "PyAV loop + numpy BT.2100 formula": lambda: decode_hlg_numpy(hlg)})
-    return [("hdr", "HLG 10-bit HEVC → scene-linear BT.709 float32", who, rate) for who, rate in fps.items()]
+    sdr = interleaved_fps({
+        "ours (open_reader + display_srgb)": lambda: sdr_ours(hlg),
+        "PyAV loop + numpy BT.2100 + BT.2390 per pixel": lambda: decode_hlg_numpy(hlg, to_sdr=True),
+    })
+    return [
+        *(("hdr", "HLG 10-bit HEVC → scene-linear BT.709 float32", who, rate) for who, rate in fps.items()),
+        *(("sdr", "HLG 10-bit HEVC → the keyer's SDR picture (highlights rolled off)", who, rate)
+          for who, rate in sdr.items()),
+    ]
 
 
 def main() -> int:
@@ -253,7 +279,9 @@ def main() -> int:
         f"- Clips: {FRAMES} frames {WIDTH}×{HEIGHT} H.264 made by the bench (clean; grainy = fresh grain "
         "σ 1 % per frame); every encode row uses libx264 crf 18 preset veryfast yuv420p",
         "- HLG: the clean clip's pictures as HLG signal, 10-bit HEVC (x265 ultrafast) tagged BT.2020; "
-        "read to scene-linear BT.709, passes interleaved",
+        "read to scene-linear BT.709, and on to the SDR picture the keyer takes (light above reference "
+        "white rolled off by ITU-R BT.2390 on each pixel's brightest channel, sRGB-coded); passes "
+        "interleaved",
         "- ours ÷ this: above 1 means ours is faster than that row",
         "",
         "| clip | task | implementation | fps | ours ÷ this |",

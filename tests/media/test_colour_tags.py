@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.cli.main import cli
 from guangying.live.capture import LiveSource
-from guangying.media import open_reader
+from guangying.media import display_srgb, open_reader, open_writer
 from guangying.media.pixels import to_float32
 
 PATCH = 32  # px: flat patches, measured 8 px inside their edges (away from 4:2:0 and block bleed)
@@ -242,3 +242,31 @@ def test_hlg_highlights_stay_solid_in_order_and_in_hue(tmp_path):
     greys = out[:4, 1]  # BT.2390 flattens towards the peak: signal 0.9 and 1 land within 2 %
     assert np.all(np.diff(greys[:3]) > 0.05) and greys[2] < greys[3] <= 1.0
     np.testing.assert_allclose(out[4] / out[4, 0], light[4] / light[4, 0], atol=0.04)  # hue kept
+
+
+def test_hlg_background_is_rolled_off_as_a_foreground_is(tmp_path):
+    """A phone's HLG clip as the backdrop: its highlights are rolled off as they would be in front."""
+    backdrop = tmp_path / "street_hlg.mov"
+    signals = [(0.6, 0.6, 0.6), (0.9, 0.9, 0.9), (1.0, 0.8, 0.55)]
+    _encode(backdrop, _patches(signals, rows=2), "libx265", "yuv420p10le", HLG, BT2020, frames=4)
+    screen = tmp_path / "empty_screen.png"
+    with open_writer(screen, content="rgb") as writer:  # the plate is all screen: the comp is the backdrop
+        writer.write(np.tile(np.float32([0.2, 0.75, 0.25]), (2 * PATCH, 3 * PATCH, 1)))
+    out = tmp_path / "comp.%04d.exr"
+    with pytest.warns(UserWarning, match="HLG, BT.2020"):
+        result = CliRunner().invoke(
+            cli, ["composite", str(screen), "--background", str(backdrop), "-o", str(out), "--quiet"],
+            catch_exceptions=False,
+        )
+    assert result.exit_code == 0, result.output
+    with open_reader(out) as reader:
+        comp = next(iter(reader)).rgb
+    with pytest.warns(UserWarning, match="HLG, BT.2020"), open_reader(backdrop) as reader:
+        light = next(iter(reader)).rgb
+    inset = slice(8, 2 * PATCH - 8)
+    for k in range(len(signals)):
+        column = slice(k * PATCH + 8, (k + 1) * PATCH - 8)
+        as_foreground = srgb_to_linear(display_srgb(light, "linear", 1 / 0.2647))[inset, column]
+        np.testing.assert_allclose(comp[inset, column].reshape(-1, 3).mean(0),
+                                   as_foreground.reshape(-1, 3).mean(0), atol=0.01)
+    assert comp.max() <= 1.0

@@ -17,15 +17,19 @@ from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import MediaError
 from guangying.media import open_reader
 from guangying.media.frames import Frame
+from guangying.media.highlights import roll_off_highlights
 from guangying.media.patterns import parse_pattern
 from guangying.media.reader import Reader
 
 T = TypeVar("T")
 
 
-def _linear_rgba(frame) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """float32 (H, W, 4) linear, premultiplied (alpha 1 where the picture has none)."""
+def _linear_rgba(frame: Frame, highlight_peak: float | None) -> np.ndarray:
+    """float32 (H, W, 4) linear, premultiplied (alpha 1 where the picture has none). An HDR clip's light
+    above reference white is rolled off as a foreground's is (an EXR keeps its own: defocus blooms it)."""
     rgb = frame.rgb if frame.transfer == "linear" else srgb_to_linear(frame.rgb)
+    if highlight_peak is not None:
+        rgb = roll_off_highlights(rgb, highlight_peak)
     alpha = frame.alpha if frame.alpha is not None else np.ones(rgb.shape[:2], np.float32)
     return np.concatenate([rgb * alpha[..., None], alpha[..., None]], axis=2).astype(np.float32)
 
@@ -59,7 +63,8 @@ class PictureSource(Generic[T]):
                 raise MediaError(f"'{self.spec}' has no frames")
             self.close()  # hold the last frame
             return
-        self._current = self._prepare(_linear_rgba(frame))
+        assert self._reader is not None
+        self._current = self._prepare(_linear_rgba(frame, self._reader.info.highlight_peak))
         self._position += 1
 
     def at(self, position: int) -> T:
