@@ -369,25 +369,38 @@ def cruise_table() -> list[str]:
     return lines
 
 
+def in_focus(scn: Scenario, ts: np.ndarray, focus_m: np.ndarray) -> np.ndarray:
+    """Per frame, in DoF as ``evaluate`` counts it (135 mm f/2)."""
+    hw = half_width_diopters(135, 2.0, COC_MM, np.where(np.isfinite(focus_m), focus_m, 1.0))
+    return np.abs(np.where(np.isfinite(focus_m), 1.0 / focus_m, np.inf) - 1.0 / scn.truth_m(ts)) <= hw
+
+
 def filters_table(blend: dict[tuple[str, str], dict[str, Metrics]]) -> list[str]:
-    """Every case with the default filter alone, the steady-walk filter alone and the two blended (the
-    default: ``blend``, the main table's results), report seeds."""
+    """Every case with the default filter alone, the steady-walk filter alone, the two blended (the
+    default: ``blend``, the main table's results) and an oracle that takes, frame by frame, whichever
+    filter alone is in focus, report seeds."""
     lines = ["| scenario | sensor | default filter alone: in DoF % | steady-walk filter alone | "
-             "blended (the default) | blended: reversals/s (still) |", "|---|---|---|---|---|---|"]
+             "blended (the default) | blended: reversals/s (still) | oracle: either in focus |",
+             "|---|---|---|---|---|---|---|"]
     alone = {"default": dataclasses.replace(config(), blend_steady_walk=False),
              "steady": steady_walk(config())}
     for case in CASES:
         found: dict[str, list[Metrics]] = {k: [] for k in alone}
+        either = []
         for seed in REPORT_SEEDS:
             scn, readings = readings_for(case, seed)
             ts = frame_times(scn.duration_s, 25)
+            hit = np.zeros(ts.shape, bool)
             for key, cfg in alone.items():
-                found[key].append(evaluate(scn, ts, run_controller(scn, readings, ts, cfg), 135, 2.0, COC_MM))
+                focus = run_controller(scn, readings, ts, cfg)
+                found[key].append(evaluate(scn, ts, focus, 135, 2.0, COC_MM))
+                hit |= in_focus(scn, ts, focus)
+            either.append(hit.mean())
         m = {k: mean_metrics(v) for k, v in found.items()}
         ours = blend[case[:2]]["ours"]
         lines.append(f"| {case[0]} | {case[1]} | {m['default'].in_dof * 100:.1f} | "
                      f"{m['steady'].in_dof * 100:.1f} | {ours.in_dof * 100:.1f} | "
-                     f"{fmt(ours.reversals_per_s)} |")
+                     f"{fmt(ours.reversals_per_s)} | {np.mean(either) * 100:.1f} |")
     return lines
 
 
@@ -622,7 +635,10 @@ def main() -> None:
         "the subject would be at its time; errors averaged over 40 ms bins, their squares over 0.15 s,",
         "weights the inverse (all chosen on the tuning seeds; the weighing settings within 0.1 point of",
         "each other), combined ahead of the one deadband, in the compiled kernel, live and replay alike.",
-        "Each filter alone and the blend, the default (report seeds):",
+        "Each filter alone and the blend, the default (report seeds). The last column is an oracle that",
+        "no causal rule can be: at each frame it takes whichever filter alone is in focus. On the gait",
+        "walks it stays short of 97 % too, so the two filters themselves, not how they are weighed, bound",
+        "the blend there:",
         "",
         *filters_table(results),
         "",

@@ -284,7 +284,7 @@ def calibrate_command(
     output: Path,
 ) -> None:
     """Measure the lens (OpenCV camera matrix + distortion) from a clip of a calibration pattern."""
-    from guangying.media import open_reader
+    from guangying.media import display_srgb, open_reader
     from guangying.tracking.board import parse_grid
     from guangying.tracking.calibrate import CalibrationPattern, calibrate_camera
     from guangying.tracking.markers import gray_u8
@@ -294,7 +294,9 @@ def calibrate_command(
     cols, rows = parse_grid(grid)
     pat = CalibrationPattern(pattern, cols, rows, square_m, marker_m, dictionary)
     with open_reader(source, fps=fps) as reader:
-        frames = (gray_u8(f.rgb) for n, f in enumerate(reader) if n % every == 0)
+        peak = reader.info.highlight_peak
+        pictures = (display_srgb(f.rgb, f.transfer, peak) for n, f in enumerate(reader) if n % every == 0)
+        frames = (gray_u8(picture) for picture in pictures)
         calib, views = calibrate_camera(
             frames, pat, max_views, _sensor_width(sensor), focal_length_mm, lens, rational
         )

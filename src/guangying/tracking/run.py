@@ -76,7 +76,7 @@ class _Meta:
 def _video_rows(
     job: TrackJob, progress: Callable[[int], None] | None
 ) -> tuple[list[CameraTrackRow], float, float | None, float]:
-    from guangying.media import open_reader
+    from guangying.media import display_srgb, open_reader
     from guangying.tracking.markers import gray_u8
 
     calib = _calibration(job)
@@ -89,12 +89,13 @@ def _video_rows(
         fps = float(info.fps)
         metas: list[_Meta] = []
 
-        def stream() -> Iterator:  # type: ignore[type-arg]
+        def stream() -> Iterator[tuple[float, np.ndarray]]:
+            """(time, sRGB picture 0–1) per frame, as the keyer sees it (an EXR or HDR clip encoded)."""
             for n, frame in enumerate(reader):
                 metas.append(_Meta(frame.index, frame.time_s, frame.timecode))
                 if progress is not None:
                     progress(n + 1)
-                yield frame
+                yield frame.time_s, display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
 
         if job.method == "markers":
             from guangying.tracking.board import load_board
@@ -106,7 +107,7 @@ def _video_rows(
                 )
             board = load_board(job.board)
             settings = MarkerTrackSettings(min_markers=job.min_markers, smooth=job.smooth)
-            poses, quality, _ = track_markers(((f.time_s, f.rgb) for f in stream()), board, k, dist, settings)
+            poses, quality, _ = track_markers(stream(), board, k, dist, settings)
             focal_mm = np.full(len(poses), _focal_mm(job, calib, sensor, k, w))
         elif job.method == "features":
             from guangying.tracking.features import track_features
@@ -122,14 +123,14 @@ def _video_rows(
             mattes = iter(matte_reader) if matte_reader is not None else None
 
             def with_mattes() -> Iterator:  # type: ignore[type-arg]
-                for f in stream():
+                for _, picture in stream():
                     m = None
                     if mattes is not None:
                         mf = next(mattes, None)
                         if mf is None:
                             raise SettingsError(f"the matte {job.matte} has fewer frames than {job.source}")
                         m = mf.alpha if mf.alpha is not None else mf.rgb.mean(axis=2)
-                    yield gray_u8(f.rgb), m
+                    yield gray_u8(picture), m
 
             try:
                 poses, f_px, quality = track_features(
