@@ -54,6 +54,6 @@ class ClipInfo:
     has_alpha: bool = False
     timecode: str | None = None
     variable_rate: bool = False  # frame times stray from a constant rate (phone/screen recordings)
-    # HDR video (HLG, PQ): its brightest light relative to reference white, which SDR outputs roll off
-    # from (guangying.media.highlights); None for SDR sources, pictures and EXR
+    # HDR video (HLG, PQ): its brightest light relative to reference white, from which the pipeline's
+    # SDR picture is rolled off (guangying.media.display_srgb); None for SDR sources, pictures and EXR
     highlight_peak: float | None = None

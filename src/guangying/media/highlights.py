@@ -62,13 +62,13 @@ def bt2390_eetf(light: np.ndarray, peak: float) -> np.ndarray:
     return np.where(e1 < ks, light, rolled).astype(np.float32)
 
 
+_TABLE_SIZE = 4096  # steps of 0.0008 for HLG: linear interpolation within the curve's float32 error
+
+
 @cache
 def _curve_table(peak: float) -> np.ndarray:
     """:func:`bt2390_eetf` at ``_TABLE_SIZE`` even steps of light from the knee to the peak."""
     return bt2390_eetf(np.linspace(knee(peak), peak, _TABLE_SIZE, dtype=np.float32), peak)
-
-
-_TABLE_SIZE = 4096  # steps of 0.0008 for HLG: linear interpolation within the curve's float32 error
 
 
 def _rolled(brightest: np.ndarray, peak: float) -> np.ndarray:

@@ -83,17 +83,21 @@ class _Drift:
 _QUARTER_TURNS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
 
 
-def _quarter_turns(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
-    """Counter-clockwise quarter turns the first frame's display matrix asks for (0 when it cannot be
-    decoded: the read itself then reports why). Decoded in the open container (no second open), from
-    its start: the rate check before it has read packets on."""
+def _first_frame_facts(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> tuple[int, StreamColour]:
+    """Counter-clockwise quarter turns the first frame's display matrix asks for, and its colour tags
+    (the frames' tags are what the read converts by; a container's can be missing). (0, the stream's
+    tags) when it cannot be decoded: the read itself then reports why. Decoded in the open container
+    (no second open), from its start: the rate check before it has read packets on."""
     try:
         container.seek(stream.start_time or 0, stream=stream, backward=True, any_frame=False)
         for av_frame in container.decode(stream):
-            return round(av_frame.rotation / 90) % 4
+            return round(av_frame.rotation / 90) % 4, stream_colour(av_frame)
     except av.error.FFmpegError:
         pass
-    return 0
+    ctx = stream.codec_context
+    return 0, StreamColour(int(ctx.color_trc), int(ctx.color_primaries))
 
 
 class _SeekMissed(Exception):
@@ -188,8 +192,7 @@ class VideoReader(Reader):
             width, height = ctx.width, ctx.height
             self._pixel_aspect = ctx.sample_aspect_ratio
             variable = _looks_variable(container, stream, self._fps)
-            self._turns = _quarter_turns(container, stream)
-            peak = StreamColour(int(ctx.color_trc), int(ctx.color_primaries)).highlight_peak
+            self._turns, colour = _first_frame_facts(container, stream)
         if self._turns % 2:
             width, height = height, width
         last = total - 1 if total is not None else None
@@ -208,7 +211,7 @@ class VideoReader(Reader):
             has_alpha=alpha,
             timecode=timecode,
             variable_rate=variable,
-            highlight_peak=peak,
+            highlight_peak=colour.highlight_peak,
         )
 
     def _estimate_count(
