@@ -17,8 +17,8 @@ code values, the worst case for an encoder at crf 18). For each clip it times, b
   pictures) read to scene-linear BT.709 float32: ours (``open_reader``, a table of the curve per code
   value, ``cv2.transform`` for the primaries) against PyAV + the same maths in plain numpy (BT.2100's
   inverse OETF by formula, a matrix product), passes interleaved; then on to the SDR picture the keyer
-  takes: ours (``display_srgb``: BT.2390 from a table, only on pixels above its knee) against the same
-  numpy plus the curve evaluated on every pixel and an sRGB encode by formula.
+  takes: ours (``display_srgb``: one compiled pass per pixel, BT.2390 and the sRGB encode from tables)
+  against the same numpy plus the curve evaluated on every pixel and an sRGB encode by formula.
 
 Writes ``bench/results/media_io.md``. Run: ``.venv/bin/python bench/media_io.py``.
 """

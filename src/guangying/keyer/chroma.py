@@ -10,10 +10,10 @@ import numpy as np
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
+from guangying.base.srgb_lut import DECODE_LUT, ENCODE_SQRT_LUT
 from guangying.keyer import kernels
 from guangying.keyer.colour_fit import apply_colour_fit, fit_colour, kernel_fit
 from guangying.keyer.fringe import black_clip_over_strands, screen_behind_fringe
-from guangying.keyer.lut import DECODE_LUT, ENCODE_SQRT_LUT
 from guangying.keyer.maths import LIT_RESIDUAL, MIRROR_MAX, screen_channels
 from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, masks_union, soften_matte
 from guangying.keyer.noise import black_clip_field, saturation_ratio

@@ -31,7 +31,7 @@ import numba
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
-from guangying.keyer.lut import DECODE_LUT, decode
+from guangying.base.srgb_lut import DECODE_LUT, decode
 
 GRID_WIDTH_PX = 320  # cells of W/320 px: the window scales with the picture
 RADIUS_CELLS = 3  # (2r + 1)² cells ≈ 14 × 14 px at 640 wide: both sides of an edge and the strands near it

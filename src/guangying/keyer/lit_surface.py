@@ -17,8 +17,8 @@ import cv2
 import numba
 import numpy as np
 
+from guangying.base.srgb_lut import DECODE_LUT, decode
 from guangying.keyer.kernels import free_coverage, unmixed_coverage
-from guangying.keyer.lut import DECODE_LUT, decode
 from guangying.keyer.maths import LUMA_709, colour_difference, screen_channels
 from guangying.keyer.screen import (
     SPILL_FLOOR_MAX,

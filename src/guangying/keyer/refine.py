@@ -59,7 +59,7 @@ import numba
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
-from guangying.keyer.lut import DECODE_LUT, decode
+from guangying.base.srgb_lut import DECODE_LUT, decode
 from guangying.keyer.maths import LUMA_709  # the luma weights, on sRGB-encoded or linear channels
 
 RADIUS_CELLS = 1  # fit window (2r + 1)² cells of 2×2 px ≈ 6×6 px: large enough for both sides of an edge

@@ -73,6 +73,7 @@ import numba
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
+from guangying.base.srgb_lut import DECODE_LUT, decode
 from guangying.keyer.colour_fit import (
     _band,
     _grid_shape,
@@ -82,7 +83,6 @@ from guangying.keyer.colour_fit import (
     sample_step,
     sampled_cells,
 )
-from guangying.keyer.lut import DECODE_LUT, decode
 from guangying.keyer.maths import colour_difference
 
 GRID_WIDTH_PX = 160  # cells of W/160 px (4 px at 640 wide, 12 px at 1080p): the screen analysis' grid

@@ -23,7 +23,6 @@ from functools import cache
 
 import numpy as np
 
-from guangying.base.colour import linear_to_srgb
 from guangying.media.colour_tags import linear_to_pq, pq_to_linear
 from guangying.media.frames import Transfer
 
@@ -66,24 +65,26 @@ _TABLE_SIZE = 4096  # steps of 0.0008 for HLG: linear interpolation within the c
 
 
 @cache
-def _curve_table(peak: float) -> np.ndarray:
-    """:func:`bt2390_eetf` at ``_TABLE_SIZE`` even steps of light from the knee to the peak."""
-    return bt2390_eetf(np.linspace(knee(peak), peak, _TABLE_SIZE, dtype=np.float32), peak)
-
-
-def _rolled(brightest: np.ndarray, peak: float) -> np.ndarray:
-    """:func:`bt2390_eetf` of ``brightest`` (all above the knee), from a table of it: 2 M values (a
-    1080p frame) in 31 ms instead of the four powers' 131 ms, within the curve's own float32 error."""
+def _curve_table(peak: float) -> tuple[float, float, np.ndarray]:
+    """(knee, peak, :func:`bt2390_eetf` at ``_TABLE_SIZE`` even steps of light between them); for a
+    peak of 1 or less (unknown), (1, 1, an empty table): pixels above 1 are scaled onto 1."""
     if peak <= 1.0:
-        return np.minimum(brightest, np.float32(1.0))
+        return 1.0, 1.0, np.empty(0, np.float32)
     start = knee(peak)
-    steps = (np.minimum(brightest, np.float32(peak)) - np.float32(start)) * np.float32(
-        (_TABLE_SIZE - 1) / (peak - start)
-    )
-    index = np.minimum(steps.astype(np.int32), _TABLE_SIZE - 2)
-    table = _curve_table(peak)
-    low = table[index]
-    return low + (steps - index) * (table[index + 1] - low)
+    return start, peak, bt2390_eetf(np.linspace(start, peak, _TABLE_SIZE, dtype=np.float32), peak)
+
+
+def _roll_off(rgb_linear: np.ndarray, peak: float, to_srgb: bool) -> np.ndarray:
+    rgb = np.ascontiguousarray(rgb_linear, dtype=np.float32)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected a float32 (H, W, 3) picture, got shape {rgb.shape}")
+    from guangying.base.srgb_lut import ENCODE_SQRT_LUT
+    from guangying.media.highlight_kernel import roll_off_kernel  # numba: imported when first needed
+
+    start, stop, table = _curve_table(peak)
+    out = np.empty_like(rgb)
+    roll_off_kernel(rgb, np.float32(start), np.float32(stop), table, ENCODE_SQRT_LUT, to_srgb, out)
+    return out
 
 
 def roll_off_highlights(rgb_linear: np.ndarray, peak: float) -> np.ndarray:
@@ -92,27 +93,18 @@ def roll_off_highlights(rgb_linear: np.ndarray, peak: float) -> np.ndarray:
     follows :func:`bt2390_eetf`, which keeps its hue. With ``peak`` ≤ 1 (a source whose peak is not
     known) only pixels above 1 are scaled, onto 1. Returns a new array, brightest channels at most 1;
     the other pixels are copied unchanged."""
-    rgb = np.asarray(rgb_linear, dtype=np.float32)
-    top = np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
-    gain = np.ones_like(top)
-    above = top > np.float32(knee(peak) if peak > 1.0 else 1.0)
-    brightest = top[above]  # only these (skies, lamps: usually a small share) pay for the curve
-    gain[above] = _rolled(brightest, peak) / brightest
-    return rgb * gain[..., None]
+    return _roll_off(rgb_linear, peak, to_srgb=False)
 
 
 def display_srgb(rgb: np.ndarray, transfer: Transfer, highlight_peak: float | None = None) -> np.ndarray:
     """A frame's picture as the keyer and compositor take it: sRGB-coded float32 in 0–1.
 
-    sRGB frames pass as they are. Scene-linear ones (EXR, DPX log, HDR video) are encoded, with light
-    above reference white rolled off first: from an HDR stream's ``highlight_peak``
-    (``ClipInfo.highlight_peak``) by :func:`roll_off_highlights`, else (an EXR, whose peak is unknown)
-    scaled onto 1 keeping its hue. The keyer reads colour against the screen within 0–1: given light past
-    1, it keyed white at 1.2–1.8 as α 0.7–0.16; a cut channel by channel turns bright colours pale
-    yellow."""
+    sRGB frames pass as they are. Scene-linear ones (EXR, DPX log, HDR video) are encoded (by table:
+    within 2e-4, :mod:`guangying.base.srgb_lut`), with light above reference white rolled off first:
+    from an HDR stream's ``highlight_peak`` (``ClipInfo.highlight_peak``) as :func:`roll_off_highlights`
+    does, else (an EXR, whose peak is unknown) scaled onto 1 keeping its hue. The keyer reads colour
+    against the screen within 0–1: given light past 1, it keyed white at 1.2–1.8 as α 0.7–0.16; a cut
+    channel by channel turns bright colours pale yellow."""
     if transfer == "srgb":
         return rgb
-    peak = highlight_peak or 1.0
-    if float(rgb.max(initial=0.0)) <= (knee(peak) if peak > 1.0 else 1.0):
-        return linear_to_srgb(rgb)  # nothing to roll off (most EXR plates)
-    return linear_to_srgb(roll_off_highlights(rgb, peak))
+    return _roll_off(rgb, highlight_peak or 1.0, to_srgb=True)

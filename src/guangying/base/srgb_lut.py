@@ -1,4 +1,5 @@
-"""sRGB decode and encode by table look-up, for the compiled keyer passes (numba, inlined).
+"""sRGB decode and encode by table look-up, for compiled passes (numba, inlined): the keyer's, and the
+frame-entry roll-off of :mod:`guangying.media.highlights`.
 
 Nearest sample in 4096-entry tables (16 KiB each, so both stay in L1 cache). The encode table is
 indexed by sqrt(linear), which spreads its samples where the curve is steep: worst error ~2e-4 either
