@@ -44,7 +44,7 @@ from guangying.composite.over import over_linear, over_srgb
 from guangying.evaluation.clips import GREEN_SCREEN_SRGB, green_screen_clip
 from guangying.keyer import ChromaKeyer, KeyerSettings
 from guangying.keyer.reference import key_reference
-from guangying.media import open_reader, open_writer
+from guangying.media import display_srgb, open_reader, open_writer
 from guangying.pipeline.background import Background, fit_cover
 from guangying.pipeline.frame import CompositeSettings, FrameCompositor
 from guangying.pipeline.job import H264Options
@@ -103,7 +103,7 @@ def ours_pipeline(src: Path, plate_png: Path, dst: Path, preset: str) -> Iterato
         compositor = FrameCompositor(ChromaKeyer(KeyerSettings()), CompositeSettings())
         done = 0
         for frame in reader:
-            rgb = frame.rgb if frame.transfer == "srgb" else linear_to_srgb(frame.rgb)
+            rgb = display_srgb(frame.rgb, frame.transfer, reader.info.highlight_peak)
             bg_srgb, bg_linear = plate.next_plate(frame.index, rgb)
             result = compositor.process(rgb, bg_srgb, bg_linear)
             writer.write(result.composite_rgb_srgb)
