@@ -270,3 +270,31 @@ def test_hlg_background_is_rolled_off_as_a_foreground_is(tmp_path):
         np.testing.assert_allclose(comp[inset, column].reshape(-1, 3).mean(0),
                                    as_foreground.reshape(-1, 3).mean(0), atol=0.01)
     assert comp.max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("hdr10", "peak_cd_m2"),
+    [
+        ("", 1000.0),  # no metadata: the usual 1000 cd/m² grade
+        ("master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(40000000,50)", 4000.0),
+        ("master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(40000000,50)"
+         ":max-cll=2000,400", 2000.0),  # MaxCLL, the grade's own brightest pixel, wins
+    ],
+)
+def test_pq_peak_comes_from_the_hdr10_metadata(tmp_path, hdr10, peak_cd_m2):
+    """x265 writes the SEI a grading suite writes (master-display, max-cll); the roll-off starts from it."""
+    path = tmp_path / "grade.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx265", rate=25)
+        stream.height, stream.width, stream.pix_fmt = PATCH, PATCH, "yuv420p10le"
+        stream.options = {"x265-params": ":".join(p for p in ("log-level=error", "hdr10=1", hdr10) if p)}
+        _tag(stream, PQ, BT2020)
+        for i in range(2):
+            frame = _frame(_patches([(0.58, 0.58, 0.58)]), "yuv420p10le", PQ, BT2020)
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with open_reader(path) as reader:  # known at open, before any frame is read
+        assert reader.info.highlight_peak == pytest.approx(peak_cd_m2 / 203, rel=1e-6)

@@ -54,7 +54,7 @@ _PQ_C1 = 3424.0 / 4096.0
 _PQ_C2 = 2413.0 / 4096.0 * 32.0
 _PQ_C3 = 2392.0 / 4096.0 * 32.0
 PQ_REFERENCE_WHITE_CD_M2 = 203.0  # BT.2408's HDR reference white
-# The peak most PQ grades (and phones) are mastered to; a stream's mastering metadata is not read.
+# The peak most PQ grades (and phones) are mastered to, for a stream without HDR10 metadata.
 PQ_GRADING_PEAK_CD_M2 = 1000.0
 
 
@@ -152,10 +152,12 @@ def _curve_table(transfer: int, code_bytes: int) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class StreamColour:
-    """A stream's transfer and primaries tags (AVColorTransferCharacteristic, AVColorPrimaries)."""
+    """A stream's transfer and primaries tags (AVColorTransferCharacteristic, AVColorPrimaries), and
+    the brightest light its HDR10 metadata names (cd/m²: MaxCLL, else the mastering display's peak)."""
 
     transfer: int
     primaries: int
+    peak_cd_m2: float | None = None
 
     @property
     def converted(self) -> bool:
@@ -166,12 +168,12 @@ class StreamColour:
     @property
     def highlight_peak(self) -> float | None:
         """The brightest light the stream can hold, relative to its reference white (HLG: signal 1, about
-        3.8; PQ: an assumed 1000 cd/m² grading peak, about 4.9, as the tag says nothing of the grade's);
-        None for SDR streams."""
+        3.8; PQ: the grade's peak from its HDR10 metadata, else an assumed 1000 cd/m², about 4.9); None
+        for SDR streams."""
         if self.transfer == TRC_HLG:
             return 1.0 / _HLG_REFERENCE_LIGHT
         if self.transfer == TRC_PQ:
-            return PQ_GRADING_PEAK_CD_M2 / PQ_REFERENCE_WHITE_CD_M2
+            return (self.peak_cd_m2 or PQ_GRADING_PEAK_CD_M2) / PQ_REFERENCE_WHITE_CD_M2
         return None
 
     def describe(self) -> str:

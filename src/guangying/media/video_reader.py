@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import warnings
 from collections.abc import Iterator
 from fractions import Fraction
@@ -157,8 +158,30 @@ def rgb_conversion(av_frame: av.VideoFrame) -> dict[str, object]:
 
 
 def stream_colour(av_frame: av.VideoFrame) -> StreamColour:
-    """The frame's transfer and primaries tags (what the decoder read from the stream)."""
-    return StreamColour(transfer=int(av_frame.color_trc), primaries=int(av_frame.color_primaries))
+    """The frame's transfer and primaries tags (what the decoder read from the stream), with the peak
+    its HDR10 metadata names."""
+    return StreamColour(int(av_frame.color_trc), int(av_frame.color_primaries), _hdr10_peak_cd_m2(av_frame))
+
+
+def _hdr10_peak_cd_m2(av_frame: av.VideoFrame) -> float | None:
+    """MaxCLL (the brightest pixel of the grade), else the mastering display's peak luminance, in cd/m²;
+    None without them. PyAV hands the side data over as libavutil's raw structs:
+    AVContentLightMetadata (two unsigned ints) and AVMasteringDisplayMetadata (ten AVRationals, then
+    has_primaries and has_luminance)."""
+    found: dict[str, bytes] = {}
+    for side in av_frame.side_data:
+        name = getattr(side.type, "name", str(side.type))
+        if name in ("CONTENT_LIGHT_LEVEL", "MASTERING_DISPLAY_METADATA"):
+            found[name] = bytes(side)
+    light = found.get("CONTENT_LIGHT_LEVEL", b"")
+    if len(light) >= 8 and (max_cll := struct.unpack_from("=I", light)[0]) > 0:
+        return float(max_cll)
+    display = found.get("MASTERING_DISPLAY_METADATA", b"")
+    if len(display) >= 88:
+        num, den = struct.unpack_from("=ii", display, 72)
+        if struct.unpack_from("=i", display, 84)[0] and den > 0 and num > 0:
+            return num / den
+    return None
 
 
 class VideoReader(Reader):
