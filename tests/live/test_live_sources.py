@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import av
+import cv2
 import pytest
 from click.testing import CliRunner
 from live_helpers import LiveProcess, UdpSender, free_port
@@ -47,6 +48,37 @@ def test_stream_lost_mid_take_finalises_the_recording(plate_frames, tmp_path):
     assert frames == mattes == len(rows) >= 10  # 2 s at 25 fps, less what a busy machine dropped
     assert all(r["latency_ms"] >= 0 and r["timecode"] for r in rows)
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]  # nothing half-written left
+
+
+def test_sender_that_changes_picture_size_mid_take_does_not_end_it(plate_frames, tmp_path):
+    """A camera switched from one format to another (here to 1.5× the size) while the take runs: the
+    frames are scaled to the take's size, the take and its recording go on, and the change is said."""
+    port = free_port(socket.SOCK_DGRAM)
+    live = LiveProcess(
+        f"udp://127.0.0.1:{port}", "--port", 0, "--source-timeout", 20, "--lost-timeout", 1,
+        "-b", "black", "--record", tmp_path / "take.mp4", cwd=tmp_path,
+    )
+    h, w = plate_frames[0].shape[:2]
+    larger = [cv2.resize(f, (w * 3 // 2, h * 3 // 2)) for f in plate_frames]
+    first, second = UdpSender(plate_frames, port, seconds=60), UdpSender(larger, port, seconds=2.0)
+    try:
+        first.start()
+        live.wait_url()  # the take runs at the first format …
+        time.sleep(2.0)
+        first.stop_now.set()
+        first.join()
+        second.start()  # … then the sender comes back at the new size, within the lost timeout
+        code = live.wait(timeout_s=60)  # ends when the second format stops: the source is lost
+    finally:
+        first.stop_now.set()
+        second.stop_now.set()
+        live.kill()
+    assert code != 0 and "source lost" in live.output, live.output
+    assert f"changed from {w}×{h} to {w * 3 // 2}×{h * 3 // 2} mid-take" in live.output
+    with open_reader(tmp_path / "take.mp4") as reader:
+        sizes = {(f.width, f.height) for f in reader}
+        frames = reader.info.frame_count
+    assert sizes == {(w, h)} and frames is not None and frames >= 60  # both formats, less drops
 
 
 def test_stream_that_never_starts_fails_within_seconds():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from guangying.base.errors import MediaError, SettingsError
 from guangying.base.timecode import format_timecode
 from guangying.live.relay import SrtRelay
 from guangying.media import display_srgb, open_reader
+from guangying.media.opencv import cv2
 from guangying.media.video_reader import rgb_conversion, stream_colour
 
 T = TypeVar("T")
@@ -128,6 +130,7 @@ class LiveSource:
         self._container: av.container.InputContainer | None = None
         self._relay: SrtRelay | None = None
         self.first_timecode: str | None = None
+        self._scaled_from: tuple[int, int] | None = None  # the last mid-take size change said
         if self.kind == "file":
             with open_reader(spec, fps=fps) as reader:
                 info = reader.info
@@ -173,6 +176,25 @@ class LiveSource:
             raise MediaError(f"{self.spec} carries no video stream")
         return container
 
+    def _fit_to_take(self, rgb: np.ndarray) -> np.ndarray:
+        """A sender whose picture changes size mid-take (a camera switched to 720p, an encoder's output
+        rescaled, a reconnect at another size): its frames are scaled to the size the take started
+        with, so the keyer, the set, the monitor and the recordings carry on. Unscaled, the first such
+        frame ended the take and discarded its recordings. Said once per new size."""
+        h, w = rgb.shape[:2]
+        if (h, w) != self._scaled_from:
+            self._scaled_from = (h, w)
+            shape = "" if w * self.height == h * self.width else ", stretched: its shape differs"
+            warnings.warn(
+                f"{self.spec}: the picture changed from {self.width}×{self.height} to {w}×{h} mid-take; it "
+                f"is scaled back to {self.width}×{self.height}{shape}, so the take goes on. Restart the "
+                "session to work at the new size.",
+                stacklevel=2,
+            )
+        shrink = w > self.width or h > self.height
+        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        return cv2.resize(rgb, (self.width, self.height), interpolation=interpolation)
+
     # -- running -----------------------------------------------------------------------------------
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="guangying-capture", daemon=True)
@@ -196,6 +218,8 @@ class LiveSource:
         return self.queue.get(timeout_s)
 
     def _deliver(self, index: int, rgb: np.ndarray, timecode: str | None) -> None:
+        if rgb.shape[:2] != (self.height, self.width):
+            rgb = self._fit_to_take(rgb)
         t = time.monotonic()
         wall = time.time()
         if timecode is None:
