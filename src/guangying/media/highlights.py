@@ -56,8 +56,7 @@ def bt2390_eetf(light: np.ndarray, peak: float) -> np.ndarray:
     spline = (2 * t3 - 3 * t2 + 1) * np.float32(ks) + (t3 - 2 * t2 + t) * np.float32(1.0 - ks) + (
         -2 * t3 + 3 * t2
     ) * np.float32(max_lum)
-    e2 = np.where(e1 < ks, e1, spline)
-    rolled = np.minimum(pq_to_linear(e2 * np.float32(source)), np.float32(1.0))  # float32 round trip
+    rolled = np.minimum(pq_to_linear(spline * np.float32(source)), np.float32(1.0))  # float32 round trip
     return np.where(e1 < ks, light, rolled).astype(np.float32)
 
 
