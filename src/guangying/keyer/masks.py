@@ -10,6 +10,7 @@ import numpy as np
 from guangying.base.errors import InputFormatError, SettingsError
 from guangying.media import display_srgb, open_reader
 from guangying.media.opencv import cv2
+from guangying.media.picture_header import read_header, read_oriented
 
 _SUBPIXEL_BITS = 4  # fillPoly fixed-point: vertices placed to 1/16 pixel
 # Antialiasing by 4×4 supersampling and area averaging gives each edge pixel its true coverage;
@@ -55,7 +56,7 @@ def mask_from_image(path: str | Path, shape: tuple[int, int], invert: bool = Fal
     another resolution would sit in the wrong place.
     """
     path = Path(path)
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    image = read_oriented(path, read_header(path).orientation)  # as drawn on: a viewer turns it too
     if image is None:
         raise InputFormatError(f"cannot read mask image {path}: missing or not an image (PNG/TIFF/JPEG/EXR)")
     scale = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}.get(image.dtype, 1.0)

@@ -13,23 +13,9 @@ from __future__ import annotations
 import io
 import warnings
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms
-
-
-def embedded_profile(path: Path) -> bytes | None:
-    """The ICC profile in ``path``'s header (JPEG APP2, PNG iCCP, TIFF, WebP), None without one. Only
-    the header is read."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # a big plate is no bomb here
-            with Image.open(path) as picture:
-                profile = picture.info.get("icc_profile")
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return None  # unreadable to Pillow: the pixels' own reader reports it
-    return profile or None
 
 
 @cache

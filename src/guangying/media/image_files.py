@@ -56,14 +56,16 @@ def read_picture(path: Path, what: str) -> Picture:
         return _read_with_ffmpeg(path, what)
     if path.suffix.lower() == ".exr":
         return _read_exr(path, what)
-    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    # late: Pillow only once pictures are read
+    from guangying.media.icc import bgr_to_srgb
+    from guangying.media.picture_header import read_header, read_oriented
+
+    header = read_header(path)
+    pixels = read_oriented(path, header.orientation)
     if pixels is None:
         raise MediaError(_damaged(path, what))
-    from guangying.media.icc import bgr_to_srgb, embedded_profile  # late: Pillow only once pictures are read
-
-    profile = embedded_profile(path) if pixels.ndim == 3 else None
-    if profile is not None:
-        pixels = bgr_to_srgb(pixels, profile, str(path))
+    if header.icc_profile is not None and pixels.ndim == 3:
+        pixels = bgr_to_srgb(pixels, header.icc_profile, str(path))
     return picture_from_bgr(pixels, path, what)
 
 

@@ -1,0 +1,90 @@
+"""What a picture file's header says about showing its pixels: the ICC profile and the EXIF orientation.
+
+A phone or camera that shoots a still in portrait stores the sensor's landscape pixels and an
+orientation tag that tells viewers to turn them. OpenCV's ``IMREAD_UNCHANGED`` (the only mode that
+keeps 16-bit samples and alpha) ignores the tag in JPEG, PNG and WebP, so a portrait set photo would
+come out lying on its side; its TIFF decoder applies the mirrors and the half turn itself (tags 2–4)
+and refuses the quarter turns (5–8), reading nothing. :func:`read_oriented` shows every file as a
+viewer does.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from guangying.media.opencv import cv2
+
+EXIF_ORIENTATION_TAG = 0x0112
+_TIFF_SUFFIXES = {".tif", ".tiff"}
+
+
+@dataclass(frozen=True, slots=True)
+class PictureHeader:
+    icc_profile: bytes | None  # None without one
+    orientation: int  # EXIF orientation 1–8; 1 = show as stored (also when the tag is absent or invalid)
+
+
+def read_header(path: Path) -> PictureHeader:
+    """``path``'s ICC profile (JPEG APP2, PNG iCCP, TIFF, WebP) and EXIF orientation. Only the header is
+    read; a file Pillow cannot open gives neither (the pixels' own reader reports it)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # a big plate is no bomb here
+            with Image.open(path) as picture:
+                profile = picture.info.get("icc_profile")
+                orientation = picture.getexif().get(EXIF_ORIENTATION_TAG, 1)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return PictureHeader(None, 1)
+    if not isinstance(orientation, int) or not 1 <= orientation <= 8:
+        orientation = 1  # a garbled tag: show as stored, as viewers do
+    return PictureHeader(profile or None, orientation)
+
+
+def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Stored pixels (H, W) or (H, W, C) → as shown, for EXIF orientation 1–8 (the row/column order of
+    TIFF 6.0's Orientation tag; Pillow's ``ImageOps.exif_transpose`` does the same to its own images,
+    which OpenCV's 16-bit and alpha arrays are not)."""
+    turned = {
+        1: pixels,
+        2: pixels[:, ::-1],  # mirrored left to right
+        3: pixels[::-1, ::-1],  # half turn
+        4: pixels[::-1],  # mirrored top to bottom
+        5: pixels.swapaxes(0, 1),  # transposed
+        6: np.rot90(pixels, -1),  # a quarter turn clockwise
+        7: pixels.swapaxes(0, 1)[::-1, ::-1],  # transverse
+        8: np.rot90(pixels, 1),  # a quarter turn anticlockwise
+    }[orientation]
+    return np.ascontiguousarray(turned)
+
+
+def read_oriented(path: Path, orientation: int) -> np.ndarray | None:
+    """``cv2.imread(path, IMREAD_UNCHANGED)`` (BGR(A) or grey, 8/16-bit or float) shown as ``orientation``
+    (from :func:`read_header`) says; None where OpenCV cannot decode the file."""
+    is_tiff = path.suffix.lower() in _TIFF_SUFFIXES
+    if is_tiff and orientation >= 5:
+        return _tiff_turned(path, orientation)
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if pixels is None or is_tiff:  # OpenCV's TIFF decoder applied orientations 2–4 already
+        return pixels
+    return apply_orientation(pixels, orientation)
+
+
+def _tiff_turned(path: Path, orientation: int) -> np.ndarray | None:
+    """A TIFF that OpenCV refuses for its quarter-turn orientation: its stored samples through
+    tifffile, as OpenCV's BGR(A) or grey, turned."""
+    import tifffile  # late: only for such files
+
+    try:
+        samples = tifffile.imread(path)
+    except (OSError, ValueError, tifffile.TiffFileError):
+        return None
+    if samples.ndim == 3 and samples.shape[2] in (3, 4):
+        samples = samples[..., [2, 1, 0, 3][: samples.shape[2]]]  # RGB(A) → OpenCV's BGR(A)
+    elif samples.ndim != 2:
+        return None  # pages, planes or inks OpenCV would not read either
+    return apply_orientation(samples, orientation)
