@@ -14,6 +14,7 @@ from guangying.cli.main import cli
 from guangying.keyer.masks import mask_from_image
 from guangying.media import open_reader
 from guangying.media.opencv import cv2
+from guangying.media.video_reader import stream_colour
 
 # Blocks of 8 px so a JPEG's 8×8 DCT keeps each colour; no two blocks alike, so every turn and mirror
 # is told apart.
@@ -127,3 +128,29 @@ def test_portrait_phone_photo_as_the_set_stands_upright_in_the_composite(tmp_pat
     # Filling the landscape frame crops the portrait set's middle: red above the middle, blue below.
     assert comp[5, 160, 0] > 200 and comp[5, 160, 2] < 60
     assert comp[-5, 160, 2] > 200 and comp[-5, 160, 0] < 60
+
+
+def test_tagged_jpeg_under_a_name_opencv_does_not_take_is_read_upright_through_ffmpeg(tmp_path):
+    # `.jfif` goes to ffmpeg, whose JPEG frames carry the EXIF block as side data of a type PyAV 18
+    # cannot name: listing the side data raised ValueError and the read crashed.
+    path = tmp_path / "phone.jfif"
+    _save_tagged(path, 6, quality=98)
+    with open_reader(path) as reader:
+        frame = next(iter(reader))
+    shown = _as_viewers_show(path)
+    assert frame.rgb.shape == shown.shape
+    assert np.median(np.abs(frame.rgb - shown)) < 0.02
+
+
+def test_pq_frame_whose_side_data_pyav_cannot_list_falls_back_to_the_default_peak_with_a_warning():
+    # No encoder here writes a PQ frame with an EXIF block; this stands in for its frame object.
+    class PqFrameWithUnlistableSideData:
+        color_trc, color_primaries = 16, 9
+
+        @property
+        def side_data(self):
+            raise ValueError("31 is not a valid Type")
+
+    with pytest.warns(UserWarning, match="HDR10 metadata"):
+        colour = stream_colour(PqFrameWithUnlistableSideData())
+    assert colour.peak_cd_m2 is None and colour.transfer == 16

@@ -15,7 +15,7 @@ import numpy as np
 
 from guangying.base.errors import MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
-from guangying.media.colour_tags import StreamColour
+from guangying.media.colour_tags import TRC_PQ, StreamColour
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32
@@ -160,7 +160,9 @@ def rgb_conversion(av_frame: av.VideoFrame) -> dict[str, object]:
 def stream_colour(av_frame: av.VideoFrame) -> StreamColour:
     """The frame's transfer and primaries tags (what the decoder read from the stream), with the peak
     its HDR10 metadata names."""
-    return StreamColour(int(av_frame.color_trc), int(av_frame.color_primaries), _hdr10_peak_cd_m2(av_frame))
+    transfer = int(av_frame.color_trc)
+    peak = _hdr10_peak_cd_m2(av_frame) if transfer == TRC_PQ else None  # only PQ's roll-off uses it
+    return StreamColour(transfer, int(av_frame.color_primaries), peak)
 
 
 def _hdr10_peak_cd_m2(av_frame: av.VideoFrame) -> float | None:
@@ -168,8 +170,15 @@ def _hdr10_peak_cd_m2(av_frame: av.VideoFrame) -> float | None:
     None without them. PyAV hands the side data over as libavutil's raw structs:
     AVContentLightMetadata (two unsigned ints) and AVMasteringDisplayMetadata (ten AVRationals, then
     has_primaries and has_luminance)."""
+    try:
+        sides = list(av_frame.side_data)
+    except ValueError:  # PyAV 18 lists nothing once a frame carries a type newer than its enum (31, EXIF)
+        warnings.warn("cannot read this PQ video's HDR10 metadata (this PyAV version does not know all of "
+                      "its frame side data): its highlights are rolled off for a 1000 cd/m² grade",
+                      stacklevel=2)
+        return None
     found: dict[str, bytes] = {}
-    for side in av_frame.side_data:
+    for side in sides:
         name = getattr(side.type, "name", str(side.type))
         if name in ("CONTENT_LIGHT_LEVEL", "MASTERING_DISPLAY_METADATA"):
             found[name] = bytes(side)
