@@ -245,7 +245,9 @@ def iter_sensor_log(
     path: str | Path, min_strength: float = 100, block_rows: int = 65536, max_gap_s: float = MAX_GAP_S
 ) -> Iterator[ReadingBlock]:
     """Stream a LiDAR log CSV with columns ``t_s, distance_m, strength`` (extra columns ignored) in
-    blocks of about ``block_rows`` readings; memory stays flat however long the log.
+    blocks of about ``block_rows`` readings; memory stays flat however long the log. A log whose header
+    is separated by semicolons or tabs (a spreadsheet's export where the decimal mark is the comma) is
+    read so, its numbers' decimal commas as points.
 
     Rows with strength < ``min_strength`` or 65535 (TF-Luna's "unreliable") or a non-positive or
     non-finite distance become zero-confidence readings, exactly as the live reader reports them.
@@ -260,22 +262,28 @@ def iter_sensor_log(
     if not os.access(p, os.R_OK):
         raise SensorLogError(f"cannot read sensor log {p}: permission denied")
     cols: dict[str, int] | None = None
+    delimiter = ","
     last_t = -math.inf
     last_line = 0
     any_rows = False
     for lines, first_line in _line_blocks(p, max(4096, block_rows * 24)):
         if cols is None:
-            header = next(csv.reader(lines[:1], skipinitialspace=True), [])
+            # A log saved from a spreadsheet in a locale whose decimal mark is the comma separates its
+            # columns by semicolons (or tabs, copied out of one) and writes 2,97 for 2.97.
+            delimiter = next((d for d in (",", ";", "\t") if d in lines[0]), ",")
+            header = next(csv.reader(lines[:1], delimiter=delimiter, skipinitialspace=True), [])
             names = [c.replace("\ufeff", "").strip() for c in header]
             missing = {"t_s", "distance_m", "strength"} - set(names)
             if missing:
                 raise SensorLogError(
-                    f"{p}: missing column(s) {', '.join(sorted(missing))}; "
-                    "expected a header 't_s,distance_m,strength'"
+                    f"{p}: missing column(s) {', '.join(sorted(missing))} in the header "
+                    f"{lines[0].replace(chr(0xFEFF), '').strip()[:80]!r}; expected 't_s,distance_m,strength'"
                 )
             cols = {c: names.index(c) for c in ("t_s", "distance_m", "strength")}
             lines, first_line = lines[1:], first_line + 1
-        rows = list(csv.reader(lines, skipinitialspace=True))
+        rows = list(csv.reader(lines, delimiter=delimiter, skipinitialspace=True))
+        if delimiter != ",":
+            rows = [[field.replace(",", ".") for field in r] for r in rows]
         numbers = [first_line + j for j, r in enumerate(rows) if r]
         rows = [r for r in rows if r]
         if not rows:

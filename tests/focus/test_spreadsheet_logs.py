@@ -1,0 +1,54 @@
+"""A LiDAR log saved from a spreadsheet: where the decimal mark is the comma, Excel and LibreOffice
+separate columns by semicolons (CSV) or tabs (copied out), with a BOM and CRLF line ends."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.cli.main import cli
+from guangying.focus.track_io import SensorLogError, read_sensor_log
+
+LENS = ["--fps", "25", "--focal-length", "85", "--f-number", "2", "--sensor", "s35"]
+
+
+def _walk() -> list[tuple[float, float, int]]:
+    rng = np.random.default_rng(3)
+    t = np.arange(0.0, 2.0, 0.01)
+    d = 4.0 - 0.8 * t + rng.normal(0, 0.01, t.size)
+    strength = rng.integers(300, 3000, t.size)
+    return [(float(a), float(b), int(s)) for a, b, s in zip(t, d, strength, strict=True)]
+
+
+def _save(path, rows, delimiter: str, decimal: str, encoding: str = "utf-8") -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(["t_s", "distance_m", "strength"])
+    for t, d, s in rows:
+        writer.writerow([f"{t:.3f}".replace(".", decimal), f"{d:.4f}".replace(".", decimal), s])
+    path.write_text(buf.getvalue(), encoding=encoding, newline="")
+
+
+@pytest.mark.parametrize(("delimiter", "decimal"), [(";", ","), ("\t", ","), (";", "."), ("\t", ".")])
+def test_spreadsheet_export_replays_as_the_plain_csv(tmp_path, delimiter, decimal):
+    rows = _walk()
+    _save(tmp_path / "plain.csv", rows, ",", ".")
+    _save(tmp_path / "sheet.csv", rows, delimiter, decimal, encoding="utf-8-sig")
+    assert read_sensor_log(tmp_path / "sheet.csv") == read_sensor_log(tmp_path / "plain.csv")
+    for name in ("plain", "sheet"):
+        res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(tmp_path / f"{name}.csv"), *LENS,
+                                       "-o", str(tmp_path / f"{name}_track.csv")])
+        assert res.exit_code == 0, res.output
+    assert (tmp_path / "sheet_track.csv").read_text() == (tmp_path / "plain_track.csv").read_text()
+
+
+def test_wrong_header_is_quoted_in_the_error(tmp_path):
+    path = tmp_path / "cm.csv"
+    path.write_text("t_s;distance_cm;strength\n0,00;297,0;900\n")
+    with pytest.raises(SensorLogError, match=r"distance_m in the header 't_s;distance_cm;strength'"):
+        read_sensor_log(path)
+
