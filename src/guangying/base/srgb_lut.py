@@ -8,10 +8,10 @@ way, under 1/15 of an 8-bit step.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.jit import numba
 
 LUT_STEPS = 4095
 DECODE_LUT = srgb_to_linear(np.linspace(0.0, 1.0, LUT_STEPS + 1, dtype=np.float32))

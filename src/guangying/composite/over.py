@@ -7,11 +7,11 @@ their names whether they take sRGB-encoded or linear colour.
 from __future__ import annotations
 
 import cv2
-import numba
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import SettingsError
+from guangying.base.jit import numba
 
 # sRGB decode/encode through dense nearest-sample tables inside the fused kernel: pow() per pixel would
 # cost more than the whole composite. 65536 samples keep the error near 1e-4 (under 1/30 of an 8-bit step).

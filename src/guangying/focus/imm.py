@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from guangying.base.jit import njit
 from guangying.focus.kernel_state import (
     C_CALM_ACCEL,
     C_EXIT0,

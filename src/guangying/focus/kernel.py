@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from guangying.base.jit import njit
 from guangying.focus.imm import (
     combine,
     estimate,

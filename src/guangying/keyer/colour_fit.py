@@ -27,10 +27,10 @@ them together.
 from __future__ import annotations
 
 import cv2
-import numba
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
+from guangying.base.jit import numba
 from guangying.base.srgb_lut import DECODE_LUT, decode
 
 GRID_WIDTH_PX = 320  # cells of W/320 px: the window scales with the picture

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import types
 
-import numba
 import numpy as np
 
+from guangying.base.jit import numba
 from guangying.base.srgb_lut import decode
 from guangying.base.srgb_lut import encode as _encode
 from guangying.keyer.maths import LIT_BASIS_DET, LIT_SHADE_MIN, PROJECTION_TOLERANCE, colour_difference

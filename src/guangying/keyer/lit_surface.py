@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import cv2
-import numba
 import numpy as np
 
+from guangying.base.jit import numba
 from guangying.base.srgb_lut import DECODE_LUT, decode
 from guangying.keyer.kernels import free_coverage, unmixed_coverage
 from guangying.keyer.maths import LUMA_709, colour_difference, screen_channels

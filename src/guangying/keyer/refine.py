@@ -55,10 +55,10 @@ from __future__ import annotations
 import types
 
 import cv2
-import numba
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
+from guangying.base.jit import numba
 from guangying.base.srgb_lut import DECODE_LUT, decode
 from guangying.keyer.maths import LUMA_709  # the luma weights, on sRGB-encoded or linear channels
 

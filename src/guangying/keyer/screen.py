@@ -6,11 +6,11 @@ import functools
 from typing import NamedTuple
 
 import cv2
-import numba
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import GuangyingError, SettingsError
+from guangying.base.jit import numba
 from guangying.keyer.maths import LUMA_709, colour_difference, screen_channels
 
 _ANALYSIS_WIDTH_PX = 320  # the colour estimate looks at a small copy: robust, and ~1 ms at 1080p

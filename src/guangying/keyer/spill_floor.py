@@ -12,9 +12,9 @@ pixel as opaque down to that ratio (guangying.keyer.kernels).
 from __future__ import annotations
 
 import cv2
-import numba
 import numpy as np
 
+from guangying.base.jit import numba
 from guangying.keyer.lit_surface import (
     CLEAR_RATIO,
     DARK_SUBJECT,

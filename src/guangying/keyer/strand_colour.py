@@ -69,10 +69,10 @@ from __future__ import annotations
 import functools
 
 import cv2
-import numba
 import numpy as np
 
 from guangying.base.colour import srgb_to_linear
+from guangying.base.jit import numba
 from guangying.base.srgb_lut import DECODE_LUT, decode
 from guangying.keyer.colour_fit import (
     _band,

@@ -18,10 +18,10 @@ regressed on channel i of the guide only.
 from __future__ import annotations
 
 import cv2
-import numba
 import numpy as np
 
 from guangying.base.errors import SettingsError
+from guangying.base.jit import numba
 
 RVM_EPS = 1e-5
 

@@ -3,9 +3,9 @@ guangying.media`` does not load numba (0.4 s) until a linear frame needs it."""
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from guangying.base.jit import numba
 from guangying.base.srgb_lut import encode
 
 

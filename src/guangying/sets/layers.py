@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 import yaml
 
 from guangying.base.errors import InputFormatError
+from guangying.base.jit import numba
 from guangying.sets.mip import ZERO, MipPyramid
 from guangying.sets.optics import SetOptics, defocus_by_depth, defocus_premultiplied
 from guangying.sets.source import PictureSource

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 
 import cv2
-import numba
 import numpy as np
+
+from guangying.base.jit import numba
 
 WRAP, CLAMP, ZERO = 0, 1, 2  # what lies past a texture edge: repeat (panorama longitude), edge, nothing
 

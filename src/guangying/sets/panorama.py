@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numba
 import numpy as np
 
+from guangying.base.jit import numba
 from guangying.sets.mip import CLAMP, WRAP, MipPyramid
 from guangying.sets.optics import SetOptics, defocus_premultiplied
 from guangying.sets.source import PictureSource

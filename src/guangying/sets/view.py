@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from guangying.base.errors import SettingsError
+from guangying.base.jit import numba
 from guangying.lens.camera import CameraPose, rotation_world_from_cv
 from guangying.lens.camera_calibration import CameraCalibration, distortion_maps, plate_intrinsics
 from guangying.tracking.camera_track import CameraTrackRow
