@@ -21,10 +21,17 @@ def read_json_or_yaml(
     if not p.is_file():
         raise error(f"{what} not found: {p}")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # -sig: Notepad and PowerShell start UTF-8 with a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"cannot read {what} {p} ({exc}); save it as UTF-8 JSON or YAML") from exc
     try:
         return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise error(f"{p}: cannot parse ({exc}); expected JSON or YAML") from exc
+
+
+def spreadsheet_delimiter(header_line: str) -> str:
+    """The column separator of a CSV table from its header line: ``","``, or ``";"`` (``"\\t"``) for a
+    table a spreadsheet saved (copied) where the decimal mark is the comma; its numbers then read
+    ``2,97`` — turn them with ``text.replace(",", ".")``."""
+    return next((d for d in (",", ";", "\t") if d in header_line), ",")

@@ -111,7 +111,7 @@ def _suggest(key: str, known: list[str]) -> str:
 
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise InputFormatError(f"cannot read the batch file {path}: {exc}") from exc
     except yaml.YAMLError as exc:

@@ -26,7 +26,7 @@ BUG_REPORT = (
 def load_config(path: Path) -> dict[str, Any]:
     """Read a YAML or TOML settings file into a dict (keys use the CLI's option names)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: TOML refuses the BOM Notepad may write
     except UnicodeDecodeError as exc:
         raise click.BadParameter(
             f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"

@@ -21,6 +21,7 @@ import numpy as np
 from guangying.base.atomic import check_output_folder, describe_os_error, partial_path, remove_quietly
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.errors import InputFormatError, MediaError
+from guangying.base.files import spreadsheet_delimiter
 from guangying.distance.reading import DistanceReading
 
 TRACK_COLUMNS = (
@@ -268,9 +269,7 @@ def iter_sensor_log(
     any_rows = False
     for lines, first_line in _line_blocks(p, max(4096, block_rows * 24)):
         if cols is None:
-            # A log saved from a spreadsheet in a locale whose decimal mark is the comma separates its
-            # columns by semicolons (or tabs, copied out of one) and writes 2,97 for 2.97.
-            delimiter = next((d for d in (",", ";", "\t") if d in lines[0]), ",")
+            delimiter = spreadsheet_delimiter(lines[0])
             header = next(csv.reader(lines[:1], delimiter=delimiter, skipinitialspace=True), [])
             names = [c.replace("\ufeff", "").strip() for c in header]
             missing = {"t_s", "distance_m", "strength"} - set(names)

@@ -172,7 +172,7 @@ def load_camera_calibration(path: str | Path) -> CameraCalibration:
     """Read a calibration JSON file; errors name the file and what is wrong."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFormatError(f"cannot read camera calibration {p}: {exc}") from exc
     try:

@@ -14,6 +14,7 @@ import numpy as np
 from guangying.base.checks import Range, check_fields, check_range
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import InputFormatError, SettingsError
+from guangying.base.files import spreadsheet_delimiter
 from guangying.composite.defocus import defocus_rgb_linear
 from guangying.lens.optics import LENS_RANGES, coc_diameter_px
 from guangying.lens.sensors import sensor_preset
@@ -65,11 +66,14 @@ def read_focus_track(path: str | Path) -> list[float]:
     """Per-frame focus distances (m) from a ``guangying focus`` track CSV (``focus_distance_m`` column).
 
     Frames without focus (empty cells: before the first reading) hold the nearest focus that follows
-    or precedes them, as a focus puller would leave the lens.
+    or precedes them, as a focus puller would leave the lens. A track edited in a spreadsheet and saved
+    with semicolons or tabs and decimal commas reads the same.
     """
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            delimiter = spreadsheet_delimiter(fh.readline())
+            fh.seek(0)
+            reader = csv.DictReader(fh, delimiter=delimiter)
             if reader.fieldnames is None or "focus_distance_m" not in reader.fieldnames:
                 raise InputFormatError(
                     f"focus track {path} has no 'focus_distance_m' column (write it with `guangying focus`)"
@@ -80,6 +84,8 @@ def read_focus_track(path: str | Path) -> list[float]:
     values: list[float] = []
     for line, row in enumerate(rows, start=2):
         text = (row.get("focus_distance_m") or "").strip()
+        if delimiter != ",":
+            text = text.replace(",", ".")  # a spreadsheet's decimal comma
         try:
             value = float(text) if text else math.nan
         except ValueError as exc:

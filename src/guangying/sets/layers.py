@@ -66,7 +66,7 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
     """Parse and check a 2.5D set file; errors name the file and the layer."""
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InputFormatError(f"cannot read set file {path}: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list) or not doc["layers"]:

@@ -225,7 +225,7 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
     line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFormatError(f"cannot read camera track {path}: {exc}") from exc
     if path.suffix.lower() == ".chan":

@@ -1,0 +1,68 @@
+"""Settings and tracks saved by Windows tools (a UTF-8 BOM: Notepad, PowerShell 5, Excel's "CSV UTF-8")
+or by a spreadsheet where the decimal mark is the comma read as the files our own writers make."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.cli.main import cli
+from guangying.lens.calibration import LensCalibration, load_calibration
+from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration
+from guangying.pipeline.lens_defocus import read_focus_track
+from guangying.tracking.camera_track import CameraTrackRow, read_camera_track, write_camera_track
+
+BOM = "\ufeff"
+
+
+def _with_bom(path, copy_name: str):
+    copy = path.with_name(copy_name)
+    copy.write_bytes(BOM.encode() + path.read_bytes())
+    return copy
+
+
+def test_lens_calibration_json_with_bom(tmp_path):
+    path = LensCalibration(np.array([0.5, 1.0, 3.0]), np.array([3900, 2500, 600]), lens="85").save(
+        tmp_path / "lens.json")
+    plain, bommed = load_calibration(path), load_calibration(_with_bom(path, "bom.json"))
+    assert bommed.motor_for_distance(2.0) == plain.motor_for_distance(2.0)
+
+
+def test_camera_calibration_json_with_bom(tmp_path):
+    k = np.array([[500.0, 0, 320], [0, 500, 180], [0, 0, 1]])
+    path = CameraCalibration(k, np.array([-0.3, 0.1, 0, 0, 0]), 640, 360).save(tmp_path / "cam.json")
+    assert json.loads(path.read_text())  # as written: no BOM
+    bommed = load_camera_calibration(_with_bom(path, "bom.json"))
+    assert np.array_equal(bommed.camera_matrix, k)
+
+
+def test_camera_track_csv_with_bom(tmp_path):
+    rows = [CameraTrackRow(i, i / 25, f"01:00:00:{i:02d}", 1.0 * i, 0.5, 0.0, 0.1, 1.6, 4.0, 35.0, 1.0)
+            for i in range(5)]
+    path = write_camera_track(tmp_path / "cam.csv", rows)
+    assert read_camera_track(_with_bom(path, "bom.csv")) == read_camera_track(path)
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_focus_track_from_a_spreadsheet(tmp_path, delimiter):
+    decimal = "." if delimiter == "," else ","
+    lines = [delimiter.join(["frame", "t_s", "focus_distance_m"])]
+    lines += [delimiter.join([str(i), f"{i / 25:.2f}".replace(".", decimal), f"{3 - 0.1 * i:.3f}".replace(
+        ".", decimal)]) for i in range(4)]
+    path = tmp_path / "track.csv"
+    path.write_text(BOM + "\r\n".join(lines) + "\r\n", encoding="utf-8")
+    assert read_focus_track(path) == pytest.approx([3.0, 2.9, 2.8, 2.7])
+
+
+def test_toml_settings_with_bom(tmp_path):
+    config = tmp_path / "settings.toml"
+    config.write_text(BOM + "[dof]\nf_number = 2.8\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["--config", str(config), "dof", "--focal-length", "50", "--distance",
+                                   "3", "--sensor", "s35"])
+    assert res.exit_code == 0, res.output
+    plain = CliRunner().invoke(cli, ["dof", "--focal-length", "50", "--f-number", "2.8", "--distance", "3",
+                                     "--sensor", "s35"])
+    assert res.output == plain.output
