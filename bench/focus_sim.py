@@ -377,16 +377,18 @@ def in_focus(scn: Scenario, ts: np.ndarray, focus_m: np.ndarray) -> np.ndarray:
 
 def filters_table(blend: dict[tuple[str, str], dict[str, Metrics]]) -> list[str]:
     """Every case with the default filter alone, the steady-walk filter alone, the two blended (the
-    default: ``blend``, the main table's results) and an oracle that takes, frame by frame, whichever
-    filter alone is in focus, report seeds."""
+    default: ``blend``, the main table's results), an oracle that takes, frame by frame, whichever
+    filter alone is in focus, and one that may also take a line through the last 0.5 s or 1 s of
+    readings (:func:`line_fit_track`), report seeds."""
     lines = ["| scenario | sensor | default filter alone: in DoF % | steady-walk filter alone | "
-             "blended (the default) | blended: reversals/s (still) | oracle: either in focus |",
-             "|---|---|---|---|---|---|---|"]
+             "blended (the default) | blended: reversals/s (still) | oracle: either in focus | "
+             "oracle: either, or a line of 0.5 s or 1 s |",
+             "|---|---|---|---|---|---|---|---|"]
     alone = {"default": dataclasses.replace(config(), blend_steady_walk=False),
              "steady": steady_walk(config())}
     for case in CASES:
         found: dict[str, list[Metrics]] = {k: [] for k in alone}
-        either = []
+        either, any_of_four = [], []
         for seed in REPORT_SEEDS:
             scn, readings = readings_for(case, seed)
             ts = frame_times(scn.duration_s, 25)
@@ -396,11 +398,15 @@ def filters_table(blend: dict[tuple[str, str], dict[str, Metrics]]) -> list[str]
                 found[key].append(evaluate(scn, ts, focus, 135, 2.0, COC_MM))
                 hit |= in_focus(scn, ts, focus)
             either.append(hit.mean())
+            for window_s in (0.5, 1.0):
+                hit |= in_focus(scn, ts, line_fit_track(readings, ts, window_s))
+            any_of_four.append(hit.mean())
         m = {k: mean_metrics(v) for k, v in found.items()}
         ours = blend[case[:2]]["ours"]
         lines.append(f"| {case[0]} | {case[1]} | {m['default'].in_dof * 100:.1f} | "
                      f"{m['steady'].in_dof * 100:.1f} | {ours.in_dof * 100:.1f} | "
-                     f"{fmt(ours.reversals_per_s)} | {np.mean(either) * 100:.1f} |")
+                     f"{fmt(ours.reversals_per_s)} | {np.mean(either) * 100:.1f} | "
+                     f"{np.mean(any_of_four) * 100:.1f} |")
     return lines
 
 
@@ -635,10 +641,14 @@ def main() -> None:
         "the subject would be at its time; errors averaged over 40 ms bins, their squares over 0.15 s,",
         "weights the inverse (all chosen on the tuning seeds; the weighing settings within 0.1 point of",
         "each other), combined ahead of the one deadband, in the compiled kernel, live and replay alike.",
-        "Each filter alone and the blend, the default (report seeds). The last column is an oracle that",
-        "no causal rule can be: at each frame it takes whichever filter alone is in focus. On every walk",
-        "but the cosine-smooth one it stays short of 97 % too (85.5–95.8 %), so the two filters",
-        "themselves, not how they are weighed, bound the blend there:",
+        "Each filter alone and the blend, the default (report seeds). The last two columns are oracles",
+        "that no causal rule can be: at each frame they take whichever filter alone is in focus, and",
+        "then also either line fit of the cruise table. On every walk but the cosine-smooth one the first",
+        "stays short of 97 % too (85.5–95.8 %), so the two filters themselves, not how they are weighed,",
+        "bound the blend there. With the lines, which keep a steady cruise in focus, the second reaches",
+        "98.4 % on the gait walk with Gaussian noise and 97.5 % at 250 Hz, and stays at 90.3–96.4 % on the",
+        "rest (walk in / stop / step back, stop and go, the field sensor at 100 and 30 Hz): a third",
+        "estimator picked perfectly would still leave those short.",
         "",
         *filters_table(results),
         "",
