@@ -173,3 +173,22 @@ def test_virtual_camera_without_v4l2loopback_says_what_to_do(plate_clip):
     args = ["live", str(plate_clip), "--no-monitor", "--virtual-cam", "--duration", "1"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code != 0 and "v4l2loopback" in res.output and "--out udp://" in res.output
+
+
+def test_still_picture_stays_live_until_the_take_is_stopped(plate_frames, tmp_path):
+    # A photo of the actor on the screen, to tune the key on: it was one frame, then "end of file".
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), (plate_frames[5][..., ::-1] * 255 + 0.5).astype("uint8"))
+    res = CliRunner().invoke(cli, ["live", str(still), "--no-monitor", "--fps", "25", "--duration", "2",
+                                   "-b", "grey", "--record", str(tmp_path / "take.mp4")])
+    assert res.exit_code == 0, res.output
+    with open_reader(tmp_path / "take.mp4") as reader:
+        frames = [f.rgb for f in reader]
+    # About 50 at 25 fps; fewer while a cold numba cache compiles the keyer, but more than the one
+    # frame and "end of file" it was.
+    assert len(frames) >= 5 and "end of file" not in res.output, res.output
+    # the same picture each time: the key settles within a few frames (its temporal state), then holds
+    assert all(abs(f - frames[-1]).mean() < 0.005 for f in frames)
+    assert all(abs(f - frames[-1]).max() < 1 / 255 for f in frames[-15:])
+    rows = [json.loads(line) for line in (tmp_path / "take.frames.jsonl").read_text().splitlines()]
+    assert len({row["timecode"] for row in rows}) == len(rows)  # each frame its own time, as a camera's

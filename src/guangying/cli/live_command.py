@@ -168,7 +168,8 @@ def live(**options: Any) -> None:
     """Key or matte SOURCE live and composite it, with a browser monitor at http://HOST:PORT/.
 
     SOURCE: a camera (/dev/video0), a stream (udp://…, srt://…, rtsp://…, rtmp://…) or a file or
-    image sequence played at its own frame rate as if it were a camera.
+    image sequence played at its own frame rate as if it were a camera; a single picture stays on
+    until the take is stopped.
 
     \b
     Examples:

@@ -4,6 +4,7 @@ it never waits for processing."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import warnings
@@ -131,11 +132,15 @@ class LiveSource:
         self._relay: SrtRelay | None = None
         self.first_timecode: str | None = None
         self._scaled_from: tuple[int, int] | None = None  # the last mid-take size change said
+        self._still = False
         if self.kind == "file":
             with open_reader(spec, fps=fps) as reader:
                 info = reader.info
             self.width, self.height, self.fps = info.width, info.height, Fraction(info.fps)
             self.first_timecode = info.timecode
+            # A single picture is a camera pointed at a still scene: it stays on the monitor (for
+            # tuning the key on it) until the take is stopped, not one frame and the end.
+            self._still = info.kind == "image"
         else:
             self._container = self._open_container()
             stream = self._container.streams.video[0]
@@ -264,7 +269,13 @@ class LiveSource:
         offset = self.frames_in  # a replay continues the frame count
         with open_reader(self.spec, fps=self._fps_override) as reader:
             t0 = time.monotonic()
-            for n, frame in enumerate(reader):
+            peak = reader.info.highlight_peak
+            pictures: Iterator[tuple[np.ndarray, str | None]] = (
+                (display_srgb(frame.rgb, frame.transfer, peak), frame.timecode) for frame in reader)
+            if self._still:  # decoded once, then shown at the frame rate until stopped; a copy each
+                first = next(pictures)  # time, as a camera's frames are each their own
+                pictures = ((first[0].copy(), first[1]) for _ in itertools.repeat(None))
+            for n, (rgb, timecode) in enumerate(pictures):
                 due = t0 + n * period
                 while not self._stop.is_set():
                     wait = due - time.monotonic()
@@ -275,8 +286,7 @@ class LiveSource:
                     return
                 if time.monotonic() - due > period:
                     t0 = time.monotonic() - n * period  # decoding fell behind: a camera has no backlog
-                rgb = display_srgb(frame.rgb, frame.transfer, reader.info.highlight_peak)
-                self._deliver(offset + n, rgb, frame.timecode)
+                self._deliver(offset + n, rgb, timecode)
         if not self.loop:
             self._finish(f"end of file {self.spec}", lost=False)
 
