@@ -3,6 +3,8 @@ sets, plates and masks alike. Pillow's own ``ImageOps.exif_transpose`` is the re
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import tifffile
@@ -154,3 +156,16 @@ def test_pq_frame_whose_side_data_pyav_cannot_list_falls_back_to_the_default_pea
     with pytest.warns(UserWarning, match="HDR10 metadata"):
         colour = stream_colour(PqFrameWithUnlistableSideData())
     assert colour.peak_cd_m2 is None and colour.transfer == 16
+
+
+@pytest.mark.parametrize("payload", [b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x05\x01\x12",
+                                     b"Exif\x00\x00II*\x00\xff\xff\xff\x7f", b"Exif\x00\x00garbage"])
+def test_corrupt_exif_block_is_read_as_stored_without_a_warning_per_frame(tmp_path, payload):
+    for n in (1, 2, 3):
+        Image.fromarray(_STORED).save(tmp_path / f"f.{n:04d}.jpg", exif=payload, quality=98)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_reader(tmp_path / "f.%04d.jpg") as reader:
+            frames = [f.rgb for f in reader]
+    assert len(frames) == 3 and all(f.shape == _STORED.shape for f in frames)
+    assert not [w for w in caught if "EXIF" in str(w.message)]  # Pillow's, one line per frame

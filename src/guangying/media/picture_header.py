@@ -34,7 +34,9 @@ def read_header(path: Path) -> PictureHeader:
     read; a file Pillow cannot open gives neither (the pixels' own reader reports it)."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # a big plate is no bomb here
+            # Pillow warns of big pictures (a plate is no bomb) and of corrupt EXIF (read as stored, as
+            # viewers do): neither is worth a line per frame of a sequence.
+            warnings.simplefilter("ignore")
             with Image.open(path) as picture:
                 profile = picture.info.get("icc_profile")
                 orientation = _orientation(picture)
@@ -55,7 +57,10 @@ def _orientation(picture: Image.Image) -> object:
     if not raw:
         return 1
     exif = Image.Exif()
-    exif.load(raw)
+    try:
+        exif.load(raw)
+    except Exception:  # a hostile EXIF block may break the parser anywhere: show as stored
+        return 1
     return exif.get(EXIF_ORIENTATION_TAG, 1)
 
 
