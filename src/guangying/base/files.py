@@ -33,5 +33,6 @@ def read_json_or_yaml(
 def spreadsheet_delimiter(header_line: str) -> str:
     """The column separator of a CSV table from its header line: ``","``, or ``";"`` (``"\\t"``) for a
     table a spreadsheet saved (copied) where the decimal mark is the comma; its numbers then read
-    ``2,97`` — turn them with ``text.replace(",", ".")``."""
+    ``2,97`` — turn them with ``text.replace(",", ".")``. Not ``csv.Sniffer``: it guesses from data
+    rows too, where a decimal comma looks like a separator; the header's names hold none."""
     return next((d for d in (",", ";", "\t") if d in header_line), ",")
