@@ -109,3 +109,21 @@ def test_browsers_connecting_and_disconnecting_do_not_leak_or_stall(running):
     assert stats["state"] == "live"
     with urllib.request.urlopen(server.url + "frame.jpg?view=side", timeout=5) as r:
         assert r.headers["Content-Type"] == "image/jpeg" and r.read(2) == b"\xff\xd8"
+
+
+def test_request_claiming_a_huge_body_is_refused_unread_and_the_take_goes_on(running):
+    # A hostile page on the network (--host 0.0.0.0): the claimed 100 GB used to be allocated at once
+    # (MemoryError in the handler; a few GB would take the take down).
+    session, server, _, _ = running
+    _wait_frames(server.url, 3)
+    for claimed in ("99999999999", "-5"):
+        with socket.create_connection((server.host, server.port), timeout=5) as conn:
+            conn.sendall(f"POST /settings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {claimed}\r\n\r\n{{}}".encode())
+            answer = conn.makefile("rb").read().decode()  # the server closes: the body is left unread
+        assert answer.startswith("HTTP/1.0 413") or answer.startswith("HTTP/1.1 413"), answer
+        assert "at most" in answer
+    before = _get(server.url + "stats.json")["frames_out"]
+    _wait_frames(server.url, before + 5)  # the take goes on
+    code, answer = _post(server.url + "settings", {"screen_gain": 1.2})  # and the page still works
+    assert code == 200

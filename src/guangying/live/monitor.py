@@ -28,6 +28,10 @@ from guangying.media.pixels import to_code_values
 VIEWS = ("composite", "plate", "matte", "side")
 _SNAPSHOT_KEEP_S = 3.0  # keep encoding a view this long after a single-picture request
 _WAIT_S = 0.5
+# The page's actions send a few settings (a drawn garbage mask is the largest: some kB). A request
+# claiming more is refused unread: reading what a Content-Length claims allocates it first, and one
+# claiming 100 GB ended in MemoryError (a few GB would take the take down on a laptop).
+MAX_ACTION_BYTES = 1 << 20
 
 
 class MonitorControl(Protocol):
@@ -255,6 +259,11 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
             url = urlparse(self.path)
             try:
                 length = int(self.headers.get("Content-Length") or 0)
+                if not 0 <= length <= MAX_ACTION_BYTES:
+                    self.close_connection = True  # the claimed body is left unread
+                    error = f"request body of {length} bytes: actions take at most {MAX_ACTION_BYTES} bytes"
+                    self._json({"error": error}, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+                    return
                 body = json.loads(self.rfile.read(length) or b"{}") if length else {}
                 if not isinstance(body, dict):
                     raise ValueError("send a JSON object")
