@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from guangying.live import LiveSession, LiveSettings, LiveSource
+from guangying.live import LiveSession, LiveSettings, LiveSource, monitor
 from guangying.live.monitor import MonitorFeed, MonitorServer
 from guangying.live.outputs import Recorder
 from guangying.live.session import SessionOutputs
@@ -127,3 +127,24 @@ def test_request_claiming_a_huge_body_is_refused_unread_and_the_take_goes_on(run
     _wait_frames(server.url, before + 5)  # the take goes on
     code, answer = _post(server.url + "settings", {"screen_gain": 1.2})  # and the page still works
     assert code == 200
+
+
+@pytest.fixture
+def short_idle(monkeypatch):
+    monkeypatch.setattr(monitor, "IDLE_TIMEOUT_S", 1.0)  # read when the server is made (30 s shipped)
+
+
+def test_connections_that_send_nothing_are_closed(short_idle, running):
+    # Each silent connection held a handler thread for as long as the client liked.
+    session, server, _, _ = running
+    _wait_frames(server.url, 3)
+    silent = [socket.create_connection((server.host, server.port), timeout=10) for _ in range(20)]
+    try:
+        for conn in silent:
+            assert conn.recv(1024) == b""  # closed by the server after the idle timeout, not by us
+    finally:
+        for conn in silent:
+            conn.close()
+    before = _get(server.url + "stats.json")["frames_out"]
+    _wait_frames(server.url, before + 5)
+    assert _post(server.url + "settings", {"screen_gain": 1.1})[0] == 200

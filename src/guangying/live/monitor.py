@@ -32,6 +32,9 @@ _WAIT_S = 0.5
 # claiming more is refused unread: reading what a Content-Length claims allocates it first, and one
 # claiming 100 GB ended in MemoryError (a few GB would take the take down on a laptop).
 MAX_ACTION_BYTES = 1 << 20
+# A connection silent this long (no request, a body that never comes, a viewer that stopped reading the
+# stream) is closed: each holds a thread, and a client opening many and sending nothing held them all.
+IDLE_TIMEOUT_S = 30.0
 
 
 class MonitorControl(Protocol):
@@ -178,6 +181,7 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "guangying-live"
+        timeout = IDLE_TIMEOUT_S
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
             pass  # the console shows the take's status, not every request
@@ -284,7 +288,7 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                 self._json(action())
             except (GuangyingError, ValueError, KeyError, TypeError) as exc:
                 self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, TimeoutError):
                 pass
 
     return Handler
