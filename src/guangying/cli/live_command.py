@@ -4,6 +4,7 @@ streams, with the same engines and settings as ``key`` / ``composite``."""
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,7 @@ def live(**options: Any) -> None:
       guangying live plate.mp4 --loop -b set.jpg          # rehearse with a recorded plate
     """
     from guangying.live.launch import open_live
+    from guangying.live.session import STARTING_MESSAGE
 
     take = open_live(options)
     source, server = take.source, take.server
@@ -187,7 +189,17 @@ def live(**options: Any) -> None:
     )
     if server is not None:
         click.echo(f"monitor: {server.url}  (stats: {server.url}stats.json; Ctrl-C or the page's stop ends)")
-    report = take.run(options["duration"])
+    def say_why_it_waits() -> None:  # only when the start is slow (a cold compile cache)
+        if take.session.stats_.state == "starting":
+            click.echo(f"starting: {STARTING_MESSAGE}", err=True)
+
+    notice = threading.Timer(3.0, say_why_it_waits)
+    notice.daemon = True
+    notice.start()
+    try:
+        report = take.run(options["duration"])
+    finally:
+        notice.cancel()
     for path in report.written:
         click.echo(f"wrote {path}")
     p50 = "–" if report.latency_ms_p50 is None else f"{report.latency_ms_p50:.0f}"

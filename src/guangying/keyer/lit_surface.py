@@ -100,6 +100,14 @@ def _gap_fractions(rgb, cells_y, cells_x, cell_h, cell_w, d_plate, channels, bal
     return out
 
 
+def _cell_indices(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.nonzero of a 2-D mask, made contiguous. numpy returns strided views for two or more cells and
+    contiguous arrays for one or none; a compiled function given both compiles twice, the second time
+    in the middle of a take (one seed cell; one solid cell without the auto plate)."""
+    ys, xs = np.nonzero(cells)
+    return np.ascontiguousarray(ys), np.ascontiguousarray(xs)
+
+
 def gap_fractions(
     rgb_srgb: np.ndarray,
     cells: np.ndarray,
@@ -115,7 +123,7 @@ def gap_fractions(
     between hair strands or through smoke, which a lit solid surface does not have. (h, w) float32, 0
     where not marked."""
     h, w = cells.shape
-    ys, xs = np.nonzero(cells)
+    ys, xs = _cell_indices(cells)
     out = np.zeros((h, w), np.float32)
     if ys.size:
         d_plate = np.ascontiguousarray(colour_difference(small_plate_linear, screen, balance), np.float32)
@@ -636,6 +644,6 @@ def nearest_solid(
         (solid == 0).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
     )
     # DIST_LABEL_PIXEL numbers the zero pixels (the solid cells) in row-major order from 1.
-    ys, xs = np.nonzero(solid)
+    ys, xs = _cell_indices(solid)
     # One compiled pass: numpy's gathers and broadcasts over the last axis cost more on this grid.
     return _nearest_mean(summed.reshape(values.shape), weight, labels, ys, xs, objects)

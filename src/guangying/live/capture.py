@@ -49,6 +49,12 @@ class DropOldestQueue(Generic[T]):
             self._items.append(item)
             self._cond.notify()
 
+    def clear(self) -> None:
+        """Forget the waiting items and the drop count."""
+        with self._cond:
+            self._items.clear()
+            self.dropped = 0
+
     def get(self, timeout_s: float) -> T | None:
         """The oldest waiting item, or None after ``timeout_s`` without one."""
         with self._cond:
@@ -204,6 +210,12 @@ class LiveSource:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="guangying-capture", daemon=True)
         self._thread.start()
+
+    def begin_take(self) -> None:
+        """Count from here: frames captured before (a camera or stream is read while the engine warms
+        up) are forgotten, uncounted, and the take's frames are numbered from 0."""
+        self.queue.clear()
+        self.frames_in = 0
 
     def stop(self) -> None:
         self._stop.set()

@@ -149,7 +149,7 @@ class LiveTake:
         if handle_signals:
             previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
             for sig in previous:
-                signal.signal(sig, lambda *_: self.session.request_stop())
+                signal.signal(sig, self._on_signal)
         if self.server is not None:
             self.server.start()
         try:
@@ -163,6 +163,12 @@ class LiveTake:
                 self.server.close()
             if self.feed is not None:
                 self.feed.close()
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if self.session.stats_.state == "starting":
+            # a compile can take minutes and checks no flag: interrupt it (run cleans up)
+            raise KeyboardInterrupt(f"signal {signum} while starting")
+        self.session.request_stop()
 
     def close(self) -> None:
         """Close what was opened, for a take that is not run (``run`` closes its own)."""

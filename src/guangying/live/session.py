@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from guangying.base.atomic import write_text
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import GuangyingError, SettingsError
 from guangying.base.mattes import Matter
 from guangying.keyer.settings import KeyerSettings
@@ -25,7 +27,7 @@ from guangying.media.pixels import to_float32
 from guangying.pipeline.background import Background
 from guangying.pipeline.frame import FrameCompositor
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings
-from guangying.pipeline.matters import MATTE_MODES, make_matter
+from guangying.pipeline.matters import KEYER_MATTES, MATTE_MODES, make_matter
 from guangying.pipeline.virtual_set import SetBackground
 
 # Page controls: name → (min, max, step) for sliders; choices come from the settings' Literal types.
@@ -70,6 +72,46 @@ class LiveReport:
     written: list[Path]
     latency_ms_p50: float | None
     latency_ms_p95: float | None
+
+
+# What the page and the terminal say while the engine warms up: on a cold numba cache (the first start
+# after installing or updating) compiling the keyer took 2.4 minutes on a 2-core machine.
+STARTING_MESSAGE = (
+    "preparing the engine; the first start after installing or updating compiles it "
+    "(2–3 minutes on a small laptop), later starts take seconds"
+)
+
+
+def warm_up_frames(height: int, width: int) -> list[np.ndarray]:
+    """Made-up green-screen frames, sRGB float32 (H, W, 3), that take the keyer down every pass a real
+    plate does; each is keyed as a clip's first frame. A flat screen with a hard-edged subject left the
+    soft-edge passes (edge-band patches, luma refine, colour fit, strand colour) and the lit-surface
+    tests to the first real frames: on a cold numba cache the first frame waited a minute after the
+    warm-up's half minute. So: a lit screen with grain, a subject with a soft edge and strands of
+    another colour over the screen; then the same subject in a dark coat with a fold the screen's
+    bounce lights (which takes the keyer down other passes than the light coat)."""
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    screen = np.array([0.15, 0.6, 0.25], np.float32) * (0.9 + 0.2 * y / max(height, 1))[..., None]
+    grain = rng.normal(0.0, 0.01, (height, width, 3)).astype(np.float32)
+    # the subject: an ellipse whose edge fades over a few pixels (focus blur, motion)
+    r = np.hypot((x - width / 2) / (0.2 * width + 1), (y - height / 2) / (0.3 * height + 1))
+    alpha = np.clip((1.0 - r) * min(height, width) / 8.0, 0.0, 1.0)[..., None]
+    light = np.broadcast_to(np.array([0.6, 0.45, 0.4], np.float32), screen.shape)
+    dark = np.broadcast_to(np.array([0.04, 0.035, 0.03], np.float32), screen.shape).copy()
+    fold = (r < 0.4) & (np.abs(x - width / 2) < 0.03 * width + 1)
+    # 0.4 of the screen's light added, in linear light: read as partly clear, enclosed by the subject
+    dark[fold] = linear_to_srgb(srgb_to_linear(dark[fold]) + 0.4 * srgb_to_linear(screen[fold]))
+    strand = np.array([0.85, 0.75, 0.55], np.float32)
+    frames = []
+    for subject in (light, dark):
+        frame = alpha * subject + (1 - alpha) * (screen + grain)
+        # pale strands, one pixel wide and partly covering, crossing the screen
+        for k in range(1, 6):
+            col = min(width - 1, int(width * (0.1 + 0.15 * k)))
+            frame[: height // 3, col] = 0.5 * frame[: height // 3, col] + 0.5 * strand
+        frames.append(np.clip(frame, 0.0, 1.0).astype(np.float32))
+    return frames
 
 
 class LiveSession:
@@ -154,17 +196,25 @@ class LiveSession:
                 raise
 
     def _warm_up(self) -> None:
-        """Run the engine once on a made-up frame before the take (JIT compilation, model loading),
-        then forget it, so the first real frames are not held up."""
+        """Run the engine on made-up frames before the take (JIT compilation, model loading), then
+        forget them, so the first real frames are not held up. A keying engine is run a second time
+        with the matte shrunk, colour fit and strand colour on: the page's grow control and those
+        switches take the keyer down other compiled passes, and on a cold cache the first change froze
+        the picture for 40 s."""
         assert self._compositor is not None
-        h, w = self.source.height, self.source.width
-        frame = np.empty((h, w, 3), np.float32)
-        frame[:] = (0.15, 0.6, 0.25)
-        frame[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3] = (0.6, 0.45, 0.4)
-        self._compositor.process(frame, *self._plate(-1, frame))
-        self._compositor.reset()
+        engines = [self._compositor]
+        if self._values.get("matte", "chroma") in KEYER_MATTES:
+            keyer = self.settings.keyer_settings(self._values)
+            keyer = dataclasses.replace(keyer, grow_px=-3.0, colour_fit=True, strand_colour="on")
+            # the keyer alone: a hybrid's neural half is warm already, and loading it twice is slow
+            matter = self._matter_factory({**self._values, "matte": "chroma"}, keyer)
+            engines.append(FrameCompositor(matter, None, None))
+        for engine in engines:
+            for frame in warm_up_frames(self.source.height, self.source.width):
+                engine.process(frame, *self._plate(-1, frame))
+                engine.reset()
         if self._set is not None:
-            self._set.position = 0  # the warm-up frame was not the take's first
+            self._set.position = 0  # the warm-up frames were not the take's first
 
     def _plate(self, frame_index: int, plate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The background for this plate frame: the set at the camera's pose now, or the page's."""
@@ -179,17 +229,28 @@ class LiveSession:
 
     def run(self, duration_s: float | None = None, linger_s: float = 1.5) -> LiveReport:
         """Process frames until stopped; finalise the recordings whatever ends the take."""
-        self._rebuild()
-        self._warm_up()
-        self.source.start()
-        if self.focus is not None:
-            self.focus.start()
-        self.stats_.set_state("live")
-        t_end = None if duration_s is None else time.monotonic() + duration_s
         reason, lost = "stopped", False
         recorder = self.outputs.recorder
         written: list[Path] = []
         try:
+            # inside the try: a start that fails or is interrupted (Ctrl-C while compiling) still
+            # closes the source and leaves no unfinished recording behind
+            self.stats_.set_state("starting", STARTING_MESSAGE)
+            self._rebuild()
+            playing_file = self.source.kind == "file"
+            if not playing_file:
+                # A camera or a stream is read from the start: left unread while the engine compiled
+                # (minutes on a cold cache), ffmpeg's UDP buffer overran and the take was lost at once.
+                self.source.start()
+            self._warm_up()
+            if playing_file:
+                self.source.start()  # a file plays from its first frame once the take starts
+            else:
+                self.source.begin_take()
+            if self.focus is not None:
+                self.focus.start()
+            self.stats_.set_state("live")
+            t_end = None if duration_s is None else time.monotonic() + duration_s
             while True:
                 if self._stop.is_set():
                     reason = "stopped from the page or by a signal"

@@ -14,6 +14,7 @@ from guangying.media import open_reader
 
 MatteMode = Literal["chroma", "ai", "fast", "hybrid"]
 MATTE_MODES: tuple[str, ...] = ("chroma", "ai", "fast", "hybrid")
+KEYER_MATTES: tuple[str, ...] = ("chroma", "hybrid")  # the modes that take KeyerSettings
 
 
 def make_matter(

@@ -122,8 +122,9 @@ async function pollStats() {
     $("status").textContent = `${s.state}  ${fmt(s.fps)} fps  latency p50 ${fmt(s.latency_ms_p50)} ms  p95 ` +
       `${fmt(s.latency_ms_p95)} ms  in ${s.frames_in}  out ${s.frames_out}  dropped ${s.dropped}  v${s.settings_version}`;
     const banner = $("banner");
-    if (s.state === "lost" || s.state === "ended" || s.state === "error") {
-      banner.textContent = (s.state === "lost" ? "SOURCE LOST: " : s.state === "error" ? "" : "take ended: ") + s.message;
+    if (s.state === "lost" || s.state === "ended" || s.state === "error" || (s.state === "starting" && s.message)) {
+      const lead = { lost: "SOURCE LOST: ", ended: "take ended: ", starting: "starting: " }[s.state] || "";
+      banner.textContent = lead + s.message;
       banner.classList.add("show");
     } else banner.classList.remove("show");
     showFocus(s.focus);
