@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from rich.console import Console
@@ -27,12 +28,24 @@ class FpsColumn(ProgressColumn):
         return Text(f"{speed:5.1f} fps" if speed else "  ... fps", style="cyan")
 
 
-class FrameProgress:
-    """Context manager around a rich progress bar counting frames; silent when disabled."""
+# Said on the bar while the first frame takes long: on a cold numba cache (the first run after installing
+# or updating) the keyer compiles for about 1.5 minutes on 2 cores, and a bar at 0 looks hung.
+SLOW_FIRST_FRAME_NOTE = "the first run after installing or updating compiles first, about 1.5 minutes"
 
-    def __init__(self, total: int | None, label: str, enabled: bool = True) -> None:
+
+class FrameProgress:
+    """Context manager around a rich progress bar counting frames; silent when disabled. When the first
+    frame has not come after ``slow_start_s``, the bar says why it may wait."""
+
+    def __init__(
+        self, total: int | None, label: str, enabled: bool = True, slow_start_s: float = 5.0
+    ) -> None:
         self._progress: Progress | None = None
         self._task = None
+        self._label = label
+        self._started = False
+        self._note = threading.Timer(slow_start_s, self._note_slow_start)
+        self._note.daemon = True
         if enabled:
             self._progress = Progress(
                 SpinnerColumn(),
@@ -51,14 +64,31 @@ class FrameProgress:
     def __enter__(self) -> FrameProgress:
         if self._progress is not None:
             self._progress.start()
+            self._note.start()
         return self
+
+    def _note_slow_start(self) -> None:
+        if self._progress is not None and self._task is not None and not self._started:
+            self._progress.update(self._task, description=f"{self._label} ({SLOW_FIRST_FRAME_NOTE})")
 
     def advance(self, frames: int = 1) -> None:
         if self._progress is not None and self._task is not None:
+            if not self._started:
+                self._started = True
+                self._note.cancel()
+                self._progress.update(self._task, description=self._label)
             self._progress.advance(self._task, frames)
+
+    @property
+    def description(self) -> str:
+        """What the bar says before its numbers (the label, or the label and why it waits)."""
+        if self._progress is None or self._task is None:
+            return ""
+        return self._progress.tasks[0].description
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._note.cancel()
         if self._progress is not None:
             self._progress.stop()

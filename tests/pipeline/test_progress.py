@@ -1,0 +1,28 @@
+"""The progress bar of long jobs: on a slow first frame (a cold compile cache) it says why it waits."""
+
+from __future__ import annotations
+
+import time
+
+from guangying.pipeline.progress import SLOW_FIRST_FRAME_NOTE, FrameProgress
+
+
+def test_a_slow_first_frame_is_explained_then_the_bar_counts_frames():
+    with FrameProgress(3, "matting", slow_start_s=0.2) as progress:
+        assert progress.description == "matting"
+        deadline = time.monotonic() + 30
+        while SLOW_FIRST_FRAME_NOTE not in progress.description and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert progress.description == f"matting ({SLOW_FIRST_FRAME_NOTE})"
+        progress.advance()
+        assert progress.description == "matting"  # the wait is over: the note goes
+
+
+def test_a_quick_first_frame_says_nothing_more():
+    with FrameProgress(3, "matting", slow_start_s=0.3) as progress:
+        progress.advance()
+        time.sleep(0.6)
+        assert progress.description == "matting"
+    with FrameProgress(3, "matting", enabled=False) as quiet:
+        quiet.advance()
+        assert quiet.description == ""
