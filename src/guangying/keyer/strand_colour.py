@@ -129,7 +129,9 @@ def _grid_screen(plate_linear: np.ndarray, hc: int, wc: int) -> np.ndarray:
     """The plate (any grid, 1×1 included) on the model's grid (hc, wc, 3)."""
     plate = np.asarray(plate_linear, np.float32)
     if plate.shape[:2] == (1, 1):
-        return np.ascontiguousarray(np.broadcast_to(plate, (hc, wc, 3)), np.float32)
+        # a writeable copy: ascontiguousarray returns a 1×1 grid's read-only broadcast view as it is,
+        # and the compiled fit given a read-only array compiles a second time
+        return np.array(np.broadcast_to(plate, (hc, wc, 3)), np.float32, order="C")
     return np.ascontiguousarray(cv2.resize(plate, (wc, hc), interpolation=cv2.INTER_LINEAR), np.float32)
 
 
