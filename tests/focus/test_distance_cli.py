@@ -45,3 +45,42 @@ def test_distance_faces_to_focus_track(tmp_path):
     # a face 512 px wide picture through a 50 mm lens on full frame: about a metre away
     assert 0.4 < float(row["distance_m"]) < 2.5 and row["source"].startswith("face:")
     assert row["subject"] == "1"
+
+
+def _depth_scene_m() -> np.ndarray:
+    """A subject at 2.35 m before a wall at 5 m, metres (120, 160)."""
+    d = np.full((120, 160), 5.0, np.float32)
+    d[30:100, 60:110] = 2.35
+    return d
+
+
+def _distance_m(tmp_path, path, *args: str) -> float:
+    out = tmp_path / "log.csv"
+    res = CliRunner().invoke(cli, ["distance", str(path), "--box", "50,20,120,110", "-o", str(out), *args])
+    assert res.exit_code == 0, res.output
+    return float(next(csv.DictReader(out.open()))["distance_m"])
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".tiff"])
+def test_distance_from_tiff_depth_maps(tmp_path, suffix):
+    # 16-bit TIFFs hold millimetres as the depth cameras' tools write them (read as metres, the subject
+    # was 2350 m away); float TIFFs hold metres. Both are found without --kind (they were taken for
+    # pictures of faces).
+    mm = tmp_path / f"depth_mm{suffix}"
+    cv2.imwrite(str(mm), (_depth_scene_m() * 1000).astype(np.uint16))
+    metres = tmp_path / f"depth_m{suffix}"
+    cv2.imwrite(str(metres), _depth_scene_m())
+    assert _distance_m(tmp_path, mm) == pytest.approx(2.35, abs=0.005)
+    assert _distance_m(tmp_path, metres) == pytest.approx(2.35, abs=0.005)
+    assert _distance_m(tmp_path, mm, "--kind", "depth") == pytest.approx(2.35, abs=0.005)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_an_8_bit_grey_picture_is_not_taken_for_depth_or_faces_silently(tmp_path, suffix):
+    # A depth map scaled to 0-255 for viewing (an app's "depth" export) holds no metres.
+    p = tmp_path / f"depth_view{suffix}"
+    cv2.imwrite(str(p), (_depth_scene_m() * 40).astype(np.uint8))
+    res = CliRunner().invoke(cli, ["distance", str(p)])
+    assert res.exit_code != 0 and "8-bit" in res.output and "--kind faces" in res.output, res.output
+    res = CliRunner().invoke(cli, ["distance", str(p), "--kind", "depth"])
+    assert res.exit_code != 0 and "8-bit" in res.output and "16-bit" in res.output, res.output

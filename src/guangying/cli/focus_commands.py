@@ -225,6 +225,7 @@ def distance_command(
 ) -> None:
     """Measure the subject's distance from a depth map, a Record3D .r3d, or faces in the picture.
 
+    Depth maps: 16-bit PNG or TIFF in millimetres, EXR, float TIFF or .npy in metres.
     Writes a sensor log (t_s, distance_m, strength, source, subject) that `guangying focus
     --sensor-log` replays into a focus track.
     """

@@ -25,7 +25,8 @@ def load_depth_m(path: str | Path) -> np.ndarray:
     """Read a depth map as float32 metres, (H, W); 0 / non-finite = no measurement.
 
     ``.png`` must be 16-bit single-channel millimetres (RealSense/Kinect/ARKit exports); ``.exr`` and
-    ``.npy`` hold metres (EXR: first channel).
+    ``.npy`` hold metres (EXR: first channel); ``.tif`` holds millimetres as integers (16-bit, as the
+    same tools write it) and metres as floats.
     """
     p = Path(path)
     if not p.is_file():
@@ -51,9 +52,14 @@ def load_depth_m(path: str | Path) -> np.ndarray:
             raise DepthMapError(f"{p}: OpenCV cannot read it (for EXR set OPENCV_IO_ENABLE_OPENEXR=1)")
         if depth.ndim == 3:
             depth = depth[..., 2] if ext != ".exr" else depth[..., 0]
-        if ext == ".png":
-            if depth.dtype != np.uint16:
-                raise DepthMapError(f"{p}: a PNG depth map must be 16-bit millimetres, got {depth.dtype}")
+        if depth.dtype == np.uint8:
+            raise DepthMapError(
+                f"{p} is 8-bit: that holds no distance in metres (a depth picture scaled for viewing); "
+                "save the depth map as a 16-bit PNG or TIFF in mm, or an EXR, float TIFF or .npy in m"
+            )
+        if ext == ".png" and depth.dtype != np.uint16:
+            raise DepthMapError(f"{p}: a PNG depth map must be 16-bit millimetres, got {depth.dtype}")
+        if np.issubdtype(depth.dtype, np.integer):  # 16-bit PNG and TIFF: millimetres
             return depth.astype(np.float32) / 1000.0
     else:
         raise DepthMapError(f"{p}: unsupported depth format {ext} (use 16-bit PNG in mm, EXR or NPY in m)")

@@ -22,18 +22,25 @@ LoggedReading = tuple[DistanceReading, str]
 
 
 def detect_distance_kind(path: str | Path) -> Literal["depth", "r3d", "faces"]:
-    """``r3d`` for ``.r3d``; ``depth`` for ``.npy``/``.exr`` and single-channel 16-bit PNGs; else
-    ``faces`` (a picture, clip or sequence of a person)."""
+    """``r3d`` for ``.r3d``; ``depth`` for ``.npy``/``.exr`` and single-channel 16-bit or float PNGs
+    and TIFFs; else ``faces`` (a picture, clip or sequence of a person). A single-channel 8-bit
+    picture is refused: it may be a depth map scaled for viewing (no metres in it) or a grey photo."""
     suffix = Path(path).suffix.lower()
     if suffix == ".r3d":
         return "r3d"
     if suffix in (".npy", ".exr"):
         return "depth"
-    if suffix == ".png":
+    if suffix in (".png", ".tif", ".tiff"):
         from guangying.media.opencv import cv2
 
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if img is not None and img.dtype == np.uint16 and img.ndim == 2:
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+        if img is not None and img.ndim == 2:
+            if img.dtype == np.uint8:
+                raise SettingsError(
+                    f"{path} is a single-channel 8-bit picture: as a depth map it holds no metres (save "
+                    "it as a 16-bit PNG or TIFF in mm, or an EXR or float TIFF in m); if it is a grey "
+                    "photo of the subject, pass --kind faces"
+                )
             return "depth"
     return "faces"
 
