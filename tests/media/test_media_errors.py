@@ -80,14 +80,17 @@ def test_mp4_without_its_index_is_reported_as_damaged(tmp_path):
         open_reader(path)
 
 
-def test_corrupt_frame_in_a_sequence_names_file_and_frame(tmp_path):
+def test_corrupt_frame_in_a_sequence_is_held_and_named(tmp_path):
+    # The behaviour in detail (video, ranges, refusals) is in test_damaged_sources.py.
     for number in range(1, 5):
-        cv2.imwrite(str(tmp_path / f"s.{number:04d}.png"), np.zeros((8, 8, 3), np.uint8))
+        cv2.imwrite(str(tmp_path / f"s.{number:04d}.png"), np.full((8, 8, 3), 40 * number, np.uint8))
     (tmp_path / "s.0003.png").write_bytes(b"not a png at all")
-    with open_reader(tmp_path / "s.%04d.png") as reader:
-        with pytest.raises(MediaError) as caught:
-            list(reader)
-    assert "frame 3" in str(caught.value) and "s.0003.png" in str(caught.value)
+    with open_reader(tmp_path / "s.%04d.png") as reader, pytest.warns(UserWarning) as caught:
+        frames = list(reader)
+    assert [f.index for f in frames] == [1, 2, 3, 4]
+    assert frames[2].damage == "held" and np.array_equal(frames[2].rgb, frames[1].rgb)
+    message = str(caught[0].message)
+    assert "(3; cannot decode" in message and "s.0003.png" in message
 
 
 def test_gap_in_sequence_names_the_missing_frame(tmp_path):

@@ -20,6 +20,10 @@ class MediaError(GuangyingError):
     """Footage could not be read or written; the message names the file (and frame) and what to do."""
 
 
+class DamagedMediaError(MediaError):
+    """A file is there and readable but its data cannot be decoded: damaged or incomplete."""
+
+
 class InputFormatError(GuangyingError, ValueError):
     """A file the user gave (log, track, calibration, board, config) is malformed; names file and line."""
 

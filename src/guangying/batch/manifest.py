@@ -93,11 +93,15 @@ class Manifest:
         frames: int,
         files: dict[str, list[StagedFile]],
         contact: str | None,
+        held_frames: list[int],
+        artefact_frames: list[int],
     ) -> None:
         self._shot(name, fingerprint)["ranges"][key] = {
             "frames": frames,
             "files": {kind: [dataclasses.asdict(f) for f in fs] for kind, fs in files.items()},
             "contact": contact,
+            "held_frames": held_frames,  # a resumed run still reports the source's damage
+            "artefact_frames": artefact_frames,
         }
         self.save()
 

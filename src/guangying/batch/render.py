@@ -12,7 +12,7 @@ import os
 import shutil
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ class RangeResult:
     worker: str
     contact: str | None = None
     model_loads: int = 0
+    held_frames: list[int] = field(default_factory=list)  # see JobReport
+    artefact_frames: list[int] = field(default_factory=list)
 
 
 def shot_staging(final: str | Path, shot: str, fingerprint: str) -> Path:
@@ -214,4 +216,6 @@ class RangeRenderer:
             self.worker,
             contact,
             self.model_loads,
+            report.held_frames,
+            report.artefact_frames,
         )

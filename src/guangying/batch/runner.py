@@ -27,6 +27,7 @@ from guangying.batch.manifest import Manifest, manifest_path
 from guangying.batch.plan import FrameRange, ShotPlan, plan_shot
 from guangying.batch.progress import BatchProgress
 from guangying.batch.render import RangeRenderer, RangeResult, RangeTask, StagedFile
+from guangying.media.damage import damage_note
 
 MAX_ATTEMPTS = 3  # a range whose worker died is tried this often in all before its shot fails
 _WAIT_S = 0.5
@@ -48,6 +49,8 @@ class ShotOutcome:
     range_workers: dict[str, str] = field(default_factory=dict)  # range "first-last" → its worker
     contact: str | None = None
     note: str = ""
+    held_frames: list[int] = field(default_factory=list)  # damaged source frames (see JobReport)
+    artefact_frames: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -102,7 +105,10 @@ def _connect(address: str | None, workers: int | None) -> tuple[bool, str]:
 
 def _result_from_record(record: dict[str, Any], rng: FrameRange, shot: str) -> RangeResult:
     files = {kind: [StagedFile(**f) for f in fs] for kind, fs in record["files"].items()}
-    return RangeResult(shot, rng, record["frames"], files, 0.0, "earlier run", record.get("contact"))
+    return RangeResult(
+        shot, rng, record["frames"], files, 0.0, "earlier run", record.get("contact"), 0,
+        record.get("held_frames", []), record.get("artefact_frames", []),
+    )
 
 
 class _Pool:
@@ -319,7 +325,8 @@ def _schedule(
                 continue
             state.results[task.range.key] = result
             manifest.record_range(
-                task.shot, state.fingerprint, task.range.key, result.frames, result.files, result.contact
+                task.shot, state.fingerprint, task.range.key, result.frames, result.files, result.contact,
+                result.held_frames, result.artefact_frames,
             )
             progress.advance(result.frames)
             if len(state.results) == len(state.plan.ranges):
@@ -360,4 +367,8 @@ def _finish_shot(
     outcome.outputs = list(plan.shot.outputs.values())
     outcome.workers = sorted({r.worker for r in ordered})
     outcome.range_workers = {r.range.key: r.worker for r in ordered}
+    outcome.held_frames = sorted(f for r in ordered for f in r.held_frames)
+    outcome.artefact_frames = sorted(f for r in ordered for f in r.artefact_frames)
+    damage = damage_note(outcome.held_frames, outcome.artefact_frames)
+    outcome.note = "; ".join(n for n in (outcome.note, damage) if n)
     progress.shots_done(1)

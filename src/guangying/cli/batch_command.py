@@ -80,6 +80,7 @@ def batch(
     Paths are relative to JOBS_FILE. Everything is checked before anything starts.
     """
     from guangying.batch import load_jobs, run_batch, write_report
+    from guangying.media.damage import damage_note
 
     shots = load_jobs(jobs_file, {"key": command_options(key), "composite": command_options(composite)})
     report = run_batch(
@@ -93,7 +94,9 @@ def batch(
     )
     for shot in report.shots:
         line = f"{shot.status:8} {shot.name}: {shot.frames} frames"
-        click.echo(line + (f" — {shot.message}" if shot.status == "failed" else ""))
+        damage = damage_note(shot.held_frames, shot.artefact_frames)
+        detail = shot.message if shot.status == "failed" else damage
+        click.echo(line + (f" — {detail}" if detail else ""))
     click.echo(
         f"{report.frames} frames in {report.seconds:.1f} s on {report.workers} workers ({report.cluster})"
     )

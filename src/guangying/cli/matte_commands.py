@@ -12,6 +12,7 @@ import click
 from guangying.cli.dataclass_options import dataclass_from_options, dataclass_options
 from guangying.cli.engine_options import engine_options
 from guangying.keyer import KeyerSettings
+from guangying.media.damage import damage_note
 from guangying.media.outputs import check_outputs
 from guangying.pipeline.background import plate_inputs
 from guangying.pipeline.job import H264_PRESETS, CompositeSettings, JobOutputs, run_job
@@ -84,7 +85,8 @@ def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) 
     )
     for path in report.outputs:
         click.echo(f"wrote {path}")
-    click.echo(f"{report.frames} frames")
+    damage = damage_note(report.held_frames, report.artefact_frames)
+    click.echo(f"{report.frames} frames" + (f"; {damage}" if damage else ""))
 
 
 @click.command()

@@ -9,6 +9,9 @@ from typing import Literal
 import numpy as np
 
 Transfer = Literal["srgb", "linear"]
+# "held": not decoded, the picture is the nearest good frame's; "artefacts": decoded, but the decoder
+# reported errors in it or in the frame it is predicted from, so it may show blocks.
+Damage = Literal["held", "artefacts"]
 
 
 @dataclass(slots=True)
@@ -20,7 +23,9 @@ class Frame:
     scene-linear (``transfer="linear"``, values may exceed 1), and so does video tagged HDR (HLG, PQ)
     or wide-gamut (BT.2020, Display P3), converted to BT.709 primaries with its reference white at 1.0.
     ``alpha`` is float32 (H, W) in 0–1, straight (not premultiplied), or None when the source has no
-    alpha.
+    alpha. ``damage`` is None for a frame read whole; "held" when the source frame could not be decoded
+    and the picture is the nearest good frame's, "artefacts" when it was decoded with errors (see
+    :mod:`guangying.media.damage`).
     """
 
     index: int
@@ -29,6 +34,7 @@ class Frame:
     transfer: Transfer = "srgb"
     time_s: float = 0.0
     timecode: str | None = None
+    damage: Damage | None = None
 
     @property
     def height(self) -> int:

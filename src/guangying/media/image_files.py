@@ -12,7 +12,7 @@ import av.error
 import numpy as np
 
 from guangying.base.colour import cineon_to_linear
-from guangying.base.errors import MediaError
+from guangying.base.errors import DamagedMediaError, MediaError
 from guangying.media.frames import Transfer
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32
@@ -63,7 +63,7 @@ def read_picture(path: Path, what: str) -> Picture:
     header = read_header(path)
     pixels = read_oriented(path, header.orientation)
     if pixels is None:
-        raise MediaError(_damaged(path, what))
+        raise DamagedMediaError(_damaged(path, what))
     if header.icc_profile is not None and pixels.ndim == 3:
         pixels = bgr_to_srgb(pixels, header.icc_profile, str(path))
     return picture_from_bgr(pixels, path, what)
@@ -79,7 +79,7 @@ def _read_exr(path: Path, what: str) -> Picture:
 
     found = read_exr_pixels(path, what)
     if found is None:
-        raise MediaError(_damaged(path, what))
+        raise DamagedMediaError(_damaged(path, what))
     if found.matte:  # a matte: its value is its alpha
         return Picture(rgb=np.repeat(found.pixels[..., None], 3, axis=2), alpha=found.pixels,
                        transfer="linear", bit_depth=16)
@@ -96,7 +96,7 @@ def _read_with_ffmpeg(path: Path, what: str) -> Picture:
             av_frame = next(container.decode(video=0))
             pixels = av_frame.to_ndarray(**rgb_conversion(av_frame))
     except (av.error.FFmpegError, StopIteration, IndexError, ValueError) as exc:
-        raise MediaError(f"{_damaged(path, what)} ({exc})") from exc
+        raise DamagedMediaError(f"{_damaged(path, what)} ({exc})") from exc
     bits = 8 if pixels.dtype == np.uint8 else 16
     alpha = to_float32(np.ascontiguousarray(pixels[..., 3])) if pixels.shape[2] == 4 else None
     rgb = to_float32(np.ascontiguousarray(pixels[..., :3]))

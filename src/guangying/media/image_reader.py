@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-from guangying.base.errors import MediaError
+from guangying.base.errors import DamagedMediaError, MediaError
+from guangying.media.damage import DamageLog, held_copy
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.image_files import nonfinite_warning, read_picture
 from guangying.media.patterns import SequencePattern
@@ -96,8 +97,20 @@ class SequenceReader(Reader):
 
     def _frames(self) -> Iterator[Frame]:
         nonfinite: list[int] = []  # frames with NaN or infinite pixels: the first is named, the rest summed
+        damage = DamageLog(self._pattern.text, "Replace the damaged files (render or copy them again)")
+        last: Frame | None = None
         for number in range(self._start, self._end + 1):
-            picture = read_picture(self._pattern.path(number), self._describe(number))
+            time_s = float((number - self._source_first) / self._fps)
+            try:
+                picture = read_picture(self._pattern.path(number), self._describe(number))
+            except DamagedMediaError:  # one bad file of a render: held, named at the end
+                if last is None:  # the first frame was read when the sequence was opened
+                    raise
+                damage.lost(f"cannot decode {self._pattern.path(number)}")
+                damage.held.append(number)
+                damage.check(number - self._start + 1)
+                yield held_copy(last, number, time_s)
+                continue
             if picture.nonfinite_px:
                 if not nonfinite:
                     nonfinite_warning(self._describe(number), picture.nonfinite_px)
@@ -107,16 +120,13 @@ class SequenceReader(Reader):
                     f"{self._describe(number)} is {picture.rgb.shape[1]}×{picture.rgb.shape[0]} but the "
                     f"sequence starts at {self._width}×{self._height}; all frames must be the same size"
                 )
-            yield Frame(
-                index=number,
-                rgb=picture.rgb,
-                alpha=picture.alpha,
-                transfer=picture.transfer,
-                time_s=float((number - self._source_first) / self._fps),
-            )
+            last = Frame(index=number, rgb=picture.rgb, alpha=picture.alpha, transfer=picture.transfer,
+                         time_s=time_s)
+            yield last
         if len(nonfinite) > 1:
             warnings.warn(
                 f"image sequence {self._pattern.text}: {len(nonfinite)} frames had NaN or infinite pixels, "
                 f"read as 0 (the first frame {nonfinite[0]}, the last {nonfinite[-1]})",
                 stacklevel=2,
             )
+        damage.report()

@@ -16,6 +16,7 @@ import numpy as np
 from guangying.base.errors import MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
 from guangying.media.colour_tags import TRC_PQ, StreamColour
+from guangying.media.damage import DamageLog, held_copy
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32
@@ -257,10 +258,11 @@ class VideoReader(Reader):
             return None
         return max(1, round(seconds * self._fps))
 
-    def _index_of(self, frame: av.VideoFrame) -> int | None:
-        if frame.pts is None or self._time_base is None:
+    def _index_of(self, pts: int | None) -> int | None:
+        """The frame number a timestamp (a frame's or a packet's) falls on at the clip's constant rate."""
+        if pts is None or self._time_base is None:
             return None
-        return round((frame.pts - self._start_pts) * self._time_base * self._fps)
+        return round((pts - self._start_pts) * self._time_base * self._fps)
 
     def _frames(self) -> Iterator[Frame]:
         container = _open(self._path)
@@ -286,44 +288,107 @@ class VideoReader(Reader):
             index = -1
         convert: dict[str, object] | None = None
         colour = StreamColour(0, 0)
-        last_good: int | None = None
+        last: Frame | None = None
         drift = _Drift()
+        damage = DamageLog(str(self._path), "Re-copy the file (from the camera card) or re-export it")
+        # Frame numbers of the packets sent to the decoder and not yet decoded: a frame number the
+        # decoder skips although its packet came is a damaged frame; one without a packet is not
+        # (a recorder's timestamp gap). Unknown on variable-rate clips, whose frame numbers are counts.
+        sent: set[int] = set()
+        # Packets refused since the last frame: without usable timestamps a loss can be told, not counted.
+        refused_since_frame = 0
+        from_damaged = False  # frames predicted from a lost or damaged one, until the next keyframe
+        waiting: list[int] = []  # lost at the head of the range: they hold the first good frame
         try:
             for packet in container.demux(stream):
-                for av_frame in packet.decode():
+                number = None if self.info.variable_rate or not packet.size else self._index_of(packet.pts)
+                if number is not None:
+                    sent.add(number)
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError as exc:  # damaged data: the frames it held are lost
+                    damage.lost(f"the decoder says: {exc.strerror or exc}")
+                    refused_since_frame += 1
+                    continue
+                for av_frame in decoded:
                     if index < 0:
                         # First frame after a seek: its number comes from its timestamp.
-                        found = self._index_of(av_frame)
+                        found = self._index_of(av_frame.pts)
                         if found is None or found > self._start:
                             raise _SeekMissed
                         index = found
+                    found = None if self.info.variable_rate else self._index_of(av_frame.pts)
+                    if found is not None and found > index and sent.issuperset(range(index, found)):
+                        # Frames come out of the decoder's threads later than their packets go in, so
+                        # a loss shows as a gap in the timestamps of a later frame, not the next one.
+                        damage.lost("the decoder gave no picture for their data")
+                        for missing in filter(self._in_range, range(index, found)):
+                            damage.held.append(missing)
+                            if last is None:
+                                waiting.append(missing)
+                            else:
+                                yield held_copy(last, missing, float(missing / self._fps))
+                        damage.check(found - self._start)
+                        index, from_damaged = found, True
+                    elif refused_since_frame and found is None:
+                        damage.uncounted_after.append(index - 1)
+                    refused_since_frame = 0
+                    sent = {n for n in sent if n > index}
+                    from_damaged = (from_damaged and not av_frame.key_frame) or av_frame.is_corrupt
                     if index >= self._start:
                         if self._end is not None and index > self._end:
-                            return
+                            break
                         if convert is None:
                             convert, colour = rgb_conversion(av_frame), stream_colour(av_frame)
                             self._warn_about(av_frame, colour)
                         frame = self._to_frame(av_frame, index, convert, colour)
+                        if from_damaged:
+                            frame.damage = "artefacts"
+                            damage.artefacts.append(index)
+                        for missing in waiting:
+                            yield held_copy(frame, missing, float(missing / self._fps))
+                        waiting = []
                         drift.add(index, frame.time_s, float(index / self._fps))
                         yield frame
-                        last_good = index
+                        last = frame
                     index += 1
-        except av.error.FFmpegError as exc:
-            good = "no frame decoded" if last_good is None else f"last good frame {last_good}"
+                else:
+                    continue
+                break  # past the end of the range
+        except av.error.FFmpegError as exc:  # the container itself is unreadable from here
+            good = "no frame decoded" if last is None else f"last good frame {last.index}"
             raise MediaError(
-                f"{self._path}: cannot decode frame {index} ({good}): {exc}. The file is damaged or "
+                f"{self._path}: cannot read past frame {index} ({good}): {exc}. The file is damaged or "
                 "incomplete; re-copy or re-export it, or set --end before the damage"
             ) from exc
-        drift.report(self._path, self._fps, self.info.variable_rate)
+        if last is None and damage.first_error is not None:
+            raise MediaError(
+                f"{self._path}: no frame could be decoded ({damage.first_error}). The file is damaged, "
+                "incomplete or in a codec this ffmpeg cannot decode; re-copy or re-export it"
+            )
         count = self.info.frame_count
         final = None if count is None else self._start + count - 1
-        if self._exact_count and final is not None and (last_good is None or last_good < final):
-            good = "no frame decoded" if last_good is None else f"last good frame is {last_good}"
+        if last is not None and final is not None and sent.issuperset(range(last.index + 1, final + 1)):
+            # Lost at the very end, where no later frame shows the gap. A truncated file lacks packets
+            # for its missing tail, so it is not padded here but refused below.
+            for missing in range(last.index + 1, final + 1):
+                damage.lost("the decoder gave no picture for their data")
+                damage.held.append(missing)
+                last = held_copy(last, missing, float(missing / self._fps))
+                yield last
+            damage.check(final - self._start + 1)
+        drift.report(self._path, self._fps, self.info.variable_rate)
+        damage.report()
+        if self._exact_count and final is not None and (last is None or last.index < final):
+            good = "no frame decoded" if last is None else f"last good frame is {last.index}"
             raise MediaError(
                 f"{self._path} ends early: {good} but the file says it runs to frame {final}. It is "
                 "probably truncated (an unfinished copy or render); re-copy or re-export it, "
-                f"or set --end {last_good if last_good is not None else 0} to use what is there"
+                f"or set --end {last.index if last is not None else 0} to use what is there"
             )
+
+    def _in_range(self, index: int) -> bool:
+        return index >= self._start and (self._end is None or index <= self._end)
 
     def _warn_about(self, av_frame: av.VideoFrame, colour: StreamColour) -> None:
         """Say what the first frame shows about the source that keys would otherwise get silently

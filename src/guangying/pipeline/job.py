@@ -78,6 +78,10 @@ class JobOutputs:
 class JobReport:
     frames: int = 0
     outputs: list[Path] = field(default_factory=list)
+    # Source frames written that were damaged (guangying.media.damage): not decodable, so they hold the
+    # nearest good frame's picture; decoded with errors, so they may show blocks.
+    held_frames: list[int] = field(default_factory=list)
+    artefact_frames: list[int] = field(default_factory=list)
 
 
 def run_job(
@@ -240,6 +244,10 @@ def run_job(
                     premult = linear_to_srgb(fg_linear * result.alpha[..., None])
                     writers["foreground"].write(premult, transfer="srgb", time_s=frame.time_s)
             report.frames += 1
+            if frame.damage == "held":
+                report.held_frames.append(frame.index)
+            elif frame.damage == "artefacts":
+                report.artefact_frames.append(frame.index)
             progress.advance()
         if report.frames == 0:
             raise MediaError(f"no frames read from {source} (check --start/--end)")

@@ -1,0 +1,178 @@
+"""A source damaged in places (a scratched card, an interrupted copy, one bad file of a render): the
+frames that cannot be decoded hold the nearest good picture, every frame stays in place, and the
+damage is named; a file that is mostly damaged is still refused.
+
+The clips are H.264 from PyAV with a keyframe every 12 frames and no B-frames, so which frames a lost
+packet touches is known: the lost frame, then the frames predicted from it up to the next keyframe.
+A packet is damaged by overwriting its bytes in the file, found by its position from the demuxer.
+"""
+
+from __future__ import annotations
+
+import warnings
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from guangying.batch.render import RangeResult
+from guangying.batch.runner import _result_from_record
+from guangying.cli.main import cli
+from guangying.media import MediaError, open_reader
+from guangying.media.damage import damage_note, frame_ranges
+from guangying.media.opencv import cv2
+from guangying.pipeline.job import JobOutputs, run_job
+from guangying.pipeline.matters import make_matter
+
+FPS, FRAMES, GOP = 24, 48, 12
+H, W = 64, 96
+
+
+def _write_clip(path: Path) -> None:
+    """A red disc crossing a lit green ground: every frame differs from the one before."""
+    yy, xx = np.mgrid[:H, :W]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"crf": "18", "x264-params": f"keyint={GOP}:min-keyint={GOP}:scenecut=0:bframes=0"}
+        for i in range(FRAMES):
+            rgb = np.zeros((H, W, 3), np.uint8)
+            rgb[..., 1] = 150
+            rgb[..., 0] = (xx * 2).astype(np.uint8)
+            rgb[(xx - 10 - 1.5 * i) ** 2 + (yy - 32) ** 2 < 150] = (220, 60, 40)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def _damage(clean: Path, damaged: Path, frames: set[int]) -> None:
+    """Copy ``clean`` with the packets of ``frames`` overwritten by noise."""
+    data = bytearray(clean.read_bytes())
+    with av.open(str(clean)) as container:
+        stream = container.streams.video[0]
+        for packet in container.demux(stream):
+            if packet.pts is None or packet.size == 0:
+                continue
+            index = round(packet.pts * stream.time_base * FPS)
+            if index in frames:
+                noise = np.random.default_rng(index).integers(0, 256, packet.size, dtype=np.uint8)
+                data[packet.pos: packet.pos + packet.size] = noise.tobytes()
+    damaged.write_bytes(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> tuple[Path, Path]:
+    """(clean clip, the same with frame 30's packet damaged)."""
+    root = tmp_path_factory.mktemp("damage")
+    _write_clip(root / "clean.mp4")
+    _damage(root / "clean.mp4", root / "damaged.mp4", {30})
+    return root / "clean.mp4", root / "damaged.mp4"
+
+
+def _read(path: Path, start: int | None = None, end: int | None = None):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_reader(path, start=start, end=end) as reader:
+            frames = list(reader)
+    return frames, [str(w.message) for w in caught]
+
+
+def test_a_lost_frame_holds_the_one_before_and_later_frames_stay_in_place(clips):
+    clean = _read(clips[0])[0]
+    damaged, messages = _read(clips[1])
+    assert [f.index for f in damaged] == list(range(FRAMES))
+    held = damaged[30]
+    assert held.damage == "held" and np.array_equal(held.rgb, damaged[29].rgb)
+    assert held.time_s == pytest.approx(30 / FPS)
+    assert [f.index for f in damaged if f.damage == "artefacts"] == [31, 32, 33, 34, 35]
+    for i in [*range(30), *range(36, FRAMES)]:  # before the damage and from the next keyframe on
+        assert damaged[i].damage is None and np.array_equal(damaged[i].rgb, clean[i].rgb), i
+    assert not np.array_equal(held.rgb, clean[30].rgb)  # really held: the disc moved
+    assert len(messages) == 1
+    assert "damaged.mp4 is damaged" in messages[0] and "(30;" in messages[0] and "(31–35)" in messages[0]
+
+
+def test_ranges_hold_too_and_a_range_starting_on_the_damage_holds_its_next_frame(clips):
+    frames, _ = _read(clips[1], start=28, end=33)
+    assert [f.index for f in frames] == [28, 29, 30, 31, 32, 33]
+    assert frames[2].damage == "held" and np.array_equal(frames[2].rgb, frames[1].rgb)
+    frames, messages = _read(clips[1], start=30, end=32)
+    assert [(f.index, f.damage) for f in frames] == [(30, "held"), (31, "artefacts"), (32, "artefacts")]
+    assert np.array_equal(frames[0].rgb, frames[1].rgb)
+    frames, messages = _read(clips[1], start=37, end=40)  # past the next keyframe: clean
+    assert [f.damage for f in frames] == [None] * 4 and messages == []
+
+
+def test_a_lost_last_frame_is_held_not_reported_as_a_truncated_file(clips, tmp_path):
+    path = tmp_path / "end.mp4"
+    _damage(clips[0], path, {FRAMES - 1})
+    frames, messages = _read(path)
+    assert [f.index for f in frames] == list(range(FRAMES))
+    assert frames[-1].damage == "held" and np.array_equal(frames[-1].rgb, frames[-2].rgb)
+    assert f"({FRAMES - 1};" in messages[0]
+
+
+def test_a_mostly_damaged_clip_is_refused(clips, tmp_path):
+    path = tmp_path / "wrecked.mp4"
+    _damage(clips[0], path, set(range(FRAMES)) - set(range(0, FRAMES, GOP)))  # only the keyframes
+    with pytest.raises(MediaError, match=r"wrecked\.mp4: \d+ of the \d+ frames read cannot be decoded"):
+        _read(path)
+
+
+def test_a_sequence_holds_its_damaged_files_and_refuses_a_wrecked_one(tmp_path):
+    for number in range(1, 31):
+        cv2.imwrite(str(tmp_path / f"s.{number:04d}.png"), np.full((8, 8, 3), 8 * number, np.uint8))
+    whole = (tmp_path / "s.0013.png").read_bytes()
+    (tmp_path / "s.0013.png").write_bytes(whole[: len(whole) // 2])  # a render killed while writing
+    (tmp_path / "s.0014.png").write_bytes(b"")
+    frames, messages = _read(tmp_path / "s.%04d.png")
+    assert [f.index for f in frames] == list(range(1, 31))
+    assert [f.index for f in frames if f.damage] == [13, 14]
+    assert np.array_equal(frames[12].rgb, frames[11].rgb) and np.array_equal(frames[13].rgb, frames[11].rgb)
+    assert frames[13].time_s == pytest.approx(13 / 24)
+    assert "(13–14; cannot decode" in messages[0] and "s.0013.png" in messages[0]
+    for number in range(3, 31):
+        (tmp_path / f"s.{number:04d}.png").write_bytes(b"x")
+    with pytest.raises(MediaError, match=r"\d+ of the \d+ frames read cannot be decoded"):
+        _read(tmp_path / "s.%04d.png")
+
+
+def test_composite_renders_every_frame_and_says_which_were_damaged(clips, tmp_path):
+    out = tmp_path / "comp.mp4"
+    result = CliRunner().invoke(
+        cli, ["composite", str(clips[1]), "-b", "#202020", "-o", str(out), "--quiet"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{FRAMES} frames; source damaged: frame 30 not decodable" in result.output
+    assert "frames 31–35 decoded with errors" in result.output
+    with open_reader(out) as reader:
+        assert reader.info.frame_count == FRAMES and sum(1 for _ in reader) == FRAMES
+
+
+def test_job_report_and_a_batch_range_carry_the_damage(clips, tmp_path):
+    report = run_job(
+        clips[1], make_matter("chroma"), JobOutputs(alpha=tmp_path / "a.mp4"), start=24, end=40,
+        show_progress=False,
+    )
+    assert report.held_frames == [30] and report.artefact_frames == [31, 32, 33, 34, 35]
+    # what a resumed batch run reads back from its manifest
+    record = {"frames": 17, "files": {}, "contact": None, "held_frames": [30], "artefact_frames": [31]}
+    resumed: RangeResult = _result_from_record(record, None, "shot")  # type: ignore[arg-type]
+    assert (resumed.held_frames, resumed.artefact_frames) == ([30], [31])
+    assert damage_note(resumed.held_frames, []) == (
+        "source damaged: frame 30 not decodable (the nearest good frame held)"
+    )
+
+
+def test_frame_ranges_are_written_as_runs():
+    assert frame_ranges([9, 3, 4, 5, 12, 11]) == "3–5, 9, 11–12"
+    assert frame_ranges([]) == ""
+
+
+def test_rate_is_kept(clips):
+    with open_reader(clips[1]) as reader:
+        assert reader.info.fps == Fraction(FPS)
