@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +150,19 @@ def test_plan_shares_the_keyers_screen_estimate(takes):
     shared = srgb_to_linear(np.asarray(plan.options["screen_colour"], np.float32))
     assert np.array_equal(shared, keyer.screen_colour_linear)
     assert plan.options["luma_refine"] == ("on" if keyer.luma_refine_active else "off")
+
+
+def test_a_clip_whose_count_is_estimated_is_planned_to_its_real_end(takes):
+    # An mkv whose Duration says 6 frames though it holds 12 (see test_source_quirks.py)
+    path = write_clip(takes / "takes" / "long.mkv", 12, seed=3)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"\x44\x89\x88") + 3
+    data[at: at + 8] = struct.pack(">d", struct.unpack(">d", data[at: at + 8])[0] / 2)
+    path.write_bytes(bytes(data))
+    jobs = takes / "estimated.yaml"
+    shot = "{input: takes/long.mkv, background: set.png, output: o.mov, range_frames: 2}"
+    jobs.write_text(f"shots:\n  - {shot}\n")
+    plan = plan_shot(load_jobs(jobs, COMMANDS)[0], workers=3)
+    assert [(r.first, r.last) for r in plan.ranges] == [(0, 1), (2, 3), (4, None)]
+    with open_reader(path, start=4, end=plan.ranges[-1].last) as reader:
+        assert [f.index for f in reader] == list(range(4, 12))

@@ -1,6 +1,8 @@
 """Sources that are easy to get silently wrong: variable frame rate, footage with its own alpha and
 phone clips stored on their side."""
 
+import io
+import struct
 import warnings
 from fractions import Fraction
 
@@ -183,3 +185,65 @@ def test_interlaced_and_anamorphic_sources_are_named_with_what_to_do(tmp_path, x
     with pytest.warns(UserWarning, match=says) as caught, open_reader(path) as reader:
         assert len(list(reader)) == 3
     assert "ffmpeg -i odd.mp4" in str(caught[0].message)
+
+
+def _halve_mkv_duration(path) -> None:
+    """What a cut or re-muxed stream may carry: a Duration element (EBML 0x4489, 8-byte float) half
+    the clip's real length, so the frame count estimated from it is short."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"\x44\x89\x88") + 3
+    assert at > 2, "no 8-byte Duration element"
+    data[at: at + 8] = struct.pack(">d", struct.unpack(">d", data[at: at + 8])[0] / 2)
+    path.write_bytes(bytes(data))
+
+
+def test_a_short_duration_estimate_does_not_cut_the_clip(tmp_path):
+    path = tmp_path / "take.mkv"
+    with open_writer(path, fps=25, width=W, height=H) as writer:
+        for i in range(30):
+            writer.write(np.full((H, W, 3), i / 40, np.float32))
+    _halve_mkv_duration(path)
+    with open_reader(path) as reader:
+        assert reader.info.frame_count == 15 and not reader.info.frame_count_exact  # the estimate
+        assert [f.index for f in reader] == list(range(30))
+    with open_reader(path, start=20, end=25) as reader:  # a range past the estimate is not refused
+        assert reader.info.frame_count_exact
+        assert [f.index for f in reader] == list(range(20, 26))
+
+
+def _segment(width: int, height: int, frames: int, value: int) -> bytes:
+    out_bytes = io.BytesIO()
+    with av.open(out_bytes, "w", format="mpegts") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for _ in range(frames):
+            rgb = np.full((height, width, 3), value, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    return out_bytes.getvalue()
+
+
+def test_clips_joined_end_to_end_keep_one_size_and_moving_time(tmp_path):
+    # `cat a.ts b.ts > joined.ts` (recorder segments, a downloaded stream): the second part restarts
+    # its timestamps and is smaller. Read, it stopped at the first part's length (its duration is all
+    # that was counted), and the smaller frames failed the keyer.
+    path = tmp_path / "joined.ts"
+    path.write_bytes(_segment(W, H, 12, 60) + _segment(W // 2, H // 2, 12, 200))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_reader(path) as reader:
+            frames = list(reader)
+    assert [f.index for f in frames] == list(range(24))
+    assert {f.rgb.shape for f in frames} == {(H, W, 3)}
+    assert frames[-1].rgb.mean() == pytest.approx(200 / 255, abs=0.02)  # the second part, scaled up
+    times = [f.time_s for f in frames]
+    assert all(b - a == pytest.approx(1 / 25) for a, b in zip(times, times[1:], strict=False))
+    sizes = [str(w.message) for w in caught if "picture changed" in str(w.message)]
+    assert sizes == [f"{path}: the picture changed from {W}×{H} to {W // 2}×{H // 2} at frame 12; it is "
+                     f"scaled back to {W}×{H}"]
+    out = tmp_path / "comp.mp4"
+    result = CliRunner().invoke(cli, ["composite", str(path), "-b", "#202020", "-o", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    with av.open(str(out)) as container:
+        shown = [float(f.time) for f in container.decode(video=0)]
+    assert len(shown) == 24 and all(b > a for a, b in zip(shown, shown[1:], strict=False))

@@ -108,13 +108,15 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
     size = shot.range_frames
     if size is None:
         size = max(MIN_RANGE_FRAMES, math.ceil(count / workers))
+    # An estimated count (mkv, webm, MPEG-TS) may be short: the last range reads to the clip's real end.
+    final = info.first_frame + count - 1 if info.frame_count_exact else None
     if not splittable or size == 0 or size >= count:
-        plan.ranges = [FrameRange(info.first_frame, info.first_frame + count - 1)]
+        plan.ranges = [FrameRange(info.first_frame, final)]
         return plan
     warmup = shot.warmup_frames
     if warmup is None:
         warmup = DEFAULT_WARMUP_FRAMES if options["matte"] in _RECURRENT else 0
     for lo in range(info.first_frame, info.first_frame + count, size):
-        hi = min(lo + size, info.first_frame + count) - 1
+        hi = lo + size - 1 if lo + size < info.first_frame + count else final
         plan.ranges.append(FrameRange(lo, hi, min(warmup, lo - info.first_frame)))
     return plan

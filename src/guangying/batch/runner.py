@@ -193,7 +193,11 @@ def run_batch(
 
 def _frames_left(state: _ShotState) -> int:
     done = {r.range.key for r in state.results.values()}
-    return sum((r.last - r.first + 1) for r in state.plan.ranges if r.last is not None and r.key not in done)
+    plan = state.plan
+    # an open last range (a clip whose count is estimated or unknown) counts its estimate, if any
+    estimated_end = None if plan.frame_count is None else plan.first_frame + plan.frame_count - 1
+    ends = [(r, r.last if r.last is not None else estimated_end) for r in plan.ranges if r.key not in done]
+    return sum(end - r.first + 1 for r, end in ends if end is not None)
 
 
 def _model_loads(states: dict[str, _ShotState]) -> int:

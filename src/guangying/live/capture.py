@@ -23,7 +23,7 @@ from guangying.base.errors import MediaError, SettingsError
 from guangying.base.timecode import format_timecode
 from guangying.live.relay import SrtRelay
 from guangying.media import display_srgb, open_reader
-from guangying.media.opencv import cv2
+from guangying.media.pixels import resize_to, size_change_note
 from guangying.media.video_reader import rgb_conversion, stream_colour
 
 T = TypeVar("T")
@@ -195,16 +195,12 @@ class LiveSource:
         h, w = rgb.shape[:2]
         if (h, w) != self._scaled_from:
             self._scaled_from = (h, w)
-            shape = "" if w * self.height == h * self.width else ", stretched: its shape differs"
             warnings.warn(
-                f"{self.spec}: the picture changed from {self.width}×{self.height} to {w}×{h} mid-take; it "
-                f"is scaled back to {self.width}×{self.height}{shape}, so the take goes on. Restart the "
-                "session to work at the new size.",
+                size_change_note(self.spec, self.width, self.height, w, h, "mid-take") + ", so the take "
+                "goes on. Restart the session to work at the new size.",
                 stacklevel=2,
             )
-        shrink = w > self.width or h > self.height
-        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-        return cv2.resize(rgb, (self.width, self.height), interpolation=interpolation)
+        return resize_to(rgb, self.width, self.height)
 
     # -- running -----------------------------------------------------------------------------------
     def start(self) -> None:

@@ -55,6 +55,9 @@ class ClipInfo:
     height: int
     fps: Fraction
     frame_count: int | None
+    # False when frame_count is estimated from the duration (mkv, webm, MPEG-TS): the clip is read to
+    # its real end, which may come a few frames sooner or later
+    frame_count_exact: bool = True
     first_frame: int = 0
     bit_depth: int = 8
     has_alpha: bool = False

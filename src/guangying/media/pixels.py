@@ -91,3 +91,19 @@ def check_float_image(
             "resize the frame or open the writer with the frame's size"
         )
     return array.astype(np.float32, copy=False)
+
+
+def resize_to(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale a picture (any channels) to ``width``×``height``: area averaging when shrinking (no
+    aliasing), bilinear when enlarging."""
+    h, w = pixels.shape[:2]
+    interpolation = cv2.INTER_AREA if w > width or h > height else cv2.INTER_LINEAR
+    return cv2.resize(pixels, (width, height), interpolation=interpolation)
+
+
+def size_change_note(source: str, width: int, height: int, new_width: int, new_height: int, when: str) -> str:
+    """The warning for a source whose picture changes size part-way (``when``: "mid-take", "at frame
+    20"): what is scaled to what."""
+    shape = "" if new_width * height == new_height * width else ", stretched: its shape differs"
+    return (f"{source}: the picture changed from {width}×{height} to {new_width}×{new_height} {when}; it "
+            f"is scaled back to {width}×{height}{shape}")

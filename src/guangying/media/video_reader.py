@@ -19,7 +19,7 @@ from guangying.media.colour_tags import TRC_PQ, StreamColour
 from guangying.media.damage import DamageLog, held_copy
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.opencv import cv2
-from guangying.media.pixels import to_float32
+from guangying.media.pixels import resize_to, size_change_note, to_float32
 from guangying.media.reader import Reader, resolve_range
 
 # AVColorSpace (what the stream says) → swscale matrix name for the YUV→RGB conversion.
@@ -229,7 +229,9 @@ class VideoReader(Reader):
         if self._turns % 2:
             width, height = height, width
         last = total - 1 if total is not None else None
-        self._start, self._end = resolve_range(str(path), start, end, 0, last)
+        # An estimated count bounds neither the range asked for nor the read, which goes on to the clip's
+        # real end: a short estimate (a concatenated or cut stream's duration) dropped the frames past it.
+        self._start, self._end = resolve_range(str(path), start, end, 0, last if self._exact_count else None)
         final = self._end if self._end is not None else last
         self._bits, self._alpha, self._source_timecode = bits, alpha, timecode
         self.info = ClipInfo(
@@ -239,6 +241,7 @@ class VideoReader(Reader):
             height=height,
             fps=self._fps,
             frame_count=None if final is None else final - self._start + 1,
+            frame_count_exact=self._exact_count or end is not None,
             first_frame=self._start,
             bit_depth=bits,
             has_alpha=alpha,
@@ -288,6 +291,8 @@ class VideoReader(Reader):
             index = -1
         convert: dict[str, object] | None = None
         colour = StreamColour(0, 0)
+        self._scaled_from: tuple[int, ...] | None = None  # the last size change said
+        time_shift_s = 0.0  # added to source times after a step back
         last: Frame | None = None
         drift = _Drift()
         damage = DamageLog(str(self._path), "Re-copy the file (from the camera card) or re-export it")
@@ -342,6 +347,14 @@ class VideoReader(Reader):
                             convert, colour = rgb_conversion(av_frame), stream_colour(av_frame)
                             self._warn_about(av_frame, colour)
                         frame = self._to_frame(av_frame, index, convert, colour)
+                        frame.time_s += time_shift_s
+                        if last is not None and frame.time_s <= last.time_s:
+                            # Timestamps that restart or step back (clips joined end to end, a
+                            # recorder's discontinuity) continue one frame on, or outputs that keep
+                            # source times would stack the frames from here on one instant.
+                            step_s = last.time_s + float(1 / self._fps) - frame.time_s
+                            time_shift_s += step_s
+                            frame.time_s += step_s
                         if from_damaged:
                             frame.damage = "artefacts"
                             damage.artefacts.append(index)
@@ -430,6 +443,15 @@ class VideoReader(Reader):
             ) from exc
         if self._turns:
             pixels = cv2.rotate(pixels, _QUARTER_TURNS[self._turns])
+        if pixels.shape[:2] != (self.info.height, self.info.width):
+            # A recording of a stream whose sender changed format, or clips joined end to end: scaled,
+            # as live takes do, so every stage and output keeps the clip's one size.
+            if pixels.shape[:2] != self._scaled_from:
+                self._scaled_from = pixels.shape[:2]
+                note = size_change_note(str(self._path), self.info.width, self.info.height,
+                                        pixels.shape[1], pixels.shape[0], f"at frame {index}")
+                warnings.warn(note, stacklevel=4)
+            pixels = resize_to(pixels, self.info.width, self.info.height)
         alpha = None
         if pixels.shape[2] == 4:
             alpha = to_float32(np.ascontiguousarray(pixels[..., 3]))
