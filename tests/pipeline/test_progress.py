@@ -26,3 +26,12 @@ def test_a_quick_first_frame_says_nothing_more():
     with FrameProgress(3, "matting", enabled=False) as quiet:
         quiet.advance()
         assert quiet.description == ""
+
+
+def test_a_short_estimate_of_the_length_turns_into_an_open_count():
+    # an mkv whose duration says 2 frames though it holds 3: not "3/2" with an ETA of 0
+    with FrameProgress(2, "matting") as progress:
+        progress.advance(2)
+        assert progress.total == 2
+        progress.advance()
+        assert progress.total is None

@@ -77,7 +77,17 @@ class FrameProgress:
                 self._started = True
                 self._note.cancel()
                 self._progress.update(self._task, description=self._label)
+            task = self._progress.tasks[0]
+            if task.total is not None and task.completed + frames > task.total:
+                task.total = None  # an estimated length was short: "41/?" (update() cannot unset it)
             self._progress.advance(self._task, frames)
+
+    @property
+    def total(self) -> float | None:
+        """The frames the bar counts to; None when unknown, or once an estimated length was passed."""
+        if self._progress is None or self._task is None:
+            return None
+        return self._progress.tasks[0].total
 
     @property
     def description(self) -> str:
