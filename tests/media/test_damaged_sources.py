@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from guangying.batch.render import RangeResult
 from guangying.batch.runner import _result_from_record
 from guangying.cli.main import cli
-from guangying.media import MediaError, open_reader
+from guangying.media import MediaError, open_reader, open_writer
 from guangying.media.damage import damage_note, frame_ranges
 from guangying.media.opencv import cv2
 from guangying.pipeline.job import JobOutputs, run_job
@@ -139,6 +139,22 @@ def test_a_sequence_holds_its_damaged_files_and_refuses_a_wrecked_one(tmp_path):
         (tmp_path / f"s.{number:04d}.png").write_bytes(b"x")
     with pytest.raises(MediaError, match=r"\d+ of the \d+ frames read cannot be decoded"):
         _read(tmp_path / "s.%04d.png")
+
+
+def test_an_exr_cut_short_by_a_killed_render_is_held_and_named(tmp_path):
+    with open_writer(tmp_path / "r.%04d.exr", fps=24, width=16, height=8, content="rgb") as writer:
+        for i in range(6):
+            writer.write(np.full((8, 16, 3), 0.1 * i, np.float32), transfer="linear")
+    whole = (tmp_path / "r.0003.exr").read_bytes()
+    (tmp_path / "r.0003.exr").write_bytes(whole[: len(whole) // 2])  # OpenEXR: "file has 0 parts"
+    frames, messages = _read(tmp_path / "r.%04d.exr")
+    assert [(f.index, f.damage) for f in frames if f.damage] == [(3, "held")]
+    assert np.array_equal(frames[3].rgb, frames[2].rgb)
+    assert "cannot decode" in messages[0] and "r.0003.exr" in messages[0]
+    (tmp_path / "r.0000.exr").write_bytes(whole[: len(whole) // 2])  # the first: nothing to hold yet
+    with pytest.raises(MediaError, match=r"cannot decode .*r\.0000\.exr; the file is damaged, incomplete or "
+                       r"not in the EXR format"):
+        open_reader(tmp_path / "r.%04d.exr")
 
 
 def test_composite_renders_every_frame_and_says_which_were_damaged(clips, tmp_path):

@@ -43,7 +43,7 @@ def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
         matte = pixels.ndim == 2
     try:
         header: dict[str, Any] = OpenEXR.File(str(path), header_only=True).header()
-    except (RuntimeError, OSError):
+    except (RuntimeError, OSError, ValueError):  # ValueError: a truncated file ("has 0 parts")
         return ExrPixels(pixels, matte, None)  # decoded, but no readable header: taken as stored
     chromaticities = header.get("chromaticities")
     to_bt709 = None if matte or chromaticities is None else chromaticities_to_bt709(tuple(chromaticities))
@@ -80,7 +80,7 @@ def _read_channels(path: Path, what: str) -> np.ndarray | None:
     more than one and none named as the main one, has R, G and B."""
     try:
         channels = OpenEXR.File(str(path), separate_channels=True).channels()
-    except (RuntimeError, OSError):
+    except (RuntimeError, OSError, ValueError):  # ValueError: a truncated file ("has 0 parts")
         return None
     if len(channels) == 1:
         return np.asarray(next(iter(channels.values())).pixels, np.float32)

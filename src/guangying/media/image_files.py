@@ -70,8 +70,9 @@ def read_picture(path: Path, what: str) -> Picture:
 
 
 def _damaged(path: Path, what: str) -> str:
-    return (f"{what}: cannot decode {path}; the file is damaged, incomplete or not a "
-            f"{path.suffix.lstrip('.').upper() or 'picture'} file. Re-copy or re-export it")
+    kind = f"in the {path.suffix.lstrip('.').upper()} format" if path.suffix else "a picture"
+    return (f"{what}: cannot decode {path}; the file is damaged, incomplete or not {kind}. "
+            "Re-copy or re-export it")
 
 
 def _read_exr(path: Path, what: str) -> Picture:
