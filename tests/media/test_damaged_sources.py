@@ -157,6 +157,24 @@ def test_an_exr_cut_short_by_a_killed_render_is_held_and_named(tmp_path):
         open_reader(tmp_path / "r.%04d.exr")
 
 
+def test_a_jpeg_cut_short_is_damaged_not_read_with_a_grey_bottom(tmp_path):
+    # libjpeg decodes a cut file with the missing rows flat grey and only a warning on stderr
+    from skimage import data as skdata
+
+    picture = cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR)
+    for number in range(1, 5):
+        cv2.imwrite(str(tmp_path / f"p.{number:04d}.jpg"), np.roll(picture, 9 * number, axis=1))
+    whole = (tmp_path / "p.0003.jpg").read_bytes()
+    (tmp_path / "p.0003.jpg").write_bytes(whole[: len(whole) * 2 // 3])
+    (tmp_path / "p.0002.jpg").write_bytes(whole.replace(b"\xff\xd9", b"") + b"\0" * 64)  # no EOI, whole
+    (tmp_path / "p.0004.jpg").write_bytes(whole + b"ftypmp42" + bytes(4096))  # a motion photo's video
+    frames, messages = _read(tmp_path / "p.%04d.jpg")
+    assert [(f.index, f.damage) for f in frames if f.damage] == [(3, "held")]
+    assert np.array_equal(frames[2].rgb, frames[1].rgb)
+    assert np.abs(frames[3].rgb - frames[1].rgb).max() < 0.02  # both hold the third picture whole
+    assert "p.0003.jpg" in messages[0]
+
+
 def test_composite_renders_every_frame_and_says_which_were_damaged(clips, tmp_path):
     out = tmp_path / "comp.mp4"
     result = CliRunner().invoke(

@@ -21,6 +21,7 @@ from guangying.media.opencv import cv2
 
 EXIF_ORIENTATION_TAG = 0x0112
 _TIFF_SUFFIXES = {".tif", ".tiff"}
+_JPEG_SUFFIXES = {".jpg", ".jpeg"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +88,32 @@ def read_oriented(path: Path, orientation: int) -> np.ndarray | None:
     is_tiff = path.suffix.lower() in _TIFF_SUFFIXES
     if is_tiff and orientation >= 5:
         return _tiff_turned(path, orientation)
-    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if path.suffix.lower() in _JPEG_SUFFIXES:
+        data = path.read_bytes()
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if pixels is not None and _jpeg_cut_short(data, pixels):
+            return None
+    else:
+        pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if pixels is None or is_tiff:  # OpenCV's TIFF decoder applied orientations 2–4 already
         return pixels
     return apply_orientation(pixels, orientation)
+
+
+def _jpeg_cut_short(data: bytes, pixels: np.ndarray) -> bool:
+    """A JPEG cut short (an interrupted copy) still decodes: libjpeg fills the rows it lacks with one
+    flat grey and only warns on stderr. Its image data has no end marker (EOI), and its last row is
+    flat; both must hold, so a tool that omits the marker on a whole picture is not refused."""
+    pos = 2 if data[:2] == b"\xff\xd8" else len(data)  # after SOI; not a JPEG: the decoder decides
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan: entropy-coded data, where 0xFF 0xD9 can only be EOI
+            return data.find(b"\xff\xd9", pos) < 0 and bool(np.all(pixels[-1] == pixels[-1, 0]))
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2: pos + 4], "big")  # a header segment (APPn, DQT, …)
+    return False
 
 
 def _tiff_turned(path: Path, orientation: int) -> np.ndarray | None:
