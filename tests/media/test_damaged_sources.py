@@ -141,6 +141,37 @@ def test_a_sequence_holds_its_damaged_files_and_refuses_a_wrecked_one(tmp_path):
         _read(tmp_path / "s.%04d.png")
 
 
+def test_a_lost_frame_of_a_variable_rate_clip_is_held_at_its_own_time(tmp_path):
+    # A phone clip's frame numbers are counts, not times: the lost packet's timestamp places the frame.
+    times_ms = [40 * i + (200 if i >= 5 else 0) for i in range(30)]
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"x264-params": "bframes=0"}
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, t_ms in enumerate(times_ms):
+            frame = av.VideoFrame.from_ndarray(np.full((H, W, 3), 8 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = t_ms, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    data = bytearray(path.read_bytes())
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        at_800_ms = [p for p in container.demux(stream) if p.pts and p.pts * stream.time_base * 5 == 4]
+        noise = np.random.default_rng(0).integers(0, 256, at_800_ms[0].size, np.uint8)
+        data[at_800_ms[0].pos: at_800_ms[0].pos + at_800_ms[0].size] = noise.tobytes()
+    path.write_bytes(bytes(data))
+    frames, messages = _read(path)
+    assert [f.index for f in frames] == list(range(30))
+    assert [f.index for f in frames if f.damage == "held"] == [15]
+    assert frames[15].time_s == pytest.approx(0.8) and np.array_equal(frames[15].rgb, frames[14].rgb)
+    assert [f.time_s for f in frames] == pytest.approx([t / 1000 for t in times_ms])
+    assert any("(15;" in m for m in messages)
+
+
 def test_an_exr_cut_short_by_a_killed_render_is_held_and_named(tmp_path):
     with open_writer(tmp_path / "r.%04d.exr", fps=24, width=16, height=8, content="rgb") as writer:
         for i in range(6):

@@ -247,3 +247,35 @@ def test_clips_joined_end_to_end_keep_one_size_and_moving_time(tmp_path):
     with av.open(str(out)) as container:
         shown = [float(f.time) for f in container.decode(video=0)]
     assert len(shown) == 24 and all(b > a for a, b in zip(shown, shown[1:], strict=False))
+
+
+def test_a_clip_trimmed_without_re_encoding_reads_the_frames_it_shows(tmp_path):
+    # A phone's trim or `ffmpeg -ss 0.4 -c copy` keeps the GOP's head and hides it with an edit list.
+    # The index counts the hidden frames too, so the read was refused as "ends early … truncated".
+    whole, trimmed = tmp_path / "whole.mp4", tmp_path / "trimmed.mp4"
+    with av.open(str(whole), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for i in range(30):
+            rgb = np.full((H, W, 3), 8 * i, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    with av.open(str(whole)) as source, av.open(str(trimmed), "w") as target:
+        video = source.streams.video[0]
+        copy = target.add_stream_from_template(video)
+        hidden_ticks = round(10 / 25 / video.time_base)  # the first 10 frames go before the edit
+        for packet in source.demux(video):
+            if packet.dts is None:
+                continue
+            packet.pts, packet.dts, packet.stream = packet.pts - hidden_ticks, packet.dts - hidden_ticks, copy
+            target.mux(packet)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to warn about
+        with open_reader(trimmed) as reader:
+            assert reader.info.frame_count == 20
+            frames = list(reader)
+        with open_reader(trimmed, start=5) as reader:
+            later = list(reader)
+    assert [f.index for f in frames] == list(range(20))
+    assert [round(float(f.rgb.mean()) * 255 / 8) for f in frames] == list(range(10, 30))
+    assert [f.index for f in later] == list(range(5, 20)) and np.array_equal(later[0].rgb, frames[5].rgb)

@@ -30,20 +30,33 @@ _UNSPECIFIED_RANGE = 0
 _SCAN_PACKETS = 600  # the head of a clip checked for a variable rate when it is opened (~20 s)
 
 
-def _looks_variable(container: av.container.InputContainer, stream: Any, fps: Fraction) -> bool:
-    """True when the first packets' timestamps stray from a constant ``fps`` by over a quarter frame."""
-    if stream.time_base is None:
-        return False
+def _scan_head(container: av.container.InputContainer, stream: Any, fps: Fraction) -> tuple[bool, int]:
+    """(whether the first packets' timestamps stray from a constant ``fps`` by over a quarter frame,
+    how many of them an edit list hides)."""
     times = []
+    hidden = 0
     for packet in container.demux(stream):
-        if packet.pts is not None:
+        hidden += bool(packet.size and packet.is_discard)
+        if packet.pts is not None and not packet.is_discard:
             times.append(packet.pts)
         if len(times) >= _SCAN_PACKETS:
             break
-    if len(times) < 3:
-        return False
+    if len(times) < 3 or stream.time_base is None:
+        return False, hidden
     seconds = np.sort(np.asarray(times, np.float64)) * float(stream.time_base)
-    return bool(np.abs(np.diff(seconds) - 1 / float(fps)).max() > 0.25 / float(fps))
+    return bool(np.abs(np.diff(seconds) - 1 / float(fps)).max() > 0.25 / float(fps)), hidden
+
+
+def _hidden_at_tail(container: av.container.InputContainer, stream: Any) -> int:
+    """Packets an edit list hides at the end of the clip (a trim of its tail), from its last seconds."""
+    if not stream.duration or stream.time_base is None:
+        return 0
+    tail_start = (stream.start_time or 0) + stream.duration - int(2 / stream.time_base)
+    try:
+        container.seek(max(tail_start, stream.start_time or 0), stream=stream, backward=True)
+        return sum(bool(p.size and p.is_discard) for p in container.demux(stream))
+    except av.error.FFmpegError:
+        return 0
 
 
 class _Drift:
@@ -209,10 +222,14 @@ class VideoReader(Reader):
             ctx = stream.codec_context
             fps = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
             self._fps = Fraction(fps)
-            # nb_frames from the container index is exact; a duration-based count is only an estimate
-            # (mkv, webm), so it is shown but not used to detect truncation.
-            self._exact_count = stream.frames > 0
-            total = stream.frames if stream.frames > 0 else self._estimate_count(container, stream)
+            variable, hidden = _scan_head(container, stream, self._fps)
+            if stream.frames > 0 and not hidden:
+                hidden = _hidden_at_tail(container, stream)
+            # nb_frames from the container index is exact, less what an edit list hides (a clip trimmed
+            # without re-encoding: a phone's trim, ffmpeg -ss … -c copy); a duration-based count (mkv,
+            # webm) is only an estimate. Counts that may be off are shown but not used to detect truncation.
+            self._exact_count = stream.frames > 0 and not hidden
+            total = stream.frames - hidden if stream.frames > 0 else self._estimate_count(container, stream)
             self._time_base = stream.time_base
             self._start_pts = stream.start_time or 0
             bits, alpha = _precision_bits(ctx.format.name if ctx.format else None)
@@ -224,7 +241,6 @@ class VideoReader(Reader):
                     timecode = None  # an unreadable tag is dropped rather than failing the read
             width, height = ctx.width, ctx.height
             self._pixel_aspect = ctx.sample_aspect_ratio
-            variable = _looks_variable(container, stream, self._fps)
             self._turns, colour = _first_frame_facts(container, stream)
         if self._turns % 2:
             width, height = height, width
@@ -296,49 +312,50 @@ class VideoReader(Reader):
         last: Frame | None = None
         drift = _Drift()
         damage = DamageLog(str(self._path), "Re-copy the file (from the camera card) or re-export it")
-        # Frame numbers of the packets sent to the decoder and not yet decoded: a frame number the
-        # decoder skips although its packet came is a damaged frame; one without a packet is not
-        # (a recorder's timestamp gap). Unknown on variable-rate clips, whose frame numbers are counts.
-        sent: set[int] = set()
-        # Packets refused since the last frame: without usable timestamps a loss can be told, not counted.
-        refused_since_frame = 0
+        # Timestamps of the packets sent to the decoder whose picture has not come out. Pictures come out
+        # in timestamp order, so one still waiting, between the last picture's timestamp and the one
+        # that comes now, was lost: refused with an error, or swallowed without one. Its timestamp places
+        # it, on a variable-rate clip too. (Between: timestamps that restart, as in joined clips, are
+        # behind the last picture, and their pictures are still to come.)
+        waiting_pts: set[int] = set()
+        previous_pts: int | None = None
         from_damaged = False  # frames predicted from a lost or damaged one, until the next keyframe
-        waiting: list[int] = []  # lost at the head of the range: they hold the first good frame
+        head: list[tuple[int, float]] = []  # (index, time) lost before the first good frame: they hold it
         try:
             for packet in container.demux(stream):
-                number = None if self.info.variable_rate or not packet.size else self._index_of(packet.pts)
-                if number is not None:
-                    sent.add(number)
+                if packet.size and packet.pts is not None and not packet.is_discard:
+                    waiting_pts.add(packet.pts)
                 try:
                     decoded = packet.decode()
                 except av.error.FFmpegError as exc:  # damaged data: the frames it held are lost
                     damage.lost(f"the decoder says: {exc.strerror or exc}")
-                    refused_since_frame += 1
+                    if packet.size and packet.pts is None:
+                        damage.uncounted_after.append(max(index - 1, 0))
                     continue
                 for av_frame in decoded:
+                    lost = self._lost_before(av_frame.pts, previous_pts, waiting_pts)
+                    previous_pts = av_frame.pts if av_frame.pts is not None else previous_pts
                     if index < 0:
-                        # First frame after a seek: its number comes from its timestamp.
+                        # First frame after a seek: its number comes from its timestamp. What was lost
+                        # before it lies before the start.
                         found = self._index_of(av_frame.pts)
                         if found is None or found > self._start:
                             raise _SeekMissed
-                        index = found
-                    found = None if self.info.variable_rate else self._index_of(av_frame.pts)
-                    if found is not None and found > index and sent.issuperset(range(index, found)):
-                        # Frames come out of the decoder's threads later than their packets go in, so
-                        # a loss shows as a gap in the timestamps of a later frame, not the next one.
+                        index, lost = found, []
+                    for pts in lost:
                         damage.lost("the decoder gave no picture for their data")
-                        for missing in filter(self._in_range, range(index, found)):
-                            damage.held.append(missing)
+                        from_damaged = True
+                        if self._end is not None and index > self._end:
+                            break
+                        if index >= self._start:
+                            damage.held.append(index)
+                            time_s = self._source_time_s(pts, index) + time_shift_s
                             if last is None:
-                                waiting.append(missing)
+                                head.append((index, time_s))
                             else:
-                                yield held_copy(last, missing, float(missing / self._fps))
-                        damage.check(found - self._start)
-                        index, from_damaged = found, True
-                    elif refused_since_frame and found is None:
-                        damage.uncounted_after.append(index - 1)
-                    refused_since_frame = 0
-                    sent = {n for n in sent if n > index}
+                                yield held_copy(last, index, time_s)
+                            damage.check(index - self._start + 1)
+                        index += 1
                     from_damaged = (from_damaged and not av_frame.key_frame) or av_frame.is_corrupt
                     if index >= self._start:
                         if self._end is not None and index > self._end:
@@ -358,9 +375,9 @@ class VideoReader(Reader):
                         if from_damaged:
                             frame.damage = "artefacts"
                             damage.artefacts.append(index)
-                        for missing in waiting:
-                            yield held_copy(frame, missing, float(missing / self._fps))
-                        waiting = []
+                        for held_index, time_s in head:
+                            yield held_copy(frame, held_index, time_s)
+                        head = []
                         drift.add(index, frame.time_s, float(index / self._fps))
                         yield frame
                         last = frame
@@ -368,6 +385,9 @@ class VideoReader(Reader):
                 else:
                     continue
                 break  # past the end of the range
+            else:
+                tail = sorted(p for p in waiting_pts if previous_pts is None or p > previous_pts)
+                yield from self._hold_lost_tail(last, tail, damage)
         except av.error.FFmpegError as exc:  # the container itself is unreadable from here
             good = "no frame decoded" if last is None else f"last good frame {last.index}"
             raise MediaError(
@@ -379,20 +399,11 @@ class VideoReader(Reader):
                 f"{self._path}: no frame could be decoded ({damage.first_error}). The file is damaged, "
                 "incomplete or in a codec this ffmpeg cannot decode; re-copy or re-export it"
             )
-        count = self.info.frame_count
-        final = None if count is None else self._start + count - 1
-        if last is not None and final is not None and sent.issuperset(range(last.index + 1, final + 1)):
-            # Lost at the very end, where no later frame shows the gap. A truncated file lacks packets
-            # for its missing tail, so it is not padded here but refused below.
-            for missing in range(last.index + 1, final + 1):
-                damage.lost("the decoder gave no picture for their data")
-                damage.held.append(missing)
-                last = held_copy(last, missing, float(missing / self._fps))
-                yield last
-            damage.check(final - self._start + 1)
         drift.report(self._path, self._fps, self.info.variable_rate)
         damage.report()
-        if self._exact_count and final is not None and (last is None or last.index < final):
+        final = self._final_index()
+        last_index = None if last is None else max([last.index, *damage.held])
+        if self._exact_count and final is not None and (last_index is None or last_index < final):
             good = "no frame decoded" if last is None else f"last good frame is {last.index}"
             raise MediaError(
                 f"{self._path} ends early: {good} but the file says it runs to frame {final}. It is "
@@ -400,8 +411,39 @@ class VideoReader(Reader):
                 f"or set --end {last.index if last is not None else 0} to use what is there"
             )
 
-    def _in_range(self, index: int) -> bool:
-        return index >= self._start and (self._end is None or index <= self._end)
+    def _lost_before(self, pts: int | None, previous_pts: int | None, waiting_pts: set[int]) -> list[int]:
+        """Take ``pts`` and the lost timestamps before it, after ``previous_pts``, out of
+        ``waiting_pts``; return the lost ones in order. A timestamp under ¾ of a frame after the last
+        picture's is not a frame of its own (a second field's packet, which the first one's picture
+        already holds, or jitter)."""
+        if pts is None:
+            return []
+        waiting_pts.discard(pts)
+        between = sorted(p for p in waiting_pts if p < pts and (previous_pts is None or p > previous_pts))
+        waiting_pts.difference_update(between)
+        if previous_pts is None or self._time_base is None:
+            return between
+        frame_ticks = 1 / (self._fps * self._time_base)
+        return [p for p in between if p - previous_pts > 0.75 * frame_ticks]
+
+    def _final_index(self) -> int | None:
+        count = self.info.frame_count
+        return None if count is None else self._start + count - 1
+
+    def _hold_lost_tail(self, last: Frame | None, lost_pts: list[int], damage: DamageLog) -> Iterator[Frame]:
+        """Frames lost at the very end, where no later picture shows them: held when the packets
+        of every missing frame came. A truncated file lacks packets for its missing tail, so it is not
+        padded here but refused as ending early."""
+        final = self._final_index()
+        if last is None or not lost_pts or (final is not None and last.index + len(lost_pts) < final):
+            return
+        for number, pts in enumerate(lost_pts, start=last.index + 1):
+            if self._end is not None and number > self._end:
+                return
+            damage.lost("the decoder gave no picture for their data")
+            damage.held.append(number)
+            yield held_copy(last, number, self._source_time_s(pts, number))
+        damage.check(last.index + len(lost_pts) - self._start + 1)
 
     def _warn_about(self, av_frame: av.VideoFrame, colour: StreamColour) -> None:
         """Say what the first frame shows about the source that keys would otherwise get silently
@@ -425,11 +467,12 @@ class VideoReader(Reader):
                 stacklevel=3,
             )
 
-    def _source_time_s(self, av_frame: av.VideoFrame, index: int) -> float:
-        """The frame's own time from the first frame (its timestamp): variable-rate sources keep it."""
-        if av_frame.pts is None or self._time_base is None:
+    def _source_time_s(self, pts: int | None, index: int) -> float:
+        """A frame's own time from the first frame (its timestamp: variable-rate sources keep it); the
+        index's time at the nominal rate without one."""
+        if pts is None or self._time_base is None:
             return float(index / self._fps)
-        return float((av_frame.pts - self._start_pts) * self._time_base)
+        return float((pts - self._start_pts) * self._time_base)
 
     def _to_frame(
         self, av_frame: av.VideoFrame, index: int, convert: dict[str, object], colour: StreamColour
@@ -461,6 +504,6 @@ class VideoReader(Reader):
             rgb=colour.to_linear_bt709(pixels) if colour.converted else to_float32(pixels),
             alpha=alpha,
             transfer="linear" if colour.converted else "srgb",
-            time_s=self._source_time_s(av_frame, index),
+            time_s=self._source_time_s(av_frame.pts, index),
             timecode=timecode_at(self._source_timecode, index, self._fps) if self._source_timecode else None,
         )
