@@ -316,25 +316,31 @@ class VideoReader(Reader):
         # in timestamp order, so one still waiting, between the last picture's timestamp and the one
         # that comes now, was lost: refused with an error, or swallowed without one. Its timestamp places
         # it, on a variable-rate clip too. (Between: timestamps that restart, as in joined clips, are
-        # behind the last picture, and their pictures are still to come.)
-        waiting_pts: set[int] = set()
+        # behind the last picture, and their pictures are still to come.) None once a picture comes
+        # without a timestamp: then losses can be told, not placed.
+        waiting_pts: set[int] | None = set()
         previous_pts: int | None = None
         from_damaged = False  # frames predicted from a lost or damaged one, until the next keyframe
         head: list[tuple[int, float]] = []  # (index, time) lost before the first good frame: they hold it
         try:
             for packet in container.demux(stream):
-                if packet.size and packet.pts is not None and not packet.is_discard:
+                shown = packet.size and packet.pts is not None and not packet.is_discard
+                if waiting_pts is not None and shown:
                     waiting_pts.add(packet.pts)
                 try:
                     decoded = packet.decode()
                 except av.error.FFmpegError as exc:  # damaged data: the frames it held are lost
                     damage.lost(f"the decoder says: {exc.strerror or exc}")
-                    if packet.size and packet.pts is None:
+                    if packet.size and (packet.pts is None or waiting_pts is None):
                         damage.uncounted_after.append(max(index - 1, 0))
                     continue
                 for av_frame in decoded:
-                    lost = self._lost_before(av_frame.pts, previous_pts, waiting_pts)
-                    previous_pts = av_frame.pts if av_frame.pts is not None else previous_pts
+                    lost: list[int] = []
+                    if av_frame.pts is None:
+                        waiting_pts = None
+                    elif waiting_pts is not None:
+                        lost = self._lost_before(av_frame.pts, previous_pts, waiting_pts)
+                    previous_pts = av_frame.pts
                     if index < 0:
                         # First frame after a seek: its number comes from its timestamp. What was lost
                         # before it lies before the start.
@@ -386,8 +392,9 @@ class VideoReader(Reader):
                     continue
                 break  # past the end of the range
             else:
-                tail = sorted(p for p in waiting_pts if previous_pts is None or p > previous_pts)
-                yield from self._hold_lost_tail(last, tail, damage)
+                if waiting_pts is not None:
+                    tail = sorted(p for p in waiting_pts if previous_pts is None or p > previous_pts)
+                    yield from self._hold_lost_tail(last, tail, damage)
         except av.error.FFmpegError as exc:  # the container itself is unreadable from here
             good = "no frame decoded" if last is None else f"last good frame {last.index}"
             raise MediaError(
@@ -411,13 +418,11 @@ class VideoReader(Reader):
                 f"or set --end {last.index if last is not None else 0} to use what is there"
             )
 
-    def _lost_before(self, pts: int | None, previous_pts: int | None, waiting_pts: set[int]) -> list[int]:
+    def _lost_before(self, pts: int, previous_pts: int | None, waiting_pts: set[int]) -> list[int]:
         """Take ``pts`` and the lost timestamps before it, after ``previous_pts``, out of
         ``waiting_pts``; return the lost ones in order. A timestamp under ¾ of a frame after the last
         picture's is not a frame of its own (a second field's packet, which the first one's picture
         already holds, or jitter)."""
-        if pts is None:
-            return []
         waiting_pts.discard(pts)
         between = sorted(p for p in waiting_pts if p < pts and (previous_pts is None or p > previous_pts))
         waiting_pts.difference_update(between)
