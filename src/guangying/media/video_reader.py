@@ -278,7 +278,7 @@ class VideoReader(Reader):
         return max(1, round(seconds * self._fps))
 
     def _index_of(self, pts: int | None) -> int | None:
-        """The frame number a timestamp (a frame's or a packet's) falls on at the clip's constant rate."""
+        """The frame number a frame's timestamp falls on at the clip's constant rate."""
         if pts is None or self._time_base is None:
             return None
         return round((pts - self._start_pts) * self._time_base * self._fps)
