@@ -1,5 +1,8 @@
 """Sound passthrough: remux a finished video file with the source clip's audio for the same time span.
 
+Every audio track is carried, in its order: a pro camera or recorder writes one microphone per mono
+track (MXF, MOV), and keeping only the first would silently drop the boom or the second lavalier.
+
 Lossy sound the container accepts (AAC, MP3, AC-3, Opus …) is copied packet by packet (no generation
 loss); lossless sound (PCM, FLAC, ALAC) is decoded and re-encoded to the same codec (bit-identical, and
 trimmed to the exact sample: FLAC packets can be 100 ms long, too coarse to cut a single frame); anything
@@ -8,6 +11,7 @@ else is transcoded (AAC for .mp4, 24-bit PCM for .mov, FLAC for .mkv). The video
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import os
@@ -40,6 +44,8 @@ _FALLBACK = {".mp4": "aac", ".mov": "pcm_s24le", ".mkv": "flac"}
 # (the decoder's pre-roll) and still play from exactly the cut; matroska would shift both streams instead.
 _EDIT_LISTS = {".mp4", ".mov"}
 _AAC_BITS_PER_S_PER_CHANNEL = 96_000
+# ffmpeg's default speaker order per channel count, for sound that names none
+_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +69,11 @@ def has_audio(source: str | os.PathLike[str]) -> bool:
         return False
 
 
-def plan_audio(source: str | os.PathLike[str], target_suffix: str) -> AudioPlan:
-    """Decide copy or transcode for the first audio stream of ``source`` into a ``target_suffix`` file."""
+def plan_audio(source: str | os.PathLike[str], target_suffix: str, track: int = 0) -> AudioPlan:
+    """Decide copy or transcode for audio stream ``track`` of ``source`` into a ``target_suffix`` file."""
     suffix = target_suffix.lower()
     with _open_source(Path(source)) as container:
-        stream = _audio_stream(container, Path(source))
+        stream = _audio_stream(container, Path(source), track)
         codec = stream.codec_context.name
     accepted = codec in _ACCEPTS[suffix]
     return AudioPlan(
@@ -115,10 +121,12 @@ def _open_source(path: Path) -> av.container.InputContainer:
         ) from exc
 
 
-def _audio_stream(container: av.container.InputContainer, path: Path) -> av.audio.stream.AudioStream:
-    if not container.streams.audio:
-        raise MediaError(f"{path} has no audio stream")
-    return container.streams.audio[0]
+def _audio_stream(
+    container: av.container.InputContainer, path: Path, track: int = 0
+) -> av.audio.stream.AudioStream:
+    if len(container.streams.audio) <= track:
+        raise MediaError(f"{path} has no audio stream {track}")
+    return container.streams.audio[track]
 
 
 def _timecode(container: av.container.InputContainer) -> str | None:
@@ -149,12 +157,9 @@ def _mux(
     container_options: dict[str, str],
 ) -> None:
     suffix = temp.suffix.lower()
-    plan = plan_audio(source, suffix)
-    with (
-        av.open(str(video), metadata_errors="ignore") as video_in,
-        _open_source(source) as audio_in,
-        av.open(str(temp), "w", options=container_options) as out,
-    ):
+    with contextlib.ExitStack() as stack:
+        video_in = stack.enter_context(av.open(str(video), metadata_errors="ignore"))
+        out = stack.enter_context(av.open(str(temp), "w", options=container_options))
         video_stream = video_in.streams.video[0]
         timecode = _timecode(video_in)
         if timecode:
@@ -164,27 +169,49 @@ def _mux(
         out_video.codec_context.framerate = video_stream.average_rate
         # The tag tells the ProRes flavour (ap4h = 4444 with alpha); left unset, mov would pick 422 HQ.
         out_video.codec_context.codec_tag = video_stream.codec_context.codec_tag
-        audio_stream = _audio_stream(audio_in, source)
-        # Source time of output time 0, then the cut in that time line.
-        begin_s = _video_start_s(audio_in) + start_s
-        end_s = begin_s + duration_s
-        items = (
-            _copied_packets(audio_in, audio_stream, begin_s, end_s, preroll=suffix in _EDIT_LISTS)
-            if plan.copy_packets
-            else _trimmed_frames(audio_in, audio_stream, begin_s, end_s)
-        )
-        first = next(items, None)  # peeked before the header: a span without sound gets no track
-        audio_packets: Iterator[tuple[Fraction, av.Packet]] = iter(())
-        if first is not None:
-            items = itertools.chain([first], items)
-            if plan.copy_packets:
-                audio_packets = _restreamed(items, out.add_stream_from_template(audio_stream))
-            else:
-                audio_packets = _encoded(items, _add_encoder(out, plan, audio_stream))
+        tracks = []
+        with _open_source(source) as probe:
+            count = len(probe.streams.audio)
+        for track in range(count):
+            # One reader per track: each track's packets are taken in its own pass over the file.
+            audio_in = stack.enter_context(_open_source(source))
+            packets = _track_packets(audio_in, source, track, suffix, out, start_s, duration_s)
+            if packets is not None:
+                tracks.append(packets)
         video_packets = _video_packets(video_in, video_stream, out_video)
         # Interleave by time so the muxer streams instead of buffering one track whole.
-        for _, packet in heapq.merge(video_packets, audio_packets, key=lambda item: item[0]):
+        for _, packet in heapq.merge(video_packets, *tracks, key=lambda item: item[0]):
             out.mux(packet)
+
+
+def _track_packets(
+    audio_in: av.container.InputContainer,
+    source: Path,
+    track: int,
+    suffix: str,
+    out: av.container.OutputContainer,
+    start_s: Fraction,
+    duration_s: Fraction,
+) -> Iterator[tuple[Fraction, av.Packet]] | None:
+    """Audio track ``track``'s packets for the span, on an output stream added to ``out``; None (and no
+    stream) when the track has no sound in the span."""
+    plan = plan_audio(source, suffix, track)
+    audio_stream = _audio_stream(audio_in, source, track)
+    # Source time of output time 0, then the cut in that time line.
+    begin_s = _video_start_s(audio_in) + start_s
+    end_s = begin_s + duration_s
+    items = (
+        _copied_packets(audio_in, audio_stream, begin_s, end_s, preroll=suffix in _EDIT_LISTS)
+        if plan.copy_packets
+        else _trimmed_frames(audio_in, audio_stream, begin_s, end_s)
+    )
+    first = next(items, None)  # peeked before the header: a span without sound gets no track
+    if first is None:
+        return None
+    items = itertools.chain([first], items)
+    if plan.copy_packets:
+        return _restreamed(items, out.add_stream_from_template(audio_stream))
+    return _encoded(items, _add_encoder(out, plan, audio_stream))
 
 
 def _video_packets(
@@ -246,7 +273,10 @@ def _restreamed(
 
 def _add_encoder(out: av.container.OutputContainer, plan: AudioPlan, stream: Any) -> Any:
     ctx = stream.codec_context
-    out_stream = out.add_stream(plan.output_codec, rate=ctx.sample_rate, layout=ctx.layout.name)
+    layout = ctx.layout.name
+    if layout.endswith("channels"):  # no speaker order ("1 channels": MXF, recorders): AAC refuses it
+        layout = _DEFAULT_LAYOUTS.get(ctx.channels, layout)
+    out_stream = out.add_stream(plan.output_codec, rate=ctx.sample_rate, layout=layout)
     if plan.output_codec == "aac":
         out_stream.bit_rate = _AAC_BITS_PER_S_PER_CHANNEL * ctx.channels
     elif plan.output_codec == plan.source_codec and plan.output_codec in ("flac", "alac"):
