@@ -279,3 +279,19 @@ def test_a_clip_trimmed_without_re_encoding_reads_the_frames_it_shows(tmp_path):
     assert [f.index for f in frames] == list(range(20))
     assert [round(float(f.rgb.mean()) * 255 / 8) for f in frames] == list(range(10, 30))
     assert [f.index for f in later] == list(range(5, 20)) and np.array_equal(later[0].rgb, frames[5].rgb)
+
+
+@pytest.mark.parametrize("name", ["loop.webp", "loop.png"])
+def test_an_animated_picture_says_only_its_first_frame_is_read(tmp_path, name):
+    # an animated WebP or PNG (APNG) given as a plate or a source: OpenCV reads its first frame alone
+    from PIL import Image
+
+    frames = [Image.fromarray(np.full((H, W, 3), 25 * i, np.uint8)) for i in range(6)]
+    frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:], duration=40, loop=0)
+    with pytest.warns(UserWarning, match=r"is animated \(6 frames\): only its first frame is read"):
+        with open_reader(tmp_path / name) as reader:
+            assert reader.info.frame_count == 1
+    frames[0].save(tmp_path / f"still{name[4:]}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        open_reader(tmp_path / f"still{name[4:]}").close()

@@ -31,6 +31,16 @@ class ImageReader(Reader):
         first = read_picture(path, str(path))
         if first.nonfinite_px:
             nonfinite_warning(str(path), first.nonfinite_px)
+        from guangying.media.picture_header import animation_frames  # late: Pillow only for pictures
+
+        frames = animation_frames(path)
+        if frames > 1:
+            warnings.warn(
+                f"{path} is animated ({frames} frames): only its first frame is read. To use them all, "
+                f"convert it to a video first, e.g. ffmpeg -i {path.name} -c:v prores_ks -profile:v 4 "
+                f"{path.stem}.mov",
+                stacklevel=3,
+            )
         self._first: Frame | None = Frame(index=0, rgb=first.rgb, alpha=first.alpha, transfer=first.transfer)
         self.info = ClipInfo(
             path=str(path),

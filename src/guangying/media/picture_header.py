@@ -48,6 +48,18 @@ def read_header(path: Path) -> PictureHeader:
     return PictureHeader(profile or None, orientation)
 
 
+def animation_frames(path: Path) -> int:
+    """How many frames an animated picture holds (an animated WebP or PNG); 1 for a still or a file
+    Pillow cannot open. OpenCV decodes only the first."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as picture:
+                return int(getattr(picture, "n_frames", 1))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return 1
+
+
 def _orientation(picture: Image.Image) -> object:
     """The orientation tag from what opening the file parsed (JPEG APP1, WebP and early PNG eXIf
     chunks, TIFF's own tags). Not ``getexif()`` on a PNG: it decodes every pixel to look for an eXIf
