@@ -49,13 +49,14 @@ def read_header(path: Path) -> PictureHeader:
 
 
 def animation_frames(path: Path) -> int:
-    """How many frames an animated picture holds (an animated WebP or PNG); 1 for a still or a file
-    Pillow cannot open. OpenCV decodes only the first."""
+    """How many frames an animated WebP or PNG holds; 1 for a still, another format (a TIFF's second
+    page is a thumbnail or a scan's back, not a frame) or a file Pillow cannot open. OpenCV decodes
+    only the first."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as picture:
-                return int(getattr(picture, "n_frames", 1))
+                return int(getattr(picture, "n_frames", 1)) if picture.format in ("WEBP", "PNG") else 1
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return 1
 
