@@ -71,10 +71,13 @@ def has_audio(source: str | os.PathLike[str]) -> bool:
 
 def plan_audio(source: str | os.PathLike[str], target_suffix: str, track: int = 0) -> AudioPlan:
     """Decide copy or transcode for audio stream ``track`` of ``source`` into a ``target_suffix`` file."""
-    suffix = target_suffix.lower()
     with _open_source(Path(source)) as container:
-        stream = _audio_stream(container, Path(source), track)
-        codec = stream.codec_context.name
+        return _plan_for(_audio_stream(container, Path(source), track), target_suffix)
+
+
+def _plan_for(stream: av.audio.stream.AudioStream, target_suffix: str) -> AudioPlan:
+    suffix = target_suffix.lower()
+    codec = stream.codec_context.name
     accepted = codec in _ACCEPTS[suffix]
     return AudioPlan(
         source_codec=codec,
@@ -170,11 +173,10 @@ def _mux(
         # The tag tells the ProRes flavour (ap4h = 4444 with alpha); left unset, mov would pick 422 HQ.
         out_video.codec_context.codec_tag = video_stream.codec_context.codec_tag
         tracks = []
-        with _open_source(source) as probe:
-            count = len(probe.streams.audio)
-        for track in range(count):
-            # One reader per track: each track's packets are taken in its own pass over the file.
-            audio_in = stack.enter_context(_open_source(source))
+        audio_in = stack.enter_context(_open_source(source))
+        for track in range(len(audio_in.streams.audio)):
+            if track:  # one reader per track: each track's packets are taken in its own pass over the file
+                audio_in = stack.enter_context(_open_source(source))
             packets = _track_packets(audio_in, source, track, suffix, out, start_s, duration_s)
             if packets is not None:
                 tracks.append(packets)
@@ -195,8 +197,8 @@ def _track_packets(
 ) -> Iterator[tuple[Fraction, av.Packet]] | None:
     """Audio track ``track``'s packets for the span, on an output stream added to ``out``; None (and no
     stream) when the track has no sound in the span."""
-    plan = plan_audio(source, suffix, track)
     audio_stream = _audio_stream(audio_in, source, track)
+    plan = _plan_for(audio_stream, suffix)
     # Source time of output time 0, then the cut in that time line.
     begin_s = _video_start_s(audio_in) + start_s
     end_s = begin_s + duration_s

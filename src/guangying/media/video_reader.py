@@ -426,7 +426,7 @@ class VideoReader(Reader):
         waiting_pts.discard(pts)
         between = sorted(p for p in waiting_pts if p < pts and (previous_pts is None or p > previous_pts))
         waiting_pts.difference_update(between)
-        if previous_pts is None or self._time_base is None:
+        if not between or previous_pts is None or self._time_base is None:  # the usual frame: no loss
             return between
         frame_ticks = 1 / (self._fps * self._time_base)
         return [p for p in between if p - previous_pts > 0.75 * frame_ticks]
