@@ -9,7 +9,7 @@ from typing import Any
 
 from guangying.base.atomic import check_output_folder
 from guangying.base.errors import MediaError
-from guangying.media.image_files import FFMPEG_PICTURE_EXTENSIONS, IMAGE_EXTENSIONS
+from guangying.media.image_files import IMAGE_EXTENSIONS, PICTURE_EXTENSIONS
 from guangying.media.image_reader import DEFAULT_FPS, ImageReader, SequenceReader
 from guangying.media.image_writer import ImageWriter
 from guangying.media.outputs import OutputLock
@@ -52,7 +52,7 @@ def open_reader(
     reader: Reader
     if pattern is not None and not path.is_file():  # "take#1.mov" may be a real file name
         reader = SequenceReader(pattern, start, end, rate)
-    elif path.suffix.lower() in IMAGE_EXTENSIONS | FFMPEG_PICTURE_EXTENSIONS:
+    elif path.suffix.lower() in PICTURE_EXTENSIONS:
         reader = ImageReader(path, start, end, rate)
     else:
         reader = VideoReader(path, start, end)

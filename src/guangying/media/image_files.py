@@ -14,6 +14,7 @@ import numpy as np
 from guangying.base.colour import cineon_to_linear
 from guangying.base.errors import DamagedMediaError, MediaError
 from guangying.media.frames import Transfer
+from guangying.media.heif import HEIF_EXTENSIONS, read_heif_pixels
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32
 from guangying.media.video_reader import rgb_conversion, stream_colour
@@ -22,6 +23,8 @@ from guangying.media.video_reader import rgb_conversion, stream_colour
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp"}
 # Pictures read one file at a time through ffmpeg (OpenCV has no DPX reader); not written.
 FFMPEG_PICTURE_EXTENSIONS = {".dpx"}
+# Every extension read as one picture (a still, or a frame of a sequence).
+PICTURE_EXTENSIONS = IMAGE_EXTENSIONS | FFMPEG_PICTURE_EXTENSIONS | HEIF_EXTENSIONS
 # DPX's transfer byte (SMPTE 268M, first image element): printing density and logarithmic mean
 # Cineon log, which ffmpeg leaves untagged.
 _DPX_TRANSFER_OFFSET = 801
@@ -35,6 +38,8 @@ class Picture:
     transfer: Transfer
     bit_depth: int
     nonfinite_px: int = 0  # NaN or infinite pixels of a float file, read as 0 (see read_picture)
+    highlight_peak: float | None = None  # an HDR still's brightest light over reference white (ClipInfo's)
+    colour_note: str | None = None  # what converting its HDR or wide-gamut tags does, for the reader to warn
 
 
 def transfer_of(path: Path) -> Transfer:
@@ -56,6 +61,8 @@ def read_picture(path: Path, what: str) -> Picture:
         return _read_with_ffmpeg(path, what)
     if path.suffix.lower() == ".exr":
         return _read_exr(path, what)
+    if path.suffix.lower() in HEIF_EXTENSIONS:
+        return _read_heif(path, what)
     # late: Pillow only once pictures are read
     from guangying.media.icc import bgr_to_srgb
     from guangying.media.picture_header import read_header, read_oriented
@@ -87,6 +94,23 @@ def _read_exr(path: Path, what: str) -> Picture:
     picture = picture_from_bgr(found.pixels, path, what)
     if found.to_bt709 is not None:
         picture.rgb = cv2.transform(picture.rgb, found.to_bt709)
+    return picture
+
+
+def _read_heif(path: Path, what: str) -> Picture:
+    from guangying.media.icc import bgr_to_srgb  # late: Pillow only once pictures are read
+
+    heif = read_heif_pixels(path, _damaged(path, what))
+    pixels = heif.pixels
+    if heif.icc_profile is not None and pixels.ndim == 3:
+        pixels = bgr_to_srgb(pixels, heif.icc_profile, str(path))
+    picture = picture_from_bgr(pixels, path, what)
+    picture.bit_depth = heif.bit_depth
+    if heif.icc_profile is None and heif.colour.converted:  # HDR or wide-gamut nclx tags
+        picture.rgb = heif.colour.to_linear_bt709(picture.rgb)
+        picture.transfer = "linear"
+        picture.highlight_peak = heif.colour.highlight_peak
+        picture.colour_note = heif.colour.note(str(path))
     return picture
 
 

@@ -29,6 +29,8 @@ class ImageReader(Reader):
         resolve_range(str(path), start, end, 0, 0)
         self._path = path
         first = read_picture(path, str(path))
+        if first.colour_note:
+            warnings.warn(first.colour_note, stacklevel=3)
         if first.nonfinite_px:
             nonfinite_warning(str(path), first.nonfinite_px)
         from guangying.media.picture_header import animation_frames  # late: Pillow only for pictures
@@ -52,6 +54,7 @@ class ImageReader(Reader):
             first_frame=0,
             bit_depth=first.bit_depth,
             has_alpha=first.alpha is not None,
+            highlight_peak=first.highlight_peak,
         )
 
     def _frames(self) -> Iterator[Frame]:
@@ -89,6 +92,8 @@ class SequenceReader(Reader):
         self._fps = fps
         self._source_first = numbers[0]
         first = read_picture(pattern.path(self._start), self._describe(self._start))
+        if first.colour_note:
+            warnings.warn(first.colour_note, stacklevel=3)
         self._width, self._height = first.rgb.shape[1], first.rgb.shape[0]
         self.info = ClipInfo(
             path=pattern.text,
@@ -100,6 +105,7 @@ class SequenceReader(Reader):
             first_frame=self._start,
             bit_depth=first.bit_depth,
             has_alpha=first.alpha is not None,
+            highlight_peak=first.highlight_peak,
         )
 
     def _describe(self, number: int) -> str:
