@@ -13,6 +13,7 @@ import numpy as np
 
 from guangying.base.colour import cineon_to_linear
 from guangying.base.errors import DamagedMediaError, MediaError
+from guangying.media.camera_raw import RAW_PICTURE_EXTENSIONS, develop_raw
 from guangying.media.frames import Transfer
 from guangying.media.heif import HEIF_EXTENSIONS, read_heif_pixels
 from guangying.media.opencv import cv2
@@ -24,7 +25,7 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".
 # Pictures read one file at a time through ffmpeg (OpenCV has no DPX reader); not written.
 FFMPEG_PICTURE_EXTENSIONS = {".dpx"}
 # Every extension read as one picture (a still, or a frame of a sequence).
-PICTURE_EXTENSIONS = IMAGE_EXTENSIONS | FFMPEG_PICTURE_EXTENSIONS | HEIF_EXTENSIONS
+PICTURE_EXTENSIONS = IMAGE_EXTENSIONS | FFMPEG_PICTURE_EXTENSIONS | HEIF_EXTENSIONS | RAW_PICTURE_EXTENSIONS
 # DPX's transfer byte (SMPTE 268M, first image element): printing density and logarithmic mean
 # Cineon log, which ffmpeg leaves untagged.
 _DPX_TRANSFER_OFFSET = 801
@@ -63,6 +64,9 @@ def read_picture(path: Path, what: str) -> Picture:
         return _read_exr(path, what)
     if path.suffix.lower() in HEIF_EXTENSIONS:
         return _read_heif(path, what)
+    if path.suffix.lower() in RAW_PICTURE_EXTENSIONS:
+        rgb = develop_raw(path, _damaged(path, what))
+        return Picture(rgb=to_float32(rgb), alpha=None, transfer="linear", bit_depth=16)
     # late: Pillow only once pictures are read
     from guangying.media.icc import bgr_to_srgb
     from guangying.media.picture_header import read_header, read_oriented

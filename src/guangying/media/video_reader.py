@@ -15,6 +15,7 @@ import numpy as np
 
 from guangying.base.errors import MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
+from guangying.media.camera_raw import unreadable_raw_note
 from guangying.media.colour_tags import TRC_PQ, StreamColour
 from guangying.media.damage import DamageLog, held_copy
 from guangying.media.frames import ClipInfo, Frame
@@ -127,10 +128,10 @@ def _open(path: Path) -> av.container.InputContainer:
     except PermissionError as exc:  # before FFmpegError: PyAV's is both, and the file is not damaged
         raise MediaError(f"no permission to read {path}; fix its permissions (e.g. chmod a+r)") from exc
     except av.error.FFmpegError as exc:
-        raise MediaError(
+        message = unreadable_raw_note(path) or (
             f"cannot open {path} as video ({exc}). The file is damaged, incomplete (an unfinished copy or "
-            "render) or not a video; re-copy or re-export it"
-        ) from exc
+            "render) or not a video; re-copy or re-export it")
+        raise MediaError(message) from exc
 
 
 def _find_timecode(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> str | None:
@@ -220,6 +221,10 @@ class VideoReader(Reader):
                 raise MediaError(f"{path} has no video stream (audio only or data); give a video file")
             stream = container.streams.video[0]
             ctx = stream.codec_context
+            if ctx is None:  # ffmpeg demuxes the container but has no decoder for the picture
+                raise MediaError(unreadable_raw_note(path) or (
+                    f"{path}: its video is coded in a format ffmpeg cannot decode; convert it to ProRes, "
+                    "DNxHR or H.264 in the software that made it"))
             fps = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
             self._fps = Fraction(fps)
             variable, hidden = _scan_head(container, stream, self._fps)
