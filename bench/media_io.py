@@ -22,7 +22,10 @@ implementations of a task taking turns within each pass:
   value, ``cv2.transform`` for the primaries) against PyAV + the same maths in plain numpy (BT.2100's
   inverse OETF by formula, a matrix product), passes interleaved; then on to the SDR picture the keyer
   takes: ours (``display_srgb``: one compiled pass per pixel, BT.2390 and the sRGB encode from tables)
-  against the same numpy plus the curve evaluated on every pixel and an sRGB encode by formula.
+  against the same numpy plus the curve evaluated on every pixel and an sRGB encode by formula;
+* log decode — the same 10-bit clip read as S-Log3 / S-Gamut3.Cine camera footage (``camera_log=``) to
+  scene-linear BT.709: ours (a table of the curve per code value, ``cv2.transform``) against PyAV +
+  Sony's published S-Log3 formula in float32 numpy and colour-science's gamut matrix.
 
 Writes ``bench/results/media_io.md``. Run: ``.venv/bin/python bench/media_io.py``.
 """
@@ -233,6 +236,35 @@ def decode_hlg_numpy(path: Path, to_sdr: bool = False) -> int:
     return count
 
 
+def decode_log_ours(path: Path) -> int:
+    count = 0
+    with open_reader(path, camera_log="slog3-sgamut3cine") as reader:
+        for frame in reader:
+            count += frame.rgb.shape[0] > 0
+    return count
+
+
+def decode_log_numpy(path: Path) -> int:
+    """PyAV decode; Sony's S-Log3 formula on the 10-bit code (limited range restored) in float32 numpy;
+    S-Gamut3.Cine → BT.709 by colour-science's matrix."""
+    import colour
+
+    matrix = colour.matrix_RGB_to_RGB(colour.RGB_COLOURSPACES["S-Gamut3.Cine"],
+                                      colour.RGB_COLOURSPACES["ITU-R BT.709"]).astype(np.float32)
+    count = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            e = frame.to_ndarray(format="rgb48le", src_colorspace="BT2020").astype(np.float32) / 65535
+            code = np.float32(64) + e * np.float32(876)
+            light = np.where(code >= 171.2102946929, 10 ** ((code - 420) / np.float32(261.5)) * 0.19 - 0.01,
+                             (code - 95) * np.float32(0.01125 / (171.2102946929 - 95)))
+            rgb = light.reshape(-1, 3) @ matrix.T
+            count += rgb.shape[0] > 0
+    return count
+
+
 def sdr_ours(path: Path) -> int:
     count = 0
     with open_reader(path) as reader:
@@ -262,8 +294,12 @@ def bench_hdr(tmp: Path) -> list[tuple[str, str, str, float]]:
         "ours (open_reader + display_srgb)": lambda: sdr_ours(hlg),
         "PyAV loop + numpy BT.2100 + BT.2390 per pixel": lambda: decode_hlg_numpy(hlg, to_sdr=True),
     })
+    log = interleaved_fps({"ours (open_reader, camera_log=)": lambda: decode_log_ours(hlg),
+                           "PyAV loop + numpy S-Log3 formula + gamut matrix": lambda: decode_log_numpy(hlg)})
     return [
         *(("hdr", "HLG 10-bit HEVC → scene-linear BT.709 float32", who, rate) for who, rate in fps.items()),
+        *(("log", "the same read as S-Log3 / S-Gamut3.Cine → scene-linear BT.709 float32", who, rate)
+          for who, rate in log.items()),
         *(("sdr", "HLG 10-bit HEVC → the keyer's SDR picture (highlights rolled off)", who, rate)
           for who, rate in sdr.items()),
     ]
@@ -322,8 +358,8 @@ def main() -> int:
         "and the encoders, take turns within each pass",
         "- HLG: the clean clip's pictures as HLG signal, 10-bit HEVC (x265 ultrafast) tagged BT.2020; "
         "read to scene-linear BT.709, and on to the SDR picture the keyer takes (light above reference "
-        "white rolled off by ITU-R BT.2390 on each pixel's brightest channel, sRGB-coded); passes "
-        "interleaved",
+        "white rolled off by ITU-R BT.2390 on each pixel's brightest channel, sRGB-coded), and read as "
+        "S-Log3 / S-Gamut3.Cine camera footage; passes interleaved",
         "- Stills: the clean clip's first 30 pictures as 8-bit PNG, 16-bit PNG and JPEG q95 sequences; "
         "ours also reads each file's header (ICC profile, EXIF orientation); passes interleaved",
         "- ours ÷ this: above 1 means ours is faster than that row",

@@ -75,7 +75,8 @@ def _shared_keyer_state(rgb_srgb: Any, options: dict[str, Any]) -> dict[str, Any
 def plan_shot(shot: Shot, workers: int) -> ShotPlan:
     """Read the shot's clip information and first frame; cut it into ranges for ``workers`` workers."""
     options = dict(shot.options)
-    with open_reader(shot.source, start=options.get("start"), end=options.get("end")) as reader:
+    with open_reader(shot.source, start=options.get("start"), end=options.get("end"),
+                     camera_log=options.get("camera_log", "auto")) as reader:
         info = reader.info
         first = next(iter(reader), None)
     if first is None:

@@ -202,6 +202,7 @@ class RangeRenderer:
             warmup_frames=rng.warmup,
             shot_start=task.shot_first,
             on_frame=grabber,
+            camera_log=task.options.get("camera_log", "auto"),
         )
         kind = next(iter(task.outputs))
         contact_root = shot_staging(task.outputs[kind], task.shot, task.fingerprint)

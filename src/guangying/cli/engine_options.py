@@ -1,5 +1,6 @@
-"""Options every command that mattes frames shares (`key`, `composite`, `live`): the engine and the
-neural matting framing, so their names, choices and defaults cannot drift apart."""
+"""Options every command that mattes frames shares (`key`, `composite`, `live`): the engine, the
+neural matting framing and the footage's camera log, so their names, choices and defaults cannot
+drift apart."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import click
 
+from guangying.media.camera_log import CAMERA_LOG_NAMES
 from guangying.pipeline.matters import MATTE_MODES
 
 MATTE_HELP = (
@@ -32,3 +34,15 @@ def engine_options(matte_help: str = MATTE_HELP) -> list[Callable[[Any], Any]]:
         ),
         click.option("--downsample-ratio", type=float, help="Neural matting: override the internal scale."),
     ]
+
+
+def camera_log_option() -> Callable[[Any], Any]:
+    """``--camera-log``: the log curve and gamut of the footage (and of its clean plate)."""
+    return click.option(
+        "--camera-log",
+        type=click.Choice(["auto", "none", *CAMERA_LOG_NAMES]),
+        default="auto",
+        show_default=True,
+        help="Log footage (and its clean plate): the camera's log curve and gamut, converted to "
+        "scene-linear BT.709. auto: as a Sony camera's metadata says; none: read as tagged.",
+    )

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from guangying.cli.dataclass_options import dataclass_options
-from guangying.cli.engine_options import engine_options
+from guangying.cli.engine_options import camera_log_option, engine_options
 from guangying.keyer import KeyerSettings
 from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.job_options import KEYER_FILE_FIELDS
@@ -41,6 +41,7 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         # source
         click.option("--loop", is_flag=True, help="Replay a file (reconnect a stream) when it ends."),
         click.option("--fps", type=float, help="Frame rate of an image sequence or picture [24]."),
+        camera_log_option(),
         click.option(
             "--source-timeout",
             type=float,

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from guangying.cli.dataclass_options import dataclass_from_options, dataclass_options
-from guangying.cli.engine_options import engine_options
+from guangying.cli.engine_options import camera_log_option, engine_options
 from guangying.keyer import KeyerSettings
 from guangying.media.damage import damage_note
 from guangying.media.outputs import check_outputs
@@ -34,6 +34,7 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
         *engine_options(),
         click.option("--start", type=int, help="First frame to process (source numbering, inclusive)."),
         click.option("--end", type=int, help="Last frame to process (inclusive)."),
+        camera_log_option(),
         click.option(
             "--screen-colour",
             type=(float, float, float),
@@ -80,6 +81,7 @@ def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) 
         outputs,
         start=options.get("start"),
         end=options.get("end"),
+        camera_log=options["camera_log"],
         show_progress=not options["quiet"],
         **job,
     )

@@ -104,10 +104,11 @@ def load_mask(spec: str | Path, shape: tuple[int, int]) -> np.ndarray:
     return mask_from_image(text, shape)
 
 
-def load_clean_plate(spec: str | Path, shape: tuple[int, int]) -> np.ndarray:
+def load_clean_plate(spec: str | Path, shape: tuple[int, int], camera_log: str | None = "auto") -> np.ndarray:
     """The first frame of ``spec`` (an image, sequence or clip of the empty screen) as float32
-    (H, W, 3) sRGB-encoded 0–1; it must be the footage's size, ``shape`` = (height, width)."""
-    with open_reader(spec) as reader:
+    (H, W, 3) sRGB-encoded 0–1; it must be the footage's size, ``shape`` = (height, width), and is
+    read in the footage's ``camera_log`` (:func:`~guangying.media.open_reader`)."""
+    with open_reader(spec, camera_log=camera_log) as reader:
         frame, peak = next(iter(reader)), reader.info.highlight_peak
     if frame.rgb.shape[:2] != tuple(shape[:2]):
         raise SettingsError(

@@ -23,8 +23,9 @@ from guangying.base.errors import MediaError, SettingsError
 from guangying.base.timecode import format_timecode
 from guangying.live.relay import SrtRelay
 from guangying.media import display_srgb, open_reader
+from guangying.media.camera_log import named_camera_log
 from guangying.media.pixels import resize_to, size_change_note
-from guangying.media.video_reader import rgb_conversion, stream_colour
+from guangying.media.video_reader import frame_colour, rgb_conversion
 
 T = TypeVar("T")
 _NETWORK_SCHEMES = ("udp://", "srt://", "rtsp://", "rtmp://", "rtp://", "tcp://", "http://", "https://")
@@ -108,6 +109,8 @@ class LiveSource:
     - ``read_timeout_s``: a stream silent this long counts as lost (cable pulled, sender stopped).
     - ``device_options``: PyAV/ffmpeg options for V4L2 (``video_size``, ``framerate``, ``input_format``).
     - ``queue_frames``: frames that may wait for processing; more are dropped, oldest first.
+    - ``camera_log``: the camera's log encoding (a file's ``"auto"`` reads a Sony camera's metadata; a
+      stream or device says nothing, so only a named one applies), converted as files are.
     """
 
     def __init__(
@@ -119,8 +122,10 @@ class LiveSource:
         read_timeout_s: float = 2.0,
         device_options: dict[str, str] | None = None,
         queue_frames: int = 2,
+        camera_log: str | None = "auto",
     ) -> None:
         self.spec = spec
+        self.camera_log = camera_log
         self.kind = source_kind(spec)
         self.loop = loop
         self._fps_override = fps
@@ -140,7 +145,7 @@ class LiveSource:
         self._scaled_from: tuple[int, int] | None = None  # the last mid-take size change said
         self._still = False
         if self.kind == "file":
-            with open_reader(spec, fps=fps) as reader:
+            with open_reader(spec, fps=fps, camera_log=camera_log) as reader:
                 info = reader.info
             self.width, self.height, self.fps = info.width, info.height, Fraction(info.fps)
             self.first_timecode = info.timecode
@@ -275,7 +280,7 @@ class LiveSource:
         """Deliver frames at the file's own rate, as a camera would: frame n is due at t0 + n/fps."""
         period = 1.0 / float(self.fps)
         offset = self.frames_in  # a replay continues the frame count
-        with open_reader(self.spec, fps=self._fps_override) as reader:
+        with open_reader(self.spec, fps=self._fps_override, camera_log=self.camera_log) as reader:
             t0 = time.monotonic()
             peak = reader.info.highlight_peak
             pictures: Iterator[tuple[np.ndarray, str | None]] = (
@@ -309,10 +314,11 @@ class LiveSource:
 
     def _read_stream(self) -> None:
         convert: dict[str, object] | None = None
+        log = named_camera_log(self.camera_log)  # a stream or device carries no camera metadata
         try:
             for av_frame in self._frames():
                 if convert is None:
-                    convert, colour = rgb_conversion(av_frame), stream_colour(av_frame)
+                    convert, colour = rgb_conversion(av_frame), frame_colour(av_frame, log)
                 rgb = np.ascontiguousarray(av_frame.to_ndarray(**convert)[..., :3])
                 if colour.converted:  # an HDR or wide-gamut sender: shown as the file of it would be
                     rgb = display_srgb(colour.to_linear_bt709(rgb), "linear", colour.highlight_peak)

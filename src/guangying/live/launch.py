@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "input_fps": None,
     "input_format": None,
     "queue_frames": 2,
+    "camera_log": "auto",
     "host": "127.0.0.1",
     "port": 8080,
     "no_monitor": False,
@@ -207,6 +208,7 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
             read_timeout_s=o["lost_timeout"],
             device_options=device_options,
             queue_frames=o["queue_frames"],
+            camera_log=o["camera_log"],
         )
         closers.append(source.stop)
         settings = LiveSettings(look_from_options(o), source.width, source.height)

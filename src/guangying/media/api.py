@@ -9,6 +9,7 @@ from typing import Any
 
 from guangying.base.atomic import check_output_folder
 from guangying.base.errors import MediaError
+from guangying.media.camera_log import named_camera_log
 from guangying.media.image_files import IMAGE_EXTENSIONS, PICTURE_EXTENSIONS
 from guangying.media.image_reader import DEFAULT_FPS, ImageReader, SequenceReader
 from guangying.media.image_writer import ImageWriter
@@ -38,6 +39,7 @@ def open_reader(
     *,
     fps: Fraction | float | int | str | None = None,
     premultiplied: bool = False,
+    camera_log: str | None = "auto",
 ) -> Reader:
     """Open a video file, an image sequence (``shot.%04d.png`` / ``shot.####.exr``) or one picture.
 
@@ -45,17 +47,21 @@ def open_reader(
     numbers for sequences). ``fps`` sets the rate of sequences and pictures (24 when omitted); video
     files keep their own. ``premultiplied=True`` says the source's colour is premultiplied by its alpha
     (usual for rendered EXRs); frames are then un-premultiplied so ``Frame.rgb`` is straight.
+    ``camera_log`` names the log encoding of a camera's footage (``"slog3-sgamut3cine"``, ``"vlog-vgamut"``
+    … :data:`~guangying.media.camera_log.CAMERA_LOG_NAMES`), whose frames then come out scene-linear
+    BT.709; ``"auto"`` takes it from a Sony camera's metadata, ``"none"`` reads code values as tagged.
     """
     pattern = parse_pattern(source)
     rate = DEFAULT_FPS if fps is None else as_fps(fps)
     path = Path(source)
     reader: Reader
+    picture_log = named_camera_log(camera_log)  # pictures carry no camera metadata
     if pattern is not None and not path.is_file():  # "take#1.mov" may be a real file name
-        reader = SequenceReader(pattern, start, end, rate)
+        reader = SequenceReader(pattern, start, end, rate, picture_log)
     elif path.suffix.lower() in PICTURE_EXTENSIONS:
-        reader = ImageReader(path, start, end, rate)
+        reader = ImageReader(path, start, end, rate, picture_log)
     else:
-        reader = VideoReader(path, start, end)
+        reader = VideoReader(path, start, end, camera_log)
     reader.premultiplied = premultiplied
     return reader
 

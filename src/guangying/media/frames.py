@@ -63,6 +63,7 @@ class ClipInfo:
     has_alpha: bool = False
     timecode: str | None = None
     variable_rate: bool = False  # frame times stray from a constant rate (phone/screen recordings)
-    # HDR video (HLG, PQ): its brightest light relative to reference white, from which the pipeline's
-    # SDR picture is rolled off (guangying.media.display_srgb); None for SDR sources, pictures and EXR
+    # HDR video (HLG, PQ) or camera log: its brightest light relative to reference white, from which the
+    # pipeline's SDR picture is rolled off (guangying.media.display_srgb); None for SDR sources and EXR
     highlight_peak: float | None = None
+    camera_log: str | None = None  # the camera log its frames were converted from (media.camera_log)

@@ -10,7 +10,6 @@ uses): a camera's 10-bit HLG still is converted to scene-linear BT.709 as an HLG
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from guangying.base.errors import DamagedMediaError
 from guangying.media.colour_tags import StreamColour
+from guangying.media.isobmff import child_box, top_level_box
 
 HEIF_EXTENSIONS = {".heic", ".heif", ".hif"}
 _UNSPECIFIED = 2  # H.273 code for "unspecified" primaries and transfer: read as sRGB
@@ -65,39 +65,9 @@ def _item_data_end(path: Path) -> int | None:
 
     libheif decodes a file cut short without an error, its missing tiles flat green, so an interrupted
     copy of a phone photo would key as a screen. No library at hand reads ``iloc``; it is a few fields."""
-    with path.open("rb") as file:
-        size = file.seek(0, 2)
-        position = 0
-        while position + 8 <= size:  # top-level boxes: ftyp, meta, mdat (meta may follow mdat)
-            file.seek(position)
-            header = file.read(16)
-            box_size, kind = struct.unpack(">I4s", header[:8])
-            header_size = 8
-            if box_size == 1 and len(header) == 16:
-                box_size, header_size = struct.unpack(">Q", header[8:])[0], 16
-            elif box_size == 0:
-                box_size = size - position
-            if box_size < header_size:
-                return None
-            if kind == b"meta":  # a full box: 4 bytes of version and flags before its children
-                file.seek(position + header_size + 4)
-                meta = file.read(min(box_size - header_size - 4, 1 << 24))
-                iloc = _child_box(meta, b"iloc")
-                return None if iloc is None else _iloc_end(iloc)
-            position += box_size
-    return None
-
-
-def _child_box(body: bytes, kind: bytes) -> bytes | None:
-    position = 0
-    while position + 8 <= len(body):
-        box_size, found = struct.unpack_from(">I4s", body, position)
-        if box_size < 8:
-            return None
-        if found == kind:
-            return body[position + 8 : position + box_size]
-        position += box_size
-    return None
+    meta = top_level_box(path, b"meta")
+    iloc = None if meta is None else child_box(meta[4:], b"iloc")  # meta: version and flags first
+    return None if iloc is None else _iloc_end(iloc)
 
 
 def _iloc_end(iloc: bytes) -> int | None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from guangying.base.colour import cineon_to_linear
 from guangying.base.errors import DamagedMediaError, MediaError
+from guangying.media.camera_log import CameraLog
 from guangying.media.camera_raw import RAW_PICTURE_EXTENSIONS, develop_raw
 from guangying.media.frames import Transfer
 from guangying.media.heif import HEIF_EXTENSIONS, read_heif_pixels
@@ -48,12 +49,29 @@ def transfer_of(path: Path) -> Transfer:
     return "linear" if path.suffix.lower() == ".exr" else "srgb"
 
 
-def read_picture(path: Path, what: str) -> Picture:
-    """Decode ``path``; ``what`` names it in errors (e.g. "frame 12 of shot.%04d.png").
+def read_picture(path: Path, what: str, camera_log: CameraLog | None = None) -> Picture:
+    """Decode ``path``; ``what`` names it in errors (e.g. "frame 12 of shot.%04d.png"). A picture
+    holding a camera's log code values (a DPX or TIFF exported ungraded) is converted by ``camera_log``
+    to scene-linear BT.709.
 
     A float picture's NaN and infinite samples (a renderer's fireflies) are set to 0 and counted in
     ``nonfinite_px``: one NaN would spread through every blur, average and fit downstream. The
     readers say so (:func:`nonfinite_warning`)."""
+    picture = _decode_picture(path, what)
+    if camera_log is None:
+        return picture
+    if picture.transfer == "linear":
+        raise MediaError(f"{what}: {path} holds linear light already; --camera-log applies to pictures "
+                         "that hold a camera's log code values (DPX, TIFF, PNG)")
+    log = camera_log.for_range(True)  # pictures keep code values as they are: full range
+    picture.rgb = log.to_linear_bt709(picture.rgb)
+    picture.transfer = "linear"
+    picture.highlight_peak = log.highlight_peak
+    picture.colour_note = log.note(what)
+    return picture
+
+
+def _decode_picture(path: Path, what: str) -> Picture:
     if not path.is_file():
         raise MediaError(f"{what}: file not found: {path}")
     if not os.access(path, os.R_OK):  # OpenCV says only "cannot decode": not a damaged file

@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from guangying.base.errors import DamagedMediaError, MediaError
+from guangying.media.camera_log import CameraLog
 from guangying.media.damage import DamageLog, held_copy
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.image_files import nonfinite_warning, read_picture
@@ -20,15 +21,18 @@ DEFAULT_FPS = Fraction(24)  # pictures carry no frame rate; film's rate unless t
 class ImageReader(Reader):
     """One picture, delivered as a one-frame clip (frame 0)."""
 
-    def __init__(self, path: Path, start: int | None, end: int | None, fps: Fraction) -> None:
+    def __init__(
+        self, path: Path, start: int | None, end: int | None, fps: Fraction,
+        camera_log: CameraLog | None = None,
+    ) -> None:
         super().__init__()
         if path.is_dir():
             raise MediaError(f"{path} is a folder; give a picture, a video or a pattern like shot.%04d.png")
         if not path.is_file():
             raise MediaError(f"image file not found: {path}")
         resolve_range(str(path), start, end, 0, 0)
-        self._path = path
-        first = read_picture(path, str(path))
+        self._path, self._log = path, camera_log
+        first = read_picture(path, str(path), camera_log)
         if first.colour_note:
             warnings.warn(first.colour_note, stacklevel=3)
         if first.nonfinite_px:
@@ -55,13 +59,14 @@ class ImageReader(Reader):
             bit_depth=first.bit_depth,
             has_alpha=first.alpha is not None,
             highlight_peak=first.highlight_peak,
+            camera_log=camera_log.name if camera_log else None,
         )
 
     def _frames(self) -> Iterator[Frame]:
         # The picture decoded for ClipInfo is handed out once; a second pass decodes again.
         frame, self._first = self._first, None
         if frame is None:
-            picture = read_picture(self._path, str(self._path))
+            picture = read_picture(self._path, str(self._path), self._log)
             frame = Frame(index=0, rgb=picture.rgb, alpha=picture.alpha, transfer=picture.transfer)
         yield frame
 
@@ -69,9 +74,16 @@ class ImageReader(Reader):
 class SequenceReader(Reader):
     """Numbered pictures on disk; every number between start and end must be there."""
 
-    def __init__(self, pattern: SequencePattern, start: int | None, end: int | None, fps: Fraction) -> None:
+    def __init__(
+        self,
+        pattern: SequencePattern,
+        start: int | None,
+        end: int | None,
+        fps: Fraction,
+        camera_log: CameraLog | None = None,
+    ) -> None:
         super().__init__()
-        self._pattern = pattern
+        self._pattern, self._log = pattern, camera_log
         numbers = pattern.find_numbers()
         if not numbers:
             raise MediaError(
@@ -91,7 +103,7 @@ class SequenceReader(Reader):
             )
         self._fps = fps
         self._source_first = numbers[0]
-        first = read_picture(pattern.path(self._start), self._describe(self._start))
+        first = read_picture(pattern.path(self._start), self._describe(self._start), camera_log)
         if first.colour_note:
             warnings.warn(first.colour_note, stacklevel=3)
         self._width, self._height = first.rgb.shape[1], first.rgb.shape[0]
@@ -106,6 +118,7 @@ class SequenceReader(Reader):
             bit_depth=first.bit_depth,
             has_alpha=first.alpha is not None,
             highlight_peak=first.highlight_peak,
+            camera_log=camera_log.name if camera_log else None,
         )
 
     def _describe(self, number: int) -> str:
@@ -118,7 +131,7 @@ class SequenceReader(Reader):
         for number in range(self._start, self._end + 1):
             time_s = float((number - self._source_first) / self._fps)
             try:
-                picture = read_picture(self._pattern.path(number), self._describe(number))
+                picture = read_picture(self._pattern.path(number), self._describe(number), self._log)
             except DamagedMediaError:  # one bad file of a render: held, named at the end
                 if last is None:  # the first frame was read when the sequence was opened
                     raise

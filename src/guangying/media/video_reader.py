@@ -15,6 +15,7 @@ import numpy as np
 
 from guangying.base.errors import MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
+from guangying.media.camera_log import CameraLog, SourceColour, resolve_camera_log
 from guangying.media.camera_raw import unreadable_raw_note
 from guangying.media.colour_tags import TRC_PQ, StreamColour
 from guangying.media.damage import DamageLog, held_copy
@@ -26,6 +27,7 @@ from guangying.media.reader import Reader, resolve_range
 # AVColorSpace (what the stream says) → swscale matrix name for the YUV→RGB conversion.
 _MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
 _UNSPECIFIED_RANGE = 0
+_FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 
 _SCAN_PACKETS = 600  # the head of a clip checked for a variable rate when it is opened (~20 s)
@@ -100,8 +102,8 @@ _QUARTER_TURNS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.R
 
 
 def _first_frame_facts(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream
-) -> tuple[int, StreamColour]:
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, log: CameraLog | None
+) -> tuple[int, SourceColour]:
     """Counter-clockwise quarter turns the first frame's display matrix asks for, and its colour tags
     (the frames' tags are what the read converts by; a container's can be missing). (0, the stream's
     tags) when it cannot be decoded: the read itself then reports why. Decoded in the open container
@@ -109,11 +111,11 @@ def _first_frame_facts(
     try:
         container.seek(stream.start_time or 0, stream=stream, backward=True, any_frame=False)
         for av_frame in container.decode(stream):
-            return round(av_frame.rotation / 90) % 4, stream_colour(av_frame)
+            return round(av_frame.rotation / 90) % 4, frame_colour(av_frame, log)
     except av.error.FFmpegError:
         pass
     ctx = stream.codec_context
-    return 0, StreamColour(int(ctx.color_trc), int(ctx.color_primaries))
+    return 0, log or StreamColour(int(ctx.color_trc), int(ctx.color_primaries))
 
 
 class _SeekMissed(Exception):
@@ -172,6 +174,16 @@ def rgb_conversion(av_frame: av.VideoFrame) -> dict[str, object]:
     return args
 
 
+def frame_colour(av_frame: av.VideoFrame, log: CameraLog | None) -> SourceColour:
+    """How this stream's decoded R'G'B' becomes the pipeline's colour: by the camera log asked for (at
+    the range the frame is coded in), else by its tags."""
+    if log is None:
+        return stream_colour(av_frame)
+    name = av_frame.format.name
+    return log.for_range(int(av_frame.color_range) == _FULL_RANGE or name.startswith("yuvj")
+                         or av_frame.format.is_rgb)
+
+
 def stream_colour(av_frame: av.VideoFrame) -> StreamColour:
     """The frame's transfer and primaries tags (what the decoder read from the stream), with the peak
     its HDR10 metadata names."""
@@ -209,13 +221,16 @@ def _hdr10_peak_cd_m2(av_frame: av.VideoFrame) -> float | None:
 
 
 class VideoReader(Reader):
-    def __init__(self, path: Path, start: int | None, end: int | None) -> None:
+    def __init__(
+        self, path: Path, start: int | None, end: int | None, camera_log: str | None = "auto"
+    ) -> None:
         super().__init__()
         self._path = path
         if not path.exists():
             raise MediaError(f"video file not found: {path}")
         if path.is_dir():
             raise MediaError(f"{path} is a folder; give a video, a picture or a pattern like shot.%04d.png")
+        self._log = resolve_camera_log(path, camera_log)
         with _open(path) as container:
             if not container.streams.video:
                 raise MediaError(f"{path} has no video stream (audio only or data); give a video file")
@@ -246,7 +261,7 @@ class VideoReader(Reader):
                     timecode = None  # an unreadable tag is dropped rather than failing the read
             width, height = ctx.width, ctx.height
             self._pixel_aspect = ctx.sample_aspect_ratio
-            self._turns, colour = _first_frame_facts(container, stream)
+            self._turns, colour = _first_frame_facts(container, stream, self._log)
         if self._turns % 2:
             width, height = height, width
         last = total - 1 if total is not None else None
@@ -269,6 +284,7 @@ class VideoReader(Reader):
             timecode=timecode,
             variable_rate=variable,
             highlight_peak=colour.highlight_peak,
+            camera_log=self._log.name if self._log else None,
         )
 
     def _estimate_count(
@@ -311,7 +327,7 @@ class VideoReader(Reader):
             container.seek(target, stream=stream, backward=True, any_frame=False)
             index = -1
         convert: dict[str, object] | None = None
-        colour = StreamColour(0, 0)
+        colour: SourceColour = StreamColour(0, 0)
         self._scaled_from: tuple[int, ...] | None = None  # the last size change said
         time_shift_s = 0.0  # added to source times after a step back
         last: Frame | None = None
@@ -372,7 +388,7 @@ class VideoReader(Reader):
                         if self._end is not None and index > self._end:
                             break
                         if convert is None:
-                            convert, colour = rgb_conversion(av_frame), stream_colour(av_frame)
+                            convert, colour = rgb_conversion(av_frame), frame_colour(av_frame, self._log)
                             self._warn_about(av_frame, colour)
                         frame = self._to_frame(av_frame, index, convert, colour)
                         frame.time_s += time_shift_s
@@ -455,7 +471,7 @@ class VideoReader(Reader):
             yield held_copy(last, number, self._source_time_s(pts, number))
         damage.check(last.index + len(lost_pts) - self._start + 1)
 
-    def _warn_about(self, av_frame: av.VideoFrame, colour: StreamColour) -> None:
+    def _warn_about(self, av_frame: av.VideoFrame, colour: SourceColour) -> None:
         """Say what the first frame shows about the source that keys would otherwise get silently
         wrong: a converted colour space, interlacing, non-square pixels."""
         if colour.converted:
@@ -485,7 +501,7 @@ class VideoReader(Reader):
         return float((pts - self._start_pts) * self._time_base)
 
     def _to_frame(
-        self, av_frame: av.VideoFrame, index: int, convert: dict[str, object], colour: StreamColour
+        self, av_frame: av.VideoFrame, index: int, convert: dict[str, object], colour: SourceColour
     ) -> Frame:
         try:
             pixels = av_frame.to_ndarray(**convert)

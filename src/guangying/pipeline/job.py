@@ -97,6 +97,7 @@ def run_job(
     warmup_frames: int = 0,
     shot_start: int | None = None,
     on_frame: FrameCallback | None = None,
+    camera_log: str | None = "auto",
 ) -> JobReport:
     """Matte every frame of ``source`` and write the requested outputs atomically.
 
@@ -125,6 +126,9 @@ def run_job(
         follow the shot, not the part; the first ``warmup_frames`` frames read are processed
         (recurrent matte state) but not written; ``on_frame(index, rgb_srgb, result)`` sees every
         written frame.
+    camera_log : str, optional
+        The source's camera log encoding (:func:`~guangying.media.open_reader`): ``"auto"`` (a Sony
+        camera's metadata), ``"none"`` or a name such as ``"slog3-sgamut3cine"``.
 
     Returns
     -------
@@ -159,7 +163,7 @@ def run_job(
     settings = settings or CompositeSettings()
     report = JobReport()
     with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(open_reader(source, start=start, end=end))
+        reader = stack.enter_context(open_reader(source, start=start, end=end, camera_log=camera_log))
         info = reader.info
         plate: PlateSource | None = None
         if isinstance(background, str | Path):

@@ -43,6 +43,7 @@ def keyer_settings(source: str | Path, options: dict[str, Any]) -> KeyerSettings
         garbage_mask=options.get("garbage_mask"),
         core_mask=options.get("core_mask"),
         clean_plate=options.get("clean_plate"),
+        camera_log=options.get("camera_log", "auto"),
         **settings,
     )
 

@@ -119,13 +119,15 @@ def keyer_settings_for(
     garbage_mask: str | Path | None = None,
     core_mask: str | Path | None = None,
     clean_plate: str | Path | None = None,
+    camera_log: str | None = "auto",
     **settings: Any,
 ) -> KeyerSettings:
     """:class:`KeyerSettings` for the footage ``source``, with its masks and clean plate read from
     files (or ``"x,y;x,y;…"`` polygons in pixels for the masks) at the footage's size. ``start`` /
     ``end`` name the frames the job reads (a sequence with a gap outside them must still open).
 
-    ``settings`` are the other keyer fields (``screen_gain=1.1`` …), checked by KeyerSettings.
+    ``settings`` are the other keyer fields (``screen_gain=1.1`` …), checked by KeyerSettings. The
+    clean plate is read in the footage's ``camera_log``.
     """
     extra: dict[str, Any] = {}
     if garbage_mask or core_mask or clean_plate:
@@ -136,5 +138,5 @@ def keyer_settings_for(
         if core_mask:
             extra["core_mask"] = load_mask(core_mask, shape)
         if clean_plate:
-            extra["clean_plate"] = load_clean_plate(clean_plate, shape)
+            extra["clean_plate"] = load_clean_plate(clean_plate, shape, camera_log)
     return KeyerSettings(**settings, **extra)

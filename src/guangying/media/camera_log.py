@@ -1,0 +1,186 @@
+"""Camera log footage (S-Log3, V-Log, C-Log, LogC3 …) → scene-linear BT.709.
+
+A camera shooting log stores a flat picture: a logarithmic curve over a wide gamut, which no video
+tag names, so a player (and a reader that takes it for Rec.709) shows it grey and desaturated, and
+its composite over a set is wrong. Converted instead, as Resolve's input colour space or Nuke's Read
+colourspace does, 18 % grey lands on 0.18 and diffuse white on about 0.9, as in an EXR, and the
+highlights the curve holds (up to 38× grey's light for S-Log3) stay above 1 for the pipeline's
+roll-off.
+
+The curves and gamuts are colour-science's, from the makers' documents. Every curve here is defined
+on the 10-bit code value the camera stores, as a fraction of 1023 (S-Log3's 18 % grey is code 420);
+a file tagged limited range decodes to 0–1 from codes 64–940, so the code is recovered first.
+
+Sony cameras say which curve they shot in an XML file beside the clip (``C0001M01.XML``) or inside
+it; :func:`detect_camera_log` reads that. Other cameras do not, so ``camera_log=`` names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import warnings
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from guangying.base.errors import SettingsError
+from guangying.media.colour_tags import StreamColour
+from guangying.media.isobmff import top_level_box
+from guangying.media.opencv import cv2
+
+# name: (title, colour-science log decoding, colour-science RGB colourspace)
+_ENCODINGS = {
+    "slog3-sgamut3cine": ("S-Log3 / S-Gamut3.Cine", "S-Log3", "S-Gamut3.Cine"),
+    "slog3-sgamut3": ("S-Log3 / S-Gamut3", "S-Log3", "S-Gamut3"),
+    "slog2-sgamut": ("S-Log2 / S-Gamut", "S-Log2", "S-Gamut"),
+    "vlog-vgamut": ("V-Log / V-Gamut", "V-Log", "V-Gamut"),
+    "clog2-cinemagamut": ("Canon Log 2 / Cinema Gamut", "Canon Log 2", "Cinema Gamut"),
+    "clog3-cinemagamut": ("Canon Log 3 / Cinema Gamut", "Canon Log 3", "Cinema Gamut"),
+    "logc3-awg3": ("ARRI LogC3 (EI 800) / ARRI Wide Gamut 3", "ARRI LogC3", "ARRI Wide Gamut 3"),
+    "flog2-fgamut": ("F-Log2 / F-Gamut", "F-Log2", "F-Gamut"),
+    "nlog-bt2020": ("N-Log / BT.2020", "N-Log", "ITU-R BT.2020"),
+}
+CAMERA_LOG_NAMES = tuple(_ENCODINGS)
+_LIMITED_BLACK, _LIMITED_SPAN = 64 / 1023, 876 / 1023
+# Sony's CaptureGammaEquation (and CaptureColorPrimaries) values in its clip XML
+_SONY_GAMMAS = {"s-log3-cine": "slog3-sgamut3cine", "s-log2": "slog2-sgamut"}
+_SONY_ITEM = re.compile(rb'name="(CaptureGammaEquation|CaptureColorPrimaries)"\s+value="([^"]*)"')
+
+
+@dataclass(frozen=True, slots=True)
+class CameraLog:
+    """One camera's log encoding, read from a file whose code values are full range or limited
+    (``full_range``). Used where a stream's :class:`~guangying.media.colour_tags.StreamColour` is:
+    it converts the decoded R'G'B' to scene-linear BT.709."""
+
+    name: str
+    full_range: bool = False
+    source: str = "as asked"  # why it applies, for the warning
+
+    @property
+    def title(self) -> str:
+        return _ENCODINGS[self.name][0]
+
+    @property
+    def converted(self) -> bool:
+        return True
+
+    @property
+    def highlight_peak(self) -> float:
+        """The light of the file's top code value, relative to diffuse white (1.0)."""
+        return float(self._decode(np.array([1.0], np.float64))[0])
+
+    def for_range(self, full_range: bool) -> CameraLog:
+        return dataclasses.replace(self, full_range=full_range)
+
+    def to_linear_bt709(self, rgb_codes: np.ndarray) -> np.ndarray:
+        """Decoded R'G'B' (uint8 / uint16 code values, or float 0–1) → scene-linear BT.709, float32
+        (H, W, 3); colours outside BT.709 go below 0, highlights above 1."""
+        if rgb_codes.dtype in (np.uint8, np.uint16):
+            linear = _table(self.name, self.full_range, rgb_codes.dtype.itemsize)[rgb_codes]
+        else:
+            linear = self._decode(np.asarray(rgb_codes, np.float64)).astype(np.float32)
+        return cv2.transform(linear, _to_bt709(self.name))
+
+    def note(self, source: str) -> str:
+        return (f"{source} is {self.title} ({self.source}): its frames are converted to scene-linear BT.709 "
+                "(18 % grey at 0.18). Keying and compositing roll light above diffuse white off into SDR. "
+                "If the clip is not log, give --camera-log none")
+
+    def _decode(self, signal: np.ndarray) -> np.ndarray:
+        code = signal if self.full_range else _LIMITED_BLACK + _LIMITED_SPAN * signal
+        return _decode(self.name, code)
+
+
+def camera_log(name: str, source: str = "as asked") -> CameraLog:
+    """The encoding called ``name`` (one of :data:`CAMERA_LOG_NAMES`)."""
+    if name not in _ENCODINGS:
+        raise SettingsError(f"unknown camera log {name!r}; use one of {', '.join(CAMERA_LOG_NAMES)}")
+    return CameraLog(name, source=source)
+
+
+def resolve_camera_log(path: Path, choice: str | None) -> CameraLog | None:
+    """What ``choice`` (``"auto"``/None: what the camera's metadata says; ``"none"``: off; or a name)
+    means for the file ``path``."""
+    return detect_camera_log(path) if choice in (None, "auto") else named_camera_log(choice)
+
+
+def named_camera_log(choice: str | None) -> CameraLog | None:
+    """The encoding ``choice`` names; None for ``"auto"``, ``"none"`` or None. For sources that carry no
+    camera metadata (pictures, streams, devices), where only a named encoding applies."""
+    return None if choice in (None, "auto", "none") else camera_log(str(choice))
+
+
+def detect_camera_log(path: Path) -> CameraLog | None:
+    """The log encoding a Sony camera names for ``path`` in its XML (beside the clip, ``C0001M01.XML``
+    for ``C0001.MP4``, or inside an MP4/MOV's ``moov``), or None."""
+    for sidecar in _sony_sidecars(path):
+        try:
+            found = _sony_encoding(sidecar.read_bytes()[: 1 << 20])
+        except OSError:
+            continue
+        if found:
+            return camera_log(found, f"so says its Sony metadata, {sidecar.name}")
+    if path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+        try:
+            moov = top_level_box(path, b"moov")
+        except OSError:
+            return None
+        found = _sony_encoding(moov) if moov and b"CaptureGammaEquation" in moov else None
+        if found:
+            return camera_log(found, "so says its Sony metadata")
+    return None
+
+
+def _sony_sidecars(path: Path) -> list[Path]:
+    wanted = f"{path.stem}M01.XML".lower()
+    try:
+        return [p for p in path.parent.iterdir() if p.name.lower() == wanted]
+    except OSError:
+        return []
+
+
+def _sony_encoding(xml: bytes) -> str | None:
+    items = {k.decode(): v.decode(errors="replace").lower() for k, v in _SONY_ITEM.findall(xml)}
+    gamma, primaries = items.get("CaptureGammaEquation", ""), items.get("CaptureColorPrimaries", "")
+    if gamma == "s-log3":
+        return "slog3-sgamut3cine" if "cine" in primaries else "slog3-sgamut3"
+    return _SONY_GAMMAS.get(gamma)  # rec709, hlg, s-cinetone …: not log, read as they are tagged
+
+
+@cache
+def _colour():  # type: ignore[no-untyped-def]
+    with warnings.catch_warnings():  # colour-science warns at import that matplotlib is absent
+        warnings.simplefilter("ignore")
+        import colour  # late: colour-science only once a log clip is read
+
+    return colour
+
+
+def _decode(name: str, code: np.ndarray) -> np.ndarray:
+    colour = _colour()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its domain-range notes
+        return np.asarray(colour.log_decoding(np.clip(code, 0.0, 1.0), function=_ENCODINGS[name][1]))
+
+
+@cache
+def _table(name: str, full_range: bool, code_bytes: int) -> np.ndarray:
+    signal = np.arange(256**code_bytes, dtype=np.float64) / (256**code_bytes - 1)
+    return CameraLog(name, full_range)._decode(signal).astype(np.float32)
+
+
+@cache
+def _to_bt709(name: str) -> np.ndarray:
+    colour = _colour()
+    source = colour.RGB_COLOURSPACES[_ENCODINGS[name][2]]
+    target = colour.RGB_COLOURSPACES["ITU-R BT.709"]
+    return np.asarray(colour.matrix_RGB_to_RGB(source, target, chromatic_adaptation_transform="Bradford"),
+                      np.float32)
+
+
+# How a source's decoded R'G'B' becomes the pipeline's colour: its stream tags, or a camera log.
+SourceColour = StreamColour | CameraLog
