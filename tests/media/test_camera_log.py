@@ -120,6 +120,13 @@ def test_clips_without_log_metadata_read_as_tagged_and_a_named_log_applies(tmp_p
     with pytest.raises(SettingsError, match="unknown camera log 'vlog'; use one of"):
         open_reader(path, camera_log="vlog")
 
+    # An iPhone's ProRes Log (video range): Apple's curve is read on the decoded 0–1 signal, on which
+    # the white paper's encoding puts 18 % grey at 0.4883 (code 64 + 876 × 0.4883 = 492)
+    _neutral_clip(tmp_path / "IMG_0001.MOV", [492])
+    with pytest.warns(UserWarning, match="Apple Log / BT.2020"):
+        frame, _ = _first(tmp_path / "IMG_0001.MOV", camera_log="applelog-bt2020")
+    assert _patches(frame.rgb)[0, 1] == pytest.approx(0.18, rel=0.03)
+
 
 def _srgb_to_xyz_of(primaries) -> np.ndarray:
     xyz = np.array([[x / y, 1.0, (1 - x - y) / y] for x, y in primaries]).T

@@ -7,9 +7,10 @@ colourspace does, 18 % grey lands on 0.18 and diffuse white on about 0.9, as in 
 highlights the curve holds (up to 38× grey's light for S-Log3) stay above 1 for the pipeline's
 roll-off.
 
-The curves and gamuts are colour-science's, from the makers' documents. Every curve here is defined
-on the 10-bit code value the camera stores, as a fraction of 1023 (S-Log3's 18 % grey is code 420);
-a file tagged limited range decodes to 0–1 from codes 64–940, so the code is recovered first.
+The curves and gamuts are colour-science's, from the makers' documents. Every curve here but Apple
+Log's is defined on the 10-bit code value the camera stores, as a fraction of 1023 (S-Log3's 18 %
+grey is code 420); a file tagged limited range decodes to 0–1 from codes 64–940, so the code is
+recovered first.
 
 Sony cameras say which curve they shot in an XML file beside the clip (``C0001M01.XML``) or inside
 it; :func:`detect_camera_log` reads that. Other cameras do not, so ``camera_log=`` names it.
@@ -42,7 +43,11 @@ _ENCODINGS = {
     "logc3-awg3": ("ARRI LogC3 (EI 800) / ARRI Wide Gamut 3", "ARRI LogC3", "ARRI Wide Gamut 3"),
     "flog2-fgamut": ("F-Log2 / F-Gamut", "F-Log2", "F-Gamut"),
     "nlog-bt2020": ("N-Log / BT.2020", "N-Log", "ITU-R BT.2020"),
+    "applelog-bt2020": ("Apple Log / BT.2020", "Apple Log Profile", "ITU-R BT.2020"),
 }
+# Apple's white paper defines its curve on the signal normalised to 0–1, which a video-range file
+# decodes to directly (as community decoders read iPhone clips), not on the 10-bit code over 1023.
+_ON_DECODED_SIGNAL = {"applelog-bt2020"}
 CAMERA_LOG_NAMES = tuple(_ENCODINGS)
 _LIMITED_BLACK, _LIMITED_SPAN = 64 / 1023, 876 / 1023
 # Sony's CaptureGammaEquation (and CaptureColorPrimaries) values in its clip XML
@@ -91,8 +96,9 @@ class CameraLog:
                 "If the clip is not log, give --camera-log none")
 
     def _decode(self, signal: np.ndarray) -> np.ndarray:
-        code = signal if self.full_range else _LIMITED_BLACK + _LIMITED_SPAN * signal
-        return _decode(self.name, code)
+        if self.full_range or self.name in _ON_DECODED_SIGNAL:
+            return _decode(self.name, signal)
+        return _decode(self.name, _LIMITED_BLACK + _LIMITED_SPAN * signal)
 
 
 def camera_log(name: str, source: str = "as asked") -> CameraLog:
