@@ -25,8 +25,12 @@ from guangying.media.video_reader import rgb_conversion, stream_colour
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp"}
 # Pictures read one file at a time through ffmpeg (OpenCV has no DPX reader); not written.
 FFMPEG_PICTURE_EXTENSIONS = {".dpx"}
+# Float pictures of linear light read through OpenCV, not written: Radiance RGBE (an HDRI panorama's
+# usual format) and PFM; ffmpeg would read them too, but as display-coded video, their light cut at 1.
+LINEAR_PICTURE_EXTENSIONS = {".hdr", ".pfm"}
 # Every extension read as one picture (a still, or a frame of a sequence).
-PICTURE_EXTENSIONS = IMAGE_EXTENSIONS | FFMPEG_PICTURE_EXTENSIONS | HEIF_EXTENSIONS | RAW_PICTURE_EXTENSIONS
+PICTURE_EXTENSIONS = (IMAGE_EXTENSIONS | FFMPEG_PICTURE_EXTENSIONS | HEIF_EXTENSIONS | RAW_PICTURE_EXTENSIONS
+                      | LINEAR_PICTURE_EXTENSIONS)
 # DPX's transfer byte (SMPTE 268M, first image element): printing density and logarithmic mean
 # Cineon log, which ffmpeg leaves untagged.
 _DPX_TRANSFER_OFFSET = 801
@@ -45,8 +49,9 @@ class Picture:
 
 
 def transfer_of(path: Path) -> Transfer:
-    """EXR holds scene-linear light; every other format here is display-encoded (sRGB)."""
-    return "linear" if path.suffix.lower() == ".exr" else "srgb"
+    """EXR, Radiance HDR and PFM hold scene-linear light; every other format here is display-encoded
+    (sRGB)."""
+    return "linear" if path.suffix.lower() in LINEAR_PICTURE_EXTENSIONS | {".exr"} else "srgb"
 
 
 def read_picture(path: Path, what: str, camera_log: CameraLog | None = None) -> Picture:
