@@ -48,7 +48,20 @@ def test_spreadsheet_export_replays_as_the_plain_csv(tmp_path, delimiter, decima
 
 def test_wrong_header_is_quoted_in_the_error(tmp_path):
     path = tmp_path / "cm.csv"
-    path.write_text("t_s;distance_cm;strength\n0,00;297,0;900\n")
-    with pytest.raises(SensorLogError, match=r"distance_m in the header 't_s;distance_cm;strength'"):
+    path.write_text("t_s;dist;strength\n0,00;297,0;900\n")
+    with pytest.raises(SensorLogError, match=r"distance_m in the header 't_s;dist;strength'.*distance_cm"):
         read_sensor_log(path)
+
+
+def test_a_logger_of_its_own_in_milliseconds_and_centimetres_is_converted(tmp_path):
+    # an Arduino sketch logging millis() and TF-Luna's native centimetres
+    (tmp_path / "arduino.csv").write_text("t_ms,distance_cm,strength\n1000,297,900\n1010,296,900\n")
+    (tmp_path / "mm.csv").write_text("t_us,distance_mm,strength\n1000000,2970,900\n1010000,2960,900\n")
+    for name in ("arduino.csv", "mm.csv"):
+        readings = read_sensor_log(tmp_path / name)
+        assert [r.t_s for r in readings] == pytest.approx([1.0, 1.01])
+        assert [r.distance_m for r in readings] == pytest.approx([2.97, 2.96])
+    (tmp_path / "back.csv").write_text("t_ms,distance_cm,strength\n1010,297,900\n1000,296,900\n")
+    with pytest.raises(SensorLogError, match=r"line 3: t_ms 1000 goes back in time \(previous 1010\)"):
+        read_sensor_log(tmp_path / "back.csv")
 

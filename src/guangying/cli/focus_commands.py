@@ -107,7 +107,7 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
 
 @click.command("focus")
 @click.option("--sensor-log", "sensor_log", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="CSV with columns t_s, distance_m, strength")
+              help="CSV with columns t_s, distance_m, strength (or t_ms, distance_cm / distance_mm)")
 @click.option("--fps", type=float, required=True, help="camera frame rate")
 @_lens_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,

@@ -242,11 +242,21 @@ def _number_error(path: Path, line: int, name: str, text: object) -> SensorLogEr
     )
 
 
+# Each quantity of a log row and the column names it may go by, with the factor to seconds / metres:
+# a logger of its own (an Arduino's millis(), TF-Luna's native centimetres) names its units.
+_LOG_COLUMNS: dict[str, dict[str, float]] = {
+    "t_s": {"t_s": 1.0, "t_ms": 1e-3, "t_us": 1e-6},
+    "distance_m": {"distance_m": 1.0, "distance_cm": 1e-2, "distance_mm": 1e-3},
+    "strength": {"strength": 1.0},
+}
+
+
 def iter_sensor_log(
     path: str | Path, min_strength: float = 100, block_rows: int = 65536, max_gap_s: float = MAX_GAP_S
 ) -> Iterator[ReadingBlock]:
-    """Stream a LiDAR log CSV with columns ``t_s, distance_m, strength`` (extra columns ignored) in
-    blocks of about ``block_rows`` readings; memory stays flat however long the log. A log whose header
+    """Stream a LiDAR log CSV with columns ``t_s, distance_m, strength`` (extra columns ignored; ``t_ms``
+    or ``t_us`` and ``distance_cm`` or ``distance_mm`` are converted) in blocks of about ``block_rows``
+    readings; memory stays flat however long the log. A log whose header
     is separated by semicolons or tabs (a spreadsheet's export where the decimal mark is the comma) is
     read so, its numbers' decimal commas as points.
 
@@ -263,6 +273,8 @@ def iter_sensor_log(
     if not os.access(p, os.R_OK):
         raise SensorLogError(f"cannot read sensor log {p}: permission denied")
     cols: dict[str, int] | None = None
+    scale: dict[str, float] = {}  # each quantity's factor to seconds or metres
+    label: dict[str, str] = {}  # each quantity's column name in this log
     delimiter = ","
     last_t = -math.inf
     last_line = 0
@@ -272,13 +284,19 @@ def iter_sensor_log(
             delimiter = spreadsheet_delimiter(lines[0])
             header = next(csv.reader(lines[:1], delimiter=delimiter, skipinitialspace=True), [])
             names = [c.replace("\ufeff", "").strip() for c in header]
-            missing = {"t_s", "distance_m", "strength"} - set(names)
+            cols = {}
+            for quantity, spellings in _LOG_COLUMNS.items():
+                found = next((name for name in spellings if name in names), None)
+                if found is not None:
+                    cols[quantity], label[quantity] = names.index(found), found
+                    scale[quantity] = spellings[found]
+            missing = [q for q in _LOG_COLUMNS if q not in cols]
             if missing:
                 raise SensorLogError(
-                    f"{p}: missing column(s) {', '.join(sorted(missing))} in the header "
-                    f"{lines[0].replace(chr(0xFEFF), '').strip()[:80]!r}; expected 't_s,distance_m,strength'"
+                    f"{p}: missing column(s) {', '.join(missing)} in the header "
+                    f"{lines[0].replace(chr(0xFEFF), '').strip()[:80]!r}; expected 't_s,distance_m,strength' "
+                    "(t_ms and distance_cm or distance_mm are read too)"
                 )
-            cols = {c: names.index(c) for c in ("t_s", "distance_m", "strength")}
             lines, first_line = lines[1:], first_line + 1
         rows = list(csv.reader(lines, delimiter=delimiter, skipinitialspace=True))
         if delimiter != ",":
@@ -288,7 +306,7 @@ def iter_sensor_log(
         if not rows:
             continue
         values = []
-        for name in ("t_s", "distance_m", "strength"):
+        for name in _LOG_COLUMNS:
             c = cols[name]
             try:
                 values.append(np.array([r[c] for r in rows], dtype=np.float64))
@@ -297,23 +315,24 @@ def iter_sensor_log(
                     try:
                         float(r[c])
                     except (ValueError, IndexError):
-                        raise _number_error(p, line, name, r[c] if c < len(r) else None) from None
+                        raise _number_error(p, line, label[name], r[c] if c < len(r) else None) from None
                 raise
-        t, d, strength = values
+        t, d, strength = (v * scale[q] for v, q in zip(values, _LOG_COLUMNS, strict=True))
         bad = ~np.isfinite(t) | (np.abs(t) > MAX_ABS_TIME_S)
         if bad.any():
             j = int(np.argmax(bad))
             what = "is not a number" if np.isnan(t[j]) else "is not a usable time in seconds (|t_s| ≤ 1e11)"
             raise SensorLogError(
-                f"{p}, line {numbers[j]}: t_s {rows[j][cols['t_s']]!r} {what}; fix or delete that row"
+                f"{p}, line {numbers[j]}: {label['t_s']} {rows[j][cols['t_s']]!r} {what}; "
+                "fix or delete that row"
             )
         prev = np.concatenate(([last_t], t[:-1]))
         back = t < prev
         if back.any():
             j = int(np.argmax(back))
             raise SensorLogError(
-                f"{p}, line {numbers[j]}: t_s {rows[j][cols['t_s']]} goes back in time "
-                f"(previous {prev[j]:g}); "
+                f"{p}, line {numbers[j]}: {label['t_s']} {rows[j][cols['t_s']]} goes back in time "
+                f"(previous {prev[j] / scale['t_s']:g}); "
                 "sort the log by time"
             )
         gap = (t - prev) > max_gap_s
