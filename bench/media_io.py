@@ -37,7 +37,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -101,9 +101,9 @@ def best_fps(run: Callable[[], int]) -> float:
     return max(rates)
 
 
-def decode_ours(path: Path) -> int:
+def decode_ours(path: Path, camera_log: str = "auto") -> int:
     count = 0
-    with open_reader(path) as reader:
+    with open_reader(path, camera_log=camera_log) as reader:
         for frame in reader:
             count += frame.rgb.shape[0] > 0
     return count
@@ -221,27 +221,24 @@ def decode_hlg_numpy(path: Path, to_sdr: bool = False) -> int:
     ``to_sdr`` also the SDR picture the keyer takes: BT.2390's curve on every pixel's brightest channel
     (the curve evaluated per pixel), the pixel scaled with it, sRGB-encoded by formula."""
     count = 0
+    for e in _pyav_rgb48_float(path):
+        light = np.where(e <= 0.5, e * e / 3, (np.exp((np.maximum(e, 0.5) - HLG_C) / HLG_A) + HLG_B) / 12)
+        rgb = (light / np.float32(0.26496)).reshape(-1, 3) @ BT2020_TO_709.T
+        if to_sdr:
+            top = np.maximum(rgb.max(axis=1), np.float32(1e-6))
+            rgb = np.clip(rgb * (bt2390_eetf(top, HLG_PEAK) / top)[:, None], 0.0, 1.0)
+            rgb = np.where(rgb <= 0.0031308, rgb * 12.92, 1.055 * np.power(rgb, 1 / 2.4) - 0.055)
+        count += rgb.shape[0] > 0
+    return count
+
+
+def _pyav_rgb48_float(path: Path) -> Iterator[np.ndarray]:
+    """The clip's frames decoded by a plain PyAV loop to 16-bit RGB (BT.2020 matrix), as float 0–1."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            e = frame.to_ndarray(format="rgb48le", src_colorspace="BT2020").astype(np.float32) / 65535
-            light = np.where(e <= 0.5, e * e / 3, (np.exp((np.maximum(e, 0.5) - HLG_C) / HLG_A) + HLG_B) / 12)
-            rgb = (light / np.float32(0.26496)).reshape(-1, 3) @ BT2020_TO_709.T
-            if to_sdr:
-                top = np.maximum(rgb.max(axis=1), np.float32(1e-6))
-                rgb = np.clip(rgb * (bt2390_eetf(top, HLG_PEAK) / top)[:, None], 0.0, 1.0)
-                rgb = np.where(rgb <= 0.0031308, rgb * 12.92, 1.055 * np.power(rgb, 1 / 2.4) - 0.055)
-            count += rgb.shape[0] > 0
-    return count
-
-
-def decode_log_ours(path: Path) -> int:
-    count = 0
-    with open_reader(path, camera_log="slog3-sgamut3cine") as reader:
-        for frame in reader:
-            count += frame.rgb.shape[0] > 0
-    return count
+            yield frame.to_ndarray(format="rgb48le", src_colorspace="BT2020").astype(np.float32) / 65535
 
 
 def decode_log_numpy(path: Path) -> int:
@@ -252,16 +249,12 @@ def decode_log_numpy(path: Path) -> int:
     matrix = colour.matrix_RGB_to_RGB(colour.RGB_COLOURSPACES["S-Gamut3.Cine"],
                                       colour.RGB_COLOURSPACES["ITU-R BT.709"]).astype(np.float32)
     count = 0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            e = frame.to_ndarray(format="rgb48le", src_colorspace="BT2020").astype(np.float32) / 65535
-            code = np.float32(64) + e * np.float32(876)
-            light = np.where(code >= 171.2102946929, 10 ** ((code - 420) / np.float32(261.5)) * 0.19 - 0.01,
-                             (code - 95) * np.float32(0.01125 / (171.2102946929 - 95)))
-            rgb = light.reshape(-1, 3) @ matrix.T
-            count += rgb.shape[0] > 0
+    for e in _pyav_rgb48_float(path):
+        code = np.float32(64) + e * np.float32(876)
+        light = np.where(code >= 171.2102946929, 10 ** ((code - 420) / np.float32(261.5)) * 0.19 - 0.01,
+                         (code - 95) * np.float32(0.01125 / (171.2102946929 - 95)))
+        rgb = light.reshape(-1, 3) @ matrix.T
+        count += rgb.shape[0] > 0
     return count
 
 
@@ -294,8 +287,10 @@ def bench_hdr(tmp: Path) -> list[tuple[str, str, str, float]]:
         "ours (open_reader + display_srgb)": lambda: sdr_ours(hlg),
         "PyAV loop + numpy BT.2100 + BT.2390 per pixel": lambda: decode_hlg_numpy(hlg, to_sdr=True),
     })
-    log = interleaved_fps({"ours (open_reader, camera_log=)": lambda: decode_log_ours(hlg),
-                           "PyAV loop + numpy S-Log3 formula + gamut matrix": lambda: decode_log_numpy(hlg)})
+    log = interleaved_fps({
+        "ours (open_reader, camera_log=)": lambda: decode_ours(hlg, camera_log="slog3-sgamut3cine"),
+        "PyAV loop + numpy S-Log3 formula + gamut matrix": lambda: decode_log_numpy(hlg),
+    })
     return [
         *(("hdr", "HLG 10-bit HEVC → scene-linear BT.709 float32", who, rate) for who, rate in fps.items()),
         *(("log", "the same read as S-Log3 / S-Gamut3.Cine → scene-linear BT.709 float32", who, rate)

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import math
 import signal
+import struct
 import tempfile
 import typing
 from pathlib import Path
@@ -235,6 +236,50 @@ def test_tfluna_stream(chunks, t_s):
                 reading = reading_from_frame(frame, t_s)
                 assert 0.0 <= reading.confidence <= 1.0
                 assert math.isnan(reading.distance_m) or 0 < reading.distance_m <= 8.0
+
+
+# -- ISO media boxes: HEIC item locations, a camera's metadata in an MP4 ------------------------------
+
+
+def _box(kind: bytes, body: bytes, size: int | None) -> bytes:
+    """A box whose size field may lie (0: to the end of the file, 1: a 64-bit size follows)."""
+    declared = 8 + len(body) if size is None else size
+    if declared == 1:
+        return struct.pack(">I4s", 1, kind) + struct.pack(">Q", 16 + len(body)) + body
+    return struct.pack(">I4s", declared & 0xFFFFFFFF, kind) + body
+
+
+box_sizes = st.one_of(st.none(), st.sampled_from([0, 1, 7, 8, 2**31, 2**32 - 1]), st.integers(0, 400))
+iloc_bodies = st.builds(
+    lambda version, sizes, rest: bytes([version, 0, 0, 0, sizes[0], sizes[1]]) + rest,
+    st.integers(0, 3), st.tuples(st.integers(0, 255), st.integers(0, 255)), st.binary(max_size=60))
+iso_files = st.one_of(st.binary(max_size=300), st.builds(
+    lambda iloc, iloc_size, meta_size, extra: (
+        _box(b"ftyp", b"heic\0\0\0\0mif1heic", None)
+        + _box(b"meta", bytes(4) + _box(b"iloc", iloc, iloc_size) + extra, meta_size)
+        + _box(b"moov", b'<Item name="CaptureGammaEquation" value="s-log3"/>' + extra, None)
+        + _box(b"mdat", extra, None)),
+    iloc_bodies, box_sizes, box_sizes, st.binary(max_size=40)))
+
+
+@FUZZ
+@given(iso_files)
+def test_heic_item_locations_and_camera_metadata(data):
+    from guangying.media import open_reader
+    from guangying.media.camera_log import detect_camera_log
+
+    heic = _file(data, ".heic")
+    _outcome(lambda: open_reader(heic).close())
+    found = _outcome(lambda: detect_camera_log(_file(data, ".mp4")))
+    assert found is None or found.name.startswith("slog3")
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=300), st.binary(max_size=200).map(lambda b: b"II*\0\x08\0\0\0" + b)))
+def test_raw_picture(data):
+    from guangying.media import open_reader
+
+    _outcome(lambda: open_reader(_file(data, ".dng")).close())
 
 
 # -- settings dataclasses --------------------------------------------------------------------------

@@ -56,8 +56,8 @@ def develop_raw(path: Path, damaged: str) -> np.ndarray:
 
 
 def _strips_cut_short(path: Path) -> str | None:
-    """How a DNG's image data runs past the end of the file, or None. LibRaw develops such a file
-    without an error, the missing rows black (a copy interrupted, a recorder that lost power)."""
+    """How a DNG's image data runs past the end of the file (a copy interrupted, a recorder that lost
+    power), or None. LibRaw says only "Input/output error" of such a file."""
     if path.suffix.lower() != ".dng":
         return None
     import tifffile

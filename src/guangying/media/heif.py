@@ -42,7 +42,7 @@ def read_heif_pixels(path: Path, damaged: str) -> HeifPixels:
     try:
         heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False, bgr_mode=True)
         pixels = np.asarray(heif)
-    except (ValueError, RuntimeError, OSError, EOFError) as exc:
+    except (ValueError, RuntimeError, OSError, EOFError, SyntaxError) as exc:  # SyntaxError: not a HEIF
         raise DamagedMediaError(f"{damaged} ({exc})") from exc
     bits = int(heif.info.get("bit_depth") or 8)
     if pixels.dtype == np.uint16 and 8 < bits < 16:
