@@ -116,3 +116,17 @@ def test_a_heic_cut_short_is_damaged_not_read_with_green_tiles(tmp_path):
             frames = list(reader)
     assert [(f.index, f.damage) for f in frames] == [(1, None), (2, "held"), (3, None)]
     assert np.array_equal(frames[1].rgb, frames[0].rgb)
+
+
+def test_pictures_are_read_by_what_they_hold_not_their_name(tmp_path):
+    # a HEIC photo handed on as "IMG_0003.JPG" (a phone's share sheet, a converter that only renamed)
+    photo = _phone_photo()
+    _save(tmp_path / "IMG_0003.JPG", photo, quality=95, tile_size=256)
+    frame, info = _read(tmp_path / "IMG_0003.JPG")
+    assert (info.width, info.height) == (900, 512)
+    assert np.abs(frame.rgb - photo / np.float32(255)).mean() < 0.01
+    # and a JPEG named .heic
+    Image.fromarray(photo).save(tmp_path / "export.heic", format="JPEG", quality=95)
+    frame, info = _read(tmp_path / "export.heic")
+    assert (info.width, info.height) == (900, 512)
+    assert np.abs(frame.rgb - photo / np.float32(255)).mean() < 0.02

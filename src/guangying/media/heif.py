@@ -20,6 +20,18 @@ from guangying.media.colour_tags import StreamColour
 from guangying.media.isobmff import child_box, top_level_box
 
 HEIF_EXTENSIONS = {".heic", ".heif", ".hif"}
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+
+
+def is_heif(path: Path) -> bool:
+    """Whether ``path`` holds a HEIF picture, by its first bytes (an ``ftyp`` box of a HEIF brand), not
+    its name: phones and converters hand out HEIC photos named ``.jpg``, and JPEGs named ``.heic``."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(12)
+    except OSError:
+        return path.suffix.lower() in HEIF_EXTENSIONS  # the reader reports why it cannot be read
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
 _UNSPECIFIED = 2  # H.273 code for "unspecified" primaries and transfer: read as sRGB
 
 

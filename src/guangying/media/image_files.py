@@ -16,7 +16,7 @@ from guangying.base.errors import DamagedMediaError, MediaError
 from guangying.media.camera_log import CameraLog
 from guangying.media.camera_raw import RAW_PICTURE_EXTENSIONS, develop_raw
 from guangying.media.frames import Transfer
-from guangying.media.heif import HEIF_EXTENSIONS, read_heif_pixels
+from guangying.media.heif import HEIF_EXTENSIONS, is_heif, read_heif_pixels
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32
 from guangying.media.video_reader import rgb_conversion, stream_colour
@@ -85,7 +85,7 @@ def _decode_picture(path: Path, what: str) -> Picture:
         return _read_with_ffmpeg(path, what)
     if path.suffix.lower() == ".exr":
         return _read_exr(path, what)
-    if path.suffix.lower() in HEIF_EXTENSIONS:
+    if is_heif(path):
         return _read_heif(path, what)
     if path.suffix.lower() in RAW_PICTURE_EXTENSIONS:
         rgb = develop_raw(path, _damaged(path, what))
