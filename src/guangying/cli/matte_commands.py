@@ -119,7 +119,10 @@ def key(alpha_out: str | None, foreground_out: str | None, **options: Any) -> No
 
 @click.command()
 @_matte_options
-@click.option("--background", "-b", help="Background plate: image, clip, or colour (#RRGGBB).")
+@click.option(
+    "--background", "-b",
+    help="Background plate: image, clip (played at its own speed), or colour (#RRGGBB).",
+)
 @click.option(
     "--set",
     "set_path",

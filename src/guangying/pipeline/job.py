@@ -167,7 +167,7 @@ def run_job(
         info = reader.info
         plate: PlateSource | None = None
         if isinstance(background, str | Path):
-            plate = Background(background, info.width, info.height)
+            plate = Background(background, info.width, info.height, fps=info.fps)
         elif background is not None:
             plate = background
         if plate is not None:

@@ -47,7 +47,7 @@ class PictureSource(Generic[T]):
         self._prepare = prepare
         self._reader: Reader | None = open_reader(self.spec)
         info = self._reader.info
-        self.width, self.height = info.width, info.height
+        self.width, self.height, self.fps = info.width, info.height, info.fps
         self.is_still = info.kind == "image" or info.frame_count == 1
         self._iter: Iterator[Frame] | None = iter(self._reader)
         self._position = -1

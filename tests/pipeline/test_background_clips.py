@@ -1,0 +1,46 @@
+"""A background clip at another frame rate than the footage plays at its own speed (taken by time), as an
+editor's timeline plays it: stock footage at 50 fps behind a 25 fps shoot used to run twice as fast.
+
+Each background frame is a flat grey that counts its frame number, so the composite says which
+background frame it took; the footage is all screen, so the composite is the background."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from guangying.media import open_reader, open_writer
+from guangying.pipeline.job import JobOutputs, run_job
+from guangying.pipeline.matters import make_matter
+
+LEVELS = 4  # code values per background frame
+
+
+def _clip(path, fps: int, frames: int, colour=None) -> None:
+    with open_writer(path, fps=fps, content="rgb") as writer:
+        for k in range(frames):
+            rgb = np.empty((32, 48, 3), np.float32)
+            rgb[:] = colour if colour is not None else (LEVELS * (k + 4)) / 255
+            writer.write(rgb, transfer="srgb")
+
+
+def _background_frames_taken(tmp_path, background_fps: int) -> list[int]:
+    _clip(tmp_path / "screen.mkv", 25, 10, colour=(0.1, 0.7, 0.2))  # FFV1: lossless, so levels stay exact
+    _clip(tmp_path / f"stock{background_fps}.mkv", background_fps, 40)
+    out = tmp_path / f"comp{background_fps}.%04d.png"
+    run_job(tmp_path / "screen.mkv", make_matter("chroma"), JobOutputs(composite=out),
+            background=str(tmp_path / f"stock{background_fps}.mkv"), show_progress=False)
+    with open_reader(out) as reader:
+        return [round(float(f.rgb.mean()) * 255 / LEVELS) - 4 for f in reader]
+
+
+def test_a_faster_background_clip_is_taken_by_time(tmp_path):
+    with pytest.warns(UserWarning, match=r"runs at 50 fps and the footage at 25 fps: .* \(dropping frames\)"):
+        taken = _background_frames_taken(tmp_path, 50)
+    assert taken == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]
+
+
+def test_a_slower_background_clip_repeats_and_the_same_rate_goes_frame_for_frame(tmp_path):
+    with pytest.warns(UserWarning, match="repeating frames"):
+        assert _background_frames_taken(tmp_path, 10) == [0, 0, 0, 1, 1, 2, 2, 2, 3, 3]
+    assert _background_frames_taken(tmp_path, 25) == list(range(10))
