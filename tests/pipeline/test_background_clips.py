@@ -44,3 +44,17 @@ def test_a_slower_background_clip_repeats_and_the_same_rate_goes_frame_for_frame
     with pytest.warns(UserWarning, match="repeating frames"):
         assert _background_frames_taken(tmp_path, 10) == [0, 0, 0, 1, 1, 2, 2, 2, 3, 3]
     assert _background_frames_taken(tmp_path, 25) == list(range(10))
+
+
+def test_a_360_set_clip_plays_at_its_own_speed_too(tmp_path):
+    from guangying.base.colour import linear_to_srgb
+    from guangying.sets.panorama import PanoramaSet
+
+    with open_writer(tmp_path / "sky50.mkv", fps=50, content="rgb") as writer:
+        for k in range(20):
+            writer.write(np.full((32, 64, 3), (LEVELS * (k + 4)) / 255, np.float32), transfer="srgb")
+    with pytest.warns(UserWarning, match=r"panorama clip .*sky50\.mkv runs at 50 fps and the footage at 25"):
+        pano = PanoramaSet(tmp_path / "sky50.mkv", footage_fps=25)
+    taken = [round(float(linear_to_srgb(pano.pyramid(k).flat[0, 0])) * 255 / LEVELS) - 4 for k in range(5)]
+    pano.close()
+    assert taken == [0, 2, 4, 6, 8]

@@ -21,6 +21,7 @@ from guangying.pipeline.lens_defocus import LensDefocus
 from guangying.pipeline.virtual_set import (
     SetBackground,
     SetSettings,
+    footage_fps,
     plate_chan_settings,
     track_focal_length_mm,
 )
@@ -222,6 +223,7 @@ def composite(
             SetSettings(
                 set_path, options["camera_track"], options["sensor"], options.get("focal_length_mm"),
                 options.get("calibration"), options["shadow"], options["floor_reflection"], chan,
+                footage_fps=footage_fps(options["source"]),
             ),
             lens,
         )  # fmt: skip

@@ -111,8 +111,9 @@ def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, Le
     return LiveFocus(source, controller, coc_mm, sender), lens
 
 
-def set_from_options(options: Mapping[str, Any]) -> SetBackground | None:
-    """The tracked set when ``set_path`` is given (its camera from FreeD live, or a track file)."""
+def set_from_options(options: Mapping[str, Any], footage_fps: float | None = None) -> SetBackground | None:
+    """The tracked set when ``set_path`` is given (its camera from FreeD live, or a track file), its
+    clips playing against the camera's ``footage_fps``."""
     if not options["set_path"]:
         if options["camera_track"]:
             raise SettingsError("--camera-track goes with --set SET")
@@ -128,6 +129,7 @@ def set_from_options(options: Mapping[str, Any]) -> SetBackground | None:
             o["focal_length_mm"],
             lens_file=o["lens_file"],
             freed_delay_frames=o["freed_delay"],
+            footage_fps=footage_fps,
         )
     )
 
@@ -233,7 +235,7 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
         focus, lens = focus_from_options(o)
         if focus is not None:
             closers.append(focus.stop)
-        virtual_set = set_from_options(o)
+        virtual_set = set_from_options(o, float(source.fps))
         if virtual_set is not None:
             closers.append(virtual_set.close)
         feed = None if o["no_monitor"] else MonitorFeed(o["monitor_width"])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 import re
-import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
@@ -93,7 +91,6 @@ class Background:
 
     def __init__(self, spec: str | Path, width: int, height: int, fps: Fraction | None = None) -> None:
         self.spec = str(spec)
-        self._clip_frames_per_frame: Fraction | None = None
         self.inputs: tuple[str, ...] = ()  # files it reads (a colour reads none)
         self.width, self.height = width, height
         self._source: PictureSource[tuple[np.ndarray, np.ndarray]] | None = None
@@ -111,19 +108,9 @@ class Background:
                 "(use a path, #RRGGBB, 'R,G,B' in 0–1, or black/white/grey/green/blue)"
             )
         self.inputs = (self.spec,)
-        self._source = PictureSource(self.spec, self._fit, what="background")
+        self._source = PictureSource(self.spec, self._fit, what="background", footage_fps=fps)
         self.is_still = self._source.is_still
         self._still = self._source.at(0) if self.is_still else None
-        clip_fps = self._source.fps
-        if not self.is_still and fps and clip_fps and Fraction(clip_fps) != Fraction(fps):
-            self._clip_frames_per_frame = Fraction(clip_fps) / Fraction(fps)
-            warnings.warn(
-                f"background clip {self.spec} runs at {float(clip_fps):g} fps and the footage at "
-                f"{float(fps):g} fps: its frames are taken by time, so it plays at its own speed "
-                f"({'dropping' if clip_fps > fps else 'repeating'} frames). To play it frame for frame, "
-                "conform its rate first",
-                stacklevel=2,
-            )
 
     def _fit(self, rgba_linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rgb_linear = np.ascontiguousarray(fit_cover(rgba_linear[..., :3], self.width, self.height))
@@ -137,10 +124,7 @@ class Background:
         if self._still is not None:
             return self._still
         assert self._source is not None
-        position = self._position
-        if self._clip_frames_per_frame is not None:
-            position = math.floor(position * self._clip_frames_per_frame)
-        plate = self._source.at(position)
+        plate = self._source.at(self._position)
         self._position += 1
         return plate
 

@@ -45,6 +45,7 @@ class SetSettings:
     - ``chan``: what a Nuke ``.chan`` track needs beyond its rows (:func:`plate_chan_settings`).
     - ``lens_file``: zoom counts → focal length for live FreeD (:mod:`guangying.lens.zoom`).
     - ``freed_delay_frames``: live FreeD taken this many messages late, to line up with the video.
+    - ``footage_fps``: the footage's frame rate, against which a set's clips play at their own speed.
     """
 
     set_path: str
@@ -58,6 +59,7 @@ class SetSettings:
     chan: ChanSettings | None = None
     lens_file: str | None = None
     freed_delay_frames: int = 0
+    footage_fps: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("shadow", "floor_reflection"):
@@ -77,6 +79,12 @@ def plate_chan_settings(source: str | Path, sensor: str) -> ChanSettings:
     return ChanSettings(
         sensor_preset(sensor).width_mm, info.width / info.height, float(info.fps), first_frame=1
     )
+
+
+def footage_fps(source: str | Path) -> float:
+    """The frame rate of the footage ``source`` (a set's clips play against it)."""
+    with open_reader(source) as reader:
+        return float(reader.info.fps)
 
 
 def track_focal_length_mm(camera_track: str | Path, chan: ChanSettings | None = None) -> float:
@@ -106,7 +114,7 @@ class SetBackground:
         self.lens: LensDefocus | None = None
         if lens is not None:
             self.attach_lens(lens)
-        self.set: VirtualSet = open_set(settings.set_path)
+        self.set: VirtualSet = open_set(settings.set_path, settings.footage_fps)
         self.inputs = tuple(
             p for p in (settings.set_path, settings.camera_track, settings.calibration, settings.lens_file)
             if p and not p.startswith(FREED_SCHEME)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +110,10 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
 
 
 class _Layer:
-    def __init__(self, spec: LayerSpec) -> None:
+    def __init__(self, spec: LayerSpec, footage_fps: Fraction | float | None = None) -> None:
         self.spec = spec
-        self.picture: PictureSource[MipPyramid] = PictureSource(spec.image, MipPyramid, "set layer")
+        self.picture: PictureSource[MipPyramid] = PictureSource(
+            spec.image, MipPyramid, "set layer", footage_fps)
         self.height_m = spec.width_m * self.picture.height / self.picture.width
         self.depth: PictureSource[MipPyramid] | None = None
         if spec.depth is not None:
@@ -124,7 +126,7 @@ class _Layer:
                     values = rng[0] + (rng[1] - rng[0]) * _unlinearise(values)
                 return MipPyramid(values.astype(np.float32))
 
-            self.depth = PictureSource(spec.depth, depth_pyramid, "layer depth map")
+            self.depth = PictureSource(spec.depth, depth_pyramid, "layer depth map", footage_fps)
 
 
 def _unlinearise(linear: np.ndarray) -> np.ndarray:
@@ -137,14 +139,14 @@ def _unlinearise(linear: np.ndarray) -> np.ndarray:
 class LayeredSet:
     """A 2.5D set (see the module docstring) rendered for each frame's camera."""
 
-    def __init__(self, specs: list[LayerSpec]) -> None:
+    def __init__(self, specs: list[LayerSpec], footage_fps: Fraction | float | None = None) -> None:
         self._rays = RayGrid()
         # Far to near, so nearer layers are laid over farther ones.
-        self.layers = [_Layer(s) for s in sorted(specs, key=lambda s: -s.distance_m)]
+        self.layers = [_Layer(s, footage_fps) for s in sorted(specs, key=lambda s: -s.distance_m)]
 
     @classmethod
-    def from_file(cls, path: str | Path) -> LayeredSet:
-        return cls(read_layer_specs(path))
+    def from_file(cls, path: str | Path, footage_fps: Fraction | float | None = None) -> LayeredSet:
+        return cls(read_layer_specs(path), footage_fps)
 
     def render_layer(self, layer: _Layer, view: SetView, position: int) -> tuple[np.ndarray, np.ndarray]:
         """One layer as the camera sees it: (rgba premultiplied linear (H, W, 4), distance along the

@@ -9,6 +9,7 @@ larger latitudes (world +Y). The panorama is at infinity: camera translation doe
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -51,12 +52,14 @@ class PanoramaSet:
     1.0
     """
 
-    def __init__(self, source: str | Path | None = None) -> None:
+    def __init__(
+        self, source: str | Path | None = None, footage_fps: Fraction | float | None = None
+    ) -> None:
         self._rays = RayGrid()
         self._source: PictureSource[MipPyramid] | None = None
         self._still: MipPyramid | None = None
         if source is not None:
-            self._source = PictureSource(source, _pyramid_rgb, "panorama")
+            self._source = PictureSource(source, _pyramid_rgb, "panorama", footage_fps)
             w, h = self._source.width, self._source.height
             if abs(w - 2 * h) > max(2, 0.02 * w):
                 import warnings

@@ -1,13 +1,17 @@
 """Pictures a set is made of — a still or a clip — served per shot position in linear light.
 
-A clip advances with the shot (position i → its i-th frame) and holds its last frame if it is
+A clip advances with the shot (position i → its i-th frame; given the footage's rate, the frame at
+the same time, so a clip at another rate plays at its own speed) and holds its last frame if it is
 shorter; a still is decoded once. Whatever a set builds from a picture (a mip pyramid) is rebuilt only
 when the picture changes.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -39,7 +43,11 @@ class PictureSource(Generic[T]):
     from float32 (H, W, 4) linear premultiplied RGBA; ``at(position)`` returns the prepared frame."""
 
     def __init__(
-        self, spec: str | Path, prepare: Callable[[np.ndarray], T], what: str = "set picture"
+        self,
+        spec: str | Path,
+        prepare: Callable[[np.ndarray], T],
+        what: str = "set picture",
+        footage_fps: Fraction | float | None = None,
     ) -> None:
         self.spec = str(spec)
         if not Path(self.spec).exists() and parse_pattern(self.spec) is None:
@@ -55,6 +63,16 @@ class PictureSource(Generic[T]):
         self._advance()
         if self.is_still:
             self.close()
+        self._frames_per_position: Fraction | None = None
+        if not self.is_still and footage_fps and info.fps and Fraction(info.fps) != Fraction(footage_fps):
+            self._frames_per_position = Fraction(info.fps) / Fraction(footage_fps)
+            warnings.warn(
+                f"{what} clip {self.spec} runs at {float(info.fps):g} fps and the footage at "
+                f"{float(footage_fps):g} fps: its frames are taken by time, so it plays at its own speed "
+                f"({'dropping' if self._frames_per_position > 1 else 'repeating'} frames). To play it "
+                "frame for frame, conform its rate first",
+                stacklevel=3,
+            )
 
     def _advance(self) -> None:
         frame = next(self._iter, None) if self._iter is not None else None
@@ -69,6 +87,8 @@ class PictureSource(Generic[T]):
 
     def at(self, position: int) -> T:
         """The prepared frame for shot position ``position`` (clips only move forwards)."""
+        if self._frames_per_position is not None:
+            position = math.floor(position * self._frames_per_position)
         while not self.is_still and self._iter is not None and self._position < position:
             self._advance()
         assert self._current is not None
