@@ -215,3 +215,23 @@ def test_a_live_log_stream_is_converted_as_its_recording_would_be():
     assert captured is not None
     grey, black = _patches(to_float32(captured.rgb))[:, 1]  # the keyer's SDR picture
     assert grey == pytest.approx(float(linear_to_srgb(np.float32(0.18))), abs=0.01) and black < 0.01
+
+
+def test_a_clean_plate_frame_exported_from_a_sony_clip_is_read_as_the_clip_is(tmp_path):
+    from guangying.media import display_srgb
+    from guangying.pipeline.matters import keyer_settings_for
+
+    _neutral_clip(tmp_path / "C0003.MP4", [420, 598])
+    (tmp_path / "C0003M01.XML").write_text(SONY_XML.format(gamma="s-log3-cine", primaries="s-gamut3-cine"))
+    with open_reader(tmp_path / "C0003.MP4", camera_log="none") as reader:  # the frame as ffmpeg exports it
+        codes = next(iter(reader)).rgb
+    with open_writer(tmp_path / "plate.png", fps=25, content="rgb") as writer:
+        writer.write(codes, transfer="srgb")
+    with pytest.warns(UserWarning, match="S-Log3"):
+        settings = keyer_settings_for(tmp_path / "C0003.MP4", clean_plate=tmp_path / "plate.png")
+        frame, info = _first(tmp_path / "C0003.MP4")
+    expected = display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
+    # 1 %: a picture's codes are read as the camera's full-range code values (a DPX from Resolve);
+    # this export expanded video range to full, which moves mid grey's code by 0.4 %. Read as the
+    # plate's own Rec.709 codes it was 19 % off.
+    assert np.abs(settings.clean_plate - expected).max() < 0.015

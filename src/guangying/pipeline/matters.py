@@ -127,16 +127,18 @@ def keyer_settings_for(
     ``end`` name the frames the job reads (a sequence with a gap outside them must still open).
 
     ``settings`` are the other keyer fields (``screen_gain=1.1`` …), checked by KeyerSettings. The
-    clean plate is read in the footage's ``camera_log``.
+    clean plate is read in the footage's camera log, the one ``camera_log`` names or the one found in
+    the footage's metadata (a frame exported from a Sony clip carries none of its own).
     """
     extra: dict[str, Any] = {}
     if garbage_mask or core_mask or clean_plate:
-        with open_reader(source, start=start, end=end) as reader:
+        with open_reader(source, start=start, end=end, camera_log=camera_log) as reader:
             shape = (reader.info.height, reader.info.width)
+            footage_log = reader.info.camera_log or "none"
         if garbage_mask:
             extra["garbage_mask"] = load_mask(garbage_mask, shape)
         if core_mask:
             extra["core_mask"] = load_mask(core_mask, shape)
         if clean_plate:
-            extra["clean_plate"] = load_clean_plate(clean_plate, shape, camera_log)
+            extra["clean_plate"] = load_clean_plate(clean_plate, shape, footage_log)
     return KeyerSettings(**settings, **extra)
