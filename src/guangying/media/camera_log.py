@@ -3,9 +3,9 @@
 A camera shooting log stores a flat picture: a logarithmic curve over a wide gamut, which no video
 tag names, so a player (and a reader that takes it for Rec.709) shows it grey and desaturated, and
 its composite over a set is wrong. Converted instead, as Resolve's input colour space or Nuke's Read
-colourspace does, 18 % grey lands on 0.18 and diffuse white on about 0.9, as in an EXR, and the
-highlights the curve holds (up to 38× grey's light for S-Log3) stay above 1 for the pipeline's
-roll-off.
+colourspace does, 18 % grey lands on 0.18 and 90 % white on 0.9, as in an EXR, and the highlights
+the curve holds (S-Log3's top video-range code is 18.5 times diffuse white) stay above 1 for the
+pipeline's roll-off.
 
 The curves and gamuts are colour-science's, from the makers' documents. Every curve here but Apple
 Log's is defined on the 10-bit code value the camera stores, as a fraction of 1023 (S-Log3's 18 %

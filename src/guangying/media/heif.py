@@ -21,6 +21,7 @@ from guangying.media.isobmff import child_box, top_level_box
 
 HEIF_EXTENSIONS = {".heic", ".heif", ".hif"}
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+_UNSPECIFIED = 2  # H.273 code for "unspecified" primaries and transfer: read as sRGB
 
 
 def is_heif(path: Path) -> bool:
@@ -32,7 +33,6 @@ def is_heif(path: Path) -> bool:
     except OSError:
         return path.suffix.lower() in HEIF_EXTENSIONS  # the reader reports why it cannot be read
     return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
-_UNSPECIFIED = 2  # H.273 code for "unspecified" primaries and transfer: read as sRGB
 
 
 @dataclass(frozen=True, slots=True)
