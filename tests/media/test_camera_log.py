@@ -120,6 +120,13 @@ def test_clips_without_log_metadata_read_as_tagged_and_a_named_log_applies(tmp_p
     with pytest.raises(SettingsError, match="unknown camera log 'vlog'; use one of"):
         open_reader(path, camera_log="vlog")
 
+    # ARRI LogC4 puts black at code 95 (its specification's offset, 95/1023) and 18 % grey at 284.8
+    _neutral_clip(tmp_path / "A001C001.mov", [95, 285])
+    with pytest.warns(UserWarning, match="ARRI LogC4"):
+        frame, _ = _first(tmp_path / "A001C001.mov", camera_log="logc4-awg4")
+    black, grey = _patches(frame.rgb)[:, 1]
+    assert abs(black) < 0.002 and grey == pytest.approx(0.18, rel=0.03)
+
     # An iPhone's ProRes Log (video range): Apple's curve is read on the decoded 0–1 signal, on which
     # the white paper's encoding puts 18 % grey at 0.4883 (code 64 + 876 × 0.4883 = 492)
     _neutral_clip(tmp_path / "IMG_0001.MOV", [492])

@@ -41,6 +41,7 @@ _ENCODINGS = {
     "clog2-cinemagamut": ("Canon Log 2 / Cinema Gamut", "Canon Log 2", "Cinema Gamut"),
     "clog3-cinemagamut": ("Canon Log 3 / Cinema Gamut", "Canon Log 3", "Cinema Gamut"),
     "logc3-awg3": ("ARRI LogC3 (EI 800) / ARRI Wide Gamut 3", "ARRI LogC3", "ARRI Wide Gamut 3"),
+    "logc4-awg4": ("ARRI LogC4 / ARRI Wide Gamut 4", "ARRI LogC4", "ARRI Wide Gamut 4"),
     "flog2-fgamut": ("F-Log2 / F-Gamut", "F-Log2", "F-Gamut"),
     "nlog-bt2020": ("N-Log / BT.2020", "N-Log", "ITU-R BT.2020"),
     "applelog-bt2020": ("Apple Log / BT.2020", "Apple Log Profile", "ITU-R BT.2020"),
