@@ -105,6 +105,14 @@ def test_sony_metadata_inside_the_mp4_is_read_too(tmp_path):
     assert info.camera_log == "slog3-sgamut3"
     np.testing.assert_allclose(_patches(frame.rgb)[:, 1], [0.18, 0.90], rtol=0.02)
 
+    # or in a top-level box of its own (a uuid box after the media data)
+    other = tmp_path / "C0004.MP4"
+    _neutral_clip(other, [420])
+    xml = SONY_XML.format(gamma="s-log2", primaries="s-gamut").encode()
+    other.write_bytes(other.read_bytes() + struct.pack(">I4s", 8 + 16 + len(xml), b"uuid") + bytes(16) + xml)
+    with pytest.warns(UserWarning, match="S-Log2 / S-Gamut"):
+        assert _first(other)[1].camera_log == "slog2-sgamut"
+
 
 def test_clips_without_log_metadata_read_as_tagged_and_a_named_log_applies(tmp_path):
     path = tmp_path / "P1000123.MOV"  # a Panasonic clip: no metadata we read; full range, as some record

@@ -123,7 +123,8 @@ def named_camera_log(choice: str | None) -> CameraLog | None:
 
 def detect_camera_log(path: Path) -> CameraLog | None:
     """The log encoding a Sony camera names for ``path`` in its XML (beside the clip, ``C0001M01.XML``
-    for ``C0001.MP4``, or inside an MP4/MOV's ``moov``), or None."""
+    for ``C0001.MP4``, or inside an MP4/MOV: in its ``moov`` or a top-level ``meta`` or ``uuid`` box),
+    or None."""
     for sidecar in _sony_sidecars(path):
         try:
             found = _sony_encoding(sidecar.read_bytes()[: 1 << 20])
@@ -131,12 +132,14 @@ def detect_camera_log(path: Path) -> CameraLog | None:
             continue
         if found:
             return camera_log(found, f"so says its Sony metadata, {sidecar.name}")
-    if path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+    if path.suffix.lower() not in (".mp4", ".mov", ".m4v"):
+        return None
+    for kind in (b"moov", b"meta", b"uuid"):
         try:
-            moov = top_level_box(path, b"moov")
+            body = top_level_box(path, kind)
         except OSError:
             return None
-        found = _sony_encoding(moov) if moov and b"CaptureGammaEquation" in moov else None
+        found = _sony_encoding(body) if body and b"CaptureGammaEquation" in body else None
         if found:
             return camera_log(found, "so says its Sony metadata")
     return None
