@@ -113,6 +113,14 @@ def test_cinema_raw_clips_say_what_to_export(tmp_path, name, codec, software, h2
     assert not (tmp_path / "m.png").exists()
 
 
+def test_an_arriraw_frame_sequence_says_what_to_export(tmp_path):
+    header = b"ARRI\x12\x34\x56\x78" + bytes(4088)
+    for number in range(1, 4):  # ARRIRAW is one .ari file per frame
+        (tmp_path / f"A001C001_200101_R1AB.{number:07d}.ari").write_bytes(header)
+    with pytest.raises(MediaError, match=r"is ARRIRAW, which only its maker's software decodes.*ProRes 4444"):
+        open_reader(tmp_path / "A001C001_200101_R1AB.%07d.ari")
+
+
 def test_a_clip_in_a_codec_ffmpeg_lacks_is_refused_clearly(tmp_path, h264_mov_bytes):
     path = tmp_path / "from_some_app.mov"
     path.write_bytes(h264_mov_bytes.replace(b"avc1", b"xq42"))

@@ -14,7 +14,7 @@ import numpy as np
 from guangying.base.colour import cineon_to_linear
 from guangying.base.errors import DamagedMediaError, MediaError
 from guangying.media.camera_log import CameraLog
-from guangying.media.camera_raw import RAW_PICTURE_EXTENSIONS, develop_raw
+from guangying.media.camera_raw import RAW_PICTURE_EXTENSIONS, develop_raw, unreadable_raw_note
 from guangying.media.frames import Transfer
 from guangying.media.heif import HEIF_EXTENSIONS, is_heif, read_heif_pixels
 from guangying.media.opencv import cv2
@@ -81,6 +81,8 @@ def _decode_picture(path: Path, what: str) -> Picture:
         raise MediaError(f"{what}: file not found: {path}")
     if not os.access(path, os.R_OK):  # OpenCV says only "cannot decode": not a damaged file
         raise MediaError(f"{what}: no permission to read {path}; fix its permissions (e.g. chmod a+r)")
+    if (cinema_raw := unreadable_raw_note(path)) is not None:  # an ARRIRAW sequence's .ari frames
+        raise MediaError(f"{what}: {cinema_raw}")
     if path.suffix.lower() in FFMPEG_PICTURE_EXTENSIONS:
         return _read_with_ffmpeg(path, what)
     if path.suffix.lower() == ".exr":
