@@ -169,7 +169,10 @@ class LiveTake:
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         if self.session.stats_.state == "starting":
-            # a compile can take minutes and checks no flag: interrupt it (run cleans up)
+            # A compile can take minutes and checks no flag: interrupt it (run cleans up). Raised
+            # inside a C callback (numba's LLVM calls back into Python), the exception is printed and
+            # dropped, so the session is also told, and ends the start when its current step returns.
+            self.session.interrupt_start()
             raise KeyboardInterrupt(f"signal {signum} while starting")
         self.session.request_stop()
 

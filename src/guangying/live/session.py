@@ -149,6 +149,7 @@ class LiveSession:
         # What the page offers as backgrounds: the take's own first, then flat colours.
         self.background_choices = [*(background_choices or []), "grey", "black", "green", "blue", "white"]
         self._stop = threading.Event()
+        self._start_interrupted = False
         self._built_version = 0
         self._engine_values: dict[str, Any] | None = None
         self._matter: Matter | None = None
@@ -213,6 +214,7 @@ class LiveSession:
             for frame in warm_up_frames(self.source.height, self.source.width):
                 engine.process(frame, *self._plate(-1, frame))
                 engine.reset()
+                self._check_start()
         if self._set is not None:
             self._set.position = 0  # the warm-up frames were not the take's first
 
@@ -227,6 +229,15 @@ class LiveSession:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def interrupt_start(self) -> None:
+        """End a start in progress before the take begins, as Ctrl-C does: ``run`` raises
+        KeyboardInterrupt once the step now running (a compile, a model load) returns."""
+        self._start_interrupted = True
+
+    def _check_start(self) -> None:
+        if self._start_interrupted:
+            raise KeyboardInterrupt("interrupted while starting")
+
     def run(self, duration_s: float | None = None, linger_s: float = 1.5) -> LiveReport:
         """Process frames until stopped; finalise the recordings whatever ends the take."""
         reason, lost = "stopped", False
@@ -237,6 +248,7 @@ class LiveSession:
             # closes the source and leaves no unfinished recording behind
             self.stats_.set_state("starting", STARTING_MESSAGE)
             self._rebuild()
+            self._check_start()
             playing_file = self.source.kind == "file"
             if not playing_file:
                 # A camera or a stream is read from the start: left unread while the engine compiled
