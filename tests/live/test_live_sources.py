@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import av
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 from live_helpers import LiveProcess, UdpSender, free_port
 
 from guangying.cli.main import cli
+from guangying.live import LiveSource
 from guangying.media import open_reader
 
 
@@ -193,3 +195,21 @@ def test_still_picture_stays_live_until_the_take_is_stopped(plate_frames, tmp_pa
     assert all(abs(f - frames[-1]).max() < 1 / 255 for f in settled)
     rows = [json.loads(line) for line in (tmp_path / "take.frames.jsonl").read_text().splitlines()]
     assert len({row["timecode"] for row in rows}) == len(rows)  # each frame its own time, as a camera's
+
+
+def test_free_run_timecode_gives_each_frame_its_own_slot(plate_frames, tmp_path, monkeypatch):
+    # The clock decides a frame's time-of-day timecode; a frame delivered late (seen on CI: a busy
+    # machine) shared the clock's 40 ms slot with the next, and two frames had one timecode.
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), (plate_frames[0][..., ::-1] * 255 + 0.5).astype("uint8"))
+    source = LiveSource(str(still), fps=25)
+    midnight = datetime(2026, 12, 2).timestamp()  # local midnight
+    deliveries = [midnight - 0.07, midnight - 0.05, midnight - 0.045, midnight - 0.002, midnight + 0.2]
+    clock = iter(deliveries)
+    monkeypatch.setattr("guangying.live.capture.time.time", lambda: next(clock))
+    timecodes = []
+    for n in range(len(deliveries)):
+        source._deliver(n, plate_frames[0], None)
+        timecodes.append(source.queue.get(1).timecode)
+    # 23:59:59:23 by the clock, then two frames in the last slot of the day, then over midnight
+    assert timecodes == ["23:59:59:23", "23:59:59:24", "00:00:00:00", "00:00:00:01", "00:00:00:05"]

@@ -93,11 +93,12 @@ def source_kind(spec: str) -> str:
     return "file"
 
 
-def _time_of_day_timecode(t_wall_s: float, fps: Fraction) -> str:
-    """Free-run time-of-day timecode, as cameras on set stamp their frames."""
-    now = datetime.fromtimestamp(t_wall_s)
-    seconds = now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6
-    return format_timecode(int(seconds * fps), fps)
+def _time_of_day_count(t_wall_s: float, fps: Fraction) -> int:
+    """Frames since the Unix epoch on the local clock: free-run time-of-day timecode (as cameras on
+    set stamp their frames) that keeps counting over midnight instead of wrapping."""
+    local_offset = datetime.fromtimestamp(t_wall_s).astimezone().utcoffset()
+    offset_s = local_offset.total_seconds() if local_offset is not None else 0.0
+    return int((t_wall_s + offset_s) * fps)
 
 
 class LiveSource:
@@ -142,6 +143,7 @@ class LiveSource:
         self._container: av.container.InputContainer | None = None
         self._relay: SrtRelay | None = None
         self.first_timecode: str | None = None
+        self._timecode_count: int | None = None  # the last frame's free-run timecode, in frames
         self._scaled_from: tuple[int, int] | None = None  # the last mid-take size change said
         self._still = False
         if self.kind == "file":
@@ -241,7 +243,13 @@ class LiveSource:
         t = time.monotonic()
         wall = time.time()
         if timecode is None:
-            timecode = _time_of_day_timecode(wall, self.fps)
+            # Each frame its own timecode, as a camera's: a frame delivered late shares the clock's
+            # frame slot with the next one, so it takes the slot after the last frame's instead.
+            count = _time_of_day_count(wall, self.fps)
+            if self._timecode_count is not None:
+                count = max(count, self._timecode_count + 1)
+            self._timecode_count = count
+            timecode = format_timecode(count, self.fps)
         self.queue.put(CapturedFrame(index, rgb, t, wall, timecode))
         self.frames_in += 1
 
