@@ -10,7 +10,8 @@ Data flows one way through the stage packages:
 The names below are the library's front door (see ``docs/python.md``). They load lazily, so
 ``import guangying`` is quick and pulls in no OpenCV, PyAV or ONNX Runtime until a name is used:
 
-- footage: :func:`open_reader`, :func:`open_writer`, :func:`display_srgb` (a frame as the keyer takes it)
+- footage: :func:`open_reader`, :func:`open_writer`, :func:`display_srgb` (a frame as the keyer takes it),
+  :func:`scene_linear_foreground` (a keyed foreground back in the frame's own linear light)
 - mattes: :func:`make_matter` (``"chroma"``, ``"ai"``, ``"fast"``, ``"hybrid"``), :func:`key_frame`,
   :class:`KeyerSettings`, :class:`ChromaKeyer`, :func:`keyer_settings_for`, :func:`load_mask`
 - compositing in linear light: :class:`FrameCompositor`, :func:`composite_frame`,
@@ -60,6 +61,7 @@ _EXPORTS = {
     "open_reader": "guangying.media.api",
     "open_writer": "guangying.media.api",
     "display_srgb": "guangying.media.highlights",
+    "scene_linear_foreground": "guangying.media.highlights",
     "MatteResult": "guangying.base.mattes",
     "Matter": "guangying.base.mattes",
     "make_matter": "guangying.pipeline.matters",
@@ -150,7 +152,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
     )
     from guangying.lens.sensors import sensor_preset
     from guangying.media.api import open_reader, open_writer
-    from guangying.media.highlights import display_srgb
+    from guangying.media.highlights import display_srgb, scene_linear_foreground
     from guangying.models import install_models, list_models, models_dir
     from guangying.pipeline.frame import CompositeSettings, FrameCompositor, FrameResult, composite_frame
     from guangying.pipeline.job import H264Options, JobOutputs, JobReport, run_job

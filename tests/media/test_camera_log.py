@@ -185,9 +185,12 @@ def test_composite_and_batch_take_the_camera_log(tmp_path):
             "--foreground", str(tmp_path / "fg.%04d.exr"), "--quiet"])
     assert result.exit_code == 0, result.output
     grey, white = _patches(_first(tmp_path / "fg.%04d.exr")[0].rgb)[:, 1]
-    # grey as the camera saw it (read as Rec.709 code values it would be 0.137); white, like every light
-    # above half of diffuse white, is rolled off into the keyer's SDR picture as an HDR clip's is
-    assert grey == pytest.approx(0.18, rel=0.02) and 0.5 < white < 0.9
+    # grey as the camera saw it (read as Rec.709 code values it would be 0.137); white too: the keyer's
+    # SDR picture rolls it off (to 0.6–0.7, which the EXR used to carry), the EXR keeps the scene's light
+    source = _first(tmp_path / "shot.mov", camera_log="slog3-sgamut3cine")[0].rgb
+    source_grey, source_white = _patches(source)[:, 1]
+    assert grey == pytest.approx(0.18, rel=0.02) and grey == pytest.approx(source_grey, rel=1e-3)
+    assert white == pytest.approx(0.9, rel=0.02) and white == pytest.approx(source_white, rel=1e-3)
 
     jobs = {"defaults": {"command": "key", "matte": "fast", "camera_log": "bogus"},
             "shots": [{"input": str(tmp_path / "shot.mov"), "foreground": str(tmp_path / "b.%04d.exr")}]}

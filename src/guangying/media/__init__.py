@@ -5,7 +5,8 @@ Frames come out as :class:`Frame` with ``rgb`` float32 (H, W, 3) 0–1 in the tr
 wide-gamut video, converted to BT.709: :mod:`guangying.media.colour_tags`) and ``alpha`` float32 (H, W)
 0–1 or None; writers take the same and commit atomically when the ``with`` ends. The keyer and the
 compositor take pictures sRGB-coded in 0–1: :func:`display_srgb` gives a frame as they take it (light
-above 1 rolled off, hue kept: :mod:`guangying.media.highlights`).
+above 1 rolled off, hue kept: :mod:`guangying.media.highlights`), and :func:`scene_linear_foreground` puts
+a keyed foreground back into the frame's own linear light for float outputs.
 
 >>> import tempfile, numpy as np
 >>> from pathlib import Path
@@ -26,9 +27,9 @@ True
 from guangying.base.errors import MediaError
 from guangying.media.api import open_reader, open_writer
 from guangying.media.frames import ClipInfo, Frame
-from guangying.media.highlights import display_srgb
+from guangying.media.highlights import display_srgb, scene_linear_foreground
 from guangying.media.reader import Reader
 from guangying.media.writer import Writer
 
 __all__ = ["ClipInfo", "Frame", "MediaError", "Reader", "Writer", "display_srgb", "open_reader",
-           "open_writer"]
+           "open_writer", "scene_linear_foreground"]

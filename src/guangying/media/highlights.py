@@ -107,3 +107,32 @@ def display_srgb(rgb: np.ndarray, transfer: Transfer, highlight_peak: float | No
     if transfer == "srgb":
         return rgb
     return _roll_off(rgb, highlight_peak or 1.0, to_srgb=True)
+
+
+def scene_linear_foreground(
+    foreground_rgb_srgb: np.ndarray,
+    plate_rgb_srgb: np.ndarray,
+    source_rgb_linear: np.ndarray,
+    highlight_peak: float | None = None,
+) -> np.ndarray:
+    """The keyer's foreground in the source's own scene-linear light, for float outputs (EXR).
+
+    The keyer works on :func:`display_srgb`'s picture (``plate_rgb_srgb``), highlights rolled off; a
+    foreground written from it had a log clip's 90 % white at 0.6–0.7 and an EXR's sky cut at 1. Here
+    the keyer's change to each pixel (despill, strand colour: ``foreground_rgb_srgb`` less the plate, in
+    linear light) is added to the source's own pixel, scaled back by the roll-off's gain at that pixel.
+    Where the keyer changed nothing the source passes bit for bit, light above 1 and colours outside
+    BT.709 (below 0) included. float32 (H, W, 3) in and out; ``highlight_peak`` as for
+    :func:`display_srgb`."""
+    from guangying.base.colour import srgb_to_linear
+
+    source = np.asarray(source_rgb_linear, np.float32)
+    change = srgb_to_linear(foreground_rgb_srgb) - srgb_to_linear(plate_rgb_srgb)
+    start = _curve_table(highlight_peak or 1.0)[0]
+    brightest = source.max(axis=2)
+    rolled = brightest > start
+    if rolled.any():
+        # the roll-off scaled each pixel above the knee by one gain (hue kept): undo it for the change
+        gain = bt2390_eetf(brightest[rolled], highlight_peak or 1.0) / brightest[rolled]
+        change[rolled] /= gain[:, None]
+    return source + change

@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from guangying.base.checks import Range, check_choice, check_range
-from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.mattes import Matter
 from guangying.base.timecode import timecode_at
-from guangying.media import display_srgb, open_reader, open_writer
+from guangying.media import display_srgb, open_reader, open_writer, scene_linear_foreground
+from guangying.media.frames import Transfer
 from guangying.media.outputs import check_outputs
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background, PlateSource, plate_inputs
@@ -239,14 +240,18 @@ def run_job(
             if "alpha" in writers:
                 writers["alpha"].write(None, alpha=result.alpha, time_s=frame.time_s)
             if "foreground" in writers:
+                fg_writer, alpha = writers["foreground"], result.alpha
+                fg = result.foreground_rgb_srgb
+                fg_transfer: Transfer = "srgb"
+                if frame.transfer == "linear" and fg_writer.output_transfer == "linear":
+                    # a float output keeps the source's light: highlights above 1, log's whites
+                    fg = scene_linear_foreground(fg, rgb_srgb, frame.rgb, info.highlight_peak)
+                    fg_transfer = "linear"
                 if foreground_has_alpha:
-                    writers["foreground"].write(
-                        result.foreground_rgb_srgb, alpha=result.alpha, transfer="srgb", time_s=frame.time_s
-                    )
+                    fg_writer.write(fg, alpha=alpha, transfer=fg_transfer, time_s=frame.time_s)
                 else:
-                    fg_linear = srgb_to_linear(result.foreground_rgb_srgb)
-                    premult = linear_to_srgb(fg_linear * result.alpha[..., None])
-                    writers["foreground"].write(premult, transfer="srgb", time_s=frame.time_s)
+                    fg_linear = fg if fg_transfer == "linear" else srgb_to_linear(fg)
+                    fg_writer.write(fg_linear * alpha[..., None], transfer="linear", time_s=frame.time_s)
             report.frames += 1
             if frame.damage == "held":
                 report.held_frames.append(frame.index)
