@@ -124,15 +124,16 @@ def scene_linear_foreground(
     Where the keyer changed nothing the source passes bit for bit, light above 1 and colours outside
     BT.709 (below 0) included. float32 (H, W, 3) in and out; ``highlight_peak`` as for
     :func:`display_srgb`."""
-    from guangying.base.colour import srgb_to_linear
+    from guangying.base.srgb_lut import DECODE_LUT
+    from guangying.media.highlight_kernel import restore_kernel
 
-    source = np.asarray(source_rgb_linear, np.float32)
-    change = srgb_to_linear(foreground_rgb_srgb) - srgb_to_linear(plate_rgb_srgb)
-    start = _curve_table(highlight_peak or 1.0)[0]
-    brightest = source.max(axis=2)
-    rolled = brightest > start
-    if rolled.any():
-        # the roll-off scaled each pixel above the knee by one gain (hue kept): undo it for the change
-        gain = bt2390_eetf(brightest[rolled], highlight_peak or 1.0) / brightest[rolled]
-        change[rolled] /= gain[:, None]
-    return source + change
+    source = np.ascontiguousarray(source_rgb_linear, dtype=np.float32)
+    foreground = np.ascontiguousarray(foreground_rgb_srgb, dtype=np.float32)
+    plate = np.ascontiguousarray(plate_rgb_srgb, dtype=np.float32)
+    if not source.shape == foreground.shape == plate.shape or source.ndim != 3 or source.shape[2] != 3:
+        raise ValueError(f"expected three float32 (H, W, 3) pictures of one size, got shapes "
+                         f"{foreground.shape}, {plate.shape}, {source.shape}")
+    start, stop, table = _curve_table(highlight_peak or 1.0)
+    out = np.empty_like(source)
+    restore_kernel(foreground, plate, source, np.float32(start), np.float32(stop), table, DECODE_LUT, out)
+    return out
