@@ -80,13 +80,14 @@ def test_a_sony_slog3_clip_is_linear_by_its_sidecar_xml(tmp_path):
     with pytest.warns(UserWarning, match=said):
         frame, info = _first(tmp_path / "C0001.MP4")
     assert frame.transfer == "linear" and info.camera_log == "slog3-sgamut3cine"
-    # 2 % of the light: ffmpeg's limited-range expansion is 0.4 % of signal off at mid grey (swscale)
-    np.testing.assert_allclose(_patches(frame.rgb)[:, 1], [0.18, 0.90, 0.0], rtol=0.02, atol=0.002)
+    # Sony's anchors to within the 10-bit code's rounding (598 is 90 % + 0.1 %); the read was 1.3–1.8 %
+    # low while swscale's 16-bit RGB put white at 0.996 (media.swscale_levels)
+    np.testing.assert_allclose(_patches(frame.rgb)[:, 1], [0.18, 0.90, 0.0], rtol=0.003, atol=0.001)
     assert info.highlight_peak is not None and info.highlight_peak > 10  # S-Log3 holds ~6 stops over grey
 
     frame, info = _first(tmp_path / "C0001.MP4", camera_log="none")  # the code values, as tagged
     assert frame.transfer == "srgb" and info.camera_log is None
-    np.testing.assert_allclose(_patches(frame.rgb)[0], (420 - 64) / 876, atol=0.005)
+    np.testing.assert_allclose(_patches(frame.rgb)[0], (420 - 64) / 876, atol=2e-4)
 
 
 def test_sony_metadata_inside_the_mp4_is_read_too(tmp_path):
@@ -103,7 +104,7 @@ def test_sony_metadata_inside_the_mp4_is_read_too(tmp_path):
     with pytest.warns(UserWarning, match="S-Log3 / S-Gamut3 "):
         frame, info = _first(path)
     assert info.camera_log == "slog3-sgamut3"
-    np.testing.assert_allclose(_patches(frame.rgb)[:, 1], [0.18, 0.90], rtol=0.02)
+    np.testing.assert_allclose(_patches(frame.rgb)[:, 1], [0.18, 0.90], rtol=0.005)
 
     # or in a top-level box of its own (a uuid box after the media data)
     other = tmp_path / "C0004.MP4"
@@ -124,7 +125,7 @@ def test_clips_without_log_metadata_read_as_tagged_and_a_named_log_applies(tmp_p
     assert frame.transfer == "srgb" and info.camera_log is None
     with pytest.warns(UserWarning, match=r"P1000123\.MOV is V-Log / V-Gamut \(as asked\)"):
         frame, info = _first(path, camera_log="vlog-vgamut")
-    np.testing.assert_allclose(_patches(frame.rgb)[:, 1], [0.18, 0.90], rtol=0.02)
+    np.testing.assert_allclose(_patches(frame.rgb)[:, 1], [0.18, 0.90], rtol=0.005)
     with pytest.raises(SettingsError, match="unknown camera log 'vlog'; use one of"):
         open_reader(path, camera_log="vlog")
 

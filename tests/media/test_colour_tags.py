@@ -41,10 +41,26 @@ def _patches(signals: list[tuple[float, float, float]], rows: int = 1) -> np.nda
     return (np.tile(row, (rows, 1, 1)) * 65535 + 0.5).astype(np.uint16)
 
 
+# (Kr, Kb) of the Y'CbCr matrices (ITU-R BT.709, BT.2020 non-constant luminance)
+_LUMA_WEIGHTS = {BT709: (0.2126, 0.0722), BT2020: (0.2627, 0.0593)}
+
+
 def _frame(rgb48: np.ndarray, pix_fmt: str, trc: int, primaries: int) -> av.VideoFrame:
-    frame = av.VideoFrame.from_ndarray(rgb48, format="rgb48le")
-    matrix = "BT2020" if primaries == BT2020 else "ITU709"
-    frame = frame.reformat(format=pix_fmt, dst_colorspace=matrix, dst_color_range="MPEG")
+    """A limited-range Y'CbCr frame (8 or 10-bit) with the codes ITU-R BT.2100 / BT.709 give the R'G'B'
+    signal (swscale's own conversion lands 10-bit white on 943, not 940)."""
+    kr, kb = _LUMA_WEIGHTS[BT2020 if primaries == BT2020 else BT709]
+    r, g, b = np.moveaxis(rgb48.astype(np.float64) / 65535, -1, 0)
+    y = kr * r + (1 - kr - kb) * g + kb * b
+    step, dtype = (4, np.uint16) if "p10" in pix_fmt else (1, np.uint8)  # 10- or 8-bit codes
+    planes = [step * (16 + 219 * y), step * (128 + 224 * (b - y) / (2 - 2 * kb)),
+              step * (128 + 224 * (r - y) / (2 - 2 * kr))]
+    frame = av.VideoFrame(rgb48.shape[1], rgb48.shape[0], pix_fmt)
+    for plane, codes in zip(frame.planes, planes, strict=True):
+        fy, fx = codes.shape[0] // plane.height, codes.shape[1] // plane.width  # 4:2:0 / 4:4:4 siting
+        codes = codes.reshape(plane.height, fy, plane.width, fx).mean(axis=(1, 3))
+        padded = np.zeros((plane.height, plane.line_size // np.dtype(dtype).itemsize), dtype)
+        padded[:, : plane.width] = np.round(codes)
+        plane.update(padded.tobytes())
     frame.color_trc, frame.color_primaries = trc, primaries
     frame.colorspace = 9 if primaries == BT2020 else 1
     return frame

@@ -194,3 +194,56 @@ def test_start_falls_back_to_counting_when_timestamps_are_unusable(tmp_path, mon
         frames = list(reader)
     assert [f.index for f in frames] == [4, 5, 6]
     assert [blue_index(f.rgb) for f in frames] == [4, 5, 6]
+
+
+def _lossless_greys(path, luma_codes: list[int], full_range: bool) -> None:
+    """A lossless 10-bit 4:2:2 H.264 clip of grey bars at the given luma codes (chroma at zero)."""
+    width = 16 * len(luma_codes)
+    frame = av.VideoFrame(width, 16, "yuv422p10le")
+    levels = [np.repeat(np.array(luma_codes, np.uint16), 16), np.full(width // 2, 512, np.uint16)]
+    for plane, row in zip(frame.planes, [levels[0], levels[1], levels[1]], strict=True):
+        padded = np.zeros((16, plane.line_size // 2), np.uint16)
+        padded[:, : row.size] = row
+        plane.update(padded.tobytes())
+    frame.color_range = 2 if full_range else 1
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, 16, "yuv422p10le"
+        stream.options = {"qp": "0"}
+        stream.codec_context.color_range = 2 if full_range else 1
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+
+
+@pytest.mark.parametrize("full_range", [False, True], ids=["limited", "full"])
+def test_10_bit_white_reads_one_and_black_zero(tmp_path, full_range):
+    # swscale's 16-bit RGB of 10-bit video is 255/256 of full scale: white (code 940) read 0.996, and
+    # every 10-bit clip 0.4 % dark (S-Log3's grey 1.5 % low after its curve).
+    codes = [0, 512, 1023] if full_range else [64, 502, 940]
+    _lossless_greys(tmp_path / "greys.mp4", codes, full_range)
+    with open_reader(tmp_path / "greys.mp4") as reader:
+        rgb = next(iter(reader)).rgb
+    expected = [c / 1023 for c in codes] if full_range else [(c - 64) / 876 for c in codes]
+    got = [rgb[8, 16 * k + 8] for k in range(3)]
+    np.testing.assert_allclose(got, np.repeat(np.array(expected)[:, None], 3, axis=1), atol=2e-5)
+
+
+def test_prores_white_and_opaque_alpha_are_full_scale_both_ways(tmp_path):
+    # Written: white as code 940 (it was 943, which Resolve and Nuke read as 1.003); read: white and an
+    # opaque alpha as exactly 1 (they read 0.996 and 0.9998).
+    rgb = np.zeros((16, 48, 3), np.float32)
+    rgb[:, :16], rgb[:, 16:32] = 1.0, 0.5
+    alpha = np.ones((16, 48), np.float32)
+    with open_writer(tmp_path / "fg.mov", fps=25, content="rgba") as writer:
+        writer.write(rgb, alpha=alpha, transfer="srgb")
+    with av.open(str(tmp_path / "fg.mov")) as container:
+        decoded = next(container.decode(video=0))
+    bits = 12 if "12" in decoded.format.name else 10
+    luma = np.frombuffer(bytes(decoded.planes[0]), np.uint16).reshape(16, -1)
+    assert (luma[8, 8], luma[8, 40]) == (235 << (bits - 8), 16 << (bits - 8))  # white, black
+    assert abs(int(luma[8, 24]) - (64 + 438) * (1 << (bits - 10))) <= 1 << (bits - 10)  # 50 %
+    with open_reader(tmp_path / "fg.mov") as reader:
+        frame = next(iter(reader))
+    assert frame.alpha is not None and frame.alpha.min() == 1.0
+    np.testing.assert_allclose(frame.rgb[8, [8, 24, 40]], [[1.0] * 3, [0.5] * 3, [0.0] * 3], atol=1e-3)
+    assert frame.rgb[8, 8].min() == 1.0

@@ -25,7 +25,7 @@ from guangying.live.relay import SrtRelay
 from guangying.media import display_srgb, open_reader
 from guangying.media.camera_log import named_camera_log
 from guangying.media.pixels import resize_to, size_change_note
-from guangying.media.video_reader import frame_colour, rgb_conversion
+from guangying.media.video_reader import frame_colour, rgb_conversion, to_rgb_codes
 
 T = TypeVar("T")
 _NETWORK_SCHEMES = ("udp://", "srt://", "rtsp://", "rtmp://", "rtp://", "tcp://", "http://", "https://")
@@ -327,7 +327,7 @@ class LiveSource:
             for av_frame in self._frames():
                 if convert is None:
                     convert, colour = rgb_conversion(av_frame), frame_colour(av_frame, log)
-                rgb = np.ascontiguousarray(av_frame.to_ndarray(**convert)[..., :3])
+                rgb = np.ascontiguousarray(to_rgb_codes(av_frame, convert)[..., :3])
                 if colour.converted:  # an HDR or wide-gamut sender: shown as the file of it would be
                     rgb = display_srgb(colour.to_linear_bt709(rgb), "linear", colour.highlight_peak)
                 self._deliver(self.frames_in, rgb, None)

@@ -19,7 +19,7 @@ from guangying.media.frames import Transfer
 from guangying.media.heif import HEIF_EXTENSIONS, is_heif, read_heif_pixels
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_float32
-from guangying.media.video_reader import rgb_conversion, stream_colour
+from guangying.media.video_reader import rgb_conversion, stream_colour, to_rgb_codes
 
 # Picture formats read and written through OpenCV; any other extension is handed to ffmpeg.
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp"}
@@ -148,7 +148,7 @@ def _read_with_ffmpeg(path: Path, what: str) -> Picture:
     try:
         with av.open(str(path)) as container:
             av_frame = next(container.decode(video=0))
-            pixels = av_frame.to_ndarray(**rgb_conversion(av_frame))
+            pixels = to_rgb_codes(av_frame, rgb_conversion(av_frame))
     except (av.error.FFmpegError, StopIteration, IndexError, ValueError) as exc:
         raise DamagedMediaError(f"{_damaged(path, what)} ({exc})") from exc
     bits = 8 if pixels.dtype == np.uint8 else 16

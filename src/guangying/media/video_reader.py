@@ -23,6 +23,7 @@ from guangying.media.frames import ClipInfo, Frame
 from guangying.media.opencv import cv2
 from guangying.media.pixels import resize_to, size_change_note, to_float32
 from guangying.media.reader import Reader, resolve_range
+from guangying.media.swscale_levels import decode_gains
 
 # AVColorSpace (what the stream says) → swscale matrix name for the YUV→RGB conversion.
 _MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
@@ -172,6 +173,18 @@ def rgb_conversion(av_frame: av.VideoFrame) -> dict[str, object]:
         if int(av_frame.color_range) == _UNSPECIFIED_RANGE:
             args["src_color_range"] = "JPEG" if av_frame.format.name.startswith("yuvj") else "MPEG"
     return args
+
+
+def to_rgb_codes(av_frame: av.VideoFrame, convert: dict[str, object]) -> np.ndarray:
+    """The frame as RGB(A) code values (uint8 / uint16, (H, W, 3 or 4)) by :func:`rgb_conversion`'s
+    ``convert``, full scale where the decoder's full scale is: 10-bit white (code 940) reads 65535."""
+    pixels = av_frame.to_ndarray(**convert)
+    range_arg = convert.get("src_color_range")
+    full_range = range_arg == "JPEG" if range_arg else int(av_frame.color_range) == _FULL_RANGE
+    gains = decode_gains(av_frame.format.name, full_range, str(convert["format"]))
+    if gains is not None:
+        cv2.multiply(pixels, gains, dst=pixels)  # rounded and saturated, in place
+    return pixels
 
 
 def frame_colour(av_frame: av.VideoFrame, log: CameraLog | None) -> SourceColour:
@@ -504,7 +517,7 @@ class VideoReader(Reader):
         self, av_frame: av.VideoFrame, index: int, convert: dict[str, object], colour: SourceColour
     ) -> Frame:
         try:
-            pixels = av_frame.to_ndarray(**convert)
+            pixels = to_rgb_codes(av_frame, convert)
         except (av.error.FFmpegError, ValueError) as exc:
             raise MediaError(
                 f"{self._path}: frame {index} has pixel format {av_frame.format.name}, which cannot be "

@@ -21,6 +21,7 @@ from guangying.media.audio import has_audio, mux_with_audio, plan_audio
 from guangying.media.frames import Transfer
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_code_values
+from guangying.media.swscale_levels import encode_gains
 from guangying.media.writer import Content, Writer
 
 # AVColorPrimaries / AVColorTransferCharacteristic / AVColorSpace / AVColorRange codes.
@@ -123,8 +124,10 @@ class VideoWriter(Writer):
         self._stream: Any = None
         self._pts = 0  # frame number in the stream's 1/fps time base
         self._reformat: dict[str, Any] = {"format": self._format.pixel_format[content]}
+        self._gains = None
         if not self._format.rgb_matrix:
             self._reformat.update(dst_colorspace="ITU709", dst_color_range="MPEG")
+            self._gains = encode_gains(self._input_format, self._format.pixel_format[content], False)
 
     def _prepare(self, rgb: np.ndarray | None, alpha: np.ndarray | None, transfer: Transfer) -> np.ndarray:
         if self.content == "matte":
@@ -178,6 +181,8 @@ class VideoWriter(Writer):
             raise MediaError(describe_os_error(exc, self.target)) from exc
 
     def _consume(self, pixels: np.ndarray) -> None:
+        if self._gains is not None:
+            cv2.multiply(pixels, self._gains, dst=pixels)  # white onto Y'CbCr white (swscale_levels)
         frame = av.VideoFrame.from_ndarray(pixels, format=self._input_format)
         frame = frame.reformat(**self._reformat)
         # Tag every frame too: ProRes writes them into each frame header, and a transcode reads the
