@@ -1,5 +1,5 @@
-"""Radiance HDR and PFM pictures (an HDRI panorama of a set, a renderer's float output) hold linear
-light: read as such, light above 1 kept and the right way up.
+"""Radiance HDR, PFM and float TIFF pictures (an HDRI panorama of a set, a renderer's float output, a
+32-bit Photoshop or Krita file) hold linear light: read as such, light above 1 kept and the right way up.
 
 The files are written here byte by byte from their formats' definitions (Radiance's flat RGBE
 scanlines with the standard ``-Y H +X W`` top-down header; PFM's little-endian floats, bottom row
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tifffile
 
-from guangying.media import open_reader
+from guangying.media import display_srgb, open_reader
 
 # A sun well above 1, a grey card, and a top half brighter than the bottom: order and orientation
 LIGHT = np.zeros((8, 12, 3), np.float32)
@@ -47,3 +48,15 @@ def test_a_pfm_is_linear_and_the_right_way_up(tmp_path):
     assert len(frames) == 2 and frames[0].transfer == "linear"
     np.testing.assert_allclose(frames[1].rgb, LIGHT, rtol=1e-6)
     assert frames[0].rgb[0, 0, 0] == pytest.approx(24.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_a_float_tiff_is_linear_light(tmp_path, dtype):
+    # Read as sRGB code values, the sun reached the keyer at 24 and the grey card as 3 % light.
+    tifffile.imwrite(tmp_path / "plate.tif", LIGHT.astype(dtype), photometric="rgb")
+    with open_reader(tmp_path / "plate.tif") as reader:
+        frame = next(iter(reader))
+    assert frame.transfer == "linear"
+    np.testing.assert_allclose(frame.rgb, LIGHT, rtol=1e-3)
+    keyed = display_srgb(frame.rgb, frame.transfer)  # what the keyer sees: within 0–1, grey as grey
+    assert keyed.max() <= 1.0 and keyed[0, 5, 1] == pytest.approx(0.4614, abs=2e-3)

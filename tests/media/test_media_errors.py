@@ -35,6 +35,23 @@ def test_missing_picture_names_the_file(tmp_path):
         open_reader(tmp_path / "nothere.png")
 
 
+def test_picture_declaring_billions_of_pixels_is_refused_clearly(tmp_path):
+    # A damaged header (or a giant scan): OpenCV's own assertion reached the user as "a bug in Guangying"
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    body = zlib.compress(b"\0" * (60000 * 3 + 1) * 4)
+    path = tmp_path / "scan.png"
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunks)
+    with pytest.raises(MediaError, match=r"scan\.png declares more than 2\^30 pixels .* scale it down"):
+        open_reader(path)
+
+
 def test_missing_sequence_names_pattern_and_folder(tmp_path):
     with pytest.raises(MediaError) as caught:
         open_reader(tmp_path / "shot.%04d.exr")

@@ -97,7 +97,15 @@ def _decode_picture(path: Path, what: str) -> Picture:
     from guangying.media.picture_header import read_header, read_oriented
 
     header = read_header(path)
-    pixels = read_oriented(path, header.orientation)
+    try:
+        pixels = read_oriented(path, header.orientation)
+    except cv2.error as exc:
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):  # what OpenCV raises before allocating
+            raise MediaError(
+                f"{what}: {path} declares more than 2^30 pixels (about a gigapixel, OpenCV's limit for "
+                "one picture), or its header is damaged; scale it down first (no stage needs more than "
+                "the frame's size)") from exc
+        raise DamagedMediaError(_damaged(path, what)) from exc
     if pixels is None:
         raise DamagedMediaError(_damaged(path, what))
     if header.icc_profile is not None and pixels.ndim == 3:
@@ -193,7 +201,10 @@ def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:
         rgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
     else:
         raise MediaError(f"{what}: {path} has {channels} channels; only grey, RGB and RGBA are supported")
-    return Picture(rgb=to_float32(rgb), alpha=alpha, transfer=transfer_of(path), bit_depth=bits,
+    # Float samples are scene-linear light whatever the format: a 32-bit TIFF from Photoshop, Krita or
+    # a renderer, as Nuke and Resolve read it. Taken as sRGB codes, its light above 1 reached the keyer.
+    transfer: Transfer = "linear" if pixels.dtype.kind == "f" else transfer_of(path)
+    return Picture(rgb=to_float32(rgb), alpha=alpha, transfer=transfer, bit_depth=bits,
                    nonfinite_px=nonfinite_px)
 
 

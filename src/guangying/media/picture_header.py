@@ -108,6 +108,8 @@ def read_oriented(path: Path, orientation: int) -> np.ndarray | None:
             return None
     else:
         pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if pixels is None and is_tiff:  # half-float samples (Krita, Affinity), which OpenCV refuses
+        return _tiff_turned(path, orientation)
     if pixels is None or is_tiff:  # OpenCV's TIFF decoder applied orientations 2–4 already
         return pixels
     return apply_orientation(pixels, orientation)
@@ -130,13 +132,13 @@ def _jpeg_cut_short(data: bytes, pixels: np.ndarray) -> bool:
 
 
 def _tiff_turned(path: Path, orientation: int) -> np.ndarray | None:
-    """A TIFF that OpenCV refuses for its quarter-turn orientation: its stored samples through
-    tifffile, as OpenCV's BGR(A) or grey, turned."""
+    """A TIFF that OpenCV refuses (for a quarter-turn orientation, or half-float samples): its stored
+    samples through tifffile, as OpenCV's BGR(A) or grey, turned; None where tifffile cannot either."""
     import tifffile  # late: only for such files
 
     try:
         samples = tifffile.imread(path)
-    except (OSError, ValueError, tifffile.TiffFileError):
+    except Exception:  # damaged data fails in any of its codecs (zlib.error, struct.error, …)
         return None
     if samples.ndim == 3 and samples.shape[2] in (3, 4):
         samples = samples[..., [2, 1, 0, 3][: samples.shape[2]]]  # RGB(A) → OpenCV's BGR(A)
