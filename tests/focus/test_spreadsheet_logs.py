@@ -65,3 +65,21 @@ def test_a_logger_of_its_own_in_milliseconds_and_centimetres_is_converted(tmp_pa
     with pytest.raises(SensorLogError, match=r"line 3: t_ms 1000 goes back in time \(previous 1010\)"):
         read_sensor_log(tmp_path / "back.csv")
 
+
+
+def test_a_log_without_strength_uses_every_positive_distance(tmp_path):
+    # A ToF board or an ultrasonic sensor has no signal strength: its logger writes time and distance
+    # alone, and was refused for the missing column.
+    rows = _walk()
+    _save(tmp_path / "with.csv", [(t, d, 1000) for t, d, _ in rows], ",", ".")
+    lines = ["t_ms;distance_cm"] + [f"{t * 1000:.0f};{d * 100:.2f}".replace(".", ",") for t, d, _ in rows]
+    lines[50] = "490;0"  # no echo: the sensor says 0
+    (tmp_path / "without.csv").write_text("\n".join(lines) + "\n")
+    readings = read_sensor_log(tmp_path / "without.csv")
+    assert len(readings) == len(rows) and readings[49].confidence == 0.0
+    assert sum(r.confidence > 0 for r in readings) == len(rows) - 1
+    reference = read_sensor_log(tmp_path / "with.csv")
+    assert [r.distance_m for r in readings[:49]] == pytest.approx([r.distance_m for r in reference[:49]])
+    res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(tmp_path / "without.csv"), *LENS,
+                                   "-o", str(tmp_path / "track.csv")])
+    assert res.exit_code == 0 and "50 frames (49 with focus)" in res.output, res.output

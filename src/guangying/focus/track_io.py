@@ -243,7 +243,9 @@ def _number_error(path: Path, line: int, name: str, text: object) -> SensorLogEr
 
 
 # Each quantity of a log row and the column names it may go by, with the factor to seconds / metres:
-# a logger of its own (an Arduino's millis(), TF-Luna's native centimetres) names its units.
+# a logger of its own (an Arduino's millis(), TF-Luna's native centimetres) names its units. Only
+# strength may be missing: a logger for a sensor without one (a ToF board, an ultrasonic) writes time
+# and distance alone.
 _LOG_COLUMNS: dict[str, dict[str, float]] = {
     "t_s": {"t_s": 1.0, "t_ms": 1e-3, "t_us": 1e-6},
     "distance_m": {"distance_m": 1.0, "distance_cm": 1e-2, "distance_mm": 1e-3},
@@ -255,7 +257,8 @@ def iter_sensor_log(
     path: str | Path, min_strength: float = 100, block_rows: int = 65536, max_gap_s: float = MAX_GAP_S
 ) -> Iterator[ReadingBlock]:
     """Stream a LiDAR log CSV with columns ``t_s, distance_m, strength`` (extra columns ignored; ``t_ms``
-    or ``t_us`` and ``distance_cm`` or ``distance_mm`` are converted) in blocks of about ``block_rows``
+    or ``t_us`` and ``distance_cm`` or ``distance_mm`` are converted; without ``strength`` every positive
+    distance is a reading) in blocks of about ``block_rows``
     readings; memory stays flat however long the log. A log whose header
     is separated by semicolons or tabs (a spreadsheet's export where the decimal mark is the comma) is
     read so, its numbers' decimal commas as points.
@@ -290,12 +293,12 @@ def iter_sensor_log(
                 if found is not None:
                     cols[quantity], label[quantity] = names.index(found), found
                     scale[quantity] = spellings[found]
-            missing = [q for q in _LOG_COLUMNS if q not in cols]
+            missing = [q for q in _LOG_COLUMNS if q not in cols and q != "strength"]
             if missing:
                 raise SensorLogError(
                     f"{p}: missing column(s) {', '.join(missing)} in the header "
-                    f"{lines[0].replace(chr(0xFEFF), '').strip()[:80]!r}; expected 't_s,distance_m,strength' "
-                    "(t_ms and distance_cm or distance_mm are read too)"
+                    f"{lines[0].replace(chr(0xFEFF), '').strip()[:80]!r}; expected 't_s,distance_m' and "
+                    "optionally strength (t_ms and distance_cm or distance_mm are read too)"
                 )
             lines, first_line = lines[1:], first_line + 1
         rows = list(csv.reader(lines, delimiter=delimiter, skipinitialspace=True))
@@ -307,6 +310,9 @@ def iter_sensor_log(
             continue
         values = []
         for name in _LOG_COLUMNS:
+            if name not in cols:  # no strength: the sensor's every distance counts
+                values.append(np.full(len(rows), np.inf))
+                continue
             c = cols[name]
             try:
                 values.append(np.array([r[c] for r in rows], dtype=np.float64))
@@ -317,7 +323,7 @@ def iter_sensor_log(
                     except (ValueError, IndexError):
                         raise _number_error(p, line, label[name], r[c] if c < len(r) else None) from None
                 raise
-        t, d, strength = (v * scale[q] for v, q in zip(values, _LOG_COLUMNS, strict=True))
+        t, d, strength = (v * scale.get(q, 1.0) for v, q in zip(values, _LOG_COLUMNS, strict=True))
         bad = ~np.isfinite(t) | (np.abs(t) > MAX_ABS_TIME_S)
         if bad.any():
             j = int(np.argmax(bad))
