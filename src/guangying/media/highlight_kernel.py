@@ -65,5 +65,6 @@ def restore_kernel(foreground, plate, source, start, stop, table, decode_table, 
     """``out`` = ``source`` plus the change from sRGB ``plate`` to sRGB ``foreground`` in linear light
     (through ``decode_table``), divided by the roll-off's gain at that pixel. One pass, rows in
     parallel: numpy took 220–280 ms a 1080p frame (two sRGB decodes, a channel max), this 12–14 ms. The
-    table's nearest sample is within 3e-4 of the decode: the change is, and an unchanged pixel is exact."""
+    change goes through the table's nearest sample (within 3e-4 of the exact decode); an unchanged pixel
+    passes exactly."""
     _restore(foreground, plate, source, start, stop, table, _per_light(start, stop, table), decode_table, out)

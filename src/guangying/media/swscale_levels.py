@@ -20,10 +20,10 @@ import numpy as np
 _RGB16 = ("rgb48le", "rgba64le")
 
 
-def _yuv_bits(format_name: str) -> tuple[int, bool] | None:
-    """(bits, has alpha) of a planar little-endian 9–16-bit YUV format; None for any other."""
-    match = re.fullmatch(r"yuv(a?)4[024][024]p(9|1[0-6])le", format_name)
-    return None if match is None else (int(match[2]), bool(match[1]))
+def _yuv_bits(format_name: str) -> int | None:
+    """Bits of a planar little-endian 9–16-bit YUV format (alpha or not); None for any other."""
+    match = re.fullmatch(r"yuva?4[024][024]p(9|1[0-6])le", format_name)
+    return None if match is None else int(match[1])
 
 
 def _codes(full_range: bool, bits: int) -> tuple[int, int, int]:
@@ -42,10 +42,9 @@ def _range_name(full_range: bool) -> str:
 def decode_gains(yuv_format: str, full_range: bool, rgb_format: str) -> tuple[float, ...] | None:
     """Per-channel gains (four, for ``cv2.multiply``) that put Y'CbCr white at 65535 in swscale's
     ``rgb_format`` (``rgb48le``/``rgba64le``) decode of ``yuv_format``; None where none is needed."""
-    layout = _yuv_bits(yuv_format)
-    if layout is None or rgb_format not in _RGB16:
+    bits = _yuv_bits(yuv_format)
+    if bits is None or rgb_format not in _RGB16:
         return None
-    bits, _ = layout
     _, white, zero = _codes(full_range, bits)
     frame = av.VideoFrame(16, 16, yuv_format)
     for plane, level in zip(frame.planes, (white, zero, zero, (1 << bits) - 1), strict=False):
@@ -62,10 +61,9 @@ def encode_gains(rgb_format: str, yuv_format: str, full_range: bool) -> tuple[fl
     """Per-channel gains (four, for ``cv2.multiply``; alpha 1) for the 16-bit ``rgb_format`` codes
     before swscale converts them to ``yuv_format``, so that 65535 lands on Y'CbCr white; None where none
     is needed."""
-    layout = _yuv_bits(yuv_format)
-    if layout is None or rgb_format not in _RGB16:
+    bits = _yuv_bits(yuv_format)
+    if bits is None or rgb_format not in _RGB16:
         return None
-    bits, _ = layout
     black, white, _ = _codes(full_range, bits)
     channels = 4 if rgb_format == "rgba64le" else 3
     frame = av.VideoFrame.from_ndarray(np.full((16, 16, channels), 65535, np.uint16), format=rgb_format)

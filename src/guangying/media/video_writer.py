@@ -124,7 +124,7 @@ class VideoWriter(Writer):
         self._stream: Any = None
         self._pts = 0  # frame number in the stream's 1/fps time base
         self._reformat: dict[str, Any] = {"format": self._format.pixel_format[content]}
-        self._gains = None
+        self._gains: tuple[float, ...] | None = None
         if not self._format.rgb_matrix:
             self._reformat.update(dst_colorspace="ITU709", dst_color_range="MPEG")
             self._gains = encode_gains(self._input_format, self._format.pixel_format[content], False)
