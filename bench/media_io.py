@@ -25,7 +25,9 @@ implementations of a task taking turns within each pass:
   against the same numpy plus the curve evaluated on every pixel and an sRGB encode by formula;
 * log decode — the same 10-bit clip read as S-Log3 / S-Gamut3.Cine camera footage (``camera_log=``) to
   scene-linear BT.709: ours (a table of the curve per code value, ``cv2.transform``) against PyAV +
-  Sony's published S-Log3 formula in float32 numpy and colour-science's gamut matrix.
+  Sony's published S-Log3 formula in float32 numpy and colour-science's gamut matrix. Ours also puts
+  10-bit white at full scale (``media.swscale_levels``: one ``cv2.multiply`` on the 16-bit RGB), which the
+  PyAV rows leave at swscale's 0.996.
 
 Writes ``bench/results/media_io.md``. Run: ``.venv/bin/python bench/media_io.py``.
 """
@@ -354,7 +356,8 @@ def main() -> int:
         "- HLG: the clean clip's pictures as HLG signal, 10-bit HEVC (x265 ultrafast) tagged BT.2020; "
         "read to scene-linear BT.709, and on to the SDR picture the keyer takes (light above reference "
         "white rolled off by ITU-R BT.2390 on each pixel's brightest channel, sRGB-coded), and read as "
-        "S-Log3 / S-Gamut3.Cine camera footage; passes interleaved",
+        "S-Log3 / S-Gamut3.Cine camera footage; passes interleaved. Ours also undoes swscale's 10-bit "
+        "scale (white at 0.996 of full scale, a gain on the 16-bit RGB), which the PyAV rows keep",
         "- Stills: the clean clip's first 30 pictures as 8-bit PNG, 16-bit PNG and JPEG q95 sequences; "
         "ours also reads each file's header (ICC profile, EXIF orientation); passes interleaved",
         "- ours ÷ this: above 1 means ours is faster than that row",
