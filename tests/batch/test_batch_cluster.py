@@ -145,8 +145,8 @@ def reference(shoot):
 def test_worker_killed_mid_shot_bad_shot_reported(ray_cluster, shoot, reference, tmp_path):
     jobs = _jobs(shoot, "night.yaml", bad_shot=True)
     shots = load_jobs(jobs, COMMANDS)
-    # re-exported at the wrong size while the batch runs: found only when the shot is rendered
-    write_still(shoot / "plate.png", (0.2, 0.6, 0.25), size=(80, 48))
+    # re-exported at another framing (4:3) while the batch runs: found only when the shot is rendered
+    write_still(shoot / "plate.png", (0.2, 0.6, 0.25), size=(80, 60))
     killed: dict[str, object] = {}
 
     def kill_when_started(task, worker: str) -> None:

@@ -16,6 +16,7 @@ from guangying.keyer import (
     estimate_screen_plate,
     estimate_subject,
     grow_matte,
+    load_clean_plate,
     mask_from_image,
     polygon_mask,
     small_linear,
@@ -92,8 +93,12 @@ def test_mask_from_image_reads_and_checks_size(tmp_path):
     cv2.imwrite(str(path), image)
     mask = mask_from_image(path, (20, 30))
     assert mask[:, :10].min() == 1.0 and mask[:, 10:].max() == 0.0
-    with pytest.raises(ValueError, match="garbage.png is 30×20 but the footage is 40×20"):
+    with pytest.raises(ValueError, match="garbage.png is 30×20, the footage is 40×20: another framing"):
         mask_from_image(path, (20, 40))
+    # drawn on the 4K original of an HD proxy (here 3×): the same framing, scaled and said
+    with pytest.warns(UserWarning, match="garbage.png is 30×20, the footage is 90×60: scaled"):
+        big = mask_from_image(path, (60, 90))
+    assert big[:, :28].min() == 1.0 and big[:, 32:].max() == 0.0
     with pytest.raises(ValueError, match="cannot read mask image"):
         mask_from_image(tmp_path / "missing.png", (20, 30))
 
@@ -207,3 +212,19 @@ def test_nan_and_infinite_pixels_stay_contained(frame):
     result = ChromaKeyer().process(frame)
     assert np.isfinite(result.alpha).all() and ((result.alpha >= 0) & (result.alpha <= 1)).all()
     assert np.isfinite(result.foreground_rgb[3:]).all()
+
+
+def test_a_clean_plate_at_another_size_of_the_same_framing_is_scaled(tmp_path):
+    # A still exported from the 4K original while the shot is keyed from its HD proxy was refused
+    y, x = np.mgrid[0:40, 0:64]
+    plate = np.stack([0.1 + 0.1 * x / 64, 0.5 + 0.2 * y / 40, 0.15 + 0 * x], axis=-1).astype(np.float32)
+    big = cv2.resize(plate, (128, 80), interpolation=cv2.INTER_LINEAR)
+    cv2.imwrite(str(tmp_path / "plate_4k.png"), (big[..., ::-1] * 65535 + 0.5).astype(np.uint16))
+    with pytest.warns(UserWarning, match=r"plate_4k\.png is 128×80, the footage is 64×40: scaled"):
+        loaded = load_clean_plate(tmp_path / "plate_4k.png", (40, 64))
+    assert loaded.shape == (40, 64, 3)
+    np.testing.assert_allclose(loaded[2:-2, 2:-2], plate[2:-2, 2:-2], atol=0.01)
+    cv2.imwrite(str(tmp_path / "photo.png"), np.zeros((48, 64, 3), np.uint8))  # a 4:3 photo of the set
+    with pytest.raises(ValueError, match=r"photo\.png is 64×48, the footage is 64×40: another framing .* "
+                                         r"export a frame of the take itself"):
+        load_clean_plate(tmp_path / "photo.png", (40, 64))

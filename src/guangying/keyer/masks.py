@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,11 +50,31 @@ def polygon_mask(
     return (np.float32(1.0) - mask) if invert else mask
 
 
+def _fitted(image: np.ndarray, shape: tuple[int, int], what: str, advice: str) -> np.ndarray:
+    """``image`` at the footage's (height, width) ``shape``: scaled, and said, when it has the same
+    shape at another size (a plate or mask made on the 4K original of an HD proxy, or the reverse);
+    refused when its shape differs, since then it cannot line up with the shot."""
+    height, width = image.shape[:2]
+    want_h, want_w = shape[:2]
+    if (height, width) == (want_h, want_w):
+        return image
+    if abs((width / height) / (want_w / want_h) - 1.0) > 0.01:
+        raise SettingsError(
+            f"{what} is {width}×{height}, the footage is {want_w}×{want_h}: another framing cannot line "
+            f"up with the shot; {advice}"
+        )
+    warnings.warn(f"{what} is {width}×{height}, the footage is {want_w}×{want_h}: scaled to the "
+                  "footage's size (the same framing at another resolution)", stacklevel=3)
+    interpolation = cv2.INTER_AREA if want_w < width else cv2.INTER_LINEAR
+    return cv2.resize(image, (want_w, want_h), interpolation=interpolation)
+
+
 def mask_from_image(path: str | Path, shape: tuple[int, int], invert: bool = False) -> np.ndarray:
     """Read a mask image (8/16-bit grey, RGB → its luminance, RGBA → its alpha) as float32 0–1.
 
-    It must match the frame's (height, width); we do not resample silently, since a mask drawn for
-    another resolution would sit in the wrong place.
+    A mask of the frame's shape at another size (drawn on the 4K original of an HD proxy) is scaled to
+    the frame's (height, width), and a warning says so; one of another shape is refused, since it would
+    sit in the wrong place.
     """
     path = Path(path)
     image = read_oriented(path, read_header(path).orientation)  # as drawn on: a viewer turns it too
@@ -63,11 +84,7 @@ def mask_from_image(path: str | Path, shape: tuple[int, int], invert: bool = Fal
     image = image.astype(np.float32) * np.float32(scale)
     if image.ndim == 3:
         image = image[..., 3] if image.shape[2] == 4 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if image.shape != tuple(shape[:2]):
-        raise SettingsError(
-            f"mask image {path} is {image.shape[1]}×{image.shape[0]} but the footage is "
-            f"{shape[1]}×{shape[0]}: export the mask at the footage's resolution"
-        )
+    image = _fitted(image, shape, f"mask image {path}", "export the mask at the footage's framing")
     mask = np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0)  # a float mask's NaN: not masked
     return (np.float32(1.0) - mask) if invert else mask
 
@@ -106,12 +123,11 @@ def load_mask(spec: str | Path, shape: tuple[int, int]) -> np.ndarray:
 
 def load_clean_plate(spec: str | Path, shape: tuple[int, int], camera_log: str | None = "auto") -> np.ndarray:
     """The first frame of ``spec`` (an image, sequence or clip of the empty screen) as float32
-    (H, W, 3) sRGB-encoded 0–1; it must be the footage's size, ``shape`` = (height, width), and is
-    read in the footage's ``camera_log`` (:func:`~guangying.media.open_reader`)."""
+    (H, W, 3) sRGB-encoded 0–1 at the footage's ``shape`` = (height, width), read in the footage's
+    ``camera_log`` (:func:`~guangying.media.open_reader`). A plate of the same shape at another size is
+    scaled (a warning says so); one of another shape is refused."""
     with open_reader(spec, camera_log=camera_log) as reader:
         frame, peak = next(iter(reader)), reader.info.highlight_peak
-    if frame.rgb.shape[:2] != tuple(shape[:2]):
-        raise SettingsError(
-            f"clean plate {spec} is {frame.width}×{frame.height}, the footage is {shape[1]}×{shape[0]}"
-        )
-    return display_srgb(frame.rgb, frame.transfer, peak)
+    rgb = _fitted(frame.rgb, shape, f"clean plate {spec}", "export a frame of the take itself before the "
+                  "actor walks in (same camera, lens and framing)")
+    return display_srgb(rgb, frame.transfer, peak)
