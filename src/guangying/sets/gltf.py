@@ -10,7 +10,10 @@ warped through the lens's distortion (rendered with a margin so the bent frame's
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import math
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +121,30 @@ def _projection(k: np.ndarray, width: int, height: int) -> np.ndarray:
     )
 
 
+# Extensions a set file may require that trimesh (with DracoPy) reads; a material's own (unlit,
+# specular-glossiness) change nothing here, since sets are drawn unlit from their base colour.
+_READABLE_EXTENSIONS = {
+    "KHR_draco_mesh_compression",
+    "KHR_materials_unlit",
+    "KHR_materials_pbrSpecularGlossiness",
+    "EXT_texture_webp",
+}
+
+
+def _required_extensions(path: Path) -> list[str]:
+    """The glTF extensions ``path`` (.glb or .gltf) says a reader must support; [] where it cannot be
+    told (trimesh then reports the file's damage)."""
+    try:
+        data = path.read_bytes()
+        if data[:4] == b"glTF":  # GLB: 12-byte header, then the JSON chunk's length and type
+            length = struct.unpack_from("<I", data, 12)[0]
+            data = data[20 : 20 + length]
+        required = json.loads(data).get("extensionsRequired", [])
+    except (OSError, ValueError, struct.error, AttributeError):
+        return []
+    return [str(name) for name in required] if isinstance(required, list) else []
+
+
 class GltfSet:
     """A glTF/GLB scene rendered for each frame's camera; ``render`` → float32 (H, W, 3) linear."""
 
@@ -125,6 +152,18 @@ class GltfSet:
         import trimesh
 
         path = Path(path)
+        required = _required_extensions(path)
+        if "KHR_draco_mesh_compression" in required and importlib.util.find_spec("DracoPy") is None:
+            raise DeviceError(f"3D set {path} is Draco-compressed, which needs DracoPy: "
+                              "pip install 'guangying[sets3d]'")
+        unreadable = [name for name in required if name not in _READABLE_EXTENSIONS]
+        if unreadable:
+            # trimesh loads such a file without a word, its geometry or textures left as zeros
+            raise InputFormatError(
+                f"3D set {path} needs glTF extension(s) {', '.join(unreadable)}, which this product "
+                "cannot read; export it again without them (Blender: glTF export without mesh "
+                "compression; gltfpack: without -cc or -tc)"
+            )
         try:
             scene: Any = trimesh.load(str(path), force="scene")
         except Exception as exc:  # trimesh raises many kinds for a bad file
