@@ -139,3 +139,38 @@ def test_a_set_needing_an_extension_nobody_here_reads_is_refused(tmp_path):
             (tmp_path / name).write_bytes(data)
     with pytest.raises(InputFormatError, match=r"packed\.gltf needs glTF extension\(s\) EXT_meshopt_comp"):
         GltfSet(path)
+
+
+def test_textures_are_srgb_and_meshes_sharing_an_atlas_share_its_upload(tmp_path):
+    # A set's objects share one texture atlas: each used to get its own float32 copy (a 60-object
+    # set on one 2048² atlas: 34 s and 6.7 GiB to load; now 0.2 s and 0.5 GiB).
+    from PIL import Image
+
+    from guangying.base.colour import srgb_to_linear
+    from guangying.sets.gltf import GltfSet
+
+    quadrants = np.array([[[200, 40, 40], [40, 200, 40]], [[40, 40, 200], [128, 128, 128]]], np.uint8)
+    atlas = Image.fromarray(np.repeat(np.repeat(quadrants, 64, axis=0), 64, axis=1), "RGB")
+    material = trimesh.visual.material.PBRMaterial(baseColorTexture=atlas)
+    quad = trimesh.Trimesh(vertices=[[-2, -1.125, -3], [2, -1.125, -3], [2, 1.125, -3], [-2, 1.125, -3]],
+                           faces=[[0, 1, 2], [0, 2, 3]], process=False)
+    quad.visual = trimesh.visual.TextureVisuals(uv=[[0, 0], [1, 0], [1, 1], [0, 1]], material=material)
+    props = []
+    for i in range(12):
+        box = trimesh.creation.box(extents=(0.1, 0.1, 0.1))
+        box.apply_translation((-1.8 + 0.3 * i, 0.9, -6))
+        uv = np.full((len(box.vertices), 2), 0.25)
+        box.visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+        props.append(box)
+    path = tmp_path / "room.glb"
+    path.write_bytes(trimesh.Scene([quad, *props]).export(file_type="glb"))
+    room = GltfSet(path)
+    assert len({id(texture) for _, texture in room._draws}) == 1
+    k = intrinsics_matrix(28.0, SENSOR_MM, W, H)
+    rgba, _ = room.render_rgba(SetView(CameraPose(), k, W, H))
+    # the quad fills the frame: its top-left quarter shows the atlas's top-left block, and so on (glTF's
+    # texture origin is the picture's top-left; the set was drawn upside down)
+    for (row, col), y, x in [((0, 0), H // 4, W // 4), ((0, 1), H // 4, 3 * W // 4),
+                             ((1, 0), 3 * H // 4, W // 4), ((1, 1), 3 * H // 4, 3 * W // 4)]:
+        expected = srgb_to_linear(quadrants[row, col].astype(np.float32) / 255)
+        np.testing.assert_allclose(rgba[y, x, :3], expected, atol=0.004)
