@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import DeviceError
 from guangying.lens.camera import CameraPose, intrinsics_matrix, project_points_px
 from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration
@@ -146,7 +147,6 @@ def test_textures_are_srgb_and_meshes_sharing_an_atlas_share_its_upload(tmp_path
     # set on one 2048² atlas: 34 s and 6.7 GiB to load; now 0.2 s and 0.5 GiB).
     from PIL import Image
 
-    from guangying.base.colour import srgb_to_linear
     from guangying.sets.gltf import GltfSet
 
     quadrants = np.array([[[200, 40, 40], [40, 200, 40]], [[40, 40, 200], [128, 128, 128]]], np.uint8)
@@ -165,7 +165,7 @@ def test_textures_are_srgb_and_meshes_sharing_an_atlas_share_its_upload(tmp_path
     path = tmp_path / "room.glb"
     path.write_bytes(trimesh.Scene([quad, *props]).export(file_type="glb"))
     room = GltfSet(path)
-    assert len({id(texture) for _, texture in room._draws}) == 1
+    assert len({id(draw[1]) for draw in room._draws}) == 1
     k = intrinsics_matrix(28.0, SENSOR_MM, W, H)
     rgba, _ = room.render_rgba(SetView(CameraPose(), k, W, H))
     # the quad fills the frame: its top-left quarter shows the atlas's top-left block, and so on (glTF's
@@ -174,3 +174,38 @@ def test_textures_are_srgb_and_meshes_sharing_an_atlas_share_its_upload(tmp_path
                              ((1, 0), 3 * H // 4, W // 4), ((1, 1), 3 * H // 4, 3 * W // 4)]:
         expected = srgb_to_linear(quadrants[row, col].astype(np.float32) / 255)
         np.testing.assert_allclose(rgba[y, x, :3], expected, atol=0.004)
+
+
+@pytest.mark.parametrize("mode", ["OPAQUE", "MASK", "BLEND"])
+def test_alpha_modes_of_a_textured_card(tmp_path, mode):
+    # A card in front of a red wall, its RGBA texture clear on the left half and 40 % on the right:
+    # OPAQUE ignores alpha (it punched holes through the wall), MASK cuts the clear half out (a leaf,
+    # a fence: it hid the wall), BLEND lays the card over the wall.
+    from PIL import Image
+
+    from guangying.sets.gltf import GltfSet
+
+    texels = np.zeros((64, 64, 4), np.uint8)
+    texels[..., :3] = (40, 40, 220)
+    texels[:, 32:, 3] = 102
+    material = trimesh.visual.material.PBRMaterial(baseColorTexture=Image.fromarray(texels, "RGBA"),
+                                                   alphaMode=mode, alphaCutoff=0.3)
+    card = trimesh.Trimesh(vertices=[[-2, -1.5, -3], [2, -1.5, -3], [2, 1.5, -3], [-2, 1.5, -3]],
+                           faces=[[0, 1, 2], [0, 2, 3]], process=False)
+    card.visual = trimesh.visual.TextureVisuals(uv=[[0, 0], [1, 0], [1, 1], [0, 1]], material=material)
+    wall = trimesh.creation.box(extents=(20, 20, 0.1))
+    wall.apply_translation((0, 0, -8))
+    wall.visual.face_colors = [255, 0, 0, 255]
+    path = tmp_path / "card.glb"
+    path.write_bytes(trimesh.Scene([wall, card]).export(file_type="glb"))
+    rgba, _ = GltfSet(path).render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))
+    left, right = rgba[H // 2, W // 4], rgba[H // 2, 3 * W // 4]
+    blue = float(srgb_to_linear(np.float32(220 / 255)))
+    if mode == "OPAQUE":
+        assert left[3] == right[3] == pytest.approx(1.0) and left[2] == pytest.approx(blue, abs=0.01)
+    elif mode == "MASK":  # clear half cut out (the wall shows), 40 % half above the cutoff: solid card
+        np.testing.assert_allclose(left, [1, 0, 0, 1], atol=0.01)
+        assert right[2] == pytest.approx(blue, abs=0.01) and right[0] < 0.05 and right[3] == 1.0
+    else:  # clear half: the wall alone; 40 % half: 0.4 card over 0.6 wall
+        np.testing.assert_allclose(left, [1, 0, 0, 1], atol=0.01)
+        np.testing.assert_allclose(right[:3], [0.6 + 0.4 * 0.021, 0.4 * 0.021, 0.4 * blue], atol=0.01)

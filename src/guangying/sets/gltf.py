@@ -49,6 +49,8 @@ void main() {
 _FRAGMENT = """
 #version 330
 uniform sampler2D base_colour;
+uniform int alpha_mode;  // glTF's alphaMode: 0 OPAQUE, 1 MASK, 2 BLEND
+uniform float alpha_cutoff;
 in vec2 uv;
 in vec4 colour;
 in float axial;
@@ -56,6 +58,8 @@ layout(location = 0) out vec4 out_rgba;
 layout(location = 1) out vec4 out_depth;
 void main() {
     vec4 c = colour * texture(base_colour, uv);
+    if (alpha_mode == 1 && c.a < alpha_cutoff) discard;
+    if (alpha_mode != 2) c.a = 1.0;
     out_rgba = vec4(c.rgb * c.a, c.a);
     out_depth = vec4(axial * c.a, 0.0, 0.0, c.a);
 }
@@ -105,6 +109,19 @@ def _mesh_arrays(mesh, transform: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
         rgba = np.asarray(visual.vertex_colors, np.float32)[faces] / 255.0  # glTF colours are linear
         colour[:] = rgba
     return positions, uv, colour, texture
+
+
+_ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
+
+
+def _alpha_mode(mesh) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+    """glTF's alphaMode of the mesh's material as the shader's number, and its alphaCutoff. OPAQUE (the
+    default) ignores alpha: drawn with it, an RGBA texture's clear texels punched holes through the set
+    behind them, and a MASK's cut-outs (leaves, fences) hid what stood behind."""
+    material = getattr(mesh.visual, "material", None)
+    mode = _ALPHA_MODES.get(str(getattr(material, "alphaMode", None) or "OPAQUE").upper(), 0)
+    cutoff = getattr(material, "alphaCutoff", None)
+    return mode, 0.5 if cutoff is None else float(cutoff)
 
 
 def _projection(k: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -199,7 +216,8 @@ class GltfSet:
                 tex = textures.get(id(texture))
                 if tex is None:
                     tex = textures[id(texture)] = self._srgb_texture(texture)
-            self._draws.append((vao, tex))
+            self._draws.append((vao, tex, *_alpha_mode(mesh)))
+        self._draws.sort(key=lambda draw: draw[2] == 2)  # blended surfaces over the solid ones
         self._rays = RayGrid()
         self._fbo_size: tuple[int, int] | None = None
 
@@ -243,9 +261,18 @@ class GltfSet:
         self._ms_fbo.use()
         self._ms_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable(moderngl.DEPTH_TEST)
-        for vao, tex in self._draws:
+        self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA  # premultiplied
+        for vao, tex, mode, cutoff in self._draws:
+            blend = mode == 2
+            if blend:
+                self.ctx.enable(moderngl.BLEND)
+            self.ctx.depth_mask = not blend  # what a pane of glass covers stays visible behind it
+            self.program["alpha_mode"].value = mode
+            self.program["alpha_cutoff"].value = cutoff
             tex.use(0)
             vao.render(moderngl.TRIANGLES)
+        self.ctx.disable(moderngl.BLEND)
+        self.ctx.depth_mask = True
         self.ctx.copy_framebuffer(self._resolved_fbo, self._ms_fbo)  # MSAA resolve, every attachment
         rgba = self._read(0, width, height)
         depth_plane = self._read(1, width, height)
