@@ -209,3 +209,25 @@ def test_alpha_modes_of_a_textured_card(tmp_path, mode):
     else:  # clear half: the wall alone; 40 % half: 0.4 card over 0.6 wall
         np.testing.assert_allclose(left, [1, 0, 0, 1], atol=0.01)
         np.testing.assert_allclose(right[:3], [0.6 + 0.4 * 0.021, 0.4 * 0.021, 0.4 * blue], atol=0.01)
+
+
+def test_an_emissive_sign_shows_its_own_light(tmp_path):
+    # A neon sign: a black base colour lit by its emissive texture × factor. Drawn from the base colour
+    # alone, every sign, screen and lit window of a set came out black.
+    from PIL import Image
+
+    from guangying.sets.gltf import GltfSet
+
+    glow = np.zeros((32, 64, 3), np.uint8)
+    glow[:, :32] = 255  # the left half lit, the right half dark
+    material = trimesh.visual.material.PBRMaterial(
+        baseColorFactor=[0, 0, 0, 255], emissiveFactor=[1.0, 0.5, 0.2],
+        emissiveTexture=Image.fromarray(glow, "RGB"), baseColorTexture=Image.new("RGB", (4, 4), (0, 0, 0)))
+    sign = trimesh.Trimesh(vertices=[[-2, -1.5, -3], [2, -1.5, -3], [2, 1.5, -3], [-2, 1.5, -3]],
+                           faces=[[0, 1, 2], [0, 2, 3]], process=False)
+    sign.visual = trimesh.visual.TextureVisuals(uv=[[0, 0], [1, 0], [1, 1], [0, 1]], material=material)
+    path = tmp_path / "sign.glb"
+    path.write_bytes(trimesh.Scene([sign]).export(file_type="glb"))
+    rgba, _ = GltfSet(path).render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))
+    np.testing.assert_allclose(rgba[H // 2, W // 4], [1.0, 0.5, 0.2, 1.0], atol=0.01)
+    np.testing.assert_allclose(rgba[H // 2, 3 * W // 4], [0.0, 0.0, 0.0, 1.0], atol=0.01)

@@ -49,6 +49,8 @@ void main() {
 _FRAGMENT = """
 #version 330
 uniform sampler2D base_colour;
+uniform sampler2D emissive;
+uniform vec3 emissive_factor;
 uniform int alpha_mode;  // glTF's alphaMode: 0 OPAQUE, 1 MASK, 2 BLEND
 uniform float alpha_cutoff;
 in vec2 uv;
@@ -60,6 +62,7 @@ void main() {
     vec4 c = colour * texture(base_colour, uv);
     if (alpha_mode == 1 && c.a < alpha_cutoff) discard;
     if (alpha_mode != 2) c.a = 1.0;
+    c.rgb += emissive_factor * texture(emissive, uv).rgb;  // signs, screens, windows: their own light
     out_rgba = vec4(c.rgb * c.a, c.a);
     out_depth = vec4(axial * c.a, 0.0, 0.0, c.a);
 }
@@ -114,14 +117,22 @@ def _mesh_arrays(mesh, transform: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 _ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 
 
-def _alpha_mode(mesh) -> tuple[int, float]:  # type: ignore[no-untyped-def]
-    """glTF's alphaMode of the mesh's material as the shader's number, and its alphaCutoff. OPAQUE (the
-    default) ignores alpha: drawn with it, an RGBA texture's clear texels punched holes through the set
-    behind them, and a MASK's cut-outs (leaves, fences) hid what stood behind."""
+def _surface(mesh) -> tuple[int, float, np.ndarray, Any]:  # type: ignore[no-untyped-def]
+    """The material's alphaMode as the shader's number, its alphaCutoff, emissiveFactor (linear RGB)
+    and emissive texture (a PIL image, sRGB) or None.
+
+    OPAQUE (the default) ignores alpha: drawn with it, an RGBA texture's clear texels punched holes
+    through the set behind them, and a MASK's cut-outs (leaves, fences) hid what stood behind. Emissive
+    light is added to the unlit base colour: a neon sign or a window at night is mostly emission over a
+    dark base, and drawn without it came out black."""
     material = getattr(mesh.visual, "material", None)
     mode = _ALPHA_MODES.get(str(getattr(material, "alphaMode", None) or "OPAQUE").upper(), 0)
     cutoff = getattr(material, "alphaCutoff", None)
-    return mode, 0.5 if cutoff is None else float(cutoff)
+    factor = getattr(material, "emissiveFactor", None)
+    emission = np.zeros(3, np.float32) if factor is None else np.asarray(factor, np.float32).ravel()[:3]
+    has_uv = getattr(mesh.visual, "uv", None) is not None
+    image = getattr(material, "emissiveTexture", None) if has_uv else None  # glTF's factor defaults to 0
+    return mode, 0.5 if cutoff is None else float(cutoff), emission, image
 
 
 def _projection(k: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -202,7 +213,7 @@ class GltfSet:
         self.program = self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
         white = self.ctx.texture((1, 1), 4, np.ones(4, np.float32).tobytes(), dtype="f4")
         self._draws = []
-        textures: dict[int, Any] = {}  # by image: meshes share their atlas, uploaded once
+        textures: dict[int, Any] = {}  # by image: meshes share their atlas
         for mesh, transform in meshes:
             positions, uv, colour, texture = _mesh_arrays(mesh, transform)
             data = np.concatenate([positions, uv, colour], axis=1).astype(np.float32)
@@ -210,16 +221,19 @@ class GltfSet:
             vao = self.ctx.vertex_array(
                 self.program, [(vbo, "3f 2f 4f", "in_position", "in_uv", "in_colour")]
             )
-            if texture is None:
-                tex = white
-            else:
-                tex = textures.get(id(texture))
-                if tex is None:
-                    tex = textures[id(texture)] = self._srgb_texture(texture)
-            self._draws.append((vao, tex, *_alpha_mode(mesh)))
-        self._draws.sort(key=lambda draw: draw[2] == 2)  # blended surfaces over the solid ones
+            mode, cutoff, emission, glow = _surface(mesh)
+            base_tex, glow_tex = (white if image is None else self._shared_texture(image, textures)
+                                  for image in (texture, glow))
+            self._draws.append((vao, base_tex, glow_tex, mode, cutoff, emission))
+        self._draws.sort(key=lambda draw: draw[3] == 2)  # blended surfaces over the solid ones
         self._rays = RayGrid()
         self._fbo_size: tuple[int, int] | None = None
+
+    def _shared_texture(self, image: Any, textures: dict[int, Any]) -> Any:  # noqa: ANN401
+        """``image``'s texture, uploaded once however many meshes use it."""
+        if id(image) not in textures:
+            textures[id(image)] = self._srgb_texture(image)
+        return textures[id(image)]
 
     def _srgb_texture(self, image: Any) -> Any:  # noqa: ANN401 (a PIL image; a moderngl texture)
         """A base-colour texture as 8-bit sRGB, which the GPU decodes to linear light before it filters
@@ -262,14 +276,17 @@ class GltfSet:
         self._ms_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable(moderngl.DEPTH_TEST)
         self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA  # premultiplied
-        for vao, tex, mode, cutoff in self._draws:
+        self.program["emissive"].value = 1
+        for vao, base_tex, glow_tex, mode, cutoff, emission in self._draws:
             blend = mode == 2
             if blend:
                 self.ctx.enable(moderngl.BLEND)
             self.ctx.depth_mask = not blend  # what a pane of glass covers stays visible behind it
             self.program["alpha_mode"].value = mode
             self.program["alpha_cutoff"].value = cutoff
-            tex.use(0)
+            self.program["emissive_factor"].value = tuple(float(v) for v in emission)
+            base_tex.use(0)
+            glow_tex.use(1)
             vao.render(moderngl.TRIANGLES)
         self.ctx.disable(moderngl.BLEND)
         self.ctx.depth_mask = True
