@@ -140,6 +140,10 @@ def test_a_set_needing_an_extension_nobody_here_reads_is_refused(tmp_path):
             (tmp_path / name).write_bytes(data)
     with pytest.raises(InputFormatError, match=r"packed\.gltf needs glTF extension\(s\) EXT_meshopt_comp"):
         GltfSet(path)
+    tree["extensionsUsed"], tree["extensionsRequired"] = ["KHR_texture_transform"], []
+    path.write_text(json.dumps(tree))
+    with pytest.warns(UserWarning, match=r"KHR_texture_transform\), which is not applied"):
+        GltfSet(path)
 
 
 def test_textures_are_srgb_and_meshes_sharing_an_atlas_share_its_upload(tmp_path):

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import math
 import struct
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -161,18 +162,19 @@ _READABLE_EXTENSIONS = {
 }
 
 
-def _required_extensions(path: Path) -> list[str]:
-    """The glTF extensions ``path`` (.glb or .gltf) says a reader must support; [] where it cannot be
-    told (trimesh then reports the file's damage)."""
+def _extensions(path: Path, which: str) -> list[str]:
+    """The glTF extensions ``path`` (.glb or .gltf) lists under ``which`` ("extensionsRequired": a
+    reader must support them; "extensionsUsed"); [] where it cannot be told (trimesh then reports the
+    file's damage)."""
     try:
         data = path.read_bytes()
         if data[:4] == b"glTF":  # GLB: 12-byte header, then the JSON chunk's length and type
             length = struct.unpack_from("<I", data, 12)[0]
             data = data[20 : 20 + length]
-        required = json.loads(data).get("extensionsRequired", [])
+        names = json.loads(data).get(which, [])
     except (OSError, ValueError, struct.error, AttributeError):
         return []
-    return [str(name) for name in required] if isinstance(required, list) else []
+    return [str(name) for name in names] if isinstance(names, list) else []
 
 
 class GltfSet:
@@ -182,7 +184,7 @@ class GltfSet:
         import trimesh
 
         path = Path(path)
-        required = _required_extensions(path)
+        required = _extensions(path, "extensionsRequired")
         if "KHR_draco_mesh_compression" in required and importlib.util.find_spec("DracoPy") is None:
             raise DeviceError(f"3D set {path} is Draco-compressed, which needs DracoPy: "
                               "pip install 'guangying[sets3d]'")
@@ -194,6 +196,10 @@ class GltfSet:
                 "cannot read; export it again without them (Blender: glTF export without mesh "
                 "compression; gltfpack: without -cc or -tc)"
             )
+        if "KHR_texture_transform" in _extensions(path, "extensionsUsed"):
+            warnings.warn(f"3D set {path} moves or scales some textures (KHR_texture_transform), which "
+                          "is not applied: those textures are misplaced. Bake the mapping into the UVs "
+                          "before exporting", stacklevel=2)
         try:
             scene: Any = trimesh.load(str(path), force="scene")
         except Exception as exc:  # trimesh raises many kinds for a bad file
