@@ -23,18 +23,22 @@ BOXES = [  # centre (m), size (m), colour (linear, 0–255)
 ]
 
 
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    from guangying.sets.gltf import GltfSet
-
+def _boxes() -> list:
     meshes = []
     for centre, size, colour in BOXES:
         box = trimesh.creation.box(extents=size)
         box.apply_translation(centre)
         box.visual.face_colors = [*colour, 255]
         meshes.append(box)
+    return meshes
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    from guangying.sets.gltf import GltfSet
+
     path = tmp_path_factory.mktemp("gltf") / "scene.glb"
-    path.write_bytes(trimesh.Scene(meshes).export(file_type="glb"))
+    path.write_bytes(trimesh.Scene(_boxes()).export(file_type="glb"))
     try:
         return GltfSet(path)
     except DeviceError as exc:
@@ -109,14 +113,8 @@ def test_a_draco_compressed_set_renders_as_the_plain_one(scene, tmp_path):
     # trimesh loaded them with every vertex at 0 and said so only in a log, and the set rendered empty.
     from guangying.sets.gltf import GltfSet
 
-    meshes = []
-    for centre, size, colour in BOXES:
-        box = trimesh.creation.box(extents=size)
-        box.apply_translation(centre)
-        box.visual.face_colors = [*colour, 255]
-        meshes.append(box)
     path = tmp_path / "draco.glb"
-    path.write_bytes(trimesh.Scene(meshes).export(file_type="glb", extension_draco=True))
+    path.write_bytes(trimesh.Scene(_boxes()).export(file_type="glb", extension_draco=True))
     assert b"KHR_draco_mesh_compression" in path.read_bytes()[:4000]
     pose = CameraPose(z_m=2.0)
     k = intrinsics_matrix(28.0, SENSOR_MM, W, H)
