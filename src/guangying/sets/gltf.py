@@ -242,9 +242,9 @@ class GltfSet:
         return textures[id(image)]
 
     def _srgb_texture(self, image: Any) -> Any:  # noqa: ANN401 (a PIL image; a moderngl texture)
-        """A base-colour texture as 8-bit sRGB, which the GPU decodes to linear light before it filters
-        (as glTF defines it). Uploaded as linear float32, one texture per mesh, a 60-object set sharing
-        one 2048² atlas took 34 s and 6.7 GiB to load."""
+        """A colour texture (base colour, emission) as 8-bit sRGB, which the GPU decodes to linear light
+        before it filters (as glTF defines it). Uploaded as linear float32, one texture per mesh, a
+        60-object set sharing one 2048² atlas took 34 s and 6.7 GiB to load."""
         rgba = np.asarray(image.convert("RGBA"), np.uint8)[::-1]  # OpenGL's rows run upwards
         h, w = rgba.shape[:2]
         pixels = np.ascontiguousarray(rgba).tobytes()
