@@ -10,7 +10,7 @@ import pytest
 from batch_samples import write_clip, write_still
 
 from guangying.base.colour import srgb_to_linear
-from guangying.base.errors import SettingsError
+from guangying.base.errors import InputFormatError, SettingsError
 from guangying.batch import load_jobs
 from guangying.batch.plan import plan_shot
 from guangying.cli.batch_command import command_options
@@ -77,6 +77,15 @@ shots:
     unmix: 7
 """)
     with pytest.raises(SettingsError, match="unmix=7: expected a boolean value"):
+        load_jobs(jobs, COMMANDS)
+
+
+def test_a_batch_file_saved_in_a_local_code_page_is_refused_with_the_line(takes):
+    # Notepad on a Chinese Windows saves GBK: the UnicodeDecodeError was reported as "a bug in Guangying"
+    jobs = takes / "gbk.yaml"
+    jobs.write_bytes("shots:\n  - input: takes/镜头01.mp4\n    output: out/合成.mov\n".encode("gbk"))
+    with pytest.raises(InputFormatError, match=r"gbk\.yaml, line 2: not UTF-8 text \(byte 0x.*save the "
+                                               r"batch file as UTF-8"):
         load_jobs(jobs, COMMANDS)
 
 

@@ -114,6 +114,12 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise InputFormatError(f"cannot read the batch file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:  # a Windows editor's local code page (GBK, Windows-1252): was a crash
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise InputFormatError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02X}); save the batch file "
+            "as UTF-8 (Notepad: Save as, Encoding UTF-8) so its names and paths read as written"
+        ) from exc
     except yaml.YAMLError as exc:
         raise InputFormatError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("shots"), list) or not data["shots"]:
