@@ -337,15 +337,16 @@ def test_exr_without_a_clear_picture_layer_says_which_channels_it_has(tmp_path, 
         list(reader)
 
 
+# ACES2065-1 (AP0, ACES white) and ACEScg (AP1) → linear BT.709, Bradford-adapted to D65, as
+# colour-management libraries publish them
+AP0_TO_709 = [[2.52169, -1.13413, -0.38756], [-0.27648, 1.37272, -0.09624], [-0.01538, -0.15298, 1.16835]]
+AP1_TO_709 = [[1.70505, -0.62179, -0.08326], [-0.13026, 1.14080, -0.01055], [-0.02400, -0.12897, 1.15297]]
+
+
 @pytest.mark.parametrize(
     ("chromaticities", "to_bt709"),
-    [  # ACES2065-1 (AP0, ACES white) and ACEScg (AP1) → linear BT.709, Bradford-adapted to D65, as
-       # colour-management libraries publish them
-        ((0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767),
-         [[2.52169, -1.13413, -0.38756], [-0.27648, 1.37272, -0.09624], [-0.01538, -0.15298, 1.16835]]),
-        ((0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767),
-         [[1.70505, -0.62179, -0.08326], [-0.13026, 1.14080, -0.01055], [-0.02400, -0.12897, 1.15297]]),
-    ],
+    [((0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767), AP0_TO_709),
+     ((0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767), AP1_TO_709)],
 )
 def test_aces_exr_is_converted_to_bt709_by_its_chromaticities(tmp_path, chromaticities, to_bt709):
     import OpenEXR
@@ -359,3 +360,33 @@ def test_aces_exr_is_converted_to_bt709_by_its_chromaticities(tmp_path, chromati
         frame = next(iter(reader))
     np.testing.assert_allclose(frame.rgb[1], colours @ np.array(to_bt709).T, atol=2e-4)
     np.testing.assert_allclose(frame.rgb[1, 0], 0.18, atol=2e-4)  # the white stays neutral
+
+
+@pytest.mark.parametrize(("space", "to_bt709"), [("aces2065-1", AP0_TO_709), ("acescg", AP1_TO_709)])
+def test_an_aces_exr_without_chromaticities_is_converted_when_named(tmp_path, space, to_bt709):
+    # Nuke writes no chromaticities unless asked: an ACEScg plate was read as BT.709, too saturated
+    # and hue-shifted, with no way to say otherwise (--camera-log refused linear pictures)
+    import OpenEXR
+
+    colours = np.array([[0.18, 0.18, 0.18], [0.6, 0.1, 0.05], [0.05, 0.4, 0.1], [4.0, 3.0, 2.0]], np.float32)
+    planes = {c: np.ascontiguousarray(np.repeat(colours[None, :, k], 3, axis=0)) for k, c in enumerate("RGB")}
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    for n in (1, 2):
+        OpenEXR.File(header, planes).write(str(tmp_path / f"plate.{n:04d}.exr"))
+    with pytest.warns(UserWarning, match="is ACES.* converted to BT.709 primaries"), \
+            open_reader(tmp_path / "plate.%04d.exr", camera_log=space) as reader:
+        frame = next(iter(reader))
+    np.testing.assert_allclose(frame.rgb[1], colours @ np.array(to_bt709).T, rtol=2e-4, atol=2e-4)
+    with open_reader(tmp_path / "plate.%04d.exr") as reader:  # not named: as stored
+        np.testing.assert_allclose(next(iter(reader)).rgb[1], colours, atol=1e-6)
+
+    header["chromaticities"] = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
+    OpenEXR.File(header, planes).write(str(tmp_path / "tagged.exr"))
+    with pytest.raises(MediaError, match=f"names its primaries in its header.*drop --camera-log {space}"):
+        open_reader(tmp_path / "tagged.exr", camera_log=space)
+    cv2.imwrite(str(tmp_path / "still.png"), np.zeros((4, 4, 3), np.uint8))
+    with open_writer(tmp_path / "clip.mp4", fps=25, content="rgb") as writer:
+        writer.write(np.zeros((16, 16, 3), np.float32))
+    for code_values in ("still.png", "clip.mp4"):
+        with pytest.raises(MediaError, match=f"{space} names the primaries of a linear picture"):
+            open_reader(tmp_path / code_values, camera_log=space)

@@ -44,5 +44,6 @@ def camera_log_option() -> Callable[[Any], Any]:
         default="auto",
         show_default=True,
         help="Log footage (and its clean plate): the camera's log curve and gamut, converted to "
-        "scene-linear BT.709. auto: as a Sony camera's metadata says; none: read as tagged.",
+        "scene-linear BT.709; acescg / aces2065-1: the primaries of linear EXRs whose header names "
+        "none. auto: as a Sony camera's metadata says; none: read as tagged.",
     )

@@ -155,6 +155,10 @@ class LiveSource:
             # tuning the key on it) until the take is stopped, not one frame and the end.
             self._still = info.kind == "image"
         else:
+            log = named_camera_log(camera_log)
+            if log is not None and log.linear:
+                raise MediaError(f"{log.name} names the primaries of a linear picture (EXR, float TIFF); "
+                                 f"{spec} sends video, which holds code values")
             self._container = self._open_container()
             stream = self._container.streams.video[0]
             self.width, self.height = stream.codec_context.width, stream.codec_context.height

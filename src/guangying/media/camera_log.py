@@ -45,7 +45,12 @@ _ENCODINGS = {
     "flog2-fgamut": ("F-Log2 / F-Gamut", "F-Log2", "F-Gamut"),
     "nlog-bt2020": ("N-Log / BT.2020", "N-Log", "ITU-R BT.2020"),
     "applelog-bt2020": ("Apple Log / BT.2020", "Apple Log Profile", "ITU-R BT.2020"),
+    # Linear pictures in a wider working space: a VFX plate or render in ACES, whose EXR names no
+    # chromaticities (Nuke writes none unless asked), so it would be read as BT.709.
+    "acescg": ("ACEScg (linear, AP1)", "", "ACEScg"),
+    "aces2065-1": ("ACES2065-1 (linear, AP0)", "", "ACES2065-1"),
 }
+LINEAR_SPACES = ("acescg", "aces2065-1")
 # Apple's white paper defines its curve on the signal normalised to 0–1, which a video-range file
 # decodes to directly (as community decoders read iPhone clips), not on the 10-bit code over 1023.
 _ON_DECODED_SIGNAL = {"applelog-bt2020"}
@@ -75,16 +80,25 @@ class CameraLog:
         return True
 
     @property
-    def highlight_peak(self) -> float:
-        """The light of the file's top code value, relative to diffuse white (1.0)."""
-        return float(self._decode(np.array([1.0], np.float64))[0])
+    def linear(self) -> bool:
+        """A linear working space (ACEScg …), for linear pictures, rather than a log curve for code values."""
+        return self.name in LINEAR_SPACES
+
+    @property
+    def highlight_peak(self) -> float | None:
+        """The light of the file's top code value, relative to diffuse white (1.0); None for a linear
+        space, whose light has no top."""
+        return None if self.linear else float(self._decode(np.array([1.0], np.float64))[0])
 
     def for_range(self, full_range: bool) -> CameraLog:
         return dataclasses.replace(self, full_range=full_range)
 
     def to_linear_bt709(self, rgb_codes: np.ndarray) -> np.ndarray:
         """Decoded R'G'B' (uint8 / uint16 code values, or float 0–1 of such) → scene-linear BT.709, float32
-        (H, W, 3); colours outside BT.709 go below 0, highlights above 1."""
+        (H, W, 3); colours outside BT.709 go below 0, highlights above 1. A linear space's pictures are
+        linear light already (float) and only change primaries."""
+        if self.linear:
+            return cv2.transform(np.asarray(rgb_codes, np.float32), _to_bt709(self.name))
         if rgb_codes.dtype not in (np.uint8, np.uint16):
             # Floats come from 8/16-bit pictures: as 16-bit codes they index the table exactly, where
             # the curve evaluated per pixel took 0.75 s a 1080p frame (0.017 s by table).
@@ -93,6 +107,9 @@ class CameraLog:
         return cv2.transform(linear, _to_bt709(self.name))
 
     def note(self, source: str) -> str:
+        if self.linear:
+            return (f"{source} is {self.title} ({self.source}): its frames are converted to BT.709 "
+                    "primaries (Bradford from ACES's white). If it is not, give --camera-log none")
         return (f"{source} is {self.title} ({self.source}): its frames are converted to scene-linear BT.709 "
                 "(18 % grey at 0.18). Keying and compositing roll light above diffuse white off into SDR. "
                 "If the clip is not log, give --camera-log none")

@@ -25,11 +25,12 @@ _MAIN_LAYER_WORDS = ("combined", "beauty", "rgba")
 class ExrPixels:
     """An EXR's pixels in its frame: float32 BGR(A) (H, W, 3|4) as OpenCV gives them, or (H, W) for a
     matte (``matte``: its value is its alpha); ``to_bt709``: the 3×3 matrix its chromaticities need
-    (``cv2.transform`` on RGB), None for BT.709's."""
+    (``cv2.transform`` on RGB), None for BT.709's; ``chromaticities``: whether the header names them."""
 
     pixels: np.ndarray
     matte: bool
     to_bt709: np.ndarray | None
+    chromaticities: bool = False
 
 
 def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
@@ -47,7 +48,7 @@ def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
         return ExrPixels(pixels, matte, None)  # decoded, but no readable header: taken as stored
     chromaticities = header.get("chromaticities")
     to_bt709 = None if matte or chromaticities is None else chromaticities_to_bt709(tuple(chromaticities))
-    return ExrPixels(_in_display_window(pixels, header), matte, to_bt709)
+    return ExrPixels(_in_display_window(pixels, header), matte, to_bt709, chromaticities is not None)
 
 
 def _in_display_window(pixels: np.ndarray, header: dict[str, Any]) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 
 from guangying.base.colour import cineon_to_linear
 from guangying.base.errors import DamagedMediaError, MediaError
-from guangying.media.camera_log import CameraLog
+from guangying.media.camera_log import LINEAR_SPACES, CameraLog
 from guangying.media.camera_raw import RAW_PICTURE_EXTENSIONS, develop_raw, unreadable_raw_note
 from guangying.media.frames import Transfer
 from guangying.media.heif import HEIF_EXTENSIONS, is_heif, read_heif_pixels
@@ -46,6 +46,7 @@ class Picture:
     nonfinite_px: int = 0  # NaN or infinite pixels of a float file, read as 0 (see read_picture)
     highlight_peak: float | None = None  # an HDR still's brightest light over reference white (ClipInfo's)
     colour_note: str | None = None  # what converting its HDR or wide-gamut tags does, for the reader to warn
+    primaries_named: bool = False  # an EXR whose header names its chromaticities (converted by them)
 
 
 def transfer_of(path: Path) -> Transfer:
@@ -65,9 +66,16 @@ def read_picture(path: Path, what: str, camera_log: CameraLog | None = None) -> 
     picture = _decode_picture(path, what)
     if camera_log is None:
         return picture
-    if picture.transfer == "linear":
+    if camera_log.linear != (picture.transfer == "linear"):
+        if camera_log.linear:
+            raise MediaError(f"{what}: {camera_log.name} names the primaries of a linear picture (EXR, "
+                             f"float TIFF), and {path} holds display or log code values")
         raise MediaError(f"{what}: {path} holds linear light already; --camera-log applies to pictures "
-                         "that hold a camera's log code values (DPX, TIFF, PNG)")
+                         "that hold a camera's log code values (DPX, TIFF, PNG), or names a linear "
+                         f"picture's working space ({', '.join(LINEAR_SPACES)})")
+    if camera_log.linear and picture.primaries_named:
+        raise MediaError(f"{what}: {path} names its primaries in its header, and is read by them; "
+                         f"drop --camera-log {camera_log.name}")
     log = camera_log.for_range(True)  # pictures keep code values as they are: full range
     picture.rgb = log.to_linear_bt709(picture.rgb)
     picture.transfer = "linear"
@@ -129,6 +137,7 @@ def _read_exr(path: Path, what: str) -> Picture:
         return Picture(rgb=np.repeat(found.pixels[..., None], 3, axis=2), alpha=found.pixels,
                        transfer="linear", bit_depth=16)
     picture = picture_from_bgr(found.pixels, path, what)
+    picture.primaries_named = found.chromaticities
     if found.to_bt709 is not None:
         picture.rgb = cv2.transform(picture.rgb, found.to_bt709)
     return picture

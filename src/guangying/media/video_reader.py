@@ -244,6 +244,9 @@ class VideoReader(Reader):
         if path.is_dir():
             raise MediaError(f"{path} is a folder; give a video, a picture or a pattern like shot.%04d.png")
         self._log = resolve_camera_log(path, camera_log)
+        if self._log is not None and self._log.linear:
+            raise MediaError(f"{self._log.name} names the primaries of a linear picture (EXR, float TIFF); "
+                             f"{path} is video, which holds code values")
         with _open(path) as container:
             if not container.streams.video:
                 raise MediaError(f"{path} has no video stream (audio only or data); give a video file")
