@@ -182,8 +182,8 @@ def test_composite_and_batch_take_the_camera_log(tmp_path):
     runner = CliRunner()
     with pytest.warns(UserWarning, match="S-Log3"):
         result = runner.invoke(cli, [
-            "key", str(tmp_path / "shot.mov"), "--camera-log", "slog3-sgamut3cine", "--matte", "fast",
-            "--foreground", str(tmp_path / "fg.%04d.exr"), "--quiet"])
+            "key", str(tmp_path / "shot.mov"), "--camera-log", "slog3-sgamut3cine",
+            "--foreground", str(tmp_path / "fg.%04d.exr"), "--quiet"])  # no screen: opaque, as it is
     assert result.exit_code == 0, result.output
     grey, white = _patches(_first(tmp_path / "fg.%04d.exr")[0].rgb)[:, 1]
     # grey as the camera saw it (read as Rec.709 code values it would be 0.137); white too: the keyer's

@@ -44,11 +44,17 @@ def test_exr_half_linear_with_alpha_keeps_values_above_one(tmp_path):
     with open_reader(pattern) as reader:
         frames = list(reader)
     assert reader.info.has_alpha
+    seen = matte() > 0.05  # stored premultiplied (OpenEXR's convention): no colour where nothing covers
     for rgb, frame in zip(bright, frames, strict=True):
         assert frame.transfer == "linear"
         assert frame.rgb.max() > 3.0
-        np.testing.assert_allclose(frame.rgb, rgb, rtol=1e-3)  # half float: 11-bit mantissa
+        np.testing.assert_allclose(frame.rgb[seen], rgb[seen], rtol=2e-3)  # half float: 11-bit mantissa
+        assert frame.rgb[matte() == 0].max() == 0.0
         np.testing.assert_allclose(frame.alpha, matte(), atol=1e-3)
+    import OpenEXR  # in the file, as Nuke reads it: colour premultiplied by alpha
+
+    stored = OpenEXR.File(str(tmp_path / "plate.0001.exr")).channels()["RGBA"].pixels
+    np.testing.assert_allclose(stored[..., 0], bright[0][..., 0] * matte(), rtol=2e-3, atol=1e-4)
 
 
 def test_exr_writer_linearises_srgb_input(tmp_path):
@@ -81,6 +87,20 @@ def test_premultiplied_output(tmp_path):
     solid = matte() > 0.5  # where coverage is high the division recovers the colour closely
     np.testing.assert_allclose(straight.rgb[solid], picture(2)[solid], atol=1e-3)
     assert np.all(straight.rgb[matte() == 0] == 0)
+
+
+def test_a_tiff_of_associated_alpha_reads_straight(tmp_path):
+    # Its ExtraSamples tag says the colour is premultiplied (After Effects, Photoshop and our own
+    # --premultiplied TIFFs): it was read as straight, darkening every soft edge a second time
+    path = tmp_path / "fg.tif"
+    with open_writer(path, content="rgba", premultiplied=True) as writer:
+        writer.write(picture(2), alpha=matte())
+    with open_reader(path) as reader:
+        frame = next(iter(reader))
+    solid = matte() > 0.5
+    np.testing.assert_allclose(frame.rgb[solid], picture(2)[solid], atol=1e-3)
+    with open_reader(path, premultiplied=True) as reader:  # said twice: still divided once
+        np.testing.assert_allclose(next(iter(reader)).rgb, frame.rgb)
 
 
 @pytest.mark.parametrize("name", ["shot.%04d.png", "shot.####.png", "shot.%d.png"])
@@ -232,12 +252,14 @@ def test_exr_bounding_boxes_are_placed_in_the_frame(tmp_path):
         fx0, fy0 = max(x0, 0), max(y0, 0)
         fx1, fy1 = min(x0 + w, 60), min(y0 + h, 40)
         truth[fy0:fy1, fx0:fx1] = rgba[fy0 - y0: fy1 - y0, fx0 - x0: fx1 - x0]
+        covered = truth[..., 3] > 0  # stored premultiplied: read straight
+        truth[covered, :3] /= truth[covered, 3:]
         truths.append(truth)
     with open_reader(tmp_path / "bbox.####.exr") as reader:
         assert (reader.info.width, reader.info.height) == (60, 40)
         frames = list(reader)
     for frame, truth in zip(frames, truths, strict=True):
-        np.testing.assert_allclose(frame.rgb, truth[..., :3], atol=1e-6)
+        np.testing.assert_allclose(frame.rgb, truth[..., :3], rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(frame.alpha, truth[..., 3], atol=1e-6)
 
 
@@ -318,7 +340,7 @@ def test_layered_render_exr_reads_its_main_layer(tmp_path):
     with open_reader(tmp_path / "render.####.exr") as reader:
         frame = next(iter(reader))
     assert frame.transfer == "linear"
-    np.testing.assert_allclose(frame.rgb[2, 3], [0.5, 0.25, 2.0])
+    np.testing.assert_allclose(frame.rgb[2, 3], np.array([0.5, 0.25, 2.0]) / 0.75, rtol=1e-6)  # straight
     np.testing.assert_allclose(frame.alpha, 0.75)
     with open_reader(tmp_path / "beauty.exr") as reader:
         frame = next(iter(reader))

@@ -54,3 +54,31 @@ def test_exr_foreground_keeps_the_plates_light(tmp_path):
     assert sleeve.min() > 1.0 and sleeve[1] <= max(sleeve[0], sleeve[2]) + 0.02, sleeve
     luma = np.array([0.2126, 0.7152, 0.0722])  # the keyer's despill keeps a pixel's brightness
     assert sleeve @ luma == pytest.approx(np.dot([1.6, 1.85, 1.5], luma), rel=0.03)
+
+
+def test_exr_foreground_is_premultiplied_as_openexr_defines_unless_asked_straight(tmp_path):
+    # Written straight, Nuke (which takes an EXR's colour as premultiplied) laid the soft edges' full
+    # colour over the set: bright fringes on hair. Read back, frames come out straight again.
+    import OpenEXR
+
+    plate = _plate()
+    mix = np.linspace(0.0, 1.0, 14, dtype=np.float32)[None, :, None]  # a soft edge, as hair gives
+    plate[20:76, 98:112] = (1 - mix) * np.float32([0.32, 0.2, 0.15]) + mix * SCREEN
+    with open_writer(tmp_path / "plate.%04d.exr", fps=24, content="rgb") as writer:
+        writer.write(plate, transfer="linear")
+    runner = CliRunner()
+    for name, flag in (("fg", []), ("straight", ["--straight"])):
+        result = runner.invoke(cli, ["key", str(tmp_path / "plate.%04d.exr"), *flag,
+                                     "--foreground", str(tmp_path / f"{name}.exr"), "--quiet"])
+        assert result.exit_code == 0, result.output
+    stored = {name: OpenEXR.File(str(tmp_path / f"{name}.exr")).channels()["RGBA"].pixels.astype(np.float32)
+              for name in ("fg", "straight")}
+    alpha = stored["fg"][..., 3]
+    edge = (alpha > 0.1) & (alpha < 0.9)
+    assert edge.sum() > 20  # the subject's soft edge
+    straight = stored["straight"][..., :3][edge]
+    premultiplied = straight * alpha[edge, None]
+    np.testing.assert_allclose(stored["fg"][..., :3][edge], premultiplied, rtol=5e-3, atol=1e-3)
+    with open_reader(tmp_path / "fg.exr") as reader:
+        frame = next(iter(reader))
+    np.testing.assert_allclose(frame.rgb[edge], straight, rtol=5e-3, atol=1e-3)

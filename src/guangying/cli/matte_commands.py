@@ -47,7 +47,11 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
         click.option("--core-mask", help="Keyer: inside matte, an image (white = solid) or 'x,y;x,y;…'."),
         click.option("--clean-plate", help="Keyer: a frame of the empty screen, for unevenly lit screens."),
         dataclass_options(KeyerSettings, skip=KEYER_FILE_FIELDS),
-        click.option("--premultiplied", is_flag=True, help="Write foreground colour premultiplied by alpha."),
+        click.option(
+            "--premultiplied/--straight", default=None,
+            help="Foreground colour premultiplied by alpha, or straight [default: premultiplied in EXR, as "
+            "OpenEXR defines it and Nuke reads it; straight in PNG, TIFF and ProRes].",
+        ),
         click.option("--crf", type=int, help="H.264 (.mp4) quality: lower is better [default: 18]."),
         click.option(
             "--encode-preset",

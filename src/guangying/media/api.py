@@ -10,7 +10,7 @@ from typing import Any
 from guangying.base.atomic import check_output_folder
 from guangying.base.errors import MediaError
 from guangying.media.camera_log import named_camera_log
-from guangying.media.image_files import IMAGE_EXTENSIONS, PICTURE_EXTENSIONS
+from guangying.media.image_files import IMAGE_EXTENSIONS, PICTURE_EXTENSIONS, stored_premultiplied
 from guangying.media.image_reader import DEFAULT_FPS, ImageReader, SequenceReader
 from guangying.media.image_writer import ImageWriter
 from guangying.media.outputs import OutputLock
@@ -45,8 +45,10 @@ def open_reader(
 
     ``start``/``end`` are inclusive frame numbers in the source's numbering (0-based for video, the file
     numbers for sequences). ``fps`` sets the rate of sequences and pictures (24 when omitted); video
-    files keep their own. ``premultiplied=True`` says the source's colour is premultiplied by its alpha
-    (usual for rendered EXRs); frames are then un-premultiplied so ``Frame.rgb`` is straight.
+    files keep their own. ``Frame.rgb`` is straight colour: an EXR with alpha (premultiplied, as OpenEXR
+    defines it and Nuke and renderers write it) and a TIFF whose ExtraSamples tag says "associated" are
+    un-premultiplied as they are read. ``premultiplied=True`` says a source whose format stores straight
+    colour (PNG, ProRes) was premultiplied anyway; its frames are then un-premultiplied too.
     ``camera_log`` names the log encoding of a camera's footage (``"slog3-sgamut3cine"``, ``"vlog-vgamut"``
     … :data:`~guangying.media.camera_log.CAMERA_LOG_NAMES`), whose frames then come out scene-linear
     BT.709; ``"auto"`` takes it from a Sony camera's metadata, ``"none"`` reads code values as tagged.
@@ -62,6 +64,10 @@ def open_reader(
         reader = ImageReader(path, start, end, rate, picture_log)
     else:
         reader = VideoReader(path, start, end, camera_log)
+    if premultiplied and not (pattern is None or path.is_file()):
+        premultiplied = not stored_premultiplied(pattern.path(reader.info.first_frame))  # not twice
+    elif premultiplied and path.suffix.lower() in PICTURE_EXTENSIONS:
+        premultiplied = not stored_premultiplied(path)
     reader.premultiplied = premultiplied
     return reader
 
@@ -72,7 +78,7 @@ def open_writer(
     width: int | None = None,
     height: int | None = None,
     content: Content = "rgb",
-    premultiplied: bool = False,
+    premultiplied: bool | None = None,
     first_frame: int = 0,
     audio_from: str | os.PathLike[str] | None = None,
     **options: Any,
@@ -83,6 +89,9 @@ def open_writer(
     ``.mkv`` FFV1 lossless 16-bit; ``shot.%04d.png`` / ``shot.####.exr`` / ``.tif`` sequences (16-bit
     PNG/TIFF, option ``bit_depth``; half-float linear EXR); a path without a pattern writes one picture.
     Video takes ``timecode="HH:MM:SS:FF"``. ``width``/``height`` default to the first frame's size.
+    ``premultiplied`` (``content="rgba"``): colour stored premultiplied by alpha; None (default) follows
+    the format's convention: premultiplied in EXR (as OpenEXR defines it, and Nuke and Resolve read it),
+    straight in PNG, TIFF and video.
     ``audio_from`` (video outputs): a source clip whose sound is carried over for the frames written,
     frame ``first_frame`` of the source being the output's start; ignored if the clip has no sound,
     and for pictures, which have none. None (default) writes picture only.
@@ -90,6 +99,8 @@ def open_writer(
     rate = as_fps(fps)
     pattern = parse_pattern(target)
     path = Path(target)
+    if premultiplied is None:
+        premultiplied = content == "rgba" and path.suffix.lower() == ".exr"
     check_output_folder(path)
     lock = OutputLock(target)  # one run per output; sweeps what killed runs left there
     try:

@@ -18,7 +18,7 @@ from guangying.media.camera_raw import RAW_PICTURE_EXTENSIONS, develop_raw, unre
 from guangying.media.frames import Transfer
 from guangying.media.heif import HEIF_EXTENSIONS, is_heif, read_heif_pixels
 from guangying.media.opencv import cv2
-from guangying.media.pixels import to_float32
+from guangying.media.pixels import to_float32, unpremultiply
 from guangying.media.video_reader import rgb_conversion, stream_colour, to_rgb_codes
 
 # Picture formats read and written through OpenCV; any other extension is handed to ffmpeg.
@@ -53,6 +53,25 @@ def transfer_of(path: Path) -> Transfer:
     """EXR, Radiance HDR and PFM hold scene-linear light; every other format here is display-encoded
     (sRGB)."""
     return "linear" if path.suffix.lower() in LINEAR_PICTURE_EXTENSIONS | {".exr"} else "srgb"
+
+
+def stored_premultiplied(path: Path) -> bool:
+    """Whether a picture file's colour is stored premultiplied by its alpha, by its format's convention:
+    an EXR's always is (OpenEXR defines it so); a TIFF's when its ExtraSamples tag says "associated"
+    alpha; PNG, WebP and video store it straight."""
+    suffix = path.suffix.lower()
+    if suffix == ".exr":
+        return True
+    if suffix not in (".tif", ".tiff"):
+        return False
+    import tifffile  # late: only for TIFFs with alpha
+
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            extra = tiff.pages[0].extrasamples  # type: ignore[union-attr]
+    except Exception:  # a damaged file: the reader reports it
+        return False
+    return bool(extra) and int(extra[0]) == 1  # 1: associated alpha (premultiplied)
 
 
 def read_picture(path: Path, what: str, camera_log: CameraLog | None = None) -> Picture:
@@ -118,7 +137,10 @@ def _decode_picture(path: Path, what: str) -> Picture:
         raise DamagedMediaError(_damaged(path, what))
     if header.icc_profile is not None and pixels.ndim == 3:
         pixels = bgr_to_srgb(pixels, header.icc_profile, str(path))
-    return picture_from_bgr(pixels, path, what)
+    picture = picture_from_bgr(pixels, path, what)
+    if picture.alpha is not None and stored_premultiplied(path):  # a TIFF of associated alpha
+        picture.rgb = unpremultiply(picture.rgb, picture.alpha)
+    return picture
 
 
 def _damaged(path: Path, what: str) -> str:
@@ -137,6 +159,8 @@ def _read_exr(path: Path, what: str) -> Picture:
         return Picture(rgb=np.repeat(found.pixels[..., None], 3, axis=2), alpha=found.pixels,
                        transfer="linear", bit_depth=16)
     picture = picture_from_bgr(found.pixels, path, what)
+    if picture.alpha is not None:  # OpenEXR stores colour premultiplied; the pipeline takes it straight
+        picture.rgb = unpremultiply(picture.rgb, picture.alpha)
     picture.primaries_named = found.chromaticities
     if found.to_bt709 is not None:
         picture.rgb = cv2.transform(picture.rgb, found.to_bt709)

@@ -59,7 +59,7 @@ class JobOutputs:
     composite: Path | None = None
     alpha: Path | None = None
     foreground: Path | None = None
-    premultiplied: bool = False
+    premultiplied: bool | None = None  # foreground colour: None follows the format (EXR premultiplied)
     h264: H264Options = field(default_factory=H264Options)  # for .mp4 outputs
     audio: bool = True  # video outputs (not mattes) carry a video source's sound for the same frames
     exr_matte_channel: str = "A"  # channel name of a matte-only EXR: A (alpha) or Y (luminance)

@@ -85,7 +85,7 @@ def job_outputs(
         composite=Path(composite) if composite else None,
         alpha=Path(alpha) if alpha else None,
         foreground=Path(foreground) if foreground else None,
-        premultiplied=bool(options.get("premultiplied", False)),
+        premultiplied=options.get("premultiplied"),
         audio=not options.get("no_audio", False),
         exr_matte_channel=options.get("exr_matte_channel") or "A",
         h264=H264Options(**{k: v for k, v in h264.items() if v is not None}),
