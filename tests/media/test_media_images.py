@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -55,6 +56,19 @@ def test_exr_half_linear_with_alpha_keeps_values_above_one(tmp_path):
 
     stored = OpenEXR.File(str(tmp_path / "plate.0001.exr")).channels()["RGBA"].pixels
     np.testing.assert_allclose(stored[..., 0], bright[0][..., 0] * matte(), rtol=2e-3, atol=1e-4)
+
+
+def test_light_beyond_half_floats_range_is_clamped_not_infinite(tmp_path):
+    # A render's sun at 1e6 became an infinite half float: black (read back as 0) or NaN in a comp
+    rgb = np.full((4, 4, 3), 0.5, np.float32)
+    rgb[0, 0] = (1e6, 7e4, -1e6)
+    with open_writer(tmp_path / "sun.exr", content="rgba") as writer:
+        writer.write(rgb, alpha=np.ones((4, 4), np.float32), transfer="linear")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "NaN or infinite pixels" on reading our own file
+        with open_reader(tmp_path / "sun.exr") as reader:
+            frame = next(iter(reader))
+    np.testing.assert_array_equal(frame.rgb[0, 0], [65504, 65504, -65504])
 
 
 def test_exr_writer_linearises_srgb_input(tmp_path):

@@ -23,6 +23,7 @@ from guangying.media.patterns import SequencePattern
 from guangying.media.pixels import to_code_values
 from guangying.media.writer import Content, Writer
 
+_HALF_MAX = np.float32(65504.0)  # the largest finite half float
 _ALPHA_CAPABLE = {".png", ".tif", ".tiff", ".exr", ".webp"}
 _ENCODE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 # PIZ (wavelet) is the usual choice for grainy live-action plates: ~3× faster than ZIP here, smaller.
@@ -135,6 +136,8 @@ class ImageWriter(Writer):
             return number, alpha.copy() if self._dtype is None else to_code_values(alpha, self._dtype)
         assert rgb is not None
         colour = self._encode_colour(rgb, alpha, transfer, self._dtype)
+        if self._ext == ".exr":  # half floats end at 65504: a sun or a specular beyond became infinite
+            np.clip(colour, -_HALF_MAX, _HALF_MAX, out=colour)
         pixels = cv2.cvtColor(colour, cv2.COLOR_RGB2BGR)  # OpenCV encoders take BGR order
         if self.content == "rgba":
             assert alpha is not None
