@@ -59,19 +59,10 @@ def stored_premultiplied(path: Path) -> bool:
     """Whether a picture file's colour is stored premultiplied by its alpha, by its format's convention:
     an EXR's always is (OpenEXR defines it so); a TIFF's when its ExtraSamples tag says "associated"
     alpha; PNG, WebP and video store it straight."""
-    suffix = path.suffix.lower()
-    if suffix == ".exr":
-        return True
-    if suffix not in (".tif", ".tiff"):
-        return False
-    import tifffile  # late: only for TIFFs with alpha
+    from guangying.media.picture_header import read_header  # late: Pillow only once pictures are read
 
-    try:
-        with tifffile.TiffFile(path) as tiff:
-            extra = tiff.pages[0].extrasamples  # type: ignore[union-attr]
-    except Exception:  # a damaged file: the reader reports it
-        return False
-    return bool(extra) and int(extra[0]) == 1  # 1: associated alpha (premultiplied)
+    suffix = path.suffix.lower()
+    return suffix == ".exr" or (suffix in (".tif", ".tiff") and read_header(path).associated_alpha)
 
 
 def read_picture(path: Path, what: str, camera_log: CameraLog | None = None) -> Picture:
@@ -138,7 +129,7 @@ def _decode_picture(path: Path, what: str) -> Picture:
     if header.icc_profile is not None and pixels.ndim == 3:
         pixels = bgr_to_srgb(pixels, header.icc_profile, str(path))
     picture = picture_from_bgr(pixels, path, what)
-    if picture.alpha is not None and stored_premultiplied(path):  # a TIFF of associated alpha
+    if picture.alpha is not None and header.associated_alpha:  # a TIFF of premultiplied colour
         picture.rgb = unpremultiply(picture.rgb, picture.alpha)
     return picture
 

@@ -20,6 +20,7 @@ from PIL import Image
 from guangying.media.opencv import cv2
 
 EXIF_ORIENTATION_TAG = 0x0112
+_EXTRA_SAMPLES_TAG = 338
 _TIFF_SUFFIXES = {".tif", ".tiff"}
 _JPEG_SUFFIXES = {".jpg", ".jpeg"}
 
@@ -28,11 +29,13 @@ _JPEG_SUFFIXES = {".jpg", ".jpeg"}
 class PictureHeader:
     icc_profile: bytes | None  # None without one
     orientation: int  # EXIF orientation 1–8; 1 = show as stored (also when the tag is absent or invalid)
+    associated_alpha: bool = False  # a TIFF whose ExtraSamples tag says its colour is premultiplied
 
 
 def read_header(path: Path) -> PictureHeader:
-    """``path``'s ICC profile (JPEG APP2, PNG iCCP, TIFF, WebP) and EXIF orientation. Only the header is
-    read; a file Pillow cannot open gives neither (the pixels' own reader reports it)."""
+    """``path``'s ICC profile (JPEG APP2, PNG iCCP, TIFF, WebP), EXIF orientation and, for a TIFF, whether
+    its alpha is associated. Only the header is read; a file Pillow cannot open gives none of them (the
+    pixels' own reader reports it)."""
     try:
         with warnings.catch_warnings():
             # Pillow warns of big pictures (a plate is no bomb) and of corrupt EXIF (read as stored, as
@@ -41,11 +44,15 @@ def read_header(path: Path) -> PictureHeader:
             with Image.open(path) as picture:
                 profile = picture.info.get("icc_profile")
                 orientation = _orientation(picture)
+                tags = getattr(picture, "tag_v2", {})  # TIFF only
+                extra = tags.get(_EXTRA_SAMPLES_TAG)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return PictureHeader(None, 1)
     if not isinstance(orientation, int) or not 1 <= orientation <= 8:
         orientation = 1  # a garbled tag: show as stored, as viewers do
-    return PictureHeader(profile or None, orientation)
+    first = extra[0] if isinstance(extra, tuple) and extra else extra
+    associated = first == 1  # ExtraSamples 1: associated alpha
+    return PictureHeader(profile or None, orientation, associated)
 
 
 def animation_frames(path: Path) -> int:
