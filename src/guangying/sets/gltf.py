@@ -162,19 +162,27 @@ _READABLE_EXTENSIONS = {
 }
 
 
-def _extensions(path: Path, which: str) -> list[str]:
-    """The glTF extensions ``path`` (.glb or .gltf) lists under ``which`` ("extensionsRequired": a
-    reader must support them; "extensionsUsed"); [] where it cannot be told (trimesh then reports the
-    file's damage)."""
+def _extensions(path: Path) -> tuple[list[str], list[str]]:
+    """The glTF extensions ``path`` (.glb or .gltf) requires (a reader must support them) and uses;
+    ([], []) where it cannot be told (trimesh then reports the file's damage). Only the JSON is read,
+    not a GLB's binary chunk."""
     try:
-        data = path.read_bytes()
-        if data[:4] == b"glTF":  # GLB: 12-byte header, then the JSON chunk's length and type
-            length = struct.unpack_from("<I", data, 12)[0]
-            data = data[20 : 20 + length]
-        names = json.loads(data).get(which, [])
-    except (OSError, ValueError, struct.error, AttributeError):
-        return []
-    return [str(name) for name in names] if isinstance(names, list) else []
+        with path.open("rb") as file:
+            head = file.read(20)
+            if head[:4] == b"glTF":  # GLB: 12-byte header, then the JSON chunk's length and type
+                text = file.read(struct.unpack_from("<I", head, 12)[0])
+            else:
+                text = head + file.read()
+        tree = json.loads(text)
+    except (OSError, ValueError, struct.error):
+        return [], []
+    if not isinstance(tree, dict):
+        return [], []
+
+    def names(value: object) -> list[str]:
+        return [str(name) for name in value] if isinstance(value, list) else []
+
+    return names(tree.get("extensionsRequired")), names(tree.get("extensionsUsed"))
 
 
 class GltfSet:
@@ -184,7 +192,7 @@ class GltfSet:
         import trimesh
 
         path = Path(path)
-        required = _extensions(path, "extensionsRequired")
+        required, used = _extensions(path)
         if "KHR_draco_mesh_compression" in required and importlib.util.find_spec("DracoPy") is None:
             raise DeviceError(f"3D set {path} is Draco-compressed, which needs DracoPy: "
                               "pip install 'guangying[sets3d]'")
@@ -196,7 +204,7 @@ class GltfSet:
                 "cannot read; export it again without them (Blender: glTF export without mesh "
                 "compression; gltfpack: without -cc or -tc)"
             )
-        if "KHR_texture_transform" in _extensions(path, "extensionsUsed"):
+        if "KHR_texture_transform" in used:
             warnings.warn(f"3D set {path} moves or scales some textures (KHR_texture_transform), which "
                           "is not applied: those textures are misplaced. Bake the mapping into the UVs "
                           "before exporting", stacklevel=2)
