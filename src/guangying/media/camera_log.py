@@ -50,7 +50,7 @@ _ENCODINGS = {
     "acescg": ("ACEScg (linear, AP1)", "", "ACEScg"),
     "aces2065-1": ("ACES2065-1 (linear, AP0)", "", "ACES2065-1"),
 }
-LINEAR_SPACES = ("acescg", "aces2065-1")
+LINEAR_SPACES = tuple(name for name, (_, curve, _) in _ENCODINGS.items() if not curve)  # no curve: linear
 # Apple's white paper defines its curve on the signal normalised to 0–1, which a video-range file
 # decodes to directly (as community decoders read iPhone clips), not on the 10-bit code over 1023.
 _ON_DECODED_SIGNAL = {"applelog-bt2020"}
