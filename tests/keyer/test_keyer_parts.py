@@ -113,7 +113,7 @@ def frame():
 
 def test_bad_frames_raise_clear_errors(frame):
     keyer = ChromaKeyer()
-    with pytest.raises(ValueError, match="float32 sRGB in 0–1, got uint8"):
+    with pytest.raises(ValueError, match="float sRGB in 0–1, got uint8 code values"):
         keyer.process((frame * 255).astype(np.uint8))
     with pytest.raises(ValueError, match=r"\(H, W, 3\) RGB array, got \(24, 32\)"):
         keyer.process(frame[..., 0])

@@ -145,7 +145,7 @@ def test_rvm_refuses_bad_frames():
     matter = RvmMatter()
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         matter.process(np.zeros((100, 100), np.float32))
-    with pytest.raises(ValueError, match="dtype uint8"):
+    with pytest.raises(ValueError, match="got uint8 code values"):
         matter.process(np.zeros((100, 100, 3), np.uint8))
     with pytest.raises(ValueError, match="downsample_ratio"):
         RvmMatter(downsample_ratio=1.5)

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Real
 
+import numpy as np
+
 from guangying.base.errors import SettingsError
 
 
@@ -81,3 +83,22 @@ def check_choice(owner: str, name: str, value: object, allowed: tuple[str, ...])
     """Raise :class:`SettingsError` unless ``value`` is one of ``allowed``."""
     if value not in allowed:
         raise SettingsError(f"{owner} setting {name}={value!r}: use one of {', '.join(allowed)}")
+
+
+def float_picture(picture: object, what: str) -> np.ndarray:
+    """``picture`` as a contiguous float32 array, for a library call that takes sRGB 0–1 pictures.
+
+    Any float dtype is taken as it is (``skimage.img_as_float`` gives float64). Integer code values
+    are refused rather than scaled: ``cv2.imread``'s uint8 taken as 0–255 would key nothing without
+    a word, and guessing the scale of a uint16 (10-bit? 16-bit?) would be wrong as often as right.
+    """
+    array = np.asarray(picture)
+    if np.issubdtype(array.dtype, np.floating):
+        return np.ascontiguousarray(array, dtype=np.float32)
+    if np.issubdtype(array.dtype, np.unsignedinteger) and array.dtype.itemsize <= 2:
+        full = np.iinfo(array.dtype).max
+        raise SettingsError(
+            f"{what} must be float sRGB in 0–1, got {array.dtype} code values: "
+            f"convert with picture.astype(np.float32) / {full}"
+        )
+    raise SettingsError(f"{what} must be a float sRGB picture in 0–1, got dtype {array.dtype}")

@@ -120,7 +120,13 @@ def sample_depth(
     the *nearest* surface holding at least ``min_share`` of the usable pixels, (4) return the median of
     the pixels within ±2 bins of that surface. Confidence = usable fraction × that surface's share.
     """
-    d = np.asarray(depth_m, dtype=np.float32)
+    d = np.asarray(depth_m)
+    if not np.issubdtype(d.dtype, np.floating):
+        # a RealSense or Kinect z16 frame is uint16 millimetres: read as metres, every pixel is
+        # beyond max_m and the reading would be silently empty
+        hint = "; a 16-bit map in millimetres: depth.astype(np.float32) / 1000" * (d.dtype == np.uint16)
+        raise DepthMapError(f"depth map must be float metres, got dtype {d.dtype}{hint}")
+    d = d.astype(np.float32, copy=False)
     if d.ndim != 2:
         raise DepthMapError(f"depth map must be 2-D (H, W), got {d.shape}")
     region = _region_mask(d.shape, mask, box)

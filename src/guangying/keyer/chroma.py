@@ -7,6 +7,7 @@ import warnings
 import cv2
 import numpy as np
 
+from guangying.base.checks import float_picture
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
@@ -57,15 +58,10 @@ def _second_look(rgb: np.ndarray, alpha: np.ndarray, soft: np.ndarray, plate: np
 def _check_frame(rgb: object, what: str) -> np.ndarray:
     if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
         shape = getattr(rgb, "shape", type(rgb).__name__)
-        raise SettingsError(f"{what} must be a float32 (H, W, 3) RGB array, got {shape}")
-    if rgb.dtype != np.float32:
-        raise SettingsError(
-            f"{what} must be float32 sRGB in 0–1, got {rgb.dtype}: convert with rgb.astype(np.float32) / 255 "
-            "for 8-bit data"
-        )
+        raise SettingsError(f"{what} must be an (H, W, 3) RGB array, got {shape}")
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise SettingsError(f"{what} is empty ({rgb.shape[1]}×{rgb.shape[0]} px): give at least 1×1 pixels")
-    return np.ascontiguousarray(rgb)
+    return float_picture(rgb, what)
 
 
 def _check_mask(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> np.ndarray | None:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from guangying.base.checks import float_picture
 from guangying.base.errors import SettingsError
 
 
 def check_rgb(rgb: np.ndarray, who: str) -> np.ndarray:
-    """Return ``rgb`` as contiguous float32 (H, W, 3) or raise a ValueError that says what is wrong."""
+    """Return ``rgb`` as contiguous float32 (H, W, 3) or raise a SettingsError that says what is wrong."""
     arr = np.asarray(rgb)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise SettingsError(f"{who}: expected an RGB frame of shape (H, W, 3), got {arr.shape}")
     if arr.shape[0] < 16 or arr.shape[1] < 16:
         raise SettingsError(f"{who}: frame {arr.shape[1]}×{arr.shape[0]} is too small to matte (min 16×16)")
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise SettingsError(
-            f"{who}: expected float RGB 0–1 (sRGB-encoded), got dtype {arr.dtype}; divide 8-bit frames by 255"
-        )
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return float_picture(arr, who)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from guangying.base.checks import Range, check_fields
+from guangying.base.checks import Range, check_fields, float_picture
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.mattes import Matter, MatteResult
 from guangying.composite.over import (
@@ -117,6 +117,11 @@ class FrameCompositor:
         ``source_alpha`` (float32 (H, W) 0–1, straight): the footage's own alpha (an RGBA render or
         ProRes 4444), multiplied into the matte so what the source made transparent stays so.
         """
+        # the matters check the plate; the background may meet only the compositor (neural mattes)
+        if background_rgb_srgb is not None:
+            background_rgb_srgb = float_picture(background_rgb_srgb, "background_rgb_srgb")
+        if background_rgb_linear is not None:
+            background_rgb_linear = float_picture(background_rgb_linear, "background_rgb_linear")
         if background_rgb_linear is None and background_rgb_srgb is not None:
             background_rgb_linear = srgb_to_linear(background_rgb_srgb)
         matte: MatteResult = self.matter.process(rgb_srgb, background_rgb=background_rgb_srgb)

@@ -109,7 +109,7 @@ def key_frame(
     (0.0, 1.0)
     """
     matter = make_matter(mode, keyer_settings=keyer_settings)
-    return matter.process(np.asarray(rgb_srgb, np.float32), background_rgb=background_rgb_srgb)
+    return matter.process(np.asarray(rgb_srgb), background_rgb=background_rgb_srgb)
 
 
 def keyer_settings_for(

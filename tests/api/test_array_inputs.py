@@ -1,0 +1,71 @@
+"""Arrays a pipeline script hands the library as it has them: ``cv2.imread``'s uint8, skimage's
+float64, a depth camera's uint16 millimetres. Floats of any width are pictures; integer code values
+are refused with the conversion to make, never taken as 0–1 values of 0–255."""
+
+import numpy as np
+import pytest
+from skimage import data
+
+import guangying as gy
+from guangying.base.mattes import MatteResult
+from guangying.distance.depthmap import DepthMapError
+
+
+@pytest.fixture(scope="module")
+def plate() -> np.ndarray:
+    """A subject (the astronaut's face, real texture) on a flat green screen, sRGB 0–1."""
+    face = data.astronaut()[:160:2, 120:280:2].astype(np.float32) / 255
+    rgb = np.empty((120, 160, 3), np.float32)
+    rgb[:] = (0.15, 0.65, 0.25)
+    rgb[20:100, 40:120] = face
+    return rgb
+
+
+@pytest.mark.parametrize("mode", ["chroma", pytest.param("ai", marks=pytest.mark.models)])
+def test_eight_bit_code_values_are_refused_with_the_conversion(plate, mode):
+    codes = np.round(plate * 255).astype(np.uint8)
+    with pytest.raises(gy.SettingsError, match=r"got uint8 code values.*astype\(np.float32\) / 255"):
+        gy.key_frame(codes, mode=mode)
+
+
+def test_sixteen_bit_code_values_name_their_own_scale(plate):
+    with pytest.raises(gy.SettingsError, match=r"uint16 code values.*/ 65535"):
+        gy.key_frame(np.round(plate * 65535).astype(np.uint16))
+
+
+def test_float64_pictures_key_and_composite_as_float32(plate):
+    keyed32 = gy.key_frame(plate)
+    keyed64 = gy.key_frame(plate.astype(np.float64))
+    np.testing.assert_array_equal(keyed64.alpha, keyed32.alpha)
+    assert keyed64.alpha[5, 5] == 0.0 and keyed64.alpha[60, 80] == 1.0
+
+    backdrop = data.coffee()[:120, :160].astype(np.float64) / 255  # skimage.img_as_float's dtype
+    comp64 = gy.composite_frame(plate.astype(np.float64), backdrop)
+    comp32 = gy.composite_frame(plate, backdrop.astype(np.float32))
+    assert comp64.composite_rgb_srgb.dtype == np.float32
+    np.testing.assert_array_equal(comp64.composite_rgb_srgb, comp32.composite_rgb_srgb)
+
+
+def test_depth_in_integer_millimetres_is_refused_not_read_as_no_subject():
+    depth_mm = np.full((48, 64), 2400, np.uint16)  # a RealSense/Kinect z16 frame
+    with pytest.raises(DepthMapError, match=r"float metres, got dtype uint16.*/ 1000"):
+        gy.reading_from_depth(depth_mm, t_s=0.0)
+    reading = gy.reading_from_depth(depth_mm.astype(np.float32) / 1000, t_s=0.0)
+    assert reading.distance_m == pytest.approx(2.4)
+
+
+class _OwnMatter:
+    """A studio's own matte engine (any object with ``process``): it never looks at the background,
+    so only the compositor can check it."""
+
+    def process(self, rgb, background_rgb=None):
+        alpha = (rgb[..., 1] < 0.5).astype(np.float32)
+        return MatteResult(alpha, rgb)
+
+
+def test_a_background_in_code_values_is_refused_by_the_compositor(plate):
+    backdrop = data.coffee()[:120, :160]
+    with pytest.raises(gy.SettingsError, match=r"background_rgb_srgb .* uint8 code values"):
+        gy.composite_frame(plate, backdrop, matter=_OwnMatter())
+    result = gy.composite_frame(plate, backdrop.astype(np.float32) / 255, matter=_OwnMatter())
+    np.testing.assert_allclose(result.composite_rgb_srgb[5, 5], backdrop[5, 5] / 255, atol=1e-5)
