@@ -372,3 +372,41 @@ def test_warm_up_leaves_the_controller_as_it_was():
     for r in readings:
         assert warmed.update(r) == fresh.update(r)
     assert warmed.output(0.5) == fresh.output(0.5)
+
+
+def _lost_walker(rng):
+    """A TF-Luna log of a walker coming in at 0.5 m/s who leaves the spot at 1.5 s (strength-0 frames:
+    no return) and is found again at 6.5 s standing at 2.45 m; heavy-tailed noise, cm steps."""
+    readings = []
+    for i in range(900):
+        t = i / 100
+        if 1.5 <= t < 6.5:
+            readings.append(DistanceReading(t, 0.0, 0.0, "lidar"))
+            continue
+        truth = 3.2 - 0.5 * t if t < 1.5 else 2.45
+        noisy = truth + 0.01 * rng.standard_t(3)
+        readings.append(DistanceReading(t, round(noisy, 2), 1.0, "lidar"))
+    return readings
+
+
+def test_a_lost_subject_is_followed_briefly_then_held_not_run_to_the_near_limit():
+    from guangying.focus.replay import replay
+
+    readings = _lost_walker(np.random.default_rng(3))
+    cfg = ControllerConfig(*LENS, latency_s=0.04)
+    rows = replay(readings, 25, cfg)
+    focus = {round(r.t_s * 25): r.focus_distance_m for r in rows}
+    last_seen = 3.2 - 0.5 * 1.49
+    # coasting at the walker's speed for coast_s past the last reading, then holding
+    held = [focus[f] for f in range(round(3.0 * 25), round(6.5 * 25))]
+    expected = last_seen - 0.5 * cfg.coast_s
+    assert max(held) - min(held) < 1e-6
+    assert abs(held[0] - expected) < 0.1, (held[0], expected)
+    # the subject is found again: within the depth of field of 2.45 m a second later
+    half = float(half_width_diopters(*LENS, np.array(2.45)))
+    after = [abs(1 / focus[f] - 1 / 2.45) for f in range(round(7.5 * 25), round(9.0 * 25) - 1)]
+    assert max(after) < half
+
+    # coasting without end (the former controller) walked focus from 2.45 m to the lens's near limit
+    former = replay(readings, 25, ControllerConfig(*LENS, latency_s=0.04, coast_s=float("inf")))
+    assert np.nanmin([r.focus_distance_m for r in former if r.t_s < 6.5]) < 0.5

@@ -37,6 +37,7 @@ FORMER_SETTINGS = {
     "runaway_speed_mps": 0.0,
     "blend_steady_walk": False,
     "reading_bin_s": 0.0,
+    "coast_s": math.inf,
 }
 
 

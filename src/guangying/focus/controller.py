@@ -80,6 +80,7 @@ _CONFIG_RANGES = {
     "runaway_speed_mps": Range(0.0, 100.0, unit="m/s"),
     "calm_accel_mps2": Range(0.0, 100.0, unit="m/s²"),
     "reading_bin_s": Range(0.0, 0.1, unit="s"),
+    "coast_s": Range(0.0, 60.0, unit="s", allow_inf=True),
 }
 
 
@@ -183,6 +184,12 @@ class ControllerConfig:
     # 500–1000 Hz a still subject's focus reversed (0 = every reading on its own; up to 250 Hz nothing
     # changes).
     reading_bin_s: float = 0.004
+    # A lost subject (no reading accepted: out of the spot, no return, an occluder not yet taken as the
+    # new subject) is followed at their last speed for this long past their last reading, the latency
+    # included, then focus holds (inf = coast on, the former controller). Constant speed forever racked a
+    # walker lost for 5 s at 0.5 m/s to the lens's near limit; 1 s keeps a brief occlusion (0.4 s in the
+    # focus benchmark) and the sensor's dropouts on the walk.
+    coast_s: float = 1.0
 
     def __post_init__(self) -> None:
         check_fields(self, "focus", _CONFIG_RANGES)
@@ -235,6 +242,7 @@ class ControllerConfig:
             calm_accel_mps2=self.calm_accel_mps2,
             blend_steady_walk=self.blend_steady_walk,
             reading_bin_s=self.reading_bin_s,
+            coast_s=self.coast_s,
         )
 
     def new_states(self) -> tuple[kernel_state.KernelState, kernel_state.KernelState]:

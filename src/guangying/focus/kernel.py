@@ -38,6 +38,7 @@ from guangying.focus.kernel_state import (
     BIN_TIMES,
     C_AMAX,
     C_BLEND,
+    C_COAST,
     C_DEADBAND,
     C_GATE,
     C_HUBER,
@@ -615,13 +616,13 @@ def _estimate_one(st: KernelState, t_s: float) -> float:
     ahead = t_s + s[C_LATENCY] - s[T_IMM]
     if ahead <= 0:
         return x[0]
-    # through a gap, coast at constant speed: no runaway on a stale acceleration; shrink speed and
-    # acceleration towards zero by how sure we are of them (u²/(u² + σu²))
+    # through a gap, coast at constant speed (no runaway on a stale acceleration) for at most coast_s,
+    # then hold; shrink speed and acceleration towards zero by how sure we are of them (u²/(u² + σu²))
     coast = t_s - s[LAST_ACCEPT] > COAST_S
     u = x[1] * x[1] ** 2.0 / (x[1] ** 2.0 + p[1, 1] + 1e-12)
     a = 0.0 if coast else x[2] * x[2] ** 2.0 / (x[2] ** 2.0 + p[2, 2] + 1e-12)
     xp = np.array([x[0], u, a])
-    return transition(xp, max(0.0, t_s + s[C_LATENCY] - s[T_IMM]), s[C_RMIN], s[C_RMAX])[0][0]
+    return transition(xp, min(ahead, s[C_COAST]), s[C_RMIN], s[C_RMAX])[0][0]
 
 
 # ---- the blend with a steady-walk filter ---------------------------------------------------------------

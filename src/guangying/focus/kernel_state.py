@@ -82,8 +82,9 @@ import numpy as np
     C_CALM_ACCEL,
     C_BLEND,
     C_READING_BIN,
-) = range(33, 62)
-PI0 = 62  # the cached 3×3 mode-switch matrix
+    C_COAST,
+) = range(33, 63)
+PI0 = 63  # the cached 3×3 mode-switch matrix
 # state kept after the cached matrix: the time of the last valid reading and a running mean of the
 # interval between valid readings (the sensor's rate, for tests that look at a share of a second)
 LAST_T = PI0 + 9
@@ -161,6 +162,7 @@ def new_state(
     calm_accel_mps2: float = 0.0,
     blend_steady_walk: bool = False,
     reading_bin_s: float = 0.0,
+    coast_s: float = math.inf,
 ) -> KernelState:
     """A fresh controller: no subject, no output yet."""
     s = np.zeros(N_SCALARS)
@@ -198,6 +200,7 @@ def new_state(
         calm_accel_mps2,
         float(blend_steady_walk),
         reading_bin_s,
+        coast_s,
     )
     s[C_SIGMA : C_SIGMA + len(cfg)] = cfg
     return KernelState(
