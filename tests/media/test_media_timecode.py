@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from guangying.base.timecode import format_timecode, parse_timecode, timecode_at
+from guangying.media.api import as_fps
 
 NTSC = Fraction(30000, 1001)
 
@@ -31,3 +33,21 @@ def test_drop_frame_parse_and_format_are_inverse(count):
 def test_bad_timecode_is_refused():
     with pytest.raises(ValueError, match="not a SMPTE timecode"):
         parse_timecode("10 o'clock", Fraction(25))
+
+
+@pytest.mark.parametrize(
+    ("typed", "rate"),
+    [
+        (29.97, Fraction(30000, 1001)),
+        ("23.976", Fraction(24000, 1001)),
+        (59.94, Fraction(60000, 1001)),
+        (float(np.float32(29.97)), Fraction(30000, 1001)),  # a DPX or EXR header's float
+        ("24000/1001", Fraction(24000, 1001)),
+        (25, Fraction(25)),
+        (24, Fraction(24)),
+        (1, Fraction(1)),  # 0.1 % from 1000/1001: a whole rate, not an NTSC one
+        (12.5, Fraction(25, 2)),
+    ],
+)
+def test_typed_rates_become_the_rates_cameras_run_at(typed, rate):
+    assert as_fps(typed) == rate

@@ -10,6 +10,22 @@ from guangying.base.errors import InputFormatError
 _TIMECODE = re.compile(r"^(\d{1,2})[:](\d{2})[:](\d{2})([:;.,])(\d{2,3})$")
 
 
+def standard_rate(fps: float | Fraction) -> Fraction:
+    """A frame rate as an exact fraction, the NTSC rates as theirs: 23.976 (or its float32) → 24000/1001,
+    29.97 → 30000/1001, 59.94 → 60000/1001; any other rate as the nearest fraction over at most 1001.
+
+    ``Fraction(29.97).limit_denominator(1001)`` alone is 2997/100, a rate no camera runs at: over an
+    hour it drifts a tenth of a frame from 30000/1001 sound and picture, and editors flag it.
+    """
+    rate = Fraction(fps)
+    nominal = round(rate * Fraction(1001, 1000))
+    ntsc = Fraction(nominal * 1000, 1001)
+    # the NTSC rates sit 0.1 % below a whole rate; a fifth of that tells them from one
+    if nominal > 0 and abs(rate / ntsc - 1) < Fraction(2, 10000):
+        return ntsc
+    return rate.limit_denominator(1001)
+
+
 def _nominal_rate(fps: Fraction) -> int:
     return max(1, round(fps))
 

@@ -20,7 +20,7 @@ import av.error
 import numpy as np
 
 from guangying.base.errors import MediaError, SettingsError
-from guangying.base.timecode import format_timecode
+from guangying.base.timecode import format_timecode, standard_rate
 from guangying.live.relay import SrtRelay
 from guangying.media import display_srgb, open_reader
 from guangying.media.camera_log import named_camera_log
@@ -163,7 +163,7 @@ class LiveSource:
             stream = self._container.streams.video[0]
             self.width, self.height = stream.codec_context.width, stream.codec_context.height
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
-            self.fps = Fraction(rate).limit_denominator(1001)
+            self.fps = standard_rate(rate)
 
     # -- opening -----------------------------------------------------------------------------------
     def _open_container(self) -> av.container.InputContainer:

@@ -15,14 +15,13 @@ import io
 import json
 import math
 from dataclasses import dataclass, fields
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.checks import Range, check_fields
 from guangying.base.errors import InputFormatError, SettingsError
-from guangying.base.timecode import parse_timecode, timecode_at
+from guangying.base.timecode import parse_timecode, standard_rate, timecode_at
 from guangying.lens.camera import CameraPose
 
 CAMERA_TRACK_COLUMNS = (
@@ -120,7 +119,7 @@ class ChanSettings:
         if not isinstance(self.start_timecode, str):
             raise SettingsError(f"chan setting start_timecode={self.start_timecode!r}: give HH:MM:SS:FF")
         try:
-            parse_timecode(self.start_timecode, Fraction(self.fps).limit_denominator(1001))
+            parse_timecode(self.start_timecode, standard_rate(self.fps))
         except InputFormatError as exc:
             raise SettingsError(f"chan setting start_timecode: {exc}") from exc
 
@@ -186,7 +185,7 @@ def _chan_text(rows: list[CameraTrackRow], chan: ChanSettings) -> str:
 
 
 def _read_chan(path: Path, text: str, chan: ChanSettings) -> list[CameraTrackRow]:
-    rate = Fraction(chan.fps).limit_denominator(1001)
+    rate = standard_rate(chan.fps)
     rows = []
     for line_no, line in enumerate(text.splitlines(), start=1):
         parts = line.split()

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import math
 import time
-from fractions import Fraction
 
 import numpy as np
 
 from guangying.base.errors import DeviceError, SettingsError
-from guangying.base.timecode import timecode_at
+from guangying.base.timecode import standard_rate, timecode_at
 from guangying.lens.freed import FreeDPose, FreeDReceiver
 from guangying.lens.zoom import LensFile
 from guangying.tracking.camera_track import CameraTrackRow
@@ -48,7 +47,7 @@ def rows_from_freed(
         raise DeviceError("no FreeD message received")
     if not fps > 0:
         raise SettingsError(f"--fps must be > 0, got {fps}")
-    rate = Fraction(fps).limit_denominator(1001)
+    rate = standard_rate(fps)
     zoom = np.array([m.zoom for m in messages], np.float64)
     if lens is not None and lens.zoom is not None:
         focals = lens.zoom.focal_length_mm(zoom)

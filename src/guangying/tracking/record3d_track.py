@@ -10,14 +10,13 @@ so tilt and roll come out absolute; its heading and origin are arbitrary, so fra
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from guangying.base.errors import InputFormatError
-from guangying.base.timecode import timecode_at
+from guangying.base.timecode import standard_rate, timecode_at
 from guangying.lens.camera import CameraPose, pose_from_cv_extrinsics
 from guangying.tracking.camera_track import CameraTrackRow
 
@@ -73,7 +72,7 @@ def rows_from_record3d(
         raise InputFormatError(f"{path}: the recording has no camera poses (was ARKit tracking on?)")
     poses = poses_from_arkit(md.poses, set_pan_deg, start_position_m)
     focal = math.nan if sensor_width_mm is None else float(md.K[0, 0]) * sensor_width_mm / md.width
-    rate = Fraction(md.fps).limit_denominator(1001)
+    rate = standard_rate(md.fps)
     return [
         CameraTrackRow.from_pose(i, i / md.fps, timecode_at(start_timecode, i, rate), p, focal, 1.0)
         for i, p in enumerate(poses)
