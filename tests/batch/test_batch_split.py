@@ -16,7 +16,7 @@ from guangying.batch.plan import plan_shot
 from guangying.batch.render import RangeRenderer, RangeTask
 from guangying.cli.batch_command import command_options
 from guangying.cli.matte_commands import composite, key
-from guangying.evaluation.clips import camera_move_clip
+from guangying.evaluation.clips import camera_move_clip, green_screen_clip
 from guangying.matting import RvmMatter
 from guangying.media import open_reader, open_writer
 from guangying.pipeline.job import JobOutputs, run_job
@@ -86,3 +86,30 @@ def test_split_neural_matte_with_warmup_is_close_to_unsplit(tmp_path):
     cold_error = np.abs(np.round(cold[8] * 65535) / 65535 - unsplit[8]).mean()
     warm_error = diffs[8].mean()
     assert warm_error < 1e-3 and warm_error < cold_error / 2, (warm_error, cold_error)
+
+
+def test_a_sequence_shot_renders_and_joins_at_its_given_rate(tmp_path):
+    """A PNG plate (no rate in its files) split into ranges and joined: every part, and the joined
+    clip, at the shot's ``fps:``, not film's 24."""
+    for n, synthetic in enumerate(green_screen_clip(W, H, 10, seed=3), start=101):
+        with open_writer(tmp_path / f"plate.{n:04d}.png") as writer:
+            writer.write(synthetic.rgb_srgb)
+    write_still(tmp_path / "set.png", (0.3, 0.3, 0.4), size=(W, H))
+    (tmp_path / "jobs.yaml").write_text(
+        "shots:\n  - {input: plate.####.png, matte: chroma, background: set.png, output: out/comp.mov,\n"
+        "     range_frames: 5, fps: 25}\n"
+    )
+    shot = load_jobs(tmp_path / "jobs.yaml", COMMANDS)[0]
+    plan = plan_shot(shot, workers=2)
+    assert plan.fps == 25 and [r.first for r in plan.ranges] == [101, 106]
+    (tmp_path / "out").mkdir()
+    renderer = RangeRenderer()
+    results = [
+        renderer.render(RangeTask(shot.name, shot.fingerprint(), "composite", shot.source, shot.background,
+                                  plan.options, shot.outputs, plan.first_frame, rng))
+        for rng in plan.ranges
+    ]
+    join_shot(plan, results)
+    with open_reader(tmp_path / "out" / "comp.mov") as reader:
+        assert reader.info.fps == 25
+        assert sum(1 for _ in reader) == 10

@@ -178,7 +178,8 @@ def _check_input(
     """The input opens and has frames; its masks and clean plate fit its frame size. ``checked``
     remembers each (key, file, size) tried within one jobs file (a glob's takes share one plate)."""
     try:
-        with open_reader(source, camera_log=options.get("camera_log", "auto")) as reader:
+        log = options.get("camera_log", "auto")
+        with open_reader(source, fps=options.get("fps"), camera_log=log) as reader:
             if reader.info.frame_count == 0:
                 problems.append(f"{where}: {source} has no frames")
             shape = (reader.info.height, reader.info.width)

@@ -76,7 +76,7 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
     """Read the shot's clip information and first frame; cut it into ranges for ``workers`` workers."""
     options = dict(shot.options)
     with open_reader(shot.source, start=options.get("start"), end=options.get("end"),
-                     camera_log=options.get("camera_log", "auto")) as reader:
+                     fps=options.get("fps"), camera_log=options.get("camera_log", "auto")) as reader:
         info = reader.info
         first = next(iter(reader), None)
     if first is None:

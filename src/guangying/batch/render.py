@@ -203,6 +203,7 @@ class RangeRenderer:
             shot_start=task.shot_first,
             on_frame=grabber,
             camera_log=task.options.get("camera_log", "auto"),
+            fps=task.options.get("fps"),
         )
         kind = next(iter(task.outputs))
         contact_root = shot_staging(task.outputs[kind], task.shot, task.fingerprint)

@@ -35,6 +35,11 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
         *engine_options(),
         click.option("--start", type=int, help="First frame to process (source numbering, inclusive)."),
         click.option("--end", type=int, help="Last frame to process (inclusive)."),
+        click.option(
+            "--fps",
+            help="Image sequence or picture: frame rate, e.g. 25 or 24000/1001 [default: what its EXR or "
+            "DPX headers say, else 24]. A video keeps its own.",
+        ),
         camera_log_option(),
         click.option(
             "--screen-colour",
@@ -87,6 +92,7 @@ def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) 
         start=options.get("start"),
         end=options.get("end"),
         camera_log=options["camera_log"],
+        fps=options.get("fps"),
         show_progress=not options["quiet"],
         **job,
     )
@@ -218,7 +224,7 @@ def composite(
                    err=True)  # fmt: skip
     chan = None
     if set_path is not None and str(options["camera_track"]).lower().endswith(".chan"):
-        chan = plate_chan_settings(options["source"], options["sensor"])
+        chan = plate_chan_settings(options["source"], options["sensor"], options.get("fps"))
     lens = _lens_hook(options, set_track=options["camera_track"] if set_path else None, chan=chan)
     plate: Any = background
     hook = lens
@@ -227,7 +233,7 @@ def composite(
             SetSettings(
                 set_path, options["camera_track"], options["sensor"], options.get("focal_length_mm"),
                 options.get("calibration"), options["shadow"], options["floor_reflection"], chan,
-                footage_fps=footage_fps(options["source"]),
+                footage_fps=footage_fps(options["source"], options.get("fps")),
             ),
             lens,
         )  # fmt: skip

@@ -25,11 +25,11 @@ True
 """
 
 from guangying.base.errors import MediaError
-from guangying.media.api import open_reader, open_writer
+from guangying.media.api import FrameRate, open_reader, open_writer
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.highlights import display_srgb, scene_linear_foreground
 from guangying.media.reader import Reader
 from guangying.media.writer import Writer
 
-__all__ = ["ClipInfo", "Frame", "MediaError", "Reader", "Writer", "display_srgb", "open_reader",
+__all__ = ["ClipInfo", "Frame", "FrameRate", "MediaError", "Reader", "Writer", "display_srgb", "open_reader",
            "open_writer", "scene_linear_foreground"]

@@ -9,9 +9,10 @@ from typing import Any
 
 from guangying.base.atomic import check_output_folder
 from guangying.base.errors import MediaError
+from guangying.base.timecode import standard_rate
 from guangying.media.camera_log import named_camera_log
 from guangying.media.image_files import IMAGE_EXTENSIONS, PICTURE_EXTENSIONS, stored_premultiplied
-from guangying.media.image_reader import DEFAULT_FPS, ImageReader, SequenceReader
+from guangying.media.image_reader import ImageReader, SequenceReader
 from guangying.media.image_writer import ImageWriter
 from guangying.media.outputs import OutputLock
 from guangying.media.patterns import SequencePattern, parse_pattern
@@ -20,8 +21,11 @@ from guangying.media.video_reader import VideoReader
 from guangying.media.video_writer import VIDEO_EXTENSIONS, VideoWriter
 from guangying.media.writer import Content, Writer
 
+# a frame rate as callers give it: 25, 29.97, "24000/1001" or a Fraction
+FrameRate = Fraction | float | int | str
 
-def as_fps(fps: Fraction | float | int | str) -> Fraction:
+
+def as_fps(fps: FrameRate) -> Fraction:
     """Frame rate as an exact fraction; 29.97 → 30000/1001, "24000/1001" accepted."""
     try:
         rate = Fraction(str(fps)) if isinstance(fps, str) else Fraction(fps)
@@ -29,7 +33,7 @@ def as_fps(fps: Fraction | float | int | str) -> Fraction:
         raise MediaError(f"frame rate must be a number like 25 or 30000/1001, got {fps!r}") from exc
     if rate <= 0:
         raise MediaError(f"frame rate must be positive, got {fps!r}")
-    return rate.limit_denominator(1001)
+    return standard_rate(rate)
 
 
 def open_reader(
@@ -37,15 +41,17 @@ def open_reader(
     start: int | None = None,
     end: int | None = None,
     *,
-    fps: Fraction | float | int | str | None = None,
+    fps: FrameRate | None = None,
     premultiplied: bool = False,
     camera_log: str | None = "auto",
 ) -> Reader:
     """Open a video file, an image sequence (``shot.%04d.png`` / ``shot.####.exr``) or one picture.
 
     ``start``/``end`` are inclusive frame numbers in the source's numbering (0-based for video, the file
-    numbers for sequences). ``fps`` sets the rate of sequences and pictures (24 when omitted); video
-    files keep their own. ``Frame.rgb`` is straight colour: an EXR with alpha (premultiplied, as OpenEXR
+    numbers for sequences). ``fps`` sets the rate of sequences and pictures; when omitted, the rate
+    an EXR's or DPX's header names, else 24. Video files keep their own. An EXR or DPX header's timecode
+    becomes the frames' ``timecode`` (``info.timecode`` is frame number 0's, as a video's is frame 0's).
+    ``Frame.rgb`` is straight colour: an EXR with alpha (premultiplied, as OpenEXR
     defines it and Nuke and renderers write it) and a TIFF whose ExtraSamples tag says "associated" are
     un-premultiplied as they are read. ``premultiplied=True`` says a source whose format stores straight
     colour (PNG, ProRes) was premultiplied anyway; its frames are then un-premultiplied too.
@@ -54,7 +60,7 @@ def open_reader(
     BT.709; ``"auto"`` takes it from a Sony camera's metadata, ``"none"`` reads code values as tagged.
     """
     pattern = parse_pattern(source)
-    rate = DEFAULT_FPS if fps is None else as_fps(fps)
+    rate = None if fps is None else as_fps(fps)  # None: the header's (EXR, DPX), else 24
     path = Path(source)
     reader: Reader
     picture_log = named_camera_log(camera_log)  # pictures carry no camera metadata
@@ -74,7 +80,7 @@ def open_reader(
 
 def open_writer(
     target: str | os.PathLike[str],
-    fps: Fraction | float | int | str = Fraction(25),
+    fps: FrameRate = Fraction(25),
     width: int | None = None,
     height: int | None = None,
     content: Content = "rgb",

@@ -8,21 +8,24 @@ from fractions import Fraction
 from pathlib import Path
 
 from guangying.base.errors import DamagedMediaError, MediaError
+from guangying.base.timecode import timecode_at
 from guangying.media.camera_log import CameraLog
 from guangying.media.damage import DamageLog, held_copy
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.image_files import nonfinite_warning, read_picture
 from guangying.media.patterns import SequencePattern
+from guangying.media.picture_timing import picture_timing
 from guangying.media.reader import Reader, resolve_range
 
-DEFAULT_FPS = Fraction(24)  # pictures carry no frame rate; film's rate unless the caller says otherwise
+# PNG, TIFF and JPEG carry no frame rate (EXR and DPX may): film's rate unless the caller says otherwise
+DEFAULT_FPS = Fraction(24)
 
 
 class ImageReader(Reader):
     """One picture, delivered as a one-frame clip (frame 0)."""
 
     def __init__(
-        self, path: Path, start: int | None, end: int | None, fps: Fraction,
+        self, path: Path, start: int | None, end: int | None, fps: Fraction | None,
         camera_log: CameraLog | None = None,
     ) -> None:
         super().__init__()
@@ -47,19 +50,23 @@ class ImageReader(Reader):
                 f"{path.stem}.mov",
                 stacklevel=3,
             )
-        self._first: Frame | None = Frame(index=0, rgb=first.rgb, alpha=first.alpha, transfer=first.transfer)
+        timing = picture_timing(path)
+        self._timecode = timing.timecode
+        self._first: Frame | None = Frame(index=0, rgb=first.rgb, alpha=first.alpha, transfer=first.transfer,
+                                          timecode=timing.timecode)
         self.info = ClipInfo(
             path=str(path),
             kind="image",
             width=first.rgb.shape[1],
             height=first.rgb.shape[0],
-            fps=fps,
+            fps=fps or timing.fps or DEFAULT_FPS,
             frame_count=1,
             first_frame=0,
             bit_depth=first.bit_depth,
             has_alpha=first.alpha is not None,
             highlight_peak=first.highlight_peak,
             camera_log=camera_log.name if camera_log else None,
+            timecode=timing.timecode,
         )
 
     def _frames(self) -> Iterator[Frame]:
@@ -67,7 +74,8 @@ class ImageReader(Reader):
         frame, self._first = self._first, None
         if frame is None:
             picture = read_picture(self._path, str(self._path), self._log)
-            frame = Frame(index=0, rgb=picture.rgb, alpha=picture.alpha, transfer=picture.transfer)
+            frame = Frame(index=0, rgb=picture.rgb, alpha=picture.alpha, transfer=picture.transfer,
+                          timecode=self._timecode)
         yield frame
 
 
@@ -79,7 +87,7 @@ class SequenceReader(Reader):
         pattern: SequencePattern,
         start: int | None,
         end: int | None,
-        fps: Fraction,
+        fps: Fraction | None,
         camera_log: CameraLog | None = None,
     ) -> None:
         super().__init__()
@@ -101,9 +109,14 @@ class SequenceReader(Reader):
                 f"is missing{more}. Render or copy the missing frames, or use --start/--end to stay "
                 "inside a complete run"
             )
-        self._fps = fps
         self._source_first = numbers[0]
         first = read_picture(pattern.path(self._start), self._describe(self._start), camera_log)
+        # the rate asked for, else the one the first file's header names (EXR, DPX), else film's
+        timing = picture_timing(pattern.path(self._start))
+        self._fps = fps or timing.fps or DEFAULT_FPS
+        # ClipInfo's timecode is that of frame number 0 (as a video's is of its frame 0): the first
+        # file's, counted back by its number
+        self._timecode = timing.timecode and timecode_at(timing.timecode, -self._start, self._fps)
         if first.colour_note:
             warnings.warn(first.colour_note, stacklevel=3)
         self._width, self._height = first.rgb.shape[1], first.rgb.shape[0]
@@ -112,14 +125,18 @@ class SequenceReader(Reader):
             kind="sequence",
             width=self._width,
             height=self._height,
-            fps=fps,
+            fps=self._fps,
             frame_count=self._end - self._start + 1,
             first_frame=self._start,
             bit_depth=first.bit_depth,
             has_alpha=first.alpha is not None,
             highlight_peak=first.highlight_peak,
             camera_log=camera_log.name if camera_log else None,
+            timecode=self._timecode,
         )
+
+    def _timecode_of(self, number: int) -> str | None:
+        return timecode_at(self._timecode, number, self._fps) if self._timecode else None
 
     def _describe(self, number: int) -> str:
         return f"frame {number} of image sequence {self._pattern.text}"
@@ -138,7 +155,9 @@ class SequenceReader(Reader):
                 damage.lost(f"cannot decode {self._pattern.path(number)}")
                 damage.held.append(number)
                 damage.check(number - self._start + 1)
-                yield held_copy(last, number, time_s)
+                held = held_copy(last, number, time_s)
+                held.timecode = self._timecode_of(number)
+                yield held
                 continue
             if picture.nonfinite_px:
                 if not nonfinite:
@@ -150,7 +169,7 @@ class SequenceReader(Reader):
                     f"sequence starts at {self._width}×{self._height}; all frames must be the same size"
                 )
             last = Frame(index=number, rgb=picture.rgb, alpha=picture.alpha, transfer=picture.transfer,
-                         time_s=time_s)
+                         time_s=time_s, timecode=self._timecode_of(number))
             yield last
         if len(nonfinite) > 1:
             warnings.warn(

@@ -1,4 +1,5 @@
-"""Image sequences and single pictures: 16-bit PNG/TIFF, half-float EXR, 8-bit JPEG (via OpenCV)."""
+"""Image sequences and single pictures: 16-bit PNG/TIFF and 8-bit JPEG (via OpenCV), half-float EXR (via
+OpenEXR, with each frame's timecode and the frame rate in its header)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ import numpy as np
 import tifffile
 
 from guangying.base.atomic import remove_quietly, write_bytes, write_with
-from guangying.base.errors import MediaError
+from guangying.base.errors import InputFormatError, MediaError
+from guangying.base.timecode import parse_timecode, timecode_at
 from guangying.media.frames import Transfer
 from guangying.media.image_files import IMAGE_EXTENSIONS
 from guangying.media.opencv import cv2
 from guangying.media.outputs import SequenceStage
 from guangying.media.patterns import SequencePattern
+from guangying.media.picture_timing import timecode_fields
 from guangying.media.pixels import to_code_values
 from guangying.media.writer import Content, Writer
 
@@ -27,27 +30,39 @@ _HALF_MAX = np.float32(65504.0)  # the largest finite half float
 _ALPHA_CAPABLE = {".png", ".tif", ".tiff", ".exr", ".webp"}
 _ENCODE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 # PIZ (wavelet) is the usual choice for grainy live-action plates: ~3× faster than ZIP here, smaller.
-_EXR_COMPRESSION = {
-    "piz": cv2.IMWRITE_EXR_COMPRESSION_PIZ,
-    "zip": cv2.IMWRITE_EXR_COMPRESSION_ZIP,
-    "dwaa": cv2.IMWRITE_EXR_COMPRESSION_DWAA,
-    "none": cv2.IMWRITE_EXR_COMPRESSION_NO,
-}
+_EXR_COMPRESSIONS = ("piz", "zip", "dwaa", "none")
 _BIT_DEPTHS = {".png": (16, 8), ".tif": (16, 8), ".tiff": (16, 8)}  # first = default
 
 
-def _write_exr_alpha(path: Path, alpha: np.ndarray, compression: str) -> None:
-    """A matte-only EXR with its channel named ``A``, as compositors expect of an alpha matte (OpenCV
-    can only name a single channel ``Y``)."""
-    import OpenEXR  # late import: only matte EXRs need it
+def _write_exr(path: Path, pixels: np.ndarray, compression: str, matte_channel: str,
+               attributes: dict[str, Any]) -> None:
+    """Half-float EXR through OpenEXR rather than OpenCV: OpenCV writes no header attributes (timecode,
+    frame rate) and can name a single channel only ``Y``, where compositors expect an alpha matte in ``A``.
+
+    ``pixels``: BGR(A) (H, W, 3|4) as the OpenCV encoders take it, or a matte (H, W)."""
+    import OpenEXR  # late import: only EXR outputs need it
 
     codes = {"piz": OpenEXR.PIZ_COMPRESSION, "zip": OpenEXR.ZIP_COMPRESSION,
              "dwaa": OpenEXR.DWAA_COMPRESSION, "none": OpenEXR.NO_COMPRESSION}
-    header = {"compression": codes[compression], "type": OpenEXR.scanlineimage}
+    header = {"compression": codes[compression], "type": OpenEXR.scanlineimage, **attributes}
+    if pixels.ndim == 2:
+        planes = {matte_channel: pixels}
+    else:
+        planes = dict(zip("BGRA", np.moveaxis(pixels, -1, 0), strict=False))
+    # each plane its own contiguous copy: the binding writes a strided view's memory as if it were packed
+    channels = {name: np.ascontiguousarray(plane, np.float16) for name, plane in planes.items()}
     try:
-        OpenEXR.File(header, {"A": np.ascontiguousarray(alpha, np.float16)}).write(str(path))
+        OpenEXR.File(header, channels).write(str(path))
     except RuntimeError as exc:  # OpenEXR reports I/O failures as RuntimeError
         raise OSError(str(exc)) from exc
+
+
+def _exr_timecode(timecode: str) -> Any:
+    import OpenEXR
+
+    code = OpenEXR.TimeCode()
+    code.hours, code.minutes, code.seconds, code.frame, code.dropFrame = timecode_fields(timecode)
+    return code
 
 
 class ImageWriter(Writer):
@@ -78,7 +93,13 @@ class ImageWriter(Writer):
             raise MediaError(f"{target}: {ext} cannot hold alpha; use .png, .tif or .exr for RGBA")
         self._ext = ext
         self.output_transfer: Transfer = "linear" if ext == ".exr" else "srgb"
-        options.pop("timecode", None)  # pictures carry no timecode; accepted so callers can pass it anywhere
+        # the first frame's timecode: EXR headers carry each frame's; other pictures have no place for it
+        self._timecode: str | None = options.pop("timecode", None)
+        if self._timecode is not None:
+            try:
+                parse_timecode(self._timecode, self.fps)
+            except InputFormatError as exc:
+                raise MediaError(f"{target}: timecode {exc}") from exc
         self._params, self._dtype = self._encoding(ext, options)
         self._written: list[Path] = []  # appended by the encode workers (list.append is atomic)
         self._stage: SequenceStage | None = None
@@ -92,16 +113,14 @@ class ImageWriter(Writer):
         if ext == ".exr":
             allowed = ("compression", "matte_channel")
             name = str(options.get("compression", "piz")).lower()
-            if name not in _EXR_COMPRESSION:
-                choices = ", ".join(_EXR_COMPRESSION)
+            if name not in _EXR_COMPRESSIONS:
+                choices = ", ".join(_EXR_COMPRESSIONS)
                 raise MediaError(f"{self.target}: EXR compression must be one of {choices}")
             self._exr_compression = name
             self._matte_channel = str(options.get("matte_channel", "A"))
             if self._matte_channel not in ("A", "Y"):
                 raise MediaError(f"{self.target}: matte_channel must be 'A' (alpha) or 'Y' (luminance), "
                                  f"got {self._matte_channel!r}")
-            params = [cv2.IMWRITE_EXR_TYPE, cv2.IMWRITE_EXR_TYPE_HALF,
-                      cv2.IMWRITE_EXR_COMPRESSION, _EXR_COMPRESSION[name]]
             dtype = None  # float samples
         elif ext in _BIT_DEPTHS:
             allowed = ("bit_depth",)
@@ -156,8 +175,13 @@ class ImageWriter(Writer):
         path = self._path(number)
         if self._ext in (".tif", ".tiff"):
             write_bytes(path, self._tiff_bytes(pixels))
-        elif self._ext == ".exr" and self.content == "matte" and self._matte_channel == "A":
-            write_with(path, lambda temp: _write_exr_alpha(temp, pixels, self._exr_compression))
+        elif self._ext == ".exr":
+            attributes: dict[str, Any] = {"framesPerSecond": Fraction(self.fps)}
+            if self._timecode is not None:
+                frame_timecode = timecode_at(self._timecode, number - self.first_frame, self.fps)
+                attributes["timeCode"] = _exr_timecode(frame_timecode)
+            write_with(path, lambda temp: _write_exr(
+                temp, pixels, self._exr_compression, self._matte_channel, attributes))
         else:
             ok, encoded = cv2.imencode(self._ext, pixels, self._params)
             if not ok:

@@ -15,7 +15,7 @@ from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.mattes import Matter
 from guangying.base.timecode import timecode_at
-from guangying.media import display_srgb, open_reader, open_writer, scene_linear_foreground
+from guangying.media import FrameRate, display_srgb, open_reader, open_writer, scene_linear_foreground
 from guangying.media.frames import Transfer
 from guangying.media.outputs import check_outputs
 from guangying.media.video_writer import VIDEO_EXTENSIONS
@@ -99,6 +99,7 @@ def run_job(
     shot_start: int | None = None,
     on_frame: FrameCallback | None = None,
     camera_log: str | None = "auto",
+    fps: FrameRate | None = None,
 ) -> JobReport:
     """Matte every frame of ``source`` and write the requested outputs atomically.
 
@@ -130,6 +131,9 @@ def run_job(
     camera_log : str, optional
         The source's camera log encoding (:func:`~guangying.media.open_reader`): ``"auto"`` (a Sony
         camera's metadata), ``"none"`` or a name such as ``"slog3-sgamut3cine"``.
+    fps : optional
+        An image sequence's frame rate (25, ``"24000/1001"``); by default the one its EXR or DPX
+        headers name, else 24. A video keeps its own.
 
     Returns
     -------
@@ -164,7 +168,8 @@ def run_job(
     settings = settings or CompositeSettings()
     report = JobReport()
     with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(open_reader(source, start=start, end=end, camera_log=camera_log))
+        reader = stack.enter_context(
+            open_reader(source, start=start, end=end, fps=fps, camera_log=camera_log))
         info = reader.info
         plate: PlateSource | None = None
         if isinstance(background, str | Path):
@@ -183,8 +188,9 @@ def run_job(
                 "first_frame": first_written,
             }
             suffix = Path(str(path)).suffix.lower()
-            if suffix in VIDEO_EXTENSIONS and info.timecode:
+            if (suffix in VIDEO_EXTENSIONS or suffix == ".exr") and info.timecode:
                 # the output's first frame is source frame first_written: its timecode, so an editor relinks
+                # (EXR headers carry each frame's)
                 options["timecode"] = timecode_at(info.timecode, first_written, info.fps)
             if suffix == ".mp4":
                 options.update(outputs.h264.writer_options())

@@ -19,7 +19,7 @@ from guangying.base.errors import SettingsError
 from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration
 from guangying.lens.sensors import sensor_preset
 from guangying.lens.zoom import load_lens_file
-from guangying.media import open_reader
+from guangying.media import FrameRate, open_reader
 from guangying.pipeline.camera_feed import FREED_SCHEME, open_camera_rows
 from guangying.pipeline.frame import LayerHook
 from guangying.pipeline.lens_defocus import LensDefocus
@@ -72,18 +72,19 @@ class SetSettings:
             raise SettingsError(f"--focal-length must be > 0 mm, got {self.focal_length_mm}")
 
 
-def plate_chan_settings(source: str | Path, sensor: str) -> ChanSettings:
+def plate_chan_settings(source: str | Path, sensor: str, fps: FrameRate | None = None) -> ChanSettings:
     """How a Nuke ``.chan`` track lines up with this plate: its aspect and rate, the sensor's width."""
-    with open_reader(source) as reader:
+    with open_reader(source, fps=fps) as reader:
         info = reader.info
     return ChanSettings(
         sensor_preset(sensor).width_mm, info.width / info.height, float(info.fps), first_frame=1
     )
 
 
-def footage_fps(source: str | Path) -> float:
-    """The frame rate of the footage ``source`` (a set's clips play against it)."""
-    with open_reader(source) as reader:
+def footage_fps(source: str | Path, fps: FrameRate | None = None) -> float:
+    """The frame rate of the footage ``source`` (a set's clips play against it); ``fps`` as
+    :func:`~guangying.media.open_reader` takes it."""
+    with open_reader(source, fps=fps) as reader:
         return float(reader.info.fps)
 
 

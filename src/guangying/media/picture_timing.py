@@ -1,0 +1,106 @@
+"""What a picture file's header says about time: its SMPTE timecode and frame rate (EXR, DPX).
+
+Scans, camera conversions and VFX renders delivered as EXR or DPX sequences carry both, and an
+editor conforms the shots back by the timecode. PNG, TIFF and JPEG have no standard place for either.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from guangying.base.timecode import standard_rate
+
+# SMPTE 268M (DPX): the television header's time code and frame rate, the film header's frame rate
+_DPX_TIMECODE_OFFSET = 1920
+_DPX_TV_RATE_OFFSET = 1940
+_DPX_FILM_RATE_OFFSET = 1724
+_DPX_UNDEFINED = 0xFFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class PictureTiming:
+    """``timecode``: ``HH:MM:SS:FF`` (``HH:MM:SS;FF`` drop-frame) of this picture; ``fps``: the rate its
+    sequence runs at. None where the header says nothing (or nothing that can be a timecode or rate)."""
+
+    timecode: str | None = None
+    fps: Fraction | None = None
+
+
+def picture_timing(path: Path) -> PictureTiming:
+    """The timecode and frame rate ``path``'s header gives (EXR ``timeCode``/``framesPerSecond``, DPX
+    time code and frame rate); an empty :class:`PictureTiming` for other formats or unreadable headers."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".exr":
+            return _exr_timing(path)
+        if suffix == ".dpx":
+            return _dpx_timing(path)
+    except (OSError, RuntimeError, ValueError, struct.error):
+        pass  # a damaged header times nothing; the picture's own read says what is wrong with it
+    return PictureTiming()
+
+
+def timecode_fields(timecode: str) -> tuple[int, int, int, int, bool]:
+    """``HH:MM:SS:FF`` → (hours, minutes, seconds, frames, drop-frame)."""
+    digits = timecode.replace(";", ":").split(":")
+    hours, minutes, seconds, frames = (int(d) for d in digits)
+    return hours, minutes, seconds, frames, ";" in timecode
+
+
+def _format(hours: int, minutes: int, seconds: int, frames: int, drop: bool) -> str | None:
+    if hours > 23 or minutes > 59 or seconds > 59 or frames > 59:
+        return None
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{';' if drop else ':'}{frames:02d}"
+
+
+def _rate(value: Any) -> Fraction | None:
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        return None
+    return standard_rate(rate) if math.isfinite(rate) and 1.0 <= rate <= 1000.0 else None
+
+
+def _exr_timing(path: Path) -> PictureTiming:
+    import OpenEXR  # late: only EXR sequences need it
+
+    header = OpenEXR.File(str(path), header_only=True).header()
+    code = header.get("timeCode")
+    timecode = None
+    if code is not None:
+        timecode = _format(code.hours, code.minutes, code.seconds, code.frame, bool(code.dropFrame))
+    return PictureTiming(timecode, _rate(header.get("framesPerSecond")))
+
+
+def _dpx_timing(path: Path) -> PictureTiming:
+    with path.open("rb") as file:
+        head = file.read(_DPX_TV_RATE_OFFSET + 4)
+    order = {b"SDPX": ">", b"XPDS": "<"}.get(head[:4])
+    if order is None or len(head) < _DPX_TV_RATE_OFFSET + 4:
+        return PictureTiming()
+    (image_offset,) = struct.unpack_from(order + "I", head, 4)
+    if image_offset < _DPX_TV_RATE_OFFSET + 4:  # no film/TV headers (ffmpeg writes none): pixels there
+        return PictureTiming()
+    (packed,) = struct.unpack_from(order + "I", head, _DPX_TIMECODE_OFFSET)
+    (tv_rate,) = struct.unpack_from(order + "f", head, _DPX_TV_RATE_OFFSET)
+    (film_rate,) = struct.unpack_from(order + "f", head, _DPX_FILM_RATE_OFFSET)
+    return PictureTiming(_bcd_timecode(packed), _rate(tv_rate) or _rate(film_rate))
+
+
+def _bcd_timecode(packed: int) -> str | None:
+    """SMPTE 12M's packing, as DPX stores it (and OpenEXR's TimeCode): hours in the top byte, frames in
+    the bottom one, two BCD digits each, flags in the spare bits (drop-frame: bit 6 of the frames byte)."""
+    if packed in (0, _DPX_UNDEFINED):  # 0: writers that leave the field unset rather than undefined
+        return None
+    hours, minutes, seconds, frames = packed.to_bytes(4, "big")
+    drop = bool(frames & 0x40)
+    fields = [hours & 0x3F, minutes & 0x7F, seconds & 0x7F, frames & 0x3F]
+    if any(b & 0x0F > 9 for b in fields):  # not BCD: a field some writer filled with something else
+        return None
+    h, m, s, f = (10 * (b >> 4) + (b & 0x0F) for b in fields)
+    return _format(h, m, s, f, drop)

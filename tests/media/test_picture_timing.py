@@ -1,0 +1,169 @@
+"""Timecode and frame rate from EXR and DPX headers, in and out: a 25 fps scan or render read at 24
+played 4 % slow, and outputs without the plate's timecode cannot be conformed back into the edit."""
+
+from __future__ import annotations
+
+import struct
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import OpenEXR
+import pytest
+
+import guangying as gy
+from guangying.media.picture_timing import picture_timing
+
+
+def _exr_plate(folder: Path, first: int, count: int, timecode: tuple[int, int, int, int] | None,
+               fps: Fraction | None) -> str:
+    """A green-screen EXR sequence as Nuke or a DI system writes it, through OpenEXR itself."""
+    for n in range(first, first + count):
+        planes = {c: np.full((36, 64), v, np.float16) for c, v in zip("RGB", (0.03, 0.4, 0.05), strict=True)}
+        planes["R"][10:26, 20:44] = 0.5
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        if timecode is not None:
+            code = OpenEXR.TimeCode()
+            code.hours, code.minutes, code.seconds = timecode[:3]
+            code.frame = timecode[3] + n - first
+            header["timeCode"] = code
+        if fps is not None:
+            header["framesPerSecond"] = fps
+        OpenEXR.File(header, planes).write(str(folder / f"plate.{n:04d}.exr"))
+    return str(folder / "plate.####.exr")
+
+
+def _dpx_with_headers(path: Path, timecode_bcd: int, tv_rate: float, film_rate: float = float("nan")) -> None:
+    """A DPX with SMPTE 268M's film and television headers, as scanners and Resolve write it: ffmpeg's
+    own DPX (which has neither) with the headers put in before its pixels."""
+    ffmpeg_dpx = path.with_suffix(".ffmpeg.dpx")
+    with av.open(str(ffmpeg_dpx), "w", format="image2") as container:
+        stream = container.add_stream("dpx", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 36, "rgb48le"
+        frame = av.VideoFrame.from_ndarray(np.full((36, 64, 3), 30000, np.uint16), format="rgb48le")
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    data = ffmpeg_dpx.read_bytes()
+    ffmpeg_dpx.unlink()
+    order = ">" if data[:4] == b"SDPX" else "<"
+    (pixels_at,) = struct.unpack_from(order + "I", data, 4)
+    head = bytearray(data[:pixels_at]) + b"\xff" * (2048 - pixels_at)  # 0xFF…: undefined fields
+    struct.pack_into(order + "I", head, 4, 2048)  # offset to the image data
+    struct.pack_into(order + "I", head, 16, 2048 + len(data) - pixels_at)  # file size
+    struct.pack_into(order + "I", head, 28, 384)  # industry (film + television) header size
+    struct.pack_into(order + "I", head, 808, 2048)  # the image element's offset to its data
+    struct.pack_into(order + "f", head, 1724, film_rate)
+    struct.pack_into(order + "I", head, 1920, timecode_bcd)
+    struct.pack_into(order + "f", head, 1940, tv_rate)
+    path.write_bytes(bytes(head) + data[pixels_at:])
+
+
+def test_an_exr_sequence_runs_at_its_header_rate_with_its_timecode(tmp_path):
+    pattern = _exr_plate(tmp_path, 1001, 4, (1, 0, 0, 0), Fraction(25))
+    with gy.open_reader(pattern) as reader:
+        frames = list(reader)
+        assert reader.info.fps == 25
+    assert [f.timecode for f in frames] == ["01:00:00:00", "01:00:00:01", "01:00:00:02", "01:00:00:03"]
+    assert frames[1].time_s == pytest.approx(1 / 25)
+    with gy.open_reader(pattern, fps=24) as reader:  # asked for wins
+        assert reader.info.fps == 24
+    (tmp_path / "plain").mkdir()
+    plain = _exr_plate(tmp_path / "plain", 1, 2, None, None)
+    with gy.open_reader(plain) as reader:  # nothing in the header: film's rate, no timecode
+        assert reader.info.fps == 24 and reader.info.timecode is None
+        assert next(iter(reader)).timecode is None
+
+
+@pytest.mark.parametrize(
+    ("bcd", "tv_rate", "film_rate", "timecode", "fps"),
+    [
+        (0x10203014, 25.0, float("nan"), "10:20:30:14", Fraction(25)),
+        (0x01000000 | 0x40, float(np.float32(29.97)), float("nan"), "01:00:00;00", Fraction(30000, 1001)),
+        (0x23595923, float("nan"), 23.976, "23:59:59:23", Fraction(24000, 1001)),  # film header's rate
+        (0xFFFFFFFF, float("nan"), float("nan"), None, None),  # undefined, as the standard marks it
+        (0x1A2B3C4D, 1e9, float("nan"), None, None),  # not BCD, not a rate: nothing, not a wrong guess
+    ],
+)
+def test_dpx_television_and_film_headers(tmp_path, bcd, tv_rate, film_rate, timecode, fps):
+    path = tmp_path / "scan.0100.dpx"
+    _dpx_with_headers(path, bcd, tv_rate, film_rate)
+    timing = picture_timing(path)
+    assert (timing.timecode, timing.fps) == (timecode, fps)
+    with gy.open_reader(tmp_path / "scan.####.dpx") as reader:
+        frame = next(iter(reader))
+        assert reader.info.fps == (fps or 24)
+    assert frame.timecode == timecode
+    assert frame.rgb[0, 0, 0] == pytest.approx(30000 / 65535, abs=1e-3)
+
+
+def test_a_dpx_without_film_and_television_headers_has_no_timing(tmp_path):
+    with av.open(str(tmp_path / "scan.%04d.dpx"), "w", format="image2") as container:
+        stream = container.add_stream("dpx", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 36, "rgb48le"
+        for packet in stream.encode(av.VideoFrame.from_ndarray(np.full((36, 64, 3), 0x1020, np.uint16),
+                                                               format="rgb48le")):
+            container.mux(packet)
+    # ffmpeg's pixels start where the television header would be: they must not be read as one
+    assert picture_timing(tmp_path / "scan.0001.dpx") == picture_timing(tmp_path / "none.png")
+
+
+def test_a_composite_of_a_timed_exr_plate_carries_its_rate_and_timecode(tmp_path):
+    pattern = _exr_plate(tmp_path, 1001, 3, (1, 0, 0, 0), Fraction(25))
+    outputs = gy.JobOutputs(composite=tmp_path / "comp.mov", alpha=tmp_path / "matte.####.exr",
+                            foreground=tmp_path / "fg.####.exr")
+    gy.run_job(pattern, gy.make_matter("chroma"), outputs, background="#203040", show_progress=False)
+    with av.open(str(tmp_path / "comp.mov")) as container:
+        stream = container.streams.video[0]
+        assert stream.average_rate == 25
+        assert stream.metadata.get("timecode") == "01:00:00:00"
+    for name, channels in (("matte", ["A"]), ("fg", ["A", "B", "G", "R"])):
+        for n, frame_tc in ((1001, 0), (1003, 2)):
+            header = OpenEXR.File(str(tmp_path / f"{name}.{n}.exr"), header_only=True).header()
+            code = header["timeCode"]
+            assert (code.hours, code.minutes, code.seconds, code.frame) == (1, 0, 0, frame_tc)
+            assert header["framesPerSecond"] == 25
+            assert sorted(c.name for c in header["channels"]) == channels
+
+
+def test_exr_writer_stamps_each_frame(tmp_path):
+    rgb = np.full((8, 8, 3), 0.5, np.float32)
+    with gy.open_writer(tmp_path / "out.%04d.exr", fps="30000/1001", timecode="00:00:59;29",
+                        first_frame=7) as writer:
+        for _ in range(3):
+            writer.write(rgb)
+    codes = []
+    for n in (7, 8, 9):
+        header = OpenEXR.File(str(tmp_path / f"out.{n:04d}.exr"), header_only=True).header()
+        code = header["timeCode"]
+        codes.append((code.hours, code.minutes, code.seconds, code.frame, bool(code.dropFrame)))
+        assert header["framesPerSecond"] == Fraction(30000, 1001)
+    # drop-frame: 00:01:00;00 and ;01 do not exist
+    assert codes == [(0, 0, 59, 29, True), (0, 1, 0, 2, True), (0, 1, 0, 3, True)]
+    with gy.open_reader(tmp_path / "out.####.exr") as reader:  # and it reads back as written
+        assert reader.info.fps == Fraction(30000, 1001)
+        assert [f.timecode for f in reader] == ["00:00:59;29", "00:01:00;02", "00:01:00;03"]
+    with pytest.raises(gy.MediaError, match="timecode"):
+        gy.open_writer(tmp_path / "bad.%04d.exr", timecode="25:00")
+
+
+def test_composite_takes_the_rate_of_a_sequence_that_names_none(tmp_path):
+    from click.testing import CliRunner
+
+    from guangying.cli.main import cli
+
+    rgb = np.full((36, 64, 3), (0.1, 0.7, 0.2), np.float32)
+    rgb[10:26, 20:44] = 0.6
+    for n in (1, 2, 3):
+        with gy.open_writer(tmp_path / f"p.{n:04d}.png") as writer:
+            writer.write(rgb)
+    for given, rate in ((None, Fraction(24)), ("25", Fraction(25)), ("24000/1001", Fraction(24000, 1001))):
+        out = tmp_path / f"comp{rate.numerator}.mov"
+        args = ["composite", str(tmp_path / "p.####.png"), "--matte", "chroma", "-b", "black", "-o", str(out)]
+        result = CliRunner().invoke(cli, args + (["--fps", given] if given else []))
+        assert result.exit_code == 0, result.output
+        with av.open(str(out)) as container:
+            assert container.streams.video[0].average_rate == rate
+    result = CliRunner().invoke(cli, ["composite", str(tmp_path / "p.####.png"), "--matte", "chroma",
+                                      "-b", "black", "-o", str(tmp_path / "x.mov"), "--fps", "0"])
+    assert result.exit_code != 0 and "frame rate must be positive" in result.output
