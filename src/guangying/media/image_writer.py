@@ -39,18 +39,17 @@ def _write_exr(path: Path, pixels: np.ndarray, compression: str, matte_channel: 
     """Half-float EXR through OpenEXR rather than OpenCV: OpenCV writes no header attributes (timecode,
     frame rate) and can name a single channel only ``Y``, where compositors expect an alpha matte in ``A``.
 
-    ``pixels``: BGR(A) (H, W, 3|4) as the OpenCV encoders take it, or a matte (H, W)."""
+    ``pixels``: RGB(A) (H, W, 3|4) or a matte (H, W)."""
     import OpenEXR  # late import: only EXR outputs need it
 
     codes = {"piz": OpenEXR.PIZ_COMPRESSION, "zip": OpenEXR.ZIP_COMPRESSION,
              "dwaa": OpenEXR.DWAA_COMPRESSION, "none": OpenEXR.NO_COMPRESSION}
     header = {"compression": codes[compression], "type": OpenEXR.scanlineimage, **attributes}
-    if pixels.ndim == 2:
-        planes = {matte_channel: pixels}
-    else:
-        planes = dict(zip("BGRA", np.moveaxis(pixels, -1, 0), strict=False))
-    # each plane its own contiguous copy: the binding writes a strided view's memory as if it were packed
-    channels = {name: np.ascontiguousarray(plane, np.float16) for name, plane in planes.items()}
+    # One interleaved array the binding splits into R, G, B (, A) itself, outside the GIL: a quarter
+    # faster than a plane per channel. A contiguous copy: the binding writes a strided view's memory as if
+    # it were packed.
+    name = matte_channel if pixels.ndim == 2 else "RGBA"[: pixels.shape[2]]
+    channels = {name: np.ascontiguousarray(pixels, np.float16)}
     try:
         OpenEXR.File(header, channels).write(str(path))
     except RuntimeError as exc:  # OpenEXR reports I/O failures as RuntimeError
@@ -157,7 +156,8 @@ class ImageWriter(Writer):
         colour = self._encode_colour(rgb, alpha, transfer, self._dtype)
         if self._ext == ".exr":  # half floats end at 65504: a sun or a specular beyond became infinite
             np.clip(colour, -_HALF_MAX, _HALF_MAX, out=colour)
-        pixels = cv2.cvtColor(colour, cv2.COLOR_RGB2BGR)  # OpenCV encoders take BGR order
+        # OpenCV's encoders take BGR order; EXRs are written through OpenEXR, by channel name
+        pixels = colour if self._ext == ".exr" else cv2.cvtColor(colour, cv2.COLOR_RGB2BGR)
         if self.content == "rgba":
             assert alpha is not None
             coverage = alpha if self._dtype is None else to_code_values(alpha, self._dtype)
