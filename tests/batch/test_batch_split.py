@@ -30,6 +30,18 @@ def _alphas(path: Path) -> list[np.ndarray]:
         return [f.rgb[..., 0] for f in reader]
 
 
+def _render_and_join(shot, plan) -> RangeRenderer:
+    """Render each of the plan's ranges in this process, as a worker would, and join them."""
+    renderer = RangeRenderer()
+    results = [
+        renderer.render(RangeTask(shot.name, shot.fingerprint(), "composite", shot.source, shot.background,
+                                  plan.options, shot.outputs, plan.first_frame, rng))
+        for rng in plan.ranges
+    ]
+    join_shot(plan, results)
+    return renderer
+
+
 @pytest.mark.models
 def test_split_neural_matte_with_warmup_is_close_to_unsplit(tmp_path):
     with open_writer(tmp_path / "person.mov", fps=Fraction(25), width=W, height=H) as writer:
@@ -44,26 +56,8 @@ def test_split_neural_matte_with_warmup_is_close_to_unsplit(tmp_path):
     plan = plan_shot(shot, workers=3)
     assert [(r.first, r.warmup) for r in plan.ranges] == [(0, 0), (8, 6), (16, 6)]
     (tmp_path / "out").mkdir()
-    renderer = RangeRenderer()
-    fp = shot.fingerprint()
-    results = [
-        renderer.render(
-            RangeTask(
-                shot.name,
-                fp,
-                "composite",
-                shot.source,
-                shot.background,
-                plan.options,
-                shot.outputs,
-                plan.first_frame,
-                rng,
-            )
-        )
-        for rng in plan.ranges
-    ]
+    renderer = _render_and_join(shot, plan)
     assert renderer.model_loads == 1  # one network for all three ranges
-    join_shot(plan, results)
     whole = tmp_path / "whole"
     whole.mkdir()
     run_job(shot.source, RvmMatter(), JobOutputs(alpha=whole / "alpha.%04d.png"), show_progress=False)
@@ -103,13 +97,7 @@ def test_a_sequence_shot_renders_and_joins_at_its_given_rate(tmp_path):
     plan = plan_shot(shot, workers=2)
     assert plan.fps == 25 and [r.first for r in plan.ranges] == [101, 106]
     (tmp_path / "out").mkdir()
-    renderer = RangeRenderer()
-    results = [
-        renderer.render(RangeTask(shot.name, shot.fingerprint(), "composite", shot.source, shot.background,
-                                  plan.options, shot.outputs, plan.first_frame, rng))
-        for rng in plan.ranges
-    ]
-    join_shot(plan, results)
+    _render_and_join(shot, plan)
     with open_reader(tmp_path / "out" / "comp.mov") as reader:
         assert reader.info.fps == 25
         assert sum(1 for _ in reader) == 10
