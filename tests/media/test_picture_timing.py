@@ -4,6 +4,7 @@ played 4 % slow, and outputs without the plate's timecode cannot be conformed ba
 from __future__ import annotations
 
 import struct
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -167,3 +168,14 @@ def test_composite_takes_the_rate_of_a_sequence_that_names_none(tmp_path):
     result = CliRunner().invoke(cli, ["composite", str(tmp_path / "p.####.png"), "--matte", "chroma",
                                       "-b", "black", "-o", str(tmp_path / "x.mov"), "--fps", "0"])
     assert result.exit_code != 0 and "frame rate must be positive" in result.output
+
+
+def test_a_rate_given_for_a_video_is_said_to_change_nothing(tmp_path):
+    with gy.open_writer(tmp_path / "clip.mov", fps=25, width=32, height=18) as writer:
+        writer.write(np.full((18, 32, 3), 0.5, np.float32))
+    with pytest.warns(UserWarning, match="keeps its own rate"):
+        with gy.open_reader(tmp_path / "clip.mov", fps=30) as reader:
+            assert reader.info.fps == 25
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gy.open_reader(tmp_path / "clip.mov", fps=25).close()  # the same rate: nothing to say

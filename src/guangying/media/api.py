@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,12 @@ def open_reader(
         reader = ImageReader(path, start, end, rate, picture_log)
     else:
         reader = VideoReader(path, start, end, camera_log)
+        if rate is not None and rate != reader.info.fps:
+            warnings.warn(
+                f"{path} is a video at {float(reader.info.fps):g} fps and keeps its own rate: the frame rate "
+                f"given ({float(rate):g}) applies to image sequences and pictures only",
+                stacklevel=2,
+            )
     if premultiplied and not (pattern is None or path.is_file()):
         premultiplied = not stored_premultiplied(pattern.path(reader.info.first_frame))  # not twice
     elif premultiplied and path.suffix.lower() in PICTURE_EXTENSIONS:
