@@ -146,6 +146,12 @@ def test_exr_writer_stamps_each_frame(tmp_path):
         assert [f.timecode for f in reader] == ["00:00:59;29", "00:01:00;02", "00:01:00;03"]
     with pytest.raises(gy.MediaError, match="timecode"):
         gy.open_writer(tmp_path / "bad.%04d.exr", timecode="25:00")
+    # 120 fps: frame 70 of a second has no EXR timecode (its frame field counts to 59); the rate stays
+    with gy.open_writer(tmp_path / "hfr.%04d.exr", fps=120, timecode="01:00:00:00") as writer:
+        for _ in range(71):
+            writer.write(rgb)
+    header = OpenEXR.File(str(tmp_path / "hfr.0070.exr"), header_only=True).header()
+    assert "timeCode" not in header and header["framesPerSecond"] == 120
 
 
 def test_composite_takes_the_rate_of_a_sequence_that_names_none(tmp_path):

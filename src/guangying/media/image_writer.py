@@ -177,7 +177,8 @@ class ImageWriter(Writer):
             write_bytes(path, self._tiff_bytes(pixels))
         elif self._ext == ".exr":
             attributes: dict[str, Any] = {"framesPerSecond": Fraction(self.fps)}
-            if self._timecode is not None:
+            # an EXR timecode's frame field counts to 59: above 60 fps the rate alone is written
+            if self._timecode is not None and self.fps <= 60:
                 frame_timecode = timecode_at(self._timecode, number - self.first_frame, self.fps)
                 attributes["timeCode"] = _exr_timecode(frame_timecode)
             write_with(path, lambda temp: _write_exr(
