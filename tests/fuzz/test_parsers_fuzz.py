@@ -167,6 +167,38 @@ def test_camera_calibration(data):
     _outcome(lambda: load_camera_calibration(_file(data, ".json")))
 
 
+ros_docs = st.fixed_dictionaries(
+    {},
+    optional={
+        "image_width": numbers,
+        "image_height": numbers,
+        "camera_matrix": st.one_of(config_values, st.fixed_dictionaries(
+            {}, optional={"rows": numbers, "cols": numbers, "data": st.lists(numbers, max_size=10)})),
+        "distortion_model": st.sampled_from(["plumb_bob", "rational_polynomial", "equidistant", ""]),
+        "distortion_coefficients": st.one_of(config_values, st.fixed_dictionaries(
+            {}, optional={"data": st.lists(numbers, max_size=9)})),
+    },
+)
+# OpenCV FileStorage text: its header, then node lines that may or may not be well formed
+storage_lines = st.lists(st.sampled_from([
+    "image_width: 1920", "image_height: 1080", "image_width: x", "camera_matrix: !!opencv-matrix",
+    "   rows: 3", "   cols: 3", "   cols: 2", "   dt: d", "   dt: q",
+    "   data: [ 1000., 0., 960., 0., 1000., 540., 0., 0., 1. ]", "   data: [ 1, 2 ]",
+    "distortion_coefficients: !!opencv-matrix", "   rows: 1", "   cols: 5",
+    "   data: [ 0.1, 0., 0., 0., 0. ]", "avg_reprojection_error: 0.3", "avg_reprojection_error: abc",
+    "[", "{",
+]), max_size=14)
+
+
+@FUZZ
+@given(st.one_of(ros_docs.map(lambda d: yaml.safe_dump(d).encode()),
+                 storage_lines.map(lambda lines: ("%YAML:1.0\n---\n" + "\n".join(lines) + "\n").encode()),
+                 st.binary(max_size=200).map(lambda b: b"%YAML:1.0\n" + b),
+                 st.binary(max_size=200).map(lambda b: b"<?xml version=\"1.0\"?>\n<opencv_storage>\n" + b)))
+def test_camera_calibration_from_ros_and_opencv(data):
+    _outcome(lambda: load_camera_calibration(_file(data, ".yaml")))
+
+
 # -- marker boards (tracking) ----------------------------------------------------------------------
 
 board_docs = st.fixed_dictionaries(

@@ -117,6 +117,69 @@ def test_calibration_file_round_trip_and_scaling(tmp_path):
     assert k[0, 0] == pytest.approx(2 * calib.camera_matrix[0, 0])
 
 
+@pytest.mark.parametrize("suffix", [".yml", ".xml", ".json"])
+def test_a_calibration_written_by_opencv_filestorage_is_read(tmp_path, suffix):
+    """What OpenCV's calibration sample (and any script saving with cv2.FileStorage) leaves behind."""
+    calib = _calibration()
+    path = tmp_path / f"camera{suffix}"
+    flags = cv2.FILE_STORAGE_WRITE | (cv2.FILE_STORAGE_FORMAT_JSON if suffix == ".json" else 0)
+    storage = cv2.FileStorage(str(path), flags)
+    storage.write("calibration_time", "Wed Dec  2 10:00:00 2026")
+    storage.write("image_width", calib.image_width_px)
+    storage.write("image_height", calib.image_height_px)
+    storage.write("camera_matrix", calib.camera_matrix)
+    storage.write("distortion_coefficients", calib.dist_coeffs.reshape(-1, 1))  # OpenCV's 5×1
+    storage.write("avg_reprojection_error", 0.27)
+    storage.release()
+    back = load_camera_calibration(path)
+    np.testing.assert_array_equal(back.camera_matrix, calib.camera_matrix)
+    np.testing.assert_array_equal(back.dist_coeffs, calib.dist_coeffs)
+    assert (back.image_width_px, back.image_height_px, back.rms_px) == (1920, 1080, 0.27)
+    storage = cv2.FileStorage(str(path), flags)  # one without the distortion says so
+    storage.write("image_width", 1920)
+    storage.write("image_height", 1080)
+    storage.write("camera_matrix", calib.camera_matrix)
+    storage.release()
+    with pytest.raises(InputFormatError, match="lacks distortion_coefficients"):
+        load_camera_calibration(path)
+
+
+ROS_CAMERA_INFO = """\
+image_width: 1280
+image_height: 720
+camera_name: a7s3_35mm
+camera_matrix:
+  rows: 3
+  cols: 3
+  data: [1100.5, 0.0, 641.2, 0.0, 1101.3, 359.7, 0.0, 0.0, 1.0]
+distortion_model: {model}
+distortion_coefficients:
+  rows: 1
+  cols: 5
+  data: [-0.21, 0.09, 0.0004, -0.0002, 0.0]
+rectification_matrix:
+  rows: 3
+  cols: 3
+  data: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+projection_matrix:
+  rows: 3
+  cols: 4
+  data: [1100.5, 0.0, 641.2, 0.0, 0.0, 1101.3, 359.7, 0.0, 0.0, 0.0, 1.0, 0.0]
+"""
+
+
+def test_a_ros_camera_info_calibration_is_read(tmp_path):
+    path = tmp_path / "ost.yaml"
+    path.write_text(ROS_CAMERA_INFO.format(model="plumb_bob"))
+    calib = load_camera_calibration(path)
+    np.testing.assert_array_equal(calib.camera_matrix, [[1100.5, 0, 641.2], [0, 1101.3, 359.7], [0, 0, 1]])
+    np.testing.assert_array_equal(calib.dist_coeffs, [-0.21, 0.09, 0.0004, -0.0002, 0.0])
+    assert (calib.image_width_px, calib.image_height_px, calib.lens) == (1280, 720, "a7s3_35mm")
+    path.write_text(ROS_CAMERA_INFO.format(model="equidistant"))  # a fisheye model: not OpenCV's pinhole
+    with pytest.raises(InputFormatError, match="'equidistant' is not OpenCV's pinhole model"):
+        load_camera_calibration(path)
+
+
 @pytest.mark.parametrize(
     ("patch", "message"),
     [

@@ -169,17 +169,102 @@ def calibration_from_dict(data: Any, source: str = "<memory>") -> CameraCalibrat
 
 
 def load_camera_calibration(path: str | Path) -> CameraCalibration:
-    """Read a calibration JSON file; errors name the file and what is wrong."""
+    """Read a calibration file: ours (JSON), OpenCV's ``cv::FileStorage`` YAML, XML or JSON (what OpenCV's
+    calibration samples and ``cv2.FileStorage`` write: ``camera_matrix``, ``distortion_coefficients``,
+    ``image_width``, ``image_height``) or a ROS ``camera_info`` YAML (``camera_calibration``'s
+    ``ost.yaml``). Errors name the file and what is wrong."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFormatError(f"cannot read camera calibration {p}: {exc}") from exc
+    head = text.lstrip()[:200]
+    if head.startswith("%YAML") or "<opencv_storage>" in head:
+        return _from_opencv_storage(p)
+    if not head.startswith(("{", "[")) and p.suffix.lower() in (".yaml", ".yml"):
+        return _from_ros_camera_info(p, text)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputFormatError(f"{p}: not JSON ({exc}); expected a `guangying calibrate` file") from exc
+        raise InputFormatError(
+            f"{p}: not JSON ({exc}); expected a `guangying calibrate` file, an OpenCV FileStorage YAML or "
+            "XML, or a ROS camera_info YAML"
+        ) from exc
+    if isinstance(data, dict) and isinstance(data.get("camera_matrix"), dict):  # FileStorage's JSON
+        return _from_opencv_storage(p)
     return calibration_from_dict(data, source=str(p))
+
+
+# the names OpenCV's samples and common scripts give the nodes of a FileStorage calibration
+_STORAGE_MATRIX = ("camera_matrix", "cameraMatrix", "K", "intrinsic_matrix", "M")
+_STORAGE_DIST = ("distortion_coefficients", "dist_coeffs", "distCoeffs", "D", "distortion")
+_STORAGE_SIZE = (("image_width", "image_height"), ("imageWidth", "imageHeight"), ("width", "height"))
+
+
+def _from_opencv_storage(path: Path) -> CameraCalibration:
+    """An OpenCV FileStorage file, read by OpenCV itself (``!!opencv-matrix`` is not plain YAML)."""
+    import cv2
+
+    try:
+        storage = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
+    except (cv2.error, SystemError) as exc:  # SystemError: the binding's wrapper of a parse error
+        raise InputFormatError(f"{path}: OpenCV cannot read it as a FileStorage file ({exc})") from exc
+
+    def node(*names: str) -> Any:
+        return next((n for n in map(storage.getNode, names) if not n.empty()), None)
+
+    try:
+        matrix, dist = node(*_STORAGE_MATRIX), node(*_STORAGE_DIST)
+        size = next(((w.real(), h.real()) for w, h in (map(node, pair) for pair in _STORAGE_SIZE)
+                     if w is not None and h is not None), None)
+        if size is None and node("image_size", "imageSize") is not None:
+            size = tuple(node("image_size", "imageSize").mat().ravel()[:2])
+        missing = [name for name, value in (("camera_matrix", matrix), ("distortion_coefficients", dist),
+                                            ("image_width and image_height", size)) if value is None]
+        if missing or size is None:
+            raise InputFormatError(f"{path}: OpenCV calibration file lacks {', '.join(missing)}")
+        rms = node("avg_reprojection_error", "rms", "reprojection_error")
+        # mat() is None for a node that is not a matrix: refused below as not 3×3
+        k, d = (np.asarray(n.mat() if n.mat() is not None else [], np.float64) for n in (matrix, dist))
+        return CameraCalibration(k, d, int(size[0]), int(size[1]),
+                                 rms_px=rms.real() if rms is not None and rms.isReal() else None,
+                                 source=str(path))
+    finally:
+        storage.release()
+
+
+def _from_ros_camera_info(path: Path, text: str) -> CameraCalibration:
+    """ROS's camera_info YAML: ``camera_matrix``/``distortion_coefficients`` as ``{rows, cols, data}``,
+    ``distortion_model`` ``plumb_bob`` (5 values) or ``rational_polynomial`` (8), OpenCV's order."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputFormatError(f"{path}: not YAML ({exc}); expected a ROS camera_info file") from exc
+    if not isinstance(data, dict) or "camera_matrix" not in data:
+        raise InputFormatError(
+            f"{path}: not a camera calibration: expected a ROS camera_info YAML (camera_matrix, "
+            "distortion_coefficients, image_width, image_height), an OpenCV FileStorage file or our JSON"
+        )
+    model = data.get("distortion_model", "plumb_bob")
+    if model not in ("plumb_bob", "rational_polynomial"):
+        raise InputFormatError(
+            f"{path}: distortion model {model!r} is not OpenCV's pinhole model (plumb_bob or "
+            "rational_polynomial); recalibrate with `guangying calibrate`"
+        )
+
+    def values(key: str) -> Any:
+        entry = data.get(key)
+        return entry.get("data") if isinstance(entry, dict) else entry
+
+    try:
+        k = np.asarray(values("camera_matrix"), np.float64).reshape(3, 3)
+        d = np.asarray(values("distortion_coefficients"), np.float64).ravel()
+        width, height = int(data["image_width"]), int(data["image_height"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputFormatError(f"{path}: ROS camera_info lacks or garbles {exc}") from exc
+    return CameraCalibration(k, d, width, height, lens=str(data.get("camera_name", "")), source=str(path))
 
 
 def distortion_maps(
