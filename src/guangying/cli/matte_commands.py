@@ -148,8 +148,8 @@ def key(alpha_out: str | None, foreground_out: str | None, **options: Any) -> No
 @click.option(
     "--calibration",
     type=click.Path(exists=True, dir_okay=False),
-    help="Set: camera calibration (lens.json from `guangying calibrate`); the set is rendered with "
-    "the plate's lens distortion.",
+    help="Set: camera calibration (lens.json from `guangying calibrate`, an OpenCV FileStorage or ROS "
+    "camera_info file); the set is rendered with the plate's lens distortion.",
 )
 @click.option(
     "--shadow", type=float, default=0.0, show_default=True,

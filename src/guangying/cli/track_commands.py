@@ -49,7 +49,8 @@ def _xyz(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tup
     "--calibration",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="camera calibration JSON from `guangying calibrate` (matrix + distortion)",
+    help="camera calibration from `guangying calibrate` (matrix + distortion), or an OpenCV FileStorage "
+    "or ROS camera_info file",
 )
 @click.option(
     "--board",
