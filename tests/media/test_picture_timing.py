@@ -185,3 +185,33 @@ def test_a_rate_given_for_a_video_is_said_to_change_nothing(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         gy.open_reader(tmp_path / "clip.mov", fps=25).close()  # the same rate: nothing to say
+
+
+def _exr_with(path: Path, **attributes) -> Path:
+    planes = {c: np.full((8, 8), 0.5, np.float16) for c in "RGB"}
+    OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, **attributes},
+                 planes).write(str(path))
+    return path
+
+
+def test_damaged_exr_headers_are_read_as_far_as_they_make_sense(tmp_path):
+    # a rate of 0/0 (the binding raises ZeroDivisionError building its Fraction): no rate, no crash
+    path = _exr_with(tmp_path / "rate.exr", framesPerSecond=Fraction(25))
+    data = bytearray(path.read_bytes())
+    at = data.find(b"framesPerSecond\x00rational\x00") + len(b"framesPerSecond\x00rational\x00") + 4
+    struct.pack_into("<iI", data, at, 0, 0)
+    path.write_bytes(bytes(data))
+    with gy.open_reader(path) as reader:
+        assert reader.info.fps == 24
+        assert next(iter(reader)).rgb[0, 0, 0] == pytest.approx(0.5)
+    # zeroed chromaticities (y = 0 is no colour): read as BT.709, not a division by zero
+    with gy.open_reader(_exr_with(tmp_path / "chroma.exr", chromaticities=(0.0,) * 8)) as reader:
+        np.testing.assert_allclose(next(iter(reader)).rgb[0, 0], 0.5)
+    # frame 29 of a 25 fps second does not exist: counting on from it, every timecode would be wrong
+    code = OpenEXR.TimeCode()
+    code.hours, code.minutes, code.seconds, code.frame = 10, 0, 0, 29
+    odd = _exr_with(tmp_path / "odd.exr", timeCode=code, framesPerSecond=Fraction(25))
+    with pytest.warns(UserWarning, match="has no such frame at 25 fps"), gy.open_reader(odd) as reader:
+        assert next(iter(reader)).timecode is None
+    with gy.open_reader(odd, fps=30) as reader:  # at 30 fps it is a frame
+        assert next(iter(reader)).timecode == "10:00:00:29"

@@ -44,7 +44,8 @@ def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
         matte = pixels.ndim == 2
     try:
         header: dict[str, Any] = OpenEXR.File(str(path), header_only=True).header()
-    except (RuntimeError, OSError, ValueError):  # ValueError: a truncated file ("has 0 parts")
+    # ValueError: a truncated file ("has 0 parts"); ZeroDivisionError: a 0/0 rational attribute
+    except (RuntimeError, OSError, ValueError, ArithmeticError):
         return ExrPixels(pixels, matte, None)  # decoded, but no readable header: taken as stored
     chromaticities = header.get("chromaticities")
     to_bt709 = None if matte or chromaticities is None else chromaticities_to_bt709(tuple(chromaticities))
@@ -81,7 +82,7 @@ def _read_channels(path: Path, what: str) -> np.ndarray | None:
     more than one and none named as the main one, has R, G and B."""
     try:
         channels = OpenEXR.File(str(path), separate_channels=True).channels()
-    except (RuntimeError, OSError, ValueError):  # ValueError: a truncated file ("has 0 parts")
+    except (RuntimeError, OSError, ValueError, ArithmeticError):  # as in read_exr_pixels
         return None
     if len(channels) == 1:
         return np.asarray(next(iter(channels.values())).pixels, np.float32)

@@ -14,7 +14,7 @@ from guangying.media.damage import DamageLog, held_copy
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.image_files import nonfinite_warning, read_picture
 from guangying.media.patterns import SequencePattern
-from guangying.media.picture_timing import picture_timing
+from guangying.media.picture_timing import picture_timing, timecode_at_rate
 from guangying.media.reader import Reader, resolve_range
 
 # PNG, TIFF and JPEG carry no frame rate (EXR and DPX may): film's rate unless the caller says otherwise
@@ -51,22 +51,23 @@ class ImageReader(Reader):
                 stacklevel=3,
             )
         timing = picture_timing(path)
-        self._timecode = timing.timecode
+        rate = fps or timing.fps or DEFAULT_FPS
+        self._timecode = timecode_at_rate(timing, rate, str(path))
         self._first: Frame | None = Frame(index=0, rgb=first.rgb, alpha=first.alpha, transfer=first.transfer,
-                                          timecode=timing.timecode)
+                                          timecode=self._timecode)
         self.info = ClipInfo(
             path=str(path),
             kind="image",
             width=first.rgb.shape[1],
             height=first.rgb.shape[0],
-            fps=fps or timing.fps or DEFAULT_FPS,
+            fps=rate,
             frame_count=1,
             first_frame=0,
             bit_depth=first.bit_depth,
             has_alpha=first.alpha is not None,
             highlight_peak=first.highlight_peak,
             camera_log=camera_log.name if camera_log else None,
-            timecode=timing.timecode,
+            timecode=self._timecode,
         )
 
     def _frames(self) -> Iterator[Frame]:
@@ -116,7 +117,8 @@ class SequenceReader(Reader):
         self._fps = fps or timing.fps or DEFAULT_FPS
         # ClipInfo's timecode is that of frame number 0 (as a video's is of its frame 0): the first
         # file's, counted back by its number
-        self._timecode = timing.timecode and timecode_at(timing.timecode, -self._start, self._fps)
+        header_timecode = timecode_at_rate(timing, self._fps, str(pattern.path(self._start)))
+        self._timecode = header_timecode and timecode_at(header_timecode, -self._start, self._fps)
         if first.colour_note:
             warnings.warn(first.colour_note, stacklevel=3)
         self._width, self._height = first.rgb.shape[1], first.rgb.shape[0]

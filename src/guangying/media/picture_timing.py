@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import struct
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -40,9 +41,21 @@ def picture_timing(path: Path) -> PictureTiming:
             return _exr_timing(path)
         if suffix == ".dpx":
             return _dpx_timing(path)
-    except (OSError, RuntimeError, ValueError, struct.error):
-        pass  # a damaged header times nothing; the picture's own read says what is wrong with it
+    except (OSError, RuntimeError, ValueError, ArithmeticError, struct.error):
+        pass  # a damaged header times nothing (a 0/0 rate: ZeroDivisionError); the picture's read says more
     return PictureTiming()
+
+
+def timecode_at_rate(timing: PictureTiming, fps: Fraction, where: str) -> str | None:
+    """``timing``'s timecode if it can be one at ``fps`` (its frame field below the rate), else None
+    with a warning: counted on from a frame the rate does not have, every later timecode is wrong."""
+    if timing.timecode is None:
+        return None
+    if timecode_fields(timing.timecode)[3] < max(1, round(fps)):
+        return timing.timecode
+    warnings.warn(f"{where}: its header's timecode {timing.timecode} has no such frame at "
+                  f"{float(fps):g} fps; the timecode is left out", stacklevel=3)
+    return None
 
 
 def timecode_fields(timecode: str) -> tuple[int, int, int, int, bool]:
