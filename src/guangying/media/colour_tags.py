@@ -115,8 +115,9 @@ def chromaticities_to_bt709(chromaticities: tuple[float, ...]) -> np.ndarray | N
     corners = tuple((chromaticities[k], chromaticities[k + 1]) for k in range(0, 8, 2))
     if np.allclose(np.ravel(corners), np.ravel(_CHROMATICITIES[1]), atol=1e-3):
         return None
-    if any(y <= 0 for _, y in corners):
-        return None  # no colour has y ≤ 0 (a zeroed or damaged attribute): read as BT.709
+    if any(y == 0 for _, y in corners) or corners[3][1] < 0:
+        # a zeroed or damaged attribute (ACES AP0's blue does lie below y = 0; a white cannot): BT.709
+        return None
     try:
         source = _rgb_to_xyz(corners)
     except np.linalg.LinAlgError:
