@@ -373,3 +373,38 @@ def test_settings_dataclass(cls):
                 assert fields[name].default == value, f"{cls.__name__}({name}={value}) accepted"
 
     check()
+
+
+# -- picture headers (EXR attributes a VFX tool writes, damaged) -----------------------------------------
+
+
+def _timed_exr() -> bytes:
+    """A small RGBA EXR carrying the attributes the readers interpret: timecode, rate, chromaticities."""
+    import numpy as np
+    import OpenEXR
+
+    code = OpenEXR.TimeCode()
+    code.hours, code.frame = 1, 3
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, "timeCode": code,
+              "framesPerSecond": (25, 1), "chromaticities": (0.64, 0.33, 0.3, 0.6, 0.15, 0.06, 0.3127, 0.329)}
+    path = Path(_INPUTS.name) / "timed.exr"
+    OpenEXR.File(header, {c: np.full((16, 16), 0.5, np.float16) for c in "RGBA"}).write(str(path))
+    return path.read_bytes()
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(8, 419), st.integers(0, 255)), min_size=1, max_size=4))
+def test_exr_with_damaged_header(changes):
+    """Bytes of the header changed (attribute names, type names, sizes, values): read, or refused with
+    a message; never a crash (a 0/0 rate, an opaque chromaticities, a width past OpenCV's limit)."""
+    import guangying as gy
+
+    data = bytearray(_timed_exr())
+    for at, value in changes:
+        data[at] = value
+
+    def read() -> None:
+        with gy.open_reader(_file(bytes(data), ".exr")) as reader:
+            next(iter(reader))
+
+    _outcome(read)

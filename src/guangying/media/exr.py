@@ -47,9 +47,19 @@ def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
     # ValueError: a truncated file ("has 0 parts"); ZeroDivisionError: a 0/0 rational attribute
     except (RuntimeError, OSError, ValueError, ArithmeticError):
         return ExrPixels(pixels, matte, None)  # decoded, but no readable header: taken as stored
-    chromaticities = header.get("chromaticities")
-    to_bt709 = None if matte or chromaticities is None else chromaticities_to_bt709(tuple(chromaticities))
+    chromaticities = _numbers(header.get("chromaticities"), 8)
+    to_bt709 = None if matte or chromaticities is None else chromaticities_to_bt709(chromaticities)
     return ExrPixels(_in_display_window(pixels, header), matte, to_bt709, chromaticities is not None)
+
+
+def _numbers(value: object, count: int) -> tuple[float, ...] | None:
+    """``value`` as ``count`` floats, or None: an attribute whose type name was damaged comes back from
+    the binding as an opaque object."""
+    try:
+        numbers = tuple(float(v) for v in value)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        return None
+    return numbers if len(numbers) == count else None
 
 
 def _in_display_window(pixels: np.ndarray, header: dict[str, Any]) -> np.ndarray:

@@ -118,12 +118,7 @@ def _decode_picture(path: Path, what: str) -> Picture:
     try:
         pixels = read_oriented(path, header.orientation)
     except cv2.error as exc:
-        if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):  # what OpenCV raises before allocating
-            raise MediaError(
-                f"{what}: {path} declares more than 2^30 pixels (about a gigapixel, OpenCV's limit for "
-                "one picture), or its header is damaged; scale it down first (no stage needs more than "
-                "the frame's size)") from exc
-        raise DamagedMediaError(_damaged(path, what)) from exc
+        raise _refused_by_opencv(exc, path, what) from exc
     if pixels is None:
         raise DamagedMediaError(_damaged(path, what))
     if header.icc_profile is not None and pixels.ndim == 3:
@@ -132,6 +127,16 @@ def _decode_picture(path: Path, what: str) -> Picture:
     if picture.alpha is not None and header.associated_alpha:  # a TIFF of premultiplied colour
         picture.rgb = unpremultiply(picture.rgb, picture.alpha)
     return picture
+
+
+def _refused_by_opencv(exc: cv2.error, path: Path, what: str) -> MediaError:
+    """The error to raise for a picture OpenCV's decoder asserted on."""
+    if "CV_IO_MAX_IMAGE" in str(exc):  # its size limits, checked on the header before allocating
+        return MediaError(
+            f"{what}: {path} declares more than 2^30 pixels (about a gigapixel, OpenCV's limit for one "
+            "picture) or a side beyond OpenCV's limit, or its header is damaged; scale it down first (no "
+            "stage needs more than the frame's size)")
+    return DamagedMediaError(_damaged(path, what))
 
 
 def _damaged(path: Path, what: str) -> str:
@@ -143,7 +148,10 @@ def _damaged(path: Path, what: str) -> str:
 def _read_exr(path: Path, what: str) -> Picture:
     from guangying.media.exr import read_exr_pixels  # late: OpenEXR only once an EXR is read
 
-    found = read_exr_pixels(path, what)
+    try:
+        found = read_exr_pixels(path, what)
+    except cv2.error as exc:
+        raise _refused_by_opencv(exc, path, what) from exc
     if found is None:
         raise DamagedMediaError(_damaged(path, what))
     if found.matte:  # a matte: its value is its alpha

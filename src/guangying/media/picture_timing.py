@@ -41,8 +41,10 @@ def picture_timing(path: Path) -> PictureTiming:
             return _exr_timing(path)
         if suffix == ".dpx":
             return _dpx_timing(path)
-    except (OSError, RuntimeError, ValueError, ArithmeticError, struct.error):
-        pass  # a damaged header times nothing (a 0/0 rate: ZeroDivisionError); the picture's read says more
+    # a damaged header times nothing (a 0/0 rate: ZeroDivisionError; a damaged type name: an opaque
+    # attribute without fields); the picture's own read says what is wrong with it
+    except (OSError, RuntimeError, ValueError, ArithmeticError, AttributeError, TypeError, struct.error):
+        pass
     return PictureTiming()
 
 
