@@ -392,19 +392,58 @@ def _timed_exr() -> bytes:
     return path.read_bytes()
 
 
-@FUZZ
-@given(st.lists(st.tuples(st.integers(8, 419), st.integers(0, 255)), min_size=1, max_size=4))
-def test_exr_with_damaged_header(changes):
-    """Bytes of the header changed (attribute names, type names, sizes, values): read, or refused with
-    a message; never a crash (a 0/0 rate, an opaque chromaticities, a width past OpenCV's limit)."""
+def _tagged_picture(suffix: str) -> bytes:
+    """A small picture with the headers the readers interpret: an ICC profile and EXIF orientation
+    (PNG, JPEG, WebP), associated alpha (TIFF), half-float samples (.tiff)."""
+    import io
+
+    import numpy as np
+    import tifffile
+    from PIL import Image, ImageCms
+
+    rgb = (np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    if suffix == ".tif":
+        tifffile.imwrite(buffer, np.dstack([rgb, rgb[..., :1]]), photometric="rgb",
+                         extrasamples=["assocalpha"], compression="zlib")
+    elif suffix == ".tiff":
+        tifffile.imwrite(buffer, rgb.astype(np.float16) / 255, photometric="rgb")
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = 6  # turned a quarter
+        profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        Image.fromarray(rgb).save(buffer, {".png": "PNG", ".jpg": "JPEG", ".webp": "WEBP"}[suffix],
+                                  icc_profile=profile, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def _read_first_frame(data: bytes, suffix: str) -> None:
     import guangying as gy
 
+    with gy.open_reader(_file(data, suffix)) as reader:
+        next(iter(reader))
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(8, 419), st.integers(0, 255)), min_size=1, max_size=4))
+@example([(224, 220)])  # the data window's yMin: 9.6 gigapixels, which OpenEXR tried to allocate
+def test_exr_with_damaged_header(changes):
+    """Bytes of the header changed (attribute names, type names, sizes, values): read, or refused with
+    a message; never a crash (a 0/0 rate, an opaque chromaticities, a width past OpenCV's limit, a data
+    window the system kills the process for)."""
     data = bytearray(_timed_exr())
     for at, value in changes:
         data[at] = value
+    _outcome(lambda: _read_first_frame(bytes(data), ".exr"))
 
-    def read() -> None:
-        with gy.open_reader(_file(bytes(data), ".exr")) as reader:
-            next(iter(reader))
 
-    _outcome(read)
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif", ".tiff"])
+@FUZZ
+@given(changes=st.lists(st.tuples(st.integers(0, 599), st.integers(0, 255)), min_size=1, max_size=4))
+def test_picture_with_damaged_header(suffix, changes):
+    """The same for the other picture formats: a size field damaged to 0 decoded to an empty array, and
+    a TIFF's then crashed the colour conversion."""
+    data = bytearray(_tagged_picture(suffix))
+    for at, value in changes:
+        data[at % len(data)] = value
+    _outcome(lambda: _read_first_frame(bytes(data), suffix))

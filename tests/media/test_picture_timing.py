@@ -207,6 +207,15 @@ def test_damaged_exr_headers_are_read_as_far_as_they_make_sense(tmp_path):
     # zeroed chromaticities (y = 0 is no colour): read as BT.709, not a division by zero
     with gy.open_reader(_exr_with(tmp_path / "chroma.exr", chromaticities=(0.0,) * 8)) as reader:
         np.testing.assert_allclose(next(iter(reader)).rgb[0, 0], 0.5)
+    # a data window 2^29 rows tall (one corner's high byte damaged): OpenEXR allocated it, tens of GiB,
+    # and the system killed the process; refused from the header before anything is decoded
+    tall = _exr_with(tmp_path / "tall.exr")
+    data = bytearray(tall.read_bytes())
+    at = data.find(b"dataWindow\x00box2i\x00") + len(b"dataWindow\x00box2i\x00") + 4
+    struct.pack_into("<i", data, at + 4, -(2**29))  # yMin
+    tall.write_bytes(bytes(data))
+    with pytest.raises(gy.MediaError, match=r"declares a data window of 8×536870920 pixels"):
+        gy.open_reader(tall)
     # frame 29 of a 25 fps second does not exist: counting on from it, every timecode would be wrong
     code = OpenEXR.TimeCode()
     code.hours, code.minutes, code.seconds, code.frame = 10, 0, 0, 29

@@ -33,8 +33,19 @@ class ExrPixels:
     chromaticities: bool = False
 
 
+# OpenCV's own limit for one picture; OpenEXR has none and allocates whatever a data window declares
+MAX_PIXELS = 2**30
+
+
 def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
     """Decode ``path``; None when neither OpenCV nor OpenEXR can (damaged or not an EXR)."""
+    try:
+        header: dict[str, Any] | None = OpenEXR.File(str(path), header_only=True).header()
+    # ValueError: a truncated file ("has 0 parts"); ZeroDivisionError: a 0/0 rational attribute
+    except (RuntimeError, OSError, ValueError, ArithmeticError):
+        header = None  # decoded (if at all) without it: taken as stored
+    if header is not None:
+        _check_window_size(header, path, what)
     pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     matte = False
     if pixels is None:
@@ -42,14 +53,26 @@ def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
         if pixels is None:
             return None
         matte = pixels.ndim == 2
-    try:
-        header: dict[str, Any] = OpenEXR.File(str(path), header_only=True).header()
-    # ValueError: a truncated file ("has 0 parts"); ZeroDivisionError: a 0/0 rational attribute
-    except (RuntimeError, OSError, ValueError, ArithmeticError):
-        return ExrPixels(pixels, matte, None)  # decoded, but no readable header: taken as stored
+    if header is None:
+        return ExrPixels(pixels, matte, None)
     chromaticities = _numbers(header.get("chromaticities"), 8)
     to_bt709 = None if matte or chromaticities is None else chromaticities_to_bt709(chromaticities)
     return ExrPixels(_in_display_window(pixels, header), matte, to_bt709, chromaticities is not None)
+
+
+def _check_window_size(header: dict[str, Any], path: Path, what: str) -> None:
+    """Refuse a data window of more than :data:`MAX_PIXELS` before anything is decoded: a damaged one
+    (a corner off by 2^29 rows) had OpenEXR allocate tens of GiB, and the system kill the process."""
+    try:
+        (x0, y0), (x1, y1) = header["dataWindow"]
+        pixels = (int(x1) - int(x0) + 1) * (int(y1) - int(y0) + 1)
+    except (KeyError, TypeError, ValueError):
+        return  # no readable window: the decoders say what is wrong
+    if pixels > MAX_PIXELS:
+        raise MediaError(
+            f"{what}: {path} declares a data window of {int(x1) - int(x0) + 1}×{int(y1) - int(y0) + 1} "
+            "pixels, more than 2^30 (about a gigapixel, OpenCV's limit for one picture): its header is "
+            "damaged, or the picture is too large; scale it down first")
 
 
 def _numbers(value: object, count: int) -> tuple[float, ...] | None:

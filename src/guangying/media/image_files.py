@@ -207,6 +207,8 @@ def _read_with_ffmpeg(path: Path, what: str) -> Picture:
 
 def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:
     """OpenCV's BGR(A)/grey array → RGB float32 + straight alpha."""
+    if pixels.size == 0:  # a damaged size field decodes to nothing rather than failing
+        raise DamagedMediaError(_damaged(path, what))
     nonfinite_px = 0
     if pixels.dtype == np.uint8:
         bits = 8
