@@ -447,3 +447,40 @@ def test_picture_with_damaged_header(suffix, changes):
     for at, value in changes:
         data[at % len(data)] = value
     _outcome(lambda: _read_first_frame(bytes(data), suffix))
+
+
+def _small_clip(suffix: str) -> bytes:
+    """Five frames through our own writer, with a timecode track; the index (moov) at the front."""
+    import numpy as np
+
+    import guangying as gy
+
+    rgb = np.zeros((36, 64, 3), np.float32)
+    rgb[:] = (0.1, 0.7, 0.2)
+    rgb[10:26, 20:44] = 0.6
+    path = Path(_INPUTS.name) / f"clip{suffix}"
+    with gy.open_writer(path, fps=25, width=64, height=36, timecode="01:00:00:00") as writer:
+        for _ in range(5):
+            writer.write(rgb)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+@FUZZ
+@given(changes=st.lists(st.tuples(st.integers(0, 1499), st.integers(0, 255)), min_size=1, max_size=3))
+def test_video_with_damaged_index(suffix, changes):
+    """Bytes of a clip's head and index (sizes, offsets, timings, the timecode track) changed: every
+    frame read, or a message; a sample size of half a gigabyte made ffmpeg's ENOMEM escape as a bug."""
+    import guangying as gy
+
+    data = bytearray(_small_clip(suffix))
+    for at, value in changes:
+        data[at % len(data)] = value
+    path = _file(bytes(data), suffix)
+
+    def read_all() -> None:
+        with gy.open_reader(path) as reader:
+            for _ in reader:
+                pass
+
+    _outcome(read_all)

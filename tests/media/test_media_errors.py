@@ -97,6 +97,21 @@ def test_mp4_without_its_index_is_reported_as_damaged(tmp_path):
         open_reader(path)
 
 
+def test_mp4_whose_index_claims_a_frame_of_half_a_gigabyte_is_reported_as_damaged(tmp_path):
+    # One sample size in the index damaged (its high byte: 537 MB): ffmpeg refuses the allocation with
+    # ENOMEM, which PyAV raises as MemoryError; the first look at the clip's timing let it through.
+    path = tmp_path / "bigsample.mp4"
+    _noise_clip(path, count=5)
+    data = bytearray(path.read_bytes())
+    sizes = data.find(b"stsz") + 16  # after the version/flags, the common size and the count
+    data[sizes + 3 * 4] = 0x20  # the fourth frame's size
+    path.write_bytes(bytes(data))
+    with pytest.raises(MediaError, match=r"bigsample\.mp4.*damaged or incomplete"):
+        with open_reader(path) as reader:
+            for _ in reader:
+                pass
+
+
 def test_corrupt_frame_in_a_sequence_is_held_and_named(tmp_path):
     # The behaviour in detail (video, ranges, refusals) is in test_damaged_sources.py.
     for number in range(1, 5):

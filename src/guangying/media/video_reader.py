@@ -39,12 +39,15 @@ def _scan_head(container: av.container.InputContainer, stream: Any, fps: Fractio
     how many of them an edit list hides)."""
     times = []
     hidden = 0
-    for packet in container.demux(stream):
-        hidden += bool(packet.size and packet.is_discard)
-        if packet.pts is not None and not packet.is_discard:
-            times.append(packet.pts)
-        if len(times) >= _SCAN_PACKETS:
-            break
+    try:
+        for packet in container.demux(stream):
+            hidden += bool(packet.size and packet.is_discard)
+            if packet.pts is not None and not packet.is_discard:
+                times.append(packet.pts)
+            if len(times) >= _SCAN_PACKETS:
+                break
+    except av.error.FFmpegError:
+        pass  # a damaged packet (a sample size of gigabytes: ENOMEM) ends the look; decoding handles it
     if len(times) < 3 or stream.time_base is None:
         return False, hidden
     seconds = np.sort(np.asarray(times, np.float64)) * float(stream.time_base)
