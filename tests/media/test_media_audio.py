@@ -213,19 +213,74 @@ def test_open_writer_without_audio_from_has_no_sound(clips, tmp_path):
     assert _sound(tmp_path / "c.mov") == {}
 
 
-def test_failed_sound_leaves_nothing(clips, tmp_path):
+def test_failed_sound_keeps_the_picture_and_says_so(clips, tmp_path):
     src, _ = clips["aac.mp4"]
     copy = tmp_path / "take.mp4"
     copy.write_bytes(src.read_bytes())
     target = tmp_path / "comp.mp4"
     writer = open_writer(target, fps=Fraction(FPS), audio_from=copy)
+    frames = 0
     with open_reader(copy) as reader:
         for frame in reader:
             writer.write(frame.rgb, transfer=frame.transfer)
+            frames += 1
     copy.write_bytes(b"not a video any more")  # the source goes bad before the sound is muxed
-    with pytest.raises(MediaError, match="take.mp4"):
+    # the render is kept (hours of it, on a real shot), without sound, and the warning names the source
+    with pytest.warns(UserWarning, match=r"take\.mp4.*comp\.mp4 is written without sound"):
         writer.close()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["take.mp4"]  # no output, no temp files
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comp.mp4", "take.mp4"]  # no temp files
+    assert _sound(target) == {}
+    with open_reader(target) as reader:
+        assert sum(1 for _ in reader) == frames
+
+
+def test_sound_in_a_codec_ffmpeg_cannot_decode_is_refused_before_the_render(clips, tmp_path):
+    src, _ = clips["pcm.mov"]
+    data = bytearray(src.read_bytes())
+    at = data.find(b"sowt")  # the sound's sample entry: a codec tag nothing decodes (damaged, or exotic)
+    assert at > 0
+    data[at:at + 4] = b"zzzz"
+    take = tmp_path / "take.mov"
+    take.write_bytes(bytes(data))
+    with pytest.raises(MediaError, match=r"sound of .*take\.mov .* cannot decode; use --no-audio"):
+        open_writer(tmp_path / "comp.mov", fps=Fraction(FPS), audio_from=take)
+
+
+def test_damaged_sound_packets_keep_the_picture(tmp_path):
+    """FLAC whose packets were damaged (a bad sector, a cut-short copy): the sound cannot be decoded to
+    be cut, so the composite is written without it; it was lost with the sound."""
+    source = tmp_path / "take.mkv"
+    rng = np.random.default_rng(0)
+    with av.open(str(source), "w") as container:
+        video = container.add_stream("ffv1", rate=FPS)
+        video.width, video.height, video.pix_fmt = 64, 36, "yuv420p"
+        sound = container.add_stream("flac", rate=48000, layout="stereo")
+        picture = np.zeros((36, 64, 3), np.uint8)
+        picture[:] = (40, 180, 60)
+        for i in range(10):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+            samples = (rng.standard_normal(48000 // FPS) * 3000).astype(np.int16)
+            chunk = av.AudioFrame.from_ndarray(np.stack([samples, samples]).reshape(1, -1), format="s16",
+                                               layout="stereo")
+            chunk.sample_rate, chunk.pts = 48000, i * (48000 // FPS)
+            container.mux(sound.encode(chunk))
+        container.mux(video.encode())
+        container.mux(sound.encode())
+    data = bytearray(source.read_bytes())
+    with av.open(str(source)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(container.streams.audio[0]) if p.size]
+    for at, size in packets[2:6]:
+        for k in range(10, size, 7):
+            data[at + k] ^= 0x5A
+    source.write_bytes(bytes(data))
+    target = tmp_path / "comp.mkv"
+    with pytest.warns(UserWarning, match=r"cannot carry the sound of .*take\.mkv.*written without sound"):
+        with open_reader(source) as reader, open_writer(target, fps=FPS, audio_from=source) as writer:
+            for frame in reader:
+                writer.write(frame.rgb, transfer=frame.transfer)
+    assert _sound(target) == {}
+    with open_reader(target) as reader:
+        assert sum(1 for _ in reader) == 10
 
 
 @pytest.mark.parametrize("ext", [".mp4", ".mov", ".mkv"])

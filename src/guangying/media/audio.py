@@ -48,6 +48,11 @@ _AAC_BITS_PER_S_PER_CHANNEL = 96_000
 _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
+class SoundError(MediaError):
+    """The source's sound cannot be carried (a codec ffmpeg cannot decode, damaged packets); the picture
+    can still be written alone."""
+
+
 @dataclass(frozen=True, slots=True)
 class AudioPlan:
     """What happens to the source's sound in one output."""
@@ -77,6 +82,9 @@ def plan_audio(source: str | os.PathLike[str], target_suffix: str, track: int = 
 
 def _plan_for(stream: av.audio.stream.AudioStream, target_suffix: str) -> AudioPlan:
     suffix = target_suffix.lower()
+    if stream.codec_context is None:  # ffmpeg has no decoder for it (or its codec tag is damaged)
+        raise SoundError(f"the sound of {stream.container.name} (stream {stream.index}) is in a format "
+                         "ffmpeg cannot decode; use --no-audio to write the picture alone")
     codec = stream.codec_context.name
     accepted = codec in _ACCEPTS[suffix]
     return AudioPlan(
@@ -96,7 +104,8 @@ def mux_with_audio(
 ) -> None:
     """Write ``target`` atomically: ``video``'s video stream (copied) plus ``source``'s sound from
     ``start_s`` for ``duration_s`` seconds, where 0 s is the source's first video frame. ``video`` is
-    left in place; on failure nothing is left at ``target`` and MediaError says what to do."""
+    left in place; on failure nothing is left at ``target``: :class:`SoundError` when the sound is what
+    failed (the picture could be written alone), MediaError otherwise (a full disk)."""
     temp = partial_path(target)
     try:
         _mux(video, source, temp, start_s, duration_s, container_options or {})
@@ -106,10 +115,7 @@ def mux_with_audio(
         raise MediaError(describe_os_error(exc, target)) from exc
     except av.error.FFmpegError as exc:
         remove_quietly(temp)
-        raise MediaError(
-            f"cannot carry the sound of {source} into {target} ({exc}); nothing was saved. "
-            "Run again with --no-audio (open_writer(..., audio_from=None)) to write the picture alone"
-        ) from exc
+        raise SoundError(f"cannot carry the sound of {source} into {target} ({exc})") from exc
     except BaseException:
         remove_quietly(temp)
         raise
@@ -119,9 +125,8 @@ def _open_source(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), metadata_errors="ignore")
     except (OSError, av.error.FFmpegError) as exc:
-        raise MediaError(
-            f"cannot read the sound of {path} ({exc}); check the file or use --no-audio"
-        ) from exc
+        raise SoundError(f"cannot read the sound of {path} ({exc}); check the file or use --no-audio") \
+            from exc
 
 
 def _audio_stream(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import numpy as np
 from guangying.base.atomic import describe_os_error, partial_path, remove_quietly
 from guangying.base.errors import MediaError
 from guangying.base.timecode import parse_timecode
-from guangying.media.audio import has_audio, mux_with_audio, plan_audio
+from guangying.media.audio import SoundError, has_audio, mux_with_audio, plan_audio
 from guangying.media.frames import Transfer
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_code_values
@@ -218,16 +219,22 @@ class VideoWriter(Writer):
                 start_s = Fraction(self._first_time_s).limit_denominator(_FINE_TIME_BASE.denominator)
                 span = Fraction(self._last_time_s - self._first_time_s).limit_denominator(90000)
                 duration_s = span + 1 / self.fps
-            mux_with_audio(
-                self._temp,
-                self._audio_from,
-                self.target,
-                start_s=start_s,
-                duration_s=duration_s,
-                container_options=self._format.container_options,
-            )
-            remove_quietly(self._temp)
-            return
+            try:
+                mux_with_audio(
+                    self._temp,
+                    self._audio_from,
+                    self.target,
+                    start_s=start_s,
+                    duration_s=duration_s,
+                    container_options=self._format.container_options,
+                )
+            except SoundError as exc:
+                # the picture is the expensive part: keep it rather than lose the whole render to sound
+                warnings.warn(f"{exc}; {self.target} is written without sound (put the sound back in the "
+                              "edit, or mend the source's and run again)", stacklevel=2)
+            else:
+                remove_quietly(self._temp)
+                return
         try:
             os.replace(self._temp, self.target)
         except OSError as exc:
