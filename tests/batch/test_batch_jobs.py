@@ -144,6 +144,36 @@ shots:
     assert opts["light_wrap_intensity"] == 0.35  # the CLI's own default
 
 
+def test_a_glob_over_shot_folders_finds_each_folders_sequence(tmp_path):
+    """Plates kept as VFX keeps them, one folder per shot, each a plate.####.exr: one shot per folder
+    (the glob matched no file), named by folder, outputs by {folder}."""
+    for shot in ("sh010", "sh020", "sh030"):
+        (tmp_path / "plates" / shot).mkdir(parents=True)
+        if shot != "sh030":  # an empty folder (plates not delivered yet) is no shot
+            for n in (1001, 1002):
+                write_still(tmp_path / "plates" / shot / f"plate.{n}.png", (0.2, 0.6, 0.3))
+    write_still(tmp_path / "set.png", (0.4, 0.4, 0.4))
+    jobs = tmp_path / "seq.yaml"
+    jobs.write_text("""
+defaults: {command: composite, background: set.png, matte: chroma}
+shots:
+  - input: "plates/*/plate.####.png"
+    output: "comps/{folder}_comp.mov"
+""")
+    shots = load_jobs(jobs, COMMANDS)
+    assert [s.name for s in shots] == ["sh010_plate", "sh020_plate"]
+    folders = ("sh010", "sh020")
+    assert [s.source for s in shots] == [str(tmp_path / "plates" / f / "plate.####.png") for f in folders]
+    comps = [str(tmp_path / "comps" / f"{f}_comp.mov") for f in folders]
+    assert [s.outputs["composite"] for s in shots] == comps
+    jobs.write_text("""
+shots:
+  - {input: "plates/sh0*/plate*.####.png", output: "{folder}.mov", background: set.png}
+""")
+    with pytest.raises(SettingsError, match="takes a glob in its folders only"):
+        load_jobs(jobs, COMMANDS)
+
+
 def test_plan_shares_the_keyers_screen_estimate(takes):
     jobs = takes / "plan.yaml"
     shot = "{input: takes/c1.mp4, background: set.png, output: o.mov, range_frames: 2}"

@@ -5,7 +5,8 @@ pattern or a glob), its outputs (``output`` for composite's -o, ``alpha``, ``for
 option of its ``command`` (key or composite) with underscores for dashes. Which options exist, their
 types and defaults come from the caller (the CLI passes its own click options), so there is one list.
 Relative paths are relative to the YAML file; output names may use ``{stem}`` (the input's name
-without extension or frame number) and ``{name}`` (the shot's name).
+without extension or frame number), ``{folder}`` (the name of the input's folder: a glob over
+``plates/*/plate.####.exr`` gives one shot per folder) and ``{name}`` (the shot's name).
 """
 
 from __future__ import annotations
@@ -221,10 +222,27 @@ def _expand(entry: dict[str, Any], base: Path, where: str, problems: list[str]) 
     source = _resolve(raw, base)
     if not _is_glob(source):
         return [source]
-    matches = sorted(glob.glob(source))
+    pattern = parse_pattern(source)
+    if pattern is not None:
+        # plates kept one folder per shot (plates/*/plate.####.exr): a sequence in each folder that has
+        # frames; a glob in the file name itself would mix the frames of several sequences
+        if _is_glob(os.path.basename(source)):
+            problems.append(f"{where}: input '{raw}': a sequence pattern takes a glob in its folders only "
+                            "(plates/*/plate.####.exr), not in its file name")
+            return []
+        name = os.path.basename(source)
+        folders = sorted(f for f in glob.glob(str(pattern.folder)) if os.path.isdir(f))
+        matches = [os.path.join(f, name) for f in folders if _has_frames(os.path.join(f, name))]
+    else:
+        matches = sorted(glob.glob(source))
     if not matches:
         problems.append(f"{where}: no file matches input '{raw}'")
     return matches
+
+
+def _has_frames(sequence: str) -> bool:
+    pattern = parse_pattern(sequence)
+    return pattern is not None and bool(pattern.find_numbers())
 
 
 def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Shot]:
@@ -268,15 +286,20 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
                 if not Path(background).exists() and parse_pattern(background) is None:
                     problems.append(f"{where}: background {background} does not exist")
         sources = _expand(entry, base, where, problems)
-        for source in sources:
-            stem = _stem(source)
-            name = str(entry.get("name", stem)) if len(sources) == 1 else stem
+        stems = [_stem(source) for source in sources]
+        for source, stem in zip(sources, stems, strict=True):
+            folder = Path(source).parent.name
+            if len(sources) == 1:
+                name = str(entry.get("name", stem))
+            else:  # a glob's takes; sequences of one name in folders of their own are named by folder
+                name = stem if stems.count(stem) == 1 else f"{folder}_{stem}"
             outputs = {}
             for key, template in wanted.items():
                 try:
-                    outputs[_OUTPUT_KIND[key]] = _resolve(str(template).format(stem=stem, name=name), base)
+                    text = str(template).format(stem=stem, name=name, folder=folder)
+                    outputs[_OUTPUT_KIND[key]] = _resolve(text, base)
                 except (KeyError, IndexError, ValueError) as exc:
-                    hint = "use {stem} or {name}"
+                    hint = "use {stem}, {name} or {folder}"
                     problems.append(f"{where}: {key} '{template}': unknown name {exc} ({hint})")
             shot_where = where if len(sources) == 1 else f"{where} ({Path(source).name})"
             _check_input(source, options, shot_where, problems, checked)
