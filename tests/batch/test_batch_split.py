@@ -30,6 +30,16 @@ def _alphas(path: Path) -> list[np.ndarray]:
         return [f.rgb[..., 0] for f in reader]
 
 
+def _planned(tmp_path: Path, keys: str, workers: int):
+    """One composite shot over a flat set (``keys``: its input and settings), loaded and planned."""
+    write_still(tmp_path / "set.png", (0.3, 0.3, 0.4), size=(W, H))
+    shot_line = f"{{{keys}, background: set.png, output: out/comp.mov}}"
+    (tmp_path / "jobs.yaml").write_text(f"shots:\n  - {shot_line}\n")
+    shot = load_jobs(tmp_path / "jobs.yaml", COMMANDS)[0]
+    (tmp_path / "out").mkdir()
+    return shot, plan_shot(shot, workers=workers)
+
+
 def _render_and_join(shot, plan) -> RangeRenderer:
     """Render each of the plan's ranges in this process, as a worker would, and join them."""
     renderer = RangeRenderer()
@@ -47,15 +57,9 @@ def test_split_neural_matte_with_warmup_is_close_to_unsplit(tmp_path):
     with open_writer(tmp_path / "person.mov", fps=Fraction(25), width=W, height=H) as writer:
         for rgb in camera_move_clip(skdata.astronaut(), W, H, N):
             writer.write(rgb)
-    write_still(tmp_path / "set.png", (0.3, 0.3, 0.4), size=(W, H))
-    (tmp_path / "jobs.yaml").write_text(
-        "shots:\n  - {input: person.mov, matte: ai, background: set.png, output: out/comp.mov,\n"
-        "     alpha: out/alpha.%04d.png, range_frames: 8, warmup_frames: 6}\n"
-    )
-    shot = load_jobs(tmp_path / "jobs.yaml", COMMANDS)[0]
-    plan = plan_shot(shot, workers=3)
+    shot, plan = _planned(tmp_path, "input: person.mov, matte: ai, alpha: out/alpha.%04d.png, "
+                                    "range_frames: 8, warmup_frames: 6", workers=3)
     assert [(r.first, r.warmup) for r in plan.ranges] == [(0, 0), (8, 6), (16, 6)]
-    (tmp_path / "out").mkdir()
     renderer = _render_and_join(shot, plan)
     assert renderer.model_loads == 1  # one network for all three ranges
     whole = tmp_path / "whole"
@@ -88,15 +92,9 @@ def test_a_sequence_shot_renders_and_joins_at_its_given_rate(tmp_path):
     for n, synthetic in enumerate(green_screen_clip(W, H, 10, seed=3), start=101):
         with open_writer(tmp_path / f"plate.{n:04d}.png") as writer:
             writer.write(synthetic.rgb_srgb)
-    write_still(tmp_path / "set.png", (0.3, 0.3, 0.4), size=(W, H))
-    (tmp_path / "jobs.yaml").write_text(
-        "shots:\n  - {input: plate.####.png, matte: chroma, background: set.png, output: out/comp.mov,\n"
-        "     range_frames: 5, fps: 25}\n"
-    )
-    shot = load_jobs(tmp_path / "jobs.yaml", COMMANDS)[0]
-    plan = plan_shot(shot, workers=2)
+    shot, plan = _planned(tmp_path, "input: plate.####.png, matte: chroma, range_frames: 5, fps: 25",
+                          workers=2)
     assert plan.fps == 25 and [r.first for r in plan.ranges] == [101, 106]
-    (tmp_path / "out").mkdir()
     _render_and_join(shot, plan)
     with open_reader(tmp_path / "out" / "comp.mov") as reader:
         assert reader.info.fps == 25
