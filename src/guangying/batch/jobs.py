@@ -301,7 +301,8 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
                 except (KeyError, IndexError, ValueError) as exc:
                     hint = "use {stem}, {name} or {folder}"
                     problems.append(f"{where}: {key} '{template}': unknown name {exc} ({hint})")
-            shot_where = where if len(sources) == 1 else f"{where} ({Path(source).name})"
+            shown = Path(source).name if stems.count(stem) == 1 else f"{folder}/{Path(source).name}"
+            shot_where = where if len(sources) == 1 else f"{where} ({shown})"
             _check_input(source, options, shot_where, problems, checked)
             shots.append(
                 Shot(name, command, source, outputs, background, options, range_frames, warmup_frames)
