@@ -246,9 +246,10 @@ def test_sound_in_a_codec_ffmpeg_cannot_decode_is_refused_before_the_render(clip
         open_writer(tmp_path / "comp.mov", fps=Fraction(FPS), audio_from=take)
 
 
-def test_damaged_sound_packets_keep_the_picture(tmp_path):
-    """FLAC whose packets were damaged (a bad sector, a cut-short copy): the sound cannot be decoded to
-    be cut, so the composite is written without it; it was lost with the sound."""
+def test_damaged_sound_packets_become_silence_and_the_rest_stays_in_sync(tmp_path):
+    """FLAC whose packets were damaged (a bad sector, a cut-short copy): each packet that does not decode
+    is silence of its own length, the sound around it is kept sample for sample, and a warning counts
+    them. All the sound was lost with them (and, before that, the render too)."""
     source = tmp_path / "take.mkv"
     rng = np.random.default_rng(0)
     with av.open(str(source), "w") as container:
@@ -266,19 +267,29 @@ def test_damaged_sound_packets_keep_the_picture(tmp_path):
             container.mux(sound.encode(chunk))
         container.mux(video.encode())
         container.mux(sound.encode())
+    clean = _sound(source)["samples"]
     data = bytearray(source.read_bytes())
     with av.open(str(source)) as container:
-        packets = [(p.pos, p.size) for p in container.demux(container.streams.audio[0]) if p.size]
-    for at, size in packets[2:6]:
+        packets = [(p.pos, p.size, p.pts, p.duration) for p in container.demux(container.streams.audio[0])
+                   if p.size]
+    damaged = packets[2:4]
+    for at, size, _, _ in damaged:
         for k in range(10, size, 7):
             data[at + k] ^= 0x5A
     source.write_bytes(bytes(data))
     target = tmp_path / "comp.mkv"
-    with pytest.warns(UserWarning, match=r"cannot carry the sound of .*take\.mkv.*written without sound"):
+    silenced = r"take\.mkv: 2 damaged packet\(s\) could not be decoded and are silence"
+    with pytest.warns(UserWarning, match=silenced):
         with open_reader(source) as reader, open_writer(target, fps=FPS, audio_from=source) as writer:
             for frame in reader:
                 writer.write(frame.rgb, transfer=frame.transfer)
-    assert _sound(target) == {}
+    kept = _sound(target)["samples"]
+    assert kept.shape == clean.shape  # the picture's span, 0.4 s
+    # packet times are in ms (Matroska): the damaged stretch in samples
+    lo, hi = damaged[0][2] * 48, (damaged[-1][2] + damaged[-1][3]) * 48
+    assert not kept[:, lo:hi].any()
+    np.testing.assert_array_equal(kept[:, :lo], clean[:, :lo])
+    np.testing.assert_array_equal(kept[:, hi:], clean[:, hi:])
     with open_reader(target) as reader:
         assert sum(1 for _ in reader) == 10
 

@@ -15,6 +15,7 @@ import contextlib
 import heapq
 import itertools
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -301,7 +302,7 @@ def _trimmed_frames(
     rate = stream.codec_context.sample_rate
     first_sample = round(begin_s * rate)
     last_sample = round(end_s * rate)  # exclusive
-    for frame in container.decode(stream):
+    for frame in _decoded(container, stream):
         if frame.pts is None:
             continue
         at = round(frame.pts * frame.time_base * rate)
@@ -314,6 +315,35 @@ def _trimmed_frames(
         piece.pts = lo - first_sample  # a late start or a gap in the source stays one
         piece.time_base = Fraction(1, rate)
         yield Fraction(piece.pts, rate), piece
+
+
+def _decoded(container: av.container.InputContainer, stream: Any) -> Iterator[av.AudioFrame]:
+    """Every frame of ``stream``. A packet that does not decode (a damaged stretch of the file) becomes
+    silence of its own length, and a warning counts them: the sound before and after it stays, in sync."""
+    ctx = stream.codec_context
+    silenced = 0
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.error.InvalidDataError:
+            if packet.pts is None or not packet.duration or ctx.format is None:
+                raise  # no span to fill: the sound cannot be carried (SoundError upstream)
+            silenced += 1
+            yield _silence(ctx, packet)
+    if silenced:
+        warnings.warn(f"the sound of {container.name}: {silenced} damaged packet(s) could not be decoded and "
+                      "are silence in the output", stacklevel=2)
+
+
+def _silence(ctx: Any, packet: av.Packet) -> av.AudioFrame:
+    """Silence as long as ``packet``, in the decoder's own sample format and layout, at its time."""
+    samples = max(1, round(packet.duration * packet.time_base * ctx.sample_rate))
+    frame = av.AudioFrame(format=ctx.format.name, layout=ctx.layout.name, samples=samples)
+    for plane in frame.planes:
+        plane.update(bytes(plane.buffer_size))
+    frame.sample_rate = ctx.sample_rate
+    frame.pts, frame.time_base = packet.pts, packet.time_base
+    return frame
 
 
 def _encoded(
