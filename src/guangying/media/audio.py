@@ -325,11 +325,15 @@ def _decoded(container: av.container.InputContainer, stream: Any) -> Iterator[av
     for packet in container.demux(stream):
         try:
             yield from packet.decode()
-        except av.error.InvalidDataError:
+        except av.error.InvalidDataError as damage:
             if packet.pts is None or not packet.duration or ctx.format is None:
                 raise  # no span to fill: the sound cannot be carried (SoundError upstream)
+            try:
+                silence = _silence(ctx, packet)
+            except (ValueError, TypeError, av.error.FFmpegError):  # a layout PyAV cannot make a frame of
+                raise damage from None
             silenced += 1
-            yield _silence(ctx, packet)
+            yield silence
     if silenced:
         warnings.warn(f"the sound of {container.name}: {silenced} damaged packet(s) could not be decoded and "
                       "are silence in the output", stacklevel=2)
