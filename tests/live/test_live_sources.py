@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.request
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -213,3 +214,14 @@ def test_free_run_timecode_gives_each_frame_its_own_slot(plate_frames, tmp_path,
         timecodes.append(source.queue.get(1).timecode)
     # 23:59:59:23 by the clock, then two frames in the last slot of the day, then over midnight
     assert timecodes == ["23:59:59:23", "23:59:59:24", "00:00:00:00", "00:00:00:01", "00:00:00:05"]
+
+
+def test_a_picture_plays_at_an_ntsc_rate_given_as_a_fraction(plate_frames, tmp_path):
+    # `live --fps 24000/1001`, as key and composite take it (it was a float option: the fraction failed)
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), (plate_frames[0][..., ::-1] * 255 + 0.5).astype("uint8"))
+    assert LiveSource(str(still), fps="24000/1001").fps == Fraction(24000, 1001)
+    assert LiveSource(str(still), fps=23.976).fps == Fraction(24000, 1001)
+    args = ["live", str(still), "--no-monitor", "--fps", "24000/1001", "--duration", "1", "-b", "grey"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output

@@ -40,7 +40,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         dataclass_options(CompositeSettings),
         # source
         click.option("--loop", is_flag=True, help="Replay a file (reconnect a stream) when it ends."),
-        click.option("--fps", type=float, help="Frame rate of an image sequence or picture [24]."),
+        click.option("--fps", help="Image sequence or picture: frame rate, e.g. 25 or 24000/1001 "
+                     "[default: what its EXR or DPX headers say, else 24]."),
         camera_log_option(),
         click.option(
             "--source-timeout",

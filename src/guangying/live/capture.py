@@ -22,7 +22,7 @@ import numpy as np
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.timecode import format_timecode, standard_rate
 from guangying.live.relay import SrtRelay
-from guangying.media import display_srgb, open_reader
+from guangying.media import FrameRate, display_srgb, open_reader
 from guangying.media.camera_log import named_camera_log
 from guangying.media.pixels import resize_to, size_change_note
 from guangying.media.video_reader import frame_colour, rgb_conversion, to_rgb_codes
@@ -118,7 +118,7 @@ class LiveSource:
         self,
         spec: str,
         loop: bool = False,
-        fps: float | None = None,
+        fps: FrameRate | None = None,
         open_timeout_s: float = 5.0,
         read_timeout_s: float = 2.0,
         device_options: dict[str, str] | None = None,
