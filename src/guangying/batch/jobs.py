@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -232,17 +232,12 @@ def _expand(entry: dict[str, Any], base: Path, where: str, problems: list[str]) 
             return []
         name = os.path.basename(source)
         folders = sorted(f for f in glob.glob(str(pattern.folder)) if os.path.isdir(f))
-        matches = [os.path.join(f, name) for f in folders if _has_frames(os.path.join(f, name))]
+        matches = [os.path.join(f, name) for f in folders if replace(pattern, folder=Path(f)).find_numbers()]
     else:
         matches = sorted(glob.glob(source))
     if not matches:
         problems.append(f"{where}: no file matches input '{raw}'")
     return matches
-
-
-def _has_frames(sequence: str) -> bool:
-    pattern = parse_pattern(sequence)
-    return pattern is not None and bool(pattern.find_numbers())
 
 
 def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Shot]:

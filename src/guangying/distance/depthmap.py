@@ -124,7 +124,8 @@ def sample_depth(
     if not np.issubdtype(d.dtype, np.floating):
         # a RealSense or Kinect z16 frame is uint16 millimetres: read as metres, every pixel is
         # beyond max_m and the reading would be silently empty
-        hint = "; a 16-bit map in millimetres: depth.astype(np.float32) / 1000" * (d.dtype == np.uint16)
+        millimetres = d.dtype == np.uint16
+        hint = "; a 16-bit map in millimetres: depth.astype(np.float32) / 1000" if millimetres else ""
         raise DepthMapError(f"depth map must be float metres, got dtype {d.dtype}{hint}")
     d = d.astype(np.float32, copy=False)
     if d.ndim != 2:

@@ -225,7 +225,7 @@ def _from_opencv_storage(path: Path) -> CameraCalibration:
             raise InputFormatError(f"{path}: OpenCV calibration file lacks {', '.join(missing)}")
         rms = node("avg_reprojection_error", "rms", "reprojection_error")
         # mat() is None for a node that is not a matrix: refused below as not 3×3
-        k, d = (np.asarray(n.mat() if n.mat() is not None else [], np.float64) for n in (matrix, dist))
+        k, d = (np.asarray([] if m is None else m, np.float64) for m in (matrix.mat(), dist.mat()))
         return CameraCalibration(k, d, int(size[0]), int(size[1]),
                                  rms_px=rms.real() if rms is not None and rms.isReal() else None,
                                  source=str(path))
