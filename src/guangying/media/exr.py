@@ -37,13 +37,19 @@ class ExrPixels:
 MAX_PIXELS = 2**30
 
 
-def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
-    """Decode ``path``; None when neither OpenCV nor OpenEXR can (damaged or not an EXR)."""
+def read_exr_header(path: Path) -> dict[str, Any] | None:
+    """``path``'s header as OpenEXR's binding gives it; None when it cannot be read (damaged, not an
+    EXR). An attribute whose type name was damaged comes back as an opaque object: check each one used."""
     try:
-        header: dict[str, Any] | None = OpenEXR.File(str(path), header_only=True).header()
+        return OpenEXR.File(str(path), header_only=True).header()
     # ValueError: a truncated file ("has 0 parts"); ZeroDivisionError: a 0/0 rational attribute
     except (RuntimeError, OSError, ValueError, ArithmeticError):
-        header = None  # decoded (if at all) without it: taken as stored
+        return None
+
+
+def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
+    """Decode ``path``; None when neither OpenCV nor OpenEXR can (damaged or not an EXR)."""
+    header = read_exr_header(path)  # None: decoded (if at all) without it, taken as stored
     if header is not None:
         _check_window_size(header, path, what)
     pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)

@@ -41,9 +41,9 @@ def picture_timing(path: Path) -> PictureTiming:
             return _exr_timing(path)
         if suffix == ".dpx":
             return _dpx_timing(path)
-    # a damaged header times nothing (a 0/0 rate: ZeroDivisionError; a damaged type name: an opaque
-    # attribute without fields); the picture's own read says what is wrong with it
-    except (OSError, RuntimeError, ValueError, ArithmeticError, AttributeError, TypeError, struct.error):
+    # a damaged header times nothing (a damaged type name: an opaque attribute without fields); the
+    # picture's own read says what is wrong with it
+    except (OSError, ValueError, AttributeError, TypeError, struct.error):
         pass
     return PictureTiming()
 
@@ -82,9 +82,11 @@ def _rate(value: Any) -> Fraction | None:
 
 
 def _exr_timing(path: Path) -> PictureTiming:
-    import OpenEXR  # late: only EXR sequences need it
+    from guangying.media.exr import read_exr_header  # late: OpenEXR only once an EXR is read
 
-    header = OpenEXR.File(str(path), header_only=True).header()
+    header = read_exr_header(path)
+    if header is None:
+        return PictureTiming()
     code = header.get("timeCode")
     timecode = None
     if code is not None:
