@@ -1,5 +1,5 @@
-"""Helpers for the live tests: generated green-screen clips, a PyAV UDP MPEG-TS sender on
-127.0.0.1 playing in real time, and the ``guangying live`` command as a real process."""
+"""Helpers for the live tests: generated green-screen clips, a PyAV UDP MPEG-TS sender and an MJPEG
+HTTP camera on 127.0.0.1 playing in real time, and the ``guangying live`` command as a real process."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 import guangying
@@ -55,6 +58,44 @@ class UdpSender(threading.Thread):
             self.sent = n
             time.sleep(max(0.0, t0 + n / self.fps - time.monotonic()))
         out.close()  # no flush: the picture just stops
+
+
+class MjpegHttpCamera:
+    """An IP camera as cheap ones and phone camera apps are: ``multipart/x-mixed-replace`` JPEGs over
+    HTTP at ``fps`` in real time, ``count`` pictures from ``frames`` (looped), then the connection
+    closes. ``damage(n, jpeg)`` returns what is sent as picture n (a camera firmware's broken JPEG)."""
+
+    def __init__(self, frames: list[np.ndarray], count: int, damage: Callable[[int, bytes], bytes],
+                 fps: int = FPS) -> None:
+        codes = [(np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8) for f in frames]
+        jpegs = [cv2.imencode(".jpg", cv2.cvtColor(c, cv2.COLOR_RGB2BGR))[1].tobytes() for c in codes]
+        pictures = [damage(n, jpegs[n % len(jpegs)]) for n in range(count)]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=picture")
+                self.end_headers()
+                t0 = time.monotonic()
+                for n, jpeg in enumerate(pictures):
+                    part = b"--picture\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+                    try:
+                        self.wfile.write(part + jpeg + b"\r\n")
+                        self.wfile.flush()
+                    except OSError:  # the viewer went away
+                        return
+                    time.sleep(max(0.0, t0 + (n + 1) / fps - time.monotonic()))
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/video"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def live_command(*args: object) -> list[str]:

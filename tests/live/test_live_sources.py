@@ -1,9 +1,10 @@
-"""Real network sources on 127.0.0.1 and bad input: a UDP MPEG-TS stream that stops mid-take, a
-stream that never starts, a monitor port already taken."""
+"""Real network sources on 127.0.0.1 and bad input: a UDP MPEG-TS stream that stops mid-take, an
+MJPEG IP camera that sends damaged pictures, a stream that never starts, a monitor port already taken."""
 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import threading
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import av
 import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner
-from live_helpers import LiveProcess, UdpSender, free_port
+from live_helpers import H, LiveProcess, MjpegHttpCamera, UdpSender, W, free_port
 
 from guangying.cli.main import cli
 from guangying.live import LiveSource
@@ -82,6 +84,57 @@ def test_sender_that_changes_picture_size_mid_take_does_not_end_it(plate_frames,
         sizes = {(f.width, f.height) for f in reader}
         frames = reader.info.frame_count
     assert sizes == {(w, h)} and frames is not None and frames >= 60  # both formats, less drops
+
+
+def _broken_jpeg(n: int, jpeg: bytes) -> bytes:
+    """A camera firmware's broken picture: its Huffman tables overwritten (even n), or cut off after
+    the headers (odd n). ffmpeg's decoder refuses both, where it conceals a mere truncated scan."""
+    if n % 2:
+        return jpeg[:600]
+    at = jpeg.find(b"\xff\xc4")
+    return jpeg[: at + 4] + b"\xff" * 16 + jpeg[at + 20:]
+
+
+def test_ip_camera_damaged_pictures_are_skipped_and_counted(plate_frames, tmp_path):
+    """Every fourth picture from an MJPEG camera over HTTP is damaged: each is skipped and counted, and
+    the take goes on to the camera's end. (The first damaged picture used to end the take.)"""
+    def damage(n: int, jpeg: bytes) -> bytes:
+        return _broken_jpeg(n, jpeg) if n % 4 == 3 else jpeg
+
+    camera = MjpegHttpCamera(plate_frames, count=250, damage=damage)
+    live = LiveProcess(camera.url, "--port", 0, "--source-timeout", 20, "--lost-timeout", 1, "-b", "black",
+                       "--record", tmp_path / "take.mp4", cwd=tmp_path)
+    try:
+        code = live.wait(timeout_s=120)
+    finally:
+        live.kill()
+        camera.close()
+    found = re.search(r"(\d+) frames out of (\d+) in, \d+ dropped, (\d+) damaged \(skipped\)", live.output)
+    assert found, live.output
+    frames_in, damaged = int(found.group(2)), int(found.group(3))
+    assert frames_in >= 30 and abs(damaged - frames_in / 3) <= 2, live.output  # one damaged per 3 good
+    assert "sent a damaged picture" in live.output and "only damaged" not in live.output
+    assert code != 0 and "source lost" in live.output  # at the camera's end, not at its first damage
+    with open_reader(tmp_path / "take.mp4") as reader:
+        assert reader.info.frame_count == int(found.group(1))
+
+
+def test_camera_sending_only_damaged_pictures_is_lost():
+    """A camera whose every picture is damaged (a wrong format, a broken cable) counts as lost after
+    the read timeout, as a silent one does, and says why."""
+    camera = MjpegHttpCamera([np.full((H, W, 3), 0.5, np.float32)], count=300,
+                             damage=lambda n, jpeg: jpeg if n < 10 else _broken_jpeg(n, jpeg))
+    try:
+        source = LiveSource(camera.url, open_timeout_s=10, read_timeout_s=1.0)
+        with pytest.warns(UserWarning, match="sent a damaged picture"):
+            source.start()
+            assert source.ended.wait(timeout=30)
+        source.stop()
+    finally:
+        camera.close()
+    assert source.lost and source.end_reason is not None
+    assert "only damaged pictures for 1 s" in source.end_reason, source.end_reason
+    assert 25 < source.damaged < 60  # 1 s at 25 fps, then it stopped reading
 
 
 def test_stream_that_never_starts_fails_within_seconds():

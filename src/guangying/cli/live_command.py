@@ -55,7 +55,7 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             type=float,
             default=2.0,
             show_default=True,
-            help="Seconds without a picture after which a stream counts as lost.",
+            help="Seconds without a picture (or with only damaged ones) after which a stream counts as lost.",
         ),
         click.option("--video-size", help="Camera (V4L2): capture size, e.g. 1920x1080."),
         click.option("--input-fps", help="Camera (V4L2): capture frame rate, e.g. 25."),
@@ -208,7 +208,8 @@ def live(**options: Any) -> None:
     p95 = "–" if report.latency_ms_p95 is None else f"{report.latency_ms_p95:.0f}"
     click.echo(
         f"{report.frames_out} frames out of {report.frames_in} in, {report.dropped} dropped, "
-        f"latency p50 {p50} ms p95 {p95} ms; {report.reason}"
+        + (f"{report.damaged} damaged (skipped), " if report.damaged else "")
+        + f"latency p50 {p50} ms p95 {p95} ms; {report.reason}"
     )
     if report.lost:
         raise click.ClickException(f"{report.reason}; the recording was finalised up to the last frame")

@@ -107,7 +107,7 @@ class LiveSource:
     - ``loop``: replay a file (or reconnect a stream) when it ends, instead of ending the take.
     - ``fps``: frame rate of an image sequence or a single picture (video files keep their own).
     - ``open_timeout_s``: how long a stream or device may take to deliver its first picture.
-    - ``read_timeout_s``: a stream silent this long counts as lost (cable pulled, sender stopped).
+    - ``read_timeout_s``: a stream silent this long, or sending only damaged pictures, counts as lost.
     - ``device_options``: PyAV/ffmpeg options for V4L2 (``video_size``, ``framerate``, ``input_format``).
     - ``queue_frames``: frames that may wait for processing; more are dropped, oldest first.
     - ``camera_log``: the camera's log encoding (a file's ``"auto"`` reads a Sony camera's metadata; a
@@ -135,6 +135,8 @@ class LiveSource:
         self.device_options = dict(device_options or {})
         self.queue: DropOldestQueue[CapturedFrame] = DropOldestQueue(queue_frames)
         self.frames_in = 0
+        self.damaged = 0  # pictures the decoder refused (damaged in transit), skipped
+        self._damaged_run = 0
         self.ended = threading.Event()
         self.end_reason: str | None = None
         self.lost = False  # ended because the source disappeared (not a file played to its end)
@@ -223,6 +225,7 @@ class LiveSource:
         up) are forgotten, uncounted, and the take's frames are numbered from 0."""
         self.queue.clear()
         self.frames_in = 0
+        self.damaged = 0
 
     def stop(self) -> None:
         self._stop.set()
@@ -322,10 +325,34 @@ class LiveSource:
         for packet in self._container.demux(stream):
             if self._stop.is_set():
                 return
-            yield from packet.decode()
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                self._skip_damaged(exc)
+                continue
+            if frames:
+                self._damaged_run = 0
+            yield from frames
+
+    def _skip_damaged(self, exc: av.error.FFmpegError) -> None:
+        """A picture damaged in transit (a cheap IP camera's or webcam's broken JPEG, a lost UDP packet
+        in a picture the decoder cannot conceal) is skipped and counted, as a monitor shows the next
+        one; it ended the take before. Only a source that sends nothing but damage for
+        ``read_timeout_s`` is lost, as a silent one is."""
+        self.damaged += 1
+        self._damaged_run += 1
+        if self.damaged == 1:
+            warnings.warn(f"{self.spec} sent a damaged picture ({exc}); such pictures are skipped and "
+                          "counted as 'damaged'", stacklevel=2)
+        if self._damaged_run > max(1, int(self.read_timeout_s * float(self.fps))):
+            raise MediaError(
+                f"source lost: {self.spec} sent only damaged pictures for {self.read_timeout_s:g} s "
+                f"({self._damaged_run} in a row): check the sender's format, the cable or the network"
+            ) from exc
 
     def _read_stream(self) -> None:
         convert: dict[str, object] | None = None
+        self._damaged_run = 0
         log = named_camera_log(self.camera_log)  # a stream or device carries no camera metadata
         try:
             for av_frame in self._frames():
@@ -345,6 +372,9 @@ class LiveSource:
         except av.error.FFmpegError as exc:
             if not self._stop.is_set():
                 self._finish(f"source lost: {self.spec}: {exc}", lost=True)
+        except MediaError as exc:  # only damaged pictures: lost, and --loop reconnects as for silence
+            if not self._stop.is_set():
+                self._finish(str(exc), lost=True)
         else:
             if not self._stop.is_set():
                 self._finish(f"source ended: {self.spec} stopped sending", lost=True)

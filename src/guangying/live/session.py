@@ -72,6 +72,7 @@ class LiveReport:
     written: list[Path]
     latency_ms_p50: float | None
     latency_ms_p95: float | None
+    damaged: int = 0  # pictures the source sent damaged, skipped
 
 
 # What the page and the terminal say while the engine warms up: on a cold numba cache (the first start
@@ -307,6 +308,7 @@ class LiveSession:
             written,
             p50,
             p95,
+            self.source.damaged,
         )
 
     def _process(self, item: CapturedFrame) -> None:
@@ -344,7 +346,7 @@ class LiveSession:
 
     # -- MonitorControl ---------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        out = self.stats_.snapshot(self.source.frames_in, self.source.dropped)
+        out = self.stats_.snapshot(self.source.frames_in, self.source.dropped, self.source.damaged)
         out["settings_version"] = self.settings.version
         out["source"] = {
             "spec": self.source.spec,

@@ -57,8 +57,9 @@ class LiveStats:
         p50, p95 = np.percentile(values, [50, 95])
         return round(float(p50), 2), round(float(p95), 2)
 
-    def snapshot(self, frames_in: int, dropped: int) -> dict[str, Any]:
-        """What /stats.json serves: fps, latency_ms_p50/p95, frames_in/out, dropped, state, message."""
+    def snapshot(self, frames_in: int, dropped: int, damaged: int = 0) -> dict[str, Any]:
+        """What /stats.json serves: fps, latency_ms_p50/p95, frames_in/out, dropped, damaged (pictures the
+        source sent that could not be decoded), state, message."""
         p50, p95 = self.latency_percentiles_ms()
         fps = round(self.fps(), 2)
         with self._lock:
@@ -69,6 +70,7 @@ class LiveStats:
                 "frames_in": frames_in,
                 "frames_out": self.frames_out,
                 "dropped": dropped,
+                "damaged": damaged,
                 "state": self.state,
                 "message": self.message,
             }

@@ -119,8 +119,10 @@ async function pollStats() {
     const r = await fetch("/stats.json", { cache: "no-store" });
     const s = await r.json();
     const fmt = (v) => (v === null ? "–" : v.toFixed(1));
+    const damaged = s.damaged ? `  damaged ${s.damaged}` : "";
     $("status").textContent = `${s.state}  ${fmt(s.fps)} fps  latency p50 ${fmt(s.latency_ms_p50)} ms  p95 ` +
-      `${fmt(s.latency_ms_p95)} ms  in ${s.frames_in}  out ${s.frames_out}  dropped ${s.dropped}  v${s.settings_version}`;
+      `${fmt(s.latency_ms_p95)} ms  in ${s.frames_in}  out ${s.frames_out}  dropped ${s.dropped}${damaged}  ` +
+      `v${s.settings_version}`;
     const banner = $("banner");
     if (s.state === "lost" || s.state === "ended" || s.state === "error" || (s.state === "starting" && s.message)) {
       const lead = { lost: "SOURCE LOST: ", ended: "take ended: ", starting: "starting: " }[s.state] || "";
