@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from guangying.base.colour import srgb_to_linear
-from guangying.base.errors import DeviceError
+from guangying.base.errors import DeviceError, InputFormatError
 from guangying.lens.camera import CameraPose, intrinsics_matrix, project_points_px
 from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration
 from guangying.sets.optics import SetOptics
@@ -233,3 +233,55 @@ def test_an_emissive_sign_shows_its_own_light(tmp_path):
     rgba, _ = GltfSet(path).render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))
     np.testing.assert_allclose(rgba[H // 2, W // 4], [1.0, 0.5, 0.2, 1.0], atol=0.01)
     np.testing.assert_allclose(rgba[H // 2, 3 * W // 4], [0.0, 0.0, 0.0, 1.0], atol=0.01)
+
+
+def _glb_parts(glb: bytes) -> tuple[dict, bytearray]:
+    """A GLB's JSON and its binary chunk (the 12-byte header, then the two chunks)."""
+    json_len = int.from_bytes(glb[12:16], "little")
+    return json.loads(glb[20:20 + json_len]), bytearray(glb[20 + json_len + 8:])
+
+
+def _glb(tree: dict, binary: bytes) -> bytes:
+    text = json.dumps(tree).encode()
+    text += b" " * (-len(text) % 4)
+    body = (len(text).to_bytes(4, "little") + b"JSON" + text
+            + len(binary).to_bytes(4, "little") + b"BIN\x00" + bytes(binary))
+    return b"glTF" + (2).to_bytes(4, "little") + (12 + len(body)).to_bytes(4, "little") + body
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def test_a_damaged_set_is_refused_with_what_is_wrong(tmp_path):
+    """A set damaged in a copy or by an exporter's bug: a triangle naming a vertex past the end, or a
+    texture whose compressed data is broken. Each crashed the load with numpy's IndexError or PIL's
+    OSError ("This is a bug"); now each is refused with what is damaged."""
+    from PIL import Image
+
+    from guangying.sets.gltf import GltfSet
+
+    card = trimesh.Trimesh(vertices=[[-2, -1.5, -3], [2, -1.5, -3], [2, 1.5, -3], [-2, 1.5, -3]],
+                           faces=[[0, 1, 2], [0, 2, 3]], process=False)
+    noise = np.random.default_rng(5).integers(0, 256, (64, 64, 3), dtype=np.uint8)  # compresses poorly
+    card.visual = trimesh.visual.TextureVisuals(
+        uv=[[0, 0], [1, 0], [1, 1], [0, 1]],
+        material=trimesh.visual.material.PBRMaterial(baseColorTexture=Image.fromarray(noise)))
+    tree, binary = _glb_parts(trimesh.Scene([card]).export(file_type="glb"))
+    GltfSet(_write(tmp_path / "intact.glb", _glb(tree, binary)))  # the intact set loads
+
+    image = tree["bufferViews"][tree["images"][0]["bufferView"]]
+    middle = image.get("byteOffset", 0) + image["byteLength"] // 2
+    damaged = bytearray(binary)
+    damaged[middle:middle + 64] = bytes(64)
+    with pytest.raises(InputFormatError, match="has a damaged texture"):
+        GltfSet(_write(tmp_path / "texture.glb", _glb(tree, damaged)))
+
+    indices = tree["accessors"][tree["meshes"][0]["primitives"][0]["indices"]]
+    view = tree["bufferViews"][indices["bufferView"]]
+    at = view.get("byteOffset", 0) + indices.get("byteOffset", 0)
+    damaged = bytearray(binary)
+    damaged[at:at + 2] = (200).to_bytes(2, "little")  # the first index: UNSIGNED_SHORT (4 vertices)
+    with pytest.raises(InputFormatError, match=r"is damaged: in its mesh .*names vertex 200 of 4"):
+        GltfSet(_write(tmp_path / "index.glb", _glb(tree, damaged)))

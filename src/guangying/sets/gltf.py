@@ -89,7 +89,17 @@ def _mesh_arrays(mesh, transform: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     uv (N, 2), linear RGBA (N, 4), and the base-colour texture (a PIL image, sRGB as glTF stores it) or
     None."""
     faces = np.asarray(mesh.faces).ravel()
-    vertices = np.asarray(mesh.vertices, np.float64) @ transform[:3, :3].T + transform[:3, 3]
+    vertices = np.asarray(mesh.vertices, np.float64)
+    # trimesh loads a glTF as it is told (no processing), so a damaged index or attribute reaches here
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or not faces.size:
+        raise InputFormatError(f"its positions have shape {vertices.shape}, not (N, 3)")
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        raise InputFormatError(f"a triangle names vertex {faces.max()} of {len(vertices)}")
+    name = {"texture": "uv", "vertex": "vertex_colors"}.get(str(mesh.visual.kind))
+    per_vertex = None if name is None else getattr(mesh.visual, name, None)
+    if per_vertex is not None and len(per_vertex) != len(vertices):
+        raise InputFormatError(f"it has {len(per_vertex)} {name} for {len(vertices)} vertices")
+    vertices = vertices @ transform[:3, :3].T + transform[:3, 3]
     positions = vertices.astype(np.float32)[faces]
     n = positions.shape[0]
     uv = np.zeros((n, 2), np.float32)
@@ -219,7 +229,7 @@ class GltfSet:
             transform, name = scene.graph[node]
             mesh = scene.geometry[name]
             if hasattr(mesh, "faces") and len(mesh.faces):
-                meshes.append((mesh, np.asarray(transform, np.float64)))
+                meshes.append((mesh, np.asarray(transform, np.float64), name))
         if not meshes:
             raise InputFormatError(f"3D set {path} has no triangle meshes")
         self.path = path
@@ -228,8 +238,12 @@ class GltfSet:
         white = self.ctx.texture((1, 1), 4, np.ones(4, np.float32).tobytes(), dtype="f4")
         self._draws = []
         textures: dict[int, Any] = {}  # by image: meshes share their atlas
-        for mesh, transform in meshes:
-            positions, uv, colour, texture = _mesh_arrays(mesh, transform)
+        for mesh, transform, name in meshes:
+            try:
+                positions, uv, colour, texture = _mesh_arrays(mesh, transform)
+            except InputFormatError as exc:
+                raise InputFormatError(f"3D set {path} is damaged: in its mesh {name!r}, {exc}; "
+                                       "export it again") from exc
             data = np.concatenate([positions, uv, colour], axis=1).astype(np.float32)
             vbo = self.ctx.buffer(data.tobytes())
             vao = self.ctx.vertex_array(
@@ -253,7 +267,13 @@ class GltfSet:
         """A colour texture (base colour, emission) as 8-bit sRGB, which the GPU decodes to linear light
         before it filters (as glTF defines it). Uploaded as linear float32, one texture per mesh, a
         60-object set sharing one 2048² atlas took 34 s and 6.7 GiB to load."""
-        rgba = np.asarray(image.convert("RGBA"), np.uint8)[::-1]  # OpenGL's rows run upwards
+        from PIL import Image
+
+        try:  # PIL decodes a set's textures only now
+            rgba = np.asarray(image.convert("RGBA"), np.uint8)[::-1]  # OpenGL's rows run upwards
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            raise InputFormatError(f"3D set {self.path} has a damaged texture ({exc}); "
+                                   "export it again") from exc
         h, w = rgba.shape[:2]
         pixels = np.ascontiguousarray(rgba).tobytes()
         tex = self.ctx.texture((w, h), 4, pixels, internal_format=_GL_SRGB8_ALPHA8)
