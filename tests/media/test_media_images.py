@@ -356,6 +356,41 @@ def test_layered_render_exr_reads_its_main_layer(tmp_path):
     assert frame.alpha is None
 
 
+def _write_multipart_exr(path, parts: list[tuple[str, dict[str, np.ndarray], tuple]]) -> None:
+    """One part per layer, as Nuke writes with interleave "channels" and renderers write their passes:
+    (part name, channels, data window) each, in a 16×10 frame."""
+    import OpenEXR
+
+    OpenEXR.File([
+        OpenEXR.Part({"name": name, "type": OpenEXR.scanlineimage, "compression": OpenEXR.ZIP_COMPRESSION,
+                      "dataWindow": window, "displayWindow": ((0, 0), (15, 9))}, channels)
+        for name, channels, window in parts
+    ]).write(str(path))
+
+
+def test_multipart_exr_reads_its_picture_part_wherever_it_is(tmp_path):
+    """A multi-part EXR whose first part is not the picture (its depth part, here): OpenCV decodes the
+    first part only, and the depth came out as a grey picture. The picture part is read, within its
+    own bounding box (a 6×4 data window at (5, 3))."""
+    depth = {"depth.Z": np.full((10, 16), 3.0, np.float32)}
+    rgba = {c: np.full((4, 6), v, np.float32) for c, v in zip("RGBA", (0.8, 0.2, 0.1, 1.0), strict=True)}
+    full = ((0, 0), (15, 9))
+    box = ((5, 3), (10, 6))
+    _write_multipart_exr(tmp_path / "comp.0001.exr", [("depth", depth, full), ("rgba", rgba, box)])
+    with open_reader(tmp_path / "comp.####.exr") as reader:
+        frame = next(iter(reader))
+    assert frame.rgb.shape == (10, 16, 3) and frame.transfer == "linear"
+    np.testing.assert_allclose(frame.rgb[4, 7], [0.8, 0.2, 0.1])
+    np.testing.assert_allclose(frame.rgb[0, 0], 0.0)  # outside the bounding box: empty, alpha 0
+    assert frame.alpha is not None and frame.alpha[4, 7] == 1.0 and frame.alpha[0, 0] == 0.0
+
+    grey = {c: np.full((10, 16), 0.5, np.float32) for c in "RGB"}
+    _write_multipart_exr(tmp_path / "stereo.exr", [("left", grey, full), ("right", grey, full)])
+    with pytest.raises(MediaError, match=r"several RGB layers \(left, right\)"), \
+            open_reader(tmp_path / "stereo.exr") as reader:
+        list(reader)
+
+
 @pytest.mark.parametrize(
     ("channels", "says"),
     [({"depth.Z": 1.0, "mask.Y": 1.0}, "no layer with R, G and B channels .*depth.Z, mask.Y"),

@@ -38,10 +38,17 @@ MAX_PIXELS = 2**30
 
 
 def read_exr_header(path: Path) -> dict[str, Any] | None:
-    """``path``'s header as OpenEXR's binding gives it; None when it cannot be read (damaged, not an
-    EXR). An attribute whose type name was damaged comes back as an opaque object: check each one used."""
+    """``path``'s header (a multi-part file's first part's) as OpenEXR's binding gives it; None when
+    it cannot be read (damaged, not an EXR). An attribute whose type name was damaged comes back as an
+    opaque object: check each one used."""
+    headers = _read_headers(path)
+    return headers[0] if headers else None
+
+
+def _read_headers(path: Path) -> list[dict[str, Any]] | None:
+    """The header of each part of ``path`` (one for a single-part EXR); None as for read_exr_header."""
     try:
-        return OpenEXR.File(str(path), header_only=True).header()
+        return [part.header for part in OpenEXR.File(str(path), header_only=True).parts]
     # ValueError: a truncated file ("has 0 parts"); ZeroDivisionError: a 0/0 rational attribute
     except (RuntimeError, OSError, ValueError, ArithmeticError):
         return None
@@ -49,15 +56,20 @@ def read_exr_header(path: Path) -> dict[str, Any] | None:
 
 def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
     """Decode ``path``; None when neither OpenCV nor OpenEXR can (damaged or not an EXR)."""
-    header = read_exr_header(path)  # None: decoded (if at all) without it, taken as stored
-    if header is not None:
-        _check_window_size(header, path, what)
-    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    headers = _read_headers(path) or []  # none: decoded (if at all) without them, taken as stored
+    for part_header in headers:
+        _check_window_size(part_header, path, what)
+    header = headers[0] if headers else None
+    # OpenCV decodes a multi-part file's first part only, whatever it holds: Nuke and renderers write
+    # one part per layer, and a depth part first came out as a grey picture of the depth
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if len(headers) < 2 else None
     matte = False
     if pixels is None:
-        pixels = _read_channels(path, what)
-        if pixels is None:
+        found = _read_channels(path, what)
+        if found is None:
             return None
+        pixels, part = found
+        header = headers[part] if headers else None
         matte = pixels.ndim == 2
     if header is None:
         return ExrPixels(pixels, matte, None)
@@ -114,25 +126,33 @@ def _in_display_window(pixels: np.ndarray, header: dict[str, Any]) -> np.ndarray
     return frame
 
 
-def _read_channels(path: Path, what: str) -> np.ndarray | None:
-    """What OpenCV cannot read of an EXR: a single-channel matte (named ``A`` or anything) as float32
-    (H, W), or a renderer's layered file (``ViewLayer.Combined.R`` …) as its main layer's float32
-    BGR(A). None when OpenEXR cannot open it either; an error naming the channels when no layer, or
-    more than one and none named as the main one, has R, G and B."""
+def _read_channels(path: Path, what: str) -> tuple[np.ndarray, int] | None:
+    """What OpenCV cannot read of an EXR, with the number of the part it is in: a single-channel matte
+    (named ``A`` or anything) as float32 (H, W), or a renderer's layered file (``ViewLayer.Combined.R``
+    …, or a multi-part file's parts, each a layer named by its part: ``rgba``, ``depth`` …) as its main
+    layer's float32 BGR(A). None when OpenEXR cannot open it either; an error naming the channels when
+    no layer, or more than one and none named as the main one, has R, G and B."""
     try:
-        channels = OpenEXR.File(str(path), separate_channels=True).channels()
+        parts = OpenEXR.File(str(path), separate_channels=True).parts
     except (RuntimeError, OSError, ValueError, ArithmeticError):  # as in read_exr_pixels
         return None
-    if len(channels) == 1:
-        return np.asarray(next(iter(channels.values())).pixels, np.float32)
     layers: dict[str, dict[str, np.ndarray]] = {}
-    for name, channel in channels.items():
-        layer, _, component = name.rpartition(".")
-        layers.setdefault(layer, {})[component.upper()] = channel.pixels
-    pictures = [name for name, parts in layers.items() if {"R", "G", "B"} <= parts.keys()]
+    part_of: dict[str, int] = {}
+    for number, part in enumerate(parts):
+        for name, channel in part.channels.items():
+            layer, _, component = name.rpartition(".")
+            if len(parts) > 1 and not layer:  # a part's own channels are that part's layer
+                layer = str(part.header.get("name", number))
+            layers.setdefault(layer, {})[component.upper()] = channel.pixels
+            part_of[layer] = number
+    if len(parts) == 1 and len(parts[0].channels) == 1:
+        return np.asarray(next(iter(parts[0].channels.values())).pixels, np.float32), 0
+    pictures = [name for name, components in layers.items() if {"R", "G", "B"} <= components.keys()]
     if not pictures:
+        names = sorted(f"{layer}.{c}" if layer else c for layer, components in layers.items()
+                       for c in components)
         raise MediaError(
-            f"{what}: {path} has no layer with R, G and B channels (it has {', '.join(sorted(channels))}); "
+            f"{what}: {path} has no layer with R, G and B channels (it has {', '.join(names)}); "
             "export the picture (beauty) layer, or name the channels R, G, B (and A)"
         )
     main = [name for name in pictures if not name or any(w in name.lower() for w in _MAIN_LAYER_WORDS)]
@@ -141,6 +161,7 @@ def _read_channels(path: Path, what: str) -> np.ndarray | None:
             f"{what}: {path} has several RGB layers ({', '.join(sorted(pictures))}) and none named as the "
             "main picture (combined, beauty, rgba); export that layer alone, or name it so"
         )
-    parts = layers[(main or pictures)[0]]
-    order = ["B", "G", "R"] + (["A"] if "A" in parts else [])
-    return np.stack([np.asarray(parts[c], np.float32) for c in order], axis=-1)
+    layer = (main or pictures)[0]
+    components = layers[layer]
+    order = ["B", "G", "R"] + (["A"] if "A" in components else [])
+    return np.stack([np.asarray(components[c], np.float32) for c in order], axis=-1), part_of[layer]
