@@ -334,14 +334,16 @@ def test_sound_that_starts_late_stays_in_sync(tmp_path, output):
     assert abs(_loud_from_s(sound) - (LOUD_FRAME - 2) / FPS) < 0.003
 
 
-def test_flac_stays_flac_in_mp4_and_becomes_24_bit_pcm_in_mov(tmp_path):
+def test_flac_stays_flac_in_mkv_becomes_24_bit_pcm_in_mov_and_aac_in_mp4(tmp_path):
     src = tmp_path / "take.mkv"
     written = _make_clip(src, "flac")
     # lossless: re-encoded to the same samples, so it can be cut to the sample
-    assert plan_audio(src, ".mp4") == AudioPlan("flac", "flac", copy_packets=False)
+    assert plan_audio(src, ".mkv") == AudioPlan("flac", "flac", copy_packets=False)
     assert plan_audio(src, ".mov") == AudioPlan("flac", "pcm_s24le", copy_packets=False)  # mov has no FLAC
-    _invoke("composite", src, "-b", "#000000", "-o", tmp_path / "c.mp4", "--quiet")
-    copied = _sound(tmp_path / "c.mp4")
+    # the review MP4 must play everywhere: QuickTime, Premiere and Windows play no FLAC (or Opus) in MP4
+    assert plan_audio(src, ".mp4") == AudioPlan("flac", "aac", copy_packets=False)
+    _invoke("composite", src, "-b", "#000000", "-o", tmp_path / "c.mkv", "--quiet")
+    copied = _sound(tmp_path / "c.mkv")
     assert copied["codec"] == "flac"
     np.testing.assert_array_equal(copied["raw"].reshape(-1, 2).T, written)
     _invoke("composite", src, "-b", "#000000", "-o", tmp_path / "c.mov", "--quiet", "--start", 4)
@@ -349,6 +351,10 @@ def test_flac_stays_flac_in_mp4_and_becomes_24_bit_pcm_in_mov(tmp_path):
     assert (sound["codec"], sound["rate"], sound["channels"]) == ("pcm_s24le", RATE, 2)
     decoded = sound["raw"].reshape(-1, 2).T  # 24-bit samples in the top of int32
     np.testing.assert_array_equal(decoded >> 16, written[:, 4 * SAMPLES_PER_FRAME :])  # lossless
+    _invoke("composite", src, "-b", "#000000", "-o", tmp_path / "c.mp4", "--quiet")
+    sound = _sound(tmp_path / "c.mp4")
+    assert (sound["codec"], sound["rate"], sound["channels"]) == ("aac", RATE, 2)
+    assert abs(_loud_from_s(sound) - LOUD_FRAME / FPS) < 0.003  # in sync
 
 
 @pytest.mark.parametrize("output", ["out.mkv", "out.mp4"])

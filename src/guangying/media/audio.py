@@ -34,9 +34,12 @@ _PCM_LE = {f"pcm_{kind}le" for kind in _PCM_ANY_ENDIAN}
 _PCM_ALL = _PCM_LE | {f"pcm_{kind}be" for kind in _PCM_ANY_ENDIAN} | {"pcm_u8"}
 _LOSSLESS = _PCM_ALL | {"flac", "alac"}  # re-encoded to the same codec: same samples, exact cut
 _COMPRESSED_COMMON = {"aac", "mp3", "ac3", "eac3", "alac"}
-# Audio codecs each container carries (ffmpeg's mov/mp4/matroska muxers), and what anything else becomes.
+# Audio codecs each output carries, and what anything else becomes. An MP4 is the review copy that must
+# play everywhere: ffmpeg's muxer also takes FLAC and Opus, but QuickTime, Final Cut, Premiere and
+# Windows' player do not play them in MP4 (a picture without sound, or "incompatible media"), so they
+# become AAC there; MKV keeps them, and MOV gets 24-bit PCM.
 _ACCEPTS = {
-    ".mp4": _COMPRESSED_COMMON | {"flac", "opus"},
+    ".mp4": _COMPRESSED_COMMON,
     ".mov": _COMPRESSED_COMMON | _PCM_ALL,
     ".mkv": _COMPRESSED_COMMON | {"flac", "opus", "vorbis", "pcm_u8"} | _PCM_LE,
 }
