@@ -119,3 +119,37 @@ def test_settings_refuse_bad_values_and_keep_the_look():
     with pytest.raises(ValueError, match="three"):
         settings.update({"garbage_mask": "1,2;3,4"})
     assert settings.snapshot() == (1, {"clip_black": 0.1})
+
+
+def test_take_that_drops_frames_records_the_whole_plate_and_keeps_time(plate_clip, tmp_path):
+    """An engine at a third of the camera's rate: the plate recording still holds every frame the
+    camera delivered, in order, and the composite and matte place each processed frame at its time in
+    the take, so every file lasts as long as the take and stays on its timecode. Before, all three held
+    only the processed frames, numbered one by one: the plate lost two frames in three and the
+    recordings played three times fast."""
+    from guangying.live.outputs import Recorder
+    from guangying.live.session import SessionOutputs
+
+    source = LiveSource(str(plate_clip), loop=True, queue_frames=2)
+    settings = LiveSettings({"background": "black"}, source.width, source.height)
+    paths = {name: tmp_path / f"{name}.mkv" for name in ("comp", "plate", "matte")}  # FFV1: lossless
+    recorder = Recorder(source.fps, composite=paths["comp"], plate=paths["plate"], matte=paths["matte"])
+    outputs = SessionOutputs(recorder=recorder, settings_path=tmp_path / "look.yaml")
+    session = LiveSession(source, settings, outputs,
+                          matter_factory=lambda values, keyer: SlowMatter(ChromaKeyer(keyer), 0.1))
+    report = session.run(duration_s=3.0)
+    assert report.frames_out <= 0.6 * report.frames_in  # the engine dropped frames …
+    with open_reader(paths["plate"]) as reader:
+        plate = [(f.time_s, f.rgb) for f in reader]
+    assert len(plate) == report.frames_in  # … and the plate kept every one
+    clip = _frames(plate_clip)
+    for n, (time_s, rgb) in enumerate(plate):  # the clip looped: frame n is the clip's n mod 40
+        assert time_s == pytest.approx(n / 25, abs=1e-3)
+        np.testing.assert_allclose(rgb, clip[n % len(clip)], atol=0.5 / 255)
+    rows = [json.loads(line) for line in (tmp_path / "comp.frames.jsonl").read_text().splitlines()]
+    assert len(rows) == report.frames_out
+    for name in ("comp", "matte"):
+        with open_reader(paths[name]) as reader:
+            times = [f.time_s for f in reader]
+        expected = [(row["frame"] - rows[0]["frame"]) / 25 for row in rows]
+        np.testing.assert_allclose(times, expected, atol=1e-3)  # each frame at its time in the take

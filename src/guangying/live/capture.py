@@ -9,7 +9,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -136,6 +136,8 @@ class LiveSource:
         self.queue: DropOldestQueue[CapturedFrame] = DropOldestQueue(queue_frames)
         self.frames_in = 0
         self.damaged = 0  # pictures the decoder refused (damaged in transit), skipped
+        self._tap: Callable[[CapturedFrame], None] | None = None
+        self._take_lock = threading.Lock()  # a take's start and each delivery: no frame between them
         self._damaged_run = 0
         self.ended = threading.Event()
         self.end_reason: str | None = None
@@ -220,12 +222,16 @@ class LiveSource:
         self._thread = threading.Thread(target=self._run, name="guangying-capture", daemon=True)
         self._thread.start()
 
-    def begin_take(self) -> None:
+    def begin_take(self, tap: Callable[[CapturedFrame], None] | None = None) -> None:
         """Count from here: frames captured before (a camera or stream is read while the engine warms
-        up) are forgotten, uncounted, and the take's frames are numbered from 0."""
-        self.queue.clear()
-        self.frames_in = 0
-        self.damaged = 0
+        up) are forgotten, uncounted, and the take's frames are numbered from 0. ``tap`` is handed
+        every frame of the take as it arrives, in the capture thread (it must not wait), whether or not
+        processing keeps up: the plate recording."""
+        with self._take_lock:
+            self.queue.clear()
+            self.frames_in = 0
+            self.damaged = 0
+            self._tap = tap
 
     def stop(self) -> None:
         self._stop.set()
@@ -244,7 +250,8 @@ class LiveSource:
     def get(self, timeout_s: float = 0.1) -> CapturedFrame | None:
         return self.queue.get(timeout_s)
 
-    def _deliver(self, index: int, rgb: np.ndarray, timecode: str | None) -> None:
+    def _deliver(self, index: int | None, rgb: np.ndarray, timecode: str | None) -> None:
+        """Hand one frame over; ``index`` None: the take's next (damaged pictures count as gaps)."""
         if rgb.shape[:2] != (self.height, self.width):
             rgb = self._fit_to_take(rgb)
         t = time.monotonic()
@@ -257,8 +264,13 @@ class LiveSource:
                 count = max(count, self._timecode_count + 1)
             self._timecode_count = count
             timecode = format_timecode(count, self.fps)
-        self.queue.put(CapturedFrame(index, rgb, t, wall, timecode))
-        self.frames_in += 1
+        with self._take_lock:
+            frame = CapturedFrame(self.frames_in + self.damaged if index is None else index, rgb, t, wall,
+                                  timecode)
+            self.queue.put(frame)
+            if self._tap is not None:
+                self._tap(frame)
+            self.frames_in += 1
 
     def _run(self) -> None:
         try:
@@ -361,7 +373,7 @@ class LiveSource:
                 rgb = np.ascontiguousarray(to_rgb_codes(av_frame, convert)[..., :3])
                 if colour.converted:  # an HDR or wide-gamut sender: shown as the file of it would be
                     rgb = display_srgb(colour.to_linear_bt709(rgb), "linear", colour.highlight_peak)
-                self._deliver(self.frames_in, rgb, None)
+                self._deliver(None, rgb, None)
         except av.error.ExitError:
             if not self._stop.is_set():
                 self._finish(

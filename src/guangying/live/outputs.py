@@ -7,6 +7,8 @@ import csv
 import json
 import os
 import threading
+import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,10 +20,11 @@ import numpy as np
 
 from guangying.base.atomic import check_output_folder, partial_path, remove_quietly
 from guangying.base.errors import DeviceError, MediaError
-from guangying.live.capture import DropOldestQueue
+from guangying.live.capture import CapturedFrame, DropOldestQueue
 from guangying.live.relay import SrtRelay
 from guangying.media import Writer, open_writer
-from guangying.media.pixels import to_code_values
+from guangying.media.pixels import to_code_values, to_float32
+from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.media.writer import Content
 
 
@@ -46,17 +49,99 @@ class LiveFrame:
     ``composite_rgb_srgb`` is the compositor's reused buffer: outputs copy what they keep.
     """
 
-    plate_rgb_srgb: np.ndarray
     alpha: np.ndarray
     composite_rgb_srgb: np.ndarray
     meta: FrameMeta
+
+
+def _recording_options(path: Path, timecode: str | None) -> dict[str, Any]:
+    """Writer options of a live recording. A video file places each frame at its time in the take
+    (its index at the camera's rate), so a frame the pipeline dropped is a hold, not a jump: the file
+    lasts as long as the take and stays on its timecode and on sound recorded beside it. Numbered one
+    by one, a take that dropped a third of its frames played a third fast and drifted off its timecode."""
+    options: dict[str, Any] = {}
+    if path.suffix.lower() in VIDEO_EXTENSIONS:
+        options["source_timing"] = True
+        if timecode:
+            options["timecode"] = timecode
+    if path.suffix.lower() == ".mp4":
+        options["preset"] = "ultrafast"  # live: the encoder must keep up on a laptop
+    return options
+
+
+class _PlateRecorder:
+    """``--record-plate``: every frame the camera delivers, taken from the capture thread as it arrives
+    and encoded in a thread of its own, so the plate post renders from is whole even when keying falls
+    behind (recorded from the processed frames, it lost every frame the pipeline dropped). Up to a
+    second of frames waits for the encoder; beyond that the oldest are dropped and counted."""
+
+    def __init__(self, path: Path, fps: Fraction) -> None:
+        self.path, self.fps = path, fps
+        self._queue: DropOldestQueue[CapturedFrame] = DropOldestQueue(max(8, round(fps)))
+        self._writer: Writer | None = None
+        self._first_index = 0
+        self._closing = False
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="guangying-plate-recorder", daemon=True)
+        self._thread.start()
+
+    @property
+    def dropped(self) -> int:
+        return self._queue.dropped
+
+    def put(self, frame: CapturedFrame) -> None:
+        """Called in the capture thread: never waits."""
+        self._queue.put(frame)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                frame = self._queue.get(0.2)
+                if frame is None:
+                    if self._closing:
+                        return
+                    continue
+                if self._writer is None:
+                    self._first_index = frame.index
+                    self._writer = open_writer(self.path, fps=self.fps, content="rgb",
+                                               **_recording_options(self.path, frame.timecode))
+                self._writer.write(to_float32(frame.rgb), time_s=float((frame.index - self._first_index)
+                                                                       / self.fps))
+        except BaseException as exc:  # reported when the take is finalised
+            self.error = exc
+
+    def close(self) -> Path | None:
+        """Encode what waits, then finalise; the path, or None when no frame came."""
+        self._closing = True
+        self._thread.join()
+        if self.error is not None:
+            self.abort()
+            raise MediaError(f"recording the plate {self.path} failed: {self.error}")
+        if self._writer is None:
+            return None
+        self._writer.close()
+        if self.dropped:
+            warnings.warn(
+                f"the plate recording {self.path} missed {self.dropped} frame(s): its encoder could not keep "
+                "up (the frames around them keep their times). On this machine record the plate as .mp4 "
+                "(H.264) or .mkv (FFV1, lossless): both encode several times faster than .mov's ProRes 4444",
+                stacklevel=2)
+        return self.path
+
+    def abort(self) -> None:
+        self._closing = True
+        self._thread.join(timeout=5.0)
+        if self._writer is not None:
+            self._writer.abort()
 
 
 class Recorder:
     """``--record`` composite, ``--record-plate``, ``--record-matte`` and the sidecar, committed on close.
 
     Every file is written under a hidden temporary name and renamed only when the take is finalised,
-    so an interrupted take never leaves a file that looks whole.
+    so an interrupted take never leaves a file that looks whole. The plate is recorded from every
+    frame the camera delivers (:attr:`plate_tap`); the composite, the matte and the sidecar from the
+    frames the pipeline processed, each at its time in the take.
     """
 
     def __init__(
@@ -68,44 +153,49 @@ class Recorder:
         sidecar: Path | None = None,
     ) -> None:
         self.fps = fps
-        self.paths = {"composite": composite, "plate": plate, "matte": matte}
+        self.paths = {"composite": composite, "matte": matte}
         first = next((p for p in (composite, plate, matte) if p is not None), None)
         if sidecar is None and first is not None:
             sidecar = first.with_name(first.stem + ".frames.jsonl")
         self.sidecar = sidecar
-        for path in [*self.paths.values(), sidecar]:
+        for path in [composite, plate, matte, sidecar]:
             if path is not None:
                 check_output_folder(path)  # fail before the take, not at its first frame
+        self._plate = _PlateRecorder(plate, fps) if plate is not None else None
         self._writers: dict[str, Writer] = {}
         self._rows: list[FrameMeta] = []
+        self._first_index = 0
         self.frames = 0
 
     @property
     def active(self) -> bool:
         return self.sidecar is not None
 
+    @property
+    def plate_tap(self) -> Callable[[CapturedFrame], None] | None:
+        """What the capture hands every frame of the take to (``LiveSource.begin_take``)."""
+        return self._plate.put if self._plate is not None else None
+
     def _open(self, timecode: str | None) -> None:
         for kind, path in self.paths.items():
             if path is None:
                 continue
-            options: dict[str, Any] = {}
-            if timecode and path.suffix.lower() in (".mp4", ".mov", ".mkv"):
-                options["timecode"] = timecode
-            if path.suffix.lower() == ".mp4":
-                options["preset"] = "ultrafast"  # live: the encoder must keep up on a laptop
             content: Content = "matte" if kind == "matte" else "rgb"
-            self._writers[kind] = open_writer(path, fps=self.fps, content=content, **options)
+            self._writers[kind] = open_writer(path, fps=self.fps, content=content,
+                                              **_recording_options(path, timecode))
 
     def write(self, frame: LiveFrame) -> None:
+        if self._plate is not None and self._plate.error is not None:
+            raise MediaError(f"recording the plate {self._plate.path} failed: {self._plate.error}")
         if not self._writers:
             self._open(frame.meta.timecode)
+            self._first_index = frame.meta.frame
+        time_s = float((frame.meta.frame - self._first_index) / self.fps)
         for kind, writer in self._writers.items():
             if kind == "composite":
-                writer.write(frame.composite_rgb_srgb)
-            elif kind == "plate":
-                writer.write(frame.plate_rgb_srgb)
+                writer.write(frame.composite_rgb_srgb, time_s=time_s)
             else:
-                writer.write(None, alpha=frame.alpha)
+                writer.write(None, alpha=frame.alpha, time_s=time_s)
         self._rows.append(frame.meta)
         self.frames += 1
 
@@ -113,6 +203,13 @@ class Recorder:
         """Finalise every file (atomic renames); returns what was written. Nothing recorded → nothing."""
         written: list[Path] = []
         errors: list[str] = []
+        if self._plate is not None:
+            try:
+                plate = self._plate.close()
+                if plate is not None:
+                    written.append(plate)
+            except MediaError as exc:
+                errors.append(str(exc))
         for kind, writer in self._writers.items():
             try:
                 writer.close()
@@ -127,6 +224,8 @@ class Recorder:
         return written
 
     def abort(self) -> None:
+        if self._plate is not None:
+            self._plate.abort()
         for writer in self._writers.values():
             writer.abort()
 

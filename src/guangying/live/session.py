@@ -256,10 +256,9 @@ class LiveSession:
                 # (minutes on a cold cache), ffmpeg's UDP buffer overran and the take was lost at once.
                 self.source.start()
             self._warm_up()
+            self.source.begin_take(recorder.plate_tap if recorder is not None else None)
             if playing_file:
                 self.source.start()  # a file plays from its first frame once the take starts
-            else:
-                self.source.begin_take()
             if self.focus is not None:
                 self.focus.start()
             self.stats_.set_state("live")
@@ -336,7 +335,7 @@ class LiveSession:
             if focus is None or math.isnan(focus.subject_m)
             else round(focus.subject_m, 4),
         )
-        frame = LiveFrame(plate, result.alpha, result.composite_rgb_srgb, meta)
+        frame = LiveFrame(result.alpha, result.composite_rgb_srgb, meta)
         if self.outputs.recorder is not None:
             self.outputs.recorder.write(frame)
         for sink in self.outputs.sinks:
