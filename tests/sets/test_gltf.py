@@ -230,8 +230,20 @@ def test_an_emissive_sign_shows_its_own_light(tmp_path):
     sign.visual = trimesh.visual.TextureVisuals(uv=[[0, 0], [1, 0], [1, 1], [0, 1]], material=material)
     path = tmp_path / "sign.glb"
     path.write_bytes(trimesh.Scene([sign]).export(file_type="glb"))
-    rgba, _ = GltfSet(path).render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))
+    view = SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H)
+    rgba, _ = GltfSet(path).render_rgba(view)
     np.testing.assert_allclose(rgba[H // 2, W // 4], [1.0, 0.5, 0.2, 1.0], atol=0.01)
+    np.testing.assert_allclose(rgba[H // 2, 3 * W // 4], [0.0, 0.0, 0.0, 1.0], atol=0.01)
+
+    # Blender writes an emission strength above 1 as KHR_materials_emissive_strength, which trimesh
+    # drops: a sign at strength 4 came out a quarter as bright.
+    material.name = "neon"
+    tree, binary = _glb_parts(trimesh.Scene([sign]).export(file_type="glb"))
+    assert [m.get("name") for m in tree["materials"]] == ["neon"]
+    tree["materials"][0]["extensions"] = {"KHR_materials_emissive_strength": {"emissiveStrength": 4.0}}
+    tree["extensionsUsed"] = [*tree.get("extensionsUsed", []), "KHR_materials_emissive_strength"]
+    rgba, _ = GltfSet(_write(tmp_path / "bright.glb", _glb(tree, binary))).render_rgba(view)
+    np.testing.assert_allclose(rgba[H // 2, W // 4], [4.0, 2.0, 0.8, 1.0], atol=0.04)  # linear light
     np.testing.assert_allclose(rgba[H // 2, 3 * W // 4], [0.0, 0.0, 0.0, 1.0], atol=0.01)
 
 

@@ -128,9 +128,9 @@ def _mesh_arrays(mesh, transform: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 _ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 
 
-def _surface(mesh) -> tuple[int, float, np.ndarray, Any]:  # type: ignore[no-untyped-def]
+def _surface(mesh, emissive_strengths: dict[str, float]) -> tuple[int, float, np.ndarray, Any]:  # type: ignore[no-untyped-def]  # noqa: E501
     """The material's alphaMode as the shader's number, its alphaCutoff, emissiveFactor (linear RGB)
-    and emissive texture (a PIL image, sRGB) or None.
+    times its emissive strength (by material name), and emissive texture (a PIL image, sRGB) or None.
 
     OPAQUE (the default) ignores alpha: drawn with it, an RGBA texture's clear texels punched holes
     through the set behind them, and a MASK's cut-outs (leaves, fences) hid what stood behind. Emissive
@@ -141,6 +141,7 @@ def _surface(mesh) -> tuple[int, float, np.ndarray, Any]:  # type: ignore[no-unt
     cutoff = getattr(material, "alphaCutoff", None)
     factor = getattr(material, "emissiveFactor", None)
     emission = np.zeros(3, np.float32) if factor is None else np.asarray(factor, np.float32).ravel()[:3]
+    emission = emission * emissive_strengths.get(str(getattr(material, "name", None)), 1.0)
     has_uv = getattr(mesh.visual, "uv", None) is not None
     image = getattr(material, "emissiveTexture", None) if has_uv else None  # glTF's factor defaults to 0
     return mode, 0.5 if cutoff is None else float(cutoff), emission, image
@@ -172,10 +173,9 @@ _READABLE_EXTENSIONS = {
 }
 
 
-def _extensions(path: Path) -> tuple[list[str], list[str]]:
-    """The glTF extensions ``path`` (.glb or .gltf) requires (a reader must support them) and uses;
-    ([], []) where it cannot be told (trimesh then reports the file's damage). Only the JSON is read,
-    not a GLB's binary chunk."""
+def _gltf_json(path: Path) -> dict[str, Any]:
+    """The JSON of ``path`` (.glb or .gltf), not a GLB's binary chunk; {} where it cannot be read
+    (trimesh then reports the file's damage)."""
     try:
         with path.open("rb") as file:
             head = file.read(20)
@@ -185,14 +185,37 @@ def _extensions(path: Path) -> tuple[list[str], list[str]]:
                 text = head + file.read()
         tree = json.loads(text)
     except (OSError, ValueError, struct.error):
-        return [], []
-    if not isinstance(tree, dict):
-        return [], []
+        return {}
+    return tree if isinstance(tree, dict) else {}
+
+
+def _extensions(tree: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The glTF extensions a file requires (a reader must support them) and uses."""
 
     def names(value: object) -> list[str]:
         return [str(name) for name in value] if isinstance(value, list) else []
 
     return names(tree.get("extensionsRequired")), names(tree.get("extensionsUsed"))
+
+
+def _emissive_strengths(tree: dict[str, Any]) -> dict[str, float]:
+    """KHR_materials_emissive_strength by material name: how far a material's emission goes past the
+    factor's 1 (Blender writes it for every emission strength above 1: a neon sign at strength 5 came
+    out a fifth as bright). trimesh drops the extension, so it is read here and matched by name;
+    a name whose materials disagree is left at 1."""
+    strengths: dict[str, set[float]] = {}
+    materials = tree.get("materials")
+    for material in materials if isinstance(materials, list) else []:
+        if not isinstance(material, dict) or not isinstance(material.get("name"), str):
+            continue
+        extension = (material.get("extensions") or {}).get("KHR_materials_emissive_strength")
+        try:
+            strength = float(extension.get("emissiveStrength", 1.0)) if isinstance(extension, dict) else 1.0
+        except (TypeError, ValueError):
+            strength = 1.0
+        strengths.setdefault(material["name"], set()).add(strength if math.isfinite(strength) and
+                                                           strength >= 0 else 1.0)
+    return {name: next(iter(values)) for name, values in strengths.items() if len(values) == 1}
 
 
 class GltfSet:
@@ -202,7 +225,9 @@ class GltfSet:
         import trimesh
 
         path = Path(path)
-        required, used = _extensions(path)
+        tree = _gltf_json(path)
+        required, used = _extensions(tree)
+        strengths = _emissive_strengths(tree)
         if "KHR_draco_mesh_compression" in required and importlib.util.find_spec("DracoPy") is None:
             raise DeviceError(f"3D set {path} is Draco-compressed, which needs DracoPy: "
                               "pip install 'guangying[sets3d]'")
@@ -249,7 +274,7 @@ class GltfSet:
             vao = self.ctx.vertex_array(
                 self.program, [(vbo, "3f 2f 4f", "in_position", "in_uv", "in_colour")]
             )
-            mode, cutoff, emission, glow = _surface(mesh)
+            mode, cutoff, emission, glow = _surface(mesh, strengths)
             base_tex, glow_tex = (white if image is None else self._shared_texture(image, textures)
                                   for image in (texture, glow))
             self._draws.append((vao, base_tex, glow_tex, mode, cutoff, emission))
