@@ -15,6 +15,7 @@ import json
 import math
 import struct
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +85,11 @@ def _egl_context():  # type: ignore[no-untyped-def]
         ) from exc
 
 
-def _mesh_arrays(mesh, transform: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:  # type: ignore[no-untyped-def]
+def _mesh_arrays(mesh, transform: np.ndarray, uv_transform: tuple[tuple[float, ...], ...] | None = None,  # type: ignore[no-untyped-def]  # noqa: E501
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
     """Unindexed triangles of a trimesh mesh placed by its node's 4×4 ``transform``: positions (N, 3),
-    uv (N, 2), linear RGBA (N, 4), and the base-colour texture (a PIL image, sRGB as glTF stores it) or
-    None."""
+    uv (N, 2) moved by the material's ``uv_transform`` (2×3, on glTF UVs), linear RGBA (N, 4), and the
+    base-colour texture (a PIL image, sRGB as glTF stores it) or None."""
     faces = np.asarray(mesh.faces).ravel()
     vertices = np.asarray(mesh.vertices, np.float64)
     # trimesh loads a glTF as it is told (no processing), so a damaged index or attribute reaches here
@@ -119,6 +121,10 @@ def _mesh_arrays(mesh, transform: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
             # trimesh turned glTF's v (down the picture) into OpenGL's (up from the bottom row) on load:
             # flipped again, every textured set was drawn upside down
             uv = np.asarray(visual.uv, np.float32)[faces]
+            if uv_transform is not None:  # glTF's v runs down the picture: moved there, then back
+                gltf_uv = np.stack([uv[:, 0], 1.0 - uv[:, 1], np.ones(len(uv), np.float32)], axis=1)
+                moved = gltf_uv @ np.asarray(uv_transform, np.float32).T
+                uv = np.stack([moved[:, 0], 1.0 - moved[:, 1]], axis=1).astype(np.float32)
     elif visual.kind in ("vertex", "face"):
         rgba = np.asarray(visual.vertex_colors, np.float32)[faces] / 255.0  # glTF colours are linear
         colour[:] = rgba
@@ -128,9 +134,9 @@ def _mesh_arrays(mesh, transform: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 _ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 
 
-def _surface(mesh, emissive_strengths: dict[str, float]) -> tuple[int, float, np.ndarray, Any]:  # type: ignore[no-untyped-def]  # noqa: E501
+def _surface(mesh, emissive_strength: float) -> tuple[int, float, np.ndarray, Any]:  # type: ignore[no-untyped-def]
     """The material's alphaMode as the shader's number, its alphaCutoff, emissiveFactor (linear RGB)
-    times its emissive strength (by material name), and emissive texture (a PIL image, sRGB) or None.
+    times ``emissive_strength``, and emissive texture (a PIL image, sRGB) or None.
 
     OPAQUE (the default) ignores alpha: drawn with it, an RGBA texture's clear texels punched holes
     through the set behind them, and a MASK's cut-outs (leaves, fences) hid what stood behind. Emissive
@@ -141,7 +147,7 @@ def _surface(mesh, emissive_strengths: dict[str, float]) -> tuple[int, float, np
     cutoff = getattr(material, "alphaCutoff", None)
     factor = getattr(material, "emissiveFactor", None)
     emission = np.zeros(3, np.float32) if factor is None else np.asarray(factor, np.float32).ravel()[:3]
-    emission = emission * emissive_strengths.get(str(getattr(material, "name", None)), 1.0)
+    emission = emission * np.float32(emissive_strength)
     has_uv = getattr(mesh.visual, "uv", None) is not None
     image = getattr(material, "emissiveTexture", None) if has_uv else None  # glTF's factor defaults to 0
     return mode, 0.5 if cutoff is None else float(cutoff), emission, image
@@ -189,33 +195,72 @@ def _gltf_json(path: Path) -> dict[str, Any]:
     return tree if isinstance(tree, dict) else {}
 
 
-def _extensions(tree: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The glTF extensions a file requires (a reader must support them) and uses."""
-
-    def names(value: object) -> list[str]:
-        return [str(name) for name in value] if isinstance(value, list) else []
-
-    return names(tree.get("extensionsRequired")), names(tree.get("extensionsUsed"))
+def _extensions(tree: dict[str, Any]) -> list[str]:
+    """The glTF extensions a file requires (a reader must support them)."""
+    names = tree.get("extensionsRequired")
+    return [str(name) for name in names] if isinstance(names, list) else []
 
 
-def _emissive_strengths(tree: dict[str, Any]) -> dict[str, float]:
-    """KHR_materials_emissive_strength by material name: how far a material's emission goes past the
-    factor's 1 (Blender writes it for every emission strength above 1: a neon sign at strength 5 came
-    out a fifth as bright). trimesh drops the extension, so it is read here and matched by name;
-    a name whose materials disagree is left at 1."""
-    strengths: dict[str, set[float]] = {}
+@dataclass(frozen=True, slots=True)
+class _MaterialExtensions:
+    """What trimesh drops of a glTF material, read from the JSON: KHR_materials_emissive_strength (how
+    far emission goes past the factor's 1; Blender writes it for every strength above 1) and the
+    base-colour texture's KHR_texture_transform as a 2×3 matrix on glTF UVs (Blender writes it for a
+    Mapping node: a floor tiled ten times)."""
+
+    emissive_strength: float = 1.0
+    uv_transform: tuple[tuple[float, ...], ...] | None = None
+
+
+def _texture_transform(texture_info: object) -> tuple[tuple[float, ...], ...] | None:
+    """KHR_texture_transform of a textureInfo as glTF's T·R·S matrix (2×3), or None."""
+    extension = (texture_info.get("extensions") or {}).get("KHR_texture_transform") \
+        if isinstance(texture_info, dict) else None
+    if not isinstance(extension, dict):
+        return None
+    try:
+        ox, oy = (float(v) for v in extension.get("offset", (0.0, 0.0)))
+        sx, sy = (float(v) for v in extension.get("scale", (1.0, 1.0)))
+        turn = float(extension.get("rotation", 0.0))
+    except (TypeError, ValueError):
+        return None
+    c, s = math.cos(turn), math.sin(turn)
+    matrix = ((c * sx, s * sy, ox), (-s * sx, c * sy, oy))
+    return matrix if all(math.isfinite(v) for row in matrix for v in row) else None
+
+
+def _material_extensions(tree: dict[str, Any], path: Path) -> dict[str, _MaterialExtensions]:
+    """Each named material's :class:`_MaterialExtensions`; trimesh keeps the name, so they are matched
+    by it. A name whose materials disagree is left out, and so is an unnamed material: both said."""
+    found: dict[str, set[_MaterialExtensions]] = {}
+    unmatched = False
     materials = tree.get("materials")
     for material in materials if isinstance(materials, list) else []:
-        if not isinstance(material, dict) or not isinstance(material.get("name"), str):
+        if not isinstance(material, dict):
             continue
         extension = (material.get("extensions") or {}).get("KHR_materials_emissive_strength")
         try:
             strength = float(extension.get("emissiveStrength", 1.0)) if isinstance(extension, dict) else 1.0
         except (TypeError, ValueError):
             strength = 1.0
-        strengths.setdefault(material["name"], set()).add(strength if math.isfinite(strength) and
-                                                           strength >= 0 else 1.0)
-    return {name: next(iter(values)) for name, values in strengths.items() if len(values) == 1}
+        pbr = material.get("pbrMetallicRoughness")
+        base = pbr.get("baseColorTexture") if isinstance(pbr, dict) else None
+        extras = _MaterialExtensions(strength if math.isfinite(strength) and strength >= 0 else 1.0,
+                                     _texture_transform(base))
+        if isinstance(material.get("name"), str):
+            found.setdefault(material["name"], set()).add(extras)
+        else:
+            unmatched |= extras != _MaterialExtensions()
+        if _texture_transform(material.get("emissiveTexture")) not in (None, extras.uv_transform):
+            warnings.warn(f"3D set {path}: material {material.get('name')!r} moves its emissive texture "
+                          "apart from its base colour (KHR_texture_transform), which is not applied: "
+                          "bake that mapping into the UVs", stacklevel=3)
+    unmatched |= any(len(values) > 1 for values in found.values())
+    if unmatched:
+        warnings.warn(f"3D set {path}: some materials have no name of their own, so their emission "
+                      "strength or texture transform is not applied; name each material uniquely",
+                      stacklevel=3)
+    return {name: next(iter(values)) for name, values in found.items() if len(values) == 1}
 
 
 class GltfSet:
@@ -226,8 +271,8 @@ class GltfSet:
 
         path = Path(path)
         tree = _gltf_json(path)
-        required, used = _extensions(tree)
-        strengths = _emissive_strengths(tree)
+        required = _extensions(tree)
+        extensions = _material_extensions(tree, path)
         if "KHR_draco_mesh_compression" in required and importlib.util.find_spec("DracoPy") is None:
             raise DeviceError(f"3D set {path} is Draco-compressed, which needs DracoPy: "
                               "pip install 'guangying[sets3d]'")
@@ -239,10 +284,6 @@ class GltfSet:
                 "cannot read; export it again without them (Blender: glTF export without mesh "
                 "compression; gltfpack: without -cc or -tc)"
             )
-        if "KHR_texture_transform" in used:
-            warnings.warn(f"3D set {path} moves or scales some textures (KHR_texture_transform), which "
-                          "is not applied: those textures are misplaced. Bake the mapping into the UVs "
-                          "before exporting", stacklevel=2)
         try:
             scene: Any = trimesh.load(str(path), force="scene")
         except Exception as exc:  # trimesh raises many kinds for a bad file
@@ -264,8 +305,10 @@ class GltfSet:
         self._draws = []
         textures: dict[int, Any] = {}  # by image: meshes share their atlas
         for mesh, transform, name in meshes:
+            material = extensions.get(str(getattr(getattr(mesh.visual, "material", None), "name", None)),
+                                      _MaterialExtensions())
             try:
-                positions, uv, colour, texture = _mesh_arrays(mesh, transform)
+                positions, uv, colour, texture = _mesh_arrays(mesh, transform, material.uv_transform)
             except InputFormatError as exc:
                 raise InputFormatError(f"3D set {path} is damaged: in its mesh {name!r}, {exc}; "
                                        "export it again") from exc
@@ -274,7 +317,7 @@ class GltfSet:
             vao = self.ctx.vertex_array(
                 self.program, [(vbo, "3f 2f 4f", "in_position", "in_uv", "in_colour")]
             )
-            mode, cutoff, emission, glow = _surface(mesh, strengths)
+            mode, cutoff, emission, glow = _surface(mesh, material.emissive_strength)
             base_tex, glow_tex = (white if image is None else self._shared_texture(image, textures)
                                   for image in (texture, glow))
             self._draws.append((vao, base_tex, glow_tex, mode, cutoff, emission))
