@@ -251,7 +251,8 @@ def _material_extensions(tree: dict[str, Any], path: Path) -> dict[str, _Materia
             found.setdefault(material["name"], set()).add(extras)
         else:
             unmatched |= extras != _MaterialExtensions()
-        if _texture_transform(material.get("emissiveTexture")) not in (None, extras.uv_transform):
+        emissive = material.get("emissiveTexture")
+        if emissive is not None and _texture_transform(emissive) != extras.uv_transform:
             warnings.warn(f"3D set {path}: material {material.get('name')!r} moves its emissive texture "
                           "apart from its base colour (KHR_texture_transform), which is not applied: "
                           "bake that mapping into the UVs", stacklevel=3)
