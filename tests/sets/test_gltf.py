@@ -348,3 +348,27 @@ def test_texture_transform_matrix_follows_the_specification_example():
     corners = np.array([[0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]], np.float64)
     np.testing.assert_allclose(corners @ matrix.T, [[0, 1], [0, 0.5], [0.5, 0.5], [0.5, 1]], atol=1e-12)
     assert _texture_transform({"extensions": {"KHR_texture_transform": {"scale": ["x", 1]}}}) is None
+
+
+def test_blended_panes_are_laid_far_to_near_from_the_camera(tmp_path):
+    """Two half-transparent panes, red at 4 m and blue at 6 m, the near one first in the file: seen
+    through both, the red lies over the blue (0.5 red + 0.25 blue). Drawn in file order, the far pane
+    came out in front; from the other side the order turns round."""
+    from guangying.sets.gltf import GltfSet
+
+    def pane(z: float, colour: tuple[int, int, int]):  # type: ignore[no-untyped-def]
+        card = trimesh.Trimesh(vertices=[[-3, -2, z], [3, -2, z], [3, 2, z], [-3, 2, z]],
+                               faces=[[0, 1, 2], [0, 2, 3]], process=False)
+        card.visual = trimesh.visual.TextureVisuals(
+            uv=np.zeros((4, 2)), material=trimesh.visual.material.PBRMaterial(
+                baseColorFactor=[*colour, 128], alphaMode="BLEND"))
+        return card
+
+    path = tmp_path / "panes.glb"
+    path.write_bytes(trimesh.Scene([pane(-4, (255, 0, 0)), pane(-6, (0, 0, 255))]).export(file_type="glb"))
+    panes = GltfSet(path)
+    k = intrinsics_matrix(28.0, SENSOR_MM, W, H)
+    front, _ = panes.render_rgba(SetView(CameraPose(), k, W, H))
+    np.testing.assert_allclose(front[H // 2, W // 2], [0.502, 0, 0.249, 0.749], atol=0.01)
+    behind, _ = panes.render_rgba(SetView(CameraPose(pan_deg=180, z_m=-10), k, W, H))
+    np.testing.assert_allclose(behind[H // 2, W // 2], [0.249, 0, 0.502, 0.749], atol=0.01)

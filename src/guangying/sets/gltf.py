@@ -321,7 +321,7 @@ class GltfSet:
             mode, cutoff, emission, glow = _surface(mesh, material.emissive_strength)
             base_tex, glow_tex = (white if image is None else self._shared_texture(image, textures)
                                   for image in (texture, glow))
-            self._draws.append((vao, base_tex, glow_tex, mode, cutoff, emission))
+            self._draws.append((vao, base_tex, glow_tex, mode, cutoff, emission, positions.mean(axis=0)))
         self._draws.sort(key=lambda draw: draw[3] == 2)  # blended surfaces over the solid ones
         self._rays = RayGrid()
         self._fbo_size: tuple[int, int] | None = None
@@ -380,7 +380,12 @@ class GltfSet:
         self.ctx.enable(moderngl.DEPTH_TEST)
         self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA  # premultiplied
         self.program["emissive"].value = 1
-        for vao, base_tex, glow_tex, mode, cutoff, emission in self._draws:
+        # Blended surfaces far to near from this camera: "over" is not commutative, so a near pane
+        # drawn before a far one came out behind it (each mesh by its centre, as engines sort)
+        solid = [draw for draw in self._draws if draw[3] != 2]
+        blended = sorted((draw for draw in self._draws if draw[3] == 2),
+                         key=lambda draw: float(view_m[2, :3] @ draw[6] + view_m[2, 3]))
+        for vao, base_tex, glow_tex, mode, cutoff, emission, _ in solid + blended:
             blend = mode == 2
             if blend:
                 self.ctx.enable(moderngl.BLEND)
