@@ -224,3 +224,35 @@ def test_damaged_exr_headers_are_read_as_far_as_they_make_sense(tmp_path):
         assert next(iter(reader)).timecode is None
     with gy.open_reader(odd, fps=30) as reader:  # at 30 fps it is a frame
         assert next(iter(reader)).timecode == "10:00:00:29"
+
+
+@pytest.mark.parametrize(("written", "read"), [((2, 1), 2), ((4, 3), Fraction(4, 3)), ((1, 1), 1),
+                                               ((0xFFFFFFFF, 0xFFFFFFFF), 1), ((0, 0), 1), ((9000, 1), 1)])
+def test_a_dpx_scan_says_its_pixel_aspect(tmp_path, written, read):
+    """An anamorphic scan (pixel aspect 2) is shown unsqueezed; undefined (0xFFFFFFFF), zero and
+    damaged fields read as square pixels."""
+    path = tmp_path / "scan.0001.dpx"
+    _dpx_with_headers(path, 0xFFFFFFFF, float("nan"))
+    data = bytearray(path.read_bytes())
+    struct.pack_into((">" if data[:4] == b"SDPX" else "<") + "II", data, 1628, *written)
+    path.write_bytes(bytes(data))
+    with gy.open_reader(tmp_path / "scan.####.dpx") as reader:
+        assert reader.info.pixel_aspect == read
+
+
+def test_an_exr_plate_says_its_pixel_aspect_and_the_outputs_keep_it(tmp_path):
+    from click.testing import CliRunner
+
+    from guangying.cli.main import cli
+
+    planes = {c: np.full((36, 64), v, np.float16) for c, v in zip("RGB", (0.03, 0.4, 0.05), strict=True)}
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
+              "pixelAspectRatio": 2.0}
+    OpenEXR.File(header, planes).write(str(tmp_path / "plate.1001.exr"))
+    with gy.open_reader(tmp_path / "plate.####.exr") as reader:
+        assert reader.info.pixel_aspect == 2
+    result = CliRunner().invoke(cli, ["key", str(tmp_path / "plate.####.exr"), "--alpha",
+                                      str(tmp_path / "matte.####.exr"), "--quiet"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    header = OpenEXR.File(str(tmp_path / "matte.1001.exr"), header_only=True).header()
+    assert header["pixelAspectRatio"] == 2.0  # Nuke shows the matte unsqueezed, as the plate

@@ -168,23 +168,53 @@ def test_phone_clip_stored_on_its_side_is_read_upright(tmp_path, degrees):
         assert (reader.info.width, reader.info.height) == (48, 64)
 
 
-@pytest.mark.parametrize(
-    ("x264opts", "says"), [("tff=1", "is interlaced"), ("sar=4/3", r"non-square pixels \(aspect 4/3\)")]
-)
-def test_interlaced_and_anamorphic_sources_are_named_with_what_to_do(tmp_path, x264opts, says):
-    path = tmp_path / "odd.mp4"
+def _x264_clip(path, x264opts: str, pictures: list[np.ndarray]) -> None:
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.height, stream.width = pictures[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
         stream.options = {"x264opts": x264opts} | ({"flags": "+ildct+ilme"} if "tff" in x264opts else {})
-        for i in range(3):
-            frame = av.VideoFrame.from_ndarray(np.full((H, W, 3), 40 * i, np.uint8), format="rgb24")
+        for i, picture in enumerate(pictures):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             frame.pts = i
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
-    with pytest.warns(UserWarning, match=says) as caught, open_reader(path) as reader:
+
+
+def test_interlaced_sources_are_named_with_what_to_do(tmp_path):
+    path = tmp_path / "odd.mp4"
+    _x264_clip(path, "tff=1", [np.full((H, W, 3), 40 * i, np.uint8) for i in range(3)])
+    with pytest.warns(UserWarning, match="is interlaced") as caught, open_reader(path) as reader:
         assert len(list(reader)) == 3
     assert "ffmpeg -i odd.mp4" in str(caught[0].message)
+
+
+def test_an_anamorphic_plate_is_composited_and_delivered_as_it_is_shown(tmp_path):
+    """A plate stored squeezed, pixel aspect 2 (an anamorphic lens; HDV and DV flag theirs too): the set
+    picture covers the frame as shown, so it is squeezed the same way, and every output says so (H.264's
+    VUI, MOV's pasp atom, the EXR header), so players, Nuke and editors show it unsqueezed. Before, the
+    outputs had square pixels (a squeezed actor) and the set was cropped unsqueezed (half of it shown)."""
+    green = np.zeros((H, W, 3), np.uint8)
+    green[:] = (30, 190, 60)  # all screen: the composite is the set
+    plate = tmp_path / "anamorphic.mp4"
+    _x264_clip(plate, "sar=2/1", [green] * 3)
+    with open_reader(plate) as reader:
+        assert reader.info.pixel_aspect == 2
+    bands = np.repeat(np.array([[[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [1.0, 1.0, 1.0]]], np.float32),
+                      W // 2, axis=1)  # four bands across a picture as wide as the plate is shown
+    with open_writer(tmp_path / "set.png", content="rgb") as writer:
+        writer.write(np.ascontiguousarray(np.repeat(bands, H, axis=0)), transfer="srgb")
+    outputs = [tmp_path / name for name in ("comp.mp4", "comp.mov", "comp.####.exr")]
+    for out in outputs:
+        result = CliRunner().invoke(cli, ["composite", str(plate), "-b", str(tmp_path / "set.png"), "-o",
+                                          str(out), "--quiet"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        with open_reader(out) as reader:
+            assert reader.info.pixel_aspect == 2, out
+            frame = next(iter(reader)).rgb
+        shown = frame[H // 2, W // 16 :: W // 8][::2]  # the middle of each quarter of the frame
+        expected = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]
+        np.testing.assert_allclose(np.clip(shown, 0, 1), expected, atol=0.1, err_msg=str(out))
 
 
 def _halve_mkv_duration(path) -> None:

@@ -117,6 +117,24 @@ def test_calibration_file_round_trip_and_scaling(tmp_path):
     assert k[0, 0] == pytest.approx(2 * calib.camera_matrix[0, 0])
 
 
+def test_an_anamorphic_plate_squeezes_the_width_of_the_camera():
+    """Pixel aspect 2 (a 2× anamorphic lens onto square photosites): the focal length holds vertically,
+    the lens takes in twice the width, so a point 1 m right of the axis at 5 m lands half as far from
+    the centre as through a spherical lens."""
+    k_round, _ = plate_intrinsics(1000, 800, 50.0, 24.89)
+    k_squeezed, _ = plate_intrinsics(1000, 800, 50.0, 24.89, pixel_aspect=2.0)
+    f_px = 50.0 * 1000 / 24.89
+    assert (k_round[0, 0], k_round[1, 1]) == pytest.approx((f_px, f_px))
+    assert (k_squeezed[0, 0], k_squeezed[1, 1]) == pytest.approx((f_px / 2, f_px))
+    point = np.array([1.0, 0.5, 5.0])
+    for k, x_px in [(k_round, 499.5 + f_px / 5), (k_squeezed, 499.5 + f_px / 10)]:
+        projected = k @ point
+        assert projected[0] / projected[2] == pytest.approx(x_px)
+        assert projected[1] / projected[2] == pytest.approx(399.5 + f_px / 10)
+    with pytest.raises(SettingsError, match="pixel aspect"):
+        plate_intrinsics(1000, 800, 50.0, 24.89, pixel_aspect=0.0)
+
+
 @pytest.mark.parametrize("suffix", [".yml", ".xml", ".json"])
 def test_a_calibration_written_by_opencv_filestorage_is_read(tmp_path, suffix):
     """What OpenCV's calibration sample (and any script saving with cv2.FileStorage) leaves behind."""

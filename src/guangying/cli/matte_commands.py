@@ -21,7 +21,7 @@ from guangying.pipeline.lens_defocus import LensDefocus
 from guangying.pipeline.virtual_set import (
     SetBackground,
     SetSettings,
-    footage_fps,
+    footage_timing,
     plate_chan_settings,
     track_focal_length_mm,
 )
@@ -229,11 +229,12 @@ def composite(
     plate: Any = background
     hook = lens
     if set_path is not None:
+        rate, pixel_aspect = footage_timing(options["source"], options.get("fps"))
         plate = SetBackground(
             SetSettings(
                 set_path, options["camera_track"], options["sensor"], options.get("focal_length_mm"),
                 options.get("calibration"), options["shadow"], options["floor_reflection"], chan,
-                footage_fps=footage_fps(options["source"], options.get("fps")),
+                footage_fps=rate, footage_pixel_aspect=pixel_aspect,
             ),
             lens,
         )  # fmt: skip

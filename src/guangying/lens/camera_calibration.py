@@ -291,6 +291,7 @@ def plate_intrinsics(
     focal_length_mm: float | None = None,
     sensor_width_mm: float | None = None,
     calibration: CameraCalibration | None = None,
+    pixel_aspect: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The camera matrix (3×3 float64) and distortion coefficients for a ``width_px × height_px`` plate.
 
@@ -298,7 +299,10 @@ def plate_intrinsics(
     ``focal_length_mm`` as well (a zoom track's column) replaces fx, fy — converted with the
     calibration's sensor width, else ``sensor_width_mm`` — keeping the principal point and distortion.
     Without one, the pinhole of :func:`guangying.lens.camera.intrinsics_matrix` (centred principal point,
-    no distortion) needs both ``focal_length_mm`` and ``sensor_width_mm``."""
+    no distortion) needs both ``focal_length_mm`` and ``sensor_width_mm``; a plate of ``pixel_aspect``
+    ≠ 1 is taken as shot through an anamorphic lens onto square photosites: the focal length holds
+    vertically and the lens squeezes the width, fx = fy / pixel_aspect (a calibration measured on such
+    plates carries that in its own matrix)."""
     from guangying.lens.camera import intrinsics_matrix
 
     if calibration is not None:
@@ -320,4 +324,8 @@ def plate_intrinsics(
         raise SettingsError(
             f"focal length ({focal_length_mm}) and sensor width ({sensor_width_mm}) must be > 0 mm"
         )
-    return intrinsics_matrix(focal_length_mm, sensor_width_mm, width_px, height_px), np.zeros(5)
+    if not (math.isfinite(pixel_aspect) and pixel_aspect > 0):
+        raise SettingsError(f"pixel aspect must be > 0, got {pixel_aspect}")
+    k = intrinsics_matrix(focal_length_mm, sensor_width_mm, width_px, height_px)
+    k[0, 0] /= pixel_aspect
+    return k, np.zeros(5)

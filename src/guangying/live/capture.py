@@ -154,6 +154,7 @@ class LiveSource:
             with open_reader(spec, fps=fps, camera_log=camera_log) as reader:
                 info = reader.info
             self.width, self.height, self.fps = info.width, info.height, Fraction(info.fps)
+            self.pixel_aspect = info.pixel_aspect
             self.first_timecode = info.timecode
             # A single picture is a camera pointed at a still scene: it stays on the monitor (for
             # tuning the key on it) until the take is stopped, not one frame and the end.
@@ -168,6 +169,8 @@ class LiveSource:
             self.width, self.height = stream.codec_context.width, stream.codec_context.height
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
             self.fps = standard_rate(rate)
+            aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+            self.pixel_aspect = Fraction(aspect) if aspect and aspect > 0 else Fraction(1)
 
     # -- opening -----------------------------------------------------------------------------------
     def _open_container(self) -> av.container.InputContainer:

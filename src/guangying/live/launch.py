@@ -226,6 +226,7 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
                 plate=paths["record_plate"],
                 matte=paths["record_matte"],
                 sidecar=o["sidecar"],
+                pixel_aspect=source.pixel_aspect,
             )
         outputs = SessionOutputs(recorder=recorder, settings_path=o["settings_out"])
         if o["out_url"]:

@@ -54,12 +54,14 @@ class LiveFrame:
     meta: FrameMeta
 
 
-def _recording_options(path: Path, timecode: str | None) -> dict[str, Any]:
+def _recording_options(path: Path, timecode: str | None, pixel_aspect: Fraction) -> dict[str, Any]:
     """Writer options of a live recording. A video file places each frame at its time in the take
     (its index at the camera's rate), so a frame the pipeline dropped is a hold, not a jump: the file
     lasts as long as the take and stays on its timecode and on sound recorded beside it. Numbered one
     by one, a take that dropped a third of its frames played a third fast and drifted off its timecode."""
     options: dict[str, Any] = {}
+    if pixel_aspect != 1:
+        options["pixel_aspect"] = pixel_aspect
     if path.suffix.lower() in VIDEO_EXTENSIONS:
         options["source_timing"] = True
         if timecode:
@@ -75,8 +77,8 @@ class _PlateRecorder:
     behind (recorded from the processed frames, it lost every frame the pipeline dropped). Up to a
     second of frames waits for the encoder; beyond that the oldest are dropped and counted."""
 
-    def __init__(self, path: Path, fps: Fraction) -> None:
-        self.path, self.fps = path, fps
+    def __init__(self, path: Path, fps: Fraction, pixel_aspect: Fraction) -> None:
+        self.path, self.fps, self.pixel_aspect = path, fps, pixel_aspect
         self._queue: DropOldestQueue[CapturedFrame] = DropOldestQueue(max(8, round(fps)))
         self._writer: Writer | None = None
         self._first_index = 0
@@ -104,7 +106,8 @@ class _PlateRecorder:
                 if self._writer is None:
                     self._first_index = frame.index
                     self._writer = open_writer(self.path, fps=self.fps, content="rgb",
-                                               **_recording_options(self.path, frame.timecode))
+                                               **_recording_options(self.path, frame.timecode,
+                                                                    self.pixel_aspect))
                 self._writer.write(to_float32(frame.rgb), time_s=float((frame.index - self._first_index)
                                                                        / self.fps))
         except BaseException as exc:  # reported when the take is finalised
@@ -151,8 +154,9 @@ class Recorder:
         plate: Path | None = None,
         matte: Path | None = None,
         sidecar: Path | None = None,
+        pixel_aspect: Fraction = Fraction(1),
     ) -> None:
-        self.fps = fps
+        self.fps, self.pixel_aspect = fps, pixel_aspect
         self.paths = {"composite": composite, "matte": matte}
         first = next((p for p in (composite, plate, matte) if p is not None), None)
         if sidecar is None and first is not None:
@@ -161,7 +165,7 @@ class Recorder:
         for path in [composite, plate, matte, sidecar]:
             if path is not None:
                 check_output_folder(path)  # fail before the take, not at its first frame
-        self._plate = _PlateRecorder(plate, fps) if plate is not None else None
+        self._plate = _PlateRecorder(plate, fps, pixel_aspect) if plate is not None else None
         self._writers: dict[str, Writer] = {}
         self._rows: list[FrameMeta] = []
         self._first_index = 0
@@ -182,7 +186,7 @@ class Recorder:
                 continue
             content: Content = "matte" if kind == "matte" else "rgb"
             self._writers[kind] = open_writer(path, fps=self.fps, content=content,
-                                              **_recording_options(path, timecode))
+                                              **_recording_options(path, timecode, self.pixel_aspect))
 
     def write(self, frame: LiveFrame) -> None:
         if self._plate is not None and self._plate.error is not None:

@@ -183,7 +183,8 @@ class LiveSession:
                 self._matter, self._engine_values = matter, engine_values
             spec = values.get("background") or "grey"
             if self._set is None and spec != self._background_spec:
-                background = Background(spec, self.source.width, self.source.height, fps=self.source.fps)
+                background = Background(spec, self.source.width, self.source.height, fps=self.source.fps,
+                                        pixel_aspect=self.source.pixel_aspect)
                 if self._background is not None:
                     self._background.close()
                 self._background, self._background_spec = background, spec

@@ -67,3 +67,6 @@ class ClipInfo:
     # pipeline's SDR picture is rolled off (guangying.media.display_srgb); None for SDR sources and EXR
     highlight_peak: float | None = None
     camera_log: str | None = None  # the camera log its frames were converted from (media.camera_log)
+    # a pixel's width over its height as the picture is shown (2 for an anamorphic 2× plate, 4/3 for
+    # HDV's 1440×1080): frames are processed as stored, and outputs carry it so they show the same
+    pixel_aspect: Fraction = Fraction(1)

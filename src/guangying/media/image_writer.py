@@ -92,7 +92,9 @@ class ImageWriter(Writer):
             raise MediaError(f"{target}: {ext} cannot hold alpha; use .png, .tif or .exr for RGBA")
         self._ext = ext
         self.output_transfer: Transfer = "linear" if ext == ".exr" else "srgb"
-        # the first frame's timecode: EXR headers carry each frame's; other pictures have no place for it
+        # the first frame's timecode and the pixel aspect: EXR headers carry them (the timecode of each
+        # frame); other pictures have no place for them
+        self._pixel_aspect = float(options.pop("pixel_aspect", 1.0))
         self._timecode: str | None = options.pop("timecode", None)
         if self._timecode is not None:
             try:
@@ -176,7 +178,8 @@ class ImageWriter(Writer):
         if self._ext in (".tif", ".tiff"):
             write_bytes(path, self._tiff_bytes(pixels))
         elif self._ext == ".exr":
-            attributes: dict[str, Any] = {"framesPerSecond": Fraction(self.fps)}
+            attributes: dict[str, Any] = {"framesPerSecond": Fraction(self.fps),
+                                          "pixelAspectRatio": self._pixel_aspect}
             # an EXR timecode's frame field counts to 59: above 60 fps the rate alone is written
             if self._timecode is not None and self.fps <= 60:
                 frame_timecode = timecode_at(self._timecode, number - self.first_frame, self.fps)

@@ -1,7 +1,9 @@
-"""What a picture file's header says about time: its SMPTE timecode and frame rate (EXR, DPX).
+"""What a picture file's header says about time, its SMPTE timecode and frame rate, and about the
+shape of its pixels (EXR, DPX).
 
-Scans, camera conversions and VFX renders delivered as EXR or DPX sequences carry both, and an
-editor conforms the shots back by the timecode. PNG, TIFF and JPEG have no standard place for either.
+Scans, camera conversions and VFX renders delivered as EXR or DPX sequences carry them: an editor
+conforms the shots back by the timecode, and an anamorphic plate (pixel aspect 2) is shown unsqueezed.
+PNG, TIFF and JPEG have no standard place for them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ _DPX_TIMECODE_OFFSET = 1920
 _DPX_TV_RATE_OFFSET = 1940
 _DPX_FILM_RATE_OFFSET = 1724
 _DPX_UNDEFINED = 0xFFFFFFFF
+_DPX_PIXEL_ASPECT_OFFSET = 1628  # the orientation header's horizontal and vertical pixel aspect
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,46 @@ def picture_timing(path: Path) -> PictureTiming:
     except (OSError, ValueError, AttributeError, TypeError, struct.error):
         pass
     return PictureTiming()
+
+
+def header_pixel_aspect(path: Path) -> Fraction:
+    """A pixel's width over its height as ``path``'s header gives it (EXR ``pixelAspectRatio``, DPX's
+    pixel aspect ratio); 1 for other formats, unreadable headers and values no picture has."""
+    aspect: Fraction | None = None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".exr":
+            from guangying.media.exr import read_exr_header  # late: OpenEXR only once an EXR is read
+
+            header = read_exr_header(path)
+            aspect = _aspect(float(header.get("pixelAspectRatio", 1.0))) if header is not None else None
+        elif suffix == ".dpx":
+            aspect = _dpx_pixel_aspect(path)
+    except (OSError, ValueError, AttributeError, TypeError, struct.error):  # as in picture_timing
+        pass
+    return aspect or Fraction(1)
+
+
+def _aspect(value: float) -> Fraction | None:
+    """A pixel aspect as a small fraction (2, 4/3, 1.5 …), None outside 1/4–4 (a damaged field)."""
+    if not (math.isfinite(value) and 0.25 <= value <= 4.0):
+        return None
+    return Fraction(value).limit_denominator(1000)
+
+
+def _dpx_pixel_aspect(path: Path) -> Fraction | None:
+    with path.open("rb") as file:
+        head = file.read(_DPX_PIXEL_ASPECT_OFFSET + 8)
+    order = {b"SDPX": ">", b"XPDS": "<"}.get(head[:4])
+    if order is None or len(head) < _DPX_PIXEL_ASPECT_OFFSET + 8:
+        return None
+    (image_offset,) = struct.unpack_from(order + "I", head, 4)
+    if image_offset < _DPX_PIXEL_ASPECT_OFFSET + 8:  # no orientation header: pixels there
+        return None
+    horizontal, vertical = struct.unpack_from(order + "II", head, _DPX_PIXEL_ASPECT_OFFSET)
+    if 0 in (horizontal, vertical) or _DPX_UNDEFINED in (horizontal, vertical):
+        return None
+    return _aspect(horizontal / vertical)
 
 
 def timecode_at_rate(timing: PictureTiming, fps: Fraction, where: str) -> str | None:

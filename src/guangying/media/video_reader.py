@@ -279,7 +279,8 @@ class VideoReader(Reader):
                 except ValueError:
                     timecode = None  # an unreadable tag is dropped rather than failing the read
             width, height = ctx.width, ctx.height
-            self._pixel_aspect = ctx.sample_aspect_ratio
+            # the container's (MOV's pasp atom) before the bitstream's: ProRes carries none of its own
+            self._pixel_aspect = stream.sample_aspect_ratio or ctx.sample_aspect_ratio
             self._turns, colour = _first_frame_facts(container, stream, self._log)
         if self._turns % 2:
             width, height = height, width
@@ -304,7 +305,16 @@ class VideoReader(Reader):
             variable_rate=variable,
             highlight_peak=colour.highlight_peak,
             camera_log=self._log.name if self._log else None,
+            pixel_aspect=self._shown_pixel_aspect(),
         )
+
+    def _shown_pixel_aspect(self) -> Fraction:
+        """The stream's sample aspect ratio as the frames come out (turned upright): 1 when unknown."""
+        aspect = self._pixel_aspect
+        if aspect is None or aspect <= 0:  # 0/1: unknown, square
+            return Fraction(1)
+        aspect = Fraction(aspect)
+        return 1 / aspect if self._turns % 2 else aspect
 
     def _estimate_count(
         self, container: av.container.InputContainer, stream: av.video.stream.VideoStream
@@ -492,7 +502,7 @@ class VideoReader(Reader):
 
     def _warn_about(self, av_frame: av.VideoFrame, colour: SourceColour) -> None:
         """Say what the first frame shows about the source that keys would otherwise get silently
-        wrong: a converted colour space, interlacing, non-square pixels."""
+        wrong: a converted colour space, interlacing."""
         if colour.converted:
             warnings.warn(colour.note(str(self._path)), stacklevel=3)
         if av_frame.interlaced_frame:
@@ -500,15 +510,6 @@ class VideoReader(Reader):
                 f"{self._path} is interlaced: each frame holds two fields a field apart in time, so "
                 "mattes and composites comb on motion. Deinterlace it first, e.g. ffmpeg -i "
                 f"{self._path.name} -vf bwdif=mode=send_frame -c:v prores_ks -profile:v 4 progressive.mov",
-                stacklevel=3,
-            )
-        aspect = self._pixel_aspect
-        if aspect is not None and aspect > 0 and aspect != 1:  # 0: unknown, read as square
-            warnings.warn(
-                f"{self._path} has non-square pixels (aspect {aspect}): frames are keyed as stored, "
-                f"{av_frame.width}×{av_frame.height}, and outputs have square pixels, so they look "
-                "squeezed next to the source in a player. To work at display size, scale it first, e.g. "
-                f"ffmpeg -i {self._path.name} -vf scale=iw*sar:ih,setsar=1 -c:v prores_ks square.mov",
                 stacklevel=3,
             )
 

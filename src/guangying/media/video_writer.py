@@ -104,6 +104,14 @@ class VideoWriter(Writer):
         self._times: deque[float] = deque()  # appended in the caller's thread, taken by the encoder
         self._first_time_s: float | None = None
         self._last_time_s = 0.0
+        self._pixel_aspect = Fraction(options.pop("pixel_aspect", 1))
+        if self._pixel_aspect <= 0:
+            raise MediaError(f"{target}: pixel_aspect must be > 0, got {self._pixel_aspect}")
+        if self._pixel_aspect != 1 and target.suffix.lower() == ".mkv":
+            # ffmpeg's Matroska muxer takes the aspect only from the stream, which PyAV cannot set
+            warnings.warn(f"{target}: an MKV written here cannot carry the source's pixel aspect "
+                          f"({self._pixel_aspect}), so it shows squeezed; write .mov or .mp4 to keep it",
+                          stacklevel=3)
         self._timecode = options.pop("timecode", None)
         if self._timecode is not None:
             try:
@@ -112,7 +120,7 @@ class VideoWriter(Writer):
                 raise MediaError(f"{target}: {exc}") from exc
         unknown = set(options) - set(self._format.user_options)
         if unknown:
-            allowed = ", ".join(("timecode", "source_timing", *self._format.user_options))
+            allowed = ", ".join(("timecode", "source_timing", "pixel_aspect", *self._format.user_options))
             names = ", ".join(sorted(unknown))
             raise MediaError(f"{target}: unknown option(s) {names}; {target.suffix} takes {allowed}")
         self._codec_options = dict(self._format.codec_options)
@@ -171,6 +179,8 @@ class VideoWriter(Writer):
             if self._source_timing:
                 ctx.time_base = stream.time_base = _FINE_TIME_BASE
             ctx.thread_type = "AUTO"
+            if self._pixel_aspect != 1:  # H.264's VUI, MOV's pasp atom
+                ctx.sample_aspect_ratio = self._pixel_aspect
             ctx.color_primaries = _BT709
             ctx.color_trc = _BT709
             ctx.colorspace = _RGB_MATRIX if self._format.rgb_matrix else _BT709

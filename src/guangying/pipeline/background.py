@@ -43,13 +43,21 @@ def parse_colour_srgb(spec: str) -> tuple[float, float, float] | None:
     return None
 
 
-def fit_cover(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Scale to cover width×height (keep aspect, centre crop), as a set extension would be framed."""
+def fit_cover(rgb: np.ndarray, width: int, height: int, pixel_aspect: Fraction = Fraction(1),
+              source_pixel_aspect: Fraction = Fraction(1)) -> np.ndarray:
+    """Scale to cover width×height (keep aspect, centre crop), as a set extension would be framed.
+
+    Aspects are as shown: a frame of ``pixel_aspect`` 2 (an anamorphic plate, stored squeezed) is
+    covered by the picture squeezed the same way, and a picture of ``source_pixel_aspect`` ≠ 1 is
+    unsqueezed first."""
     h, w = rgb.shape[:2]
-    if (w, h) == (width, height):
+    if (w, h) == (width, height) and pixel_aspect == source_pixel_aspect:
         return rgb
-    scale = max(width / w, height / h)
-    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
+    # in shown widths: the frame is width·pixel_aspect wide, the picture w·source_pixel_aspect
+    scale = max(width * pixel_aspect / (w * source_pixel_aspect), Fraction(height, h))
+    squeeze = source_pixel_aspect / pixel_aspect
+    new_w, new_h = max(width, round(w * scale * squeeze)), max(height, round(h * scale))
+    scale = float(min(new_w / w, new_h / h))  # the interpolation: shrinking on either axis averages
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(rgb, (new_w, new_h), interpolation=interp)
     x0, y0 = (new_w - width) // 2, (new_h - height) // 2
@@ -89,10 +97,11 @@ class Background:
     editor's timeline plays it; without, frame for frame. A picture with alpha is laid over black.
     """
 
-    def __init__(self, spec: str | Path, width: int, height: int, fps: Fraction | None = None) -> None:
+    def __init__(self, spec: str | Path, width: int, height: int, fps: Fraction | None = None,
+                 pixel_aspect: Fraction = Fraction(1)) -> None:
         self.spec = str(spec)
         self.inputs: tuple[str, ...] = ()  # files it reads (a colour reads none)
-        self.width, self.height = width, height
+        self.width, self.height, self.pixel_aspect = width, height, pixel_aspect
         self._source: PictureSource[tuple[np.ndarray, np.ndarray]] | None = None
         self._position = 0
         colour = parse_colour_srgb(self.spec)
@@ -112,8 +121,9 @@ class Background:
         self.is_still = self._source.is_still
         self._still = self._source.at(0) if self.is_still else None
 
-    def _fit(self, rgba_linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rgb_linear = np.ascontiguousarray(fit_cover(rgba_linear[..., :3], self.width, self.height))
+    def _fit(self, rgba_linear: np.ndarray, source_pixel_aspect: Fraction) -> tuple[np.ndarray, np.ndarray]:
+        rgb_linear = np.ascontiguousarray(fit_cover(rgba_linear[..., :3], self.width, self.height,
+                                                    self.pixel_aspect, source_pixel_aspect))
         return linear_to_srgb(rgb_linear), rgb_linear
 
     def next_plate(

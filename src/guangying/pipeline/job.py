@@ -173,7 +173,8 @@ def run_job(
         info = reader.info
         plate: PlateSource | None = None
         if isinstance(background, str | Path):
-            plate = Background(background, info.width, info.height, fps=info.fps)
+            plate = Background(background, info.width, info.height, fps=info.fps,
+                               pixel_aspect=info.pixel_aspect)
         elif background is not None:
             plate = background
         if plate is not None:
@@ -192,6 +193,8 @@ def run_job(
                 # the output's first frame is source frame first_written: its timecode, so an editor relinks
                 # (EXR headers carry each frame's)
                 options["timecode"] = timecode_at(info.timecode, first_written, info.fps)
+            if info.pixel_aspect != 1:  # video and EXR carry it: an anamorphic plate's outputs show as it
+                options["pixel_aspect"] = info.pixel_aspect
             if suffix == ".mp4":
                 options.update(outputs.h264.writer_options())
             if suffix in VIDEO_EXTENSIONS and info.variable_rate:

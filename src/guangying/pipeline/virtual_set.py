@@ -46,6 +46,8 @@ class SetSettings:
     - ``lens_file``: zoom counts → focal length for live FreeD (:mod:`guangying.lens.zoom`).
     - ``freed_delay_frames``: live FreeD taken this many messages late, to line up with the video.
     - ``footage_fps``: the footage's frame rate, against which a set's clips play at their own speed.
+    - ``footage_pixel_aspect``: the footage's pixel aspect (2: an anamorphic plate), which the set's
+      camera squeezes the same way.
     """
 
     set_path: str
@@ -60,6 +62,7 @@ class SetSettings:
     lens_file: str | None = None
     freed_delay_frames: int = 0
     footage_fps: float | None = None
+    footage_pixel_aspect: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("shadow", "floor_reflection"):
@@ -81,11 +84,12 @@ def plate_chan_settings(source: str | Path, sensor: str, fps: FrameRate | None =
     )
 
 
-def footage_fps(source: str | Path, fps: FrameRate | None = None) -> float:
-    """The frame rate of the footage ``source`` (a set's clips play against it); ``fps`` as
-    :func:`~guangying.media.open_reader` takes it."""
+def footage_timing(source: str | Path, fps: FrameRate | None = None) -> tuple[float, float]:
+    """The frame rate of the footage ``source`` (a set's clips play against it) and its pixel aspect
+    (the set's camera squeezes as the plate is squeezed); ``fps`` as :func:`~guangying.media.open_reader`
+    takes it."""
     with open_reader(source, fps=fps) as reader:
-        return float(reader.info.fps)
+        return float(reader.info.fps), float(reader.info.pixel_aspect)
 
 
 def track_focal_length_mm(camera_track: str | Path, chan: ChanSettings | None = None) -> float:
@@ -134,13 +138,15 @@ class SetBackground:
     def view(self, frame_index: int, position: int, width: int, height: int) -> SetView:
         row = self.track.row(frame_index, position)
         return view_from_track_row(
-            row, width, height, self.sensor_width_mm, self.settings.focal_length_mm, self.calibration
+            row, width, height, self.sensor_width_mm, self.settings.focal_length_mm, self.calibration,
+            self.settings.footage_pixel_aspect,
         )
 
     def focal_length_mm(self, position: int) -> float:
         """The focal length the set was rendered with at ``position`` (for the actor's depth of field)."""
-        view = self._views[position]
-        return float(view.camera_matrix[0, 0]) * self.sensor_width_mm / view.width_px
+        view = self._views[position]  # an anamorphic plate's fx is squeezed by its pixel aspect
+        return (float(view.camera_matrix[0, 0]) * self.settings.footage_pixel_aspect * self.sensor_width_mm
+                / view.width_px)
 
     def next_plate(self, frame_index: int, plate_rgb_srgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(set sRGB, set linear) float32 (H, W, 3) for this plate frame's camera."""

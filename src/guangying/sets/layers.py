@@ -113,13 +113,14 @@ class _Layer:
     def __init__(self, spec: LayerSpec, footage_fps: Fraction | float | None = None) -> None:
         self.spec = spec
         self.picture: PictureSource[MipPyramid] = PictureSource(
-            spec.image, MipPyramid, "set layer", footage_fps)
-        self.height_m = spec.width_m * self.picture.height / self.picture.width
+            spec.image, lambda rgba, _aspect: MipPyramid(rgba), "set layer", footage_fps)
+        # an anamorphic picture (pixel aspect 2) stands twice as wide as its stored pixels
+        self.height_m = spec.width_m * self.picture.height / (self.picture.width * self.picture.pixel_aspect)
         self.depth: PictureSource[MipPyramid] | None = None
         if spec.depth is not None:
             rng = spec.depth_range_m
 
-            def depth_pyramid(rgba: np.ndarray) -> MipPyramid:
+            def depth_pyramid(rgba: np.ndarray, _aspect: Fraction) -> MipPyramid:
                 # luminance of the depth picture (first channel: depth pictures are grey)
                 values = rgba[..., 0] / np.maximum(rgba[..., 3], 1e-6)
                 if rng is not None:

@@ -37,7 +37,7 @@ def _pole_in_view(view: SetView, margin: float = 0.5) -> bool:
     return False
 
 
-def _pyramid_rgb(rgba: np.ndarray) -> MipPyramid:
+def _pyramid_rgb(rgba: np.ndarray, _aspect: Fraction) -> MipPyramid:
     return MipPyramid(rgba[..., :3])
 
 

@@ -40,12 +40,13 @@ def _linear_rgba(frame: Frame, highlight_peak: float | None) -> np.ndarray:
 
 class PictureSource(Generic[T]):
     """A still or a clip turned by ``prepare`` (e.g. into a :class:`~guangying.sets.mip.MipPyramid`)
-    from float32 (H, W, 4) linear premultiplied RGBA; ``at(position)`` returns the prepared frame."""
+    from float32 (H, W, 4) linear premultiplied RGBA and its pixel aspect (a pixel's width over its
+    height as shown, from the file); ``at(position)`` returns the prepared frame."""
 
     def __init__(
         self,
         spec: str | Path,
-        prepare: Callable[[np.ndarray], T],
+        prepare: Callable[[np.ndarray, Fraction], T],
         what: str = "set picture",
         footage_fps: Fraction | float | None = None,
     ) -> None:
@@ -56,6 +57,7 @@ class PictureSource(Generic[T]):
         self._reader: Reader | None = open_reader(self.spec)
         info = self._reader.info
         self.width, self.height, self.fps = info.width, info.height, info.fps
+        self.pixel_aspect = info.pixel_aspect
         self.is_still = info.kind == "image" or info.frame_count == 1
         self._iter: Iterator[Frame] | None = iter(self._reader)
         self._position = -1
@@ -82,7 +84,8 @@ class PictureSource(Generic[T]):
             self.close()  # hold the last frame
             return
         assert self._reader is not None
-        self._current = self._prepare(_linear_rgba(frame, self._reader.info.highlight_peak))
+        rgba = _linear_rgba(frame, self._reader.info.highlight_peak)
+        self._current = self._prepare(rgba, self.pixel_aspect)
         self._position += 1
 
     def at(self, position: int) -> T:

@@ -42,10 +42,12 @@ def view_from_track_row(
     sensor_width_mm: float,
     focal_length_mm: float | None = None,
     calibration: CameraCalibration | None = None,
+    pixel_aspect: float = 1.0,
 ) -> SetView:
     """The camera of one track row: the focal length is ``focal_length_mm`` when given (a prime without
     zoom data), else the row's; a ``calibration`` adds the lens's principal point and distortion (and
-    supplies the focal length when neither does)."""
+    supplies the focal length when neither does); ``pixel_aspect``: the plate's (an anamorphic squeeze,
+    see :func:`~guangying.lens.camera_calibration.plate_intrinsics`)."""
     focal: float | None = focal_length_mm if focal_length_mm is not None else row.focal_length_mm
     if focal is not None and not math.isfinite(focal):
         if calibration is None:
@@ -54,7 +56,7 @@ def view_from_track_row(
                 "(or a lens calibration)"
             )
         focal = None
-    k, dist = plate_intrinsics(width_px, height_px, focal, sensor_width_mm, calibration)
+    k, dist = plate_intrinsics(width_px, height_px, focal, sensor_width_mm, calibration, pixel_aspect)
     return SetView(row.pose, k, width_px, height_px, dist if np.any(dist) else None)
 
 

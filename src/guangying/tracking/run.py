@@ -85,7 +85,7 @@ def _video_rows(
     with reader:
         info = reader.info
         w, h = info.width, info.height
-        k, dist = plate_intrinsics(w, h, job.focal_length_mm, sensor, calib)
+        k, dist = plate_intrinsics(w, h, job.focal_length_mm, sensor, calib, float(info.pixel_aspect))
         fps = float(info.fps)
         metas: list[_Meta] = []
 
