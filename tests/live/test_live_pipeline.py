@@ -153,3 +153,20 @@ def test_take_that_drops_frames_records_the_whole_plate_and_keeps_time(plate_cli
             times = [f.time_s for f in reader]
         expected = [(row["frame"] - rows[0]["frame"]) / 25 for row in rows]
         np.testing.assert_allclose(times, expected, atol=1e-3)  # each frame at its time in the take
+
+
+def test_recordings_of_an_anamorphic_camera_keep_its_pixel_aspect(tmp_path):
+    from fractions import Fraction
+
+    from guangying.live.outputs import FrameMeta, LiveFrame, Recorder
+
+    recorder = Recorder(Fraction(25), composite=tmp_path / "comp.mov", matte=tmp_path / "matte.mp4",
+                        pixel_aspect=Fraction(2))
+    for n in range(3):
+        meta = FrameMeta(n, None, 0.0, 1.0, "chroma", 1)
+        alpha, composite = np.full((48, 64), 0.5, np.float32), np.full((48, 64, 3), 0.5, np.float32)
+        recorder.write(LiveFrame(alpha, composite, meta))
+    recorder.close()
+    for name in ("comp.mov", "matte.mp4"):
+        with open_reader(tmp_path / name) as reader:
+            assert reader.info.pixel_aspect == 2, name
