@@ -99,3 +99,22 @@ def test_a_sequence_shot_renders_and_joins_at_its_given_rate(tmp_path):
     with open_reader(tmp_path / "out" / "comp.mov") as reader:
         assert reader.info.fps == 25
         assert sum(1 for _ in reader) == 10
+
+
+def test_an_anamorphic_shot_split_and_joined_keeps_its_pixel_aspect(tmp_path):
+    """An EXR plate of pixel aspect 2 rendered in two ranges: the joined ProRes keeps the aspect (the
+    copied packets do not hold it: MOV keeps it in a pasp atom, which the join used to drop)."""
+    import OpenEXR
+
+    for n, synthetic in enumerate(green_screen_clip(W, H, 10, seed=3), start=101):
+        planes = {c: np.ascontiguousarray(synthetic.rgb_srgb[..., i] ** 2.2) for i, c in enumerate("RGB")}
+        header = {"type": OpenEXR.scanlineimage, "compression": OpenEXR.ZIP_COMPRESSION,
+                  "pixelAspectRatio": 2.0}
+        OpenEXR.File(header, planes).write(str(tmp_path / f"plate.{n:04d}.exr"))
+    shot, plan = _planned(tmp_path, "input: plate.####.exr, matte: chroma, range_frames: 5, fps: 25",
+                          workers=2)
+    assert len(plan.ranges) == 2
+    _render_and_join(shot, plan)
+    with open_reader(tmp_path / "out" / "comp.mov") as reader:
+        assert reader.info.pixel_aspect == 2
+        assert sum(1 for _ in reader) == 10

@@ -52,6 +52,8 @@ def concat_video(
             stream = out.add_stream_from_template(template)
             stream.codec_context.framerate = template.average_rate  # mov's timecode track needs it
             stream.codec_context.codec_tag = template.codec_context.codec_tag  # ProRes flavour
+            if template.sample_aspect_ratio:  # MOV keeps it in its pasp atom, which the template lacks
+                stream.codec_context.sample_aspect_ratio = template.sample_aspect_ratio
             for segment in segments:
                 with av.open(str(segment)) as part:
                     source = part.streams.video[0]
