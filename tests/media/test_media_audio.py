@@ -39,7 +39,8 @@ _PICTURE_CODECS = {
 }
 
 
-def _make_clip(path: Path, audio_codec: str | None, late_samples: int = 0) -> np.ndarray | None:
+def _make_clip(path: Path, audio_codec: str | None, late_samples: int = 0,
+               pixel_aspect: Fraction | None = None) -> np.ndarray | None:
     """A green-screen clip (x264 in .mp4, ProRes in .mov, FFV1 in .mkv) with the tone, which starts
     ``late_samples`` after the picture; returns the sound as written (int16 for PCM and FLAC, float for
     AAC), None without."""
@@ -49,6 +50,8 @@ def _make_clip(path: Path, audio_codec: str | None, late_samples: int = 0) -> np
         codec, pix_fmt = _PICTURE_CODECS[path.suffix]
         video = container.add_stream(codec, rate=FPS)
         video.width, video.height, video.pix_fmt = W, H, pix_fmt
+        if pixel_aspect is not None:
+            video.codec_context.sample_aspect_ratio = pixel_aspect
         audio = container.add_stream(audio_codec, rate=RATE, layout="stereo") if audio_codec else None
         for i, frame in enumerate(green_screen_clip(W, H, N, seed=1)):
             rgb = (np.clip(frame.rgb_srgb, 0, 1) * 255).astype(np.uint8)
@@ -404,3 +407,15 @@ def test_every_microphone_track_is_carried(tmp_path, output):
             peaks.append(_peak_hz(np.concatenate(frames, axis=1)))
             container.seek(0)
     assert peaks == [pytest.approx(1000, abs=10), pytest.approx(3000, abs=10)]
+
+
+def test_an_anamorphic_clip_with_sound_keeps_its_pixel_aspect(tmp_path):
+    """The sound is laid in by copying the picture's packets into a new file; a MOV keeps the pixel
+    aspect outside them (its pasp atom), which that copy dropped: the composite came out square."""
+    src = tmp_path / "anamorphic.mov"
+    _make_clip(src, "pcm_s16le", pixel_aspect=Fraction(2))
+    for output in ("c.mov", "c.mp4"):
+        _invoke("composite", src, "-b", "#000000", "-o", tmp_path / output, "--quiet")
+        assert _sound(tmp_path / output)["channels"] == 2
+        with open_reader(tmp_path / output) as reader:
+            assert reader.info.pixel_aspect == 2, output

@@ -22,7 +22,7 @@ from guangying.base.atomic import describe_os_error, partial_path, remove_quietl
 from guangying.base.errors import MediaError
 from guangying.batch.plan import ShotPlan
 from guangying.batch.render import STAGING_FOLDER, RangeResult, StagedFile, file_record, shot_staging
-from guangying.media.audio import has_audio, mux_with_audio
+from guangying.media.audio import copy_video_stream, has_audio, mux_with_audio
 from guangying.media.outputs import OutputLock, swap_in_sequence
 from guangying.media.patterns import parse_pattern
 from guangying.media.video_writer import VIDEO_EXTENSIONS
@@ -49,11 +49,7 @@ def concat_video(
             template = head.streams.video[0]
             if timecode:
                 out.metadata["timecode"] = timecode
-            stream = out.add_stream_from_template(template)
-            stream.codec_context.framerate = template.average_rate  # mov's timecode track needs it
-            stream.codec_context.codec_tag = template.codec_context.codec_tag  # ProRes flavour
-            if template.sample_aspect_ratio:  # MOV keeps it in its pasp atom, which the template lacks
-                stream.codec_context.sample_aspect_ratio = template.sample_aspect_ratio
+            stream = copy_video_stream(out, template)
             for segment in segments:
                 with av.open(str(segment)) as part:
                     source = part.streams.video[0]

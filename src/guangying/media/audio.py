@@ -176,11 +176,7 @@ def _mux(
         timecode = _timecode(video_in)
         if timecode:
             out.metadata["timecode"] = timecode  # the muxer rebuilds the timecode track from it
-        out_video = out.add_stream_from_template(video_stream)
-        # The rate is not part of the copied codec parameters; mov needs it for the timecode track.
-        out_video.codec_context.framerate = video_stream.average_rate
-        # The tag tells the ProRes flavour (ap4h = 4444 with alpha); left unset, mov would pick 422 HQ.
-        out_video.codec_context.codec_tag = video_stream.codec_context.codec_tag
+        out_video = copy_video_stream(out, video_stream)
         tracks = []
         audio_in = stack.enter_context(_open_source(source))
         for track in range(len(audio_in.streams.audio)):
@@ -223,6 +219,19 @@ def _track_packets(
     if plan.copy_packets:
         return _restreamed(items, out.add_stream_from_template(audio_stream))
     return _encoded(items, _add_encoder(out, plan, audio_stream))
+
+
+def copy_video_stream(out: av.container.OutputContainer, template: Any) -> Any:  # noqa: ANN401
+    """A stream of ``out`` for ``template``'s packets, copied as they are, with what the copied codec
+    parameters leave out: the rate (mov needs it for the timecode track), the codec tag (the ProRes
+    flavour: ap4h is 4444 with alpha; left unset, mov would pick 422 HQ) and the pixel aspect (mov keeps
+    it in its pasp atom: an anamorphic plate's outputs came out square)."""
+    stream = out.add_stream_from_template(template)
+    stream.codec_context.framerate = template.average_rate
+    stream.codec_context.codec_tag = template.codec_context.codec_tag
+    if template.sample_aspect_ratio:
+        stream.codec_context.sample_aspect_ratio = template.sample_aspect_ratio
+    return stream
 
 
 def _video_packets(
