@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from media_samples import FRAMES, HEIGHT, WIDTH, blue_index, matte, picture, write_with_pyav
 
-from guangying.media import open_reader, open_writer
+from guangying.media import MediaError, open_reader, open_writer
 
 
 def _write_clip(path, content="rgb", fps=Fraction(25), **options):
@@ -64,6 +64,24 @@ def test_prores_4444_keeps_alpha(tmp_path):
         assert frame.alpha is not None
         assert np.abs(frame.alpha - matte()).max() < 2e-3
         assert np.abs(frame.rgb - picture(i)).max() < 0.01
+
+
+def test_prores_422_hq_for_a_camera_original(tmp_path):
+    """A plate recorded live is ProRes 422 HQ (apch), as on-set recorders write: 10-bit, no alpha."""
+    path = tmp_path / "plate.mov"
+    _write_clip(path, profile="422hq")
+    with av.open(str(path)) as container:
+        ctx = container.streams.video[0].codec_context
+        assert (ctx.name, ctx.profile, ctx.codec_tag, ctx.pix_fmt) == ("prores", "HQ", "apch", "yuv422p10le")
+    with open_reader(path) as reader:
+        assert reader.info.bit_depth == 10 and not reader.info.has_alpha
+        frames = list(reader)
+    assert len(frames) == FRAMES
+    assert np.abs(frames[2].rgb - picture(2)).mean() < 0.005
+    with pytest.raises(MediaError, match="422 HQ has no alpha"):
+        _write_clip(tmp_path / "fg.mov", content="rgba", profile="422hq")
+    with pytest.raises(MediaError, match="profile must be '4444' or '422hq'"):
+        _write_clip(tmp_path / "x.mov", profile="lt")
 
 
 def test_ffv1_mkv_is_lossless_16_bit(tmp_path):

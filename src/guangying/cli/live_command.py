@@ -93,7 +93,7 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         # outputs
         click.option("--record", type=str, help="Record the composite: .mp4 (H.264) or .mov (ProRes)."),
         click.option("--record-plate", type=str,
-                     help="Record every frame the camera delivers, for post: .mov (ProRes 4444), .mkv "
+                     help="Record every frame the camera delivers, for post: .mov (ProRes 422 HQ), .mkv "
                      "(FFV1, lossless) or .mp4 (H.264); on 2 cores .mkv or .mp4 keep up."),
         click.option("--record-matte", type=str, help="Record the matte."),
         click.option(

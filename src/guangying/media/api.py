@@ -98,10 +98,12 @@ def open_writer(
 ) -> Writer:
     """Open an output chosen by extension; ``with`` commits on success and removes everything on error.
 
-    ``.mp4`` H.264 (options ``crf``=18, ``preset``="veryfast"), ``.mov`` ProRes 4444 (alpha),
+    ``.mp4`` H.264 (options ``crf``=18, ``preset``="veryfast"), ``.mov`` ProRes 4444 (alpha; option
+    ``profile``="422hq" for ProRes 422 HQ, a camera original's format),
     ``.mkv`` FFV1 lossless 16-bit; ``shot.%04d.png`` / ``shot.####.exr`` / ``.tif`` sequences (16-bit
     PNG/TIFF, option ``bit_depth``; half-float linear EXR); a path without a pattern writes one picture.
-    Video takes ``timecode="HH:MM:SS:FF"``. ``width``/``height`` default to the first frame's size.
+    Video takes ``timecode="HH:MM:SS:FF"``, video and EXR ``pixel_aspect`` (2: an anamorphic plate).
+    ``width``/``height`` default to the first frame's size.
     ``premultiplied`` (``content="rgba"``): colour stored premultiplied by alpha; None (default) follows
     the format's convention: premultiplied in EXR (as OpenEXR defines it, and Nuke and Resolve read it),
     straight in PNG, TIFF and video.
