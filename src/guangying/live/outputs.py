@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import av
 import av.error
@@ -26,6 +26,8 @@ from guangying.media import Writer, open_writer
 from guangying.media.pixels import to_code_values, to_float32
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.media.writer import Content
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -74,52 +76,90 @@ def _recording_options(path: Path, timecode: str | None, pixel_aspect: Fraction,
     return options
 
 
-class _PlateRecorder:
-    """``--record-plate``: every frame the camera delivers, taken from the capture thread as it arrives
-    and encoded in a thread of its own, so the plate post renders from is whole even when keying falls
-    behind (recorded from the processed frames, it lost every frame the pipeline dropped). Up to a
-    second of frames waits for the encoder; beyond that the oldest are dropped and counted."""
+class _DroppingWorker(Generic[T]):
+    """Runs ``_consume`` on items in its own thread; when it lags, the oldest item is dropped and
+    counted (a network stream, a virtual camera or a recording must never hold back the pipeline or
+    the capture). An error is kept in ``error`` for the caller to report."""
 
-    def __init__(self, path: Path, fps: Fraction, pixel_aspect: Fraction) -> None:
-        self.path, self.fps, self.pixel_aspect = path, fps, pixel_aspect
-        self._queue: DropOldestQueue[CapturedFrame] = DropOldestQueue(max(8, round(fps)))
-        self._writer: Writer | None = None
-        self._first_index = 0
+    name = "output"
+
+    def __init__(self, queue_items: int = 2) -> None:
         self._closing = False
+        self._queue: DropOldestQueue[T] = DropOldestQueue(queue_items)
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="guangying-plate-recorder", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"guangying-{self.name}", daemon=True)
         self._thread.start()
 
     @property
     def dropped(self) -> int:
         return self._queue.dropped
 
+    def _run(self) -> None:
+        try:
+            while True:
+                item = self._queue.get(0.2)
+                if item is None:
+                    if self._closing:
+                        return
+                    continue
+                self._consume(item)
+        except BaseException as exc:  # reported by the owner
+            self.error = exc
+
+    def _consume(self, item: T) -> None:
+        raise NotImplementedError
+
+    def _drain(self, timeout_s: float | None) -> None:
+        """Consume what waits, then stop the thread."""
+        self._closing = True
+        self._thread.join(timeout=timeout_s)
+
+
+class _FrameSink(_DroppingWorker[np.ndarray]):
+    """An output fed the composite of each processed frame as 8-bit codes."""
+
+    def write(self, frame: LiveFrame) -> None:
+        if self.error is not None:
+            raise MediaError(f"{self.name} failed: {self.error}")
+        self._queue.put(to_code_values(frame.composite_rgb_srgb, np.uint8))
+
+    def close(self) -> None:
+        self._drain(5.0)
+        self._finish()
+
+    def _finish(self) -> None:
+        pass
+
+
+class _PlateRecorder(_DroppingWorker[CapturedFrame]):
+    """``--record-plate``: every frame the camera delivers, taken from the capture thread as it arrives
+    and encoded in a thread of its own, so the plate post renders from is whole even when keying falls
+    behind (recorded from the processed frames, it lost every frame the pipeline dropped). Up to a
+    second of frames waits for the encoder; beyond that the oldest are dropped and counted."""
+
+    name = "plate-recorder"
+
+    def __init__(self, path: Path, fps: Fraction, pixel_aspect: Fraction) -> None:
+        self.path, self.fps, self.pixel_aspect = path, fps, pixel_aspect
+        self._writer: Writer | None = None
+        self._first_index = 0
+        super().__init__(queue_items=max(8, round(fps)))
+
     def put(self, frame: CapturedFrame) -> None:
         """Called in the capture thread: never waits."""
         self._queue.put(frame)
 
-    def _run(self) -> None:
-        try:
-            while True:
-                frame = self._queue.get(0.2)
-                if frame is None:
-                    if self._closing:
-                        return
-                    continue
-                if self._writer is None:
-                    self._first_index = frame.index
-                    self._writer = open_writer(self.path, fps=self.fps, content="rgb",
-                                               **_recording_options(self.path, frame.timecode,
-                                                                    self.pixel_aspect, plate=True))
-                self._writer.write(to_float32(frame.rgb), time_s=float((frame.index - self._first_index)
-                                                                       / self.fps))
-        except BaseException as exc:  # reported when the take is finalised
-            self.error = exc
+    def _consume(self, frame: CapturedFrame) -> None:
+        if self._writer is None:
+            self._first_index = frame.index
+            self._writer = open_writer(self.path, fps=self.fps, content="rgb",
+                                       **_recording_options(self.path, frame.timecode, self.pixel_aspect,
+                                                            plate=True))
+        self._writer.write(to_float32(frame.rgb), time_s=float((frame.index - self._first_index) / self.fps))
 
     def close(self) -> Path | None:
         """Encode what waits, then finalise; the path, or None when no frame came."""
-        self._closing = True
-        self._thread.join()
+        self._drain(None)
         if self.error is not None:
             self.abort()
             raise MediaError(f"recording the plate {self.path} failed: {self.error}")
@@ -135,8 +175,7 @@ class _PlateRecorder:
         return self.path
 
     def abort(self) -> None:
-        self._closing = True
-        self._thread.join(timeout=5.0)
+        self._drain(5.0)
         if self._writer is not None:
             self._writer.abort()
 
@@ -255,53 +294,7 @@ def _write_sidecar(path: Path, rows: list[FrameMeta]) -> None:
         raise MediaError(f"writing the sidecar {path} failed: {exc}") from exc
 
 
-class _DroppingWorker:
-    """Runs ``_consume`` on frames in its own thread; when it lags, the oldest frame is dropped
-    (a network stream or a virtual camera must never hold back the pipeline)."""
-
-    name = "output"
-
-    def __init__(self) -> None:
-        self._closing = False
-        self._queue: DropOldestQueue[np.ndarray | None] = DropOldestQueue(2)
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"guangying-{self.name}", daemon=True)
-        self._thread.start()
-
-    @property
-    def dropped(self) -> int:
-        return self._queue.dropped
-
-    def write(self, frame: LiveFrame) -> None:
-        if self.error is not None:
-            raise MediaError(f"{self.name} failed: {self.error}")
-        self._queue.put(to_code_values(frame.composite_rgb_srgb, np.uint8))
-
-    def _run(self) -> None:
-        try:
-            while True:
-                item = self._queue.get(0.2)
-                if item is None:
-                    if self._closing:
-                        return
-                    continue
-                self._consume(item)
-        except BaseException as exc:  # reported on the next write
-            self.error = exc
-
-    def _consume(self, rgb_u8: np.ndarray) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        self._closing = True
-        self._thread.join(timeout=5.0)
-        self._finish()
-
-    def _finish(self) -> None:
-        pass
-
-
-class StreamOutput(_DroppingWorker):
+class StreamOutput(_FrameSink):
     """The composite as H.264 in MPEG-TS to ``udp://HOST:PORT`` or ``srt://HOST:PORT`` (low delay)."""
 
     name = "stream"
@@ -356,7 +349,7 @@ def v4l2loopback_available() -> bool:
     return Path("/sys/module/v4l2loopback").exists()
 
 
-class VirtualCamera(_DroppingWorker):
+class VirtualCamera(_FrameSink):
     """The composite as a V4L2 webcam (v4l2loopback) through pyvirtualcam, for Zoom/OBS/browsers."""
 
     name = "virtual camera"
