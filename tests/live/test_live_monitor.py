@@ -148,3 +148,26 @@ def test_connections_that_send_nothing_are_closed(short_idle, running):
     before = _get(server.url + "stats.json")["frames_out"]
     _wait_frames(server.url, before + 5)
     assert _post(server.url + "settings", {"screen_gain": 1.1})[0] == 200
+
+
+@pytest.mark.parametrize(("size", "shown"), [((96, 64), (192, 64)), ((640, 360), (320, 90))])
+def test_an_anamorphic_camera_is_shown_unsqueezed(size, shown):
+    """Pixel aspect 2: the monitor shows the picture as the delivery will be seen (twice as wide as
+    stored), within the monitor's width; before, the director watched a squeezed picture."""
+    import cv2
+    import numpy as np
+
+    feed = MonitorFeed(320, pixel_aspect=2.0)
+    try:
+        feed.add_viewer("composite", 1)
+        w, h = size
+        frame = np.zeros((h, w, 3), np.float32)
+        frame[:, : w // 2] = 1.0  # the left half white
+        feed.offer(frame, np.ones((h, w), np.float32), frame)
+        item = feed.latest("composite", timeout_s=10)
+        assert item is not None
+        picture = cv2.imdecode(np.frombuffer(item[1], np.uint8), cv2.IMREAD_GRAYSCALE)
+    finally:
+        feed.close()
+    assert (picture.shape[1], picture.shape[0]) == shown
+    assert picture[:, : shown[0] // 2 - 4].min() > 200 and picture[:, shown[0] // 2 + 4 :].max() < 50

@@ -111,9 +111,10 @@ def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, Le
     return LiveFocus(source, controller, coc_mm, sender), lens
 
 
-def set_from_options(options: Mapping[str, Any], footage_fps: float | None = None) -> SetBackground | None:
+def set_from_options(options: Mapping[str, Any], footage_fps: float | None = None,
+                     footage_pixel_aspect: float = 1.0) -> SetBackground | None:
     """The tracked set when ``set_path`` is given (its camera from FreeD live, or a track file), its
-    clips playing against the camera's ``footage_fps``."""
+    clips playing against the camera's ``footage_fps``, its camera squeezed as the camera's pixels."""
     if not options["set_path"]:
         if options["camera_track"]:
             raise SettingsError("--camera-track goes with --set SET")
@@ -130,6 +131,7 @@ def set_from_options(options: Mapping[str, Any], footage_fps: float | None = Non
             lens_file=o["lens_file"],
             freed_delay_frames=o["freed_delay"],
             footage_fps=footage_fps,
+            footage_pixel_aspect=footage_pixel_aspect,
         )
     )
 
@@ -231,7 +233,8 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
         outputs = SessionOutputs(recorder=recorder, settings_path=o["settings_out"])
         if o["out_url"]:
             bitrate = int(o["out_bitrate"] * 1e6)
-            outputs.sinks.append(StreamOutput(o["out_url"], source.fps, source.width, source.height, bitrate))
+            outputs.sinks.append(StreamOutput(o["out_url"], source.fps, source.width, source.height, bitrate,
+                                              source.pixel_aspect))
             closers.append(outputs.sinks[-1].close)
         if o["virtual_cam"]:
             outputs.sinks.append(VirtualCamera(source.fps, source.width, source.height))
@@ -239,10 +242,12 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
         focus, lens = focus_from_options(o)
         if focus is not None:
             closers.append(focus.stop)
-        virtual_set = set_from_options(o, float(source.fps))
+        virtual_set = set_from_options(o, float(source.fps), float(source.pixel_aspect))
         if virtual_set is not None:
             closers.append(virtual_set.close)
-        feed = None if o["no_monitor"] else MonitorFeed(o["monitor_width"])
+        feed = None
+        if not o["no_monitor"]:
+            feed = MonitorFeed(o["monitor_width"], pixel_aspect=float(source.pixel_aspect))
         if feed is not None:
             closers.append(feed.close)
         session = LiveSession(

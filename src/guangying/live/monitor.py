@@ -60,8 +60,8 @@ class MonitorFeed:
     """Takes the newest frame from the pipeline (without ever waiting) and JPEG-encodes the views that
     someone is watching, in its own thread."""
 
-    def __init__(self, width_px: int = 960, quality: int = 80) -> None:
-        self.width_px, self.quality = width_px, quality
+    def __init__(self, width_px: int = 960, quality: int = 80, pixel_aspect: float = 1.0) -> None:
+        self.width_px, self.quality, self.pixel_aspect = width_px, quality, float(pixel_aspect)
         self._cond = threading.Condition()
         self._pending: _Panels | None = None
         self._jpeg: dict[str, tuple[int, bytes]] = {}
@@ -80,13 +80,19 @@ class MonitorFeed:
 
     def offer(self, plate_srgb: np.ndarray, alpha: np.ndarray, composite_srgb: np.ndarray) -> None:
         """Hand over one frame (float32, full size); scaled copies are taken, the caller keeps its
-        buffers. An older frame not yet encoded is replaced."""
+        buffers. An older frame not yet encoded is replaced. An anamorphic camera's frames are shown
+        unsqueezed (what you see is what the delivery shows); clicks map back by fractions of the
+        picture, so the page needs nothing else."""
         h, w = alpha.shape
-        scale = min(1.0, self.width_px / w)
-        size = (max(2, round(w * scale)), max(2, round(h * scale)))
+        shown_w = w * self.pixel_aspect
+        scale = min(1.0, self.width_px / shown_w)
+        size = (max(2, round(shown_w * scale)), max(2, round(h * scale)))
+        shrinking = size[0] <= w and size[1] <= h
 
         def fit(a: np.ndarray) -> np.ndarray:
-            return cv2.resize(a, size, interpolation=cv2.INTER_AREA) if scale < 1 else a.copy()
+            if size == (w, h):
+                return a.copy()
+            return cv2.resize(a, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
         panels = _Panels(fit(plate_srgb), fit(alpha), fit(composite_srgb))
         with self._cond:

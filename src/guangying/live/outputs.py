@@ -300,7 +300,8 @@ class StreamOutput(_FrameSink):
     name = "stream"
 
     def __init__(
-        self, url: str, fps: Fraction, width: int, height: int, bitrate_bps: int = 6_000_000
+        self, url: str, fps: Fraction, width: int, height: int, bitrate_bps: int = 6_000_000,
+        pixel_aspect: Fraction = Fraction(1),
     ) -> None:
         if not url.lower().startswith(("udp://", "srt://", "rtp://", "tcp://")):
             raise MediaError(f"--out {url}: give udp://HOST:PORT or srt://HOST:PORT")
@@ -322,6 +323,8 @@ class StreamOutput(_FrameSink):
         stream.pix_fmt = "yuv420p"
         stream.bit_rate = bitrate_bps
         stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(round(fps))}
+        if pixel_aspect != 1:  # an anamorphic camera: the receiver shows it unsqueezed
+            stream.codec_context.sample_aspect_ratio = pixel_aspect
         self._stream = stream
         self._pts = 0
         super().__init__()
