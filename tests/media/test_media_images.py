@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from media_samples import FRAMES, HEIGHT, WIDTH, blue_index, matte, picture
 
-from guangying.base.colour import srgb_to_linear
+from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import MediaError
 from guangying.media import open_reader, open_writer
 from guangying.media.opencv import cv2
@@ -425,6 +425,44 @@ def test_aces_exr_is_converted_to_bt709_by_its_chromaticities(tmp_path, chromati
         frame = next(iter(reader))
     np.testing.assert_allclose(frame.rgb[1], colours @ np.array(to_bt709).T, atol=2e-4)
     np.testing.assert_allclose(frame.rgb[1, 0], 0.18, atol=2e-4)  # the white stays neutral
+
+
+ACESCG = (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767)
+
+
+@pytest.mark.parametrize("tagged", [True, False], ids=["chromaticities", "camera-log-acescg"])
+def test_an_acescg_plate_is_delivered_in_acescg(tmp_path, tagged):
+    """A facility's ACEScg plate, tagged in its header or named with --camera-log acescg (Nuke writes
+    no chromaticities unless asked): the EXR composite goes back in ACEScg, tagged, so the subject's
+    pixels come back as they went in. Before, it came back in BT.709 primaries, untagged, which an
+    ACES project reads as ACEScg: too saturated and hue-shifted (0.6, 0.3, 0.2 came back as 0.82,
+    0.26, 0.18). The review MP4 is display sRGB either way."""
+    import OpenEXR
+    from click.testing import CliRunner
+
+    from guangying.cli.main import cli
+
+    subject = np.array([0.6, 0.3, 0.2], np.float32)
+    planes = {c: np.full((36, 64), v, np.float32) for c, v in zip("RGB", (0.05, 0.5, 0.08), strict=True)}
+    for k, c in enumerate("RGB"):
+        planes[c][10:26, 20:44] = subject[k]
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    if tagged:
+        header["chromaticities"] = ACESCG
+    for n in (1, 2):
+        OpenEXR.File(header, planes).write(str(tmp_path / f"plate.{n:04d}.exr"))
+    args = ["composite", str(tmp_path / "plate.####.exr"), "-b", "grey", "--quiet"]
+    args += [] if tagged else ["--camera-log", "acescg"]
+    for out in ("comp.####.exr", "comp.mp4"):
+        result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / out)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    written = OpenEXR.File(str(tmp_path / "comp.0001.exr"))
+    np.testing.assert_allclose(written.header()["chromaticities"], ACESCG, atol=1e-3)
+    rgb = written.channels()["RGB"].pixels
+    np.testing.assert_allclose(rgb[18, 32], subject, rtol=2e-3)  # half floats: 3 digits
+    with open_reader(tmp_path / "comp.mp4") as reader:  # shown in sRGB as the plate converted to BT.709
+        shown = next(iter(reader)).rgb[18, 32]
+    np.testing.assert_allclose(shown, linear_to_srgb(subject @ np.array(AP1_TO_709).T), atol=0.02)
 
 
 @pytest.mark.parametrize(("space", "to_bt709"), [("aces2065-1", AP0_TO_709), ("acescg", AP1_TO_709)])

@@ -109,7 +109,8 @@ class CameraLog:
     def note(self, source: str) -> str:
         if self.linear:
             return (f"{source} is {self.title} ({self.source}): its frames are converted to BT.709 "
-                    "primaries (Bradford from ACES's white). If it is not, give --camera-log none")
+                    "primaries (Bradford from ACES's white), and EXR outputs written back in it. If it is "
+                    "not, give --camera-log none")
         return (f"{source} is {self.title} ({self.source}): its frames are converted to scene-linear BT.709 "
                 "(18 % grey at 0.18). Keying and compositing roll light above diffuse white off into SDR. "
                 "If the clip is not log, give --camera-log none")
@@ -199,6 +200,13 @@ def _decode(name: str, code: np.ndarray) -> np.ndarray:
 def _table(name: str, full_range: bool, code_bytes: int) -> np.ndarray:
     signal = np.arange(256**code_bytes, dtype=np.float64) / (256**code_bytes - 1)
     return CameraLog(name, full_range)._decode(signal).astype(np.float32)
+
+
+def linear_space_chromaticities(name: str) -> tuple[float, ...]:
+    """A linear working space's (``acescg`` …) primaries and white as EXR's chromaticities attribute
+    orders them: x, y of red, green, blue and white."""
+    space = _colour().RGB_COLOURSPACES[_ENCODINGS[name][2]]
+    return tuple(float(v) for v in (*np.ravel(space.primaries), *space.whitepoint))
 
 
 @cache

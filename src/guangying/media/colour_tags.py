@@ -127,6 +127,14 @@ def chromaticities_to_bt709(chromaticities: tuple[float, ...]) -> np.ndarray | N
     return np.linalg.solve(_rgb_to_xyz(_CHROMATICITIES[1]), adapt @ source).astype(np.float32)
 
 
+def bt709_to_chromaticities(chromaticities: tuple[float, ...]) -> np.ndarray | None:
+    """The inverse of :func:`chromaticities_to_bt709`: linear BT.709 RGB back to the primaries and
+    white ``chromaticities`` (an output written in its source's working space); None for BT.709's own
+    and for values :func:`chromaticities_to_bt709` reads as BT.709."""
+    to_bt709 = chromaticities_to_bt709(chromaticities)
+    return None if to_bt709 is None else np.linalg.inv(to_bt709.astype(np.float64)).astype(np.float32)
+
+
 def primaries_to_bt709(primaries: int) -> np.ndarray | None:
     """:func:`chromaticities_to_bt709` of ``primaries``, an AVColorPrimaries value; None when they are
     BT.709's or unknown (read as BT.709, as players do)."""

@@ -25,12 +25,14 @@ _MAIN_LAYER_WORDS = ("combined", "beauty", "rgba")
 class ExrPixels:
     """An EXR's pixels in its frame: float32 BGR(A) (H, W, 3|4) as OpenCV gives them, or (H, W) for a
     matte (``matte``: its value is its alpha); ``to_bt709``: the 3×3 matrix its chromaticities need
-    (``cv2.transform`` on RGB), None for BT.709's; ``chromaticities``: whether the header names them."""
+    (``cv2.transform`` on RGB), None for BT.709's; ``chromaticities``: whether the header names them;
+    ``primaries``: those it names when they are not BT.709's (what outputs are written back in)."""
 
     pixels: np.ndarray
     matte: bool
     to_bt709: np.ndarray | None
     chromaticities: bool = False
+    primaries: tuple[float, ...] | None = None
 
 
 # OpenCV's own limit for one picture; OpenEXR has none and allocates whatever a data window declares
@@ -75,7 +77,8 @@ def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
         return ExrPixels(pixels, matte, None)
     chromaticities = _numbers(header.get("chromaticities"), 8)
     to_bt709 = None if matte or chromaticities is None else chromaticities_to_bt709(chromaticities)
-    return ExrPixels(_in_display_window(pixels, header), matte, to_bt709, chromaticities is not None)
+    return ExrPixels(_in_display_window(pixels, header), matte, to_bt709, chromaticities is not None,
+                     None if to_bt709 is None else chromaticities)
 
 
 def _check_window_size(header: dict[str, Any], path: Path, what: str) -> None:

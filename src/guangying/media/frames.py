@@ -70,3 +70,6 @@ class ClipInfo:
     # a pixel's width over its height as the picture is shown (2 for an anamorphic 2× plate, 4/3 for
     # HDV's 1440×1080): frames are processed as stored, and outputs carry it so they show the same
     pixel_aspect: Fraction = Fraction(1)
+    # a linear source's working space when not BT.709 (an ACEScg plate: its EXR header's chromaticities,
+    # or --camera-log acescg), as x, y of red, green, blue and white: EXR outputs are written back in it
+    primaries: tuple[float, ...] | None = None

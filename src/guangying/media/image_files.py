@@ -13,7 +13,7 @@ import numpy as np
 
 from guangying.base.colour import cineon_to_linear
 from guangying.base.errors import DamagedMediaError, MediaError
-from guangying.media.camera_log import LINEAR_SPACES, CameraLog
+from guangying.media.camera_log import LINEAR_SPACES, CameraLog, linear_space_chromaticities
 from guangying.media.camera_raw import RAW_PICTURE_EXTENSIONS, develop_raw, unreadable_raw_note
 from guangying.media.frames import Transfer
 from guangying.media.heif import HEIF_EXTENSIONS, is_heif, read_heif_pixels
@@ -47,6 +47,9 @@ class Picture:
     highlight_peak: float | None = None  # an HDR still's brightest light over reference white (ClipInfo's)
     colour_note: str | None = None  # what converting its HDR or wide-gamut tags does, for the reader to warn
     primaries_named: bool = False  # an EXR whose header names its chromaticities (converted by them)
+    # the chromaticities of the working space its linear light was converted from, when not BT.709's
+    # (an ACEScg plate): EXR outputs are written back in them
+    primaries: tuple[float, ...] | None = None
 
 
 def transfer_of(path: Path) -> Transfer:
@@ -91,6 +94,8 @@ def read_picture(path: Path, what: str, camera_log: CameraLog | None = None) -> 
     picture.transfer = "linear"
     picture.highlight_peak = log.highlight_peak
     picture.colour_note = log.note(what)
+    if log.linear:
+        picture.primaries = linear_space_chromaticities(log.name)
     return picture
 
 
@@ -160,7 +165,7 @@ def _read_exr(path: Path, what: str) -> Picture:
     picture = picture_from_bgr(found.pixels, path, what)
     if picture.alpha is not None:  # OpenEXR stores colour premultiplied; the pipeline takes it straight
         picture.rgb = unpremultiply(picture.rgb, picture.alpha)
-    picture.primaries_named = found.chromaticities
+    picture.primaries_named, picture.primaries = found.chromaticities, found.primaries
     if found.to_bt709 is not None:
         picture.rgb = cv2.transform(picture.rgb, found.to_bt709)
     return picture

@@ -69,6 +69,7 @@ class ImageReader(Reader):
             camera_log=camera_log.name if camera_log else None,
             timecode=self._timecode,
             pixel_aspect=header_pixel_aspect(path),
+            primaries=first.primaries,
         )
 
     def _frames(self) -> Iterator[Frame]:
@@ -137,6 +138,7 @@ class SequenceReader(Reader):
             camera_log=camera_log.name if camera_log else None,
             timecode=self._timecode,
             pixel_aspect=header_pixel_aspect(pattern.path(self._start)),
+            primaries=first.primaries,
         )
 
     def _timecode_of(self, number: int) -> str | None:

@@ -17,6 +17,7 @@ import tifffile
 from guangying.base.atomic import remove_quietly, write_bytes, write_with
 from guangying.base.errors import InputFormatError, MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
+from guangying.media.colour_tags import bt709_to_chromaticities
 from guangying.media.frames import Transfer
 from guangying.media.image_files import IMAGE_EXTENSIONS
 from guangying.media.opencv import cv2
@@ -95,6 +96,12 @@ class ImageWriter(Writer):
         # the first frame's timecode and the pixel aspect: EXR headers carry them (the timecode of each
         # frame); other pictures have no place for them
         self._pixel_aspect = float(options.pop("pixel_aspect", 1.0))
+        # an EXR of a source in another working space (an ACEScg plate) is written back in it, tagged
+        self._chromaticities = options.pop("chromaticities", None)
+        self._from_bt709: np.ndarray | None = None
+        if self._chromaticities is not None and ext == ".exr":
+            self._chromaticities = tuple(float(v) for v in self._chromaticities)
+            self._from_bt709 = bt709_to_chromaticities(self._chromaticities)
         self._timecode: str | None = options.pop("timecode", None)
         if self._timecode is not None:
             try:
@@ -156,6 +163,8 @@ class ImageWriter(Writer):
             return number, alpha.copy() if self._dtype is None else to_code_values(alpha, self._dtype)
         assert rgb is not None
         colour = self._encode_colour(rgb, alpha, transfer, self._dtype)
+        if self._from_bt709 is not None:
+            colour = cv2.transform(colour, self._from_bt709)
         if self._ext == ".exr":  # half floats end at 65504: a sun or a specular beyond became infinite
             np.clip(colour, -_HALF_MAX, _HALF_MAX, out=colour)
         # OpenCV's encoders take BGR order; EXRs are written through OpenEXR, by channel name
@@ -180,6 +189,8 @@ class ImageWriter(Writer):
         elif self._ext == ".exr":
             attributes: dict[str, Any] = {"framesPerSecond": Fraction(self.fps),
                                           "pixelAspectRatio": self._pixel_aspect}
+            if self._from_bt709 is not None:
+                attributes["chromaticities"] = self._chromaticities
             # an EXR timecode's frame field counts to 59: above 60 fps the rate alone is written
             if self._timecode is not None and self.fps <= 60:
                 frame_timecode = timecode_at(self._timecode, number - self.first_frame, self.fps)

@@ -195,6 +195,8 @@ def run_job(
                 options["timecode"] = timecode_at(info.timecode, first_written, info.fps)
             if info.pixel_aspect != 1:  # video and EXR carry it: an anamorphic plate's outputs show as it
                 options["pixel_aspect"] = info.pixel_aspect
+            if suffix == ".exr" and info.primaries is not None:  # back in the plate's space (ACEScg …)
+                options["chromaticities"] = info.primaries
             if suffix == ".mp4":
                 options.update(outputs.h264.writer_options())
             if suffix in VIDEO_EXTENSIONS and info.variable_rate:
