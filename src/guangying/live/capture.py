@@ -4,6 +4,7 @@ it never waits for processing."""
 
 from __future__ import annotations
 
+import errno
 import itertools
 import threading
 import time
@@ -386,7 +387,9 @@ class LiveSource:
                 )
         except av.error.FFmpegError as exc:
             if not self._stop.is_set():
-                self._finish(f"source lost: {self.spec}: {exc}", lost=True)
+                # EIO: an HTTP or TCP sender (an IP camera, a phone's camera app) closed the connection
+                why = "closed the connection (sender stopped or restarted)" if exc.errno == errno.EIO else exc
+                self._finish(f"source lost: {self.spec}: {why}", lost=True)
         except MediaError as exc:  # only damaged pictures: lost, and --loop reconnects as for silence
             if not self._stop.is_set():
                 self._finish(str(exc), lost=True)
