@@ -306,8 +306,10 @@ class GltfSet:
         self._draws = []
         textures: dict[int, Any] = {}  # by image: meshes share their atlas
         for mesh, transform, name in meshes:
-            material = extensions.get(str(getattr(getattr(mesh.visual, "material", None), "name", None)),
-                                      _MaterialExtensions())
+            material_name = getattr(getattr(mesh.visual, "material", None), "name", None)
+            material = _MaterialExtensions()
+            if isinstance(material_name, str):
+                material = extensions.get(material_name, material)
             try:
                 positions, uv, colour, texture = _mesh_arrays(mesh, transform, material.uv_transform)
             except InputFormatError as exc:
