@@ -226,6 +226,8 @@ def _edge_smoothness(chroma: np.ndarray, luma: np.ndarray, axis: int) -> float:
     cut = (slice(None, curve.shape[0]), slice(None, curve.shape[1]))
     slope, y_slope = slope[cut], y_slope[cut]
     strong = slope >= np.quantile(slope[::3, ::3], 1.0 - STRONG_STEPS)
+    if not strong.any():  # a plane of NaN or infinite samples: nothing to judge by
+        return 1.0
     c_slope = float(np.square(slope[strong]).mean())
     y_energies = float(np.square(y_slope[strong]).mean()), float(np.square(y_curve[strong]).mean())
     if c_slope < _FLAT or y_energies[0] < _FLAT or y_energies[1] <= 0:
@@ -316,7 +318,9 @@ def colour_subsampling(rgb_srgb: np.ndarray) -> str:
         if y_linear.shape[axis] < 8:
             continue
         for c in (0, 2):
-            if _edge_smoothness(linear[..., c] - y_linear, y_linear, axis) < SMOOTHNESS_THRESHOLD:
+            with np.errstate(invalid="ignore"):  # infinite samples (a renderer's): inf − inf is NaN
+                chroma = linear[..., c] - y_linear
+            if _edge_smoothness(chroma, y_linear, axis) < SMOOTHNESS_THRESHOLD:
                 return "stored"
     return ""
 
