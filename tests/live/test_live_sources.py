@@ -137,6 +137,42 @@ def test_camera_sending_only_damaged_pictures_is_lost():
     assert 25 < source.damaged < 60  # 1 s at 25 fps, then it stopped reading
 
 
+def test_ip_camera_at_its_own_rate_is_recorded_at_it(tmp_path):
+    """An MJPEG camera over HTTP sending 10 pictures a second: the stream carries no rate and ffmpeg
+    assumes 25, so a take was recorded two and a half times too fast. The rate is measured from the
+    first pictures' arrivals, and the recordings place each frame at its arrival in the take."""
+    camera = MjpegHttpCamera([np.full((H, W, 3), 0.5, np.float32)], count=60, damage=lambda n, jpeg: jpeg,
+                             fps=10)
+    try:
+        source = LiveSource(camera.url, open_timeout_s=10)
+        assert source.fps == 10 and not source.rate_known
+        source.stop()
+    finally:
+        camera.close()
+    # 12 s: the take starts once the engine is warm, which a cold compile cache delays
+    camera = MjpegHttpCamera([np.full((H, W, 3), 0.5, np.float32)], count=120, damage=lambda n, jpeg: jpeg,
+                             fps=10)
+    live = LiveProcess(camera.url, "--no-monitor", "--source-timeout", 20, "--lost-timeout", 1, "-b", "black",
+                       "--record", tmp_path / "take.mkv", "--record-plate", tmp_path / "plate.mkv",
+                       cwd=tmp_path)
+    try:
+        live.wait(timeout_s=120)
+    finally:
+        live.kill()
+        camera.close()
+    assert (tmp_path / "take.frames.jsonl").is_file(), live.output
+    rows = [json.loads(line) for line in (tmp_path / "take.frames.jsonl").read_text().splitlines()]
+    assert len(rows) >= 20, live.output
+    arrivals = np.array([r["capture_time_s"] for r in rows]) - rows[0]["capture_time_s"]
+    np.testing.assert_allclose([r["take_time_s"] - rows[0]["take_time_s"] for r in rows], arrivals, atol=2e-3)
+    for name in ("take.mkv", "plate.mkv"):
+        with open_reader(tmp_path / name) as reader:
+            assert reader.info.fps == 10, name
+            times = [f.time_s for f in reader]
+        # as long as the camera sent: about 0.1 s a picture, not 0.04
+        assert times[-1] == pytest.approx(0.1 * (len(times) - 1), rel=0.2), (name, times[-1], len(times))
+
+
 def test_stream_that_never_starts_fails_within_seconds():
     port = free_port(socket.SOCK_DGRAM)
     t0 = time.monotonic()

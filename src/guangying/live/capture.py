@@ -75,7 +75,9 @@ class CapturedFrame:
 
     ``rgb``: (H, W, 3) sRGB-encoded code values (uint8 / uint16) or float32 0–1. ``t_capture_s`` is
     ``time.monotonic()`` when it arrived (latency is measured from here), ``t_wall_s`` the same moment
-    as ``time.time()``; ``index`` counts source frames (dropped ones included), so gaps show drops.
+    as ``time.time()``; ``index`` counts source frames (dropped ones included), so gaps show drops;
+    ``take_time_s``: its time in the take, from the take's first frame (index / rate, or for a camera
+    that keeps no time of its own, its arrival), where recordings place it.
     """
 
     index: int
@@ -83,6 +85,7 @@ class CapturedFrame:
     t_capture_s: float
     t_wall_s: float
     timecode: str | None
+    take_time_s: float = 0.0
 
 
 def source_kind(spec: str) -> str:
@@ -151,6 +154,9 @@ class LiveSource:
         self._timecode_count: int | None = None  # the last frame's free-run timecode, in frames
         self._scaled_from: tuple[int, int] | None = None  # the last mid-take size change said
         self._still = False
+        self.rate_known = True  # False: a stream with no rate of its own, measured from arrivals
+        self._early: list[av.Packet] = []  # packets read while measuring the rate, decoded first
+        self._take_t0: float | None = None
         if self.kind == "file":
             with open_reader(spec, fps=fps, camera_log=camera_log) as reader:
                 info = reader.info
@@ -170,6 +176,11 @@ class LiveSource:
             self.width, self.height = stream.codec_context.width, stream.codec_context.height
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
             self.fps = standard_rate(rate)
+            # MJPEG over HTTP (IP cameras, phone camera apps) carries no rate and ffmpeg assumes 25: a
+            # 10 fps camera's takes were recorded two and a half times too fast
+            self.rate_known = bool(stream.average_rate)
+            if not self.rate_known:
+                self.fps = self._measured_rate()
             aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
             self.pixel_aspect = Fraction(aspect) if aspect and aspect > 0 else Fraction(1)
 
@@ -206,6 +217,28 @@ class LiveSource:
             raise MediaError(f"{self.spec} carries no video stream")
         return container
 
+    def _measured_rate(self, window_s: float = 2.0, packets: int = 9) -> Fraction:
+        """The rate a stream without one delivers, from the arrivals of its first ``packets`` (within
+        ``window_s``) as the median interval, rounded to whole frames per second as such cameras run;
+        the packets are kept and decoded first. 25 (ffmpeg's guess) if too few arrive."""
+        assert self._container is not None
+        stream = self._container.streams.video[0]
+        arrivals: list[float] = []
+        t_end = time.monotonic() + min(window_s, self.open_timeout_s)
+        try:
+            for packet in self._container.demux(stream):
+                if packet.size:
+                    self._early.append(packet)
+                    arrivals.append(time.monotonic())
+                if len(arrivals) >= packets or time.monotonic() > t_end:
+                    break
+        except av.error.FFmpegError:
+            pass  # the reading proper says what is wrong
+        intervals = np.diff(arrivals)
+        if len(intervals) < 2 or float(np.median(intervals)) <= 0:
+            return Fraction(25)
+        return Fraction(max(1, round(1.0 / float(np.median(intervals)))))
+
     def _fit_to_take(self, rgb: np.ndarray) -> np.ndarray:
         """A sender whose picture changes size mid-take (a camera switched to 720p, an encoder's output
         rescaled, a reconnect at another size): its frames are scaled to the size the take started
@@ -236,6 +269,7 @@ class LiveSource:
             self.frames_in = 0
             self.damaged = 0
             self._tap = tap
+            self._take_t0 = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -269,8 +303,12 @@ class LiveSource:
             self._timecode_count = count
             timecode = format_timecode(count, self.fps)
         with self._take_lock:
-            frame = CapturedFrame(self.frames_in + self.damaged if index is None else index, rgb, t, wall,
-                                  timecode)
+            if index is None:
+                index = self.frames_in + self.damaged
+            if self._take_t0 is None:
+                self._take_t0 = t
+            take_time_s = float(index / self.fps) if self.rate_known else t - self._take_t0
+            frame = CapturedFrame(index, rgb, t, wall, timecode, take_time_s)
             self.queue.put(frame)
             if self._tap is not None:
                 self._tap(frame)
@@ -338,7 +376,8 @@ class LiveSource:
         assert self._container is not None
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
-        for packet in self._container.demux(stream):
+        early, self._early = self._early, []
+        for packet in itertools.chain(early, self._container.demux(stream)):
             if self._stop.is_set():
                 return
             try:

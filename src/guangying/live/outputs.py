@@ -42,6 +42,7 @@ class FrameMeta:
     settings_version: int
     focus_distance_m: float | None = None
     subject_distance_m: float | None = None
+    take_time_s: float = 0.0  # its time in the take (CapturedFrame.take_time_s), where recordings place it
 
 
 @dataclass(slots=True)
@@ -142,7 +143,7 @@ class _PlateRecorder(_DroppingWorker[CapturedFrame]):
     def __init__(self, path: Path, fps: Fraction, pixel_aspect: Fraction) -> None:
         self.path, self.fps, self.pixel_aspect = path, fps, pixel_aspect
         self._writer: Writer | None = None
-        self._first_index = 0
+        self._first_time_s = 0.0
         super().__init__(queue_items=max(8, round(fps)))
 
     def put(self, frame: CapturedFrame) -> None:
@@ -151,11 +152,11 @@ class _PlateRecorder(_DroppingWorker[CapturedFrame]):
 
     def _consume(self, frame: CapturedFrame) -> None:
         if self._writer is None:
-            self._first_index = frame.index
+            self._first_time_s = frame.take_time_s
             self._writer = open_writer(self.path, fps=self.fps, content="rgb",
                                        **_recording_options(self.path, frame.timecode, self.pixel_aspect,
                                                             plate=True))
-        self._writer.write(to_float32(frame.rgb), time_s=float((frame.index - self._first_index) / self.fps))
+        self._writer.write(to_float32(frame.rgb), time_s=frame.take_time_s - self._first_time_s)
 
     def close(self) -> Path | None:
         """Encode what waits, then finalise; the path, or None when no frame came."""
@@ -210,7 +211,7 @@ class Recorder:
         self._plate = _PlateRecorder(plate, fps, pixel_aspect) if plate is not None else None
         self._writers: dict[str, Writer] = {}
         self._rows: list[FrameMeta] = []
-        self._first_index = 0
+        self._first_time_s = 0.0
         self.frames = 0
 
     @property
@@ -235,8 +236,8 @@ class Recorder:
             raise MediaError(f"recording the plate {self._plate.path} failed: {self._plate.error}")
         if not self._writers:
             self._open(frame.meta.timecode)
-            self._first_index = frame.meta.frame
-        time_s = float((frame.meta.frame - self._first_index) / self.fps)
+            self._first_time_s = frame.meta.take_time_s
+        time_s = frame.meta.take_time_s - self._first_time_s
         for kind, writer in self._writers.items():
             if kind == "composite":
                 writer.write(frame.composite_rgb_srgb, time_s=time_s)

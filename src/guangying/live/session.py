@@ -328,6 +328,7 @@ class LiveSession:
             frame=item.index,
             timecode=item.timecode,
             capture_time_s=round(item.t_wall_s, 6),
+            take_time_s=round(item.take_time_s, 6),
             latency_ms=round(latency_ms, 2),
             matte=str(self._values.get("matte", "chroma")),
             settings_version=self._built_version,
