@@ -55,6 +55,41 @@ def test_stream_lost_mid_take_finalises_the_recording(plate_frames, tmp_path):
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]  # nothing half-written left
 
 
+def test_a_stream_plate_is_the_camera_original(plate_frames, tmp_path):
+    """``--record-plate`` of an H.264 stream copies the sender's packets from the take's first keyframe:
+    no encoder beside the keyer, and the camera's own pictures, frame for frame at the sender's times.
+    (It re-encoded every frame, as ProRes in a .mov.)"""
+    port = free_port(socket.SOCK_DGRAM)
+    live = LiveProcess(
+        f"udp://127.0.0.1:{port}", "--no-monitor", "--source-timeout", 20, "--lost-timeout", 1,
+        "-b", "black", "--record-plate", tmp_path / "plate.mov", cwd=tmp_path,
+    )
+    sender = UdpSender(plate_frames, port, seconds=60)
+    try:
+        sender.start()
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "plate.frames.jsonl").exists() and "live:" not in live.output:
+            assert time.monotonic() < deadline and live.proc.poll() is None, live.output
+            time.sleep(0.1)
+        time.sleep(3.0)
+        sender.stop_now.set()
+        live.wait(timeout_s=60)
+    finally:
+        sender.stop_now.set()
+        live.kill()
+    found = re.search(r"(\d+) frames out of (\d+) in", live.output)
+    assert found, live.output
+    with av.open(str(tmp_path / "plate.mov")) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264", "the sender's own packets, not a re-encode"
+        times = [float(f.time) for f in container.decode(stream)]
+    assert abs(len(times) - int(found.group(2))) <= 5, (len(times), live.output)  # every frame the take got
+    assert times[0] == pytest.approx(0.0, abs=1e-3)
+    np.testing.assert_allclose(np.diff(times), 1 / 25, atol=1e-3)  # the sender's clock, no gaps
+    with open_reader(tmp_path / "plate.mov") as reader:
+        assert reader.info.timecode is not None  # the take's time of day, as the composite's
+
+
 def test_sender_that_changes_picture_size_mid_take_does_not_end_it(plate_frames, tmp_path):
     """A camera switched from one format to another (here to 1.5× the size) while the take runs: the
     frames are scaled to the take's size, the take and its recording go on, and the change is said."""
@@ -165,6 +200,8 @@ def test_ip_camera_at_its_own_rate_is_recorded_at_it(tmp_path):
     assert len(rows) >= 20, live.output
     arrivals = np.array([r["capture_time_s"] for r in rows]) - rows[0]["capture_time_s"]
     np.testing.assert_allclose([r["take_time_s"] - rows[0]["take_time_s"] for r in rows], arrivals, atol=2e-3)
+    with av.open(str(tmp_path / "plate.mkv")) as container:  # the camera's own JPEGs, copied
+        assert container.streams.video[0].codec_context.name == "mjpeg"
     for name in ("take.mkv", "plate.mkv"):
         with open_reader(tmp_path / name) as reader:
             assert reader.info.fps == 10, name

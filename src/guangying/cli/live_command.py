@@ -93,8 +93,9 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         # outputs
         click.option("--record", type=str, help="Record the composite: .mp4 (H.264) or .mov (ProRes)."),
         click.option("--record-plate", type=str,
-                     help="Record every frame the camera delivers, for post: .mov (ProRes 422 HQ), .mkv "
-                     "(FFV1, lossless) or .mp4 (H.264); on 2 cores .mkv or .mp4 keep up."),
+                     help="Record every frame the camera delivers, for post. A stream or camera sending "
+                     "H.264, HEVC or MJPEG is copied as sent (.mov, .mkv, .mp4, .ts); anything else is "
+                     "encoded: .mov (ProRes 422 HQ), .mkv (FFV1, lossless) or .mp4 (H.264)."),
         click.option("--record-matte", type=str, help="Record the matte."),
         click.option(
             "--sidecar",

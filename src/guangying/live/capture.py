@@ -97,7 +97,7 @@ def source_kind(spec: str) -> str:
     return "file"
 
 
-def _time_of_day_count(t_wall_s: float, fps: Fraction) -> int:
+def time_of_day_count(t_wall_s: float, fps: Fraction) -> int:
     """Frames since the Unix epoch on the local clock: free-run time-of-day timecode (as cameras on
     set stamp their frames) that keeps counting over midnight instead of wrapping."""
     local_offset = datetime.fromtimestamp(t_wall_s).astimezone().utcoffset()
@@ -141,6 +141,8 @@ class LiveSource:
         self.frames_in = 0
         self.damaged = 0  # pictures the decoder refused (damaged in transit), skipped
         self._tap: Callable[[CapturedFrame], None] | None = None
+        self._packet_tap: Callable[[av.Packet, av.video.stream.VideoStream], None] | None = None
+        self.codec_name: str | None = None  # a stream's or camera's codec (a file's is decoded by its reader)
         self._take_lock = threading.Lock()  # a take's start and each delivery: no frame between them
         self._damaged_run = 0
         self.ended = threading.Event()
@@ -174,6 +176,7 @@ class LiveSource:
             self._container = self._open_container()
             stream = self._container.streams.video[0]
             self.width, self.height = stream.codec_context.width, stream.codec_context.height
+            self.codec_name = stream.codec_context.name
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
             self.fps = standard_rate(rate)
             # MJPEG over HTTP (IP cameras, phone camera apps) carries no rate and ffmpeg assumes 25: a
@@ -259,16 +262,22 @@ class LiveSource:
         self._thread = threading.Thread(target=self._run, name="guangying-capture", daemon=True)
         self._thread.start()
 
-    def begin_take(self, tap: Callable[[CapturedFrame], None] | None = None) -> None:
+    def begin_take(
+        self,
+        tap: Callable[[CapturedFrame], None] | None = None,
+        packet_tap: Callable[[av.Packet, av.video.stream.VideoStream], None] | None = None,
+    ) -> None:
         """Count from here: frames captured before (a camera or stream is read while the engine warms
         up) are forgotten, uncounted, and the take's frames are numbered from 0. ``tap`` is handed
         every frame of the take as it arrives, in the capture thread (it must not wait), whether or not
-        processing keeps up: the plate recording."""
+        processing keeps up: the plate recording; ``packet_tap`` likewise every packet a stream or
+        camera sends, as sent (with its stream), for a plate copied without encoding."""
         with self._take_lock:
             self.queue.clear()
             self.frames_in = 0
             self.damaged = 0
             self._tap = tap
+            self._packet_tap = packet_tap
             self._take_t0 = None
 
     def stop(self) -> None:
@@ -297,7 +306,7 @@ class LiveSource:
         if timecode is None:
             # Each frame its own timecode, as a camera's: a frame delivered late shares the clock's
             # frame slot with the next one, so it takes the slot after the last frame's instead.
-            count = _time_of_day_count(wall, self.fps)
+            count = time_of_day_count(wall, self.fps)
             if self._timecode_count is not None:
                 count = max(count, self._timecode_count + 1)
             self._timecode_count = count
@@ -380,6 +389,8 @@ class LiveSource:
         for packet in itertools.chain(early, self._container.demux(stream)):
             if self._stop.is_set():
                 return
+            if self._packet_tap is not None and packet.size:
+                self._packet_tap(packet, stream)
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:

@@ -229,6 +229,8 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
                 matte=paths["record_matte"],
                 sidecar=o["sidecar"],
                 pixel_aspect=source.pixel_aspect,
+                camera_codec=source.codec_name,
+                camera_clock=source.rate_known,
             )
         outputs = SessionOutputs(recorder=recorder, settings_path=o["settings_out"])
         if o["out_url"]:

@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -18,9 +19,10 @@ import av
 import av.error
 import numpy as np
 
-from guangying.base.atomic import check_output_folder, partial_path, remove_quietly
+from guangying.base.atomic import check_output_folder, describe_os_error, partial_path, remove_quietly
 from guangying.base.errors import DeviceError, MediaError
-from guangying.live.capture import CapturedFrame, DropOldestQueue
+from guangying.base.timecode import format_timecode
+from guangying.live.capture import CapturedFrame, DropOldestQueue, time_of_day_count
 from guangying.live.relay import SrtRelay
 from guangying.media import Writer, open_writer
 from guangying.media.pixels import to_code_values, to_float32
@@ -115,6 +117,17 @@ class _DroppingWorker(Generic[T]):
         self._closing = True
         self._thread.join(timeout=timeout_s)
 
+    def _drain_or_fail(self, what: str) -> None:
+        """Consume everything that waits; if consuming failed, discard what was written and say so."""
+        self._drain(None)
+        if self.error is not None:
+            self.abort()
+            raise MediaError(f"{what} failed: {self.error}")
+
+    def abort(self) -> None:
+        """Stop, discarding what was written (nothing by default)."""
+        self._drain(5.0)
+
 
 class _FrameSink(_DroppingWorker[np.ndarray]):
     """An output fed the composite of each processed frame as 8-bit codes."""
@@ -160,10 +173,7 @@ class _PlateRecorder(_DroppingWorker[CapturedFrame]):
 
     def close(self) -> Path | None:
         """Encode what waits, then finalise; the path, or None when no frame came."""
-        self._drain(None)
-        if self.error is not None:
-            self.abort()
-            raise MediaError(f"recording the plate {self.path} failed: {self.error}")
+        self._drain_or_fail(f"recording the plate {self.path}")
         if self._writer is None:
             return None
         self._writer.close()
@@ -179,6 +189,133 @@ class _PlateRecorder(_DroppingWorker[CapturedFrame]):
         self._drain(5.0)
         if self._writer is not None:
             self._writer.abort()
+
+
+# What a copied plate can be written into, by the camera's codec: the containers that carry it
+_PACKET_CONTAINERS = {
+    "h264": {".mkv", ".mov", ".mp4", ".ts"},
+    "hevc": {".mkv", ".mov", ".mp4", ".ts"},
+    "mjpeg": {".mkv", ".mov"},
+}
+
+
+def copies_plate_packets(codec_name: str | None, plate: Path) -> bool:
+    """Whether a plate of a camera sending ``codec_name`` is recorded by copying its packets."""
+    return plate.suffix.lower() in _PACKET_CONTAINERS.get(codec_name or "", set())
+
+
+class _PacketPlate(_DroppingWorker[av.Packet]):
+    """``--record-plate`` of a network stream or camera that sends compressed pictures (H.264, HEVC,
+    MJPEG): its packets copied as they came, from the take's first keyframe, into the plate's
+    container: the camera original bit for bit, and no encoder competing with the keyer (a re-encoded
+    ProRes plate lost 7 % of a 2-core take's frames and took cores from the keyer). Timestamps are the
+    sender's, counted from that first packet; after a reconnect (``--loop``) from its arrival in the
+    take; a sender that keeps no time (MJPEG over HTTP: ffmpeg numbers its pictures at 25 fps),
+    ``by_arrival``, has each packet placed at its arrival. Written in a thread; ten seconds of packets
+    may wait for the disk."""
+
+    name = "plate-copy"
+
+    def __init__(self, path: Path, fps: Fraction, by_arrival: bool = False) -> None:
+        self.path, self.fps, self.by_arrival = path, fps, by_arrival
+        self._last_arrival_ts = -1
+        self._temp = partial_path(path)
+        self._out: av.container.OutputContainer | None = None
+        self._out_stream: Any = None
+        self._source: Any = None  # the stream whose packets are copied now
+        self._offset = 0  # added to its timestamps, in its time base
+        self._t0: float | None = None  # the take's first copied packet's arrival (monotonic)
+        self._ended: str | None = None
+        self.packets = 0
+        super().__init__(queue_items=max(64, round(10 * fps)))
+
+    def put(self, packet: av.Packet, stream: Any) -> None:  # noqa: ANN401
+        """Called in the capture thread for each packet: never waits on the disk."""
+        if self._ended is not None or self.error is not None:
+            return
+        if stream is not self._source:  # the take's first stream, or a reconnected sender's
+            if not packet.is_keyframe:
+                return  # nothing before a keyframe decodes
+            try:
+                self._follow(packet, stream)
+            except (av.error.FFmpegError, OSError, ValueError) as exc:
+                self._ended = f"the plate copy stopped: {exc}"
+                return
+            if self._ended is not None:
+                return
+        copied = av.Packet(bytes(packet))
+        if self.by_arrival:  # intra-only pictures (MJPEG): each at its arrival, in MPEG's 90 kHz clock
+            ts = max(round((time.monotonic() - (self._t0 or 0.0)) * 90000), self._last_arrival_ts + 1)
+            self._last_arrival_ts = ts
+            copied.pts = copied.dts = ts
+            copied.time_base = _ARRIVAL_CLOCK
+        else:
+            copied.pts = None if packet.pts is None else packet.pts + self._offset
+            copied.dts = None if packet.dts is None else packet.dts + self._offset
+            copied.time_base = packet.time_base
+        copied.is_keyframe = packet.is_keyframe
+        copied.stream = self._out_stream
+        self._queue.put(copied)
+
+    def _follow(self, packet: av.Packet, stream: Any) -> None:  # noqa: ANN401
+        """Start copying ``stream`` at its keyframe ``packet``: open the plate at the take's first, and
+        place a reconnected sender's packets at their arrival in the take."""
+        now = time.monotonic()
+        first_ts = packet.dts if packet.dts is not None else (packet.pts or 0)
+        if self._out is None:
+            self._out = av.open(str(self._temp), "w", format=_MUXERS.get(self.path.suffix.lower()))
+            timecode = format_timecode(time_of_day_count(time.time(), self.fps), self.fps)
+            if self.path.suffix.lower() in (".mov", ".mp4"):
+                self._out.metadata["timecode"] = timecode
+            self._out_stream = self._out.add_stream_from_template(stream)
+            self._t0, self._offset = now, -first_ts
+        else:
+            old = self._source.codec_context
+            new = stream.codec_context
+            if (old.name, old.width, old.height) != (new.name, new.width, new.height):
+                self._ended = (f"the plate copy stopped at {now - (self._t0 or now):.1f} s: the sender "
+                               "came back in another format")
+                return
+            since_start = round((now - (self._t0 or now)) / float(packet.time_base))
+            self._offset = since_start - first_ts
+        self._source = stream
+
+    def _consume(self, packet: av.Packet) -> None:
+        assert self._out is not None
+        self._out.mux(packet)
+        self.packets += 1
+
+    def close(self) -> Path | None:
+        """Write what waits and finalise; the path, or None when nothing was copied."""
+        self._drain_or_fail(f"recording the plate {self.path}")
+        if self._out is None:
+            return None
+        try:
+            self._out.close()
+            os.replace(self._temp, self.path)
+        except (av.error.FFmpegError, OSError) as exc:
+            remove_quietly(self._temp)
+            raise MediaError(describe_os_error(exc, self.path)) from exc
+        if self._ended is not None:
+            warnings.warn(f"{self.path}: {self._ended}", stacklevel=2)
+        if self.dropped:
+            warnings.warn(f"{self.path}: {self.dropped} packet(s) the disk could not take in time were "
+                          "dropped; the pictures after each, up to the next keyframe, may show blocks",
+                          stacklevel=2)
+        return self.path
+
+    def abort(self) -> None:
+        self._drain(5.0)
+        if self._out is not None:
+            try:
+                self._out.close()
+            except (av.error.FFmpegError, OSError):
+                pass
+        remove_quietly(self._temp)
+
+
+_MUXERS = {".ts": "mpegts", ".mkv": "matroska", ".mov": "mov", ".mp4": "mp4"}
+_ARRIVAL_CLOCK = Fraction(1, 90000)
 
 
 class Recorder:
@@ -198,6 +335,8 @@ class Recorder:
         matte: Path | None = None,
         sidecar: Path | None = None,
         pixel_aspect: Fraction = Fraction(1),
+        camera_codec: str | None = None,
+        camera_clock: bool = True,
     ) -> None:
         self.fps, self.pixel_aspect = fps, pixel_aspect
         self.paths = {"composite": composite, "matte": matte}
@@ -208,7 +347,14 @@ class Recorder:
         for path in [composite, plate, matte, sidecar]:
             if path is not None:
                 check_output_folder(path)  # fail before the take, not at its first frame
-        self._plate = _PlateRecorder(plate, fps, pixel_aspect) if plate is not None else None
+        # a stream's or camera's compressed pictures (``camera_codec``) are copied where the plate's
+        # container takes them, at the sender's times (``camera_clock``) or their arrival; anything
+        # else (a file played live, raw video) is encoded
+        self._plate: _PlateRecorder | _PacketPlate | None = None
+        if plate is not None and copies_plate_packets(camera_codec, plate):
+            self._plate = _PacketPlate(plate, fps, by_arrival=not camera_clock)
+        elif plate is not None:
+            self._plate = _PlateRecorder(plate, fps, pixel_aspect)
         self._writers: dict[str, Writer] = {}
         self._rows: list[FrameMeta] = []
         self._first_time_s = 0.0
@@ -221,7 +367,12 @@ class Recorder:
     @property
     def plate_tap(self) -> Callable[[CapturedFrame], None] | None:
         """What the capture hands every frame of the take to (``LiveSource.begin_take``)."""
-        return self._plate.put if self._plate is not None else None
+        return self._plate.put if isinstance(self._plate, _PlateRecorder) else None
+
+    @property
+    def plate_packet_tap(self) -> Callable[[av.Packet, Any], None] | None:
+        """What the capture hands every packet of the take to, for a copied plate."""
+        return self._plate.put if isinstance(self._plate, _PacketPlate) else None
 
     def _open(self, timecode: str | None) -> None:
         for kind, path in self.paths.items():

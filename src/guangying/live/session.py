@@ -257,7 +257,10 @@ class LiveSession:
                 # (minutes on a cold cache), ffmpeg's UDP buffer overran and the take was lost at once.
                 self.source.start()
             self._warm_up()
-            self.source.begin_take(recorder.plate_tap if recorder is not None else None)
+            if recorder is not None:
+                self.source.begin_take(recorder.plate_tap, recorder.plate_packet_tap)
+            else:
+                self.source.begin_take()
             if playing_file:
                 self.source.start()  # a file plays from its first frame once the take starts
             if self.focus is not None:
