@@ -1,5 +1,5 @@
 """Live recordings: does the plate recording keep every frame the camera delivered, and do the
-recordings last as long as the take?
+recordings last as long as the take? And a camera stream's plate copied as sent against encoded.
 
 A 720p 25 fps clip is played in real time as a camera (looping) through
 :class:`guangying.live.LiveSession` with the chroma keyer over a set picture, recording the composite
@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 from _machine import cpu_model  # bench/ helper (scripts run from bench/)
 from skimage import data as skdata
@@ -81,6 +84,55 @@ def take(clip: Path, backdrop: Path, plate_suffix: str, seconds: float, folder: 
             "comp": comp_frames, "comp_s": comp_s, "take_s": take_s}
 
 
+class UdpCamera(threading.Thread):
+    """The clip as an H.264 camera stream: MPEG-TS over UDP to 127.0.0.1 in real time, looping."""
+
+    def __init__(self, frames: list[np.ndarray], port: int) -> None:
+        super().__init__(daemon=True)
+        self.codes = [(np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8) for f in frames]
+        self.port, self.stop_now = port, threading.Event()
+
+    def run(self) -> None:
+        with av.open(f"udp://127.0.0.1:{self.port}?pkt_size=1316", "w", format="mpegts") as out:
+            stream = out.add_stream("libx264", rate=FPS)
+            stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+            stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(FPS)}
+            t0, n = time.monotonic(), 0
+            while not self.stop_now.is_set():
+                frame = av.VideoFrame.from_ndarray(self.codes[n % len(self.codes)], format="rgb24")
+                frame.pts = n
+                out.mux(stream.encode(frame))
+                n += 1
+                time.sleep(max(0.0, t0 + n / FPS - time.monotonic()))
+
+
+def stream_take(frames: list[np.ndarray], backdrop: Path, copy: bool, seconds: float,
+                folder: Path) -> dict[str, float]:
+    """A take of the clip sent as an H.264 stream, its plate a .mov: copied (ours) or encoded as
+    ProRes 422 HQ (what any plate of a source that cannot be copied gets)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    camera = UdpCamera(frames, port)
+    camera.start()
+    try:
+        source = LiveSource(f"udp://127.0.0.1:{port}?fifo_size=100000", open_timeout_s=20)
+        settings = LiveSettings({"matte": "chroma", "background": str(backdrop)}, source.width, source.height)
+        plate = folder / "plate.mov"
+        recorder = Recorder(source.fps, plate=plate, camera_codec=source.codec_name if copy else None)
+        session = LiveSession(source, settings, SessionOutputs(recorder=recorder,
+                                                               settings_path=folder / "look.yaml"))
+        report = session.run(duration_s=seconds)
+    finally:
+        camera.stop_now.set()
+        camera.join()
+    plate_frames, _ = _span_s(plate)
+    for path in folder.iterdir():
+        if path.is_file():
+            path.unlink()
+    return {"in": report.frames_in, "out": report.frames_out, "plate": plate_frames}
+
+
 def encoder_fps(suffix: str, frames: list[np.ndarray], folder: Path, count: int = 50) -> float:
     """The plate's writer as the live recorder opens it, alone on the decoded frames."""
     options = {".mp4": {"preset": "ultrafast"}, ".mov": {"profile": "422hq"}}.get(suffix, {})
@@ -112,6 +164,10 @@ def main() -> None:
             for suffix in FORMATS:
                 rows[suffix].append(take(clip, backdrop, suffix, args.seconds, work))
                 alone[suffix].append(encoder_fps(suffix, decoded, work))
+        streamed: dict[bool, list[dict[str, float]]] = {True: [], False: []}
+        for _ in range(args.rounds):
+            for copy in (True, False):
+                streamed[copy].append(stream_take(decoded, backdrop, copy, args.seconds, work))
     load_end = os.getloadavg()[0]
     names = {".mp4": "H.264 .mp4 (ultrafast)", ".mkv": "FFV1 .mkv (lossless)", ".mov": "ProRes 422 HQ .mov"}
     lines = [
@@ -138,6 +194,22 @@ def main() -> None:
                 f"({row['plate'] / row['in']:.0%}) | {row['plate_s']:.2f} / {row['take_s']:.2f} s "
                 f"| {row['comp_s']:.2f} / {row['take_s']:.2f} s | {fps:.1f} |"
             )
+    lines += [
+        "",
+        "The same clip sent as a camera's H.264 stream (MPEG-TS over UDP on 127.0.0.1), plate as .mov, the "
+        "two ways taking turns: the stream's packets copied as sent (ours), and encoded as ProRes 422 HQ "
+        "(what a plate of a source that cannot be copied gets, and what every plate got before). A copy "
+        "starts at the take's first keyframe (the stream sends one a second), so the frames before it "
+        "are not in the plate.",
+        "",
+        "| plate of the stream | captured | processed | plate frames (share of captured) |",
+        "|---|---:|---:|---:|",
+    ]
+    for copy in (True, False):
+        for row in streamed[copy]:
+            how = "copied as sent (ours)" if copy else "encoded, ProRes 422 HQ"
+            lines.append(f"| {how} | {row['in']:.0f} | {row['out']:.0f} | {row['plate']:.0f} "
+                         f"({row['plate'] / row['in']:.0%}) |")
     lines += [
         "",
         "Before this, every recording held only the processed frames, numbered one after another: "
