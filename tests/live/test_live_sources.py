@@ -90,6 +90,50 @@ def test_a_stream_plate_is_the_camera_original(plate_frames, tmp_path):
         assert reader.info.timecode is not None  # the take's time of day, as the composite's
 
 
+@pytest.mark.parametrize("second_size", ["same", "larger"])
+def test_a_copied_plate_goes_on_across_a_restarted_sender(plate_frames, tmp_path, second_size):
+    """The sender stops and starts again within the lost timeout (OBS's stream stopped and started):
+    its clock starts again at 0, which the muxer refuses as time going backwards. The copy goes on
+    from the new keyframe, placed by its arrival; a sender that comes back at another size ends the
+    copy with a warning, and the take and its plate are kept."""
+    port = free_port(socket.SOCK_DGRAM)
+    live = LiveProcess(
+        f"udp://127.0.0.1:{port}", "--no-monitor", "--source-timeout", 20, "--lost-timeout", 3,
+        "-b", "black", "--record-plate", tmp_path / "plate.mkv", cwd=tmp_path,
+    )
+    h, w = plate_frames[0].shape[:2]
+    larger = [cv2.resize(f, (w * 3 // 2, h * 3 // 2)) for f in plate_frames]
+    again = plate_frames if second_size == "same" else larger
+    first, second = UdpSender(plate_frames, port, seconds=60), UdpSender(again, port, seconds=2.0)
+    try:
+        first.start()
+        deadline = time.monotonic() + 120
+        while "live:" not in live.output:
+            assert time.monotonic() < deadline and live.proc.poll() is None, live.output
+            time.sleep(0.1)
+        time.sleep(2.0)
+        first.stop_now.set()
+        first.join()
+        time.sleep(1.0)  # a second without pictures, then the sender is back
+        second.start()
+        live.wait(timeout_s=60)
+    finally:
+        first.stop_now.set()
+        second.stop_now.set()
+        live.kill()
+    with av.open(str(tmp_path / "plate.mkv")) as container:
+        times = [float(f.time) for f in container.decode(video=0)]
+    assert np.all(np.diff(times) > 0), "the plate's time never goes back"
+    found = re.search(r"(\d+) frames out of (\d+) in", live.output)
+    assert found, live.output
+    if second_size == "same":
+        assert len(times) >= 0.8 * int(found.group(2)), (len(times), live.output)
+        assert np.diff(times).max() > 0.8  # the pause between the senders stays a pause
+    else:
+        assert "the plate copy stopped" in live.output, live.output  # "… changed size" or "another format"
+        assert len(times) >= 25  # the first sender's two seconds, less the start
+
+
 def test_sender_that_changes_picture_size_mid_take_does_not_end_it(plate_frames, tmp_path):
     """A camera switched from one format to another (here to 1.5× the size) while the take runs: the
     frames are scaled to the take's size, the take and its recording go on, and the change is said."""

@@ -218,13 +218,15 @@ class _PacketPlate(_DroppingWorker[av.Packet]):
 
     def __init__(self, path: Path, fps: Fraction, by_arrival: bool = False) -> None:
         self.path, self.fps, self.by_arrival = path, fps, by_arrival
-        self._last_arrival_ts = -1
         self._temp = partial_path(path)
         self._out: av.container.OutputContainer | None = None
         self._out_stream: Any = None
         self._source: Any = None  # the stream whose packets are copied now
         self._offset = 0  # added to its timestamps, in its time base
         self._t0: float | None = None  # the take's first copied packet's arrival (monotonic)
+        self._last_ts = -1  # the last packet's decoding time in the plate, in its sender's time base
+        self._codec: str | None = None
+        self._size = (0, 0)
         self._ended: str | None = None
         self.packets = 0
         super().__init__(queue_items=max(64, round(10 * fps)))
@@ -233,7 +235,11 @@ class _PacketPlate(_DroppingWorker[av.Packet]):
         """Called in the capture thread for each packet: never waits on the disk."""
         if self._ended is not None or self.error is not None:
             return
-        if stream is not self._source:  # the take's first stream, or a reconnected sender's
+        ts = packet.dts if packet.dts is not None else packet.pts
+        if stream is not self._source or self._clock_jumped(ts, packet.time_base):
+            # the take's first stream, a reconnected sender's, or a sender restarted on the same address
+            # (its clock starts again, and the muxer refuses time going backwards): taken up again at a
+            # keyframe, placed by its arrival in the take
             if not packet.is_keyframe:
                 return  # nothing before a keyframe decodes
             try:
@@ -243,25 +249,41 @@ class _PacketPlate(_DroppingWorker[av.Packet]):
                 return
             if self._ended is not None:
                 return
+        elif (stream.codec_context.width, stream.codec_context.height) != self._size:
+            self._ended = self._stopped("the sender's picture changed size")
+            return
         copied = av.Packet(bytes(packet))
         if self.by_arrival:  # intra-only pictures (MJPEG): each at its arrival, in MPEG's 90 kHz clock
-            ts = max(round((time.monotonic() - (self._t0 or 0.0)) * 90000), self._last_arrival_ts + 1)
-            self._last_arrival_ts = ts
-            copied.pts = copied.dts = ts
+            out_ts = max(round((time.monotonic() - (self._t0 or 0.0)) * 90000), self._last_ts + 1)
+            copied.pts = copied.dts = out_ts
             copied.time_base = _ARRIVAL_CLOCK
         else:
             copied.pts = None if packet.pts is None else packet.pts + self._offset
             copied.dts = None if packet.dts is None else packet.dts + self._offset
             copied.time_base = packet.time_base
+            out_ts = self._last_ts if ts is None else ts + self._offset
+        self._last_ts = out_ts
         copied.is_keyframe = packet.is_keyframe
         copied.stream = self._out_stream
         self._queue.put(copied)
 
+    def _clock_jumped(self, ts: int | None, time_base: Fraction | None) -> bool:
+        """Whether a sender's timestamp went back, or ahead by more than ten seconds, from the last."""
+        if self.by_arrival or ts is None or time_base is None or self._out is None:
+            return False
+        step = ts + self._offset - self._last_ts
+        return step <= 0 or step * time_base > 10
+
+    def _stopped(self, why: str) -> str:
+        into_s = time.monotonic() - (self._t0 or time.monotonic())
+        return f"the plate copy stopped {into_s:.1f} s into the take: {why}"
+
     def _follow(self, packet: av.Packet, stream: Any) -> None:  # noqa: ANN401
-        """Start copying ``stream`` at its keyframe ``packet``: open the plate at the take's first, and
-        place a reconnected sender's packets at their arrival in the take."""
+        """Copy ``stream`` from its keyframe ``packet`` on: open the plate at the take's first; a later
+        one (another sender, or the same one restarted) goes on where it arrives in the take."""
         now = time.monotonic()
         first_ts = packet.dts if packet.dts is not None else (packet.pts or 0)
+        ctx = stream.codec_context
         if self._out is None:
             self._out = av.open(str(self._temp), "w", format=_MUXERS.get(self.path.suffix.lower()))
             timecode = format_timecode(time_of_day_count(time.time(), self.fps), self.fps)
@@ -269,20 +291,27 @@ class _PacketPlate(_DroppingWorker[av.Packet]):
                 self._out.metadata["timecode"] = timecode
             self._out_stream = self._out.add_stream_from_template(stream)
             self._t0, self._offset = now, -first_ts
-        else:
-            old = self._source.codec_context
-            new = stream.codec_context
-            if (old.name, old.width, old.height) != (new.name, new.width, new.height):
-                self._ended = (f"the plate copy stopped at {now - (self._t0 or now):.1f} s: the sender "
-                               "came back in another format")
-                return
+            self._codec, self._size = ctx.name, (ctx.width, ctx.height)
+        elif (ctx.name, (ctx.width, ctx.height)) != (self._codec, self._size):
+            self._ended = self._stopped("the sender came back in another format")
+            return
+        elif not self.by_arrival:
             since_start = round((now - (self._t0 or now)) / float(packet.time_base))
-            self._offset = since_start - first_ts
+            self._offset = max(since_start, self._last_ts + 1) - first_ts
         self._source = stream
 
     def _consume(self, packet: av.Packet) -> None:
         assert self._out is not None
-        self._out.mux(packet)
+        if self._ended is not None:
+            return
+        try:
+            self._out.mux(packet)
+        except av.error.FFmpegError as exc:
+            if isinstance(exc, OSError):  # the disk (full, gone): the recording fails, and says so
+                raise
+            # a packet the muxer will not take (timestamps a sender garbled): the plate ends here, kept
+            self._ended = self._stopped(f"the muxer refused a packet ({exc})")
+            return
         self.packets += 1
 
     def close(self) -> Path | None:
