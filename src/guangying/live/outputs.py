@@ -208,7 +208,7 @@ class _PacketPlate(_DroppingWorker[av.Packet]):
     """``--record-plate`` of a network stream or camera that sends compressed pictures (H.264, HEVC,
     MJPEG): its packets copied as they came, from the take's first keyframe, into the plate's
     container: the camera original bit for bit, and no encoder competing with the keyer (a re-encoded
-    ProRes plate lost 7 % of a 2-core take's frames and took cores from the keyer). Timestamps are the
+    ProRes plate lost frames of a 2-core take and took cores from the keyer). Timestamps are the
     sender's, counted from that first packet; after a reconnect (``--loop``) from its arrival in the
     take; a sender that keeps no time (MJPEG over HTTP: ffmpeg numbers its pictures at 25 fps),
     ``by_arrival``, has each packet placed at its arrival. Written in a thread; ten seconds of packets
