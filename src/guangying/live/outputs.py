@@ -381,7 +381,9 @@ class Recorder:
         # else (a file played live, raw video) is encoded
         self._plate: _PlateRecorder | _PacketPlate | None = None
         if plate is not None and copies_plate_packets(camera_codec, plate):
-            self._plate = _PacketPlate(plate, fps, by_arrival=not camera_clock)
+            # only intra-only pictures can be placed by arrival: H.264's reordered frames keep the
+            # sender's times (an RTP stream's are real even when it names no rate)
+            self._plate = _PacketPlate(plate, fps, by_arrival=not camera_clock and camera_codec == "mjpeg")
         elif plate is not None:
             self._plate = _PlateRecorder(plate, fps, pixel_aspect)
         self._writers: dict[str, Writer] = {}
