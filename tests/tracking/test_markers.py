@@ -118,9 +118,15 @@ def test_marker_alpha_keys_visible_markers_and_keeps_the_actor():
             "4 × \\[x, y, z\\]",
         ),
         ({"dictionary": "DICT_4X4_50", "markers": [{"id": 1, "corners_m": [[0, 0, 0]] * 4}]}, "square-ish"),
+        (  # a damaged or hostile file: the geometry overflowed, with numpy's warnings, before this
+            {"dictionary": "DICT_4X4_50", "markers": [
+                {"id": 1, "corners_m": [[0, 1e300, 0], [1e300, 1e300, 0], [1e300, 0, 0], [0, 0, 0]]}]},
+            r"1e\+300 m from the origin",
+        ),
         ({"markers": []}, "a board is"),
     ],
 )
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_bad_boards_say_what_is_wrong(data, message):
     with pytest.raises(InputFormatError, match=message):
         board_from_dict(data, "b.json")

@@ -54,6 +54,9 @@ def _dictionary_size(dictionary) -> int:  # type: ignore[no-untyped-def]
     return int(dictionary.bytesList.shape[0])
 
 
+_MAX_CORNER_M = 1e4  # 10 km: no screen is larger; beyond, a unit slip or damage
+
+
 @dataclass(frozen=True)
 class MarkerBoard:
     """``ids`` int (N,), ``corners_m`` float64 (N, 4, 3) world metres in OpenCV corner order."""
@@ -74,6 +77,9 @@ class MarkerBoard:
             raise InputFormatError(
                 f"{where}: each marker needs corners_m: 4 corners of 3 finite numbers (metres)"
             )
+        if np.abs(corners).max() > _MAX_CORNER_M:  # before the geometry below overflows on them
+            raise InputFormatError(f"{where}: a marker corner lies {np.abs(corners).max():.3g} m from the "
+                                   "origin: corners_m are metres on the screen; was it written in mm?")
         size = _dictionary_size(d)
         bad = ids[(ids < 0) | (ids >= size)]
         if bad.size:
