@@ -352,8 +352,9 @@ class Recorder:
 
     Every file is written under a hidden temporary name and renamed only when the take is finalised,
     so an interrupted take never leaves a file that looks whole. The plate is recorded from every
-    frame the camera delivers (:attr:`plate_tap`); the composite, the matte and the sidecar from the
-    frames the pipeline processed, each at its time in the take.
+    frame the camera delivers (:attr:`plate_tap`), or is its packets copied as sent
+    (:attr:`plate_packet_tap`); the composite, the matte and the sidecar from the frames the pipeline
+    processed, each at its time in the take.
     """
 
     def __init__(
