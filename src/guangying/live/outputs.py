@@ -228,7 +228,6 @@ class _PacketPlate(_DroppingWorker[av.Packet]):
         self._codec: str | None = None
         self._size = (0, 0)
         self._ended: str | None = None
-        self.packets = 0
         super().__init__(queue_items=max(64, round(10 * fps)))
 
     def put(self, packet: av.Packet, stream: Any) -> None:  # noqa: ANN401
@@ -311,8 +310,6 @@ class _PacketPlate(_DroppingWorker[av.Packet]):
                 raise
             # a packet the muxer will not take (timestamps a sender garbled): the plate ends here, kept
             self._ended = self._stopped(f"the muxer refused a packet ({exc})")
-            return
-        self.packets += 1
 
     def close(self) -> Path | None:
         """Write what waits and finalise; the path, or None when nothing was copied."""

@@ -14,7 +14,7 @@ from guangying.media.damage import DamageLog, held_copy
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.image_files import nonfinite_warning, read_picture
 from guangying.media.patterns import SequencePattern
-from guangying.media.picture_timing import header_pixel_aspect, picture_timing, timecode_at_rate
+from guangying.media.picture_timing import picture_timing, timecode_at_rate
 from guangying.media.reader import Reader, resolve_range
 
 # PNG, TIFF and JPEG carry no frame rate (EXR and DPX may): film's rate unless the caller says otherwise
@@ -68,7 +68,7 @@ class ImageReader(Reader):
             highlight_peak=first.highlight_peak,
             camera_log=camera_log.name if camera_log else None,
             timecode=self._timecode,
-            pixel_aspect=header_pixel_aspect(path),
+            pixel_aspect=timing.pixel_aspect,
             primaries=first.primaries,
         )
 
@@ -137,7 +137,7 @@ class SequenceReader(Reader):
             highlight_peak=first.highlight_peak,
             camera_log=camera_log.name if camera_log else None,
             timecode=self._timecode,
-            pixel_aspect=header_pixel_aspect(pattern.path(self._start)),
+            pixel_aspect=timing.pixel_aspect,
             primaries=first.primaries,
         )
 

@@ -29,15 +29,19 @@ _DPX_PIXEL_ASPECT_OFFSET = 1628  # the orientation header's horizontal and verti
 @dataclass(frozen=True, slots=True)
 class PictureTiming:
     """``timecode``: ``HH:MM:SS:FF`` (``HH:MM:SS;FF`` drop-frame) of this picture; ``fps``: the rate its
-    sequence runs at. None where the header says nothing (or nothing that can be a timecode or rate)."""
+    sequence runs at. None where the header says nothing (or nothing that can be a timecode or rate).
+    ``pixel_aspect``: a pixel's width over its height as shown; 1 where the header says nothing a
+    picture can have."""
 
     timecode: str | None = None
     fps: Fraction | None = None
+    pixel_aspect: Fraction = Fraction(1)
 
 
 def picture_timing(path: Path) -> PictureTiming:
-    """The timecode and frame rate ``path``'s header gives (EXR ``timeCode``/``framesPerSecond``, DPX
-    time code and frame rate); an empty :class:`PictureTiming` for other formats or unreadable headers."""
+    """The timecode, frame rate and pixel aspect ``path``'s header gives (EXR ``timeCode``,
+    ``framesPerSecond``, ``pixelAspectRatio``; DPX's time code, frame rate and pixel aspect ratio); an
+    empty :class:`PictureTiming` for other formats or unreadable headers."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".exr":
@@ -51,44 +55,11 @@ def picture_timing(path: Path) -> PictureTiming:
     return PictureTiming()
 
 
-def header_pixel_aspect(path: Path) -> Fraction:
-    """A pixel's width over its height as ``path``'s header gives it (EXR ``pixelAspectRatio``, DPX's
-    pixel aspect ratio); 1 for other formats, unreadable headers and values no picture has."""
-    aspect: Fraction | None = None
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".exr":
-            from guangying.media.exr import read_exr_header  # late: OpenEXR only once an EXR is read
-
-            header = read_exr_header(path)
-            aspect = _aspect(float(header.get("pixelAspectRatio", 1.0))) if header is not None else None
-        elif suffix == ".dpx":
-            aspect = _dpx_pixel_aspect(path)
-    except (OSError, ValueError, AttributeError, TypeError, struct.error):  # as in picture_timing
-        pass
-    return aspect or Fraction(1)
-
-
 def _aspect(value: float) -> Fraction | None:
     """A pixel aspect as a small fraction (2, 4/3, 1.5 …), None outside 1/4–4 (a damaged field)."""
     if not (math.isfinite(value) and 0.25 <= value <= 4.0):
         return None
     return Fraction(value).limit_denominator(1000)
-
-
-def _dpx_pixel_aspect(path: Path) -> Fraction | None:
-    with path.open("rb") as file:
-        head = file.read(_DPX_PIXEL_ASPECT_OFFSET + 8)
-    order = {b"SDPX": ">", b"XPDS": "<"}.get(head[:4])
-    if order is None or len(head) < _DPX_PIXEL_ASPECT_OFFSET + 8:
-        return None
-    (image_offset,) = struct.unpack_from(order + "I", head, 4)
-    if image_offset < _DPX_PIXEL_ASPECT_OFFSET + 8:  # no orientation header: pixels there
-        return None
-    horizontal, vertical = struct.unpack_from(order + "II", head, _DPX_PIXEL_ASPECT_OFFSET)
-    if 0 in (horizontal, vertical) or _DPX_UNDEFINED in (horizontal, vertical):
-        return None
-    return _aspect(horizontal / vertical)
 
 
 def timecode_at_rate(timing: PictureTiming, fps: Fraction, where: str) -> str | None:
@@ -134,22 +105,33 @@ def _exr_timing(path: Path) -> PictureTiming:
     timecode = None
     if code is not None:
         timecode = _format(code.hours, code.minutes, code.seconds, code.frame, bool(code.dropFrame))
-    return PictureTiming(timecode, _rate(header.get("framesPerSecond")))
+    try:
+        aspect = _aspect(float(header.get("pixelAspectRatio", 1.0)))
+    except (TypeError, ValueError):  # an opaque (damaged) attribute
+        aspect = None
+    return PictureTiming(timecode, _rate(header.get("framesPerSecond")), aspect or Fraction(1))
 
 
 def _dpx_timing(path: Path) -> PictureTiming:
     with path.open("rb") as file:
         head = file.read(_DPX_TV_RATE_OFFSET + 4)
     order = {b"SDPX": ">", b"XPDS": "<"}.get(head[:4])
-    if order is None or len(head) < _DPX_TV_RATE_OFFSET + 4:
+    if order is None or len(head) < _DPX_PIXEL_ASPECT_OFFSET + 8:
         return PictureTiming()
     (image_offset,) = struct.unpack_from(order + "I", head, 4)
-    if image_offset < _DPX_TV_RATE_OFFSET + 4:  # no film/TV headers (ffmpeg writes none): pixels there
-        return PictureTiming()
+    # where the pixels start, the headers end: ffmpeg writes no film or TV header, and may write no
+    # orientation header either
+    aspect = None
+    if image_offset >= _DPX_PIXEL_ASPECT_OFFSET + 8:
+        horizontal, vertical = struct.unpack_from(order + "II", head, _DPX_PIXEL_ASPECT_OFFSET)
+        if 0 not in (horizontal, vertical) and _DPX_UNDEFINED not in (horizontal, vertical):
+            aspect = _aspect(horizontal / vertical)
+    if image_offset < _DPX_TV_RATE_OFFSET + 4 or len(head) < _DPX_TV_RATE_OFFSET + 4:
+        return PictureTiming(pixel_aspect=aspect or Fraction(1))
     (packed,) = struct.unpack_from(order + "I", head, _DPX_TIMECODE_OFFSET)
     (tv_rate,) = struct.unpack_from(order + "f", head, _DPX_TV_RATE_OFFSET)
     (film_rate,) = struct.unpack_from(order + "f", head, _DPX_FILM_RATE_OFFSET)
-    return PictureTiming(_bcd_timecode(packed), _rate(tv_rate) or _rate(film_rate))
+    return PictureTiming(_bcd_timecode(packed), _rate(tv_rate) or _rate(film_rate), aspect or Fraction(1))
 
 
 def _bcd_timecode(packed: int) -> str | None:
