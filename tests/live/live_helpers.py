@@ -3,6 +3,7 @@ HTTP camera on 127.0.0.1 playing in real time, and the ``guangying live`` comman
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from av.audio.frame import AudioFrame
 
 import guangying
 
@@ -30,14 +33,27 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
+SOUND_RATE = 48000
+
+
+def sync_beeps(first_sample: int, count: int) -> np.ndarray:
+    """A 1 kHz beep of 20 ms at the start of every second, else silence (mono float32)."""
+    n = np.arange(first_sample, first_sample + count)
+    on = (n % SOUND_RATE) < SOUND_RATE // 50
+    return np.where(on, 0.5 * np.sin(2 * np.pi * 1000 * n / SOUND_RATE), 0.0).astype(np.float32)
+
+
 class UdpSender(threading.Thread):
     """Sends ``frames`` (looped) as H.264 in MPEG-TS to udp://127.0.0.1:PORT at ``fps`` in real time
-    for ``seconds``, then stops sending, like a camera whose cable is pulled."""
+    for ``seconds``, then stops sending, like a camera whose cable is pulled; a keyframe every
+    ``gop`` pictures. With ``sound``, an AAC track too, and a sync mark at the start of every second:
+    a white picture and a 20 ms beep."""
 
-    def __init__(self, frames: list[np.ndarray], port: int, seconds: float, fps: int = FPS) -> None:
+    def __init__(self, frames: list[np.ndarray], port: int, seconds: float, fps: int = FPS,
+                 gop: int = 5, sound: bool = False) -> None:
         super().__init__(daemon=True)
         self.frames = [(np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8) for f in frames]
-        self.port, self.seconds, self.fps = port, seconds, fps
+        self.port, self.seconds, self.fps, self.gop, self.sound = port, seconds, fps, gop, sound
         self.sent = 0
         self.stop_now = threading.Event()
 
@@ -46,14 +62,24 @@ class UdpSender(threading.Thread):
         stream = out.add_stream("libx264", rate=self.fps)
         stream.width, stream.height = self.frames[0].shape[1], self.frames[0].shape[0]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": "5"}
+        stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(self.gop),
+                          "x264-params": "scenecut=0"}  # a keyframe every gop pictures, no more
+        sound = out.add_stream("aac", rate=SOUND_RATE, layout="mono") if self.sound else None
+        white = np.full_like(self.frames[0], 255)
+        samples = 0
         t0 = time.monotonic()
         n = 0
         while not self.stop_now.is_set() and time.monotonic() - t0 < self.seconds:
-            frame = av.VideoFrame.from_ndarray(self.frames[n % len(self.frames)], format="rgb24")
+            rgb = white if self.sound and n % self.fps == 0 else self.frames[n % len(self.frames)]
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = n
             for packet in stream.encode(frame):
                 out.mux(packet)
+            while sound is not None and samples < (n + 1) * SOUND_RATE // self.fps:
+                block = AudioFrame.from_ndarray(sync_beeps(samples, 1024)[None], format="flt", layout="mono")
+                block.sample_rate, block.pts = SOUND_RATE, samples
+                out.mux(sound.encode(block))
+                samples += 1024
             n += 1
             self.sent = n
             time.sleep(max(0.0, t0 + n / self.fps - time.monotonic()))
@@ -154,3 +180,15 @@ class LiveProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+def wait_until_live(url: str, timeout_s: float = 300.0) -> None:
+    """Until the take has started: on a cold compile cache (this test run alone after an edit to the
+    keyer) the engine compiles for a minute or two first, and the page's picture only loads after."""
+    t_end = time.monotonic() + timeout_s
+    while time.monotonic() < t_end:
+        with urllib.request.urlopen(url + "stats.json", timeout=10) as response:
+            if json.load(response)["state"] != "starting":
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"the take did not start within {timeout_s:g} s")

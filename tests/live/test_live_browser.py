@@ -3,16 +3,14 @@ the matte, the look is saved, reloading does not disturb the take, and a lost so
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import time
-import urllib.request
 
 import cv2
 import numpy as np
 import pytest
-from live_helpers import LiveProcess, UdpSender, free_port
+from live_helpers import LiveProcess, UdpSender, free_port, wait_until_live
 
 from guangying.cli.main import load_config
 
@@ -33,18 +31,6 @@ def _mean(png: bytes) -> float:
     return float(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE).mean())
 
 
-def _wait_until_live(url: str, timeout_s: float = 300.0) -> None:
-    """Until the take has started: on a cold compile cache (this test run alone after an edit to the
-    keyer) the engine compiles for a minute or two first, and the page's picture only loads after."""
-    t_end = time.monotonic() + timeout_s
-    while time.monotonic() < t_end:
-        with urllib.request.urlopen(url + "stats.json", timeout=10) as response:
-            if json.load(response)["state"] != "starting":
-                return
-        time.sleep(0.5)
-    raise AssertionError(f"the take did not start within {timeout_s:g} s")
-
-
 def test_monitor_page_in_chromium(plate_frames, tmp_path):
     port = free_port(socket.SOCK_DGRAM)
     live = LiveProcess(
@@ -55,7 +41,7 @@ def test_monitor_page_in_chromium(plate_frames, tmp_path):
     sender.start()
     try:
         url = live.wait_url()
-        _wait_until_live(url)
+        wait_until_live(url)
         with sync_api.sync_playwright() as p:
             context = p.chromium.launch_persistent_context(
                 str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=_ARGS

@@ -29,6 +29,8 @@ from guangying.media.pixels import resize_to, size_change_note
 from guangying.media.video_reader import frame_colour, rgb_conversion, to_rgb_codes
 
 T = TypeVar("T")
+PacketTap = Callable[[av.Packet, av.stream.Stream, float], None]
+_GOP_HELD_S = 20  # the longest keyframe interval whose packets are held for a take's copied plate
 _NETWORK_SCHEMES = ("udp://", "srt://", "rtsp://", "rtmp://", "rtp://", "tcp://", "http://", "https://")
 
 
@@ -141,7 +143,9 @@ class LiveSource:
         self.frames_in = 0
         self.damaged = 0  # pictures the decoder refused (damaged in transit), skipped
         self._tap: Callable[[CapturedFrame], None] | None = None
-        self._packet_tap: Callable[[av.Packet, av.video.stream.VideoStream], None] | None = None
+        self._packet_tap: PacketTap | None = None
+        self._pending_packet_tap: PacketTap | None = None  # handed the packets since the last keyframe first
+        self._gop: list[tuple[av.Packet, float]] = []  # packets since the last keyframe, with arrivals
         self.codec_name: str | None = None  # a stream's or camera's codec (a file's is decoded by its reader)
         self._take_lock = threading.Lock()  # a take's start and each delivery: no frame between them
         self._damaged_run = 0
@@ -157,7 +161,8 @@ class LiveSource:
         self._scaled_from: tuple[int, int] | None = None  # the last mid-take size change said
         self._still = False
         self.rate_known = True  # False: a stream with no rate of its own, measured from arrivals
-        self._early: list[av.Packet] = []  # packets read while measuring the rate, decoded first
+        # packets read at the start (for the picture size or the rate), with their arrivals: decoded first
+        self._early: list[tuple[av.Packet, float]] = []
         self._take_t0: float | None = None
         if self.kind == "file":
             with open_reader(spec, fps=fps, camera_log=camera_log) as reader:
@@ -173,21 +178,33 @@ class LiveSource:
             if log is not None and log.linear:
                 raise MediaError(f"{log.name} names the primaries of a linear picture (EXR, float TIFF); "
                                  f"{spec} sends video, which holds code values")
-            self._container = self._open_container()
-            stream = self._container.streams.video[0]
-            self.width, self.height = stream.codec_context.width, stream.codec_context.height
-            self.codec_name = stream.codec_context.name
-            rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
-            self.fps = standard_rate(rate)
-            # MJPEG over HTTP (IP cameras, phone camera apps) carries no rate and ffmpeg assumes 25: a
-            # 10 fps camera's takes were recorded two and a half times too fast
-            self.rate_known = bool(stream.average_rate)
-            if not self.rate_known:
-                self.fps = self._measured_rate()
-            aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
-            self.pixel_aspect = Fraction(aspect) if aspect and aspect > 0 else Fraction(1)
+            try:
+                self._open_stream()
+            except BaseException:  # a source that fails to open leaves its port free for the next try
+                self.stop()
+                raise
 
     # -- opening -----------------------------------------------------------------------------------
+    def _open_stream(self) -> None:
+        """Open a stream or camera and learn its picture size, aspect and rate."""
+        self._container = self._open_container()
+        stream = self._container.streams.video[0]
+        self.width, self.height = stream.codec_context.width, stream.codec_context.height
+        aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+        if not self.width:
+            # joined between keyframes (an IP camera or an encoder sends one every 2–10 s): the probe
+            # saw no picture header, and the take started at 0×0 and crashed
+            self.width, self.height, aspect = self._first_picture_size()
+        self.codec_name = stream.codec_context.name
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
+        self.fps = standard_rate(rate)
+        # MJPEG over HTTP (IP cameras, phone camera apps) carries no rate and ffmpeg assumes 25: a
+        # 10 fps camera's takes were recorded two and a half times too fast
+        self.rate_known = bool(stream.average_rate)
+        if not self.rate_known:
+            self.fps = self._measured_rate()
+        self.pixel_aspect = Fraction(aspect) if aspect and aspect > 0 else Fraction(1)
+
     def _open_container(self) -> av.container.InputContainer:
         options = {"probesize": "2000000", "analyzeduration": "1000000", "fflags": "nobuffer"}
         fmt = None
@@ -220,6 +237,35 @@ class LiveSource:
             raise MediaError(f"{self.spec} carries no video stream")
         return container
 
+    def _first_picture_size(self) -> tuple[int, int, Fraction | None]:
+        """Width, height and pixel aspect of the first picture a stream sends, decoded on the side; its
+        packets from the keyframe on are kept (decoded first by the reading proper), those before it
+        dropped: they cannot decode."""
+        assert self._container is not None
+        stream = self._container.streams.video[0]
+        decoder = av.CodecContext.create(stream.codec_context.name, "r")
+        t_end = time.monotonic() + self.open_timeout_s
+        try:
+            for packet in self._container.demux(stream):
+                if packet.is_keyframe:
+                    self._early.clear()
+                if packet.size:
+                    self._early.append((packet, time.monotonic()))
+                try:
+                    pictures = decoder.decode(packet)
+                except av.error.FFmpegError:
+                    pictures = []  # a picture before the first keyframe
+                if pictures:
+                    return pictures[0].width, pictures[0].height, decoder.sample_aspect_ratio
+                if time.monotonic() > t_end:
+                    break
+        except av.error.FFmpegError:
+            pass
+        raise MediaError(
+            f"no whole picture from stream {self.spec} within {self.open_timeout_s:g} s: it sends "
+            "pictures, but no keyframe came in that time. Raise --source-timeout above the sender's "
+            "keyframe interval, or shorten that interval (2 s is usual)")
+
     def _measured_rate(self, window_s: float = 2.0, packets: int = 9) -> Fraction:
         """The rate a stream without one delivers, from the arrivals of its first ``packets`` (within
         ``window_s``) as the median interval, rounded to whole frames per second as such cameras run;
@@ -231,8 +277,8 @@ class LiveSource:
         try:
             for packet in self._container.demux(stream):
                 if packet.size:
-                    self._early.append(packet)
                     arrivals.append(time.monotonic())
+                    self._early.append((packet, arrivals[-1]))
                 if len(arrivals) >= packets or time.monotonic() > t_end:
                     break
         except av.error.FFmpegError:
@@ -265,19 +311,22 @@ class LiveSource:
     def begin_take(
         self,
         tap: Callable[[CapturedFrame], None] | None = None,
-        packet_tap: Callable[[av.Packet, av.video.stream.VideoStream], None] | None = None,
+        packet_tap: PacketTap | None = None,
     ) -> None:
         """Count from here: frames captured before (a camera or stream is read while the engine warms
         up) are forgotten, uncounted, and the take's frames are numbered from 0. ``tap`` is handed
         every frame of the take as it arrives, in the capture thread (it must not wait), whether or not
         processing keeps up: the plate recording; ``packet_tap`` likewise every packet a stream or
-        camera sends, as sent (with its stream), for a plate copied without encoding."""
+        camera sends, as sent (with its stream and its arrival, ``time.monotonic()``), for a plate copied
+        without encoding: from the keyframe before the take's first picture, so that the plate holds
+        every frame of the take (its first second or more was missing), a few from before it too."""
         with self._take_lock:
             self.queue.clear()
             self.frames_in = 0
             self.damaged = 0
             self._tap = tap
-            self._packet_tap = packet_tap
+            self._packet_tap = None
+            self._pending_packet_tap = packet_tap
             self._take_t0 = None
 
     def stop(self) -> None:
@@ -386,11 +435,24 @@ class LiveSource:
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         early, self._early = self._early, []
-        for packet in itertools.chain(early, self._container.demux(stream)):
+        sound = self._container.streams.audio[:1]  # the camera's sound: copied into its plate, if it is
+        arrivals = ((packet, time.monotonic()) for packet in self._container.demux(stream, *sound))
+        self._gop.clear()
+        keyed, t_unkeyed = False, time.monotonic()
+        for packet, arrival_s in itertools.chain(early, arrivals):
             if self._stop.is_set():
                 return
-            if self._packet_tap is not None and packet.size:
-                self._packet_tap(packet, stream)
+            if not packet.size:
+                continue
+            if packet.stream is not stream:
+                if keyed:
+                    self._tap_packet(packet, packet.stream, arrival_s)
+                continue
+            keyed = keyed or packet.is_keyframe
+            if not keyed and time.monotonic() - t_unkeyed < self.open_timeout_s:
+                # joined (or reconnected) between keyframes: these cannot decode, and are not damage
+                continue
+            self._tap_packet(packet, stream, arrival_s)
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
@@ -399,6 +461,30 @@ class LiveSource:
             if frames:
                 self._damaged_run = 0
             yield from frames
+
+    def _tap_packet(self, packet: av.Packet, stream: av.stream.Stream, arrival_s: float) -> None:
+        """Keep the packets (pictures and sound) since the last keyframe; a take's copied plate starts
+        with them."""
+        if stream.type != "video":
+            if self._gop:
+                self._gop.append((packet, arrival_s))
+            if self._packet_tap is not None:
+                self._packet_tap(packet, stream, arrival_s)
+            return
+        with self._take_lock:
+            pending, self._pending_packet_tap = self._pending_packet_tap, None
+        if pending is not None:
+            if not packet.is_keyframe:
+                for held, held_arrival_s in self._gop:
+                    pending(held, held.stream, held_arrival_s)
+            self._packet_tap = pending
+        if packet.is_keyframe:
+            self._gop.clear()
+        if self._gop and arrival_s - self._gop[0][1] > _GOP_HELD_S:
+            self._gop.clear()  # bounded: a stream without keyframes holds no more than this
+        self._gop.append((packet, arrival_s))
+        if self._packet_tap is not None:
+            self._packet_tap(packet, stream, arrival_s)
 
     def _skip_damaged(self, exc: av.error.FFmpegError) -> None:
         """A picture damaged in transit (a cheap IP camera's or webcam's broken JPEG, a lost UDP packet

@@ -231,6 +231,7 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
                 pixel_aspect=source.pixel_aspect,
                 camera_codec=source.codec_name,
                 camera_clock=source.rate_known,
+                camera_size=(source.width, source.height),
             )
         outputs = SessionOutputs(recorder=recorder, settings_path=o["settings_out"])
         if o["out_url"]:
