@@ -46,24 +46,26 @@ def sync_beeps(first_sample: int, count: int) -> np.ndarray:
 class UdpSender(threading.Thread):
     """Sends ``frames`` (looped) as H.264 in MPEG-TS to udp://127.0.0.1:PORT at ``fps`` in real time
     for ``seconds``, then stops sending, like a camera whose cable is pulled; a keyframe every
-    ``gop`` pictures. With ``sound``, an AAC track too, and a sync mark at the start of every second:
-    a white picture and a 20 ms beep."""
+    ``gop`` pictures (``codec`` libx265: HEVC). With ``sound``, an AAC track too, and a sync mark at
+    the start of every second: a white picture and a 20 ms beep."""
 
     def __init__(self, frames: list[np.ndarray], port: int, seconds: float, fps: int = FPS,
-                 gop: int = 5, sound: bool = False) -> None:
+                 gop: int = 5, sound: bool = False, codec: str = "libx264") -> None:
         super().__init__(daemon=True)
         self.frames = [(np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8) for f in frames]
         self.port, self.seconds, self.fps, self.gop, self.sound = port, seconds, fps, gop, sound
+        self.codec = codec
         self.sent = 0
         self.stop_now = threading.Event()
 
     def run(self) -> None:
         out = av.open(f"udp://127.0.0.1:{self.port}?pkt_size=1316", "w", format="mpegts")
-        stream = out.add_stream("libx264", rate=self.fps)
+        stream = out.add_stream(self.codec, rate=self.fps)
         stream.width, stream.height = self.frames[0].shape[1], self.frames[0].shape[0]
         stream.pix_fmt = "yuv420p"
+        # a keyframe every gop pictures, no more
         stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(self.gop),
-                          "x264-params": "scenecut=0"}  # a keyframe every gop pictures, no more
+                          "x264-params": "scenecut=0", "x265-params": "scenecut=0:log-level=error"}
         sound = out.add_stream("aac", rate=SOUND_RATE, layout="mono") if self.sound else None
         white = np.full_like(self.frames[0], 255)
         samples = 0

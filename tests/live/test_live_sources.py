@@ -157,6 +157,30 @@ def test_a_copied_plate_keeps_the_senders_sound_in_sync(plate_frames, tmp_path, 
         assert np.min(np.abs(beeps_s - t)) < 0.045, (t, beeps_s)
 
 
+def test_an_hevc_plate_opens_in_apples_players(plate_frames, tmp_path):
+    """An HEVC camera or encoder copied into a .mp4 plate: tagged 'hvc1' with its parameter sets in the
+    header, as QuickTime, Final Cut and iOS need (ffmpeg's default 'hev1' does not open there)."""
+    port = free_port(socket.SOCK_DGRAM)
+    sender = UdpSender(plate_frames, port, seconds=60, gop=25, codec="libx265")
+    live = LiveProcess(
+        f"udp://127.0.0.1:{port}", "--no-monitor", "--source-timeout", 20, "--duration", 2,
+        "-b", "black", "--record-plate", tmp_path / "plate.mp4", cwd=tmp_path,
+    )
+    try:
+        sender.start()
+        assert live.wait(timeout_s=120) == 0, live.output
+    finally:
+        sender.stop_now.set()
+        live.kill()
+    found = re.search(r"(\d+) frames out of (\d+) in", live.output)
+    assert found, live.output
+    with av.open(str(tmp_path / "plate.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.codec_tag) == ("hevc", "hvc1")
+        assert stream.codec_context.extradata  # the hvcC box: the parameter sets hvc1 requires
+        assert sum(1 for _ in container.decode(stream)) >= int(found.group(2))
+
+
 def test_a_stream_joined_between_keyframes_starts_at_its_next(plate_frames):
     """An IP camera or an encoder sends a keyframe every few seconds, and a stream is joined anywhere
     between two: the probe saw no picture header, and the take started at 0×0 and crashed ("This is a

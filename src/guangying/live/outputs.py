@@ -321,6 +321,9 @@ class _PacketPlate(_DroppingWorker[av.Packet]):
             self._out_stream = self._out.add_stream_from_template(stream, width=size[0], height=size[1])
             if not ctx.extradata:  # joined between keyframes: Matroska refused every picture without them
                 self._out_stream.codec_context.extradata = _parameter_sets(packet, stream)
+            if ctx.name == "hevc" and self.path.suffix.lower() in (".mov", ".mp4"):
+                # ffmpeg tags HEVC 'hev1', which QuickTime, Final Cut and iOS do not open
+                self._out_stream.codec_context.codec_tag = "hvc1"
             if self._out_stream.codec_context.framerate is None:  # joined between keyframes: the probe
                 self._out_stream.codec_context.framerate = self.fps  # named none, and MOV wrote no timecode
             self._add_sound(stream)
