@@ -170,3 +170,47 @@ def test_recordings_of_an_anamorphic_camera_keep_its_pixel_aspect(tmp_path):
     for name in ("comp.mov", "matte.mp4"):
         with open_reader(tmp_path / name) as reader:
             assert reader.info.pixel_aspect == 2, name
+
+
+def test_out_stream_of_a_take_that_drops_frames_keeps_real_time(plate_clip):
+    """``--out`` with an engine at a third of the camera's rate: the stream places each processed
+    frame at its time in the take, so a receiver (OBS, vMix, VLC) plays it in real time. Numbered one
+    by one, three seconds of take went out as one second of stream, and the receiver fell behind."""
+    import socket
+    import threading
+
+    import av
+
+    from guangying.live.outputs import StreamOutput
+    from guangying.live.session import SessionOutputs
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    received: list[float] = []
+
+    def receive() -> None:
+        with av.open(f"udp://127.0.0.1:{port}", timeout=(20.0, 2.0)) as stream_in:
+            try:
+                received.extend(float(frame.time) for frame in stream_in.decode(video=0))
+            except av.error.ExitError:
+                pass  # the sender stopped: the read timed out
+
+    receiver = threading.Thread(target=receive, daemon=True)
+    receiver.start()
+    time.sleep(0.3)
+    source = LiveSource(str(plate_clip), loop=True, queue_frames=2)
+    settings = LiveSettings({"background": "black"}, source.width, source.height)
+    out = StreamOutput(f"udp://127.0.0.1:{port}", source.fps, source.width, source.height)
+    session = LiveSession(source, settings, SessionOutputs(sinks=[out]),
+                          matter_factory=lambda values, keyer: SlowMatter(ChromaKeyer(keyer), 0.1))
+    report = session.run(duration_s=3.0)
+    out.close()
+    receiver.join(timeout=30)
+    assert report.frames_out <= 0.6 * report.frames_in  # the engine dropped frames
+    assert len(received) >= 0.5 * report.frames_out, (len(received), report)
+    steps = np.diff(received) * 25
+    np.testing.assert_allclose(steps, np.round(steps), atol=0.05)  # on the camera's frame grid …
+    assert steps.mean() > 1.5  # … with the dropped frames' time kept
+    # the take's length, not its processed frames' at 25 fps
+    assert received[-1] - received[0] > 0.6 * report.frames_in / 25

@@ -130,13 +130,13 @@ class _DroppingWorker(Generic[T]):
         self._drain(5.0)
 
 
-class _FrameSink(_DroppingWorker[np.ndarray]):
-    """An output fed the composite of each processed frame as 8-bit codes."""
+class _FrameSink(_DroppingWorker[tuple[np.ndarray, float]]):
+    """An output fed the composite of each processed frame as 8-bit codes, with its time in the take."""
 
     def write(self, frame: LiveFrame) -> None:
         if self.error is not None:
             raise MediaError(f"{self.name} failed: {self.error}")
-        self._queue.put(to_code_values(frame.composite_rgb_srgb, np.uint8))
+        self._queue.put((to_code_values(frame.composite_rgb_srgb, np.uint8), frame.meta.take_time_s))
 
     def close(self) -> None:
         self._drain(5.0)
@@ -599,15 +599,18 @@ class StreamOutput(_FrameSink):
         stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(round(fps))}
         if pixel_aspect != 1:  # an anamorphic camera: the receiver shows it unsqueezed
             stream.codec_context.sample_aspect_ratio = pixel_aspect
-        self._stream = stream
+        self._stream, self._fps = stream, fps
         self._pts = 0
         super().__init__()
 
-    def _consume(self, rgb_u8: np.ndarray) -> None:
+    def _consume(self, item: tuple[np.ndarray, float]) -> None:
+        rgb_u8, take_time_s = item
         h, w = self._stream.height, self._stream.width
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb_u8[:h, :w]), format="rgb24")
-        frame.pts = self._pts
-        self._pts += 1
+        # each frame at its time in the take, as the recordings: numbered one by one, a take whose
+        # engine dropped frames ran slow on the receiver, which fell behind and stuttered
+        frame.pts = max(round(take_time_s * self._fps), self._pts)
+        self._pts = frame.pts + 1
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
 
@@ -646,8 +649,8 @@ class VirtualCamera(_FrameSink):
         self._cam = pyvirtualcam.Camera(width=width, height=height, fps=float(fps))
         super().__init__()
 
-    def _consume(self, rgb_u8: np.ndarray) -> None:
-        self._cam.send(rgb_u8)
+    def _consume(self, item: tuple[np.ndarray, float]) -> None:
+        self._cam.send(item[0])  # a webcam shows each frame as it comes
 
     def _finish(self) -> None:
         self._cam.close()
