@@ -8,7 +8,7 @@ from guangying.composite.defocus import (
     defocus_rgb_linear,
     disc_kernel,
 )
-from guangying.lens.optics import coc_diameter_px, depth_of_field
+from guangying.lens.optics import blur_width_ratio, coc_diameter_px, depth_of_field
 
 
 def test_coc_px_matches_dof_limits():
@@ -64,3 +64,27 @@ def test_layer_helper_and_small_coc():
     assert c == 0.0 and alpha is None and np.array_equal(same, plate)
     far, _, c = defocus_layer_linear(plate, None, math.inf, 2.0, 135, 2, 24.89)
     assert c > 1 and far.std() < plate.std()
+
+
+@pytest.mark.parametrize("diameter", [24.0, 160.0])  # direct filter2D and the shrink-first path
+def test_an_anamorphic_plates_blur_is_an_upright_oval(diameter):
+    """A plate stored squeezed by a 2× anamorphic lens: the blur is as tall as the nominal focal length
+    makes it and a quarter as wide in stored pixels, so, shown unsqueezed, the bokeh is twice as tall
+    as wide (it was a disc in stored pixels: shown as an oval lying on its side)."""
+    img = np.zeros((401, 401, 3), np.float32)
+    img[198:203, 198:203] = 40.0
+    out, _ = defocus_rgb_linear(img, None, diameter, blur_width_ratio(2.0))
+    assert out.sum() == pytest.approx(img.sum(), rel=0.03)
+    lit = out[..., 0] > out[..., 0].max() * 0.5
+    rows, cols = np.nonzero(lit.any(axis=1))[0], np.nonzero(lit.any(axis=0))[0]
+    tall, wide = rows.size, cols.size
+    assert tall == pytest.approx(diameter, rel=0.2)
+    assert tall / wide == pytest.approx(4.0, rel=0.2)  # stored; 2:1 upright as shown
+    k = disc_kernel(20.0, 0.25)
+    assert k.shape == (21, 7) and k.sum() == pytest.approx(1.0, abs=1e-5)
+    plate = np.random.default_rng(1).random((60, 90, 3)).astype(np.float32)
+    round_, _, c_round = defocus_layer_linear(plate, None, math.inf, 2.0, 135, 2, 24.89)
+    oval, _, c_oval = defocus_layer_linear(plate, None, math.inf, 2.0, 135, 2, 24.89, pixel_aspect=2.0)
+    assert c_oval == c_round and not np.allclose(oval, round_)
+    with pytest.raises(ValueError, match="pixel aspect"):
+        blur_width_ratio(0.0)

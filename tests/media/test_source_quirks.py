@@ -217,6 +217,35 @@ def test_an_anamorphic_plate_is_composited_and_delivered_as_it_is_shown(tmp_path
         np.testing.assert_allclose(np.clip(shown, 0, 1), expected, atol=0.1, err_msg=str(out))
 
 
+def test_an_anamorphic_plates_set_is_defocused_with_oval_bokeh(tmp_path):
+    """Lens depth of field on a plate squeezed by a 2× anamorphic lens: a distant light in the set
+    blurs to an upright oval twice as tall as wide as shown (a quarter as wide in stored pixels), as
+    anamorphic lenses render it. It was a disc in stored pixels, shown as an oval lying on its side."""
+    h, w = 128, 192
+    green = np.zeros((h, w, 3), np.uint8)
+    green[:] = (30, 190, 60)  # all screen: the composite is the set
+    plate = tmp_path / "anamorphic.mp4"
+    _x264_clip(plate, "sar=2/1", [green] * 2)
+    light = np.zeros((h, 2 * w, 3), np.float32)  # the set as wide as the plate is shown
+    light[h // 2 - 1: h // 2 + 1, w - 2: w + 2] = 1.0
+    with open_writer(tmp_path / "set.png", content="rgb") as writer:
+        writer.write(light, transfer="srgb")
+    out = tmp_path / "comp.####.exr"
+    result = CliRunner().invoke(cli, [
+        "composite", str(plate), "-b", str(tmp_path / "set.png"), "-o", str(out), "--quiet",
+        "--focal-length", "135", "--f-number", "1.4", "--sensor", "s35", "--subject-distance", "2",
+        "--background-distance", "inf"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with open_reader(out) as reader:
+        frame = next(iter(reader)).rgb[..., 1]
+    lit = frame > 0.5 * frame.max()
+    tall = np.count_nonzero(lit.any(axis=1))
+    wide = np.count_nonzero(lit.any(axis=0))
+    c_px = 135 / 1.4 * 135 / (2000 - 135) / 24.89 * w  # the thin-lens blur, nominal focal length
+    assert tall == pytest.approx(c_px, rel=0.15)
+    assert tall / wide == pytest.approx(4.0, rel=0.2)
+
+
 def _halve_mkv_duration(path) -> None:
     """What a cut or re-muxed stream may carry: a Duration element (EBML 0x4489, 8-byte float) half
     the clip's real length, so the frame count estimated from it is short."""

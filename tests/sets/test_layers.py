@@ -163,3 +163,29 @@ def test_interpolated_plane_map_matches_the_exact_one():
     grid = LayeredSet([])._rays.normalised(side)
     r2 = side.rotation_world_from_cv.astype(np.float32)
     assert not LayeredSet._coarse_plane_map(grid, r2, c, -6.0, rect, unit, fast_tex, fast_axial)
+
+
+def test_an_anamorphic_cameras_layers_blur_as_upright_ovals(two_layer_set):
+    """A plate squeezed by a 2× anamorphic lens: the set's camera has fx = fy / 2, the focal length
+    holding vertically. The blur takes the nominal (vertical) focal length for its height and is a
+    quarter as wide in stored pixels (shown unsqueezed, twice as tall as wide). It took fx, which made
+    it a quarter as tall as the actor's, and round."""
+    layered = LayeredSet.from_file(two_layer_set)
+    k = intrinsics_matrix(85.0, SENSOR_MM, W, H)
+    k[0, 0] /= 2.0
+    view = SetView(CameraPose(z_m=4.0), k, W, H)
+    optics = SetOptics(f_number=1.4, focus_distance_m=3.0, sensor_width_mm=SENSOR_MM)
+    assert optics.focal_length_mm(view) == pytest.approx(85.0)
+    assert optics.width_ratio(view) == pytest.approx(0.25)
+    sharp, soft = layered.render(view, 0)[..., 0], layered.render(view, 0, optics)[..., 0]
+
+    def spread(channel):  # (horizontal, vertical) variance of the red dot
+        _, _, var_u = _centroid(channel)
+        _, _, var_v = _centroid(channel.T)
+        return np.array([var_u, var_v])
+
+    f, n, s, d = 85.0, 1.4, 3000.0, 24_000.0
+    coc_px = f * f / (n * (s - f)) * abs(d - s) / d * W / SENSOR_MM
+    wide, tall = 4 * np.sqrt(spread(soft) - spread(sharp))  # a uniform disc of diameter D adds D²/16
+    assert tall == pytest.approx(coc_px, rel=0.12)
+    assert wide == pytest.approx(coc_px / 4, rel=0.2)

@@ -84,6 +84,7 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
     # The source's timecode names its frame 0; the shot's output starts at its own first frame.
     timecode = timecode_at(info.timecode, info.first_frame, info.fps) if info.timecode else None
     plan = ShotPlan(shot, info.first_frame, info.frame_count, info.fps, timecode, options)
+    options["footage_pixel_aspect"] = float(info.pixel_aspect)  # the lens's blur on an anamorphic plate
     count = info.frame_count
     splittable = count is not None
     if options["matte"] in _KEYED:

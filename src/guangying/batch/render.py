@@ -197,7 +197,8 @@ class RangeRenderer:
             start=rng.first - rng.warmup,
             end=rng.last,
             settings=composite_settings(task.options),
-            layer_hook=lens_hook(task.options) if task.command == "composite" else None,
+            layer_hook=(lens_hook(task.options, task.options.get("footage_pixel_aspect", 1.0))
+                        if task.command == "composite" else None),
             show_progress=False,
             warmup_frames=rng.warmup,
             shot_start=task.shot_first,

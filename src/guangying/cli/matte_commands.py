@@ -225,11 +225,12 @@ def composite(
     chan = None
     if set_path is not None and str(options["camera_track"]).lower().endswith(".chan"):
         chan = plate_chan_settings(options["source"], options["sensor"], options.get("fps"))
-    lens = _lens_hook(options, set_track=options["camera_track"] if set_path else None, chan=chan)
+    rate, pixel_aspect = footage_timing(options["source"], options.get("fps"))
+    lens = _lens_hook(options, set_track=options["camera_track"] if set_path else None, chan=chan,
+                      pixel_aspect=pixel_aspect)
     plate: Any = background
     hook = lens
     if set_path is not None:
-        rate, pixel_aspect = footage_timing(options["source"], options.get("fps"))
         plate = SetBackground(
             SetSettings(
                 set_path, options["camera_track"], options["sensor"], options.get("focal_length_mm"),
@@ -243,7 +244,8 @@ def composite(
 
 
 def _lens_hook(
-    options: dict[str, Any], set_track: str | None, chan: ChanSettings | None = None
+    options: dict[str, Any], set_track: str | None, chan: ChanSettings | None = None,
+    pixel_aspect: float = 1.0,
 ) -> LensDefocus | None:
     """Depth of field when --f-number is given; the focal length comes from --focal-length (or, with a
     set, from the camera track)."""
@@ -254,7 +256,7 @@ def _lens_hook(
             raise click.UsageError("lens depth of field needs --focal-length as well as --f-number")
         # with a set, the actor's blur follows the track's focal length frame by frame
         options = {**options, "focal_length_mm": track_focal_length_mm(set_track, chan)}
-    return lens_hook(options)
+    return lens_hook(options, pixel_aspect)
 
 
 def register(cli: click.Group) -> None:

@@ -1,8 +1,9 @@
 """Lens-true defocus for the virtual set: the blur a real lens would give a layer at its distance.
 
 The blur-circle diameter comes from :func:`guangying.lens.optics.coc_diameter_px` (thin lens). The
-blur itself is a uniform disc (what an open iris renders: bokeh), applied to premultiplied linear
-colour so edges do not darken or fringe. OpenCV's filter2D switches to a DFT for big kernels; past
+blur itself is a uniform disc (what an open iris renders: bokeh), an upright ellipse on a plate stored
+squeezed (:func:`guangying.lens.optics.blur_width_ratio`), applied to premultiplied linear colour so
+edges do not darken or fringe. OpenCV's filter2D switches to a DFT for big kernels; past
 ``MAX_DIRECT_PX`` the image is shrunk first (a blur pyramid) because a disc that wide hides the detail.
 """
 
@@ -14,28 +15,34 @@ import cv2
 import numpy as np
 
 from guangying.base.errors import SettingsError
-from guangying.lens.optics import coc_diameter_px
+from guangying.lens.optics import blur_width_ratio, coc_diameter_px
 
 MAX_DIRECT_PX = 48.0
 
 
-def disc_kernel(diameter_px: float) -> np.ndarray:
-    """Normalised uniform disc of the given diameter, anti-aliased by 8× supersampling of its edge."""
-    r = max(diameter_px, 1.0) / 2.0
-    half = int(math.ceil(r))
+def disc_kernel(diameter_px: float, width_ratio: float = 1.0) -> np.ndarray:
+    """Normalised uniform disc of the given diameter (an upright ellipse ``diameter_px`` tall and
+    ``width_ratio`` times as wide), anti-aliased by 8× supersampling of its edge."""
+    ry = max(diameter_px, 1.0) / 2.0
+    rx = max(diameter_px * width_ratio, 1.0) / 2.0
+    half_y, half_x = int(math.ceil(ry)), int(math.ceil(rx))
     ss = 8
-    coords = (np.arange(-half * ss, (half + 1) * ss) + 0.5) / ss - 0.5
-    yy, xx = np.meshgrid(coords, coords, indexing="ij")
-    inside = (xx * xx + yy * yy <= r * r).astype(np.float32)
-    size = 2 * half + 1
-    k = inside.reshape(size, ss, size, ss).mean(axis=(1, 3))
+
+    def coords(half: int) -> np.ndarray:
+        return (np.arange(-half * ss, (half + 1) * ss) + 0.5) / ss - 0.5
+
+    yy, xx = np.meshgrid(coords(half_y), coords(half_x), indexing="ij")
+    inside = ((xx / rx) ** 2 + (yy / ry) ** 2 <= 1.0).astype(np.float32)
+    k = inside.reshape(2 * half_y + 1, ss, 2 * half_x + 1, ss).mean(axis=(1, 3))
     return (k / k.sum()).astype(np.float32)
 
 
 def defocus_rgb_linear(
-    rgb_linear: np.ndarray, alpha_or_none: np.ndarray | None, coc_diameter_px: float
+    rgb_linear: np.ndarray, alpha_or_none: np.ndarray | None, coc_diameter_px: float,
+    width_ratio: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Disc-blur a straight linear image (and its alpha) by ``coc_diameter_px``.
+    """Disc-blur a straight linear image (and its alpha) by ``coc_diameter_px`` (the blur's height;
+    its width is ``width_ratio`` times that: :func:`guangying.lens.optics.blur_width_ratio`).
 
     Works on premultiplied colour internally (colour × alpha blurred with alpha, then divided back), so
     a sharp-edged layer spreads into soft, correctly coloured edges. Returns straight linear colour and
@@ -51,11 +58,11 @@ def defocus_rgb_linear(
         return rgb.copy(), None if alpha is None else alpha.copy()
     h, w = rgb.shape[:2]
     stack = rgb if alpha is None else np.concatenate([rgb * alpha[..., None], alpha[..., None]], axis=2)
-    scale = max(1, int(math.ceil(coc_diameter_px / MAX_DIRECT_PX)))
+    scale = max(1, int(math.ceil(coc_diameter_px * max(1.0, width_ratio) / MAX_DIRECT_PX)))
     work = stack
     if scale > 1:
         work = cv2.resize(stack, (max(1, w // scale), max(1, h // scale)), interpolation=cv2.INTER_AREA)
-    k = disc_kernel(coc_diameter_px / scale)
+    k = disc_kernel(coc_diameter_px / scale, width_ratio)
     blurred = cv2.filter2D(work, -1, k, borderType=cv2.BORDER_REFLECT_101)
     if scale > 1:
         blurred = cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -74,15 +81,17 @@ def defocus_layer_linear(
     focal_length_mm: float,
     f_number: float,
     sensor_width_mm: float,
+    pixel_aspect: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray | None, float]:
     """Defocus a whole layer (a background plate, or the actor) standing at ``layer_distance_m``
-    (``math.inf`` for a distant backdrop) as the lens focused at ``focus_distance_m`` would.
-    Returns (rgb_linear, alpha or None, coc diameter in px)."""
+    (``math.inf`` for a distant backdrop) as the lens focused at ``focus_distance_m`` would, in a
+    picture stored with ``pixel_aspect`` (2: squeezed by an anamorphic lens, whose bokeh is oval).
+    Returns (rgb_linear, alpha or None, coc diameter (height) in px)."""
     width_px = int(np.asarray(rgb_linear).shape[1])
     c = float(
         coc_diameter_px(
             focal_length_mm, f_number, focus_distance_m, layer_distance_m, sensor_width_mm, width_px
         )
     )
-    rgb, alpha = defocus_rgb_linear(rgb_linear, alpha_or_none, c)
+    rgb, alpha = defocus_rgb_linear(rgb_linear, alpha_or_none, c, blur_width_ratio(pixel_aspect))
     return rgb, alpha, c

@@ -14,6 +14,7 @@ _EXPORTS = {
     "SensorPreset": "guangying.lens.sensors",
     "sensor_preset": "guangying.lens.sensors",
     "DepthOfField": "guangying.lens.optics",
+    "blur_width_ratio": "guangying.lens.optics",
     "coc_diameter_mm": "guangying.lens.optics",
     "coc_diameter_px": "guangying.lens.optics",
     "depth_of_field": "guangying.lens.optics",
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from guangying.lens.freed import FreeDPose, FreeDSender, decode_d1, encode_d1
     from guangying.lens.optics import (
         DepthOfField,
+        blur_width_ratio,
         coc_diameter_mm,
         coc_diameter_px,
         depth_of_field,

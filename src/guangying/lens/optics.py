@@ -198,6 +198,26 @@ def coc_diameter_mm(
     return float(c_mm) if np.ndim(c_mm) == 0 else c_mm
 
 
+def blur_width_ratio(pixel_aspect: float) -> float:
+    """Width ÷ height, in stored pixels, of the blur an anamorphic lens gives a plate stored with
+    ``pixel_aspect`` (a stored pixel's shown width ÷ its height): 1 / pixel_aspect².
+
+    A lens of squeeze s narrows its entrance pupil s times across and images the width s times smaller,
+    so on the sensor its blur is s² times narrower than tall; shown unsqueezed, the bokeh is s times
+    taller than wide (the oval bokeh of anamorphic films). The height is :func:`coc_diameter_px` with
+    the nominal (vertical) focal length. A picture sampled with non-square pixels through a round lens
+    (HDV, DV) would want 1 / pixel_aspect; such formats are not told apart from anamorphic plates.
+
+    Examples
+    --------
+    >>> blur_width_ratio(2.0), blur_width_ratio(1.0)
+    (0.25, 1.0)
+    """
+    if not (math.isfinite(pixel_aspect) and pixel_aspect > 0):
+        raise SettingsError(f"pixel aspect must be > 0, got {pixel_aspect}")
+    return 1.0 / (pixel_aspect * pixel_aspect)
+
+
 def coc_diameter_px(
     focal_length_mm: float,
     f_number: float,

@@ -145,8 +145,8 @@ class LiveFocus:
 class LiveLensDefocus(LensDefocus):
     """Lens defocus whose focus and subject distances follow the LiDAR, frame by frame."""
 
-    def __init__(self, settings: LensSettings, focus: LiveFocus) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: LensSettings, focus: LiveFocus, pixel_aspect: float = 1.0) -> None:
+        super().__init__(settings, pixel_aspect=pixel_aspect)
         self.live = focus
 
     def focus_distance_m(self, position: int) -> float:

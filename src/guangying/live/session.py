@@ -142,7 +142,9 @@ class LiveSession:
         self._matter_factory = matter_factory or self._make_matter
         self._hook: LensDefocus | None = None
         if lens is not None:
-            self._hook = LiveLensDefocus(lens, focus) if focus is not None else LensDefocus(lens)
+            aspect = float(source.pixel_aspect)
+            self._hook = (LiveLensDefocus(lens, focus, aspect) if focus is not None
+                          else LensDefocus(lens, pixel_aspect=aspect))
         # A tracked virtual set replaces the page's background choice and renders per frame.
         self._set = virtual_set
         if virtual_set is not None and self._hook is not None:

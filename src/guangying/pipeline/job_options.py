@@ -58,14 +58,15 @@ def matter_from_options(source: str | Path, options: dict[str, Any]) -> Matter:
     )
 
 
-def lens_hook(options: dict[str, Any]) -> LensDefocus | None:
-    """Lens depth of field when ``f_number`` is given (it then needs ``focal_length_mm``), else None."""
+def lens_hook(options: dict[str, Any], pixel_aspect: float = 1.0) -> LensDefocus | None:
+    """Lens depth of field when ``f_number`` is given (it then needs ``focal_length_mm``), else None;
+    on footage of ``pixel_aspect``."""
     if options.get("f_number") is None:
         return None
     if options.get("focal_length_mm") is None:
         raise SettingsError("lens depth of field needs --focal-length as well as --f-number")
     track = read_focus_track(options["focus_track"]) if options.get("focus_track") else None
-    return LensDefocus(settings_from_options(LensSettings, options), track)
+    return LensDefocus(settings_from_options(LensSettings, options), track, pixel_aspect)
 
 
 def composite_settings(options: dict[str, Any]) -> CompositeSettings:

@@ -16,7 +16,7 @@ from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import InputFormatError, SettingsError
 from guangying.base.files import spreadsheet_delimiter
 from guangying.composite.defocus import defocus_rgb_linear
-from guangying.lens.optics import LENS_RANGES, coc_diameter_px
+from guangying.lens.optics import LENS_RANGES, blur_width_ratio, coc_diameter_px
 from guangying.lens.sensors import sensor_preset
 
 
@@ -112,7 +112,9 @@ class LensDefocus:
     zoom, ``focal_length_mm_at`` (position → mm) so the actor's blur follows the tracked focal length.
 
     Called as ``hook(position, fg_rgb_srgb, alpha, bg_rgb_linear)`` with float32 arrays (colour
-    (H, W, 3), alpha (H, W) 0–1) and returns the same three, blurred by their circles of confusion.
+    (H, W, 3), alpha (H, W) 0–1) and returns the same three, blurred by their circles of confusion:
+    discs, or upright ovals on a plate of ``pixel_aspect`` ≠ 1 (anamorphic: see
+    :func:`guangying.lens.optics.blur_width_ratio`).
 
     Examples
     --------
@@ -131,8 +133,11 @@ class LensDefocus:
     defocus_background: bool = True
     focal_length_mm_at: Callable[[int], float] | None = None
 
-    def __init__(self, settings: LensSettings, focus_track_m: list[float] | None = None) -> None:
+    def __init__(self, settings: LensSettings, focus_track_m: list[float] | None = None,
+                 pixel_aspect: float = 1.0) -> None:
         self.settings = settings
+        # a plate stored squeezed by an anamorphic lens: its blur is an upright oval
+        self.width_ratio = blur_width_ratio(pixel_aspect)
         self.sensor_width_mm = sensor_preset(settings.sensor).width_mm
         self.track = focus_track_m
         self.fixed_focus_m = settings.fixed_focus_m
@@ -168,14 +173,16 @@ class LensDefocus:
             # A still plate at an unchanged blur is defocused once, not every frame.
             cache = self._bg_cache
             if cache is None or cache[0] is not bg_linear or abs(cache[1] - bg_coc) > 0.01:
-                cache = self._bg_cache = (bg_linear, bg_coc, defocus_rgb_linear(bg_linear, None, bg_coc)[0])
+                blurred = defocus_rgb_linear(bg_linear, None, bg_coc, self.width_ratio)[0]
+                cache = self._bg_cache = (bg_linear, bg_coc, blurred)
             bg_out = cache[2]
         subject_m = st.subject_distance_m if st.subject_distance_m is not None else focus_m
         fg_coc = float(
             coc_diameter_px(focal_mm, st.f_number, focus_m, subject_m, self.sensor_width_mm, width)
         )
         if fg_coc >= 1.0:
-            fg_linear, blurred_alpha = defocus_rgb_linear(srgb_to_linear(fg_srgb), alpha, fg_coc)
+            fg_linear, blurred_alpha = defocus_rgb_linear(
+                srgb_to_linear(fg_srgb), alpha, fg_coc, self.width_ratio)
             alpha = alpha if blurred_alpha is None else blurred_alpha
             fg_srgb = linear_to_srgb(fg_linear)
         return fg_srgb, alpha, bg_out

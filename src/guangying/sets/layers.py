@@ -213,7 +213,8 @@ class LayeredSet:
                 if layer.depth is None:
                     seen = axial[np.isfinite(axial)]
                     if seen.size:
-                        rgba = defocus_premultiplied(rgba, float(optics.coc_px(view, float(np.median(seen)))))
+                        coc_px = float(optics.coc_px(view, float(np.median(seen))))
+                        rgba = defocus_premultiplied(rgba, coc_px, optics.width_ratio(view))
                 else:
                     rgba = defocus_by_depth(rgba, axial, optics, view)
             out = rgba + out * (1.0 - rgba[..., 3:4])

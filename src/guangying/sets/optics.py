@@ -1,7 +1,8 @@
 """Depth of field for set layers: each layer blurred by its own circle of confusion.
 
 The circle comes from :func:`guangying.lens.optics.coc_diameter_px` (the one thin-lens formula) with the
-focal length of the frame's camera, so a zoom changes the blur as it would on the real lens.
+focal length of the frame's camera, so a zoom changes the blur as it would on the real lens; on a plate
+squeezed by an anamorphic lens (the camera's fx = fy / pixel aspect) it is an upright oval.
 """
 
 from __future__ import annotations
@@ -12,37 +13,45 @@ from dataclasses import dataclass
 import numpy as np
 
 from guangying.composite.defocus import defocus_rgb_linear
-from guangying.lens.optics import coc_diameter_px
+from guangying.lens.optics import blur_width_ratio, coc_diameter_px
 from guangying.sets.view import SetView
 
 
 @dataclass(frozen=True, slots=True)
 class SetOptics:
     """Aperture and focus for one frame: ``f_number``, ``focus_distance_m`` and the sensor width (mm)
-    that, with the view's focal length in pixels, gives the focal length in mm."""
+    that, with the view's vertical focal length in pixels, gives the focal length in mm (an anamorphic
+    lens's nominal one: its horizontal one is shorter by the squeeze)."""
 
     f_number: float
     focus_distance_m: float
     sensor_width_mm: float
 
     def focal_length_mm(self, view: SetView) -> float:
-        return float(view.camera_matrix[0, 0]) * self.sensor_width_mm / view.width_px
+        return float(view.camera_matrix[1, 1]) * self.sensor_width_mm / view.width_px
+
+    def width_ratio(self, view: SetView) -> float:
+        """The blur's width ÷ its height in the view's pixels (1 but for an anamorphic plate)."""
+        return blur_width_ratio(float(view.camera_matrix[1, 1] / view.camera_matrix[0, 0]))
 
     def coc_px(self, view: SetView, distance_m: float | np.ndarray) -> float | np.ndarray:
-        """Blur-circle diameter in pixels of something ``distance_m`` (along the optical axis) away."""
+        """Blur-circle diameter (height) in pixels of something ``distance_m`` (along the optical axis)
+        away."""
         return coc_diameter_px(
             self.focal_length_mm(view), self.f_number, self.focus_distance_m, distance_m,
             self.sensor_width_mm, view.width_px,
         )  # fmt: skip
 
 
-def defocus_premultiplied(rgba_linear: np.ndarray, coc_diameter_px: float) -> np.ndarray:
-    """Disc-blur a premultiplied linear RGBA layer (H, W, 4) by one circle of confusion."""
+def defocus_premultiplied(rgba_linear: np.ndarray, coc_diameter_px: float, width_ratio: float = 1.0
+                          ) -> np.ndarray:
+    """Disc-blur a premultiplied linear RGBA layer (H, W, 4) by one circle of confusion (an upright
+    ellipse ``width_ratio`` times as wide as tall)."""
     if not math.isfinite(coc_diameter_px) or coc_diameter_px < 1.0:
         return rgba_linear
     alpha = rgba_linear[..., 3]
     straight = rgba_linear[..., :3] / np.maximum(alpha, 1e-6)[..., None]
-    rgb, a = defocus_rgb_linear(straight, alpha, coc_diameter_px)
+    rgb, a = defocus_rgb_linear(straight, alpha, coc_diameter_px, width_ratio)
     assert a is not None
     return np.concatenate([rgb * a[..., None], a[..., None]], axis=2)
 
@@ -74,6 +83,6 @@ def defocus_by_depth(
     out = np.zeros_like(rgba_linear)
     for _, s, mask in sorted(slices, key=lambda t: -t[0]):  # far first: nearer slices cover farther
         piece = rgba_linear * mask[..., None].astype(np.float32)
-        blurred = defocus_premultiplied(piece, abs(0.5 * (edges[s] + edges[s + 1])))
+        blurred = defocus_premultiplied(piece, abs(0.5 * (edges[s] + edges[s + 1])), optics.width_ratio(view))
         out = blurred + out * (1.0 - blurred[..., 3:4])
     return out
