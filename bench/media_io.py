@@ -16,6 +16,9 @@ implementations of a task taking turns within each pass:
 * file to file — ours: read → write with no processing, the I/O share of the 25 fps end-to-end goal;
 * EXR write — 30 scene-linear float32 pictures to half-float PIZ EXR: ours (``open_writer``, OpenEXR with
   timecode and rate in each header) against ``cv2.imencode`` with the same number of threads;
+* DPX write — the same 30 pictures to 10-bit Cineon log DPX: ours (``open_writer``, OpenImageIO,
+  big-endian, timecode and rate in each header) against ffmpeg's DPX encoder through PyAV fed the same
+  log codes by numpy, with the same number of threads;
 * image sequences — 8-bit PNG, 16-bit PNG and JPEG q95 stills read to float32 RGB: ours (``open_reader``,
   which also reads each file's ICC profile and EXIF orientation) against a plain ``cv2.imread`` loop
   with the same colour order and float conversion, passes interleaved;
@@ -52,6 +55,7 @@ import cv2
 import numpy as np
 from _machine import cpu_model  # bench/ helper (scripts run from bench/)
 
+from guangying.base.colour import linear_to_cineon
 from guangying.media import display_srgb, open_reader, open_writer
 from guangying.media.highlights import bt2390_eetf
 
@@ -374,6 +378,48 @@ def bench_exr_write(tmp: Path) -> list[tuple[str, str, str, float]]:
     return [("exr", "EXR sequence (half PIZ) ← linear RGB float32", who, rate) for who, rate in fps.items()]
 
 
+def write_dpx_pyav(folder: Path, feed: list[np.ndarray], workers: int) -> int:
+    """The plain way: ffmpeg's DPX encoder through PyAV (10-bit, little-endian, no film or television
+    header: no timecode or rate), fed the same Cineon log codes by numpy, ``workers`` frames side by
+    side as our writer does."""
+
+    def one(item: tuple[int, np.ndarray]) -> None:
+        n, rgb = item
+        codes = np.rint(linear_to_cineon(rgb) * 1023).astype(np.uint16)
+        encoder = av.CodecContext.create("dpx", "w")
+        encoder.width, encoder.height, encoder.pix_fmt = WIDTH, HEIGHT, "gbrp10le"
+        encoder.time_base = Fraction(1, FPS)
+        gbr = np.ascontiguousarray(codes[..., [1, 2, 0]])
+        (packet,) = encoder.encode(av.VideoFrame.from_ndarray(gbr, format="gbrp10le"))
+        (folder / f"av.{n:04d}.dpx").write_bytes(bytes(packet))
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, enumerate(feed)))
+    return len(feed)
+
+
+def write_dpx_ours(folder: Path, feed: list[np.ndarray]) -> int:
+    """Ours: ``open_writer`` (OpenImageIO, 10-bit Cineon log, big-endian, each frame's timecode and the
+    rate in its headers, a hidden staging folder swapped in whole)."""
+    with open_writer(folder / "gy.%04d.dpx", fps=FPS, timecode="01:00:00:00") as writer:
+        for rgb in feed:
+            writer.write(rgb, transfer="linear")
+    return len(feed)
+
+
+def bench_dpx_write(tmp: Path) -> list[tuple[str, str, str, float]]:
+    """The clean clip's first 30 pictures as scene-linear float32, written as 10-bit log DPX sequences."""
+    feed = [np.square(rgb.astype(np.float32) / 255) for rgb in make_source(tmp / "dpx_source.mp4", 0.0)[:30]]
+    folder = tmp / "dpx_out"
+    folder.mkdir()
+    workers = max(1, min(4, os.cpu_count() or 1))  # the worker count our writer uses
+    fps = interleaved_fps({
+        "ours (open_writer .dpx)": lambda: write_dpx_ours(folder, feed),
+        f"PyAV dpx encoder + numpy log, {workers} threads": lambda: write_dpx_pyav(folder, feed, workers),
+    })
+    return [("dpx", "DPX sequence (10-bit log) ← linear RGB float32", who, rate) for who, rate in fps.items()]
+
+
 def main() -> int:
     results = {}
     with tempfile.TemporaryDirectory(prefix="guangying-bench-") as folder:
@@ -382,6 +428,7 @@ def main() -> int:
         results["HLG"] = bench_hdr(Path(folder))
         results["stills"] = bench_stills(Path(folder))
         results["EXR"] = bench_exr_write(Path(folder))
+        results["DPX"] = bench_dpx_write(Path(folder))
     lines = [
         "# Media I/O speed at 1080p",
         "",
@@ -406,6 +453,10 @@ def main() -> int:
         "sequences: ours through OpenEXR with each frame's timecode and the frame rate in its header "
         "(OpenCV's encoder writes no attributes), the plain way through cv2.imencode with as many threads "
         "as our writer's encode workers; passes interleaved",
+        "- DPX: the same pictures as 10-bit Cineon log DPX sequences: ours through OpenImageIO, big-endian, "
+        "with each frame's timecode and the frame rate in its headers; the plain way through ffmpeg's DPX "
+        "encoder (PyAV; little-endian, no film or television header) fed the same log codes, as many "
+        "threads; passes interleaved",
         "- ours ÷ this: above 1 means ours is faster than that row",
         "",
         "| clip | task | implementation | fps | ours ÷ this |",

@@ -127,6 +127,49 @@ def test_a_composite_of_a_timed_exr_plate_carries_its_rate_and_timecode(tmp_path
             assert sorted(c.name for c in header["channels"]) == channels
 
 
+def test_a_dpx_sequence_is_ten_bit_log_with_its_timing(tmp_path):
+    """DPX out, as film scans and Nuke's are: 10-bit Cineon log of the linear picture, big-endian, each
+    frame's timecode and the rate in its headers (alpha too, for a foreground); read back by ffmpeg (our
+    reader) and by OpenImageIO, each on its own. DPX could not be written."""
+    import OpenImageIO as oiio
+
+    pattern = _exr_plate(tmp_path, 1001, 3, (1, 0, 0, 0), Fraction(25))
+    for suffix in ("dpx", "exr"):
+        outputs = gy.JobOutputs(composite=tmp_path / f"comp.####.{suffix}",
+                                foreground=tmp_path / f"fg.####.{suffix}")
+        gy.run_job(pattern, gy.make_matter("chroma"), outputs, background="#203040", show_progress=False)
+    for name in ("comp", "fg"):
+        with gy.open_reader(tmp_path / f"{name}.####.dpx") as dpx, gy.open_reader(
+                tmp_path / f"{name}.####.exr") as exr:
+            assert dpx.info.fps == 25 and dpx.info.first_frame == 1001
+            frames = list(zip(dpx, exr, strict=True))
+            assert frames[0][0].timecode == "01:00:00:00"
+            for log, linear in frames:
+                assert log.transfer == "linear" and log.timecode == linear.timecode
+                # a 10-bit log code is 0.77 % of light apart
+                np.testing.assert_allclose(log.rgb, linear.rgb, rtol=0.006, atol=0.002)
+                if name == "fg":
+                    np.testing.assert_allclose(log.alpha, linear.alpha, atol=0.6 / 1023)
+        assert (tmp_path / f"{name}.1002.dpx").read_bytes()[:4] == b"SDPX"  # big-endian
+        scan = oiio.ImageInput.open(str(tmp_path / f"{name}.1002.dpx"))
+        spec = scan.spec()
+        assert spec.nchannels == (4 if name == "fg" else 3)
+        assert spec.getattribute("oiio:BitsPerSample") == 10
+        assert spec.getattribute("dpx:Transfer") == "Printing density"
+        assert spec.getattribute("dpx:TimeCode") == "01:00:00:01"
+        assert spec.getattribute("dpx:FrameRate") == 25
+        scan.close()
+    with pytest.raises(gy.MediaError, match="mattes"):
+        gy.open_writer(tmp_path / "matte.%04d.dpx", content="matte")
+    with pytest.raises(gy.MediaError, match="10, 12 or 16"):
+        gy.open_writer(tmp_path / "eight.%04d.dpx", bit_depth=8)
+    with gy.open_writer(tmp_path / "deep.%04d.dpx", bit_depth=16, pixel_aspect=2) as writer:
+        writer.write(np.full((8, 8, 3), 0.18, np.float32), transfer="linear")
+    with gy.open_reader(tmp_path / "deep.####.dpx") as reader:
+        assert reader.info.pixel_aspect == 2
+        np.testing.assert_allclose(next(iter(reader)).rgb, 0.18, rtol=1e-3)
+
+
 def test_exr_writer_stamps_each_frame(tmp_path):
     rgb = np.full((8, 8, 3), 0.5, np.float32)
     with gy.open_writer(tmp_path / "out.%04d.exr", fps="30000/1001", timecode="00:00:59;29",

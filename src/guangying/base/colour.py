@@ -29,6 +29,16 @@ def cineon_to_linear(code: np.ndarray) -> np.ndarray:
     return ((light - np.float32(_CINEON_BLACK)) / np.float32(1.0 - _CINEON_BLACK)).astype(np.float32)
 
 
+def linear_to_cineon(rgb_linear: np.ndarray) -> np.ndarray:
+    """Scene-linear → Cineon / DPX printing-density log (0–1 of 1023 codes), float32: the inverse of
+    :func:`cineon_to_linear`; light at or below black is code 95 and below, down to 0; above about 13.5
+    clips at 1."""
+    x = np.asarray(rgb_linear, dtype=np.float32)
+    light = np.maximum(x * np.float32(1.0 - _CINEON_BLACK) + np.float32(_CINEON_BLACK), np.float32(1e-10))
+    code = (np.float32(685.0) + np.log10(light) * np.float32(0.6 / 0.002)) / np.float32(1023.0)
+    return np.clip(code, 0.0, 1.0).astype(np.float32)
+
+
 def linear_to_srgb(rgb_linear: np.ndarray) -> np.ndarray:
     """IEC 61966-2-1 sRGB encode. float32 in, float32 out; negative input is clipped to 0."""
     x = np.maximum(np.asarray(rgb_linear, dtype=np.float32), np.float32(0.0))

@@ -12,9 +12,9 @@ from guangying.base.atomic import check_output_folder
 from guangying.base.errors import MediaError
 from guangying.base.timecode import standard_rate
 from guangying.media.camera_log import named_camera_log
-from guangying.media.image_files import IMAGE_EXTENSIONS, PICTURE_EXTENSIONS, stored_premultiplied
+from guangying.media.image_files import PICTURE_EXTENSIONS, stored_premultiplied
 from guangying.media.image_reader import ImageReader, SequenceReader
-from guangying.media.image_writer import ImageWriter
+from guangying.media.image_writer import WRITTEN_EXTENSIONS, ImageWriter
 from guangying.media.outputs import OutputLock
 from guangying.media.patterns import SequencePattern, parse_pattern
 from guangying.media.reader import Reader
@@ -149,11 +149,11 @@ def _make_writer(
         return VideoWriter(
             path, rate, width, height, content, premultiplied, first_frame, dict(options), audio
         )
-    if ext in IMAGE_EXTENSIONS:
+    if ext in WRITTEN_EXTENSIONS:
         return ImageWriter(
             path, pattern, rate, width, height, content, premultiplied, first_frame, dict(options)
         )
     raise MediaError(
         f"{target}: unknown output type {ext or '(no extension)'}; use .mp4, .mov, .mkv, a picture "
-        "(.png/.exr/.tif/.jpg) or a sequence pattern such as shot.%04d.png"
+        "(.png/.exr/.tif/.jpg/.dpx) or a sequence pattern such as shot.%04d.png"
     )

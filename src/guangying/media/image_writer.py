@@ -1,5 +1,6 @@
 """Image sequences and single pictures: 16-bit PNG/TIFF and 8-bit JPEG (via OpenCV), half-float EXR (via
-OpenEXR, with each frame's timecode and the frame rate in its header)."""
+OpenEXR) and 10-bit log DPX (via OpenImageIO), these two with each frame's timecode and the frame rate
+in their headers."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 import tifffile
 
 from guangying.base.atomic import remove_quietly, write_bytes, write_with
+from guangying.base.colour import linear_to_cineon
 from guangying.base.errors import InputFormatError, MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
 from guangying.media.colour_tags import bt709_to_chromaticities
@@ -23,16 +25,17 @@ from guangying.media.image_files import IMAGE_EXTENSIONS
 from guangying.media.opencv import cv2
 from guangying.media.outputs import SequenceStage
 from guangying.media.patterns import SequencePattern
-from guangying.media.picture_timing import timecode_fields
+from guangying.media.picture_timing import bcd_timecode, timecode_fields
 from guangying.media.pixels import to_code_values
 from guangying.media.writer import Content, Writer
 
 _HALF_MAX = np.float32(65504.0)  # the largest finite half float
-_ALPHA_CAPABLE = {".png", ".tif", ".tiff", ".exr", ".webp"}
+_ALPHA_CAPABLE = {".png", ".tif", ".tiff", ".exr", ".webp", ".dpx"}
 _ENCODE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 # PIZ (wavelet) is the usual choice for grainy live-action plates: ~3× faster than ZIP here, smaller.
 _EXR_COMPRESSIONS = ("piz", "zip", "dwaa", "none")
-_BIT_DEPTHS = {".png": (16, 8), ".tif": (16, 8), ".tiff": (16, 8)}  # first = default
+_BIT_DEPTHS = {".png": (16, 8), ".tif": (16, 8), ".tiff": (16, 8), ".dpx": (10, 12, 16)}  # first: default
+WRITTEN_EXTENSIONS = IMAGE_EXTENSIONS | {".dpx"}
 
 
 def _write_exr(path: Path, pixels: np.ndarray, compression: str, matte_channel: str,
@@ -55,6 +58,32 @@ def _write_exr(path: Path, pixels: np.ndarray, compression: str, matte_channel: 
         OpenEXR.File(header, channels).write(str(path))
     except RuntimeError as exc:  # OpenEXR reports I/O failures as RuntimeError
         raise OSError(str(exc)) from exc
+
+
+def _write_dpx(path: Path, codes: np.ndarray, bits: int, attributes: dict[str, Any]) -> None:
+    """A DPX through OpenImageIO (ffmpeg's encoder writes no television or film header: no timecode, no
+    frame rate): big-endian, as most readers expect, filled method A. ``codes``: RGB(A) uint16 holding
+    ``bits``-bit code values, their bits repeated to fill 16 (so any conversion down lands on them)."""
+    import OpenImageIO as oiio  # late import: only DPX outputs need it
+
+    height, width, channels = codes.shape
+    spec = oiio.ImageSpec(width, height, channels, oiio.UINT16)
+    spec.attribute("oiio:BitsPerSample", bits)
+    spec.attribute("oiio:Endian", "big")
+    for name, value in attributes.items():
+        if name == "smpte:TimeCode":
+            spec.attribute(name, oiio.TypeDesc("timecode"), [value, 0])
+        else:
+            spec.attribute(name, value)
+    out = oiio.ImageOutput.create("dpx")
+    if out is None or not out.open(str(path), spec) or not out.write_image(codes) or not out.close():
+        raise OSError(oiio.geterror() if out is None else out.geterror())
+
+
+def _filled_codes(values: np.ndarray, bits: int) -> np.ndarray:
+    """0–1 → ``bits``-bit code values (rounded) in uint16, their bits repeated to fill 16."""
+    codes = np.rint(np.clip(values, 0.0, 1.0) * np.float32((1 << bits) - 1)).astype(np.uint16)
+    return codes if bits == 16 else (codes << (16 - bits)) | (codes >> (2 * bits - 16))
 
 
 def _exr_timecode(timecode: str) -> Any:
@@ -86,13 +115,17 @@ class ImageWriter(Writer):
         super().__init__(target, fps, width, height, content, premultiplied, first_frame)
         self._pattern = pattern
         ext = target.suffix.lower()
-        if ext not in IMAGE_EXTENSIONS:
+        if ext not in WRITTEN_EXTENSIONS:
             raise MediaError(f"{target}: cannot write {ext or 'files without an extension'}; "
-                             f"use one of {', '.join(sorted(IMAGE_EXTENSIONS))}")
+                             f"use one of {', '.join(sorted(WRITTEN_EXTENSIONS))}")
         if content == "rgba" and ext not in _ALPHA_CAPABLE:
-            raise MediaError(f"{target}: {ext} cannot hold alpha; use .png, .tif or .exr for RGBA")
+            raise MediaError(f"{target}: {ext} cannot hold alpha; use .png, .tif, .exr or .dpx for RGBA")
+        if content == "matte" and ext == ".dpx":
+            raise MediaError(f"{target}: mattes are not written as DPX here (few readers take a one-channel "
+                             "one); use .exr, .png or .tif")
         self._ext = ext
-        self.output_transfer: Transfer = "linear" if ext == ".exr" else "srgb"
+        # DPX: 10-bit Cineon log of the linear light, as film scans and Nuke's DPX are (it reads it so)
+        self.output_transfer: Transfer = "linear" if ext in (".exr", ".dpx") else "srgb"
         # the first frame's timecode and the pixel aspect: EXR headers carry them (the timecode of each
         # frame); other pictures have no place for them
         self._pixel_aspect = float(options.pop("pixel_aspect", 1.0))
@@ -134,8 +167,11 @@ class ImageWriter(Writer):
             allowed = ("bit_depth",)
             bits = int(options.get("bit_depth", _BIT_DEPTHS[ext][0]))
             if bits not in _BIT_DEPTHS[ext]:
-                raise MediaError(f"{self.target}: bit_depth must be 8 or 16, got {bits}")
-            dtype = np.uint16 if bits == 16 else np.uint8
+                *most, last = sorted(_BIT_DEPTHS[ext])
+                choices = f"{', '.join(str(b) for b in most)} or {last}"
+                raise MediaError(f"{self.target}: bit_depth must be {choices}, got {bits}")
+            self._bits = bits
+            dtype = None if ext == ".dpx" else np.uint16 if bits == 16 else np.uint8
         elif ext in (".jpg", ".jpeg"):
             allowed = ("quality",)
             params = [cv2.IMWRITE_JPEG_QUALITY, int(options.get("quality", 95))]
@@ -167,6 +203,12 @@ class ImageWriter(Writer):
             colour = cv2.transform(colour, self._from_bt709)
         if self._ext == ".exr":  # half floats end at 65504: a sun or a specular beyond became infinite
             np.clip(colour, -_HALF_MAX, _HALF_MAX, out=colour)
+        if self._ext == ".dpx":
+            planes = [linear_to_cineon(colour)]
+            if self.content == "rgba":
+                assert alpha is not None
+                planes.append(alpha[..., None])
+            return number, _filled_codes(np.concatenate(planes, axis=2), self._bits)
         # OpenCV's encoders take BGR order; EXRs are written through OpenEXR, by channel name
         pixels = colour if self._ext == ".exr" else cv2.cvtColor(colour, cv2.COLOR_RGB2BGR)
         if self.content == "rgba":
@@ -186,6 +228,16 @@ class ImageWriter(Writer):
         path = self._path(number)
         if self._ext in (".tif", ".tiff"):
             write_bytes(path, self._tiff_bytes(pixels))
+        elif self._ext == ".dpx":
+            header: dict[str, Any] = {
+                "dpx:Transfer": "Printing density", "dpx:Colorimetric": "Printing density",
+                "dpx:FrameRate": float(self.fps), "PixelAspectRatio": self._pixel_aspect,
+                "Software": "Guangying",
+            }
+            if self._timecode is not None and self.fps <= 60:  # its frame field counts to 59, as EXR's
+                frame_timecode = timecode_at(self._timecode, number - self.first_frame, self.fps)
+                header["smpte:TimeCode"] = bcd_timecode(frame_timecode)
+            write_with(path, lambda temp: _write_dpx(temp, pixels, self._bits, header))
         elif self._ext == ".exr":
             attributes: dict[str, Any] = {"framesPerSecond": Fraction(self.fps),
                                           "pixelAspectRatio": self._pixel_aspect}

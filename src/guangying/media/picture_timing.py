@@ -81,6 +81,15 @@ def timecode_fields(timecode: str) -> tuple[int, int, int, int, bool]:
     return hours, minutes, seconds, frames, ";" in timecode
 
 
+def bcd_timecode(timecode: str) -> int:
+    """``HH:MM:SS:FF`` in SMPTE 12M's packing, as DPX and OpenEXR store it (see :func:`_bcd_timecode`)."""
+    hours, minutes, seconds, frames, drop = timecode_fields(timecode)
+    packed = 0
+    for value in (hours, minutes, seconds, frames):
+        packed = (packed << 8) | ((value // 10) << 4) | (value % 10)
+    return packed | (0x40 if drop else 0)
+
+
 def _format(hours: int, minutes: int, seconds: int, frames: int, drop: bool) -> str | None:
     if hours > 23 or minutes > 59 or seconds > 59 or frames > 59:
         return None

@@ -27,7 +27,7 @@ from guangying.pipeline.progress import FrameProgress
 FrameCallback = Callable[[int, np.ndarray, FrameResult], None]
 
 # Formats that carry an alpha channel; anything else gets the foreground premultiplied over black.
-_ALPHA_SUFFIXES = {".mov", ".png", ".exr", ".tif", ".tiff", ".mkv"}
+_ALPHA_SUFFIXES = {".mov", ".png", ".exr", ".tif", ".tiff", ".mkv", ".dpx"}
 
 
 H264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
@@ -189,9 +189,9 @@ def run_job(
                 "first_frame": first_written,
             }
             suffix = Path(str(path)).suffix.lower()
-            if (suffix in VIDEO_EXTENSIONS or suffix == ".exr") and info.timecode:
+            if (suffix in VIDEO_EXTENSIONS or suffix in (".exr", ".dpx")) and info.timecode:
                 # the output's first frame is source frame first_written: its timecode, so an editor relinks
-                # (EXR headers carry each frame's)
+                # (EXR and DPX headers carry each frame's)
                 options["timecode"] = timecode_at(info.timecode, first_written, info.fps)
             if info.pixel_aspect != 1:  # video and EXR carry it: an anamorphic plate's outputs show as it
                 options["pixel_aspect"] = info.pixel_aspect
