@@ -268,11 +268,22 @@ def tiny_disk(tmp_path):
         subprocess.run(["umount", str(mount_point)], check=False)
 
 
-@pytest.mark.parametrize("target", ["noise.mkv", "noise.%04d.png"])
+@pytest.mark.parametrize("target", ["noise.mkv", "noise.%04d.png", "noise.%04d.exr", "noise.%04d.dpx"])
 def test_really_full_disk_leaves_nothing(tiny_disk, target):
+    """EXR and DPX are written by libraries that report a failure as a message: it said "failed to
+    write pixel data … No space left on device", not that the disk is full and what to do."""
     rng = np.random.default_rng(2)
     with pytest.raises(MediaError, match="disk is full"):
         with open_writer(tiny_disk / target, content="rgba", first_frame=1) as writer:
             for _ in range(40):  # ~25 KB of incompressible 16-bit noise per frame
                 writer.write(rng.random((48, 64, 3), dtype=np.float32), alpha=matte())
     assert os.listdir(tiny_disk) == []
+
+
+def test_a_librarys_write_failure_keeps_its_errno():
+    from guangying.base.atomic import describe_os_error, library_os_error
+
+    full = library_os_error('Failed to write pixel data to image file "x.exr". No space left on device.')
+    assert full.errno == errno.ENOSPC and "disk is full" in describe_os_error(full, Path("x.exr"))
+    assert library_os_error("DPX write failed (Permission denied)").errno == errno.EACCES
+    assert library_os_error("bad header").errno is None

@@ -51,6 +51,16 @@ def describe_os_error(exc: BaseException, target: Path) -> str:
     return f"writing {target} failed: {exc}"
 
 
+def library_os_error(message: str) -> OSError:
+    """An OSError for a library's failed write (OpenEXR, OpenImageIO report only a message), with the
+    errno its message names (the C library's own wording, which they append), so a full disk is said
+    as one (a quota used up counts as a full disk)."""
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS):
+        if os.strerror(code) in message:
+            return OSError(errno.ENOSPC if code == errno.EDQUOT else code, message)
+    return OSError(message)
+
+
 def write_with(target: Path, save: Callable[[Path], None]) -> None:
     """Atomically create ``target`` with ``save(temp_path)`` (for encoders that only write to a path);
     on failure nothing is left behind and MediaError names ``target``."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from guangying.base.atomic import remove_quietly, write_bytes, write_with
+from guangying.base.atomic import library_os_error, remove_quietly, write_bytes, write_with
 from guangying.base.colour import linear_to_cineon
 from guangying.base.errors import InputFormatError, MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
@@ -57,7 +57,7 @@ def _write_exr(path: Path, pixels: np.ndarray, compression: str, matte_channel: 
     try:
         OpenEXR.File(header, channels).write(str(path))
     except RuntimeError as exc:  # OpenEXR reports I/O failures as RuntimeError
-        raise OSError(str(exc)) from exc
+        raise library_os_error(str(exc)) from exc
 
 
 def _write_dpx(path: Path, codes: np.ndarray, bits: int, attributes: dict[str, Any]) -> None:
@@ -77,7 +77,7 @@ def _write_dpx(path: Path, codes: np.ndarray, bits: int, attributes: dict[str, A
             spec.attribute(name, value)
     out = oiio.ImageOutput.create("dpx")
     if out is None or not out.open(str(path), spec) or not out.write_image(codes) or not out.close():
-        raise OSError(oiio.geterror() if out is None else out.geterror())
+        raise library_os_error(oiio.geterror() if out is None else out.geterror())
 
 
 def _filled_codes(values: np.ndarray, bits: int) -> np.ndarray:
