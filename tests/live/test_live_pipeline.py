@@ -214,3 +214,15 @@ def test_out_stream_of_a_take_that_drops_frames_keeps_real_time(plate_clip):
     assert steps.mean() > 1.5  # … with the dropped frames' time kept
     # the take's length, not its processed frames' at 25 fps
     assert received[-1] - received[0] > 0.6 * report.frames_in / 25
+
+
+def test_the_sidecar_of_a_recorded_sequence_is_named_as_the_take(tmp_path):
+    """``--record take.####.dpx``: the sidecar is ``take.frames.jsonl`` (it was
+    ``take.####.frames.jsonl``)."""
+    from fractions import Fraction
+
+    from guangying.live.outputs import Recorder
+
+    for recording in ("take.####.dpx", "take_%04d.png", "take.mov"):
+        recorder = Recorder(Fraction(25), composite=tmp_path / recording)
+        assert recorder.sidecar == tmp_path / "take.frames.jsonl", recording

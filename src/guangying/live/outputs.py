@@ -26,6 +26,7 @@ from guangying.base.timecode import format_timecode
 from guangying.live.capture import CapturedFrame, DropOldestQueue, time_of_day_count
 from guangying.live.relay import SrtRelay
 from guangying.media import Writer, open_writer
+from guangying.media.patterns import parse_pattern
 from guangying.media.pixels import to_code_values, to_float32
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.media.writer import Content
@@ -461,7 +462,7 @@ class Recorder:
         self.paths = {"composite": composite, "matte": matte}
         first = next((p for p in (composite, plate, matte) if p is not None), None)
         if sidecar is None and first is not None:
-            sidecar = first.with_name(first.stem + ".frames.jsonl")
+            sidecar = _sidecar_beside(first)
         self.sidecar = sidecar
         for path in [composite, plate, matte, sidecar]:
             if path is not None:
@@ -548,6 +549,14 @@ class Recorder:
             self._plate.abort()
         for writer in self._writers.values():
             writer.abort()
+
+
+def _sidecar_beside(recording: Path) -> Path:
+    """``take.frames.jsonl`` beside ``take.mov``, and beside ``take.####.dpx`` too (it was named
+    ``take.####.frames.jsonl``, a frame field in a name that is no sequence)."""
+    pattern = parse_pattern(recording)
+    stem = recording.stem if pattern is None else pattern.prefix.rstrip("._-") or "take"
+    return recording.with_name(stem + ".frames.jsonl")
 
 
 def _write_sidecar(path: Path, rows: list[FrameMeta]) -> None:
