@@ -248,6 +248,13 @@ def test_disk_full_on_a_video_removes_the_temp_file(tmp_path, monkeypatch):
             for i in range(FRAMES):
                 writer.write(picture(i))
     assert os.listdir(tmp_path) == []
+    # a recording that places frames at their times (a live take) names the frame too, not its
+    # timestamp in 1/90000 s ("at frame 129600" for the fourth frame of a take)
+    calls["n"] = 0
+    with pytest.raises(MediaError, match=r"\(at frame 3\)"):
+        with open_writer(tmp_path / "take.mov", source_timing=True) as writer:
+            for i in range(FRAMES):
+                writer.write(picture(i), time_s=1.44 * i)
 
 
 @pytest.fixture

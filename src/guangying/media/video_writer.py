@@ -144,7 +144,8 @@ class VideoWriter(Writer):
         self._temp = partial_path(target)
         self._container: av.container.OutputContainer | None = None
         self._stream: Any = None
-        self._pts = 0  # frame number in the stream's 1/fps time base
+        self._pts = 0  # frame number in the stream's 1/fps time base (or a finer one: source_timing)
+        self._encoded = 0
         self._reformat: dict[str, Any] = {"format": self._pixel_format}
         self._gains: tuple[float, ...] | None = None
         if not self._format.rgb_matrix:
@@ -221,10 +222,13 @@ class VideoWriter(Writer):
         else:
             frame.pts = self._pts
             self._pts += 1
+        self._encoded += 1
         try:
             _mux(self._container, self._stream.encode(frame))
         except (OSError, av.error.FFmpegError) as exc:
-            raise MediaError(f"{describe_os_error(exc, self.target)} (at frame {frame.pts})") from exc
+            # the frame's count, not its timestamp (which a timed recording keeps in 1/90000 s)
+            where = f"at frame {self._encoded - 1}"
+            raise MediaError(f"{describe_os_error(exc, self.target)} ({where})") from exc
 
     def _flush(self) -> None:
         try:
