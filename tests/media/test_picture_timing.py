@@ -170,6 +170,32 @@ def test_a_dpx_sequence_is_ten_bit_log_with_its_timing(tmp_path):
         np.testing.assert_allclose(next(iter(reader)).rgb, 0.18, rtol=1e-3)
 
 
+@pytest.mark.parametrize("transfer", ["Linear", "Printing density"])
+def test_a_dpx_of_unpadded_ten_bit_samples_is_read(tmp_path, transfer):
+    """10-bit DPX samples packed without padding (packing 0, as some scanners write them), which
+    ffmpeg cannot decode: read through OpenImageIO, as the same picture filled (method A) is by ffmpeg.
+    It was refused as damaged."""
+    import OpenImageIO as oiio
+
+    rgb = np.random.default_rng(3).random((24, 40, 3)).astype(np.float32)
+    pictures = {}
+    for packing in ("Packed", "Filled, method A"):
+        spec = oiio.ImageSpec(40, 24, 3, oiio.UINT16)
+        spec.attribute("oiio:BitsPerSample", 10)
+        spec.attribute("dpx:Packing", packing)
+        spec.attribute("dpx:Transfer", transfer)
+        path = tmp_path / f"{packing[:6]}.dpx"
+        scan = oiio.ImageOutput.create("dpx")
+        assert scan.open(str(path), spec) and scan.write_image(rgb) and scan.close()
+        with gy.open_reader(path) as reader:
+            pictures[packing] = next(iter(reader))
+    packed, filled = pictures["Packed"], pictures["Filled, method A"]
+    assert packed.transfer == filled.transfer
+    np.testing.assert_allclose(packed.rgb, filled.rgb, atol=1e-6)
+    if transfer == "Linear":
+        np.testing.assert_allclose(packed.rgb, rgb, atol=1.01 / 1023)
+
+
 def test_exr_writer_stamps_each_frame(tmp_path):
     rgb = np.full((8, 8, 3), 0.5, np.float32)
     with gy.open_writer(tmp_path / "out.%04d.exr", fps="30000/1001", timecode="00:00:59;29",

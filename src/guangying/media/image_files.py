@@ -35,6 +35,7 @@ PICTURE_EXTENSIONS = (IMAGE_EXTENSIONS | FFMPEG_PICTURE_EXTENSIONS | HEIF_EXTENS
 # Cineon log, which ffmpeg leaves untagged.
 _DPX_TRANSFER_OFFSET = 801
 _DPX_LOG_TRANSFERS = {1, 3}
+_DPX_LINEAR_TRANSFER = 2
 
 
 @dataclass(slots=True)
@@ -190,12 +191,16 @@ def _read_heif(path: Path, what: str) -> Picture:
 
 def _read_with_ffmpeg(path: Path, what: str) -> Picture:
     """A DPX: decoded by ffmpeg, its transfer from the header (Cineon log, linear or video)."""
+    av_frame: av.VideoFrame | None = None
     try:
         with av.open(str(path)) as container:
             av_frame = next(container.decode(video=0))
             pixels = to_rgb_codes(av_frame, rgb_conversion(av_frame))
     except (av.error.FFmpegError, StopIteration, IndexError, ValueError) as exc:
-        raise DamagedMediaError(f"{_damaged(path, what)} ({exc})") from exc
+        unpacked = _read_with_openimageio(path)
+        if unpacked is None:
+            raise DamagedMediaError(f"{_damaged(path, what)} ({exc})") from exc
+        pixels = unpacked
     bits = 8 if pixels.dtype == np.uint8 else 16
     alpha = to_float32(np.ascontiguousarray(pixels[..., 3])) if pixels.shape[2] == 4 else None
     rgb = to_float32(np.ascontiguousarray(pixels[..., :3]))
@@ -204,10 +209,32 @@ def _read_with_ffmpeg(path: Path, what: str) -> Picture:
         transfer_byte = file.read(1)
     if transfer_byte and transfer_byte[0] in _DPX_LOG_TRANSFERS:
         return Picture(rgb=cineon_to_linear(rgb), alpha=alpha, transfer="linear", bit_depth=bits)
+    if av_frame is None:  # read by OpenImageIO: the header's transfer byte says linear light or not
+        linear = bool(transfer_byte) and transfer_byte[0] == _DPX_LINEAR_TRANSFER
+        return Picture(rgb=rgb, alpha=alpha, transfer="linear" if linear else "srgb", bit_depth=bits)
     colour = stream_colour(av_frame)
     if colour.converted:  # tagged linear (or wide primaries)
         return Picture(rgb=colour.to_linear_bt709(rgb), alpha=alpha, transfer="linear", bit_depth=bits)
     return Picture(rgb=rgb, alpha=alpha, transfer="srgb", bit_depth=bits)
+
+
+def _read_with_openimageio(path: Path) -> np.ndarray | None:
+    """RGB(A) uint16 codes of a DPX ffmpeg cannot decode (10-bit samples packed without padding, as some
+    scanners write them), through OpenImageIO; None if it cannot either."""
+    import OpenImageIO as oiio  # late import: only such files need it
+
+    scan = oiio.ImageInput.open(str(path))
+    if scan is None:
+        oiio.geterror()  # taken, so it is not printed at exit
+        return None
+    try:
+        pixels = scan.read_image(0, 0, 0, min(scan.spec().nchannels, 4), "uint16")
+        scan.geterror()
+    finally:
+        scan.close()
+    if pixels is None or pixels.ndim != 3 or pixels.shape[2] not in (1, 3, 4):
+        return None
+    return np.ascontiguousarray(np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels)
 
 
 def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:
