@@ -199,17 +199,20 @@ def main() -> None:
         "The same clip sent as a camera's H.264 stream (MPEG-TS over UDP on 127.0.0.1), plate as .mov, the "
         "two ways taking turns: the stream's packets copied as sent (ours), and encoded as ProRes 422 HQ "
         "(what a plate of a source that cannot be copied gets, and what every plate got before). A copy "
-        "starts at the take's first keyframe (the stream sends one a second), so the frames before it "
-        "are not in the plate.",
+        "starts at the keyframe before the take's first frame (the stream sends one a second), so it "
+        "holds the take's frames and up to a second before them (*before the take*: plate frames less "
+        "captured ones); until this session it started at the take's first keyframe and lost the "
+        "frames before it (96 % of the take in the last run).",
         "",
-        "| plate of the stream | captured | processed | plate frames (share of captured) |",
-        "|---|---:|---:|---:|",
+        "| plate of the stream | captured | processed | plate frames (share of captured) | before the take |",
+        "|---|---:|---:|---:|---:|",
     ]
     for copy in (True, False):
         for row in streamed[copy]:
             how = "copied as sent (ours)" if copy else "encoded, ProRes 422 HQ"
+            before = f"{row['plate'] - row['in']:.0f}" if copy else "–"
             lines.append(f"| {how} | {row['in']:.0f} | {row['out']:.0f} | {row['plate']:.0f} "
-                         f"({row['plate'] / row['in']:.0%}) |")
+                         f"({row['plate'] / row['in']:.0%}) | {before} |")
     lines += [
         "",
         "Before this, every recording held only the processed frames, numbered one after another: "

@@ -82,8 +82,12 @@ def _write_dpx(path: Path, codes: np.ndarray, bits: int, attributes: dict[str, A
 
 def _filled_codes(values: np.ndarray, bits: int) -> np.ndarray:
     """0–1 → ``bits``-bit code values (rounded) in uint16, their bits repeated to fill 16."""
-    codes = np.rint(np.clip(values, 0.0, 1.0) * np.float32((1 << bits) - 1)).astype(np.uint16)
-    return codes if bits == 16 else (codes << (16 - bits)) | (codes >> (2 * bits - 16))
+    scaled = np.clip(values, 0.0, 1.0) * np.float32((1 << bits) - 1)
+    codes = np.rint(scaled, out=scaled).astype(np.uint16)
+    if bits < 16:
+        codes <<= 16 - bits
+        codes |= codes >> bits
+    return codes
 
 
 def _exr_timecode(timecode: str) -> Any:
@@ -203,12 +207,11 @@ class ImageWriter(Writer):
             colour = cv2.transform(colour, self._from_bt709)
         if self._ext == ".exr":  # half floats end at 65504: a sun or a specular beyond became infinite
             np.clip(colour, -_HALF_MAX, _HALF_MAX, out=colour)
-        if self._ext == ".dpx":
-            planes = [linear_to_cineon(colour)]
+        if self._ext == ".dpx":  # linear light: the encode workers take it to log, side by side
             if self.content == "rgba":
                 assert alpha is not None
-                planes.append(alpha[..., None])
-            return number, _filled_codes(np.concatenate(planes, axis=2), self._bits)
+                colour = np.concatenate([colour, alpha[..., None]], axis=2)
+            return number, colour
         # OpenCV's encoders take BGR order; EXRs are written through OpenEXR, by channel name
         pixels = colour if self._ext == ".exr" else cv2.cvtColor(colour, cv2.COLOR_RGB2BGR)
         if self.content == "rgba":
@@ -237,7 +240,10 @@ class ImageWriter(Writer):
             if self._timecode is not None and self.fps <= 60:  # its frame field counts to 59, as EXR's
                 frame_timecode = timecode_at(self._timecode, number - self.first_frame, self.fps)
                 header["smpte:TimeCode"] = bcd_timecode(frame_timecode)
-            write_with(path, lambda temp: _write_dpx(temp, pixels, self._bits, header))
+            log = linear_to_cineon(pixels[..., :3])
+            planes = log if pixels.shape[2] == 3 else np.concatenate([log, pixels[..., 3:]], axis=2)
+            codes = _filled_codes(planes, self._bits)
+            write_with(path, lambda temp: _write_dpx(temp, codes, self._bits, header))
         elif self._ext == ".exr":
             attributes: dict[str, Any] = {"framesPerSecond": Fraction(self.fps),
                                           "pixelAspectRatio": self._pixel_aspect}
