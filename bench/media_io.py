@@ -356,26 +356,30 @@ def write_exr_opencv(folder: Path, feed: list[np.ndarray], workers: int) -> int:
     return len(feed)
 
 
-def write_exr_ours(folder: Path, feed: list[np.ndarray]) -> int:
-    """Ours: ``open_writer`` (OpenEXR, half-float PIZ, each frame's timecode and the rate in its header,
-    a hidden staging folder swapped in whole)."""
-    with open_writer(folder / "gy.%04d.exr", fps=FPS, timecode="01:00:00:00") as writer:
+def write_sequence_ours(folder: Path, feed: list[np.ndarray], suffix: str) -> int:
+    """Ours: ``open_writer`` (EXR through OpenEXR, DPX through OpenImageIO, each frame's timecode and
+    the rate in its header, a hidden staging folder swapped in whole)."""
+    with open_writer(folder / f"gy.%04d{suffix}", fps=FPS, timecode="01:00:00:00") as writer:
         for rgb in feed:
             writer.write(rgb, transfer="linear")
     return len(feed)
 
 
-def bench_exr_write(tmp: Path) -> list[tuple[str, str, str, float]]:
-    """The clean clip's first 30 pictures as scene-linear float32, written as EXR sequences."""
-    feed = [np.square(rgb.astype(np.float32) / 255) for rgb in make_source(tmp / "exr_source.mp4", 0.0)[:30]]
-    folder = tmp / "exr_out"
+def bench_sequence_write(
+    tmp: Path, suffix: str, task: str, plain: str, write_plain: Callable[[Path, list[np.ndarray], int], int]
+) -> list[tuple[str, str, str, float]]:
+    """The clean clip's first 30 pictures as scene-linear float32, written as a ``suffix`` sequence by
+    ours and by ``write_plain`` with as many threads as our writer's encode workers."""
+    feed = [np.square(rgb.astype(np.float32) / 255)
+            for rgb in make_source(tmp / f"{suffix[1:]}_source.mp4", 0.0)[:30]]
+    folder = tmp / f"{suffix[1:]}_out"
     folder.mkdir()
     workers = max(1, min(4, os.cpu_count() or 1))  # the worker count our writer uses
     fps = interleaved_fps({
-        "ours (open_writer .exr)": lambda: write_exr_ours(folder, feed),
-        f"cv2.imencode, {workers} threads": lambda: write_exr_opencv(folder, feed, workers),
+        f"ours (open_writer {suffix})": lambda: write_sequence_ours(folder, feed, suffix),
+        f"{plain}, {workers} threads": lambda: write_plain(folder, feed, workers),
     })
-    return [("exr", "EXR sequence (half PIZ) ← linear RGB float32", who, rate) for who, rate in fps.items()]
+    return [(suffix[1:], task, who, rate) for who, rate in fps.items()]
 
 
 def write_dpx_pyav(folder: Path, feed: list[np.ndarray], workers: int) -> int:
@@ -398,28 +402,6 @@ def write_dpx_pyav(folder: Path, feed: list[np.ndarray], workers: int) -> int:
     return len(feed)
 
 
-def write_dpx_ours(folder: Path, feed: list[np.ndarray]) -> int:
-    """Ours: ``open_writer`` (OpenImageIO, 10-bit Cineon log, big-endian, each frame's timecode and the
-    rate in its headers, a hidden staging folder swapped in whole)."""
-    with open_writer(folder / "gy.%04d.dpx", fps=FPS, timecode="01:00:00:00") as writer:
-        for rgb in feed:
-            writer.write(rgb, transfer="linear")
-    return len(feed)
-
-
-def bench_dpx_write(tmp: Path) -> list[tuple[str, str, str, float]]:
-    """The clean clip's first 30 pictures as scene-linear float32, written as 10-bit log DPX sequences."""
-    feed = [np.square(rgb.astype(np.float32) / 255) for rgb in make_source(tmp / "dpx_source.mp4", 0.0)[:30]]
-    folder = tmp / "dpx_out"
-    folder.mkdir()
-    workers = max(1, min(4, os.cpu_count() or 1))  # the worker count our writer uses
-    fps = interleaved_fps({
-        "ours (open_writer .dpx)": lambda: write_dpx_ours(folder, feed),
-        f"PyAV dpx encoder + numpy log, {workers} threads": lambda: write_dpx_pyav(folder, feed, workers),
-    })
-    return [("dpx", "DPX sequence (10-bit log) ← linear RGB float32", who, rate) for who, rate in fps.items()]
-
-
 def main() -> int:
     results = {}
     with tempfile.TemporaryDirectory(prefix="guangying-bench-") as folder:
@@ -427,8 +409,12 @@ def main() -> int:
             results[name] = bench_clip(Path(folder), sigma)
         results["HLG"] = bench_hdr(Path(folder))
         results["stills"] = bench_stills(Path(folder))
-        results["EXR"] = bench_exr_write(Path(folder))
-        results["DPX"] = bench_dpx_write(Path(folder))
+        results["EXR"] = bench_sequence_write(Path(folder), ".exr",
+                                              "EXR sequence (half PIZ) ← linear RGB float32",
+                                              "cv2.imencode", write_exr_opencv)
+        results["DPX"] = bench_sequence_write(Path(folder), ".dpx",
+                                              "DPX sequence (10-bit log) ← linear RGB float32",
+                                              "PyAV dpx encoder + numpy log", write_dpx_pyav)
     lines = [
         "# Media I/O speed at 1080p",
         "",

@@ -194,3 +194,18 @@ def wait_until_live(url: str, timeout_s: float = 300.0) -> None:
                 return
         time.sleep(0.5)
     raise AssertionError(f"the take did not start within {timeout_s:g} s")
+
+
+def run_take(live: LiveProcess, sender: UdpSender, seconds: float) -> None:
+    """Start ``sender``, wait for ``live``'s take to start, let it run ``seconds``, then stop the sender
+    (the camera's cable pulled) and wait for ``live`` to finish; whatever fails, the sender is stopped
+    and the process killed."""
+    try:
+        sender.start()
+        wait_until_live(live.wait_url(timeout_s=120))
+        time.sleep(seconds)
+        sender.stop_now.set()
+        live.wait(timeout_s=60)
+    finally:
+        sender.stop_now.set()
+        live.kill()

@@ -27,7 +27,7 @@ from live_helpers import (
     UdpSender,
     W,
     free_port,
-    wait_until_live,
+    run_take,
 )
 
 from guangying.base.errors import MediaError
@@ -80,16 +80,7 @@ def test_a_stream_plate_is_the_camera_original(plate_frames, tmp_path):
         cwd=tmp_path,
     )
     gop = 100  # 4 s: a take of 3 s from anywhere in it almost never starts at a keyframe
-    sender = UdpSender(plate_frames, port, seconds=60, gop=gop)
-    try:
-        sender.start()
-        wait_until_live(live.wait_url(timeout_s=120))
-        time.sleep(3.0)
-        sender.stop_now.set()
-        live.wait(timeout_s=60)
-    finally:
-        sender.stop_now.set()
-        live.kill()
+    run_take(live, UdpSender(plate_frames, port, seconds=60, gop=gop), seconds=3.0)
     found = re.search(r"(\d+) frames out of (\d+) in", live.output)
     assert found, live.output
     take_frames = int(found.group(2))
@@ -123,16 +114,7 @@ def test_a_copied_plate_keeps_the_senders_sound_in_sync(plate_frames, tmp_path, 
         f"udp://127.0.0.1:{port}", "--port", 0, "--source-timeout", 20, "--lost-timeout", 1,
         "-b", "black", "--record-plate", plate, cwd=tmp_path,
     )
-    sender = UdpSender(plate_frames, port, seconds=60, gop=100, sound=True)
-    try:
-        sender.start()
-        wait_until_live(live.wait_url(timeout_s=120))
-        time.sleep(3.5)
-        sender.stop_now.set()
-        live.wait(timeout_s=60)
-    finally:
-        sender.stop_now.set()
-        live.kill()
+    run_take(live, UdpSender(plate_frames, port, seconds=60, gop=100, sound=True), seconds=3.5)
     with av.open(str(plate)) as container:
         assert container.streams.audio, live.output
         assert container.streams.audio[0].codec_context.name == "aac"
