@@ -190,7 +190,8 @@ def _read_heif(path: Path, what: str) -> Picture:
 
 
 def _read_with_ffmpeg(path: Path, what: str) -> Picture:
-    """A DPX: decoded by ffmpeg, its transfer from the header (Cineon log, linear or video)."""
+    """A DPX: decoded by ffmpeg (by OpenImageIO where ffmpeg cannot), its transfer from the header
+    (Cineon log, linear or video)."""
     av_frame: av.VideoFrame | None = None
     try:
         with av.open(str(path)) as container:

@@ -130,8 +130,8 @@ class ImageWriter(Writer):
         self._ext = ext
         # DPX: 10-bit Cineon log of the linear light, as film scans and Nuke's DPX are (it reads it so)
         self.output_transfer: Transfer = "linear" if ext in (".exr", ".dpx") else "srgb"
-        # the first frame's timecode and the pixel aspect: EXR headers carry them (the timecode of each
-        # frame); other pictures have no place for them
+        # the first frame's timecode and the pixel aspect: EXR and DPX headers carry them (the timecode
+        # of each frame); other pictures have no place for them
         self._pixel_aspect = float(options.pop("pixel_aspect", 1.0))
         # an EXR of a source in another working space (an ACEScg plate) is written back in it, tagged
         self._chromaticities = options.pop("chromaticities", None)
