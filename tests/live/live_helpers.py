@@ -43,6 +43,16 @@ def sync_beeps(first_sample: int, count: int) -> np.ndarray:
     return np.where(on, 0.5 * np.sin(2 * np.pi * 1000 * n / SOUND_RATE), 0.0).astype(np.float32)
 
 
+def beep_onsets_s(blocks: list[tuple[float, np.ndarray]]) -> np.ndarray:
+    """The times the beeps of :func:`sync_beeps` start in decoded sound: ``blocks`` of (start time,
+    mono samples), one after another."""
+    loud = np.abs(np.concatenate([samples for _, samples in blocks])) > 0.1
+    loud_before = np.concatenate([[0], np.cumsum(loud)])  # loud samples before each
+    at = np.flatnonzero(loud)
+    onsets = at[loud_before[at] - loud_before[np.maximum(at - SOUND_RATE // 20, 0)] == 0]  # none 50 ms before
+    return blocks[0][0] + onsets / SOUND_RATE
+
+
 class UdpSender(threading.Thread):
     """Sends ``frames`` (looped) as H.264 in MPEG-TS to udp://127.0.0.1:PORT at ``fps`` in real time
     for ``seconds``, then stops sending, like a camera whose cable is pulled; a keyframe every

@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from live_helpers import (
-    SOUND_RATE,
     H,
     LiveProcess,
     MjpegHttpCamera,
     UdpSender,
     W,
+    beep_onsets_s,
     free_port,
     run_take,
 )
@@ -122,20 +122,50 @@ def test_a_copied_plate_keeps_the_senders_sound_in_sync(plate_frames, tmp_path, 
                    if f.to_ndarray(format="gray").mean() > 240]
         container.seek(0)
         blocks = [(float(f.time), f.to_ndarray().reshape(-1)) for f in container.decode(audio=0)]
-    rate = SOUND_RATE
-    starts, samples = zip(*blocks, strict=True)
-    sound = np.concatenate(samples)
-    loud = np.abs(sound) > 0.1
-    loud_before = np.concatenate([[0], np.cumsum(loud)])  # loud samples before each
-    at = np.flatnonzero(loud)
-    onsets = at[loud_before[at] - loud_before[np.maximum(at - rate // 20, 0)] == 0]  # none 50 ms before
-    beeps_s = starts[0] + onsets / rate
-    assert starts[0] < 0.1, starts[0]  # the sound from the plate's first picture, or nearly
-    white_s = [t for t in white_s if t > starts[0] + 0.05]  # a mark the sound starts after is not heard
+    beeps_s = beep_onsets_s(blocks)
+    assert blocks[0][0] < 0.1, blocks[0][0]  # the sound from the plate's first picture, or nearly
+    white_s = [t for t in white_s if t > blocks[0][0] + 0.05]  # a mark the sound starts after is not heard
     assert len(white_s) >= 2 and len(beeps_s) >= 2, (white_s, beeps_s, live.output)
     for t in white_s:
         # lip sync within a frame and the encoder's priming (1024 samples); a plate whose sound were
         # shifted by the copy's offset would be off by seconds
+        assert np.min(np.abs(beeps_s - t)) < 0.045, (t, beeps_s)
+
+
+def test_out_carries_the_senders_sound_in_sync(plate_frames):
+    """``--out`` to OBS or vMix from a camera or encoder that sends sound: the stream carries that sound,
+    each packet at its time in the take as the pictures are, so it stays in sync with the keyed picture
+    whatever the keyer's delay (the stream had none, and a receiver had to be told the delay by hand)."""
+    port, out_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    pictures: list[tuple[float, float]] = []
+    sound: list[tuple[float, np.ndarray]] = []
+
+    def receive() -> None:
+        with av.open(f"udp://127.0.0.1:{out_port}", timeout=(60.0, 3.0)) as stream_in:
+            assert stream_in.streams.audio, "no sound in the stream"
+            try:
+                for frame in stream_in.decode(video=0, audio=0):
+                    if isinstance(frame, av.AudioFrame):
+                        sound.append((float(frame.time), frame.to_ndarray().reshape(-1)))
+                    else:
+                        pictures.append((float(frame.time), float(frame.to_ndarray(format="gray").mean())))
+            except av.error.ExitError:
+                pass  # the take ended: the stream went quiet
+
+    receiver = threading.Thread(target=receive, daemon=True)
+    receiver.start()
+    live = LiveProcess(
+        f"udp://127.0.0.1:{port}", "--port", 0, "--source-timeout", 20, "--lost-timeout", 1,
+        "-b", "black", "--out", f"udp://127.0.0.1:{out_port}",
+    )
+    run_take(live, UdpSender(plate_frames, port, seconds=60, gop=25, sound=True), seconds=4.0)
+    receiver.join(timeout=30)
+    assert sound and pictures, live.output
+    white_s = [t for t, mean in pictures if mean > 200]  # the sender's white marks, keyed as opaque
+    beeps_s = beep_onsets_s(sound)
+    white_s = [t for t in white_s if t > sound[0][0] + 0.05]  # a mark the sound starts after is not heard
+    assert len(white_s) >= 2, (white_s, beeps_s)
+    for t in white_s:
         assert np.min(np.abs(beeps_s - t)) < 0.045, (t, beeps_s)
 
 

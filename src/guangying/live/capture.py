@@ -30,7 +30,9 @@ from guangying.media.video_reader import frame_colour, rgb_conversion, to_rgb_co
 
 T = TypeVar("T")
 PacketTap = Callable[[av.Packet, av.stream.Stream, float], None]
+SoundListener = Callable[[av.Packet, float], None]
 _GOP_HELD_S = 20  # the longest keyframe interval whose packets are held for a take's copied plate
+_SOUND_REANCHOR_S = 1.0  # a frame this far from where the sender's clock puts it: the clock restarted
 _NETWORK_SCHEMES = ("udp://", "srt://", "rtsp://", "rtmp://", "rtp://", "tcp://", "http://", "https://")
 
 
@@ -146,6 +148,9 @@ class LiveSource:
         self._packet_tap: PacketTap | None = None
         self._pending_packet_tap: PacketTap | None = None  # handed the packets since the last keyframe first
         self._gop: list[tuple[av.Packet, float]] = []  # packets since the last keyframe, with arrivals
+        # handed the sender's sound packets of the take, each with its time in the take (``--out``)
+        self.sound_listener: SoundListener | None = None
+        self._sound_origin_s: float | None = None  # the sender's clock at the take's time 0
         self.codec_name: str | None = None  # a stream's or camera's codec (a file's is decoded by its reader)
         self._take_lock = threading.Lock()  # a take's start and each delivery: no frame between them
         self._damaged_run = 0
@@ -327,6 +332,7 @@ class LiveSource:
             self._tap = tap
             self._packet_tap = None
             self._pending_packet_tap = packet_tap
+            self._sound_origin_s = None
             self._take_t0 = None
 
     def stop(self) -> None:
@@ -346,8 +352,17 @@ class LiveSource:
     def get(self, timeout_s: float = 0.1) -> CapturedFrame | None:
         return self.queue.get(timeout_s)
 
-    def _deliver(self, index: int | None, rgb: np.ndarray, timecode: str | None) -> None:
-        """Hand one frame over; ``index`` None: the take's next (damaged pictures count as gaps)."""
+    @property
+    def sound_stream(self) -> av.audio.stream.AudioStream | None:
+        """The sender's first sound track, as it opened (a template for outputs that carry it)."""
+        if self._container is None or not self._container.streams.audio:
+            return None
+        return self._container.streams.audio[0]
+
+    def _deliver(self, index: int | None, rgb: np.ndarray, timecode: str | None,
+                 sender_time_s: float | None = None) -> None:
+        """Hand one frame over; ``index`` None: the take's next (damaged pictures count as gaps).
+        ``sender_time_s``: the frame's time on the sender's clock, which places its sound."""
         if rgb.shape[:2] != (self.height, self.width):
             rgb = self._fit_to_take(rgb)
         t = time.monotonic()
@@ -366,6 +381,11 @@ class LiveSource:
             if self._take_t0 is None:
                 self._take_t0 = t
             take_time_s = float(index / self.fps) if self.rate_known else t - self._take_t0
+            if sender_time_s is not None:
+                origin = self._sound_origin_s
+                # anchored at the take's first frame, again after a reconnect or a sender's restart
+                if origin is None or abs(sender_time_s - take_time_s - origin) > _SOUND_REANCHOR_S:
+                    self._sound_origin_s = sender_time_s - take_time_s
             frame = CapturedFrame(index, rgb, t, wall, timecode, take_time_s)
             self.queue.put(frame)
             if self._tap is not None:
@@ -470,6 +490,9 @@ class LiveSource:
                 self._gop.append((packet, arrival_s))
             if self._packet_tap is not None:
                 self._packet_tap(packet, stream, arrival_s)
+            origin, listener = self._sound_origin_s, self.sound_listener
+            if listener is not None and origin is not None and packet.pts is not None and packet.time_base:
+                listener(packet, float(packet.pts * packet.time_base) - origin)
             return
         with self._take_lock:
             pending, self._pending_packet_tap = self._pending_packet_tap, None
@@ -505,6 +528,7 @@ class LiveSource:
     def _read_stream(self) -> None:
         convert: dict[str, object] | None = None
         self._damaged_run = 0
+        self._sound_origin_s = None  # a reconnected sender's clock is another one
         log = named_camera_log(self.camera_log)  # a stream or device carries no camera metadata
         try:
             for av_frame in self._frames():
@@ -513,7 +537,7 @@ class LiveSource:
                 rgb = np.ascontiguousarray(to_rgb_codes(av_frame, convert)[..., :3])
                 if colour.converted:  # an HDR or wide-gamut sender: shown as the file of it would be
                     rgb = display_srgb(colour.to_linear_bt709(rgb), "linear", colour.highlight_peak)
-                self._deliver(None, rgb, None)
+                self._deliver(None, rgb, None, av_frame.time)
         except av.error.ExitError:
             if not self._stop.is_set():
                 self._finish(

@@ -236,9 +236,11 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
         outputs = SessionOutputs(recorder=recorder, settings_path=o["settings_out"])
         if o["out_url"]:
             bitrate = int(o["out_bitrate"] * 1e6)
-            outputs.sinks.append(StreamOutput(o["out_url"], source.fps, source.width, source.height, bitrate,
-                                              source.pixel_aspect))
-            closers.append(outputs.sinks[-1].close)
+            stream_out = StreamOutput(o["out_url"], source.fps, source.width, source.height, bitrate,
+                                      source.pixel_aspect, source.sound_stream)
+            source.sound_listener = stream_out.put_sound
+            outputs.sinks.append(stream_out)
+            closers.append(stream_out.close)
         if o["virtual_cam"]:
             outputs.sinks.append(VirtualCamera(source.fps, source.width, source.height))
             closers.append(outputs.sinks[-1].close)

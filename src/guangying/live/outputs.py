@@ -578,13 +578,17 @@ def _write_sidecar(path: Path, rows: list[FrameMeta]) -> None:
 
 
 class StreamOutput(_FrameSink):
-    """The composite as H.264 in MPEG-TS to ``udp://HOST:PORT`` or ``srt://HOST:PORT`` (low delay)."""
+    """The composite as H.264 in MPEG-TS to ``udp://HOST:PORT`` or ``srt://HOST:PORT`` (low delay).
+
+    ``sound``: the sender's sound track (:attr:`LiveSource.sound_stream`), copied into the stream as
+    sent, each packet at its time in the take as the pictures are (:meth:`put_sound`): a receiver (OBS,
+    vMix) gets the camera's sound in sync with the keyed picture, the keyer's delay included."""
 
     name = "stream"
 
     def __init__(
         self, url: str, fps: Fraction, width: int, height: int, bitrate_bps: int = 6_000_000,
-        pixel_aspect: Fraction = Fraction(1),
+        pixel_aspect: Fraction = Fraction(1), sound: Any = None,  # noqa: ANN401
     ) -> None:
         if not url.lower().startswith(("udp://", "srt://", "rtp://", "tcp://")):
             raise MediaError(f"--out {url}: give udp://HOST:PORT or srt://HOST:PORT")
@@ -610,7 +614,36 @@ class StreamOutput(_FrameSink):
             stream.codec_context.sample_aspect_ratio = pixel_aspect
         self._stream, self._fps = stream, fps
         self._pts = 0
+        self._mux_lock = threading.Lock()  # pictures from the encoder thread, sound from the capture's
+        self._sound: Any = None
+        self._sound_last = -1
+        if sound is not None:
+            try:
+                self._sound = self._container.add_stream_from_template(sound)
+            except ValueError:
+                warnings.warn(f"--out {url}: MPEG-TS cannot carry the sender's {sound.codec_context.name} "
+                              "sound; the stream goes out without it", stacklevel=2)
         super().__init__()
+
+    def put_sound(self, packet: av.Packet, take_time_s: float) -> None:
+        """A sound packet of the sender at ``take_time_s`` in the take (called in the capture thread)."""
+        if self._sound is None or self.error is not None or packet.time_base is None:
+            return
+        pts = round(Fraction(take_time_s) / packet.time_base)
+        if pts < 0 or pts <= self._sound_last:
+            return  # before the take, or a sender's restarted clock before it is placed again
+        copied = av.Packet(bytes(packet))
+        copied.pts = copied.dts = self._sound_last = pts
+        copied.time_base, copied.duration = packet.time_base, packet.duration
+        with self._mux_lock:
+            if self._sound is None:  # closed meanwhile
+                return
+            copied.stream = self._sound
+            try:
+                self._container.mux(copied)
+            except (av.error.FFmpegError, OSError) as exc:  # a receiver gone: the pictures' thread says so
+                self._sound = None
+                warnings.warn(f"the stream's sound stopped: {exc}", stacklevel=2)
 
     def _consume(self, item: tuple[np.ndarray, float]) -> None:
         rgb_u8, take_time_s = item
@@ -620,16 +653,20 @@ class StreamOutput(_FrameSink):
         # engine dropped frames ran slow on the receiver, which fell behind and stuttered
         frame.pts = max(round(take_time_s * self._fps), self._pts)
         self._pts = frame.pts + 1
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        packets = self._stream.encode(frame)
+        with self._mux_lock:
+            self._container.mux(packets)
 
     def _finish(self) -> None:
         try:
-            for packet in self._stream.encode(None):
-                self._container.mux(packet)
+            packets = self._stream.encode(None)
+            with self._mux_lock:
+                self._container.mux(packets)
         except (av.error.FFmpegError, OSError):
             pass  # a receiver that went away does not fail the take
-        self._container.close()
+        with self._mux_lock:
+            self._sound = None
+            self._container.close()
         if self._relay is not None:
             self._relay.close()
 
