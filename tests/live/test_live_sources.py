@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from live_helpers import (
+    SOUND_RATE,
     H,
     LiveProcess,
     MjpegHttpCamera,
@@ -115,27 +116,18 @@ def test_a_copied_plate_keeps_the_senders_sound_in_sync(plate_frames, tmp_path, 
         "-b", "black", "--record-plate", plate, cwd=tmp_path,
     )
     run_take(live, UdpSender(plate_frames, port, seconds=60, gop=100, sound=True), seconds=3.5)
+    pictures, sound = _pictures_and_sound(plate)
     with av.open(str(plate)) as container:
-        assert container.streams.audio, live.output
         assert container.streams.audio[0].codec_context.name == "aac"
-        white_s = [float(f.time) for f in container.decode(video=0)
-                   if f.to_ndarray(format="gray").mean() > 240]
-        container.seek(0)
-        blocks = [(float(f.time), f.to_ndarray().reshape(-1)) for f in container.decode(audio=0)]
-    beeps_s = beep_onsets_s(blocks)
-    assert blocks[0][0] < 0.1, blocks[0][0]  # the sound from the plate's first picture, or nearly
-    white_s = [t for t in white_s if t > blocks[0][0] + 0.05]  # a mark the sound starts after is not heard
-    assert len(white_s) >= 2 and len(beeps_s) >= 2, (white_s, beeps_s, live.output)
-    for t in white_s:
-        # lip sync within a frame and the encoder's priming (1024 samples); a plate whose sound were
-        # shifted by the copy's offset would be off by seconds
-        assert np.min(np.abs(beeps_s - t)) < 0.045, (t, beeps_s)
+    assert sound[0][0] < 0.1, sound[0][0]  # the sound from the plate's first picture, or nearly
+    _assert_marks_heard(pictures, sound)
 
 
-def test_out_carries_the_senders_sound_in_sync(plate_frames):
+def test_out_and_the_recording_carry_the_senders_sound_in_sync(plate_frames, tmp_path):
     """``--out`` to OBS or vMix from a camera or encoder that sends sound: the stream carries that sound,
     each packet at its time in the take as the pictures are, so it stays in sync with the keyed picture
-    whatever the keyer's delay (the stream had none, and a receiver had to be told the delay by hand)."""
+    whatever the keyer's delay (the stream had none, and a receiver had to be told the delay by hand).
+    The composite recording (``--record``) carries it too, as long as its pictures (it had none)."""
     port, out_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
     pictures: list[tuple[float, float]] = []
     sound: list[tuple[float, np.ndarray]] = []
@@ -156,14 +148,36 @@ def test_out_carries_the_senders_sound_in_sync(plate_frames):
     receiver.start()
     live = LiveProcess(
         f"udp://127.0.0.1:{port}", "--port", 0, "--source-timeout", 20, "--lost-timeout", 1,
-        "-b", "black", "--out", f"udp://127.0.0.1:{out_port}",
+        "-b", "black", "--out", f"udp://127.0.0.1:{out_port}", "--record", tmp_path / "take.mp4",
+        cwd=tmp_path,
     )
     run_take(live, UdpSender(plate_frames, port, seconds=60, gop=25, sound=True), seconds=4.0)
     receiver.join(timeout=30)
     assert sound and pictures, live.output
-    white_s = [t for t, mean in pictures if mean > 200]  # the sender's white marks, keyed as opaque
+    _assert_marks_heard(pictures, sound)
+    recorded, recorded_sound = _pictures_and_sound(tmp_path / "take.mp4")
+    _assert_marks_heard(recorded, recorded_sound)
+    sound_end_s = recorded_sound[-1][0] + recorded_sound[-1][1].size / SOUND_RATE
+    assert sound_end_s == pytest.approx(recorded[-1][0] + 1 / 25, abs=0.1)  # as long as the pictures
+
+
+def _pictures_and_sound(path: Path) -> tuple[list[tuple[float, float]], list[tuple[float, np.ndarray]]]:
+    """A file's pictures as (time, mean brightness) and its sound as (time, mono samples)."""
+    with av.open(str(path)) as container:
+        assert container.streams.audio, f"{path} has no sound"
+        pictures = [(float(f.time), float(f.to_ndarray(format="gray").mean()))
+                    for f in container.decode(video=0)]
+        container.seek(0)
+        sound = [(float(f.time), f.to_ndarray().reshape(-1)) for f in container.decode(audio=0)]
+    return pictures, sound
+
+
+def _assert_marks_heard(pictures: list[tuple[float, float]], sound: list[tuple[float, np.ndarray]]) -> None:
+    """Each white picture (the sender's marks; keyed, they stay opaque) within 45 ms of its beep: lip sync
+    within a frame and the encoder's priming (1024 samples). Sound shifted by a copy's offset, or placed
+    by arrival, would be off by seconds or by the keyer's delay."""
     beeps_s = beep_onsets_s(sound)
-    white_s = [t for t in white_s if t > sound[0][0] + 0.05]  # a mark the sound starts after is not heard
+    white_s = [t for t, mean in pictures if mean > 200 and t > sound[0][0] + 0.05]  # heard, if in the sound
     assert len(white_s) >= 2, (white_s, beeps_s)
     for t in white_s:
         assert np.min(np.abs(beeps_s - t)) < 0.045, (t, beeps_s)

@@ -148,8 +148,9 @@ class LiveSource:
         self._packet_tap: PacketTap | None = None
         self._pending_packet_tap: PacketTap | None = None  # handed the packets since the last keyframe first
         self._gop: list[tuple[av.Packet, float]] = []  # packets since the last keyframe, with arrivals
-        # handed the sender's sound packets of the take, each with its time in the take (``--out``)
-        self.sound_listener: SoundListener | None = None
+        # handed the sender's sound packets of the take, each with its time in the take (``--out``, the
+        # composite recording)
+        self.sound_listeners: list[SoundListener] = []
         self._sound_origin_s: float | None = None  # the sender's clock at the take's time 0
         self.codec_name: str | None = None  # a stream's or camera's codec (a file's is decoded by its reader)
         self._take_lock = threading.Lock()  # a take's start and each delivery: no frame between them
@@ -490,9 +491,10 @@ class LiveSource:
                 self._gop.append((packet, arrival_s))
             if self._packet_tap is not None:
                 self._packet_tap(packet, stream, arrival_s)
-            origin, listener = self._sound_origin_s, self.sound_listener
-            if listener is not None and origin is not None and packet.pts is not None and packet.time_base:
-                listener(packet, float(packet.pts * packet.time_base) - origin)
+            origin = self._sound_origin_s
+            if origin is not None and packet.pts is not None and packet.time_base:
+                for listener in self.sound_listeners:
+                    listener(packet, float(packet.pts * packet.time_base) - origin)
             return
         with self._take_lock:
             pending, self._pending_packet_tap = self._pending_packet_tap, None

@@ -232,13 +232,16 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
                 camera_codec=source.codec_name,
                 camera_clock=source.rate_known,
                 camera_size=(source.width, source.height),
+                sound=source.sound_stream,
             )
+            if recorder.sound_listener is not None:
+                source.sound_listeners.append(recorder.sound_listener)
         outputs = SessionOutputs(recorder=recorder, settings_path=o["settings_out"])
         if o["out_url"]:
             bitrate = int(o["out_bitrate"] * 1e6)
             stream_out = StreamOutput(o["out_url"], source.fps, source.width, source.height, bitrate,
                                       source.pixel_aspect, source.sound_stream)
-            source.sound_listener = stream_out.put_sound
+            source.sound_listeners.append(stream_out.put_sound)
             outputs.sinks.append(stream_out)
             closers.append(stream_out.close)
         if o["virtual_cam"]:

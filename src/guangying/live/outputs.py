@@ -9,6 +9,7 @@ import os
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -26,9 +27,10 @@ from guangying.base.timecode import format_timecode
 from guangying.live.capture import CapturedFrame, DropOldestQueue, time_of_day_count
 from guangying.live.relay import SrtRelay
 from guangying.media import Writer, open_writer
+from guangying.media.audio import SoundError, mux_with_audio
 from guangying.media.patterns import parse_pattern
 from guangying.media.pixels import to_code_values, to_float32
-from guangying.media.video_writer import VIDEO_EXTENSIONS
+from guangying.media.video_writer import VIDEO_EXTENSIONS, container_options_for
 from guangying.media.writer import Content
 
 T = TypeVar("T")
@@ -436,6 +438,72 @@ _MUXERS = {".ts": "mpegts", ".mkv": "matroska", ".mov": "mov", ".mp4": "mp4"}
 _ARRIVAL_CLOCK = Fraction(1, 90000)
 
 
+class _TakeSound:
+    """The sender's sound for the composite recording: copied into a hidden side file as it comes, each
+    packet at its time from the recording's first frame (held until that frame is written), and muxed
+    into the recording when it is finalised. Called from the capture thread (:meth:`put`) and the
+    pipeline's (:meth:`start`)."""
+
+    def __init__(self, recording: Path, template: Any) -> None:  # noqa: ANN401
+        self.path = partial_path(recording.with_suffix(".mka"))
+        self._template = template
+        self._out: av.container.OutputContainer | None = None
+        self._stream: Any = None
+        self._origin_s: float | None = None  # the take's time at the recording's first frame
+        self._held: deque[tuple[av.Packet, float]] = deque(maxlen=500)  # about 10 s of AAC
+        self._last = -1
+        self._lock = threading.Lock()
+        self.note: str | None = None
+
+    def start(self, origin_s: float) -> None:
+        with self._lock:
+            self._origin_s = origin_s
+            while self._held:
+                self._write(*self._held.popleft())
+
+    def put(self, packet: av.Packet, take_time_s: float) -> None:
+        with self._lock:
+            if self._origin_s is None:
+                self._held.append((packet, take_time_s))
+            else:
+                self._write(packet, take_time_s)
+
+    def _write(self, packet: av.Packet, take_time_s: float) -> None:
+        assert self._origin_s is not None
+        if self.note is not None or packet.time_base is None:
+            return
+        pts = round(Fraction(take_time_s - self._origin_s) / packet.time_base)
+        if pts < 0 or pts <= self._last:
+            return  # before the recording's first frame, or a restarted sender's before it is placed
+        try:
+            if self._out is None:
+                self._out = av.open(str(self.path), "w", format="matroska")
+                self._stream = self._out.add_stream_from_template(self._template)
+            copied = av.Packet(bytes(packet))
+            copied.pts = copied.dts = self._last = pts
+            copied.time_base, copied.duration, copied.stream = packet.time_base, packet.duration, self._stream
+            self._out.mux(copied)
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            self.note = f"its sound could not be kept ({exc})"
+
+    def close(self) -> Path | None:
+        """Finish the side file; its path, or None when no sound came (or it failed)."""
+        with self._lock:
+            out, self._out = self._out, None
+            self.note = self.note or "closed"
+        if out is None:
+            return None
+        try:
+            out.close()
+        except (av.error.FFmpegError, OSError):
+            return None
+        return self.path if self._last >= 0 else None
+
+    def discard(self) -> None:
+        self.close()
+        remove_quietly(self.path)
+
+
 class Recorder:
     """``--record`` composite, ``--record-plate``, ``--record-matte`` and the sidecar, committed on close.
 
@@ -457,6 +525,7 @@ class Recorder:
         camera_codec: str | None = None,
         camera_clock: bool = True,
         camera_size: tuple[int, int] = (0, 0),
+        sound: Any = None,  # noqa: ANN401
     ) -> None:
         self.fps, self.pixel_aspect = fps, pixel_aspect
         self.paths = {"composite": composite, "matte": matte}
@@ -481,6 +550,10 @@ class Recorder:
         self._writers: dict[str, Writer] = {}
         self._rows: list[FrameMeta] = []
         self._first_time_s = 0.0
+        # the sender's sound (``sound``: its track, as a template) goes into a video composite too
+        self._sound: _TakeSound | None = None
+        if sound is not None and composite is not None and composite.suffix.lower() in VIDEO_EXTENSIONS:
+            self._sound = _TakeSound(composite, sound)
         self.frames = 0
 
     @property
@@ -497,6 +570,11 @@ class Recorder:
         """What the capture hands every packet of the take to, for a copied plate."""
         return self._plate.put if isinstance(self._plate, _PacketPlate) else None
 
+    @property
+    def sound_listener(self) -> Callable[[av.Packet, float], None] | None:
+        """What the capture hands the sender's sound to (``LiveSource.sound_listeners``), if kept."""
+        return None if self._sound is None else self._sound.put
+
     def _open(self, timecode: str | None) -> None:
         for kind, path in self.paths.items():
             if path is None:
@@ -511,6 +589,8 @@ class Recorder:
         if not self._writers:
             self._open(frame.meta.timecode)
             self._first_time_s = frame.meta.take_time_s
+            if self._sound is not None:
+                self._sound.start(self._first_time_s)
         time_s = frame.meta.take_time_s - self._first_time_s
         for kind, writer in self._writers.items():
             if kind == "composite":
@@ -524,6 +604,7 @@ class Recorder:
         """Finalise every file (atomic renames); returns what was written. Nothing recorded → nothing."""
         written: list[Path] = []
         errors: list[str] = []
+        sound = None if self._sound is None else self._sound.close()
         if self._plate is not None:
             try:
                 plate = self._plate.close()
@@ -535,8 +616,12 @@ class Recorder:
             try:
                 writer.close()
                 written.append(Path(self.paths[kind]))  # type: ignore[arg-type]
+                if kind == "composite" and sound is not None:
+                    self._add_sound(written[-1], sound)
             except MediaError as exc:
                 errors.append(str(exc))
+        if self._sound is not None:
+            self._sound.discard()
         if self.sidecar is not None and self._rows:
             _write_sidecar(self.sidecar, self._rows)
             written.append(self.sidecar)
@@ -544,9 +629,20 @@ class Recorder:
             raise MediaError("; ".join(errors))
         return written
 
+    def _add_sound(self, recording: Path, sound: Path) -> None:
+        """The sender's sound into the finished composite recording, as long as its pictures."""
+        span_s = Fraction(self._rows[-1].take_time_s - self._first_time_s).limit_denominator(90000)
+        try:
+            mux_with_audio(recording, sound, recording, Fraction(0), span_s + 1 / self.fps,
+                           container_options_for(recording))
+        except SoundError as exc:  # the pictures are kept
+            warnings.warn(f"{exc}; {recording} is kept without sound", stacklevel=2)
+
     def abort(self) -> None:
         if self._plate is not None:
             self._plate.abort()
+        if self._sound is not None:
+            self._sound.discard()
         for writer in self._writers.values():
             writer.abort()
 

@@ -78,6 +78,11 @@ def _mux(container: av.container.OutputContainer, packets: Iterable[av.Packet]) 
         container.mux(packet)
 
 
+def container_options_for(path: Path) -> dict[str, str]:
+    """The muxer options a video file written here gets (an MP4's index first), for a remux of it."""
+    return dict(_FORMATS[path.suffix.lower()].container_options)
+
+
 class VideoWriter(Writer):
     def __init__(
         self,
