@@ -152,6 +152,8 @@ class LiveSource:
         # composite recording)
         self.sound_listeners: list[SoundListener] = []
         self._sound_origin_s: float | None = None  # the sender's clock at the take's time 0
+        # sound that came before the picture that anchors the clock (a sender's sound runs ahead)
+        self._sound_held: deque[av.Packet] = deque(maxlen=256)
         self.codec_name: str | None = None  # a stream's or camera's codec (a file's is decoded by its reader)
         self._take_lock = threading.Lock()  # a take's start and each delivery: no frame between them
         self._damaged_run = 0
@@ -334,6 +336,7 @@ class LiveSource:
             self._packet_tap = None
             self._pending_packet_tap = packet_tap
             self._sound_origin_s = None
+            self._sound_held.clear()
             self._take_t0 = None
 
     def stop(self) -> None:
@@ -387,6 +390,8 @@ class LiveSource:
                 # anchored at the take's first frame, again after a reconnect or a sender's restart
                 if origin is None or abs(sender_time_s - take_time_s - origin) > _SOUND_REANCHOR_S:
                     self._sound_origin_s = sender_time_s - take_time_s
+                    while self._sound_held:
+                        self._hand_sound(self._sound_held.popleft())
             frame = CapturedFrame(index, rgb, t, wall, timecode, take_time_s)
             self.queue.put(frame)
             if self._tap is not None:
@@ -491,10 +496,10 @@ class LiveSource:
                 self._gop.append((packet, arrival_s))
             if self._packet_tap is not None:
                 self._packet_tap(packet, stream, arrival_s)
-            origin = self._sound_origin_s
-            if origin is not None and packet.pts is not None and packet.time_base:
-                for listener in self.sound_listeners:
-                    listener(packet, float(packet.pts * packet.time_base) - origin)
+            if self._sound_origin_s is None:
+                self._sound_held.append(packet)
+            else:
+                self._hand_sound(packet)
             return
         with self._take_lock:
             pending, self._pending_packet_tap = self._pending_packet_tap, None
@@ -510,6 +515,14 @@ class LiveSource:
         self._gop.append((packet, arrival_s))
         if self._packet_tap is not None:
             self._packet_tap(packet, stream, arrival_s)
+
+    def _hand_sound(self, packet: av.Packet) -> None:
+        """A sound packet to the listeners, at its time in the take by the sender's clock."""
+        if self._sound_origin_s is None or packet.pts is None or not packet.time_base:
+            return
+        take_time_s = float(packet.pts * packet.time_base) - self._sound_origin_s
+        for listener in self.sound_listeners:
+            listener(packet, take_time_s)
 
     def _skip_damaged(self, exc: av.error.FFmpegError) -> None:
         """A picture damaged in transit (a cheap IP camera's or webcam's broken JPEG, a lost UDP packet
