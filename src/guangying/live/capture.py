@@ -461,7 +461,7 @@ class LiveSource:
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         early, self._early = self._early, []
-        sound = self._container.streams.audio[:1]  # the camera's sound: copied into its plate, if it is
+        sound = self._container.streams.audio[:1]  # the camera's sound, for the plate, --out, the recording
         arrivals = ((packet, time.monotonic()) for packet in self._container.demux(stream, *sound))
         self._gop.clear()
         keyed, t_unkeyed = False, time.monotonic()
