@@ -453,7 +453,8 @@ class _TakeSound:
         self._held: deque[tuple[av.Packet, float]] = deque(maxlen=500)  # about 10 s of AAC
         self._last = -1
         self._lock = threading.Lock()
-        self.note: str | None = None
+        self._closed = False
+        self.note: str | None = None  # why the recording has no sound
 
     def start(self, origin_s: float) -> None:
         with self._lock:
@@ -470,7 +471,7 @@ class _TakeSound:
 
     def _write(self, packet: av.Packet, take_time_s: float) -> None:
         assert self._origin_s is not None
-        if self.note is not None or packet.time_base is None:
+        if self._closed or self.note is not None or packet.time_base is None:
             return
         pts = round(Fraction(take_time_s - self._origin_s) / packet.time_base)
         if pts < 0 or pts <= self._last:
@@ -490,14 +491,14 @@ class _TakeSound:
         """Finish the side file; its path, or None when no sound came (or it failed)."""
         with self._lock:
             out, self._out = self._out, None
-            self.note = self.note or "closed"
+            self._closed = True
         if out is None:
             return None
         try:
             out.close()
         except (av.error.FFmpegError, OSError):
             return None
-        return self.path if self._last >= 0 else None
+        return self.path if self._last >= 0 and self.note is None else None
 
     def discard(self) -> None:
         self.close()
@@ -605,6 +606,8 @@ class Recorder:
         written: list[Path] = []
         errors: list[str] = []
         sound = None if self._sound is None else self._sound.close()
+        if self._sound is not None and self._sound.note is not None:
+            warnings.warn(f"{self.paths['composite']}: {self._sound.note}", stacklevel=2)
         if self._plate is not None:
             try:
                 plate = self._plate.close()
