@@ -157,6 +157,9 @@ def test_out_and_the_recording_carry_the_senders_sound_in_sync(plate_frames, tmp
     _assert_marks_heard(pictures, sound)
     recorded, recorded_sound = _pictures_and_sound(tmp_path / "take.mp4")
     _assert_marks_heard(recorded, recorded_sound)
+    # from the first picture (the sound that came ahead of it is held until it anchors the clock: the
+    # first 0.16 s were silent), less the AAC priming and the sender's first partial packets
+    assert recorded_sound[0][0] < 0.11, recorded_sound[0][0]
     sound_end_s = recorded_sound[-1][0] + recorded_sound[-1][1].size / SOUND_RATE
     assert sound_end_s == pytest.approx(recorded[-1][0] + 1 / 25, abs=0.1)  # as long as the pictures
 

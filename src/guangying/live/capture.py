@@ -335,8 +335,7 @@ class LiveSource:
             self._tap = tap
             self._packet_tap = None
             self._pending_packet_tap = packet_tap
-            self._sound_origin_s = None
-            self._sound_held.clear()
+            self._sound_origin_s = None  # the sound held meanwhile may belong to the take: it runs ahead
             self._take_t0 = None
 
     def stop(self) -> None:
