@@ -225,7 +225,10 @@ def composite(
     chan = None
     if set_path is not None and str(options["camera_track"]).lower().endswith(".chan"):
         chan = plate_chan_settings(options["source"], options["sensor"], options.get("fps"))
-    rate, pixel_aspect = footage_timing(options["source"], options.get("fps"))
+    # the footage's rate and pixel aspect, for a set's clips and the lens's blur (opened once more)
+    rate, pixel_aspect = 0.0, 1.0
+    if set_path is not None or options.get("f_number") is not None:
+        rate, pixel_aspect = footage_timing(options["source"], options.get("fps"))
     lens = _lens_hook(options, set_track=options["camera_track"] if set_path else None, chan=chan,
                       pixel_aspect=pixel_aspect)
     plate: Any = background
