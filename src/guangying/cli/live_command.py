@@ -91,10 +91,12 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             help="Where the page's 'save settings' writes the look (a --config file).",
         ),
         # outputs
-        click.option("--record", type=str, help="Record the composite: .mp4 (H.264) or .mov (ProRes)."),
+        click.option("--record", type=str, help="Record the composite: .mp4 (H.264) or .mov (ProRes); "
+                     "with the sender's sound when a stream or camera sends one."),
         click.option("--record-plate", type=str,
                      help="Record every frame the camera delivers, for post. A stream or camera sending "
-                     "H.264, HEVC or MJPEG is copied as sent (.mov, .mkv, .mp4, .ts); anything else is "
+                     "H.264, HEVC or MJPEG is copied as sent, with its sound, from the keyframe before "
+                     "the take (.mov, .mkv, .mp4, .ts); anything else is "
                      "encoded: .mov (ProRes 422 HQ), .mkv (FFV1, lossless) or .mp4 (H.264)."),
         click.option("--record-matte", type=str, help="Record the matte."),
         click.option(
@@ -102,7 +104,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             type=click.Path(dir_okay=False, path_type=Path),
             help="Per-frame log (.jsonl or .csv) [next to the first recording].",
         ),
-        click.option("--out", "out_url", help="Stream the composite as MPEG-TS: udp://HOST:PORT or srt://…"),
+        click.option("--out", "out_url", help="Stream the composite as MPEG-TS: udp://HOST:PORT or srt://… "
+                     "(with the sender's sound, in sync, when a stream or camera sends one)."),
         click.option("--out-bitrate", type=float, default=6.0, show_default=True, help="Stream Mbit/s."),
         click.option("--virtual-cam", is_flag=True, help="Send the composite to a v4l2loopback webcam."),
         click.option("--duration", type=float, help="Stop after this many seconds."),
