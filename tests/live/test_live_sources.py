@@ -70,10 +70,10 @@ def test_stream_lost_mid_take_finalises_the_recording(plate_frames, tmp_path):
 def test_a_stream_plate_is_the_camera_original(plate_frames, tmp_path):
     """``--record-plate`` of an H.264 stream copies the sender's packets: no encoder beside the keyer, and
     the camera's own pictures, frame for frame at the sender's times (it re-encoded every frame, as
-    ProRes in a .mov). A keyframe comes every 2 s, as from OBS or a hardware encoder: the plate starts
+    ProRes in a .mov). A keyframe comes every 4 s, as from an IP camera or an encoder: the plate starts
     at the keyframe before the take, so it holds every frame of the take (it started at the first
-    keyframe in the take, up to 2 s late), and its timecode is its first picture's, so it lines up
-    with the composite's."""
+    keyframe in the take, up to 4 s late, or not at all), and its timecode is its first picture's, so it
+    lines up with the composite's."""
     port = free_port(socket.SOCK_DGRAM)
     live = LiveProcess(
         f"udp://127.0.0.1:{port}", "--port", 0, "--source-timeout", 20, "--lost-timeout", 1,
