@@ -438,6 +438,21 @@ _MUXERS = {".ts": "mpegts", ".mkv": "matroska", ".mov": "mov", ".mp4": "mp4"}
 _ARRIVAL_CLOCK = Fraction(1, 90000)
 
 
+def _sound_packet_at(packet: av.Packet, time_s: float, last_pts: int) -> av.Packet | None:
+    """A copy of the sender's sound ``packet`` at ``time_s`` (in its own time base), or None where that
+    is before 0 or not after ``last_pts`` (before the take, or a restarted sender's clock before it is
+    placed again)."""
+    if packet.time_base is None:
+        return None
+    pts = round(Fraction(time_s) / packet.time_base)
+    if pts < 0 or pts <= last_pts:
+        return None
+    copied = av.Packet(bytes(packet))
+    copied.pts = copied.dts = pts
+    copied.time_base, copied.duration = packet.time_base, packet.duration
+    return copied
+
+
 class _TakeSound:
     """The sender's sound for the composite recording: copied into a hidden side file as it comes, each
     packet at its time from the recording's first frame (held until that frame is written), and muxed
@@ -471,18 +486,16 @@ class _TakeSound:
 
     def _write(self, packet: av.Packet, take_time_s: float) -> None:
         assert self._origin_s is not None
-        if self._closed or self.note is not None or packet.time_base is None:
+        if self._closed or self.note is not None:
             return
-        pts = round(Fraction(take_time_s - self._origin_s) / packet.time_base)
-        if pts < 0 or pts <= self._last:
-            return  # before the recording's first frame, or a restarted sender's before it is placed
+        copied = _sound_packet_at(packet, take_time_s - self._origin_s, self._last)
+        if copied is None:
+            return
         try:
             if self._out is None:
                 self._out = av.open(str(self.path), "w", format="matroska")
                 self._stream = self._out.add_stream_from_template(self._template)
-            copied = av.Packet(bytes(packet))
-            copied.pts = copied.dts = self._last = pts
-            copied.time_base, copied.duration, copied.stream = packet.time_base, packet.duration, self._stream
+            copied.stream, self._last = self._stream, copied.pts
             self._out.mux(copied)
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             self.note = f"its sound could not be kept ({exc})"
@@ -726,14 +739,12 @@ class StreamOutput(_FrameSink):
 
     def put_sound(self, packet: av.Packet, take_time_s: float) -> None:
         """A sound packet of the sender at ``take_time_s`` in the take (called in the capture thread)."""
-        if self._sound is None or self.error is not None or packet.time_base is None:
+        if self._sound is None or self.error is not None:
             return
-        pts = round(Fraction(take_time_s) / packet.time_base)
-        if pts < 0 or pts <= self._sound_last:
-            return  # before the take, or a sender's restarted clock before it is placed again
-        copied = av.Packet(bytes(packet))
-        copied.pts = copied.dts = self._sound_last = pts
-        copied.time_base, copied.duration = packet.time_base, packet.duration
+        copied = _sound_packet_at(packet, take_time_s, self._sound_last)
+        if copied is None:
+            return
+        self._sound_last = copied.pts
         with self._mux_lock:
             if self._sound is None:  # closed meanwhile
                 return
