@@ -57,14 +57,16 @@ class UdpSender(threading.Thread):
     """Sends ``frames`` (looped) as H.264 in MPEG-TS to udp://127.0.0.1:PORT at ``fps`` in real time
     for ``seconds``, then stops sending, like a camera whose cable is pulled; a keyframe every
     ``gop`` pictures (``codec`` libx265: HEVC). With ``sound``, an AAC track too, and a sync mark at
-    the start of every second: a white picture and a 20 ms beep."""
+    the start of every second: a white picture and a 20 ms beep. Picture n is not sent where
+    ``skip(n)``, its time left empty (an encoder skipping frames under load)."""
 
     def __init__(self, frames: list[np.ndarray], port: int, seconds: float, fps: int = FPS,
-                 gop: int = 5, sound: bool = False, codec: str = "libx264") -> None:
+                 gop: int = 5, sound: bool = False, codec: str = "libx264",
+                 skip: Callable[[int], bool] = lambda n: False) -> None:
         super().__init__(daemon=True)
         self.frames = [(np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8) for f in frames]
         self.port, self.seconds, self.fps, self.gop, self.sound = port, seconds, fps, gop, sound
-        self.codec = codec
+        self.codec, self.skip = codec, skip
         self.sent = 0
         self.stop_now = threading.Event()
 
@@ -85,7 +87,7 @@ class UdpSender(threading.Thread):
             rgb = white if self.sound and n % self.fps == 0 else self.frames[n % len(self.frames)]
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = n
-            for packet in stream.encode(frame):
+            for packet in [] if self.skip(n) else stream.encode(frame):
                 out.mux(packet)
             while sound is not None and samples < (n + 1) * SOUND_RATE // self.fps:
                 block = AudioFrame.from_ndarray(sync_beeps(samples, 1024)[None], format="flt", layout="mono")

@@ -164,6 +164,24 @@ def test_out_and_the_recording_carry_the_senders_sound_in_sync(plate_frames, tmp
     assert sound_end_s == pytest.approx(recorded[-1][0] + 1 / 25, abs=0.1)  # as long as the pictures
 
 
+def test_a_recording_from_a_sender_that_skips_frames_keeps_its_time_and_sound(plate_frames, tmp_path):
+    """A sender that skips a picture in four (an encoder under load) but none of its sound: the
+    composite recording's pictures keep the sender's times (gaps where nothing came), so its sound stays
+    on them. (Numbered one by one, the pictures ran a quarter fast, and the marks drifted from their
+    beeps by 40 ms a skipped picture until the sound was anchored again a second off.)"""
+    port = free_port(socket.SOCK_DGRAM)
+    live = LiveProcess(
+        f"udp://127.0.0.1:{port}", "--port", 0, "--source-timeout", 20, "--lost-timeout", 1,
+        "-b", "black", "--record", tmp_path / "take.mp4", cwd=tmp_path,
+    )
+    sender = UdpSender(plate_frames, port, seconds=60, gop=25, sound=True, skip=lambda n: n % 4 == 2)
+    run_take(live, sender, seconds=4.0)
+    recorded, recorded_sound = _pictures_and_sound(tmp_path / "take.mp4")
+    _assert_marks_heard(recorded, recorded_sound)
+    sound_end_s = recorded_sound[-1][0] + recorded_sound[-1][1].size / SOUND_RATE
+    assert sound_end_s == pytest.approx(recorded[-1][0] + 1 / 25, abs=0.1)
+
+
 def _pictures_and_sound(path: Path) -> tuple[list[tuple[float, float]], list[tuple[float, np.ndarray]]]:
     """A file's pictures as (time, mean brightness) and its sound as (time, mono samples)."""
     with av.open(str(path)) as container:
@@ -184,6 +202,11 @@ def _assert_marks_heard(pictures: list[tuple[float, float]], sound: list[tuple[f
     assert len(white_s) >= 2, (white_s, beeps_s)
     for t in white_s:
         assert np.min(np.abs(beeps_s - t)) < 0.045, (t, beeps_s)
+    # and no beep over another picture (sound from before the take, placed in it); the engine may have
+    # dropped a white one
+    for t in beeps_s:
+        nearest_s, mean = min(pictures, key=lambda picture: abs(picture[0] - t))
+        assert abs(nearest_s - t) > 0.02 or mean > 200, (t, white_s)
 
 
 def test_an_hevc_plate_opens_in_apples_players(plate_frames, tmp_path):
@@ -233,6 +256,56 @@ def test_a_stream_joined_between_keyframes_starts_at_its_next(plate_frames):
         source.stop()
     finally:
         sender.stop_now.set()
+
+
+def test_pictures_a_sender_skips_are_gaps_on_the_takes_frame_grid(plate_frames):
+    """An encoder that skips frames under load (OBS's "skipped frames due to encoding lag"), a webcam
+    that halves its rate in dim light, a network that loses whole pictures: the stream's timestamps
+    leave their slots empty. Each picture takes its slot by the sender's clock, so the gaps show, as
+    damaged pictures' do. (They were numbered one by one: the recordings ran fast, out of step with
+    the copied plate and with the sound.)"""
+    port = free_port(socket.SOCK_DGRAM)
+    sender = UdpSender(plate_frames, port, seconds=20, gop=25, skip=lambda n: n % 3 == 1)
+    sender.start()
+    try:
+        source = LiveSource(f"udp://127.0.0.1:{port}", open_timeout_s=10, queue_frames=100)
+        source.start()
+        source.begin_take()
+        frames = [source.get(timeout_s=5) for _ in range(30)]
+        source.stop()
+    finally:
+        sender.stop_now.set()
+    indices = [f.index for f in frames if f is not None]
+    assert len(indices) == 30 and indices[0] == 0
+    steps = np.diff(indices)
+    # sent: 0, 2, 3, 5, 6, 8 …: steps of 2 and 1 in turn, from wherever the take began
+    assert set(steps) == {1, 2} and np.all(steps[:-1] + steps[1:] == 3), indices
+    assert all(f.take_time_s == pytest.approx(f.index / 25) for f in frames if f is not None)
+
+
+def test_sound_is_handed_out_from_the_takes_start_and_no_earlier(plate_frames):
+    """A stream is read while the engine warms up. Its sound was handed to the recordings then too,
+    placed by the frames of the warm-up, so it came out of order, and a recording refused up to half a
+    second of the take's own (a packet may not go before the last). Now the sound is held until the
+    take's first frame places it: it comes in order, from the take's start."""
+    port = free_port(socket.SOCK_DGRAM)
+    sender = UdpSender(plate_frames, port, seconds=20, gop=25, sound=True)
+    sender.start()
+    handed: list[float] = []
+    try:
+        source = LiveSource(f"udp://127.0.0.1:{port}", open_timeout_s=10, queue_frames=100)
+        source.sound_listeners.append(lambda packet, take_time_s: handed.append(take_time_s))
+        source.start()
+        time.sleep(1.5)  # the warm-up
+        source.begin_take()
+        assert source.get(timeout_s=5) is not None
+        time.sleep(1.0)
+        source.stop()
+    finally:
+        sender.stop_now.set()
+    assert handed and np.all(np.diff(handed) > 0), handed
+    in_take = [t for t in handed if t >= 0]
+    assert in_take[0] < 0.05 and in_take[-1] > 0.8, handed
 
 
 @pytest.mark.parametrize("second_size", ["same", "larger"])
@@ -388,7 +461,12 @@ def test_ip_camera_at_its_own_rate_is_recorded_at_it(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "take.frames.jsonl").read_text().splitlines()]
     assert len(rows) >= 20, live.output
     arrivals = np.array([r["capture_time_s"] for r in rows]) - rows[0]["capture_time_s"]
-    np.testing.assert_allclose([r["take_time_s"] - rows[0]["take_time_s"] for r in rows], arrivals, atol=2e-3)
+    take_times = np.array([r["take_time_s"] - rows[0]["take_time_s"] for r in rows])
+    # arrivals are on the wall clock, take times on the monotonic one, which a machine's time service
+    # may slew apart by up to half a percent (seen here): each time at its arrival, up to that rate
+    slope, offset = np.polyfit(arrivals, take_times, 1)
+    assert slope == pytest.approx(1.0, abs=0.01)
+    np.testing.assert_allclose(take_times, slope * arrivals + offset, atol=2e-3)
     with av.open(str(tmp_path / "plate.mkv")) as container:  # the camera's own JPEGs, copied
         assert container.streams.video[0].codec_context.name == "mjpeg"
     for name in ("take.mkv", "plate.mkv"):

@@ -33,6 +33,11 @@ PacketTap = Callable[[av.Packet, av.stream.Stream, float], None]
 SoundListener = Callable[[av.Packet, float], None]
 _GOP_HELD_S = 20  # the longest keyframe interval whose packets are held for a take's copied plate
 _SOUND_REANCHOR_S = 1.0  # a frame this far from where the sender's clock puts it: the clock restarted
+# A sender's clock that leaps further ahead than this (or goes back by more than a frame's jitter)
+# restarted, rather than sent nothing; the copied plate draws the same line (outputs._PacketPlate).
+_SENDER_GAP_MAX_S = 10.0
+# Demuxers whose timestamps only count pictures at an assumed rate (MJPEG over HTTP, piped pictures)
+_UNTIMED_FORMATS = {"mpjpeg", "mjpeg", "jpeg_pipe", "png_pipe", "image2pipe"}
 _NETWORK_SCHEMES = ("udp://", "srt://", "rtsp://", "rtmp://", "rtp://", "tcp://", "http://", "https://")
 
 
@@ -152,8 +157,10 @@ class LiveSource:
         # composite recording)
         self.sound_listeners: list[SoundListener] = []
         self._sound_origin_s: float | None = None  # the sender's clock at the take's time 0
-        # sound that came before the picture that anchors the clock (a sender's sound runs ahead)
+        # sound that came before the take's picture that anchors the clock (a sender's sound runs
+        # ahead of its pictures): the last few seconds of it
         self._sound_held: deque[av.Packet] = deque(maxlen=256)
+        self._taking = False  # sound is handed out only in a take
         self.codec_name: str | None = None  # a stream's or camera's codec (a file's is decoded by its reader)
         self._take_lock = threading.Lock()  # a take's start and each delivery: no frame between them
         self._damaged_run = 0
@@ -172,6 +179,8 @@ class LiveSource:
         # packets read at the start (for the picture size or the rate), with their arrivals: decoded first
         self._early: list[tuple[av.Packet, float]] = []
         self._take_t0: float | None = None
+        self._last_index = -1  # the take's last frame's index
+        self._picture_origin_s: float | None = None  # the sender's clock at the take's frame 0
         if self.kind == "file":
             with open_reader(spec, fps=fps, camera_log=camera_log) as reader:
                 info = reader.info
@@ -207,10 +216,12 @@ class LiveSource:
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
         self.fps = standard_rate(rate)
         # MJPEG over HTTP (IP cameras, phone camera apps) carries no rate and ffmpeg assumes 25: a
-        # 10 fps camera's takes were recorded two and a half times too fast
+        # 10 fps camera's takes were recorded two and a half times too fast. A stream that keeps time
+        # (MPEG-TS, RTP) whose probe saw too few pictures for a rate (joined as the sender skipped some)
+        # has it in its timestamps, and its pictures keep their places by them.
         self.rate_known = bool(stream.average_rate)
         if not self.rate_known:
-            self.fps = self._measured_rate()
+            self.fps, self.rate_known = self._measured_rate()
         self.pixel_aspect = Fraction(aspect) if aspect and aspect > 0 else Fraction(1)
 
     def _open_container(self) -> av.container.InputContainer:
@@ -274,27 +285,35 @@ class LiveSource:
             "pictures, but no keyframe came in that time. Raise --source-timeout above the sender's "
             "keyframe interval, or shorten that interval (2 s is usual)")
 
-    def _measured_rate(self, window_s: float = 2.0, packets: int = 9) -> Fraction:
-        """The rate a stream without one delivers, from the arrivals of its first ``packets`` (within
-        ``window_s``) as the median interval, rounded to whole frames per second as such cameras run;
-        the packets are kept and decoded first. 25 (ffmpeg's guess) if too few arrive."""
+    def _measured_rate(self, window_s: float = 2.0, packets: int = 9) -> tuple[Fraction, bool]:
+        """The rate of a stream that names none, and whether its timestamps keep the sender's time,
+        from its first ``packets`` (within ``window_s``; kept, and decoded first): the median interval
+        of their timestamps where the format keeps time, else of their arrivals rounded to whole frames
+        per second as such cameras run. 25 (ffmpeg's guess) if too few arrive."""
         assert self._container is not None
         stream = self._container.streams.video[0]
         arrivals: list[float] = []
+        stamps_s: list[float] = []
         t_end = time.monotonic() + min(window_s, self.open_timeout_s)
         try:
             for packet in self._container.demux(stream):
                 if packet.size:
                     arrivals.append(time.monotonic())
                     self._early.append((packet, arrivals[-1]))
+                    if packet.pts is not None and packet.time_base:
+                        stamps_s.append(float(packet.pts * packet.time_base))
                 if len(arrivals) >= packets or time.monotonic() > t_end:
                     break
         except av.error.FFmpegError:
             pass  # the reading proper says what is wrong
+        steps_s = np.diff(np.sort(stamps_s))  # in decoding order: B-frames come out of order
+        steps_s = steps_s[steps_s > 0]
+        if self._container.format.name not in _UNTIMED_FORMATS and len(steps_s) >= 2:
+            return standard_rate(1.0 / float(np.median(steps_s))), True
         intervals = np.diff(arrivals)
         if len(intervals) < 2 or float(np.median(intervals)) <= 0:
-            return Fraction(25)
-        return Fraction(max(1, round(1.0 / float(np.median(intervals)))))
+            return Fraction(25), False
+        return Fraction(max(1, round(1.0 / float(np.median(intervals))))), False
 
     def _fit_to_take(self, rgb: np.ndarray) -> np.ndarray:
         """A sender whose picture changes size mid-take (a camera switched to 720p, an encoder's output
@@ -336,7 +355,9 @@ class LiveSource:
             self._packet_tap = None
             self._pending_packet_tap = packet_tap
             self._sound_origin_s = None  # the sound held meanwhile may belong to the take: it runs ahead
+            self._taking = True
             self._take_t0 = None
+            self._last_index, self._picture_origin_s = -1, None
 
     def stop(self) -> None:
         self._stop.set()
@@ -379,12 +400,18 @@ class LiveSource:
             self._timecode_count = count
             timecode = format_timecode(count, self.fps)
         with self._take_lock:
-            if index is None:
+            if index is None and sender_time_s is not None and self.rate_known:
+                index = self._slot_of(sender_time_s)
+            elif index is None:
                 index = self.frames_in + self.damaged
+            self._last_index = index
             if self._take_t0 is None:
                 self._take_t0 = t
             take_time_s = float(index / self.fps) if self.rate_known else t - self._take_t0
-            if sender_time_s is not None:
+            # Before the take, sound is held, not handed out: placed on the clock of the frames read
+            # while the engine warmed up, it came out of order, and a recording refused up to half a
+            # second of the take's own (a packet may not go before the last one written).
+            if sender_time_s is not None and self._taking:
                 origin = self._sound_origin_s
                 # anchored at the take's first frame, again after a reconnect or a sender's restart
                 if origin is None or abs(sender_time_s - take_time_s - origin) > _SOUND_REANCHOR_S:
@@ -396,6 +423,21 @@ class LiveSource:
             if self._tap is not None:
                 self._tap(frame)
             self.frames_in += 1
+
+    def _slot_of(self, sender_time_s: float) -> int:
+        """The frame's slot on the take's frame grid by the sender's clock. Pictures the sender never
+        sent (OBS skipping frames under load, a webcam that halves its rate in dim light) or that the
+        network lost whole are gaps, as damaged ones are: numbered one by one, the recordings ran fast
+        (a webcam at half its rate: twice as fast), out of step with the copied plate and the sound."""
+        following = self._last_index + 1
+        if self._picture_origin_s is not None:
+            slot = round((sender_time_s - self._picture_origin_s) * self.fps)
+            if following <= slot <= following + _SENDER_GAP_MAX_S * self.fps:
+                return slot
+            if following - 2 <= slot < following:
+                return following  # a jittery or variable-rate sender's two pictures in one slot
+        self._picture_origin_s = sender_time_s - float(following / self.fps)  # anew after a restart
+        return following
 
     def _run(self) -> None:
         try:
@@ -542,7 +584,7 @@ class LiveSource:
     def _read_stream(self) -> None:
         convert: dict[str, object] | None = None
         self._damaged_run = 0
-        self._sound_origin_s = None  # a reconnected sender's clock is another one
+        self._sound_origin_s = self._picture_origin_s = None  # a reconnected sender's clock is another one
         log = named_camera_log(self.camera_log)  # a stream or device carries no camera metadata
         try:
             for av_frame in self._frames():
