@@ -35,7 +35,7 @@ from skimage import data as skdata
 from guangying.base.atomic import write_text
 from guangying.evaluation.clips import green_screen_clip
 from guangying.live import LiveSession, LiveSettings, LiveSource
-from guangying.live.outputs import Recorder
+from guangying.live.recorder import Recorder
 from guangying.live.session import SessionOutputs
 from guangying.media import open_reader, open_writer
 

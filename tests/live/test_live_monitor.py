@@ -14,7 +14,7 @@ import pytest
 
 from guangying.live import LiveSession, LiveSettings, LiveSource, monitor
 from guangying.live.monitor import MonitorFeed, MonitorServer
-from guangying.live.outputs import Recorder
+from guangying.live.recorder import Recorder
 from guangying.live.session import SessionOutputs
 
 

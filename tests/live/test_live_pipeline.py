@@ -127,7 +127,7 @@ def test_take_that_drops_frames_records_the_whole_plate_and_keeps_time(plate_cli
     the take, so every file lasts as long as the take and stays on its timecode. Before, all three held
     only the processed frames, numbered one by one: the plate lost two frames in three and the
     recordings played three times fast."""
-    from guangying.live.outputs import Recorder
+    from guangying.live.recorder import Recorder
     from guangying.live.session import SessionOutputs
 
     source = LiveSource(str(plate_clip), loop=True, queue_frames=2)
@@ -158,7 +158,8 @@ def test_take_that_drops_frames_records_the_whole_plate_and_keeps_time(plate_cli
 def test_recordings_of_an_anamorphic_camera_keep_its_pixel_aspect(tmp_path):
     from fractions import Fraction
 
-    from guangying.live.outputs import FrameMeta, LiveFrame, Recorder
+    from guangying.live.frames import FrameMeta, LiveFrame
+    from guangying.live.recorder import Recorder
 
     recorder = Recorder(Fraction(25), composite=tmp_path / "comp.mov", matte=tmp_path / "matte.mp4",
                         pixel_aspect=Fraction(2))
@@ -181,8 +182,8 @@ def test_out_stream_of_a_take_that_drops_frames_keeps_real_time(plate_clip):
 
     import av
 
-    from guangying.live.outputs import StreamOutput
     from guangying.live.session import SessionOutputs
+    from guangying.live.streams import StreamOutput
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -221,7 +222,7 @@ def test_the_sidecar_of_a_recorded_sequence_is_named_as_the_take(tmp_path):
     ``take.####.frames.jsonl``)."""
     from fractions import Fraction
 
-    from guangying.live.outputs import Recorder
+    from guangying.live.recorder import Recorder
 
     for recording in ("take.####.dpx", "take_%04d.png", "take.mov"):
         recorder = Recorder(Fraction(25), composite=tmp_path / recording)

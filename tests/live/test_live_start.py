@@ -22,7 +22,7 @@ from guangying.base.mattes import MatteResult
 from guangying.keyer import ChromaKeyer
 from guangying.live import LiveSession, LiveSettings, LiveSource
 from guangying.live.launch import LiveTake
-from guangying.live.outputs import Recorder
+from guangying.live.recorder import Recorder
 from guangying.live.session import STARTING_MESSAGE, SessionOutputs
 
 # Run in a fresh interpreter, so that no other test's calls have compiled (or loaded) a numba function:

@@ -34,7 +34,7 @@ SoundListener = Callable[[av.Packet, float], None]
 _GOP_HELD_S = 20  # the longest keyframe interval whose packets are held for a take's copied plate
 _SOUND_REANCHOR_S = 1.0  # a frame this far from where the sender's clock puts it: the clock restarted
 # A sender's clock that leaps further ahead than this (or goes back by more than a frame's jitter)
-# restarted, rather than sent nothing; the copied plate draws the same line (outputs._PacketPlate).
+# restarted, rather than sent nothing; the copied plate draws the same line (plate_copy.PacketPlate).
 _SENDER_GAP_MAX_S = 10.0
 # Demuxers whose timestamps only count pictures at an assumed rate (MJPEG over HTTP, piped pictures)
 _UNTIMED_FORMATS = {"mpjpeg", "mjpeg", "jpeg_pipe", "png_pipe", "image2pipe"}

@@ -23,9 +23,10 @@ from guangying.lens.sensors import sensor_preset
 from guangying.live.capture import LiveSource
 from guangying.live.focus_link import LiveFocus
 from guangying.live.monitor import MonitorFeed, MonitorServer
-from guangying.live.outputs import Recorder, StreamOutput, VirtualCamera
+from guangying.live.recorder import Recorder
 from guangying.live.session import LiveReport, LiveSession, SessionOutputs
 from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
+from guangying.live.streams import StreamOutput, VirtualCamera
 from guangying.pipeline.lens_defocus import LensSettings
 from guangying.pipeline.virtual_set import SetBackground, SetSettings
 

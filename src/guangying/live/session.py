@@ -20,8 +20,9 @@ from guangying.base.mattes import Matter
 from guangying.keyer.settings import KeyerSettings
 from guangying.live.capture import CapturedFrame, LiveSource
 from guangying.live.focus_link import LiveFocus, LiveLensDefocus
+from guangying.live.frames import FrameMeta, LiveFrame
 from guangying.live.monitor import MonitorFeed
-from guangying.live.outputs import FrameMeta, LiveFrame, Recorder
+from guangying.live.recorder import Recorder
 from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
 from guangying.media.pixels import to_float32
 from guangying.pipeline.background import Background

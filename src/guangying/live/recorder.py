@@ -1,0 +1,270 @@
+"""A take's recordings: the composite, the plate and the matte, with a per-frame sidecar, committed
+when the take is finalised."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from guangying.base.atomic import check_output_folder, partial_path, remove_quietly
+from guangying.base.errors import MediaError
+from guangying.live.capture import CapturedFrame
+from guangying.live.frames import FrameMeta, LiveFrame
+from guangying.live.plate_copy import PacketPlate, copies_plate_packets
+from guangying.live.take_sound import TakeSound
+from guangying.live.workers import DroppingWorker
+from guangying.media import Writer, open_writer
+from guangying.media.audio import SoundError, mux_with_audio
+from guangying.media.patterns import parse_pattern
+from guangying.media.pixels import to_float32
+from guangying.media.video_writer import VIDEO_EXTENSIONS, container_options_for
+from guangying.media.writer import Content
+
+
+def _recording_options(path: Path, timecode: str | None, pixel_aspect: Fraction,
+                       plate: bool = False) -> dict[str, Any]:
+    """Writer options of a live recording. A video file places each frame at its time in the take
+    (its index at the camera's rate), so a frame the pipeline dropped is a hold, not a jump: the file
+    lasts as long as the take and stays on its timecode and on sound recorded beside it. Numbered one
+    by one, a take that dropped a third of its frames played a third fast and drifted off its timecode.
+    A plate in .mov is ProRes 422 HQ, a camera original's format: the camera sent no more than 4:2:2,
+    and 4444 took half as long again to encode, more than a 2-core laptop has beside the keyer."""
+    options: dict[str, Any] = {"profile": "422hq"} if plate and path.suffix.lower() == ".mov" else {}
+    if pixel_aspect != 1:
+        options["pixel_aspect"] = pixel_aspect
+    if path.suffix.lower() in VIDEO_EXTENSIONS:
+        options["source_timing"] = True
+        if timecode:
+            options["timecode"] = timecode
+    if path.suffix.lower() == ".mp4":
+        options["preset"] = "ultrafast"  # live: the encoder must keep up on a laptop
+    return options
+
+
+
+class _PlateRecorder(DroppingWorker[CapturedFrame]):
+    """``--record-plate``: every frame the camera delivers, taken from the capture thread as it arrives
+    and encoded in a thread of its own, so the plate post renders from is whole even when keying falls
+    behind (recorded from the processed frames, it lost every frame the pipeline dropped). Up to a
+    second of frames waits for the encoder; beyond that the oldest are dropped and counted."""
+
+    name = "plate-recorder"
+
+    def __init__(self, path: Path, fps: Fraction, pixel_aspect: Fraction) -> None:
+        self.path, self.fps, self.pixel_aspect = path, fps, pixel_aspect
+        self._writer: Writer | None = None
+        self._first_time_s = 0.0
+        super().__init__(queue_items=max(8, round(fps)))
+
+    def put(self, frame: CapturedFrame) -> None:
+        """Called in the capture thread: never waits."""
+        self._queue.put(frame)
+
+    def _consume(self, frame: CapturedFrame) -> None:
+        if self._writer is None:
+            self._first_time_s = frame.take_time_s
+            self._writer = open_writer(self.path, fps=self.fps, content="rgb",
+                                       **_recording_options(self.path, frame.timecode, self.pixel_aspect,
+                                                            plate=True))
+        self._writer.write(to_float32(frame.rgb), time_s=frame.take_time_s - self._first_time_s)
+
+    def close(self) -> Path | None:
+        """Encode what waits, then finalise; the path, or None when no frame came."""
+        self._drain_or_fail(f"recording the plate {self.path}")
+        if self._writer is None:
+            return None
+        self._writer.close()
+        if self.dropped:
+            warnings.warn(
+                f"the plate recording {self.path} missed {self.dropped} frame(s): its encoder could not keep "
+                "up (the frames around them keep their times). On this machine record the plate as .mp4 "
+                "(H.264) or .mkv (FFV1, lossless): both encode faster than .mov's ProRes",
+                stacklevel=2)
+        return self.path
+
+    def abort(self) -> None:
+        self._drain(5.0)
+        if self._writer is not None:
+            self._writer.abort()
+
+
+
+
+class Recorder:
+    """``--record`` composite, ``--record-plate``, ``--record-matte`` and the sidecar, committed on close.
+
+    Every file is written under a hidden temporary name and renamed only when the take is finalised,
+    so an interrupted take never leaves a file that looks whole. The plate is recorded from every
+    frame the camera delivers (:attr:`plate_tap`), or is its packets copied as sent
+    (:attr:`plate_packet_tap`); the composite, the matte and the sidecar from the frames the pipeline
+    processed, each at its time in the take.
+    """
+
+    def __init__(
+        self,
+        fps: Fraction,
+        composite: Path | None = None,
+        plate: Path | None = None,
+        matte: Path | None = None,
+        sidecar: Path | None = None,
+        pixel_aspect: Fraction = Fraction(1),
+        camera_codec: str | None = None,
+        camera_clock: bool = True,
+        camera_size: tuple[int, int] = (0, 0),
+        sound: Any = None,  # noqa: ANN401
+    ) -> None:
+        self.fps, self.pixel_aspect = fps, pixel_aspect
+        self.paths = {"composite": composite, "matte": matte}
+        first = next((p for p in (composite, plate, matte) if p is not None), None)
+        if sidecar is None and first is not None:
+            sidecar = _sidecar_beside(first)
+        self.sidecar = sidecar
+        for path in [composite, plate, matte, sidecar]:
+            if path is not None:
+                check_output_folder(path)  # fail before the take, not at its first frame
+        # a stream's or camera's compressed pictures (``camera_codec``) are copied where the plate's
+        # container takes them, at the sender's times (``camera_clock``) or their arrival; anything
+        # else (a file played live, raw video) is encoded
+        self._plate: _PlateRecorder | PacketPlate | None = None
+        if plate is not None and copies_plate_packets(camera_codec, plate):
+            # only intra-only pictures can be placed by arrival: H.264's reordered frames keep the
+            # sender's times (an RTP stream's are real even when it names no rate)
+            self._plate = PacketPlate(plate, fps, by_arrival=not camera_clock and camera_codec == "mjpeg",
+                                       size=camera_size)
+        elif plate is not None:
+            self._plate = _PlateRecorder(plate, fps, pixel_aspect)
+        self._writers: dict[str, Writer] = {}
+        self._rows: list[FrameMeta] = []
+        self._first_time_s = 0.0
+        # the sender's sound (``sound``: its track, as a template) goes into a video composite too
+        self._sound: TakeSound | None = None
+        if sound is not None and composite is not None and composite.suffix.lower() in VIDEO_EXTENSIONS:
+            self._sound = TakeSound(composite, sound)
+        self.frames = 0
+
+    @property
+    def active(self) -> bool:
+        return self.sidecar is not None
+
+    @property
+    def plate_tap(self) -> Callable[[CapturedFrame], None] | None:
+        """What the capture hands every frame of the take to (``LiveSource.begin_take``)."""
+        return self._plate.put if isinstance(self._plate, _PlateRecorder) else None
+
+    @property
+    def plate_packet_tap(self) -> Callable[[av.Packet, Any, float], None] | None:
+        """What the capture hands every packet of the take to, for a copied plate."""
+        return self._plate.put if isinstance(self._plate, PacketPlate) else None
+
+    @property
+    def sound_listener(self) -> Callable[[av.Packet, float], None] | None:
+        """What the capture hands the sender's sound to (``LiveSource.sound_listeners``), if kept."""
+        return None if self._sound is None else self._sound.put
+
+    def _open(self, timecode: str | None) -> None:
+        for kind, path in self.paths.items():
+            if path is None:
+                continue
+            content: Content = "matte" if kind == "matte" else "rgb"
+            self._writers[kind] = open_writer(path, fps=self.fps, content=content,
+                                              **_recording_options(path, timecode, self.pixel_aspect))
+
+    def write(self, frame: LiveFrame) -> None:
+        if self._plate is not None and self._plate.error is not None:
+            raise MediaError(f"recording the plate {self._plate.path} failed: {self._plate.error}")
+        if not self._writers:
+            self._open(frame.meta.timecode)
+            self._first_time_s = frame.meta.take_time_s
+            if self._sound is not None:
+                self._sound.start(self._first_time_s)
+        time_s = frame.meta.take_time_s - self._first_time_s
+        for kind, writer in self._writers.items():
+            if kind == "composite":
+                writer.write(frame.composite_rgb_srgb, time_s=time_s)
+            else:
+                writer.write(None, alpha=frame.alpha, time_s=time_s)
+        self._rows.append(frame.meta)
+        self.frames += 1
+
+    def close(self) -> list[Path]:
+        """Finalise every file (atomic renames); returns what was written. Nothing recorded → nothing."""
+        written: list[Path] = []
+        errors: list[str] = []
+        sound = None if self._sound is None else self._sound.close()
+        if self._sound is not None and self._sound.note is not None:
+            warnings.warn(f"{self.paths['composite']}: {self._sound.note}", stacklevel=2)
+        if self._plate is not None:
+            try:
+                plate = self._plate.close()
+                if plate is not None:
+                    written.append(plate)
+            except MediaError as exc:
+                errors.append(str(exc))
+        for kind, writer in self._writers.items():
+            try:
+                writer.close()
+                written.append(Path(self.paths[kind]))  # type: ignore[arg-type]
+                if kind == "composite" and sound is not None:
+                    self._add_sound(written[-1], sound)
+            except MediaError as exc:
+                errors.append(str(exc))
+        if self._sound is not None:
+            self._sound.discard()
+        if self.sidecar is not None and self._rows:
+            _write_sidecar(self.sidecar, self._rows)
+            written.append(self.sidecar)
+        if errors:
+            raise MediaError("; ".join(errors))
+        return written
+
+    def _add_sound(self, recording: Path, sound: Path) -> None:
+        """The sender's sound into the finished composite recording, as long as its pictures."""
+        span_s = Fraction(self._rows[-1].take_time_s - self._first_time_s).limit_denominator(90000)
+        try:
+            mux_with_audio(recording, sound, recording, Fraction(0), span_s + 1 / self.fps,
+                           container_options_for(recording))
+        except SoundError as exc:  # the pictures are kept
+            warnings.warn(f"{exc}; {recording} is kept without sound", stacklevel=2)
+
+    def abort(self) -> None:
+        if self._plate is not None:
+            self._plate.abort()
+        if self._sound is not None:
+            self._sound.discard()
+        for writer in self._writers.values():
+            writer.abort()
+
+
+def _sidecar_beside(recording: Path) -> Path:
+    """``take.frames.jsonl`` beside ``take.mov``, and beside ``take.####.dpx`` too (it was named
+    ``take.####.frames.jsonl``, a frame field in a name that is no sequence)."""
+    pattern = parse_pattern(recording)
+    stem = recording.stem if pattern is None else pattern.prefix.rstrip("._-") or "take"
+    return recording.with_name(stem + ".frames.jsonl")
+
+
+def _write_sidecar(path: Path, rows: list[FrameMeta]) -> None:
+    """JSON lines (one object per frame), or CSV when the path ends in .csv; written atomically."""
+    temp = partial_path(path)
+    try:
+        with open(temp, "w", encoding="utf-8", newline="") as handle:
+            if path.suffix.lower() == ".csv":
+                writer = csv.DictWriter(handle, fieldnames=list(asdict(rows[0])))
+                writer.writeheader()
+                writer.writerows(asdict(r) for r in rows)
+            else:
+                for row in rows:
+                    handle.write(json.dumps(asdict(row)) + "\n")
+        os.replace(temp, path)
+    except OSError as exc:
+        remove_quietly(temp)
+        raise MediaError(f"writing the sidecar {path} failed: {exc}") from exc
