@@ -58,15 +58,16 @@ class UdpSender(threading.Thread):
     for ``seconds``, then stops sending, like a camera whose cable is pulled; a keyframe every
     ``gop`` pictures (``codec`` libx265: HEVC). With ``sound``, an AAC track too, and a sync mark at
     the start of every second: a white picture and a 20 ms beep. Picture n is not sent where
-    ``skip(n)``, its time left empty (an encoder skipping frames under load)."""
+    ``skip(n)``, its time left empty (an encoder skipping frames under load). ``interlaced``: coded
+    as interlaced pictures, top field first (a broadcast encoder sending 1080i)."""
 
     def __init__(self, frames: list[np.ndarray], port: int, seconds: float, fps: int = FPS,
                  gop: int = 5, sound: bool = False, codec: str = "libx264",
-                 skip: Callable[[int], bool] = lambda n: False) -> None:
+                 skip: Callable[[int], bool] = lambda n: False, interlaced: bool = False) -> None:
         super().__init__(daemon=True)
         self.frames = [(np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8) for f in frames]
         self.port, self.seconds, self.fps, self.gop, self.sound = port, seconds, fps, gop, sound
-        self.codec, self.skip = codec, skip
+        self.codec, self.skip, self.interlaced = codec, skip, interlaced
         self.sent = 0
         self.stop_now = threading.Event()
 
@@ -77,7 +78,8 @@ class UdpSender(threading.Thread):
         stream.pix_fmt = "yuv420p"
         # a keyframe every gop pictures, no more
         stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(self.gop),
-                          "x264-params": "scenecut=0", "x265-params": "scenecut=0:log-level=error"}
+                          "x264-params": "scenecut=0" + (":interlaced=1:tff=1" if self.interlaced else ""),
+                          "x265-params": "scenecut=0:log-level=error"}
         sound = out.add_stream("aac", rate=SOUND_RATE, layout="mono") if self.sound else None
         white = np.full_like(self.frames[0], 255)
         samples = 0

@@ -25,6 +25,7 @@ from guangying.base.timecode import format_timecode, standard_rate
 from guangying.live.relay import SrtRelay
 from guangying.media import FrameRate, display_srgb, open_reader
 from guangying.media.camera_log import named_camera_log
+from guangying.media.deinterlace import Deinterlacer
 from guangying.media.pixels import resize_to, size_change_note
 from guangying.media.video_reader import frame_colour, rgb_conversion, to_rgb_codes
 
@@ -175,6 +176,7 @@ class LiveSource:
         self._timecode_count: int | None = None  # the last frame's free-run timecode, in frames
         self._scaled_from: tuple[int, int] | None = None  # the last mid-take size change said
         self._still = False
+        self._said_interlaced = False
         self.rate_known = True  # False: a stream with no rate of its own, measured from arrivals
         # packets read at the start (for the picture size or the rate), with their arrivals: decoded first
         self._early: list[tuple[av.Packet, float]] = []
@@ -581,13 +583,32 @@ class LiveSource:
                 f"({self._damaged_run} in a row): check the sender's format, the cable or the network"
             ) from exc
 
+    def _progressive(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        """A sender's frames, deinterlaced from its first interlaced one on (a hardware encoder or an
+        SDI converter sending 1080i): the key combed on every moving edge."""
+        deinterlacer: Deinterlacer | None = None
+        for av_frame in frames:
+            if deinterlacer is None and av_frame.interlaced_frame:
+                deinterlacer = Deinterlacer()
+                if not self._said_interlaced:
+                    self._said_interlaced = True
+                    warnings.warn(
+                        f"{self.spec} sends interlaced pictures (two fields a field apart in time, which "
+                        "comb on motion): they are deinterlaced as they come (ffmpeg's bwdif, a frame for "
+                        "a frame), one frame later. A copied plate stays as sent: deinterlace it the same "
+                        "way in post (ffmpeg -vf bwdif=mode=send_frame)", stacklevel=2)
+            if deinterlacer is None:
+                yield av_frame
+            else:
+                yield from deinterlacer.push(av_frame)
+
     def _read_stream(self) -> None:
         convert: dict[str, object] | None = None
         self._damaged_run = 0
         self._sound_origin_s = self._picture_origin_s = None  # a reconnected sender's clock is another one
         log = named_camera_log(self.camera_log)  # a stream or device carries no camera metadata
         try:
-            for av_frame in self._frames():
+            for av_frame in self._progressive(self._frames()):
                 if convert is None:
                     convert, colour = rgb_conversion(av_frame), frame_colour(av_frame, log)
                 rgb = np.ascontiguousarray(to_rgb_codes(av_frame, convert)[..., :3])
