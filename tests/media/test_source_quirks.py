@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from guangying.cli.main import cli
 from guangying.evaluation.clips import green_screen_clip
 from guangying.media import open_reader, open_writer
+from guangying.media.pixels import to_code_values
 
 W, H = 64, 48
 # A phone-style recording: 25 fps nominal, but one frame arrives 220 ms late and the rest follow it.
@@ -181,12 +182,32 @@ def _x264_clip(path, x264opts: str, pictures: list[np.ndarray]) -> None:
         container.mux(stream.encode(None))
 
 
-def test_interlaced_sources_are_named_with_what_to_do(tmp_path):
+def _comb(picture: np.ndarray) -> float:
+    """How much each row departs from the mean of its neighbours: the teeth of two fields a field
+    apart in time, where something moves."""
+    grey = picture.astype(np.float32).mean(axis=2)
+    return float(np.abs(grey[1:-1] - (grey[:-2] + grey[2:]) / 2).mean())
+
+
+def test_interlaced_sources_are_deinterlaced_as_they_are_read(tmp_path):
+    """An interlaced clip (1080i from a broadcast camera or an older camcorder): a bar moving across
+    it, its second field 4 px on from its first. Keyed as stored, every moving edge came combed into
+    the matte and the composite (the reader only said to deinterlace it first). Its frames now come
+    deinterlaced, one for each, at their times, and the reader says so."""
+    pictures = []
+    for n in range(8):
+        picture = np.full((H, W, 3), 60, np.uint8)
+        x = 10 + 8 * n
+        picture[8:56:2, x:x + 20], picture[9:56:2, x + 4:x + 24] = 220, 220
+        pictures.append(picture)
     path = tmp_path / "odd.mp4"
-    _x264_clip(path, "tff=1", [np.full((H, W, 3), 40 * i, np.uint8) for i in range(3)])
-    with pytest.warns(UserWarning, match="is interlaced") as caught, open_reader(path) as reader:
-        assert len(list(reader)) == 3
-    assert "ffmpeg -i odd.mp4" in str(caught[0].message)
+    _x264_clip(path, "tff=1", pictures)
+    with pytest.warns(UserWarning, match="is interlaced.*deinterlaced"), open_reader(path) as reader:
+        frames = list(reader)
+    assert [f.index for f in frames] == list(range(8))
+    assert [f.time_s for f in frames] == pytest.approx([n / 25 for n in range(8)])
+    shown = np.mean([_comb(to_code_values(f.rgb, np.uint8)) for f in frames])
+    assert shown < 0.25 * _comb(pictures[3]), (shown, _comb(pictures[3]))
 
 
 def test_an_anamorphic_plate_is_composited_and_delivered_as_it_is_shown(tmp_path):

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import av
 import av.error
 import av.filter
 
-# ffmpeg's bwdif (the deinterlacer post tools use, and the one the file reader's warning names, so a
-# live take and its interlaced plate deinterlaced in post agree): one progressive frame per frame, at
-# its time (send_frame), the field order from each frame's flags; frames not flagged interlaced pass.
+# ffmpeg's bwdif, the deinterlacer post tools use (so a live take and its interlaced plate rendered in
+# post, or deinterlaced by ffmpeg, agree): one progressive frame per frame, at its time (send_frame),
+# the field order from each frame's flags; frames not flagged interlaced pass unchanged.
 _BWDIF = "mode=send_frame:parity=auto:deint=interlaced"
 
 
 class Deinterlacer:
-    """Decoded frames in, progressive frames out, each at its own time.
+    """Decoded frames in, progressive frames out, each at its own time, in its own time base.
 
     bwdif looks at the next frame as well, so each frame comes out one frame later: :meth:`push`
     returns what is ready (none for the first frame), :meth:`flush` the last one. A frame of another
@@ -22,12 +24,13 @@ class Deinterlacer:
     def __init__(self) -> None:
         self._graph: av.filter.Graph | None = None
         self._shape: tuple[int, int, str] | None = None
+        self._time_base: Fraction | None = None  # the frames' own; bwdif's output counts half frames
 
     def push(self, frame: av.VideoFrame) -> list[av.VideoFrame]:
         shape = (frame.width, frame.height, frame.format.name)
         ready = self.flush() if shape != self._shape else []
         if self._graph is None:
-            self._graph, self._shape = self._build(frame), shape
+            self._graph, self._shape, self._time_base = self._build(frame), shape, frame.time_base
         self._graph.push(frame)
         return ready + self._pull()
 
@@ -56,6 +59,10 @@ class Deinterlacer:
         ready: list[av.VideoFrame] = []
         while True:
             try:
-                ready.append(self._graph.pull())
+                frame = self._graph.pull()
             except (BlockingIOError, av.error.EOFError):
                 return ready
+            if frame.pts is not None and frame.time_base and self._time_base:
+                frame.pts = round(frame.pts * frame.time_base / self._time_base)
+                frame.time_base = self._time_base
+            ready.append(frame)

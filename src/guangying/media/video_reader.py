@@ -19,6 +19,7 @@ from guangying.media.camera_log import CameraLog, SourceColour, resolve_camera_l
 from guangying.media.camera_raw import unreadable_raw_note
 from guangying.media.colour_tags import TRC_PQ, StreamColour
 from guangying.media.damage import DamageLog, held_copy
+from guangying.media.deinterlace import Deinterlacer
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.opencv import cv2
 from guangying.media.pixels import resize_to, size_change_note, to_float32
@@ -370,6 +371,7 @@ class VideoReader(Reader):
         # without a timestamp: then losses can be told, not placed.
         waiting_pts: set[int] | None = set()
         previous_pts: int | None = None
+        deinterlacer: Deinterlacer | None = None  # from the first interlaced frame on
         from_damaged = False  # frames predicted from a lost or damaged one, until the next keyframe
         head: list[tuple[int, float]] = []  # (index, time) lost before the first good frame: they hold it
         try:
@@ -384,6 +386,12 @@ class VideoReader(Reader):
                     if packet.size and (packet.pts is None or waiting_pts is None):
                         damage.uncounted_after.append(max(index - 1, 0))
                     continue
+                if deinterlacer is None and any(f.interlaced_frame for f in decoded):
+                    deinterlacer = Deinterlacer()
+                    self._warn_interlaced()
+                if deinterlacer is not None:  # the last (empty) packet flushes the decoder, and it too
+                    decoded = [out for f in decoded for out in deinterlacer.push(f)]
+                    decoded += [] if packet.size else deinterlacer.flush()
                 for av_frame in decoded:
                     lost: list[int] = []
                     if av_frame.pts is None:
@@ -418,7 +426,7 @@ class VideoReader(Reader):
                             break
                         if convert is None:
                             convert, colour = rgb_conversion(av_frame), frame_colour(av_frame, self._log)
-                            self._warn_about(av_frame, colour)
+                            self._warn_about(colour)
                         frame = self._to_frame(av_frame, index, convert, colour)
                         frame.time_s += time_shift_s
                         if last is not None and frame.time_s <= last.time_s:
@@ -500,18 +508,21 @@ class VideoReader(Reader):
             yield held_copy(last, number, self._source_time_s(pts, number))
         damage.check(last.index + len(lost_pts) - self._start + 1)
 
-    def _warn_about(self, av_frame: av.VideoFrame, colour: SourceColour) -> None:
+    def _warn_about(self, colour: SourceColour) -> None:
         """Say what the first frame shows about the source that keys would otherwise get silently
-        wrong: a converted colour space, interlacing."""
+        wrong: a converted colour space."""
         if colour.converted:
             warnings.warn(colour.note(str(self._path)), stacklevel=3)
-        if av_frame.interlaced_frame:
-            warnings.warn(
-                f"{self._path} is interlaced: each frame holds two fields a field apart in time, so "
-                "mattes and composites comb on motion. Deinterlace it first, e.g. ffmpeg -i "
-                f"{self._path.name} -vf bwdif=mode=send_frame -c:v prores_ks -profile:v 4 progressive.mov",
-                stacklevel=3,
-            )
+
+    def _warn_interlaced(self) -> None:
+        # Keyed as stored, every moving edge came combed into the matte and the composite; a user had
+        # to deinterlace it with ffmpeg first (what a live take from an interlaced sender now does).
+        warnings.warn(
+            f"{self._path} is interlaced: each frame holds two fields a field apart in time. Its frames "
+            "are deinterlaced as they are read (ffmpeg's bwdif, a frame for a frame, as a live take "
+            "from an interlaced sender is), so mattes and composites do not comb on motion",
+            stacklevel=4,
+        )
 
     def _source_time_s(self, pts: int | None, index: int) -> float:
         """A frame's own time from the first frame (its timestamp: variable-rate sources keep it); the
