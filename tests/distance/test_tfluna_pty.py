@@ -47,9 +47,39 @@ def test_parser_resyncs_and_checks():
     frames = []
     for i in range(0, len(stream), 4):  # odd chunking on purpose
         frames += p.feed(stream[i : i + 4])
-    assert [f.distance_cm for f in frames] == [345, 345]
+    assert [f.distance_m for f in frames] == [3.45, 3.45]
     assert frames[0].temperature_c == pytest.approx(30.0)
     assert p.checksum_errors >= 1 and p.frames_ok == 2
+
+
+def test_the_sensors_text_output_is_read_too(pty_pair):
+    """A sensor set to its text output (Benewake's "PIX" format, meant for older Pixhawk autopilots): a
+    distance in metres on each line. The reader looked for binary frames only, timed out, and blamed
+    the wiring or the baud rate."""
+    master, name = pty_pair
+    chunks = [b"1.2", b"3\r\n2.", b"50\r\n", b"0.05\r\n", b"garbage\r\n3.01\r", b"\n"]
+    with TfLunaSource(name, timeout_s=2.0) as src:
+        _write_later(master, chunks)
+        readings = [src.read() for _ in range(4)]
+    assert [r.distance_m for r in readings[:2]] == [1.23, 2.5]
+    assert all(r.valid and r.confidence == 0.5 for r in readings[:2])
+    assert not readings[2].valid  # 5 cm: closer than the sensor measures
+    assert readings[3].distance_m == 3.01
+
+
+def test_millimetre_frames(pty_pair):
+    """A sensor set to millimetre frames (``5A 05 05 06 6A``, for the finer step) read as centimetres:
+    every reading ten times too far, all beyond the range, and focus got nothing without a word. It
+    is read with ``unit_mm``, and without it the reader says what it looks like."""
+    master, name = pty_pair
+    with TfLunaSource(name, timeout_s=2.0, unit_mm=True) as src:
+        _write_later(master, [encode_frame(2534, 900)])
+        assert src.read().distance_m == pytest.approx(2.534)
+    with TfLunaSource(name, timeout_s=2.0) as src:
+        _write_later(master, [encode_frame(2534, 900)] * 60, delay_s=0.0)
+        with pytest.warns(UserWarning, match="looks set to millimetre frames.*5A 05 05 01 65"):
+            readings = [src.read() for _ in range(60)]
+    assert not any(r.valid for r in readings)
 
 
 def test_reader_through_pty(pty_pair):

@@ -158,6 +158,8 @@ def focus_command(
 @click.command("focus-live")
 @click.option("--port", required=True, help="serial port of the TF-series LiDAR, e.g. /dev/ttyUSB0")
 @click.option("--baud", type=int, default=115200, show_default=True)
+@click.option("--lidar-unit", type=click.Choice(["cm", "mm"]), default="cm", show_default=True,
+              help="the LiDAR's frames carry centimetres (its default) or millimetres")
 @click.option("--freed", "freed_target", default="127.0.0.1:40000", show_default=True,
               help="FreeD receiver HOST:PORT")
 @_lens_options
@@ -171,10 +173,11 @@ def focus_command(
 @click.option("--motor-port", default=None, help="optional serial focus motor (needs --calibration)")
 @click.option("--motor-format", default="F{pos}\n", show_default=True, help="line sent to the motor")
 def focus_live_command(
-    port: str, baud: int, freed_target: str, focal_length_mm: float, f_number: float, coc_mm: float | None,
-    sensor: str | None, latency_s: float, sensor_sigma_m: float, sensor_latency_s: float,
-    calibration_path: Path | None, steady_walk: bool, rate_hz: float, duration_s: float | None,
-    camera_id: int, zoom: int, sensor_timeout: float, motor_port: str | None, motor_format: str,
+    port: str, baud: int, lidar_unit: str, freed_target: str, focal_length_mm: float, f_number: float,
+    coc_mm: float | None, sensor: str | None, latency_s: float, sensor_sigma_m: float,
+    sensor_latency_s: float, calibration_path: Path | None, steady_walk: bool, rate_hz: float,
+    duration_s: float | None, camera_id: int, zoom: int, sensor_timeout: float, motor_port: str | None,
+    motor_format: str,
 ) -> None:
     """Read the LiDAR, filter, and send FreeD until Ctrl-C or --duration."""
     from guangying.focus.live import run_lidar_live
@@ -183,7 +186,8 @@ def focus_live_command(
                              sensor_latency_s, steady_walk)
     click.echo(f"focus-live: {port} → FreeD {freed_target} at {rate_hz:g} Hz (Ctrl-C to stop)")
     stats = run_lidar_live(
-        port, cfg, freed_target, baud=baud, sensor_timeout_s=sensor_timeout, motor_port=motor_port,
+        port, cfg, freed_target, baud=baud, unit_mm=lidar_unit == "mm", sensor_timeout_s=sensor_timeout,
+        motor_port=motor_port,
         motor_line_format=motor_format.encode().decode("unicode_escape"),
         calibration=_load_calibration(calibration_path), rate_hz=rate_hz, duration_s=duration_s,
         camera_id=camera_id, zoom=zoom,

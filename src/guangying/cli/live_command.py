@@ -136,6 +136,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         # focus
         click.option("--lidar", help="Serial port of a TF-Luna LiDAR for focus, e.g. /dev/ttyUSB0."),
         click.option("--baud", type=int, default=115200, show_default=True, help="LiDAR baud rate."),
+        click.option("--lidar-unit", type=click.Choice(["cm", "mm"]), default="cm", show_default=True,
+                     help="The LiDAR's frames carry centimetres (its default) or millimetres."),
         click.option("--freed", "freed_target", help="Send FreeD focus to HOST:PORT (with --lidar)."),
         click.option(
             "--steady-walk",

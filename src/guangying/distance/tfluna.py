@@ -1,14 +1,19 @@
 """Benewake TF-series LiDAR rangefinders (TF-Luna, TFmini Plus, TF02-Pro) on a serial port.
 
 Frame (UART 115200 8N1, little-endian): ``59 59 DistL DistH StrL StrH TempL TempH Checksum``;
-checksum = low byte of the sum of bytes 0–7; distance in cm; temperature °C = raw/8 − 256.
-A TF-Luna reports strength < 100 or 65535 when the return is unreliable (distance forced to 0).
+checksum = low byte of the sum of bytes 0–7; distance in cm (or mm, the sensor's other binary output
+format, set by ``5A 05 05 06 6A``); temperature °C = raw/8 − 256. A TF-Luna reports strength < 100 or
+65535 when the return is unreliable (distance forced to 0). Its third output format (``5A 05 05 02
+66``, "PIX", for old Pixhawk autopilots) is text: each distance in metres on a line, e.g. ``2.53``
+and CR LF, with no strength.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -19,6 +24,10 @@ from guangying.distance.reading import DistanceReading
 
 HEADER = b"\x59\x59"
 FRAME_LEN = 9
+_TEXT_LINE = re.compile(rb"(\d{1,3}\.\d{1,3})\r?\n")  # the PIX format's line: metres
+_TEXT_LINE_MAX = 10
+# the sensor's own commands that set its output back to centimetre frames and keep that
+_SET_CM_FRAMES = "5A 05 05 01 65, then 5A 04 11 6F to save"
 
 
 class SensorTimeoutError(DeviceError, TimeoutError):
@@ -27,9 +36,17 @@ class SensorTimeoutError(DeviceError, TimeoutError):
 
 @dataclass(frozen=True, slots=True)
 class TfFrame:
-    distance_cm: int
-    strength: int
-    temperature_c: float
+    """One measurement: the distance in the frame's units (cm, or mm; metres in the text format), its
+    strength and the chip's temperature (None in the text format, which sends neither)."""
+
+    distance: float
+    strength: int | None
+    temperature_c: float | None
+    unit_m: float = 0.01  # metres per unit of ``distance``
+
+    @property
+    def distance_m(self) -> float:
+        return self.distance * self.unit_m
 
 
 def encode_frame(distance_cm: int, strength: int, temperature_c: float = 25.0) -> bytes:
@@ -48,14 +65,18 @@ class TfFrameParser:
     """Incremental parser: feed it any chunking of the byte stream, get whole frames back.
 
     After garbage or a bad checksum it slides forward one byte and looks for the next header, so a
-    corrupted frame costs at most that frame.
+    corrupted frame costs at most that frame. ``unit_mm``: the binary frames carry millimetres (the
+    sensor set to its mm output). The text format is read as it comes (it holds no 0x59, the header's
+    byte, so the two cannot be mistaken for each other).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, unit_mm: bool = False) -> None:
         self._buf = bytearray()
+        self._unit_m = 0.001 if unit_mm else 0.01
         self.frames_ok = 0
         self.checksum_errors = 0
         self.bytes_skipped = 0
+        self.text_lines = 0
 
     def feed(self, data: bytes) -> list[TfFrame]:
         self._buf += data
@@ -63,8 +84,9 @@ class TfFrameParser:
         while True:
             start = self._buf.find(HEADER)
             if start < 0:
-                # keep a trailing 0x59: it may be the first half of the next header
-                keep = 1 if self._buf.endswith(HEADER[:1]) else 0
+                out += self._text_lines()
+                # keep a trailing 0x59 (it may be the first half of the next header) or a line's start
+                keep = 1 if self._buf.endswith(HEADER[:1]) else self._line_start()
                 self.bytes_skipped += len(self._buf) - keep
                 del self._buf[: len(self._buf) - keep]
                 return out
@@ -83,11 +105,31 @@ class TfFrameParser:
             self.frames_ok += 1
             out.append(
                 TfFrame(
-                    distance_cm=int.from_bytes(frame[2:4], "little"),
+                    distance=int.from_bytes(frame[2:4], "little"),
                     strength=int.from_bytes(frame[4:6], "little"),
                     temperature_c=int.from_bytes(frame[6:8], "little") / 8.0 - 256.0,
+                    unit_m=self._unit_m,
                 )
             )
+
+    def _text_lines(self) -> list[TfFrame]:
+        """The text format's whole lines in the buffer, consumed; what lies between them is skipped."""
+        out = []
+        end = 0
+        for line in _TEXT_LINE.finditer(self._buf):
+            self.bytes_skipped += line.start() - end
+            out.append(TfFrame(float(line.group(1)), None, None, unit_m=1.0))
+            end = line.end()
+        self.text_lines += len(out)
+        del self._buf[:end]
+        return out
+
+    def _line_start(self) -> int:
+        """How many bytes at the buffer's end may begin a text line still to be completed."""
+        tail = bytes(self._buf[-_TEXT_LINE_MAX:])
+        cut = max(tail.rfind(b"\n") + 1, 0)
+        rest = tail[cut:]
+        return len(rest) if re.fullmatch(rb"[\d.]*\r?", rest) else 0
 
 
 def reading_from_frame(
@@ -99,17 +141,18 @@ def reading_from_frame(
     source: str = "tfluna",
 ) -> DistanceReading:
     """Turn a frame into a reading; weak (< ``min_strength``), saturated (65535), zero or out-of-range
-    returns get confidence 0 and distance nan so no filter mistakes them for a measurement."""
-    distance_m = frame.distance_cm / 100.0
+    returns get confidence 0 and distance nan so no filter mistakes them for a measurement. A text
+    line (no strength) within the range gets confidence 0.5."""
+    distance_m = frame.distance_m
+    strength = frame.strength
     unreliable = (
-        frame.strength < min_strength
-        or frame.strength == 0xFFFF
+        (strength is not None and (strength < min_strength or strength == 0xFFFF))
         or not (min_range_m <= distance_m <= max_range_m)
     )
     if unreliable:
         return DistanceReading(t_s, float("nan"), 0.0, source)
     # Strength grows with reflectivity/closeness; above ~1000 the return is as good as it gets.
-    confidence = min(1.0, max(0.2, frame.strength / 1000.0))
+    confidence = 0.5 if strength is None else min(1.0, max(0.2, strength / 1000.0))
     return DistanceReading(t_s, distance_m, confidence, source)
 
 
@@ -117,7 +160,10 @@ class TfLunaSource:
     """Read a TF-series LiDAR on a serial port: ``read()`` returns the next frame as a reading.
 
     ``timeout_s`` bounds how long ``read()`` waits for a *valid* frame; a sensor sending garbage (wrong
-    baud rate) or nothing raises :class:`SensorTimeoutError` instead of hanging.
+    baud rate) or nothing raises :class:`SensorTimeoutError` instead of hanging. ``unit_mm``: the
+    sensor is set to millimetre frames; set to centimetres (its default), strong returns far beyond
+    ``max_range_m`` are said to look like millimetres, once (each read as 10× the distance, they were
+    all out of range, and focus got nothing). Its text output is read as it comes.
     """
 
     def __init__(
@@ -128,6 +174,7 @@ class TfLunaSource:
         min_strength: int = 100,
         max_range_m: float = 8.0,
         clock: Callable[[], float] = time.monotonic,
+        unit_mm: bool = False,
     ) -> None:
         if isinstance(port, serial.Serial):
             self._serial = port
@@ -141,7 +188,8 @@ class TfLunaSource:
         self.min_strength = min_strength
         self.max_range_m = max_range_m
         self._clock = clock
-        self.parser = TfFrameParser()
+        self.parser = TfFrameParser(unit_mm)
+        self._far_run = 0  # strong returns in a row beyond the range (read as cm: perhaps mm frames)
         self._pending: list[tuple[TfFrame, float]] = []
         self._last_chunk_s = -math.inf
         self._last_stamp_s = -math.inf
@@ -166,7 +214,20 @@ class TfLunaSource:
             if frames:
                 self._pending.extend(zip(frames, self._stamps(len(frames), self._clock()), strict=True))
         frame, t_s = self._pending.pop(0)
+        self._check_unit(frame)
         return reading_from_frame(frame, t_s, self.min_strength, max_range_m=self.max_range_m)
+
+    def _check_unit(self, frame: TfFrame) -> None:
+        strong = frame.strength is not None and self.min_strength <= frame.strength < 0xFFFF
+        far = strong and frame.unit_m == 0.01 and frame.distance_m > 2 * self.max_range_m
+        self._far_run = self._far_run + 1 if far else 0
+        if self._far_run == 50:
+            warnings.warn(
+                f"the TF LiDAR on {self.port_name} reads {frame.distance_m:.1f} m with a strong return, "
+                f"far beyond its {self.max_range_m:g} m range: it looks set to millimetre frames. Read it "
+                f"as millimetres (--lidar-unit mm), or set it back to centimetres: send it {_SET_CM_FRAMES}",
+                stacklevel=3,
+            )
 
     @property
     def frame_interval_s(self) -> float:

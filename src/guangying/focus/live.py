@@ -91,15 +91,17 @@ def run_lidar_live(
     config: ControllerConfig,
     freed_target: str,
     baud: int = 115200,
+    unit_mm: bool = False,
     sensor_timeout_s: float = 1.0,
     motor_port: str | None = None,
     motor_line_format: str = "F{pos}\n",
     calibration: LensCalibration | None = None,
     **run: Any,
 ) -> LiveStats:
-    """Open a TF-series LiDAR on serial ``port``, a FreeD sender to ``freed_target`` (HOST:PORT) and
-    optionally a serial focus motor (needs ``calibration``), then :func:`run_live` until
-    ``duration_s`` or Ctrl-C; everything opened is closed again. ``run`` goes to :func:`run_live`
+    """Open a TF-series LiDAR on serial ``port`` (``unit_mm``: set to millimetre frames), a FreeD
+    sender to ``freed_target`` (HOST:PORT) and optionally a serial focus motor (needs
+    ``calibration``), then :func:`run_live` until ``duration_s`` or Ctrl-C; everything opened is
+    closed again. ``run`` goes to :func:`run_live`
     (``rate_hz``, ``duration_s``, ``camera_id``, ``zoom``, ``on_output``)."""
     from guangying.distance.tfluna import TfLunaSource
 
@@ -107,7 +109,7 @@ def run_lidar_live(
         raise SettingsError("a focus motor (--motor-port) needs a lens calibration (--calibration)")
     with contextlib.ExitStack() as stack:
         sender = stack.enter_context(FreeDSender(freed_target))
-        source = TfLunaSource(port, baudrate=baud, timeout_s=sensor_timeout_s)
+        source = TfLunaSource(port, baudrate=baud, timeout_s=sensor_timeout_s, unit_mm=unit_mm)
         stack.callback(source.close)
         motor = None
         if motor_port:

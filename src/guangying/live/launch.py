@@ -62,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "freed_delay": 0,
     "lidar": None,
     "baud": 115200,
+    "lidar_unit": "cm",
     "freed_target": None,
     "steady_walk": False,
     "focal_length_mm": None,
@@ -108,7 +109,7 @@ def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, Le
     config = ControllerConfig(options["focal_length_mm"], options["f_number"], coc_mm)
     controller = FocusController(steady_walk(config) if options["steady_walk"] else config)
     sender = FreeDSender(options["freed_target"]) if options["freed_target"] else None
-    source = TfLunaSource(options["lidar"], baudrate=options["baud"])
+    source = TfLunaSource(options["lidar"], baudrate=options["baud"], unit_mm=options["lidar_unit"] == "mm")
     return LiveFocus(source, controller, coc_mm, sender), lens
 
 
