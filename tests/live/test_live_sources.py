@@ -18,6 +18,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from av.audio.frame import AudioFrame
 from click.testing import CliRunner
 from live_helpers import (
     SOUND_RATE,
@@ -29,6 +30,7 @@ from live_helpers import (
     beep_onsets_s,
     free_port,
     run_take,
+    sync_beeps,
 )
 
 from guangying.base.errors import MediaError
@@ -180,6 +182,39 @@ def test_a_recording_from_a_sender_that_skips_frames_keeps_its_time_and_sound(pl
     _assert_marks_heard(recorded, recorded_sound)
     sound_end_s = recorded_sound[-1][0] + recorded_sound[-1][1].size / SOUND_RATE
     assert sound_end_s == pytest.approx(recorded[-1][0] + 1 / 25, abs=0.1)
+
+
+def test_a_clip_played_live_brings_its_sound(plate_frames, tmp_path):
+    """A clip played as the camera (rehearsing a take, trying the product): the composite recording
+    carries the clip's sound in sync with its pictures, also across replays (``--loop``), PCM as a
+    camera writes it. (It was silent: only a network sender's sound was kept.)"""
+    clip = tmp_path / "camera.mov"
+    with av.open(str(clip), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = W, H, "yuv420p"
+        sound = container.add_stream("pcm_s16le", rate=SOUND_RATE, layout="mono")
+        for n in range(50):  # 2 s; a white picture and a beep at the start of each second
+            picture = np.ones((H, W, 3), np.float32) if n % 25 == 0 else plate_frames[n % 40]
+            rgb = (np.clip(picture, 0, 1) * 255 + 0.5).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = n
+            container.mux(video.encode(frame))
+            block = AudioFrame.from_ndarray((sync_beeps(n * 1920, 1920) * 32767).astype(np.int16)[None],
+                                            format="s16", layout="mono")
+            block.sample_rate, block.pts = SOUND_RATE, n * 1920
+            container.mux(sound.encode(block))
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    live = LiveProcess(clip, "--no-monitor", "--loop", "--duration", 5, "-b", "black",
+                       "--record", tmp_path / "take.mp4", cwd=tmp_path)
+    try:
+        assert live.wait(timeout_s=180) == 0, live.output
+    finally:
+        live.kill()
+    pictures, recorded_sound = _pictures_and_sound(tmp_path / "take.mp4")
+    _assert_marks_heard(pictures, recorded_sound)
+    assert len(beep_onsets_s(recorded_sound)) >= 4  # the replays' too
+    assert recorded_sound[0][0] < 0.05
 
 
 def _pictures_and_sound(path: Path) -> tuple[list[tuple[float, float]], list[tuple[float, np.ndarray]]]:

@@ -24,6 +24,7 @@ from guangying.base.errors import MediaError, SettingsError
 from guangying.base.timecode import format_timecode, standard_rate
 from guangying.live.relay import SrtRelay
 from guangying.media import FrameRate, display_srgb, open_reader
+from guangying.media.audio import has_audio
 from guangying.media.camera_log import named_camera_log
 from guangying.media.deinterlace import Deinterlacer
 from guangying.media.pixels import resize_to, size_change_note
@@ -183,6 +184,7 @@ class LiveSource:
         self._take_t0: float | None = None
         self._last_index = -1  # the take's last frame's index
         self._picture_origin_s: float | None = None  # the sender's clock at the take's frame 0
+        self._file_sound: av.container.InputContainer | None = None
         if self.kind == "file":
             with open_reader(spec, fps=fps, camera_log=camera_log) as reader:
                 info = reader.info
@@ -192,6 +194,8 @@ class LiveSource:
             # A single picture is a camera pointed at a still scene: it stays on the monitor (for
             # tuning the key on it) until the take is stopped, not one frame and the end.
             self._still = info.kind == "image"
+            # a clip's sound is played with its pictures, for --out and the recording, as a sender's is
+            self._file_sound = av.open(spec, metadata_errors="ignore") if has_audio(spec) else None
         else:
             log = named_camera_log(camera_log)
             if log is not None and log.linear:
@@ -370,6 +374,8 @@ class LiveSource:
             self._container = None
         if self._relay is not None:
             self._relay.close()
+        if self._file_sound is not None:
+            self._file_sound.close()
 
     @property
     def dropped(self) -> int:
@@ -380,10 +386,12 @@ class LiveSource:
 
     @property
     def sound_stream(self) -> av.audio.stream.AudioStream | None:
-        """The sender's first sound track, as it opened (a template for outputs that carry it)."""
-        if self._container is None or not self._container.streams.audio:
+        """The sender's (or the clip's) first sound track, as it opened (a template for outputs that
+        carry it)."""
+        container = self._file_sound or self._container
+        if container is None or not container.streams.audio:
             return None
-        return self._container.streams.audio[0]
+        return container.streams.audio[0]
 
     def _deliver(self, index: int | None, rgb: np.ndarray, timecode: str | None,
                  sender_time_s: float | None = None) -> None:
@@ -473,18 +481,24 @@ class LiveSource:
                 continue  # --loop: keep waiting for the sender to come back
 
     def _play_file(self) -> None:
-        """Deliver frames at the file's own rate, as a camera would: frame n is due at t0 + n/fps."""
+        """Deliver frames at the file's own rate, as a camera would: frame n is due at t0 + n/fps. A
+        clip's sound goes to the sound listeners with its pictures, on a clock that runs on through
+        replays (``--loop``)."""
         period = 1.0 / float(self.fps)
         offset = self.frames_in  # a replay continues the frame count
+        replay_s = float(offset / self.fps)  # where this pass starts on the clip's clock
+        sound = self._file_sound_packets()
+        waiting: tuple[float, av.Packet] | None = next(sound, None)
         with open_reader(self.spec, fps=self._fps_override, camera_log=self.camera_log) as reader:
             t0 = time.monotonic()
             peak = reader.info.highlight_peak
-            pictures: Iterator[tuple[np.ndarray, str | None]] = (
-                (display_srgb(frame.rgb, frame.transfer, peak), frame.timecode) for frame in reader)
+            pictures: Iterator[tuple[np.ndarray, str | None, float]] = (
+                (display_srgb(frame.rgb, frame.transfer, peak), frame.timecode, frame.time_s)
+                for frame in reader)
             if self._still:  # decoded once, then shown at the frame rate until stopped; a copy each
                 first = next(pictures)  # time, as a camera's frames are each their own
-                pictures = ((first[0].copy(), first[1]) for _ in itertools.repeat(None))
-            for n, (rgb, timecode) in enumerate(pictures):
+                pictures = ((first[0].copy(), first[1], n * period) for n in itertools.count())
+            for n, (rgb, timecode, time_s) in enumerate(pictures):
                 due = t0 + n * period
                 while not self._stop.is_set():
                     wait = due - time.monotonic()
@@ -495,9 +509,27 @@ class LiveSource:
                     return
                 if time.monotonic() - due > period:
                     t0 = time.monotonic() - n * period  # decoding fell behind: a camera has no backlog
-                self._deliver(offset + n, rgb, timecode)
+                self._deliver(offset + n, rgb, timecode, replay_s + time_s)
+                while waiting is not None and waiting[0] < time_s + period:  # its sound until the next
+                    self._hand_sound(waiting[1], replay_s + waiting[0])
+                    waiting = next(sound, None)
         if not self.loop:
             self._finish(f"end of file {self.spec}", lost=False)
+
+    def _file_sound_packets(self) -> Iterator[tuple[float, av.Packet]]:
+        """The clip's first sound track from its start, each packet with its time from the clip's first
+        picture (as the reader times the pictures)."""
+        if self._file_sound is None:
+            return
+        container = self._file_sound
+        stream = container.streams.audio[0]
+        video = container.streams.video[:1]
+        start = video[0].start_time if video and video[0].start_time is not None else 0
+        start_s = float(start * video[0].time_base) if video and video[0].time_base else 0.0
+        container.seek(0)
+        for packet in container.demux(stream):
+            if packet.size and packet.pts is not None and packet.time_base:
+                yield float(packet.pts * packet.time_base) - start_s, packet
 
     def _frames(self) -> Iterator[av.VideoFrame]:
         assert self._container is not None
@@ -559,11 +591,14 @@ class LiveSource:
         if self._packet_tap is not None:
             self._packet_tap(packet, stream, arrival_s)
 
-    def _hand_sound(self, packet: av.Packet) -> None:
-        """A sound packet to the listeners, at its time in the take by the sender's clock."""
+    def _hand_sound(self, packet: av.Packet, sender_time_s: float | None = None) -> None:
+        """A sound packet to the listeners, at its time in the take by the sender's clock (its own
+        timestamp, or ``sender_time_s``)."""
         if self._sound_origin_s is None or packet.pts is None or not packet.time_base:
             return
-        take_time_s = float(packet.pts * packet.time_base) - self._sound_origin_s
+        if sender_time_s is None:
+            sender_time_s = float(packet.pts * packet.time_base)
+        take_time_s = sender_time_s - self._sound_origin_s
         for listener in self.sound_listeners:
             listener(packet, take_time_s)
 

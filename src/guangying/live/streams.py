@@ -18,6 +18,10 @@ from guangying.live.relay import SrtRelay
 from guangying.live.take_sound import sound_packet_at
 from guangying.live.workers import FrameSink
 
+# The sound MPEG-TS receivers (OBS, vMix, players) take: ffmpeg's muxer also writes PCM (a camera
+# clip played live has it), as a private stream they do not play.
+_TS_SOUND = {"aac", "mp2", "mp3", "ac3", "eac3", "opus"}
+
 
 class StreamOutput(FrameSink):
     """The composite as H.264 in MPEG-TS to ``udp://HOST:PORT`` or ``srt://HOST:PORT`` (low delay).
@@ -61,9 +65,11 @@ class StreamOutput(FrameSink):
         self._sound_last = -1
         if sound is not None:
             try:
+                if sound.codec_context.name not in _TS_SOUND:
+                    raise ValueError(sound.codec_context.name)
                 self._sound = self._container.add_stream_from_template(sound)
             except ValueError:
-                warnings.warn(f"--out {url}: MPEG-TS cannot carry the sender's {sound.codec_context.name} "
+                warnings.warn(f"--out {url}: MPEG-TS cannot carry the source's {sound.codec_context.name} "
                               "sound; the stream goes out without it", stacklevel=2)
         super().__init__()
 
