@@ -630,8 +630,8 @@ class LiveSource:
                     warnings.warn(
                         f"{self.spec} sends interlaced pictures (two fields a field apart in time, which "
                         "comb on motion): they are deinterlaced as they come (ffmpeg's bwdif, a frame for "
-                        "a frame), one frame later. A copied plate stays as sent: deinterlace it the same "
-                        "way in post (ffmpeg -vf bwdif=mode=send_frame)", stacklevel=2)
+                        "a frame), one frame later. A copied plate stays as sent; rendered in post by "
+                        "guangying, it is deinterlaced the same way", stacklevel=2)
             if deinterlacer is None:
                 yield av_frame
             else:
