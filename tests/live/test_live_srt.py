@@ -12,7 +12,9 @@ import pytest
 from click.testing import CliRunner
 from live_helpers import free_port
 
+from guangying.base.errors import MediaError
 from guangying.cli.main import cli
+from guangying.live import LiveSource
 
 FFMPEG = shutil.which("ffmpeg")
 
@@ -56,3 +58,22 @@ def test_srt_source_and_srt_output(plate_clip, tmp_path):
     assert res.exit_code == 0, res.output
     assert "320×192" in res.output and (tmp_path / "take.mp4").is_file()
     assert receiver.returncode == 0 and (tmp_path / "got.png").is_file()  # the composite arrived over SRT
+
+
+def test_a_wrong_passphrase_is_named(plate_clip):
+    """An encrypted SRT sender (OBS, Larix, a hardware encoder with a passphrase) joined without its
+    passphrase: the sender refuses, and the error said only that no picture came (is the sender
+    running?). It now says the passphrases differ and where the right one goes."""
+    port = free_port(socket.SOCK_DGRAM)
+    sender = subprocess.Popen(
+        [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(plate_clip),
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", "-f", "mpegts",
+         f"srt://127.0.0.1:{port}?mode=listener&passphrase=set-on-the-encoder"],
+        stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        with pytest.raises(MediaError, match=r"passphrase and this one differ.*\?passphrase="):
+            LiveSource(f"srt://127.0.0.1:{port}", open_timeout_s=8)
+    finally:
+        sender.kill()
+        sender.wait(timeout=5)

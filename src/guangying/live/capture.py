@@ -251,6 +251,9 @@ class LiveSource:
                 timeout=(self.open_timeout_s, self.read_timeout_s),
             )
         except av.error.ExitError as exc:
+            failure = None if self._relay is None else self._relay.failure()
+            if failure is not None:
+                raise MediaError(f"no picture from {what} {self.spec}: {failure}") from exc
             raise MediaError(
                 f"no picture from {what} {self.spec} within {self.open_timeout_s:g} s: is the sender "
                 "running and sending to this address and port? (raise --source-timeout for slow starts)"

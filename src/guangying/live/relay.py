@@ -7,7 +7,9 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
+from collections import deque
 
 from guangying.base.errors import MediaError
 
@@ -41,13 +43,34 @@ class SrtRelay:
             [*command, "-map", "0", "-c", "copy", "-f", "mpegts", target],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
+        # what ffmpeg and libsrt say, for the error when the connection fails (a wrong passphrase
+        # looked like a sender that was not there)
+        self._said: deque[str] = deque(maxlen=20)
+        threading.Thread(target=self._listen, daemon=True).start()
         if direction == "out":
             time.sleep(0.3)  # let ffmpeg bind its UDP input before the first packets arrive
 
+    def _listen(self) -> None:
+        assert self._proc.stderr is not None
+        for raw in self._proc.stderr:
+            self._said.append(raw.decode("utf-8", "replace").strip())
+
     def alive(self) -> bool:
         return self._proc.poll() is None
+
+    def failure(self) -> str | None:
+        """Why the connection failed, in ffmpeg's and libsrt's words, once the relay has ended; None
+        while it runs."""
+        if self.alive():
+            return None
+        said = list(self._said)
+        if any("Password required or unexpected" in line or "ERROR:UNSECURE" in line for line in said):
+            return ("the sender refused the connection: its passphrase and this one differ (or one side "
+                    "has none); give the sender's as ?passphrase=… in the srt:// address")
+        last = next((line for line in reversed(said) if line), None)
+        return f"the SRT relay (ffmpeg) ended: {last}" if last else "the SRT relay (ffmpeg) ended"
 
     def close(self) -> None:
         if self._proc.poll() is None:
