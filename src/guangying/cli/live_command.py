@@ -219,6 +219,8 @@ def live(**options: Any) -> None:
         + (f"{report.damaged} damaged (skipped), " if report.damaged else "")
         + f"latency p50 {p50} ms p95 {p95} ms; {report.reason}"
     )
+    for note in report.outputs_stopped:  # said when it happened; again here, where the take is summed up
+        click.echo(f"warning: {note}", err=True)
     if report.lost:
         raise click.ClickException(f"{report.reason}; the recording was finalised up to the last frame")
 

@@ -38,24 +38,42 @@ class SrtRelay:
         source, target = (srt_url, local) if direction == "in" else (self.udp_url, srt_url)
         # Probe only a little: the default 5 s of analysis would hold the picture back that long.
         quick = ["-fflags", "nobuffer", "-probesize", "200000", "-analyzeduration", "500000"]
-        command = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", *quick, "-i", source]
-        self._proc = subprocess.Popen(
-            [*command, "-map", "0", "-c", "copy", "-f", "mpegts", target],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        # what ffmpeg and libsrt say, for the error when the connection fails (a wrong passphrase
-        # looked like a sender that was not there)
-        self._said: deque[str] = deque(maxlen=20)
-        threading.Thread(target=self._listen, daemon=True).start()
+        # -progress: ffmpeg reports only once both ends are open and packets flow, which tells a
+        # connected relay from one still trying to reach its peer
+        self._command = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1",
+                         *quick, "-i", source, "-map", "0", "-c", "copy", "-f", "mpegts", target]
+        self._start()
         if direction == "out":
             time.sleep(0.3)  # let ffmpeg bind its UDP input before the first packets arrive
 
-    def _listen(self) -> None:
-        assert self._proc.stderr is not None
-        for raw in self._proc.stderr:
-            self._said.append(raw.decode("utf-8", "replace").strip())
+    def _start(self) -> None:
+        self.sending = False  # packets have reached the other end
+        # what ffmpeg and libsrt say, for the error when the connection fails (a wrong passphrase
+        # looked like a sender that was not there)
+        self._said: deque[str] = deque(maxlen=20)
+        self._proc = subprocess.Popen(
+            self._command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        threading.Thread(target=self._listen, args=(self._proc, self._said), daemon=True).start()
+        threading.Thread(target=self._watch_progress, args=(self._proc,), daemon=True).start()
+
+    @staticmethod
+    def _listen(proc: subprocess.Popen[bytes], said: deque[str]) -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            said.append(raw.decode("utf-8", "replace").strip())
+
+    def _watch_progress(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            if raw.startswith(b"total_size=") and raw[11:].strip() not in (b"0", b"N/A"):
+                self.sending = proc is self._proc
+
+    def restart(self) -> None:
+        """Start ffmpeg again on the same local port, once the relay has ended (a receiver that was not
+        listening yet, or restarted)."""
+        if not self.alive():
+            self._start()
 
     def alive(self) -> bool:
         return self._proc.poll() is None

@@ -24,6 +24,7 @@ from guangying.live.frames import FrameMeta, LiveFrame
 from guangying.live.monitor import MonitorFeed
 from guangying.live.recorder import Recorder
 from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
+from guangying.live.workers import FrameSink
 from guangying.media.pixels import to_float32
 from guangying.pipeline.background import Background
 from guangying.pipeline.frame import FrameCompositor
@@ -59,7 +60,7 @@ class SessionOutputs:
     """Outputs besides the monitor; each is optional."""
 
     recorder: Recorder | None = None
-    sinks: list[Any] = field(default_factory=list)  # StreamOutput / VirtualCamera: write(), close()
+    sinks: list[FrameSink] = field(default_factory=list)  # StreamOutput, VirtualCamera
     settings_path: Path = Path("live-look.yaml")
 
 
@@ -74,6 +75,7 @@ class LiveReport:
     latency_ms_p50: float | None
     latency_ms_p95: float | None
     damaged: int = 0  # pictures the source sent damaged, skipped
+    outputs_stopped: list[str] = field(default_factory=list)  # streams that failed mid-take, and why
 
 
 # What the page and the terminal say while the engine warms up: on a cold numba cache (the first start
@@ -315,6 +317,7 @@ class LiveSession:
             p50,
             p95,
             self.source.damaged,
+            [sink.stopped for sink in self.outputs.sinks if sink.stopped],
         )
 
     def _process(self, item: CapturedFrame) -> None:

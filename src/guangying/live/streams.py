@@ -4,6 +4,7 @@ camera."""
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +22,11 @@ from guangying.live.workers import FrameSink
 # The sound MPEG-TS receivers (OBS, vMix, players) take: ffmpeg's muxer also writes PCM (a camera
 # clip played live has it), as a private stream they do not play.
 _TS_SOUND = {"aac", "mp2", "mp3", "ac3", "eac3", "opus"}
+
+
+# An SRT receiver not listening yet when the take starts, or restarted mid-take (OBS's media source
+# reopened): the relay tries again this often, so the stream reaches it once it listens.
+RELAY_RETRY_S = 2.0
 
 
 class StreamOutput(FrameSink):
@@ -58,8 +64,11 @@ class StreamOutput(FrameSink):
         stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(round(fps))}
         if pixel_aspect != 1:  # an anamorphic camera: the receiver shows it unsqueezed
             stream.codec_context.sample_aspect_ratio = pixel_aspect
-        self._stream, self._fps = stream, fps
+        self._stream, self._fps, self._url = stream, fps, url
+        self.name = f"stream to {url}"
         self._pts = 0
+        self._relay_down = False  # the SRT relay has ended: said once, then started again …
+        self._relay_tried_s = 0.0  # … every RELAY_RETRY_S
         self._mux_lock = threading.Lock()  # pictures from the encoder thread, sound from the capture's
         self._sound: Any = None
         self._sound_last = -1
@@ -102,6 +111,27 @@ class StreamOutput(FrameSink):
         packets = self._stream.encode(frame)
         with self._mux_lock:
             self._container.mux(packets)
+        if self._relay is not None:
+            self._watch_relay(self._relay)
+
+    def _watch_relay(self, relay: SrtRelay) -> None:
+        """An SRT stream that reaches no receiver says so once and keeps trying; the take goes on.
+        Before, a receiver not yet listening (or restarted) ended the relay without a word, and the
+        stream never reached it."""
+        if relay.alive():
+            if self._relay_down and relay.sending:
+                self._relay_down = False
+                warnings.warn(f"--out {self._url}: the stream reaches its receiver now", stacklevel=2)
+            return
+        now = time.monotonic()
+        if not self._relay_down:
+            self._relay_down = True
+            warnings.warn(f"--out {self._url} reaches no receiver ({relay.failure()}); the take and its "
+                          f"recordings go on, and the stream tries again every {RELAY_RETRY_S:g} s",
+                          stacklevel=2)
+        if now - self._relay_tried_s >= RELAY_RETRY_S:
+            self._relay_tried_s = now
+            relay.restart()
 
     def _finish(self) -> None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -66,16 +67,34 @@ class DroppingWorker(Generic[T]):
 
 
 class FrameSink(DroppingWorker[tuple[np.ndarray, float]]):
-    """An output fed the composite of each processed frame as 8-bit codes, with its time in the take."""
+    """An output fed the composite of each processed frame as 8-bit codes, with its time in the take.
+
+    One that fails mid-take (a receiver gone, a virtual camera closed) stops with a warning, kept in
+    ``stopped``: it shows the take, it is not the take. Raised into the take, a stream receiver
+    leaving ended the take and discarded its recordings."""
+
+    stopped: str | None = None
 
     def write(self, frame: LiveFrame) -> None:
         if self.error is not None:
-            raise MediaError(f"{self.name} failed: {self.error}")
+            self._say_stopped(f"{frame.meta.take_time_s:.1f} s into the take")
+            return
         self._queue.put((to_code_values(frame.composite_rgb_srgb, np.uint8), frame.meta.take_time_s))
+
+    def _say_stopped(self, when: str) -> None:
+        if self.stopped is None:
+            went_on = "the take and its recordings went on"
+            self.stopped = f"the {self.name} stopped {when}: {self.error}; {went_on}"
+            warnings.warn(self.stopped, stacklevel=3)
 
     def close(self) -> None:
         self._drain(5.0)
-        self._finish()
+        try:
+            self._finish()
+        except Exception as exc:  # noqa: BLE001 - whatever a receiver did, the take's recordings close
+            self.error = self.error or exc
+        if self.error is not None:
+            self._say_stopped("at the end of the take")
 
     def _finish(self) -> None:
         pass

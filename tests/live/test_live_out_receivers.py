@@ -1,0 +1,104 @@
+"""`--out` receivers that come and go: a stream shows the take, it is not the take. A TCP receiver
+that leaves mid-take, and an SRT receiver that starts listening after the take began, are real
+sockets and a real ffmpeg on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import warnings
+
+import pytest
+from live_helpers import free_port
+
+from guangying.live import LiveSession, LiveSettings, LiveSource
+from guangying.live.recorder import Recorder
+from guangying.live.session import LiveReport, SessionOutputs
+from guangying.live.streams import StreamOutput
+from guangying.media import open_reader
+
+FFMPEG = shutil.which("ffmpeg")
+
+
+def test_a_receiver_that_leaves_stops_the_stream_not_the_take(plate_clip, tmp_path):
+    """The receiver (OBS, a second monitor's player) closes the connection 1 s into the take. Before,
+    the stream's error was raised into the take: it ended, and the director's recording was discarded.
+    Now the stream stops with a warning, and the take and its recording run to the end."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    received = bytearray()
+
+    def receive_then_leave() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            t_leave = time.monotonic() + 1.0
+            while time.monotonic() < t_leave and (chunk := conn.recv(65536)):
+                received.extend(chunk)
+        listener.close()
+
+    receiver = threading.Thread(target=receive_then_leave, daemon=True)
+    receiver.start()
+    source = LiveSource(str(plate_clip), loop=True, queue_frames=2)
+    settings = LiveSettings({"background": "black"}, source.width, source.height)
+    recorder = Recorder(source.fps, composite=tmp_path / "take.mp4")
+    out = StreamOutput(f"tcp://127.0.0.1:{port}", source.fps, source.width, source.height)
+    session = LiveSession(source, settings, SessionOutputs(recorder=recorder, sinks=[out]))
+    with pytest.warns(UserWarning, match=r"stream to tcp://127\.0\.0\.1:\d+ stopped [\d.]+ s into the take"):
+        report = session.run(duration_s=4.0)
+    receiver.join(timeout=10)
+    assert len(received) > 10_000  # the stream reached the receiver before it left
+    assert report.reason.startswith("--duration") and not report.lost
+    assert len(report.outputs_stopped) == 1 and "went on" in report.outputs_stopped[0]
+    assert tmp_path / "take.mp4" in report.written
+    with open_reader(tmp_path / "take.mp4") as reader:
+        times = [frame.time_s for frame in reader]
+    assert len(times) == report.frames_out and times[-1] > 3.0  # the whole take, to its end
+
+
+@pytest.mark.skipif(FFMPEG is None or "  srt\n" not in subprocess.run(
+    [FFMPEG or "ffmpeg", "-hide_banner", "-protocols"], capture_output=True, text=True).stdout,
+    reason="no ffmpeg program with SRT (make test installs ffmpeg with apt where it can)")
+def test_an_srt_receiver_that_listens_late_gets_the_stream(plate_clip, tmp_path):
+    """The take starts before the receiver listens (OBS opened after `guangying live`, or its media
+    source reopened mid-take). Before, the SRT relay ended at once without a word and the stream never
+    reached the receiver. Now that is said, and the relay tries again until the receiver gets it."""
+    port = free_port(socket.SOCK_DGRAM)
+    source = LiveSource(str(plate_clip), loop=True, queue_frames=2)
+    settings = LiveSettings({"background": "black"}, source.width, source.height)
+    out = StreamOutput(f"srt://127.0.0.1:{port}", source.fps, source.width, source.height)
+    session = LiveSession(source, settings, SessionOutputs(sinks=[out]))
+    reports: list[LiveReport] = []
+
+    def said(text: str, timeout_s: float) -> bool:
+        t_end = time.monotonic() + timeout_s
+        while time.monotonic() < t_end:
+            if any(text in str(w.message) for w in caught):
+                return True
+            time.sleep(0.1)
+        return False
+
+    receiver: subprocess.Popen[bytes] | None = None
+    with warnings.catch_warnings(record=True) as caught:  # the stream's warnings come from its thread
+        warnings.simplefilter("always")
+        take = threading.Thread(target=lambda: reports.append(session.run(duration_s=120.0)), daemon=True)
+        take.start()
+        try:
+            assert said("reaches no receiver", 120.0), [str(w.message) for w in caught]
+            receiver = subprocess.Popen(
+                [FFMPEG or "ffmpeg", "-hide_banner", "-loglevel", "error",
+                 "-i", f"srt://127.0.0.1:{port}?mode=listener", "-frames:v", "10",
+                 "-f", "image2", "-update", "1", str(tmp_path / "got.png")],
+                stdin=subprocess.DEVNULL,
+            )
+            assert receiver.wait(timeout=30) == 0 and (tmp_path / "got.png").is_file()
+            assert said("reaches its receiver now", 10.0), [str(w.message) for w in caught]
+        finally:
+            session.request_stop()
+            take.join(timeout=30)
+            out.close()
+            if receiver is not None and receiver.poll() is None:
+                receiver.kill()
+    assert reports and not reports[0].lost and not reports[0].outputs_stopped
