@@ -18,6 +18,7 @@ import av
 from guangying.base.atomic import check_output_folder, partial_path, remove_quietly
 from guangying.base.errors import MediaError
 from guangying.live.capture import CapturedFrame
+from guangying.live.disk_watch import KEEP_FREE_BYTES, DiskWatch
 from guangying.live.frames import FrameMeta, LiveFrame
 from guangying.live.plate_copy import PacketPlate, copies_plate_packets
 from guangying.live.take_sound import TakeSound
@@ -121,6 +122,7 @@ class Recorder:
         camera_clock: bool = True,
         camera_size: tuple[int, int] = (0, 0),
         sound: Any = None,  # noqa: ANN401
+        keep_free_bytes: int = KEEP_FREE_BYTES,
     ) -> None:
         self.fps, self.pixel_aspect = fps, pixel_aspect
         self.paths = {"composite": composite, "matte": matte}
@@ -128,9 +130,10 @@ class Recorder:
         if sidecar is None and first is not None:
             sidecar = _sidecar_beside(first)
         self.sidecar = sidecar
-        for path in [composite, plate, matte, sidecar]:
-            if path is not None:
-                check_output_folder(path)  # fail before the take, not at its first frame
+        recorded = [path for path in (composite, plate, matte, sidecar) if path is not None]
+        for path in recorded:
+            check_output_folder(path)  # fail before the take, not at its first frame
+        self._disk = DiskWatch(recorded, keep_free_bytes)
         # a stream's or camera's compressed pictures (``camera_codec``) are copied where the plate's
         # container takes them, at the sender's times (``camera_clock``) or their arrival; anything
         # else (a file played live, raw video) is encoded
@@ -179,8 +182,13 @@ class Recorder:
                                               **_recording_options(path, timecode, self.pixel_aspect))
 
     def write(self, frame: LiveFrame) -> None:
+        """Record one processed frame; :class:`DiskNearlyFull` when the take must stop for its
+        recordings to be finalised (then :meth:`close` them)."""
         if self._plate is not None and self._plate.error is not None:
             raise MediaError(f"recording the plate {self._plate.path} failed: {self._plate.error}")
+        composite = self._writers.get("composite")
+        sound_copy_bytes = composite.disk_bytes() if composite is not None and self._sound is not None else 0
+        self._disk.check(frame.meta.take_time_s, sound_copy_bytes, self.paths["composite"])
         if not self._writers:
             self._open(frame.meta.timecode)
             self._first_time_s = frame.meta.take_time_s

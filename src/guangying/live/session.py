@@ -19,6 +19,7 @@ from guangying.base.errors import GuangyingError, SettingsError
 from guangying.base.mattes import Matter
 from guangying.keyer.settings import KeyerSettings
 from guangying.live.capture import CapturedFrame, LiveSource
+from guangying.live.disk_watch import DiskNearlyFull
 from guangying.live.focus_link import LiveFocus, LiveLensDefocus
 from guangying.live.frames import FrameMeta, LiveFrame
 from guangying.live.monitor import MonitorFeed
@@ -285,7 +286,11 @@ class LiveSession:
                         reason, lost = self.source.end_reason or "source ended", self.source.lost
                         break
                     continue
-                self._process(item)
+                try:
+                    self._process(item)
+                except DiskNearlyFull as exc:  # the recordings are finalised below, as for a lost source
+                    reason, lost = str(exc), True
+                    break
         except BaseException:
             if recorder is not None:
                 recorder.abort()

@@ -243,6 +243,12 @@ class VideoWriter(Writer):
         except (OSError, av.error.FFmpegError) as exc:
             raise MediaError(describe_os_error(exc, self.target)) from exc
 
+    def disk_bytes(self) -> int:
+        try:
+            return self._temp.stat().st_size
+        except OSError:
+            return 0
+
     def _commit(self) -> None:
         if self._audio_from is not None:
             # Frame ``first_frame`` of the source is output time 0; the sound spans the frames written.

@@ -147,6 +147,10 @@ class Writer:
             rgb = premultiply(rgb, alpha)
         return rgb.astype(np.float32, copy=True) if dtype is None else to_code_values(rgb, dtype)
 
+    def disk_bytes(self) -> int:
+        """Bytes this writer has put on disk so far (0 where it does not tell)."""
+        return 0
+
     def close(self) -> None:
         """Finish and commit the output (atomic rename); on failure nothing is left at the target."""
         if self._closed:

@@ -1,0 +1,82 @@
+"""Free space on the disks a take records to. A take stops, its recordings finalised, before its disk
+fills, as a camera stops when its card is full: written into a full disk, the recordings could not be
+finalised, and the whole take was lost."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+import warnings
+from pathlib import Path
+
+from guangying.base.errors import MediaError
+
+# Room kept free to finalise a take: a MOV's index, the sidecar (about 300 bytes a frame), the
+# encoders' last packets. Copying the sender's sound into the composite also rewrites it, so the
+# composite's size is kept free too (``check(extra_bytes=…)``).
+KEEP_FREE_BYTES = 256 * 2**20
+CHECK_EVERY_S = 0.5
+WARN_BEFORE_S = 120.0  # say when about this much recording is left …
+RATE_AFTER_S = 5.0  # … at the rate measured over at least this long
+
+
+class DiskNearlyFull(MediaError):
+    """The take must stop now for its recordings to be finalised."""
+
+
+def _mib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:.0f} MiB"
+
+
+class DiskWatch:
+    """Watches the disks of ``paths`` (one check per disk, at most every :data:`CHECK_EVERY_S`).
+
+    Raises :class:`MediaError` at once when a disk already has less than ``keep_free_bytes`` free (the
+    take is refused before it starts), and :class:`DiskNearlyFull` from :meth:`check` once one gets
+    there during the take. Warns once when, at the rate the disk has been filling, about two minutes of
+    recording are left."""
+
+    def __init__(self, paths: list[Path], keep_free_bytes: int = KEEP_FREE_BYTES) -> None:
+        self.keep_free_bytes = keep_free_bytes
+        self._folders: dict[int, Path] = {}  # device → a folder on it
+        for path in paths:
+            folder = path.parent if str(path.parent) else Path(".")
+            self._folders.setdefault(os.stat(folder).st_dev, folder)
+        self._start_s = time.monotonic()
+        self._checked_s = -math.inf
+        self._free_at_start = {dev: shutil.disk_usage(folder).free for dev, folder in self._folders.items()}
+        self._warned = False
+        for dev, folder in self._folders.items():
+            if (free := self._free_at_start[dev]) < keep_free_bytes:
+                raise MediaError(
+                    f"cannot record to {folder}: its disk has {_mib(free)} free, and a take "
+                    f"keeps {_mib(keep_free_bytes)} free to finalise its recordings. Free space or record "
+                    "to another disk"
+                )
+
+    def check(self, take_time_s: float, extra_bytes: int = 0, extra_on: Path | None = None) -> None:
+        """``extra_bytes``: room needed beyond the margin on the disk of ``extra_on``."""
+        now = time.monotonic()
+        if now - self._checked_s < CHECK_EVERY_S:
+            return
+        self._checked_s = now
+        extra_dev = os.stat(extra_on.parent).st_dev if extra_on is not None and extra_bytes else None
+        for dev, folder in self._folders.items():
+            free = shutil.disk_usage(folder).free
+            needed = self.keep_free_bytes + (extra_bytes if dev == extra_dev else 0)
+            if free < needed:
+                raise DiskNearlyFull(
+                    f"the disk of {folder} is nearly full ({_mib(free)} free): the take stopped "
+                    f"{take_time_s:.1f} s in, with {_mib(needed)} kept to finalise its recordings, as a "
+                    "camera stops when its card is full. Free space or record to another disk"
+                )
+            if self._warned or now - self._start_s < RATE_AFTER_S:
+                continue
+            filled_per_s = (self._free_at_start[dev] - free) / (now - self._start_s)
+            if filled_per_s > 0 and (free - needed) / filled_per_s < WARN_BEFORE_S:
+                self._warned = True
+                warnings.warn(f"the disk of {folder} has about {(free - needed) / filled_per_s:.0f} s of "
+                              "recording left at this rate; the take stops, its recordings kept, when it "
+                              "is full", stacklevel=3)

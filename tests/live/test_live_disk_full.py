@@ -1,0 +1,52 @@
+"""A take whose disk fills: it stops with its recordings finalised, as a camera stops when its card is
+full. The disk is the real one the test writes to; only the room the take may use is set (to a few
+MiB of what is free now), so the take reaches its end of room within seconds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from guangying.base.errors import MediaError
+from guangying.live import LiveSession, LiveSettings, LiveSource
+from guangying.live.recorder import Recorder
+from guangying.live.session import SessionOutputs
+from guangying.media import open_reader
+
+
+def test_a_take_stops_before_its_disk_fills_and_keeps_its_recordings(plate_clip, tmp_path):
+    """Before, recording went on into the full disk: no file could be finalised, and the whole take,
+    plate and composite, was deleted with a 'disk is full' error. Now the take stops while there is room
+    to finalise, and everything recorded up to then is kept and plays."""
+    source = LiveSource(str(plate_clip), loop=True, queue_frames=2)
+    settings = LiveSettings({"background": "black"}, source.width, source.height)
+    room_bytes = 4 * 2**20
+    recorder = Recorder(source.fps, composite=tmp_path / "take.mkv", plate=tmp_path / "plate.mkv",
+                        keep_free_bytes=shutil.disk_usage(tmp_path).free - room_bytes)
+    report = LiveSession(source, settings, SessionOutputs(recorder=recorder)).run(duration_s=60.0)
+    assert report.lost and "nearly full" in report.reason and "take stopped" in report.reason, report
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert names == ["plate.mkv", "take.frames.jsonl", "take.mkv"]  # finalised: no hidden partial file
+    rows = [json.loads(line) for line in (tmp_path / "take.frames.jsonl").read_text().splitlines()]
+    with open_reader(tmp_path / "take.mkv") as reader:
+        composite_frames = sum(1 for _ in reader)
+    with open_reader(tmp_path / "plate.mkv") as reader:
+        plate_frames = sum(1 for _ in reader)
+    assert composite_frames == len(rows) >= 10
+    assert len(rows) == report.frames_out - 1  # all but the frame that found the disk nearly full
+    assert plate_frames >= composite_frames
+    written = sum(path.stat().st_size for path in tmp_path.iterdir())
+    assert 0.5 * room_bytes < written < 4 * room_bytes  # it stopped at its room, not long after
+
+
+def test_a_take_on_a_disk_without_room_is_refused_before_it_starts(plate_clip, tmp_path):
+    source = LiveSource(str(plate_clip), loop=True, queue_frames=2)
+    try:
+        with pytest.raises(MediaError, match=r"cannot record to .*: its disk has \d+ MiB free"):
+            Recorder(source.fps, composite=tmp_path / "take.mov",
+                     keep_free_bytes=shutil.disk_usage(tmp_path).free + 2**30)
+    finally:
+        source.stop()
+    assert not list(tmp_path.iterdir())
