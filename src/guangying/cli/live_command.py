@@ -104,6 +104,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             type=click.Path(dir_okay=False, path_type=Path),
             help="Per-frame log (.jsonl or .csv) [next to the first recording].",
         ),
+        click.option("--overwrite", is_flag=True, help="Replace an earlier take's recordings of the same "
+                     "names [default: record this take under the next free number, take-2.mov …]."),
         click.option("--out", "out_url", help="Stream the composite as MPEG-TS: udp://HOST:PORT or srt://… "
                      "(with the sender's sound, in sync, when a stream or camera sends one)."),
         click.option("--out-bitrate", type=float, default=6.0, show_default=True, help="Stream Mbit/s."),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import signal
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from guangying.live.recorder import Recorder
 from guangying.live.session import LiveReport, LiveSession, SessionOutputs
 from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
 from guangying.live.streams import StreamOutput, VirtualCamera
+from guangying.live.take_names import describe_renumbered, unused_take_paths
 from guangying.pipeline.lens_defocus import LensSettings
 from guangying.pipeline.virtual_set import SetBackground, SetSettings
 
@@ -53,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "record_plate": None,
     "record_matte": None,
     "sidecar": None,
+    "overwrite": False,
     "out_url": None,
     "out_bitrate": 6.0,
     "virtual_cam": False,
@@ -194,6 +197,12 @@ class LiveTake:
         self.close()
 
 
+# a take's recordings: Recorder's argument → option
+_RECORDING_OPTIONS = {
+    "composite": "record", "plate": "record_plate", "matte": "record_matte", "sidecar": "sidecar"
+}
+
+
 def open_live(options: Mapping[str, Any]) -> LiveTake:
     """Open source, outputs, focus, set and monitor from ``options`` (``source`` required; other keys as
     :data:`DEFAULTS` and the look keys). Whatever was opened is closed again if a later part fails."""
@@ -223,13 +232,16 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
         settings = LiveSettings(look_from_options(o), source.width, source.height)
         recorder = None
         if o["record"] or o["record_plate"] or o["record_matte"]:
-            paths = {k: Path(o[k]) if o[k] else None for k in ("record", "record_plate", "record_matte")}
+            given = {kind: Path(o[key]) if o[key] else None for kind, key in _RECORDING_OPTIONS.items()}
+            paths, number = (given, 1) if o["overwrite"] else unused_take_paths(given)
+            if number > 1:
+                warnings.warn(describe_renumbered(given, paths), stacklevel=2)
             recorder = Recorder(
                 source.fps,
-                composite=paths["record"],
-                plate=paths["record_plate"],
-                matte=paths["record_matte"],
-                sidecar=o["sidecar"],
+                composite=paths["composite"],
+                plate=paths["plate"],
+                matte=paths["matte"],
+                sidecar=paths["sidecar"],
                 pixel_aspect=source.pixel_aspect,
                 camera_codec=source.codec_name,
                 camera_clock=source.rate_known,

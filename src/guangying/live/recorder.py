@@ -21,11 +21,11 @@ from guangying.live.capture import CapturedFrame
 from guangying.live.disk_watch import KEEP_FREE_BYTES, DiskWatch
 from guangying.live.frames import FrameMeta, LiveFrame
 from guangying.live.plate_copy import PacketPlate, copies_plate_packets
+from guangying.live.take_names import sidecar_beside
 from guangying.live.take_sound import TakeSound
 from guangying.live.workers import DroppingWorker
 from guangying.media import Writer, open_writer
 from guangying.media.audio import SoundError, mux_with_audio
-from guangying.media.patterns import parse_pattern
 from guangying.media.pixels import to_float32
 from guangying.media.video_writer import VIDEO_EXTENSIONS, container_options_for
 from guangying.media.writer import Content
@@ -128,7 +128,7 @@ class Recorder:
         self.paths = {"composite": composite, "matte": matte}
         first = next((p for p in (composite, plate, matte) if p is not None), None)
         if sidecar is None and first is not None:
-            sidecar = _sidecar_beside(first)
+            sidecar = sidecar_beside(first)
         self.sidecar = sidecar
         recorded = [path for path in (composite, plate, matte, sidecar) if path is not None]
         for path in recorded:
@@ -250,14 +250,6 @@ class Recorder:
             self._sound.discard()
         for writer in self._writers.values():
             writer.abort()
-
-
-def _sidecar_beside(recording: Path) -> Path:
-    """``take.frames.jsonl`` beside ``take.mov``, and beside ``take.####.dpx`` too (it was named
-    ``take.####.frames.jsonl``, a frame field in a name that is no sequence)."""
-    pattern = parse_pattern(recording)
-    stem = recording.stem if pattern is None else pattern.prefix.rstrip("._-") or "take"
-    return recording.with_name(stem + ".frames.jsonl")
 
 
 def _write_sidecar(path: Path, rows: list[FrameMeta]) -> None:
