@@ -34,6 +34,11 @@ class SensorTimeoutError(DeviceError, TimeoutError):
     """No valid frame arrived in time: wrong port/baud rate, sensor in I²C mode, or unplugged."""
 
 
+class SensorGoneError(DeviceError):
+    """The serial port itself failed: the sensor or its USB adapter was unplugged (or reset). The port
+    is closed; :meth:`TfLunaSource.reopen` opens it again once it is back."""
+
+
 @dataclass(frozen=True, slots=True)
 class TfFrame:
     """One measurement: the distance in the frame's units (cm, or mm; metres in the text format), its
@@ -206,9 +211,15 @@ class TfLunaSource:
                     f"({received} bytes received, {self.parser.checksum_errors} bad checksums): check the "
                     "wiring, the baud rate (115200) and that the sensor is in UART mode"
                 )
-            chunk = self._serial.read(max(1, self._serial.in_waiting or FRAME_LEN))
-            if self._serial.in_waiting:  # the rest of a burst that came with the first frame
-                chunk += self._serial.read(self._serial.in_waiting)
+            try:
+                chunk = self._serial.read(max(1, self._serial.in_waiting or FRAME_LEN))
+                if self._serial.in_waiting:  # the rest of a burst that came with the first frame
+                    chunk += self._serial.read(self._serial.in_waiting)
+            except (serial.SerialException, OSError) as exc:  # the device node is gone, not just silent
+                self._serial.close()
+                raise SensorGoneError(
+                    f"the LiDAR on {self.port_name} went away ({exc}): unplugged, or its USB adapter reset"
+                ) from exc
             received += len(chunk)
             frames = self.parser.feed(chunk)
             if frames:
@@ -262,6 +273,17 @@ class TfLunaSource:
         stamps[-1] = arrived_s
         self._last_stamp_s = arrived_s
         return stamps
+
+    def reopen(self) -> None:
+        """Open the port again by its name, after :class:`SensorGoneError`. A USB adapter plugged back
+        in comes back under the same ``/dev/serial/by-id/…`` name (``/dev/ttyUSB0`` may change: name
+        the sensor by id). Raises :class:`DeviceError` while it is not there."""
+        self._serial.close()
+        try:
+            self._serial.open()
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceError(f"the LiDAR on {self.port_name} is not back yet: {exc}") from exc
+        self._pending.clear()
 
     def readings(self) -> Iterator[DistanceReading]:
         while True:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from guangying.distance.reading import DistanceReading, DistanceSource
-from guangying.distance.tfluna import SensorTimeoutError
+from guangying.distance.tfluna import SensorGoneError, SensorTimeoutError
 from guangying.focus.controller import FocusController, FocusOutput
 from guangying.focus.live import run_live
 from guangying.lens.freed import FreeDSender
@@ -119,10 +120,33 @@ class LiveFocus:
             except SensorTimeoutError as exc:
                 with self._lock:
                     self._error = str(exc)  # shown on the page; keep listening for the sensor
+            except SensorGoneError as exc:
+                self._wait_for_sensor(str(exc))
             except OSError as exc:
                 with self._lock:
                     self._error = f"LiDAR failed: {exc}"
                 self._stop.wait(0.5)
+
+    def _wait_for_sensor(self, why: str) -> None:
+        """An unplugged sensor (a cable pulled, a USB adapter reset): focus holds where it is, the page
+        and the terminal say so, and the port is opened again as soon as it is back. Before, the dead
+        port was read again and again, and the take's focus never came back."""
+        reopen = getattr(self.source, "reopen", None)
+        note = why + ("; focus holds, and the sensor is looked for every 0.5 s" if reopen else "")
+        with self._lock:
+            self._error = note
+        warnings.warn(note, stacklevel=2)
+        while reopen is not None and not self._stop.wait(0.5):
+            try:
+                reopen()
+            except OSError:
+                continue
+            with self._lock:
+                self._error = ""
+            port = getattr(self.source, "port_name", "")
+            warnings.warn(f"the LiDAR on {port} is back; focus follows it again", stacklevel=2)
+            return
+        self._stop.wait()  # a source that cannot be opened again: nothing more until the take ends
 
     def state(self) -> FocusState:
         with self._lock:
