@@ -91,3 +91,63 @@ def test_monitor_page_in_chromium(plate_frames, tmp_path):
         sender.stop_now.set()
         live.kill()
     assert code != 0 and "source lost" in live.output
+
+
+def test_a_page_of_another_site_cannot_stop_the_take(plate_clip, tmp_path):
+    """A web page open in the same browser as the monitor (a second tab, an ad) posts to the monitor's
+    /stop, as a cross-site form or a no-cors fetch: the browser sends such requests without asking.
+    Before, the take ended. The attacker's page is served on another port of 127.0.0.1 (another
+    origin), and real chromium sends its requests."""
+    import json
+    import threading
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    live = LiveProcess(plate_clip, "--loop", "--port", 0, "-b", "black", cwd=tmp_path)
+    try:
+        url = live.wait_url()
+        wait_until_live(url)
+        attack = f"""<html><body><iframe name=sink></iframe>
+<form id=f method=post action="{url}stop" target=sink enctype="text/plain"><input name=a value=b></form>
+<script>
+fetch("{url}stop", {{method: "POST", mode: "no-cors", body: "{{}}"}})
+  .then(() => fetch("{url}settings", {{method: "POST", mode: "no-cors", body: '{{"screen_gain": 3}}'}}))
+  .then(() => {{ document.getElementById("f").submit(); window.sent = true; }});
+</script></body></html>""".encode()
+
+        class Attacker(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(attack)))
+                self.end_headers()
+                self.wfile.write(attack)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        site = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+        threading.Thread(target=site.serve_forever, daemon=True).start()
+        try:
+            with sync_api.sync_playwright() as p:
+                context = p.chromium.launch_persistent_context(
+                    str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=_ARGS
+                )
+                try:
+                    page = context.new_page()
+                    page.goto(f"http://127.0.0.1:{site.server_address[1]}/")
+                    page.wait_for_function("window.sent === true", timeout=15000)
+                    time.sleep(2.0)  # the form's post lands
+                finally:
+                    context.close()
+        finally:
+            site.shutdown()
+            site.server_close()
+        with urllib.request.urlopen(url + "stats.json", timeout=5) as response:
+            stats = json.load(response)
+        with urllib.request.urlopen(url + "settings.json", timeout=5) as response:
+            values = json.load(response)["values"]
+        assert stats["state"] == "live" and live.proc.poll() is None, live.output
+        assert values.get("screen_gain") != 3
+    finally:
+        live.kill()

@@ -95,11 +95,13 @@ def test_browsers_connecting_and_disconnecting_do_not_leak_or_stall(running):
     for i in range(40):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             view = ("composite", "plate", "matte", "side")[i % 4]
-            s.sendall(f"GET /stream.mjpg?view={view} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            s.sendall(f"GET /stream.mjpg?view={view} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             if i % 2:
                 got = b""
                 while b"image/jpeg" not in got:
-                    got += s.recv(65536)  # a whole viewer: headers and a first picture
+                    chunk = s.recv(65536)  # a whole viewer: headers and a first picture
+                    assert chunk, got  # not closed before the first picture
+                    got += chunk
     deadline = time.monotonic() + 10
     while (feed.viewers() or threading.active_count() > threads_before + 1) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -118,7 +120,7 @@ def test_request_claiming_a_huge_body_is_refused_unread_and_the_take_goes_on(run
     _wait_frames(server.url, 3)
     for claimed in ("99999999999", "-5"):
         with socket.create_connection((server.host, server.port), timeout=5) as conn:
-            conn.sendall(f"POST /settings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            conn.sendall(f"POST /settings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                          f"Content-Length: {claimed}\r\n\r\n{{}}".encode())
             answer = conn.makefile("rb").read().decode()  # the server closes: the body is left unread
         assert answer.startswith("HTTP/1.0 413") or answer.startswith("HTTP/1.1 413"), answer
@@ -127,6 +129,60 @@ def test_request_claiming_a_huge_body_is_refused_unread_and_the_take_goes_on(run
     _wait_frames(server.url, before + 5)  # the take goes on
     code, answer = _post(server.url + "settings", {"screen_gain": 1.2})  # and the page still works
     assert code == 200
+
+
+def _raw(server: MonitorServer, request: str) -> str:
+    with socket.create_connection((server.host, server.port), timeout=5) as conn:
+        conn.sendall(request.encode())
+        return conn.makefile("rb").readline().decode()
+
+
+def test_pages_of_other_sites_and_names_cannot_reach_the_take(running):
+    """Any page a browser on the set shows could reach the monitor. A page on another site posting
+    to /stop (browsers send such a cross-site POST without asking) ended the take; a page on a name
+    that resolves to this machine (DNS rebinding) could read the picture and act like the monitor's
+    page. Both are refused now; the monitor's own page and scripts (no Origin) still work."""
+    session, server, _, _ = running
+    _wait_frames(server.url, 3)
+    here = f"127.0.0.1:{server.port}"
+    stop = ("POST /stop HTTP/1.1\r\nHost: {host}\r\n{origin}Content-Type: text/plain\r\n"
+            "Content-Length: 2\r\n\r\n{{}}")
+    for host, origin in ((here, "Origin: http://attacker.example\r\n"),  # a cross-site form or fetch
+                         (here, "Origin: null\r\n"),  # a sandboxed frame, a file:// page
+                         (f"rebound.attacker.example:{server.port}", "")):  # DNS rebinding
+        assert " 403 " in _raw(server, stop.format(host=host, origin=origin)), (host, origin)
+    rebound = f"rebound.attacker.example:{server.port}"
+    assert " 403 " in _raw(server, f"GET /stats.json HTTP/1.1\r\nHost: {rebound}\r\n\r\n")
+    before = _get(server.url + "stats.json")["frames_out"]
+    _wait_frames(server.url, before + 5)  # the take goes on
+    assert session.stats()["state"] == "live"
+    own = _raw(server, f"POST /settings HTTP/1.1\r\nHost: {here}\r\nOrigin: http://{here}\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+    assert " 200 " in own
+    assert " 200 " in _raw(server, f"GET /stats.json HTTP/1.1\r\nHost: localhost:{server.port}\r\n\r\n")
+    assert _post(server.url + "settings", {"screen_gain": 1.2})[0] == 200  # a script
+
+
+def test_the_page_does_not_show_an_srt_passphrase(running):
+    """Every viewer on the set's network reads stats.json; the sender's passphrase was in it."""
+    session, server, _, _ = running
+    session.source.spec = "srt://10.0.0.5:9000?passphrase=kept-on-the-laptop&latency=120"
+    shown = _get(server.url + "stats.json")["source"]["spec"]
+    assert "kept-on-the-laptop" not in shown and shown.endswith("passphrase=…&latency=120")
+
+
+@pytest.mark.parametrize(("host", "origin", "acting", "refused"), [
+    ("192.168.1.20:8080", "http://192.168.1.20:8080", True, False),  # a tablet on the set's network
+    ("[::1]:8080", None, True, False),
+    ("LAPTOP.local:8080", "http://laptop.local:8080", True, False),
+    ("studio-monitor:8080", None, False, False),  # the name given to --host
+    ("evil.example:8080", None, False, True),
+    ("192.168.1.20:8080", "http://192.168.1.20:9999", True, True),
+    ("192.168.1.20:8080", "http://192.168.1.20:9999", False, False),  # a GET: the browser hides it
+])
+def test_which_hosts_and_origins_are_answered(host, origin, acting, refused):
+    names = frozenset({"localhost", "laptop", "laptop.local", "studio-monitor"})
+    assert (monitor.refusal(host, origin, names, acting) is not None) == refused
 
 
 @pytest.fixture

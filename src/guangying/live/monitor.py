@@ -8,7 +8,9 @@ and it needs nothing but the standard library to serve (delay measured in ``benc
 from __future__ import annotations
 
 import errno
+import ipaddress
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlparse, urlsplit
 
 import cv2
 import numpy as np
@@ -35,6 +37,40 @@ MAX_ACTION_BYTES = 1 << 20
 # A connection silent this long (no request, a body that never comes, a viewer that stopped reading the
 # stream) is closed: each holds a thread, and a client opening many and sending nothing held them all.
 IDLE_TIMEOUT_S = 30.0
+
+
+def _names_of_this_machine(bound_host: str) -> frozenset[str]:
+    """The host names a request to this monitor may carry besides an IP address: ``localhost``, the
+    name it was told to listen on, and the machine's own (``laptop``, ``laptop.local``, its FQDN)."""
+    own = socket.gethostname().lower()
+    names = {"localhost", own, own + ".local", socket.getfqdn().lower()}
+    try:
+        ipaddress.ip_address(bound_host)
+    except ValueError:
+        names.add(bound_host.lower())
+    return frozenset(n for n in names if n)
+
+
+def refusal(host_header: str | None, origin_header: str | None, names: frozenset[str],
+            acting: bool) -> str | None:
+    """Why a request may not be answered, or None. Any web page a browser on the set shows could
+    otherwise reach the monitor: a page on another site posting to ``/stop`` ended the take (browsers
+    send such a 'simple' cross-site POST without asking), and one on a name that resolves to this
+    machine (DNS rebinding) could read the picture and act as the page does. So the ``Host`` must be
+    an IP address or a name of this machine, and an action (``acting``) that comes from a page must
+    come from the monitor's own. Scripts (curl, Python) send no ``Origin`` and are answered."""
+    if host_header:
+        name = urlsplit("//" + host_header).hostname or ""
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            if name not in names:
+                return (f"this monitor answers to its IP address or this machine's name, not {name!r}: "
+                        "open it as http://IP:PORT/")
+    if acting and origin_header is not None:
+        if origin_header == "null" or urlsplit(origin_header).netloc.lower() != (host_header or "").lower():
+            return f"a page from {origin_header} may not control this monitor; use the monitor's own page"
+    return None
 
 
 class MonitorControl(Protocol):
@@ -183,7 +219,9 @@ def _asset(name: str) -> bytes:
 _ASSETS = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript")}
 
 
-def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Event) -> type:
+def _handler(
+    feed: MonitorFeed, control: MonitorControl, closing: threading.Event, names: frozenset[str]
+) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "guangying-live"
@@ -212,10 +250,19 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                 return None
             return view
 
+        def _refused(self, acting: bool) -> bool:
+            why = refusal(self.headers.get("Host"), self.headers.get("Origin"), names, acting)
+            if why is not None:
+                self.close_connection = True  # an action's body is left unread
+                self._json({"error": why}, HTTPStatus.FORBIDDEN)
+            return why is not None
+
         def do_GET(self) -> None:  # noqa: N802 (stdlib name)
             url = urlparse(self.path)
             query = parse_qs(url.query)
             try:
+                if self._refused(acting=False):
+                    return
                 if url.path in _ASSETS:
                     name, kind = _ASSETS[url.path]
                     self._send(_asset(name), kind)
@@ -268,6 +315,8 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
         def do_POST(self) -> None:  # noqa: N802 (stdlib name)
             url = urlparse(self.path)
             try:
+                if self._refused(acting=True):
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 if not 0 <= length <= MAX_ACTION_BYTES:
                     self.close_connection = True  # the claimed body is left unread
@@ -307,7 +356,8 @@ class MonitorServer:
     def __init__(self, feed: MonitorFeed, control: MonitorControl, host: str = "127.0.0.1", port: int = 8080):
         self.closing = threading.Event()
         try:
-            self._server = ThreadingHTTPServer((host, port), _handler(feed, control, self.closing))
+            handler = _handler(feed, control, self.closing, _names_of_this_machine(host))
+            self._server = ThreadingHTTPServer((host, port), handler)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise DeviceError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -364,7 +365,8 @@ class LiveSession:
         out = self.stats_.snapshot(self.source.frames_in, self.source.dropped, self.source.damaged)
         out["settings_version"] = self.settings.version
         out["source"] = {
-            "spec": self.source.spec,
+            # every viewer of the page reads this: an SRT passphrase stays on the laptop
+            "spec": re.sub(r"(passphrase=)[^&]*", r"\1…", self.source.spec),
             "width": self.source.width,
             "height": self.source.height,
             "fps": float(self.source.fps),
