@@ -42,8 +42,7 @@ class DiskWatch:
         self.keep_free_bytes = keep_free_bytes
         self._folders: dict[int, Path] = {}  # device → a folder on it
         for path in paths:
-            folder = path.parent if str(path.parent) else Path(".")
-            self._folders.setdefault(os.stat(folder).st_dev, folder)
+            self._folders.setdefault(os.stat(path.parent).st_dev, path.parent)
         self._start_s = time.monotonic()
         self._checked_s = -math.inf
         self._free_at_start = {dev: shutil.disk_usage(folder).free for dev, folder in self._folders.items()}

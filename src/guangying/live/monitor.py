@@ -41,9 +41,10 @@ IDLE_TIMEOUT_S = 30.0
 
 def _names_of_this_machine(bound_host: str) -> frozenset[str]:
     """The host names a request to this monitor may carry besides an IP address: ``localhost``, the
-    name it was told to listen on, and the machine's own (``laptop``, ``laptop.local``, its FQDN)."""
+    name it was told to listen on, and the machine's own (``laptop``, ``laptop.local``; not its FQDN,
+    whose lookup can hang the start on a set network without DNS)."""
     own = socket.gethostname().lower()
-    names = {"localhost", own, own + ".local", socket.getfqdn().lower()}
+    names = {"localhost", own, own + ".local"}
     try:
         ipaddress.ip_address(bound_host)
     except ValueError:
