@@ -1,12 +1,14 @@
 """A take whose disk fills: it stops with its recordings finalised, as a camera stops when its card is
-full. The disk is the real one the test writes to; only the room the take may use is set (to a few
-MiB of what is free now), so the take reaches its end of room within seconds (sooner where other
-programs write to the same disk meanwhile)."""
+full. The recordings are real files on the test's folder; the disk is taken as one of a few MiB, its
+use counted from the sizes of the files in that folder (the machine's real disk is shared with other
+programs, whose writes and deletions made the take stop at another point each run)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -23,9 +25,13 @@ def test_a_take_stops_before_its_disk_fills_and_keeps_its_recordings(plate_clip,
     to finalise, and everything recorded up to then is kept and plays."""
     source = LiveSource(str(plate_clip), loop=True, queue_frames=2)
     settings = LiveSettings({"background": "black"}, source.width, source.height)
-    room_bytes = 4 * 2**20
+    room_bytes, keep_free_bytes = 4 * 2**20, 4 * 2**20  # kept: more than half a second of writing
+
+    def free_bytes(folder: Path) -> int:  # a disk of room + keep-free bytes, used by the take's files
+        return room_bytes + keep_free_bytes - sum(entry.stat().st_size for entry in os.scandir(folder))
+
     recorder = Recorder(source.fps, composite=tmp_path / "take.mkv", plate=tmp_path / "plate.mkv",
-                        keep_free_bytes=shutil.disk_usage(tmp_path).free - room_bytes)
+                        keep_free_bytes=keep_free_bytes, free_bytes=free_bytes)
     report = LiveSession(source, settings, SessionOutputs(recorder=recorder)).run(duration_s=60.0)
     assert report.lost and "nearly full" in report.reason and "take stopped" in report.reason, report
     names = sorted(path.name for path in tmp_path.iterdir())
@@ -35,11 +41,11 @@ def test_a_take_stops_before_its_disk_fills_and_keeps_its_recordings(plate_clip,
         composite_frames = sum(1 for _ in reader)
     with open_reader(tmp_path / "plate.mkv") as reader:
         plate_frames = sum(1 for _ in reader)
-    assert composite_frames == len(rows) >= 3
+    assert composite_frames == len(rows) >= 10
     assert len(rows) == report.frames_out - 1  # all but the frame that found the disk nearly full
     assert plate_frames >= composite_frames
-    # it stopped at its room, not long after (sooner when something else writes to the same disk)
-    assert sum(path.stat().st_size for path in tmp_path.iterdir()) < 4 * room_bytes
+    written = sum(path.stat().st_size for path in tmp_path.iterdir())
+    assert room_bytes <= written < room_bytes + keep_free_bytes  # it stopped at its room, and had room
 
 
 def test_a_take_on_a_disk_without_room_is_refused_before_it_starts(plate_clip, tmp_path):

@@ -9,6 +9,7 @@ import os
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from guangying.base.errors import MediaError
@@ -26,6 +27,11 @@ class DiskNearlyFull(MediaError):
     """The take must stop now for its recordings to be finalised."""
 
 
+def disk_free_bytes(folder: Path) -> int:
+    """Bytes free to this user on the disk of ``folder``."""
+    return shutil.disk_usage(folder).free
+
+
 def _mib(n_bytes: float) -> str:
     return f"{n_bytes / 2**20:.0f} MiB"
 
@@ -36,16 +42,17 @@ class DiskWatch:
     Raises :class:`MediaError` at once when a disk already has less than ``keep_free_bytes`` free (the
     take is refused before it starts), and :class:`DiskNearlyFull` from :meth:`check` once one gets
     there during the take. Warns once when, at the rate the disk has been filling, about two minutes of
-    recording are left."""
+    recording are left. ``free_bytes(folder)``: how much its disk has free (the OS's count)."""
 
-    def __init__(self, paths: list[Path], keep_free_bytes: int = KEEP_FREE_BYTES) -> None:
-        self.keep_free_bytes = keep_free_bytes
+    def __init__(self, paths: list[Path], keep_free_bytes: int = KEEP_FREE_BYTES,
+                 free_bytes: Callable[[Path], int] = disk_free_bytes) -> None:
+        self.keep_free_bytes, self._free_bytes = keep_free_bytes, free_bytes
         self._folders: dict[int, Path] = {}  # device → a folder on it
         for path in paths:
             self._folders.setdefault(os.stat(path.parent).st_dev, path.parent)
         self._start_s = time.monotonic()
         self._checked_s = -math.inf
-        self._free_at_start = {dev: shutil.disk_usage(folder).free for dev, folder in self._folders.items()}
+        self._free_at_start = {dev: free_bytes(folder) for dev, folder in self._folders.items()}
         self._warned = False
         for dev, folder in self._folders.items():
             if (free := self._free_at_start[dev]) < keep_free_bytes:
@@ -63,7 +70,7 @@ class DiskWatch:
         self._checked_s = now
         extra_dev = os.stat(extra_on.parent).st_dev if extra_on is not None and extra_bytes else None
         for dev, folder in self._folders.items():
-            free = shutil.disk_usage(folder).free
+            free = self._free_bytes(folder)
             needed = self.keep_free_bytes + (extra_bytes if dev == extra_dev else 0)
             if free < needed:
                 raise DiskNearlyFull(

@@ -18,7 +18,7 @@ import av
 from guangying.base.atomic import check_output_folder, partial_path, remove_quietly
 from guangying.base.errors import MediaError
 from guangying.live.capture import CapturedFrame
-from guangying.live.disk_watch import KEEP_FREE_BYTES, DiskWatch
+from guangying.live.disk_watch import KEEP_FREE_BYTES, DiskWatch, disk_free_bytes
 from guangying.live.frames import FrameMeta, LiveFrame
 from guangying.live.plate_copy import PacketPlate, copies_plate_packets
 from guangying.live.take_names import sidecar_beside
@@ -123,6 +123,7 @@ class Recorder:
         camera_size: tuple[int, int] = (0, 0),
         sound: Any = None,  # noqa: ANN401
         keep_free_bytes: int = KEEP_FREE_BYTES,
+        free_bytes: Callable[[Path], int] = disk_free_bytes,
     ) -> None:
         self.fps, self.pixel_aspect = fps, pixel_aspect
         self.paths = {"composite": composite, "matte": matte}
@@ -133,7 +134,7 @@ class Recorder:
         recorded = [path for path in (composite, plate, matte, sidecar) if path is not None]
         for path in recorded:
             check_output_folder(path)  # fail before the take, not at its first frame
-        self._disk = DiskWatch(recorded, keep_free_bytes)
+        self._disk = DiskWatch(recorded, keep_free_bytes, free_bytes)
         # a stream's or camera's compressed pictures (``camera_codec``) are copied where the plate's
         # container takes them, at the sender's times (``camera_clock``) or their arrival; anything
         # else (a file played live, raw video) is encoded
