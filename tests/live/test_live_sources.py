@@ -293,6 +293,27 @@ def test_a_stream_joined_between_keyframes_starts_at_its_next(plate_frames):
         sender.stop_now.set()
 
 
+def test_a_stream_joined_just_before_a_keyframe_starts_at_that_keyframe(plate_frames):
+    """Joined just before a keyframe, the probe read it (and learnt the picture size from it), and
+    then dropped what it had read ("nobuffer"): the pictures began only at the keyframe after, a whole
+    interval later (4 s here; a take shorter than that recorded a plate of one picture)."""
+    port = free_port(socket.SOCK_DGRAM)
+    sender = UdpSender(plate_frames, port, seconds=20, gop=100)  # a keyframe at 0 s, 4 s, 8 s …
+    sender.start()
+    try:
+        while sender.sent < 93:  # 0.3 s before the keyframe at picture 100
+            time.sleep(0.005)
+        source = LiveSource(f"udp://127.0.0.1:{port}", open_timeout_s=10)
+        source.start()
+        source.begin_take()
+        while sender.sent < 180 and sender.is_alive():
+            time.sleep(0.01)
+        source.stop()
+    finally:
+        sender.stop_now.set()
+    assert source.frames_in >= 40, source.frames_in  # pictures from 100 on (not from 200)
+
+
 def test_pictures_a_sender_skips_are_gaps_on_the_takes_frame_grid(plate_frames):
     """An encoder that skips frames under load (OBS's "skipped frames due to encoding lag"), a webcam
     that halves its rate in dim light, a network that loses whole pictures: the stream's timestamps

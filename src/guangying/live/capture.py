@@ -231,7 +231,10 @@ class LiveSource:
         self.pixel_aspect = Fraction(aspect) if aspect and aspect > 0 else Fraction(1)
 
     def _open_container(self) -> av.container.InputContainer:
-        options = {"probesize": "2000000", "analyzeduration": "1000000", "fflags": "nobuffer"}
+        # Not "nobuffer": that drops the packets the probe read, and a keyframe among them (joined just
+        # before it) was lost, so the pictures began a whole keyframe interval later. Those packets come
+        # first, at once; the capture's drop-oldest queue takes up the backlog.
+        options = {"probesize": "2000000", "analyzeduration": "1000000"}
         fmt = None
         if self.kind == "device":
             fmt = "v4l2"

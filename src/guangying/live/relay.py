@@ -36,8 +36,10 @@ class SrtRelay:
         self.udp_url = f"udp://127.0.0.1:{_free_udp_port()}"
         local = self.udp_url + "?pkt_size=1316"
         source, target = (srt_url, local) if direction == "in" else (self.udp_url, srt_url)
-        # Probe only a little: the default 5 s of analysis would hold the picture back that long.
-        quick = ["-fflags", "nobuffer", "-probesize", "200000", "-analyzeduration", "500000"]
+        # Probe only a little: the default 5 s of analysis would hold the picture back that long. Not
+        # "nobuffer", which drops what the probe read (a keyframe among it: the pictures began one
+        # keyframe interval later).
+        quick = ["-probesize", "200000", "-analyzeduration", "500000"]
         # -progress: ffmpeg reports only once both ends are open and packets flow, which tells a
         # connected relay from one still trying to reach its peer
         self._command = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1",
