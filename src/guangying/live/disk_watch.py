@@ -62,16 +62,19 @@ class DiskWatch:
                     "to another disk"
                 )
 
-    def check(self, take_time_s: float, extra_bytes: int = 0, extra_on: Path | None = None) -> None:
-        """``extra_bytes``: room needed beyond the margin on the disk of ``extra_on``."""
+    def check(self, take_time_s: float, extra_bytes: Callable[[], int] = lambda: 0,
+              extra_on: Path | None = None) -> None:
+        """``extra_bytes()``: room needed beyond the margin on the disk of ``extra_on`` (asked only when
+        the disks are checked, not every frame)."""
         now = time.monotonic()
         if now - self._checked_s < CHECK_EVERY_S:
             return
         self._checked_s = now
-        extra_dev = os.stat(extra_on.parent).st_dev if extra_on is not None and extra_bytes else None
+        extra = extra_bytes()
+        extra_dev = os.stat(extra_on.parent).st_dev if extra_on is not None and extra else None
         for dev, folder in self._folders.items():
             free = self._free_bytes(folder)
-            needed = self.keep_free_bytes + (extra_bytes if dev == extra_dev else 0)
+            needed = self.keep_free_bytes + (extra if dev == extra_dev else 0)
             if free < needed:
                 raise DiskNearlyFull(
                     f"the disk of {folder} is nearly full ({_mib(free)} free): the take stopped "

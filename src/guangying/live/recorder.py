@@ -187,9 +187,7 @@ class Recorder:
         recordings to be finalised (then :meth:`close` them)."""
         if self._plate is not None and self._plate.error is not None:
             raise MediaError(f"recording the plate {self._plate.path} failed: {self._plate.error}")
-        composite = self._writers.get("composite")
-        sound_copy_bytes = composite.disk_bytes() if composite is not None and self._sound is not None else 0
-        self._disk.check(frame.meta.take_time_s, sound_copy_bytes, self.paths["composite"])
+        self._disk.check(frame.meta.take_time_s, self._sound_copy_bytes, self.paths["composite"])
         if not self._writers:
             self._open(frame.meta.timecode)
             self._first_time_s = frame.meta.take_time_s
@@ -234,6 +232,11 @@ class Recorder:
         if errors:
             raise MediaError("; ".join(errors))
         return written
+
+    def _sound_copy_bytes(self) -> int:
+        """Room muxing the sender's sound into the composite takes: a copy of it."""
+        composite = self._writers.get("composite")
+        return composite.disk_bytes() if composite is not None and self._sound is not None else 0
 
     def _add_sound(self, recording: Path, sound: Path) -> None:
         """The sender's sound into the finished composite recording, as long as its pictures."""
