@@ -198,12 +198,13 @@ class LiveProcess:
             self.proc.wait(timeout=10)
 
 
-def wait_until_live(url: str, timeout_s: float = 300.0) -> None:
+def wait_until_live(url: str, timeout_s: float = 300.0, key: str | None = None) -> None:
     """Until the take has started: on a cold compile cache (this test run alone after an edit to the
     keyer) the engine compiles for a minute or two first, and the page's picture only loads after."""
     t_end = time.monotonic() + timeout_s
+    stats = url + "stats.json" + (f"?key={key}" if key else "")
     while time.monotonic() < t_end:
-        with urllib.request.urlopen(url + "stats.json", timeout=10) as response:
+        with urllib.request.urlopen(stats, timeout=10) as response:
             if json.load(response)["state"] != "starting":
                 return
         time.sleep(0.5)

@@ -151,3 +151,44 @@ fetch("{url}stop", {{method: "POST", mode: "no-cors", body: "{{}}"}})
         assert values.get("screen_gain") != 3
     finally:
         live.kill()
+
+
+def test_a_monitor_with_a_key_opens_by_its_address_or_its_key(plate_clip, tmp_path):
+    """Served on the set's network the monitor asks for a key. A tablet opens the printed address and
+    the browser keeps the key (a reload, a new tab of the same browser: no key asked again); a browser
+    without it gets a page asking for it, and typing it in opens the monitor."""
+    key = "tablet-key-2026"
+    live = LiveProcess(plate_clip, "--loop", "--port", 0, "-b", "black", "--monitor-key", key, cwd=tmp_path)
+    try:
+        url = live.wait_url()
+        assert f"monitor: {url}?key={key}" in live.output
+        wait_until_live(url, key=key)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=_ARGS)
+            try:
+                tablet = browser.new_context()
+                page = tablet.new_page()
+                page.goto(f"{url}?key={key}")
+                assert page.url == url  # the key left the address bar
+                page.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
+                page.wait_for_function("document.getElementById('status').textContent.includes('fps')")
+                again = tablet.new_page()
+                again.goto(url)  # a bookmark without the key, in the same browser
+                again.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
+
+                stranger = browser.new_context().new_page()
+                answer = stranger.goto(url)
+                assert answer is not None and answer.status == 401
+                assert stranger.locator("#live").count() == 0
+                stranger.fill("input[name=key]", "guessed-key-1")
+                stranger.click("button")
+                assert "not the key" in stranger.content()
+                stranger.fill("input[name=key]", key)
+                stranger.click("button")
+                stranger.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
+                stranger.click("#stop")  # the page's own controls work with the key
+                assert live.wait(timeout_s=60) == 0, live.output
+            finally:
+                browser.close()
+    finally:
+        live.kill()

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from guangying.live import LiveSession, LiveSettings, LiveSource, monitor
+from guangying.live import LiveSession, LiveSettings, LiveSource, monitor, monitor_access
 from guangying.live.monitor import MonitorFeed, MonitorServer
 from guangying.live.recorder import Recorder
 from guangying.live.session import SessionOutputs
@@ -182,7 +182,7 @@ def test_the_page_does_not_show_an_srt_passphrase(running):
 ])
 def test_which_hosts_and_origins_are_answered(host, origin, acting, refused):
     names = frozenset({"localhost", "laptop", "laptop.local", "studio-monitor"})
-    assert (monitor.refusal(host, origin, names, acting) is not None) == refused
+    assert (monitor_access.refusal(host, origin, names, acting) is not None) == refused
 
 
 @pytest.fixture
@@ -227,3 +227,17 @@ def test_an_anamorphic_camera_is_shown_unsqueezed(size, shown):
         feed.close()
     assert (picture.shape[1], picture.shape[0]) == shown
     assert picture[:, : shown[0] // 2 - 4].min() > 200 and picture[:, shown[0] // 2 + 4 :].max() < 50
+
+
+def test_a_take_opened_and_closed_without_running_closes(plate_clip, tmp_path):
+    """A script opens a take, finds something wrong and closes it unrun: closing the monitor waited
+    forever for a serve loop that was never started."""
+    from guangying.live.launch import open_live
+
+    take = open_live({"source": str(plate_clip), "loop": True, "port": 0, "background": "black",
+                      "settings_out": tmp_path / "look.yaml"})
+    assert take.server is not None
+    closer = threading.Thread(target=take.close, daemon=True)
+    closer.start()
+    closer.join(timeout=20)
+    assert not closer.is_alive()

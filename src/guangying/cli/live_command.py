@@ -75,6 +75,12 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             help="Monitor address; 0.0.0.0 serves the set's network (tablets).",
         ),
         click.option("--port", type=int, default=8080, show_default=True, help="Monitor port."),
+        click.option(
+            "--monitor-key",
+            envvar="GUANGYING_MONITOR_KEY",
+            help="Key the monitor asks for (8-128 letters, digits or .-_~), or 'off'. Default: none on "
+            "127.0.0.1; on the set's network the key kept in ~/.config/guangying/monitor-key (made once).",
+        ),
         click.option("--no-monitor", is_flag=True, help="No browser monitor."),
         click.option(
             "--monitor-width",
@@ -200,7 +206,13 @@ def live(**options: Any) -> None:
         f"matte {take.settings.snapshot()[1].get('matte', 'chroma')}"
     )
     if server is not None:
-        click.echo(f"monitor: {server.url}  (stats: {server.url}stats.json; Ctrl-C or the page's stop ends)")
+        urls = server.opening_urls()
+        click.echo(f"monitor: {urls[0]}  (stats: {server.url}stats.json; Ctrl-C or the page's stop ends)")
+        for url in urls[1:]:
+            click.echo(f"monitor on the set's network: {url}")
+        if server.key:
+            click.echo("  the monitor asks for its key: the addresses above carry it; scripts send "
+                       "'Authorization: Bearer KEY'")
     def say_why_it_waits() -> None:  # only when the start is slow (a cold compile cache)
         if take.session.stats_.state == "starting":
             click.echo(f"starting: {STARTING_MESSAGE}", err=True)

@@ -24,6 +24,7 @@ from guangying.lens.sensors import sensor_preset
 from guangying.live.capture import LiveSource
 from guangying.live.focus_link import LiveFocus
 from guangying.live.monitor import MonitorFeed, MonitorServer
+from guangying.live.monitor_access import monitor_key
 from guangying.live.recorder import Recorder
 from guangying.live.session import LiveReport, LiveSession, SessionOutputs
 from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
@@ -48,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "camera_log": "auto",
     "host": "127.0.0.1",
     "port": 8080,
+    "monitor_key": None,
     "no_monitor": False,
     "monitor_width": 960,
     "settings_out": Path("live-look.yaml"),
@@ -207,6 +209,7 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
     """Open source, outputs, focus, set and monitor from ``options`` (``source`` required; other keys as
     :data:`DEFAULTS` and the look keys). Whatever was opened is closed again if a later part fails."""
     o = {**DEFAULTS, **options}
+    key = None if o["no_monitor"] else monitor_key(o["monitor_key"], o["host"])
     closers: list[Callable[[], None]] = []
     try:
         device_options = {
@@ -285,7 +288,7 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
         )
         server = None
         if feed is not None:
-            server = MonitorServer(feed, session, o["host"], o["port"])
+            server = MonitorServer(feed, session, o["host"], o["port"], key)
             closers.append(server.close)
     except BaseException:
         for close in reversed(closers):

@@ -8,9 +8,7 @@ and it needs nothing but the standard library to serve (delay measured in ``benc
 from __future__ import annotations
 
 import errno
-import ipaddress
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -18,13 +16,14 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any, Protocol
-from urllib.parse import parse_qs, urlparse, urlsplit
+from typing import Any, Protocol, cast
+from urllib.parse import parse_qs, urlparse
 
 import cv2
 import numpy as np
 
 from guangying.base.errors import DeviceError, GuangyingError
+from guangying.live.monitor_access import MonitorAccess, address_on_the_network, names_of_this_machine
 from guangying.media.pixels import to_code_values
 
 VIEWS = ("composite", "plate", "matte", "side")
@@ -37,41 +36,6 @@ MAX_ACTION_BYTES = 1 << 20
 # A connection silent this long (no request, a body that never comes, a viewer that stopped reading the
 # stream) is closed: each holds a thread, and a client opening many and sending nothing held them all.
 IDLE_TIMEOUT_S = 30.0
-
-
-def _names_of_this_machine(bound_host: str) -> frozenset[str]:
-    """The host names a request to this monitor may carry besides an IP address: ``localhost``, the
-    name it was told to listen on, and the machine's own (``laptop``, ``laptop.local``; not its FQDN,
-    whose lookup can hang the start on a set network without DNS)."""
-    own = socket.gethostname().lower()
-    names = {"localhost", own, own + ".local"}
-    try:
-        ipaddress.ip_address(bound_host)
-    except ValueError:
-        names.add(bound_host.lower())
-    return frozenset(n for n in names if n)
-
-
-def refusal(host_header: str | None, origin_header: str | None, names: frozenset[str],
-            acting: bool) -> str | None:
-    """Why a request may not be answered, or None. Any web page a browser on the set shows could
-    otherwise reach the monitor: a page on another site posting to ``/stop`` ended the take (browsers
-    send such a 'simple' cross-site POST without asking), and one on a name that resolves to this
-    machine (DNS rebinding) could read the picture and act as the page does. So the ``Host`` must be
-    an IP address or a name of this machine, and an action (``acting``) that comes from a page must
-    come from the monitor's own. Scripts (curl, Python) send no ``Origin`` and are answered."""
-    if host_header:
-        name = urlsplit("//" + host_header).hostname or ""
-        try:
-            ipaddress.ip_address(name)
-        except ValueError:
-            if name not in names:
-                return (f"this monitor answers to its IP address or this machine's name, not {name!r}: "
-                        "open it as http://IP:PORT/")
-    if acting and origin_header is not None:
-        if origin_header == "null" or urlsplit(origin_header).netloc.lower() != (host_header or "").lower():
-            return f"a page from {origin_header} may not control this monitor; use the monitor's own page"
-    return None
 
 
 class MonitorControl(Protocol):
@@ -220,9 +184,21 @@ def _asset(name: str) -> bytes:
 _ASSETS = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript")}
 
 
-def _handler(
-    feed: MonitorFeed, control: MonitorControl, closing: threading.Event, names: frozenset[str]
-) -> type:
+_KEY_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Guangying live: key</title>
+<style>body {{ background: #111; color: #ddd; font: 16px system-ui, sans-serif; padding: 2em; }}
+input, button {{ font-size: 1.2em; }} .wrong {{ color: #fc3; }}</style></head><body>
+<p>This monitor asks for its key. <code>guangying live</code> printed it with the monitor's address
+(<code>…/?key=…</code>); on the laptop it is kept in <code>~/.config/guangying/monitor-key</code>.</p>{wrong}
+<form method="get" action="/"><input name="key" autofocus autocomplete="off" autocapitalize="off"
+spellcheck="false" aria-label="key"> <button>Open</button></form></body></html>"""
+
+
+class _Server(ThreadingHTTPServer):
+    access: MonitorAccess  # set once the port is bound: the key's cookie is named after it
+
+
+def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Event) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "guangying-live"
@@ -251,20 +227,33 @@ def _handler(
                 return None
             return view
 
-        def _refused(self, acting: bool) -> bool:
-            why = refusal(self.headers.get("Host"), self.headers.get("Origin"), names, acting)
-            if why is not None:
-                self.close_connection = True  # an action's body is left unread
-                self._json({"error": why}, HTTPStatus.FORBIDDEN)
-            return why is not None
+        @property
+        def _access(self) -> MonitorAccess:
+            return cast(_Server, self.server).access
+
+        def _refused(self, path: str, query: dict[str, list[str]], acting: bool) -> bool:
+            denied = self._access.check(self.headers, query, acting)
+            if denied is None:
+                return False
+            status, why = denied
+            self.close_connection = True  # an action's body is left unread
+            if status == HTTPStatus.UNAUTHORIZED and path == "/" and not acting:
+                wrong = '<p class="wrong">That is not the key.</p>' if "key" in query else ""
+                self._send(_KEY_PAGE.format(wrong=wrong).encode(), "text/html; charset=utf-8", status)
+            else:
+                self._json({"error": why}, status)
+            return True
 
         def do_GET(self) -> None:  # noqa: N802 (stdlib name)
             url = urlparse(self.path)
             query = parse_qs(url.query)
             try:
-                if self._refused(acting=False):
+                if self._refused(url.path, query, acting=False):
                     return
-                if url.path in _ASSETS:
+                if url.path == "/" and "key" in query:  # the printed address: the browser keeps the key
+                    self._send(b"", "text/plain", HTTPStatus.SEE_OTHER,
+                               {"Location": "/", "Set-Cookie": self._access.cookie()})
+                elif url.path in _ASSETS:
                     name, kind = _ASSETS[url.path]
                     self._send(_asset(name), kind)
                 elif url.path == "/stats.json":
@@ -316,7 +305,7 @@ def _handler(
         def do_POST(self) -> None:  # noqa: N802 (stdlib name)
             url = urlparse(self.path)
             try:
-                if self._refused(acting=True):
+                if self._refused(url.path, parse_qs(url.query), acting=True):
                     return
                 length = int(self.headers.get("Content-Length") or 0)
                 if not 0 <= length <= MAX_ACTION_BYTES:
@@ -354,11 +343,11 @@ class MonitorServer:
     """``http://HOST:PORT/``: the page, ``/stream.mjpg?view=…``, ``/frame.jpg``, ``/stats.json``,
     ``/settings.json`` and the POST actions (``/settings``, ``/pick``, ``/save``, ``/stop``)."""
 
-    def __init__(self, feed: MonitorFeed, control: MonitorControl, host: str = "127.0.0.1", port: int = 8080):
+    def __init__(self, feed: MonitorFeed, control: MonitorControl, host: str = "127.0.0.1", port: int = 8080,
+                 key: str | None = None):
         self.closing = threading.Event()
         try:
-            handler = _handler(feed, control, self.closing, _names_of_this_machine(host))
-            self._server = ThreadingHTTPServer((host, port), handler)
+            self._server = _Server((host, port), _handler(feed, control, self.closing))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise DeviceError(
@@ -367,19 +356,32 @@ class MonitorServer:
                 ) from exc
             raise DeviceError(f"cannot serve the monitor on {host}:{port}: {exc}") from exc
         self._server.daemon_threads = True
-        self.host, self.port = host, self._server.server_address[1]
+        self.host, self.port, self.key = host, self._server.server_address[1], key
+        self._server.access = MonitorAccess(names_of_this_machine(host), key, self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="guangying-http", daemon=True)
 
     @property
     def url(self) -> str:
+        """The monitor's address on this machine, without its key."""
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}/"
+
+    def opening_urls(self) -> list[str]:
+        """The addresses to open the page at, each with the key when there is one: on this machine,
+        and on the set's network when served on all addresses."""
+        hosts = [urlparse(self.url).hostname or "127.0.0.1"]
+        if self.host in ("0.0.0.0", ""):
+            network = address_on_the_network()
+            hosts += [network] if network else []
+        suffix = f"?key={self.key}" if self.key else ""
+        return [f"http://{host}:{self.port}/{suffix}" for host in hosts]
 
     def start(self) -> None:
         self._thread.start()
 
     def close(self) -> None:
         self.closing.set()
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for a serve loop, forever if none was started
+            self._server.shutdown()
+            self._thread.join(timeout=2.0)
         self._server.server_close()
-        self._thread.join(timeout=2.0)
