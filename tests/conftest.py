@@ -3,12 +3,18 @@
 Without the converted models such tests skip, saying why — unless ``GUANGYING_REQUIRE_MODELS=1``
 (set by ``make test``, which installs them first): then a missing model fails the run, so a broken
 install can never pass as a green suite of skips.
+
+Also the suite's stand-in LiDAR: a TF-Luna on a pseudo-terminal pair (``pty_lidar``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import threading
+import time
+import tty
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -32,3 +38,48 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail(f"{problem}, and GUANGYING_REQUIRE_MODELS=1 expects them: run `guangying models install`",
                     pytrace=False)
     pytest.skip(f"{problem}; `guangying models install` (run by `make test`) installs them")
+
+
+class PtyLidar:
+    """A TF-Luna at 100 Hz on a fresh pseudo-terminal pair, seeing the subject at ``distance_cm``;
+    ``unplug()`` closes the pair as a pulled USB cable removes the adapter's device node."""
+
+    def __init__(self, distance_cm: int) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.name = os.ttyname(self.slave)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._send, args=(distance_cm,), daemon=True)
+        self._thread.start()
+
+    def _send(self, distance_cm: int) -> None:
+        from guangying.distance.tfluna import encode_frame
+
+        while not self._stop.is_set():
+            try:
+                os.write(self.master, encode_frame(distance_cm, 1000))
+            except OSError:
+                return
+            time.sleep(0.01)
+
+    def unplug(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join(1.0)
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def pty_lidar() -> Iterator[Callable[[int], PtyLidar]]:
+    """Makes :class:`PtyLidar` sensors; whatever is still plugged in is unplugged after the test."""
+    made: list[PtyLidar] = []
+
+    def plug_in(distance_cm: int) -> PtyLidar:
+        made.append(PtyLidar(distance_cm))
+        return made[-1]
+
+    yield plug_in
+    for sensor in made:
+        sensor.unplug()

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 import tty
+import warnings
 
 import numpy as np
 import pytest
@@ -185,3 +186,56 @@ def test_focus_cli_steady_walk_flag_uses_the_steady_walk_settings(tmp_path):
     library = [r.focus_distance_m for r in replay(read_sensor_log(log), 25.0, steady_walk(cfg))]
     np.testing.assert_allclose(tracks[1], library, atol=1e-6)
     assert np.nanmax(np.abs(tracks[1] - tracks[0])) > 0.005  # the flag changes the track
+
+
+def test_focus_live_holds_through_an_unplugged_lidar_and_follows_it_again(tmp_path, pty_lidar):
+    """The LiDAR's USB cable pulled during focus-live and plugged back. Before, focus-live stopped with
+    the port's error: the focus puller had to notice and start it again. Now it says so, keeps sending
+    FreeD at the held focus (a receiver that stops hearing takes the camera for gone), and follows the
+    sensor again once its port (named by id, a link re-made when it is back) opens."""
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(3.0)
+    link = tmp_path / "usb-Benewake_TF-Luna-if00-port0"
+    sensor = pty_lidar(250)
+    link.symlink_to(sensor.name)
+    received: list[tuple[float, int]] = []
+
+    def listen() -> None:
+        while True:
+            try:
+                data = rx.recvfrom(64)[0]
+            except OSError:
+                return
+            received.append((time.monotonic(), decode_d1(data).focus))
+
+    def replug() -> None:  # 1 s at 2.5 m, 1.5 s unplugged, then a subject at 3.1 m
+        time.sleep(1.0)
+        sensor.unplug()
+        time.sleep(1.5)
+        back = pty_lidar(310)
+        new = tmp_path / "new-link"
+        new.symlink_to(back.name)
+        new.replace(link)
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (listen, replug)]
+    for th in threads:
+        th.start()
+    t0 = time.monotonic()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = CliRunner().invoke(cli, ["focus-live", "--port", str(link), "--freed",
+                                           f"127.0.0.1:{rx.getsockname()[1]}", "--focal-length", "85",
+                                           "--f-number", "2", "--sensor", "ff", "--duration", "5",
+                                           "--rate", "50", "--sensor-timeout", "0.5"])
+    finally:
+        threads[1].join(5)
+        time.sleep(0.2)
+        rx.close()
+    assert res.exit_code == 0, res.output
+    said = " ".join(str(w.message) for w in caught)
+    assert "went away" in said and "is back" in said
+    while_gone = [f for t, f in received if 1.3 < t - t0 < 2.4]
+    assert len(while_gone) > 20 and set(while_gone) == {2500}  # held, and still sent
+    assert abs(received[-1][1] - 3100) <= 31  # following the sensor again (the filter settling in)

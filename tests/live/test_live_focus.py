@@ -118,34 +118,7 @@ def test_live_steady_walk_option_sets_the_steady_walk_controller():
         os.close(slave)
 
 
-class _PtySensor:
-    """A TF-Luna at 100 Hz on a fresh pseudo-terminal pair, seeing the subject at ``distance_cm``;
-    ``unplug()`` closes the pair as a pulled USB cable removes the adapter's device node."""
-
-    def __init__(self, distance_cm: int) -> None:
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        self.name = os.ttyname(self.slave)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._send, args=(distance_cm,), daemon=True)
-        self._thread.start()
-
-    def _send(self, distance_cm: int) -> None:
-        while not self._stop.is_set():
-            try:
-                os.write(self.master, encode_frame(distance_cm, 1000))
-            except OSError:
-                return
-            time.sleep(0.01)
-
-    def unplug(self) -> None:
-        self._stop.set()
-        self._thread.join(1.0)
-        os.close(self.master)
-        os.close(self.slave)
-
-
-def test_a_lidar_unplugged_mid_take_is_said_and_followed_again_once_back(tmp_path):
+def test_a_lidar_unplugged_mid_take_is_said_and_followed_again_once_back(tmp_path, pty_lidar):
     """A LiDAR's USB cable pulled mid-take and plugged back in. Before, the focus thread read the dead
     port again and again: only the page showed an error, and focus never followed the sensor again for
     the rest of the take. Now the terminal says so, focus holds, and the port (named as
@@ -157,7 +130,7 @@ def test_a_lidar_unplugged_mid_take_is_said_and_followed_again_once_back(tmp_pat
     from guangying.live.focus_link import LiveFocus
 
     link = tmp_path / "usb-Benewake_TF-Luna-if00-port0"
-    sensor = _PtySensor(250)
+    sensor = pty_lidar(250)
     link.symlink_to(sensor.name)
     controller = FocusController(ControllerConfig(50, 2.8, 0.025))
     focus = LiveFocus(TfLunaSource(str(link), timeout_s=0.5), controller, 0.025)
@@ -179,7 +152,7 @@ def test_a_lidar_unplugged_mid_take_is_said_and_followed_again_once_back(tmp_pat
             sensor.unplug()
             until(lambda: said("went away") and "went away" in focus.state().error, "the unplug said")
             assert focus.state().subject_m == 2.5  # focus holds where it was
-            sensor = _PtySensor(310)  # plugged back in: a new device node, the same by-id name
+            sensor = pty_lidar(310)  # plugged back in: a new device node, the same by-id name
             replug = tmp_path / "new-link"
             replug.symlink_to(sensor.name)
             replug.replace(link)
@@ -187,4 +160,3 @@ def test_a_lidar_unplugged_mid_take_is_said_and_followed_again_once_back(tmp_pat
             assert said("is back") and focus.state().error == ""
         finally:
             focus.stop()
-            sensor.unplug()

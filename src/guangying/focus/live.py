@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from guangying.base.errors import SettingsError
+from guangying.base.errors import DeviceError, SettingsError
 from guangying.distance.reading import DistanceReading, DistanceSource
 from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput
 from guangying.focus.motor import SerialMotorOutput
@@ -52,13 +53,15 @@ def run_live(
     motor: SerialMotorOutput | None = None,
     on_output: Callable[[FocusOutput, DistanceReading], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    stats: LiveStats | None = None,
 ) -> LiveStats:
     """Run until ``duration_s`` elapses or Ctrl-C (KeyboardInterrupt ends the loop cleanly).
 
     Each reading updates the filter; every 1/``rate_hz`` seconds the focus is computed and sent.
     Source timeouts propagate (a silent sensor is an error the operator must see, not a frozen lens).
+    ``stats``: counts to go on from (they are kept when the source raises).
     """
-    stats = LiveStats()
+    stats = LiveStats() if stats is None else stats
     t0 = clock()
     next_tick = t0
     period = 1.0 / rate_hz
@@ -96,14 +99,17 @@ def run_lidar_live(
     motor_port: str | None = None,
     motor_line_format: str = "F{pos}\n",
     calibration: LensCalibration | None = None,
-    **run: Any,
+    rate_hz: float = 50.0,
+    duration_s: float | None = None,
+    camera_id: int = 1,
+    zoom: int = 0,
 ) -> LiveStats:
     """Open a TF-series LiDAR on serial ``port`` (``unit_mm``: set to millimetre frames), a FreeD
     sender to ``freed_target`` (HOST:PORT) and optionally a serial focus motor (needs
     ``calibration``), then :func:`run_live` until ``duration_s`` or Ctrl-C; everything opened is
-    closed again. ``run`` goes to :func:`run_live`
-    (``rate_hz``, ``duration_s``, ``camera_id``, ``zoom``, ``on_output``)."""
-    from guangying.distance.tfluna import TfLunaSource
+    closed again. A sensor unplugged on the way is waited for: focus holds (FreeD keeps coming at
+    ``rate_hz``, at the last focus) until it is back, as the live take's focus does."""
+    from guangying.distance.tfluna import SensorGoneError, TfLunaSource
 
     if motor_port and calibration is None:
         raise SettingsError("a focus motor (--motor-port) needs a lens calibration (--calibration)")
@@ -117,5 +123,46 @@ def run_lidar_live(
             stack.callback(motor.close)
         controller = FocusController(config)
         controller.warm_up()  # compile before the take's clock starts (LiveFocus.start does the same)
-        stats = run_live(source, controller, sender, calibration=calibration, motor=motor, **run)
+        stats = LiveStats()
+        end = None if duration_s is None else time.monotonic() + duration_s
+        while end is None or time.monotonic() < end:
+            try:
+                run_live(source, controller, sender, rate_hz, None if end is None else end - time.monotonic(),
+                         calibration, camera_id, zoom, motor, stats=stats)
+                break
+            except SensorGoneError as exc:
+                last = stats.last
+                focus = freed_focus_field(last.diopters if last else math.nan, calibration)
+                held = FreeDPose(camera_id=camera_id, zoom=zoom, focus=focus)
+                if not _hold_until_back(source, str(exc), sender, held, rate_hz, end, stats):
+                    break
     return stats
+
+
+def _hold_until_back(source: Any, why: str, sender: FreeDSender, pose: FreeDPose, rate_hz: float,
+                     end: float | None, stats: LiveStats) -> bool:
+    """Hold focus (``pose`` sent at ``rate_hz``: a FreeD receiver that stops hearing takes the camera
+    for gone) and open the sensor's port again every 0.5 s. Before, an unplugged cable ended
+    ``focus-live``. False when the duration ran out or Ctrl-C came first."""
+    warnings.warn(f"{why}; focus holds, and the sensor is looked for every 0.5 s", stacklevel=3)
+    next_try = 0.0
+    try:
+        while end is None or time.monotonic() < end:
+            if pose.focus:
+                sender.send(pose)
+                stats.packets += 1
+            now = time.monotonic()
+            if now >= next_try:
+                next_try = now + 0.5
+                try:
+                    source.reopen()
+                except DeviceError:
+                    pass
+                else:
+                    warnings.warn(f"the LiDAR on {source.port_name} is back; focus follows it again",
+                                  stacklevel=3)
+                    return True
+            time.sleep(1.0 / rate_hz)
+    except KeyboardInterrupt:
+        pass
+    return False
