@@ -52,3 +52,20 @@ def test_live_set_follows_freed(plate_clip, tmp_path):
     expected = PanoramaSet(pano).render(SetView(CameraPose(pan_deg=25.0, tilt_deg=-3.0), k, W, H), 0)
     clear = truth == 0
     assert np.abs(srgb_to_linear(last) - expected)[clear].mean() < 0.01
+
+
+def test_the_monitor_shows_whether_the_set_follows_the_camera(plate_clip, tmp_path):
+    from guangying.live.launch import open_live
+
+    pano = tmp_path / "pano.png"
+    with open_writer(pano, fps=Fraction(FPS), width=256, height=128, content="rgb") as w:
+        w.write(gallery_panorama_srgb(256), transfer="srgb")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    take = open_live({"source": str(plate_clip), "no_monitor": True, "set_path": str(pano),
+                      "camera_track": f"freed://127.0.0.1:{port}", "focal_length_mm": 24.0})
+    try:
+        assert take.session.stats()["camera_tracking"] == {"state": "waiting", "received": 0, "rejected": 0}
+    finally:
+        take.close()

@@ -137,3 +137,51 @@ def test_a_delay_takes_the_message_sent_that_many_frames_earlier():
         feed.close()
     with pytest.raises(SettingsError, match="delay"):
         FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}", delay_frames=-1)
+
+
+def test_tracking_that_never_comes_or_stops_is_said_and_shown():
+    """A tracking system sending elsewhere (or something else: not FreeD D1), and one whose cable is
+    pulled mid-take. Before, the set stood at the rest pose, or froze at the last pose while the
+    camera moved on, without a word on the terminal or the monitor."""
+    import warnings
+
+    feed = FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}")
+    junk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender = None
+    with warnings.catch_warnings(record=True) as caught:  # said from the listener thread
+        warnings.simplefilter("always")
+
+        def said(text: str, timeout_s: float = 6.0) -> str:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                found = [str(w.message) for w in caught if text in str(w.message)]
+                if found:
+                    return found[-1]
+                time.sleep(0.05)
+            raise AssertionError((text, [str(w.message) for w in caught]))
+
+        try:
+            junk.sendto(b"\xd1not a freed message", ("127.0.0.1", feed.port))  # another protocol
+            assert feed.status()["state"] == "waiting"
+            missing = said("no FreeD camera tracking")
+            assert f"port {feed.port}" in missing and "1 datagrams came that are not FreeD D1" in missing
+            sender = Sender(feed.port, FreeDPose(pan_deg=12.0))
+            sender.start()
+            said("arrives now")
+            assert feed.status()["state"] == "live" and feed.row(0, 0).pan_deg == pytest.approx(12.0)
+            sender.stop.set()  # the cable pulled
+            sender.join()
+            said("stopped: the set holds the camera's last pose")
+            assert feed.status()["state"] == "lost" and feed.row(0, 0).pan_deg == pytest.approx(12.0)
+            sender = Sender(feed.port, FreeDPose(pan_deg=20.0))
+            sender.start()
+            deadline = time.monotonic() + 5
+            while sum("arrives now" in str(w.message) for w in caught) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert sum("arrives now" in str(w.message) for w in caught) == 2
+            assert feed.status()["state"] == "live"
+        finally:
+            if sender is not None:
+                sender.stop.set()
+            junk.close()
+            feed.close()

@@ -372,6 +372,9 @@ class LiveSession:
             "fps": float(self.source.fps),
         }
         out["viewers"] = self.feed.viewers() if self.feed is not None else 0
+        tracking = getattr(self._set.track, "status", None) if self._set is not None else None
+        if tracking is not None:  # live FreeD: whether the set follows the camera
+            out["camera_tracking"] = tracking()
         if self.focus is not None:
             out["focus"] = self.focus.state().as_json()
         return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 import warnings
 from collections import deque
 from typing import Protocol
@@ -83,11 +84,22 @@ def row_from_freed(
     )  # fmt: skip
 
 
+# Camera tracking sends FreeD at the video's rate or faster (25–100 Hz): a tracking system silent this
+# long after its first message has stopped (a cable, its PC), and one never heard this long after the
+# listener opened is sending elsewhere or not at all.
+FREED_LOST_S = 0.5
+FREED_FIRST_S = 3.0
+
+
 class FreeDCameraFeed:
     """Live camera from FreeD D1 on a UDP port: a listener thread keeps the newest messages, and each
     plate frame takes the newest one, or with ``delay_frames`` = N the one N messages older (tracking
     that runs ahead of the video, as heads' usually does). Until the first message the rest pose is
-    held with quality 0. ``lens`` (a lens file) turns zoom counts into the focal length."""
+    held with quality 0. ``lens`` (a lens file) turns zoom counts into the focal length.
+
+    A tracking system that is not heard (``FREED_FIRST_S`` after opening) or stops (``FREED_LOST_S``
+    without a message) is said, as is its return: before, the set stood still at the rest pose or
+    the last one, without a word, while the camera moved. :meth:`status` tells the monitor."""
 
     def __init__(self, listen: str, lens: LensFile | None = None, delay_frames: int = 0) -> None:
         if not 0 <= delay_frames <= 100:
@@ -98,6 +110,10 @@ class FreeDCameraFeed:
         self._recent: deque[CameraTrackRow] = deque(maxlen=delay_frames + 1)
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._opened_s = time.monotonic()
+        self._last_s: float | None = None
+        self._state = "waiting"  # → "live" ⇄ "lost"
+        self._said_missing = False
         self._thread = threading.Thread(target=self._listen, name="freed-camera", daemon=True)
         self._thread.start()
 
@@ -106,12 +122,42 @@ class FreeDCameraFeed:
         while not self._stop.is_set():
             got = self.receiver.receive(0.1)
             if got is None:
+                self._check_silence(time.monotonic())
                 continue
             t_s, pose = got
             row = row_from_freed(pose, count, t_s, self.lens)
             with self._lock:
                 self._recent.append(row)
+                self._last_s = t_s
+                was, self._state = self._state, "live"
+            if was == "lost" or (was == "waiting" and self._said_missing):
+                warnings.warn(f"FreeD camera tracking on port {self.port} arrives now: the set follows the "
+                              "camera", stacklevel=2)
             count += 1
+            self._check_silence(t_s)
+
+    def _check_silence(self, now_s: float) -> None:
+        host = self.receiver.address[0]
+        if self._state == "waiting" and not self._said_missing and now_s - self._opened_s > FREED_FIRST_S:
+            self._said_missing = True
+            other = self.receiver.rejected
+            noise = f"; {other} datagrams came that are not FreeD D1" if other else ""
+            warnings.warn(
+                f"no FreeD camera tracking on {host}:{self.port} in {FREED_FIRST_S:g} s{noise}: the set "
+                "stays at its rest pose until it comes. Check that the tracking system sends FreeD D1 "
+                f"over UDP to this machine's port {self.port}", stacklevel=3)
+        elif self._state == "live" and self._last_s is not None and now_s - self._last_s > FREED_LOST_S:
+            with self._lock:
+                self._state = "lost"
+            warnings.warn(
+                f"FreeD camera tracking on port {self.port} stopped: the set holds the camera's last pose "
+                "until it comes back (check the tracking system and its network)", stacklevel=3)
+
+    def status(self) -> dict[str, object]:
+        """For the monitor: ``state`` (waiting, live or lost), messages received and rejected."""
+        with self._lock:
+            return {"state": self._state, "received": self.receiver.received,
+                    "rejected": self.receiver.rejected}
 
     def row(self, frame_index: int, position: int) -> CameraTrackRow:
         with self._lock:

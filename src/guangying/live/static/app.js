@@ -120,13 +120,19 @@ async function pollStats() {
     const s = await r.json();
     const fmt = (v) => (v === null ? "–" : v.toFixed(1));
     const damaged = s.damaged ? `  damaged ${s.damaged}` : "";
+    const tracking = s.camera_tracking ? `  tracking ${s.camera_tracking.state}` : "";
     $("status").textContent = `${s.state}  ${fmt(s.fps)} fps  latency p50 ${fmt(s.latency_ms_p50)} ms  p95 ` +
       `${fmt(s.latency_ms_p95)} ms  in ${s.frames_in}  out ${s.frames_out}  dropped ${s.dropped}${damaged}  ` +
-      `v${s.settings_version}`;
+      `v${s.settings_version}${tracking}`;
     const banner = $("banner");
+    const untracked = { lost: "CAMERA TRACKING LOST: the set holds the camera's last pose",
+                        waiting: "NO CAMERA TRACKING yet: the set stays at its rest pose" };
     if (s.state === "lost" || s.state === "ended" || s.state === "error" || (s.state === "starting" && s.message)) {
       const lead = { lost: "SOURCE LOST: ", ended: "take ended: ", starting: "starting: " }[s.state] || "";
       banner.textContent = lead + s.message;
+      banner.classList.add("show");
+    } else if (s.state === "live" && s.camera_tracking && untracked[s.camera_tracking.state]) {
+      banner.textContent = untracked[s.camera_tracking.state];
       banner.classList.add("show");
     } else banner.classList.remove("show");
     showFocus(s.focus);
