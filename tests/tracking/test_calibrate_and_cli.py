@@ -190,3 +190,82 @@ def test_track_messages(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["track", str(clip), *args, "-o", str(tmp_path / "c.csv")])
     assert result.exit_code != 0 and message in result.output, result.output
     assert not (tmp_path / "c.csv").exists()
+
+
+def test_chan_frames_are_nukes_numbers(tmp_path):
+    """A plate sequence from 1001: its .chan said 1002 for plate.1001 (one frame late in Nuke), and 2002
+    with --chan-first-frame 1001. Now a sequence keeps its own numbers, a video starts at 1, and
+    --chan-first-frame numbers the first row; composite reads a sequence's .chan back the same way."""
+    from guangying.pipeline.virtual_set import plate_chan_settings
+
+    b = board()
+    b.save(tmp_path / "board.json")
+    poses, focals = camera_path("dolly", 4, fps=6)
+    plates = list(render_plates(marker_renderer(), poses, focals, SENSOR_MM, W, H))
+    for n, p in enumerate(plates):
+        with open_writer(str(tmp_path / f"plate.{1001 + n}.png"), content="rgb") as writer:
+            writer.write(p.rgb)
+    clip = tmp_path / "shot.mp4"
+    with open_writer(str(clip), fps=6, content="rgb", crf=16) as writer:
+        for p in plates:
+            writer.write(p.rgb)
+    track = ["--method", "markers", "--board", str(tmp_path / "board.json"), "--focal-length", "35",
+             "--sensor", "s35", "--fps", "6"]
+    sequence = str(tmp_path / "plate.####.png")
+    cases = [(sequence, [], [1001, 1002, 1003, 1004]), (sequence, ["--chan-first-frame", "1"], [1, 2, 3, 4]),
+             (sequence, ["--start", "1002", "--chan-first-frame", "1002"], [1002, 1003, 1004]),
+             (str(clip), [], [1, 2, 3, 4])]
+    for n, (source, extra, numbers) in enumerate(cases):
+        out = tmp_path / f"cam{n}.chan"
+        result = CliRunner().invoke(cli, ["track", source, *track, *extra, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert [int(line.split()[0]) for line in out.read_text().splitlines()] == numbers, extra
+    back = read_camera_track(tmp_path / "cam0.chan", plate_chan_settings(sequence, "s35", fps=6))
+    assert [r.frame for r in back] == [1001, 1002, 1003, 1004]  # the plate's own frame numbers
+
+
+@pytest.mark.parametrize("command", ["track", "calibrate", "board"])
+def test_an_output_named_as_an_input_is_refused_and_the_input_kept(tmp_path, command):
+    """track, calibrate and board wrote over their own input (a clip became a CSV; the board file its
+    PDF) where key and composite refuse."""
+    clip = tmp_path / "shot.png"
+    with open_writer(str(clip), content="rgb") as writer:
+        writer.write(np.full((90, 160, 3), 0.5, np.float32))
+    board().save(tmp_path / "b.json")
+    before = clip.read_bytes()
+    args = {
+        "track": ["track", str(clip), "--method", "markers", "--board", str(tmp_path / "b.json"),
+                  "--focal-length", "35", "--sensor", "s35", "-o", str(clip)],
+        "calibrate": ["calibrate", str(clip), "--grid", "9x6", "--square-m", "0.04", "-o", str(clip)],
+        "board": ["board", "--grid", "2x2", "--marker-m", "0.1", "--gap-m", "0.05", "-o", str(clip),
+                  "--pdf", str(clip)],
+    }[command]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and ("would overwrite the input" in result.output
+                                      or "go to the same place" in result.output), result.output
+    assert clip.read_bytes() == before
+
+
+_MARKERS = ["track", "{clip}", "--method", "markers", "--board", "{board}"]
+
+
+@pytest.mark.parametrize("args", [
+    [*_MARKERS, "--focal-length", "inf", "--sensor", "s35"],
+    [*_MARKERS, "--focal-length", "-35", "--sensor", "s35"],
+    ["track", "{clip}", "--method", "features", "--focal-length", "35", "--set-pan", "nan"],
+    [*_MARKERS, "--focal-length", "35", "--fps", "inf"],
+    ["calibrate", "{clip}", "--grid", "9x6", "--square-m", "inf"],
+    ["calibrate", "{clip}", "--grid", "9x6", "--square-m", "0.04", "--max-views", "1"],
+    ["board", "--grid", "2x2", "--marker-m", "inf", "--gap-m", "0.05"],
+])
+def test_values_the_solvers_cannot_take_are_refused_by_name(tmp_path, args):
+    """inf, nan and negative values reached OpenCV's solvers (a traceback, 'This is a bug') or the
+    track (roll −180°, focal length −35); --max-views 1 fitted a lens from one view."""
+    clip = tmp_path / "shot.png"
+    with open_writer(str(clip), content="rgb") as writer:
+        writer.write(np.full((90, 160, 3), 0.5, np.float32))
+    board().save(tmp_path / "b.json")
+    args = [a.format(clip=clip, board=tmp_path / "b.json") for a in args]
+    result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "out.json")])
+    assert result.exit_code == 2 and "Invalid value for" in result.output, result.output
+    assert not (tmp_path / "out.json").exists()

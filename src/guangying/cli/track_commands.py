@@ -4,11 +4,15 @@ Argument handling only; the work is in :mod:`guangying.tracking`."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from guangying.base.atomic import check_output_folder
 from guangying.lens.sensors import SENSORS, sensor_preset
+from guangying.media.outputs import check_outputs
 
 _sensor_help = "sensor preset (its width maps onto the image width): " + ", ".join(sorted(SENSORS))
 
@@ -24,7 +28,21 @@ def _xyz(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tup
         x, y, z = (float(v) for v in value.replace(",", " ").split())
     except ValueError as exc:
         raise click.BadParameter(f"give three numbers X,Y,Z in metres, got {value!r}") from exc
+    if not all(math.isfinite(v) for v in (x, y, z)):
+        raise click.BadParameter(f"give three finite numbers X,Y,Z in metres, got {value!r}")
     return (x, y, z)
+
+
+def _finite(positive: bool = False) -> Callable[[click.Context, click.Parameter, float | None], float | None]:
+    """A click callback refusing inf and nan (and, when ``positive``, values ≤ 0): they reached OpenCV's
+    solvers and ended in its assertions, or were written into the track as they came."""
+
+    def check(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
+        if value is not None and (not math.isfinite(value) or (positive and value <= 0)):
+            raise click.BadParameter(f"must be a finite number{' above 0' if positive else ''}, got {value}")
+        return value
+
+    return check
 
 
 @click.command("track")
@@ -43,7 +61,8 @@ def _xyz(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tup
     required=True,
     help="camera track: .csv, .json or Nuke .chan (needs --sensor)",
 )
-@click.option("--focal-length", "focal_length_mm", type=float, default=None, help="focal length, mm")
+@click.option("--focal-length", "focal_length_mm", type=float, default=None, callback=_finite(positive=True),
+              help="focal length, mm")
 @click.option("--sensor", default=None, help=_sensor_help)
 @click.option(
     "--calibration",
@@ -60,7 +79,7 @@ def _xyz(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tup
 )
 @click.option(
     "--min-markers",
-    type=int,
+    type=click.IntRange(min=1),
     default=2,
     show_default=True,
     help="markers: fewest markers for a solve; frames with fewer are held (quality 0)",
@@ -73,6 +92,7 @@ def _xyz(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tup
     "--set-pan",
     "set_pan_deg",
     type=float,
+    callback=_finite(),
     default=0.0,
     show_default=True,
     help="features/r3d: pan of frame 0 (degrees)",
@@ -81,6 +101,7 @@ def _xyz(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tup
     "--set-tilt",
     "set_tilt_deg",
     type=float,
+    callback=_finite(),
     default=0.0,
     show_default=True,
     help="features: tilt of frame 0 (degrees)",
@@ -97,7 +118,8 @@ def _xyz(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tup
 )
 @click.option("--frames", type=int, default=None, help="freed live: stop after N messages")
 @click.option("--duration", "duration_s", type=float, default=None, help="freed live: stop after S seconds")
-@click.option("--fps", type=float, default=None, help="frame rate (freed; image sequences)")
+@click.option("--fps", type=float, default=None, callback=_finite(positive=True),
+              help="frame rate (freed; image sequences)")
 @click.option(
     "--lens-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -117,9 +139,9 @@ def _xyz(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tup
 @click.option(
     "--chan-first-frame",
     type=int,
-    default=1,
-    show_default=True,
-    help=".chan: frame number of the first frame (Nuke counts from 1)",
+    default=None,
+    help=".chan: frame number of the first row [default: an image sequence's own numbers; a video's "
+    "first frame is 1, as Nuke counts]",
 )
 @click.option("--start-timecode", default=None, help="timecode of the first row (default: the source's)")
 def track_command(
@@ -145,7 +167,7 @@ def track_command(
     camera_id: int | None,
     start: int | None,
     end: int | None,
-    chan_first_frame: int,
+    chan_first_frame: int | None,
     start_timecode: str | None,
 ) -> None:
     """Measure the camera's motion: one row per frame (frame, t_s, timecode, pan/tilt/roll in degrees,
@@ -162,6 +184,9 @@ def track_command(
     from rich.progress import Progress
 
     from guangying.tracking.run import TrackJob, run_track
+
+    check_outputs([source, calibration, board, matte, lens_file], [output])
+    check_output_folder(output)  # before the run, not after it
 
     job = TrackJob(
         source=source,
@@ -198,12 +223,14 @@ def track_command(
 
 @click.command("board")
 @click.option("--grid", required=True, help="COLSxROWS markers, e.g. 8x5")
-@click.option("--marker-m", type=float, required=True, help="printed marker side in metres (with its border)")
-@click.option("--gap-m", type=float, required=True, help="gap between markers in metres")
+@click.option("--marker-m", type=float, required=True, callback=_finite(positive=True),
+              help="printed marker side in metres (with its border)")
+@click.option("--gap-m", type=float, required=True, callback=_finite(), help="gap between markers in metres")
 @click.option("--dictionary", default="DICT_4X4_50", show_default=True, help="ArUco/AprilTag dictionary")
 @click.option(
     "--centre-y-m",
     type=float,
+    callback=_finite(),
     default=0.0,
     show_default=True,
     help="height of the grid's centre on the screen (world Y, metres)",
@@ -232,6 +259,10 @@ def board_command(
     from guangying.tracking.board import grid_board, parse_grid
     from guangying.tracking.board_pdf import write_board_pdf
 
+    check_outputs([], [output, pdf])
+    check_output_folder(output)
+    if pdf is not None:
+        check_output_folder(pdf)
     cols, rows = parse_grid(grid)
     board = grid_board(cols, rows, marker_m, gap_m, dictionary, centre_y_m=centre_y_m, first_id=first_id)
     board.save(output)
@@ -249,18 +280,24 @@ def board_command(
 @click.option(
     "--grid", required=True, help="checkerboard: inner corners COLSxROWS; charuco: squares COLSxROWS"
 )
-@click.option("--square-m", type=float, required=True, help="printed square side in metres")
-@click.option("--marker-m", type=float, default=0.0, help="charuco: marker side in metres")
+@click.option("--square-m", type=float, required=True, callback=_finite(positive=True),
+              help="printed square side in metres")
+@click.option("--marker-m", type=float, default=0.0, callback=_finite(),
+              help="charuco: marker side in metres")
 @click.option("--dictionary", default="DICT_4X4_50", show_default=True, help="charuco: marker dictionary")
 @click.option("--sensor", default=None, help=_sensor_help)
 @click.option(
-    "--focal-length", "focal_length_mm", type=float, default=None, help="the lens's marked focal length"
+    "--focal-length", "focal_length_mm", type=float, default=None, callback=_finite(positive=True),
+    help="the lens's marked focal length",
 )
 @click.option("--lens", default="", help="lens name to note in the file")
-@click.option("--every", type=int, default=5, show_default=True, help="try every Nth frame of the clip")
-@click.option("--max-views", type=int, default=40, show_default=True, help="most views used in the fit")
+@click.option("--every", type=click.IntRange(min=1), default=5, show_default=True,
+              help="try every Nth frame of the clip")
+@click.option("--max-views", type=click.IntRange(min=4), default=40, show_default=True,
+              help="most views used in the fit (a fit needs 4 or more)")
 @click.option("--rational", is_flag=True, help="8-coefficient model for wide/fisheye-ish lenses")
-@click.option("--fps", type=float, default=None, help="frame rate for image sequences")
+@click.option("--fps", type=float, default=None, callback=_finite(positive=True),
+              help="frame rate for image sequences")
 @click.option(
     "-o",
     "--output",
@@ -290,8 +327,8 @@ def calibrate_command(
     from guangying.tracking.calibrate import CalibrationPattern, calibrate_camera
     from guangying.tracking.markers import gray_u8
 
-    if every < 1:
-        raise click.BadParameter("--every must be ≥ 1")
+    check_outputs([source], [output])
+    check_output_folder(output)
     cols, rows = parse_grid(grid)
     pat = CalibrationPattern(pattern, cols, rows, square_m, marker_m, dictionary)
     with open_reader(source, fps=fps) as reader:
@@ -305,7 +342,7 @@ def calibrate_command(
     k = calib.camera_matrix
     click.echo(
         f"wrote {output}: {views} views, RMS {calib.rms_px:.3f} px, fx {k[0, 0]:.1f} fy {k[1, 1]:.1f} px, "
-        f"centre ({k[0, 2]:.1f}, {k[1, 2]:.1f}), distortion {[round(v, 4) for v in calib.dist_coeffs]}"
+        f"centre ({k[0, 2]:.1f}, {k[1, 2]:.1f}), distortion {[round(float(v), 4) for v in calib.dist_coeffs]}"
     )
 
 

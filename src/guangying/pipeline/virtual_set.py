@@ -27,7 +27,7 @@ from guangying.sets.base import VirtualSet, open_set
 from guangying.sets.interaction import apply_shadow, floor_reflection, shadow_ratio
 from guangying.sets.optics import SetOptics
 from guangying.sets.view import SetView, view_from_track_row
-from guangying.tracking.camera_track import ChanSettings, read_camera_track
+from guangying.tracking.camera_track import ChanSettings, chan_frame_zero, read_camera_track
 
 
 @dataclass
@@ -80,7 +80,8 @@ def plate_chan_settings(source: str | Path, sensor: str, fps: FrameRate | None =
     with open_reader(source, fps=fps) as reader:
         info = reader.info
     return ChanSettings(
-        sensor_preset(sensor).width_mm, info.width / info.height, float(info.fps), first_frame=1
+        sensor_preset(sensor).width_mm, info.width / info.height, float(info.fps),
+        first_frame=chan_frame_zero(source),
     )
 
 

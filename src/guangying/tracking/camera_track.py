@@ -165,6 +165,14 @@ def write_camera_track(
     return path
 
 
+def chan_frame_zero(source: str | Path | None) -> int:
+    """The ``.chan`` number Nuke gives frame 0 of ``source``: 0 for an image sequence (its files' own
+    numbers are the frame numbers: ``plate.1001.exr`` is 1001), 1 for a video (a Read of a movie starts
+    at frame 1)."""
+    numbered_files = source is not None and any(mark in str(source) for mark in ("%", "#"))
+    return 0 if numbered_files else 1
+
+
 def _vfov_deg(focal_length_mm: float, chan: ChanSettings) -> float:
     return math.degrees(2.0 * math.atan(chan.sensor_width_mm / chan.aspect / (2.0 * focal_length_mm)))
 

@@ -13,7 +13,7 @@ import numpy as np
 from guangying.base.errors import SettingsError
 from guangying.base.timecode import timecode_at
 from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration, plate_intrinsics
-from guangying.tracking.camera_track import CameraTrackRow, ChanSettings, write_camera_track
+from guangying.tracking.camera_track import CameraTrackRow, ChanSettings, chan_frame_zero, write_camera_track
 
 METHODS = ("markers", "features", "freed", "r3d")
 
@@ -44,7 +44,7 @@ class TrackJob:
     end: int | None = None
     smooth: bool = True
     min_markers: int = 2
-    chan_first_frame: int = 1
+    chan_first_frame: int | None = None  # the .chan number of the first row (see _chan_frame_zero)
     start_timecode: str | None = None
 
 
@@ -209,9 +209,20 @@ def run_track(job: TrackJob, progress: Callable[[int], None] | None = None) -> l
             raise SettingsError(
                 "a .chan track needs the sensor (--sensor NAME) to turn focal length into a field of view"
             )
-        chan = ChanSettings(sensor, aspect or 16 / 9, fps or 25.0, rows[0].timecode, job.chan_first_frame)
+        chan = ChanSettings(sensor, aspect or 16 / 9, fps or 25.0, rows[0].timecode,
+                            _chan_frame_zero(job, rows))
     write_camera_track(job.output, rows, chan)
     return rows
+
+
+def _chan_frame_zero(job: TrackJob, rows: list[CameraTrackRow]) -> int:
+    """The .chan number of our frame 0. Given ``--chan-first-frame N``, the first row is N; else an
+    image sequence keeps its own numbers (``plate.1001.exr`` is 1001 in Nuke) and a video's frame 0 is 1
+    (a Read of a movie starts there). Before, N went to frame 0 whatever the first row: a sequence from
+    1001 came out one frame late by default, and at 2002 with ``--chan-first-frame 1001``."""
+    if job.chan_first_frame is not None:
+        return job.chan_first_frame - rows[0].frame
+    return chan_frame_zero(job.source)
 
 
 def _freed_rows(job: TrackJob) -> list[CameraTrackRow]:
