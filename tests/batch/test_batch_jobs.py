@@ -205,3 +205,57 @@ def test_a_clip_whose_count_is_estimated_is_planned_to_its_real_end(takes):
     assert [(r.first, r.last) for r in plan.ranges] == [(0, 1), (2, 3), (4, None)]
     with open_reader(path, start=4, end=plan.ranges[-1].last) as reader:
         assert [f.index for f in reader] == list(range(4, 12))
+
+
+def test_outputs_on_inputs_or_each_other_are_found_as_places_on_disk(takes, tmp_path):
+    """Compared as text, an output through a link to the plates' folder overwrote the plate (composite
+    refused the same), and ``%04d`` and ``####`` of one sequence let one shot's mattes replace the
+    other's, both reported done."""
+    import shutil
+
+    (tmp_path / "real").mkdir()
+    shutil.copy(takes / "takes" / "c1.mp4", tmp_path / "real" / "plate.mp4")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(f"""
+shots:
+  - {{input: real/plate.mp4, background: "#000000", output: link/plate.mp4, name: overwrites}}
+  - {{input: {takes}/takes/c1.mp4, command: key, alpha: out/k.%04d.png, name: A}}
+  - {{input: {takes}/takes/c2.mp4, command: key, alpha: out/k.####.png, name: B}}
+  - {{input: {takes}/takes/c2.mp4, background: link/plate.mp4, output: out/bg.mp4, name: C}}
+""")
+    with pytest.raises(SettingsError) as info:
+        load_jobs(jobs, COMMANDS)
+    message = str(info.value)
+    assert "2 problem(s)" in message, message  # shot C reads what 'overwrites' would write: said once
+    assert "link/plate.mp4 would overwrite the input " + str(tmp_path / "real" / "plate.mp4") in message
+    assert "shots 'A' and 'B' both write" in message
+
+
+def test_the_fingerprint_sees_every_file_a_shot_reads(takes, tmp_path):
+    """--resume skipped shots whose background, mask or plate frames had been replaced: only the
+    input's size and time were taken, and not at all for a sequence."""
+    import os
+
+    plates = tmp_path / "seq"
+    plates.mkdir()
+    for n in range(3):
+        write_still(plates / f"plate.{n + 1:04d}.png", (0.1, 0.6 + 0.1 * n, 0.1))
+    write_still(tmp_path / "set.png", (0.4, 0.4, 0.4))
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("""
+shots:
+  - {input: seq/plate.####.png, fps: 24, background: set.png, output: out/a.mp4}
+""")
+
+    def fingerprint() -> str:
+        return load_jobs(jobs, COMMANDS)[0].fingerprint()
+
+    first = fingerprint()
+    assert fingerprint() == first  # nothing changed
+    prints = {first}
+    for changed in (plates / "plate.0002.png", tmp_path / "set.png"):
+        stat = os.stat(changed)
+        os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # replaced
+        prints.add(fingerprint())
+    assert len(prints) == 3

@@ -27,6 +27,7 @@ from guangying.base.errors import GuangyingError, InputFormatError, SettingsErro
 from guangying.keyer import KeyerSettings
 from guangying.keyer.masks import load_clean_plate, load_mask
 from guangying.media import open_reader
+from guangying.media.outputs import DiskPlace, disk_place
 from guangying.media.patterns import parse_pattern
 from guangying.pipeline.background import parse_colour_srgb
 from guangying.pipeline.job_options import settings_from_options
@@ -71,20 +72,37 @@ class Shot:
     range_frames: int | None = None
     warmup_frames: int | None = None
     problems: list[str] = field(default_factory=list)
+    reads: tuple[str, ...] = ()  # every file or sequence the shot reads: input, background, masks, tracks
 
     def fingerprint(self) -> str:
-        """Changes when anything that decides the pictures changes (settings, input file, outputs)."""
-        try:
-            stat = os.stat(self.source)
-            source_id = [stat.st_size, stat.st_mtime_ns]
-        except OSError:
-            source_id = []
+        """Changes when anything that decides the pictures changes: settings, outputs, and the size and
+        time of every file the shot reads (each frame of a sequence). Before, only the input's was
+        taken, and not at all for a sequence: ``--resume`` kept shots whose background, mask or plate
+        frames had been replaced."""
+        files = [[path, _file_ids(path)] for path in (self.source, *self.reads)]
         blob = json.dumps(
-            [self.command, self.source, source_id, self.outputs, self.background, self.options],
+            [self.command, self.source, files, self.outputs, self.background, self.options],
             sort_keys=True,
             default=str,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _file_ids(path: str) -> list[int]:
+    """Size and modification time of ``path``, or of every frame of the sequence it names."""
+    pattern = parse_pattern(path)
+    if pattern is not None and not Path(path).is_file():
+        names = [pattern.path(n) for n in pattern.find_numbers()]
+    else:
+        names = [Path(path)]
+    ids: list[int] = []
+    for name in names:
+        try:
+            stat = os.stat(name)
+        except OSError:
+            continue
+        ids += [stat.st_size, stat.st_mtime_ns]
+    return ids
 
 
 def _stem(source: str) -> str:
@@ -299,8 +317,12 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
             shown = Path(source).name if stems.count(stem) == 1 else f"{folder}/{Path(source).name}"
             shot_where = where if len(sources) == 1 else f"{where} ({shown})"
             _check_input(source, options, shot_where, problems, checked)
+            reads = [background] if background and parse_colour_srgb(background) is None else []
+            reads += [options[spec.dest] for spec in specs.values()
+                      if spec.is_path and isinstance(options.get(spec.dest), str)]
             shots.append(
-                Shot(name, command, source, outputs, background, options, range_frames, warmup_frames)
+                Shot(name, command, source, outputs, background, options, range_frames, warmup_frames,
+                     reads=tuple(reads))
             )
     _check_collisions(shots, problems)
     if problems:
@@ -310,18 +332,24 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
 
 
 def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
-    writers: dict[str, str] = {}
+    """Outputs on an input or on each other, compared as places on disk (links, ``..``, hard links,
+    ``%04d`` = ``####``): compared as text, an output through a link to the plate's folder overwrote the
+    plate, and two spellings of one sequence let one shot's frames replace the other's."""
+    writers: list[tuple[DiskPlace, str]] = []
     names: dict[str, int] = {}
-    inputs = {os.path.normpath(s.source) for s in shots}
+    inputs = [disk_place(path, as_output=False) for path in
+              dict.fromkeys([s.source for s in shots] + [path for s in shots for path in s.reads])]
     for shot in shots:
         names[shot.name] = names.get(shot.name, 0) + 1
         for target in shot.outputs.values():
-            key = os.path.normpath(target)
-            if key in inputs:
-                problems.append(f"shot '{shot.name}': output {target} is also an input")
-            if key in writers:
-                problems.append(f"shots '{writers[key]}' and '{shot.name}' both write {target}")
-            writers[key] = shot.name
+            place = disk_place(target, as_output=True)
+            clash = next((src for src in inputs if place.clashes(src)), None)
+            if clash is not None:
+                problems.append(f"shot '{shot.name}': output {target} would overwrite the input {clash.text}")
+            other = next((owner for written, owner in writers if place.clashes(written)), None)
+            if other is not None:
+                problems.append(f"shots '{other}' and '{shot.name}' both write {target}")
+            writers.append((place, shot.name))
     for name, count in names.items():
         if count > 1:
             problems.append(f"{count} shots are named '{name}'; give each a distinct 'name:'")

@@ -40,15 +40,16 @@ _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:partial|staging)-(?P<pid>\d+)-[0-9a
 
 
 @dataclass(frozen=True, slots=True)
-class _Place:
-    """What a path names on disk: one file, or every frame of a sequence (by prefix/suffix)."""
+class DiskPlace:
+    """What a path names on disk: one file, or every frame of a sequence (by prefix/suffix).
+    :meth:`clashes` tells whether writing one would touch the other."""
 
     folder: str  # real path of the folder
     name: str  # file name, or the sequence as prefix + "#" + suffix (padding does not matter)
     pattern: SequencePattern | None
     text: str
 
-    def overlaps(self, other: _Place) -> bool:
+    def overlaps(self, other: DiskPlace) -> bool:
         if self.folder != other.folder:
             return False
         if self.pattern is None and other.pattern is None:
@@ -60,8 +61,14 @@ class _Place:
         digits = re.compile(re.escape(seq.pattern.prefix) + r"-?\d+" + re.escape(seq.pattern.suffix) + "$")
         return digits.match(single.name) is not None
 
+    def clashes(self, other: DiskPlace) -> bool:
+        """The same file or sequence, through links, ``..``, hard links or a pattern's spelling."""
+        return self.overlaps(other) or _same_inode(self.text, other.text)
 
-def _place(path: PathLike, as_output: bool) -> _Place:
+
+def disk_place(path: PathLike, as_output: bool) -> DiskPlace:
+    """Where ``path`` (a file or a sequence pattern; ``as_output``: a pattern even if a file of that
+    name exists) lies on disk."""
     text = os.fspath(path)
     pattern = parse_pattern(text)
     if pattern is not None and not as_output and Path(text).is_file():
@@ -70,8 +77,8 @@ def _place(path: PathLike, as_output: bool) -> _Place:
     folder = os.path.realpath(target.parent if pattern is None else pattern.folder)
     if pattern is None:
         real = Path(os.path.realpath(target))  # follows a link to the file it would overwrite
-        return _Place(str(real.parent), real.name, None, text)
-    return _Place(folder, f"{pattern.prefix}#{pattern.suffix}", pattern, text)
+        return DiskPlace(str(real.parent), real.name, None, text)
+    return DiskPlace(folder, f"{pattern.prefix}#{pattern.suffix}", pattern, text)
 
 
 def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike | None]) -> None:
@@ -79,17 +86,17 @@ def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike 
     of the same run. Paths are compared after resolving links, ``..`` and hard links; a sequence
     pattern covers every frame file it names (``shot.%04d.png`` = ``shot.####.png`` ∋ ``shot.0001.png``).
     Inputs that are not files (colours such as ``#202020``) are ignored. Raises MediaError."""
-    ins = [(_place(p, as_output=False), p) for p in inputs if p is not None and str(p)]
-    outs = [(_place(p, as_output=True), p) for p in outputs if p is not None and str(p)]
+    ins = [(disk_place(p, as_output=False), p) for p in inputs if p is not None and str(p)]
+    outs = [(disk_place(p, as_output=True), p) for p in outputs if p is not None and str(p)]
     for i, (out, out_text) in enumerate(outs):
         for src, src_text in ins:
-            if out.overlaps(src) or _same_inode(out_text, src_text):
+            if out.clashes(src):
                 raise MediaError(
                     f"output {out_text} would overwrite the input {src_text}; nothing was written. "
                     "Choose another output name"
                 )
         for other, other_text in outs[:i]:
-            if out.overlaps(other) or _same_inode(out_text, other_text):
+            if out.clashes(other):
                 raise MediaError(
                     f"two outputs of this run go to the same place ({other_text} and {out_text}); one would "
                     "silently replace the other. Give each output its own name"
@@ -179,7 +186,7 @@ class OutputLock:
     MediaError naming the process that holds it. Release with :meth:`release` (or ``with``)."""
 
     def __init__(self, target: PathLike) -> None:
-        place = _place(target, as_output=True)
+        place = disk_place(target, as_output=True)
         self.text = place.text
         self.folder = Path(place.folder)
         self.name = place.name
