@@ -118,3 +118,24 @@ def test_an_anamorphic_shot_split_and_joined_keeps_its_pixel_aspect(tmp_path):
     with open_reader(tmp_path / "out" / "comp.mov") as reader:
         assert reader.info.pixel_aspect == 2
         assert sum(1 for _ in reader) == 10
+
+
+def test_a_clip_whose_length_is_over_estimated_renders_whole(tmp_path):
+    """An MKV whose sound runs longer than its picture: its frame count is estimated past the picture's
+    end, and the last range read nothing. The whole shot failed ('no frames read … check start/end',
+    where no start or end was given) though `composite` renders the same file."""
+    import subprocess
+
+    plate = tmp_path / "plate.mkv"
+    with open_writer(tmp_path / "picture.mkv", fps=Fraction(24)) as writer:
+        for synthetic in green_screen_clip(W, H, 24, seed=4):
+            writer.write(synthetic.rgb_srgb)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "picture.mkv"), "-f", "lavfi",
+                    "-i", "sine=f=440:d=1.6", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
+                    str(plate)], check=True)
+    shot, plan = _planned(tmp_path, "input: plate.mkv, matte: chroma, range_frames: 8", workers=2)
+    assert plan.frame_count is not None and plan.frame_count > 24  # the sound's length, estimated
+    assert plan.ranges[-1].first >= 24 and plan.ranges[-1].may_be_empty
+    _render_and_join(shot, plan)
+    with open_reader(tmp_path / "out" / "comp.mov") as reader:
+        assert sum(1 for _ in reader) == 24

@@ -38,6 +38,9 @@ class FrameRange:
     first: int
     last: int | None  # None: to the end of a clip whose length is unknown
     warmup: int = 0
+    # the clip's length is an estimate (mkv, webm, TS): this range may lie past its real end and read
+    # nothing, which is then no failure (a clip whose sound runs longer has its count over-estimated)
+    may_be_empty: bool = False
 
     @property
     def key(self) -> str:
@@ -120,5 +123,6 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
         warmup = DEFAULT_WARMUP_FRAMES if options["matte"] in _RECURRENT else 0
     for lo in range(info.first_frame, info.first_frame + count, size):
         hi = lo + size - 1 if lo + size < info.first_frame + count else final
-        plan.ranges.append(FrameRange(lo, hi, min(warmup, lo - info.first_frame)))
+        plan.ranges.append(FrameRange(lo, hi, min(warmup, lo - info.first_frame),
+                                      may_be_empty=final is None and lo > info.first_frame))
     return plan

@@ -27,7 +27,7 @@ from guangying.media import open_writer
 from guangying.media.patterns import parse_pattern
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.frame import FrameResult
-from guangying.pipeline.job import run_job
+from guangying.pipeline.job import NoFramesError, run_job
 from guangying.pipeline.job_options import composite_settings, job_outputs, keyer_settings, lens_hook
 from guangying.pipeline.matters import make_matter
 
@@ -189,23 +189,31 @@ class RangeRenderer:
         outputs.audio = False  # sound is laid over the joined picture, continuous across ranges
         rng = task.range
         grabber = _ContactGrabber(task.contact_frame)
-        report = run_job(
-            task.source,
-            self.matter(task.source, task.options),
-            outputs,
-            background=task.background if task.command == "composite" else None,
-            start=rng.first - rng.warmup,
-            end=rng.last,
-            settings=composite_settings(task.options),
-            layer_hook=(lens_hook(task.options, task.options.get("footage_pixel_aspect", 1.0))
-                        if task.command == "composite" else None),
-            show_progress=False,
-            warmup_frames=rng.warmup,
-            shot_start=task.shot_first,
-            on_frame=grabber,
-            camera_log=task.options.get("camera_log", "auto"),
-            fps=task.options.get("fps"),
-        )
+        try:
+            report = run_job(
+                task.source,
+                self.matter(task.source, task.options),
+                outputs,
+                background=task.background if task.command == "composite" else None,
+                start=rng.first - rng.warmup,
+                end=rng.last,
+                settings=composite_settings(task.options),
+                layer_hook=(lens_hook(task.options, task.options.get("footage_pixel_aspect", 1.0))
+                            if task.command == "composite" else None),
+                show_progress=False,
+                warmup_frames=rng.warmup,
+                shot_start=task.shot_first,
+                on_frame=grabber,
+                camera_log=task.options.get("camera_log", "auto"),
+                fps=task.options.get("fps"),
+            )
+        except NoFramesError:
+            if not rng.may_be_empty:
+                raise
+            for folder in folders.values():  # past the clip's real end: nothing to join
+                shutil.rmtree(folder, ignore_errors=True)
+            return RangeResult(task.shot, rng, 0, {kind: [] for kind in task.outputs},
+                               time.perf_counter() - started, self.worker)
         kind = next(iter(task.outputs))
         contact_root = shot_staging(task.outputs[kind], task.shot, task.fingerprint)
         contact = grabber.write(contact_root / f"contact-{rng.key}.png")

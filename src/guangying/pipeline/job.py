@@ -85,6 +85,10 @@ class JobReport:
     artefact_frames: list[int] = field(default_factory=list)
 
 
+class NoFramesError(MediaError):
+    """The source gave no frame in the range asked for."""
+
+
 def run_job(
     source: str | Path,
     matter: Matter,
@@ -270,6 +274,6 @@ def run_job(
                 report.artefact_frames.append(frame.index)
             progress.advance()
         if report.frames == 0:
-            raise MediaError(f"no frames read from {source} (check --start/--end)")
+            raise NoFramesError(f"no frames read from {source} (check --start/--end)")
     report.outputs = [p for p in (outputs.composite, outputs.alpha, outputs.foreground) if p is not None]
     return report
