@@ -269,3 +269,26 @@ def test_values_the_solvers_cannot_take_are_refused_by_name(tmp_path, args):
     result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "out.json")])
     assert result.exit_code == 2 and "Invalid value for" in result.output, result.output
     assert not (tmp_path / "out.json").exists()
+
+
+def test_a_proxy_size_matte_is_scaled_to_the_plate(tmp_path):
+    """A matte rendered at proxy size (half the plate) ended the features track in an IndexError
+    ('This is a bug'); it is scaled to the plate as it is read."""
+    import cv2
+    from tracking_kit import feature_renderer
+
+    poses, focals = camera_path("pan", 8, fps=8, focal_mm=30)
+    plates = list(render_plates(feature_renderer(), poses, focals, SENSOR_MM, W, H, subject_coverage=0.3))
+    with open_writer(str(tmp_path / "plate.mp4"), fps=8, content="rgb", crf=12) as writer:
+        for p in plates:
+            writer.write(p.rgb)
+    with open_writer(str(tmp_path / "matte.mkv"), fps=8, content="matte") as writer:
+        for p in plates:
+            proxy = cv2.resize(p.subject_alpha, (W // 2, H // 2), interpolation=cv2.INTER_AREA)
+            writer.write(None, alpha=proxy)
+    result = CliRunner().invoke(cli, ["track", str(tmp_path / "plate.mp4"), "--method", "features",
+                                      "--focal-length", "30", "--sensor", "s35", "--matte",
+                                      str(tmp_path / "matte.mkv"), "-o", str(tmp_path / "cam.csv")])
+    assert result.exit_code == 0, result.output
+    rows = read_camera_track(tmp_path / "cam.csv")
+    assert len(rows) == 8 and abs(rows[-1].pan_deg - plates[-1].pose.pan_deg) < 0.5

@@ -237,3 +237,14 @@ def test_distortion_maps_bend_a_pinhole_render_like_the_lens():
     centre = np.array([np.average(xs, weights=out[ys, xs]), np.average(ys, weights=out[ys, xs])])
     assert np.linalg.norm(centre - distorted) < 0.3
     assert np.linalg.norm(pinhole - distorted) > 3  # the test means something
+
+
+def test_a_json_track_with_an_unknown_focal_length_is_json(tmp_path):
+    """A track of a lens without a known sensor: its focal length (nan) was written as a bare NaN,
+    which JSON has not (JavaScript's JSON.parse and strict parsers refuse the file)."""
+    path = write_camera_track(tmp_path / "cam.json", _rows(3, focal=False))
+    table = json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert all(row["focal_length_mm"] is None for row in table["rows"])
+    back = read_camera_track(path)
+    assert all(math.isnan(r.focal_length_mm) for r in back)
+    assert back[2].pan_deg == pytest.approx(_rows(3, focal=False)[2].pan_deg)

@@ -152,8 +152,9 @@ def write_camera_track(
             raise SettingsError(f"writing {path}: a .chan track needs the sensor width and plate aspect")
         text = _chan_text(rows, chan)
     elif suffix == ".json":
-        table = {"columns": columns, "rows": [{c: getattr(r, c) for c in columns} for r in rows]}
-        text = json.dumps(table, indent=1)
+        # an unknown value (nan) is null: a bare NaN is not JSON, and JavaScript's JSON.parse refuses it
+        table = {"columns": columns, "rows": [{c: _json_value(getattr(r, c)) for c in columns} for r in rows]}
+        text = json.dumps(table, indent=1, allow_nan=False)
     else:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -219,6 +220,10 @@ def _read_chan(path: Path, text: str, chan: ChanSettings) -> list[CameraTrackRow
     return rows
 
 
+def _json_value(value: object) -> object:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else repr(round(float(value), 9))  # float(): numpy scalars
@@ -263,7 +268,7 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
                     continue
                 raw = record[f.name]
                 kind = int if f.name == "frame" else str if f.name == "timecode" else float
-                values[f.name] = kind(raw)
+                values[f.name] = math.nan if raw is None and kind is float else kind(raw)  # JSON null
         except (KeyError, TypeError, ValueError) as exc:
             raise InputFormatError(f"camera track {path}, row {line}: {exc}") from exc
         rows.append(CameraTrackRow(**values))

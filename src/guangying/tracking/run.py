@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from guangying.base.errors import SettingsError
@@ -130,6 +131,10 @@ def _video_rows(
                         if mf is None:
                             raise SettingsError(f"the matte {job.matte} has fewer frames than {job.source}")
                         m = mf.alpha if mf.alpha is not None else mf.rgb.mean(axis=2)
+                        if m.shape != picture.shape[:2]:  # a proxy-size matte: scaled to the plate
+                            size = (picture.shape[1], picture.shape[0])
+                            m = cv2.resize(np.ascontiguousarray(m, np.float32), size,
+                                           interpolation=cv2.INTER_LINEAR)
                     yield gray_u8(picture), m
 
             try:
