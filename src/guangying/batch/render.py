@@ -189,6 +189,9 @@ class RangeRenderer:
         outputs.audio = False  # sound is laid over the joined picture, continuous across ranges
         rng = task.range
         grabber = _ContactGrabber(task.contact_frame)
+        lens = None
+        if task.command == "composite":
+            lens = lens_hook(task.options, task.options.get("footage_pixel_aspect", 1.0), task.source)
         try:
             report = run_job(
                 task.source,
@@ -198,8 +201,7 @@ class RangeRenderer:
                 start=rng.first - rng.warmup,
                 end=rng.last,
                 settings=composite_settings(task.options),
-                layer_hook=(lens_hook(task.options, task.options.get("footage_pixel_aspect", 1.0))
-                            if task.command == "composite" else None),
+                layer_hook=lens,
                 show_progress=False,
                 warmup_frames=rng.warmup,
                 shot_start=task.shot_first,

@@ -259,7 +259,7 @@ def _lens_hook(
             raise click.UsageError("lens depth of field needs --focal-length as well as --f-number")
         # with a set, the actor's blur follows the track's focal length frame by frame
         options = {**options, "focal_length_mm": track_focal_length_mm(set_track, chan)}
-    return lens_hook(options, pixel_aspect)
+    return lens_hook(options, pixel_aspect, options["source"])
 
 
 def register(cli: click.Group) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import Matter
 from guangying.keyer import KeyerSettings
+from guangying.media import open_reader
 from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.job import H264Options, JobOutputs
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
@@ -58,15 +59,23 @@ def matter_from_options(source: str | Path, options: dict[str, Any]) -> Matter:
     )
 
 
-def lens_hook(options: dict[str, Any], pixel_aspect: float = 1.0) -> LensDefocus | None:
+def lens_hook(options: dict[str, Any], pixel_aspect: float = 1.0,
+              source: str | Path | None = None) -> LensDefocus | None:
     """Lens depth of field when ``f_number`` is given (it then needs ``focal_length_mm``), else None;
-    on footage of ``pixel_aspect``."""
+    on footage of ``pixel_aspect``. A focus track's rows are the clip's frames from its first: with
+    a ``start`` in ``options``, the render begins that far into the track (``source`` tells where the
+    clip's numbering starts). Before, a render from ``--start 40`` took the track's first rows, so
+    frames patched by a partial render did not match the whole one."""
     if options.get("f_number") is None:
         return None
     if options.get("focal_length_mm") is None:
         raise SettingsError("lens depth of field needs --focal-length as well as --f-number")
     track = read_focus_track(options["focus_track"]) if options.get("focus_track") else None
-    return LensDefocus(settings_from_options(LensSettings, options), track, pixel_aspect)
+    lens = LensDefocus(settings_from_options(LensSettings, options), track, pixel_aspect)
+    if track is not None and options.get("start") is not None and source is not None:
+        with open_reader(source, fps=options.get("fps")) as reader:
+            lens.track_offset = int(options["start"]) - reader.info.first_frame
+    return lens
 
 
 def composite_settings(options: dict[str, Any]) -> CompositeSettings:

@@ -132,6 +132,7 @@ class LensDefocus:
 
     defocus_background: bool = True
     focal_length_mm_at: Callable[[int], float] | None = None
+    track_offset: int = 0  # the focus track's row for position 0 (a render from partway into the clip)
 
     def __init__(self, settings: LensSettings, focus_track_m: list[float] | None = None,
                  pixel_aspect: float = 1.0) -> None:
@@ -152,7 +153,8 @@ class LensDefocus:
 
     def focus_distance_m(self, position: int) -> float:
         if self.track is not None:
-            return self.track[min(position, len(self.track) - 1)]
+            row = max(0, position + self.track_offset)
+            return self.track[min(row, len(self.track) - 1)]
         if self.fixed_focus_m is not None:
             return self.fixed_focus_m
         assert self.settings.subject_distance_m is not None
