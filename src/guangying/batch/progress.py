@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import datetime
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
+from rich.text import Text
 
-from guangying.pipeline.progress import FpsColumn
+
+class WholeRunRateColumn(ProgressColumn):
+    """Frames per second and the time left, over the whole run so far. Frames come a range at a time
+    (dozens at once), and rich's own estimate, over its last samples, showed 80 to 1245 fps on a run
+    that made 8 and an ETA of seconds for the rest of a minute."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.finished_time if task.finished else task.elapsed
+        if not elapsed or not task.completed:
+            return Text("  ... fps  ETA -:--:--", style="cyan")
+        rate = task.completed / elapsed
+        left = "0:00:00" if task.total is None else str(datetime.timedelta(
+            seconds=round(max(0.0, task.total - task.completed) / rate)))
+        return Text(f"{rate:5.1f} fps  ETA {left}", style="cyan")
 
 
 class BatchProgress:
@@ -27,10 +44,8 @@ class BatchProgress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("frames"),
-                FpsColumn(),
                 TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
+                WholeRunRateColumn(),
                 console=Console(stderr=True),
             )
             self._task = self._progress.add_task(self._label(), total=frames)
