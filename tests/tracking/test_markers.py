@@ -177,3 +177,21 @@ def test_board_pdf_pages_hold_each_marker_at_true_size():
     xref = int(pdf.rsplit(b"startxref\n", 1)[1].split()[0])
     first = int(pdf[xref:].split(b"\n")[3].split()[0])
     assert pdf[first:].startswith(b"1 0 obj")
+
+
+def test_a_board_written_in_millimetres_is_refused(tmp_path):
+    """Corners in millimetres (a 0.15 m marker as 150 'metres') tracked the camera kilometres away,
+    holding most frames, without a word: only corners beyond 10 km were refused."""
+    import json
+
+    from guangying.tracking.board import load_board
+
+    good = board()
+    good.save(tmp_path / "board.json")
+    data = json.loads((tmp_path / "board.json").read_text())
+    for marker in data["markers"]:
+        marker["corners_m"] = [[v * 1000 for v in corner] for corner in marker["corners_m"]]
+    (tmp_path / "mm.json").write_text(json.dumps(data))
+    with pytest.raises(InputFormatError, match="150 m wide.*millimetres"):
+        load_board(tmp_path / "mm.json")
+    assert load_board(tmp_path / "board.json").ids.size == good.ids.size

@@ -55,6 +55,9 @@ def _dictionary_size(dictionary) -> int:  # type: ignore[no-untyped-def]
 
 
 _MAX_CORNER_M = 1e4  # 10 km: no screen is larger; beyond, a unit slip or damage
+# A printed marker wider than this is a board written in millimetres (a 0.2 m marker read as 200 m
+# tracked the camera 3 km away, without a word)
+_MAX_MARKER_M = 5.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,10 @@ class MarkerBoard:
         for i, quad in zip(ids, corners, strict=True):
             sides = np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1)
             area = 0.5 * np.linalg.norm(np.cross(quad[2] - quad[0], quad[3] - quad[1]))
+            if sides.max() > _MAX_MARKER_M:
+                raise InputFormatError(
+                    f"{where}: marker {i} is {sides.max():.4g} m wide: corners_m are metres on the screen "
+                    "(printed markers are centimetres to a metre or two); was it written in millimetres?")
             if sides.min() < 1e-4 or area < 0.25 * sides.max() ** 2:
                 raise InputFormatError(
                     f"{where}: marker {i} corners do not form a square-ish quad "
