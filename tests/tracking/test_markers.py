@@ -124,6 +124,13 @@ def test_marker_alpha_keys_visible_markers_and_keeps_the_actor():
             r"1e\+300 m from the origin",
         ),
         ({"markers": []}, "a board is"),
+        (  # a board of thousands of foreign ids is named in a line, not 60 kB of them
+            {"dictionary": "DICT_4X4_50", "markers": [
+                {"id": 100 + k, "corners_m": [[k, 1, 0], [k + 0.5, 1, 0], [k + 0.5, 0.5, 0], [k, 0.5, 0]]}
+                for k in range(500)]},
+            r"500 marker id\(s\) not in DICT_4X4_50 \(ids 0–49\): \[100, 101, 102, 103, 104, 105, 106, 107\] "
+            r"and 492 more$",
+        ),
     ],
 )
 @pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -195,3 +202,11 @@ def test_a_board_written_in_millimetres_is_refused(tmp_path):
     with pytest.raises(InputFormatError, match="150 m wide.*millimetres"):
         load_board(tmp_path / "mm.json")
     assert load_board(tmp_path / "board.json").ids.size == good.ids.size
+
+
+def test_a_grid_larger_than_its_dictionary_is_refused_in_a_line():
+    from guangying.base.errors import SettingsError
+    from guangying.tracking.board import grid_board
+
+    with pytest.raises(SettingsError, match=r"needs ids 0–9999; DICT_4X4_1000 has ids 0–999"):
+        grid_board(100, 100, 0.1, 0.05, "DICT_4X4_1000")

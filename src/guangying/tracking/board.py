@@ -86,8 +86,11 @@ class MarkerBoard:
         size = _dictionary_size(d)
         bad = ids[(ids < 0) | (ids >= size)]
         if bad.size:
+            listed = bad[:8].tolist()  # a 100×100 grid named 9000 ids, a 60 kB message
+            more = f" and {bad.size - 8} more" if bad.size > 8 else ""
             raise InputFormatError(
-                f"{where}: marker id(s) {bad.tolist()} not in {self.dictionary} (ids 0–{size - 1})"
+                f"{where}: {bad.size} marker id(s) not in {self.dictionary} (ids 0–{size - 1}): "
+                f"{listed}{more}"
             )
         uniq, counts = np.unique(ids, return_counts=True)
         if np.any(counts > 1):
@@ -190,6 +193,11 @@ def grid_board(
         raise SettingsError(f"the grid needs at least 1×1 markers, got {cols}×{rows}")
     if not (marker_m > 0 and gap_m >= 0):
         raise SettingsError(f"marker size must be > 0 and gap ≥ 0 m, got {marker_m} and {gap_m}")
+    size = _dictionary_size(aruco_dictionary(dictionary, "--dictionary"))
+    if first_id < 0 or first_id + cols * rows > size:
+        raise SettingsError(
+            f"a {cols}×{rows} grid from id {first_id} needs ids {first_id}–{first_id + cols * rows - 1}; "
+            f"{dictionary} has ids 0–{size - 1}: choose a smaller grid or a larger dictionary")
     pitch = marker_m + gap_m
     width, height = cols * pitch - gap_m, rows * pitch - gap_m
     ids, corners = [], []
