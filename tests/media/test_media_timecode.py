@@ -33,6 +33,11 @@ def test_drop_frame_parse_and_format_are_inverse(count):
 def test_bad_timecode_is_refused():
     with pytest.raises(ValueError, match="not a SMPTE timecode"):
         parse_timecode("10 o'clock", Fraction(25))
+    # out-of-range fields were carried over: 00:00:00:30 at 25 fps became 00:00:01:05
+    for typed in ("00:00:00:30", "25:61:99:99", "00:00:60:00"):
+        with pytest.raises(ValueError, match="not a timecode at 25 fps"):
+            parse_timecode(typed, Fraction(25))
+    assert parse_timecode("00:00:59:24", Fraction(25)) == (59 * 25 + 24, False)
 
 
 @pytest.mark.parametrize(

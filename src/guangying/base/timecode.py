@@ -43,6 +43,9 @@ def parse_timecode(timecode: str, fps: Fraction) -> tuple[int, bool]:
     hours, minutes, seconds, sep, frames = match.groups()
     h, m, s, f = int(hours), int(minutes), int(seconds), int(frames)
     nominal = _nominal_rate(fps)
+    if m >= 60 or s >= 60 or f >= nominal:  # 00:00:00:30 at 25 fps became 00:00:01:05, silently
+        raise InputFormatError(f"not a timecode at {float(fps):g} fps: {timecode!r} (minutes and seconds "
+                               f"0–59, frames 0–{nominal - 1})")
     drop = sep in ";," and _drop_per_minute(fps) > 0
     count = (h * 3600 + m * 60 + s) * nominal + f
     if drop:
