@@ -186,6 +186,8 @@ def track_command(
     from guangying.tracking.run import TrackJob, run_track
 
     check_outputs([source, calibration, board, matte, lens_file], [output])
+    if output.suffix.lower() not in (".csv", ".json", ".chan"):
+        raise click.BadParameter(f"{output}: write a camera track as .csv, .json or .chan", param_hint="-o")
     check_output_folder(output)  # before the run, not after it
 
     job = TrackJob(

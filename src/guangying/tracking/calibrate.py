@@ -38,7 +38,9 @@ class CalibrationPattern:
             )
         if not self.square_m > 0:
             raise SettingsError(f"square size must be > 0 m, got {self.square_m}")
-        if self.kind == "charuco" and not 0 < self.marker_m < self.square_m:
+        if self.kind == "charuco" and not self.marker_m > 0:
+            raise SettingsError("a ChArUco board needs its printed marker side: give --marker-m (metres)")
+        if self.kind == "charuco" and not self.marker_m < self.square_m:
             raise SettingsError(
                 f"ChArUco markers must be smaller than the squares ({self.marker_m} vs {self.square_m})"
             )
