@@ -19,13 +19,18 @@ from guangying.media import open_reader, open_writer
 from guangying.sets import PanoramaSet, SetView
 
 
-def test_live_set_follows_freed(plate_clip, tmp_path):
-    pano = tmp_path / "pano.png"
-    with open_writer(pano, fps=Fraction(FPS), width=1024, height=512, content="rgb") as w:
-        w.write(gallery_panorama_srgb(1024), transfer="srgb")
+def _panorama_and_port(folder, width: int):  # type: ignore[no-untyped-def]
+    """A 360° set picture ``width`` wide, and a free UDP port for FreeD."""
+    pano = folder / "pano.png"
+    with open_writer(pano, fps=Fraction(FPS), width=width, height=width // 2, content="rgb") as w:
+        w.write(gallery_panorama_srgb(width), transfer="srgb")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return pano, s.getsockname()[1]
+
+
+def test_live_set_follows_freed(plate_clip, tmp_path):
+    pano, port = _panorama_and_port(tmp_path, 1024)
     pose = FreeDPose(pan_deg=25.0, tilt_deg=-3.0)
     sender, stop = FreeDSender(f"127.0.0.1:{port}"), threading.Event()
 
@@ -57,12 +62,7 @@ def test_live_set_follows_freed(plate_clip, tmp_path):
 def test_the_monitor_shows_whether_the_set_follows_the_camera(plate_clip, tmp_path):
     from guangying.live.launch import open_live
 
-    pano = tmp_path / "pano.png"
-    with open_writer(pano, fps=Fraction(FPS), width=256, height=128, content="rgb") as w:
-        w.write(gallery_panorama_srgb(256), transfer="srgb")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    pano, port = _panorama_and_port(tmp_path, 256)
     take = open_live({"source": str(plate_clip), "no_monitor": True, "set_path": str(pano),
                       "camera_track": f"freed://127.0.0.1:{port}", "focal_length_mm": 24.0})
     try:
