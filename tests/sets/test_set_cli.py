@@ -15,7 +15,7 @@ from guangying.lens.sensors import sensor_preset
 from guangying.media import open_reader, open_writer
 from guangying.sets.panorama import PanoramaSet
 from guangying.sets.view import SetView
-from guangying.tracking.camera_track import ChanSettings, write_camera_track
+from guangying.tracking.camera_track import ChanSettings, chan_frame_zero, write_camera_track
 
 W, H, N, FIRST = 320, 180, 4, 1001
 
@@ -74,7 +74,8 @@ def test_composite_over_a_tracked_panorama(shot, tmp_path):
 
 def test_a_nuke_chan_track_drives_the_set_like_its_csv(shot, tmp_path):
     folder, plate, truth, rows = shot
-    chan = ChanSettings(sensor_preset("s35").width_mm, W / H, 25.0)  # as `guangying track -o x.chan`
+    # as `guangying track -o x.chan` writes it: a sequence's frames under their own numbers
+    chan = ChanSettings(sensor_preset("s35").width_mm, W / H, 25.0, first_frame=chan_frame_zero(plate))
     write_camera_track(tmp_path / "cam.chan", rows, chan)
     outs = {}
     for name, track in (("csv", folder / "cam.csv"), ("chan", tmp_path / "cam.chan")):
