@@ -93,6 +93,17 @@ def test_calibrate_recovers_the_lens(tmp_path):
     assert np.linalg.norm(true - got, axis=1).max() < 0.5
     assert calib.sensor_width_mm == pytest.approx(SENSOR_MM)
 
+    # a stray frame after a gap: the reader's advice (--start/--end) is one calibrate now takes
+    import shutil
+
+    numbers = sorted(int(p.stem.split(".")[-1]) for p in tmp_path.glob("cal.*.png"))
+    shutil.copy(tmp_path / f"cal.{numbers[-1]:04d}.png", tmp_path / f"cal.{numbers[-1] + 5:04d}.png")
+    args = ["calibrate", str(seq), "--grid", "9x6", "--square-m", "0.1", "--every", "1", "--fps", "25"]
+    result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "gap.json")])
+    assert result.exit_code == 1 and "--start/--end" in result.output, result.output
+    result = CliRunner().invoke(cli, [*args, "--end", str(numbers[-1]), "-o", str(tmp_path / "gap.json")])
+    assert result.exit_code == 0, result.output
+
 
 def test_calibrate_says_when_the_pattern_is_not_seen(tmp_path):
     seq = tmp_path / "grey.%04d.png"

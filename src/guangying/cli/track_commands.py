@@ -300,6 +300,8 @@ def board_command(
 @click.option("--rational", is_flag=True, help="8-coefficient model for wide/fisheye-ish lenses")
 @click.option("--fps", type=float, default=None, callback=_finite(positive=True),
               help="frame rate for image sequences")
+@click.option("--start", type=int, default=None, help="first frame (source numbering)")
+@click.option("--end", type=int, default=None, help="last frame (inclusive)")
 @click.option(
     "-o",
     "--output",
@@ -321,9 +323,12 @@ def calibrate_command(
     max_views: int,
     rational: bool,
     fps: float | None,
+    start: int | None,
+    end: int | None,
     output: Path,
 ) -> None:
-    """Measure the lens (OpenCV camera matrix + distortion) from a clip of a calibration pattern."""
+    """Measure the lens (OpenCV camera matrix + distortion) from a clip of a calibration pattern
+    (``--start``/``--end``: only the frames that show it, or a sequence's complete run)."""
     from guangying.media import display_srgb, open_reader
     from guangying.tracking.board import parse_grid
     from guangying.tracking.calibrate import CalibrationPattern, calibrate_camera
@@ -333,7 +338,7 @@ def calibrate_command(
     check_output_folder(output)
     cols, rows = parse_grid(grid)
     pat = CalibrationPattern(pattern, cols, rows, square_m, marker_m, dictionary)
-    with open_reader(source, fps=fps) as reader:
+    with open_reader(source, start=start, end=end, fps=fps) as reader:
         peak = reader.info.highlight_peak
         pictures = (display_srgb(f.rgb, f.transfer, peak) for n, f in enumerate(reader) if n % every == 0)
         frames = (gray_u8(picture) for picture in pictures)
