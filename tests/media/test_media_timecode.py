@@ -56,3 +56,12 @@ def test_bad_timecode_is_refused():
 )
 def test_typed_rates_become_the_rates_cameras_run_at(typed, rate):
     assert as_fps(typed) == rate
+
+
+def test_a_rate_too_small_to_be_one_is_refused():
+    """--fps 1e-9 rounded to 0 fps, was taken as no rate given, and the sequence ran at 24."""
+    from guangying.base.errors import MediaError
+
+    with pytest.raises(MediaError, match="below one frame in 1000 s"):
+        as_fps(1e-9)
+    assert as_fps(0.5) == Fraction(1, 2)  # a time-lapse's rate is one

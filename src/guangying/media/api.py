@@ -34,6 +34,8 @@ def as_fps(fps: FrameRate) -> Fraction:
         raise MediaError(f"frame rate must be a number like 25 or 30000/1001, got {fps!r}") from exc
     if rate <= 0:
         raise MediaError(f"frame rate must be positive, got {fps!r}")
+    if rate < Fraction(1, 1000):  # it rounded to 0 fps and was taken as none given (24)
+        raise MediaError(f"frame rate {fps!r} is below one frame in 1000 s: give frames per second, e.g. 25")
     return standard_rate(rate)
 
 
