@@ -48,6 +48,7 @@ class DiskPlace:
     name: str  # file name, or the sequence as prefix + "#" + suffix (padding does not matter)
     pattern: SequencePattern | None
     text: str
+    inode: tuple[int, int] | None = None  # (device, inode) of an existing file: hard links, bind mounts
 
     def overlaps(self, other: DiskPlace) -> bool:
         if self.folder != other.folder:
@@ -63,7 +64,7 @@ class DiskPlace:
 
     def clashes(self, other: DiskPlace) -> bool:
         """The same file or sequence, through links, ``..``, hard links or a pattern's spelling."""
-        return self.overlaps(other) or _same_inode(self.text, other.text)
+        return self.overlaps(other) or (self.inode is not None and self.inode == other.inode)
 
 
 def disk_place(path: PathLike, as_output: bool) -> DiskPlace:
@@ -77,7 +78,12 @@ def disk_place(path: PathLike, as_output: bool) -> DiskPlace:
     folder = os.path.realpath(target.parent if pattern is None else pattern.folder)
     if pattern is None:
         real = Path(os.path.realpath(target))  # follows a link to the file it would overwrite
-        return DiskPlace(str(real.parent), real.name, None, text)
+        try:
+            stat = os.stat(real)
+            inode = (stat.st_dev, stat.st_ino)
+        except OSError:
+            inode = None
+        return DiskPlace(str(real.parent), real.name, None, text, inode)
     return DiskPlace(folder, f"{pattern.prefix}#{pattern.suffix}", pattern, text)
 
 
@@ -101,13 +107,6 @@ def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike 
                     f"two outputs of this run go to the same place ({other_text} and {out_text}); one would "
                     "silently replace the other. Give each output its own name"
                 )
-
-
-def _same_inode(a: PathLike, b: PathLike) -> bool:
-    try:
-        return os.path.samefile(a, b)  # hard links and bind mounts
-    except OSError:
-        return False
 
 
 def _pid_alive(pid: int) -> bool:
