@@ -50,7 +50,7 @@ def refusal(host_header: str | None, origin_header: str | None, names: frozenset
     otherwise reach the monitor: a page on another site posting to ``/stop`` ended the take (browsers
     send such a 'simple' cross-site POST without asking), and one on a name that resolves to this
     machine (DNS rebinding) could read the picture and act as the page does. So the ``Host`` must be
-    an IP address or a name of this machine (``names``; None accepts any, for a request that bears the
+    an IP address or a name of this machine (``names``; empty accepts any, for a request that bears the
     monitor's key), and an action (``acting``) that comes from a page must come from the monitor's
     own. Scripts (curl, Python) send no ``Origin`` and are answered."""
     if host_header and names:

@@ -23,6 +23,7 @@ from guangying.base.checks import Range, check_fields
 from guangying.base.errors import InputFormatError, SettingsError
 from guangying.base.timecode import parse_timecode, standard_rate, timecode_at
 from guangying.lens.camera import CameraPose
+from guangying.media.patterns import parse_pattern
 
 CAMERA_TRACK_COLUMNS = (
     "frame",
@@ -170,8 +171,7 @@ def chan_frame_zero(source: str | Path | None) -> int:
     """The ``.chan`` number Nuke gives frame 0 of ``source``: 0 for an image sequence (its files' own
     numbers are the frame numbers: ``plate.1001.exr`` is 1001), 1 for a video (a Read of a movie starts
     at frame 1)."""
-    numbered_files = source is not None and any(mark in str(source) for mark in ("%", "#"))
-    return 0 if numbered_files else 1
+    return 0 if source is not None and parse_pattern(source) is not None else 1
 
 
 def _vfov_deg(focal_length_mm: float, chan: ChanSettings) -> float:
