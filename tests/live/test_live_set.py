@@ -3,11 +3,13 @@
 import json
 import socket
 import threading
+import time
 from fractions import Fraction
 
+import cv2
 import numpy as np
 from click.testing import CliRunner
-from live_helpers import FPS, H, W
+from live_helpers import FPS, H, LiveProcess, UdpSender, W, free_port
 
 from guangying.base.colour import srgb_to_linear
 from guangying.cli.main import cli
@@ -17,6 +19,7 @@ from guangying.lens.camera import CameraPose, intrinsics_matrix
 from guangying.lens.freed import FreeDPose, FreeDSender
 from guangying.media import open_reader, open_writer
 from guangying.sets import PanoramaSet, SetView
+from guangying.tracking.camera_track import read_camera_track
 
 
 def _panorama_and_port(folder, width: int):  # type: ignore[no-untyped-def]
@@ -69,3 +72,127 @@ def test_the_monitor_shows_whether_the_set_follows_the_camera(plate_clip, tmp_pa
         assert take.session.stats()["camera_tracking"] == {"state": "waiting", "received": 0, "rejected": 0}
     finally:
         take.close()
+
+
+def test_a_take_records_the_camera_post_renders_the_set_from(plate_clip, tmp_path):
+    """The director watched the set follow a panning camera; post renders the same set from the take's
+    plate and the camera track recorded beside it, and gets the pictures the monitor showed: each
+    frame's camera in the sidecar is the plate track's row for that frame, and the post render's set
+    matches the live recording's where the screen was clear (a track one frame off would not)."""
+    pano, port = _panorama_and_port(tmp_path, 1024)
+    live, plate = tmp_path / "live.mkv", tmp_path / "plate.mkv"
+    with PanningHead(port):
+        res = CliRunner().invoke(cli, ["live", str(plate_clip), "--no-monitor", "--set", str(pano),
+                                       "--camera-track", f"freed://127.0.0.1:{port}", "--focal-length", "24",
+                                       "--record", str(live), "--record-plate", str(plate)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    plate_frames = _monitor_frames_in_the_plate_track(tmp_path / "live.frames.jsonl", plate)
+    assert plate_frames == [row["frame"] for row in _sidecar(tmp_path / "live.frames.jsonl")]
+    post = _render_in_post(pano, plate, tmp_path)
+    truth = [f.alpha_true for f in green_screen_clip(W, H, 40, seed=11)]
+    _assert_post_shows_what_live_showed(live, post, plate_frames, [t == 0 for t in truth])
+
+
+def test_a_streamed_take_records_its_camera_for_the_copied_plate(plate_frames, tmp_path):
+    """The same for a camera streaming H.264, whose plate is copied as sent from the keyframe before the
+    take: the track numbers the copy's pictures, the few before the take included, and each is the
+    camera when that picture arrived, the moment the live set took it for the same picture."""
+    pano, port = _panorama_and_port(tmp_path, 1024)
+    video_port = free_port(socket.SOCK_DGRAM)
+    live = LiveProcess(f"udp://127.0.0.1:{video_port}", "--no-monitor", "--source-timeout", 20,
+                       "--lost-timeout", 2, "--set", pano, "--camera-track", f"freed://127.0.0.1:{port}",
+                       "--focal-length", 24, "--record", tmp_path / "live.mkv",
+                       "--record-plate", tmp_path / "plate.ts", cwd=tmp_path)  # fmt: skip
+    camera = UdpSender(plate_frames, video_port, seconds=60, gop=12)
+    with PanningHead(port):
+        try:
+            camera.start()
+            deadline = time.monotonic() + 120
+            while "live:" not in live.output:
+                assert time.monotonic() < deadline and live.proc.poll() is None, live.output
+                time.sleep(0.1)
+            time.sleep(3.0)
+            camera.stop_now.set()  # the camera stops: the take ends as lost, its recordings kept
+            assert live.wait(timeout_s=60) in (0, 1), live.output
+        finally:
+            camera.stop_now.set()
+            live.kill()
+    assert (tmp_path / "plate.camera.csv").exists(), live.output
+    plate = tmp_path / "plate.ts"
+    plate_frames_seen = _monitor_frames_in_the_plate_track(tmp_path / "live.frames.jsonl", plate)
+    post = _render_in_post(pano, plate, tmp_path, "--alpha", tmp_path / "post_alpha.####.png")
+    with open_reader(tmp_path / "post_alpha.####.png") as reader:
+        clear = [f.rgb[..., 0] == 0 for f in reader]
+    _assert_post_shows_what_live_showed(tmp_path / "live.mkv", post, plate_frames_seen, clear)
+
+
+class PanningHead:
+    """A tracked head panning at 40°/s, streaming FreeD to ``port`` at 100 Hz while in ``with``."""
+
+    def __init__(self, port: int) -> None:
+        self.sender, self.stop = FreeDSender(f"127.0.0.1:{port}"), threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        t0 = time.monotonic()
+        while not self.stop.wait(0.01):
+            pan_deg = (120.0 + 40.0 * (time.monotonic() - t0)) % 360.0 - 180.0  # FreeD holds ±256°
+            self.sender.send(FreeDPose(pan_deg=pan_deg, tilt_deg=-2.0))
+
+    def __enter__(self) -> "PanningHead":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.sender.close()
+
+
+def _sidecar(path):  # type: ignore[no-untyped-def]
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _monitor_frames_in_the_plate_track(sidecar, plate) -> list[int]:  # type: ignore[no-untyped-def]
+    """The plate frame whose recorded camera is exactly the one each monitor frame was rendered for,
+    after checking the track numbers every picture of the plate and pans as the head did."""
+    track = read_camera_track(plate.with_name(plate.stem + ".camera.csv"))
+    with open_reader(plate) as reader:
+        count = sum(1 for _ in reader)
+    assert [r.frame for r in track] == list(range(count))
+    steps = (np.diff([r.pan_deg for r in track]) + 180.0) % 360.0 - 180.0
+    assert np.all(steps > 0) and np.all(steps < 5), steps  # 1.6° a frame, jitter aside
+    assert all(r.focal_length_mm == 24.0 for r in track)
+    found = []
+    for row in _sidecar(sidecar):
+        same = [r.frame for r in track if (round(r.pan_deg, 6), round(r.tilt_deg, 6), r.focal_length_mm)
+                == (row["camera_pan_deg"], row["camera_tilt_deg"], row["camera_focal_length_mm"])]
+        assert len(same) == 1, (row, same)
+        found.append(same[0])
+    return found
+
+
+def _render_in_post(pano, plate, folder, *more):  # type: ignore[no-untyped-def]
+    post = folder / "post.####.png"
+    res = CliRunner().invoke(cli, ["composite", str(plate), "--set", str(pano), "--camera-track",
+                                   str(plate.with_name(plate.stem + ".camera.csv")), "-o", str(post),
+                                   *map(str, more)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return post
+
+
+def _assert_post_shows_what_live_showed(live, post, plate_frames, clear) -> None:  # type: ignore[no-untyped-def]
+    """Where the screen was clear (``clear[k]`` for plate frame k), each live frame matches the post render
+    of its plate frame, and not that of the frame beside it."""
+    with open_reader(live) as reader:
+        seen = [f.rgb for f in reader]
+    with open_reader(post) as reader:
+        rendered = {f.index: f.rgb for f in reader}
+    matched, shifted = [], []
+    for picture, k in zip(seen, plate_frames, strict=True):
+        inside = cv2.erode(clear[k].astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        matched.append(np.abs(picture - rendered[k])[inside].mean())
+        other = k + 1 if k + 1 in rendered else k - 1
+        shifted.append(np.abs(picture - rendered[other])[inside].mean())
+    assert max(matched) < 0.004, matched
+    assert min(shifted) > 3 * max(matched), (shifted, matched)

@@ -139,6 +139,36 @@ def test_a_delay_takes_the_message_sent_that_many_frames_earlier():
         FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}", delay_frames=-1)
 
 
+def _received(feed, count, timeout_s=5.0):
+    deadline = time.monotonic() + timeout_s
+    while feed.status()["received"] < count:
+        assert time.monotonic() < deadline, feed.status()
+        time.sleep(0.005)
+
+
+def test_a_frame_takes_the_camera_as_it_was_when_the_frame_was_captured():
+    """The frame is processed moments after its capture, and the camera has moved on meanwhile: the set
+    is rendered for the message that had arrived at the capture (then ``delay_frames`` back), not for
+    the newest one; taken at processing, the set slid against the plate by the engine's latency."""
+    feed = FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}", delay_frames=1)
+    sender = FreeDSender(f"127.0.0.1:{feed.port}")
+    try:
+        before_any = time.monotonic()
+        captured = {}
+        for pan in range(8):
+            sender.send(FreeDPose(pan_deg=float(pan)))
+            _received(feed, pan + 1)
+            captured[pan] = time.monotonic()  # a frame captured now, after message `pan` arrived
+        assert feed.row(0, 0, captured[3]).pan_deg == pytest.approx(2.0)  # message 3, one back
+        assert feed.row(0, 0, captured[6]).pan_deg == pytest.approx(5.0)
+        assert feed.row(0, 0).pan_deg == pytest.approx(6.0)  # none given: the newest, one back
+        rest = feed.row(0, 0, before_any)  # captured before any message: the rest pose
+        assert (rest.quality, rest.pan_deg) == (0.0, 0.0)
+    finally:
+        sender.close()
+        feed.close()
+
+
 def test_tracking_that_never_comes_or_stops_is_said_and_shown():
     """A tracking system sending elsewhere (or something else: not FreeD D1), and one whose cable is
     pulled mid-take. Before, the set stood at the rest pose, or froze at the last pose while the

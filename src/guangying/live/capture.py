@@ -22,6 +22,7 @@ import numpy as np
 
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.timecode import format_timecode, standard_rate
+from guangying.live.arrival_clock import ArrivalClock
 from guangying.live.relay import SrtRelay
 from guangying.media import FrameRate, display_srgb, open_reader
 from guangying.media.audio import has_audio
@@ -33,6 +34,7 @@ from guangying.media.video_reader import frame_colour, rgb_conversion, to_rgb_co
 T = TypeVar("T")
 PacketTap = Callable[[av.Packet, av.stream.Stream, float], None]
 SoundListener = Callable[[av.Packet, float], None]
+_ARRIVALS_KEPT = 256  # pictures' arrivals waiting for their decoded picture
 _GOP_HELD_S = 20  # the longest keyframe interval whose packets are held for a take's copied plate
 _SOUND_REANCHOR_S = 1.0  # a frame this far from where the sender's clock puts it: the clock restarted
 # A sender's clock that leaps further ahead than this (or goes back by more than a frame's jitter)
@@ -181,6 +183,10 @@ class LiveSource:
         self.rate_known = True  # False: a stream with no rate of its own, measured from arrivals
         # packets read at the start (for the picture size or the rate), with their arrivals: decoded first
         self._early: list[tuple[av.Packet, float]] = []
+        # a picture's capture time is its data's arrival (by timestamp; :mod:`arrival_clock`): its
+        # decoding (and a reordering decoder's wait) is part of the latency, and a live set takes the
+        # camera as it was then, as the copied plate's camera track does for the same picture
+        self._arrivals: dict[int, float] = {}
         self._take_t0: float | None = None
         self._last_index = -1  # the take's last frame's index
         self._picture_origin_s: float | None = None  # the sender's clock at the take's frame 0
@@ -400,13 +406,15 @@ class LiveSource:
         return container.streams.audio[0]
 
     def _deliver(self, index: int | None, rgb: np.ndarray, timecode: str | None,
-                 sender_time_s: float | None = None) -> None:
+                 sender_time_s: float | None = None, arrival_s: float | None = None) -> None:
         """Hand one frame over; ``index`` None: the take's next (damaged pictures count as gaps).
-        ``sender_time_s``: the frame's time on the sender's clock, which places its sound."""
+        ``sender_time_s``: the frame's time on the sender's clock, which places its sound;
+        ``arrival_s``: when its data arrived (``time.monotonic()``; None: now), its capture time."""
         if rgb.shape[:2] != (self.height, self.width):
             rgb = self._fit_to_take(rgb)
-        t = time.monotonic()
-        wall = time.time()
+        now = time.monotonic()
+        t = now if arrival_s is None else min(arrival_s, now)
+        wall = time.time() - (now - t)
         if timecode is None:
             # Each frame its own timecode, as a camera's: a frame delivered late shares the clock's
             # frame slot with the next one, so it takes the slot after the last frame's instead.
@@ -545,6 +553,8 @@ class LiveSource:
         sound = self._container.streams.audio[:1]  # the camera's sound, for the plate, --out, the recording
         arrivals = ((packet, time.monotonic()) for packet in self._container.demux(stream, *sound))
         self._gop.clear()
+        self._arrivals.clear()  # a reconnected sender's timestamps start again
+        clock = ArrivalClock() if self.rate_known else None  # a sender that keeps no time: as arrived
         keyed, t_unkeyed = False, time.monotonic()
         for packet, arrival_s in itertools.chain(early, arrivals):
             if self._stop.is_set():
@@ -559,6 +569,12 @@ class LiveSource:
             if not keyed and time.monotonic() - t_unkeyed < self.open_timeout_s:
                 # joined (or reconnected) between keyframes: these cannot decode, and are not damage
                 continue
+            if packet.pts is not None:
+                if clock is not None and packet.time_base:
+                    arrival_s = clock.place(float(packet.pts * packet.time_base), arrival_s)
+                self._arrivals[packet.pts] = arrival_s
+                if len(self._arrivals) > _ARRIVALS_KEPT:  # a damaged picture's never comes out
+                    del self._arrivals[next(iter(self._arrivals))]
             self._tap_packet(packet, stream, arrival_s)
             try:
                 frames = packet.decode()
@@ -655,7 +671,7 @@ class LiveSource:
                 rgb = np.ascontiguousarray(to_rgb_codes(av_frame, convert)[..., :3])
                 if colour.converted:  # an HDR or wide-gamut sender: shown as the file of it would be
                     rgb = display_srgb(colour.to_linear_bt709(rgb), "linear", colour.highlight_peak)
-                self._deliver(None, rgb, None, av_frame.time)
+                self._deliver(None, rgb, None, av_frame.time, self._arrivals.pop(av_frame.pts, None))
         except av.error.ExitError:
             if not self._stop.is_set():
                 self._finish(

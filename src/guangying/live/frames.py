@@ -20,6 +20,19 @@ class FrameMeta:
     focus_distance_m: float | None = None
     subject_distance_m: float | None = None
     take_time_s: float = 0.0  # its time in the take (CapturedFrame.take_time_s), where recordings place it
+    # the tracked set's camera the frame was rendered for (its pose at the frame's capture); a sidecar
+    # of a take without a tracked set has no camera columns
+    camera_pan_deg: float | None = None
+    camera_tilt_deg: float | None = None
+    camera_roll_deg: float | None = None
+    camera_x_m: float | None = None
+    camera_y_m: float | None = None
+    camera_z_m: float | None = None
+    camera_focal_length_mm: float | None = None
+
+
+CAMERA_FIELDS = tuple(f"camera_{name}" for name in (
+    "pan_deg", "tilt_deg", "roll_deg", "x_m", "y_m", "z_m", "focal_length_mm"))
 
 
 @dataclass(slots=True)

@@ -29,7 +29,9 @@ from guangying.live.recorder import Recorder
 from guangying.live.session import LiveReport, LiveSession, SessionOutputs
 from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
 from guangying.live.streams import StreamOutput, VirtualCamera
+from guangying.live.take_camera import CameraAt
 from guangying.live.take_names import describe_renumbered, unused_take_paths
+from guangying.pipeline.camera_feed import FreeDCameraFeed
 from guangying.pipeline.lens_defocus import LensSettings
 from guangying.pipeline.virtual_set import SetBackground, SetSettings
 
@@ -143,6 +145,14 @@ def set_from_options(options: Mapping[str, Any], footage_fps: float | None = Non
     )
 
 
+def _live_camera(virtual_set: SetBackground | None) -> CameraAt | None:
+    """A live-tracked set's camera at a capture time, for the plate's camera track (a track file is
+    its own record)."""
+    if virtual_set is None or not isinstance(virtual_set.track, FreeDCameraFeed):
+        return None
+    return lambda capture_time_s: virtual_set.camera_row(-1, -1, capture_time_s)
+
+
 @dataclass
 class LiveTake:
     """An opened take: run it, then it closes what it opened (also when opening failed half-way)."""
@@ -233,6 +243,9 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
         )
         closers.append(source.stop)
         settings = LiveSettings(look_from_options(o), source.width, source.height)
+        virtual_set = set_from_options(o, float(source.fps), float(source.pixel_aspect))
+        if virtual_set is not None:
+            closers.append(virtual_set.close)
         recorder = None
         if o["record"] or o["record_plate"] or o["record_matte"]:
             given = {kind: Path(o[key]) if o[key] else None for kind, key in _RECORDING_OPTIONS.items()}
@@ -250,6 +263,7 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
                 camera_clock=source.rate_known,
                 camera_size=(source.width, source.height),
                 sound=source.sound_stream,
+                camera=_live_camera(virtual_set),
             )
             if recorder.sound_listener is not None:
                 source.sound_listeners.append(recorder.sound_listener)
@@ -267,9 +281,6 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
         focus, lens = focus_from_options(o)
         if focus is not None:
             closers.append(focus.stop)
-        virtual_set = set_from_options(o, float(source.fps), float(source.pixel_aspect))
-        if virtual_set is not None:
-            closers.append(virtual_set.close)
         feed = None
         if not o["no_monitor"]:
             feed = MonitorFeed(o["monitor_width"], pixel_aspect=float(source.pixel_aspect))

@@ -17,6 +17,7 @@ from guangying.base.atomic import describe_os_error, partial_path, remove_quietl
 from guangying.base.errors import MediaError
 from guangying.base.timecode import format_timecode
 from guangying.live.capture import time_of_day_count
+from guangying.live.take_camera import PlateCamera
 from guangying.live.workers import DroppingWorker
 
 # What a copied plate can be written into, by the camera's codec: the containers that carry it
@@ -32,7 +33,7 @@ def copies_plate_packets(codec_name: str | None, plate: Path) -> bool:
     return plate.suffix.lower() in _PACKET_CONTAINERS.get(codec_name or "", set())
 
 
-class PacketPlate(DroppingWorker[av.Packet]):
+class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
     """``--record-plate`` of a network stream or camera that sends compressed pictures (H.264, HEVC,
     MJPEG): its packets copied as they came, from the keyframe before the take's start, into the plate's
     container: the camera original bit for bit, and no encoder competing with the keyer (a re-encoded
@@ -41,13 +42,16 @@ class PacketPlate(DroppingWorker[av.Packet]):
     take; a sender that keeps no time (MJPEG over HTTP: ffmpeg numbers its pictures at 25 fps),
     ``by_arrival``, has each packet placed at its arrival. The sender's sound (a camera's scratch
     track, what post syncs the sound recordist's to) is copied beside the pictures, shifted with them.
-    Written in a thread; ten seconds of packets may wait for the disk."""
+    Written in a thread; ten seconds of packets may wait for the disk. ``camera`` collects the tracked
+    set's camera at each copied picture's arrival."""
 
     name = "plate-copy"
 
+    first_number = 0  # a video's pictures are read from 0
+
     def __init__(self, path: Path, fps: Fraction, by_arrival: bool = False,
-                 size: tuple[int, int] = (0, 0)) -> None:
-        self.path, self.fps, self.by_arrival = path, fps, by_arrival
+                 size: tuple[int, int] = (0, 0), camera: PlateCamera | None = None) -> None:
+        self.path, self.fps, self.by_arrival, self.camera = path, fps, by_arrival, camera
         self._temp = partial_path(path)
         self._out: av.container.OutputContainer | None = None
         self._out_stream: Any = None
@@ -104,7 +108,7 @@ class PacketPlate(DroppingWorker[av.Packet]):
         self._last_ts = out_ts
         copied.is_keyframe = packet.is_keyframe
         copied.stream = self._out_stream
-        self._queue.put(copied)
+        self._queue.put((copied, arrival_s))
 
     def _put_sound(self, packet: av.Packet, stream: Any) -> None:  # noqa: ANN401
         ts = packet.dts if packet.dts is not None else packet.pts
@@ -119,7 +123,7 @@ class PacketPlate(DroppingWorker[av.Packet]):
         copied.time_base = packet.time_base
         copied.stream = self._sound_out
         self._sound_last = out_ts
-        self._queue.put(copied)
+        self._queue.put((copied, 0.0))
 
     def _clock_jumped(self, ts: int | None, time_base: Fraction | None) -> bool:
         """Whether a sender's timestamp went back, or ahead by more than ten seconds, from the last."""
@@ -189,13 +193,19 @@ class PacketPlate(DroppingWorker[av.Packet]):
         self._sound_source = sound[0]
         self._sound_offset = round(self._offset * time_base / sound[0].time_base)
 
-    def _consume(self, packet: av.Packet) -> None:
+    def _consume(self, item: tuple[av.Packet, float]) -> None:
         assert self._out is not None
+        packet, arrival_s = item
         if self._ended is not None:
             return
+        # read before muxing: the muxer takes the packet's contents
+        picture_s = (float(packet.pts * packet.time_base) if packet.stream is self._out_stream
+                     and packet.pts is not None and packet.time_base is not None else None)
         try:
             self._out.mux(packet)
             self._muxed += 1
+            if self.camera is not None and picture_s is not None:
+                self.camera.add(picture_s, picture_s, arrival_s)
         except av.error.FFmpegError as exc:
             if isinstance(exc, OSError):  # the disk (full, gone): the recording fails, and says so
                 raise

@@ -16,16 +16,18 @@ from typing import Any
 import av
 
 from guangying.base.atomic import check_output_folder, partial_path, remove_quietly
-from guangying.base.errors import MediaError
+from guangying.base.errors import MediaError, SettingsError
 from guangying.live.capture import CapturedFrame
 from guangying.live.disk_watch import KEEP_FREE_BYTES, DiskWatch, disk_free_bytes
-from guangying.live.frames import FrameMeta, LiveFrame
+from guangying.live.frames import CAMERA_FIELDS, FrameMeta, LiveFrame
 from guangying.live.plate_copy import PacketPlate, copies_plate_packets
+from guangying.live.take_camera import CameraAt, PlateCamera, camera_track_beside
 from guangying.live.take_names import sidecar_beside
 from guangying.live.take_sound import TakeSound
 from guangying.live.workers import DroppingWorker
 from guangying.media import Writer, open_writer
 from guangying.media.audio import SoundError, mux_with_audio
+from guangying.media.patterns import parse_pattern
 from guangying.media.pixels import to_float32
 from guangying.media.video_writer import VIDEO_EXTENSIONS, container_options_for
 from guangying.media.writer import Content
@@ -60,8 +62,9 @@ class _PlateRecorder(DroppingWorker[CapturedFrame]):
 
     name = "plate-recorder"
 
-    def __init__(self, path: Path, fps: Fraction, pixel_aspect: Fraction) -> None:
-        self.path, self.fps, self.pixel_aspect = path, fps, pixel_aspect
+    def __init__(self, path: Path, fps: Fraction, pixel_aspect: Fraction,
+                 camera: PlateCamera | None = None) -> None:
+        self.path, self.fps, self.pixel_aspect, self.camera = path, fps, pixel_aspect, camera
         self._writer: Writer | None = None
         self._first_time_s = 0.0
         super().__init__(queue_items=max(8, round(fps)))
@@ -76,7 +79,16 @@ class _PlateRecorder(DroppingWorker[CapturedFrame]):
             self._writer = open_writer(self.path, fps=self.fps, content="rgb",
                                        **_recording_options(self.path, frame.timecode, self.pixel_aspect,
                                                             plate=True))
-        self._writer.write(to_float32(frame.rgb), time_s=frame.take_time_s - self._first_time_s)
+        picture = self._writer.frames_written
+        time_s = frame.take_time_s - self._first_time_s
+        self._writer.write(to_float32(frame.rgb), time_s=time_s)
+        if self.camera is not None:
+            self.camera.add(picture, time_s, frame.t_capture_s)
+
+    @property
+    def first_number(self) -> int:
+        """The number guangying reads the plate's first picture as: a sequence's first file's."""
+        return self._writer.first_frame if self._writer is not None and parse_pattern(self.path) else 0
 
     def close(self) -> Path | None:
         """Encode what waits, then finalise; the path, or None when no frame came."""
@@ -107,7 +119,8 @@ class Recorder:
     so an interrupted take never leaves a file that looks whole. The plate is recorded from every
     frame the camera delivers (:attr:`plate_tap`), or is its packets copied as sent
     (:attr:`plate_packet_tap`); the composite, the matte and the sidecar from the frames the pipeline
-    processed, each at its time in the take.
+    processed, each at its time in the take. With a tracked set (``camera``: its camera at a capture
+    time) the plate gets its camera track beside it (:mod:`guangying.live.take_camera`).
     """
 
     def __init__(
@@ -122,6 +135,7 @@ class Recorder:
         camera_clock: bool = True,
         camera_size: tuple[int, int] = (0, 0),
         sound: Any = None,  # noqa: ANN401
+        camera: CameraAt | None = None,
         keep_free_bytes: int = KEEP_FREE_BYTES,
         free_bytes: Callable[[Path], int] = disk_free_bytes,
     ) -> None:
@@ -139,13 +153,17 @@ class Recorder:
         # container takes them, at the sender's times (``camera_clock``) or their arrival; anything
         # else (a file played live, raw video) is encoded
         self._plate: _PlateRecorder | PacketPlate | None = None
+        # a tracked set's camera at each of the plate's pictures, for post to render the set from
+        plate_camera = None
+        if plate is not None and camera is not None:
+            plate_camera = PlateCamera(camera, camera_track_beside(plate))
         if plate is not None and copies_plate_packets(camera_codec, plate):
             # only intra-only pictures can be placed by arrival: H.264's reordered frames keep the
             # sender's times (an RTP stream's are real even when it names no rate)
             self._plate = PacketPlate(plate, fps, by_arrival=not camera_clock and camera_codec == "mjpeg",
-                                       size=camera_size)
+                                       size=camera_size, camera=plate_camera)
         elif plate is not None:
-            self._plate = _PlateRecorder(plate, fps, pixel_aspect)
+            self._plate = _PlateRecorder(plate, fps, pixel_aspect, plate_camera)
         self._writers: dict[str, Writer] = {}
         self._rows: list[FrameMeta] = []
         self._first_time_s = 0.0
@@ -214,7 +232,10 @@ class Recorder:
                 plate = self._plate.close()
                 if plate is not None:
                     written.append(plate)
-            except MediaError as exc:
+                    if self._plate.camera is not None and (track := self._plate.camera.write(
+                            self._plate.first_number)) is not None:
+                        written.append(track)
+            except (MediaError, SettingsError) as exc:
                 errors.append(str(exc))
         for kind, writer in self._writers.items():
             try:
@@ -257,17 +278,23 @@ class Recorder:
 
 
 def _write_sidecar(path: Path, rows: list[FrameMeta]) -> None:
-    """JSON lines (one object per frame), or CSV when the path ends in .csv; written atomically."""
+    """JSON lines (one object per frame), or CSV when the path ends in .csv; written atomically. The
+    camera columns only for a take whose set followed a camera."""
+    tables = [asdict(r) for r in rows]
+    if all(table[name] is None for table in tables for name in CAMERA_FIELDS):
+        for table in tables:
+            for name in CAMERA_FIELDS:
+                del table[name]
     temp = partial_path(path)
     try:
         with open(temp, "w", encoding="utf-8", newline="") as handle:
             if path.suffix.lower() == ".csv":
-                writer = csv.DictWriter(handle, fieldnames=list(asdict(rows[0])))
+                writer = csv.DictWriter(handle, fieldnames=list(tables[0]))
                 writer.writeheader()
-                writer.writerows(asdict(r) for r in rows)
+                writer.writerows(tables)
             else:
-                for row in rows:
-                    handle.write(json.dumps(asdict(row)) + "\n")
+                for table in tables:
+                    handle.write(json.dumps(table) + "\n")
         os.replace(temp, path)
     except OSError as exc:
         remove_quietly(temp)

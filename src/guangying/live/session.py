@@ -22,7 +22,7 @@ from guangying.keyer.settings import KeyerSettings
 from guangying.live.capture import CapturedFrame, LiveSource
 from guangying.live.disk_watch import DiskNearlyFull
 from guangying.live.focus_link import LiveFocus, LiveLensDefocus
-from guangying.live.frames import FrameMeta, LiveFrame
+from guangying.live.frames import CAMERA_FIELDS, FrameMeta, LiveFrame
 from guangying.live.monitor import MonitorFeed
 from guangying.live.recorder import Recorder
 from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
@@ -227,10 +227,12 @@ class LiveSession:
         if self._set is not None:
             self._set.position = 0  # the warm-up frames were not the take's first
 
-    def _plate(self, frame_index: int, plate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The background for this plate frame: the set at the camera's pose now, or the page's."""
+    def _plate(self, frame_index: int, plate: np.ndarray,
+               capture_time_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The background for this plate frame: the set at the camera's pose when the frame was
+        captured (``time.monotonic()``), or the page's."""
         if self._set is not None:
-            return self._set.next_plate(frame_index, plate)
+            return self._set.next_plate(frame_index, plate, capture_time_s)
         assert self._background is not None
         return self._background.next_plate()
 
@@ -331,7 +333,7 @@ class LiveSession:
             self._rebuild()
         assert self._compositor is not None
         plate = to_float32(item.rgb)
-        bg_srgb, bg_linear = self._plate(item.index, plate)
+        bg_srgb, bg_linear = self._plate(item.index, plate, item.t_capture_s)
         result = self._compositor.process(plate, bg_srgb, bg_linear)
         t_out = time.monotonic()
         latency_ms = (t_out - item.t_capture_s) * 1000.0
@@ -351,6 +353,7 @@ class LiveSession:
             subject_distance_m=None
             if focus is None or math.isnan(focus.subject_m)
             else round(focus.subject_m, 4),
+            **self._camera_columns(),
         )
         frame = LiveFrame(result.alpha, result.composite_rgb_srgb, meta)
         if self.outputs.recorder is not None:
@@ -359,6 +362,15 @@ class LiveSession:
             sink.write(frame)
         if self.feed is not None and self.feed.wants():
             self.feed.offer(plate, result.alpha, result.composite_rgb_srgb)
+
+    def _camera_columns(self) -> dict[str, float | None]:
+        """The sidecar's record of the camera the set was just rendered for (none without a set)."""
+        row = None if self._set is None else self._set.last_row
+        if row is None:
+            return {}
+        values = (row.pan_deg, row.tilt_deg, row.roll_deg, row.x_m, row.y_m, row.z_m, row.focal_length_mm)
+        return {name: round(v, 6) if math.isfinite(v) else None
+                for name, v in zip(CAMERA_FIELDS, values, strict=True)}
 
     # -- MonitorControl ---------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

@@ -12,12 +12,18 @@ from guangying.media.patterns import parse_pattern
 TakePaths = dict[str, Path | None]
 
 
-def sidecar_beside(recording: Path) -> Path:
-    """``take.frames.jsonl`` beside ``take.mov``, and beside ``take.####.dpx`` too (it was named
-    ``take.####.frames.jsonl``, a frame field in a name that is no sequence)."""
+def beside(recording: Path, suffix: str) -> Path:
+    """``take.frames.jsonl`` (``suffix`` ".frames.jsonl") beside ``take.mov``, and beside
+    ``take.####.dpx`` too (it was named ``take.####.frames.jsonl``, a frame field in a name that is no
+    sequence)."""
     pattern = parse_pattern(recording)
     stem = recording.stem if pattern is None else pattern.prefix.rstrip("._-") or "take"
-    return recording.with_name(stem + ".frames.jsonl")
+    return recording.with_name(stem + suffix)
+
+
+def sidecar_beside(recording: Path) -> Path:
+    """The per-frame sidecar of a take whose first recording is ``recording``."""
+    return beside(recording, ".frames.jsonl")
 
 
 def _exists(path: Path) -> bool:

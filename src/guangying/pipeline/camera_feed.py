@@ -26,9 +26,10 @@ FREED_SCHEME = "freed://"
 
 
 class CameraRows(Protocol):
-    """The camera row for a plate frame (number ``frame_index``, ``position``-th of the take)."""
+    """The camera row for a plate frame (number ``frame_index``, ``position``-th of the take, captured
+    at ``capture_time_s``, ``time.monotonic()``, when it is live)."""
 
-    def row(self, frame_index: int, position: int) -> CameraTrackRow: ...
+    def row(self, frame_index: int, position: int, capture_time_s: float | None = None) -> CameraTrackRow: ...
 
     def close(self) -> None: ...
 
@@ -44,7 +45,7 @@ class TrackLookup:
         self._by_number: bool | None = None
         self._warned_end = False
 
-    def row(self, frame_index: int, position: int) -> CameraTrackRow:
+    def row(self, frame_index: int, position: int, capture_time_s: float | None = None) -> CameraTrackRow:
         if self._by_number is None:
             self._by_number = frame_index in self._by_frame
             if not self._by_number:
@@ -89,13 +90,19 @@ def row_from_freed(
 # listener opened is sending elsewhere or not at all.
 FREED_LOST_S = 0.5
 FREED_FIRST_S = 3.0
+# Messages kept to look up the camera at a frame's capture: a copied plate starts with the pictures since
+# the keyframe before the take (up to 20 s), sampled when they are written; 80 s at 100 Hz.
+FREED_HISTORY = 8192
 
 
 class FreeDCameraFeed:
-    """Live camera from FreeD D1 on a UDP port: a listener thread keeps the newest messages, and each
-    plate frame takes the newest one, or with ``delay_frames`` = N the one N messages older (tracking
-    that runs ahead of the video, as heads' usually does). Until the first message the rest pose is
-    held with quality 0. ``lens`` (a lens file) turns zoom counts into the focal length.
+    """Live camera from FreeD D1 on a UDP port: a listener thread keeps the messages with their
+    arrival, and each plate frame takes the last one that had arrived when the frame was captured, or
+    with ``delay_frames`` = N the one N messages older (tracking that runs ahead of the video, as
+    heads' usually does). Taken when the frame was processed instead, the set moved against the plate
+    by the engine's latency and its jitter, and a recording of the camera could not be the one the
+    monitor showed. Until the first message the rest pose is held with quality 0. ``lens`` (a lens
+    file) turns zoom counts into the focal length.
 
     A tracking system that is not heard (``FREED_FIRST_S`` after opening) or stops (``FREED_LOST_S``
     without a message) is said, as is its return: before, the set stood still at the rest pose or
@@ -107,7 +114,8 @@ class FreeDCameraFeed:
         self.receiver = FreeDReceiver(listen)
         self.port = self.receiver.port
         self.lens = lens
-        self._recent: deque[CameraTrackRow] = deque(maxlen=delay_frames + 1)
+        self.delay_frames = delay_frames
+        self._history: deque[CameraTrackRow] = deque(maxlen=FREED_HISTORY)  # t_s: arrival, monotonic
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._opened_s = time.monotonic()
@@ -127,7 +135,7 @@ class FreeDCameraFeed:
             t_s, pose = got
             row = row_from_freed(pose, count, t_s, self.lens)
             with self._lock:
-                self._recent.append(row)
+                self._history.append(row)
                 self._last_s = t_s
                 was, self._state = self._state, "live"
             if was == "lost" or (was == "waiting" and self._said_missing):
@@ -159,9 +167,15 @@ class FreeDCameraFeed:
             return {"state": self._state, "received": self.receiver.received,
                     "rejected": self.receiver.rejected}
 
-    def row(self, frame_index: int, position: int) -> CameraTrackRow:
+    def row(self, frame_index: int, position: int, capture_time_s: float | None = None) -> CameraTrackRow:
+        """The camera when the frame was captured (``capture_time_s``, monotonic; None: now), taken
+        ``delay_frames`` messages back; its ``t_s`` is the message's arrival (monotonic)."""
         with self._lock:
-            delayed = self._recent[0] if self._recent else None  # the oldest kept = N messages back
+            last = len(self._history) - 1
+            if capture_time_s is not None:  # frames are captured moments ago: look back from the newest
+                while last >= 0 and self._history[last].t_s > capture_time_s:
+                    last -= 1
+            delayed = self._history[max(last - self.delay_frames, 0)] if last >= 0 else None
         if delayed is None:  # rest pose, at the lens's widest when its zoom map is known
             widest = math.nan
             if self.lens is not None and self.lens.zoom is not None:

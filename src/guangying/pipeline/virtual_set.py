@@ -8,6 +8,7 @@ plate and the matte) and an optional floor reflection before the compositor lays
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,12 @@ from guangying.sets.base import VirtualSet, open_set
 from guangying.sets.interaction import apply_shadow, floor_reflection, shadow_ratio
 from guangying.sets.optics import SetOptics
 from guangying.sets.view import SetView, view_from_track_row
-from guangying.tracking.camera_track import ChanSettings, chan_frame_zero, read_camera_track
+from guangying.tracking.camera_track import (
+    CameraTrackRow,
+    ChanSettings,
+    chan_frame_zero,
+    read_camera_track,
+)
 
 
 @dataclass
@@ -126,6 +132,7 @@ class SetBackground:
             if p and not p.startswith(FREED_SCHEME)
         )  # fmt: skip
         self.position = 0
+        self.last_row: CameraTrackRow | None = None  # the camera the last frame was rendered for
         self._views: dict[int, SetView] = {}
         self._plate_linear: np.ndarray | None = None
 
@@ -136,8 +143,19 @@ class SetBackground:
         lens.focal_length_mm_at = self.focal_length_mm
         self.lens = lens
 
-    def view(self, frame_index: int, position: int, width: int, height: int) -> SetView:
-        row = self.track.row(frame_index, position)
+    def camera_row(self, frame_index: int, position: int,
+                   capture_time_s: float | None = None) -> CameraTrackRow:
+        """The track's camera for a plate frame (a live one: at its capture, ``time.monotonic()``), with
+        the focal length the set renders with when ``focal_length_mm`` overrides the track's."""
+        row = self.track.row(frame_index, position, capture_time_s)
+        if self.settings.focal_length_mm is not None:
+            row = dataclasses.replace(row, focal_length_mm=self.settings.focal_length_mm)
+        return row
+
+    def view(self, frame_index: int, position: int, width: int, height: int,
+             capture_time_s: float | None = None) -> SetView:
+        row = self.camera_row(frame_index, position, capture_time_s)
+        self.last_row = row
         return view_from_track_row(
             row, width, height, self.sensor_width_mm, self.settings.focal_length_mm, self.calibration,
             self.settings.footage_pixel_aspect,
@@ -149,12 +167,14 @@ class SetBackground:
         return (float(view.camera_matrix[0, 0]) * self.settings.footage_pixel_aspect * self.sensor_width_mm
                 / view.width_px)
 
-    def next_plate(self, frame_index: int, plate_rgb_srgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(set sRGB, set linear) float32 (H, W, 3) for this plate frame's camera."""
+    def next_plate(self, frame_index: int, plate_rgb_srgb: np.ndarray,
+                   capture_time_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(set sRGB, set linear) float32 (H, W, 3) for this plate frame's camera (live: as it was at
+        the frame's capture, ``time.monotonic()``)."""
         h, w = plate_rgb_srgb.shape[:2]
         position = self.position
         self.position += 1
-        view = self.view(frame_index, position, w, h)
+        view = self.view(frame_index, position, w, h, capture_time_s)
         self._views = {position: view}
         optics = None
         if self.lens is not None:

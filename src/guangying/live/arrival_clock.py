@@ -1,0 +1,28 @@
+"""When a streamed picture was taken, as the laptop's clock tells it: the sender's timestamp plus the
+least delay its recent pictures took to arrive. A packet's own arrival carries the network's jitter
+and the demuxer's holding (MPEG-TS hands a picture over when the next one begins, and the last one
+before a pause only when the stream resumes or is given up: seconds late). The tracked set's camera
+is taken at this time, live and in the plate's camera track alike."""
+
+from __future__ import annotations
+
+from collections import deque
+
+ARRIVAL_WINDOW = 64  # pictures (2–3 s of video) over which the least delay is found
+_SENDER_JUMP_S = 10.0  # a sender's clock that jumps this far has restarted: its delay is another
+
+
+class ArrivalClock:
+    """``place(sent_s, arrival_s)``: the picture's time on ``time.monotonic()``'s clock, never later
+    than its arrival. The least delay over a window follows a sender's clock drifting from ours."""
+
+    def __init__(self, window: int = ARRIVAL_WINDOW) -> None:
+        self._delays: deque[float] = deque(maxlen=window)
+        self._last_sent_s: float | None = None
+
+    def place(self, sent_s: float, arrival_s: float) -> float:
+        if self._last_sent_s is not None and abs(sent_s - self._last_sent_s) > _SENDER_JUMP_S:
+            self._delays.clear()
+        self._last_sent_s = sent_s
+        self._delays.append(arrival_s - sent_s)
+        return sent_s + min(self._delays)

@@ -1,0 +1,28 @@
+"""Streamed pictures placed on the laptop's clock by their sender's timestamps."""
+
+import numpy as np
+import pytest
+
+from guangying.live.arrival_clock import ArrivalClock
+
+
+def test_pictures_are_placed_by_the_sender_clock_not_by_their_jittery_arrival():
+    rng = np.random.default_rng(3)
+    clock = ArrivalClock()
+    sent = np.arange(100) / 25.0
+    # 30 ms on the way, plus up to 60 ms of jitter (Wi-Fi, a busy encoder), and the last picture held
+    # 2 s by the demuxer (MPEG-TS gives a picture over when the next begins; none came)
+    arrival = 1000.0 + sent + 0.030 + rng.uniform(0.0, 0.060, sent.size)
+    arrival[-1] += 2.0
+    placed = np.array([clock.place(s, a) for s, a in zip(sent, arrival, strict=True)])
+    assert np.all(placed <= arrival)
+    steady = placed[30:]  # once a picture with little jitter has come
+    assert np.diff(steady) == pytest.approx(1 / 25.0, abs=0.002)
+    assert placed[-1] - sent[-1] == pytest.approx(1000.030, abs=0.01)  # the held one at its time, not 2 s on
+
+
+def test_a_restarted_sender_is_placed_anew():
+    clock = ArrivalClock()
+    for k in range(10):
+        clock.place(500.0 + k / 25, 20.0 + k / 25)  # 480 s between the clocks
+    assert clock.place(0.0, 30.0) == pytest.approx(30.0)  # its clock restarted at 0: measured again
