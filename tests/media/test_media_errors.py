@@ -6,6 +6,7 @@ import errno
 import os
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,49 @@ def test_truncated_mp4_names_the_last_good_frame(tmp_path):
     assert "cut.mp4" in message and "truncated" in message
     assert f"last good frame is {seen[-1]}" in message
     assert 0 < len(seen) < FRAMES
+
+
+def _mkv_with_sound(path: Path, picture_s: float, sound_s: float) -> None:
+    """H.264 pictures at 24 fps and a 48 kHz tone of its own length, interleaved as a camera writes."""
+    import av
+
+    rng = np.random.default_rng(2)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = out.add_stream("pcm_s16le", rate=48000)
+        sound.layout = "mono"
+        pictures, blocks = round(picture_s * 24), round(sound_s * 24)
+        for k in range(max(pictures, blocks)):
+            if k < pictures:
+                rgb = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+                out.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+            if k < blocks:
+                tone = (3000 * np.sin(np.arange(2000) * 0.05)).astype(np.int16)[None]
+                block = av.AudioFrame.from_ndarray(tone, format="s16", layout="mono")
+                block.sample_rate, block.pts = 48000, k * 2000
+                out.mux(sound.encode(block))
+        out.mux(video.encode())
+        out.mux(sound.encode())
+
+
+def test_a_cut_short_mkv_is_said_and_one_with_longer_sound_is_not(tmp_path):
+    """Matroska gives no frame count, only a duration: a file cut in half (an interrupted copy) read
+    the frames up to the cut and said nothing, so a shot rendered half long without a word."""
+    whole, cut, longer = tmp_path / "whole.mkv", tmp_path / "cut.mkv", tmp_path / "longer_sound.mkv"
+    _mkv_with_sound(whole, 2.0, 2.0)
+    _mkv_with_sound(longer, 2.0, 3.5)  # the sound runs on after the pictures: a whole file
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    for path, frames in ((whole, 48), (longer, 48)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with open_reader(path) as reader:
+                assert sum(1 for _ in reader) == frames
+    with pytest.warns(UserWarning, match=r"cut\.mkv ends early: its header says it runs 2\.0\d s, but its "
+                      r"data stops at 1\.\d+ s .*truncated.*what is there was used"):
+        with open_reader(cut) as reader:
+            assert 0 < sum(1 for _ in reader) < 48
 
 
 def test_mp4_without_its_index_is_reported_as_damaged(tmp_path):

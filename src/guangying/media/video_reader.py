@@ -468,12 +468,42 @@ class VideoReader(Reader):
         damage.report()
         final = self._final_index()
         last_index = None if last is None else max([last.index, *damage.held])
+        if (not self._exact_count and self._end is None and final is not None and last is not None
+                and last.index < final - 1):
+            self._warn_if_cut_short(last)
         if self._exact_count and final is not None and (last_index is None or last_index < final):
             good = "no frame decoded" if last is None else f"last good frame is {last.index}"
             raise MediaError(
                 f"{self._path} ends early: {good} but the file says it runs to frame {final}. It is "
                 "probably truncated (an unfinished copy or render); re-copy or re-export it, "
                 f"or set --end {last.index if last is not None else 0} to use what is there"
+            )
+
+    def _warn_if_cut_short(self, last: Frame) -> None:
+        """A file whose frame count was estimated from its duration (Matroska, MPEG-TS) and gave fewer
+        frames: its sound may simply run longer, or the file was cut short (an interrupted copy), which
+        went unsaid while the frames there were used. Cut short, no stream's data reaches the duration
+        its header gives; the tail is demuxed again, not decoded, to tell."""
+        container = _open(self._path)
+        try:
+            header_s = (container.duration or 0) / av.time_base
+            start_s = (container.start_time or 0) / av.time_base
+            container.seek(int((start_s + max(last.time_s - 1.0, 0.0)) * av.time_base))
+            data_end_s = 0.0
+            for packet in container.demux():
+                if packet.pts is not None and packet.time_base:
+                    end_s = float((packet.pts + (packet.duration or 0)) * packet.time_base) - start_s
+                    data_end_s = max(data_end_s, end_s)
+        except av.error.FFmpegError:
+            return  # what could be read was; this is only a check
+        finally:
+            container.close()
+        if data_end_s < header_s - 2 / float(self._fps):
+            warnings.warn(
+                f"{self._path} ends early: its header says it runs {header_s:.2f} s, but its data stops at "
+                f"{data_end_s:.2f} s (frame {last.index}). It is probably truncated (an unfinished copy or "
+                "recording); what is there was used. Re-copy it to get the rest",
+                stacklevel=4,
             )
 
     def _lost_before(self, pts: int, previous_pts: int | None, waiting_pts: set[int]) -> list[int]:
