@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from media_samples import picture
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
-from guangying.media import open_reader, open_writer
+from guangying.media import display_srgb, open_reader, open_writer
 from guangying.media.pixels import linear_to_srgb_u8, to_code_values, to_float32
 
 
@@ -50,3 +51,20 @@ def test_encoding_the_largest_float_exr_values_raises_no_overflow_warning():
         warnings.simplefilter("error")
         out = linear_to_srgb(np.array([0.001, 0.5, 3e38], np.float32))
     assert np.isfinite(out).all() and out[2] > 1e15
+
+
+def test_very_bright_linear_pixels_are_written_white_not_black(tmp_path):
+    """A sun in a half-float HDRI (up to 65504) or +inf: OpenCV's rounding through a 32-bit int wrapped
+    them to 0, so a review file showed black where the sky was brightest."""
+    rgb_linear = np.full((16, 32, 3), 0.5, np.float32)
+    rgb_linear[:, :8], rgb_linear[:, 8:16], rgb_linear[:, 16:20] = 50000.0, 65504.0, np.inf
+    for name in ("review.mp4", "sun.png", "sun16.tif"):
+        with open_writer(tmp_path / name, fps=25) as writer:
+            writer.write(rgb_linear, transfer="linear")
+        with open_reader(tmp_path / name) as reader:
+            frame = next(iter(reader))
+        back = display_srgb(frame.rgb, frame.transfer)
+        assert back[:, 1:19].min() > 0.95, name  # white (a codec's edge ringing aside)
+        assert back[:, 24:].mean() == pytest.approx(0.735, abs=0.02), name
+    codes = to_code_values(np.array([0.5, 40000.0, np.inf, np.nan, -np.inf], np.float32), np.uint16)
+    assert codes.tolist() == [32768, 65535, 65535, 0, 0]

@@ -31,8 +31,15 @@ def to_float32(code_values: np.ndarray) -> np.ndarray:
 def to_code_values(values: np.ndarray, dtype: type[np.integer]) -> np.ndarray:
     """float 0–1 → uint8 / uint16, rounded to nearest and clipped to the type's range (a new array)."""
     top = float(np.iinfo(dtype).max)
+    if not float(values.max(initial=0.0)) < _SAFE_FOR_CV_ROUND:
+        # OpenCV rounds through a 32-bit int: a sun in an HDRI (≥ 32768 × 65535) or +inf wrapped round
+        # to 0, black. Rare, so the common frame pays only the max. NaN stays black, as it was.
+        values = np.minimum(np.nan_to_num(values, nan=0.0, posinf=1.0), 1.0)
     out = cv2.addWeighted(values, top, values, 0.0, 0.0, dtype=_CV_DEPTH[np.dtype(dtype)])
     return out.reshape(values.shape)  # OpenCV returns 1-D input as a column
+
+
+_SAFE_FOR_CV_ROUND = 30000.0  # × 65535 stays under 2³¹
 
 
 def _srgb8_table() -> np.ndarray:
