@@ -110,6 +110,7 @@ class Background:
             srgb[:] = np.asarray(colour, np.float32)
             self._still: tuple[np.ndarray, np.ndarray] | None = (srgb, srgb_to_linear(srgb))
             self.is_still = True
+            self._freeze()
             return
         if not Path(self.spec).exists() and parse_pattern(self.spec) is None:
             raise MediaError(
@@ -120,6 +121,13 @@ class Background:
         self._source = PictureSource(self.spec, self._fit, what="background", footage_fps=fps)
         self.is_still = self._source.is_still
         self._still = self._source.at(0) if self.is_still else None
+        self._freeze()
+
+    def _freeze(self) -> None:
+        """A still plate is handed out every frame: read-only, so nothing changes it, and the lens and
+        light wrap keep their blur of it without comparing it frame by frame."""
+        for plate in self._still or ():
+            plate.flags.writeable = False
 
     def _fit(self, rgba_linear: np.ndarray, source_pixel_aspect: Fraction) -> tuple[np.ndarray, np.ndarray]:
         rgb_linear = np.ascontiguousarray(fit_cover(rgba_linear[..., :3], self.width, self.height,

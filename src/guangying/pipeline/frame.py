@@ -16,6 +16,7 @@ import numpy as np
 from guangying.base.checks import Range, check_fields, float_picture
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.mattes import Matter, MatteResult
+from guangying.base.per_plate import PerPlate
 from guangying.composite.over import (
     blur_background_linear,
     light_wrap_terms,
@@ -91,9 +92,7 @@ class FrameCompositor:
         self.layer_hook = layer_hook
         self.position = 0
         self._out: np.ndarray | None = None
-        self._wrap_blur: np.ndarray | None = None
-        self._wrap_source: np.ndarray | None = None  # the plate _wrap_blur was made from
-        self._wrap_width = 0.0
+        self._wrap_blur: PerPlate[np.ndarray] = PerPlate()
         self._levels: tuple[float, float] | None = None
 
     def reset(self) -> None:
@@ -101,7 +100,7 @@ class FrameCompositor:
         self.matter.reset()
         self.position = 0
         self._levels = None
-        self._wrap_source = None
+        self._wrap_blur.clear()
 
     def process(
         self,
@@ -144,11 +143,9 @@ class FrameCompositor:
             fg_srgb = linear_to_srgb(srgb_to_linear(fg_srgb) * np.float32(gain) + np.float32(offset))
         wrap = None
         if st.light_wrap_width_px > 0:
-            if self._wrap_source is not bg_linear or self._wrap_width != st.light_wrap_width_px:
-                self._wrap_blur = blur_background_linear(bg_linear, st.light_wrap_width_px)
-                self._wrap_source, self._wrap_width = bg_linear, st.light_wrap_width_px
-            assert self._wrap_blur is not None
-            wrap = light_wrap_terms(alpha, self._wrap_blur, st.light_wrap_width_px, st.light_wrap_intensity)
+            width = st.light_wrap_width_px
+            blurred = self._wrap_blur.get(bg_linear, width, lambda: blur_background_linear(bg_linear, width))
+            wrap = light_wrap_terms(alpha, blurred, width, st.light_wrap_intensity)
         if self._out is None or self._out.shape != bg_linear.shape:
             self._out = np.empty_like(bg_linear)
         composite = over_srgb(fg_srgb, alpha, bg_linear, wrap=wrap, out=self._out, bg_rgb_srgb=plate_srgb)

@@ -15,6 +15,7 @@ from guangying.base.checks import Range, check_fields, check_range
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import InputFormatError, SettingsError
 from guangying.base.files import spreadsheet_delimiter
+from guangying.base.per_plate import PerPlate
 from guangying.composite.defocus import defocus_rgb_linear
 from guangying.lens.optics import LENS_RANGES, blur_width_ratio, coc_diameter_px
 from guangying.lens.sensors import sensor_preset
@@ -149,7 +150,7 @@ class LensDefocus:
             )
         # (plate it was made from, its blur in px, the defocused plate); holding the source keeps
         # the identity test below sound.
-        self._bg_cache: tuple[np.ndarray, float, np.ndarray] | None = None
+        self._bg_blur: PerPlate[np.ndarray] = PerPlate()
 
     def focus_distance_m(self, position: int) -> float:
         if self.track is not None:
@@ -172,12 +173,11 @@ class LensDefocus:
         if self.defocus_background:
             bg_m = st.background_distance_m
             bg_coc = float(coc_diameter_px(focal_mm, st.f_number, focus_m, bg_m, self.sensor_width_mm, width))
-            # A still plate at an unchanged blur is defocused once, not every frame.
-            cache = self._bg_cache
-            if cache is None or cache[0] is not bg_linear or abs(cache[1] - bg_coc) > 0.01:
-                blurred = defocus_rgb_linear(bg_linear, None, bg_coc, self.width_ratio)[0]
-                cache = self._bg_cache = (bg_linear, bg_coc, blurred)
-            bg_out = cache[2]
+            # A still plate at an unchanged blur (to 0.01 px) is defocused once, not every frame.
+            ratio = self.width_ratio
+            bg_out = self._bg_blur.get(
+                bg_linear, round(bg_coc, 2), lambda: defocus_rgb_linear(bg_linear, None, bg_coc, ratio)[0]
+            )
         subject_m = st.subject_distance_m if st.subject_distance_m is not None else focus_m
         fg_coc = float(
             coc_diameter_px(focal_mm, st.f_number, focus_m, subject_m, self.sensor_width_mm, width)
