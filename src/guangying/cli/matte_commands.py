@@ -14,8 +14,9 @@ from guangying.cli.engine_options import camera_log_option, engine_options
 from guangying.keyer import KeyerSettings
 from guangying.media.damage import damage_note
 from guangying.media.outputs import check_outputs
+from guangying.media.video_writer import H264_PRESETS
 from guangying.pipeline.background import plate_inputs
-from guangying.pipeline.job import H264_PRESETS, CompositeSettings, JobOutputs, run_job
+from guangying.pipeline.job import CompositeSettings, JobOutputs, run_job
 from guangying.pipeline.job_options import KEYER_FILE_FIELDS, job_outputs, lens_hook, matter_from_options
 from guangying.pipeline.lens_defocus import LensDefocus
 from guangying.pipeline.virtual_set import (

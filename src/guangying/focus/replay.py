@@ -17,6 +17,7 @@ memory stays flat and a day of 250 Hz readings replays in well under a minute.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -60,7 +61,21 @@ class ReplaySettings:
     duration_s: float | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.fps, numbers.Real):  # a clip's Fraction (reader.info.fps), numpy numbers
+            object.__setattr__(self, "fps", float(self.fps))
         check_fields(self, "focus", _REPLAY_RANGES)
+
+
+def _check_in_order(t_s: np.ndarray, t_before_s: float) -> None:
+    """Readings must come in time order: out of order, the replay skipped frames without a word (a
+    reversed list gave no rows at all). Log files are checked as they are read; lists handed in here."""
+    steps = np.diff(t_s, prepend=t_s[:1] if math.isnan(t_before_s) else t_before_s)
+    back = np.flatnonzero(steps < 0)
+    if back.size:
+        k = int(back[0])
+        raise SettingsError(
+            f"readings go back in time: t_s {t_s[k]:g} comes after {t_s[k - 1] if k else t_before_s:g}. "
+            "Sort them by t_s (sorted(readings, key=lambda r: r.t_s)) before replaying")
 
 
 def iter_replay(
@@ -96,6 +111,7 @@ def iter_replay(
         final = block is None
         cur = pending
         pending = block
+        _check_in_order(cur.t_s, t_last)
         if cur.t_s.size:
             t_last = float(cur.t_s[-1])
             if t_start is None:

@@ -388,9 +388,14 @@ def sensor_log_row(reading: DistanceReading, subject: object = "") -> dict[str, 
     }
 
 
-def sensor_log_text(readings: Iterable[tuple[DistanceReading, object]], as_json: bool = False) -> str:
-    """``(reading, subject)`` pairs as sensor-log CSV (header :data:`SENSOR_LOG_COLUMNS`) or JSON."""
-    rows = [sensor_log_row(r, subject) for r, subject in readings]
+LoggedReading = DistanceReading | tuple[DistanceReading, object]
+
+
+def sensor_log_text(readings: Iterable[LoggedReading], as_json: bool = False) -> str:
+    """Readings, or ``(reading, subject)`` pairs (:func:`~guangying.distance.distance_readings`), as
+    sensor-log CSV (header :data:`SENSOR_LOG_COLUMNS`) or JSON."""
+    rows = [sensor_log_row(item) if isinstance(item, DistanceReading) else sensor_log_row(*item)
+            for item in readings]
     if as_json:
         return json.dumps(rows, indent=1)
     buf = io.StringIO()
@@ -400,7 +405,8 @@ def sensor_log_text(readings: Iterable[tuple[DistanceReading, object]], as_json:
     return buf.getvalue()
 
 
-def write_sensor_log(path: str | Path, readings: Iterable[tuple[DistanceReading, object]]) -> Path:
-    """Write a sensor log atomically (``.json`` → JSON, else CSV) that :func:`read_sensor_log` reads."""
+def write_sensor_log(path: str | Path, readings: Iterable[LoggedReading]) -> Path:
+    """Write a sensor log atomically (``.json`` → JSON, else CSV) that :func:`read_sensor_log` reads:
+    what it returned, or ``(reading, subject)`` pairs."""
     p = Path(path)
     return atomic_write_text(p, sensor_log_text(readings, as_json=p.suffix.lower() == ".json"))

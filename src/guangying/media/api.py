@@ -30,7 +30,7 @@ def as_fps(fps: FrameRate) -> Fraction:
     """Frame rate as an exact fraction; 29.97 → 30000/1001, "24000/1001" accepted."""
     try:
         rate = Fraction(str(fps)) if isinstance(fps, str) else Fraction(fps)
-    except (ValueError, ZeroDivisionError, TypeError) as exc:
+    except (ValueError, ZeroDivisionError, TypeError, OverflowError) as exc:  # inf overflows
         raise MediaError(f"frame rate must be a number like 25 or 30000/1001, got {fps!r}") from exc
     if rate <= 0:
         raise MediaError(f"frame rate must be positive, got {fps!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections import deque
@@ -68,6 +69,7 @@ _FORMATS = {
 VIDEO_EXTENSIONS = tuple(_FORMATS)
 _FINE_TIME_BASE = Fraction(1, 90000)  # MPEG's clock: frame times of variable-rate sources to 11 µs
 _DEFAULTS = {"crf": "18", "preset": "veryfast", "profile": "4444"}
+H264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 # ProRes 422 HQ: a camera original's format (4:2:2 10-bit, as on-set recorders write), half again as
 # fast to encode as 4444 and as good for a plate that came 4:2:0 or 4:2:2 from the camera; no alpha
 _PRORES_422HQ = ("hq", "yuv422p10le")
@@ -135,6 +137,8 @@ class VideoWriter(Writer):
         self._codec_options = dict(self._format.codec_options)
         for key in self._format.user_options:
             self._codec_options[key] = str(options.get(key, _DEFAULTS[key]))
+        if self._format.codec == "libx264":  # checked here: libx264 clamped crf 99 to 51 and said
+            _check_h264_options(target, options)  # nothing, and refused "fastest" only at the first frame
         self._pixel_format = self._format.pixel_format[content]
         if self._format.codec == "prores_ks":
             profile = self._codec_options["profile"].lower()
@@ -288,3 +292,17 @@ class VideoWriter(Writer):
     def _discard(self) -> None:
         self._close_container()
         remove_quietly(self._temp)
+
+
+def _check_h264_options(target: Path, options: dict[str, Any]) -> None:
+    crf = options.get("crf", _DEFAULTS["crf"])
+    try:
+        value = float(crf)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (value.is_integer() and 0 <= value <= 51) or isinstance(crf, bool):
+        raise MediaError(f"{target}: crf must be a whole number 0–51 (lower is better, 18 ≈ visually "
+                         f"lossless), got {crf!r}")
+    preset = options.get("preset", _DEFAULTS["preset"])
+    if preset not in H264_PRESETS:
+        raise MediaError(f"{target}: preset must be one of {', '.join(H264_PRESETS)}, got {preset!r}")

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.errors import SettingsError
 from guangying.media import MediaError
 from guangying.media.patterns import parse_pattern
 from guangying.sets.source import PictureSource
@@ -84,6 +85,11 @@ def plate_inputs(background: str | Path | PlateSource | None) -> list[str | Path
         return []
     if isinstance(background, str | Path):
         return [background]
+    if not all(hasattr(background, name) for name in ("next_plate", "close", "inputs")):
+        raise SettingsError(
+            f"background {type(background).__name__}: give a colour ('#203040', 'grey'), a picture or "
+            "clip's path, or a PlateSource (such as SetBackground). For an array, composite frame by "
+            "frame with FrameCompositor.process, or write it to a picture first")
     return list(background.inputs)
 
 

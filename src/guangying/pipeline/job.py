@@ -18,7 +18,7 @@ from guangying.base.timecode import timecode_at
 from guangying.media import FrameRate, display_srgb, open_reader, open_writer, scene_linear_foreground
 from guangying.media.frames import Transfer
 from guangying.media.outputs import check_outputs
-from guangying.media.video_writer import VIDEO_EXTENSIONS
+from guangying.media.video_writer import H264_PRESETS, VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background, PlateSource, plate_inputs
 from guangying.pipeline.frame import CompositeSettings, FrameCompositor, FrameResult, LayerHook
 from guangying.pipeline.progress import FrameProgress
@@ -30,7 +30,6 @@ FrameCallback = Callable[[int, np.ndarray, FrameResult], None]
 _ALPHA_SUFFIXES = {".mov", ".png", ".exr", ".tif", ".tiff", ".mkv", ".dpx"}
 
 
-H264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,8 @@ def run_job(
     outputs : JobOutputs
         Where the composite, matte and foreground go (video, sequence or picture by extension).
     background : str or Path, optional
-        The set: ``"#RRGGBB"``/a colour name, a picture or a clip (fitted to cover the frame).
+        The set: ``"#RRGGBB"``, ``"R,G,B"`` in 0–1 or black/white/grey/green/blue, a picture or a
+        clip (fitted to cover the frame), or a :class:`PlateSource` (a tracked set).
     start, end : int, optional
         Inclusive frame range in the source's numbering.
     settings, layer_hook

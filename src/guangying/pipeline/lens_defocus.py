@@ -141,6 +141,8 @@ class LensDefocus:
         # a plate stored squeezed by an anamorphic lens: its blur is an upright oval
         self.width_ratio = blur_width_ratio(pixel_aspect)
         self.sensor_width_mm = sensor_preset(settings.sensor).width_mm
+        if focus_track_m is not None and len(focus_track_m) == 0:
+            raise SettingsError("the focus track is empty: it needs a focus distance for each frame")
         self.track = focus_track_m
         self.fixed_focus_m = settings.fixed_focus_m
         if self.fixed_focus_m is None and self.track is None and settings.subject_distance_m is None:

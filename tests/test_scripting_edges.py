@@ -1,0 +1,64 @@
+"""What a pipeline TD scripting the library hands it, as a script does: a clip's Fraction rate, a
+list of readings in the wrong order, a reader's output fed back to the writer, an array where a
+path goes, bad encoder options. Each works, or is refused by name (a GuangyingError), before any
+work or output."""
+
+import random
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import guangying as gy
+from guangying.base.errors import GuangyingError, SettingsError
+from guangying.focus.track_io import read_sensor_log, write_sensor_log
+
+CONFIG = gy.ControllerConfig(50, 2.8, 0.025)
+
+
+def _walk() -> list[gy.DistanceReading]:
+    return [gy.DistanceReading(k / 50, 3.0 - k / 100, 1.0, "lidar") for k in range(51)]
+
+
+def test_replay_takes_a_clips_fraction_rate():
+    rows = gy.replay(_walk(), fps=Fraction(30000, 1001), config=CONFIG)  # reader.info.fps
+    assert len(rows) == 30 and rows[1].t_s == pytest.approx(1001 / 30000)
+
+
+@pytest.mark.parametrize("order", ["reversed", "shuffled"])
+def test_readings_out_of_order_are_refused_not_replayed_short(order):
+    readings = _walk()[::-1] if order == "reversed" else random.Random(1).sample(_walk(), 51)
+    with pytest.raises(SettingsError, match="readings go back in time: .*Sort them by t_s"):
+        gy.replay(readings, fps=25, config=CONFIG)  # gave 0 and 4 rows of 26
+
+
+def test_a_sensor_log_read_back_can_be_written_again(tmp_path):
+    first = write_sensor_log(tmp_path / "a.csv", [(r, "1") for r in _walk()])
+    again = write_sensor_log(tmp_path / "b.csv", read_sensor_log(first))  # a TypeError before
+    assert [r.distance_m for r in read_sensor_log(again)] == pytest.approx([r.distance_m for r in _walk()])
+
+
+def test_run_job_refuses_an_array_background_by_name(tmp_path):
+    shot = tmp_path / "shot.png"
+    with gy.open_writer(shot) as writer:
+        writer.write(np.full((32, 48, 3), 0.5, np.float32))
+    for background in (np.zeros((32, 48, 3), np.float32), (0.1, 0.2, 0.3)):
+        with pytest.raises(SettingsError, match="give a colour .*FrameCompositor.process"):
+            gy.run_job(shot, gy.make_matter("chroma"), gy.JobOutputs(composite=tmp_path / "c.png"),
+                       background=background, show_progress=False)  # fmt: skip
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_an_empty_focus_track_is_refused():
+    lens = gy.LensSettings(85, 2.0, "s35", subject_distance_m=3.0)
+    with pytest.raises(SettingsError, match="focus track is empty"):
+        gy.LensDefocus(lens, focus_track_m=[])
+
+
+@pytest.mark.parametrize("options", [{"crf": 99}, {"crf": -5}, {"crf": "abc"}, {"crf": 18.5},
+                                     {"preset": "fastest"}, {"fps": float("inf")}])  # fmt: skip
+def test_bad_h264_options_are_refused_when_the_writer_opens(tmp_path, options):
+    refusal = "crf must be a whole number 0–51|preset must be one of|frame rate"
+    with pytest.raises(GuangyingError, match=refusal):
+        gy.open_writer(tmp_path / "review.mp4", **options)  # crf 99 was clamped to 51 without a word
+    assert list(tmp_path.iterdir()) == []
