@@ -62,3 +62,24 @@ def test_bad_h264_options_are_refused_when_the_writer_opens(tmp_path, options):
     with pytest.raises(GuangyingError, match=refusal):
         gy.open_writer(tmp_path / "review.mp4", **options)  # crf 99 was clamped to 51 without a word
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.filterwarnings("ignore:no green screen found")
+def test_a_footage_alpha_of_another_shape_or_type_is_refused_by_name():
+    plate = np.full((24, 32, 3), 0.5, np.float32)
+    compositor = gy.FrameCompositor(gy.make_matter("chroma"))
+    with pytest.raises(SettingsError, match=r"source_alpha is \(12, 16\), the picture \(24, 32\)"):
+        compositor.process(plate, plate, source_alpha=np.ones((12, 16), np.float32))
+    with pytest.raises(SettingsError, match="source_alpha must be float .* / 255"):
+        compositor.process(plate, plate, source_alpha=np.full((24, 32), 255, np.uint8))  # alpha 255 before
+    held = compositor.process(plate, plate, source_alpha=np.zeros((24, 32, 1), np.float32))
+    assert held.alpha.max() == 0.0
+
+
+def test_display_srgb_refuses_what_it_would_get_wrong():
+    grey = np.full((2, 2, 3), 0.5, np.float32)
+    with pytest.raises(GuangyingError, match="transfer must be 'srgb' or 'linear', got 'sRGB'"):
+        gy.display_srgb(grey, "sRGB")  # was taken as linear and encoded a second time
+    with pytest.raises(GuangyingError, match="highlight_peak must be a brightness above 0"):
+        gy.display_srgb(grey, "linear", float("nan"))
+    assert gy.display_srgb(grey.astype(np.float64), "srgb").dtype == np.float32

@@ -19,10 +19,13 @@ which keeps light below a knee as it is or is defined by the PQ peak; ``zscale``
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import numpy as np
 
+from guangying.base.checks import float_picture
+from guangying.base.errors import MediaError, SettingsError
 from guangying.media.colour_tags import linear_to_pq, pq_to_linear
 from guangying.media.frames import Transfer
 
@@ -104,6 +107,15 @@ def display_srgb(rgb: np.ndarray, transfer: Transfer, highlight_peak: float | No
     does, else (an EXR, whose peak is unknown) scaled onto 1 keeping its hue. The keyer reads colour
     against the screen within 0–1: given light past 1, it keyed white at 1.2–1.8 as α 0.7–0.16; a cut
     channel by channel turns bright colours pale yellow."""
+    if transfer not in ("srgb", "linear"):  # another name was taken as linear, and encoded again
+        raise MediaError(f"transfer must be 'srgb' or 'linear', got {transfer!r}")
+    if rgb.dtype != np.float32 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        rgb = float_picture(rgb, "rgb")
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise SettingsError(f"rgb must be (H, W, 3), got {rgb.shape}")
+    if highlight_peak is not None and not (math.isfinite(highlight_peak) and highlight_peak > 0):
+        raise SettingsError(f"highlight_peak must be a brightness above 0 (1 = reference white), got "
+                            f"{highlight_peak}")
     if transfer == "srgb":
         return rgb
     return _roll_off(rgb, highlight_peak or 1.0, to_srgb=True)

@@ -15,6 +15,7 @@ import numpy as np
 
 from guangying.base.checks import Range, check_fields, float_picture
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.errors import SettingsError
 from guangying.base.mattes import Matter, MatteResult
 from guangying.base.per_plate import PerPlate
 from guangying.composite.over import (
@@ -121,6 +122,8 @@ class FrameCompositor:
             background_rgb_srgb = float_picture(background_rgb_srgb, "background_rgb_srgb")
         if background_rgb_linear is not None:
             background_rgb_linear = float_picture(background_rgb_linear, "background_rgb_linear")
+        if source_alpha is not None:
+            source_alpha = _source_alpha(source_alpha, np.shape(rgb_srgb)[:2])
         if background_rgb_linear is None and background_rgb_srgb is not None:
             background_rgb_linear = srgb_to_linear(background_rgb_srgb)
         matte: MatteResult = self.matter.process(rgb_srgb, background_rgb=background_rgb_srgb)
@@ -150,6 +153,17 @@ class FrameCompositor:
             self._out = np.empty_like(bg_linear)
         composite = over_srgb(fg_srgb, alpha, bg_linear, wrap=wrap, out=self._out, bg_rgb_srgb=plate_srgb)
         return FrameResult(alpha, matte.foreground_rgb, composite)
+
+
+def _source_alpha(alpha: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """The footage's own alpha as float32 (H, W) 0–1 the size of its picture; (H, W, 1) is taken."""
+    alpha = float_picture(alpha, "source_alpha")
+    if alpha.ndim == 3 and alpha.shape[2] == 1:
+        alpha = alpha[..., 0]
+    if alpha.shape != tuple(size):
+        raise SettingsError(f"source_alpha is {alpha.shape}, the picture {tuple(size)}: give the footage's "
+                            "alpha as float32 (H, W) 0–1, the picture's size")
+    return alpha
 
 
 def composite_frame(
