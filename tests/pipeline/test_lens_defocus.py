@@ -132,3 +132,61 @@ def test_a_partial_render_takes_the_focus_tracks_rows_of_its_frames(tmp_path, pl
     for k in (0, 1):  # the same pictures (the keyer's screen estimate, from each render's first frame,
         # moves a few edge pixels by under a code value); the track's first rows blurred the set by 0.4
         assert np.abs(renders["part"][k] - renders["whole"][5 + k]).max() < 0.01
+
+
+def _plate_and_set(folder, frames: int = 8):  # type: ignore[no-untyped-def]
+    plate = folder / "plate.mp4"
+    with open_writer(plate, fps=Fraction(25), width=W, height=H, content="rgb") as writer:
+        for f in green_screen_clip(W, H, frames, seed=5):
+            writer.write(f.rgb_srgb, transfer="srgb")
+    bg = folder / "set.png"
+    with open_writer(bg, width=W, height=H, content="rgb") as writer:
+        writer.write(_checkerboard_linear(), transfer="linear")
+    return plate, bg
+
+
+LENS = ["--focal-length", "85", "--f-number", "1.4", "--sensor", "s35", "--subject-distance", "3",
+        "--background-distance", "20", "--quiet"]  # fmt: skip
+
+
+def test_the_json_track_focus_writes_is_read_as_its_csv(tmp_path):
+    """`focus -o track.json` is advertised; composite refused it as having no focus column."""
+    plate, bg = _plate_and_set(tmp_path)
+    log = tmp_path / "lidar.csv"
+    rows = "".join(f"{k / 50:.2f},{3.0 + k / 25:.3f},900\n" for k in range(20))
+    log.write_text("t_s,distance_m,strength\n" + rows)
+    renders = {}
+    for kind in ("csv", "json"):
+        track = tmp_path / f"track.{kind}"
+        focus = ["focus", "--sensor-log", str(log), "--fps", "25", "--focal-length", "85"]
+        result = CliRunner().invoke(cli, [*focus, "--f-number", "1.4", "--sensor", "s35", "-o", str(track)])
+        assert result.exit_code == 0, result.output
+        out = tmp_path / kind / "comp.%04d.png"
+        out.parent.mkdir()
+        composite = ["composite", str(plate), "-b", str(bg), "-o", str(out)]
+        result = CliRunner().invoke(cli, [*composite, "--focus-track", str(track), *LENS])
+        assert result.exit_code == 0, result.output
+        with open_reader(str(out)) as reader:
+            renders[kind] = np.stack([f.rgb for f in reader])
+    assert np.array_equal(renders["csv"], renders["json"])
+
+
+def test_a_track_written_at_another_rate_is_refused_and_a_short_one_said(tmp_path):
+    """Rows are frames: a 50 fps track on a 25 fps clip ran the focus twice as fast, and a track
+    shorter than the clip held its last focus, both without a word."""
+    plate, bg = _plate_and_set(tmp_path)
+    fast = tmp_path / "fast.csv"
+    rows = "".join(f"{i},{i / 50},{3 + i / 10}\n" for i in range(16))
+    fast.write_text("frame,t_s,focus_distance_m\n" + rows)
+    composite = ["composite", str(plate), "-b", str(bg), "-o", str(tmp_path / "c.mp4")]
+    result = CliRunner().invoke(cli, [*composite, "--focus-track", str(fast), *LENS])
+    assert result.exit_code != 0
+    assert "written at 50 fps (its t_s), the clip runs at 25" in result.output
+    assert "2.00× as fast" in result.output and "--fps 25" in result.output
+    assert not (tmp_path / "c.mp4").exists()
+    short = tmp_path / "short.csv"
+    short.write_text("frame,t_s,focus_distance_m\n" + "".join(f"{i},{i / 25},3\n" for i in range(5)))
+    with pytest.warns(UserWarning, match=r"has 5 rows, fewer than the clip's frames: its last focus holds "
+                      r"for the last 3 frame\(s\)"):
+        result = CliRunner().invoke(cli, [*composite, "--focus-track", str(short), *LENS])
+    assert result.exit_code == 0, result.output

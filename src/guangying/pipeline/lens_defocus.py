@@ -4,6 +4,7 @@ circles of confusion for the lens, aperture and focus distance of each frame."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -63,37 +64,44 @@ class LensSettings:
         return None if self.focus == "auto" else float(self.focus)
 
 
-def read_focus_track(path: str | Path) -> list[float]:
-    """Per-frame focus distances (m) from a ``guangying focus`` track CSV (``focus_distance_m`` column).
+@dataclass(frozen=True)
+class FocusTrack:
+    """A ``guangying focus`` track as compositing reads it: ``focus_m`` per row (frames without focus
+    hold the nearest focus, as a focus puller would leave the lens) and ``t_s`` (nan where absent)."""
 
-    Frames without focus (empty cells: before the first reading) hold the nearest focus that follows
-    or precedes them, as a focus puller would leave the lens. A track edited in a spreadsheet and saved
-    with semicolons or tabs and decimal commas reads the same.
-    """
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            delimiter = spreadsheet_delimiter(fh.readline())
-            fh.seek(0)
-            reader = csv.DictReader(fh, delimiter=delimiter)
-            if reader.fieldnames is None or "focus_distance_m" not in reader.fieldnames:
-                raise InputFormatError(
-                    f"focus track {path} has no 'focus_distance_m' column (write it with `guangying focus`)"
-                )
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputFormatError(f"cannot read focus track {path}: {exc}") from exc
+    focus_m: list[float]
+    t_s: list[float]
+
+    @property
+    def fps(self) -> float | None:
+        """The rate its rows were written at (its times' typical step), if its times say."""
+        steps = np.diff(np.asarray(self.t_s, np.float64))
+        steps = steps[np.isfinite(steps) & (steps > 0)]
+        return float(1.0 / np.median(steps)) if steps.size >= 2 else None
+
+
+def load_focus_track(path: str | Path) -> FocusTrack:
+    """A ``guangying focus`` track, CSV or JSON (``.json``: as ``guangying focus -o track.json`` writes
+    it). A CSV edited in a spreadsheet and saved with semicolons or tabs and decimal commas reads the
+    same."""
+    if Path(path).suffix.lower() == ".json":
+        cells = _json_track_cells(path)
+    else:
+        cells = _csv_track_cells(path)
     values: list[float] = []
-    for line, row in enumerate(rows, start=2):
-        text = (row.get("focus_distance_m") or "").strip()
-        if delimiter != ",":
-            text = text.replace(",", ".")  # a spreadsheet's decimal comma
+    times: list[float] = []
+    for line, (focus, time_s) in cells:
         try:
-            value = float(text) if text else math.nan
-        except ValueError as exc:
-            raise InputFormatError(f"focus track {path}, line {line}: {text!r} is not a distance") from exc
+            value = float(focus) if focus not in (None, "") else math.nan  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise InputFormatError(f"focus track {path}, {line}: {focus!r} is not a distance") from exc
         if not (math.isnan(value) or value > 0):
-            raise InputFormatError(f"focus track {path}, line {line}: focus distance {value} must be > 0 m")
+            raise InputFormatError(f"focus track {path}, {line}: focus distance {value} must be > 0 m")
         values.append(value)
+        try:
+            times.append(float(time_s) if time_s not in (None, "") else math.nan)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            times.append(math.nan)
     known = [v for v in values if not math.isnan(v)]
     if not known:
         raise InputFormatError(f"focus track {path} has no frame with a focus distance")
@@ -101,7 +109,51 @@ def read_focus_track(path: str | Path) -> list[float]:
     for i, v in enumerate(values):
         held = held if math.isnan(v) else v
         values[i] = held
-    return values
+    return FocusTrack(values, times)
+
+
+def read_focus_track(path: str | Path) -> list[float]:
+    """Per-frame focus distances (m) from a ``guangying focus`` track, CSV or JSON
+    (:func:`load_focus_track`)."""
+    return load_focus_track(path).focus_m
+
+
+_NO_FOCUS_COLUMN = "has no 'focus_distance_m' column (write it with `guangying focus`)"
+
+
+def _csv_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object]]]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            delimiter = spreadsheet_delimiter(fh.readline())
+            fh.seek(0)
+            reader = csv.DictReader(fh, delimiter=delimiter)
+            if reader.fieldnames is None or "focus_distance_m" not in reader.fieldnames:
+                raise InputFormatError(f"focus track {path} {_NO_FOCUS_COLUMN}")
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputFormatError(f"cannot read focus track {path}: {exc}") from exc
+
+    def number(text: str | None) -> str:
+        text = (text or "").strip()
+        return text.replace(",", ".") if delimiter != "," else text  # a spreadsheet's decimal comma
+
+    return [(f"line {line}", (number(row.get("focus_distance_m")), number(row.get("t_s"))))
+            for line, row in enumerate(rows, start=2)]
+
+
+def _json_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object]]]:
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            table = json.load(fh)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputFormatError(f"cannot read focus track {path}: {exc}") from exc
+    frames = table.get("frames") if isinstance(table, dict) else None
+    if not isinstance(frames, list) or not all(isinstance(f, dict) for f in frames):
+        raise InputFormatError(f"focus track {path} is not a track as `guangying focus -o track.json` writes "
+                               "it ({\"columns\": [...], \"frames\": [{...}, ...]})")
+    if frames and not any("focus_distance_m" in f for f in frames):
+        raise InputFormatError(f"focus track {path} {_NO_FOCUS_COLUMN}")
+    return [(f"frame {k}", (f.get("focus_distance_m"), f.get("t_s"))) for k, f in enumerate(frames)]
 
 
 class LensDefocus:
