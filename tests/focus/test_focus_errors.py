@@ -157,3 +157,33 @@ def test_defocus_message_names_a_real_flag():
     with pytest.raises(ValueError) as exc:
         LensDefocus(LensSettings(135.0, 2.0))
     assert "--subject-distance," in str(exc.value) and "--subject-distance-m" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("times_s", "distances", "said"),
+    [
+        (np.arange(101) / 100, 3000 + np.arange(101), r"around 3050 m, beyond any focus pull: millimetres"),
+        (np.arange(101) / 100, np.full(101, 0.003), r"around 0.003 m, nearer than any lens focuses"),
+        (np.arange(101) * 10.0, 3 + np.arange(101) / 100, r"a reading every 10 s.*milliseconds under t_s"),
+    ],
+    ids=["mm-as-m", "m-as-km", "ms-as-s"],
+)
+def test_a_log_in_the_wrong_units_is_said(tmp_path, times_s, distances, said):
+    """Millimetres under distance_m focused at the controller's 1000 m limit with full confidence, and an
+    Arduino's millis() under t_s made a 16-minute track of a 1 s log, both without a word."""
+    log = _log(tmp_path / "log.csv", times_s, distances)
+    with pytest.warns(UserWarning, match=said):
+        track = str(tmp_path / "track.csv")
+        res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), *LENS, "-o", track])
+    assert res.exit_code == 0, res.output
+
+
+def test_a_log_in_metres_and_seconds_is_not_questioned(tmp_path):
+    import warnings
+
+    log = _log(tmp_path / "log.csv", np.arange(101) / 100, 0.3 + np.arange(101) / 10)  # 0.3–10.3 m
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        track = str(tmp_path / "track.csv")
+        res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), *LENS, "-o", track])
+    assert res.exit_code == 0, res.output

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,7 +269,8 @@ def replay_log(
     memory stays flat however long the log. Optionally send each frame's command as FreeD D1 to
     ``freed_target`` (``HOST:PORT``): the same value as the row, sent in order of ``command_t_s`` and,
     with ``realtime``, at those times."""
-    blocks = iter_sensor_log(log) if isinstance(log, (str, Path)) else log
+    units = _LogUnits()
+    blocks = map(units.see, iter_sensor_log(log) if isinstance(log, (str, Path)) else log)
     sender = FreeDSender(freed_target) if freed_target else None
     if sender is not None:
         encode_d1(FreeDPose(camera_id=camera_id))  # a bad camera id is refused before any work
@@ -296,4 +298,42 @@ def replay_log(
     finally:
         if sender is not None:
             sender.close()
+    units.warn(log if isinstance(log, (str, Path)) else "the readings")
     return ReplaySummary(frames, with_focus)
+
+
+class _LogUnits:
+    """What a log's numbers say of its units. A logger that wrote millimetres under distance_m, or an
+    Arduino's millis() under t_s, replayed without a word: focus at the controller's 1000 m limit with
+    full confidence, a 1 s log made a 16-minute track. Sampled (a day's log keeps memory flat)."""
+
+    _SAMPLE = 512  # values kept per block
+
+    def __init__(self) -> None:
+        self._distances: list[np.ndarray] = []
+        self._steps: list[np.ndarray] = []
+
+    def see(self, block: ReadingBlock) -> ReadingBlock:
+        usable = block.distance_m[np.isfinite(block.distance_m) & (block.confidence > 0)]
+        self._distances.append(usable[:: max(1, usable.size // self._SAMPLE)])
+        steps = np.diff(block.t_s)
+        self._steps.append(steps[:: max(1, steps.size // self._SAMPLE)])
+        return block
+
+    def warn(self, log: object) -> None:
+        distances = np.concatenate(self._distances) if self._distances else np.empty(0)
+        steps = np.concatenate(self._steps) if self._steps else np.empty(0)
+        steps = steps[steps > 0]
+        if distances.size:
+            typical = float(np.median(distances))
+            if typical > 100.0:
+                warnings.warn(f"{log}: the distances are around {typical:g} m, beyond any focus pull: "
+                              "millimetres or centimetres in a metre column? Name the column distance_mm or "
+                              "distance_cm", stacklevel=3)
+            elif typical < 0.05:
+                warnings.warn(f"{log}: the distances are around {typical:g} m, nearer than any lens "
+                              "focuses: kilometres, or metres divided once too often?", stacklevel=3)
+        if steps.size and float(np.median(steps)) > 1.0:
+            warnings.warn(f"{log}: a reading every {float(np.median(steps)):g} s, where a rangefinder gives "
+                          "tens a second: times in milliseconds under t_s? Name the column t_ms",
+                          stacklevel=3)
