@@ -21,8 +21,12 @@ def test_pictures_are_placed_by_the_sender_clock_not_by_their_jittery_arrival():
     assert placed[-1] - sent[-1] == pytest.approx(1000.030, abs=0.01)  # the held one at its time, not 2 s on
 
 
-def test_a_restarted_sender_is_placed_anew():
+@pytest.mark.parametrize("restart_s", [0.0, 498.0, 600.0])
+def test_a_restarted_sender_is_placed_anew(restart_s):
+    """OBS's stream stopped and started a second later: its clock starts again (here 2 s back, or at 0,
+    or far ahead). Placed by the old sender's delay, its pictures fell seconds in the past."""
     clock = ArrivalClock()
-    for k in range(10):
+    for k in range(100):
         clock.place(500.0 + k / 25, 20.0 + k / 25)  # 480 s between the clocks
-    assert clock.place(0.0, 30.0) == pytest.approx(30.0)  # its clock restarted at 0: measured again
+    assert clock.place(restart_s, 25.0) == pytest.approx(25.0)  # measured again: at its arrival
+    assert clock.place(restart_s + 0.04, 25.05) == pytest.approx(25.04)

@@ -9,7 +9,11 @@ from __future__ import annotations
 from collections import deque
 
 ARRIVAL_WINDOW = 64  # pictures (2–3 s of video) over which the least delay is found
-_SENDER_JUMP_S = 10.0  # a sender's clock that jumps this far has restarted: its delay is another
+# a sender's clock that jumps this far ahead, or goes back this far (beyond reordered B-frames), has
+# restarted (OBS's stream stopped and started): its delay is another, measured anew; kept, a restarted
+# sender's pictures were placed seconds in the past
+_SENDER_JUMP_S = 10.0
+_SENDER_BACK_S = 0.5
 
 
 class ArrivalClock:
@@ -21,7 +25,8 @@ class ArrivalClock:
         self._last_sent_s: float | None = None
 
     def place(self, sent_s: float, arrival_s: float) -> float:
-        if self._last_sent_s is not None and abs(sent_s - self._last_sent_s) > _SENDER_JUMP_S:
+        last = self._last_sent_s
+        if last is not None and not (last - _SENDER_BACK_S <= sent_s <= last + _SENDER_JUMP_S):
             self._delays.clear()
         self._last_sent_s = sent_s
         self._delays.append(arrival_s - sent_s)

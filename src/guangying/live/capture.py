@@ -601,9 +601,10 @@ class LiveSource:
         with self._take_lock:
             pending, self._pending_packet_tap = self._pending_packet_tap, None
         if pending is not None:
-            if not packet.is_keyframe:
-                for held, held_arrival_s in self._gop:
-                    pending(held, held.stream, held_arrival_s)
+            # the pictures since the last keyframe, even when this packet is the next one: the decoder
+            # may still hold some of them, which come out as the take's first frames
+            for held, held_arrival_s in self._gop:
+                pending(held, held.stream, held_arrival_s)
             self._packet_tap = pending
         if packet.is_keyframe:
             self._gop.clear()
