@@ -41,10 +41,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 class PtyLidar:
-    """A TF-Luna at 100 Hz on a fresh pseudo-terminal pair, seeing the subject at ``distance_cm``;
-    ``unplug()`` closes the pair as a pulled USB cable removes the adapter's device node."""
+    """A TF-Luna at 100 Hz on a fresh pseudo-terminal pair, seeing the subject at ``distance_cm`` with
+    return ``strength`` (under 100: unusable; may be changed while it sends); ``unplug()`` closes the
+    pair as a pulled USB cable removes the adapter's device node."""
 
-    def __init__(self, distance_cm: int) -> None:
+    def __init__(self, distance_cm: int, strength: int = 1000) -> None:
+        self.strength = strength
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         self.name = os.ttyname(self.slave)
@@ -57,7 +59,7 @@ class PtyLidar:
 
         while not self._stop.is_set():
             try:
-                os.write(self.master, encode_frame(distance_cm, 1000))
+                os.write(self.master, encode_frame(distance_cm, self.strength))
             except OSError:
                 return
             time.sleep(0.01)
@@ -76,8 +78,8 @@ def pty_lidar() -> Iterator[Callable[[int], PtyLidar]]:
     """Makes :class:`PtyLidar` sensors; whatever is still plugged in is unplugged after the test."""
     made: list[PtyLidar] = []
 
-    def plug_in(distance_cm: int) -> PtyLidar:
-        made.append(PtyLidar(distance_cm))
+    def plug_in(distance_cm: int, strength: int = 1000) -> PtyLidar:
+        made.append(PtyLidar(distance_cm, strength))
         return made[-1]
 
     yield plug_in

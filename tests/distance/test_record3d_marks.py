@@ -10,13 +10,13 @@ from guangying.distance.realsense import realsense_available
 from guangying.distance.record3d import Record3DError, Record3DReader
 
 
-def _make_r3d(path, depth_frames, conf_frames=None):
+def _make_r3d(path, depth_frames, conf_frames=None, fps=30):
     liblzfse = pytest.importorskip("liblzfse", reason="pyliblzfse not installed: .r3d depth needs LZFSE")
     import cv2
 
     dh, dw = depth_frames[0].shape
     K = np.array([[1400.0, 0, 480], [0, 1400.0, 360], [0, 0, 1]])
-    meta = {"w": 960, "h": 720, "dw": dw, "dh": dh, "K": K.T.ravel().tolist(), "fps": 30,
+    meta = {"w": 960, "h": 720, "dw": dw, "dh": dh, "K": K.T.ravel().tolist(), "fps": fps,
             "poses": [[0, 0, 0, 1, 0, 0, 0]] * len(depth_frames)}
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("metadata", json.dumps(meta))
@@ -52,6 +52,14 @@ def test_record3d_reads_depth_and_samples_box(tmp_path):
         assert r.rgb(0).shape == (720, 960, 3)
         with pytest.raises(Record3DError, match="no rgbd/5.depth"):
             r.depth_m(5)
+
+
+@pytest.mark.parametrize("fps", [0, -30])
+def test_record3d_with_no_frame_rate_is_refused_by_name(tmp_path, fps):
+    path = tmp_path / "take.r3d"
+    _make_r3d(path, [np.full((192, 256), 2.0, np.float32)], fps=fps)  # a ZeroDivisionError traceback before
+    with pytest.raises(Record3DError, match=rf"'metadata' fps {fps} is not a frame rate"):
+        Record3DReader(path)
 
 
 def test_record3d_rejects_non_zip(tmp_path):

@@ -239,3 +239,30 @@ def test_focus_live_holds_through_an_unplugged_lidar_and_follows_it_again(tmp_pa
     while_gone = [f for t, f in received if 1.3 < t - t0 < 2.4]
     assert len(while_gone) > 20 and set(while_gone) == {2500}  # held, and still sent
     assert abs(received[-1][1] - 3100) <= 31  # following the sensor again (the filter settling in)
+
+
+def test_focus_live_says_when_the_lidar_sees_nothing_it_can_measure(pty_lidar):
+    """Readings arrive but none is usable (a spot on black velvet, strength under 100): focus-live ran
+    to its end without a word, and FreeD went silent; the operator learned it from the final count."""
+    sensor = pty_lidar(250, strength=40)
+
+    def aim_better() -> None:  # once told (a first start compiles the filter for a minute first)
+        deadline = time.monotonic() + 120
+        while not any("has been used" in str(w.message) for w in caught) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sensor.strength = 900
+
+    thread = threading.Thread(target=aim_better, daemon=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        thread.start()
+        res = CliRunner().invoke(cli, ["focus-live", "--port", sensor.name, "--freed", "127.0.0.1:9",
+                                       "--focal-length", "85", "--f-number", "2", "--sensor", "ff",
+                                       "--duration", "3.5"])  # fmt: skip
+    thread.join()
+    assert res.exit_code == 0, res.output
+    said = [str(w.message) for w in caught]
+    unusable = [m for m in said if "no reading of the LiDAR has been used for 1 s" in m]
+    assert len(unusable) == 1, (said, res.output)
+    assert "confidence 0" in unusable[0] and "strength under 100" in unusable[0]
+    assert any("used again" in m for m in said), said

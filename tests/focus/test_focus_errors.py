@@ -187,3 +187,11 @@ def test_a_log_in_metres_and_seconds_is_not_questioned(tmp_path):
         track = str(tmp_path / "track.csv")
         res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), *LENS, "-o", track])
     assert res.exit_code == 0, res.output
+
+
+def test_a_sensor_latency_beyond_the_whole_latency_is_refused(tmp_path):
+    log = _log(tmp_path / "log.csv", np.arange(101) / 100)
+    res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), *LENS, "--latency", "0.04",
+                                   "--sensor-latency", "0.1", "-o", str(tmp_path / "t.csv")])  # fmt: skip
+    assert res.exit_code == 2 and "is part of --latency 0.04 s" in res.output  # its motor delay became 0
+    assert not (tmp_path / "t.csv").exists()

@@ -9,6 +9,7 @@ it with ``pip install pyliblzfse`` to read ``.r3d`` depth.
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,8 @@ class Record3DReader:
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise Record3DError(f"{self.path}: missing or malformed 'metadata' ({exc})") from exc
+        if not (math.isfinite(self.metadata.fps) and self.metadata.fps > 0):  # divided by, per reading
+            raise Record3DError(f"{self.path}: 'metadata' fps {self.metadata.fps:g} is not a frame rate")
         names = self._zip.namelist()
         self.frame_count = sum(1 for n in names if n.startswith("rgbd/") and n.endswith(".depth"))
 

@@ -41,6 +41,9 @@ def freed_focus_field(diopters: float, calibration: LensCalibration | None) -> i
     return focus_counts_from_distance_mm(1.0 / diopters)
 
 
+UNUSABLE_SAY_S = 1.0  # readings arriving but none usable this long: said (the lens holds meanwhile)
+
+
 def run_live(
     source: DistanceSource,
     controller: FocusController,
@@ -65,12 +68,27 @@ def run_live(
     t0 = clock()
     next_tick = t0
     period = 1.0 / rate_hz
+    last_used, said_unusable = t0, False
     try:
         while duration_s is None or clock() - t0 < duration_s:
             reading = source.read()
             stats.readings += 1
-            stats.used += controller.update(reading)
+            used = controller.update(reading)
+            stats.used += used
             now = clock()
+            if used:
+                if said_unusable:
+                    warnings.warn("the LiDAR's readings are used again: focus follows them", stacklevel=2)
+                last_used, said_unusable = now, False
+            elif not said_unusable and now - last_used > UNUSABLE_SAY_S:
+                said_unusable = True  # readings come, so the sensor is there: its aim or range is wrong
+                why = ("its spot sees nothing it can measure (strength under 100), is dazzled (65535: a "
+                       "reflector, or too near) or reads 0 m" if not reading.confidence > 0 else
+                       "they jump where the filter does not follow (the spot between two people?)")
+                warnings.warn(
+                    f"no reading of the LiDAR has been used for {UNUSABLE_SAY_S:g} s (the last: "
+                    f"{reading.distance_m:g} m, confidence {reading.confidence:g}): {why}. Focus holds; "
+                    "check where it points", stacklevel=2)
             if now < next_tick:
                 continue
             next_tick = max(next_tick + period, now)
