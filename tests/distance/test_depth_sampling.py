@@ -1,6 +1,10 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from guangying.cli.main import cli
 from guangying.distance.depthmap import DepthMapError, load_depth_m, reading_from_depth, sample_depth
 
 
@@ -78,3 +82,42 @@ def test_load_formats(tmp_path):
         load_depth_m(bad)
     with pytest.raises(DepthMapError, match="not found"):
         load_depth_m(tmp_path / "missing.png")
+
+
+def _room_mm() -> np.ndarray:
+    """A wall at 4 m with a subject at 2.5 m, in millimetres."""
+    depth = np.full((90, 160), 4000, np.uint16)
+    depth[20:80, 60:100] = 2500
+    return depth
+
+
+def test_an_integer_npy_is_millimetres_as_a_16_bit_png_is(tmp_path):
+    np.save(tmp_path / "depth.npy", _room_mm())  # it read as 2500 m and gave no distance at all
+    assert load_depth_m(tmp_path / "depth.npy")[50, 80] == pytest.approx(2.5)
+
+
+def test_a_map_in_another_unit_is_said_and_its_scale_can_be_given(tmp_path):
+    import cv2
+
+    np.save(tmp_path / "mm.npy", _room_mm().astype(np.float32))  # floats in millimetres
+    with pytest.warns(UserWarning, match=r"around 4000 m, beyond any depth camera's reach.*scale 0\.001"):
+        load_depth_m(tmp_path / "mm.npy")
+    assert load_depth_m(tmp_path / "mm.npy", 0.001)[50, 80] == pytest.approx(2.5)
+    cv2.imwrite(str(tmp_path / "tum.png"), (_room_mm().astype(np.float64) * 5).astype(np.uint16))  # 1/5000 m
+    with pytest.warns(UserWarning, match=r"around 20 m.*PNGs count 1/5000 m: --depth-scale 0\.0002"):
+        load_depth_m(tmp_path / "tum.png")
+    res = CliRunner().invoke(cli, ["distance", str(tmp_path / "tum.png"), "--depth-scale", "0.0002",
+                                   "--box", "60,20,100,80"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[-1].split(",")[1] == "2.5000"
+    with pytest.raises(DepthMapError, match="metres per unit above 0"):
+        load_depth_m(tmp_path / "tum.png", 0.0)
+
+
+def test_the_tum_sample_reads_at_its_true_distance_with_its_scale():
+    tum = Path(__file__).resolve().parents[3] / "shared" / "data" / "rgbd" / "tum" / "depth.png"
+    if not tum.exists():
+        pytest.skip(f"{tum} is absent (the workplace's shared RGB-D frames)")
+    with pytest.warns(UserWarning, match="--depth-scale 0.0002"):
+        assert np.median(load_depth_m(tum)[load_depth_m(tum) > 0]) > 10
+    assert 1.0 < float(np.median(load_depth_m(tum, 0.0002)[load_depth_m(tum, 0.0002) > 0])) < 4.0

@@ -219,6 +219,9 @@ def _floats(text: str | None, count: int, option: str, form: str) -> tuple[float
 @click.option("--kind", type=click.Choice(["auto", "depth", "r3d", "faces"]), default="auto",
               show_default=True, help="depth map, Record3D recording, or faces in a picture/video/sequence")
 @click.option("--box", "box_text", default=None, help="subject region x0,y0,x1,y1 in picture pixels")
+@click.option("--depth-scale", "depth_metres_per_unit", type=float, default=None,
+              help="depth map: metres per stored unit (TUM RGB-D PNG: 0.0002; a float map in mm: 0.001); "
+                   "default: mm for integers, m for floats")
 @click.option("--focal-length", "focal_length_mm", type=float, default=None, help="faces: focal length, mm")
 @click.option("--sensor", default=None, help="faces: sensor preset giving the sensor width")
 @click.option("--sensor-width", "sensor_width_mm", type=float, default=None, help="faces: sensor width, mm")
@@ -228,8 +231,9 @@ def _floats(text: str | None, count: int, option: str, form: str) -> tuple[float
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="sensor log CSV (or .json); stdout when omitted")
 def distance_command(
-    source: Path, kind: str, box_text: str | None, focal_length_mm: float | None, sensor: str | None,
-    sensor_width_mm: float | None, rule: str, point_text: str | None, output: Path | None,
+    source: Path, kind: str, box_text: str | None, depth_metres_per_unit: float | None,
+    focal_length_mm: float | None, sensor: str | None, sensor_width_mm: float | None, rule: str,
+    point_text: str | None, output: Path | None,
 ) -> None:
     """Measure the subject's distance from a depth map, a Record3D .r3d, or faces in the picture.
 
@@ -250,6 +254,7 @@ def distance_command(
     readings = distance_readings(
         source, kind, box=box, focal_length_mm=focal_length_mm, sensor=sensor,  # type: ignore[arg-type]
         sensor_width_mm=sensor_width_mm, rule=rule, point=point,  # type: ignore[arg-type]
+        depth_metres_per_unit=depth_metres_per_unit,
     )
     with Progress(transient=True) as progress:
         task = progress.add_task("distance", total=None)

@@ -3,7 +3,9 @@ the subject's distance over a region (holes, edges, background showing through h
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +23,46 @@ class DepthMapError(InputFormatError):
     """A depth file that cannot be used as metres."""
 
 
-def load_depth_m(path: str | Path) -> np.ndarray:
+def load_depth_m(path: str | Path, metres_per_unit: float | None = None) -> np.ndarray:
     """Read a depth map as float32 metres, (H, W); 0 / non-finite = no measurement.
 
     ``.png`` must be 16-bit single-channel millimetres (RealSense/Kinect/ARKit exports); ``.exr`` and
-    ``.npy`` hold metres (EXR: first channel); ``.tif`` holds millimetres as integers (16-bit, as the
-    same tools write it) and metres as floats.
+    ``.npy`` hold metres (EXR: first channel), an integer ``.npy`` millimetres; ``.tif`` holds
+    millimetres as integers (16-bit, as the same tools write it) and metres as floats.
+    ``metres_per_unit`` overrides the unit (TUM RGB-D's PNGs: 1/5000 m; a float map in mm: 0.001).
+    A map whose measured pixels are mostly beyond any depth camera's reach is said: its unit is
+    likely wrong, and it read as far wall or as no distance at all without a word.
     """
-    p = Path(path)
+    if metres_per_unit is not None and not (math.isfinite(metres_per_unit) and metres_per_unit > 0):
+        raise DepthMapError(f"depth scale must be metres per unit above 0 (mm: 0.001), got {metres_per_unit}")
+    depth = _load_depth_units(Path(path))
+    integer = np.issubdtype(depth.dtype, np.integer)
+    scale = metres_per_unit if metres_per_unit is not None else (0.001 if integer else 1.0)
+    depth_m = depth.astype(np.float32) * np.float32(scale)
+    _say_unlikely_unit(Path(path), depth_m, integer, metres_per_unit is not None)
+    return depth_m
+
+
+# A typical depth beyond which a map's unit is doubted: integer maps come from RGB-D cameras and phone
+# LiDARs (a room, a set: 0.3–10 m); float maps from renders too, which may see far, but not a kilometre
+REACH_M = {"integer": 10.0, "float": 1000.0}
+
+
+def _say_unlikely_unit(path: Path, depth_m: np.ndarray, integer: bool, scale_given: bool) -> None:
+    sample = depth_m[:: max(1, depth_m.shape[0] // 64), :: max(1, depth_m.shape[1] // 64)]
+    measured = sample[np.isfinite(sample) & (sample > 0)]
+    reach = REACH_M["integer" if integer else "float"]
+    if scale_given or not measured.size or float(np.median(measured)) <= reach:
+        return
+    typical = float(np.median(measured))
+    hint = ("TUM RGB-D PNGs count 1/5000 m: --depth-scale 0.0002" if integer
+            else "a float map in millimetres: --depth-scale 0.001")
+    warnings.warn(f"{path}: its depths are around {typical:g} m, beyond any depth camera's reach: is its "
+                  f"unit another? ({hint})", stacklevel=3)
+
+
+def _load_depth_units(p: Path) -> np.ndarray:
+    """The map's numbers as stored: integers (millimetres, unless told) or floats (metres)."""
     if not p.is_file():
         raise DepthMapError(f"depth map not found: {p}")
     ext = p.suffix.lower()
@@ -59,14 +93,12 @@ def load_depth_m(path: str | Path) -> np.ndarray:
             )
         if ext == ".png" and depth.dtype != np.uint16:
             raise DepthMapError(f"{p}: a PNG depth map must be 16-bit millimetres, got {depth.dtype}")
-        if np.issubdtype(depth.dtype, np.integer):  # 16-bit PNG and TIFF: millimetres
-            return depth.astype(np.float32) / 1000.0
     else:
         raise DepthMapError(f"{p}: unsupported depth format {ext} (use 16-bit PNG in mm, EXR or NPY in m)")
     depth = np.asarray(depth)
-    if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number):
+    if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number) or depth.dtype == np.bool_:
         raise DepthMapError(f"{p}: expected a 2-D numeric depth array, got shape {depth.shape} {depth.dtype}")
-    return depth.astype(np.float32)
+    return depth
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,12 +45,14 @@ def detect_distance_kind(path: str | Path) -> Literal["depth", "r3d", "faces"]:
     return "faces"
 
 
-def depth_file_readings(path: str | Path, box: Box | None = None) -> Iterator[LoggedReading]:
-    """One reading from a depth map in metres (``box`` x0, y0, x1, y1 in pixels, else the whole map)."""
+def depth_file_readings(path: str | Path, box: Box | None = None,
+                        metres_per_unit: float | None = None) -> Iterator[LoggedReading]:
+    """One reading from a depth map (``box`` x0, y0, x1, y1 in pixels, else the whole map;
+    ``metres_per_unit`` as :func:`~guangying.distance.depthmap.load_depth_m` takes it)."""
     from guangying.distance.depthmap import load_depth_m, reading_from_depth
 
     region = None if box is None else (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
-    yield reading_from_depth(load_depth_m(path), 0.0, box=region), ""
+    yield reading_from_depth(load_depth_m(path, metres_per_unit), 0.0, box=region), ""
 
 
 def record3d_readings(path: str | Path, box: Box | None = None) -> Iterator[LoggedReading]:
@@ -112,11 +114,13 @@ def distance_readings(
     sensor_width_mm: float | None = None,
     rule: Rule = "largest",
     point: tuple[float, float] | None = None,
+    depth_metres_per_unit: float | None = None,
 ) -> Iterator[LoggedReading]:
     """Readings from ``source`` of the given ``kind`` (``auto``: :func:`detect_distance_kind`).
 
     Faces need the lens: ``focal_length_mm`` and the sensor width (``sensor_width_mm`` in mm, or a
-    ``sensor`` preset name).
+    ``sensor`` preset name). A depth map's unit is its format's (mm in integers, m in floats) unless
+    ``depth_metres_per_unit`` is given.
 
     Examples
     --------
@@ -135,7 +139,7 @@ def distance_readings(
     if kind == "auto":
         kind = detect_distance_kind(source)
     if kind == "depth":
-        return depth_file_readings(source, box)
+        return depth_file_readings(source, box, depth_metres_per_unit)
     if kind == "r3d":
         return record3d_readings(source, box)
     if kind != "faces":
