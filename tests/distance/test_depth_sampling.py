@@ -121,3 +121,15 @@ def test_the_tum_sample_reads_at_its_true_distance_with_its_scale():
     with pytest.warns(UserWarning, match="--depth-scale 0.0002"):
         assert np.median(load_depth_m(tum)[load_depth_m(tum) > 0]) > 10
     assert 1.0 < float(np.median(load_depth_m(tum, 0.0002)[load_depth_m(tum, 0.0002) > 0])) < 4.0
+
+
+def test_a_box_past_the_depth_maps_edge_is_refused_not_clipped(tmp_path):
+    """A box in the 320×180 picture's pixels on a 160×90 map measured a clipped corner of it, the
+    wall, at full strength."""
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "half.png"), _room_mm())
+    res = CliRunner().invoke(cli, ["distance", str(tmp_path / "half.png"), "--box", "120,40,200,170"])
+    assert res.exit_code != 0 and "reaches past the 160×90 depth map" in res.output
+    res = CliRunner().invoke(cli, ["distance", str(tmp_path / "half.png"), "--box", "60,20,100,80"])
+    assert res.exit_code == 0 and res.output.splitlines()[-1].split(",")[1] == "2.5000"

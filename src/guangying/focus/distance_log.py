@@ -51,8 +51,15 @@ def depth_file_readings(path: str | Path, box: Box | None = None,
     ``metres_per_unit`` as :func:`~guangying.distance.depthmap.load_depth_m` takes it)."""
     from guangying.distance.depthmap import load_depth_m, reading_from_depth
 
+    depth_m = load_depth_m(path, metres_per_unit)
     region = None if box is None else (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
-    yield reading_from_depth(load_depth_m(path, metres_per_unit), 0.0, box=region), ""
+    h, w = depth_m.shape
+    if region is not None and not (0 <= min(region[0], region[2]) and max(region[0], region[2]) <= w
+                                   and 0 <= min(region[1], region[3]) and max(region[1], region[3]) <= h):
+        # clipped, a box given in a larger picture's pixels measured another part of a smaller map
+        raise SettingsError(f"box {region} reaches past the {w}×{h} depth map {path}: give it in the map's "
+                            "pixels (a map smaller than the picture needs the box scaled to it)")
+    yield reading_from_depth(depth_m, 0.0, box=region), ""
 
 
 def record3d_readings(path: str | Path, box: Box | None = None) -> Iterator[LoggedReading]:
