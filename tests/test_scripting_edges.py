@@ -83,3 +83,8 @@ def test_display_srgb_refuses_what_it_would_get_wrong():
     with pytest.raises(GuangyingError, match="highlight_peak must be a brightness above 0"):
         gy.display_srgb(grey, "linear", float("nan"))
     assert gy.display_srgb(grey.astype(np.float64), "srgb").dtype == np.float32
+
+
+def test_a_switch_given_as_text_is_refused():
+    with pytest.raises(SettingsError, match="match_levels='no': must be true or false"):
+        gy.CompositeSettings(match_levels="no")  # a non-empty string: level matching was on

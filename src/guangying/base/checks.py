@@ -7,6 +7,7 @@ Settings dataclasses call :func:`check_fields` from ``__post_init__`` with a tab
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -74,9 +75,14 @@ def check_range(owner: str, name: str, value: object, allowed: Range) -> None:
 
 
 def check_fields(obj: object, owner: str, ranges: Mapping[str, Range]) -> None:
-    """:func:`check_range` for each named attribute of ``obj`` (a settings dataclass)."""
+    """:func:`check_range` for each named attribute of ``obj`` (a settings dataclass), and every field
+    it declares ``bool`` holds true or false: ``match_levels="no"``, a non-empty string, was on."""
     for name, allowed in ranges.items():
         check_range(owner, name, getattr(obj, name), allowed)
+    for field in dataclasses.fields(obj) if dataclasses.is_dataclass(obj) else ():
+        value = getattr(obj, field.name)
+        if field.type in ("bool", bool) and not isinstance(value, bool | np.bool_):
+            raise SettingsError(f"{owner} setting {field.name}={value!r}: must be true or false")
 
 
 def check_choice(owner: str, name: str, value: object, allowed: tuple[str, ...]) -> None:
