@@ -338,3 +338,21 @@ def test_a_librarys_write_failure_keeps_its_errno():
     assert full.errno == errno.ENOSPC and "disk is full" in describe_os_error(full, Path("x.exr"))
     assert library_os_error("DPX write failed (Permission denied)").errno == errno.EACCES
     assert library_os_error("bad header").errno is None
+
+
+def test_a_webm_whose_alpha_is_dropped_says_so_and_how_to_keep_it(tmp_path):
+    """A keyed WebM (VP9 with alpha, as browsers and After Effects export) read opaque without a word."""
+    webm = tmp_path / "keyed.webm"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=s=64x48:r=24:d=0.25,format=yuva420p,geq=lum='lum(X,Y)':a='X*4'", "-c:v",
+                    "libvpx-vp9", "-pix_fmt", "yuva420p", str(webm)], check=True)  # fmt: skip
+    with pytest.warns(UserWarning, match=r"keyed\.webm carries an alpha channel .* read opaque.*prores_ks"):
+        with open_reader(webm) as reader:
+            assert reader.info.has_alpha is False
+    converted = tmp_path / "keyed.mov"  # the conversion the warning gives keeps it
+    prores = ["-c:v", "prores_ks", "-profile:v", "4444", "-pix_fmt", "yuva444p10le"]
+    vp9 = ["-c:v", "libvpx-vp9", "-i", str(webm)]
+    subprocess.run(["ffmpeg", "-loglevel", "error", *vp9, *prores, str(converted)], check=True)
+    with open_reader(converted) as reader:
+        alpha = next(iter(reader)).alpha
+    assert alpha is not None and alpha[:, 4].mean() < 0.2 < 0.8 < alpha[:, 60].mean()

@@ -273,6 +273,14 @@ class VideoReader(Reader):
             self._time_base = stream.time_base
             self._start_pts = stream.start_time or 0
             bits, alpha = _precision_bits(ctx.format.name if ctx.format else None)
+            if not alpha and stream.metadata.get("alpha_mode") == "1":
+                # WebM keeps VP8/VP9 alpha beside the picture, which ffmpeg's own decoder drops: read opaque
+                # without a word, a keyed render (a browser's or After Effects' WebM) lost its matte
+                warnings.warn(
+                    f"{path} carries an alpha channel this reader's VP8/VP9 decoder drops: it is read "
+                    "opaque. Convert it first, keeping the alpha: ffmpeg -c:v libvpx-vp9 -i "
+                    f"{Path(path).name} -c:v prores_ks -profile:v 4444 -pix_fmt yuva444p10le keyed.mov",
+                    stacklevel=3)
             timecode = _find_timecode(container, stream)
             if timecode is not None:
                 try:
