@@ -41,12 +41,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 class PtyLidar:
-    """A TF-Luna at 100 Hz on a fresh pseudo-terminal pair, seeing the subject at ``distance_cm`` with
+    """A TF-Luna (a frame every ``period_s``) on a fresh pseudo-terminal pair, seeing the subject at
+    ``distance_cm`` with
     return ``strength`` (under 100: unusable; may be changed while it sends); ``unplug()`` closes the
     pair as a pulled USB cable removes the adapter's device node."""
 
-    def __init__(self, distance_cm: int, strength: int = 1000) -> None:
-        self.strength = strength
+    def __init__(self, distance_cm: int, strength: int = 1000, period_s: float = 0.01) -> None:
+        self.strength, self.period_s = strength, period_s
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         self.name = os.ttyname(self.slave)
@@ -62,7 +63,7 @@ class PtyLidar:
                 os.write(self.master, encode_frame(distance_cm, self.strength))
             except OSError:
                 return
-            time.sleep(0.01)
+            time.sleep(self.period_s)
 
     def unplug(self) -> None:
         if self._stop.is_set():
@@ -78,8 +79,8 @@ def pty_lidar() -> Iterator[Callable[[int], PtyLidar]]:
     """Makes :class:`PtyLidar` sensors; whatever is still plugged in is unplugged after the test."""
     made: list[PtyLidar] = []
 
-    def plug_in(distance_cm: int, strength: int = 1000) -> PtyLidar:
-        made.append(PtyLidar(distance_cm, strength))
+    def plug_in(distance_cm: int, strength: int = 1000, period_s: float = 0.01) -> PtyLidar:
+        made.append(PtyLidar(distance_cm, strength, period_s))
         return made[-1]
 
     yield plug_in

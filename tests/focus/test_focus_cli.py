@@ -266,3 +266,36 @@ def test_focus_live_says_when_the_lidar_sees_nothing_it_can_measure(pty_lidar):
     assert len(unusable) == 1, (said, res.output)
     assert "confidence 0" in unusable[0] and "strength under 100" in unusable[0]
     assert any("used again" in m for m in said), said
+
+
+def test_focus_live_sends_at_its_rate_between_a_slow_sensors_readings(pty_lidar):
+    """A sensor at 5 Hz (a long-range LiDAR, a slow depth camera): FreeD went out only with each reading,
+    at 5 Hz, though --rate said 50, and a receiver expecting the camera's rate took it for dropouts."""
+    sensor = pty_lidar(250, period_s=0.2)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(0.5)
+    arrivals: list[float] = []
+
+    def listen() -> None:
+        while True:
+            try:
+                rx.recvfrom(64)
+            except OSError:
+                return
+            arrivals.append(time.monotonic())
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    try:
+        res = CliRunner().invoke(cli, ["focus-live", "--port", sensor.name, "--freed",
+                                       f"127.0.0.1:{rx.getsockname()[1]}", "--focal-length", "85",
+                                       "--f-number", "2", "--sensor", "ff", "--duration", "3", "--rate", "50"])
+    finally:
+        time.sleep(0.6)
+        rx.close()
+        thread.join(2)
+    assert res.exit_code == 0, res.output
+    steps = np.diff(arrivals[5:])
+    assert len(arrivals) > 100, (len(arrivals), res.output)  # 50 Hz once the first reading came
+    assert np.median(steps) == pytest.approx(0.02, abs=0.005)

@@ -30,8 +30,9 @@ class DistanceReading:
 class DistanceSource(Protocol):
     """Anything that yields distance readings: a LiDAR on a serial port, a depth stream, marks."""
 
-    def read(self) -> DistanceReading:
-        """Block until the next reading (raise ``TimeoutError`` subclasses when the source is silent)."""
+    def read(self, wait_s: float | None = None) -> DistanceReading | None:
+        """Block until the next reading (raise ``TimeoutError`` subclasses when the source is silent);
+        with ``wait_s``, None when none comes within it (a source that always has one may ignore it)."""
         ...
 
     def close(self) -> None: ...

@@ -58,7 +58,8 @@ class RealSenseSource:
         depth = frames.get_depth_frame()
         return np.asanyarray(depth.get_data()).astype(np.float32) * np.float32(self.depth_scale)
 
-    def read(self) -> DistanceReading:
+    def read(self, wait_s: float | None = None) -> DistanceReading:
+        """The next depth frame's reading (a camera sends them at 30–90 Hz: ``wait_s`` is not needed)."""
         d = self.depth_m()
         s = sample_depth(d, box=self.box)
         conf = s.confidence if np.isfinite(s.distance_m) else 0.0

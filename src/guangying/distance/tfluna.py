@@ -185,7 +185,8 @@ class TfLunaSource:
             self._serial = port
         else:
             try:
-                self._serial = serial.Serial(port, baudrate=baudrate, timeout=0.05)
+                # short reads: a caller sending at 50 Hz between a slow sensor's frames must not wait
+                self._serial = serial.Serial(port, baudrate=baudrate, timeout=0.01)
             except serial.SerialException as exc:
                 raise DeviceError(f"cannot open LiDAR serial port {port}: {exc}") from exc
         self.port_name = getattr(self._serial, "port", str(port))
@@ -196,20 +197,30 @@ class TfLunaSource:
         self.parser = TfFrameParser(unit_mm)
         self._far_run = 0  # strong returns in a row beyond the range (read as cm: perhaps mm frames)
         self._pending: list[tuple[TfFrame, float]] = []
+        self._heard_s: float | None = None  # the last valid frame (or the first read): silence counts from it
+        self._received = 0  # bytes since, for the timeout's message
         self._last_chunk_s = -math.inf
         self._last_stamp_s = -math.inf
         self._mean_gap_s = 0.0  # running means of the time between bursts and the frames in one
         self._mean_frames = 0.0
 
-    def read(self) -> DistanceReading:
-        deadline = self._clock() + self.timeout_s
-        received = 0
+    def read(self, wait_s: float | None = None) -> DistanceReading | None:
+        """The next reading. ``wait_s``: return None when none comes within it (a caller that sends
+        at a steady rate between a slow sensor's readings); a sensor without a valid frame for
+        ``timeout_s`` (counted from this call, or with ``wait_s`` from its last frame) raises."""
+        now = self._clock()
+        if wait_s is None or self._heard_s is None:  # silence counts from the first read after opening
+            self._heard_s, self._received = now, 0
+        deadline = self._heard_s + self.timeout_s
+        give_up = math.inf if wait_s is None else now + wait_s
         while not self._pending:
-            if self._clock() > deadline:
+            now = self._clock()
+            if now > deadline:
+                received, self._heard_s, self._received = self._received, None, 0  # the next read waits anew
                 raise SensorTimeoutError(
                     f"no valid TF LiDAR frame on {self.port_name} within {self.timeout_s:g} s "
-                    f"({received} bytes received, {self.parser.checksum_errors} bad checksums): check the "
-                    "wiring, the baud rate (115200) and that the sensor is in UART mode"
+                    f"({received} bytes received, {self.parser.checksum_errors} bad checksums): check "
+                    "the wiring, the baud rate (115200) and that the sensor is in UART mode"
                 )
             try:
                 chunk = self._serial.read(max(1, self._serial.in_waiting or FRAME_LEN))
@@ -220,10 +231,13 @@ class TfLunaSource:
                 raise SensorGoneError(
                     f"the LiDAR on {self.port_name} went away ({exc}): unplugged, or its USB adapter reset"
                 ) from exc
-            received += len(chunk)
+            self._received += len(chunk)
             frames = self.parser.feed(chunk)
             if frames:
                 self._pending.extend(zip(frames, self._stamps(len(frames), self._clock()), strict=True))
+                self._heard_s, self._received = self._clock(), 0
+            elif self._clock() > give_up:  # after one look at the port, however short the wait
+                return None
         frame, t_s = self._pending.pop(0)
         self._check_unit(frame)
         return reading_from_frame(frame, t_s, self.min_strength, max_range_m=self.max_range_m)
@@ -284,10 +298,13 @@ class TfLunaSource:
         except (serial.SerialException, OSError) as exc:
             raise DeviceError(f"the LiDAR on {self.port_name} is not back yet: {exc}") from exc
         self._pending.clear()
+        self._heard_s, self._received = None, 0
 
     def readings(self) -> Iterator[DistanceReading]:
         while True:
-            yield self.read()
+            reading = self.read()
+            assert reading is not None  # waits for one
+            yield reading
 
     def close(self) -> None:
         self._serial.close()

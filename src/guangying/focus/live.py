@@ -44,6 +44,27 @@ def freed_focus_field(diopters: float, calibration: LensCalibration | None) -> i
 UNUSABLE_SAY_S = 1.0  # readings arriving but none usable this long: said (the lens holds meanwhile)
 
 
+def _say_use(reading: DistanceReading, used: int, now_s: float, last_used_s: float,
+             said: bool) -> tuple[float, bool]:
+    """Say when readings come but none is used for ``UNUSABLE_SAY_S``, once, and when they are again
+    (before, focus-live ran to its end without a word, FreeD silent); the new (last used, said)."""
+    if used:
+        if said:
+            warnings.warn("the LiDAR's readings are used again: focus follows them", stacklevel=3)
+        return now_s, False
+    if said or now_s - last_used_s <= UNUSABLE_SAY_S:
+        return last_used_s, said
+    # readings come, so the sensor is there: its aim or its range is wrong
+    why = ("its spot sees nothing it can measure (strength under 100), is dazzled (65535: a reflector, or "
+           "too near) or reads 0 m" if not reading.confidence > 0 else
+           "they jump where the filter does not follow (the spot between two people?)")
+    warnings.warn(
+        f"no reading of the LiDAR has been used for {UNUSABLE_SAY_S:g} s (the last: "
+        f"{reading.distance_m:g} m, confidence {reading.confidence:g}): {why}. Focus holds; check where it "
+        "points", stacklevel=3)
+    return last_used_s, True
+
+
 def run_live(
     source: DistanceSource,
     controller: FocusController,
@@ -69,26 +90,18 @@ def run_live(
     next_tick = t0
     period = 1.0 / rate_hz
     last_used, said_unusable = t0, False
+    last: DistanceReading | None = None
     try:
         while duration_s is None or clock() - t0 < duration_s:
-            reading = source.read()
-            stats.readings += 1
-            used = controller.update(reading)
-            stats.used += used
+            # waits no longer than the next tick: a sensor slower than the rate still gets FreeD at it
+            reading = source.read(max(0.0, next_tick - clock()))
             now = clock()
-            if used:
-                if said_unusable:
-                    warnings.warn("the LiDAR's readings are used again: focus follows them", stacklevel=2)
-                last_used, said_unusable = now, False
-            elif not said_unusable and now - last_used > UNUSABLE_SAY_S:
-                said_unusable = True  # readings come, so the sensor is there: its aim or range is wrong
-                why = ("its spot sees nothing it can measure (strength under 100), is dazzled (65535: a "
-                       "reflector, or too near) or reads 0 m" if not reading.confidence > 0 else
-                       "they jump where the filter does not follow (the spot between two people?)")
-                warnings.warn(
-                    f"no reading of the LiDAR has been used for {UNUSABLE_SAY_S:g} s (the last: "
-                    f"{reading.distance_m:g} m, confidence {reading.confidence:g}): {why}. Focus holds; "
-                    "check where it points", stacklevel=2)
+            if reading is not None:
+                last = reading
+                stats.readings += 1
+                used = controller.update(reading)
+                stats.used += used
+                last_used, said_unusable = _say_use(reading, used, now, last_used, said_unusable)
             if now < next_tick:
                 continue
             next_tick = max(next_tick + period, now)
@@ -100,8 +113,8 @@ def run_live(
                 stats.packets += 1
             if motor is not None and calibration is not None and math.isfinite(out.diopters):
                 motor.send(float(calibration.motor_for_diopters(out.diopters)), out.distance_m)
-            if on_output is not None:
-                on_output(out, reading)
+            if on_output is not None and last is not None:
+                on_output(out, last)
     except KeyboardInterrupt:
         pass
     return stats

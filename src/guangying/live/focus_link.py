@@ -30,10 +30,10 @@ class _StoppableSource:
     def __init__(self, source: DistanceSource, stop: threading.Event) -> None:
         self._source, self._stop = source, stop
 
-    def read(self) -> DistanceReading:
+    def read(self, wait_s: float | None = None) -> DistanceReading | None:
         if self._stop.is_set():
             raise _Stopped
-        return self._source.read()
+        return self._source.read(wait_s)
 
     def close(self) -> None:
         self._source.close()
