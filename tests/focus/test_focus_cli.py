@@ -288,9 +288,9 @@ def test_focus_live_sends_at_its_rate_between_a_slow_sensors_readings(pty_lidar)
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
     try:
+        lens = ["--focal-length", "85", "--f-number", "2", "--sensor", "ff", "--duration", "3"]
         res = CliRunner().invoke(cli, ["focus-live", "--port", sensor.name, "--freed",
-                                       f"127.0.0.1:{rx.getsockname()[1]}", "--focal-length", "85",
-                                       "--f-number", "2", "--sensor", "ff", "--duration", "3", "--rate", "50"])
+                                       f"127.0.0.1:{rx.getsockname()[1]}", *lens, "--rate", "50"])
     finally:
         time.sleep(0.6)
         rx.close()

@@ -164,10 +164,12 @@ def _monitor_frames_in_the_plate_track(sidecar, plate) -> list[int]:  # type: ig
     assert np.all(steps > 0) and np.all(steps < 5), steps  # 1.6° a frame, jitter aside
     assert all(r.focal_length_mm == 24.0 for r in track)
     found = []
-    for row in _sidecar(sidecar):
-        same = [r.frame for r in track if (round(r.pan_deg, 6), round(r.tilt_deg, 6), r.focal_length_mm)
-                == (row["camera_pan_deg"], row["camera_tilt_deg"], row["camera_focal_length_mm"])]
-        assert len(same) == 1, (row, same)
+    for row in _sidecar(sidecar):  # the sidecar rounds to 6 decimals, the track to 9
+        pan, tilt = row["camera_pan_deg"], row["camera_tilt_deg"]
+        gaps = [abs(r.pan_deg - pan) + abs(r.tilt_deg - tilt) for r in track]
+        same = [r.frame for r, gap in zip(track, gaps, strict=True) if gap < 2e-6]
+        assert len(same) == 1, (row, same, min(gaps), [(r.frame, r.pan_deg) for r in track[:8]])
+        assert track[same[0]].focal_length_mm == row["camera_focal_length_mm"]
         found.append(same[0])
     return found
 

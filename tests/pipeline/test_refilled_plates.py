@@ -50,15 +50,20 @@ def test_light_wrap_wraps_the_plate_it_is_given_now():
 
 
 @pytest.mark.parametrize("spec", ["#203040", "picture"])
-def test_a_still_background_cannot_be_changed_under_the_blur(tmp_path, spec):
+def test_a_still_background_is_blurred_once_and_stays_writable(tmp_path, spec):
+    """A still set is handed out every frame unchanged: its blur is kept without a copy, and it stays a
+    writable array (numba compiles its kernels again for read-only ones: a live take's first frame
+    waited for that)."""
     if spec == "picture":
         import cv2
 
         spec = str(tmp_path / "set.png")
         cv2.imwrite(spec, np.full((H, W, 3), 90, np.uint8))
     background = Background(spec, W, H)
-    srgb, linear = background.next_plate()
-    with pytest.raises(ValueError, match="read-only"):
-        linear[0, 0] = 1.0
-    assert background.next_plate()[1] is linear
+    _, linear = background.next_plate()
+    assert linear.flags.writeable and background.next_plate()[1] is linear
+    lens = LensDefocus(LensSettings(85, 2.0, "s35", subject_distance_m=3.0, background_distance_m=12.0))
+    fg, alpha = np.zeros((H, W, 3), np.float32), np.zeros((H, W), np.float32)
+    blurs = [lens(position, fg, alpha, linear)[2] for position in range(2)]
+    assert blurs[1] is blurs[0] and lens._bg_blur._copy is None
     background.close()

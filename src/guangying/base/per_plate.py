@@ -3,6 +3,7 @@ the plate or the setting it was made with changes."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -10,12 +11,22 @@ import numpy as np
 
 T = TypeVar("T")
 
+# Plates their maker hands out unchanged frame after frame (a still set): not copied nor compared. Marked
+# here rather than made read-only: numba compiles its kernels again for read-only arrays, and a live
+# take's first frame waited for that.
+_STILL: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
+
+
+def mark_still(plate: np.ndarray) -> None:
+    """Say that ``plate`` will not change while it lives (its maker hands it out every frame)."""
+    _STILL[id(plate)] = plate
+
 
 class PerPlate(Generic[T]):
     """``get(plate, key, make)``: ``make()``'s value, kept while the same ``plate`` array comes back
-    with the same ``key``. A writeable plate is also compared with a copy of itself: told
-    apart by identity alone, a caller that refills one buffer frame after frame (a live loop) got the
-    first frame's blur for ever. A read-only plate (a still set) cannot change, and is not copied."""
+    with the same ``key``. A plate is also compared with a copy of itself: told apart by identity
+    alone, a caller that refills one buffer frame after frame (a live loop) got the first frame's blur
+    for ever. A plate marked still (:func:`mark_still`) or read-only cannot change, and is not copied."""
 
     def __init__(self) -> None:
         self._plate: np.ndarray | None = None
@@ -25,17 +36,18 @@ class PerPlate(Generic[T]):
 
     def get(self, plate: np.ndarray, key: Hashable, make: Callable[[], T]) -> T:
         if plate is self._plate and key == self._key and self._value is not None and (
-            self._copy is None or _same_bits(plate, self._copy)
+            self._copy is None or _same(plate, self._copy)
         ):
             return self._value
         self._value = make()
         self._plate, self._key = plate, key
-        self._copy = plate.copy() if plate.flags.writeable else None
+        unchanging = not plate.flags.writeable or _STILL.get(id(plate)) is plate
+        self._copy = None if unchanging else plate.copy()
         return self._value
 
     def clear(self) -> None:
         self._plate = self._copy = self._value = None
 
 
-def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))

@@ -12,6 +12,7 @@ import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import SettingsError
+from guangying.base.per_plate import mark_still
 from guangying.media import MediaError
 from guangying.media.patterns import parse_pattern
 from guangying.sets.source import PictureSource
@@ -130,10 +131,10 @@ class Background:
         self._freeze()
 
     def _freeze(self) -> None:
-        """A still plate is handed out every frame: read-only, so nothing changes it, and the lens and
-        light wrap keep their blur of it without comparing it frame by frame."""
+        """A still plate is handed out every frame, unchanged: the lens and light wrap keep their blur
+        of it without comparing it frame by frame."""
         for plate in self._still or ():
-            plate.flags.writeable = False
+            mark_still(plate)
 
     def _fit(self, rgba_linear: np.ndarray, source_pixel_aspect: Fraction) -> tuple[np.ndarray, np.ndarray]:
         rgb_linear = np.ascontiguousarray(fit_cover(rgba_linear[..., :3], self.width, self.height,
