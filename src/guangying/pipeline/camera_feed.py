@@ -132,10 +132,12 @@ class FreeDCameraFeed:
             if got is None:
                 self._check_silence(time.monotonic())
                 continue
-            t_s, pose = got
-            row = row_from_freed(pose, count, t_s, self.lens)
+            _, pose = got
             with self._lock:
-                self._history.append(row)
+                # stamped as it joins the history: a frame's camera looked up meanwhile cannot miss a
+                # message stamped before its capture but kept after (a recording of it would differ)
+                t_s = time.monotonic()
+                self._history.append(row_from_freed(pose, count, t_s, self.lens))
                 self._last_s = t_s
                 was, self._state = self._state, "live"
             if was == "lost" or (was == "waiting" and self._said_missing):
