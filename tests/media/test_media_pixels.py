@@ -68,3 +68,14 @@ def test_very_bright_linear_pixels_are_written_white_not_black(tmp_path):
         assert back[:, 24:].mean() == pytest.approx(0.735, abs=0.02), name
     codes = to_code_values(np.array([0.5, 40000.0, np.inf, np.nan, -np.inf], np.float32), np.uint16)
     assert codes.tolist() == [32768, 65535, 65535, 0, 0]
+
+
+def test_nan_pixels_are_said_as_they_are_written_black(tmp_path):
+    rgb = np.full((8, 8, 3), 0.5, np.float32)
+    rgb[2, 2] = np.nan  # a render's division by zero: written as 0 without a word before
+    with pytest.warns(UserWarning, match="NaN .* written black"):
+        with open_writer(tmp_path / "n.png") as writer:
+            writer.write(rgb)
+    with open_reader(tmp_path / "n.png") as reader:
+        back = next(iter(reader)).rgb
+    assert back[2, 2].max() == 0.0 and back[0, 0].min() > 0.4

@@ -6,6 +6,8 @@ numpy clip/round/astype chain at 1080p), so both directions use it.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
@@ -33,7 +35,10 @@ def to_code_values(values: np.ndarray, dtype: type[np.integer]) -> np.ndarray:
     top = float(np.iinfo(dtype).max)
     if not float(values.max(initial=0.0)) < _SAFE_FOR_CV_ROUND:
         # OpenCV rounds through a 32-bit int: a sun in an HDRI (≥ 32768 × 65535) or +inf wrapped round
-        # to 0, black. Rare, so the common frame pays only the max. NaN stays black, as it was.
+        # to 0, black. Rare, so the common frame pays only the max.
+        if np.isnan(values).any():
+            warnings.warn("a picture holds NaN (not-a-number) pixels, from a render or a division by zero "
+                          "upstream: they are written black", stacklevel=3)
         values = np.minimum(np.nan_to_num(values, nan=0.0, posinf=1.0), 1.0)
     out = cv2.addWeighted(values, top, values, 0.0, 0.0, dtype=_CV_DEPTH[np.dtype(dtype)])
     return out.reshape(values.shape)  # OpenCV returns 1-D input as a column
