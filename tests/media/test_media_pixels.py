@@ -53,6 +53,7 @@ def test_encoding_the_largest_float_exr_values_raises_no_overflow_warning():
     assert np.isfinite(out).all() and out[2] > 1e15
 
 
+@pytest.mark.filterwarnings("ignore:a picture holds NaN")
 def test_very_bright_linear_pixels_are_written_white_not_black(tmp_path):
     """A sun in a half-float HDRI (up to 65504) or +inf: OpenCV's rounding through a 32-bit int wrapped
     them to 0, so a review file showed black where the sky was brightest."""
