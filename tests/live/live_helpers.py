@@ -183,6 +183,13 @@ class LiveProcess:
             time.sleep(0.05)
         return self.url
 
+    def wait_live(self, timeout_s: float = 120.0) -> None:
+        """Until the take runs (its 'live:' line; a first start compiles the engine for minutes)."""
+        deadline = time.monotonic() + timeout_s
+        while "live:" not in self.output:
+            assert time.monotonic() < deadline and self.proc.poll() is None, self.output
+            time.sleep(0.1)
+
     def wait(self, timeout_s: float = 60.0) -> int:
         code = self.proc.wait(timeout=timeout_s)
         self._reader.join(timeout=5)

@@ -107,10 +107,7 @@ def test_a_streamed_take_records_its_camera_for_the_copied_plate(plate_frames, t
     with PanningHead(port):
         try:
             camera.start()
-            deadline = time.monotonic() + 120
-            while "live:" not in live.output:
-                assert time.monotonic() < deadline and live.proc.poll() is None, live.output
-                time.sleep(0.1)
+            live.wait_live()
             time.sleep(3.0)
             camera.stop_now.set()  # the camera stops: the take ends as lost, its recordings kept
             assert live.wait(timeout_s=60) in (0, 1), live.output

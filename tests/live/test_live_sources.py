@@ -418,10 +418,7 @@ def test_a_copied_plate_goes_on_across_a_restarted_sender(plate_frames, tmp_path
     first, second = UdpSender(plate_frames, port, seconds=60), UdpSender(again, port, seconds=2.0)
     try:
         first.start()
-        deadline = time.monotonic() + 120
-        while "live:" not in live.output:
-            assert time.monotonic() < deadline and live.proc.poll() is None, live.output
-            time.sleep(0.1)
+        live.wait_live()
         time.sleep(2.0)
         first.stop_now.set()
         first.join()
