@@ -36,6 +36,19 @@ def test_beyond_hyperfocal_is_infinite_far():
     assert d.to_dict()["far_m"] is None
 
 
+def test_a_lens_at_its_infinity_mark_is_sharp_from_near_the_hyperfocal_distance():
+    """`dof --distance inf` was refused; a lens at its infinity mark is a normal question."""
+    d = depth_of_field(50, 2.8, math.inf, coc_mm=0.025)
+    assert d.near_m == pytest.approx(d.hyperfocal_m - 0.05) and math.isinf(d.far_m)
+    assert d.near_m == pytest.approx(depth_of_field(50, 2.8, 1e5, coc_mm=0.025).near_m, rel=1e-3)  # the limit
+    assert math.isinf(d.behind_m) and d.half_width_diopters == pytest.approx(0.5 / d.near_m)
+    res = CliRunner().invoke(cli, ["dof", "--focal-length", "50", "--f-number", "2.8", "--distance", "inf",
+                                   "--coc", "0.025", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    shown = json.loads(res.output)
+    assert shown["distance_m"] is None and shown["near_m"] == pytest.approx(35.714, abs=0.001)
+
+
 def test_diopter_tolerance_is_nearly_constant():
     # exact half-width is N·c/f² · (1 − f/s): constant in diopters apart from the small f/s term
     approx = dof_half_width_diopters(135, 2, 0.025)

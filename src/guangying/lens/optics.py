@@ -118,10 +118,14 @@ def depth_of_field(
     (2.771, 3.27, 35.76)
     >>> depth_of_field(24, 8, 5.0, coc_mm=0.03).far_m   # past the hyperfocal distance
     inf
+    >>> round(depth_of_field(50, 2.8, math.inf, sensor="s35").near_m, 2)   # at the infinity mark
+    35.71
     """
     if coc_mm is None:
         coc_mm = resolve_coc_mm(sensor=sensor)
-    _check_lens(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm, distance_m=distance_m)
+    at_infinity = distance_m == math.inf  # a lens at its infinity mark: sharp from near H on
+    _check_lens(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm,
+                distance_m=1.0 if at_infinity else distance_m)
     f = focal_length_mm
     s = distance_m * 1000.0
     if s <= f:
@@ -129,7 +133,7 @@ def depth_of_field(
             f"focus distance {distance_m} m is inside the focal length ({f} mm): no real image forms"
         )
     h = hyperfocal_mm(f, f_number, coc_mm)
-    near = s * (h - f) / (h + s - 2 * f)
+    near = h - f if at_infinity else s * (h - f) / (h + s - 2 * f)
     far = s * (h - f) / (h - s) if s < h else math.inf
     near_m, far_m = near / 1000.0, far / 1000.0
     half_width = 0.5 * (1.0 / near_m - (0.0 if math.isinf(far_m) else 1.0 / far_m))
@@ -143,7 +147,7 @@ def depth_of_field(
         far_m=far_m,
         total_m=far_m - near_m,
         front_m=distance_m - near_m,
-        behind_m=far_m - distance_m,
+        behind_m=math.inf if at_infinity else far_m - distance_m,  # ∞ − ∞: all behind is sharp
         half_width_diopters=half_width,
     )
 
