@@ -142,6 +142,7 @@ def test_faces_with_unknown_sensor(tmp_path):
                                    "--sensor", "nosuch"])
     assert res.exit_code != 0 and isinstance(res.exception, SystemExit)
     assert "unknown sensor 'nosuch'" in res.output and "s35" in res.output
+    assert "--sensor-width MM" in res.output and "--coc" not in res.output  # distance has no --coc
 
 
 def test_focus_track_with_a_bad_number_names_file_and_line(tmp_path):

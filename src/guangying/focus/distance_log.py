@@ -153,5 +153,8 @@ def distance_readings(
         raise SettingsError(f"distance kind {kind!r}: use auto, depth, r3d or faces")
     if focal_length_mm is None or (sensor is None and sensor_width_mm is None):
         raise SettingsError("faces need --focal-length and --sensor NAME or --sensor-width MM")
-    width_mm = sensor_width_mm if sensor_width_mm is not None else sensor_preset(str(sensor)).width_mm
+    try:
+        width_mm = sensor_width_mm if sensor_width_mm is not None else sensor_preset(str(sensor)).width_mm
+    except SettingsError as exc:
+        raise SettingsError(f"{exc} (or give --sensor-width MM)") from exc
     return face_readings(source, focal_length_mm, width_mm, rule, point)

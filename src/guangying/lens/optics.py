@@ -67,7 +67,10 @@ def resolve_coc_mm(coc_mm: float | None = None, sensor: str | SensorPreset | Non
     if (coc_mm is None) == (sensor is None):
         raise SettingsError("give exactly one of --coc MM (coc_mm) or --sensor NAME (sensor)")
     if coc_mm is None:
-        coc_mm = (sensor if isinstance(sensor, SensorPreset) else sensor_preset(str(sensor))).coc_mm
+        try:
+            coc_mm = (sensor if isinstance(sensor, SensorPreset) else sensor_preset(str(sensor))).coc_mm
+        except SettingsError as exc:
+            raise SettingsError(f"{exc} (or give --coc MM)") from exc
     _check_lens(coc_mm=coc_mm)
     return float(coc_mm)
 

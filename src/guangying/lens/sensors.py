@@ -63,6 +63,6 @@ def sensor_preset(name: str) -> SensorPreset:
     key = _ALIASES.get(key, key)
     if key not in SENSORS:
         raise SettingsError(
-            f"unknown sensor '{name}'; known: {', '.join(sorted(SENSORS))} (or give --coc MM)"
+            f"unknown sensor '{name}'; known: {', '.join(sorted(SENSORS))}"
         )
     return SENSORS[key]
