@@ -118,7 +118,7 @@ def test_the_tum_sample_reads_at_its_true_distance_with_its_scale():
     found = [p / "shared/data/rgbd/tum/depth.png" for p in Path(__file__).resolve().parents]
     tum = next((p for p in found if p.exists()), None)
     if tum is None:
-        pytest.skip("shared/data/rgbd/tum/depth.png is not beside the checkout (the workplace's RGB-D frames)")
+        pytest.skip("shared/data/rgbd/tum/depth.png (the workplace RGB-D frames) is not beside the checkout")
     with pytest.warns(UserWarning, match="--depth-scale 0.0002"):
         assert np.median(load_depth_m(tum)[load_depth_m(tum) > 0]) > 10
     assert 1.0 < float(np.median(load_depth_m(tum, 0.0002)[load_depth_m(tum, 0.0002) > 0])) < 4.0
