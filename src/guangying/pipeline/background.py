@@ -117,7 +117,7 @@ class Background:
             srgb[:] = np.asarray(colour, np.float32)
             self._still: tuple[np.ndarray, np.ndarray] | None = (srgb, srgb_to_linear(srgb))
             self.is_still = True
-            self._freeze()
+            self._mark_still()
             return
         if not Path(self.spec).exists() and parse_pattern(self.spec) is None:
             raise MediaError(
@@ -128,9 +128,9 @@ class Background:
         self._source = PictureSource(self.spec, self._fit, what="background", footage_fps=fps)
         self.is_still = self._source.is_still
         self._still = self._source.at(0) if self.is_still else None
-        self._freeze()
+        self._mark_still()
 
-    def _freeze(self) -> None:
+    def _mark_still(self) -> None:
         """A still plate is handed out every frame, unchanged: the lens and light wrap keep their blur
         of it without comparing it frame by frame."""
         for plate in self._still or ():
