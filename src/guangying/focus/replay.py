@@ -67,20 +67,6 @@ class ReplaySettings:
         check_fields(self, "focus", _REPLAY_RANGES)
 
 
-def _check_in_order(t_s: np.ndarray, latest_s: float) -> float:
-    """Readings must come in time order: out of order, the replay skipped frames without a word (a
-    reversed list gave no rows at all). Log files are checked as they are read; lists handed in here.
-    ``latest_s``: the latest time before this block (-inf at first); returns it after the block."""
-    latest = np.maximum.accumulate(np.concatenate(([latest_s], t_s)))[1:]
-    back = np.flatnonzero(t_s < latest)
-    if back.size:
-        k = int(back[0])
-        raise SettingsError(
-            f"readings go back in time: t_s {t_s[k]:g} comes after {latest[k]:g}. "
-            "Sort them by t_s (sorted(readings, key=lambda r: r.t_s)) before replaying")
-    return float(latest[-1]) if latest.size else latest_s
-
-
 def iter_replay(
     blocks: Iterable[ReadingBlock],
     settings: ReplaySettings,
@@ -107,10 +93,7 @@ def iter_replay(
     k_cap: float = math.inf  # the last frame, once the start is known (with a duration)
     t_last = math.nan
     pending: ReadingBlock | None = None
-    latest_s = -math.inf  # of the blocks as they come (a block's unused tail is carried into the next)
     for block in _with_end(blocks):
-        if block is not None:
-            latest_s = _check_in_order(block.t_s, latest_s)
         if pending is None:
             pending = block
             continue

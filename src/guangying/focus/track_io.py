@@ -20,7 +20,7 @@ import numpy as np
 
 from guangying.base.atomic import check_output_folder, describe_os_error, partial_path, remove_quietly
 from guangying.base.atomic import write_text as atomic_write_text
-from guangying.base.errors import InputFormatError, MediaError
+from guangying.base.errors import InputFormatError, MediaError, SettingsError
 from guangying.base.files import spreadsheet_delimiter
 from guangying.distance.reading import DistanceReading
 
@@ -197,10 +197,18 @@ MAX_GAP_S = 600.0  # a log silent for longer than this is two recordings (or not
 
 
 def readings_block(readings: Iterable[DistanceReading]) -> ReadingBlock:
-    """A list of readings as one block (for small inputs: tests, the simulator, live captures)."""
+    """A list of readings as one block (for small inputs: tests, the simulator, live captures). They
+    must come in time order, as a log file's must: out of order, the replay skipped frames without a
+    word (a reversed list gave no rows at all)."""
     rs = list(readings)
+    t_s = np.array([r.t_s for r in rs], dtype=np.float64)
+    back = np.flatnonzero(np.diff(t_s) < 0)
+    if back.size:
+        k = int(back[0]) + 1
+        raise SettingsError(f"readings go back in time: t_s {t_s[k]:g} comes after {t_s[k - 1]:g}. Sort them "
+                            "by t_s (sorted(readings, key=lambda r: r.t_s)) before replaying")
     return ReadingBlock(
-        np.array([r.t_s for r in rs], dtype=np.float64),
+        t_s,
         np.array([r.distance_m for r in rs], dtype=np.float64),
         np.array([r.confidence for r in rs], dtype=np.float64),
         rs[0].source if rs else "",
