@@ -24,9 +24,11 @@ def mark_still(plate: np.ndarray) -> None:
 
 class PerPlate(Generic[T]):
     """``get(plate, key, make)``: ``make()``'s value, kept while the same ``plate`` array comes back
-    with the same ``key``. A plate is also compared with a copy of itself: told apart by identity
-    alone, a caller that refills one buffer frame after frame (a live loop) got the first frame's blur
-    for ever. A plate marked still (:func:`mark_still`) or read-only cannot change, and is not copied."""
+    with the same ``key``. Told apart by identity alone, a caller that refills one buffer frame after
+    frame (a live loop) got the first frame's blur for ever: an array handed again is made anew and
+    copied, and from then on compared with its copy. A fresh array each frame (a clip's) is not copied;
+    a plate marked still (:func:`mark_still`) or read-only cannot change, and is neither copied nor
+    compared."""
 
     def __init__(self) -> None:
         self._plate: np.ndarray | None = None
@@ -35,15 +37,17 @@ class PerPlate(Generic[T]):
         self._value: T | None = None
 
     def get(self, plate: np.ndarray, key: Hashable, make: Callable[[], T]) -> T:
-        if plate is self._plate and key == self._key and self._value is not None and (
-            self._copy is None or _same(plate, self._copy)
-        ):
-            return self._value
-        self._value = make()
-        self._plate, self._key = plate, key
+        kept = self._value
+        again = plate is self._plate and key == self._key
         unchanging = not plate.flags.writeable or _STILL.get(id(plate)) is plate
-        self._copy = None if unchanging else plate.copy()
-        return self._value
+        if kept is not None and again and (
+            unchanging or (self._copy is not None and _same(plate, self._copy))
+        ):
+            return kept
+        value = self._value = make()
+        self._plate, self._key = plate, key
+        self._copy = plate.copy() if again and not unchanging else None
+        return value
 
     def clear(self) -> None:
         self._plate = self._copy = self._value = None
