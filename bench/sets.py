@@ -124,7 +124,8 @@ def _layer_set(folder: Path, pano_srgb: np.ndarray) -> Path:
 
 
 def bench_cost(pano_linear: np.ndarray, pano_set: PanoramaSet, frames: list[np.ndarray], folder: Path,
-               pano_srgb: np.ndarray) -> dict[str, float]:  # fmt: skip
+               pano_srgb: np.ndarray) -> tuple[dict[str, float], str]:  # fmt: skip
+    """Median ms per frame of each renderer, and the OpenGL renderer the glTF scene ran on."""
     rows = camera_move_rows(FRAMES, FPS)
     keyer = ChromaKeyer(KeyerSettings())
     bg_srgb = np.full((H, W, 3), 0.3, np.float32)
@@ -135,8 +136,10 @@ def bench_cost(pano_linear: np.ndarray, pano_set: PanoramaSet, frames: list[np.n
     layers = LayeredSet.from_file(_layer_set(folder, pano_srgb))
     layers.render(_view(rows[0]), 0)
     gltf = _gltf_scene(folder)
+    renderer = "no EGL here"
     if gltf is not None:
         gltf.render(_view(rows[0]), 0)
+        renderer = gltf.renderer
     times: dict[str, list[float]] = {"keyer": [], "ours": [], "naive": [], "layers": [], "gltf": []}
     for i, row in enumerate(rows):  # interleaved: every implementation sees the same load
         view = _view(row)
@@ -161,7 +164,7 @@ def bench_cost(pano_linear: np.ndarray, pano_set: PanoramaSet, frames: list[np.n
                 times["gltf"].append(time.perf_counter() - t0)
     if gltf is not None:
         gltf.close()
-    return {k: _median_ms(v) if v else math.nan for k, v in times.items()}
+    return {k: _median_ms(v) if v else math.nan for k, v in times.items()}, renderer
 
 
 def _gltf_scene(folder: Path):  # type: ignore[no-untyped-def]
@@ -268,7 +271,7 @@ def main() -> None:
         pano_png = folder / "pano.png"
         with open_writer(pano_png, fps=FPS, width=PANO_W, height=PANO_W // 2, content="rgb") as writer:
             writer.write(pano_srgb, transfer="srgb")
-        cost = bench_cost(pano_linear, pano_set, frames, folder, pano_srgb)
+        cost, renderer = bench_cost(pano_linear, pano_set, frames, folder, pano_srgb)
         quality = bench_quality(pano_linear, pano_set)
         stripes = _stripes_linear()
         fine = bench_quality(stripes, PanoramaSet.from_array(stripes))
@@ -296,7 +299,7 @@ def main() -> None:
         f"| {cost['naive'] / cost['keyer']:.2f} |",
         f"| 2.5D set, 3 layers (no depth of field) | {cost['layers']:.1f} "
         f"| {cost['layers'] / cost['keyer']:.2f} |",
-        f"| glTF scene (EGL; llvmpipe here, no GPU) | {cost['gltf']:.1f} "
+        f"| glTF scene (EGL: {renderer}) | {cost['gltf']:.1f} "
         f"| {cost['gltf'] / cost['keyer']:.2f} |",
         "",
         f"Goal: 360° rendering adds no more than the keyer costs (≤ 1.0×): {verdict(ratio <= 1.0)} "

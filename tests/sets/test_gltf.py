@@ -108,6 +108,26 @@ def test_depth_of_field_blurs_the_far_box_more(scene):
     assert edge_energy(soft, 1) < 0.6 * edge_energy(sharp, 1)
 
 
+def test_a_set_draws_its_own_scene_after_another_set_was_made(scene, tmp_path):
+    # Each set has its own OpenGL context, and the last one made stayed current: a set loaded before
+    # another (two shots in one batch worker, a set swapped live) drew into the newer one's buffers.
+    from guangying.sets.gltf import GltfSet
+
+    view = SetView(CameraPose(z_m=2.0), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H)
+    alone, alone_m = scene.render_rgba(view)
+    path = tmp_path / "one_box.glb"
+    box = trimesh.creation.box(extents=(0.5, 0.5, 0.5))
+    box.apply_translation((0, 0, -3))
+    path.write_bytes(trimesh.Scene([box]).export(file_type="glb"))
+    other = GltfSet(path)
+    rgba, axial_m = scene.render_rgba(view)
+    assert alone[..., 3].mean() > 0.05
+    assert np.array_equal(rgba, alone) and np.array_equal(axial_m, alone_m, equal_nan=True)
+    assert not np.array_equal(other.render_rgba(view)[0], alone)
+    assert other.renderer and other.renderer == scene.renderer  # asked of the set's own context
+    other.close()
+
+
 def test_a_draco_compressed_set_renders_as_the_plain_one(scene, tmp_path):
     # Web exports (Sketchfab, Blender's "compression", gltf-pipeline) compress meshes with Draco:
     # trimesh loaded them with every vertex at 0 and said so only in a log, and the set rendered empty.
@@ -120,7 +140,10 @@ def test_a_draco_compressed_set_renders_as_the_plain_one(scene, tmp_path):
     k = intrinsics_matrix(28.0, SENSOR_MM, W, H)
     plain, _ = scene.render_rgba(SetView(pose, k, W, H))
     draco, _ = GltfSet(path).render_rgba(SetView(pose, k, W, H))
-    assert plain[..., 0].sum() > 100 and np.abs(draco - plain).max() < 0.02
+    assert plain[..., 0].sum() > 100
+    # Draco quantises vertex positions: an edge may move across one MSAA sample point, nothing more
+    differs = np.abs(draco - plain).max(axis=-1) > 0.02
+    assert differs.sum() <= 3 and np.abs(draco - plain).mean() < 1e-4
 
 
 def test_a_set_needing_an_extension_nobody_here_reads_is_refused(tmp_path):

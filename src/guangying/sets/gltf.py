@@ -66,7 +66,7 @@ void main() {
     if (alpha_mode != 2) c.a = 1.0;
     c.rgb += emissive_factor * texture(emissive, uv).rgb;  // signs, screens, windows: their own light
     out_rgba = vec4(c.rgb * c.a, c.a);
-    out_depth = vec4(axial * c.a, 0.0, 0.0, c.a);
+    out_depth = vec4(axial * c.a, c.a, 0.0, c.a);  // stored: RG; blended by c.a like the colour
 }
 """
 
@@ -154,8 +154,8 @@ def _surface(mesh, emissive_strength: float) -> tuple[int, float, np.ndarray, An
 
 
 def _projection(k: np.ndarray, width: int, height: int) -> np.ndarray:
-    """OpenGL clip matrix reproducing OpenCV's pinhole K (pixel centres at integers, rows downwards
-    once the read-back image is flipped)."""
+    """OpenGL clip matrix reproducing OpenCV's pinhole K (pixel centres at integers; rows upwards, as
+    OpenGL's window rows run)."""
     fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
     n, f = NEAR_M, FAR_M
     return np.array(
@@ -357,68 +357,92 @@ class GltfSet:
         if self._fbo_size == (width, height):
             return
         samples = min(4, self.ctx.max_samples)
-        ms = [self.ctx.renderbuffer((width, height), 4, samples=samples, dtype="f4") for _ in range(2)]
+        # colour (RGBA) and the coverage-weighted axial depth with its coverage (RG)
+        ms = [self.ctx.renderbuffer((width, height), n, samples=samples, dtype="f4") for n in (4, 2)]
         depth = self.ctx.depth_renderbuffer((width, height), samples=samples)
         self._ms_fbo = self.ctx.framebuffer(ms, depth)
-        resolved = [self.ctx.renderbuffer((width, height), 4, dtype="f4") for _ in range(2)]
+        resolved = [self.ctx.renderbuffer((width, height), n, dtype="f4") for n in (4, 2)]
         self._resolved_fbo = self.ctx.framebuffer(resolved)
         self._fbo_size = (width, height)
 
-    def _draw(self, view: SetView, k: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        """Undistorted render with intrinsics ``k`` at width×height: (rgba premultiplied, axial depth m)."""
+    def _draw(self, view: SetView, k: np.ndarray, width: int, height: int,
+              channels: int) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+        """Undistorted render with intrinsics ``k`` at width×height: (premultiplied RGBA, or RGB when
+        ``channels`` is 3; axial depth m, or None when only RGB is asked for)."""
         import moderngl
 
-        self._framebuffers(width, height)
-        p = view.pose
-        r = rotation_world_from_rig(p.pan_deg, p.tilt_deg, p.roll_deg)
-        view_m = np.eye(4)
-        view_m[:3, :3] = r.T
-        view_m[:3, 3] = -r.T @ p.position_m
-        mvp = _projection(k, width, height) @ view_m
-        self.program["mvp"].write(mvp.T.astype(np.float32).tobytes())  # GLSL matrices are column-major
-        self.program["view"].write(view_m.T.astype(np.float32).tobytes())
-        self._ms_fbo.use()
-        self._ms_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        self.ctx.enable(moderngl.DEPTH_TEST)
-        self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA  # premultiplied
-        self.program["emissive"].value = 1
-        # Blended surfaces far to near from this camera: "over" is not commutative, so a near pane
-        # drawn before a far one came out behind it (each mesh by its centre, as engines sort)
-        solid = [draw for draw in self._draws if draw[3] != 2]
-        blended = sorted((draw for draw in self._draws if draw[3] == 2),
-                         key=lambda draw: float(view_m[2, :3] @ draw[6] + view_m[2, 3]))
-        for vao, base_tex, glow_tex, mode, cutoff, emission, _ in solid + blended:
-            blend = mode == 2
-            if blend:
-                self.ctx.enable(moderngl.BLEND)
-            self.ctx.depth_mask = not blend  # what a pane of glass covers stays visible behind it
-            self.program["alpha_mode"].value = mode
-            self.program["alpha_cutoff"].value = cutoff
-            self.program["emissive_factor"].value = tuple(float(v) for v in emission)
-            base_tex.use(0)
-            glow_tex.use(1)
-            vao.render(moderngl.TRIANGLES)
-        self.ctx.disable(moderngl.BLEND)
-        self.ctx.depth_mask = True
-        self.ctx.copy_framebuffer(self._resolved_fbo, self._ms_fbo)  # MSAA resolve, every attachment
-        rgba = self._read(0, width, height)
-        depth_plane = self._read(1, width, height)
-        cover = depth_plane[..., 3]
-        axial = np.where(cover > 1e-4, depth_plane[..., 0] / np.maximum(cover, 1e-4), np.nan)
-        return np.ascontiguousarray(rgba), axial.astype(np.float32)
+        # EGL makes one context current per thread: this set's, not the one another set made since
+        with self.ctx:
+            self._framebuffers(width, height)
+            p = view.pose
+            r = rotation_world_from_rig(p.pan_deg, p.tilt_deg, p.roll_deg)
+            view_m = np.eye(4)
+            view_m[:3, :3] = r.T
+            view_m[:3, 3] = -r.T @ p.position_m
+            # Drawn upside down: glReadPixels hands the bottom row first, so the picture comes back
+            # top-down with no flipped copy of it (nothing is culled, so the winding does not matter).
+            mvp = np.diag([1.0, -1.0, 1.0, 1.0]) @ _projection(k, width, height) @ view_m
+            self.program["mvp"].write(mvp.T.astype(np.float32).tobytes())  # GLSL matrices are column-major
+            self.program["view"].write(view_m.T.astype(np.float32).tobytes())
+            self._ms_fbo.use()
+            self._ms_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            self.ctx.enable(moderngl.DEPTH_TEST)
+            self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA  # premultiplied
+            self.program["emissive"].value = 1
+            # Blended surfaces far to near from this camera: "over" is not commutative, so a near pane
+            # drawn before a far one came out behind it (each mesh by its centre, as engines sort)
+            solid = [draw for draw in self._draws if draw[3] != 2]
+            blended = sorted((draw for draw in self._draws if draw[3] == 2),
+                             key=lambda draw: float(view_m[2, :3] @ draw[6] + view_m[2, 3]))
+            for vao, base_tex, glow_tex, mode, cutoff, emission, _ in solid + blended:
+                blend = mode == 2
+                if blend:
+                    self.ctx.enable(moderngl.BLEND)
+                self.ctx.depth_mask = not blend  # what a pane of glass covers stays visible behind it
+                self.program["alpha_mode"].value = mode
+                self.program["alpha_cutoff"].value = cutoff
+                self.program["emissive_factor"].value = tuple(float(v) for v in emission)
+                base_tex.use(0)
+                glow_tex.use(1)
+                vao.render(moderngl.TRIANGLES)
+            self.ctx.disable(moderngl.BLEND)
+            self.ctx.depth_mask = True
+            self.ctx.copy_framebuffer(self._resolved_fbo, self._ms_fbo)  # MSAA resolve, every attachment
+            picture = self._read(0, channels, width, height)
+            if channels == 3:
+                return picture, None
+            depth_plane = self._read(1, 2, width, height)
+            cover = depth_plane[..., 1]
+            axial = np.full((height, width), np.nan, np.float32)
+            np.divide(depth_plane[..., 0], cover, out=axial, where=cover > 1e-4)
+            return picture, axial
 
-    def _read(self, attachment: int, width: int, height: int) -> np.ndarray:
-        """One resolved attachment as float32 (H, W, 4), rows top-down."""
-        data = self._resolved_fbo.read(components=4, attachment=attachment, dtype="f4")
-        return np.frombuffer(data, np.float32).reshape(height, width, 4)[::-1]
+    def _read(self, attachment: int, channels: int, width: int, height: int) -> np.ndarray:
+        """The first ``channels`` of one resolved attachment as float32 (H, W, channels), rows top-down,
+        read straight into the array (the GPU drops the channels not asked for)."""
+        picture = np.empty((height, width, channels), np.float32)
+        self._resolved_fbo.read_into(picture, components=channels, attachment=attachment, dtype="f4")
+        return picture
+
+    @property
+    def renderer(self) -> str:
+        """The OpenGL renderer drawing this set: a GPU's name, or ``llvmpipe`` (Mesa's software one)."""
+        with self.ctx:
+            return str(self.ctx.info["GL_RENDERER"])
 
     def render_rgba(self, view: SetView) -> tuple[np.ndarray, np.ndarray]:
         """(rgba premultiplied linear (H, W, 4), axial distance m (H, W), NaN where empty) for the view,
         through its lens distortion when it has one."""
+        rgba, axial = self._render(view, 4)
+        assert axial is not None  # asked for with the alpha
+        return rgba, axial
+
+    def _render(self, view: SetView, channels: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """``_draw`` for the view, through its lens distortion when it has one."""
         w, h = view.width_px, view.height_px
         k = np.asarray(view.camera_matrix, np.float64)
         if view.dist_coeffs is None or not np.any(view.dist_coeffs):
-            return self._draw(view, k, w, h)
+            return self._draw(view, k, w, h, channels)
         grid = self._rays.normalised(view)
         u = grid[..., 0] * k[0, 0] + k[0, 2]
         v = grid[..., 1] * k[1, 1] + k[1, 2]
@@ -431,21 +455,21 @@ class GltfSet:
         k_big = k.copy()
         k_big[0, 2] -= x0
         k_big[1, 2] -= y0
-        rgba, axial = self._draw(view, k_big, x1 - x0 + 1, y1 - y0 + 1)
+        picture, axial = self._draw(view, k_big, x1 - x0 + 1, y1 - y0 + 1, channels)
         map_x = (u - x0).astype(np.float32)
         map_y = (v - y0).astype(np.float32)
-        rgba = cv2.remap(rgba, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        axial = cv2.remap(
-            axial, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan
-        )
-        return rgba, axial
+        picture = cv2.remap(picture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        if axial is not None:
+            axial = cv2.remap(axial, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=np.nan)  # fmt: skip
+        return picture, axial
 
     def render(self, view: SetView, position: int, optics: SetOptics | None = None) -> np.ndarray:
         """float32 (H, W, 3) linear light (empty space is black), defocused by depth with ``optics``."""
+        if optics is None:  # colour alone: a third less to read back, and no depth
+            return self._render(view, 3)[0]
         rgba, axial = self.render_rgba(view)
-        if optics is not None:
-            rgba = defocus_by_depth(rgba, axial, optics, view)
-        return np.ascontiguousarray(rgba[..., :3])
+        return np.ascontiguousarray(defocus_by_depth(rgba, axial, optics, view)[..., :3])
 
     def close(self) -> None:
         self.ctx.release()
