@@ -82,3 +82,76 @@ def test_exr_foreground_is_premultiplied_as_openexr_defines_unless_asked_straigh
     with open_reader(tmp_path / "fg.exr") as reader:
         frame = next(iter(reader))
     np.testing.assert_allclose(frame.rgb[edge], straight, rtol=5e-3, atol=1e-3)
+
+
+def _write_exr(path, rgb: np.ndarray) -> None:
+    with open_writer(path, fps=24, content="rgb") as writer:
+        writer.write(rgb, transfer="linear")
+
+
+def test_exr_and_dpx_composites_keep_scene_light(tmp_path):
+    # An EXR composite was the display composite linearised: everything the subject touched (its lamp
+    # at 6, a soft edge over a sky at 3.5) was clipped to 1, and a set outside BT.709 was clipped
+    # everywhere, unlike Nuke's over of the foreground and alpha the same run wrote.
+    plate = _plate()
+    ramp = np.linspace(0.0, 1.0, 12, dtype=np.float32)[None, :, None]  # a soft edge into the screen
+    plate[20:76, 98:110] = (1 - ramp) * plate[20:76, 97:98] + ramp * SCREEN
+    _write_exr(tmp_path / "plate.exr", plate)
+    set_linear = np.empty((H, W, 3), np.float32)
+    set_linear[:, : W // 2] = [0.1, 0.6, -0.05]  # a green outside BT.709
+    set_linear[:, W // 2 :] = [3.5, 2.0, 1.2]  # a sky above reference white, behind the soft edge
+    _write_exr(tmp_path / "set.exr", set_linear)
+    args = ["composite", str(tmp_path / "plate.exr"), "--background", str(tmp_path / "set.exr"), "--quiet"]
+    result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "comp.exr"),
+                                      "--foreground", str(tmp_path / "fg.exr"),
+                                      "--alpha", str(tmp_path / "alpha.exr")])
+    assert result.exit_code == 0, result.output
+    comp, fg, alpha = (next(iter(open_reader(tmp_path / name))) for name in ("comp.exr", "fg.exr", "alpha.exr"))
+    a = alpha.rgb[..., 0]
+    soft = (a > 0.05) & (a < 0.95)
+    assert soft[:, 96:112].sum() > 40 and fg.alpha is not None
+    # Nuke's Merge (over) of the premultiplied foreground on the set: the same light, pixel by pixel
+    nuke = fg.rgb * fg.alpha[..., None] + (1 - a[..., None]) * set_linear
+    np.testing.assert_allclose(comp.rgb, nuke, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(comp.rgb[30:40, 40:50].reshape(-1, 3).mean(0), [6.0, 5.4, 4.2], rtol=1e-3)
+    np.testing.assert_allclose(comp.rgb[2, 2], [0.1, 0.6, -0.05], rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(comp.rgb[2, W - 3], [3.5, 2.0, 1.2], rtol=1e-3)
+    assert comp.rgb[soft].max() > 1.0  # the sky through the soft edge
+
+    result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "comp.dpx")])
+    assert result.exit_code == 0, result.output
+    dpx = next(iter(open_reader(tmp_path / "comp.dpx")))  # Cineon log holds light up to ~13 × white
+    np.testing.assert_allclose(dpx.rgb[30:40, 40:50].reshape(-1, 3).mean(0), [6.0, 5.4, 4.2], rtol=0.03)
+
+
+class _FixedMatte:
+    """A matter giving one known matte and foreground, so the over's arithmetic is all that is tested."""
+
+    def __init__(self, alpha: np.ndarray, fg_srgb: np.ndarray) -> None:
+        self.alpha, self.fg = alpha, fg_srgb
+
+    def process(self, rgb, background_rgb=None):
+        from guangying.base.mattes import MatteResult
+
+        return MatteResult(self.alpha.copy(), self.fg)
+
+    def reset(self) -> None:
+        pass
+
+
+def test_frame_compositor_makes_the_linear_over_only_when_asked():
+    from guangying.base.colour import srgb_to_linear
+    from guangying.pipeline.frame import CompositeSettings, FrameCompositor
+
+    rng = np.random.default_rng(3)
+    alpha = rng.uniform(0, 1, (H, W)).astype(np.float32)
+    fg_srgb = rng.uniform(0, 1, (H, W, 3)).astype(np.float32)
+    bg = rng.uniform(-0.1, 4.0, (H, W, 3)).astype(np.float32)
+    comp = FrameCompositor(_FixedMatte(alpha, fg_srgb))
+    assert comp.process(fg_srgb, background_rgb_linear=bg).composite_rgb_linear is None
+    linear = comp.process(fg_srgb, background_rgb_linear=bg, linear_output=True).composite_rgb_linear
+    expected = srgb_to_linear(fg_srgb) * alpha[..., None] + bg * (1 - alpha[..., None])
+    np.testing.assert_allclose(linear, expected, rtol=1e-5, atol=1e-6)
+    wrapped = FrameCompositor(_FixedMatte(alpha, fg_srgb), CompositeSettings(light_wrap_width_px=4))
+    light = wrapped.process(fg_srgb, background_rgb_linear=bg, linear_output=True).composite_rgb_linear
+    assert light is not None and float((light - linear).min()) >= 0 and float((light - linear).max()) > 0.01

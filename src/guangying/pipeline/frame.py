@@ -22,8 +22,10 @@ from guangying.composite.over import (
     blur_background_linear,
     light_wrap_terms,
     match_levels_linear,
+    over_linear,
     over_srgb,
 )
+from guangying.media.highlights import scene_linear_foreground
 
 
 @dataclass
@@ -61,11 +63,14 @@ class FrameResult:
 
     ``foreground_rgb_srgb`` is straight (un-premultiplied) and un-mixed; ``composite_rgb_srgb`` is None
     when no background was given. The composite buffer is reused by the next call: copy it to keep it.
+    ``composite_rgb_linear``, made only when asked for (``linear_output``), is the same over in
+    scene-linear BT.709, unclipped: what a float file (EXR, DPX) holds.
     """
 
     alpha: np.ndarray
     foreground_rgb_srgb: np.ndarray
     composite_rgb_srgb: np.ndarray | None
+    composite_rgb_linear: np.ndarray | None = None
 
 
 class FrameCompositor:
@@ -109,6 +114,9 @@ class FrameCompositor:
         background_rgb_srgb: np.ndarray | None = None,
         background_rgb_linear: np.ndarray | None = None,
         source_alpha: np.ndarray | None = None,
+        linear_output: bool = False,
+        source_rgb_linear: np.ndarray | None = None,
+        highlight_peak: float | None = None,
     ) -> FrameResult:
         """Matte ``rgb_srgb`` (float32 (H, W, 3) sRGB 0–1) and composite it over the background.
 
@@ -116,6 +124,12 @@ class FrameCompositor:
         the caller; passing both saves the work). Without a background only the matte is made.
         ``source_alpha`` (float32 (H, W) 0–1, straight): the footage's own alpha (an RGBA render or
         ProRes 4444), multiplied into the matte so what the source made transparent stays so.
+
+        ``linear_output`` also makes ``composite_rgb_linear``: the background's light above 1 and
+        outside BT.709 kept (an HDR or ACEScg set) where the display composite clips it to 0–1. When
+        ``rgb_srgb`` was made from a scene-linear picture (an EXR, a log or HDR clip, through
+        :func:`~guangying.media.display_srgb`), give that picture as ``source_rgb_linear`` (and its
+        ``highlight_peak``) so the subject keeps its own light there too.
         """
         # the matters check the plate; the background may meet only the compositor (neural mattes)
         if background_rgb_srgb is not None:
@@ -152,7 +166,16 @@ class FrameCompositor:
         if self._out is None or self._out.shape != bg_linear.shape:
             self._out = np.empty_like(bg_linear)
         composite = over_srgb(fg_srgb, alpha, bg_linear, wrap=wrap, out=self._out, bg_rgb_srgb=plate_srgb)
-        return FrameResult(alpha, matte.foreground_rgb, composite)
+        linear = None
+        if linear_output:
+            if source_rgb_linear is None:
+                fg_linear = srgb_to_linear(fg_srgb)
+            else:  # the keyer's change (despill, grade, defocus) laid on the source's own light
+                fg_linear = scene_linear_foreground(fg_srgb, rgb_srgb, source_rgb_linear, highlight_peak)
+            linear = over_linear(fg_linear, alpha, bg_linear)
+            if wrap is not None:
+                linear += wrap[0] * wrap[1][..., None]
+        return FrameResult(alpha, matte.foreground_rgb, composite, linear)
 
 
 def _source_alpha(alpha: np.ndarray, size: tuple[int, ...]) -> np.ndarray:

@@ -241,17 +241,28 @@ def run_job(
         if isinstance(plate, Background) and not plate.is_still:
             for _ in range(offset):  # a background clip runs alongside the whole shot
                 plate.next_plate()
+        # a float file (EXR, DPX) holds the composite in scene-linear light: light above 1 and outside
+        # BT.709 kept, as Nuke's over of our foreground and the set gives
+        linear_composite = "composite" in writers and writers["composite"].output_transfer == "linear"
         for n, frame in enumerate(reader):
             rgb_srgb = display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
             bg_srgb, bg_linear = (None, None) if plate is None else plate.next_plate(frame.index, rgb_srgb)
-            result = compositor.process(rgb_srgb, bg_srgb, bg_linear, source_alpha=frame.alpha)
+            scene_light = frame.rgb if linear_composite and frame.transfer == "linear" else None
+            result = compositor.process(rgb_srgb, bg_srgb, bg_linear, source_alpha=frame.alpha,
+                                        linear_output=linear_composite, source_rgb_linear=scene_light,
+                                        highlight_peak=info.highlight_peak)
             if n < warmup_frames:
                 continue
             if on_frame is not None:
                 on_frame(frame.index, rgb_srgb, result)
             if "composite" in writers:
-                assert result.composite_rgb_srgb is not None
-                writers["composite"].write(result.composite_rgb_srgb, time_s=frame.time_s)
+                if linear_composite:
+                    assert result.composite_rgb_linear is not None
+                    writers["composite"].write(result.composite_rgb_linear, transfer="linear",
+                                               time_s=frame.time_s)
+                else:
+                    assert result.composite_rgb_srgb is not None
+                    writers["composite"].write(result.composite_rgb_srgb, time_s=frame.time_s)
             if "alpha" in writers:
                 writers["alpha"].write(None, alpha=result.alpha, time_s=frame.time_s)
             if "foreground" in writers:
