@@ -84,6 +84,11 @@ def test_exr_foreground_is_premultiplied_as_openexr_defines_unless_asked_straigh
     np.testing.assert_allclose(frame.rgb[edge], straight, rtol=5e-3, atol=1e-3)
 
 
+def _first_frame(path):
+    with open_reader(path) as reader:
+        return next(iter(reader))
+
+
 def _write_exr(path, rgb: np.ndarray) -> None:
     with open_writer(path, fps=24, content="rgb") as writer:
         writer.write(rgb, transfer="linear")
@@ -106,7 +111,7 @@ def test_exr_and_dpx_composites_keep_scene_light(tmp_path):
                                       "--foreground", str(tmp_path / "fg.exr"),
                                       "--alpha", str(tmp_path / "alpha.exr")])
     assert result.exit_code == 0, result.output
-    comp, fg, alpha = (next(iter(open_reader(tmp_path / name))) for name in ("comp.exr", "fg.exr", "alpha.exr"))
+    comp, fg, alpha = (_first_frame(tmp_path / name) for name in ("comp.exr", "fg.exr", "alpha.exr"))
     a = alpha.rgb[..., 0]
     soft = (a > 0.05) & (a < 0.95)
     assert soft[:, 96:112].sum() > 40 and fg.alpha is not None
@@ -120,7 +125,7 @@ def test_exr_and_dpx_composites_keep_scene_light(tmp_path):
 
     result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "comp.dpx")])
     assert result.exit_code == 0, result.output
-    dpx = next(iter(open_reader(tmp_path / "comp.dpx")))  # Cineon log holds light up to ~13 × white
+    dpx = _first_frame(tmp_path / "comp.dpx")  # Cineon log holds light up to ~13 × white
     np.testing.assert_allclose(dpx.rgb[30:40, 40:50].reshape(-1, 3).mean(0), [6.0, 5.4, 4.2], rtol=0.03)
 
 
