@@ -159,3 +159,68 @@ def test_rvm_int8_decoder_stays_close_to_float():
     assert fast.shape == exact.shape and fast.dtype == np.float32
     assert np.abs(fast - exact).mean() < 3e-3
     assert np.mean(np.abs(fast - exact) > 0.1) < 0.005
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("kind", ["ai", "fast"])
+def test_a_nan_frame_is_refused_and_leaves_the_clip_unharmed(kind):
+    # One NaN pixel went into the recurrent state: every later frame's matte was NaN, the subject
+    # gone from the composite for the rest of the clip, and no error.
+    from guangying import make_matter
+    from guangying.base.errors import SettingsError
+
+    frame = _astronaut()
+    matter = make_matter(kind)
+    first = matter.process(frame).alpha
+    for bad in (np.nan, np.inf):
+        poisoned = frame.copy()
+        poisoned[7, 9, 1] = bad
+        with pytest.raises(SettingsError, match="1 NaN or infinite value"):
+            matter.process(poisoned)
+    after = matter.process(frame).alpha
+    assert np.isfinite(after).all() and np.abs(after - first).mean() < 0.02 and after.mean() > 0.1
+
+
+@pytest.mark.filterwarnings("ignore:no .* screen found")  # the chroma keyer on a photo without one
+@pytest.mark.parametrize("kind", [pytest.param("ai", marks=pytest.mark.models),
+                                  pytest.param("fast", marks=pytest.mark.models), "chroma"])
+def test_a_picture_in_0_to_255_or_linear_light_is_refused(kind):
+    # cv2.imread's values cast to float (the common slip) matted as nothing, or everything, silently.
+    from guangying import make_matter
+    from guangying.base.errors import SettingsError
+
+    frame = _astronaut()
+    matter = make_matter(kind)
+    with pytest.raises(SettingsError, match="reaches 255.*divide 0–255 values"):
+        matter.process(frame * 255)
+    with pytest.raises(SettingsError, match="display_srgb"):
+        matter.process(frame * 4)  # an EXR's light given as it is
+    assert matter.process(np.minimum(frame * 1.05, 1.0)).alpha.shape == frame.shape[:2]
+
+
+@pytest.mark.models
+def test_an_underexposed_clip_keeps_its_subject_in_the_matte(tmp_path):
+    # A night exterior in 8 bits, its brightest parts at 8 % of white, through H.264: the subject
+    # faded out of the matte within two seconds (mean α 0.05 → 0.001), and no word was said.
+    from guangying import make_matter, open_reader, open_writer
+
+    h, w = 180, 320
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    scene = np.stack([0.3 + 0.4 * x / w, 0.35 + 0.3 * y / h, 0.6 - 0.3 * x / w], axis=-1)
+    for (cx, cy), radius, colour in (((64, 54), 30, (0.9, 0.8, 0.2)), ((256, 126), 36, (0.2, 0.6, 0.3))):
+        scene[(x - cx) ** 2 + (y - cy) ** 2 < radius**2] = colour  # a lamp and a sign behind
+    scene[9:171, 79:241] = cv2.resize(_astronaut(), (162, 162))
+    with open_writer(tmp_path / "night.mp4", fps=25) as writer:
+        for _ in range(50):
+            writer.write(np.floor(scene * 0.08 * 255) / 255, transfer="srgb")  # an 8-bit camera's steps
+    lit, dark = make_matter("ai"), make_matter("ai")
+    with open_reader(tmp_path / "night.mp4") as reader, pytest.warns(UserWarning, match="picture is dark"):
+        mattes = [dark.process(frame.rgb) for frame in reader]
+    reference = [lit.process(scene.astype(np.float32)).alpha for _ in range(3)][-1]
+    person = reference > 0.5
+    assert person.mean() > 0.1
+    final = mattes[-1]
+    assert final.alpha[person].mean() > 0.8 and final.alpha[~person].mean() < 0.1
+    assert np.mean([np.abs(m.alpha - final.alpha).mean() for m in mattes[-10:]]) < 0.01  # steady
+    # the foreground keeps the clip's own exposure, not the brightened one the network saw
+    assert final.foreground_rgb[person].max() < 0.15

@@ -7,7 +7,7 @@ import warnings
 import cv2
 import numpy as np
 
-from guangying.base.checks import float_picture
+from guangying.base.checks import check_display_picture, float_picture
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
@@ -61,7 +61,9 @@ def _check_frame(rgb: object, what: str) -> np.ndarray:
         raise SettingsError(f"{what} must be an (H, W, 3) RGB array, got {shape}")
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise SettingsError(f"{what} is empty ({rgb.shape[1]}×{rgb.shape[0]} px): give at least 1×1 pixels")
-    return float_picture(rgb, what)
+    picture = float_picture(rgb, what)
+    check_display_picture(picture, what, step=4, allow_non_finite=True)  # a sampled look tells the scale
+    return picture
 
 
 def _check_mask(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> np.ndarray | None:

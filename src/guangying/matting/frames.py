@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from guangying.base.checks import float_picture
+from guangying.base.checks import check_display_picture, float_picture
 from guangying.base.errors import SettingsError
 
 
@@ -15,4 +15,6 @@ def check_rgb(rgb: np.ndarray, who: str) -> np.ndarray:
         raise SettingsError(f"{who}: expected an RGB frame of shape (H, W, 3), got {arr.shape}")
     if arr.shape[0] < 16 or arr.shape[1] < 16:
         raise SettingsError(f"{who}: frame {arr.shape[1]}×{arr.shape[0]} is too small to matte (min 16×16)")
-    return float_picture(arr, who)
+    picture = float_picture(arr, who)
+    check_display_picture(picture, who)  # before any state is touched: a NaN stayed in it for good
+    return picture
