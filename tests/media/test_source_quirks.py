@@ -3,6 +3,7 @@ phone clips stored on their side."""
 
 import io
 import struct
+import subprocess
 import warnings
 from fractions import Fraction
 
@@ -301,6 +302,27 @@ def _segment(width: int, height: int, frames: int, value: int) -> bytes:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         container.mux(stream.encode())
     return out_bytes.getvalue()
+
+
+def test_a_repeated_frame_time_moves_that_frame_alone(tmp_path):
+    # A variable-rate clip whose rounding gives two frames one time (as ffmpeg's passthrough writes
+    # it): every frame after the repeat was moved a whole frame on, 40 ms more at each repeat, and
+    # outputs that keep source times drifted off the sound.
+    source, clip = tmp_path / "src.mkv", tmp_path / "repeat.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", f"testsrc=size={W}x{H}:rate=25",
+                    "-frames:v", "20", "-c:v", "ffv1", str(source)], check=True)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(source), "-vf",
+                    r"setpts='(N*0.04+if(eq(N\,10)\,-0.04\,0)+if(eq(N\,15)\,-0.04\,0))/TB'",
+                    "-fps_mode", "passthrough", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)],
+                   check=True)
+    truth = [k * 0.04 for k in range(20)]
+    truth[10], truth[15] = truth[9], truth[14]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said to be variable-rate
+        with open_reader(clip) as reader:
+            times = [f.time_s for f in reader]
+    assert len(times) == 20 and all(b > a for a, b in zip(times, times[1:], strict=False))
+    np.testing.assert_allclose(times, truth, atol=2e-3)
 
 
 def test_clips_joined_end_to_end_keep_one_size_and_moving_time(tmp_path):

@@ -33,6 +33,7 @@ _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 
 _SCAN_PACKETS = 600  # the head of a clip checked for a variable rate when it is opened (~20 s)
+_REPEATED_TIME_STEP_S = 0.001  # a repeated frame time is moved this far on: under any rate's frame
 
 
 def _scan_head(container: av.container.InputContainer, stream: Any, fps: Fraction) -> tuple[bool, int]:
@@ -437,13 +438,17 @@ class VideoReader(Reader):
                             self._warn_about(colour)
                         frame = self._to_frame(av_frame, index, convert, colour)
                         frame.time_s += time_shift_s
-                        if last is not None and frame.time_s <= last.time_s:
+                        if last is not None and frame.time_s <= last.time_s - float(1 / self._fps):
                             # Timestamps that restart or step back (clips joined end to end, a
                             # recorder's discontinuity) continue one frame on, or outputs that keep
                             # source times would stack the frames from here on one instant.
                             step_s = last.time_s + float(1 / self._fps) - frame.time_s
                             time_shift_s += step_s
                             frame.time_s += step_s
+                        elif last is not None and frame.time_s <= last.time_s:
+                            # a time repeated (a variable-rate clip's rounding): this frame alone is
+                            # put just after it; moving every later frame on slipped them off the sound
+                            frame.time_s = last.time_s + _REPEATED_TIME_STEP_S
                         if from_damaged:
                             frame.damage = "artefacts"
                             damage.artefacts.append(index)
