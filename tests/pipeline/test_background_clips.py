@@ -6,6 +6,8 @@ background frame it took; the footage is all screen, so the composite is the bac
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -24,9 +26,9 @@ def _clip(path, fps: int, frames: int, colour=None) -> None:
             writer.write(rgb, transfer="srgb")
 
 
-def _background_frames_taken(tmp_path, background_fps: int) -> list[int]:
+def _background_frames_taken(tmp_path, background_fps: int, background_frames: int = 40) -> list[int]:
     _clip(tmp_path / "screen.mkv", 25, 10, colour=(0.1, 0.7, 0.2))  # FFV1: lossless, so levels stay exact
-    _clip(tmp_path / f"stock{background_fps}.mkv", background_fps, 40)
+    _clip(tmp_path / f"stock{background_fps}.mkv", background_fps, background_frames)
     out = tmp_path / f"comp{background_fps}.%04d.png"
     run_job(tmp_path / "screen.mkv", make_matter("chroma"), JobOutputs(composite=out),
             background=str(tmp_path / f"stock{background_fps}.mkv"), show_progress=False)
@@ -44,6 +46,16 @@ def test_a_slower_background_clip_repeats_and_the_same_rate_goes_frame_for_frame
     with pytest.warns(UserWarning, match="repeating frames"):
         assert _background_frames_taken(tmp_path, 10) == [0, 0, 0, 1, 1, 2, 2, 2, 3, 3]
     assert _background_frames_taken(tmp_path, 25) == list(range(10))
+
+
+def test_a_background_clip_shorter_than_the_footage_is_said_where_it_is_held(tmp_path):
+    # Its last frame was held for the rest of the shot, a freeze nobody was told of.
+    with pytest.warns(UserWarning, match=r"background clip .*stock25\.mkv ends after 6 frames, before the "
+                                         r"footage does: its last frame is held"):
+        assert _background_frames_taken(tmp_path, 25, background_frames=6) == [0, 1, 2, 3, 4, 5, 5, 5, 5, 5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one just long enough is not questioned
+        assert _background_frames_taken(tmp_path, 25, background_frames=10) == list(range(10))
 
 
 def test_a_360_set_clip_plays_at_its_own_speed_too(tmp_path):

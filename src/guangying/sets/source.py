@@ -50,7 +50,7 @@ class PictureSource(Generic[T]):
         what: str = "set picture",
         footage_fps: Fraction | float | None = None,
     ) -> None:
-        self.spec = str(spec)
+        self.spec, self._what = str(spec), what
         if not Path(self.spec).exists() and parse_pattern(self.spec) is None:
             raise MediaError(f"{what} '{self.spec}' does not exist")
         self._prepare = prepare
@@ -81,6 +81,9 @@ class PictureSource(Generic[T]):
         if frame is None:
             if self._current is None:
                 raise MediaError(f"'{self.spec}' has no frames")
+            if not self.is_still:
+                warnings.warn(f"{self._what} clip {self.spec} ends after {self._position + 1} frames, before "
+                              "the footage does: its last frame is held from there on", stacklevel=4)
             self.close()  # hold the last frame
             return
         assert self._reader is not None
