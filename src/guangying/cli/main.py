@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import signal
 import sys
 import tomllib
 import traceback
@@ -15,7 +16,7 @@ import yaml
 
 from guangying import __version__
 from guangying.base.errors import GuangyingError
-from guangying.cli.signals import install_stop_handlers, stop_behind
+from guangying.cli.signals import install_stop_handlers, stop_behind, stopped_by
 
 BUG_REPORT = (
     "This is a bug in Guangying {version}, not something you did. Please report it with the "
@@ -190,7 +191,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
 def main() -> None:
     install_stop_handlers()
     warnings.showwarning = _show_warning  # one plain line per warning, not a source listing
-    cli(prog_name="guangying")
+    try:
+        cli(prog_name="guangying")
+    except SystemExit as exc:
+        # click ends a Ctrl-C with "Aborted!" and status 1; shells and schedulers expect 128 + SIGINT
+        if exc.code == 1 and stopped_by() == signal.SIGINT:
+            raise SystemExit(128 + signal.SIGINT) from None
+        raise
 
 
 if __name__ == "__main__":

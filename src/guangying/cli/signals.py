@@ -77,6 +77,11 @@ def _act_or_retry(frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def stopped_by() -> int | None:
+    """The signal that stopped this run (``signal.SIGINT`` …), or None."""
+    return _pending[0] if _pending else None
+
+
 def stop_behind(exc: BaseException) -> BaseException | None:
     """The stop (SystemExit or KeyboardInterrupt from :func:`_on_stop`) that ``exc`` wraps, if any.
 
