@@ -35,3 +35,18 @@ def test_a_short_estimate_of_the_length_turns_into_an_open_count():
         assert progress.total == 2
         progress.advance()
         assert progress.total is None
+
+
+def test_a_log_gets_plain_lines_of_how_far_it_got(capsys):
+    # Written to a file or a pipe, rich drew the bar only once the run ended: a batch log showed
+    # nothing for the whole 40 s run. A terminal keeps the bar alone.
+    with FrameProgress(6, "matting", slow_start_s=0.1, log_every_s=0.0) as progress:
+        time.sleep(0.4)
+        for _ in range(6):
+            time.sleep(0.02)
+            progress.advance()
+    err = capsys.readouterr().err
+    assert f"matting: waiting for the first frame ({SLOW_FIRST_FRAME_NOTE})" in err
+    lines = [line for line in err.splitlines() if line.startswith("matting: ") and " frames" in line]
+    assert lines[0].startswith("matting: 1/6 frames") and lines[-1].startswith("matting: 6/6 frames")
+    assert any(" fps, 0:0" in line and " left" in line for line in lines[1:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
 
 from rich.console import Console
@@ -35,15 +36,20 @@ SLOW_FIRST_FRAME_NOTE = "the first run after installing or updating compiles fir
 
 class FrameProgress:
     """Context manager around a rich progress bar counting frames; silent when disabled. When the first
-    frame has not come after ``slow_start_s``, the bar says why it may wait."""
+    frame has not come after ``slow_start_s``, the bar says why it may wait. Written to a log (not a
+    terminal), where rich draws the bar only once it ends, a plain line says how far it got every
+    ``log_every_s``."""
 
     def __init__(
-        self, total: int | None, label: str, enabled: bool = True, slow_start_s: float = 5.0
+        self, total: int | None, label: str, enabled: bool = True, slow_start_s: float = 5.0,
+        log_every_s: float = 10.0,
     ) -> None:
         self._progress: Progress | None = None
         self._task = None
         self._label = label
         self._started = False
+        self._log_every_s = log_every_s
+        self._logged_at = time.monotonic()
         self._note = threading.Timer(slow_start_s, self._note_slow_start)
         self._note.daemon = True
         if enabled:
@@ -70,6 +76,23 @@ class FrameProgress:
     def _note_slow_start(self) -> None:
         if self._progress is not None and self._task is not None and not self._started:
             self._progress.update(self._task, description=f"{self._label} ({SLOW_FIRST_FRAME_NOTE})")
+            if not self._progress.console.is_terminal:
+                self._progress.console.print(
+                    f"{self._label}: waiting for the first frame ({SLOW_FIRST_FRAME_NOTE})",
+                    markup=False, highlight=False, soft_wrap=True)
+
+    def _log_line(self) -> None:
+        """How far the job got, as one plain line (for a log file or a pipe)."""
+        assert self._progress is not None
+        task = self._progress.tasks[0]
+        done = f"{task.completed:.0f}/{task.total:.0f}" if task.total else f"{task.completed:.0f}"
+        line = f"{self._label}: {done} frames"
+        if task.speed:
+            line += f", {task.speed:.1f} fps"
+        if task.time_remaining is not None:
+            left = int(task.time_remaining)
+            line += f", {left // 60}:{left % 60:02d} left"
+        self._progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def advance(self, frames: int = 1) -> None:
         if self._progress is not None and self._task is not None:
@@ -81,6 +104,10 @@ class FrameProgress:
             if task.total is not None and task.completed + frames > task.total:
                 task.total = None  # an estimated length was short: "41/?" (update() cannot unset it)
             self._progress.advance(self._task, frames)
+            now = time.monotonic()
+            if not self._progress.console.is_terminal and now - self._logged_at >= self._log_every_s:
+                self._logged_at = now
+                self._log_line()
 
     @property
     def total(self) -> float | None:
