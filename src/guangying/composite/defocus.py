@@ -37,6 +37,21 @@ def disc_kernel(diameter_px: float, width_ratio: float = 1.0) -> np.ndarray:
     return (k / k.sum()).astype(np.float32)
 
 
+def disc_blur(image: np.ndarray, coc_diameter_px: float, width_ratio: float = 1.0) -> np.ndarray:
+    """Convolve float32 (H, W, C) channels (premultiplied colour and alpha) with the disc of
+    :func:`disc_kernel`: directly up to ``MAX_DIRECT_PX``, past it on a shrunken copy. Edges reflect."""
+    h, w = image.shape[:2]
+    scale = max(1, int(math.ceil(coc_diameter_px * max(1.0, width_ratio) / MAX_DIRECT_PX)))
+    work = image
+    if scale > 1:
+        work = cv2.resize(image, (max(1, w // scale), max(1, h // scale)), interpolation=cv2.INTER_AREA)
+    blurred = cv2.filter2D(work, -1, disc_kernel(coc_diameter_px / scale, width_ratio),
+                           borderType=cv2.BORDER_REFLECT_101)  # fmt: skip
+    if scale > 1:
+        blurred = cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR)
+    return blurred.astype(np.float32, copy=False)
+
+
 def defocus_rgb_linear(
     rgb_linear: np.ndarray, alpha_or_none: np.ndarray | None, coc_diameter_px: float,
     width_ratio: float = 1.0,
@@ -56,18 +71,10 @@ def defocus_rgb_linear(
         raise SettingsError(f"alpha {alpha.shape} does not match the image {rgb.shape[:2]}")
     if not math.isfinite(coc_diameter_px) or coc_diameter_px < 1.0:
         return rgb.copy(), None if alpha is None else alpha.copy()
-    h, w = rgb.shape[:2]
     stack = rgb if alpha is None else np.concatenate([rgb * alpha[..., None], alpha[..., None]], axis=2)
-    scale = max(1, int(math.ceil(coc_diameter_px * max(1.0, width_ratio) / MAX_DIRECT_PX)))
-    work = stack
-    if scale > 1:
-        work = cv2.resize(stack, (max(1, w // scale), max(1, h // scale)), interpolation=cv2.INTER_AREA)
-    k = disc_kernel(coc_diameter_px / scale, width_ratio)
-    blurred = cv2.filter2D(work, -1, k, borderType=cv2.BORDER_REFLECT_101)
-    if scale > 1:
-        blurred = cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR)
+    blurred = disc_blur(stack, coc_diameter_px, width_ratio)
     if alpha is None:
-        return blurred.astype(np.float32), None
+        return blurred, None
     a = np.clip(blurred[..., 3], 0.0, 1.0)
     straight = np.where(a[..., None] > 1e-6, blurred[..., :3] / np.maximum(a, 1e-6)[..., None], 0.0)
     return straight.astype(np.float32), a.astype(np.float32)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from guangying.composite.defocus import defocus_rgb_linear
+from guangying.composite.defocus import MAX_DIRECT_PX, disc_blur
 from guangying.lens.optics import blur_width_ratio, coc_diameter_px
 from guangying.sets.view import SetView
 
@@ -46,14 +47,12 @@ class SetOptics:
 def defocus_premultiplied(rgba_linear: np.ndarray, coc_diameter_px: float, width_ratio: float = 1.0
                           ) -> np.ndarray:
     """Disc-blur a premultiplied linear RGBA layer (H, W, 4) by one circle of confusion (an upright
-    ellipse ``width_ratio`` times as wide as tall)."""
+    ellipse ``width_ratio`` times as wide as tall). Premultiplied colour blurs as it is: no division."""
     if not math.isfinite(coc_diameter_px) or coc_diameter_px < 1.0:
         return rgba_linear
-    alpha = rgba_linear[..., 3]
-    straight = rgba_linear[..., :3] / np.maximum(alpha, 1e-6)[..., None]
-    rgb, a = defocus_rgb_linear(straight, alpha, coc_diameter_px, width_ratio)
-    assert a is not None
-    return np.concatenate([rgb * a[..., None], a[..., None]], axis=2)
+    blurred = disc_blur(np.ascontiguousarray(rgba_linear, np.float32), coc_diameter_px, width_ratio)
+    np.clip(blurred[..., 3], 0.0, 1.0, out=blurred[..., 3])
+    return blurred
 
 
 def defocus_by_depth(
@@ -75,14 +74,50 @@ def defocus_by_depth(
     lo, hi = float(np.min(signed[valid])), float(np.max(signed[valid]))
     edges = np.linspace(lo, hi, min(max_slices, max(2, int(hi - lo) + 2)) + 1)
     idx = np.clip(np.searchsorted(edges, signed, side="right") - 1, 0, len(edges) - 2)
+    idx[~valid] = -1
     slices = []
     for s in range(len(edges) - 1):
-        mask = (idx == s) & valid
+        mask = idx == s
         if mask.any():
             slices.append((float(np.mean(np.minimum(safe[mask], 1e6))), s, mask))
+    slices.sort(key=lambda t: -t[0])  # far first: nearer slices cover farther
+    diameters = [abs(0.5 * (edges[s] + edges[s + 1])) for _, s, _ in slices]
+    ratio = optics.width_ratio(view)
+    height, width = distance_m.shape
+    nearer = np.zeros((height, width), bool)  # pixels of the slices still to come
+    for _, _, mask in slices[1:]:
+        nearer |= mask
     out = np.zeros_like(rgba_linear)
-    for _, s, mask in sorted(slices, key=lambda t: -t[0]):  # far first: nearer slices cover farther
-        piece = rgba_linear * mask[..., None].astype(np.float32)
-        blurred = defocus_premultiplied(piece, abs(0.5 * (edges[s] + edges[s + 1])), optics.width_ratio(view))
-        out = blurred + out * (1.0 - blurred[..., 3:4])
+    for i, (_, _, mask) in enumerate(slices):
+        if i:
+            nearer &= ~mask
+        diameter = diameters[i]
+        # A nearer slice's blur lets through what lies behind its edge, which a render does not have:
+        # this slice is carried on behind it, as far as that blur reaches (else a dark halo).
+        behind_px = max(diameters[i + 1:], default=0.0) / 2
+        # Only the slice's box, grown by its blur (and the shrunken copy's cells): a slice is often a
+        # band of the floor or one object, and a whole frame for each cost 5× the blurs themselves.
+        reach_y = int(math.ceil(max(diameter, behind_px) / 2 + 2 * math.ceil(diameter * max(1.0, ratio)
+                                                                             / MAX_DIRECT_PX)))  # fmt: skip
+        reach_x = int(math.ceil(reach_y * max(1.0, ratio)))
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        y0, y1 = max(rows[0] - reach_y, 0), min(rows[-1] + reach_y + 1, height)
+        x0, x1 = max(cols[0] - reach_x, 0), min(cols[-1] + reach_x + 1, width)
+        piece = rgba_linear[y0:y1, x0:x1] * mask[y0:y1, x0:x1, None]
+        if behind_px >= 1.0:
+            _carry_behind(piece, nearer[y0:y1, x0:x1], behind_px)
+        blurred = defocus_premultiplied(piece, diameter, ratio)
+        region = out[y0:y1, x0:x1]
+        region *= 1.0 - blurred[..., 3:4]
+        region += blurred
     return out
+
+
+def _carry_behind(piece: np.ndarray, hidden: np.ndarray, reach_px: float) -> None:
+    """Fill ``piece``'s ``hidden`` pixels (covered by nearer slices) within ``reach_px`` of its own with
+    their colour, opaque: a normalised blur, so each takes the colour of the slice pixels nearest it."""
+    spread = cv2.GaussianBlur(piece, (0, 0), max(reach_px / 2, 0.5))
+    weight = spread[..., 3]
+    take = hidden & (weight > 1e-3)
+    piece[take, :3] = spread[take, :3] / weight[take, None]
+    piece[take, 3] = 1.0
