@@ -26,12 +26,13 @@ def _clip(path, fps: int, frames: int, colour=None) -> None:
             writer.write(rgb, transfer="srgb")
 
 
-def _background_frames_taken(tmp_path, background_fps: int, background_frames: int = 40) -> list[int]:
+def _background_frames_taken(tmp_path, background_fps: int, background_frames: int = 40,
+                             start: int | None = None) -> list[int]:
     _clip(tmp_path / "screen.mkv", 25, 10, colour=(0.1, 0.7, 0.2))  # FFV1: lossless, so levels stay exact
     _clip(tmp_path / f"stock{background_fps}.mkv", background_fps, background_frames)
     out = tmp_path / f"comp{background_fps}.%04d.png"
     run_job(tmp_path / "screen.mkv", make_matter("chroma"), JobOutputs(composite=out),
-            background=str(tmp_path / f"stock{background_fps}.mkv"), show_progress=False)
+            background=str(tmp_path / f"stock{background_fps}.mkv"), show_progress=False, start=start)
     with open_reader(out) as reader:
         return [round(float(f.rgb.mean()) * 255 / LEVELS) - 4 for f in reader]
 
@@ -56,6 +57,15 @@ def test_a_background_clip_shorter_than_the_footage_is_said_where_it_is_held(tmp
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one just long enough is not questioned
         assert _background_frames_taken(tmp_path, 25, background_frames=10) == list(range(10))
+
+
+def test_a_range_of_the_footage_takes_the_background_frames_of_that_range(tmp_path):
+    # `composite --start 6` gave the background clip's frames 0, 1, 2 … behind footage frames 6, 7, 8
+    # (its focus and camera tracks followed the footage's numbering): a re-render of part of a shot
+    # did not match the whole render.
+    assert _background_frames_taken(tmp_path, 25, start=6) == [6, 7, 8, 9]
+    with pytest.warns(UserWarning, match="dropping frames"):
+        assert _background_frames_taken(tmp_path, 50, start=6) == [12, 14, 16, 18]
 
 
 def test_a_360_set_clip_plays_at_its_own_speed_too(tmp_path):

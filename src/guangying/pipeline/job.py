@@ -128,8 +128,9 @@ def run_job(
         defocus through :class:`~guangying.pipeline.lens_defocus.LensDefocus`).
     warmup_frames, shot_start, on_frame
         For a part of a longer shot (batch workers render shots in frame ranges): ``shot_start`` is
-        the shot's first frame, so the lens hook's frame position and a background clip's frame
-        follow the shot, not the part; the first ``warmup_frames`` frames read are processed
+        the shot's first frame (by default the source's own), so the lens hook's frame position (a
+        focus track's row) and a background clip's frame follow the shot, not the part: frames 100–199
+        render as they do in the whole; the first ``warmup_frames`` frames read are processed
         (recurrent matte state) but not written; ``on_frame(index, rgb_srgb, result)`` sees every
         written frame.
     camera_log : str, optional
@@ -171,6 +172,9 @@ def run_job(
     check_outputs([source, *plate_inputs(background)], [outputs.composite, outputs.alpha, outputs.foreground])
     settings = settings or CompositeSettings()
     report = JobReport()
+    if shot_start is None and start is not None:
+        with open_reader(source, fps=fps, camera_log="none") as whole:
+            shot_start = whole.info.first_frame
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(
             open_reader(source, start=start, end=end, fps=fps, camera_log=camera_log))

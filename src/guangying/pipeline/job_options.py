@@ -74,12 +74,9 @@ def lens_hook(options: dict[str, Any], pixel_aspect: float = 1.0,
     track = load_focus_track(options["focus_track"]) if options.get("focus_track") else None
     lens = LensDefocus(settings_from_options(LensSettings, options), None if track is None else track.focus_m,
                        pixel_aspect)
-    if track is not None and source is not None:
+    if track is not None and source is not None:  # (run_job places a --start range in the track)
         with open_reader(source, fps=options.get("fps")) as reader:
-            info = reader.info
-        if options.get("start") is not None:
-            lens.track_offset = int(options["start"]) - info.first_frame
-        _check_track_fits(options["focus_track"], track, info, options.get("end"))
+            _check_track_fits(options["focus_track"], track, reader.info, options.get("end"))
     return lens
 
 
