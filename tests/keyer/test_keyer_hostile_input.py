@@ -120,3 +120,18 @@ def test_a_float_mask_image_with_nan_reads_them_as_unmasked(tmp_path):
     mask = mask_from_image(tmp_path / "mask.tif", (40, 56))
     assert np.isfinite(mask).all() and mask[20, 20] == 0.0 and mask[:6].min() == 1.0
     ChromaKeyer(KeyerSettings(garbage_mask=mask)).process(_frame())  # accepted
+
+
+def test_a_set_far_above_white_and_a_hot_pixel_are_taken_but_0_to_255_is_refused():
+    # The set behind may hold a sun or an emissive sign (sRGB-coded far past 1): the display-range
+    # check of the camera's picture refused it ("keyer background reaches 4.06 …"), and stopped every
+    # composite over an HDR set. A firefly in the plate is one pixel, not a picture in 0–255.
+    rgb = _frame()
+    set_srgb = np.full_like(rgb, 0.4)
+    set_srgb[:20] = 7.5  # ≈ 60 × white in linear light
+    assert np.isfinite(ChromaKeyer().process(rgb, background_rgb=set_srgb).alpha).all()
+    hot = rgb.copy()
+    hot[0, 0] = 1e6
+    assert np.isfinite(ChromaKeyer().process(hot).alpha).all()
+    with pytest.raises(SettingsError, match=r"reaches 19\d\.\d+, but .*divide 0–255"):
+        ChromaKeyer().process(rgb * 255)

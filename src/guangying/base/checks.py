@@ -111,25 +111,24 @@ def float_picture(picture: object, what: str) -> np.ndarray:
 
 
 def check_display_picture(rgb: np.ndarray, what: str, step: int = 1, allow_non_finite: bool = False) -> None:
-    """Refuse a float picture that cannot be sRGB 0–1: values past 2, or NaN or infinite values
-    (unless ``allow_non_finite``: the chroma keyer's sums take a stray one without harm).
+    """Refuse a float picture that cannot be sRGB 0–1: values past 2 in more than 1 % of it, or NaN or
+    infinite values (unless ``allow_non_finite``: the chroma keyer's sums take a stray one without
+    harm). A few hot pixels (a firefly) are let through.
 
     A matter's recurrent state took one NaN pixel into every later frame (the subject gone for the
     rest of the clip), and a picture in 0–255 (``cv2.imread``'s, cast to float) or in scene-linear
-    light mattes as nothing, without a word. One max over the picture (every ``step``-th row and
-    column, where a sampled look is enough) finds both.
+    light mattes as nothing, without a word. Every ``step``-th row and column is looked at, where a
+    sampled look is enough.
     """
     sample = rgb[::step, ::step]
-    peak = float(np.max(sample)) if sample.size else 0.0
-    if not math.isfinite(peak) or peak > 2.0:
-        finite = np.isfinite(sample)
-        if not finite.all():
-            if not allow_non_finite:
-                bad = int(np.count_nonzero(~np.isfinite(rgb)))
-                raise SettingsError(f"{what} has {bad} NaN or infinite value(s): replace them first "
-                                    "(np.nan_to_num(picture, nan=0.0, posinf=1.0, neginf=0.0))")
-            peak = float(np.max(sample, where=finite, initial=0.0))
-    if peak > 2.0:
+    if not sample.size:
+        return
+    if not allow_non_finite and not math.isfinite(float(np.max(sample))):  # NaN and inf carry through
+        bad = int(np.count_nonzero(~np.isfinite(rgb)))
+        raise SettingsError(f"{what} has {bad} NaN or infinite value(s): replace them first "
+                            "(np.nan_to_num(picture, nan=0.0, posinf=1.0, neginf=0.0))")
+    if np.count_nonzero(sample > 2.0) > 0.01 * sample.size:
+        peak = float(np.max(sample, where=np.isfinite(sample), initial=0.0))
         raise SettingsError(
             f"{what} reaches {peak:g}, but pictures here are sRGB-coded 0–1: divide 0–255 values "
             "(cv2.imread's, cast to float) by 255; scene-linear light (an EXR, an HDR clip) goes through "

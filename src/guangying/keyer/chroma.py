@@ -55,14 +55,17 @@ def _second_look(rgb: np.ndarray, alpha: np.ndarray, soft: np.ndarray, plate: np
     )
 
 
-def _check_frame(rgb: object, what: str) -> np.ndarray:
+def _check_frame(rgb: object, what: str, plate: bool = True) -> np.ndarray:
+    """``rgb`` as float32 (H, W, 3); a camera's picture (``plate``) also in the display range: the
+    set behind (``plate=False``) may hold light far above 1 (an HDR sky, an emissive sign)."""
     if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
         shape = getattr(rgb, "shape", type(rgb).__name__)
         raise SettingsError(f"{what} must be an (H, W, 3) RGB array, got {shape}")
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise SettingsError(f"{what} is empty ({rgb.shape[1]}×{rgb.shape[0]} px): give at least 1×1 pixels")
     picture = float_picture(rgb, what)
-    check_display_picture(picture, what, step=4, allow_non_finite=True)  # a sampled look tells the scale
+    if plate:  # a sampled look tells the scale
+        check_display_picture(picture, what, step=4, allow_non_finite=True)
     return picture
 
 
@@ -215,7 +218,7 @@ class ChromaKeyer:
         rgb = _check_frame(rgb, "keyer input frame")
         shape = rgb.shape[:2]
         if background_rgb is not None:
-            background_rgb = _check_frame(background_rgb, "keyer background")
+            background_rgb = _check_frame(background_rgb, "keyer background", plate=False)
             if background_rgb.shape != rgb.shape:
                 raise SettingsError(
                     f"keyer background is {background_rgb.shape} but the frame is {rgb.shape}: "
