@@ -248,3 +248,20 @@ def test_a_json_track_with_an_unknown_focal_length_is_json(tmp_path):
     back = read_camera_track(path)
     assert all(math.isnan(r.focal_length_mm) for r in back)
     assert back[2].pan_deg == pytest.approx(_rows(3, focal=False)[2].pan_deg)
+
+
+def test_a_frame_the_track_skips_takes_its_nearest_row_not_the_last():
+    # A tracker's dropout left frame 5 out of the CSV: that frame took the track's last row, the set
+    # jumping to the end of the move for one frame, and the warning said the track ended early.
+    from guangying.pipeline.camera_feed import TrackLookup
+
+    rows = [CameraTrackRow(k, k / 25, "", 2.0 * k, 0.0, 0.0, 0.0, 0.0, 0.0, 24.0, 1.0)
+            for k in range(12) if k != 5]  # fmt: skip
+    lookup = TrackLookup(rows, "gap.csv")
+    with pytest.warns(UserWarning, match=r"gap\.csv has no row for plate frame 5: the nearest row's camera "
+                                         r"\(frame 4\)") as said:
+        pans = [lookup.row(k, k).pan_deg for k in range(12)]
+    assert pans == [0, 2, 4, 6, 8, 8, 12, 14, 16, 18, 20, 22]
+    assert not any("ends before the plate" in str(w.message) for w in said)
+    with pytest.warns(UserWarning, match="ends before the plate: holding its last row"):
+        assert lookup.row(12, 12).pan_deg == 22

@@ -7,6 +7,7 @@ else ``--focal-length`` gives it.
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import time
@@ -36,14 +37,17 @@ class CameraRows(Protocol):
 
 class TrackLookup:
     """Rows of a track file: by frame number when the track covers the plate's numbering, else row i
-    for the i-th frame (with a warning); the last row holds past the end."""
+    for the i-th frame (with a warning); the last row holds past the end, and a frame the track
+    skips takes its nearest row (said once)."""
 
     def __init__(self, rows: list[CameraTrackRow], source: str) -> None:
         self.rows = rows
         self.source = source
         self._by_frame = {r.frame: r for r in rows}
+        self._frames = sorted(self._by_frame)
         self._by_number: bool | None = None
         self._warned_end = False
+        self._warned_gap = False
 
     def row(self, frame_index: int, position: int, capture_time_s: float | None = None) -> CameraTrackRow:
         if self._by_number is None:
@@ -58,6 +62,8 @@ class TrackLookup:
             row = self._by_frame.get(frame_index)
             if row is not None:
                 return row
+            if frame_index < self._frames[-1]:
+                return self._nearest(frame_index)
         elif position < len(self.rows):
             return self.rows[position]
         if not self._warned_end:
@@ -66,6 +72,19 @@ class TrackLookup:
             )
             self._warned_end = True
         return self.rows[-1]
+
+    def _nearest(self, frame_index: int) -> CameraTrackRow:
+        """The row nearest a frame the track skips (a tracker's dropout): the last row made the set
+        jump to the end of the move for that frame."""
+        after = bisect.bisect(self._frames, frame_index)
+        before = max(after - 1, 0)
+        nearest = min((self._frames[before], self._frames[after]), key=lambda f: abs(f - frame_index))
+        if not self._warned_gap:
+            warnings.warn(f"camera track {self.source} has no row for plate frame {frame_index}: the "
+                          f"nearest row's camera (frame {nearest}) is used there, and so for any other "
+                          "frame it skips", stacklevel=3)
+            self._warned_gap = True
+        return self._by_frame[nearest]
 
     def close(self) -> None:
         pass
