@@ -242,15 +242,14 @@ def test_hlg_highlights_stay_solid_in_order_and_in_hue(tmp_path):
 
     with pytest.warns(UserWarning, match="HLG, BT.2020"), open_reader(path) as reader:
         light = means(next(iter(reader)).rgb)  # as read: scene-linear, the peak about 3.8
-    comp, matte = tmp_path / "comp.%04d.exr", tmp_path / "alpha.%04d.exr"
-    with pytest.warns(UserWarning, match="HLG, BT.2020"):
-        result = CliRunner().invoke(
-            cli, ["composite", str(path), "--background", "#204080", "-o", str(comp), "--alpha", str(matte),
-                  "--quiet"], catch_exceptions=False,
-        )
-    assert result.exit_code == 0, result.output
-    with open_reader(comp) as reader:
-        out = means(next(iter(reader)).rgb)
+    comp, matte, scene = tmp_path / "comp.%04d.tif", tmp_path / "alpha.%04d.exr", tmp_path / "comp.%04d.exr"
+    for output, extra in ((comp, ["--alpha", str(matte)]), (scene, [])):
+        with pytest.warns(UserWarning, match="HLG, BT.2020"):
+            args = ["composite", str(path), "--background", "#204080", "-o", str(output), *extra, "--quiet"]
+            result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    with open_reader(comp) as reader:  # a 16-bit TIFF: the display composite
+        out = means(srgb_to_linear(next(iter(reader)).rgb))
     with open_reader(matte) as reader:
         alpha = means(next(iter(reader)).rgb)[:, 0]
     assert light[3, 1] == pytest.approx(1 / 0.2647, rel=0.03) and np.all(alpha > 0.98)
@@ -258,6 +257,8 @@ def test_hlg_highlights_stay_solid_in_order_and_in_hue(tmp_path):
     greys = out[:4, 1]  # BT.2390 flattens towards the peak: signal 0.9 and 1 land within 2 %
     assert np.all(np.diff(greys[:3]) > 0.05) and greys[2] < greys[3] <= 1.0
     np.testing.assert_allclose(out[4] / out[4, 0], light[4] / light[4, 0], atol=0.04)  # hue kept
+    with open_reader(scene) as reader:  # an EXR composite holds the plate's own light, as read
+        np.testing.assert_allclose(means(next(iter(reader)).rgb), light, rtol=0.01)
 
 
 def test_hlg_background_is_rolled_off_as_a_foreground_is(tmp_path):

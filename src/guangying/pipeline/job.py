@@ -18,6 +18,7 @@ from guangying.base.timecode import timecode_at
 from guangying.media import FrameRate, display_srgb, open_reader, open_writer, scene_linear_foreground
 from guangying.media.frames import Transfer
 from guangying.media.outputs import check_outputs
+from guangying.media.patterns import parse_pattern
 from guangying.media.video_writer import H264_PRESETS, VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background, PlateSource, plate_inputs
 from guangying.pipeline.frame import CompositeSettings, FrameCompositor, FrameResult, LayerHook
@@ -86,6 +87,14 @@ class JobReport:
 
 class NoFramesError(MediaError):
     """The source gave no frame in the range asked for."""
+
+
+def _first_frame_number(source: str | Path) -> int:
+    """The source's own first frame number (a sequence's first file on disk; a video's is 0), found
+    without reading it: a gap or damage outside the range asked for must not stop the run."""
+    pattern = parse_pattern(str(source))
+    numbers = [] if pattern is None else pattern.find_numbers()
+    return numbers[0] if numbers else 0
 
 
 def run_job(
@@ -173,8 +182,7 @@ def run_job(
     settings = settings or CompositeSettings()
     report = JobReport()
     if shot_start is None and start is not None:
-        with open_reader(source, fps=fps, camera_log="none") as whole:
-            shot_start = whole.info.first_frame
+        shot_start = _first_frame_number(source)
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(
             open_reader(source, start=start, end=end, fps=fps, camera_log=camera_log))
