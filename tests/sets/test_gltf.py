@@ -395,3 +395,25 @@ def test_blended_panes_are_laid_far_to_near_from_the_camera(tmp_path):
     np.testing.assert_allclose(front[H // 2, W // 2], [0.502, 0, 0.249, 0.749], atol=0.01)
     behind, _ = panes.render_rgba(SetView(CameraPose(pan_deg=180, z_m=-10), k, W, H))
     np.testing.assert_allclose(behind[H // 2, W // 2], [0.249, 0, 0.502, 0.749], atol=0.01)
+
+
+def test_vertex_colours_tint_a_textured_mesh(tmp_path):
+    # Blender exports baked shading or a tint as COLOR_0 beside the texture: trimesh keeps it aside,
+    # and the set drew the texture alone (white where the colours say half).
+    from PIL import Image
+
+    from guangying.sets.gltf import GltfSet
+
+    wall = trimesh.creation.box(extents=(4, 4, 0.1))
+    wall.apply_translation((0, 0, -6))
+    white = trimesh.visual.material.PBRMaterial(baseColorTexture=Image.new("RGB", (4, 4), (255, 255, 255)),
+                                                baseColorFactor=[255, 255, 255, 255])
+    wall.visual = trimesh.visual.TextureVisuals(uv=np.full((len(wall.vertices), 2), 0.5), material=white)
+    wall.visual.vertex_attributes["color"] = np.tile(np.array([128, 64, 255, 255], np.uint8),
+                                                     (len(wall.vertices), 1))
+    path = tmp_path / "tinted.glb"
+    path.write_bytes(trimesh.Scene([wall]).export(file_type="glb"))
+    scene = GltfSet(path)
+    rgba, _ = scene.render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))
+    scene.close()
+    np.testing.assert_allclose(rgba[H // 2, W // 2], [128 / 255, 64 / 255, 1.0, 1.0], atol=0.01)

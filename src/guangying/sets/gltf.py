@@ -125,10 +125,22 @@ def _mesh_arrays(mesh, transform: np.ndarray, uv_transform: tuple[tuple[float, .
                 gltf_uv = np.stack([uv[:, 0], 1.0 - uv[:, 1], np.ones(len(uv), np.float32)], axis=1)
                 moved = gltf_uv @ np.asarray(uv_transform, np.float32).T
                 uv = np.stack([moved[:, 0], 1.0 - moved[:, 1]], axis=1).astype(np.float32)
+        # COLOR_0 beside a texture (baked shading, a tint): trimesh keeps it aside, and it was lost
+        baked = getattr(visual, "vertex_attributes", {}).get("color")
+        if baked is not None and len(baked) == len(vertices):
+            colour *= _linear_rgba(np.asarray(baked))[faces]
     elif visual.kind in ("vertex", "face"):
         rgba = np.asarray(visual.vertex_colors, np.float32)[faces] / 255.0  # glTF colours are linear
         colour[:] = rgba
     return positions, uv, colour, texture
+
+
+def _linear_rgba(colours: np.ndarray) -> np.ndarray:
+    """glTF vertex colours (linear; normalised integers or floats, RGB or RGBA) as float32 (N, 4)."""
+    scale = np.iinfo(colours.dtype).max if np.issubdtype(colours.dtype, np.integer) else 1.0
+    rgba = np.ones((len(colours), 4), np.float32)
+    rgba[:, : min(colours.shape[1], 4)] = colours[:, :4] / np.float32(scale)
+    return rgba
 
 
 _ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
