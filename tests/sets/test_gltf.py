@@ -417,3 +417,31 @@ def test_vertex_colours_tint_a_textured_mesh(tmp_path):
     rgba, _ = scene.render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))
     scene.close()
     np.testing.assert_allclose(rgba[H // 2, W // 2], [128 / 255, 64 / 255, 1.0, 1.0], atol=0.01)
+
+
+def test_a_gltf_missing_its_texture_or_buffer_says_which_file(tmp_path):
+    # A .gltf copied without the files beside it: a missing texture drew the set white without a
+    # word, and a missing buffer was said as "cannot load 3D set …: scene.bin".
+    from PIL import Image
+
+    from guangying.sets.gltf import GltfSet
+
+    wall = trimesh.creation.box(extents=(4, 4, 0.1))
+    wall.visual = trimesh.visual.TextureVisuals(uv=np.full((len(wall.vertices), 2), 0.5),
+                                                image=Image.new("RGB", (4, 4), (200, 30, 30)))
+    files = trimesh.Scene([wall]).export(file_type="gltf")
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    tree = json.loads(files["model.gltf"])
+    tree["images"] = [{"uri": "wall%20paint.png"}]  # as an exporter writes a texture beside the file
+    (tmp_path / "model.gltf").write_text(json.dumps(tree))
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(tmp_path / "wall paint.png")
+    GltfSet(tmp_path / "model.gltf").close()  # whole, it loads
+    (tmp_path / "wall paint.png").unlink()
+    with pytest.raises(InputFormatError, match=r"needs wall%20paint\.png \(a texture\), which is not at"):
+        GltfSet(tmp_path / "model.gltf")
+    (tmp_path / "gltf_buffer_0.bin").unlink()
+    with pytest.raises(InputFormatError, match=r"needs gltf_buffer_0\.bin \(its geometry\)"):
+        GltfSet(tmp_path / "model.gltf")
+    with pytest.raises(InputFormatError, match="does not exist"):
+        GltfSet(tmp_path / "nowhere.glb")

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import math
 import struct
+import urllib.parse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,6 +208,21 @@ def _gltf_json(path: Path) -> dict[str, Any]:
     return tree if isinstance(tree, dict) else {}
 
 
+def _check_external_files(tree: dict[str, Any], path: Path) -> None:
+    """Refuse a .gltf whose buffers or pictures are files that are not beside it: trimesh drew a
+    missing texture white without a word, and said a missing buffer with its name alone."""
+    for kind in ("buffers", "images"):
+        for entry in tree.get(kind) or ():
+            uri = entry.get("uri") if isinstance(entry, dict) else None
+            if not isinstance(uri, str) or uri.startswith("data:"):
+                continue
+            wanted = path.parent / urllib.parse.unquote(uri)
+            if not wanted.is_file():
+                what = "its geometry" if kind == "buffers" else "a texture"
+                raise InputFormatError(f"3D set {path} needs {uri} ({what}), which is not at {wanted}: copy "
+                                       "the files exported with it, or export one .glb")
+
+
 def _extensions(tree: dict[str, Any]) -> list[str]:
     """The glTF extensions a file requires (a reader must support them)."""
     names = tree.get("extensionsRequired")
@@ -283,7 +299,10 @@ class GltfSet:
         import trimesh
 
         path = Path(path)
+        if not path.is_file():
+            raise InputFormatError(f"3D set {path} does not exist")
         tree = _gltf_json(path)
+        _check_external_files(tree, path)
         required = _extensions(tree)
         extensions = _material_extensions(tree, path)
         if "KHR_draco_mesh_compression" in required and importlib.util.find_spec("DracoPy") is None:
