@@ -445,3 +445,17 @@ def test_a_gltf_missing_its_texture_or_buffer_says_which_file(tmp_path):
         GltfSet(tmp_path / "model.gltf")
     with pytest.raises(InputFormatError, match="does not exist"):
         GltfSet(tmp_path / "nowhere.glb")
+
+
+def test_a_sky_dome_past_20_km_is_drawn(tmp_path):
+    # A fixed 20 km far plane cut a 30 km sky sphere away: the set came out black, without a word.
+    from guangying.sets.gltf import GltfSet
+
+    sky = trimesh.creation.icosphere(subdivisions=2, radius=30_000.0)
+    sky.visual.face_colors = [90, 140, 230, 255]
+    path = tmp_path / "sky.glb"
+    path.write_bytes(trimesh.Scene([sky]).export(file_type="glb"))
+    scene = GltfSet(path)
+    rgba, axial_m = scene.render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))
+    scene.close()
+    assert rgba[..., 3].min() > 0.99 and 25_000 < float(np.nanmedian(axial_m)) < 30_001

@@ -28,7 +28,7 @@ from guangying.lens.camera import rotation_world_from_rig
 from guangying.sets.optics import SetOptics, defocus_by_depth
 from guangying.sets.view import RayGrid, SetView
 
-NEAR_M, FAR_M = 0.05, 20000.0
+NEAR_M, FAR_M = 0.05, 20000.0  # the far plane moves out for a scene that reaches further (a sky dome)
 _GL_SRGB8_ALPHA8 = 0x8C43
 _MAX_MARGIN = 1.6  # render at most this much wider/taller than the frame for a distorted lens
 
@@ -166,11 +166,11 @@ def _surface(mesh, emissive_strength: float) -> tuple[int, float, np.ndarray, An
     return mode, 0.5 if cutoff is None else float(cutoff), emission, image
 
 
-def _projection(k: np.ndarray, width: int, height: int) -> np.ndarray:
+def _projection(k: np.ndarray, width: int, height: int, far_m: float = FAR_M) -> np.ndarray:
     """OpenGL clip matrix reproducing OpenCV's pinhole K (pixel centres at integers; rows upwards, as
     OpenGL's window rows run)."""
     fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
-    n, f = NEAR_M, FAR_M
+    n, f = NEAR_M, far_m
     return np.array(
         [
             [2 * fx / width, 0, 1 - 2 * (cx + 0.5) / width, 0],
@@ -330,6 +330,10 @@ class GltfSet:
                 meshes.append((mesh, np.asarray(transform, np.float64), name))
         if not meshes:
             raise InputFormatError(f"3D set {path} has no triangle meshes")
+        # a sky dome 30 km out was cut away by a fixed 20 km far plane, the set black without a word
+        reach_m = max(float(np.abs(np.asarray(mesh.vertices, np.float64) @ t[:3, :3].T + t[:3, 3]).max())
+                      for mesh, t, _ in meshes)  # fmt: skip
+        self._far_m = max(FAR_M, 4.0 * reach_m)
         self.path = path
         self.ctx = _egl_context()
         self.program = self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
@@ -412,7 +416,7 @@ class GltfSet:
             view_m[:3, 3] = -r.T @ p.position_m
             # Drawn upside down: glReadPixels hands the bottom row first, so the picture comes back
             # top-down with no flipped copy of it (nothing is culled, so the winding does not matter).
-            mvp = np.diag([1.0, -1.0, 1.0, 1.0]) @ _projection(k, width, height) @ view_m
+            mvp = np.diag([1.0, -1.0, 1.0, 1.0]) @ _projection(k, width, height, self._far_m) @ view_m
             self.program["mvp"].write(mvp.T.astype(np.float32).tobytes())  # GLSL matrices are column-major
             self.program["view"].write(view_m.T.astype(np.float32).tobytes())
             self._ms_fbo.use()
