@@ -1,6 +1,7 @@
 """2.5D layer sets: parallax from camera translation, depth maps, each layer's own depth of field."""
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,6 +115,36 @@ def test_depth_map_places_the_layer_pixels(tmp_path):
     expected = project_points_px(np.array([[0.0, 0.0, -15.0]]), pose, k)[0]
     u, v, _ = _centroid(with_depth[..., 0])
     assert np.allclose((u, v), expected, atol=0.5)
+
+
+def test_depth_maps_are_read_by_what_they_hold(tmp_path):
+    # An 8-bit depth picture with no range had its grey levels taken as metres (the layer pulled to
+    # within 1 m of the screen); an EXR of metres given a range was mapped again, the layer flat at its
+    # far end; a float 0–1 map (Blender's mist pass) with a range was encoded as light first.
+    rgb, _ = _dot_picture(200, 100, (100, 50), 3.0, (1, 1, 1), False)
+    _write_rgba(tmp_path / "dot.png", rgb)
+    _write_rgba(tmp_path / "grey.png", np.full((100, 200, 3), 0.5, np.float32))
+    with open_writer(tmp_path / "metres.exr", content="rgb") as writer:
+        writer.write(np.full((100, 200, 3), 15.0, np.float32), transfer="linear")
+    with open_writer(tmp_path / "mist.exr", content="rgb") as writer:
+        writer.write(np.full((100, 200, 3), 0.5, np.float32), transfer="linear")
+
+    def layer(depth: str, extra: str = "") -> Path:
+        path = tmp_path / f"{depth}{extra.count('[')}.yaml"
+        spec = f"image: dot.png, distance_m: 5, width_m: 10, depth: {depth}{extra}"
+        path.write_text(f"layers:\n  - {{{spec}}}\n")
+        return path
+
+    with pytest.raises(InputFormatError, match=r"grey\.png is an 8/16-bit picture.*give depth_range_m"):
+        LayeredSet.from_file(layer("grey.png"))
+    with pytest.raises(InputFormatError, match=r"holds distances up to 15 \(metres\).*remove depth_range_m"):
+        LayeredSet.from_file(layer("metres.exr", ", depth_range_m: [10, 20]"))
+    k = intrinsics_matrix(35.0, SENSOR_MM, W, H)
+    pose = CameraPose(x_m=1.0, z_m=3.0)
+    expected = project_points_px(np.array([[0.0, 0.0, -15.0]]), pose, k)[0]
+    for path in (layer("metres.exr"), layer("mist.exr", ", depth_range_m: [10, 20]")):  # both 15 m
+        u, v, _ = _centroid(LayeredSet.from_file(path).render(SetView(pose, k, W, H), 0)[..., 0])
+        assert np.allclose((u, v), expected, atol=0.5), path.name
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ Set file (YAML; picture paths are relative to it)::
         distance_m: 8
         width_m: 24
         depth: trees_depth.exr    # optional per-pixel distance behind the screen (metres) …
-        depth_range_m: [6, 12]    # … or an 8/16-bit picture mapped black → 6 m, white → 12 m
+        depth_range_m: [6, 12]    # … needed by an 8/16-bit picture (black → 6 m,
+                                  #   white → 12 m) or a float one of 0–1 (a mist pass)
 
 Layers are drawn far to near in premultiplied linear light; whatever no layer covers is black.
 """
@@ -30,6 +31,7 @@ import yaml
 
 from guangying.base.errors import InputFormatError
 from guangying.base.jit import numba
+from guangying.media.patterns import parse_pattern
 from guangying.sets.mip import ZERO, MipPyramid
 from guangying.sets.optics import SetOptics, defocus_by_depth, defocus_premultiplied
 from guangying.sets.source import PictureSource
@@ -93,6 +95,11 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
             if not isinstance(rng, list | tuple) or len(rng) != 2:
                 raise InputFormatError(f"{where}: depth_range_m must be [near, far] in metres")
             rng = (_number(rng[0], f"{where} depth_range_m"), _number(rng[1], f"{where} depth_range_m"))
+        if depth is not None and rng is None and not _holds_numbers(depth):
+            # its grey levels were taken as metres: a whole layer pulled to within 1 m of the screen
+            raise InputFormatError(f"{where}: depth {depth.name} is an 8/16-bit picture, whose grey levels "
+                                   "are not metres: give depth_range_m: [near, far] (black → near, white "
+                                   "→ far), or a float EXR of metres")
         specs.append(
             LayerSpec(
                 image,
@@ -120,14 +127,42 @@ class _Layer:
         if spec.depth is not None:
             rng = spec.depth_range_m
 
+            numbers = _holds_numbers(spec.depth)
+
             def depth_pyramid(rgba: np.ndarray, _aspect: Fraction) -> MipPyramid:
                 # luminance of the depth picture (first channel: depth pictures are grey)
                 values = rgba[..., 0] / np.maximum(rgba[..., 3], 1e-6)
-                if rng is not None:
-                    values = rng[0] + (rng[1] - rng[0]) * _unlinearise(values)
+                deepest = float(np.nanmax(values))
+                if rng is not None and numbers and deepest > 1.001:
+                    # metres mapped again: the whole layer pushed to the far end of the range
+                    raise InputFormatError(
+                        f"layer depth {spec.depth} holds distances up to {deepest:g} (metres), not the "
+                        "0–1 that depth_range_m maps: remove depth_range_m from its layer")
+                if rng is not None:  # a float picture's 0–1 (a mist pass) as it is, not as light
+                    values = rng[0] + (rng[1] - rng[0]) * (values if numbers else _unlinearise(values))
                 return MipPyramid(values.astype(np.float32))
 
             self.depth = PictureSource(spec.depth, depth_pyramid, "layer depth map", footage_fps)
+
+
+def _holds_numbers(path: Path) -> bool:
+    """Whether a depth picture stores floats (EXR, PFM, HDR, a float TIFF), read as they are, rather
+    than 8/16-bit grey levels, which the reader decodes as sRGB light."""
+    suffix = path.suffix.lower()
+    if suffix in (".exr", ".pfm", ".hdr"):
+        return True
+    if suffix in (".tif", ".tiff"):
+        import tifffile
+
+        pattern = parse_pattern(path)
+        numbers = [] if pattern is None else pattern.find_numbers()
+        first = pattern.path(numbers[0]) if pattern is not None and numbers else path
+        try:
+            with tifffile.TiffFile(first) as tiff:
+                return bool(np.issubdtype(tiff.pages[0].dtype, np.floating))
+        except (OSError, ValueError, IndexError):
+            return False  # the reader says what is wrong with it
+    return False
 
 
 def _unlinearise(linear: np.ndarray) -> np.ndarray:
