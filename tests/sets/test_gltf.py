@@ -459,3 +459,26 @@ def test_a_sky_dome_past_20_km_is_drawn(tmp_path):
     rgba, axial_m = scene.render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))
     scene.close()
     assert rgba[..., 3].min() > 0.99 and 25_000 < float(np.nanmedian(axial_m)) < 30_001
+
+
+def test_a_set_loaded_in_one_thread_renders_in_others(tmp_path):
+    # EGL binds a context to one thread: a set loaded by a script's main thread and first rendered by
+    # a worker thread failed with "cannot create renderbuffer"; two threads at once could not share it.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from guangying.sets.gltf import GltfSet
+
+    path = tmp_path / "boxes.glb"
+    path.write_bytes(trimesh.Scene(_boxes()).export(file_type="glb"))
+    k = intrinsics_matrix(28.0, SENSOR_MM, W, H)
+    views = [SetView(CameraPose(pan_deg=pan, z_m=2.0), k, W, H) for pan in (-4.0, 0.0, 4.0, 8.0)]
+    loaded_here = GltfSet(path)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        threaded = list(pool.map(loaded_here.render_rgba, views * 3))
+    serial = [loaded_here.render_rgba(view) for view in views]
+    loaded_here.close()
+    for i, (rgba, axial_m) in enumerate(threaded):
+        assert rgba[..., 3].mean() > 0.05
+        assert np.array_equal(rgba, serial[i % 4][0])
+        assert np.array_equal(axial_m, serial[i % 4][1], equal_nan=True)
+    assert not np.array_equal(serial[0][0], serial[2][0])  # the views differ

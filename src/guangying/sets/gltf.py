@@ -16,9 +16,11 @@ import math
 import struct
 import urllib.parse
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -30,6 +32,7 @@ from guangying.sets.view import RayGrid, SetView
 
 NEAR_M, FAR_M = 0.05, 20000.0  # the far plane moves out for a scene that reaches further (a sky dome)
 _GL_SRGB8_ALPHA8 = 0x8C43
+_T = TypeVar("_T")
 _MAX_MARGIN = 1.6  # render at most this much wider/taller than the frame for a distorted lens
 
 _VERTEX = """
@@ -335,6 +338,26 @@ class GltfSet:
                       for mesh, t, _ in meshes)  # fmt: skip
         self._far_m = max(FAR_M, 4.0 * reach_m)
         self.path = path
+        # EGL lets a context be current in one thread only: a set loaded in one thread and rendered
+        # in another ("cannot create renderbuffer"), or by two threads at once, failed. All of this
+        # set's OpenGL work runs on its own thread, one call at a time, whichever thread asks.
+        self._gl_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"gltf-{path.name}")
+        self._rays = RayGrid()
+        self._fbo_size: tuple[int, int] | None = None
+        try:
+            self._on_gl(self._upload, meshes, extensions)
+        except BaseException:
+            self._gl_thread.shutdown(wait=False)
+            raise
+
+    def _on_gl(self, work: Callable[..., _T], *args: Any) -> _T:  # noqa: ANN401
+        """``work(*args)`` run on this set's OpenGL thread; its exception raised here."""
+        return self._gl_thread.submit(work, *args).result()
+
+    def _upload(self, meshes: list[tuple[Any, np.ndarray, str]],
+                extensions: dict[str, _MaterialExtensions]) -> None:  # fmt: skip
+        """The context, shader, meshes and textures, made on the OpenGL thread."""
+        path = self.path
         self.ctx = _egl_context()
         self.program = self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
         white = self.ctx.texture((1, 1), 4, np.ones(4, np.float32).tobytes(), dtype="f4")
@@ -360,8 +383,6 @@ class GltfSet:
                                   for image in (texture, glow))
             self._draws.append((vao, base_tex, glow_tex, mode, cutoff, emission, positions.mean(axis=0)))
         self._draws.sort(key=lambda draw: draw[3] == 2)  # blended surfaces over the solid ones
-        self._rays = RayGrid()
-        self._fbo_size: tuple[int, int] | None = None
 
     def _shared_texture(self, image: Any, textures: dict[int, Any]) -> Any:  # noqa: ANN401
         """``image``'s texture, uploaded once however many meshes use it."""
@@ -406,51 +427,49 @@ class GltfSet:
         ``channels`` is 3; axial depth m, or None when only RGB is asked for)."""
         import moderngl
 
-        # EGL makes one context current per thread: this set's, not the one another set made since
-        with self.ctx:
-            self._framebuffers(width, height)
-            p = view.pose
-            r = rotation_world_from_rig(p.pan_deg, p.tilt_deg, p.roll_deg)
-            view_m = np.eye(4)
-            view_m[:3, :3] = r.T
-            view_m[:3, 3] = -r.T @ p.position_m
-            # Drawn upside down: glReadPixels hands the bottom row first, so the picture comes back
-            # top-down with no flipped copy of it (nothing is culled, so the winding does not matter).
-            mvp = np.diag([1.0, -1.0, 1.0, 1.0]) @ _projection(k, width, height, self._far_m) @ view_m
-            self.program["mvp"].write(mvp.T.astype(np.float32).tobytes())  # GLSL matrices are column-major
-            self.program["view"].write(view_m.T.astype(np.float32).tobytes())
-            self._ms_fbo.use()
-            self._ms_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-            self.ctx.enable(moderngl.DEPTH_TEST)
-            self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA  # premultiplied
-            self.program["emissive"].value = 1
-            # Blended surfaces far to near from this camera: "over" is not commutative, so a near pane
-            # drawn before a far one came out behind it (each mesh by its centre, as engines sort)
-            solid = [draw for draw in self._draws if draw[3] != 2]
-            blended = sorted((draw for draw in self._draws if draw[3] == 2),
-                             key=lambda draw: float(view_m[2, :3] @ draw[6] + view_m[2, 3]))
-            for vao, base_tex, glow_tex, mode, cutoff, emission, _ in solid + blended:
-                blend = mode == 2
-                if blend:
-                    self.ctx.enable(moderngl.BLEND)
-                self.ctx.depth_mask = not blend  # what a pane of glass covers stays visible behind it
-                self.program["alpha_mode"].value = mode
-                self.program["alpha_cutoff"].value = cutoff
-                self.program["emissive_factor"].value = tuple(float(v) for v in emission)
-                base_tex.use(0)
-                glow_tex.use(1)
-                vao.render(moderngl.TRIANGLES)
-            self.ctx.disable(moderngl.BLEND)
-            self.ctx.depth_mask = True
-            self.ctx.copy_framebuffer(self._resolved_fbo, self._ms_fbo)  # MSAA resolve, every attachment
-            picture = self._read(0, channels, width, height)
-            if channels == 3:
-                return picture, None
-            depth_plane = self._read(1, 2, width, height)
-            cover = depth_plane[..., 1]
-            axial = np.full((height, width), np.nan, np.float32)
-            np.divide(depth_plane[..., 0], cover, out=axial, where=cover > 1e-4)
-            return picture, axial
+        self._framebuffers(width, height)
+        p = view.pose
+        r = rotation_world_from_rig(p.pan_deg, p.tilt_deg, p.roll_deg)
+        view_m = np.eye(4)
+        view_m[:3, :3] = r.T
+        view_m[:3, 3] = -r.T @ p.position_m
+        # Drawn upside down: glReadPixels hands the bottom row first, so the picture comes back
+        # top-down with no flipped copy of it (nothing is culled, so the winding does not matter).
+        mvp = np.diag([1.0, -1.0, 1.0, 1.0]) @ _projection(k, width, height, self._far_m) @ view_m
+        self.program["mvp"].write(mvp.T.astype(np.float32).tobytes())  # GLSL matrices are column-major
+        self.program["view"].write(view_m.T.astype(np.float32).tobytes())
+        self._ms_fbo.use()
+        self._ms_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        self.ctx.enable(moderngl.DEPTH_TEST)
+        self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA  # premultiplied
+        self.program["emissive"].value = 1
+        # Blended surfaces far to near from this camera: "over" is not commutative, so a near pane
+        # drawn before a far one came out behind it (each mesh by its centre, as engines sort)
+        solid = [draw for draw in self._draws if draw[3] != 2]
+        blended = sorted((draw for draw in self._draws if draw[3] == 2),
+                         key=lambda draw: float(view_m[2, :3] @ draw[6] + view_m[2, 3]))
+        for vao, base_tex, glow_tex, mode, cutoff, emission, _ in solid + blended:
+            blend = mode == 2
+            if blend:
+                self.ctx.enable(moderngl.BLEND)
+            self.ctx.depth_mask = not blend  # what a pane of glass covers stays visible behind it
+            self.program["alpha_mode"].value = mode
+            self.program["alpha_cutoff"].value = cutoff
+            self.program["emissive_factor"].value = tuple(float(v) for v in emission)
+            base_tex.use(0)
+            glow_tex.use(1)
+            vao.render(moderngl.TRIANGLES)
+        self.ctx.disable(moderngl.BLEND)
+        self.ctx.depth_mask = True
+        self.ctx.copy_framebuffer(self._resolved_fbo, self._ms_fbo)  # MSAA resolve, every attachment
+        picture = self._read(0, channels, width, height)
+        if channels == 3:
+            return picture, None
+        depth_plane = self._read(1, 2, width, height)
+        cover = depth_plane[..., 1]
+        axial = np.full((height, width), np.nan, np.float32)
+        np.divide(depth_plane[..., 0], cover, out=axial, where=cover > 1e-4)
+        return picture, axial
 
     def _read(self, attachment: int, channels: int, width: int, height: int) -> np.ndarray:
         """The first ``channels`` of one resolved attachment as float32 (H, W, channels), rows top-down,
@@ -462,8 +481,7 @@ class GltfSet:
     @property
     def renderer(self) -> str:
         """The OpenGL renderer drawing this set: a GPU's name, or ``llvmpipe`` (Mesa's software one)."""
-        with self.ctx:
-            return str(self.ctx.info["GL_RENDERER"])
+        return self._on_gl(lambda: str(self.ctx.info["GL_RENDERER"]))
 
     def render_rgba(self, view: SetView) -> tuple[np.ndarray, np.ndarray]:
         """(rgba premultiplied linear (H, W, 4), axial distance m (H, W), NaN where empty) for the view,
@@ -477,7 +495,7 @@ class GltfSet:
         w, h = view.width_px, view.height_px
         k = np.asarray(view.camera_matrix, np.float64)
         if view.dist_coeffs is None or not np.any(view.dist_coeffs):
-            return self._draw(view, k, w, h, channels)
+            return self._on_gl(self._draw, view, k, w, h, channels)
         grid = self._rays.normalised(view)
         u = grid[..., 0] * k[0, 0] + k[0, 2]
         v = grid[..., 1] * k[1, 1] + k[1, 2]
@@ -490,7 +508,7 @@ class GltfSet:
         k_big = k.copy()
         k_big[0, 2] -= x0
         k_big[1, 2] -= y0
-        picture, axial = self._draw(view, k_big, x1 - x0 + 1, y1 - y0 + 1, channels)
+        picture, axial = self._on_gl(self._draw, view, k_big, x1 - x0 + 1, y1 - y0 + 1, channels)
         map_x = (u - x0).astype(np.float32)
         map_y = (v - y0).astype(np.float32)
         picture = cv2.remap(picture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
@@ -507,4 +525,5 @@ class GltfSet:
         return np.ascontiguousarray(defocus_by_depth(rgba, axial, optics, view)[..., :3])
 
     def close(self) -> None:
-        self.ctx.release()
+        self._on_gl(self.ctx.release)
+        self._gl_thread.shutdown()
