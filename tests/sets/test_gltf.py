@@ -186,7 +186,7 @@ def test_textures_are_srgb_and_meshes_sharing_an_atlas_share_its_upload(tmp_path
     path = tmp_path / "room.glb"
     path.write_bytes(trimesh.Scene([quad, *props]).export(file_type="glb"))
     room = GltfSet(path)
-    assert len({id(draw[1]) for draw in room._draws}) == 1
+    assert len({id(draw.textures[0]) for draw in room._draws}) == 1
     k = intrinsics_matrix(28.0, SENSOR_MM, W, H)
     rgba, _ = room.render_rgba(SetView(CameraPose(), k, W, H))
     # the quad fills the frame: its top-left quarter shows the atlas's top-left block, and so on (glTF's
@@ -482,3 +482,63 @@ def test_a_set_loaded_in_one_thread_renders_in_others(tmp_path):
         assert np.array_equal(rgba, serial[i % 4][0])
         assert np.array_equal(axial_m, serial[i % 4][1], equal_nan=True)
     assert not np.array_equal(serial[0][0], serial[2][0])  # the views differ
+
+
+_RED, _BLUE = (200, 40, 40), (40, 40, 200)
+
+
+@pytest.mark.parametrize(("wrap", "halves"), [
+    (10497, "RB RB RB"),  # REPEAT, glTF's default
+    (33648, "BR RB BR"),  # MIRRORED_REPEAT: every other tile turned over
+    (33071, "RR RB BB"),  # CLAMP_TO_EDGE: the edge texels carried on (a decal, a sign on a wall)
+])
+def test_a_texture_wraps_as_its_sampler_says(tmp_path, wrap, halves):
+    # trimesh drops glTF samplers: every texture repeated, so a decal clamped to its edges showed
+    # copies of itself around it and a mirrored tile jumped at every seam.
+    from PIL import Image
+
+    from guangying.sets.gltf import GltfSet
+
+    texture = Image.fromarray(np.repeat(np.array([[_RED, _RED, _BLUE, _BLUE]], np.uint8), 4, axis=0), "RGB")
+    material = trimesh.visual.material.PBRMaterial(name="decal", baseColorTexture=texture)
+    # 2.4 m wide at 3 m, its u running from -1 to 2: three tiles across the middle of the frame
+    quad = trimesh.Trimesh(vertices=[[-1.2, -0.5, -3], [1.2, -0.5, -3], [1.2, 0.5, -3], [-1.2, 0.5, -3]],
+                           faces=[[0, 1, 2], [0, 2, 3]], process=False)
+    quad.visual = trimesh.visual.TextureVisuals(uv=[[-1, 0], [2, 0], [2, 1], [-1, 1]], material=material)
+    tree, binary = _glb_parts(trimesh.Scene([quad]).export(file_type="glb"))
+    tree["samplers"] = [{"wrapS": wrap, "wrapT": 10497}]
+    tree["textures"][0]["sampler"] = 0
+    k = intrinsics_matrix(28.0, SENSOR_MM, W, H)
+    decal = GltfSet(_write(tmp_path / "decal.glb", _glb(tree, binary)))
+    rgba, _ = decal.render_rgba(SetView(CameraPose(), k, W, H))
+    for i, half in enumerate(halves.replace(" ", "")):  # the middle of each half tile, u = -0.75 … 1.75
+        x_m = -1.2 + 2.4 * (i + 0.5) / 6
+        x = int(round(k[0, 0] * x_m / 3 + k[0, 2] - 0.5))
+        expected = srgb_to_linear(np.array(_RED if half == "R" else _BLUE, np.float32) / 255)
+        np.testing.assert_allclose(rgba[H // 2, x, :3], expected, atol=0.004, err_msg=f"half tile {i}")
+
+
+def test_a_nearest_sampler_keeps_texels_sharp(tmp_path):
+    # pixel art, a low-resolution screen graphic: glTF's NEAREST magnification was drawn blended
+    from PIL import Image
+
+    from guangying.sets.gltf import GltfSet
+
+    texture = Image.fromarray(np.array([[_RED, _BLUE]], np.uint8), "RGB")
+    material = trimesh.visual.material.PBRMaterial(name="pixels", baseColorTexture=texture)
+    quad = trimesh.Trimesh(vertices=[[-1.2, -0.5, -3], [1.2, -0.5, -3], [1.2, 0.5, -3], [-1.2, 0.5, -3]],
+                           faces=[[0, 1, 2], [0, 2, 3]], process=False)
+    quad.visual = trimesh.visual.TextureVisuals(uv=[[0, 0], [1, 0], [1, 1], [0, 1]], material=material)
+    tree, binary = _glb_parts(trimesh.Scene([quad]).export(file_type="glb"))
+    k = intrinsics_matrix(28.0, SENSOR_MM, W, H)
+    view = SetView(CameraPose(), k, W, H)
+    x = int(round(k[0, 0] * (-1.2 + 2.4 * 0.45) / 3 + k[0, 2] - 0.5))  # u = 0.45: 60 % red, 40 % blue
+    red = srgb_to_linear(np.array(_RED, np.float32) / 255)
+    samples = {}
+    nearest = {"magFilter": 9728, "minFilter": 9728}
+    for name, sampler in (("linear", {"magFilter": 9729}), ("nearest", nearest)):
+        tree["samplers"] = [sampler]
+        tree["textures"][0]["sampler"] = 0
+        samples[name] = GltfSet(_write(tmp_path / f"{name}.glb", _glb(tree, binary))).render_rgba(view)[0]
+    np.testing.assert_allclose(samples["nearest"][H // 2, x, :3], red, atol=0.004)
+    assert abs(samples["linear"][H // 2, x, 2] - red[2]) > 0.1  # blended with the blue texel

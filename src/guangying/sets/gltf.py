@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import cv2
 import numpy as np
@@ -54,21 +54,34 @@ void main() {
 """
 _FRAGMENT = """
 #version 330
+// MIRRORED: a second program for meshes with a MIRRORED_REPEAT sampler; folding every texture read
+// (textureGrad, or a branch around it) doubled llvmpipe's cost for all the others
 uniform sampler2D base_colour;
 uniform sampler2D emissive;
 uniform vec3 emissive_factor;
 uniform int alpha_mode;  // glTF's alphaMode: 0 OPAQUE, 1 MASK, 2 BLEND
 uniform float alpha_cutoff;
+uniform vec2 mirror_base;  // 1 on an axis whose sampler is MIRRORED_REPEAT (the GL sampler clamps it)
+uniform vec2 mirror_emissive;
 in vec2 uv;
 in vec4 colour;
 in float axial;
 layout(location = 0) out vec4 out_rgba;
 layout(location = 1) out vec4 out_depth;
+vec4 sampled(sampler2D t, vec2 mirror) {
+#ifdef MIRRORED
+    // folded, but at the unfolded uv's footprint: the fold would break the mip level at each seam
+    return textureGrad(t, mix(uv, 1.0 - abs(mod(uv, 2.0) - 1.0), mirror), dFdx(uv), dFdy(uv));
+#else
+    return texture(t, uv);
+#endif
+}
 void main() {
-    vec4 c = colour * texture(base_colour, uv);
+    vec4 c = colour * sampled(base_colour, mirror_base);
     if (alpha_mode == 1 && c.a < alpha_cutoff) discard;
     if (alpha_mode != 2) c.a = 1.0;
-    c.rgb += emissive_factor * texture(emissive, uv).rgb;  // signs, screens, windows: their own light
+    // signs, screens, windows: their own light
+    c.rgb += emissive_factor * sampled(emissive, mirror_emissive).rgb;
     out_rgba = vec4(c.rgb * c.a, c.a);
     out_depth = vec4(axial * c.a, c.a, 0.0, c.a);  // stored: RG; blended by c.a like the colour
 }
@@ -232,15 +245,65 @@ def _extensions(tree: dict[str, Any]) -> list[str]:
     return [str(name) for name in names] if isinstance(names, list) else []
 
 
+_REPEAT, _MIRRORED_REPEAT = 10497, 33648  # glTF's wrap modes are OpenGL's enums (CLAMP_TO_EDGE 33071)
+_WRAPS = {_REPEAT, _MIRRORED_REPEAT, 33071}
+_MAG_FILTERS = {9728, 9729}  # NEAREST, LINEAR
+_MIN_FILTERS = _MAG_FILTERS | {9984, 9985, 9986, 9987}  # and the four mipmapped ones
+_TRILINEAR = 9987
+
+
+@dataclass(frozen=True, slots=True)
+class _Sampler:
+    """A glTF texture sampler: wrap S and T, and the filters (None: the renderer's choice, which here
+    is trilinear with 8× anisotropy)."""
+
+    wrap_s: int = _REPEAT
+    wrap_t: int = _REPEAT
+    mag_filter: int | None = None
+    min_filter: int | None = None
+
+    @property
+    def mirror(self) -> tuple[float, float]:
+        """1 on each axis (S, T) that is MIRRORED_REPEAT: the shader's fold."""
+        return float(self.wrap_s == _MIRRORED_REPEAT), float(self.wrap_t == _MIRRORED_REPEAT)
+
+
+_UNFILTERED = _Sampler(mag_filter=9728, min_filter=9728)
+
+
 @dataclass(frozen=True, slots=True)
 class _MaterialExtensions:
     """What trimesh drops of a glTF material, read from the JSON: KHR_materials_emissive_strength (how
-    far emission goes past the factor's 1; Blender writes it for every strength above 1) and the
+    far emission goes past the factor's 1; Blender writes it for every strength above 1), the
     base-colour texture's KHR_texture_transform as a 2×3 matrix on glTF UVs (Blender writes it for a
-    Mapping node: a floor tiled ten times)."""
+    Mapping node: a floor tiled ten times), and the base-colour and emissive textures' samplers (a
+    decal clamped to its edge, a mirrored tile, pixel art drawn NEAREST)."""
 
     emissive_strength: float = 1.0
     uv_transform: tuple[tuple[float, ...], ...] | None = None
+    base_sampler: _Sampler = _Sampler()
+    emissive_sampler: _Sampler = _Sampler()
+
+
+def _sampler(tree: dict[str, Any], texture_info: object) -> _Sampler:
+    """The sampler of the texture a textureInfo names; glTF's defaults where it names none or a value
+    outside the specification's."""
+    textures, samplers = tree.get("textures"), tree.get("samplers")
+    index = texture_info.get("index") if isinstance(texture_info, dict) else None
+    if not isinstance(index, int) or not isinstance(textures, list) or not 0 <= index < len(textures):
+        return _Sampler()
+    texture = textures[index]
+    number = texture.get("sampler") if isinstance(texture, dict) else None
+    if not isinstance(number, int) or not isinstance(samplers, list) or not 0 <= number < len(samplers):
+        return _Sampler()
+    fields = samplers[number] if isinstance(samplers[number], dict) else {}
+
+    def pick(key: str, allowed: set[int], default: int | None) -> int | None:
+        value = fields.get(key)
+        return value if isinstance(value, int) and value in allowed else default
+
+    return _Sampler(pick("wrapS", _WRAPS, _REPEAT) or _REPEAT, pick("wrapT", _WRAPS, _REPEAT) or _REPEAT,
+                    pick("magFilter", _MAG_FILTERS, None), pick("minFilter", _MIN_FILTERS, None))
 
 
 def _texture_transform(texture_info: object) -> tuple[tuple[float, ...], ...] | None:
@@ -276,13 +339,13 @@ def _material_extensions(tree: dict[str, Any], path: Path) -> dict[str, _Materia
             strength = 1.0
         pbr = material.get("pbrMetallicRoughness")
         base = pbr.get("baseColorTexture") if isinstance(pbr, dict) else None
+        emissive = material.get("emissiveTexture")
         extras = _MaterialExtensions(strength if math.isfinite(strength) and strength >= 0 else 1.0,
-                                     _texture_transform(base))
+                                     _texture_transform(base), _sampler(tree, base), _sampler(tree, emissive))
         if isinstance(material.get("name"), str):
             found.setdefault(material["name"], set()).add(extras)
         else:
             unmatched |= extras != _MaterialExtensions()
-        emissive = material.get("emissiveTexture")
         if emissive is not None and _texture_transform(emissive) != extras.uv_transform:
             warnings.warn(f"3D set {path}: material {material.get('name')!r} moves its emissive texture "
                           "apart from its base colour (KHR_texture_transform), which is not applied: "
@@ -290,9 +353,24 @@ def _material_extensions(tree: dict[str, Any], path: Path) -> dict[str, _Materia
     unmatched |= any(len(values) > 1 for values in found.values())
     if unmatched:
         warnings.warn(f"3D set {path}: some materials have no name of their own, so their emission "
-                      "strength or texture transform is not applied; name each material uniquely",
+                      "strength, texture transform or texture sampler is not applied; name each material "
+                      "uniquely",
                       stacklevel=3)
     return {name: next(iter(values)) for name, values in found.items() if len(values) == 1}
+
+
+class _Draw(NamedTuple):
+    """One placed mesh as the shader draws it; each pair is (base colour, emissive)."""
+
+    program: Any
+    vao: Any
+    textures: tuple[Any, Any]
+    samplers: tuple[Any, Any]
+    mirror: tuple[tuple[float, float], tuple[float, float]]
+    alpha_mode: int
+    alpha_cutoff: float
+    emission: np.ndarray
+    centre: np.ndarray
 
 
 class GltfSet:
@@ -359,10 +437,13 @@ class GltfSet:
         """The context, shader, meshes and textures, made on the OpenGL thread."""
         path = self.path
         self.ctx = _egl_context()
-        self.program = self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
+        self._programs = [self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT.replace(
+            "#version 330\n", "#version 330\n#define MIRRORED\n" if mirrored else "#version 330\n", 1))
+            for mirrored in (False, True)]  # fmt: skip
         white = self.ctx.texture((1, 1), 4, np.ones(4, np.float32).tobytes(), dtype="f4")
-        self._draws = []
+        self._draws: list[_Draw] = []
         textures: dict[int, Any] = {}  # by image: meshes share their atlas
+        gl_samplers: dict[_Sampler, Any] = {}
         for mesh, transform, name in meshes:
             material_name = getattr(getattr(mesh.visual, "material", None), "name", None)
             material = _MaterialExtensions()
@@ -373,16 +454,33 @@ class GltfSet:
             except InputFormatError as exc:
                 raise InputFormatError(f"3D set {path} is damaged: in its mesh {name!r}, {exc}; "
                                        "export it again") from exc
-            data = np.concatenate([positions, uv, colour], axis=1).astype(np.float32)
-            vbo = self.ctx.buffer(data.tobytes())
-            vao = self.ctx.vertex_array(
-                self.program, [(vbo, "3f 2f 4f", "in_position", "in_uv", "in_colour")]
-            )
             mode, cutoff, emission, glow = _surface(mesh, material.emissive_strength)
             base_tex, glow_tex = (white if image is None else self._shared_texture(image, textures)
                                   for image in (texture, glow))
-            self._draws.append((vao, base_tex, glow_tex, mode, cutoff, emission, positions.mean(axis=0)))
-        self._draws.sort(key=lambda draw: draw[3] == 2)  # blended surfaces over the solid ones
+            # the 1×1 white stand-in is read unfiltered: 8× anisotropy on it doubled llvmpipe's cost
+            base, glowing = (_UNFILTERED if image is None else sampler for image, sampler
+                             in ((texture, material.base_sampler), (glow, material.emissive_sampler)))
+            samplers = (self._gl_sampler(base, gl_samplers), self._gl_sampler(glowing, gl_samplers))
+            mirror = (base.mirror, glowing.mirror)
+            program = self._programs[mirror != ((0.0, 0.0), (0.0, 0.0))]
+            data = np.concatenate([positions, uv, colour], axis=1).astype(np.float32)
+            vbo = self.ctx.buffer(data.tobytes())
+            vao = self.ctx.vertex_array(program, [(vbo, "3f 2f 4f", "in_position", "in_uv", "in_colour")])
+            self._draws.append(_Draw(program, vao, (base_tex, glow_tex), samplers, mirror,
+                                     mode, cutoff, emission, positions.mean(axis=0)))
+        self._draws.sort(key=lambda draw: draw.alpha_mode == 2)  # blended surfaces over the solid ones
+
+    def _gl_sampler(self, sampler: _Sampler, made: dict[_Sampler, Any]) -> Any:  # noqa: ANN401
+        """An OpenGL sampler for a glTF one, made once per kind. MIRRORED_REPEAT clamps here and is
+        folded in the shader (moderngl's samplers know only repeat and clamp)."""
+        if sampler not in made:
+            min_filter = _TRILINEAR if sampler.min_filter is None else sampler.min_filter
+            made[sampler] = self.ctx.sampler(
+                repeat_x=sampler.wrap_s == _REPEAT, repeat_y=sampler.wrap_t == _REPEAT,
+                filter=(min_filter, 9729 if sampler.mag_filter is None else sampler.mag_filter),
+                anisotropy=8.0 if min_filter == _TRILINEAR else 1.0,
+            )
+        return made[sampler]
 
     def _shared_texture(self, image: Any, textures: dict[int, Any]) -> Any:  # noqa: ANN401
         """``image``'s texture, uploaded once however many meshes use it."""
@@ -404,9 +502,7 @@ class GltfSet:
         h, w = rgba.shape[:2]
         pixels = np.ascontiguousarray(rgba).tobytes()
         tex = self.ctx.texture((w, h), 4, pixels, internal_format=_GL_SRGB8_ALPHA8)
-        tex.build_mipmaps()
-        tex.filter = (self.ctx.LINEAR_MIPMAP_LINEAR, self.ctx.LINEAR)
-        tex.anisotropy = 8.0
+        tex.build_mipmaps()  # how it is filtered and wrapped is its material's sampler's
         return tex
 
     def _framebuffers(self, width: int, height: int) -> None:
@@ -436,29 +532,34 @@ class GltfSet:
         # Drawn upside down: glReadPixels hands the bottom row first, so the picture comes back
         # top-down with no flipped copy of it (nothing is culled, so the winding does not matter).
         mvp = np.diag([1.0, -1.0, 1.0, 1.0]) @ _projection(k, width, height, self._far_m) @ view_m
-        self.program["mvp"].write(mvp.T.astype(np.float32).tobytes())  # GLSL matrices are column-major
-        self.program["view"].write(view_m.T.astype(np.float32).tobytes())
+        for program in self._programs:
+            program["mvp"].write(mvp.T.astype(np.float32).tobytes())  # GLSL matrices are column-major
+            program["view"].write(view_m.T.astype(np.float32).tobytes())
+            program["emissive"].value = 1
         self._ms_fbo.use()
         self._ms_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable(moderngl.DEPTH_TEST)
         self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA  # premultiplied
-        self.program["emissive"].value = 1
         # Blended surfaces far to near from this camera: "over" is not commutative, so a near pane
         # drawn before a far one came out behind it (each mesh by its centre, as engines sort)
-        solid = [draw for draw in self._draws if draw[3] != 2]
-        blended = sorted((draw for draw in self._draws if draw[3] == 2),
-                         key=lambda draw: float(view_m[2, :3] @ draw[6] + view_m[2, 3]))
-        for vao, base_tex, glow_tex, mode, cutoff, emission, _ in solid + blended:
-            blend = mode == 2
+        solid = [draw for draw in self._draws if draw.alpha_mode != 2]
+        blended = sorted((draw for draw in self._draws if draw.alpha_mode == 2),
+                         key=lambda draw: float(view_m[2, :3] @ draw.centre + view_m[2, 3]))
+        for draw in solid + blended:
+            blend = draw.alpha_mode == 2
             if blend:
                 self.ctx.enable(moderngl.BLEND)
             self.ctx.depth_mask = not blend  # what a pane of glass covers stays visible behind it
-            self.program["alpha_mode"].value = mode
-            self.program["alpha_cutoff"].value = cutoff
-            self.program["emissive_factor"].value = tuple(float(v) for v in emission)
-            base_tex.use(0)
-            glow_tex.use(1)
-            vao.render(moderngl.TRIANGLES)
+            program = draw.program
+            program["alpha_mode"].value = draw.alpha_mode
+            program["alpha_cutoff"].value = draw.alpha_cutoff
+            program["emissive_factor"].value = tuple(float(v) for v in draw.emission)
+            if program is self._programs[True]:
+                program["mirror_base"].value, program["mirror_emissive"].value = draw.mirror
+            for unit, (texture, sampler) in enumerate(zip(draw.textures, draw.samplers, strict=True)):
+                texture.use(unit)
+                sampler.use(unit)
+            draw.vao.render(moderngl.TRIANGLES)
         self.ctx.disable(moderngl.BLEND)
         self.ctx.depth_mask = True
         self.ctx.copy_framebuffer(self._resolved_fbo, self._ms_fbo)  # MSAA resolve, every attachment
