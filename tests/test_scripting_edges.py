@@ -88,3 +88,24 @@ def test_display_srgb_refuses_what_it_would_get_wrong():
 def test_a_switch_given_as_text_is_refused():
     with pytest.raises(SettingsError, match="match_levels='no': must be true or false"):
         gy.CompositeSettings(match_levels="no")  # a non-empty string: level matching was on
+
+
+@pytest.mark.parametrize(("make", "field", "bad", "good"), [
+    (lambda: gy.KeyerSettings(), "clip_white", 5.0, 0.9),
+    (lambda: gy.KeyerSettings(), "screen", "purple", "blue"),
+    (lambda: gy.KeyerSettings(), "unmix", "false", False),
+    (lambda: gy.CompositeSettings(), "light_wrap_intensity", float("nan"), 0.5),
+    (lambda: gy.LensSettings(focal_length_mm=50, f_number=2), "focus", "far", "3.5"),
+    (lambda: gy.ControllerConfig(50, 2.8, 0.025), "f_number", -1.0, 4.0),  # a slotted dataclass
+    (lambda: gy.SetSettings("set.png", "track.csv"), "shadow", 3.0, 0.4),
+])
+def test_a_setting_assigned_later_is_checked_as_at_construction(make, field, bad, good):
+    # A script tuning settings it already made (settings.clip_white = 5) reached the kernels unchecked:
+    # only the constructor checked. Refused now by name, and the old value kept.
+    settings = make()
+    before = getattr(settings, field)
+    with pytest.raises(SettingsError, match=field):
+        setattr(settings, field, bad)
+    assert getattr(settings, field) == before
+    setattr(settings, field, good)
+    assert getattr(settings, field) == good

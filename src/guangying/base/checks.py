@@ -2,7 +2,8 @@
 documented range, with a message that names the setting.
 
 Settings dataclasses call :func:`check_fields` from ``__post_init__`` with a table of
-:class:`Range` per field, so a bad value is refused where it is made (library or CLI alike).
+:class:`Range` per field, so a bad value is refused where it is made (library or CLI alike); the
+mutable ones are :class:`CheckedOnAssignment`, so a value assigned later is refused the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +17,44 @@ from numbers import Real
 import numpy as np
 
 from guangying.base.errors import SettingsError
+
+_being_checked: set[int] = set()  # ids of settings whose __post_init__ runs again now
+
+
+class CheckedOnAssignment:
+    """Base of a mutable settings dataclass: a field assigned after construction
+    (``settings.screen_gain = 9``, a script tuning a take) runs the class's ``__post_init__`` checks
+    again, and a refused value leaves the old one in place. Before, only the constructor checked, so
+    such a value reached the kernels (NaN mattes, a numba error) or was silently clamped."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if id(self) in _being_checked or not _assigned(self, name):  # the checks' own, or the constructor's
+            object.__setattr__(self, name, value)
+            return
+        old = getattr(self, name)
+        object.__setattr__(self, name, value)
+        _being_checked.add(id(self))
+        try:
+            self.__post_init__()  # type: ignore[attr-defined]
+        except BaseException:
+            object.__setattr__(self, name, old)
+            raise
+        finally:
+            _being_checked.discard(id(self))
+
+
+def _assigned(obj: object, name: str) -> bool:
+    """Whether ``obj`` already holds ``name`` itself (not a class default the constructor has yet to set)."""
+    state = getattr(obj, "__dict__", None)
+    if state is not None:
+        return name in state
+    try:  # a slotted dataclass: an unset slot raises
+        object.__getattribute__(obj, name)
+    except AttributeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)

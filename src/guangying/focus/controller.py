@@ -48,7 +48,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from guangying.base.checks import Range, check_fields
+from guangying.base.checks import CheckedOnAssignment, Range, check_fields
 from guangying.base.errors import SettingsError
 from guangying.distance.reading import DistanceReading
 from guangying.focus import imm, kernel, kernel_state
@@ -88,7 +88,7 @@ MIN_HUBER_SIGMA = 0.01
 
 
 @dataclass(slots=True)
-class ControllerConfig:
+class ControllerConfig(CheckedOnAssignment):
     """Controller settings; the only sensor knowledge is its published noise σ (``sensor_sigma_m``).
 
     ``latency_s``: from a reading's timestamp to the lens being there (sensor + motor delay): how

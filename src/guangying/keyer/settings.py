@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from guangying.base.checks import Range, check_fields
+from guangying.base.checks import CheckedOnAssignment, Range, check_fields
 from guangying.base.errors import SettingsError
 
 Screen = Literal["green", "blue", "auto"]
@@ -31,7 +31,7 @@ _RANGES = {
 
 
 @dataclass
-class KeyerSettings:
+class KeyerSettings(CheckedOnAssignment):
     """Everything the chroma keyer can be told. The defaults key a typical green or blue screen well.
 
     Colour-difference maths runs in linear light. For a green screen the screen channel is G and the

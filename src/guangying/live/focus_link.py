@@ -175,7 +175,7 @@ class LiveLensDefocus(LensDefocus):
 
     def focus_distance_m(self, position: int) -> float:
         state = self.live.state()
-        if math.isfinite(state.subject_m):
+        if math.isfinite(state.subject_m) and 0.0 < state.subject_m <= 1e6:  # the setting's checked range
             self.settings.subject_distance_m = state.subject_m
         if self.fixed_focus_m is not None:
             return self.fixed_focus_m

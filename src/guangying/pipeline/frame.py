@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from guangying.base.checks import Range, check_fields, float_picture
+from guangying.base.checks import CheckedOnAssignment, Range, check_fields, float_picture
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import Matter, MatteResult
@@ -29,7 +29,7 @@ from guangying.media.highlights import scene_linear_foreground
 
 
 @dataclass
-class CompositeSettings:
+class CompositeSettings(CheckedOnAssignment):
     """How the foreground layer sits on the plate.
 
     - ``light_wrap_width_px``: how far the background's light bleeds over the subject's edge, in

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from guangying.base.checks import Range, check_fields, check_range
+from guangying.base.checks import CheckedOnAssignment, Range, check_fields, check_range
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import InputFormatError, SettingsError
 from guangying.base.files import spreadsheet_delimiter
@@ -23,7 +23,7 @@ from guangying.lens.sensors import sensor_preset
 
 
 @dataclass
-class LensSettings:
+class LensSettings(CheckedOnAssignment):
     """The camera lens the composite imitates.
 
     - ``focal_length_mm``: focal length of the lens in millimetres (1–5000).

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from guangying.base.checks import CheckedOnAssignment
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration
@@ -37,7 +38,7 @@ from guangying.tracking.camera_track import (
 
 
 @dataclass
-class SetSettings:
+class SetSettings(CheckedOnAssignment):
     """A tracked virtual set.
 
     - ``set_path``: 360° panorama (picture or clip), 2.5D set (.yaml) or 3D scene (.glb/.gltf).
