@@ -265,3 +265,65 @@ def test_prores_white_and_opaque_alpha_are_full_scale_both_ways(tmp_path):
     assert frame.alpha is not None and frame.alpha.min() == 1.0
     np.testing.assert_allclose(frame.rgb[8, [8, 24, 40]], [[1.0] * 3, [0.5] * 3, [0.0] * 3], atol=1e-3)
     assert frame.rgb[8, 8].min() == 1.0
+
+
+_KR_KB = {"bt709": (0.2126, 0.0722), "smpte170m": (0.299, 0.114)}
+
+
+def _ycbcr_to_rgb(y, cb, cr, matrix: str, full_range: bool) -> np.ndarray:
+    """Rec. 601/709 decoding of 8-bit codes written out from the standards' formulas (not swscale's)."""
+    kr, kb = _KR_KB[matrix]
+    y_n = y / 255 if full_range else (y - 16) / 219
+    cb_n, cr_n = (cb - 128) / (255 if full_range else 224), (cr - 128) / (255 if full_range else 224)
+    r = y_n + 2 * (1 - kr) * cr_n
+    b = y_n + 2 * (1 - kb) * cb_n
+    g = (y_n - kr * r - kb * b) / (1 - kr - kb)
+    return np.stack([r, g, b], axis=-1)
+
+
+@pytest.mark.parametrize(("pix_fmt", "matrix", "full_range"), [
+    ("yuv420p", "bt709", False), ("yuv420p", "smpte170m", False), ("yuv422p", "bt709", False),
+    ("yuv444p", "bt709", False), ("yuvj420p", "bt709", True), ("nv12", "bt709", False),
+])
+def test_8_bit_colours_decode_without_bias(tmp_path, pix_fmt, matrix, full_range):
+    # swscale's fast 8-bit YUV → RGB path truncates: colours read about 1/255 dark on average (up to
+    # 2.6/255; greys exact), a shift every 8-bit clip carried into its composite and a generation loss
+    # on every re-read. Lossless H.264 of flat 16×16 patches of random codes, read back at their centres.
+    rng = np.random.default_rng(7)
+    n = 48
+    lo, hi = (0, 255) if full_range else (16, 235)
+    y = rng.integers(lo + 20, hi - 20, n)
+    cb, cr = rng.integers(lo + 30, hi - 30, (2, n))
+    yuv444 = np.zeros((3, 16, 16 * n), np.uint8)
+    for plane, codes in zip(yuv444, (y, cb, cr), strict=True):
+        plane[:] = np.repeat(codes, 16)[None, :]
+    frame = av.VideoFrame(16 * n, 16, "yuvj444p" if full_range else "yuv444p")
+    for plane, codes in zip(frame.planes, yuv444, strict=True):
+        padded = np.zeros((plane.height, plane.line_size), np.uint8)
+        padded[:, : codes.shape[1]] = codes
+        plane.update(padded.tobytes())
+    path = tmp_path / "patches.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height = 16 * n, 16
+        stream.pix_fmt = "yuv420p" if pix_fmt == "nv12" else pix_fmt
+        stream.options = {"qp": "0"}
+        stream.codec_context.colorspace = 1 if matrix == "bt709" else 6
+        stream.codec_context.color_range = 2 if full_range else 1
+        container.mux(stream.encode(frame.reformat(format=stream.pix_fmt)))
+        container.mux(stream.encode())
+    expected = _ycbcr_to_rgb(y.astype(np.float64), cb, cr, matrix, full_range)
+    inside = (expected.min(axis=1) > 1 / 255) & (expected.max(axis=1) < 254 / 255)  # not clipped
+    if pix_fmt == "nv12":  # a camera's or hardware decoder's layout: the same codes, chroma interleaved
+        with av.open(str(path)) as container:
+            decoded = next(container.decode(video=0)).reformat(format="nv12")
+        from guangying.media.video_reader import rgb_conversion, to_rgb_codes
+
+        got = to_rgb_codes(decoded, rgb_conversion(decoded))[8, 8::16] / 255
+    else:
+        with open_reader(path) as reader:
+            got = next(iter(reader)).rgb[8, 8::16].astype(np.float64)
+    error = (got - expected)[inside] * 255
+    assert inside.sum() > 20
+    assert abs(error.mean()) < 0.15, f"mean {error.mean():+.2f}/255"
+    assert np.abs(error).max() < 0.75, f"max {np.abs(error).max():.2f}/255"

@@ -12,6 +12,7 @@ from typing import Any
 import av
 import av.error
 import numpy as np
+from av.video.reformatter import Interpolation
 
 from guangying.base.errors import MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
@@ -29,6 +30,7 @@ from guangying.media.swscale_levels import decode_gains
 # AVColorSpace (what the stream says) → swscale matrix name for the YUV→RGB conversion.
 _MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
 _UNSPECIFIED_RANGE = 0
+_ACCURATE_8BIT = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 
@@ -170,6 +172,11 @@ def rgb_conversion(av_frame: av.VideoFrame) -> dict[str, object]:
     else:
         fmt = "rgb24" if bits <= 8 else "rgb48le"
     args: dict[str, object] = {"format": fmt}
+    if not av_frame.format.is_rgb and bits <= 8:
+        # swscale's fast 8-bit path truncates: every colour came out about 1/255 dark (1.1 on average,
+        # up to 2.6; greys exact), its chroma repeated in pairs. Accurate rounding with full chroma
+        # interpolation is exact to rounding, for about 10 ms more per 1080p frame.
+        args["interpolation"] = _ACCURATE_8BIT
     if not av_frame.format.is_rgb:
         # Untagged streams: ffmpeg's convention, BT.709 for HD and up, BT.601 below; limited range
         # unless the format says full (yuvj*).
