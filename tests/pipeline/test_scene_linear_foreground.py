@@ -160,3 +160,37 @@ def test_frame_compositor_makes_the_linear_over_only_when_asked():
     wrapped = FrameCompositor(_FixedMatte(alpha, fg_srgb), CompositeSettings(light_wrap_width_px=4))
     light = wrapped.process(fg_srgb, background_rgb_linear=bg, linear_output=True).composite_rgb_linear
     assert light is not None and float((light - linear).min()) >= 0 and float((light - linear).max()) > 0.01
+
+
+class _HalfMatte:
+    """Left half solid subject, right half clear: the set shows through the right half."""
+
+    def process(self, rgb, background_rgb=None):
+        from guangying.base.mattes import MatteResult
+
+        alpha = np.zeros(rgb.shape[:2], np.float32)
+        alpha[:, : rgb.shape[1] // 2] = 1.0
+        return MatteResult(alpha, rgb)
+
+    def reset(self):
+        pass
+
+
+@pytest.mark.parametrize("light_wrap_px", [0.0, 4.0])
+def test_a_sets_light_above_1_keeps_its_hue_in_the_display_composite(light_wrap_px):
+    # An HDR set (an EXR sky, an emissive sign): its orange (4, 2, 0.5) was cut channel by channel to
+    # pale yellow (1, 1, 0.5) in the display composite, where a plate's light is scaled onto 1, hue kept.
+    from guangying.base.colour import linear_to_srgb
+    from guangying.pipeline.frame import CompositeSettings, FrameCompositor
+
+    set_linear = np.tile(np.array([4.0, 2.0, 0.5], np.float32), (H, W, 1))
+    set_linear[:, -8:] = [0.2, 0.3, 0.4]  # part of the set within 0–1
+    plate = np.full((H, W, 3), 0.5, np.float32)
+    compositor = FrameCompositor(_HalfMatte(), CompositeSettings(light_wrap_width_px=light_wrap_px))
+    for _ in range(2):  # a still set handed again
+        result = compositor.process(plate, background_rgb_linear=set_linear, linear_output=True)
+    hue_kept = linear_to_srgb(np.array([1.0, 0.5, 0.125], np.float32))
+    np.testing.assert_allclose(result.composite_rgb_srgb[H // 2, W - 20], hue_kept, atol=2e-3)
+    np.testing.assert_allclose(result.composite_rgb_srgb[H // 2, W - 2], linear_to_srgb(set_linear[0, -1]),
+                               atol=2e-3)
+    np.testing.assert_allclose(result.composite_rgb_linear[H // 2, W - 20], [4.0, 2.0, 0.5], atol=1e-5)

@@ -25,7 +25,7 @@ from guangying.composite.over import (
     over_linear,
     over_srgb,
 )
-from guangying.media.highlights import scene_linear_foreground
+from guangying.media.highlights import roll_off_highlights, scene_linear_foreground
 
 
 @dataclass
@@ -99,6 +99,7 @@ class FrameCompositor:
         self.position = 0
         self._out: np.ndarray | None = None
         self._wrap_blur: PerPlate[np.ndarray] = PerPlate()
+        self._display_plate: PerPlate[np.ndarray] = PerPlate()
         self._levels: tuple[float, float] | None = None
 
     def reset(self) -> None:
@@ -107,6 +108,7 @@ class FrameCompositor:
         self.position = 0
         self._levels = None
         self._wrap_blur.clear()
+        self._display_plate.clear()
 
     def process(
         self,
@@ -152,6 +154,12 @@ class FrameCompositor:
             fg_srgb, alpha, bg_linear = self.layer_hook(position, fg_srgb, alpha, bg_linear)
             if bg_linear is not background_rgb_linear:
                 plate_srgb = None  # the hook changed the plate, so its sRGB copy no longer holds
+        # The display composite takes a set's light above 1 (an HDR sky, an emissive sign) scaled onto 1
+        # with its hue kept, as a plate's is: cut channel by channel, orange (4, 2, 0.5) came out pale
+        # yellow. The linear composite keeps it.
+        bg_display = self._display_plate.get(bg_linear, None, lambda: _display_light(bg_linear))
+        if bg_display is not bg_linear:
+            plate_srgb = None  # its sRGB copy was cut channel by channel
         st = self.settings
         if st.match_levels:
             if self._levels is None:  # once per shot, so the grade cannot flicker
@@ -161,11 +169,12 @@ class FrameCompositor:
         wrap = None
         if st.light_wrap_width_px > 0:
             width = st.light_wrap_width_px
-            blurred = self._wrap_blur.get(bg_linear, width, lambda: blur_background_linear(bg_linear, width))
+            blurred = self._wrap_blur.get(bg_display, width,
+                                          lambda: blur_background_linear(bg_display, width))  # fmt: skip
             wrap = light_wrap_terms(alpha, blurred, width, st.light_wrap_intensity)
         if self._out is None or self._out.shape != bg_linear.shape:
             self._out = np.empty_like(bg_linear)
-        composite = over_srgb(fg_srgb, alpha, bg_linear, wrap=wrap, out=self._out, bg_rgb_srgb=plate_srgb)
+        composite = over_srgb(fg_srgb, alpha, bg_display, wrap=wrap, out=self._out, bg_rgb_srgb=plate_srgb)
         linear = None
         if linear_output:
             if source_rgb_linear is None:
@@ -176,6 +185,14 @@ class FrameCompositor:
             if wrap is not None:
                 linear += wrap[0] * wrap[1][..., None]
         return FrameResult(alpha, matte.foreground_rgb, composite, linear)
+
+
+def _display_light(bg_rgb_linear: np.ndarray) -> np.ndarray:
+    """The set's linear light for the display composite: itself when nothing passes 1, else with each
+    pixel whose brightest channel passes 1 scaled onto 1 (hue kept)."""
+    if not bg_rgb_linear.size or float(bg_rgb_linear.max()) <= 1.0:
+        return bg_rgb_linear
+    return roll_off_highlights(bg_rgb_linear, 1.0)
 
 
 def _source_alpha(alpha: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
