@@ -282,7 +282,8 @@ def test_exr_matte_with_a_bounding_box_is_placed_in_the_frame(tmp_path):
 
 def _write_dpx(path, codes_10bit: np.ndarray, transfer: int) -> None:
     """A 10-bit DPX written by ffmpeg's encoder (PyAV), its header's transfer byte (offset 801,
-    SMPTE 268M) set as a scanner or a grading suite sets it: 1 printing density, 2 linear, 6 BT.709."""
+    SMPTE 268M) set as a scanner or a grading suite sets it: 1 printing density, 2 linear, 6 BT.709,
+    and its creator (offset 160) named as theirs."""
     import av
 
     rgb48 = (codes_10bit.astype(np.uint16) << 6) | (codes_10bit.astype(np.uint16) >> 4)
@@ -296,7 +297,29 @@ def _write_dpx(path, codes_10bit: np.ndarray, transfer: int) -> None:
         container.mux(stream.encode(None))
     data = bytearray(path.read_bytes())
     data[801] = transfer
+    data[160:260] = b"Film scanner 2.1".ljust(100, b"\0")
     path.write_bytes(bytes(data))
+
+
+def test_a_dpx_from_ffmpeg_reads_as_the_video_it_was_made_from(tmp_path):
+    # ffmpeg's DPX encoder marks every picture "linear" (transfer byte 2): a clip made into DPX frames
+    # with `ffmpeg -i clip.mov frame.%04d.dpx` was read as linear light, 1.3 stops bright, silently.
+    import subprocess
+
+    import cv2
+
+    picture = np.zeros((16, 48, 3), np.uint8)
+    picture[:, :16], picture[:, 16:32], picture[:, 32:] = (200, 60, 30), (128, 128, 128), (20, 90, 160)
+    cv2.imwrite(str(tmp_path / "still.png"), picture[..., ::-1])
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(tmp_path / "still.png"), "-pix_fmt", "gbrp10le",
+                    str(tmp_path / "frame.0001.dpx")], check=True)
+    assert (tmp_path / "frame.0001.dpx").read_bytes()[801] == 2  # ffmpeg's own "linear"
+    with pytest.warns(UserWarning, match="written by ffmpeg"):
+        with open_reader(tmp_path / "frame.####.dpx") as reader:
+            frame = next(iter(reader))
+    assert frame.transfer == "srgb"
+    # ffmpeg takes 8 bits to 10 by a shift: 200 → 800 of 1023, not 802
+    np.testing.assert_allclose(frame.rgb[8, 8::16], picture[8, 8::16] / 255, atol=3 / 1023)
 
 
 @pytest.mark.parametrize("transfer", [1, 2, 6])

@@ -36,6 +36,7 @@ PICTURE_EXTENSIONS = (IMAGE_EXTENSIONS | FFMPEG_PICTURE_EXTENSIONS | HEIF_EXTENS
 _DPX_TRANSFER_OFFSET = 801
 _DPX_LOG_TRANSFERS = {1, 3}
 _DPX_LINEAR_TRANSFER = 2
+_DPX_CREATOR = slice(160, 260)  # the file header's creator, NUL-padded text
 
 
 @dataclass(slots=True)
@@ -206,10 +207,19 @@ def _read_with_ffmpeg(path: Path, what: str) -> Picture:
     alpha = to_float32(np.ascontiguousarray(pixels[..., 3])) if pixels.shape[2] == 4 else None
     rgb = to_float32(np.ascontiguousarray(pixels[..., :3]))
     with path.open("rb") as file:
-        file.seek(_DPX_TRANSFER_OFFSET)
-        transfer_byte = file.read(1)
+        header = file.read(_DPX_TRANSFER_OFFSET + 1)
+    transfer_byte = header[_DPX_TRANSFER_OFFSET:]
     if transfer_byte and transfer_byte[0] in _DPX_LOG_TRANSFERS:
         return Picture(rgb=cineon_to_linear(rgb), alpha=alpha, transfer="linear", bit_depth=bits)
+    creator = header[_DPX_CREATOR].split(b"\0")[0].decode("ascii", "replace")
+    if transfer_byte == bytes([_DPX_LINEAR_TRANSFER]) and creator.startswith("Lavc"):
+        # ffmpeg's DPX encoder marks every picture "linear" whatever it holds: a clip made into DPX
+        # frames with ffmpeg holds its video code values, and read as linear light came out 1.3 stops
+        # bright, with no word.
+        return Picture(rgb=rgb, alpha=alpha, transfer="srgb", bit_depth=bits, colour_note=(
+            f"{what} was written by ffmpeg ({creator}), whose DPX encoder marks every picture linear "
+            "whatever it holds: read as video code values, as ffmpeg takes them from a clip. Scene-linear "
+            "light belongs in EXR"))
     if av_frame is None:  # read by OpenImageIO: the header's transfer byte says linear light or not
         linear = bool(transfer_byte) and transfer_byte[0] == _DPX_LINEAR_TRANSFER
         return Picture(rgb=rgb, alpha=alpha, transfer="linear" if linear else "srgb", bit_depth=bits)
