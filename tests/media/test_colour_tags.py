@@ -317,3 +317,51 @@ def test_pq_peak_comes_from_the_hdr10_metadata(tmp_path, hdr10, peak_cd_m2):
             container.mux(packet)
     with open_reader(path) as reader:  # known at open, before any frame is read
         assert reader.info.highlight_peak == pytest.approx(peak_cd_m2 / 203, rel=1e-6)
+
+
+def _tagged_8bit(path, **tags) -> None:
+    """An 8-bit H.264 clip of ordinary video carrying the given tags, as ffmpeg's CLI writes them."""
+    import subprocess
+
+    flags = [x for key, value in tags.items() for x in (f"-{key}", value)]
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25", "-frames:v", "2",
+                    "-pix_fmt", "yuv420p", "-c:v", "libx264", *flags, str(path)], check=True)
+
+
+def test_an_8_bit_clip_tagged_pq_is_said_to_be_mistagged_with_the_retag_that_fixes_it(tmp_path):
+    # An SDR clip exported with PQ tags read 128 as 181 (up to 140/255 off) with only the usual HDR
+    # note; 8-bit PQ is not a real grade. The warning gives ffmpeg's retag line, checked to work here.
+    import shlex
+    import subprocess
+
+    wide = {"color_primaries": "bt2020", "colorspace": "bt2020nc"}
+    _tagged_8bit(tmp_path / "clip.mp4", color_trc="smpte2084", **wide)
+    with pytest.warns(UserWarning, match="holds 8-bit pictures") as said:
+        with open_reader(tmp_path / "clip.mp4") as reader:
+            next(iter(reader))
+    line = next(str(w.message) for w in said if "8-bit" in str(w.message)).split("retag it: ")[1]
+    subprocess.run(shlex.split(line), cwd=tmp_path, check=True, capture_output=True)
+    with open_reader(tmp_path / "retagged.mp4") as reader:
+        frame = next(iter(reader))
+    assert frame.transfer == "srgb"
+
+
+def test_an_8_bit_hlg_clip_is_not_called_mistagged(tmp_path, recwarn):
+    # Sony cameras record HLG in 8 bits: a real HDR clip
+    _tagged_8bit(tmp_path / "hlg.mp4", color_trc="arib-std-b67", color_primaries="bt2020",
+                 colorspace="bt2020nc")
+    with open_reader(tmp_path / "hlg.mp4") as reader:
+        assert next(iter(reader)).transfer == "linear"
+    assert not [w for w in recwarn if "8-bit" in str(w.message)]
+
+
+@pytest.mark.parametrize(("tags", "said"), [
+    ({"colorspace": "ycgco"}, "YCgCo colour matrix"),
+    ({"color_trc": "log100"}, r"logarithmic \(100:1\) transfer"),
+    ({"color_trc": "smpte428"}, "SMPTE 428"),
+])
+def test_a_tag_this_product_does_not_decode_is_named(tmp_path, tags, said):
+    # they were read with the size's default matrix or as BT.709 without a word (YCgCo: 18/255 off)
+    _tagged_8bit(tmp_path / "odd.mp4", **tags)
+    with pytest.warns(UserWarning, match=said), open_reader(tmp_path / "odd.mp4") as reader:
+        next(iter(reader))

@@ -18,7 +18,7 @@ from guangying.base.errors import MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
 from guangying.media.camera_log import CameraLog, SourceColour, resolve_camera_log
 from guangying.media.camera_raw import unreadable_raw_note
-from guangying.media.colour_tags import TRC_PQ, StreamColour
+from guangying.media.colour_tags import TRC_LINEAR, TRC_PQ, StreamColour
 from guangying.media.damage import DamageLog, held_copy
 from guangying.media.deinterlace import Deinterlacer
 from guangying.media.frames import ClipInfo, Frame
@@ -29,6 +29,11 @@ from guangying.media.swscale_levels import decode_gains
 
 # AVColorSpace (what the stream says) → swscale matrix name for the YUV→RGB conversion.
 _MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
+# Tags swscale or this product does not decode (AVColorSpace, AVColorTransferCharacteristic): said
+_UNREAD_MATRICES = {0: "RGB (on Y'CbCr pictures)", 8: "YCgCo", 11: "SMPTE 2085", 12: "chromaticity-derived",
+                    13: "chromaticity-derived", 14: "ICtCp"}
+_UNREAD_TRANSFERS = {9: "logarithmic (100:1)", 10: "logarithmic (316:1)", 11: "xvYCC (IEC 61966-2-4)",
+                     12: "BT.1361", 17: "SMPTE 428 (DCI)"}
 _UNSPECIFIED_RANGE = 0
 _ACCURATE_8BIT = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
@@ -299,6 +304,7 @@ class VideoReader(Reader):
             # the container's (MOV's pasp atom) before the bitstream's: ProRes carries none of its own
             self._pixel_aspect = stream.sample_aspect_ratio or ctx.sample_aspect_ratio
             self._turns, colour = _first_frame_facts(container, stream, self._log)
+            self._codec = ctx.name
         if self._turns % 2:
             width, height = height, width
         last = total - 1 if total is not None else None
@@ -442,7 +448,7 @@ class VideoReader(Reader):
                             break
                         if convert is None:
                             convert, colour = rgb_conversion(av_frame), frame_colour(av_frame, self._log)
-                            self._warn_about(colour)
+                            self._warn_about(colour, av_frame)
                         frame = self._to_frame(av_frame, index, convert, colour)
                         frame.time_s += time_shift_s
                         if last is not None and frame.time_s <= last.time_s - float(1 / self._fps):
@@ -558,11 +564,30 @@ class VideoReader(Reader):
             yield held_copy(last, number, self._source_time_s(pts, number))
         damage.check(last.index + len(lost_pts) - self._start + 1)
 
-    def _warn_about(self, colour: SourceColour) -> None:
+    def _warn_about(self, colour: SourceColour, av_frame: av.VideoFrame) -> None:
         """Say what the first frame shows about the source that keys would otherwise get silently
-        wrong: a converted colour space."""
-        if colour.converted:
-            warnings.warn(colour.note(str(self._path)), stacklevel=3)
+        wrong: a converted colour space, tags that cannot be right, tags this product does not read."""
+        notes = [colour.note(str(self._path))] if colour.converted else []
+        # 8-bit HLG is real (Sony cameras record it); 8-bit PQ or linear light is a mis-tagged SDR
+        # clip (an export's or a tool's default), whose colours came out up to 140/255 off
+        mistagged = isinstance(colour, StreamColour) and colour.transfer in (TRC_PQ, TRC_LINEAR)
+        if mistagged and _precision_bits(av_frame.format.name)[0] <= 8:
+            retag = (f"ffmpeg -i {self._path.name} -c copy -bsf:v {self._codec}_metadata=colour_primaries=1:"
+                     f"transfer_characteristics=1:matrix_coefficients=1 retagged{self._path.suffix}"
+                     if self._codec in ("h264", "hevc") else "export it again tagged BT.709")
+            notes.append(f"{self._path} holds 8-bit pictures, and PQ or linear light needs 10 bits or more: "
+                         f"its tags are probably wrong. If it is ordinary video, retag it: {retag}")
+        matrix, transfer = int(av_frame.colorspace), int(av_frame.color_trc)
+        unread = "which this product does not decode: read as"
+        if not av_frame.format.is_rgb and matrix in _UNREAD_MATRICES:
+            used = str(rgb_conversion(av_frame)["src_colorspace"]).replace("ITU", "BT.")
+            name = _UNREAD_MATRICES[matrix]
+            notes.append(f"{self._path} is tagged with the {name} colour matrix, {unread} {used}")
+        if transfer in _UNREAD_TRANSFERS and self._log is None:
+            notes.append(f"{self._path} is tagged with the {_UNREAD_TRANSFERS[transfer]} transfer, {unread} "
+                         "BT.709 video")
+        for note in notes:
+            warnings.warn(note, stacklevel=3)
 
     def _warn_interlaced(self) -> None:
         # Keyed as stored, every moving edge came combed into the matte and the composite; a user had
