@@ -127,3 +127,30 @@ def test_garbage_profile_is_read_as_srgb_not_a_crash(tmp_path):
     Image.fromarray(_picture()).save(path, icc_profile=b"not an ICC profile at all" * 8)
     with open_reader(path) as reader:
         np.testing.assert_array_equal(np.round(next(iter(reader)).rgb[8, 8::16] * 255), PATCHES)
+
+
+def _png_with_chunks(path, codes: np.ndarray, chunks: list[tuple[bytes, bytes]]) -> None:
+    """An 8-bit RGB PNG with the given ancillary chunks placed after IHDR, as a renderer writes them."""
+    buffer = io.BytesIO()
+    Image.fromarray(codes, "RGB").save(buffer, format="PNG")
+    data = buffer.getvalue()
+    ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length and type, its 13 bytes, its CRC
+    extra = b"".join(struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+                     for kind, body in chunks)
+    path.write_bytes(data[:ihdr_end] + extra + data[ihdr_end:])
+
+
+@pytest.mark.parametrize(("chunks", "light"), [
+    ([(b"gAMA", struct.pack(">I", 100000))], "linear"),  # gAMA 1.0: a linear render
+    ([(b"gAMA", struct.pack(">I", 45455))], "srgb"),  # what writers put for sRGB
+    ([(b"sRGB", b"\x00"), (b"gAMA", struct.pack(">I", 100000))], "srgb"),  # sRGB overrides gAMA
+])
+def test_a_pngs_gamma_chunk_is_followed_unless_srgb_overrides_it(tmp_path, chunks, light):
+    # A PNG of linear light marked gAMA 1.0 was read as sRGB: grey 128 came out 55 (-73/255), where
+    # browsers, as PNG says, read it as light.
+    codes = np.repeat(np.arange(0, 256, 16, dtype=np.uint8), 3).reshape(1, 16, 3).repeat(4, axis=0)
+    _png_with_chunks(tmp_path / "render.png", codes, chunks)
+    with open_reader(tmp_path / "render.png") as reader:
+        frame = next(iter(reader))
+    assert frame.transfer == light
+    np.testing.assert_allclose(frame.rgb[2], codes[2] / 255, atol=1e-6)

@@ -36,6 +36,7 @@ PICTURE_EXTENSIONS = (IMAGE_EXTENSIONS | FFMPEG_PICTURE_EXTENSIONS | HEIF_EXTENS
 _DPX_TRANSFER_OFFSET = 801
 _DPX_LOG_TRANSFERS = {1, 3}
 _DPX_LINEAR_TRANSFER = 2
+_SRGB_LIKE_GAMMA = 1 / 2.2  # gAMA 0.45455: what PNG writers put for sRGB pictures, read as sRGB
 _DPX_CREATOR = slice(160, 260)  # the file header's creator, NUL-padded text
 
 
@@ -133,6 +134,13 @@ def _decode_picture(path: Path, what: str) -> Picture:
     picture = picture_from_bgr(pixels, path, what)
     if picture.alpha is not None and header.associated_alpha:  # a TIFF of premultiplied colour
         picture.rgb = unpremultiply(picture.rgb, picture.alpha)
+    if header.png_gamma is not None and abs(header.png_gamma - _SRGB_LIKE_GAMMA) > 0.01:
+        # PNG's gAMA: sample = light ^ gamma. A linear PNG (gAMA 1, as some renderers write) was read as
+        # sRGB: grey 128 came out 55. Browsers follow it; so does this reader.
+        picture.rgb = np.power(np.maximum(picture.rgb, 0.0), np.float32(1.0 / header.png_gamma))
+        picture.transfer = "linear"
+        picture.colour_note = (f"{what}: its PNG gAMA chunk says {header.png_gamma:g}, so it is read as "
+                               f"light = code ^ {1.0 / header.png_gamma:.4g}, as browsers read it")
     return picture
 
 

@@ -30,12 +30,13 @@ class PictureHeader:
     icc_profile: bytes | None  # None without one
     orientation: int  # EXIF orientation 1–8; 1 = show as stored (also when the tag is absent or invalid)
     associated_alpha: bool = False  # a TIFF whose ExtraSamples tag says its colour is premultiplied
+    png_gamma: float | None = None  # a PNG's gAMA where neither an ICC profile nor an sRGB chunk overrides it
 
 
 def read_header(path: Path) -> PictureHeader:
-    """``path``'s ICC profile (JPEG APP2, PNG iCCP, TIFF, WebP), EXIF orientation and, for a TIFF, whether
-    its alpha is associated. Only the header is read; a file Pillow cannot open gives none of them (the
-    pixels' own reader reports it)."""
+    """``path``'s ICC profile (JPEG APP2, PNG iCCP, TIFF, WebP), EXIF orientation, for a TIFF whether its
+    alpha is associated, and for a PNG its gAMA. Only the header is read; a file Pillow cannot open gives
+    none of them (the pixels' own reader reports it)."""
     try:
         with warnings.catch_warnings():
             # Pillow warns of big pictures (a plate is no bomb) and of corrupt EXIF (read as stored, as
@@ -43,6 +44,7 @@ def read_header(path: Path) -> PictureHeader:
             warnings.simplefilter("ignore")
             with Image.open(path) as picture:
                 profile = picture.info.get("icc_profile")
+                gamma = picture.info.get("gamma") if "srgb" not in picture.info else None  # PNG's order
                 orientation = _orientation(picture)
                 tags = getattr(picture, "tag_v2", {})  # TIFF only
                 extra = tags.get(_EXTRA_SAMPLES_TAG)
@@ -52,7 +54,8 @@ def read_header(path: Path) -> PictureHeader:
         orientation = 1  # a garbled tag: show as stored, as viewers do
     first = extra[0] if isinstance(extra, tuple) and extra else extra
     associated = first == 1  # ExtraSamples 1: associated alpha
-    return PictureHeader(profile or None, orientation, associated)
+    usable = isinstance(gamma, float) and 0.0 < gamma < 10.0 and not profile
+    return PictureHeader(profile or None, orientation, associated, gamma if usable else None)
 
 
 def animation_frames(path: Path) -> int:
