@@ -384,7 +384,7 @@ def test_blended_panes_are_laid_far_to_near_from_the_camera(tmp_path):
                                faces=[[0, 1, 2], [0, 2, 3]], process=False)
         card.visual = trimesh.visual.TextureVisuals(
             uv=np.zeros((4, 2)), material=trimesh.visual.material.PBRMaterial(
-                baseColorFactor=[*colour, 128], alphaMode="BLEND"))
+                baseColorFactor=[*colour, 128], alphaMode="BLEND", doubleSided=True))  # seen from both sides
         return card
 
     path = tmp_path / "panes.glb"
@@ -452,6 +452,7 @@ def test_a_sky_dome_past_20_km_is_drawn(tmp_path):
     from guangying.sets.gltf import GltfSet
 
     sky = trimesh.creation.icosphere(subdivisions=2, radius=30_000.0)
+    sky.invert()  # facing inwards, as a sky dome is made (glTF draws one side only)
     sky.visual.face_colors = [90, 140, 230, 255]
     path = tmp_path / "sky.glb"
     path.write_bytes(trimesh.Scene([sky]).export(file_type="glb"))
@@ -542,3 +543,148 @@ def test_a_nearest_sampler_keeps_texels_sharp(tmp_path):
         samples[name] = GltfSet(_write(tmp_path / f"{name}.glb", _glb(tree, binary))).render_rgba(view)[0]
     np.testing.assert_allclose(samples["nearest"][H // 2, x, :3], red, atol=0.004)
     assert abs(samples["linear"][H // 2, x, 2] - red[2]) > 0.1  # blended with the blue texel
+
+
+@pytest.mark.parametrize(("near_wall", "seen"), [
+    ("single-sided", "back wall"),  # its back to the camera: not drawn
+    ("double-sided", "near wall"),
+    ("single-sided, mirrored", "back wall"),  # a negative scale turns the winding, not the facing
+])
+def test_a_single_sided_wall_is_not_drawn_from_behind(tmp_path, near_wall, seen):
+    # glTF's doubleSided false (its default) was ignored: a cut-away room's near wall, facing into the
+    # room, hid the whole room from a camera outside it.
+    from guangying.sets.gltf import GltfSet
+
+    def wall(z: float, rgba: list[int], facing_camera: bool, double_sided: bool):  # type: ignore[no-untyped-def]
+        faces = [[0, 1, 2], [0, 2, 3]] if facing_camera else [[0, 2, 1], [0, 3, 2]]
+        quad = trimesh.Trimesh(vertices=[[-3, -2, z], [3, -2, z], [3, 2, z], [-3, 2, z]], faces=faces,
+                               process=False)
+        material = trimesh.visual.material.PBRMaterial(baseColorFactor=rgba, doubleSided=double_sided)
+        quad.visual = trimesh.visual.TextureVisuals(uv=np.zeros((4, 2)), material=material)
+        return quad
+
+    scene = trimesh.Scene()
+    scene.add_geometry(wall(-6, [0, 255, 0, 255], True, False), geom_name="back")
+    mirror = np.diag([-1.0, 1.0, 1.0, 1.0]) if "mirrored" in near_wall else np.eye(4)
+    scene.add_geometry(wall(-3, [128, 128, 128, 255], False, near_wall == "double-sided"), geom_name="near",
+                       transform=mirror)
+    path = tmp_path / "room.glb"
+    path.write_bytes(scene.export(file_type="glb"))
+    view = SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H)
+    rgba, axial_m = GltfSet(path).render_rgba(view)
+    expected = ([0.0, 1.0, 0.0], 6.0) if seen == "back wall" else ([128 / 255] * 3, 3.0)  # factors are linear
+    np.testing.assert_allclose(rgba[H // 2, W // 2, :3], expected[0], atol=0.01)
+    assert axial_m[H // 2, W // 2] == pytest.approx(expected[1], abs=0.01)
+
+
+def _textured_card(texture, name: str = "card", emissive=None):  # type: ignore[no-untyped-def]
+    """A 2 × 2 m card at 3 m facing the camera, its uv across it."""
+    glow = None if emissive is None else [1.0, 1.0, 1.0]
+    material = trimesh.visual.material.PBRMaterial(name=name, baseColorTexture=texture,
+                                                   emissiveTexture=emissive, emissiveFactor=glow)
+    card = trimesh.Trimesh(vertices=[[-1, -1, -3], [1, -1, -3], [1, 1, -3], [-1, 1, -3]],
+                           faces=[[0, 1, 2], [0, 2, 3]], process=False)
+    card.visual = trimesh.visual.TextureVisuals(uv=[[0, 0], [1, 0], [1, 1], [0, 1]], material=material)
+    return card
+
+
+def _centre_rgb(path) -> np.ndarray:  # type: ignore[no-untyped-def]
+    from guangying.sets.gltf import GltfSet
+
+    rgba, _ = GltfSet(path).render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))
+    return rgba[H // 2, W // 2, :3]
+
+
+def test_a_gltfs_files_named_with_spaces_are_found_by_their_encoded_uris(tmp_path):
+    # glTF percent-encodes its URIs (Blender writes "My%20Set.bin"); trimesh looked them up as written:
+    # a texture named with a space drew white, a buffer was refused by its encoded name.
+    from PIL import Image
+
+    files = trimesh.Scene([_textured_card(Image.new("RGB", (4, 4), (255, 128, 0)))]).export(file_type="gltf")
+    tree = json.loads(files.pop("model.gltf"))
+    for n, buffer in enumerate(tree["buffers"]):
+        (tmp_path / f"My Set {n}.bin").write_bytes(files[buffer["uri"]])
+        buffer["uri"] = f"My%20Set%20{n}.bin"
+    (tmp_path / "textures").mkdir()
+    Image.new("RGB", (4, 4), (255, 128, 0)).save(tmp_path / "textures" / "灯 tex.png")
+    tree["images"] = [{"uri": "textures/%E7%81%AF%20tex.png"}]
+    (tmp_path / "My Set.gltf").write_text(json.dumps(tree))
+    orange = srgb_to_linear(np.float32([1, 128 / 255, 0]))
+    np.testing.assert_allclose(_centre_rgb(tmp_path / "My Set.gltf"), orange, atol=0.004)
+
+
+def test_an_emissive_texture_without_a_base_colour_texture_is_mapped_across_the_surface(tmp_path):
+    # a sign at night: black base, its letters in the emissive texture. Its uv were left at 0 without a
+    # base-colour texture, so one texel lit the whole surface.
+    from PIL import Image
+
+    glow = Image.fromarray(np.array([[[255, 0, 0]] * 8 + [[0, 0, 255]] * 8] * 4, np.uint8), "RGB")
+    path = tmp_path / "sign.glb"
+    sign = _textured_card(None, "sign", emissive=glow)
+    sign.visual.material.baseColorFactor = [0, 0, 0, 255]  # dark but for its letters
+    path.write_bytes(trimesh.Scene([sign]).export(file_type="glb"))
+    from guangying.sets.gltf import GltfSet
+
+    rgba, _ = GltfSet(path).render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))
+    k = intrinsics_matrix(28.0, SENSOR_MM, W, H)
+    left, right = (int(k[0, 0] * x / 3 + k[0, 2]) for x in (-0.5, 0.5))
+    np.testing.assert_allclose(rgba[H // 2, left, :3], [1, 0, 0], atol=0.01)
+    np.testing.assert_allclose(rgba[H // 2, right, :3], [0, 0, 1], atol=0.01)
+
+
+def test_a_16_bit_grey_texture_is_drawn_at_its_grey(tmp_path):
+    # PIL's RGBA of a 16-bit grey picture clipped every value to 255: the texture drew white
+    from PIL import Image
+
+    grey = Image.fromarray(np.full((4, 4), 32768, np.uint16))
+    assert grey.mode.startswith("I")
+    path = tmp_path / "grey.glb"
+    path.write_bytes(trimesh.Scene([_textured_card(grey)]).export(file_type="glb"))
+    np.testing.assert_allclose(_centre_rgb(path), srgb_to_linear(np.float32([0.5] * 3)), atol=0.004)
+
+
+def test_what_trimesh_would_drop_is_refused_or_said(tmp_path):
+    from PIL import Image
+
+    from guangying.sets.gltf import GltfSet
+
+    card = _textured_card(Image.new("RGB", (4, 4), "red"))
+    tree, binary = _glb_parts(trimesh.Scene([card]).export(file_type="glb"))
+    # the extensions this product reads, required by the file: read, not refused
+    transform = ["KHR_texture_transform"]
+    required = dict(tree, extensionsUsed=transform, extensionsRequired=transform)
+    GltfSet(_write(tmp_path / "required.glb", _glb(required, binary)))
+    quantized = dict(tree, extensionsRequired=["KHR_mesh_quantization"])
+    with pytest.raises(InputFormatError, match="gltfpack -noq"):
+        GltfSet(_write(tmp_path / "quantized.glb", _glb(quantized, binary)))
+    # a sparse accessor's substitutions were dropped, the mesh drawn where its base data puts it
+    sparse = json.loads(json.dumps(tree))
+    position = sparse["meshes"][0]["primitives"][0]["attributes"]["POSITION"]
+    sparse["accessors"][position]["sparse"] = {
+        "count": 1, "indices": {"bufferView": 0, "componentType": 5125}, "values": {"bufferView": 1}}
+    with pytest.raises(InputFormatError, match="sparse accessors"):
+        GltfSet(_write(tmp_path / "sparse.glb", _glb(sparse, binary)))
+    # lines beside the triangles, and a texture through a second uv set: said
+    lines = json.loads(json.dumps(tree))
+    lines["meshes"][0]["primitives"].append(dict(lines["meshes"][0]["primitives"][0], mode=1))
+    lines["materials"][0]["pbrMetallicRoughness"]["baseColorTexture"]["texCoord"] = 1
+    with pytest.warns(UserWarning) as said:
+        GltfSet(_write(tmp_path / "lines.glb", _glb(lines, binary)))
+    messages = " ".join(str(w.message) for w in said)
+    assert "drawn as lines" in messages and "second UV set" in messages
+
+
+def test_a_closed_set_and_an_impossible_frame_are_refused_by_name(tmp_path):
+    from guangying.base.errors import GuangyingError
+    from guangying.sets.gltf import GltfSet
+
+    path = tmp_path / "boxes.glb"
+    path.write_bytes(trimesh.Scene(_boxes()).export(file_type="glb"))
+    boxes = GltfSet(path)
+    with pytest.raises(GuangyingError, match="at most"):  # a moderngl.Error before
+        boxes.render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), 0, H))
+    boxes.render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))  # still draws
+    boxes.close()
+    boxes.close()  # a second close does nothing
+    with pytest.raises(GuangyingError, match="was closed"):  # a RuntimeError of the thread pool before
+        boxes.render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, TypeVar
 import cv2
 import numpy as np
 
-from guangying.base.errors import DeviceError, InputFormatError
+from guangying.base.errors import DeviceError, InputFormatError, SettingsError
 from guangying.lens.camera import rotation_world_from_rig
 from guangying.sets.optics import SetOptics, defocus_by_depth
 from guangying.sets.view import RayGrid, SetView
@@ -133,7 +133,7 @@ def _mesh_arrays(mesh, transform: np.ndarray, uv_transform: tuple[tuple[float, .
                 255.0 if np.asarray(factor).dtype == np.uint8 else 1.0
             )
         image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
-        if image is not None and visual.uv is not None:
+        if visual.uv is not None:  # an emissive texture needs them without a base-colour one (a sign)
             texture = image
             # trimesh turned glTF's v (down the picture) into OpenGL's (up from the bottom row) on load:
             # flipped again, every textured set was drawn upside down
@@ -204,7 +204,16 @@ _READABLE_EXTENSIONS = {
     "KHR_draco_mesh_compression",
     "KHR_materials_unlit",
     "KHR_materials_pbrSpecularGlossiness",
+    "KHR_materials_emissive_strength",  # read from the JSON here (_material_extensions)
+    "KHR_texture_transform",
     "EXT_texture_webp",
+}
+# how to export again without an extension nobody here reads
+_EXPORT_WITHOUT = {
+    "EXT_meshopt_compression": "gltfpack without -cc",
+    "KHR_meshopt_compression": "gltfpack without -cc",
+    "KHR_texture_basisu": "gltfpack without -tc",
+    "KHR_mesh_quantization": "gltfpack -noq",
 }
 
 
@@ -237,6 +246,61 @@ def _check_external_files(tree: dict[str, Any], path: Path) -> None:
                 what = "its geometry" if kind == "buffers" else "a texture"
                 raise InputFormatError(f"3D set {path} needs {uri} ({what}), which is not at {wanted}: copy "
                                        "the files exported with it, or export one .glb")
+
+
+def _unquoting_resolver(path: Path) -> Any:  # noqa: ANN401 (a trimesh resolver)
+    """trimesh's resolver of a .gltf's files, taking their URIs as glTF writes them: percent-encoded
+    (Blender writes "My%20Set.bin" for "My Set.bin"), which trimesh looked up as they stood: a texture
+    named with a space drew white, a buffer was refused by its encoded name. Files beside the set or
+    anywhere it points (``../textures``), as :func:`_check_external_files` found them."""
+    from trimesh.resolvers import FilePathResolver
+
+    class Unquoting(FilePathResolver):  # type: ignore[misc]
+        def get(self, name: str) -> bytes:
+            return super().get(urllib.parse.unquote(name))  # type: ignore[no-any-return]
+
+    return Unquoting(str(path), allow_anywhere=True)
+
+
+_DRAWN_MODES = {4: "triangles", 5: "triangle strips"}
+_UNDRAWN_MODES = {0: "points", 1: "lines", 2: "line loops", 3: "line strips", 6: "triangle fans"}
+
+
+def _check_primitives(tree: dict[str, Any], path: Path) -> None:
+    """Refuse what trimesh would draw wrong without a word (a sparse accessor's substitutions: a mesh
+    moved or missing), and say what it leaves out (points, lines, fans; a texture read through a second
+    UV set, drawn through the first)."""
+    meshes, accessors = tree.get("meshes") or [], tree.get("accessors") or []
+    undrawn: set[str] = set()
+    for number, mesh in enumerate(meshes if isinstance(meshes, list) else []):
+        for primitive in (mesh.get("primitives") or []) if isinstance(mesh, dict) else []:
+            if not isinstance(primitive, dict):
+                continue
+            mode = primitive.get("mode", 4)
+            if mode not in _DRAWN_MODES:
+                undrawn.add(_UNDRAWN_MODES.get(mode, f"mode {mode}"))
+            used = [*(primitive.get("attributes") or {}).values(), primitive.get("indices")]
+            for k in used:
+                accessor = accessors[k] if isinstance(k, int) and 0 <= k < len(accessors) else None
+                if isinstance(accessor, dict) and "sparse" in accessor:
+                    raise InputFormatError(
+                        f"3D set {path} stores mesh {mesh.get('name') or number!r} with sparse accessors, "
+                        "which this product cannot read (they were dropped: vertices left where the base "
+                        "data puts them); export it again without them (Blender: apply the shape keys)")
+    if undrawn:
+        warnings.warn(f"3D set {path} has primitives drawn as {', '.join(sorted(undrawn))}, which are not "
+                      "drawn: only triangles and triangle strips are", stacklevel=3)
+    materials = tree.get("materials") or []
+    for material in materials if isinstance(materials, list) else []:
+        if not isinstance(material, dict):
+            continue
+        pbr = material.get("pbrMetallicRoughness") or {}
+        infos = [pbr.get("baseColorTexture") if isinstance(pbr, dict) else None,
+                 material.get("emissiveTexture")]  # fmt: skip
+        if any(isinstance(info, dict) and info.get("texCoord", 0) != 0 for info in infos):
+            warnings.warn(f"3D set {path}: material {material.get('name')!r} reads a texture through a "
+                          "second UV set (texCoord 1), which is not read: it is drawn through the first; "
+                          "bake the mapping into TEXCOORD_0", stacklevel=3)
 
 
 def _extensions(tree: dict[str, Any]) -> list[str]:
@@ -371,6 +435,7 @@ class _Draw(NamedTuple):
     alpha_cutoff: float
     emission: np.ndarray
     centre: np.ndarray
+    front_face: str | None  # the winding that faces the camera as drawn ("cw"/"ccw"); None: both sides
 
 
 class GltfSet:
@@ -392,13 +457,15 @@ class GltfSet:
         unreadable = [name for name in required if name not in _READABLE_EXTENSIONS]
         if unreadable:
             # trimesh loads such a file without a word, its geometry or textures left as zeros
+            ways = sorted({_EXPORT_WITHOUT.get(name, "") for name in unreadable} - {""})
             raise InputFormatError(
                 f"3D set {path} needs glTF extension(s) {', '.join(unreadable)}, which this product "
                 "cannot read; export it again without them (Blender: glTF export without mesh "
-                "compression; gltfpack: without -cc or -tc)"
+                f"compression{''.join('; ' + way for way in ways)})"
             )
+        _check_primitives(tree, path)
         try:
-            scene: Any = trimesh.load(str(path), force="scene")
+            scene: Any = trimesh.load(str(path), force="scene", resolver=_unquoting_resolver(path))
         except Exception as exc:  # trimesh raises many kinds for a bad file
             raise InputFormatError(f"cannot load 3D set {path}: {exc}") from exc
         # Each placed mesh with its node's transform; scene.dump() would copy every mesh's material and
@@ -420,6 +487,7 @@ class GltfSet:
         # in another ("cannot create renderbuffer"), or by two threads at once, failed. All of this
         # set's OpenGL work runs on its own thread, one call at a time, whichever thread asks.
         self._gl_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"gltf-{path.name}")
+        self._closed = False
         self._rays = RayGrid()
         self._fbo_size: tuple[int, int] | None = None
         try:
@@ -430,6 +498,8 @@ class GltfSet:
 
     def _on_gl(self, work: Callable[..., _T], *args: Any) -> _T:  # noqa: ANN401
         """``work(*args)`` run on this set's OpenGL thread; its exception raised here."""
+        if self._closed:
+            raise SettingsError(f"3D set {self.path} was closed: open it again to render it")
         return self._gl_thread.submit(work, *args).result()
 
     def _upload(self, meshes: list[tuple[Any, np.ndarray, str]],
@@ -466,8 +536,13 @@ class GltfSet:
             data = np.concatenate([positions, uv, colour], axis=1).astype(np.float32)
             vbo = self.ctx.buffer(data.tobytes())
             vao = self.ctx.vertex_array(program, [(vbo, "3f 2f 4f", "in_position", "in_uv", "in_colour")])
+            # glTF's front faces wind counter-clockwise, drawn here upside down (clockwise), and the other
+            # way under a mirroring node. A single-sided wall was drawn from behind too: a cut-away
+            # room's near wall hid the room from a camera outside it.
+            double_sided = bool(getattr(getattr(mesh.visual, "material", None), "doubleSided", False))
+            front = None if double_sided else "ccw" if np.linalg.det(transform[:3, :3]) < 0 else "cw"
             self._draws.append(_Draw(program, vao, (base_tex, glow_tex), samplers, mirror,
-                                     mode, cutoff, emission, positions.mean(axis=0)))
+                                     mode, cutoff, emission, positions.mean(axis=0), front))
         self._draws.sort(key=lambda draw: draw.alpha_mode == 2)  # blended surfaces over the solid ones
 
     def _gl_sampler(self, sampler: _Sampler, made: dict[_Sampler, Any]) -> Any:  # noqa: ANN401
@@ -495,6 +570,10 @@ class GltfSet:
         from PIL import Image
 
         try:  # PIL decodes a set's textures only now
+            if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+                # 16-bit or float grey: PIL's RGBA clips each value to 255, so every texel drew white
+                grey = np.asarray(image, np.float64) / (1.0 if image.mode == "F" else 65535.0)
+                image = Image.fromarray(np.clip(grey * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
             rgba = np.asarray(image.convert("RGBA"), np.uint8)[::-1]  # OpenGL's rows run upwards
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             raise InputFormatError(f"3D set {self.path} has a damaged texture ({exc}); "
@@ -508,14 +587,23 @@ class GltfSet:
     def _framebuffers(self, width: int, height: int) -> None:
         if self._fbo_size == (width, height):
             return
+        import moderngl
+
+        largest = int(self.ctx.info["GL_MAX_RENDERBUFFER_SIZE"])
+        cannot = f"3D set {self.path} cannot be drawn {width}×{height}"
+        if not 0 < width <= largest or not 0 < height <= largest:
+            raise SettingsError(f"{cannot}: this OpenGL renderer draws at most {largest} px a side")
         samples = min(4, self.ctx.max_samples)
-        # colour (RGBA) and the coverage-weighted axial depth with its coverage (RG)
-        ms = [self.ctx.renderbuffer((width, height), n, samples=samples, dtype="f4") for n in (4, 2)]
-        depth = self.ctx.depth_renderbuffer((width, height), samples=samples)
-        self._ms_fbo = self.ctx.framebuffer(ms, depth)
-        resolved = [self.ctx.renderbuffer((width, height), n, dtype="f4") for n in (4, 2)]
-        self._resolved_fbo = self.ctx.framebuffer(resolved)
-        self._fbo_size = (width, height)
+        try:  # colour (RGBA) and the coverage-weighted axial depth with its coverage (RG)
+            ms = [self.ctx.renderbuffer((width, height), n, samples=samples, dtype="f4") for n in (4, 2)]
+            depth = self.ctx.depth_renderbuffer((width, height), samples=samples)
+            ms_fbo = self.ctx.framebuffer(ms, depth)
+            resolved = [self.ctx.renderbuffer((width, height), n, dtype="f4") for n in (4, 2)]
+            resolved_fbo = self.ctx.framebuffer(resolved)
+        except moderngl.Error as exc:  # 4× multisampled float buffers: 8192² needs 6 GiB
+            raise DeviceError(f"{cannot}: the OpenGL renderer could not hold its buffers ({exc}); "
+                              "render smaller") from exc
+        self._ms_fbo, self._resolved_fbo, self._fbo_size = ms_fbo, resolved_fbo, (width, height)
 
     def _draw(self, view: SetView, k: np.ndarray, width: int, height: int,
               channels: int) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
@@ -530,7 +618,7 @@ class GltfSet:
         view_m[:3, :3] = r.T
         view_m[:3, 3] = -r.T @ p.position_m
         # Drawn upside down: glReadPixels hands the bottom row first, so the picture comes back
-        # top-down with no flipped copy of it (nothing is culled, so the winding does not matter).
+        # top-down with no flipped copy of it (front faces then wind clockwise: _Draw.front_face).
         mvp = np.diag([1.0, -1.0, 1.0, 1.0]) @ _projection(k, width, height, self._far_m) @ view_m
         for program in self._programs:
             program["mvp"].write(mvp.T.astype(np.float32).tobytes())  # GLSL matrices are column-major
@@ -559,8 +647,13 @@ class GltfSet:
             for unit, (texture, sampler) in enumerate(zip(draw.textures, draw.samplers, strict=True)):
                 texture.use(unit)
                 sampler.use(unit)
+            if draw.front_face is None:
+                self.ctx.disable(moderngl.CULL_FACE)
+            else:
+                self.ctx.enable(moderngl.CULL_FACE)
+                self.ctx.front_face = draw.front_face
             draw.vao.render(moderngl.TRIANGLES)
-        self.ctx.disable(moderngl.BLEND)
+        self.ctx.disable(moderngl.BLEND | moderngl.CULL_FACE)
         self.ctx.depth_mask = True
         self.ctx.copy_framebuffer(self._resolved_fbo, self._ms_fbo)  # MSAA resolve, every attachment
         picture = self._read(0, channels, width, height)
@@ -626,5 +719,8 @@ class GltfSet:
         return np.ascontiguousarray(defocus_by_depth(rgba, axial, optics, view)[..., :3])
 
     def close(self) -> None:
-        self._on_gl(self.ctx.release)
-        self._gl_thread.shutdown()
+        """Release the OpenGL context and its thread; closing again does nothing."""
+        if not self._closed:
+            self._on_gl(self.ctx.release)
+            self._closed = True
+            self._gl_thread.shutdown()
