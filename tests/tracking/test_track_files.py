@@ -265,3 +265,16 @@ def test_a_frame_the_track_skips_takes_its_nearest_row_not_the_last():
     assert not any("ends before the plate" in str(w.message) for w in said)
     with pytest.warns(UserWarning, match="ends before the plate: holding its last row"):
         assert lookup.row(12, 12).pan_deg == 22
+
+
+def test_a_live_takes_warm_up_frame_does_not_decide_how_the_track_is_read(recwarn):
+    # `live --camera-track track.csv` warms its engine on made-up frames numbered -1: that first look-up
+    # set the track to rows-in-order for the whole take ("no row for plate frame -1"), so after any
+    # dropped frame the set lagged the plate.
+    from guangying.pipeline.camera_feed import TrackLookup
+
+    rows = [CameraTrackRow(k, k / 25, "", 2.0 * k, 0.0, 0.0, 0.0, 0.0, 0.0, 24.0, 1.0) for k in range(6)]
+    lookup = TrackLookup(rows, "take.csv")
+    assert lookup.row(-1, 0).pan_deg == 0  # the warm-up: the track's first camera
+    assert [lookup.row(k, position).pan_deg for position, k in enumerate((0, 1, 4, 5))] == [0, 2, 8, 10]
+    assert not recwarn.list

@@ -50,6 +50,10 @@ class TrackLookup:
         self._warned_gap = False
 
     def row(self, frame_index: int, position: int, capture_time_s: float | None = None) -> CameraTrackRow:
+        if frame_index < 0:
+            # a live take's warm-up frame, before the take: it chose rows-in-order for the whole take,
+            # said so, and the set then lagged the plate by every frame the engine dropped
+            return self.rows[0]
         if self._by_number is None:
             self._by_number = frame_index in self._by_frame
             if not self._by_number:
