@@ -688,3 +688,18 @@ def test_a_closed_set_and_an_impossible_frame_are_refused_by_name(tmp_path):
     boxes.close()  # a second close does nothing
     with pytest.raises(GuangyingError, match="was closed"):  # a RuntimeError of the thread pool before
         boxes.render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))
+
+
+def test_a_dark_base_colour_factor_keeps_its_exact_value(tmp_path):
+    # trimesh keeps baseColorFactor as 8 bits of linear light: a night set's 0.001 drew 0, its 0.003
+    # drew 0.0039 (sRGB 0.039 → 0.050), crushing dark blockout materials.
+    from guangying.sets.gltf import GltfSet
+
+    card = trimesh.Trimesh(vertices=[[-1, -1, -3], [1, -1, -3], [1, 1, -3], [-1, 1, -3]],
+                           faces=[[0, 1, 2], [0, 2, 3]], process=False)
+    card.visual = trimesh.visual.TextureVisuals(material=trimesh.visual.material.PBRMaterial(name="night"))
+    tree, binary = _glb_parts(trimesh.Scene([card]).export(file_type="glb"))
+    tree["materials"][0]["pbrMetallicRoughness"] = {"baseColorFactor": [0.001, 0.0005, 0.003, 1.0]}
+    night = GltfSet(_write(tmp_path / "night.glb", _glb(tree, binary)))
+    rgba, _ = night.render_rgba(SetView(CameraPose(), intrinsics_matrix(28.0, SENSOR_MM, W, H), W, H))
+    np.testing.assert_allclose(rgba[H // 2, W // 2], [0.001, 0.0005, 0.003, 1.0], rtol=1e-4, atol=1e-7)

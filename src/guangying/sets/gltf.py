@@ -10,6 +10,7 @@ warped through the lens's distortion (rendered with a margin so the bent frame's
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -103,9 +104,11 @@ def _egl_context():  # type: ignore[no-untyped-def]
 
 
 def _mesh_arrays(mesh, transform: np.ndarray, uv_transform: tuple[tuple[float, ...], ...] | None = None,  # type: ignore[no-untyped-def]  # noqa: E501
+                 base_factor: tuple[float, ...] | None = None,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
     """Unindexed triangles of a trimesh mesh placed by its node's 4×4 ``transform``: positions (N, 3),
-    uv (N, 2) moved by the material's ``uv_transform`` (2×3, on glTF UVs), linear RGBA (N, 4), and the
+    uv (N, 2) moved by the material's ``uv_transform`` (2×3, on glTF UVs), linear RGBA (N, 4) from
+    ``base_factor`` (the material's baseColorFactor as the file holds it) where given, and the
     base-colour texture (a PIL image, sRGB as glTF stores it) or None."""
     faces = np.asarray(mesh.faces).ravel()
     vertices = np.asarray(mesh.vertices, np.float64)
@@ -127,7 +130,9 @@ def _mesh_arrays(mesh, transform: np.ndarray, uv_transform: tuple[tuple[float, .
     visual = mesh.visual
     if visual.kind == "texture":
         material = visual.material
-        factor = getattr(material, "baseColorFactor", None)
+        # trimesh keeps the factor as 8 bits of linear light: a night set's 0.001 became 0, its 0.003
+        # 0.004 (sRGB 0.039 → 0.050), so the file's own numbers are taken where they are known
+        factor = base_factor if base_factor is not None else getattr(material, "baseColorFactor", None)
         if factor is not None:
             colour[:] = np.asarray(factor, np.float32) / (
                 255.0 if np.asarray(factor).dtype == np.uint8 else 1.0
@@ -347,6 +352,7 @@ class _MaterialExtensions:
     uv_transform: tuple[tuple[float, ...], ...] | None = None
     base_sampler: _Sampler = _Sampler()
     emissive_sampler: _Sampler = _Sampler()
+    base_factor: tuple[float, ...] | None = None  # baseColorFactor, linear RGBA floats
 
 
 def _sampler(tree: dict[str, Any], texture_info: object) -> _Sampler:
@@ -387,10 +393,21 @@ def _texture_transform(texture_info: object) -> tuple[tuple[float, ...], ...] | 
     return matrix if all(math.isfinite(v) for row in matrix for v in row) else None
 
 
+def _base_factor(pbr: object) -> tuple[float, ...] | None:
+    """pbrMetallicRoughness.baseColorFactor as four floats in 0–1, or None where absent or malformed."""
+    factor = pbr.get("baseColorFactor") if isinstance(pbr, dict) else None
+    try:
+        values = tuple(float(v) for v in factor) if isinstance(factor, list) else ()
+    except (TypeError, ValueError):
+        return None
+    return values if len(values) == 4 and all(0.0 <= v <= 1.0 for v in values) else None
+
+
 def _material_extensions(tree: dict[str, Any], path: Path) -> dict[str, _MaterialExtensions]:
     """Each named material's :class:`_MaterialExtensions`; trimesh keeps the name, so they are matched
     by it. A name whose materials disagree is left out, and so is an unnamed material: both said."""
     found: dict[str, set[_MaterialExtensions]] = {}
+    factors: dict[str, set[tuple[float, ...] | None]] = {}  # exact base colours, taken where unambiguous
     unmatched = False
     materials = tree.get("materials")
     for material in materials if isinstance(materials, list) else []:
@@ -408,6 +425,7 @@ def _material_extensions(tree: dict[str, Any], path: Path) -> dict[str, _Materia
                                      _texture_transform(base), _sampler(tree, base), _sampler(tree, emissive))
         if isinstance(material.get("name"), str):
             found.setdefault(material["name"], set()).add(extras)
+            factors.setdefault(material["name"], set()).add(_base_factor(pbr))
         else:
             unmatched |= extras != _MaterialExtensions()
         if emissive is not None and _texture_transform(emissive) != extras.uv_transform:
@@ -420,7 +438,9 @@ def _material_extensions(tree: dict[str, Any], path: Path) -> dict[str, _Materia
                       "strength, texture transform or texture sampler is not applied; name each material "
                       "uniquely",
                       stacklevel=3)
-    return {name: next(iter(values)) for name, values in found.items() if len(values) == 1}
+    matched = {name: next(iter(values)) for name, values in found.items() if len(values) == 1}
+    return {name: dataclasses.replace(extras, base_factor=next(iter(factors[name])))
+            if len(factors[name]) == 1 else extras for name, extras in matched.items()}
 
 
 class _Draw(NamedTuple):
@@ -520,7 +540,8 @@ class GltfSet:
             if isinstance(material_name, str):
                 material = extensions.get(material_name, material)
             try:
-                positions, uv, colour, texture = _mesh_arrays(mesh, transform, material.uv_transform)
+                positions, uv, colour, texture = _mesh_arrays(mesh, transform, material.uv_transform,
+                                                              material.base_factor)
             except InputFormatError as exc:
                 raise InputFormatError(f"3D set {path} is damaged: in its mesh {name!r}, {exc}; "
                                        "export it again") from exc
