@@ -22,6 +22,11 @@ def mark_still(plate: np.ndarray) -> None:
     _STILL[id(plate)] = plate
 
 
+def is_still(plate: np.ndarray) -> bool:
+    """Whether ``plate`` cannot change while it lives: marked still, or read-only."""
+    return not plate.flags.writeable or _STILL.get(id(plate)) is plate
+
+
 class PerPlate(Generic[T]):
     """``get(plate, key, make)``: ``make()``'s value, kept while the same ``plate`` array comes back
     with the same ``key``. Told apart by identity alone, a caller that refills one buffer frame after
@@ -39,7 +44,7 @@ class PerPlate(Generic[T]):
     def get(self, plate: np.ndarray, key: Hashable, make: Callable[[], T]) -> T:
         kept = self._value
         again = plate is self._plate and key == self._key
-        unchanging = not plate.flags.writeable or _STILL.get(id(plate)) is plate
+        unchanging = is_still(plate)
         if kept is not None and again and (
             unchanging or (self._copy is not None and _same(plate, self._copy))
         ):

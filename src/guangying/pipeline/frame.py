@@ -17,7 +17,7 @@ from guangying.base.checks import CheckedOnAssignment, Range, check_fields, floa
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import Matter, MatteResult
-from guangying.base.per_plate import PerPlate
+from guangying.base.per_plate import PerPlate, is_still, mark_still
 from guangying.composite.over import (
     blur_background_linear,
     light_wrap_terms,
@@ -192,7 +192,10 @@ def _display_light(bg_rgb_linear: np.ndarray) -> np.ndarray:
     pixel whose brightest channel passes 1 scaled onto 1 (hue kept)."""
     if not bg_rgb_linear.size or float(bg_rgb_linear.max()) <= 1.0:
         return bg_rgb_linear
-    return roll_off_highlights(bg_rgb_linear, 1.0)
+    display = roll_off_highlights(bg_rgb_linear, 1.0)
+    if is_still(bg_rgb_linear):  # so is what is made of it: its light wrap blur is kept without a copy
+        mark_still(display)
+    return display
 
 
 def _source_alpha(alpha: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
