@@ -459,6 +459,15 @@ def _free_cells(rgb, surface, plate, cells, kept):  # noqa: ANN001, ANN202
     return out
 
 
+def compile_shaded_side() -> None:
+    """Compile the shaded-side solve now (a live take's warm-up): it runs only where a lit surface turns
+    from the key light beside clear screen, which a made-up frame reaches by chance or not at all, and
+    its first real frame then waited for the compiler."""
+    cells = np.ones((2, 2), np.bool_)
+    grey = np.full((2, 2, 3), 0.5, np.float32)
+    _free_cells(grey, grey, grey, cells, np.float32(SUBJECT_KEPT))
+
+
 def _shaded_side(
     lit: np.ndarray,
     clear: np.ndarray,

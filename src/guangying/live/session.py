@@ -18,6 +18,7 @@ from guangying.base.atomic import write_text
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import GuangyingError, SettingsError
 from guangying.base.mattes import Matter
+from guangying.keyer.lit_surface import compile_shaded_side
 from guangying.keyer.settings import KeyerSettings
 from guangying.live.capture import CapturedFrame, LiveSource
 from guangying.live.disk_watch import DiskNearlyFull
@@ -219,6 +220,7 @@ class LiveSession:
             # the keyer alone: a hybrid's neural half is warm already, and loading it twice is slow
             matter = self._matter_factory({**self._values, "matte": "chroma"}, keyer)
             engines.append(FrameCompositor(matter, None, None))
+            compile_shaded_side()
         for engine in engines:
             for frame in warm_up_frames(self.source.height, self.source.width):
                 engine.process(frame, *self._plate(-1, frame))
