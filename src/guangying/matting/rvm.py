@@ -42,6 +42,20 @@ _MAX_GAIN = 8.0
 _GAIN_FOLLOW = 0.1
 
 
+_SMALLEST_INTERNAL_PX = 64  # the short side the network is shown, at the least, when scaled down
+_SOLID_FROM = 0.9  # α from which the network's foreground gives way to the plate, all of it at 1
+
+
+def _solid_from_plate(alpha: np.ndarray, fgr_rgb: np.ndarray, plate_rgb: np.ndarray) -> MatteResult:
+    """The network's foreground colour on soft edges (the screen or set taken out), the plate's own
+    where the subject is solid: RVM's predicted colour there shifted skin and costume by up to 22/255
+    (R −1.5, G and B +0.7 on average, a steady cyan cast) in every composite."""
+    weight = np.clip((alpha - np.float32(_SOLID_FROM)) * np.float32(1.0 / (1.0 - _SOLID_FROM)), 0.0, 1.0)
+    foreground = cv2.blendLinear(plate_rgb, np.ascontiguousarray(fgr_rgb, np.float32), weight,
+                                 np.float32(1.0) - weight)  # fmt: skip
+    return MatteResult(alpha=alpha, foreground_rgb=foreground)
+
+
 def choose_downsample_ratio(height: int, width: int, preset: Preset = "portrait") -> float:
     """RVM downsample ratio for a frame size and shot type (1.0 means: no refiner needed)."""
     if preset not in _INTERNAL_SHORT_SIDE_PX:
@@ -102,12 +116,17 @@ class RvmMatter:
 
     def process(self, rgb: np.ndarray, background_rgb: np.ndarray | None = None) -> MatteResult:
         """Matte one frame: ``rgb`` float32 (H, W, 3) sRGB 0–1 → alpha (H, W) and straight foreground."""
-        frame = check_rgb(rgb, "RVM matting")
+        frame = plate = check_rgb(rgb, "RVM matting")
         height, width = frame.shape[:2]
         ratio = self.ratio_for(height, width)
-        small = frame if ratio == 1.0 else cv2.resize(
-            frame, lowres_size(height, width, ratio)[::-1], interpolation=cv2.INTER_LINEAR
-        )
+        shown = lowres_size(height, width, ratio)
+        if ratio < 1.0 and min(shown) < _SMALLEST_INTERNAL_PX:
+            # --downsample-ratio 0.01 had the network look at 16 px: an empty matte, exit 0, no word
+            raise SettingsError(
+                f"downsample ratio {ratio:g} shows the network a {shown[1]}×{shown[0]} picture of this "
+                f"{width}×{height} one, too small to find anyone in: give at least "
+                f"{_SMALLEST_INTERNAL_PX / min(height, width):.2g}, or leave it to the preset")
+        small = frame if ratio == 1.0 else cv2.resize(frame, shown[::-1], interpolation=cv2.INTER_LINEAR)
         if self._cuts.is_cut(small):  # the thumbnail comes cheaper from the small frame
             self.cuts_detected += 1
             self._state = None
@@ -125,7 +144,7 @@ class RvmMatter:
             values: tuple[np.ndarray, ...] = (pha_small, fgr_small)
             if self._smoother is not None:
                 values = self._smoother(small, values)
-            return MatteResult(alpha=values[0], foreground_rgb=_exposed_back(values[1], gain))
+            return _solid_from_plate(values[0], _exposed_back(values[1], gain), plate)
         # As in the graph: refine the unclipped foreground residual and alpha, clip after upsampling.
         a, b = rvm_coefficients(small, fgr_small, pha_small)
         if self._smoother is not None:
@@ -133,7 +152,7 @@ class RvmMatter:
         if gain > 1.0:
             frame = np.minimum(frame * np.float32(gain), np.float32(1.0))
         fgr, alpha = apply_rvm_coefficients(a, b, frame)
-        return MatteResult(alpha=alpha, foreground_rgb=_exposed_back(fgr, gain))
+        return _solid_from_plate(alpha, _exposed_back(fgr, gain), plate)
 
     def _follow_exposure(self, small: np.ndarray, fresh: bool) -> float:
         """The gain for the network's input (see ``_EXPOSED_PEAK``): taken at once on a new shot,

@@ -52,6 +52,12 @@ class NetworkSession:
         heads = ("fgr_residual", "pha_raw") if raw else ("fgr", "pha")
         want = [self._find(self.outputs, s) for s in (*heads, "r1o", "r2o", "r3o", "r4o")]
         fgr, pha, *new_state = self.session.run(want, feed)
+        if not np.isfinite(pha).all():  # the input was checked finite: only broken weights give this
+            from guangying.models import ModelDamagedError
+
+            raise ModelDamagedError(
+                f"model {self.name} gives NaN for a whole picture: its weights are damaged. Reinstall the "
+                "models with `guangying models install --force`")
         return fgr[0], pha[0, ..., 0], new_state
 
     def run_rvm_full(

