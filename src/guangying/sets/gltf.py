@@ -372,8 +372,11 @@ def _sampler(tree: dict[str, Any], texture_info: object) -> _Sampler:
         value = fields.get(key)
         return value if isinstance(value, int) and value in allowed else default
 
+    # LINEAR and LINEAR_MIPMAP_LINEAR are what the renderer chooses anyway (an exporter's explicit
+    # default must not count as a sampler of its own for an unnamed material)
+    mag, least = pick("magFilter", _MAG_FILTERS, None), pick("minFilter", _MIN_FILTERS, None)
     return _Sampler(pick("wrapS", _WRAPS, _REPEAT) or _REPEAT, pick("wrapT", _WRAPS, _REPEAT) or _REPEAT,
-                    pick("magFilter", _MAG_FILTERS, None), pick("minFilter", _MIN_FILTERS, None))
+                    None if mag == 9729 else mag, None if least == _TRILINEAR else least)
 
 
 def _texture_transform(texture_info: object) -> tuple[tuple[float, ...], ...] | None:
