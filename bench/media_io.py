@@ -6,9 +6,11 @@ well-lit screen plate) and *grainy* (the same plus fresh per-pixel grain every f
 code values, the worst case for an encoder at crf 18). For each clip it times, best of 5 passes, the
 implementations of a task taking turns within each pass:
 
-* decode — ours: ``open_reader`` → float32 RGB frames (decode thread, swscale rgb24, uint8→float);
-  PyAV: ``container.decode`` + ``to_ndarray("rgb24")`` (uint8, no float), and the same plus the
-  plain numpy ``astype(float32) / 255`` so the work matches ours;
+* decode — ours: ``open_reader`` → float32 RGB frames (decode thread, swscale rgb24 with accurate
+  rounding and full chroma interpolation, uint8→float); PyAV: ``container.decode`` +
+  ``to_ndarray("rgb24")`` with the same swscale flags plus the plain numpy ``astype(float32) / 255``,
+  so the work matches ours; and swscale's default fast path (about 1/255 dark), with and without the
+  float;
 * encode (the clip's own 60 frames, turned to float32 inside the timed loop as a pipeline would hand
   them over) — ours: ``open_writer(".mp4")`` (float→uint8, bt709 yuv420p, libx264 crf 18 veryfast,
   atomic rename); PyAV: the same encoder settings fed by numpy ``clip/round/astype`` from float32, and
@@ -54,6 +56,7 @@ import av
 import cv2
 import numpy as np
 from _machine import cpu_model  # bench/ helper (scripts run from bench/)
+from av.video.reformatter import Interpolation
 
 from guangying.base.colour import linear_to_cineon
 from guangying.media import display_srgb, open_reader, open_writer
@@ -120,13 +123,17 @@ def decode_ours(path: Path, camera_log: str = "auto") -> int:
     return count
 
 
-def decode_pyav(path: Path, to_float: bool) -> int:
+_ACCURATE = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
+
+
+def decode_pyav(path: Path, to_float: bool, accurate: bool = False) -> int:
     count = 0
+    flags = {"interpolation": _ACCURATE} if accurate else {}
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            rgb = frame.to_ndarray(format="rgb24")
+            rgb = frame.to_ndarray(format="rgb24", **flags)
             if to_float:
                 rgb = rgb.astype(np.float32) / np.float32(255)
             count += rgb.shape[0] > 0
@@ -180,8 +187,9 @@ def bench_clip(tmp: Path, grain_sigma: float) -> list[tuple[str, str, str, float
     # speed falls on all of them alike
     decode = interleaved_fps({
         "ours (open_reader)": lambda: decode_ours(source),
-        "PyAV loop + numpy float": lambda: decode_pyav(source, True),
-        "PyAV loop (rgb24 only)": lambda: decode_pyav(source, False),
+        "PyAV loop + numpy float, same swscale flags": lambda: decode_pyav(source, True, accurate=True),
+        "PyAV loop + numpy float, fast path (1/255 dark)": lambda: decode_pyav(source, True),
+        "PyAV loop (rgb24 only, fast path)": lambda: decode_pyav(source, False),
     })
     encode = interleaved_fps({
         "ours (open_writer .mp4)": lambda: encode_ours(tmp / "o.mp4", feed),
