@@ -448,7 +448,7 @@ class VideoReader(Reader):
                             break
                         if convert is None:
                             convert, colour = rgb_conversion(av_frame), frame_colour(av_frame, self._log)
-                            self._warn_about(colour, av_frame)
+                            self._warn_about(colour, av_frame, convert)
                         frame = self._to_frame(av_frame, index, convert, colour)
                         frame.time_s += time_shift_s
                         if last is not None and frame.time_s <= last.time_s - float(1 / self._fps):
@@ -564,7 +564,7 @@ class VideoReader(Reader):
             yield held_copy(last, number, self._source_time_s(pts, number))
         damage.check(last.index + len(lost_pts) - self._start + 1)
 
-    def _warn_about(self, colour: SourceColour, av_frame: av.VideoFrame) -> None:
+    def _warn_about(self, colour: SourceColour, av_frame: av.VideoFrame, convert: dict[str, object]) -> None:
         """Say what the first frame shows about the source that keys would otherwise get silently
         wrong: a converted colour space, tags that cannot be right, tags this product does not read."""
         notes = [colour.note(str(self._path))] if colour.converted else []
@@ -580,7 +580,7 @@ class VideoReader(Reader):
         matrix, transfer = int(av_frame.colorspace), int(av_frame.color_trc)
         unread = "which this product does not decode: read as"
         if not av_frame.format.is_rgb and matrix in _UNREAD_MATRICES:
-            used = str(rgb_conversion(av_frame)["src_colorspace"]).replace("ITU", "BT.")
+            used = str(convert["src_colorspace"]).replace("ITU", "BT.")
             name = _UNREAD_MATRICES[matrix]
             notes.append(f"{self._path} is tagged with the {name} colour matrix, {unread} {used}")
         if transfer in _UNREAD_TRANSFERS and self._log is None:
