@@ -365,3 +365,15 @@ def test_a_tag_this_product_does_not_decode_is_named(tmp_path, tags, said):
     _tagged_8bit(tmp_path / "odd.mp4", **tags)
     with pytest.warns(UserWarning, match=said), open_reader(tmp_path / "odd.mp4") as reader:
         next(iter(reader))
+
+
+def test_a_matte_written_here_reads_back_without_a_matrix_warning(tmp_path, recwarn):
+    # FFV1 mattes are grey pictures tagged with the RGB matrix, as ffmpeg tags them; a grey picture has
+    # no chroma for a matrix to decode, yet every take's matte.mkv was said to be in a matrix not read
+    alpha = np.linspace(0, 1, 32 * 16, dtype=np.float32).reshape(16, 32)
+    with open_writer(tmp_path / "matte.mkv", content="matte") as writer:
+        writer.write(None, alpha=alpha)
+    with open_reader(tmp_path / "matte.mkv") as reader:
+        got = next(iter(reader))
+    assert not [w for w in recwarn if "colour matrix" in str(w.message)]
+    assert np.abs(got.rgb[..., 0] - alpha).max() < 1e-3

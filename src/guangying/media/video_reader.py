@@ -579,7 +579,9 @@ class VideoReader(Reader):
                          f"its tags are probably wrong. If it is ordinary video, retag it: {retag}")
         matrix, transfer = int(av_frame.colorspace), int(av_frame.color_trc)
         unread = "which this product does not decode: read as"
-        if not av_frame.format.is_rgb and matrix in _UNREAD_MATRICES:
+        # a grey picture (an FFV1 matte, tagged RGB by ffmpeg) has no chroma for a matrix to decode
+        has_chroma = sum(not c.is_alpha for c in av_frame.format.components) == 3
+        if has_chroma and not av_frame.format.is_rgb and matrix in _UNREAD_MATRICES:
             used = str(convert["src_colorspace"]).replace("ITU", "BT.")
             name = _UNREAD_MATRICES[matrix]
             notes.append(f"{self._path} is tagged with the {name} colour matrix, {unread} {used}")
