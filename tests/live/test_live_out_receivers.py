@@ -10,7 +10,11 @@ import subprocess
 import threading
 import time
 import warnings
+from fractions import Fraction
+from types import SimpleNamespace
 
+import av
+import numpy as np
 import pytest
 from live_helpers import free_port
 
@@ -102,3 +106,42 @@ def test_an_srt_receiver_that_listens_late_gets_the_stream(plate_clip, tmp_path)
             if receiver is not None and receiver.poll() is None:
                 receiver.kill()
     assert reports and not reports[0].lost and not reports[0].outputs_stopped
+
+
+def test_a_stream_from_a_slow_engine_keeps_a_keyframe_each_second(tmp_path):
+    """An engine keeping 2 frames a second (a heavy set on a laptop): x264 counted its keyframe
+    interval in frames, 25 of them, so a receiver joining mid-take (OBS reopened, an SRT relay that
+    reconnected) waited 12 s for a picture. Keyframes now come each second of take time."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(0.5)
+    datagrams: list[bytes] = []
+    done = threading.Event()
+
+    def receive() -> None:
+        while not done.is_set():
+            try:
+                datagrams.append(receiver.recv(65536))
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=receive, daemon=True)
+    thread.start()
+    out = StreamOutput(f"udp://127.0.0.1:{receiver.getsockname()[1]}", Fraction(25), 64, 48)
+    rng = np.random.default_rng(3)
+    for take_time_s in np.arange(0.0, 6.0, 0.5):
+        picture = rng.random((48, 64, 3), dtype=np.float32)  # a changing picture: real P-frames
+        out.write(SimpleNamespace(composite_rgb_srgb=picture, meta=SimpleNamespace(take_time_s=take_time_s)))
+        time.sleep(0.1)  # the sink drops the oldest frame when it lags; give it time
+    out.close()
+    time.sleep(0.3)
+    done.set()
+    thread.join(timeout=5)
+    receiver.close()
+    (tmp_path / "got.ts").write_bytes(b"".join(datagrams))
+    with av.open(str(tmp_path / "got.ts")) as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+        keys_s = [float(p.pts * p.time_base) for p in packets if p.is_keyframe]
+    assert len(packets) == 12, "every frame written reached the receiver"
+    start_s = float(packets[0].pts * packets[0].time_base)
+    assert np.allclose(np.array(keys_s) - start_s, np.arange(0.0, 6.0, 1.0), atol=0.01), keys_s

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -49,15 +50,47 @@ def test_srt_source_and_srt_output(plate_clip, tmp_path):
             "live", f"srt://127.0.0.1:{port_in}", "--no-monitor", "--source-timeout", "10", "--duration", "6",
             "-b", "black", "--out", f"srt://127.0.0.1:{port_out}", "--record", str(tmp_path / "take.mp4"),
         ])
-        receiver.wait(timeout=20)
+        assert res.exit_code == 0, res.output
+        try:
+            receiver.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the receiver got no 10 frames; the take said:\n{res.output}")
     finally:
         for proc in (sender, receiver):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=5)
-    assert res.exit_code == 0, res.output
     assert "320×192" in res.output and (tmp_path / "take.mp4").is_file()
     assert receiver.returncode == 0 and (tmp_path / "got.png").is_file()  # the composite arrived over SRT
+
+
+def test_a_sender_started_after_the_take_is_reached(plate_clip):
+    """The operator starts `guangying live` first, then the camera's or OBS's SRT output. ffmpeg's
+    caller gives up after libsrt's 3 s: a sender listening 5 s later was never reached ("Input/output
+    error"). The source now calls again until its open timeout."""
+    port = free_port(socket.SOCK_DGRAM)
+    sender: list[subprocess.Popen[bytes]] = []
+
+    def start_sender() -> None:
+        sender.append(subprocess.Popen(
+            [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(plate_clip),
+             "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", "-f", "mpegts",
+             f"srt://127.0.0.1:{port}?mode=listener"],
+            stdin=subprocess.DEVNULL,
+        ))
+
+    late = threading.Timer(5.0, start_sender)
+    late.start()
+    try:
+        source = LiveSource(f"srt://127.0.0.1:{port}", open_timeout_s=20)
+        assert (source.width, source.height) == (320, 192)
+        source.stop()
+    finally:
+        late.cancel()
+        late.join()
+        for proc in sender:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 def test_a_wrong_passphrase_is_named(plate_clip):

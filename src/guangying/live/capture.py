@@ -252,6 +252,9 @@ class LiveSource:
                 self._relay.close()
             self._relay = SrtRelay(url, "in")
             url = self._relay.udp_url
+        opened = threading.Event()
+        if self._relay is not None:
+            self._relay.keep_calling(until=opened)
         try:
             container = av.open(
                 url,
@@ -269,6 +272,8 @@ class LiveSource:
             ) from exc
         except (av.error.FFmpegError, OSError) as exc:
             raise MediaError(f"cannot open {what} {self.spec}: {exc}") from exc
+        finally:
+            opened.set()
         if not container.streams.video:
             container.close()
             raise MediaError(f"{self.spec} carries no video stream")

@@ -56,7 +56,8 @@ class SrtRelay:
         self._proc = subprocess.Popen(
             self._command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        threading.Thread(target=self._listen, args=(self._proc, self._said), daemon=True).start()
+        self._listener = threading.Thread(target=self._listen, args=(self._proc, self._said), daemon=True)
+        self._listener.start()
         threading.Thread(target=self._watch_progress, args=(self._proc,), daemon=True).start()
 
     @staticmethod
@@ -80,13 +81,34 @@ class SrtRelay:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
+    def keep_calling(self, until: threading.Event) -> None:
+        """Call the sender again whenever a call ends unanswered, until ``until`` is set. ffmpeg's caller
+        gives up after libsrt's 3 s connection timeout, so a take started before its encoder (OBS, a
+        camera's SRT output) failed unless the encoder listened within 3 s. A refused passphrase is
+        final: not called again."""
+
+        def call_again() -> None:
+            while not until.wait(0.25):
+                if not self.alive():
+                    self._listener.join(timeout=1.0)  # its last words read: a refusal among them?
+                    if self.refused():
+                        return
+                    self.restart()
+
+        threading.Thread(target=call_again, daemon=True).start()
+
+    def refused(self) -> bool:
+        """The sender refused this relay's passphrase (or its lack of one)."""
+        refusals = ("Password required or unexpected", "ERROR:UNSECURE")
+        return any(refusal in line for line in self._said for refusal in refusals)
+
     def failure(self) -> str | None:
         """Why the connection failed, in ffmpeg's and libsrt's words, once the relay has ended; None
         while it runs."""
         if self.alive():
             return None
         said = list(self._said)
-        if any("Password required or unexpected" in line or "ERROR:UNSECURE" in line for line in said):
+        if self.refused():
             return ("the sender refused the connection: its passphrase and this one differ (or one side "
                     "has none); give the sender's as ?passphrase=… in the srt:// address")
         last = next((line for line in reversed(said) if line), None)

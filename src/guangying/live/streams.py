@@ -13,6 +13,7 @@ from typing import Any
 import av
 import av.error
 import numpy as np
+from av.video.frame import PictureType
 
 from guangying.base.errors import DeviceError, MediaError
 from guangying.live.relay import SrtRelay
@@ -27,6 +28,10 @@ _TS_SOUND = {"aac", "mp2", "mp3", "ac3", "eac3", "opus"}
 # An SRT receiver not listening yet when the take starts, or restarted mid-take (OBS's media source
 # reopened): the relay tries again this often, so the stream reaches it once it listens.
 RELAY_RETRY_S = 2.0
+# A receiver joining mid-take (or through a relay that reconnected) shows nothing until a keyframe: one
+# each second of take time, as low-delay streams are sent. x264 counts its interval in frames, which,
+# while the engine dropped frames on a slow machine, spread keyframes several seconds apart.
+KEYFRAME_EVERY_S = 1.0
 
 
 class StreamOutput(FrameSink):
@@ -67,6 +72,7 @@ class StreamOutput(FrameSink):
         self._stream, self._fps, self._url = stream, fps, url
         self.name = f"stream to {url}"
         self._pts = 0
+        self._keyframe_due_s = 0.0  # the take time by which the next keyframe is sent
         self._relay_down = False  # the SRT relay has ended: said once, then started again …
         self._relay_tried_s = 0.0  # … every RELAY_RETRY_S
         self._mux_lock = threading.Lock()  # pictures from the encoder thread, sound from the capture's
@@ -108,7 +114,11 @@ class StreamOutput(FrameSink):
         # engine dropped frames ran slow on the receiver, which fell behind and stuttered
         frame.pts = max(round(take_time_s * self._fps), self._pts)
         self._pts = frame.pts + 1
+        if take_time_s >= self._keyframe_due_s:
+            frame.pict_type = PictureType.I
         packets = self._stream.encode(frame)
+        if any(packet.is_keyframe for packet in packets):  # forced, or x264's own
+            self._keyframe_due_s = take_time_s + KEYFRAME_EVERY_S
         with self._mux_lock:
             self._container.mux(packets)
         if self._relay is not None:
