@@ -137,3 +137,17 @@ def test_hybrid_with_real_keyer_and_rvm_on_a_person_in_front_of_a_partial_screen
     solid = out.alpha > 0.9
     fg = out.foreground_rgb[solid]
     assert np.mean(fg[:, 1] > np.maximum(fg[:, 0], fg[:, 2]) + 0.05) < 0.01  # no green on the actor
+
+
+def test_hybrid_without_a_screen_in_shot_says_the_person_matte_decides():
+    """A hybrid shot whose first frames show no screen (the camera pointed at the practical set): the
+    keyer's warning said frames pass through opaque, while the person matte decided them."""
+    from guangying.keyer import ChromaKeyer, KeyerSettings
+
+    rgb = np.zeros((H, W, 3), np.float32) + (0.5, 0.35, 0.3)  # no screen anywhere
+    _, masks = _plate()
+    person = _Fixed(_person(masks))
+    with pytest.warns(UserWarning, match="the person matte alone decides until a screen appears") as said:
+        out = HybridMatter(ChromaKeyer(KeyerSettings()), person).process(rgb)
+    assert not [w for w in said if "opaque" in str(w.message)]
+    assert np.allclose(out.alpha, person.result.alpha, atol=1e-5)

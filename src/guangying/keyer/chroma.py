@@ -96,6 +96,8 @@ class ChromaKeyer:
         self._subsampled: bool | None = None
         self._linear_luma: bool | None = None
         self._warned_no_screen = False
+        # what becomes of frames with no screen, for the warning (a hybrid matte decides them itself)
+        self.without_screen = "frames are passed through opaque"
 
     def reset(self) -> None:
         """Forget the screen estimate and the chroma check (new clip, or the screen was relit)."""
@@ -234,7 +236,7 @@ class ChromaKeyer:
                 # opaque and learn the screen from the first frame that shows one.
                 if not self._warned_no_screen:
                     warnings.warn(
-                        f"{exc}; frames are passed through opaque until a screen appears", stacklevel=2
+                        f"{exc}; {self.without_screen} until a screen appears", stacklevel=2
                     )
                     self._warned_no_screen = True
                 return MatteResult(np.ones(shape, np.float32), rgb.copy())

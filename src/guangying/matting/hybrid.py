@@ -100,6 +100,8 @@ class HybridMatter:
     def __init__(self, keyer: Matter, person_matter: Matter) -> None:
         self.keyer = keyer
         self.person_matter = person_matter
+        if hasattr(keyer, "without_screen"):  # the chroma keyer's warning: frames without a screen are
+            keyer.without_screen = "the person matte alone decides"  # the person matte's, not opaque
 
     def reset(self) -> None:
         self.keyer.reset()
