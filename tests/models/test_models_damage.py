@@ -103,3 +103,16 @@ def test_models_folder_that_is_a_file(tmp_path, monkeypatch):
 
 def test_tiny_model_is_valid_onnx():
     onnx.checker.check_model(onnx.load_from_string(_tiny_model()))
+
+
+def test_a_cache_without_its_manifest_is_one_answer_everywhere(cache):
+    # An install cut short before its manifest was written (the manifest is written last): `models
+    # list` said "no models installed" while `key --matte ai` used the files without their checks
+    (cache / "manifest.json").unlink()
+    rows = {r["name"]: r for r in list_models()}
+    assert set(rows) == {"selfie", "meet"} and not rows["selfie"]["ok"]
+    assert "did not finish" in rows["selfie"]["problem"]
+    with pytest.raises(ModelDamagedError, match=r"model selfie .*did not finish.*install --force"):
+        load_session("selfie")
+    result = CliRunner().invoke(cli, ["models", "list"])
+    assert "no models installed" not in result.output and "did not finish" in result.output

@@ -34,7 +34,8 @@ def list_cmd() -> None:
     for r in rows:
         shapes = "; ".join(f"{k} {tuple(v)}" for k, v in r["inputs"].items())
         state = "" if r["ok"] else f"  [{r['problem']}; run `guangying models install --force`]"
-        click.echo(f"{r['name']:<14} {r['size_bytes'] / 1e6:7.1f} MB  {r['source']}  inputs: {shapes}{state}")
+        source = r["source"] or "source unknown"
+        click.echo(f"{r['name']:<14} {r['size_bytes'] / 1e6:7.1f} MB  {source}  inputs: {shapes}{state}")
 
 
 def register(cli: click.Group) -> None:

@@ -97,7 +97,9 @@ def model_problem(name: str) -> str | None:
         return "missing"
     if not os.access(path, os.R_OK):
         return "unreadable (no permission to read it; fix its permissions, e.g. chmod a+r)"
-    installed = (read_manifest(models_dir()) or {}).get("models", {}).get(name) or {}
+    installed = ((read_manifest(models_dir()) or {}).get("models") or {}).get(name)
+    if installed is None:  # the manifest is written last: an install cut short, or a file put there
+        return "from an install that did not finish (the cache's manifest.json does not list it)"
     expected, digest = installed.get("size_bytes"), installed.get("sha256")
     stat = path.stat()
     if expected is not None and stat.st_size != expected:
@@ -131,11 +133,15 @@ def list_models() -> list[dict[str, Any]]:
                                     f"{_REINSTALL}")
         manifest = {}
     complete = cache_is_complete(cache)
+    listed = manifest.get("models", {})
+    present = [name for name in MODELS if (cache / f"{name}.onnx").is_file()]
+    unlisted: dict[str, dict[str, Any]] = {name: {} for name in present if name not in listed}
     out = []
-    for name, info in manifest.get("models", {}).items():
+    for name, info in {**listed, **unlisted}.items():
         path = cache / f"{name}.onnx"
         problem = model_problem(name) or (None if complete else "incomplete install")
-        out.append({"name": name, "path": path, "size_bytes": info.get("size_bytes"),
+        size = info.get("size_bytes", path.stat().st_size if path.is_file() else 0)
+        out.append({"name": name, "path": path, "size_bytes": size,
                     "source": info.get("source"), "licence": info.get("licence"),
                     "inputs": info.get("inputs", {}), "ok": problem is None, "problem": problem})
     return out
