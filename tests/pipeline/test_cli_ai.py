@@ -1,5 +1,6 @@
 """`--matte ai|fast|hybrid` through the CLI on a real person photo (scikit-image's astronaut)."""
 
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -59,8 +60,11 @@ def test_composite_person_video(person_clip, tmp_path, mode):
         str(matte),
         "--quiet",
     ]
-    result = CliRunner().invoke(cli, args)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
+    assert not [w for w in said if "found nobody" in str(w.message)]
     mattes = _alpha(matte)
     assert len(mattes) == 5
     face = (slice(int(H * 0.2), int(H * 0.45)), slice(int(W * 0.35), int(W * 0.5)))
@@ -80,3 +84,17 @@ def test_ai_key_image_sequence(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("matte.*.exr")) == [f"matte.{i:04d}.exr" for i in (1, 2, 3)]
     face = (slice(int(H * 0.2), int(H * 0.45)), slice(int(W * 0.35), int(W * 0.5)))
     assert all(m[face].mean() > 0.8 for m in _alpha(out))
+
+
+def test_a_shot_with_nobody_in_it_is_said(tmp_path):
+    """Scikit-image's cat: the person matte finds nobody. The matte was empty, the composite the
+    background alone, exit 0 and no word."""
+    src = tmp_path / "cat.mp4"
+    with open_writer(src, fps=Fraction(25), width=W, height=H, content="rgb") as writer:
+        for rgb in camera_move_clip(skdata.chelsea(), W, H, 4):
+            writer.write(rgb, transfer="srgb")
+    with pytest.warns(UserWarning, match="empty in all 4 frames: the person matte found nobody"):
+        args = ["key", str(src), "--matte", "ai", "--alpha", str(tmp_path / "a.mkv"), "--quiet"]
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "a.mkv").is_file()  # said, and written all the same

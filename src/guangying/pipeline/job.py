@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.mattes import Matter
 from guangying.base.timecode import timecode_at
+from guangying.keyer import ChromaKeyer
 from guangying.media import FrameRate, display_srgb, open_reader, open_writer, scene_linear_foreground
 from guangying.media.frames import Transfer
 from guangying.media.outputs import check_outputs
@@ -256,6 +258,9 @@ def run_job(
         # a float file (EXR, DPX) holds the composite in scene-linear light: light above 1 and outside
         # BT.709 kept, as Nuke's over of our foreground and the set gives
         linear_composite = "composite" in writers and writers["composite"].output_transfer == "linear"
+        # a person matte that finds nobody (a cat, a product shot, a figure too small for its
+        # resolution) wrote empty mattes and a composite without its subject, exit 0 and no word
+        subject_seen = isinstance(matter, ChromaKeyer)  # an all-screen key is a clean plate: not asked
         for n, frame in enumerate(reader):
             rgb_srgb = display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
             bg_srgb, bg_linear = (None, None) if plate is None else plate.next_plate(frame.index, rgb_srgb)
@@ -291,6 +296,8 @@ def run_job(
                     fg_linear = fg if fg_transfer == "linear" else srgb_to_linear(fg)
                     fg_writer.write(fg_linear * alpha[..., None], transfer="linear", time_s=frame.time_s)
             report.frames += 1
+            if not subject_seen:
+                subject_seen = int(np.count_nonzero(result.alpha > 0.5)) > result.alpha.size // 1000
             if frame.damage == "held":
                 report.held_frames.append(frame.index)
             elif frame.damage == "artefacts":
@@ -298,5 +305,12 @@ def run_job(
             progress.advance()
         if report.frames == 0:
             raise NoFramesError(f"no frames read from {source} (check --start/--end)")
+        if not subject_seen:
+            warnings.warn(
+                f"the matte of {source} is empty in all {report.frames} frames: the person matte found "
+                "nobody. It mattes people; a small figure may need a higher --downsample-ratio (or "
+                "--preset full_body), and an animal or an object needs a screen (--matte chroma)",
+                stacklevel=2,
+            )
     report.outputs = [p for p in (outputs.composite, outputs.alpha, outputs.foreground) if p is not None]
     return report
