@@ -672,6 +672,12 @@ def test_what_trimesh_would_drop_is_refused_or_said(tmp_path):
         GltfSet(_write(tmp_path / "lines.glb", _glb(lines, binary)))
     messages = " ".join(str(w.message) for w in said)
     assert "drawn as lines" in messages and "second UV set" in messages
+    # Blender's "Include: Cameras": the file's camera is not the view, the track is
+    with_camera = dict(tree, cameras=[{"type": "perspective", "name": "Shot cam",
+                                       "perspective": {"yfov": 0.6, "znear": 0.1}}])
+    with pytest.warns(UserWarning, match=r"camera 'Shot cam', which is not used: the set is seen "
+                                         r"through the camera track"):
+        GltfSet(_write(tmp_path / "camera.glb", _glb(with_camera, binary)))
 
 
 def test_a_closed_set_and_an_impossible_frame_are_refused_by_name(tmp_path):

@@ -295,6 +295,13 @@ def _check_primitives(tree: dict[str, Any], path: Path) -> None:
     if undrawn:
         warnings.warn(f"3D set {path} has primitives drawn as {', '.join(sorted(undrawn))}, which are not "
                       "drawn: only triangles and triangle strips are", stacklevel=3)
+    cameras = tree.get("cameras") or []
+    if isinstance(cameras, list) and cameras:  # Blender's export "Include: Cameras"
+        names = ", ".join(repr(c.get("name") if isinstance(c, dict) and c.get("name") else k)
+                          for k, c in enumerate(cameras))
+        which = f"camera {names}, which is" if len(cameras) == 1 else f"cameras {names}, which are"
+        warnings.warn(f"3D set {path} holds {which} not used: the set is seen through the camera track "
+                      "(its axes and metres are the glTF's) and the lens settings", stacklevel=3)
     materials = tree.get("materials") or []
     for material in materials if isinstance(materials, list) else []:
         if not isinstance(material, dict):
