@@ -4,6 +4,7 @@ H.264; holding through hidden boards; marker mattes; clear errors for bad boards
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -210,3 +211,33 @@ def test_a_grid_larger_than_its_dictionary_is_refused_in_a_line():
 
     with pytest.raises(SettingsError, match=r"needs ids 0–9999; DICT_4X4_1000 has ids 0–999"):
         grid_board(100, 100, 0.1, 0.05, "DICT_4X4_1000")
+
+
+def test_a_wrong_lens_gives_a_poor_solve_not_a_crash():
+    """Corners seen through a lens with barrel distortion, solved with a wrong focal length and no
+    distortion (a user's --focal-length 35 for a 24 mm lens): outlier markers were dropped three times,
+    and the third drop left the residual's arrays of two sizes (exit 70, "a bug in Guangying")."""
+    import cv2
+
+    from guangying.tracking.markers import Detection, solve_board_pose
+
+    board = grid_board(6, 4, 0.15, 0.2)
+    k_true = np.array([[1234.0, 0, 640], [0, 1234.0, 360], [0, 0, 1]])
+    dist_true = np.array([-0.084, 0.04, 0, 0, 0])
+    rvec, tvec = np.array([0.02, -0.15, -0.01]), np.array([0.02, 0.06, 2.04])
+    corners, _ = cv2.projectPoints(board.corners_m.reshape(-1, 3), rvec, tvec, k_true, dist_true)
+    detection = Detection(board.ids.copy(), corners.reshape(-1, 4, 2))
+    k_wrong = np.array([[1395.0, 0, 640], [0, 1395.0, 360], [0, 0, 1]])
+    solve = solve_board_pose(board, detection, k_wrong, None)
+    assert solve is not None and solve.ids.size < board.ids.size  # a solve, the misfits left out
+
+
+def test_a_lens_model_the_markers_do_not_fit_is_said():
+    # a distortion the plate does not have (a wrong calibration): the solves left out a third of the
+    # board as outliers and rested on the markers near the centre, without a word
+    frames = [(i / 25, p.rgb) for i, p in enumerate(_plates("handheld", 6))]
+    with pytest.warns(UserWarning, match=r"in 6 of 6 frames a third or more of the markers .* lens model"):
+        track_markers(frames, board(), K, np.array([-0.3, 0.1, 0, 0, 0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        track_markers(frames, board(), K, None)

@@ -8,6 +8,7 @@ and ``quality`` is 0.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -63,9 +64,11 @@ class MarkerTracker:
         self.detector = MarkerDetector(board, self.settings.detect_scale)
         self.filter = PoseIMM(self.settings.filter)
         self._last: np.ndarray | None = None
+        self.markers_seen = 0  # in the last frame solved, before outliers were dropped
 
     def solve(self, rgb: np.ndarray, guess: CameraPose | None) -> MarkerSolve | None:
         detection = self.detector.detect(gray_u8(rgb))
+        self.markers_seen = int(detection.ids.size)
         return solve_board_pose(
             self.board, detection, self.camera_matrix, self.dist_coeffs, guess, self.settings.min_markers
         )
@@ -110,8 +113,11 @@ def track_markers(
     settings = settings or MarkerTrackSettings()
     tracker = MarkerTracker(board, camera_matrix, dist_coeffs, settings)
     times, solves, measurements, quality = [], [], [], []
+    misfits = 0  # frames whose solve dropped a third or more of the markers seen as outliers
     for t_s, rgb in frames:
         pose, q, solve = tracker.process(rgb, t_s)
+        if solve is not None and tracker.markers_seen >= 4 and 3 * solve.ids.size <= 2 * tracker.markers_seen:
+            misfits += 1
         times.append(t_s)
         solves.append(solve)
         quality.append(q)
@@ -121,6 +127,16 @@ def track_markers(
         raise InputFormatError(
             f"no frame shows {settings.min_markers} or more markers of the board ({board.dictionary}, "
             f"ids {board.ids.min()}–{board.ids.max()}); check --board, the dictionary and the lighting"
+        )
+    solved = sum(solve is not None for solve in solves)
+    if misfits >= max(2, solved // 4):
+        # markers that do not fit together are what a wrong lens model gives (a distortion not given,
+        # a wrong calibration): the pose then rests on the few near the centre, and is wrong
+        warnings.warn(
+            f"in {misfits} of {solved} frames a third or more of the markers seen did not fit the others "
+            "(more than 2.5 px off) and were left out: the lens model is probably wrong. Check "
+            "--focal-length and --sensor, or give --calibration (`guangying calibrate`) with its distortion",
+            stacklevel=2,
         )
     quality_arr = np.array(quality, np.float64)
     if settings.smooth:

@@ -146,7 +146,7 @@ def solve_board_pose(
     if ids.size < max(1, min_markers):
         return None
     world = board.corners_for(ids)
-    for _ in range(3):
+    for attempt in range(4):  # a solve, then up to three more each without the last one's outliers
         obj = world.reshape(-1, 3)
         img = image.reshape(-1, 2)
         if guess is not None:
@@ -171,8 +171,8 @@ def solve_board_pose(
         proj, _ = cv2.projectPoints(obj, rvec, tvec, camera_matrix, dist_coeffs)
         err = np.linalg.norm(proj.reshape(-1, 4, 2) - image, axis=2).max(axis=1)
         bad = err > outlier_px
-        if not bad.any() or bad.all() or ids.size - bad.sum() < max(1, min_markers):
-            break
+        if attempt == 3 or not bad.any() or bad.all() or ids.size - bad.sum() < max(1, min_markers):
+            break  # the residual below is of this solve and these markers
         ids, image, world = ids[~bad], image[~bad], world[~bad]
     if float(np.asarray(tvec).ravel()[2]) <= 0:  # the board behind the camera: a flipped solution
         return None
