@@ -253,7 +253,11 @@ def test_resume_after_interrupted_run(ray_cluster, shoot, reference):
     assert again == [] and {s.status for s in report.shots} == {"skipped"}
 
 
-def test_cli_joins_the_cluster(ray_cluster, shoot, tmp_path):
+@pytest.mark.parametrize("how", ["--ray ADDRESS", "on this machine, beside a running cluster"])
+def test_cli_joins_the_cluster_or_keeps_to_this_machine(ray_cluster, shoot, tmp_path, how):
+    """``--ray ADDRESS`` joins the cluster. Without it the batch runs on this machine, even on a node
+    that is a member of a cluster (RAY_ADDRESS set, or `ray start` run): ray.init found that cluster
+    and refused the CPU count given for a local session (exit 70, "a bug in Guangying")."""
     (tmp_path / "takes").mkdir()
     os.link(shoot / "takes" / "c.mp4", tmp_path / "takes" / "c.mp4")
     write_still(tmp_path / "set.png", (0.5, 0.5, 0.5))
@@ -261,21 +265,12 @@ def test_cli_joins_the_cluster(ray_cluster, shoot, tmp_path):
         "shots:\n  - input: takes/c.mp4\n    command: key\n    alpha: out/c_alpha.mov\n"
     )
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(SRC)}
+    where = ["--ray", ray_cluster]
+    if how != "--ray ADDRESS":
+        env["RAY_ADDRESS"], where = ray_cluster, []
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "guangying.cli.main",
-            "batch",
-            str(tmp_path / "jobs.yaml"),
-            "--ray",
-            ray_cluster,
-            "--workers",
-            "1",
-            "--report",
-            str(tmp_path / "rep"),
-            "--quiet",
-        ],
+        [sys.executable, "-m", "guangying.cli.main", "batch", str(tmp_path / "jobs.yaml"), *where,
+         "--workers", "1", "--report", str(tmp_path / "rep"), "--quiet"],
         capture_output=True,
         text=True,
         env=env,
@@ -283,5 +278,6 @@ def test_cli_joins_the_cluster(ray_cluster, shoot, tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "done     c: 9 frames" in proc.stdout
+    assert (ray_cluster in proc.stdout) == (how == "--ray ADDRESS"), proc.stdout
     assert len(_frames(tmp_path / "out" / "c_alpha.mov")) == 9
     assert (tmp_path / "rep" / "report.html").is_file()

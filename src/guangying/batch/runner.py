@@ -94,7 +94,9 @@ def _connect(address: str | None, workers: int | None) -> tuple[bool, str]:
         return False, "existing Ray session"
     if address is None:
         cpus = workers or os.cpu_count() or 1
-        ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING)
+        # "local": a session of its own, also on a node of a cluster (RAY_ADDRESS set, `ray start` run),
+        # which ray.init() would join and then refuse the CPU count given
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING)
         return True, "this machine"
     try:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
