@@ -259,3 +259,33 @@ shots:
         os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # replaced
         prints.add(fingerprint())
     assert len(prints) == 3
+
+
+def test_names_that_are_paths_and_keys_the_file_cannot_mean_are_refused(takes):
+    """A shot named '../../sets/hall' wrote its contact sheet over the set it read (names become file
+    names: the report's contact sheet, the render's staging folder). A top-level 'default:' (for
+    'defaults:') and a key given twice in one shot were dropped without a word."""
+    jobs = takes / "names.yaml"
+    jobs.write_text("""
+default:
+  screen_gain: 1.5
+defaults:
+  background: set.png
+shots:
+  - input: takes/c1.mp4
+    name: ../../sets/hall
+    output: out/a.mp4
+  - input: takes/c2.mp4
+    name: .hidden
+    output: out/b.mp4
+""")
+    with pytest.raises(SettingsError) as info:
+        load_jobs(jobs, COMMANDS)
+    message = str(info.value)
+    assert "unknown top-level key 'default' (did you mean 'defaults'?)" in message
+    assert "name '../../sets/hall' becomes file names" in message and "name '.hidden'" in message
+    twice = takes / "twice.yaml"
+    twice.write_text("shots:\n  - input: takes/c1.mp4\n    output: out/a.mp4\n    output: out/a_v2.mp4\n"
+                     "    background: set.png\n")
+    with pytest.raises(InputFormatError, match=r"line 4: 'output' is given twice"):
+        load_jobs(twice, COMMANDS)

@@ -128,9 +128,32 @@ def _suggest(key: str, known: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+class _TwiceError(ValueError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader refusing a key given twice in one mapping, where the last silently won (a
+    shot's second 'output:' wrote the only file; its first was dropped)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise _TwiceError(f"line {line}: '{key}' is given twice in one mapping; keep one (the last "
+                                  "one was used, the others dropped)")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_TOP_LEVEL_KEYS = ("defaults", "shots")
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_UniqueKeyLoader)
     except OSError as exc:
         raise InputFormatError(f"cannot read the batch file {path}: {exc}") from exc
     except UnicodeDecodeError as exc:  # a Windows editor's local code page (GBK, Windows-1252): was a crash
@@ -141,11 +164,21 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         ) from exc
     except yaml.YAMLError as exc:
         raise InputFormatError(f"{path} is not valid YAML: {exc}") from exc
+    except _TwiceError as exc:
+        raise InputFormatError(f"{path}, {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("shots"), list) or not data["shots"]:
         raise InputFormatError(f"{path} needs a 'shots:' list (and optionally 'defaults:'); see --help")
     if not isinstance(data.get("defaults") or {}, dict):
         raise InputFormatError(f"{path}: 'defaults' must be a mapping of shot keys")
     return data
+
+
+def _check_name(name: str, where: str, problems: list[str]) -> None:
+    """A shot's name becomes file names (its contact sheet in the report, its staging folder): one
+    with a folder in it wrote outside the report, over any file there, a source included."""
+    if not name or name in (".", "..") or name.startswith(".") or any(c in name for c in '/\\:\0'):
+        problems.append(f"{where}: name '{name}' becomes file names (the report's contact sheet, the "
+                        "render's staging folder): give one without / \\ : or a leading dot")
 
 
 def _shot_options(
@@ -265,6 +298,10 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
     base = path.resolve().parent
     defaults = data.get("defaults") or {}
     problems: list[str] = []
+    for key in data:
+        if key not in _TOP_LEVEL_KEYS:  # its settings were dropped for the whole shoot
+            problems.append(f"unknown top-level key '{key}'{_suggest(str(key), list(_TOP_LEVEL_KEYS))}: the "
+                            "file holds 'defaults:' and 'shots:'")
     checked: dict[tuple[str, str, tuple[int, int]], str | None] = {}
     shots: list[Shot] = []
     for number, raw_entry in enumerate(data["shots"], start=1):
@@ -306,6 +343,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
                 name = str(entry.get("name", stem))
             else:  # a glob's takes; sequences of one name in folders of their own are named by folder
                 name = stem if stems.count(stem) == 1 else f"{folder}_{stem}"
+            _check_name(name, where, problems)
             outputs = {}
             for key, template in wanted.items():
                 try:
