@@ -232,3 +232,23 @@ def test_record3d_poses_through_the_command(tmp_path):
     result = CliRunner().invoke(cli, ["track", str(empty), "--method", "r3d", "-o", str(out)])
     assert result.exit_code != 0 and "no camera poses" in result.output
     assert math.isfinite(rows[0].quality)
+
+
+def test_a_damaged_message_keeps_its_frame(tmp_path):
+    """One message with a flipped byte (a bad checksum) among a head's one-a-frame messages: it was
+    skipped, and every later message was taken for the frame before its own, the rest of the take one
+    frame early, exit 0, no word. Its frame now holds the pose before it, quality 0."""
+    msgs = _messages(8)
+    damaged = bytearray(encode_d1(msgs[3]))
+    damaged[7] ^= 0x40
+    cap = tmp_path / "take.freed"
+    cap.write_bytes(b"".join(encode_d1(m) for m in msgs[:3]) + bytes(damaged)
+                    + b"".join(encode_d1(m) for m in msgs[4:]))
+    out = tmp_path / "cam.csv"
+    with pytest.warns(UserWarning, match="1 FreeD message.* damaged"):
+        result = CliRunner().invoke(cli, ["track", str(cap), "--method", "freed", "--fps", "25",
+                                          "--focal-length", "35", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = read_camera_track(out)
+    assert [r.pan_deg for r in rows] == pytest.approx([0, 0.5, 1.0, 1.0, 2.0, 2.5, 3.0, 3.5])
+    assert [r.quality for r in rows] == [1, 1, 1, 0, 1, 1, 1, 1]

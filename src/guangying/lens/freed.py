@@ -186,19 +186,31 @@ class FreeDSender:
 def read_d1_capture(path: str | Path) -> list[FreeDPose]:
     """D1 messages from a capture file: the raw UDP payloads back to back (what a packet logger or
     ``nc -u -l PORT > capture.freed`` saves). Bytes that are not a valid message (a torn first packet,
-    other traffic) are skipped by re-synchronising on the next 0xD1 with a good checksum; a file with
-    no valid message at all is an error."""
+    other traffic, a damaged message) are skipped by re-synchronising on the next 0xD1 with a good
+    checksum; a file with no valid message at all is an error. :func:`read_d1_capture_slots` keeps a
+    damaged message's place."""
+    return [pose for pose in read_d1_capture_slots(path) if pose is not None]
+
+
+def read_d1_capture_slots(path: str | Path) -> list[FreeDPose | None]:
+    """As :func:`read_d1_capture`, with None in the place of each damaged message (29 bytes, or about
+    that, between two good ones): a head sends one message a frame, so the messages after a dropped
+    one were each taken for the frame before theirs, the whole rest of a take one frame early."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise InputFormatError(f"cannot read FreeD capture {p}: {exc}") from exc
-    poses, i, skipped = [], 0, 0
+    poses: list[FreeDPose | None] = []
+    i, skipped = 0, 0
     while i + PACKET_LEN <= len(data):
         chunk = data[i : i + PACKET_LEN]
         if chunk[0] == D1 and checksum(chunk) == chunk[28]:
+            if poses:  # bytes skipped before the first message are a torn packet, not a message lost
+                poses.extend([None] * round(skipped / PACKET_LEN))
             poses.append(decode_d1(chunk))
             i += PACKET_LEN
+            skipped = 0
         else:
             i += 1
             skipped += 1

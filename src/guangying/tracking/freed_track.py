@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def freed_position_m(pose: FreeDPose) -> tuple[float, float, float]:
 
 
 def rows_from_freed(
-    messages: list[FreeDPose],
+    messages: Sequence[FreeDPose | None],
     fps: float,
     lens: LensFile | None = None,
     focal_length_mm: float | None = None,
@@ -37,14 +38,23 @@ def rows_from_freed(
     """One row per message (one message per video frame, as heads send them at the frame rate).
 
     ``delay_frames`` = N delays the tracking by N frames: frame i takes message i − N (negative N
-    advances it); frames before the first message repeat it with quality 0. The focal length comes
-    from the lens file's zoom map, else ``focal_length_mm`` (a prime), else nan."""
+    advances it); frames before the first message repeat it with quality 0. A None (a damaged message,
+    :func:`~guangying.lens.freed.read_d1_capture_slots`) keeps its frame: the message before it is
+    held there, with quality 0. The focal length comes from the lens file's zoom map, else
+    ``focal_length_mm`` (a prime), else nan."""
     if camera_id is not None:
-        messages = [m for m in messages if m.camera_id == camera_id]
+        # a damaged message's camera is unknown: its place cannot be kept among one head's messages
+        messages = [m for m in messages if m is not None and m.camera_id == camera_id]
         if not messages:
             raise SettingsError(f"no FreeD message from camera id {camera_id}")
-    if not messages:
+    first = next((m for m in messages if m is not None), None)
+    if first is None:
         raise DeviceError("no FreeD message received")
+    damaged = [m is None for m in messages]
+    held: list[FreeDPose] = []
+    for m in messages:
+        held.append(m if m is not None else (held[-1] if held else first))
+    messages = held
     if not fps > 0:
         raise SettingsError(f"--fps must be > 0, got {fps}")
     rate = standard_rate(fps)
@@ -63,6 +73,8 @@ def rows_from_freed(
         k = frame - delay_frames
         quality = 1.0 if 0 <= k < len(messages) else 0.0
         k = min(max(k, 0), len(messages) - 1)
+        if damaged[k]:
+            quality = 0.0
         m = messages[k]
         x, y, z = freed_position_m(m)
         rows.append(

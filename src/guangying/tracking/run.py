@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -231,7 +232,7 @@ def _chan_frame_zero(job: TrackJob, rows: list[CameraTrackRow]) -> int:
 
 
 def _freed_rows(job: TrackJob) -> list[CameraTrackRow]:
-    from guangying.lens.freed import read_d1_capture
+    from guangying.lens.freed import FreeDPose, read_d1_capture_slots
     from guangying.lens.zoom import load_lens_file
     from guangying.tracking.freed_track import receive_freed, rows_from_freed
 
@@ -241,10 +242,16 @@ def _freed_rows(job: TrackJob) -> list[CameraTrackRow]:
         )
     if job.fps is None:
         raise SettingsError("--method freed needs --fps (the video's frame rate; FreeD carries no time)")
+    messages: list[FreeDPose | None]
     if job.source is not None:
-        messages = read_d1_capture(job.source)
+        messages = read_d1_capture_slots(job.source)
+        lost = messages.count(None)
+        if lost:
+            warnings.warn(f"{job.source}: {lost} FreeD message(s) damaged (bad checksum); each one's frame "
+                          "holds the pose before it (quality 0), so the frames after it keep their place",
+                          stacklevel=2)
     else:
-        messages = receive_freed(job.freed_listen or "", job.frames, job.duration_s)
+        messages = list(receive_freed(job.freed_listen or "", job.frames, job.duration_s))
     lens = None if job.lens_file is None else load_lens_file(job.lens_file)
     return rows_from_freed(
         messages,
