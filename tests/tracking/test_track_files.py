@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -250,21 +252,64 @@ def test_a_json_track_with_an_unknown_focal_length_is_json(tmp_path):
     assert back[2].pan_deg == pytest.approx(_rows(3, focal=False)[2].pan_deg)
 
 
-def test_a_frame_the_track_skips_takes_its_nearest_row_not_the_last():
-    # A tracker's dropout left frame 5 out of the CSV: that frame took the track's last row, the set
-    # jumping to the end of the move for one frame, and the warning said the track ended early.
+def test_frames_the_track_skips_take_the_camera_between_their_neighbours():
+    # A tracker's dropout left frames 5–7 out of the CSV: such a frame took the track's last row (the
+    # set jumping to the end of the move), then its nearest row (the set froze, then jumped). It now
+    # takes the camera between the rows either side, pan the short way round 180°.
     from guangying.pipeline.camera_feed import TrackLookup
 
-    rows = [CameraTrackRow(k, k / 25, "", 2.0 * k, 0.0, 0.0, 0.0, 0.0, 0.0, 24.0, 1.0)
-            for k in range(12) if k != 5]  # fmt: skip
-    lookup = TrackLookup(rows, "gap.csv")
-    with pytest.warns(UserWarning, match=r"gap\.csv has no row for plate frame 5: the nearest row's camera "
-                                         r"\(frame 4\)") as said:
-        pans = [lookup.row(k, k).pan_deg for k in range(12)]
-    assert pans == [0, 2, 4, 6, 8, 8, 12, 14, 16, 18, 20, 22]
+    rows = [CameraTrackRow(k, k / 25, "", 170.0 + 4.0 * k, 0.0, 0.0, 0.1 * k, 0.0, 0.0, 24.0, 1.0)
+            for k in range(12) if k not in (5, 6, 7)]  # fmt: skip
+    rows = [replace(r, pan_deg=r.pan_deg - 360.0) if r.pan_deg > 180 else r for r in rows]  # wrapped
+    lookup = TrackLookup(rows, "gap.csv", plate_fps=25)
+    with pytest.warns(UserWarning, match=r"gap\.csv has no row for plate frame 5: the camera there is taken "
+                                         r"between frames 4 and 8") as said:
+        got = [lookup.row(k, k) for k in range(12)]
+    pans = [(r.pan_deg + 180) % 360 - 180 for r in got]
+    assert pans == pytest.approx([(170.0 + 4.0 * k + 180) % 360 - 180 for k in range(12)])
+    assert [r.x_m for r in got] == pytest.approx([0.1 * k for k in range(12)])
+    assert [r.quality for r in got[4:9]] == [1, 0, 0, 0, 1]  # made up, and marked so
     assert not any("ends before the plate" in str(w.message) for w in said)
     with pytest.warns(UserWarning, match="ends before the plate: holding its last row"):
-        assert lookup.row(12, 12).pan_deg == 22
+        assert lookup.row(12, 12).pan_deg == rows[-1].pan_deg
+
+
+def test_a_track_at_another_rate_than_the_plate_is_said():
+    # A 50 fps tracker's rows under a 25 fps plate, matched by frame number: the set moved at half the
+    # camera's speed, 50 px off within five frames, without a word
+    from guangying.pipeline.camera_feed import TrackLookup
+
+    rows = [CameraTrackRow(k, k / 50, "", 0.5 * k, 0.0, 0.0, 0.0, 0.0, 0.0, 24.0, 1.0) for k in range(20)]
+    said = r"a row every 20 ms \(50 fps; its t_s\) and the plate runs at 25 fps"
+    with pytest.warns(UserWarning, match=said):
+        TrackLookup(rows, "fast.csv", plate_fps=25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TrackLookup(rows, "fast.csv", plate_fps=50)
+
+
+def test_a_hand_written_track_needs_only_its_poses_and_bad_numbers_are_named(tmp_path):
+    """A track written by hand or another tool: frame and pose suffice (focal length from
+    --focal-length); an empty cell names its column; a NaN pose (drawn as a black frame) and positions
+    in millimetres (a black composite) were taken without a word."""
+    plain = tmp_path / "plain.csv"
+    plain.write_text("frame,pan_deg,tilt_deg,roll_deg,x_m,y_m,z_m\n0,1,2,0,0,1.5,4\n1,1.5,2,0,0,1.5,4\n")
+    rows = read_camera_track(plain)
+    assert [r.pan_deg for r in rows] == [1, 1.5] and math.isnan(rows[0].focal_length_mm)
+    assert rows[0].quality == 1
+    empty = tmp_path / "empty.csv"
+    empty.write_text("frame,pan_deg,tilt_deg,roll_deg,x_m,y_m,z_m\n0,1,,0,0,1.5,4\n")
+    with pytest.raises(InputFormatError, match=r"empty\.csv, row 2, column tilt_deg: '' is not a number"):
+        read_camera_track(empty)
+    nan = tmp_path / "nan.csv"
+    nan.write_text("frame,pan_deg,tilt_deg,roll_deg,x_m,y_m,z_m\n0,nan,0,0,0,1.5,4\n")
+    with pytest.raises(InputFormatError, match=r"row 2, column pan_deg: 'nan' is not a finite number"):
+        read_camera_track(nan)
+    mm = tmp_path / "mm.csv"
+    mm.write_text("frame,pan_deg,tilt_deg,roll_deg,x_m,y_m,z_m\n0,0,0,0,0,1500,4000\n")
+    with pytest.warns(UserWarning, match=r"puts the camera 4000 m from the origin: are its positions in "
+                                         r"millimetres\?"):
+        read_camera_track(mm)
 
 
 def test_a_live_takes_warm_up_frame_does_not_decide_how_the_track_is_read(recwarn):

@@ -13,6 +13,7 @@ import threading
 import time
 import warnings
 from collections import deque
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -38,9 +39,11 @@ class CameraRows(Protocol):
 class TrackLookup:
     """Rows of a track file: by frame number when the track covers the plate's numbering, else row i
     for the i-th frame (with a warning); the last row holds past the end, and a frame the track
-    skips takes its nearest row (said once)."""
+    skips takes the camera between its neighbours (said once). ``plate_fps``: a track whose ``t_s``
+    steps at another rate is said (its rows are matched by frame, so the set would move at another
+    speed)."""
 
-    def __init__(self, rows: list[CameraTrackRow], source: str) -> None:
+    def __init__(self, rows: list[CameraTrackRow], source: str, plate_fps: float | None = None) -> None:
         self.rows = rows
         self.source = source
         self._by_frame = {r.frame: r for r in rows}
@@ -48,6 +51,8 @@ class TrackLookup:
         self._by_number: bool | None = None
         self._warned_end = False
         self._warned_gap = False
+        if plate_fps:
+            _check_rate(rows, source, plate_fps)
 
     def row(self, frame_index: int, position: int, capture_time_s: float | None = None) -> CameraTrackRow:
         if frame_index < 0:
@@ -66,8 +71,8 @@ class TrackLookup:
             row = self._by_frame.get(frame_index)
             if row is not None:
                 return row
-            if frame_index < self._frames[-1]:
-                return self._nearest(frame_index)
+            if self._frames[0] < frame_index < self._frames[-1]:
+                return self._between(frame_index)
         elif position < len(self.rows):
             return self.rows[position]
         if not self._warned_end:
@@ -77,21 +82,44 @@ class TrackLookup:
             self._warned_end = True
         return self.rows[-1]
 
-    def _nearest(self, frame_index: int) -> CameraTrackRow:
-        """The row nearest a frame the track skips (a tracker's dropout): the last row made the set
-        jump to the end of the move for that frame."""
+    def _between(self, frame_index: int) -> CameraTrackRow:
+        """The camera for a frame the track skips (a tracker's dropout): between the rows either side,
+        in proportion. The nearest row held the set, which then jumped."""
         after = bisect.bisect(self._frames, frame_index)
-        before = max(after - 1, 0)
-        nearest = min((self._frames[before], self._frames[after]), key=lambda f: abs(f - frame_index))
+        a, b = self._by_frame[self._frames[after - 1]], self._by_frame[self._frames[after]]
         if not self._warned_gap:
-            warnings.warn(f"camera track {self.source} has no row for plate frame {frame_index}: the "
-                          f"nearest row's camera (frame {nearest}) is used there, and so for any other "
+            warnings.warn(f"camera track {self.source} has no row for plate frame {frame_index}: the camera "
+                          f"there is taken between frames {a.frame} and {b.frame}, and so for any other "
                           "frame it skips", stacklevel=3)
             self._warned_gap = True
-        return self._by_frame[nearest]
+        w = (frame_index - a.frame) / (b.frame - a.frame)
+        pan_b = a.pan_deg + (b.pan_deg - a.pan_deg + 180.0) % 360.0 - 180.0  # the short way round
+        lerp = {name: (1 - w) * getattr(a, name) + w * getattr(b, name) for name in _LERPED}
+        return replace(a, frame=frame_index, t_s=(1 - w) * a.t_s + w * b.t_s, timecode="",
+                       pan_deg=(1 - w) * a.pan_deg + w * pan_b, quality=0.0, **lerp)
 
     def close(self) -> None:
         pass
+
+
+_LERPED = ("tilt_deg", "roll_deg", "x_m", "y_m", "z_m", "focal_length_mm", "focus_distance_m")
+
+
+def _check_rate(rows: list[CameraTrackRow], source: str, plate_fps: float) -> None:
+    """Say a track whose rows come at another rate than the plate's frames (a 50 fps tracker under a
+    25 fps plate): matched by frame number, its move played at half speed, without a word."""
+    times = np.array([r.t_s for r in sorted(rows, key=lambda r: r.frame)], np.float64)
+    frames = np.array(sorted(r.frame for r in rows), np.float64)
+    ok = np.isfinite(times)
+    if ok.sum() < 3:
+        return
+    steps = np.diff(times[ok]) / np.diff(frames[ok])
+    track_fps = 1.0 / float(np.median(steps)) if np.median(steps) > 0 else 0.0
+    if track_fps > 0 and abs(track_fps / plate_fps - 1.0) > 0.02:
+        warnings.warn(f"camera track {source} has a row every {1000 / track_fps:.4g} ms "
+                      f"({track_fps:.4g} fps; its t_s) and the plate runs at {plate_fps:.4g} fps: rows are "
+                      "matched to frames by number, so the set moves at another speed than the camera did. "
+                      "Resample the track to the plate's rate (one row per plate frame)", stacklevel=3)
 
 
 def row_from_freed(
@@ -219,10 +247,11 @@ def open_camera_rows(
     chan: ChanSettings | None = None,
     lens: LensFile | None = None,
     delay_frames: int = 0,
+    plate_fps: float | None = None,
 ) -> CameraRows:
     """``freed://HOST:PORT`` → a live FreeD listener (``lens`` maps its zoom counts, ``delay_frames``
     lines it up with the video); anything else → a camera-track file (a Nuke ``.chan`` needs ``chan``:
     sensor width and plate aspect turn its field of view into a focal length)."""
     if spec.startswith(FREED_SCHEME):
         return FreeDCameraFeed(spec[len(FREED_SCHEME) :], lens, delay_frames)
-    return TrackLookup(read_camera_track(spec, chan), spec)
+    return TrackLookup(read_camera_track(spec, chan), spec, plate_fps)

@@ -119,7 +119,8 @@ class SetBackground:
         self.sensor_width_mm = sensor_preset(settings.sensor).width_mm
         lens_file = load_lens_file(settings.lens_file) if settings.lens_file else None
         self.track = open_camera_rows(
-            settings.camera_track, settings.chan, lens_file, settings.freed_delay_frames
+            settings.camera_track, settings.chan, lens_file, settings.freed_delay_frames,
+            float(settings.footage_fps) if settings.footage_fps else None,
         )
         self.calibration: CameraCalibration | None = (
             load_camera_calibration(settings.calibration) if settings.calibration else None

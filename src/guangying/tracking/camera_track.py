@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import math
+import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,12 @@ class CameraTrackRow:
 
 
 OPTIONAL_COLUMNS = ("focus_distance_m",)
+# What a track written by hand or by another tool may leave out: the pose and its frame are enough (the
+# focal length then comes from --focal-length); such tracks were refused for lacking t_s or quality.
+_READ_DEFAULTS: dict[str, Any] = {"t_s": math.nan, "timecode": "", "focal_length_mm": math.nan,
+                                  "quality": 1.0, "focus_distance_m": math.nan}
+_POSE_COLUMNS = ("pan_deg", "tilt_deg", "roll_deg", "x_m", "y_m", "z_m")
+_FARTHEST_CAMERA_M = 200.0  # a position past this is a track in millimetres (z 4000 for 4 m)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,23 +262,43 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
         items = [(i + 1, r) for i, r in enumerate(records)]
     else:
         reader = csv.DictReader(io.StringIO(text))
-        missing = [c for c in CAMERA_TRACK_COLUMNS if c not in (reader.fieldnames or [])]
+        needed = [c for c in CAMERA_TRACK_COLUMNS if c not in _READ_DEFAULTS]
+        missing = [c for c in needed if c not in (reader.fieldnames or [])]
         if missing:
-            raise InputFormatError(f"camera track {path} lacks column(s): {', '.join(missing)}")
+            raise InputFormatError(f"camera track {path} lacks column(s): {', '.join(missing)} (a track "
+                                   f"needs {', '.join(needed)}; t_s, timecode, focal_length_mm and quality "
+                                   "may be left out)")
         items = [(reader.line_num, r) for r in reader]
-    rows = []
-    for line, record in items:
-        try:
-            values: dict[str, Any] = {}
-            for f in fields(CameraTrackRow):
-                if f.name in OPTIONAL_COLUMNS and record.get(f.name) in (None, ""):
-                    continue
-                raw = record[f.name]
-                kind = int if f.name == "frame" else str if f.name == "timecode" else float
-                values[f.name] = math.nan if raw is None and kind is float else kind(raw)  # JSON null
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputFormatError(f"camera track {path}, row {line}: {exc}") from exc
-        rows.append(CameraTrackRow(**values))
+    rows = [_row(path, line, record) for line, record in items]
     if not rows:
         raise InputFormatError(f"camera track {path} has no rows")
+    farthest = max(max(abs(r.x_m), abs(r.y_m), abs(r.z_m)) for r in rows)
+    if farthest > _FARTHEST_CAMERA_M:
+        warnings.warn(f"camera track {path} puts the camera {farthest:g} m from the origin: are its "
+                      "positions in millimetres? x_m, y_m and z_m are metres (a set seen from there is out "
+                      "of sight: black frames)", stacklevel=2)
     return rows
+
+
+def _row(path: Path, line: int, record: dict[str, Any]) -> CameraTrackRow:
+    """One record of a CSV or JSON track, its errors naming the file, row and column."""
+    values: dict[str, Any] = {}
+    for f in fields(CameraTrackRow):
+        raw = record.get(f.name)
+        if f.name in _READ_DEFAULTS and raw in (None, ""):
+            values[f.name] = _READ_DEFAULTS[f.name]
+            continue
+        kind = int if f.name == "frame" else str if f.name == "timecode" else float
+        try:
+            if raw in (None, ""):
+                raise ValueError("empty")
+            values[f.name] = kind(raw)
+        except (TypeError, ValueError) as exc:
+            raise InputFormatError(f"camera track {path}, row {line}, column {f.name}: {raw!r} is not "
+                                   f"{'a whole number' if kind is int else 'a number'} ({exc})") from exc
+        if f.name in _POSE_COLUMNS and not math.isfinite(values[f.name]):
+            # a NaN pose drew that frame's set black, with no word
+            raise InputFormatError(f"camera track {path}, row {line}, column {f.name}: {raw!r} is not a "
+                                   "finite number; give that frame's pose, or leave its row out (the frame "
+                                   "then takes its neighbours')")
+    return CameraTrackRow(**values)
