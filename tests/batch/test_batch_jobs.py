@@ -289,3 +289,28 @@ shots:
                      "    background: set.png\n")
     with pytest.raises(InputFormatError, match=r"line 4: 'output' is given twice"):
         load_jobs(twice, COMMANDS)
+
+
+def test_places_the_batch_writes_are_tried_before_anything_starts(takes, tmp_path, monkeypatch):
+    """A report folder that cannot be written stopped the batch after its first shot had rendered,
+    and the rest never did; a job file's folder that cannot be written (a read-only share) failed at
+    the first save of the batch's progress. Made unwritable here by a file where a folder must go:
+    permission bits do not stop root."""
+    from guangying.batch import run_batch
+    from guangying.batch.manifest import manifest_path
+
+    jobs = takes / "one.yaml"
+    jobs.write_text("shots:\n  - input: takes/c1.mp4\n    command: key\n    alpha: out/one.mov\n")
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(SettingsError, match=r"--report .*afile/rep cannot be written .* nothing was started"):
+        run_batch(load_jobs(jobs, COMMANDS), jobs, report_dir=tmp_path / "afile" / "rep")
+    assert not (takes / "out" / "one.mov").exists()
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / ".shoot.batch").write_text("")  # where the progress goes, and cannot
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    with pytest.warns(UserWarning, match=r"cannot keep its progress beside .*shoot\.yaml .*: it is kept in"):
+        kept = manifest_path(share / "shoot.yaml")
+    assert kept.parent.parent == tmp_path / "state" / "guangying" / "batch" and kept.parent.is_dir()
+    with pytest.warns(UserWarning):
+        assert manifest_path(share / "shoot.yaml") == kept  # the same on every run: --resume finds it

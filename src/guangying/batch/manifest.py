@@ -9,7 +9,11 @@ rendered again.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +25,30 @@ _VERSION = 1
 
 
 def manifest_path(jobs_file: str | Path) -> Path:
+    """Where the batch of ``jobs_file`` keeps its progress: beside it, or, where that folder cannot be
+    written (a job file on a read-only share), in the user's state folder, the same place on every
+    run so ``--resume`` finds it. The batch had failed at its first save, after its first range."""
     jobs_file = Path(jobs_file).resolve()
-    return jobs_file.parent / f".{jobs_file.stem}.batch" / "manifest.json"
+    beside = jobs_file.parent / f".{jobs_file.stem}.batch"
+    try:
+        probe_writable(beside)
+    except OSError as exc:
+        state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        digest = hashlib.sha1(str(jobs_file).encode("utf-8")).hexdigest()[:12]
+        elsewhere = state / "guangying" / "batch" / f"{jobs_file.stem}-{digest}"
+        probe_writable(elsewhere)
+        warnings.warn(f"the batch cannot keep its progress beside {jobs_file} ({exc.strerror or exc}): it is "
+                      f"kept in {elsewhere}", stacklevel=2)
+        beside = elsewhere
+    return beside / "manifest.json"
+
+
+def probe_writable(folder: Path) -> None:
+    """Make ``folder`` and write a file in it (OSError when it cannot be written): as root, or on a
+    read-only mount, permission bits do not tell."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+        pass
 
 
 def _intact(records: list[dict[str, Any]]) -> bool:

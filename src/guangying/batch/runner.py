@@ -23,7 +23,7 @@ from typing import Any
 from guangying.base.errors import GuangyingError, SettingsError
 from guangying.batch.jobs import Shot
 from guangying.batch.join import join_shot, remove_staging
-from guangying.batch.manifest import Manifest, manifest_path
+from guangying.batch.manifest import Manifest, manifest_path, probe_writable
 from guangying.batch.plan import FrameRange, ShotPlan, plan_shot
 from guangying.batch.progress import BatchProgress
 from guangying.batch.render import RangeRenderer, RangeResult, RangeTask, StagedFile
@@ -168,6 +168,12 @@ def run_batch(
     import ray
 
     started = time.perf_counter()
+    if report_dir is not None:  # found unwritable after the first shot had rendered, the rest never did
+        try:
+            probe_writable(Path(report_dir))
+        except OSError as exc:
+            raise SettingsError(f"--report {report_dir} cannot be written ({exc.strerror or exc}); nothing "
+                                "was started: give a folder this user can write") from exc
     manifest_file = manifest_path(jobs_file)
     manifest = Manifest.load(manifest_file) if resume else Manifest(manifest_file)
     we_started, cluster = _connect(ray_address, workers)
