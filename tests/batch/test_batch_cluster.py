@@ -165,6 +165,12 @@ def test_worker_killed_mid_shot_bad_shot_reported(ray_cluster, shoot, reference,
 
         threading.Thread(target=kill, daemon=True).start()
 
+    ended: list[tuple[str, str, bool]] = []  # as each shot ended: were its movie outputs there yet?
+
+    def on_shot(outcome) -> None:  # type: ignore[no-untyped-def]
+        movies = [Path(p) for p in outcome.outputs if str(p).endswith(".mov")]
+        ended.append((outcome.name, outcome.status, all(p.is_file() for p in movies)))
+
     report = run_batch(
         shots,
         jobs,
@@ -172,7 +178,12 @@ def test_worker_killed_mid_shot_bad_shot_reported(ray_cluster, shoot, reference,
         report_dir=tmp_path / "report",
         show_progress=False,
         on_dispatch=kill_when_started,
+        on_shot=on_shot,
     )
+    # each shot said once, as it ended (a farm log had them only when the whole batch was over)
+    assert sorted((name, status) for name, status, _ in ended) == sorted(
+        [("long", "done"), ("b", "done"), ("c", "done"), ("bad", "failed")])
+    assert all(there for _, status, there in ended if status == "done")
     status = {s.name: s for s in report.shots}
     assert status["bad"].status == "failed" and "clean plate" in status["bad"].message
     assert not (shoot / "out" / "bad_comp.mov").exists()

@@ -160,10 +160,12 @@ def run_batch(
     report_dir: str | Path | None = None,
     show_progress: bool = True,
     on_dispatch: Callable[[RangeTask, str], None] | None = None,
+    on_shot: Callable[[ShotOutcome], None] | None = None,
 ) -> BatchReport:
     """Render ``shots`` (from :func:`guangying.batch.jobs.load_jobs`); see the module docstring.
 
-    ``on_dispatch(task, worker)`` is called as each range is handed to a worker ("host:pid").
+    ``on_dispatch(task, worker)`` is called as each range is handed to a worker ("host:pid"),
+    ``on_shot(outcome)`` as each shot ends, done or failed (a farm log shows it then, not at the end).
     """
     import ray
 
@@ -187,7 +189,9 @@ def run_batch(
         )
         progress.shots_done(sum(o.status != "pending" for o in outcomes))
         try:
-            startup_s = _schedule(pool, states, queue, manifest, progress, report_dir, on_dispatch, started)
+            ended = on_shot or (lambda _outcome: None)
+            startup_s = _schedule(pool, states, queue, manifest, progress, report_dir, on_dispatch, started,
+                                  ended)
         finally:
             progress.close()
         model_loads = _model_loads(states)
@@ -276,6 +280,7 @@ def _schedule(
     report_dir: str | Path | None,
     on_dispatch: Callable[[RangeTask, str], None] | None,
     t0: float,
+    ended: Callable[[ShotOutcome], None],
 ) -> float:
     """Run the queue to the end; returns the seconds from ``t0`` until the first worker was ready."""
     import ray
@@ -284,7 +289,7 @@ def _schedule(
     busy: dict[Any, tuple[Any, str, RangeTask]] = {}
     for state in states.values():  # shots whose ranges all finished earlier: join now
         if len(state.results) == len(state.plan.ranges):
-            _finish_shot(state, manifest, progress, report_dir)
+            _finish_shot(state, manifest, progress, report_dir, ended)
     while queue or busy:
         while pool.idle and queue:
             task = queue.popleft()
@@ -321,7 +326,7 @@ def _schedule(
                 state.outcome.retries += 1
                 if task.attempt >= MAX_ATTEMPTS:
                     message = f"range {task.range.key}: its worker died {task.attempt} times ({exc})"
-                    _fail(state, message, manifest)
+                    _fail(state, message, manifest, ended)
                 else:
                     queue.appendleft(dataclasses.replace(task, attempt=task.attempt + 1))
                 continue
@@ -329,7 +334,7 @@ def _schedule(
                 pool.idle.append((actor, name))
                 cause = exc.cause if getattr(exc, "cause", None) is not None else exc
                 message = str(cause) if isinstance(cause, GuangyingError | ValueError) else repr(cause)
-                _fail(state, message, manifest)
+                _fail(state, message, manifest, ended)
                 continue
             pool.idle.append((actor, name))
             if state.outcome.status == "failed":
@@ -342,28 +347,30 @@ def _schedule(
             )
             progress.advance(result.frames)
             if len(state.results) == len(state.plan.ranges):
-                _finish_shot(state, manifest, progress, report_dir)
+                _finish_shot(state, manifest, progress, report_dir, ended)
     return max(startup_s, 0.0)
 
 
-def _fail(state: _ShotState, message: str, manifest: Manifest) -> None:
+def _fail(state: _ShotState, message: str, manifest: Manifest, ended: Callable[[ShotOutcome], None]) -> None:
     """Mark the shot failed (first message wins) and take its staged ranges away."""
     if state.outcome.status != "failed":
         state.outcome.status, state.outcome.message = "failed", message
         manifest.forget(state.plan.shot.name)
         manifest.save()
+        ended(state.outcome)
     remove_staging(state.plan, state.fingerprint)
 
 
 def _finish_shot(
-    state: _ShotState, manifest: Manifest, progress: BatchProgress, report_dir: str | Path | None
+    state: _ShotState, manifest: Manifest, progress: BatchProgress, report_dir: str | Path | None,
+    ended: Callable[[ShotOutcome], None],
 ) -> None:
     plan, outcome = state.plan, state.outcome
     ordered = sorted(state.results.values(), key=lambda r: r.range.first)
     try:
         joined = join_shot(plan, ordered)
     except (GuangyingError, OSError) as exc:
-        _fail(state, f"joining the ranges: {exc}", manifest)
+        _fail(state, f"joining the ranges: {exc}", manifest, ended)
         return
     contact = next((r.contact for r in ordered if r.contact and Path(r.contact).is_file()), None)
     if contact is not None and report_dir is not None:
@@ -384,3 +391,4 @@ def _finish_shot(
     damage = damage_note(outcome.held_frames, outcome.artefact_frames)
     outcome.note = "; ".join(n for n in (outcome.note, damage) if n)
     progress.shots_done(1)
+    ended(outcome)
