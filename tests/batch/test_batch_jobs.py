@@ -314,3 +314,26 @@ def test_places_the_batch_writes_are_tried_before_anything_starts(takes, tmp_pat
     assert kept.parent.parent == tmp_path / "state" / "guangying" / "batch" and kept.parent.is_dir()
     with pytest.warns(UserWarning):
         assert manifest_path(share / "shoot.yaml") == kept  # the same on every run: --resume finds it
+
+
+def test_ranges_encoder_settings_and_output_types_are_checked_before_anything_starts(takes):
+    # each passed the check and failed the shot hours later, when its turn came (the output type's
+    # message naming the render's temporary file)
+    jobs = takes / "late.yaml"
+    jobs.write_text("""
+defaults:
+  background: set.png
+shots:
+  - {input: takes/c1.mp4, output: out/a.mp4, start: 5, end: 2}
+  - {input: takes/c2.mp4, output: out/b.mp4, start: 100}
+  - {input: takes/c1.mp4, output: out/c.mp4, name: c, crf: 99}
+  - {input: takes/c2.mp4, output: out/d.xyz, name: d}
+""")
+    with pytest.raises(SettingsError) as info:
+        load_jobs(jobs, COMMANDS)
+    message = str(info.value)
+    assert "4 problem(s)" in message, message
+    assert "end frame 2 is before start frame 5" in message
+    assert "start frame 100 is outside" in message
+    assert "crf" in message and "99" in message
+    assert "output 'out/d.xyz': unknown output type" in message

@@ -27,9 +27,13 @@ from guangying.base.errors import GuangyingError, InputFormatError, SettingsErro
 from guangying.keyer import KeyerSettings
 from guangying.keyer.masks import load_clean_plate, load_mask
 from guangying.media import open_reader
+from guangying.media.image_writer import WRITTEN_EXTENSIONS
 from guangying.media.outputs import DiskPlace, disk_place
 from guangying.media.patterns import parse_pattern
+from guangying.media.reader import resolve_range
+from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import parse_colour_srgb
+from guangying.pipeline.job import H264Options
 from guangying.pipeline.job_options import settings_from_options
 
 COMMANDS = ("key", "composite")
@@ -214,6 +218,11 @@ def _check_settings(options: dict[str, Any], where: str, problems: list[str]) ->
         settings_from_options(KeyerSettings, plain)
     except (ValueError, TypeError) as exc:
         problems.append(f"{where}: {exc}")
+    if options.get("crf") is not None:
+        try:
+            H264Options(crf=options["crf"])
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{where}: {exc}")
     if options.get("f_number") is not None and options.get("focal_length_mm") is None:
         problems.append(f"{where}: lens depth of field needs focal_length as well as f_number")
     if options.get("set_path"):
@@ -232,9 +241,14 @@ def _check_input(
     try:
         log = options.get("camera_log", "auto")
         with open_reader(source, fps=options.get("fps"), camera_log=log) as reader:
-            if reader.info.frame_count == 0:
+            info = reader.info
+            if info.frame_count == 0:
                 problems.append(f"{where}: {source} has no frames")
-            shape = (reader.info.height, reader.info.width)
+            shape = (info.height, info.width)
+        # a range outside the clip, or backwards, failed only when the shot's turn came
+        count = info.frame_count if info.frame_count and info.frame_count_exact else None
+        last = None if count is None else info.first_frame + count - 1
+        resolve_range(source, options.get("start"), options.get("end"), info.first_frame, last)
     except (GuangyingError, ValueError, OSError) as exc:
         problems.append(f"{where}: input {source}: {exc}")
         return
@@ -349,6 +363,11 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
                 try:
                     text = str(template).format(stem=stem, name=name, folder=folder)
                     outputs[_OUTPUT_KIND[key]] = _resolve(text, base)
+                    if Path(text).suffix.lower() not in (*VIDEO_EXTENSIONS, *WRITTEN_EXTENSIONS):
+                        # said at render time, naming the render's temporary file, not this one
+                        problems.append(f"{where}: {key} '{text}': unknown output type; use .mp4, .mov, "
+                                        ".mkv, a picture (.png/.exr/.tif/.jpg/.dpx) or a sequence such "
+                                        "as shot.%04d.png")
                 except (KeyError, IndexError, ValueError) as exc:
                     hint = "use {stem}, {name} or {folder}"
                     problems.append(f"{where}: {key} '{template}': unknown name {exc} ({hint})")
