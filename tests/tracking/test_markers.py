@@ -241,3 +241,20 @@ def test_a_lens_model_the_markers_do_not_fit_is_said():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         track_markers(frames, board(), K, None)
+
+
+def test_frames_before_the_board_comes_into_view_hold_its_first_pose():
+    """A pan at 40°/s whose board comes into view only at frame 10: the smoother carried the pan's
+    speed back past the first solve, so the held frames before it turned away from where the camera
+    was (19° off in a user's clip). They now hold the first solve's pose, as frames after the last do."""
+    from guangying.tracking.pose_filter import smooth_poses
+
+    times = np.arange(40) / 25
+    truth = np.column_stack([40.0 * times, np.zeros((40, 2)), np.zeros((40, 2)), np.full(40, 3.0)])
+    cov = np.diag([0.01] * 3 + [1e-6] * 3)
+    seen = [(truth[i], cov) if 10 <= i < 30 else None for i in range(40)]
+    poses, accepted = smooth_poses(times, seen)
+    assert accepted[10:30].all() and not accepted[:10].any()
+    np.testing.assert_allclose(poses[:10], np.repeat(poses[10:11], 10, axis=0))
+    np.testing.assert_allclose(poses[30:], np.repeat(poses[29:30], 10, axis=0))
+    assert abs(poses[10, 0] - truth[10, 0]) < 0.2

@@ -240,8 +240,8 @@ def smooth_poses(
 
     Returns
     -------
-    poses : (N, 6) float64 smoothed (pan, tilt, roll deg, x, y, z m); nan rows before the first solve
-        of the shot only if there is no solve at all.
+    poses : (N, 6) float64 smoothed (pan, tilt, roll deg, x, y, z m); frames before the first accepted
+        solve and after the last hold those solves' poses; nan rows only if there is no solve at all.
     accepted : (N,) bool, whether the frame's solve passed the gate (forward or backward).
     """
     settings = settings or PoseFilterSettings()
@@ -282,4 +282,10 @@ def smooth_poses(
             out[i] = fwd_x[i, _P]
         elif b.initialised:
             out[i] = _time_reversed(*b.estimate())[0][_P]
+    # Frames before the first solve and after the last are held at those solves' poses: the filters
+    # carried their speed on past the ends (a board that came into view late: 19° off at the start)
+    solved = np.flatnonzero(accepted)
+    if solved.size:
+        out[: solved[0]] = out[solved[0]]
+        out[solved[-1] + 1 :] = out[solved[-1]]
     return out, accepted
