@@ -337,3 +337,23 @@ shots:
     assert "start frame 100 is outside" in message
     assert "crf" in message and "99" in message
     assert "output 'out/d.xyz': unknown output type" in message
+
+
+def test_what_an_interrupted_run_staged_under_other_settings_is_swept(takes):
+    # Interrupted, then run again with a setting changed: the old staging (another fingerprint) was
+    # never used nor removed, gigabytes at 4K EXR in a hidden folder. A shot whose name only begins
+    # the same way keeps its own.
+    from guangying.batch.join import sweep_stale_staging
+    from guangying.batch.render import STAGING_FOLDER, shot_staging
+
+    jobs = takes / "sweep.yaml"
+    jobs.write_text("shots:\n  - {input: takes/c1.mp4, command: key, alpha: sweep/c1.mov}\n")
+    (shot,) = load_jobs(jobs, COMMANDS)
+    root = takes / "sweep" / STAGING_FOLDER
+    stale, other, current = root / "c1-0badf00d", root / "c1-x-12345678", shot_staging(
+        shot.outputs["alpha"], "c1", shot.fingerprint())
+    for folder in (stale, other, current):
+        (folder / "alpha" / "0-5").mkdir(parents=True)
+        (folder / "alpha" / "0-5" / "segment.mov").write_bytes(b"x" * 100)
+    assert sweep_stale_staging(shot, shot.fingerprint()) == [stale]
+    assert not stale.exists() and other.is_dir() and current.is_dir()

@@ -10,6 +10,7 @@ is swapped into the output folder at once (renames on the same file system: no c
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
 import shutil
 from fractions import Fraction
@@ -20,6 +21,7 @@ import av.error
 
 from guangying.base.atomic import describe_os_error, partial_path, remove_quietly
 from guangying.base.errors import MediaError
+from guangying.batch.jobs import Shot
 from guangying.batch.plan import ShotPlan
 from guangying.batch.render import STAGING_FOLDER, RangeResult, StagedFile, file_record, shot_staging
 from guangying.media.audio import copy_video_stream, has_audio, mux_with_audio
@@ -108,6 +110,21 @@ def join_shot(plan: ShotPlan, results: list[RangeResult]) -> dict[str, list[Stag
                 os.replace(staged[0].path, target)
                 joined[kind] = [dataclasses.replace(staged[0], path=str(target))]
     return joined
+
+
+def sweep_stale_staging(shot: Shot, fingerprint: str) -> list[Path]:
+    """Delete what an interrupted run of ``shot`` staged under other settings (another fingerprint):
+    no later run would use or remove it, and at 4K EXR it held gigabytes in a hidden folder. Returns
+    the folders removed."""
+    current = shot_staging(next(iter(shot.outputs.values())), shot.name, fingerprint).name
+    removed = []
+    for final in shot.outputs.values():
+        root = Path(final).parent / STAGING_FOLDER
+        for folder in root.glob(f"{glob.escape(shot.name)}-*") if root.is_dir() else []:
+            if folder.name != current and folder.name.rsplit("-", 1)[0] == shot.name and folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+    return removed
 
 
 def remove_staging(plan: ShotPlan, fingerprint: str) -> None:

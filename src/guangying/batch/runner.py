@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 
 from guangying.base.errors import GuangyingError, SettingsError
 from guangying.batch.jobs import Shot
-from guangying.batch.join import join_shot, remove_staging
+from guangying.batch.join import join_shot, remove_staging, sweep_stale_staging
 from guangying.batch.manifest import Manifest, manifest_path, probe_writable
 from guangying.batch.plan import FrameRange, ShotPlan, plan_shot
 from guangying.batch.progress import BatchProgress
@@ -245,6 +246,10 @@ def _plan_all(
         except (GuangyingError, ValueError, OSError) as exc:
             outcome.status, outcome.message = "failed", str(exc)
             continue
+        stale = sweep_stale_staging(shot, fingerprint)
+        if stale:
+            warnings.warn(f"shot '{shot.name}': removed what an interrupted run under other settings had "
+                          f"staged ({', '.join(str(f) for f in stale)})", stacklevel=2)
         state = _ShotState(plan, fingerprint, outcome)
         outcome.note, outcome.ranges = plan.note, len(plan.ranges)
         states[shot.name] = state
