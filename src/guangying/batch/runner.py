@@ -308,7 +308,9 @@ def _schedule(
             if on_dispatch is not None:
                 on_dispatch(task, name)
         if not pool.idle and not pool.starting and not busy and queue:
-            raise GuangyingError("no Ray worker could be started; check the cluster has free CPUs")
+            raise GuangyingError("no Ray worker could be started: check the cluster has free CPUs, and that "
+                                 "this machine may start workers on it (Ray's token authentication: "
+                                 "RAY_AUTH_MODE and the token as the cluster was started with)")
         done, _ = ray.wait([*busy, *pool.starting], num_returns=1, timeout=_WAIT_S)
         progress.refresh()
         for ref in done:
