@@ -292,3 +292,31 @@ def test_cli_joins_the_cluster_or_keeps_to_this_machine(ray_cluster, shoot, tmp_
     assert (ray_cluster in proc.stdout) == (how == "--ray ADDRESS"), proc.stdout
     assert len(_frames(tmp_path / "out" / "c_alpha.mov")) == 9
     assert (tmp_path / "rep" / "report.html").is_file()
+
+
+def test_a_schedulers_sigterm_stops_the_batch_as_it_stops_a_render(shoot, tmp_path):
+    """SIGTERM from a scheduler (Slurm's time limit, a farm manager) mid-batch: ray.init had put its own
+    handler in place of the product's, so the batch printed Ray's stack dump and exited 1. Now it
+    exits 143 (128 + SIGTERM) as a render does, nothing unfinished under a final name."""
+    (tmp_path / "takes").mkdir()
+    os.link(shoot / "takes" / "long.mp4", tmp_path / "takes" / "long.mp4")
+    (tmp_path / "jobs.yaml").write_text(
+        "shots:\n  - input: takes/long.mp4\n    command: key\n    alpha: out/long_alpha.%04d.png\n"
+        "    range_frames: 10\n"
+    )
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(SRC)}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "guangying.cli.main", "batch", str(tmp_path / "jobs.yaml"), "--workers", "1",
+         "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    staging = tmp_path / "out" / ".guangying-batch"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not any(staging.rglob("*.png")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143, output
+    assert "SIGTERM received" not in output
+    assert not list((tmp_path / "out").glob("long_alpha.*.png"))  # no finished-looking frames

@@ -9,14 +9,17 @@ is reported with its message while the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import shutil
+import signal
+import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +96,25 @@ def _connect(address: str | None, workers: int | None) -> tuple[bool, str]:
 
     if ray.is_initialized():
         return False, "existing Ray session"
+    with _own_stop_handlers():
+        return _init_ray(ray, address, workers)
+
+
+@contextlib.contextmanager
+def _own_stop_handlers() -> Iterator[None]:
+    """Keep the process's SIGTERM/SIGINT handlers across ray.init, which installs its own: a scheduler's
+    SIGTERM then printed Ray's stack dump and exited 1, not 143 after the outputs' clean-up."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in saved.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
+
+
+def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[bool, str]:  # noqa: ANN401
     if address is None:
         cpus = workers or os.cpu_count() or 1
         # "local": a session of its own, also on a node of a cluster (RAY_ADDRESS set, `ray start` run),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import signal
 import sys
 import tomllib
 import traceback
@@ -194,9 +193,11 @@ def main() -> None:
     try:
         cli(prog_name="guangying")
     except SystemExit as exc:
-        # click ends a Ctrl-C with "Aborted!" and status 1; shells and schedulers expect 128 + SIGINT
-        if exc.code == 1 and stopped_by() == signal.SIGINT:
-            raise SystemExit(128 + signal.SIGINT) from None
+        # Shells and schedulers read 128 + the signal. Click ends a Ctrl-C with "Aborted!" and status 1,
+        # and Ray turns a stop that lands in its waits into SystemExit(1): the stop is what ended it.
+        stop = stopped_by()
+        if stop is not None and exc.code != 128 + stop:
+            raise SystemExit(128 + stop) from None
         raise
 
 
