@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from guangying.base.errors import SettingsError
+from guangying.base.jit import numba
 from guangying.base.mattes import MatteResult
 from guangying.matting.frames import check_rgb
 from guangying.matting.guided import apply_rvm_coefficients, rvm_coefficients
@@ -46,13 +47,26 @@ _SMALLEST_INTERNAL_PX = 64  # the short side the network is shown, at the least,
 _SOLID_FROM = 0.9  # α from which the network's foreground gives way to the plate, all of it at 1
 
 
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _solid_from_plate_kernel(alpha, fgr, plate, out):  # type: ignore[no-untyped-def]
+    h, w = alpha.shape
+    gain = 1.0 / (1.0 - _SOLID_FROM)
+    for y in numba.prange(h):
+        for x in range(w):
+            weight = min(max((alpha[y, x] - _SOLID_FROM) * gain, 0.0), 1.0)
+            for c in range(3):
+                out[y, x, c] = fgr[y, x, c] + weight * (plate[y, x, c] - fgr[y, x, c])
+
+
 def _solid_from_plate(alpha: np.ndarray, fgr_rgb: np.ndarray, plate_rgb: np.ndarray) -> MatteResult:
     """The network's foreground colour on soft edges (the screen or set taken out), the plate's own
     where the subject is solid: RVM's predicted colour there shifted skin and costume by up to 22/255
-    (R −1.5, G and B +0.7 on average, a steady cyan cast) in every composite."""
-    weight = np.clip((alpha - np.float32(_SOLID_FROM)) * np.float32(1.0 / (1.0 - _SOLID_FROM)), 0.0, 1.0)
-    foreground = cv2.blendLinear(plate_rgb, np.ascontiguousarray(fgr_rgb, np.float32), weight,
-                                 np.float32(1.0) - weight)  # fmt: skip
+    (R −1.5, G and B +0.7 on average, a steady cyan cast) in every composite. One fused pass: numpy's
+    weight and OpenCV's blend took 12 ms a 1080p frame, a sixth of the network's time."""
+    alpha = np.ascontiguousarray(alpha, np.float32)
+    foreground = np.empty(plate_rgb.shape, np.float32)
+    _solid_from_plate_kernel(alpha, np.ascontiguousarray(fgr_rgb, np.float32),
+                             np.ascontiguousarray(plate_rgb, np.float32), foreground)
     return MatteResult(alpha=alpha, foreground_rgb=foreground)
 
 
