@@ -113,7 +113,10 @@ def _check_rate(rows: list[CameraTrackRow], source: str, plate_fps: float) -> No
     ok = np.isfinite(times)
     if ok.sum() < 3:
         return
-    steps = np.diff(times[ok]) / np.diff(frames[ok])
+    frame_steps = np.diff(frames[ok])
+    steps = np.diff(times[ok])[frame_steps > 0] / frame_steps[frame_steps > 0]  # a row given twice: skipped
+    if steps.size < 2:
+        return
     track_fps = 1.0 / float(np.median(steps)) if np.median(steps) > 0 else 0.0
     if track_fps > 0 and abs(track_fps / plate_fps - 1.0) > 0.02:
         warnings.warn(f"camera track {source} has a row every {1000 / track_fps:.4g} ms "
