@@ -164,10 +164,10 @@ def _check_views(rvecs: Sequence[np.ndarray], camera_matrix: np.ndarray, std_int
             "of the picture", stacklevel=3)
 
     tilts = [math.degrees(math.acos(min(1.0, abs(float(cv2.Rodrigues(r)[0][2, 2]))))) for r in rvecs]
-    spread = float(std_intrinsics.ravel()[0]) / float(camera_matrix[0, 0])
+    spread = float(std[0]) / fx
     # OpenCV's own uncertainty stays near 0 for head-on views (the fit is exact, just not unique)
     why = (f"the board turned at most {max(tilts):.0f}° from the lens" if max(tilts) < _LEAST_TILT_DEG
-           else f"fx {camera_matrix[0, 0]:.0f} px ± {100 * spread:.1f} %" if spread > _FOCAL_UNCERTAINTY
+           else f"fx {fx:.0f} px ± {100 * spread:.1f} %" if spread > _FOCAL_UNCERTAINTY
            else None)
     if why is not None:
         warnings.warn(
