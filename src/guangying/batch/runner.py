@@ -188,7 +188,8 @@ def run_batch(
     """Render ``shots`` (from :func:`guangying.batch.jobs.load_jobs`); see the module docstring.
 
     ``on_dispatch(task, worker)`` is called as each range is handed to a worker ("host:pid"),
-    ``on_shot(outcome)`` as each shot ends, done or failed (a farm log shows it then, not at the end).
+    ``on_shot(outcome)`` as each shot ends: done, failed, or found finished by an earlier run (a farm
+    log shows it then, not at the end).
     """
     import ray
 
@@ -206,13 +207,13 @@ def run_batch(
     try:
         size = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         pool = _Pool(size)
-        states, queue, outcomes = _plan_all(shots, manifest, size, report_dir)
+        ended = on_shot or (lambda _outcome: None)
+        states, queue, outcomes = _plan_all(shots, manifest, size, report_dir, ended)
         progress = BatchProgress(
             len(shots), sum(_frames_left(s) for s in states.values()), enabled=show_progress
         )
         progress.shots_done(sum(o.status != "pending" for o in outcomes))
         try:
-            ended = on_shot or (lambda _outcome: None)
             startup_s = _schedule(pool, states, queue, manifest, progress, report_dir, on_dispatch, started,
                                   ended)
         finally:
@@ -244,8 +245,10 @@ def _model_loads(states: dict[str, _ShotState]) -> int:
 
 
 def _plan_all(
-    shots: list[Shot], manifest: Manifest, workers: int, report_dir: str | Path | None
+    shots: list[Shot], manifest: Manifest, workers: int, report_dir: str | Path | None,
+    ended: Callable[[ShotOutcome], None],
 ) -> tuple[dict[str, _ShotState], deque[RangeTask], list[ShotOutcome]]:
+    """Plan every shot; one finished by an earlier run, or that cannot be planned, ends here."""
     states: dict[str, _ShotState] = {}
     queue: deque[RangeTask] = deque()
     outcomes: list[ShotOutcome] = []
@@ -260,6 +263,7 @@ def _plan_all(
             kept = Path(report_dir) / "contacts" / f"{shot.name}.png" if report_dir else None
             outcome.contact = str(kept) if kept is not None and kept.is_file() else None
             outcome.message = "finished in an earlier run (outputs checked: sizes and checksums)"
+            ended(outcome)
             continue
         try:
             for final in shot.outputs.values():
@@ -267,6 +271,7 @@ def _plan_all(
             plan = plan_shot(shot, workers)
         except (GuangyingError, ValueError, OSError) as exc:
             outcome.status, outcome.message = "failed", str(exc)
+            ended(outcome)
             continue
         stale = sweep_stale_staging(shot, fingerprint)
         if stale:

@@ -84,14 +84,12 @@ def batch(
     from guangying.media.damage import damage_note
 
     shots = load_jobs(jobs_file, {"key": command_options(key), "composite": command_options(composite)})
-    said: set[str] = set()
 
     def say(shot: ShotOutcome) -> None:  # as each shot ends: a farm log shows it then
         line = f"{shot.status:8} {shot.name}: {shot.frames} frames"
         damage = damage_note(shot.held_frames, shot.artefact_frames)
         detail = shot.message if shot.status == "failed" else damage
         click.echo(line + (f" — {detail}" if detail else ""))
-        said.add(shot.name)
 
     report = run_batch(
         shots,
@@ -103,9 +101,6 @@ def batch(
         show_progress=not quiet,
         on_shot=say,
     )
-    for shot in report.shots:
-        if shot.name not in said:  # finished by an earlier run
-            say(shot)
     click.echo(
         f"{report.frames} frames in {report.seconds:.1f} s on {report.workers} workers ({report.cluster})"
     )
