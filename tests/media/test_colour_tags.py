@@ -377,3 +377,44 @@ def test_a_matte_written_here_reads_back_without_a_matrix_warning(tmp_path, recw
         got = next(iter(reader))
     assert not [w for w in recwarn if "colour matrix" in str(w.message)]
     assert np.abs(got.rgb[..., 0] - alpha).max() < 1e-3
+
+
+def _prores_with_silent_header(path, rgb_codes: np.ndarray, container_matrix: int) -> None:
+    """SD ProRes coded with the BT.709 matrix whose picture headers say "unspecified" while the MOV's
+    colr atom says ``container_matrix``: a stream copy retagged in its container, as ffmpeg makes it."""
+    silent = path.with_name("silent.mov")
+    with av.open(str(silent), "w") as out:
+        stream = out.add_stream("prores_ks", rate=25)
+        stream.width, stream.height, stream.pix_fmt = rgb_codes.shape[1], rgb_codes.shape[0], "yuv422p10le"
+        frame = av.VideoFrame.from_ndarray(rgb_codes, "rgb24").reformat(
+            format="yuv422p10le", dst_colorspace="ITU709", dst_color_range="MPEG")
+        frame.colorspace, frame.color_primaries, frame.color_trc = 2, 2, 2
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            out.mux(packet)
+    with av.open(str(silent)) as source, av.open(str(path), "w") as out:
+        copied = out.add_stream_from_template(source.streams.video[0])
+        # the mov muxer writes a colr atom only with all three tags set
+        context = copied.codec_context
+        context.colorspace, context.color_primaries, context.color_trc = container_matrix, 1, 1
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = copied
+                out.mux(packet)
+
+
+def test_sd_prores_with_a_silent_header_is_decoded_by_its_container_matrix(tmp_path, recwarn):
+    # ffmpeg's decoder replaces the container's colr tag by the picture header's "unspecified", so an SD
+    # ProRes plate tagged BT.709 in its MOV was decoded as BT.601 (size rule): saturated colours 10+/255 off
+    rng = np.random.default_rng(3)
+    patches = rng.integers(30, 226, (6, 3)).astype(np.uint8)
+    rgb_codes = np.repeat(np.repeat(patches[None], 576, axis=0), 120, axis=1)
+    _prores_with_silent_header(tmp_path / "plate.mov", rgb_codes, container_matrix=1)
+    with av.open(str(tmp_path / "plate.mov")) as container:  # the premise: header silent, container not
+        stream = container.streams.video[0]
+        assert int(stream.codec_context.colorspace) == 1
+        assert int(next(container.decode(stream)).colorspace) == 2
+    with open_reader(tmp_path / "plate.mov") as reader:
+        frame = next(iter(reader))
+    error = np.abs(display_srgb(frame.rgb, frame.transfer)[288, 60::120] * 255 - patches)
+    assert error.max() < 1.5, f"{error.max():.1f}/255 off"
+    assert not [w for w in recwarn if "colour matrix" in str(w.message)]

@@ -35,6 +35,7 @@ _UNREAD_MATRICES = {0: "RGB (on Y'CbCr pictures)", 8: "YCgCo", 11: "SMPTE 2085",
 _UNREAD_TRANSFERS = {9: "logarithmic (100:1)", 10: "logarithmic (316:1)", 11: "xvYCC (IEC 61966-2-4)",
                      12: "BT.1361", 17: "SMPTE 428 (DCI)"}
 _UNSPECIFIED_RANGE = 0
+_UNSPECIFIED_MATRIX = 2
 _ACCURATE_8BIT = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
@@ -166,10 +167,12 @@ def _precision_bits(format_name: str | None) -> tuple[int, bool]:
     return bits, any(c.is_alpha for c in fmt.components)
 
 
-def rgb_conversion(av_frame: av.VideoFrame) -> dict[str, object]:
+def rgb_conversion(av_frame: av.VideoFrame, container_matrix: int = _UNSPECIFIED_MATRIX) -> dict[str, object]:
     """reformat() arguments for this stream: RGB at the decoded precision, the stream's matrix/range.
 
-    Shared by file reading and live capture, so a camera and its recording decode to the same RGB.
+    ``container_matrix``: the AVColorSpace the container gives (a MOV's ``colr`` atom), read before
+    decoding; used when the picture's own header is silent. Shared by file reading and live capture,
+    so a camera and its recording decode to the same RGB.
     """
     bits, alpha = _precision_bits(av_frame.format.name)
     if alpha:
@@ -183,13 +186,26 @@ def rgb_conversion(av_frame: av.VideoFrame) -> dict[str, object]:
         # interpolation is exact to rounding, for about 10 ms more per 1080p frame.
         args["interpolation"] = _ACCURATE_8BIT
     if not av_frame.format.is_rgb:
-        # Untagged streams: ffmpeg's convention, BT.709 for HD and up, BT.601 below; limited range
-        # unless the format says full (yuvj*).
-        matrix = _MATRIX.get(int(av_frame.colorspace))
+        # Untagged streams: the container's tag, else ffmpeg's convention, BT.709 for HD and up, BT.601
+        # below; limited range unless the format says full (yuvj*).
+        matrix = _MATRIX.get(stream_matrix(av_frame, container_matrix))
         args["src_colorspace"] = matrix or ("ITU709" if av_frame.height >= 720 else "ITU601")
         if int(av_frame.color_range) == _UNSPECIFIED_RANGE:
             args["src_color_range"] = "JPEG" if av_frame.format.name.startswith("yuvj") else "MPEG"
     return args
+
+
+def stream_matrix(av_frame: av.VideoFrame, container_matrix: int = _UNSPECIFIED_MATRIX) -> int:
+    """The AVColorSpace a Y'CbCr picture is decoded by: its own header's, else the container's.
+
+    A picture header can be silent where its container is not: a ProRes header's "unknown" (0 in
+    Apple's spec, which ffmpeg passes on as RGB, a matrix no Y'CbCr picture has) under a MOV ``colr``
+    atom that says BT.709. ffmpeg's decoder replaces the container's tag by the header's.
+    """
+    matrix = int(av_frame.colorspace)
+    if matrix in (_UNSPECIFIED_MATRIX, 0) and container_matrix in _MATRIX:
+        return container_matrix
+    return matrix
 
 
 def to_rgb_codes(av_frame: av.VideoFrame, convert: dict[str, object]) -> np.ndarray:
@@ -372,6 +388,7 @@ class VideoReader(Reader):
     def _decode(self, container: av.container.InputContainer, seek: bool) -> Iterator[Frame]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame + slice threads inside libavcodec
+        container_matrix = int(stream.codec_context.colorspace)  # before the decoder overwrites it
         index = 0
         if seek:
             # Jump to the keyframe before the start and decode forward; the index then comes from the pts.
@@ -447,8 +464,9 @@ class VideoReader(Reader):
                         if self._end is not None and index > self._end:
                             break
                         if convert is None:
-                            convert, colour = rgb_conversion(av_frame), frame_colour(av_frame, self._log)
-                            self._warn_about(colour, av_frame, convert)
+                            convert = rgb_conversion(av_frame, container_matrix)
+                            colour = frame_colour(av_frame, self._log)
+                            self._warn_about(colour, av_frame, convert, container_matrix)
                         frame = self._to_frame(av_frame, index, convert, colour)
                         frame.time_s += time_shift_s
                         if last is not None and frame.time_s <= last.time_s - float(1 / self._fps):
@@ -564,7 +582,8 @@ class VideoReader(Reader):
             yield held_copy(last, number, self._source_time_s(pts, number))
         damage.check(last.index + len(lost_pts) - self._start + 1)
 
-    def _warn_about(self, colour: SourceColour, av_frame: av.VideoFrame, convert: dict[str, object]) -> None:
+    def _warn_about(self, colour: SourceColour, av_frame: av.VideoFrame, convert: dict[str, object],
+                    container_matrix: int) -> None:
         """Say what the first frame shows about the source that keys would otherwise get silently
         wrong: a converted colour space, tags that cannot be right, tags this product does not read."""
         notes = [colour.note(str(self._path))] if colour.converted else []
@@ -577,7 +596,7 @@ class VideoReader(Reader):
                      if self._codec in ("h264", "hevc") else "export it again tagged BT.709")
             notes.append(f"{self._path} holds 8-bit pictures, and PQ or linear light needs 10 bits or more: "
                          f"its tags are probably wrong. If it is ordinary video, retag it: {retag}")
-        matrix, transfer = int(av_frame.colorspace), int(av_frame.color_trc)
+        matrix, transfer = stream_matrix(av_frame, container_matrix), int(av_frame.color_trc)
         unread = "which this product does not decode: read as"
         # a grey picture (an FFV1 matte, tagged RGB by ffmpeg) has no chroma for a matrix to decode
         has_chroma = sum(not c.is_alpha for c in av_frame.format.components) == 3
