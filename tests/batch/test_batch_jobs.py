@@ -357,3 +357,22 @@ def test_what_an_interrupted_run_staged_under_other_settings_is_swept(takes):
         (folder / "alpha" / "0-5" / "segment.mov").write_bytes(b"x" * 100)
     assert sweep_stale_staging(shot, shot.fingerprint()) == [stale]
     assert not stale.exists() and other.is_dir() and current.is_dir()
+
+
+@pytest.mark.parametrize("problem", ["job file", "report folder"])
+def test_nothing_started_exits_2_not_as_failed_shots(takes, tmp_path, problem):
+    # A wrong job file and "some shots failed" both exited 1: a pipeline had to read the text to tell a
+    # batch that never started (fix the file, rerun) from one whose shots failed (look at those shots).
+    from click.testing import CliRunner
+
+    from guangying.cli.main import cli
+
+    jobs = takes / f"exit_{problem[0]}.yaml"
+    shot = "  - input: takes/c1.mp4\n    command: key\n    alpha: out/exit_c1.mov\n"
+    jobs.write_text("shots:\n" + shot + ("    crf: 99\n" if problem == "job file" else ""))
+    (tmp_path / "a_file").write_text("")
+    report = tmp_path / "a_file" / "rep"
+    result = CliRunner().invoke(cli, ["batch", str(jobs), "--quiet", "--report", str(report)])
+    assert result.exit_code == 2, result.output
+    assert ("crf" if problem == "job file" else "--report") in result.output
+    assert not (takes / "out" / "exit_c1.mov").exists()
