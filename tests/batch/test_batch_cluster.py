@@ -276,12 +276,13 @@ def test_cli_joins_the_cluster_or_keeps_to_this_machine(ray_cluster, shoot, tmp_
         "shots:\n  - input: takes/c.mp4\n    command: key\n    alpha: out/c_alpha.mov\n"
     )
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(SRC)}
-    where = ["--ray", ray_cluster]
+    # more workers than the cluster's 2 CPUs: the report counted 3 where 2 ran
+    where = ["--ray", ray_cluster, "--workers", "3"]
     if how != "--ray ADDRESS":
-        env["RAY_ADDRESS"], where = ray_cluster, []
+        env["RAY_ADDRESS"], where = ray_cluster, ["--workers", "1"]
     proc = subprocess.run(
         [sys.executable, "-m", "guangying.cli.main", "batch", str(tmp_path / "jobs.yaml"), *where,
-         "--workers", "1", "--report", str(tmp_path / "rep"), "--quiet"],
+         "--report", str(tmp_path / "rep"), "--quiet"],
         capture_output=True,
         text=True,
         env=env,
@@ -290,6 +291,9 @@ def test_cli_joins_the_cluster_or_keeps_to_this_machine(ray_cluster, shoot, tmp_
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "done     c: 9 frames" in proc.stdout
     assert (ray_cluster in proc.stdout) == (how == "--ray ADDRESS"), proc.stdout
+    if how == "--ray ADDRESS":
+        assert "the cluster has 2 CPU(s): 2 worker(s) will run" in proc.stderr
+        assert "on 2 workers" in proc.stdout
     assert len(_frames(tmp_path / "out" / "c_alpha.mov")) == 9
     assert (tmp_path / "rep" / "report.html").is_file()
 

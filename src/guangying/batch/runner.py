@@ -205,7 +205,12 @@ def run_batch(
     we_started, cluster = _connect(ray_address, workers)
     pool: _Pool | None = None
     try:
-        size = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        if workers is not None and workers > cpus:
+            # each worker holds a CPU: the rest would wait for one, and the report would count them
+            warnings.warn(f"--workers {workers}, but the cluster has {cpus} CPU(s): {cpus} worker(s) will "
+                          "run", stacklevel=2)
+        size = min(workers or cpus, cpus)
         pool = _Pool(size)
         ended = on_shot or (lambda _outcome: None)
         states, queue, outcomes = _plan_all(shots, manifest, size, report_dir, ended)
