@@ -178,6 +178,29 @@ def test_shorter_rerun_leaves_no_stale_frames_and_says_so(tmp_path):
     assert np.abs(frames[1].rgb - _frame(1)).max() < 1e-3
 
 
+def test_a_range_rendered_again_mends_the_sequence_and_keeps_the_rest(tmp_path):
+    # The repair a damaged source's warning asks for ("render those frames again with --start/--end")
+    # deleted every other frame of the sequence: 25 mattes became 2.
+    source = tmp_path / "plate.%04d.png"
+    _sequence(source, 1001, 8)
+    mattes = tmp_path / "out" / "a.%04d.png"
+    mattes.parent.mkdir()
+    assert _invoke("key", source, "--alpha", mattes, "--quiet").exit_code == 0
+    before = {p.name: p.read_bytes() for p in mattes.parent.iterdir()}
+    for p in mattes.parent.iterdir():
+        p.write_bytes(b"damaged" if p.name == "a.1005.png" else p.read_bytes())
+    with pytest.warns(UserWarning, match=r"frames 1004–1005 were rendered into the earlier sequence; its 6 "):
+        result = _invoke("key", source, "--alpha", mattes, "--start", "1004", "--end", "1005", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert {p.name: p.read_bytes() for p in mattes.parent.iterdir()} == before  # mended, nothing lost
+    # a whole render still replaces the sequence whole: a shorter source leaves no stale frames
+    for path in sorted(tmp_path.glob("plate.*.png"))[4:]:
+        path.unlink()
+    with pytest.warns(UserWarning, match=r"removed 4 frame\(s\)"):
+        assert _invoke("key", source, "--alpha", mattes, "--quiet").exit_code == 0
+    assert len(list(mattes.parent.iterdir())) == 4
+
+
 def test_same_length_rerun_replaces_without_a_warning(tmp_path):
     target = tmp_path / "m.%04d.png"
     _sequence(target, 1, 2)

@@ -105,6 +105,8 @@ def open_writer(
     ``.mkv`` FFV1 lossless 16-bit; ``shot.%04d.png`` / ``shot.####.exr`` / ``.tif`` sequences (16-bit
     PNG/TIFF, option ``bit_depth``; half-float linear EXR); a path without a pattern writes one picture.
     Video takes ``timecode="HH:MM:SS:FF"``, video and EXR ``pixel_aspect`` (2: an anamorphic plate).
+    A sequence replaces an earlier one whole; with ``patch_sequence=True`` (a render of some frames, to
+    mend them) the earlier frames outside the new ones' span are kept.
     ``width``/``height`` default to the first frame's size.
     ``premultiplied`` (``content="rgba"``): colour stored premultiplied by alpha; None (default) follows
     the format's convention: premultiplied in EXR (as OpenEXR defines it, and Nuke and Resolve read it),

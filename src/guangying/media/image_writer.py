@@ -139,6 +139,8 @@ class ImageWriter(Writer):
         if self._chromaticities is not None and ext == ".exr":
             self._chromaticities = tuple(float(v) for v in self._chromaticities)
             self._from_bt709 = bt709_to_chromaticities(self._chromaticities)
+        # a render of part of the source mends those frames of an earlier sequence and keeps the rest
+        self._patch = bool(options.pop("patch_sequence", False))
         self._timecode: str | None = options.pop("timecode", None)
         if self._timecode is not None:
             try:
@@ -291,7 +293,7 @@ class ImageWriter(Writer):
         if self._pool is not None:
             self._pool.shutdown()
         if self._stage is not None:
-            self._stage.commit()
+            self._stage.commit(self._patch)
             self._stage = None
 
     def _discard(self) -> None:

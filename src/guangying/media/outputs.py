@@ -262,13 +262,14 @@ class SequenceStage:
     def path(self, number: int) -> Path:
         return self.pattern.path(number)
 
-    def commit(self) -> list[int]:
-        """Swap the staged frames in; returns their numbers. Raises MediaError when none were staged."""
+    def commit(self, patch: bool = False) -> list[int]:
+        """Swap the staged frames in (``patch``: as :func:`swap_in_sequence`); returns their numbers.
+        Raises MediaError when none were staged."""
         staged = self.pattern.find_numbers()
         if not staged:
             self.discard()
             raise MediaError(f"no frames were written to {self.target.text}; nothing was saved")
-        swap_in_sequence(self.target, {n: self.pattern.path(n) for n in staged})
+        swap_in_sequence(self.target, {n: self.pattern.path(n) for n in staged}, patch)
         self.discard()
         return staged
 
@@ -276,12 +277,15 @@ class SequenceStage:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def swap_in_sequence(target: SequencePattern | PathLike, frames: Mapping[int, Path]) -> list[Path]:
-    """Replace the sequence ``target`` whole by ``frames`` (frame number → a finished file on the same
-    file system, e.g. rendered by workers into their own hidden folders): each is renamed to its frame
-    name, then the earlier sequence's frames that the new one lacks are removed, with a warning.
-    Returns the removed paths. Hold the target's :class:`OutputLock` meanwhile (``staged_sequence``
-    does)."""
+def swap_in_sequence(
+    target: SequencePattern | PathLike, frames: Mapping[int, Path], patch: bool = False
+) -> list[Path]:
+    """Replace the sequence ``target`` by ``frames`` (frame number → a finished file on the same file
+    system, e.g. rendered by workers into their own hidden folders): each is renamed to its frame name,
+    then the earlier sequence's frames that the new one lacks are removed, with a warning. ``patch``
+    (a render of part of the source, to mend frames): only earlier frames within the new ones' span
+    are removed; those before and after it are kept, and this is said. Returns the removed paths. Hold
+    the target's :class:`OutputLock` meanwhile (``staged_sequence`` does)."""
     pattern = target if isinstance(target, SequencePattern) else parse_pattern(target)
     if pattern is None:
         raise MediaError(f"{target} is not a sequence pattern (shot.%04d.exr or shot.####.exr)")
@@ -292,12 +296,18 @@ def swap_in_sequence(target: SequencePattern | PathLike, frames: Mapping[int, Pa
             os.replace(frames[number], pattern.path(number))
     except OSError as exc:
         raise MediaError(describe_os_error(exc, Path(pattern.text))) from exc
-    keep = {pattern.path(n).name for n in numbers}
-    stale = [p for p in old if p.name not in keep]
+    new_names = {pattern.path(n).name for n in numbers}
+    earlier = [(path, number) for path, number in old if path.name not in new_names]
+    span = f"{numbers[0]}–{numbers[-1]}" if numbers else "(none)"
+    kept = [path for path, number in earlier if patch and numbers and not numbers[0] <= number <= numbers[-1]]
+    stale = [path for path, _ in earlier if path not in kept]
     for path in stale:
         path.unlink(missing_ok=True)
-    if stale:
-        span = f"{numbers[0]}–{numbers[-1]}" if numbers else "(none)"
+    if kept:
+        warnings.warn(
+            f"{pattern.text}: frames {span} were rendered into the earlier sequence; its {len(kept)} other "
+            f"frame(s) are kept as they were (e.g. {kept[0].name})", stacklevel=3)
+    if stale and not patch:
         warnings.warn(
             f"{pattern.text}: removed {len(stale)} frame(s) of the earlier sequence that the new one "
             f"does not have (e.g. {stale[0].name}); the folder now holds only the new frames {span}",
@@ -306,13 +316,16 @@ def swap_in_sequence(target: SequencePattern | PathLike, frames: Mapping[int, Pa
     return stale
 
 
-def _any_padding_numbers(pattern: SequencePattern) -> list[Path]:
-    """Frame files of ``pattern`` in its folder whatever their padding (the sequence being replaced)."""
-    matcher = re.compile(re.escape(pattern.prefix) + r"-?\d+" + re.escape(pattern.suffix) + "$")
+def _any_padding_numbers(pattern: SequencePattern) -> list[tuple[Path, int]]:
+    """Frame files of ``pattern`` in its folder whatever their padding (the sequence being replaced),
+    with their frame numbers."""
+    matcher = re.compile(re.escape(pattern.prefix) + r"(-?\d+)" + re.escape(pattern.suffix) + "$")
     try:
-        return sorted(pattern.folder / n for n in os.listdir(pattern.folder) if matcher.match(n))
+        names = os.listdir(pattern.folder)
     except OSError:
         return []
+    found = ((name, matcher.match(name)) for name in names)
+    return sorted((pattern.folder / name, int(match.group(1))) for name, match in found if match)
 
 
 @contextlib.contextmanager

@@ -221,6 +221,10 @@ def run_job(
                 options["source_timing"] = True  # each frame at its source time: picture stays on sound
             if sound and outputs.audio and suffix in VIDEO_EXTENSIONS and info.kind == "video":
                 options["audio_from"] = source
+            if parse_pattern(path) is not None and (start is not None or end is not None):
+                # the repair a damaged source's warning asks for: render those frames again into the
+                # sequence; the rest of it was deleted
+                options["patch_sequence"] = True
             return options
 
         writers = {}
