@@ -66,6 +66,15 @@ shots:
 
 
 
+def test_an_output_that_is_a_folder_is_listed(takes):
+    # found at the join, after the shot had rendered
+    (takes / "as_folder.mov").mkdir(exist_ok=True)
+    jobs = takes / "folder.yaml"
+    jobs.write_text("shots:\n  - input: takes/c1.mp4\n    command: key\n    alpha: as_folder.mov\n")
+    with pytest.raises(SettingsError, match="alpha 'as_folder.mov' is a folder; name a file in it"):
+        load_jobs(jobs, COMMANDS)
+
+
 def test_a_non_text_value_for_an_on_off_key_is_listed_not_a_traceback(takes):
     # click's bool type called .strip() on the YAML integer: an AttributeError, "a bug in Guangying".
     jobs = takes / "flags.yaml"

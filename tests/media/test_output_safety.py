@@ -201,6 +201,17 @@ def test_a_range_rendered_again_mends_the_sequence_and_keeps_the_rest(tmp_path):
     assert len(list(mattes.parent.iterdir())) == 4
 
 
+def test_an_output_that_is_a_folder_is_refused_before_the_render(tmp_path):
+    # found at the final rename, after the whole render, with the other outputs already published
+    source = tmp_path / "plate.%04d.png"
+    _sequence(source, 1, 3)
+    (tmp_path / "c.mov").mkdir()
+    result = _invoke("composite", source, "-b", "#808080", "-o", tmp_path / "c.mov",
+                     "--alpha", tmp_path / "a.%04d.png", "--quiet")
+    assert result.exit_code == 1 and "c.mov: it is a folder; name a file in it" in result.output
+    assert not list(tmp_path.glob("a.*.png"))
+
+
 def test_same_length_rerun_replaces_without_a_warning(tmp_path):
     target = tmp_path / "m.%04d.png"
     _sequence(target, 1, 2)

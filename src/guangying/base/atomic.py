@@ -36,6 +36,9 @@ def check_output_folder(target: Path) -> None:
         raise MediaError(f"cannot write {target}: folder {folder} does not exist; create it first")
     if not os.access(folder, os.W_OK):
         raise MediaError(f"cannot write {target}: no permission to write in folder {folder}")
+    if target.is_dir():  # found only at the final rename, after the whole render
+        raise MediaError(f"cannot write {target}: it is a folder; name a file in it (e.g. "
+                         f"{target / ('output' + target.suffix) if target.suffix else target / 'comp.mov'})")
 
 
 def describe_os_error(exc: BaseException, target: Path) -> str:

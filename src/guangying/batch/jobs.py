@@ -368,6 +368,8 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
                         problems.append(f"{where}: {key} '{text}': unknown output type; use .mp4, .mov, "
                                         ".mkv, a picture (.png/.exr/.tif/.jpg/.dpx) or a sequence such "
                                         "as shot.%04d.png")
+                    elif Path(outputs[_OUTPUT_KIND[key]]).is_dir():  # else found after the shot rendered
+                        problems.append(f"{where}: {key} '{text}' is a folder; name a file in it")
                 except (KeyError, IndexError, ValueError) as exc:
                     hint = "use {stem}, {name} or {folder}"
                     problems.append(f"{where}: {key} '{template}': unknown name {exc} ({hint})")
