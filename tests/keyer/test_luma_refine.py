@@ -7,6 +7,7 @@ in YCrCb with OpenCV.
 
 from fractions import Fraction
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -326,3 +327,43 @@ def test_demosaiced_colour_is_refined_against_linear_light_luma(seed):
     error = (key - alpha)[soft]
     assert abs(float(error.mean())) < 0.015, float(error.mean())
     assert float(np.abs(error).mean()) < 0.09, float(np.abs(error).mean())
+
+
+def _clean_disk_edge(path, pix_fmt: str) -> np.ndarray:
+    """A grey disk on a green screen, its 4-px rim mixed in linear light (as a lens mixes it), stored
+    losslessly as H.264 in ``pix_fmt``; returns the true α. Subject and screen differ little in luma."""
+    yy, xx = np.mgrid[0:180, 0:320]
+    alpha = np.clip(0.5 - (np.hypot(xx - 160, yy - 90) - 50) / 4, 0, 1).astype(np.float32)
+    grey, screen = srgb_to_linear(np.float32(128 / 255)), srgb_to_linear(np.float32([40, 180, 60]) / 255)
+    rgb = linear_to_srgb(grey * alpha[..., None] + screen * (1 - alpha[..., None]))
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 320, 180, pix_fmt, {"qp": "0"}
+        stream.codec_context.colorspace = 1  # BT.709, as coded (an SD size is read as BT.601 untagged)
+        frame = av.VideoFrame.from_ndarray(_to8(rgb), "rgb24")
+        frame = frame.reformat(format=pix_fmt, dst_colorspace="ITU709")
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            out.mux(packet)
+    return alpha
+
+
+def test_a_full_resolution_colour_source_is_not_refined_as_stored(tmp_path):
+    # "auto" judged the picture alone: a clean grey-on-green rim posed as 4:2:0 colour, and on a 4:4:4
+    # source the refinement pulled its α 0.5 to 0.4 (a magenta ring over a grey set)
+    from guangying.pipeline import JobOutputs, run_job
+    from guangying.pipeline.matters import make_matter
+
+    truth = _clean_disk_edge(tmp_path / "disk444.mp4", "yuv444p")
+    _clean_disk_edge(tmp_path / "disk420.mp4", "yuv420p")
+    with open_reader(tmp_path / "disk444.mp4") as reader:
+        assert reader.info.chroma_subsampled is False
+    with open_reader(tmp_path / "disk420.mp4") as reader:
+        assert reader.info.chroma_subsampled is True
+    settings = KeyerSettings(clip_black=0.0, clip_white=1.0)
+    matter = make_matter("chroma", settings)
+    run_job(tmp_path / "disk444.mp4", matter, JobOutputs(alpha=tmp_path / "a.%04d.exr"), show_progress=False)
+    assert matter.luma_refine_active is False
+    with open_reader(tmp_path / "a.0000.exr") as reader:
+        alpha = next(iter(reader)).rgb[..., 0]
+    rim = (truth > 0.4) & (truth < 0.6)
+    assert abs(float(alpha[rim].mean()) - float(truth[rim].mean())) < 0.03

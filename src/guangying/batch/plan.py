@@ -17,7 +17,7 @@ from typing import Any
 
 from guangying.base.timecode import timecode_at
 from guangying.batch.jobs import Shot
-from guangying.keyer.refine import chroma_subsampled
+from guangying.keyer.refine import refinement_kind
 from guangying.keyer.screen import NoScreenError, detect_screen, estimate_screen_colour
 from guangying.media import display_srgb, open_reader
 
@@ -62,8 +62,9 @@ class ShotPlan:
     note: str = ""  # why a long shot was not split, for the report
 
 
-def _shared_keyer_state(rgb_srgb: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """The keyer's per-shot decisions, made as ChromaKeyer makes them on its first frame."""
+def _shared_keyer_state(rgb_srgb: Any, options: dict[str, Any], full_chroma: bool) -> dict[str, Any]:
+    """The keyer's per-shot decisions, made as ChromaKeyer makes them on its first frame
+    (``full_chroma``: the source stores full-resolution colour)."""
     shared: dict[str, Any] = {}
     if options.get("screen_colour") is None:
         screen = options.get("screen", "auto")
@@ -71,7 +72,7 @@ def _shared_keyer_state(rgb_srgb: Any, options: dict[str, Any]) -> dict[str, Any
         shared["screen"] = screen
         shared["screen_colour"] = estimate_screen_colour(rgb_srgb, screen)
     if options.get("luma_refine", "auto") == "auto":
-        shared["luma_refine"] = "on" if chroma_subsampled(rgb_srgb) else "off"
+        shared["luma_refine"] = "on" if refinement_kind(rgb_srgb, full_chroma) else "off"
     return shared
 
 
@@ -93,7 +94,7 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
     if options["matte"] in _KEYED:
         rgb = display_srgb(first.rgb, first.transfer, info.highlight_peak)
         try:
-            options.update(_shared_keyer_state(rgb, options))
+            options.update(_shared_keyer_state(rgb, options, info.chroma_subsampled is False))
         except NoScreenError:
             # A slate at the head: the keyer learns the screen where it appears; one worker keeps that.
             splittable, plan.note = False, "not split: no screen on the first frame"

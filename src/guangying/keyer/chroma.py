@@ -20,11 +20,11 @@ from guangying.keyer.matte_ops import apply_masks, despot_matte, grow_matte, mas
 from guangying.keyer.noise import black_clip_field, saturation_ratio
 from guangying.keyer.refine import (
     apply_fit,
-    colour_subsampling,
     edge_cells_from_rows,
     fit_edges,
     mosaic_interpolated,
     opaque_key,
+    refinement_kind,
 )
 from guangying.keyer.screen import (
     VEIL_CLIP,
@@ -98,6 +98,9 @@ class ChromaKeyer:
         self._warned_no_screen = False
         # what becomes of frames with no screen, for the warning (a hybrid matte decides them itself)
         self.without_screen = "frames are passed through opaque"
+        # The source stores its colour at full resolution (4:4:4 or RGB video; a job sets it from
+        # ClipInfo.chroma_subsampled): "auto" then refines only a Bayer mosaic's colour (refinement_kind).
+        self.full_chroma_source = False
 
     def reset(self) -> None:
         """Forget the screen estimate and the chroma check (new clip, or the screen was relit)."""
@@ -245,7 +248,7 @@ class ChromaKeyer:
             # Once per clip, like the screen estimate. Colour interpolated from a Bayer mosaic is fitted
             # against the linear-light luma, stored 4:2:0/4:2:2 colour against the sRGB luma (refine).
             if st.luma_refine == "auto":
-                kind = colour_subsampling(rgb)
+                kind = refinement_kind(rgb, self.full_chroma_source)
                 self._subsampled = bool(kind)
                 self._linear_luma = kind == "mosaic"
             else:

@@ -273,6 +273,15 @@ def chroma_subsampled(rgb_srgb: np.ndarray) -> bool:
     return bool(colour_subsampling(rgb_srgb))
 
 
+def refinement_kind(rgb_srgb: np.ndarray, full_chroma_source: bool = False) -> str:
+    """:func:`colour_subsampling` of a clip's first frame, for ``luma_refine="auto"``; a source whose
+    storage holds full-resolution colour (4:4:4 or RGB video) can only have a mosaic's. A clean edge
+    of little luma contrast (grey on green) has smooth colour beside a bent luma and poses as stored
+    colour, and the refinement pulled its α 0.5 to 0.4."""
+    kind = colour_subsampling(rgb_srgb)
+    return "" if full_chroma_source and kind == "stored" else kind
+
+
 def colour_subsampling(rgb_srgb: np.ndarray) -> str:
     """How the frame's colour came to have less resolution than its luma: "mosaic" (interpolated from
     a Bayer mosaic, :func:`mosaic_interpolated`), "stored" (4:2:0 or 4:2:2 storage), or "" (neither).

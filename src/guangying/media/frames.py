@@ -73,3 +73,6 @@ class ClipInfo:
     # a linear source's working space when not BT.709 (an ACEScg plate: its EXR header's chromaticities,
     # or --camera-log acescg), as x, y of red, green, blue and white: EXR outputs are written back in it
     primaries: tuple[float, ...] | None = None
+    # whether the colour is stored at less resolution than the luma (4:2:0, 4:2:2 video: True; 4:4:4 or
+    # RGB video: False); None where the storage does not tell (pictures, which may hold either)
+    chroma_subsampled: bool | None = None

@@ -159,6 +159,16 @@ def _find_timecode(container: av.container.InputContainer, stream: av.video.stre
     return None
 
 
+def _chroma_subsampled(fmt: av.VideoFormat | None) -> bool | None:
+    """Whether the stream stores its colour at less resolution than its luma; None for grey pictures
+    and an unknown format."""
+    if fmt is None or sum(not c.is_alpha for c in fmt.components) < 3:
+        return None
+    if fmt.is_rgb:
+        return False
+    return fmt.chroma_width(64) < 64 or fmt.chroma_height(64) < 64
+
+
 def _precision_bits(format_name: str | None) -> tuple[int, bool]:
     if not format_name:
         return 8, False
@@ -302,6 +312,7 @@ class VideoReader(Reader):
             self._time_base = stream.time_base
             self._start_pts = stream.start_time or 0
             bits, alpha = _precision_bits(ctx.format.name if ctx.format else None)
+            self._chroma_subsampled = _chroma_subsampled(ctx.format)
             if not alpha and stream.metadata.get("alpha_mode") == "1":
                 # WebM keeps VP8/VP9 alpha beside the picture, which ffmpeg's own decoder drops: read opaque
                 # without a word, a keyed render (a browser's or After Effects' WebM) lost its matte
@@ -345,6 +356,7 @@ class VideoReader(Reader):
             highlight_peak=colour.highlight_peak,
             camera_log=self._log.name if self._log else None,
             pixel_aspect=self._shown_pixel_aspect(),
+            chroma_subsampled=self._chroma_subsampled,
         )
 
     def _shown_pixel_aspect(self) -> Fraction:

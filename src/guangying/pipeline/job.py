@@ -189,6 +189,9 @@ def run_job(
         reader = stack.enter_context(
             open_reader(source, start=start, end=end, fps=fps, camera_log=camera_log))
         info = reader.info
+        keyer = matter if isinstance(matter, ChromaKeyer) else getattr(matter, "keyer", None)
+        if isinstance(keyer, ChromaKeyer):  # hybrid's keyer too
+            keyer.full_chroma_source = info.chroma_subsampled is False
         plate: PlateSource | None = None
         if isinstance(background, str | Path):
             plate = Background(background, info.width, info.height, fps=info.fps,
