@@ -410,7 +410,8 @@ def test_a_copied_plate_goes_on_across_a_restarted_sender(plate_frames, tmp_path
     port = free_port(socket.SOCK_DGRAM)
     live = LiveProcess(
         f"udp://127.0.0.1:{port}", "--no-monitor", "--source-timeout", 20, "--lost-timeout", 3,
-        "-b", "black", "--record-plate", tmp_path / "plate.mkv", cwd=tmp_path,
+        "-b", "black", "--record-plate", tmp_path / "plate.mkv", "--sidecar", tmp_path / "take.jsonl",
+        cwd=tmp_path,
     )
     h, w = plate_frames[0].shape[:2]
     larger = [cv2.resize(f, (w * 3 // 2, h * 3 // 2)) for f in plate_frames]
@@ -437,6 +438,12 @@ def test_a_copied_plate_goes_on_across_a_restarted_sender(plate_frames, tmp_path
     if second_size == "same":
         assert len(times) >= 0.8 * int(found.group(2)), (len(times), live.output)
         assert np.diff(times).max() > 0.8  # the pause between the senders stays a pause
+        # in the take's frames too: numbered on from the last picture, the composite closed the pause up
+        # and ran a pause ahead of the plate from then on
+        rows = [json.loads(line) for line in (tmp_path / "take.jsonl").read_text().splitlines()]
+        take_times = np.array([r["take_time_s"] for r in rows])
+        pause_s = np.diff(take_times).max()
+        assert pause_s == pytest.approx(np.diff(times).max(), abs=0.25), (pause_s, np.diff(times).max())
     else:
         assert "the plate copy stopped" in live.output, live.output  # "… changed size" or "another format"
         assert len(times) >= 25  # the first sender's two seconds, less the start

@@ -430,7 +430,7 @@ class LiveSource:
             timecode = format_timecode(count, self.fps)
         with self._take_lock:
             if index is None and sender_time_s is not None and self.rate_known:
-                index = self._slot_of(sender_time_s)
+                index = self._slot_of(sender_time_s, t)
             elif index is None:
                 index = self.frames_in + self.damaged
             self._last_index = index
@@ -453,11 +453,14 @@ class LiveSource:
                 self._tap(frame)
             self.frames_in += 1
 
-    def _slot_of(self, sender_time_s: float) -> int:
+    def _slot_of(self, sender_time_s: float, capture_s: float) -> int:
         """The frame's slot on the take's frame grid by the sender's clock. Pictures the sender never
         sent (OBS skipping frames under load, a webcam that halves its rate in dim light) or that the
         network lost whole are gaps, as damaged ones are: numbered one by one, the recordings ran fast
-        (a webcam at half its rate: twice as fast), out of step with the copied plate and the sound."""
+        (a webcam at half its rate: twice as fast), out of step with the copied plate and the sound.
+        A sender that restarted or reconnected (its clock another) is placed by ``capture_s``, the
+        picture's time on this machine's clock: numbered on from the last picture, the composite closed
+        up the outage while the copied plate kept it, and ran seconds ahead of it from there on."""
         following = self._last_index + 1
         if self._picture_origin_s is not None:
             slot = round((sender_time_s - self._picture_origin_s) * self.fps)
@@ -465,6 +468,8 @@ class LiveSource:
                 return slot
             if following - 2 <= slot < following:
                 return following  # a jittery or variable-rate sender's two pictures in one slot
+        if self._take_t0 is not None:
+            following = max(following, round((capture_s - self._take_t0) * float(self.fps)))
         self._picture_origin_s = sender_time_s - float(following / self.fps)  # anew after a restart
         return following
 
