@@ -227,3 +227,18 @@ def test_the_sidecar_of_a_recorded_sequence_is_named_as_the_take(tmp_path):
     for recording in ("take.####.dpx", "take_%04d.png", "take.mov"):
         recorder = Recorder(Fraction(25), composite=tmp_path / recording)
         assert recorder.sidecar == tmp_path / "take.frames.jsonl", recording
+
+
+@pytest.mark.parametrize(("flags", "said"), [
+    (["--record", "a.mp4", "--sidecar", "a.mp4"], "a per-frame log is written as .jsonl or .csv"),
+    (["--record", "a.mp4", "--record-plate", "a.mp4"], "two outputs of this run go to the same place"),
+])
+def test_recordings_on_top_of_each_other_are_refused(plate_clip, tmp_path, monkeypatch, flags, said):
+    # --sidecar naming the --record file wrote the log over the composite, exit 0; the same file for two
+    # recordings was said to be "written by another run" (this one)
+    monkeypatch.chdir(tmp_path)
+    before = plate_clip.read_bytes()
+    result = CliRunner().invoke(cli, ["live", str(plate_clip), "--no-monitor", "--duration", "1", *flags])
+    assert result.exit_code == 1 and said in result.output, result.output
+    assert plate_clip.read_bytes() == before
+    assert not (tmp_path / "a.mp4").exists()

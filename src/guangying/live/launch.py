@@ -31,6 +31,7 @@ from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
 from guangying.live.streams import StreamOutput, VirtualCamera
 from guangying.live.take_camera import CameraAt
 from guangying.live.take_names import describe_renumbered, unused_take_paths
+from guangying.media.outputs import check_outputs
 from guangying.pipeline.camera_feed import FreeDCameraFeed
 from guangying.pipeline.lens_defocus import LensSettings
 from guangying.pipeline.virtual_set import SetBackground, SetSettings
@@ -250,6 +251,11 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
         if o["record"] or o["record_plate"] or o["record_matte"]:
             given = {kind: Path(o[key]) if o[key] else None for kind, key in _RECORDING_OPTIONS.items()}
             paths, number = (given, 1) if o["overwrite"] else unused_take_paths(given)
+            sidecar = paths["sidecar"]
+            if sidecar is not None and sidecar.suffix.lower() not in (".jsonl", ".csv"):
+                raise SettingsError(f"--sidecar {sidecar}: a per-frame log is written as .jsonl or .csv")
+            # --sidecar naming the --record file wrote the log over the composite, exit 0
+            check_outputs([o["source"], o["background"]], paths.values())
             if number > 1:
                 warnings.warn(describe_renumbered(given, paths), stacklevel=2)
             recorder = Recorder(
