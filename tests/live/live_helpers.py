@@ -108,7 +108,7 @@ class MjpegHttpCamera:
     closes. ``damage(n, jpeg)`` returns what is sent as picture n (a camera firmware's broken JPEG)."""
 
     def __init__(self, frames: list[np.ndarray], count: int, damage: Callable[[int, bytes], bytes],
-                 fps: int = FPS) -> None:
+                 fps: int = FPS, port: int = 0) -> None:
         codes = [(np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8) for f in frames]
         jpegs = [cv2.imencode(".jpg", cv2.cvtColor(c, cv2.COLOR_RGB2BGR))[1].tobytes() for c in codes]
         pictures = [damage(n, jpegs[n % len(jpegs)]) for n in range(count)]
@@ -131,7 +131,7 @@ class MjpegHttpCamera:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/video"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 

@@ -513,6 +513,46 @@ def test_ip_camera_damaged_pictures_are_skipped_and_counted(plate_frames, tmp_pa
         assert reader.info.frame_count == int(found.group(1))
 
 
+def test_an_ip_camera_that_starts_late_is_waited_for():
+    # ffmpeg's HTTP open is refused at once while nothing listens: the take failed in a millisecond
+    # ("Connection refused") where a stream's sender is waited for until --source-timeout
+    port = free_port()
+    late: list[MjpegHttpCamera] = []
+    starter = threading.Timer(1.5, lambda: late.append(MjpegHttpCamera(
+        [np.full((H, W, 3), 0.5, np.float32)], count=100, damage=lambda n, jpeg: jpeg, port=port)))
+    starter.start()
+    try:
+        source = LiveSource(f"http://127.0.0.1:{port}/video", open_timeout_s=10, read_timeout_s=2.0)
+        source.start()
+        assert source.get(timeout_s=10) is not None
+        source.stop()
+    finally:
+        starter.join()
+        for camera in late:
+            camera.close()
+    assert (source.width, source.height) == (W, H)
+
+
+def test_a_stop_while_waiting_for_the_sender_ends_at_once(tmp_path):
+    # ffmpeg's open waited in C for the whole --source-timeout, and the stop only came after it
+    port = free_port(socket.SOCK_DGRAM)
+    live = LiveProcess(f"udp://127.0.0.1:{port}", "--no-monitor", "--source-timeout", 30, "-b", "black",
+                       cwd=tmp_path)
+    try:
+        time.sleep(3.0)  # the interpreter up and in the open
+        assert live.proc.poll() is None, live.output
+        stopped = time.monotonic()
+        live.proc.send_signal(signal.SIGTERM)
+        code = live.wait(timeout_s=15)
+        waited_s = time.monotonic() - stopped
+    finally:
+        live.kill()
+    assert code == 143, live.output
+    # ended by the stop, not by the source timeout that followed it (measured: 0.3 s after the signal)
+    assert "stopped by SIGTERM" in live.output and "no picture from" not in live.output, live.output
+    assert waited_s < 20, waited_s
+
+
 def test_camera_sending_only_damaged_pictures_is_lost():
     """A camera whose every picture is damaged (a wrong format, a broken cable) counts as lost after
     the read timeout, as a silent one does, and says why."""
@@ -626,6 +666,18 @@ def test_sigterm_finalises_the_take(plate_clip, tmp_path):
 
     code, output, _ = _stopped_take(plate_clip, tmp_path, terminate)
     assert code == 0 and "stopped" in output
+
+
+def test_ctrl_c_pressed_again_while_the_take_ends_is_ignored(plate_clip, tmp_path):
+    # the presses after the first, landing while the take said what it wrote and exited, turned its
+    # exit 0 into 130 ("Aborted!"), or killed it with SIGALRM (exit 142) after its recordings were done
+    def press_thrice(live, url) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(3):
+            live.proc.send_signal(signal.SIGINT)
+            time.sleep(0.15)
+
+    code, output, _ = _stopped_take(plate_clip, tmp_path, press_thrice)
+    assert code == 0 and "stopped" in output and "Aborted" not in output, output
 
 
 def test_page_stop_button_finalises_the_take(plate_clip, tmp_path):

@@ -11,6 +11,7 @@ inside those modules is retried shortly after, once the main thread is back in o
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import queue
 import signal
@@ -34,10 +35,18 @@ _deferred_s = 0.0
 
 def install_stop_handlers() -> None:
     """Route Ctrl-C, SIGTERM and SIGHUP through :func:`_on_stop` (SIGHUP stays ignored under nohup)."""
+    atexit.register(_disarm_retry)
     signal.signal(signal.SIGINT, _on_stop)
     signal.signal(signal.SIGTERM, _on_stop)
     if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
         signal.signal(signal.SIGHUP, _on_stop)
+
+
+def _disarm_retry() -> None:
+    # A retry still armed as the interpreter shuts down fires after Python's handlers are gone, and
+    # SIGALRM's default kills the process ("Alarm clock", exit 142) after its outputs were finished.
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
 
 
 def _in_thread_machinery(frame: FrameType | None) -> bool:

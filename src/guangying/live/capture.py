@@ -5,6 +5,7 @@ it never waits for processing."""
 from __future__ import annotations
 
 import errno
+import functools
 import itertools
 import threading
 import time
@@ -42,7 +43,35 @@ _SOUND_REANCHOR_S = 1.0  # a frame this far from where the sender's clock puts i
 _SENDER_GAP_MAX_S = 10.0
 # Demuxers whose timestamps only count pictures at an assumed rate (MJPEG over HTTP, piped pictures)
 _UNTIMED_FORMATS = {"mpjpeg", "mjpeg", "jpeg_pipe", "png_pipe", "image2pipe"}
+_REFUSED_RETRY_S = 0.25  # an HTTP camera that refuses the connection is called again this often
 _NETWORK_SCHEMES = ("udp://", "srt://", "rtsp://", "rtmp://", "rtp://", "tcp://", "http://", "https://")
+
+
+def _interruptible(call: Callable[[], T]) -> T:
+    """``call()`` (a blocking open inside ffmpeg) run in a thread of its own while this one waits in
+    Python: Ctrl-C and SIGTERM are acted on at once. Waited in ffmpeg's C code, they came only when
+    the open gave up, up to --source-timeout later."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+    # a bare lock, not Thread.join: a stop that lands inside the threading module is put off
+    # (guangying.cli.signals), one in this frame is not
+    done = threading.Lock()
+    done.acquire()
+
+    def run() -> None:
+        try:
+            result.append(call())
+        except BaseException as exc:  # handed to the caller, whatever it is  # noqa: BLE001
+            failure.append(exc)
+        finally:
+            done.release()
+
+    threading.Thread(target=run, name="guangying-open", daemon=True).start()
+    while not done.acquire(timeout=0.1):
+        pass
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 class DropOldestQueue(Generic[T]):
@@ -255,13 +284,20 @@ class LiveSource:
         opened = threading.Event()
         if self._relay is not None:
             self._relay.keep_calling(until=opened)
+        deadline = time.monotonic() + self.open_timeout_s
         try:
-            container = av.open(
-                url,
-                format=fmt,
-                options=options,
-                timeout=(self.open_timeout_s, self.read_timeout_s),
-            )
+            while True:
+                left_s = max(deadline - time.monotonic(), 0.1)
+                try:
+                    container = _interruptible(functools.partial(
+                        av.open, url, format=fmt, options=options, timeout=(left_s, self.read_timeout_s)))
+                    break
+                except ConnectionRefusedError:
+                    # an HTTP camera (a phone app) started after the take: called again, as a stream's
+                    # sender is waited for, until the source timeout
+                    if time.monotonic() + _REFUSED_RETRY_S >= deadline or self._stop.is_set():
+                        raise
+                    time.sleep(_REFUSED_RETRY_S)
         except av.error.ExitError as exc:
             failure = None if self._relay is None else self._relay.failure()
             if failure is not None:

@@ -164,6 +164,7 @@ class LiveTake:
     server: MonitorServer | None = None
     feed: MonitorFeed | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    _stopped_by_signal: bool = False
 
     def run(self, duration_s: float | None = None, handle_signals: bool = True) -> LiveReport:
         """Run until ``duration_s``, the page's stop button, a lost source or — with
@@ -179,7 +180,9 @@ class LiveTake:
             return self.session.run(duration_s)
         finally:
             for sig, handler in previous.items():
-                signal.signal(sig, handler)
+                # a take stopped by a signal has finalised its recordings: more presses of Ctrl-C while
+                # it says so and exits are ignored (they turned its exit 0 into 130, or killed it)
+                signal.signal(sig, signal.SIG_IGN if self._stopped_by_signal else handler)
             # The session has stopped the source, focus, sinks and set itself; the monitor remains.
             self._closers.clear()
             if self.server is not None:
@@ -194,6 +197,7 @@ class LiveTake:
             # dropped, so the session is also told, and ends the start when its current step returns.
             self.session.interrupt_start()
             raise KeyboardInterrupt(f"signal {signum} while starting")
+        self._stopped_by_signal = True
         self.session.request_stop()
 
     def close(self) -> None:
