@@ -449,6 +449,43 @@ def test_a_copied_plate_goes_on_across_a_restarted_sender(plate_frames, tmp_path
         assert len(times) >= 25  # the first sender's two seconds, less the start
 
 
+def test_an_outage_under_loop_is_said_and_shown(plate_frames, tmp_path):
+    # with --loop a sender gone for seconds was waited for without a word: the terminal said nothing
+    # and the monitor showed "live" with no banner
+    port = free_port(socket.SOCK_DGRAM)
+    live = LiveProcess(f"udp://127.0.0.1:{port}", "--loop", "--port", 0, "--source-timeout", 20,
+                       "--lost-timeout", 1, "-b", "black", cwd=tmp_path)
+    first, second = UdpSender(plate_frames, port, seconds=60), UdpSender(plate_frames, port, seconds=60)
+    seen: list[tuple[str, str]] = []
+    try:
+        first.start()
+        url = live.wait_url()
+        live.wait_live()
+        time.sleep(1.0)
+        first.stop_now.set()
+        first.join()
+        deadline = time.monotonic() + 20
+        while not seen or seen[-1][0] != "lost":
+            assert time.monotonic() < deadline, (seen, live.output)
+            stats = json.loads(urllib.request.urlopen(url + "stats.json", timeout=5).read())
+            seen.append((stats["state"], stats["message"]))
+            time.sleep(0.2)
+        second.start()
+        while seen[-1][0] != "live":
+            assert time.monotonic() < deadline, (seen, live.output)
+            stats = json.loads(urllib.request.urlopen(url + "stats.json", timeout=5).read())
+            seen.append((stats["state"], stats["message"]))
+            time.sleep(0.2)
+        live.proc.send_signal(signal.SIGTERM)
+        live.wait(timeout_s=30)
+    finally:
+        first.stop_now.set()
+        second.stop_now.set()
+        live.kill()
+    assert "waiting for it to come back (--loop)" in next(m for s, m in seen if s == "lost")
+    assert "waiting for it to come back (--loop)" in live.output and "is back after" in live.output
+
+
 def test_sender_that_changes_picture_size_mid_take_does_not_end_it(plate_frames, tmp_path):
     """A camera switched from one format to another (here to 1.5× the size) while the take runs: the
     frames are scaled to the take's size, the take and its recording go on, and the change is said."""

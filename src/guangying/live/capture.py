@@ -200,6 +200,7 @@ class LiveSource:
         self.ended = threading.Event()
         self.end_reason: str | None = None
         self.lost = False  # ended because the source disappeared (not a file played to its end)
+        self.outage: str | None = None  # with --loop: why the source is gone while it is waited for
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._container: av.container.InputContainer | None = None
@@ -532,13 +533,18 @@ class LiveSource:
             self.end_reason, self.lost = reason, lost
 
     def _reconnect(self) -> None:
+        # --loop: the outage was silent, on the terminal and on the monitor, however long it lasted
+        self.outage = f"{self.end_reason or 'the source stopped'}; waiting for it to come back (--loop)"
+        lost_at = time.monotonic()
+        warnings.warn(self.outage, stacklevel=2)
         while not self._stop.is_set():
             try:
                 self._container = self._open_container()
-                self.end_reason, self.lost = None, False
+                self.end_reason, self.lost, self.outage = None, False, None
+                warnings.warn(f"{self.spec} is back after {time.monotonic() - lost_at:.1f} s", stacklevel=2)
                 return
             except MediaError:
-                continue  # --loop: keep waiting for the sender to come back
+                continue  # keep waiting for the sender to come back
 
     def _play_file(self) -> None:
         """Deliver frames at the file's own rate, as a camera would: frame n is due at t0 + n/fps. A

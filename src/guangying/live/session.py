@@ -286,6 +286,9 @@ class LiveSession:
                     reason = f"--duration {duration_s:g} s reached"
                     break
                 item = self.source.get(0.1)
+                outage = self.source.outage
+                if (outage is None) != (self.stats_.state == "live"):  # gone or back, under --loop
+                    self.stats_.set_state("live" if outage is None else "lost", outage or "")
                 if item is None:
                     if self.source.ended.is_set() and len(self.source.queue) == 0:
                         reason, lost = self.source.end_reason or "source ended", self.source.lost
