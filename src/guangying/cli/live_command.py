@@ -114,7 +114,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
                      "names [default: record this take under the next free number, take-2.mov …]."),
         click.option("--out", "out_url", help="Stream the composite as MPEG-TS: udp://HOST:PORT or srt://… "
                      "(with the sender's sound, in sync, when a stream or camera sends one)."),
-        click.option("--out-bitrate", type=float, default=6.0, show_default=True, help="Stream Mbit/s."),
+        click.option("--out-bitrate", type=click.FloatRange(min=0.05), default=6.0, show_default=True,
+                     help="Stream Mbit/s."),
         click.option("--virtual-cam", is_flag=True, help="Send the composite to a v4l2loopback webcam."),
         click.option("--duration", type=float, help="Stop after this many seconds."),
         # tracked virtual set
