@@ -80,3 +80,16 @@ def test_a_360_set_clip_plays_at_its_own_speed_too(tmp_path):
     taken = [round(float(linear_to_srgb(pano.pyramid(k).flat[0, 0])) * 255 / LEVELS) - 4 for k in range(5)]
     pano.close()
     assert taken == [0, 2, 4, 6, 8]
+
+
+def test_a_background_with_transparent_areas_is_said(tmp_path):
+    # a set exported with alpha (a title card, a cut-out) showed black where it is clear, without a word
+    import cv2
+
+    rgba = np.zeros((32, 48, 4), np.uint8)
+    rgba[..., :3], rgba[:16, :, 3] = 200, 255  # the lower half clear
+    cv2.imwrite(str(tmp_path / "card.png"), rgba)
+    _clip(tmp_path / "screen.mkv", 25, 3, colour=(0.1, 0.7, 0.2))
+    with pytest.warns(UserWarning, match=r"card.png is transparent in 50% of its picture: the set shows"):
+        run_job(tmp_path / "screen.mkv", make_matter("chroma"), JobOutputs(composite=tmp_path / "c.%04d.png"),
+                background=str(tmp_path / "card.png"), show_progress=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
@@ -111,6 +112,7 @@ class Background:
         self.width, self.height, self.pixel_aspect = width, height, pixel_aspect
         self._source: PictureSource[tuple[np.ndarray, np.ndarray]] | None = None
         self._position = 0
+        self._said_transparent = False
         colour = parse_colour_srgb(self.spec)
         if colour is not None:
             srgb = np.empty((height, width, 3), np.float32)
@@ -137,6 +139,12 @@ class Background:
             mark_still(plate)
 
     def _fit(self, rgba_linear: np.ndarray, source_pixel_aspect: Fraction) -> tuple[np.ndarray, np.ndarray]:
+        if rgba_linear.shape[2] == 4 and not self._said_transparent and float(rgba_linear[..., 3].min()) < 1:
+            self._said_transparent = True  # said once: the composite showed black there without a word
+            share = float(np.mean(rgba_linear[..., 3] < 1))
+            warnings.warn(f"background {self.spec} is transparent in {share:.0%} of its picture: the set "
+                          "shows black there. Flatten it over the colour you want first (in the software "
+                          "that made it)", stacklevel=2)
         rgb_linear = np.ascontiguousarray(fit_cover(rgba_linear[..., :3], self.width, self.height,
                                                     self.pixel_aspect, source_pixel_aspect))
         return linear_to_srgb(rgb_linear), rgb_linear
