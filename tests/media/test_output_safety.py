@@ -443,3 +443,15 @@ def test_a_dropped_lock_is_released(tmp_path):
     gc.collect()
     OutputLock(tmp_path / "d.mov").release()
     assert os.listdir(tmp_path) == []
+
+
+def test_straight_colour_in_an_exr_is_said(tmp_path):
+    # OpenEXR defines colour as premultiplied, and no header field can say otherwise: written without a
+    # word, the file composited wrongly in Nuke
+    with pytest.warns(UserWarning, match="EXR colour is written straight, as asked"):
+        with open_writer(tmp_path / "fg.%04d.exr", content="rgba", premultiplied=False) as writer:
+            writer.write(_frame(0), alpha=np.full((H, W), 0.5, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with open_writer(tmp_path / "pm.%04d.exr", content="rgba") as writer:
+            writer.write(_frame(0), alpha=np.full((H, W), 0.5, np.float32))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
@@ -128,6 +129,12 @@ class ImageWriter(Writer):
             raise MediaError(f"{target}: mattes are not written as DPX here (few readers take a one-channel "
                              "one); use .exr, .png or .tif")
         self._ext = ext
+        if ext == ".exr" and content == "rgba" and not premultiplied:
+            # written as asked, but no header field can say so, and readers take it as premultiplied
+            warnings.warn(f"{target}: EXR colour is written straight, as asked, but OpenEXR defines it as "
+                          "premultiplied and Nuke, Resolve and other EXR readers read it so: tell the "
+                          "reader it is straight (Nuke: Read's 'premultiplied' off), or leave --straight "
+                          "out", stacklevel=4)
         # DPX: 10-bit Cineon log of the linear light, as film scans and Nuke's DPX are (it reads it so)
         self.output_transfer: Transfer = "linear" if ext in (".exr", ".dpx") else "srgb"
         # the first frame's timecode and the pixel aspect: EXR and DPX headers carry them (the timecode
