@@ -191,7 +191,10 @@ class LiveProcess:
             time.sleep(0.1)
 
     def wait(self, timeout_s: float = 60.0) -> int:
-        code = self.proc.wait(timeout=timeout_s)
+        try:
+            code = self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:  # what the take said is the only clue to why it did not end
+            raise AssertionError(f"live did not end within {timeout_s:g} s:\n{self.output}") from None
         self._reader.join(timeout=5)
         return code
 

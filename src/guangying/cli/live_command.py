@@ -232,6 +232,7 @@ def live(**options: Any) -> None:
     click.echo(
         f"{report.frames_out} frames out of {report.frames_in} in, {report.dropped} dropped, "
         + (f"{report.damaged} damaged (skipped), " if report.damaged else "")
+        + (f"{report.artefacts} with artefacts (data lost in transit), " if report.artefacts else "")
         + f"latency p50 {p50} ms p95 {p95} ms; {report.reason}"
     )
     for note in report.outputs_stopped:  # said when it happened; again here, where the take is summed up

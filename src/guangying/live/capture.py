@@ -128,6 +128,9 @@ class CapturedFrame:
     t_wall_s: float
     timecode: str | None
     take_time_s: float = 0.0
+    # "artefacts": decoded after data was lost (a dropped UDP packet) and before the next keyframe, so
+    # blocks of it are smeared from wrong pictures (as the file reader's Frame.damage)
+    damage: str | None = None
 
 
 def source_kind(spec: str) -> str:
@@ -182,6 +185,9 @@ class LiveSource:
         self.queue: DropOldestQueue[CapturedFrame] = DropOldestQueue(queue_frames)
         self.frames_in = 0
         self.damaged = 0  # pictures the decoder refused (damaged in transit), skipped
+        self.artefacts = 0  # pictures decoded after lost data, before the next keyframe: kept, counted
+        self._concealing = False  # data was lost since the last keyframe
+        self._said_artefacts = False
         self._tap: Callable[[CapturedFrame], None] | None = None
         self._packet_tap: PacketTap | None = None
         self._pending_packet_tap: PacketTap | None = None  # handed the packets since the last keyframe first
@@ -411,6 +417,7 @@ class LiveSource:
             self.queue.clear()
             self.frames_in = 0
             self.damaged = 0
+            self.artefacts = 0
             self._tap = tap
             self._packet_tap = None
             self._pending_packet_tap = packet_tap
@@ -448,7 +455,8 @@ class LiveSource:
         return container.streams.audio[0]
 
     def _deliver(self, index: int | None, rgb: np.ndarray, timecode: str | None,
-                 sender_time_s: float | None = None, arrival_s: float | None = None) -> None:
+                 sender_time_s: float | None = None, arrival_s: float | None = None,
+                 damage: str | None = None) -> None:
         """Hand one frame over; ``index`` None: the take's next (damaged pictures count as gaps).
         ``sender_time_s``: the frame's time on the sender's clock, which places its sound;
         ``arrival_s``: when its data arrived (``time.monotonic()``; None: now), its capture time."""
@@ -484,7 +492,7 @@ class LiveSource:
                     self._sound_origin_s = sender_time_s - take_time_s
                     while self._sound_held:
                         self._hand_sound(self._sound_held.popleft())
-            frame = CapturedFrame(index, rgb, t, wall, timecode, take_time_s)
+            frame = CapturedFrame(index, rgb, t, wall, timecode, take_time_s, damage)
             self.queue.put(frame)
             if self._tap is not None:
                 self._tap(frame)
@@ -628,9 +636,12 @@ class LiveSource:
                 if len(self._arrivals) > _ARRIVALS_KEPT:  # a damaged picture's never comes out
                     del self._arrivals[next(iter(self._arrivals))]
             self._tap_packet(packet, stream, arrival_s)
+            if packet.is_corrupt:  # the demuxer found data missing before it (MPEG-TS continuity)
+                self._concealing = True
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
+                self._concealing = True
                 self._skip_damaged(exc)
                 continue
             if frames:
@@ -676,6 +687,22 @@ class LiveSource:
         take_time_s = sender_time_s - self._sound_origin_s
         for listener in self.sound_listeners:
             listener(packet, take_time_s)
+
+    def _artefacts_in(self, av_frame: av.VideoFrame) -> str | None:
+        """"artefacts" for a picture decoded after lost data and before the next keyframe: kept (a
+        monitor shows it too), counted and marked in the sidecar. A long keyframe interval smeared
+        seconds of them into the recordings, said nowhere ("0 dropped")."""
+        self._concealing = self._concealing and not av_frame.key_frame
+        if not (self._concealing or av_frame.is_corrupt):
+            return None
+        self.artefacts += 1
+        if not self._said_artefacts:
+            self._said_artefacts = True
+            warnings.warn(f"{self.spec}: data was lost in transit (a dropped packet); the pictures up to "
+                          "the next keyframe are decoded with artefacts, kept and counted (sidecar: "
+                          "damage 'artefacts'). A shorter keyframe interval on the sender, or SRT "
+                          "instead of UDP, limits them", stacklevel=2)
+        return "artefacts"
 
     def _skip_damaged(self, exc: av.error.FFmpegError) -> None:
         """A picture damaged in transit (a cheap IP camera's or webcam's broken JPEG, a lost UDP packet
@@ -724,7 +751,8 @@ class LiveSource:
                 rgb = np.ascontiguousarray(to_rgb_codes(av_frame, convert)[..., :3])
                 if colour.converted:  # an HDR or wide-gamut sender: shown as the file of it would be
                     rgb = display_srgb(colour.to_linear_bt709(rgb), "linear", colour.highlight_peak)
-                self._deliver(None, rgb, None, av_frame.time, self._arrivals.pop(av_frame.pts, None))
+                self._deliver(None, rgb, None, av_frame.time, self._arrivals.pop(av_frame.pts, None),
+                              self._artefacts_in(av_frame))
         except av.error.ExitError:
             if not self._stop.is_set():
                 self._finish(

@@ -20,6 +20,7 @@ class FrameMeta:
     focus_distance_m: float | None = None
     subject_distance_m: float | None = None
     take_time_s: float = 0.0  # its time in the take (CapturedFrame.take_time_s), where recordings place it
+    damage: str | None = None  # "artefacts": decoded after data lost in transit (CapturedFrame.damage)
     # the tracked set's camera the frame was rendered for (its pose at the frame's capture); a sidecar
     # of a take without a tracked set has no camera columns
     camera_pan_deg: float | None = None

@@ -78,6 +78,7 @@ class LiveReport:
     latency_ms_p50: float | None
     latency_ms_p95: float | None
     damaged: int = 0  # pictures the source sent damaged, skipped
+    artefacts: int = 0  # pictures decoded after data lost in transit, kept
     outputs_stopped: list[str] = field(default_factory=list)  # streams that failed mid-take, and why
 
 
@@ -330,6 +331,7 @@ class LiveSession:
             p50,
             p95,
             self.source.damaged,
+            self.source.artefacts,
             [sink.stopped for sink in self.outputs.sinks if sink.stopped],
         )
 
@@ -351,6 +353,7 @@ class LiveSession:
             timecode=item.timecode,
             capture_time_s=round(item.t_wall_s, 6),
             take_time_s=round(item.take_time_s, 6),
+            damage=item.damage,
             latency_ms=round(latency_ms, 2),
             matte=str(self._values.get("matte", "chroma")),
             settings_version=self._built_version,
@@ -380,6 +383,7 @@ class LiveSession:
     # -- MonitorControl ---------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         out = self.stats_.snapshot(self.source.frames_in, self.source.dropped, self.source.damaged)
+        out["artefacts"] = self.source.artefacts
         out["settings_version"] = self.settings.version
         out["source"] = {
             # every viewer of the page reads this: an SRT passphrase stays on the laptop

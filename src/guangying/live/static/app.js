@@ -119,7 +119,7 @@ async function pollStats() {
     const r = await fetch("/stats.json", { cache: "no-store" });
     const s = await r.json();
     const fmt = (v) => (v === null ? "–" : v.toFixed(1));
-    const damaged = s.damaged ? `  damaged ${s.damaged}` : "";
+    const damaged = (s.damaged ? `  damaged ${s.damaged}` : "") + (s.artefacts ? `  artefacts ${s.artefacts}` : "");
     const tracking = s.camera_tracking ? `  tracking ${s.camera_tracking.state}` : "";
     $("status").textContent = `${s.state}  ${fmt(s.fps)} fps  latency p50 ${fmt(s.latency_ms_p50)} ms  p95 ` +
       `${fmt(s.latency_ms_p95)} ms  in ${s.frames_in}  out ${s.frames_out}  dropped ${s.dropped}${damaged}  ` +
