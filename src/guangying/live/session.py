@@ -279,6 +279,7 @@ class LiveSession:
                 self.focus.start()
             self.stats_.set_state("live")
             t_end = None if duration_s is None else time.monotonic() + duration_s
+            shown_outage: str | None = None
             while True:
                 if self._stop.is_set():
                     reason = "stopped from the page or by a signal"
@@ -288,8 +289,9 @@ class LiveSession:
                     break
                 item = self.source.get(0.1)
                 outage = self.source.outage
-                if (outage is None) != (self.stats_.state == "live"):  # gone or back, under --loop
+                if outage != shown_outage:  # gone or back, under --loop
                     self.stats_.set_state("live" if outage is None else "lost", outage or "")
+                    shown_outage = outage
                 if item is None:
                     if self.source.ended.is_set() and len(self.source.queue) == 0:
                         reason, lost = self.source.end_reason or "source ended", self.source.lost
