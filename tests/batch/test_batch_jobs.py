@@ -385,3 +385,16 @@ def test_nothing_started_exits_2_not_as_failed_shots(takes, tmp_path, problem):
     assert result.exit_code == 2, result.output
     assert ("crf" if problem == "job file" else "--report") in result.output
     assert not (takes / "out" / "exit_c1.mov").exists()
+
+
+def test_a_linked_job_file_reads_its_paths_from_the_links_folder(takes, tmp_path):
+    # a template job file linked into each shot folder read its paths from the template's folder
+    template = tmp_path / "templates" / "jobs.yaml"
+    template.parent.mkdir()
+    template.write_text("shots:\n  - input: takes/c1.mp4\n    command: key\n    alpha: out/linked.mov\n")
+    link = takes / "linked_jobs.yaml"
+    link.unlink(missing_ok=True)
+    link.symlink_to(template)
+    (shot,) = load_jobs(link, COMMANDS)
+    assert Path(shot.source) == takes / "takes" / "c1.mp4"
+    assert Path(shot.outputs["alpha"]) == takes / "out" / "linked.mov"

@@ -309,7 +309,9 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
     """Read and check a batch file; raise :class:`SettingsError` listing every problem, one per line."""
     path = Path(path)
     data = _load_yaml(path)
-    base = path.resolve().parent
+    # the folder the job file is in as named, not a link's target: a shot folder holding a link to a
+    # template job file read its paths from the template's folder
+    base = Path(os.path.abspath(path)).parent
     defaults = data.get("defaults") or {}
     problems: list[str] = []
     for key in data:

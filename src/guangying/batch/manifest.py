@@ -28,7 +28,7 @@ def manifest_path(jobs_file: str | Path) -> Path:
     """Where the batch of ``jobs_file`` keeps its progress: beside it, or, where that folder cannot be
     written (a job file on a read-only share), in the user's state folder, the same place on every
     run so ``--resume`` finds it. The batch had failed at its first save, after its first range."""
-    jobs_file = Path(jobs_file).resolve()
+    jobs_file = Path(os.path.abspath(jobs_file))  # a linked job file keeps its progress beside the link
     beside = jobs_file.parent / f".{jobs_file.stem}.batch"
     try:
         probe_writable(beside)
