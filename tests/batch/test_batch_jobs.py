@@ -398,3 +398,22 @@ def test_a_linked_job_file_reads_its_paths_from_the_links_folder(takes, tmp_path
     (shot,) = load_jobs(link, COMMANDS)
     assert Path(shot.source) == takes / "takes" / "c1.mp4"
     assert Path(shot.outputs["alpha"]) == takes / "out" / "linked.mov"
+
+
+def test_a_glob_entrys_clashes_are_advised_by_what_it_can_change(takes):
+    # "give each a distinct name:" could not be followed: a glob's shots take no name of their own
+    jobs = takes / "globclash.yaml"
+    jobs.write_text("""
+shots:
+  - input: "takes/c*.mp4"
+    command: key
+    alpha: out/all.mov
+  - input: takes/c1.mp4
+    command: key
+    alpha: out/c1_alone.mov
+""")
+    with pytest.raises(SettingsError) as info:
+        load_jobs(jobs, COMMANDS)
+    message = str(info.value)
+    assert "both write" in message and "name a glob entry's outputs by their take: {stem}" in message
+    assert "2 shots are named 'c1'; a glob entry's shots are named by their files" in message

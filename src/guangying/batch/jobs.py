@@ -77,6 +77,7 @@ class Shot:
     warmup_frames: int | None = None
     problems: list[str] = field(default_factory=list)
     reads: tuple[str, ...] = ()  # every file or sequence the shot reads: input, background, masks, tracks
+    from_glob: bool = False  # one of the takes a glob entry matched (named by its file, not 'name:')
 
     def fingerprint(self) -> str:
         """Changes when anything that decides the pictures changes: settings, outputs, and the size and
@@ -352,6 +353,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
                 if not Path(background).exists() and parse_pattern(background) is None:
                     problems.append(f"{where}: background {background} does not exist")
         sources = _expand(entry, base, where, problems)
+        from_glob = isinstance(entry.get("input"), str) and _is_glob(_resolve(entry["input"], base))
         stems = [_stem(source) for source in sources]
         for source, stem in zip(sources, stems, strict=True):
             folder = Path(source).parent.name
@@ -383,7 +385,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
                       if spec.is_path and isinstance(options.get(spec.dest), str)]
             shots.append(
                 Shot(name, command, source, outputs, background, options, range_frames, warmup_frames,
-                     reads=tuple(reads))
+                     reads=tuple(reads), from_glob=from_glob)
             )
     _check_collisions(shots, problems)
     if problems:
@@ -396,12 +398,12 @@ def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
     """Outputs on an input or on each other, compared as places on disk (links, ``..``, hard links,
     ``%04d`` = ``####``): compared as text, an output through a link to the plate's folder overwrote the
     plate, and two spellings of one sequence let one shot's frames replace the other's."""
-    writers: list[tuple[DiskPlace, str]] = []
-    names: dict[str, int] = {}
+    writers: list[tuple[DiskPlace, Shot]] = []
+    names: dict[str, list[Shot]] = {}
     inputs = [disk_place(path, as_output=False) for path in
               dict.fromkeys([s.source for s in shots] + [path for s in shots for path in s.reads])]
     for shot in shots:
-        names[shot.name] = names.get(shot.name, 0) + 1
+        names.setdefault(shot.name, []).append(shot)
         for target in shot.outputs.values():
             place = disk_place(target, as_output=True)
             clash = next((src for src in inputs if place.clashes(src)), None)
@@ -409,8 +411,14 @@ def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
                 problems.append(f"shot '{shot.name}': output {target} would overwrite the input {clash.text}")
             other = next((owner for written, owner in writers if place.clashes(written)), None)
             if other is not None:
-                problems.append(f"shots '{other}' and '{shot.name}' both write {target}")
-            writers.append((place, shot.name))
-    for name, count in names.items():
-        if count > 1:
-            problems.append(f"{count} shots are named '{name}'; give each a distinct 'name:'")
+                # a glob entry's shots take no 'name:' of their own: their outputs must be named by them
+                hint = ("; name a glob entry's outputs by their take: {stem} (or {folder})"
+                        if shot.from_glob or other.from_glob else "")
+                problems.append(f"shots '{other.name}' and '{shot.name}' both write {target}{hint}")
+            writers.append((place, shot))
+    for name, same in names.items():
+        if len(same) > 1:
+            advice = ("a glob entry's shots are named by their files: give the other entries a distinct "
+                      "'name:', or narrow the globs so each take is matched once"
+                      if any(s.from_glob for s in same) else "give each a distinct 'name:'")
+            problems.append(f"{len(same)} shots are named '{name}'; {advice}")
