@@ -129,6 +129,10 @@ class _ConfigGroup(click.Group):
             raise click.ClickException(str(exc)) from exc
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            # `guangying models list | head -1`: the reader went away, which is no bug. Click ends it
+            # quietly (its EPIPE handling); it was reported as one, with a traceback and exit 70.
+            raise
         except Exception as exc:
             stop = stop_behind(exc)
             if stop is not None:
