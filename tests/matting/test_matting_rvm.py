@@ -280,3 +280,17 @@ def test_a_downsample_ratio_that_leaves_the_network_nothing_to_see_is_refused():
     with pytest.raises(ValueError, match=r"downsample ratio 0.01 shows the network a 16×16 picture"):
         RvmMatter(downsample_ratio=0.01).process(_astronaut())
     RvmMatter(downsample_ratio=0.25).process(_astronaut())  # 128 px: taken
+
+
+@pytest.mark.models
+@pytest.mark.parametrize(("size", "ratio"), [((350, 622), 0.1), ((48, 64), 0.5)])
+def test_the_least_downsample_ratio_suggested_is_taken(size, ratio):
+    # it suggested 0.18 where 0.18 was refused again (rounded down), and 1.3 (above the allowed 1)
+    import re
+
+    picture = cv2.resize(_astronaut(), size[::-1], interpolation=cv2.INTER_AREA)
+    with pytest.raises(ValueError, match="give at least") as info:
+        RvmMatter(downsample_ratio=ratio).process(picture)
+    least = float(re.search(r"give at least ([\d.]+)", str(info.value)).group(1))
+    assert least <= 1
+    RvmMatter(downsample_ratio=least).process(picture)  # taken

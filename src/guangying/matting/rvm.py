@@ -13,6 +13,7 @@ only where the picture holds still (:class:`~guangying.matting.temporal.MotionAd
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Literal
 
@@ -136,10 +137,16 @@ class RvmMatter:
         shown = lowres_size(height, width, ratio)
         if ratio < 1.0 and min(shown) < _SMALLEST_INTERNAL_PX:
             # --downsample-ratio 0.01 had the network look at 16 px: an empty matte, exit 0, no word
+            # the least ratio, in hundredths, that passes this same check (1: the whole picture, always
+            # allowed); it said "at least 1.3" (refused as above 1) and, rounded down, 0.18 for 0.19
+            least = math.ceil(100 * _SMALLEST_INTERNAL_PX / min(height, width)) / 100
+            while least < 1 and min(lowres_size(height, width, least)) < _SMALLEST_INTERNAL_PX:
+                least = round(least + 0.01, 2)
+            least = min(least, 1.0)
             raise SettingsError(
                 f"downsample ratio {ratio:g} shows the network a {shown[1]}×{shown[0]} picture of this "
-                f"{width}×{height} one, too small to find anyone in: give at least "
-                f"{_SMALLEST_INTERNAL_PX / min(height, width):.2g}, or leave it to the preset")
+                f"{width}×{height} one, too small to find anyone in: give at least {least:g}, or leave "
+                "it to the preset")
         small = frame if ratio == 1.0 else cv2.resize(frame, shown[::-1], interpolation=cv2.INTER_LINEAR)
         if self._cuts.is_cut(small):  # the thumbnail comes cheaper from the small frame
             self.cuts_detected += 1
