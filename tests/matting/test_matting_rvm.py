@@ -294,3 +294,17 @@ def test_the_least_downsample_ratio_suggested_is_taken(size, ratio):
     least = float(re.search(r"give at least ([\d.]+)", str(info.value)).group(1))
     assert least <= 1
     RvmMatter(downsample_ratio=least).process(picture)  # taken
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("make", [
+    lambda: RvmMatter(downsample_ratio="0.5"), lambda: RvmMatter(downsample_ratio=True),
+    lambda: RvmMatter(int8="no"), lambda: RvmMatter(smoothing=float("nan")), lambda: RvmMatter(smoothing=-1),
+    lambda: RvmMatter(threads=1.5),
+])
+def test_matter_settings_of_the_wrong_type_or_range_are_refused(make):
+    # a text ratio raised a bare TypeError; NaN or negative smoothing and int8="no" were taken silently
+    from guangying.base.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="RVM matting setting"):
+        make()

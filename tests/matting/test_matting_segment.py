@@ -60,3 +60,13 @@ def test_segmentation_finds_two_people(model):
 def test_unknown_segmentation_model_is_refused():
     with pytest.raises(ValueError, match="selfie"):
         FastSegmentMatter("portrait")  # type: ignore[arg-type]
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("settings", [{"edge_radius": -1}, {"edge_eps": float("nan")}, {"smoothing": 1.0}])
+def test_segmentation_settings_out_of_range_are_refused(settings):
+    # a negative radius raised OpenCV's own error; a NaN eps gave an all-NaN matte
+    from guangying.base.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="segmentation setting"):
+        FastSegmentMatter(**settings)

@@ -20,6 +20,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from guangying.base.checks import Range, check_range
 from guangying.base.errors import SettingsError
 from guangying.base.jit import numba
 from guangying.base.mattes import MatteResult
@@ -102,8 +103,13 @@ class RvmMatter:
         smoothing: float = 0.5,
         int8: bool = False,
     ) -> None:
-        if downsample_ratio is not None and not 0.0 < downsample_ratio <= 1.0:
-            raise SettingsError(f"downsample_ratio must be in (0, 1], got {downsample_ratio}")
+        # types too: a text ratio raised a TypeError, NaN smoothing or int8="no" were taken silently
+        check_range("RVM matting", "downsample_ratio", downsample_ratio, Range(0.0, 1.0, lo_open=True,
+                                                                              optional=True))
+        check_range("RVM matting", "smoothing", smoothing, Range(0.0, 1.0, hi_open=True))
+        check_range("RVM matting", "threads", threads, Range(1, integer=True, optional=True))
+        if not isinstance(int8, bool):
+            raise SettingsError(f"RVM matting setting int8={int8!r}: must be True or False")
         choose_downsample_ratio(720, 1280, preset)  # validates the preset name now, not on frame 1
         self.downsample_ratio = downsample_ratio
         self.preset: Preset = preset

@@ -13,6 +13,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from guangying.base.checks import Range, check_range
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
 from guangying.matting.frames import check_rgb
@@ -64,6 +65,11 @@ class FastSegmentMatter:
     ) -> None:
         if model not in ("selfie", "meet"):
             raise SettingsError(f"unknown segmentation model {model!r}; use 'selfie' or 'meet'")
+        # a negative radius raised OpenCV's own error, a NaN eps gave an all-NaN matte
+        check_range("segmentation", "smoothing", smoothing, Range(0.0, 1.0, hi_open=True))
+        check_range("segmentation", "edge_radius", edge_radius, Range(1, 64, integer=True))
+        check_range("segmentation", "edge_eps", edge_eps, Range(0.0, 1.0, lo_open=True))
+        check_range("segmentation", "threads", threads, Range(1, integer=True, optional=True))
         self.model: SegmentModel = model
         self.net = NetworkSession(model, threads=threads, providers=providers)
         self.edge_radius = edge_radius
