@@ -116,3 +116,28 @@ def test_a_cache_without_its_manifest_is_one_answer_everywhere(cache):
         load_session("selfie")
     result = CliRunner().invoke(cli, ["models", "list"])
     assert "no models installed" not in result.output and "did not finish" in result.output
+
+
+def test_one_damaged_model_leaves_the_others_listed_usable_and_install_repairs_it(cache, monkeypatch):
+    # every healthy model was listed "[incomplete install]" beside one damaged one; and a model damaged
+    # in place (same size) passed as installed, so `models install` (and `make models`) left it
+    from guangying.models.catalog import SOURCE_SHA256
+    from guangying.models.installer import CONVERTER_VERSION, cache_is_complete, sha256_file
+
+    manifest = json.loads((cache / "manifest.json").read_text())
+    manifest.update(converter_version=CONVERTER_VERSION, sources=SOURCE_SHA256)
+    for name, info in manifest["models"].items():
+        info["sha256"] = sha256_file(cache / f"{name}.onnx")
+    (cache / "manifest.json").write_text(json.dumps(manifest))
+    data = bytearray((cache / "selfie.onnx").read_bytes())
+    data[-1] ^= 0xFF  # damaged in place: same size
+    (cache / "selfie.onnx").write_bytes(bytes(data))
+    problems = {m["name"]: m["problem"] for m in list_models()}
+    assert problems["meet"] is None
+    assert "damaged" in problems["selfie"]
+    import guangying.models.installer as installer
+
+    monkeypatch.setattr(installer, "MODELS", dict.fromkeys(("selfie", "meet")))  # what the cache holds
+    assert not cache_is_complete(cache)  # so `models install` converts again rather than "already installed"
+    (cache / "selfie.onnx").write_bytes(_tiny_model())
+    assert cache_is_complete(cache)

@@ -18,8 +18,9 @@ from typing import Any
 import onnxruntime as ort
 
 from guangying.base.errors import GuangyingError, SettingsError
-from guangying.models.catalog import MODELS
+from guangying.models.catalog import MODELS, SOURCE_SHA256
 from guangying.models.installer import (
+    CONVERTER_VERSION,
     MANIFEST,
     ModelInstallError,
     cache_is_complete,
@@ -132,14 +133,16 @@ def list_models() -> list[dict[str, Any]]:
             raise ModelInstallError(f"the models' manifest {cache / MANIFEST} is damaged or unreadable. "
                                     f"{_REINSTALL}")
         manifest = {}
-    complete = cache_is_complete(cache)
+    # a cache made by another converter or from other sources; one model's damage is its own problem
+    # (every healthy model was listed "incomplete install" beside a truncated one)
+    stale = manifest.get("converter_version") != CONVERTER_VERSION or manifest.get("sources") != SOURCE_SHA256
     listed = manifest.get("models", {})
     present = [name for name in MODELS if (cache / f"{name}.onnx").is_file()]
     unlisted: dict[str, dict[str, Any]] = {name: {} for name in present if name not in listed}
     out = []
     for name, info in {**listed, **unlisted}.items():
         path = cache / f"{name}.onnx"
-        problem = model_problem(name) or (None if complete else "incomplete install")
+        problem = model_problem(name) or (f"from an older install. {_REINSTALL}" if stale else None)
         size = info.get("size_bytes", path.stat().st_size if path.is_file() else 0)
         out.append({"name": name, "path": path, "size_bytes": size,
                     "source": info.get("source"), "licence": info.get("licence"),

@@ -121,7 +121,9 @@ def read_manifest(cache: Path) -> dict[str, Any] | None:
 
 
 def cache_is_complete(cache: Path) -> bool:
-    """True when the manifest matches this converter and every listed file is present with its size."""
+    """True when the manifest matches this converter and every listed file is present with its size
+    and checksum (a file damaged in place kept its size: `models install` said "already installed" and
+    left it, and `make models` could not repair the cache)."""
     data = read_manifest(cache)
     if not data or data.get("converter_version") != CONVERTER_VERSION or data.get("sources") != SOURCE_SHA256:
         return False
@@ -131,6 +133,8 @@ def cache_is_complete(cache: Path) -> bool:
     for name, info in models.items():
         path = cache / f"{name}.onnx"
         if not path.is_file() or path.stat().st_size != info.get("size_bytes"):
+            return False
+        if "sha256" in info and sha256_file(path) != info["sha256"]:
             return False
     return True
 
