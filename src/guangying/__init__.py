@@ -47,6 +47,7 @@ from guangying.base.errors import (
     GuangyingError,
     InputFormatError,
     MediaError,
+    NothingStartedError,
     SettingsError,
 )
 from guangying.base.jit_cache import clear_stale_jit_cache
@@ -121,6 +122,7 @@ __all__ = [
     "GuangyingError",
     "InputFormatError",
     "MediaError",
+    "NothingStartedError",
     "SettingsError",
     "__version__",
     *_EXPORTS,

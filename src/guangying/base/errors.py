@@ -9,11 +9,21 @@ from __future__ import annotations
 
 
 class GuangyingError(Exception):
-    """Root of every user-facing failure. ``str(exc)`` is meant for the person running the job."""
+    """Root of every user-facing failure. ``str(exc)`` is meant for the person running the job;
+    ``exit_code`` is the command's exit status for it."""
+
+    exit_code = 1
 
 
 class SettingsError(GuangyingError, ValueError):
     """A setting or argument is missing, out of range, not finite or inconsistent with another."""
+
+
+class NothingStartedError(SettingsError):
+    """A batch's job file, a flag, its report folder or its cluster is wrong, and no shot was started:
+    exit 2 (as click's own usage errors), so a pipeline tells it from shots that failed (exit 1)."""
+
+    exit_code = 2
 
 
 class MediaError(GuangyingError):

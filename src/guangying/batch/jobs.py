@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from guangying.base.errors import GuangyingError, InputFormatError, SettingsError
+from guangying.base.errors import GuangyingError, InputFormatError, NothingStartedError
 from guangying.keyer import KeyerSettings
 from guangying.keyer.masks import load_clean_plate, load_mask
 from guangying.media import open_reader
@@ -156,25 +156,29 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 _TOP_LEVEL_KEYS = ("defaults", "shots")
 
 
+class JobFileFormatError(NothingStartedError, InputFormatError):
+    """The batch file cannot be read as one (not YAML, not UTF-8, no shots): nothing started, exit 2."""
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_UniqueKeyLoader)
     except OSError as exc:
-        raise InputFormatError(f"cannot read the batch file {path}: {exc}") from exc
+        raise JobFileFormatError(f"cannot read the batch file {path}: {exc}") from exc
     except UnicodeDecodeError as exc:  # a Windows editor's local code page (GBK, Windows-1252): was a crash
         line = exc.object[: exc.start].count(b"\n") + 1
-        raise InputFormatError(
+        raise JobFileFormatError(
             f"{path}, line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02X}); save the batch file "
             "as UTF-8 (Notepad: Save as, Encoding UTF-8) so its names and paths read as written"
         ) from exc
     except yaml.YAMLError as exc:
-        raise InputFormatError(f"{path} is not valid YAML: {exc}") from exc
+        raise JobFileFormatError(f"{path} is not valid YAML: {exc}") from exc
     except _TwiceError as exc:
-        raise InputFormatError(f"{path}, {exc}") from exc
+        raise JobFileFormatError(f"{path}, {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("shots"), list) or not data["shots"]:
-        raise InputFormatError(f"{path} needs a 'shots:' list (and optionally 'defaults:'); see --help")
+        raise JobFileFormatError(f"{path} needs a 'shots:' list (and optionally 'defaults:'); see --help")
     if not isinstance(data.get("defaults") or {}, dict):
-        raise InputFormatError(f"{path}: 'defaults' must be a mapping of shot keys")
+        raise JobFileFormatError(f"{path}: 'defaults' must be a mapping of shot keys")
     return data
 
 
@@ -307,7 +311,8 @@ def _expand(entry: dict[str, Any], base: Path, where: str, problems: list[str]) 
 
 
 def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Shot]:
-    """Read and check a batch file; raise :class:`SettingsError` listing every problem, one per line."""
+    """Read and check a batch file; raise :class:`~guangying.base.errors.NothingStartedError` (a
+    SettingsError) listing every problem, one per line."""
     path = Path(path)
     data = _load_yaml(path)
     # the folder the job file is in as named, not a link's target: a shot folder holding a link to a
@@ -390,7 +395,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
     _check_collisions(shots, problems)
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
-        raise SettingsError(f"{path}: {len(problems)} problem(s), nothing was started:\n{listing}")
+        raise NothingStartedError(f"{path}: {len(problems)} problem(s), nothing was started:\n{listing}")
     return shots
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from guangying.base.errors import GuangyingError, SettingsError
+from guangying.base.errors import GuangyingError, NothingStartedError
 from guangying.batch.jobs import Shot
 from guangying.batch.join import join_shot, remove_staging, sweep_stale_staging
 from guangying.batch.manifest import Manifest, manifest_path, probe_writable
@@ -124,7 +124,7 @@ def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[bool,
     try:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise SettingsError(f"cannot join the Ray cluster at {address}: {exc}") from exc
+        raise NothingStartedError(f"cannot join the Ray cluster at {address}: {exc}") from exc
     return True, address
 
 
@@ -198,8 +198,8 @@ def run_batch(
         try:
             probe_writable(Path(report_dir))
         except OSError as exc:
-            raise SettingsError(f"--report {report_dir} cannot be written ({exc.strerror or exc}); nothing "
-                                "was started: give a folder this user can write") from exc
+            raise NothingStartedError(f"--report {report_dir} cannot be written ({exc.strerror or exc}); "
+                                      "nothing was started: give a folder this user can write") from exc
     manifest_file = manifest_path(jobs_file)
     manifest = Manifest.load(manifest_file) if resume else Manifest(manifest_file)
     we_started, cluster = _connect(ray_address, workers)

@@ -8,14 +8,6 @@ import click
 
 from guangying.cli.matte_commands import composite, key
 
-
-class NothingStarted(click.ClickException):
-    """The job file or a flag is wrong and no shot was started: exit 2, as click's own usage errors, so
-    a pipeline tells it from shots that failed (exit 1) without reading the text."""
-
-    exit_code = 2
-
-
 # Flags that make no sense per shot in a batch (the batch shows one progress display of its own).
 _NOT_PER_SHOT = {"source", "quiet"}
 
@@ -92,15 +84,11 @@ def batch(
     2 nothing started (the job file, a flag or the cluster is wrong);
     130 / 143 stopped by Ctrl-C / SIGTERM; 70 a bug in Guangying.
     """
-    from guangying.base.errors import InputFormatError, SettingsError
     from guangying.batch import load_jobs, run_batch, write_report
     from guangying.batch.runner import ShotOutcome
     from guangying.media.damage import damage_note
 
-    try:
-        shots = load_jobs(jobs_file, {"key": command_options(key), "composite": command_options(composite)})
-    except (InputFormatError, SettingsError) as exc:
-        raise NothingStarted(str(exc)) from exc
+    shots = load_jobs(jobs_file, {"key": command_options(key), "composite": command_options(composite)})
 
     def say(shot: ShotOutcome) -> None:  # as each shot ends: a farm log shows it then
         line = f"{shot.status:8} {shot.name}: {shot.frames} frames"
@@ -108,19 +96,16 @@ def batch(
         detail = shot.message if shot.status == "failed" else damage
         click.echo(line + (f" — {detail}" if detail else ""))
 
-    try:
-        report = run_batch(
-            shots,
-            jobs_file,
-            ray_address=ray_address,
-            workers=workers,
-            resume=resume,
-            report_dir=report_dir,
-            show_progress=not quiet,
-            on_shot=say,
-        )
-    except SettingsError as exc:  # raised before any shot starts: the report folder, the cluster
-        raise NothingStarted(str(exc)) from exc
+    report = run_batch(
+        shots,
+        jobs_file,
+        ray_address=ray_address,
+        workers=workers,
+        resume=resume,
+        report_dir=report_dir,
+        show_progress=not quiet,
+        on_shot=say,
+    )
     click.echo(
         f"{report.frames} frames in {report.seconds:.1f} s on {report.workers} workers ({report.cluster})"
     )

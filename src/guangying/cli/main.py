@@ -100,6 +100,14 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
             check(key, value, every, list(group.commands), "")
 
 
+class _Failure(click.ClickException):
+    """A GuangyingError's message, ending the command with the error's own exit status."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # click keeps it as a class default
+
+
 class _ConfigGroup(click.Group):
     def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[override]
         # Peek at --config before click parses the subcommand, so its values become defaults
@@ -126,7 +134,7 @@ class _ConfigGroup(click.Group):
         try:
             return super().invoke(ctx)
         except GuangyingError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise _Failure(str(exc), exc.exit_code) from exc
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except BrokenPipeError:
