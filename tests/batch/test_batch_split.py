@@ -139,3 +139,27 @@ def test_a_clip_whose_length_is_over_estimated_renders_whole(tmp_path):
     _render_and_join(shot, plan)
     with open_reader(tmp_path / "out" / "comp.mov") as reader:
         assert sum(1 for _ in reader) == 24
+
+
+def test_an_mp4_joined_from_ranges_of_unequal_length_keeps_its_rate(tmp_path):
+    # a shorter last range starts with less B-frame delay: its decode times, moved as its picture times
+    # were, left a gap, and the joined MP4 read back at 125/6 fps for 25 (and everything made from it)
+    import av
+
+    from guangying.batch.join import concat_video
+
+    segments = []
+    for n, count in enumerate((4, 4, 2)):
+        path = tmp_path / f"part{n}.mp4"
+        with open_writer(path, fps=25, content="rgb") as writer:
+            for k in range(count):
+                rgb = np.full((144, 256, 3), 0.2, np.float32)
+                rgb[20:100, 10 * k + 40 * n: 10 * k + 40 * n + 60] = 0.8  # moving: B-frames
+                writer.write(rgb, transfer="srgb")
+        segments.append(path)
+    assert concat_video(segments, tmp_path / "joined.mp4", Fraction(25)) == 10
+    with av.open(str(tmp_path / "joined.mp4")) as container:
+        assert container.streams.video[0].average_rate == 25
+    with open_reader(tmp_path / "joined.mp4") as reader:
+        assert reader.info.fps == 25 and not reader.info.variable_rate
+        assert [round(f.time_s * 25) for f in reader] == list(range(10))

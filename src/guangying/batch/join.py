@@ -52,17 +52,29 @@ def concat_video(
             if timecode:
                 out.metadata["timecode"] = timecode
             stream = copy_video_stream(out, template)
+            next_dts_s: Fraction | None = None  # one frame after the last decode time written
             for segment in segments:
                 with av.open(str(segment)) as part:
                     source = part.streams.video[0]
                     offset = round(Fraction(frames) / fps / source.time_base)
+                    dts_offset: int | None = None
                     for packet in part.demux(source):
                         if packet.dts is None and packet.pts is None:
                             continue  # end-of-stream marker
                         if packet.pts is not None:
                             packet.pts += offset
                         if packet.dts is not None:
-                            packet.dts += offset
+                            if dts_offset is None:
+                                # A shorter segment starts with less B-frame delay: its decode times,
+                                # moved as its picture times are, left a gap of frames, and the MP4's
+                                # rate read 125/6 for 25. They go on from the last one instead (never
+                                # later than the picture times allow).
+                                dts_offset = offset
+                                if next_dts_s is not None:
+                                    following = round(next_dts_s / source.time_base)
+                                    dts_offset = min(offset, following - packet.dts)
+                            packet.dts += dts_offset
+                            next_dts_s = (packet.dts * source.time_base) + 1 / fps
                         packet.stream = stream
                         out.mux(packet)
                         frames += 1
