@@ -297,10 +297,13 @@ def swap_in_sequence(
     except OSError as exc:
         raise MediaError(describe_os_error(exc, Path(pattern.text))) from exc
     new_names = {pattern.path(n).name for n in numbers}
-    earlier = [(path, number) for path, number in old if path.name not in new_names]
     span = f"{numbers[0]}–{numbers[-1]}" if numbers else "(none)"
-    kept = [path for path, number in earlier if patch and numbers and not numbers[0] <= number <= numbers[-1]]
-    stale = [path for path, _ in earlier if path not in kept]
+    kept: list[Path] = []
+    stale: list[Path] = []
+    for path, number in old:  # one pass: a 10 000-frame sequence made the membership test quadratic
+        if path.name not in new_names:
+            outside = patch and numbers and not numbers[0] <= number <= numbers[-1]
+            (kept if outside else stale).append(path)
     for path in stale:
         path.unlink(missing_ok=True)
     if kept:
