@@ -196,3 +196,14 @@ def test_a_sensor_latency_beyond_the_whole_latency_is_refused(tmp_path):
                                    "--sensor-latency", "0.1", "-o", str(tmp_path / "t.csv")])  # fmt: skip
     assert res.exit_code == 2 and "is part of --latency 0.04 s" in res.output  # its motor delay became 0
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_the_library_replay_questions_a_log_in_the_wrong_units_too(tmp_path):
+    """`gy.replay(gy.read_sensor_log(...))` on a millimetre log focused at 1000 m without a word, while
+    the command (which streams through replay_log) said it."""
+    from guangying import ControllerConfig, read_sensor_log, replay
+
+    log = _log(tmp_path / "log.csv", np.arange(101) / 100, 3000 + np.arange(101))
+    with pytest.warns(UserWarning, match=r"the readings: the distances are around 3050 m") as said:
+        replay(read_sensor_log(log), fps=25, config=ControllerConfig(135, 2.0, 0.03))
+    assert said[0].filename == __file__  # pointed at the caller's line

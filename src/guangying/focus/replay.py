@@ -227,9 +227,12 @@ def replay(
     if not readings:
         raise SettingsError("no readings to replay")
     settings = ReplaySettings(fps, start_s, duration_s)
+    units = _LogUnits()
+    block = units.see(readings_block(readings))
     rows: list[TrackRow] = []
-    for batch in iter_replay([readings_block(readings)], settings, config, calibration, subject, marks):
+    for batch in iter_replay([block], settings, config, calibration, subject, marks):
         rows += batch
+    units.warn("the readings")
     return rows
 
 
