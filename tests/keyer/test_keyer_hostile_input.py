@@ -135,3 +135,17 @@ def test_a_set_far_above_white_and_a_hot_pixel_are_taken_but_0_to_255_is_refused
     assert np.isfinite(ChromaKeyer().process(hot).alpha).all()
     with pytest.raises(SettingsError, match=r"reaches 19\d\.\d+, but .*divide 0–255"):
         ChromaKeyer().process(rgb * 255)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_frame_with_a_non_finite_pixel_is_refused_and_the_clip_goes_on(bad):
+    # The keyer took NaN without a word and its foreground carried it into the composite, while the
+    # README says such pictures are refused. A lone -inf hides from a max, so the check must see it too.
+    keyer = ChromaKeyer()
+    first = keyer.process(_frame(seed=1))
+    broken = _frame(seed=2)
+    broken[21, 23, 1] = bad  # off the sampled grid of the range check (every 4th row and column)
+    with pytest.raises(SettingsError, match=r"keyer input frame has 1 NaN or infinite value\(s\)"):
+        keyer.process(broken)
+    again = keyer.process(_frame(seed=1))
+    assert np.array_equal(again.alpha, first.alpha) and np.isfinite(again.foreground_rgb).all()

@@ -149,23 +149,24 @@ def float_picture(picture: object, what: str) -> np.ndarray:
     raise SettingsError(f"{what} must be a float sRGB picture in 0–1, got dtype {array.dtype}")
 
 
-def check_display_picture(rgb: np.ndarray, what: str, step: int = 1, allow_non_finite: bool = False) -> None:
-    """Refuse a float picture that cannot be sRGB 0–1: values past 2 in more than 1 % of it, or NaN or
-    infinite values (unless ``allow_non_finite``: the chroma keyer's sums take a stray one without
-    harm). A few hot pixels (a firefly) are let through.
+def check_display_picture(rgb: np.ndarray, what: str, step: int = 1) -> None:
+    """Refuse a float picture that cannot be sRGB 0–1: NaN or infinite values anywhere, or values past
+    2 in more than 1 % of it (every ``step``-th row and column is looked at: a sample tells the scale).
+    A few hot pixels (a firefly) are let through.
 
     A matter's recurrent state took one NaN pixel into every later frame (the subject gone for the
-    rest of the clip), and a picture in 0–255 (``cv2.imread``'s, cast to float) or in scene-linear
-    light mattes as nothing, without a word. Every ``step``-th row and column is looked at, where a
-    sampled look is enough.
+    rest of the clip), the keyer's foreground carried it into the composite, and a picture in 0–255
+    (``cv2.imread``'s, cast to float) or in scene-linear light mattes as nothing, without a word.
     """
-    sample = rgb[::step, ::step]
-    if not sample.size:
+    if not rgb.size:
         return
-    if not allow_non_finite and not math.isfinite(float(np.max(sample))):  # NaN and inf carry through
-        bad = int(np.count_nonzero(~np.isfinite(rgb)))
+    # NaN and ±inf carry through a sum: one pass (a count only where it is not finite: the sum of
+    # huge but finite values may overflow)
+    bad = 0 if math.isfinite(float(np.sum(rgb))) else int(np.count_nonzero(~np.isfinite(rgb)))
+    if bad:
         raise SettingsError(f"{what} has {bad} NaN or infinite value(s): replace them first "
                             "(np.nan_to_num(picture, nan=0.0, posinf=1.0, neginf=0.0))")
+    sample = rgb[::step, ::step]
     if np.count_nonzero(sample > 2.0) > 0.01 * sample.size:
         peak = float(np.max(sample, where=np.isfinite(sample), initial=0.0))
         raise SettingsError(

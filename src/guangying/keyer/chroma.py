@@ -65,7 +65,7 @@ def _check_frame(rgb: object, what: str, plate: bool = True) -> np.ndarray:
         raise SettingsError(f"{what} is empty ({rgb.shape[1]}×{rgb.shape[0]} px): give at least 1×1 pixels")
     picture = float_picture(rgb, what)
     if plate:  # a sampled look tells the scale
-        check_display_picture(picture, what, step=4, allow_non_finite=True)
+        check_display_picture(picture, what, step=4)
     return picture
 
 
@@ -215,9 +215,9 @@ class ChromaKeyer:
         clear screen: α = 0 with a raw α under clip_black/2).
 
         ``background_rgb`` (same size, sRGB) is used only by ``spill_replace="background"``.
-        A NaN or infinite pixel is not checked for (it would cost every frame a pass): its foreground,
-        and with the edge refinement the α of its 2×2 cell's neighbourhood, come out NaN; the file
-        readers (:mod:`guangying.media`) replace such samples with 0 and warn.
+        A picture with NaN or infinite values is refused (SettingsError) before the keyer's memory of
+        the clip is touched; the file readers (:mod:`guangying.media`) replace such samples with 0 and
+        warn, so a job's frames are never refused for them.
         """
         st = self.settings
         rgb = _check_frame(rgb, "keyer input frame")
