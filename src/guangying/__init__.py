@@ -13,21 +13,27 @@ The names below are the library's front door (see ``docs/python.md``). They load
 - footage: :func:`open_reader`, :func:`open_writer`, :func:`display_srgb` (a frame as the keyer takes it),
   :func:`scene_linear_foreground` (a keyed foreground back in the frame's own linear light)
 - mattes: :func:`make_matter` (``"chroma"``, ``"ai"``, ``"fast"``, ``"hybrid"``), :func:`key_frame`,
-  :class:`KeyerSettings`, :class:`ChromaKeyer`, :func:`keyer_settings_for`, :func:`load_mask`
+  :class:`KeyerSettings`, :class:`ChromaKeyer`, :func:`keyer_settings_for`, :func:`load_mask`; every
+  engine is a :class:`Matter` giving a :class:`MatteResult` (``MATTE_MODES`` names the modes)
 - compositing in linear light: :class:`FrameCompositor`, :func:`composite_frame`,
-  :class:`CompositeSettings`; lens defocus: :class:`LensSettings`, :class:`LensDefocus`
-- file jobs: :func:`run_job`, :class:`JobOutputs`, :class:`H264Options`
-- optics: :func:`depth_of_field`, :func:`hyperfocal_mm`, :func:`coc_diameter_mm`,
-  :func:`coc_diameter_px`, :func:`sensor_preset`
-- focus: :class:`FocusController`, :class:`ControllerConfig`, :func:`replay`, :func:`replay_log`
+  :class:`CompositeSettings`, :class:`FrameResult`; lens defocus: :class:`LensSettings`, :class:`LensDefocus`
+- file jobs: :func:`run_job` (a :class:`JobReport`), :class:`JobOutputs`, :class:`H264Options`
+- optics: :func:`depth_of_field` (a :class:`DepthOfField`), :func:`hyperfocal_mm`, :func:`coc_diameter_mm`,
+  :func:`coc_diameter_px`, :func:`resolve_coc_mm`, :func:`sensor_preset`
+- focus: :class:`FocusController` (a :class:`FocusOutput` per reading), :class:`ControllerConfig`,
+  :func:`replay` (a :class:`TrackRow` per frame), :func:`replay_log`
 - distance sources: :class:`DistanceReading`, :class:`TfLunaSource`, :func:`load_depth_m`,
   :func:`reading_from_depth`, :class:`Record3DReader`, :func:`distance_readings`, :func:`load_marks`
 - tracks: :func:`read_sensor_log`, :func:`write_sensor_log`, :func:`write_track`,
-  :func:`read_focus_track`, :func:`read_camera_track`, :func:`write_camera_track`
+  :func:`read_focus_track`, :func:`read_camera_track`, :func:`write_camera_track` (:class:`CameraTrackRow`)
 - virtual sets: :func:`open_set`, :class:`SetBackground` / :class:`SetSettings` (a tracked set as a job's
   background)
+- a whole shoot: :func:`load_jobs` (a batch file), :func:`run_batch` (on Ray, this machine or a cluster),
+  :class:`BatchReport`
 - models: :func:`install_models`, :func:`list_models`, :func:`models_dir`
-- errors: :class:`GuangyingError` and its family (each also the matching built-in exception)
+- errors: :class:`GuangyingError` and its family, each also the matching built-in exception:
+  :class:`SettingsError` (:class:`NothingStartedError`), :class:`InputFormatError`, :class:`MediaError`,
+  :class:`DeviceError`
 """
 
 from __future__ import annotations
@@ -112,6 +118,8 @@ _EXPORTS = {
     "open_set": "guangying.sets.base",
     "SetBackground": "guangying.pipeline.virtual_set",
     "SetSettings": "guangying.pipeline.virtual_set",
+    "run_batch": "guangying.batch.runner",
+    "BatchReport": "guangying.batch.runner",
     "install_models": "guangying.models",
     "list_models": "guangying.models",
     "models_dir": "guangying.models",
@@ -125,13 +133,25 @@ __all__ = [
     "NothingStartedError",
     "SettingsError",
     "__version__",
+    "load_jobs",
     *_EXPORTS,
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
+
+def load_jobs(jobs_file: str | os.PathLike[str]) -> list[Shot]:
+    """Read and check a batch file (YAML) as ``guangying batch`` does, for :func:`run_batch`; raises
+    :class:`NothingStartedError` listing every problem. A shot may set any option of ``guangying key``
+    or ``guangying composite``: their one list is the command line's, so it is read from there."""
+    from guangying.cli.batch_command import load_batch_file
+
+    return load_batch_file(jobs_file)
+
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load on first use
     from guangying.base.mattes import Matter, MatteResult
+    from guangying.batch.jobs import Shot
+    from guangying.batch.runner import BatchReport, run_batch
     from guangying.distance.depthmap import load_depth_m, reading_from_depth
     from guangying.distance.marks import load_marks
     from guangying.distance.reading import DistanceReading

@@ -50,3 +50,18 @@ def test_each_subpackage_declares_what_it_offers():
         assert offered, f"guangying.{info.name} has no __all__"
         for name in offered:
             assert getattr(package, name) is not None, f"guangying.{info.name}.{name}"
+
+
+def test_dir_shows_the_front_door_not_the_package_internals():
+    # dir() listed os, Path, TYPE_CHECKING, lazy_exports, clear_stale_jit_cache beside the API
+    shown = set(dir(guangying))
+    assert not shown & {"os", "Path", "TYPE_CHECKING", "lazy_exports", "clear_stale_jit_cache", "_EXPORTS"}
+    assert {"open_reader", "run_batch", "load_jobs", "SettingsError", "keyer", "media"} <= shown
+
+
+def test_the_package_docstring_names_every_function_and_class_it_exports():
+    doc = guangying.__doc__ or ""
+    missing = [name for name in guangying.__all__
+               if not name.startswith("_") and name[0].isalpha() and name.upper() != name
+               and f"`{name}`" not in doc and f":func:`{name}`" not in doc and f":class:`{name}`" not in doc]
+    assert not missing, f"exported but not named in guangying's docstring: {missing}"

@@ -20,7 +20,8 @@ import pytest
 from batch_samples import SRC, ray_cluster_fixture, write_clip, write_still  # noqa: F401 (a fixture)
 from click.testing import CliRunner
 
-from guangying.batch import load_jobs, run_batch, write_report
+import guangying as gy
+from guangying.batch import load_jobs, run_batch
 from guangying.batch.manifest import manifest_path
 from guangying.batch.render import range_staging
 from guangying.cli.batch_command import command_options
@@ -144,7 +145,7 @@ def reference(shoot):
 
 def test_worker_killed_mid_shot_bad_shot_reported(ray_cluster, shoot, reference, tmp_path):
     jobs = _jobs(shoot, "night.yaml", bad_shot=True)
-    shots = load_jobs(jobs, COMMANDS)
+    shots = gy.load_jobs(jobs)  # as a pipeline script has it: the commands' options without the CLI's help
     # re-exported at another framing (4:3) while the batch runs: found only when the shot is rendered
     write_still(shoot / "plate.png", (0.2, 0.6, 0.25), size=(80, 60))
     killed: dict[str, object] = {}
@@ -171,7 +172,7 @@ def test_worker_killed_mid_shot_bad_shot_reported(ray_cluster, shoot, reference,
         movies = [Path(p) for p in outcome.outputs if str(p).endswith(".mov")]
         ended.append((outcome.name, outcome.status, all(p.is_file() for p in movies)))
 
-    report = run_batch(
+    report = gy.run_batch(
         shots,
         jobs,
         workers=2,
@@ -202,8 +203,10 @@ def test_worker_killed_mid_shot_bad_shot_reported(ray_cluster, shoot, reference,
     assert not list((shoot / "out").glob(".guangying-batch/*"))  # staging cleaned up
     with open_reader(shoot / "out" / "long_comp.mov") as reader:
         assert reader.info.timecode == "10:00:00:00"
-    json_path, html_path = write_report(report, tmp_path / "report")
-    data = json.loads(json_path.read_text())
+    # run_batch writes the report it was given a folder for (a script had the contact sheets only)
+    html_path = tmp_path / "report" / "report.html"
+    assert report.page == html_path
+    data = json.loads((tmp_path / "report" / "report.json").read_text())
     assert {s["name"]: s["status"] for s in data["shots"]} == {
         "long": "done",
         "b": "done",

@@ -204,6 +204,43 @@ def test_writer_refuses_wrong_shape_or_dtype(tmp_path, rgb, alpha, match):
     assert os.listdir(tmp_path) == []
 
 
+def _astronaut_srgb(size: int = 64) -> np.ndarray:
+    from skimage import data
+
+    return cv2.resize(data.astronaut(), (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("target", "content", "scale_rgb", "alpha", "match"),
+    [
+        ("out.mp4", "rgb", 1.0, None, r"rgb reaches 25\d, but writers take colour in 0–1"),
+        ("out.%04d.exr", "rgb", 1.0, None, r"rgb reaches 25\d"),
+        ("m.%04d.png", "matte", None, np.full((64, 64), 255.0, np.float32), r"alpha runs 255–255"),
+        ("o.mov", "rgba", 1 / 255, np.full((64, 64), np.nan, np.float32), "alpha has NaN"),
+    ],
+    ids=["0-255-mp4", "0-255-exr", "8-bit-matte", "nan-alpha"],
+)
+def test_writer_refuses_code_values_passed_as_floats(tmp_path, target, content, scale_rgb, alpha, match):
+    # cv2.imread(...).astype(np.float32) wrote a white picture, and a 0–255 matte an opaque one, exit 0
+    rgb = None if scale_rgb is None else _astronaut_srgb() * scale_rgb
+    with pytest.raises(MediaError, match=match):
+        with open_writer(tmp_path / target, content=content) as writer:
+            writer.write(rgb, alpha=alpha)
+    assert os.listdir(tmp_path) == []
+
+
+def test_writer_takes_bright_highlights_and_slight_overshoots(tmp_path):
+    # an HDR set behind a composite (sRGB-coded far past 1 in a sky), and a resampled matte's ringing
+    rgb = _astronaut_srgb() / 255
+    rgb[:20] = 6.0
+    alpha = np.clip(rgb[..., 0], 0, 1) * 1.04 - 0.02
+    with open_writer(tmp_path / "c.%04d.exr", content="rgba") as writer:
+        writer.write(rgb, alpha=alpha)
+        writer.write(rgb * 300, alpha=alpha, transfer="linear")  # linear light may be anything
+    with open_writer(tmp_path / "c.mp4") as writer:
+        writer.write(rgb)
+
+
 def test_h264_with_alpha_suggests_alternatives(tmp_path):
     with pytest.raises(MediaError, match=r"cannot carry alpha.*\.mov.*sequence"):
         open_writer(tmp_path / "fg.mp4", content="rgba")

@@ -455,3 +455,21 @@ def test_straight_colour_in_an_exr_is_said(tmp_path):
         warnings.simplefilter("error")
         with open_writer(tmp_path / "pm.%04d.exr", content="rgba") as writer:
             writer.write(_frame(0), alpha=np.full((H, W), 0.5, np.float32))
+
+
+@pytest.mark.parametrize("ext", [".png", ".mp4", ".%04d.png", ".mov"])
+def test_long_names_that_fit_the_file_system_are_written_and_longer_ones_refused(tmp_path, ext):
+    # a legal 250-byte name was refused because its hidden lock file's name (.NAME.lock) did not fit;
+    # a 256-byte one raised a raw OSError (a bug, exit 70)
+    def name(n_bytes: int) -> str:  # two-byte characters too: the limit is in bytes
+        plain = n_bytes - len(ext) - 2 * 60
+        return "é" * 60 + "a" * plain + ext
+
+    grey = np.full((8, 8, 3), 0.5, np.float32)
+    with open_writer(tmp_path / name(255), content="rgb") as writer:
+        for _ in range(1 if ext == ".png" else 2):  # a single picture takes one frame
+            writer.write(grey)
+    written = os.listdir(tmp_path)
+    assert written and all(len(f.encode()) == 255 for f in written), written  # nothing hidden left
+    with pytest.raises(MediaError, match=r"its name is 256 bytes, and the file system .* at most 255"):
+        open_writer(tmp_path / name(256), content="rgb")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import secrets
 import warnings
@@ -12,10 +13,24 @@ from pathlib import Path
 from guangying.base.errors import MediaError
 
 
+_SIDE_NAME_BYTES = 180  # room left in a file system's 255-byte names for the hidden names' additions
+
+
+def side_name(name: str) -> str:
+    """``name`` as our hidden files beside an output carry it (``.NAME.lock``, ``.NAME.partial-…``): a
+    long name is cut and ends in a hash of the whole, so theirs fit the 255 bytes a name may have
+    wherever the output's own does (a legal 250-byte name was refused for its lock file's)."""
+    raw = name.encode()
+    if len(raw) <= _SIDE_NAME_BYTES:
+        return name
+    return f"{raw[:_SIDE_NAME_BYTES - 13].decode(errors='ignore')}~{hashlib.sha1(raw).hexdigest()[:12]}"
+
+
 def partial_path(target: Path) -> Path:
     """Hidden temp name in the target's folder (same file system, so os.replace is atomic). The real
     extension stays last because muxers and image encoders choose the format from it."""
-    return target.with_name(f".{target.stem}.partial-{os.getpid()}-{secrets.token_hex(3)}{target.suffix}")
+    tag = f"{os.getpid()}-{secrets.token_hex(3)}"
+    return target.with_name(f".{side_name(target.stem)}.partial-{tag}{target.suffix}")
 
 
 def remove_quietly(path: Path) -> None:
@@ -32,6 +47,10 @@ def remove_quietly(path: Path) -> None:
 
 def check_output_folder(target: Path) -> None:
     folder = target.parent
+    longest = _name_max(folder)
+    if len(target.name.encode()) > longest:  # os.stat of it raised a raw OSError
+        raise MediaError(f"cannot write {target.name[:40]}…: its name is {len(target.name.encode())} bytes, "
+                         f"and the file system of {folder} takes names of at most {longest}; shorten it")
     if not folder.is_dir():
         raise MediaError(f"cannot write {target}: folder {folder} does not exist; create it first")
     if not os.access(folder, os.W_OK):
@@ -39,6 +58,13 @@ def check_output_folder(target: Path) -> None:
     if target.is_dir():  # found only at the final rename, after the whole render
         raise MediaError(f"cannot write {target}: it is a folder; name a file in it (e.g. "
                          f"{target / ('output' + target.suffix) if target.suffix else target / 'comp.mov'})")
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):  # a folder not there yet (said next) or a system without pathconf
+        return 255
 
 
 def describe_os_error(exc: BaseException, target: Path) -> str:

@@ -124,6 +124,23 @@ def check_fields(obj: object, owner: str, ranges: Mapping[str, Range]) -> None:
             raise SettingsError(f"{owner} setting {field.name}={value!r}: must be true or false")
 
 
+def check_instance(value: object, cls: type, what: str) -> None:
+    """Refuse ``value`` unless it is a ``cls`` (a settings dataclass, mostly): a dict or a name in its
+    place failed deep inside with an AttributeError, reported as a bug."""
+    if not isinstance(value, cls):
+        got = type(value).__name__
+        build = f"{cls.__name__}(**{what})" if isinstance(value, dict) else f"{cls.__name__}(...)"
+        raise SettingsError(f"{what} must be a {cls.__name__}, got a {got}: build one with {build}")
+
+
+def check_matter(matter: object) -> None:
+    """Refuse what cannot matte frames (a mode name given where the engine goes, say)."""
+    if not callable(getattr(matter, "process", None)):
+        hint = f"make_matter({matter!r})" if isinstance(matter, str) else "make_matter('chroma')"
+        got = type(matter).__name__
+        raise SettingsError(f"matter must be a matte engine, got a {got}: make one with {hint}")
+
+
 def check_choice(owner: str, name: str, value: object, allowed: tuple[str, ...]) -> None:
     """Raise :class:`SettingsError` unless ``value`` is one of ``allowed``."""
     if value not in allowed:

@@ -65,6 +65,7 @@ class BatchReport:
     cluster: str
     startup_s: float
     model_loads: int
+    page: Path | None = None  # report.html, beside report.json, when run_batch was given a report_dir
 
     @property
     def frames(self) -> int:
@@ -229,7 +230,12 @@ def run_batch(
             pool.stop()
         if we_started:
             ray.shutdown()
-    return BatchReport(outcomes, time.perf_counter() - started, size, cluster, startup_s, model_loads)
+    report = BatchReport(outcomes, time.perf_counter() - started, size, cluster, startup_s, model_loads)
+    if report_dir is not None:
+        from guangying.batch.report import write_report  # it reads BatchReport from here
+
+        _, report.page = write_report(report, report_dir)
+    return report
 
 
 def _frames_left(state: _ShotState) -> int:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from guangying.cli.matte_commands import composite, key
+
+if TYPE_CHECKING:
+    from guangying.batch import Shot
 
 # Flags that make no sense per shot in a batch (the batch shows one progress display of its own).
 _NOT_PER_SHOT = {"source", "quiet"}
@@ -35,6 +40,14 @@ def command_options(command: click.Command) -> dict:
         is_path = isinstance(param.type, click.Path)
         specs[name] = OptionSpec(param.name, ctx.params[param.name], convert, is_path)
     return specs
+
+
+def load_batch_file(jobs_file: str | os.PathLike[str]) -> list[Shot]:
+    """Read and check a batch file with the options of ``guangying key`` and ``guangying composite``
+    (what ``guangying.load_jobs`` gives a script)."""
+    from guangying.batch import load_jobs
+
+    return load_jobs(jobs_file, {"key": command_options(key), "composite": command_options(composite)})
 
 
 @click.command()
@@ -84,11 +97,11 @@ def batch(
     2 nothing started (the job file, a flag or the cluster is wrong);
     130 / 143 stopped by Ctrl-C / SIGTERM; 70 a bug in Guangying.
     """
-    from guangying.batch import load_jobs, run_batch, write_report
+    from guangying.batch import run_batch
     from guangying.batch.runner import ShotOutcome
     from guangying.media.damage import damage_note
 
-    shots = load_jobs(jobs_file, {"key": command_options(key), "composite": command_options(composite)})
+    shots = load_batch_file(jobs_file)
 
     def say(shot: ShotOutcome) -> None:  # as each shot ends: a farm log shows it then
         line = f"{shot.status:8} {shot.name}: {shot.frames} frames"
@@ -109,9 +122,8 @@ def batch(
     click.echo(
         f"{report.frames} frames in {report.seconds:.1f} s on {report.workers} workers ({report.cluster})"
     )
-    if report_dir is not None:
-        _, page = write_report(report, report_dir)
-        click.echo(f"report: {page}")
+    if report.page is not None:
+        click.echo(f"report: {report.page}")
     if report.failed:
         raise click.ClickException(f"{len(report.failed)} of {len(report.shots)} shots failed (listed above)")
 

@@ -48,7 +48,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from guangying.base.checks import CheckedOnAssignment, Range, check_fields
+from guangying.base.checks import CheckedOnAssignment, Range, check_fields, check_instance
 from guangying.base.errors import SettingsError
 from guangying.distance.reading import DistanceReading
 from guangying.focus import imm, kernel, kernel_state
@@ -310,6 +310,7 @@ class FocusController:
     """
 
     def __init__(self, config: ControllerConfig) -> None:
+        check_instance(config, ControllerConfig, "config")
         self.config = config
         self.state, self._alt = config.new_states()
 

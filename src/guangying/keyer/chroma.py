@@ -7,7 +7,7 @@ import warnings
 import cv2
 import numpy as np
 
-from guangying.base.checks import check_display_picture, float_picture
+from guangying.base.checks import check_display_picture, check_instance, float_picture
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
@@ -89,6 +89,7 @@ class ChromaKeyer:
 
     def __init__(self, settings: KeyerSettings | None = None) -> None:
         self.settings = settings if settings is not None else KeyerSettings()
+        check_instance(self.settings, KeyerSettings, "settings")
         self.settings.validate()
         self._screen: str | None = None
         self._screen_linear: np.ndarray | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from numbers import Real
 
 import numpy as np
 
@@ -126,7 +127,8 @@ def depth_of_field(
     """
     if coc_mm is None:
         coc_mm = resolve_coc_mm(sensor=sensor)
-    at_infinity = distance_m == math.inf  # a lens at its infinity mark: sharp from near H on
+    # a lens at its infinity mark: sharp from near H on (an array is refused by the check below)
+    at_infinity = isinstance(distance_m, Real) and distance_m == math.inf
     _check_lens(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm,
                 distance_m=1.0 if at_infinity else distance_m)
     f = focal_length_mm

@@ -59,6 +59,9 @@ def sensor_preset(name: str) -> SensorPreset:
     >>> p.name, p.width_mm, p.coc_mm
     ('s35', 24.89, 0.025)
     """
+    if not isinstance(name, str):
+        raise SettingsError(f"sensor must be a preset's name such as 's35', got {name!r}; known: "
+                            f"{', '.join(sorted(SENSORS))}")
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key not in SENSORS:

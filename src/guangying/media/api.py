@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import warnings
 from fractions import Fraction
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 from guangying.base.atomic import check_output_folder
-from guangying.base.errors import MediaError
+from guangying.base.errors import MediaError, SettingsError
 from guangying.base.timecode import standard_rate
 from guangying.media.camera_log import named_camera_log
 from guangying.media.image_files import PICTURE_EXTENSIONS, stored_premultiplied
@@ -62,6 +63,9 @@ def open_reader(
     … :data:`~guangying.media.camera_log.CAMERA_LOG_NAMES`), whose frames then come out scene-linear
     BT.709; ``"auto"`` takes it from a Sony camera's metadata, ``"none"`` reads code values as tagged.
     """
+    for name, value in (("start", start), ("end", end)):  # 2.5 was cut to frame 2, "1" taken as 1
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Integral)):
+            raise SettingsError(f"{name}={value!r}: give a whole frame number (int) or None")
     pattern = parse_pattern(source)
     rate = None if fps is None else as_fps(fps)  # None: the header's (EXR, DPX), else 24
     path = Path(source)

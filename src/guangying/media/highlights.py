@@ -19,12 +19,11 @@ which keeps light below a knee as it is or is defined by the PQ peak; ``zscale``
 
 from __future__ import annotations
 
-import math
 from functools import cache
 
 import numpy as np
 
-from guangying.base.checks import float_picture
+from guangying.base.checks import Range, check_range, float_picture
 from guangying.base.errors import MediaError, SettingsError
 from guangying.media.colour_tags import linear_to_pq, pq_to_linear
 from guangying.media.frames import Transfer
@@ -98,6 +97,11 @@ def roll_off_highlights(rgb_linear: np.ndarray, peak: float) -> np.ndarray:
     return _roll_off(rgb_linear, peak, to_srgb=False)
 
 
+def _check_peak(highlight_peak: object) -> None:
+    check_range("highlights", "highlight_peak", highlight_peak,
+                Range(0, 1e6, lo_open=True, optional=True, unit="(1 = reference white)"))
+
+
 def display_srgb(rgb: np.ndarray, transfer: Transfer, highlight_peak: float | None = None) -> np.ndarray:
     """A frame's picture as the keyer and compositor take it: sRGB-coded float32 in 0–1.
 
@@ -113,9 +117,7 @@ def display_srgb(rgb: np.ndarray, transfer: Transfer, highlight_peak: float | No
         rgb = float_picture(rgb, "rgb")
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise SettingsError(f"rgb must be (H, W, 3), got {rgb.shape}")
-    if highlight_peak is not None and not (math.isfinite(highlight_peak) and highlight_peak > 0):
-        raise SettingsError(f"highlight_peak must be a brightness above 0 (1 = reference white), got "
-                            f"{highlight_peak}")
+    _check_peak(highlight_peak)
     if transfer == "srgb":
         return rgb
     return _roll_off(rgb, highlight_peak or 1.0, to_srgb=True)
@@ -138,6 +140,8 @@ def scene_linear_foreground(
     :func:`display_srgb`."""
     from guangying.base.srgb_lut import DECODE_LUT
     from guangying.media.highlight_kernel import restore_kernel
+
+    _check_peak(highlight_peak)
 
     source = np.ascontiguousarray(source_rgb_linear, dtype=np.float32)
     foreground = np.ascontiguousarray(foreground_rgb_srgb, dtype=np.float32)

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from guangying.base.atomic import check_output_folder, describe_os_error
+from guangying.base.atomic import check_output_folder, describe_os_error, side_name
 from guangying.base.errors import MediaError
 from guangying.media.patterns import SequencePattern, parse_pattern
 
@@ -141,7 +141,7 @@ def sweep_leftovers(folder: Path, name: str) -> list[Path]:
         if match is None or int(match.group("pid")) == os.getpid() or _pid_alive(int(match.group("pid"))):
             continue
         owner = match.group("name")
-        if owner not in (stem, name) and not (frame_partial is not None and frame_partial.match(owner)):
+        if owner not in (side_name(stem), side_name(name)) and not (frame_partial is not None and frame_partial.match(owner)):
             continue
         path = Path(entry.path)
         try:
@@ -168,7 +168,7 @@ def _keep_interrupted_frames(staging: Path, name: str, pid: int) -> None:
     if not any(staging.iterdir()):
         staging.rmdir()
         return
-    label = name.split("#", 1)[0].rstrip("._-") or "sequence"
+    label = side_name(name.split("#", 1)[0].rstrip("._-") or "sequence")
     kept = staging.with_name(f"{label}.interrupted-{pid}")
     os.replace(staging, kept)
     count = sum(1 for _ in kept.iterdir())
@@ -189,7 +189,7 @@ class OutputLock:
         self.text = place.text
         self.folder = Path(place.folder)
         self.name = place.name
-        self.path = self.folder / f".{place.name}.lock"
+        self.path = self.folder / f".{side_name(place.name)}.lock"
         self._fd: int | None = None
         self._acquire()
         sweep_leftovers(self.folder, self.name)
@@ -251,7 +251,7 @@ class SequenceStage:
     def __init__(self, pattern: SequencePattern) -> None:
         self.target = pattern
         tag = f"{os.getpid()}-{secrets.token_hex(3)}"
-        folder = pattern.folder / f".{pattern.prefix}#{pattern.suffix}.staging-{tag}"
+        folder = pattern.folder / f".{side_name(f'{pattern.prefix}#{pattern.suffix}')}.staging-{tag}"
         try:
             folder.mkdir()
         except OSError as exc:

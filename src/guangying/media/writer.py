@@ -3,6 +3,7 @@ background thread, and commit-or-abort when the with-block ends."""
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -103,6 +104,7 @@ class Writer:
         if transfer not in ("srgb", "linear"):
             raise MediaError(f"transfer must be 'srgb' or 'linear', got {transfer!r}")
         rgb, alpha = self._check(rgb, alpha)
+        _check_scale(rgb, alpha, transfer)
         item = self._prepare(rgb, alpha, transfer)
         self._note_time(time_s)
         if self._sink is None:
@@ -196,3 +198,22 @@ class Writer:
             self.close()
         else:
             self.abort()
+
+
+def _check_scale(rgb: np.ndarray | None, alpha: np.ndarray | None, transfer: Transfer) -> None:
+    """Refuse code values passed as floats: ``cv2.imread(...).astype(np.float32)`` wrote a white
+    picture, and an 8-bit matte an opaque one, without a word. Only what no 0–1 picture holds is refused:
+    an sRGB-coded picture mostly beyond 2 (5× white), an alpha past 2 or below −1, or a non-finite
+    alpha; a linear picture's highlights may be anything (an EXR keeps them, other formats clip)."""
+    if rgb is not None and transfer == "srgb":
+        sample = rgb[::4, ::4]  # a sample tells the scale
+        if np.count_nonzero(sample > 2.0) > 0.5 * sample.size:
+            raise MediaError(f"rgb reaches {float(np.nanmax(sample)):g}, but writers take colour in 0–1 "
+                             "(sRGB-coded): divide 0–255 code values by 255 (65535 for 16-bit ones)")
+    if alpha is not None:
+        low, high = float(np.min(alpha)), float(np.max(alpha))
+        if not (math.isfinite(low) and math.isfinite(high)):  # NaN carries through both
+            raise MediaError("alpha has NaN or infinite values: replace them first (np.nan_to_num)")
+        if high > 2.0 or low < -1.0:
+            raise MediaError(f"alpha runs {low:g}–{high:g}, but it is coverage in 0–1: divide an 8-bit "
+                             "matte by 255 (65535 for a 16-bit one)")

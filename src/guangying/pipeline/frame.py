@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from guangying.base.checks import CheckedOnAssignment, Range, check_fields, float_picture
+from guangying.base.checks import (
+    CheckedOnAssignment,
+    Range,
+    check_fields,
+    check_instance,
+    check_matter,
+    float_picture,
+)
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import Matter, MatteResult
@@ -93,8 +100,10 @@ class FrameCompositor:
         settings: CompositeSettings | None = None,
         layer_hook: LayerHook | None = None,
     ) -> None:
+        check_matter(matter)
         self.matter = matter
-        self.settings = settings or CompositeSettings()
+        self.settings = CompositeSettings() if settings is None else settings
+        check_instance(self.settings, CompositeSettings, "settings")
         self.layer_hook = layer_hook
         self.position = 0
         self._out: np.ndarray | None = None

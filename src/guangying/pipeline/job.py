@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from guangying.base.checks import Range, check_choice, check_range
+from guangying.base.checks import Range, check_choice, check_instance, check_matter, check_range
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.mattes import Matter
@@ -70,6 +71,8 @@ class JobOutputs:
         check_choice("output", "exr_matte_channel", self.exr_matte_channel, ("A", "Y"))
         for name in ("composite", "alpha", "foreground"):  # a script may pass plain strings
             value = getattr(self, name)
+            if value is not None and not isinstance(value, str | os.PathLike):
+                raise SettingsError(f"output {name}={value!r}: give a path (str or Path) or None")
             if value is not None and not isinstance(value, Path):
                 setattr(self, name, Path(value))
 
@@ -176,6 +179,11 @@ def run_job(
     >>> report.frames, written
     (3, ['comp.0000.png', 'comp.0001.png', 'comp.0002.png'])
     """
+    check_matter(matter)
+    check_instance(outputs, JobOutputs, "outputs")
+    if settings is not None:
+        check_instance(settings, CompositeSettings, "settings")
+    check_range("job", "warmup_frames", warmup_frames, Range(0, 1e9, integer=True))
     if not outputs.any():
         raise SettingsError("nothing to write: give a composite, alpha or foreground output")
     if outputs.composite is not None and background is None:
@@ -311,7 +319,8 @@ def run_job(
                 report.artefact_frames.append(frame.index)
             progress.advance()
         if report.frames == 0:
-            raise NoFramesError(f"no frames read from {source} (check --start/--end)")
+            raise NoFramesError(f"no frames read from {source} (check the range asked for: --start/--end, "
+                                "or start/end)")
         if not subject_seen:
             warnings.warn(
                 f"the matte of {source} is empty in all {report.frames} frames: the person matte found "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from guangying.base.checks import CheckedOnAssignment, Range, check_fields, check_range
+from guangying.base.checks import CheckedOnAssignment, Range, check_fields, check_instance, check_range
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import InputFormatError, SettingsError
 from guangying.base.files import spreadsheet_delimiter
@@ -189,6 +189,7 @@ class LensDefocus:
 
     def __init__(self, settings: LensSettings, focus_track_m: list[float] | None = None,
                  pixel_aspect: float = 1.0) -> None:
+        check_instance(settings, LensSettings, "settings")
         self.settings = settings
         # a plate stored squeezed by an anamorphic lens: its blur is an upright oval
         self.width_ratio = blur_width_ratio(pixel_aspect)

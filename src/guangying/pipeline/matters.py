@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from guangying.base.checks import check_instance
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import Matter, MatteResult
 from guangying.keyer import ChromaKeyer, KeyerSettings, load_clean_plate, load_mask
@@ -52,6 +53,8 @@ def make_matter(
     >>> type(matter).__name__
     'ChromaKeyer'
     """
+    if keyer_settings is not None:
+        check_instance(keyer_settings, KeyerSettings, "keyer_settings")
     if mode == "chroma":
         return ChromaKeyer(keyer_settings or KeyerSettings())
     # Imported here so the keyer path works without the neural-network runtime being touched.

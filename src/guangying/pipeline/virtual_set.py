@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from guangying.base.checks import CheckedOnAssignment
+from guangying.base.checks import CheckedOnAssignment, Range, check_fields, check_instance
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration
@@ -72,14 +72,14 @@ class SetSettings(CheckedOnAssignment):
     footage_pixel_aspect: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("shadow", "floor_reflection"):
-            value = getattr(self, name)
-            if not (0.0 <= value <= 1.0):
-                raise SettingsError(f"--{name.replace('_', '-')} must be in 0–1, got {value}")
-        if self.focal_length_mm is not None and not (
-            math.isfinite(self.focal_length_mm) and self.focal_length_mm > 0
-        ):
-            raise SettingsError(f"--focal-length must be > 0 mm, got {self.focal_length_mm}")
+        check_fields(self, "set", {
+            "shadow": Range(0, 1), "floor_reflection": Range(0, 1),
+            "focal_length_mm": Range(0, 1e5, lo_open=True, optional=True, unit="mm"),
+            "freed_delay_frames": Range(0, 1e4, integer=True),
+            "footage_fps": Range(0, 1e4, lo_open=True, optional=True),
+            "footage_pixel_aspect": Range(0.1, 10),
+        })
+        sensor_preset(self.sensor)  # an unknown name is refused here, not when the set first opens
 
 
 def plate_chan_settings(source: str | Path, sensor: str, fps: FrameRate | None = None) -> ChanSettings:
@@ -106,7 +106,8 @@ def track_focal_length_mm(camera_track: str | Path, chan: ChanSettings | None = 
     for row in read_camera_track(camera_track, chan):
         if math.isfinite(row.focal_length_mm):
             return row.focal_length_mm
-    raise SettingsError(f"camera track {camera_track} has no focal length: give --focal-length MM")
+    raise SettingsError(f"camera track {camera_track} has no focal length: give one (--focal-length MM; "
+                        "focal_length_mm in SetSettings)")
 
 
 class SetBackground:
@@ -115,6 +116,9 @@ class SetBackground:
     defocuses the actor when it is given)."""
 
     def __init__(self, settings: SetSettings, lens: LensDefocus | None = None) -> None:
+        check_instance(settings, SetSettings, "settings")
+        if lens is not None:
+            check_instance(lens, LensDefocus, "lens")
         self.settings = settings
         self.sensor_width_mm = sensor_preset(settings.sensor).width_mm
         lens_file = load_lens_file(settings.lens_file) if settings.lens_file else None
