@@ -317,7 +317,7 @@ def test_a_dpx_from_ffmpeg_reads_as_the_video_it_was_made_from(tmp_path):
     with pytest.warns(UserWarning, match="written by ffmpeg"):
         with open_reader(tmp_path / "frame.####.dpx") as reader:
             frame = next(iter(reader))
-    assert frame.transfer == "srgb"
+    assert frame.transfer == "srgb" and reader.info.bit_depth == 10  # the header's, not the decode's 16
     # ffmpeg takes 8 bits to 10 by a shift: 200 → 800 of 1023, not 802
     np.testing.assert_allclose(frame.rgb[8, 8::16], picture[8, 8::16] / 255, atol=3 / 1023)
 
@@ -333,6 +333,7 @@ def test_dpx_sequence_reads_in_the_transfer_its_header_names(tmp_path, transfer)
     with open_reader(tmp_path / "scan.####.dpx") as reader:
         info, frames = reader.info, list(reader)
     assert (info.kind, info.frame_count, info.width, info.height) == ("sequence", 2, 32, 6)
+    assert info.bit_depth == 10
     values = frames[0].rgb[3, 4::8, 1]
     if transfer == 1:
         assert frames[0].transfer == "linear"

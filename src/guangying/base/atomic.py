@@ -12,7 +12,6 @@ from pathlib import Path
 
 from guangying.base.errors import MediaError
 
-
 _SIDE_NAME_BYTES = 180  # room left in a file system's 255-byte names for the hidden names' additions
 
 

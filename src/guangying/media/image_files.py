@@ -34,6 +34,7 @@ PICTURE_EXTENSIONS = (IMAGE_EXTENSIONS | FFMPEG_PICTURE_EXTENSIONS | HEIF_EXTENS
 # DPX's transfer byte (SMPTE 268M, first image element): printing density and logarithmic mean
 # Cineon log, which ffmpeg leaves untagged.
 _DPX_TRANSFER_OFFSET = 801
+_DPX_BIT_SIZE_OFFSET = 803  # the first image element's bits per sample
 _DPX_LOG_TRANSFERS = {1, 3}
 _DPX_LINEAR_TRANSFER = 2
 _SRGB_LIKE_GAMMA = 1 / 2.2  # gAMA 0.45455: what PNG writers put for sRGB pictures, read as sRGB
@@ -211,12 +212,14 @@ def _read_with_ffmpeg(path: Path, what: str) -> Picture:
         if unpacked is None:
             raise DamagedMediaError(f"{_damaged(path, what)} ({exc})") from exc
         pixels = unpacked
-    bits = 8 if pixels.dtype == np.uint8 else 16
     alpha = to_float32(np.ascontiguousarray(pixels[..., 3])) if pixels.shape[2] == 4 else None
     rgb = to_float32(np.ascontiguousarray(pixels[..., :3]))
     with path.open("rb") as file:
-        header = file.read(_DPX_TRANSFER_OFFSET + 1)
-    transfer_byte = header[_DPX_TRANSFER_OFFSET:]
+        header = file.read(_DPX_BIT_SIZE_OFFSET + 1)
+    transfer_byte = header[_DPX_TRANSFER_OFFSET:_DPX_TRANSFER_OFFSET + 1]
+    # the stored depth (a 10-bit scan decodes into 16-bit samples), where the header says it
+    stored = header[_DPX_BIT_SIZE_OFFSET] if len(header) > _DPX_BIT_SIZE_OFFSET else 0
+    bits = stored if stored in (1, 8, 10, 12, 16, 32, 64) else 8 if pixels.dtype == np.uint8 else 16
     if transfer_byte and transfer_byte[0] in _DPX_LOG_TRANSFERS:
         return Picture(rgb=cineon_to_linear(rgb), alpha=alpha, transfer="linear", bit_depth=bits)
     creator = header[_DPX_CREATOR].split(b"\0")[0].decode("ascii", "replace")

@@ -141,7 +141,8 @@ def sweep_leftovers(folder: Path, name: str) -> list[Path]:
         if match is None or int(match.group("pid")) == os.getpid() or _pid_alive(int(match.group("pid"))):
             continue
         owner = match.group("name")
-        if owner not in (side_name(stem), side_name(name)) and not (frame_partial is not None and frame_partial.match(owner)):
+        older_frame = frame_partial is not None and frame_partial.match(owner)
+        if owner not in (side_name(stem), side_name(name)) and not older_frame:
             continue
         path = Path(entry.path)
         try:
