@@ -44,6 +44,20 @@ def test_ai_key_single_image(tmp_path):
     assert alpha[20:80, 420:500].mean() < 0.1  # the studio wall top right
 
 
+def test_key_takes_the_int8_decoder_as_live_does(person_clip, tmp_path):
+    # `--int8` was offered by `live` only: post could not render what the monitor had shown
+    mattes = {}
+    for name, extra in (("float", []), ("int8", ["--int8"])):
+        out = tmp_path / f"{name}.%04d.png"
+        args = ["key", str(person_clip), "--matte", "ai", "--alpha", str(out), "--quiet", *extra]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        mattes[name] = np.stack(_alpha(out))
+    difference = np.abs(mattes["int8"] - mattes["float"])
+    assert mattes["float"].mean() > 0.2 and (mattes["float"] > 0.5).mean() < 0.9  # a person, not all
+    assert 0 < difference.mean() < 0.02  # another network: its edges a little off, nothing more
+
+
 @pytest.mark.parametrize("mode", ["ai", "fast"])
 def test_composite_person_video(person_clip, tmp_path, mode):
     out, matte = tmp_path / "comp.mp4", tmp_path / "m.%04d.png"

@@ -20,7 +20,8 @@ MATTE_HELP = (
 
 
 def engine_options(matte_help: str = MATTE_HELP) -> list[Callable[[Any], Any]]:
-    """``--matte``, ``--preset`` and ``--downsample-ratio`` as click decorators (apply in order)."""
+    """``--matte``, ``--preset``, ``--downsample-ratio`` and ``--int8`` as click decorators (apply in
+    order)."""
     return [
         click.option(
             "--matte", type=click.Choice(MATTE_MODES), default="chroma", show_default=True, help=matte_help
@@ -33,6 +34,8 @@ def engine_options(matte_help: str = MATTE_HELP) -> list[Callable[[Any], Any]]:
             help="Neural matting: framing, which sets the internal resolution.",
         ),
         click.option("--downsample-ratio", type=float, help="Neural matting: override the internal scale."),
+        click.option("--int8", is_flag=True, help="Neural matting: the faster int8 decoder (see "
+                     "docs/models.md for its cost in quality)."),
     ]
 
 

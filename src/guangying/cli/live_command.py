@@ -29,7 +29,6 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             show_default=True,
             help="Virtual set: image, clip, or colour (#RRGGBB, grey, black …).",
         ),
-        click.option("--int8", is_flag=True, help="Neural matting: the faster int8 decoder."),
         click.option(
             "--screen-colour",
             type=(float, float, float),

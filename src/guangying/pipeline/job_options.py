@@ -51,12 +51,14 @@ def keyer_settings(source: str | Path, options: dict[str, Any]) -> KeyerSettings
 
 
 def matter_from_options(source: str | Path, options: dict[str, Any]) -> Matter:
-    """The matte engine the options ask for (``matte``, ``preset``, ``downsample_ratio``, keyer keys)."""
+    """The matte engine the options ask for (``matte``, ``preset``, ``downsample_ratio``, ``int8``,
+    keyer keys)."""
     return make_matter(
         options["matte"],
         keyer_settings=keyer_settings(source, options),
         preset=options.get("preset", "portrait"),
         downsample_ratio=options.get("downsample_ratio"),
+        int8=bool(options.get("int8", False)),
     )
 
 
