@@ -135,7 +135,7 @@ _GREY = np.full((32, 32, 3), 0.5, np.float32)
         (lambda: gy.JobOutputs(composite=3), r"output composite=3: give a path \(str or Path\) or None"),
         (lambda: gy.sensor_preset(None), "sensor must be a preset's name such as 's35', got None"),
         (lambda: gy.depth_of_field(135, 2.0, np.array([2.0, 3.0]), 0.03),
-         r"distance_m=array\(\[2\., 3\.\]\): must be a number"),
+         r"distance_m=array\(.*\): must be a number"),
         (lambda: gy.open_reader("shot.mp4", start=2.5), r"start=2\.5: give a whole frame number"),
         (lambda: gy.open_reader("shot.mp4", end="9"), r"end='9': give a whole frame number"),
         (lambda: gy.SetSettings("a.glb", "track.csv", sensor="zz"), "unknown sensor 'zz'"),

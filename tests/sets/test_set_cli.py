@@ -119,7 +119,7 @@ def test_depth_of_field_with_a_set_blurs_the_panorama(shot, tmp_path):
         (["--set", "pano.png", "--camera-track", "cam.csv", "-b", "#000000"], "either --background or --set"),
         ([], "either --background or --set"),
         (["--set", "nowhere.png", "--camera-track", "cam.csv"], "nowhere.png"),
-        (["--set", "pano.png", "--camera-track", "cam.csv", "--shadow", "2"], "0–1"),
+        (["--set", "pano.png", "--camera-track", "cam.csv", "--shadow", "2"], "--shadow"),
     ],
 )
 def test_bad_set_arguments_are_clear(shot, tmp_path, extra, message):

@@ -153,11 +153,11 @@ def key(alpha_out: str | None, foreground_out: str | None, **options: Any) -> No
     "camera_info file); the set is rendered with the plate's lens distortion.",
 )
 @click.option(
-    "--shadow", type=float, default=0.0, show_default=True,
+    "--shadow", type=click.FloatRange(0, 1), default=0.0, show_default=True,
     help="Set: strength 0–1 of the actor's shadow carried from the screen onto the set.",
 )  # fmt: skip
 @click.option(
-    "--floor-reflection", type=float, default=0.0, show_default=True,
+    "--floor-reflection", type=click.FloatRange(0, 1), default=0.0, show_default=True,
     help="Set: strength 0–1 of a glossy-floor reflection of the actor.",
 )  # fmt: skip
 @click.option("--output", "-o", required=True, help="Composite output: .mp4, .mov, or a sequence pattern.")
