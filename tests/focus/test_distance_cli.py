@@ -24,6 +24,32 @@ def test_distance_from_depth_png(tmp_path):
     assert int(rows[0]["strength"]) >= 100
 
 
+@pytest.mark.parametrize("pattern", ["depth.%04d.png", "depth.####.png"])
+def test_a_sequence_of_depth_maps_is_a_log_at_its_frame_rate_that_focus_replays(tmp_path, pattern):
+    # a depth camera's frames (TUM RGB-D, a Kinect) were taken for faces, with OpenCV's warning leaking,
+    # and a single map gave one row at t 0: not a log
+    for n, mm in zip((7, 8, 10), (2000, 2100, 2300), strict=True):  # frame 9 dropped by the camera
+        d = np.full((60, 80), 5200, np.uint16)
+        d[15:50, 30:55] = mm
+        cv2.imwrite(str(tmp_path / f"depth.{n:04d}.png"), d)
+    source = str(tmp_path / pattern)
+    res = CliRunner().invoke(cli, ["distance", source, "--box", "30,15,55,50"])
+    assert res.exit_code == 1 and "needs its frame rate: give --fps" in res.output
+    assert "findDecoder" not in res.output
+    log = tmp_path / "log.csv"
+    res = CliRunner().invoke(cli, ["distance", source, "--box", "30,15,55,50", "--fps", "30", "-o", str(log)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(log.open()))
+    assert [float(r["t_s"]) for r in rows] == pytest.approx([0, 1 / 30, 3 / 30], abs=1e-4)  # the gap kept
+    assert [float(r["distance_m"]) for r in rows] == pytest.approx([2.0, 2.1, 2.3], abs=0.005)
+    track = tmp_path / "track.csv"
+    res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), "--fps", "30", "--focal-length", "50",
+                                   "--f-number", "2", "--sensor", "s35", "-o", str(track)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    missing = CliRunner().invoke(cli, ["distance", str(tmp_path / "gone.%04d.png"), "--fps", "30"])
+    assert missing.exit_code == 1 and "no frames found for" in missing.output
+
+
 def test_distance_faces_needs_lens(tmp_path):
     p = tmp_path / "pic.png"
     cv2.imwrite(str(p), np.zeros((64, 64, 3), np.uint8))

@@ -92,7 +92,18 @@ def test_focus_command_refuses_a_nan_rack_time_instead_of_losing_frames(tmp_path
     ])  # fmt: skip
     assert res.exit_code != 0 and isinstance(res.exception, SystemExit), res.output
     assert "rack_s=nan" in res.output
+    assert "mark distances" not in res.output  # the cue was wrong, not the distances (said before)
     assert not out.exists()
+
+
+def test_marks_at_the_top_level_are_told_where_they_go(tmp_path):
+    # `--help` read "marks {A: 2.0, …} and cues […]": a file written so was refused without the shape
+    marks = tmp_path / "marks.yaml"
+    marks.write_text("A: 2.0\nB: 3.0\ncues: [{t_s: 0.5, mark: A}]\n")
+    from guangying.distance.marks import load_marks
+
+    with pytest.raises(GuangyingError, match=r"under 'marks:' and the cues under 'cues:', e\.g\. \{marks:"):
+        load_marks(marks)
 
 
 def test_a_log_of_dropouts_only_says_why_no_frame_has_focus(tmp_path):

@@ -393,3 +393,13 @@ def test_a_webm_whose_alpha_is_dropped_says_so_and_how_to_keep_it(tmp_path):
     with open_reader(converted) as reader:
         alpha = next(iter(reader)).alpha
     assert alpha is not None and alpha[:, 4].mean() < 0.2 < 0.8 < alpha[:, 60].mean()
+
+
+@pytest.mark.parametrize("name", ["nope.mp4", "nope.png", "nope.%04d.exr"])
+def test_a_missing_source_is_also_a_file_not_found_error(tmp_path, name):
+    # docs/python.md: errors are also the matching built-in; a pipeline catching OSError missed these
+    from guangying.base.errors import GuangyingError
+
+    with pytest.raises(FileNotFoundError) as info:
+        open_reader(tmp_path / name)
+    assert isinstance(info.value, GuangyingError) and "nope" in str(info.value)

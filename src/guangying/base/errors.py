@@ -30,6 +30,10 @@ class MediaError(GuangyingError):
     """Footage could not be read or written; the message names the file (and frame) and what to do."""
 
 
+class MissingMediaError(MediaError, FileNotFoundError):
+    """A file or sequence the user named is not there (also a ``FileNotFoundError``, an ``OSError``)."""
+
+
 class DamagedMediaError(MediaError):
     """A file is there and readable but its data cannot be decoded: damaged or incomplete."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from guangying.base.atomic import check_output_folder
+from guangying.focus import defaults
 from guangying.lens.optics import DepthOfField, depth_of_field, resolve_coc_mm
 from guangying.lens.sensors import SENSORS, sensor_preset
 from guangying.media.outputs import check_outputs
@@ -68,11 +69,13 @@ def _lens_options(fn):  # type: ignore[no-untyped-def]
         click.option("--f-number", type=float, required=True, help="aperture f-number"),
         click.option("--coc", "coc_mm", type=float, default=None, help="circle of confusion, mm"),
         click.option("--sensor", default=None, help=_sensor_help),
-        click.option("--latency", "latency_s", type=float, default=0.04, show_default=True,
+        click.option("--latency", "latency_s", type=float, default=defaults.LATENCY_S, show_default=True,
                      help="sensor + motor delay (s) to predict ahead"),
-        click.option("--sensor-sigma", "sensor_sigma_m", type=float, default=0.015, show_default=True,
+        click.option("--sensor-sigma", "sensor_sigma_m", type=float, default=defaults.SENSOR_SIGMA_M,
+                     show_default=True,
                      help="distance sensor noise σ in metres (from its datasheet)"),
-        click.option("--sensor-latency", "sensor_latency_s", type=float, default=0.0, show_default=True,
+        click.option("--sensor-latency", "sensor_latency_s", type=float, default=defaults.SENSOR_LATENCY_S,
+                     show_default=True,
                      help="how old a reading is when time-stamped (part of --latency; 0 when t_s is the "
                           "moment measured): the rest of --latency is the motor delay"),
         click.option("--calibration", "calibration_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -121,7 +124,8 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
               help="FreeD camera id")
 @click.option("--realtime", is_flag=True, help="pace FreeD packets at the frame rate instead of at once")
 @click.option("--marks", "marks_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="YAML/JSON marks {A: 2.0, …} and cues [{t_s, mark, rack_s}]; mark 'track' = sensor")
+              help="YAML/JSON of tape marks and cues: {marks: {A: 2.0, B: 3.5}, cues: [{t_s: 0, mark: A}, "
+              "{t_s: 4, mark: B, rack_s: 1.5}]}; mark 'track' hands focus back to the sensor")
 def focus_command(
     sensor_log: Path, fps: float, focal_length_mm: float, f_number: float, coc_mm: float | None,
     sensor: str | None, latency_s: float, sensor_sigma_m: float, sensor_latency_s: float,
@@ -228,16 +232,20 @@ def _floats(text: str | None, count: int, option: str, form: str) -> tuple[float
 @click.option("--select", "rule", type=click.Choice(["largest", "centre", "point"]), default="largest",
               show_default=True, help="faces: which face to follow (locked once chosen)")
 @click.option("--point", "point_text", default=None, help="faces: tap point x,y for --select point")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="a sequence's frame rate (depth maps: required; pictures of faces: default their EXR "
+                   "or DPX headers', else 24)")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="sensor log CSV (or .json); stdout when omitted")
 def distance_command(
     source: Path, kind: str, box_text: str | None, depth_metres_per_unit: float | None,
     focal_length_mm: float | None, sensor: str | None, sensor_width_mm: float | None, rule: str,
-    point_text: str | None, output: Path | None,
+    point_text: str | None, fps: float | None, output: Path | None,
 ) -> None:
     """Measure the subject's distance from a depth map, a Record3D .r3d, or faces in the picture.
 
-    Depth maps: 16-bit PNG or TIFF in millimetres, EXR, float TIFF or .npy in metres.
+    Depth maps: 16-bit PNG or TIFF in millimetres, EXR, float TIFF or .npy in metres; a sequence of
+    them (depth.%04d.png, with --fps) gives one reading per frame.
     Writes a sensor log (t_s, distance_m, strength, source, subject) that `guangying focus
     --sensor-log` replays into a focus track.
     """
@@ -254,7 +262,7 @@ def distance_command(
     readings = distance_readings(
         source, kind, box=box, focal_length_mm=focal_length_mm, sensor=sensor,  # type: ignore[arg-type]
         sensor_width_mm=sensor_width_mm, rule=rule, point=point,  # type: ignore[arg-type]
-        depth_metres_per_unit=depth_metres_per_unit,
+        depth_metres_per_unit=depth_metres_per_unit, fps=fps,
     )
     with Progress(transient=True) as progress:
         task = progress.add_task("distance", total=None)

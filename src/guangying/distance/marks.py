@@ -73,7 +73,9 @@ def load_marks(path: str | Path) -> MarkPlan:
     p = Path(path)
     data = read_json_or_yaml(p, "marks file", MarksError)
     if not isinstance(data, dict) or not isinstance(data.get("marks"), dict):
-        raise MarksError(f"{p}: expected a 'marks' mapping such as {{A: 2.0, B: 3.5}}")
+        raise MarksError(f"{p}: expected the marks under 'marks:' and the cues under 'cues:', e.g. "
+                         "{marks: {A: 2.0, B: 3.5}, cues: [{t_s: 0, mark: A}, "
+                         "{t_s: 4, mark: B, rack_s: 1.5}]}")
     try:
         cues = [
             Cue(float(c["t_s"]), str(c["mark"]), float(c.get("rack_s", 1.0))) for c in data.get("cues", [])
@@ -81,6 +83,10 @@ def load_marks(path: str | Path) -> MarkPlan:
     except (KeyError, TypeError, ValueError) as exc:
         raise MarksError(f"{p}: each cue needs t_s and mark ({exc})") from exc
     try:
-        return MarkPlan({str(k): float(v) for k, v in data["marks"].items()}, cues)
+        marks = {str(k): float(v) for k, v in data["marks"].items()}
     except (TypeError, ValueError) as exc:
         raise MarksError(f"{p}: mark distances must be numbers of metres ({exc})") from exc
+    try:
+        return MarkPlan(marks, cues)
+    except MarksError as exc:
+        raise MarksError(f"{p}: {exc}") from exc

@@ -109,7 +109,8 @@ def run_demo(
     set_image = out / "virtual_set_launchpad.png"
     _write_image(set_image, skdata.rocket().astype(np.float32) / 255.0)
     log("keying the green-screen plate ...")
-    written = _composite_with_contact(out, "chroma", plate, ChromaKeyer(KeyerSettings()), set_image, 6.0, mid)
+    keyed = _composite_with_contact(out, "chroma", plate, ChromaKeyer(KeyerSettings()), set_image, 6.0, mid)
+    written = [set_image, *keyed]  # the set: an input of the commands printed at the end
     alpha_mid = _frame_at(out / "matte_chroma.mp4", mid)[..., 0]
     mad = float(np.abs(alpha_mid - truth[mid]).mean() * 1e3)
     log(f"  matte vs exact truth, frame {mid}: MAD {mad:.1f} (x1e-3, after H.264 both ways)")
@@ -125,5 +126,6 @@ def run_demo(
         space = out / "virtual_set_space.png"
         _write_image(space, skdata.hubble_deep_field().astype(np.float32) / 255.0)
         log("neural matting (no screen) ...")
+        written.append(space)
         written += _composite_with_contact(out, "ai", person, RvmMatter(), space, 4.0, mid)
     return written

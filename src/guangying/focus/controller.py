@@ -51,7 +51,7 @@ import numpy as np
 from guangying.base.checks import CheckedOnAssignment, Range, check_fields, check_instance
 from guangying.base.errors import SettingsError
 from guangying.distance.reading import DistanceReading
-from guangying.focus import imm, kernel, kernel_state
+from guangying.focus import defaults, imm, kernel, kernel_state
 from guangying.lens.optics import LENS_RANGES, dof_half_width_diopters
 
 _CONFIG_RANGES = {
@@ -102,15 +102,15 @@ class ControllerConfig(CheckedOnAssignment):
     focal_length_mm: float
     f_number: float
     coc_mm: float
-    sensor_sigma_m: float = 0.015  # TF-Luna: σ 1–1.5 cm; use the upper end of the spec
+    sensor_sigma_m: float = defaults.SENSOR_SIGMA_M
     # Process noise: how abruptly people change their acceleration (white jerk, m/s³): calm walking,
     # and starting/stopping/turning; the IMM filter weighs these two and a standing model as it goes.
     subject_jerk_mps3: float = 0.5
     manoeuvre_jerk_mps3: float = 8.0
     gate_sigma: float = 4.0
     reacquire_s: float = 0.6
-    latency_s: float = 0.0  # sensor + motor delay: how far ahead to predict
-    sensor_latency_s: float = 0.01  # readings younger than this after a rack still show the old subject
+    latency_s: float = defaults.LATENCY_S  # sensor + motor delay: how far ahead to predict
+    sensor_latency_s: float = defaults.SENSOR_LATENCY_S  # the part of it before a reading is stamped
     deadband_dof_fraction: float = 0.5
     max_speed_dps: float = 4.0  # focus motor limits, diopters per second (and per second²)
     max_accel_dps2: float = 40.0

@@ -5,16 +5,18 @@ picture, clip or sequence. Each yields ``(DistanceReading, subject)`` pairs that
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from guangying.base.errors import SettingsError
+from guangying.base.errors import MissingMediaError, SettingsError
 from guangying.distance.reading import DistanceReading
 from guangying.focus.tracking import Detection, Rule, SubjectSelector, SubjectTracker, iou_matrix
 from guangying.lens.sensors import sensor_preset
+from guangying.media.patterns import parse_pattern
 
 DistanceKind = Literal["auto", "depth", "r3d", "faces"]
 Box = tuple[float, float, float, float]
@@ -25,6 +27,13 @@ def detect_distance_kind(path: str | Path) -> Literal["depth", "r3d", "faces"]:
     """``r3d`` for ``.r3d``; ``depth`` for ``.npy``/``.exr`` and single-channel 16-bit or float PNGs
     and TIFFs; else ``faces`` (a picture, clip or sequence of a person). A single-channel 8-bit
     picture is refused: it may be a depth map scaled for viewing (no metres in it) or a grey photo."""
+    pattern = parse_pattern(path)
+    if pattern is not None and not Path(path).is_file():  # a sequence: what its first frame is
+        numbers = pattern.find_numbers()
+        if not numbers:
+            raise MissingMediaError(f"no frames found for {pattern.text} in folder {pattern.folder}; "
+                                    f"expected files like {pattern.path(1).name}")
+        return detect_distance_kind(pattern.path(numbers[0]))
     suffix = Path(path).suffix.lower()
     if suffix == ".r3d":
         return "r3d"
@@ -45,10 +54,28 @@ def detect_distance_kind(path: str | Path) -> Literal["depth", "r3d", "faces"]:
     return "faces"
 
 
-def depth_file_readings(path: str | Path, box: Box | None = None,
-                        metres_per_unit: float | None = None) -> Iterator[LoggedReading]:
-    """One reading from a depth map (``box`` x0, y0, x1, y1 in pixels, else the whole map;
-    ``metres_per_unit`` as :func:`~guangying.distance.depthmap.load_depth_m` takes it)."""
+def depth_file_readings(path: str | Path, box: Box | None = None, metres_per_unit: float | None = None,
+                        fps: float | None = None) -> Iterator[LoggedReading]:
+    """One reading from a depth map, or one per frame of a sequence of them (``depth.%04d.png``, at
+    ``fps``: frame n at ``(n − first) / fps`` s). ``box`` x0, y0, x1, y1 in pixels, else the whole map;
+    ``metres_per_unit`` as :func:`~guangying.distance.depthmap.load_depth_m` takes it."""
+    pattern = parse_pattern(path)
+    if pattern is None or Path(path).is_file():
+        yield _depth_reading(Path(path), 0.0, box, metres_per_unit), ""
+        return
+    numbers = pattern.find_numbers()
+    if not numbers:
+        raise MissingMediaError(f"no depth maps found for {pattern.text}; expected files like "
+                                f"{pattern.path(1).name}")
+    if fps is None or not (math.isfinite(fps) and fps > 0):
+        # a guessed rate would time every reading wrongly, and the focus track with them
+        raise SettingsError(f"a sequence of depth maps ({pattern.text}) needs its frame rate: give --fps "
+                            "(fps=), e.g. 30 for TUM RGB-D or a Kinect")
+    for number in numbers:  # a missing frame leaves a gap in time, as the camera's own dropped frame
+        yield _depth_reading(pattern.path(number), (number - numbers[0]) / fps, box, metres_per_unit), ""
+
+
+def _depth_reading(path: Path, t_s: float, box: Box | None, metres_per_unit: float | None) -> DistanceReading:
     from guangying.distance.depthmap import load_depth_m, reading_from_depth
 
     depth_m = load_depth_m(path, metres_per_unit)
@@ -59,7 +86,7 @@ def depth_file_readings(path: str | Path, box: Box | None = None,
         # clipped, a box given in a larger picture's pixels measured another part of a smaller map
         raise SettingsError(f"box {region} reaches past the {w}×{h} depth map {path}: give it in the map's "
                             "pixels (a map smaller than the picture needs the box scaled to it)")
-    yield reading_from_depth(depth_m, 0.0, box=region), ""
+    return reading_from_depth(depth_m, t_s, box=region)
 
 
 def record3d_readings(path: str | Path, box: Box | None = None) -> Iterator[LoggedReading]:
@@ -77,8 +104,10 @@ def face_readings(
     sensor_width_mm: float,
     rule: Rule = "largest",
     point: tuple[float, float] | None = None,
+    fps: float | None = None,
 ) -> Iterator[LoggedReading]:
-    """Distance of one person per frame from the size of their irises and face.
+    """Distance of one person per frame from the size of their irises and face (``fps``: a sequence's
+    frame rate, as :func:`~guangying.media.open_reader` takes it).
 
     The subject is chosen once by ``rule`` (``largest``, ``centre`` or ``point`` with ``point`` = a
     tap at x, y in pixels) and followed by track ID; frames where it is not seen give a
@@ -94,7 +123,7 @@ def face_readings(
     tracker = SubjectTracker()
     finder: FaceRangeFinder | None = None
     selector: SubjectSelector | None = None
-    with open_reader(source) as reader:
+    with open_reader(source, fps=fps) as reader:
         for frame in reader:
             rgb = display_srgb(frame.rgb, frame.transfer, reader.info.highlight_peak)
             if finder is None or selector is None:
@@ -122,12 +151,14 @@ def distance_readings(
     rule: Rule = "largest",
     point: tuple[float, float] | None = None,
     depth_metres_per_unit: float | None = None,
+    fps: float | None = None,
 ) -> Iterator[LoggedReading]:
     """Readings from ``source`` of the given ``kind`` (``auto``: :func:`detect_distance_kind`).
 
     Faces need the lens: ``focal_length_mm`` and the sensor width (``sensor_width_mm`` in mm, or a
     ``sensor`` preset name). A depth map's unit is its format's (mm in integers, m in floats) unless
-    ``depth_metres_per_unit`` is given.
+    ``depth_metres_per_unit`` is given; a sequence of depth maps (``depth.%04d.png``) needs its ``fps``,
+    as faces in a sequence may (else its EXR or DPX headers', else 24).
 
     Examples
     --------
@@ -146,7 +177,7 @@ def distance_readings(
     if kind == "auto":
         kind = detect_distance_kind(source)
     if kind == "depth":
-        return depth_file_readings(source, box, depth_metres_per_unit)
+        return depth_file_readings(source, box, depth_metres_per_unit, fps)
     if kind == "r3d":
         return record3d_readings(source, box)
     if kind != "faces":
@@ -157,4 +188,4 @@ def distance_readings(
         width_mm = sensor_width_mm if sensor_width_mm is not None else sensor_preset(str(sensor)).width_mm
     except SettingsError as exc:
         raise SettingsError(f"{exc} (or give --sensor-width MM)") from exc
-    return face_readings(source, focal_length_mm, width_mm, rule, point)
+    return face_readings(source, focal_length_mm, width_mm, rule, point, fps)

@@ -12,7 +12,7 @@ import av.error
 import numpy as np
 
 from guangying.base.colour import cineon_to_linear
-from guangying.base.errors import DamagedMediaError, MediaError
+from guangying.base.errors import DamagedMediaError, MediaError, MissingMediaError
 from guangying.media.camera_log import LINEAR_SPACES, CameraLog, linear_space_chromaticities
 from guangying.media.camera_raw import RAW_PICTURE_EXTENSIONS, develop_raw, unreadable_raw_note
 from guangying.media.frames import Transfer
@@ -105,7 +105,7 @@ def read_picture(path: Path, what: str, camera_log: CameraLog | None = None) -> 
 
 def _decode_picture(path: Path, what: str) -> Picture:
     if not path.is_file():
-        raise MediaError(f"{what}: file not found: {path}")
+        raise MissingMediaError(f"{what}: file not found: {path}")
     if not os.access(path, os.R_OK):  # OpenCV says only "cannot decode": not a damaged file
         raise MediaError(f"{what}: no permission to read {path}; fix its permissions (e.g. chmod a+r)")
     if (cinema_raw := unreadable_raw_note(path)) is not None:  # an ARRIRAW sequence's .ari frames

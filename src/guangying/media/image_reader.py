@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-from guangying.base.errors import DamagedMediaError, MediaError
+from guangying.base.errors import DamagedMediaError, MediaError, MissingMediaError
 from guangying.base.timecode import timecode_at
 from guangying.media.camera_log import CameraLog
 from guangying.media.damage import DamageLog, held_copy
@@ -32,7 +32,7 @@ class ImageReader(Reader):
         if path.is_dir():
             raise MediaError(f"{path} is a folder; give a picture, a video or a pattern like shot.%04d.png")
         if not path.is_file():
-            raise MediaError(f"image file not found: {path}")
+            raise MissingMediaError(f"image file not found: {path}")
         resolve_range(str(path), start, end, 0, 0)
         self._path, self._log = path, camera_log
         first = read_picture(path, str(path), camera_log)
@@ -97,7 +97,7 @@ class SequenceReader(Reader):
         self._pattern, self._log = pattern, camera_log
         numbers = pattern.find_numbers()
         if not numbers:
-            raise MediaError(
+            raise MissingMediaError(
                 f"no frames found for image sequence {pattern.text} in folder {pattern.folder}; "
                 f"expected files like {pattern.path(1).name}"
             )

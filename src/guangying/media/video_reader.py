@@ -14,7 +14,7 @@ import av.error
 import numpy as np
 from av.video.reformatter import Interpolation
 
-from guangying.base.errors import MediaError
+from guangying.base.errors import MediaError, MissingMediaError
 from guangying.base.timecode import parse_timecode, timecode_at
 from guangying.media.camera_log import CameraLog, SourceColour, resolve_camera_log
 from guangying.media.camera_raw import unreadable_raw_note
@@ -140,7 +140,7 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), metadata_errors="ignore")
     except FileNotFoundError as exc:
-        raise MediaError(f"video file not found: {path}") from exc
+        raise MissingMediaError(f"video file not found: {path}") from exc
     except PermissionError as exc:  # before FFmpegError: PyAV's is both, and the file is not damaged
         raise MediaError(f"no permission to read {path}; fix its permissions (e.g. chmod a+r)") from exc
     except av.error.FFmpegError as exc:
@@ -283,7 +283,7 @@ class VideoReader(Reader):
         super().__init__()
         self._path = path
         if not path.exists():
-            raise MediaError(f"video file not found: {path}")
+            raise MissingMediaError(f"video file not found: {path}")
         if path.is_dir():
             raise MediaError(f"{path} is a folder; give a video, a picture or a pattern like shot.%04d.png")
         self._log = resolve_camera_log(path, camera_log)
