@@ -81,14 +81,17 @@ def test_invalid_readings_ignored_and_wait_before_first():
 
 
 def test_rack_follows_s_curve_to_mark():
-    ctl = FocusController(ControllerConfig(*LENS))
+    cfg = ControllerConfig(*LENS)  # the commands' default latency: 40 ms of motor delay
+    ctl = FocusController(cfg)
     for k in range(50):
         ctl.update(DistanceReading(k * 0.01, 4.0, 1.0, "t"))
     ctl.output(0.5)
     ctl.rack_to(0.5, 1.0, distance_m=2.0)
     ts = np.arange(0.5, 1.6, 0.04)
     got = np.array([ctl.output(float(t)).diopters for t in ts])
-    want = rack_diopters(0.25, 0.5, 1.0, ts - 0.5)
+    # each command is the curve one motor delay on, so the lens follows it on time
+    assert cfg.command_lead_s == pytest.approx(0.04)
+    want = rack_diopters(0.25, 0.5, 1.0, np.clip(ts - 0.5 + cfg.command_lead_s, 0, None))
     assert np.allclose(got, want, atol=1e-3)
     assert direction_reversals(1 / got) == 0
 
