@@ -56,3 +56,20 @@ def test_a_good_config_still_applies(tmp_path):
     result = _run(tmp_path, b"grow_px: 2\nkey:\n  screen_gain: 1.1\n")
     assert "config file" not in result.output
     assert "in.png" in result.output  # got as far as opening the (missing) input
+
+
+def test_no_output_is_written_over_the_config_file(tmp_path):
+    # `focus -o settings.json` replaced the settings it ran with by a focus track, exit 0
+    log = tmp_path / "lidar.csv"
+    log.write_text("t_s,distance_m,strength\n" + "".join(f"{k / 100:.2f},3.0,800\n" for k in range(50)))
+    config = tmp_path / "settings.json"
+    config.write_text('{"fps": 25}')
+    lens = ["--focal-length", "50", "--f-number", "2", "--sensor", "ff", "--sensor-log", str(log)]
+    result = CliRunner().invoke(cli, ["--config", str(config), "focus", *lens, "-o", str(config)])
+    assert result.exit_code == 1 and "would overwrite the input" in result.output
+    assert config.read_text() == '{"fps": 25}'
+    track = tmp_path / "track.csv"
+    result = CliRunner().invoke(cli, ["--config", str(config), "focus", *lens, "-o", str(track)])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["focus", *lens, "--fps", "25", "-o", str(config)])  # now a file to write
+    assert result.exit_code == 0, result.output

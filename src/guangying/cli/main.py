@@ -125,14 +125,19 @@ class _ConfigGroup(click.Group):
                 config = load_config(path)
                 extra["default_map"] = _default_map(config, list(self.commands))
                 _check_config(self, config, path)
-                break
+                ctx = super().make_context(info_name, args, parent=parent, **extra)
+                ctx.meta["guangying.config"] = path  # an input of the run: see invoke
+                return ctx
         return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         # The one place errors are turned into messages: a GuangyingError is something the user can
         # fix and gets its sentence; anything else is a bug and keeps its traceback.
+        from guangying.media.outputs import run_input
+
         try:
-            return super().invoke(ctx)
+            with run_input(ctx.meta.get("guangying.config")):  # no output may be written over it
+                return super().invoke(ctx)
         except GuangyingError as exc:
             raise _Failure(str(exc), exc.exit_code) from exc
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):

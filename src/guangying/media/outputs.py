@@ -87,12 +87,30 @@ def disk_place(path: PathLike, as_output: bool) -> DiskPlace:
     return DiskPlace(folder, f"{pattern.prefix}#{pattern.suffix}", pattern, text)
 
 
+_RUN_INPUTS: list[PathLike] = []  # read by the whole run, whatever the command: its --config file
+
+
+@contextlib.contextmanager
+def run_input(path: PathLike | None) -> Iterator[None]:
+    """Count ``path`` among the inputs of every :func:`check_outputs` inside the block (the command
+    line's ``--config`` file: ``focus -o settings.json`` wrote a track over the settings it ran with)."""
+    if path is None:
+        yield
+        return
+    _RUN_INPUTS.append(path)
+    try:
+        yield
+    finally:
+        _RUN_INPUTS.remove(path)
+
+
 def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike | None]) -> None:
     """Refuse, before anything is written, an output that would overwrite an input or another output
     of the same run. Paths are compared after resolving links, ``..`` and hard links; a sequence
     pattern covers every frame file it names (``shot.%04d.png`` = ``shot.####.png`` ∋ ``shot.0001.png``).
     Inputs that are not files (colours such as ``#202020``) are ignored. Raises MediaError."""
-    ins = [(disk_place(p, as_output=False), p) for p in inputs if p is not None and str(p)]
+    every_input = [*inputs, *_RUN_INPUTS]
+    ins = [(disk_place(p, as_output=False), p) for p in every_input if p is not None and str(p)]
     outs = [(disk_place(p, as_output=True), p) for p in outputs if p is not None and str(p)]
     for i, (out, out_text) in enumerate(outs):
         for src, src_text in ins:
