@@ -71,5 +71,5 @@ def test_no_output_is_written_over_the_config_file(tmp_path):
     track = tmp_path / "track.csv"
     result = CliRunner().invoke(cli, ["--config", str(config), "focus", *lens, "-o", str(track)])
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(cli, ["focus", *lens, "--fps", "25", "-o", str(config)])  # now a file to write
+    result = CliRunner().invoke(cli, ["focus", *lens, "--fps", "25", "-o", str(config)])  # only a file now
     assert result.exit_code == 0, result.output
