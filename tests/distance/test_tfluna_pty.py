@@ -67,6 +67,25 @@ def test_the_sensors_text_output_is_read_too(pty_pair):
     assert readings[3].distance_m == 3.01
 
 
+def test_a_signed_or_glued_text_line_is_no_reading_however_it_is_cut():
+    # "-1.0" was read as 1.0 m and sent to the lens as focus, whatever else the line held
+    stream = b"nan\n-1.0\n999.999\n+2.0\nx3.5\n2.25\n-0.75\n1.5\r\n"
+    for size in (1, 2, 3, 5, len(stream)):
+        parser = TfFrameParser()
+        frames = []
+        for i in range(0, len(stream), size):
+            frames += parser.feed(stream[i : i + size])
+        assert [f.distance_m for f in frames] == [999.999, 2.25, 1.5], size
+
+
+def test_nonsense_settings_are_refused_before_the_port_opens():
+    from guangying.base.errors import SettingsError
+
+    for settings in ({"baudrate": -5}, {"baudrate": 0}, {"timeout_s": math.nan}, {"timeout_s": -1.0}):
+        with pytest.raises(SettingsError, match=f"LiDAR setting {next(iter(settings))}="):
+            TfLunaSource("/dev/no-such-port", **settings)
+
+
 def test_millimetre_frames(pty_pair):
     """A sensor set to millimetre frames (``5A 05 05 06 6A``, for the finer step) read as centimetres:
     every reading ten times too far, all beyond the range, and focus got nothing without a word. It

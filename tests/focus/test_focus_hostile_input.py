@@ -117,3 +117,17 @@ def test_a_log_of_dropouts_only_says_why_no_frame_has_focus(tmp_path):
         ])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "(0 with focus)" in res.output
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "said"),
+    [("--rate", "0", "--rate"), ("--rate", "nan", "rate_hz=nan"), ("--baud", "-5", "--baud"),
+     ("--sensor-timeout", "nan", "timeout_s=nan"), ("--sensor-timeout", "-1", "--sensor-timeout")],
+)
+def test_focus_live_refuses_nonsense_timing_before_it_starts(flag, value, said):
+    # --rate 0 and --baud -5 were bugs (exit 70) once the port and socket were open; --rate nan and
+    # --sensor-timeout nan ran (a dead sensor never said); -1 s blamed the wiring
+    res = CliRunner().invoke(cli, ["focus-live", "--port", "/dev/no-such-port", "--focal-length", "50",
+                                   "--f-number", "2", "--sensor", "ff", flag, value])  # fmt: skip
+    assert res.exit_code in (1, 2) and said in res.output, res.output
+    assert "bug" not in res.output and "cannot open LiDAR serial port" not in res.output

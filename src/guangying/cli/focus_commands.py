@@ -165,18 +165,19 @@ def focus_command(
 
 @click.command("focus-live")
 @click.option("--port", required=True, help="serial port of the TF-series LiDAR, e.g. /dev/ttyUSB0")
-@click.option("--baud", type=int, default=115200, show_default=True)
+@click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True)
 @click.option("--lidar-unit", type=click.Choice(["cm", "mm"]), default="cm", show_default=True,
               help="the LiDAR's frames carry centimetres (its default) or millimetres")
 @click.option("--freed", "freed_target", default="127.0.0.1:40000", show_default=True,
               help="FreeD receiver HOST:PORT")
 @_lens_options
-@click.option("--rate", "rate_hz", type=float, default=50.0, show_default=True,
+@click.option("--rate", "rate_hz", type=click.FloatRange(min=0, min_open=True), default=50.0,
+              show_default=True,
               help="FreeD packets per second")
 @click.option("--duration", "duration_s", type=float, default=None, help="stop after this many seconds")
 @click.option("--camera-id", type=click.IntRange(0, 255), default=1, show_default=True)
 @click.option("--zoom", type=int, default=0, show_default=True, help="FreeD zoom field (encoder counts)")
-@click.option("--sensor-timeout", type=float, default=1.0, show_default=True,
+@click.option("--sensor-timeout", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="seconds without a valid frame before giving up")
 @click.option("--motor-port", default=None, help="optional serial focus motor (needs --calibration)")
 @click.option("--motor-format", default="F{pos}\n", show_default=True, help="line sent to the motor")

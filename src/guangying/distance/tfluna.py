@@ -19,12 +19,15 @@ from dataclasses import dataclass
 
 import serial
 
+from guangying.base.checks import Range, check_range
 from guangying.base.errors import DeviceError
 from guangying.distance.reading import DistanceReading
 
 HEADER = b"\x59\x59"
 FRAME_LEN = 9
-_TEXT_LINE = re.compile(rb"(\d{1,3}\.\d{1,3})\r?\n")  # the PIX format's line: metres
+# the PIX format's line: metres. Matched whole, from a line end, so that "-1.0" (garbage) is no
+# reading: it was read as 1.0 m and sent to the lens. The parser keeps the line end before a line.
+_TEXT_LINE = re.compile(rb"(?<=\n)(\d{1,3}\.\d{1,3})\r?\n")
 _TEXT_LINE_MAX = 10
 # the sensor's own commands that set its output back to centimetre frames and keep that
 _SET_CM_FRAMES = "5A 05 05 01 65, then 5A 04 11 6F to save"
@@ -76,7 +79,7 @@ class TfFrameParser:
     """
 
     def __init__(self, unit_mm: bool = False) -> None:
-        self._buf = bytearray()
+        self._buf = bytearray(b"\n")  # the stream starts as if at a line's start
         self._unit_m = 0.001 if unit_mm else 0.01
         self.frames_ok = 0
         self.checksum_errors = 0
@@ -126,15 +129,16 @@ class TfFrameParser:
             out.append(TfFrame(float(line.group(1)), None, None, unit_m=1.0))
             end = line.end()
         self.text_lines += len(out)
-        del self._buf[:end]
+        del self._buf[: max(0, end - 1)]  # its line end stays: the next line starts after it
         return out
 
     def _line_start(self) -> int:
-        """How many bytes at the buffer's end may begin a text line still to be completed."""
+        """How many bytes at the buffer's end may begin a text line still to be completed, with the
+        line end before them (0 when they follow no line end: the middle of garbage)."""
         tail = bytes(self._buf[-_TEXT_LINE_MAX:])
-        cut = max(tail.rfind(b"\n") + 1, 0)
+        cut = tail.rfind(b"\n") + 1
         rest = tail[cut:]
-        return len(rest) if re.fullmatch(rb"[\d.]*\r?", rest) else 0
+        return len(rest) + 1 if cut and re.fullmatch(rb"[\d.]*\r?", rest) else 0
 
 
 def reading_from_frame(
@@ -181,6 +185,9 @@ class TfLunaSource:
         clock: Callable[[], float] = time.monotonic,
         unit_mm: bool = False,
     ) -> None:
+        check_range("LiDAR", "baudrate", baudrate, Range(1, 1e8, integer=True))
+        check_range("LiDAR", "timeout_s", timeout_s, Range(0, 3600, lo_open=True, unit="s"))
+        check_range("LiDAR", "max_range_m", max_range_m, Range(0, 1e4, lo_open=True, unit="m"))
         if isinstance(port, serial.Serial):
             self._serial = port
         else:

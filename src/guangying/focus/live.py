@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from guangying.base.checks import Range, check_range
 from guangying.base.errors import DeviceError, SettingsError
 from guangying.distance.reading import DistanceReading, DistanceSource
 from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput
@@ -65,6 +66,11 @@ def _say_use(reading: DistanceReading, used: int, now_s: float, last_used_s: flo
     return last_used_s, True
 
 
+def _check_timing(rate_hz: float, duration_s: float | None) -> None:
+    check_range("focus", "rate_hz", rate_hz, Range(0, 1e4, lo_open=True, unit="Hz"))
+    check_range("focus", "duration_s", duration_s, Range(0, math.inf, optional=True, unit="s"))
+
+
 def run_live(
     source: DistanceSource,
     controller: FocusController,
@@ -85,6 +91,7 @@ def run_live(
     Source timeouts propagate (a silent sensor is an error the operator must see, not a frozen lens).
     ``stats``: counts to go on from (they are kept when the source raises).
     """
+    _check_timing(rate_hz, duration_s)
     stats = LiveStats() if stats is None else stats
     t0 = clock()
     next_tick = t0
@@ -144,6 +151,7 @@ def run_lidar_live(
 
     if motor_port and calibration is None:
         raise SettingsError("a focus motor (--motor-port) needs a lens calibration (--calibration)")
+    _check_timing(rate_hz, duration_s)  # before the port and the socket open: 0 Hz failed after, as a bug
     with contextlib.ExitStack() as stack:
         sender = stack.enter_context(FreeDSender(freed_target))
         source = TfLunaSource(port, baudrate=baud, timeout_s=sensor_timeout_s, unit_mm=unit_mm)
