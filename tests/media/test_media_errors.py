@@ -403,3 +403,31 @@ def test_a_missing_source_is_also_a_file_not_found_error(tmp_path, name):
     with pytest.raises(FileNotFoundError) as info:
         open_reader(tmp_path / name)
     assert isinstance(info.value, GuangyingError) and "nope" in str(info.value)
+
+
+def test_a_file_size_limit_says_what_to_do_and_leaves_the_earlier_output(tmp_path):
+    # a FAT32 card's 4 GiB, or `ulimit -f`: "[Errno 27] File too large: '.comp.partial-…'" was all
+    import resource
+    import sys
+
+    source = tmp_path / "noise.mp4"
+    _noise_clip(source, 12)
+    earlier = tmp_path / "comp.mp4"
+    earlier.write_bytes(b"an earlier render")
+
+    def limit() -> None:  # 16 KiB a file; Python ignores SIGXFSZ, so the write fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+
+    script = ("import sys; from guangying.cli.main import cli; "
+              "sys.exit(cli.main(sys.argv[1:], standalone_mode=True))")
+    frames = tmp_path / "noise.%04d.png"
+    with open_reader(source) as reader, open_writer(frames) as writer:  # 192×144 noise
+        for frame in reader:
+            writer.write(np.repeat(np.repeat(frame.rgb, 3, axis=0), 3, axis=1))
+    run = subprocess.run([sys.executable, "-c", script, "composite", str(frames), "--background", "#000000",
+                          "-o", str(earlier), "--quiet"], preexec_fn=limit, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "grew larger than its file system or a limit" in run.stderr and "bug" not in run.stderr
+    assert earlier.read_bytes() == b"an earlier render"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], list(tmp_path.iterdir())

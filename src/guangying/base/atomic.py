@@ -76,6 +76,10 @@ def describe_os_error(exc: BaseException, target: Path) -> str:
         )
     if code in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"no permission to write {target} ({exc}); choose a folder you can write to"
+    if code == errno.EFBIG:  # FAT32's 4 GiB, or a shell's `ulimit -f`
+        return (f"{target} grew larger than its file system or a limit on this process allows (FAT32 "
+                "takes 4 GiB at most; see `ulimit -f`); nothing was saved there. Write to a disk formatted "
+                "exFAT, NTFS, APFS or ext4, or split the render with --start/--end")
     return f"writing {target} failed: {exc}"
 
 
@@ -83,7 +87,7 @@ def library_os_error(message: str) -> OSError:
     """An OSError for a library's failed write (OpenEXR, OpenImageIO report only a message), with the
     errno its message names (the C library's own wording, which they append), so a full disk is said
     as one (a quota used up counts as a full disk)."""
-    for code in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS):
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG):
         if os.strerror(code) in message:
             return OSError(errno.ENOSPC if code == errno.EDQUOT else code, message)
     return OSError(message)
