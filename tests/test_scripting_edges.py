@@ -138,6 +138,7 @@ _GREY = np.full((32, 32, 3), 0.5, np.float32)
          r"distance_m=array\(.*\): must be a number"),
         (lambda: gy.open_reader("shot.mp4", start=2.5), r"start=2\.5: give a whole frame number"),
         (lambda: gy.open_reader("shot.mp4", end="9"), r"end='9': give a whole frame number"),
+        (lambda: gy.open_reader(None), r"source must be a path \(str or Path\), got NoneType"),
         (lambda: gy.SetSettings("a.glb", "track.csv", sensor="zz"), "unknown sensor 'zz'"),
         (lambda: gy.SetSettings("a.glb", "track.csv", shadow=2.0),
          r"set setting shadow=2\.0: must be in \[0, 1\]"),
@@ -145,7 +146,7 @@ _GREY = np.full((32, 32, 3), 0.5, np.float32)
     ],
     ids=["key_frame-dict", "keyer-dict", "compositor-str", "composite_frame-dict", "defocus-dict", "set-dict",
          "controller-dict", "run_job-str", "warmup", "outputs-int", "sensor-none", "dof-array", "start-float",
-         "end-str", "set-sensor", "set-shadow", "peak-nan"],
+         "end-str", "source-none", "set-sensor", "set-shadow", "peak-nan"],
 )
 def test_wrong_kinds_of_argument_are_refused_by_name(call, said):
     """Each raised an AttributeError, TypeError or ValueError from deep inside (reported by the CLI as a

@@ -207,3 +207,24 @@ def test_the_library_replay_questions_a_log_in_the_wrong_units_too(tmp_path):
     with pytest.warns(UserWarning, match=r"the readings: the distances are around 3050 m") as said:
         replay(read_sensor_log(log), fps=25, config=ControllerConfig(135, 2.0, 0.03))
     assert said[0].filename == __file__  # pointed at the caller's line
+
+
+def test_a_log_with_many_unusable_readings_says_how_many(tmp_path):
+    # NaN, 0 and negative distances were dropped without a word unless every reading was bad
+    t = np.arange(200) / 100
+    d = 2.5 + 0.2 * np.sin(t)
+    d[::5] = [np.nan, 0.0, -1.0, np.nan, 0.0, -2.0, np.nan, 0.0] * 5  # 40 of 200: 20 %
+    log = _log(tmp_path / "log.csv", t, d)
+    with pytest.warns(UserWarning, match=r"log\.csv: 40 of 200 readings \(20 %\) are not usable"):
+        res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), *LENS, "-o",
+                                       str(tmp_path / "t.csv")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    d[::5] = 2.5  # and 2 % dropped, as a field sensor drops them, is not worth a word
+    d[::50] = np.nan
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(_log(tmp_path / "ok.csv", t, d)), *LENS,
+                                       "-o", str(tmp_path / "t2.csv")])  # fmt: skip
+    assert res.exit_code == 0, res.output

@@ -293,18 +293,24 @@ def replay_log(
 
 
 class _LogUnits:
-    """What a log's numbers say of its units. A logger that wrote millimetres under distance_m, or an
-    Arduino's millis() under t_s, replayed without a word: focus at the controller's 1000 m limit with
-    full confidence, a 1 s log made a 16-minute track. Sampled (a day's log keeps memory flat)."""
+    """What a log's numbers say of its units, and how many of its readings are usable. A logger that
+    wrote millimetres under distance_m, or an Arduino's millis() under t_s, replayed without a word:
+    focus at the controller's 1000 m limit with full confidence, a 1 s log made a 16-minute track.
+    A log with a good share of dropped readings (NaN, 0, negative, weak returns) said nothing either.
+    Sampled (a day's log keeps memory flat)."""
 
     _SAMPLE = 512  # values kept per block
+    _SAY_UNUSABLE = 0.1  # a share of unusable readings worth saying (a field sensor drops 2–3 %)
 
     def __init__(self) -> None:
         self._distances: list[np.ndarray] = []
         self._steps: list[np.ndarray] = []
+        self._readings = self._unusable = 0
 
     def see(self, block: ReadingBlock) -> ReadingBlock:
         usable = block.distance_m[np.isfinite(block.distance_m) & (block.confidence > 0)]
+        self._readings += block.distance_m.size
+        self._unusable += block.distance_m.size - usable.size
         self._distances.append(usable[:: max(1, usable.size // self._SAMPLE)])
         steps = np.diff(block.t_s)
         self._steps.append(steps[:: max(1, steps.size // self._SAMPLE)])
@@ -314,6 +320,11 @@ class _LogUnits:
         distances = np.concatenate(self._distances) if self._distances else np.empty(0)
         steps = np.concatenate(self._steps) if self._steps else np.empty(0)
         steps = steps[steps > 0]
+        unusable, readings = self._unusable, self._readings
+        if self._SAY_UNUSABLE * readings <= unusable < readings:  # none usable is said by the command
+            warnings.warn(f"{log}: {unusable} of {readings} readings ({100 * unusable / readings:.0f} %) are "
+                          "not usable (no distance, 0 or below, or a return too weak or saturated): focus "
+                          "holds over them. Check where the sensor points", stacklevel=3)
         if distances.size:
             typical = float(np.median(distances))
             if typical > 100.0:

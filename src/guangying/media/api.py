@@ -63,6 +63,8 @@ def open_reader(
     … :data:`~guangying.media.camera_log.CAMERA_LOG_NAMES`), whose frames then come out scene-linear
     BT.709; ``"auto"`` takes it from a Sony camera's metadata, ``"none"`` reads code values as tagged.
     """
+    if not isinstance(source, str | os.PathLike):
+        raise SettingsError(f"source must be a path (str or Path), got {type(source).__name__}")
     for name, value in (("start", start), ("end", end)):  # 2.5 was cut to frame 2, "1" taken as 1
         if value is not None and (isinstance(value, bool) or not isinstance(value, Integral)):
             raise SettingsError(f"{name}={value!r}: give a whole frame number (int) or None")
