@@ -5,6 +5,7 @@ import json
 import tracemalloc
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from guangying.cli.main import cli
@@ -71,3 +72,13 @@ def test_focus_cli_streams_a_long_log(tmp_path):
     assert data["columns"][-1] == "command_t_s" and len(data["frames"]) == 7_200
     assert data["frames"][0]["focus_distance_m"] is None and data["frames"][-1]["focus_distance_m"] > 0
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_a_track_named_for_another_format_is_refused(tmp_path):
+    # gy.write_track("x.txt", rows) wrote CSV under a name that says text
+    from guangying.base.errors import SettingsError
+    from guangying.focus.track_io import write_track
+
+    with pytest.raises(SettingsError, match=r"x\.txt: a focus track is written as \.csv or \.json"):
+        write_track(tmp_path / "x.txt", [])
+    assert not list(tmp_path.iterdir())

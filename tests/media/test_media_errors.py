@@ -431,3 +431,15 @@ def test_a_file_size_limit_says_what_to_do_and_leaves_the_earlier_output(tmp_pat
     assert "grew larger than its file system or a limit" in run.stderr and "bug" not in run.stderr
     assert earlier.read_bytes() == b"an earlier render"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], list(tmp_path.iterdir())
+
+
+def test_a_folder_in_a_sequence_is_named_as_one(tmp_path):
+    # it was "file not found", with the folder there under that name
+    with open_writer(tmp_path / "s.%04d.png") as writer:
+        for _ in range(3):
+            writer.write(np.full((8, 8, 3), 0.5, np.float32))
+    (tmp_path / "s.0001.png").unlink()
+    (tmp_path / "s.0001.png").mkdir()
+    with pytest.raises(MediaError, match=r"s\.0001\.png is a folder, not a picture"):
+        with open_reader(tmp_path / "s.%04d.png") as reader:
+            list(reader)

@@ -95,7 +95,11 @@ class TrackWriter:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.json = self.path.suffix.lower() == ".json"
+        suffix = self.path.suffix.lower()
+        if suffix not in (".csv", ".json"):  # x.txt held CSV: a reader going by the name was misled
+            raise SettingsError(f"{self.path}: a focus track is written as .csv or .json, not "
+                                f"{suffix or 'a name without an extension'}")
+        self.json = suffix == ".json"
         check_output_folder(self.path)
         self._temp = partial_path(self.path)
         self.rows = 0

@@ -104,6 +104,8 @@ def read_picture(path: Path, what: str, camera_log: CameraLog | None = None) -> 
 
 
 def _decode_picture(path: Path, what: str) -> Picture:
+    if path.is_dir():
+        raise MediaError(f"{what}: {path} is a folder, not a picture; move it out of the sequence's way")
     if not path.is_file():
         raise MissingMediaError(f"{what}: file not found: {path}")
     if not os.access(path, os.R_OK):  # OpenCV says only "cannot decode": not a damaged file
