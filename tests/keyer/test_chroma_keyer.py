@@ -166,20 +166,3 @@ def _upsample(plate, shape):
     import cv2
 
     return cv2.resize(plate, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-
-
-@pytest.mark.parametrize("luma_refine", ["auto", "on"])
-def test_a_nan_pixel_does_not_lose_the_frame(green_plate, luma_refine):
-    # Library input is not sanitised (the file readers are): NaN stays where it is, the rest is keyed
-    # as without it, and the edge fit must not raise (it did: ZeroDivisionError).
-    rgb = green_plate.rgb.copy()
-    y, x = np.argwhere(green_plate.alpha == 1.0)[0]
-    rgb[y, x] = np.nan
-    settings = KeyerSettings(luma_refine=luma_refine)
-    clean = ChromaKeyer(settings).process(green_plate.rgb)
-    with np.errstate(invalid="ignore"):
-        result = ChromaKeyer(settings).process(rgb)
-    far = np.ones(rgb.shape[:2], bool)
-    far[max(y - 40, 0) : y + 40, max(x - 40, 0) : x + 40] = False
-    assert np.isfinite(result.alpha[far]).all()
-    assert np.abs(result.alpha[far] - clean.alpha[far]).max() < 0.02
