@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from guangying.base.colour import srgb_to_linear
+from guangying.base.errors import SettingsError
 from guangying.evaluation.synthetic import make_plate
 from guangying.keyer import (
     ChromaKeyer,
@@ -205,13 +206,15 @@ def test_subject_despill_keeps_each_subjects_own_hue():
     )
 
 
-def test_nan_and_infinite_pixels_stay_contained(frame):
-    frame[0, 0] = np.nan
-    frame[1, 1] = np.inf
-    frame[2, 2] = -np.inf
-    result = ChromaKeyer().process(frame)
-    assert np.isfinite(result.alpha).all() and ((result.alpha >= 0) & (result.alpha <= 1)).all()
-    assert np.isfinite(result.foreground_rgb[3:]).all()
+def test_nan_and_infinite_pixels_are_refused_before_the_keyer_learns_from_them(frame):
+    # they were keyed around (the foreground kept them, and the composite); now refused by name
+    keyer = ChromaKeyer()
+    broken = frame.copy()
+    broken[0, 0], broken[1, 1], broken[2, 2] = np.nan, np.inf, -np.inf
+    with pytest.raises(SettingsError, match=r"has 3 NaN or infinite value\(s\)"):
+        keyer.process(broken)
+    result = keyer.process(frame)
+    assert np.isfinite(result.alpha).all() and np.isfinite(result.foreground_rgb).all()
 
 
 def test_a_clean_plate_at_another_size_of_the_same_framing_is_scaled(tmp_path):
