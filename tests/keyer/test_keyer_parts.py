@@ -211,7 +211,7 @@ def test_nan_and_infinite_pixels_are_refused_before_the_keyer_learns_from_them(f
     keyer = ChromaKeyer()
     broken = frame.copy()
     broken[0, 0], broken[1, 1], broken[2, 2] = np.nan, np.inf, -np.inf
-    with pytest.raises(SettingsError, match=r"has 3 NaN or infinite value\(s\)"):
+    with pytest.raises(SettingsError, match=r"has 9 NaN or infinite value\(s\)"):  # 3 pixels
         keyer.process(broken)
     result = keyer.process(frame)
     assert np.isfinite(result.alpha).all() and np.isfinite(result.foreground_rgb).all()
