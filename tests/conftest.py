@@ -44,10 +44,12 @@ class PtyLidar:
     """A TF-Luna (a frame every ``period_s``) on a fresh pseudo-terminal pair, seeing the subject at
     ``distance_cm`` with
     return ``strength`` (under 100: unusable; may be changed while it sends); ``unplug()`` closes the
-    pair as a pulled USB cable removes the adapter's device node."""
+    pair as a pulled USB cable removes the adapter's device node; while ``silent`` is set it sends nothing
+    (a spot with no return), its port still open."""
 
     def __init__(self, distance_cm: int, strength: int = 1000, period_s: float = 0.01) -> None:
         self.strength, self.period_s = strength, period_s
+        self.silent = threading.Event()
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         self.name = os.ttyname(self.slave)
@@ -59,6 +61,9 @@ class PtyLidar:
         from guangying.distance.tfluna import encode_frame
 
         while not self._stop.is_set():
+            if self.silent.is_set():
+                time.sleep(self.period_s)
+                continue
             try:
                 os.write(self.master, encode_frame(distance_cm, self.strength))
             except OSError:

@@ -299,3 +299,48 @@ def test_focus_live_sends_at_its_rate_between_a_slow_sensors_readings(pty_lidar)
     steps = np.diff(arrivals[5:])
     assert len(arrivals) > 100, (len(arrivals), res.output)  # 50 Hz once the first reading came
     assert np.median(steps) == pytest.approx(0.02, abs=0.005)
+
+
+def test_focus_live_holds_through_a_silent_lidar_mid_take(pty_lidar):
+    # 1 s without a valid frame after the take had begun ended focus-live (exit 1, FreeD stopped, and
+    # "check the wiring"); an unplugged cable was already held through
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(3.0)
+    sensor = pty_lidar(250)
+    received: list[float] = []
+
+    def listen() -> None:
+        while True:
+            try:
+                rx.recvfrom(64)
+            except OSError:
+                return
+            received.append(time.monotonic())
+
+    def fall_silent() -> None:
+        time.sleep(1.0)
+        sensor.silent.set()
+        time.sleep(1.5)
+        sensor.silent.clear()
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (listen, fall_silent)]
+    for th in threads:
+        th.start()
+    t0 = time.monotonic()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = CliRunner().invoke(cli, ["focus-live", "--port", sensor.name, "--freed",
+                                           f"127.0.0.1:{rx.getsockname()[1]}", "--focal-length", "85",
+                                           "--f-number", "2", "--sensor", "ff", "--duration", "4",
+                                           "--sensor-timeout", "0.4"])  # fmt: skip
+    finally:
+        threads[1].join(5)
+        time.sleep(0.2)
+        rx.close()
+    assert res.exit_code == 0, res.output
+    said = [str(w.message) for w in caught if "no valid frame from the LiDAR" in str(w.message)]
+    assert len(said) == 1 and "focus holds and FreeD goes on" in said[0]  # once for the one silence
+    assert sum(1 for t in received if 1.5 < t - t0 < 2.4) > 20  # FreeD still sent while it was silent
+    assert sum(1 for t in received if t - t0 > 3.0) > 20  # and after

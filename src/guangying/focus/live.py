@@ -147,7 +147,7 @@ def run_lidar_live(
     ``calibration``), then :func:`run_live` until ``duration_s`` or Ctrl-C; everything opened is
     closed again. A sensor unplugged on the way is waited for: focus holds (FreeD keeps coming at
     ``rate_hz``, at the last focus) until it is back, as the live take's focus does."""
-    from guangying.distance.tfluna import SensorGoneError, TfLunaSource
+    from guangying.distance.tfluna import SensorGoneError, SensorTimeoutError, TfLunaSource
 
     if motor_port and calibration is None:
         raise SettingsError("a focus motor (--motor-port) needs a lens calibration (--calibration)")
@@ -164,11 +164,22 @@ def run_lidar_live(
         controller.warm_up()  # compile before the take's clock starts (LiveFocus.start does the same)
         stats = LiveStats()
         end = None if duration_s is None else time.monotonic() + duration_s
+        quiet_after = -1  # the readings count when the sensor last fell silent (said once a silence)
         while end is None or time.monotonic() < end:
             try:
                 run_live(source, controller, sender, rate_hz, None if end is None else end - time.monotonic(),
                          calibration, camera_id, zoom, motor, stats=stats)
                 break
+            except SensorTimeoutError:
+                if stats.readings == 0:
+                    raise  # never heard this take: the wiring advice is right
+                # mid-take (the spot on the sky, a hand over it, line noise): it ended the take and
+                # FreeD stopped; run_live sends the last focus at the rate while it waits
+                if quiet_after != stats.readings:
+                    warnings.warn(f"no valid frame from the LiDAR on {port} for {sensor_timeout_s:g} s: "
+                                  "focus holds and FreeD goes on; focus follows it again when frames come "
+                                  "back", stacklevel=2)
+                quiet_after = stats.readings
             except SensorGoneError as exc:
                 last = stats.last
                 focus = freed_focus_field(last.diopters if last else math.nan, calibration)
