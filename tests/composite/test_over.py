@@ -87,6 +87,26 @@ def test_match_levels_maps_black_and_white_points():
     assert fg_l.max() * gain + offset == pytest.approx(bg_l.max(), abs=1e-4)
 
 
+def test_match_levels_over_a_flat_colour_keeps_the_subject():
+    # over '#204060' the gain went to 0: the actor came out as a flat silhouette of the set's colour
+    import guangying as gy
+
+    plate = np.empty((48, 64, 3), np.float32)
+    plate[:] = (0.15, 0.65, 0.25)
+    rng = np.random.default_rng(4)
+    plate[10:40, 20:44] = rng.uniform(0.2, 0.8, (30, 24, 3))
+    flat = np.full_like(plate, 0.25)
+    with pytest.warns(UserWarning, match="the background is one flat level"):
+        result = gy.composite_frame(plate, flat, settings=gy.CompositeSettings(match_levels=True))
+    plain = gy.composite_frame(plate, flat)
+    np.testing.assert_allclose(result.composite_rgb_srgb, plain.composite_rgb_srgb, atol=1e-3)
+    low_contrast = np.full_like(plate, 0.25)
+    low_contrast[:, :32] = 0.3  # a foggy set: graded towards it, but by two stops at most
+    gain, _ = match_levels_linear(srgb_to_linear(plate[10:40, 20:44]), np.ones((30, 24), np.float32),
+                                  srgb_to_linear(low_contrast))
+    assert gain == pytest.approx(0.25)
+
+
 def test_mismatched_shapes_raise_clear_error():
     fg, alpha, bg = _random_layers()
     with pytest.raises(ValueError, match="one size"):

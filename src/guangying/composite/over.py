@@ -6,6 +6,8 @@ their names whether they take sRGB-encoded or linear colour.
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 
@@ -82,6 +84,9 @@ def blur_background_linear(bg_rgb_linear: np.ndarray, width_px: float) -> np.nda
     return cv2.GaussianBlur(np.asarray(bg_rgb_linear, np.float32), (0, 0), sigma)
 
 
+_FLAT_BACKGROUND = 0.01  # linear luminance between the background's black and white points
+
+
 def match_levels_linear(
     fg_rgb_linear: np.ndarray, alpha: np.ndarray, bg_rgb_linear: np.ndarray, percentile: float = 0.5
 ) -> tuple[float, float]:
@@ -100,7 +105,14 @@ def match_levels_linear(
     bg_lo, bg_hi = np.percentile(bg_luma, [percentile, 100.0 - percentile])
     if fg_hi - fg_lo < 1e-4:
         return 1.0, 0.0
-    gain = float((bg_hi - bg_lo) / (fg_hi - fg_lo))
+    if bg_hi - bg_lo < _FLAT_BACKGROUND:
+        # a flat colour has no black and white points: the gain went to 0 and the subject was painted
+        # out in the background's colour, without a word
+        warnings.warn("match_levels: the background is one flat level (no black or white point to match); "
+                      "the foreground's levels are left as they are", stacklevel=3)
+        return 1.0, 0.0
+    # at most two stops either way: a grade, not a repaint (a low-contrast set flattened the actor)
+    gain = float(np.clip((bg_hi - bg_lo) / (fg_hi - fg_lo), 0.25, 4.0))
     return gain, float(bg_lo - fg_lo * gain)
 
 
