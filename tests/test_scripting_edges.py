@@ -3,6 +3,7 @@ list of readings in the wrong order, a reader's output fed back to the writer, a
 path goes, bad encoder options. Each works, or is refused by name (a GuangyingError), before any
 work or output."""
 
+import math
 import random
 from fractions import Fraction
 
@@ -139,6 +140,19 @@ _GREY = np.full((32, 32, 3), 0.5, np.float32)
         (lambda: gy.open_reader("shot.mp4", start=2.5), r"start=2\.5: give a whole frame number"),
         (lambda: gy.open_reader("shot.mp4", end="9"), r"end='9': give a whole frame number"),
         (lambda: gy.open_reader(None), r"source must be a path \(str or Path\), got NoneType"),
+        (lambda: gy.JobOutputs(foreground="fg.%04d.png", premultiplied="no"),
+         "premultiplied='no': use one of"),
+        (lambda: gy.JobOutputs(composite="c.mp4", h264={"crf": 20}), "h264 must be a H264Options"),
+        (lambda: gy.replay(_walk(), fps=25, config={"focal_length_mm": 85}),
+         "config must be a ControllerConfig"),
+        (lambda: gy.replay([(0.0, 3.0, 1.0)], fps=25, config=CONFIG), "readings must be DistanceReading"),
+        (lambda: gy.replay([gy.DistanceReading(math.nan, 3.0, 1.0, "lidar"), *_walk()], fps=25,
+                           config=CONFIG),
+         r"reading 0 has t_s=nan"),
+        (lambda: gy.ControllerConfig(85, 2.0, 0.025, latency_s=0.02, sensor_latency_s=0.05),
+         r"sensor_latency_s=0\.05 s is part of latency_s=0\.02 s"),
+        (lambda: gy.run_batch([], "jobs.yaml", workers=0), r"workers=0: give a whole number"),
+        (lambda: gy.run_batch(["takes/a.mp4"], "jobs.yaml"), "shots must be the list load_jobs gives"),
         (lambda: gy.SetSettings("a.glb", "track.csv", sensor="zz"), "unknown sensor 'zz'"),
         (lambda: gy.SetSettings("a.glb", "track.csv", shadow=2.0),
          r"set setting shadow=2\.0: must be in \[0, 1\]"),
@@ -146,7 +160,9 @@ _GREY = np.full((32, 32, 3), 0.5, np.float32)
     ],
     ids=["key_frame-dict", "keyer-dict", "compositor-str", "composite_frame-dict", "defocus-dict", "set-dict",
          "controller-dict", "run_job-str", "warmup", "outputs-int", "sensor-none", "dof-array", "start-float",
-         "end-str", "source-none", "set-sensor", "set-shadow", "peak-nan"],
+         "end-str", "source-none", "premultiplied-str", "h264-dict", "replay-dict", "replay-tuples",
+         "reading-nan-time", "sensor-latency", "workers-0", "shots-paths", "set-sensor", "set-shadow",
+         "peak-nan"],
 )
 def test_wrong_kinds_of_argument_are_refused_by_name(call, said):
     """Each raised an AttributeError, TypeError or ValueError from deep inside (reported by the CLI as a

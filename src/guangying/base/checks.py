@@ -141,10 +141,10 @@ def check_matter(matter: object) -> None:
         raise SettingsError(f"matter must be a matte engine, got a {got}: make one with {hint}")
 
 
-def check_choice(owner: str, name: str, value: object, allowed: tuple[str, ...]) -> None:
-    """Raise :class:`SettingsError` unless ``value`` is one of ``allowed``."""
-    if value not in allowed:
-        raise SettingsError(f"{owner} setting {name}={value!r}: use one of {', '.join(allowed)}")
+def check_choice(owner: str, name: str, value: object, allowed: tuple[object, ...]) -> None:
+    """Raise :class:`SettingsError` unless ``value`` is one of ``allowed`` (``"no"`` is no bool)."""
+    if value not in allowed or isinstance(value, str) != isinstance(allowed[allowed.index(value)], str):
+        raise SettingsError(f"{owner} setting {name}={value!r}: use one of {', '.join(map(str, allowed))}")
 
 
 def float_picture(picture: object, what: str) -> np.ndarray:

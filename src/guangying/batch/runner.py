@@ -194,6 +194,11 @@ def run_batch(
     """
     import ray
 
+    if not isinstance(shots, list) or not all(isinstance(s, Shot) for s in shots):
+        raise NothingStartedError("shots must be the list load_jobs gives (guangying.load_jobs(path))")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise NothingStartedError(f"workers={workers!r}: give a whole number of worker processes ≥ 1, or "
+                                  "None (one per CPU)")
     started = time.perf_counter()
     if report_dir is not None:  # found unwritable after the first shot had rendered, the rest never did
         try:

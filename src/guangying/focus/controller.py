@@ -193,6 +193,10 @@ class ControllerConfig(CheckedOnAssignment):
 
     def __post_init__(self) -> None:
         check_fields(self, "focus", _CONFIG_RANGES)
+        if self.sensor_latency_s > self.latency_s:  # the motor delay was clamped to 0 without a word
+            raise SettingsError(f"focus settings sensor_latency_s={self.sensor_latency_s:g} s is part of "
+                                f"latency_s={self.latency_s:g} s (the whole delay from measuring to the lens "
+                                "moving): it cannot be more")
         if not self.min_distance_m < self.max_distance_m:
             raise SettingsError(
                 f"focus settings min_distance_m={self.min_distance_m}, max_distance_m={self.max_distance_m}: "

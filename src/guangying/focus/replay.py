@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from guangying.base.checks import Range, check_fields
+from guangying.base.checks import Range, check_fields, check_instance
 from guangying.base.errors import SettingsError
 from guangying.distance.marks import TRACK, MarkPlan
 from guangying.distance.reading import DistanceReading
@@ -226,6 +226,7 @@ def replay(
     """
     if not readings:
         raise SettingsError("no readings to replay")
+    check_instance(config, ControllerConfig, "config")
     settings = ReplaySettings(fps, start_s, duration_s)
     units = _LogUnits()
     block = units.see(readings_block(readings))

@@ -205,7 +205,13 @@ def readings_block(readings: Iterable[DistanceReading]) -> ReadingBlock:
     must come in time order, as a log file's must: out of order, the replay skipped frames without a
     word (a reversed list gave no rows at all)."""
     rs = list(readings)
+    if not all(isinstance(r, DistanceReading) for r in rs):
+        raise SettingsError("readings must be DistanceReading(t_s, distance_m, confidence, source)")
     t_s = np.array([r.t_s for r in rs], dtype=np.float64)
+    if not np.isfinite(t_s).all():  # a NaN time passed the order check and drifted the track off focus
+        k = int(np.flatnonzero(~np.isfinite(t_s))[0])
+        raise SettingsError(f"reading {k} has t_s={float(t_s[k])!r}: every reading needs a finite time in "
+                            "seconds")
     back = np.flatnonzero(np.diff(t_s) < 0)
     if back.size:
         k = int(back[0]) + 1

@@ -69,6 +69,10 @@ class JobOutputs:
 
     def __post_init__(self) -> None:
         check_choice("output", "exr_matte_channel", self.exr_matte_channel, ("A", "Y"))
+        # "no" was taken as true (a premultiplied foreground), a dict for h264 failed mid-job
+        check_choice("output", "premultiplied", self.premultiplied, (None, True, False))
+        check_choice("output", "audio", self.audio, (True, False))
+        check_instance(self.h264, H264Options, "h264")
         for name in ("composite", "alpha", "foreground"):  # a script may pass plain strings
             value = getattr(self, name)
             if value is not None and not isinstance(value, str | os.PathLike):
