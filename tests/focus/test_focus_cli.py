@@ -268,13 +268,11 @@ def test_focus_live_says_when_the_lidar_sees_nothing_it_can_measure(pty_lidar):
     assert any("used again" in m for m in said), said
 
 
-def test_focus_live_sends_at_its_rate_between_a_slow_sensors_readings(pty_lidar):
-    """A sensor at 5 Hz (a long-range LiDAR, a slow depth camera): FreeD went out only with each reading,
-    at 5 Hz, though --rate said 50, and a receiver expecting the camera's rate took it for dropouts."""
-    sensor = pty_lidar(250, period_s=0.2)
+def _freed_arrivals() -> tuple[socket.socket, list[float], threading.Thread]:
+    """A FreeD receiver on 127.0.0.1 noting each packet's arrival time, listening until it is closed."""
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
-    rx.settimeout(0.5)
+    rx.settimeout(3.0)
     arrivals: list[float] = []
 
     def listen() -> None:
@@ -287,6 +285,14 @@ def test_focus_live_sends_at_its_rate_between_a_slow_sensors_readings(pty_lidar)
 
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
+    return rx, arrivals, thread
+
+
+def test_focus_live_sends_at_its_rate_between_a_slow_sensors_readings(pty_lidar):
+    """A sensor at 5 Hz (a long-range LiDAR, a slow depth camera): FreeD went out only with each reading,
+    at 5 Hz, though --rate said 50, and a receiver expecting the camera's rate took it for dropouts."""
+    sensor = pty_lidar(250, period_s=0.2)
+    rx, arrivals, thread = _freed_arrivals()
     try:
         lens = ["--focal-length", "85", "--f-number", "2", "--sensor", "ff", "--duration", "3"]
         res = CliRunner().invoke(cli, ["focus-live", "--port", sensor.name, "--freed",
@@ -304,30 +310,20 @@ def test_focus_live_sends_at_its_rate_between_a_slow_sensors_readings(pty_lidar)
 def test_focus_live_holds_through_a_silent_lidar_mid_take(pty_lidar):
     # 1 s without a valid frame after the take had begun ended focus-live (exit 1, FreeD stopped, and
     # "check the wiring"); an unplugged cable was already held through
-    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rx.bind(("127.0.0.1", 0))
-    rx.settimeout(3.0)
     sensor = pty_lidar(250)
-    received: list[float] = []
+    rx, received, listener = _freed_arrivals()
 
-    def listen() -> None:
-        while True:
-            try:
-                rx.recvfrom(64)
-            except OSError:
-                return
-            received.append(time.monotonic())
-
-    def fall_silent() -> None:
+    def fall_silent() -> None:  # 1 s into the take (after the controller has compiled), for 1.5 s
+        deadline = time.monotonic() + 120
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.01)
         time.sleep(1.0)
         sensor.silent.set()
         time.sleep(1.5)
         sensor.silent.clear()
 
-    threads = [threading.Thread(target=f, daemon=True) for f in (listen, fall_silent)]
-    for th in threads:
-        th.start()
-    t0 = time.monotonic()
+    threads = [listener, threading.Thread(target=fall_silent, daemon=True)]
+    threads[1].start()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -342,5 +338,6 @@ def test_focus_live_holds_through_a_silent_lidar_mid_take(pty_lidar):
     assert res.exit_code == 0, res.output
     said = [str(w.message) for w in caught if "no valid frame from the LiDAR" in str(w.message)]
     assert len(said) == 1 and "focus holds and FreeD goes on" in said[0]  # once for the one silence
+    t0 = received[0]
     assert sum(1 for t in received if 1.5 < t - t0 < 2.4) > 20  # FreeD still sent while it was silent
     assert sum(1 for t in received if t - t0 > 3.0) > 20  # and after
