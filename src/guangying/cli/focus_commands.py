@@ -96,13 +96,13 @@ def _controller_config(focal_length_mm: float, f_number: float, coc_mm: float | 
                        sensor_latency_s: float, walk_steady: bool):  # type: ignore[no-untyped-def]
     from guangying.focus.controller import ControllerConfig, steady_walk
 
-    cfg = ControllerConfig(focal_length_mm, f_number, resolve_coc_mm(coc_mm, sensor),
-                           sensor_sigma_m=sensor_sigma_m, latency_s=latency_s,
-                           sensor_latency_s=sensor_latency_s)
     if sensor_latency_s > latency_s:  # the motor delay was clamped to 0 without a word
         raise click.BadParameter(f"{sensor_latency_s:g} s is part of --latency {latency_s:g} s (the whole "
                                  "delay from measuring to the lens moving): it cannot be more",
                                  param_hint="--sensor-latency")
+    cfg = ControllerConfig(focal_length_mm, f_number, resolve_coc_mm(coc_mm, sensor),
+                           sensor_sigma_m=sensor_sigma_m, latency_s=latency_s,
+                           sensor_latency_s=sensor_latency_s)
     return steady_walk(cfg) if walk_steady else cfg
 
 
