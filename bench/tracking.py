@@ -37,8 +37,13 @@ from guangying.evaluation.tracking_plates import (
     studio_panorama,
 )
 from guangying.keyer import ChromaKeyer, KeyerSettings
-from guangying.lens.camera import CameraPose, intrinsics_matrix, pose_from_cv_extrinsics, project_points_px
-from guangying.lens.camera import rotation_world_from_cv as rot_cv
+from guangying.lens.camera import (
+    CameraPose,
+    intrinsics_matrix,
+    pose_from_cv_extrinsics,
+    project_points_px,
+    rotation_world_from_cv as rot_cv,
+)
 from guangying.tracking.board import grid_board
 from guangying.tracking.features import RotationTracker, pose_from_rotation
 from guangying.tracking.marker_track import MarkerTracker, MarkerTrackSettings

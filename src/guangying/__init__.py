@@ -148,16 +148,13 @@ def load_jobs(jobs_file: str | os.PathLike[str]) -> list[Shot]:
 
     return load_batch_file(jobs_file)
 
+
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load on first use
-    from guangying.base.mattes import Matter as Matter
-    from guangying.base.mattes import MatteResult as MatteResult
+    from guangying.base.mattes import Matter as Matter, MatteResult as MatteResult
     from guangying.batch.jobs import Shot  # load_jobs returns them; not a front-door name
-    from guangying.batch.runner import BatchReport as BatchReport
-    from guangying.batch.runner import run_batch as run_batch
+    from guangying.batch.runner import BatchReport as BatchReport, run_batch as run_batch
     from guangying.distance.depthmap import (
         load_depth_m as load_depth_m,
-    )
-    from guangying.distance.depthmap import (
         reading_from_depth as reading_from_depth,
     )
     from guangying.distance.marks import load_marks as load_marks
@@ -166,26 +163,15 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
     from guangying.distance.tfluna import TfLunaSource as TfLunaSource
     from guangying.focus.controller import (
         ControllerConfig as ControllerConfig,
-    )
-    from guangying.focus.controller import (
         FocusController as FocusController,
-    )
-    from guangying.focus.controller import (
         FocusOutput as FocusOutput,
     )
     from guangying.focus.distance_log import distance_readings as distance_readings
-    from guangying.focus.replay import replay as replay
-    from guangying.focus.replay import replay_log as replay_log
+    from guangying.focus.replay import replay as replay, replay_log as replay_log
     from guangying.focus.track_io import (
         TrackRow as TrackRow,
-    )
-    from guangying.focus.track_io import (
         read_sensor_log as read_sensor_log,
-    )
-    from guangying.focus.track_io import (
         write_sensor_log as write_sensor_log,
-    )
-    from guangying.focus.track_io import (
         write_track as write_track,
     )
     from guangying.keyer.chroma import ChromaKeyer as ChromaKeyer
@@ -193,94 +179,50 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
     from guangying.keyer.settings import KeyerSettings as KeyerSettings
     from guangying.lens.optics import (
         DepthOfField as DepthOfField,
-    )
-    from guangying.lens.optics import (
         coc_diameter_mm as coc_diameter_mm,
-    )
-    from guangying.lens.optics import (
         coc_diameter_px as coc_diameter_px,
-    )
-    from guangying.lens.optics import (
         depth_of_field as depth_of_field,
-    )
-    from guangying.lens.optics import (
         hyperfocal_mm as hyperfocal_mm,
-    )
-    from guangying.lens.optics import (
         resolve_coc_mm as resolve_coc_mm,
     )
     from guangying.lens.sensors import sensor_preset as sensor_preset
-    from guangying.media.api import open_reader as open_reader
-    from guangying.media.api import open_writer as open_writer
+    from guangying.media.api import open_reader as open_reader, open_writer as open_writer
     from guangying.media.highlights import (
         display_srgb as display_srgb,
-    )
-    from guangying.media.highlights import (
         scene_linear_foreground as scene_linear_foreground,
     )
     from guangying.models import (
         install_models as install_models,
-    )
-    from guangying.models import (
         list_models as list_models,
-    )
-    from guangying.models import (
         models_dir as models_dir,
     )
     from guangying.pipeline.frame import (
         CompositeSettings as CompositeSettings,
-    )
-    from guangying.pipeline.frame import (
         FrameCompositor as FrameCompositor,
-    )
-    from guangying.pipeline.frame import (
         FrameResult as FrameResult,
-    )
-    from guangying.pipeline.frame import (
         composite_frame as composite_frame,
     )
     from guangying.pipeline.job import (
         H264Options as H264Options,
-    )
-    from guangying.pipeline.job import (
         JobOutputs as JobOutputs,
-    )
-    from guangying.pipeline.job import (
         JobReport as JobReport,
-    )
-    from guangying.pipeline.job import (
         run_job as run_job,
     )
     from guangying.pipeline.lens_defocus import (
         LensDefocus as LensDefocus,
-    )
-    from guangying.pipeline.lens_defocus import (
         LensSettings as LensSettings,
-    )
-    from guangying.pipeline.lens_defocus import (
         read_focus_track as read_focus_track,
     )
     from guangying.pipeline.matters import (
         MATTE_MODES as MATTE_MODES,
-    )
-    from guangying.pipeline.matters import (
         key_frame as key_frame,
-    )
-    from guangying.pipeline.matters import (
         keyer_settings_for as keyer_settings_for,
-    )
-    from guangying.pipeline.matters import (
         make_matter as make_matter,
     )
-    from guangying.pipeline.virtual_set import SetBackground as SetBackground
-    from guangying.pipeline.virtual_set import SetSettings as SetSettings
+    from guangying.pipeline.virtual_set import SetBackground as SetBackground, SetSettings as SetSettings
     from guangying.sets.base import open_set as open_set
     from guangying.tracking.camera_track import (
         CameraTrackRow as CameraTrackRow,
-    )
-    from guangying.tracking.camera_track import (
         read_camera_track as read_camera_track,
-    )
-    from guangying.tracking.camera_track import (
         write_camera_track as write_camera_track,
     )

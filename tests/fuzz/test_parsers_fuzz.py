@@ -19,8 +19,7 @@ from pathlib import Path
 import click
 import pytest
 import yaml
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from guangying.base.errors import GuangyingError
 from guangying.distance.tfluna import HEADER, TfFrameParser, encode_frame, reading_from_frame

@@ -13,8 +13,7 @@ hanging across it at random slants, screen bounce on them, the drawn_frames came
 import cv2
 import numpy as np
 import pytest
-from drawn_frames import SUPERSAMPLE as S
-from drawn_frames import H, camera, drawn
+from drawn_frames import SUPERSAMPLE as S, H, camera, drawn
 
 from guangying.keyer import ChromaKeyer, KeyerSettings
 

@@ -18,8 +18,13 @@ from typing import IO, NamedTuple
 
 import numpy as np
 
-from guangying.base.atomic import check_output_folder, describe_os_error, partial_path, remove_quietly
-from guangying.base.atomic import write_text as atomic_write_text
+from guangying.base.atomic import (
+    check_output_folder,
+    describe_os_error,
+    partial_path,
+    remove_quietly,
+    write_text as atomic_write_text,
+)
 from guangying.base.errors import InputFormatError, MediaError, SettingsError
 from guangying.base.files import spreadsheet_delimiter
 from guangying.distance.reading import DistanceReading

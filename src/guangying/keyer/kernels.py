@@ -17,8 +17,7 @@ import types
 import numpy as np
 
 from guangying.base.jit import numba
-from guangying.base.srgb_lut import decode
-from guangying.base.srgb_lut import encode as _encode
+from guangying.base.srgb_lut import decode, encode as _encode
 from guangying.keyer.maths import LIT_BASIS_DET, LIT_SHADE_MIN, PROJECTION_TOLERANCE, colour_difference
 from guangying.keyer.refine import KEY_LOW
 from guangying.keyer.strand_colour import RESCUE_BELOW, RESCUE_FLOOR, RESCUE_GATE_VALID, SECOND_WEIGHT
