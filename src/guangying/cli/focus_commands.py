@@ -96,7 +96,7 @@ def _controller_config(focal_length_mm: float, f_number: float, coc_mm: float | 
                        sensor_latency_s: float, walk_steady: bool):  # type: ignore[no-untyped-def]
     from guangying.focus.controller import ControllerConfig, steady_walk
 
-    if sensor_latency_s > latency_s:  # the motor delay was clamped to 0 without a word
+    if 0 <= latency_s < sensor_latency_s:  # the motor delay was clamped to 0 (a negative: the library says)
         raise click.BadParameter(f"{sensor_latency_s:g} s is part of --latency {latency_s:g} s (the whole "
                                  "delay from measuring to the lens moving): it cannot be more",
                                  param_hint="--sensor-latency")

@@ -308,8 +308,8 @@ class FocusController:
     >>> for k in range(200):
     ...     t = k / 100
     ...     _ = ctl.update(DistanceReading(t, 4.0 - t + rng.normal(0, 0.015), 1.0, "lidar"))
-    >>> out = ctl.output(1.99)
-    >>> abs(out.distance_m - 2.01) < 0.03   # where the subject is (4 − 1.99 m), within the DoF
+    >>> out = ctl.output(1.99)   # the command sent at 1.99 s, for the lens one motor delay (40 ms) on
+    >>> abs(out.distance_m - (4.0 - 1.99 - 0.04)) < 0.03   # where the subject is then, within the DoF
     True
     """
 
