@@ -156,7 +156,8 @@ fetch("{url}stop", {{method: "POST", mode: "no-cors", body: "{{}}"}})
 def test_a_monitor_with_a_key_opens_by_its_address_or_its_key(plate_clip, tmp_path):
     """Served on the set's network the monitor asks for a key. A tablet opens the printed address and
     the browser keeps the key (a reload, a new tab of the same browser: no key asked again); a browser
-    without it gets a page asking for it, and typing it in opens the monitor."""
+    without it gets a page asking for it, and typing it in opens the monitor. Its stop button works as
+    soon as the picture shows, before the page's settings have arrived."""
     key = "tablet-key-2026"
     live = LiveProcess(plate_clip, "--loop", "--port", 0, "-b", "black", "--monitor-key", key, cwd=tmp_path)
     try:
@@ -176,7 +177,10 @@ def test_a_monitor_with_a_key_opens_by_its_address_or_its_key(plate_clip, tmp_pa
                 again.goto(url)  # a bookmark without the key, in the same browser
                 again.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
 
-                stranger = browser.new_context().new_page()
+                stranger_browser = browser.new_context()
+                held: list = []  # the stranger's settings arrive late: the page shows its picture first
+                stranger_browser.route("**/settings.json", lambda route: held.append(route))
+                stranger = stranger_browser.new_page()
                 answer = stranger.goto(url)
                 assert answer is not None and answer.status == 401
                 assert stranger.locator("#live").count() == 0
@@ -186,7 +190,8 @@ def test_a_monitor_with_a_key_opens_by_its_address_or_its_key(plate_clip, tmp_pa
                 stranger.fill("input[name=key]", key)
                 stranger.click("button")
                 stranger.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
-                stranger.click("#stop")  # the page's own controls work with the key
+                assert held  # the settings were asked for and are still held back
+                stranger.click("#stop")  # the page's own controls work with the key, before the settings came
                 assert live.wait(timeout_s=60) == 0, live.output
             finally:
                 browser.close()

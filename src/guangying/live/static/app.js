@@ -80,6 +80,7 @@ function sourcePoint(event) {
 }
 
 function drawMask() {
+  if (!settings) return;
   const img = $("live"), sx = img.clientWidth / settings.width, sy = img.clientHeight / settings.height;
   $("maskpoly").setAttribute("points", maskPoints.map(([x, y]) => `${x * sx},${y * sy}`).join(" "));
 }
@@ -143,8 +144,8 @@ async function pollStats() {
 }
 
 async function start() {
-  settings = await (await fetch("/settings.json")).json();
-  buildControls();
+  // The controls are wired before the settings arrive: the picture may show first (it is the page's own
+  // <img>), and a stop pressed then must not be lost.
   for (const b of document.querySelectorAll("button.view")) b.onclick = () => setView(b.dataset.view);
   $("live").addEventListener("click", onPictureClick);
   $("pick").onclick = () => setMode("pick");
@@ -162,5 +163,7 @@ async function start() {
   $("stop").onclick = () => post("/stop");
   setInterval(pollStats, 500);
   pollStats();
+  settings = await (await fetch("/settings.json")).json();
+  buildControls();
 }
 start();
