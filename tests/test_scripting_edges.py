@@ -77,6 +77,20 @@ def test_a_footage_alpha_of_another_shape_or_type_is_refused_by_name():
     assert held.alpha.max() == 0.0
 
 
+@pytest.mark.parametrize("given_as", ["background_rgb_srgb", "background_rgb_linear"])
+def test_a_set_with_colours_outside_bt709_composites_in_display_range(given_as):
+    """A wide-gamut set converted to BT.709 holds negatives; the display composite held them too (an
+    sRGB picture below 0, given sRGB-encoded), where the linear composite keeps them for a float file."""
+    plate = np.zeros((16, 16, 3), np.float32)
+    plate[..., 1] = 0.7
+    plate[4:12, 4:12] = (0.8, 0.5, 0.4)
+    wide = np.full((16, 16, 3), 0.3, np.float32)
+    wide[..., 2] = -0.05  # a saturated yellow past BT.709
+    result = gy.FrameCompositor(gy.make_matter("chroma")).process(plate, linear_output=True, **{given_as: wide})
+    assert result.composite_rgb_srgb.min() >= 0.0
+    assert result.composite_rgb_linear[0, 0, 2] < 0.0
+
+
 def test_display_srgb_refuses_what_it_would_get_wrong():
     grey = np.full((2, 2, 3), 0.5, np.float32)
     with pytest.raises(GuangyingError, match="transfer must be 'srgb' or 'linear', got 'sRGB'"):
@@ -157,12 +171,18 @@ _GREY = np.full((32, 32, 3), 0.5, np.float32)
         (lambda: gy.SetSettings("a.glb", "track.csv", shadow=2.0),
          r"set setting shadow=2\.0: must be in \[0, 1\]"),
         (lambda: gy.scene_linear_foreground(_GREY, _GREY, _GREY, float("nan")), "highlight_peak=nan"),
+        (lambda: gy.FrameCompositor(gy.make_matter("chroma"), layer_hook=5), "layer_hook must be a function"),
+        (lambda: gy.FrameCompositor(gy.make_matter("chroma")).process(_GREY, _GREY, linear_output="no"),
+         "linear_output='no': must be True or False"),
+        (lambda: gy.FrameCompositor(gy.make_matter("chroma")).process(
+            _GREY, _GREY, linear_output=True, source_rgb_linear=_GREY[:16]),
+         r"source_rgb_linear is \(16, 32, 3\), rgb_srgb \(32, 32, 3\)"),
     ],
     ids=["key_frame-dict", "keyer-dict", "compositor-str", "composite_frame-dict", "defocus-dict", "set-dict",
          "controller-dict", "run_job-str", "warmup", "outputs-int", "sensor-none", "dof-array", "start-float",
          "end-str", "source-none", "premultiplied-str", "h264-dict", "replay-dict", "replay-tuples",
          "reading-nan-time", "sensor-latency", "workers-0", "shots-paths", "set-sensor", "set-shadow",
-         "peak-nan"],
+         "peak-nan", "hook-int", "linear-output-str", "source-linear-shape"],
 )
 def test_wrong_kinds_of_argument_are_refused_by_name(call, said):
     """Each raised an AttributeError, TypeError or ValueError from deep inside (reported by the CLI as a

@@ -104,6 +104,11 @@ class FrameCompositor:
         self.matter = matter
         self.settings = CompositeSettings() if settings is None else settings
         check_instance(self.settings, CompositeSettings, "settings")
+        if layer_hook is not None and not callable(layer_hook):
+            raise SettingsError(
+                "layer_hook must be a function (position, fg_rgb_srgb, alpha, bg_rgb_linear) -> "
+                f"(fg_rgb_srgb, alpha, bg_rgb_linear) or None, got a {type(layer_hook).__name__}"
+            )
         self.layer_hook = layer_hook
         self.position = 0
         self._out: np.ndarray | None = None
@@ -143,6 +148,15 @@ class FrameCompositor:
         ``highlight_peak``) so the subject keeps its own light there too.
         """
         # the matters check the plate; the background may meet only the compositor (neural mattes)
+        if not isinstance(linear_output, bool | np.bool_):
+            raise SettingsError(f"linear_output={linear_output!r}: must be True or False")
+        if source_rgb_linear is not None:
+            source_rgb_linear = float_picture(source_rgb_linear, "source_rgb_linear")
+            if source_rgb_linear.shape != np.shape(rgb_srgb):
+                raise SettingsError(
+                    f"source_rgb_linear is {source_rgb_linear.shape}, rgb_srgb {np.shape(rgb_srgb)}: "
+                    "give the scene-linear picture rgb_srgb was made from"
+                )
         if background_rgb_srgb is not None:
             background_rgb_srgb = float_picture(background_rgb_srgb, "background_rgb_srgb")
         if background_rgb_linear is not None:
@@ -197,11 +211,17 @@ class FrameCompositor:
 
 
 def _display_light(bg_rgb_linear: np.ndarray) -> np.ndarray:
-    """The set's linear light for the display composite: itself when nothing passes 1, else with each
-    pixel whose brightest channel passes 1 scaled onto 1 (hue kept)."""
-    if not bg_rgb_linear.size or float(bg_rgb_linear.max()) <= 1.0:
+    """The set's linear light for the display composite: itself when all of it is in 0–1, else with
+    negatives (colours outside BT.709, from a wide-gamut set) cut to 0 and each pixel whose brightest
+    channel passes 1 scaled onto 1 (hue kept)."""
+    if not bg_rgb_linear.size:
         return bg_rgb_linear
-    display = roll_off_highlights(bg_rgb_linear, 1.0)
+    low, high = float(bg_rgb_linear.min()), float(bg_rgb_linear.max())
+    if low >= 0.0 and high <= 1.0:
+        return bg_rgb_linear
+    display = np.maximum(bg_rgb_linear, np.float32(0.0)) if low < 0.0 else bg_rgb_linear
+    if high > 1.0:
+        display = roll_off_highlights(display, 1.0)
     if is_still(bg_rgb_linear):  # so is what is made of it: its light wrap blur is kept without a copy
         mark_still(display)
     return display
