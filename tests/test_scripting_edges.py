@@ -86,7 +86,8 @@ def test_a_set_with_colours_outside_bt709_composites_in_display_range(given_as):
     plate[4:12, 4:12] = (0.8, 0.5, 0.4)
     wide = np.full((16, 16, 3), 0.3, np.float32)
     wide[..., 2] = -0.05  # a saturated yellow past BT.709
-    result = gy.FrameCompositor(gy.make_matter("chroma")).process(plate, linear_output=True, **{given_as: wide})
+    compositor = gy.FrameCompositor(gy.make_matter("chroma"))
+    result = compositor.process(plate, linear_output=True, **{given_as: wide})
     assert result.composite_rgb_srgb.min() >= 0.0
     assert result.composite_rgb_linear[0, 0, 2] < 0.0
 
