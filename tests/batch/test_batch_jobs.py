@@ -66,6 +66,13 @@ shots:
 
 
 
+def test_a_missing_batch_file_is_a_file_not_found_error(tmp_path):
+    # a script's `except FileNotFoundError` did not catch it
+    with pytest.raises(FileNotFoundError, match="the batch file .*shoot.yaml does not exist") as caught:
+        load_jobs(tmp_path / "shoot.yaml", COMMANDS)
+    assert isinstance(caught.value, SettingsError)  # still "nothing started" for the CLI's exit 2
+
+
 def test_an_output_that_is_a_folder_is_listed(takes):
     # found at the join, after the shot had rendered
     (takes / "as_folder.mov").mkdir(exist_ok=True)

@@ -160,9 +160,15 @@ class JobFileFormatError(NothingStartedError, InputFormatError):
     """The batch file cannot be read as one (not YAML, not UTF-8, no shots): nothing started, exit 2."""
 
 
+class MissingJobFileError(JobFileFormatError, FileNotFoundError):
+    """The batch file is not there (also a ``FileNotFoundError``, as a script catches a missing file)."""
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_UniqueKeyLoader)
+    except FileNotFoundError as exc:
+        raise MissingJobFileError(f"the batch file {path} does not exist") from exc
     except OSError as exc:
         raise JobFileFormatError(f"cannot read the batch file {path}: {exc}") from exc
     except UnicodeDecodeError as exc:  # a Windows editor's local code page (GBK, Windows-1252): was a crash
