@@ -341,3 +341,26 @@ def test_focus_live_holds_through_a_silent_lidar_mid_take(pty_lidar):
     t0 = received[0]
     assert sum(1 for t in received if 1.5 < t - t0 < 2.4) > 20  # FreeD still sent while it was silent
     assert sum(1 for t in received if t - t0 > 3.0) > 20  # and after
+
+
+@pytest.mark.parametrize("fps", ["24000/1001", "23.976"])
+def test_focus_takes_a_rate_as_editors_write_it(tmp_path, log_path, fps):
+    # "24000/1001", as ffprobe prints it and `key --fps` takes it, was refused: "not a valid float"
+    out = tmp_path / "track.csv"
+    lens = ["--focal-length", "85", "--f-number", "2", "--sensor", "ff"]
+    log = ["--sensor-log", str(log_path)]
+    res = CliRunner().invoke(cli, ["focus", *log, "--fps", fps, *lens, "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(out.open()))
+    assert float(rows[24]["t_s"]) == pytest.approx(24 * 1001 / 24000, abs=1e-6)
+
+
+@pytest.mark.parametrize("fps", ["inf", "nan", "0", "1/0", "24 fps"])
+def test_focus_refuses_what_is_no_frame_rate(tmp_path, log_path, fps):
+    lens = ["--focal-length", "85", "--f-number", "2", "--sensor", "ff"]
+    out = tmp_path / "t.csv"
+    log = ["--sensor-log", str(log_path)]
+    res = CliRunner().invoke(cli, ["focus", *log, "--fps", fps, *lens, "-o", str(out)])
+    assert res.exit_code == 2 and "Invalid value for '--fps'" in res.output
+    assert not out.exists()
+

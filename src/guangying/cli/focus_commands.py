@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import click
 
 from guangying.base.atomic import check_output_folder
+from guangying.cli.frame_rate import FRAME_RATE
 from guangying.focus import defaults
 from guangying.lens.optics import DepthOfField, depth_of_field, resolve_coc_mm
 from guangying.lens.sensors import SENSORS, sensor_preset
@@ -115,7 +117,7 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
 @click.command("focus")
 @click.option("--sensor-log", "sensor_log", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="CSV with columns t_s, distance_m, strength (or t_ms, distance_cm / distance_mm)")
-@click.option("--fps", type=float, required=True, help="camera frame rate")
+@click.option("--fps", type=FRAME_RATE, required=True, help="camera frame rate, e.g. 25 or 24000/1001")
 @_lens_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="focus track: .csv, or .json for JSON")
@@ -127,7 +129,7 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
               help="YAML/JSON of tape marks and cues: {marks: {A: 2.0, B: 3.5}, cues: [{t_s: 0, mark: A}, "
               "{t_s: 4, mark: B, rack_s: 1.5}]}; mark 'track' hands focus back to the sensor")
 def focus_command(
-    sensor_log: Path, fps: float, focal_length_mm: float, f_number: float, coc_mm: float | None,
+    sensor_log: Path, fps: Fraction, focal_length_mm: float, f_number: float, coc_mm: float | None,
     sensor: str | None, latency_s: float, sensor_sigma_m: float, sensor_latency_s: float,
     calibration_path: Path | None, steady_walk: bool, output: Path, freed_target: str | None, camera_id: int,
     realtime: bool, marks_path: Path | None,
@@ -144,7 +146,7 @@ def focus_command(
     from guangying.focus.replay import ReplaySettings, replay_log
 
     check_outputs([sensor_log, calibration_path, marks_path], [output])
-    settings = ReplaySettings(fps)
+    settings = ReplaySettings(float(fps))
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
                              sensor_latency_s, steady_walk)
     calibration = _load_calibration(calibration_path)
@@ -233,15 +235,15 @@ def _floats(text: str | None, count: int, option: str, form: str) -> tuple[float
 @click.option("--select", "rule", type=click.Choice(["largest", "centre", "point"]), default="largest",
               show_default=True, help="faces: which face to follow (locked once chosen)")
 @click.option("--point", "point_text", default=None, help="faces: tap point x,y for --select point")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="a sequence's frame rate (depth maps: required; pictures of faces: default their EXR "
-                   "or DPX headers', else 24)")
+@click.option("--fps", type=FRAME_RATE, default=None,
+              help="a sequence's frame rate, e.g. 25 or 24000/1001 (depth maps: required; pictures of "
+                   "faces: default their EXR or DPX headers', else 24)")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="sensor log CSV (or .json); stdout when omitted")
 def distance_command(
     source: Path, kind: str, box_text: str | None, depth_metres_per_unit: float | None,
     focal_length_mm: float | None, sensor: str | None, sensor_width_mm: float | None, rule: str,
-    point_text: str | None, fps: float | None, output: Path | None,
+    point_text: str | None, fps: Fraction | None, output: Path | None,
 ) -> None:
     """Measure the subject's distance from a depth map, a Record3D .r3d, or faces in the picture.
 
@@ -263,7 +265,7 @@ def distance_command(
     readings = distance_readings(
         source, kind, box=box, focal_length_mm=focal_length_mm, sensor=sensor,  # type: ignore[arg-type]
         sensor_width_mm=sensor_width_mm, rule=rule, point=point,  # type: ignore[arg-type]
-        depth_metres_per_unit=depth_metres_per_unit, fps=fps,
+        depth_metres_per_unit=depth_metres_per_unit, fps=None if fps is None else float(fps),
     )
     with Progress(transient=True) as progress:
         task = progress.add_task("distance", total=None)

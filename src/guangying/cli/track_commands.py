@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import click
 
 from guangying.base.atomic import check_output_folder
+from guangying.cli.frame_rate import FRAME_RATE
 from guangying.lens.sensors import SENSORS, sensor_preset
 from guangying.media.outputs import check_outputs
 
@@ -118,8 +120,8 @@ def _finite(positive: bool = False) -> Callable[[click.Context, click.Parameter,
 )
 @click.option("--frames", type=int, default=None, help="freed live: stop after N messages")
 @click.option("--duration", "duration_s", type=float, default=None, help="freed live: stop after S seconds")
-@click.option("--fps", type=float, default=None, callback=_finite(positive=True),
-              help="frame rate (freed; image sequences)")
+@click.option("--fps", type=FRAME_RATE, default=None,
+              help="frame rate, e.g. 25 or 24000/1001 (freed; image sequences)")
 @click.option(
     "--lens-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -161,7 +163,7 @@ def track_command(
     freed_listen: str | None,
     frames: int | None,
     duration_s: float | None,
-    fps: float | None,
+    fps: Fraction | None,
     lens_file: Path | None,
     delay_frames: int,
     camera_id: int | None,
@@ -205,7 +207,7 @@ def track_command(
         freed_listen=freed_listen,
         frames=frames,
         duration_s=duration_s,
-        fps=fps,
+        fps=None if fps is None else float(fps),
         lens_file=lens_file,
         delay_frames=delay_frames,
         camera_id=camera_id,
@@ -298,8 +300,8 @@ def board_command(
 @click.option("--max-views", type=click.IntRange(min=4), default=40, show_default=True,
               help="most views used in the fit (a fit needs 4 or more)")
 @click.option("--rational", is_flag=True, help="8-coefficient model for wide/fisheye-ish lenses")
-@click.option("--fps", type=float, default=None, callback=_finite(positive=True),
-              help="frame rate for image sequences")
+@click.option("--fps", type=FRAME_RATE, default=None,
+              help="frame rate for image sequences, e.g. 25 or 24000/1001")
 @click.option("--start", type=int, default=None, help="first frame (source numbering)")
 @click.option("--end", type=int, default=None, help="last frame (inclusive)")
 @click.option(
@@ -322,7 +324,7 @@ def calibrate_command(
     every: int,
     max_views: int,
     rational: bool,
-    fps: float | None,
+    fps: Fraction | None,
     start: int | None,
     end: int | None,
     output: Path,

@@ -72,7 +72,8 @@ def depth_file_readings(path: str | Path, box: Box | None = None, metres_per_uni
         raise SettingsError(f"a sequence of depth maps ({pattern.text}) needs its frame rate: give --fps "
                             "(fps=), e.g. 30 for TUM RGB-D or a Kinect")
     for number in numbers:  # a missing frame leaves a gap in time, as the camera's own dropped frame
-        yield _depth_reading(pattern.path(number), (number - numbers[0]) / fps, box, metres_per_unit), ""
+        t_s = (number - numbers[0]) / float(fps)  # a Fraction rate gave Fraction times
+        yield _depth_reading(pattern.path(number), t_s, box, metres_per_unit), ""
 
 
 def _depth_reading(path: Path, t_s: float, box: Box | None, metres_per_unit: float | None) -> DistanceReading:
