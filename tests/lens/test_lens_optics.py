@@ -47,6 +47,10 @@ def test_a_lens_at_its_infinity_mark_is_sharp_from_near_the_hyperfocal_distance(
     assert res.exit_code == 0, res.output
     shown = json.loads(res.output)
     assert shown["distance_m"] is None and shown["near_m"] == pytest.approx(35.714, abs=0.001)
+    # the range a refused distance is told includes the infinity mark the command takes
+    res = CliRunner().invoke(cli, ["dof", "--focal-length", "50", "--f-number", "2.8", "--distance", "-1",
+                                   "--coc", "0.025"])  # fmt: skip
+    assert res.exit_code == 1 and "distance_m=-1.0: must be in (0, 1e+06] m or inf" in res.output
 
 
 def test_diopter_tolerance_is_nearly_constant():

@@ -80,7 +80,8 @@ class Range:
             return f"{'>' if self.lo_open else '≥'} {self.lo:g}{unit} and finite"
         left = "(" if self.lo_open else "["
         right = ")" if self.hi_open else "]"
-        return f"in {left}{self.lo:g}, {self.hi:g}{right}{unit}"
+        infinity = " or inf" if self.allow_inf and not math.isinf(self.hi) else ""  # a backdrop at infinity
+        return f"in {left}{self.lo:g}, {self.hi:g}{right}{unit}{infinity}"
 
     def contains(self, value: float) -> bool:
         if math.isnan(value):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from numbers import Real
 
 import numpy as np
 
@@ -47,7 +46,7 @@ LENS_RANGES = {
     "focal_length_mm": Range(1.0, 5000.0, unit="mm"),
     "f_number": Range(0.5, 128.0),
     "coc_mm": Range(0.0005, 1.0, unit="mm"),
-    "distance_m": Range(0.0, 1e6, lo_open=True, unit="m"),
+    "distance_m": Range(0.0, 1e6, lo_open=True, unit="m", allow_inf=True),  # the infinity mark
     "focus_distance_m": Range(0.0, 1e6, lo_open=True, unit="m"),
     "sensor_width_mm": Range(1.0, 100.0, unit="mm"),
     "image_width_px": Range(1.0, 1e6, unit="px"),
@@ -127,10 +126,8 @@ def depth_of_field(
     """
     if coc_mm is None:
         coc_mm = resolve_coc_mm(sensor=sensor)
-    # a lens at its infinity mark: sharp from near H on (an array is refused by the check below)
-    at_infinity = isinstance(distance_m, Real) and distance_m == math.inf
-    _check_lens(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm,
-                distance_m=1.0 if at_infinity else distance_m)
+    _check_lens(focal_length_mm=focal_length_mm, f_number=f_number, coc_mm=coc_mm, distance_m=distance_m)
+    at_infinity = distance_m == math.inf  # a lens at its infinity mark: sharp from near H on
     f = focal_length_mm
     s = distance_m * 1000.0
     if s <= f:
