@@ -228,3 +228,13 @@ def test_a_log_with_many_unusable_readings_says_how_many(tmp_path):
         res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(_log(tmp_path / "ok.csv", t, d)), *LENS,
                                        "-o", str(tmp_path / "t2.csv")])  # fmt: skip
     assert res.exit_code == 0, res.output
+
+
+def test_a_log_whose_times_were_rounded_is_questioned(tmp_path):
+    # times logged to 0.1 s (ten readings at each): taken without a word, and the filter saw no speed
+    t = np.round(np.arange(300) / 100, 1)
+    log = _log(tmp_path / "log.csv", t, 3.0 - np.arange(300) / 300)
+    with pytest.warns(UserWarning, match=r"log\.csv: 2\d\d of 300 readings have the time of the one before"):
+        res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), *LENS, "-o",
+                                       str(tmp_path / "t.csv")])  # fmt: skip
+    assert res.exit_code == 0, res.output

@@ -297,7 +297,8 @@ class _LogUnits:
     """What a log's numbers say of its units, and how many of its readings are usable. A logger that
     wrote millimetres under distance_m, or an Arduino's millis() under t_s, replayed without a word:
     focus at the controller's 1000 m limit with full confidence, a 1 s log made a 16-minute track.
-    A log with a good share of dropped readings (NaN, 0, negative, weak returns) said nothing either.
+    A log with a good share of dropped readings (NaN, 0, negative, weak returns) said nothing either,
+    nor one whose times were rounded (many readings at one time: the filter could not tell speed).
     Sampled (a day's log keeps memory flat)."""
 
     _SAMPLE = 512  # values kept per block
@@ -306,7 +307,8 @@ class _LogUnits:
     def __init__(self) -> None:
         self._distances: list[np.ndarray] = []
         self._steps: list[np.ndarray] = []
-        self._readings = self._unusable = 0
+        self._readings = self._unusable = self._repeated_times = 0
+        self._last_t_s = math.nan
 
     def see(self, block: ReadingBlock) -> ReadingBlock:
         usable = block.distance_m[np.isfinite(block.distance_m) & (block.confidence > 0)]
@@ -315,6 +317,9 @@ class _LogUnits:
         self._distances.append(usable[:: max(1, usable.size // self._SAMPLE)])
         steps = np.diff(block.t_s)
         self._steps.append(steps[:: max(1, steps.size // self._SAMPLE)])
+        if block.t_s.size:  # the first reading is compared with the previous block's last
+            self._repeated_times += int(np.count_nonzero(steps == 0)) + int(block.t_s[0] == self._last_t_s)
+            self._last_t_s = float(block.t_s[-1])
         return block
 
     def warn(self, log: object) -> None:
@@ -326,6 +331,10 @@ class _LogUnits:
             warnings.warn(f"{log}: {unusable} of {readings} readings ({100 * unusable / readings:.0f} %) are "
                           "not usable (no distance, 0 or below, or a return too weak or saturated): focus "
                           "holds over them. Check where the sensor points", stacklevel=3)
+        if readings and self._repeated_times >= self._SAY_UNUSABLE * readings:
+            warnings.warn(f"{log}: {self._repeated_times} of {readings} readings have the time of the one "
+                          "before: times rounded when logged? The controller takes them as one instant, "
+                          "so it cannot tell the subject's speed. Log t_s with more digits", stacklevel=3)
         if distances.size:
             typical = float(np.median(distances))
             if typical > 100.0:
