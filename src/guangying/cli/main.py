@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import signal
 import sys
 import tomllib
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import yaml
@@ -140,6 +141,8 @@ class _ConfigGroup(click.Group):
                 return super().invoke(ctx)
         except GuangyingError as exc:
             raise _Failure(str(exc), exc.exit_code) from exc
+        except KeyboardInterrupt:
+            _say_interrupted(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except BrokenPipeError:
@@ -148,11 +151,23 @@ class _ConfigGroup(click.Group):
             raise
         except Exception as exc:
             stop = stop_behind(exc)
+            if isinstance(stop, KeyboardInterrupt):
+                _say_interrupted(ctx)
             if stop is not None:
                 raise stop from None
             traceback.print_exc(file=sys.stderr)
             click.echo("\n" + BUG_REPORT.format(version=__version__), err=True)
             ctx.exit(70)  # EX_SOFTWARE
+
+
+def _say_interrupted(ctx: click.Context) -> NoReturn:
+    """Ctrl-C: what became of the outputs, where click said only "Aborted!". The writers' with-blocks
+    have run by now (a partial file removed, an earlier version kept)."""
+    said = "\nguangying: interrupted (Ctrl-C); unfinished outputs were removed and earlier files kept."
+    if ctx.invoked_subcommand == "batch":
+        said += " Finished shots are kept: run it again with --resume."
+    click.echo(said, err=True)
+    raise click.exceptions.Exit(128 + signal.SIGINT)
 
 
 @click.group(cls=_ConfigGroup, context_settings={"help_option_names": ["-h", "--help"]})
