@@ -47,7 +47,7 @@ BATCH_KEYS = {
     "range_frames": "frames per range when a long shot is split across workers (0: never split)",
     "warmup_frames": "frames run before each range to warm the neural matte's memory up",
 }
-_ARRAY_FIELDS = {"garbage_mask", "core_mask", "clean_plate"}
+_ARRAY_FIELDS = {"garbage_mask", "core_mask", "despill_mask", "clean_plate"}
 
 
 @dataclass(frozen=True)
@@ -265,7 +265,8 @@ def _check_input(
         return
     # a bad polygon or a mask of the wrong size would otherwise stop this shot only when its turn comes,
     # hours into a batch
-    loaders = {"garbage_mask": load_mask, "core_mask": load_mask, "clean_plate": load_clean_plate}
+    loaders = {"garbage_mask": load_mask, "core_mask": load_mask, "despill_mask": load_mask,
+               "clean_plate": load_clean_plate}
     for key, load in loaders.items():
         if not options.get(key):
             continue

@@ -51,6 +51,11 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
             "--garbage-mask", help="Keyer: outside matte, an image (white = garbage) or 'x,y;x,y;…'."
         ),
         click.option("--core-mask", help="Keyer: inside matte, an image (white = solid) or 'x,y;x,y;…'."),
+        click.option(
+            "--despill-mask",
+            help="Keyer: where the solid subject keeps its own colour (green props, plants), an image "
+            "(white = keep) or 'x,y;x,y;…'; despill greys such colours like spill.",
+        ),
         click.option("--clean-plate", help="Keyer: a frame of the empty screen, for unevenly lit screens."),
         dataclass_options(KeyerSettings, skip=KEYER_FILE_FIELDS),
         click.option(
@@ -81,7 +86,7 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
 
 def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) -> None:
     # every file this run reads, before anything is read or written (run_job checks source/background)
-    files = ("garbage_mask", "core_mask", "clean_plate", "focus_track")
+    files = ("garbage_mask", "core_mask", "despill_mask", "clean_plate", "focus_track")
     read = [source, *plate_inputs(job.get("background")), *(options.get(k) for k in files)]
     check_outputs(read, [outputs.composite, outputs.alpha, outputs.foreground])
     outputs = job_outputs(options, outputs.composite, outputs.alpha, outputs.foreground)

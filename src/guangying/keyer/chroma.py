@@ -69,6 +69,9 @@ def _check_frame(rgb: object, what: str, plate: bool = True) -> np.ndarray:
     return picture
 
 
+_SOLID_FROM = 0.95  # α from which the despill mask gives a pixel its own colour back, fully at 1
+
+
 def _check_mask(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> np.ndarray | None:
     if mask is None:
         return None
@@ -78,6 +81,16 @@ def _check_mask(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> n
             f"keyer {name} is {got} but the frame is {shape}: give a float32 (H, W) mask at the frame's size"
         )
     return np.ascontiguousarray(mask, np.float32)
+
+
+def _keep_solid_colour(fg: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, keep: np.ndarray) -> None:
+    """Put the footage's colour back into ``fg`` (in place) where ``keep`` says so and the subject is
+    solid; a soft pixel's colour is a mix with the screen and stays despilled."""
+    weight = keep * np.clip((alpha - _SOLID_FROM) / (1.0 - _SOLID_FROM), 0.0, 1.0)
+    rows = np.flatnonzero(weight.any(axis=1))  # a prop's mask covers a small part of the frame
+    if rows.size:
+        part = slice(rows[0], rows[-1] + 1)
+        fg[part] += weight[part, :, None] * (rgb[part] - fg[part])
 
 
 class ChromaKeyer:
@@ -232,6 +245,7 @@ class ChromaKeyer:
                 )
         garbage = _check_mask(st.garbage_mask, shape, "garbage_mask")
         core = _check_mask(st.core_mask, shape, "core_mask")
+        keep_colour = _check_mask(st.despill_mask, shape, "despill_mask")
         if self._screen is None:
             try:
                 self._learn_screen(rgb)
@@ -377,4 +391,6 @@ class ChromaKeyer:
             alpha = soften_matte(grow_matte(alpha, st.grow_px), st.softness_px)
             alpha = np.ascontiguousarray(alpha, np.float32)
             kernels.key_foreground(*args, *luts, no_patch, alpha, fg, *no_key, no_fit, no_strands)
+        if keep_colour is not None:
+            _keep_solid_colour(fg, rgb, alpha, keep_colour)
         return MatteResult(alpha=alpha, foreground_rgb=fg)

@@ -64,6 +64,9 @@ class KeyerSettings(CheckedOnAssignment):
       same luminance), "none" (just removed, subject darkens).
     - ``garbage_mask``: float32 (H, W), 1 = force transparent (outside matte). None = off.
     - ``core_mask``: float32 (H, W), 1 = force opaque (inside matte), applied after the garbage mask.
+    - ``despill_mask``: float32 (H, W), 1 = keep the footage's own colour where the subject is solid:
+      green props, plants or wardrobe, which despill (any method) turns grey like spill. Their edges
+      against the screen are still despilled. None = despill everywhere.
     - ``clean_plate``: float32 (H, W, 3) sRGB frame of the empty screen, same size as the footage.
     - ``auto_plate``: without a clean plate, build a smooth screen plate from each frame's own screen
       pixels (on a ~160 px wide grid), which keys unevenly lit screens; False = one flat colour.
@@ -119,6 +122,7 @@ class KeyerSettings(CheckedOnAssignment):
     spill_replace: SpillReplace = "neutral"
     garbage_mask: np.ndarray | None = None
     core_mask: np.ndarray | None = None
+    despill_mask: np.ndarray | None = None
     clean_plate: np.ndarray | None = None
     auto_plate: bool = True
     spill_compensation: bool = True
@@ -177,7 +181,7 @@ class KeyerSettings(CheckedOnAssignment):
     def _check_images(self) -> None:
         # Once per settings, not per frame: a 0/255 mask would push α out of 0–1, and one NaN in a mask
         # or clean plate spreads through the whole matte.
-        for name in ("garbage_mask", "core_mask"):
+        for name in ("garbage_mask", "core_mask", "despill_mask"):
             mask = getattr(self, name)
             if isinstance(mask, np.ndarray) and mask.size and mask.dtype.kind in "biuf":
                 lo, hi = float(np.min(mask)), float(np.max(mask))

@@ -21,7 +21,7 @@ from guangying.pipeline.lens_defocus import FocusTrack, LensDefocus, LensSetting
 from guangying.pipeline.matters import keyer_settings_for, make_matter
 
 # Keyer fields given as files (masks, plate) or as a triple: not plain settings flags.
-KEYER_FILE_FIELDS = {"garbage_mask", "core_mask", "clean_plate", "screen_colour"}
+KEYER_FILE_FIELDS = {"garbage_mask", "core_mask", "despill_mask", "clean_plate", "screen_colour"}
 
 
 def settings_from_options(cls: type, options: dict[str, Any], **extra: Any) -> Any:
@@ -44,6 +44,7 @@ def keyer_settings(source: str | Path, options: dict[str, Any]) -> KeyerSettings
         end=options.get("end"),
         garbage_mask=options.get("garbage_mask"),
         core_mask=options.get("core_mask"),
+        despill_mask=options.get("despill_mask"),
         clean_plate=options.get("clean_plate"),
         camera_log=options.get("camera_log", "auto"),
         **settings,

@@ -122,6 +122,7 @@ def keyer_settings_for(
     garbage_mask: str | Path | None = None,
     core_mask: str | Path | None = None,
     clean_plate: str | Path | None = None,
+    despill_mask: str | Path | None = None,
     camera_log: str | None = "auto",
     **settings: Any,
 ) -> KeyerSettings:
@@ -134,7 +135,7 @@ def keyer_settings_for(
     the footage's metadata (a frame exported from a Sony clip carries none of its own).
     """
     extra: dict[str, Any] = {}
-    if garbage_mask or core_mask or clean_plate:
+    if garbage_mask or core_mask or clean_plate or despill_mask:
         with open_reader(source, start=start, end=end, camera_log=camera_log) as reader:
             shape = (reader.info.height, reader.info.width)
             footage_log = reader.info.camera_log or "none"
@@ -142,6 +143,8 @@ def keyer_settings_for(
             extra["garbage_mask"] = load_mask(garbage_mask, shape)
         if core_mask:
             extra["core_mask"] = load_mask(core_mask, shape)
+        if despill_mask:
+            extra["despill_mask"] = load_mask(despill_mask, shape)
         if clean_plate:
             extra["clean_plate"] = load_clean_plate(clean_plate, shape, footage_log)
     return KeyerSettings(**settings, **extra)
