@@ -204,7 +204,8 @@ def test_plan_shares_the_keyers_screen_estimate(takes):
     assert plan.options["screen"] == keyer.screen
     shared = srgb_to_linear(np.asarray(plan.options["screen_colour"], np.float32))
     assert np.array_equal(shared, keyer.screen_colour_linear)
-    assert plan.options["luma_refine"] == ("on" if keyer.luma_refine_active else "off")
+    kind = ("mosaic" if keyer.luma_refine_linear else "stored") if keyer.luma_refine_active else "off"
+    assert plan.options["luma_refine"] == kind  # and which luma the refinement fits
 
 
 def test_a_clip_whose_count_is_estimated_is_planned_to_its_real_end(takes):

@@ -17,7 +17,7 @@ from typing import Any
 
 from guangying.base.timecode import timecode_at
 from guangying.batch.jobs import Shot
-from guangying.keyer.refine import refinement_kind
+from guangying.keyer.refine import mosaic_interpolated, refinement_kind
 from guangying.keyer.screen import NoScreenError, detect_screen, estimate_screen_colour
 from guangying.media import display_srgb, open_reader
 
@@ -71,8 +71,13 @@ def _shared_keyer_state(rgb_srgb: Any, options: dict[str, Any], full_chroma: boo
         screen = detect_screen(rgb_srgb) if screen == "auto" else screen
         shared["screen"] = screen
         shared["screen_colour"] = estimate_screen_colour(rgb_srgb, screen)
-    if options.get("luma_refine", "auto") == "auto":
-        shared["luma_refine"] = "on" if refinement_kind(rgb_srgb, full_chroma) else "off"
+    # Which luma the refinement fits is a per-shot finding too: a range deciding it from its own first
+    # frame keyed differently from the frame on (an H.264 keyframe can read as mosaic, the rest not).
+    refine = options.get("luma_refine", "auto")
+    if refine == "auto":
+        shared["luma_refine"] = refinement_kind(rgb_srgb, full_chroma) or "off"
+    elif refine == "on":
+        shared["luma_refine"] = "mosaic" if mosaic_interpolated(rgb_srgb) else "stored"
     return shared
 
 

@@ -134,7 +134,7 @@ class ChromaKeyer:
         """Whether the luma-guided edge refinement runs (for "auto": the first frame's colour was
         found stored at half resolution); None before the first frame."""
         if self.settings.luma_refine != "auto":
-            return self.settings.luma_refine == "on"
+            return self.settings.luma_refine != "off"
         return self._subsampled
 
     @property
@@ -266,6 +266,8 @@ class ChromaKeyer:
                 kind = refinement_kind(rgb, self.full_chroma_source)
                 self._subsampled = bool(kind)
                 self._linear_luma = kind == "mosaic"
+            elif st.luma_refine in ("stored", "mosaic"):
+                self._linear_luma = st.luma_refine == "mosaic"
             else:
                 self._linear_luma = mosaic_interpolated(rgb)
         refine = bool(self.luma_refine_active)

@@ -84,8 +84,9 @@ def key_reference(
         final = np.where(seen, projected, raw)
     # The clipped key, unclamped: α = clamp(key).
     key = ((final - black) / (settings.clip_white - black)).astype(np.float32)
-    refine, linear = settings.luma_refine == "on", bool(linear_luma)
-    if settings.luma_refine == "auto" or (refine and linear_luma is None):
+    refine = settings.luma_refine in ("on", "stored", "mosaic")
+    linear = settings.luma_refine == "mosaic" or (settings.luma_refine == "on" and bool(linear_luma))
+    if settings.luma_refine == "auto" or (settings.luma_refine == "on" and linear_luma is None):
         kind = colour_subsampling(rgb_srgb)
         refine, linear = refine or bool(kind), kind == "mosaic"
     if refine:

@@ -13,7 +13,7 @@ from guangying.base.errors import SettingsError
 Screen = Literal["green", "blue", "auto"]
 DespillMethod = Literal["average", "double", "limit", "subject", "none"]
 SpillReplace = Literal["background", "neutral", "none"]
-LumaRefine = Literal["auto", "on", "off"]
+LumaRefine = Literal["auto", "on", "off", "stored", "mosaic"]
 StrandColour = Literal["auto", "on", "off"]
 
 # Documented ranges (the docstring below says what each does); beyond them a key is meaningless.
@@ -81,7 +81,9 @@ class KeyerSettings(CheckedOnAssignment):
       mosaic, which smears thin strands and edges in a colour-difference key: α is fitted as a local
       linear function of the luma on 2×2 cells and evaluated per pixel (guangying.keyer.refine; the
       sRGB luma for stored colour, the linear-light luma for demosaiced colour); solid subject and
-      clear screen keep their values. "auto" (checks the first frame's chroma), "on", "off".
+      clear screen keep their values. "auto" (checks the first frame's chroma), "on" (the first frame
+      tells only which luma), "off"; "stored" and "mosaic" name the colour's kind outright (a batch
+      hands its shot's finding to every range, so a range keys as the whole shot does).
     - ``luma_refine_eps``: variance of that luma (0–1 units) below which luma detail counts as
       noise in that fit: 1e-4 suits 8-bit camera or codec noise of about 1% (2.5/255); raise it for
       grainier footage, lower it for clean renders.
@@ -143,7 +145,7 @@ class KeyerSettings(CheckedOnAssignment):
             "screen": ("green", "blue", "auto"),
             "despill_method": ("average", "double", "limit", "subject", "none"),
             "spill_replace": ("background", "neutral", "none"),
-            "luma_refine": ("auto", "on", "off"),
+            "luma_refine": ("auto", "on", "off", "stored", "mosaic"),
             "strand_colour": ("auto", "on", "off"),
         }
         for name, allowed in choices.items():
