@@ -425,3 +425,24 @@ shots:
     message = str(info.value)
     assert "both write" in message and "name a glob entry's outputs by their take: {stem}" in message
     assert "2 shots are named 'c1'; a glob entry's shots are named by their files" in message
+
+
+def test_composite_and_lens_settings_are_checked_before_anything_starts(takes):
+    # each shot failed only at its turn ("composite setting light_wrap_width_px=nan"), hours in
+    jobs = takes / "looks.yaml"
+    jobs.write_text("""
+defaults: {background: set.png}
+shots:
+  - {input: takes/c1.mp4, output: out/w.mov, light_wrap_width_px: .nan}
+  - {input: takes/c2.mp4, output: out/i.mov, light_wrap_intensity: 5}
+  - {input: takes/c1.mp4, name: lens, output: out/l.mov, focal_length: 50, f_number: -2}
+  - {input: takes/c2.mp4, name: near, output: out/n.mov, focal_length: 50, f_number: 2, subject_distance: -3}
+""")
+    with pytest.raises(SettingsError) as info:
+        load_jobs(jobs, COMMANDS)
+    message = str(info.value)
+    assert "4 problem(s)" in message, message
+    assert "shot 1: composite setting light_wrap_width_px=nan" in message
+    assert "shot 2: composite setting light_wrap_intensity=5" in message
+    assert "shot 3: lens setting f_number=-2" in message
+    assert "shot 4: lens setting subject_distance_m=-3" in message

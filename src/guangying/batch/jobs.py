@@ -33,8 +33,10 @@ from guangying.media.patterns import parse_pattern
 from guangying.media.reader import resolve_range
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import parse_colour_srgb
+from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.job import H264Options
 from guangying.pipeline.job_options import settings_from_options
+from guangying.pipeline.lens_defocus import LensSettings
 
 COMMANDS = ("key", "composite")
 OUTPUT_KEYS = ("output", "alpha", "foreground")  # YAML key → output kind composite / alpha / foreground
@@ -229,13 +231,19 @@ def _check_settings(options: dict[str, Any], where: str, problems: list[str]) ->
         settings_from_options(KeyerSettings, plain)
     except (ValueError, TypeError) as exc:
         problems.append(f"{where}: {exc}")
+    # the composite's and the lens's settings too: refused only at the shot's turn, hours into a batch
+    checks: list[Callable[[], object]] = [lambda: settings_from_options(CompositeSettings, plain)]
     if options.get("crf") is not None:
-        try:
-            H264Options(crf=options["crf"])
-        except (ValueError, TypeError) as exc:
-            problems.append(f"{where}: {exc}")
+        checks.append(lambda: H264Options(crf=options["crf"]))
     if options.get("f_number") is not None and options.get("focal_length_mm") is None:
         problems.append(f"{where}: lens depth of field needs focal_length as well as f_number")
+    elif options.get("f_number") is not None:
+        checks.append(lambda: settings_from_options(LensSettings, plain))
+    for check in checks:
+        try:
+            check()
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{where}: {exc}")
     if options.get("set_path"):
         problems.append(f"{where}: batch does not render tracked virtual sets (set:) yet")
 
