@@ -143,7 +143,7 @@ def reference(shoot):
     return _reference(shoot)
 
 
-def test_worker_killed_mid_shot_bad_shot_reported(ray_cluster, shoot, reference, tmp_path):
+def test_worker_killed_mid_shot_bad_shot_reported(ray_cluster, shoot, reference, tmp_path, monkeypatch):
     jobs = _jobs(shoot, "night.yaml", bad_shot=True)
     shots = gy.load_jobs(jobs)  # as a pipeline script has it: the commands' options without the CLI's help
     # re-exported at another framing (4:3) while the batch runs: found only when the shot is rendered
@@ -172,11 +172,12 @@ def test_worker_killed_mid_shot_bad_shot_reported(ray_cluster, shoot, reference,
         movies = [Path(p) for p in outcome.outputs if str(p).endswith(".mov")]
         ended.append((outcome.name, outcome.status, all(p.is_file() for p in movies)))
 
+    monkeypatch.chdir(tmp_path)
     report = gy.run_batch(
         shots,
         jobs,
         workers=2,
-        report_dir=tmp_path / "report",
+        report_dir="report",  # in the folder the script runs in
         show_progress=False,
         on_dispatch=kill_when_started,
         on_shot=on_shot,
@@ -216,6 +217,9 @@ def test_worker_killed_mid_shot_bad_shot_reported(ray_cluster, shoot, reference,
     page = html_path.read_text()
     assert "clean plate" in page and "contacts/long.png" in page
     assert (tmp_path / "report" / "contacts" / "long.png").stat().st_size > 1000
+    # found from any folder, as the outputs are (it was relative to the folder the run started in)
+    contact = next(s["contact"] for s in data["shots"] if s["name"] == "long")
+    assert Path(contact) == tmp_path / "report" / "contacts" / "long.png"
 
 
 def _resume(shots, jobs: Path):  # type: ignore[no-untyped-def]

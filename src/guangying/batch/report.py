@@ -7,6 +7,7 @@ import dataclasses
 import html
 import json
 import os
+import urllib.parse
 from pathlib import Path
 
 from guangying.base.atomic import write_text
@@ -33,7 +34,8 @@ def _row(shot: dict, folder: Path) -> str:
     outputs = "<br>".join(html.escape(o) for o in shot["outputs"])
     contact = ""
     if shot.get("contact"):
-        rel = os.path.relpath(shot["contact"], folder)
+        # a URL: a name's '#' or '?' cut the address short, a '%' was read as an escape
+        rel = urllib.parse.quote(Path(os.path.relpath(shot["contact"], folder)).as_posix())
         contact = f'<img src="{html.escape(rel)}" alt="contact sheet of {html.escape(shot["name"])}">'
     message = html.escape(shot["message"] or shot.get("note") or "")
     return (

@@ -239,7 +239,7 @@ def run_batch(
     if report_dir is not None:
         from guangying.batch.report import write_report  # it reads BatchReport from here
 
-        _, report.page = write_report(report, report_dir)
+        _, report.page = write_report(report, os.path.abspath(report_dir))
     return report
 
 
@@ -276,7 +276,7 @@ def _plan_all(
         if done is not None:
             outcome.status, outcome.frames = "skipped", done["frames"]
             outcome.outputs = list(shot.outputs.values())
-            kept = Path(report_dir) / "contacts" / f"{shot.name}.png" if report_dir else None
+            kept = Path(os.path.abspath(report_dir)) / "contacts" / f"{shot.name}.png" if report_dir else None
             outcome.contact = str(kept) if kept is not None and kept.is_file() else None
             outcome.message = "finished in an earlier run (outputs checked: sizes and checksums)"
             ended(outcome)
@@ -424,7 +424,7 @@ def _finish_shot(
         return
     contact = next((r.contact for r in ordered if r.contact and Path(r.contact).is_file()), None)
     if contact is not None and report_dir is not None:
-        kept = Path(report_dir) / "contacts" / f"{plan.shot.name}.png"
+        kept = Path(os.path.abspath(report_dir)) / "contacts" / f"{plan.shot.name}.png"  # opens from anywhere
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(contact, kept)
         outcome.contact = str(kept)
