@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -331,3 +332,29 @@ def test_a_schedulers_sigterm_stops_the_batch_as_it_stops_a_render(shoot, tmp_pa
     assert proc.returncode == 143, output
     assert "SIGTERM received" not in output
     assert not list((tmp_path / "out").glob("long_alpha.*.png"))  # no finished-looking frames
+
+
+def test_a_script_falls_back_to_this_machine_after_a_cluster_it_cannot_reach(shoot, tmp_path):
+    """A failed ray:// join left Ray's client mode half set up: the script's fallback run_batch on this
+    machine then failed inside Ray with a bare AssertionError. (Its own process: Ray is process-wide.)"""
+    (tmp_path / "takes").mkdir()
+    os.link(shoot / "takes" / "c.mp4", tmp_path / "takes" / "c.mp4")
+    (tmp_path / "jobs.yaml").write_text("shots:\n  - {input: takes/c.mp4, command: key, alpha: out/a.mov}\n")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = f"""
+import guangying as gy
+shots = gy.load_jobs("jobs.yaml")
+try:
+    gy.run_batch(shots, "jobs.yaml", ray_address="ray://127.0.0.1:{port}", show_progress=False)
+except gy.NothingStartedError as exc:
+    print("refused:", exc)
+report = gy.run_batch(shots, "jobs.yaml", workers=1, show_progress=False)
+print("local:", [s.status for s in report.shots])
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(SRC)}, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"refused: cannot join the Ray cluster at ray://127.0.0.1:{port}" in proc.stdout
+    assert "local: ['done']" in proc.stdout

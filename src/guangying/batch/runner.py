@@ -125,6 +125,9 @@ def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[bool,
     try:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
+        # a ray:// join that failed left Ray's client mode half set up: the next run_batch in this
+        # process (a script falling back to this machine) failed in Ray with a bare AssertionError
+        ray.shutdown()
         raise NothingStartedError(f"cannot join the Ray cluster at {address}: {exc}") from exc
     return True, address
 
