@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 import urllib.parse
 
+import pytest
+import ray
+
+from guangying.batch import run_batch
 from guangying.batch.report import write_report
 from guangying.batch.runner import BatchReport, ShotOutcome
 
@@ -21,3 +25,9 @@ def test_a_contact_sheet_of_any_name_opens_from_the_page(tmp_path):
     address = src.replace("&amp;", "&")  # as the browser reads the attribute
     assert urllib.parse.urlsplit(address).fragment == "" and urllib.parse.urlsplit(address).query == ""
     assert (page.parent / urllib.parse.unquote(address)).read_bytes() == b"png"
+
+
+def test_no_shots_start_no_cluster(tmp_path):
+    with pytest.warns(UserWarning, match="no shots to render"):
+        report = run_batch([], tmp_path / "jobs.yaml", show_progress=False)
+    assert report.shots == [] and not ray.is_initialized()

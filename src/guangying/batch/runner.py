@@ -202,6 +202,9 @@ def run_batch(
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise NothingStartedError(f"workers={workers!r}: give a whole number of worker processes ≥ 1, or "
                                   "None (one per CPU)")
+    if not shots:  # a glob that matched nothing upstream: no cluster to start or join for it
+        warnings.warn("no shots to render", stacklevel=2)
+        return BatchReport([], 0.0, 0, "nothing started", 0.0, 0)
     started = time.perf_counter()
     if report_dir is not None:  # found unwritable after the first shot had rendered, the rest never did
         try:
