@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -446,3 +448,34 @@ shots:
     assert "shot 2: composite setting light_wrap_intensity=5" in message
     assert "shot 3: lens setting f_number=-2" in message
     assert "shot 4: lens setting subject_distance_m=-3" in message
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder this user cannot write in: a read-only tmpfs for root (whom modes do not stop), a
+    mode-555 folder for anyone else."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_an_output_in_a_folder_this_user_cannot_write_is_listed(takes, read_only_folder):
+    # each shot failed at its turn with "OSError(30, 'Read-only file system')", naming no file
+    jobs = takes / "ro.yaml"
+    shot = f"{{input: takes/c1.mp4, command: key, alpha: '{read_only_folder}/sub/a.mov'}}"
+    jobs.write_text(f"shots:\n  - {shot}\n")
+    said = rf"shot 1: alpha '.*/sub/a.mov': no permission to write in folder {read_only_folder} \(read-only"
+    with pytest.raises(SettingsError, match=said):
+        load_jobs(jobs, COMMANDS)

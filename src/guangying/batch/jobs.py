@@ -190,6 +190,15 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _unwritable_folder(output: Path) -> Path | None:
+    """The folder ``output`` would be made in (its nearest existing one) when this user cannot write
+    there: found otherwise as each shot's render failed with a bare "Read-only file system"."""
+    folder = output.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return None if os.access(folder, os.W_OK) else folder
+
+
 def _check_name(name: str, where: str, problems: list[str]) -> None:
     """A shot's name becomes file names (its contact sheet in the report, its staging folder): one
     with a folder in it wrote outside the report, over any file there, a source included."""
@@ -394,6 +403,9 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
                                         "as shot.%04d.png")
                     elif Path(outputs[_OUTPUT_KIND[key]]).is_dir():  # else found after the shot rendered
                         problems.append(f"{where}: {key} '{text}' is a folder; name a file in it")
+                    elif (closed := _unwritable_folder(Path(outputs[_OUTPUT_KIND[key]]))) is not None:
+                        problems.append(f"{where}: {key} '{text}': no permission to write in folder {closed} "
+                                        "(read-only, or another user's)")
                 except (KeyError, IndexError, ValueError) as exc:
                     hint = "use {stem}, {name} or {folder}"
                     problems.append(f"{where}: {key} '{template}': unknown name {exc} ({hint})")
