@@ -82,7 +82,14 @@ def test_truncated_mp4_names_the_last_good_frame(tmp_path):
     message = str(caught.value)
     assert "cut.mp4" in message and "truncated" in message
     assert f"last good frame is {seen[-1]}" in message
+    assert f"runs to frame {FRAMES - 1}" in message and f"end at frame {seen[-1]}" in message
     assert 0 < len(seen) < FRAMES
+    # a range's end (a batch worker's) is no length of the file, and was told as one
+    with open_reader(path, end=FRAMES - 2) as reader, pytest.raises(MediaError) as caught:
+        for _frame in reader:
+            pass
+    assert f"the range asked for ends at frame {FRAMES - 2} (the file says it runs to {FRAMES - 1})" in str(
+        caught.value)
 
 
 def _mkv_with_sound(path: Path, picture_s: float, sound_s: float) -> None:

@@ -338,6 +338,7 @@ class VideoReader(Reader):
         # An estimated count bounds neither the range asked for nor the read, which goes on to the clip's
         # real end: a short estimate (a concatenated or cut stream's duration) dropped the frames past it.
         self._start, self._end = resolve_range(str(path), start, end, 0, last if self._exact_count else None)
+        self._file_last = last
         final = self._end if self._end is not None else last
         self._bits, self._alpha, self._source_timecode = bits, alpha, timecode
         self.info = ClipInfo(
@@ -529,10 +530,16 @@ class VideoReader(Reader):
             self._warn_if_cut_short(last)
         if self._exact_count and final is not None and (last_index is None or last_index < final):
             good = "no frame decoded" if last is None else f"last good frame is {last.index}"
+            # a batch worker's range ends before the file does: its end is no length of the file
+            file_last = self._file_last
+            says = f"the file says it runs to frame {file_last}"
+            if file_last is not None and final < file_last:
+                says = f"the range asked for ends at frame {final} (the file says it runs to {file_last})"
+            usable = last.index if last is not None else 0
             raise MediaError(
-                f"{self._path} ends early: {good} but the file says it runs to frame {final}. It is "
-                "probably truncated (an unfinished copy or render); re-copy or re-export it, "
-                f"or set --end {last.index if last is not None else 0} to use what is there"
+                f"{self._path} ends early: {good}, but {says}. It is probably truncated (an unfinished copy "
+                f"or render); re-copy or re-export it, or end at frame {usable} to use what is there "
+                f"(--end {usable}; end: {usable} in a batch file)"
             )
 
     def _warn_if_cut_short(self, last: Frame) -> None:
