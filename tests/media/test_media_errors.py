@@ -90,6 +90,11 @@ def test_truncated_mp4_names_the_last_good_frame(tmp_path):
             pass
     assert f"the range asked for ends at frame {FRAMES - 2} (the file says it runs to {FRAMES - 1})" in str(
         caught.value)
+    # a range wholly past the damage (a batch's later range) was told to "end at frame 0"
+    with open_reader(path, start=FRAMES - 2) as reader, pytest.raises(MediaError) as caught:
+        for _frame in reader:
+            pass
+    assert str(caught.value).endswith(f"re-copy or re-export it, or end before frame {FRAMES - 2}")
 
 
 def _mkv_with_sound(path: Path, picture_s: float, sound_s: float) -> None:

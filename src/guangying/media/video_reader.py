@@ -535,11 +535,14 @@ class VideoReader(Reader):
             says = f"the file says it runs to frame {file_last}"
             if file_last is not None and final < file_last:
                 says = f"the range asked for ends at frame {final} (the file says it runs to {file_last})"
-            usable = last.index if last is not None else 0
+            if last is not None:
+                usable = f", or end at frame {last.index} to use what is there (--end {last.index}; " \
+                         f"end: {last.index} in a batch file)"
+            else:  # a range past the damage: what is there ends before it
+                usable = f", or end before frame {self._start}" if self._start > 0 else ""
             raise MediaError(
                 f"{self._path} ends early: {good}, but {says}. It is probably truncated (an unfinished copy "
-                f"or render); re-copy or re-export it, or end at frame {usable} to use what is there "
-                f"(--end {usable}; end: {usable} in a batch file)"
+                f"or render); re-copy or re-export it{usable}"
             )
 
     def _warn_if_cut_short(self, last: Frame) -> None:
