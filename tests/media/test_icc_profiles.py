@@ -39,12 +39,13 @@ def _s15(v: float) -> bytes:
     return struct.pack(">i", round(v * 65536))
 
 
-def display_p3_profile() -> bytes:
-    """An ICC v2 display profile: desc, wtpt, r/g/bXYZ and one parametric sRGB curve for r/g/bTRC."""
+def display_p3_profile(curve: bytes | None = None) -> bytes:
+    """An ICC v2 display profile: desc, wtpt, r/g/bXYZ and one curve for r/g/bTRC (default the
+    parametric sRGB curve)."""
     name = b"Display P3 (test)"
     desc = b"desc" + bytes(4) + struct.pack(">I", len(name) + 1) + name + b"\0" + bytes(8) + bytes(3 + 67)
     xyz = lambda v: b"XYZ " + bytes(4) + b"".join(_s15(c) for c in v)  # noqa: E731
-    curve = b"para" + bytes(4) + struct.pack(">H", 3) + bytes(2) + b"".join(
+    curve = curve or b"para" + bytes(4) + struct.pack(">H", 3) + bytes(2) + b"".join(
         _s15(p) for p in (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045))
     colorants = _p3_colorants_d50()
     tags = [(b"desc", desc), (b"wtpt", xyz(_xyz(D50) / _xyz(D50)[1])), (b"rXYZ", xyz(colorants[:, 0])),
@@ -112,13 +113,38 @@ def _png_with_iccp(path, rgb16: np.ndarray, profile: bytes) -> None:
     path.write_bytes(data[:ihdr_end] + chunk + data[ihdr_end:])
 
 
-def test_sixteen_bit_picture_with_a_profile_is_read_as_is_with_a_warning(tmp_path):
+def test_sixteen_bit_picture_with_a_profile_is_read_in_srgb_at_sixteen_bits(tmp_path):
+    """A 16-bit export (Photoshop, Lightroom) in Display P3 was read as sRGB, with a warning: red
+    came out 17 codes off. Converted now from the profile's own tags, to the published matrix's
+    values, and with its 16 bits: a smooth ramp keeps far more than 256 levels."""
     path = tmp_path / "grade.png"
-    _png_with_iccp(path, _picture().astype(np.uint16) * 257, display_p3_profile())
-    with pytest.warns(UserWarning, match="Display P3 .test.* 8-bit pictures only"):
-        with open_reader(path) as reader:
-            frame = next(iter(reader))
-    np.testing.assert_allclose(frame.rgb[8, 8::16], PATCHES / 255, atol=1e-4)
+    picture = _picture().astype(np.uint16) * 257
+    ramp = np.linspace(0, 65535, 64 * 4).round().astype(np.uint16).reshape(4, 64)  # a slow red ramp
+    picture[:4, :, 0], picture[:4, :, 1], picture[:4, :, 2] = ramp, 20000, 20000
+    _png_with_iccp(path, picture, display_p3_profile())
+    with open_reader(path) as reader:
+        frame = next(iter(reader))
+    np.testing.assert_allclose(frame.rgb[8, 8::16], _expected_srgb(), atol=1.5 / 255)
+    assert len(np.unique(frame.rgb[:4, :, 0])) > 200  # 8-bit through littleCMS would give ≤ 64 here
+
+
+_GAMMA_22 = b"curv" + bytes(4) + struct.pack(">IH", 1, round(2.2 * 256))  # Adobe RGB's kind of curve
+_TABLE = b"curv" + bytes(4) + struct.pack(">I", 1024) + struct.pack(
+    ">1024H", *np.round(np.linspace(0, 1, 1024) ** 1.8 * 65535).astype(int))  # ProPhoto's gamma, tabled
+
+
+@pytest.mark.parametrize("curve", [None, _GAMMA_22, _TABLE], ids=["parametric", "gamma", "table"])
+def test_sixteen_bit_conversion_agrees_with_littlecms_on_eight_bit_values(curve):
+    """The 16-bit path (our reading of the profile's tags) and littleCMS's 8-bit transform, on the same
+    colours: within a code value."""
+    from guangying.media.icc import bgr_to_srgb
+
+    rng = np.random.default_rng(3)
+    rgb8 = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    profile = display_p3_profile(curve)
+    by_littlecms = bgr_to_srgb(rgb8[..., ::-1].copy(), profile, "a")[..., ::-1]
+    by_tags = bgr_to_srgb(rgb8[..., ::-1].astype(np.uint16) * 257, profile, "b")[..., ::-1]
+    assert np.abs(by_tags / 257 - by_littlecms).max() <= 1.0
 
 
 def test_garbage_profile_is_read_as_srgb_not_a_crash(tmp_path):
