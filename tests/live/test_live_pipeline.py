@@ -43,6 +43,7 @@ def test_live_composite_matches_batch_composite(plate_clip, tmp_path):
             "despill_method": "average",
             "light_wrap_width_px": 4.0,
             "garbage_mask": "0,0;40,0;40,60;0,60",
+            "despill_mask": "60,0;320,0;320,192;60,192",
             "screen_colour": [0.2, 0.62, 0.3],
         },
         320,
@@ -51,6 +52,7 @@ def test_live_composite_matches_batch_composite(plate_clip, tmp_path):
     look = tmp_path / "look.yaml"
     look.write_text(settings.to_yaml())
     assert load_config(look)["garbage_mask"] == "0,0;40,0;40,60;0,60"
+    assert load_config(look)["despill_mask"] == "60,0;320,0;320,192;60,192"
     live_out, batch_out = tmp_path / "live.mkv", tmp_path / "batch.mkv"
     # … drives the live take (file played in real time, lossless recording) and the batch render.
     res = CliRunner().invoke(

@@ -76,24 +76,10 @@ def test_freed_live_through_a_real_udp_socket(tmp_path):
     thread = threading.Thread(target=sender, daemon=True)
     thread.start()
     out = tmp_path / "cam.csv"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "track",
-            "--method",
-            "freed",
-            "--freed-listen",
-            f"127.0.0.1:{port}",
-            "--frames",
-            "12",
-            "--fps",
-            "25",
-            "--lens-file",
-            str(lens),
-            "-o",
-            str(out),
-        ],
-    )
+    listen = ["--freed-listen", f"127.0.0.1:{port}", "--frames", "12"]
+    with pytest.warns(UserWarning, match="1 datagram.* no D1 message were ignored"):
+        result = CliRunner().invoke(cli, ["track", "--method", "freed", *listen, "--fps", "25", "--lens-file",
+                                          str(lens), "-o", str(out)])  # fmt: skip
     stop.set()
     thread.join(5)
     assert result.exit_code == 0, result.output
@@ -234,10 +220,13 @@ def test_record3d_poses_through_the_command(tmp_path):
     assert math.isfinite(rows[0].quality)
 
 
-def test_a_damaged_message_keeps_its_frame(tmp_path):
+@pytest.mark.parametrize("camera", [[], ["--camera-id", "2"]], ids=["any camera", "--camera-id"])
+def test_a_damaged_message_keeps_its_frame(tmp_path, camera):
     """One message with a flipped byte (a bad checksum) among a head's one-a-frame messages: it was
     skipped, and every later message was taken for the frame before its own, the rest of the take one
-    frame early, exit 0, no word. Its frame now holds the pose before it, quality 0."""
+    frame early, exit 0, no word. Its frame now holds the pose before it, quality 0 (with --camera-id
+    too, where it was still dropped: the camera of a damaged message is unknown, but with one head
+    sending it is that head's)."""
     msgs = _messages(8)
     damaged = bytearray(encode_d1(msgs[3]))
     damaged[7] ^= 0x40
@@ -247,8 +236,58 @@ def test_a_damaged_message_keeps_its_frame(tmp_path):
     out = tmp_path / "cam.csv"
     with pytest.warns(UserWarning, match="1 FreeD message.* damaged"):
         result = CliRunner().invoke(cli, ["track", str(cap), "--method", "freed", "--fps", "25",
-                                          "--focal-length", "35", "-o", str(out)])
+                                          "--focal-length", "35", *camera, "-o", str(out)])
     assert result.exit_code == 0, result.output
     rows = read_camera_track(out)
     assert [r.pan_deg for r in rows] == pytest.approx([0, 0.5, 1.0, 1.0, 2.0, 2.5, 3.0, 3.5])
     assert [r.quality for r in rows] == [1, 1, 1, 0, 1, 1, 1, 1]
+
+
+def test_messages_of_two_cameras_need_the_camera_id(tmp_path):
+    # one message of another head in a capture became a frame of this track: a 4 m jump, a frame late
+    msgs = _messages(6)
+    other = FreeDPose(7, 90.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0)
+    cap = tmp_path / "stage.freed"
+    cap.write_bytes(b"".join(encode_d1(m) for m in (*msgs[:3], other, *msgs[3:])))
+    track = ["track", str(cap), "--method", "freed", "--fps", "25", "--focal-length", "35", "-o"]
+    result = CliRunner().invoke(cli, [*track, str(tmp_path / "a.csv")])
+    assert result.exit_code != 0 and "from cameras 2, 7: give --camera-id" in result.output
+    result = CliRunner().invoke(cli, [*track, str(tmp_path / "b.csv"), "--camera-id", "2"])
+    assert result.exit_code == 0, result.output
+    assert [r.pan_deg for r in read_camera_track(tmp_path / "b.csv")] == [m.pan_deg for m in msgs]
+
+
+def test_a_damaged_datagram_keeps_its_frame_live(tmp_path):
+    """Over UDP a damaged message was dropped without a word: 73 rows for --frames 75, every row after
+    it a frame early. It holds its frame now, as in a capture file; a datagram that is no message at
+    all takes no frame, and is said."""
+    port = _free_port()
+    sent = _messages(6)
+
+    def sender() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            time.sleep(0.3)  # let the command bind first
+            for n, m in enumerate(sent):
+                packet = bytearray(encode_d1(m))
+                if n == 2:
+                    packet[7] ^= 0x40
+                if n == 4:
+                    udp.sendto(b"junk!", ("127.0.0.1", port))
+                udp.sendto(bytes(packet), ("127.0.0.1", port))
+                time.sleep(0.01)
+
+    thread = threading.Thread(target=sender, daemon=True)
+    thread.start()
+    out = tmp_path / "cam.csv"
+    listen = ["--freed-listen", f"127.0.0.1:{port}", "--frames", "6"]
+    with pytest.warns(UserWarning) as said:
+        result = CliRunner().invoke(cli, ["track", "--method", "freed", *listen, "--fps", "25",
+                                          "--focal-length", "35", "-o", str(out)])  # fmt: skip
+    thread.join(5)
+    assert result.exit_code == 0, result.output
+    rows = read_camera_track(out)
+    assert [r.pan_deg for r in rows] == pytest.approx([0, 0.5, 0.5, 1.5, 2.0, 2.5])
+    assert [r.quality for r in rows] == [1, 1, 0, 1, 1, 1]
+    messages = " ".join(str(w.message) for w in said)
+    assert "1 FreeD message(s) damaged" in messages and "1 datagram(s) that are no D1 message" in messages
+

@@ -35,6 +35,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             help="Keyer: screen colour as sRGB R G B in 0–1 (or pick it on the page).",
         ),
         click.option("--garbage-mask", help="Keyer: outside matte, an image or 'x,y;x,y;…' (or draw it)."),
+        click.option("--despill-mask", help="Keyer: where the solid subject keeps its own colour (green "
+                     "props, plants), an image (white = keep) or 'x,y;x,y;…'."),
         dataclass_options(KeyerSettings, skip=KEYER_FILE_FIELDS),
         dataclass_options(CompositeSettings),
         # source

@@ -244,6 +244,16 @@ class FreeDReceiver:
         """The next valid message with its arrival time (``time.monotonic``), or None after ``timeout_s``
         without one."""
         deadline = time.monotonic() + timeout_s
+        while (got := self.receive_slot(deadline - time.monotonic())) is not None:
+            if got[1] is not None:
+                return got[0], got[1]
+        return None
+
+    def receive_slot(self, timeout_s: float) -> tuple[float, FreeDPose | None] | None:
+        """As :meth:`receive`, with a damaged message (a D1 message whose checksum fails) given as
+        ``(time, None)``: it held a frame's place, which a recording keeps. Other datagrams are no
+        message and are only counted in ``rejected``."""
+        deadline = time.monotonic() + timeout_s
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -257,6 +267,8 @@ class FreeDReceiver:
                 pose = decode_d1(packet)
             except InputFormatError:
                 self.rejected += 1
+                if len(packet) == PACKET_LEN and packet[0] == D1:
+                    return time.monotonic(), None
                 continue
             self.received += 1
             return time.monotonic(), pose

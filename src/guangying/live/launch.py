@@ -37,7 +37,8 @@ from guangying.pipeline.lens_defocus import LensSettings
 from guangying.pipeline.virtual_set import SetBackground, SetSettings
 
 # Look keys beyond the keyer's and compositor's own fields.
-_LOOK_KEYS = ("matte", "background", "garbage_mask", "screen_colour", "preset", "downsample_ratio")
+_LOOK_KEYS = ("matte", "background", "garbage_mask", "despill_mask", "screen_colour", "preset",
+              "downsample_ratio")
 
 # What ``guangying live`` defaults to when a key is absent.
 DEFAULTS: dict[str, Any] = {

@@ -29,7 +29,8 @@ def _plain_fields(cls: type) -> dict[str, Any]:
 KEYER_FIELDS = _plain_fields(KeyerSettings)
 COMPOSITE_FIELDS = _plain_fields(CompositeSettings)
 # Values the live look holds beyond the two dataclasses' plain fields.
-OTHER_KEYS = ("matte", "background", "garbage_mask", "screen_colour", "preset", "downsample_ratio")
+OTHER_KEYS = ("matte", "background", "garbage_mask", "despill_mask", "screen_colour", "preset",
+              "downsample_ratio")
 
 
 def _coerce(name: str, hint: Any, value: Any) -> Any:
@@ -115,8 +116,9 @@ class LiveSettings:
 
     def keyer_settings(self, values: dict[str, Any]) -> KeyerSettings:
         extra: dict[str, Any] = {}
-        if values.get("garbage_mask"):
-            extra["garbage_mask"] = load_mask(values["garbage_mask"], (self.height, self.width))
+        for mask in ("garbage_mask", "despill_mask"):
+            if values.get(mask):
+                extra[mask] = load_mask(values[mask], (self.height, self.width))
         if values.get("screen_colour") is not None:
             extra["screen_colour"] = tuple(values["screen_colour"])
         plain = {k: v for k, v in values.items() if k in KEYER_FIELDS and v is not None}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -40,12 +41,24 @@ def rows_from_freed(
     ``delay_frames`` = N delays the tracking by N frames: frame i takes message i − N (negative N
     advances it); frames before the first message repeat it with quality 0. A None (a damaged message,
     :func:`~guangying.lens.freed.read_d1_capture_slots`) keeps its frame: the message before it is
-    held there, with quality 0. The focal length comes from the lens file's zoom map, else
-    ``focal_length_mm`` (a prime), else nan."""
+    held there, with quality 0. Messages of several cameras need ``camera_id``. The focal length comes
+    from the lens file's zoom map, else ``focal_length_mm`` (a prime), else nan."""
+    cameras = sorted({m.camera_id for m in messages if m is not None})
+    if camera_id is None and len(cameras) > 1:  # taken as one head's: a jump to the other, a frame late
+        raise SettingsError(f"the FreeD messages come from cameras {', '.join(map(str, cameras))}: give "
+                            "--camera-id (camera_id=) for the camera of this clip")
     if camera_id is not None:
-        # a damaged message's camera is unknown: its place cannot be kept among one head's messages
-        messages = [m for m in messages if m is not None and m.camera_id == camera_id]
-        if not messages:
+        if len(cameras) > 1:
+            # a damaged message's camera is unknown among several heads': its place cannot be kept
+            lost = sum(m is None for m in messages)
+            if lost:
+                warnings.warn(f"{lost} damaged FreeD message(s) among the messages of cameras "
+                              f"{', '.join(map(str, cameras))} could not be given to a camera: the frames "
+                              "after each may be one message late", stacklevel=2)
+            messages = [m for m in messages if m is not None and m.camera_id == camera_id]
+        else:  # one head: a damaged message was its own, and holds its frame
+            messages = [m for m in messages if m is None or m.camera_id == camera_id]
+        if not any(m is not None for m in messages):
             raise SettingsError(f"no FreeD message from camera id {camera_id}")
     first = next((m for m in messages if m is not None), None)
     if first is None:
@@ -102,12 +115,14 @@ def receive_freed(
     duration_s: float | None = None,
     first_timeout_s: float = 10.0,
     gap_timeout_s: float = 2.0,
-) -> list[FreeDPose]:
+) -> list[FreeDPose | None]:
     """Listen on ``HOST:PORT`` until ``frames`` messages or ``duration_s`` seconds; the error says when
-    nothing arrives within ``first_timeout_s``. A pause longer than ``gap_timeout_s`` ends the take."""
+    nothing arrives within ``first_timeout_s``. A pause longer than ``gap_timeout_s`` ends the take
+    (said when ``frames`` were asked for). A damaged message is a None in its place, as in a capture
+    file (:func:`~guangying.lens.freed.read_d1_capture_slots`)."""
     if frames is None and duration_s is None:
         raise SettingsError("say how long to listen: --frames N or --duration S")
-    messages: list[FreeDPose] = []
+    messages: list[FreeDPose | None] = []
     with FreeDReceiver(listen) as receiver:
         start = time.monotonic()
         while frames is None or len(messages) < frames:
@@ -116,13 +131,21 @@ def receive_freed(
             wait = first_timeout_s if not messages else gap_timeout_s
             if duration_s is not None:
                 wait = min(wait, max(0.0, duration_s - (time.monotonic() - start)) + 0.05)
-            got = receiver.receive(wait)
+            # a damaged message before the first good one is no frame of the take yet
+            got = receiver.receive_slot(wait) if messages else receiver.receive(wait)
             if got is None:
                 if not messages:
                     raise DeviceError(
                         f"no FreeD D1 message on {listen} within {first_timeout_s:g} s "
                         f"({receiver.rejected} malformed datagrams); check the sender's target address, port"
                     )
+                if frames is not None:
+                    warnings.warn(f"FreeD on {listen} paused for {gap_timeout_s:g} s after {len(messages)} "
+                                  f"of the {frames} messages asked for: the track ends there", stacklevel=2)
                 break
             messages.append(got[1])
+        other = receiver.rejected - messages.count(None)
+        if other:
+            warnings.warn(f"FreeD on {listen}: {other} datagram(s) that are no D1 message were ignored",
+                          stacklevel=2)
     return messages

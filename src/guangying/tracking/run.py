@@ -245,13 +245,13 @@ def _freed_rows(job: TrackJob) -> list[CameraTrackRow]:
     messages: list[FreeDPose | None]
     if job.source is not None:
         messages = read_d1_capture_slots(job.source)
-        lost = messages.count(None)
-        if lost:
-            warnings.warn(f"{job.source}: {lost} FreeD message(s) damaged (bad checksum); each one's frame "
-                          "holds the pose before it (quality 0), so the frames after it keep their place",
-                          stacklevel=2)
     else:
-        messages = list(receive_freed(job.freed_listen or "", job.frames, job.duration_s))
+        messages = receive_freed(job.freed_listen or "", job.frames, job.duration_s)
+    lost = messages.count(None)
+    if lost:
+        warnings.warn(f"{job.source or job.freed_listen}: {lost} FreeD message(s) damaged (bad checksum); "
+                      "each one's frame holds the pose before it (quality 0), so the frames after it keep "
+                      "their place", stacklevel=2)
     lens = None if job.lens_file is None else load_lens_file(job.lens_file)
     return rows_from_freed(
         messages,
