@@ -323,3 +323,17 @@ def test_a_live_takes_warm_up_frame_does_not_decide_how_the_track_is_read(recwar
     assert lookup.row(-1, 0).pan_deg == 0  # the warm-up: the track's first camera
     assert [lookup.row(k, position).pan_deg for position, k in enumerate((0, 1, 4, 5))] == [0, 2, 8, 10]
     assert not recwarn.list
+
+
+def test_a_track_of_another_numbering_is_read_from_the_plates_first_frame_in_a_range_render():
+    # A track numbered 1001 on under a video: rows go in order from the plate's first frame. A render of
+    # --start 10 gave plate frame 10 the first row, and the set slid ten frames (112 px) off the plate.
+    from guangying.pipeline.camera_feed import TrackLookup
+
+    rows = [CameraTrackRow(1001 + k, k / 25, "", 2.0 * k, 0.0, 0.0, 0.0, 0.0, 0.0, 24.0, 1.0)
+            for k in range(20)]  # fmt: skip
+    with pytest.warns(UserWarning, match=r"its rows are taken in order, its first for the plate's frame 0"):
+        lookup = TrackLookup(rows, "t.csv")
+        assert [lookup.row(k, position).pan_deg for position, k in enumerate(range(10, 13))] == [20, 22, 24]
+    with pytest.warns(UserWarning, match="its first for the plate's frame 1"):  # a sequence from 0001
+        assert TrackLookup(rows, "t.csv", plate_first_frame=1).row(5, 0).pan_deg == 8.0

@@ -232,9 +232,9 @@ def composite(
     if set_path is not None and str(options["camera_track"]).lower().endswith(".chan"):
         chan = plate_chan_settings(options["source"], options["sensor"], options.get("fps"))
     # the footage's rate and pixel aspect, for a set's clips and the lens's blur (opened once more)
-    rate, pixel_aspect = 0.0, 1.0
+    rate, pixel_aspect, first_frame = 0.0, 1.0, 0
     if set_path is not None or options.get("f_number") is not None:
-        rate, pixel_aspect = footage_timing(options["source"], options.get("fps"))
+        rate, pixel_aspect, first_frame = footage_timing(options["source"], options.get("fps"))
     lens = _lens_hook(options, set_track=options["camera_track"] if set_path else None, chan=chan,
                       pixel_aspect=pixel_aspect)
     plate: Any = background
@@ -244,7 +244,7 @@ def composite(
             SetSettings(
                 set_path, options["camera_track"], options["sensor"], options.get("focal_length_mm"),
                 options.get("calibration"), options["shadow"], options["floor_reflection"], chan,
-                footage_fps=rate, footage_pixel_aspect=pixel_aspect,
+                footage_fps=rate, footage_pixel_aspect=pixel_aspect, footage_first_frame=first_frame,
             ),
             lens,
         )  # fmt: skip

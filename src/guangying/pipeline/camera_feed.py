@@ -38,14 +38,16 @@ class CameraRows(Protocol):
 
 class TrackLookup:
     """Rows of a track file: by frame number when the track covers the plate's numbering, else row i
-    for the i-th frame (with a warning); the last row holds past the end, and a frame the track
-    skips takes the camera between its neighbours (said once). ``plate_fps``: a track whose ``t_s``
-    steps at another rate is said (its rows are matched by frame, so the set would move at another
-    speed)."""
+    for the plate's i-th frame from its first, ``plate_first_frame`` (with a warning); the last row
+    holds past the end, and a frame the track skips takes the camera between its neighbours (said
+    once). ``plate_fps``: a track whose ``t_s`` steps at another rate is said (its rows are matched by
+    frame, so the set would move at another speed)."""
 
-    def __init__(self, rows: list[CameraTrackRow], source: str, plate_fps: float | None = None) -> None:
+    def __init__(self, rows: list[CameraTrackRow], source: str, plate_fps: float | None = None,
+                 plate_first_frame: int = 0) -> None:
         self.rows = rows
         self.source = source
+        self.plate_first_frame = plate_first_frame
         self._by_frame = {r.frame: r for r in rows}
         self._frames = sorted(self._by_frame)
         self._by_number: bool | None = None
@@ -63,8 +65,8 @@ class TrackLookup:
             self._by_number = frame_index in self._by_frame
             if not self._by_number:
                 warnings.warn(
-                    f"camera track {self.source} has no row for plate frame {frame_index}: "
-                    "rows are taken in order from its first",
+                    f"camera track {self.source} has no row for plate frame {frame_index}: its rows are "
+                    f"taken in order, its first for the plate's frame {self.plate_first_frame}",
                     stacklevel=2,
                 )
         if self._by_number:
@@ -73,8 +75,10 @@ class TrackLookup:
                 return row
             if self._frames[0] < frame_index < self._frames[-1]:
                 return self._between(frame_index)
-        elif position < len(self.rows):
-            return self.rows[position]
+        elif 0 <= (nth := frame_index - self.plate_first_frame) < len(self.rows):
+            # by the plate's frame, not the render's position: a range render (--start 10) gave
+            # frame 10 the first row, the set ten frames off the plate
+            return self.rows[nth]
         if not self._warned_end:
             warnings.warn(
                 f"camera track {self.source} ends before the plate: holding its last row", stacklevel=2
@@ -251,10 +255,11 @@ def open_camera_rows(
     lens: LensFile | None = None,
     delay_frames: int = 0,
     plate_fps: float | None = None,
+    plate_first_frame: int = 0,
 ) -> CameraRows:
     """``freed://HOST:PORT`` → a live FreeD listener (``lens`` maps its zoom counts, ``delay_frames``
     lines it up with the video); anything else → a camera-track file (a Nuke ``.chan`` needs ``chan``:
     sensor width and plate aspect turn its field of view into a focal length)."""
     if spec.startswith(FREED_SCHEME):
         return FreeDCameraFeed(spec[len(FREED_SCHEME) :], lens, delay_frames)
-    return TrackLookup(read_camera_track(spec, chan), spec, plate_fps)
+    return TrackLookup(read_camera_track(spec, chan), spec, plate_fps, plate_first_frame)

@@ -55,6 +55,9 @@ class SetSettings(CheckedOnAssignment):
     - ``footage_fps``: the footage's frame rate, against which a set's clips play at their own speed.
     - ``footage_pixel_aspect``: the footage's pixel aspect (2: an anamorphic plate), which the set's
       camera squeezes the same way.
+    - ``footage_first_frame``: the footage's first frame number (a sequence's first file's). A track
+      without rows for the footage's numbers (numbered 1001 on, say, under a video) gives its first row
+      to this frame and the rest in order, whatever range is rendered.
     """
 
     set_path: str
@@ -70,6 +73,7 @@ class SetSettings(CheckedOnAssignment):
     freed_delay_frames: int = 0
     footage_fps: float | None = None
     footage_pixel_aspect: float = 1.0
+    footage_first_frame: int = 0
 
     def __post_init__(self) -> None:
         check_fields(self, "set", {
@@ -78,6 +82,7 @@ class SetSettings(CheckedOnAssignment):
             "freed_delay_frames": Range(0, 1e4, integer=True),
             "footage_fps": Range(0, 1e4, lo_open=True, optional=True),
             "footage_pixel_aspect": Range(0.1, 10),
+            "footage_first_frame": Range(-1e9, 1e9, integer=True),
         })
         sensor_preset(self.sensor)  # an unknown name is refused here, not when the set first opens
 
@@ -92,12 +97,12 @@ def plate_chan_settings(source: str | Path, sensor: str, fps: FrameRate | None =
     )
 
 
-def footage_timing(source: str | Path, fps: FrameRate | None = None) -> tuple[float, float]:
-    """The frame rate of the footage ``source`` (a set's clips play against it) and its pixel aspect
-    (the set's camera squeezes as the plate is squeezed); ``fps`` as :func:`~guangying.media.open_reader`
-    takes it."""
+def footage_timing(source: str | Path, fps: FrameRate | None = None) -> tuple[float, float, int]:
+    """The frame rate of the footage ``source`` (a set's clips play against it), its pixel aspect (the
+    set's camera squeezes as the plate is squeezed) and its first frame number (a track's rows in order
+    start there); ``fps`` as :func:`~guangying.media.open_reader` takes it."""
     with open_reader(source, fps=fps) as reader:
-        return float(reader.info.fps), float(reader.info.pixel_aspect)
+        return float(reader.info.fps), float(reader.info.pixel_aspect), int(reader.info.first_frame)
 
 
 def track_focal_length_mm(camera_track: str | Path, chan: ChanSettings | None = None) -> float:
@@ -124,7 +129,7 @@ class SetBackground:
         lens_file = load_lens_file(settings.lens_file) if settings.lens_file else None
         self.track = open_camera_rows(
             settings.camera_track, settings.chan, lens_file, settings.freed_delay_frames,
-            float(settings.footage_fps) if settings.footage_fps else None,
+            float(settings.footage_fps) if settings.footage_fps else None, int(settings.footage_first_frame),
         )
         self.calibration: CameraCalibration | None = (
             load_camera_calibration(settings.calibration) if settings.calibration else None
