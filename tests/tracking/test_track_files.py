@@ -299,11 +299,12 @@ def test_a_hand_written_track_needs_only_its_poses_and_bad_numbers_are_named(tmp
     assert rows[0].quality == 1
     empty = tmp_path / "empty.csv"
     empty.write_text("frame,pan_deg,tilt_deg,roll_deg,x_m,y_m,z_m\n0,1,,0,0,1.5,4\n")
-    with pytest.raises(InputFormatError, match=r"empty\.csv, row 2, column tilt_deg: '' is not a number"):
+    with pytest.raises(InputFormatError, match=r"empty\.csv, line 2 \(frame 0\), column tilt_deg: '' is not"):
         read_camera_track(empty)
     nan = tmp_path / "nan.csv"
-    nan.write_text("frame,pan_deg,tilt_deg,roll_deg,x_m,y_m,z_m\n0,nan,0,0,0,1.5,4\n")
-    with pytest.raises(InputFormatError, match=r"row 2, column pan_deg: 'nan' is not a finite number"):
+    nan.write_text("frame,pan_deg,tilt_deg,roll_deg,x_m,y_m,z_m\n0,0,0,0,0,1.5,4\n1,0,0,0,0,1.5,4\n"
+                   "3,nan,0,0,0,1.5,4\n")  # frame 2 left out: the line number is no frame number
+    with pytest.raises(InputFormatError, match=r"line 4 \(frame 3\), column pan_deg: 'nan' is not a finite"):
         read_camera_track(nan)
     mm = tmp_path / "mm.csv"
     mm.write_text("frame,pan_deg,tilt_deg,roll_deg,x_m,y_m,z_m\n0,0,0,0,0,1500,4000\n")

@@ -259,7 +259,7 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
             records = json.loads(text)["rows"]
         except (ValueError, KeyError, TypeError) as exc:
             raise InputFormatError(f"camera track {path} is not a Guangying JSON track: {exc}") from exc
-        items = [(i + 1, r) for i, r in enumerate(records)]
+        items = [(f"row {i + 1}", r) for i, r in enumerate(records)]
     else:
         reader = csv.DictReader(io.StringIO(text))
         needed = [c for c in CAMERA_TRACK_COLUMNS if c not in _READ_DEFAULTS]
@@ -268,7 +268,7 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
             raise InputFormatError(f"camera track {path} lacks column(s): {', '.join(missing)} (a track "
                                    f"needs {', '.join(needed)}; t_s, timecode, focal_length_mm and quality "
                                    "may be left out)")
-        items = [(reader.line_num, r) for r in reader]
+        items = [(f"line {reader.line_num}", r) for r in reader]  # as a text editor numbers them
     rows = [_row(path, line, record) for line, record in items]
     if not rows:
         raise InputFormatError(f"camera track {path} has no rows")
@@ -280,8 +280,13 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
     return rows
 
 
-def _row(path: Path, line: int, record: dict[str, Any]) -> CameraTrackRow:
-    """One record of a CSV or JSON track, its errors naming the file, row and column."""
+def _row(path: Path, where: str, record: dict[str, Any]) -> CameraTrackRow:
+    """One record of a CSV or JSON track, its errors naming the file, the line (or row) and its frame,
+    and the column: "row 5" alone, a file's line counting the header, sent users to the wrong frame."""
+    if not isinstance(record, dict):
+        raise InputFormatError(f"camera track {path}, {where}: {record!r} is not a row of named columns")
+    frame = str(record.get("frame", "")).strip()
+    line = f"{where} (frame {frame})" if frame.lstrip("-").isdigit() else where
     values: dict[str, Any] = {}
     for f in fields(CameraTrackRow):
         raw = record.get(f.name)
@@ -294,11 +299,11 @@ def _row(path: Path, line: int, record: dict[str, Any]) -> CameraTrackRow:
                 raise ValueError("empty")
             values[f.name] = kind(raw)
         except (TypeError, ValueError) as exc:
-            raise InputFormatError(f"camera track {path}, row {line}, column {f.name}: {raw!r} is not "
+            raise InputFormatError(f"camera track {path}, {line}, column {f.name}: {raw!r} is not "
                                    f"{'a whole number' if kind is int else 'a number'} ({exc})") from exc
         if f.name in _POSE_COLUMNS and not math.isfinite(values[f.name]):
             # a NaN pose drew that frame's set black, with no word
-            raise InputFormatError(f"camera track {path}, row {line}, column {f.name}: {raw!r} is not a "
+            raise InputFormatError(f"camera track {path}, {line}, column {f.name}: {raw!r} is not a "
                                    "finite number; give that frame's pose, or leave its row out (the frame "
                                    "then takes its neighbours')")
     return CameraTrackRow(**values)
