@@ -33,6 +33,13 @@ def takes(tmp_path_factory) -> Path:
     return root
 
 
+def _refused(jobs: Path) -> str:
+    """The message of the batch file's refusal, which lists every problem."""
+    with pytest.raises(SettingsError) as info:
+        load_jobs(jobs, COMMANDS)
+    return str(info.value)
+
+
 def test_every_problem_listed_and_nothing_started(takes):
     jobs = takes / "bad.yaml"
     jobs.write_text("""
@@ -53,9 +60,7 @@ shots:
   - input: takes/c1.mp4
     command: key
 """)
-    with pytest.raises(SettingsError) as info:
-        load_jobs(jobs, COMMANDS)
-    message = str(info.value)
+    message = _refused(jobs)
     assert "7 problem(s)" in message, message
     assert "2 shots are named 'c1'" in message
     assert "missing.mp4" in message
@@ -348,9 +353,7 @@ shots:
   - {input: takes/c1.mp4, output: out/c.mp4, name: c, crf: 99}
   - {input: takes/c2.mp4, output: out/d.xyz, name: d}
 """)
-    with pytest.raises(SettingsError) as info:
-        load_jobs(jobs, COMMANDS)
-    message = str(info.value)
+    message = _refused(jobs)
     assert "4 problem(s)" in message, message
     assert "end frame 2 is before start frame 5" in message
     assert "start frame 100 is outside" in message
@@ -440,9 +443,7 @@ shots:
   - {input: takes/c1.mp4, name: lens, output: out/l.mov, focal_length: 50, f_number: -2}
   - {input: takes/c2.mp4, name: near, output: out/n.mov, focal_length: 50, f_number: 2, subject_distance: -3}
 """)
-    with pytest.raises(SettingsError) as info:
-        load_jobs(jobs, COMMANDS)
-    message = str(info.value)
+    message = _refused(jobs)
     assert "4 problem(s)" in message, message
     assert "shot 1: composite setting light_wrap_width_px=nan" in message
     assert "shot 2: composite setting light_wrap_intensity=5" in message
