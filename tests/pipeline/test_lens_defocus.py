@@ -184,6 +184,12 @@ def test_a_track_written_at_another_rate_is_refused_and_a_short_one_said(tmp_pat
     assert "written at 50 fps (its t_s), the clip runs at 25" in result.output
     assert "2.00× as fast" in result.output and "--fps 25" in result.output
     assert not (tmp_path / "c.mp4").exists()
+    # 0.1 % off (an NTSC rate against a whole one: 24 on 23.976) was let through, a frame off every 42 s
+    ntsc = tmp_path / "ntsc.csv"
+    rows = "".join(f"{i},{i * 1001 / 25000:.6f},3\n" for i in range(16))
+    ntsc.write_text("frame,t_s,focus_distance_m\n" + rows)
+    result = CliRunner().invoke(cli, [*composite, "--focus-track", str(ntsc), *LENS])
+    assert result.exit_code != 0 and "written at 24.98 fps" in result.output
     short = tmp_path / "short.csv"
     short.write_text("frame,t_s,focus_distance_m\n" + "".join(f"{i},{i / 25},3\n" for i in range(5)))
     with pytest.warns(UserWarning, match=r"has 5 rows, fewer than the clip's frames: its last focus holds "

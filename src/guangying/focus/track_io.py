@@ -257,6 +257,25 @@ def _line_blocks(path: Path, block_bytes: int) -> Iterator[tuple[list[str], int]
                 line_no += len(lines)
 
 
+def _json_lines(path: Path) -> Iterator[tuple[list[str], int]]:
+    """A JSON sensor log (a list of rows, as :func:`write_sensor_log` and ``guangying distance -o
+    log.json`` write it) as the lines of the same log in CSV, numbered as if it were one. Such a log
+    was refused ("missing column(s) … in the header '['") though the distance command had written it."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SensorLogError(f"{path} is not a JSON sensor log: {exc}") from exc
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise SensorLogError(f"{path}: a JSON sensor log is a list of rows such as "
+                             '{"t_s": 0.04, "distance_m": 2.5, "strength": 900}')
+    names = list(dict.fromkeys(str(k) for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows([r.get(name, "") for name in names] for r in rows)
+    yield buf.getvalue().split("\n")[:-1], 1
+
+
 def _number_error(path: Path, line: int, name: str, text: object) -> SensorLogError:
     if text is None:
         return SensorLogError(f"{path}, line {line}: the row has no {name} value; fix or delete that row")
@@ -279,7 +298,8 @@ _LOG_COLUMNS: dict[str, dict[str, float]] = {
 def iter_sensor_log(
     path: str | Path, min_strength: float = 100, block_rows: int = 65536, max_gap_s: float = MAX_GAP_S
 ) -> Iterator[ReadingBlock]:
-    """Stream a LiDAR log CSV with columns ``t_s, distance_m, strength`` (extra columns ignored; ``t_ms``
+    """Stream a LiDAR log CSV (or its JSON, a list of rows) with columns ``t_s, distance_m, strength``
+    (extra columns ignored; ``t_ms``
     or ``t_us`` and ``distance_cm`` or ``distance_mm`` are converted; without ``strength`` every positive
     distance is a reading) in blocks of about ``block_rows``
     readings; memory stays flat however long the log. A log whose header
@@ -305,7 +325,8 @@ def iter_sensor_log(
     last_t = -math.inf
     last_line = 0
     any_rows = False
-    for lines, first_line in _line_blocks(p, max(4096, block_rows * 24)):
+    blocks = _json_lines(p) if p.suffix.lower() == ".json" else _line_blocks(p, max(4096, block_rows * 24))
+    for lines, first_line in blocks:
         if cols is None:
             delimiter = spreadsheet_delimiter(lines[0])
             header = next(csv.reader(lines[:1], delimiter=delimiter, skipinitialspace=True), [])

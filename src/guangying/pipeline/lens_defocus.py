@@ -74,10 +74,13 @@ class FocusTrack:
 
     @property
     def fps(self) -> float | None:
-        """The rate its rows were written at (its times' typical step), if its times say."""
-        steps = np.diff(np.asarray(self.t_s, np.float64))
-        steps = steps[np.isfinite(steps) & (steps > 0)]
-        return float(1.0 / np.median(steps)) if steps.size >= 2 else None
+        """The rate its rows were written at, if its times say: rows over the span of their times (a
+        median step of times rounded to 6 decimals could not tell 24000/1001 from 23.9757)."""
+        t = np.asarray(self.t_s, np.float64)
+        rows = np.flatnonzero(np.isfinite(t))
+        if rows.size < 3 or not t[rows[-1]] > t[rows[0]]:
+            return None
+        return float((rows[-1] - rows[0]) / (t[rows[-1]] - t[rows[0]]))
 
 
 def load_focus_track(path: str | Path) -> FocusTrack:
