@@ -75,6 +75,25 @@ def test_distance_faces_to_focus_track(tmp_path):
     assert row["subject"] == "1"
 
 
+@pytest.mark.models
+def test_a_face_back_after_a_long_look_away_is_followed_again(tmp_path):
+    # out of sight for 20 frames (0.7 s at 30 fps) the face's track was dropped, and every later frame
+    # read nothing, exit 0, no word: the selector stayed locked to the lost track
+    from skimage import data
+
+    face, blank = data.astronaut()[::2, ::2, ::-1], np.full((256, 256, 3), 90, np.uint8)
+    for n in range(30):
+        cv2.imwrite(str(tmp_path / f"f.{n:04d}.png"), face if n < 5 or n >= 25 else blank)
+    log = tmp_path / "log.csv"
+    args = ["distance", str(tmp_path / "f.%04d.png"), "--fps", "30", "--focal-length", "50", "--sensor", "ff"]
+    with pytest.warns(UserWarning, match="out of sight for more than 15 frames .* chosen again by 'largest'"):
+        res = CliRunner().invoke(cli, [*args, "-o", str(log)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(log.open()))
+    seen = [float(r["distance_m"]) > 0 for r in rows]
+    assert seen[:5] == [True] * 5 and not any(seen[5:25]) and seen[26:] == [True] * 4
+
+
 def _depth_scene_m() -> np.ndarray:
     """A subject at 2.35 m before a wall at 5 m, metres (120, 160)."""
     d = np.full((120, 160), 5.0, np.float32)

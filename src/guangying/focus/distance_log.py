@@ -6,6 +6,7 @@ picture, clip or sequence. Each yields ``(DistanceReading, subject)`` pairs that
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -114,9 +115,10 @@ def face_readings(
     """Distance of one person per frame from the size of their irises and face (``fps``: a sequence's
     frame rate, as :func:`~guangying.media.open_reader` takes it).
 
-    The subject is chosen once by ``rule`` (``largest``, ``centre`` or ``point`` with ``point`` = a
-    tap at x, y in pixels) and followed by track ID; frames where it is not seen give a
-    zero-confidence reading. ``subject`` is the track ID as text ("" when no face is followed).
+    The subject is chosen by ``rule`` (``largest``, ``centre`` or ``point`` with ``point`` = a tap at
+    x, y in pixels) and followed by track ID; frames where it is not seen give a zero-confidence
+    reading, and one gone longer than the tracker holds it is chosen again by the rule (said).
+    ``subject`` is the track ID as text ("" when no face is followed).
     Needs the face models (``guangying models install``).
     """
     from guangying.distance.face_geometry import Intrinsics
@@ -137,6 +139,13 @@ def face_readings(
                 selector = SubjectSelector(rule, frame_size=(frame.width, frame.height), point=point)
             faces = finder.detect(rgb)
             tracks = tracker.update([Detection(f.box, f.score) for f in faces])
+            if selector.locked_id is not None and all(t.track_id != selector.locked_id for t in tracks):
+                # gone past the tracker's hold (an actor turned away for a second): a recording has no
+                # operator to pick again, and every later frame read nothing, without a word
+                warnings.warn(f"{source}: the face followed was out of sight for more than "
+                              f"{tracker.max_missed} frames (at {frame.time_s:.2f} s); the face to follow is "
+                              f"chosen again by '{rule}' when one is seen", stacklevel=2)
+                selector.reselect()
             chosen = selector.select(tracks)
             if chosen is None or chosen.missed != 0:
                 yield DistanceReading(frame.time_s, float("nan"), 0.0, "face"), ""
