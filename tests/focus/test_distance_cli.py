@@ -181,3 +181,30 @@ def test_a_json_log_from_distance_is_one_focus_replays(tmp_path):
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(track.open()))
     assert float(rows[-1]["focus_distance_m"]) == pytest.approx(truth[-1], abs=0.05)
+
+
+def test_one_damaged_depth_map_is_a_frame_without_a_reading_not_the_end_of_the_log(tmp_path):
+    # the last map cut short (a recording stopped mid-write): exit 1, no log, and a hint about EXR
+    truth = _walk_maps(tmp_path)
+    last = tmp_path / "depth.0005.png"
+    last.write_bytes(last.read_bytes()[:400])
+    log = tmp_path / "log.csv"
+    with pytest.warns(UserWarning, match=r"1 of the 6 depth maps of .* could not be read .*damaged or "
+                                         r"incomplete"):
+        res = CliRunner().invoke(cli, ["distance", str(tmp_path / "depth.%04d.png"), "--fps", "30", "-o",
+                                       str(log)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(log.open()))
+    assert [float(r["distance_m"]) for r in rows[:5]] == pytest.approx(truth[:5], abs=0.01)
+    assert rows[5]["strength"] == "0" and float(rows[5]["t_s"]) == pytest.approx(5 / 30, abs=1e-4)
+    assert "OPENCV_IO_ENABLE_OPENEXR" not in res.output
+
+
+def test_a_depth_sequence_in_another_unit_is_questioned_once(tmp_path):
+    # TUM's 1/5000 m PNGs read as millimetres: said for every one of 91 frames
+    for n in range(5):
+        cv2.imwrite(str(tmp_path / f"tum.{n:04d}.png"), np.full((48, 64), 12000, np.uint16))  # 2.4 m
+    with pytest.warns(UserWarning, match="beyond any depth camera's reach") as said:
+        res = CliRunner().invoke(cli, ["distance", str(tmp_path / "tum.%04d.png"), "--fps", "30"])
+    assert res.exit_code == 0, res.output
+    assert sum("beyond any depth camera's reach" in str(w.message) for w in said) == 1

@@ -83,7 +83,9 @@ def _load_depth_units(p: Path) -> np.ndarray:
     elif ext in (".png", ".exr", ".tif", ".tiff"):
         depth = cv2.imread(str(p), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
         if depth is None:
-            raise DepthMapError(f"{p}: OpenCV cannot read it (for EXR set OPENCV_IO_ENABLE_OPENEXR=1)")
+            # (EXR reading is switched on by guangying.media.opencv: no user setting helps here)
+            raise DepthMapError(f"{p}: OpenCV cannot read it: the file is damaged or incomplete, or is no "
+                                f"{ext[1:].upper()} picture")
         if depth.ndim == 3:
             depth = depth[..., 2] if ext != ".exr" else depth[..., 0]
         if depth.dtype == np.uint8:

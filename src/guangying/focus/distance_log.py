@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from guangying.base.errors import MissingMediaError, SettingsError
+from guangying.distance.depthmap import DepthMapError
 from guangying.distance.reading import DistanceReading
 from guangying.focus.tracking import Detection, Rule, SubjectSelector, SubjectTracker, iou_matrix
 from guangying.lens.sensors import sensor_preset
@@ -74,9 +75,26 @@ def depth_file_readings(path: str | Path, box: Box | None = None, metres_per_uni
         # a guessed rate would time every reading wrongly, and the focus track with them
         raise SettingsError(f"a sequence of depth maps ({pattern.text}) needs its frame rate: give --fps "
                             "(fps=), e.g. 30 for TUM RGB-D or a Kinect")
+    unreadable: list[DepthMapError] = []
     for number in numbers:  # a missing frame leaves a gap in time, as the camera's own dropped frame
         t_s = (number - numbers[0]) / float(fps)  # a Fraction rate gave Fraction times
-        yield _depth_reading(pattern.path(number), t_s, box, metres_per_unit), ""
+        reading = DistanceReading(t_s, math.nan, 0.0, "depth")
+        with warnings.catch_warnings(record=number != numbers[0]) as later:  # a unit doubt: said once
+            try:
+                reading = _depth_reading(pattern.path(number), t_s, box, metres_per_unit)
+            except DepthMapError as exc:
+                # one damaged map (a recording stopped mid-write) stopped the whole log: it is a
+                # frame without a reading now, as a dropout of the camera's
+                unreadable.append(exc)
+        for caught in later or ():
+            if "beyond any depth camera's reach" not in str(caught.message):
+                warnings.warn_explicit(caught.message, caught.category, caught.filename, caught.lineno)
+        yield reading, ""
+    if len(unreadable) == len(numbers):
+        raise unreadable[0]
+    if unreadable:
+        warnings.warn(f"{len(unreadable)} of the {len(numbers)} depth maps of {pattern.text} could not be "
+                      f"read and give no reading (first: {unreadable[0]})", stacklevel=2)
 
 
 def _depth_reading(path: Path, t_s: float, box: Box | None, metres_per_unit: float | None) -> DistanceReading:
