@@ -103,6 +103,9 @@ def test_a_map_in_another_unit_is_said_and_its_scale_can_be_given(tmp_path):
     with pytest.warns(UserWarning, match=r"around 4000 m, beyond any depth camera's reach.*scale 0\.001"):
         load_depth_m(tmp_path / "mm.npy")
     assert load_depth_m(tmp_path / "mm.npy", 0.001)[50, 80] == pytest.approx(2.5)
+    np.save(tmp_path / "close.npy", np.where(_room_mm() > 3000, 900.0, 600.0).astype(np.float32))
+    with pytest.warns(UserWarning, match=r"around 900 m, beyond any depth camera's reach"):  # a near set, mm
+        load_depth_m(tmp_path / "close.npy")
     cv2.imwrite(str(tmp_path / "tum.png"), (_room_mm().astype(np.float64) * 5).astype(np.uint16))  # 1/5000 m
     with pytest.warns(UserWarning, match=r"around 20 m.*PNGs count 1/5000 m: --depth-scale 0\.0002"):
         load_depth_m(tmp_path / "tum.png")

@@ -44,8 +44,10 @@ def load_depth_m(path: str | Path, metres_per_unit: float | None = None) -> np.n
 
 
 # A typical depth beyond which a map's unit is doubted: integer maps come from RGB-D cameras and phone
-# LiDARs (a room, a set: 0.3–10 m); float maps from renders too, which may see far, but not a kilometre
-REACH_M = {"integer": 10.0, "float": 1000.0}
+# LiDARs (a room, a set: 0.3–10 m); float maps from renders too, which may see far, but a map mostly
+# past the 50 m the distance reading takes (sample_depth's max_m) gives none: a close scene in mm read
+# as 600–900 m gave "0" without a word
+REACH_M = {"integer": 10.0, "float": 50.0}
 
 
 def _say_unlikely_unit(path: Path, depth_m: np.ndarray, integer: bool, scale_given: bool) -> None:
