@@ -160,9 +160,11 @@ def test_ctrl_c_while_starting_ends_the_take_at_once_and_leaves_no_file(plate_cl
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # pytest's handler is back
 
 
-def test_terminal_says_why_when_the_start_is_slow(plate_clip, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_terminal_says_why_when_the_start_is_slow(plate_clip, tmp_path, stop):
     # A real `guangying live` process on a cold compile cache (its own NUMBA_CACHE_DIR): the terminal
-    # explains the wait within seconds, long before the first frame.
+    # explains the wait within seconds, long before the first frame; a stop then ends it, said as
+    # what it was (a SIGTERM from a scheduler was reported as a Ctrl-C, exit 130).
     env = live_env()
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba-cache")
     command = [sys.executable, "-m", "guangying.cli.main", "live", str(plate_clip), "--no-monitor",
@@ -177,10 +179,12 @@ def test_terminal_says_why_when_the_start_is_slow(plate_clip, tmp_path):
             if line.startswith("starting:"):
                 break
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         rest, _ = proc.communicate(timeout=120)
     assert any(line.strip() == f"starting: {STARTING_MESSAGE}" for line in lines), "".join(lines) + rest
-    assert proc.returncode != 0 and "frames out of" not in rest, rest  # interrupted before the take
+    assert proc.returncode == 128 + stop and "frames out of" not in rest, rest  # stopped before the take
+    said = "interrupted (Ctrl-C)" if stop == signal.SIGINT else "stopped by SIGTERM"
+    assert f"guangying: {said}; unfinished outputs were removed" in rest and "Traceback" not in rest, rest
     assert not [p.name for p in tmp_path.iterdir() if p.name != "numba-cache"]
 
 

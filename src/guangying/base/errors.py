@@ -44,3 +44,12 @@ class InputFormatError(GuangyingError, ValueError):
 
 class DeviceError(GuangyingError, OSError):
     """A sensor, serial port, socket or camera failed or sent nothing usable."""
+
+
+class StopSignal(KeyboardInterrupt):
+    """A stop from outside (Ctrl-C, SIGTERM) that a library handler turned into an interrupt;
+    ``signum`` says which, so the program can report it (a SIGTERM is no Ctrl-C) and exit 128 + it."""
+
+    def __init__(self, signum: int, during: str) -> None:
+        super().__init__(f"signal {signum} {during}")
+        self.signum = signum

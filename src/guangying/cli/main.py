@@ -15,7 +15,7 @@ import click
 import yaml
 
 from guangying import __version__
-from guangying.base.errors import GuangyingError
+from guangying.base.errors import GuangyingError, StopSignal
 from guangying.cli.signals import install_stop_handlers, stop_behind, stopped_by
 
 BUG_REPORT = (
@@ -141,8 +141,8 @@ class _ConfigGroup(click.Group):
                 return super().invoke(ctx)
         except GuangyingError as exc:
             raise _Failure(str(exc), exc.exit_code) from exc
-        except KeyboardInterrupt:
-            _say_interrupted(ctx)
+        except KeyboardInterrupt as stop:
+            _say_interrupted(ctx, stop)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except BrokenPipeError:
@@ -152,7 +152,7 @@ class _ConfigGroup(click.Group):
         except Exception as exc:
             stop = stop_behind(exc)
             if isinstance(stop, KeyboardInterrupt):
-                _say_interrupted(ctx)
+                _say_interrupted(ctx, stop)
             if stop is not None:
                 raise stop from None
             traceback.print_exc(file=sys.stderr)
@@ -160,14 +160,17 @@ class _ConfigGroup(click.Group):
             ctx.exit(70)  # EX_SOFTWARE
 
 
-def _say_interrupted(ctx: click.Context) -> NoReturn:
-    """Ctrl-C: what became of the outputs, where click said only "Aborted!". The writers' with-blocks
-    have run by now (a partial file removed, an earlier version kept)."""
-    said = "\nguangying: interrupted (Ctrl-C); unfinished outputs were removed and earlier files kept."
+def _say_interrupted(ctx: click.Context, stop: KeyboardInterrupt) -> NoReturn:
+    """Ctrl-C (or a SIGTERM a live take's start turned into an interrupt): what became of the outputs,
+    where click said only "Aborted!". The writers' with-blocks have run by now (a partial file
+    removed, an earlier version kept)."""
+    signum = stop.signum if isinstance(stop, StopSignal) else signal.SIGINT
+    cause = "interrupted (Ctrl-C)" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    said = f"\nguangying: {cause}; unfinished outputs were removed and earlier files kept."
     if ctx.invoked_subcommand == "batch":
         said += " Finished shots are kept: run it again with --resume."
     click.echo(said, err=True)
-    raise click.exceptions.Exit(128 + signal.SIGINT)
+    raise click.exceptions.Exit(128 + signum)
 
 
 @click.group(cls=_ConfigGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from guangying.base.errors import SettingsError
+from guangying.base.errors import SettingsError, StopSignal
 from guangying.lens.sensors import sensor_preset
 from guangying.live.capture import LiveSource
 from guangying.live.focus_link import LiveFocus
@@ -196,8 +196,8 @@ class LiveTake:
             # A compile can take minutes and checks no flag: interrupt it (run cleans up). Raised
             # inside a C callback (numba's LLVM calls back into Python), the exception is printed and
             # dropped, so the session is also told, and ends the start when its current step returns.
-            self.session.interrupt_start()
-            raise KeyboardInterrupt(f"signal {signum} while starting")
+            self.session.interrupt_start(signum)
+            raise StopSignal(signum, "while starting")
         self._stopped_by_signal = True
         self.session.request_stop()
 

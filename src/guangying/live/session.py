@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import numpy as np
 
 from guangying.base.atomic import write_text
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
-from guangying.base.errors import GuangyingError, SettingsError
+from guangying.base.errors import GuangyingError, SettingsError, StopSignal
 from guangying.base.mattes import Matter
 from guangying.keyer.lit_surface import compile_shaded_side
 from guangying.keyer.settings import KeyerSettings
@@ -160,7 +161,7 @@ class LiveSession:
         # What the page offers as backgrounds: the take's own first, then flat colours.
         self.background_choices = [*(background_choices or []), "grey", "black", "green", "blue", "white"]
         self._stop = threading.Event()
-        self._start_interrupted = False
+        self._start_interrupted_by: int | None = None
         self._built_version = 0
         self._engine_values: dict[str, Any] | None = None
         self._matter: Matter | None = None
@@ -244,14 +245,15 @@ class LiveSession:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def interrupt_start(self) -> None:
+    def interrupt_start(self, signum: int = signal.SIGINT) -> None:
         """End a start in progress before the take begins, as Ctrl-C does: ``run`` raises
-        KeyboardInterrupt once the step now running (a compile, a model load) returns."""
-        self._start_interrupted = True
+        :class:`StopSignal` (a KeyboardInterrupt) once the step now running (a compile, a model
+        load) returns."""
+        self._start_interrupted_by = signum
 
     def _check_start(self) -> None:
-        if self._start_interrupted:
-            raise KeyboardInterrupt("interrupted while starting")
+        if self._start_interrupted_by is not None:
+            raise StopSignal(self._start_interrupted_by, "while starting")
 
     def run(self, duration_s: float | None = None, linger_s: float = 1.5) -> LiveReport:
         """Process frames until stopped; finalise the recordings whatever ends the take."""
