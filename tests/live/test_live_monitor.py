@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import threading
 import time
 import urllib.error
@@ -204,6 +205,23 @@ def test_connections_that_send_nothing_are_closed(short_idle, running):
     before = _get(server.url + "stats.json")["frames_out"]
     _wait_frames(server.url, before + 5)
     assert _post(server.url + "settings", {"screen_gain": 1.1})[0] == 200
+
+
+def test_connections_reset_by_the_browser_print_nothing(running, capfd):
+    # A reload or a closed tab resets its connections, some before their request line: each printed a
+    # ConnectionResetError traceback into the operator's terminal, between the take's status lines.
+    session, server, _, _ = running
+    _wait_frames(server.url, 3)
+    for partial in (b"", b"GET /stats.js"):
+        for _ in range(5):
+            conn = socket.create_connection((server.host, server.port), timeout=10)
+            conn.sendall(partial)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
+            conn.close()
+    before = _get(server.url + "stats.json")["frames_out"]
+    _wait_frames(server.url, before + 3)
+    printed = capfd.readouterr().err
+    assert "Traceback" not in printed and "ConnectionResetError" not in printed, printed
 
 
 @pytest.mark.parametrize(("size", "shown"), [((96, 64), (192, 64)), ((640, 360), (320, 90))])

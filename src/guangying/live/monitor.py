@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -196,6 +197,13 @@ spellcheck="false" aria-label="key"> <button>Open</button></form></body></html>"
 
 class _Server(ThreadingHTTPServer):
     access: MonitorAccess  # set once the port is bound: the key's cookie is named after it
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A reload or a closed tab resets its connections, some before their request line; the
+        # stdlib printed a traceback for each into the operator's terminal.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Event) -> type:
