@@ -157,7 +157,8 @@ def test_a_monitor_with_a_key_opens_by_its_address_or_its_key(plate_clip, tmp_pa
     """Served on the set's network the monitor asks for a key. A tablet opens the printed address and
     the browser keeps the key (a reload, a new tab of the same browser: no key asked again); a browser
     without it gets a page asking for it, and typing it in opens the monitor. Its stop button works as
-    soon as the picture shows, before the page's settings have arrived."""
+    soon as the page's script has run, before the page's settings have arrived, and shows as disabled
+    until then."""
     key = "tablet-key-2026"
     live = LiveProcess(plate_clip, "--loop", "--port", 0, "-b", "black", "--monitor-key", key, cwd=tmp_path)
     try:
@@ -178,8 +179,11 @@ def test_a_monitor_with_a_key_opens_by_its_address_or_its_key(plate_clip, tmp_pa
                 again.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
 
                 stranger_browser = browser.new_context()
-                held: list = []  # the stranger's settings arrive late: the page shows its picture first
+                # the stranger's script and settings arrive late: the page shows its picture first
+                held: list = []
+                script: list = []
                 stranger_browser.route("**/settings.json", lambda route: held.append(route))
+                stranger_browser.route("**/app.js", lambda route: script.append(route))
                 stranger = stranger_browser.new_page()
                 answer = stranger.goto(url)
                 assert answer is not None and answer.status == 401
@@ -190,6 +194,14 @@ def test_a_monitor_with_a_key_opens_by_its_address_or_its_key(plate_clip, tmp_pa
                 stranger.fill("input[name=key]", key)
                 stranger.click("button")
                 stranger.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
+                # a stop button with no script behind it looked ready and did nothing when pressed
+                for _ in range(200):  # the route is answered as the page's events are read
+                    if script:
+                        break
+                    stranger.wait_for_timeout(50)
+                assert script and stranger.locator("#stop").is_disabled()
+                script.pop().continue_()
+                stranger.wait_for_function("!document.getElementById('stop').disabled")
                 assert held  # the settings were asked for and are still held back
                 stranger.click("#stop")  # the page's own controls work with the key, before the settings came
                 assert live.wait(timeout_s=60) == 0, live.output

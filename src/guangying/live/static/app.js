@@ -145,7 +145,8 @@ async function pollStats() {
 
 async function start() {
   // The controls are wired before the settings arrive: the picture may show first (it is the page's own
-  // <img>), and a stop pressed then must not be lost.
+  // <img>), and a stop pressed then must not be lost. The page serves them disabled until this runs (a
+  // slow app.js left a stop button that looked ready and did nothing).
   for (const b of document.querySelectorAll("button.view")) b.onclick = () => setView(b.dataset.view);
   $("live").addEventListener("click", onPictureClick);
   $("pick").onclick = () => setMode("pick");
@@ -161,6 +162,7 @@ async function start() {
     if (data) $("saved").textContent = `saved ${data.path} (v${data.version})`;
   };
   $("stop").onclick = () => post("/stop");
+  for (const b of document.querySelectorAll("button[disabled]")) b.disabled = false;
   setInterval(pollStats, 500);
   pollStats();
   settings = await (await fetch("/settings.json")).json();
