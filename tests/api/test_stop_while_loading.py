@@ -1,0 +1,38 @@
+"""A stop in the second or two the ``guangying`` program spends loading its commands (before a run's
+own handlers are in place) printed an import traceback (Ctrl-C) or ended the process by the signal
+itself, with no word (SIGTERM from a scheduler)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _catches(pid: int, sig: signal.Signals) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    return False
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_while_the_program_loads_ends_it_with_a_word(stop):
+    program = Path(sys.executable).with_name("guangying")  # the installed console script, as users run it
+    assert program.exists(), f"{program}: install the project (make test does)"
+    child = subprocess.Popen([str(program), "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.monotonic() + 30
+    # SIGTERM caught: the program's first handlers are in; the commands take far longer to load
+    while child.poll() is None and not _catches(child.pid, signal.SIGTERM):
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    child.send_signal(stop)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 128 + stop, (child.returncode, out, err)
+    assert f"guangying: stopped by {stop.name} while loading; nothing was written" in err, err
+    assert "Traceback" not in err and "guangying, version" not in out
