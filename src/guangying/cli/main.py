@@ -141,8 +141,8 @@ class _ConfigGroup(click.Group):
                 return super().invoke(ctx)
         except GuangyingError as exc:
             raise _Failure(str(exc), exc.exit_code) from exc
-        except KeyboardInterrupt as stop:
-            _say_interrupted(ctx, stop)
+        except KeyboardInterrupt as interrupt:
+            _say_interrupted(ctx, interrupt)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except BrokenPipeError:
