@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -73,6 +74,26 @@ def test_live_composite_matches_batch_composite(plate_clip, tmp_path):
     assert max(float(d.max()) for d in diffs) < 2e-3  # FFV1 16-bit both ways: only rounding differs
     # The look really was applied: the garbage polygon corner shows the flat background.
     assert np.allclose(live_frames[5][5:50, 5:30], np.array([0x30, 0x50, 0x70]) / 255, atol=2e-3)
+
+
+def test_a_saved_look_names_its_files_so_that_it_works_from_any_folder(tmp_path, monkeypatch):
+    # The take ran in the set's folder with the background and mask named relative to it; the look
+    # saved there failed with "file not found" when rendered from the editor's folder.
+    take_folder, edit_folder = tmp_path.resolve() / "set", tmp_path.resolve() / "edit"
+    take_folder.mkdir()
+    edit_folder.mkdir()
+    cv2.imwrite(str(take_folder / "set.png"), np.full((48, 64, 3), 90, np.uint8))
+    cv2.imwrite(str(take_folder / "mask.png"), np.full((48, 64), 255, np.uint8))
+    monkeypatch.chdir(take_folder)
+    look_text = LiveSettings({"background": "set.png", "garbage_mask": "mask.png",
+                              "despill_mask": "0,0;10,0;10,10"}, 64, 48).to_yaml()
+    monkeypatch.chdir(edit_folder)
+    (edit_folder / "look.yaml").write_text(look_text)
+    look = load_config(edit_folder / "look.yaml")
+    assert look["background"] == str(take_folder / "set.png")
+    assert look["garbage_mask"] == str(take_folder / "mask.png")
+    assert look["despill_mask"] == "0,0;10,0;10,10"  # a polygon stays a polygon
+    LiveSettings(look, 64, 48)  # opens from here
 
 
 class SlowMatter:

@@ -8,6 +8,7 @@ import dataclasses
 import threading
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,8 +30,16 @@ def _plain_fields(cls: type) -> dict[str, Any]:
 KEYER_FIELDS = _plain_fields(KeyerSettings)
 COMPOSITE_FIELDS = _plain_fields(CompositeSettings)
 # Values the live look holds beyond the two dataclasses' plain fields.
+_FILE_OR_VALUE = ("background", "garbage_mask", "despill_mask")  # a file's path, or a colour / polygon
 OTHER_KEYS = ("matte", "background", "garbage_mask", "despill_mask", "screen_colour", "preset",
               "downsample_ratio")
+
+
+def _absolute_if_file(value: Any) -> Any:
+    # A saved look is used from other folders (a render farm, the editor's machine): a file named
+    # relative to where the take ran was not found there.
+    path = Path(str(value)).expanduser()
+    return str(path.resolve()) if path.is_file() else value
 
 
 def _coerce(name: str, hint: Any, value: Any) -> Any:
@@ -141,7 +150,8 @@ class LiveSettings:
     def to_yaml(self) -> str:
         """The look as a settings file: ``guangying --config FILE composite SHOT -o OUT`` renders it."""
         version, values = self.snapshot()
-        body = {k: v for k, v in sorted(values.items()) if v is not None}
+        body = {k: _absolute_if_file(v) if k in _FILE_OR_VALUE else v
+                for k, v in sorted(values.items()) if v is not None}
         header = (
             f"# Guangying look saved live (settings version {version}).\n"
             "# Render with it: guangying --config THIS_FILE composite SHOT -o OUT\n"
