@@ -215,7 +215,20 @@ def test_exr_writer_stamps_each_frame(tmp_path):
         assert [f.timecode for f in reader] == ["00:00:59;29", "00:01:00;02", "00:01:00;03"]
     with pytest.raises(gy.MediaError, match="timecode"):
         gy.open_writer(tmp_path / "bad.%04d.exr", timecode="25:00")
-    # 120 fps: frame 70 of a second has no EXR timecode (its frame field counts to 59); the rate stays
+    # 50 and 59.94 fps: SMPTE ST 12-1 frame pairs, the second of a pair marked by the field phase
+    # (OpenEXR refuses a frame field over 29: every EXR of a 50 fps take with a timecode failed)
+    for fps, start, expected in ((50, "10:00:00:48", ["10:00:00:48", "10:00:00:49", "10:00:01:00"]),
+                                 (Fraction(60000, 1001), "00:00:59;58",
+                                  ["00:00:59;58", "00:00:59;59", "00:01:00;04"])):
+        with gy.open_writer(tmp_path / "high.%04d.exr", fps=fps, timecode=start) as writer:
+            for _ in range(3):
+                writer.write(rgb)
+        second = sorted(tmp_path.glob("high.*.exr"))[1]
+        code = OpenEXR.File(str(second), header_only=True).header()["timeCode"]
+        assert (code.frame, bool(code.fieldPhase)) == (int(start[-2:]) // 2, True)
+        with gy.open_reader(tmp_path / "high.####.exr") as reader:
+            assert [f.timecode for f in reader] == expected
+    # 120 fps: frame 70 of a second has no EXR timecode (30 frame pairs a second at most); the rate stays
     with gy.open_writer(tmp_path / "hfr.%04d.exr", fps=120, timecode="01:00:00:00") as writer:
         for _ in range(71):
             writer.write(rgb)

@@ -91,11 +91,16 @@ def _filled_codes(values: np.ndarray, bits: int) -> np.ndarray:
     return codes
 
 
-def _exr_timecode(timecode: str) -> Any:
+def _exr_timecode(timecode: str, fps: Fraction) -> Any:
     import OpenEXR
 
     code = OpenEXR.TimeCode()
-    code.hours, code.minutes, code.seconds, code.frame, code.dropFrame = timecode_fields(timecode)
+    code.hours, code.minutes, code.seconds, frame, code.dropFrame = timecode_fields(timecode)
+    if fps > 30:
+        # SMPTE ST 12-1 above 30 fps counts frame pairs (0–29) and marks a pair's second frame with the
+        # field-phase flag; OpenEXR refuses a frame field over 29 (every EXR of a 50 fps take failed)
+        frame, code.fieldPhase = divmod(frame, 2)
+    code.frame = frame
     return code
 
 
@@ -258,10 +263,10 @@ class ImageWriter(Writer):
                                           "pixelAspectRatio": self._pixel_aspect}
             if self._from_bt709 is not None:
                 attributes["chromaticities"] = self._chromaticities
-            # an EXR timecode's frame field counts to 59: above 60 fps the rate alone is written
+            # an EXR timecode counts at most 30 frame pairs a second: above 60 fps the rate alone is written
             if self._timecode is not None and self.fps <= 60:
                 frame_timecode = timecode_at(self._timecode, number - self.first_frame, self.fps)
-                attributes["timeCode"] = _exr_timecode(frame_timecode)
+                attributes["timeCode"] = _exr_timecode(frame_timecode, self.fps)
             write_with(path, lambda temp: _write_exr(
                 temp, pixels, self._exr_compression, self._matte_channel, attributes))
         else:

@@ -111,14 +111,18 @@ def _exr_timing(path: Path) -> PictureTiming:
     if header is None:
         return PictureTiming()
     code = header.get("timeCode")
+    fps = _rate(header.get("framesPerSecond"))
     timecode = None
     if code is not None:
-        timecode = _format(code.hours, code.minutes, code.seconds, code.frame, bool(code.dropFrame))
+        frame = code.frame
+        if fps is not None and fps > 30:  # SMPTE ST 12-1 frame pairs, the second marked by field phase
+            frame = 2 * frame + int(bool(code.fieldPhase))
+        timecode = _format(code.hours, code.minutes, code.seconds, frame, bool(code.dropFrame))
     try:
         aspect = _aspect(float(header.get("pixelAspectRatio", 1.0)))
     except (TypeError, ValueError):  # an opaque (damaged) attribute
         aspect = None
-    return PictureTiming(timecode, _rate(header.get("framesPerSecond")), aspect or Fraction(1))
+    return PictureTiming(timecode, fps, aspect or Fraction(1))
 
 
 def _dpx_timing(path: Path) -> PictureTiming:
