@@ -64,3 +64,36 @@ def test_face_models_range_scales_with_face_size():
     far = finder.reading(small, 0.0)
     assert near.valid and far.valid and near.source.startswith("face:")
     assert far.distance_m / near.distance_m == pytest.approx(2.0, rel=0.15)
+
+
+@pytest.mark.models
+def test_a_face_reads_the_same_distance_in_portrait_and_squeezed_pictures(tmp_path):
+    # The sensor's width spans the picture's long side: a phone clip turned upright (portrait) read
+    # every face 0.56× too near, and an anamorphic plate's faces were found, and measured, squeezed.
+    import cv2
+    from skimage import data
+
+    import guangying as gy
+    from guangying.focus.distance_log import face_readings
+
+    face = data.astronaut()[:320, 96:416].astype(np.float32) / 255.0  # the head, 320×320
+    landscape = np.full((576, 1024, 3), 0.5, np.float32)
+    landscape[128:448, 352:672] = face
+    portrait = np.full((1024, 576, 3), 0.5, np.float32)
+    portrait[352:672, 128:448] = face
+    # the same camera's picture through a 4:3 squeeze onto 27 mm of its sensor's 36 (pixels as tall)
+    squeezed = cv2.resize(landscape, (768, 576), interpolation=cv2.INTER_AREA)
+    read = {}
+    for name, picture, aspect, sensor_width_mm in (("landscape", landscape, 1.0, 36.0),
+                                                   ("portrait", portrait, 1.0, 36.0),
+                                                   ("squeezed", squeezed, 4 / 3, 27.0)):
+        path = tmp_path / f"{name}.exr"
+        with gy.open_writer(path, pixel_aspect=aspect) as writer:
+            writer.write(picture)  # sRGB, stored linear
+        (reading, _), = face_readings(path, 50.0, sensor_width_mm)
+        assert reading.valid, name
+        read[name] = reading.distance_m
+    assert read["portrait"] == pytest.approx(read["landscape"], rel=0.03), read
+    assert read["squeezed"] == pytest.approx(read["landscape"], rel=0.06), read
+    k = Intrinsics.from_lens(50, 36, 480, 360, pixel_aspect=4 / 3)
+    assert (k.width, k.height, k.fx) == (640, 360, pytest.approx(50 * 480 / 36))

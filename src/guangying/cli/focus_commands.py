@@ -234,7 +234,8 @@ def _floats(text: str | None, count: int, option: str, form: str) -> tuple[float
                    "default: mm for integers, m for floats")
 @click.option("--focal-length", "focal_length_mm", type=float, default=None, help="faces: focal length, mm")
 @click.option("--sensor", default=None, help="faces: sensor preset giving the sensor width")
-@click.option("--sensor-width", "sensor_width_mm", type=float, default=None, help="faces: sensor width, mm")
+@click.option("--sensor-width", "sensor_width_mm", type=float, default=None,
+              help="faces: width of the sensor area recorded (its long side, also for a portrait clip), mm")
 @click.option("--select", "rule", type=click.Choice(["largest", "centre", "point"]), default="largest",
               show_default=True, help="faces: which face to follow (locked once chosen)")
 @click.option("--point", "point_text", default=None, help="faces: tap point x,y for --select point")

@@ -36,13 +36,27 @@ class Intrinsics:
 
     @classmethod
     def from_lens(
-        cls, focal_length_mm: float, sensor_width_mm: float, width_px: int, height_px: int
+        cls,
+        focal_length_mm: float,
+        sensor_width_mm: float,
+        width_px: int,
+        height_px: int,
+        pixel_aspect: float = 1.0,
     ) -> Intrinsics:
-        """From a lens and the recorded sensor width (square pixels, centred principal point)."""
-        if not (focal_length_mm > 0 and sensor_width_mm > 0 and width_px > 0 and height_px > 0):
-            raise SettingsError("focal length, sensor width and image size must all be > 0")
-        f = focal_length_mm * width_px / sensor_width_mm
-        return cls(f, f, width_px / 2.0, height_px / 2.0, int(width_px), int(height_px))
+        """From a lens and the recorded sensor width, for a ``width_px × height_px`` picture as stored
+        (centred principal point).
+
+        The sensor's width spans the picture's long side: a phone clip shown upright (portrait) spans it
+        along its height (taken along its width, every distance read 0.56× too near). A plate of
+        ``pixel_aspect`` ≠ 1 (anamorphic) gives the intrinsics of the picture desqueezed to square
+        pixels (``round(width_px · pixel_aspect)`` wide), the focal length holding vertically as in
+        :func:`guangying.lens.camera_calibration.plate_intrinsics`."""
+        if not (focal_length_mm > 0 and sensor_width_mm > 0 and width_px > 0 and height_px > 0
+                and pixel_aspect > 0):
+            raise SettingsError("focal length, sensor width, image size and pixel aspect must all be > 0")
+        f = focal_length_mm * max(width_px, height_px) / sensor_width_mm
+        shown_width_px = max(1, round(width_px * pixel_aspect))
+        return cls(f, f, shown_width_px / 2.0, height_px / 2.0, shown_width_px, int(height_px))
 
     @classmethod
     def from_matrix(cls, K: np.ndarray, width_px: int, height_px: int) -> Intrinsics:

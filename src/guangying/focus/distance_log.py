@@ -139,6 +139,8 @@ def face_readings(
     ``subject`` is the track ID as text ("" when no face is followed).
     Needs the face models (``guangying models install``).
     """
+    import cv2
+
     from guangying.distance.face_geometry import Intrinsics
     from guangying.distance.faces import FaceRangeFinder
     from guangying.media import display_srgb, open_reader
@@ -149,12 +151,19 @@ def face_readings(
     finder: FaceRangeFinder | None = None
     selector: SubjectSelector | None = None
     with open_reader(source, fps=fps) as reader:
+        pixel_aspect = float(reader.info.pixel_aspect)
         for frame in reader:
             rgb = display_srgb(frame.rgb, frame.transfer, reader.info.highlight_peak)
             if finder is None or selector is None:
-                intrinsics = Intrinsics.from_lens(focal_length_mm, sensor_width_mm, frame.width, frame.height)
+                intrinsics = Intrinsics.from_lens(focal_length_mm, sensor_width_mm, frame.width, frame.height,
+                                                  pixel_aspect)
                 finder = FaceRangeFinder(intrinsics)
-                selector = SubjectSelector(rule, frame_size=(frame.width, frame.height), point=point)
+                # a point is in the stored picture's pixels, as masks are
+                shown_point = None if point is None else (point[0] * pixel_aspect, point[1])
+                selector = SubjectSelector(rule, frame_size=(intrinsics.width, intrinsics.height),
+                                           point=shown_point)
+            if pixel_aspect != 1.0:  # an anamorphic plate: faces are found, and measured, unsqueezed
+                rgb = cv2.resize(rgb, (intrinsics.width, intrinsics.height), interpolation=cv2.INTER_LINEAR)
             faces = finder.detect(rgb)
             tracks = tracker.update([Detection(f.box, f.score) for f in faces])
             if selector.locked_id is not None and all(t.track_id != selector.locked_id for t in tracks):
