@@ -102,6 +102,13 @@ def test_mask_from_image_reads_and_checks_size(tmp_path):
     assert big[:, :28].min() == 1.0 and big[:, 32:].max() == 0.0
     with pytest.raises(ValueError, match="cannot read mask image"):
         mask_from_image(tmp_path / "missing.png", (20, 30))
+    # drawn on an anamorphic plate shown unsqueezed (a frame exported from Resolve): squeezed, and said;
+    # it was refused as "another framing"
+    with pytest.warns(UserWarning, match="the framing shown unsqueezed"):
+        squeezed = mask_from_image(path, (20, 20), pixel_aspect=1.5)
+    assert squeezed[:, :6].min() == 1.0 and squeezed[:, 8:].max() == 0.0
+    with pytest.raises(ValueError, match=r"footage is 40×20 stored \(80×20 shown"):
+        mask_from_image(path, (20, 40), pixel_aspect=2.0)
 
 
 @pytest.fixture

@@ -273,6 +273,7 @@ def _check_input(
             if info.frame_count == 0:
                 problems.append(f"{where}: {source} has no frames")
             shape = (info.height, info.width)
+            pixel_aspect = float(info.pixel_aspect)
         # a range outside the clip, or backwards, failed only when the shot's turn came
         count = info.frame_count if info.frame_count and info.frame_count_exact else None
         last = None if count is None else info.first_frame + count - 1
@@ -282,15 +283,16 @@ def _check_input(
         return
     # a bad polygon or a mask of the wrong size would otherwise stop this shot only when its turn comes,
     # hours into a batch
-    loaders = {"garbage_mask": load_mask, "core_mask": load_mask, "despill_mask": load_mask,
-               "clean_plate": load_clean_plate}
-    for key, load in loaders.items():
+    for key in ("garbage_mask", "core_mask", "despill_mask", "clean_plate"):
         if not options.get(key):
             continue
         seen = (key, str(options[key]), shape)
         if seen not in checked:
             try:
-                load(options[key], shape)
+                if key == "clean_plate":
+                    load_clean_plate(options[key], shape)
+                else:
+                    load_mask(options[key], shape, pixel_aspect)
                 checked[seen] = None
             except (GuangyingError, ValueError, OSError) as exc:
                 checked[seen] = str(exc)

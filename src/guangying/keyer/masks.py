@@ -50,30 +50,44 @@ def polygon_mask(
     return (np.float32(1.0) - mask) if invert else mask
 
 
-def _fitted(image: np.ndarray, shape: tuple[int, int], what: str, advice: str) -> np.ndarray:
+def _fitted(
+    image: np.ndarray, shape: tuple[int, int], what: str, advice: str, pixel_aspect: float = 1.0
+) -> np.ndarray:
     """``image`` at the footage's (height, width) ``shape``: scaled, and said, when it has the same
-    shape at another size (a plate or mask made on the 4K original of an HD proxy, or the reverse);
+    shape at another size (a plate or mask made on the 4K original of an HD proxy, or the reverse) or
+    the shape of the footage shown with its ``pixel_aspect`` (drawn on an anamorphic plate unsqueezed);
     refused when its shape differs, since then it cannot line up with the shot."""
     height, width = image.shape[:2]
     want_h, want_w = shape[:2]
     if (height, width) == (want_h, want_w):
         return image
-    if abs((width / height) / (want_w / want_h) - 1.0) > 0.01:
+    ratio = (width / height) / (want_w / want_h)
+    if abs(ratio - 1.0) <= 0.01:
+        why = "the same framing at another resolution"
+    elif pixel_aspect != 1.0 and abs(ratio / pixel_aspect - 1.0) <= 0.01:
+        why = f"the framing shown unsqueezed: its pixels are {pixel_aspect:.4g}× as wide as tall"
+    else:
+        shown = ""
+        if pixel_aspect != 1.0:
+            shown = f" stored ({round(want_w * pixel_aspect)}×{want_h} shown, its pixels not square)"
         raise SettingsError(
-            f"{what} is {width}×{height}, the footage is {want_w}×{want_h}: another framing cannot line "
-            f"up with the shot; {advice}"
+            f"{what} is {width}×{height}, the footage is {want_w}×{want_h}{shown}: another framing cannot "
+            f"line up with the shot; {advice}"
         )
     warnings.warn(f"{what} is {width}×{height}, the footage is {want_w}×{want_h}: scaled to the "
-                  "footage's size (the same framing at another resolution)", stacklevel=3)
+                  f"footage's size ({why})", stacklevel=3)
     interpolation = cv2.INTER_AREA if want_w < width else cv2.INTER_LINEAR
     return cv2.resize(image, (want_w, want_h), interpolation=interpolation)
 
 
-def mask_from_image(path: str | Path, shape: tuple[int, int], invert: bool = False) -> np.ndarray:
+def mask_from_image(
+    path: str | Path, shape: tuple[int, int], invert: bool = False, pixel_aspect: float = 1.0
+) -> np.ndarray:
     """Read a mask image (8/16-bit grey, RGB → its luminance, RGBA → its alpha) as float32 0–1.
 
-    A mask of the frame's shape at another size (drawn on the 4K original of an HD proxy) is scaled to
-    the frame's (height, width), and a warning says so; one of another shape is refused, since it would
+    A mask of the frame's shape at another size (drawn on the 4K original of an HD proxy), or of the
+    frame shown with its ``pixel_aspect`` (drawn on an anamorphic plate unsqueezed), is scaled to the
+    frame's (height, width), and a warning says so; one of another shape is refused, since it would
     sit in the wrong place.
     """
     path = Path(path)
@@ -84,7 +98,8 @@ def mask_from_image(path: str | Path, shape: tuple[int, int], invert: bool = Fal
     image = image.astype(np.float32) * np.float32(scale)
     if image.ndim == 3:
         image = image[..., 3] if image.shape[2] == 4 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    image = _fitted(image, shape, f"mask image {path}", "export the mask at the footage's framing")
+    image = _fitted(image, shape, f"mask image {path}", "export the mask at the footage's framing",
+                    pixel_aspect)
     mask = np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0)  # a float mask's NaN: not masked
     return (np.float32(1.0) - mask) if invert else mask
 
@@ -112,13 +127,14 @@ def parse_polygon(text: str) -> np.ndarray:
     return xy.astype(np.float32)
 
 
-def load_mask(spec: str | Path, shape: tuple[int, int]) -> np.ndarray:
-    """A mask from a polygon ``"x,y;x,y;…"`` or a mask image file, float32 (H, W) 0–1 for a frame
-    of ``shape`` = (height, width). A spec that names an existing file is always read as a file."""
+def load_mask(spec: str | Path, shape: tuple[int, int], pixel_aspect: float = 1.0) -> np.ndarray:
+    """A mask from a polygon ``"x,y;x,y;…"`` (the stored frame's pixels) or a mask image file, float32
+    (H, W) 0–1 for a frame of ``shape`` = (height, width) whose pixels are ``pixel_aspect`` as wide as
+    tall. A spec that names an existing file is always read as a file."""
     text = str(spec)
     if ";" in text and not Path(text).exists():
         return polygon_mask(parse_polygon(text), shape)
-    return mask_from_image(text, shape)
+    return mask_from_image(text, shape, pixel_aspect=pixel_aspect)
 
 
 def load_clean_plate(spec: str | Path, shape: tuple[int, int], camera_log: str | None = "auto") -> np.ndarray:

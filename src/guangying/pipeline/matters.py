@@ -138,13 +138,14 @@ def keyer_settings_for(
     if garbage_mask or core_mask or clean_plate or despill_mask:
         with open_reader(source, start=start, end=end, camera_log=camera_log) as reader:
             shape = (reader.info.height, reader.info.width)
+            pixel_aspect = float(reader.info.pixel_aspect)
             footage_log = reader.info.camera_log or "none"
         if garbage_mask:
-            extra["garbage_mask"] = load_mask(garbage_mask, shape)
+            extra["garbage_mask"] = load_mask(garbage_mask, shape, pixel_aspect)
         if core_mask:
-            extra["core_mask"] = load_mask(core_mask, shape)
+            extra["core_mask"] = load_mask(core_mask, shape, pixel_aspect)
         if despill_mask:
-            extra["despill_mask"] = load_mask(despill_mask, shape)
+            extra["despill_mask"] = load_mask(despill_mask, shape, pixel_aspect)
         if clean_plate:
             extra["clean_plate"] = load_clean_plate(clean_plate, shape, footage_log)
     return KeyerSettings(**settings, **extra)
