@@ -206,6 +206,18 @@ def test_a_jpeg_cut_short_is_damaged_not_read_with_a_grey_bottom(tmp_path):
     assert "p.0003.jpg" in messages[0]
 
 
+@pytest.mark.parametrize(("suffix", "name"), [(".png", "PNG"), (".jpg", "JPEG"), (".tif", "TIFF")])
+def test_a_picture_named_exr_is_refused_not_read_as_linear_light(tmp_path, suffix, name):
+    # OpenCV decodes any of them, and the name made its sRGB colours linear: 128 grey came out 188
+    picture = tmp_path / f"grey{suffix}"
+    cv2.imwrite(str(picture), np.full((8, 8, 3), 128, np.uint8))
+    named = tmp_path / "grey.exr"
+    named.write_bytes(picture.read_bytes())
+    with pytest.raises(MediaError, match=f"is a {name} picture named .exr.*Rename it to {suffix}"):
+        with open_reader(named) as reader:
+            next(iter(reader))
+
+
 def test_composite_renders_every_frame_and_says_which_were_damaged(clips, tmp_path):
     out = tmp_path / "comp.mp4"
     result = CliRunner().invoke(

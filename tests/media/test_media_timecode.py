@@ -65,3 +65,6 @@ def test_a_rate_too_small_to_be_one_is_refused():
     with pytest.raises(MediaError, match="below one frame in 1000 s"):
         as_fps(1e-9)
     assert as_fps(0.5) == Fraction(1, 2)  # a time-lapse's rate is one
+    with pytest.raises(MediaError, match="above 1000 fps"):  # it wrote a clip of no duration
+        as_fps("1e9")
+    assert as_fps(1000) == 1000

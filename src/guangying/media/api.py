@@ -37,6 +37,8 @@ def as_fps(fps: FrameRate) -> Fraction:
         raise MediaError(f"frame rate must be positive, got {fps!r}")
     if rate < Fraction(1, 1000):  # it rounded to 0 fps and was taken as none given (24)
         raise MediaError(f"frame rate {fps!r} is below one frame in 1000 s: give frames per second, e.g. 25")
+    if rate > 1000:  # 1e9 wrote a clip of no duration; high-speed footage is played at its project's rate
+        raise MediaError(f"frame rate {fps!r} is above 1000 fps: give the rate the footage plays at, e.g. 25")
     return standard_rate(rate)
 
 

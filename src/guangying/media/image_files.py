@@ -163,9 +163,28 @@ def _damaged(path: Path, what: str) -> str:
             "Re-copy or re-export it")
 
 
+# What a file named .exr may really be: OpenCV decodes any of these, and the name made it linear light.
+_NOT_EXR = ((b"\x89PNG", "PNG", ".png"), (b"\xff\xd8\xff", "JPEG", ".jpg"), (b"II*\x00", "TIFF", ".tif"),
+            (b"MM\x00*", "TIFF", ".tif"), (b"BM", "BMP", ".bmp"))
+
+
+def _check_is_exr(path: Path, what: str) -> None:
+    try:
+        with path.open("rb") as file:
+            head = file.read(4)
+    except OSError:
+        return  # said by the decoder, as for any picture
+    for magic, name, suffix in _NOT_EXR:
+        if head.startswith(magic):
+            raise MediaError(
+                f"{what}: {path} is a {name} picture named .exr; read as an EXR its colours would be taken "
+                f"as linear light and come out wrong. Rename it to {suffix}")
+
+
 def _read_exr(path: Path, what: str) -> Picture:
     from guangying.media.exr import read_exr_pixels  # late: OpenEXR only once an EXR is read
 
+    _check_is_exr(path, what)
     try:
         found = read_exr_pixels(path, what)
     except cv2.error as exc:
