@@ -146,3 +146,31 @@ def test_job_outputs_check_the_matte_channel_and_take_plain_strings():
     assert outputs.composite.suffix == ".mp4" and outputs.alpha.name == "matte.%04d.exr"
     with pytest.raises(SettingsError, match="exr_matte_channel"):
         guangying.JobOutputs(alpha="matte.exr", exr_matte_channel="Z")
+
+
+def test_a_picture_too_large_for_the_memory_is_said_not_a_bug(tmp_path):
+    # A real allocation failure (the address space capped at 3 GiB, a 96-megapixel still): it printed
+    # a numpy traceback and "This is a bug in Guangying", exit 70.
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    import cv2
+    import numpy as np
+
+    still = tmp_path / "huge.jpg"
+    cv2.imwrite(str(still), np.full((8000, 12000, 3), (40, 180, 60), np.uint8))
+
+    def cap_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    # thread pools reserve address space per thread: as few as on this 2-core machine, on any machine
+    threads = {name: "2" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-m", "guangying.cli.main", "key", str(still), "--alpha",
+                           str(tmp_path / "a.png"), "--quiet"], capture_output=True, text=True,
+                          preexec_fn=cap_memory, timeout=300, cwd=tmp_path, env={**os.environ, **threads})
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "out of memory" in done.stderr and "smaller copy" in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "bug in Guangying" not in done.stderr
+    assert not (tmp_path / "a.png").exists()

@@ -145,6 +145,13 @@ class _ConfigGroup(click.Group):
             _say_interrupted(ctx, interrupt)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except MemoryError as exc:
+            # no bug: a picture too large for the memory free (a 96-megapixel still needs about 7 GB)
+            detail = f" ({exc})" if str(exc) else ""
+            raise _Failure(
+                f"out of memory{detail}: the pictures are too large for the memory free on this machine; "
+                "work on a smaller copy (a proxy) or free memory, and run it again. Unfinished outputs were "
+                "removed.", 1) from exc
         except BrokenPipeError:
             # `guangying models list | head -1`: the reader went away, which is no bug. Click ends it
             # quietly (its EPIPE handling); it was reported as one, with a traceback and exit 70.
