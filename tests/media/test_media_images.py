@@ -517,3 +517,20 @@ def test_an_aces_exr_without_chromaticities_is_converted_when_named(tmp_path, sp
     for code_values in ("still.png", "clip.mp4"):
         with pytest.raises(MediaError, match=f"{space} names the primaries of a linear picture"):
             open_reader(tmp_path / code_values, camera_log=space)
+
+
+def test_a_picture_another_decoder_reads_prints_no_opencv_refusal(tmp_path):
+    # A half-float TIFF: OpenCV's decoder refuses it (printing "[ERROR:0@1.4] … can't read header" on
+    # stderr, even though the run went on fine) and tifffile reads it.
+    import subprocess
+    import sys
+
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "half.tif", np.full((8, 8, 3), 0.5, np.float16))
+    code = ("from guangying.media import open_reader\n"
+            f"with open_reader({str(tmp_path / 'half.tif')!r}) as r: print(float(next(iter(r)).rgb.mean()))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0 and float(done.stdout) == pytest.approx(0.5, abs=0.01), done.stderr
+    assert "[ERROR" not in done.stderr and "imread" not in done.stderr, done.stderr
