@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
+import guangying as gy
 from guangying.media import open_reader, open_writer
 from guangying.pipeline.job import JobOutputs, run_job
 from guangying.pipeline.matters import make_matter
@@ -93,3 +94,22 @@ def test_a_background_with_transparent_areas_is_said(tmp_path):
     with pytest.warns(UserWarning, match=r"card.png is transparent in 50% of its picture: the set shows"):
         run_job(tmp_path / "screen.mkv", make_matter("chroma"), JobOutputs(composite=tmp_path / "c.%04d.png"),
                 background=str(tmp_path / "card.png"), show_progress=False)
+
+
+def test_a_background_of_another_shape_is_said_when_most_of_it_is_cropped(tmp_path):
+    # A portrait set behind a landscape plate filled the frame by losing 72 % of its height, unsaid; a
+    # set of the plate's shape at another size, or a little wider, is framed without a word.
+    import cv2
+
+    from guangying.pipeline.background import Background
+
+    cv2.imwrite(str(tmp_path / "portrait.png"), np.full((400, 200, 3), 90, np.uint8))
+    cv2.imwrite(str(tmp_path / "wide.png"), np.full((180, 400, 3), 90, np.uint8))
+    with pytest.warns(UserWarning, match=r"portrait.png is 0.50:1, the frame 1.78:1: filling the frame "
+                                         r"keeps 28% of its height"):
+        Background(tmp_path / "portrait.png", 320, 180)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Background(tmp_path / "wide.png", 320, 180)
+    with pytest.raises(gy.MediaError, match="the background is empty: give a picture, a clip or a colour"):
+        Background("", 320, 180)  # it was refused as ". is a folder"

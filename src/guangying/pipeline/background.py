@@ -112,7 +112,7 @@ class Background:
         self.width, self.height, self.pixel_aspect = width, height, pixel_aspect
         self._source: PictureSource[tuple[np.ndarray, np.ndarray]] | None = None
         self._position = 0
-        self._said_transparent = False
+        self._said_transparent = self._said_cropped = False
         colour = parse_colour_srgb(self.spec)
         if colour is not None:
             srgb = np.empty((height, width, 3), np.float32)
@@ -121,6 +121,9 @@ class Background:
             self.is_still = True
             self._mark_still()
             return
+        if not self.spec.strip():  # Path("") is the working folder, and was refused as "." a folder
+            raise MediaError("the background is empty: give a picture, a clip or a colour "
+                             "(#RRGGBB, 'R,G,B' in 0–1, or black/white/grey/green/blue)")
         if not Path(self.spec).exists() and parse_pattern(self.spec) is None:
             raise MediaError(
                 f"background '{self.spec}' is neither a file nor a colour "
@@ -145,9 +148,22 @@ class Background:
             warnings.warn(f"background {self.spec} is transparent in {share:.0%} of its picture: the set "
                           "shows black there. Flatten it over the colour you want first (in the software "
                           "that made it)", stacklevel=2)
+        self._say_cropped(rgba_linear.shape[1] * source_pixel_aspect / rgba_linear.shape[0])
         rgb_linear = np.ascontiguousarray(fit_cover(rgba_linear[..., :3], self.width, self.height,
                                                     self.pixel_aspect, source_pixel_aspect))
         return linear_to_srgb(rgb_linear), rgb_linear
+
+    def _say_cropped(self, shown_aspect: Fraction) -> None:
+        """Once: a picture of another shape fills the frame by losing over half of its width or height
+        (a portrait picture behind a landscape plate), which a scale of the same shape never does."""
+        frame_aspect = self.width * self.pixel_aspect / self.height
+        kept = min(shown_aspect, frame_aspect) / max(shown_aspect, frame_aspect)
+        if kept < 0.5 and not self._said_cropped:
+            self._said_cropped = True
+            side = "height" if shown_aspect < frame_aspect else "width"
+            warnings.warn(f"background {self.spec} is {float(shown_aspect):.2f}:1, the frame "
+                          f"{float(frame_aspect):.2f}:1: filling the frame keeps {float(kept):.0%} of its "
+                          f"{side}. Export the set at the plate's shape to choose what shows", stacklevel=3)
 
     def next_plate(
         self, frame_index: int | None = None, plate_rgb_srgb: np.ndarray | None = None
