@@ -113,3 +113,16 @@ def test_a_background_of_another_shape_is_said_when_most_of_it_is_cropped(tmp_pa
         Background(tmp_path / "wide.png", 320, 180)
     with pytest.raises(gy.MediaError, match="the background is empty: give a picture, a clip or a colour"):
         Background("", 320, 180)  # it was refused as ". is a folder"
+
+
+def test_a_foreground_written_where_alpha_cannot_go_is_said(tmp_path):
+    # --foreground fg.mp4 wrote the subject over black without its matte, unsaid
+    _clip(tmp_path / "screen.mkv", 25, 2, colour=(0.1, 0.7, 0.2))
+    with pytest.warns(UserWarning, match=r"fg.mp4: .mp4 holds no alpha, so the foreground is written over "
+                                         r"black without its matte; write .mov"):
+        run_job(tmp_path / "screen.mkv", make_matter("chroma"), JobOutputs(foreground=tmp_path / "fg.mp4"),
+                show_progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_job(tmp_path / "screen.mkv", make_matter("chroma"), JobOutputs(foreground=tmp_path / "fg.mov"),
+                show_progress=False)

@@ -256,7 +256,12 @@ def run_job(
                 open_writer(outputs.alpha, content="matte", **alpha_options)
             )
         if outputs.foreground is not None:
-            foreground_has_alpha = Path(str(outputs.foreground)).suffix.lower() in _ALPHA_SUFFIXES
+            suffix = Path(str(outputs.foreground)).suffix.lower()
+            foreground_has_alpha = suffix in _ALPHA_SUFFIXES
+            if not foreground_has_alpha:
+                warnings.warn(f"foreground {outputs.foreground}: {suffix or 'this format'} holds no alpha, "
+                              "so the foreground is written over black without its matte; write .mov "
+                              "(ProRes 4444), .mkv, .exr, .png or .tif to keep it", stacklevel=2)
             writers["foreground"] = stack.enter_context(
                 open_writer(
                     outputs.foreground,
