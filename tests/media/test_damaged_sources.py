@@ -206,6 +206,19 @@ def test_a_jpeg_cut_short_is_damaged_not_read_with_a_grey_bottom(tmp_path):
     assert "p.0003.jpg" in messages[0]
 
 
+def test_a_damaged_first_frame_of_a_sequence_says_how_to_start_after_it(tmp_path):
+    # a damaged later frame is held; the first one sets the sequence's size, and its refusal said only
+    # "re-export it", though the rest of the render was whole
+    for number in range(1, 4):
+        cv2.imwrite(str(tmp_path / f"r.{number:04d}.png"), np.full((8, 8, 3), 60 * number, np.uint8))
+    whole = (tmp_path / "r.0001.png").read_bytes()
+    (tmp_path / "r.0001.png").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(MediaError, match=r"r.0001.png.*after it \(--start 2; start: 2 in a batch file\)"):
+        open_reader(tmp_path / "r.%04d.png")
+    with open_reader(tmp_path / "r.%04d.png", start=2) as reader:
+        assert len(list(reader)) == 2
+
+
 @pytest.mark.parametrize(("suffix", "name"), [(".png", "PNG"), (".jpg", "JPEG"), (".tif", "TIFF")])
 def test_a_picture_named_exr_is_refused_not_read_as_linear_light(tmp_path, suffix, name):
     # OpenCV decodes any of them, and the name made its sRGB colours linear: 128 grey came out 188
@@ -253,3 +266,15 @@ def test_frame_ranges_are_written_as_runs():
 def test_rate_is_kept(clips):
     with open_reader(clips[1]) as reader:
         assert reader.info.fps == Fraction(FPS)
+
+
+def test_a_grey_frame_among_colour_ones_is_said(tmp_path):
+    # a frame of another pass (a grey depth or matte render) in a colour sequence keyed as solid
+    # subject, without a word
+    for number in range(1, 4):
+        cv2.imwrite(str(tmp_path / f"s.{number:04d}.png"), np.full((8, 8, 3), (60, 180, 40), np.uint8))
+    cv2.imwrite(str(tmp_path / "s.0002.png"), np.full((8, 8), 128, np.uint8))
+    with pytest.warns(UserWarning, match=r"frame 2 of image sequence .* is grey where the sequence's first "
+                                         r"frame is colour"):
+        with open_reader(tmp_path / "s.%04d.png") as reader:
+            assert len(list(reader)) == 3

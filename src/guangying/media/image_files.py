@@ -54,6 +54,7 @@ class Picture:
     # the chromaticities of the working space its linear light was converted from, when not BT.709's
     # (an ACEScg plate): EXR outputs are written back in them
     primaries: tuple[float, ...] | None = None
+    grey: bool = False  # stored with one channel (a sequence of colour frames should not hold one)
 
 
 def transfer_of(path: Path) -> Transfer:
@@ -314,7 +315,7 @@ def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:
     # a renderer, as Nuke and Resolve read it. Taken as sRGB codes, its light above 1 reached the keyer.
     transfer: Transfer = "linear" if pixels.dtype.kind == "f" else transfer_of(path)
     return Picture(rgb=to_float32(rgb), alpha=alpha, transfer=transfer, bit_depth=bits,
-                   nonfinite_px=nonfinite_px)
+                   nonfinite_px=nonfinite_px, grey=channels == 1)
 
 
 

@@ -113,7 +113,15 @@ class SequenceReader(Reader):
                 "inside a complete run"
             )
         self._source_first = numbers[0]
-        first = read_picture(pattern.path(self._start), self._describe(self._start), camera_log)
+        try:
+            first = read_picture(pattern.path(self._start), self._describe(self._start), camera_log)
+        except DamagedMediaError as exc:  # a later damaged frame is held; this one sets size and kind
+            if self._start == self._end:
+                raise
+            after = self._start + 1
+            raise DamagedMediaError(f"{str(exc).rstrip('.')}. The sequence is opened on this frame: replace "
+                                    f"it, or start after it (--start {after}; start: {after} in a batch file)"
+                                    ) from exc
         # the rate asked for, else the one the first file's header names (EXR, DPX), else film's
         timing = picture_timing(pattern.path(self._start))
         self._fps = fps or timing.fps or DEFAULT_FPS
@@ -124,6 +132,7 @@ class SequenceReader(Reader):
         if first.colour_note:
             warnings.warn(first.colour_note, stacklevel=3)
         self._width, self._height = first.rgb.shape[1], first.rgb.shape[0]
+        self._first_grey = first.grey
         self.info = ClipInfo(
             path=pattern.text,
             kind="sequence",
@@ -151,6 +160,7 @@ class SequenceReader(Reader):
         nonfinite: list[int] = []  # frames with NaN or infinite pixels: the first is named, the rest summed
         damage = DamageLog(self._pattern.text, "Replace the damaged files (render or copy them again)")
         last: Frame | None = None
+        said_grey = False
         for number in range(self._start, self._end + 1):
             time_s = float((number - self._source_first) / self._fps)
             try:
@@ -169,6 +179,12 @@ class SequenceReader(Reader):
                 if not nonfinite:
                     nonfinite_warning(self._describe(number), picture.nonfinite_px)
                 nonfinite.append(number)
+            if picture.grey != self._first_grey and not said_grey:
+                said_grey = True  # a grey frame among colour ones keys as solid subject: a broken render?
+                kinds = ("grey", "colour") if picture.grey else ("colour", "grey")
+                warnings.warn(f"{self._describe(number)} is {kinds[0]} where the sequence's first frame is "
+                              f"{kinds[1]}: a frame of another render or pass? It is read as it is",
+                              stacklevel=2)
             if picture.rgb.shape[:2] != (self._height, self._width):
                 raise MediaError(
                     f"{self._describe(number)} is {picture.rgb.shape[1]}×{picture.rgb.shape[0]} but the "
