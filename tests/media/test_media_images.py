@@ -534,3 +534,16 @@ def test_a_picture_another_decoder_reads_prints_no_opencv_refusal(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0 and float(done.stdout) == pytest.approx(0.5, abs=0.01), done.stderr
     assert "[ERROR" not in done.stderr and "imread" not in done.stderr, done.stderr
+
+
+def test_a_tiff_with_extra_channels_is_refused_by_its_channels_not_called_damaged(tmp_path):
+    # RGBA plus a spare channel (tifffile, Photoshop): "damaged, re-copy it" sent the user the wrong way
+    import tifffile
+
+    path = tmp_path / "extra.tif"
+    tifffile.imwrite(path, np.full((8, 8, 5), 100, np.uint8), photometric="rgb",
+                     extrasamples=["unassalpha", "unspecified"])
+    with pytest.raises(MediaError, match="has 5 channels; only grey, RGB and RGBA are read") as refused:
+        with open_reader(path) as reader:
+            next(iter(reader))
+    assert "damaged" not in str(refused.value)

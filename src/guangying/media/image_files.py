@@ -310,7 +310,8 @@ def picture_from_bgr(pixels: np.ndarray, path: Path, what: str) -> Picture:
         alpha = to_float32(np.ascontiguousarray(pixels[..., 3]))
         rgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
     else:
-        raise MediaError(f"{what}: {path} has {channels} channels; only grey, RGB and RGBA are supported")
+        raise MediaError(f"{what}: {path} has {channels} channels; only grey, RGB and RGBA are read. "
+                         "Export it with those channels only")
     # Float samples are scene-linear light whatever the format: a 32-bit TIFF from Photoshop, Krita or
     # a renderer, as Nuke and Resolve read it. Taken as sRGB codes, its light above 1 reached the keyer.
     transfer: Transfer = "linear" if pixels.dtype.kind == "f" else transfer_of(path)

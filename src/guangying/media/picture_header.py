@@ -152,6 +152,8 @@ def _tiff_turned(path: Path, orientation: int) -> np.ndarray | None:
         return None
     if samples.ndim == 3 and samples.shape[2] in (3, 4):
         samples = samples[..., [2, 1, 0, 3][: samples.shape[2]]]  # RGB(A) → OpenCV's BGR(A)
+    elif samples.ndim == 3 and samples.shape[2] > 4:
+        return samples  # RGBA and extra channels: refused by its channel count, not called damaged
     elif samples.ndim != 2:
         return None  # pages, planes or inks OpenCV would not read either
     return apply_orientation(samples, orientation)
