@@ -338,3 +338,25 @@ def test_an_exr_plate_says_its_pixel_aspect_and_the_outputs_keep_it(tmp_path):
     assert result.exit_code == 0, result.output
     header = OpenEXR.File(str(tmp_path / "matte.1001.exr"), header_only=True).header()
     assert header["pixelAspectRatio"] == 2.0  # Nuke shows the matte unsqueezed, as the plate
+
+
+def test_an_anamorphic_png_sequence_keeps_its_pixel_aspect(tmp_path):
+    # OpenCV writes no pHYs: a matte sequence of a 4:3-squeezed plate lost its squeeze (MP4, ProRes and
+    # EXR kept it); read back by Pillow and OpenImageIO, each on its own, and by our reader
+    import OpenImageIO as oiio
+    from PIL import Image
+
+    with gy.open_writer(tmp_path / "m.%04d.png", content="matte", pixel_aspect=4 / 3) as writer:
+        for _ in range(2):
+            writer.write(None, np.full((6, 8), 0.5, np.float32))
+    first = tmp_path / "m.0000.png" if (tmp_path / "m.0000.png").exists() else tmp_path / "m.0001.png"
+    with Image.open(first) as picture:
+        assert picture.info.get("aspect") == (3, 4)
+        picture.verify()  # the chunk's CRC
+    spec = oiio.ImageInput.open(str(first)).spec()
+    assert spec.get_float_attribute("PixelAspectRatio") == pytest.approx(4 / 3, abs=1e-3)
+    with gy.open_reader(tmp_path / "m.%04d.png") as reader:
+        assert reader.info.pixel_aspect == Fraction(4, 3)
+    with gy.open_writer(tmp_path / "square.png") as writer:
+        writer.write(np.full((6, 8, 3), 0.5, np.float32))
+    assert b"pHYs" not in (tmp_path / "square.png").read_bytes()

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
+import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
@@ -91,6 +93,19 @@ def _filled_codes(values: np.ndarray, bits: int) -> np.ndarray:
     return codes
 
 
+def png_with_pixel_aspect(png: bytes, pixel_aspect: float) -> bytes:
+    """``png`` with a pHYs chunk saying its pixels are ``pixel_aspect`` as wide as tall (unit 0: the
+    aspect only), after IHDR. OpenCV writes none, and an anamorphic matte sequence lost its squeeze.
+    Pixels per unit: a pixel ``pixel_aspect`` wide takes that many fewer per unit across."""
+    if b"pHYs" in png[: png.find(b"IDAT")]:  # one already (only one is allowed)
+        return png
+    aspect = Fraction(pixel_aspect).limit_denominator(1000)
+    body = b"pHYs" + struct.pack(">IIB", aspect.denominator, aspect.numerator, 0)
+    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
+
+
 def _exr_timecode(timecode: str, fps: Fraction) -> Any:
     import OpenEXR
 
@@ -143,7 +158,7 @@ class ImageWriter(Writer):
         # DPX: 10-bit Cineon log of the linear light, as film scans and Nuke's DPX are (it reads it so)
         self.output_transfer: Transfer = "linear" if ext in (".exr", ".dpx") else "srgb"
         # the first frame's timecode and the pixel aspect: EXR and DPX headers carry them (the timecode
-        # of each frame); other pictures have no place for them
+        # of each frame), PNG its pixel aspect (pHYs); other pictures have no place for them
         self._pixel_aspect = float(options.pop("pixel_aspect", 1.0))
         # an EXR of a source in another working space (an ACEScg plate) is written back in it, tagged
         self._chromaticities = options.pop("chromaticities", None)
@@ -273,7 +288,10 @@ class ImageWriter(Writer):
             ok, encoded = cv2.imencode(self._ext, pixels, self._params)
             if not ok:
                 raise MediaError(f"{path}: OpenCV could not encode frame {number} as {self._ext}")
-            write_bytes(path, encoded.data)
+            data = encoded.tobytes()
+            if self._ext == ".png" and self._pixel_aspect != 1.0:
+                data = png_with_pixel_aspect(data, self._pixel_aspect)
+            write_bytes(path, data)
         self._written.append(path)
 
     def _tiff_bytes(self, pixels: np.ndarray) -> bytes:

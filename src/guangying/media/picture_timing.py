@@ -40,14 +40,16 @@ class PictureTiming:
 
 def picture_timing(path: Path) -> PictureTiming:
     """The timecode, frame rate and pixel aspect ``path``'s header gives (EXR ``timeCode``,
-    ``framesPerSecond``, ``pixelAspectRatio``; DPX's time code, frame rate and pixel aspect ratio); an
-    empty :class:`PictureTiming` for other formats or unreadable headers."""
+    ``framesPerSecond``, ``pixelAspectRatio``; DPX's time code, frame rate and pixel aspect ratio; a
+    PNG's pHYs); an empty :class:`PictureTiming` for other formats or unreadable headers."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".exr":
             return _exr_timing(path)
         if suffix == ".dpx":
             return _dpx_timing(path)
+        if suffix == ".png":
+            return _png_timing(path)
     # a damaged header times nothing (a damaged type name: an opaque attribute without fields); the
     # picture's own read says what is wrong with it
     except (OSError, ValueError, AttributeError, TypeError, struct.error):
@@ -123,6 +125,24 @@ def _exr_timing(path: Path) -> PictureTiming:
     except (TypeError, ValueError):  # an opaque (damaged) attribute
         aspect = None
     return PictureTiming(timecode, fps, aspect or Fraction(1))
+
+
+def _png_timing(path: Path) -> PictureTiming:
+    """A PNG's pixel aspect from its pHYs chunk (pixels per unit across and down), which comes before
+    the image data."""
+    with path.open("rb") as file:
+        head = file.read(1 << 16)
+    pos = 8 if head[:8] == b"\x89PNG\r\n\x1a\n" else len(head)
+    while pos + 8 <= len(head):
+        length, kind = struct.unpack_from(">I4s", head, pos)
+        if kind == b"IDAT":
+            break
+        if kind == b"pHYs" and length == 9 and pos + 17 <= len(head):
+            across, down = struct.unpack_from(">II", head, pos + 8)
+            if across and down:  # a pixel is 1/across wide and 1/down tall
+                return PictureTiming(pixel_aspect=_aspect(down / across) or Fraction(1))
+        pos += 12 + length
+    return PictureTiming()
 
 
 def _dpx_timing(path: Path) -> PictureTiming:
