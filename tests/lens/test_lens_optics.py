@@ -1,6 +1,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -105,3 +106,22 @@ def test_dof_cli_needs_exactly_one_coc_source():
     res = runner.invoke(cli, ["dof", "--focal-length", "50", "--f-number", "2", "--distance", "3",
                               "--sensor", "nope"])
     assert res.exit_code != 0 and "unknown sensor" in res.output
+
+
+def test_a_portrait_plate_spans_the_sensor_along_its_height():
+    # A phone clip shown upright: its blur circles and field of view came out 9/16 as large, the
+    # sensor's width laid along the picture's short side.
+    from guangying.composite.defocus import defocus_layer_linear
+    from guangying.lens.camera import intrinsics_matrix
+    from guangying.lens.camera_calibration import plate_intrinsics
+
+    landscape = np.full((90, 160, 3), 0.2, np.float32)
+    portrait = np.full((160, 90, 3), 0.2, np.float32)
+    lens = dict(layer_distance_m=8.0, focus_distance_m=2.0, focal_length_mm=26.0, f_number=1.8,
+                sensor_width_mm=9.8)
+    coc_landscape = defocus_layer_linear(landscape, None, **lens)[2]
+    coc_portrait = defocus_layer_linear(portrait, None, **lens)[2]
+    assert coc_portrait == pytest.approx(coc_landscape) and coc_landscape > 1
+    assert intrinsics_matrix(26, 9.8, 1080, 1920)[0, 0] == pytest.approx(26 * 1920 / 9.8)
+    k, _ = plate_intrinsics(1080, 1920, 26.0, 9.8)
+    assert k[1, 1] == pytest.approx(26 * 1920 / 9.8) and k[0, 2] == pytest.approx(539.5)

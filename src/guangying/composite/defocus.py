@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from guangying.base.errors import SettingsError
-from guangying.lens.optics import blur_width_ratio, coc_diameter_px
+from guangying.lens.optics import blur_width_ratio, coc_diameter_px, sensor_span_px
 
 MAX_DIRECT_PX = 48.0
 
@@ -94,10 +94,11 @@ def defocus_layer_linear(
     (``math.inf`` for a distant backdrop) as the lens focused at ``focus_distance_m`` would, in a
     picture stored with ``pixel_aspect`` (2: squeezed by an anamorphic lens, whose bokeh is oval).
     Returns (rgb_linear, alpha or None, coc diameter (height) in px)."""
-    width_px = int(np.asarray(rgb_linear).shape[1])
+    height_px, width_px = np.asarray(rgb_linear).shape[:2]
     c = float(
         coc_diameter_px(
-            focal_length_mm, f_number, focus_distance_m, layer_distance_m, sensor_width_mm, width_px
+            focal_length_mm, f_number, focus_distance_m, layer_distance_m, sensor_width_mm,
+            sensor_span_px(width_px, height_px),
         )
     )
     rgb, alpha = defocus_rgb_linear(rgb_linear, alpha_or_none, c, blur_width_ratio(pixel_aspect))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from guangying.base.errors import SettingsError
+from guangying.lens.optics import sensor_span_px
 
 IRIS_DIAMETER_MM = 11.7
 IRIS_REL_SIGMA = 0.043
@@ -54,7 +55,7 @@ class Intrinsics:
         if not (focal_length_mm > 0 and sensor_width_mm > 0 and width_px > 0 and height_px > 0
                 and pixel_aspect > 0):
             raise SettingsError("focal length, sensor width, image size and pixel aspect must all be > 0")
-        f = focal_length_mm * max(width_px, height_px) / sensor_width_mm
+        f = focal_length_mm * sensor_span_px(width_px, height_px) / sensor_width_mm
         shown_width_px = max(1, round(width_px * pixel_aspect))
         return cls(f, f, shown_width_px / 2.0, height_px / 2.0, shown_width_px, int(height_px))
 

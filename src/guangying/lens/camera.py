@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from guangying.lens.optics import sensor_span_px
+
 # OpenCV's camera axes expressed in the rig frame (x right, y up, z backwards): flip y and z.
 _CV_FROM_RIG = np.diag([1.0, -1.0, -1.0])
 
@@ -76,9 +78,10 @@ def intrinsics_matrix(
 ) -> np.ndarray:
     """3×3 pinhole K for square pixels, principal point at the image centre.
 
-    The sensor's recorded width maps onto the image width: fx = fy = f·W / sensor_width.
+    The sensor's recorded width maps onto the picture's long side (:func:`~guangying.lens.optics.
+    sensor_span_px`: a portrait phone plate spans it along its height): fx = fy = f·max(W, H) / sensor_width.
     """
-    f_px = focal_length_mm * width_px / sensor_width_mm
+    f_px = focal_length_mm * sensor_span_px(width_px, height_px) / sensor_width_mm
     return np.array(
         [[f_px, 0.0, (width_px - 1) / 2.0], [0.0, f_px, (height_px - 1) / 2.0], [0.0, 0.0, 1.0]], np.float64
     )

@@ -32,6 +32,7 @@ import numpy as np
 
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.errors import InputFormatError, SettingsError
+from guangying.lens.optics import sensor_span_px
 
 FORMAT_NAME = "guangying-camera-calibration"
 _DIST_LENGTHS = (4, 5, 8, 12, 14)
@@ -94,12 +95,6 @@ class CameraCalibration:
         k[0, 2] = s * (k[0, 2] + 0.5) - 0.5
         k[1, 2] = s * (k[1, 2] + 0.5) - 0.5
         return k
-
-    def focal_length_mm_from_px(self, f_px: float, width_px: int) -> float:
-        """Focal length in mm for ``f_px`` pixels on a ``width_px``-wide plate (nan without a sensor)."""
-        if self.sensor_width_mm is None:
-            return math.nan
-        return f_px * self.sensor_width_mm / width_px
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -315,7 +310,7 @@ def plate_intrinsics(
                     f"{calibration.source} has no sensor_width_mm: give --sensor to use a focal length in mm"
                 )
             aspect = k[1, 1] / k[0, 0]
-            k[0, 0] = focal_length_mm * width_px / sensor
+            k[0, 0] = focal_length_mm * sensor_span_px(width_px, height_px) / sensor
             k[1, 1] = k[0, 0] * aspect
         return k, dist
     if focal_length_mm is None or sensor_width_mm is None:

@@ -224,6 +224,13 @@ def blur_width_ratio(pixel_aspect: float) -> float:
     return 1.0 / (pixel_aspect * pixel_aspect)
 
 
+def sensor_span_px(width_px: int, height_px: int) -> int:
+    """The pixels a sensor's recorded width spans in a ``width_px × height_px`` picture as stored: its
+    long side. A phone clip shown upright (portrait) spans the sensor's width along its height; taken
+    along its width, its blur circles and field of view came out 0.56× (9/16) as large."""
+    return max(int(width_px), int(height_px))
+
+
 def coc_diameter_px(
     focal_length_mm: float,
     f_number: float,
@@ -232,7 +239,8 @@ def coc_diameter_px(
     sensor_width_mm: float,
     image_width_px: int,
 ) -> float | np.ndarray:
-    """:func:`coc_diameter_mm` in image pixels: times ``image_width_px / sensor_width_mm``.
+    """:func:`coc_diameter_mm` in image pixels: times ``image_width_px / sensor_width_mm``
+    (``image_width_px`` the pixels the sensor's width spans: :func:`sensor_span_px`).
 
     Examples
     --------

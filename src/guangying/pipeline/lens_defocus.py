@@ -18,7 +18,7 @@ from guangying.base.errors import InputFormatError, SettingsError
 from guangying.base.files import spreadsheet_delimiter
 from guangying.base.per_plate import PerPlate
 from guangying.composite.defocus import defocus_rgb_linear
-from guangying.lens.optics import LENS_RANGES, blur_width_ratio, coc_diameter_px
+from guangying.lens.optics import LENS_RANGES, blur_width_ratio, coc_diameter_px, sensor_span_px
 from guangying.lens.sensors import sensor_preset
 
 
@@ -224,7 +224,7 @@ class LensDefocus:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         st = self.settings
         focus_m = self.focus_distance_m(position)
-        width = bg_linear.shape[1]
+        width = sensor_span_px(bg_linear.shape[1], bg_linear.shape[0])  # the pixels the sensor spans
         at = self.focal_length_mm_at
         focal_mm = st.focal_length_mm if at is None else at(position)
         bg_out = bg_linear

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from guangying.composite.defocus import MAX_DIRECT_PX, disc_blur
-from guangying.lens.optics import blur_width_ratio, coc_diameter_px
+from guangying.lens.optics import blur_width_ratio, coc_diameter_px, sensor_span_px
 from guangying.sets.view import SetView
 
 
@@ -29,7 +29,8 @@ class SetOptics:
     sensor_width_mm: float
 
     def focal_length_mm(self, view: SetView) -> float:
-        return float(view.camera_matrix[1, 1]) * self.sensor_width_mm / view.width_px
+        return float(view.camera_matrix[1, 1]) * self.sensor_width_mm / sensor_span_px(view.width_px,
+                                                                                      view.height_px)
 
     def width_ratio(self, view: SetView) -> float:
         """The blur's width ÷ its height in the view's pixels (1 but for an anamorphic plate)."""
@@ -40,7 +41,7 @@ class SetOptics:
         away."""
         return coc_diameter_px(
             self.focal_length_mm(view), self.f_number, self.focus_distance_m, distance_m,
-            self.sensor_width_mm, view.width_px,
+            self.sensor_width_mm, sensor_span_px(view.width_px, view.height_px),
         )  # fmt: skip
 
 
