@@ -209,6 +209,12 @@ def test_interlaced_sources_are_deinterlaced_as_they_are_read(tmp_path):
     assert [f.time_s for f in frames] == pytest.approx([n / 25 for n in range(8)])
     shown = np.mean([_comb(to_code_values(f.rgb, np.uint8)) for f in frames])
     assert shown < 0.25 * _comb(pictures[3]), (shown, _comb(pictures[3]))
+    # and ProRes written of them says it is progressive: its sample entry's 'fiel' atom, one field
+    # (without it ffprobe and editors read "unknown" and may treat it as interlaced)
+    out = tmp_path / "comp.mov"
+    result = CliRunner().invoke(cli, ["composite", str(path), "-b", "black", "-o", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert b"fiel\x01" in out.read_bytes()
 
 
 def test_an_anamorphic_plate_is_composited_and_delivered_as_it_is_shown(tmp_path):

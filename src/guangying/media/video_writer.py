@@ -28,6 +28,7 @@ from guangying.media.writer import Content, Writer
 
 # AVColorPrimaries / AVColorTransferCharacteristic / AVColorSpace / AVColorRange codes.
 _BT709, _RGB_MATRIX, _TV_RANGE, _FULL_RANGE = 1, 0, 1, 2
+_PROGRESSIVE = 1  # AVFieldOrder AV_FIELD_PROGRESSIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +209,9 @@ class VideoWriter(Writer):
             ctx.color_trc = _BT709
             ctx.colorspace = _RGB_MATRIX if self._format.rgb_matrix else _BT709
             ctx.color_range = _FULL_RANGE if self._format.rgb_matrix else _TV_RANGE
+            # every frame written is whole (an interlaced source is deinterlaced when read): said, so
+            # ProRes's 'fiel' atom does not leave an editor to guess (ffprobe: "unknown")
+            ctx.field_order = _PROGRESSIVE
             self._stream = stream
         except (OSError, av.error.FFmpegError) as exc:
             self._close_container()
