@@ -271,6 +271,28 @@ def test_exr_bounding_boxes_are_placed_in_the_frame(tmp_path):
         np.testing.assert_allclose(frame.alpha, truth[..., 3], atol=1e-6)
 
 
+def test_an_rgb_exr_short_of_its_frame_is_empty_around_and_keys_clear_there(tmp_path):
+    # Nuke's autocrop on a green-screen plate: outside the bounding box there is nothing. Read as black,
+    # it was keyed as solid subject: a 6–8 px opaque black border round every matte.
+    from guangying.pipeline.job import JobOutputs, run_job
+    from guangying.pipeline.matters import make_matter
+
+    plate = np.empty((28, 50, 3), np.float32)
+    plate[:] = (0.05, 0.45, 0.07)  # screen, linear
+    plate[8:20, 20:30] = (0.4, 0.3, 0.35)  # the subject
+    _write_exr_window(tmp_path / "plate.exr", dict(zip("BGR", np.moveaxis(plate[..., ::-1], -1, 0),
+                                                         strict=True)), (6, 8), (64, 40))
+    with open_reader(tmp_path / "plate.exr") as reader:
+        frame = next(iter(reader))
+    assert frame.alpha is not None and frame.alpha[:8].max() == 0 and frame.alpha[8:36, 6:56].min() == 1
+    run_job(tmp_path / "plate.exr", make_matter("chroma"), JobOutputs(alpha=tmp_path / "matte.exr"),
+            show_progress=False)
+    with open_reader(tmp_path / "matte.exr") as reader:
+        matte = next(iter(reader)).alpha
+    assert matte[:8].max() == 0 and matte[:, :6].max() == 0 and matte[:, 56:].max() == 0
+    assert matte[18:26, 28:34].min() > 0.9  # the subject is still there (placed 6, 8 in)
+
+
 def test_exr_matte_with_a_bounding_box_is_placed_in_the_frame(tmp_path):
     matte_a = np.linspace(0.2, 1.0, 12 * 7, dtype=np.float32).reshape(7, 12)
     _write_exr_window(tmp_path / "matte.exr", {"A": matte_a}, (20, 10), (64, 48))

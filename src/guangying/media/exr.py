@@ -111,7 +111,8 @@ def _in_display_window(pixels: np.ndarray, header: dict[str, Any]) -> np.ndarray
 
     Nuke and renderers write a bounding box smaller than the frame (autocrop) or larger (overscan);
     read as stored, such frames would shift, crop and change size from frame to frame. Outside the
-    data window a picture is empty: 0 in every channel, alpha included, as in OpenEXR."""
+    data window a picture is empty: 0 in every channel, alpha included (added to an RGB picture that
+    does not fill its frame), as in OpenEXR."""
     try:
         (dx0, dy0), (dx1, dy1) = header["dataWindow"]
         (fx0, fy0), (fx1, fy1) = header["displayWindow"]
@@ -119,9 +120,13 @@ def _in_display_window(pixels: np.ndarray, header: dict[str, Any]) -> np.ndarray
         return pixels
     if (dx0, dy0, dx1, dy1) == (fx0, fy0, fx1, fy1) or pixels.shape[:2] != (dy1 - dy0 + 1, dx1 - dx0 + 1):
         return pixels
-    frame = np.zeros((fy1 - fy0 + 1, fx1 - fx0 + 1) + pixels.shape[2:], pixels.dtype)
     x0, y0 = max(dx0, fx0), max(dy0, fy0)  # the overlap of the two windows, in file coordinates
     x1, y1 = min(dx1, fx1), min(dy1, fy1)
+    if pixels.ndim == 3 and pixels.shape[2] == 3 and (x0, y0, x1, y1) != (fx0, fy0, fx1, fy1):
+        # Colour without alpha, short of the frame: the empty part gets alpha 0 (an alpha of 1 inside),
+        # as Nuke holds nothing outside a bounding box. Keyed as black, it came out a solid border.
+        pixels = np.concatenate([pixels, np.ones(pixels.shape[:2] + (1,), pixels.dtype)], axis=2)
+    frame = np.zeros((fy1 - fy0 + 1, fx1 - fx0 + 1) + pixels.shape[2:], pixels.dtype)
     if x0 <= x1 and y0 <= y1:
         frame[y0 - fy0: y1 + 1 - fy0, x0 - fx0: x1 + 1 - fx0] = (
             pixels[y0 - dy0: y1 + 1 - dy0, x0 - dx0: x1 + 1 - dx0]
