@@ -18,7 +18,12 @@ import pytest
 
 from guangying.base.colour import linear_to_srgb
 from guangying.keyer import ChromaKeyer, KeyerSettings
-from guangying.keyer.strand_colour import apply_strand_rescue, fit_strand_rescue, strand_rescue_reference
+from guangying.keyer.strand_colour import (
+    RESCUE_FLOOR,
+    apply_strand_rescue,
+    fit_strand_rescue,
+    strand_rescue_reference,
+)
 
 SHAPE = (216, 384)
 SCALE = 3
@@ -123,7 +128,11 @@ def test_rescue_fast_paths_match_the_definition():
     fit, cells = fit_strand_rescue(rgb, key, plate, keyer.screen, balance)
     fast = refined.copy()
     apply_strand_rescue(rgb, cells, fit, fast)
-    assert np.abs(fast - reference).max() < 2e-3  # the kernels' sRGB decode table vs the exact curve
+    # the kernels' sRGB decode table vs the exact curve: values agree to 2e-3, and a model value that
+    # close to the rescue's floor may land on either side of it (one pixel of this plate)
+    differs = np.abs(fast - reference) >= 2e-3
+    at_floor = (np.abs(fast - RESCUE_FLOOR) < 2e-3) | (np.abs(reference - RESCUE_FLOOR) < 2e-3)
+    assert not (differs & ~at_floor).any() and (differs & at_floor).sum() <= 3
     assert (fast - refined).max() > 0.3  # it did something
     assert (fast >= refined).all()  # only ever more opaque
     # A garbage mask's pixels keep their α.

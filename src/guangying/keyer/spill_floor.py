@@ -332,9 +332,54 @@ def estimate_subject(
     lit_surface = fringe_own_light(lit_surface, fringe, near_remainder_rgb, small_plate_linear)
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
     near_screen = near_screen.astype(np.float32) * (lit <= 0)
-    subject = np.concatenate([filled[..., 1:4], near_screen[..., None], lit_surface], axis=-1)
-    floor = np.maximum(cv2.GaussianBlur(filled[..., 0], (0, 0), 1.0), lit)
+    subject_rgb, floor_source = _warm_ramps_to_their_subject(
+        filled[..., 1:4], filled[..., 0], ratio, small_rgb_linear, small_plate_linear, reach)
+    subject = np.concatenate([subject_rgb, near_screen[..., None], lit_surface], axis=-1)
+    floor = np.maximum(cv2.GaussianBlur(floor_source, (0, 0), 1.0), lit)
     return floor, np.ascontiguousarray(subject, np.float32), fringe
+
+
+SURE_SUBJECT_RATIO = -0.15  # a cell this far below no screen excess is subject, never a mix with the screen
+# A cell's colour off the line by more than this share of its way from the screen is no mix: screen light
+# added to the subject (bounce, sheen) leaves the line (blond hair on blue: 30 % let 45 px holes through)
+MIX_TOLERANCE = 0.1
+RAMP_SHARE_TOLERANCE = 0.25  # a soft edge's mix keeps the share of the subject its place on the way gives
+
+
+def _warm_ramps_to_their_subject(
+    subject_rgb: np.ndarray, floor: np.ndarray, ratio: np.ndarray, rgb_linear: np.ndarray,
+    plate_linear: np.ndarray, reach: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The subject colour and spill floor of a wide soft edge of a warm subject (skin, blond, red: more
+    of the other channels than the screen's, a negative difference ratio) taken from the subject itself.
+
+    A mix with the screen keys more opaque than it is where the subject's screen excess is negative, and
+    over a wide edge (defocus, motion blur) the mixes nearer the subject pass as solid: the nearest solid
+    colour was a mix, so the projection (maths.project_alpha) kept the mix opaque, and its ratio raised
+    the spill floor. A cell whose colour lies on the line from the screen to the nearest unmistakable
+    subject cell (ratio under :data:`SURE_SUBJECT_RATIO`, within ``reach`` cells) takes that cell's
+    colour and floor instead. A dark or white subject has no such cells and keeps its fields."""
+    sure = cv2.erode((ratio < SURE_SUBJECT_RATIO).astype(np.uint8), np.ones((3, 3), np.uint8))
+    if not sure.any():
+        return subject_rgb, floor
+    sure_rgb = fill_push_pull(rgb_linear.astype(np.float32), sure.astype(np.float32))
+    far = cv2.distanceTransform((1 - sure).astype(np.uint8), cv2.DIST_L2, 3) > reach
+    d = rgb_linear - plate_linear
+    e = sure_rgb - plate_linear
+    on_line = (d * e).sum(-1) / np.maximum((e * e).sum(-1), np.float32(1e-6))
+    residual = np.linalg.norm(d - on_line[..., None] * e, axis=-1)
+    mix = (sure == 0) & ~far & (ratio > SURE_SUBJECT_RATIO) & (on_line > 0.0) & (on_line < 1.0)
+    mix &= residual < MIX_TOLERANCE * np.linalg.norm(d, axis=-1)
+    # A soft edge runs from the screen to the subject: its mix's share of the subject grows with the way
+    # from one to the other. A region of a prop's second colour that happens to lie on that line (a teal
+    # panel of a green prop on a blue screen) keeps its share across its width, and stays a surface.
+    to_screen = cv2.distanceTransform((ratio <= 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+    to_subject = cv2.distanceTransform((1 - sure).astype(np.uint8), cv2.DIST_L2, 3)
+    along = to_screen / np.maximum(to_screen + to_subject, np.float32(1e-6))
+    mix &= np.abs(on_line - along) < RAMP_SHARE_TOLERANCE
+    if not mix.any():
+        return subject_rgb, floor
+    return np.where(mix[..., None], sure_rgb, subject_rgb), floor
 
 
 OWN_LIGHT_COS_MAX = 0.8  # a subject colour this close in direction to the screen's unmixes too weakly
