@@ -360,3 +360,21 @@ def test_an_anamorphic_png_sequence_keeps_its_pixel_aspect(tmp_path):
     with gy.open_writer(tmp_path / "square.png") as writer:
         writer.write(np.full((6, 8, 3), 0.5, np.float32))
     assert b"pHYs" not in (tmp_path / "square.png").read_bytes()
+
+
+def test_a_premultiplied_dpx_is_premultiplied_in_its_codes(tmp_path):
+    # As PNG, TIFF and ProRes are, and as Nuke's Read undoes it: A × the straight colour's log code.
+    # The log of the premultiplied light was written: a clear pixel at black's code 95, not 0.
+    import OpenImageIO as oiio
+
+    from guangying.base.colour import linear_to_cineon
+
+    straight = np.full((4, 6, 3), 0.18, np.float32)
+    alpha = np.full((4, 6), 0.5, np.float32)
+    alpha[:, :2] = 0.0
+    with gy.open_writer(tmp_path / "fg.dpx", content="rgba", premultiplied=True) as writer:
+        writer.write(straight, alpha, transfer="linear")
+    codes = oiio.ImageInput.open(str(tmp_path / "fg.dpx")).read_image(0, 0, 0, 4, "uint16") >> 6  # 10-bit
+    expected = float(linear_to_cineon(np.array([0.18], np.float32))[0]) * 1023 * 0.5
+    assert np.abs(codes[:, 2:, 0].astype(float) - expected).max() <= 1.5, (codes[0, 2, 0], expected)
+    assert codes[:, :2, :3].max() == 0 and codes[:, :2, 3].max() == 0

@@ -29,7 +29,7 @@ from guangying.media.opencv import cv2
 from guangying.media.outputs import SequenceStage
 from guangying.media.patterns import SequencePattern
 from guangying.media.picture_timing import bcd_timecode, timecode_fields
-from guangying.media.pixels import to_code_values
+from guangying.media.pixels import to_code_values, unpremultiply
 from guangying.media.writer import Content, Writer
 
 _HALF_MAX = np.float32(65504.0)  # the largest finite half float
@@ -266,10 +266,16 @@ class ImageWriter(Writer):
                 "dpx:FrameRate": float(self.fps), "PixelAspectRatio": self._pixel_aspect,
                 "Software": "Guangying",
             }
-            if self._timecode is not None and self.fps <= 60:  # its frame field counts to 59, as EXR's
+            if self._timecode is not None and self.fps <= 60:  # its BCD frame field counts to 59
                 frame_timecode = timecode_at(self._timecode, number - self.first_frame, self.fps)
                 header["smpte:TimeCode"] = bcd_timecode(frame_timecode)
-            log = linear_to_cineon(pixels[..., :3])
+            if self.premultiplied and pixels.shape[2] == 4:
+                # premultiplied in the stored (log) codes, as in every other format and as Nuke's Read
+                # undoes it; log of the premultiplied light left clear pixels at black's code 95, not 0
+                alpha = pixels[..., 3:]
+                log = linear_to_cineon(unpremultiply(pixels[..., :3], pixels[..., 3])) * alpha
+            else:
+                log = linear_to_cineon(pixels[..., :3])
             planes = log if pixels.shape[2] == 3 else np.concatenate([log, pixels[..., 3:]], axis=2)
             codes = _filled_codes(planes, self._bits)
             write_with(path, lambda temp: _write_dpx(temp, codes, self._bits, header))
