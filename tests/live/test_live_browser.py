@@ -153,6 +153,15 @@ fetch("{url}stop", {{method: "POST", mode: "no-cors", body: "{{}}"}})
         live.kill()
 
 
+def _until_routed(page, routes: list) -> None:
+    """Wait (10 s at most) until a held request reaches its route: Playwright hands routes over only as
+    it reads the page's events, which can come after the page itself has moved on."""
+    for _ in range(200):
+        if routes:
+            return
+        page.wait_for_timeout(50)
+
+
 def test_a_monitor_with_a_key_opens_by_its_address_or_its_key(plate_clip, tmp_path):
     """Served on the set's network the monitor asks for a key. A tablet opens the printed address and
     the browser keeps the key (a reload, a new tab of the same browser: no key asked again); a browser
@@ -195,13 +204,11 @@ def test_a_monitor_with_a_key_opens_by_its_address_or_its_key(plate_clip, tmp_pa
                 stranger.click("button")
                 stranger.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
                 # a stop button with no script behind it looked ready and did nothing when pressed
-                for _ in range(200):  # the route is answered as the page's events are read
-                    if script:
-                        break
-                    stranger.wait_for_timeout(50)
+                _until_routed(stranger, script)
                 assert script and stranger.locator("#stop").is_disabled()
                 script.pop().continue_()
                 stranger.wait_for_function("!document.getElementById('stop').disabled")
+                _until_routed(stranger, held)
                 assert held  # the settings were asked for and are still held back
                 stranger.click("#stop")  # the page's own controls work with the key, before the settings came
                 assert live.wait(timeout_s=60) == 0, live.output

@@ -332,10 +332,10 @@ def estimate_subject(
     lit_surface = fringe_own_light(lit_surface, fringe, near_remainder_rgb, small_plate_linear)
     # Screen light on a solid subject is no soft edge: no subject-colour projection there.
     near_screen = near_screen.astype(np.float32) * (lit <= 0)
-    subject_rgb, floor_source = _warm_ramps_to_their_subject(
-        filled[..., 1:4], filled[..., 0], ratio, small_rgb_linear, small_plate_linear, reach)
+    subject_rgb = _warm_ramps_to_their_subject(
+        filled[..., 1:4], ratio, small_rgb_linear, small_plate_linear, reach)
     subject = np.concatenate([subject_rgb, near_screen[..., None], lit_surface], axis=-1)
-    floor = np.maximum(cv2.GaussianBlur(floor_source, (0, 0), 1.0), lit)
+    floor = np.maximum(cv2.GaussianBlur(filled[..., 0], (0, 0), 1.0), lit)
     return floor, np.ascontiguousarray(subject, np.float32), fringe
 
 
@@ -347,21 +347,20 @@ RAMP_SHARE_TOLERANCE = 0.25  # a soft edge's mix keeps the share of the subject 
 
 
 def _warm_ramps_to_their_subject(
-    subject_rgb: np.ndarray, floor: np.ndarray, ratio: np.ndarray, rgb_linear: np.ndarray,
-    plate_linear: np.ndarray, reach: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The subject colour and spill floor of a wide soft edge of a warm subject (skin, blond, red: more
+    subject_rgb: np.ndarray, ratio: np.ndarray, rgb_linear: np.ndarray, plate_linear: np.ndarray, reach: int
+) -> np.ndarray:
+    """The subject colour (h, w, 3 linear) of a wide soft edge of a warm subject (skin, blond, red: more
     of the other channels than the screen's, a negative difference ratio) taken from the subject itself.
 
     A mix with the screen keys more opaque than it is where the subject's screen excess is negative, and
     over a wide edge (defocus, motion blur) the mixes nearer the subject pass as solid: the nearest solid
-    colour was a mix, so the projection (maths.project_alpha) kept the mix opaque, and its ratio raised
-    the spill floor. A cell whose colour lies on the line from the screen to the nearest unmistakable
-    subject cell (ratio under :data:`SURE_SUBJECT_RATIO`, within ``reach`` cells) takes that cell's
-    colour and floor instead. A dark or white subject has no such cells and keeps its fields."""
+    colour was a mix, so the projection (maths.project_alpha) kept the mix opaque. A cell whose colour
+    lies on the line from the screen to the nearest unmistakable subject cell (ratio under
+    :data:`SURE_SUBJECT_RATIO`, within ``reach`` cells) takes that cell's colour instead. A dark or
+    white subject has no such cells and keeps its colours."""
     sure = cv2.erode((ratio < SURE_SUBJECT_RATIO).astype(np.uint8), np.ones((3, 3), np.uint8))
     if not sure.any():
-        return subject_rgb, floor
+        return subject_rgb
     sure_rgb = fill_push_pull(rgb_linear.astype(np.float32), sure.astype(np.float32))
     far = cv2.distanceTransform((1 - sure).astype(np.uint8), cv2.DIST_L2, 3) > reach
     d = rgb_linear - plate_linear
@@ -377,9 +376,7 @@ def _warm_ramps_to_their_subject(
     to_subject = cv2.distanceTransform((1 - sure).astype(np.uint8), cv2.DIST_L2, 3)
     along = to_screen / np.maximum(to_screen + to_subject, np.float32(1e-6))
     mix &= np.abs(on_line - along) < RAMP_SHARE_TOLERANCE
-    if not mix.any():
-        return subject_rgb, floor
-    return np.where(mix[..., None], sure_rgb, subject_rgb), floor
+    return np.where(mix[..., None], sure_rgb, subject_rgb) if mix.any() else subject_rgb
 
 
 OWN_LIGHT_COS_MAX = 0.8  # a subject colour this close in direction to the screen's unmixes too weakly
