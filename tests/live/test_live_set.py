@@ -87,7 +87,7 @@ def test_a_take_records_the_camera_post_renders_the_set_from(plate_clip, tmp_pat
                                        "--record", str(live), "--record-plate", str(plate)])  # fmt: skip
     assert res.exit_code == 0, res.output
     plate_frames = _monitor_frames_in_the_plate_track(tmp_path / "live.frames.jsonl", plate)
-    assert plate_frames == [row["frame"] for row in _sidecar(tmp_path / "live.frames.jsonl")]
+    assert plate_frames == [[row["frame"]] for row in _sidecar(tmp_path / "live.frames.jsonl")]
     post = _render_in_post(pano, plate, tmp_path)
     truth = [f.alpha_true for f in green_screen_clip(W, H, 40, seed=11)]
     _assert_post_shows_what_live_showed(live, post, plate_frames, [t == 0 for t in truth])
@@ -150,24 +150,27 @@ def _sidecar(path):  # type: ignore[no-untyped-def]
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _monitor_frames_in_the_plate_track(sidecar, plate) -> list[int]:  # type: ignore[no-untyped-def]
-    """The plate frame whose recorded camera is exactly the one each monitor frame was rendered for,
-    after checking the track numbers every picture of the plate and pans as the head did."""
+def _monitor_frames_in_the_plate_track(sidecar, plate) -> list[list[int]]:  # type: ignore[no-untyped-def]
+    """The plate frames whose recorded camera is exactly the one each monitor frame was rendered for,
+    after checking the track numbers every picture of the plate and pans as the head did. Two pictures
+    that arrive within one FreeD message (a burst, under load) both hold that message: a monitor
+    frame then matches that run of neighbours, whose sets are the same picture."""
     track = read_camera_track(plate.with_name(plate.stem + ".camera.csv"))
     with open_reader(plate) as reader:
         count = sum(1 for _ in reader)
     assert [r.frame for r in track] == list(range(count))
     steps = (np.diff([r.pan_deg for r in track]) + 180.0) % 360.0 - 180.0
-    assert np.all(steps > 0) and np.all(steps < 5), steps  # 1.6° a frame, jitter aside
-    assert all(r.focal_length_mm == 24.0 for r in track)
+    # 1.6° a frame at 25 fps: a picture late under load (CI) takes a longer step, or the same message
+    assert np.all(steps >= 0) and np.all(steps < 15) and 1.0 < np.median(steps) < 2.5, steps
     found = []
     for row in _sidecar(sidecar):  # the sidecar rounds to 6 decimals, the track to 9
         pan, tilt = row["camera_pan_deg"], row["camera_tilt_deg"]
         gaps = [abs(r.pan_deg - pan) + abs(r.tilt_deg - tilt) for r in track]
         same = [r.frame for r, gap in zip(track, gaps, strict=True) if gap < 2e-6]
-        assert len(same) == 1, (row, same, min(gaps), [(r.frame, r.pan_deg) for r in track[:8]])
+        assert same and same == list(range(same[0], same[-1] + 1)), (
+            row, same, min(gaps), [(r.frame, r.pan_deg) for r in track[:8]])
         assert track[same[0]].focal_length_mm == row["camera_focal_length_mm"]
-        found.append(same[0])
+        found.append(same)
     return found
 
 
@@ -182,16 +185,18 @@ def _render_in_post(pano, plate, folder, *more):  # type: ignore[no-untyped-def]
 
 def _assert_post_shows_what_live_showed(live, post, plate_frames, clear) -> None:  # type: ignore[no-untyped-def]
     """Where the screen was clear (``clear[k]`` for plate frame k), each live frame matches the post render
-    of its plate frame, and not that of the frame beside it."""
+    of its plate frame (``plate_frames``: the run of frames with its camera), and not that of the frame
+    beside the run."""
     with open_reader(live) as reader:
         seen = [f.rgb for f in reader]
     with open_reader(post) as reader:
         rendered = {f.index: f.rgb for f in reader}
     matched, shifted = [], []
-    for picture, k in zip(seen, plate_frames, strict=True):
+    for picture, run in zip(seen, plate_frames, strict=True):
+        k = run[0]
         inside = cv2.erode(clear[k].astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
         matched.append(np.abs(picture - rendered[k])[inside].mean())
-        other = k + 1 if k + 1 in rendered else k - 1
+        other = run[-1] + 1 if run[-1] + 1 in rendered else k - 1
         shifted.append(np.abs(picture - rendered[other])[inside].mean())
     assert max(matched) < 0.004, matched
     assert min(shifted) > 3 * max(matched), (shifted, matched)
