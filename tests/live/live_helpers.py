@@ -183,10 +183,10 @@ class LiveProcess:
             time.sleep(0.05)
         return self.url
 
-    def wait_live(self, timeout_s: float = 120.0) -> None:
-        """Until the take runs (its 'live:' line; a first start compiles the engine for minutes)."""
+    def wait_live(self, timeout_s: float = 300.0) -> None:
+        """Until the take runs (its "running:" line; a first start compiles the engine for minutes)."""
         deadline = time.monotonic() + timeout_s
-        while "live:" not in self.output:
+        while "running: the take has started" not in self.output:
             assert time.monotonic() < deadline and self.proc.poll() is None, self.output
             time.sleep(0.1)
 

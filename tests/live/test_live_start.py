@@ -208,3 +208,16 @@ def test_a_stream_is_read_while_the_engine_starts(plate_frames):
     assert report.frames_out > 0
     # the take counts its own frames: not the ~75 the camera sent while the engine warmed up
     assert report.frames_in <= 2.0 * FPS + 10, report
+
+
+def test_terminal_says_when_the_take_runs(plate_clip, tmp_path):
+    # Without a monitor nothing said the take had started: a script (and the live tests) took the
+    # "live: SOURCE …" header for it and stopped the camera while the engine still compiled.
+    res = subprocess.run([sys.executable, "-m", "guangying.cli.main", "live", str(plate_clip), "--no-monitor",
+                          "--duration", "1"], capture_output=True, text=True, env=live_env(), cwd=tmp_path,
+                         timeout=300)  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("live: ") and lines.count("running: the take has started") == 1, lines
+    assert lines.index("running: the take has started") < next(
+        k for k, line in enumerate(lines) if "frames out of" in line), lines

@@ -215,17 +215,25 @@ def live(**options: Any) -> None:
         if server.key:
             click.echo("  the monitor asks for its key: the addresses above carry it; scripts send "
                        "'Authorization: Bearer KEY'")
-    def say_why_it_waits() -> None:  # only when the start is slow (a cold compile cache)
-        if take.session.stats_.state == "starting":
-            click.echo(f"starting: {STARTING_MESSAGE}", err=True)
+    ended = threading.Event()
 
-    notice = threading.Timer(3.0, say_why_it_waits)
-    notice.daemon = True
+    def say_when_it_runs() -> None:  # why it waits, only when the start is slow (a cold compile cache)
+        started = take.session.stats_.started
+        if not started.wait(3.0) and not ended.is_set():
+            click.echo(f"starting: {STARTING_MESSAGE}", err=True)
+        while not started.wait(0.2):
+            if ended.is_set():
+                return
+        # without a monitor nothing else says the take now runs (scripts and tests wait for this)
+        click.echo("running: the take has started")
+
+    notice = threading.Thread(target=say_when_it_runs, name="live-start-notice", daemon=True)
     notice.start()
     try:
         report = take.run(options["duration"])
     finally:
-        notice.cancel()
+        ended.set()
+        notice.join(timeout=1.0)
     for path in report.written:
         click.echo(f"wrote {path}")
     p50 = "–" if report.latency_ms_p50 is None else f"{report.latency_ms_p50:.0f}"

@@ -24,6 +24,7 @@ class LiveStats:
         self.state = "starting"
         self.message = ""
         self.extra: dict[str, Any] = {}
+        self.started = threading.Event()  # set when the take first runs (the engine warm, the source read)
 
     def frame_done(self, latency_ms: float, t_out_s: float) -> None:
         with self._lock:
@@ -34,6 +35,8 @@ class LiveStats:
     def set_state(self, state: str, message: str = "") -> None:
         with self._lock:
             self.state, self.message = state, message
+        if state == "live":
+            self.started.set()
 
     def fps(self, now_s: float | None = None) -> float:
         now = time.monotonic() if now_s is None else now_s
