@@ -127,6 +127,32 @@ def test_a_setting_assigned_later_is_checked_as_at_construction(make, field, bad
     assert getattr(settings, field) == good
 
 
+@pytest.mark.parametrize(("make", "typo", "meant"), [
+    (lambda: gy.KeyerSettings(), "softness", "softness_px"),
+    (lambda: gy.CompositeSettings(), "light_wrap_width", "light_wrap_width_px"),
+    (lambda: gy.LensSettings(focal_length_mm=50, f_number=2), "focal_length", "focal_length_mm"),
+    (lambda: gy.ControllerConfig(50, 2.8, 0.025), "latency", "latency_s"),  # a slotted dataclass
+])
+def test_a_misspelt_setting_is_refused_naming_the_one_meant(make, typo, meant):
+    # settings.light_wrap_width = 6 became a new attribute, and the render had no light wrap
+    settings = make()
+    with pytest.raises(SettingsError, match=f"did you mean {meant}"):
+        setattr(settings, typo, 6.0)
+    assert not hasattr(settings, typo)
+
+
+def test_keyer_settings_holding_masks_compare_by_their_pictures():
+    # == on two settings with masks raised numpy's "truth value of an array is ambiguous"
+    mask = np.zeros((8, 8), np.float32)
+    mask[2:6, 2:6] = 1.0
+    with_mask = gy.KeyerSettings(garbage_mask=mask)
+    assert with_mask == gy.KeyerSettings(garbage_mask=mask.copy())
+    assert with_mask != gy.KeyerSettings(garbage_mask=mask * 0.5)
+    assert with_mask != gy.KeyerSettings()
+    plate = np.zeros((8, 8, 3), np.float32)
+    assert with_mask not in [gy.KeyerSettings(), gy.KeyerSettings(clean_plate=plate)]
+
+
 _GREY = np.full((32, 32, 3), 0.5, np.float32)
 
 

@@ -31,9 +31,9 @@ The names below are the library's front door (see ``docs/python.md``). They load
 - a whole shoot: :func:`load_jobs` (a batch file), :func:`run_batch` (on Ray, this machine or a cluster),
   :class:`BatchReport`
 - models: :func:`install_models`, :func:`list_models`, :func:`models_dir`
-- errors: :class:`GuangyingError` and its family, each also the matching built-in exception:
-  :class:`SettingsError` (:class:`NothingStartedError`), :class:`InputFormatError`, :class:`MediaError`,
-  :class:`DeviceError`
+- errors: :class:`GuangyingError` and its family: :class:`SettingsError` (:class:`NothingStartedError`)
+  and :class:`InputFormatError`, also ``ValueError``; :class:`MediaError`; :class:`DeviceError`, also
+  ``OSError``; a file that is not there is also a ``FileNotFoundError``
 """
 
 from __future__ import annotations

@@ -45,6 +45,21 @@ def test_every_error_class_has_the_root_and_its_builtin(error, builtin):
         raise error("message for the user")
 
 
+@pytest.mark.parametrize("read", [
+    lambda p: guangying.open_reader(p / "nope.mp4"),
+    lambda p: guangying.read_sensor_log(p / "nope.csv"),
+    lambda p: guangying.read_focus_track(p / "nope.csv"),
+    lambda p: guangying.read_focus_track(p / "nope.json"),
+    lambda p: guangying.read_camera_track(p / "nope.csv"),
+    lambda p: guangying.load_jobs(p / "nope.yaml"),
+])
+def test_a_file_that_is_not_there_is_a_file_not_found_error_too(tmp_path, read):
+    # `except FileNotFoundError` caught a missing clip but not a missing sensor log or focus track
+    with pytest.raises(GuangyingError) as caught:
+        read(tmp_path)
+    assert isinstance(caught.value, FileNotFoundError), type(caught.value).__mro__
+
+
 def test_root_is_reachable_from_the_top_level():
     assert guangying.GuangyingError is GuangyingError
     assert guangying.SettingsError is SettingsError and guangying.MediaError is MediaError

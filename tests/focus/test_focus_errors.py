@@ -157,7 +157,9 @@ def test_focus_track_with_a_bad_number_names_file_and_line(tmp_path):
 def test_defocus_message_names_a_real_flag():
     with pytest.raises(ValueError) as exc:
         LensDefocus(LensSettings(135.0, 2.0))
-    assert "--subject-distance," in str(exc.value) and "--subject-distance-m" not in str(exc.value)
+    said = str(exc.value)
+    assert "--subject-distance)" in said and "subject_distance_m" in said
+    assert "--subject-distance-m" not in said
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from guangying.base.errors import SettingsError
 from guangying.cli.main import cli
 from guangying.evaluation.clips import green_screen_clip
 from guangying.lens.optics import coc_diameter_px
@@ -196,3 +197,40 @@ def test_a_track_written_at_another_rate_is_refused_and_a_short_one_said(tmp_pat
                       r"for the last 3 frame\(s\)"):
         result = CliRunner().invoke(cli, [*composite, "--focus-track", str(short), *LENS])
     assert result.exit_code == 0, result.output
+
+
+def test_a_frame_loop_from_partway_in_reads_the_focus_track_where_run_job_does(tmp_path):
+    """A script that keys frames 6–8 itself, giving each frame's ``position``, renders what ``run_job``
+    (and ``guangying composite --start 6``) renders: the focus track's rows 6–8, not 0–2."""
+    from guangying.pipeline.frame import FrameCompositor
+    from guangying.pipeline.job import JobOutputs, run_job
+    from guangying.pipeline.matters import make_matter
+
+    shot = tmp_path / "shot.%02d.png"
+    with open_writer(shot, fps=Fraction(25), content="rgb") as writer:
+        for frame in green_screen_clip(160, 96, 10, seed=3):
+            writer.write(frame.rgb_srgb, transfer="srgb")
+    set_srgb = (_checkerboard_linear(96, 160, 4) * 0.8 + 0.1) ** (1 / 2.2)
+    track_m = [0.6 + 0.6 * k for k in range(10)]  # rows differ enough to blur the set differently
+
+    def lens() -> LensDefocus:
+        return LensDefocus(LensSettings(85, 1.4, "s35", background_distance_m=8.0), focus_track_m=track_m)
+
+    with open_writer(tmp_path / "set.png", content="rgb") as writer:
+        writer.write(set_srgb, transfer="srgb")
+    run_job(shot, make_matter("chroma"), JobOutputs(composite=tmp_path / "comp.%02d.exr"),
+            background=tmp_path / "set.png", start=6, end=8, layer_hook=lens(), show_progress=False)
+    with open_reader(tmp_path / "comp.%02d.exr") as reader:
+        by_job = [f.rgb for f in reader]
+    with open_reader(tmp_path / "set.png") as reader:
+        set_read = next(iter(reader)).rgb
+    given = FrameCompositor(make_matter("chroma"), layer_hook=lens())
+    counted = FrameCompositor(make_matter("chroma"), layer_hook=lens())
+    with open_reader(shot, start=6, end=8) as reader:
+        for frame, job_linear in zip(reader, by_job, strict=True):
+            ours = given.process(frame.rgb, set_read, linear_output=True, position=frame.index)
+            assert np.abs(ours.composite_rgb_linear - job_linear).max() < 2e-3
+            plain = counted.process(frame.rgb, set_read, linear_output=True)  # rows 0, 1, 2
+            assert np.abs(plain.composite_rgb_linear - job_linear).max() > 0.05
+    with pytest.raises(SettingsError, match="position"):
+        given.process(frame.rgb, set_read, position=-1)

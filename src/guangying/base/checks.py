@@ -9,7 +9,9 @@ mutable ones are :class:`CheckedOnAssignment`, so a value assigned later is refu
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Real
@@ -30,6 +32,12 @@ class CheckedOnAssignment:
     __slots__ = ()
 
     def __setattr__(self, name: str, value: object) -> None:
+        fields = type(self).__dataclass_fields__  # type: ignore[attr-defined]  # every subclass is a dataclass
+        if not name.startswith("_") and name not in fields:
+            # a misspelt setting (``light_wrap_width = 6``) became a new attribute and did nothing
+            close = difflib.get_close_matches(name, list(fields), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise SettingsError(f"{type(self).__name__} has no setting {name!r}{hint}")
         if id(self) in _being_checked or not _assigned(self, name):  # the checks' own, or the constructor's
             object.__setattr__(self, name, value)
             return
@@ -170,7 +178,8 @@ def float_picture(picture: object, what: str) -> np.ndarray:
 def check_display_picture(rgb: np.ndarray, what: str, step: int = 1) -> None:
     """Refuse a float picture that cannot be sRGB 0–1: NaN or infinite values anywhere, or values past
     2 in more than 1 % of it (every ``step``-th row and column is looked at: a sample tells the scale).
-    A few hot pixels (a firefly) are let through.
+    A few hot pixels (a firefly) are let through. More than 1 % outside 0–1 (a linear or unclipped
+    picture that keys wrongly, but not by nothing) is warned about.
 
     A matter's recurrent state took one NaN pixel into every later frame (the subject gone for the
     rest of the clip), the keyer's foreground carried it into the composite, and a picture in 0–255
@@ -185,9 +194,17 @@ def check_display_picture(rgb: np.ndarray, what: str, step: int = 1) -> None:
         raise SettingsError(f"{what} has {bad} NaN or infinite value(s): replace them first "
                             "(np.nan_to_num(picture, nan=0.0, posinf=1.0, neginf=0.0))")
     sample = rgb[::step, ::step]
+    peak, low = float(sample.max()), float(sample.min())
+    if peak <= 1.02 and low >= -0.02:  # the usual case, in two quick passes
+        return
     if np.count_nonzero(sample > 2.0) > 0.01 * sample.size:
-        peak = float(np.max(sample, where=np.isfinite(sample), initial=0.0))
         raise SettingsError(
             f"{what} reaches {peak:g}, but pictures here are sRGB-coded 0–1: divide 0–255 values "
             "(cv2.imread's, cast to float) by 255; scene-linear light (an EXR, an HDR clip) goes through "
             "guangying.display_srgb(frame.rgb, frame.transfer) first")
+    outside = np.count_nonzero((sample > 1.02) | (sample < -0.02))
+    if outside > 0.01 * sample.size:  # scene-linear light or an unclipped grade: keyed as if sRGB
+        warnings.warn(f"{what} has {outside / sample.size:.0%} of its values outside 0–1, but pictures here "
+                      "are sRGB-coded 0–1: scene-linear light (an EXR, an HDR clip) goes through "
+                      "guangying.display_srgb(frame.rgb, frame.transfer) first; clip a graded picture "
+                      "to 0–1", stacklevel=4)

@@ -42,6 +42,10 @@ class InputFormatError(GuangyingError, ValueError):
     """A file the user gave (log, track, calibration, board, config) is malformed; names file and line."""
 
 
+class MissingInputError(InputFormatError, FileNotFoundError):
+    """A log, track or settings file the user named is not there (also a ``FileNotFoundError``)."""
+
+
 class DeviceError(GuangyingError, OSError):
     """A sensor, serial port, socket or camera failed or sent nothing usable."""
 

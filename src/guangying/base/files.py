@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from guangying.base.errors import GuangyingError, InputFormatError
+from guangying.base.errors import GuangyingError, InputFormatError, MissingInputError
 
 
 def read_json_or_yaml(
@@ -18,8 +18,10 @@ def read_json_or_yaml(
     """Parse ``path`` (``.json`` as JSON, anything else as YAML). Raises ``error`` naming ``what`` and the
     file when it is missing, unreadable, not UTF-8 or not parseable."""
     p = Path(path)
+    if not p.exists() and error is InputFormatError:
+        raise MissingInputError(f"{what} not found: {p}")
     if not p.is_file():
-        raise error(f"{what} not found: {p}")
+        raise error(f"{what} not found: {p}" if not p.exists() else f"{what} {p} is not a file")
     try:
         text = p.read_text(encoding="utf-8-sig")  # -sig: Notepad and PowerShell start UTF-8 with a BOM
     except (OSError, UnicodeDecodeError) as exc:

@@ -22,7 +22,11 @@ class MatteResult:
 
 
 class Matter(Protocol):
-    """Anything that turns frames into mattes: the chroma keyer, RVM, fast segmentation, hybrid."""
+    """Anything that turns frames into mattes: the chroma keyer, RVM, fast segmentation, hybrid.
+
+    One whose matte depends on the frames before (a recurrent network's memory) says so with a
+    ``remembers_frames = True`` attribute: a job from partway into a clip then runs it over the frames
+    before the range first (:func:`guangying.pipeline.job.run_job`)."""
 
     def process(self, rgb: np.ndarray, background_rgb: np.ndarray | None = None) -> MatteResult:
         """Matte one frame. ``rgb`` float32 (H, W, 3) sRGB-encoded 0–1; ``background_rgb`` is the

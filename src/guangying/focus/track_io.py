@@ -191,6 +191,10 @@ class SensorLogError(InputFormatError):
     """A sensor log that cannot be replayed."""
 
 
+class MissingSensorLogError(SensorLogError, FileNotFoundError):
+    """A sensor log that is not there (also a ``FileNotFoundError``)."""
+
+
 class ReadingBlock(NamedTuple):
     """Readings in time order as arrays: ``t_s`` (s), ``distance_m`` (nan = unusable), ``confidence``
     0–1 (0 = do not use), all float64 of one length; ``source`` names where they came from."""
@@ -312,10 +316,10 @@ def iter_sensor_log(
     than ``max_gap_s``. Every problem raises :class:`SensorLogError` naming the file and line.
     """
     p = Path(path)
+    if not p.exists():
+        raise MissingSensorLogError(f"sensor log not found: {p}")
     if not p.is_file():
-        raise SensorLogError(
-            f"sensor log not found: {p}" if not p.exists() else f"sensor log {p} is not a file"
-        )
+        raise SensorLogError(f"sensor log {p} is not a file")
     if not os.access(p, os.R_OK):
         raise SensorLogError(f"cannot read sensor log {p}: permission denied")
     cols: dict[str, int] | None = None
@@ -436,7 +440,7 @@ LoggedReading = DistanceReading | tuple[DistanceReading, object]
 
 
 def sensor_log_text(readings: Iterable[LoggedReading], as_json: bool = False) -> str:
-    """Readings, or ``(reading, subject)`` pairs (:func:`~guangying.distance.distance_readings`), as
+    """Readings, or ``(reading, subject)`` pairs (:func:`~guangying.focus.distance_readings`), as
     sensor-log CSV (header :data:`SENSOR_LOG_COLUMNS`) or JSON."""
     rows = [sensor_log_row(item) if isinstance(item, DistanceReading) else sensor_log_row(*item)
             for item in readings]

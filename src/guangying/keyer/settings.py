@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -180,6 +181,14 @@ class KeyerSettings(CheckedOnAssignment):
                 "need 0 ≤ clip_black < clip_white ≤ 1"
             )
 
+    def __eq__(self, other: object) -> bool:
+        # the generated __eq__ compares masks with ==, whose array has no single truth value
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the generated __eq__ would leave it
+
     def _check_images(self) -> None:
         # Once per settings, not per frame: a 0/255 mask would push α out of 0–1, and one NaN in a mask
         # or clean plate spreads through the whole matte.
@@ -198,3 +207,9 @@ class KeyerSettings(CheckedOnAssignment):
                 "keyer clean_plate has NaN or infinite pixels: read it with guangying.media (which reads "
                 "them as 0) or clean it at the source"
             )
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):  # masks and plates are checked finite
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and bool(np.array_equal(a, b))
+    return bool(a == b)

@@ -19,6 +19,7 @@ from guangying.base.checks import (
     check_fields,
     check_instance,
     check_matter,
+    check_range,
     float_picture,
 )
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
@@ -133,6 +134,7 @@ class FrameCompositor:
         linear_output: bool = False,
         source_rgb_linear: np.ndarray | None = None,
         highlight_peak: float | None = None,
+        position: int | None = None,
     ) -> FrameResult:
         """Matte ``rgb_srgb`` (float32 (H, W, 3) sRGB 0–1) and composite it over the background.
 
@@ -146,8 +148,16 @@ class FrameCompositor:
         ``rgb_srgb`` was made from a scene-linear picture (an EXR, a log or HDR clip, through
         :func:`~guangying.media.display_srgb`), give that picture as ``source_rgb_linear`` (and its
         ``highlight_peak``) so the subject keeps its own light there too.
+
+        ``position``: the frame's place in the shot, counted from the shot's first frame (0): the row
+        of a focus track or a camera track that ``layer_hook`` reads for it. Give it when the frames
+        are not the shot's from its first one after another (a range from partway in, a skipped frame);
+        None: the one after the last call's (0 after :meth:`reset`).
         """
         # the matters check the plate; the background may meet only the compositor (neural mattes)
+        if position is not None:
+            check_range("frame", "position", position, Range(0, 1e12, integer=True))
+            self.position = int(position)
         if not isinstance(linear_output, bool | np.bool_):
             raise SettingsError(f"linear_output={linear_output!r}: must be True or False")
         if source_rgb_linear is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 
 from guangying.base.checks import CheckedOnAssignment, Range, check_fields, check_instance, check_range
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
-from guangying.base.errors import InputFormatError, SettingsError
+from guangying.base.errors import InputFormatError, MissingInputError, SettingsError
 from guangying.base.files import spreadsheet_delimiter
 from guangying.base.per_plate import PerPlate
 from guangying.composite.defocus import defocus_rgb_linear
@@ -38,7 +39,7 @@ class LensSettings(CheckedOnAssignment):
     focal_length_mm: float
     f_number: float
     sensor: str = "s35"
-    focus: str = "auto"
+    focus: str | float = "auto"
     subject_distance_m: float | None = None
     background_distance_m: float = math.inf
 
@@ -57,6 +58,11 @@ class LensSettings(CheckedOnAssignment):
                     f"lens setting focus={self.focus!r}: 'auto' or a distance in metres"
                 ) from exc
             check_range("lens", "focus", focus_m, distance)
+        subject_m = self.subject_distance_m
+        if subject_m is not None and subject_m > self.background_distance_m:
+            warnings.warn(f"lens settings put the actor ({subject_m:g} m) behind the set "
+                          f"({self.background_distance_m:g} m): swapped subject and background distances?",
+                          stacklevel=3)
 
     @property
     def fixed_focus_m(self) -> float | None:
@@ -87,6 +93,8 @@ def load_focus_track(path: str | Path) -> FocusTrack:
     """A ``guangying focus`` track, CSV or JSON (``.json``: as ``guangying focus -o track.json`` writes
     it). A CSV edited in a spreadsheet and saved with semicolons or tabs and decimal commas reads the
     same."""
+    if not Path(path).exists():
+        raise MissingInputError(f"focus track not found: {path}")
     if Path(path).suffix.lower() == ".json":
         cells = _json_track_cells(path)
     else:
@@ -162,7 +170,9 @@ def _json_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object]
 class LensDefocus:
     """A layer hook for :func:`guangying.pipeline.job.run_job`: defocus background and actor per frame.
 
-    The focus distance of frame *i* comes from the focus track (the last row holds past its end), or
+    The focus distance at position *i* in the shot (:meth:`FrameCompositor.process`'s ``position``:
+    row *i* of a track that starts with the shot) comes from the focus track (the last row holds past
+    its end), or
     from ``settings.focus`` in metres, or — with ``focus="auto"`` — equals the subject distance.
     A virtual set that renders its own depth of field sets ``defocus_background`` False and, for a
     zoom, ``focal_length_mm_at`` (position → mm) so the actor's blur follows the tracked focal length.
@@ -188,7 +198,6 @@ class LensDefocus:
 
     defocus_background: bool = True
     focal_length_mm_at: Callable[[int], float] | None = None
-    track_offset: int = 0  # the focus track's row for position 0 (a render from partway into the clip)
 
     def __init__(self, settings: LensSettings, focus_track_m: list[float] | None = None,
                  pixel_aspect: float = 1.0) -> None:
@@ -203,8 +212,9 @@ class LensDefocus:
         self.fixed_focus_m = settings.fixed_focus_m
         if self.fixed_focus_m is None and self.track is None and settings.subject_distance_m is None:
             raise SettingsError(
-                "lens defocus with --focus auto needs the actor's distance: give --subject-distance, "
-                "a focus track (--focus-track), or --focus METRES"
+                "lens defocus with focus auto needs the actor's distance: give it (subject_distance_m; "
+                "--subject-distance), a focus track (focus_track_m; --focus-track) or a fixed focus "
+                "(focus=METRES; --focus METRES)"
             )
         # (plate it was made from, its blur in px, the defocused plate); holding the source keeps
         # the identity test below sound.
@@ -212,8 +222,7 @@ class LensDefocus:
 
     def focus_distance_m(self, position: int) -> float:
         if self.track is not None:
-            row = max(0, position + self.track_offset)
-            return self.track[min(row, len(self.track) - 1)]
+            return self.track[min(max(position, 0), len(self.track) - 1)]
         if self.fixed_focus_m is not None:
             return self.fixed_focus_m
         assert self.settings.subject_distance_m is not None

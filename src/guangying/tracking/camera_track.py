@@ -21,7 +21,7 @@ from typing import Any
 
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.checks import Range, check_fields
-from guangying.base.errors import InputFormatError, SettingsError
+from guangying.base.errors import InputFormatError, MissingInputError, SettingsError
 from guangying.base.timecode import parse_timecode, standard_rate, timecode_at
 from guangying.lens.camera import CameraPose
 from guangying.media.patterns import parse_pattern
@@ -243,6 +243,8 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
     vertical field of view back into a focal length; its rows get quality 1. Errors name the file and
     line."""
     path = Path(path)
+    if not path.exists():
+        raise MissingInputError(f"camera track not found: {path}")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
