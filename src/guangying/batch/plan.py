@@ -20,11 +20,12 @@ from guangying.batch.jobs import Shot
 from guangying.keyer.refine import mosaic_interpolated, refinement_kind
 from guangying.keyer.screen import NoScreenError, detect_screen, estimate_screen_colour
 from guangying.media import display_srgb, open_reader
+from guangying.pipeline.job import RANGE_WARMUP_FRAMES
 
-# Frames of warm-up before a range for the recurrent matte engines. Measured (bench/batch.py): the
-# mean |Δα| against the unsplit matte falls to ~2e-4 by 16 frames, but the largest pixel difference
-# stays ~0.1 even after 64 (RVM's memory is long), so recurrent shots are split only when asked.
-DEFAULT_WARMUP_FRAMES = 16
+# Frames of warm-up before a range for the recurrent matte engines (RANGE_WARMUP_FRAMES, as a job from
+# partway in). Measured (bench/batch.py): the mean |Δα| against the unsplit matte falls to ~2e-4 by
+# 16 frames, but the largest pixel difference stays ~0.1 even after 64 (RVM's memory is long), so
+# recurrent shots are split only when asked.
 # Shorter ranges cost more in start-up (decoder seek, warm-up, model reset) than they win.
 MIN_RANGE_FRAMES = 48
 _RECURRENT = {"ai", "hybrid", "fast"}
@@ -126,7 +127,7 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
         return plan
     warmup = shot.warmup_frames
     if warmup is None:
-        warmup = DEFAULT_WARMUP_FRAMES if options["matte"] in _RECURRENT else 0
+        warmup = RANGE_WARMUP_FRAMES if options["matte"] in _RECURRENT else 0
     for lo in range(info.first_frame, info.first_frame + count, size):
         hi = lo + size - 1 if lo + size < info.first_frame + count else final
         plan.ranges.append(FrameRange(lo, hi, min(warmup, lo - info.first_frame),

@@ -203,7 +203,7 @@ class RangeRenderer:
                 settings=composite_settings(task.options),
                 layer_hook=lens,
                 show_progress=False,
-                warmup_frames=rng.warmup,
+                warmup_frames=rng.warmup or None,  # none of its own: a shot from partway in warms up
                 shot_start=task.shot_first,
                 on_frame=grabber,
                 camera_log=task.options.get("camera_log", "auto"),

@@ -103,6 +103,10 @@ class HybridMatter:
         if hasattr(keyer, "without_screen"):  # the chroma keyer's warning: frames without a screen are
             keyer.without_screen = "the person matte alone decides"  # the person matte's, not opaque
 
+    @property
+    def remembers_frames(self) -> bool:
+        return bool(getattr(self.person_matter, "remembers_frames", False))
+
     def reset(self) -> None:
         self.keyer.reset()
         self.person_matter.reset()

@@ -54,6 +54,8 @@ class FastSegmentMatter:
     eps copies less of the picture's texture into the matte.
     """
 
+    remembers_frames = True  # its temporal smoothing
+
     def __init__(
         self,
         model: SegmentModel = "meet",

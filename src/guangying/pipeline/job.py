@@ -31,6 +31,10 @@ from guangying.pipeline.progress import FrameProgress
 FrameCallback = Callable[[int, np.ndarray, FrameResult], None]
 
 # Formats that carry an alpha channel; anything else gets the foreground premultiplied over black.
+# Frames a neural matte is run over before a range from partway in (``--start``): its memory then
+# matches the whole render's to ~2e-4 mean |Δα| (bench/results/batch.md), where it started afresh
+# 0.01–0.02 off and up to 1.0 at one pixel on the range's first frame.
+RANGE_WARMUP_FRAMES = 16
 _ALPHA_SUFFIXES = {".mov", ".png", ".exr", ".tif", ".tiff", ".mkv", ".dpx"}
 
 
@@ -106,6 +110,21 @@ def _first_frame_number(source: str | Path) -> int:
     return numbers[0] if numbers else 0
 
 
+def _warm_up_memory(matter: Matter, source: str | Path, first: int, last: int, fps: FrameRate | None,
+                    camera_log: str | None) -> None:
+    """Run ``matter`` over frames ``first``..``last`` (before a range) for its memory, writing nothing.
+    A frame there that cannot be read ends the warm-up, said, and the range starts afresh."""
+    try:
+        with open_reader(source, start=first, end=last, fps=fps, camera_log=camera_log) as reader:
+            for frame in reader:
+                matter.process(display_srgb(frame.rgb, frame.transfer, reader.info.highlight_peak))
+    except MediaError as exc:
+        matter.reset()
+        warnings.warn(f"the frames before the range could not warm the neural matte up ({exc}): it starts "
+                      "afresh, and its first frames may differ from a render of the whole clip",
+                      stacklevel=3)
+
+
 def run_job(
     source: str | Path,
     matter: Matter,
@@ -116,7 +135,7 @@ def run_job(
     settings: CompositeSettings | None = None,
     layer_hook: LayerHook | None = None,
     show_progress: bool = True,
-    warmup_frames: int = 0,
+    warmup_frames: int | None = None,
     shot_start: int | None = None,
     on_frame: FrameCallback | None = None,
     camera_log: str | None = "auto",
@@ -150,7 +169,9 @@ def run_job(
         focus track's row) and a background clip's frame follow the shot, not the part: frames 100–199
         render as they do in the whole; the first ``warmup_frames`` frames read are processed
         (recurrent matte state) but not written; ``on_frame(index, rgb_srgb, result)`` sees every
-        written frame.
+        written frame. ``warmup_frames`` None (the default): a matter that remembers frames (the
+        neural ones) is first run over up to ``RANGE_WARMUP_FRAMES`` frames before ``start``, so a
+        range rendered again matches the whole render, the frames it keys included.
     camera_log : str, optional
         The source's camera log encoding (:func:`~guangying.media.open_reader`): ``"auto"`` (a Sony
         camera's metadata), ``"none"`` or a name such as ``"slog3-sgamut3cine"``.
@@ -187,7 +208,7 @@ def run_job(
     check_instance(outputs, JobOutputs, "outputs")
     if settings is not None:
         check_instance(settings, CompositeSettings, "settings")
-    check_range("job", "warmup_frames", warmup_frames, Range(0, 1e9, integer=True))
+    check_range("job", "warmup_frames", warmup_frames, Range(0, 1e9, integer=True, optional=True))
     if not outputs.any():
         raise SettingsError("nothing to write: give a composite, alpha or foreground output")
     if outputs.composite is not None and background is None:
@@ -197,6 +218,11 @@ def run_job(
     report = JobReport()
     if shot_start is None and start is not None:
         shot_start = _first_frame_number(source)
+    warm_from = None  # the first frame a memory is warmed up from, before the range
+    if warmup_frames is None:
+        warmup_frames = 0
+        if start is not None and getattr(matter, "remembers_frames", False):
+            warm_from = max(_first_frame_number(source), start - RANGE_WARMUP_FRAMES)
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(
             open_reader(source, start=start, end=end, fps=fps, camera_log=camera_log))
@@ -274,8 +300,9 @@ def run_job(
         progress = stack.enter_context(FrameProgress(total, "matting", enabled=show_progress))
         compositor = FrameCompositor(matter, settings, layer_hook)
         compositor.reset()
+        if warm_from is not None and warm_from < info.first_frame:
+            _warm_up_memory(matter, source, warm_from, info.first_frame - 1, fps, camera_log)
         offset = 0 if shot_start is None else info.first_frame - shot_start
-        compositor.position = offset
         if isinstance(plate, Background) and not plate.is_still:
             for _ in range(offset):  # a background clip runs alongside the whole shot
                 plate.next_plate()
@@ -291,7 +318,7 @@ def run_job(
             scene_light = frame.rgb if linear_composite and frame.transfer == "linear" else None
             result = compositor.process(rgb_srgb, bg_srgb, bg_linear, source_alpha=frame.alpha,
                                         linear_output=linear_composite, source_rgb_linear=scene_light,
-                                        highlight_peak=info.highlight_peak)
+                                        highlight_peak=info.highlight_peak, position=offset + n)
             if n < warmup_frames:
                 continue
             if on_frame is not None:
