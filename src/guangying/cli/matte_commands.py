@@ -16,7 +16,7 @@ from guangying.media.damage import damage_note
 from guangying.media.outputs import check_outputs
 from guangying.media.video_writer import H264_PRESETS
 from guangying.pipeline.background import plate_inputs
-from guangying.pipeline.job import CompositeSettings, JobOutputs, run_job
+from guangying.pipeline.job import RANGE_WARMUP_FRAMES, CompositeSettings, JobOutputs, run_job
 from guangying.pipeline.job_options import KEYER_FILE_FIELDS, job_outputs, lens_hook, matter_from_options
 from guangying.pipeline.lens_defocus import LensDefocus
 from guangying.pipeline.virtual_set import (
@@ -36,6 +36,12 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
         *engine_options(),
         click.option("--start", type=int, help="First frame to process (source numbering, inclusive)."),
         click.option("--end", type=int, help="Last frame to process (inclusive)."),
+        click.option(
+            "--warm-up", "warm_up", type=click.IntRange(0, 1000), default=None,
+            help="Neural mattes from --start: frames before it run first to fill the network's memory, "
+            "so the range matches a render of the whole [default: 16]; 0 starts afresh (a shot cut "
+            "from an edited clip, whose frames before belong to another shot).",
+        ),
         click.option(
             "--fps",
             help="Image sequence or picture: frame rate, e.g. 25 or 24000/1001 [default: what its EXR or "
@@ -97,6 +103,7 @@ def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) 
         outputs,
         start=options.get("start"),
         end=options.get("end"),
+        warm_up_before=RANGE_WARMUP_FRAMES if options.get("warm_up") is None else options["warm_up"],
         camera_log=options["camera_log"],
         fps=options.get("fps"),
         show_progress=not options["quiet"],

@@ -140,6 +140,7 @@ def run_job(
     on_frame: FrameCallback | None = None,
     camera_log: str | None = "auto",
     fps: FrameRate | None = None,
+    warm_up_before: int = RANGE_WARMUP_FRAMES,
 ) -> JobReport:
     """Matte every frame of ``source`` and write the requested outputs atomically.
 
@@ -170,8 +171,8 @@ def run_job(
         render as they do in the whole; the first ``warmup_frames`` frames read are processed
         (recurrent matte state) but not written; ``on_frame(index, rgb_srgb, result)`` sees every
         written frame. ``warmup_frames`` None (the default): a matter that remembers frames (the
-        neural ones) is first run over up to ``RANGE_WARMUP_FRAMES`` frames before ``start``, so a
-        range rendered again matches the whole render, the frames it keys included.
+        neural ones) is first run over up to ``warm_up_before`` frames before ``start``, so a range
+        rendered again matches the whole render; 0 starts it afresh (a shot cut from an edited clip).
     camera_log : str, optional
         The source's camera log encoding (:func:`~guangying.media.open_reader`): ``"auto"`` (a Sony
         camera's metadata), ``"none"`` or a name such as ``"slog3-sgamut3cine"``.
@@ -209,6 +210,7 @@ def run_job(
     if settings is not None:
         check_instance(settings, CompositeSettings, "settings")
     check_range("job", "warmup_frames", warmup_frames, Range(0, 1e9, integer=True, optional=True))
+    check_range("job", "warm_up_before", warm_up_before, Range(0, 1e9, integer=True))
     if not outputs.any():
         raise SettingsError("nothing to write: give a composite, alpha or foreground output")
     if outputs.composite is not None and background is None:
@@ -222,7 +224,7 @@ def run_job(
     if warmup_frames is None:
         warmup_frames = 0
         if start is not None and getattr(matter, "remembers_frames", False):
-            warm_from = max(_first_frame_number(source), start - RANGE_WARMUP_FRAMES)
+            warm_from = max(_first_frame_number(source), start - warm_up_before)
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(
             open_reader(source, start=start, end=end, fps=fps, camera_log=camera_log))
