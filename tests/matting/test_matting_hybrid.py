@@ -51,10 +51,12 @@ def test_screen_area_covers_screen_and_actor_in_front_but_not_the_set():
     rgb, masks = _plate()
     area = estimate_screen_area(_key(rgb).alpha)
     assert area.shape == (H, W) and area.dtype == np.float32
-    assert area[masks["screen"]].mean() > 0.95
+    inner = cv2.erode(masks["screen"].astype(np.uint8), np.ones((25, 25), np.uint8)) > 0
+    assert area[inner].mean() > 0.95  # feathered over its edge's last 12 px
     assert area[masks["actor"] & (np.mgrid[0:H, 0:W][0] < 140)].mean() > 0.95
     assert area[masks["set"]].mean() < 0.05
-    assert area[:, :30].max() < 0.05  # studio wall left of the screen
+    # nothing beside the screen: grown past it, the key made a band of the set there opaque
+    assert area[:, :58].max() < 0.1 and area[:150, 262:].max() < 0.1
 
 
 def test_hybrid_keeps_actor_and_lamp_drops_screen_and_set():

@@ -1,6 +1,6 @@
 """Hybrid matte: green screen plus practical set, keyer and person matte each where they are right.
 
-Inside the screen area (where the plate is screen-coloured, its convex hull, grown by a margin)
+Inside the screen area (where the plate is screen-coloured: its convex hull, feathered inside its edge)
 the chroma key decides: it keeps hair detail and any prop standing in front of the screen. Outside
 it the person matte decides what is actor and what is studio or set. Within the person matte's
 solid core the key can only add opacity, never remove it, so green clothing, spill or a screen-
@@ -26,7 +26,8 @@ def estimate_screen_area(
 
     Pixels the key calls transparent (α < 0.05) are screen. Specks are removed, every sizeable
     screen region is replaced by its convex hull (so an actor standing in front of the screen is
-    inside the area), the hull is grown by ``margin_frac`` of the frame's short side and feathered.
+    inside the area), and the hull is feathered over ``margin_frac`` of the frame's short side inside
+    its edge, so nothing beside the screen is the key's.
     """
     alpha = np.asarray(key_alpha, np.float32)
     h, w = alpha.shape
@@ -41,9 +42,12 @@ def estimate_screen_area(
             continue
         points = cv2.findNonZero((labels == label).astype(np.uint8))
         cv2.fillConvexPoly(area, cv2.convexHull(points), 1)
+    # feathered inside the hull's edge, not across it: grown past the screen, the key's "not screen"
+    # made a band of the practical set beside it opaque (a dark seam in every frame)
     margin = max(1, int(round(margin_frac * min(sw, sh))))
-    area = cv2.dilate(area, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)))
-    soft = cv2.GaussianBlur(area.astype(np.float32), (0, 0), margin / 2.0)
+    area = cv2.erode(area, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)),
+                     borderType=cv2.BORDER_REPLICATE)
+    soft = cv2.GaussianBlur(area.astype(np.float32), (0, 0), margin / 2.0, borderType=cv2.BORDER_REPLICATE)
     return np.clip(cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
 
 
