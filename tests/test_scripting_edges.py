@@ -65,7 +65,7 @@ def test_bad_h264_options_are_refused_when_the_writer_opens(tmp_path, options):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.filterwarnings("ignore:no green screen found")
+@pytest.mark.filterwarnings("ignore:no green or blue screen found")
 def test_a_footage_alpha_of_another_shape_or_type_is_refused_by_name():
     plate = np.full((24, 32, 3), 0.5, np.float32)
     compositor = gy.FrameCompositor(gy.make_matter("chroma"))

@@ -158,6 +158,9 @@ def test_a_frame_without_a_screen_says_so():
     grey = np.full((20, 20, 3), 0.5, np.float32)
     with pytest.raises(ValueError, match="no green screen found"):
         estimate_screen_colour(grey, "green")
+    # asked for neither, it named the one detection leaned to ("no blue screen found")
+    with pytest.raises(ValueError, match="no green or blue screen found.*--screen-colour"):
+        estimate_screen_colour(grey, "auto")
 
 
 def test_slate_at_the_head_of_a_take_passes_through_until_the_screen_appears():

@@ -63,12 +63,16 @@ def estimate_screen_colour(rgb_srgb: np.ndarray, screen: str = "auto") -> tuple[
     rgb = np.asarray(rgb_srgb, np.float32)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise SettingsError(f"estimate_screen_colour needs an (H, W, 3) RGB frame, got shape {rgb.shape}")
-    if screen == "auto":
+    detected = screen == "auto"
+    if detected:
         screen = detect_screen(rgb)
     small = _small_copy(rgb, _ANALYSIS_WIDTH_PX).reshape(-1, 3)
     dominance = _dominance(small, screen_channels(screen)[0])
     strong = float(np.percentile(dominance, 90))
     if strong < 0.05:
+        if detected:  # named "blue" when neither was asked for
+            raise NoScreenError("no green or blue screen found in the frame (neither channel clearly "
+                                "dominates): check the footage, or give --screen-colour")
         raise NoScreenError(
             f"no {screen} screen found in the frame (its {screen} channel never clearly dominates): "
             "check --screen, or give --screen-colour"
