@@ -150,7 +150,10 @@ def test_a_dpx_sequence_is_ten_bit_log_with_its_timing(tmp_path):
                 np.testing.assert_allclose(log.rgb, linear.rgb, rtol=0.006, atol=0.002)
                 if name == "fg":
                     np.testing.assert_allclose(log.alpha, linear.alpha, atol=0.6 / 1023)
-        assert (tmp_path / f"{name}.1002.dpx").read_bytes()[:4] == b"SDPX"  # big-endian
+        header = (tmp_path / f"{name}.1002.dpx").read_bytes()[:136]
+        assert header[:4] == b"SDPX"  # big-endian
+        # the image file name of the header (SMPTE 268M, byte 36) is the file's, not its temporary one
+        assert header[36:].rstrip(b"\0") == f"{name}.1002.dpx".encode()
         scan = oiio.ImageInput.open(str(tmp_path / f"{name}.1002.dpx"))
         spec = scan.spec()
         assert spec.nchannels == (4 if name == "fg" else 3)

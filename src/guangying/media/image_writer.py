@@ -63,10 +63,11 @@ def _write_exr(path: Path, pixels: np.ndarray, compression: str, matte_channel: 
         raise library_os_error(str(exc)) from exc
 
 
-def _write_dpx(path: Path, codes: np.ndarray, bits: int, attributes: dict[str, Any]) -> None:
+def _write_dpx(path: Path, codes: np.ndarray, bits: int, attributes: dict[str, Any], file_name: str) -> None:
     """A DPX through OpenImageIO (ffmpeg's encoder writes no television or film header: no timecode, no
     frame rate): big-endian, as most readers expect, filled method A. ``codes``: RGB(A) uint16 holding
-    ``bits``-bit code values, their bits repeated to fill 16 (so any conversion down lands on them)."""
+    ``bits``-bit code values, their bits repeated to fill 16 (so any conversion down lands on them).
+    ``file_name``: the header's image file name, the file's name once it is in place."""
     import OpenImageIO as oiio  # late import: only DPX outputs need it
 
     height, width, channels = codes.shape
@@ -81,6 +82,11 @@ def _write_dpx(path: Path, codes: np.ndarray, bits: int, attributes: dict[str, A
     out = oiio.ImageOutput.create("dpx")
     if out is None or not out.open(str(path), spec) or not out.write_image(codes) or not out.close():
         raise library_os_error(oiio.geterror() if out is None else out.geterror())
+    # OpenImageIO names the file it wrote, the temporary one, and takes no other (SMPTE 268M: 100
+    # bytes of ASCII at byte 36, NUL-filled)
+    with open(path, "r+b") as fh:
+        fh.seek(36)
+        fh.write(file_name.encode("ascii", "replace")[:99].ljust(100, b"\0"))
 
 
 def _filled_codes(values: np.ndarray, bits: int) -> np.ndarray:
@@ -278,7 +284,7 @@ class ImageWriter(Writer):
                 log = linear_to_cineon(pixels[..., :3])
             planes = log if pixels.shape[2] == 3 else np.concatenate([log, pixels[..., 3:]], axis=2)
             codes = _filled_codes(planes, self._bits)
-            write_with(path, lambda temp: _write_dpx(temp, codes, self._bits, header))
+            write_with(path, lambda temp: _write_dpx(temp, codes, self._bits, header, path.name))
         elif self._ext == ".exr":
             attributes: dict[str, Any] = {"framesPerSecond": Fraction(self.fps),
                                           "pixelAspectRatio": self._pixel_aspect}
