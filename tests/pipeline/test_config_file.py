@@ -40,6 +40,8 @@ def test_bad_config_is_refused_naming_the_file(tmp_path, config, name, expected)
     result = _run(tmp_path, config, name)
     assert result.exit_code == 2
     assert expected in result.output and name in result.output
+    assert "Error: config file" in result.output or "Error: cannot read" in result.output, result.output
+    assert "Invalid value: config file" not in result.output  # click's prefix for a bad option
 
 
 def test_unreadable_config_is_a_message(tmp_path, monkeypatch):

@@ -29,19 +29,19 @@ def load_config(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # -sig: TOML refuses the BOM Notepad may write
     except UnicodeDecodeError as exc:
-        raise click.BadParameter(
+        raise click.UsageError(
             f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
         ) from exc
     except OSError as exc:
-        raise click.BadParameter(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+        raise click.UsageError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
     try:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot parse config file {path}: {exc}") from exc
+        raise click.UsageError(f"cannot parse config file {path}: {exc}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise click.BadParameter(f"config file {path} must hold a mapping of option names to values")
+        raise click.UsageError(f"config file {path} must hold a mapping of option names to values")
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
@@ -52,7 +52,7 @@ def _default_map(config: dict[str, Any], commands: list[str]) -> dict[str, dict[
     for name in commands:
         section = config.get(name) or {}
         if not isinstance(section, dict):
-            raise click.BadParameter(f"config section '{name}' must be a mapping")
+            raise click.UsageError(f"config section '{name}' must be a mapping")
         out[name] = {**shared, **{str(k).replace("-", "_"): v for k, v in section.items()}}
     return out
 
@@ -76,7 +76,7 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
         if key not in allowed:
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise click.BadParameter(f"config file {path}: unknown setting '{key}'{where}{hint}")
+            raise click.UsageError(f"config file {path}: unknown setting '{key}'{where}{hint}")
         for name in commands:
             param = params[name].get(key)
             if param is None:
@@ -87,7 +87,7 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
                 # click's own text for a YAML list or number is Python's ("'int' object has no
                 # attribute 'strip'"): say what the option takes instead
                 message = exc.format_message() if isinstance(exc, click.ClickException) else _expected(param)
-                raise click.BadParameter(
+                raise click.UsageError(  # not BadParameter: no option of this command is wrong
                     f"config file {path}: {key} = {value!r} is not a valid value for "
                     f"`{name} --{key.replace('_', '-')}` ({message})"
                 ) from exc
