@@ -234,3 +234,9 @@ def test_a_frame_loop_from_partway_in_reads_the_focus_track_where_run_job_does(t
             assert np.abs(plain.composite_rgb_linear - job_linear).max() > 0.05
     with pytest.raises(SettingsError, match="position"):
         given.process(frame.rgb, set_read, position=-1)
+
+
+def test_an_actor_behind_the_set_is_questioned():
+    # subject 12 m, set 3 m (the two distances swapped): the set blurred as if the actor stood in front
+    with pytest.warns(UserWarning, match=r"actor \(12 m\) behind the set \(3 m\)"):
+        LensSettings(85, 2.0, subject_distance_m=12.0, background_distance_m=3.0)

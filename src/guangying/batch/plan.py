@@ -22,10 +22,6 @@ from guangying.keyer.screen import NoScreenError, detect_screen, estimate_screen
 from guangying.media import display_srgb, open_reader
 from guangying.pipeline.job import RANGE_WARMUP_FRAMES
 
-# Frames of warm-up before a range for the recurrent matte engines (RANGE_WARMUP_FRAMES, as a job from
-# partway in). Measured (bench/batch.py): the mean |Δα| against the unsplit matte falls to ~2e-4 by
-# 16 frames, but the largest pixel difference stays ~0.1 even after 64 (RVM's memory is long), so
-# recurrent shots are split only when asked.
 # Shorter ranges cost more in start-up (decoder seek, warm-up, model reset) than they win.
 MIN_RANGE_FRAMES = 48
 _RECURRENT = {"ai", "hybrid", "fast"}
@@ -127,6 +123,9 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
         return plan
     warmup = shot.warmup_frames
     if warmup is None:
+        # as a job from partway in. Measured (bench/batch.py): the mean |Δα| against the unsplit matte
+        # falls to ~2e-4 by 16 frames, but the largest pixel difference stays ~0.1 even after 64 (RVM's
+        # memory is long), so recurrent shots are split only when asked
         warmup = RANGE_WARMUP_FRAMES if options["matte"] in _RECURRENT else 0
     for lo in range(info.first_frame, info.first_frame + count, size):
         hi = lo + size - 1 if lo + size < info.first_frame + count else final

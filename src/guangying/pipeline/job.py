@@ -30,11 +30,11 @@ from guangying.pipeline.progress import FrameProgress
 # Called with (source frame number, plate sRGB, what the compositor made) for every written frame.
 FrameCallback = Callable[[int, np.ndarray, FrameResult], None]
 
-# Formats that carry an alpha channel; anything else gets the foreground premultiplied over black.
 # Frames a neural matte is run over before a range from partway in (``--start``): its memory then
 # matches the whole render's to ~2e-4 mean |Δα| (bench/results/batch.md), where it started afresh
 # 0.01–0.02 off and up to 1.0 at one pixel on the range's first frame.
 RANGE_WARMUP_FRAMES = 16
+# Formats that carry an alpha channel; anything else gets the foreground premultiplied over black.
 _ALPHA_SUFFIXES = {".mov", ".png", ".exr", ".tif", ".tiff", ".mkv", ".dpx"}
 
 
@@ -172,7 +172,8 @@ def run_job(
         (recurrent matte state) but not written; ``on_frame(index, rgb_srgb, result)`` sees every
         written frame. ``warmup_frames`` None (the default): a matter that remembers frames (the
         neural ones) is first run over up to ``warm_up_before`` frames before ``start``, so a range
-        rendered again matches the whole render; 0 starts it afresh (a shot cut from an edited clip).
+        rendered again matches the whole render; ``warm_up_before=0`` starts it afresh (a shot cut
+        from an edited clip, whose frames before are another shot's).
     camera_log : str, optional
         The source's camera log encoding (:func:`~guangying.media.open_reader`): ``"auto"`` (a Sony
         camera's metadata), ``"none"`` or a name such as ``"slog3-sgamut3cine"``.

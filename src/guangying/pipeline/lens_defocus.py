@@ -172,8 +172,8 @@ class LensDefocus:
 
     The focus distance at position *i* in the shot (:meth:`FrameCompositor.process`'s ``position``:
     row *i* of a track that starts with the shot) comes from the focus track (the last row holds past
-    its end), or
-    from ``settings.focus`` in metres, or — with ``focus="auto"`` — equals the subject distance.
+    its end), or from ``settings.focus`` in metres, or — with ``focus="auto"`` — equals the subject
+    distance.
     A virtual set that renders its own depth of field sets ``defocus_background`` False and, for a
     zoom, ``focal_length_mm_at`` (position → mm) so the actor's blur follows the tracked focal length.
 
