@@ -358,3 +358,33 @@ print("local:", [s.status for s in report.shots])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"refused: cannot join the Ray cluster at ray://127.0.0.1:{port}" in proc.stdout
     assert "local: ['done']" in proc.stdout
+
+
+class _SlowStartRay:
+    """Stands in for the ray module where the real one cannot be made slow on purpose: its local node
+    misses Ray's fixed 30 s to register ``slow_starts`` times (a machine busy with other work)."""
+
+    def __init__(self, slow_starts: int) -> None:
+        self.slow_starts, self.inits, self.shutdowns = slow_starts, 0, 0
+
+    def init(self, **_: object) -> None:
+        self.inits += 1
+        if self.inits <= self.slow_starts:
+            raise Exception("The current node timed out during startup. This could happen because some "  # noqa: TRY002
+                            "of the raylet failed to startup or the GCS has become overloaded.")
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+
+
+def test_a_local_ray_that_starts_too_slowly_is_tried_once_more_then_said():
+    from guangying.base.errors import NothingStartedError
+    from guangying.batch.runner import _init_local_ray
+
+    once = _SlowStartRay(1)
+    _init_local_ray(once, 2)  # a busy machine's first start failed the whole batch with Ray's traceback
+    assert (once.inits, once.shutdowns) == (2, 1)
+    twice = _SlowStartRay(2)
+    with pytest.raises(NothingStartedError, match="Ray could not start on this machine.*busy"):
+        _init_local_ray(twice, 2)
+    assert twice.inits == 2

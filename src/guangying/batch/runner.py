@@ -115,12 +115,24 @@ def _own_stop_handlers() -> Iterator[None]:
                     signal.signal(sig, handler)
 
 
+def _init_local_ray(ray: Any, cpus: int) -> None:  # noqa: ANN401
+    for attempt in (1, 2):
+        try:
+            # "local": a session of its own, also on a node of a cluster (RAY_ADDRESS set, `ray start` run),
+            # which ray.init() would join and then refuse the CPU count given
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING)
+            return
+        except Exception as exc:  # noqa: BLE001  (Ray raises a bare Exception for a slow start)
+            ray.shutdown()
+            # on a machine busy with other work Ray's node can miss its fixed 30 s to register: once more
+            if attempt == 2 or "timed out during startup" not in str(exc):
+                raise NothingStartedError(f"Ray could not start on this machine ({exc}): if it is busy with "
+                                          "other work, try again when it is quieter") from exc
+
+
 def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[bool, str]:  # noqa: ANN401
     if address is None:
-        cpus = workers or os.cpu_count() or 1
-        # "local": a session of its own, also on a node of a cluster (RAY_ADDRESS set, `ray start` run),
-        # which ray.init() would join and then refuse the CPU count given
-        ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING)
+        _init_local_ray(ray, workers or os.cpu_count() or 1)
         return True, "this machine"
     try:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
