@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -82,6 +83,18 @@ def test_non_utf8_log_and_nan_time_are_named(tmp_path):
     nan = _log(tmp_path / "nan.csv", [0.0, math.nan])
     msg = _focus(tmp_path, nan)
     assert "line 3" in msg and "not a number" in msg and "back in time" not in msg
+
+
+@pytest.mark.parametrize(("row", "said"), [
+    ('"0.02,3,800', r"line 4: a quote \(\"\) that is not closed"),
+    ("0.02," + "3" * 200_000 + ",800", r"line 4: not a row of numbers"),
+], ids=["open-quote", "huge-cell"])
+def test_a_row_csv_cannot_split_is_named(tmp_path, row, said):
+    # an open quote took the rest of the log into one "t_s", or past csv's field limit, a traceback
+    rows = "".join(f"{k / 100:.2f},3,800\n" for k in range(5000))
+    log = tmp_path / "log.csv"
+    log.write_text("t_s,distance_m,strength\n0,3,800\n0.01,3,800\n" + row + "\n" + rows)
+    assert re.search(said, _focus(tmp_path, log))
 
 
 @pytest.mark.parametrize("t", [[0.0, 1e9], [-1e6, 0.0], [0.0, 1e30]])

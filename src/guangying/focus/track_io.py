@@ -333,7 +333,7 @@ def iter_sensor_log(
     for lines, first_line in blocks:
         if cols is None:
             delimiter = spreadsheet_delimiter(lines[0])
-            header = next(csv.reader(lines[:1], delimiter=delimiter, skipinitialspace=True), [])
+            header = next(iter(_csv_rows(p, lines[:1], first_line, delimiter)), [])
             names = [c.replace("\ufeff", "").strip() for c in header]
             cols = {}
             for quantity, spellings in _LOG_COLUMNS.items():
@@ -349,7 +349,13 @@ def iter_sensor_log(
                     "optionally strength (t_ms and distance_cm or distance_mm are read too)"
                 )
             lines, first_line = lines[1:], first_line + 1
-        rows = list(csv.reader(lines, delimiter=delimiter, skipinitialspace=True))
+        # a quote left open swallowed the lines after it into one field: the rest of the file as "t_s",
+        # or csv's field limit (a traceback); a log's cells are numbers, quoted whole or not at all
+        open_quote = next((j for j, line in enumerate(lines) if line.count('"') % 2), None)
+        if open_quote is not None:
+            raise SensorLogError(f"{p}, line {first_line + open_quote}: a quote (\") that is not closed on "
+                                 f"that line: {lines[open_quote].strip()[:60]!r}; fix or delete that row")
+        rows = _csv_rows(p, lines, first_line, delimiter)
         if delimiter != ",":
             rows = [[field.replace(",", ".") for field in r] for r in rows]
         numbers = [first_line + j for j, r in enumerate(rows) if r]
@@ -407,6 +413,15 @@ def iter_sensor_log(
         raise SensorLogError(f"{p}: the file is empty; expected a header 't_s,distance_m,strength'")
     if not any_rows:
         raise SensorLogError(f"{p}: no rows after the header")
+
+
+def _csv_rows(path: Path, lines: list[str], first_line: int, delimiter: str) -> list[list[str]]:
+    try:
+        return list(csv.reader(lines, delimiter=delimiter, skipinitialspace=True))
+    except csv.Error as exc:  # a cell past csv's field limit (131072 characters): not a number
+        j = max(range(len(lines)), key=lambda k: len(lines[k]))
+        raise SensorLogError(f"{path}, line {first_line + j}: not a row of numbers ({exc}); fix or delete "
+                             "that row") from exc
 
 
 def read_sensor_log(path: str | Path, min_strength: float = 100) -> list[DistanceReading]:
