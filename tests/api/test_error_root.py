@@ -189,3 +189,22 @@ def test_a_picture_too_large_for_the_memory_is_said_not_a_bug(tmp_path):
     assert "out of memory" in done.stderr and "smaller copy" in done.stderr, done.stderr[-2000:]
     assert "Traceback" not in done.stderr and "bug in Guangying" not in done.stderr
     assert not (tmp_path / "a.png").exists()
+
+
+@pytest.mark.parametrize(("name", "read"), [
+    ("log.json", lambda p: guangying.read_sensor_log(p)),
+    ("track.json", lambda p: guangying.read_focus_track(p)),
+    ("camera.json", lambda p: guangying.read_camera_track(p)),
+    ("shoot.yaml", lambda p: guangying.load_jobs(p)),
+    ("lens.yaml", lambda p: __import__("guangying.lens.zoom", fromlist=["_"]).load_lens_file(p)),
+    ("focus_cal.yaml", lambda p: __import__("guangying.lens.calibration", fromlist=["_"]).load_calibration(p)),
+    ("camera_cal.json",
+     lambda p: __import__("guangying.lens.camera_calibration", fromlist=["_"]).load_camera_calibration(p)),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_a_file_nested_past_the_parsers_depth_is_refused_by_name(tmp_path, name, read):
+    # "[" × 100 000 ended every JSON and YAML reader in a RecursionError traceback ("a bug", exit 70)
+    path = tmp_path / name
+    path.write_text("[" * (100_000 if name.endswith(".json") else 5_000))
+    with pytest.raises(GuangyingError) as caught:
+        read(path)
+    assert name in str(caught.value)

@@ -28,7 +28,7 @@ def read_json_or_yaml(
         raise error(f"cannot read {what} {p} ({exc}); save it as UTF-8 JSON or YAML") from exc
     try:
         return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise error(f"{p}: cannot parse ({exc}); expected JSON or YAML") from exc
 
 

@@ -179,7 +179,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"{path}, line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02X}); save the batch file "
             "as UTF-8 (Notepad: Save as, Encoding UTF-8) so its names and paths read as written"
         ) from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         raise JobFileFormatError(f"{path} is not valid YAML: {exc}") from exc
     except _TwiceError as exc:
         raise JobFileFormatError(f"{path}, {exc}") from exc

@@ -36,7 +36,7 @@ def load_config(path: Path) -> dict[str, Any]:
         raise click.UsageError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
     try:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         raise click.UsageError(f"cannot parse config file {path}: {exc}") from exc
     if data is None:
         return {}

@@ -267,7 +267,7 @@ def _json_lines(path: Path) -> Iterator[tuple[list[str], int]]:
     was refused ("missing column(s) … in the header '['") though the distance command had written it."""
     try:
         rows = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise SensorLogError(f"{path} is not a JSON sensor log: {exc}") from exc
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise SensorLogError(f"{path}: a JSON sensor log is a list of rows such as "

@@ -180,7 +180,7 @@ def load_camera_calibration(path: str | Path) -> CameraCalibration:
         return _from_ros_camera_info(p, text)
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise InputFormatError(
             f"{p}: not JSON ({exc}); expected a `guangying calibrate` file, an OpenCV FileStorage YAML or "
             "XML, or a ROS camera_info YAML"
@@ -235,7 +235,7 @@ def _from_ros_camera_info(path: Path, text: str) -> CameraCalibration:
 
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         raise InputFormatError(f"{path}: not YAML ({exc}); expected a ROS camera_info file") from exc
     if not isinstance(data, dict) or "camera_matrix" not in data:
         raise InputFormatError(

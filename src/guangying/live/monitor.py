@@ -339,7 +339,7 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                     self._json({"error": f"no such action {url.path}"}, 404)
                     return
                 self._json(action())
-            except (GuangyingError, ValueError, KeyError, TypeError) as exc:
+            except (GuangyingError, ValueError, KeyError, TypeError, RecursionError) as exc:
                 self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
             except (BrokenPipeError, ConnectionResetError, TimeoutError):
                 pass

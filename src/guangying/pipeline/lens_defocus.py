@@ -156,7 +156,7 @@ def _json_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object]
     try:
         with open(path, encoding="utf-8-sig") as fh:
             table = json.load(fh)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InputFormatError(f"cannot read focus track {path}: {exc}") from exc
     frames = table.get("frames") if isinstance(table, dict) else None
     if not isinstance(frames, list) or not all(isinstance(f, dict) for f in frames):

@@ -233,7 +233,7 @@ def _gltf_json(path: Path) -> dict[str, Any]:
             else:
                 text = head + file.read()
         tree = json.loads(text)
-    except (OSError, ValueError, struct.error):
+    except (OSError, ValueError, struct.error, RecursionError):
         return {}
     return tree if isinstance(tree, dict) else {}
 

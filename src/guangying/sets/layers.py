@@ -70,7 +70,7 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
     path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise InputFormatError(f"cannot read set file {path}: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list) or not doc["layers"]:
         raise InputFormatError(f"set file {path} needs a non-empty 'layers:' list")

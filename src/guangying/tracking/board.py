@@ -172,7 +172,7 @@ def load_board(path: str | Path) -> MarkerBoard:
         data = json.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputFormatError(f"cannot read board file {p}: {exc}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputFormatError(f"{p}: not a JSON board file ({exc})") from exc
     return board_from_dict(data, str(p))
 

@@ -259,7 +259,7 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
     if path.suffix.lower() == ".json":
         try:
             records = json.loads(text)["rows"]
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise InputFormatError(f"camera track {path} is not a Guangying JSON track: {exc}") from exc
         items = [(f"row {i + 1}", r) for i, r in enumerate(records)]
     else:
