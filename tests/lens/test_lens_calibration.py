@@ -69,6 +69,17 @@ def test_rejections_are_clear(points, message):
         calibration_from_dict({"points": points}, source="lens.yaml")
 
 
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"motor_max": "lots"}, "motor_max 'lots' is not a number"),  # was int()'s ValueError traceback
+    ({"motor_min": [0]}, "motor_min"),
+    ({"motor_max": 4095.9}, "not a whole motor position"),  # was cut to 4095 without a word
+    ({"focal_length_mm": "tele"}, "focal_length_mm 'tele' is not a number"),
+])
+def test_the_motors_range_and_focal_length_are_numbers(extra, message):
+    with pytest.raises(CalibrationError, match=message):
+        calibration_from_dict({"points": POINTS, **extra}, source="lens.yaml")
+
+
 def test_bad_file_is_named(tmp_path):
     p = tmp_path / "broken.json"
     p.write_text("{not json")

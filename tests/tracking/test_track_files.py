@@ -162,6 +162,17 @@ def test_a_calibration_written_by_opencv_filestorage_is_read(tmp_path, suffix):
     storage.release()
     with pytest.raises(InputFormatError, match="lacks distortion_coefficients"):
         load_camera_calibration(path)
+    storage = cv2.FileStorage(str(path), flags)  # a hand-edited matrix short of its rows × cols
+    storage.write("image_width", 1920)
+    storage.write("image_height", 1080)
+    storage.write("camera_matrix", calib.camera_matrix)
+    storage.write("distortion_coefficients", calib.dist_coeffs.reshape(-1, 1))
+    storage.release()
+    text = path.read_text()
+    path.write_text(text.replace("<rows>3</rows>", "<rows>4</rows>", 1).replace("rows: 3", "rows: 4", 1)
+                    .replace('"rows": 3', '"rows": 4', 1))
+    with pytest.raises(InputFormatError, match="cannot read its matrices"):  # OpenCV's assertion, a traceback
+        load_camera_calibration(path)
 
 
 ROS_CAMERA_INFO = """\

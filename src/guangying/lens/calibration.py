@@ -181,13 +181,22 @@ def calibration_from_dict(data: dict[str, Any], source: str = "<memory>") -> Len
             motors.append(float(mot))
         except (TypeError, ValueError) as exc:
             raise CalibrationError(f"{where}: motor {mot!r} is not a number") from exc
+    numbers = {}
+    for key, default in (("focal_length_mm", None), ("motor_min", 0), ("motor_max", 4095)):
+        value = data.get(key, default)
+        try:  # 'motor_max: lots' was a ValueError traceback
+            numbers[key] = None if value is None else float(value)
+        except (TypeError, ValueError) as exc:
+            raise CalibrationError(f"{source}: {key} {value!r} is not a number") from exc
+        if key != "focal_length_mm" and not float(numbers[key] or 0).is_integer():  # type: ignore[arg-type]
+            raise CalibrationError(f"{source}: {key} {value!r} is not a whole motor position")
     return LensCalibration(
         distances_m=np.array(dists),
         motor_positions=np.array(motors),
         lens=str(data.get("lens", "")),
-        focal_length_mm=(None if data.get("focal_length_mm") is None else float(data["focal_length_mm"])),
-        motor_min=int(data.get("motor_min", 0)),
-        motor_max=int(data.get("motor_max", 4095)),
+        focal_length_mm=numbers["focal_length_mm"],
+        motor_min=int(numbers["motor_min"] or 0),
+        motor_max=int(numbers["motor_max"] or 0),
         source=source,
     )
 

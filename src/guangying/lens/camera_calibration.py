@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,23 +210,30 @@ def _from_opencv_storage(path: Path) -> CameraCalibration:
         return next((n for n in map(storage.getNode, names) if not n.empty()), None)
 
     try:
-        matrix, dist = node(*_STORAGE_MATRIX), node(*_STORAGE_DIST)
-        size = next(((w.real(), h.real()) for w, h in (map(node, pair) for pair in _STORAGE_SIZE)
-                     if w is not None and h is not None), None)
-        if size is None and node("image_size", "imageSize") is not None:
-            size = tuple(node("image_size", "imageSize").mat().ravel()[:2])
-        missing = [name for name, value in (("camera_matrix", matrix), ("distortion_coefficients", dist),
-                                            ("image_width and image_height", size)) if value is None]
-        if missing or size is None:
-            raise InputFormatError(f"{path}: OpenCV calibration file lacks {', '.join(missing)}")
-        rms = node("avg_reprojection_error", "rms", "reprojection_error")
-        # mat() is None for a node that is not a matrix: refused below as not 3×3
-        k, d = (np.asarray([] if m is None else m, np.float64) for m in (matrix.mat(), dist.mat()))
-        return CameraCalibration(k, d, int(size[0]), int(size[1]),
-                                 rms_px=rms.real() if rms is not None and rms.isReal() else None,
-                                 source=str(path))
+        return _storage_calibration(path, node)
+    except cv2.error as exc:  # a matrix whose data does not fill its rows × cols: OpenCV's assertion
+        raise InputFormatError(f"{path}: OpenCV cannot read its matrices ({exc.err or exc})") from exc
     finally:
         storage.release()
+
+
+def _storage_calibration(path: Path, node: Callable[..., Any]) -> CameraCalibration:
+    """The calibration in an open FileStorage, whose nodes ``node(*names)`` finds."""
+    matrix, dist = node(*_STORAGE_MATRIX), node(*_STORAGE_DIST)
+    size = next(((w.real(), h.real()) for w, h in (map(node, pair) for pair in _STORAGE_SIZE)
+                 if w is not None and h is not None), None)
+    if size is None and node("image_size", "imageSize") is not None:
+        size = tuple(node("image_size", "imageSize").mat().ravel()[:2])
+    missing = [name for name, value in (("camera_matrix", matrix), ("distortion_coefficients", dist),
+                                        ("image_width and image_height", size)) if value is None]
+    if missing or size is None:
+        raise InputFormatError(f"{path}: OpenCV calibration file lacks {', '.join(missing)}")
+    rms = node("avg_reprojection_error", "rms", "reprojection_error")
+    # mat() is None for a node that is not a matrix: refused below as not 3×3
+    k, d = (np.asarray([] if m is None else m, np.float64) for m in (matrix.mat(), dist.mat()))
+    return CameraCalibration(k, d, int(size[0]), int(size[1]),
+                             rms_px=rms.real() if rms is not None and rms.isReal() else None,
+                             source=str(path))
 
 
 def _from_ros_camera_info(path: Path, text: str) -> CameraCalibration:
