@@ -15,7 +15,9 @@ from guangying.distance.record3d import Record3DError
 from guangying.distance.tfluna import SensorTimeoutError
 from guangying.focus.track_io import SensorLogError
 from guangying.keyer.screen import NoScreenError
-from guangying.lens.calibration import CalibrationError
+from guangying.lens.calibration import CalibrationError, load_calibration
+from guangying.lens.camera_calibration import load_camera_calibration
+from guangying.lens.zoom import load_lens_file
 from guangying.models import ModelNotInstalledError
 from guangying.models.installer import ModelInstallError
 from guangying.models.tfjs import TfjsFormatError
@@ -196,10 +198,9 @@ def test_a_picture_too_large_for_the_memory_is_said_not_a_bug(tmp_path):
     ("track.json", lambda p: guangying.read_focus_track(p)),
     ("camera.json", lambda p: guangying.read_camera_track(p)),
     ("shoot.yaml", lambda p: guangying.load_jobs(p)),
-    ("lens.yaml", lambda p: __import__("guangying.lens.zoom", fromlist=["_"]).load_lens_file(p)),
-    ("focus_cal.yaml", lambda p: __import__("guangying.lens.calibration", fromlist=["_"]).load_calibration(p)),
-    ("camera_cal.json",
-     lambda p: __import__("guangying.lens.camera_calibration", fromlist=["_"]).load_camera_calibration(p)),
+    ("lens.yaml", load_lens_file),
+    ("focus_cal.yaml", load_calibration),
+    ("camera_cal.json", load_camera_calibration),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_a_file_nested_past_the_parsers_depth_is_refused_by_name(tmp_path, name, read):
     # "[" × 100 000 ended every JSON and YAML reader in a RecursionError traceback ("a bug", exit 70)
