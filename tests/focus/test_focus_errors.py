@@ -167,6 +167,27 @@ def test_focus_track_with_a_bad_number_names_file_and_line(tmp_path):
     assert read_focus_track(track) == [2.0, 2.0, 2.0, 2.5]  # empty = no focus yet / hold the last
 
 
+@pytest.mark.parametrize(("rows", "said"), [
+    ("2,0.08,3.0\n1,0.04,2.0\n0,0,1.0\n", r"line 3: frame 1 after frame 2: the rows go back"),
+    ("0,0,1.0\n2,0.08,3.0\n1,0.04,2.0\n", r"line 3: frame 2 after frame 0: frame 1 is not here"),
+    ("0,0,1.0\n1,0.04,inf\n", r"line 3: focus distance inf m is not one a lens focuses at"),
+    ("0,0,1e-300\n", r"line 2: focus distance 1e-300 m"),
+], ids=["reversed", "swapped", "inf", "tiny"])
+def test_a_focus_track_out_of_frame_order_or_past_any_lens_is_refused_by_the_row(tmp_path, rows, said):
+    # a reversed track was applied backwards (frame 0 took frame 49's focus) without a word
+    track = tmp_path / "track.csv"
+    track.write_text("frame,t_s,focus_distance_m\n" + rows)
+    with pytest.raises(InputFormatError, match=said):
+        read_focus_track(track)
+
+
+def test_a_focus_track_in_millimetres_is_questioned(tmp_path):
+    track = tmp_path / "track.csv"
+    track.write_text("frame,t_s,focus_distance_m\n0,0,1500\n1,0.04,1520\n")
+    with pytest.warns(UserWarning, match=r"around 1510 m, beyond any focus pull: millimetres"):
+        read_focus_track(track)
+
+
 def test_defocus_message_names_a_real_flag():
     with pytest.raises(ValueError) as exc:
         LensDefocus(LensSettings(135.0, 2.0))

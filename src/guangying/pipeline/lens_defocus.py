@@ -101,13 +101,18 @@ def load_focus_track(path: str | Path) -> FocusTrack:
         cells = _csv_track_cells(path)
     values: list[float] = []
     times: list[float] = []
-    for line, (focus, time_s) in cells:
+    _check_frame_order(path, cells)
+    for line, (focus, time_s, _) in cells:
         try:
+            if isinstance(focus, bool):  # JSON's true read as 1 m
+                raise TypeError(focus)
             value = float(focus) if focus not in (None, "") else math.nan  # type: ignore[arg-type]
         except (TypeError, ValueError) as exc:
             raise InputFormatError(f"focus track {path}, {line}: {focus!r} is not a distance") from exc
-        if not (math.isnan(value) or value > 0):
-            raise InputFormatError(f"focus track {path}, {line}: focus distance {value} must be > 0 m")
+        if not (math.isnan(value) or _NEAREST_FOCUS_M <= value <= _FARTHEST_FOCUS_M):
+            # inf or 1e-300 failed mid-render as a lens setting the user never gave
+            raise InputFormatError(f"focus track {path}, {line}: focus distance {value:g} m is not one a "
+                                   f"lens focuses at ({_NEAREST_FOCUS_M:g}–{_FARTHEST_FOCUS_M:g} m)")
         values.append(value)
         try:
             times.append(float(time_s) if time_s not in (None, "") else math.nan)  # type: ignore[arg-type]
@@ -116,11 +121,42 @@ def load_focus_track(path: str | Path) -> FocusTrack:
     known = [v for v in values if not math.isnan(v)]
     if not known:
         raise InputFormatError(f"focus track {path} has no frame with a focus distance")
+    if float(np.median(known)) > 100.0:  # as a sensor log's distances are questioned
+        warnings.warn(f"focus track {path}: the focus distances are around {float(np.median(known)):g} m, "
+                      "beyond any focus pull: millimetres in the metre column?", stacklevel=3)
     held = known[0]
     for i, v in enumerate(values):
         held = held if math.isnan(v) else v
         values[i] = held
     return FocusTrack(values, times)
+
+
+# What a track's focus distances may be: a macro lens's nearest to a long lens's far end (inf and 1e308
+# passed here and stopped the render later as a lens setting; 1e-300 as a focus inside the lens)
+_NEAREST_FOCUS_M = 0.01
+_FARTHEST_FOCUS_M = 1e6
+
+
+def _check_frame_order(path: str | Path, cells: list[tuple[str, tuple[object, object, object]]]) -> None:
+    """Rows are used in order, one a frame: a track whose ``frame`` numbers go back, repeat or skip (a
+    sorted or hand-edited spreadsheet) is refused by the row; without ``frame`` numbers, the order holds."""
+    previous: int | None = None
+    for line, (_, _, frame) in cells:
+        try:
+            number = float(frame)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return  # no frame numbers (or not all): the rows' order is the frames'
+        if not number.is_integer():
+            raise InputFormatError(f"focus track {path}, {line}: frame {frame!r} is not a frame number")
+        if previous is not None and int(number) != previous + 1:
+            left_out = (f"frame {previous + 1} is" if number == previous + 2 else
+                        f"frames {previous + 1}–{int(number) - 1} are")
+            gap = (f"{left_out} not here (left out, or rows out of order)" if number > previous + 1 else
+                   "the rows go back or repeat a frame")
+            gap += ": a focus track has one row a frame, in order (write it again with `guangying focus`)"
+            raise InputFormatError(f"focus track {path}, {line}: frame {int(number)} after frame {previous}: "
+                                   f"{gap}")
+        previous = int(number)
 
 
 def read_focus_track(path: str | Path) -> list[float]:
@@ -132,7 +168,7 @@ def read_focus_track(path: str | Path) -> list[float]:
 _NO_FOCUS_COLUMN = "has no 'focus_distance_m' column (write it with `guangying focus`)"
 
 
-def _csv_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object]]]:
+def _csv_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object, object]]]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             delimiter = spreadsheet_delimiter(fh.readline())
@@ -148,11 +184,11 @@ def _csv_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object]]
         text = (text or "").strip()
         return text.replace(",", ".") if delimiter != "," else text  # a spreadsheet's decimal comma
 
-    return [(f"line {line}", (number(row.get("focus_distance_m")), number(row.get("t_s"))))
+    return [(f"line {line}", (number(row.get("focus_distance_m")), number(row.get("t_s")), row.get("frame")))
             for line, row in enumerate(rows, start=2)]
 
 
-def _json_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object]]]:
+def _json_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object, object]]]:
     try:
         with open(path, encoding="utf-8-sig") as fh:
             table = json.load(fh)
@@ -164,7 +200,8 @@ def _json_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object]
                                "it ({\"columns\": [...], \"frames\": [{...}, ...]})")
     if frames and not any("focus_distance_m" in f for f in frames):
         raise InputFormatError(f"focus track {path} {_NO_FOCUS_COLUMN}")
-    return [(f"frame {k}", (f.get("focus_distance_m"), f.get("t_s"))) for k, f in enumerate(frames)]
+    return [(f"row {k}", (f.get("focus_distance_m"), f.get("t_s"), f.get("frame")))
+            for k, f in enumerate(frames)]
 
 
 class LensDefocus:
