@@ -85,6 +85,29 @@ def test_bad_chan_line_is_named(tmp_path):
         read_camera_track(path, ChanSettings(24.89, 16 / 9))
 
 
+@pytest.mark.parametrize(("line", "said"), [
+    ("2 0 nan 0 0 0 0 40", r"line 2: the pose is not finite"),  # its set frame was drawn black, unsaid
+    ("2 0 0 0 inf 0 0 40", r"line 2: the pose is not finite"),
+    ("2 0 0 0 0 0 0 180", r"line 2: a vertical field of view of 180° is no lens's"),  # a 4e-16 mm lens
+    ("2 0 0 0 0 0 0 0", r"line 2: a vertical field of view of 0°"),  # "float division by zero"
+])
+def test_a_chan_line_no_camera_could_have_is_named(tmp_path, line, said):
+    path = tmp_path / "bad.chan"
+    path.write_text("1 0 0 0 0 0 0 40\n" + line + "\n")
+    with pytest.raises(InputFormatError, match=said):
+        read_camera_track(path, ChanSettings(24.89, 16 / 9))
+
+
+@pytest.mark.parametrize("focal", ["0", "-35", "1e9"])
+def test_a_csv_focal_length_no_lens_has_is_named_by_its_row(tmp_path, focal):
+    path = tmp_path / "cam.csv"
+    write_camera_track(path, [CameraTrackRow(k, k / 25, "", 0, 0, 0, 0, 0, 0, 35.0, 1.0) for k in range(3)])
+    path.write_text(path.read_text().replace(",35.0,", f",{focal},", 1))
+    said = rf"line 2 \(frame 0\): focal_length_mm '{focal}' is no lens's"
+    with pytest.raises(InputFormatError, match=said):
+        read_camera_track(path)
+
+
 def test_csv_and_json_carry_focus_distance_only_when_known(tmp_path):
     rows = _rows(3)
     text = write_camera_track(tmp_path / "a.csv", rows).read_text()

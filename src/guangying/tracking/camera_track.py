@@ -215,9 +215,18 @@ def _read_chan(path: Path, text: str, chan: ChanSettings) -> list[CameraTrackRow
         try:
             frame_chan = int(float(parts[0]))
             tx, ty, tz, rx, ry, rz = (float(v) for v in parts[1:7])
-            focal = _focal_mm(float(parts[7]), chan) if len(parts) == 8 else math.nan
-        except (ValueError, ZeroDivisionError) as exc:
+            vfov = float(parts[7]) if len(parts) == 8 else math.nan
+        except ValueError as exc:
             raise InputFormatError(f"camera track {path}, line {line_no}: {exc}") from exc
+        # as the CSV's: a NaN pose drew that frame's set black, unsaid; vfov 180 gave a 4e-16 mm lens
+        if not all(map(math.isfinite, (tx, ty, tz, rx, ry, rz))):
+            raise InputFormatError(f"camera track {path}, line {line_no}: the pose is not finite numbers; "
+                                   "give that frame's pose, or leave its line out (the frame then takes its "
+                                   "neighbours')")
+        if len(parts) == 8 and not 0.01 <= vfov < 179:
+            raise InputFormatError(f"camera track {path}, line {line_no}: a vertical field of view of "
+                                   f"{parts[7]}° is no lens's (0.01–179°)")
+        focal = _focal_mm(vfov, chan) if len(parts) == 8 else math.nan
         frame = frame_chan - chan.first_frame
         try:
             tc = timecode_at(chan.start_timecode, frame, rate)
@@ -308,4 +317,8 @@ def _row(path: Path, where: str, record: dict[str, Any]) -> CameraTrackRow:
             raise InputFormatError(f"camera track {path}, {line}, column {f.name}: {raw!r} is not a "
                                    "finite number; give that frame's pose, or leave its row out (the frame "
                                    "then takes its neighbours')")
+        if f.name == "focal_length_mm" and not (math.isnan(values[f.name]) or 0 < values[f.name] <= 5000):
+            # 0 or below stopped the render mid-way, naming neither the file nor the row
+            raise InputFormatError(f"camera track {path}, {line}: focal_length_mm {raw!r} is no lens's "
+                                   "(above 0, up to 5000 mm; empty or nan when the tracker does not know it)")
     return CameraTrackRow(**values)
