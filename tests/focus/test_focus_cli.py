@@ -139,6 +139,41 @@ def test_focus_live_through_pty_and_udp():
     assert all(p.focus == 2500 for p in got)
 
 
+def test_focus_live_reads_a_far_sensor_within_the_range_it_is_given():
+    # A TF02/TF03 seeing a subject at 12 m: the TF-Luna's fixed 8 m dropped every reading, and the
+    # warning blamed the spot's strength
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(2.0)
+    stop = threading.Event()
+
+    def sensor() -> None:
+        while not stop.is_set():
+            os.write(master, encode_frame(1200, 1200))
+            time.sleep(0.01)
+
+    th = threading.Thread(target=sensor, daemon=True)
+    th.start()
+    args = ["focus-live", "--port", os.ttyname(slave), "--freed", f"127.0.0.1:{rx.getsockname()[1]}",
+            "--focal-length", "85", "--f-number", "1.4", "--sensor", "ff", "--rate", "50"]
+    try:
+        with pytest.warns(UserWarning, match=r"reads past the range it is given \(--lidar-range"):
+            short = CliRunner().invoke(cli, [*args, "--duration", "1.3"])
+        far = CliRunner().invoke(cli, [*args, "--duration", "0.6", "--lidar-range", "40"])
+        got = [decode_d1(rx.recvfrom(64)[0]) for _ in range(10)]
+    finally:
+        stop.set()
+        th.join(1.0)
+        rx.close()
+        os.close(master)
+        os.close(slave)
+    assert short.exit_code == 0 and "(0 used)" in short.output
+    assert far.exit_code == 0, far.output
+    assert all(p.focus == 12000 for p in got)
+
+
 def test_focus_live_silent_sensor_errors_cleanly():
     master, slave = os.openpty()
     tty.setraw(slave)

@@ -170,6 +170,10 @@ def focus_command(
 @click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True)
 @click.option("--lidar-unit", type=click.Choice(["cm", "mm"]), default="cm", show_default=True,
               help="the LiDAR's frames carry centimetres (its default) or millimetres")
+@click.option("--lidar-range", "lidar_range_m", type=click.FloatRange(0, 1e4, min_open=True), default=8.0,
+              show_default=True,
+              help="the LiDAR's far limit in metres: readings beyond it are not used (TF-Luna 8, TF02-Pro "
+              "40, TF03 180)")
 @click.option("--freed", "freed_target", default="127.0.0.1:40000", show_default=True,
               help="FreeD receiver HOST:PORT")
 @_lens_options
@@ -184,7 +188,8 @@ def focus_command(
 @click.option("--motor-port", default=None, help="optional serial focus motor (needs --calibration)")
 @click.option("--motor-format", default="F{pos}\n", show_default=True, help="line sent to the motor")
 def focus_live_command(
-    port: str, baud: int, lidar_unit: str, freed_target: str, focal_length_mm: float, f_number: float,
+    port: str, baud: int, lidar_unit: str, lidar_range_m: float, freed_target: str, focal_length_mm: float,
+    f_number: float,
     coc_mm: float | None, sensor: str | None, latency_s: float, sensor_sigma_m: float,
     sensor_latency_s: float, calibration_path: Path | None, steady_walk: bool, rate_hz: float,
     duration_s: float | None, camera_id: int, zoom: int, sensor_timeout: float, motor_port: str | None,
@@ -201,7 +206,7 @@ def focus_live_command(
         motor_port=motor_port,
         motor_line_format=motor_format.encode().decode("unicode_escape"),
         calibration=_load_calibration(calibration_path), rate_hz=rate_hz, duration_s=duration_s,
-        camera_id=camera_id, zoom=zoom,
+        camera_id=camera_id, zoom=zoom, max_range_m=lidar_range_m,
     )
     last = stats.last
     where = f"{last.distance_m:.3f} m" if last is not None and math.isfinite(last.distance_m) else "none"

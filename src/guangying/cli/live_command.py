@@ -148,6 +148,10 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         click.option("--baud", type=int, default=115200, show_default=True, help="LiDAR baud rate."),
         click.option("--lidar-unit", type=click.Choice(["cm", "mm"]), default="cm", show_default=True,
                      help="The LiDAR's frames carry centimetres (its default) or millimetres."),
+        click.option("--lidar-range", "lidar_range_m", type=click.FloatRange(0, 1e4, min_open=True),
+                     default=8.0, show_default=True,
+                     help="The LiDAR's far limit in metres: readings beyond it are not used (TF-Luna 8, "
+                     "TF02-Pro 40, TF03 180)."),
         click.option("--freed", "freed_target", help="Send FreeD focus to HOST:PORT (with --lidar)."),
         click.option(
             "--steady-walk",

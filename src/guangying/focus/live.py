@@ -57,7 +57,8 @@ def _say_use(reading: DistanceReading, used: int, now_s: float, last_used_s: flo
         return last_used_s, said
     # readings come, so the sensor is there: its aim or its range is wrong
     why = ("its spot sees nothing it can measure (strength under 100), is dazzled (65535: a reflector, or "
-           "too near) or reads 0 m" if not reading.confidence > 0 else
+           "too near), reads 0 m, or reads past the range it is given (--lidar-range: 8 m for a TF-Luna)"
+           if not reading.confidence > 0 else
            "they jump where the filter does not follow (the spot between two people?)")
     warnings.warn(
         f"no reading of the LiDAR has been used for {UNUSABLE_SAY_S:g} s (the last: "
@@ -141,8 +142,10 @@ def run_lidar_live(
     duration_s: float | None = None,
     camera_id: int = 1,
     zoom: int = 0,
+    max_range_m: float = 8.0,
 ) -> LiveStats:
-    """Open a TF-series LiDAR on serial ``port`` (``unit_mm``: set to millimetre frames), a FreeD
+    """Open a TF-series LiDAR on serial ``port`` (``unit_mm``: set to millimetre frames; readings past
+    ``max_range_m`` unused: a TF-Luna's 8 m, a TF02-Pro's 40, a TF03's 180), a FreeD
     sender to ``freed_target`` (HOST:PORT) and optionally a serial focus motor (needs
     ``calibration``), then :func:`run_live` until ``duration_s`` or Ctrl-C; everything opened is
     closed again. A sensor unplugged on the way is waited for: focus holds (FreeD keeps coming at
@@ -154,7 +157,8 @@ def run_lidar_live(
     _check_timing(rate_hz, duration_s)  # before the port and the socket open: 0 Hz failed after, as a bug
     with contextlib.ExitStack() as stack:
         sender = stack.enter_context(FreeDSender(freed_target))
-        source = TfLunaSource(port, baudrate=baud, timeout_s=sensor_timeout_s, unit_mm=unit_mm)
+        source = TfLunaSource(port, baudrate=baud, timeout_s=sensor_timeout_s, unit_mm=unit_mm,
+                              max_range_m=max_range_m)
         stack.callback(source.close)
         motor = None
         if motor_port:

@@ -118,7 +118,8 @@ def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, Le
     config = ControllerConfig(options["focal_length_mm"], options["f_number"], coc_mm)
     controller = FocusController(steady_walk(config) if options["steady_walk"] else config)
     sender = FreeDSender(options["freed_target"]) if options["freed_target"] else None
-    source = TfLunaSource(options["lidar"], baudrate=options["baud"], unit_mm=options["lidar_unit"] == "mm")
+    source = TfLunaSource(options["lidar"], baudrate=options["baud"], unit_mm=options["lidar_unit"] == "mm",
+                          max_range_m=options.get("lidar_range_m", 8.0))
     return LiveFocus(source, controller, coc_mm, sender), lens
 
 
