@@ -95,3 +95,26 @@ def test_marks_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path):
     path.write_bytes(b"marks: {A: 2.0, \xff\xfe}\n")
     with pytest.raises(MarksError, match="marks.yaml.*UTF-8"):
         load_marks(path)
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("marks: {A: 2.0}\ncues:\n - {t_s: 0, mark: A, rak_s: 0.4}\n",
+     r"cue 1: unknown key 'rak_s'; did you mean 'rack_s'"),
+    ("marks: {A: 2.0}\ncue:\n - {t_s: 0, mark: A}\n", r"unknown key 'cue'; did you mean 'cues'"),
+])
+def test_a_misspelt_key_of_a_marks_file_is_refused(tmp_path, text, said):
+    # 'rak_s' left the rack at its default second without a word
+    path = tmp_path / "marks.yaml"
+    path.write_text(text)
+    with pytest.raises(MarksError, match=said):
+        load_marks(path)
+
+
+def test_a_misspelt_key_of_a_lens_file_is_refused(tmp_path):
+    from guangying.lens.zoom import load_lens_file
+
+    path = tmp_path / "lens.yaml"
+    path.write_text("zoom:\n - {counts: 0, focal_length_mm: 7.6}\n - {counts: 65535, focal_length_mm: 137}\n"
+                    "focus_unit: mm\n")  # ignored: focus counts were not read as millimetres
+    with pytest.raises(GuangyingError, match=r"unknown key 'focus_unit'; did you mean 'focus_units'"):
+        load_lens_file(path)

@@ -3,6 +3,7 @@ JSON by extension, else YAML, with one clear error for a missing, unreadable or 
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,17 @@ def read_json_or_yaml(
         return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise error(f"{p}: cannot parse ({exc}); expected JSON or YAML") from exc
+
+
+def check_keys(data: dict[Any, Any], allowed: tuple[str, ...], where: str,
+               error: type[GuangyingError] = InputFormatError) -> None:
+    """Refuse a key of a hand-written file that nothing reads (``focus_unit`` for ``focus_units``), with
+    the one it may mean: a misspelt setting was ignored without a word."""
+    for key in data:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (it takes {', '.join(allowed)})"
+            raise error(f"{where}: unknown key {key!r}{hint}")
 
 
 def spreadsheet_delimiter(header_line: str) -> str:

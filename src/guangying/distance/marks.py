@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from guangying.base.errors import InputFormatError
-from guangying.base.files import read_json_or_yaml
+from guangying.base.files import check_keys, read_json_or_yaml
 from guangying.distance.reading import DistanceReading
 
 TRACK = "track"
@@ -76,6 +76,10 @@ def load_marks(path: str | Path) -> MarkPlan:
         raise MarksError(f"{p}: expected the marks under 'marks:' and the cues under 'cues:', e.g. "
                          "{marks: {A: 2.0, B: 3.5}, cues: [{t_s: 0, mark: A}, "
                          "{t_s: 4, mark: B, rack_s: 1.5}]}")
+    check_keys(data, ("marks", "cues"), str(p), MarksError)
+    for k, cue in enumerate(data.get("cues") or []):
+        if isinstance(cue, dict):  # 'rak_s' left every rack at its default without a word
+            check_keys(cue, ("t_s", "mark", "rack_s"), f"{p}, cue {k + 1}", MarksError)
     try:
         cues = [
             Cue(float(c["t_s"]), str(c["mark"]), float(c.get("rack_s", 1.0))) for c in data.get("cues", [])

@@ -28,7 +28,7 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from guangying.base.errors import InputFormatError
-from guangying.base.files import read_json_or_yaml
+from guangying.base.files import check_keys, read_json_or_yaml
 from guangying.lens.calibration import LensCalibration, calibration_from_dict
 
 
@@ -83,9 +83,14 @@ class LensFile:
         return np.full(c.shape, math.nan)
 
 
+# a zoom map, a focus calibration's keys (LensCalibration.to_dict) and how focus counts read
+_LENS_FILE_KEYS = ("lens", "zoom", "points", "focus_units", "focal_length_mm", "motor_min", "motor_max")
+
+
 def lens_file_from_dict(data: Any, source: str = "<memory>") -> LensFile:
     if not isinstance(data, dict):
         raise InputFormatError(f"{source}: a lens file is a mapping with 'zoom' and/or focus 'points'")
+    check_keys(data, _LENS_FILE_KEYS, source)
     zoom = None
     if "zoom" in data:
         points = data["zoom"]
