@@ -118,3 +118,19 @@ def test_a_misspelt_key_of_a_lens_file_is_refused(tmp_path):
                     "focus_unit: mm\n")  # ignored: focus counts were not read as millimetres
     with pytest.raises(GuangyingError, match=r"unknown key 'focus_unit'; did you mean 'focus_units'"):
         load_lens_file(path)
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("lens.yaml", "lens: A\nzoom:\n - {counts: 0, focal_length_mm: 7.6}\n - {counts: 9, focal_length_mm: 9}\n"
+                  "zoom:\n - {counts: 0, focal_length_mm: 8}\n - {counts: 9, focal_length_mm: 90}\n"),
+    ("lens.json", '{"zoom": [{"counts": 0, "focal_length_mm": 7.6}, {"counts": 9, "focal_length_mm": 9}], '
+                  '"zoom": [{"counts": 0, "focal_length_mm": 8}, {"counts": 9, "focal_length_mm": 90}]}'),
+])
+def test_a_key_given_twice_in_a_lens_file_is_refused(tmp_path, name, text):
+    # the second zoom map won without a word
+    from guangying.lens.zoom import load_lens_file
+
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(GuangyingError, match=r"'zoom' is given twice"):
+        load_lens_file(path)

@@ -13,6 +13,40 @@ import yaml
 from guangying.base.errors import GuangyingError, InputFormatError, MissingInputError
 
 
+class DuplicateKeyError(ValueError):
+    """A key given twice in one mapping of a YAML or JSON file."""
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader refusing a key given twice in one mapping, where the last silently won (a
+    shot's second 'output:' wrote the only file; its first was dropped)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise DuplicateKeyError(f"line {key_node.start_mark.line + 1}: '{key}' is given twice in one "
+                                        "mapping; keep one")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    twice = next((k for k in keys if keys.count(k) > 1), None)
+    if twice is not None:
+        raise DuplicateKeyError(f"'{twice}' is given twice in one object; keep one")
+    return dict(pairs)
+
+
+def parse_json_or_yaml(text: str, as_json: bool) -> Any:  # noqa: ANN401
+    """JSON or YAML (safe) text, a key given twice in one mapping refused (DuplicateKeyError)."""
+    if as_json:
+        return json.loads(text, object_pairs_hook=_unique_json_object)
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506  (a SafeLoader)
+
+
 def read_json_or_yaml(
     path: str | Path, what: str, error: type[GuangyingError] = InputFormatError
 ) -> Any:
@@ -28,8 +62,8 @@ def read_json_or_yaml(
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"cannot read {what} {p} ({exc}); save it as UTF-8 JSON or YAML") from exc
     try:
-        return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
+        return parse_json_or_yaml(text, as_json=p.suffix.lower() == ".json")
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError, DuplicateKeyError) as exc:
         raise error(f"{p}: cannot parse ({exc}); expected JSON or YAML") from exc
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from guangying.base.errors import GuangyingError, InputFormatError, NothingStartedError
+from guangying.base.files import DuplicateKeyError, UniqueKeyLoader
 from guangying.keyer import KeyerSettings
 from guangying.keyer.masks import load_clean_plate, load_mask
 from guangying.media import open_reader
@@ -135,26 +136,6 @@ def _suggest(key: str, known: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-class _TwiceError(ValueError):
-    pass
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader refusing a key given twice in one mapping, where the last silently won (a
-    shot's second 'output:' wrote the only file; its first was dropped)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            if key in seen:
-                line = key_node.start_mark.line + 1
-                raise _TwiceError(f"line {line}: '{key}' is given twice in one mapping; keep one (the last "
-                                  "one was used, the others dropped)")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 _TOP_LEVEL_KEYS = ("defaults", "shots")
 
 
@@ -168,7 +149,7 @@ class MissingJobFileError(JobFileFormatError, FileNotFoundError):
 
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_UniqueKeyLoader)
+        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=UniqueKeyLoader)
     except FileNotFoundError as exc:
         raise MissingJobFileError(f"the batch file {path} does not exist") from exc
     except OSError as exc:
@@ -181,7 +162,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         ) from exc
     except (yaml.YAMLError, RecursionError) as exc:
         raise JobFileFormatError(f"{path} is not valid YAML: {exc}") from exc
-    except _TwiceError as exc:
+    except DuplicateKeyError as exc:
         raise JobFileFormatError(f"{path}, {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("shots"), list) or not data["shots"]:
         raise JobFileFormatError(f"{path} needs a 'shots:' list (and optionally 'defaults:'); see --help")

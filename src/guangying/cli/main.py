@@ -16,6 +16,7 @@ import yaml
 
 from guangying import __version__
 from guangying.base.errors import GuangyingError, StopSignal
+from guangying.base.files import DuplicateKeyError, parse_json_or_yaml
 from guangying.cli.signals import install_stop_handlers, stop_behind, stopped_by
 
 BUG_REPORT = (
@@ -35,8 +36,10 @@ def load_config(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise click.UsageError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
     try:
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+        # a key given twice: the last won without a word (TOML refuses it itself)
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else parse_json_or_yaml(text, False)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError,
+            DuplicateKeyError) as exc:
         raise click.UsageError(f"cannot parse config file {path}: {exc}") from exc
     if data is None:
         return {}
