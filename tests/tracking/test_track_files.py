@@ -372,3 +372,13 @@ def test_a_track_of_another_numbering_is_read_from_the_plates_first_frame_in_a_r
         assert [lookup.row(k, position).pan_deg for position, k in enumerate(range(10, 13))] == [20, 22, 24]
     with pytest.warns(UserWarning, match="its first for the plate's frame 1"):  # a sequence from 0001
         assert TrackLookup(rows, "t.csv", plate_first_frame=1).row(5, 0).pan_deg == 8.0
+
+
+def test_a_camera_track_saved_by_a_spreadsheet_with_decimal_commas_reads_the_same(tmp_path):
+    # ';' between cells and '2,5' numbers (Excel, LibreOffice in much of Europe): "lacks every column"
+    rows = [CameraTrackRow(k, k / 25, "", 3.5 * k, -1.25, 0, 0.5, 1.5, 4.0, 35.5, 1.0) for k in range(3)]
+    path = tmp_path / "cam.csv"
+    write_camera_track(path, rows)
+    export = tmp_path / "export.csv"
+    export.write_text(path.read_text().replace(",", ";").replace(".", ","))
+    assert read_camera_track(export) == read_camera_track(path)

@@ -22,6 +22,7 @@ from typing import Any
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.checks import Range, check_fields
 from guangying.base.errors import InputFormatError, MissingInputError, SettingsError
+from guangying.base.files import spreadsheet_delimiter
 from guangying.base.timecode import parse_timecode, standard_rate, timecode_at
 from guangying.lens.camera import CameraPose
 from guangying.media.patterns import parse_pattern
@@ -272,7 +273,11 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
             raise InputFormatError(f"camera track {path} is not a Guangying JSON track: {exc}") from exc
         items = [(f"row {i + 1}", r) for i, r in enumerate(records)]
     else:
-        reader = csv.DictReader(io.StringIO(text))
+        # a spreadsheet's export where the decimal mark is the comma: ';' between cells, '2,5' numbers
+        delimiter = spreadsheet_delimiter(text.partition("\n")[0])
+        if delimiter != ",":
+            text = text.replace(",", ".")
+        reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
         needed = [c for c in CAMERA_TRACK_COLUMNS if c not in _READ_DEFAULTS]
         missing = [c for c in needed if c not in (reader.fieldnames or [])]
         if missing:
