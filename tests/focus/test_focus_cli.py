@@ -1,5 +1,6 @@
 """``guangying focus`` and ``guangying focus-live`` end to end: real files, a pty sensor, UDP FreeD."""
 
+import contextlib
 import csv
 import json
 import os
@@ -8,6 +9,7 @@ import threading
 import time
 import tty
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -107,41 +109,10 @@ def test_sensor_log_rules(tmp_path):
     assert timecode(25 * 3661 + 7, 25) == "01:01:01:07"
 
 
-def test_focus_live_through_pty_and_udp():
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rx.bind(("127.0.0.1", 0))
-    rx.settimeout(2.0)
-    port = rx.getsockname()[1]
-    stop = threading.Event()
-
-    def sensor() -> None:  # a TF-Luna at 100 Hz seeing a subject at 2.50 m
-        while not stop.is_set():
-            os.write(master, encode_frame(250, 1200))
-            time.sleep(0.01)
-
-    th = threading.Thread(target=sensor, daemon=True)
-    th.start()
-    try:
-        res = CliRunner().invoke(cli, ["focus-live", "--port", os.ttyname(slave), "--freed",
-                                       f"127.0.0.1:{port}", "--focal-length", "85", "--f-number", "1.4",
-                                       "--sensor", "ff", "--duration", "0.6", "--rate", "50"])
-    finally:
-        stop.set()
-        th.join(1.0)
-    assert res.exit_code == 0, res.output
-    assert "FreeD packets" in res.output
-    got = [decode_d1(rx.recvfrom(64)[0]) for _ in range(10)]
-    rx.close()
-    os.close(master)
-    os.close(slave)
-    assert all(p.focus == 2500 for p in got)
-
-
-def test_focus_live_reads_a_far_sensor_within_the_range_it_is_given():
-    # A TF02/TF03 seeing a subject at 12 m: the TF-Luna's fixed 8 m dropped every reading, and the
-    # warning blamed the spot's strength
+@contextlib.contextmanager
+def _lidar_and_freed_receiver(distance_cm: int) -> Iterator[tuple[list[str], socket.socket]]:
+    """A TF-Luna frame stream at 100 Hz on a pseudo-terminal (the subject at ``distance_cm``) and a UDP
+    socket for the FreeD it leads to: the focus-live arguments that join them, and the socket."""
     master, slave = os.openpty()
     tty.setraw(slave)
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -151,24 +122,39 @@ def test_focus_live_reads_a_far_sensor_within_the_range_it_is_given():
 
     def sensor() -> None:
         while not stop.is_set():
-            os.write(master, encode_frame(1200, 1200))
+            os.write(master, encode_frame(distance_cm, 1200))
             time.sleep(0.01)
 
     th = threading.Thread(target=sensor, daemon=True)
     th.start()
-    args = ["focus-live", "--port", os.ttyname(slave), "--freed", f"127.0.0.1:{rx.getsockname()[1]}",
-            "--focal-length", "85", "--f-number", "1.4", "--sensor", "ff", "--rate", "50"]
     try:
-        with pytest.warns(UserWarning, match=r"reads past the range it is given \(--lidar-range"):
-            short = CliRunner().invoke(cli, [*args, "--duration", "1.3"])
-        far = CliRunner().invoke(cli, [*args, "--duration", "0.6", "--lidar-range", "40"])
-        got = [decode_d1(rx.recvfrom(64)[0]) for _ in range(10)]
+        yield ["focus-live", "--port", os.ttyname(slave), "--freed", f"127.0.0.1:{rx.getsockname()[1]}",
+               "--focal-length", "85", "--f-number", "1.4", "--sensor", "ff", "--rate", "50"], rx
     finally:
         stop.set()
         th.join(1.0)
         rx.close()
         os.close(master)
         os.close(slave)
+
+
+def test_focus_live_through_pty_and_udp():
+    with _lidar_and_freed_receiver(250) as (args, rx):  # a subject at 2.50 m
+        res = CliRunner().invoke(cli, [*args, "--duration", "0.6"])
+        got = [decode_d1(rx.recvfrom(64)[0]) for _ in range(10)]
+    assert res.exit_code == 0, res.output
+    assert "FreeD packets" in res.output
+    assert all(p.focus == 2500 for p in got)
+
+
+def test_focus_live_reads_a_far_sensor_within_the_range_it_is_given():
+    # A TF02/TF03 seeing a subject at 12 m: the TF-Luna's fixed 8 m dropped every reading, and the
+    # warning blamed the spot's strength
+    with _lidar_and_freed_receiver(1200) as (args, rx):
+        with pytest.warns(UserWarning, match=r"reads past the range it is given \(--lidar-range"):
+            short = CliRunner().invoke(cli, [*args, "--duration", "1.3"])
+        far = CliRunner().invoke(cli, [*args, "--duration", "0.6", "--lidar-range", "40"])
+        got = [decode_d1(rx.recvfrom(64)[0]) for _ in range(10)]
     assert short.exit_code == 0 and "(0 used)" in short.output
     assert far.exit_code == 0, far.output
     assert all(p.focus == 12000 for p in got)
