@@ -254,6 +254,15 @@ shots:
     assert "2 problem(s)" in message, message  # shot C reads what 'overwrites' would write: said once
     assert "link/plate.mp4 would overwrite the input " + str(tmp_path / "real" / "plate.mp4") in message
     assert "shots 'A' and 'B' both write" in message
+    # a shot writing over another shot's input: it was named as if the input were its own
+    jobs.write_text(f"""
+shots:
+  - {{input: {takes}/takes/c1.mp4, command: key, alpha: real/plate.mp4, name: a}}
+  - {{input: real/plate.mp4, command: key, alpha: out/p.%04d.png, name: b}}
+""")
+    with pytest.raises(SettingsError, match=r"shot 'a': output real/plate.mp4 would overwrite the input "
+                       r".*plate.mp4 of shot 'b'"):
+        load_jobs(jobs, COMMANDS)
 
 
 def test_the_fingerprint_sees_every_file_a_shot_reads(takes, tmp_path):

@@ -415,15 +415,22 @@ def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
     plate, and two spellings of one sequence let one shot's frames replace the other's."""
     writers: list[tuple[DiskPlace, Shot]] = []
     names: dict[str, list[Shot]] = {}
-    inputs = [disk_place(path, as_output=False) for path in
-              dict.fromkeys([s.source for s in shots] + [path for s in shots for path in s.reads])]
+    read_by: dict[Any, list[str]] = {}  # each input, and the shots that read it
+    for s in shots:
+        for path in (s.source, *s.reads):
+            read_by.setdefault(path, []).append(s.name)
+    inputs = [(disk_place(path, as_output=False), readers) for path, readers in read_by.items()]
     for shot in shots:
         names.setdefault(shot.name, []).append(shot)
         for target in shot.outputs.values():
             place = disk_place(target, as_output=True)
-            clash = next((src for src in inputs if place.clashes(src)), None)
+            clash = next(((src, readers) for src, readers in inputs if place.clashes(src)), None)
             if clash is not None:
-                problems.append(f"shot '{shot.name}': output {target} would overwrite the input {clash.text}")
+                src, readers = clash
+                # the input may be another shot's: it was named as if it were this one's
+                whose = "" if shot.name in readers else f" of shot '{readers[0]}'"
+                problems.append(f"shot '{shot.name}': output {target} would overwrite the input "
+                                f"{src.text}{whose}")
             other = next((owner for written, owner in writers if place.clashes(written)), None)
             if other is not None:
                 # a glob entry's shots take no 'name:' of their own: their outputs must be named by them
