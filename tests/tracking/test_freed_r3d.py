@@ -97,6 +97,8 @@ def test_nothing_on_the_port_is_a_clear_error(tmp_path):
 
     with pytest.raises(Exception, match="no FreeD D1 message on 127.0.0.1:.* within 0.3 s"):
         receive_freed(f"127.0.0.1:{_free_port()}", frames=3, first_timeout_s=0.3)
+    with pytest.raises(Exception, match="no FreeD D1 message on 127.0.0.1:.* within 0.2 s"):  # said 10 s
+        receive_freed(f"127.0.0.1:{_free_port()}", duration_s=0.2)
 
 
 def test_noise_is_not_read_as_freed_messages(tmp_path):

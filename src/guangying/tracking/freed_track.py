@@ -134,9 +134,10 @@ def receive_freed(
             # a damaged message before the first good one is no frame of the take yet
             got = receiver.receive_slot(wait) if messages else receiver.receive(wait)
             if got is None:
-                if not messages:
+                if not messages:  # the whole --duration when it is the shorter (it said 10 s after 6)
+                    waited_s = first_timeout_s if duration_s is None else min(first_timeout_s, duration_s)
                     raise DeviceError(
-                        f"no FreeD D1 message on {listen} within {first_timeout_s:g} s "
+                        f"no FreeD D1 message on {listen} within {waited_s:g} s "
                         f"({receiver.rejected} malformed datagrams); check the sender's target address, port"
                     )
                 if frames is not None:
