@@ -460,6 +460,18 @@ def test_straight_colour_in_an_exr_is_said(tmp_path):
             writer.write(_frame(0), alpha=np.full((H, W), 0.5, np.float32))
 
 
+def test_premultiplied_colour_in_a_png_is_said(tmp_path):
+    # the mirror of the EXR case: PNG defines straight colour, and --premultiplied wrote it without a
+    # word, dark-edged in every viewer and in Nuke's Read as it opens it
+    with pytest.warns(UserWarning, match="PNG colour is written premultiplied, as asked"):
+        with open_writer(tmp_path / "fg.%04d.png", content="rgba", premultiplied=True) as writer:
+            writer.write(_frame(0), alpha=np.full((H, W), 0.5, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with open_writer(tmp_path / "st.%04d.png", content="rgba") as writer:
+            writer.write(_frame(0), alpha=np.full((H, W), 0.5, np.float32))
+
+
 @pytest.mark.parametrize("ext", [".png", ".mp4", ".%04d.png", ".mov"])
 def test_long_names_that_fit_the_file_system_are_written_and_longer_ones_refused(tmp_path, ext):
     # a legal 250-byte name was refused because its hidden lock file's name (.NAME.lock) did not fit;

@@ -161,6 +161,13 @@ class ImageWriter(Writer):
                           "premultiplied and Nuke, Resolve and other EXR readers read it so: tell the "
                           "reader it is straight (Nuke: Read's 'premultiplied' off), or leave --straight "
                           "out", stacklevel=4)
+        if ext in (".png", ".webp") and content == "rgba" and premultiplied:
+            # the mirror of the EXR case: the format defines straight colour, so viewers, browsers and
+            # Nuke's Read (premultiplied off by default) divide nothing back and the edges come out dark
+            warnings.warn(f"{target}: {ext.upper()[1:]} colour is written premultiplied, as asked, but the "
+                          "format defines it as straight and readers read it so: tell the reader it is "
+                          "premultiplied (Nuke: Read's 'premultiplied' on), or leave --premultiplied out",
+                          stacklevel=4)
         # DPX: 10-bit Cineon log of the linear light, as film scans and Nuke's DPX are (it reads it so)
         self.output_transfer: Transfer = "linear" if ext in (".exr", ".dpx") else "srgb"
         # the first frame's timecode and the pixel aspect: EXR and DPX headers carry them (the timecode
