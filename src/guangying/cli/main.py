@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import signal
 import sys
 import tomllib
@@ -66,6 +67,8 @@ def _expected(param: click.Parameter) -> str:
         return "expected one of " + ", ".join(map(str, kind.choices))
     if isinstance(kind, click.types.BoolParamType):
         return "expected true or false"
+    if param.nargs > 1:  # a text for a tuple was taken letter by letter ("5 were given" for "green")
+        return f"expected a list of {param.nargs} numbers, e.g. [{', '.join(['0.5'] * param.nargs)}]"
     return f"expected a single {kind.name} value"
 
 
@@ -85,6 +88,10 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
             if param is None:
                 continue
             try:
+                if isinstance(value, str) and param.nargs > 1:
+                    raise TypeError(value)
+                if isinstance(value, float) and math.isnan(value):  # .nan: refused later, the file unnamed
+                    raise ValueError(value)
                 param.type_cast_value(click.Context(group.commands[name], info_name=name), value)
             except (click.BadParameter, TypeError, ValueError, AttributeError) as exc:
                 # click's own text for a YAML list or number is Python's ("'int' object has no
