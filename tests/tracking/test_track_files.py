@@ -382,3 +382,15 @@ def test_a_camera_track_saved_by_a_spreadsheet_with_decimal_commas_reads_the_sam
     export = tmp_path / "export.csv"
     export.write_text(path.read_text().replace(",", ";").replace(".", ","))
     assert read_camera_track(export) == read_camera_track(path)
+
+
+@pytest.mark.parametrize("frame", [0.7, True])
+def test_a_json_track_frame_that_is_no_frame_number_is_named(tmp_path, frame):
+    # 0.7 was cut to frame 0 (and true read as frame 1) without a word
+    path = tmp_path / "cam.json"
+    write_camera_track(path, [CameraTrackRow(k, k / 25, "", 0, 0, 0, 0, 0, 0, 35.0, 1.0) for k in range(2)])
+    table = json.loads(path.read_text())
+    table["rows"][0]["frame"] = frame
+    path.write_text(json.dumps(table))
+    with pytest.raises(InputFormatError, match="row 1, column frame: .* is not a whole number"):
+        read_camera_track(path)

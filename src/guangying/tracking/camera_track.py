@@ -313,6 +313,8 @@ def _row(path: Path, where: str, record: dict[str, Any]) -> CameraTrackRow:
         try:
             if raw in (None, ""):
                 raise ValueError("empty")
+            if kind is int and isinstance(raw, bool | float):  # JSON's 0.7 or true was cut to frame 0 or 1
+                raise ValueError("not a frame number")
             values[f.name] = kind(raw)
         except (TypeError, ValueError) as exc:
             raise InputFormatError(f"camera track {path}, {line}, column {f.name}: {raw!r} is not "
