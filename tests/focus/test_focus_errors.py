@@ -172,12 +172,20 @@ def test_focus_track_with_a_bad_number_names_file_and_line(tmp_path):
     ("0,0,1.0\n2,0.08,3.0\n1,0.04,2.0\n", r"line 3: frame 2 after frame 0: frame 1 is not here"),
     ("0,0,1.0\n1,0.04,inf\n", r"line 3: focus distance inf m is not one a lens focuses at"),
     ("0,0,1e-300\n", r"line 2: focus distance 1e-300 m"),
-], ids=["reversed", "swapped", "inf", "tiny"])
+    ('0,0,1.0\n"1,0.04,2.0\n2,0.08,3.0\n', r"line 3: a quote \(\"\) that is not closed"),  # 1 row read
+], ids=["reversed", "swapped", "inf", "tiny", "open-quote"])
 def test_a_focus_track_out_of_frame_order_or_past_any_lens_is_refused_by_the_row(tmp_path, rows, said):
     # a reversed track was applied backwards (frame 0 took frame 49's focus) without a word
     track = tmp_path / "track.csv"
     track.write_text("frame,t_s,focus_distance_m\n" + rows)
     with pytest.raises(InputFormatError, match=said):
+        read_focus_track(track)
+
+
+def test_a_focus_track_without_frame_numbers_whose_times_go_back_is_refused(tmp_path):
+    track = tmp_path / "track.csv"
+    track.write_text("t_s,focus_distance_m\n0.08,3.0\n0.04,2.0\n0,1.0\n")  # was used reversed
+    with pytest.raises(InputFormatError, match=r"line 3: t_s 0.04 goes back"):
         read_focus_track(track)
 
 

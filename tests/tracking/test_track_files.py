@@ -394,3 +394,17 @@ def test_a_json_track_frame_that_is_no_frame_number_is_named(tmp_path, frame):
     path.write_text(json.dumps(table))
     with pytest.raises(InputFormatError, match="row 1, column frame: .* is not a whole number"):
         read_camera_track(path)
+
+
+@pytest.mark.parametrize(("cell", "said"), [
+    ('"0', r"line 3: a quote \(\"\) that is not closed"),  # the rest of the file was read as one cell
+    ("9" * 200_000, r"line 3: not a row of a track \(field larger"),  # csv's field limit: a traceback
+])
+def test_a_camera_track_row_csv_cannot_split_is_named(tmp_path, cell, said):
+    path = tmp_path / "cam.csv"
+    write_camera_track(path, [CameraTrackRow(k, k / 25, "", 0, 0, 0, 0, 0, 0, 35.0, 1.0) for k in range(5)])
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2].replace("1,", cell + ",", 1)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputFormatError, match=said):
+        read_camera_track(path)

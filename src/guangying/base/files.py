@@ -78,6 +78,13 @@ def check_keys(data: dict[Any, Any], allowed: tuple[str, ...], where: str,
             raise error(f"{where}: unknown key {key!r}{hint}")
 
 
+def unclosed_quote(lines: list[str]) -> int | None:
+    """The index of the first line whose quotes do not pair up, or None. In a table of numbers and short
+    names a quote never spans lines: one left open took the lines after it into one cell (a track read
+    short without a word, or past csv's field limit, a traceback)."""
+    return next((j for j, line in enumerate(lines) if line.count('"') % 2), None)
+
+
 def spreadsheet_delimiter(header_line: str) -> str:
     """The column separator of a CSV table from its header line: ``","``, or ``";"`` (``"\\t"``) for a
     table a spreadsheet saved (copied) where the decimal mark is the comma; its numbers then read

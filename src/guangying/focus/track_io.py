@@ -26,7 +26,7 @@ from guangying.base.atomic import (
     write_text as atomic_write_text,
 )
 from guangying.base.errors import InputFormatError, MediaError, SettingsError
-from guangying.base.files import spreadsheet_delimiter
+from guangying.base.files import spreadsheet_delimiter, unclosed_quote
 from guangying.distance.reading import DistanceReading
 
 TRACK_COLUMNS = (
@@ -351,7 +351,7 @@ def iter_sensor_log(
             lines, first_line = lines[1:], first_line + 1
         # a quote left open swallowed the lines after it into one field: the rest of the file as "t_s",
         # or csv's field limit (a traceback); a log's cells are numbers, quoted whole or not at all
-        open_quote = next((j for j, line in enumerate(lines) if line.count('"') % 2), None)
+        open_quote = unclosed_quote(lines)
         if open_quote is not None:
             raise SensorLogError(f"{p}, line {first_line + open_quote}: a quote (\") that is not closed on "
                                  f"that line: {lines[open_quote].strip()[:60]!r}; fix or delete that row")

@@ -16,7 +16,7 @@ import numpy as np
 from guangying.base.checks import CheckedOnAssignment, Range, check_fields, check_instance, check_range
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import InputFormatError, MissingInputError, SettingsError
-from guangying.base.files import spreadsheet_delimiter
+from guangying.base.files import spreadsheet_delimiter, unclosed_quote
 from guangying.base.per_plate import PerPlate
 from guangying.composite.defocus import defocus_rgb_linear
 from guangying.lens.optics import LENS_RANGES, blur_width_ratio, coc_diameter_px, sensor_span_px
@@ -145,7 +145,8 @@ def _check_frame_order(path: str | Path, cells: list[tuple[str, tuple[object, ob
         try:
             number = float(frame)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            return  # no frame numbers (or not all): the rows' order is the frames'
+            _check_time_order(path, cells)  # no frame numbers (or not all): the rows' order is the frames'
+            return
         if not number.is_integer():
             raise InputFormatError(f"focus track {path}, {line}: frame {frame!r} is not a frame number")
         if previous is not None and int(number) != previous + 1:
@@ -157,6 +158,20 @@ def _check_frame_order(path: str | Path, cells: list[tuple[str, tuple[object, ob
             raise InputFormatError(f"focus track {path}, {line}: frame {int(number)} after frame {previous}: "
                                    f"{gap}")
         previous = int(number)
+
+
+def _check_time_order(path: str | Path, cells: list[tuple[str, tuple[object, object, object]]]) -> None:
+    """Without frame numbers, times that go back mean rows out of order (reversed, it was used so)."""
+    last = -math.inf
+    for line, (_, time_s, _) in cells:
+        try:
+            t = float(time_s)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        if t < last:
+            raise InputFormatError(f"focus track {path}, {line}: t_s {time_s} goes back (after {last:g}): a "
+                                   "focus track has one row a frame, in order")
+        last = t
 
 
 def read_focus_track(path: str | Path) -> list[float]:
@@ -171,12 +186,16 @@ _NO_FOCUS_COLUMN = "has no 'focus_distance_m' column (write it with `guangying f
 def _csv_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object, object]]]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            delimiter = spreadsheet_delimiter(fh.readline())
-            fh.seek(0)
-            reader = csv.DictReader(fh, delimiter=delimiter)
-            if reader.fieldnames is None or "focus_distance_m" not in reader.fieldnames:
-                raise InputFormatError(f"focus track {path} {_NO_FOCUS_COLUMN}")
-            rows = list(reader)
+            lines = fh.read().splitlines()
+        open_quote = unclosed_quote(lines)
+        if open_quote is not None:  # it took the rest of the track into one cell: 3 rows of 50 read
+            raise InputFormatError(f"focus track {path}, line {open_quote + 1}: a quote (\") that is not "
+                                   "closed on that line; fix or delete that row")
+        delimiter = spreadsheet_delimiter(lines[0] if lines else "")
+        reader = csv.DictReader(lines, delimiter=delimiter)
+        if reader.fieldnames is None or "focus_distance_m" not in reader.fieldnames:
+            raise InputFormatError(f"focus track {path} {_NO_FOCUS_COLUMN}")
+        rows = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputFormatError(f"cannot read focus track {path}: {exc}") from exc
 
@@ -200,7 +219,7 @@ def _json_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object,
                                "it ({\"columns\": [...], \"frames\": [{...}, ...]})")
     if frames and not any("focus_distance_m" in f for f in frames):
         raise InputFormatError(f"focus track {path} {_NO_FOCUS_COLUMN}")
-    return [(f"row {k}", (f.get("focus_distance_m"), f.get("t_s"), f.get("frame")))
+    return [(f"row {k + 1}", (f.get("focus_distance_m"), f.get("t_s"), f.get("frame")))
             for k, f in enumerate(frames)]
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.checks import Range, check_fields
 from guangying.base.errors import InputFormatError, MissingInputError, SettingsError
-from guangying.base.files import spreadsheet_delimiter
+from guangying.base.files import spreadsheet_delimiter, unclosed_quote
 from guangying.base.timecode import parse_timecode, standard_rate, timecode_at
 from guangying.lens.camera import CameraPose
 from guangying.media.patterns import parse_pattern
@@ -277,14 +277,22 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
         delimiter = spreadsheet_delimiter(text.partition("\n")[0])
         if delimiter != ",":
             text = text.replace(",", ".")
+        open_quote = unclosed_quote(text.splitlines())
+        if open_quote is not None:  # read on to the file's end, or past csv's field limit: a traceback
+            raise InputFormatError(f"camera track {path}, line {open_quote + 1}: a quote (\") that is not "
+                                   "closed on that line; fix or delete that row")
         reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
         needed = [c for c in CAMERA_TRACK_COLUMNS if c not in _READ_DEFAULTS]
-        missing = [c for c in needed if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputFormatError(f"camera track {path} lacks column(s): {', '.join(missing)} (a track "
-                                   f"needs {', '.join(needed)}; t_s, timecode, focal_length_mm and quality "
-                                   "may be left out)")
-        items = [(f"line {reader.line_num}", r) for r in reader]  # as a text editor numbers them
+        try:
+            missing = [c for c in needed if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputFormatError(f"camera track {path} lacks column(s): {', '.join(missing)} (a track "
+                                       f"needs {', '.join(needed)}; t_s, timecode, focal_length_mm and "
+                                       "quality may be left out)")
+            items = [(f"line {reader.line_num}", r) for r in reader]  # as a text editor numbers them
+        except csv.Error as exc:  # a cell past csv's field limit
+            raise InputFormatError(f"camera track {path}, line {reader.line_num + 1}: not a row of a track "
+                                   f"({exc})") from exc
     rows = [_row(path, line, record) for line, record in items]
     if not rows:
         raise InputFormatError(f"camera track {path} has no rows")
