@@ -104,15 +104,20 @@ def test_nothing_on_the_port_is_a_clear_error(tmp_path):
 def test_noise_is_not_read_as_freed_messages(tmp_path):
     # one in 256 runs of noise starting 0xD1 passes the 8-bit checksum: 200 KB of it were "poses from
     # cameras 137 and 218", and with --camera-id one of them a pose of quality 1
-    rng = np.random.default_rng(4)
-    noise = rng.integers(0, 256, 200_000, dtype=np.uint8).tobytes()
     cap = tmp_path / "noise.freed"
-    cap.write_bytes(noise)
-    with pytest.raises(InputFormatError, match="no FreeD D1 message found"):
-        read_d1_capture(cap)
+    for seed in range(40):  # a lone chance message in a file of noise was taken too
+        noise = np.random.default_rng(seed).integers(0, 256, 50_000, dtype=np.uint8).tobytes()
+        cap.write_bytes(noise)
+        with pytest.raises(InputFormatError, match="no FreeD D1 message found"):
+            read_d1_capture(cap)
     msgs = _messages(6)  # a real stream in the same noise keeps every message
     cap.write_bytes(noise[:5000] + b"".join(encode_d1(m) for m in msgs) + noise[5000:9000])
     assert [m.pan_deg for m in read_d1_capture(cap)] == [m.pan_deg for m in msgs]
+    # a logger's 4-byte length before each message: every message isolated, all were dropped
+    cap.write_bytes(b"".join(len(encode_d1(m)).to_bytes(4, "little") + encode_d1(m) for m in msgs))
+    assert [m.pan_deg for m in read_d1_capture(cap)] == [m.pan_deg for m in msgs]
+    cap.write_bytes(encode_d1(msgs[0]))  # a file of one message is one
+    assert len(read_d1_capture(cap)) == 1
 
 
 def test_capture_file_with_torn_packets_delay_and_chan(tmp_path):

@@ -183,6 +183,10 @@ class FreeDSender:
         self.close()
 
 
+# What a packet logger may write between two messages of a capture (a length, a time stamp, a header)
+_LOGGER_BYTES = 64
+
+
 def read_d1_capture(path: str | Path) -> list[FreeDPose]:
     """D1 messages from a capture file: the raw UDP payloads back to back (what a packet logger or
     ``nc -u -l PORT > capture.freed`` saves). Bytes that are not a valid message (a torn first packet,
@@ -210,10 +214,12 @@ def read_d1_capture_slots(path: str | Path) -> list[FreeDPose | None]:
             i += PACKET_LEN
         else:
             i += 1
-    # One in 256 runs of other bytes starting 0xD1 passes the 8-bit checksum: in 200 KB of noise, "poses
-    # from cameras 137 and 218". A head streams: a message with no message beside it is such a chance.
-    found = set(starts)
-    real = [i for i in starts if len(starts) == 1 or i - PACKET_LEN in found or i + PACKET_LEN in found]
+    # One in 65536 runs of other bytes starts 0xD1 and passes the 8-bit checksum: in 200 KB of noise,
+    # "poses from cameras 137 and 218". A head streams: a message with no other within a few dozen bytes
+    # (a logger's length prefix or timestamp between them) is such a chance; a file of one message is one
+    real = [i for k, i in enumerate(starts) if len(data) < 2 * PACKET_LEN
+            or (k and i - starts[k - 1] <= PACKET_LEN + _LOGGER_BYTES)
+            or (k + 1 < len(starts) and starts[k + 1] - i <= PACKET_LEN + _LOGGER_BYTES)]
     poses: list[FreeDPose | None] = []
     for k, i in enumerate(real):
         if k:  # bytes before the first message are a torn packet, not a message lost
