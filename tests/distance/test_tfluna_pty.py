@@ -127,6 +127,16 @@ def test_reader_through_pty(pty_pair):
     assert readings[0].t_s <= readings[3].t_s
 
 
+def test_the_no_measurement_code_is_no_distance_however_far_the_range(pty_pair):
+    # a TF02/TF03's distance 65535 means "no measurement": with --lidar-range 1000 it focused at 655 m
+    master, name = pty_pair
+    with TfLunaSource(name, timeout_s=2.0, max_range_m=1000.0) as src:
+        _write_later(master, [encode_frame(0xFFFF, 900), encode_frame(65000, 900)])
+        none, far = src.read(), src.read()
+    assert not none.valid and math.isnan(none.distance_m)
+    assert far.valid and far.distance_m == pytest.approx(650.0)
+
+
 def test_pure_garbage_times_out_with_clear_error(pty_pair):
     master, name = pty_pair
     junk = bytes((i * 37 + 11) % 256 for i in range(2000)).replace(b"\x59", b"\x58")

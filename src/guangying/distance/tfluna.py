@@ -156,6 +156,8 @@ def reading_from_frame(
     strength = frame.strength
     unreliable = (
         (strength is not None and (strength < min_strength or strength == 0xFFFF))
+        # a binary frame's distance 65535 is the sensor's "no measurement" code, not 655 m (TF02, TF03)
+        or (frame.strength is not None and frame.distance == 0xFFFF)
         or not (min_range_m <= distance_m <= max_range_m)
     )
     if unreliable:
