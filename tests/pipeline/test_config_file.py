@@ -36,6 +36,7 @@ def _run(tmp_path: Path, config: bytes, name: str = "settings.yaml"):
         # refused later as a keyer setting, the file unnamed; a colour taken letter by letter ("5 given")
         (b"grow_px: .nan\n", "s.yaml", "grow_px = nan is not a valid value"),
         (b"screen_colour: green\n", "s.yaml", "expected a list of 3 numbers"),
+        (b"screen_gain: 1.1\nscreen-gain: 5\n", "s.yaml", "'screen_gain' is given twice (as 'screen-gain' too)"),
         # YAML numbers and lists where click expects text: what the option takes, not Python's message
         (b"unmix: 7\n", "s.yaml", "`key --unmix` (expected true or false)"),
         (b"screen_gain: [1, 2]\n", "s.yaml", "(expected a single float value)"),
@@ -80,3 +81,19 @@ def test_no_output_is_written_over_the_config_file(tmp_path):
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(cli, ["focus", *lens, "--fps", "25", "-o", str(config)])  # only a file now
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    (b"focus-live:\n  lidar_range_m: 40\n", "s.yaml"), (b"[focus-live]\nlidar-range-m = 40\n", "s.toml"),
+    (b"focus_live:\n  lidar_range_m: 40\n", "s.yaml"),
+])
+def test_a_hyphenated_command_has_its_own_section(tmp_path, text, name):
+    # [focus-live] was "unknown setting 'focus_live'; did you mean 'focus'?"
+    from guangying.cli.main import _check_config, _default_map, cli, load_config
+
+    path = tmp_path / name
+    path.write_bytes(text)
+    config = load_config(path)
+    _check_config(cli, config, path)
+    defaults = _default_map(config, list(cli.commands))
+    assert defaults["focus-live"]["lidar_range_m"] == 40 and "lidar_range_m" not in defaults["focus"]

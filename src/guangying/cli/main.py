@@ -46,18 +46,32 @@ def load_config(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise click.UsageError(f"config file {path} must hold a mapping of option names to values")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
+    return _option_names(data, path)
+
+
+def _option_names(mapping: dict[Any, Any], path: Path) -> dict[str, Any]:
+    """Keys as option names (``screen-gain`` → ``screen_gain``), sections' too; two spellings of one
+    option are refused (the last won without a word)."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = str(key).replace("-", "_")
+        if name in out:
+            raise click.UsageError(f"config file {path}: '{name}' is given twice (as {key!r} too); keep one")
+        out[name] = _option_names(value, path) if isinstance(value, dict) else value
+    return out
 
 
 def _default_map(config: dict[str, Any], commands: list[str]) -> dict[str, dict[str, Any]]:
-    """Top-level keys apply to every command; a section named after a command applies to it only."""
-    shared = {k: v for k, v in config.items() if k not in commands}
+    """Top-level keys apply to every command; a section named after a command (``focus-live`` or
+    ``focus_live``) applies to it only."""
+    sections = {name.replace("-", "_"): name for name in commands}
+    shared = {k: v for k, v in config.items() if k not in sections}
     out: dict[str, dict[str, Any]] = {}
-    for name in commands:
-        section = config.get(name) or {}
+    for key, name in sections.items():
+        section = config.get(key) or {}
         if not isinstance(section, dict):
             raise click.UsageError(f"config section '{name}' must be a mapping")
-        out[name] = {**shared, **{str(k).replace("-", "_"): v for k, v in section.items()}}
+        out[name] = {**shared, **section}
     return out
 
 
@@ -102,11 +116,12 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
                     f"`{name} --{key.replace('_', '-')}` ({message})"
                 ) from exc
 
+    sections = {name.replace("-", "_"): name for name in group.commands}  # [focus-live] was "unknown"
     for key, value in config.items():
-        if key in group.commands:
+        if key in sections:
+            name = sections[key]
             for sub_key, sub_value in (value or {}).items():
-                sub_key = str(sub_key).replace("-", "_")
-                check(sub_key, sub_value, set(params[key]), [key], f" in section [{key}]")
+                check(sub_key, sub_value, set(params[name]), [name], f" in section [{name}]")
         else:
             check(key, value, every, list(group.commands), "")
 
