@@ -36,7 +36,8 @@ def _run(tmp_path: Path, config: bytes, name: str = "settings.yaml"):
         # refused later as a keyer setting, the file unnamed; a colour taken letter by letter ("5 given")
         (b"grow_px: .nan\n", "s.yaml", "grow_px = nan is not a valid value"),
         (b"screen_colour: green\n", "s.yaml", "expected a list of 3 numbers"),
-        (b"screen_gain: 1.1\nscreen-gain: 5\n", "s.yaml", "'screen_gain' is given twice (as 'screen-gain' too)"),
+        (b"screen_gain: 1.1\nscreen-gain: 5\n", "s.yaml",
+         "'screen_gain' is given twice (as 'screen-gain' too)"),
         # YAML numbers and lists where click expects text: what the option takes, not Python's message
         (b"unmix: 7\n", "s.yaml", "`key --unmix` (expected true or false)"),
         (b"screen_gain: [1, 2]\n", "s.yaml", "(expected a single float value)"),
