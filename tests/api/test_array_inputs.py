@@ -79,3 +79,17 @@ def test_a_background_in_code_values_is_refused_by_the_compositor(plate):
         gy.composite_frame(plate, backdrop, matter=_OwnMatter())
     result = gy.composite_frame(plate, backdrop.astype(np.float32) / 255, matter=_OwnMatter())
     np.testing.assert_allclose(result.composite_rgb_srgb[5, 5], backdrop[5, 5] / 255, atol=1e-5)
+
+
+@pytest.mark.parametrize(("which", "make", "said"), [
+    ("background_rgb_srgb", lambda b: b * 255, r"background_rgb_srgb reaches .* 0–255"),  # white, unsaid
+    ("background_rgb_srgb", lambda b: np.full_like(b, np.nan), "background_rgb_srgb has NaN"),
+    ("background_rgb_linear", lambda b: np.full_like(b, np.nan), "background_rgb_linear has NaN"),  # all NaN
+])
+def test_a_background_that_cannot_be_a_set_is_refused_by_the_compositor(plate, which, make, said):
+    backdrop = data.coffee()[:120, :160].astype(np.float32) / 255
+    compositor = gy.FrameCompositor(_OwnMatter())
+    with pytest.raises(gy.SettingsError, match=said):
+        compositor.process(plate, **{which: make(backdrop)})
+    hdr = compositor.process(plate, background_rgb_linear=backdrop * 40)  # an HDR set's light above 1
+    assert np.isfinite(hdr.composite_rgb_srgb).all()

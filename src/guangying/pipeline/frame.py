@@ -8,6 +8,7 @@ still set) is computed once and reused.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -79,6 +80,19 @@ class FrameResult:
     foreground_rgb_srgb: np.ndarray
     composite_rgb_srgb: np.ndarray | None
     composite_rgb_linear: np.ndarray | None = None
+
+
+def _check_background(rgb: np.ndarray, what: str, display: bool) -> None:
+    """Refuse a set that cannot be one, from every 4th row and column (a frame's cost, not a pass): NaN or
+    infinite light (the light wrap spread it over the whole composite), or an sRGB set in 0–255 (clipped
+    to white without a word). Linear light above 1 is a set's own (an HDR sky)."""
+    sample = rgb[::4, ::4]
+    if not math.isfinite(float(np.sum(sample, dtype=np.float64))):
+        raise SettingsError(f"{what} has NaN or infinite values: replace them first "
+                            "(np.nan_to_num(picture, nan=0.0, posinf=1.0, neginf=0.0))")
+    if display and np.count_nonzero(sample > 2.0) > 0.01 * sample.size:
+        raise SettingsError(f"{what} reaches {float(sample.max()):g}, but it is sRGB-coded 0–1: divide 0–255 "
+                            "values by 255, or give linear light as background_rgb_linear")
 
 
 class FrameCompositor:
@@ -169,8 +183,10 @@ class FrameCompositor:
                 )
         if background_rgb_srgb is not None:
             background_rgb_srgb = float_picture(background_rgb_srgb, "background_rgb_srgb")
+            _check_background(background_rgb_srgb, "background_rgb_srgb", display=True)
         if background_rgb_linear is not None:
             background_rgb_linear = float_picture(background_rgb_linear, "background_rgb_linear")
+            _check_background(background_rgb_linear, "background_rgb_linear", display=False)
         if source_alpha is not None:
             source_alpha = _source_alpha(source_alpha, np.shape(rgb_srgb)[:2])
         if background_rgb_linear is None and background_rgb_srgb is not None:
