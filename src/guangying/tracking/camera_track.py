@@ -224,7 +224,7 @@ def _read_chan(path: Path, text: str, chan: ChanSettings) -> list[CameraTrackRow
             raise InputFormatError(f"camera track {path}, line {line_no}: the pose is not finite numbers; "
                                    "give that frame's pose, or leave its line out (the frame then takes its "
                                    "neighbours')")
-        if len(parts) == 8 and not 0.01 <= vfov < 179:
+        if len(parts) == 8 and not 0.01 <= vfov <= 179:
             raise InputFormatError(f"camera track {path}, line {line_no}: a vertical field of view of "
                                    f"{parts[7]}° is no lens's (0.01–179°)")
         focal = _focal_mm(vfov, chan) if len(parts) == 8 else math.nan
