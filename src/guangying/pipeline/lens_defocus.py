@@ -139,7 +139,8 @@ _FARTHEST_FOCUS_M = 1e6
 
 def _check_frame_order(path: str | Path, cells: list[tuple[str, tuple[object, object, object]]]) -> None:
     """Rows are used in order, one a frame: a track whose ``frame`` numbers go back, repeat or skip (a
-    sorted or hand-edited spreadsheet) is refused by the row; without ``frame`` numbers, the order holds."""
+    sorted or hand-edited spreadsheet) is refused by the row; without ``frame`` numbers, times that go
+    back are."""
     previous: int | None = None
     for line, (_, _, frame) in cells:
         try:
