@@ -33,10 +33,11 @@ class UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _unique_json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    twice = next((k for k in keys if keys.count(k) > 1), None)
-    if twice is not None:
-        raise DuplicateKeyError(f"'{twice}' is given twice in one object; keep one")
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise DuplicateKeyError(f"'{key}' is given twice in one object; keep one")
+        seen.add(key)
     return dict(pairs)
 
 

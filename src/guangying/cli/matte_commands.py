@@ -37,9 +37,10 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
         click.option("--start", type=int, help="First frame to process (source numbering, inclusive)."),
         click.option("--end", type=int, help="Last frame to process (inclusive)."),
         click.option(
-            "--warm-up", "warm_up", type=click.IntRange(0, 1000), default=None,
+            "--warm-up", "warm_up", type=click.IntRange(0, 1000), default=RANGE_WARMUP_FRAMES,
+            show_default=True,
             help="Neural mattes from --start: frames before it run first to fill the network's memory, "
-            "so the range matches a render of the whole [default: 16]; 0 starts afresh (a shot cut "
+            "so the range matches a render of the whole; 0 starts afresh (a shot cut "
             "from an edited clip, whose frames before belong to another shot).",
         ),
         click.option(
@@ -103,7 +104,7 @@ def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) 
         outputs,
         start=options.get("start"),
         end=options.get("end"),
-        warm_up_before=RANGE_WARMUP_FRAMES if options.get("warm_up") is None else options["warm_up"],
+        warm_up_before=options["warm_up"],
         camera_log=options["camera_log"],
         fps=options.get("fps"),
         show_progress=not options["quiet"],

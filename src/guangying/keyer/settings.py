@@ -187,8 +187,6 @@ class KeyerSettings(CheckedOnAssignment):
             return NotImplemented
         return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self))
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, as the generated __eq__ would leave it
-
     def _check_images(self) -> None:
         # Once per settings, not per frame: a 0/255 mask would push α out of 0–1, and one NaN in a mask
         # or clean plate spreads through the whole matte.

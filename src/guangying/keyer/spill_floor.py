@@ -362,7 +362,8 @@ def _warm_ramps_to_their_subject(
     if not sure.any():
         return subject_rgb
     sure_rgb = fill_push_pull(rgb_linear.astype(np.float32), sure.astype(np.float32))
-    far = cv2.distanceTransform((1 - sure).astype(np.uint8), cv2.DIST_L2, 3) > reach
+    to_subject = cv2.distanceTransform((1 - sure).astype(np.uint8), cv2.DIST_L2, 3)
+    far = to_subject > reach
     d = rgb_linear - plate_linear
     e = sure_rgb - plate_linear
     on_line = (d * e).sum(-1) / np.maximum((e * e).sum(-1), np.float32(1e-6))
@@ -373,7 +374,6 @@ def _warm_ramps_to_their_subject(
     # from one to the other. A region of a prop's second colour that happens to lie on that line (a teal
     # panel of a green prop on a blue screen) keeps its share across its width, and stays a surface.
     to_screen = cv2.distanceTransform((ratio <= 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-    to_subject = cv2.distanceTransform((1 - sure).astype(np.uint8), cv2.DIST_L2, 3)
     along = to_screen / np.maximum(to_screen + to_subject, np.float32(1e-6))
     mix &= np.abs(on_line - along) < RAMP_SHARE_TOLERANCE
     return np.where(mix[..., None], sure_rgb, subject_rgb) if mix.any() else subject_rgb
