@@ -448,27 +448,21 @@ def test_a_dropped_lock_is_released(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_straight_colour_in_an_exr_is_said(tmp_path):
+@pytest.mark.parametrize(("ext", "premultiplied", "said"), [
     # OpenEXR defines colour as premultiplied, and no header field can say otherwise: written without a
     # word, the file composited wrongly in Nuke
-    with pytest.warns(UserWarning, match="EXR colour is written straight, as asked"):
-        with open_writer(tmp_path / "fg.%04d.exr", content="rgba", premultiplied=False) as writer:
+    ("exr", False, "EXR colour is written straight, as asked"),
+    # the mirror case: PNG defines straight colour, and --premultiplied wrote it without a word,
+    # dark-edged in every viewer and in Nuke's Read as it opens it
+    ("png", True, "PNG colour is written premultiplied, as asked"),
+])
+def test_colour_against_its_formats_alpha_convention_is_said(tmp_path, ext, premultiplied, said):
+    with pytest.warns(UserWarning, match=said):
+        with open_writer(tmp_path / f"fg.%04d.{ext}", content="rgba", premultiplied=premultiplied) as writer:
             writer.write(_frame(0), alpha=np.full((H, W), 0.5, np.float32))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # the format's own convention: nothing said
         warnings.simplefilter("error")
-        with open_writer(tmp_path / "pm.%04d.exr", content="rgba") as writer:
-            writer.write(_frame(0), alpha=np.full((H, W), 0.5, np.float32))
-
-
-def test_premultiplied_colour_in_a_png_is_said(tmp_path):
-    # the mirror of the EXR case: PNG defines straight colour, and --premultiplied wrote it without a
-    # word, dark-edged in every viewer and in Nuke's Read as it opens it
-    with pytest.warns(UserWarning, match="PNG colour is written premultiplied, as asked"):
-        with open_writer(tmp_path / "fg.%04d.png", content="rgba", premultiplied=True) as writer:
-            writer.write(_frame(0), alpha=np.full((H, W), 0.5, np.float32))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with open_writer(tmp_path / "st.%04d.png", content="rgba") as writer:
+        with open_writer(tmp_path / f"own.%04d.{ext}", content="rgba") as writer:
             writer.write(_frame(0), alpha=np.full((H, W), 0.5, np.float32))
 
 
