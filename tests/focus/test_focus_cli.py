@@ -106,6 +106,12 @@ def test_sensor_log_rules(tmp_path):
     p.write_text("t_s,distance_m,strength\n0.0,2.0,500\n0.01,2.0,65535\n")
     r = read_sensor_log(p)
     assert r[0].valid and not r[1].valid
+    p.write_text("t_s,distance_m,strength\n0.0,2.0,500\n0.01,2_0,500\n")  # float() reads 2_0 as 20
+    with pytest.raises(SensorLogError, match=r"line 3: distance_m '2_0' is not a number"):
+        read_sensor_log(p)
+    p.write_text("t_s,distance_m,distance_cm,strength\n0.0,2.0,250,500\n")  # distance_m was used, unsaid
+    with pytest.raises(SensorLogError, match=r"has distance_m and distance_cm, two columns of one quantity"):
+        read_sensor_log(p)
     assert timecode(25 * 3661 + 7, 25) == "01:01:01:07"
 
 
@@ -155,7 +161,7 @@ def test_focus_live_reads_a_far_sensor_within_the_range_it_is_given():
             short = CliRunner().invoke(cli, [*args, "--duration", "1.3"])
         far = CliRunner().invoke(cli, [*args, "--duration", "0.6", "--lidar-range", "40"])
         got = [decode_d1(rx.recvfrom(64)[0]) for _ in range(10)]
-    assert short.exit_code == 0 and "(0 used)" in short.output
+    assert short.exit_code == 1 and "(0 used)" in short.output
     assert far.exit_code == 0, far.output
     assert all(p.focus == 12000 for p in got)
 
@@ -287,6 +293,18 @@ def test_focus_live_says_when_the_lidar_sees_nothing_it_can_measure(pty_lidar):
     assert len(unusable) == 1, (said, res.output)
     assert "confidence 0" in unusable[0] and "strength under 100" in unusable[0]
     assert any("used again" in m for m in said), said
+
+
+def test_focus_live_fails_when_no_reading_was_ever_used(pty_lidar):
+    """A whole run on black velvet: focus never moved, and focus-live exited 0 as after a good take."""
+    sensor = pty_lidar(250, strength=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = CliRunner().invoke(cli, ["focus-live", "--port", sensor.name, "--freed", "127.0.0.1:9",
+                                       "--focal-length", "85", "--f-number", "2", "--sensor", "ff",
+                                       "--duration", "1.5"])  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert "(0 used)" in res.output and "no reading of the LiDAR was used" in res.output
 
 
 def _freed_arrivals() -> tuple[socket.socket, list[float], threading.Thread]:

@@ -173,7 +173,8 @@ def test_focus_track_with_a_bad_number_names_file_and_line(tmp_path):
     ("0,0,1.0\n1,0.04,inf\n", r"line 3: focus distance inf m is not one a lens focuses at"),
     ("0,0,1e-300\n", r"line 2: focus distance 1e-300 m"),
     ('0,0,1.0\n"1,0.04,2.0\n2,0.08,3.0\n', r"line 3: a quote \(\"\) that is not closed"),  # 1 row read
-], ids=["reversed", "swapped", "inf", "tiny", "open-quote"])
+    ("0,0,1.0\n1,0.04,2_5\n", r"line 3: '2_5' is not a distance"),  # float() read it as 25 m
+], ids=["reversed", "swapped", "inf", "tiny", "open-quote", "digit-separator"])
 def test_a_focus_track_out_of_frame_order_or_past_any_lens_is_refused_by_the_row(tmp_path, rows, said):
     # a reversed track was applied backwards (frame 0 took frame 49's focus) without a word
     track = tmp_path / "track.csv"

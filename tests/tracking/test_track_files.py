@@ -98,7 +98,7 @@ def test_a_chan_line_no_camera_could_have_is_named(tmp_path, line, said):
         read_camera_track(path, ChanSettings(24.89, 16 / 9))
 
 
-@pytest.mark.parametrize("focal", ["0", "-35", "1e9"])
+@pytest.mark.parametrize("focal", ["0", "-35", "1e9", "0.0001"])  # 0.0001 mm rendered a set of one pixel
 def test_a_csv_focal_length_no_lens_has_is_named_by_its_row(tmp_path, focal):
     path = tmp_path / "cam.csv"
     write_camera_track(path, [CameraTrackRow(k, k / 25, "", 0, 0, 0, 0, 0, 0, 35.0, 1.0) for k in range(3)])
@@ -106,6 +106,24 @@ def test_a_csv_focal_length_no_lens_has_is_named_by_its_row(tmp_path, focal):
     said = rf"line 2 \(frame 0\): focal_length_mm '{focal}' is no lens's"
     with pytest.raises(InputFormatError, match=said):
         read_camera_track(path)
+
+
+@pytest.mark.parametrize(("column", "cell", "said"), [
+    ("pan_deg", "1e308", r"column pan_deg: '1e308' is not an angle in degrees"),  # rendered at the remainder
+    ("tilt_deg", "-40000", r"column tilt_deg: '-40000' is not an angle"),
+    ("x_m", "1_0", r"column x_m: '1_0' is not a number"),  # float() read it as 10
+])
+def test_a_csv_pose_no_camera_has_is_named_by_its_row(tmp_path, column, cell, said):
+    path = tmp_path / "cam.csv"
+    write_camera_track(path, [CameraTrackRow(k, k / 25, "", 0, 0, 0, 0, 0, 0, 35.0, 1.0) for k in range(3)])
+    header, first, *rest = path.read_text().splitlines()
+    cells = first.split(",")
+    cells[header.split(",").index(column)] = cell
+    path.write_text("\n".join([header, ",".join(cells), *rest]) + "\n")
+    with pytest.raises(InputFormatError, match=rf"line 2 \(frame 0\), {said}"):
+        read_camera_track(path)
+    path.write_text(path.read_text().replace(cell, "3600", 1))  # ten turns of an unwrapped pan: a pose
+    assert len(read_camera_track(path)) == 3
 
 
 def test_csv_and_json_carry_focus_distance_only_when_known(tmp_path):

@@ -43,9 +43,19 @@ def _unique_json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def parse_json_or_yaml(text: str, as_json: bool) -> Any:  # noqa: ANN401
     """JSON or YAML (safe) text, a key given twice in one mapping refused (DuplicateKeyError)."""
-    if as_json:
+    if not as_json:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506  (a SafeLoader)
+    try:
         return json.loads(text, object_pairs_hook=_unique_json_object)
-    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506  (a SafeLoader)
+    except DuplicateKeyError as exc:
+        # json's hook sees no positions; YAML reads nearly every JSON file and says which line
+        try:
+            yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506  (a SafeLoader)
+        except DuplicateKeyError as located:
+            raise located from exc
+        except yaml.YAMLError:
+            pass
+        raise
 
 
 def read_json_or_yaml(
@@ -84,6 +94,14 @@ def unclosed_quote(lines: list[str]) -> int | None:
     names a quote never spans lines: one left open took the lines after it into one cell (a track read
     short without a word, or past csv's field limit, a traceback)."""
     return next((j for j, line in enumerate(lines) if line.count('"') % 2), None)
+
+
+def decimal_number(text: str) -> float:
+    """A table cell's number as a spreadsheet or a logger writes it (``2.5``, ``-1e-3``, ``nan``). Raises
+    ValueError for Python's digit separators, which ``float()`` accepts: ``1_0`` read as 10."""
+    if "_" in text:
+        raise ValueError(f"{text!r} has an underscore; write the number's digits alone")
+    return float(text)
 
 
 def spreadsheet_delimiter(header_line: str) -> str:

@@ -212,6 +212,9 @@ def focus_live_command(
     where = f"{last.distance_m:.3f} m" if last is not None and math.isfinite(last.distance_m) else "none"
     click.echo(f"stopped: {stats.readings} readings ({stats.used} used), {stats.packets} FreeD packets, "
                f"last focus {where}")
+    if stats.readings and not stats.used:  # a script took the run for a good one: exit 0, focus never moved
+        raise click.ClickException("no reading of the LiDAR was used, so focus never followed it (the "
+                                   "warnings above say why); check where it points and --lidar-range")
 
 
 def _floats(text: str | None, count: int, option: str, form: str) -> tuple[float, ...] | None:

@@ -26,7 +26,7 @@ from guangying.base.atomic import (
     write_text as atomic_write_text,
 )
 from guangying.base.errors import InputFormatError, MediaError, SettingsError
-from guangying.base.files import spreadsheet_delimiter, unclosed_quote
+from guangying.base.files import decimal_number, spreadsheet_delimiter, unclosed_quote
 from guangying.distance.reading import DistanceReading
 
 TRACK_COLUMNS = (
@@ -337,7 +337,11 @@ def iter_sensor_log(
             names = [c.replace("\ufeff", "").strip() for c in header]
             cols = {}
             for quantity, spellings in _LOG_COLUMNS.items():
-                found = next((name for name in spellings if name in names), None)
+                given = [name for name in names if name in spellings]
+                if len(given) > 1:  # distance_m and distance_cm: which one the logger meant is a guess
+                    raise SensorLogError(f"{p}: the header has {' and '.join(given)}, two columns of one "
+                                         "quantity; keep the one to use")
+                found = given[0] if given else None
                 if found is not None:
                     cols[quantity], label[quantity] = names.index(found), found
                     scale[quantity] = spellings[found]
@@ -369,11 +373,14 @@ def iter_sensor_log(
                 continue
             c = cols[name]
             try:
-                values.append(np.array([r[c] for r in rows], dtype=np.float64))
+                cells = [r[c] for r in rows]
+                if "_" in "".join(cells):  # numpy, like float(), reads 1_0 as 10
+                    raise ValueError("a digit separator")
+                values.append(np.array(cells, dtype=np.float64))
             except (ValueError, IndexError):
                 for line, r in zip(numbers, rows, strict=True):
                     try:
-                        float(r[c])
+                        decimal_number(r[c])
                     except (ValueError, IndexError):
                         raise _number_error(p, line, label[name], r[c] if c < len(r) else None) from None
                 raise

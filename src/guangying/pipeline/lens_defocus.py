@@ -16,7 +16,7 @@ import numpy as np
 from guangying.base.checks import CheckedOnAssignment, Range, check_fields, check_instance, check_range
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import InputFormatError, MissingInputError, SettingsError
-from guangying.base.files import spreadsheet_delimiter, unclosed_quote
+from guangying.base.files import decimal_number, spreadsheet_delimiter, unclosed_quote
 from guangying.base.per_plate import PerPlate
 from guangying.composite.defocus import defocus_rgb_linear
 from guangying.lens.optics import LENS_RANGES, blur_width_ratio, coc_diameter_px, sensor_span_px
@@ -106,7 +106,7 @@ def load_focus_track(path: str | Path) -> FocusTrack:
         try:
             if isinstance(focus, bool):  # JSON's true read as 1 m
                 raise TypeError(focus)
-            value = float(focus) if focus not in (None, "") else math.nan  # type: ignore[arg-type]
+            value = _cell_number(focus) if focus not in (None, "") else math.nan
         except (TypeError, ValueError) as exc:
             raise InputFormatError(f"focus track {path}, {line}: {focus!r} is not a distance") from exc
         if not (math.isnan(value) or _NEAREST_FOCUS_M <= value <= _FARTHEST_FOCUS_M):
@@ -115,7 +115,7 @@ def load_focus_track(path: str | Path) -> FocusTrack:
                                    f"lens focuses at ({_NEAREST_FOCUS_M:g}–{_FARTHEST_FOCUS_M:g} m)")
         values.append(value)
         try:
-            times.append(float(time_s) if time_s not in (None, "") else math.nan)  # type: ignore[arg-type]
+            times.append(_cell_number(time_s) if time_s not in (None, "") else math.nan)
         except (TypeError, ValueError):
             times.append(math.nan)
     known = [v for v in values if not math.isnan(v)]
@@ -137,6 +137,11 @@ _NEAREST_FOCUS_M = 0.01
 _FARTHEST_FOCUS_M = 1e6
 
 
+def _cell_number(cell: object) -> float:
+    """A CSV cell's text (``1_0`` refused) or a JSON number as a float; raises TypeError or ValueError."""
+    return decimal_number(cell) if isinstance(cell, str) else float(cell)  # type: ignore[arg-type]
+
+
 def _check_frame_order(path: str | Path, cells: list[tuple[str, tuple[object, object, object]]]) -> None:
     """Rows are used in order, one a frame: a track whose ``frame`` numbers go back, repeat or skip (a
     sorted or hand-edited spreadsheet) is refused by the row; without ``frame`` numbers, times that go
@@ -144,7 +149,7 @@ def _check_frame_order(path: str | Path, cells: list[tuple[str, tuple[object, ob
     previous: int | None = None
     for line, (_, _, frame) in cells:
         try:
-            number = float(frame)  # type: ignore[arg-type]
+            number = _cell_number(frame)
         except (TypeError, ValueError):
             _check_time_order(path, cells)  # no frame numbers (or not all): the rows' order is the frames'
             return
@@ -166,7 +171,7 @@ def _check_time_order(path: str | Path, cells: list[tuple[str, tuple[object, obj
     last = -math.inf
     for line, (_, time_s, _) in cells:
         try:
-            t = float(time_s)  # type: ignore[arg-type]
+            t = _cell_number(time_s)
         except (TypeError, ValueError):
             continue
         if t < last:

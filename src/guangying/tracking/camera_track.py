@@ -22,7 +22,7 @@ from typing import Any
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.checks import Range, check_fields
 from guangying.base.errors import InputFormatError, MissingInputError, SettingsError
-from guangying.base.files import spreadsheet_delimiter, unclosed_quote
+from guangying.base.files import decimal_number, spreadsheet_delimiter, unclosed_quote
 from guangying.base.timecode import parse_timecode, standard_rate, timecode_at
 from guangying.lens.camera import CameraPose
 from guangying.media.patterns import parse_pattern
@@ -98,6 +98,10 @@ OPTIONAL_COLUMNS = ("focus_distance_m",)
 _READ_DEFAULTS: dict[str, Any] = {"t_s": math.nan, "timecode": "", "focal_length_mm": math.nan,
                                   "quality": 1.0, "focus_distance_m": math.nan}
 _POSE_COLUMNS = ("pan_deg", "tilt_deg", "roll_deg", "x_m", "y_m", "z_m")
+_ROTATION_COLUMNS = ("pan_deg", "tilt_deg", "roll_deg")
+_LARGEST_ROTATION_DEG = 36000.0  # a hundred turns: an unwrapped pan keeps counting, a raw encoder far more
+# A phone's ultra-wide is about 1.5 mm, a broadcast box lens's long end a few thousand
+_SHORTEST_FOCAL_MM, _LONGEST_FOCAL_MM = 1.0, 5000.0
 _FARTHEST_CAMERA_M = 200.0  # a position past this is a track in millimetres (z 4000 for 4 m)
 
 
@@ -323,7 +327,7 @@ def _row(path: Path, where: str, record: dict[str, Any]) -> CameraTrackRow:
                 raise ValueError("empty")
             if kind is int and isinstance(raw, bool | float):  # JSON's 0.7 or true was cut to frame 0 or 1
                 raise ValueError("not a frame number")
-            values[f.name] = kind(raw)
+            values[f.name] = decimal_number(raw) if kind is float and isinstance(raw, str) else kind(raw)
         except (TypeError, ValueError) as exc:
             raise InputFormatError(f"camera track {path}, {line}, column {f.name}: {raw!r} is not "
                                    f"{'a whole number' if kind is int else 'a number'} ({exc})") from exc
@@ -332,8 +336,16 @@ def _row(path: Path, where: str, record: dict[str, Any]) -> CameraTrackRow:
             raise InputFormatError(f"camera track {path}, {line}, column {f.name}: {raw!r} is not a "
                                    "finite number; give that frame's pose, or leave its row out (the frame "
                                    "then takes its neighbours')")
-        if f.name == "focal_length_mm" and not (math.isnan(values[f.name]) or 0 < values[f.name] <= 5000):
-            # 0 or below stopped the render mid-way, naming neither the file nor the row
+        if f.name in _ROTATION_COLUMNS and abs(values[f.name]) > _LARGEST_ROTATION_DEG:
+            # 1e308° rendered, at whatever angle the float's remainder left
+            raise InputFormatError(f"camera track {path}, {line}, column {f.name}: {raw!r} is not an angle "
+                                   f"in degrees (up to ±{_LARGEST_ROTATION_DEG:g}°: radians or a tracker's "
+                                   "raw counts?)")
+        if f.name == "focal_length_mm" and not (
+            math.isnan(values[f.name]) or _SHORTEST_FOCAL_MM <= values[f.name] <= _LONGEST_FOCAL_MM
+        ):
+            # 0 or below stopped the render mid-way, naming neither the file nor the row; 0.0001 mm rendered
             raise InputFormatError(f"camera track {path}, {line}: focal_length_mm {raw!r} is no lens's "
-                                   "(above 0, up to 5000 mm; empty or nan when the tracker does not know it)")
+                                   f"({_SHORTEST_FOCAL_MM:g}–{_LONGEST_FOCAL_MM:g} mm; empty or nan when the "
+                                   "tracker does not know it)")
     return CameraTrackRow(**values)
