@@ -18,7 +18,7 @@ from scipy.spatial.transform import Rotation
 
 from guangying.base.errors import InputFormatError
 from guangying.cli.main import cli
-from guangying.lens.freed import FreeDPose, FreeDSender, encode_d1, read_d1_capture
+from guangying.lens.freed import FreeDPose, FreeDSender, encode_d1, read_d1_capture, read_d1_capture_slots
 from guangying.lens.zoom import load_lens_file
 from guangying.tracking.camera_track import ChanSettings, read_camera_track
 
@@ -262,6 +262,26 @@ def test_a_damaged_message_keeps_its_frame(tmp_path, camera):
     rows = read_camera_track(out)
     assert [r.pan_deg for r in rows] == pytest.approx([0, 0.5, 1.0, 1.0, 2.0, 2.5, 3.0, 3.5])
     assert [r.quality for r in rows] == [1, 1, 1, 0, 1, 1, 1, 1]
+
+
+def test_a_logger_header_before_each_message_is_no_damaged_message(tmp_path):
+    """A logger that writes a 16-byte record header (a time stamp and a length) before each message:
+    every message was taken for one followed by a damaged one, a track of twice the frames. A message
+    damaged there still keeps its place; a long run of other traffic keeps none, and is said."""
+    msgs = [encode_d1(m) for m in _messages(8)]
+    damaged = bytearray(msgs[3])
+    damaged[7] ^= 0x40
+    msgs[3] = bytes(damaged)
+    header = b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\x00\x1d"
+    cap = tmp_path / "take.freed"
+    cap.write_bytes(b"".join(header + m for m in msgs))
+    slots = read_d1_capture_slots(cap)
+    assert [k for k, pose in enumerate(slots) if pose is None] == [3] and len(slots) == 8
+    other_traffic = bytes(range(0x20, 0x7F)) * 8  # 760 bytes of text, no 0xD1
+    cap.write_bytes(b"".join(msgs[:4]) + other_traffic + b"".join(msgs[4:]))
+    with pytest.warns(UserWarning, match=r"not FreeD messages .*the first: 789 bytes at byte 87"):
+        slots = read_d1_capture_slots(cap)
+    assert [k for k, pose in enumerate(slots) if pose is None] == [3] and len(slots) == 8
 
 
 def test_messages_of_two_cameras_need_the_camera_id(tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import socket
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,11 +221,29 @@ def read_d1_capture_slots(path: str | Path) -> list[FreeDPose | None]:
     real = [i for k, i in enumerate(starts) if len(data) < 2 * PACKET_LEN
             or (k and i - starts[k - 1] <= PACKET_LEN + _LOGGER_BYTES)
             or (k + 1 < len(starts) and starts[k + 1] - i <= PACKET_LEN + _LOGGER_BYTES)]
+    # A message's place: 29 bytes plus what the logger writes before each (a 16-byte record header made
+    # every message look followed by a damaged one when the gap was measured in 29-byte messages)
+    spacings = sorted(b - a for a, b in zip(real, real[1:], strict=False)
+                      if b - a <= PACKET_LEN + _LOGGER_BYTES)
+    stride = spacings[len(spacings) // 2] if spacings else PACKET_LEN
     poses: list[FreeDPose | None] = []
+    not_freed: list[tuple[int, int]] = []  # (offset, bytes) of long runs with no damaged message in them
     for k, i in enumerate(real):
         if k:  # bytes before the first message are a torn packet, not a message lost
-            poses.extend([None] * round((i - real[k - 1] - PACKET_LEN) / PACKET_LEN))
+            lost = round((i - real[k - 1]) / stride) - 1
+            if lost > 2:  # a long run counts only the damaged messages in it: each keeps its 0xD1
+                begun = data.count(D1, real[k - 1] + PACKET_LEN, i - PACKET_LEN + 1)
+                if begun < lost:
+                    not_freed.append((real[k - 1] + PACKET_LEN, i - real[k - 1] - PACKET_LEN))
+                lost = min(lost, begun)
+            poses.extend([None] * lost)
         poses.append(decode_d1(data[i : i + PACKET_LEN]))
+    if not_freed:
+        offset, size = not_freed[0]
+        warnings.warn(f"{p}: {len(not_freed)} run(s) of bytes that are not FreeD messages between two "
+                      f"messages (the first: {size} bytes at byte {offset}); only the damaged messages in "
+                      "them keep a frame's place, so frames after such a run may be off if the head's "
+                      "messages were lost there", stacklevel=2)
     if not poses:
         raise InputFormatError(
             f"{p}: no FreeD D1 message found ({len(data)} bytes; each message is 29 bytes starting 0xD1 "
