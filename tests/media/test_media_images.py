@@ -89,6 +89,22 @@ def test_png_writer_encodes_linear_input_to_srgb(tmp_path):
         assert next(iter(reader)).rgb.mean() == pytest.approx(0.5, abs=1e-4)
 
 
+def test_a_png_says_it_is_srgb_and_a_matte_png_does_not(tmp_path):
+    # untagged, a colour-managed reader (Pillow's ImageCms, a browser, Photoshop) guesses the space
+    from PIL import Image
+
+    with open_writer(tmp_path / "comp.png") as writer:
+        writer.write(np.full((8, 8, 3), 0.5, np.float32))
+    with open_writer(tmp_path / "alpha.png", content="matte") as writer:
+        writer.write(None, alpha=np.full((8, 8), 0.5, np.float32))
+    with Image.open(tmp_path / "comp.png") as png:
+        assert png.info.get("srgb") == 0 and png.info.get("gamma") == pytest.approx(1 / 2.2, abs=1e-4)
+    with Image.open(tmp_path / "alpha.png") as png:
+        assert "srgb" not in png.info and "gamma" not in png.info
+    with open_reader(tmp_path / "comp.png") as reader:  # read back as it was written
+        assert next(iter(reader)).rgb.mean() == pytest.approx(0.5, abs=1e-4)
+
+
 @pytest.mark.parametrize(("name", "read_straight"), [("premult.png", False), ("fg.tif", True)])
 def test_premultiplied_output(tmp_path, name, read_straight):
     # A PNG stores straight colour: a premultiplied one reads as stored unless told. A TIFF's ExtraSamples

@@ -161,6 +161,10 @@ def test_a_dpx_sequence_is_ten_bit_log_with_its_timing(tmp_path):
         assert spec.getattribute("dpx:Transfer") == "Printing density"
         assert spec.getattribute("dpx:TimeCode") == "01:00:00:01"
         assert spec.getattribute("dpx:FrameRate") == 25
+        # Cineon's reference codes and the frame's place, undefined before for a reader that goes by them
+        assert (spec.getattribute("dpx:LowData"), spec.getattribute("dpx:HighData")) == (95, 685)
+        assert spec.getattribute("dpx:HighQuantity") == pytest.approx(2.048)
+        assert spec.getattribute("dpx:FramePosition") == 1002
         scan.close()
     with pytest.raises(gy.MediaError, match="mattes"):
         gy.open_writer(tmp_path / "matte.%04d.dpx", content="matte")
@@ -168,6 +172,10 @@ def test_a_dpx_sequence_is_ten_bit_log_with_its_timing(tmp_path):
         gy.open_writer(tmp_path / "eight.%04d.dpx", bit_depth=8)
     with gy.open_writer(tmp_path / "deep.%04d.dpx", bit_depth=16, pixel_aspect=2) as writer:
         writer.write(np.full((8, 8, 3), 0.18, np.float32), transfer="linear")
+    deep = oiio.ImageInput.open(str(tmp_path / "deep.0000.dpx"))
+    codes = (deep.spec().getattribute("dpx:LowData"), deep.spec().getattribute("dpx:HighData"))
+    assert codes == (6086, 43882)  # 95 and 685 of 1023, at 16 bits
+    deep.close()
     with gy.open_reader(tmp_path / "deep.####.dpx") as reader:
         assert reader.info.pixel_aspect == 2
         np.testing.assert_allclose(next(iter(reader)).rgb, 0.18, rtol=1e-3)

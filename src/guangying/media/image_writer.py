@@ -99,17 +99,29 @@ def _filled_codes(values: np.ndarray, bits: int) -> np.ndarray:
     return codes
 
 
+def _png_with_chunk(png: bytes, kind: bytes, data: bytes) -> bytes:
+    """``png`` with a chunk of ``kind`` after IHDR, unless it has one (each of these may come once).
+    OpenCV writes no ancillary chunk: these are added to its bytes, not written through another encoder."""
+    if kind in png[: png.find(b"IDAT")]:
+        return png
+    body = kind + data
+    chunk = struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
+
+
 def png_with_pixel_aspect(png: bytes, pixel_aspect: float) -> bytes:
     """``png`` with a pHYs chunk saying its pixels are ``pixel_aspect`` as wide as tall (unit 0: the
     aspect only), after IHDR. OpenCV writes none, and an anamorphic matte sequence lost its squeeze.
     Pixels per unit: a pixel ``pixel_aspect`` wide takes that many fewer per unit across."""
-    if b"pHYs" in png[: png.find(b"IDAT")]:  # one already (only one is allowed)
-        return png
     aspect = Fraction(pixel_aspect).limit_denominator(1000)
-    body = b"pHYs" + struct.pack(">IIB", aspect.denominator, aspect.numerator, 0)
-    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
-    ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
-    return png[:ihdr_end] + chunk + png[ihdr_end:]
+    return _png_with_chunk(png, b"pHYs", struct.pack(">IIB", aspect.denominator, aspect.numerator, 0))
+
+
+def png_with_srgb(png: bytes) -> bytes:
+    """``png`` marked as sRGB (an sRGB chunk, perceptual intent, and the gAMA of 1/2.2 the PNG spec asks
+    beside it for readers that know only gAMA): untagged, a colour-managed reader guesses its space."""
+    return _png_with_chunk(_png_with_chunk(png, b"gAMA", struct.pack(">I", 45455)), b"sRGB", b"\0")
 
 
 def _exr_timecode(timecode: str, fps: Fraction) -> Any:
@@ -277,7 +289,11 @@ class ImageWriter(Writer):
             header: dict[str, Any] = {
                 "dpx:Transfer": "Printing density", "dpx:Colorimetric": "Printing density",
                 "dpx:FrameRate": float(self.fps), "PixelAspectRatio": self._pixel_aspect,
-                "Software": "Guangying",
+                "Software": "Guangying", "dpx:FramePosition": number,
+                # Cineon's black and white codes (95 and 685 of 1023) at this depth and their densities:
+                # a reader that converts by the header, not by a Cineon preset, found them undefined
+                "dpx:LowData": round(95 / 1023 * ((1 << self._bits) - 1)), "dpx:LowQuantity": 0.0,
+                "dpx:HighData": round(685 / 1023 * ((1 << self._bits) - 1)), "dpx:HighQuantity": 2.048,
             }
             if self._timecode is not None and self.fps <= 60:  # its BCD frame field counts to 59
                 frame_timecode = timecode_at(self._timecode, number - self.first_frame, self.fps)
@@ -310,6 +326,8 @@ class ImageWriter(Writer):
             data = encoded.tobytes()
             if self._ext == ".png" and self._pixel_aspect != 1.0:
                 data = png_with_pixel_aspect(data, self._pixel_aspect)
+            if self._ext == ".png" and self.content != "matte":  # a matte is coverage, not sRGB light
+                data = png_with_srgb(data)
             write_bytes(path, data)
         self._written.append(path)
 
