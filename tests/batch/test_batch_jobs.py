@@ -460,6 +460,25 @@ shots:
     assert "shot 4: lens setting subject_distance_m=-3" in message
 
 
+def test_an_option_is_named_by_its_flag_or_by_the_name_its_value_goes_to(takes):
+    # focal_length_mm (as a --config file or a look saved on set names it) was "unknown key"
+    jobs = takes / "names.yaml"
+    jobs.write_text("""
+defaults: {background: set.png, focal_length_mm: 85, f_number: 2}
+shots:
+  - {input: takes/c1.mp4, name: a, output: out/a.mov, subject_distance_m: 3}
+  - {input: takes/c2.mp4, name: b, output: out/b.mov, focal_length: 50, subject_distance: 4}
+""")
+    first, second = load_jobs(jobs, COMMANDS)
+    assert (first.options["focal_length_mm"], first.options["subject_distance_m"]) == (85, 3)
+    assert (second.options["focal_length_mm"], second.options["subject_distance_m"]) == (50, 4)  # shot wins
+    jobs.write_text("""
+shots:
+  - {input: takes/c1.mp4, output: out/a.mov, background: set.png, focal_length: 50, focal_length_mm: 85}
+""")
+    assert "shot 1: 'focal_length' and 'focal_length_mm' are one option; keep one" in _refused(jobs)
+
+
 @pytest.fixture
 def read_only_folder(tmp_path):
     """A folder this user cannot write in: a read-only tmpfs for root (whom modes do not stop), a

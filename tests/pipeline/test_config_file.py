@@ -1,6 +1,7 @@
 """`--config` files: a misspelt or unknown key, a wrong value, bad encoding or an unreadable file is
 refused with a message naming the file, never ignored or shown as a traceback."""
 
+import json
 import re
 from pathlib import Path
 
@@ -41,6 +42,11 @@ def _run(tmp_path: Path, config: bytes, name: str = "settings.yaml"):
         # YAML numbers and lists where click expects text: what the option takes, not Python's message
         (b"unmix: 7\n", "s.yaml", "`key --unmix` (expected true or false)"),
         (b"screen_gain: [1, 2]\n", "s.yaml", "(expected a single float value)"),
+        # the flag's name and the name its value goes to are one option (each was refused by one of
+        # the config and the batch file); the message names the flag, not a --clip-white-x that is none
+        (b"clip_white: 0.8\nclip_white: 0.9\n", "s.yaml", "'clip_white' is given twice"),
+        (b"key:\n  alpha_out: a.png\n  alpha: b.png\n", "s.yaml", "'alpha_out' and 'alpha' are one option"),
+        (b"focal_length_mm: abc\n", "s.yaml", "is not a valid value for `composite --focal-length` ("),
     ],
 )
 def test_bad_config_is_refused_naming_the_file(tmp_path, config, name, expected):
@@ -86,7 +92,7 @@ def test_no_output_is_written_over_the_config_file(tmp_path):
 
 @pytest.mark.parametrize(("text", "name"), [
     (b"focus-live:\n  lidar_range_m: 40\n", "s.yaml"), (b"[focus-live]\nlidar-range-m = 40\n", "s.toml"),
-    (b"focus_live:\n  lidar_range_m: 40\n", "s.yaml"),
+    (b"focus_live:\n  lidar_range_m: 40\n", "s.yaml"), (b"focus_live:\n  lidar_range: 40\n", "s.yaml"),
 ])
 def test_a_hyphenated_command_has_its_own_section(tmp_path, text, name):
     # [focus-live] was "unknown setting 'focus_live'; did you mean 'focus'?"
@@ -96,5 +102,16 @@ def test_a_hyphenated_command_has_its_own_section(tmp_path, text, name):
     path.write_bytes(text)
     config = load_config(path)
     _check_config(cli, config, path)
-    defaults = _default_map(config, list(cli.commands))
+    defaults = _default_map(config, cli, path)
     assert defaults["focus-live"]["lidar_range_m"] == 40 and "lidar_range_m" not in defaults["focus"]
+
+
+@pytest.mark.parametrize("name", ["focal_length", "focal_length_mm"])
+def test_an_option_is_set_by_its_flag_name_or_by_the_name_its_value_goes_to(tmp_path, name):
+    # "every flag can come from a file": `focal_length: 50` was "unknown setting; did you mean
+    # 'focal_length_mm'?", where a batch file takes focal_length and refused focal_length_mm
+    config = tmp_path / "look.yaml"
+    config.write_text(f"{name}: 135\nf_number: 2\nsensor: ff\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "dof", "--distance", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["focal_length_mm"] == 135

@@ -188,6 +188,17 @@ def _check_name(name: str, where: str, problems: list[str]) -> None:
                         "render's staging folder): give one without / \\ : or a leading dot")
 
 
+def _flag_keys(entry: dict[str, Any], flag_of: dict[str, str], where: str,
+               problems: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        flag = flag_of.get(key, key) if key not in flag_of.values() else key
+        if flag in out:
+            problems.append(f"{where}: '{flag}' and '{key}' are one option; keep one")
+        out[flag] = value
+    return out
+
+
 def _shot_options(
     entry: dict[str, Any], base: Path, specs: Mapping[str, OptionSpec], where: str, problems: list[str]
 ) -> dict[str, Any]:
@@ -331,6 +342,9 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
         if key not in _TOP_LEVEL_KEYS:  # its settings were dropped for the whole shoot
             problems.append(f"unknown top-level key '{key}'{_suggest(str(key), list(_TOP_LEVEL_KEYS))}: the "
                             "file holds 'defaults:' and 'shots:'")
+    # an option by the name its value goes to (focal_length_mm, as a --config file or a saved look
+    # names it) is the option of that flag (focal_length): one was refused where the other was taken
+    flag_of = {spec.dest: key for specs in commands.values() for key, spec in specs.items()}
     checked: dict[tuple[str, str, tuple[int, int]], str | None] = {}
     shots: list[Shot] = []
     for number, raw_entry in enumerate(data["shots"], start=1):
@@ -338,7 +352,8 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
         if not isinstance(raw_entry, dict):
             problems.append(f"{where}: must be a mapping with input and outputs, got {raw_entry!r}")
             continue
-        entry = {**defaults, **raw_entry}
+        entry = {**_flag_keys(defaults, flag_of, "defaults", problems),
+                 **_flag_keys(raw_entry, flag_of, where, problems)}
         command = entry.get("command", "composite")
         if command not in commands:
             problems.append(f"{where}: command '{command}' is not one of {', '.join(commands)}")

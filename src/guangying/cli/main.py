@@ -61,17 +61,49 @@ def _option_names(mapping: dict[Any, Any], path: Path) -> dict[str, Any]:
     return out
 
 
-def _default_map(config: dict[str, Any], commands: list[str]) -> dict[str, dict[str, Any]]:
+def _option_aliases(command: click.Command) -> dict[str, str]:
+    """The names a config key may give each option of ``command`` by: its flag without dashes
+    (``focal_length`` for ``--focal-length``, as a batch file names it) and the name its value goes to
+    (``focal_length_mm``, as a saved look writes it). Not ``--no-…`` flags: ``no_loop: true`` is no
+    ``loop: true``."""
+    aliases: dict[str, str] = {}
+    for param in command.params:
+        if param.name:
+            aliases[param.name] = param.name
+            for flag in param.opts:
+                if flag.startswith("--"):
+                    aliases.setdefault(flag[2:].replace("-", "_"), param.name)
+    return aliases
+
+
+def _flag(param: click.Parameter) -> str:
+    return next((f for f in param.opts if f.startswith("--")), f"--{(param.name or '').replace('_', '-')}")
+
+
+def _as_param_names(values: dict[str, Any], aliases: dict[str, str], path: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for key, value in values.items():
+        name = aliases.get(key, key)
+        if name in out:
+            raise click.UsageError(f"config file {path}: '{given[name]}' and '{key}' are one option; keep "
+                                   "one")
+        out[name], given[name] = value, key
+    return out
+
+
+def _default_map(config: dict[str, Any], group: click.Group, path: Path) -> dict[str, dict[str, Any]]:
     """Top-level keys apply to every command; a section named after a command (``focus-live`` or
-    ``focus_live``) applies to it only."""
-    sections = {name.replace("-", "_"): name for name in commands}
+    ``focus_live``) applies to it only. Keys become the names click's defaults go by."""
+    sections = {name.replace("-", "_"): name for name in group.commands}
     shared = {k: v for k, v in config.items() if k not in sections}
     out: dict[str, dict[str, Any]] = {}
     for key, name in sections.items():
         section = config.get(key) or {}
         if not isinstance(section, dict):
             raise click.UsageError(f"config section '{name}' must be a mapping")
-        out[name] = {**shared, **section}
+        aliases = _option_aliases(group.commands[name])
+        out[name] = {**_as_param_names(shared, aliases, path), **_as_param_names(section, aliases, path)}
     return out
 
 
@@ -90,7 +122,8 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
     """Refuse keys no command takes (with a did-you-mean) and values of the wrong kind, naming the file:
     a misspelt setting must not be silently ignored."""
     params = {name: {p.name: p for p in cmd.params if p.name} for name, cmd in group.commands.items()}
-    every = {key for names in params.values() for key in names}
+    aliases = {name: _option_aliases(cmd) for name, cmd in group.commands.items()}
+    every = {key for names in aliases.values() for key in names}
 
     def check(key: str, value: Any, allowed: set[str], commands: list[str], where: str) -> None:
         if key not in allowed:
@@ -98,7 +131,7 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise click.UsageError(f"config file {path}: unknown setting '{key}'{where}{hint}")
         for name in commands:
-            param = params[name].get(key)
+            param = params[name].get(aliases[name].get(key, key))
             if param is None:
                 continue
             try:
@@ -113,7 +146,7 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
                 message = exc.format_message() if isinstance(exc, click.ClickException) else _expected(param)
                 raise click.UsageError(  # not BadParameter: no option of this command is wrong
                     f"config file {path}: {key} = {value!r} is not a valid value for "
-                    f"`{name} --{key.replace('_', '-')}` ({message})"
+                    f"`{name} {_flag(param)}` ({message})"
                 ) from exc
 
     sections = {name.replace("-", "_"): name for name in group.commands}  # [focus-live] was "unknown"
@@ -121,7 +154,7 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
         if key in sections:
             name = sections[key]
             for sub_key, sub_value in (value or {}).items():
-                check(sub_key, sub_value, set(params[name]), [name], f" in section [{name}]")
+                check(sub_key, sub_value, set(aliases[name]), [name], f" in section [{name}]")
         else:
             check(key, value, every, list(group.commands), "")
 
@@ -149,7 +182,7 @@ class _ConfigGroup(click.Group):
                 if not path.is_file():
                     raise click.UsageError(f"config file not found: {path}")
                 config = load_config(path)
-                extra["default_map"] = _default_map(config, list(self.commands))
+                extra["default_map"] = _default_map(config, self, path)
                 _check_config(self, config, path)
                 ctx = super().make_context(info_name, args, parent=parent, **extra)
                 ctx.meta["guangying.config"] = path  # an input of the run: see invoke
