@@ -166,6 +166,12 @@ def key(alpha_out: str | None, foreground_out: str | None, **options: Any) -> No
     "camera_info file); the set is rendered with the plate's lens distortion.",
 )
 @click.option(
+    "--board", "marker_board",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Set: the board file (`guangying board`) the camera track was solved from (`track --method "
+    "markers`): its markers on the screen are keyed out where they show; an actor in front keeps them.",
+)  # fmt: skip
+@click.option(
     "--shadow", type=click.FloatRange(0, 1), default=0.0, show_default=True,
     help="Set: strength 0–1 of the actor's shadow carried from the screen onto the set.",
 )  # fmt: skip
@@ -233,6 +239,8 @@ def composite(
         raise click.UsageError("give either --background or --set (with --camera-track)")
     if set_path is not None and not options.get("camera_track"):
         raise click.UsageError("--set needs --camera-track CAMERA.csv (from `guangying track`)")
+    if options.get("marker_board") and set_path is None:
+        raise click.UsageError("--board goes with --set and the --camera-track solved from its markers")
     if options.get("focal_length_mm") is not None and options.get("f_number") is None and set_path is None:
         click.echo("note: --focal-length alone changes nothing here (add --f-number for depth of field)",
                    err=True)  # fmt: skip
@@ -253,6 +261,7 @@ def composite(
                 set_path, options["camera_track"], options["sensor"], options.get("focal_length_mm"),
                 options.get("calibration"), options["shadow"], options["floor_reflection"], chan,
                 footage_fps=rate, footage_pixel_aspect=pixel_aspect, footage_first_frame=first_frame,
+                marker_board=options.get("marker_board"),
             ),
             lens,
         )  # fmt: skip

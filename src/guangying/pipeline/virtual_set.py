@@ -29,12 +29,14 @@ from guangying.sets.base import VirtualSet, open_set
 from guangying.sets.interaction import apply_shadow, floor_reflection, shadow_ratio
 from guangying.sets.optics import SetOptics
 from guangying.sets.view import SetView, view_from_track_row
+from guangying.tracking.board import MarkerBoard, load_board
 from guangying.tracking.camera_track import (
     CameraTrackRow,
     ChanSettings,
     chan_frame_zero,
     read_camera_track,
 )
+from guangying.tracking.marker_matte import marker_alpha
 
 
 @dataclass
@@ -58,6 +60,10 @@ class SetSettings(CheckedOnAssignment):
     - ``footage_first_frame``: the footage's first frame number (a sequence's first file's). A track
       without rows for the footage's numbers (numbered 1001 on, say, under a video) gives its first row
       to this frame and the rest in order, whatever range is rendered.
+    - ``marker_board``: the board file (`guangying board`) the camera was tracked with: its markers,
+      printed on the screen, are taken out of the matte where they show (an actor in front of one
+      keeps it; :func:`guangying.tracking.marker_matte.marker_alpha`). Without it they key as
+      opaque black-and-white squares over the set.
     """
 
     set_path: str
@@ -74,6 +80,7 @@ class SetSettings(CheckedOnAssignment):
     footage_fps: float | None = None
     footage_pixel_aspect: float = 1.0
     footage_first_frame: int = 0
+    marker_board: str | None = None
 
     def __post_init__(self) -> None:
         check_fields(self, "set", {
@@ -85,6 +92,8 @@ class SetSettings(CheckedOnAssignment):
             "footage_first_frame": Range(-1e9, 1e9, integer=True),
         })
         sensor_preset(self.sensor)  # an unknown name is refused here, not when the set first opens
+        if self.marker_board is not None:
+            load_board(self.marker_board)  # a wrong board is refused before the render, naming the file
 
 
 def plate_chan_settings(source: str | Path, sensor: str, fps: FrameRate | None = None) -> ChanSettings:
@@ -138,10 +147,13 @@ class SetBackground:
         if lens is not None:
             self.attach_lens(lens)
         self.set: VirtualSet = open_set(settings.set_path, settings.footage_fps)
+        self.board: MarkerBoard | None = load_board(settings.marker_board) if settings.marker_board else None
         self.inputs = tuple(
-            p for p in (settings.set_path, settings.camera_track, settings.calibration, settings.lens_file)
+            p for p in (settings.set_path, settings.camera_track, settings.calibration, settings.lens_file,
+                        settings.marker_board)
             if p and not p.startswith(FREED_SCHEME)
         )  # fmt: skip
+        self._marker_alpha: np.ndarray | None = None
         self.position = 0
         self.last_row: CameraTrackRow | None = None  # the camera the last frame was rendered for
         self._views: dict[int, SetView] = {}
@@ -194,13 +206,19 @@ class SetBackground:
             )
         rgb_linear = self.set.render(view, position, optics)
         self._plate_linear = srgb_to_linear(plate_rgb_srgb) if self.settings.shadow > 0 else None
+        if self.board is not None:
+            self._marker_alpha = marker_alpha(plate_rgb_srgb, self.board, view.pose, view.camera_matrix,
+                                              view.dist_coeffs)
         return linear_to_srgb(rgb_linear), rgb_linear
 
     def layer_hook(self, then: LayerHook | None = None) -> LayerHook:
-        """The frame compositor's hook: shadow and reflection on the set, then ``then`` (lens)."""
+        """The frame compositor's hook: the screen's markers out of the matte, shadow and reflection on
+        the set, then ``then`` (lens)."""
 
         def hook(position: int, fg_srgb: np.ndarray, alpha: np.ndarray, bg_linear: np.ndarray):  # type: ignore[no-untyped-def]
             st = self.settings
+            if self._marker_alpha is not None:
+                alpha = alpha * (1.0 - self._marker_alpha)
             if st.shadow > 0 and self._plate_linear is not None:
                 bg_linear = apply_shadow(bg_linear, shadow_ratio(self._plate_linear, alpha), st.shadow)
             if st.floor_reflection > 0:
