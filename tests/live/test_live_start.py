@@ -221,3 +221,15 @@ def test_terminal_says_when_the_take_runs(plate_clip, tmp_path):
     assert lines[0].startswith("live: ") and lines.count("running: the take has started") == 1, lines
     assert lines.index("running: the take has started") < next(
         k for k, line in enumerate(lines) if "frames out of" in line), lines
+
+
+def test_a_plate_container_the_camera_cannot_fill_is_refused_before_the_take(plate_clip, tmp_path):
+    # a file played live is encoded, and .ts takes only copied packets: "unknown output type .ts" came
+    # after "running: the take has started", and the composite recording was lost with it
+    res = subprocess.run([sys.executable, "-m", "guangying.cli.main", "live", str(plate_clip), "--no-monitor",
+                          "--duration", "1", "--record", "take.mp4", "--record-plate", "plate.ts"],
+                         capture_output=True, text=True, env=live_env(), cwd=tmp_path, timeout=300)  # fmt: skip
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "plate.ts: this camera's plate is encoded" in res.stderr and "use .mov" in res.stderr, res.stderr
+    assert "running: the take has started" not in res.stdout
+    assert not list(tmp_path.iterdir())

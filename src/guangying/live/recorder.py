@@ -27,6 +27,7 @@ from guangying.live.take_sound import TakeSound
 from guangying.live.workers import DroppingWorker
 from guangying.media import Writer, open_writer
 from guangying.media.audio import SoundError, mux_with_audio
+from guangying.media.image_writer import WRITTEN_EXTENSIONS
 from guangying.media.patterns import parse_pattern
 from guangying.media.pixels import to_float32
 from guangying.media.video_writer import VIDEO_EXTENSIONS, container_options_for
@@ -163,6 +164,12 @@ class Recorder:
             self._plate = PacketPlate(plate, fps, by_arrival=not camera_clock and camera_codec == "mjpeg",
                                        size=camera_size, camera=plate_camera)
         elif plate is not None:
+            if plate.suffix.lower() not in (*VIDEO_EXTENSIONS, *WRITTEN_EXTENSIONS):
+                # said at the plate's first frame, after the take had started (and lost the composite)
+                raise MediaError(f"{plate}: this camera's plate is encoded (a file played live, or raw "
+                                 f"video), which {plate.suffix or 'a name without extension'} cannot hold; "
+                                 "use .mov (ProRes), .mkv or .mp4 (.ts takes only a stream's copied H.264 "
+                                 "or HEVC)")
             self._plate = _PlateRecorder(plate, fps, pixel_aspect, plate_camera)
         self._writers: dict[str, Writer] = {}
         self._rows: list[FrameMeta] = []
