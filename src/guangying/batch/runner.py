@@ -115,7 +115,15 @@ def _own_stop_handlers() -> Iterator[None]:
                     signal.signal(sig, handler)
 
 
+def _quiet_default_token_note(record: logging.LogRecord) -> bool:
+    """Ray's note that its safe default (token authentication) is on printed a WARNING line above every
+    batch's report; a change to that mode, or a warning that it is off, is still shown."""
+    return "Token authentication is enabled" not in record.getMessage()
+
+
 def _init_local_ray(ray: Any, cpus: int) -> None:  # noqa: ANN401
+    logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(
+        _quiet_default_token_note)
     for attempt in (1, 2):
         try:
             # "local": a session of its own, also on a node of a cluster (RAY_ADDRESS set, `ray start` run),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from guangying.cli.matte_commands import composite, key
+from guangying.cli.wording import frames
 
 if TYPE_CHECKING:
     from guangying.batch import Shot
@@ -104,7 +105,7 @@ def batch(
     shots = load_batch_file(jobs_file)
 
     def say(shot: ShotOutcome) -> None:  # as each shot ends: a farm log shows it then
-        line = f"{shot.status:8} {shot.name}: {shot.frames} frames"
+        line = f"{shot.status:8} {shot.name}: {frames(shot.frames)}"
         damage = damage_note(shot.held_frames, shot.artefact_frames)
         detail = shot.message if shot.status == "failed" else damage
         click.echo(line + (f" — {detail}" if detail else ""))
@@ -120,7 +121,7 @@ def batch(
         on_shot=say,
     )
     click.echo(
-        f"{report.frames} frames in {report.seconds:.1f} s on {report.workers} workers ({report.cluster})"
+        f"{frames(report.frames)} in {report.seconds:.1f} s on {report.workers} workers ({report.cluster})"
     )
     if report.page is not None:
         click.echo(f"report: {report.page}")

@@ -13,6 +13,7 @@ import click
 
 from guangying.base.atomic import check_output_folder
 from guangying.cli.frame_rate import FRAME_RATE
+from guangying.cli.wording import frames
 from guangying.focus import defaults
 from guangying.lens.optics import DepthOfField, depth_of_field, resolve_coc_mm
 from guangying.lens.sensors import SENSORS, sensor_preset
@@ -162,7 +163,7 @@ def focus_command(
             "strength ≥ 100, not 65535, and a distance > 0), or the readings start after the last frame",
             stacklevel=1,
         )
-    click.echo(f"wrote {done.frames} frames ({done.with_focus} with focus) to {output}")
+    click.echo(f"wrote {frames(done.frames)} ({done.with_focus} with focus) to {output}")
 
 
 @click.command("focus-live")

@@ -13,6 +13,7 @@ import click
 
 from guangying.cli.dataclass_options import dataclass_options
 from guangying.cli.engine_options import camera_log_option, engine_options
+from guangying.cli.wording import frames
 from guangying.keyer import KeyerSettings
 from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.job_options import KEYER_FILE_FIELDS
@@ -243,7 +244,7 @@ def live(**options: Any) -> None:
     p50 = "–" if report.latency_ms_p50 is None else f"{report.latency_ms_p50:.0f}"
     p95 = "–" if report.latency_ms_p95 is None else f"{report.latency_ms_p95:.0f}"
     click.echo(
-        f"{report.frames_out} frames out of {report.frames_in} in, {report.dropped} dropped, "
+        f"{frames(report.frames_out)} out of {report.frames_in} in, {report.dropped} dropped, "
         + (f"{report.damaged} damaged (skipped), " if report.damaged else "")
         + (f"{report.artefacts} with artefacts (data lost in transit), " if report.artefacts else "")
         + f"latency p50 {p50} ms p95 {p95} ms; {report.reason}"

@@ -11,6 +11,7 @@ import click
 
 from guangying.cli.dataclass_options import dataclass_from_options, dataclass_options
 from guangying.cli.engine_options import camera_log_option, engine_options
+from guangying.cli.wording import frames
 from guangying.keyer import KeyerSettings
 from guangying.media.damage import damage_note
 from guangying.media.outputs import check_outputs
@@ -113,7 +114,7 @@ def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) 
     for path in report.outputs:
         click.echo(f"wrote {path}")
     damage = damage_note(report.held_frames, report.artefact_frames)
-    click.echo(f"{report.frames} frames" + (f"; {damage}" if damage else ""))
+    click.echo(frames(report.frames) + (f"; {damage}" if damage else ""))
 
 
 @click.command()

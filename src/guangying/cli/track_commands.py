@@ -13,6 +13,7 @@ import click
 
 from guangying.base.atomic import check_output_folder
 from guangying.cli.frame_rate import FRAME_RATE
+from guangying.cli.wording import frames as frames_said
 from guangying.lens.sensors import SENSORS, sensor_preset
 from guangying.media.outputs import check_outputs
 
@@ -222,7 +223,7 @@ def track_command(
         task = bar.add_task(f"tracking ({method})", total=None)
         rows = run_track(job, progress=lambda n: bar.update(task, completed=n))
     held = sum(1 for r in rows if r.quality == 0)
-    click.echo(f"wrote {output}: {len(rows)} frames" + (f", {held} held (quality 0)" if held else ""))
+    click.echo(f"wrote {output}: {frames_said(len(rows))}" + (f", {held} held (quality 0)" if held else ""))
 
 
 @click.command("board")

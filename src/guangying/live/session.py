@@ -88,7 +88,7 @@ class LiveReport:
 # after installing or updating) compiling the keyer took 2.4 minutes on a 2-core machine.
 STARTING_MESSAGE = (
     "preparing the engine; the first start after installing or updating compiles it "
-    "(2–3 minutes on a small laptop), later starts take seconds"
+    "(1–3 minutes on a 2-core laptop), later starts take seconds"
 )
 
 

@@ -91,7 +91,7 @@ def _check_track_fits(path: str, track: FocusTrack, clip: ClipInfo, end: int | N
     if track.fps is not None and abs(track.fps / fps - 1.0) > 0.0005:
         raise SettingsError(
             f"focus track {path} was written at {track.fps:.4g} fps (its t_s), the clip runs at {fps:.4g}: "
-            f"taken row for frame, its focus would play {track.fps / fps:.2f}× as fast as it was pulled. "
+            f"one row a frame, its focus would play {track.fps / fps:.2f}× as fast as it was pulled. "
             f"Write it again with `guangying focus … --fps {fps:.4g}`")
     last = end if end is not None else (
         None if clip.frame_count is None else clip.first_frame + clip.frame_count - 1)
