@@ -96,6 +96,32 @@ def test_a_saved_look_names_its_files_so_that_it_works_from_any_folder(tmp_path,
     LiveSettings(look, 64, 48)  # opens from here
 
 
+def test_a_saved_look_carries_the_takes_lens(plate_clip, tmp_path):
+    # the monitor showed the set through the lens's depth of field (--focal-length, --f-number); the look
+    # saved there had none of it, and `composite --config look` rendered the set sharp
+    from guangying.live.launch import take_lens_from_options
+
+    checks = (np.indices((192, 320)).sum(axis=0) % 16 < 8).astype(np.uint8) * 255  # a set that shows blur
+    cv2.imwrite(str(tmp_path / "set.png"), checks)
+    lens = {"focal_length_mm": 85.0, "f_number": 1.4, "sensor": "s35", "subject_distance_m": 2.0,
+            "background_distance_m": float("inf")}
+    look = tmp_path / "look.yaml"
+    look.write_text(LiveSettings({"background": str(tmp_path / "set.png")}, 320, 192,
+                                 take_lens_from_options(lens)).to_yaml())
+    assert "background_distance_m" not in load_config(look)  # infinity is the default, left out
+    outputs = {name: tmp_path / f"{name}.%04d.png" for name in ("saved", "flags", "sharp")}
+    flags = ["--focal-length", "85", "--f-number", "1.4", "--sensor", "s35", "--subject-distance", "2"]
+    for name, args in (("saved", ["--config", str(look), "composite"]), ("flags", ["composite", *flags]),
+                       ("sharp", ["composite"])):
+        extra = ["--background", str(tmp_path / "set.png")] if name != "saved" else []
+        res = CliRunner().invoke(cli, [*args, str(plate_clip), *extra, "--end", "2", "-o", str(outputs[name]),
+                                       "--quiet"])
+        assert res.exit_code == 0, res.output
+    saved, with_flags, sharp = (_frames(outputs[name]) for name in ("saved", "flags", "sharp"))
+    assert all(np.array_equal(a, b) for a, b in zip(saved, with_flags, strict=True))
+    assert max(float(np.abs(a - b).max()) for a, b in zip(saved, sharp, strict=True)) > 0.2
+
+
 class SlowMatter:
     """The chroma keyer made deliberately slow (an engine far below the source frame rate)."""
 

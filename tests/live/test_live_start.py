@@ -228,7 +228,7 @@ def test_a_plate_container_the_camera_cannot_fill_is_refused_before_the_take(pla
     # after "running: the take has started", and the composite recording was lost with it
     res = subprocess.run([sys.executable, "-m", "guangying.cli.main", "live", str(plate_clip), "--no-monitor",
                           "--duration", "1", "--record", "take.mp4", "--record-plate", "plate.ts"],
-                         capture_output=True, text=True, env=live_env(), cwd=tmp_path, timeout=300)  # fmt: skip
+                         capture_output=True, text=True, env=live_env(), cwd=tmp_path, timeout=300)
     assert res.returncode == 1, res.stdout + res.stderr
     assert "plate.ts: this camera's plate is encoded" in res.stderr and "use .mov" in res.stderr, res.stderr
     assert "running: the take has started" not in res.stdout

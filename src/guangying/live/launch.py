@@ -93,6 +93,18 @@ def look_from_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return look
 
 
+_TAKE_LENS_KEYS = ("focal_length_mm", "f_number", "sensor", "subject_distance_m", "background_distance_m")
+
+
+def take_lens_from_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The lens the take is shown through, for the saved look: only with ``f_number`` (depth of field
+    on); an infinite distance is the default and is left out."""
+    if options.get("f_number") is None:
+        return {}
+    return {k: options[k] for k in _TAKE_LENS_KEYS
+            if options.get(k) is not None and not (isinstance(options[k], float) and math.isinf(options[k]))}
+
+
 def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, LensSettings | None]:
     """LiDAR → controller (→ FreeD) and the lens the set is defocused with, as the options ask."""
     from guangying.distance.tfluna import TfLunaSource
@@ -249,7 +261,7 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
             camera_log=o["camera_log"],
         )
         closers.append(source.stop)
-        settings = LiveSettings(look_from_options(o), source.width, source.height)
+        settings = LiveSettings(look_from_options(o), source.width, source.height, take_lens_from_options(o))
         virtual_set = set_from_options(o, float(source.fps), float(source.pixel_aspect))
         if virtual_set is not None:
             closers.append(virtual_set.close)

@@ -73,8 +73,13 @@ class LiveSettings:
     from the page is refused with a message and the picture keeps its last good look.
     """
 
-    def __init__(self, values: dict[str, Any], width: int, height: int) -> None:
+    def __init__(self, values: dict[str, Any], width: int, height: int,
+                 take_lens: dict[str, Any] | None = None) -> None:
         self.width, self.height = width, height
+        # the lens the take is shown through (``focal_length_mm``, ``f_number``, ``sensor`` …, the CLI's
+        # names): fixed for the take, and saved with the look, or post rendered it without its depth
+        # of field
+        self.take_lens = dict(take_lens or {})
         self._lock = threading.Lock()
         self._values: dict[str, Any] = {}
         self.version = 0
@@ -151,9 +156,12 @@ class LiveSettings:
         """The look as a settings file: ``guangying --config FILE composite SHOT -o OUT`` renders it."""
         version, values = self.snapshot()
         body = {k: _absolute_if_file(v) if k in _FILE_OR_VALUE else v
-                for k, v in sorted(values.items()) if v is not None}
+                for k, v in sorted({**self.take_lens, **values}.items()) if v is not None}
         header = (
             f"# Guangying look saved live (settings version {version}).\n"
             "# Render with it: guangying --config THIS_FILE composite SHOT -o OUT\n"
         )
+        if self.take_lens:
+            header += ("# The lens is the take's; a focus that followed the LiDAR on set is in the take's "
+                       "per-frame log (focus_distance_m)\n")
         return header + yaml.safe_dump(body, sort_keys=True, allow_unicode=True)
