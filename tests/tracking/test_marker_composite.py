@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from tracking_kit import SENSOR_MM, H, W, board, marker_renderer
 
@@ -15,14 +16,20 @@ from guangying.tracking.marker_matte import marker_coverage
 SET_SRGB = np.array([0.55, 0.35, 0.25], np.float32)  # a plain set: a marker left in shows as grey or black
 
 
-def test_the_boards_markers_are_keyed_out_and_an_actor_in_front_of_them_kept(tmp_path):
+@pytest.mark.parametrize(("move", "blur_samples", "crf", "shadow"),
+                         [("pan", 1, 14, "0"), ("handheld", 4, 28, "0.8")], ids=["pan", "blur-crf28-shadow"])
+def test_the_boards_markers_are_keyed_out_and_an_actor_in_front_of_them_kept(tmp_path, move, blur_samples,
+                                                                               crf, shadow):
     # `track --method markers` then `composite --set`: every marker was pasted over the set as an opaque
-    # black-and-white square; `tracking.marker_matte` existed, and nothing called it
+    # black-and-white square; `tracking.marker_matte` existed, and nothing called it. Then their edges
+    # (print mixed with screen) stayed as outlines, a blurred marker as a grey square (3 % of marker
+    # pixels), and --shadow laid the dark prints on the set as the actor's shadow (70 %)
     board().save(tmp_path / "board.json")
-    poses, focals = camera_path("pan", 3, fps=6)
-    plates = list(render_plates(marker_renderer(), poses, focals, SENSOR_MM, W, H, subject_coverage=0.35))
+    poses, focals = camera_path(move, 3, fps=6)
+    plates = list(render_plates(marker_renderer(), poses, focals, SENSOR_MM, W, H, subject_coverage=0.35,
+                                blur_samples=blur_samples))
     clip = tmp_path / "shot.mp4"
-    with open_writer(str(clip), fps=6, content="rgb", crf=14) as writer:
+    with open_writer(str(clip), fps=6, content="rgb", crf=crf) as writer:
         for plate in plates:
             writer.write(plate.rgb)
     with open_writer(str(tmp_path / "set.png"), content="rgb") as writer:  # a 360° picture of one colour
@@ -34,7 +41,8 @@ def test_the_boards_markers_are_keyed_out_and_an_actor_in_front_of_them_kept(tmp
     assert result.exit_code == 0, result.output
     for name, extra in (("with", ["--board", board_file]), ("without", [])):
         result = runner.invoke(cli, ["composite", str(clip), "--set", str(tmp_path / "set.png"),
-                                     "--camera-track", track, "--sensor", "s35", *extra, "--quiet",
+                                     "--camera-track", track, "--sensor", "s35", *extra, "--shadow", shadow,
+                                     "--quiet",
                                      "-o", str(tmp_path / f"{name}.%04d.png"),
                                      "--alpha", str(tmp_path / f"{name}_alpha.%04d.png")])
         assert result.exit_code == 0, result.output
@@ -47,7 +55,7 @@ def test_the_boards_markers_are_keyed_out_and_an_actor_in_front_of_them_kept(tmp
             on_actor = cover & (plate.subject_alpha > 0.99)
             assert on_marker.sum() > 2000 and on_actor.sum() > 300
             off_set = np.abs(out.rgb - SET_SRGB).max(axis=2)
-            assert np.median(off_set[on_marker]) < 0.03 and np.mean(off_set[on_marker] < 0.1) > 0.95
+            assert np.median(off_set[on_marker]) < 0.03 and np.mean(off_set[on_marker] > 0.1) < 0.015
             assert np.median(np.abs(before.rgb - SET_SRGB).max(axis=2)[on_marker]) > 0.2  # they showed
             # the actor in front of a marker stays; black-and-white parts of the costume (helmet, collar)
             # can pass for a marker, the limit of a colour test (docs/tracking.md)

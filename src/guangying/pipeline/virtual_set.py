@@ -36,7 +36,9 @@ from guangying.tracking.camera_track import (
     chan_frame_zero,
     read_camera_track,
 )
-from guangying.tracking.marker_matte import marker_alpha
+from guangying.tracking.marker_matte import marker_alpha, marker_coverage
+
+_MARKER_SMEAR_PX = 4.0  # how far past its print a marker may reach: motion blur, tracking error
 
 
 @dataclass
@@ -153,7 +155,7 @@ class SetBackground:
                         settings.marker_board)
             if p and not p.startswith(FREED_SCHEME)
         )  # fmt: skip
-        self._marker_alpha: np.ndarray | None = None
+        self._plate_srgb: np.ndarray | None = None
         self.position = 0
         self.last_row: CameraTrackRow | None = None  # the camera the last frame was rendered for
         self._views: dict[int, SetView] = {}
@@ -206,10 +208,24 @@ class SetBackground:
             )
         rgb_linear = self.set.render(view, position, optics)
         self._plate_linear = srgb_to_linear(plate_rgb_srgb) if self.settings.shadow > 0 else None
-        if self.board is not None:
-            self._marker_alpha = marker_alpha(plate_rgb_srgb, self.board, view.pose, view.camera_matrix,
-                                              view.dist_coeffs)
+        self._plate_srgb = plate_rgb_srgb if self.board is not None else None
         return linear_to_srgb(rgb_linear), rgb_linear
+
+    def _markers_out(self, position: int, plate_srgb: np.ndarray,
+                     alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The matte without the board's markers, and where they are (grown to take in blur)."""
+        assert self.board is not None
+        view = self._views[position]
+        cover = marker_coverage(self.board, view.pose, view.camera_matrix, view.dist_coeffs,
+                                alpha.shape[0], alpha.shape[1], grow_px=_MARKER_SMEAR_PX)
+        # the screen's colour around the markers, as the keyer found it clear: what their edges mix with
+        clear = alpha < 0.02
+        near = clear & (cover > 0)
+        samples = plate_srgb[near] if np.count_nonzero(near) >= 64 else plate_srgb[clear]
+        screen = np.median(samples, axis=0) if len(samples) >= 16 else None
+        marker = marker_alpha(plate_srgb, self.board, view.pose, view.camera_matrix, view.dist_coeffs,
+                              grow_px=_MARKER_SMEAR_PX, screen_srgb=screen)
+        return alpha * (1.0 - marker), cover
 
     def layer_hook(self, then: LayerHook | None = None) -> LayerHook:
         """The frame compositor's hook: the screen's markers out of the matte, shadow and reflection on
@@ -217,10 +233,12 @@ class SetBackground:
 
         def hook(position: int, fg_srgb: np.ndarray, alpha: np.ndarray, bg_linear: np.ndarray):  # type: ignore[no-untyped-def]
             st = self.settings
-            if self._marker_alpha is not None:
-                alpha = alpha * (1.0 - self._marker_alpha)
+            lit = alpha  # what is not lit screen: the actor, and the markers (dark, not a shadow)
+            if self.board is not None and self._plate_srgb is not None:
+                alpha, cover = self._markers_out(position, self._plate_srgb, alpha)
+                lit = np.maximum(alpha, cover)
             if st.shadow > 0 and self._plate_linear is not None:
-                bg_linear = apply_shadow(bg_linear, shadow_ratio(self._plate_linear, alpha), st.shadow)
+                bg_linear = apply_shadow(bg_linear, shadow_ratio(self._plate_linear, lit), st.shadow)
             if st.floor_reflection > 0:
                 reflection = floor_reflection(srgb_to_linear(fg_srgb), alpha, st.floor_reflection)
                 if reflection is not None:

@@ -115,6 +115,7 @@ def marker_alpha(
     dist_coeffs: np.ndarray | None = None,
     grow_px: float = 2.0,
     tolerance: float = 0.12,
+    screen_srgb: np.ndarray | None = None,
 ) -> np.ndarray:
     """How much each pixel is a marker still in view: float32 (H, W) 0–1.
 
@@ -122,6 +123,9 @@ def marker_alpha(
     white) and its luma is near what the printed marker should show there (levels measured from the
     frame itself); an actor in front of a marker differs in colour or brightness and keeps its matte.
     A black-and-white costume in front of a marker can be taken for it: the limit of a colour test.
+    With ``screen_srgb`` (the clear screen's colour, sRGB (3,)) a pixel that mixes the print with the
+    screen counts too: a marker's edge, or a marker smeared by motion blur or by 4:2:0 chroma, which
+    the grey test left as an outline or a grey square.
     """
     import cv2
 
@@ -150,11 +154,29 @@ def marker_alpha(
     hi = cv2.dilate(filled, kernel)
     luma_miss = np.maximum(np.maximum(lo - luma, luma - hi), 0.0)
     miss = luma_miss + np.maximum(chroma - 0.05, 0.0)
+    if screen_srgb is not None:
+        wide = np.ones((5, 5), np.uint8)  # a smear of a few pixels mixes more than the 3×3 band holds
+        miss = np.minimum(miss, _print_and_screen_miss(rgb, cv2.erode(filled, wide), cv2.dilate(filled, wide),
+                                                       np.asarray(screen_srgb, np.float32)))
     # a marker matches its print over a whole neighbourhood, an actor only by chance pixel by pixel
     # (a white sleeve over a white bit): take the worse of the pixel and its 7×7 surroundings
     miss = np.maximum(miss, cv2.blur(miss, (7, 7)))
     match = np.clip(2.0 - miss / tolerance, 0.0, 1.0)
     return (cover * match).astype(np.float32)
+
+
+def _print_and_screen_miss(rgb: np.ndarray, lo: np.ndarray, hi: np.ndarray, screen: np.ndarray) -> np.ndarray:
+    """How far each pixel is from a mix m·(g, g, g) + (1 − m)·screen of a grey g the print may show
+    there (``lo``–``hi``) and the screen: the least-squares fit of p − screen = a·(1, 1, 1) − m·screen
+    (a = m·g), its residual, plus how far g = a/m lies outside the print's band."""
+    basis = np.stack([np.ones(3, np.float32), -screen], axis=1)  # (3, 2), the same for every pixel
+    offset = rgb - screen
+    a_m = offset @ np.linalg.pinv(basis).T.astype(np.float32)
+    residual = np.linalg.norm(offset - a_m @ basis.T, axis=2)
+    a, m = a_m[..., 0], a_m[..., 1]
+    grey = a / np.maximum(m, 1e-3)
+    outside = np.maximum(np.maximum(lo - grey, grey - hi), 0.0) * np.clip(m, 0.0, 1.0)
+    return (residual + outside + np.maximum(-m, 0.0) + np.maximum(m - 1.0, 0.0)).astype(np.float32)
 
 
 def fill_from_screen(rgb: np.ndarray, alpha_marker: np.ndarray, screen_rgb: np.ndarray) -> np.ndarray:
