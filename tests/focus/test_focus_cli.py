@@ -194,6 +194,22 @@ def test_focus_cli_marks_rack_and_return(tmp_path, log_path):
     assert float(rows[74]["focus_distance_m"]) == pytest.approx(2.0, abs=0.02)  # back on the sensor
 
 
+def test_a_first_cue_to_the_subject_starts_on_the_subject_not_at_infinity(tmp_path, log_path):
+    # with nothing yet to rack from, the take racked in from 1000 m over half a second
+    marks = tmp_path / "marks.yaml"
+    marks.write_text("marks: {A: 1.5}\ncues:\n - {t_s: 0, mark: track, rack_s: 0.5}\n")
+    rows = {}
+    for name, extra in (("cued", ["--marks", str(marks)]), ("plain", [])):
+        out = tmp_path / f"{name}.csv"
+        res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log_path), "--fps", "25",
+                                       "--focal-length", "85", "--f-number", "2", "--coc", "0.03", *extra,
+                                       "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        rows[name] = [r["focus_distance_m"] for r in csv.DictReader(out.open())]
+    assert rows["cued"] == rows["plain"]
+    assert float(rows["cued"][2]) == pytest.approx(3.0, abs=0.02)
+
+
 def test_focus_cli_steady_walk_flag_uses_the_steady_walk_settings(tmp_path):
     rng = np.random.default_rng(5)
     t = np.arange(0, 3.0, 0.01)

@@ -815,7 +815,11 @@ def rack_to(st: KernelState, alt: KernelState, t_s: float, duration_s: float, di
         reset_subject(st, alt)
         s[IGNORE_BEFORE] = alt.s[IGNORE_BEFORE] = t_s + s[C_SENSOR_LAT]
     if math.isnan(start):
-        start = 1.0 / distance_m if not to_subject and distance_m != 0 else 0.0
+        if to_subject:  # no focus yet to rack from: it takes the subject's first reading (a rack from
+            s[MARK_D] = math.nan  # infinity began a take at 1000 m)
+            s[RACK_ON] = 0.0
+            return
+        start = 1.0 / distance_m if distance_m != 0 else 0.0
     target = math.nan if to_subject else 1.0 / distance_m
     s[MARK_D] = target
     s[RACK_ON], s[RACK_T0], s[RACK_DUR], s[RACK_START], s[RACK_TARGET] = (
