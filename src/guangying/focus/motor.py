@@ -7,24 +7,59 @@ format string keeps this generic: ``{pos}`` is the integer motor position, ``{mm
 from __future__ import annotations
 
 import math
+import string
+import warnings
 
 import serial
 
-from guangying.base.errors import DeviceError
+from guangying.base.errors import DeviceError, SettingsError
+
+_LONGEST_LINE = 64  # bytes: a motor board's line buffer; a width of 100000000 stalled the port
+
+
+def check_line_format(line_format: str) -> None:
+    """Refuse a motor line format that names anything but ``{pos}`` and ``{mm}`` (``{x}``, ``{}``,
+    ``{pos.__class__}``) or makes lines longer than a board takes: each failed at the first command,
+    mid-take, as a traceback."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(line_format) if name is not None]
+        bad = next((name for name in fields if name not in ("pos", "mm")), None)
+        if bad is not None:
+            raise KeyError(bad)
+        longest = line_format.format(pos=-65535, mm=-99999).encode("ascii")
+    except (KeyError, IndexError, ValueError, UnicodeEncodeError) as exc:
+        raise SettingsError(f"motor line format {line_format!r}: use {{pos}} (motor position) and {{mm}} "
+                            f"(distance in mm) and ASCII text, e.g. 'F{{pos}}\\n' ({exc!r})") from None
+    if len(longest) > _LONGEST_LINE:
+        raise SettingsError(f"motor line format {line_format!r} makes lines of {len(longest)} bytes; a motor "
+                            f"board takes up to {_LONGEST_LINE}")
 
 
 class SerialMotorOutput:
     def __init__(self, port: str, baudrate: int = 115200, line_format: str = "F{pos}\n") -> None:
+        check_line_format(line_format)
         try:
             self._serial = serial.Serial(port, baudrate=baudrate, timeout=0.1, write_timeout=0.1)
         except serial.SerialException as exc:
             raise DeviceError(f"cannot open focus-motor serial port {port}: {exc}") from exc
+        self.port = port
         self.line_format = line_format
+        self.dropped = 0
 
     def send(self, motor_position: float, distance_m: float) -> bytes:
+        """Write one command line. A motor that takes no bytes for 0.1 s (stalled, flow-controlled) has
+        its commands dropped, said once, rather than ending the take; one that is gone is a DeviceError."""
         mm = -1 if not math.isfinite(distance_m) else round(distance_m * 1000)
         line = self.line_format.format(pos=int(round(motor_position)), mm=mm).encode("ascii")
-        self._serial.write(line)
+        try:
+            self._serial.write(line)
+        except serial.SerialTimeoutException:
+            self.dropped += 1
+            if self.dropped == 1:
+                warnings.warn(f"the focus motor on {self.port} takes no bytes (write timed out): its "
+                              "commands are dropped while it does not; FreeD goes on", stacklevel=2)
+        except serial.SerialException as exc:
+            raise DeviceError(f"focus motor on {self.port}: {exc}") from exc
         return line
 
     def close(self) -> None:
