@@ -324,6 +324,43 @@ shots:
         load_jobs(twice, COMMANDS)
 
 
+def test_shapes_that_crashed_the_checks_are_listed_as_problems(takes, tmp_path, monkeypatch):
+    """Each of these was a traceback (exit 70) in the checks that run before anything starts; one
+    printed a 2 GB file name. A path option was looked for from the current folder, not the file's."""
+    (takes / "focus").mkdir(exist_ok=True)
+    (takes / "focus" / "track.csv").write_text("frame,focus_distance_m\n0,2.0\n")
+    jobs = takes / "shapes.yaml"
+    big = "9" * 400
+    jobs.write_text(f"""
+shots:
+  - {{input: takes/c1.mp4, output: out/a.mp4, background: set.png, command: [key]}}
+  - {{input: takes/c1.mp4, output: out/b.mp4, background: set.png, 1: x}}
+  - {{input: takes/c1.mp4, output: "out/{{stem.foo}}.mp4", background: set.png}}
+  - {{input: takes/c1.mp4, output: "out/{{stem:>2000000000}}.mp4", background: set.png}}
+  - {{input: "takes/c1\\0.mp4", output: out/e.mp4, background: set.png}}
+  - {{input: takes/c1.mp4, output: "out/{'n' * 300}.mp4", background: set.png}}
+  - {{input: takes/c1.mp4, output: out/g.mp4, background: takes}}
+  - {{input: takes/c1.mp4, output: out/h.mp4, background: set.png, screen_gain: yes}}
+  - {{input: takes/c1.mp4, output: out/i.mp4, background: set.png, focus_track: focus/track.csv,
+     focal_length: 50, f_number: 2}}
+""")
+    monkeypatch.chdir(tmp_path)  # the file's paths are the file's folder's, wherever batch runs
+    message = _refused(jobs)
+    assert "9 problem(s)" in message, message  # and: 7 shots named c1
+    for said in ("shot 1: command ['key'] is not one of", "shot 2: key 1 is not a name",
+                 "shot 3: output 'out/{stem.foo}.mp4': unknown name 'stem.foo'",
+                 "shot 4: output 'out/{stem:>2000000000}.mp4': unknown name",
+                 "shot 5: input holds a NUL byte",
+                 "shot 6: output 'out/nnn", "shot 7: background", "is a folder",
+                 "shot 8: screen_gain=True: expected a float value"):
+        assert said in message, (said, message)
+    assert "shot 9" not in message and len(message) < 5000
+    jobs.write_text(f"shots:\n  - {{input: takes/c1.mp4, output: out/a.mp4, background: set.png, "
+                    f"screen_gain: {big}}}\n")
+    with pytest.raises(InputFormatError, match=r"line 2: the number 999999999999… \(400 digits\) is larger"):
+        load_jobs(jobs, COMMANDS)
+
+
 def test_places_the_batch_writes_are_tried_before_anything_starts(takes, tmp_path, monkeypatch):
     """A report folder that cannot be written stopped the batch after its first shot had rendered,
     and the rest never did; a job file's folder that cannot be written (a read-only share) failed at

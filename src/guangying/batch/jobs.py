@@ -16,6 +16,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 import yaml
 
 from guangying.base.errors import GuangyingError, InputFormatError, NothingStartedError
-from guangying.base.files import DuplicateKeyError, UniqueKeyLoader
+from guangying.base.files import FileContentError, UniqueKeyLoader
 from guangying.keyer import KeyerSettings
 from guangying.keyer.masks import load_clean_plate, load_mask
 from guangying.media import open_reader
@@ -162,7 +163,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         ) from exc
     except (yaml.YAMLError, RecursionError) as exc:
         raise JobFileFormatError(f"{path} is not valid YAML: {exc}") from exc
-    except DuplicateKeyError as exc:
+    except FileContentError as exc:
         raise JobFileFormatError(f"{path}, {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("shots"), list) or not data["shots"]:
         raise JobFileFormatError(f"{path} needs a 'shots:' list (and optionally 'defaults:'); see --help")
@@ -188,10 +189,29 @@ def _check_name(name: str, where: str, problems: list[str]) -> None:
                         "render's staging folder): give one without / \\ : or a leading dot")
 
 
+_LONGEST_NAME_BYTES = 255  # one name in a path, on ext4, APFS and NTFS alike
+
+
+def _fill_names(template: str, names: dict[str, str]) -> str:
+    """``{stem}``, ``{name}`` and ``{folder}`` of an output template; anything else in braces is
+    refused (KeyError). Not str.format: ``{stem.__class__}`` named a file ``<class 'str'>``, and
+    ``{stem:>2000000000}`` built a 2 GB name."""
+
+    def fill(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            raise KeyError(match.group(1))
+        return names[match.group(1)]
+
+    return re.sub(r"\{([^{}]*)\}", fill, template)
+
+
 def _flag_keys(entry: dict[str, Any], flag_of: dict[str, str], where: str,
                problems: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in entry.items():
+        if not isinstance(key, str):  # `1: x` or `~: x`: a traceback in the key's did-you-mean
+            problems.append(f"{where}: key {key!r} is not a name")
+            continue
         flag = flag_of.get(key, key) if key not in flag_of.values() else key
         if flag in out:
             problems.append(f"{where}: '{flag}' and '{key}' are one option; keep one")
@@ -211,14 +231,15 @@ def _shot_options(
             known = [*specs, *BATCH_KEYS, *OUTPUT_KEYS]
             problems.append(f"{where}: unknown key '{key}'{_suggest(key, known)}")
             continue
+        if spec.is_path and isinstance(value, str):  # before click's check that it exists: from here
+            value = _resolve(value, base)
         try:
             converted = spec.convert(value)
         except (ValueError, TypeError) as exc:
             problems.append(f"{where}: {key}={value!r}: {exc}")
             continue
-        if spec.is_path and isinstance(converted, str):
-            converted = _resolve(converted, base)
-        elif isinstance(converted, str) and not Path(converted).is_absolute() and (base / converted).exists():
+        if not spec.is_path and isinstance(converted, str) and not Path(converted).is_absolute() and (
+                base / converted).exists():
             converted = str(base / converted)  # a mask or plate file next to the YAML
         options[spec.dest] = converted
     return options
@@ -355,8 +376,12 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
         entry = {**_flag_keys(defaults, flag_of, "defaults", problems),
                  **_flag_keys(raw_entry, flag_of, where, problems)}
         command = entry.get("command", "composite")
-        if command not in commands:
-            problems.append(f"{where}: command '{command}' is not one of {', '.join(commands)}")
+        if not isinstance(command, str) or command not in commands:
+            problems.append(f"{where}: command {command!r} is not one of {', '.join(commands)}")
+            continue
+        nul = next((key for key, value in entry.items() if isinstance(value, str) and "\0" in value), None)
+        if nul is not None:  # the file system's "embedded null byte", as a traceback
+            problems.append(f"{where}: {nul} holds a NUL byte (\\0): a name cannot")
             continue
         specs = commands[command]
         options = _shot_options(entry, base, specs, where, problems)
@@ -379,6 +404,8 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
                 background = _resolve(background, base)
                 if not Path(background).exists() and parse_pattern(background) is None:
                     problems.append(f"{where}: background {background} does not exist")
+                elif Path(background).is_dir():  # else found at the shot's turn
+                    problems.append(f"{where}: background {background} is a folder; name a picture or a clip")
         sources = _expand(entry, base, where, problems)
         from_glob = isinstance(entry.get("input"), str) and _is_glob(_resolve(entry["input"], base))
         stems = [_stem(source) for source in sources]
@@ -392,9 +419,12 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
             outputs = {}
             for key, template in wanted.items():
                 try:
-                    text = str(template).format(stem=stem, name=name, folder=folder)
+                    text = _fill_names(str(template), {"stem": stem, "name": name, "folder": folder})
                     outputs[_OUTPUT_KIND[key]] = _resolve(text, base)
-                    if Path(text).suffix.lower() not in (*VIDEO_EXTENSIONS, *WRITTEN_EXTENSIONS):
+                    if any(len(part.encode()) > _LONGEST_NAME_BYTES for part in Path(text).parts):
+                        problems.append(f"{where}: {key} '{text[:60]}…' has a name longer than a file "
+                                        f"system takes ({_LONGEST_NAME_BYTES} bytes)")
+                    elif Path(text).suffix.lower() not in (*VIDEO_EXTENSIONS, *WRITTEN_EXTENSIONS):
                         # said at render time, naming the render's temporary file, not this one
                         problems.append(f"{where}: {key} '{text}': unknown output type; use .mp4, .mov, "
                                         ".mkv, a picture (.png/.exr/.tif/.jpg/.dpx) or a sequence such "

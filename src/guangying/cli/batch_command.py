@@ -31,11 +31,14 @@ def command_options(command: click.Command) -> dict:
         name = flag[2:].replace("-", "_")
 
         def convert(value, param=param):  # type: ignore[no-untyped-def]
+            if isinstance(value, bool) and isinstance(param.type, click.types.FloatParamType
+                                                      | click.types.IntParamType):
+                raise ValueError(f"expected a {param.type.name} value, not {value}")  # `yes` was 1.0
             try:
                 return param.type_cast_value(ctx, value)
             except click.BadParameter as exc:
                 raise ValueError(exc.format_message()) from exc
-            except (AttributeError, TypeError) as exc:  # click's types expect text: `unmix: 7` in YAML
+            except (AttributeError, TypeError, OverflowError) as exc:  # click's types expect text: `unmix: 7`
                 raise ValueError(f"expected a {param.type.name} value") from exc
 
         is_path = isinstance(param.type, click.Path)
