@@ -101,6 +101,9 @@ def test_marks_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path):
     ("marks: {A: 2.0}\ncues:\n - {t_s: 0, mark: A, rak_s: 0.4}\n",
      r"cue 1: unknown key 'rak_s'; did you mean 'rack_s'"),
     ("marks: {A: 2.0}\ncue:\n - {t_s: 0, mark: A}\n", r"unknown key 'cue'; did you mean 'cues'"),
+    ("marks: {A: 2.0}\ncues: 5\n", r"'cues' is a list"),  # a traceback
+    ("marks: {A: yes}\ncues:\n - {t_s: 0, mark: A}\n", r"numbers, not yes/no"),  # a mark at 1 m
+    ("marks: {A: " + "9" * 400 + "}\n", r"line 1: the number 999999999999… \(400 digits\)"),  # a traceback
 ])
 def test_a_misspelt_key_of_a_marks_file_is_refused(tmp_path, text, said):
     # 'rak_s' left the rack at its default second without a word
@@ -117,6 +120,20 @@ def test_a_misspelt_key_of_a_lens_file_is_refused(tmp_path):
     path.write_text("zoom:\n - {counts: 0, focal_length_mm: 7.6}\n - {counts: 65535, focal_length_mm: 137}\n"
                     "focus_unit: mm\n")  # ignored: focus counts were not read as millimetres
     with pytest.raises(GuangyingError, match=r"unknown key 'focus_unit'; did you mean 'focus_units'"):
+        load_lens_file(path)
+
+
+@pytest.mark.parametrize(("second", "said"), [
+    ("{counts: 1.0e300, focal_length_mm: 137}", "zoom counts must be numbers"),  # every focal length nan
+    ("{counts: 65535, focal_length_mm: 1.0e300}", "focal lengths 1–5000 mm"),  # into the camera track
+    ("{counts: yes, focal_length_mm: 137}", "yes/no is not a number"),  # counts 1
+])
+def test_a_zoom_point_no_lens_has_is_refused(tmp_path, second, said):
+    from guangying.lens.zoom import load_lens_file
+
+    path = tmp_path / "lens.yaml"
+    path.write_text(f"zoom:\n - {{counts: 0, focal_length_mm: 7.6}}\n - {second}\n")
+    with pytest.raises(GuangyingError, match=said):
         load_lens_file(path)
 
 

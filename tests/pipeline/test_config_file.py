@@ -47,6 +47,11 @@ def _run(tmp_path: Path, config: bytes, name: str = "settings.yaml"):
         (b"clip_white: 0.8\nclip_white: 0.9\n", "s.yaml", "'clip_white' is given twice"),
         (b"key:\n  alpha_out: a.png\n  alpha: b.png\n", "s.yaml", "'alpha_out' and 'alpha' are one option"),
         (b"focal_length_mm: abc\n", "s.yaml", "is not a valid value for `composite --focal-length` ("),
+        # a number no float holds was a traceback; true was taken as 1
+        (b"focus:\n  latency: " + b"9" * 400 + b"\n", "s.yaml", "the number 999999999999… (400 digits)"),
+        (b"[focus]\nlatency_s = " + b"9" * 400 + b"\n", "s.toml",
+         "is not a valid value for `focus --latency`"),
+        (b"focus:\n  latency_s: true\n", "s.yaml", "latency_s = True is not a valid value"),
     ],
 )
 def test_bad_config_is_refused_naming_the_file(tmp_path, config, name, expected):

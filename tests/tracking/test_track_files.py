@@ -90,6 +90,8 @@ def test_bad_chan_line_is_named(tmp_path):
     ("2 0 0 0 inf 0 0 40", r"line 2: the pose is not finite"),
     ("2 0 0 0 0 0 0 180", r"line 2: a vertical field of view of 180° is no lens's"),  # a 4e-16 mm lens
     ("2 0 0 0 0 0 0 0", r"line 2: a vertical field of view of 0°"),  # "float division by zero"
+    ("inf 0 0 0 0 0 0 40", r"line 2: frame 'inf' is not a frame number"),  # a traceback
+    ("1.7 0 0 0 0 0 0 40", r"line 2: frame '1.7' is not a frame number"),  # read as frame 1
 ])
 def test_a_chan_line_no_camera_could_have_is_named(tmp_path, line, said):
     path = tmp_path / "bad.chan"
@@ -112,6 +114,8 @@ def test_a_csv_focal_length_no_lens_has_is_named_by_its_row(tmp_path, focal):
     ("pan_deg", "1e308", r"column pan_deg: '1e308' is not an angle in degrees"),  # rendered at the remainder
     ("tilt_deg", "-40000", r"column tilt_deg: '-40000' is not an angle"),
     ("x_m", "1_0", r"column x_m: '1_0' is not a number"),  # float() read it as 10
+    ("quality", "-5", r"column quality: '-5' is not a quality 0–1"),
+    ("quality", "nan", r"column quality: 'nan' is not a quality 0–1"),
 ])
 def test_a_csv_pose_no_camera_has_is_named_by_its_row(tmp_path, column, cell, said):
     path = tmp_path / "cam.csv"
@@ -122,8 +126,20 @@ def test_a_csv_pose_no_camera_has_is_named_by_its_row(tmp_path, column, cell, sa
     path.write_text("\n".join([header, ",".join(cells), *rest]) + "\n")
     with pytest.raises(InputFormatError, match=rf"line 2 \(frame 0\), {said}"):
         read_camera_track(path)
-    path.write_text(path.read_text().replace(cell, "3600", 1))  # ten turns of an unwrapped pan: a pose
+    path.write_text(path.read_text().replace(cell, "0.5" if column == "quality" else "3600", 1))  # a pose
     assert len(read_camera_track(path)) == 3
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ('{"rows": [{"frame": 0, "pan_deg": ' + "9" * 400 + "}]}", r"the number 999999999999… \(400 digits\)"),
+    ('{"rows": [{"frame": 0, "frame": 1}]}', r"line 1: 'frame' is given twice"),  # the last was used
+    ('{"rows": 5}', r"is not a Guangying JSON track"),
+])
+def test_a_json_track_a_reader_cannot_take_as_meant_is_refused(tmp_path, text, said):
+    path = tmp_path / "cam.json"
+    path.write_text(text)
+    with pytest.raises(InputFormatError, match=said):
+        read_camera_track(path)
 
 
 def test_csv_and_json_carry_focus_distance_only_when_known(tmp_path):

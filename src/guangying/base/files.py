@@ -13,13 +13,38 @@ import yaml
 from guangying.base.errors import GuangyingError, InputFormatError, MissingInputError
 
 
-class DuplicateKeyError(ValueError):
+class FileContentError(ValueError):
+    """What a YAML or JSON file says that no reader can take as meant: a key twice, a huge number."""
+
+
+class DuplicateKeyError(FileContentError):
     """A key given twice in one mapping of a YAML or JSON file."""
+
+
+class HugeNumberError(FileContentError):
+    """A whole number no float holds (400 digits): every reader's float() of it was a traceback."""
+
+
+def _checked_int(value: int, where: str) -> int:
+    try:
+        float(value)
+    except OverflowError:
+        raise HugeNumberError(f"{where}the number {str(value)[:12]}… ({len(str(abs(value)))} digits) is "
+                              "larger than any setting can be") from None
+    return value
+
+
+def _json_int(text: str) -> int:
+    return _checked_int(int(text), "")
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader refusing a key given twice in one mapping, where the last silently won (a
-    shot's second 'output:' wrote the only file; its first was dropped)."""
+    shot's second 'output:' wrote the only file; its first was dropped), and a whole number too large
+    for a float."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        return _checked_int(super().construct_yaml_int(node), f"line {node.start_mark.line + 1}: ")
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -30,6 +55,9 @@ class UniqueKeyLoader(yaml.SafeLoader):
                                         "mapping; keep one")
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", UniqueKeyLoader.construct_yaml_int)
 
 
 def _unique_json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -46,7 +74,7 @@ def parse_json_or_yaml(text: str, as_json: bool) -> Any:  # noqa: ANN401
     if not as_json:
         return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506  (a SafeLoader)
     try:
-        return json.loads(text, object_pairs_hook=_unique_json_object)
+        return json.loads(text, object_pairs_hook=_unique_json_object, parse_int=_json_int)
     except DuplicateKeyError as exc:
         # json's hook sees no positions; YAML reads nearly every JSON file and says which line
         try:
@@ -74,7 +102,7 @@ def read_json_or_yaml(
         raise error(f"cannot read {what} {p} ({exc}); save it as UTF-8 JSON or YAML") from exc
     try:
         return parse_json_or_yaml(text, as_json=p.suffix.lower() == ".json")
-    except (json.JSONDecodeError, yaml.YAMLError, RecursionError, DuplicateKeyError) as exc:
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError, FileContentError) as exc:
         raise error(f"{p}: cannot parse ({exc}); expected JSON or YAML") from exc
 
 

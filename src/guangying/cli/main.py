@@ -17,7 +17,7 @@ import yaml
 
 from guangying import __version__
 from guangying.base.errors import GuangyingError, StopSignal
-from guangying.base.files import DuplicateKeyError, parse_json_or_yaml
+from guangying.base.files import FileContentError, parse_json_or_yaml
 from guangying.cli.signals import install_stop_handlers, stop_behind, stopped_by
 
 BUG_REPORT = (
@@ -40,7 +40,7 @@ def load_config(path: Path) -> dict[str, Any]:
         # a key given twice: the last won without a word (TOML refuses it itself)
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else parse_json_or_yaml(text, False)
     except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError,
-            DuplicateKeyError) as exc:
+            FileContentError) as exc:
         raise click.UsageError(f"cannot parse config file {path}: {exc}") from exc
     if data is None:
         return {}
@@ -139,8 +139,11 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
                     raise TypeError(value)
                 if isinstance(value, float) and math.isnan(value):  # .nan: refused later, the file unnamed
                     raise ValueError(value)
+                if isinstance(value, bool) and isinstance(param.type, click.types.FloatParamType
+                                                          | click.types.IntParamType):
+                    raise TypeError(value)  # `latency_s = true` was 1 s, `yes` 1.0
                 param.type_cast_value(click.Context(group.commands[name], info_name=name), value)
-            except (click.BadParameter, TypeError, ValueError, AttributeError) as exc:
+            except (click.BadParameter, TypeError, ValueError, AttributeError, OverflowError) as exc:
                 # click's own text for a YAML list or number is Python's ("'int' object has no
                 # attribute 'strip'"): say what the option takes instead
                 message = exc.format_message() if isinstance(exc, click.ClickException) else _expected(param)

@@ -77,12 +77,18 @@ def load_marks(path: str | Path) -> MarkPlan:
                          "{marks: {A: 2.0, B: 3.5}, cues: [{t_s: 0, mark: A}, "
                          "{t_s: 4, mark: B, rack_s: 1.5}]}")
     check_keys(data, ("marks", "cues"), str(p), MarksError)
+    if not isinstance(data.get("cues") or [], list):  # `cues: 5` was a traceback
+        raise MarksError(f"{p}: 'cues' is a list, e.g. [{{t_s: 0, mark: A}}, {{t_s: 4, mark: B}}]")
+    numbers = [*data["marks"].values(), *(value for c in data.get("cues") or [] if isinstance(c, dict)
+                                          for key, value in c.items() if key != "mark")]
+    if any(isinstance(value, bool) for value in numbers):  # `A: yes` was a mark at 1 m
+        raise MarksError(f"{p}: a mark's distance, a cue's t_s and rack_s are numbers, not yes/no")
     for k, cue in enumerate(data.get("cues") or []):
         if isinstance(cue, dict):  # 'rak_s' left every rack at its default without a word
             check_keys(cue, ("t_s", "mark", "rack_s"), f"{p}, cue {k + 1}", MarksError)
     try:
         cues = [
-            Cue(float(c["t_s"]), str(c["mark"]), float(c.get("rack_s", 1.0))) for c in data.get("cues", [])
+            Cue(float(c["t_s"]), str(c["mark"]), float(c.get("rack_s", 1.0))) for c in data.get("cues") or []
         ]
     except (KeyError, TypeError, ValueError) as exc:
         raise MarksError(f"{p}: each cue needs t_s and mark ({exc})") from exc

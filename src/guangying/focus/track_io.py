@@ -26,7 +26,7 @@ from guangying.base.atomic import (
     write_text as atomic_write_text,
 )
 from guangying.base.errors import InputFormatError, MediaError, SettingsError
-from guangying.base.files import decimal_number, spreadsheet_delimiter, unclosed_quote
+from guangying.base.files import decimal_number, parse_json_or_yaml, spreadsheet_delimiter, unclosed_quote
 from guangying.distance.reading import DistanceReading
 
 TRACK_COLUMNS = (
@@ -266,7 +266,7 @@ def _json_lines(path: Path) -> Iterator[tuple[list[str], int]]:
     log.json`` write it) as the lines of the same log in CSV, numbered as if it were one. Such a log
     was refused ("missing column(s) … in the header '['") though the distance command had written it."""
     try:
-        rows = json.loads(path.read_text(encoding="utf-8-sig"))
+        rows = parse_json_or_yaml(path.read_text(encoding="utf-8-sig"), as_json=True)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise SensorLogError(f"{path} is not a JSON sensor log: {exc}") from exc
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):

@@ -33,6 +33,7 @@ import numpy as np
 
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.errors import InputFormatError, SettingsError
+from guangying.base.files import FileContentError, parse_json_or_yaml
 from guangying.lens.optics import sensor_span_px
 
 FORMAT_NAME = "guangying-camera-calibration"
@@ -180,8 +181,8 @@ def load_camera_calibration(path: str | Path) -> CameraCalibration:
     if not head.startswith(("{", "[")) and p.suffix.lower() in (".yaml", ".yml"):
         return _from_ros_camera_info(p, text)
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        data = parse_json_or_yaml(text, as_json=True)
+    except (json.JSONDecodeError, RecursionError, FileContentError) as exc:
         raise InputFormatError(
             f"{p}: not JSON ({exc}); expected a `guangying calibrate` file, an OpenCV FileStorage YAML or "
             "XML, or a ROS camera_info YAML"

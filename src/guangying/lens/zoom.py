@@ -46,8 +46,10 @@ class ZoomCalibration:
         where = self.source
         if c.size != f.size or c.size < 2:
             raise InputFormatError(f"{where}: zoom needs at least 2 {{counts, focal_length_mm}} points")
-        if not (np.all(np.isfinite(c)) and np.all(np.isfinite(f)) and np.all(f > 0)):
-            raise InputFormatError(f"{where}: zoom counts must be numbers and focal lengths > 0 mm")
+        # counts of ±1e300 made every focal length nan, and 1e300 mm went into the camera track
+        if not (np.all(np.abs(c) <= _LARGEST_COUNTS) and np.all((f >= 1) & (f <= 5000))):
+            raise InputFormatError(f"{where}: zoom counts must be numbers (an encoder's, up to "
+                                   f"±{_LARGEST_COUNTS:.0f}) and focal lengths 1–5000 mm")
         order = np.argsort(c)
         c, f = c[order], f[order]
         if np.any(np.diff(c) <= 0):
@@ -83,6 +85,8 @@ class LensFile:
         return np.full(c.shape, math.nan)
 
 
+_LARGEST_COUNTS = 2.0**32  # FreeD's zoom field has 24 bits; an encoder's raw counts fit in 32
+
 # a zoom map, a focus calibration's keys (LensCalibration.to_dict) and how focus counts read
 _LENS_FILE_KEYS = ("lens", "zoom", "points", "focus_units", "focal_length_mm", "motor_min", "motor_max")
 
@@ -97,6 +101,8 @@ def lens_file_from_dict(data: Any, source: str = "<memory>") -> LensFile:
         if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
             raise InputFormatError(f"{source}: 'zoom' must be a list of {{counts, focal_length_mm}}")
         try:
+            if any(isinstance(v, bool) for p in points for v in p.values()):  # `counts: yes` was 1
+                raise ValueError("yes/no is not a number")
             counts = [float(p["counts"]) for p in points]
             focals = [float(p["focal_length_mm"]) for p in points]
         except (KeyError, TypeError, ValueError) as exc:

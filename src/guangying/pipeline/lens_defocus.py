@@ -4,7 +4,6 @@ circles of confusion for the lens, aperture and focus distance of each frame."""
 from __future__ import annotations
 
 import csv
-import json
 import math
 import warnings
 from collections.abc import Callable
@@ -16,7 +15,7 @@ import numpy as np
 from guangying.base.checks import CheckedOnAssignment, Range, check_fields, check_instance, check_range
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import InputFormatError, MissingInputError, SettingsError
-from guangying.base.files import decimal_number, spreadsheet_delimiter, unclosed_quote
+from guangying.base.files import decimal_number, parse_json_or_yaml, spreadsheet_delimiter, unclosed_quote
 from guangying.base.per_plate import PerPlate
 from guangying.composite.defocus import defocus_rgb_linear
 from guangying.lens.optics import LENS_RANGES, blur_width_ratio, coc_diameter_px, sensor_span_px
@@ -216,7 +215,7 @@ def _csv_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object, 
 def _json_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object, object]]]:
     try:
         with open(path, encoding="utf-8-sig") as fh:
-            table = json.load(fh)
+            table = parse_json_or_yaml(fh.read(), as_json=True)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InputFormatError(f"cannot read focus track {path}: {exc}") from exc
     frames = table.get("frames") if isinstance(table, dict) else None

@@ -20,6 +20,7 @@ import numpy as np
 
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.errors import InputFormatError, SettingsError
+from guangying.base.files import FileContentError, parse_json_or_yaml
 
 
 def dictionary_names() -> list[str]:
@@ -169,10 +170,10 @@ def load_board(path: str | Path) -> MarkerBoard:
     """Read a board file; errors name the file and the marker."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = parse_json_or_yaml(p.read_text(encoding="utf-8"), as_json=True)
     except OSError as exc:
         raise InputFormatError(f"cannot read board file {p}: {exc}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, FileContentError) as exc:
         raise InputFormatError(f"{p}: not a JSON board file ({exc})") from exc
     return board_from_dict(data, str(p))
 

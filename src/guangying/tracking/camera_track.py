@@ -22,7 +22,7 @@ from typing import Any
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.checks import Range, check_fields
 from guangying.base.errors import InputFormatError, MissingInputError, SettingsError
-from guangying.base.files import decimal_number, spreadsheet_delimiter, unclosed_quote
+from guangying.base.files import decimal_number, parse_json_or_yaml, spreadsheet_delimiter, unclosed_quote
 from guangying.base.timecode import parse_timecode, standard_rate, timecode_at
 from guangying.lens.camera import CameraPose
 from guangying.media.patterns import parse_pattern
@@ -218,9 +218,12 @@ def _read_chan(path: Path, text: str, chan: ChanSettings) -> list[CameraTrackRow
                 f"(frame tx ty tz rx ry rz [vfov]), got {len(parts)}"
             )
         try:
-            frame_chan = int(float(parts[0]))
-            tx, ty, tz, rx, ry, rz = (float(v) for v in parts[1:7])
-            vfov = float(parts[7]) if len(parts) == 8 else math.nan
+            frame_number = decimal_number(parts[0])
+            if not (math.isfinite(frame_number) and frame_number.is_integer()):  # inf: a traceback; 1.7: 1
+                raise ValueError(f"frame {parts[0]!r} is not a frame number")
+            frame_chan = int(frame_number)
+            tx, ty, tz, rx, ry, rz = (decimal_number(v) for v in parts[1:7])
+            vfov = decimal_number(parts[7]) if len(parts) == 8 else math.nan
         except ValueError as exc:
             raise InputFormatError(f"camera track {path}, line {line_no}: {exc}") from exc
         # as the CSV's: a NaN pose drew that frame's set black, unsaid; vfov 180 gave a 4e-16 mm lens
@@ -272,7 +275,9 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
         return rows
     if path.suffix.lower() == ".json":
         try:
-            records = json.loads(text)["rows"]
+            records = parse_json_or_yaml(text, as_json=True)["rows"]
+            if not isinstance(records, list):  # {"rows": 5} was a traceback
+                raise TypeError(f"'rows' is {records!r}, not a list of rows")
         except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise InputFormatError(f"camera track {path} is not a Guangying JSON track: {exc}") from exc
         items = [(f"row {i + 1}", r) for i, r in enumerate(records)]
@@ -336,6 +341,9 @@ def _row(path: Path, where: str, record: dict[str, Any]) -> CameraTrackRow:
             raise InputFormatError(f"camera track {path}, {line}, column {f.name}: {raw!r} is not a "
                                    "finite number; give that frame's pose, or leave its row out (the frame "
                                    "then takes its neighbours')")
+        if f.name == "quality" and not 0.0 <= values[f.name] <= 1.0:  # -5 and nan were taken
+            raise InputFormatError(f"camera track {path}, {line}, column quality: {raw!r} is not a quality "
+                                   "0–1 (1 a good solve, 0 a held frame)")
         if f.name in _ROTATION_COLUMNS and abs(values[f.name]) > _LARGEST_ROTATION_DEG:
             # 1e308° rendered, at whatever angle the float's remainder left
             raise InputFormatError(f"camera track {path}, {line}, column {f.name}: {raw!r} is not an angle "
