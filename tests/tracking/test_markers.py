@@ -176,6 +176,9 @@ def test_board_pdf_pages_hold_each_marker_at_true_size():
     assert pdf.count(b"/Type /Page ") == 2
     # the image is drawn at the marker's side in points: 150 mm = 425.197 pt
     assert len(re.findall(rb"q 425\.197 0 0 425\.197 ", pdf)) == 2
+    assert pdf.count(b"/MediaBox [0 0 595.276 841.890]") == 2  # A4 holds 150 mm with its margins
+    # 200 mm does not: an A3 page, not a 240 × 297 mm one no printer takes at 100 %
+    assert board_pdf_bytes(grid_board(1, 1, 0.2, 0.3)).count(b"/MediaBox [0 0 841.890 1190.551]") == 1
     # the stream decodes to the dictionary's marker 0 (6×6 cells for 4×4 + border)
     stream = re.search(rb"/Width 6 /Height 6 .*?stream\n(.*?)\nendstream", pdf, re.S).group(1)
     from guangying.tracking.board import marker_image

@@ -14,8 +14,17 @@ from guangying.base.atomic import write_bytes
 from guangying.tracking.board import MarkerBoard, marker_image
 
 _PT_PER_MM = 72.0 / 25.4
-_A4_MM = (210.0, 297.0)
+# ISO 216 portrait sheets, smallest first: a page a printer takes at 100 % (a 240×297 mm page, just
+# wider than A4, was scaled or cut)
+_ISO_SHEETS_MM = ((210.0, 297.0), (297.0, 420.0), (420.0, 594.0), (594.0, 841.0), (841.0, 1189.0))
 _MARGIN_MM = 20.0
+
+
+def _page_mm(side_mm: float) -> tuple[float, float]:
+    """The smallest ISO sheet holding a marker of ``side_mm`` with its margins and caption; past A0, a
+    page of the marker's own size (a plotter's roll)."""
+    need_w, need_h = side_mm + 2 * _MARGIN_MM, side_mm + 4 * _MARGIN_MM
+    return next(((w, h) for w, h in _ISO_SHEETS_MM if w >= need_w and h >= need_h), (need_w, need_h))
 
 
 def _pdf_escape(text: str) -> str:
@@ -35,8 +44,7 @@ def board_pdf_bytes(board: MarkerBoard) -> bytes:
     page_nums = []
     for marker_id, quad in zip(board.ids, board.corners_m, strict=True):
         side_mm = float(np.mean(np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1))) * 1000.0
-        page_w = max(_A4_MM[0], side_mm + 2 * _MARGIN_MM)
-        page_h = max(_A4_MM[1], side_mm + 4 * _MARGIN_MM)
+        page_w, page_h = _page_mm(side_mm)
         bits = int(board.aruco.markerSize) + 2
         img = marker_image(board, int(marker_id), bits)  # one pixel per bit; the PDF scales it exactly
         data = zlib.compress(img.tobytes())
