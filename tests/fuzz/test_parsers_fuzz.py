@@ -122,7 +122,7 @@ def test_config_file(data, suffix):
 
     def parse():
         config = load_config(_file(data, suffix))
-        _default_map(config, list(cli.commands))
+        _default_map(config, cli, Path("settings" + suffix))
         _check_config(cli, config, Path("settings" + suffix))
         return config
 
