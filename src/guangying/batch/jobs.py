@@ -212,7 +212,7 @@ def _flag_keys(entry: dict[str, Any], flag_of: dict[str, str], where: str,
         if not isinstance(key, str):  # `1: x` or `~: x`: a traceback in the key's did-you-mean
             problems.append(f"{where}: key {key!r} is not a name")
             continue
-        flag = flag_of.get(key, key) if key not in flag_of.values() else key
+        flag = flag_of.get(key, key)
         if flag in out:
             problems.append(f"{where}: '{flag}' and '{key}' are one option; keep one")
         out[flag] = value
@@ -366,6 +366,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
     # an option by the name its value goes to (focal_length_mm, as a --config file or a saved look
     # names it) is the option of that flag (focal_length): one was refused where the other was taken
     flag_of = {spec.dest: key for specs in commands.values() for key, spec in specs.items()}
+    flag_of.update({key: key for specs in commands.values() for key in specs})  # a flag's name is its own
     checked: dict[tuple[str, str, tuple[int, int]], str | None] = {}
     shots: list[Shot] = []
     for number, raw_entry in enumerate(data["shots"], start=1):

@@ -224,7 +224,7 @@ class SetBackground:
         samples = plate_srgb[near] if np.count_nonzero(near) >= 64 else plate_srgb[clear]
         screen = np.median(samples, axis=0) if len(samples) >= 16 else None
         marker = marker_alpha(plate_srgb, self.board, view.pose, view.camera_matrix, view.dist_coeffs,
-                              grow_px=_MARKER_SMEAR_PX, screen_srgb=screen)
+                              grow_px=_MARKER_SMEAR_PX, screen_srgb=screen, coverage=cover)
         return alpha * (1.0 - marker), cover
 
     def layer_hook(self, then: LayerHook | None = None) -> LayerHook:

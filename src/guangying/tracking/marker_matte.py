@@ -116,6 +116,7 @@ def marker_alpha(
     grow_px: float = 2.0,
     tolerance: float = 0.12,
     screen_srgb: np.ndarray | None = None,
+    coverage: np.ndarray | None = None,
 ) -> np.ndarray:
     """How much each pixel is a marker still in view: float32 (H, W) 0–1.
 
@@ -125,12 +126,14 @@ def marker_alpha(
     A black-and-white costume in front of a marker can be taken for it: the limit of a colour test.
     With ``screen_srgb`` (the clear screen's colour, sRGB (3,)) a pixel that mixes the print with the
     screen counts too: a marker's edge, or a marker smeared by motion blur or by 4:2:0 chroma, which
-    the grey test left as an outline or a grey square.
+    the grey test left as an outline or a grey square. ``coverage``: :func:`marker_coverage` of the same
+    frame and ``grow_px`` when the caller has it already.
     """
     import cv2
 
     h, w = rgb_srgb.shape[:2]
-    cover = marker_coverage(board, pose, camera_matrix, dist_coeffs, h, w, grow_px)
+    cover = coverage if coverage is not None else marker_coverage(board, pose, camera_matrix, dist_coeffs, h,
+                                                                   w, grow_px)
     inside = cover > 0
     if not inside.any():
         return cover
