@@ -1,5 +1,6 @@
 """`guangying composite --set … --camera-track …` end to end: real files in and out, one compositor."""
 
+import dataclasses
 from fractions import Fraction
 
 import numpy as np
@@ -110,6 +111,28 @@ def test_depth_of_field_with_a_set_blurs_the_panorama(shot, tmp_path):
     clear = (truth[0] == 0)[:, 1:] & (truth[0] == 0)[:, :-1]
     grad = [np.square(np.diff(_frames(p)[0], axis=1))[clear].mean() for p in (sharp, soft)]
     assert grad[1] < 0.5 * grad[0]  # focused at 1 m, the panorama at infinity goes soft
+
+
+def test_a_track_solved_for_another_sensor_is_refused_and_its_own_renders(shot, tmp_path):
+    """`track --sensor ff` stores the sensor with the rows: the set rendered for the default s35 showed a
+    field of view 1.45× too wide, without a word."""
+    folder, plate, truth, rows = shot
+    ff_mm = sensor_preset("ff").width_mm
+    write_camera_track(tmp_path / "cam_ff.csv", [dataclasses.replace(r, sensor_width_mm=ff_mm) for r in rows])
+    common = ["composite", plate, "--set", folder / "pano.png", "--camera-track", tmp_path / "cam_ff.csv",
+              "--end", FIRST, "--quiet"]  # fmt: skip
+    refused = CliRunner().invoke(cli, [*map(str, common), "-o", str(tmp_path / "s35.%04d.png")])
+    assert refused.exit_code == 1
+    assert "solved for a sensor 36 mm wide (ff)" in refused.output and "--sensor ff" in refused.output
+    assert "1.45× narrower" in refused.output
+    assert not list(tmp_path.glob("s35.*.png"))
+    out = tmp_path / "ff.%04d.png"
+    assert _invoke(*common, "--sensor", "ff", "-o", out).exit_code == 0
+    pano = PanoramaSet(folder / "pano.png")
+    k = intrinsics_matrix(rows[0].focal_length_mm, ff_mm, W, H)
+    want = pano.render(SetView(rows[0].pose, k, W, H), 0)
+    clear = truth[0] == 0
+    assert np.abs(srgb_to_linear(_frames(out)[0]) - want)[clear].mean() < 0.01
 
 
 @pytest.mark.parametrize(

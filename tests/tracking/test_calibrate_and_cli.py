@@ -217,6 +217,7 @@ def test_board_then_track_markers_end_to_end(tmp_path):
     # the dolly ends close to the screen with the actor in front: 4–6 markers left, so the end is looser
     assert np.median(err) < 0.5 and np.mean(err) < 1.0, np.round(err, 2)
     assert all(r.focal_length_mm == 35 for r in rows)
+    assert all(r.sensor_width_mm == SENSOR_MM for r in rows)  # the composite checks its sensor against it
     chan_rows = read_camera_track(tmp_path / "cam.chan", ChanSettings(SENSOR_MM, W / H, 6))
     assert chan_rows[5].pan_deg == pytest.approx(rows[5].pan_deg, abs=1e-6)
     assert chan_rows[5].focal_length_mm == pytest.approx(35)

@@ -19,10 +19,10 @@ from guangying.base.checks import CheckedOnAssignment, Range, check_fields, chec
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import SettingsError
 from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration
-from guangying.lens.sensors import sensor_preset
+from guangying.lens.sensors import SENSORS, sensor_preset
 from guangying.lens.zoom import load_lens_file
 from guangying.media import FrameRate, open_reader
-from guangying.pipeline.camera_feed import FREED_SCHEME, open_camera_rows
+from guangying.pipeline.camera_feed import FREED_SCHEME, TrackLookup, open_camera_rows
 from guangying.pipeline.frame import LayerHook
 from guangying.pipeline.lens_defocus import LensDefocus
 from guangying.sets.base import VirtualSet, open_set
@@ -126,6 +126,26 @@ def track_focal_length_mm(camera_track: str | Path, chan: ChanSettings | None = 
                         "focal_length_mm in SetSettings)")
 
 
+def check_track_sensor(rows: list[CameraTrackRow], camera_track: str, sensor: str) -> None:
+    """Refuse a track solved for another sensor than ``sensor`` (a preset's name): its focal lengths in mm
+    and its poses hold for the sensor it was solved for, and rendered for another the set's field of
+    view is off by their widths' ratio, in every frame, with nothing else to show it."""
+    widths = {r.sensor_width_mm for r in rows if math.isfinite(r.sensor_width_mm)}
+    ours = sensor_preset(sensor)
+    for width in sorted(widths):
+        if abs(width / ours.width_mm - 1.0) <= 0.005:
+            continue
+        names = [p.name for p in SENSORS.values() if abs(p.width_mm / width - 1.0) <= 0.005]
+        give = f"--sensor {names[0]}" if names else f"the sensor {width:g} mm wide"
+        ratio = width / ours.width_mm
+        raise SettingsError(
+            f"camera track {camera_track} was solved for a sensor {width:g} mm wide"
+            f"{f' ({names[0]})' if names else ''}, but the set renders for {ours.name} "
+            f"({ours.width_mm:g} mm): its field of view would be {max(ratio, 1 / ratio):.2f}× "
+            f"{'narrower' if ratio > 1 else 'wider'} than the plate's. Give {give} (sensor in SetSettings)"
+        )
+
+
 class SetBackground:
     """Serves the rendered set per frame to :func:`guangying.pipeline.job.run_job` (``next_plate``) and
     lays the shadow / reflection through :meth:`layer_hook`, chained before ``lens`` (which then only
@@ -142,6 +162,8 @@ class SetBackground:
             settings.camera_track, settings.chan, lens_file, settings.freed_delay_frames,
             float(settings.footage_fps) if settings.footage_fps else None, int(settings.footage_first_frame),
         )
+        if isinstance(self.track, TrackLookup):
+            check_track_sensor(self.track.rows, settings.camera_track, settings.sensor)
         self.calibration: CameraCalibration | None = (
             load_camera_calibration(settings.calibration) if settings.calibration else None
         )

@@ -57,8 +57,11 @@ class CameraTrackRow:
     z_m: float
     focal_length_mm: float
     quality: float
-    # optional (FreeD's focus field through a lens file); CSV/JSON carry it only when some row knows it
+    # optional; CSV/JSON carry them only when some row knows them: FreeD's focus field through a lens
+    # file, and the sensor width the track was solved for (the focal length in mm and the pose hold for
+    # that sensor: a set rendered for another shows another field of view)
     focus_distance_m: float = math.nan
+    sensor_width_mm: float = math.nan
 
     @classmethod
     def from_pose(
@@ -70,6 +73,7 @@ class CameraTrackRow:
         focal_length_mm: float,
         quality: float,
         focus_distance_m: float = math.nan,
+        sensor_width_mm: float = math.nan,
     ) -> CameraTrackRow:
         """A row from a :class:`CameraPose` and the frame's time."""
         return cls(
@@ -85,6 +89,7 @@ class CameraTrackRow:
             float(focal_length_mm),
             float(quality),
             float(focus_distance_m),
+            float(sensor_width_mm),
         )
 
     @property
@@ -92,11 +97,12 @@ class CameraTrackRow:
         return CameraPose(self.pan_deg, self.tilt_deg, self.roll_deg, self.x_m, self.y_m, self.z_m)
 
 
-OPTIONAL_COLUMNS = ("focus_distance_m",)
+OPTIONAL_COLUMNS = ("focus_distance_m", "sensor_width_mm")
 # What a track written by hand or by another tool may leave out: the pose and its frame are enough (the
 # focal length then comes from --focal-length); such tracks were refused for lacking t_s or quality.
 _READ_DEFAULTS: dict[str, Any] = {"t_s": math.nan, "timecode": "", "focal_length_mm": math.nan,
-                                  "quality": 1.0, "focus_distance_m": math.nan}
+                                  "quality": 1.0, "focus_distance_m": math.nan,
+                                  "sensor_width_mm": math.nan}
 _POSE_COLUMNS = ("pan_deg", "tilt_deg", "roll_deg", "x_m", "y_m", "z_m")
 _ROTATION_COLUMNS = ("pan_deg", "tilt_deg", "roll_deg")
 _LARGEST_ROTATION_DEG = 36000.0  # a hundred turns: an unwrapped pan keeps counting, a raw encoder far more
@@ -356,4 +362,7 @@ def _row(path: Path, where: str, record: dict[str, Any]) -> CameraTrackRow:
             raise InputFormatError(f"camera track {path}, {line}: focal_length_mm {raw!r} is no lens's "
                                    f"({_SHORTEST_FOCAL_MM:g}–{_LONGEST_FOCAL_MM:g} mm; empty or nan when the "
                                    "tracker does not know it)")
+        if f.name == "sensor_width_mm" and not (math.isnan(values[f.name]) or 1.0 <= values[f.name] <= 100.0):
+            raise InputFormatError(f"camera track {path}, {line}: sensor_width_mm {raw!r} is no camera's "
+                                   "(1–100 mm; empty when the tracker did not know it)")
     return CameraTrackRow(**values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -209,6 +209,8 @@ def run_track(job: TrackJob, progress: Callable[[int], None] | None = None) -> l
             hi = job.end if job.end is not None else rows[-1].frame
             rows = [r for r in rows if lo <= r.frame <= hi]
         fps = rows[1].frame / rows[1].t_s if len(rows) > 1 and rows[1].t_s > 0 else fps
+    if sensor is not None:  # the rows hold for this sensor: a set rendered for another would not match
+        rows = [replace(r, sensor_width_mm=sensor) for r in rows]
     chan = None
     if job.output.suffix.lower() == ".chan":
         if sensor is None:
