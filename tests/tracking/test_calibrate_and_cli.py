@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -13,6 +16,7 @@ from guangying.evaluation.tracking_plates import Renderer, ScreenGeometry, camer
 from guangying.lens.camera import CameraPose, intrinsics_matrix, project_points_px
 from guangying.lens.camera_calibration import load_camera_calibration
 from guangying.media import open_writer
+from guangying.tracking.board import grid_board
 from guangying.tracking.camera_track import ChanSettings, read_camera_track
 
 DIST = np.array([-0.18, 0.06, 0.0008, -0.0005, 0.0])
@@ -188,28 +192,31 @@ def test_board_then_track_markers_end_to_end(tmp_path):
         for p in plates:
             writer.write(p.rgb)
     runner = CliRunner()
-    for name in ("cam.csv", "cam.chan"):
-        out = tmp_path / name
-        result = runner.invoke(
-            cli,
-            [
-                "track",
-                str(clip),
-                "--method",
-                "markers",
-                "--board",
-                str(board_file),
-                "--focal-length",
-                "35",
-                "--sensor",
-                "s35",
-                "--start-timecode",
-                "01:00:00:00",
-                "-o",
-                str(out),
-            ],
-        )
-        assert result.exit_code == 0, result.output
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        for name in ("cam.csv", "cam.chan"):
+            out = tmp_path / name
+            result = runner.invoke(
+                cli,
+                [
+                    "track",
+                    str(clip),
+                    "--method",
+                    "markers",
+                    "--board",
+                    str(board_file),
+                    "--focal-length",
+                    "35",
+                    "--sensor",
+                    "s35",
+                    "--start-timecode",
+                    "01:00:00:00",
+                    "-o",
+                    str(out),
+                ],
+            )
+            assert result.exit_code == 0, result.output
+    assert not [w for w in said if "solve" in str(w.message)]  # a good track is not questioned
     rows = read_camera_track(tmp_path / "cam.csv")
     assert [r.frame for r in rows] == list(range(16)) and rows[1].timecode == "01:00:00:01"
     k = intrinsics_matrix(35, SENSOR_MM, W, H)
@@ -221,6 +228,39 @@ def test_board_then_track_markers_end_to_end(tmp_path):
     chan_rows = read_camera_track(tmp_path / "cam.chan", ChanSettings(SENSOR_MM, W / H, 6))
     assert chan_rows[5].pan_deg == pytest.approx(rows[5].pan_deg, abs=1e-6)
     assert chan_rows[5].focal_length_mm == pytest.approx(35)
+
+    # a board file of the same dictionary but another gap: every frame fitted some 30 px off, unsaid
+    grid_board(10, 6, 0.15, 0.22, "DICT_4X4_100", centre_y_m=1.5).save(tmp_path / "other.json")
+    with pytest.warns(UserWarning, match="fits poorly in most frames.*not the printed board"):
+        result = runner.invoke(cli, ["track", str(clip), "--method", "markers", "--board",
+                                     str(tmp_path / "other.json"), "--focal-length", "35", "--sensor", "s35",
+                                     "-o", str(tmp_path / "bad.csv")])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_features_track_that_loses_the_screen_says_where(tmp_path):
+    """Without --matte the features tracker followed the actor through a pan's return and drifted by
+    hundreds of pixels from there on; all it said was "1 held"."""
+    from tracking_kit import feature_renderer
+
+    poses, focals = camera_path("pan_return", 40, fps=8, focal_mm=30)
+    plates = list(render_plates(feature_renderer(), poses, focals, SENSOR_MM, 640, 360, subject_coverage=0.3,
+                                noise_sigma=0.008))  # fmt: skip
+    with open_writer(str(tmp_path / "plate.mp4"), fps=8, content="rgb", crf=12) as writer:
+        for p in plates:
+            writer.write(p.rgb)
+    with pytest.warns(UserWarning, match="give --matte") as warned:
+        result = CliRunner().invoke(cli, ["track", str(tmp_path / "plate.mp4"), "--method", "features",
+                                          "--focal-length", "30", "--sensor", "s35",
+                                          "-o", str(tmp_path / "cam.csv")])
+    assert result.exit_code == 0, result.output
+    said = re.search(r"weak \(quality below 0.3\) in \d+ of 40 frames \((\d+)", str(warned[-1].message))
+    assert said is not None, str(warned[-1].message)
+    rows = read_camera_track(tmp_path / "cam.csv")
+    err_deg = np.array([max(abs(r.pan_deg - p.pose.pan_deg), abs(r.tilt_deg - p.pose.tilt_deg))
+                        for r, p in zip(rows, plates, strict=True)])  # fmt: skip
+    assert err_deg.max() > 2  # the drift is real, and the first weak frame said comes no later than it
+    assert int(said.group(1)) <= int(np.flatnonzero(err_deg > 0.3)[0])
 
 
 @pytest.mark.parametrize(
