@@ -62,6 +62,9 @@ def test_increasing_motor_direction_also_accepted():
         ([*POINTS[:3], {"distance_m": 2.0, "motor": 1600}], "same distance"),
         ([*POINTS[:3], {"distance_m": "far", "motor": 10}], "not a number"),
         ([*POINTS[:3], {"motor": 10}], "needs 'distance_m'"),
+        ([*POINTS[:3], {"distance_m": 3.0, "motor": 1000, "moter_offset": 5}], "point 3: unknown key"),
+        ([*POINTS[:3], {"distance_m": 3.0, "motor": True}], "motor True is not a number"),  # was 1
+        ([*POINTS[:3], {"distance_m": True, "motor": 1000}], "distance_m True is not a number"),
     ],
 )
 def test_rejections_are_clear(points, message):
@@ -74,6 +77,9 @@ def test_rejections_are_clear(points, message):
     ({"motor_min": [0]}, "motor_min"),
     ({"motor_max": 4095.9}, "not a whole motor position"),  # was cut to 4095 without a word
     ({"focal_length_mm": "tele"}, "focal_length_mm 'tele' is not a number"),
+    ({"motor_max": True}, "motor_max True is not a number"),  # was 1
+    # a misspelt key left the default (4095) in place, without a word
+    ({"motor_maximum": 1023}, "unknown key 'motor_maximum'; did you mean 'motor_max'"),
 ])
 def test_the_motors_range_and_focal_length_are_numbers(extra, message):
     with pytest.raises(CalibrationError, match=message):

@@ -30,7 +30,7 @@ from scipy.interpolate import PchipInterpolator
 
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.errors import InputFormatError
-from guangying.base.files import read_json_or_yaml
+from guangying.base.files import check_keys, read_json_or_yaml
 
 
 class CalibrationError(InputFormatError):
@@ -38,6 +38,8 @@ class CalibrationError(InputFormatError):
 
 
 def _as_distance_m(value: Any, where: str) -> float:
+    if isinstance(value, bool):
+        raise CalibrationError(f"{where}: distance_m {value!r} is not a number (or 'inf')")
     if value is None or (isinstance(value, str) and value.strip().lower() in {"inf", "infinity", "∞"}):
         return math.inf
     try:
@@ -162,6 +164,9 @@ def calibration_from_dict(data: dict[str, Any], source: str = "<memory>") -> Len
     """Build a calibration from the file structure (see the module docstring)."""
     if not isinstance(data, dict) or "points" not in data:
         raise CalibrationError(f"{source}: expected a mapping with a 'points' list")
+    # a misspelt key ('motor_maximum') left the default in place, without a word
+    check_keys(data, ("lens", "focal_length_mm", "motor_min", "motor_max", "points"), source,
+               CalibrationError)
     points = data["points"]
     if not isinstance(points, list):
         raise CalibrationError(f"{source}: 'points' must be a list of {{distance_m, motor}}")
@@ -171,6 +176,7 @@ def calibration_from_dict(data: dict[str, Any], source: str = "<memory>") -> Len
         if isinstance(pt, dict):
             if "distance_m" not in pt or "motor" not in pt:
                 raise CalibrationError(f"{where}: needs 'distance_m' and 'motor'")
+            check_keys(pt, ("distance_m", "motor"), where, CalibrationError)
             dist, mot = pt["distance_m"], pt["motor"]
         elif isinstance(pt, (list, tuple)) and len(pt) == 2:
             dist, mot = pt
@@ -178,13 +184,17 @@ def calibration_from_dict(data: dict[str, Any], source: str = "<memory>") -> Len
             raise CalibrationError(f"{where}: expected {{distance_m, motor}} or [distance_m, motor]")
         dists.append(_as_distance_m(dist, where))
         try:
+            if isinstance(mot, bool):  # 'motor: yes' was position 1
+                raise TypeError(mot)
             motors.append(float(mot))
         except (TypeError, ValueError) as exc:
             raise CalibrationError(f"{where}: motor {mot!r} is not a number") from exc
     numbers = {}
     for key, default in (("focal_length_mm", None), ("motor_min", 0), ("motor_max", 4095)):
         value = data.get(key, default)
-        try:  # 'motor_max: lots' was a ValueError traceback
+        try:  # 'motor_max: lots' was a ValueError traceback; 'yes' was 1
+            if isinstance(value, bool):
+                raise TypeError(value)
             numbers[key] = None if value is None else float(value)
         except (TypeError, ValueError) as exc:
             raise CalibrationError(f"{source}: {key} {value!r} is not a number") from exc
