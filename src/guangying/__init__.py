@@ -17,7 +17,8 @@ The names below are the library's front door (see ``docs/python.md``). They load
   engine is a :class:`Matter` giving a :class:`MatteResult` (``MATTE_MODES`` names the modes)
 - compositing in linear light: :class:`FrameCompositor`, :func:`composite_frame`,
   :class:`CompositeSettings`, :class:`FrameResult`; lens defocus: :class:`LensSettings`, :class:`LensDefocus`
-- file jobs: :func:`run_job` (a :class:`JobReport`), :class:`JobOutputs`, :class:`H264Options`
+- file jobs: :func:`run_job` (a :class:`JobReport`), :class:`JobOutputs`, :class:`H264Options`; what a
+  job composites over, frame by frame, when it is not a picture or clip: a :class:`PlateSource`
 - optics: :func:`depth_of_field` (a :class:`DepthOfField`), :func:`hyperfocal_mm`, :func:`coc_diameter_mm`,
   :func:`coc_diameter_px`, :func:`resolve_coc_mm`, :func:`sensor_preset`
 - focus: :class:`FocusController` (a :class:`FocusOutput` per reading), :class:`ControllerConfig`,
@@ -25,7 +26,8 @@ The names below are the library's front door (see ``docs/python.md``). They load
 - distance sources: :class:`DistanceReading`, :class:`TfLunaSource`, :func:`load_depth_m`,
   :func:`reading_from_depth`, :class:`Record3DReader`, :func:`distance_readings`, :func:`load_marks`
 - tracks: :func:`read_sensor_log`, :func:`write_sensor_log`, :func:`write_track`,
-  :func:`read_focus_track`, :func:`read_camera_track`, :func:`write_camera_track` (:class:`CameraTrackRow`)
+  :func:`load_focus_track` (a :class:`FocusTrack`), :func:`read_focus_track`, :func:`read_camera_track`,
+  :func:`write_camera_track` (:class:`CameraTrackRow`)
 - virtual sets: :func:`open_set`, :class:`SetBackground` / :class:`SetSettings` (a tracked set as a job's
   background)
 - a whole shoot: :func:`load_jobs` (a batch file), :func:`run_batch` (on Ray, this machine or a cluster),
@@ -85,7 +87,10 @@ _EXPORTS = {
     "LensSettings": "guangying.pipeline.lens_defocus",
     "LensDefocus": "guangying.pipeline.lens_defocus",
     "read_focus_track": "guangying.pipeline.lens_defocus",
+    "load_focus_track": "guangying.pipeline.lens_defocus",
+    "FocusTrack": "guangying.pipeline.lens_defocus",
     "run_job": "guangying.pipeline.job",
+    "PlateSource": "guangying.pipeline.background",
     "JobOutputs": "guangying.pipeline.job",
     "JobReport": "guangying.pipeline.job",
     "H264Options": "guangying.pipeline.job",
@@ -196,6 +201,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
         list_models as list_models,
         models_dir as models_dir,
     )
+    from guangying.pipeline.background import PlateSource as PlateSource
     from guangying.pipeline.frame import (
         CompositeSettings as CompositeSettings,
         FrameCompositor as FrameCompositor,
@@ -209,8 +215,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
         run_job as run_job,
     )
     from guangying.pipeline.lens_defocus import (
+        FocusTrack as FocusTrack,
         LensDefocus as LensDefocus,
         LensSettings as LensSettings,
+        load_focus_track as load_focus_track,
         read_focus_track as read_focus_track,
     )
     from guangying.pipeline.matters import (

@@ -199,6 +199,42 @@ def test_a_track_written_at_another_rate_is_refused_and_a_short_one_said(tmp_pat
     assert result.exit_code == 0, result.output
 
 
+def test_the_library_checks_a_focus_track_as_the_command_does(tmp_path):
+    """run_job with a LensDefocus rendered a 50 fps track on a 25 fps clip and a short one without a word
+    (the checks were the command line's); a nan in a track given in memory stopped the render at its
+    frame; a sequence's file number (1001 …) given as the position held the last row all shot long."""
+    from guangying.pipeline.frame import FrameCompositor
+    from guangying.pipeline.job import JobOutputs, run_job
+    from guangying.pipeline.lens_defocus import load_focus_track
+    from guangying.pipeline.matters import make_matter
+
+    plate, bg = _plate_and_set(tmp_path)
+    settings = LensSettings(85, 1.4, "s35", background_distance_m=20.0)
+    fast = tmp_path / "fast.csv"
+    rows = "".join(f"{i},{i / 50},{3 + i / 10}\n" for i in range(16))
+    fast.write_text("frame,t_s,focus_distance_m\n" + rows)
+    out = tmp_path / "c.mp4"
+    with pytest.raises(SettingsError, match=r"fast.csv was written at 50 fps .* 2.00× as fast"):
+        run_job(plate, make_matter("chroma"), JobOutputs(composite=out), background=bg,
+                layer_hook=LensDefocus(settings, load_focus_track(fast)), show_progress=False)
+    assert not out.exists()
+    short = tmp_path / "short.csv"
+    short.write_text("frame,t_s,focus_distance_m\n" + "".join(f"{i},{i / 25},3\n" for i in range(5)))
+    with pytest.warns(UserWarning, match=r"short.csv has 5 rows, .* holds for the last 3 frame\(s\)") as said:
+        run_job(plate, make_matter("chroma"), JobOutputs(composite=out), background=bg,
+                layer_hook=LensDefocus(settings, load_focus_track(short)), show_progress=False)
+    assert not [w for w in said if "past the focus track" in str(w.message)]  # said once, up front
+    with pytest.raises(SettingsError, match=r"focus track row 2: nan m is not a distance"):
+        LensDefocus(settings, [3.0, 3.0, float("nan"), 3.0])
+    compositor = FrameCompositor(make_matter("chroma"), layer_hook=LensDefocus(settings, [3.0] * 8))
+    with open_reader(plate) as reader:
+        frame = next(iter(reader))
+    with open_reader(bg) as reader:
+        set_srgb = next(iter(reader)).rgb
+    with pytest.warns(UserWarning, match=r"position 1001 is past the focus track's 8 rows.*first_frame"):
+        compositor.process(frame.rgb, set_srgb, position=1001)
+
+
 def test_a_frame_loop_from_partway_in_reads_the_focus_track_where_run_job_does(tmp_path):
     """A script that keys frames 6–8 itself, giving each frame's ``position``, renders what ``run_job``
     (and ``guangying composite --start 6``) renders: the focus track's rows 6–8, not 0–2."""

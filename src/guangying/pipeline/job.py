@@ -25,6 +25,7 @@ from guangying.media.patterns import parse_pattern
 from guangying.media.video_writer import H264_PRESETS, VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background, PlateSource, plate_inputs
 from guangying.pipeline.frame import CompositeSettings, FrameCompositor, FrameResult, LayerHook
+from guangying.pipeline.lens_defocus import LensDefocus
 from guangying.pipeline.progress import FrameProgress
 
 # Called with (source frame number, plate sRGB, what the compositor made) for every written frame.
@@ -241,6 +242,8 @@ def run_job(
             plate = background
         if plate is not None:
             stack.callback(plate.close)
+        if isinstance(layer_hook, LensDefocus) and not layer_hook.clip_checked and shot_start is None:
+            layer_hook.check_clip(info, end)  # a track at another rate, or short: as the CLI checks it
 
         def writer_options(path: Path, sound: bool = True) -> dict[str, Any]:
             first_written = info.first_frame + warmup_frames

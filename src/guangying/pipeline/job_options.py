@@ -7,17 +7,16 @@ outputs here, so one set of option names means the same thing everywhere.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from pathlib import Path
 from typing import Any
 
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import Matter
 from guangying.keyer import KeyerSettings
-from guangying.media import ClipInfo, open_reader
+from guangying.media import open_reader
 from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.job import H264Options, JobOutputs
-from guangying.pipeline.lens_defocus import FocusTrack, LensDefocus, LensSettings, load_focus_track
+from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, load_focus_track
 from guangying.pipeline.matters import keyer_settings_for, make_matter
 
 # Keyer fields given as files (masks, plate) or as a triple: not plain settings flags.
@@ -75,30 +74,11 @@ def lens_hook(options: dict[str, Any], pixel_aspect: float = 1.0,
     if options.get("focal_length_mm") is None:
         raise SettingsError("lens depth of field needs --focal-length as well as --f-number")
     track = load_focus_track(options["focus_track"]) if options.get("focus_track") else None
-    lens = LensDefocus(settings_from_options(LensSettings, options), None if track is None else track.focus_m,
-                       pixel_aspect)
+    lens = LensDefocus(settings_from_options(LensSettings, options), track, pixel_aspect)
     if track is not None and source is not None:  # (run_job places a --start range in the track)
         with open_reader(source, fps=options.get("fps")) as reader:
-            _check_track_fits(options["focus_track"], track, reader.info, options.get("end"))
+            lens.check_clip(reader.info, options.get("end"))
     return lens
-
-
-def _check_track_fits(path: str, track: FocusTrack, clip: ClipInfo, end: int | None) -> None:
-    """A focus track's rows are the clip's frames, one for one: one written at another rate ran the
-    focus fast or slow, and one shorter than the clip held its last focus, both without a word."""
-    fps = float(clip.fps)
-    # 0.05 %: a 24 fps track on a 23.976 plate (0.1 %) slid a frame every 42 s, out of focus by the end
-    if track.fps is not None and abs(track.fps / fps - 1.0) > 0.0005:
-        raise SettingsError(
-            f"focus track {path} was written at {track.fps:.4g} fps (its t_s), the clip runs at {fps:.4g}: "
-            f"one row a frame, its focus would play {track.fps / fps:.2f}× as fast as it was pulled. "
-            f"Write it again with `guangying focus … --fps {fps:.4g}`")
-    last = end if end is not None else (
-        None if clip.frame_count is None else clip.first_frame + clip.frame_count - 1)
-    if last is not None and last - clip.first_frame >= len(track.focus_m):
-        held = last - clip.first_frame - len(track.focus_m) + 1
-        warnings.warn(f"focus track {path} has {len(track.focus_m)} rows, fewer than the clip's frames: its "
-                      f"last focus holds for the last {held} frame(s)", stacklevel=3)
 
 
 def composite_settings(options: dict[str, Any]) -> CompositeSettings:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import math
+import numbers
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +22,9 @@ from guangying.base.per_plate import PerPlate
 from guangying.composite.defocus import defocus_rgb_linear
 from guangying.lens.optics import LENS_RANGES, blur_width_ratio, coc_diameter_px, sensor_span_px
 from guangying.lens.sensors import sensor_preset
+
+if TYPE_CHECKING:
+    from guangying.media import ClipInfo
 
 
 @dataclass
@@ -76,6 +81,7 @@ class FocusTrack:
 
     focus_m: list[float]
     t_s: list[float]
+    source: str = "focus track"  # how messages name it: "focus track shot/focus.csv"
 
     @property
     def fps(self) -> float | None:
@@ -127,7 +133,7 @@ def load_focus_track(path: str | Path) -> FocusTrack:
     for i, v in enumerate(values):
         held = held if math.isnan(v) else v
         values[i] = held
-    return FocusTrack(values, times)
+    return FocusTrack(values, times, f"focus track {path}")
 
 
 # What a track's focus distances may be: a macro lens's nearest to a long lens's far end (inf and 1e308
@@ -180,8 +186,9 @@ def _check_time_order(path: str | Path, cells: list[tuple[str, tuple[object, obj
 
 
 def read_focus_track(path: str | Path) -> list[float]:
-    """Per-frame focus distances (m) from a ``guangying focus`` track, CSV or JSON
-    (:func:`load_focus_track`)."""
+    """Per-frame focus distances (m) from a ``guangying focus`` track, CSV or JSON. For
+    :class:`LensDefocus` give :func:`load_focus_track`'s :class:`FocusTrack` instead: it keeps the rate
+    the rows were written at, which :func:`~guangying.pipeline.job.run_job` checks against the clip's."""
     return load_focus_track(path).focus_m
 
 
@@ -228,6 +235,28 @@ def _json_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object,
             for k, f in enumerate(frames)]
 
 
+def _checked_track(focus_track_m: Sequence[float] | FocusTrack | None) -> list[float] | None:
+    """The track's distances, each a lens's focus: a nan given in memory stopped the render at its
+    frame, naming a lens setting the caller never gave, and lost the frames before it."""
+    if focus_track_m is None:
+        return None
+    values = focus_track_m.focus_m if isinstance(focus_track_m, FocusTrack) else focus_track_m
+    if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
+        raise SettingsError("the focus track must be a list of distances in metres, got "
+                            f"{type(values).__name__}")
+    if len(values) == 0:
+        raise SettingsError("the focus track is empty: it needs a focus distance for each frame")
+    track: list[float] = []
+    for i, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise SettingsError(f"focus track row {i}: {value!r} is not a distance in metres")
+        if not _NEAREST_FOCUS_M <= float(value) <= _FARTHEST_FOCUS_M:  # nan and inf fail this too
+            raise SettingsError(f"focus track row {i}: {float(value):g} m is not a distance a lens focuses "
+                                f"at ({_NEAREST_FOCUS_M:g}–{_FARTHEST_FOCUS_M:g} m)")
+        track.append(float(value))
+    return track
+
+
 class LensDefocus:
     """A layer hook for :func:`guangying.pipeline.job.run_job`: defocus background and actor per frame.
 
@@ -260,16 +289,18 @@ class LensDefocus:
     defocus_background: bool = True
     focal_length_mm_at: Callable[[int], float] | None = None
 
-    def __init__(self, settings: LensSettings, focus_track_m: list[float] | None = None,
+    def __init__(self, settings: LensSettings, focus_track_m: Sequence[float] | FocusTrack | None = None,
                  pixel_aspect: float = 1.0) -> None:
         check_instance(settings, LensSettings, "settings")
         self.settings = settings
         # a plate stored squeezed by an anamorphic lens: its blur is an upright oval
         self.width_ratio = blur_width_ratio(pixel_aspect)
         self.sensor_width_mm = sensor_preset(settings.sensor).width_mm
-        if focus_track_m is not None and len(focus_track_m) == 0:
-            raise SettingsError("the focus track is empty: it needs a focus distance for each frame")
-        self.track = focus_track_m
+        # a track read from a file (load_focus_track) knows its rate: run_job checks it against the clip
+        self.focus_track = focus_track_m if isinstance(focus_track_m, FocusTrack) else None
+        self.track = _checked_track(focus_track_m)
+        self.clip_checked = False  # the track's rate and length checked against the clip (check_clip)
+        self._said_past_end = False
         self.fixed_focus_m = settings.fixed_focus_m
         if self.fixed_focus_m is None and self.track is None and settings.subject_distance_m is None:
             raise SettingsError(
@@ -281,8 +312,39 @@ class LensDefocus:
         # the identity test below sound.
         self._bg_blur: PerPlate[np.ndarray] = PerPlate()
 
+    def check_clip(self, clip: ClipInfo, end: int | None = None) -> None:
+        """Refuse a focus track written at another rate than ``clip``'s (one row a frame, its focus
+        played fast or slow) and say one shorter than the clip (its last focus holds), both unsaid
+        before; ``end`` the last frame rendered, in the clip's numbering."""
+        self.clip_checked = True
+        if self.track is None:
+            return
+        name = self.focus_track.source if self.focus_track is not None else "the focus track"
+        fps = float(clip.fps)
+        track_fps = None if self.focus_track is None else self.focus_track.fps
+        # 0.05 %: a 24 fps track on a 23.976 plate (0.1 %) slid a frame every 42 s, out of focus by the end
+        if track_fps is not None and abs(track_fps / fps - 1.0) > 0.0005:
+            raise SettingsError(
+                f"{name} was written at {track_fps:.4g} fps (its t_s), the clip runs at {fps:.4g}: one "
+                f"row a frame, its focus would play {track_fps / fps:.2f}× as fast as it was pulled. "
+                f"Write it again with `guangying focus … --fps {fps:.4g}`")
+        last = end if end is not None else (
+            None if clip.frame_count is None else clip.first_frame + clip.frame_count - 1)
+        if last is not None and last - clip.first_frame >= len(self.track):
+            held = last - clip.first_frame - len(self.track) + 1
+            warnings.warn(f"{name} has {len(self.track)} rows, fewer than the clip's frames: its last focus "
+                          f"holds for the last {held} frame(s)", stacklevel=3)
+            self._said_past_end = True
+
     def focus_distance_m(self, position: int) -> float:
         if self.track is not None:
+            if position >= len(self.track) and not self._said_past_end:
+                # a sequence's file number given as the position (1001 …) held the last row all shot long
+                self._said_past_end = True
+                warnings.warn(
+                    f"frame position {position} is past the focus track's {len(self.track)} rows: its last "
+                    "focus holds from here on. A position counts the shot's frames from 0 (for an image "
+                    "sequence numbered from 1001: frame.index − reader.info.first_frame)", stacklevel=3)
             return self.track[min(max(position, 0), len(self.track) - 1)]
         if self.fixed_focus_m is not None:
             return self.fixed_focus_m
