@@ -59,12 +59,16 @@ class UdpSender(threading.Thread):
     ``gop`` pictures (``codec`` libx265: HEVC). With ``sound``, an AAC track too, and a sync mark at
     the start of every second: a white picture and a 20 ms beep. Picture n is not sent where
     ``skip(n)``, its time left empty (an encoder skipping frames under load). ``interlaced``: coded
-    as interlaced pictures, top field first (a broadcast encoder sending 1080i)."""
+    as interlaced pictures, top field first (a broadcast encoder sending 1080i). ``stall``: (at_s, for_s)
+    sends nothing from at_s for for_s seconds, then the pictures of that time at once, as a network or
+    an encoder that stalls and catches up: their timestamps regular, their arrivals bunched."""
 
     def __init__(self, frames: list[np.ndarray], port: int, seconds: float, fps: int = FPS,
                  gop: int = 5, sound: bool = False, codec: str = "libx264",
-                 skip: Callable[[int], bool] = lambda n: False, interlaced: bool = False) -> None:
+                 skip: Callable[[int], bool] = lambda n: False, interlaced: bool = False,
+                 stall: tuple[float, float] | None = None) -> None:
         super().__init__(daemon=True)
+        self.stall = stall
         self.frames = [(np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8) for f in frames]
         self.port, self.seconds, self.fps, self.gop, self.sound = port, seconds, fps, gop, sound
         self.codec, self.skip, self.interlaced = codec, skip, interlaced
@@ -98,7 +102,10 @@ class UdpSender(threading.Thread):
                 samples += 1024
             n += 1
             self.sent = n
-            time.sleep(max(0.0, t0 + n / self.fps - time.monotonic()))
+            due_s = n / self.fps
+            if self.stall is not None and self.stall[0] <= due_s < self.stall[0] + self.stall[1]:
+                due_s = self.stall[0] + self.stall[1]  # held back, then sent with the rest at once
+            time.sleep(max(0.0, t0 + due_s - time.monotonic()))
         out.close()  # no flush: the picture just stops
 
 

@@ -34,7 +34,7 @@ from live_helpers import (
 )
 
 from guangying.base.errors import MediaError
-from guangying.base.timecode import parse_timecode
+from guangying.base.timecode import format_timecode, parse_timecode
 from guangying.cli.main import cli
 from guangying.live import LiveSource
 from guangying.media import open_reader
@@ -102,6 +102,34 @@ def test_a_stream_plate_is_the_camera_original(plate_frames, tmp_path):
     between = parse_timecode(first_row["timecode"], fps)[0] - parse_timecode(plate_timecode, fps)[0]
     # the take's first processed frame may be a few after its first captured one on a busy machine
     assert before_take - 2 <= between <= before_take + first_row["frame"] + 2, (between, before_take)
+
+
+def test_one_picture_has_one_timecode_in_the_take_and_its_copied_plate(plate_frames, tmp_path):
+    """Post conforms the take's composite and the render of its plate by timecode. The take's frames
+    were stamped by their arrival: the frames ffmpeg hands over at once after probing a stream each took
+    the slot after the last, and the take ran up to 30 frames ahead of its plate from there on (the
+    pictures themselves 8 apart). A sender that stalls mid-take and then sends what it held at once must
+    not move them either. The sender marks every second with a white picture: each white frame of the
+    composite must be a white picture of the plate at the same timecode."""
+    port = free_port(socket.SOCK_DGRAM)
+    live = LiveProcess(
+        f"udp://127.0.0.1:{port}", "--port", 0, "--source-timeout", 20, "--lost-timeout", 1,
+        "-b", "black", "--record-plate", tmp_path / "plate.mov", "--record", tmp_path / "take.mp4",
+        cwd=tmp_path,
+    )
+    run_take(live, UdpSender(plate_frames, port, seconds=60, gop=25, sound=True, stall=(5.0, 0.6)),
+             seconds=3.5)
+    fps = Fraction(25)
+    with open_reader(tmp_path / "plate.mov") as reader:
+        plate_start = parse_timecode(reader.info.timecode, fps)[0]
+        plate_white = {k for k, f in enumerate(reader) if f.rgb.mean() > 0.8}
+    rows = [json.loads(line) for line in (tmp_path / "take.frames.jsonl").read_text().splitlines()]
+    with open_reader(tmp_path / "take.mp4") as reader:
+        take_white = [i for i, f in enumerate(reader) if f.rgb.mean() > 0.8]
+    assert len(take_white) >= 2 and len(plate_white) >= 3, (take_white, plate_white)
+    for i in take_white:
+        at = parse_timecode(rows[i]["timecode"], fps)[0] - plate_start
+        assert at in plate_white, (i, rows[i]["timecode"], at, sorted(plate_white))
 
 
 @pytest.mark.parametrize("suffix", [".mov", ".mkv"])
@@ -848,6 +876,28 @@ def test_free_run_timecode_gives_each_frame_its_own_slot(plate_frames, tmp_path,
         timecodes.append(source.queue.get(1).timecode)
     # 23:59:59:23 by the clock, then two frames in the last slot of the day, then over midnight
     assert timecodes == ["23:59:59:23", "23:59:59:24", "00:00:00:00", "00:00:00:01", "00:00:00:05"]
+
+
+def test_a_senders_frames_are_timecoded_on_its_clock_as_its_copied_plate_is(plate_frames, tmp_path):
+    """ffmpeg hands over the pictures it read while probing a stream at once: stamped by their arrival,
+    each took the slot after the last, and every later frame of the session stayed that many frames
+    ahead of the copied plate, whose first picture is stamped by its arrival (22–30 frames seen)."""
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), (plate_frames[0][..., ::-1] * 255 + 0.5).astype("uint8"))
+    source = LiveSource(str(still), fps=25)
+    start = time.monotonic() - 10.0
+    # pictures 0–29 arrive at once, then one every 40 ms, on time
+    arrivals = [start if k < 30 else start + (k - 29) / 25 for k in range(100)]
+    timecodes = []
+    for k, arrival in enumerate(arrivals):
+        source._deliver(None, plate_frames[0], None, k / 25, arrival)
+        timecodes.append(source.queue.get(1).timecode)
+    counts = [parse_timecode(tc, Fraction(25))[0] for tc in timecodes]
+    assert np.all(np.diff(counts) == 1)
+    # the plate copied from the keyframe at picture 75, stamped as PacketPlate stamps it
+    keyframe_wall_s = time.time() - (time.monotonic() - arrivals[75])
+    plate_count = source.timecode_count_at(75 / 25, keyframe_wall_s)
+    assert plate_count is not None and format_timecode(plate_count, Fraction(25)) == timecodes[75]
 
 
 def test_a_picture_plays_at_an_ntsc_rate_given_as_a_fraction(plate_frames, tmp_path):

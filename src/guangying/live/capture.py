@@ -213,6 +213,8 @@ class LiveSource:
         self._relay: SrtRelay | None = None
         self.first_timecode: str | None = None
         self._timecode_count: int | None = None  # the last frame's free-run timecode, in frames
+        # (sender's clock s, free-run count) that a sender-timed frame's timecode is counted from
+        self._timecode_anchor: tuple[float, int] | None = None
         self._scaled_from: tuple[int, int] | None = None  # the last mid-take size change said
         self._still = False
         self._said_interlaced = False
@@ -466,13 +468,7 @@ class LiveSource:
         t = now if arrival_s is None else min(arrival_s, now)
         wall = time.time() - (now - t)
         if timecode is None:
-            # Each frame its own timecode, as a camera's: a frame delivered late shares the clock's
-            # frame slot with the next one, so it takes the slot after the last frame's instead.
-            count = time_of_day_count(wall, self.fps)
-            if self._timecode_count is not None:
-                count = max(count, self._timecode_count + 1)
-            self._timecode_count = count
-            timecode = format_timecode(count, self.fps)
+            timecode = format_timecode(self._free_run_count(sender_time_s, wall), self.fps)
         with self._take_lock:
             if index is None and sender_time_s is not None and self.rate_known:
                 index = self._slot_of(sender_time_s, t)
@@ -497,6 +493,45 @@ class LiveSource:
             if self._tap is not None:
                 self._tap(frame)
             self.frames_in += 1
+
+    def _free_run_count(self, sender_time_s: float | None, wall_s: float) -> int:
+        """A frame's time-of-day timecode, in frames. A sender that keeps time: counted on its clock
+        from its first frame's arrival on the wall clock, as :meth:`timecode_count_at` counts the copied
+        plate's first picture, so one picture has one timecode in every file (by arrival instead, the
+        frames ffmpeg hands over at once after probing a stream each took the slot after the last, and
+        kept the take up to a second ahead of its plate); counted anew when the sender's clock goes back
+        or jumps ahead (a restart, another sender). Otherwise each frame its own slot by the wall clock: a
+        frame delivered late shares the clock's slot with the next one, so it takes the slot after the
+        last's."""
+        last = self._timecode_count
+        count = None
+        if sender_time_s is not None and self.rate_known:
+            count = self.timecode_count_at(sender_time_s, wall_s)
+            if count is not None and last is not None:
+                if last - 2 <= count <= last:  # a jittery sender's two pictures in one slot
+                    count = last + 1
+                elif not last < count <= last + _SENDER_GAP_MAX_S * self.fps:
+                    count = None
+        if count is None:
+            count = time_of_day_count(wall_s, self.fps)
+            if last is not None:
+                count = max(count, last + 1)
+            if sender_time_s is not None and self.rate_known:
+                self._timecode_anchor = (sender_time_s, count)
+        self._timecode_count = count
+        return count
+
+    def timecode_count_at(self, sender_time_s: float, wall_s: float) -> int | None:
+        """The free-run timecode (frames) of the picture at ``sender_time_s`` on the sender's clock, which
+        arrived at ``wall_s`` (``time.time()``), as the take's frames are stamped; None before the sender's
+        first frame, or for a time that does not fit its clock (then stamp it by its arrival)."""
+        if self._timecode_anchor is None:
+            return None
+        anchor_s, anchor_count = self._timecode_anchor
+        count = anchor_count + round((sender_time_s - anchor_s) * self.fps)
+        if abs(count - time_of_day_count(wall_s, self.fps)) > _SENDER_GAP_MAX_S * self.fps:
+            return None
+        return count
 
     def _slot_of(self, sender_time_s: float, capture_s: float) -> int:
         """The frame's slot on the take's frame grid by the sender's clock. Pictures the sender never
@@ -743,6 +778,7 @@ class LiveSource:
         convert: dict[str, object] | None = None
         self._damaged_run = 0
         self._sound_origin_s = self._picture_origin_s = None  # a reconnected sender's clock is another one
+        self._timecode_anchor = None
         log = named_camera_log(self.camera_log)  # a stream or device carries no camera metadata
         try:
             for av_frame in self._progressive(self._frames()):

@@ -288,6 +288,7 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
                 camera_size=(source.width, source.height),
                 sound=source.sound_stream,
                 camera=_live_camera(virtual_set),
+                timecode_count_at=source.timecode_count_at,
             )
             if recorder.sound_listener is not None:
                 source.sound_listeners.append(recorder.sound_listener)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from guangying.base.timecode import format_timecode
 from guangying.live.capture import time_of_day_count
 from guangying.live.take_camera import PlateCamera
 from guangying.live.workers import DroppingWorker
+
+# (picture's time on the sender's clock s, its arrival on the wall clock s) → free-run timecode in frames
+TimecodeCounter = Callable[[float, float], int | None]
 
 # What a copied plate can be written into, by the camera's codec: the containers that carry it
 _PACKET_CONTAINERS = {
@@ -50,8 +54,10 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
     first_number = 0  # a video's pictures are read from 0
 
     def __init__(self, path: Path, fps: Fraction, by_arrival: bool = False,
-                 size: tuple[int, int] = (0, 0), camera: PlateCamera | None = None) -> None:
+                 size: tuple[int, int] = (0, 0), camera: PlateCamera | None = None,
+                 timecode_count_at: TimecodeCounter | None = None) -> None:
         self.path, self.fps, self.by_arrival, self.camera = path, fps, by_arrival, camera
+        self.timecode_count_at = timecode_count_at
         self._temp = partial_path(path)
         self._out: av.container.OutputContainer | None = None
         self._out_stream: Any = None
@@ -144,9 +150,16 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
         size = _size_of(stream) if ctx.width else self._size
         if self._out is None:
             self._out = av.open(str(self._temp), "w", format=_MUXERS.get(self.path.suffix.lower()))
-            # the timecode of its first picture: the keyframe's arrival on the wall clock
+            # the timecode of its first picture, as the take's frames are stamped (``timecode_count_at``,
+            # on the sender's clock), else by the keyframe's arrival on the wall clock
             arrived_wall_s = time.time() - (time.monotonic() - now)
-            timecode = format_timecode(time_of_day_count(arrived_wall_s, self.fps), self.fps)
+            first_pts = packet.pts if packet.pts is not None else first_ts
+            count = None
+            if self.timecode_count_at is not None and packet.time_base is not None and not self.by_arrival:
+                count = self.timecode_count_at(float(first_pts * packet.time_base), arrived_wall_s)
+            if count is None:
+                count = time_of_day_count(arrived_wall_s, self.fps)
+            timecode = format_timecode(count, self.fps)
             if self.path.suffix.lower() in (".mov", ".mp4"):
                 self._out.metadata["timecode"] = timecode
             self._out_stream = self._out.add_stream_from_template(stream, width=size[0], height=size[1])

@@ -20,7 +20,7 @@ from guangying.base.errors import MediaError, SettingsError
 from guangying.live.capture import CapturedFrame
 from guangying.live.disk_watch import KEEP_FREE_BYTES, DiskWatch, disk_free_bytes
 from guangying.live.frames import CAMERA_FIELDS, FrameMeta, LiveFrame
-from guangying.live.plate_copy import PacketPlate, copies_plate_packets
+from guangying.live.plate_copy import PacketPlate, TimecodeCounter, copies_plate_packets
 from guangying.live.take_camera import CameraAt, PlateCamera, camera_track_beside
 from guangying.live.take_names import sidecar_beside
 from guangying.live.take_sound import TakeSound
@@ -137,6 +137,7 @@ class Recorder:
         camera_size: tuple[int, int] = (0, 0),
         sound: Any = None,  # noqa: ANN401
         camera: CameraAt | None = None,
+        timecode_count_at: TimecodeCounter | None = None,
         keep_free_bytes: int = KEEP_FREE_BYTES,
         free_bytes: Callable[[Path], int] = disk_free_bytes,
     ) -> None:
@@ -162,7 +163,8 @@ class Recorder:
             # only intra-only pictures can be placed by arrival: H.264's reordered frames keep the
             # sender's times (an RTP stream's are real even when it names no rate)
             self._plate = PacketPlate(plate, fps, by_arrival=not camera_clock and camera_codec == "mjpeg",
-                                       size=camera_size, camera=plate_camera)
+                                       size=camera_size, camera=plate_camera,
+                                       timecode_count_at=timecode_count_at)
         elif plate is not None:
             if plate.suffix.lower() not in (*VIDEO_EXTENSIONS, *WRITTEN_EXTENSIONS):
                 # said at the plate's first frame, after the take had started (and lost the composite)
