@@ -742,6 +742,8 @@ def test_stream_that_never_starts_fails_within_seconds():
     assert res.exit_code != 0
     assert "no picture from stream" in res.output and "sender running" in res.output
     assert time.monotonic() - t0 < 10
+    # said at once: nothing was printed while an encoder or a camera started
+    assert res.output.startswith(f"waiting for {url}: its first picture (up to 1.5 s"), res.output
 
 
 def test_monitor_port_in_use_is_a_clear_error(plate_clip):

@@ -203,9 +203,14 @@ def live(**options: Any) -> None:
       guangying live udp://0.0.0.0:5000 -b set.jpg --out udp://192.168.1.20:6000 --host 0.0.0.0
       guangying live plate.mp4 --loop -b set.jpg          # rehearse with a recorded plate
     """
+    from guangying.live.capture import source_kind
     from guangying.live.launch import open_live
     from guangying.live.session import STARTING_MESSAGE
 
+    if source_kind(options["source"]) != "file":  # nothing was said while an encoder or camera started
+        timeout_s = options["source_timeout"]
+        click.echo(f"waiting for {options['source']}: its first picture (up to {timeout_s:g} s, "
+                   "--source-timeout) …", err=True)
     take = open_live(options)
     source, server = take.source, take.server
     click.echo(
