@@ -56,6 +56,10 @@ def test_monitor_page_in_chromium(plate_frames, tmp_path):
                 shots.append(picture.screenshot())
                 assert shots[0] != shots[1]  # the picture is live, not a still
                 page.wait_for_function("document.getElementById('status').textContent.includes('fps')")
+                # a second operator's tablet, open meanwhile: it kept showing the old look
+                tablet = context.new_page()
+                tablet.goto(url)
+                tablet.wait_for_function("document.getElementById('grow_px') !== null")
 
                 page.click("button[data-view=matte]")
                 time.sleep(1.5)
@@ -70,6 +74,9 @@ def test_monitor_page_in_chromium(plate_frames, tmp_path):
                 time.sleep(1.0)
                 after = np.mean([_mean(picture.screenshot()) for _ in range(3)])
                 assert after < 0.9 * before, (before, after)
+                tablet.wait_for_function("document.getElementById('grow_px').value === '-5'", timeout=5000)
+                assert tablet.locator("#grow_px + output").text_content() == "-5"
+                tablet.close()
 
                 page.click("#save")
                 page.wait_for_function("document.getElementById('saved').textContent.includes('saved')")

@@ -7,6 +7,7 @@ let mode = null;           // "pick" | "draw" | null
 let maskPoints = [];       // source pixels
 let pending = {};          // changes waiting to be sent (sliders send at most every 60 ms)
 let sendTimer = null;
+let shownVersion = null;   // the settings version the controls show
 
 async function post(path, body) {
   const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
@@ -22,8 +23,33 @@ function queueChange(name, value) {
   sendTimer = setTimeout(async () => {
     const changes = pending; pending = {}; sendTimer = null;
     const data = await post("/settings", changes);
-    if (data) settings.values = data.values;
+    if (data) { settings.values = data.values; shownVersion = data.version; }
   }, 60);
+}
+
+function showValues(values) {
+  // Another tab (a second operator, a tablet) or a script changed the look: the controls follow, but not
+  // the one in this page's hand. They kept showing the old look, which was not the one being recorded.
+  settings.values = values;
+  $("matte").value = values.matte || "chroma";
+  if (document.activeElement !== $("background")) $("background").value = values.background || "";
+  for (const input of document.querySelectorAll("[data-setting]")) {
+    const value = values[input.dataset.setting];
+    if (input === document.activeElement && input.type !== "checkbox") continue;
+    if (input.type === "checkbox") input.checked = !!value;
+    else if (input.type === "range") {
+      input.value = value ?? input.min;
+      input.nextElementSibling.textContent = input.value;
+    } else if (value !== undefined && value !== null) input.value = value;
+  }
+}
+
+async function followSettings(version) {
+  if (settings === null || version === shownVersion || sendTimer || Object.keys(pending).length) return;
+  const fresh = await (await fetch("/settings.json", { cache: "no-store" })).json();
+  if (sendTimer || Object.keys(pending).length) return;  // this page changed something meanwhile
+  shownVersion = fresh.version;
+  showValues(fresh.values);
 }
 
 function addRow(parent, name, input, out) {
@@ -97,7 +123,10 @@ async function onPictureClick(event) {
   const [x, y] = sourcePoint(event);
   if (mode === "pick") {
     const data = await post("/pick", { x, y });
-    if (data) { settings.values = data.values; $("message").textContent = `screen colour ${data.values.screen_colour}`; }
+    if (data) {
+      settings.values = data.values; shownVersion = data.version;
+      $("message").textContent = `screen colour ${data.values.screen_colour}`;
+    }
     setMode("pick");
   } else if (mode === "draw") {
     maskPoints.push([Math.round(x), Math.round(y)]); drawMask();
@@ -137,6 +166,7 @@ async function pollStats() {
       banner.classList.add("show");
     } else banner.classList.remove("show");
     showFocus(s.focus);
+    followSettings(s.settings_version);
   } catch (e) {
     $("banner").textContent = "monitor disconnected: the take has ended or the machine is unreachable";
     $("banner").classList.add("show");
@@ -166,6 +196,7 @@ async function start() {
   setInterval(pollStats, 500);
   pollStats();
   settings = await (await fetch("/settings.json")).json();
+  shownVersion = settings.version;
   buildControls();
 }
 start();
