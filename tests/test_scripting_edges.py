@@ -204,12 +204,19 @@ _GREY = np.full((32, 32, 3), 0.5, np.float32)
         (lambda: gy.FrameCompositor(gy.make_matter("chroma")).process(
             _GREY, _GREY, linear_output=True, source_rgb_linear=_GREY[:16]),
          r"source_rgb_linear is \(16, 32, 3\), rgb_srgb \(32, 32, 3\)"),
+        (lambda: gy.FrameCompositor(gy.make_matter("chroma")).process(
+            _GREY, _GREY, source_alpha=np.full((32, 32), 255, np.float32)),
+         r"source_alpha runs 255–255, but it is coverage in 0–1: divide an 8-bit alpha by 255"),  # α 255 out
+        (lambda: gy.FrameCompositor(gy.make_matter("chroma")).process(
+            _GREY, np.where(np.arange(32)[:, None, None] == 1, np.nan, _GREY).astype(np.float32)),
+         "background_rgb_srgb has NaN or infinite values"),  # row 1: every 4th row missed it
     ],
     ids=["key_frame-dict", "keyer-dict", "compositor-str", "composite_frame-dict", "defocus-dict", "set-dict",
          "controller-dict", "run_job-str", "warmup", "outputs-int", "sensor-none", "dof-array", "start-float",
          "end-str", "source-none", "premultiplied-str", "h264-dict", "replay-dict", "replay-tuples",
          "reading-nan-time", "sensor-latency", "workers-0", "shots-paths", "set-sensor", "set-shadow",
-         "peak-nan", "hook-int", "linear-output-str", "source-linear-shape"],
+         "peak-nan", "hook-int", "linear-output-str", "source-linear-shape", "source-alpha-255",
+         "background-nan-row-1"],
 )
 def test_wrong_kinds_of_argument_are_refused_by_name(call, said):
     """Each raised an AttributeError, TypeError or ValueError from deep inside (reported by the CLI as a

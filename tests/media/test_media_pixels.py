@@ -80,3 +80,25 @@ def test_nan_pixels_are_said_as_they_are_written_black(tmp_path):
     with open_reader(tmp_path / "n.png") as reader:
         back = next(iter(reader)).rgb
     assert back[2, 2].max() == 0.0 and back[0, 0].min() > 0.4
+
+
+def test_a_float_file_gets_no_nan_and_no_coverage_past_one(tmp_path):
+    """An EXR took NaN and infinity as they came (into every comp that reads it), and an alpha of 1.5 as
+    1.5 with its colour premultiplied by 1.5; an 8-bit file wrote NaN black."""
+    rgb = np.full((8, 8, 3), 0.5, np.float32)
+    rgb[1, 1], rgb[2, 2] = np.nan, np.inf
+    alpha = np.full((8, 8), 1.5, np.float32)
+    alpha[0, 0] = -0.5
+    with pytest.warns(UserWarning) as said, open_writer(tmp_path / "x.%04d.exr", content="rgba") as writer:
+        writer.write(rgb, alpha=alpha, transfer="linear")
+        writer.write(rgb, alpha=alpha, transfer="linear")
+    messages = [str(w.message) for w in said]
+    assert sum("NaN or infinite" in m for m in messages) == 1, messages  # once a writer
+    assert sum("alpha runs -0.5–1.5" in m and "clipped" in m for m in messages) == 1, messages
+    with open_reader(tmp_path / "x.%04d.exr") as reader:
+        frame = next(iter(reader))
+    assert np.isfinite(frame.rgb).all() and frame.rgb[1, 1].max() == 0.0 and frame.rgb[2, 2].min() == 65504.0
+    assert frame.alpha.max() == 1.0 and frame.alpha.min() == 0.0
+    assert frame.rgb[4, 4] == pytest.approx([0.5, 0.5, 0.5], abs=1e-3)  # straight colour, not × 1.5
+    with pytest.warns(UserWarning, match="NaN is written black"), open_writer(tmp_path / "n.png") as writer:
+        writer.write(rgb)

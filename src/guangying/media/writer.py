@@ -4,6 +4,7 @@ background thread, and commit-or-abort when the with-block ends."""
 from __future__ import annotations
 
 import math
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -63,6 +64,7 @@ class Writer:
         self._sink: BackgroundSink[Any] | None = None
         self._closed = False
         self.lock: OutputLock | None = None  # set by open_writer; released when the writer closes
+        self._said_values: set[str] = set()  # what was said about a frame's values (once a writer)
 
     # -- hooks -----------------------------------------------------------------------------------
     def _prepare(self, rgb: np.ndarray | None, alpha: np.ndarray | None, transfer: Transfer) -> Any:
@@ -105,6 +107,7 @@ class Writer:
             raise MediaError(f"transfer must be 'srgb' or 'linear', got {transfer!r}")
         rgb, alpha = self._check(rgb, alpha)
         _check_scale(rgb, alpha, transfer)
+        rgb, alpha = self._finite_coverage(rgb, alpha)
         item = self._prepare(rgb, alpha, transfer)
         self._note_time(time_s)
         if self._sink is None:
@@ -112,6 +115,34 @@ class Writer:
             self._sink = BackgroundSink(self._consume, self._flush, QUEUE_FRAMES, f"writing {self.target}")
         self._sink.submit(item)
         self.frames_written += 1
+
+    def _finite_coverage(self, rgb: np.ndarray | None,
+                         alpha: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """NaN colour written as 0, infinite as the largest half float, and alpha clipped to 0–1, each said
+        once. An EXR took NaN
+        as it came (into every comp that reads it; an 8-bit file wrote it black), and an alpha of 1.5
+        as 1.5, its colour premultiplied by 1.5."""
+        frame = self.first_frame + self.frames_written
+        if rgb is not None and not math.isfinite(float(np.sum(rgb))):  # one pass; NaN and inf carry through
+            bad = int(np.count_nonzero(~np.isfinite(rgb)))
+            if bad:
+                self._say("nonfinite", f"{self.target}: frame {frame} holds {bad} NaN or infinite value(s) "
+                          "(a render's fireflies, a division by zero upstream): NaN is written black, "
+                          f"infinity as {_LARGEST_HALF:g} (a half float's largest: white in an 8-bit file)")
+                rgb = np.nan_to_num(rgb, nan=0.0, posinf=_LARGEST_HALF, neginf=0.0)
+        if alpha is not None:
+            low, high = float(np.min(alpha)), float(np.max(alpha))
+            if low < 0.0 or high > 1.0:
+                if low < -0.01 or high > 1.01:  # a resampling filter's ringing is not worth a word
+                    self._say("coverage", f"{self.target}: frame {frame}'s alpha runs {low:g}–{high:g}; "
+                              "coverage is 0–1, so it is clipped there")
+                alpha = np.clip(alpha, 0.0, 1.0)
+        return rgb, alpha
+
+    def _say(self, what: str, message: str) -> None:
+        if what not in self._said_values:
+            self._said_values.add(what)
+            warnings.warn(message, stacklevel=4)
 
     def _check(self, rgb: object, alpha: object) -> tuple[np.ndarray | None, np.ndarray | None]:
         if self.content == "matte":
@@ -198,6 +229,9 @@ class Writer:
             self.close()
         else:
             self.abort()
+
+
+_LARGEST_HALF = 65504.0
 
 
 def _check_scale(rgb: np.ndarray | None, alpha: np.ndarray | None, transfer: Transfer) -> None:

@@ -83,13 +83,13 @@ class FrameResult:
 
 
 def _check_background(rgb: np.ndarray, what: str, display: bool) -> None:
-    """Refuse a set that cannot be one, from every 4th row and column (a frame's cost, not a pass): NaN or
-    infinite light (the light wrap spread it over the whole composite), or an sRGB set in 0–255 (clipped
-    to white without a word). Linear light above 1 is a set's own (an HDR sky)."""
-    sample = rgb[::4, ::4]
-    if not math.isfinite(float(np.sum(sample, dtype=np.float64))):
+    """Refuse a set that cannot be one: NaN or infinite light (the light wrap spread it over the whole
+    composite), or, judged from every 4th row and column, an sRGB set in 0–255 (clipped to white without
+    a word). Linear light above 1 is a set's own (an HDR sky)."""
+    if not math.isfinite(float(np.sum(rgb))):  # every pixel, in one pass: a sample missed 15 of 16
         raise SettingsError(f"{what} has NaN or infinite values: replace them first "
                             "(np.nan_to_num(picture, nan=0.0, posinf=1.0, neginf=0.0))")
+    sample = rgb[::4, ::4]
     if display and np.count_nonzero(sample > 2.0) > 0.01 * sample.size:
         raise SettingsError(f"{what} reaches {float(sample.max()):g}, but it is sRGB-coded 0–1: divide 0–255 "
                             "values by 255, or give linear light as background_rgb_linear")
@@ -261,6 +261,13 @@ def _source_alpha(alpha: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     if alpha.shape != tuple(size):
         raise SettingsError(f"source_alpha is {alpha.shape}, the picture {tuple(size)}: give the footage's "
                             "alpha as float32 (H, W) 0–1, the picture's size")
+    low, high = float(np.min(alpha)), float(np.max(alpha))
+    if not (math.isfinite(low) and math.isfinite(high)) or high > 2.0 or low < -1.0:
+        # 255 made the result's alpha 255, and -1 a coverage of -1
+        raise SettingsError(f"source_alpha runs {low:g}–{high:g}, but it is coverage in 0–1: divide an 8-bit "
+                            "alpha by 255 (65535 for a 16-bit one), and replace NaN (np.nan_to_num)")
+    if low < 0.0 or high > 1.0:  # a CG render's filter rings a little past 0 and 1
+        alpha = np.clip(alpha, 0.0, 1.0)
     return alpha
 
 

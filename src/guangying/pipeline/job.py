@@ -171,10 +171,11 @@ def run_job(
         focus track's row) and a background clip's frame follow the shot, not the part: frames 100–199
         render as they do in the whole; the first ``warmup_frames`` frames read are processed
         (recurrent matte state) but not written; ``on_frame(index, rgb_srgb, result)`` sees every
-        written frame. ``warmup_frames`` None (the default): a matter that remembers frames (the
-        neural ones) is first run over up to ``warm_up_before`` frames before ``start``, so a range
-        rendered again matches the whole render; ``warm_up_before=0`` starts it afresh (a shot cut
-        from an edited clip, whose frames before are another shot's).
+        written frame (``result.composite_rgb_srgb`` is the compositor's buffer, which the next frame
+        overwrites: copy what you keep). ``warmup_frames`` None (the default): a matter that remembers
+        frames (the neural ones) is first run over up to ``warm_up_before`` frames before ``start``, so a
+        range rendered again matches the whole render; ``warm_up_before=0`` starts it afresh (a shot
+        cut from an edited clip, whose frames before are another shot's).
     camera_log : str, optional
         The source's camera log encoding (:func:`~guangying.media.open_reader`): ``"auto"`` (a Sony
         camera's metadata), ``"none"`` or a name such as ``"slog3-sgamut3cine"``.
