@@ -110,13 +110,15 @@ def test_a_log_of_dropouts_only_says_why_no_frame_has_focus(tmp_path):
     log = tmp_path / "sky.csv"  # the sensor pointed at the sky: every return too weak
     log.write_text("t_s,distance_m,strength\n" + "".join(f"{k / 100:.2f},0.0,0\n" for k in range(100)))
     out = tmp_path / "track.csv"
-    with pytest.warns(UserWarning, match="no reading of .*sky.csv was usable"):
-        res = CliRunner().invoke(cli, [
-            "focus", "--sensor-log", str(log), "--fps", "25", "--focal-length", "50", "--f-number", "2",
-            "--sensor", "ff", "-o", str(out),
-        ])  # fmt: skip
-    assert res.exit_code == 0, res.output
-    assert "(0 with focus)" in res.output
+    res = CliRunner().invoke(cli, [
+        "focus", "--sensor-log", str(log), "--fps", "25", "--focal-length", "50", "--f-number", "2",
+        "--sensor", "ff", "-o", str(out),
+    ])  # fmt: skip
+    # a track without focus, which composite refuses, ended exit 0 as if the log were good
+    assert res.exit_code == 1, res.output
+    assert "no frame has a focus distance" in res.output and "no reading of" in res.output
+    assert "sky.csv was usable" in res.output
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

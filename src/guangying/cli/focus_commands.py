@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -158,11 +157,12 @@ def focus_command(
                           freed_target=freed_target, camera_id=camera_id, realtime=realtime,
                           on_batch=lambda batch: progress.advance(task, len(batch)))
     if done.frames and not done.with_focus:
-        warnings.warn(
-            f"no frame of {output} has a focus distance: no reading of {sensor_log} was usable (each needs "
-            "strength ≥ 100, not 65535, and a distance > 0), or the readings start after the last frame",
-            stacklevel=1,
-        )
+        # a track without focus (which composite refuses) ended exit 0, as if the log were good
+        output.unlink(missing_ok=True)
+        raise click.ClickException(
+            f"no frame has a focus distance, so {output} was not kept: no reading of {sensor_log} was "
+            "usable (each needs strength ≥ 100, not 65535, and a distance > 0), or the readings start "
+            "after the last frame")
     click.echo(f"wrote {frames(done.frames)} ({done.with_focus} with focus) to {output}")
 
 
