@@ -2,6 +2,7 @@
 what to do, or the reading is not used — never a ZeroDivisionError, a numba error or frames silently
 without focus (hostile-input pass 2)."""
 
+import csv
 import math
 
 import numpy as np
@@ -133,3 +134,18 @@ def test_focus_live_refuses_nonsense_timing_before_it_starts(flag, value, said):
                                    "--f-number", "2", "--sensor", "ff", flag, value])  # fmt: skip
     assert res.exit_code in (1, 2) and said in res.output, res.output
     assert "bug" not in res.output and "cannot open LiDAR serial port" not in res.output
+
+
+def test_a_reading_no_rangefinder_gives_is_left_out_as_a_dropout(tmp_path):
+    """1e308 m in a log (a logger's garbage) made a track of 1000 m, only warned about."""
+    rows = "".join(f"{k / 100:.2f},{1e308 if k % 10 == 3 else 3.0},800\n" for k in range(200))
+    log = tmp_path / "glitch.csv"
+    log.write_text("t_s,distance_m,strength\n" + rows)
+    out = tmp_path / "track.csv"
+    with pytest.warns(UserWarning, match=r"20 of 200 readings \(10 %\) are not usable \(.*past 10 km"):
+        res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), "--fps", "25", "--focal-length",
+                                       "50", "--f-number", "2", "--sensor", "ff", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    with open(out) as fh:
+        focus = [float(r["focus_distance_m"]) for r in csv.DictReader(fh) if r["focus_distance_m"]]
+    assert focus and max(focus) == pytest.approx(3.0, abs=0.05)

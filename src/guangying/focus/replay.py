@@ -329,8 +329,8 @@ class _LogUnits:
         unusable, readings = self._unusable, self._readings
         if self._SAY_UNUSABLE * readings <= unusable < readings:  # none usable is said by the command
             warnings.warn(f"{log}: {unusable} of {readings} readings ({100 * unusable / readings:.0f} %) are "
-                          "not usable (no distance, 0 or below, or a return too weak or saturated): focus "
-                          "holds over them. Check where the sensor points", stacklevel=3)
+                          "not usable (no distance, 0 or below, past 10 km, or a return too weak or "
+                          "saturated): focus holds over them. Check where the sensor points", stacklevel=3)
         if readings and self._repeated_times >= self._SAY_UNUSABLE * readings:
             warnings.warn(f"{log}: {self._repeated_times} of {readings} readings have the time of the one "
                           "before: times rounded when logged? The controller takes them as one instant, "

@@ -206,6 +206,9 @@ class ReadingBlock(NamedTuple):
 
 
 MAX_ABS_TIME_S = 1e11  # beyond this, float64 seconds can no longer tell frames apart
+# no rangefinder reads past this: a reading of 1e308 m is a logger's garbage, not a distance (it made a
+# track of 1000 m, only warned about)
+MAX_READING_M = 1e4
 MAX_GAP_S = 600.0  # a log silent for longer than this is two recordings (or not in seconds)
 
 
@@ -413,7 +416,7 @@ def iter_sensor_log(
                 "column not in seconds: "
                 "split the log at the gap"
             )
-        ok = (strength >= min_strength) & (strength != 65535) & (d > 0) & np.isfinite(d)
+        ok = (strength >= min_strength) & (strength != 65535) & (d > 0) & (d <= MAX_READING_M)
         last_t, last_line, any_rows = float(t[-1]), numbers[-1], True
         yield ReadingBlock(t, np.where(ok, d, np.nan), ok.astype(np.float64), "log")
     if cols is None:
