@@ -329,6 +329,10 @@ def test_shapes_that_crashed_the_checks_are_listed_as_problems(takes, tmp_path, 
     printed a 2 GB file name. A path option was looked for from the current folder, not the file's."""
     (takes / "focus").mkdir(exist_ok=True)
     (takes / "focus" / "track.csv").write_text("frame,focus_distance_m\n0,2.0\n")
+    # a track's contents, read only at the shot's turn: rows out of order, and one written at 50 fps
+    (takes / "focus" / "sorted.csv").write_text("frame,focus_distance_m\n1,2.0\n0,2.5\n")
+    (takes / "focus" / "fast.csv").write_text("frame,t_s,focus_distance_m\n"
+                                              + "".join(f"{k},{k / 50},2\n" for k in range(6)))
     jobs = takes / "shapes.yaml"
     big = "9" * 400
     jobs.write_text(f"""
@@ -343,16 +347,22 @@ shots:
   - {{input: takes/c1.mp4, output: out/h.mp4, background: set.png, screen_gain: yes}}
   - {{input: takes/c1.mp4, output: out/i.mp4, background: set.png, focus_track: focus/track.csv,
      focal_length: 50, f_number: 2}}
+  - {{input: takes/c1.mp4, output: out/j.mp4, background: set.png, focus_track: focus/sorted.csv,
+     focal_length: 50, f_number: 2}}
+  - {{input: takes/c1.mp4, output: out/k.mp4, background: set.png, focus_track: focus/fast.csv,
+     focal_length: 50, f_number: 2}}
 """)
     monkeypatch.chdir(tmp_path)  # the file's paths are the file's folder's, wherever batch runs
     message = _refused(jobs)
-    assert "9 problem(s)" in message, message  # and: 7 shots named c1
+    assert "11 problem(s)" in message, message  # and: 9 shots named c1
     for said in ("shot 1: command ['key'] is not one of", "shot 2: key 1 is not a name",
                  "shot 3: output 'out/{stem.foo}.mp4': unknown name 'stem.foo'",
                  "shot 4: output 'out/{stem:>2000000000}.mp4': unknown name",
                  "shot 5: input holds a NUL byte",
                  "shot 6: output 'out/nnn", "shot 7: background", "is a folder",
-                 "shot 8: screen_gain=True: expected a float value"):
+                 "shot 8: screen_gain=True: expected a float value",
+                 "shot 10: focus_track: focus track", "frame 0 after frame 1",
+                 "shot 11: focus_track: focus track", "fast.csv was written at 50 fps"):
         assert said in message, (said, message)
     assert "shot 9" not in message and len(message) < 5000
     jobs.write_text(f"shots:\n  - {{input: takes/c1.mp4, output: out/a.mp4, background: set.png, "

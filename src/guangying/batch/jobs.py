@@ -38,7 +38,7 @@ from guangying.pipeline.background import parse_colour_srgb
 from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.job import H264Options
 from guangying.pipeline.job_options import settings_from_options
-from guangying.pipeline.lens_defocus import LensSettings
+from guangying.pipeline.lens_defocus import LensSettings, load_focus_track
 
 COMMANDS = ("key", "composite")
 OUTPUT_KEYS = ("output", "alpha", "foreground")  # YAML key → output kind composite / alpha / foreground
@@ -294,6 +294,12 @@ def _check_input(
     except (GuangyingError, ValueError, OSError) as exc:
         problems.append(f"{where}: input {source}: {exc}")
         return
+    if options.get("focus_track") and options.get("f_number") is not None:
+        # a track of other rows or another rate stopped the shot only when its turn came
+        try:
+            load_focus_track(options["focus_track"]).check_rate(float(info.fps))
+        except (GuangyingError, ValueError, OSError) as exc:
+            problems.append(f"{where}: focus_track: {exc}")
     # a bad polygon or a mask of the wrong size would otherwise stop this shot only when its turn comes,
     # hours into a batch
     for key in ("garbage_mask", "core_mask", "despill_mask", "clean_plate"):

@@ -83,6 +83,16 @@ class FocusTrack:
     t_s: list[float]
     source: str = "focus track"  # how messages name it: "focus track shot/focus.csv"
 
+    def check_rate(self, clip_fps: float) -> None:
+        """Refuse a track written at another rate than the clip's: one row a frame, its focus played
+        fast or slow. 0.05 %: a 24 fps track on a 23.976 plate (0.1 %) slid a frame every 42 s."""
+        fps = self.fps
+        if fps is not None and abs(fps / clip_fps - 1.0) > 0.0005:
+            raise SettingsError(
+                f"{self.source} was written at {fps:.4g} fps (its t_s), the clip runs at {clip_fps:.4g}: one "
+                f"row a frame, its focus would play {fps / clip_fps:.2f}× as fast as it was pulled. "
+                f"Write it again with `guangying focus … --fps {clip_fps:.4g}`")
+
     @property
     def fps(self) -> float | None:
         """The rate its rows were written at, if its times say: rows over the span of their times (a
@@ -319,15 +329,10 @@ class LensDefocus:
         self.clip_checked = True
         if self.track is None:
             return
-        name = self.focus_track.source if self.focus_track is not None else "the focus track"
-        fps = float(clip.fps)
-        track_fps = None if self.focus_track is None else self.focus_track.fps
-        # 0.05 %: a 24 fps track on a 23.976 plate (0.1 %) slid a frame every 42 s, out of focus by the end
-        if track_fps is not None and abs(track_fps / fps - 1.0) > 0.0005:
-            raise SettingsError(
-                f"{name} was written at {track_fps:.4g} fps (its t_s), the clip runs at {fps:.4g}: one "
-                f"row a frame, its focus would play {track_fps / fps:.2f}× as fast as it was pulled. "
-                f"Write it again with `guangying focus … --fps {fps:.4g}`")
+        name = "the focus track"
+        if self.focus_track is not None:
+            name = self.focus_track.source
+            self.focus_track.check_rate(float(clip.fps))
         last = end if end is not None else (
             None if clip.frame_count is None else clip.first_frame + clip.frame_count - 1)
         if last is not None and last - clip.first_frame >= len(self.track):
