@@ -459,8 +459,13 @@ def test_a_copied_plate_goes_on_across_a_restarted_sender(plate_frames, tmp_path
         second.stop_now.set()
         live.kill()
     with av.open(str(tmp_path / "plate.mkv")) as container:
-        times = [float(f.time) for f in container.decode(video=0)]
+        decoded = list(container.decode(video=0))
+        header_size = (container.streams.video[0].width, container.streams.video[0].height)
+    times = [float(f.time) for f in decoded]
     assert np.all(np.diff(times) > 0), "the plate's time never goes back"
+    # every picture the size its header says (the first pictures of the larger sender were copied before
+    # the decoder told the size: a plate of two sizes)
+    assert {(f.width, f.height) for f in decoded} == {header_size} == {(w, h)}
     found = re.search(r"(\d+) frames out of (\d+) in", live.output)
     assert found, live.output
     if second_size == "same":

@@ -74,6 +74,7 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
         self._sound_last = -1
         self._sound_note: str | None = None  # why the plate has no sound
         self._muxed = 0
+        self._parameter_sets: bytes | None = None  # the plate's keyframe's SPS/PPS, as the sender sent them
         super().__init__(queue_items=max(64, round(10 * fps)))
 
     def put(self, packet: av.Packet, stream: Any, arrival_s: float) -> None:  # noqa: ANN401
@@ -85,6 +86,11 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
             self._put_sound(packet, stream)
             return
         ts = packet.dts if packet.dts is not None else packet.pts
+        if packet.is_keyframe and self._out is not None and self._resized(packet, stream):
+            # told by the keyframe itself: the decoder tells the stream's new size only pictures later,
+            # and the plate took those pictures at the new size under its header's old one
+            self._ended = self._stopped("the sender's picture changed size")
+            return
         if stream is not self._source or self._clock_jumped(ts, packet.time_base):
             # the take's first stream, a reconnected sender's, or a sender restarted on the same address
             # (its clock starts again, and the muxer refuses time going backwards): taken up again at a
@@ -131,6 +137,23 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
         self._sound_last = out_ts
         self._queue.put((copied, 0.0))
 
+    def _resized(self, keyframe: av.Packet, stream: Any) -> bool:  # noqa: ANN401
+        """Whether ``keyframe`` carries other parameter sets than the plate's first, of another picture
+        size: decoded alone to tell (encoders repeat the same sets with every keyframe, so it is rare)."""
+        sets = _parameter_sets(keyframe, stream)
+        if sets is None or sets == self._parameter_sets:
+            return False
+        try:
+            probe = av.CodecContext.create(stream.codec_context.name, "r")
+            probe.extradata = sets
+            pictures = [*probe.decode(av.Packet(bytes(keyframe))), *probe.decode(None)]
+        except (av.error.FFmpegError, ValueError):
+            return False
+        if not pictures:
+            return False
+        self._parameter_sets = sets
+        return (pictures[0].width, pictures[0].height) != self._size
+
     def _clock_jumped(self, ts: int | None, time_base: Fraction | None) -> bool:
         """Whether a sender's timestamp went back, or ahead by more than ten seconds, from the last."""
         if self.by_arrival or ts is None or time_base is None or self._out is None:
@@ -163,8 +186,9 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
             if self.path.suffix.lower() in (".mov", ".mp4"):
                 self._out.metadata["timecode"] = timecode
             self._out_stream = self._out.add_stream_from_template(stream, width=size[0], height=size[1])
+            self._parameter_sets = _parameter_sets(packet, stream)
             if not ctx.extradata:  # joined between keyframes: Matroska refused every picture without them
-                self._out_stream.codec_context.extradata = _parameter_sets(packet, stream)
+                self._out_stream.codec_context.extradata = self._parameter_sets
             if ctx.name == "hevc" and self.path.suffix.lower() in (".mov", ".mp4"):
                 # ffmpeg tags HEVC 'hev1', which QuickTime, Final Cut and iOS do not open
                 self._out_stream.codec_context.codec_tag = "hvc1"
