@@ -104,6 +104,29 @@ def test_a_sequence_shot_renders_and_joins_at_its_given_rate(tmp_path):
         assert sum(1 for _ in reader) == 10
 
 
+def test_a_split_shot_numbers_its_sequences_from_its_first_number(tmp_path):
+    """``first_number: 1001`` in a batch file: each range's frames take their place after the shot's
+    first, so the joined sequence runs 1001–1010 with no gap or repeat at the seam."""
+    for n, synthetic in enumerate(green_screen_clip(W, H, 10, seed=3), start=101):
+        with open_writer(tmp_path / f"plate.{n:04d}.png") as writer:
+            writer.write(synthetic.rgb_srgb)
+    shot, plan = _planned(tmp_path, "input: plate.####.png, matte: chroma, range_frames: 5, fps: 25, "
+                                    "alpha: out/a.####.png, first_number: 1001", workers=2)
+    assert [r.first for r in plan.ranges] == [101, 106]
+    _render_and_join(shot, plan)
+    written = sorted(p.name for p in (tmp_path / "out").glob("a.*.png"))
+    assert written == [f"a.{n}.png" for n in range(1001, 1011)]
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    run_job(shot.source, gy.make_matter("chroma"), JobOutputs(alpha=whole / "a.####.png"), fps=25,
+            show_progress=False)
+    for n in range(10):
+        with open_reader(tmp_path / "out" / f"a.{1001 + n}.png") as split:
+            ours = next(iter(split)).rgb
+        with open_reader(whole / f"a.{101 + n:04d}.png") as unsplit:
+            assert np.abs(ours - next(iter(unsplit)).rgb).max() == 0, n
+
+
 def test_an_anamorphic_shot_split_and_joined_keeps_its_pixel_aspect(tmp_path):
     """An EXR plate of pixel aspect 2 rendered in two ranges: the joined ProRes keeps the aspect (the
     copied packets do not hold it: MOV keeps it in a pasp atom, which the join used to drop)."""

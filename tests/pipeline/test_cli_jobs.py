@@ -188,3 +188,33 @@ def test_neural_mode_without_models_says_how_to_install(plate, tmp_path, monkeyp
     assert result.exit_code != 0
     assert "guangying models install" in result.output
     assert not (tmp_path / "a.mp4").exists()
+
+
+def test_sequence_outputs_numbered_from_a_first_number(tmp_path):
+    """A delivery numbered from 1001 needed a script of its own (an MP4 plate always became comp.0000.exr):
+    --first-number gives the shot's first frame that number, a range its own place after it, and the
+    timecode stays the source frame's."""
+    src = tmp_path / "tc.mov"
+    with open_writer(src, fps=Fraction(25), width=W, height=H, content="rgb",
+                     timecode="01:00:10:00") as writer:
+        for frame in green_screen_clip(W, H, 6, seed=4):
+            writer.write(frame.rgb_srgb, transfer="srgb")
+    out, matte = tmp_path / "comp.####.exr", tmp_path / "matte.####.png"
+    assert _invoke("composite", src, "-b", "black", "-o", out, "--alpha", matte, "--first-number", 1001,
+                   "--quiet").exit_code == 0
+    numbers = range(1001, 1007)
+    assert sorted(p.name for p in tmp_path.glob("comp.*.exr")) == [f"comp.{n}.exr" for n in numbers]
+    assert sorted(p.name for p in tmp_path.glob("matte.*.png")) == [f"matte.{n}.png" for n in numbers]
+    whole = {f.index: f.rgb for f in _read_all(out)}
+    with open_reader(tmp_path / "comp.1003.exr") as reader:
+        assert reader.info.timecode == "01:00:10:02"  # the source's frame 2
+    # frames 2–3 rendered again into the sequence: the same numbers, the same pictures
+    (tmp_path / "comp.1003.exr").unlink()
+    assert _invoke("composite", src, "-b", "black", "-o", out, "--first-number", 1001, "--start", 2,
+                   "--end", 3, "--quiet").exit_code == 0
+    again = {f.index: f.rgb for f in _read_all(out)}
+    assert sorted(again) == list(range(1001, 1007))
+    assert np.abs(again[1003] - whole[1003]).max() < 1e-3
+    result = CliRunner().invoke(cli, ["composite", str(src), "-b", "black", "-o", str(out), "--first-number",
+                                      "-5"])
+    assert result.exit_code == 2 and "--first-number" in result.output

@@ -85,6 +85,11 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
             show_default=True,
             help="Channel name of a matte written as EXR: A (alpha, what compositors expect) or Y.",
         ),
+        click.option(
+            "--first-number", type=click.IntRange(0, 10**8),
+            help="Number of the shot's first frame in image-sequence outputs, e.g. 1001 [default: each "
+            "frame keeps the source's number; a video's count from 0].",
+        ),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]
     for decorator in reversed(decorators):

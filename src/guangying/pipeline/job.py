@@ -71,9 +71,13 @@ class JobOutputs:
     h264: H264Options = field(default_factory=H264Options)  # for .mp4 outputs
     audio: bool = True  # video outputs (not mattes) carry a video source's sound for the same frames
     exr_matte_channel: str = "A"  # channel name of a matte-only EXR: A (alpha) or Y (luminance)
+    # the number of the shot's first frame in an image-sequence output (1001, as deliveries are numbered);
+    # None: each frame keeps its source number (a video's frames count from 0)
+    first_number: int | None = None
 
     def __post_init__(self) -> None:
         check_choice("output", "exr_matte_channel", self.exr_matte_channel, ("A", "Y"))
+        check_range("output", "first_number", self.first_number, Range(0, 1e8, integer=True, optional=True))
         # "no" was taken as true (a premultiplied foreground), a dict for h264 failed mid-job
         check_choice("output", "premultiplied", self.premultiplied, (None, True, False))
         check_choice("output", "audio", self.audio, (True, False))
@@ -248,11 +252,14 @@ def run_job(
 
         def writer_options(path: Path, sound: bool = True) -> dict[str, Any]:
             first_written = info.first_frame + warmup_frames
+            number = first_written
+            if outputs.first_number is not None:  # the shot's first frame gets it, a range's its own
+                number += outputs.first_number - (info.first_frame if shot_start is None else shot_start)
             options: dict[str, Any] = {
                 "fps": info.fps,
                 "width": info.width,
                 "height": info.height,
-                "first_frame": first_written,
+                "first_frame": number,
             }
             suffix = Path(str(path)).suffix.lower()
             if (suffix in VIDEO_EXTENSIONS or suffix in (".exr", ".dpx")) and info.timecode:

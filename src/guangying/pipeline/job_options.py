@@ -101,5 +101,6 @@ def job_outputs(
         premultiplied=options.get("premultiplied"),
         audio=not options.get("no_audio", False),
         exr_matte_channel=options.get("exr_matte_channel") or "A",
+        first_number=options.get("first_number"),
         h264=H264Options(**{k: v for k, v in h264.items() if v is not None}),
     )
