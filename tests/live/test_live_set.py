@@ -170,6 +170,8 @@ def _monitor_frames_in_the_plate_track(sidecar, plate) -> list[list[int]]:  # ty
         assert same and same == list(range(same[0], same[-1] + 1)), (
             row, same, min(gaps), [(r.frame, r.pan_deg) for r in track[:8]])
         assert track[same[0]].focal_length_mm == row["camera_focal_length_mm"]
+        # and its timecode: one picture, one timecode in the take's log and the plate's track (it had none)
+        assert row["timecode"] in {track[k].timecode for k in same}, (row, [track[k].timecode for k in same])
         found.append(same)
     return found
 

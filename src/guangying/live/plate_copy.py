@@ -75,6 +75,7 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
         self._sound_note: str | None = None  # why the plate has no sound
         self._muxed = 0
         self._parameter_sets: bytes | None = None  # the plate's keyframe's SPS/PPS, as the sender sent them
+        self.start_timecode: str | None = None  # the plate's first picture's
         super().__init__(queue_items=max(64, round(10 * fps)))
 
     def put(self, packet: av.Packet, stream: Any, arrival_s: float) -> None:  # noqa: ANN401
@@ -182,7 +183,7 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
                 count = self.timecode_count_at(float(first_pts * packet.time_base), arrived_wall_s)
             if count is None:
                 count = time_of_day_count(arrived_wall_s, self.fps)
-            timecode = format_timecode(count, self.fps)
+            timecode = self.start_timecode = format_timecode(count, self.fps)
             if self.path.suffix.lower() in (".mov", ".mp4"):
                 self._out.metadata["timecode"] = timecode
             self._out_stream = self._out.add_stream_from_template(stream, width=size[0], height=size[1])

@@ -66,6 +66,7 @@ class _PlateRecorder(DroppingWorker[CapturedFrame]):
     def __init__(self, path: Path, fps: Fraction, pixel_aspect: Fraction,
                  camera: PlateCamera | None = None) -> None:
         self.path, self.fps, self.pixel_aspect, self.camera = path, fps, pixel_aspect, camera
+        self.start_timecode: str | None = None  # the plate's first picture's
         self._writer: Writer | None = None
         self._first_time_s = 0.0
         super().__init__(queue_items=max(8, round(fps)))
@@ -77,6 +78,7 @@ class _PlateRecorder(DroppingWorker[CapturedFrame]):
     def _consume(self, frame: CapturedFrame) -> None:
         if self._writer is None:
             self._first_time_s = frame.take_time_s
+            self.start_timecode = frame.timecode
             self._writer = open_writer(self.path, fps=self.fps, content="rgb",
                                        **_recording_options(self.path, frame.timecode, self.pixel_aspect,
                                                             plate=True))
@@ -242,7 +244,7 @@ class Recorder:
                 if plate is not None:
                     written.append(plate)
                     if self._plate.camera is not None and (track := self._plate.camera.write(
-                            self._plate.first_number)) is not None:
+                            self._plate.first_number, self._plate.start_timecode, self.fps)) is not None:
                         written.append(track)
             except (MediaError, SettingsError) as exc:
                 errors.append(str(exc))

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
+from guangying.base.timecode import timecode_at
 from guangying.live.take_names import beside
 from guangying.tracking.camera_track import CameraTrackRow, write_camera_track
 
@@ -35,12 +37,19 @@ class PlateCamera:
         when it was captured. Called in the plate's writing thread."""
         self._rows.append((display_key, plate_time_s, self.camera_at(capture_time_s)))
 
-    def write(self, first_number: int = 0) -> Path | None:
-        """The track (atomically), or None when the plate holds no picture."""
+    def write(self, first_number: int = 0, start_timecode: str | None = None,
+              fps: Fraction | None = None) -> Path | None:
+        """The track (atomically), or None when the plate holds no picture. With the plate's first
+        picture's ``start_timecode`` and ``fps``, each row has its picture's timecode (it had none)."""
         if not self._rows:
             return None
         ordered = sorted(self._rows, key=lambda item: item[0])
         start_s = ordered[0][1]
-        rows = [dataclasses.replace(row, frame=first_number + k, t_s=round(time_s - start_s, 6))
-                for k, (_, time_s, row) in enumerate(ordered)]
+        rows = []
+        for k, (_, time_s, row) in enumerate(ordered):
+            timecode = row.timecode
+            if start_timecode and fps:  # by its time in the plate: a dropped frame leaves its slot
+                timecode = timecode_at(start_timecode, round((time_s - start_s) * fps), fps)
+            rows.append(dataclasses.replace(row, frame=first_number + k, t_s=round(time_s - start_s, 6),
+                                            timecode=timecode))
         return write_camera_track(self.path, rows)
