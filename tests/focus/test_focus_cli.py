@@ -163,6 +163,7 @@ def test_focus_live_reads_a_far_sensor_within_the_range_it_is_given():
         got = [decode_d1(rx.recvfrom(64)[0]) for _ in range(10)]
     assert short.exit_code == 1 and "(0 used)" in short.output
     assert far.exit_code == 0, far.output
+    assert "→ FreeD 127.0.0.1:" in far.output and "(Ctrl-C to stop)" in far.output  # once the port opened
     assert all(p.focus == 12000 for p in got)
 
 

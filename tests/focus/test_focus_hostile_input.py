@@ -149,3 +149,11 @@ def test_a_reading_no_rangefinder_gives_is_left_out_as_a_dropout(tmp_path):
     with open(out) as fh:
         focus = [float(r["focus_distance_m"]) for r in csv.DictReader(fh) if r["focus_distance_m"]]
     assert focus and max(focus) == pytest.approx(3.0, abs=0.05)
+
+
+def test_focus_live_says_it_runs_only_once_its_port_is_open():
+    # the banner "focus-live: /dev/x → FreeD … (Ctrl-C to stop)" came before the port failed to open
+    res = CliRunner().invoke(cli, ["focus-live", "--port", "/dev/no-such-port", "--focal-length", "50",
+                                   "--f-number", "2", "--sensor", "ff"])  # fmt: skip
+    assert res.exit_code == 1 and "cannot open LiDAR serial port /dev/no-such-port" in res.output
+    assert "Ctrl-C to stop" not in res.output, res.output

@@ -201,13 +201,13 @@ def focus_live_command(
 
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
                              sensor_latency_s, steady_walk)
-    click.echo(f"focus-live: {port} → FreeD {freed_target} at {rate_hz:g} Hz (Ctrl-C to stop)")
+    banner = f"focus-live: {port} → FreeD {freed_target} at {rate_hz:g} Hz (Ctrl-C to stop)"
     stats = run_lidar_live(
         port, cfg, freed_target, baud=baud, unit_mm=lidar_unit == "mm", sensor_timeout_s=sensor_timeout,
         motor_port=motor_port,
         motor_line_format=motor_format.encode().decode("unicode_escape"),
         calibration=_load_calibration(calibration_path), rate_hz=rate_hz, duration_s=duration_s,
-        camera_id=camera_id, zoom=zoom, max_range_m=lidar_range_m,
+        camera_id=camera_id, zoom=zoom, max_range_m=lidar_range_m, on_open=lambda: click.echo(banner),
     )
     last = stats.last
     where = f"{last.distance_m:.3f} m" if last is not None and math.isfinite(last.distance_m) else "none"

@@ -143,12 +143,14 @@ def run_lidar_live(
     camera_id: int = 1,
     zoom: int = 0,
     max_range_m: float = 8.0,
+    on_open: Callable[[], None] | None = None,
 ) -> LiveStats:
     """Open a TF-series LiDAR on serial ``port`` (``unit_mm``: set to millimetre frames; readings past
     ``max_range_m`` unused: a TF-Luna's 8 m, a TF02-Pro's 40, a TF03's 180), a FreeD
     sender to ``freed_target`` (HOST:PORT) and optionally a serial focus motor (needs
     ``calibration``), then :func:`run_live` until ``duration_s`` or Ctrl-C; everything opened is
-    closed again. A sensor unplugged on the way is waited for: focus holds (FreeD keeps coming at
+    closed again. ``on_open`` is called once all of it is open (a banner said it ran before a port that
+    does not exist failed). A sensor unplugged on the way is waited for: focus holds (FreeD keeps coming at
     ``rate_hz``, at the last focus) until it is back, as the live take's focus does."""
     from guangying.distance.tfluna import SensorGoneError, SensorTimeoutError, TfLunaSource
 
@@ -166,6 +168,8 @@ def run_lidar_live(
             stack.callback(motor.close)
         controller = FocusController(config)
         controller.warm_up()  # compile before the take's clock starts (LiveFocus.start does the same)
+        if on_open is not None:
+            on_open()
         stats = LiveStats()
         end = None if duration_s is None else time.monotonic() + duration_s
         quiet_after = -1  # the readings count when the sensor last fell silent (said once a silence)
