@@ -47,7 +47,7 @@ def _render_and_join(shot, plan) -> RangeRenderer:
     renderer = RangeRenderer()
     results = [
         renderer.render(RangeTask(shot.name, shot.fingerprint(), "composite", shot.source, shot.background,
-                                  plan.options, shot.outputs, plan.first_frame, rng))
+                                  plan.options, shot.outputs, plan.source_first_frame, rng))
         for rng in plan.ranges
     ]
     join_shot(plan, results)
@@ -125,6 +125,37 @@ def test_a_split_shot_numbers_its_sequences_from_its_first_number(tmp_path):
             ours = next(iter(split)).rgb
         with open_reader(whole / f"a.{101 + n:04d}.png") as unsplit:
             assert np.abs(ours - next(iter(unsplit)).rgb).max() == 0, n
+
+
+def test_a_shot_from_partway_in_takes_the_background_clips_frames_as_composite_start_does(tmp_path):
+    """``start: 3`` in a batch file took the background clip's frame 0 and the focus track's row 0 for
+    the shot's first frame; ``composite --start 3`` takes frame 3 and row 3, as the README says."""
+    with open_writer(tmp_path / "shot.mov", fps=Fraction(25), width=W, height=H) as writer:
+        for synthetic in green_screen_clip(W, H, 12, seed=5):
+            writer.write(synthetic.rgb_srgb)
+    with open_writer(tmp_path / "bg.mov", fps=Fraction(25), width=W, height=H) as writer:
+        for k in range(12):  # each frame its own brightness, so a frame off shows
+            writer.write(np.full((H, W, 3), 0.1 + 0.07 * k, np.float32))
+    (tmp_path / "focus.csv").write_text("frame,t_s,focus_distance_m\n"
+                                        + "".join(f"{k},{k / 25},{1 + k}\n" for k in range(12)))
+    (tmp_path / "jobs.yaml").write_text(
+        "shots:\n  - {input: shot.mov, background: bg.mov, output: out/c.####.png, start: 3, end: 10, "
+        "range_frames: 4, focus_track: focus.csv, focal_length: 85, f_number: 2, sensor: s35}\n")
+    (tmp_path / "out").mkdir()
+    shot = load_jobs(tmp_path / "jobs.yaml", COMMANDS)[0]
+    plan = plan_shot(shot, workers=2)
+    assert [r.first for r in plan.ranges] == [3, 7]
+    _render_and_join(shot, plan)
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    lens = gy.LensDefocus(gy.LensSettings(85, 2.0, "s35"), gy.load_focus_track(tmp_path / "focus.csv"))
+    run_job(shot.source, gy.make_matter("chroma"), JobOutputs(composite=whole / "c.####.png"),
+            background=tmp_path / "bg.mov", start=3, end=10, layer_hook=lens, show_progress=False)
+    for n in range(3, 11):
+        with open_reader(tmp_path / "out" / f"c.{n:04d}.png") as batch:
+            ours = next(iter(batch)).rgb
+        with open_reader(whole / f"c.{n:04d}.png") as single:
+            assert np.abs(ours - next(iter(single)).rgb).max() < 2 / 255, n
 
 
 def test_an_anamorphic_shot_split_and_joined_keeps_its_pixel_aspect(tmp_path):

@@ -20,7 +20,7 @@ from guangying.batch.jobs import Shot
 from guangying.keyer.refine import mosaic_interpolated, refinement_kind
 from guangying.keyer.screen import NoScreenError, detect_screen, estimate_screen_colour
 from guangying.media import display_srgb, open_reader
-from guangying.pipeline.job import RANGE_WARMUP_FRAMES
+from guangying.pipeline.job import RANGE_WARMUP_FRAMES, source_first_frame
 
 # Shorter ranges cost more in start-up (decoder seek, warm-up, model reset) than they win.
 MIN_RANGE_FRAMES = 48
@@ -49,7 +49,7 @@ class ShotPlan:
     """A shot ready to render: its frames, the shared matte decisions and its ranges."""
 
     shot: Shot
-    first_frame: int
+    first_frame: int  # the shot's (its start:, else the source's first)
     frame_count: int | None
     fps: Fraction
     timecode: str | None  # at the shot's first frame
@@ -57,6 +57,9 @@ class ShotPlan:
     ranges: list[FrameRange] = field(default_factory=list)
     contact_frame: int = 0
     note: str = ""  # why a long shot was not split, for the report
+    # the source's own first frame: a background clip's frames and a focus track's rows count from it,
+    # as for `composite --start` (counted from the shot's start:, a batch took the wrong ones)
+    source_first_frame: int = 0
 
 
 def _shared_keyer_state(rgb_srgb: Any, options: dict[str, Any], full_chroma: bool) -> dict[str, Any]:
@@ -89,7 +92,8 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
         raise ValueError(f"no frames read from {shot.source} (check start/end)")
     # The source's timecode names its frame 0; the shot's output starts at its own first frame.
     timecode = timecode_at(info.timecode, info.first_frame, info.fps) if info.timecode else None
-    plan = ShotPlan(shot, info.first_frame, info.frame_count, info.fps, timecode, options)
+    plan = ShotPlan(shot, info.first_frame, info.frame_count, info.fps, timecode, options,
+                    source_first_frame=source_first_frame(shot.source))
     options["footage_pixel_aspect"] = float(info.pixel_aspect)  # the lens's blur on an anamorphic plate
     count = info.frame_count
     splittable = count is not None

@@ -56,7 +56,7 @@ class RangeTask:
     background: str | None
     options: dict[str, Any]
     outputs: dict[str, str]  # kind → final path
-    shot_first: int
+    shot_first: int  # the source's own first frame (run_job's shot_start)
     range: FrameRange
     contact_frame: int | None = None  # draw the contact sheet when this frame passes
     attempt: int = 1

@@ -337,7 +337,7 @@ def _plan_all(
                     shot.background,
                     plan.options,
                     shot.outputs,
-                    plan.first_frame,
+                    plan.source_first_frame,
                     rng,
                     contact,
                 )

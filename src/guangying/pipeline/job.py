@@ -107,7 +107,7 @@ class NoFramesError(MediaError):
     """The source gave no frame in the range asked for."""
 
 
-def _first_frame_number(source: str | Path) -> int:
+def source_first_frame(source: str | Path) -> int:
     """The source's own first frame number (a sequence's first file on disk; a video's is 0), found
     without reading it: a gap or damage outside the range asked for must not stop the run."""
     pattern = parse_pattern(str(source))
@@ -226,12 +226,12 @@ def run_job(
     settings = settings or CompositeSettings()
     report = JobReport()
     if shot_start is None and start is not None:
-        shot_start = _first_frame_number(source)
+        shot_start = source_first_frame(source)
     warm_from = None  # the first frame a memory is warmed up from, before the range
     if warmup_frames is None:
         warmup_frames = 0
         if start is not None and getattr(matter, "remembers_frames", False):
-            warm_from = max(_first_frame_number(source), start - warm_up_before)
+            warm_from = max(source_first_frame(source), start - warm_up_before)
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(
             open_reader(source, start=start, end=end, fps=fps, camera_log=camera_log))
