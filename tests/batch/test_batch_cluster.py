@@ -388,3 +388,24 @@ def test_a_local_ray_that_starts_too_slowly_is_tried_once_more_then_said():
     with pytest.raises(NothingStartedError, match="Ray could not start on this machine.*busy"):
         _init_local_ray(twice, 2)
     assert twice.inits == 2
+
+
+def test_a_resumed_run_still_reports_the_damage_of_a_shot_finished_before(ray_cluster, tmp_path):
+    """A shot whose source had an undecodable frame (held from its neighbour in the output) said so when
+    it ran; skipped by --resume, its report said nothing of the frozen frame it delivered, and the page
+    showed it green."""
+    (tmp_path / "seq").mkdir()
+    for n in range(1001, 1005):
+        write_still(tmp_path / "seq" / f"p.{n}.png", (0.1, 0.6, 0.2 + 0.1 * (n - 1001)))
+    damaged = tmp_path / "seq" / "p.1003.png"
+    damaged.write_bytes(damaged.read_bytes()[:60])  # a copy cut short
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("shots:\n  - {input: seq/p.####.png, fps: 25, command: key, alpha: out/a.####.png}\n")
+    shots = load_jobs(jobs, COMMANDS)
+    first = run_batch(shots, jobs, workers=1, show_progress=False, report_dir=tmp_path / "rep1")
+    assert first.shots[0].status == "done" and first.shots[0].held_frames == [1003]
+    again = run_batch(shots, jobs, workers=1, resume=True, show_progress=False, report_dir=tmp_path / "rep2")
+    shot = again.shots[0]
+    assert shot.status == "skipped" and shot.held_frames == [1003] and "1003 not decodable" in shot.note
+    page = (tmp_path / "rep2" / "report.html").read_text()
+    assert "1003 not decodable" in page and "#e65100" in page  # amber: done, from a damaged source

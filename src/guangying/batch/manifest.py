@@ -138,6 +138,8 @@ class Manifest:
         frames: int,
         outputs: dict[str, list[StagedFile]],
         contact: str | None,
+        held_frames: list[int],
+        artefact_frames: list[int],
     ) -> None:
         entry = self._shot(name, fingerprint)
         entry["ranges"] = {}  # the staged files have moved into place
@@ -145,5 +147,9 @@ class Manifest:
             "frames": frames,
             "outputs": {kind: [dataclasses.asdict(f) for f in fs] for kind, fs in outputs.items()},
             "contact": contact,
+            # a resumed run still reports the source's damage (its report said none: the frames held
+            # in the delivered outputs went unsaid)
+            "held_frames": held_frames,
+            "artefact_frames": artefact_frames,
         }
         self.save()

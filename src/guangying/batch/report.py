@@ -14,6 +14,7 @@ from guangying.base.atomic import write_text
 from guangying.batch.runner import BatchReport
 
 _STATUS_COLOUR = {"done": "#2e7d32", "skipped": "#546e7a", "failed": "#c62828"}
+_DAMAGED_COLOUR = "#e65100"
 
 
 def report_dict(report: BatchReport) -> dict:
@@ -31,13 +32,15 @@ def report_dict(report: BatchReport) -> dict:
 
 def _row(shot: dict, folder: Path) -> str:
     colour = _STATUS_COLOUR.get(shot["status"], "#000")
+    if shot["status"] != "failed" and (shot.get("held_frames") or shot.get("artefact_frames")):
+        colour = _DAMAGED_COLOUR  # done, from a damaged source: it showed green, its damage unseen
     outputs = "<br>".join(html.escape(o) for o in shot["outputs"])
     contact = ""
     if shot.get("contact"):
         # a URL: a name's '#' or '?' cut the address short, a '%' was read as an escape
         rel = urllib.parse.quote(Path(os.path.relpath(shot["contact"], folder)).as_posix())
         contact = f'<img src="{html.escape(rel)}" alt="contact sheet of {html.escape(shot["name"])}">'
-    message = html.escape(shot["message"] or shot.get("note") or "")
+    message = html.escape("; ".join(m for m in (shot["message"], shot.get("note")) if m))
     return (
         f"<tr><td>{html.escape(shot['name'])}</td>"
         f'<td style="color:{colour};font-weight:bold">{shot["status"]}</td>'

@@ -305,6 +305,9 @@ def _plan_all(
             kept = Path(os.path.abspath(report_dir)) / "contacts" / f"{shot.name}.png" if report_dir else None
             outcome.contact = str(kept) if kept is not None and kept.is_file() else None
             outcome.message = "finished in an earlier run (outputs checked: sizes and checksums)"
+            outcome.held_frames = list(done.get("held_frames", []))
+            outcome.artefact_frames = list(done.get("artefact_frames", []))
+            outcome.note = damage_note(outcome.held_frames, outcome.artefact_frames)
             ended(outcome)
             continue
         try:
@@ -455,15 +458,16 @@ def _finish_shot(
         shutil.copyfile(contact, kept)
         outcome.contact = str(kept)
     frames = sum(r.frames for r in ordered)
-    manifest.record_shot(plan.shot.name, state.fingerprint, frames, joined, outcome.contact)
+    outcome.held_frames = sorted(f for r in ordered for f in r.held_frames)
+    outcome.artefact_frames = sorted(f for r in ordered for f in r.artefact_frames)
+    manifest.record_shot(plan.shot.name, state.fingerprint, frames, joined, outcome.contact,
+                         outcome.held_frames, outcome.artefact_frames)
     remove_staging(plan, state.fingerprint)
     outcome.status, outcome.frames = "done", frames
     outcome.seconds = time.perf_counter() - state.started if state.started else 0.0
     outcome.outputs = list(plan.shot.outputs.values())
     outcome.workers = sorted({r.worker for r in ordered})
     outcome.range_workers = {r.range.key: r.worker for r in ordered}
-    outcome.held_frames = sorted(f for r in ordered for f in r.held_frames)
-    outcome.artefact_frames = sorted(f for r in ordered for f in r.artefact_frames)
     damage = damage_note(outcome.held_frames, outcome.artefact_frames)
     outcome.note = "; ".join(n for n in (outcome.note, damage) if n)
     progress.shots_done(1)
