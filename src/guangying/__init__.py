@@ -145,13 +145,15 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
-def load_jobs(jobs_file: str | os.PathLike[str]) -> list[Shot]:
+def load_jobs(jobs_file: str | os.PathLike[str], keep_going: bool = False) -> list[Shot]:
     """Read and check a batch file (YAML) as ``guangying batch`` does, for :func:`run_batch`; raises
     :class:`NothingStartedError` listing every problem. A shot may set any option of ``guangying key``
-    or ``guangying composite``: their one list is the command line's, so it is read from there."""
+    or ``guangying composite``: their one list is the command line's, so it is read from there.
+    ``keep_going`` (``batch --keep-going``): a shot whose input or masks cannot be used is kept, with
+    its problems, for :func:`run_batch` to report as failed while the others render."""
     from guangying.cli.batch_command import load_batch_file
 
-    return load_batch_file(jobs_file)
+    return load_batch_file(jobs_file, keep_going)
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load on first use

@@ -409,3 +409,22 @@ def test_a_resumed_run_still_reports_the_damage_of_a_shot_finished_before(ray_cl
     assert shot.status == "skipped" and shot.held_frames == [1003] and "1003 not decodable" in shot.note
     page = (tmp_path / "rep2" / "report.html").read_text()
     assert "1003 not decodable" in page and "#e65100" in page  # amber: done, from a damaged source
+
+
+def test_keep_going_renders_the_shots_whose_files_can_be_used(ray_cluster, shoot, tmp_path):
+    """One take that cannot be opened (a copy that failed: no video in it) stopped the whole shoot at the
+    check, exit 2, nothing rendered: with keep_going it fails alone and the others render."""
+    (tmp_path / "takes").mkdir()
+    os.link(shoot / "takes" / "c.mp4", tmp_path / "takes" / "c.mp4")
+    (tmp_path / "takes" / "cut.mp4").write_bytes(bytes(range(256)) * 40)
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("defaults: {command: key}\nshots:\n"
+                    "  - {input: \"takes/*.mp4\", alpha: \"out/{stem}.mov\"}\n")
+    with pytest.raises(gy.NothingStartedError, match=r"cut\.mp4"):
+        gy.load_jobs(jobs)
+    shots = gy.load_jobs(jobs, keep_going=True)
+    report = run_batch(shots, jobs, workers=1, show_progress=False)
+    status = {s.name: (s.status, s.message) for s in report.shots}
+    assert status["c"][0] == "done" and (tmp_path / "out" / "c.mov").is_file()
+    assert status["cut"][0] == "failed" and status["cut"][1].startswith("not started: ")
+    assert "cut.mp4" in status["cut"][1] and not (tmp_path / "out" / "cut.mov").exists()

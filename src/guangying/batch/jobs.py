@@ -79,7 +79,7 @@ class Shot:
     options: dict[str, Any]
     range_frames: int | None = None
     warmup_frames: int | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # why it cannot start (load_jobs's keep_going)
     reads: tuple[str, ...] = ()  # every file or sequence the shot reads: input, background, masks, tracks
     from_glob: bool = False  # one of the takes a glob entry matched (named by its file, not 'name:')
 
@@ -355,9 +355,12 @@ def _expand(entry: dict[str, Any], base: Path, where: str, problems: list[str]) 
     return matches
 
 
-def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Shot]:
+def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going: bool = False) -> list[Shot]:
     """Read and check a batch file; raise :class:`~guangying.base.errors.NothingStartedError` (a
-    SettingsError) listing every problem, one per line."""
+    SettingsError) listing every problem, one per line. ``keep_going``: a shot whose own files cannot
+    be used (an input that does not open, a mask of another size) keeps its problems in
+    :attr:`Shot.problems`, to be reported as failed while the others render; the file's other problems
+    still stop everything."""
     path = Path(path)
     data = _load_yaml(path)
     # the folder the job file is in as named, not a link's target: a shot folder holding a link to a
@@ -446,13 +449,14 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions) -> list[Sh
                     problems.append(f"{where}: {key} '{template}': unknown name {exc} ({hint})")
             shown = Path(source).name if stems.count(stem) == 1 else f"{folder}/{Path(source).name}"
             shot_where = where if len(sources) == 1 else f"{where} ({shown})"
-            _check_input(source, options, shot_where, problems, checked)
+            own_problems: list[str] = []
+            _check_input(source, options, shot_where, own_problems if keep_going else problems, checked)
             reads = [background] if background and parse_colour_srgb(background) is None else []
             reads += [options[spec.dest] for spec in specs.values()
                       if spec.is_path and isinstance(options.get(spec.dest), str)]
             shots.append(
                 Shot(name, command, source, outputs, background, options, range_frames, warmup_frames,
-                     reads=tuple(reads), from_glob=from_glob)
+                     problems=own_problems, reads=tuple(reads), from_glob=from_glob)
             )
     _check_collisions(shots, problems)
     if problems:

@@ -148,7 +148,11 @@ def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[bool,
         # a ray:// join that failed left Ray's client mode half set up: the next run_batch in this
         # process (a script falling back to this machine) failed in Ray with a bare AssertionError
         ray.shutdown()
-        raise NothingStartedError(f"cannot join the Ray cluster at {address}: {exc}") from exc
+        # a cluster with Ray's token authentication said only "connection timeout" to a driver without it
+        raise NothingStartedError(
+            f"cannot join the Ray cluster at {address}: {exc}. If the cluster uses Ray's token "
+            "authentication, run the batch with RAY_AUTH_MODE=token and RAY_AUTH_TOKEN set to what "
+            "`ray get-auth-token` prints on its head node") from exc
     return True, address
 
 
@@ -297,6 +301,10 @@ def _plan_all(
     for shot in shots:
         outcome = ShotOutcome(shot.name, "pending")
         outcomes.append(outcome)
+        if shot.problems:  # its input cannot be used (keep_going): failed, and the others render
+            outcome.status, outcome.message = "failed", "not started: " + "; ".join(shot.problems)
+            ended(outcome)
+            continue
         fingerprint = shot.fingerprint()
         done = manifest.finished_shot(shot.name, fingerprint)
         if done is not None:

@@ -46,12 +46,13 @@ def command_options(command: click.Command) -> dict:
     return specs
 
 
-def load_batch_file(jobs_file: str | os.PathLike[str]) -> list[Shot]:
+def load_batch_file(jobs_file: str | os.PathLike[str], keep_going: bool = False) -> list[Shot]:
     """Read and check a batch file with the options of ``guangying key`` and ``guangying composite``
     (what ``guangying.load_jobs`` gives a script)."""
     from guangying.batch import load_jobs
 
-    return load_jobs(jobs_file, {"key": command_options(key), "composite": command_options(composite)})
+    commands = {"key": command_options(key), "composite": command_options(composite)}
+    return load_jobs(jobs_file, commands, keep_going=keep_going)
 
 
 @click.command()
@@ -67,6 +68,11 @@ def load_batch_file(jobs_file: str | os.PathLike[str]) -> list[Shot]:
     "--resume", is_flag=True, help="Skip shots and ranges a stopped run finished (checked by checksum)."
 )
 @click.option(
+    "--keep-going", is_flag=True,
+    help="A shot whose input or masks cannot be used is reported failed and the others render [default: "
+    "nothing starts until every shot's files can be used].",
+)
+@click.option(
     "--report",
     "report_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -78,6 +84,7 @@ def batch(
     ray_address: str | None,
     workers: int | None,
     resume: bool,
+    keep_going: bool,
     report_dir: Path | None,
     quiet: bool,
 ) -> None:
@@ -92,9 +99,12 @@ def batch(
       - input: takes/a.mp4
         output: out/a_comp.mp4      # composite's -o; alpha: / foreground: as the flags
         screen_gain: 1.1            # any option of the command, underscores for dashes
-      - input: "takes/c*.mov"       # a glob; {stem} names each output
+        range_frames: 50            # batch's own: split into ranges of 50 frames (warmup_frames:
+                                    # frames a neural matte runs before each range; name: its name)
+      - input: "takes/c*.mov"       # a glob; {stem} ({name}, {folder}) names each output
         output: "out/{stem}_comp.mov"
-    Paths are relative to JOBS_FILE. Everything is checked before anything starts.
+    Paths are relative to JOBS_FILE. Everything is checked before anything starts. --resume finds
+    what a stopped run finished in .JOBS.batch/ beside JOBS_FILE; a run without it starts afresh.
 
     \b
     Exit status: 0 every shot done; 1 some shots failed (the rest are done);
@@ -105,7 +115,7 @@ def batch(
     from guangying.batch.runner import ShotOutcome
     from guangying.media.damage import damage_note
 
-    shots = load_batch_file(jobs_file)
+    shots = load_batch_file(jobs_file, keep_going)
 
     def say(shot: ShotOutcome) -> None:  # as each shot ends: a farm log shows it then
         line = f"{shot.status:8} {shot.name}: {frames(shot.frames)}"
