@@ -159,6 +159,7 @@ def _monitor_frames_in_the_plate_track(sidecar, plate) -> list[list[int]]:  # ty
     with open_reader(plate) as reader:
         count = sum(1 for _ in reader)
     assert [r.frame for r in track] == list(range(count))
+    assert {r.sensor_width_mm for r in track} == {24.89}  # post renders for the sensor the monitor did
     steps = (np.diff([r.pan_deg for r in track]) + 180.0) % 360.0 - 180.0
     # 1.6° a frame at 25 fps: a picture late under load (CI) takes a longer step, or the same message
     assert np.all(steps >= 0) and np.all(steps < 15) and 1.0 < np.median(steps) < 2.5, steps

@@ -199,10 +199,15 @@ def test_tracking_that_never_comes_or_stops_is_said_and_shown():
             sender.start()
             said("arrives now")
             assert feed.status()["state"] == "live" and feed.row(0, 0).pan_deg == pytest.approx(12.0)
+            assert feed.row(0, 0).quality == 1.0
             sender.stop.set()  # the cable pulled
             sender.join()
             said("stopped: the set holds the camera's last pose")
-            assert feed.status()["state"] == "lost" and feed.row(0, 0).pan_deg == pytest.approx(12.0)
+            held = feed.row(0, 0)
+            assert feed.status()["state"] == "lost" and held.pan_deg == pytest.approx(12.0)
+            # the held pose is marked held (quality 0), as a track file's are: a take's recorded camera
+            # gave the frozen stretch quality 1, and editorial could not tell it
+            assert held.quality == 0.0
             sender = Sender(feed.port, FreeDPose(pan_deg=20.0))
             sender.start()
             deadline = time.monotonic() + 5

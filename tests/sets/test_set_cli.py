@@ -177,3 +177,27 @@ def test_calibration_shadow_and_reflection_flags_reach_the_render(shot, tmp_path
     diff = np.abs(a - b).mean(axis=2)
     # barrel distortion moves the corners a lot and the middle hardly at all
     assert diff[clear & (r > 150)].mean() > 3 * diff[clear & (r < 60)].mean()
+
+
+def test_a_look_saved_live_over_a_set_renders_the_take_in_post(shot, tmp_path):
+    """The look saved from the monitor of a tracked-set take named a background (the page's default
+    grey), so `composite --config look --set …` refused it ("give either --background or --set"), and it
+    had no sensor, so post rendered an ff take's set for s35."""
+    from guangying.cli.main import load_config
+    from guangying.live.launch import take_lens_from_options
+    from guangying.live.settings import LiveSettings
+
+    folder, plate, truth, rows = shot
+    ff_mm = sensor_preset("ff").width_mm
+    write_camera_track(tmp_path / "plate.camera.csv", [dataclasses.replace(r, sensor_width_mm=ff_mm)
+                                                       for r in rows])
+    options = {"set_path": str(folder / "pano.png"), "sensor": "ff", "f_number": None}
+    look = tmp_path / "look.yaml"
+    look.write_text(LiveSettings({"background": "grey", "light_wrap_width_px": 3}, W, H,
+                                 take_lens_from_options(options), with_set=True).to_yaml())
+    saved = load_config(look)
+    assert "background" not in saved and saved["sensor"] == "ff"
+    assert "--set SET --camera-track PLATE.camera.csv" in look.read_text()
+    out = tmp_path / "post.%04d.png"
+    assert _invoke("--config", look, "composite", plate, "--set", folder / "pano.png", "--camera-track",
+                   tmp_path / "plate.camera.csv", "--end", FIRST, "-o", out, "--quiet").exit_code == 0

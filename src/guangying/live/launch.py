@@ -14,7 +14,7 @@ import math
 import signal
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -97,11 +97,13 @@ _TAKE_LENS_KEYS = ("focal_length_mm", "f_number", "sensor", "subject_distance_m"
 
 
 def take_lens_from_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The lens the take is shown through, for the saved look: only with ``f_number`` (depth of field
-    on); an infinite distance is the default and is left out."""
-    if options.get("f_number") is None:
-        return {}
-    return {k: options[k] for k in _TAKE_LENS_KEYS
+    """The lens the take is shown through, for the saved look: with ``f_number`` (depth of field on),
+    and the sensor with a tracked set (its field of view is the sensor's: post rendered an ff take's set
+    for the default s35, 1.45× narrower); an infinite distance is the default and is left out."""
+    keys = _TAKE_LENS_KEYS if options.get("f_number") is not None else ()
+    if options.get("set_path"):
+        keys = (*keys, "sensor")
+    return {k: options[k] for k in keys
             if options.get(k) is not None and not (isinstance(options[k], float) and math.isinf(options[k]))}
 
 
@@ -165,7 +167,9 @@ def _live_camera(virtual_set: SetBackground | None) -> CameraAt | None:
     its own record)."""
     if virtual_set is None or not isinstance(virtual_set.track, FreeDCameraFeed):
         return None
-    return lambda capture_time_s: virtual_set.camera_row(-1, -1, capture_time_s)
+    sensor_mm = virtual_set.sensor_width_mm  # in the track: post renders for the sensor live rendered for
+    return lambda capture_time_s: replace(virtual_set.camera_row(-1, -1, capture_time_s),
+                                          sensor_width_mm=sensor_mm)
 
 
 @dataclass
@@ -261,7 +265,8 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
             camera_log=o["camera_log"],
         )
         closers.append(source.stop)
-        settings = LiveSettings(look_from_options(o), source.width, source.height, take_lens_from_options(o))
+        settings = LiveSettings(look_from_options(o), source.width, source.height, take_lens_from_options(o),
+                                with_set=bool(o["set_path"]))
         virtual_set = set_from_options(o, float(source.fps), float(source.pixel_aspect))
         if virtual_set is not None:
             closers.append(virtual_set.close)

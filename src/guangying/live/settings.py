@@ -74,8 +74,11 @@ class LiveSettings:
     """
 
     def __init__(self, values: dict[str, Any], width: int, height: int,
-                 take_lens: dict[str, Any] | None = None) -> None:
+                 take_lens: dict[str, Any] | None = None, with_set: bool = False) -> None:
         self.width, self.height = width, height
+        # shown over a tracked set: the saved look has no background (with one, `composite --set`
+        # refused it: "give either --background or --set")
+        self.with_set = with_set
         # the lens the take is shown through (``focal_length_mm``, ``f_number``, ``sensor`` …, the CLI's
         # names): fixed for the take, and saved with the look, or post rendered it without its depth
         # of field
@@ -156,10 +159,12 @@ class LiveSettings:
         """The look as a settings file: ``guangying --config FILE composite SHOT -o OUT`` renders it."""
         version, values = self.snapshot()
         body = {k: _absolute_if_file(v) if k in _FILE_OR_VALUE else v
-                for k, v in sorted({**self.take_lens, **values}.items()) if v is not None}
+                for k, v in sorted({**self.take_lens, **values}.items())
+                if v is not None and not (self.with_set and k == "background")}
+        shot = "PLATE --set SET --camera-track PLATE.camera.csv" if self.with_set else "SHOT"
         header = (
             f"# Guangying look saved live (settings version {version}).\n"
-            "# Render with it: guangying --config THIS_FILE composite SHOT -o OUT\n"
+            f"# Render with it: guangying --config THIS_FILE composite {shot} -o OUT\n"
         )
         if self.take_lens:
             header += ("# The lens is the take's; a focus that followed the LiDAR on set is in the take's "

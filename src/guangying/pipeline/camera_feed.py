@@ -236,6 +236,11 @@ class FreeDCameraFeed:
                 while last >= 0 and self._history[last].t_s > capture_time_s:
                     last -= 1
             delayed = self._history[max(last - self.delay_frames, 0)] if last >= 0 else None
+            at_s = time.monotonic() if capture_time_s is None else capture_time_s
+            if delayed is not None and at_s - self._history[last].t_s > FREED_LOST_S:
+                # tracking had stopped: the pose held, marked so (quality 0), as a track file's held rows
+                # are; recorded as a good solve, editorial could not tell the frozen stretch
+                delayed = replace(delayed, quality=0.0)
         if delayed is None:  # rest pose, at the lens's widest when its zoom map is known
             widest = math.nan
             if self.lens is not None and self.lens.zoom is not None:
