@@ -121,6 +121,38 @@ def test_zoom_counts_become_the_focal_length_through_a_lens_file():
     assert row.focal_length_mm == pytest.approx(100, rel=1e-6)
 
 
+def test_zoom_counts_past_the_lens_file_are_said():
+    """A head zooming past the lens file's measured span: the focal length held at the span's end and the
+    set's field of view froze while the lens zoomed, with no word on the terminal, the monitor or in
+    the track."""
+    import warnings
+
+    from guangying.tracking.freed_track import rows_from_freed
+
+    lens = lens_file_from_dict(
+        {"zoom": [{"counts": 0, "focal_length_mm": 10}, {"counts": 4000, "focal_length_mm": 100}]}
+    )
+    feed = FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}", lens=lens)
+    sender = Sender(feed.port, FreeDPose(zoom=9000))
+    with warnings.catch_warnings(record=True) as caught:  # said from the listener thread
+        warnings.simplefilter("always")
+        sender.start()
+        try:
+            row = _wait_for_fresh_row(feed)
+            time.sleep(0.1)
+        finally:
+            sender.stop.set()
+            sender.join()
+            feed.close()
+    said = [str(w.message) for w in caught if "outside the lens file" in str(w.message)]
+    assert len(said) == 1, [str(w.message) for w in caught]  # once, not at every message
+    assert "zoom counts 9000 lie outside the lens file's 0–4000: the focal length holds at 100 mm" in said[0]
+    assert row.focal_length_mm == pytest.approx(100, rel=1e-6)
+    poses = [FreeDPose(zoom=z) for z in (1000, 3000, 5000, 6000)]
+    with pytest.warns(UserWarning, match=r"2 of 4 FreeD messages: zoom counts 6000 lie outside"):
+        rows_from_freed(poses, 25.0, lens=lens)
+
+
 def test_a_delay_takes_the_message_sent_that_many_frames_earlier():
     feed = FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}", delay_frames=3)
     sender = FreeDSender(f"127.0.0.1:{feed.port}")

@@ -65,6 +65,19 @@ class ZoomCalibration:
         x = np.clip(np.asarray(counts, np.float64), self.counts[0], self.counts[-1])
         return np.exp(self._log_f(x))  # type: ignore[attr-defined]
 
+    def outside_note(self, counts: np.ndarray | float) -> str | None:
+        """What to say when any of ``counts`` lies outside the measured span (its focal length held at the
+        span's end: the set stops following the zoom there), else None."""
+        c = np.asarray(counts, np.float64)
+        out = (c < self.counts[0]) | (c > self.counts[-1])
+        if not out.any():
+            return None
+        worst = float(c[out][np.argmax(np.abs(c[out] - np.clip(c[out], self.counts[0], self.counts[-1])))])
+        held = float(self.focal_length_mm(worst))
+        return (f"zoom counts {worst:g} lie outside the lens file's {self.counts[0]:g}–{self.counts[-1]:g}: "
+                f"the focal length holds at {held:g} mm there, so the set's field of view stops following "
+                "the zoom. Measure the lens over its whole zoom range, or check the lens file is this lens's")
+
 
 @dataclass(frozen=True)
 class LensFile:

@@ -180,6 +180,7 @@ class FreeDCameraFeed:
         self._last_s: float | None = None
         self._state = "waiting"  # → "live" ⇄ "lost"
         self._said_missing = False
+        self._said_zoom = False
         self._thread = threading.Thread(target=self._listen, name="freed-camera", daemon=True)
         self._thread.start()
 
@@ -191,6 +192,11 @@ class FreeDCameraFeed:
                 self._check_silence(time.monotonic())
                 continue
             _, pose = got
+            if not self._said_zoom and self.lens is not None and self.lens.zoom is not None:
+                note = self.lens.zoom.outside_note(float(pose.zoom))
+                if note is not None:  # the set's zoom froze at the file's end, unsaid
+                    self._said_zoom = True
+                    warnings.warn(f"FreeD camera tracking on port {self.port}: {note}", stacklevel=2)
             with self._lock:
                 # stamped as it joins the history: a frame's camera looked up meanwhile cannot miss a
                 # message stamped before its capture but kept after (a recording of it would differ)

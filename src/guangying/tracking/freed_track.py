@@ -74,6 +74,9 @@ def rows_from_freed(
     zoom = np.array([m.zoom for m in messages], np.float64)
     if lens is not None and lens.zoom is not None:
         focals = lens.zoom.focal_length_mm(zoom)
+        if (note := lens.zoom.outside_note(zoom)) is not None:
+            outside = int(np.count_nonzero((zoom < lens.zoom.counts[0]) | (zoom > lens.zoom.counts[-1])))
+            warnings.warn(f"{outside} of {len(zoom)} FreeD messages: {note}", stacklevel=2)
     else:
         focals = np.full(len(messages), math.nan if focal_length_mm is None else float(focal_length_mm))
     focus = (
