@@ -153,6 +153,45 @@ def test_zoom_counts_past_the_lens_file_are_said():
         rows_from_freed(poses, 25.0, lens=lens)
 
 
+def test_a_second_head_on_the_port_is_said_and_left_out():
+    """Two heads streaming FreeD to one port: the set took whichever message came last, jumping between
+    their poses (and a stray datagram that passed the checksum became a one-frame flash)."""
+    import warnings
+
+    feed = FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}")
+    first = FreeDSender(f"127.0.0.1:{feed.port}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            first.send(FreeDPose(camera_id=1, pan_deg=10.0))
+            _received(feed, 1)
+            for _ in range(5):
+                first.send(FreeDPose(camera_id=2, pan_deg=40.0))
+                first.send(FreeDPose(camera_id=1, pan_deg=11.0))
+            _received(feed, 11)
+            time.sleep(0.1)
+            assert feed.row(0, 0).pan_deg == pytest.approx(11.0)
+            assert feed.status()["camera_id"] == 1 and feed.status()["other_cameras"] == 5
+        finally:
+            first.close()
+            feed.close()
+    said = [str(w.message) for w in caught if "camera 2 also arrives" in str(w.message)]
+    assert len(said) == 1 and "the set follows camera 1 (the first heard; --freed-camera-id" in said[0]
+    named = FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}", camera_id=2)
+    sender = FreeDSender(f"127.0.0.1:{named.port}")
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        try:
+            sender.send(FreeDPose(camera_id=1, pan_deg=10.0))
+            sender.send(FreeDPose(camera_id=2, pan_deg=40.0))
+            _received(named, 2)
+            time.sleep(0.1)
+            assert named.row(0, 0).pan_deg == pytest.approx(40.0)
+        finally:
+            sender.close()
+            named.close()
+
+
 def test_a_delay_takes_the_message_sent_that_many_frames_earlier():
     feed = FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}", delay_frames=3)
     sender = FreeDSender(f"127.0.0.1:{feed.port}")

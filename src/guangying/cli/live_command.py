@@ -144,6 +144,12 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             show_default=True,
             help="Set, live FreeD: take the camera this many messages late, to line up with the video.",
         ),
+        click.option(
+            "--freed-camera-id",
+            type=click.IntRange(0, 255),
+            help="Set, live FreeD: the head to follow [default: the first heard; another's messages are "
+            "said and left out].",
+        ),
         # focus
         click.option("--lidar", help="Serial port of a TF-Luna LiDAR for focus, e.g. /dev/ttyUSB0."),
         click.option("--baud", type=int, default=115200, show_default=True, help="LiDAR baud rate."),

@@ -69,6 +69,7 @@ DEFAULTS: dict[str, Any] = {
     "camera_track": None,
     "lens_file": None,
     "freed_delay": 0,
+    "freed_camera_id": None,
     "lidar": None,
     "baud": 115200,
     "lidar_unit": "cm",
@@ -156,6 +157,7 @@ def set_from_options(options: Mapping[str, Any], footage_fps: float | None = Non
             o["focal_length_mm"],
             lens_file=o["lens_file"],
             freed_delay_frames=o["freed_delay"],
+            freed_camera_id=o["freed_camera_id"],
             footage_fps=footage_fps,
             footage_pixel_aspect=footage_pixel_aspect,
         )

@@ -166,9 +166,17 @@ class FreeDCameraFeed:
     without a message) is said, as is its return: before, the set stood still at the rest pose or
     the last one, without a word, while the camera moved. :meth:`status` tells the monitor."""
 
-    def __init__(self, listen: str, lens: LensFile | None = None, delay_frames: int = 0) -> None:
+    def __init__(self, listen: str, lens: LensFile | None = None, delay_frames: int = 0,
+                 camera_id: int | None = None) -> None:
         if not 0 <= delay_frames <= 100:
             raise SettingsError(f"FreeD delay must be 0–100 frames, got {delay_frames}")
+        if camera_id is not None and not 0 <= camera_id <= 255:
+            raise SettingsError(f"FreeD camera id must be 0–255, got {camera_id}")
+        # the camera followed: the one named, else the first heard; another's messages (a second head on
+        # the port) are said once and left out: taken, the set jumped between the two heads' poses
+        self.camera_id = camera_id
+        self._named_camera = camera_id is not None
+        self.ignored = 0
         self.receiver = FreeDReceiver(listen)
         self.port = self.receiver.port
         self.lens = lens
@@ -192,6 +200,11 @@ class FreeDCameraFeed:
                 self._check_silence(time.monotonic())
                 continue
             _, pose = got
+            if self.camera_id is None:
+                self.camera_id = pose.camera_id
+            if pose.camera_id != self.camera_id:
+                self._other_camera(pose.camera_id)
+                continue
             if not self._said_zoom and self.lens is not None and self.lens.zoom is not None:
                 note = self.lens.zoom.outside_note(float(pose.zoom))
                 if note is not None:  # the set's zoom froze at the file's end, unsaid
@@ -209,6 +222,13 @@ class FreeDCameraFeed:
                               "camera", stacklevel=2)
             count += 1
             self._check_silence(t_s)
+
+    def _other_camera(self, camera_id: int) -> None:
+        self.ignored += 1
+        if self.ignored == 1:
+            chosen = "as named" if self._named_camera else "the first heard; --freed-camera-id names another"
+            warnings.warn(f"FreeD of camera {camera_id} also arrives on port {self.port}: left out, the set "
+                          f"follows camera {self.camera_id} ({chosen})", stacklevel=3)
 
     def _check_silence(self, now_s: float) -> None:
         host = self.receiver.address[0]
@@ -231,7 +251,8 @@ class FreeDCameraFeed:
         """For the monitor: ``state`` (waiting, live or lost), messages received and rejected."""
         with self._lock:
             return {"state": self._state, "received": self.receiver.received,
-                    "rejected": self.receiver.rejected}
+                    "rejected": self.receiver.rejected, "camera_id": self.camera_id,
+                    "other_cameras": self.ignored}
 
     def row(self, frame_index: int, position: int, capture_time_s: float | None = None) -> CameraTrackRow:
         """The camera when the frame was captured (``capture_time_s``, monotonic; None: now), taken
@@ -267,10 +288,12 @@ def open_camera_rows(
     delay_frames: int = 0,
     plate_fps: float | None = None,
     plate_first_frame: int = 0,
+    camera_id: int | None = None,
 ) -> CameraRows:
     """``freed://HOST:PORT`` → a live FreeD listener (``lens`` maps its zoom counts, ``delay_frames``
-    lines it up with the video); anything else → a camera-track file (a Nuke ``.chan`` needs ``chan``:
-    sensor width and plate aspect turn its field of view into a focal length)."""
+    lines it up with the video, ``camera_id`` the head it follows: None, the first heard); anything
+    else → a camera-track file (a Nuke ``.chan`` needs ``chan``: sensor width and plate aspect turn its
+    field of view into a focal length)."""
     if spec.startswith(FREED_SCHEME):
-        return FreeDCameraFeed(spec[len(FREED_SCHEME) :], lens, delay_frames)
+        return FreeDCameraFeed(spec[len(FREED_SCHEME) :], lens, delay_frames, camera_id)
     return TrackLookup(read_camera_track(spec, chan), spec, plate_fps, plate_first_frame)

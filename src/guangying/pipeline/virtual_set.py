@@ -56,6 +56,7 @@ class SetSettings(CheckedOnAssignment):
     - ``chan``: what a Nuke ``.chan`` track needs beyond its rows (:func:`plate_chan_settings`).
     - ``lens_file``: zoom counts → focal length for live FreeD (:mod:`guangying.lens.zoom`).
     - ``freed_delay_frames``: live FreeD taken this many messages late, to line up with the video.
+    - ``freed_camera_id``: the head live FreeD follows (None: the first heard; others are said, left out).
     - ``footage_fps``: the footage's frame rate, against which a set's clips play at their own speed.
     - ``footage_pixel_aspect``: the footage's pixel aspect (2: an anamorphic plate), which the set's
       camera squeezes the same way.
@@ -83,12 +84,14 @@ class SetSettings(CheckedOnAssignment):
     footage_pixel_aspect: float = 1.0
     footage_first_frame: int = 0
     marker_board: str | None = None
+    freed_camera_id: int | None = None
 
     def __post_init__(self) -> None:
         check_fields(self, "set", {
             "shadow": Range(0, 1), "floor_reflection": Range(0, 1),
             "focal_length_mm": Range(0, 1e5, lo_open=True, optional=True, unit="mm"),
             "freed_delay_frames": Range(0, 1e4, integer=True),
+            "freed_camera_id": Range(0, 255, integer=True, optional=True),
             "footage_fps": Range(0, 1e4, lo_open=True, optional=True),
             "footage_pixel_aspect": Range(0.1, 10),
             "footage_first_frame": Range(-1e9, 1e9, integer=True),
@@ -161,6 +164,7 @@ class SetBackground:
         self.track = open_camera_rows(
             settings.camera_track, settings.chan, lens_file, settings.freed_delay_frames,
             float(settings.footage_fps) if settings.footage_fps else None, int(settings.footage_first_frame),
+            settings.freed_camera_id,
         )
         if isinstance(self.track, TrackLookup):
             check_track_sensor(self.track.rows, settings.camera_track, settings.sensor)
