@@ -69,7 +69,8 @@ def test_the_monitor_shows_whether_the_set_follows_the_camera(plate_clip, tmp_pa
     take = open_live({"source": str(plate_clip), "no_monitor": True, "set_path": str(pano),
                       "camera_track": f"freed://127.0.0.1:{port}", "focal_length_mm": 24.0})
     try:
-        assert take.session.stats()["camera_tracking"] == {"state": "waiting", "received": 0, "rejected": 0}
+        assert take.session.stats()["camera_tracking"] == {"state": "waiting", "received": 0, "rejected": 0,
+                                                           "camera_id": None, "other_cameras": 0}
     finally:
         take.close()
 

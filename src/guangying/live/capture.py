@@ -41,6 +41,8 @@ _SOUND_REANCHOR_S = 1.0  # a frame this far from where the sender's clock puts i
 # A sender's clock that leaps further ahead than this (or goes back by more than a frame's jitter)
 # restarted, rather than sent nothing; the copied plate draws the same line (plate_copy.PacketPlate).
 _SENDER_GAP_MAX_S = 10.0
+# pictures a threaded decoder may still hold when a packet arrives (ffmpeg's frame threads: one a core)
+_DECODER_LAG_PACKETS = 16
 # Demuxers whose timestamps only count pictures at an assumed rate (MJPEG over HTTP, piped pictures)
 _UNTIMED_FORMATS = {"mpjpeg", "mjpeg", "jpeg_pipe", "png_pipe", "image2pipe"}
 _REFUSED_RETRY_S = 0.25  # an HTTP camera that refuses the connection is called again this often
@@ -192,6 +194,7 @@ class LiveSource:
         self._packet_tap: PacketTap | None = None
         self._pending_packet_tap: PacketTap | None = None  # handed the packets since the last keyframe first
         self._gop: list[tuple[av.Packet, float]] = []  # packets since the last keyframe, with arrivals
+        self._previous_gop: list[tuple[av.Packet, float]] = []  # the keyframe's before, likewise
         # handed the sender's sound packets of the take, each with its time in the take (``--out``, the
         # composite recording)
         self.sound_listeners: list[SoundListener] = []
@@ -647,7 +650,7 @@ class LiveSource:
         early, self._early = self._early, []
         sound = self._container.streams.audio[:1]  # the camera's sound, for the plate, --out, the recording
         arrivals = ((packet, time.monotonic()) for packet in self._container.demux(stream, *sound))
-        self._gop.clear()
+        self._gop, self._previous_gop = [], []
         self._arrivals.clear()  # a reconnected sender's timestamps start again
         clock = ArrivalClock() if self.rate_known else None  # a sender that keeps no time: as arrived
         keyed, t_unkeyed = False, time.monotonic()
@@ -701,13 +704,18 @@ class LiveSource:
         if pending is not None:
             # the pictures since the last keyframe, even when this packet is the next one: the decoder
             # may still hold some of them, which come out as the take's first frames
-            for held, held_arrival_s in self._gop:
+            held_packets = self._gop
+            if len(held_packets) < _DECODER_LAG_PACKETS:
+                # a keyframe came moments ago: a threaded decoder may still hand out pictures of the GOP
+                # before it, which become the take's first frames (the plate began after them)
+                held_packets = self._previous_gop + held_packets
+            for held, held_arrival_s in held_packets:
                 pending(held, held.stream, held_arrival_s)
             self._packet_tap = pending
         if packet.is_keyframe:
-            self._gop.clear()
+            self._gop, self._previous_gop = [], self._gop
         if self._gop and arrival_s - self._gop[0][1] > _GOP_HELD_S:
-            self._gop.clear()  # bounded: a stream without keyframes holds no more than this
+            self._gop, self._previous_gop = [], []  # bounded: a stream without keyframes holds no more
         self._gop.append((packet, arrival_s))
         if self._packet_tap is not None:
             self._packet_tap(packet, stream, arrival_s)
