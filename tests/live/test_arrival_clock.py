@@ -30,3 +30,17 @@ def test_a_restarted_sender_is_placed_anew(restart_s):
         clock.place(500.0 + k / 25, 20.0 + k / 25)  # 480 s between the clocks
     assert clock.place(restart_s, 25.0) == pytest.approx(25.0)  # measured again: at its arrival
     assert clock.place(restart_s + 0.04, 25.05) == pytest.approx(25.04)
+
+
+def test_a_burst_at_the_start_is_placed_again_at_the_true_delay():
+    """ffmpeg hands over what it read while probing a stream at once: its first pictures are each placed
+    at the burst's arrival (nothing shows the true delay yet), and a copied plate's pre-roll took the
+    camera of the burst's end for every one of them, up to 10 frames ahead of its pictures."""
+    clock = ArrivalClock()
+    sent = np.arange(40) / 25.0
+    arrival = np.where(np.arange(40) < 12, 1000.0 + sent[11] + 0.03, 1000.0 + sent + 0.03)  # 12 at once
+    placed = np.array([clock.place(s, a) for s, a in zip(sent, arrival, strict=True)])
+    assert np.ptp(placed[:12]) < 1e-9  # all at the burst's arrival, where 11 frames span 0.44 s
+    again = np.array([clock.again(s, p) for s, p in zip(sent[:12], placed[:12], strict=True)])
+    assert again == pytest.approx(1000.03 + sent[:12], abs=1e-6)  # each at its own time
+    assert np.all(again <= placed[:12])

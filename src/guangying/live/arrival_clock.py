@@ -24,6 +24,12 @@ class ArrivalClock:
         self._delays: deque[float] = deque(maxlen=window)
         self._last_sent_s: float | None = None
 
+    def again(self, sent_s: float, placed_s: float) -> float:
+        """A picture placed earlier (at ``placed_s``), placed again with the least delay known now: the
+        first pictures of a stream come in a burst (ffmpeg hands over what it read while probing), each
+        placed at the burst's arrival until later pictures show the true delay."""
+        return min(placed_s, sent_s + min(self._delays)) if self._delays else placed_s
+
     def place(self, sent_s: float, arrival_s: float) -> float:
         last = self._last_sent_s
         if last is not None and not (last - _SENDER_BACK_S <= sent_s <= last + _SENDER_JUMP_S):

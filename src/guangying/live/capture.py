@@ -195,6 +195,7 @@ class LiveSource:
         self._pending_packet_tap: PacketTap | None = None  # handed the packets since the last keyframe first
         self._gop: list[tuple[av.Packet, float]] = []  # packets since the last keyframe, with arrivals
         self._previous_gop: list[tuple[av.Packet, float]] = []  # the keyframe's before, likewise
+        self._clock: ArrivalClock | None = None  # places a stream's pictures on this machine's clock
         # handed the sender's sound packets of the take, each with its time in the take (``--out``, the
         # composite recording)
         self.sound_listeners: list[SoundListener] = []
@@ -653,6 +654,7 @@ class LiveSource:
         self._gop, self._previous_gop = [], []
         self._arrivals.clear()  # a reconnected sender's timestamps start again
         clock = ArrivalClock() if self.rate_known else None  # a sender that keeps no time: as arrived
+        self._clock = clock
         keyed, t_unkeyed = False, time.monotonic()
         for packet, arrival_s in itertools.chain(early, arrivals):
             if self._stop.is_set():
@@ -710,6 +712,10 @@ class LiveSource:
                 # before it, which become the take's first frames (the plate began after them)
                 held_packets = self._previous_gop + held_packets
             for held, held_arrival_s in held_packets:
+                if self._clock is not None and held.stream.type == "video" and held.pts is not None:
+                    # the plate's pictures from before the take: their camera taken at their true capture
+                    # (placed in a burst, a pre-roll's camera ran up to 10 frames ahead of its pictures)
+                    held_arrival_s = self._clock.again(float(held.pts * held.time_base), held_arrival_s)
                 pending(held, held.stream, held_arrival_s)
             self._packet_tap = pending
         if packet.is_keyframe:
