@@ -227,14 +227,16 @@ def test_a_frame_takes_the_camera_as_it_was_when_the_frame_was_captured():
         before_any = time.monotonic()
         captured = {}
         for pan in range(8):
-            sender.send(FreeDPose(pan_deg=float(pan)))
+            sender.send(FreeDPose(pan_deg=float(pan), tilt_deg=-3.0))  # the rest pose's tilt is 0
             _received(feed, pan + 1)
             captured[pan] = time.monotonic()  # a frame captured now, after message `pan` arrived
         assert feed.row(0, 0, captured[3]).pan_deg == pytest.approx(2.0)  # message 3, one back
         assert feed.row(0, 0, captured[6]).pan_deg == pytest.approx(5.0)
         assert feed.row(0, 0).pan_deg == pytest.approx(6.0)  # none given: the newest, one back
-        rest = feed.row(0, 0, before_any)  # captured before any message: the rest pose
-        assert (rest.quality, rest.pan_deg) == (0.0, 0.0)
+        # captured before the first message (a copied plate's pre-roll, read before the listener opened):
+        # that first pose, held (quality 0), not the rest pose far from it
+        assert feed.row(0, 0, before_any).pan_deg == 0.0 and feed.row(0, 0, before_any).quality == 0.0
+        assert feed.row(0, 0, before_any).tilt_deg == pytest.approx(-3.0)
     finally:
         sender.close()
         feed.close()

@@ -268,6 +268,10 @@ class FreeDCameraFeed:
                 # tracking had stopped: the pose held, marked so (quality 0), as a track file's held rows
                 # are; recorded as a good solve, editorial could not tell the frozen stretch
                 delayed = replace(delayed, quality=0.0)
+            elif delayed is None and self._history:
+                # captured before the first message that is kept (a copied plate's pre-roll, read before
+                # the listener opened): its first pose, held, rather than the rest pose far from it
+                delayed = replace(self._history[0], quality=0.0)
         if delayed is None:  # rest pose, at the lens's widest when its zoom map is known
             widest = math.nan
             if self.lens is not None and self.lens.zoom is not None:
