@@ -8,16 +8,19 @@ from fractions import Fraction
 
 import cv2
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from live_helpers import FPS, H, LiveProcess, UdpSender, W, free_port
 
 from guangying.base.colour import srgb_to_linear
+from guangying.base.errors import SettingsError
 from guangying.cli.main import cli
 from guangying.evaluation.clips import green_screen_clip
 from guangying.evaluation.sets import gallery_panorama_srgb
 from guangying.lens.camera import CameraPose, intrinsics_matrix
 from guangying.lens.freed import FreeDPose, FreeDSender
 from guangying.media import open_reader, open_writer
+from guangying.pipeline.virtual_set import SetBackground, SetSettings
 from guangying.sets import PanoramaSet, SetView
 from guangying.tracking.camera_track import read_camera_track
 
@@ -204,3 +207,17 @@ def _assert_post_shows_what_live_showed(live, post, plate_frames, clear) -> None
         shifted.append(np.abs(picture - rendered[other])[inside].mean())
     assert max(matched) < 0.004, matched
     assert min(shifted) > 3 * max(matched), (shifted, matched)
+
+
+def test_a_set_that_cannot_be_used_is_said_before_the_camera_is_waited_for(tmp_path):
+    """With the stream not yet sending, a missing set was not said at all ("no picture from stream" only),
+    and a live FreeD camera without a focal length failed at the first frame as "camera track frame -1
+    has no focal length"."""
+    port = free_port(socket.SOCK_DGRAM)
+    res = CliRunner().invoke(cli, ["live", f"udp://127.0.0.1:{port}", "--no-monitor", "--source-timeout",
+                                   "30", "--set", str(tmp_path / "nothere.png"), "--camera-track",
+                                   "freed://127.0.0.1:0"])  # fmt: skip
+    assert res.exit_code == 1 and "set not found" in res.output and "no picture" not in res.output
+    pano, freed_port = _panorama_and_port(tmp_path, 256)
+    with pytest.raises(SettingsError, match=r"live FreeD tracking sends zoom counts, not a focal length"):
+        SetBackground(SetSettings(str(pano), f"freed://127.0.0.1:{freed_port}"))

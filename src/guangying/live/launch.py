@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from guangying.base.errors import SettingsError, StopSignal
+from guangying.base.errors import MissingInputError, SettingsError, StopSignal
 from guangying.lens.sensors import sensor_preset
 from guangying.live.capture import LiveSource
 from guangying.live.focus_link import LiveFocus
@@ -32,7 +32,8 @@ from guangying.live.streams import StreamOutput, VirtualCamera
 from guangying.live.take_camera import CameraAt
 from guangying.live.take_names import describe_renumbered, unused_take_paths
 from guangying.media.outputs import check_outputs
-from guangying.pipeline.camera_feed import FreeDCameraFeed
+from guangying.media.patterns import parse_pattern
+from guangying.pipeline.camera_feed import FREED_SCHEME, FreeDCameraFeed
 from guangying.pipeline.lens_defocus import LensSettings
 from guangying.pipeline.virtual_set import SetBackground, SetSettings
 
@@ -136,6 +137,16 @@ def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, Le
     source = TfLunaSource(options["lidar"], baudrate=options["baud"], unit_mm=options["lidar_unit"] == "mm",
                           max_range_m=options.get("lidar_range_m", 8.0))
     return LiveFocus(source, controller, coc_mm, sender), lens
+
+
+def _check_set_files(options: Mapping[str, Any]) -> None:
+    """The set's files, before the camera is waited for: a missing set was said only once a stream had
+    sent its first picture, and not at all while none came."""
+    for key, what in (("set_path", "set"), ("camera_track", "camera track")):
+        path = options.get(key)
+        if (path and not str(path).startswith(FREED_SCHEME) and parse_pattern(str(path)) is None
+                and not Path(path).exists()):
+            raise MissingInputError(f"{what} not found: {path}")
 
 
 def set_from_options(options: Mapping[str, Any], footage_fps: float | None = None,
@@ -245,6 +256,7 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
     :data:`DEFAULTS` and the look keys). Whatever was opened is closed again if a later part fails."""
     o = {**DEFAULTS, **options}
     key = None if o["no_monitor"] else monitor_key(o["monitor_key"], o["host"])
+    _check_set_files(o)
     closers: list[Callable[[], None]] = []
     try:
         device_options = {

@@ -161,6 +161,12 @@ class SetBackground:
         self.settings = settings
         self.sensor_width_mm = sensor_preset(settings.sensor).width_mm
         lens_file = load_lens_file(settings.lens_file) if settings.lens_file else None
+        if (settings.camera_track.startswith(FREED_SCHEME) and settings.focal_length_mm is None
+                and (lens_file is None or lens_file.zoom is None) and not settings.calibration):
+            # said at the first frame as "camera track frame -1 has no focal length"
+            raise SettingsError("live FreeD tracking sends zoom counts, not a focal length: give the lens's "
+                                "focal length (--focal-length MM, a prime) or a lens file mapping its zoom "
+                                "counts (--lens-file)")
         self.track = open_camera_rows(
             settings.camera_track, settings.chan, lens_file, settings.freed_delay_frames,
             float(settings.footage_fps) if settings.footage_fps else None, int(settings.footage_first_frame),
