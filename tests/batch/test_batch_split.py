@@ -253,3 +253,18 @@ def test_a_split_chroma_shot_keys_every_range_as_the_whole_shot(tmp_path):
     split, unsplit = _alphas(tmp_path / "out" / "a.%04d.png"), _alphas(whole / "a.%04d.png")
     assert len(split) == len(unsplit) == N
     assert max(float(np.abs(a - b).max()) for a, b in zip(split, unsplit, strict=True)) == 0.0
+
+
+def test_a_range_s_failure_names_the_shot_s_outputs_not_its_staging_files(tmp_path):
+    """A full disk in a batch said "… while writing …/.guangying-batch/E001-8baf/alpha/0-29/.E001_alpha.#.png
+    .staging-22841-bfa53e/E001_alpha.0029.png … Free space in <that staging folder>"."""
+    from guangying.batch.render import _named_as_outputs
+
+    staging = tmp_path / "out" / ".guangying-batch" / "E001-8baf4494" / "alpha" / "0-29"
+    said = (f"the disk is full while writing {staging}/.E001_alpha.#.png.staging-22841-bfa53e/"
+            f"E001_alpha.0029.png (at frame 9); nothing was saved. Free space in {staging} and run again")
+    out = str(tmp_path / "out" / "E001_alpha.#.png")
+    named = _named_as_outputs(said, {"alpha": staging}, {"alpha": out})
+    assert ".guangying-batch" not in named and "staging" not in named
+    assert named.startswith(f"the disk is full while writing {out} (at frame 9)")
+    assert named.endswith(f"Free space in {out} and run again")

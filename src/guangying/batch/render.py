@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import socket
 import time
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
+from guangying.base.errors import GuangyingError
 from guangying.base.mattes import Matter
 from guangying.batch.plan import FrameRange
 from guangying.keyer import ChromaKeyer
@@ -145,6 +147,14 @@ class _ContactGrabber:
         return str(path)
 
 
+def _named_as_outputs(message: str, folders: dict[str, Path], outputs: dict[str, str]) -> str:
+    """``message`` with each staging folder's paths (and whatever follows them in the path) replaced by
+    the output they stand for."""
+    for kind, folder in folders.items():
+        message = re.sub(re.escape(str(folder)) + r"[^\s,;:()]*", lambda _m, k=kind: outputs[k], message)
+    return message
+
+
 class RangeRenderer:
     """Renders ranges; one per worker process, holding the matte engines between shots."""
 
@@ -216,6 +226,13 @@ class RangeRenderer:
                 shutil.rmtree(folder, ignore_errors=True)
             return RangeResult(task.shot, rng, 0, {kind: [] for kind in task.outputs},
                                time.perf_counter() - started, self.worker)
+        except GuangyingError as exc:
+            said = _named_as_outputs(str(exc), folders, task.outputs)
+            if said == str(exc):
+                raise
+            # the shot's own outputs named, not the range's hidden staging files ("Free space in
+            # …/.guangying-batch/E001-8baf/alpha/0-29/.E001_alpha.#.png.staging-22841/")
+            raise type(exc)(said) from exc
         kind = next(iter(task.outputs))
         contact_root = shot_staging(task.outputs[kind], task.shot, task.fingerprint)
         contact = grabber.write(contact_root / f"contact-{rng.key}.png")

@@ -534,7 +534,7 @@ class VideoReader(Reader):
             file_last = self._file_last
             says = f"the file says it runs to frame {file_last}"
             if file_last is not None and final < file_last:
-                says = f"the range asked for ends at frame {final} (the file says it runs to {file_last})"
+                says = f"frames up to {final} were to be read (the file says it runs to {file_last})"
             if last is not None:
                 usable = f", or end at frame {last.index} to use what is there (--end {last.index}; " \
                          f"end: {last.index} in a batch file)"
