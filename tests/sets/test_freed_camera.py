@@ -192,6 +192,29 @@ def test_a_second_head_on_the_port_is_said_and_left_out():
             named.close()
 
 
+def test_with_the_video_rate_the_delay_is_in_frames_and_the_camera_between_messages():
+    """A head panning 40°/s, sending FreeD at 50 Hz under 25 fps video: the delay counted messages (a
+    frame was two of them) and the set held each message until the next, a step of 0.8° that flipped
+    with the network's jitter. Given the video's rate, two frames are 80 ms whatever the head's rate,
+    and the camera is taken between the messages around that time."""
+    feed = FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}", delay_frames=2, video_fps=25)
+    sender = FreeDSender(f"127.0.0.1:{feed.port}")
+    t0 = time.monotonic()
+    try:
+        for k in range(40):
+            now = time.monotonic()
+            sender.send(FreeDPose(pan_deg=40.0 * (now - t0)))  # the head's pan as it is sent
+            _received(feed, k + 1)
+            time.sleep(max(0.0, t0 + (k + 1) / 50 - time.monotonic()))
+        captures = np.linspace(t0 + 0.2, t0 + 0.75, 14)  # frames captured meanwhile
+        errors = [abs(feed.row(0, 0, c).pan_deg - 40.0 * (c - 0.08 - t0)) for c in captures]
+    finally:
+        sender.close()
+        feed.close()
+    # loopback delivers within a millisecond or so: 0.04° a ms; held, a message's step is 0.8°
+    assert max(errors) < 0.2, np.round(errors, 3)
+
+
 def test_a_delay_takes_the_message_sent_that_many_frames_earlier():
     feed = FreeDCameraFeed(f"127.0.0.1:{_free_udp_port()}", delay_frames=3)
     sender = FreeDSender(f"127.0.0.1:{feed.port}")

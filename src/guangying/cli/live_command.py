@@ -142,7 +142,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             type=click.IntRange(0, 100),
             default=0,
             show_default=True,
-            help="Set, live FreeD: take the camera this many messages late, to line up with the video.",
+            help="Set, live FreeD: take the camera this many video frames late (tracking runs ahead of "
+            "the picture), between the messages around that time.",
         ),
         click.option(
             "--freed-camera-id",

@@ -97,16 +97,21 @@ class TrackLookup:
                           "frame it skips", stacklevel=3)
             self._warned_gap = True
         w = (frame_index - a.frame) / (b.frame - a.frame)
-        pan_b = a.pan_deg + (b.pan_deg - a.pan_deg + 180.0) % 360.0 - 180.0  # the short way round
-        lerp = {name: (1 - w) * getattr(a, name) + w * getattr(b, name) for name in _LERPED}
-        return replace(a, frame=frame_index, t_s=(1 - w) * a.t_s + w * b.t_s, timecode="",
-                       pan_deg=(1 - w) * a.pan_deg + w * pan_b, quality=0.0, **lerp)
+        return replace(rows_between(a, b, w), frame=frame_index, timecode="", quality=0.0)
 
     def close(self) -> None:
         pass
 
 
 _LERPED = ("tilt_deg", "roll_deg", "x_m", "y_m", "z_m", "focal_length_mm", "focus_distance_m")
+
+
+def rows_between(a: CameraTrackRow, b: CameraTrackRow, w: float) -> CameraTrackRow:
+    """The camera ``w`` (0–1) of the way from ``a`` to ``b``: pan the short way round, ``t_s`` too; the
+    rest of ``a``'s fields kept."""
+    pan_b = a.pan_deg + (b.pan_deg - a.pan_deg + 180.0) % 360.0 - 180.0  # the short way round
+    lerp = {name: (1 - w) * getattr(a, name) + w * getattr(b, name) for name in _LERPED}
+    return replace(a, t_s=(1 - w) * a.t_s + w * b.t_s, pan_deg=(1 - w) * a.pan_deg + w * pan_b, **lerp)
 
 
 def _check_rate(rows: list[CameraTrackRow], source: str, plate_fps: float) -> None:
@@ -155,19 +160,21 @@ FREED_HISTORY = 8192
 
 class FreeDCameraFeed:
     """Live camera from FreeD D1 on a UDP port: a listener thread keeps the messages with their
-    arrival, and each plate frame takes the last one that had arrived when the frame was captured, or
-    with ``delay_frames`` = N the one N messages older (tracking that runs ahead of the video, as
-    heads' usually does). Taken when the frame was processed instead, the set moved against the plate
-    by the engine's latency and its jitter, and a recording of the camera could not be the one the
-    monitor showed. Until the first message the rest pose is held with quality 0. ``lens`` (a lens
-    file) turns zoom counts into the focal length.
+    arrival, and each plate frame takes the camera as the messages that had arrived when the frame was
+    captured tell it: with ``video_fps``, ``delay_frames`` = N video frames before the capture (tracking
+    that runs ahead of the video, as heads' usually does), between the two messages around that time;
+    without, the last message, or the one N messages older. Taken when the frame was processed instead,
+    the set moved against the plate by the engine's latency and its jitter, and a recording of the
+    camera could not be the one the monitor showed. Until the first message the rest pose is held with
+    quality 0. ``lens`` (a lens file) turns zoom counts into the focal length; ``camera_id`` is the
+    head followed (None: the first heard).
 
     A tracking system that is not heard (``FREED_FIRST_S`` after opening) or stops (``FREED_LOST_S``
     without a message) is said, as is its return: before, the set stood still at the rest pose or
     the last one, without a word, while the camera moved. :meth:`status` tells the monitor."""
 
     def __init__(self, listen: str, lens: LensFile | None = None, delay_frames: int = 0,
-                 camera_id: int | None = None) -> None:
+                 camera_id: int | None = None, video_fps: float | None = None) -> None:
         if not 0 <= delay_frames <= 100:
             raise SettingsError(f"FreeD delay must be 0–100 frames, got {delay_frames}")
         if camera_id is not None and not 0 <= camera_id <= 255:
@@ -181,6 +188,9 @@ class FreeDCameraFeed:
         self.port = self.receiver.port
         self.lens = lens
         self.delay_frames = delay_frames
+        # with the video's rate, the delay is in its frames and the camera is taken between the two
+        # messages around that time; without, ``delay_frames`` messages back, the one before held
+        self.frame_s = None if not video_fps else 1.0 / float(video_fps)
         self._history: deque[CameraTrackRow] = deque(maxlen=FREED_HISTORY)  # t_s: arrival, monotonic
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -262,8 +272,11 @@ class FreeDCameraFeed:
             if capture_time_s is not None:  # frames are captured moments ago: look back from the newest
                 while last >= 0 and self._history[last].t_s > capture_time_s:
                     last -= 1
-            delayed = self._history[max(last - self.delay_frames, 0)] if last >= 0 else None
             at_s = time.monotonic() if capture_time_s is None else capture_time_s
+            if self.frame_s is None:
+                delayed = self._history[max(last - self.delay_frames, 0)] if last >= 0 else None
+            else:
+                delayed = self._at(last, at_s - self.delay_frames * self.frame_s)
             if delayed is not None and at_s - self._history[last].t_s > FREED_LOST_S:
                 # tracking had stopped: the pose held, marked so (quality 0), as a track file's held rows
                 # are; recorded as a good solve, editorial could not tell the frozen stretch
@@ -278,6 +291,23 @@ class FreeDCameraFeed:
                 widest = float(np.min(self.lens.zoom.focal_lengths_mm))
             return CameraTrackRow(frame_index, 0.0, "", 0, 0, 0, 0, 0, 0, widest, 0.0)
         return delayed
+
+    def _at(self, last: int, at_s: float) -> CameraTrackRow | None:
+        """The camera at ``at_s`` from the messages up to ``last`` (those that had arrived when the frame
+        was captured): between the two around it, by their arrival. Held at the newest one, it stepped
+        once a message, so a head's 25 Hz under 25 fps video flipped a frame back and forth with the
+        network's jitter, and 50 Hz FreeD needed a delay twice as long."""
+        if last < 0:
+            return None
+        i = last
+        while i > 0 and self._history[i].t_s > at_s:
+            i -= 1
+        a = self._history[i]
+        if i == last or a.t_s > at_s:  # the newest, or from before the first: held
+            return a
+        b = self._history[i + 1]
+        w = (at_s - a.t_s) / (b.t_s - a.t_s) if b.t_s > a.t_s else 1.0
+        return rows_between(a, b, w)
 
     def close(self) -> None:
         self._stop.set()
@@ -299,5 +329,5 @@ def open_camera_rows(
     else → a camera-track file (a Nuke ``.chan`` needs ``chan``: sensor width and plate aspect turn its
     field of view into a focal length)."""
     if spec.startswith(FREED_SCHEME):
-        return FreeDCameraFeed(spec[len(FREED_SCHEME) :], lens, delay_frames, camera_id)
+        return FreeDCameraFeed(spec[len(FREED_SCHEME) :], lens, delay_frames, camera_id, plate_fps)
     return TrackLookup(read_camera_track(spec, chan), spec, plate_fps, plate_first_frame)

@@ -55,7 +55,8 @@ class SetSettings(CheckedOnAssignment):
     - ``floor_reflection``: strength 0–1 of a glossy-floor reflection of the actor (0 = off).
     - ``chan``: what a Nuke ``.chan`` track needs beyond its rows (:func:`plate_chan_settings`).
     - ``lens_file``: zoom counts → focal length for live FreeD (:mod:`guangying.lens.zoom`).
-    - ``freed_delay_frames``: live FreeD taken this many messages late, to line up with the video.
+    - ``freed_delay_frames``: live FreeD taken this many video frames late (with ``footage_fps``; else
+      messages), to line up with the video.
     - ``freed_camera_id``: the head live FreeD follows (None: the first heard; others are said, left out).
     - ``footage_fps``: the footage's frame rate, against which a set's clips play at their own speed.
     - ``footage_pixel_aspect``: the footage's pixel aspect (2: an anamorphic plate), which the set's
