@@ -151,7 +151,8 @@ def _named_as_outputs(message: str, folders: dict[str, Path], outputs: dict[str,
     """``message`` with each staging folder's paths (and whatever follows them in the path) replaced by
     the output they stand for."""
     for kind, folder in folders.items():
-        message = re.sub(re.escape(str(folder)) + r"[^\s,;:()]*", lambda _m, k=kind: outputs[k], message)
+        output = outputs[kind].replace("\\", "\\\\")  # a replacement's backslashes are escapes
+        message = re.sub(re.escape(str(folder)) + r"[^\s,;:()]*", output, message)
     return message
 
 
