@@ -87,8 +87,8 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
         ),
         click.option(
             "--first-number", type=click.IntRange(0, 10**8),
-            help="Number of the shot's first frame in image-sequence outputs, e.g. 1001 [default: each "
-            "frame keeps the source's number; a video's count from 0].",
+            help="Number of the source's first frame in image-sequence outputs, e.g. 1001; a --start range's "
+            "frames keep their place after it [default: the source's own numbers; a video's count from 0].",
         ),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]

@@ -71,8 +71,9 @@ class JobOutputs:
     h264: H264Options = field(default_factory=H264Options)  # for .mp4 outputs
     audio: bool = True  # video outputs (not mattes) carry a video source's sound for the same frames
     exr_matte_channel: str = "A"  # channel name of a matte-only EXR: A (alpha) or Y (luminance)
-    # the number of the shot's first frame in an image-sequence output (1001, as deliveries are numbered);
-    # None: each frame keeps its source number (a video's frames count from 0)
+    # the number the source's first frame gets in an image-sequence output (1001, as deliveries are
+    # numbered; a --start range's frames keep their place after it); None: each frame keeps its source
+    # number (a video's frames count from 0)
     first_number: int | None = None
 
     def __post_init__(self) -> None:
@@ -253,7 +254,7 @@ def run_job(
         def writer_options(path: Path, sound: bool = True) -> dict[str, Any]:
             first_written = info.first_frame + warmup_frames
             number = first_written
-            if outputs.first_number is not None:  # the shot's first frame gets it, a range's its own
+            if outputs.first_number is not None:  # the source's first frame gets it, a range's their own
                 number += outputs.first_number - (info.first_frame if shot_start is None else shot_start)
             options: dict[str, Any] = {
                 "fps": info.fps,
