@@ -28,6 +28,7 @@ LAYERS = {
     "live": 6,
     "batch": 6,
     "cli": 7,
+    "__main__": 8,  # `python -m guangying`: runs the command line
 }
 # Test and benchmark support: may import anything up to this layer, and nothing imports it but cli.
 SUPPORT = {"evaluation": 5}
