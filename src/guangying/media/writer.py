@@ -106,8 +106,8 @@ class Writer:
         if transfer not in ("srgb", "linear"):
             raise MediaError(f"transfer must be 'srgb' or 'linear', got {transfer!r}")
         rgb, alpha = self._check(rgb, alpha)
-        _check_scale(rgb, alpha, transfer)
-        rgb, alpha = self._finite_coverage(rgb, alpha)
+        span = _check_scale(rgb, alpha, transfer)
+        rgb, alpha = self._finite_coverage(rgb, alpha, span)
         item = self._prepare(rgb, alpha, transfer)
         self._note_time(time_s)
         if self._sink is None:
@@ -116,12 +116,11 @@ class Writer:
         self._sink.submit(item)
         self.frames_written += 1
 
-    def _finite_coverage(self, rgb: np.ndarray | None,
-                         alpha: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """NaN colour written as 0, infinite as the largest half float, and alpha clipped to 0–1, each said
-        once. An EXR took NaN
-        as it came (into every comp that reads it; an 8-bit file wrote it black), and an alpha of 1.5
-        as 1.5, its colour premultiplied by 1.5."""
+    def _finite_coverage(self, rgb: np.ndarray | None, alpha: np.ndarray | None,
+                         span: tuple[float, float] | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """NaN colour written as 0, infinite as the largest half float, and alpha (lowest and highest
+        ``span``) clipped to 0–1, each said once. An EXR took NaN as it came (into every comp that reads
+        it; an 8-bit file wrote it black), and an alpha of 1.5 as 1.5, its colour premultiplied by 1.5."""
         frame = self.first_frame + self.frames_written
         if rgb is not None and not math.isfinite(float(np.sum(rgb))):  # one pass; NaN and inf carry through
             bad = int(np.count_nonzero(~np.isfinite(rgb)))
@@ -130,8 +129,8 @@ class Writer:
                           "(a render's fireflies, a division by zero upstream): NaN is written black, "
                           f"infinity as {_LARGEST_HALF:g} (a half float's largest: white in an 8-bit file)")
                 rgb = np.nan_to_num(rgb, nan=0.0, posinf=_LARGEST_HALF, neginf=0.0)
-        if alpha is not None:
-            low, high = float(np.min(alpha)), float(np.max(alpha))
+        if alpha is not None and span is not None:
+            low, high = span
             if low < 0.0 or high > 1.0:
                 if low < -0.01 or high > 1.01:  # a resampling filter's ringing is not worth a word
                     self._say("coverage", f"{self.target}: frame {frame}'s alpha runs {low:g}–{high:g}; "
@@ -234,20 +233,24 @@ class Writer:
 _LARGEST_HALF = 65504.0
 
 
-def _check_scale(rgb: np.ndarray | None, alpha: np.ndarray | None, transfer: Transfer) -> None:
+def _check_scale(rgb: np.ndarray | None, alpha: np.ndarray | None,
+                 transfer: Transfer) -> tuple[float, float] | None:
     """Refuse code values passed as floats: ``cv2.imread(...).astype(np.float32)`` wrote a white
     picture, and an 8-bit matte an opaque one, without a word. Only what no 0–1 picture holds is refused:
     an sRGB-coded picture mostly beyond 2 (5× white), an alpha past 2 or below −1, or a non-finite
-    alpha; a linear picture's highlights may be anything (an EXR keeps them, other formats clip)."""
+    alpha; a linear picture's highlights may be anything (an EXR keeps them, other formats clip).
+    Returns the alpha's lowest and highest (None without alpha)."""
     if rgb is not None and transfer == "srgb":
         sample = rgb[::4, ::4]  # a sample tells the scale
         if np.count_nonzero(sample > 2.0) > 0.5 * sample.size:
             raise MediaError(f"rgb reaches {float(np.nanmax(sample)):g}, but writers take colour in 0–1 "
                              "(sRGB-coded): divide 0–255 code values by 255 (65535 for 16-bit ones)")
-    if alpha is not None:
-        low, high = float(np.min(alpha)), float(np.max(alpha))
-        if not (math.isfinite(low) and math.isfinite(high)):  # NaN carries through both
-            raise MediaError("alpha has NaN or infinite values: replace them first (np.nan_to_num)")
-        if high > 2.0 or low < -1.0:
-            raise MediaError(f"alpha runs {low:g}–{high:g}, but it is coverage in 0–1: divide an 8-bit "
-                             "matte by 255 (65535 for a 16-bit one)")
+    if alpha is None:
+        return None
+    low, high = float(np.min(alpha)), float(np.max(alpha))
+    if not (math.isfinite(low) and math.isfinite(high)):  # NaN carries through both
+        raise MediaError("alpha has NaN or infinite values: replace them first (np.nan_to_num)")
+    if high > 2.0 or low < -1.0:
+        raise MediaError(f"alpha runs {low:g}–{high:g}, but it is coverage in 0–1: divide an 8-bit "
+                         "matte by 255 (65535 for a 16-bit one)")
+    return low, high
