@@ -37,13 +37,18 @@ class CalibrationError(InputFormatError):
     """A lens calibration file or point list that cannot be used."""
 
 
-def _as_distance_m(value: Any, where: str) -> float:
+def _number(value: Any) -> float:  # noqa: ANN401
+    """``float(value)``, refusing YAML's yes/no (TypeError): `motor: yes` was position 1."""
     if isinstance(value, bool):
-        raise CalibrationError(f"{where}: distance_m {value!r} is not a number (or 'inf')")
+        raise TypeError(value)
+    return float(value)
+
+
+def _as_distance_m(value: Any, where: str) -> float:
     if value is None or (isinstance(value, str) and value.strip().lower() in {"inf", "infinity", "∞"}):
         return math.inf
     try:
-        d = float(value)
+        d = _number(value)
     except (TypeError, ValueError) as exc:
         raise CalibrationError(f"{where}: distance_m {value!r} is not a number (or 'inf')") from exc
     if math.isnan(d) or d <= 0:
@@ -184,18 +189,14 @@ def calibration_from_dict(data: dict[str, Any], source: str = "<memory>") -> Len
             raise CalibrationError(f"{where}: expected {{distance_m, motor}} or [distance_m, motor]")
         dists.append(_as_distance_m(dist, where))
         try:
-            if isinstance(mot, bool):  # 'motor: yes' was position 1
-                raise TypeError(mot)
-            motors.append(float(mot))
+            motors.append(_number(mot))
         except (TypeError, ValueError) as exc:
             raise CalibrationError(f"{where}: motor {mot!r} is not a number") from exc
     numbers = {}
     for key, default in (("focal_length_mm", None), ("motor_min", 0), ("motor_max", 4095)):
         value = data.get(key, default)
-        try:  # 'motor_max: lots' was a ValueError traceback; 'yes' was 1
-            if isinstance(value, bool):
-                raise TypeError(value)
-            numbers[key] = None if value is None else float(value)
+        try:  # 'motor_max: lots' was a ValueError traceback
+            numbers[key] = None if value is None else _number(value)
         except (TypeError, ValueError) as exc:
             raise CalibrationError(f"{source}: {key} {value!r} is not a number") from exc
         if key != "focal_length_mm" and not float(numbers[key] or 0).is_integer():  # type: ignore[arg-type]
