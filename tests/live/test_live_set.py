@@ -221,3 +221,10 @@ def test_a_set_that_cannot_be_used_is_said_before_the_camera_is_waited_for(tmp_p
     pano, freed_port = _panorama_and_port(tmp_path, 256)
     with pytest.raises(SettingsError, match=r"live FreeD tracking sends zoom counts, not a focal length"):
         SetBackground(SetSettings(str(pano), f"freed://127.0.0.1:{freed_port}"))
+    # a camera id FreeD cannot carry (one byte): refused before anything opens
+    res = CliRunner().invoke(cli, ["live", f"udp://127.0.0.1:{port}", "--no-monitor", "--set", str(pano),
+                                   "--camera-track", f"freed://127.0.0.1:{freed_port}",
+                                   "--focal-length", "24", "--freed-camera-id", "300"])  # fmt: skip
+    assert res.exit_code == 2 and "--freed-camera-id" in res.output and "waiting for" not in res.output
+    with pytest.raises(SettingsError, match=r"set setting freed_camera_id=300"):
+        SetSettings(str(pano), f"freed://127.0.0.1:{freed_port}", freed_camera_id=300)
