@@ -9,7 +9,7 @@ import pytest
 from guangying.base.errors import InputFormatError
 from guangying.lens.camera import CameraPose, intrinsics_matrix, project_points_px
 from guangying.media import open_writer
-from guangying.sets.layers import LayeredSet, read_layer_specs
+from guangying.sets.layers import LayeredSet, LayerSpec, read_layer_specs
 from guangying.sets.optics import SetOptics
 from guangying.sets.view import SetView
 
@@ -154,6 +154,7 @@ def test_depth_maps_are_read_by_what_they_hold(tmp_path):
         ("layers:\n  - {image: a.png, width_m: 3}\n", "'distance_m' is missing"),
         ("layers:\n  - {image: a.png, distance_m: far, width_m: 3}\n", "distance_m must be a number"),
         ("layers:\n  - {image: a.png, distance_m: 2, width_m: -3}\n", "width_m must be a positive"),
+        ("layers:\n  - {image: a.png, distance_m: -8, width_m: 3}\n", "in front of the screen"),
         ("layers:\n  - {image: a.png, distance_m: 2, width_m: 3, colour: red}\n", "unknown key"),
         ("layers: [\n", "cannot read set file"),
     ],
@@ -220,3 +221,10 @@ def test_an_anamorphic_cameras_layers_blur_as_upright_ovals(two_layer_set):
     wide, tall = 4 * np.sqrt(spread(soft) - spread(sharp))  # a uniform disc of diameter D adds D²/16
     assert tall == pytest.approx(coc_px, rel=0.12)
     assert wide == pytest.approx(coc_px / 4, rel=0.2)
+
+
+def test_a_layer_in_front_of_the_screen_is_refused_in_a_script_too():
+    # drawn under the actor it would stand in front of; a sign slip (Z = −60 read as distance −60) too
+    with pytest.raises(InputFormatError, match="in front of the screen"):
+        LayerSpec(Path("sky.png"), -60.0, 160.0)
+    assert LayerSpec(Path("backdrop.png"), 0.0, 4.0).distance_m == 0.0

@@ -52,6 +52,15 @@ class LayerSpec:
     depth: Path | None = None
     depth_range_m: tuple[float, float] | None = None
 
+    def __post_init__(self) -> None:
+        if self.distance_m < 0:
+            # the set is drawn under the keyed actor, who stands at the screen: a layer in front of the
+            # screen would be seen behind someone it stands in front of
+            raise InputFormatError(
+                f"distance_m {self.distance_m:g} puts the layer in front of the screen, between the actor "
+                "and the camera, but every layer is drawn behind the actor: give metres behind the "
+                "screen (0 or more; the plane Z = −distance_m)")
+
 
 def _number(value: Any, where: str, positive: bool = True) -> float:
     try:
@@ -100,19 +109,15 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
             raise InputFormatError(f"{where}: depth {depth.name} is an 8/16-bit picture, whose grey levels "
                                    "are not metres: give depth_range_m: [near, far] (black → near, white "
                                    "→ far), or a float EXR of metres")
-        specs.append(
-            LayerSpec(
-                image,
-                _number(item["distance_m"], f"{where} distance_m", positive=False),
-                _number(item["width_m"], f"{where} width_m"),
-                (
-                    _number(centre[0], f"{where} centre_m", False),
-                    _number(centre[1], f"{where} centre_m", False),
-                ),
-                depth,
-                rng,
-            )
-        )
+        distance_m = _number(item["distance_m"], f"{where} distance_m", positive=False)
+        width_m = _number(item["width_m"], f"{where} width_m")
+        centre_m = (_number(centre[0], f"{where} centre_m", False),
+                    _number(centre[1], f"{where} centre_m", False))
+        try:
+            spec = LayerSpec(image, distance_m, width_m, centre_m, depth, rng)
+        except InputFormatError as exc:
+            raise InputFormatError(f"{where}: {exc}") from exc
+        specs.append(spec)
     return specs
 
 
