@@ -196,6 +196,7 @@ class FreeDCameraFeed:
         self._stop = threading.Event()
         self._opened_s = time.monotonic()
         self._last_s: float | None = None
+        self._count = 0
         self._state = "waiting"  # → "live" ⇄ "lost"
         self._said_missing = False
         self._said_zoom = False
@@ -203,42 +204,51 @@ class FreeDCameraFeed:
         self._thread.start()
 
     def _listen(self) -> None:
-        count = 0
         while not self._stop.is_set():
-            got = self.receiver.receive(0.1)
-            if got is None:
-                self._check_silence(time.monotonic())
-                continue
-            _, pose = got
-            if self.camera_id is None:
-                self.camera_id = pose.camera_id
-            if pose.camera_id != self.camera_id:
-                self._other_camera(pose.camera_id)
-                continue
-            if not self._said_zoom and self.lens is not None and self.lens.zoom is not None:
-                note = self.lens.zoom.outside_note(float(pose.zoom))
-                if note is not None:  # the set's zoom froze at the file's end, unsaid
-                    self._said_zoom = True
-                    warnings.warn(f"FreeD camera tracking on port {self.port}: {note}", stacklevel=2)
-            with self._lock:
-                # stamped as it joins the history: a frame's camera looked up meanwhile cannot miss a
-                # message stamped before its capture but kept after (a recording of it would differ)
-                t_s = time.monotonic()
-                self._history.append(row_from_freed(pose, count, t_s, self.lens))
-                self._last_s = t_s
-                was, self._state = self._state, "live"
-            if was == "lost" or (was == "waiting" and self._said_missing):
-                warnings.warn(f"FreeD camera tracking on port {self.port} arrives now: the set follows the "
-                              "camera", stacklevel=2)
-            count += 1
-            self._check_silence(t_s)
+            self.receiver.wait(0.1)
+            self._take_waiting()
+            self._check_silence(time.monotonic())
 
-    def _other_camera(self, camera_id: int) -> None:
+    def _take_waiting(self) -> None:
+        """Every message the port holds, into the history, stamped with its arrival. Also called by each
+        look-up, under the same lock, before it looks: a frame's camera never misses a message that had
+        arrived before its capture but that this thread had not yet read (the engine can hold the
+        interpreter for 100+ ms), so a recording of the camera, looked up later, is what the monitor
+        showed."""
+        notes = []
+        with self._lock:
+            if self._stop.is_set():  # closed: its port too
+                return
+            for t_s, pose in self.receiver.waiting():
+                if pose is None:
+                    continue
+                if self.camera_id is None:
+                    self.camera_id = pose.camera_id
+                if pose.camera_id != self.camera_id:
+                    notes += self._other_camera(pose.camera_id)
+                    continue
+                if not self._said_zoom and self.lens is not None and self.lens.zoom is not None:
+                    note = self.lens.zoom.outside_note(float(pose.zoom))
+                    if note is not None:  # the set's zoom froze at the file's end, unsaid
+                        self._said_zoom = True
+                        notes.append(f"FreeD camera tracking on port {self.port}: {note}")
+                self._history.append(row_from_freed(pose, self._count, t_s, self.lens))
+                self._count += 1
+                self._last_s = t_s if self._last_s is None else max(self._last_s, t_s)
+                was, self._state = self._state, "live"
+                if was == "lost" or (was == "waiting" and self._said_missing):
+                    notes.append(f"FreeD camera tracking on port {self.port} arrives now: the set follows "
+                                 "the camera")
+        for note in notes:
+            warnings.warn(note, stacklevel=3)
+
+    def _other_camera(self, camera_id: int) -> list[str]:
         self.ignored += 1
-        if self.ignored == 1:
-            chosen = "as named" if self._named_camera else "the first heard; --freed-camera-id names another"
-            warnings.warn(f"FreeD of camera {camera_id} also arrives on port {self.port}: left out, the set "
-                          f"follows camera {self.camera_id} ({chosen})", stacklevel=3)
+        if self.ignored > 1:
+            return []
+        chosen = "as named" if self._named_camera else "the first heard; --freed-camera-id names another"
+        return [f"FreeD of camera {camera_id} also arrives on port {self.port}: left out, the set follows "
+                f"camera {self.camera_id} ({chosen})"]
 
     def _check_silence(self, now_s: float) -> None:
         host = self.receiver.address[0]
@@ -267,6 +277,7 @@ class FreeDCameraFeed:
     def row(self, frame_index: int, position: int, capture_time_s: float | None = None) -> CameraTrackRow:
         """The camera when the frame was captured (``capture_time_s``, monotonic; None: now), taken
         ``delay_frames`` messages back; its ``t_s`` is the message's arrival (monotonic)."""
+        self._take_waiting()
         with self._lock:
             last = len(self._history) - 1
             if capture_time_s is not None:  # frames are captured moments ago: look back from the newest
@@ -310,7 +321,8 @@ class FreeDCameraFeed:
         return rows_between(a, b, w)
 
     def close(self) -> None:
-        self._stop.set()
+        with self._lock:
+            self._stop.set()
         self._thread.join(timeout=2.0)
         self.receiver.close()
 
