@@ -3,8 +3,13 @@ which ranges of dozens of frames at once sent to 80–1245 fps on a run that mad
 
 from __future__ import annotations
 
+import time
+
+from batch_samples import write_clip
 from rich.progress import Progress
 
+from guangying.batch import load_jobs
+from guangying.batch.plan import plan_shot
 from guangying.batch.progress import WholeRunRateColumn
 
 
@@ -20,3 +25,68 @@ def test_rate_and_time_left_are_over_the_whole_run():
     now[0] = 12.5
     progress.advance(task_id, 96)  # a second worker's range just after: 192 frames in 12.5 s
     assert str(WholeRunRateColumn().render(task)) == " 15.4 fps  ETA 0:00:06"
+
+
+def test_a_log_gets_plain_lines_counting_the_ranges_in_flight(monkeypatch):
+    """A farm log (stderr not a terminal) showed nothing until the batch ended, and frames moved only
+    when a whole range finished: a long AI range sat at 0 for minutes."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from guangying.batch import progress as progress_module
+    from guangying.batch.progress import BatchProgress
+
+    log = StringIO()
+    progress = BatchProgress(2, 40, console=Console(file=log, force_terminal=False, width=200))
+    progress.in_flight(7)
+    progress.refresh()
+    assert log.getvalue() == ""  # at most a line a minute
+    monkeypatch.setattr(progress_module, "LOG_EVERY_S", 0.0)
+    progress.refresh()
+    assert log.getvalue().startswith("batch: shots 0/2, 7/40 frames, ")
+    progress.refresh()
+    assert log.getvalue().count("\n") == 1  # nothing new, no line
+    progress.advance(10)  # a range of 10 finished …
+    progress.in_flight(4)  # … and the one still rendering has written 4
+    progress.shots_done(1)
+    progress.close()
+    assert log.getvalue().splitlines()[-1].startswith("batch: shots 1/2, 14/40 frames, ")
+
+
+def test_a_worker_tells_the_board_how_far_into_its_range_it_is(tmp_path, monkeypatch):
+    """The driver's bar moves within a range: the worker reports its frames written to a Ray actor the
+    driver reads; a retried range (another attempt) counts afresh."""
+    import dataclasses
+
+    import ray
+
+    from guangying.batch import render
+    from guangying.batch.runner import _frames_in_flight
+    from guangying.cli.batch_command import command_options
+    from guangying.cli.matte_commands import key
+
+    write_clip(tmp_path / "take.mp4", 9, seed=4)
+    (tmp_path / "jobs.yaml").write_text("shots:\n  - {input: take.mp4, command: key, alpha: out/a.mov}\n")
+    shot = load_jobs(tmp_path / "jobs.yaml", {"key": command_options(key)})[0]
+    (tmp_path / "out").mkdir()
+    plan = plan_shot(shot, workers=1)
+    monkeypatch.setattr(render, "PROGRESS_EVERY_S", 0.0)  # every frame: the count at the end is exact
+    started = not ray.is_initialized()  # a test before may have left its session (the cluster's) open
+    if started:
+        ray.init(address="local", num_cpus=1, include_dashboard=False)
+    try:
+        board = ray.remote(num_cpus=0)(render.ProgressBoard).remote()
+        task = render.RangeTask(shot.name, shot.fingerprint(), "key", shot.source, None, plan.options,
+                                shot.outputs, plan.source_first_frame, plan.ranges[0])
+        result = render.RangeRenderer(board).render(task)
+        assert result.frames == 9
+        busy = [(None, "worker", task)]
+        deadline = time.monotonic() + 30  # the reports are fire-and-forget: wait until they are in
+        while _frames_in_flight(board, busy) != 9 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _frames_in_flight(board, busy) == 9
+        assert _frames_in_flight(board, [(None, "worker", dataclasses.replace(task, attempt=2))]) == 0
+    finally:
+        if started:
+            ray.shutdown()

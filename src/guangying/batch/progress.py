@@ -1,8 +1,10 @@
-"""One progress display for a whole batch: shots done, frames, frames per second and ETA (rich)."""
+"""One progress display for a whole batch: shots done, frames, frames per second and ETA (rich). On a
+terminal it is a live bar; in a log (a farm's, a redirected run) a plain line now and then."""
 
 from __future__ import annotations
 
 import datetime
+import time
 
 from rich.console import Console
 from rich.progress import (
@@ -16,29 +18,42 @@ from rich.progress import (
 )
 from rich.text import Text
 
+LOG_EVERY_S = 60.0  # a log line at most this often: a day's farm log stays readable
 
-class WholeRunRateColumn(ProgressColumn):
+
+def rate_and_eta(completed: float, total: float | None, elapsed_s: float | None) -> str:
     """Frames per second and the time left, over the whole run so far. Frames come a range at a time
     (dozens at once), and rich's own estimate, over its last samples, showed 80 to 1245 fps on a run
     that made 8 and an ETA of seconds for the rest of a minute."""
+    if not elapsed_s or not completed:
+        return "  ... fps  ETA -:--:--"
+    rate = completed / elapsed_s
+    left = "0:00:00" if total is None else str(datetime.timedelta(
+        seconds=round(max(0.0, total - completed) / rate)))
+    return f"{rate:5.1f} fps  ETA {left}"
+
+
+class WholeRunRateColumn(ProgressColumn):
+    """:func:`rate_and_eta` as a rich column."""
 
     def render(self, task: Task) -> Text:
         elapsed = task.finished_time if task.finished else task.elapsed
-        if not elapsed or not task.completed:
-            return Text("  ... fps  ETA -:--:--", style="cyan")
-        rate = task.completed / elapsed
-        left = "0:00:00" if task.total is None else str(datetime.timedelta(
-            seconds=round(max(0.0, task.total - task.completed) / rate)))
-        return Text(f"{rate:5.1f} fps  ETA {left}", style="cyan")
+        return Text(rate_and_eta(task.completed, task.total, elapsed), style="cyan")
 
 
 class BatchProgress:
-    """Frames of the whole batch on one bar, with the count of finished shots; silent when disabled."""
+    """Frames of the whole batch on one bar, with the count of finished shots; silent when disabled.
+    Frames count those of finished ranges and, as workers report them, those of ranges in flight."""
 
-    def __init__(self, shots: int, frames: int, enabled: bool = True) -> None:
+    def __init__(self, shots: int, frames: int, enabled: bool = True, console: Console | None = None) -> None:
         self._shots, self._done = shots, 0
+        self._total, self._finished, self._in_flight = frames, 0, 0
+        self._started = time.monotonic()
+        self._console = console or Console(stderr=True)
+        self._logged: tuple[float, int] | None = None  # when the last log line went out, and its frames
         self._progress: Progress | None = None
-        if enabled:
+        self._log = enabled and not self._console.is_terminal
+        if enabled and not self._log:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -46,7 +61,7 @@ class BatchProgress:
                 TextColumn("frames"),
                 TimeElapsedColumn(),
                 WholeRunRateColumn(),
-                console=Console(stderr=True),
+                console=self._console,
             )
             self._task = self._progress.add_task(self._label(), total=frames)
             self._progress.start()
@@ -60,13 +75,37 @@ class BatchProgress:
             self._progress.update(self._task, description=self._label())
 
     def advance(self, frames: int) -> None:
+        """A range finished with ``frames`` frames."""
+        self._finished += frames
+        self._show()
+
+    def in_flight(self, frames: int) -> None:
+        """The ranges now rendering have written ``frames`` frames between them."""
+        self._in_flight = frames
+        self._show()
+
+    def _show(self) -> None:
         if self._progress is not None:
-            self._progress.advance(self._task, frames)
+            self._progress.update(self._task, completed=self._finished + self._in_flight)
 
     def refresh(self) -> None:
         if self._progress is not None:
             self._progress.refresh()
+        elif self._log:
+            self._log_line(final=False)
+
+    def _log_line(self, final: bool) -> None:
+        now, frames = time.monotonic(), self._finished + self._in_flight
+        last_s, last_frames = self._logged or (self._started, 0)
+        if not final and (now - last_s < LOG_EVERY_S or frames == last_frames):
+            return
+        self._logged = (now, frames)
+        eta = rate_and_eta(frames, self._total, now - self._started).strip()
+        self._console.print(f"batch: {self._label()}, {frames}/{self._total} frames, {eta}",
+                            highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         if self._progress is not None:
             self._progress.stop()
+        elif self._log:
+            self._log_line(final=True)

@@ -156,13 +156,52 @@ def _named_as_outputs(message: str, folders: dict[str, Path], outputs: dict[str,
     return message
 
 
-class RangeRenderer:
-    """Renders ranges; one per worker process, holding the matte engines between shots."""
+PROGRESS_EVERY_S = 1.0  # how often a worker tells the driver how far into its range it is
+
+
+class ProgressBoard:
+    """Frames written so far by each range in flight, as workers report them (a Ray actor in a batch):
+    the driver's display moves within a range, not only when one ends (an AI range takes minutes)."""
 
     def __init__(self) -> None:
+        self._frames: dict[tuple[str, str, int], int] = {}
+
+    def report(self, task_key: tuple[str, str, int], frames: int) -> None:
+        self._frames[task_key] = frames
+
+    def snapshot(self) -> dict[tuple[str, str, int], int]:
+        return dict(self._frames)
+
+
+def task_key(task: RangeTask) -> tuple[str, str, int]:
+    """One attempt at one range: a retried range starts its count again."""
+    return task.shot, task.range.key, task.attempt
+
+
+class _FrameCounter:
+    """Counts a range's written frames and tells the progress board at most every PROGRESS_EVERY_S."""
+
+    def __init__(self, board: Any, key: tuple[str, str, int]) -> None:  # noqa: ANN401  (a Ray handle)
+        self._board, self._key = board, key
+        self.frames, self._told = 0, time.monotonic()
+
+    def __call__(self) -> None:
+        self.frames += 1
+        now = time.monotonic()
+        if self._board is not None and now - self._told >= PROGRESS_EVERY_S:
+            self._board.report.remote(self._key, self.frames)  # fire and forget: never waits on the driver
+            self._told = now
+
+
+class RangeRenderer:
+    """Renders ranges; one per worker process, holding the matte engines between shots. ``progress_board``
+    (a :class:`ProgressBoard` actor handle) hears how far each range has got."""
+
+    def __init__(self, progress_board: Any = None) -> None:  # noqa: ANN401  (a Ray actor handle)
         self._matters: dict[tuple[Any, ...], Matter] = {}
         self.model_loads = 0
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self._board = progress_board
 
     def whoami(self) -> str:
         """ "host:pid" of this worker (the driver names workers by it; tests kill them by it)."""
@@ -200,6 +239,11 @@ class RangeRenderer:
         outputs.audio = False  # sound is laid over the joined picture, continuous across ranges
         rng = task.range
         grabber = _ContactGrabber(task.contact_frame)
+        counter = _FrameCounter(self._board, task_key(task))
+
+        def on_frame(index: int, rgb_srgb: np.ndarray, result: FrameResult) -> None:
+            grabber(index, rgb_srgb, result)
+            counter()
         lens = None
         if task.command == "composite":
             lens = lens_hook(task.options, task.options.get("footage_pixel_aspect", 1.0), task.source)
@@ -216,7 +260,7 @@ class RangeRenderer:
                 show_progress=False,
                 warmup_frames=rng.warmup or None,  # none of its own: a shot from partway in warms up
                 shot_start=task.shot_first,
-                on_frame=grabber,
+                on_frame=on_frame,
                 camera_log=task.options.get("camera_log", "auto"),
                 fps=task.options.get("fps"),
             )

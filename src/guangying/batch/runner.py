@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from guangying.batch.join import join_shot, remove_staging, sweep_stale_staging
 from guangying.batch.manifest import Manifest, manifest_path, probe_writable
 from guangying.batch.plan import FrameRange, ShotPlan, plan_shot
 from guangying.batch.progress import BatchProgress
-from guangying.batch.render import RangeRenderer, RangeResult, RangeTask, StagedFile
+from guangying.batch.render import ProgressBoard, RangeRenderer, RangeResult, RangeTask, StagedFile, task_key
 from guangying.media.damage import damage_note
 
 MAX_ATTEMPTS = 3  # a range whose worker died is tried this often in all before its shot fails
@@ -171,6 +171,8 @@ class _Pool:
         import ray
 
         self._actor_class = ray.remote(num_cpus=1, max_restarts=0)(RangeRenderer)
+        # holds no CPU: it only counts, and must not wait for a worker's CPU to start
+        self.board: Any = ray.remote(num_cpus=0)(ProgressBoard).remote()
         self.idle: list[tuple[Any, str]] = []
         self.starting: dict[Any, Any] = {}  # ready ref → actor
         self.actors: list[Any] = []
@@ -178,7 +180,7 @@ class _Pool:
             self.start_one()
 
     def start_one(self) -> None:
-        actor: Any = self._actor_class.remote()
+        actor: Any = self._actor_class.remote(self.board)
         self.actors.append(actor)
         self.starting[actor.whoami.remote()] = actor
 
@@ -186,7 +188,7 @@ class _Pool:
         """End every worker (a run stopped by Ctrl-C must not leave them holding the CPUs)."""
         import ray
 
-        for actor in self.actors:
+        for actor in [*self.actors, self.board]:
             ray.kill(actor, no_restart=True)
         self.actors.clear()
 
@@ -435,7 +437,25 @@ def _schedule(
             progress.advance(result.frames)
             if len(state.results) == len(state.plan.ranges):
                 _finish_shot(state, manifest, progress, report_dir, ended)
+        in_flight = _frames_in_flight(pool.board, busy.values())
+        if in_flight is not None:
+            progress.in_flight(in_flight)
     return max(startup_s, 0.0)
+
+
+def _frames_in_flight(board: Any, busy: Iterable[tuple[Any, str, RangeTask]]) -> int | None:  # noqa: ANN401
+    """Frames written so far by the ranges still rendering (as their workers last said); None when the
+    board did not answer in time (a slow or lost board only stills the bar: the render goes on)."""
+    import ray
+
+    tasks = [task for _, _, task in busy]
+    if not tasks:
+        return 0
+    try:
+        counts = ray.get(board.snapshot.remote(), timeout=_WAIT_S)
+    except ray.exceptions.RayError:
+        return None
+    return sum(counts.get(task_key(task), 0) for task in tasks)
 
 
 def _fail(state: _ShotState, message: str, manifest: Manifest, ended: Callable[[ShotOutcome], None]) -> None:
