@@ -278,3 +278,20 @@ def test_a_grey_frame_among_colour_ones_is_said(tmp_path):
                                          r"frame is colour"):
         with open_reader(tmp_path / "s.%04d.png") as reader:
             assert len(list(reader)) == 3
+
+
+@pytest.mark.parametrize("kept", [0.33, 0.8, 0.9])
+def test_an_exr_whose_pixels_are_cut_short_is_held_not_taken_for_one_without_rgb(tmp_path, kept):
+    """Cut after its header (an interrupted copy of a bigger frame), OpenEXR opened the file and gave a
+    part without channels: the frame was taken for one whose layers are misnamed, and the render stopped
+    with "has no layer with R, G and B channels (it has )", the frames done before thrown away."""
+    with open_writer(tmp_path / "r.%04d.exr", fps=24, width=256, height=192, content="rgb") as writer:
+        for i in range(4):
+            noise = np.random.default_rng(i).random((192, 256, 3), np.float32)  # many chunks: poorly packed
+            writer.write(noise, transfer="linear")
+    whole = (tmp_path / "r.0002.exr").read_bytes()
+    (tmp_path / "r.0002.exr").write_bytes(whole[: int(len(whole) * kept)])
+    frames, messages = _read(tmp_path / "r.%04d.exr")
+    assert [(f.index, f.damage) for f in frames if f.damage] == [(2, "held")]
+    assert np.array_equal(frames[2].rgb, frames[1].rgb)
+    assert "cannot decode" in messages[0] and "r.0002.exr" in messages[0]

@@ -144,6 +144,10 @@ def _read_channels(path: Path, what: str) -> tuple[np.ndarray, int] | None:
         parts = OpenEXR.File(str(path), separate_channels=True).parts
     except (RuntimeError, OSError, ValueError, ArithmeticError):  # as in read_exr_pixels
         return None
+    if not any(part.channels for part in parts):
+        # cut short after its header (an interrupted copy, a killed render): OpenEXR warns and gives the
+        # parts without their channels, which read as a file of misnamed layers
+        return None
     layers: dict[str, dict[str, np.ndarray]] = {}
     part_of: dict[str, int] = {}
     for number, part in enumerate(parts):
