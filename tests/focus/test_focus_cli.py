@@ -420,3 +420,32 @@ def test_focus_refuses_what_is_no_frame_rate(tmp_path, log_path, fps):
     assert res.exit_code == 2 and "Invalid value for '--fps'" in res.output
     assert not out.exists()
 
+
+
+def test_focus_live_says_when_the_subject_is_outside_the_lens_calibration(tmp_path):
+    """A calibration measured from 0.9 m to 5 m and a subject at 7 m: the motor held at the 5 m point
+    while the page showed focus at 7 m, without a word."""
+    cal = tmp_path / "cp3.yaml"
+    cal.write_text("points:\n  - {distance_m: 0.9, motor: 4000}\n  - {distance_m: 2, motor: 2010}\n"
+                   "  - {distance_m: 5, motor: 900}\n")
+    with _lidar_and_freed_receiver(700) as (args, rx):
+        with pytest.warns(UserWarning, match=r"focus at 7 m is beyond the lens calibration's farthest point"):
+            res = CliRunner().invoke(cli, [*args, "--duration", "0.6", "--calibration", str(cal)])
+        got = [decode_d1(rx.recvfrom(64)[0]) for _ in range(5)]
+    assert res.exit_code == 0, res.output
+    assert all(p.focus == 900 for p in got)  # held at the 5 m point, as said
+
+
+def test_focus_start_puts_row_0_at_the_clips_first_frame(tmp_path, log_path):
+    """A logger started before the camera rolled: row 0 was always the log's first reading, so the
+    track ran early by the difference and composite --focus-track had no way to line it up."""
+    out = tmp_path / "track.csv"
+    args = ["focus", "--sensor-log", str(log_path), "--fps", "25", "--focal-length", "85", "--f-number", "2",
+            "--sensor", "ff", "-o", str(out)]
+    steps = []
+    for start in ([], ["--start", "1.0"]):
+        assert CliRunner().invoke(cli, [*args, *start]).exit_code == 0
+        rows = list(csv.DictReader(out.open()))
+        steps.append([float(r["focus_distance_m"] or "nan") < 2.5 for r in rows].index(True))
+    assert float(rows[0]["t_s"]) == pytest.approx(1.0) and len(rows) == 50  # 1.0 s to the log's end
+    assert steps[0] - steps[1] == 25  # the subject's step comes 1 s (25 frames) sooner into the clip

@@ -102,3 +102,50 @@ def test_freed_focus_encoding():
     assert focus_counts_from_distance_mm(math.inf) == U24_MAX
     assert distance_m_from_focus_counts_mm(2345) == pytest.approx(2.345)
     assert math.isinf(distance_m_from_focus_counts_mm(U24_MAX))
+
+
+@pytest.mark.parametrize("scale, unit", [(1000, "millimetres"), (100, "centimetres")])
+def test_a_file_in_millimetres_or_centimetres_is_refused(scale, unit):
+    """Tape readings typed in millimetres (900 for 0.9 m) were taken as metres: every subject lay nearer
+    than the 'nearest point', and the motor was driven to the close stop without a word."""
+    points = [{"distance_m": 0.9 * scale, "motor": 4000}, {"distance_m": 2.0 * scale, "motor": 2010},
+              {"distance_m": 5.0 * scale, "motor": 900}]
+    with pytest.raises(CalibrationError, match=f"nearest point is at {0.9 * scale:g} m.*{unit}"):
+        calibration_from_dict({"points": points}, source="lens.yaml")
+
+
+def test_focus_outside_the_calibrated_span_is_said():
+    from guangying.distance.reading import DistanceReading
+    from guangying.focus.controller import ControllerConfig
+    from guangying.focus.replay import replay
+
+    cal = calibration_from_dict({"points": POINTS[:4]}, source="cp3.yaml")  # 0.45–5 m: no infinity
+    assert cal.outside_note(1 / 3.0) is None
+    assert "nearer than the lens calibration's nearest point (0.45 m" in cal.outside_note(1 / 0.3)
+    assert "beyond the lens calibration's farthest point (5 m" in cal.outside_note([1 / 3.0, 1 / 8.0])
+    log = [DistanceReading(k / 50, 3.0 + 0.1 * k, 1.0, "lidar") for k in range(60)]  # walks off to 8.9 m
+    with pytest.warns(UserWarning, match=r"frame \d+ and others: focus at .* m is beyond .*farthest point"):
+        rows = replay(log, fps=25, config=ControllerConfig(85, 2.0, 0.025), calibration=cal)
+    assert rows[-1].motor_position == pytest.approx(800)  # held at 5 m's position, as said
+
+
+def test_a_lens_file_carries_zoom_and_focus_points_in_freed_counts():
+    """As docs/tracking.md describes it: the focus points' reader refused the lens file's 'zoom' key, and
+    its 12-bit motor default refused FreeD counts such as 60000."""
+    from guangying.lens.zoom import lens_file_from_dict
+
+    lens = lens_file_from_dict({
+        "lens": "Fujinon HA18x7.6",
+        "zoom": [{"counts": 0, "focal_length_mm": 7.6}, {"counts": 65535, "focal_length_mm": 137}],
+        "points": [{"distance_m": 0.9, "motor": 60000}, {"distance_m": 2.0, "motor": 21000},
+                   {"distance_m": "inf", "motor": 1000}],
+    }, "fujinon.yaml")
+    assert lens.zoom is not None and lens.focus is not None
+    assert float(lens.focus.distance_for_motor(21000)) == pytest.approx(2.0, rel=1e-4)
+    assert lens.focus.motor_max == U24_MAX
+
+
+def test_a_camera_calibration_given_for_the_focus_motor_is_named_as_such():
+    with pytest.raises(CalibrationError, match="is a camera calibration .*guangying calibrate"):
+        calibration_from_dict({"format": "guangying-camera-calibration", "camera_matrix": [[1, 0, 0]]},
+                              source="lens.json")

@@ -118,6 +118,10 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
 @click.option("--sensor-log", "sensor_log", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="CSV with columns t_s, distance_m, strength (or t_ms, distance_cm / distance_mm)")
 @click.option("--fps", type=FRAME_RATE, required=True, help="camera frame rate, e.g. 25 or 24000/1001")
+@click.option("--start", "start_s", type=float, default=None,
+              help="the time on the log's clock (its t_s) of the clip's first frame, row 0 [default: the "
+              "log's first reading]: a logger started before the camera rolled gives a track that much early "
+              "without it. --marks cue times are on the log's clock too")
 @_lens_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="focus track: .csv, or .json for JSON")
@@ -129,10 +133,10 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
               help="YAML/JSON of tape marks and cues: {marks: {A: 2.0, B: 3.5}, cues: [{t_s: 0, mark: A}, "
               "{t_s: 4, mark: B, rack_s: 1.5}]}; mark 'track' hands focus back to the sensor")
 def focus_command(
-    sensor_log: Path, fps: Fraction, focal_length_mm: float, f_number: float, coc_mm: float | None,
-    sensor: str | None, latency_s: float, sensor_sigma_m: float, sensor_latency_s: float,
-    calibration_path: Path | None, steady_walk: bool, output: Path, freed_target: str | None, camera_id: int,
-    realtime: bool, marks_path: Path | None,
+    sensor_log: Path, fps: Fraction, start_s: float | None, focal_length_mm: float, f_number: float,
+    coc_mm: float | None, sensor: str | None, latency_s: float, sensor_sigma_m: float,
+    sensor_latency_s: float, calibration_path: Path | None, steady_walk: bool, output: Path,
+    freed_target: str | None, camera_id: int, realtime: bool, marks_path: Path | None,
 ) -> None:
     """Turn a LiDAR log into a per-frame focus track: where the lens is during each frame.
 
@@ -146,7 +150,7 @@ def focus_command(
     from guangying.focus.replay import ReplaySettings, replay_log
 
     check_outputs([sensor_log, calibration_path, marks_path], [output])
-    settings = ReplaySettings(float(fps))
+    settings = ReplaySettings(float(fps), start_s=start_s)
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
                              sensor_latency_s, steady_walk)
     calibration = _load_calibration(calibration_path)

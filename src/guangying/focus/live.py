@@ -57,7 +57,8 @@ def _say_use(reading: DistanceReading, used: int, now_s: float, last_used_s: flo
         return last_used_s, said
     # readings come, so the sensor is there: its aim or its range is wrong
     why = ("its spot sees nothing it can measure (strength under 100), is dazzled (65535: a reflector, or "
-           "too near), reads 0 m, or reads past the range it is given (--lidar-range: 8 m for a TF-Luna)"
+           "too near), reads 0 m, or reads past the range it is given (--lidar-range: 8 m for a TF-Luna; "
+           "or it sends millimetre frames, read as centimetres 10× too far: --lidar-unit mm)"
            if not reading.confidence > 0 else
            "they jump where the filter does not follow (the spot between two people?)")
     warnings.warn(
@@ -98,6 +99,7 @@ def run_live(
     next_tick = t0
     period = 1.0 / rate_hz
     last_used, said_unusable = t0, False
+    said_outside = False
     last: DistanceReading | None = None
     try:
         while duration_s is None or clock() - t0 < duration_s:
@@ -121,6 +123,11 @@ def run_live(
                 stats.packets += 1
             if motor is not None and calibration is not None and math.isfinite(out.diopters):
                 motor.send(float(calibration.motor_for_diopters(out.diopters)), out.distance_m)
+            if calibration is not None and not said_outside and math.isfinite(out.diopters):
+                note = calibration.outside_note(out.diopters)
+                if note is not None:  # the lens held at the span's end while the page showed focus elsewhere
+                    warnings.warn(note, stacklevel=2)
+                    said_outside = True
             if on_output is not None and last is not None:
                 on_output(out, last)
     except KeyboardInterrupt:

@@ -93,6 +93,7 @@ def iter_replay(
     k_cap: float = math.inf  # the last frame, once the start is known (with a duration)
     t_last = math.nan
     pending: ReadingBlock | None = None
+    said_outside = False
     for block in _with_end(blocks):
         if pending is None:
             pending = block
@@ -143,6 +144,8 @@ def iter_replay(
                     if calibration is not None
                     else None
                 )
+                if calibration is not None and not said_outside:
+                    said_outside = _say_outside(calibration, out[:n, 2], k)
                 for m in range(n):
                     if out_fed[m] > 0:
                         source = cur.source
@@ -190,6 +193,16 @@ def iter_replay(
                 np.concatenate((cur.confidence[i:], pending.confidence)),
                 pending.source,
             )
+
+
+def _say_outside(calibration: LensCalibration, diopters: np.ndarray, first_frame: int) -> bool:
+    """Say (once) the first frame whose focus is outside the calibrated span: its motor position holds
+    at the span's end there, and the track's motor column was not where its focus column said."""
+    if calibration.outside_note(diopters) is None:
+        return False
+    frame = first_frame + next(m for m in range(diopters.size) if calibration.outside_note(diopters[m]))
+    warnings.warn(f"frame {frame} and others: {calibration.outside_note(diopters)}", stacklevel=4)
+    return True
 
 
 def _with_end(blocks: Iterable[ReadingBlock]) -> Iterator[ReadingBlock | None]:

@@ -31,6 +31,11 @@ from scipy.interpolate import PchipInterpolator
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.errors import InputFormatError
 from guangying.base.files import check_keys, read_json_or_yaml
+from guangying.lens.camera_calibration import FORMAT_NAME as CAMERA_CALIBRATION_FORMAT
+
+# The longest lenses made focus from about 15 m (a 1200 mm f/5.6 at 14 m): a nearest point beyond this
+# is a file in millimetres or centimetres
+NEAREST_FOCUS_MAX_M = 20.0
 
 
 class CalibrationError(InputFormatError):
@@ -90,6 +95,14 @@ class LensCalibration:
             )
         if np.any(np.isnan(d)) or np.any(d <= 0):
             raise CalibrationError(f"{where}: distances must be > 0 m (or inf)")
+        nearest_m = float(d.min())
+        if nearest_m > NEAREST_FOCUS_MAX_M:
+            # tape readings in millimetres (900 for 0.9 m) made a lens that focuses no nearer than 900 m:
+            # every subject sat at the near end of the map, and the motor was driven to the close stop
+            raise CalibrationError(
+                f"{where}: the nearest point is at {nearest_m:g} m, and no lens focuses only beyond "
+                f"{NEAREST_FOCUS_MAX_M:g} m: distance_m is in metres; are these millimetres or centimetres "
+                f"({nearest_m:g} mm = {nearest_m / 1000:g} m, {nearest_m:g} cm = {nearest_m / 100:g} m)?")
         diopters = 1.0 / d  # inf → 0 D
         order = np.argsort(diopters)
         x, y = diopters[order], m[order]
@@ -127,6 +140,25 @@ class LensCalibration:
         lo, hi = self.diopter_range
         x = np.clip(np.asarray(diopters, dtype=np.float64), lo, hi)
         return self._forward(x)
+
+    def outside_note(self, diopters: np.ndarray | float) -> str | None:
+        """What to say when focus at any of ``diopters`` (1/m) lies outside the calibrated span, where
+        :meth:`motor_for_diopters` holds the motor at the span's end, else None."""
+        d = np.asarray(diopters, np.float64)
+        d = d[np.isfinite(d)]
+        far_d, near_d = self.diopter_range
+        tolerance = 1e-9 * max(near_d, 1.0)
+        nearer, farther = d[d > near_d + tolerance], d[d < far_d - tolerance]
+        if nearer.size:
+            return (f"focus at {1 / nearer.max():.3g} m is nearer than the lens calibration's nearest "
+                    f"point ({self.min_focus_m:g} m, {self.source}): the motor holds at that point there, so "
+                    "the lens is not where the track says; measure a nearer point if the lens focuses there")
+        if farther.size:
+            far_m = 1.0 / far_d
+            return (f"focus at {1 / farther.min():.3g} m is beyond the lens calibration's farthest point "
+                    f"({far_m:g} m, {self.source}): the motor holds at that point there; measure a point at "
+                    "infinity (distance_m: inf)")
+        return None
 
     def motor_for_distance(self, distance_m: np.ndarray | float) -> np.ndarray:
         """Motor position for focus at ``distance_m`` (clamped to the calibrated span)."""
@@ -167,6 +199,11 @@ class LensCalibration:
 
 def calibration_from_dict(data: dict[str, Any], source: str = "<memory>") -> LensCalibration:
     """Build a calibration from the file structure (see the module docstring)."""
+    if isinstance(data, dict) and data.get("format") == CAMERA_CALIBRATION_FORMAT:
+        raise CalibrationError(
+            f"{source} is a camera calibration (what `guangying calibrate` writes, for --calibration of "
+            "track and composite); the focus motor takes a focus calibration: distance_m ↔ motor points "
+            "(README, 'The focus motor's lens calibration')")
     if not isinstance(data, dict) or "points" not in data:
         raise CalibrationError(f"{source}: expected a mapping with a 'points' list")
     # a misspelt key ('motor_maximum') left the default in place, without a word

@@ -10,8 +10,9 @@ file maps them (JSON or YAML)::
       - {counts: 65535, focal_length_mm: 137}
     focus_units: mm                # optional: the focus field carries millimetres (what `focus-live` sends)
     points:                        # optional instead: focus distance ↔ focus counts, as the focus
-      - {distance_m: 0.9, motor: 60000}   # calibration file (guangying.lens.calibration); motor_max
-      - {distance_m: inf, motor: 1000}    # then bounds the counts
+      - {distance_m: 0.9, motor: 60000}   # calibration file (guangying.lens.calibration); counts up
+      - {distance_m: 2.0, motor: 21000}   # to FreeD's 16777215 unless motor_max says less
+      - {distance_m: inf, motor: 1000}
 
 Zoom curves are close to exponential in counts, so the points are interpolated with a monotone cubic
 (PCHIP) in log focal length; outside the measured span the focal length clamps to the end points.
@@ -30,6 +31,7 @@ from scipy.interpolate import PchipInterpolator
 from guangying.base.errors import InputFormatError
 from guangying.base.files import check_keys, read_json_or_yaml
 from guangying.lens.calibration import LensCalibration, calibration_from_dict
+from guangying.lens.freed import U24_MAX
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class LensFile:
         if self.focus is not None:
             return np.asarray(self.focus.distance_for_motor(c), np.float64)
         if self.focus_in_mm:
-            return np.where(c >= 0xFFFFFF, math.inf, c / 1000.0)
+            return np.where(c >= U24_MAX, math.inf, c / 1000.0)
         return np.full(c.shape, math.nan)
 
 
@@ -125,8 +127,14 @@ def lens_file_from_dict(data: Any, source: str = "<memory>") -> LensFile:
         zoom = ZoomCalibration(np.array(counts), np.array(focals), source)
     focus = None
     if "points" in data:
+        # the focus calibration's own keys (its reader refused a lens file's 'zoom' as unknown); its
+        # counts are FreeD's 24-bit field unless motor_max says less (the 12-bit motor default refused
+        # a Fujinon's 60000)
+        focus_keys = {k: data[k] for k in ("lens", "focal_length_mm", "motor_min", "motor_max", "points")
+                      if k in data}
+        focus_keys.setdefault("motor_max", U24_MAX)
         try:
-            focus = calibration_from_dict(data, source)
+            focus = calibration_from_dict(focus_keys, source)
         except ValueError as exc:
             raise InputFormatError(str(exc)) from exc
     units = str(data.get("focus_units", "")).lower()
