@@ -169,3 +169,16 @@ def test_frames_that_arrive_in_bursts_are_spread_over_the_burst(pty_pair):
     # spread: no two readings of a burst share a time, and no step is a whole burst long
     assert np.median(steps) == pytest.approx(0.002, rel=0.5)
     assert np.percentile(steps, 95) < 0.008
+
+
+def test_frames_queued_before_the_take_are_discarded(pty_pair):
+    """The port opens with the take, before the engine compiles: frames queued meanwhile came in one
+    burst stamped as read, the subject's last seconds squeezed into an instant (focus-live's first
+    FreeD dipped from 2.97 to 1.91 m before it settled on a subject standing at 2 m)."""
+    master, name = pty_pair
+    with TfLunaSource(name, timeout_s=2.0) as src:
+        os.write(master, b"".join(encode_frame(300 - k, 900) for k in range(100)))  # walking in, 3 → 2 m
+        time.sleep(0.2)  # queued, unread
+        src.discard_waiting()
+        _write_later(master, [encode_frame(200, 900)] * 3)  # the take: standing at 2 m
+        assert [src.read().distance_m for _ in range(3)] == [pytest.approx(2.0)] * 3

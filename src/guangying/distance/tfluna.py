@@ -204,6 +204,7 @@ class TfLunaSource:
         self.max_range_m = max_range_m
         self._clock = clock
         self.parser = TfFrameParser(unit_mm)
+        self._unit_mm = unit_mm
         self._far_run = 0  # strong returns in a row beyond the range (read as cm: perhaps mm frames)
         self._pending: list[tuple[TfFrame, float]] = []
         self._heard_s: float | None = None  # the last valid frame (or the first read): silence counts from it
@@ -296,6 +297,18 @@ class TfLunaSource:
         stamps[-1] = arrived_s
         self._last_stamp_s = arrived_s
         return stamps
+
+    def discard_waiting(self) -> None:
+        """Forget the frames the port holds now: those queued while the take was being prepared (a
+        compile, a model load) came as one burst, stamped as they were read, the subject's path of the
+        last seconds squeezed into an instant (focus dipped 1 m at the start, then came back)."""
+        try:
+            self._serial.reset_input_buffer()
+        except (serial.SerialException, OSError) as exc:
+            raise SensorGoneError(f"the LiDAR on {self.port_name} went away ({exc})") from exc
+        self.parser = TfFrameParser(self._unit_mm)
+        self._pending.clear()
+        self._heard_s, self._received = None, 0
 
     def reopen(self) -> None:
         """Open the port again by its name, after :class:`SensorGoneError`. A USB adapter plugged back

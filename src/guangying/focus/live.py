@@ -175,6 +175,7 @@ def run_lidar_live(
             stack.callback(motor.close)
         controller = FocusController(config)
         controller.warm_up()  # compile before the take's clock starts (LiveFocus.start does the same)
+        source.discard_waiting()  # what came meanwhile, read now, would be one burst of old readings
         if on_open is not None:
             on_open()
         stats = LiveStats()

@@ -93,6 +93,11 @@ class LiveFocus:
         """Start the focus thread, once the controller's arithmetic is compiled: the take's clock starts
         after this."""
         self.controller.warm_up()
+        # the sensor was opened with the take, before the engine compiled (minutes on a cold cache): what
+        # it queued meanwhile, read now, would be one burst of old readings stamped as read
+        discard = getattr(self.source, "discard_waiting", None)  # a TF LiDAR's; other sources queue nothing
+        if discard is not None:
+            discard()
         self._thread.start()
 
     def _on_output(self, out: FocusOutput, reading: DistanceReading) -> None:
