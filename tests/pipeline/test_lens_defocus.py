@@ -57,6 +57,21 @@ def test_focus_track_drives_per_frame_focus(tmp_path):
     assert [hook.focus_distance_m(i) for i in range(5)] == [2.0, 3.0, 4.0, 4.0, 4.0]
 
 
+def test_a_fixed_focus_and_a_focus_track_together_are_refused(tmp_path):
+    """`composite --focus 8 --focus-track track.csv` rendered the track's focus without a word."""
+    with pytest.raises(SettingsError, match=r"a focus track and a fixed focus \(8 m\) both say where"):
+        LensDefocus(LensSettings(50, 2.0, focus=8.0), [5.0, 5.0])
+    track = tmp_path / "track.csv"
+    track.write_text("frame,t_s,focus_distance_m\n0,0,5\n1,0.04,5\n")
+    with open_writer(tmp_path / "plate.mp4", fps=Fraction(25), width=W, height=H, content="rgb") as writer:
+        for f in green_screen_clip(W, H, 2, seed=2):
+            writer.write(f.rgb_srgb, transfer="srgb")
+    result = CliRunner().invoke(cli, ["composite", str(tmp_path / "plate.mp4"), "-b", "grey", "-o",
+                                      str(tmp_path / "c.mp4"), "--focal-length", "85", "--f-number", "2",
+                                      "--focus", "8", "--focus-track", str(track)])
+    assert result.exit_code != 0 and "both say where focus is" in result.output
+
+
 def test_auto_focus_without_distance_is_a_clear_error():
     with pytest.raises(ValueError, match="subject-distance"):
         LensDefocus(LensSettings(50, 2.0, focus="auto"))

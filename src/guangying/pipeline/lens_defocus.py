@@ -312,6 +312,11 @@ class LensDefocus:
         self.clip_checked = False  # the track's rate and length checked against the clip (check_clip)
         self._said_past_end = False
         self.fixed_focus_m = settings.fixed_focus_m
+        if self.fixed_focus_m is not None and self.track is not None:
+            # the track won without a word: a pull asked for at 8 m rendered at the track's 5 m
+            raise SettingsError(
+                f"a focus track and a fixed focus ({self.fixed_focus_m:g} m) both say where focus is: give "
+                "one (--focus-track for a pull, --focus METRES for one distance throughout)")
         if self.fixed_focus_m is None and self.track is None and settings.subject_distance_m is None:
             raise SettingsError(
                 "lens defocus with focus auto needs the actor's distance: give it (subject_distance_m; "
