@@ -449,3 +449,10 @@ def test_focus_start_puts_row_0_at_the_clips_first_frame(tmp_path, log_path):
         steps.append([float(r["focus_distance_m"] or "nan") < 2.5 for r in rows].index(True))
     assert float(rows[0]["t_s"]) == pytest.approx(1.0) and len(rows) == 50  # 1.0 s to the log's end
     assert steps[0] - steps[1] == 25  # the subject's step comes 1 s (25 frames) sooner into the clip
+
+
+def test_focus_live_refuses_a_zoom_past_freeds_field_before_it_opens_anything():
+    # it failed at the first FreeD message, after the port had opened and the banner was printed
+    res = CliRunner().invoke(cli, ["focus-live", "--port", "/dev/no-such-port", "--zoom", "16777216",
+                                   "--focal-length", "85", "--f-number", "2"])
+    assert res.exit_code == 2 and "--zoom" in res.output and "no-such-port" not in res.output

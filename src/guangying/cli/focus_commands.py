@@ -187,7 +187,8 @@ def focus_command(
               help="FreeD packets per second")
 @click.option("--duration", "duration_s", type=float, default=None, help="stop after this many seconds")
 @click.option("--camera-id", type=click.IntRange(0, 255), default=1, show_default=True)
-@click.option("--zoom", type=int, default=0, show_default=True, help="FreeD zoom field (encoder counts)")
+@click.option("--zoom", type=click.IntRange(0, 0xFFFFFF), default=0, show_default=True,
+              help="FreeD zoom field (encoder counts, 24-bit)")
 @click.option("--sensor-timeout", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="seconds without a valid frame before giving up")
 @click.option("--motor-port", default=None, help="optional serial focus motor (needs --calibration)")
