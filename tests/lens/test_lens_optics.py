@@ -125,3 +125,12 @@ def test_a_portrait_plate_spans_the_sensor_along_its_height():
     assert intrinsics_matrix(26, 9.8, 1080, 1920)[0, 0] == pytest.approx(26 * 1920 / 9.8)
     k, _ = plate_intrinsics(1080, 1920, 26.0, 9.8)
     assert k[1, 1] == pytest.approx(26 * 1920 / 9.8) and k[0, 2] == pytest.approx(539.5)
+
+
+def test_35mm_is_no_sensor_name_for_it_means_two():
+    """It was full frame; a cinema crew says "35mm" for Super 35, whose depth of field differs a fifth."""
+    from guangying.base.errors import SettingsError
+
+    with pytest.raises(SettingsError, match=r"full frame to a stills shooter .*ff.*Super 35 .*s35"):
+        sensor_preset("35mm")
+    assert sensor_preset("Super35").name == "s35" and sensor_preset("full-frame").name == "ff"

@@ -41,7 +41,6 @@ _ALIASES = {
     "super-35": "s35",
     "full-frame": "ff",
     "fullframe": "ff",
-    "35mm": "ff",
     "aps-c": "apsc",
     "m43": "mft",
     "micro43": "mft",
@@ -63,6 +62,10 @@ def sensor_preset(name: str) -> SensorPreset:
         raise SettingsError(f"sensor must be a preset's name such as 's35', got {name!r}; known: "
                             f"{', '.join(sorted(SENSORS))}")
     key = name.strip().lower()
+    if key in ("35mm", "35-mm", "35"):
+        # a stills shooter's full frame, a cinema crew's Super 35: the depth of field differs by a fifth
+        raise SettingsError(f"sensor '{name}' is full frame to a stills shooter (36×24 mm: ff) and Super 35 "
+                            "to a cinema crew (24.89 mm: s35): say which")
     key = _ALIASES.get(key, key)
     if key not in SENSORS:
         raise SettingsError(
