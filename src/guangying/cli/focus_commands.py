@@ -125,7 +125,9 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
 @_lens_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="focus track: .csv, or .json for JSON")
-@click.option("--freed", "freed_target", default=None, help="also send each frame as FreeD D1 to HOST:PORT")
+@click.option("--freed", "freed_target", default=None,
+              help="also send each frame as FreeD D1 to HOST:PORT (frames before the first usable reading "
+              "have no focus and send nothing)")
 @click.option("--camera-id", type=click.IntRange(0, 255), default=1, show_default=True,
               help="FreeD camera id")
 @click.option("--realtime", is_flag=True, help="pace FreeD packets at the frame rate instead of at once")
