@@ -389,3 +389,23 @@ def test_a_proxy_size_matte_is_scaled_to_the_plate(tmp_path):
     assert result.exit_code == 0, result.output
     rows = read_camera_track(tmp_path / "cam.csv")
     assert len(rows) == 8 and abs(rows[-1].pan_deg - plates[-1].pose.pan_deg) < 0.5
+
+
+def test_a_portrait_plates_features_track_keeps_the_focal_length_it_was_given(tmp_path):
+    """A phone held upright spans the sensor along the picture's height: the solve used that (its pans
+    were right), but the focal length column was worked out over the width, 30 mm written as 53 mm, and
+    a set rendered from the track came out 1.78× too tele."""
+    from tracking_kit import feature_renderer
+
+    poses, focals = camera_path("pan", 8, fps=8, focal_mm=30)
+    plates = list(render_plates(feature_renderer(), poses, focals, SENSOR_MM, 360, 640))
+    with open_writer(str(tmp_path / "portrait.mp4"), fps=8, content="rgb", crf=12) as writer:
+        for p in plates:
+            writer.write(p.rgb)
+    result = CliRunner().invoke(cli, ["track", str(tmp_path / "portrait.mp4"), "--method", "features",
+                                      "--focal-length", "30", "--sensor", "s35",
+                                      "-o", str(tmp_path / "cam.csv")])
+    assert result.exit_code == 0, result.output
+    rows = read_camera_track(tmp_path / "cam.csv")
+    assert all(abs(r.focal_length_mm - 30) < 0.5 for r in rows), [r.focal_length_mm for r in rows]
+    assert abs(rows[-1].pan_deg - plates[-1].pose.pan_deg) < 0.5

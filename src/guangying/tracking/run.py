@@ -15,6 +15,7 @@ import numpy as np
 from guangying.base.errors import SettingsError
 from guangying.base.timecode import timecode_at
 from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration, plate_intrinsics
+from guangying.lens.optics import sensor_span_px
 from guangying.tracking.camera_track import CameraTrackRow, ChanSettings, chan_frame_zero, write_camera_track
 
 METHODS = ("markers", "features", "freed", "r3d")
@@ -110,7 +111,7 @@ def _video_rows(
             board = load_board(job.board)
             settings = MarkerTrackSettings(min_markers=job.min_markers, smooth=job.smooth)
             poses, quality, _ = track_markers(stream(), board, k, dist, settings)
-            focal_mm = np.full(len(poses), _focal_mm(job, calib, sensor, k, w))
+            focal_mm = np.full(len(poses), _focal_mm(job, calib, sensor, k, w, h))
         elif job.method == "features":
             from guangying.tracking.features import track_features
 
@@ -150,7 +151,9 @@ def _video_rows(
             finally:
                 if matte_reader is not None:
                     matte_reader.close()
-            focal_mm = f_px * sensor / w if sensor is not None else np.full(len(poses), math.nan)
+            # the solve's focal length in the units of the one it started from (a portrait plate's fx
+            # spans the sensor along its height: taken over its width, a 26 mm lens was written as 46 mm)
+            focal_mm = _focal_mm(job, calib, sensor, k, w, h) * np.asarray(f_px, np.float64) / float(k[0, 0])
         else:
             raise SettingsError(f"unknown method {job.method!r}; use one of {', '.join(METHODS)}")
         start_tc = job.start_timecode or info.timecode or "00:00:00:00"
@@ -170,12 +173,13 @@ def _video_rows(
 
 
 def _focal_mm(
-    job: TrackJob, calib: CameraCalibration | None, sensor: float | None, k: np.ndarray, w: int
+    job: TrackJob, calib: CameraCalibration | None, sensor: float | None, k: np.ndarray, w: int, h: int
 ) -> float:
+    """The focal length (mm) the camera matrix ``k`` of a ``w × h`` plate stands for (nan: unknown)."""
     if job.focal_length_mm is not None:
         return float(job.focal_length_mm)
-    if sensor is not None:
-        return float(k[0, 0]) * sensor / w
+    if sensor is not None:  # as plate_intrinsics turns millimetres into fx: over the sensor's span
+        return float(k[0, 0]) * sensor / sensor_span_px(w, h)
     if calib is not None and calib.focal_length_mm is not None:
         return calib.focal_length_mm
     return math.nan
