@@ -428,3 +428,23 @@ def test_keep_going_renders_the_shots_whose_files_can_be_used(ray_cluster, shoot
     assert status["c"][0] == "done" and (tmp_path / "out" / "c.mov").is_file()
     assert status["cut"][0] == "failed" and status["cut"][1].startswith("not started: ")
     assert "cut.mp4" in status["cut"][1] and not (tmp_path / "out" / "cut.mov").exists()
+
+
+def test_a_shots_warnings_are_said_once_by_the_driver_not_relayed_raw_per_range(ray_cluster, shoot, tmp_path):
+    """A background of another shape warns in every range's worker: Ray relayed each as a raw Python
+    warning (source path and code line) once per range. The driver says it once for the shot, and the
+    report keeps it."""
+    write_still(tmp_path / "tall.png", (0.3, 0.3, 0.5), size=(120, 240))
+    os.link(shoot / "takes" / "long.mp4", tmp_path / "long.mp4")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("shots:\n  - {input: long.mp4, background: tall.png, output: out/c.mov, "
+                    "range_frames: 10}\n")
+    shots = load_jobs(jobs, COMMANDS)
+    with pytest.warns(UserWarning) as said:
+        report = run_batch(shots, jobs, workers=1, show_progress=False, report_dir=tmp_path / "rep")
+    shot = report.shots[0]
+    assert shot.status == "done" and shot.ranges == 4
+    assert "warning: background " in (tmp_path / "rep" / "report.html").read_text()
+    about_shape = [str(w.message) for w in said if "tall.png" in str(w.message)]
+    assert len(about_shape) == 1 and about_shape[0].startswith("shot 'long': background ")
+    assert shot.warnings == [about_shape[0].removeprefix("shot 'long': ")]

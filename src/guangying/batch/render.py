@@ -13,6 +13,7 @@ import re
 import shutil
 import socket
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ class RangeResult:
     model_loads: int = 0
     held_frames: list[int] = field(default_factory=list)  # see JobReport
     artefact_frames: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the render warned, for the driver to say
 
 
 def shot_staging(final: str | Path, shot: str, fingerprint: str) -> Path:
@@ -248,22 +250,25 @@ class RangeRenderer:
         if task.command == "composite":
             lens = lens_hook(task.options, task.options.get("footage_pixel_aspect", 1.0), task.source)
         try:
-            report = run_job(
-                task.source,
-                self.matter(task.source, task.options),
-                outputs,
-                background=task.background if task.command == "composite" else None,
-                start=rng.first - rng.warmup,
-                end=rng.last,
-                settings=composite_settings(task.options),
-                layer_hook=lens,
-                show_progress=False,
-                warmup_frames=rng.warmup or None,  # none of its own: a shot from partway in warms up
-                shot_start=task.shot_first,
-                on_frame=on_frame,
-                camera_log=task.options.get("camera_log", "auto"),
-                fps=task.options.get("fps"),
-            )
+            # caught, not printed: Ray relayed them as raw Python warnings (source path, code line), once
+            # per range; the driver says each once per shot, as a single render does
+            with warnings.catch_warnings(record=True) as caught:
+                report = run_job(
+                    task.source,
+                    self.matter(task.source, task.options),
+                    outputs,
+                    background=task.background if task.command == "composite" else None,
+                    start=rng.first - rng.warmup,
+                    end=rng.last,
+                    settings=composite_settings(task.options),
+                    layer_hook=lens,
+                    show_progress=False,
+                    warmup_frames=rng.warmup or None,  # none of its own: a shot from partway in warms up
+                    shot_start=task.shot_first,
+                    on_frame=on_frame,
+                    camera_log=task.options.get("camera_log", "auto"),
+                    fps=task.options.get("fps"),
+                )
         except NoFramesError:
             if not rng.may_be_empty:
                 raise
@@ -293,4 +298,5 @@ class RangeRenderer:
             self.model_loads,
             report.held_frames,
             report.artefact_frames,
+            list(dict.fromkeys(_named_as_outputs(str(w.message), folders, task.outputs) for w in caught)),
         )

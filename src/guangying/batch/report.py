@@ -40,7 +40,8 @@ def _row(shot: dict, folder: Path) -> str:
         # a URL: a name's '#' or '?' cut the address short, a '%' was read as an escape
         rel = urllib.parse.quote(Path(os.path.relpath(shot["contact"], folder)).as_posix())
         contact = f'<img src="{html.escape(rel)}" alt="contact sheet of {html.escape(shot["name"])}">'
-    message = html.escape("; ".join(m for m in (shot["message"], shot.get("note")) if m))
+    said = [shot["message"], shot.get("note"), *(f"warning: {w}" for w in shot.get("warnings", []))]
+    message = "<br>".join(html.escape(m) for m in said if m)
     return (
         f"<tr><td>{html.escape(shot['name'])}</td>"
         f'<td style="color:{colour};font-weight:bold">{shot["status"]}</td>'

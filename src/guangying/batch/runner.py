@@ -55,6 +55,7 @@ class ShotOutcome:
     note: str = ""
     held_frames: list[int] = field(default_factory=list)  # damaged source frames (see JobReport)
     artefact_frames: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what its render warned, each once
 
 
 @dataclass
@@ -430,6 +431,7 @@ def _schedule(
                 remove_staging(state.plan, state.fingerprint)  # a range that was still running
                 continue
             state.results[task.range.key] = result
+            _say_warnings(state.outcome, result.warnings)
             manifest.record_range(
                 task.shot, state.fingerprint, task.range.key, result.frames, result.files, result.contact,
                 result.held_frames, result.artefact_frames,
@@ -456,6 +458,15 @@ def _frames_in_flight(board: Any, busy: Iterable[tuple[Any, str, RangeTask]]) ->
     except ray.exceptions.RayError:
         return None
     return sum(counts.get(task_key(task), 0) for task in tasks)
+
+
+def _say_warnings(outcome: ShotOutcome, said: list[str]) -> None:
+    """Say what a range's render warned, each once a shot (every range of a shot says the same), as it
+    comes in: a farm log shows it then, as `warning: shot 'A001': …`."""
+    for message in said:
+        if message not in outcome.warnings:
+            outcome.warnings.append(message)
+            warnings.warn(f"shot '{outcome.name}': {message}", stacklevel=3)
 
 
 def _fail(state: _ShotState, message: str, manifest: Manifest, ended: Callable[[ShotOutcome], None]) -> None:
