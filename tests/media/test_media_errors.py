@@ -322,6 +322,8 @@ def test_disk_full_on_a_sequence_removes_everything(tmp_path, monkeypatch):
             for i in range(1, FRAMES):
                 writer.write(picture(i))
     assert "disk is full" in str(caught.value) and "s.000" in str(caught.value)
+    # named where the frames go: the hidden staging folder it named is gone once the run fails
+    assert ".staging-" not in str(caught.value) and f"Free space in {tmp_path} " in str(caught.value)
     assert os.listdir(tmp_path) == []
 
 

@@ -282,6 +282,17 @@ class ImageWriter(Writer):
         self._pool = ThreadPoolExecutor(max_workers=_ENCODE_WORKERS, thread_name_prefix="guangying-encode")
 
     def _encode_and_save(self, number: int, pixels: np.ndarray) -> None:
+        stage = self._stage
+        try:
+            self._save(number, pixels)
+        except MediaError as exc:
+            if stage is None:
+                raise
+            # named where the frame goes, not in the hidden staging folder (gone once the run fails):
+            # "Free space in /shots/.fg.#.exr.staging-18552-a562af"
+            raise MediaError(str(exc).replace(str(stage.folder), str(stage.target.folder))) from exc
+
+    def _save(self, number: int, pixels: np.ndarray) -> None:
         path = self._path(number)
         if self._ext in (".tif", ".tiff"):
             write_bytes(path, self._tiff_bytes(pixels))
