@@ -256,9 +256,10 @@ def read_d1_capture_slots(path: str | Path) -> list[FreeDPose | None]:
 
 
 # Linux's SO_TIMESTAMPNS (the asm-generic value; Python's socket module does not name it): the kernel
-# stamps each datagram as it arrives. Stamped when Python read it, a message waited for the interpreter:
-# with the keyer running beside the listener, 50 ms at the 95th percentile and up to 350 ms, against
-# 0.1 ms for the kernel's stamp (measured on this project's 2-core machine, 50 Hz FreeD, 1080p key).
+# stamps each datagram as it arrives. Stamped when Python read it, a message waited for the listener
+# thread to run (the cores and the interpreter busy with the engine): with a 1080p key running beside it,
+# 6–51 ms late at the 95th percentile and up to 24–350 ms as the machine's load varied, against 0.1 ms
+# (p95) for the kernel's stamp (measured on this project's 2-core machine, 50 Hz FreeD).
 _SO_TIMESTAMPNS = 35
 _TIMESPEC = struct.Struct("@qq")
 _WALL_CLOCK_CHECK_S = 1.0  # how often the wall clock's offset from time.monotonic() is measured again
