@@ -541,39 +541,42 @@ def test_pictures_decoded_after_lost_packets_are_counted_and_marked(plate_frames
 
 def test_an_outage_under_loop_is_said_and_shown(plate_frames, tmp_path):
     # with --loop a sender gone for seconds was waited for without a word: the terminal said nothing
-    # and the monitor showed "live" with no banner
+    # and the monitor showed "live" with no banner; then every outage after the first went unsaid on
+    # the terminal (the same words, which Python's warnings print once)
     port = free_port(socket.SOCK_DGRAM)
     live = LiveProcess(f"udp://127.0.0.1:{port}", "--loop", "--port", 0, "--source-timeout", 20,
                        "--lost-timeout", 1, "-b", "black", cwd=tmp_path)
-    first, second = UdpSender(plate_frames, port, seconds=60), UdpSender(plate_frames, port, seconds=60)
+    senders = [UdpSender(plate_frames, port, seconds=60) for _ in range(3)]
     seen: list[tuple[str, str]] = []
+
+    def wait_for(state: str, deadline: float) -> None:
+        while not seen or seen[-1][0] != state:
+            assert time.monotonic() < deadline, (seen, live.output)
+            stats = json.loads(urllib.request.urlopen(url + "stats.json", timeout=5).read())
+            seen.append((stats["state"], stats["message"]))
+            time.sleep(0.2)
+
     try:
-        first.start()
+        senders[0].start()
         url = live.wait_url()
         live.wait_live()
-        time.sleep(1.0)
-        first.stop_now.set()
-        first.join()
-        deadline = time.monotonic() + 20
-        while not seen or seen[-1][0] != "lost":
-            assert time.monotonic() < deadline, (seen, live.output)
-            stats = json.loads(urllib.request.urlopen(url + "stats.json", timeout=5).read())
-            seen.append((stats["state"], stats["message"]))
-            time.sleep(0.2)
-        second.start()
-        while seen[-1][0] != "live":
-            assert time.monotonic() < deadline, (seen, live.output)
-            stats = json.loads(urllib.request.urlopen(url + "stats.json", timeout=5).read())
-            seen.append((stats["state"], stats["message"]))
-            time.sleep(0.2)
+        for gone, back in zip(senders, senders[1:], strict=False):
+            time.sleep(1.0)
+            gone.stop_now.set()
+            gone.join()
+            wait_for("lost", time.monotonic() + 20)
+            back.start()
+            wait_for("live", time.monotonic() + 20)
         live.proc.send_signal(signal.SIGTERM)
         live.wait(timeout_s=30)
     finally:
-        first.stop_now.set()
-        second.stop_now.set()
+        for sender in senders:
+            sender.stop_now.set()
         live.kill()
     assert "waiting for it to come back (--loop)" in next(m for s, m in seen if s == "lost")
-    assert "waiting for it to come back (--loop)" in live.output and "is back after" in live.output
+    for outage in (1, 2):
+        assert f"(outage {outage} of this take); waiting for it to come back (--loop)" in live.output
+    assert live.output.count("s after its last picture") == 2, live.output
 
 
 def test_sender_that_changes_picture_size_mid_take_does_not_end_it(plate_frames, tmp_path):

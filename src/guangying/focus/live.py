@@ -12,6 +12,7 @@ from typing import Any
 
 from guangying.base.checks import Range, check_range
 from guangying.base.errors import DeviceError, SettingsError
+from guangying.base.events import say_again
 from guangying.distance.reading import DistanceReading, DistanceSource
 from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput
 from guangying.focus.motor import SerialMotorOutput
@@ -51,7 +52,7 @@ def _say_use(reading: DistanceReading, used: int, now_s: float, last_used_s: flo
     (before, focus-live ran to its end without a word, FreeD silent); the new (last used, said)."""
     if used:
         if said:
-            warnings.warn("the LiDAR's readings are used again: focus follows them", stacklevel=3)
+            say_again("the LiDAR's readings are used again: focus follows them", stacklevel=3)
         return now_s, False
     if said or now_s - last_used_s <= UNUSABLE_SAY_S:
         return last_used_s, said
@@ -225,8 +226,8 @@ def _hold_until_back(source: Any, why: str, sender: FreeDSender, pose: FreeDPose
                 except DeviceError:
                     pass
                 else:
-                    warnings.warn(f"the LiDAR on {source.port_name} is back; focus follows it again",
-                                  stacklevel=3)
+                    say_again(f"the LiDAR on {source.port_name} is back; focus follows it again",
+                              stacklevel=3)
                     return True
             time.sleep(1.0 / rate_hz)
     except KeyboardInterrupt:

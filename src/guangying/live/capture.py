@@ -22,6 +22,7 @@ import av.error
 import numpy as np
 
 from guangying.base.errors import MediaError, SettingsError
+from guangying.base.events import say_again
 from guangying.base.timecode import format_timecode, standard_rate
 from guangying.live.arrival_clock import ArrivalClock
 from guangying.live.relay import SrtRelay
@@ -231,6 +232,8 @@ class LiveSource:
         self._arrivals: dict[int, float] = {}
         self._take_t0: float | None = None
         self._last_index = -1  # the take's last frame's index
+        self._last_picture_s = time.monotonic()  # when the last picture arrived (monotonic)
+        self._outages = 0
         self._picture_origin_s: float | None = None  # the sender's clock at the take's frame 0
         self._file_sound: av.container.InputContainer | None = None
         if self.kind == "file":
@@ -470,6 +473,7 @@ class LiveSource:
             rgb = self._fit_to_take(rgb)
         now = time.monotonic()
         t = now if arrival_s is None else min(arrival_s, now)
+        self._last_picture_s = now
         wall = time.time() - (now - t)
         if timecode is None:
             timecode = format_timecode(self._free_run_count(sender_time_s, wall), self.fps)
@@ -580,15 +584,21 @@ class LiveSource:
             self.end_reason, self.lost = reason, lost
 
     def _reconnect(self) -> None:
-        # --loop: the outage was silent, on the terminal and on the monitor, however long it lasted
-        self.outage = f"{self.end_reason or 'the source stopped'}; waiting for it to come back (--loop)"
-        lost_at = time.monotonic()
-        warnings.warn(self.outage, stacklevel=2)
+        # --loop: the outage was silent, on the terminal and on the monitor, however long it lasted. Each
+        # says when (the clock): the same words twice were printed once, Python's warnings being said once
+        # a text, and an all-day take's later outages went unsaid on the terminal
+        self._outages += 1
+        self.outage = (f"{self.end_reason or 'the source stopped'} at {time.strftime('%H:%M:%S')} (outage "
+                       f"{self._outages} of this take); waiting for it to come back (--loop)")
+        say_again(self.outage, stacklevel=2)
         while not self._stop.is_set():
             try:
                 self._container = self._open_container()
                 self.end_reason, self.lost, self.outage = None, False, None
-                warnings.warn(f"{self.spec} is back after {time.monotonic() - lost_at:.1f} s", stacklevel=2)
+                # counted from the last picture, not from when it was found lost (read_timeout_s later)
+                gap_s = time.monotonic() - self._last_picture_s
+                say_again(f"{self.spec} is back at {time.strftime('%H:%M:%S')}, {gap_s:.1f} s after its last "
+                          "picture", stacklevel=2)
                 return
             except MediaError:
                 continue  # keep waiting for the sender to come back

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 import threading
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from guangying.base.events import say_again
 from guangying.distance.reading import DistanceReading, DistanceSource
 from guangying.distance.tfluna import SensorGoneError, SensorTimeoutError
 from guangying.focus.controller import FocusController, FocusOutput
@@ -140,7 +140,7 @@ class LiveFocus:
         note = why + ("; focus holds, and the sensor is looked for every 0.5 s" if reopen else "")
         with self._lock:
             self._error = note
-        warnings.warn(note, stacklevel=2)
+        say_again(note, stacklevel=2)
         while reopen is not None and not self._stop.wait(0.5):
             try:
                 reopen()
@@ -149,7 +149,7 @@ class LiveFocus:
             with self._lock:
                 self._error = ""
             port = getattr(self.source, "port_name", "")
-            warnings.warn(f"the LiDAR on {port} is back; focus follows it again", stacklevel=2)
+            say_again(f"the LiDAR on {port} is back; focus follows it again", stacklevel=2)
             return
         self._stop.wait()  # a source that cannot be opened again: nothing more until the take ends
 

@@ -16,6 +16,7 @@ import numpy as np
 from av.video.frame import PictureType
 
 from guangying.base.errors import DeviceError, MediaError
+from guangying.base.events import say_again
 from guangying.live.relay import SrtRelay
 from guangying.live.take_sound import sound_packet_at
 from guangying.live.workers import FrameSink
@@ -131,12 +132,12 @@ class StreamOutput(FrameSink):
         if relay.alive():
             if self._relay_down and relay.sending:
                 self._relay_down = False
-                warnings.warn(f"--out {self._url}: the stream reaches its receiver now", stacklevel=2)
+                say_again(f"--out {self._url}: the stream reaches its receiver now", stacklevel=2)
             return
         now = time.monotonic()
         if not self._relay_down:
             self._relay_down = True
-            warnings.warn(f"--out {self._url} reaches no receiver ({relay.failure()}); the take and its "
+            say_again(f"--out {self._url} reaches no receiver ({relay.failure()}); the take and its "
                           f"recordings go on, and the stream tries again every {RELAY_RETRY_S:g} s",
                           stacklevel=2)
         if now - self._relay_tried_s >= RELAY_RETRY_S:

@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from guangying.base.errors import SettingsError
+from guangying.base.events import say_again
 from guangying.lens.freed import FreeDPose, FreeDReceiver
 from guangying.lens.zoom import LensFile
 from guangying.tracking.camera_track import CameraTrackRow, ChanSettings, read_camera_track
@@ -240,7 +241,7 @@ class FreeDCameraFeed:
                     notes.append(f"FreeD camera tracking on port {self.port} arrives now: the set follows "
                                  "the camera")
         for note in notes:
-            warnings.warn(note, stacklevel=3)
+            say_again(note, stacklevel=3)  # the same words at each return of the tracking
 
     def _other_camera(self, camera_id: int) -> list[str]:
         self.ignored += 1
@@ -263,7 +264,7 @@ class FreeDCameraFeed:
         elif self._state == "live" and self._last_s is not None and now_s - self._last_s > FREED_LOST_S:
             with self._lock:
                 self._state = "lost"
-            warnings.warn(
+            say_again(
                 f"FreeD camera tracking on port {self.port} stopped: the set holds the camera's last pose "
                 "until it comes back (check the tracking system and its network)", stacklevel=3)
 
