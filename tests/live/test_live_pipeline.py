@@ -291,3 +291,32 @@ def test_recordings_on_top_of_each_other_are_refused(plate_clip, tmp_path, monke
     assert result.exit_code == 1 and said in result.output, result.output
     assert plate_clip.read_bytes() == before
     assert not (tmp_path / "a.mp4").exists()
+
+
+@pytest.mark.parametrize("name", ["take.frames.jsonl", "take.frames.csv"])
+def test_the_sidecar_reaches_the_disk_as_the_take_runs(tmp_path, name):
+    """Kept in memory until the take ended: an all-day take held hundreds of MB of rows, and a take
+    killed hard lost its whole log. The rows go to a hidden partial file as they come, renamed at the
+    end; an aborted take leaves none."""
+    from fractions import Fraction
+
+    from guangying.live.frames import FrameMeta, LiveFrame
+    from guangying.live.recorder import Recorder
+
+    def take(recorder: Recorder, frames: int) -> None:
+        for n in range(frames):
+            meta = FrameMeta(n, f"10:00:00:{n:02d}", 0.0, 1.0, "chroma", 1, take_time_s=n / 25)
+            recorder.write(LiveFrame(np.zeros((48, 64), np.float32), np.zeros((48, 64, 3), np.float32), meta))
+
+    recorder = Recorder(Fraction(25), composite=tmp_path / "take.mkv", sidecar=tmp_path / name)
+    take(recorder, 30)
+    partial = [p for p in tmp_path.iterdir() if ".partial-" in p.name and "frames" in p.name]
+    assert len(partial) == 1 and partial[0].read_text().count("10:00:00:") >= 25  # flushed mid-take
+    recorder.close()
+    text = (tmp_path / name).read_text()
+    assert text.count("10:00:00:") == 30 and "camera_pan_deg" not in text  # no set: no camera columns
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+    aborted = Recorder(Fraction(25), composite=tmp_path / "b.mkv", sidecar=tmp_path / f"b.{name}")
+    take(aborted, 5)
+    aborted.abort()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith((".b", "b."))]

@@ -3,6 +3,7 @@ when the take is finalised."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -68,7 +69,7 @@ class _PlateRecorder(DroppingWorker[CapturedFrame]):
         self.path, self.fps, self.pixel_aspect, self.camera = path, fps, pixel_aspect, camera
         self.start_timecode: str | None = None  # the plate's first picture's
         self._writer: Writer | None = None
-        self._first_time_s = 0.0
+        self._first_time_s = self._last_time_s = 0.0
         super().__init__(queue_items=max(8, round(fps)))
 
     def put(self, frame: CapturedFrame) -> None:
@@ -176,7 +177,7 @@ class Recorder:
                                  "or HEVC)")
             self._plate = _PlateRecorder(plate, fps, pixel_aspect, plate_camera)
         self._writers: dict[str, Writer] = {}
-        self._rows: list[FrameMeta] = []
+        self._sidecar = None if sidecar is None else _Sidecar(sidecar)
         self._first_time_s = 0.0
         # the sender's sound (``sound``: its track, as a template) goes into a video composite too
         self._sound: TakeSound | None = None
@@ -228,7 +229,9 @@ class Recorder:
                 writer.write(frame.composite_rgb_srgb, time_s=time_s)
             else:
                 writer.write(None, alpha=frame.alpha, time_s=time_s)
-        self._rows.append(frame.meta)
+        if self._sidecar is not None:
+            self._sidecar.add(frame.meta)
+        self._last_time_s = frame.meta.take_time_s
         self.frames += 1
 
     def close(self) -> list[Path]:
@@ -258,9 +261,12 @@ class Recorder:
                 errors.append(str(exc))
         if self._sound is not None:
             self._sound.discard()
-        if self.sidecar is not None and self._rows:
-            _write_sidecar(self.sidecar, self._rows)
-            written.append(self.sidecar)
+        if self._sidecar is not None:
+            try:
+                if (log := self._sidecar.close()) is not None:
+                    written.append(log)
+            except MediaError as exc:
+                errors.append(str(exc))
         if errors:
             raise MediaError("; ".join(errors))
         return written
@@ -272,7 +278,7 @@ class Recorder:
 
     def _add_sound(self, recording: Path, sound: Path) -> None:
         """The sender's sound into the finished composite recording, as long as its pictures."""
-        span_s = Fraction(self._rows[-1].take_time_s - self._first_time_s).limit_denominator(90000)
+        span_s = Fraction(self._last_time_s - self._first_time_s).limit_denominator(90000)
         try:
             mux_with_audio(recording, sound, recording, Fraction(0), span_s + 1 / self.fps,
                            container_options_for(recording))
@@ -280,6 +286,8 @@ class Recorder:
             warnings.warn(f"{exc}; {recording} is kept without sound", stacklevel=2)
 
     def abort(self) -> None:
+        if self._sidecar is not None:
+            self._sidecar.discard()
         if self._plate is not None:
             self._plate.abort()
         if self._sound is not None:
@@ -288,25 +296,63 @@ class Recorder:
             writer.abort()
 
 
-def _write_sidecar(path: Path, rows: list[FrameMeta]) -> None:
-    """JSON lines (one object per frame), or CSV when the path ends in .csv; written atomically. The
-    camera columns only for a take whose set followed a camera."""
-    tables = [asdict(r) for r in rows]
-    if all(table[name] is None for table in tables for name in CAMERA_FIELDS):
-        for table in tables:
-            for name in CAMERA_FIELDS:
-                del table[name]
-    temp = partial_path(path)
-    try:
-        with open(temp, "w", encoding="utf-8", newline="") as handle:
-            if path.suffix.lower() == ".csv":
-                writer = csv.DictWriter(handle, fieldnames=list(tables[0]))
-                writer.writeheader()
-                writer.writerows(tables)
+class _Sidecar:
+    """The per-frame log, written as the frames come (JSON lines, or CSV when the path ends in .csv) to a
+    hidden partial file renamed at the end. Kept in memory until the take ended, an all-day take held
+    300 MB of rows, and a take killed hard lost its whole log. The camera columns only for a take whose
+    set follows a camera (its first row has them)."""
+
+    FLUSH_EVERY = 25  # rows: about a second of frames reaches the disk at a time
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0
+        self.last: FrameMeta | None = None
+        self._temp: Path | None = None
+        self._handle: Any = None
+        self._csv: csv.DictWriter | None = None  # type: ignore[type-arg]
+        self._fields: list[str] = []
+
+    def add(self, meta: FrameMeta) -> None:
+        table = asdict(meta)
+        try:
+            if self._handle is None:
+                self._fields = [name for name, value in table.items()
+                                if name not in CAMERA_FIELDS or value is not None]
+                self._temp = partial_path(self.path)
+                self._handle = open(self._temp, "w", encoding="utf-8", newline="")  # open for the take
+                if self.path.suffix.lower() == ".csv":
+                    self._csv = csv.DictWriter(self._handle, fieldnames=self._fields, extrasaction="ignore")
+                    self._csv.writeheader()
+            if self._csv is not None:
+                self._csv.writerow(table)
             else:
-                for table in tables:
-                    handle.write(json.dumps(table) + "\n")
-        os.replace(temp, path)
-    except OSError as exc:
-        remove_quietly(temp)
-        raise MediaError(f"writing the sidecar {path} failed: {exc}") from exc
+                self._handle.write(json.dumps({name: table[name] for name in self._fields}) + "\n")
+            self.rows += 1
+            self.last = meta
+            if self.rows % self.FLUSH_EVERY == 0:
+                self._handle.flush()
+        except OSError as exc:
+            self.discard()
+            raise MediaError(f"writing the sidecar {self.path} failed: {exc}") from exc
+
+    def close(self) -> Path | None:
+        """The finished log under its name (atomically), or None when no frame was recorded."""
+        if self._handle is None or self._temp is None:
+            return None
+        try:
+            self._handle.close()
+            os.replace(self._temp, self.path)
+        except OSError as exc:
+            self.discard()
+            raise MediaError(f"writing the sidecar {self.path} failed: {exc}") from exc
+        self._handle = None
+        return self.path
+
+    def discard(self) -> None:
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self._handle.close()
+            self._handle = None
+        if self._temp is not None:
+            remove_quietly(self._temp)
