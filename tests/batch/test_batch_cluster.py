@@ -448,3 +448,26 @@ def test_a_shots_warnings_are_said_once_by_the_driver_not_relayed_raw_per_range(
     about_shape = [str(w.message) for w in said if "tall.png" in str(w.message)]
     assert len(about_shape) == 1 and about_shape[0].startswith("shot 'long': background ")
     assert shot.warnings == [about_shape[0].removeprefix("shot 'long': ")]
+
+
+def test_a_stopped_batch_clears_the_ranges_in_flight_and_says_what_it_keeps(ray_cluster, shoot, tmp_path):
+    """Stopped mid-shot (Ctrl-C): the hidden staging of the range that was rendering kept its frames so
+    far beside the deliverables, though the run said the unfinished outputs were removed. It goes; the
+    finished ranges stay for --resume, and that is said."""
+    os.link(shoot / "takes" / "long.mp4", tmp_path / "long.mp4")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("shots:\n  - {input: long.mp4, command: key, alpha: out/a.####.png, range_frames: 10}\n")
+    shots = load_jobs(jobs, COMMANDS)
+    dispatched = []
+
+    def stop_at_the_third(task, _worker):  # ranges 0–9 and 10–19 finished, 20–29 just sent
+        dispatched.append(task.range.key)
+        if len(dispatched) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match=r"2 finished range\(s\) of unfinished shots are kept .*--resume"):
+        with pytest.raises(KeyboardInterrupt):
+            run_batch(shots, jobs, workers=1, show_progress=False, on_dispatch=stop_at_the_third)
+    staged = {p.name for p in (tmp_path / "out" / ".guangying-batch").glob("*/alpha/*")}
+    assert staged == set(dispatched[:2]), (staged, dispatched)
+    assert not list((tmp_path / "out").glob("a.*.png"))  # nothing under the outputs' names

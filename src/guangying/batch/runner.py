@@ -30,7 +30,16 @@ from guangying.batch.join import join_shot, remove_staging, sweep_stale_staging
 from guangying.batch.manifest import Manifest, manifest_path, probe_writable
 from guangying.batch.plan import FrameRange, ShotPlan, plan_shot
 from guangying.batch.progress import BatchProgress
-from guangying.batch.render import ProgressBoard, RangeRenderer, RangeResult, RangeTask, StagedFile, task_key
+from guangying.batch.render import (
+    STAGING_FOLDER,
+    ProgressBoard,
+    RangeRenderer,
+    RangeResult,
+    RangeTask,
+    StagedFile,
+    range_staging,
+    task_key,
+)
 from guangying.media.damage import damage_note
 
 MAX_ATTEMPTS = 3  # a range whose worker died is tried this often in all before its shot fails
@@ -243,6 +252,9 @@ def run_batch(
     manifest = Manifest.load(manifest_file) if resume else Manifest(manifest_file)
     we_started, cluster = _connect(ray_address, workers)
     pool: _Pool | None = None
+    busy: dict[Any, tuple[Any, str, RangeTask]] = {}
+    states: dict[str, _ShotState] = {}
+    stopped = False
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         if workers is not None and workers > cpus:
@@ -259,13 +271,18 @@ def run_batch(
         progress.shots_done(sum(o.status != "pending" for o in outcomes))
         try:
             startup_s = _schedule(pool, states, queue, manifest, progress, report_dir, on_dispatch, started,
-                                  ended)
+                                  ended, busy)
         finally:
             progress.close()
         model_loads = _model_loads(states)
+    except BaseException:
+        stopped = True
+        raise
     finally:
         if pool is not None:
             pool.stop()
+        if stopped:
+            _clear_unfinished(busy, states)
         if we_started:
             ray.shutdown()
     report = BatchReport(outcomes, time.perf_counter() - started, size, cluster, startup_s, model_loads)
@@ -274,6 +291,25 @@ def run_batch(
 
         _, report.page = write_report(report, os.path.abspath(report_dir))
     return report
+
+
+def _clear_unfinished(busy: dict[Any, tuple[Any, str, RangeTask]], states: dict[str, _ShotState]) -> None:
+    """After a stop (Ctrl-C, SIGTERM, an error), once the workers are killed: the staging of the ranges
+    that were rendering is removed (it held their frames so far), and what is kept for ``--resume`` is
+    said. Left, the hidden folders held partial frames beside the deliverables, though the run said the
+    unfinished outputs were removed."""
+    import ray
+
+    with contextlib.suppress(Exception):  # a killed worker's range ends (in error) once it is gone
+        ray.wait(list(busy), num_returns=len(busy), timeout=5.0)
+    for _, _, task in busy.values():
+        for kind in task.outputs:
+            shutil.rmtree(range_staging(task, kind), ignore_errors=True)
+    kept = sum(len(state.results) for state in states.values() if state.outcome.status == "pending")
+    if kept:
+        warnings.warn(f"{kept} finished range(s) of unfinished shots are kept (in {STAGING_FOLDER} beside "
+                      "the outputs) for --resume to go on from; a run without --resume starts those shots "
+                      "afresh and removes them", stacklevel=3)
 
 
 def _frames_left(state: _ShotState) -> int:
@@ -369,12 +405,13 @@ def _schedule(
     on_dispatch: Callable[[RangeTask, str], None] | None,
     t0: float,
     ended: Callable[[ShotOutcome], None],
+    busy: dict[Any, tuple[Any, str, RangeTask]],
 ) -> float:
-    """Run the queue to the end; returns the seconds from ``t0`` until the first worker was ready."""
+    """Run the queue to the end; returns the seconds from ``t0`` until the first worker was ready.
+    ``busy`` (empty) holds the ranges in flight, for the caller to clear away if the run is stopped."""
     import ray
 
     startup_s = -1.0
-    busy: dict[Any, tuple[Any, str, RangeTask]] = {}
     for state in states.values():  # shots whose ranges all finished earlier: join now
         if len(state.results) == len(state.plan.ranges):
             _finish_shot(state, manifest, progress, report_dir, ended)
