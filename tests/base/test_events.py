@@ -17,6 +17,7 @@ for _ in range(2):
 
 def test_a_recurring_warning_is_said_each_time_a_plain_one_once():
     # a fresh interpreter: Python's own filters, as the command line runs with them
-    err = subprocess.run([sys.executable, "-c", SAID_TWICE], capture_output=True, text=True, check=True).stderr
+    run = subprocess.run([sys.executable, "-c", SAID_TWICE], capture_output=True, text=True, check=True)
+    err = run.stderr
     assert err.count("FreeD camera tracking on port 40000 stopped") == 2, err
     assert err.count("a plain warning") == 1, err  # what the recurring ones went through before
