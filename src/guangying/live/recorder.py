@@ -69,7 +69,7 @@ class _PlateRecorder(DroppingWorker[CapturedFrame]):
         self.path, self.fps, self.pixel_aspect, self.camera = path, fps, pixel_aspect, camera
         self.start_timecode: str | None = None  # the plate's first picture's
         self._writer: Writer | None = None
-        self._first_time_s = self._last_time_s = 0.0
+        self._first_time_s = 0.0
         super().__init__(queue_items=max(8, round(fps)))
 
     def put(self, frame: CapturedFrame) -> None:
@@ -178,7 +178,7 @@ class Recorder:
             self._plate = _PlateRecorder(plate, fps, pixel_aspect, plate_camera)
         self._writers: dict[str, Writer] = {}
         self._sidecar = None if sidecar is None else _Sidecar(sidecar)
-        self._first_time_s = 0.0
+        self._first_time_s = self._last_time_s = 0.0
         # the sender's sound (``sound``: its track, as a template) goes into a video composite too
         self._sound: TakeSound | None = None
         if sound is not None and composite is not None and composite.suffix.lower() in VIDEO_EXTENSIONS:
@@ -307,7 +307,6 @@ class _Sidecar:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.rows = 0
-        self.last: FrameMeta | None = None
         self._temp: Path | None = None
         self._handle: Any = None
         self._csv: csv.DictWriter | None = None  # type: ignore[type-arg]
@@ -329,7 +328,6 @@ class _Sidecar:
             else:
                 self._handle.write(json.dumps({name: table[name] for name in self._fields}) + "\n")
             self.rows += 1
-            self.last = meta
             if self.rows % self.FLUSH_EVERY == 0:
                 self._handle.flush()
         except OSError as exc:

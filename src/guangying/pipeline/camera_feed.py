@@ -213,9 +213,9 @@ class FreeDCameraFeed:
     def _take_waiting(self) -> None:
         """Every message the port holds, into the history, stamped with its arrival. Also called by each
         look-up, under the same lock, before it looks: a frame's camera never misses a message that had
-        arrived before its capture but that this thread had not yet read (the engine can hold the
-        interpreter for 100+ ms), so a recording of the camera, looked up later, is what the monitor
-        showed."""
+        arrived before its capture but that this thread had not yet read (a busy machine or the engine
+        can keep it from running for 100+ ms), so a recording of the camera, looked up later, is what the
+        monitor showed."""
         notes = []
         with self._lock:
             if self._stop.is_set():  # closed: its port too
