@@ -413,3 +413,24 @@ def test_a_lost_subject_is_followed_briefly_then_held_not_run_to_the_near_limit(
     # coasting without end (the former controller) walked focus from 2.45 m to the lens's near limit
     former = replay(readings, 25, ControllerConfig(*LENS, latency_s=0.04, coast_s=float("inf")))
     assert np.nanmin([r.focus_distance_m for r in former if r.t_s < 6.5]) < 0.5
+
+
+@pytest.mark.parametrize("rate_hz", [100, 25])
+@pytest.mark.parametrize("before_m, after_m", [(3.0, 1.5), (1.5, 3.0), (4.0, 2.5)])
+def test_a_change_of_subject_is_racked_to_without_overshoot(rate_hz, before_m, after_m):
+    """The lens braked to a stop as if the target stood still and a tick had no length: a change of subject
+    overshot by 3 half-depths of field at 100 Hz and 13 at 25 fps (a post track), then came back."""
+    from guangying.focus.controller import FocusController
+    from guangying.focus.simulate import half_width_diopters
+
+    controller = FocusController(ControllerConfig(85, 1.4, 0.03))
+    after_d, worst = 1.0 / after_m, 0.0
+    for k in range(int(5 * rate_hz)):
+        t = k / rate_hz
+        controller.update(DistanceReading(t, before_m if t < 2.0 else after_m, 1.0, "lidar"))
+        focus_d = controller.output(t).diopters
+        if t > 2.0:
+            past = focus_d - after_d if after_m < before_m else after_d - focus_d
+            worst = max(worst, past)
+    assert worst <= 0.1 * half_width_diopters(85, 1.4, 0.03, np.array([after_m]))[0]
+    assert controller.output(5.0).distance_m == pytest.approx(after_m, abs=1e-3)

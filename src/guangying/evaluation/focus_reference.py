@@ -430,9 +430,14 @@ class ReferenceController:
         if abs(e) < 1e-9 or (self.out_dir and direction != self.out_dir and abs(e) < self._deadband(target)):
             v_des = 0.0  # never reverse for less than the deadband: no hunting
         elif dt > 0:
-            # fastest approach that can still brake in time, never past the target in one tick
-            v_brake = math.sqrt(2 * cfg.max_accel_dps2 * abs(e))
-            v_des = direction * min(cfg.max_speed_dps, v_brake, abs(e) / dt)
+            # fastest approach that can still brake in time from the target's own speed, never past the
+            # target in one tick (as the kernel's output)
+            ahead = self.estimate_diopters(t_s + 0.01)
+            target_speed = 0.0 if ahead is None else (ahead - target) / 0.01
+            a_dt = cfg.max_accel_dps2 * dt
+            v_brake = math.sqrt(a_dt * a_dt + 2 * cfg.max_accel_dps2 * abs(e)) - a_dt
+            along = min(abs(e) / dt, max(direction * target_speed + v_brake, 0.0))
+            v_des = min(max(direction * along, -cfg.max_speed_dps), cfg.max_speed_dps)
         else:
             v_des = 0.0
         dv = cfg.max_accel_dps2 * dt
