@@ -295,3 +295,36 @@ def test_an_exr_whose_pixels_are_cut_short_is_held_not_taken_for_one_without_rgb
     assert [(f.index, f.damage) for f in frames if f.damage] == [(2, "held")]
     assert np.array_equal(frames[2].rgb, frames[1].rgb)
     assert "cannot decode" in messages[0] and "r.0002.exr" in messages[0]
+
+
+@pytest.mark.parametrize("gone, refused", [((0.40, 0.47), False), ((0.30, 0.95), True)])
+def test_a_stretch_of_a_stream_whose_data_is_gone_keeps_its_frames_in_place(tmp_path, gone, refused):
+    """An MPEG-TS take with part of its data zeroed (a damaged card, a dropped stretch of a recording):
+    the demuxer never sees those frames, and the frame after the gap came 8 frames early — 92 of 100
+    frames, every later one numbered 8 short, said as "a variable frame rate"; with 65 % gone, 33 frames
+    and "done". The missing slots hold the last good frame, named; a file mostly gone is refused."""
+    path = tmp_path / "take.ts"
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 176, "yuv420p"
+        stream.options = {"g": "25"}
+        for i in range(100):  # a picture that differs every frame (compresses to similar-sized frames)
+            rgb = np.random.default_rng(i).integers(0, 256, (176, 320, 3), np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    data = bytearray(path.read_bytes())
+    a, b = int(len(data) * gone[0]), int(len(data) * gone[1])
+    data[a:b] = bytes(b - a)
+    path.write_bytes(bytes(data))
+    if refused:
+        with pytest.raises(MediaError, match="cannot be decoded .*the file's data for them is missing"):
+            _read(path)
+        return
+    frames, messages = _read(path)
+    assert [f.index for f in frames] == list(range(100))
+    assert [f.time_s for f in frames] == pytest.approx([i / 25 for i in range(100)])
+    held = [f.index for f in frames if f.damage == "held"]
+    assert len(held) >= 4 and "the file's data for them is missing" in messages[-1]
+    assert not any("variable frame rate" in m for m in messages)

@@ -76,6 +76,34 @@ def _hidden_at_tail(container: av.container.InputContainer, stream: Any) -> int:
         return 0
 
 
+_EAGAIN_RETRIES = 10_000  # "try again" answers in a row before a stretch counts as unreadable
+
+
+class _Packets:
+    """``container.demux(stream)``, read on past "try again": the MPEG-TS demuxer says it while it looks
+    for the stream's sync through a damaged stretch (zeroed data), and ffmpeg's own tools retry. PyAV
+    raised it, and the read stopped there ("cannot read past frame 36") with the rest of the take good.
+    ``damaged`` counts the stretches met so far."""
+
+    def __init__(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
+        self.container, self.stream = container, stream
+        self.damaged = 0
+
+    def __iter__(self) -> Iterator[av.Packet]:
+        tries = 0
+        while True:
+            try:
+                for packet in self.container.demux(self.stream):
+                    tries = 0
+                    yield packet
+                return
+            except av.error.BlockingIOError:
+                self.damaged += tries == 0
+                tries += 1
+                if tries > _EAGAIN_RETRIES:
+                    raise
+
+
 class _Drift:
     """How far frame timestamps stray from a constant rate (variable-frame-rate phone and screen
     recordings), so the user is told what the outputs do about it."""
@@ -398,6 +426,15 @@ class VideoReader(Reader):
         finally:
             container.close()
 
+    def _missing_slots(self, last: Frame, next_s: float, next_index: int) -> list[float]:
+        """The times of the frames missing between the last decoded frame and the next one, due at
+        ``next_s`` as frame ``next_index``: the slots of a constant rate between them (a quarter period
+        of timing jitter allowed) that no frame, decoded or held, fills yet."""
+        period = float(1 / self._fps)
+        slots = int((next_s - last.time_s) / period - 0.75)
+        filled = next_index - last.index - 1  # held already (their data reached the decoder)
+        return [last.time_s + k * period for k in range(filled + 1, slots + 1)]
+
     def _decode(self, container: av.container.InputContainer, seek: bool) -> Iterator[Frame]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame + slice threads inside libavcodec
@@ -427,7 +464,9 @@ class VideoReader(Reader):
         from_damaged = False  # frames predicted from a lost or damaged one, until the next keyframe
         head: list[tuple[int, float]] = []  # (index, time) lost before the first good frame: they hold it
         try:
-            for packet in container.demux(stream):
+            packets = _Packets(container, stream)
+            stretches_before = 0  # damaged stretches the demuxer had read through by the last frame
+            for packet in packets:
                 shown = packet.size and packet.pts is not None and not packet.is_discard
                 if waiting_pts is not None and shown:
                     waiting_pts.add(packet.pts)
@@ -482,6 +521,26 @@ class VideoReader(Reader):
                             self._warn_about(colour, av_frame, convert, container_matrix)
                         frame = self._to_frame(av_frame, index, convert, colour)
                         frame.time_s += time_shift_s
+                        after_damage = from_damaged or last is not None and last.damage is not None
+                        if last is not None and (after_damage or packets.damaged > stretches_before):
+                            # A stretch of the file's data is gone (zeroed, cut out of a stream): the
+                            # demuxer never saw those frames' packets, so none waited for a picture, and
+                            # the next frame comes that much later. With damage around it (frames decoded
+                            # with errors, the demuxer reading through garbage), a gap of whole frames is
+                            # that loss, not a variable rate: its slots hold the last good frame, in
+                            # place. Left out, a 100-frame take read as 33 frames, "done", its sequence
+                            # numbered on as if nothing were missing.
+                            for time_s in self._missing_slots(last, frame.time_s, index):
+                                if self._end is not None and index > self._end:
+                                    break
+                                damage.lost("the file's data for them is missing")
+                                damage.held.append(index)
+                                yield held_copy(last, index, time_s)
+                                damage.check(index - self._start + 1)
+                                index += 1
+                            if self._end is not None and index > self._end:
+                                break
+                            frame.index = index
                         if last is not None and frame.time_s <= last.time_s - float(1 / self._fps):
                             # Timestamps that restart or step back (clips joined end to end, a
                             # recorder's discontinuity) continue one frame on, or outputs that keep
@@ -500,6 +559,7 @@ class VideoReader(Reader):
                             yield held_copy(frame, held_index, time_s)
                         head = []
                         drift.add(index, frame.time_s, float(index / self._fps))
+                        stretches_before = packets.damaged
                         yield frame
                         last = frame
                     index += 1
