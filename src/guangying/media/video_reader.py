@@ -23,6 +23,7 @@ from guangying.media.damage import DamageLog, held_copy
 from guangying.media.deinterlace import Deinterlacer
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.opencv import cv2
+from guangying.media.packets import PacketsReadOn
 from guangying.media.pixels import resize_to, size_change_note, to_float32
 from guangying.media.reader import Reader, resolve_range
 from guangying.media.swscale_levels import decode_gains
@@ -74,34 +75,6 @@ def _hidden_at_tail(container: av.container.InputContainer, stream: Any) -> int:
         return sum(bool(p.size and p.is_discard) for p in container.demux(stream))
     except av.error.FFmpegError:
         return 0
-
-
-_EAGAIN_RETRIES = 10_000  # "try again" answers in a row before a stretch counts as unreadable
-
-
-class _Packets:
-    """``container.demux(stream)``, read on past "try again": the MPEG-TS demuxer says it while it looks
-    for the stream's sync through a damaged stretch (zeroed data), and ffmpeg's own tools retry. PyAV
-    raised it, and the read stopped there ("cannot read past frame 36") with the rest of the take good.
-    ``damaged`` counts the stretches met so far."""
-
-    def __init__(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
-        self.container, self.stream = container, stream
-        self.damaged = 0
-
-    def __iter__(self) -> Iterator[av.Packet]:
-        tries = 0
-        while True:
-            try:
-                for packet in self.container.demux(self.stream):
-                    tries = 0
-                    yield packet
-                return
-            except av.error.BlockingIOError:
-                self.damaged += tries == 0
-                tries += 1
-                if tries > _EAGAIN_RETRIES:
-                    raise
 
 
 class _Drift:
@@ -464,7 +437,7 @@ class VideoReader(Reader):
         from_damaged = False  # frames predicted from a lost or damaged one, until the next keyframe
         head: list[tuple[int, float]] = []  # (index, time) lost before the first good frame: they hold it
         try:
-            packets = _Packets(container, stream)
+            packets = PacketsReadOn(container, stream)
             stretches_before = 0  # damaged stretches the demuxer had read through by the last frame
             for packet in packets:
                 shown = packet.size and packet.pts is not None and not packet.is_discard
