@@ -921,3 +921,35 @@ def test_a_picture_plays_at_an_ntsc_rate_given_as_a_fraction(plate_frames, tmp_p
     args = ["live", str(still), "--no-monitor", "--fps", "24000/1001", "--duration", "1", "-b", "grey"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
+
+
+def test_the_monitor_address_answers_while_the_stream_is_waited_for(plate_frames, tmp_path):
+    """Opened before the camera sent its first picture, the monitor's address refused the connection
+    (the browser's error page). It says the take waits, looks again, and becomes the monitor."""
+    port = free_port(socket.SOCK_DGRAM)
+    live = LiveProcess(f"udp://127.0.0.1:{port}", "--port", 0, "--source-timeout", 30, "-b", "black",
+                       cwd=tmp_path)
+    sender = UdpSender(plate_frames, port, seconds=30)
+
+    def fetch(url: str) -> str:
+        return urllib.request.urlopen(url, timeout=5).read().decode()
+
+    try:
+        deadline = time.monotonic() + 60
+        said = r"monitor \(waiting for the first picture\): (http://\S+/)"
+        while not (found := re.search(said, live.output)):
+            assert time.monotonic() < deadline and live.proc.poll() is None, live.output
+            time.sleep(0.1)
+        url = found.group(1)
+        page = fetch(url)
+        assert "Waiting for the udp source" in page and 'http-equiv="refresh"' in page
+        assert json.loads(fetch(url + "stats.json"))["state"] == "waiting"
+        sender.start()
+        assert live.wait_url() == url  # the monitor proper, at the same address
+        live.wait_live()
+        assert "<title>Guangying live</title>" in fetch(url)
+        live.proc.send_signal(signal.SIGTERM)
+        live.wait(timeout_s=30)
+    finally:
+        sender.stop_now.set()
+        live.kill()

@@ -218,7 +218,10 @@ def live(**options: Any) -> None:
         timeout_s = options["source_timeout"]
         click.echo(f"waiting for {options['source']}: its first picture (up to {timeout_s:g} s, "
                    "--source-timeout) …", err=True)
-    take = open_live(options)
+    def say_waiting(urls: list[str]) -> None:  # the address works from now on: a page that says it waits
+        click.echo(f"monitor (waiting for the first picture): {urls[0]}", err=True)
+
+    take = open_live(options, on_waiting=say_waiting)
     source, server = take.source, take.server
     click.echo(
         f"live: {source.spec} {source.width}×{source.height} at {float(source.fps):g} fps, "

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlparse
 
 from guangying.base.errors import MissingInputError, SettingsError, StopSignal
 from guangying.lens.sensors import sensor_preset
-from guangying.live.capture import LiveSource
+from guangying.live.capture import LiveSource, source_kind
 from guangying.live.focus_link import LiveFocus
-from guangying.live.monitor import MonitorFeed, MonitorServer
+from guangying.live.monitor import MonitorFeed, MonitorServer, WaitingPage, opening_urls
 from guangying.live.monitor_access import monitor_key
 from guangying.live.recorder import Recorder
 from guangying.live.session import LiveReport, LiveSession, SessionOutputs
@@ -251,14 +252,25 @@ _RECORDING_OPTIONS = {
 }
 
 
-def open_live(options: Mapping[str, Any]) -> LiveTake:
+def open_live(options: Mapping[str, Any],
+              on_waiting: Callable[[list[str]], None] | None = None) -> LiveTake:
     """Open source, outputs, focus, set and monitor from ``options`` (``source`` required; other keys as
-    :data:`DEFAULTS` and the look keys). Whatever was opened is closed again if a later part fails."""
+    :data:`DEFAULTS` and the look keys). Whatever was opened is closed again if a later part fails.
+    While a camera or stream is waited for, the monitor's address serves a page that says so;
+    ``on_waiting(addresses)`` is told them then."""
     o = {**DEFAULTS, **options}
     key = None if o["no_monitor"] else monitor_key(o["monitor_key"], o["host"])
     _check_set_files(o)
     closers: list[Callable[[], None]] = []
     try:
+        waiting = None
+        if not o["no_monitor"] and source_kind(o["source"]) != "file":
+            # its scheme only: a camera's address may carry its password, and the page asks no key
+            scheme = urlparse(str(o["source"])).scheme or "camera"
+            waiting = WaitingPage(o["host"], o["port"], f"the {scheme} source")
+            closers.append(waiting.close)
+            if on_waiting is not None:
+                on_waiting(opening_urls(o["host"], waiting.port, key))
         device_options = {
             k: v
             for k, v in (
@@ -343,7 +355,11 @@ def open_live(options: Mapping[str, Any]) -> LiveTake:
         )
         server = None
         if feed is not None:
-            server = MonitorServer(feed, session, o["host"], o["port"], key)
+            port = o["port"]
+            if waiting is not None:
+                waiting.close()  # the port (the one it got for --port 0 too), for the monitor proper
+                port = waiting.port
+            server = MonitorServer(feed, session, o["host"], port, key)
             closers.append(server.close)
     except BaseException:
         for close in reversed(closers):

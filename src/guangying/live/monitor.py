@@ -8,6 +8,7 @@ and it needs nothing but the standard library to serve (delay measured in ``benc
 from __future__ import annotations
 
 import errno
+import html
 import json
 import sys
 import threading
@@ -185,6 +186,13 @@ def _asset(name: str) -> bytes:
 _ASSETS = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript")}
 
 
+_WAITING_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="1">
+<title>Guangying live: waiting</title></head>
+<body style="font-family:sans-serif;background:#111;color:#ddd;margin:3em">
+<h1>Guangying live</h1><p>Waiting for {what}: its first picture. This page looks again every second.</p>
+</body></html>"""
+
 _KEY_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Guangying live: key</title>
 <style>body {{ background: #111; color: #ddd; font: 16px system-ui, sans-serif; padding: 2em; }}
@@ -347,6 +355,75 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
     return Handler
 
 
+def _bind(host: str, port: int, handler: type) -> _Server:
+    try:
+        server = _Server((host, port), handler)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise DeviceError(
+                f"port {port} on {host} is already in use (another guangying live or web server?); "
+                "choose another with --port"
+            ) from exc
+        raise DeviceError(f"cannot serve the monitor on {host}:{port}: {exc}") from exc
+    server.daemon_threads = True
+    return server
+
+
+def opening_urls(host: str, port: int, key: str | None) -> list[str]:
+    """The addresses to open the monitor at, each with the key when there is one: on this machine, and
+    on the set's network when served on all addresses."""
+    hosts = ["127.0.0.1" if host in ("0.0.0.0", "") else host]
+    if host in ("0.0.0.0", ""):
+        network = address_on_the_network()
+        hosts += [network] if network else []
+    suffix = f"?key={key}" if key else ""
+    return [f"http://{name}:{port}/{suffix}" for name in hosts]
+
+
+class WaitingPage:
+    """The monitor's address while the take waits for its source's first picture (a camera or stream
+    not yet sending): a page that says so and looks again every second, until the monitor takes its
+    place on the same port. Before, the address refused connections until the first picture, and a
+    director who opened it early saw the browser's error. It shows nothing of the take."""
+
+    def __init__(self, host: str, port: int, waiting_for: str) -> None:
+        body = _WAITING_PAGE.format(what=html.escape(waiting_for)).encode()
+        state = json.dumps({"state": "waiting", "message": f"waiting for {waiting_for}"}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = IDLE_TIMEOUT_S
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+                is_stats = urlparse(self.path).path == "/stats.json"
+                data, kind = (state, "application/json") if is_stats else (body, "text/html; charset=utf-8")
+                try:
+                    self.send_response(HTTPStatus.OK)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Cache-Control", "no-store")
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                    pass
+
+        self._server = _bind(host, port, Handler)
+        self.host, self.port = host, self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="guangying-waiting",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Free the port (for the monitor); a second call does nothing."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=2.0)
+        self._server.server_close()
+
+
 class MonitorServer:
     """``http://HOST:PORT/``: the page, ``/stream.mjpg?view=…``, ``/frame.jpg``, ``/stats.json``,
     ``/settings.json`` and the POST actions (``/settings``, ``/pick``, ``/save``, ``/stop``)."""
@@ -354,16 +431,7 @@ class MonitorServer:
     def __init__(self, feed: MonitorFeed, control: MonitorControl, host: str = "127.0.0.1", port: int = 8080,
                  key: str | None = None):
         self.closing = threading.Event()
-        try:
-            self._server = _Server((host, port), _handler(feed, control, self.closing))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise DeviceError(
-                    f"port {port} on {host} is already in use (another guangying live or web server?); "
-                    "choose another with --port"
-                ) from exc
-            raise DeviceError(f"cannot serve the monitor on {host}:{port}: {exc}") from exc
-        self._server.daemon_threads = True
+        self._server = _bind(host, port, _handler(feed, control, self.closing))
         self.host, self.port, self.key = host, self._server.server_address[1], key
         self._server.access = MonitorAccess(names_of_this_machine(host), key, self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="guangying-http", daemon=True)
@@ -375,14 +443,8 @@ class MonitorServer:
         return f"http://{host}:{self.port}/"
 
     def opening_urls(self) -> list[str]:
-        """The addresses to open the page at, each with the key when there is one: on this machine,
-        and on the set's network when served on all addresses."""
-        hosts = [urlparse(self.url).hostname or "127.0.0.1"]
-        if self.host in ("0.0.0.0", ""):
-            network = address_on_the_network()
-            hosts += [network] if network else []
-        suffix = f"?key={self.key}" if self.key else ""
-        return [f"http://{host}:{self.port}/{suffix}" for host in hosts]
+        """The addresses to open the page at (:func:`opening_urls`)."""
+        return opening_urls(self.host, self.port, self.key)
 
     def start(self) -> None:
         self._thread.start()
