@@ -25,7 +25,8 @@ from guangying.base.colour import linear_to_srgb
 from guangying.base.errors import MediaError, SettingsError
 from guangying.cli.main import cli
 from guangying.live.capture import LiveSource
-from guangying.media import open_reader, open_writer
+from guangying.media import display_srgb, open_reader, open_writer
+from guangying.media.colour_tags import HLG_PEAK
 from guangying.media.pixels import to_float32
 
 PATCH = 32
@@ -83,7 +84,11 @@ def test_a_sony_slog3_clip_is_linear_by_its_sidecar_xml(tmp_path):
     # Sony's anchors to within the 10-bit code's rounding (598 is 90 % + 0.1 %); the read was 1.3–1.8 %
     # low while swscale's 16-bit RGB put white at 0.996 (media.swscale_levels)
     np.testing.assert_allclose(_patches(frame.rgb)[:, 1], [0.18, 0.90, 0.0], rtol=0.003, atol=0.001)
-    assert info.highlight_peak is not None and info.highlight_peak > 10  # S-Log3 holds ~6 stops over grey
+    # S-Log3 holds ~6 stops over grey; the SDR picture rolls off as an HLG clip's (knee at half of
+    # diffuse white): to its 18.5, diffuse white came out at 0.61
+    assert info.highlight_peak == pytest.approx(HLG_PEAK)
+    assert display_srgb(np.full((1, 1, 3), 0.45, np.float32), "linear", info.highlight_peak)[0, 0, 0] \
+        == pytest.approx(0.701, abs=0.002)  # sRGB of 0.45, untouched
 
     frame, info = _first(tmp_path / "C0001.MP4", camera_log="none")  # the code values, as tagged
     assert frame.transfer == "srgb" and info.camera_log is None
@@ -250,7 +255,9 @@ def test_a_clean_plate_frame_exported_from_a_sony_clip_is_read_as_the_clip_is(tm
         settings = keyer_settings_for(tmp_path / "C0003.MP4", clean_plate=tmp_path / "plate.png")
         frame, info = _first(tmp_path / "C0003.MP4")
     expected = display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
-    # 1 %: a picture's codes are read as the camera's full-range code values (a DPX from Resolve);
-    # this export expanded video range to full, which moves mid grey's code by 0.4 %. Read as the
-    # plate's own Rec.709 codes it was 19 % off.
-    assert np.abs(settings.clean_plate - expected).max() < 0.015
+    # 1 % at mid grey: a picture's codes are read as the camera's full-range code values (a DPX from
+    # Resolve); this export expanded video range to full, which moves mid grey's code by 0.4 % (and
+    # white's light by a quarter, above the roll-off's knee). Read as the plate's own Rec.709 codes
+    # grey was 19 % off.
+    grey = _patches(settings.clean_plate)[0] - _patches(expected)[0]
+    assert np.abs(grey).max() < 0.015

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from guangying.base.errors import SettingsError
-from guangying.media.colour_tags import StreamColour
+from guangying.media.colour_tags import HLG_PEAK, StreamColour
 from guangying.media.isobmff import top_level_box
 from guangying.media.opencv import cv2
 
@@ -86,9 +86,15 @@ class CameraLog:
 
     @property
     def highlight_peak(self) -> float | None:
-        """The light of the file's top code value, relative to diffuse white (1.0); None for a linear
-        space, whose light has no top."""
-        return None if self.linear else float(self._decode(np.array([1.0], np.float64))[0])
+        """The light the keyer's SDR picture rolls off to, relative to diffuse white (1.0): an HLG
+        stream's top (about 3.8; above it the light is scaled onto white, hue kept), or the curve's own
+        top where that is lower; None for a linear space. Taken to the curve's top (S-Log3 18.5, LogC4
+        197), BT.2390's knee fell to 0.12–0.32 and diffuse white came out at 0.52–0.69: a log subject
+        darker than the set's white in every composite, where light under half of diffuse white was to
+        pass as an HDR clip's does."""
+        if self.linear:
+            return None
+        return min(float(self._decode(np.array([1.0], np.float64))[0]), HLG_PEAK)
 
     def for_range(self, full_range: bool) -> CameraLog:
         return dataclasses.replace(self, full_range=full_range)

@@ -66,6 +66,7 @@ def _hlg_scene_light(signal: np.ndarray) -> np.ndarray:
 
 
 _HLG_REFERENCE_LIGHT = float(_hlg_scene_light(np.array(_HLG_REFERENCE_SIGNAL)))
+HLG_PEAK = 1.0 / _HLG_REFERENCE_LIGHT  # an HLG signal's top, relative to its reference white: about 3.8
 
 
 def hlg_to_linear(signal: np.ndarray) -> np.ndarray:
@@ -182,7 +183,7 @@ class StreamColour:
         3.8; PQ: the grade's peak from its HDR10 metadata, else an assumed 1000 cd/m², about 4.9); None
         for SDR streams."""
         if self.transfer == TRC_HLG:
-            return 1.0 / _HLG_REFERENCE_LIGHT
+            return HLG_PEAK
         if self.transfer == TRC_PQ:
             return (self.peak_cd_m2 or PQ_GRADING_PEAK_CD_M2) / PQ_REFERENCE_WHITE_CD_M2
         return None
