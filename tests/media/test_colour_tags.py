@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.cli.main import cli
 from guangying.live.capture import LiveSource
-from guangying.media import display_srgb, open_reader, open_writer
+from guangying.media import MediaError, display_srgb, open_reader, open_writer
 from guangying.media.pixels import to_float32
 
 PATCH = 32  # px: flat patches, measured 8 px inside their edges (away from 4:2:0 and block bleed)
@@ -112,6 +112,16 @@ def test_hlg_clip_reads_as_scene_linear_with_reference_white_at_one(tmp_path):
     assert grey == pytest.approx(0.18, abs=0.01)  # BT.2408: 18 % grey card at 38 %
     assert half == pytest.approx((1 / 12) / 0.265, rel=0.02)  # BT.2100: signal 0.5 is 1/12 of peak light
     assert np.ptp(means, axis=1).max() < 0.01  # neutral stays neutral through the primaries
+
+
+def test_a_camera_log_named_for_an_hlg_clip_is_refused(tmp_path):
+    """camera_log: slog3-sgamut3cine set for a whole shoot read a phone's HLG clip as S-Log3 (18 % grey at
+    0.14, white at 2.3) with only "(as asked)": its tags say HDR, so it is no log footage."""
+    means = _hdr_greys(tmp_path / "phone_hlg.mov", [0.38, 0.75], HLG)  # as tagged, it reads
+    assert means[:, 1] == pytest.approx([0.18, 1.0], abs=0.02)
+    with pytest.raises(MediaError, match=r"phone_hlg\.mov is tagged HLG .*not slog3-sgamut3cine footage"
+                                         r".*--camera-log none"):
+        open_reader(tmp_path / "phone_hlg.mov", camera_log="slog3-sgamut3cine")
 
 
 def test_pq_clip_reads_as_light_relative_to_203_nits(tmp_path):

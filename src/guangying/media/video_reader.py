@@ -18,7 +18,7 @@ from guangying.base.errors import MediaError, MissingMediaError
 from guangying.base.timecode import parse_timecode, timecode_at
 from guangying.media.camera_log import CameraLog, SourceColour, resolve_camera_log
 from guangying.media.camera_raw import unreadable_raw_note
-from guangying.media.colour_tags import TRC_LINEAR, TRC_PQ, StreamColour
+from guangying.media.colour_tags import TRC_HLG, TRC_LINEAR, TRC_PQ, StreamColour
 from guangying.media.damage import DamageLog, held_copy
 from guangying.media.deinterlace import Deinterlacer
 from guangying.media.frames import ClipInfo, Frame
@@ -333,6 +333,13 @@ class VideoReader(Reader):
             self._pixel_aspect = stream.sample_aspect_ratio or ctx.sample_aspect_ratio
             self._turns, colour = _first_frame_facts(container, stream, self._log)
             self._codec = ctx.name
+            if self._log is not None and int(ctx.color_trc) in (TRC_HLG, TRC_PQ):
+                # a camera_log set for a whole shoot read a phone's HLG clip as S-Log3: 18 % grey at 0.14,
+                # white at 2.3, the tags' word lost under "as asked"
+                hdr = "HLG" if int(ctx.color_trc) == TRC_HLG else "PQ"
+                raise MediaError(f"{path} is tagged {hdr} (an HDR recording, as phones make): it is not "
+                                 f"{self._log.name} footage. Read it by its tags: --camera-log none (a batch "
+                                 "shot's camera_log: none)")
         if self._turns % 2:
             width, height = height, width
         last = total - 1 if total is not None else None
