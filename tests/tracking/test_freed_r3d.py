@@ -132,30 +132,24 @@ def test_capture_file_with_torn_packets_delay_and_chan(tmp_path):
     cap.write_bytes(data)
     assert [m.pan_deg for m in read_d1_capture(cap)] == [m.pan_deg for m in msgs]
     out = tmp_path / "cam.chan"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "track",
-            str(cap),
-            "--method",
-            "freed",
-            "--fps",
-            "25",
-            "--focal-length",
-            "35",
-            "--sensor",
-            "s35",
-            "--delay-frames",
-            "2",
-            "-o",
-            str(out),
-        ],
-    )
+    with pytest.warns(UserWarning, match="no plate to take the aspect from.*16:9"):  # assumed, and said
+        result = CliRunner().invoke(cli, ["track", str(cap), "--method", "freed", "--fps", "25",
+                                          "--focal-length", "35", "--sensor", "s35", "--delay-frames", "2",
+                                          "-o", str(out)])
     assert result.exit_code == 0, result.output
     rows = read_camera_track(out, ChanSettings(24.89, 16 / 9, 25))
     # delayed by two frames: frame i shows message i − 2; the first two repeat message 0
     assert [r.pan_deg for r in rows] == pytest.approx([0, 0, 0, 0.5, 1.0, 1.5, 2.0, 2.5])
     assert rows[0].focal_length_mm == pytest.approx(35)
+    # a 4:3 plate's .chan: read back for 16:9 its lens came out 1.33× long (the set too tight)
+    four_three = tmp_path / "cam43.chan"
+    args = ["track", str(cap), "--method", "freed", "--fps", "25", "--focal-length", "35", "--sensor", "s35",
+            "--chan-aspect", "4:3", "-o", str(four_three)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    read_43 = read_camera_track(four_three, ChanSettings(24.89, 4 / 3, 25))
+    assert read_43[0].focal_length_mm == pytest.approx(35)
+    bad = CliRunner().invoke(cli, [*args[:-3], "--chan-aspect", "wide", "-o", str(four_three)])
+    assert bad.exit_code == 2 and "width:height" in bad.output
 
 
 def test_bad_freed_inputs_say_what_is_wrong(tmp_path):

@@ -442,3 +442,18 @@ def test_a_camera_track_row_csv_cannot_split_is_named(tmp_path, cell, said):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputFormatError, match=said):
         read_camera_track(path)
+
+
+def test_a_portrait_plates_chan_field_of_view_spans_the_sensor_along_its_height(tmp_path):
+    """The sensor's width spans a portrait plate's height: its vertical field of view was worked out over
+    width/aspect, 85° for a 24 mm lens on Super 35 at 9:16 where the plate sees 54.8°, and the points of
+    a camera read from it in Nuke landed 250 px off."""
+    row = CameraTrackRow(0, 0.0, "", 0, 0, 0, 0, 0, 0, 24.0, 1.0)
+    portrait = ChanSettings(24.89, 9 / 16)
+    path = write_camera_track(tmp_path / "p.chan", [row], portrait)
+    vfov = float(path.read_text().split()[7])
+    assert vfov == pytest.approx(math.degrees(2 * math.atan(24.89 / 2 / 24.0)), abs=1e-6)  # 54.8°
+    assert read_camera_track(path, portrait)[0].focal_length_mm == pytest.approx(24.0)
+    landscape = write_camera_track(tmp_path / "l.chan", [row], ChanSettings(24.89, 16 / 9))
+    assert float(landscape.read_text().split()[7]) == pytest.approx(
+        math.degrees(2 * math.atan(24.89 / (16 / 9) / 2 / 24.0)), abs=1e-6)  # unchanged

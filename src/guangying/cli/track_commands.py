@@ -48,6 +48,20 @@ def _finite(positive: bool = False) -> Callable[[click.Context, click.Parameter,
     return check
 
 
+def _aspect(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    """``16:9``, ``16/9`` or ``1.778`` → W/H."""
+    if value is None:
+        return None
+    try:
+        parts = [float(p) for p in value.replace("/", ":").split(":")]
+        aspect = parts[0] / parts[1] if len(parts) == 2 else parts[0] if len(parts) == 1 else math.nan
+    except (ValueError, ZeroDivisionError):
+        aspect = math.nan
+    if not (math.isfinite(aspect) and 0.1 <= aspect <= 10.0):
+        raise click.BadParameter(f"{value!r}: give the plate's width:height, e.g. 16:9, 4:3, 9:16 or 1.85")
+    return aspect
+
+
 @click.command("track")
 @click.argument("source", required=False)
 @click.option(
@@ -146,6 +160,9 @@ def _finite(positive: bool = False) -> Callable[[click.Context, click.Parameter,
     help=".chan: frame number of the first row [default: an image sequence's own numbers; a video's "
     "first frame is 1, as Nuke counts]",
 )
+@click.option("--chan-aspect", "chan_aspect", callback=_aspect, default=None,
+              help=".chan of a FreeD or Record3D track: the plate's width/height (16:9, 4:3, 9:16 or 1.85) "
+              "its field of view is for [default: 16:9]; a tracked plate gives its own")
 @click.option("--start-timecode", default=None, help="timecode of the first row (default: the source's)")
 def track_command(
     source: str | None,
@@ -171,6 +188,7 @@ def track_command(
     start: int | None,
     end: int | None,
     chan_first_frame: int | None,
+    chan_aspect: float | None,
     start_timecode: str | None,
 ) -> None:
     """Measure the camera's motion: one row per frame (frame, t_s, timecode, pan/tilt/roll in degrees,
@@ -217,6 +235,7 @@ def track_command(
         smooth=not raw,
         min_markers=min_markers,
         chan_first_frame=chan_first_frame,
+        chan_aspect=chan_aspect,
         start_timecode=start_timecode,
     )
     with Progress(transient=True) as bar:

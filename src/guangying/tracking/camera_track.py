@@ -192,12 +192,19 @@ def chan_frame_zero(source: str | Path | None) -> int:
     return 0 if source is not None and parse_pattern(source) is not None else 1
 
 
+def _vertical_aperture_mm(chan: ChanSettings) -> float:
+    """The sensor's span along the picture's height: its width spans the long side, so a landscape plate's
+    height takes width/aspect of it and a portrait plate's the whole width (over W/H, a portrait phone
+    plate's field of view came out 250 px wide of the plate in Nuke)."""
+    return chan.sensor_width_mm / max(chan.aspect, 1.0)
+
+
 def _vfov_deg(focal_length_mm: float, chan: ChanSettings) -> float:
-    return math.degrees(2.0 * math.atan(chan.sensor_width_mm / chan.aspect / (2.0 * focal_length_mm)))
+    return math.degrees(2.0 * math.atan(_vertical_aperture_mm(chan) / (2.0 * focal_length_mm)))
 
 
 def _focal_mm(vfov_deg: float, chan: ChanSettings) -> float:
-    return chan.sensor_width_mm / chan.aspect / (2.0 * math.tan(math.radians(vfov_deg) / 2.0))
+    return _vertical_aperture_mm(chan) / (2.0 * math.tan(math.radians(vfov_deg) / 2.0))
 
 
 def _chan_text(rows: list[CameraTrackRow], chan: ChanSettings) -> str:

@@ -48,6 +48,7 @@ class TrackJob:
     smooth: bool = True
     min_markers: int = 2
     chan_first_frame: int | None = None  # the .chan number of the first row (see _chan_frame_zero)
+    chan_aspect: float | None = None  # .chan of a plate-less source (FreeD, Record3D): the plate's W/H
     start_timecode: str | None = None
 
 
@@ -222,10 +223,26 @@ def run_track(job: TrackJob, progress: Callable[[int], None] | None = None) -> l
             raise SettingsError(
                 "a .chan track needs the sensor (--sensor NAME) to turn focal length into a field of view"
             )
-        chan = ChanSettings(sensor, aspect or 16 / 9, fps or 25.0, rows[0].timecode,
+        chan = ChanSettings(sensor, _chan_aspect(job, aspect), fps or 25.0, rows[0].timecode,
                             _chan_frame_zero(job, rows))
     write_camera_track(job.output, rows, chan)
     return rows
+
+
+def _chan_aspect(job: TrackJob, plate_aspect: float | None) -> float:
+    """The plate aspect (W/H) a .chan's field of view is worked out for: the tracked plate's, else
+    ``--chan-aspect``, else 16:9, said (a FreeD capture has no plate: a 4:3 plate's set came out 1.33×
+    too tight from the .chan, without a word)."""
+    if plate_aspect is not None:
+        if job.chan_aspect is not None and abs(job.chan_aspect / plate_aspect - 1.0) > 0.01:
+            warnings.warn(f"--chan-aspect {job.chan_aspect:.4g} is not the plate's {plate_aspect:.4g}: the "
+                          "plate's is used", stacklevel=3)
+        return plate_aspect
+    if job.chan_aspect is not None:
+        return job.chan_aspect
+    warnings.warn(f"a {job.method} track has no plate to take the aspect from: the .chan's field of view "
+                  "is for a 16:9 plate; give --chan-aspect W/H (4:3, 9:16 …) for another", stacklevel=3)
+    return 16 / 9
 
 
 _WEAK_QUALITY = 0.3  # below: a solve off by about 0.8 px rms or more, or few markers; the set may slip
