@@ -255,13 +255,29 @@ def _say_weak_solves(rows: list[CameraTrackRow], job: TrackJob) -> None:
     from guangying.media.damage import frame_ranges
 
     quality = np.array([r.quality for r in rows])
-    if np.median(quality) < _BAD_MEDIAN_QUALITY:
+    held = quality == 0.0  # no solve: too few markers or features seen, the last pose held
+    if held.mean() > 0.5:
+        # (held frames counted in, the median said the board file or the lens was wrong where the
+        # markers were only blurred out of sight; the frames that were solved were right)
+        seen = "markers" if job.method == "markers" else "features"
+        where = frame_ranges([r.frame for r, h in zip(rows, held, strict=True) if h]).split(", ")
+        listed = ", ".join(where[:6]) + (", …" if len(where) > 6 else "")
+        warnings.warn(f"too few {seen} were found in {int(held.sum())} of {len(rows)} frames ({listed}): "
+                      "they hold the last solved pose, so the set stands still there while the camera "
+                      "moves. Motion blur, the board out of frame or behind the actor"
+                      + (" (--min-markers lowers the count needed)" if job.method == "markers" else ""),
+                      stacklevel=3)
+    solved = quality[~held]
+    if solved.size and np.median(solved) < _BAD_MEDIAN_QUALITY:
         cause = ("the board file is not the printed board (marker size, gap, dictionary or first id) or the "
                  "lens is wrong (--focal-length, --sensor, or a --calibration with its distortion)"
                  if job.method == "markers" else
                  "the lens is wrong (--focal-length, --sensor) or too little of the screen's texture shows")
-        warnings.warn(f"the camera solve fits poorly in most frames (median quality {np.median(quality):.2f} "
-                      f"of 1): {cause}. This track will not hold a set in place", stacklevel=3)
+        warnings.warn(f"the camera solve fits poorly in most frames solved (median quality "
+                      f"{np.median(solved):.2f} of 1): {cause}. This track will not hold a set in place",
+                      stacklevel=3)
+        return
+    if held.mean() > 0.5:
         return
     weak = [r.frame for r in rows if r.quality < _WEAK_QUALITY]
     if not weak:
