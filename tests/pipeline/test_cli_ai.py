@@ -160,3 +160,24 @@ def test_a_range_can_start_its_memory_afresh(seated_clip, tmp_path):
             mattes[name] = {f.index: f.rgb[..., 0] for f in reader}[10]
     assert np.abs(mattes["warm"] - mattes["whole"]).max() < 2e-4
     assert np.abs(mattes["cold"] - mattes["whole"]).mean() > 4e-3
+
+
+def test_a_subject_the_person_matte_keeps_losing_is_said_and_one_walking_in_is_not():
+    """A figure small in frame came and went (its matte empty in 25 of 30 frames, in and out) and the run
+    said nothing: only a matte empty in every frame was said."""
+    import warnings
+
+    from guangying.pipeline.job import _say_lost_subject
+
+    def said(pattern: str) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _say_lost_subject("shot.mp4", [(n, c == "x") for n, c in enumerate(pattern)])
+        return [str(w.message) for w in caught]
+
+    flickering = said("..x..x.xx...x....x..x.....x...")
+    assert len(flickering) == 1 and "comes and goes: empty in 17 of the 25 frames between" in flickering[0]
+    assert "--preset full_body" in flickering[0]
+    assert said("..........xxxxxxxxxxxxxxxxxxxx") == []  # walks in
+    assert said("xxxxxxxxxxxxxxxxxxx.x.........") == []  # walks out, one frame missed on the way
+    assert "empty in all 5 frames" in said(".....")[0]

@@ -131,6 +131,33 @@ def _warm_up_memory(matter: Matter, source: str | Path, first: int, last: int, f
                       stacklevel=3)
 
 
+LOST_SUBJECT_SHARE = 0.1  # frames a person matte may lose its subject in, between frames that have it
+
+
+def _say_lost_subject(source: str | Path, seen: list[tuple[int, bool]]) -> None:
+    """Say when a person matte found nobody, or found someone and lost them again and again: a figure
+    small in frame came and went (the matte empty in 25 of 30 frames, in and out), and only a matte
+    empty in every frame was said. Empty frames before the first and after the last with someone are a
+    subject walking in or out, not said."""
+    advice = ("It mattes people; a small figure may need --preset full_body (or a higher "
+              "--downsample-ratio), and an animal or an object needs a screen (--matte chroma)")
+    found = [n for n, someone in seen if someone]
+    if not found:
+        warnings.warn(f"the matte of {source} is empty in all {len(seen)} frames: the person matte found "
+                      f"nobody. {advice}", stacklevel=3)
+        return
+    between = [n for n, someone in seen if not someone and found[0] < n < found[-1]]
+    span = sum(1 for n, _ in seen if found[0] <= n <= found[-1])
+    if len(between) > max(2, LOST_SUBJECT_SHARE * span):
+        from guangying.media.damage import frame_ranges
+
+        listed = frame_ranges(between).split(", ")
+        where = ", ".join(listed[:6]) + (", …" if len(listed) > 6 else "")
+        warnings.warn(f"the matte of {source} comes and goes: empty in {len(between)} of the {span} frames "
+                      f"between the first and the last where it finds someone ({where}). {advice}",
+                      stacklevel=3)
+
+
 def run_job(
     source: str | Path,
     matter: Matter,
@@ -326,7 +353,8 @@ def run_job(
         linear_composite = "composite" in writers and writers["composite"].output_transfer == "linear"
         # a person matte that finds nobody (a cat, a product shot, a figure too small for its
         # resolution) wrote empty mattes and a composite without its subject, exit 0 and no word
-        subject_seen = isinstance(matter, ChromaKeyer)  # an all-screen key is a clean plate: not asked
+        person_matte = not isinstance(matter, ChromaKeyer)  # an all-screen key is a clean plate: not asked
+        seen: list[tuple[int, bool]] = []  # (frame, someone in its matte), for a person matte
         for n, frame in enumerate(reader):
             rgb_srgb = display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
             bg_srgb, bg_linear = (None, None) if plate is None else plate.next_plate(frame.index, rgb_srgb)
@@ -362,8 +390,9 @@ def run_job(
                     fg_linear = fg if fg_transfer == "linear" else srgb_to_linear(fg)
                     fg_writer.write(fg_linear * alpha[..., None], transfer="linear", time_s=frame.time_s)
             report.frames += 1
-            if not subject_seen:
-                subject_seen = int(np.count_nonzero(result.alpha > 0.5)) > result.alpha.size // 1000
+            if person_matte:
+                someone = int(np.count_nonzero(result.alpha > 0.5)) > result.alpha.size // 1000
+                seen.append((frame.index, someone))
             if frame.damage == "held":
                 report.held_frames.append(frame.index)
             elif frame.damage == "artefacts":
@@ -372,12 +401,7 @@ def run_job(
         if report.frames == 0:
             raise NoFramesError(f"no frames read from {source} (check the range asked for: --start/--end, "
                                 "or start/end)")
-        if not subject_seen:
-            warnings.warn(
-                f"the matte of {source} is empty in all {report.frames} frames: the person matte found "
-                "nobody. It mattes people; a small figure may need a higher --downsample-ratio (or "
-                "--preset full_body), and an animal or an object needs a screen (--matte chroma)",
-                stacklevel=2,
-            )
+        if person_matte:
+            _say_lost_subject(source, seen)
     report.outputs = [p for p in (outputs.composite, outputs.alpha, outputs.foreground) if p is not None]
     return report
