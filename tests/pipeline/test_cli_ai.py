@@ -181,3 +181,21 @@ def test_a_subject_the_person_matte_keeps_losing_is_said_and_one_walking_in_is_n
     assert said("..........xxxxxxxxxxxxxxxxxxxx") == []  # walks in
     assert said("xxxxxxxxxxxxxxxxxxx.x.........") == []  # walks out, one frame missed on the way
     assert "empty in all 5 frames" in said(".....")[0]
+
+
+@pytest.mark.parametrize("matte, given, said", [
+    ("ai", {"garbage_mask": "0,0;10,0", "screen_gain": 2.0}, "--garbage-mask, --screen-gain: the keyer's"),
+    ("chroma", {"preset": "full_body", "int8": True}, "--preset, --int8: the neural matte's"),
+])
+def test_settings_the_matte_engine_does_not_use_are_said(matte, given, said):
+    """A garbage mask with --matte ai left the head inside it in the matte, without a word."""
+    import warnings
+
+    from guangying.pipeline.job_options import _say_unused
+
+    with pytest.warns(UserWarning, match=said):
+        _say_unused({"matte": matte, **given})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _say_unused({"matte": "hybrid", "garbage_mask": "0,0;10,0;10,10", "preset": "full_body"})  # uses both
+        _say_unused({"matte": matte, "screen_gain": 1.0, "preset": "portrait"})  # the defaults: nothing said

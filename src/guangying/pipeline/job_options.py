@@ -7,6 +7,7 @@ outputs here, so one set of option names means the same thing everywhere.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from guangying.media import open_reader
 from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.job import H264Options, JobOutputs
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, load_focus_track
-from guangying.pipeline.matters import keyer_settings_for, make_matter
+from guangying.pipeline.matters import KEYER_MATTES, keyer_settings_for, make_matter
 
 # Keyer fields given as files (masks, plate) or as a triple: not plain settings flags.
 KEYER_FILE_FIELDS = {"garbage_mask", "core_mask", "despill_mask", "clean_plate", "screen_colour"}
@@ -50,9 +51,36 @@ def keyer_settings(source: str | Path, options: dict[str, Any]) -> KeyerSettings
     )
 
 
+_NETWORK_DEFAULTS = {"preset": "portrait", "downsample_ratio": None, "int8": False}
+
+
+def _say_unused(options: dict[str, Any]) -> None:
+    """Say the settings the chosen matte engine does not use: a garbage mask given with ``--matte ai``
+    left the head inside it in the matte, and a keyer's screen gain or a network's preset did nothing,
+    without a word."""
+    mode = options.get("matte", "chroma")
+    unused: list[str] = []
+    if mode not in KEYER_MATTES:
+        defaults = KeyerSettings()
+        unused = [name for name in sorted(KEYER_FILE_FIELDS) if options.get(name)]
+        unused += [f.name for f in dataclasses.fields(KeyerSettings)
+                   if f.name not in KEYER_FILE_FIELDS and options.get(f.name) is not None
+                   and options[f.name] != getattr(defaults, f.name)]
+    elif mode == "chroma":
+        unused = [name for name, default in _NETWORK_DEFAULTS.items()
+                  if options.get(name) is not None and options[name] != default]
+    if unused:
+        listed = ", ".join("--" + name.replace("_", "-") for name in unused)
+        them = "it" if len(unused) == 1 else "them"
+        whose = "the keyer's" if mode not in KEYER_MATTES else "the neural matte's"
+        warnings.warn(f"{listed}: {whose}, and --matte {mode} does not use {them} (--matte hybrid keys a "
+                      "screen with the network's help)", stacklevel=3)
+
+
 def matter_from_options(source: str | Path, options: dict[str, Any]) -> Matter:
     """The matte engine the options ask for (``matte``, ``preset``, ``downsample_ratio``, ``int8``,
-    keyer keys)."""
+    keyer keys); the settings it does not use are said."""
+    _say_unused(options)
     return make_matter(
         options["matte"],
         keyer_settings=keyer_settings(source, options),
