@@ -41,7 +41,8 @@ def _matte_options(func):  # type: ignore[no-untyped-def]
             "--warm-up", "warm_up", type=click.IntRange(0, 1000), default=RANGE_WARMUP_FRAMES,
             show_default=True,
             help="Neural mattes from --start: frames before it run first to fill the network's memory, "
-            "so the range matches a render of the whole; 0 starts afresh (a shot cut "
+            "so the range comes close to a render of the whole (exactly when it reaches back to the "
+            "clip's first frame); 0 starts afresh (a shot cut "
             "from an edited clip, whose frames before belong to another shot).",
         ),
         click.option(
