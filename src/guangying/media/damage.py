@@ -38,6 +38,12 @@ def frame_ranges(numbers: Iterable[int]) -> str:
     return ", ".join(parts)
 
 
+def first_frame_ranges(numbers: Iterable[int], shown: int = 6) -> str:
+    """:func:`frame_ranges` of the first ``shown`` runs, "…" after them when there are more."""
+    runs = frame_ranges(numbers).split(", ")
+    return ", ".join(runs[:shown]) + (", …" if len(runs) > shown else "")
+
+
 def damage_note(held_frames: list[int], artefact_frames: list[int]) -> str:
     """One line for a job's summary: which written frames were damaged in the source; "" for none."""
     parts = []

@@ -149,10 +149,9 @@ def _say_lost_subject(source: str | Path, seen: list[tuple[int, bool]]) -> None:
     between = [n for n, someone in seen if not someone and found[0] < n < found[-1]]
     span = sum(1 for n, _ in seen if found[0] <= n <= found[-1])
     if len(between) > max(2, LOST_SUBJECT_SHARE * span):
-        from guangying.media.damage import frame_ranges
+        from guangying.media.damage import first_frame_ranges
 
-        listed = frame_ranges(between).split(", ")
-        where = ", ".join(listed[:6]) + (", …" if len(listed) > 6 else "")
+        where = first_frame_ranges(between)
         warnings.warn(f"the matte of {source} comes and goes: empty in {len(between)} of the {span} frames "
                       f"between the first and the last where it finds someone ({where}). {advice}",
                       stacklevel=3)

@@ -252,7 +252,7 @@ _BAD_MEDIAN_QUALITY = 0.15  # most solves this poor: the model of the screen or 
 def _say_weak_solves(rows: list[CameraTrackRow], job: TrackJob) -> None:
     """Warn where the solve was poor. A board file of another layout fitted every frame 30 px off (quality
     0.02) and a features track of a pan that followed the actor drifted for good, said only as "1 held"."""
-    from guangying.media.damage import frame_ranges
+    from guangying.media.damage import first_frame_ranges
 
     quality = np.array([r.quality for r in rows])
     held = quality == 0.0  # no solve: too few markers or features seen, the last pose held
@@ -260,8 +260,7 @@ def _say_weak_solves(rows: list[CameraTrackRow], job: TrackJob) -> None:
         # (held frames counted in, the median said the board file or the lens was wrong where the
         # markers were only blurred out of sight; the frames that were solved were right)
         seen = "markers" if job.method == "markers" else "features"
-        where = frame_ranges([r.frame for r, h in zip(rows, held, strict=True) if h]).split(", ")
-        listed = ", ".join(where[:6]) + (", …" if len(where) > 6 else "")
+        listed = first_frame_ranges(r.frame for r, h in zip(rows, held, strict=True) if h)
         warnings.warn(f"too few {seen} were found in {int(held.sum())} of {len(rows)} frames ({listed}): "
                       "they hold the last solved pose, so the set stands still there while the camera "
                       "moves. Motion blur, the board out of frame or behind the actor"
@@ -282,8 +281,7 @@ def _say_weak_solves(rows: list[CameraTrackRow], job: TrackJob) -> None:
     weak = [r.frame for r in rows if r.quality < _WEAK_QUALITY]
     if not weak:
         return
-    listed = frame_ranges(weak).split(", ")
-    where = ", ".join(listed[:6]) + (", …" if len(listed) > 6 else "")
+    where = first_frame_ranges(weak)
     advice = ""
     if job.method == "features":
         advice = (" A features track carries an error on to every later frame, so check the set from the "
