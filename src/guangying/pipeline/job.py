@@ -19,6 +19,7 @@ from guangying.base.mattes import Matter
 from guangying.base.timecode import timecode_at
 from guangying.keyer import ChromaKeyer
 from guangying.media import FrameRate, display_srgb, open_reader, open_writer, scene_linear_foreground
+from guangying.media.damage import first_frame_ranges
 from guangying.media.frames import Transfer
 from guangying.media.outputs import check_outputs
 from guangying.media.patterns import parse_pattern
@@ -149,8 +150,6 @@ def _say_lost_subject(source: str | Path, seen: list[tuple[int, bool]]) -> None:
     between = [n for n, someone in seen if not someone and found[0] < n < found[-1]]
     span = sum(1 for n, _ in seen if found[0] <= n <= found[-1])
     if len(between) > max(2, LOST_SUBJECT_SHARE * span):
-        from guangying.media.damage import first_frame_ranges
-
         where = first_frame_ranges(between)
         warnings.warn(f"the matte of {source} comes and goes: empty in {len(between)} of the {span} frames "
                       f"between the first and the last where it finds someone ({where}). {advice}",
