@@ -555,3 +555,13 @@ def test_an_output_in_a_folder_this_user_cannot_write_is_listed(takes, read_only
     said = rf"shot 1: alpha '.*/sub/a.mov': no permission to write in folder {read_only_folder} \(read-only"
     with pytest.raises(SettingsError, match=said):
         load_jobs(jobs, COMMANDS)
+
+
+def test_settings_a_shots_matte_does_not_use_are_said_at_the_check(tmp_path):
+    """A batch shot with matte: ai and a garbage mask rendered its person with the mask ignored, unsaid."""
+    write_clip(tmp_path / "a.mp4", 3, seed=1)
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("shots:\n  - {input: a.mp4, command: key, matte: ai, garbage_mask: '0,0;10,0;10,10', "
+                    "alpha: out/a.mov}\n")
+    with pytest.warns(UserWarning, match=r"shot 1.*--garbage-mask: the keyer's, and --matte ai does not"):
+        load_jobs(jobs, COMMANDS)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,7 +38,7 @@ from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import parse_colour_srgb
 from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.job import H264Options
-from guangying.pipeline.job_options import settings_from_options
+from guangying.pipeline.job_options import settings_from_options, unused_settings_note
 from guangying.pipeline.lens_defocus import LensSettings, load_focus_track
 
 COMMANDS = ("key", "composite")
@@ -268,6 +269,9 @@ def _check_settings(options: dict[str, Any], where: str, problems: list[str]) ->
             problems.append(f"{where}: {exc}")
     if options.get("set_path"):
         problems.append(f"{where}: batch does not render tracked virtual sets (set:) yet")
+    note = unused_settings_note(options)
+    if note is not None:  # said at the check, before anything renders, as key/composite say it
+        warnings.warn(f"{where}: {note}", stacklevel=4)
 
 
 def _check_input(

@@ -54,10 +54,10 @@ def keyer_settings(source: str | Path, options: dict[str, Any]) -> KeyerSettings
 _NETWORK_DEFAULTS = {"preset": "portrait", "downsample_ratio": None, "int8": False}
 
 
-def _say_unused(options: dict[str, Any]) -> None:
-    """Say the settings the chosen matte engine does not use: a garbage mask given with ``--matte ai``
-    left the head inside it in the matte, and a keyer's screen gain or a network's preset did nothing,
-    without a word."""
+def unused_settings_note(options: dict[str, Any]) -> str | None:
+    """What to say of the settings the chosen matte engine does not use, or None: a garbage mask given
+    with ``--matte ai`` left the head inside it in the matte, and a keyer's screen gain or a network's
+    preset did nothing, without a word."""
     mode = options.get("matte", "chroma")
     unused: list[str] = []
     if mode not in KEYER_MATTES:
@@ -69,18 +69,21 @@ def _say_unused(options: dict[str, Any]) -> None:
     elif mode == "chroma":
         unused = [name for name, default in _NETWORK_DEFAULTS.items()
                   if options.get(name) is not None and options[name] != default]
-    if unused:
-        listed = ", ".join("--" + name.replace("_", "-") for name in unused)
-        them = "it" if len(unused) == 1 else "them"
-        whose = "the keyer's" if mode not in KEYER_MATTES else "the neural matte's"
-        warnings.warn(f"{listed}: {whose}, and --matte {mode} does not use {them} (--matte hybrid keys a "
-                      "screen with the network's help)", stacklevel=3)
+    if not unused:
+        return None
+    listed = ", ".join("--" + name.replace("_", "-") for name in unused)
+    them = "it" if len(unused) == 1 else "them"
+    whose = "the keyer's" if mode not in KEYER_MATTES else "the neural matte's"
+    return (f"{listed}: {whose}, and --matte {mode} does not use {them} (--matte hybrid keys a screen with "
+            "the network's help)")
 
 
 def matter_from_options(source: str | Path, options: dict[str, Any]) -> Matter:
     """The matte engine the options ask for (``matte``, ``preset``, ``downsample_ratio``, ``int8``,
     keyer keys); the settings it does not use are said."""
-    _say_unused(options)
+    note = unused_settings_note(options)
+    if note is not None:
+        warnings.warn(note, stacklevel=2)
     return make_matter(
         options["matte"],
         keyer_settings=keyer_settings(source, options),
