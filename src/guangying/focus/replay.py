@@ -198,10 +198,11 @@ def iter_replay(
 def _say_outside(calibration: LensCalibration, diopters: np.ndarray, first_frame: int) -> bool:
     """Say (once) the first frame whose focus is outside the calibrated span: its motor position holds
     at the span's end there, and the track's motor column was not where its focus column said."""
-    if calibration.outside_note(diopters) is None:
+    outside = calibration.outside(diopters)
+    if not outside.any():
         return False
-    frame = first_frame + next(m for m in range(diopters.size) if calibration.outside_note(diopters[m]))
-    warnings.warn(f"frame {frame} and others: {calibration.outside_note(diopters)}", stacklevel=4)
+    frame = first_frame + int(np.argmax(outside))
+    warnings.warn(f"frame {frame} and others: {calibration.outside_note(diopters[outside])}", stacklevel=4)
     return True
 
 

@@ -141,14 +141,20 @@ class LensCalibration:
         x = np.clip(np.asarray(diopters, dtype=np.float64), lo, hi)
         return self._forward(x)
 
+    def outside(self, diopters: np.ndarray | float) -> np.ndarray:
+        """Where focus at ``diopters`` (1/m) lies outside the calibrated span (nan: not outside)."""
+        d = np.asarray(diopters, np.float64)
+        far_d, near_d = self.diopter_range
+        tolerance = 1e-9 * max(near_d, 1.0)
+        return (d > near_d + tolerance) | (d < far_d - tolerance)
+
     def outside_note(self, diopters: np.ndarray | float) -> str | None:
         """What to say when focus at any of ``diopters`` (1/m) lies outside the calibrated span, where
         :meth:`motor_for_diopters` holds the motor at the span's end, else None."""
         d = np.asarray(diopters, np.float64)
-        d = d[np.isfinite(d)]
+        d = d[self.outside(d)]
         far_d, near_d = self.diopter_range
-        tolerance = 1e-9 * max(near_d, 1.0)
-        nearer, farther = d[d > near_d + tolerance], d[d < far_d - tolerance]
+        nearer, farther = d[d > near_d], d[d < far_d]
         if nearer.size:
             return (f"focus at {1 / nearer.max():.3g} m is nearer than the lens calibration's nearest "
                     f"point ({self.min_focus_m:g} m, {self.source}): the motor holds at that point there, so "

@@ -277,7 +277,8 @@ class FreeDCameraFeed:
 
     def row(self, frame_index: int, position: int, capture_time_s: float | None = None) -> CameraTrackRow:
         """The camera when the frame was captured (``capture_time_s``, monotonic; None: now), taken
-        ``delay_frames`` messages back; its ``t_s`` is the message's arrival (monotonic)."""
+        ``delay_frames`` video frames back (messages back without ``video_fps``); its ``t_s`` is the
+        message's arrival (monotonic)."""
         self._take_waiting()
         with self._lock:
             last = len(self._history) - 1
