@@ -411,7 +411,7 @@ class WaitingPage:
                     pass
 
         self._server = _bind(host, port, Handler)
-        self.host, self.port = host, self._server.server_address[1]
+        self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="guangying-waiting",
                                         daemon=True)
         self._thread.start()
