@@ -24,7 +24,9 @@ from click.testing import CliRunner
 import guangying as gy
 from guangying.batch import load_jobs, run_batch
 from guangying.batch.manifest import manifest_path
-from guangying.batch.render import range_staging
+from guangying.batch.plan import FrameRange
+from guangying.batch.render import RangeTask, range_staging
+from guangying.batch.runner import _clear_unfinished
 from guangying.cli.batch_command import command_options
 from guangying.cli.main import cli
 from guangying.cli.matte_commands import composite, key
@@ -471,3 +473,22 @@ def test_a_stopped_batch_clears_the_ranges_in_flight_and_says_what_it_keeps(ray_
     staged = {p.name for p in (tmp_path / "out" / ".guangying-batch").glob("*/alpha/*")}
     assert staged == set(dispatched[:2]), (staged, dispatched)
     assert not list((tmp_path / "out").glob("a.*.png"))  # nothing under the outputs' names
+
+
+def test_a_stopped_batch_waits_for_a_killed_worker_on_this_machine_before_clearing(ray_cluster, tmp_path):
+    """Ray calls a killed actor dead (its range's result ready, in error) before its process has
+    stopped, so a range it had just been handed could make its staging after the clear (seen once in
+    CI: the range sent last was left). The clear waits for a worker process on this machine to end;
+    here a process stands for that worker and makes the staging half a second late."""
+    import ray
+
+    task = RangeTask("s", "f", "key", "in.mp4", None, {}, {"alpha": str(tmp_path / "a.####.png")}, 0,
+                     FrameRange(20, 29))
+    folder = range_staging(task, "alpha")
+    make_late = f"import pathlib, time; time.sleep(0.5); pathlib.Path({str(folder)!r}).mkdir(parents=True)"
+    late = subprocess.Popen([sys.executable, "-c", make_late])
+    try:
+        _clear_unfinished({ray.put(None): (None, f"{socket.gethostname()}:{late.pid}", task)}, {})
+    finally:
+        assert late.wait(timeout=30) == 0
+    assert not folder.exists()

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import threading
 import time
 import warnings
@@ -302,6 +303,9 @@ def _clear_unfinished(busy: dict[Any, tuple[Any, str, RangeTask]], states: dict[
 
     with contextlib.suppress(Exception):  # a killed worker's range ends (in error) once it is gone
         ray.wait(list(busy), num_returns=len(busy), timeout=5.0)
+    # Ray may call a killed actor dead before its process has stopped writing: on this machine, wait
+    # for the process itself, or its last frame could land in a folder already removed
+    _wait_for_exit([name for _, name, _ in busy.values()], timeout_s=10.0)
     for _, _, task in busy.values():
         for kind in task.outputs:
             shutil.rmtree(range_staging(task, kind), ignore_errors=True)
@@ -310,6 +314,38 @@ def _clear_unfinished(busy: dict[Any, tuple[Any, str, RangeTask]], states: dict[
         warnings.warn(f"{kept} finished range(s) of unfinished shots are kept (in {STAGING_FOLDER} beside "
                       "the outputs) for --resume to go on from; a run without --resume starts those shots "
                       "afresh and removes them", stacklevel=3)
+
+
+def _wait_for_exit(workers: list[str], timeout_s: float) -> None:
+    """Wait until the processes of ``workers`` ("host:pid") on this host have ended (or are zombies,
+    which write nothing); workers on other hosts are not waited for."""
+    host = socket.gethostname()
+    pids = set()
+    for name in workers:
+        worker_host, _, pid = name.rpartition(":")
+        if worker_host == host and pid.isdigit():
+            pids.add(int(pid))
+    deadline = time.monotonic() + timeout_s
+    while pids and time.monotonic() < deadline:
+        pids = {pid for pid in pids if _running(pid)}
+        if pids:
+            time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    if os.path.isdir("/proc"):  # Linux: a zombie (killed, not yet reaped) counts as ended
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                return stat.read().rpartition(")")[2].split()[0] != "Z"
+        except OSError:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _frames_left(state: _ShotState) -> int:
