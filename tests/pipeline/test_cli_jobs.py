@@ -218,3 +218,24 @@ def test_sequence_outputs_numbered_from_a_first_number(tmp_path):
     result = CliRunner().invoke(cli, ["composite", str(src), "-b", "black", "-o", str(out), "--first-number",
                                       "-5"])
     assert result.exit_code == 2 and "--first-number" in result.output
+
+
+def test_frames_rendered_again_key_as_they_do_in_the_whole_clip(tmp_path):
+    """`key --start/--end` into the sequence of the whole (the repair a damaged source's warning asks
+    for) made the keyer's once-per-clip decisions on the range's first frame: on an H.264 clip a frame
+    inside a group of pictures reads otherwise than its keyframe, and frames 21–23 rendered again keyed
+    up to 0.29 apart from the whole render, a pop at each join. They are made on the clip's first frame,
+    as the whole render makes them."""
+    source = tmp_path / "take.mp4"
+    with open_writer(source, fps=Fraction(25), width=W, height=H, content="rgb") as writer:
+        for frame in green_screen_clip(W, H, 30, seed=3):
+            writer.write(frame.rgb_srgb)
+    assert _invoke("key", source, "--alpha", tmp_path / "whole.####.png").exit_code == 0
+    again = tmp_path / "again.####.png"
+    assert _invoke("key", source, "--alpha", again).exit_code == 0
+    for first, last in ((7, 9), (13, 15), (21, 23)):
+        assert _invoke("key", source, "--start", first, "--end", last, "--alpha", again).exit_code == 0
+    for n in range(30):
+        whole = _read_all(tmp_path / f"whole.{n:04d}.png")[0].rgb
+        patched = _read_all(tmp_path / f"again.{n:04d}.png")[0].rgb
+        assert np.abs(whole - patched).max() < 1e-3, n

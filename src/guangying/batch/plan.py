@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from guangying.base.errors import MediaError
 from guangying.base.timecode import timecode_at
 from guangying.batch.jobs import Shot
 from guangying.keyer.refine import mosaic_interpolated, refinement_kind
@@ -81,6 +82,24 @@ def _shared_keyer_state(rgb_srgb: Any, options: dict[str, Any], full_chroma: boo
     return shared
 
 
+def _clip_keyer_state(shot: Shot, clip_first: int, shot_first: int, options: dict[str, Any],
+                      full_chroma: bool) -> dict[str, Any] | None:
+    """The keyer's decisions from the clip's first frame, for a shot that starts later in it; None for
+    a shot from the clip's start, or where that frame shows no screen (a slate) or cannot be read."""
+    if shot_first <= clip_first:
+        return None
+    try:
+        with open_reader(shot.source, start=clip_first, end=clip_first, fps=options.get("fps"),
+                         camera_log=options.get("camera_log", "auto")) as reader:
+            frame = next(iter(reader), None)
+            if frame is None:
+                return None
+            rgb = display_srgb(frame.rgb, frame.transfer, reader.info.highlight_peak)
+        return _shared_keyer_state(rgb, options, full_chroma)
+    except (MediaError, NoScreenError):
+        return None
+
+
 def plan_shot(shot: Shot, workers: int) -> ShotPlan:
     """Read the shot's clip information and first frame; cut it into ranges for ``workers`` workers."""
     options = dict(shot.options)
@@ -98,9 +117,14 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
     count = info.frame_count
     splittable = count is not None
     if options["matte"] in _KEYED:
-        rgb = display_srgb(first.rgb, first.transfer, info.highlight_peak)
+        full_chroma = info.chroma_subsampled is False
+        # from the clip's first frame, as `key --start` (and the whole clip's render) decides them
+        shared = _clip_keyer_state(shot, plan.source_first_frame, info.first_frame, options, full_chroma)
         try:
-            options.update(_shared_keyer_state(rgb, options, info.chroma_subsampled is False))
+            if shared is None:
+                rgb = display_srgb(first.rgb, first.transfer, info.highlight_peak)
+                shared = _shared_keyer_state(rgb, options, full_chroma)
+            options.update(shared)
         except NoScreenError:
             # A slate at the head: the keyer learns the screen where it appears; one worker keeps that.
             splittable, plan.note = False, "not split: no screen on the first frame"

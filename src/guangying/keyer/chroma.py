@@ -160,6 +160,35 @@ class ChromaKeyer:
         self._screen = screen
         self._screen_linear = srgb_to_linear(colour)
 
+    @property
+    def learns_from_frames(self) -> bool:
+        """Whether a decision is still to be made from a frame (:meth:`learn`): none was made since
+        ``reset()``, and the settings leave the screen colour or the refinement to the footage."""
+        st = self.settings
+        undecided = st.screen_colour is None or st.luma_refine in ("auto", "on")
+        return undecided and self._screen is None
+
+    def learn(self, rgb_srgb: np.ndarray) -> None:
+        """Make the once-per-clip decisions from this float32 (H, W, 3) sRGB frame: which screen and
+        its colour, and which luma the edge refinement fits. ``process`` makes them on the first frame
+        after ``reset()``; a range of a clip learns them from the clip's first frame, so it keys as it
+        does in the whole. Raises :class:`NoScreenError` when the frame shows no screen."""
+        rgb = _check_frame(rgb_srgb, "keyer input")
+        st = self.settings
+        self._learn_screen(rgb)
+        if st.luma_refine == "off":
+            return
+        # Colour interpolated from a Bayer mosaic is fitted against the linear-light luma, stored
+        # 4:2:0/4:2:2 colour against the sRGB luma (refine).
+        if st.luma_refine == "auto":
+            kind = refinement_kind(rgb, self.full_chroma_source)
+            self._subsampled = bool(kind)
+            self._linear_luma = kind == "mosaic"
+        elif st.luma_refine in ("stored", "mosaic"):
+            self._linear_luma = st.luma_refine == "mosaic"
+        else:
+            self._linear_luma = mosaic_interpolated(rgb)
+
     def screen_model(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """What this frame is keyed against: (linear screen plate, spill floor, linear subject colour
         and lit surface, black clip).
@@ -248,7 +277,7 @@ class ChromaKeyer:
         keep_colour = _check_mask(st.despill_mask, shape, "despill_mask")
         if self._screen is None:
             try:
-                self._learn_screen(rgb)
+                self.learn(rgb)
             except NoScreenError as exc:
                 # A slate or black frame at the head of a take: nothing to key yet. Pass it through
                 # opaque and learn the screen from the first frame that shows one.
@@ -259,17 +288,6 @@ class ChromaKeyer:
                     self._warned_no_screen = True
                 return MatteResult(np.ones(shape, np.float32), rgb.copy())
         assert self._screen is not None
-        if st.luma_refine != "off" and self._linear_luma is None:
-            # Once per clip, like the screen estimate. Colour interpolated from a Bayer mosaic is fitted
-            # against the linear-light luma, stored 4:2:0/4:2:2 colour against the sRGB luma (refine).
-            if st.luma_refine == "auto":
-                kind = refinement_kind(rgb, self.full_chroma_source)
-                self._subsampled = bool(kind)
-                self._linear_luma = kind == "mosaic"
-            elif st.luma_refine in ("stored", "mosaic"):
-                self._linear_luma = st.luma_refine == "mosaic"
-            else:
-                self._linear_luma = mosaic_interpolated(rgb)
         refine = bool(self.luma_refine_active)
         linear_luma = bool(refine and self._linear_luma)
         plate, floor, subject, black = self.screen_model(rgb)

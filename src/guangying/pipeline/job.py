@@ -18,6 +18,7 @@ from guangying.base.errors import MediaError, SettingsError
 from guangying.base.mattes import Matter
 from guangying.base.timecode import timecode_at
 from guangying.keyer import ChromaKeyer
+from guangying.keyer.screen import NoScreenError
 from guangying.media import FrameRate, display_srgb, open_reader, open_writer, scene_linear_foreground
 from guangying.media.damage import first_frame_ranges
 from guangying.media.frames import Transfer
@@ -130,6 +131,21 @@ def _warm_up_memory(matter: Matter, source: str | Path, first: int, last: int, f
         warnings.warn(f"the frames before the range could not warm the neural matte up ({exc}): it starts "
                       "afresh, and its first frames may differ from a render of the whole clip",
                       stacklevel=3)
+
+
+def _learn_from_shot_start(keyer: ChromaKeyer, source: str | Path, shot_start: int, fps: FrameRate | None,
+                           camera_log: str | None) -> None:
+    """The keyer's once-per-clip decisions (screen colour, refinement) from the shot's first frame: a
+    range learning them from its own first frame keyed differently from the whole render (alpha up to
+    0.35 apart, a pop at each join when a few frames were rendered again into a sequence). Where that
+    frame shows no screen (a slate) or cannot be read, the range learns from its own, as before."""
+    try:
+        with open_reader(source, start=shot_start, end=shot_start, fps=fps, camera_log=camera_log) as reader:
+            frame = next(iter(reader), None)
+            if frame is not None:
+                keyer.learn(display_srgb(frame.rgb, frame.transfer, reader.info.highlight_peak))
+    except (MediaError, NoScreenError):
+        keyer.reset()
 
 
 LOST_SUBJECT_SHARE = 0.1  # frames a person matte may lose its subject in, between frames that have it
@@ -340,6 +356,9 @@ def run_job(
         progress = stack.enter_context(FrameProgress(total, "matting", enabled=show_progress))
         compositor = FrameCompositor(matter, settings, layer_hook)
         compositor.reset()
+        if (isinstance(keyer, ChromaKeyer) and shot_start is not None and info.first_frame > shot_start
+                and keyer.learns_from_frames):
+            _learn_from_shot_start(keyer, source, shot_start, fps, camera_log)
         if warm_from is not None and warm_from < info.first_frame:
             _warm_up_memory(matter, source, warm_from, info.first_frame - 1, fps, camera_log)
         offset = 0 if shot_start is None else info.first_frame - shot_start
