@@ -3,6 +3,7 @@ MJPEG IP camera that sends damaged pictures, a stream that never starts, a monit
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import signal
@@ -13,6 +14,7 @@ import urllib.request
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
+from urllib.parse import urlparse
 
 import av
 import cv2
@@ -944,10 +946,18 @@ def test_the_monitor_address_answers_while_the_stream_is_waited_for(plate_frames
         page = fetch(url)
         assert "Waiting for the udp source" in page and 'http-equiv="refresh"' in page
         assert json.loads(fetch(url + "stats.json"))["state"] == "waiting"
+        # a browser keeps its connection open between the page's reloads: the waiting page answered
+        # on it after the monitor had started, and a page opened early stayed "waiting" for good
+        browser = http.client.HTTPConnection(urlparse(url).hostname, urlparse(url).port, timeout=5)
+        browser.request("GET", "/")
+        assert "Waiting for the udp source" in browser.getresponse().read().decode()
         sender.start()
         assert live.wait_url() == url  # the monitor proper, at the same address
         live.wait_live()
         assert "<title>Guangying live</title>" in fetch(url)
+        browser.request("GET", "/")
+        assert "<title>Guangying live</title>" in browser.getresponse().read().decode()
+        browser.close()
         live.proc.send_signal(signal.SIGTERM)
         live.wait(timeout_s=30)
     finally:

@@ -405,6 +405,10 @@ class WaitingPage:
                     self.send_header("Content-Type", kind)
                     self.send_header("Content-Length", str(len(data)))
                     self.send_header("Cache-Control", "no-store")
+                    # each reload on a new connection: one kept open went on being answered by this
+                    # page after the monitor had taken the port, and the page stayed "waiting"
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError, TimeoutError):
