@@ -57,6 +57,8 @@ def test_docs_script_keys_composites_and_focuses_a_generated_shot(tmp_path):
                          timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "light_wrap_intensity=5: must be in [0, 1]" in run.stdout
+    # frames 6–8 read one by one are rows 6–8 of the focus track (the range's own first frame gave 0–2)
+    assert re.findall(r"^(\d+) row (\d+) ", run.stdout, re.M) == [("6", "6"), ("7", "7"), ("8", "8")]
     with open_reader(tmp_path / "comp.mp4") as reader:
         comp = list(reader)
     with open_reader(tmp_path / "matte.%04d.png") as reader:
