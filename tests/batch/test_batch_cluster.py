@@ -31,6 +31,7 @@ from guangying.cli.batch_command import command_options
 from guangying.cli.main import cli
 from guangying.cli.matte_commands import composite, key
 from guangying.media import open_reader
+from guangying.media.outputs import OutputLock
 
 pytestmark = pytest.mark.slow
 COMMANDS = {"key": command_options(key), "composite": command_options(composite)}
@@ -473,6 +474,45 @@ def test_a_stopped_batch_clears_the_ranges_in_flight_and_says_what_it_keeps(ray_
     staged = {p.name for p in (tmp_path / "out" / ".guangying-batch").glob("*/alpha/*")}
     assert staged == set(dispatched[:2]), (staged, dispatched)
     assert not list((tmp_path / "out").glob("a.*.png"))  # nothing under the outputs' names
+
+
+def test_a_shot_of_part_of_its_source_mends_those_frames_of_a_sequence_and_keeps_the_rest(ray_cluster, shoot,
+                                                                                          tmp_path):
+    """A shot given start/end (the frames a damaged source's warning names, rendered again) removed
+    every other frame of the sequence it wrote into; `composite --start/--end` keeps them."""
+    os.link(shoot / "takes" / "long.mp4", tmp_path / "long.mp4")
+    jobs = tmp_path / "jobs.yaml"
+    shot = "shots:\n  - {input: long.mp4, command: key, alpha: out/a.####.png, %s}\n"
+    jobs.write_text(shot % "end: 9")
+    run_batch(load_jobs(jobs, COMMANDS), jobs, workers=1, show_progress=False)
+    jobs.write_text(shot % "start: 10, end: 19")
+    with pytest.warns(UserWarning, match="other frame"):
+        run_batch(load_jobs(jobs, COMMANDS), jobs, workers=1, show_progress=False)
+    assert sorted(p.name for p in (tmp_path / "out").glob("a.*.png")) == [f"a.{n:04d}.png" for n in range(20)]
+
+
+def test_a_second_run_writing_the_same_outputs_is_refused(ray_cluster, shoot, tmp_path):
+    """Two runs of one job file at once (a farm's retry): each cleared the other's staging, both
+    failed, and ten frames of a sequence were left under its final names. The outputs are claimed for
+    the run, as a single command claims its own: the second run's shot fails at once, saying why."""
+    os.link(shoot / "takes" / "long.mp4", tmp_path / "long.mp4")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("shots:\n  - {input: long.mp4, command: key, alpha: out/a.####.png, range_frames: 10}\n")
+    (tmp_path / "out").mkdir()
+    first_run = OutputLock(tmp_path / "out" / "a.####.png")  # what the first run holds while it renders
+    dispatched = []
+    try:
+        report = run_batch(load_jobs(jobs, COMMANDS), jobs, workers=1, show_progress=False,
+                           on_dispatch=lambda task, _worker: dispatched.append(task.range.key))
+    finally:
+        first_run.release()
+    (outcome,) = report.shots
+    assert outcome.status == "failed" and "is being written by another run" in outcome.message
+    assert not dispatched  # refused before its ranges went to the shared staging, not when joining
+    assert not list((tmp_path / "out").glob("a.*.png"))
+    report = run_batch(load_jobs(jobs, COMMANDS), jobs, workers=1, show_progress=False)
+    assert report.shots[0].status == "done"
+    assert len(list((tmp_path / "out").glob("a.*.png"))) == report.shots[0].frames > 20
 
 
 def test_a_stopped_batch_waits_for_a_killed_worker_on_this_machine_before_clearing(ray_cluster, tmp_path):

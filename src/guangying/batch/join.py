@@ -25,7 +25,7 @@ from guangying.batch.jobs import Shot
 from guangying.batch.plan import ShotPlan
 from guangying.batch.render import STAGING_FOLDER, RangeResult, StagedFile, file_record, shot_staging
 from guangying.media.audio import copy_video_stream, has_audio, mux_with_audio
-from guangying.media.outputs import OutputLock, swap_in_sequence
+from guangying.media.outputs import swap_in_sequence
 from guangying.media.patterns import parse_pattern
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 
@@ -51,7 +51,7 @@ def concat_video(
             template = head.streams.video[0]
             if timecode:
                 out.metadata["timecode"] = timecode
-            stream = copy_video_stream(out, template)
+            stream = copy_video_stream(out, template, fps)
             next_dts_s: Fraction | None = None  # one frame after the last decode time written
             for segment in segments:
                 with av.open(str(segment)) as part:
@@ -86,6 +86,7 @@ def concat_video(
                 start_s=first_frame / fps,
                 duration_s=frames / fps,
                 container_options=options,
+                frame_rate=fps,
             )
             remove_quietly(temp)
         else:
@@ -106,21 +107,25 @@ def join_shot(plan: ShotPlan, results: list[RangeResult]) -> dict[str, list[Stag
     for kind, final in shot.outputs.items():
         staged = [record for result in results for record in result.files[kind]]
         target = Path(final)
-        with OutputLock(target):  # one run per output at a time, as every writer does
-            if target.suffix.lower() in VIDEO_EXTENSIONS:
-                audio = None if shot.options.get("no_audio") or kind == "alpha" else shot.source
-                segments = [Path(record.path) for record in staged]
-                concat_video(segments, target, plan.fps, plan.timecode, audio, plan.first_frame)
-                joined[kind] = [file_record(target)]
-            elif parse_pattern(final) is not None:
-                # The whole sequence at once: frames renamed into place, an earlier run's extras removed.
-                pattern = parse_pattern(final)
-                assert pattern is not None
-                swap_in_sequence(pattern, {r.frame: Path(r.path) for r in staged if r.frame is not None})
-                joined[kind] = [dataclasses.replace(r, path=str(pattern.path(r.frame or 0))) for r in staged]
-            else:  # a single picture
-                os.replace(staged[0].path, target)
-                joined[kind] = [dataclasses.replace(staged[0], path=str(target))]
+        # the run holds the output's OutputLock from its plan on (runner._plan_all)
+        if target.suffix.lower() in VIDEO_EXTENSIONS:
+            audio = None if shot.options.get("no_audio") or kind == "alpha" else shot.source
+            segments = [Path(record.path) for record in staged]
+            concat_video(segments, target, plan.fps, plan.timecode, audio, plan.first_frame)
+            joined[kind] = [file_record(target)]
+        elif parse_pattern(final) is not None:
+            # The whole sequence at once: frames renamed into place, an earlier run's extras removed;
+            # a shot of part of its source (start/end) mends those frames and keeps the rest, as
+            # `composite --start/--end` does (it left only its own frames in the folder)
+            pattern = parse_pattern(final)
+            assert pattern is not None
+            part = shot.options.get("start") is not None or shot.options.get("end") is not None
+            swap_in_sequence(pattern, {r.frame: Path(r.path) for r in staged if r.frame is not None},
+                             patch=part)
+            joined[kind] = [dataclasses.replace(r, path=str(pattern.path(r.frame or 0))) for r in staged]
+        else:  # a single picture
+            os.replace(staged[0].path, target)
+            joined[kind] = [dataclasses.replace(staged[0], path=str(target))]
     return joined
 
 

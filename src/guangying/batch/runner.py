@@ -42,6 +42,7 @@ from guangying.batch.render import (
     task_key,
 )
 from guangying.media.damage import damage_note
+from guangying.media.outputs import OutputLock
 
 MAX_ATTEMPTS = 3  # a range whose worker died is tried this often in all before its shot fails
 _WAIT_S = 0.5
@@ -255,6 +256,7 @@ def run_batch(
     pool: _Pool | None = None
     busy: dict[Any, tuple[Any, str, RangeTask]] = {}
     states: dict[str, _ShotState] = {}
+    claims: list[OutputLock] = []  # every planned shot's outputs, held until the run ends
     stopped = False
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -265,7 +267,7 @@ def run_batch(
         size = min(workers or cpus, cpus)
         pool = _Pool(size)
         ended = on_shot or (lambda _outcome: None)
-        states, queue, outcomes = _plan_all(shots, manifest, size, report_dir, ended)
+        states, queue, outcomes = _plan_all(shots, manifest, size, report_dir, ended, claims)
         progress = BatchProgress(
             len(shots), sum(_frames_left(s) for s in states.values()), enabled=show_progress
         )
@@ -284,6 +286,8 @@ def run_batch(
             pool.stop()
         if stopped:
             _clear_unfinished(busy, states)
+        for claim in claims:
+            claim.release()
         if we_started:
             ray.shutdown()
     report = BatchReport(outcomes, time.perf_counter() - started, size, cluster, startup_s, model_loads)
@@ -368,8 +372,12 @@ def _model_loads(states: dict[str, _ShotState]) -> int:
 def _plan_all(
     shots: list[Shot], manifest: Manifest, workers: int, report_dir: str | Path | None,
     ended: Callable[[ShotOutcome], None],
+    claims: list[OutputLock],
 ) -> tuple[dict[str, _ShotState], deque[RangeTask], list[ShotOutcome]]:
-    """Plan every shot; one finished by an earlier run, or that cannot be planned, ends here."""
+    """Plan every shot; one finished by an earlier run, or that cannot be planned, ends here. Each
+    planned shot's outputs are claimed (added to ``claims``): a second run writing them is refused,
+    that shot failing at once. Two runs of one shot cleared each other's staging, both failed, and
+    part of a sequence was left under its final names."""
     states: dict[str, _ShotState] = {}
     queue: deque[RangeTask] = deque()
     outcomes: list[ShotOutcome] = []
@@ -396,6 +404,7 @@ def _plan_all(
         try:
             for final in shot.outputs.values():
                 Path(final).parent.mkdir(parents=True, exist_ok=True)
+                claims.append(OutputLock(final))
             plan = plan_shot(shot, workers)
         except (GuangyingError, ValueError, OSError) as exc:
             outcome.status, outcome.message = "failed", str(exc)
