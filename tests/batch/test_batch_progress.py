@@ -45,8 +45,6 @@ def test_a_log_gets_plain_lines_counting_the_ranges_in_flight(monkeypatch):
     monkeypatch.setattr(progress_module, "LOG_EVERY_S", 0.0)
     progress.refresh()
     assert log.getvalue().startswith("batch: shots 0/2, 7/40 frames, ")
-    progress.refresh()
-    assert log.getvalue().count("\n") == 1  # nothing new, no line
     progress.advance(10)  # a range of 10 finished …
     progress.in_flight(4)  # … and the one still rendering has written 4
     progress.shots_done(1)
@@ -90,3 +88,30 @@ def test_a_worker_tells_the_board_how_far_into_its_range_it_is(tmp_path, monkeyp
     finally:
         if started:
             ray.shutdown()
+
+
+def test_a_log_says_the_run_is_starting_and_counts_the_rate_from_the_first_frames(monkeypatch):
+    """A first run's workers compiled for minutes: the log said nothing until then, then "0.0 fps ETA
+    8:26:07" for a run that ended 4 s later (the rate counted from the start, compile included)."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from guangying.batch import progress as progress_module
+    from guangying.batch.progress import BatchProgress
+
+    clock = [1000.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(progress_module, "LOG_EVERY_S", 0.0)
+    log = StringIO()
+    progress = BatchProgress(8, 233, console=Console(file=log, force_terminal=False, width=200))
+    clock[0] += 138.0  # compiling
+    progress.refresh()
+    assert "batch: shots 0/8, 0/233 frames, starting" in log.getvalue()
+    progress.in_flight(1)
+    progress.refresh()
+    assert log.getvalue().splitlines()[-1].endswith("1/233 frames, ... fps  ETA -:--:--")
+    clock[0] += 20.0
+    progress.in_flight(201)  # 200 frames in the 20 s since the first
+    progress.refresh()
+    assert log.getvalue().splitlines()[-1].endswith("201/233 frames, 10.0 fps  ETA 0:00:03")

@@ -19,26 +19,33 @@ from rich.progress import (
 from rich.text import Text
 
 LOG_EVERY_S = 60.0  # a log line at most this often: a day's farm log stays readable
+RATE_WINDOW_MIN_S = 10.0  # the rate counted from the first frames is shown once this long has passed
 
 
-def rate_and_eta(completed: float, total: float | None, elapsed_s: float | None) -> str:
-    """Frames per second and the time left, over the whole run so far. Frames come a range at a time
+def rate_and_eta(completed: float, total: float | None, elapsed_s: float | None,
+                 first: tuple[float, float] | None = None) -> str:
+    """Frames per second and the time left, over the run so far since the first frames came: ``first``
+    is (seconds into the run, frames then), None to count from the start. Frames come a range at a time
     (dozens at once), and rich's own estimate, over its last samples, showed 80 to 1245 fps on a run
-    that made 8 and an ETA of seconds for the rest of a minute."""
-    if not elapsed_s or not completed:
+    that made 8 and an ETA of seconds for the rest of a minute. Counted from the start, the workers'
+    start and a first run's compile (minutes) made the rate look tiny: ETA 8:26:07 for a run that
+    ended 4 s later."""
+    since_s, since_frames = first or (0.0, 0.0)
+    window = 0.0 if first is None else RATE_WINDOW_MIN_S  # a range or two landing at once is no rate
+    if not elapsed_s or elapsed_s - since_s <= window or completed <= since_frames:
         return "  ... fps  ETA -:--:--"
-    rate = completed / elapsed_s
+    rate = (completed - since_frames) / (elapsed_s - since_s)
     left = "0:00:00" if total is None else str(datetime.timedelta(
         seconds=round(max(0.0, total - completed) / rate)))
     return f"{rate:5.1f} fps  ETA {left}"
 
 
 class WholeRunRateColumn(ProgressColumn):
-    """:func:`rate_and_eta` as a rich column."""
+    """:func:`rate_and_eta` as a rich column (the task's field ``first``: when frames first came)."""
 
     def render(self, task: Task) -> Text:
         elapsed = task.finished_time if task.finished else task.elapsed
-        return Text(rate_and_eta(task.completed, task.total, elapsed), style="cyan")
+        return Text(rate_and_eta(task.completed, task.total, elapsed, task.fields.get("first")), style="cyan")
 
 
 class BatchProgress:
@@ -50,7 +57,8 @@ class BatchProgress:
         self._total, self._finished, self._in_flight = frames, 0, 0
         self._started = time.monotonic()
         self._console = console or Console(stderr=True)
-        self._logged: tuple[float, int] | None = None  # when the last log line went out, and its frames
+        self._logged: float | None = None  # when the last log line went out
+        self._first: tuple[float, float] | None = None  # seconds into the run the first frames came, them
         self._progress: Progress | None = None
         self._log = enabled and not self._console.is_terminal
         if enabled and not self._log:
@@ -63,7 +71,7 @@ class BatchProgress:
                 WholeRunRateColumn(),
                 console=self._console,
             )
-            self._task = self._progress.add_task(self._label(), total=frames)
+            self._task = self._progress.add_task(self._label(), total=frames, first=None)
             self._progress.start()
 
     def _label(self) -> str:
@@ -85,8 +93,11 @@ class BatchProgress:
         self._show()
 
     def _show(self) -> None:
+        frames = self._finished + self._in_flight
+        if self._first is None and frames:
+            self._first = (time.monotonic() - self._started, float(frames))
         if self._progress is not None:
-            self._progress.update(self._task, completed=self._finished + self._in_flight)
+            self._progress.update(self._task, completed=frames, first=self._first)
 
     def refresh(self) -> None:
         if self._progress is not None:
@@ -95,13 +106,17 @@ class BatchProgress:
             self._log_line(final=False)
 
     def _log_line(self, final: bool) -> None:
+        """A line a minute, also while nothing moves: a farm log was silent for the minutes a first
+        run's workers compiled, as if the run had hung."""
         now, frames = time.monotonic(), self._finished + self._in_flight
-        last_s, last_frames = self._logged or (self._started, 0)
-        if not final and (now - last_s < LOG_EVERY_S or frames == last_frames):
+        if not final and now - (self._logged or self._started) < LOG_EVERY_S:
             return
-        self._logged = (now, frames)
-        eta = rate_and_eta(frames, self._total, now - self._started).strip()
-        self._console.print(f"batch: {self._label()}, {frames}/{self._total} frames, {eta}",
+        self._logged = now
+        if frames:
+            state = rate_and_eta(frames, self._total, now - self._started, self._first).strip()
+        else:
+            state = "starting (workers start; a first run after an install or update compiles: minutes)"
+        self._console.print(f"batch: {self._label()}, {frames}/{self._total} frames, {state}",
                             highlight=False, soft_wrap=True)
 
     def close(self) -> None:
