@@ -351,10 +351,11 @@ shots:
      focal_length: 50, f_number: 2}}
   - {{input: takes/c1.mp4, output: out/k.mp4, background: set.png, focus_track: focus/fast.csv,
      focal_length: 50, f_number: 2}}
+  - {{input: takes/c1.mp4, output: out/l.mp4, background: set.png, end: 2.5}}
 """)
     monkeypatch.chdir(tmp_path)  # the file's paths are the file's folder's, wherever batch runs
     message = _refused(jobs)
-    assert "11 problem(s)" in message, message  # and: 9 shots named c1
+    assert "12 problem(s)" in message, message  # and: 10 shots named c1
     for said in ("shot 1: command ['key'] is not one of", "shot 2: key 1 is not a name",
                  "shot 3: output 'out/{stem.foo}.mp4': unknown name 'stem.foo'",
                  "shot 4: output 'out/{stem:>2000000000}.mp4': unknown name",
@@ -362,7 +363,8 @@ shots:
                  "shot 6: output 'out/nnn", "shot 7: background", "is a folder",
                  "shot 8: screen_gain=True: expected a float value",
                  "shot 10: focus_track: focus track", "frame 0 after frame 1",
-                 "shot 11: focus_track: focus track", "fast.csv was written at 50 fps"):
+                 "shot 11: focus_track: focus track", "fast.csv was written at 50 fps",
+                 "shot 12: end=2.5: expected a whole number"):  # it was cut to 2
         assert said in message, (said, message)
     assert "shot 9" not in message and len(message) < 5000
     jobs.write_text(f"shots:\n  - {{input: takes/c1.mp4, output: out/a.mp4, background: set.png, "

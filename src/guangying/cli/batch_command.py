@@ -34,6 +34,9 @@ def command_options(command: click.Command) -> dict:
             if isinstance(value, bool) and isinstance(param.type, click.types.FloatParamType
                                                       | click.types.IntParamType):
                 raise ValueError(f"expected a {param.type.name} value, not {value}")  # `yes` was 1.0
+            if isinstance(value, float) and isinstance(param.type, click.types.IntParamType) and \
+                    not value.is_integer():
+                raise ValueError(f"expected a whole number, not {value}")  # click cut `start: 3.7` to 3
             try:
                 return param.type_cast_value(ctx, value)
             except click.BadParameter as exc:
