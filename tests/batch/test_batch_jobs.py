@@ -140,7 +140,7 @@ shots:
     assert "3 problem(s)" in message, message
     assert "shot 1: garbage_mask: polygon" in message
     assert "shot 2: core_mask: mask image" in message and "8×6" in message
-    assert "shot 3: clean_plate:" in message and "no_plate.png" in message
+    assert "shot 3 ('plate'): clean_plate:" in message and "no_plate.png" in message
     assert not (takes / "out").exists()
 
 
@@ -505,8 +505,8 @@ shots:
     assert "4 problem(s)" in message, message
     assert "shot 1: composite setting light_wrap_width_px=nan" in message
     assert "shot 2: composite setting light_wrap_intensity=5" in message
-    assert "shot 3: lens setting f_number=-2" in message
-    assert "shot 4: lens setting subject_distance_m=-3" in message
+    assert "shot 3 ('lens'): lens setting f_number=-2" in message
+    assert "shot 4 ('near'): lens setting subject_distance_m=-3" in message
 
 
 def test_an_option_is_named_by_its_flag_or_by_the_name_its_value_goes_to(takes):
@@ -567,3 +567,19 @@ def test_settings_a_shots_matte_does_not_use_are_said_at_the_check(tmp_path):
                     "alpha: out/a.mov}\n")
     with pytest.warns(UserWarning, match=r"shot 1.*--garbage-mask: the keyer's, and --matte ai does not"):
         load_jobs(jobs, COMMANDS)
+
+
+def test_a_mistyped_default_is_said_once_and_shots_are_named(takes, tmp_path):
+    """`screen_gian` in defaults was said for every shot by number ("shot 1: unknown key … shot 50: …"),
+    each pointing at a shot without it; a shot with a name was not named."""
+    jobs = takes / "named.yaml"
+    jobs.write_text("""
+defaults: {background: set.png, screen_gian: 1.2}
+shots:
+  - {input: takes/c1.mp4, output: out/a.mp4, name: alpha_take, range_frame: 10}
+  - {input: takes/c1.mp4, output: out/b.mp4, name: beta_take}
+""")
+    message = _refused(jobs)
+    assert message.count("screen_gian") == 1 and "defaults: unknown key 'screen_gian'" in message, message
+    assert "shot 1 ('alpha_take'): unknown key 'range_frame'" in message, message
+    assert "beta_take" not in message

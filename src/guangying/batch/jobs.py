@@ -380,10 +380,16 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
     # names it) is the option of that flag (focal_length): one was refused where the other was taken
     flag_of = {spec.dest: key for specs in commands.values() for key, spec in specs.items()}
     flag_of.update({key: key for specs in commands.values() for key in specs})  # a flag's name is its own
+    # a key no shot can have, said once for the defaults (it was said for every shot, by number)
+    known = [*flag_of, *BATCH_KEYS, *OUTPUT_KEYS, "background"]
+    unknown = [key for key in defaults if key not in known]
+    problems += [f"defaults: unknown key '{key}'{_suggest(str(key), known)}" for key in unknown]
+    defaults = {key: value for key, value in defaults.items() if key not in unknown}
     checked: dict[tuple[str, str, tuple[int, int]], str | None] = {}
     shots: list[Shot] = []
     for number, raw_entry in enumerate(data["shots"], start=1):
-        where = f"shot {number}"
+        named = raw_entry.get("name") if isinstance(raw_entry, dict) else None
+        where = f"shot {number}" + (f" ('{named}')" if isinstance(named, str) else "")
         if not isinstance(raw_entry, dict):
             problems.append(f"{where}: must be a mapping with input and outputs, got {raw_entry!r}")
             continue
