@@ -583,3 +583,22 @@ shots:
     assert message.count("screen_gian") == 1 and "defaults: unknown key 'screen_gian'" in message, message
     assert "shot 1 ('alpha_take'): unknown key 'range_frame'" in message, message
     assert "beta_take" not in message
+
+
+def test_shots_share_settings_by_yaml_merge_keys(takes):
+    """`<<: *common`, a pipeline's usual YAML, was refused as "could not determine a constructor for the
+    tag 'tag:yaml.org,2002:merge'"; a shot's own key overrides the merged one, and a key twice in the
+    shot itself is still refused."""
+    jobs = takes / "merged.yaml"
+    jobs.write_text("""
+defaults: &common {background: set.png, screen_gain: 1.2}
+shots:
+  - {<<: *common, input: takes/c1.mp4, output: out/a.mp4}
+  - {<<: *common, input: takes/c2.mp4, output: out/b.mp4, screen_gain: 0.9}
+""")
+    first, second = load_jobs(jobs, COMMANDS)
+    assert first.options["screen_gain"] == 1.2 and second.options["screen_gain"] == 0.9
+    assert first.background == second.background == str(takes / "set.png")
+    jobs.write_text("shots:\n  - {input: takes/c1.mp4, output: out/a.mp4, crf: 18, crf: 20}\n")
+    with pytest.raises(InputFormatError, match="'crf' is given twice"):
+        load_jobs(jobs, COMMANDS)
