@@ -209,6 +209,16 @@ def _assert_post_shows_what_live_showed(live, post, plate_frames, clear) -> None
     assert min(shifted) > 3 * max(matched), (shifted, matched)
 
 
+def test_a_mistyped_background_is_said_before_the_camera_is_waited_for(tmp_path):
+    """`-b nothere.jpg` waited for the stream, then stopped the take at its first picture with an
+    internal error ("assert self._background is not None … a bug in Guangying")."""
+    port = free_port(socket.SOCK_DGRAM)
+    res = CliRunner().invoke(cli, ["live", f"udp://127.0.0.1:{port}", "--no-monitor", "--source-timeout",
+                                   "30", "-b", str(tmp_path / "nothere.jpg")])  # fmt: skip
+    assert res.exit_code == 1 and "is neither a file nor a colour" in res.output, res.output
+    assert "no picture" not in res.output
+
+
 def test_a_set_that_cannot_be_used_is_said_before_the_camera_is_waited_for(tmp_path):
     """With the stream not yet sending, a missing set was not said at all ("no picture from stream" only),
     and a live FreeD camera without a focal length failed at the first frame as "camera track frame -1

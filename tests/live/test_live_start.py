@@ -16,9 +16,11 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from live_helpers import FPS, UdpSender, free_port, live_env
 
 from guangying.base.mattes import MatteResult
+from guangying.cli.main import cli
 from guangying.keyer import ChromaKeyer
 from guangying.live import LiveSession, LiveSettings, LiveSource
 from guangying.live.launch import LiveTake
@@ -233,3 +235,12 @@ def test_a_plate_container_the_camera_cannot_fill_is_refused_before_the_take(pla
     assert "plate.ts: this camera's plate is encoded" in res.stderr and "use .mov" in res.stderr, res.stderr
     assert "running: the take has started" not in res.stdout
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("option", "value"), [("--port", "99999"), ("--duration", "-5"),
+                                               ("--source-timeout", "-1"), ("--lost-timeout", "0")])
+def test_options_out_of_their_range_are_refused_before_anything_opens(option, value):
+    """`--port 99999` ended in "OverflowError … This is a bug in Guangying"; `--duration -5` recorded a
+    take of no frames, exit 0; `--source-timeout -1` waited "up to -1 s"."""
+    res = CliRunner().invoke(cli, ["live", "udp://127.0.0.1:9", "--no-monitor", option, value])
+    assert res.exit_code == 2 and f"Invalid value for '{option}'" in res.output, res.output

@@ -47,14 +47,14 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         camera_log_option(),
         click.option(
             "--source-timeout",
-            type=float,
+            type=click.FloatRange(min=0, min_open=True),
             default=5.0,
             show_default=True,
             help="Seconds a stream or camera may take to deliver its first picture.",
         ),
         click.option(
             "--lost-timeout",
-            type=float,
+            type=click.FloatRange(min=0, min_open=True),
             default=2.0,
             show_default=True,
             help="Seconds without a picture (or with only damaged ones) after which a stream counts as lost.",
@@ -76,7 +76,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             show_default=True,
             help="Monitor address; 0.0.0.0 serves the set's network (tablets).",
         ),
-        click.option("--port", type=int, default=8080, show_default=True, help="Monitor port."),
+        click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+                     help="Monitor port."),
         click.option(
             "--monitor-key",
             envvar="GUANGYING_MONITOR_KEY",
@@ -119,7 +120,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         click.option("--out-bitrate", type=click.FloatRange(min=0.05), default=6.0, show_default=True,
                      help="Stream Mbit/s."),
         click.option("--virtual-cam", is_flag=True, help="Send the composite to a v4l2loopback webcam."),
-        click.option("--duration", type=float, help="Stop after this many seconds."),
+        click.option("--duration", type=click.FloatRange(min=0, min_open=True),
+                     help="Stop after this many seconds."),
         # tracked virtual set
         click.option(
             "--set",

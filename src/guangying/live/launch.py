@@ -34,6 +34,7 @@ from guangying.live.take_camera import CameraAt
 from guangying.live.take_names import describe_renumbered, unused_take_paths
 from guangying.media.outputs import check_outputs
 from guangying.media.patterns import parse_pattern
+from guangying.pipeline.background import Background
 from guangying.pipeline.camera_feed import FREED_SCHEME, FreeDCameraFeed
 from guangying.pipeline.lens_defocus import LensSettings
 from guangying.pipeline.virtual_set import SetBackground, SetSettings
@@ -141,13 +142,16 @@ def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, Le
 
 
 def _check_set_files(options: Mapping[str, Any]) -> None:
-    """The set's files, before the camera is waited for: a missing set was said only once a stream had
-    sent its first picture, and not at all while none came."""
+    """The set's files and the background, before the camera is waited for: a missing set was said only
+    once a stream had sent its first picture, and not at all while none came; a mistyped background
+    failed then as an internal error."""
     for key, what in (("set_path", "set"), ("camera_track", "camera track")):
         path = options.get(key)
         if (path and not str(path).startswith(FREED_SCHEME) and parse_pattern(str(path)) is None
                 and not Path(path).exists()):
             raise MissingInputError(f"{what} not found: {path}")
+    if not options.get("set_path") and options.get("background"):
+        Background(str(options["background"]), 16, 16).close()  # as the page checks a change of it
 
 
 def set_from_options(options: Mapping[str, Any], footage_fps: float | None = None,

@@ -206,8 +206,8 @@ class LiveSession:
         except (GuangyingError, ValueError, RuntimeError, OSError) as exc:
             # The take goes on with the last good engine; the page shows why the change failed.
             self.stats_.set_state("error", f"settings version {version} not applied: {exc}")
-            if self._compositor is None:
-                raise
+            if self._compositor is None or (self._set is None and self._background is None):
+                raise  # nothing to go on with
 
     def _warm_up(self) -> None:
         """Run the engine on made-up frames before the take (JIT compilation, model loading), then
