@@ -419,3 +419,22 @@ def test_an_anamorphic_clip_with_sound_keeps_its_pixel_aspect(tmp_path):
         assert _sound(tmp_path / output)["channels"] == 2
         with open_reader(tmp_path / output) as reader:
             assert reader.info.pixel_aspect == 2, output
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_a_video_with_gaps_and_sound_keeps_its_timecode(clips, tmp_path, suffix):
+    """A live take's composite has gaps (outages, dropped frames) and gets the sender's sound laid in:
+    the muxer took the average rate (15.6 fps for a 25 fps take) for the timecode track, which then read
+    9 frames to 2 s off the take's own. The track counts at the video's own rate."""
+    target = tmp_path / f"take{suffix}"
+    source, _ = clips["aac.mp4"]
+    with open_writer(target, fps=Fraction(FPS), width=W, height=H, content="rgb", timecode="07:43:39:17",
+                     source_timing=True, audio_from=source) as writer:
+        for n, frame in enumerate(green_screen_clip(W, H, 12, seed=2)):
+            writer.write(frame.rgb_srgb, time_s=(n + (6 if n >= 4 else 0)) / FPS)  # 6 frames gone
+    with av.open(str(target)) as container:
+        assert container.streams.audio, "the sound was laid in"
+        tags = [container.metadata, *(stream.metadata for stream in container.streams)]
+        assert {t.get("timecode") for t in tags} - {None} == {"07:43:39:17"}
+    with open_reader(target) as reader:
+        assert reader.info.timecode == "07:43:39:17"

@@ -296,6 +296,10 @@ def test_a_short_duration_estimate_does_not_cut_the_clip(tmp_path):
     with open_reader(path, start=20, end=25) as reader:  # a range past the estimate is not refused
         assert reader.info.frame_count_exact
         assert [f.index for f in reader] == list(range(20, 26))
+    # … and one past the real end is said once the read finds it (5 of 16 frames, without a word)
+    with pytest.warns(UserWarning, match=r"frames up to 40 were asked for, but its last frame is 29"):
+        with open_reader(path, start=25, end=40) as reader:
+            assert [f.index for f in reader] == list(range(25, 30))
 
 
 def _segment(width: int, height: int, frames: int, value: int) -> bytes:

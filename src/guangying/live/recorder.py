@@ -281,7 +281,7 @@ class Recorder:
         span_s = Fraction(self._last_time_s - self._first_time_s).limit_denominator(90000)
         try:
             mux_with_audio(recording, sound, recording, Fraction(0), span_s + 1 / self.fps,
-                           container_options_for(recording))
+                           container_options_for(recording), frame_rate=self.fps)
         except SoundError as exc:  # the pictures are kept
             warnings.warn(f"{exc}; {recording} is kept without sound", stacklevel=2)
 

@@ -105,14 +105,16 @@ def mux_with_audio(
     start_s: Fraction,
     duration_s: Fraction,
     container_options: dict[str, str] | None = None,
+    frame_rate: Fraction | None = None,
 ) -> None:
     """Write ``target`` atomically: ``video``'s video stream (copied) plus ``source``'s sound from
     ``start_s`` for ``duration_s`` seconds, where 0 s is the source's first video frame. ``video`` is
     left in place; on failure nothing is left at ``target``: :class:`SoundError` when the sound is what
-    failed (the picture could be written alone), MediaError otherwise (a full disk)."""
+    failed (the picture could be written alone), MediaError otherwise (a full disk). ``frame_rate``: the
+    video's own (see :func:`copy_video_stream`)."""
     temp = partial_path(target)
     try:
-        _mux(video, source, temp, start_s, duration_s, container_options or {})
+        _mux(video, source, temp, start_s, duration_s, container_options or {}, frame_rate)
         os.replace(temp, target)
     except OSError as exc:
         remove_quietly(temp)
@@ -167,6 +169,7 @@ def _mux(
     start_s: Fraction,
     duration_s: Fraction,
     container_options: dict[str, str],
+    frame_rate: Fraction | None,
 ) -> None:
     suffix = temp.suffix.lower()
     with contextlib.ExitStack() as stack:
@@ -176,7 +179,7 @@ def _mux(
         timecode = _timecode(video_in)
         if timecode:
             out.metadata["timecode"] = timecode  # the muxer rebuilds the timecode track from it
-        out_video = copy_video_stream(out, video_stream)
+        out_video = copy_video_stream(out, video_stream, frame_rate)
         tracks = []
         audio_in = stack.enter_context(_open_source(source))
         for track in range(len(audio_in.streams.audio)):
@@ -221,13 +224,16 @@ def _track_packets(
     return _encoded(items, _add_encoder(out, plan, audio_stream))
 
 
-def copy_video_stream(out: av.container.OutputContainer, template: Any) -> Any:  # noqa: ANN401
+def copy_video_stream(out: av.container.OutputContainer, template: Any,  # noqa: ANN401
+                      frame_rate: Fraction | None = None) -> Any:  # noqa: ANN401
     """A stream of ``out`` for ``template``'s packets, copied as they are, with what the copied codec
     parameters leave out: the rate (mov needs it for the timecode track), the codec tag (the ProRes
     flavour: ap4h is 4444 with alpha; left unset, mov would pick 422 HQ) and the pixel aspect (mov keeps
-    it in its pasp atom: an anamorphic plate's outputs came out square)."""
+    it in its pasp atom: an anamorphic plate's outputs came out square). ``frame_rate``: the video's own,
+    where it has gaps (a live take's outages, a source's skipped frames): the average of such a video
+    (25 fps with gaps: 15.6) made the timecode track count frames at it, 9 frames to 2 s off."""
     stream = out.add_stream_from_template(template)
-    stream.codec_context.framerate = template.average_rate
+    stream.codec_context.framerate = frame_rate or template.average_rate
     stream.codec_context.codec_tag = template.codec_context.codec_tag
     if template.sample_aspect_ratio:
         stream.codec_context.sample_aspect_ratio = template.sample_aspect_ratio

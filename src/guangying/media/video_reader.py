@@ -206,6 +206,23 @@ def rgb_conversion(av_frame: av.VideoFrame, container_matrix: int = _UNSPECIFIED
     return args
 
 
+# The rates cameras and editors run at: a clip on one of them with gaps keeps it as its frame rate.
+_VIDEO_RATES = {Fraction(n, 1001) for n in (24000, 30000, 60000, 120000)} | {
+    Fraction(n) for n in (24, 25, 30, 48, 50, 60, 100, 120)}
+
+
+def _nominal_rate(stream: av.video.stream.VideoStream) -> Fraction:
+    """The clip's frame rate: its average, except for a clip on a camera's rate with gaps (a live take's
+    outages, a recording that dropped frames), whose average is lower (a 25 fps take with outages:
+    20.9) while its frame grid, ffmpeg's r_frame_rate, is still the camera's. At the average, timecodes
+    read at that rate were dropped or wrong, and the outputs' timecode tracks counted at it."""
+    average = stream.average_rate
+    grid = stream.base_rate
+    if average and grid and Fraction(grid) in _VIDEO_RATES and average < grid * Fraction(99, 100):
+        return Fraction(grid)
+    return Fraction(average or stream.guessed_rate or grid or 25)
+
+
 def stream_matrix(av_frame: av.VideoFrame, container_matrix: int = _UNSPECIFIED_MATRIX) -> int:
     """The AVColorSpace a Y'CbCr picture is decoded by: its own header's, else the container's.
 
@@ -300,8 +317,7 @@ class VideoReader(Reader):
                 raise MediaError(unreadable_raw_note(path) or (
                     f"{path}: its video is coded in a format ffmpeg cannot decode; convert it to ProRes, "
                     "DNxHR or H.264 in the software that made it"))
-            fps = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
-            self._fps = Fraction(fps)
+            self._fps = _nominal_rate(stream)
             variable, hidden = _scan_head(container, stream, self._fps)
             if stream.frames > 0 and not hidden:
                 hidden = _hidden_at_tail(container, stream)
@@ -347,6 +363,10 @@ class VideoReader(Reader):
         # real end: a short estimate (a concatenated or cut stream's duration) dropped the frames past it.
         self._start, self._end = resolve_range(str(path), start, end, 0, last if self._exact_count else None)
         self._file_last = last
+        # an end past an estimated count cannot be checked before the read: said after it if the clip
+        # ended sooner (frames 25–40 of a 30-frame mkv gave 5 frames, "exact", without a word)
+        self._end_unchecked = (not self._exact_count and self._end is not None
+                               and (last is None or self._end > last))
         final = self._end if self._end is not None else last
         self._bits, self._alpha, self._source_timecode = bits, alpha, timecode
         self.info = ClipInfo(
@@ -356,7 +376,7 @@ class VideoReader(Reader):
             height=height,
             fps=self._fps,
             frame_count=None if final is None else final - self._start + 1,
-            frame_count_exact=self._exact_count or end is not None,
+            frame_count_exact=self._exact_count or end is not None,  # the range's count: as asked
             first_frame=self._start,
             bit_depth=bits,
             has_alpha=alpha,
@@ -568,6 +588,10 @@ class VideoReader(Reader):
         if (not self._exact_count and self._end is None and final is not None and last is not None
                 and last.index < final - 1):
             self._warn_if_cut_short(last)
+        if self._end_unchecked and self._end is not None and (last_index is None or last_index < self._end):
+            ends = "no frame from there on" if last_index is None else f"its last frame is {last_index}"
+            warnings.warn(f"{self._path}: frames up to {self._end} were asked for, but {ends}: the outputs "
+                          "end there", stacklevel=3)
         if self._exact_count and final is not None and (last_index is None or last_index < final):
             good = "no frame decoded" if last is None else f"last good frame is {last.index}"
             # a batch worker's range ends before the file does: its end is no length of the file

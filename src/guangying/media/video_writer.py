@@ -273,6 +273,7 @@ class VideoWriter(Writer):
                     start_s=start_s,
                     duration_s=duration_s,
                     container_options=self._format.container_options,
+                    frame_rate=self.fps,
                 )
             except SoundError as exc:
                 # the picture is the expensive part: keep it rather than lose the whole render to sound
