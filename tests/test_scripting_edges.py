@@ -224,3 +224,15 @@ def test_wrong_kinds_of_argument_are_refused_by_name(call, said):
     refused only when the set first opened, with a CLI flag's name."""
     with pytest.raises(SettingsError, match=said):
         call()
+
+
+@pytest.mark.parametrize(("kind", "typo", "meant"), [
+    (gy.KeyerSettings, "scren", "screen"),
+    (gy.CompositeSettings, "light_wrap_width", "light_wrap_width_px"),
+    (gy.LensSettings, "focal_length", "focal_length_mm"),
+])
+def test_a_misspelt_setting_given_to_the_constructor_is_refused_naming_the_one_meant(kind, typo, meant):
+    # KeyerSettings(scren="green") was Python's TypeError ("unexpected keyword argument"), which a script
+    # catching GuangyingError let through
+    with pytest.raises(SettingsError, match=f"has no setting '{typo}'; did you mean {meant}"):
+        kind(**{typo: 1.0})

@@ -23,6 +23,14 @@ from guangying.base.errors import SettingsError
 _being_checked: set[int] = set()  # ids of settings whose __post_init__ runs again now
 
 
+def _check_name(cls: type, name: str) -> None:
+    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]  # every subclass is a dataclass
+    if name not in fields:
+        close = difflib.get_close_matches(name, list(fields), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise SettingsError(f"{cls.__name__} has no setting {name!r}{hint}")
+
+
 class CheckedOnAssignment:
     """Base of a mutable settings dataclass: a field assigned after construction
     (``settings.screen_gain = 9``, a script tuning a take) runs the class's ``__post_init__`` checks
@@ -31,13 +39,17 @@ class CheckedOnAssignment:
 
     __slots__ = ()
 
+    def __new__(cls, *args: object, **kwargs: object) -> CheckedOnAssignment:
+        # a misspelt keyword (``KeyerSettings(scren="green")``) was Python's TypeError, not the
+        # GuangyingError a script catches, and said no more than "unexpected keyword argument"
+        for name in kwargs:
+            _check_name(cls, name)
+        return super().__new__(cls)
+
     def __setattr__(self, name: str, value: object) -> None:
-        fields = type(self).__dataclass_fields__  # type: ignore[attr-defined]  # every subclass is a dataclass
-        if not name.startswith("_") and name not in fields:
+        if not name.startswith("_"):
             # a misspelt setting (``light_wrap_width = 6``) became a new attribute and did nothing
-            close = difflib.get_close_matches(name, list(fields), n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            raise SettingsError(f"{type(self).__name__} has no setting {name!r}{hint}")
+            _check_name(type(self), name)
         if id(self) in _being_checked or not _assigned(self, name):  # the checks' own, or the constructor's
             object.__setattr__(self, name, value)
             return
