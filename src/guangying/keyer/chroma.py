@@ -29,6 +29,7 @@ from guangying.keyer.refine import (
 from guangying.keyer.screen import (
     VEIL_CLIP,
     NoScreenError,
+    clean_plate_gain,
     detect_screen,
     difference_ratio,
     estimate_screen_colour,
@@ -110,6 +111,7 @@ class ChromaKeyer:
         self._subsampled: bool | None = None
         self._linear_luma: bool | None = None
         self._warned_no_screen = False
+        self._warned_plate_gain = False
         # what becomes of frames with no screen, for the warning (a hybrid matte decides them itself)
         self.without_screen = "frames are passed through opaque"
         # The source stores its colour at full resolution (4:4:4 or RGB video; a job sets it from
@@ -216,6 +218,14 @@ class ChromaKeyer:
                 )
             plate = self._clean_plate_linear
             small_plate = cv2.resize(plate, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+            gain = clean_plate_gain(small, small_plate, self._screen, st.screen_balance)
+            if gain != 1.0:  # the exposure changed since the plate was shot: matched, frame by frame
+                if not self._warned_plate_gain and abs(gain - 1.0) > 0.05:
+                    how = f"{abs(1 / gain - 1):.0%} {'brighter' if gain < 1 else 'darker'}"
+                    warnings.warn(f"the clean plate is {how} than this take's screen (the exposure "
+                                  "changed?): it is matched to each frame", stacklevel=3)
+                    self._warned_plate_gain = True
+                plate, small_plate = plate * np.float32(gain), small_plate * np.float32(gain)
         elif st.auto_plate:
             plate, folds, veils = screen_plate_and_folds(
                 small, self._screen_linear, self._screen, st.screen_balance, rgb
