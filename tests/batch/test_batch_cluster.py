@@ -363,6 +363,27 @@ print("local:", [s.status for s in report.shots])
     assert "local: ['done']" in proc.stdout
 
 
+def test_a_head_address_nothing_answers_on_is_refused_at_once(shoot, tmp_path):
+    """`--ray 127.0.0.1:1` (a plain head address, a wrong port): Ray retried the connection for ever,
+    printing its errors every 40 s, until Ctrl-C."""
+    (tmp_path / "jobs.yaml").write_text("shots:\n  - {input: c.mp4, command: key, alpha: out/a.mov}\n")
+    os.link(shoot / "takes" / "c.mp4", tmp_path / "c.mp4")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = f"""
+import guangying as gy
+try:
+    gy.run_batch(gy.load_jobs("jobs.yaml"), "jobs.yaml", ray_address="127.0.0.1:{port}", show_progress=False)
+except gy.NothingStartedError as exc:
+    print("refused:", exc)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(SRC)}, timeout=90)
+    said = f"refused: cannot join the Ray cluster at 127.0.0.1:{port}: nothing answers there"
+    assert said in proc.stdout, proc.stdout + proc.stderr
+
+
 class _SlowStartRay:
     """Stands in for the ray module where the real one cannot be made slow on purpose: its local node
     misses Ray's fixed 30 s to register ``slow_starts`` times (a machine busy with other work)."""

@@ -154,6 +154,7 @@ def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[bool,
     if address is None:
         _init_local_ray(ray, workers or os.cpu_count() or 1)
         return True, "this machine"
+    _check_head_answers(address)
     try:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -166,6 +167,23 @@ def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[bool,
             "authentication, run the batch with RAY_AUTH_MODE=token and RAY_AUTH_TOKEN set to what "
             "`ray get-auth-token` prints on its head node") from exc
     return True, address
+
+
+def _check_head_answers(address: str) -> None:
+    """A plain HOST:PORT (a head's GCS address) that nothing answers on: Ray retried the connection
+    without end, printing its own errors every 40 s (a ray:// address times out by itself)."""
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return  # Ray says what it makes of it
+    try:
+        socket.create_connection((host, int(port)), timeout=10.0).close()
+    except OSError as exc:
+        raise NothingStartedError(
+            f"cannot join the Ray cluster at {address}: nothing answers there ({exc}). Give the head "
+            "node's address as `ray start --head` printed it (HOST:6379 by default), or ray://HOST:10001"
+        ) from exc
 
 
 def _result_from_record(record: dict[str, Any], rng: FrameRange, shot: str) -> RangeResult:
