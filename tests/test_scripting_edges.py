@@ -236,3 +236,19 @@ def test_a_misspelt_setting_given_to_the_constructor_is_refused_naming_the_one_m
     # catching GuangyingError let through
     with pytest.raises(SettingsError, match=f"has no setting '{typo}'; did you mean {meant}"):
         kind(**{typo: 1.0})
+
+
+@pytest.mark.parametrize("given", [{"highlight_peak": -1.0}, {"highlight_peak": float("nan")},
+                                   {"source_rgb_linear": "nan"}])
+def test_a_frame_s_scene_light_and_peak_are_checked_as_display_srgb_checks_them(given):
+    # highlight_peak=-1 or nan, and a NaN pixel in source_rgb_linear, went through without a word (the
+    # NaN into the linear composite) where display_srgb and rgb_srgb refuse them
+    plate = np.zeros((16, 24, 3), np.float32)
+    plate[..., 1] = 0.7
+    if given.get("source_rgb_linear") == "nan":
+        light = plate.copy()
+        light[3, 4, 0] = np.nan
+        given = {"source_rgb_linear": light, "highlight_peak": 3.8}
+    compositor = gy.FrameCompositor(gy.make_matter("chroma"))
+    with pytest.raises(SettingsError, match="highlight_peak|NaN"):
+        compositor.process(plate, np.full_like(plate, 0.3), linear_output=True, **given)

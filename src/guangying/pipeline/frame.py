@@ -181,6 +181,11 @@ class FrameCompositor:
                     f"source_rgb_linear is {source_rgb_linear.shape}, rgb_srgb {np.shape(rgb_srgb)}: "
                     "give the scene-linear picture rgb_srgb was made from"
                 )
+            if not math.isfinite(float(np.sum(source_rgb_linear))):  # it went into the linear composite
+                raise SettingsError("source_rgb_linear has NaN or infinite values: replace them first "
+                                    "(np.nan_to_num(picture, nan=0.0, posinf=65504.0, neginf=0.0))")
+        if highlight_peak is not None:  # as display_srgb checks it
+            check_range("frame", "highlight_peak", highlight_peak, Range(0, 1e6, lo_open=True))
         if background_rgb_srgb is not None:
             background_rgb_srgb = float_picture(background_rgb_srgb, "background_rgb_srgb")
             _check_background(background_rgb_srgb, "background_rgb_srgb", display=True)
