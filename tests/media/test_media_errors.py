@@ -457,3 +457,19 @@ def test_a_folder_in_a_sequence_is_named_as_one(tmp_path):
     with pytest.raises(MediaError, match=r"s\.0001\.png is a folder, not a picture"):
         with open_reader(tmp_path / "s.%04d.png") as reader:
             list(reader)
+
+
+def test_a_read_only_disk_is_said_as_one(tmp_path):
+    """On a read-only disk (a locked card, a read-only mount) the writer said "no permission to write in
+    folder …", sending the user to fix permissions that were not the cause."""
+    mount_point = tmp_path / "card"
+    mount_point.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(mount_point)],
+                          capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    try:
+        with pytest.raises(MediaError, match=r"the disk holding .*card is read-only"):
+            open_writer(mount_point / "a.mov")
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)

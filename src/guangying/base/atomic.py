@@ -53,10 +53,23 @@ def check_output_folder(target: Path) -> None:
     if not folder.is_dir():
         raise MediaError(f"cannot write {target}: folder {folder} does not exist; create it first")
     if not os.access(folder, os.W_OK):
-        raise MediaError(f"cannot write {target}: no permission to write in folder {folder}")
+        raise MediaError(f"cannot write {target}: {_why_not_writable(folder)}")
     if target.is_dir():  # found only at the final rename, after the whole render
         raise MediaError(f"cannot write {target}: it is a folder; name a file in it (e.g. "
                          f"{target / ('output' + target.suffix) if target.suffix else target / 'comp.mov'})")
+
+
+def _why_not_writable(folder: Path) -> str:
+    """A read-only disk (a camera card's lock, a mount) said as a permission problem sent a user to
+    fix permissions that were not the cause."""
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows)
+        read_only = False
+    if read_only:
+        return (f"the disk holding {folder} is read-only (a locked card, or mounted read-only); write "
+                "to another disk")
+    return f"no permission to write in folder {folder}"
 
 
 def _name_max(folder: Path) -> int:
