@@ -239,3 +239,17 @@ def test_frames_rendered_again_key_as_they_do_in_the_whole_clip(tmp_path):
         whole = _read_all(tmp_path / f"whole.{n:04d}.png")[0].rgb
         patched = _read_all(tmp_path / f"again.{n:04d}.png")[0].rgb
         assert np.abs(whole - patched).max() < 1e-3, n
+
+
+def test_a_picture_over_a_clip_says_the_composite_has_one_frame(tmp_path):
+    """`composite set.jpg --background shot.mp4` (the two swapped) wrote a one-frame video, exit 0, no
+    word."""
+    shot = tmp_path / "shot.mp4"
+    with open_writer(shot, fps=Fraction(25), width=W, height=H, content="rgb") as writer:
+        for frame in green_screen_clip(W, H, 5, seed=2):
+            writer.write(frame.rgb_srgb)
+    still = tmp_path / "set.png"
+    with open_writer(still, content="rgb") as writer:
+        writer.write(np.full((H, W, 3), 0.4, np.float32))
+    with pytest.warns(UserWarning, match=r"set\.png is one picture and the background .*shot\.mp4 a clip"):
+        assert _invoke("composite", still, "--background", shot, "-o", tmp_path / "c.mp4").exit_code == 0

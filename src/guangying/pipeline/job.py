@@ -289,6 +289,11 @@ def run_job(
             plate = background
         if plate is not None:
             stack.callback(plate.close)
+        if info.kind == "image" and isinstance(plate, Background) and not plate.is_still and end is None:
+            # `composite set.jpg -b shot.mp4` wrote a one-frame video without a word
+            warnings.warn(f"{source} is one picture and the background {background} a clip: the "
+                          "composite has one frame. The footage comes first: guangying composite SHOT "
+                          "-b SET", stacklevel=2)
         if isinstance(layer_hook, LensDefocus) and not layer_hook.clip_checked and shot_start is None:
             layer_hook.check_clip(info, end)  # a track at another rate, or short: as the CLI checks it
 
