@@ -24,7 +24,8 @@ def report_dict(report: BatchReport) -> dict:
         "seconds": round(report.seconds, 3),
         "startup_s": round(report.startup_s, 3),
         "frames": report.frames,
-        "frames_per_s": round(report.frames / report.seconds, 3) if report.seconds > 0 else None,
+        "frames_rendered": report.frames_rendered,  # less those of ranges an earlier run rendered
+        "frames_per_s": round(report.frames_rendered / report.seconds, 3) if report.seconds > 0 else None,
         "model_loads": report.model_loads,
         "shots": [dataclasses.asdict(s) for s in report.shots],
     }
@@ -59,7 +60,7 @@ def write_report(report: BatchReport, folder: str | Path) -> tuple[Path, Path]:
     counts = {s: sum(1 for x in data["shots"] if x["status"] == s) for s in _STATUS_COLOUR}
     summary = (
         f"{counts['done']} done, {counts['skipped']} skipped (finished before), {counts['failed']} failed"
-        f" · {data['frames']} frames in {data['seconds']:.1f} s"
+        f" · {data['frames_rendered']} frames rendered in {data['seconds']:.1f} s"
         f" ({data['frames_per_s'] or 0:.1f} frames/s)"
         f" on {data['workers']} workers ({html.escape(report.cluster)})"
     )

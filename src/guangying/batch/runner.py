@@ -67,6 +67,7 @@ class ShotOutcome:
     held_frames: list[int] = field(default_factory=list)  # damaged source frames (see JobReport)
     artefact_frames: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what its render warned, each once
+    frames_earlier: int = 0  # of ``frames``, those of ranges an earlier run rendered (--resume)
 
 
 @dataclass
@@ -82,6 +83,11 @@ class BatchReport:
     @property
     def frames(self) -> int:
         return sum(s.frames for s in self.shots if s.status == "done")
+
+    @property
+    def frames_rendered(self) -> int:
+        """Frames this run rendered: a resumed run's rate counted the earlier run's ranges too."""
+        return self.frames - sum(s.frames_earlier for s in self.shots if s.status == "done")
 
     @property
     def failed(self) -> list[ShotOutcome]:
@@ -186,10 +192,13 @@ def _check_head_answers(address: str) -> None:
         ) from exc
 
 
+EARLIER_RUN = "earlier run"  # the worker of a range a resumed run found finished
+
+
 def _result_from_record(record: dict[str, Any], rng: FrameRange, shot: str) -> RangeResult:
     files = {kind: [StagedFile(**f) for f in fs] for kind, fs in record["files"].items()}
     return RangeResult(
-        shot, rng, record["frames"], files, 0.0, "earlier run", record.get("contact"), 0,
+        shot, rng, record["frames"], files, 0.0, EARLIER_RUN, record.get("contact"), 0,
         record.get("held_frames", []), record.get("artefact_frames", []),
     )
 
@@ -603,6 +612,7 @@ def _finish_shot(
                          outcome.held_frames, outcome.artefact_frames)
     remove_staging(plan, state.fingerprint)
     outcome.status, outcome.frames = "done", frames
+    outcome.frames_earlier = sum(r.frames for r in ordered if r.worker == EARLIER_RUN)
     outcome.seconds = time.perf_counter() - state.started if state.started else 0.0
     outcome.outputs = list(plan.shot.outputs.values())
     outcome.workers = sorted({r.worker for r in ordered})

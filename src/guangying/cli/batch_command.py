@@ -136,8 +136,10 @@ def batch(
         show_progress=not quiet,
         on_shot=say,
     )
+    earlier = report.frames - report.frames_rendered
     click.echo(
-        f"{frames(report.frames)} in {report.seconds:.1f} s on {report.workers} workers ({report.cluster})"
+        f"{frames(report.frames_rendered)} in {report.seconds:.1f} s on {report.workers} workers "
+        f"({report.cluster})" + (f"; {earlier} more finished by an earlier run" if earlier else "")
     )
     if report.page is not None:
         click.echo(f"report: {report.page}")
