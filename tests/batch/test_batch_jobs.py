@@ -602,3 +602,21 @@ shots:
     jobs.write_text("shots:\n  - {input: takes/c1.mp4, output: out/a.mp4, crf: 18, crf: 20}\n")
     with pytest.raises(InputFormatError, match="'crf' is given twice"):
         load_jobs(jobs, COMMANDS)
+
+
+def test_a_refused_run_leaves_no_earlier_report_looking_like_its_own(takes, tmp_path):
+    """`batch bad.yaml --report rep` exited 2 with the previous run's report.json (three shots "done")
+    still in rep, which a farm's script read as this run's result."""
+    from click.testing import CliRunner
+
+    from guangying.cli.main import cli
+
+    report = tmp_path / "rep"
+    report.mkdir()
+    (report / "report.json").write_text('{"shots": [{"name": "a", "status": "done"}]}')
+    (report / "report.html").write_text("<html></html>")
+    jobs = takes / "refused.yaml"
+    jobs.write_text("shots:\n  - {input: takes/nothere.mp4, command: key, alpha: out/x.mov}\n")
+    result = CliRunner().invoke(cli, ["batch", str(jobs), "--report", str(report)])
+    assert result.exit_code == 2, result.output
+    assert not list(report.iterdir())

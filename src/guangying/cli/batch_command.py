@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,6 +119,12 @@ def batch(
     from guangying.batch.runner import ShotOutcome
     from guangying.media.damage import damage_note
 
+    if report_dir is not None:
+        # a run refused or stopped left the previous run's report there, which a farm's script took
+        # for this run's result: a report present is this run's
+        for name in ("report.json", "report.html"):
+            with contextlib.suppress(OSError):  # a report folder that cannot be is said by the checks
+                (Path(report_dir) / name).unlink(missing_ok=True)
     shots = load_batch_file(jobs_file, keep_going)
 
     def say(shot: ShotOutcome) -> None:  # as each shot ends: a farm log shows it then
