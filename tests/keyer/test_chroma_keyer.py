@@ -184,3 +184,21 @@ def test_a_clean_plate_shot_at_another_exposure_is_matched_to_the_take(exposure)
     assert result.alpha[clear].mean() < 0.002
     assert result.alpha[clear].max() < as_shot.alpha[clear].max() + 0.02
     assert mad(result.alpha, plate.alpha) < 1.05 * mad(as_shot.alpha, plate.alpha)
+
+
+def test_a_screen_that_dims_during_the_take_still_keys():
+    """The camera's auto exposure took the whole screen down mid-take (here to 52 % of its sRGB code,
+    under a third of its light): every pixel keyed solid from then on (mean alpha 0.83, then 1.0), the
+    set gone. The screen's colour is learned once, on the first frame; a dimmed screen is found again by
+    its hue. Made as a camera stores it (the exposure on the sRGB code, 8-bit)."""
+    h, w = 120, 200
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    keyer = ChromaKeyer(KeyerSettings())
+    for n in range(12):
+        exposure = 1.0 - 0.045 * n
+        screen = np.array([0.10 + 0.004 * n, 0.55, 0.20 - 0.003 * n], np.float32) * exposure
+        alpha = np.clip((38 - np.hypot(xx - 70 - 4 * n, yy - 60)) / 9, 0, 1)[..., None]
+        subject = np.array([0.7, 0.45, 0.35], np.float32) * exposure
+        code = np.round((alpha * subject + (1 - alpha) * screen) * 255) / 255
+        keyed = keyer.process(code.astype(np.float32)).alpha
+        assert mad(keyed, alpha[..., 0]) < 15, (n, mad(keyed, alpha[..., 0]))

@@ -603,6 +603,17 @@ def estimate_screen_plate(
     return screen_plate_and_folds(small_rgb_linear, screen_rgb_linear, screen, balance)[0]
 
 
+def _dimmed_screen(d_small: np.ndarray, d_flat: float, saturated: np.ndarray) -> float | None:
+    """The share of the learned screen colour's difference the frame's screen now has, when the whole
+    screen dimmed: the median of the screen-hued cells at their brightest quarter, if a tenth of the
+    frame is of the screen's hue and has at least 5 % of its difference; else None."""
+    share = d_small[saturated & (d_small > 0.05 * d_flat)] / d_flat
+    if share.size < 0.1 * d_small.size:
+        return None
+    top = float(np.percentile(share, 75))
+    return float(np.median(share[share > 0.9 * top]))
+
+
 def screen_plate_and_folds(
     small_rgb_linear: np.ndarray,
     screen_rgb_linear: np.ndarray,
@@ -627,7 +638,14 @@ def screen_plate_and_folds(
     saturated = d_small >= 0.8 * (d_flat / flat_sum) * total
     first = ((d_small > 0.35 * d_flat) & saturated).astype(np.float32)
     if first.mean() < 0.02:
-        return flat.copy(), None, None
+        # No screen as bright as a third of the one learned: the whole screen dimmed (auto exposure,
+        # a light switched off mid-take). Keyed against the learned colour, every pixel came out solid.
+        exposure = _dimmed_screen(d_small, d_flat, saturated)
+        if exposure is None:
+            return flat.copy(), None, None
+        d_flat *= exposure
+        flat = flat * np.float32(exposure)
+        first = ((d_small > 0.35 * d_flat) & saturated).astype(np.float32)
     found = _lit_folds(small, first, d_small, screen, balance, rgb_srgb)
     folds = gaps = veils = None
     if found is not None:
