@@ -484,6 +484,8 @@ def test_a_copied_plate_goes_on_across_a_restarted_sender(plate_frames, tmp_path
     else:
         assert "the plate copy stopped" in live.output, live.output  # "… changed size" or "another format"
         assert len(times) >= 25  # the first sender's two seconds, less the start
+        # said when it stopped (the take went on for seconds after), not only when the take ended
+        assert live.output.index("the plate copy does not") < live.output.index("source lost"), live.output
 
 
 def _lossy_relay(listen_port: int, to_port: int, drop: tuple[float, float],
@@ -741,6 +743,7 @@ def test_ip_camera_at_its_own_rate_is_recorded_at_it(tmp_path):
     for name in ("take.mkv", "plate.mkv"):
         with open_reader(tmp_path / name) as reader:
             assert reader.info.fps == 10, name
+            assert reader.info.timecode, name  # a Matroska plate copy had none to conform the take by
             times = [f.time_s for f in reader]
         # as long as the camera sent: about 0.1 s a picture, not 0.04
         assert times[-1] == pytest.approx(0.1 * (len(times) - 1), rel=0.2), (name, times[-1], len(times))

@@ -16,6 +16,7 @@ import av.error
 
 from guangying.base.atomic import describe_os_error, partial_path, remove_quietly
 from guangying.base.errors import MediaError
+from guangying.base.events import say_again
 from guangying.base.timecode import format_timecode
 from guangying.live.capture import time_of_day_count
 from guangying.live.take_camera import PlateCamera
@@ -76,6 +77,9 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
         self._muxed = 0
         self._parameter_sets: bytes | None = None  # the plate's keyframe's SPS/PPS, as the sender sent them
         self.start_timecode: str | None = None  # the plate's first picture's
+        if path.suffix.lower() == ".ts":
+            warnings.warn(f"{path}: an MPEG-TS plate holds no timecode, by which post conforms the take to "
+                          "it; copy it to .mov or .mkv, which hold it", stacklevel=3)
         super().__init__(queue_items=max(64, round(10 * fps)))
 
     def put(self, packet: av.Packet, stream: Any, arrival_s: float) -> None:  # noqa: ANN401
@@ -163,8 +167,13 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
         return step <= 0 or step * time_base > 10
 
     def _stopped(self, why: str) -> str:
+        """The reason the copy ends, said now as well as when the take ends: said only then, the
+        operator took the camera original to be recording for the rest of the take."""
         into_s = time.monotonic() - (self._t0 or time.monotonic())
-        return f"the plate copy stopped {into_s:.1f} s into the take: {why}"
+        ended = f"the plate copy stopped {into_s:.1f} s into the take: {why}"
+        say_again(f"{self.path}: {ended} (at {time.strftime('%H:%M:%S')}); the take and its other "
+                  "recordings go on, the plate copy does not", stacklevel=3)
+        return ended
 
     def _follow(self, packet: av.Packet, stream: Any, now: float) -> None:  # noqa: ANN401
         """Copy ``stream`` from its keyframe ``packet``, arrived at ``now``, on: open the plate at the
@@ -184,7 +193,7 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
             if count is None:
                 count = time_of_day_count(arrived_wall_s, self.fps)
             timecode = self.start_timecode = format_timecode(count, self.fps)
-            if self.path.suffix.lower() in (".mov", ".mp4"):
+            if self.path.suffix.lower() != ".ts":  # (Matroska keeps it as a TIMECODE tag; it had none)
                 self._out.metadata["timecode"] = timecode
             self._out_stream = self._out.add_stream_from_template(stream, width=size[0], height=size[1])
             self._parameter_sets = _parameter_sets(packet, stream)
