@@ -45,9 +45,8 @@ _SCAN_PACKETS = 600  # the head of a clip checked for a variable rate when it is
 _REPEATED_TIME_STEP_S = 0.001  # a repeated frame time is moved this far on: under any rate's frame
 
 
-def _scan_head(container: av.container.InputContainer, stream: Any, fps: Fraction) -> tuple[bool, int]:
-    """(whether the first packets' timestamps stray from a constant ``fps`` by over a quarter frame,
-    how many of them an edit list hides)."""
+def _scan_head(container: av.container.InputContainer, stream: Any) -> tuple[np.ndarray, int]:
+    """(the first packets' times in seconds, sorted; how many of them an edit list hides)."""
     times = []
     hidden = 0
     try:
@@ -60,9 +59,13 @@ def _scan_head(container: av.container.InputContainer, stream: Any, fps: Fractio
     except av.error.FFmpegError:
         pass  # a damaged packet (a sample size of gigabytes: ENOMEM) ends the look; decoding handles it
     if len(times) < 3 or stream.time_base is None:
-        return False, hidden
-    seconds = np.sort(np.asarray(times, np.float64)) * float(stream.time_base)
-    return bool(np.abs(np.diff(seconds) - 1 / float(fps)).max() > 0.25 / float(fps)), hidden
+        return np.zeros(0), hidden
+    return np.sort(np.asarray(times, np.float64)) * float(stream.time_base), hidden
+
+
+def _strays(times_s: np.ndarray, fps: Fraction) -> bool:
+    """Whether the head's times stray from a constant ``fps`` by over a quarter frame."""
+    return times_s.size >= 3 and bool(np.abs(np.diff(times_s) - 1 / float(fps)).max() > 0.25 / float(fps))
 
 
 def _hidden_at_tail(container: av.container.InputContainer, stream: Any) -> int:
@@ -211,14 +214,17 @@ _VIDEO_RATES = {Fraction(n, 1001) for n in (24000, 30000, 60000, 120000)} | {
     Fraction(n) for n in (24, 25, 30, 48, 50, 60, 100, 120)}
 
 
-def _nominal_rate(stream: av.video.stream.VideoStream) -> Fraction:
+def _nominal_rate(stream: av.video.stream.VideoStream, head_s: np.ndarray) -> Fraction:
     """The clip's frame rate: its average, except for a clip on a camera's rate with gaps (a live take's
     outages, a recording that dropped frames), whose average is lower (a 25 fps take with outages:
-    20.9) while its frame grid, ffmpeg's r_frame_rate, is still the camera's. At the average, timecodes
-    read at that rate were dropped or wrong, and the outputs' timecode tracks counted at it."""
+    20.9) while its frame grid, ffmpeg's r_frame_rate, is still the camera's and most of its frames
+    (``head_s``, the first ones' times) follow one another at it. At the average, timecodes read at
+    that rate were dropped or wrong, and the outputs' timecode tracks counted at it. (An interlaced
+    clip's r_frame_rate is its field rate, twice its frames': its frames are a field period apart.)"""
     average = stream.average_rate
     grid = stream.base_rate
-    if average and grid and Fraction(grid) in _VIDEO_RATES and average < grid * Fraction(99, 100):
+    if (average and grid and Fraction(grid) in _VIDEO_RATES and average < grid * Fraction(99, 100)
+            and head_s.size >= 3 and abs(float(np.median(np.diff(head_s))) * float(grid) - 1) < 0.1):
         return Fraction(grid)
     return Fraction(average or stream.guessed_rate or grid or 25)
 
@@ -317,8 +323,9 @@ class VideoReader(Reader):
                 raise MediaError(unreadable_raw_note(path) or (
                     f"{path}: its video is coded in a format ffmpeg cannot decode; convert it to ProRes, "
                     "DNxHR or H.264 in the software that made it"))
-            self._fps = _nominal_rate(stream)
-            variable, hidden = _scan_head(container, stream, self._fps)
+            head_s, hidden = _scan_head(container, stream)
+            self._fps = _nominal_rate(stream, head_s)
+            variable = _strays(head_s, self._fps)
             if stream.frames > 0 and not hidden:
                 hidden = _hidden_at_tail(container, stream)
             # nb_frames from the container index is exact, less what an edit list hides (a clip trimmed
