@@ -58,7 +58,7 @@ class BatchProgress:
         self._started = time.monotonic()
         self._console = console or Console(stderr=True)
         self._logged: float | None = None  # when the last log line went out
-        self._first: tuple[float, float] | None = None  # (seconds into the run, frames) when frames first came
+        self._first: tuple[float, float] | None = None  # (s into the run, frames) when frames first came
         self._progress: Progress | None = None
         self._log = enabled and not self._console.is_terminal
         if enabled and not self._log:
