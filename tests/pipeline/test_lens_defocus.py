@@ -275,7 +275,10 @@ def test_a_frame_loop_from_partway_in_reads_the_focus_track_where_run_job_does(t
         by_job = [f.rgb for f in reader]
     with open_reader(tmp_path / "set.png") as reader:
         set_read = next(iter(reader)).rgb
-    given = FrameCompositor(make_matter("chroma"), layer_hook=lens())
+    keyer = make_matter("chroma")
+    with open_reader(shot, end=0) as reader:  # the clip's first frame decides the key, as in run_job
+        keyer.learn(next(iter(reader)).rgb)
+    given = FrameCompositor(keyer, layer_hook=lens())
     counted = FrameCompositor(make_matter("chroma"), layer_hook=lens())
     with open_reader(shot, start=6, end=8) as reader:
         for frame, job_linear in zip(reader, by_job, strict=True):
