@@ -552,9 +552,16 @@ def clean_plate_gain(
     near = ratio[(ratio > 0.5) & (ratio < 2.0)]
     if near.size < 0.1 * ratio.size:
         return 1.0
-    top = float(np.percentile(near, 75))
-    gain = float(np.median(near[near > 0.9 * top]))  # the clear screen's cells, without their noise's top
+    gain = _clear_screen_level(near)
     return 1.0 if abs(gain - 1.0) <= PLATE_GAIN_DEAD_BAND else gain
+
+
+def _clear_screen_level(shares: np.ndarray) -> float:
+    """The clear screen's level among cells' shares of a screen's difference: the median of the cells
+    near their 75th percentile (clear screen is the brightest screen-coloured light; edges, veils and
+    shadows only lower a cell's), without the top of its noise."""
+    top = float(np.percentile(shares, 75))
+    return float(np.median(shares[shares > 0.9 * top]))
 
 
 VEIL_RATIO = 0.5  # a plate cell under this share of the screen's difference is subject, not screen
@@ -610,8 +617,7 @@ def _dimmed_screen(d_small: np.ndarray, d_flat: float, saturated: np.ndarray) ->
     share = d_small[saturated & (d_small > 0.05 * d_flat)] / d_flat
     if share.size < 0.1 * d_small.size:
         return None
-    top = float(np.percentile(share, 75))
-    return float(np.median(share[share > 0.9 * top]))
+    return _clear_screen_level(share)
 
 
 def screen_plate_and_folds(
