@@ -391,7 +391,8 @@ class WaitingPage:
         state = json.dumps({"state": "waiting", "message": f"waiting for {waiting_for}"}).encode()
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            # HTTP/1.0: each reload on a new connection. One kept open went on being answered by this
+            # page after the monitor had taken the port, and the page stayed "waiting"
             timeout = IDLE_TIMEOUT_S
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
@@ -405,10 +406,6 @@ class WaitingPage:
                     self.send_header("Content-Type", kind)
                     self.send_header("Content-Length", str(len(data)))
                     self.send_header("Cache-Control", "no-store")
-                    # each reload on a new connection: one kept open went on being answered by this
-                    # page after the monitor had taken the port, and the page stayed "waiting"
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError, TimeoutError):
