@@ -66,9 +66,11 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
         self._offset = 0  # added to its timestamps, in its time base
         self._t0: float | None = None  # the take's first copied packet's arrival (monotonic)
         self._last_ts = -1  # the last packet's decoding time in the plate, in its sender's time base
+        self._last_time_base: Fraction | None = None  # that time base
         self._codec: str | None = None
         self._size = size  # the sender's picture size; a stream joined between keyframes names none
         self._ended: str | None = None
+        self._refused = False  # the muxer refused a packet: nothing more is written
         self._sound_out: Any = None  # the plate's sound stream, when the sender sends sound it can hold
         self._sound_source: Any = None  # the stream whose sound is copied now
         self._sound_offset = 0  # added to its timestamps, in its time base
@@ -122,7 +124,7 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
             copied.dts = None if packet.dts is None else packet.dts + self._offset
             copied.time_base = packet.time_base
             out_ts = self._last_ts if ts is None else ts + self._offset
-        self._last_ts = out_ts
+        self._last_ts, self._last_time_base = out_ts, copied.time_base
         copied.is_keyframe = packet.is_keyframe
         copied.stream = self._out_stream
         self._queue.put((copied, arrival_s))
@@ -169,8 +171,10 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
     def _stopped(self, why: str) -> str:
         """The reason the copy ends, said now as well as when the take ends: said only then, the
         operator took the camera original to be recording for the rest of the take."""
-        into_s = time.monotonic() - (self._t0 or time.monotonic())
-        ended = f"the plate copy stopped {into_s:.1f} s into the take: {why}"
+        # The plate's own length: it starts at the keyframe before the take, up to a GOP (1–2 s) before
+        # it, so the seconds since its first packet said the stop that much late in the take.
+        plate_s = float(max(self._last_ts, 0) * (self._last_time_base or 0))
+        ended = f"the plate copy stopped after {plate_s:.1f} s of plate: {why}"
         say_again(f"{self.path}: {ended} (at {time.strftime('%H:%M:%S')}); the take and its other "
                   "recordings go on, the plate copy does not", stacklevel=3)
         return ended
@@ -243,7 +247,9 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
     def _consume(self, item: tuple[av.Packet, float]) -> None:
         assert self._out is not None
         packet, arrival_s = item
-        if self._ended is not None:
+        # (not ``_ended``: the capture thread sets that at a change of format, and the packets queued
+        # before it, up to ten seconds of plate, were dropped)
+        if self._refused:
             return
         # read before muxing: the muxer takes the packet's contents
         picture_s = (float(packet.pts * packet.time_base) if packet.stream is self._out_stream
@@ -257,6 +263,7 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
             if isinstance(exc, OSError):  # the disk (full, gone): the recording fails, and says so
                 raise
             # a packet the muxer will not take (timestamps a sender garbled): the plate ends here, kept
+            self._refused = True
             self._ended = self._stopped(f"the muxer refused a packet ({exc})")
 
     def close(self) -> Path | None:

@@ -1,0 +1,60 @@
+"""The copied camera original (``--record-plate`` of a stream), fed packets as the capture thread does."""
+from __future__ import annotations
+
+import re
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from guangying.live.plate_copy import PacketPlate
+
+
+def _h264(path: Path, size: tuple[int, int], frames: int) -> Path:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.codec_context.gop_size = 25
+        rng = np.random.default_rng(0)
+        for _ in range(frames):
+            picture = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_a_plate_copy_that_stops_keeps_what_waited_and_says_how_much_plate_it_kept(tmp_path, monkeypatch):
+    # It said "stopped N s into the take", N counted on this machine's clock from the plate's first
+    # packet: that is the keyframe before the take (1–2 s earlier), and packets a sender burst out
+    # at once counted nothing. What it can say for sure is the length of the plate it keeps. And the
+    # packets still waiting for a slow disk when the sender changed format were thrown away.
+    first = _h264(tmp_path / "a.mp4", (64, 48), 60)
+    other = _h264(tmp_path / "b.mp4", (96, 72), 25)  # the sender switched format
+    plate = PacketPlate(tmp_path / "plate.mov", Fraction(25), size=(64, 48))
+    write = plate._consume
+
+    def slow_disk(item: tuple[av.Packet, float]) -> None:
+        time.sleep(0.01)
+        write(item)
+
+    monkeypatch.setattr(plate, "_consume", slow_disk)
+    now = time.monotonic()
+    with av.open(str(first)) as a, av.open(str(other)) as b:
+        for source in (a, b):
+            for packet in source.demux(source.streams.video[0]):
+                if packet.size:
+                    plate.put(packet, source.streams.video[0], now)
+        with pytest.warns(UserWarning, match="the plate copy stopped") as said:
+            kept = plate.close()
+    assert kept is not None
+    with av.open(str(kept)) as copied:
+        stream = copied.streams.video[0]
+        times = [float(p.pts * p.time_base) for p in copied.demux(stream) if p.pts is not None]
+    length_s = max(times) - min(times) + 1 / 25
+    assert abs(length_s - 60 / 25) < 0.05
+    found = re.search(r"after ([\d.]+) s of plate", str(said[0].message))
+    assert found, [str(w.message) for w in said]
+    assert abs(float(found.group(1)) - length_s) <= 0.1, (found.group(0), length_s)
