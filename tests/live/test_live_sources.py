@@ -552,6 +552,7 @@ def test_an_outage_under_loop_is_said_and_shown(plate_frames, tmp_path):
                        "--lost-timeout", 1, "-b", "black", cwd=tmp_path)
     senders = [UdpSender(plate_frames, port, seconds=60) for _ in range(3)]
     seen: list[tuple[str, str]] = []
+    gaps_s: list[float] = []  # from the last picture sent to the next sender's start
 
     def wait_for(state: str, deadline: float) -> None:
         while not seen or seen[-1][0] != state:
@@ -568,8 +569,10 @@ def test_an_outage_under_loop_is_said_and_shown(plate_frames, tmp_path):
             time.sleep(1.0)
             gone.stop_now.set()
             gone.join()
+            stopped_s = time.monotonic()
             wait_for("lost", time.monotonic() + 20)
             back.start()
+            gaps_s.append(time.monotonic() - stopped_s)
             wait_for("live", time.monotonic() + 20)
         live.proc.send_signal(signal.SIGTERM)
         live.wait(timeout_s=30)
@@ -580,7 +583,13 @@ def test_an_outage_under_loop_is_said_and_shown(plate_frames, tmp_path):
     assert "waiting for it to come back (--loop)" in next(m for s, m in seen if s == "lost")
     for outage in (1, 2):
         assert f"(outage {outage} of this take); waiting for it to come back (--loop)" in live.output
-    assert live.output.count("s after its last picture") == 2, live.output
+    back = r"is back at [\d:]+, ([\d.]+) s after its last picture"
+    said_s = [float(s) for s in re.findall(back, live.output)]
+    assert len(said_s) == 2, live.output
+    # at least the time nothing was sent (less the rounding to 0.1 s); a keyframe may add a little. It
+    # was said when the stream reopened, counted from when the last picture was handed on: 0.1–2 s short
+    pairs = list(zip(said_s, gaps_s, strict=True))
+    assert all(gap - 0.08 <= said <= gap + 1.0 for said, gap in pairs), pairs
 
 
 def test_sender_that_changes_picture_size_mid_take_does_not_end_it(plate_frames, tmp_path):

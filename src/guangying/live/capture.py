@@ -38,6 +38,9 @@ PacketTap = Callable[[av.Packet, av.stream.Stream, float], None]
 SoundListener = Callable[[av.Packet, float], None]
 _ARRIVALS_KEPT = 256  # pictures' arrivals waiting for their decoded picture
 _GOP_HELD_S = 20  # the longest keyframe interval whose packets are held for a take's copied plate
+# a reconnected stream's first pictures come in a burst (ffmpeg's probe reads up to 1 s): its first
+# picture's arrival is known from the pictures of this long after it
+_BACK_PLACED_AFTER_S = 1.5
 _SOUND_REANCHOR_S = 1.0  # a frame this far from where the sender's clock puts it: the clock restarted
 # A sender's clock that leaps further ahead than this (or goes back by more than a frame's jitter)
 # restarted, rather than sent nothing; the copied plate draws the same line (plate_copy.PacketPlate).
@@ -233,6 +236,9 @@ class LiveSource:
         self._take_t0: float | None = None
         self._last_index = -1  # the take's last frame's index
         self._last_picture_s = time.monotonic()  # when the last picture arrived (monotonic)
+        self._coming_back = False  # reconnected after an outage, its first picture not yet here
+        # its first picture (sender's time, arrival) and the last before the outage, until said
+        self._back: tuple[float | None, float, float] | None = None
         self._outages = 0
         self._picture_origin_s: float | None = None  # the sender's clock at the take's frame 0
         self._file_sound: av.container.InputContainer | None = None
@@ -473,7 +479,12 @@ class LiveSource:
             rgb = self._fit_to_take(rgb)
         now = time.monotonic()
         t = now if arrival_s is None else min(arrival_s, now)
-        self._last_picture_s = now
+        if self._coming_back:
+            self._coming_back = False
+            self._back = (sender_time_s, t, self._last_picture_s)
+        if self._back is not None and t - self._back[1] >= _BACK_PLACED_AFTER_S:
+            self._say_back()
+        self._last_picture_s = t
         wall = time.time() - (now - t)
         if timecode is None:
             timecode = format_timecode(self._free_run_count(sender_time_s, wall), self.fps)
@@ -561,6 +572,20 @@ class LiveSource:
         self._picture_origin_s = sender_time_s - float(following / self.fps)  # anew after a restart
         return following
 
+    def _say_back(self) -> None:
+        """Say that a lost sender is back, from the last picture's arrival to its first picture's. Said
+        when the stream had only reopened (a keyframe and the decoder still to come), and from when the
+        last picture was handed on, it was 1–2 s short; its first pictures come in a burst after ffmpeg's
+        probe, so the first is placed again once later pictures have shown the stream's delay."""
+        assert self._back is not None
+        sent_s, first_s, last_s = self._back
+        self._back = None
+        if self._clock is not None and sent_s is not None:
+            first_s = self._clock.again(sent_s, first_s)
+        back_at = time.strftime("%H:%M:%S", time.localtime(time.time() - (time.monotonic() - first_s)))
+        say_again(f"{self.spec} is back at {back_at}, {first_s - last_s:.1f} s after its last picture",
+                  stacklevel=3)
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
@@ -577,6 +602,8 @@ class LiveSource:
         except Exception as exc:  # a capture failure must end the take visibly, never hang it
             self._finish(f"capture failed: {type(exc).__name__}: {exc}", lost=True)
         finally:
+            if self._back is not None:  # the take ended before the returned stream's delay was known
+                self._say_back()
             self.ended.set()
 
     def _finish(self, reason: str, lost: bool) -> None:
@@ -587,6 +614,8 @@ class LiveSource:
         # --loop: the outage was silent, on the terminal and on the monitor, however long it lasted. Each
         # says when (the clock): the same words twice were printed once, Python's warnings being said once
         # a text, and an all-day take's later outages went unsaid on the terminal
+        if self._back is not None:  # lost again before its delay was known
+            self._say_back()
         self._outages += 1
         self.outage = (f"{self.end_reason or 'the source stopped'} at {time.strftime('%H:%M:%S')} (outage "
                        f"{self._outages} of this take); waiting for it to come back (--loop)")
@@ -595,10 +624,7 @@ class LiveSource:
             try:
                 self._container = self._open_container()
                 self.end_reason, self.lost, self.outage = None, False, None
-                # counted from the last picture, not from when it was found lost (read_timeout_s later)
-                gap_s = time.monotonic() - self._last_picture_s
-                say_again(f"{self.spec} is back at {time.strftime('%H:%M:%S')}, {gap_s:.1f} s after its last "
-                          "picture", stacklevel=2)
+                self._coming_back = True  # said at its first picture (_deliver)
                 return
             except MediaError:
                 continue  # keep waiting for the sender to come back
