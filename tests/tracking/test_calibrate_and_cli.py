@@ -322,6 +322,26 @@ def test_chan_frames_are_nukes_numbers(tmp_path):
     assert [r.frame for r in back] == [1001, 1002, 1003, 1004]  # the plate's own frame numbers
 
 
+def test_a_range_of_a_source_without_timecode_keeps_its_frames_timecodes(tmp_path):
+    """A plate without timecode tracked from --start 1003 gave that frame 00:00:00:00, where the whole
+    run gives it 00:00:00:02 (free-run from the source's own first frame): two timecodes for one frame."""
+    b = board()
+    b.save(tmp_path / "board.json")
+    poses, focals = camera_path("dolly", 4, fps=6)
+    for n, p in enumerate(render_plates(marker_renderer(), poses, focals, SENSOR_MM, W, H)):
+        with open_writer(str(tmp_path / f"plate.{1001 + n}.png"), content="rgb") as writer:
+            writer.write(p.rgb)
+    track = ["track", str(tmp_path / "plate.####.png"), "--method", "markers", "--board",
+             str(tmp_path / "board.json"), "--focal-length", "35", "--sensor", "s35", "--fps", "6"]
+    timecodes = {}
+    for name, extra in (("whole", []), ("range", ["--start", "1003"])):
+        result = CliRunner().invoke(cli, [*track, *extra, "-o", str(tmp_path / f"{name}.csv")])
+        assert result.exit_code == 0, result.output
+        timecodes[name] = {r.frame: r.timecode for r in read_camera_track(tmp_path / f"{name}.csv")}
+    assert timecodes["whole"][1003] == "00:00:00:02"
+    assert timecodes["range"] == {f: tc for f, tc in timecodes["whole"].items() if f >= 1003}
+
+
 @pytest.mark.parametrize("command", ["track", "calibrate", "board"])
 def test_an_output_named_as_an_input_is_refused_and_the_input_kept(tmp_path, command):
     """track, calibrate and board wrote over their own input (a clip became a CSV; the board file its

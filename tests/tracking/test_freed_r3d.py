@@ -180,6 +180,26 @@ def test_bad_freed_inputs_say_what_is_wrong(tmp_path):
         load_lens_file(lens)
 
 
+def test_a_freed_capture_tracked_over_a_range_keeps_those_frames(tmp_path):
+    """--start/--end were ignored for a FreeD capture: every message became a row, said nowhere."""
+    cap = tmp_path / "head.freed"
+    cap.write_bytes(b"".join(encode_d1(m) for m in _messages(20)))
+    rows = {}
+    for name, extra in (("whole", []), ("range", ["--start", "5", "--end", "10"]),
+                        ("stamped", ["--start", "5", "--end", "10", "--start-timecode", "01:00:00:00"])):
+        out = tmp_path / f"{name}.csv"
+        result = CliRunner().invoke(cli, ["track", str(cap), "--method", "freed", "--fps", "25",
+                                          "--focal-length", "28", *extra, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        rows[name] = [(r.frame, r.pan_deg, r.timecode) for r in read_camera_track(out)]
+    assert [r[0] for r in rows["range"]] == list(range(5, 11))
+    assert rows["range"] == rows["whole"][5:11]
+    assert [r[2] for r in rows["stamped"]][:2] == ["01:00:00:00", "01:00:00:01"]  # the first row's
+    result = CliRunner().invoke(cli, ["track", str(cap), "--method", "freed", "--fps", "25", "--focal-length",
+                                      "28", "--start", "30", "-o", str(tmp_path / "none.csv")])
+    assert result.exit_code != 0 and "no frame of the recording (0–19)" in result.output, result.output
+
+
 def _write_r3d(path, poses: np.ndarray, fps: float = 30) -> None:  # type: ignore[no-untyped-def]
     k = np.array([[1400.0, 0, 959.5], [0, 1400.0, 719.5], [0, 0, 1]])
     meta = {

@@ -21,7 +21,8 @@ from guangying.batch.jobs import Shot
 from guangying.keyer.refine import mosaic_interpolated, refinement_kind
 from guangying.keyer.screen import NoScreenError, detect_screen, estimate_screen_colour
 from guangying.media import display_srgb, open_reader
-from guangying.pipeline.job import RANGE_WARMUP_FRAMES, source_first_frame
+from guangying.media.patterns import source_first_frame
+from guangying.pipeline.job import RANGE_WARMUP_FRAMES
 
 # Shorter ranges cost more in start-up (decoder seek, warm-up, model reset) than they win.
 MIN_RANGE_FRAMES = 48

@@ -78,3 +78,11 @@ def parse_pattern(path: str | os.PathLike[str]) -> SequencePattern | None:
         padding=padding,
         text=text,
     )
+
+
+def source_first_frame(source: str | os.PathLike[str]) -> int:
+    """The source's own first frame number (a sequence's first file on disk; a video's is 0), found
+    without reading it: a gap or damage outside the range asked for must not stop the run."""
+    pattern = parse_pattern(source)
+    numbers = [] if pattern is None else pattern.find_numbers()
+    return numbers[0] if numbers else 0

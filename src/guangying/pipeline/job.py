@@ -23,7 +23,7 @@ from guangying.media import FrameRate, display_srgb, open_reader, open_writer, s
 from guangying.media.damage import first_frame_ranges
 from guangying.media.frames import Transfer
 from guangying.media.outputs import check_outputs
-from guangying.media.patterns import parse_pattern
+from guangying.media.patterns import parse_pattern, source_first_frame
 from guangying.media.video_writer import H264_PRESETS, VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background, PlateSource, plate_inputs
 from guangying.pipeline.frame import CompositeSettings, FrameCompositor, FrameResult, LayerHook
@@ -108,14 +108,6 @@ class JobReport:
 
 class NoFramesError(MediaError):
     """The source gave no frame in the range asked for."""
-
-
-def source_first_frame(source: str | Path) -> int:
-    """The source's own first frame number (a sequence's first file on disk; a video's is 0), found
-    without reading it: a gap or damage outside the range asked for must not stop the run."""
-    pattern = parse_pattern(str(source))
-    numbers = [] if pattern is None else pattern.find_numbers()
-    return numbers[0] if numbers else 0
 
 
 def _warm_up_memory(matter: Matter, source: str | Path, first: int, last: int, fps: FrameRate | None,

@@ -13,9 +13,10 @@ import cv2
 import numpy as np
 
 from guangying.base.errors import SettingsError
-from guangying.base.timecode import timecode_at
+from guangying.base.timecode import standard_rate, timecode_at
 from guangying.lens.camera_calibration import CameraCalibration, load_camera_calibration, plate_intrinsics
 from guangying.lens.optics import sensor_span_px
+from guangying.media.patterns import source_first_frame
 from guangying.tracking.camera_track import CameraTrackRow, ChanSettings, chan_frame_zero, write_camera_track
 
 METHODS = ("markers", "features", "freed", "r3d")
@@ -157,13 +158,16 @@ def _video_rows(
             focal_mm = _focal_mm(job, calib, sensor, k, w, h) * np.asarray(f_px, np.float64) / float(k[0, 0])
         else:
             raise SettingsError(f"unknown method {job.method!r}; use one of {', '.join(METHODS)}")
-        start_tc = job.start_timecode or info.timecode or "00:00:00:00"
         rate = Fraction(info.fps)
+        if job.start_timecode or info.timecode:  # the first row's
+            start_tc, zero = job.start_timecode or info.timecode, info.first_frame
+        else:  # free-run from the source's own first frame: a range from frame 5 started at 00:00:00:00
+            start_tc, zero = "00:00:00:00", source_first_frame(job.source or "")
         rows = [
             CameraTrackRow.from_pose(
                 m.index,
                 m.time_s,
-                m.timecode or timecode_at(start_tc, m.index - info.first_frame, rate),
+                m.timecode or timecode_at(start_tc, m.index - zero, rate),
                 p,
                 f,
                 q,
@@ -197,7 +201,7 @@ def run_track(job: TrackJob, progress: Callable[[int], None] | None = None) -> l
         rows, fps, sensor, aspect = _video_rows(job, progress)
         _say_weak_solves(rows, job)
     elif job.method == "freed":
-        rows = _freed_rows(job)
+        rows = _rows_in_range(_freed_rows(job), job, fps)
     else:
         from guangying.tracking.record3d_track import rows_from_record3d
 
@@ -210,11 +214,8 @@ def run_track(job: TrackJob, progress: Callable[[int], None] | None = None) -> l
             job.sensor_width_mm,
             job.start_timecode or "00:00:00:00",
         )
-        if job.start is not None or job.end is not None:
-            lo = job.start or 0
-            hi = job.end if job.end is not None else rows[-1].frame
-            rows = [r for r in rows if lo <= r.frame <= hi]
         fps = rows[1].frame / rows[1].t_s if len(rows) > 1 and rows[1].t_s > 0 else fps
+        rows = _rows_in_range(rows, job, fps)
     if sensor is not None:  # the rows hold for this sensor: a set rendered for another would not match
         rows = [replace(r, sensor_width_mm=sensor) for r in rows]
     chan = None
@@ -299,6 +300,23 @@ def _chan_frame_zero(job: TrackJob, rows: list[CameraTrackRow]) -> int:
     if job.chan_first_frame is not None:
         return job.chan_first_frame - rows[0].frame
     return chan_frame_zero(job.source)
+
+
+def _rows_in_range(rows: list[CameraTrackRow], job: TrackJob, fps: float | None) -> list[CameraTrackRow]:
+    """The rows of frames ``--start``..``--end`` of a recording read whole (FreeD ignored the range);
+    ``--start-timecode`` is the first row's, as for a plate."""
+    if job.start is None and job.end is None:
+        return rows
+    lo = job.start or 0
+    hi = job.end if job.end is not None else rows[-1].frame
+    kept = [r for r in rows if lo <= r.frame <= hi]
+    if not kept:
+        raise SettingsError(f"no frame of the recording ({rows[0].frame}–{rows[-1].frame}) lies in --start "
+                            f"{lo} --end {hi}")
+    if job.start_timecode and fps:
+        rate, first = standard_rate(fps), kept[0].frame
+        kept = [replace(r, timecode=timecode_at(job.start_timecode, r.frame - first, rate)) for r in kept]
+    return kept
 
 
 def _freed_rows(job: TrackJob) -> list[CameraTrackRow]:
