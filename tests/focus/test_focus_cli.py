@@ -153,6 +153,39 @@ def test_focus_live_through_pty_and_udp():
     assert all(p.focus == 2500 for p in got)
 
 
+def test_focus_is_measured_from_the_focal_plane_with_the_lidars_offset(tmp_path):
+    """A LiDAR on the matte box reads from its face, 15 cm ahead of the focal plane that focus scales,
+    witness marks and a lens calibration measure from: nothing took that up, and every frame of a
+    135 mm f/2 at 2 m was focused fifteen half-depths of field in front of the subject."""
+    rng = np.random.default_rng(5)
+    t = np.arange(0, 3.0, 0.01)
+    subject_m = 2.0 + 0.0 * t  # from the focal plane
+    log = tmp_path / "lidar.csv"
+    _write_log(log, t, subject_m - 0.15 + rng.normal(0, 0.005, t.size), np.full(t.size, 900))
+    weak = tmp_path / "weak.csv"  # no return: a 0 m reading must stay unusable, not become 0.15 m
+    _write_log(weak, t, np.zeros(t.size), np.full(t.size, 900))
+    lens = ["--fps", "25", "--focal-length", "135", "--f-number", "2", "--sensor", "s35"]
+    focus_m = {}
+    for offset in ("0", "0.15"):
+        out = tmp_path / f"track{offset}.csv"
+        res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), *lens, "--lidar-offset", offset,
+                                       "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        rows = list(csv.DictReader(out.open()))[25:]  # from 1 s on
+        focus_m[offset] = np.array([float(r["focus_distance_m"]) for r in rows])
+    assert np.all(np.abs(focus_m["0.15"] - 2.0) < 0.01)  # half the depth of field there is 1.1 cm
+    assert np.all(np.abs(focus_m["0"] - 1.85) < 0.01)
+    res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(weak), *lens, "--lidar-offset", "0.15",
+                                   "-o", str(tmp_path / "weak_track.csv")])
+    assert res.exit_code != 0 and "no frame has a focus distance" in res.output, res.output
+    # live: the same controller setting, through focus-live's pty and FreeD
+    with _lidar_and_freed_receiver(235) as (args, rx):
+        res = CliRunner().invoke(cli, [*args, "--lidar-offset", "0.15", "--duration", "0.6"])
+        got = [decode_d1(rx.recvfrom(64)[0]) for _ in range(10)]
+    assert res.exit_code == 0, res.output
+    assert all(p.focus == 2500 for p in got), [p.focus for p in got]
+
+
 def test_focus_live_reads_a_far_sensor_within_the_range_it_is_given():
     # A TF02/TF03 seeing a subject at 12 m: the TF-Luna's fixed 8 m dropped every reading, and the
     # warning blamed the spot's strength
@@ -193,6 +226,22 @@ def test_focus_cli_marks_rack_and_return(tmp_path, log_path):
     assert float(rows[30]["focus_distance_m"]) == pytest.approx(1.5, abs=1e-3)  # holding mark A
     assert rows[30]["subject"] == "mark:A"
     assert float(rows[74]["focus_distance_m"]) == pytest.approx(2.0, abs=0.02)  # back on the sensor
+
+
+def test_marks_in_another_unit_are_refused_and_marks_past_the_focus_range_said(tmp_path, log_path):
+    # A: 3000 (millimetres) focused at the controller's 1000 m limit, B: 0.15 at its 0.2 m, exit 0
+    args = ["focus", "--sensor-log", str(log_path), "--fps", "25", "--focal-length", "135", "--f-number", "2",
+            "--sensor", "s35", "-o", str(tmp_path / "track.csv")]
+    marks = tmp_path / "marks.yaml"
+    marks.write_text("marks: {A: 3000, B: 1.5}\ncues:\n - {t_s: 0, mark: A}\n")
+    res = CliRunner().invoke(cli, [*args, "--marks", str(marks)])
+    assert res.exit_code != 0 and "mark A: 3000 m is beyond any tape" in res.output, res.output
+    assert not (tmp_path / "track.csv").exists()
+    marks.write_text("marks: {A: 2, B: 0.15}\ncues:\n - {t_s: 0, mark: A}\n - {t_s: 1, mark: B}\n")
+    with pytest.warns(UserWarning, match=r"mark B at 0.15 m is outside the focus range \(0.2–1000 m\): "
+                                         r"focus goes to 0.2 m"):
+        res = CliRunner().invoke(cli, [*args, "--marks", str(marks)])
+    assert res.exit_code == 0, res.output
 
 
 def test_a_first_cue_to_the_subject_starts_on_the_subject_not_at_infinity(tmp_path, log_path):

@@ -97,6 +97,13 @@ def test_dof_cli_json_and_table():
                               "--coc", "0.025"])
     assert res.exit_code == 0, res.output
     assert "2.771 m" in res.output and "3.270 m" in res.output
+    # at macro distances the depth of field is a fraction of a millimetre: it read "0.000 m"
+    res = runner.invoke(cli, ["dof", "--focal-length", "85", "--f-number", "1.4", "--distance", "0.1",
+                              "--sensor", "ff"])
+    assert res.exit_code == 0, res.output
+    total_mm = depth_of_field(85, 1.4, 0.1, coc_mm=0.03).total_m * 1000
+    line = next(line for line in res.output.splitlines() if line.startswith("total depth"))
+    assert 0 < total_mm < 1 and line.endswith(f" {total_mm:.2f} mm") and total_mm >= 0.005, line
 
 
 def test_dof_cli_needs_exactly_one_coc_source():

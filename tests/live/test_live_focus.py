@@ -113,6 +113,10 @@ def test_live_steady_walk_option_sets_the_steady_walk_controller():
             focus, _ = focus_from_options(options)
             assert focus is not None and focus.controller.config.calm_accel_mps2 == accel
             focus.source.close()
+        # the LiDAR's offset from the focal plane reaches the controller (focus and the subject shown)
+        focus, _ = focus_from_options({**options, "lidar_offset_m": 0.15})
+        assert focus is not None and focus.controller.config.sensor_offset_m == 0.15
+        focus.source.close()
     finally:
         os.close(master)
         os.close(slave)

@@ -20,7 +20,11 @@ from guangying.media.outputs import check_outputs
 
 
 def _fmt_m(value: float) -> str:
-    return "∞" if math.isinf(value) else f"{value:.3f} m"
+    """Metres to the millimetre; under a metre in millimetres to the hundredth (a macro focus's depth of
+    field, a fraction of a millimetre, read 0.000 m)."""
+    if math.isinf(value):
+        return "∞"
+    return f"{value:.3f} m" if abs(value) >= 1.0 else f"{value * 1000:.2f} mm"
 
 
 def _dof_table(d: DepthOfField) -> str:
@@ -40,6 +44,9 @@ def _dof_table(d: DepthOfField) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
+LIDAR_OFFSET_HELP = ("how far the LiDAR's face sits in front of the camera's focal plane (the ⦶ mark on the "
+                     "body), in metres, negative behind it: added to each reading, as focus scales, witness "
+                     "marks, a tape and --calibration measure from the focal plane")
 _sensor_help = "sensor preset for the circle of confusion: " + ", ".join(sorted(SENSORS))
 
 
@@ -78,10 +85,14 @@ def _lens_options(fn):  # type: ignore[no-untyped-def]
                      help="distance sensor noise σ in metres (from its datasheet)"),
         click.option("--sensor-latency", "sensor_latency_s", type=float, default=defaults.SENSOR_LATENCY_S,
                      show_default=True,
-                     help="how old a reading is when time-stamped (part of --latency; 0 when t_s is the "
-                          "moment measured): the rest of --latency is the motor delay"),
+                     help="how old a reading is when time-stamped (part of --latency; 0 when its time is "
+                          "the moment measured): the rest of --latency is the motor delay"),
+        click.option("--lidar-offset", "sensor_offset_m", type=click.FloatRange(-5, 5), default=0.0,
+                     show_default=True, help=LIDAR_OFFSET_HELP),
         click.option("--calibration", "calibration_path", type=click.Path(dir_okay=False, path_type=Path),
-                     default=None, help="lens calibration (JSON/YAML): adds the motor_position column"),
+                     default=None, help="lens calibration (JSON/YAML): the motor's position for each "
+                     "focus distance (focus: the motor_position column); FreeD's focus field then carries "
+                     "it instead of millimetres"),
         click.option("--steady-walk", is_flag=True,
                      help="the subject walks at a steady pace (towards or away, with a gait): only the "
                           "filter that holds the mean speed, not the default blend of it with one that "
@@ -94,8 +105,8 @@ def _lens_options(fn):  # type: ignore[no-untyped-def]
 
 
 def _controller_config(focal_length_mm: float, f_number: float, coc_mm: float | None, sensor: str | None,
-                       latency_s: float, sensor_sigma_m: float,
-                       sensor_latency_s: float, walk_steady: bool):  # type: ignore[no-untyped-def]
+                       latency_s: float, sensor_sigma_m: float, sensor_latency_s: float,
+                       sensor_offset_m: float, walk_steady: bool):  # type: ignore[no-untyped-def]
     from guangying.focus.controller import ControllerConfig, steady_walk
 
     if 0 <= latency_s < sensor_latency_s:  # the motor delay was clamped to 0 (a negative: the library says)
@@ -104,7 +115,7 @@ def _controller_config(focal_length_mm: float, f_number: float, coc_mm: float | 
                                  param_hint="--sensor-latency")
     cfg = ControllerConfig(focal_length_mm, f_number, resolve_coc_mm(coc_mm, sensor),
                            sensor_sigma_m=sensor_sigma_m, latency_s=latency_s,
-                           sensor_latency_s=sensor_latency_s)
+                           sensor_latency_s=sensor_latency_s, sensor_offset_m=sensor_offset_m)
     return steady_walk(cfg) if walk_steady else cfg
 
 
@@ -137,7 +148,8 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
 def focus_command(
     sensor_log: Path, fps: Fraction, start_s: float | None, focal_length_mm: float, f_number: float,
     coc_mm: float | None, sensor: str | None, latency_s: float, sensor_sigma_m: float,
-    sensor_latency_s: float, calibration_path: Path | None, steady_walk: bool, output: Path,
+    sensor_latency_s: float, sensor_offset_m: float, calibration_path: Path | None, steady_walk: bool,
+    output: Path,
     freed_target: str | None, camera_id: int, realtime: bool, marks_path: Path | None,
 ) -> None:
     """Turn a LiDAR log into a per-frame focus track: where the lens is during each frame.
@@ -154,7 +166,7 @@ def focus_command(
     check_outputs([sensor_log, calibration_path, marks_path], [output])
     settings = ReplaySettings(float(fps), start_s=start_s)
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
-                             sensor_latency_s, steady_walk)
+                             sensor_latency_s, sensor_offset_m, steady_walk)
     calibration = _load_calibration(calibration_path)
     marks = load_marks(marks_path) if marks_path is not None else None
     with Progress(transient=True) as progress:
@@ -194,12 +206,14 @@ def focus_command(
 @click.option("--sensor-timeout", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="seconds without a valid frame before giving up")
 @click.option("--motor-port", default=None, help="optional serial focus motor (needs --calibration)")
-@click.option("--motor-format", default="F{pos}\n", show_default=True, help="line sent to the motor")
+@click.option("--motor-format", default="F{pos}\n", show_default=r"F{pos}\n",
+              help="line sent to the motor: {pos} its position, {mm} the focus in mm, \\n a new line")
 def focus_live_command(
     port: str, baud: int, lidar_unit: str, lidar_range_m: float, freed_target: str, focal_length_mm: float,
     f_number: float,
     coc_mm: float | None, sensor: str | None, latency_s: float, sensor_sigma_m: float,
-    sensor_latency_s: float, calibration_path: Path | None, steady_walk: bool, rate_hz: float,
+    sensor_latency_s: float, sensor_offset_m: float, calibration_path: Path | None, steady_walk: bool,
+    rate_hz: float,
     duration_s: float | None, camera_id: int, zoom: int, sensor_timeout: float, motor_port: str | None,
     motor_format: str,
 ) -> None:
@@ -207,7 +221,7 @@ def focus_live_command(
     from guangying.focus.live import run_lidar_live
 
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
-                             sensor_latency_s, steady_walk)
+                             sensor_latency_s, sensor_offset_m, steady_walk)
     banner = f"focus-live: {port} → FreeD {freed_target} at {rate_hz:g} Hz (Ctrl-C to stop)"
     stats = run_lidar_live(
         port, cfg, freed_target, baud=baud, unit_mm=lidar_unit == "mm", sensor_timeout_s=sensor_timeout,

@@ -13,6 +13,7 @@ import click
 
 from guangying.cli.dataclass_options import dataclass_options
 from guangying.cli.engine_options import camera_log_option, engine_options
+from guangying.cli.focus_commands import LIDAR_OFFSET_HELP
 from guangying.cli.wording import frames
 from guangying.keyer import KeyerSettings
 from guangying.pipeline.frame import CompositeSettings
@@ -162,6 +163,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
                      default=8.0, show_default=True,
                      help="The LiDAR's far limit in metres: readings beyond it are not used (TF-Luna 8, "
                      "TF02-Pro 40, TF03 180)."),
+        click.option("--lidar-offset", "lidar_offset_m", type=click.FloatRange(-5, 5), default=0.0,
+                     show_default=True, help=f"Focus (with --lidar): {LIDAR_OFFSET_HELP}."),
         click.option("--freed", "freed_target", help="Send FreeD focus to HOST:PORT (with --lidar)."),
         click.option(
             "--steady-walk",

@@ -57,9 +57,10 @@ def _say_use(reading: DistanceReading, used: int, now_s: float, last_used_s: flo
     if said or now_s - last_used_s <= UNUSABLE_SAY_S:
         return last_used_s, said
     # readings come, so the sensor is there: its aim or its range is wrong
-    why = ("its spot sees nothing it can measure (strength under 100), is dazzled (65535: a reflector, or "
-           "too near), reads 0 m, or reads past the range it is given (--lidar-range: 8 m for a TF-Luna; "
-           "or it sends millimetre frames, read as centimetres 10× too far: --lidar-unit mm)"
+    why = ("its spot sees nothing it can measure (strength under 100), is nearer than its 0.2 m minimum, is "
+           "dazzled (65535: a reflector, or too near), reads 0 m, or reads past the range it is given "
+           "(--lidar-range: 8 m for a TF-Luna; or it sends millimetre frames, read as centimetres 10× too "
+           "far: --lidar-unit mm)"
            if not reading.confidence > 0 else
            "they jump where the filter does not follow (the spot between two people?)")
     warnings.warn(

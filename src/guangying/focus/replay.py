@@ -83,6 +83,11 @@ def iter_replay(
     lead = config.command_lead_s
     st, alt = config.new_states()
     cues = list(marks.cues) if marks is not None else []
+    for name, mark_m in (marks.marks if marks is not None else {}).items():
+        if not config.min_distance_m <= mark_m <= config.max_distance_m:  # clamped there, unsaid
+            near, far = config.min_distance_m, config.max_distance_m
+            warnings.warn(f"mark {name} at {mark_m:g} m is outside the focus range ({near:g}–{far:g} m): "
+                          f"focus goes to {min(max(mark_m, near), far):g} m", stacklevel=2)
     out = np.empty((frames_per_batch, 4))
     out_mode = np.empty(frames_per_batch, np.int64)
     out_fed = np.empty(frames_per_batch, np.int64)
@@ -116,6 +121,7 @@ def iter_replay(
         if final:
             end = t_last if settings.duration_s is None else t_start + settings.duration_s
             k_last = math.floor((end - t_start) * fps)
+        distance_m = config.from_focal_plane_m(cur.distance_m)
         i = 0
         while True:
             cue_t = cues[0].t_s if cues else math.inf
@@ -123,7 +129,7 @@ def iter_replay(
                 st,
                 alt,
                 cur.t_s,
-                cur.distance_m,
+                distance_m,
                 cur.confidence,
                 i,
                 k,

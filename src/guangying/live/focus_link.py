@@ -103,8 +103,8 @@ class LiveFocus:
     def _on_output(self, out: FocusOutput, reading: DistanceReading) -> None:
         with self._lock:
             self._output = out
-            if reading.valid:
-                self._subject_m = reading.distance_m
+            if reading.valid:  # from the focal plane, as the focus and the set's defocus are
+                self._subject_m = float(self.controller.config.from_focal_plane_m(reading.distance_m))
             self._error = ""
 
     def _run(self) -> None:

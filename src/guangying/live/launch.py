@@ -76,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "lidar": None,
     "baud": 115200,
     "lidar_unit": "cm",
+    "lidar_offset_m": 0.0,
     "freed_target": None,
     "steady_walk": False,
     "focal_length_mm": None,
@@ -133,7 +134,8 @@ def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, Le
     if options["focal_length_mm"] is None or options["f_number"] is None:
         raise SettingsError("--lidar needs --focal-length and --f-number for focus and depth of field")
     coc_mm = sensor_preset(options["sensor"]).coc_mm
-    config = ControllerConfig(options["focal_length_mm"], options["f_number"], coc_mm)
+    config = ControllerConfig(options["focal_length_mm"], options["f_number"], coc_mm,
+                              sensor_offset_m=options["lidar_offset_m"])
     controller = FocusController(steady_walk(config) if options["steady_walk"] else config)
     sender = FreeDSender(options["freed_target"]) if options["freed_target"] else None
     source = TfLunaSource(options["lidar"], baudrate=options["baud"], unit_mm=options["lidar_unit"] == "mm",
