@@ -59,6 +59,16 @@ def test_missing_sequence_names_pattern_and_folder(tmp_path):
     assert "shot.%04d.exr" in str(caught.value) and str(tmp_path) in str(caught.value)
     with pytest.raises(MediaError, match="does not exist"):
         open_reader(tmp_path / "nofolder" / "shot.####.png")
+    # five-digit files under a four-digit pattern: said only "expected files like plate.0001.png"
+    for n in (1001, 1002, 1003):
+        cv2.imwrite(str(tmp_path / f"plate.{n:05d}.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(MediaError) as caught:
+        open_reader(tmp_path / "plate.####.png")
+    said = str(caught.value)
+    assert "plate.01001–01003.png (5-digit numbers)" in said, said
+    assert str(tmp_path / "plate.#####.png") in said, said
+    with open_reader(tmp_path / "plate.#####.png") as reader:  # the pattern it names reads them
+        assert reader.info.first_frame == 1001
 
 
 def test_corrupt_video_names_the_file(tmp_path):

@@ -287,6 +287,15 @@ def _exr_with(path: Path, **attributes) -> Path:
     return path
 
 
+def test_an_exr_rate_written_under_openimageios_name_is_read(tmp_path):
+    # OpenImageIO 3 writes a rate given as its own "FramesPerSecond" under that name, not OpenEXR's
+    # "framesPerSecond": the plates were read at 24 fps without a word
+    path = _exr_with(tmp_path / "oiio.exr", FramesPerSecond=Fraction(25))
+    assert picture_timing(path).fps == 25
+    with gy.open_reader(path) as reader:
+        assert reader.info.fps == 25
+
+
 def test_damaged_exr_headers_are_read_as_far_as_they_make_sense(tmp_path):
     # a rate of 0/0 (the binding raises ZeroDivisionError building its Fraction): no rate, no crash
     path = _exr_with(tmp_path / "rate.exr", framesPerSecond=Fraction(25))

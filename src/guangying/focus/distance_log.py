@@ -33,8 +33,7 @@ def detect_distance_kind(path: str | Path) -> Literal["depth", "r3d", "faces"]:
     if pattern is not None and not Path(path).is_file():  # a sequence: what its first frame is
         numbers = pattern.find_numbers()
         if not numbers:
-            raise MissingMediaError(f"no frames found for {pattern.text} in folder {pattern.folder}; "
-                                    f"expected files like {pattern.path(1).name}")
+            raise MissingMediaError(pattern.none_found("frames"))
         return detect_distance_kind(pattern.path(numbers[0]))
     suffix = Path(path).suffix.lower()
     if suffix == ".r3d":
@@ -69,8 +68,7 @@ def depth_file_readings(path: str | Path, box: Box | None = None, metres_per_uni
         return
     numbers = pattern.find_numbers()
     if not numbers:
-        raise MissingMediaError(f"no depth maps found for {pattern.text}; expected files like "
-                                f"{pattern.path(1).name}")
+        raise MissingMediaError(pattern.none_found("depth maps"))
     if fps is None or not (math.isfinite(fps) and fps > 0):
         # a guessed rate would time every reading wrongly, and the focus track with them
         raise SettingsError(f"a sequence of depth maps ({pattern.text}) needs its frame rate: give --fps "

@@ -97,10 +97,7 @@ class SequenceReader(Reader):
         self._pattern, self._log = pattern, camera_log
         numbers = pattern.find_numbers()
         if not numbers:
-            raise MissingMediaError(
-                f"no frames found for image sequence {pattern.text} in folder {pattern.folder}; "
-                f"expected files like {pattern.path(1).name}"
-            )
+            raise MissingMediaError(pattern.none_found("frames"))
         self._start, end_resolved = resolve_range(pattern.text, start, end, numbers[0], numbers[-1])
         self._end = numbers[-1] if end_resolved is None else end_resolved
         present = set(numbers)

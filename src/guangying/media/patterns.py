@@ -29,6 +29,24 @@ class SequencePattern:
         sign = "-" if number < 0 else ""
         return self.folder / f"{self.prefix}{sign}{abs(number):0{self.padding}d}{self.suffix}"
 
+    def none_found(self, what: str) -> str:
+        """The message for a pattern that matched no file: ``what`` (e.g. "frames") names them. Files of
+        the same name with another padding (plate.01001.exr for plate.####.exr) are named, with the
+        pattern that reads them."""
+        found = f"no {what} found for {self.text} in folder {self.folder}; expected files like "
+        found += self.path(1).name
+        if not self.folder.is_dir():
+            return found
+        other = re.compile(re.escape(self.prefix) + r"(-?\d+)" + re.escape(self.suffix) + "$")
+        tokens = sorted((m.group(1) for name in os.listdir(self.folder) if (m := other.match(name))),
+                        key=lambda token: int(token))
+        if not tokens:
+            return found
+        digits = len(tokens[0].lstrip("-"))
+        hashes = self.prefix + "#" * digits + self.suffix
+        return (f"{found}. The folder has {self.prefix}{tokens[0]}–{tokens[-1]}{self.suffix} ({digits}-digit "
+                f"numbers): name the sequence {self.folder / hashes}")
+
     def find_numbers(self) -> list[int]:
         """Frame numbers present on disk, sorted."""
         if not self.folder.is_dir():

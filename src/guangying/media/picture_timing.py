@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import struct
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -106,6 +107,14 @@ def _rate(value: Any) -> Fraction | None:
     return standard_rate(rate) if math.isfinite(rate) and 1.0 <= rate <= 1000.0 else None
 
 
+def _attribute(header: Mapping[str, Any], name: str) -> Any:  # noqa: ANN401
+    """An EXR header attribute by its standard name, or by that name in another case: OpenImageIO 3 wrote
+    a rate given as its own ``FramesPerSecond`` under that name, and the plates ran at 24 fps unsaid."""
+    if name in header:
+        return header[name]
+    return next((value for key, value in header.items() if key.lower() == name.lower()), None)
+
+
 def _exr_timing(path: Path) -> PictureTiming:
     from guangying.media.exr import read_exr_header  # late: OpenEXR only once an EXR is read
 
@@ -113,7 +122,7 @@ def _exr_timing(path: Path) -> PictureTiming:
     if header is None:
         return PictureTiming()
     code = header.get("timeCode")
-    fps = _rate(header.get("framesPerSecond"))
+    fps = _rate(_attribute(header, "framesPerSecond"))
     timecode = None
     if code is not None:
         frame = code.frame
