@@ -134,6 +134,26 @@ def test_a_portrait_plate_spans_the_sensor_along_its_height():
     assert k[1, 1] == pytest.approx(26 * 1920 / 9.8) and k[0, 2] == pytest.approx(539.5)
 
 
+def test_an_anamorphic_plate_stored_taller_than_wide_spans_the_sensor_along_its_width():
+    # 480×540 at pixel aspect 2 is shown 960×540, landscape: its sensor's width spans the stored width.
+    # Taken as a portrait plate (the long stored side), the set's field of view came out 12.5 % tight.
+    from guangying.composite.defocus import defocus_layer_linear
+    from guangying.lens.camera_calibration import CameraCalibration, plate_intrinsics
+
+    k, _ = plate_intrinsics(480, 540, 50.0, 24.89, pixel_aspect=2.0)
+    assert k[1, 1] == pytest.approx(50 * 480 / 24.89) and k[0, 0] == pytest.approx(k[1, 1] / 2)
+    # a calibration of such plates with a zoom's focal length: the focal length holds vertically too
+    calibration = CameraCalibration(k.copy(), np.zeros(5), 480, 540, 0.1, 24.89)
+    zoomed, _ = plate_intrinsics(480, 540, 100.0, 24.89, calibration)
+    assert zoomed[1, 1] == pytest.approx(100 * 480 / 24.89)
+    assert zoomed[0, 0] == pytest.approx(zoomed[1, 1] / 2)
+    # its blur in rows: the blur circle over the photosites' pitch, the sensor's width over 480
+    lens = dict(layer_distance_m=8.0, focus_distance_m=2.0, focal_length_mm=50.0, f_number=2.0,
+                sensor_width_mm=24.89)
+    rows = defocus_layer_linear(np.full((540, 480, 3), 0.2, np.float32), None, pixel_aspect=2.0, **lens)[2]
+    assert rows == pytest.approx(coc_diameter_mm(50.0, 2.0, 2.0, 8.0) * 480 / 24.89)
+
+
 def test_35mm_is_no_sensor_name_for_it_means_two():
     """It was full frame; a cinema crew says "35mm" for Super 35, whose depth of field differs a fifth."""
     from guangying.base.errors import SettingsError

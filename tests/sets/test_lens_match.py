@@ -66,7 +66,9 @@ def test_set_view_from_a_track_row_takes_the_calibration(calibration_json):
     assert np.allclose(view.camera_matrix, cal.camera_matrix_for(W, H))
     assert np.allclose(view.dist_coeffs, DIST)
     zoomed = view_from_track_row(row, W, H, 24.89, 50.0, cal)  # a focal length replaces fx, fy only
-    assert zoomed.camera_matrix[0, 0] == pytest.approx(50.0 * W / 24.89)
+    k = cal.camera_matrix_for(W, H)  # fy (the focal length holds vertically), fx by the calibration's aspect
+    assert zoomed.camera_matrix[1, 1] == pytest.approx(50.0 * W / 24.89)
+    assert zoomed.camera_matrix[0, 0] == pytest.approx(zoomed.camera_matrix[1, 1] * k[0, 0] / k[1, 1])
     assert zoomed.camera_matrix[0, 2] == pytest.approx(view.camera_matrix[0, 2])
     with pytest.raises(SettingsError, match="no focal length"):
         view_from_track_row(row, W, H, 24.89)

@@ -98,7 +98,7 @@ def defocus_layer_linear(
     c = float(
         coc_diameter_px(
             focal_length_mm, f_number, focus_distance_m, layer_distance_m, sensor_width_mm,
-            sensor_span_px(width_px, height_px),
+            sensor_span_px(width_px, height_px, pixel_aspect),
         )
     )
     rgb, alpha = defocus_rgb_linear(rgb_linear, alpha_or_none, c, blur_width_ratio(pixel_aspect))

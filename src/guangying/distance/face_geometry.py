@@ -55,7 +55,7 @@ class Intrinsics:
         if not (focal_length_mm > 0 and sensor_width_mm > 0 and width_px > 0 and height_px > 0
                 and pixel_aspect > 0):
             raise SettingsError("focal length, sensor width, image size and pixel aspect must all be > 0")
-        f = focal_length_mm * sensor_span_px(width_px, height_px) / sensor_width_mm
+        f = focal_length_mm * sensor_span_px(width_px, height_px, pixel_aspect) / sensor_width_mm
         shown_width_px = max(1, round(width_px * pixel_aspect))
         return cls(f, f, shown_width_px / 2.0, height_px / 2.0, shown_width_px, int(height_px))
 

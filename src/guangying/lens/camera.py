@@ -74,17 +74,18 @@ def cv_extrinsics(pose: CameraPose) -> tuple[np.ndarray, np.ndarray]:
 
 
 def intrinsics_matrix(
-    focal_length_mm: float, sensor_width_mm: float, width_px: int, height_px: int
+    focal_length_mm: float, sensor_width_mm: float, width_px: int, height_px: int, pixel_aspect: float = 1.0
 ) -> np.ndarray:
-    """3×3 pinhole K for square pixels, principal point at the image centre.
+    """3×3 pinhole K, principal point at the image centre.
 
-    The sensor's recorded width maps onto the picture's long side (:func:`~guangying.lens.optics.
-    sensor_span_px`: a portrait phone plate spans it along its height): fx = fy = f·max(W, H) / sensor_width.
+    The sensor's recorded width maps onto the picture's long side as shown (:func:`~guangying.lens.
+    optics.sensor_span_px`: a portrait phone plate spans it along its height): fy = f·span / sensor_width.
+    A plate of ``pixel_aspect`` ≠ 1 is taken as shot through an anamorphic lens onto square photosites:
+    the focal length holds vertically and the lens squeezes the width, fx = fy / pixel_aspect.
     """
-    f_px = focal_length_mm * sensor_span_px(width_px, height_px) / sensor_width_mm
-    return np.array(
-        [[f_px, 0.0, (width_px - 1) / 2.0], [0.0, f_px, (height_px - 1) / 2.0], [0.0, 0.0, 1.0]], np.float64
-    )
+    fy = focal_length_mm * sensor_span_px(width_px, height_px, pixel_aspect) / sensor_width_mm
+    cx, cy = (width_px - 1) / 2.0, (height_px - 1) / 2.0
+    return np.array([[fy / pixel_aspect, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]], np.float64)
 
 
 def project_points_px(

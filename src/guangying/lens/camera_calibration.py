@@ -318,9 +318,9 @@ def plate_intrinsics(
                 raise SettingsError(
                     f"{calibration.source} has no sensor_width_mm: give --sensor to use a focal length in mm"
                 )
-            aspect = k[1, 1] / k[0, 0]
-            k[0, 0] = focal_length_mm * sensor_span_px(width_px, height_px) / sensor
-            k[1, 1] = k[0, 0] * aspect
+            aspect = k[1, 1] / k[0, 0]  # an anamorphic plate's squeeze: the focal length holds vertically
+            k[1, 1] = focal_length_mm * sensor_span_px(width_px, height_px, aspect) / sensor
+            k[0, 0] = k[1, 1] / aspect
         return k, dist
     if focal_length_mm is None or sensor_width_mm is None:
         raise SettingsError("the camera needs --focal-length MM and --sensor NAME, or a calibration file")
@@ -330,6 +330,4 @@ def plate_intrinsics(
         )
     if not (math.isfinite(pixel_aspect) and pixel_aspect > 0):
         raise SettingsError(f"pixel aspect must be > 0, got {pixel_aspect}")
-    k = intrinsics_matrix(focal_length_mm, sensor_width_mm, width_px, height_px)
-    k[0, 0] /= pixel_aspect
-    return k, np.zeros(5)
+    return intrinsics_matrix(focal_length_mm, sensor_width_mm, width_px, height_px, pixel_aspect), np.zeros(5)

@@ -224,11 +224,13 @@ def blur_width_ratio(pixel_aspect: float) -> float:
     return 1.0 / (pixel_aspect * pixel_aspect)
 
 
-def sensor_span_px(width_px: int, height_px: int) -> int:
-    """The pixels a sensor's recorded width spans in a ``width_px × height_px`` picture as stored: its
-    long side. A phone clip shown upright (portrait) spans the sensor's width along its height; taken
-    along its width, its blur circles and field of view came out 0.56× (9/16) as large."""
-    return max(int(width_px), int(height_px))
+def sensor_span_px(width_px: int, height_px: int, pixel_aspect: float = 1.0) -> int:
+    """The pixels a sensor's recorded width spans in a ``width_px × height_px`` picture as stored: the
+    side that is long as the picture is shown (its width times ``pixel_aspect``). A phone clip shown
+    upright (portrait) spans the sensor's width along its height; taken along its width, its blur
+    circles and field of view came out 0.56× (9/16) as large. An anamorphic plate stored taller than
+    wide (480×540 at pixel aspect 2, shown 960×540) spans it along its width."""
+    return int(width_px) if width_px * pixel_aspect >= height_px else int(height_px)
 
 
 def coc_diameter_px(

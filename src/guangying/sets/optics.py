@@ -28,9 +28,13 @@ class SetOptics:
     focus_distance_m: float
     sensor_width_mm: float
 
+    def _span_px(self, view: SetView) -> int:
+        """The pixels the sensor's width spans (the squeeze, fy / fx, tells which side is long as shown)."""
+        k = view.camera_matrix
+        return sensor_span_px(view.width_px, view.height_px, float(k[1, 1] / k[0, 0]))
+
     def focal_length_mm(self, view: SetView) -> float:
-        return float(view.camera_matrix[1, 1]) * self.sensor_width_mm / sensor_span_px(view.width_px,
-                                                                                      view.height_px)
+        return float(view.camera_matrix[1, 1]) * self.sensor_width_mm / self._span_px(view)
 
     def width_ratio(self, view: SetView) -> float:
         """The blur's width ÷ its height in the view's pixels (1 but for an anamorphic plate)."""
@@ -41,7 +45,7 @@ class SetOptics:
         away."""
         return coc_diameter_px(
             self.focal_length_mm(view), self.f_number, self.focus_distance_m, distance_m,
-            self.sensor_width_mm, sensor_span_px(view.width_px, view.height_px),
+            self.sensor_width_mm, self._span_px(view),
         )  # fmt: skip
 
 

@@ -183,8 +183,8 @@ def _focal_mm(
     """The focal length (mm) the camera matrix ``k`` of a ``w × h`` plate stands for (nan: unknown)."""
     if job.focal_length_mm is not None:
         return float(job.focal_length_mm)
-    if sensor is not None:  # as plate_intrinsics turns millimetres into fx: over the sensor's span
-        return float(k[0, 0]) * sensor / sensor_span_px(w, h)
+    if sensor is not None:  # as plate_intrinsics turns millimetres into fy: over the sensor's span
+        return float(k[1, 1]) * sensor / sensor_span_px(w, h, float(k[1, 1] / k[0, 0]))
     if calib is not None and calib.focal_length_mm is not None:
         return calib.focal_length_mm
     return math.nan
