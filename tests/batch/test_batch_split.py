@@ -89,6 +89,39 @@ def test_split_neural_matte_with_warmup_is_close_to_unsplit(tmp_path):
     assert warm_error < 1e-3 and warm_error < cold_error / 2, (warm_error, cold_error)
 
 
+@pytest.mark.models
+def test_a_split_shot_the_person_matte_finds_nobody_in_is_said_once_as_the_whole_render_says_it(tmp_path):
+    """Scikit-image's rocket under the person matte, split in three ranges: each range said what it found
+    in its own frames ("empty in all 8 frames", about a third of the shot), and the driver said the first
+    range's only. Now the ranges keep their empty frames and the driver says it once for the shot's
+    frames, as the whole render says it (also with ranges a resumed run found done)."""
+    import warnings
+
+    from guangying.batch.runner import ShotOutcome, _result_from_record, _say_lost_subject, _ShotState
+
+    with open_writer(tmp_path / "rocket.mov", fps=Fraction(25), width=W, height=H) as writer:
+        for rgb in camera_move_clip(skdata.rocket(), W, H, N):
+            writer.write(rgb)
+    shot, plan = _planned(tmp_path, "input: rocket.mov, matte: ai, range_frames: 8", workers=3)
+    renderer = RangeRenderer()
+    results = [
+        renderer.render(RangeTask(shot.name, shot.fingerprint(), "composite", shot.source, shot.background,
+                                  plan.options, shot.outputs, plan.source_first_frame, rng))
+        for rng in plan.ranges
+    ]
+    assert len(results) == 3 and not [w for r in results for w in r.warnings if "the person matte" in w]
+    state = _ShotState(plan, shot.fingerprint(), ShotOutcome(shot.name, "running"))
+    record = {"frames": results[0].frames, "files": {}, "empty_matte_frames": results[0].empty_matte_frames}
+    earlier = _result_from_record(record, plan.ranges[0], shot.name)  # as a resumed run reads it back
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _say_lost_subject(state, [earlier, *results[1:]])
+        run_job(shot.source, RvmMatter(), JobOutputs(alpha=tmp_path / "whole.%04d.png"), show_progress=False)
+    said = [str(w.message) for w in caught if "the person matte" in str(w.message)]
+    assert len(said) == 2 and said[0] == f"shot '{shot.name}': {said[1]}", said  # the shot's, the whole's
+    assert f"empty in all {N} frames: the person matte found nobody" in said[0], said
+
+
 def test_a_sequence_shot_renders_and_joins_at_its_given_rate(tmp_path):
     """A PNG plate (no rate in its files) split into ranges and joined: every part, and the joined
     clip, at the shot's ``fps:``, not film's 24."""

@@ -121,6 +121,7 @@ class Manifest:
         contact: str | None,
         held_frames: list[int],
         artefact_frames: list[int],
+        empty_matte_frames: list[int] | None = None,
     ) -> None:
         self._shot(name, fingerprint)["ranges"][key] = {
             "frames": frames,
@@ -128,6 +129,7 @@ class Manifest:
             "contact": contact,
             "held_frames": held_frames,  # a resumed run still reports the source's damage
             "artefact_frames": artefact_frames,
+            "empty_matte_frames": empty_matte_frames,  # … and its person matte's empty frames
         }
         self.save()
 

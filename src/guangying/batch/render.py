@@ -78,6 +78,7 @@ class RangeResult:
     held_frames: list[int] = field(default_factory=list)  # see JobReport
     artefact_frames: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what the render warned, for the driver to say
+    empty_matte_frames: list[int] | None = None  # see JobReport
 
 
 def shot_staging(final: str | Path, shot: str, fingerprint: str) -> Path:
@@ -268,6 +269,7 @@ class RangeRenderer:
                     on_frame=on_frame,
                     camera_log=task.options.get("camera_log", "auto"),
                     fps=task.options.get("fps"),
+                    say_lost_subject=False,  # the driver says it for the shot's frames
                 )
         except NoFramesError:
             if not rng.may_be_empty:
@@ -299,4 +301,5 @@ class RangeRenderer:
             report.held_frames,
             report.artefact_frames,
             list(dict.fromkeys(_named_as_outputs(str(w.message), folders, task.outputs) for w in caught)),
+            report.empty_matte_frames,
         )

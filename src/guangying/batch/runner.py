@@ -43,6 +43,7 @@ from guangying.batch.render import (
 )
 from guangying.media.damage import damage_note
 from guangying.media.outputs import OutputLock
+from guangying.pipeline.job import lost_subject_note
 
 MAX_ATTEMPTS = 3  # a range whose worker died is tried this often in all before its shot fails
 _WAIT_S = 0.5
@@ -200,6 +201,7 @@ def _result_from_record(record: dict[str, Any], rng: FrameRange, shot: str) -> R
     return RangeResult(
         shot, rng, record["frames"], files, 0.0, EARLIER_RUN, record.get("contact"), 0,
         record.get("held_frames", []), record.get("artefact_frames", []),
+        empty_matte_frames=record.get("empty_matte_frames"),
     )
 
 
@@ -543,7 +545,7 @@ def _schedule(
             _say_warnings(state.outcome, result.warnings)
             manifest.record_range(
                 task.shot, state.fingerprint, task.range.key, result.frames, result.files, result.contact,
-                result.held_frames, result.artefact_frames,
+                result.held_frames, result.artefact_frames, result.empty_matte_frames,
             )
             progress.advance(result.frames)
             if len(state.results) == len(state.plan.ranges):
@@ -576,6 +578,18 @@ def _say_warnings(outcome: ShotOutcome, said: list[str]) -> None:
         if message not in outcome.warnings:
             outcome.warnings.append(message)
             warnings.warn(f"shot '{outcome.name}': {message}", stacklevel=3)
+
+
+def _say_lost_subject(state: _ShotState, ordered: list[RangeResult]) -> None:
+    """Say once, for the shot's frames, when its person matte found nobody or kept losing them: said by
+    each range, it counted that range's frames ("empty in all 30 frames" of a 300-frame shot)."""
+    if any(r.empty_matte_frames is None for r in ordered):
+        return  # a chroma key, or ranges recorded before the frames were kept
+    frames = [f for r in ordered for f in range(r.range.first, r.range.first + r.frames)]
+    empty = [f for r in ordered for f in r.empty_matte_frames or []]
+    note = lost_subject_note(state.plan.shot.source, frames, empty)
+    if note is not None:
+        _say_warnings(state.outcome, [note])
 
 
 def _fail(state: _ShotState, message: str, manifest: Manifest, ended: Callable[[ShotOutcome], None]) -> None:
@@ -617,6 +631,7 @@ def _finish_shot(
     outcome.outputs = list(plan.shot.outputs.values())
     outcome.workers = sorted({r.worker for r in ordered})
     outcome.range_workers = {r.range.key: r.worker for r in ordered}
+    _say_lost_subject(state, ordered)
     damage = damage_note(outcome.held_frames, outcome.artefact_frames)
     outcome.note = "; ".join(n for n in (outcome.note, damage) if n)
     progress.shots_done(1)

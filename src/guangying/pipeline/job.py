@@ -104,6 +104,8 @@ class JobReport:
     # nearest good frame's picture; decoded with errors, so they may show blocks.
     held_frames: list[int] = field(default_factory=list)
     artefact_frames: list[int] = field(default_factory=list)
+    # A person matte's frames written whose matte was empty (None: not a person matte)
+    empty_matte_frames: list[int] | None = None
 
 
 class NoFramesError(MediaError):
@@ -143,25 +145,25 @@ def _learn_from_shot_start(keyer: ChromaKeyer, source: str | Path, shot_start: i
 LOST_SUBJECT_SHARE = 0.1  # frames a person matte may lose its subject in, between frames that have it
 
 
-def _say_lost_subject(source: str | Path, seen: list[tuple[int, bool]]) -> None:
-    """Say when a person matte found nobody, or found someone and lost them again and again: a figure
-    small in frame came and went (the matte empty in 25 of 30 frames, in and out), and only a matte
-    empty in every frame was said. Empty frames before the first and after the last with someone are a
-    subject walking in or out, not said."""
+def lost_subject_note(source: str | Path, frames: list[int], empty_frames: list[int]) -> str | None:
+    """What to say when a person matte found nobody in ``frames``, or found someone and lost them again
+    and again (``empty_frames``: those whose matte is empty): a figure small in frame came and went (the
+    matte empty in 25 of 30 frames, in and out), and only a matte empty in every frame was said. Empty
+    frames before the first and after the last with someone are a subject walking in or out, not said.
+    A batch says it once for a shot's frames, not for each range's."""
     advice = ("It mattes people; a small figure may need --preset full_body (or a higher "
               "--downsample-ratio), and an animal or an object needs a screen (--matte chroma)")
-    found = [n for n, someone in seen if someone]
+    empty = set(empty_frames)
+    found = [n for n in frames if n not in empty]
     if not found:
-        warnings.warn(f"the matte of {source} is empty in all {len(seen)} frames: the person matte found "
-                      f"nobody. {advice}", stacklevel=3)
-        return
-    between = [n for n, someone in seen if not someone and found[0] < n < found[-1]]
-    span = sum(1 for n, _ in seen if found[0] <= n <= found[-1])
+        return (f"the matte of {source} is empty in all {len(frames)} frames: the person matte found nobody. "
+                + advice)
+    between = [n for n in frames if n in empty and found[0] < n < found[-1]]
+    span = sum(1 for n in frames if found[0] <= n <= found[-1])
     if len(between) > max(2, LOST_SUBJECT_SHARE * span):
-        where = first_frame_ranges(between)
-        warnings.warn(f"the matte of {source} comes and goes: empty in {len(between)} of the {span} frames "
-                      f"between the first and the last where it finds someone ({where}). {advice}",
-                      stacklevel=3)
+        return (f"the matte of {source} comes and goes: empty in {len(between)} of the {span} frames between "
+                f"the first and the last where it finds someone ({first_frame_ranges(between)}). {advice}")
+    return None
 
 
 def run_job(
@@ -180,6 +182,7 @@ def run_job(
     camera_log: str | None = "auto",
     fps: FrameRate | None = None,
     warm_up_before: int = RANGE_WARMUP_FRAMES,
+    say_lost_subject: bool = True,
 ) -> JobReport:
     """Matte every frame of ``source`` and write the requested outputs atomically.
 
@@ -213,7 +216,9 @@ def run_job(
         overwrites: copy what you keep). ``warmup_frames`` None (the default): a matter that remembers
         frames (the neural ones) is first run over up to ``warm_up_before`` frames before ``start``, so a
         range rendered again matches the whole render; ``warm_up_before=0`` starts it afresh (a shot
-        cut from an edited clip, whose frames before are another shot's).
+        cut from an edited clip, whose frames before are another shot's). ``say_lost_subject=False``
+        leaves saying that a person matte found nobody to the caller (a batch says it for the shot,
+        from each part's ``JobReport.empty_matte_frames``; see :func:`lost_subject_note`).
     camera_log : str, optional
         The source's camera log encoding (:func:`~guangying.media.open_reader`): ``"auto"`` (a Sony
         camera's metadata), ``"none"`` or a name such as ``"slog3-sgamut3cine"``.
@@ -368,7 +373,9 @@ def run_job(
         # a person matte that finds nobody (a cat, a product shot, a figure too small for its
         # resolution) wrote empty mattes and a composite without its subject, exit 0 and no word
         person_matte = not isinstance(matter, ChromaKeyer)  # an all-screen key is a clean plate: not asked
-        seen: list[tuple[int, bool]] = []  # (frame, someone in its matte), for a person matte
+        written: list[int] = []
+        if person_matte:
+            report.empty_matte_frames = []
         for n, frame in enumerate(reader):
             rgb_srgb = display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
             bg_srgb, bg_linear = (None, None) if plate is None else plate.next_plate(frame.index, rgb_srgb)
@@ -404,9 +411,10 @@ def run_job(
                     fg_linear = fg if fg_transfer == "linear" else srgb_to_linear(fg)
                     fg_writer.write(fg_linear * alpha[..., None], transfer="linear", time_s=frame.time_s)
             report.frames += 1
-            if person_matte:
-                someone = int(np.count_nonzero(result.alpha > 0.5)) > result.alpha.size // 1000
-                seen.append((frame.index, someone))
+            written.append(frame.index)
+            if report.empty_matte_frames is not None and not (
+                    np.count_nonzero(result.alpha > 0.5) > result.alpha.size // 1000):
+                report.empty_matte_frames.append(frame.index)
             if frame.damage == "held":
                 report.held_frames.append(frame.index)
             elif frame.damage == "artefacts":
@@ -415,7 +423,9 @@ def run_job(
         if report.frames == 0:
             raise NoFramesError(f"no frames read from {source} (check the range asked for: --start/--end, "
                                 "or start/end)")
-        if person_matte:
-            _say_lost_subject(source, seen)
+        if report.empty_matte_frames is not None and say_lost_subject:
+            note = lost_subject_note(source, written, report.empty_matte_frames)
+            if note is not None:
+                warnings.warn(note, stacklevel=2)
     report.outputs = [p for p in (outputs.composite, outputs.alpha, outputs.foreground) if p is not None]
     return report
