@@ -620,3 +620,15 @@ def test_a_refused_run_leaves_no_earlier_report_looking_like_its_own(takes, tmp_
     result = CliRunner().invoke(cli, ["batch", str(jobs), "--report", str(report)])
     assert result.exit_code == 2, result.output
     assert not list(report.iterdir())
+
+
+def test_the_summary_counts_the_workers_that_rendered():
+    # "on 4 workers" was the pool's size: also when one shot of one range left three idle, or a node
+    # died with two of them
+    from guangying.batch.runner import EARLIER_RUN, BatchReport, ShotOutcome
+
+    one = ShotOutcome("a", "done", workers=["n1:11"])
+    earlier = ShotOutcome("b", "done", workers=[EARLIER_RUN, "n1:11"])
+    assert BatchReport([one, earlier], 1.0, 4, "local", 0.0, 0).workers_said() == "1 worker"
+    lost = ShotOutcome("c", "done", workers=["n1:11", "n2:21", "n1:12"], retries=2)
+    assert BatchReport([lost], 1.0, 4, "cluster", 0.0, 0).workers_said() == "3 workers (2 died under a range)"

@@ -20,7 +20,9 @@ _DAMAGED_COLOUR = "#e65100"
 def report_dict(report: BatchReport) -> dict:
     return {
         "cluster": report.cluster,
-        "workers": report.workers,
+        "workers": report.workers,  # the pool's size
+        "workers_rendering": report.workers_rendering,
+        "worker_deaths": report.worker_deaths,
         "seconds": round(report.seconds, 3),
         "startup_s": round(report.startup_s, 3),
         "frames": report.frames,
@@ -62,7 +64,7 @@ def write_report(report: BatchReport, folder: str | Path) -> tuple[Path, Path]:
         f"{counts['done']} done, {counts['skipped']} skipped (finished before), {counts['failed']} failed"
         f" · {data['frames_rendered']} frames rendered in {data['seconds']:.1f} s"
         f" ({data['frames_per_s'] or 0:.1f} frames/s)"
-        f" on {data['workers']} workers ({html.escape(report.cluster)})"
+        f" on {html.escape(report.workers_said())} ({html.escape(report.cluster)})"
     )
     rows = "\n".join(_row(s, folder) for s in data["shots"])
     page = f"""<!doctype html>

@@ -94,6 +94,24 @@ class BatchReport:
     def failed(self) -> list[ShotOutcome]:
         return [s for s in self.shots if s.status == "failed"]
 
+    @property
+    def workers_rendering(self) -> int:
+        """Workers that rendered ranges in this run (``workers`` is how many the pool was given; some may
+        have died, their node lost, or found nothing left to render)."""
+        return len({w for s in self.shots for w in s.workers if w != EARLIER_RUN})
+
+    @property
+    def worker_deaths(self) -> int:
+        """Workers that died under a range (each range was given to another)."""
+        return sum(s.retries for s in self.shots)
+
+    def workers_said(self) -> str:
+        """The workers as the summary says them: it said the pool's size, "on 4 workers", also after a
+        node had died with two of them, or when one shot of one range kept three idle."""
+        rendering = self.workers_rendering
+        said = f"{rendering} worker" + ("" if rendering == 1 else "s")
+        return said + (f" ({self.worker_deaths} died under a range)" if self.worker_deaths else "")
+
 
 @dataclass
 class _ShotState:

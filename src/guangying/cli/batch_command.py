@@ -145,7 +145,7 @@ def batch(
     )
     earlier = report.frames - report.frames_rendered
     click.echo(
-        f"{frames(report.frames_rendered)} in {report.seconds:.1f} s on {report.workers} workers "
+        f"{frames(report.frames_rendered)} in {report.seconds:.1f} s on {report.workers_said()} "
         f"({report.cluster})" + (f"; {earlier} more finished by an earlier run" if earlier else "")
     )
     if report.page is not None:
