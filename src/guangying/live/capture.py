@@ -28,7 +28,7 @@ from guangying.live.arrival_clock import ArrivalClock
 from guangying.live.relay import SrtRelay
 from guangying.media import FrameRate, display_srgb, open_reader
 from guangying.media.audio import has_audio
-from guangying.media.camera_log import named_camera_log
+from guangying.media.camera_log import CameraLog, named_camera_log
 from guangying.media.deinterlace import Deinterlacer
 from guangying.media.pixels import resize_to, size_change_note
 from guangying.media.video_reader import frame_colour, rgb_conversion, to_rgb_codes
@@ -137,6 +137,9 @@ class CapturedFrame:
     # "artefacts": decoded after data was lost (a dropped UDP packet) and before the next keyframe, so
     # blocks of it are smeared from wrong pictures (as the file reader's Frame.damage)
     damage: str | None = None
+    # the camera's colour the picture was converted from (a log curve, HLG, PQ, wide primaries): ``rgb``
+    # is then the take's SDR picture, its highlights rolled off; None for an SDR BT.709 camera
+    converted_from: str | None = None
 
 
 def source_kind(spec: str) -> str:
@@ -242,12 +245,16 @@ class LiveSource:
         self._outages = 0
         self._picture_origin_s: float | None = None  # the sender's clock at the take's frame 0
         self._file_sound: av.container.InputContainer | None = None
+        self.converted_from: str | None = None  # see CapturedFrame
         if self.kind == "file":
             with open_reader(spec, fps=fps, camera_log=camera_log) as reader:
                 info = reader.info
             self.width, self.height, self.fps = info.width, info.height, Fraction(info.fps)
             self.pixel_aspect = info.pixel_aspect
             self.first_timecode = info.timecode
+            named = named_camera_log(info.camera_log)
+            if named is not None or info.highlight_peak is not None:
+                self.converted_from = "HDR video" if named is None else named.title
             # A single picture is a camera pointed at a still scene: it stays on the monitor (for
             # tuning the key on it) until the take is stopped, not one frame and the end.
             self._still = info.kind == "image"
@@ -507,7 +514,7 @@ class LiveSource:
                     self._sound_origin_s = sender_time_s - take_time_s
                     while self._sound_held:
                         self._hand_sound(self._sound_held.popleft())
-            frame = CapturedFrame(index, rgb, t, wall, timecode, take_time_s, damage)
+            frame = CapturedFrame(index, rgb, t, wall, timecode, take_time_s, damage, self.converted_from)
             self.queue.put(frame)
             if self._tap is not None:
                 self._tap(frame)
@@ -834,6 +841,8 @@ class LiveSource:
             for av_frame in self._progressive(self._frames()):
                 if convert is None:
                     convert, colour = rgb_conversion(av_frame), frame_colour(av_frame, log)
+                    named = colour.title if isinstance(colour, CameraLog) else colour.describe()
+                    self.converted_from = named if colour.converted else None
                 rgb = np.ascontiguousarray(to_rgb_codes(av_frame, convert)[..., :3])
                 if colour.converted:  # an HDR or wide-gamut sender: shown as the file of it would be
                     rgb = display_srgb(colour.to_linear_bt709(rgb), "linear", colour.highlight_peak)

@@ -78,6 +78,12 @@ class _PlateRecorder(DroppingWorker[CapturedFrame]):
 
     def _consume(self, frame: CapturedFrame) -> None:
         if self._writer is None:
+            if frame.converted_from is not None:  # post took it for the camera's latitude
+                warnings.warn(f"{self.path}: the camera sends {frame.converted_from}, and this plate is "
+                              "encoded from the take's SDR picture (light above diffuse white rolled off), "
+                              "not the camera's code values: post cannot get the highlights back from it. "
+                              "Record the camera original on the camera or the recorder it feeds (a "
+                              "stream's H.264 or HEVC is copied as sent)", stacklevel=2)
             self._first_time_s = frame.take_time_s
             self.start_timecode = frame.timecode
             self._writer = open_writer(self.path, fps=self.fps, content="rgb",
