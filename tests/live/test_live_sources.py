@@ -994,3 +994,15 @@ def test_a_plate_encoded_from_a_log_cameras_converted_picture_says_so(plate_clip
         said[name] = [str(w.message) for w in caught if "this plate is encoded from" in str(w.message)]
     assert len(said["log"]) == 1 and "the camera sends S-Log3" in said["log"][0], said
     assert said["sdr"] == []
+
+
+def test_a_looped_clips_notes_are_said_once_a_take(plate_clip, tmp_path):
+    # `live clip --loop --camera-log …` said the clip's colour note at every pass (24 times in 2 s for a
+    # 3-frame clip): the terminal says each warning's text once; a recurring one (an outage) each time
+    live = LiveProcess(plate_clip, "--loop", "--camera-log", "slog3-sgamut3cine", "--no-monitor",
+                       "-b", "grey", "--duration", "4", cwd=tmp_path)
+    try:
+        assert live.wait(timeout_s=120) == 0, live.output
+    finally:
+        live.kill()
+    assert live.output.count("(as asked): its frames are converted") == 1, live.output

@@ -17,6 +17,7 @@ import yaml
 
 from guangying import __version__
 from guangying.base.errors import GuangyingError, StopSignal
+from guangying.base.events import RecurringWarning
 from guangying.base.files import FileContentError, parse_json_or_yaml
 from guangying.cli.signals import install_stop_handlers, stop_behind, stopped_by
 
@@ -286,8 +287,19 @@ def _register() -> None:
 _register()
 
 
+_SAID: set[str] = set()
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-    click.echo(f"warning: {message}", err=True)
+    # Each text once (a RecurringWarning each time): Python keys "once" by the code's place, and that
+    # registry is cleared whenever a filter changes; a live --loop of a 3-frame log clip said the
+    # clip's colour note 24 times in 2 s, once each time the clip was opened again.
+    text = str(message)
+    if not issubclass(category, RecurringWarning):
+        if text in _SAID:
+            return
+        _SAID.add(text)
+    click.echo(f"warning: {text}", err=True)
 
 
 def main() -> None:
