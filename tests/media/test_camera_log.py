@@ -178,8 +178,14 @@ def test_a_log_dpx_style_picture_sequence_is_converted_with_its_gamut(tmp_path):
     assert frame.transfer == "srgb"
     with open_writer(tmp_path / "render.exr", fps=24, content="rgb") as writer:
         writer.write(picture, transfer="linear")
-    with pytest.raises(MediaError, match="holds linear light already; --camera-log applies to"):
+    with pytest.raises(MediaError, match="holds linear light already; --camera-log applies to") as caught:
         open_reader(tmp_path / "render.exr", camera_log="slog3-sgamut3cine")
+    assert str(caught.value).count("render.exr") == 1  # the path was said twice
+    # our own Cineon DPX holds printing density, not "linear light already"
+    with open_writer(tmp_path / "scan.dpx", fps=24, content="rgb") as writer:
+        writer.write(picture, transfer="linear")
+    with pytest.raises(MediaError, match=r"it holds printing density \(a Cineon DPX\)"):
+        open_reader(tmp_path / "scan.dpx", camera_log="slog3-sgamut3cine")
 
 
 def test_composite_and_batch_take_the_camera_log(tmp_path):

@@ -84,15 +84,18 @@ def read_picture(path: Path, what: str, camera_log: CameraLog | None = None) -> 
     picture = _decode_picture(path, what)
     if camera_log is None:
         return picture
+    named = what if str(path) in what else f"{what} ({path})"  # a single picture's ``what`` is its path
     if camera_log.linear != (picture.transfer == "linear"):
         if camera_log.linear:
-            raise MediaError(f"{what}: {camera_log.name} names the primaries of a linear picture (EXR, "
-                             f"float TIFF), and {path} holds display or log code values")
-        raise MediaError(f"{what}: {path} holds linear light already; --camera-log applies to pictures "
-                         "that hold a camera's log code values (DPX, TIFF, PNG), or names a linear "
-                         f"picture's working space ({', '.join(LINEAR_SPACES)})")
+            raise MediaError(f"{named}: {camera_log.name} names the primaries of a linear picture (EXR, "
+                             "float TIFF), and it holds display or log code values")
+        holds = ("printing density (a Cineon DPX), which its own curve reads as linear light"
+                 if path.suffix.lower() == ".dpx" else "linear light already")
+        raise MediaError(f"{named}: it holds {holds}; --camera-log applies to pictures that hold a camera's "
+                         "log code values (DPX, TIFF, PNG), or names a linear picture's working space "
+                         f"({', '.join(LINEAR_SPACES)})")
     if camera_log.linear and picture.primaries_named:
-        raise MediaError(f"{what}: {path} names its primaries in its header, and is read by them; "
+        raise MediaError(f"{named}: it names its primaries in its header, and is read by them; "
                          f"drop --camera-log {camera_log.name}")
     log = camera_log.for_range(True)  # pictures keep code values as they are: full range
     picture.rgb = log.to_linear_bt709(picture.rgb)
