@@ -372,9 +372,8 @@ def run_job(
         linear_composite = "composite" in writers and writers["composite"].output_transfer == "linear"
         # a person matte that finds nobody (a cat, a product shot, a figure too small for its
         # resolution) wrote empty mattes and a composite without its subject, exit 0 and no word
-        person_matte = not isinstance(matter, ChromaKeyer)  # an all-screen key is a clean plate: not asked
-        written: list[int] = []
-        if person_matte:
+        written: list[int] = []  # the frames written, for a person matte's note
+        if not isinstance(matter, ChromaKeyer):  # an all-screen key is a clean plate: not asked
             report.empty_matte_frames = []
         for n, frame in enumerate(reader):
             rgb_srgb = display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
@@ -411,10 +410,10 @@ def run_job(
                     fg_linear = fg if fg_transfer == "linear" else srgb_to_linear(fg)
                     fg_writer.write(fg_linear * alpha[..., None], transfer="linear", time_s=frame.time_s)
             report.frames += 1
-            written.append(frame.index)
-            if report.empty_matte_frames is not None and not (
-                    np.count_nonzero(result.alpha > 0.5) > result.alpha.size // 1000):
-                report.empty_matte_frames.append(frame.index)
+            if report.empty_matte_frames is not None:
+                written.append(frame.index)
+                if not np.count_nonzero(result.alpha > 0.5) > result.alpha.size // 1000:
+                    report.empty_matte_frames.append(frame.index)
             if frame.damage == "held":
                 report.held_frames.append(frame.index)
             elif frame.damage == "artefacts":
