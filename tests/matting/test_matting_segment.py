@@ -70,3 +70,22 @@ def test_segmentation_settings_out_of_range_are_refused(settings):
 
     with pytest.raises(SettingsError, match="segmentation setting"):
         FastSegmentMatter(**settings)
+
+
+@pytest.mark.models
+def test_a_portrait_frame_is_segmented_by_the_square_network():
+    """A phone held upright: letterboxed into meet's landscape input the frame filled a third of it, and
+    the matte took most of the background for the person. The default picks selfie for it, meet for a
+    landscape frame."""
+    h, w = 960, 540
+    frame = cv2.resize(data.coffee(), (2 * w, h))[:, :w].astype(np.float32) / 255
+    person = cv2.resize(data.astronaut()[:, 100:412], (312, 512)).astype(np.float32) / 255
+    frame[h - 512 :, (w - 312) // 2 : (w - 312) // 2 + 312] = person
+    matter = FastSegmentMatter()
+    assert matter.model_for(w, h) == "selfie" and matter.model_for(h, w) == "meet"
+    alpha = matter.process(frame).alpha
+    above = alpha[: h - 520]  # the coffee photo alone
+    x0 = (w - 312) // 2
+    face = alpha[h - 512 + 60 : h - 512 + 200, x0 + 70 : x0 + 150]  # the astronaut's head
+    assert np.mean(above > 0.5) < 0.05, np.mean(above > 0.5)  # meet's: 0.72
+    assert np.mean(face >= 0.5) > 0.9

@@ -179,11 +179,17 @@ def test_a_subject_the_person_matte_keeps_losing_is_said_and_one_walking_in_is_n
     assert said("..........xxxxxxxxxxxxxxxxxxxx") == []  # walks in
     assert said("xxxxxxxxxxxxxxxxxxx.x.........") == []  # walks out, one frame missed on the way
     assert "empty in all 5 frames" in said(".....")[0]
+    # a small figure in frame throughout, found in frames 4–11 of 30 only, passed for one walking in and out
+    small = said("....xxxxxxxx..................")
+    assert len(small) == 1 and "finds someone in only 8 of its 30 frames (4–11)" in small[0], small
 
 
 @pytest.mark.parametrize("matte, given, said", [
     ("ai", {"garbage_mask": "0,0;10,0", "screen_gain": 2.0}, "--garbage-mask, --screen-gain: the keyer's"),
     ("chroma", {"preset": "full_body", "int8": True}, "--preset, --int8: the neural matte's"),
+    # --matte fast took --int8 and --preset without a word, and the "found nobody" advice names --preset
+    ("fast", {"preset": "full_body", "int8": True, "screen_gain": 2.0},
+     r"--screen-gain: the keyer's, and --matte fast does not use it; --preset, --int8: the neural matte's"),
 ])
 def test_settings_the_matte_engine_does_not_use_are_said(matte, given, said):
     """A garbage mask with --matte ai left the head inside it in the matte, without a word."""

@@ -47,8 +47,11 @@ def _letterbox(frame: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndarray
 class FastSegmentMatter:
     """Preview matte from a person-segmentation network; foreground colour is the frame itself.
 
-    ``model``: "meet" (landscape 256×144 input, the default: it fits video frames and, in our
-    benchmark, confuses far fewer objects with people) or "selfie" (square 256×256).
+    ``model``: "meet" (landscape 256×144 input: it fits video frames and, in our benchmark, confuses
+    far fewer objects with people), "selfie" (square 256×256), or "auto" (the default): meet for a
+    frame wider than tall, selfie for a portrait one. A portrait phone clip letterboxed into meet's
+    landscape input filled 81 of its 256 columns, and the matte took 61 % of the background for the
+    person (MAD 0.61; selfie 0.07).
 
     ``edge_radius`` (in network-output pixels) and ``edge_eps`` set the guided upsampling: a larger
     eps copies less of the picture's texture into the matte.
@@ -58,26 +61,34 @@ class FastSegmentMatter:
 
     def __init__(
         self,
-        model: SegmentModel = "meet",
+        model: SegmentModel | Literal["auto"] = "auto",
         threads: int | None = None,
         providers: list[str] | None = None,
         smoothing: float = 0.6,
         edge_radius: int = 2,
         edge_eps: float = 1e-2,
     ) -> None:
-        if model not in ("selfie", "meet"):
-            raise SettingsError(f"unknown segmentation model {model!r}; use 'selfie' or 'meet'")
+        if model not in ("selfie", "meet", "auto"):
+            raise SettingsError(f"unknown segmentation model {model!r}; use 'auto', 'selfie' or 'meet'")
         # a negative radius raised OpenCV's own error, a NaN eps gave an all-NaN matte
         check_range("segmentation", "smoothing", smoothing, Range(0.0, 1.0, hi_open=True))
         check_range("segmentation", "edge_radius", edge_radius, Range(1, 64, integer=True))
         check_range("segmentation", "edge_eps", edge_eps, Range(0.0, 1.0, lo_open=True))
         check_range("segmentation", "threads", threads, Range(1, integer=True, optional=True))
-        self.model: SegmentModel = model
-        self.net = NetworkSession(model, threads=threads, providers=providers)
+        self.model = model
+        # both loaded for "auto" (a few MB each): a missing model is said now, not at the first frame
+        names: tuple[SegmentModel, ...] = ("meet", "selfie") if model == "auto" else (model,)
+        self._nets = {name: NetworkSession(name, threads=threads, providers=providers) for name in names}
         self.edge_radius = edge_radius
         self.edge_eps = edge_eps
         self._cuts = CutDetector()
         self._smoother = MotionAdaptiveSmoother(strength=smoothing) if smoothing > 0 else None
+
+    def model_for(self, width_px: int, height_px: int) -> SegmentModel:
+        """The network a ``width_px × height_px`` frame is segmented by."""
+        if self.model != "auto":
+            return self.model
+        return "meet" if width_px > height_px else "selfie"
 
     def reset(self) -> None:
         self._cuts.reset()
@@ -87,11 +98,13 @@ class FastSegmentMatter:
     def process(self, rgb: np.ndarray, background_rgb: np.ndarray | None = None) -> MatteResult:
         """Matte one frame: ``rgb`` float32 (H, W, 3) sRGB 0–1 → soft person alpha (H, W)."""
         frame = check_rgb(rgb, f"{self.model} segmentation")
-        small, box = _letterbox(frame, self.net.input_hw)
+        model = self.model_for(frame.shape[1], frame.shape[0])
+        net = self._nets[model]
+        small, box = _letterbox(frame, net.input_hw)
         if self._cuts.is_cut(small) and self._smoother is not None:
             self._smoother.reset()
         y0, y1, x0, x1 = box
-        mask = np.ascontiguousarray(_person_probability(self.model, self.net.run_image(small))[y0:y1, x0:x1])
+        mask = np.ascontiguousarray(_person_probability(model, net.run_image(small))[y0:y1, x0:x1])
         small = small[y0:y1, x0:x1]
         if self._smoother is not None:
             (mask,) = self._smoother(small, (mask,))

@@ -143,6 +143,7 @@ def _learn_from_shot_start(keyer: ChromaKeyer, source: str | Path, shot_start: i
 
 
 LOST_SUBJECT_SHARE = 0.1  # frames a person matte may lose its subject in, between frames that have it
+FOUND_SHARE_MIN = 0.5  # a person matte that finds someone in fewer of the frames says so
 
 
 def lost_subject_note(source: str | Path, frames: list[int], empty_frames: list[int]) -> str | None:
@@ -151,7 +152,7 @@ def lost_subject_note(source: str | Path, frames: list[int], empty_frames: list[
     matte empty in 25 of 30 frames, in and out), and only a matte empty in every frame was said. Empty
     frames before the first and after the last with someone are a subject walking in or out, not said.
     A batch says it once for a shot's frames, not for each range's."""
-    advice = ("It mattes people; a small figure may need --preset full_body (or a higher "
+    advice = ("It mattes people; a small figure may need --matte ai with --preset full_body (or a higher "
               "--downsample-ratio), and an animal or an object needs a screen (--matte chroma)")
     empty = set(empty_frames)
     found = [n for n in frames if n not in empty]
@@ -163,6 +164,12 @@ def lost_subject_note(source: str | Path, frames: list[int], empty_frames: list[
     if len(between) > max(2, LOST_SUBJECT_SHARE * span):
         return (f"the matte of {source} comes and goes: empty in {len(between)} of the {span} frames between "
                 f"the first and the last where it finds someone ({first_frame_ranges(between)}). {advice}")
+    if len(found) < FOUND_SHARE_MIN * len(frames):
+        # a small figure in frame throughout, found only in frames 4–11 of 30, passed for one who walks
+        # in and out: empty frames at the ends are not "between"
+        return (f"the matte of {source} finds someone in only {len(found)} of its {len(frames)} frames "
+                f"({first_frame_ranges(found)}): if someone is in frame throughout, the person matte loses "
+                f"them. {advice}")
     return None
 
 

@@ -59,23 +59,27 @@ def unused_settings_note(options: dict[str, Any]) -> str | None:
     with ``--matte ai`` left the head inside it in the matte, and a keyer's screen gain or a network's
     preset did nothing, without a word."""
     mode = options.get("matte", "chroma")
-    unused: list[str] = []
+    groups: list[tuple[list[str], str]] = []  # (settings, whose)
     if mode not in KEYER_MATTES:
         defaults = KeyerSettings()
-        unused = [name for name in sorted(KEYER_FILE_FIELDS) if options.get(name)]
-        unused += [f.name for f in dataclasses.fields(KeyerSettings)
-                   if f.name not in KEYER_FILE_FIELDS and options.get(f.name) is not None
-                   and options[f.name] != getattr(defaults, f.name)]
-    elif mode == "chroma":
-        unused = [name for name, default in _NETWORK_DEFAULTS.items()
-                  if options.get(name) is not None and options[name] != default]
-    if not unused:
+        keyer = [name for name in sorted(KEYER_FILE_FIELDS) if options.get(name)]
+        keyer += [f.name for f in dataclasses.fields(KeyerSettings)
+                  if f.name not in KEYER_FILE_FIELDS and options.get(f.name) is not None
+                  and options[f.name] != getattr(defaults, f.name)]
+        groups.append((keyer, "the keyer's"))
+    if mode in ("chroma", "fast"):  # fast's segmentation network takes none of RVM's (it said nothing)
+        network = [name for name, default in _NETWORK_DEFAULTS.items()
+                   if options.get(name) is not None and options[name] != default]
+        groups.append((network, "the neural matte's" + (" (--matte ai)" if mode == "fast" else "")))
+    said = []
+    for unused, whose in groups:
+        if unused:
+            listed = ", ".join("--" + name.replace("_", "-") for name in unused)
+            them = "it" if len(unused) == 1 else "them"
+            said.append(f"{listed}: {whose}, and --matte {mode} does not use {them}")
+    if not said:
         return None
-    listed = ", ".join("--" + name.replace("_", "-") for name in unused)
-    them = "it" if len(unused) == 1 else "them"
-    whose = "the keyer's" if mode not in KEYER_MATTES else "the neural matte's"
-    return (f"{listed}: {whose}, and --matte {mode} does not use {them} (--matte hybrid keys a screen with "
-            "the network's help)")
+    return "; ".join(said) + " (--matte hybrid keys a screen with the network's help)"
 
 
 def matter_from_options(source: str | Path, options: dict[str, Any]) -> Matter:
