@@ -31,7 +31,10 @@ def engine_options(matte_help: str = MATTE_HELP) -> list[Callable[[Any], Any]]:
             type=click.Choice(["portrait", "full_body"]),
             default="portrait",
             show_default=True,
-            help="Neural matting: framing, which sets the internal resolution.",
+            help="Neural matting (--matte ai, hybrid): the framing, which sets the network's resolution "
+            "(the frame's short side at 270 or 432 px): portrait for a person filling much of the frame, "
+            "full_body for a whole figure or one under about a fifth of the frame's height (twice the "
+            "time), which portrait loses.",
         ),
         click.option("--downsample-ratio", type=float, help="Neural matting: override the internal scale."),
         click.option("--int8", is_flag=True, help="Neural matting: the faster int8 decoder (see "
