@@ -116,6 +116,42 @@ def test_a_lost_last_frame_is_held_not_reported_as_a_truncated_file(clips, tmp_p
     assert f"({FRAMES - 1};" in messages[0]
 
 
+def test_a_matroska_file_cut_after_a_p_frame_holds_the_b_frames_it_lost(tmp_path):
+    """An unfinished copy of an H.264 .mkv (B-frames), cut just after a P-frame's packet: the B-frames
+    shown before it, whose packets come after it, are gone. Its picture was numbered on as the next
+    frame (a sequence's frame 52 held frame 55's matte), and the head scan read the gap as a variable
+    rate. Now the lost frames hold the last good one, in their slots, and are named."""
+    clip = tmp_path / "clip.mkv"
+    yy, xx = np.mgrid[:H, :W]
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"crf": "18", "x264-params": "keyint=24:scenecut=0:bframes=3:b-adapt=0"}
+        for i in range(FRAMES):
+            rgb = np.zeros((H, W, 3), np.uint8)
+            rgb[..., 1] = 150
+            rgb[(xx - 10 - 1.5 * i) ** 2 + (yy - 32) ** 2 < 150] = (220, 60, 40)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        out.mux(stream.encode())
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        packets = [(round(p.pts * stream.time_base * FPS), p.pos, p.is_keyframe)
+                   for p in container.demux(stream) if p.size]
+    # the first P-frame after frame 30 that comes ahead of B-frames shown before it
+    at = next(k for k, (n, _, key) in enumerate(packets)
+              if n > 30 and not key and k + 1 < len(packets) and packets[k + 1][0] < n)
+    last, lost = packets[at][0], sorted(n for n, _, _ in packets[at + 1:] if n < packets[at][0])
+    assert lost and max(n for n, _, _ in packets[:at]) < lost[0]
+    cut = tmp_path / "cut.mkv"  # up to the next packet's data (the demuxer ends a block at the next)
+    cut.write_bytes(clip.read_bytes()[:packets[at + 1][1]])
+    frames, said = _read(cut)
+    assert [f.index for f in frames] == list(range(last + 1))
+    assert [round(f.time_s * FPS) for f in frames] == list(range(last + 1))  # each in its slot
+    assert [f.index for f in frames if f.damage == "held"] == lost
+    assert not [m for m in said if "variable frame rate" in m], said
+    assert any(f"({frame_ranges(lost)};" in m for m in said), said
+
+
 def test_a_mostly_damaged_clip_is_refused(clips, tmp_path):
     path = tmp_path / "wrecked.mp4"
     _damage(clips[0], path, set(range(FRAMES)) - set(range(0, FRAMES, GOP)))  # only the keyframes

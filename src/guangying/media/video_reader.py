@@ -42,11 +42,14 @@ _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 
 _SCAN_PACKETS = 600  # the head of a clip checked for a variable rate when it is opened (~20 s)
+_REORDER_PACKETS = 4  # B-frames an encoder holds back (x264's default 3, and one)
 _REPEATED_TIME_STEP_S = 0.001  # a repeated frame time is moved this far on: under any rate's frame
 
 
 def _scan_head(container: av.container.InputContainer, stream: Any) -> tuple[np.ndarray, int]:
-    """(the first packets' times in seconds, sorted; how many of them an edit list hides)."""
+    """(the first packets' times in seconds, sorted; how many of them an edit list hides). A scan that
+    reaches the file's end leaves out its last ``_REORDER_PACKETS``: a file cut short (an unfinished
+    copy) loses the B-frames before its last P-frame, and the gap they leave read as a variable rate."""
     times = []
     hidden = 0
     try:
@@ -56,6 +59,8 @@ def _scan_head(container: av.container.InputContainer, stream: Any) -> tuple[np.
                 times.append(packet.pts)
             if len(times) >= _SCAN_PACKETS:
                 break
+        else:
+            times = sorted(times)[:-_REORDER_PACKETS]
     except av.error.FFmpegError:
         pass  # a damaged packet (a sample size of gigabytes: ENOMEM) ends the look; decoding handles it
     if len(times) < 3 or stream.time_base is None:
@@ -529,7 +534,13 @@ class VideoReader(Reader):
                         frame = self._to_frame(av_frame, index, convert, colour)
                         frame.time_s += time_shift_s
                         after_damage = from_damaged or last is not None and last.damage is not None
-                        if last is not None and (after_damage or packets.damaged > stretches_before):
+                        # At the end, a constant-rate clip's frame that comes whole frames after the last
+                        # is the truncation's loss: a file cut mid-GOP loses the B-frames before its last
+                        # P-frame, whose picture was numbered on (frame 56 written as 53, 53–55 unsaid).
+                        cut_tail = (not packet.size and drift.worst_s <= 0.25 / self._fps
+                                    and not self.info.variable_rate)
+                        lost_data = after_damage or cut_tail or packets.damaged > stretches_before
+                        if last is not None and lost_data:
                             # A stretch of the file's data is gone (zeroed, cut out of a stream): the
                             # demuxer never saw those frames' packets, so none waited for a picture, and
                             # the next frame comes that much later. With damage around it (frames decoded
