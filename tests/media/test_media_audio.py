@@ -297,6 +297,40 @@ def test_damaged_sound_packets_become_silence_and_the_rest_stays_in_sync(tmp_pat
         assert sum(1 for _ in reader) == 10
 
 
+def test_damaged_sound_that_would_be_copied_is_decoded_into_silence_and_said(tmp_path):
+    """AAC into an MP4 is copied packet for packet: damaged packets were copied as they were, and the
+    review copy clicked and dropped out where the source does, without a word (the warning was the
+    decode path's only). Now a span with damaged packets is decoded: they become silence, said."""
+    source = tmp_path / "phone.mp4"
+    _make_clip(source, "aac")
+    data = bytearray(source.read_bytes())
+    with av.open(str(source)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(container.streams.audio[0]) if p.size]
+    for at, size in packets[4:7]:
+        data[at:at + size] = np.random.default_rng(at).integers(0, 256, size, dtype=np.uint8).tobytes()
+    source.write_bytes(bytes(data))
+
+    def undecodable(path: Path) -> int:
+        with av.open(str(path)) as container:
+            bad = 0
+            for packet in container.demux(container.streams.audio[0]):
+                try:
+                    packet.decode()
+                except av.error.InvalidDataError:
+                    bad += 1
+            return bad
+
+    assert undecodable(source) >= 1
+    target = tmp_path / "review.mp4"
+    silenced = r"phone\.mp4: \d damaged packet\(s\) could not be decoded and are silence"
+    with pytest.warns(UserWarning, match=silenced):
+        with open_reader(source) as reader, open_writer(target, fps=FPS, audio_from=source) as writer:
+            for frame in reader:
+                writer.write(frame.rgb, transfer=frame.transfer)
+    assert undecodable(target) == 0
+    assert abs(_sound(target)["samples"].shape[-1] - N * SAMPLES_PER_FRAME) <= SAMPLES_PER_FRAME // 2
+
+
 @pytest.mark.parametrize("ext", [".mp4", ".mov", ".mkv"])
 def test_remux_keeps_the_picture_and_its_tags(clips, tmp_path, ext):
     """The remux copies the picture: same frames, codec flavour, alpha and timecode as the silent file.

@@ -12,6 +12,7 @@ else is transcoded (AAC for .mp4, 24-bit PCM for .mov, FLAC for .mkv). The video
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import heapq
 import itertools
 import os
@@ -210,6 +211,10 @@ def _track_packets(
     # Source time of output time 0, then the cut in that time line.
     begin_s = _video_start_s(audio_in) + start_s
     end_s = begin_s + duration_s
+    if plan.copy_packets and _damaged_packets(source, audio_stream.index, begin_s, end_s):
+        # copied as they were, they clicked and dropped out in the review copy, unsaid; decoded, each
+        # becomes silence of its length, said (_decoded)
+        plan = dataclasses.replace(plan, output_codec=_FALLBACK[suffix.lower()], copy_packets=False)
     items = (
         _copied_packets(audio_in, audio_stream, begin_s, end_s, preroll=suffix in _EDIT_LISTS)
         if plan.copy_packets
@@ -287,6 +292,25 @@ def _copied_packets(
                 kept.dts -= offset
             yield kept.pts * time_base, kept
         held = None
+
+
+def _damaged_packets(source: Path, stream_index: int, begin_s: Fraction, end_s: Fraction) -> int:
+    """How many packets of the span of stream ``stream_index`` do not decode (a damaged stretch of the
+    file). Decoding compressed sound is cheap next to the picture (AAC: an hour in seconds)."""
+    damaged = 0
+    with _open_source(source) as container:
+        stream = container.streams[stream_index]
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            start = packet.pts * stream.time_base
+            if start >= end_s:
+                break
+            try:
+                packet.decode()
+            except av.error.InvalidDataError:
+                damaged += start + (packet.duration or 0) * stream.time_base > begin_s
+    return damaged
 
 
 def _restreamed(
