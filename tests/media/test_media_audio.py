@@ -249,6 +249,14 @@ def test_sound_in_a_codec_ffmpeg_cannot_decode_is_refused_before_the_render(clip
         open_writer(tmp_path / "comp.mov", fps=Fraction(FPS), audio_from=take)
 
 
+def _rewrite_saying(source: Path, target: Path, said: str) -> None:
+    """Write ``source``'s frames to ``target`` with its sound, warning ``said`` (a pattern)."""
+    with pytest.warns(UserWarning, match=said):
+        with open_reader(source) as reader, open_writer(target, fps=FPS, audio_from=source) as writer:
+            for frame in reader:
+                writer.write(frame.rgb, transfer=frame.transfer)
+
+
 def test_damaged_sound_packets_become_silence_and_the_rest_stays_in_sync(tmp_path):
     """FLAC whose packets were damaged (a bad sector, a cut-short copy): each packet that does not decode
     is silence of its own length, the sound around it is kept sample for sample, and a warning counts
@@ -281,11 +289,7 @@ def test_damaged_sound_packets_become_silence_and_the_rest_stays_in_sync(tmp_pat
             data[at + k] ^= 0x5A
     source.write_bytes(bytes(data))
     target = tmp_path / "comp.mkv"
-    silenced = r"take\.mkv: 2 damaged packet\(s\) could not be decoded and are silence"
-    with pytest.warns(UserWarning, match=silenced):
-        with open_reader(source) as reader, open_writer(target, fps=FPS, audio_from=source) as writer:
-            for frame in reader:
-                writer.write(frame.rgb, transfer=frame.transfer)
+    _rewrite_saying(source, target, r"take\.mkv: 2 damaged packet\(s\) could not be decoded and are silence")
     kept = _sound(target)["samples"]
     assert kept.shape == clean.shape  # the picture's span, 0.4 s
     # packet times are in ms (Matroska): the damaged stretch in samples
@@ -322,11 +326,7 @@ def test_damaged_sound_that_would_be_copied_is_decoded_into_silence_and_said(tmp
 
     assert undecodable(source) >= 1
     target = tmp_path / "review.mp4"
-    silenced = r"phone\.mp4: \d damaged packet\(s\) could not be decoded and are silence"
-    with pytest.warns(UserWarning, match=silenced):
-        with open_reader(source) as reader, open_writer(target, fps=FPS, audio_from=source) as writer:
-            for frame in reader:
-                writer.write(frame.rgb, transfer=frame.transfer)
+    _rewrite_saying(source, target, r"phone\.mp4: \d damaged packet\(s\) could not be decoded and are")
     assert undecodable(target) == 0
     assert abs(_sound(target)["samples"].shape[-1] - N * SAMPLES_PER_FRAME) <= SAMPLES_PER_FRAME // 2
 
