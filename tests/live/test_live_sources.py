@@ -1006,3 +1006,38 @@ def test_a_looped_clips_notes_are_said_once_a_take(plate_clip, tmp_path):
     finally:
         live.kill()
     assert live.output.count("(as asked): its frames are converted") == 1, live.output
+
+
+def test_a_takes_timecode_is_the_time_of_day_its_pictures_were_taken(plate_frames):
+    """The free-run timecode was anchored at the first picture ffmpeg handed over after probing the
+    stream, which comes in a burst with the others it read then, placed at the burst's arrival: every
+    timecode of the take ran 0.7 s (17 frames) after the time its picture arrived, and a sound
+    recorder jam-synced to the time of day was that far off. At the take's start the anchor is placed
+    by the stream's delay, as each picture is."""
+    import datetime
+
+    port = free_port(socket.SOCK_DGRAM)
+    sender = UdpSender(plate_frames, port, seconds=30)
+    sender.start()
+    source = LiveSource(f"udp://127.0.0.1:{port}", open_timeout_s=20)
+    try:
+        source.start()
+        time.sleep(2.5)  # the engine warms up; the stream's delay is known by then
+        source.begin_take()
+        offsets_s = []
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            frame = source.queue.get(1.0)
+            if frame is None or frame.timecode is None:
+                continue
+            midnight = datetime.datetime.fromtimestamp(frame.t_wall_s).replace(
+                hour=0, minute=0, second=0, microsecond=0).timestamp()
+            count, _ = parse_timecode(frame.timecode, source.fps)
+            offsets_s.append(count / float(source.fps) - (frame.t_wall_s - midnight))
+    finally:
+        source.stop()
+        sender.stop_now.set()
+        sender.join()
+    assert len(offsets_s) > 20
+    # each frame's timecode is its own capture time, to the frame it falls in (it was 0.69 s late)
+    assert max(abs(o) for o in offsets_s) <= 1.5 / float(source.fps), (min(offsets_s), max(offsets_s))

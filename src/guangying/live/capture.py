@@ -224,8 +224,9 @@ class LiveSource:
         self._relay: SrtRelay | None = None
         self.first_timecode: str | None = None
         self._timecode_count: int | None = None  # the last frame's free-run timecode, in frames
-        # (sender's clock s, free-run count) that a sender-timed frame's timecode is counted from
-        self._timecode_anchor: tuple[float, int] | None = None
+        # (sender's clock s, free-run count, its arrival on the wall clock) that a sender-timed frame's
+        # timecode is counted from
+        self._timecode_anchor: tuple[float, int, float] | None = None
         self._scaled_from: tuple[int, int] | None = None  # the last mid-take size change said
         self._still = False
         self._said_interlaced = False
@@ -446,6 +447,7 @@ class LiveSource:
             self._sound_origin_s = None  # the sound held meanwhile may belong to the take: it runs ahead
             self._taking = True
             self._take_t0 = None
+            self._time_the_anchor()
             self._last_index, self._picture_origin_s = -1, None
 
     def stop(self) -> None:
@@ -543,9 +545,26 @@ class LiveSource:
             if last is not None:
                 count = max(count, last + 1)
             if sender_time_s is not None and self.rate_known:
-                self._timecode_anchor = (sender_time_s, count)
+                self._timecode_anchor = (sender_time_s, count, wall_s)
         self._timecode_count = count
         return count
+
+    def _time_the_anchor(self) -> None:
+        """At the take's start, count the free-run timecode from when the anchor's picture was taken, as
+        the stream's delay now tells (:meth:`ArrivalClock.again`): anchored at the first picture of the
+        burst ffmpeg hands over after its probe, placed at the burst's arrival, every timecode of the
+        take ran 0.8 s (20 frames) after the time of day its picture was sent, and a sound recorder
+        jam-synced to the time of day was that far off. The take's frames all come after this."""
+        anchor, clock = self._timecode_anchor, self._clock
+        if anchor is None or clock is None:
+            return
+        sender_s, _, wall_s = anchor
+        placed_s = time.monotonic() - (time.time() - wall_s)
+        earlier_s = placed_s - clock.again(sender_s, placed_s)
+        if earlier_s > 0:
+            wall_s -= earlier_s
+            self._timecode_anchor = (sender_s, time_of_day_count(wall_s, self.fps), wall_s)
+            self._timecode_count = None  # the warm-up's frames ran later: the take's may count lower
 
     def timecode_count_at(self, sender_time_s: float, wall_s: float) -> int | None:
         """The free-run timecode (frames) of the picture at ``sender_time_s`` on the sender's clock, which
@@ -553,7 +572,7 @@ class LiveSource:
         first frame, or for a time that does not fit its clock (then stamp it by its arrival)."""
         if self._timecode_anchor is None:
             return None
-        anchor_s, anchor_count = self._timecode_anchor
+        anchor_s, anchor_count, _ = self._timecode_anchor
         count = anchor_count + round((sender_time_s - anchor_s) * self.fps)
         if abs(count - time_of_day_count(wall_s, self.fps)) > _SENDER_GAP_MAX_S * self.fps:
             return None
