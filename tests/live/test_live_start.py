@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from live_helpers import FPS, UdpSender, free_port, live_env
 
+from guangying.base.errors import MediaError
 from guangying.base.mattes import MatteResult
 from guangying.cli.main import cli
 from guangying.keyer import ChromaKeyer
@@ -238,9 +239,22 @@ def test_a_plate_container_the_camera_cannot_fill_is_refused_before_the_take(pla
 
 
 @pytest.mark.parametrize(("option", "value"), [("--port", "99999"), ("--duration", "-5"),
-                                               ("--source-timeout", "-1"), ("--lost-timeout", "0")])
+                                               ("--source-timeout", "-1"), ("--lost-timeout", "0"),
+                                               ("--monitor-width", "-5")])
 def test_options_out_of_their_range_are_refused_before_anything_opens(option, value):
     """`--port 99999` ended in "OverflowError … This is a bug in Guangying"; `--duration -5` recorded a
     take of no frames, exit 0; `--source-timeout -1` waited "up to -1 s"."""
     res = CliRunner().invoke(cli, ["live", "udp://127.0.0.1:9", "--no-monitor", option, value])
     assert res.exit_code == 2 and f"Invalid value for '{option}'" in res.output, res.output
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("udp://127.0.0.1:99999", "give a port from 1 to 65535"),  # it streamed to port 34463, unsaid
+    ("udp://127.0.0.1", "give a port from 1 to 65535"),
+    ("udp://nosuchhost.invalid:5000", "cannot resolve the host 'nosuchhost.invalid'"),
+])
+def test_a_stream_out_to_no_port_or_host_there_is_refused(url, said):
+    from guangying.live.streams import StreamOutput
+
+    with pytest.raises(MediaError, match=said):
+        StreamOutput(url, Fraction(25), 64, 48)

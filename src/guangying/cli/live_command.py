@@ -88,7 +88,7 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         click.option("--no-monitor", is_flag=True, help="No browser monitor."),
         click.option(
             "--monitor-width",
-            type=int,
+            type=click.IntRange(64, 7680),
             default=960,
             show_default=True,
             help="Width of the monitor picture in pixels.",

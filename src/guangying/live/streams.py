@@ -3,12 +3,14 @@ camera."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import av
 import av.error
@@ -35,6 +37,23 @@ RELAY_RETRY_S = 2.0
 KEYFRAME_EVERY_S = 1.0
 
 
+def _check_host_and_port(url: str) -> None:
+    """A port past 65535 (udp://…:99999 went to port 34463, the number modulo 65536, unsaid) and a host
+    that does not resolve (said as "stopped 0.0 s into the take: Input/output error") are refused."""
+    parsed = urlsplit(url)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = -1
+    if port is None or not 0 < port <= 65535:
+        raise MediaError(f"--out {url}: give a port from 1 to 65535 (udp://HOST:PORT)")
+    try:
+        socket.getaddrinfo(parsed.hostname or "", port)
+    except socket.gaierror as exc:
+        raise MediaError(f"--out {url}: cannot resolve the host {parsed.hostname!r} ({exc.strerror})"
+                         ) from exc
+
+
 class StreamOutput(FrameSink):
     """The composite as H.264 in MPEG-TS to ``udp://HOST:PORT`` or ``srt://HOST:PORT`` (low delay).
 
@@ -50,6 +69,7 @@ class StreamOutput(FrameSink):
     ) -> None:
         if not url.lower().startswith(("udp://", "srt://", "rtp://", "tcp://")):
             raise MediaError(f"--out {url}: give udp://HOST:PORT or srt://HOST:PORT")
+        _check_host_and_port(url)
         target = url
         self._relay: SrtRelay | None = None
         if url.lower().startswith("srt://"):
