@@ -96,6 +96,54 @@ def test_variable_rate_picture_stays_on_its_sound(tmp_path):
     assert abs(loud_s - late_frame_s) < 0.005  # constant-rate numbering put the frame 180 ms early
 
 
+def test_a_gap_past_the_clips_head_holds_its_slots_and_the_sound_stays_in_sync(tmp_path):
+    """A live take's copied plate: 25 fps, then the sender's outage (no pictures for 2 s), then pictures
+    again, the sound going on through it. The gap comes after the 600 packets checked for a variable
+    rate when the clip is opened, so the frames after it were numbered on: the outputs closed the gap
+    while the sound kept it (a plate's post render 5.9 s out of sync, and off the take's timecode). The
+    gap's slots hold the frame before it; the sound's beep after the gap is on its frame."""
+    path = tmp_path / "plate.mp4"
+    before, gap, after = 620, 50, 30  # frames
+    times = [*range(before), *range(before + gap, before + gap + after)]
+    beep_frame = before + gap + 10
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        audio = container.add_stream("aac", rate=RATE, layout="mono")
+        for n in times:
+            rgb = np.full((32, 32, 3), 255 if n == beep_frame else 40, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = n, Fraction(1, 25)
+            container.mux(stream.encode(frame))
+        samples = RATE * (before + gap + after) // 25
+        t = np.arange(samples) / RATE
+        tone = np.where(np.abs(t - beep_frame / 25 - 0.02) < 0.02, 0.8, 0.0).astype(np.float32)
+        tone *= np.sin(2 * np.pi * 1000 * t).astype(np.float32)
+        block = av.AudioFrame.from_ndarray(tone[None], format="fltp", layout="mono")
+        block.sample_rate, block.pts = RATE, 0
+        container.mux(audio.encode(block))
+        container.mux(audio.encode(None))
+        container.mux(stream.encode(None))
+    out = tmp_path / "post.mp4"
+    held = r"has gaps in its timestamps .*: 50 frame\(s\) hold the picture .*\(620–669\)"
+    with pytest.warns(UserWarning, match=held):
+        result = CliRunner().invoke(cli, ["composite", str(path), "-b", "black", "-o", str(out), "--quiet"],
+                                    catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with av.open(str(out)) as container:
+        frames = [(float(f.time), float(f.to_ndarray(format="gray").mean()))
+                  for f in container.decode(video=0)]
+    with av.open(str(out)) as container:
+        blocks = list(container.decode(audio=0))
+        sound = np.concatenate([b.to_ndarray()[0] for b in blocks])
+        first_s = float(blocks[0].time)
+    assert len(frames) == before + gap + after  # the gap's slots held
+    flash_s = next(time for time, level in frames if level > 128)
+    beep_s = first_s + int(np.argmax(np.abs(sound) > 0.4)) / RATE
+    assert abs(beep_s - flash_s) < 0.03, (beep_s, flash_s)  # numbered on, the picture came 2 s early
+
+
 def test_constant_frame_rate_is_not_warned_about(tmp_path):
     """A moving green-screen take, so the encoder reorders frames (B-frames): packets arrive out of
     order, and a rate check that missed some of the first ones would see a gap where there is none."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import warnings
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from guangying.base.timecode import parse_timecode, timecode_at
 from guangying.media.camera_log import CameraLog, SourceColour, resolve_camera_log
 from guangying.media.camera_raw import unreadable_raw_note
 from guangying.media.colour_tags import TRC_HLG, TRC_LINEAR, TRC_PQ, StreamColour
-from guangying.media.damage import DamageLog, held_copy
+from guangying.media.damage import DamageLog, first_frame_ranges, held_copy
 from guangying.media.deinterlace import Deinterlacer
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.opencv import cv2
@@ -43,6 +44,9 @@ _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 _SCAN_PACKETS = 600  # the head of a clip checked for a variable rate when it is opened (~20 s)
 _REORDER_PACKETS = 4  # B-frames an encoder holds back (x264's default 3, and one)
+# The longest gap in a constant-rate clip's timestamps whose frames are held (a live take's outage);
+# a longer leap is a discontinuity (clips joined end to end), numbered on
+_GAP_HELD_MAX_S = 600.0
 _REPEATED_TIME_STEP_S = 0.001  # a repeated frame time is moved this far on: under any rate's frame
 
 
@@ -338,6 +342,13 @@ class VideoReader(Reader):
             # webm) is only an estimate. Counts that may be off are shown but not used to detect truncation.
             self._exact_count = stream.frames > 0 and not hidden
             total = stream.frames - hidden if stream.frames > 0 else self._estimate_count(container, stream)
+            slots = self._estimate_count(container, stream)
+            gapped = slots is not None and total is not None and slots > total + max(2, total // 50)
+            if self._exact_count and not variable and gapped:
+                # a constant-rate clip that lasts longer than its pictures: gaps past its head (a live
+                # take's copied plate across an outage), whose slots are held as they are read: its
+                # pictures are no count of its frames, which run to its real end
+                self._exact_count, total = False, slots
             self._time_base = stream.time_base
             self._start_pts = stream.start_time or 0
             bits, alpha = _precision_bits(ctx.format.name if ctx.format else None)
@@ -463,6 +474,7 @@ class VideoReader(Reader):
         time_shift_s = 0.0  # added to source times after a step back
         last: Frame | None = None
         drift = _Drift()
+        gaps: list[int] = []  # frames held in a constant-rate clip's gaps
         damage = DamageLog(str(self._path), "Re-copy the file (from the camera card) or re-export it")
         # Timestamps of the packets sent to the decoder whose picture has not come out. Pictures come out
         # in timestamp order, so one still waiting, between the last picture's timestamp and the one
@@ -537,10 +549,18 @@ class VideoReader(Reader):
                         # At the end, a constant-rate clip's frame that comes whole frames after the last
                         # is the truncation's loss: a file cut mid-GOP loses the B-frames before its last
                         # P-frame, whose picture was numbered on (frame 56 written as 53, 53–55 unsaid).
-                        cut_tail = (not packet.size and drift.worst_s <= 0.25 / self._fps
-                                    and not self.info.variable_rate)
+                        constant = drift.worst_s <= 0.25 / self._fps and not self.info.variable_rate
+                        cut_tail = not packet.size and constant
                         lost_data = after_damage or cut_tail or packets.damaged > stretches_before
-                        if last is not None and lost_data:
+                        # A constant-rate clip whose timestamps leave a gap past the head that was checked
+                        # for a variable rate (a live take's copied plate across the sender's outage, a
+                        # camera that skipped frames): its frames were numbered on, so the outputs closed
+                        # the gap while the sound kept it (a plate's post render 5.9 s out of sync, and off
+                        # the take's timecode). The gap's slots hold the frame before it, as the take's
+                        # own recordings do.
+                        in_gap = constant and not lost_data and last is not None and (
+                            frame.time_s - last.time_s <= _GAP_HELD_MAX_S)
+                        if last is not None and (lost_data or in_gap):
                             # A stretch of the file's data is gone (zeroed, cut out of a stream): the
                             # demuxer never saw those frames' packets, so none waited for a picture, and
                             # the next frame comes that much later. With damage around it (frames decoded
@@ -551,10 +571,14 @@ class VideoReader(Reader):
                             for time_s in self._missing_slots(last, frame.time_s, index):
                                 if self._end is not None and index > self._end:
                                     break
-                                damage.lost("the file's data for them is missing")
-                                damage.held.append(index)
-                                yield held_copy(last, index, time_s)
-                                damage.check(index - self._start + 1)
+                                if in_gap:  # no damage: the source sent no picture for them
+                                    gaps.append(index)
+                                    yield dataclasses.replace(held_copy(last, index, time_s), damage=None)
+                                else:
+                                    damage.lost("the file's data for them is missing")
+                                    damage.held.append(index)
+                                    yield held_copy(last, index, time_s)
+                                    damage.check(index - self._start + 1)
                                 index += 1
                             if self._end is not None and index > self._end:
                                 break
@@ -601,6 +625,11 @@ class VideoReader(Reader):
             )
         drift.report(self._path, self._fps, self.info.variable_rate)
         damage.report()
+        if gaps:
+            warnings.warn(f"{self._path} has gaps in its timestamps (a live take's outage, a camera that "
+                          f"skipped frames): {len(gaps)} frame(s) hold the picture before each gap, in place "
+                          f"({first_frame_ranges(gaps)}), so every frame after it stays on its sound and "
+                          "timecode", stacklevel=3)
         final = self._final_index()
         last_index = None if last is None else max([last.index, *damage.held])
         if (not self._exact_count and self._end is None and final is not None and last is not None
