@@ -1,6 +1,7 @@
 """The copied camera original (``--record-plate`` of a stream), fed packets as the capture thread does."""
 from __future__ import annotations
 
+import os
 import re
 import time
 from fractions import Fraction
@@ -58,3 +59,30 @@ def test_a_plate_copy_that_stops_keeps_what_waited_and_says_how_much_plate_it_ke
     found = re.search(r"after ([\d.]+) s of plate", str(said[0].message))
     assert found, [str(w.message) for w in said]
     assert abs(float(found.group(1)) - length_s) <= 0.1, (found.group(0), length_s)
+
+
+def test_what_a_killed_take_left_of_its_plate_and_log_is_kept_visible(tmp_path):
+    """A take killed outright (SIGKILL, power loss) leaves its copied plate and per-frame log as hidden
+    partial files: the plate plays (a Matroska copy holds every picture written). The next take into
+    the same place neither mentioned nor cleared them. Now they become visible, said."""
+    import subprocess
+    import sys
+
+    from guangying.live.recorder import Recorder
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(timeout=30)
+    plate = _h264(tmp_path / f".kp.partial-{child.pid}-abc123.mkv", (64, 48), 10)
+    log = tmp_path / f".k.frames.partial-{child.pid}-def456.jsonl"
+    log.write_text('{"frame": 0}\n')
+    alive = tmp_path / f".kp.partial-{os.getpid()}-aaaaaa.mkv"  # a live process's: not touched
+    alive.write_bytes(b"being written")
+    with pytest.warns(UserWarning, match=r"interrupted earlier take .* kept as .*kp\.interrupted-\d+\.mkv"):
+        recorder = Recorder(Fraction(25), plate=tmp_path / "kp.mkv", sidecar=tmp_path / "k.frames.jsonl",
+                            camera_codec="h264")
+    recorder.abort()
+    kept = tmp_path / f"kp.interrupted-{child.pid}.mkv"
+    with av.open(str(kept)) as container:
+        assert sum(1 for p in container.demux(video=0) if p.size) == 10
+    assert (tmp_path / f"k.frames.interrupted-{child.pid}.jsonl").read_text() == '{"frame": 0}\n'
+    assert alive.exists() and not plate.exists() and not log.exists()

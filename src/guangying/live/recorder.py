@@ -29,6 +29,7 @@ from guangying.live.workers import DroppingWorker
 from guangying.media import Writer, open_writer
 from guangying.media.audio import SoundError, mux_with_audio
 from guangying.media.image_writer import WRITTEN_EXTENSIONS
+from guangying.media.outputs import keep_interrupted_recording
 from guangying.media.patterns import parse_pattern
 from guangying.media.pixels import to_float32
 from guangying.media.video_writer import VIDEO_EXTENSIONS, container_options_for
@@ -159,6 +160,9 @@ class Recorder:
         recorded = [path for path in (composite, plate, matte, sidecar) if path is not None]
         for path in recorded:
             check_output_folder(path)  # fail before the take, not at its first frame
+        for written_as_it_runs in (plate, sidecar):  # what a killed take left of them plays
+            if written_as_it_runs is not None:
+                keep_interrupted_recording(written_as_it_runs)
         self._disk = DiskWatch(recorded, keep_free_bytes, free_bytes)
         # a stream's or camera's compressed pictures (``camera_codec``) are copied where the plate's
         # container takes them, at the sender's times (``camera_clock``) or their arrival; anything

@@ -137,6 +137,34 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def keep_interrupted_recording(path: Path) -> list[Path]:
+    """Make visible what a live take killed outright (SIGKILL, power loss) left of the recording
+    ``path`` (a copied camera original, a per-frame log), written as it ran: ``.NAME.partial-PID-….mkv``
+    becomes ``NAME.interrupted-PID.mkv``, said. Hidden, a plate with minutes of camera original that
+    plays was never mentioned, and never cleared either. A leftover whose process is alive is not
+    touched. Returns the files kept."""
+    kept = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return []
+    for entry in entries:
+        match = _LEFTOVER.match(entry.name)
+        if (match is None or match.group("name") != side_name(path.stem) or not entry.is_file()
+                or int(match.group("pid")) == os.getpid() or _pid_alive(int(match.group("pid")))):
+            continue
+        visible = path.with_name(f"{path.stem}.interrupted-{match.group('pid')}{Path(entry.name).suffix}")
+        try:
+            os.replace(entry.path, visible)
+        except OSError as exc:
+            warnings.warn(f"could not keep {entry.path}, left by an interrupted take: {exc}", stacklevel=2)
+            continue
+        kept.append(visible)
+        warnings.warn(f"an interrupted earlier take (process {match.group('pid')}) left its recording "
+                      f"{path.name} unfinished; what it holds is kept as {visible}", stacklevel=2)
+    return kept
+
+
 def sweep_leftovers(folder: Path, name: str) -> list[Path]:
     """Clear what runs killed outright (SIGKILL, power loss) left for the output ``name`` in ``folder``:
     hidden partial files are removed; a staging folder's finished frames are kept aside (see
