@@ -165,6 +165,22 @@ def test_composite_keeps_the_sound_in_sync(clips, tmp_path, source, output, code
     assert abs(_loud_from_s(sound) - (LOUD_FRAME - first) / FPS) < 0.003
 
 
+@pytest.mark.parametrize("first_number", [10, 1001])
+def test_a_first_number_for_the_sequences_leaves_the_videos_sound_alone(clips, tmp_path, first_number):
+    """`--first-number` numbers sequences: given with a video composite beside a matte sequence, it was
+    taken as the video's first source frame too, so its sound started that many frames late (10: the
+    sound 0.4 s early and short) or past the clip's end (1001: no sound), unsaid."""
+    src, _ = clips["aac.mp4"]
+    out = tmp_path / "comp.mov"
+    _invoke("composite", src, "-b", "#000000", "-o", out, "--alpha", tmp_path / "matte.####.png",
+            "--first-number", first_number, "--quiet")
+    assert sorted(p.name for p in tmp_path.glob("matte.*.png"))[0] == f"matte.{first_number:04d}.png"
+    sound = _sound(out)
+    assert sound, "the composite lost its sound"
+    assert abs(sound["end_s"] - N / FPS) < 1 / FPS
+    assert abs(_loud_from_s(sound) - LOUD_FRAME / FPS) < 0.003  # on its frame, as without the option
+
+
 def test_pcm_into_mov_is_sample_exact(clips, tmp_path):
     src, written = clips["pcm.mov"]
     out = tmp_path / "out.mov"

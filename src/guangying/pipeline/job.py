@@ -304,7 +304,10 @@ def run_job(
         def writer_options(path: Path, sound: bool = True) -> dict[str, Any]:
             first_written = info.first_frame + warmup_frames
             number = first_written
-            if outputs.first_number is not None:  # the source's first frame gets it, a range's their own
+            if outputs.first_number is not None and parse_pattern(path) is not None:
+                # a sequence's numbers (the source's first frame gets it, a range's their own); a video's
+                # first frame stays the source frame its sound starts at: renumbered, --first-number 1001
+                # dropped a composite's sound, and 10 put it 10 frames early
                 number += outputs.first_number - (info.first_frame if shot_start is None else shot_start)
             options: dict[str, Any] = {
                 "fps": info.fps,
