@@ -632,3 +632,17 @@ def test_the_summary_counts_the_workers_that_rendered():
     assert BatchReport([one, earlier], 1.0, 4, "local", 0.0, 0).workers_said() == "1 worker"
     lost = ShotOutcome("c", "done", workers=["n1:11", "n2:21", "n1:12"], retries=2)
     assert BatchReport([lost], 1.0, 4, "cluster", 0.0, 0).workers_said() == "3 workers (2 died under a range)"
+
+
+def test_a_glob_over_the_folder_its_shots_write_into_leaves_their_outputs_out(tmp_path):
+    """`input: "c*.mp4"` with `output: "{stem}_comp.mp4"` beside the takes: the first run passed, and
+    every later run (and --resume) found c1_comp.mp4 a take of its own, writing over an input: refused."""
+    for name, seed in (("c1", 1), ("c2", 2)):
+        write_clip(tmp_path / f"{name}.mp4", 6, seed=seed)
+    write_clip(tmp_path / "c1_comp.mp4", 6, seed=3)  # the first run's output
+    jobs = tmp_path / "glob.yaml"
+    jobs.write_text('shots:\n  - {input: "c*.mp4", command: key, alpha: "{stem}_comp.mp4"}\n')
+    left_out = r"the input glob also matches what its shots write \(c1_comp\.mp4\)"
+    with pytest.warns(UserWarning, match=left_out):
+        shots = load_jobs(jobs, COMMANDS)
+    assert [shot.name for shot in shots] == ["c1", "c2"]

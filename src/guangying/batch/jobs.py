@@ -359,6 +359,26 @@ def _expand(entry: dict[str, Any], base: Path, where: str, problems: list[str]) 
     return matches
 
 
+def _without_own_outputs(sources: list[str], wanted: dict[str, Any], base: Path, where: str) -> list[str]:
+    """A glob's takes less the files its own shots write (``c*.mp4`` with ``output: {stem}_comp.mp4``
+    in the takes' folder): a second run took c05_comp.mp4 for a take, and refused every later run and
+    ``--resume`` as writing over an input. Said once."""
+    written = set()
+    for source in sources:
+        names = {"stem": _stem(source), "name": _stem(source), "folder": Path(source).parent.name}
+        for template in wanted.values():
+            try:
+                written.add(os.path.abspath(_resolve(_fill_names(str(template), names), base)))
+            except (KeyError, IndexError, ValueError):
+                continue  # said where the outputs are named
+    kept = [s for s in sources if os.path.abspath(s) not in written]
+    if len(kept) < len(sources):
+        left = ", ".join(Path(s).name for s in sources if s not in kept)
+        warnings.warn(f"{where}: the input glob also matches what its shots write ({left}): left out",
+                      stacklevel=3)
+    return kept
+
+
 def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going: bool = False) -> list[Shot]:
     """Read and check a batch file; raise :class:`~guangying.base.errors.NothingStartedError` (a
     SettingsError) listing every problem, one per line. ``keep_going``: a shot whose own files cannot
@@ -428,6 +448,8 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
                     problems.append(f"{where}: background {background} is a folder; name a picture or a clip")
         sources = _expand(entry, base, where, problems)
         from_glob = isinstance(entry.get("input"), str) and _is_glob(_resolve(entry["input"], base))
+        if from_glob:
+            sources = _without_own_outputs(sources, wanted, base, where)
         stems = [_stem(source) for source in sources]
         for source, stem in zip(sources, stems, strict=True):
             folder = Path(source).parent.name
