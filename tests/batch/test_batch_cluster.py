@@ -527,19 +527,28 @@ def test_a_second_run_writing_the_same_outputs_is_refused(ray_cluster, shoot, tm
     the run, as a single command claims its own: the second run's shot fails at once, saying why."""
     os.link(shoot / "takes" / "long.mp4", tmp_path / "long.mp4")
     jobs = tmp_path / "jobs.yaml"
-    jobs.write_text("shots:\n  - {input: long.mp4, command: key, alpha: out/a.####.png, range_frames: 10}\n")
+    shot_a = "  - {input: long.mp4, command: key, alpha: out/a.####.png, range_frames: 10}\n"
+    shot_b = "  - {input: long.mp4, name: b, command: key, alpha: out/b.mov, end: 4}\n"
+    jobs.write_text("shots:\n" + shot_a + shot_b)
     (tmp_path / "out").mkdir()
     first_run = OutputLock(tmp_path / "out" / "a.####.png")  # what the first run holds while it renders
     dispatched = []
     try:
         report = run_batch(load_jobs(jobs, COMMANDS), jobs, workers=1, show_progress=False,
-                           on_dispatch=lambda task, _worker: dispatched.append(task.range.key))
+                           on_dispatch=lambda task, _worker: dispatched.append(task.shot))
+        # every shot's outputs another run's: nothing started (it failed each, exit 1, "on 0 workers")
+        alone = tmp_path / "alone.yaml"
+        alone.write_text("shots:\n" + shot_a)
+        with pytest.raises(gy.NothingStartedError, match="nothing was started: .* is being written by"):
+            run_batch(load_jobs(alone, COMMANDS), alone, workers=1, show_progress=False)
     finally:
         first_run.release()
-    (outcome,) = report.shots
+    outcome, other = report.shots
     assert outcome.status == "failed" and "is being written by another run" in outcome.message
-    assert not dispatched  # refused before its ranges went to the shared staging, not when joining
+    assert other.status == "done"
+    assert "long" not in dispatched  # refused before its ranges went to the shared staging
     assert not list((tmp_path / "out").glob("a.*.png"))
+    jobs.write_text("shots:\n" + shot_a)
     report = run_batch(load_jobs(jobs, COMMANDS), jobs, workers=1, show_progress=False)
     assert report.shots[0].status == "done"
     assert len(list((tmp_path / "out").glob("a.*.png"))) == report.shots[0].frames > 20

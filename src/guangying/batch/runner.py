@@ -42,7 +42,7 @@ from guangying.batch.render import (
     task_key,
 )
 from guangying.media.damage import damage_note
-from guangying.media.outputs import OutputLock
+from guangying.media.outputs import OutputInUseError, OutputLock
 from guangying.pipeline.job import lost_subject_note
 
 MAX_ATTEMPTS = 3  # a range whose worker died is tried this often in all before its shot fails
@@ -69,6 +69,7 @@ class ShotOutcome:
     artefact_frames: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what its render warned, each once
     frames_earlier: int = 0  # of ``frames``, those of ranges an earlier run rendered (--resume)
+    in_use: bool = False  # failed: another run is writing its outputs
 
 
 @dataclass
@@ -315,6 +316,7 @@ def run_batch(
         pool = _Pool(size)
         ended = on_shot or (lambda _outcome: None)
         states, queue, outcomes = _plan_all(shots, manifest, size, report_dir, ended, claims)
+        _check_not_all_in_use(outcomes)
         progress = BatchProgress(
             len(shots), sum(_frames_left(s) for s in states.values()), enabled=show_progress
         )
@@ -416,6 +418,15 @@ def _model_loads(states: dict[str, _ShotState]) -> int:
     return sum(per_worker.values())
 
 
+def _check_not_all_in_use(outcomes: list[ShotOutcome]) -> None:
+    """Refuse the run when every shot's outputs are another run's to write (the same job started twice):
+    each shot failed, exit 1 ("some shots failed, the others are done") after "0 frames … on 0 workers",
+    where nothing had started."""
+    if outcomes and all(o.in_use for o in outcomes):
+        raise NothingStartedError(f"nothing was started: {outcomes[0].message} (every shot's outputs are "
+                                  "being written by that run)")
+
+
 def _plan_all(
     shots: list[Shot], manifest: Manifest, workers: int, report_dir: str | Path | None,
     ended: Callable[[ShotOutcome], None],
@@ -455,6 +466,7 @@ def _plan_all(
             plan = plan_shot(shot, workers)
         except (GuangyingError, ValueError, OSError) as exc:
             outcome.status, outcome.message = "failed", str(exc)
+            outcome.in_use = isinstance(exc, OutputInUseError)
             ended(outcome)
             continue
         stale = sweep_stale_staging(shot, fingerprint)

@@ -226,6 +226,10 @@ def _keep_interrupted_frames(staging: Path, name: str, pid: int) -> None:
     )
 
 
+class OutputInUseError(MediaError):
+    """Another run is writing the output (its :class:`OutputLock` is held)."""
+
+
 class OutputLock:
     """Exclusive claim on one output (a file or a whole sequence) between processes: an ``fcntl`` lock
     on a hidden ``.NAME.lock`` file beside it. A second run writing the same output is refused with a
@@ -253,7 +257,7 @@ class OutputLock:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
                 os.close(fd)
                 if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise MediaError(
+                    raise OutputInUseError(
                         f"{self.text} is being written by another run (process {holder}); wait for it to "
                         "finish or write somewhere else"
                     ) from exc
