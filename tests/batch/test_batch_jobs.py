@@ -602,6 +602,14 @@ shots:
     jobs.write_text("shots:\n  - {input: takes/c1.mp4, output: out/a.mp4, crf: 18, crf: 20}\n")
     with pytest.raises(InputFormatError, match="'crf' is given twice"):
         load_jobs(jobs, COMMANDS)
+    # an anchor block of its own, the usual place (a top-level 'common:' was refused as unknown)
+    jobs.write_text("x-common: &common {background: set.png, screen_gain: 1.3}\n"
+                    "shots:\n  - {<<: *common, input: takes/c1.mp4, output: out/a.mp4}\n")
+    (shot,) = load_jobs(jobs, COMMANDS)
+    assert shot.options["screen_gain"] == 1.3
+    jobs.write_text("common: &common {background: set.png}\nshots:\n  - {<<: *common, input: takes/c1.mp4, "
+                    "output: out/a.mp4}\n")
+    assert "under a key starting x-: x-common: &common" in _refused(jobs)
 
 
 def test_a_refused_run_leaves_no_earlier_report_looking_like_its_own(takes, tmp_path):

@@ -393,9 +393,11 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
     defaults = data.get("defaults") or {}
     problems: list[str] = []
     for key in data:
-        if key not in _TOP_LEVEL_KEYS:  # its settings were dropped for the whole shoot
+        # x-…: a block that only holds YAML anchors for the shots' merge keys (as compose files have it)
+        if key not in _TOP_LEVEL_KEYS and not str(key).startswith("x-"):  # its settings were dropped
             problems.append(f"unknown top-level key '{key}'{_suggest(str(key), list(_TOP_LEVEL_KEYS))}: the "
-                            "file holds 'defaults:' and 'shots:'")
+                            "file holds 'defaults:' and 'shots:' (and anchors for merge keys under a key "
+                            "starting x-: x-common: &common {matte: chroma})")
     # an option by the name its value goes to (focal_length_mm, as a --config file or a saved look
     # names it) is the option of that flag (focal_length): one was refused where the other was taken
     flag_of = {spec.dest: key for specs in commands.values() for key, spec in specs.items()}
