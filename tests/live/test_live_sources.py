@@ -984,13 +984,13 @@ def test_a_plate_encoded_from_a_log_cameras_converted_picture_says_so(plate_clip
     0.78, 3.5 as 1.0). It is said at the plate's first frame; an SDR camera's plate is not."""
     said = {}
     for name, extra in (("log", ["--camera-log", "slog3-sgamut3cine"]), ("sdr", [])):
-        args = ["live", str(plate_clip), "--no-monitor", "--duration", "1", "-b", "grey",
+        args = ["live", str(plate_clip), "--no-monitor", "--duration", "3", "-b", "grey",
                 "--record-plate", str(tmp_path / f"{name}_plate.mkv"), *extra]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
-        assert (tmp_path / f"{name}_plate.mkv").is_file()
+        assert (tmp_path / f"{name}_plate.mkv").is_file(), (result.output, [str(w.message) for w in caught])
         said[name] = [str(w.message) for w in caught if "this plate is encoded from" in str(w.message)]
     assert len(said["log"]) == 1 and "the camera sends S-Log3" in said["log"][0], said
     assert said["sdr"] == []
