@@ -1014,8 +1014,6 @@ def test_a_takes_timecode_is_the_time_of_day_its_pictures_were_taken(plate_frame
     timecode of the take ran 0.7 s (17 frames) after the time its picture arrived, and a sound
     recorder jam-synced to the time of day was that far off. At the take's start the anchor is placed
     by the stream's delay, as each picture is."""
-    import datetime
-
     port = free_port(socket.SOCK_DGRAM)
     sender = UdpSender(plate_frames, port, seconds=30)
     sender.start()
@@ -1030,7 +1028,7 @@ def test_a_takes_timecode_is_the_time_of_day_its_pictures_were_taken(plate_frame
             frame = source.queue.get(1.0)
             if frame is None or frame.timecode is None:
                 continue
-            midnight = datetime.datetime.fromtimestamp(frame.t_wall_s).replace(
+            midnight = datetime.fromtimestamp(frame.t_wall_s).replace(
                 hour=0, minute=0, second=0, microsecond=0).timestamp()
             count, _ = parse_timecode(frame.timecode, source.fps)
             offsets_s.append(count / float(source.fps) - (frame.t_wall_s - midnight))
