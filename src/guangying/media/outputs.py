@@ -137,6 +137,24 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _dead_leftovers(folder: Path) -> list[tuple[os.DirEntry[str], str, int]]:
+    """The hidden partial files and staging folders in ``folder`` whose process has ended: (entry, the
+    output name they were for, the process id). A leftover of a process still alive is not listed."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        match = _LEFTOVER.match(entry.name)
+        if match is None:
+            continue
+        pid = int(match.group("pid"))
+        if pid != os.getpid() and not _pid_alive(pid):
+            found.append((entry, match.group("name"), pid))
+    return found
+
+
 def keep_interrupted_recording(path: Path) -> list[Path]:
     """Make visible what a live take killed outright (SIGKILL, power loss) left of the recording
     ``path`` (a copied camera original, a per-frame log), written as it ran: ``.NAME.partial-PID-….mkv``
@@ -144,24 +162,18 @@ def keep_interrupted_recording(path: Path) -> list[Path]:
     plays was never mentioned, and never cleared either. A leftover whose process is alive is not
     touched. Returns the files kept."""
     kept = []
-    try:
-        entries = list(os.scandir(path.parent))
-    except OSError:
-        return []
-    for entry in entries:
-        match = _LEFTOVER.match(entry.name)
-        if (match is None or match.group("name") != side_name(path.stem) or not entry.is_file()
-                or int(match.group("pid")) == os.getpid() or _pid_alive(int(match.group("pid")))):
+    for entry, owner, pid in _dead_leftovers(path.parent):
+        if owner != side_name(path.stem) or not entry.is_file():
             continue
-        visible = path.with_name(f"{path.stem}.interrupted-{match.group('pid')}{Path(entry.name).suffix}")
+        visible = path.with_name(f"{path.stem}.interrupted-{pid}{Path(entry.name).suffix}")
         try:
             os.replace(entry.path, visible)
         except OSError as exc:
             warnings.warn(f"could not keep {entry.path}, left by an interrupted take: {exc}", stacklevel=2)
             continue
         kept.append(visible)
-        warnings.warn(f"an interrupted earlier take (process {match.group('pid')}) left its recording "
-                      f"{path.name} unfinished; what it holds is kept as {visible}", stacklevel=2)
+        warnings.warn(f"an interrupted earlier take (process {pid}) left its recording {path.name} "
+                      f"unfinished; what it holds is kept as {visible}", stacklevel=2)
     return kept
 
 
@@ -178,22 +190,14 @@ def sweep_leftovers(folder: Path, name: str) -> list[Path]:
         tail = suffix[: -len(Path(suffix).suffix)] if Path(suffix).suffix else suffix
         frame_partial = re.compile(re.escape(prefix) + r"-?\d+" + re.escape(tail) + "$")
     removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return []
-    for entry in entries:
-        match = _LEFTOVER.match(entry.name)
-        if match is None or int(match.group("pid")) == os.getpid() or _pid_alive(int(match.group("pid"))):
-            continue
-        owner = match.group("name")
+    for entry, owner, pid in _dead_leftovers(folder):
         older_frame = frame_partial is not None and frame_partial.match(owner)
         if owner not in (side_name(stem), side_name(name)) and not older_frame:
             continue
         path = Path(entry.path)
         try:
             if entry.is_dir(follow_symlinks=False):
-                _keep_interrupted_frames(path, name, int(match.group("pid")))
+                _keep_interrupted_frames(path, name, pid)
             else:
                 path.unlink()
         except OSError as exc:
