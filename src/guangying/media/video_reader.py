@@ -341,8 +341,8 @@ class VideoReader(Reader):
             # without re-encoding: a phone's trim, ffmpeg -ss … -c copy); a duration-based count (mkv,
             # webm) is only an estimate. Counts that may be off are shown but not used to detect truncation.
             self._exact_count = stream.frames > 0 and not hidden
-            total = stream.frames - hidden if stream.frames > 0 else self._estimate_count(container, stream)
-            slots = self._estimate_count(container, stream)
+            slots = self._estimate_count(container, stream)  # by its duration
+            total = stream.frames - hidden if stream.frames > 0 else slots
             gapped = slots is not None and total is not None and slots > total + max(2, total // 50)
             if self._exact_count and not variable and gapped:
                 # a constant-rate clip that lasts longer than its pictures: gaps past its head (a live
