@@ -175,6 +175,13 @@ def test_focus_is_measured_from_the_focal_plane_with_the_lidars_offset(tmp_path)
         focus_m[offset] = np.array([float(r["focus_distance_m"]) for r in rows])
     assert np.all(np.abs(focus_m["0.15"] - 2.0) < 0.01)  # half the depth of field there is 1.1 cm
     assert np.all(np.abs(focus_m["0"] - 1.85) < 0.01)
+    for bad in ("9", "nan", "15cm"):  # past 5 m from the focal plane, or no number of metres
+        out = tmp_path / "bad.csv"
+        res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), *lens, "--lidar-offset", bad,
+                                       "-o", str(out)])
+        said = ("Invalid value for '--lidar-offset'", "sensor_offset_m=nan: must be in [-5, 5] m")
+        assert res.exit_code != 0 and any(s in res.output for s in said), res.output
+        assert not out.exists()
     res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(weak), *lens, "--lidar-offset", "0.15",
                                    "-o", str(tmp_path / "weak_track.csv")])
     assert res.exit_code != 0 and "no frame has a focus distance" in res.output, res.output
