@@ -343,6 +343,8 @@ def test_a_schedulers_sigterm_stops_the_batch_as_it_stops_a_render(shoot, tmp_pa
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 143, output
     assert "SIGTERM received" not in output
+    assert "stopped by SIGTERM; unfinished outputs were removed" in output  # as Ctrl-C says (was nothing)
+    assert "run it again with --resume" in output
     assert not list((tmp_path / "out").glob("long_alpha.*.png"))  # no finished-looking frames
 
 

@@ -683,8 +683,11 @@ def test_a_stop_while_waiting_for_the_sender_ends_at_once(tmp_path):
     live = LiveProcess(f"udp://127.0.0.1:{port}", "--no-monitor", "--source-timeout", 30, "-b", "black",
                        cwd=tmp_path)
     try:
-        time.sleep(3.0)  # the interpreter up and in the open
-        assert live.proc.poll() is None, live.output
+        deadline = time.monotonic() + 60  # the interpreter up and in the open (3 s was short under load)
+        while "waiting for udp://" not in live.output:
+            assert time.monotonic() < deadline and live.proc.poll() is None, live.output
+            time.sleep(0.05)
+        time.sleep(0.5)
         stopped = time.monotonic()
         live.proc.send_signal(signal.SIGTERM)
         code = live.wait(timeout_s=15)

@@ -336,9 +336,9 @@ def test_a_stop_removes_partial_outputs_and_exits_with_its_signal(tmp_path, stop
         child.kill()
     assert child.returncode == 128 + stop  # Ctrl-C: 130, which scripts read as interrupted (was 1)
     # Ctrl-C said only "Aborted!" (click's), nothing of what became of the outputs
-    ctrl_c = "interrupted (Ctrl-C); unfinished outputs were removed"
-    said = ctrl_c if stop == signal.SIGINT else f"stopped by {stop.name}"
-    assert said in err and "Aborted!" not in err
+    # and a SIGTERM only "removing unfinished outputs" as it began, never that it was done
+    cause = "interrupted (Ctrl-C)" if stop == signal.SIGINT else f"stopped by {stop.name}"
+    assert f"{cause}; unfinished outputs were removed and earlier files kept" in err and "Aborted!" not in err
     assert os.listdir(out) == []
 
 

@@ -204,7 +204,12 @@ class _ConfigGroup(click.Group):
         except GuangyingError as exc:
             raise _Failure(str(exc), exc.exit_code) from exc
         except KeyboardInterrupt as interrupt:
-            _say_interrupted(ctx, interrupt)
+            _say_stopped(ctx, _signal_of(interrupt))
+        except SystemExit:
+            signum = stopped_by()
+            if signum is not None:  # a SIGTERM or SIGHUP, once cleaned up: said as a Ctrl-C is
+                _say_stopped(ctx, signum)
+            raise
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except MemoryError as exc:
@@ -220,20 +225,25 @@ class _ConfigGroup(click.Group):
             raise
         except Exception as exc:
             stop = stop_behind(exc)
-            if isinstance(stop, KeyboardInterrupt):
-                _say_interrupted(ctx, stop)
             if stop is not None:
-                raise stop from None
+                _say_stopped(ctx, _signal_of(stop))
             traceback.print_exc(file=sys.stderr)
             click.echo("\n" + BUG_REPORT.format(version=__version__), err=True)
             ctx.exit(70)  # EX_SOFTWARE
 
 
-def _say_interrupted(ctx: click.Context, stop: KeyboardInterrupt) -> NoReturn:
-    """Ctrl-C (or a SIGTERM a live take's start turned into an interrupt): what became of the outputs,
-    where click said only "Aborted!". The writers' with-blocks have run by now (a partial file
-    removed, an earlier version kept)."""
-    signum = stop.signum if isinstance(stop, StopSignal) else signal.SIGINT
+def _signal_of(stop: BaseException) -> int:
+    if isinstance(stop, StopSignal):  # a live take's start turns a SIGTERM into an interrupt
+        return stop.signum
+    if isinstance(stop, SystemExit) and isinstance(stop.code, int) and stop.code > 128:
+        return stop.code - 128  # the stop handler's exit
+    return stopped_by() or signal.SIGINT
+
+
+def _say_stopped(ctx: click.Context, signum: int) -> NoReturn:
+    """Ctrl-C, SIGTERM or SIGHUP: what became of the outputs, where click said only "Aborted!" (and a
+    SIGTERM nothing once cleaned up). The writers' with-blocks have run by now (a partial file removed,
+    an earlier version kept)."""
     cause = "interrupted (Ctrl-C)" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
     said = f"\nguangying: {cause}; unfinished outputs were removed and earlier files kept."
     if ctx.invoked_subcommand == "batch":
