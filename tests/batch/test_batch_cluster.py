@@ -454,12 +454,15 @@ def test_keep_going_renders_the_shots_whose_files_can_be_used(ray_cluster, shoot
     (tmp_path / "takes" / "cut.mp4").write_bytes(bytes(range(256)) * 40)
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text("defaults: {command: key}\nshots:\n"
-                    "  - {input: \"takes/*.mp4\", alpha: \"out/{stem}.mov\"}\n")
-    with pytest.raises(gy.NothingStartedError, match=r"cut\.mp4"):
+                    "  - {input: \"takes/*.mp4\", alpha: \"out/{stem}.mov\"}\n"
+                    "  - {input: \"day2/*.mp4\", alpha: \"out/{stem}.mov\"}\n")  # not copied yet
+    with pytest.raises(gy.NothingStartedError, match=r"cut\.mp4(.|\n)*no file matches input 'day2/\*\.mp4'"):
         gy.load_jobs(jobs)
-    shots = gy.load_jobs(jobs, keep_going=True)
-    report = run_batch(shots, jobs, workers=1, show_progress=False)
+    shots = gy.load_jobs(jobs, keep_going=True)  # a glob that matched nothing stopped it (exit 2)
+    report = run_batch(shots, jobs, workers=1, show_progress=False, report_dir=tmp_path / "rep")
     status = {s.name: (s.status, s.message) for s in report.shots}
+    assert status["day2/*.mp4"] == ("failed", "not started: shot 2: no file matches input 'day2/*.mp4'")
+    assert "day2/*.mp4" in (tmp_path / "rep" / "report.html").read_text()
     assert status["c"][0] == "done" and (tmp_path / "out" / "c.mov").is_file()
     assert status["cut"][0] == "failed" and status["cut"][1].startswith("not started: ")
     assert "cut.mp4" in status["cut"][1] and not (tmp_path / "out" / "cut.mov").exists()

@@ -333,7 +333,9 @@ def _int_key(entry: dict[str, Any], key: str, where: str, problems: list[str]) -
     return value
 
 
-def _expand(entry: dict[str, Any], base: Path, where: str, problems: list[str]) -> list[str]:
+def _expand(
+    entry: dict[str, Any], base: Path, where: str, problems: list[str], unmatched: list[str]
+) -> list[str]:
     raw = entry.get("input")
     if not isinstance(raw, str) or not raw.strip():
         problems.append(f"{where}: needs 'input: FILE' (a video, a sequence pattern or a glob)")
@@ -355,7 +357,7 @@ def _expand(entry: dict[str, Any], base: Path, where: str, problems: list[str]) 
     else:
         matches = sorted(glob.glob(source))
     if not matches:
-        problems.append(f"{where}: no file matches input '{raw}'")
+        unmatched.append(f"{where}: no file matches input '{raw}'")
     return matches
 
 
@@ -448,7 +450,14 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
                     problems.append(f"{where}: background {background} does not exist")
                 elif Path(background).is_dir():  # else found at the shot's turn
                     problems.append(f"{where}: background {background} is a folder; name a picture or a clip")
-        sources = _expand(entry, base, where, problems)
+        unmatched: list[str] = []
+        sources = _expand(entry, base, where, problems, unmatched)
+        if unmatched and keep_going:  # a take not copied yet: failed, as an unreadable input is
+            name = str(entry.get("name", entry["input"]))
+            shots.append(Shot(name, command, _resolve(entry["input"], base), {}, background, options,
+                              problems=unmatched, from_glob=True))
+            continue
+        problems += unmatched
         from_glob = isinstance(entry.get("input"), str) and _is_glob(_resolve(entry["input"], base))
         if from_glob:
             sources = _without_own_outputs(sources, wanted, base, where)

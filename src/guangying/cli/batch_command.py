@@ -73,8 +73,8 @@ def load_batch_file(jobs_file: str | os.PathLike[str], keep_going: bool = False)
 )
 @click.option(
     "--keep-going", is_flag=True,
-    help="A shot whose input or masks cannot be used is reported failed and the others render [default: "
-    "nothing starts until every shot's files can be used].",
+    help="A shot whose input or masks cannot be used, or whose glob matches nothing yet, is reported failed "
+    "and the others render [default: nothing starts until every shot's files can be used].",
 )
 @click.option(
     "--report",
