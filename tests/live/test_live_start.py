@@ -238,6 +238,16 @@ def test_a_plate_container_the_camera_cannot_fill_is_refused_before_the_take(pla
     assert not list(tmp_path.iterdir())
 
 
+def test_a_look_file_in_a_folder_not_there_is_refused_before_the_take(plate_clip, tmp_path):
+    # the page's "save settings" said so only when pressed, after the look had been tuned
+    look = tmp_path / "looks" / "day1.yaml"
+    res = CliRunner().invoke(cli, ["live", str(plate_clip), "--port", "0", "--duration", "1",
+                                   "--settings-out", str(look)])
+    assert res.exit_code == 1, res.output
+    assert f"folder {look.parent} does not exist; create it first" in res.output
+    assert "running: the take has started" not in res.output and not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize(("option", "value"), [("--port", "99999"), ("--duration", "-5"),
                                                ("--source-timeout", "-1"), ("--lost-timeout", "0"),
                                                ("--monitor-width", "-5")])

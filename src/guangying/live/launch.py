@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse
 
+from guangying.base.atomic import check_output_folder
 from guangying.base.errors import MissingInputError, SettingsError, StopSignal
 from guangying.lens.sensors import sensor_preset
 from guangying.live.capture import LiveSource, source_kind
@@ -267,6 +268,8 @@ def open_live(options: Mapping[str, Any],
     o = {**DEFAULTS, **options}
     key = None if o["no_monitor"] else monitor_key(o["monitor_key"], o["host"])
     _check_set_files(o)
+    if not o["no_monitor"]:  # the page's "save settings" found it mid-take, the look unsaved
+        check_output_folder(Path(o["settings_out"]))
     closers: list[Callable[[], None]] = []
     try:
         waiting = None
