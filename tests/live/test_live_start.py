@@ -262,6 +262,7 @@ def test_options_out_of_their_range_are_refused_before_anything_opens(option, va
     ("udp://127.0.0.1:99999", "give a port from 1 to 65535"),  # it streamed to port 34463, unsaid
     ("udp://127.0.0.1", "give a port from 1 to 65535"),
     ("udp://nosuchhost.invalid:5000", "cannot resolve the host 'nosuchhost.invalid'"),
+    ("udp://studio..local:5000", "'studio..local' is not a host name"),  # a bug report (UnicodeError)
 ])
 def test_a_stream_out_to_no_port_or_host_there_is_refused(url, said):
     from guangying.live.streams import StreamOutput

@@ -52,6 +52,8 @@ def _check_host_and_port(url: str) -> None:
     except socket.gaierror as exc:
         raise MediaError(f"--out {url}: cannot resolve the host {parsed.hostname!r} ({exc.strerror})"
                          ) from exc
+    except UnicodeError as exc:  # a name part empty or over 63 characters (a..b, a pasted token)
+        raise MediaError(f"--out {url}: {parsed.hostname!r} is not a host name ({exc})") from exc
 
 
 class StreamOutput(FrameSink):
