@@ -457,3 +457,20 @@ def test_a_portrait_plates_chan_field_of_view_spans_the_sensor_along_its_height(
     landscape = write_camera_track(tmp_path / "l.chan", [row], ChanSettings(24.89, 16 / 9))
     assert float(landscape.read_text().split()[7]) == pytest.approx(
         math.degrees(2 * math.atan(24.89 / (16 / 9) / 2 / 24.0)), abs=1e-6)  # unchanged
+
+
+@pytest.mark.parametrize(("w", "h", "pixel_aspect"), [(480, 540, 2.0), (960, 540, 2.0), (540, 960, 1.0),
+                                                      (1920, 1080, 1.0)])
+def test_a_chan_field_of_view_is_the_one_the_sets_camera_sees(tmp_path, w, h, pixel_aspect):
+    """The .chan's vertical field of view is the plate's as the set renders it (2·atan(H / 2fy)). An
+    anamorphic plate stored taller than wide (480×540 at 2:1, shown 960×540) was taken for a portrait
+    plate: the whole sensor width along its height, 1.125× the angle its camera sees."""
+    from guangying.lens.camera_calibration import plate_intrinsics
+
+    k, _ = plate_intrinsics(w, h, 24.0, 24.89, pixel_aspect=pixel_aspect)
+    seen_deg = math.degrees(2 * math.atan(h / 2 / k[1, 1]))
+    chan = ChanSettings(24.89, w / h, pixel_aspect=pixel_aspect)
+    row = CameraTrackRow(0, 0.0, "", 0, 0, 0, 0, 0, 0, 24.0, 1.0)
+    path = write_camera_track(tmp_path / "a.chan", [row], chan)
+    assert float(path.read_text().split()[7]) == pytest.approx(seen_deg, abs=1e-6)
+    assert read_camera_track(path, chan)[0].focal_length_mm == pytest.approx(24.0)

@@ -108,7 +108,7 @@ def plate_chan_settings(source: str | Path, sensor: str, fps: FrameRate | None =
         info = reader.info
     return ChanSettings(
         sensor_preset(sensor).width_mm, info.width / info.height, float(info.fps),
-        first_frame=chan_frame_zero(source),
+        first_frame=chan_frame_zero(source), pixel_aspect=float(info.pixel_aspect),
     )
 
 

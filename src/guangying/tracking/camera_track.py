@@ -114,15 +114,16 @@ _FARTHEST_CAMERA_M = 200.0  # a position past this is a track in millimetres (z 
 @dataclass(frozen=True, slots=True)
 class ChanSettings:
     """What a Nuke ``.chan`` needs beyond the rows: the sensor's width (Nuke's horizontal aperture) and
-    the plate's aspect W/H convert focal length ↔ vertical field of view; ``fps`` and
-    ``start_timecode`` rebuild ``t_s``/``timecode`` on import; ``first_frame`` is the chan frame number
-    of our frame 0 (Nuke numbers from 1)."""
+    the plate's aspect W/H as stored, with its ``pixel_aspect``, convert focal length ↔ vertical field
+    of view; ``fps`` and ``start_timecode`` rebuild ``t_s``/``timecode`` on import; ``first_frame`` is
+    the chan frame number of our frame 0 (Nuke numbers from 1)."""
 
     sensor_width_mm: float
     aspect: float
     fps: float = 25.0
     start_timecode: str = "00:00:00:00"
     first_frame: int = 1
+    pixel_aspect: float = 1.0
 
     def __post_init__(self) -> None:
         check_fields(
@@ -133,6 +134,7 @@ class ChanSettings:
                 "aspect": Range(0.1, 10.0),
                 "fps": Range(0.0, 1000.0, lo_open=True, unit="fps"),
                 "first_frame": Range(-1e9, 1e9, integer=True),
+                "pixel_aspect": Range(0.1, 10.0),
             },
         )
         if not isinstance(self.start_timecode, str):
@@ -193,10 +195,15 @@ def chan_frame_zero(source: str | Path | None) -> int:
 
 
 def _vertical_aperture_mm(chan: ChanSettings) -> float:
-    """The sensor's span along the picture's height: its width spans the long side, so a landscape plate's
-    height takes width/aspect of it and a portrait plate's the whole width (over W/H, a portrait phone
-    plate's field of view came out 250 px wide of the plate in Nuke)."""
-    return chan.sensor_width_mm / max(chan.aspect, 1.0)
+    """The sensor's span along the picture's height, as the set's camera takes it (fy over
+    :func:`~guangying.lens.optics.sensor_span_px`): the sensor's width spans the side that is long as
+    shown, so a landscape plate's height takes width/aspect of it and a portrait plate's the whole width
+    (over W/H, a portrait phone plate's field of view came out 250 px wide of the plate in Nuke). An
+    anamorphic plate stored taller than wide (480×540 at pixel aspect 2) is landscape: it was given
+    the whole width, its field of view 1.125× too wide."""
+    if chan.aspect * chan.pixel_aspect >= 1.0:
+        return chan.sensor_width_mm / chan.aspect
+    return chan.sensor_width_mm
 
 
 def _vfov_deg(focal_length_mm: float, chan: ChanSettings) -> float:

@@ -80,7 +80,7 @@ class _Meta:
 
 def _video_rows(
     job: TrackJob, progress: Callable[[int], None] | None
-) -> tuple[list[CameraTrackRow], float, float | None, float]:
+) -> tuple[list[CameraTrackRow], float, float | None, tuple[float, float]]:
     from guangying.media import display_srgb, open_reader
     from guangying.tracking.markers import gray_u8
 
@@ -174,7 +174,7 @@ def _video_rows(
             )
             for m, p, f, q in zip(metas, poses, focal_mm, quality, strict=True)
         ]
-    return rows, fps, sensor, w / h
+    return rows, fps, sensor, (w / h, float(info.pixel_aspect))
 
 
 def _focal_mm(
@@ -194,11 +194,11 @@ def run_track(job: TrackJob, progress: Callable[[int], None] | None = None) -> l
     """Run ``job`` and write its track (atomically); returns the rows."""
     if job.method not in METHODS:
         raise SettingsError(f"unknown method {job.method!r}; use one of {', '.join(METHODS)}")
-    aspect: float | None = None
+    plate: tuple[float, float] | None = None
     fps = job.fps
     sensor = job.sensor_width_mm
     if job.method in ("markers", "features"):
-        rows, fps, sensor, aspect = _video_rows(job, progress)
+        rows, fps, sensor, plate = _video_rows(job, progress)
         _say_weak_solves(rows, job)
     elif job.method == "freed":
         rows = _rows_in_range(_freed_rows(job), job, fps)
@@ -224,26 +224,28 @@ def run_track(job: TrackJob, progress: Callable[[int], None] | None = None) -> l
             raise SettingsError(
                 "a .chan track needs the sensor (--sensor NAME) to turn focal length into a field of view"
             )
-        chan = ChanSettings(sensor, _chan_aspect(job, aspect), fps or 25.0, rows[0].timecode,
-                            _chan_frame_zero(job, rows))
+        aspect, pixel_aspect = _chan_aspect(job, plate)
+        chan = ChanSettings(sensor, aspect, fps or 25.0, rows[0].timecode, _chan_frame_zero(job, rows),
+                            pixel_aspect)
     write_camera_track(job.output, rows, chan)
     return rows
 
 
-def _chan_aspect(job: TrackJob, plate_aspect: float | None) -> float:
-    """The plate aspect (W/H) a .chan's field of view is worked out for: the tracked plate's, else
-    ``--chan-aspect``, else 16:9, said (a FreeD capture has no plate: a 4:3 plate's set came out 1.33×
-    too tight from the .chan, without a word)."""
-    if plate_aspect is not None:
-        if job.chan_aspect is not None and abs(job.chan_aspect / plate_aspect - 1.0) > 0.01:
-            warnings.warn(f"--chan-aspect {job.chan_aspect:.4g} is not the plate's {plate_aspect:.4g}: the "
+def _chan_aspect(job: TrackJob, plate: tuple[float, float] | None) -> tuple[float, float]:
+    """The plate aspect (W/H as stored, and its pixel aspect) a .chan's field of view is worked out for:
+    the tracked plate's, else ``--chan-aspect`` (square pixels), else 16:9, said (a FreeD capture has no
+    plate: a 4:3 plate's set came out 1.33× too tight from the .chan, without a word)."""
+    if plate is not None:
+        shown = plate[0] * plate[1]
+        if job.chan_aspect is not None and abs(job.chan_aspect / shown - 1.0) > 0.01:
+            warnings.warn(f"--chan-aspect {job.chan_aspect:.4g} is not the plate's {shown:.4g}: the "
                           "plate's is used", stacklevel=3)
-        return plate_aspect
+        return plate
     if job.chan_aspect is not None:
-        return job.chan_aspect
+        return job.chan_aspect, 1.0
     warnings.warn(f"a {job.method} track has no plate to take the aspect from: the .chan's field of view "
                   "is for a 16:9 plate; give --chan-aspect W/H (4:3, 9:16 …) for another", stacklevel=3)
-    return 16 / 9
+    return 16 / 9, 1.0
 
 
 _WEAK_QUALITY = 0.3  # below: a solve off by about 0.8 px rms or more, or few markers; the set may slip
