@@ -482,3 +482,32 @@ def test_long_names_that_fit_the_file_system_are_written_and_longer_ones_refused
     assert written and all(len(f.encode()) == 255 for f in written), written  # nothing hidden left
     with pytest.raises(MediaError, match=r"its name is 256 bytes, and the file system .* at most 255"):
         open_writer(tmp_path / name(256), content="rgb")
+
+
+@pytest.mark.parametrize("ext", [".png", ".exr", ".tif", ".jpg", ".dpx"])
+def test_a_failed_run_keeps_the_earlier_single_picture(tmp_path, ext):
+    """A single picture was saved under its name at write(): a run that failed afterwards (another
+    output's full disk, a clip sent into one still, the script's own error) removed it, and with it the
+    earlier picture it had replaced."""
+    target = tmp_path / f"poster{ext}"
+    with open_writer(target, content="rgb") as writer:
+        writer.write(_frame(1))
+    earlier = target.read_bytes()
+    with pytest.raises(RuntimeError, match="the script's own"):
+        with open_writer(target, content="rgb") as writer:
+            writer.write(_frame(7))
+            deadline = time.monotonic() + 30
+            while not [f for f in os.listdir(tmp_path) if f.count(".partial-") == 1]:  # saved, hidden
+                assert time.monotonic() < deadline, os.listdir(tmp_path)
+                time.sleep(0.01)
+            assert target.read_bytes() == earlier  # not replaced before the writer closes
+            raise RuntimeError("the script's own error")
+    assert target.read_bytes() == earlier and os.listdir(tmp_path) == [target.name]
+    with pytest.raises(MediaError, match="single picture and already has its frame"):
+        with open_writer(target, content="rgb") as writer:
+            writer.write(_frame(7))
+            writer.write(_frame(8))
+    assert target.read_bytes() == earlier and os.listdir(tmp_path) == [target.name]
+    with open_writer(target, content="rgb") as writer:
+        writer.write(_frame(7))
+    assert target.read_bytes() != earlier and os.listdir(tmp_path) == [target.name]

@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from guangying.base.atomic import library_os_error, remove_quietly, write_bytes, write_with
+from guangying.base.atomic import (
+    describe_os_error,
+    library_os_error,
+    partial_path,
+    remove_quietly,
+    write_bytes,
+    write_with,
+)
 from guangying.base.colour import linear_to_cineon
 from guangying.base.errors import InputFormatError, MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
@@ -202,6 +209,9 @@ class ImageWriter(Writer):
         self._params, self._dtype = self._encoding(ext, options)
         self._written: list[Path] = []  # appended by the encode workers (list.append is atomic)
         self._stage: SequenceStage | None = None
+        # a single picture is saved hidden and renamed at close: written under its name at once, a run
+        # that then failed removed it, and with it the earlier picture it had replaced
+        self._single: Path | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._in_flight: deque[Future[None]] = deque()
 
@@ -240,7 +250,10 @@ class ImageWriter(Writer):
         return params, dtype
 
     def _path(self, number: int) -> Path:
-        return self.target if self._stage is None else self._stage.path(number)
+        if self._stage is not None:
+            return self._stage.path(number)
+        assert self._single is not None  # made with the first frame
+        return self._single
 
     def _prepare(
         self, rgb: np.ndarray | None, alpha: np.ndarray | None, transfer: Transfer
@@ -279,6 +292,8 @@ class ImageWriter(Writer):
         # are encoded side by side, one per core.
         if self._pattern is not None:
             self._stage = SequenceStage(self._pattern)
+        else:
+            self._single = partial_path(self.target)
         self._pool = ThreadPoolExecutor(max_workers=_ENCODE_WORKERS, thread_name_prefix="guangying-encode")
 
     def _encode_and_save(self, number: int, pixels: np.ndarray) -> None:
@@ -373,6 +388,12 @@ class ImageWriter(Writer):
         if self._stage is not None:
             self._stage.commit(self._patch)
             self._stage = None
+        if self._single is not None:
+            try:
+                os.replace(self._single, self.target)
+            except OSError as exc:
+                raise MediaError(describe_os_error(exc, self.target)) from exc
+            self._single = None
 
     def _discard(self) -> None:
         # Let frames being encoded land first, then take back every frame this writer wrote:
@@ -387,3 +408,4 @@ class ImageWriter(Writer):
             for path in self._written:
                 remove_quietly(path)
         self._written.clear()
+        self._single = None
