@@ -1,5 +1,6 @@
 """The `key` and `composite` commands end to end: real encode/decode, generated plates with truth."""
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -144,6 +145,22 @@ def test_bad_background_and_missing_outputs_explain_themselves(plate, tmp_path):
     assert result.exit_code != 0 and "colour" in result.output
     result = CliRunner().invoke(cli, ["key", str(src)])
     assert result.exit_code != 0 and "--alpha" in result.output
+
+
+def test_a_clip_into_one_picture_is_refused_before_it_renders_and_the_earlier_one_kept(plate, tmp_path):
+    # refused at the clip's second frame, after the first was matted, and the earlier poster was gone
+    src, _ = plate
+    poster = tmp_path / "poster.png"
+    poster.write_bytes(b"the poster made yesterday")
+    result = CliRunner().invoke(cli, ["composite", str(src), "-b", "black", "-o", str(poster)])
+    assert result.exit_code == 1, result.output
+    assert f"{poster} is a single picture and {src} has {N} frames" in result.output
+    assert "poster.%04d.png" in result.output and "--start N --end N" in result.output
+    assert poster.read_bytes() == b"the poster made yesterday" and os.listdir(tmp_path) == ["poster.png"]
+    result = CliRunner().invoke(cli, ["composite", str(src), "-b", "black", "-o", str(poster),
+                                      "--start", "1003", "--end", "1003"])
+    assert result.exit_code == 0, result.output
+    assert len(_read_all(poster)) == 1
 
 
 def test_garbage_polygon_forces_transparency(plate, tmp_path):

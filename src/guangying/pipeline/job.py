@@ -127,6 +127,20 @@ def _warm_up_memory(matter: Matter, source: str | Path, first: int, last: int, f
                       stacklevel=3)
 
 
+def _check_single_pictures(outputs: JobOutputs, source: str | os.PathLike[str], frames: int | None) -> None:
+    """A clip into one picture (``-o poster.png``) is refused before the first frame is matted: the
+    writer found it at the second."""
+    for path in (outputs.composite, outputs.alpha, outputs.foreground):
+        if path is None or frames is None or frames < 2 or parse_pattern(path) is not None:
+            continue
+        target = Path(str(path))
+        if target.suffix.lower() not in VIDEO_EXTENSIONS:
+            raise SettingsError(
+                f"{target} is a single picture and {source} has {frames} frames: for a sequence use a "
+                f"pattern such as {target.with_name(target.stem + '.%04d' + target.suffix)}; for one frame "
+                "give its number as the start and the end (--start N --end N)")
+
+
 def _learn_from_shot_start(keyer: ChromaKeyer, source: str | Path, shot_start: int, fps: FrameRate | None,
                            camera_log: str | None) -> None:
     """The keyer's once-per-clip decisions (screen colour, refinement) from the shot's first frame: a
@@ -336,6 +350,7 @@ def run_job(
                 options["patch_sequence"] = True
             return options
 
+        _check_single_pictures(outputs, source, info.frame_count)
         writers = {}
         foreground_has_alpha = False
         if outputs.composite is not None:
