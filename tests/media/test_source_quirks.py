@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from guangying.base.timecode import timecode_at
 from guangying.cli.main import cli
 from guangying.evaluation.clips import green_screen_clip
 from guangying.media import open_reader, open_writer
@@ -455,3 +456,44 @@ def test_an_animated_picture_says_only_its_first_frame_is_read(tmp_path, name):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         open_reader(tmp_path / f"still{name[4:]}").close()
+
+
+def _gapped_plate(path, before: int, gap: int, after: int) -> None:
+    """A live take's copied plate: 25 fps with timecode, `gap` slots with no picture (the sender's outage),
+    keyframes every 25 pictures; each picture's grey level names its slot."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "25", "crf": "0"}
+        stream.metadata["timecode"] = "01:00:00:00"
+        for n in [*range(before), *range(before + gap, before + gap + after)]:
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 + 3 * (n % 70), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = n, Fraction(1, 25)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def _slot(frame) -> int:
+    """The slot (mod 70) a picture of :func:`_gapped_plate` was made for."""
+    return round((float(np.mean(frame.rgb)) * 255 - 20) / 3)
+
+
+@pytest.mark.parametrize("start", [640, 660, 670, 671, 690])
+def test_a_range_from_inside_a_plates_gap_reads_as_the_whole_clip_does(tmp_path, start):
+    """A range that began inside the gap (a batch range, `composite --start` in a take's outage) was
+    numbered from the keyframe before the gap without it: frame 640 came with the picture of slot 690,
+    the gap's length later, and the range held frames after it instead. A frame after the gap also
+    kept the timecode of its number before the gap was counted."""
+    path = tmp_path / "plate.mov"
+    _gapped_plate(path, 620, 50, 80)
+    with pytest.warns(UserWarning, match="gaps in its timestamps"):
+        with open_reader(path) as reader:
+            whole = [(f.index, _slot(f), f.timecode) for f in reader]
+    assert [i for i, _, _ in whole] == list(range(750))
+    assert [g for _, g, _ in whole] == [(619 if 620 <= n < 670 else n) % 70 for n in range(750)]  # held
+    assert [tc for _, _, tc in whole] == [timecode_at("01:00:00:00", n, Fraction(25)) for n in range(750)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with open_reader(path, start=start, end=start + 30) as reader:
+            part = [(f.index, _slot(f), f.timecode) for f in reader]
+    assert part == whole[start : start + 31]

@@ -437,6 +437,14 @@ class VideoReader(Reader):
         return round((pts - self._start_pts) * self._time_base * self._fps)
 
     def _frames(self) -> Iterator[Frame]:
+        for frame in self._decoded():
+            # by its final number: a frame numbered on past a gap, and a held one, kept the timecode of
+            # the number it had been decoded with (the gap's length early) or of the frame it holds
+            if self._source_timecode:
+                frame.timecode = timecode_at(self._source_timecode, frame.index, self._fps)
+            yield frame
+
+    def _decoded(self) -> Iterator[Frame]:
         container = _open(self._path)
         try:
             try:
@@ -449,14 +457,36 @@ class VideoReader(Reader):
         finally:
             container.close()
 
-    def _missing_slots(self, last: Frame, next_s: float, next_index: int) -> list[float]:
-        """The times of the frames missing between the last decoded frame and the next one, due at
-        ``next_s`` as frame ``next_index``: the slots of a constant rate between them (a quarter period
-        of timing jitter allowed) that no frame, decoded or held, fills yet."""
+    def _missing_slots(self, last_s: float, last_index: int, next_s: float, next_index: int) -> list[float]:
+        """The times of the frames missing between the last frame (at ``last_s``, numbered ``last_index``)
+        and the next one, due at ``next_s`` as frame ``next_index``: the slots of a constant rate between
+        them (a quarter period of timing jitter allowed) that no frame, decoded or held, fills yet."""
         period = float(1 / self._fps)
-        slots = int((next_s - last.time_s) / period - 0.75)
-        filled = next_index - last.index - 1  # held already (their data reached the decoder)
-        return [last.time_s + k * period for k in range(filled + 1, slots + 1)]
+        slots = int((next_s - last_s) / period - 0.75)
+        filled = next_index - last_index - 1  # held already (their data reached the decoder)
+        return [last_s + k * period for k in range(filled + 1, slots + 1)]
+
+    def _conversion(
+        self, av_frame: av.VideoFrame, container_matrix: int
+    ) -> tuple[dict[str, object], SourceColour]:
+        """How the clip's pictures become RGB, from its first decoded one (said once if it needs saying)."""
+        convert = rgb_conversion(av_frame, container_matrix)
+        colour = frame_colour(av_frame, self._log)
+        self._warn_about(colour, av_frame, convert, container_matrix)
+        return convert, colour
+
+    def _gap_before_start(
+        self, before: tuple[av.VideoFrame, int], av_frame: av.VideoFrame, index: int, time_shift_s: float
+    ) -> list[float]:
+        """The times of a constant-rate clip's empty slots between ``before`` (the last frame decoded
+        before the range, and its number) and ``av_frame``, due as frame ``index``."""
+        if self.info.variable_rate:
+            return []
+        before_s = self._source_time_s(before[0].pts, before[1]) + time_shift_s
+        next_s = self._source_time_s(av_frame.pts, index) + time_shift_s
+        if next_s - before_s > _GAP_HELD_MAX_S:
+            return []
+        return self._missing_slots(before_s, before[1], next_s, index)
 
     def _decode(self, container: av.container.InputContainer, seek: bool) -> Iterator[Frame]:
         stream = container.streams.video[0]
@@ -487,6 +517,7 @@ class VideoReader(Reader):
         deinterlacer: Deinterlacer | None = None  # from the first interlaced frame on
         from_damaged = False  # frames predicted from a lost or damaged one, until the next keyframe
         head: list[tuple[int, float]] = []  # (index, time) lost before the first good frame: they hold it
+        before: tuple[av.VideoFrame, int] | None = None  # the last frame decoded before the range
         try:
             packets = PacketsReadOn(container, stream)
             stretches_before = 0  # damaged stretches the demuxer had read through by the last frame
@@ -536,13 +567,31 @@ class VideoReader(Reader):
                             damage.check(index - self._start + 1)
                         index += 1
                     from_damaged = (from_damaged and not av_frame.key_frame) or av_frame.is_corrupt
+                    if last is None and before is not None and av_frame.pts is not None and not from_damaged:
+                        # A gap between the frame before the range and this one (a range that starts in a
+                        # live take's outage, or just after it): its slots are counted and those in the
+                        # range hold that frame, as the whole read does. Numbered on, the range's frame 640
+                        # came with the picture of frame 690, the gap's length later.
+                        held = self._gap_before_start(before, av_frame, index, time_shift_s)
+                        if held:
+                            if convert is None:
+                                convert, colour = self._conversion(before[0], container_matrix)
+                            kept = self._to_frame(before[0], before[1], convert, colour)
+                            kept.time_s += time_shift_s
+                            for time_s in held:
+                                if self._end is not None and index > self._end:
+                                    break
+                                if index >= self._start:
+                                    gaps.append(index)
+                                    yield dataclasses.replace(held_copy(kept, index, time_s), damage=None)
+                                index += 1
+                    if index < self._start:
+                        before = (av_frame, index)
                     if index >= self._start:
                         if self._end is not None and index > self._end:
                             break
                         if convert is None:
-                            convert = rgb_conversion(av_frame, container_matrix)
-                            colour = frame_colour(av_frame, self._log)
-                            self._warn_about(colour, av_frame, convert, container_matrix)
+                            convert, colour = self._conversion(av_frame, container_matrix)
                         frame = self._to_frame(av_frame, index, convert, colour)
                         frame.time_s += time_shift_s
                         after_damage = from_damaged or last is not None and last.damage is not None
@@ -568,7 +617,7 @@ class VideoReader(Reader):
                             # that loss, not a variable rate: its slots hold the last good frame, in
                             # place. Left out, a 100-frame take read as 33 frames, "done", its sequence
                             # numbered on as if nothing were missing.
-                            for time_s in self._missing_slots(last, frame.time_s, index):
+                            for time_s in self._missing_slots(last.time_s, last.index, frame.time_s, index):
                                 if self._end is not None and index > self._end:
                                     break
                                 if in_gap:  # no damage: the source sent no picture for them
@@ -791,5 +840,4 @@ class VideoReader(Reader):
             alpha=alpha,
             transfer="linear" if colour.converted else "srgb",
             time_s=self._source_time_s(av_frame.pts, index),
-            timecode=timecode_at(self._source_timecode, index, self._fps) if self._source_timecode else None,
         )
