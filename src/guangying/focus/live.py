@@ -200,23 +200,28 @@ def run_lidar_live(
                 quiet_after = stats.readings
             except SensorGoneError as exc:
                 last = stats.last
-                focus = freed_focus_field(last.diopters if last else math.nan, calibration)
-                held = FreeDPose(camera_id=camera_id, zoom=zoom, focus=focus)
+                held = None  # no focus yet: nothing to hold
+                if last is not None and math.isfinite(last.diopters):
+                    held = FreeDPose(camera_id=camera_id, zoom=zoom,
+                                     focus=freed_focus_field(last.diopters, calibration))
                 if not _hold_until_back(source, str(exc), sender, held, rate_hz, end, stats):
                     break
     return stats
 
 
-def _hold_until_back(source: Any, why: str, sender: FreeDSender, pose: FreeDPose, rate_hz: float,
+def _hold_until_back(source: Any, why: str, sender: FreeDSender, pose: FreeDPose | None, rate_hz: float,
                      end: float | None, stats: LiveStats) -> bool:
     """Hold focus (``pose`` sent at ``rate_hz``: a FreeD receiver that stops hearing takes the camera
     for gone) and open the sensor's port again every 0.5 s. Before, an unplugged cable ended
     ``focus-live``. False when the duration ran out or Ctrl-C came first."""
     warnings.warn(f"{why}; focus holds, and the sensor is looked for every 0.5 s", stacklevel=3)
     next_try = 0.0
+    next_send = time.monotonic()
     try:
         while end is None or time.monotonic() < end:
-            if pose.focus:
+            # a motor position of 0 (the lens's near end) is a focus too: it was taken for "none yet",
+            # and FreeD stopped for the whole unplug
+            if pose is not None:
                 sender.send(pose)
                 stats.packets += 1
             now = time.monotonic()
@@ -230,7 +235,9 @@ def _hold_until_back(source: Any, why: str, sender: FreeDSender, pose: FreeDPose
                     say_again(f"the LiDAR on {source.port_name} is back; focus follows it again",
                               stacklevel=3)
                     return True
-            time.sleep(1.0 / rate_hz)
+            # on the rate's own schedule: a sleep after each send (and each port try) drifted to 44/s
+            next_send = max(next_send + 1.0 / rate_hz, time.monotonic() - 1.0 / rate_hz)
+            time.sleep(max(0.0, next_send - time.monotonic()))
     except KeyboardInterrupt:
         pass
     return False
