@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from guangying.distance.tfluna import (
+    SensorGoneError,
     SensorTimeoutError,
     TfFrameParser,
     TfLunaSource,
@@ -182,3 +183,18 @@ def test_frames_queued_before_the_take_are_discarded(pty_pair):
         src.discard_waiting()
         _write_later(master, [encode_frame(200, 900)] * 3)  # the take: standing at 2 m
         assert [src.read().distance_m for _ in range(3)] == [pytest.approx(2.0)] * 3
+
+
+def test_a_sensor_unplugged_while_the_take_starts_is_said_as_gone():
+    """Unplugged during focus-live's start (its compile): the port's flush raised termios.error, which is
+    no OSError, and focus-live ended in a bug report."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    src = TfLunaSource(os.ttyname(slave), timeout_s=1.0)
+    os.close(slave)
+    os.close(master)  # the adapter gone
+    try:
+        with pytest.raises(SensorGoneError, match="went away"):
+            src.discard_waiting()
+    finally:
+        src.close()

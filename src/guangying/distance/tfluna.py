@@ -32,6 +32,15 @@ _TEXT_LINE_MAX = 10
 # the sensor's own commands that set its output back to centimetre frames and keep that
 _SET_CM_FRAMES = "5A 05 05 01 65, then 5A 04 11 6F to save"
 
+# A port whose device went away: pyserial's flush of a pseudo-terminal or USB adapter gone mid-open raises
+# termios.error, which is no OSError (it ended focus-live as a bug report)
+try:
+    import termios
+
+    _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, termios.error)
+except ImportError:  # Windows
+    _PORT_ERRORS = (serial.SerialException, OSError)
+
 
 class SensorTimeoutError(DeviceError, TimeoutError):
     """No valid frame arrived in time: wrong port/baud rate, sensor in I²C mode, or unplugged."""
@@ -236,7 +245,7 @@ class TfLunaSource:
                 chunk = self._serial.read(max(1, self._serial.in_waiting or FRAME_LEN))
                 if self._serial.in_waiting:  # the rest of a burst that came with the first frame
                     chunk += self._serial.read(self._serial.in_waiting)
-            except (serial.SerialException, OSError) as exc:  # the device node is gone, not just silent
+            except _PORT_ERRORS as exc:  # the device node is gone, not just silent
                 self._serial.close()
                 raise SensorGoneError(
                     f"the LiDAR on {self.port_name} went away ({exc}): unplugged, or its USB adapter reset"
@@ -304,7 +313,7 @@ class TfLunaSource:
         last seconds squeezed into an instant (focus dipped 1 m at the start, then came back)."""
         try:
             self._serial.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:
             raise SensorGoneError(f"the LiDAR on {self.port_name} went away ({exc})") from exc
         self.parser = TfFrameParser(self._unit_mm)
         self._pending.clear()
@@ -317,7 +326,7 @@ class TfLunaSource:
         self._serial.close()
         try:
             self._serial.open()
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:
             raise DeviceError(f"the LiDAR on {self.port_name} is not back yet: {exc}") from exc
         self._pending.clear()
         self._heard_s, self._received = None, 0
