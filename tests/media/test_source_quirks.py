@@ -467,7 +467,8 @@ def _gapped_plate(path, before: int, gap: int, after: int) -> None:
         stream.options = {"preset": "ultrafast", "g": "25", "crf": "0"}
         stream.metadata["timecode"] = "01:00:00:00"
         for n in [*range(before), *range(before + gap, before + gap + after)]:
-            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 + 3 * (n % 70), np.uint8), format="rgb24")
+            grey = np.full((32, 32, 3), 20 + 3 * (n % 70), np.uint8)
+            frame = av.VideoFrame.from_ndarray(grey, format="rgb24")
             frame.pts, frame.time_base = n, Fraction(1, 25)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
