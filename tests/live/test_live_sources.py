@@ -593,6 +593,38 @@ def test_an_outage_under_loop_is_said_and_shown(plate_frames, tmp_path):
     assert all(gap - 0.08 <= said <= gap + 1.0 for said, gap in pairs), pairs
 
 
+def test_a_stop_during_an_outage_under_loop_ends_the_take_at_once(plate_frames, tmp_path):
+    """Ctrl-C or SIGTERM while --loop waited for a lost sender came only when the open waiting for it
+    gave up, up to --source-timeout later (an operator saw no reaction for a minute and reached for
+    kill -9, which leaves the recordings unfinished)."""
+    port = free_port(socket.SOCK_DGRAM)
+    live = LiveProcess(f"udp://127.0.0.1:{port}", "--loop", "--no-monitor", "--source-timeout", 60,
+                       "--lost-timeout", 1, "-b", "black", "--record", "take.mp4", cwd=tmp_path)
+    sender = UdpSender(plate_frames, port, seconds=60)
+    try:
+        sender.start()
+        live.wait_live()
+        time.sleep(1.0)
+        sender.stop_now.set()
+        sender.join()
+        deadline = time.monotonic() + 30
+        while "(outage 1 of this take)" not in live.output:
+            assert time.monotonic() < deadline and live.proc.poll() is None, live.output
+            time.sleep(0.1)
+        time.sleep(1.0)  # the stream's open waiting for the sender again
+        stopped = time.monotonic()
+        live.proc.send_signal(signal.SIGTERM)
+        code = live.wait(timeout_s=90)
+        waited_s = time.monotonic() - stopped
+    finally:
+        sender.stop_now.set()
+        live.kill()
+    assert code == 0 and "wrote take.mp4" in live.output, live.output  # a take stopped, finalised
+    assert waited_s < 20, waited_s  # measured: about 1 s (it was the 60 s source timeout)
+    with open_reader(tmp_path / "take.mp4") as reader:
+        assert reader.info.frame_count and reader.info.frame_count > 5
+
+
 def test_sender_that_changes_picture_size_mid_take_does_not_end_it(plate_frames, tmp_path):
     """A camera switched from one format to another (here to 1.5× the size) while the take runs: the
     frames are scaled to the take's size, the take and its recording go on, and the change is said."""

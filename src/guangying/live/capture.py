@@ -53,31 +53,49 @@ _REFUSED_RETRY_S = 0.25  # an HTTP camera that refuses the connection is called 
 _NETWORK_SCHEMES = ("udp://", "srt://", "rtsp://", "rtmp://", "rtp://", "tcp://", "http://", "https://")
 
 
-def _interruptible(call: Callable[[], T]) -> T:
+def _interruptible(call: Callable[[], T], stop: threading.Event | None = None) -> T:
     """``call()`` (a blocking open inside ffmpeg) run in a thread of its own while this one waits in
     Python: Ctrl-C and SIGTERM are acted on at once. Waited in ffmpeg's C code, they came only when
-    the open gave up, up to --source-timeout later."""
+    the open gave up, up to --source-timeout later. ``stop`` set meanwhile (a take stopped while its
+    source was lost under --loop, where the capture thread waits) raises :class:`_OpenAbandoned` at
+    once; what the open returns later is closed."""
     result: list[T] = []
     failure: list[BaseException] = []
     # a bare lock, not Thread.join: a stop that lands inside the threading module is put off
     # (guangying.cli.signals), one in this frame is not
     done = threading.Lock()
     done.acquire()
+    claim = threading.Lock()  # who keeps what the open returns: the caller, or nobody once abandoned
+    abandoned: list[bool] = []
 
     def run() -> None:
         try:
-            result.append(call())
+            value = call()
         except BaseException as exc:  # handed to the caller, whatever it is  # noqa: BLE001
             failure.append(exc)
+        else:
+            with claim:
+                if abandoned:
+                    getattr(value, "close", lambda: None)()
+                else:
+                    result.append(value)
         finally:
             done.release()
 
     threading.Thread(target=run, name="guangying-open", daemon=True).start()
     while not done.acquire(timeout=0.1):
-        pass
+        if stop is not None and stop.is_set():
+            with claim:
+                if not result and not failure:
+                    abandoned.append(True)
+                    raise _OpenAbandoned
     if failure:
         raise failure[0]
     return result[0]
+
+
+class _OpenAbandoned(Exception):
+    """The take was stopped while a source's open still waited."""
 
 
 class DropOldestQueue(Generic[T]):
@@ -320,7 +338,8 @@ class LiveSource:
                 left_s = max(deadline - time.monotonic(), 0.1)
                 try:
                     container = _interruptible(functools.partial(
-                        av.open, url, format=fmt, options=options, timeout=(left_s, self.read_timeout_s)))
+                        av.open, url, format=fmt, options=options, timeout=(left_s, self.read_timeout_s)),
+                        self._stop)
                     break
                 except ConnectionRefusedError:
                     # an HTTP camera (a phone app) started after the take: called again, as a stream's
@@ -338,6 +357,8 @@ class LiveSource:
             ) from exc
         except (av.error.FFmpegError, OSError) as exc:
             raise MediaError(f"cannot open {what} {self.spec}: {exc}") from exc
+        except _OpenAbandoned as exc:
+            raise MediaError(f"the take was stopped while {what} {self.spec} was waited for") from exc
         finally:
             opened.set()
         if not container.streams.video:
