@@ -259,3 +259,29 @@ def test_a_take_opened_and_closed_without_running_closes(plate_clip, tmp_path):
     closer.start()
     closer.join(timeout=20)
     assert not closer.is_alive()
+
+
+def test_viewers_that_leave_while_no_picture_comes_are_let_go(plate_clip, tmp_path):
+    """While no picture came (the engine starting, the source lost), nothing was written to a viewer,
+    and a viewer that left was never noticed: each kept a thread and a socket (20 reloads: 20 more
+    threads) until pictures came again, however long the outage."""
+    source = LiveSource(str(plate_clip), loop=True)
+    settings = LiveSettings({"background": "black"}, source.width, source.height)
+    feed = MonitorFeed(320)
+    session = LiveSession(source, settings, SessionOutputs(settings_path=tmp_path / "look.yaml"), feed)
+    server = MonitorServer(feed, session, "127.0.0.1", 0)  # the take not started: no picture
+    server.start()
+    try:
+        threads_before = threading.active_count()
+        for _ in range(10):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+                s.sendall(b"GET /stream.mjpg?view=composite HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert b"multipart/x-mixed-replace" in s.recv(4096)
+        deadline = time.monotonic() + 10
+        while (feed.viewers() or threading.active_count() > threads_before) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert feed.viewers() == 0 and threading.active_count() <= threads_before
+    finally:
+        server.close()
+        feed.close()
+        source.stop()

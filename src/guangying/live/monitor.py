@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import html
 import json
+import select
+import socket
 import sys
 import threading
 import time
@@ -310,6 +312,8 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                 while not closing.is_set():
                     item = feed.latest(view, seq)
                     if item is None:
+                        if self._client_gone():
+                            return
                         continue
                     seq, data = item
                     head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n"
@@ -317,6 +321,17 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                     self.wfile.flush()
             finally:
                 feed.add_viewer(view, -1)
+
+        def _client_gone(self) -> bool:
+            """Whether the viewer hung up. While no picture comes (the engine starting, the source lost)
+            nothing is written, which is how a closed viewer is otherwise found: a thread and a socket
+            were kept for each viewer that left meanwhile (a tablet reloading through an outage)."""
+            try:
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                # a viewer sends nothing after its request: readable is its hang-up (b"" or a reset)
+                return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+            except OSError:
+                return True
 
         def do_POST(self) -> None:  # noqa: N802 (stdlib name)
             url = urlparse(self.path)
