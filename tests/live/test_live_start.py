@@ -238,6 +238,29 @@ def test_a_plate_container_the_camera_cannot_fill_is_refused_before_the_take(pla
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (["--record", "nodir/take.mp4"], "folder nodir does not exist"),
+    (["--record", "take.avi"], "a live recording is a video"),
+    (["--record", "take.%04d.png"], "a live recording is a video"),  # numbered on, a 6 s take in 3 s
+    (["--record-matte", "matte.exr"], "a live recording is a video"),
+    (["--record-plate", "plate.avi"], "unknown output type .avi"),
+    (["--record", "take.mp4", "--record-matte", "take.mp4"], "two outputs of this run go to the same place"),
+    (["--out", "udp://127.0.0.1:notaport"], "give a port from 1 to 65535"),
+])
+def test_outputs_that_cannot_be_written_are_refused_before_the_camera_is_waited_for(tmp_path, monkeypatch,
+                                                                                   args, said):
+    # said only once the camera sent its first picture, after the operator had waited for it (an .avi
+    # after the take had started); with no camera, "no picture … within 30 s" instead
+    monkeypatch.chdir(tmp_path)
+    port = free_port(socket.SOCK_DGRAM)
+    started = time.monotonic()
+    res = CliRunner().invoke(cli, ["live", f"udp://127.0.0.1:{port}", "--no-monitor",
+                                   "--source-timeout", "30", *args])
+    assert res.exit_code != 0 and said in res.output, res.output
+    assert "no picture from" not in res.output and time.monotonic() - started < 20
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_look_file_in_a_folder_not_there_is_refused_before_the_take(plate_clip, tmp_path):
     # the page's "save settings" said so only when pressed, after the look had been tuned
     look = tmp_path / "looks" / "day1.yaml"

@@ -30,11 +30,13 @@ from guangying.live.monitor_access import monitor_key
 from guangying.live.recorder import Recorder
 from guangying.live.session import LiveReport, LiveSession, SessionOutputs
 from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
-from guangying.live.streams import StreamOutput, VirtualCamera
+from guangying.live.streams import StreamOutput, VirtualCamera, check_stream_url
 from guangying.live.take_camera import CameraAt
 from guangying.live.take_names import describe_renumbered, unused_take_paths
+from guangying.media.image_writer import WRITTEN_EXTENSIONS
 from guangying.media.outputs import check_outputs
 from guangying.media.patterns import parse_pattern
+from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background
 from guangying.pipeline.camera_feed import FREED_SCHEME, FreeDCameraFeed
 from guangying.pipeline.lens_defocus import LensSettings
@@ -142,6 +144,36 @@ def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, Le
     source = TfLunaSource(options["lidar"], baudrate=options["baud"], unit_mm=options["lidar_unit"] == "mm",
                           max_range_m=options.get("lidar_range_m", 8.0))
     return LiveFocus(source, controller, coc_mm, sender), lens
+
+
+def _check_outputs(options: Mapping[str, Any]) -> None:
+    """The recordings, the look file and the stream out, before the camera is waited for: a missing
+    folder, an .avi, two recordings to one file or a bad --out port were said only once the camera sent
+    (an operator who started early learnt of a typo then), an .avi only after the take had started."""
+    if not options["no_monitor"]:  # the page's "save settings" found it mid-take, the look unsaved
+        check_output_folder(Path(options["settings_out"]))
+    given = {kind: Path(options[key]) for kind, key in _RECORDING_OPTIONS.items() if options[key]}
+    for kind in ("composite", "matte"):
+        if kind in given and given[kind].suffix.lower() not in VIDEO_EXTENSIONS:
+            # pictures were numbered one by one: the frames the take dropped closed up, a 6 s take
+            # played in 3 s, off the sidecar's numbers and the plate
+            raise SettingsError(f"--{_RECORDING_OPTIONS[kind].replace('_', '-')} {given[kind]}: a live "
+                                "recording is a video, .mp4, .mov or .mkv (a frame the take drops is a hold "
+                                "in it); render pictures from the plate in post")
+    plate = given.get("plate")
+    if plate is not None and plate.suffix.lower() not in (*VIDEO_EXTENSIONS, ".ts", *WRITTEN_EXTENSIONS):
+        raise SettingsError(f"--record-plate {plate}: unknown output type {plate.suffix or '(none)'}; use "
+                            ".mov, .mkv, .mp4 or .ts (a stream's H.264 or HEVC copied as sent)")
+    sidecar = given.get("sidecar")
+    if sidecar is not None and sidecar.suffix.lower() not in (".jsonl", ".csv"):
+        raise SettingsError(f"--sidecar {sidecar}: a per-frame log is written as .jsonl or .csv")
+    if given and set(given) != {"sidecar"}:
+        for path in given.values():
+            check_output_folder(path)
+        # --sidecar naming the --record file wrote the log over the composite, exit 0
+        check_outputs([options["source"], options["background"]], given.values())
+    if options["out_url"]:
+        check_stream_url(options["out_url"])
 
 
 def _check_set_files(options: Mapping[str, Any]) -> None:
@@ -268,8 +300,7 @@ def open_live(options: Mapping[str, Any],
     o = {**DEFAULTS, **options}
     key = None if o["no_monitor"] else monitor_key(o["monitor_key"], o["host"])
     _check_set_files(o)
-    if not o["no_monitor"]:  # the page's "save settings" found it mid-take, the look unsaved
-        check_output_folder(Path(o["settings_out"]))
+    _check_outputs(o)
     closers: list[Callable[[], None]] = []
     try:
         waiting = None
@@ -309,10 +340,6 @@ def open_live(options: Mapping[str, Any],
         if o["record"] or o["record_plate"] or o["record_matte"]:
             given = {kind: Path(o[key]) if o[key] else None for kind, key in _RECORDING_OPTIONS.items()}
             paths, number = (given, 1) if o["overwrite"] else unused_take_paths(given)
-            sidecar = paths["sidecar"]
-            if sidecar is not None and sidecar.suffix.lower() not in (".jsonl", ".csv"):
-                raise SettingsError(f"--sidecar {sidecar}: a per-frame log is written as .jsonl or .csv")
-            # --sidecar naming the --record file wrote the log over the composite, exit 0
             check_outputs([o["source"], o["background"]], paths.values())
             if number > 1:
                 warnings.warn(describe_renumbered(given, paths), stacklevel=2)

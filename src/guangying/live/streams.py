@@ -37,9 +37,12 @@ RELAY_RETRY_S = 2.0
 KEYFRAME_EVERY_S = 1.0
 
 
-def _check_host_and_port(url: str) -> None:
-    """A port past 65535 (udp://…:99999 went to port 34463, the number modulo 65536, unsaid) and a host
-    that does not resolve (said as "stopped 0.0 s into the take: Input/output error") are refused."""
+def check_stream_url(url: str) -> None:
+    """Refuse a ``--out`` stream address that cannot be sent to: another scheme, a port past 65535
+    (udp://…:99999 went to port 34463, the number modulo 65536, unsaid) and a host that does not resolve
+    (said as "stopped 0.0 s into the take: Input/output error")."""
+    if not url.lower().startswith(("udp://", "srt://", "rtp://", "tcp://")):
+        raise MediaError(f"--out {url}: give udp://HOST:PORT or srt://HOST:PORT")
     parsed = urlsplit(url)
     try:
         port = parsed.port
@@ -69,9 +72,7 @@ class StreamOutput(FrameSink):
         self, url: str, fps: Fraction, width: int, height: int, bitrate_bps: int = 6_000_000,
         pixel_aspect: Fraction = Fraction(1), sound: Any = None,  # noqa: ANN401
     ) -> None:
-        if not url.lower().startswith(("udp://", "srt://", "rtp://", "tcp://")):
-            raise MediaError(f"--out {url}: give udp://HOST:PORT or srt://HOST:PORT")
-        _check_host_and_port(url)
+        check_stream_url(url)
         target = url
         self._relay: SrtRelay | None = None
         if url.lower().startswith("srt://"):
