@@ -44,6 +44,24 @@ def log_path(tmp_path):
     return p
 
 
+@pytest.mark.parametrize("focal_length", ["135", "85.5"])
+def test_a_calibration_of_another_lens_is_said(tmp_path, log_path, focal_length):
+    # after a lens swap the 85's motor map drove the 135 without a word
+    cal = tmp_path / "cp3_85.yaml"
+    cal.write_text("lens: Zeiss CP.3 85 mm\nfocal_length_mm: 85\n"
+                   "points:\n - [0.5, 4000]\n - [1.0, 3000]\n - [3.0, 1200]\n - [inf, 100]\n")
+    args = ["focus", "--sensor-log", str(log_path), "--fps", "25", "--focal-length", focal_length,
+            "--f-number", "2", "--sensor", "ff", "-o", str(tmp_path / "t.csv"), "--calibration", str(cal)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    said = [str(w.message) for w in caught if "is for a 85 mm lens (Zeiss CP.3 85 mm)" in str(w.message)]
+    assert len(said) == (1 if focal_length == "135" else 0), said  # 85.5: within 2 %, a lens's own spec
+    if said:
+        assert "--focal-length is 135 mm" in said[0]
+
+
 def test_focus_cli_csv_and_json(tmp_path, log_path):
     cal = tmp_path / "lens.yaml"
     cal.write_text("points:\n - [0.5, 4000]\n - [1.0, 3000]\n - [3.0, 1200]\n - [inf, 100]\n")
@@ -342,6 +360,8 @@ def test_focus_live_holds_through_an_unplugged_lidar_and_follows_it_again(tmp_pa
         time.sleep(0.2)
         rx.close()
     assert res.exit_code == 0, res.output
+    # a first run's compile was minutes without a word
+    assert res.output.index("starting: preparing the focus filter") < res.output.index("Ctrl-C to stop")
     said = " ".join(str(w.message) for w in caught)
     assert "went away" in said and "is back" in said
     while_gone = [f for t, f in received if 1.3 < t - t0 < 2.4]

@@ -229,6 +229,9 @@ def focus_live_command(
         motor_line_format=motor_format.encode().decode("unicode_escape"),
         calibration=_load_calibration(calibration_path), rate_hz=rate_hz, duration_s=duration_s,
         camera_id=camera_id, zoom=zoom, max_range_m=lidar_range_m, on_open=lambda: click.echo(banner),
+        # the port taken for dead while a first run compiled the filter, saying nothing for minutes
+        on_preparing=lambda: click.echo("starting: preparing the focus filter (a first run after an install "
+                                        "compiles it: minutes); FreeD and --duration start once it is ready"),
     )
     last = stats.last
     where = f"{last.distance_m:.3f} m" if last is not None and math.isfinite(last.distance_m) else "none"

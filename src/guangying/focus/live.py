@@ -153,18 +153,22 @@ def run_lidar_live(
     zoom: int = 0,
     max_range_m: float = 8.0,
     on_open: Callable[[], None] | None = None,
+    on_preparing: Callable[[], None] | None = None,
 ) -> LiveStats:
     """Open a TF-series LiDAR on serial ``port`` (``unit_mm``: set to millimetre frames; readings past
     ``max_range_m`` unused: a TF-Luna's 8 m, a TF02-Pro's 40, a TF03's 180), a FreeD
     sender to ``freed_target`` (HOST:PORT) and optionally a serial focus motor (needs
     ``calibration``), then :func:`run_live` until ``duration_s`` or Ctrl-C; everything opened is
-    closed again. ``on_open`` is called once all of it is open (a banner said it ran before a port that
-    does not exist failed). A sensor unplugged on the way is waited for: focus holds (FreeD keeps coming at
+    closed again. ``on_open`` is called once all of it is open and the filter compiled (a banner said it
+    ran before a port that does not exist failed); ``on_preparing`` before that compile, which takes
+    minutes on a first run. A sensor unplugged on the way is waited for: focus holds (FreeD keeps coming at
     ``rate_hz``, at the last focus) until it is back, as the live take's focus does."""
     from guangying.distance.tfluna import SensorGoneError, SensorTimeoutError, TfLunaSource
 
     if motor_port and calibration is None:
         raise SettingsError("a focus motor (--motor-port) needs a lens calibration (--calibration)")
+    if calibration is not None and (note := calibration.lens_note(config.focal_length_mm)) is not None:
+        warnings.warn(note, stacklevel=2)
     _check_timing(rate_hz, duration_s)  # before the port and the socket open: 0 Hz failed after, as a bug
     with contextlib.ExitStack() as stack:
         sender = stack.enter_context(FreeDSender(freed_target))
@@ -176,6 +180,8 @@ def run_lidar_live(
             motor = SerialMotorOutput(motor_port, line_format=motor_line_format)
             stack.callback(motor.close)
         controller = FocusController(config)
+        if on_preparing is not None:
+            on_preparing()
         controller.warm_up()  # compile before the take's clock starts (LiveFocus.start does the same)
         source.discard_waiting()  # what came meanwhile, read now, would be one burst of old readings
         if on_open is not None:

@@ -79,6 +79,8 @@ def iter_replay(
     """Track rows, a batch at a time, from reading blocks in time order (see the module docstring for
     the timing). ``marks``: planned cues — at a cue's ``t_s`` (lens time) the lens starts an S-curve
     rack to a mark (and holds it) or back to the sensor's subject (``track``)."""
+    if calibration is not None and (note := calibration.lens_note(config.focal_length_mm)) is not None:
+        warnings.warn(note, stacklevel=3)
     fps = settings.fps
     lead = config.command_lead_s
     st, alt = config.new_states()

@@ -148,6 +148,17 @@ class LensCalibration:
         tolerance = 1e-9 * max(near_d, 1.0)
         return (d > near_d + tolerance) | (d < far_d - tolerance)
 
+    def lens_note(self, focal_length_mm: float) -> str | None:
+        """What to say when this calibration was measured on a lens of another focal length than
+        ``focal_length_mm`` (more than 2 % apart), else None: after a lens swap its motor map drives the
+        new lens to the wrong distances, and nothing said so."""
+        if self.focal_length_mm is None or abs(self.focal_length_mm / focal_length_mm - 1.0) <= 0.02:
+            return None
+        lens = f" ({self.lens})" if self.lens else ""
+        return (f"the lens calibration {self.source} is for a {self.focal_length_mm:g} mm lens{lens}, but "
+                f"--focal-length is {focal_length_mm:g} mm: its motor positions drive this lens to the wrong "
+                "distances. Give this lens's calibration (or correct --focal-length)")
+
     def outside_note(self, diopters: np.ndarray | float) -> str | None:
         """What to say when focus at any of ``diopters`` (1/m) lies outside the calibrated span, where
         :meth:`motor_for_diopters` holds the motor at the span's end, else None."""
