@@ -127,6 +127,15 @@ def test_missing_input_is_a_clear_error_and_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_empty_file_is_said_to_be_empty(tmp_path):
+    # "cannot open … ([Errno 1094995529] Invalid data found …). The file is damaged": a failed copy
+    empty = tmp_path / "IMG_0001.mp4"
+    empty.touch()
+    result = CliRunner().invoke(cli, ["composite", str(empty), "-b", "black", "-o", str(tmp_path / "c.mp4")])
+    assert result.exit_code == 1 and f"{empty} is empty (0 bytes)" in result.output, result.output
+    assert "Errno" not in result.output and sorted(p.name for p in tmp_path.iterdir()) == ["IMG_0001.mp4"]
+
+
 def test_corrupt_input_leaves_no_partial_output(tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(np.random.default_rng(0).bytes(5000))

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from guangying.base.errors import SettingsError
+from guangying.base.errors import InputFormatError, SettingsError
 from guangying.cli.main import cli
 from guangying.evaluation.clips import green_screen_clip
 from guangying.lens.optics import coc_diameter_px
 from guangying.media import open_reader, open_writer
-from guangying.pipeline.lens_defocus import LensDefocus, LensSettings
+from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
 
 W, H = 320, 192
 
@@ -294,3 +294,12 @@ def test_an_actor_behind_the_set_is_questioned():
     # subject 12 m, set 3 m (the two distances swapped): the set blurred as if the actor stood in front
     with pytest.warns(UserWarning, match=r"actor \(12 m\) behind the set \(3 m\)"):
         LensSettings(85, 2.0, subject_distance_m=12.0, background_distance_m=3.0)
+
+
+@pytest.mark.parametrize("name", ["set.jpg", "set.json"])
+def test_a_picture_given_as_the_focus_track_is_said_to_be_no_track(tmp_path, name):
+    # "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"
+    path = tmp_path / name
+    path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))
+    with pytest.raises(InputFormatError, match=rf"focus track .*{name} is not text \(byte 0\): give the "):
+        read_focus_track(path)

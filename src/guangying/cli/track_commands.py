@@ -17,7 +17,8 @@ from guangying.cli.wording import frames as frames_said
 from guangying.lens.sensors import SENSORS, sensor_preset
 from guangying.media.outputs import check_outputs
 
-_sensor_help = "sensor preset (its width maps onto the image width): " + ", ".join(sorted(SENSORS))
+_sensor_help = ("sensor preset (its width spans the picture's long side: the height of a portrait clip): "
+                + ", ".join(sorted(SENSORS)))
 
 
 def _sensor_width(sensor: str | None) -> float | None:

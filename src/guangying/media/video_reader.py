@@ -157,9 +157,12 @@ def _open(path: Path) -> av.container.InputContainer:
     except PermissionError as exc:  # before FFmpegError: PyAV's is both, and the file is not damaged
         raise MediaError(f"no permission to read {path}; fix its permissions (e.g. chmod a+r)") from exc
     except av.error.FFmpegError as exc:
+        if path.is_file() and path.stat().st_size == 0:  # a copy that failed: "damaged" sent users looking
+            raise MediaError(f"{path} is empty (0 bytes): a copy or export that did not finish; copy it "
+                             "again") from exc
         message = unreadable_raw_note(path) or (
-            f"cannot open {path} as video ({exc}). The file is damaged, incomplete (an unfinished copy or "
-            "render) or not a video; re-copy or re-export it")
+            f"cannot open {path} as video ({exc.strerror or exc}). The file is damaged, incomplete (an "
+            "unfinished copy or render) or not a video; re-copy or re-export it")
         raise MediaError(message) from exc
 
 

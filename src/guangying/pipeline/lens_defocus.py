@@ -205,6 +205,12 @@ def read_focus_track(path: str | Path) -> list[float]:
 _NO_FOCUS_COLUMN = "has no 'focus_distance_m' column (write it with `guangying focus`)"
 
 
+def _not_text(path: str | Path, exc: UnicodeDecodeError) -> InputFormatError:
+    """A picture or another binary given as the track: Python's decoder message said nothing of that."""
+    return InputFormatError(f"focus track {path} is not text (byte {exc.start}): give the .csv or .json "
+                            "`guangying focus` writes")
+
+
 def _csv_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object, object]]]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -218,7 +224,9 @@ def _csv_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object, 
         if reader.fieldnames is None or "focus_distance_m" not in reader.fieldnames:
             raise InputFormatError(f"focus track {path} {_NO_FOCUS_COLUMN}")
         rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:  # a picture or a binary given for the track
+        raise _not_text(path, exc) from exc
+    except (OSError, csv.Error) as exc:
         raise InputFormatError(f"cannot read focus track {path}: {exc}") from exc
 
     def number(text: str | None) -> str:
@@ -233,7 +241,9 @@ def _json_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object,
     try:
         with open(path, encoding="utf-8-sig") as fh:
             table = parse_json_or_yaml(fh.read(), as_json=True)
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except UnicodeDecodeError as exc:
+        raise _not_text(path, exc) from exc
+    except (OSError, ValueError, RecursionError) as exc:
         raise InputFormatError(f"cannot read focus track {path}: {exc}") from exc
     frames = table.get("frames") if isinstance(table, dict) else None
     if not isinstance(frames, list) or not all(isinstance(f, dict) for f in frames):
