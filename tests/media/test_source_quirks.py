@@ -181,6 +181,24 @@ def test_rgba_source_alpha_is_multiplied_into_the_matte(tmp_path):
     assert comp[: H // 2 - 2].min() > 0.99  # the white background shows through
 
 
+def test_a_cg_render_without_a_screen_keeps_its_alpha_and_says_so(tmp_path):
+    # "no green screen found …: frames are passed through opaque", though its own alpha was used
+    src = tmp_path / "cg.png"
+    rgb = np.full((H, W, 3), (0.8, 0.4, 0.3), np.float32)  # a CG element, no screen anywhere
+    own_alpha = np.zeros((H, W), np.float32)
+    own_alpha[8:40, 10:50] = 1.0
+    with open_writer(src, content="rgba") as writer:
+        writer.write(rgb, alpha=own_alpha)
+    with pytest.warns(UserWarning, match="screen found") as said:
+        result = CliRunner().invoke(cli, ["key", str(src), "--alpha", str(tmp_path / "a.png"), "--quiet"],
+                                    catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    about_screen = [str(w.message) for w in said if "screen found" in str(w.message)]
+    assert all("the footage's own alpha is used as it is" in m and "opaque" not in m for m in about_screen)
+    with open_reader(tmp_path / "a.png") as reader:
+        np.testing.assert_allclose(next(iter(reader)).rgb[..., 0], own_alpha, atol=1e-3)
+
+
 def _portrait_picture() -> np.ndarray:
     """A 48 wide × 64 high picture as it should be seen: red top-left corner, blue bottom edge."""
     rgb = np.full((64, 48, 3), 128, np.uint8)

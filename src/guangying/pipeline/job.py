@@ -299,6 +299,9 @@ def run_job(
         keyer = matter if isinstance(matter, ChromaKeyer) else getattr(matter, "keyer", None)
         if isinstance(keyer, ChromaKeyer):  # hybrid's keyer too
             keyer.full_chroma_source = info.chroma_subsampled is False
+            if info.has_alpha and isinstance(matter, ChromaKeyer):
+                # said as "passed through opaque" of an RGBA render (a CG element), which keeps its alpha
+                keyer.without_screen = "the footage's own alpha is used as it is"
         plate: PlateSource | None = None
         if isinstance(background, str | Path):
             plate = Background(background, info.width, info.height, fps=info.fps,
