@@ -1,9 +1,11 @@
 """The `key` and `composite` commands end to end: real encode/decode, generated plates with truth."""
 
 import os
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -58,6 +60,19 @@ def test_key_sequence_to_matte_and_foreground(plate, tmp_path):
     assert mad < 0.03
     fg = _read_all(tmp_path / "fg.mov")
     assert len(fg) == N and fg[0].alpha is not None  # ProRes 4444 carries the matte
+
+
+def test_a_webp_foreground_keeps_its_alpha(plate, tmp_path):
+    # written over black without its matte, "webp holds no alpha"
+    src, _ = plate
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = _invoke("key", src, "--alpha", tmp_path / "a.####.png",
+                         "--foreground", tmp_path / "fg.####.webp", "--end", "1001", "--quiet")
+    assert result.exit_code == 0, result.output
+    matte = cv2.imread(str(tmp_path / "a.1001.png"), cv2.IMREAD_UNCHANGED) / 65535
+    fg = cv2.imread(str(tmp_path / "fg.1001.webp"), cv2.IMREAD_UNCHANGED)
+    assert fg.shape[2] == 4 and np.abs(fg[..., 3] / 255 - matte).max() < 0.01
 
 
 def test_composite_video_out_over_colour_with_range(plate, tmp_path):

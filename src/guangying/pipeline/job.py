@@ -38,7 +38,7 @@ FrameCallback = Callable[[int, np.ndarray, FrameResult], None]
 # 0.01–0.02 off and up to 1.0 at one pixel on the range's first frame.
 RANGE_WARMUP_FRAMES = 16
 # Formats that carry an alpha channel; anything else gets the foreground premultiplied over black.
-_ALPHA_SUFFIXES = {".mov", ".png", ".exr", ".tif", ".tiff", ".mkv", ".dpx"}
+_ALPHA_SUFFIXES = {".mov", ".png", ".exr", ".tif", ".tiff", ".mkv", ".dpx", ".webp"}
 
 
 
