@@ -115,3 +115,37 @@ def test_a_log_says_the_run_is_starting_and_counts_the_rate_from_the_first_frame
     progress.in_flight(201)  # 200 frames in the 20 s since the first
     progress.refresh()
     assert log.getvalue().splitlines()[-1].endswith("201/233 frames, 10.0 fps  ETA 0:00:03")
+
+
+def test_the_total_follows_what_the_shots_render(tmp_path, capsys):
+    """An .mkv whose sound runs on past its 40 pictures has its count estimated from the duration (76):
+    the run ended "40/76 frames". So did a held frame the count missed, the other way ("283/282")."""
+    import av
+    import numpy as np
+
+    from guangying.batch import run_batch
+    from guangying.cli.batch_command import command_options
+    from guangying.cli.matte_commands import key
+
+    take = tmp_path / "take.mkv"
+    with av.open(str(take), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = container.add_stream("aac", rate=48000, layout="mono")
+        for n in range(40):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), (40, 180, 60), np.uint8), format="rgb24")
+            frame.pts = n
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        block = av.AudioFrame.from_ndarray(np.zeros((1, 3 * 48000), np.float32), format="fltp", layout="mono")
+        block.sample_rate, block.pts = 48000, 0
+        container.mux(sound.encode(block))
+        container.mux(sound.encode(None))
+    (tmp_path / "jobs.yaml").write_text(
+        "shots:\n  - {input: take.mkv, command: key, alpha: out/a.%04d.png, range_frames: 10}\n")
+    shots = load_jobs(tmp_path / "jobs.yaml", {"key": command_options(key)})
+    assert plan_shot(shots[0], workers=1).frame_count > 40  # the estimate this is about
+    report = run_batch(shots, tmp_path / "jobs.yaml", workers=1, show_progress=True)
+    assert report.frames == 40
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("batch: shots 1/1, 40/40 frames"), last

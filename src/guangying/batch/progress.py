@@ -82,6 +82,12 @@ class BatchProgress:
         if self._progress is not None:
             self._progress.update(self._task, description=self._label())
 
+    def replan(self, frames: int) -> None:
+        """The batch will render ``frames`` more (or, negative, fewer) than planned."""
+        self._total += frames
+        if self._progress is not None:
+            self._progress.update(self._task, total=self._total)
+
     def advance(self, frames: int) -> None:
         """A range finished with ``frames`` frames."""
         self._finished += frames

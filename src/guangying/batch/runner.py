@@ -403,11 +403,16 @@ def _running(pid: int) -> bool:
 
 def _frames_left(state: _ShotState) -> int:
     done = {r.range.key for r in state.results.values()}
-    plan = state.plan
-    # an open last range (a clip whose count is estimated or unknown) counts its estimate, if any
-    estimated_end = None if plan.frame_count is None else plan.first_frame + plan.frame_count - 1
-    ends = [(r, r.last if r.last is not None else estimated_end) for r in plan.ranges if r.key not in done]
-    return sum(end - r.first + 1 for r, end in ends if end is not None)
+    return sum(_range_frames(state.plan, r) for r in state.plan.ranges if r.key not in done)
+
+
+def _range_frames(plan: ShotPlan, frame_range: FrameRange) -> int:
+    """The frames ``frame_range`` of ``plan`` is expected to render: an open last range (a clip whose
+    count is estimated or unknown) counts its estimate, if any, else 0."""
+    end = frame_range.last
+    if end is None and plan.frame_count is not None:
+        end = plan.first_frame + plan.frame_count - 1
+    return 0 if end is None else max(end - frame_range.first + 1, 0)
 
 
 def _model_loads(states: dict[str, _ShotState]) -> int:
@@ -557,7 +562,7 @@ def _schedule(
                 state.outcome.retries += 1
                 if task.attempt >= MAX_ATTEMPTS:
                     message = f"range {task.range.key}: its worker died {task.attempt} times ({exc})"
-                    _fail(state, message, manifest, ended)
+                    _fail(state, message, manifest, ended, progress)
                 else:
                     queue.appendleft(dataclasses.replace(task, attempt=task.attempt + 1))
                 continue
@@ -565,7 +570,7 @@ def _schedule(
                 pool.idle.append((actor, name))
                 cause = exc.cause if getattr(exc, "cause", None) is not None else exc
                 message = str(cause) if isinstance(cause, GuangyingError | ValueError) else repr(cause)
-                _fail(state, message, manifest, ended)
+                _fail(state, message, manifest, ended, progress)
                 continue
             pool.idle.append((actor, name))
             if state.outcome.status == "failed":
@@ -577,6 +582,9 @@ def _schedule(
                 task.shot, state.fingerprint, task.range.key, result.frames, result.files, result.contact,
                 result.held_frames, result.artefact_frames, result.empty_matte_frames,
             )
+            # a held frame the count missed (an undecodable one), a clip's estimated count: the total
+            # follows what was rendered (it ended "283/282 frames")
+            progress.replan(result.frames - _range_frames(state.plan, task.range))
             progress.advance(result.frames)
             if len(state.results) == len(state.plan.ranges):
                 _finish_shot(state, manifest, progress, report_dir, ended)
@@ -622,9 +630,12 @@ def _say_lost_subject(state: _ShotState, ordered: list[RangeResult]) -> None:
         _say_warnings(state.outcome, [note])
 
 
-def _fail(state: _ShotState, message: str, manifest: Manifest, ended: Callable[[ShotOutcome], None]) -> None:
-    """Mark the shot failed (first message wins) and take its staged ranges away."""
+def _fail(state: _ShotState, message: str, manifest: Manifest, ended: Callable[[ShotOutcome], None],
+          progress: BatchProgress) -> None:
+    """Mark the shot failed (first message wins) and take its staged ranges away; the frames it will not
+    render leave the progress total."""
     if state.outcome.status != "failed":
+        progress.replan(-_frames_left(state))
         state.outcome.status, state.outcome.message = "failed", message
         manifest.forget(state.plan.shot.name)
         manifest.save()
@@ -641,7 +652,7 @@ def _finish_shot(
     try:
         joined = join_shot(plan, ordered)
     except (GuangyingError, OSError) as exc:
-        _fail(state, f"joining the ranges: {exc}", manifest, ended)
+        _fail(state, f"joining the ranges: {exc}", manifest, ended, progress)
         return
     contact = next((r.contact for r in ordered if r.contact and Path(r.contact).is_file()), None)
     if contact is not None and report_dir is not None:
