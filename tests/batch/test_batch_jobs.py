@@ -490,6 +490,22 @@ shots:
     assert "2 shots are named 'c1'; a glob entry's shots are named by their files" in message
 
 
+def test_a_glob_over_a_takes_copies_in_two_formats_names_each_by_its_extension(tmp_path):
+    # IMG_0001.MOV beside its export IMG_0001.mp4: both shots were named 'ph_IMG_0001', and the advice
+    # ("{stem} (or {folder})") named nothing that tells them apart
+    (tmp_path / "ph").mkdir()
+    write_clip(tmp_path / "ph" / "IMG_0001.MOV", 4, seed=1)
+    write_clip(tmp_path / "ph" / "IMG_0001.mp4", 4, seed=2)
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text('shots:\n  - {input: "ph/IMG_0001.*", command: key, alpha: "out/{stem}.mov"}\n')
+    message = _refused(jobs)
+    assert "both write" in message and "(or {folder}, {ext})" in message and "named 'ph_IMG" not in message
+    jobs.write_text('shots:\n  - {input: "ph/IMG_0001.*", command: key, alpha: "out/{stem}_{ext}.mov"}\n')
+    shots = load_jobs(jobs, COMMANDS)
+    assert sorted(s.name for s in shots) == ["IMG_0001_MOV", "IMG_0001_mp4"]
+    assert sorted(Path(s.outputs["alpha"]).name for s in shots) == ["IMG_0001_MOV.mov", "IMG_0001_mp4.mov"]
+
+
 def test_composite_and_lens_settings_are_checked_before_anything_starts(takes):
     # each shot failed only at its turn ("composite setting light_wrap_width_px=nan"), hours in
     jobs = takes / "looks.yaml"

@@ -6,7 +6,8 @@ option of its ``command`` (key or composite) with underscores for dashes. Which 
 types and defaults come from the caller (the CLI passes its own click options), so there is one list.
 Relative paths are relative to the YAML file; output names may use ``{stem}`` (the input's name
 without extension or frame number), ``{folder}`` (the name of the input's folder: a glob over
-``plates/*/plate.####.exr`` gives one shot per folder) and ``{name}`` (the shot's name).
+``plates/*/plate.####.exr`` gives one shot per folder), ``{ext}`` (the input's extension: a glob over
+``IMG_0001.*`` matches a camera's .MOV and its .mp4 export) and ``{name}`` (the shot's name).
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ _LONGEST_NAME_BYTES = 255  # one name in a path, on ext4, APFS and NTFS alike
 
 
 def _fill_names(template: str, names: dict[str, str]) -> str:
-    """``{stem}``, ``{name}`` and ``{folder}`` of an output template; anything else in braces is
+    """``{stem}``, ``{name}``, ``{folder}`` and ``{ext}`` of an output template; anything else in braces is
     refused (KeyError). Not str.format: ``{stem.__class__}`` named a file ``<class 'str'>``, and
     ``{stem:>2000000000}`` built a 2 GB name."""
 
@@ -462,17 +463,24 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
         if from_glob:
             sources = _without_own_outputs(sources, wanted, base, where)
         stems = [_stem(source) for source in sources]
+        places = [(Path(source).parent.name, stem) for source, stem in zip(sources, stems, strict=True)]
         for source, stem in zip(sources, stems, strict=True):
             folder = Path(source).parent.name
+            ext = Path(source).suffix.lstrip(".")
             if len(sources) == 1:
                 name = str(entry.get("name", stem))
-            else:  # a glob's takes; sequences of one name in folders of their own are named by folder
-                name = stem if stems.count(stem) == 1 else f"{folder}_{stem}"
+            elif stems.count(stem) == 1:
+                name = stem
+            elif places.count((folder, stem)) == 1:  # sequences of one name in folders of their own
+                name = f"{folder}_{stem}"
+            else:  # a phone's IMG_0001.MOV beside its export IMG_0001.mp4: both were named 'folder_IMG_0001'
+                name = f"{stem}_{ext}"
             _check_name(name, where, problems)
             outputs = {}
             for key, template in wanted.items():
                 try:
-                    text = _fill_names(str(template), {"stem": stem, "name": name, "folder": folder})
+                    text = _fill_names(str(template),
+                                       {"stem": stem, "name": name, "folder": folder, "ext": ext})
                     outputs[_OUTPUT_KIND[key]] = _resolve(text, base)
                     if any(len(part.encode()) > _LONGEST_NAME_BYTES for part in Path(text).parts):
                         problems.append(f"{where}: {key} '{text[:60]}…' has a name longer than a file "
@@ -488,7 +496,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
                         problems.append(f"{where}: {key} '{text}': no permission to write in folder {closed} "
                                         "(read-only, or another user's)")
                 except (KeyError, IndexError, ValueError) as exc:
-                    hint = "use {stem}, {name} or {folder}"
+                    hint = "use {stem}, {name}, {folder} or {ext}"
                     problems.append(f"{where}: {key} '{template}': unknown name {exc} ({hint})")
             shown = Path(source).name if stems.count(stem) == 1 else f"{folder}/{Path(source).name}"
             shot_where = where if len(sources) == 1 else f"{where} ({shown})"
@@ -533,7 +541,7 @@ def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
             other = next((owner for written, owner in writers if place.clashes(written)), None)
             if other is not None:
                 # a glob entry's shots take no 'name:' of their own: their outputs must be named by them
-                hint = ("; name a glob entry's outputs by their take: {stem} (or {folder})"
+                hint = ("; name a glob entry's outputs by their take: {stem} (or {folder}, {ext})"
                         if shot.from_glob or other.from_glob else "")
                 problems.append(f"shots '{other.name}' and '{shot.name}' both write {target}{hint}")
             writers.append((place, shot))

@@ -105,7 +105,7 @@ def batch(
         screen_gain: 1.1            # any option of the command, underscores for dashes
         range_frames: 50            # batch's own: split into ranges of 50 frames (warmup_frames:
                                     # frames a neural matte runs before each range; name: its name)
-      - input: "takes/c*.mov"       # a glob; {stem} ({name}, {folder}) names each output
+      - input: "takes/c*.mov"       # a glob; {stem} ({name}, {folder}, {ext}) names each output
         output: "out/{stem}_comp.mov"
     Paths are relative to JOBS_FILE. Everything is checked before anything starts. --resume finds
     what a stopped run finished in .JOBS.batch/ beside JOBS_FILE; a run without it starts afresh.
