@@ -105,6 +105,8 @@ def test_truncated_mp4_names_the_last_good_frame(tmp_path):
         for _frame in reader:
             pass
     assert str(caught.value).endswith(f"re-copy or re-export it, or end before frame {FRAMES - 2}")
+    # and "no frame decoded", said of the range, read as the whole file's
+    assert f"ends early: no frame decoded from frame {FRAMES - 2} on, but" in str(caught.value)
 
 
 def _mkv_with_sound(path: Path, picture_s: float, sound_s: float) -> None:

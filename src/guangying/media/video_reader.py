@@ -692,7 +692,10 @@ class VideoReader(Reader):
             warnings.warn(f"{self._path}: frames up to {self._end} were asked for, but {ends}: the outputs "
                           "end there", stacklevel=3)
         if self._exact_count and final is not None and (last_index is None or last_index < final):
-            good = "no frame decoded" if last is None else f"last good frame is {last.index}"
+            if last is not None:
+                good = f"last good frame is {last.index}"
+            else:  # a batch range past the cut: "no frame decoded" read as the whole file's
+                good = "no frame decoded" + (f" from frame {self._start} on" if self._start > 0 else "")
             # a batch worker's range ends before the file does: its end is no length of the file
             file_last = self._file_last
             says = f"the file says it runs to frame {file_last}"
