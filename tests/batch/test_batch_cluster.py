@@ -511,6 +511,27 @@ def test_a_stopped_batch_clears_the_ranges_in_flight_and_says_what_it_keeps(ray_
     assert not list((tmp_path / "out").glob("a.*.png"))  # nothing under the outputs' names
 
 
+def test_a_batch_stopped_in_its_first_range_leaves_no_staging_folders(ray_cluster, shoot, tmp_path):
+    # its range's frames went, but .guangying-batch/long-…/alpha stayed beside the deliverables, empty
+    os.link(shoot / "takes" / "long.mp4", tmp_path / "long.mp4")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("shots:\n  - {input: long.mp4, command: key, alpha: out/a.####.png, "
+                    "foreground: out/f.mov, range_frames: 10}\n")
+
+    def stop_once_it_writes(task, _worker):
+        from guangying.batch.render import range_staging
+
+        deadline = time.monotonic() + 120
+        while not range_staging(task, "alpha").is_dir() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(load_jobs(jobs, COMMANDS), jobs, workers=1, show_progress=False,
+                  on_dispatch=stop_once_it_writes)
+    assert os.listdir(tmp_path / "out") == [], os.listdir(tmp_path / "out")
+
+
 def test_a_shot_of_part_of_its_source_mends_those_frames_of_a_sequence_and_keeps_the_rest(ray_cluster, shoot,
                                                                                           tmp_path):
     """A shot given start/end (the frames a damaged source's warning names, rendered again) removed

@@ -361,7 +361,15 @@ def _clear_unfinished(busy: dict[Any, tuple[Any, str, RangeTask]], states: dict[
     _wait_for_exit([name for _, name, _ in busy.values()], timeout_s=10.0)
     for _, _, task in busy.values():
         for kind in task.outputs:
-            shutil.rmtree(range_staging(task, kind), ignore_errors=True)
+            folder = range_staging(task, kind)
+            shutil.rmtree(folder, ignore_errors=True)
+            # and its output's, shot's and the staging root's folders once empty: a shot stopped in its
+            # first range left .guangying-batch/NAME-…/alpha/ beside the deliverables
+            for parent in folder.parents[:3]:
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break  # other ranges' or shots' staging is kept there
     kept = sum(len(state.results) for state in states.values() if state.outcome.status == "pending")
     if kept:
         warnings.warn(f"{kept} finished range(s) of unfinished shots are kept (in {STAGING_FOLDER} beside "
