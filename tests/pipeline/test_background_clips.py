@@ -13,6 +13,7 @@ import pytest
 
 import guangying as gy
 from guangying.media import open_reader, open_writer
+from guangying.pipeline.background import Background
 from guangying.pipeline.job import JobOutputs, run_job
 from guangying.pipeline.matters import make_matter
 
@@ -126,3 +127,9 @@ def test_a_foreground_written_where_alpha_cannot_go_is_said(tmp_path):
         warnings.simplefilter("error")
         run_job(tmp_path / "screen.mkv", make_matter("chroma"), JobOutputs(foreground=tmp_path / "fg.mov"),
                 show_progress=False)
+
+
+def test_a_background_file_not_there_is_a_file_not_found_error(tmp_path):
+    # docs/python.md: a file that is not there is also a FileNotFoundError; a missing set picture was not
+    with pytest.raises(FileNotFoundError, match="neither a file nor a colour"):
+        Background(str(tmp_path / "set_not_copied_yet.png"), 64, 48)

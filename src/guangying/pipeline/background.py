@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from guangying.base.colour import linear_to_srgb, srgb_to_linear
-from guangying.base.errors import SettingsError
+from guangying.base.errors import MissingMediaError, SettingsError
 from guangying.base.per_plate import mark_still
 from guangying.media import MediaError
 from guangying.media.patterns import parse_pattern
@@ -125,7 +125,9 @@ class Background:
             raise MediaError("the background is empty: give a picture, a clip or a colour "
                              "(#RRGGBB, 'R,G,B' in 0–1, or black/white/grey/green/blue)")
         if not Path(self.spec).exists() and parse_pattern(self.spec) is None:
-            raise MediaError(
+            # a FileNotFoundError too, as a missing footage file is (a service catching it for a set
+            # picture not copied yet missed this one)
+            raise MissingMediaError(
                 f"background '{self.spec}' is neither a file nor a colour "
                 "(use a path, #RRGGBB, 'R,G,B' in 0–1, or black/white/grey/green/blue)"
             )
