@@ -144,3 +144,25 @@ def test_flac_is_cut_to_the_sample(tmp_path, frames):
     per_frame = 48_000 // 24
     expected = written[:, frames[0] * per_frame : (frames[1] + 1) * per_frame]
     np.testing.assert_array_equal(sound["raw"].reshape(-1, 2).T, expected)
+
+
+@pytest.mark.parametrize("glow", [0.5, 0.0])
+def test_light_where_an_exrs_alpha_is_0_is_said_to_be_dropped(tmp_path, glow):
+    """A CG element's additive glow (colour with alpha 0): un-premultiplied it is nothing there, and it
+    vanished from the comp without a word."""
+    import warnings
+
+    import OpenEXR
+
+    rgba = np.zeros((16, 16, 4), np.float32)
+    rgba[2:6, 2:6] = (glow, glow * 0.8, glow * 0.5, 0.0)  # the glow
+    rgba[8:14, 8:14] = (0.4, 0.3, 0.2, 1.0)  # a solid part
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    OpenEXR.File(header, {"RGBA": rgba}).write(str(tmp_path / "cg.0001.exr"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_reader(tmp_path / "cg.####.exr") as reader:
+            frame = next(iter(reader))
+    said = [str(w.message) for w in caught if "where its alpha is 0" in str(w.message)]
+    assert len(said) == (1 if glow else 0), said
+    np.testing.assert_allclose(frame.rgb[10, 10], (0.4, 0.3, 0.2), atol=1e-3)

@@ -200,6 +200,11 @@ def _read_exr(path: Path, what: str) -> Picture:
                        transfer="linear", bit_depth=16)
     picture = picture_from_bgr(found.pixels, path, what)
     if picture.alpha is not None:  # OpenEXR stores colour premultiplied; the pipeline takes it straight
+        if float(np.max(np.abs(picture.rgb) * (picture.alpha <= 1e-6)[..., None])) > 1e-3:
+            # an additive element's light (a glow, fire) has no coverage: straight, it is nothing there
+            picture.colour_note = (f"{what} holds light where its alpha is 0 (an additive glow, fire, a "
+                                   "flare): taken straight, that light is dropped. Add such an element over "
+                                   "the comp in your compositor (a plus), or give it alpha")
         picture.rgb = unpremultiply(picture.rgb, picture.alpha)
     picture.primaries_named, picture.primaries = found.chromaticities, found.primaries
     if found.to_bt709 is not None:
