@@ -31,8 +31,9 @@ def test_eight_bit_code_values_are_refused_with_the_conversion(plate, mode):
 @pytest.mark.parametrize("scene", [lambda p: p * 1.5, lambda p: p - 0.2], ids=["above-1", "below-0"])
 def test_a_picture_outside_0_1_is_warned_about_and_a_display_picture_is_not(plate, scene, recwarn):
     # Linear light up to 1.5, or a grade pulled below 0, moved alpha by up to 0.5 without a word
-    with pytest.warns(UserWarning, match=r"outside 0–1.*display_srgb"):
+    with pytest.warns(UserWarning, match=r"outside 0–1.*display_srgb") as said:
         gy.key_frame(scene(plate))
+    assert len([w for w in said if "outside 0–1" in str(w.message)]) == 1  # it was said twice
     recwarn.clear()
     gy.key_frame(np.clip(scene(plate), 0, 1))
     assert not [w for w in recwarn if "outside 0–1" in str(w.message)]

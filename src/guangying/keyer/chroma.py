@@ -175,7 +175,10 @@ class ChromaKeyer:
         its colour, and which luma the edge refinement fits. ``process`` makes them on the first frame
         after ``reset()``; a range of a clip learns them from the clip's first frame, so it keys as it
         does in the whole. Raises :class:`NoScreenError` when the frame shows no screen."""
-        rgb = _check_frame(rgb_srgb, "keyer input")
+        self._learn(_check_frame(rgb_srgb, "keyer input"))
+
+    def _learn(self, rgb: np.ndarray) -> None:
+        """:meth:`learn` of a frame already checked (checked again, a picture out of range was said twice)."""
         st = self.settings
         self._learn_screen(rgb)
         if st.luma_refine == "off":
@@ -287,7 +290,7 @@ class ChromaKeyer:
         keep_colour = _check_mask(st.despill_mask, shape, "despill_mask")
         if self._screen is None:
             try:
-                self.learn(rgb)
+                self._learn(rgb)
             except NoScreenError as exc:
                 # A slate or black frame at the head of a take: nothing to key yet. Pass it through
                 # opaque and learn the screen from the first frame that shows one.

@@ -83,7 +83,7 @@ def key_frame(
     Parameters
     ----------
     rgb_srgb : ndarray, float32 (H, W, 3)
-        The picture, sRGB-encoded 0–1 (at least 16×16 pixels).
+        The picture, sRGB-encoded 0–1 (the neural modes take at least 16×16 pixels).
     mode : {"chroma", "ai", "fast", "hybrid"}
         Chroma keyer, neural matting, fast segmentation, or keyer inside the screen with a person
         matte outside it. The neural modes need ``guangying models install``.
