@@ -31,7 +31,6 @@ from guangying.cli.batch_command import command_options
 from guangying.cli.main import cli
 from guangying.cli.matte_commands import composite, key
 from guangying.media import open_reader
-from guangying.media.outputs import OutputLock
 
 pytestmark = pytest.mark.slow
 COMMANDS = {"key": command_options(key), "composite": command_options(composite)}
@@ -557,7 +556,13 @@ def test_a_second_run_writing_the_same_outputs_is_refused(ray_cluster, shoot, tm
     shot_b = "  - {input: long.mp4, name: b, command: key, alpha: out/b.mov, end: 4}\n"
     jobs.write_text("shots:\n" + shot_a + shot_b)
     (tmp_path / "out").mkdir()
-    first_run = OutputLock(tmp_path / "out" / "a.####.png")  # what the first run holds while it renders
+    # what the first run holds while it renders, in a process of its own
+    code = (f"import sys, time; sys.path.insert(0, {str(SRC)!r});"
+            "from guangying.media.outputs import OutputLock;"
+            f"lock = OutputLock({str(tmp_path / 'out' / 'a.####.png')!r}); print('locked', flush=True);"
+            "time.sleep(600)")
+    first_run = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert first_run.stdout is not None and first_run.stdout.readline().strip() == "locked"
     dispatched = []
     try:
         report = run_batch(load_jobs(jobs, COMMANDS), jobs, workers=1, show_progress=False,
@@ -568,7 +573,8 @@ def test_a_second_run_writing_the_same_outputs_is_refused(ray_cluster, shoot, tm
         with pytest.raises(gy.NothingStartedError, match="nothing was started: .* is being written by"):
             run_batch(load_jobs(alone, COMMANDS), alone, workers=1, show_progress=False)
     finally:
-        first_run.release()
+        first_run.kill()
+        first_run.wait()
     outcome, other = report.shots
     assert outcome.status == "failed" and "is being written by another run" in outcome.message
     assert other.status == "done"

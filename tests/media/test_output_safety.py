@@ -256,7 +256,8 @@ def test_second_writer_of_the_same_output_is_refused(tmp_path):
         with open_writer(tmp_path / target) as first:
             first.write(_frame(0))
             same = target.replace("%04d", "####")
-            with pytest.raises(MediaError, match=r"being written by another run \(process \d+\)"):
+            # in this process: "another run (process <its own id>)" sent a script's author looking for one
+            with pytest.raises(MediaError, match=r"already open for writing in this process; close the"):
                 open_writer(tmp_path / same)
         with open_writer(tmp_path / target) as again:  # released once the first has finished
             again.write(_frame(1))

@@ -261,6 +261,9 @@ class OutputLock:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
                 os.close(fd)
                 if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    if holder == str(os.getpid()):  # a script's second writer: "another run" was itself
+                        raise OutputInUseError(f"{self.text} is already open for writing in this process; "
+                                               "close the first writer (or its with-block) first") from exc
                     raise OutputInUseError(
                         f"{self.text} is being written by another run (process {holder}); wait for it to "
                         "finish or write somewhere else"
