@@ -585,3 +585,15 @@ def test_a_tiff_with_extra_channels_is_refused_by_its_channels_not_called_damage
         with open_reader(path) as reader:
             next(iter(reader))
     assert "damaged" not in str(refused.value)
+
+
+def test_a_timecode_a_picture_cannot_hold_is_said(tmp_path):
+    # accepted without a word, and dropped
+    grey = np.full((8, 8, 3), 0.5, np.float32)
+    with pytest.warns(UserWarning, match=r"\.png has no place for a timecode"):
+        with open_writer(tmp_path / "x.%04d.png", timecode="01:00:00:00") as writer:
+            writer.write(grey)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with open_writer(tmp_path / "x.%04d.exr", timecode="01:00:00:00") as writer:
+            writer.write(grey)

@@ -206,6 +206,9 @@ class ImageWriter(Writer):
                 parse_timecode(self._timecode, self.fps)
             except InputFormatError as exc:
                 raise MediaError(f"{target}: timecode {exc}") from exc
+            if ext not in (".exr", ".dpx"):  # taken without a word, and not written
+                warnings.warn(f"{target}: {ext} has no place for a timecode; it is not written (EXR and DPX "
+                              "carry one per frame)", stacklevel=4)
         self._params, self._dtype = self._encoding(ext, options)
         self._written: list[Path] = []  # appended by the encode workers (list.append is atomic)
         self._stage: SequenceStage | None = None
