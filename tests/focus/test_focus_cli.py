@@ -392,7 +392,8 @@ def test_focus_live_says_when_the_lidar_sees_nothing_it_can_measure(pty_lidar):
     said = [str(w.message) for w in caught]
     unusable = [m for m in said if "no reading of the LiDAR has been used for 1 s" in m]
     assert len(unusable) == 1, (said, res.output)
-    assert "confidence 0" in unusable[0] and "strength under 100" in unusable[0]
+    # what the sensor sent, where it said "the last: nan m, confidence 0"
+    assert "(the last: 2.5 m at strength 40)" in unusable[0] and "strength under 100" in unusable[0]
     assert any("used again" in m for m in said), said
 
 
@@ -469,7 +470,7 @@ def test_focus_live_holds_through_a_silent_lidar_mid_take(pty_lidar):
             warnings.simplefilter("always")
             res = CliRunner().invoke(cli, ["focus-live", "--port", sensor.name, "--freed",
                                            f"127.0.0.1:{rx.getsockname()[1]}", "--focal-length", "85",
-                                           "--f-number", "2", "--sensor", "ff", "--duration", "4",
+                                           "--f-number", "2", "--sensor", "ff", "--duration", "6",
                                            "--sensor-timeout", "0.4"])  # fmt: skip
     finally:
         threads[1].join(5)
@@ -478,6 +479,8 @@ def test_focus_live_holds_through_a_silent_lidar_mid_take(pty_lidar):
     assert res.exit_code == 0, res.output
     said = [str(w.message) for w in caught if "no valid frame from the LiDAR" in str(w.message)]
     assert len(said) == 1 and "focus holds and FreeD goes on" in said[0]  # once for the one silence
+    back = [str(w.message) for w in caught if "come again; focus follows them" in str(w.message)]
+    assert len(back) == 1, [str(w.message) for w in caught]  # its end went unsaid
     t0 = received[0]
     assert sum(1 for t in received if 1.5 < t - t0 < 2.4) > 20  # FreeD still sent while it was silent
     assert sum(1 for t in received if t - t0 > 3.0) > 20  # and after

@@ -15,12 +15,14 @@ class DistanceReading:
     ``distance_m``: metres from the sensor/lens, ``nan`` when the source produced nothing usable.
     ``confidence``: 0–1; 0 means "do not use" (dropout, weak return, no face found).
     ``source``: a short name such as ``"tfluna"``, ``"depth"``, ``"iris"``, ``"mark:B"``.
+    ``sent``: what the sensor sent for a reading that is not used (its ``distance_m`` is nan).
     """
 
     t_s: float
     distance_m: float
     confidence: float
     source: str
+    sent: str = ""  # what an unusable reading's sensor sent ("5 m at strength 50"), for messages
 
     @property
     def valid(self) -> bool:

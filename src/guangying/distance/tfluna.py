@@ -170,7 +170,8 @@ def reading_from_frame(
         or not (min_range_m <= distance_m <= max_range_m)
     )
     if unreliable:
-        return DistanceReading(t_s, float("nan"), 0.0, source)
+        sent = f"{distance_m:g} m" + ("" if strength is None else f" at strength {strength}")
+        return DistanceReading(t_s, float("nan"), 0.0, source, sent)
     # Strength grows with reflectivity/closeness; above ~1000 the return is as good as it gets.
     confidence = 0.5 if strength is None else min(1.0, max(0.2, strength / 1000.0))
     return DistanceReading(t_s, distance_m, confidence, source)

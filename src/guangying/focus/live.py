@@ -65,8 +65,8 @@ def _say_use(reading: DistanceReading, used: int, now_s: float, last_used_s: flo
            "they jump where the filter does not follow (the spot between two people?)")
     warnings.warn(
         f"no reading of the LiDAR has been used for {UNUSABLE_SAY_S:g} s (the last: "
-        f"{reading.distance_m:g} m, confidence {reading.confidence:g}): {why}. Focus holds; check where it "
-        "points", stacklevel=3)
+        f"{reading.sent or f'{reading.distance_m:g} m, confidence {reading.confidence:g}'}): {why}. Focus "
+        "holds; check where it points", stacklevel=3)
     return last_used_s, True
 
 
@@ -189,10 +189,17 @@ def run_lidar_live(
         stats = LiveStats()
         end = None if duration_s is None else time.monotonic() + duration_s
         quiet_after = -1  # the readings count when the sensor last fell silent (said once a silence)
+
+        def say_back(_out: FocusOutput, _reading: DistanceReading) -> None:
+            nonlocal quiet_after  # a silence's end went unsaid, where an unplug's "is back" is said
+            if quiet_after >= 0 and stats.readings > quiet_after:
+                say_again(f"frames from the LiDAR on {port} come again; focus follows them", stacklevel=2)
+                quiet_after = -1
+
         while end is None or time.monotonic() < end:
             try:
                 run_live(source, controller, sender, rate_hz, None if end is None else end - time.monotonic(),
-                         calibration, camera_id, zoom, motor, stats=stats)
+                         calibration, camera_id, zoom, motor, on_output=say_back, stats=stats)
                 break
             except SensorTimeoutError:
                 if stats.readings == 0:
