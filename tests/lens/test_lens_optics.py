@@ -106,6 +106,15 @@ def test_dof_cli_json_and_table():
     assert 0 < total_mm < 1 and line.endswith(f" {total_mm:.2f} mm") and total_mm >= 0.005, line
 
 
+@pytest.mark.parametrize(("distance", "said"), [("5000", True), ("364", False), ("inf", False)])
+def test_dof_cli_says_a_distance_that_looks_like_millimetres(distance, said):
+    # 5000 (a slip typing mm) was taken as 5 km without a word; marks and calibrations refuse such slips
+    res = CliRunner().invoke(cli, ["dof", "--focal-length", "135", "--f-number", "2", "--distance", distance,
+                                   "--sensor", "s35"])
+    assert res.exit_code == 0, res.output
+    assert ("5000 m is 5 km; for 5000 mm give 5" in res.output) == said, res.output
+
+
 def test_dof_cli_needs_exactly_one_coc_source():
     runner = CliRunner()
     res = runner.invoke(cli, ["dof", "--focal-length", "50", "--f-number", "2", "--distance", "3"])

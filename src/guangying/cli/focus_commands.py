@@ -62,6 +62,9 @@ def dof_command(
     as_json: bool,
 ) -> None:
     """Depth of field of a thin lens: hyperfocal distance, near and far limits, total depth."""
+    if 500 <= distance_m < math.inf:  # 5000 (mm typed for m) was taken as 5 km without a word
+        click.echo(f"note: --distance is in metres: {distance_m:g} m is {distance_m / 1000:g} km; for "
+                   f"{distance_m:g} mm give {distance_m / 1000:g}, for infinity inf", err=True)
     d = depth_of_field(focal_length_mm, f_number, distance_m, coc_mm=resolve_coc_mm(coc_mm, sensor))
     if as_json:
         out: dict[str, object] = dict(d.to_dict())
