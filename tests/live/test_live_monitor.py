@@ -285,3 +285,47 @@ def test_viewers_that_leave_while_no_picture_comes_are_let_go(plate_clip, tmp_pa
         server.close()
         feed.close()
         source.stop()
+
+
+def test_the_waiting_page_hands_its_port_to_the_monitor_without_refusing_anyone(plate_clip, tmp_path):
+    """The waiting page was closed before the monitor bound the port again: a reload in between got
+    "connection refused", and the director's browser its error page."""
+    from guangying.live.monitor import WaitingPage
+
+    waiting = WaitingPage("127.0.0.1", 0, "the udp source")
+    refused: list[BaseException] = []
+    answered: list[bytes] = []
+    stop = threading.Event()
+
+    def reload_all_the_time() -> None:
+        while not stop.is_set():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{waiting.port}/stats.json", timeout=10) as r:
+                    answered.append(r.read())
+            except (urllib.error.URLError, ConnectionError) as exc:
+                refused.append(exc)
+
+    reloader = threading.Thread(target=reload_all_the_time, daemon=True)
+    reloader.start()
+    source = LiveSource(str(plate_clip), loop=True)
+    settings = LiveSettings({"background": "black"}, source.width, source.height)
+    feed = MonitorFeed(320)
+    session = LiveSession(source, settings, SessionOutputs(settings_path=tmp_path / "look.yaml"), feed)
+    try:
+        time.sleep(0.3)
+        server = MonitorServer(feed, session, "127.0.0.1", waiting.port, listening=waiting.hand_over())
+        time.sleep(0.2)  # reloads queue on the port meanwhile
+        server.start()
+        deadline = time.monotonic() + 10
+        while not any(b"waiting" not in a for a in answered[-3:]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        reloader.join(10)
+    finally:
+        stop.set()
+        waiting.close()
+        server.close()
+        feed.close()
+        source.stop()
+    assert not refused, refused[:3]
+    assert b'"state": "waiting"' in answered[0] and b'"state": "waiting"' not in answered[-1]

@@ -391,11 +391,10 @@ def open_live(options: Mapping[str, Any],
         )
         server = None
         if feed is not None:
-            port = o["port"]
-            if waiting is not None:
-                waiting.close()  # the port (the one it got for --port 0 too), for the monitor proper
-                port = waiting.port
-            server = MonitorServer(feed, session, o["host"], port, key)
+            port, listening = o["port"], None
+            if waiting is not None:  # its port (the one it got for --port 0 too), for the monitor proper
+                port, listening = waiting.port, waiting.hand_over()
+            server = MonitorServer(feed, session, o["host"], port, key, listening)
             closers.append(server.close)
     except BaseException:
         for close in reversed(closers):

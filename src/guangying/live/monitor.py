@@ -370,7 +370,15 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
     return Handler
 
 
-def _bind(host: str, port: int, handler: type) -> _Server:
+def _bind(host: str, port: int, handler: type, listening: socket.socket | None = None) -> _Server:
+    if listening is not None:  # the waiting page's socket, its queued connections with it
+        server = _Server((host, port), handler, bind_and_activate=False)
+        server.socket.close()
+        server.socket = listening
+        server.server_address = listening.getsockname()[:2]
+        server.server_name, server.server_port = host, server.server_address[1]
+        server.daemon_threads = True
+        return server
     try:
         server = _Server((host, port), handler)
     except OSError as exc:
@@ -428,16 +436,28 @@ class WaitingPage:
 
         self._server = _bind(host, port, Handler)
         self.port = self._server.server_address[1]
+        self._handed = False
         self._thread = threading.Thread(target=self._server.serve_forever, name="guangying-waiting",
                                         daemon=True)
         self._thread.start()
 
-    def close(self) -> None:
-        """Free the port (for the monitor); a second call does nothing."""
+    def hand_over(self) -> socket.socket:
+        """Stop answering and give the listening socket to the monitor: closed and bound again, the
+        port refused connections in between (a browser's reload then showed its error page)."""
+        self._stop_serving()
+        self._handed = True
+        return self._server.socket
+
+    def _stop_serving(self) -> None:
         if self._thread.is_alive():
             self._server.shutdown()
             self._thread.join(timeout=2.0)
-        self._server.server_close()
+
+    def close(self) -> None:
+        """Free the port; a second call, or one after :meth:`hand_over`, does nothing."""
+        self._stop_serving()
+        if not self._handed:
+            self._server.server_close()
 
 
 class MonitorServer:
@@ -445,9 +465,10 @@ class MonitorServer:
     ``/settings.json`` and the POST actions (``/settings``, ``/pick``, ``/save``, ``/stop``)."""
 
     def __init__(self, feed: MonitorFeed, control: MonitorControl, host: str = "127.0.0.1", port: int = 8080,
-                 key: str | None = None):
+                 key: str | None = None, listening: socket.socket | None = None):
+        """``listening``: a bound, listening socket to serve on (:meth:`WaitingPage.hand_over`'s)."""
         self.closing = threading.Event()
-        self._server = _bind(host, port, _handler(feed, control, self.closing))
+        self._server = _bind(host, port, _handler(feed, control, self.closing), listening)
         self.host, self.port, self.key = host, self._server.server_address[1], key
         self._server.access = MonitorAccess(names_of_this_machine(host), key, self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="guangying-http", daemon=True)
