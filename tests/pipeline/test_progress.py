@@ -50,3 +50,23 @@ def test_a_log_gets_plain_lines_of_how_far_it_got(capsys):
     lines = [line for line in err.splitlines() if line.startswith("matting: ") and " frames" in line]
     assert lines[0].startswith("matting: 1/6 frames") and lines[-1].startswith("matting: 6/6 frames")
     assert any(" fps, 0:0" in line and " left" in line for line in lines[1:])
+
+
+def test_a_chroma_key_says_keying(tmp_path, capsys):
+    # a chroma key's progress said "matting", right after the demo said "keying the green-screen plate"
+    import numpy as np
+
+    from guangying.media import open_writer
+    from guangying.pipeline.job import JobOutputs, run_job
+    from guangying.pipeline.matters import make_matter
+
+    plate = np.zeros((48, 64, 3), np.float32)
+    plate[:] = (0.15, 0.65, 0.25)
+    plate[10:40, 20:44] = (0.7, 0.5, 0.4)
+    with open_writer(tmp_path / "p.%04d.png", fps=25, content="rgb") as writer:
+        for _ in range(3):
+            writer.write(plate)
+    for mode, said in (("chroma", "keying"), ("fast", "matting")):
+        run_job(tmp_path / "p.%04d.png", make_matter(mode), JobOutputs(alpha=tmp_path / f"{mode}.%04d.png"))
+        err = capsys.readouterr().err
+        assert f" {said} " in err and ({"keying", "matting"} - {said}).pop() not in err, err

@@ -383,7 +383,8 @@ def run_job(
                 )
             )
         total = None if info.frame_count is None else info.frame_count - warmup_frames
-        progress = stack.enter_context(FrameProgress(total, "matting", enabled=show_progress))
+        doing = "keying" if isinstance(matter, ChromaKeyer) else "matting"  # a chroma key said "matting"
+        progress = stack.enter_context(FrameProgress(total, doing, enabled=show_progress))
         compositor = FrameCompositor(matter, settings, layer_hook)
         compositor.reset()
         if (isinstance(keyer, ChromaKeyer) and shot_start is not None and info.first_frame > shot_start
