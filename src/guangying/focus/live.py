@@ -7,7 +7,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from guangying.base.checks import Range, check_range
@@ -212,30 +212,32 @@ def run_lidar_live(
                                   "back", stacklevel=2)
                 quiet_after = stats.readings
             except SensorGoneError as exc:
-                last = stats.last
-                held = None  # no focus yet: nothing to hold
-                if last is not None and math.isfinite(last.diopters):
-                    held = FreeDPose(camera_id=camera_id, zoom=zoom,
-                                     focus=freed_focus_field(last.diopters, calibration))
-                if not _hold_until_back(source, str(exc), sender, held, rate_hz, end, stats):
+                if not _hold_until_back(source, str(exc), sender, controller, calibration,
+                                        FreeDPose(camera_id=camera_id, zoom=zoom), rate_hz, end, stats):
                     break
     return stats
 
 
-def _hold_until_back(source: Any, why: str, sender: FreeDSender, pose: FreeDPose | None, rate_hz: float,
-                     end: float | None, stats: LiveStats) -> bool:
-    """Hold focus (``pose`` sent at ``rate_hz``: a FreeD receiver that stops hearing takes the camera
-    for gone) and open the sensor's port again every 0.5 s. Before, an unplugged cable ended
-    ``focus-live``. False when the duration ran out or Ctrl-C came first."""
+def _hold_until_back(source: Any, why: str, sender: FreeDSender, controller: FocusController,
+                     calibration: LensCalibration | None, pose: FreeDPose, rate_hz: float, end: float | None,
+                     stats: LiveStats) -> bool:
+    """Hold focus (the controller's output without readings, sent at ``rate_hz`` with ``pose``'s camera
+    id and zoom: a FreeD receiver that stops hearing takes the camera for gone) and open the sensor's
+    port again every 0.5 s. Before, an unplugged cable ended ``focus-live``. False when the duration ran
+    out or Ctrl-C came first."""
     warnings.warn(f"{why}; focus holds, and the sensor is looked for every 0.5 s", stacklevel=3)
     next_try = 0.0
     next_send = time.monotonic()
     try:
         while end is None or time.monotonic() < end:
-            # a motor position of 0 (the lens's near end) is a focus too: it was taken for "none yet",
-            # and FreeD stopped for the whole unplug
-            if pose is not None:
-                sender.send(pose)
+            # The output goes on being asked for, as through a silence: unasked for the unplug, its move
+            # limit counted the whole unplug as one tick, and focus snapped to the subject after the
+            # replug and one packet past it. A motor position of 0 (the lens's near end) is a focus too:
+            # it was taken for "none yet", and FreeD stopped for the whole unplug.
+            out = controller.output(time.monotonic())
+            if math.isfinite(out.diopters):
+                stats.last = out
+                sender.send(replace(pose, focus=freed_focus_field(out.diopters, calibration)))
                 stats.packets += 1
             now = time.monotonic()
             if now >= next_try:
