@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
 from guangying.cli.main import cli, load_config
 from guangying.keyer import ChromaKeyer
@@ -267,15 +268,22 @@ def test_out_stream_of_a_take_that_drops_frames_keeps_real_time(plate_clip):
 
 
 def test_the_sidecar_of_a_recorded_sequence_is_named_as_the_take(tmp_path):
-    """``--record take.####.dpx``: the sidecar is ``take.frames.jsonl`` (it was
-    ``take.####.frames.jsonl``)."""
+    """``--record-plate take.####.dpx``: the sidecar is ``take.frames.jsonl`` (it was
+    ``take.####.frames.jsonl``). The processed frames are recorded as a video only: a sequence of them
+    closed up the frames the take dropped."""
     from fractions import Fraction
 
     from guangying.live.recorder import Recorder
 
     for recording in ("take.####.dpx", "take_%04d.png", "take.mov"):
-        recorder = Recorder(Fraction(25), composite=tmp_path / recording)
-        assert recorder.sidecar == tmp_path / "take.frames.jsonl", recording
+        recorder = Recorder(Fraction(25), plate=tmp_path / recording)
+        try:
+            assert recorder.sidecar == tmp_path / "take.frames.jsonl", recording
+        finally:
+            recorder.abort()
+        if recording != "take.mov":
+            with pytest.raises(SettingsError, match="a live recording is a video"):
+                Recorder(Fraction(25), composite=tmp_path / recording)
 
 
 @pytest.mark.parametrize(("flags", "said"), [

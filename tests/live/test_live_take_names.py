@@ -15,7 +15,7 @@ from guangying.live.take_names import unused_take_paths
 def _take(tmp_path: Path, *extra: str) -> str:
     res = CliRunner().invoke(cli, [
         "live", str(tmp_path / "clip.mp4"), "--no-monitor", "--duration", "1", "-b", "black",
-        "--record", str(tmp_path / "take.mp4"), "--record-matte", str(tmp_path / "matte.####.png"), *extra,
+        "--record", str(tmp_path / "take.mp4"), "--record-matte", str(tmp_path / "matte.mov"), *extra,
     ])
     assert res.exit_code == 0, res.output
     return res.output
@@ -26,7 +26,7 @@ def test_a_second_take_of_the_same_name_is_numbered_and_the_first_kept(plate_cli
     (tmp_path / "clip.mp4").write_bytes(plate_clip.read_bytes())
     _take(tmp_path)
     first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert {"take.mp4", "take.frames.jsonl", "matte.0000.png"} <= set(first)
+    assert {"take.mp4", "take.frames.jsonl", "matte.mov"} <= set(first)
     said = r"take\.mp4 holds an earlier take: this take is recorded as .*take-2\.mp4"
     with pytest.warns(UserWarning, match=said):
         output = _take(tmp_path)
@@ -34,7 +34,7 @@ def test_a_second_take_of_the_same_name_is_numbered_and_the_first_kept(plate_cli
     for name, data in first.items():  # the first take untouched
         assert (tmp_path / name).read_bytes() == data, name
     now = {p.name for p in tmp_path.iterdir()}
-    assert {"take-2.mp4", "take-2.frames.jsonl", "matte-2.0000.png"} <= now
+    assert {"take-2.mp4", "take-2.frames.jsonl", "matte-2.mov"} <= now
     _take(tmp_path, "--overwrite")
     assert not any(name.startswith(("take-3", "matte-3")) for name in {p.name for p in tmp_path.iterdir()})
     assert (tmp_path / "take.frames.jsonl").read_bytes() != first["take.frames.jsonl"]  # replaced

@@ -108,7 +108,7 @@ def _live_options(func):  # type: ignore[no-untyped-def]
                      "H.264, HEVC or MJPEG is copied as sent, with its sound, from the keyframe before "
                      "the take (.mov, .mkv, .mp4, .ts); anything else is "
                      "encoded: .mov (ProRes 422 HQ), .mkv (FFV1, lossless) or .mp4 (H.264)."),
-        click.option("--record-matte", type=str, help="Record the matte."),
+        click.option("--record-matte", type=str, help="Record the matte: .mov (ProRes), .mkv or .mp4."),
         click.option(
             "--sidecar",
             type=click.Path(dir_okay=False, path_type=Path),

@@ -27,7 +27,7 @@ from guangying.live.capture import LiveSource, source_kind
 from guangying.live.focus_link import LiveFocus
 from guangying.live.monitor import MonitorFeed, MonitorServer, WaitingPage, opening_urls
 from guangying.live.monitor_access import monitor_key
-from guangying.live.recorder import Recorder
+from guangying.live.recorder import Recorder, check_processed_recording
 from guangying.live.session import LiveReport, LiveSession, SessionOutputs
 from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
 from guangying.live.streams import StreamOutput, VirtualCamera, check_stream_url
@@ -154,12 +154,7 @@ def _check_outputs(options: Mapping[str, Any]) -> None:
         check_output_folder(Path(options["settings_out"]))
     given = {kind: Path(options[key]) for kind, key in _RECORDING_OPTIONS.items() if options[key]}
     for kind in ("composite", "matte"):
-        if kind in given and given[kind].suffix.lower() not in VIDEO_EXTENSIONS:
-            # pictures were numbered one by one: the frames the take dropped closed up, a 6 s take
-            # played in 3 s, off the sidecar's numbers and the plate
-            raise SettingsError(f"--{_RECORDING_OPTIONS[kind].replace('_', '-')} {given[kind]}: a live "
-                                "recording is a video, .mp4, .mov or .mkv (a frame the take drops is a hold "
-                                "in it); render pictures from the plate in post")
+        check_processed_recording(kind, given.get(kind))
     plate = given.get("plate")
     if plate is not None and plate.suffix.lower() not in (*VIDEO_EXTENSIONS, ".ts", *WRITTEN_EXTENSIONS):
         raise SettingsError(f"--record-plate {plate}: unknown output type {plate.suffix or '(none)'}; use "

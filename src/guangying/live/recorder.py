@@ -57,6 +57,16 @@ def _recording_options(path: Path, timecode: str | None, pixel_aspect: Fraction,
 
 
 
+def check_processed_recording(kind: str, path: Path | None) -> None:
+    """Refuse a recording of the processed frames (``kind`` composite or matte) that is not a video: a
+    picture sequence was numbered one by one, so the frames the take dropped closed up (a 6 s take played
+    in 3 s, off the sidecar's numbers and the plate). A video holds a dropped frame in its place."""
+    if path is not None and Path(path).suffix.lower() not in VIDEO_EXTENSIONS:
+        option = "--record" if kind == "composite" else "--record-matte"
+        raise SettingsError(f"{option} {path}: a live recording is a video, .mp4, .mov or .mkv (a frame the "
+                            "take drops is a hold in it); render pictures from the plate in post")
+
+
 class _PlateRecorder(DroppingWorker[CapturedFrame]):
     """``--record-plate``: every frame the camera delivers, taken from the capture thread as it arrives
     and encoded in a thread of its own, so the plate post renders from is whole even when keying falls
@@ -152,6 +162,8 @@ class Recorder:
         free_bytes: Callable[[Path], int] = disk_free_bytes,
     ) -> None:
         self.fps, self.pixel_aspect = fps, pixel_aspect
+        check_processed_recording("composite", composite)
+        check_processed_recording("matte", matte)
         self.paths = {"composite": composite, "matte": matte}
         first = next((p for p in (composite, plate, matte) if p is not None), None)
         if sidecar is None and first is not None:
