@@ -59,16 +59,20 @@ def test_exr_half_linear_with_alpha_keeps_values_above_one(tmp_path):
 
 
 def test_light_beyond_half_floats_range_is_clamped_not_infinite(tmp_path):
-    # A render's sun at 1e6 became an infinite half float: black (read back as 0) or NaN in a comp
+    # A render's sun at 1e6 became an infinite half float: black (read back as 0) or NaN in a comp. Then
+    # each channel was clipped on its own, and a warm sun (1e5, 9e4, 8e4) came out white
     rgb = np.full((4, 4, 3), 0.5, np.float32)
     rgb[0, 0] = (1e6, 7e4, -1e6)
+    rgb[1, 1] = (1e5, 9e4, 8e4)
     with open_writer(tmp_path / "sun.exr", content="rgba") as writer:
         writer.write(rgb, alpha=np.ones((4, 4), np.float32), transfer="linear")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "NaN or infinite pixels" on reading our own file
         with open_reader(tmp_path / "sun.exr") as reader:
             frame = next(iter(reader))
-    np.testing.assert_array_equal(frame.rgb[0, 0], [65504, 65504, -65504])
+    np.testing.assert_allclose(frame.rgb[0, 0], [65504, 7e4 * 0.065504, -65504], rtol=1e-3)  # hue kept
+    np.testing.assert_allclose(frame.rgb[1, 1], [65504, 0.9 * 65504, 0.8 * 65504], rtol=1e-3)
+    assert frame.rgb[2, 2].tolist() == [0.5, 0.5, 0.5]
 
 
 def test_exr_writer_linearises_srgb_input(tmp_path):

@@ -276,6 +276,10 @@ class ImageWriter(Writer):
         if self._from_bt709 is not None:
             colour = cv2.transform(colour, self._from_bt709)
         if self._ext == ".exr":  # half floats end at 65504: a sun or a specular beyond became infinite
+            if float(colour.max()) > _HALF_MAX:
+                # scaled down, hue kept: clipped channel by channel, a sun's (1e5, 9e4, 8e4) came out white
+                peak = colour.max(axis=2, keepdims=True)
+                np.multiply(colour, _HALF_MAX / np.maximum(peak, _HALF_MAX), out=colour)
             np.clip(colour, -_HALF_MAX, _HALF_MAX, out=colour)
         if self._ext == ".dpx":  # linear light: the encode workers take it to log, side by side
             if self.content == "rgba":
