@@ -329,3 +329,21 @@ def test_the_waiting_page_hands_its_port_to_the_monitor_without_refusing_anyone(
         source.stop()
     assert not refused, refused[:3]
     assert b'"state": "waiting"' in answered[0] and b'"state": "waiting"' not in answered[-1]
+
+
+def test_frames_let_go_while_the_engine_starts_are_not_shown_as_dropped(plate_clip, tmp_path):
+    """The camera is read while the engine compiles, and what it sends meanwhile is let go (the take
+    counts from 0 at its start): the page showed hundreds of them as dropped before the take began."""
+    source = LiveSource(str(plate_clip), loop=True)
+    settings = LiveSettings({"background": "black"}, source.width, source.height)
+    session = LiveSession(source, settings, SessionOutputs(settings_path=tmp_path / "look.yaml"), None)
+    source.start()
+    try:
+        deadline = time.monotonic() + 30
+        while source.dropped < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert source.dropped >= 5  # frames let go meanwhile
+        stats = session.stats()
+        assert stats["state"] == "starting" and stats["dropped"] == 0 and stats["frames_in"] == 0, stats
+    finally:
+        source.stop()

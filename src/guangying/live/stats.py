@@ -66,6 +66,10 @@ class LiveStats:
         p50, p95 = self.latency_percentiles_ms()
         fps = round(self.fps(), 2)
         with self._lock:
+            if self.state == "starting":
+                # what the camera sends while the engine compiles is let go, and the take counts from 0 at
+                # its start: shown meanwhile, hundreds of frames read as dropped before the take began
+                frames_in = dropped = damaged = 0
             out = {
                 "fps": fps,
                 "latency_ms_p50": p50,
