@@ -56,6 +56,9 @@ def _second_look(rgb: np.ndarray, alpha: np.ndarray, soft: np.ndarray, plate: np
     )
 
 
+PASSED_THROUGH = "frames are passed through opaque"  # what becomes of frames without a screen, said
+
+
 def _check_frame(rgb: object, what: str, plate: bool = True) -> np.ndarray:
     """``rgb`` as float32 (H, W, 3); a camera's picture (``plate``) also in the display range: the
     set behind (``plate=False``) may hold light far above 1 (an HDR sky, an emissive sign)."""
@@ -113,7 +116,7 @@ class ChromaKeyer:
         self._warned_no_screen = False
         self._warned_plate_gain = False
         # what becomes of frames with no screen, for the warning (a hybrid matte decides them itself)
-        self.without_screen = "frames are passed through opaque"
+        self.without_screen = PASSED_THROUGH
         # The source stores its colour at full resolution (4:4:4 or RGB video; a job sets it from
         # ClipInfo.chroma_subsampled): "auto" then refines only a Bayer mosaic's colour (refinement_kind).
         self.full_chroma_source = False

@@ -18,6 +18,7 @@ from guangying.base.errors import MediaError, SettingsError
 from guangying.base.mattes import Matter
 from guangying.base.timecode import timecode_at
 from guangying.keyer import ChromaKeyer
+from guangying.keyer.chroma import PASSED_THROUGH
 from guangying.keyer.screen import NoScreenError
 from guangying.media import FrameRate, display_srgb, open_reader, open_writer, scene_linear_foreground
 from guangying.media.damage import first_frame_ranges
@@ -299,9 +300,11 @@ def run_job(
         keyer = matter if isinstance(matter, ChromaKeyer) else getattr(matter, "keyer", None)
         if isinstance(keyer, ChromaKeyer):  # hybrid's keyer too
             keyer.full_chroma_source = info.chroma_subsampled is False
-            if info.has_alpha and isinstance(matter, ChromaKeyer):
-                # said as "passed through opaque" of an RGBA render (a CG element), which keeps its alpha
-                keyer.without_screen = "the footage's own alpha is used as it is"
+            if isinstance(matter, ChromaKeyer):  # (a hybrid matte says its own)
+                # said as "passed through opaque" of an RGBA render (a CG element), which keeps its alpha;
+                # set either way, so a keyer used again on a clip without alpha says its own again
+                keyer.without_screen = ("the footage's own alpha is used as it is" if info.has_alpha
+                                        else PASSED_THROUGH)
         plate: PlateSource | None = None
         if isinstance(background, str | Path):
             plate = Background(background, info.width, info.height, fps=info.fps,
