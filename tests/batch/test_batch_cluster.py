@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -349,7 +351,8 @@ def test_a_schedulers_sigterm_stops_the_batch_as_it_stops_a_render(shoot, tmp_pa
 
 def test_a_script_falls_back_to_this_machine_after_a_cluster_it_cannot_reach(shoot, tmp_path):
     """A failed ray:// join left Ray's client mode half set up: the script's fallback run_batch on this
-    machine then failed inside Ray with a bare AssertionError. (Its own process: Ray is process-wide.)"""
+    machine then failed inside Ray with a bare AssertionError. (Its own process: Ray is process-wide.)
+    The local session leaves no files behind: each batch left Ray's session folder of logs in /tmp/ray."""
     (tmp_path / "takes").mkdir()
     os.link(shoot / "takes" / "c.mp4", tmp_path / "takes" / "c.mp4")
     (tmp_path / "jobs.yaml").write_text("shots:\n  - {input: takes/c.mp4, command: key, alpha: out/a.mov}\n")
@@ -366,11 +369,17 @@ except gy.NothingStartedError as exc:
 report = gy.run_batch(shots, "jobs.yaml", workers=1, show_progress=False)
 print("local:", [s.status for s in report.shots])
 """
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(SRC)}, timeout=240)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"refused: cannot join the Ray cluster at ray://127.0.0.1:{port}" in proc.stdout
-    assert "local: ['done']" in proc.stdout
+    ray_tmp = Path(tempfile.mkdtemp(prefix="gyt"))  # short: Ray's socket paths live under it
+    try:
+        env = {**os.environ, "PYTHONPATH": str(SRC), "RAY_TMPDIR": str(ray_tmp)}
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                              env=env, timeout=240)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"refused: cannot join the Ray cluster at ray://127.0.0.1:{port}" in proc.stdout
+        assert "local: ['done']" in proc.stdout
+        assert list(ray_tmp.iterdir()) == []
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 def test_a_head_address_nothing_answers_on_is_refused_at_once(shoot, tmp_path):
@@ -416,8 +425,9 @@ def test_a_local_ray_that_starts_too_slowly_is_tried_once_more_then_said():
     from guangying.batch.runner import _init_local_ray
 
     once = _SlowStartRay(1)
-    _init_local_ray(once, 2)  # a busy machine's first start failed the whole batch with Ray's traceback
+    files = _init_local_ray(once, 2)  # a busy machine's first start failed the batch with Ray's traceback
     assert (once.inits, once.shutdowns) == (2, 1)
+    files.rmdir()  # the session's own folder (the failed start's is removed)
     twice = _SlowStartRay(2)
     with pytest.raises(NothingStartedError, match="Ray could not start on this machine.*busy"):
         _init_local_ray(twice, 2)

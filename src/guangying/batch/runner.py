@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 import warnings
@@ -123,8 +124,9 @@ class _ShotState:
     started: float = 0.0
 
 
-def _connect(address: str | None, workers: int | None) -> tuple[bool, str]:
-    """Join ``address`` or start Ray on this machine; returns (we started it, a description)."""
+def _connect(address: str | None, workers: int | None) -> tuple[Path | None, str]:
+    """Join ``address`` or start Ray on this machine; returns (the files of a session we started, or None
+    for one joined, a description)."""
     # Ray reports usage statistics to its makers by default; a render node should send nothing.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address is None:
@@ -134,7 +136,7 @@ def _connect(address: str | None, workers: int | None) -> tuple[bool, str]:
     import ray
 
     if ray.is_initialized():
-        return False, "existing Ray session"
+        return None, "existing Ray session"
     with _own_stop_handlers():
         return _init_ray(ray, address, workers)
 
@@ -159,27 +161,39 @@ def _quiet_default_token_note(record: logging.LogRecord) -> bool:
     return "Token authentication is enabled" not in record.getMessage()
 
 
-def _init_local_ray(ray: Any, cpus: int) -> None:  # noqa: ANN401
+def _ray_files_folder() -> Path:
+    """A folder of its own for a local session's sockets and logs, in the system temp folder Ray would use
+    (RAY_TMPDIR, TMPDIR, /tmp): under Ray's default /tmp/ray each batch left a session folder of logs
+    that nothing removed."""
+    base = os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp"  # noqa: S108 (Ray's own order)
+    return Path(tempfile.mkdtemp(prefix="guangying-ray-", dir=base))
+
+
+def _init_local_ray(ray: Any, cpus: int) -> Path:  # noqa: ANN401
     logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(
         _quiet_default_token_note)
-    for attempt in (1, 2):
+    attempt = 1
+    while True:
+        files = _ray_files_folder()
         try:
             # "local": a session of its own, also on a node of a cluster (RAY_ADDRESS set, `ray start` run),
             # which ray.init() would join and then refuse the CPU count given
-            ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING)
-            return
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING,
+                     _temp_dir=str(files))
+            return files
         except Exception as exc:  # noqa: BLE001  (Ray raises a bare Exception for a slow start)
             ray.shutdown()
+            shutil.rmtree(files, ignore_errors=True)
             # on a machine busy with other work Ray's node can miss its fixed 30 s to register: once more
             if attempt == 2 or "timed out during startup" not in str(exc):
                 raise NothingStartedError(f"Ray could not start on this machine ({exc}): if it is busy with "
                                           "other work, try again when it is quieter") from exc
+            attempt += 1
 
 
-def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[bool, str]:  # noqa: ANN401
+def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[Path | None, str]:  # noqa: ANN401
     if address is None:
-        _init_local_ray(ray, workers or os.cpu_count() or 1)
-        return True, "this machine"
+        return _init_local_ray(ray, workers or os.cpu_count() or 1), "this machine"
     _check_head_answers(address)
     try:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
@@ -192,7 +206,7 @@ def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[bool,
             f"cannot join the Ray cluster at {address}: {exc}. If the cluster uses Ray's token "
             "authentication, run the batch with RAY_AUTH_MODE=token and RAY_AUTH_TOKEN set to what "
             "`ray get-auth-token` prints on its head node") from exc
-    return True, address
+    return None, address
 
 
 def _check_head_answers(address: str) -> None:
@@ -300,7 +314,7 @@ def run_batch(
                                       "nothing was started: give a folder this user can write") from exc
     manifest_file = manifest_path(jobs_file)
     manifest = Manifest.load(manifest_file) if resume else Manifest(manifest_file)
-    we_started, cluster = _connect(ray_address, workers)
+    ray_files, cluster = _connect(ray_address, workers)
     pool: _Pool | None = None
     busy: dict[Any, tuple[Any, str, RangeTask]] = {}
     states: dict[str, _ShotState] = {}
@@ -337,14 +351,25 @@ def run_batch(
             _clear_unfinished(busy, states)
         for claim in claims:
             claim.release()
-        if we_started:
+        if ray_files is not None:
             ray.shutdown()
+            _end_ray_files(ray_files, states)
     report = BatchReport(outcomes, time.perf_counter() - started, size, cluster, startup_s, model_loads)
     if report_dir is not None:
         from guangying.batch.report import write_report  # it reads BatchReport from here
 
         _, report.page = write_report(report, os.path.abspath(report_dir))
     return report
+
+
+def _end_ray_files(ray_files: Path, states: dict[str, _ShotState]) -> None:
+    """Ray's logs of a session we started are kept, and said, only where a worker died: they hold its
+    last words (a crash in a library, the memory killer)."""
+    if any(state.outcome.retries for state in states.values()):
+        logs = ray_files / "session_latest" / "logs"
+        warnings.warn(f"a worker died under a range: Ray's logs of this run are kept in {logs}", stacklevel=3)
+    else:
+        shutil.rmtree(ray_files, ignore_errors=True)
 
 
 def _clear_unfinished(busy: dict[Any, tuple[Any, str, RangeTask]], states: dict[str, _ShotState]) -> None:
