@@ -428,3 +428,45 @@ def test_sd_prores_with_a_silent_header_is_decoded_by_its_container_matrix(tmp_p
     error = np.abs(display_srgb(frame.rgb, frame.transfer)[288, 60::120] * 255 - patches)
     assert error.max() < 1.5, f"{error.max():.1f}/255 off"
     assert not [w for w in recwarn if "colour matrix" in str(w.message)]
+
+
+def _untagged_10bit(path, luma_codes: np.ndarray) -> None:
+    """A 10-bit H.264 clip of these luma codes (neutral chroma) that says nothing of its range."""
+    import subprocess
+
+    height, width = luma_codes.shape
+    chroma = np.full((height // 2, width // 2), 512, "<u2").tobytes()
+    picture = luma_codes.astype("<u2").tobytes() + chroma + chroma
+    raw = ["-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}", "-r", "25", "-i", "-"]
+    subprocess.run(["ffmpeg", "-v", "error", *raw, "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p10le",
+                    str(path)], input=picture * 2, check=True)
+
+
+def test_an_untagged_clip_with_full_range_shadows_is_said_with_the_retag_that_fixes_it(tmp_path):
+    # An untagged full-range camera clip was read as limited range without a word: every code under 64
+    # (a third of this ramp's shadows) came out black and its whites clipped. The warning's retag
+    # line is checked to work here: the retagged clip reads its codes 0 and 1023 as black and white.
+    import shlex
+    import subprocess
+
+    ramp = np.tile(np.linspace(0, 1023, 96).round(), (48, 1))
+    _untagged_10bit(tmp_path / "cam.mp4", ramp)
+    with pytest.warns(UserWarning, match="does not say its range") as said:
+        with open_reader(tmp_path / "cam.mp4") as reader:
+            next(iter(reader))
+    line = next(str(w.message) for w in said if "its range" in str(w.message)).split("retag it: ")[1]
+    subprocess.run(shlex.split(line), cwd=tmp_path, check=True, capture_output=True)
+    with open_reader(tmp_path / "retagged.mp4") as reader:
+        grey = next(iter(reader)).rgb[24, :, 1]
+    assert grey[0] < 0.002 and grey[-1] > 0.998 and np.all(np.diff(grey) > 0)  # no clipped codes
+
+
+def test_an_untagged_limited_range_clip_with_noise_under_black_is_not_called_full_range(tmp_path, recwarn):
+    # a video-range camera's noise and superwhites: a few codes under black (64), up to 1019
+    rng = np.random.default_rng(3)
+    codes = np.clip(np.tile(np.linspace(64, 1019, 96), (48, 1)) + rng.normal(0, 4, (48, 96)), 0, 1019)
+    codes[:, :24] = np.clip(64 + rng.normal(0, 6, (48, 24)), 0, None)  # a black area
+    _untagged_10bit(tmp_path / "cam.mp4", codes.round())
+    with open_reader(tmp_path / "cam.mp4") as reader:
+        next(iter(reader))
+    assert not [w for w in recwarn if "its range" in str(w.message)]

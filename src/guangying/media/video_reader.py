@@ -312,6 +312,21 @@ def _hdr10_peak_cd_m2(av_frame: av.VideoFrame) -> float | None:
     return None
 
 
+def _share_below_video_black(av_frame: av.VideoFrame) -> float:
+    """The share of a planar Y'CbCr picture's luma codes more than half video black's code below it (under
+    8 of 16 at 8 bits): a limited-range camera's noise reaches a few codes under black, a full-range
+    picture's shadows go down to 0. 0 for formats whose luma is not a plane of its own."""
+    fmt = av_frame.format
+    if fmt.is_rgb or not fmt.name.startswith("yuv") or len(av_frame.planes) < 3:
+        return 0.0
+    bits = fmt.components[0].bits
+    plane = av_frame.planes[0]
+    dtype = np.dtype("<u2") if bits > 8 else np.dtype(np.uint8)
+    row = plane.line_size // dtype.itemsize
+    luma = np.frombuffer(plane, dtype, count=row * plane.height).reshape(plane.height, row)[:, : plane.width]
+    return float(np.count_nonzero(luma < 8 << (bits - 8))) / luma.size
+
+
 class VideoReader(Reader):
     def __init__(
         self, path: Path, start: int | None, end: int | None, camera_log: str | None = "auto"
@@ -795,8 +810,25 @@ class VideoReader(Reader):
         if transfer in _UNREAD_TRANSFERS and self._log is None:
             notes.append(f"{self._path} is tagged with the {_UNREAD_TRANSFERS[transfer]} transfer, {unread} "
                          "BT.709 video")
+        if convert.get("src_color_range") == "MPEG" and (range_note := self._range_note(av_frame)):
+            notes.append(range_note)
         for note in notes:
             warnings.warn(note, stacklevel=3)
+
+    def _range_note(self, av_frame: av.VideoFrame) -> str | None:
+        """An untagged clip is read as limited range; one whose first picture's shadows reach far under
+        video black was probably recorded full range (a camera that does not tag it)."""
+        below = _share_below_video_black(av_frame)
+        if below <= 0.005:
+            return None
+        name, suffix = self._path.name, self._path.suffix
+        flag = f"{self._codec}_metadata=video_full_range_flag=1"
+        retag = (f"ffmpeg -i {name} -c copy -bsf:v {flag} retagged{suffix}" if self._codec in ("h264", "hevc")
+                 else "export it again with its range tagged")
+        return (f"{self._path} does not say its range, so it is read as video (limited) range, as editors "
+                f"read it; but {below:.1%} of its first picture lies far below video black, as in a "
+                "full-range recording, whose shadows and highlights this reading clips. If the camera "
+                f"recorded full range, retag it: {retag}")
 
     def _warn_interlaced(self) -> None:
         # Keyed as stored, every moving edge came combed into the matte and the composite; a user had
