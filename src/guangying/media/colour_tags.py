@@ -209,6 +209,11 @@ class StreamColour:
 
     def note(self, source: str) -> str:
         """What happens to this stream's frames, for a warning."""
+        if self.highlight_peak is None:
+            # an SDR clip in wider primaries (BT.2020, P3) was told of HDR reference whites and roll-off,
+            # which read as if it had been taken for HDR
+            return (f"{source} is tagged {self.describe()}: its colours are converted to BT.709 primaries; "
+                    "its light is read as other SDR video's is (it is not HDR).")
         return (f"{source} is tagged {self.describe()}: its frames are converted to scene-linear BT.709 "
                 "(reference white at 1.0: HLG 75 %, PQ 203 cd/m²). Keying and compositing roll light above "
                 "reference white off into SDR (ITU-R BT.2390, hue kept) and clip colours outside BT.709.")
