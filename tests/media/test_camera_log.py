@@ -267,3 +267,31 @@ def test_a_clean_plate_frame_exported_from_a_sony_clip_is_read_as_the_clip_is(tm
     # grey was 19 % off.
     grey = _patches(settings.clean_plate)[0] - _patches(expected)[0]
     assert np.abs(grey).max() < 0.015
+
+
+@pytest.mark.parametrize(("codes", "named", "title"), [
+    ([64, 500, 900], "slog3-sgamut3cine", "S-Log3"),  # an ordinary Rec.709 clip: black at 64
+    ([95, 420, 598], "vlog-vgamut", "V-Log"),  # S-Log3 (black 95) taken for V-Log (black 128)
+])
+def test_footage_far_below_the_named_curves_black_is_said_to_be_another(tmp_path, codes, named, title):
+    # a Rec.709 clip given --camera-log slog3 was read up to 17 times too bright, said only "as asked"
+    _neutral_clip(tmp_path / "clip.mov", codes)
+    said = rf"clip\.mov: 33\.3% of its first picture lies far below {title}.*probably not {title}.* footage"
+    with pytest.warns(UserWarning, match=said + ".*--camera-log none"):
+        _first(tmp_path / "clip.mov", camera_log=named)
+
+
+def test_a_log_cameras_noise_under_its_black_is_not_called_another_encoding(tmp_path, recwarn):
+    _neutral_clip(tmp_path / "C0003.MP4", [78, 95, 420])  # S-Log3 black 95, its noise 17 codes under
+    _first(tmp_path / "C0003.MP4", camera_log="slog3-sgamut3cine")
+    assert [w for w in recwarn if "S-Log3" in str(w.message)]
+    assert not [w for w in recwarn if "probably not" in str(w.message)]
+
+
+def test_a_picture_sequence_far_below_the_named_curves_black_is_said_too(tmp_path):
+    ramp = np.tile(np.linspace(0.0, 1.0, 64, dtype=np.float32)[None, :, None], (16, 1, 3))  # sRGB: black 0
+    with open_writer(tmp_path / "grade.%04d.png", fps=24, content="rgb") as writer:
+        writer.write(ramp, transfer="srgb")
+    said = r"grade\.%04d\.png is S-Log3 .*\. But 7\.8% of .* probably not S-Log3"
+    with pytest.warns(UserWarning, match=said):
+        _first(tmp_path / "grade.%04d.png", camera_log="slog3-sgamut3cine")

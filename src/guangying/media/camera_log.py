@@ -105,10 +105,7 @@ class CameraLog:
         linear light already (float) and only change primaries."""
         if self.linear:
             return cv2.transform(np.asarray(rgb_codes, np.float32), _to_bt709(self.name))
-        if rgb_codes.dtype not in (np.uint8, np.uint16):
-            # Floats come from 8/16-bit pictures: as 16-bit codes they index the table exactly, where
-            # the curve evaluated per pixel took 0.75 s a 1080p frame (0.017 s by table).
-            rgb_codes = (np.clip(rgb_codes, 0.0, 1.0) * 65535 + 0.5).astype(np.uint16)
+        rgb_codes = self._as_codes(rgb_codes)
         linear = _table(self.name, self.full_range, rgb_codes.dtype.itemsize)[rgb_codes]
         return cv2.transform(linear, _to_bt709(self.name))
 
@@ -120,6 +117,35 @@ class CameraLog:
         return (f"{source} is {self.title} ({self.source}): its frames are converted to scene-linear BT.709 "
                 "(18 % grey at 0.18). Keying and compositing roll light above diffuse white off into SDR. "
                 "If the clip is not log, give --camera-log none")
+
+    def mismatch_note(self, rgb_codes: np.ndarray) -> str | None:
+        """A warning's words when over 0.5 % of a picture's pixels (decoded R'G'B' code values, as
+        :meth:`to_linear_bt709` takes them) have every channel far under the curve's own black (by 2 % of
+        the code range: 20 of 1023): footage in another encoding, such as a Rec.709 clip's shadows (code
+        64) under S-Log3's black (95), which was read up to 17 times too bright without a word. A log
+        camera's noise stays within a few codes of its black."""
+        if self.linear:
+            return None
+        codes = self._as_codes(rgb_codes[..., :3])
+        table = _table(self.name, self.full_range, codes.dtype.itemsize)
+        margin = 0.02 * (table.size - 1)
+        if not (self.full_range or self.name in _ON_DECODED_SIGNAL):
+            margin /= _LIMITED_SPAN  # the decoded signal spans 876 of the 1023 codes
+        under = np.count_nonzero(codes.max(axis=-1) < np.searchsorted(table, 0.0) - margin)
+        share = under / max(1, codes[..., 0].size)
+        if share <= 0.005:
+            return None
+        return (f"{share:.1%} of its first picture lies far below {self.title}'s black, where that "
+                f"curve holds no light: it is probably not {self.title} footage (a Rec.709 clip's shadows "
+                "lie there). Check what the camera recorded; if the clip is not log, give --camera-log none")
+
+    @staticmethod
+    def _as_codes(rgb_codes: np.ndarray) -> np.ndarray:
+        # Floats come from 8/16-bit pictures: as 16-bit codes they index the table exactly, where the
+        # curve evaluated per pixel took 0.75 s a 1080p frame (0.017 s by table).
+        if rgb_codes.dtype in (np.uint8, np.uint16):
+            return rgb_codes
+        return (np.clip(rgb_codes, 0.0, 1.0) * 65535 + 0.5).astype(np.uint16)
 
     def _decode(self, signal: np.ndarray) -> np.ndarray:
         if self.full_range or self.name in _ON_DECODED_SIGNAL:

@@ -98,10 +98,11 @@ def read_picture(path: Path, what: str, camera_log: CameraLog | None = None) -> 
         raise MediaError(f"{named}: it names its primaries in its header, and is read by them; "
                          f"drop --camera-log {camera_log.name}")
     log = camera_log.for_range(True)  # pictures keep code values as they are: full range
+    mismatch = log.mismatch_note(picture.rgb)
     picture.rgb = log.to_linear_bt709(picture.rgb)
     picture.transfer = "linear"
     picture.highlight_peak = log.highlight_peak
-    picture.colour_note = log.note(what)
+    picture.colour_note = log.note(what) + (f". But {mismatch}" if mismatch else "")
     if log.linear:
         picture.primaries = linear_space_chromaticities(log.name)
     return picture

@@ -790,6 +790,9 @@ class VideoReader(Reader):
         """Say what the first frame shows about the source that keys would otherwise get silently
         wrong: a converted colour space, tags that cannot be right, tags this product does not read."""
         notes = [colour.note(str(self._path))] if colour.converted else []
+        if isinstance(colour, CameraLog):
+            mismatch = colour.mismatch_note(to_rgb_codes(av_frame, convert))
+            notes += [f"{self._path}: {mismatch}"] if mismatch else []
         # 8-bit HLG is real (Sony cameras record it); 8-bit PQ or linear light is a mis-tagged SDR
         # clip (an export's or a tool's default), whose colours came out up to 140/255 off
         mistagged = isinstance(colour, StreamColour) and colour.transfer in (TRC_PQ, TRC_LINEAR)
