@@ -1,4 +1,5 @@
 import os
+import time
 import tty
 import warnings
 
@@ -57,3 +58,41 @@ def test_a_motor_that_takes_no_bytes_has_its_commands_dropped_and_said_once():
     assert motor.dropped > 3
     said = [str(w.message) for w in caught if "takes no bytes" in str(w.message)]
     assert len(said) == 1, said
+
+
+def _read_lines(master: int, count: int) -> bytes:
+    got = b""
+    while got.count(b"\n") < count:
+        got += os.read(master, 64)
+    return got
+
+
+def test_a_motor_that_goes_away_mid_take_is_dropped_looked_for_and_followed_again(tmp_path):
+    # a USB glitch: "write failed: [Errno 5] Input/output error" ended focus-live, its FreeD with it.
+    # The port is named by a link, as /dev/serial/by-id/… names an adapter that comes back elsewhere.
+    port = tmp_path / "motor"
+    first_master, first_slave = os.openpty()
+    tty.setraw(first_master)
+    port.symlink_to(os.ttyname(first_slave))
+    motor = SerialMotorOutput(str(port), retry_s=0.05)
+    second_master = second_slave = None
+    try:
+        assert motor.send(100, 2.0) == b"F100\n" and _read_lines(first_master, 1) == b"F100\n"
+        os.close(first_master)  # unplugged
+        with pytest.warns(UserWarning, match="focus motor on .* went away .* looked for every 0.05 s"):
+            motor.send(200, 2.0)
+        assert motor.gone
+        motor.send(300, 2.0)  # dropped, without a word or an error, while it is gone
+        second_master, second_slave = os.openpty()
+        tty.setraw(second_master)
+        port.unlink()
+        port.symlink_to(os.ttyname(second_slave))  # plugged back in
+        time.sleep(0.06)
+        with pytest.warns(UserWarning, match="focus motor on .* is back"):
+            motor.send(400, 2.0)
+        assert not motor.gone and _read_lines(second_master, 1) == b"F400\n"
+    finally:
+        motor.close()
+        for fd in (first_slave, second_master, second_slave):
+            if fd is not None:
+                os.close(fd)

@@ -21,6 +21,7 @@ import serial
 
 from guangying.base.checks import Range, check_range
 from guangying.base.errors import DeviceError
+from guangying.base.serial_ports import PORT_GONE_ERRORS
 from guangying.distance.reading import DistanceReading
 
 HEADER = b"\x59\x59"
@@ -31,15 +32,6 @@ _TEXT_LINE = re.compile(rb"(?<=\n)(\d{1,3}\.\d{1,3})\r?\n")
 _TEXT_LINE_MAX = 10
 # the sensor's own commands that set its output back to centimetre frames and keep that
 _SET_CM_FRAMES = "5A 05 05 01 65, then 5A 04 11 6F to save"
-
-# A port whose device went away: pyserial's flush of a pseudo-terminal or USB adapter gone mid-open raises
-# termios.error, which is no OSError (it ended focus-live as a bug report)
-try:
-    import termios
-
-    _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, termios.error)
-except ImportError:  # Windows
-    _PORT_ERRORS = (serial.SerialException, OSError)
 
 
 class SensorTimeoutError(DeviceError, TimeoutError):
@@ -246,7 +238,7 @@ class TfLunaSource:
                 chunk = self._serial.read(max(1, self._serial.in_waiting or FRAME_LEN))
                 if self._serial.in_waiting:  # the rest of a burst that came with the first frame
                     chunk += self._serial.read(self._serial.in_waiting)
-            except _PORT_ERRORS as exc:  # the device node is gone, not just silent
+            except PORT_GONE_ERRORS as exc:  # the device node is gone, not just silent
                 self._serial.close()
                 raise SensorGoneError(
                     f"the LiDAR on {self.port_name} went away ({exc}): unplugged, or its USB adapter reset"
@@ -314,7 +306,7 @@ class TfLunaSource:
         last seconds squeezed into an instant (focus dipped 1 m at the start, then came back)."""
         try:
             self._serial.reset_input_buffer()
-        except _PORT_ERRORS as exc:
+        except PORT_GONE_ERRORS as exc:
             raise SensorGoneError(f"the LiDAR on {self.port_name} went away ({exc})") from exc
         self.parser = TfFrameParser(self._unit_mm)
         self._pending.clear()
@@ -327,7 +319,7 @@ class TfLunaSource:
         self._serial.close()
         try:
             self._serial.open()
-        except _PORT_ERRORS as exc:
+        except PORT_GONE_ERRORS as exc:
             raise DeviceError(f"the LiDAR on {self.port_name} is not back yet: {exc}") from exc
         self._pending.clear()
         self._heard_s, self._received = None, 0
