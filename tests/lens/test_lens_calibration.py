@@ -65,6 +65,8 @@ def test_increasing_motor_direction_also_accepted():
         ([*POINTS[:3], {"distance_m": 3.0, "motor": 1000, "moter_offset": 5}], "point 3: unknown key"),
         ([*POINTS[:3], {"distance_m": 3.0, "motor": True}], "motor True is not a number"),  # was 1
         ([*POINTS[:3], {"distance_m": True, "motor": 1000}], "distance_m True is not a number"),
+        # `distance_m: ` left blank: infinity without a word, or "not monotone (inf m→900, …)" mid-list
+        ([*POINTS[:3], {"distance_m": None, "motor": 120}], "point 3: distance_m is empty; .* or inf"),
     ],
 )
 def test_rejections_are_clear(points, message):

@@ -50,7 +50,9 @@ def _number(value: Any) -> float:  # noqa: ANN401
 
 
 def _as_distance_m(value: Any, where: str) -> float:
-    if value is None or (isinstance(value, str) and value.strip().lower() in {"inf", "infinity", "∞"}):
+    if value is None:  # `distance_m: ` left blank was read as infinity without a word
+        raise CalibrationError(f"{where}: distance_m is empty; give the distance in metres, or inf")
+    if isinstance(value, str) and value.strip().lower() in {"inf", "infinity", "∞"}:
         return math.inf
     try:
         d = _number(value)
