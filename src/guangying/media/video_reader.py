@@ -212,8 +212,8 @@ def rgb_conversion(av_frame: av.VideoFrame, container_matrix: int = _UNSPECIFIED
         # interpolation is exact to rounding, for about 10 ms more per 1080p frame.
         args["interpolation"] = _ACCURATE_8BIT
     if not av_frame.format.is_rgb:
-        # Untagged streams: the container's tag, else ffmpeg's convention, BT.709 for HD and up, BT.601
-        # below; limited range unless the format says full (yuvj*).
+        # Untagged streams: the container's tag, else players' and browsers' convention (not ffmpeg's,
+        # BT.601 at every size): BT.709 for HD and up, BT.601 below; limited range unless yuvj*.
         matrix = _MATRIX.get(stream_matrix(av_frame, container_matrix))
         args["src_colorspace"] = matrix or ("ITU709" if av_frame.height >= 720 else "ITU601")
         if int(av_frame.color_range) == _UNSPECIFIED_RANGE:
