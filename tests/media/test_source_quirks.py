@@ -516,3 +516,23 @@ def test_a_range_from_inside_a_plates_gap_reads_as_the_whole_clip_does(tmp_path,
         with open_reader(path, start=start, end=start + 30) as reader:
             part = [(f.index, _slot(f), f.timecode) for f in reader]
     assert part == whole[start : start + 31]
+
+
+@pytest.mark.parametrize(("ticks_per_s", "period_ticks", "rate"), [
+    (600, 20, Fraction(30)),  # an iPhone's 1/600 timescale
+    (90000, 3003, Fraction(30000, 1001)),  # an Android's 1/90000
+])
+def test_a_camera_rate_clip_with_late_frames_keeps_the_camera_rate(tmp_path, ticks_per_s, period_ticks, rate):
+    # frames from the 30th on 5 ms late: the clip averaged 29.925 fps (12000/401), the rate its outputs,
+    # their timecode and EXR headers were written at, off-speed against the 30p plate in an editor
+    late = round(0.005 * ticks_per_s)
+    path = tmp_path / "phone.mov"
+    timing = ["-vf", f"settb=1/{ticks_per_s},setpts='N*{period_ticks}+gte(N\\,30)*{late}'", "-enc_time_base",
+              f"1/{ticks_per_s}", "-fps_mode", "passthrough", "-video_track_timescale", str(ticks_per_s)]
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=30", "-frames:v", "60",
+                    *timing, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "0", str(path)], check=True)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].average_rate != rate  # the clip's own average is odd
+    with open_reader(path) as reader:
+        assert reader.info.fps == rate and not reader.info.variable_rate
+        assert len(list(reader)) == 60

@@ -238,7 +238,26 @@ def _nominal_rate(stream: av.video.stream.VideoStream, head_s: np.ndarray) -> Fr
     if (average and grid and Fraction(grid) in _VIDEO_RATES and average < grid * Fraction(99, 100)
             and head_s.size >= 3 and abs(float(np.median(np.diff(head_s))) * float(grid) - 1) < 0.1):
         return Fraction(grid)
+    if average and Fraction(average) not in _VIDEO_RATES and (on_grid := _video_rate_of(head_s, average)):
+        return on_grid
     return Fraction(average or stream.guessed_rate or grid or 25)
+
+
+def _video_rate_of(head_s: np.ndarray, average: Fraction) -> Fraction | None:
+    """The camera rate within 0.5 % of an odd ``average`` whose frame grid holds every one of the head's
+    times within a quarter frame, the one nearest the head's typical frame period if two do (30 and
+    29.97 over a short head): a 30 fps phone clip one of whose frames came 5 ms late averaged 29.925 fps
+    (12000/401), and the outputs, their timecode and EXR headers were written at that rate, off-speed
+    in an editor against the 30p plate."""
+    if head_s.size < 3:
+        return None
+    period_s = float(np.median(np.diff(head_s)))
+    fitting = []
+    for rate in _VIDEO_RATES:
+        frames = (head_s - head_s[0]) * float(rate)
+        if abs(float(average / rate) - 1) <= 0.005 and np.abs(frames - np.round(frames)).max() < 0.25:
+            fitting.append((abs(period_s * float(rate) - 1), rate))
+    return min(fitting)[1] if fitting else None
 
 
 def stream_matrix(av_frame: av.VideoFrame, container_matrix: int = _UNSPECIFIED_MATRIX) -> int:
