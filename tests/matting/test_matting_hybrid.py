@@ -153,3 +153,24 @@ def test_hybrid_without_a_screen_in_shot_says_the_person_matte_decides():
         out = HybridMatter(ChromaKeyer(KeyerSettings()), person).process(rgb)
     assert not [w for w in said if "opaque" in str(w.message)]
     assert np.allclose(out.alpha, person.result.alpha, atol=1e-5)
+
+
+def test_a_set_piece_in_a_corner_of_the_screen_is_one_thing_not_cut_by_the_screens_outline():
+    # A screen filling the frame but for a table in its lower-left corner: the screen's convex hull
+    # cut the table along a diagonal, the key keeping the wedge inside it solid and the person matte
+    # dropping the rest (11–12 thousand of its 60 thousand pixels opaque in every frame).
+    yy, xx = np.mgrid[0:H, 0:W]
+    rgb = np.empty((H, W, 3), np.float32)
+    rgb[:] = GREEN
+    table = (xx < 100) & (yy >= 110)
+    texture = 0.1 * np.sin(xx / 3.0) * np.cos(yy / 4.0)
+    rgb[table] = np.stack([0.5 + texture, 0.32 + texture, 0.15 + texture / 2], axis=-1)[table]
+    actor = ((xx - 200) / 30.0) ** 2 + ((yy - 100) / 70.0) ** 2 < 1.0
+    rgb[actor] = (0.8, 0.6, 0.5)
+    person = _person({"actor": actor})
+    out = combine_hybrid(rgb, _key(rgb), person)
+    inner_table = cv2.erode(table.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert out.alpha[inner_table].max() < 0.05  # the person matte's: not a person, so not kept
+    inner_actor = cv2.erode(actor.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert out.alpha[inner_actor].min() > 0.95
+    assert out.alpha[(yy < 100) & (xx < 150)].max() < 0.05  # the screen

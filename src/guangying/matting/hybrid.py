@@ -20,14 +20,19 @@ _WORK_SCALE = 4  # the screen-area estimate is a large-scale shape: work at quar
 
 
 def estimate_screen_area(
-    key_alpha: np.ndarray, margin_frac: float = 0.02, min_area_frac: float = 0.005
+    key_alpha: np.ndarray, margin_frac: float = 0.02, min_area_frac: float = 0.005, *,
+    person_alpha: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Soft screen-area mask (H, W) float32 0–1 from the chroma key's alpha.
+    """Soft screen-area mask (H, W) float32 0–1 from the chroma key's alpha (and the person matte's,
+    both (H, W) float32 0–1).
 
     Pixels the key calls transparent (α < 0.05) are screen. Specks are removed, every sizeable
     screen region is replaced by its convex hull (so an actor standing in front of the screen is
     inside the area), and the hull is feathered over ``margin_frac`` of the frame's short side inside
-    its edge, so nothing beside the screen is the key's.
+    its edge, so nothing beside the screen is the key's. With ``person_alpha``, what lies inside the
+    hull but joins the outside through neither screen nor person (a set piece in a corner of the
+    screen, the floor at its foot) is taken out of the area whole: the hull's straight edge cut it,
+    the key keeping a wedge of it solid and the person matte dropping the rest.
     """
     alpha = np.asarray(key_alpha, np.float32)
     h, w = alpha.shape
@@ -42,6 +47,8 @@ def estimate_screen_area(
             continue
         points = cv2.findNonZero((labels == label).astype(np.uint8))
         cv2.fillConvexPoly(area, cv2.convexHull(points), 1)
+    if person_alpha is not None:
+        area &= ~_joined_to_outside(area, screen, person_alpha, (sw, sh))
     # feathered inside the hull's edge, not across it: grown past the screen, the key's "not screen"
     # made a band of the practical set beside it opaque (a dark seam in every frame)
     margin = max(1, int(round(margin_frac * min(sw, sh))))
@@ -49,6 +56,20 @@ def estimate_screen_area(
                      borderType=cv2.BORDER_REPLICATE)
     soft = cv2.GaussianBlur(area.astype(np.float32), (0, 0), margin / 2.0, borderType=cv2.BORDER_REPLICATE)
     return np.clip(cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+
+
+def _joined_to_outside(area: np.ndarray, screen: np.ndarray, person_alpha: np.ndarray,
+                       size: tuple[int, int]) -> np.ndarray:
+    """1 where a pixel (at the work size) is neither screen nor person (grown by a pixel) and joins,
+    through such pixels, a pixel outside the hull ``area``; else 0."""
+    person = cv2.resize(np.asarray(person_alpha, np.float32), size, interpolation=cv2.INTER_AREA) > 0.1
+    person = cv2.dilate(person.astype(np.uint8), np.ones((3, 3), np.uint8))
+    other = ((screen == 0) & (person == 0)).astype(np.uint8)
+    count, labels = cv2.connectedComponents(other, connectivity=8)
+    outside = np.zeros(count, bool)
+    outside[labels[(other == 1) & (area == 0)]] = True
+    outside[0] = False  # label 0: screen or person
+    return outside[labels].astype(np.uint8)
 
 
 def screen_channel(rgb: np.ndarray, key_alpha: np.ndarray) -> int:
@@ -77,7 +98,7 @@ def person_core(person_alpha: np.ndarray, erode_frac: float = 0.004) -> np.ndarr
 
 def combine_hybrid(rgb: np.ndarray, key: MatteResult, person: MatteResult) -> MatteResult:
     """Merge a chroma key and a person matte of the same frame (see the module docstring)."""
-    screen = estimate_screen_area(key.alpha)
+    screen = estimate_screen_area(key.alpha, person_alpha=person.alpha)
     core = person_core(person.alpha)
     inside_alpha = np.maximum(key.alpha, core)
     # premultiplied colour inside the screen: the key's unmixed foreground where the key is opaque,
