@@ -201,3 +201,25 @@ def test_a_look_saved_live_over_a_set_renders_the_take_in_post(shot, tmp_path):
     out = tmp_path / "post.%04d.png"
     assert _invoke("--config", look, "composite", plate, "--set", folder / "pano.png", "--camera-track",
                    tmp_path / "plate.camera.csv", "--end", FIRST, "-o", out, "--quiet").exit_code == 0
+
+
+def test_a_range_from_partway_in_renders_the_set_and_its_lens_as_the_whole_shot_does(shot, tmp_path):
+    """`--start` past the shot's first frame with the set's depth of field: its lens rows were counted
+    from the range's first frame (a KeyError, "a bug in Guangying"), and the set's focus was the
+    shot's first row's."""
+    from guangying.focus.track_io import TrackRow, write_track
+
+    folder, plate, truth, rows = shot
+    focus_m = [0.6, 1.0, 3.0, 20.0]  # a rack over the shot: a different blur of the set in each frame
+    write_track(tmp_path / "focus.csv", [TrackRow(n, n / 25, "", d, 1 / d, None, "", "log", 1, n / 25 - 0.03)
+                                         for n, d in enumerate(focus_m)])
+    common = ["composite", plate, "--fps", "25", "--set", folder / "pano.png", "--camera-track",
+              folder / "cam.csv", "--f-number", "1.4", "--focus-track", tmp_path / "focus.csv",
+              "--quiet"]  # fmt: skip
+    assert _invoke(*common, "-o", tmp_path / "whole.%04d.png").exit_code == 0
+    result = _invoke(*common, "--start", FIRST + 2, "-o", tmp_path / "part.%04d.png")
+    assert result.exit_code == 0, result.output
+    whole, part = _frames(tmp_path / "whole.%04d.png"), _frames(tmp_path / "part.%04d.png")
+    assert len(part) == 2
+    for got, want in zip(part, whole[2:], strict=True):
+        assert np.abs(got - want).max() < 1e-6

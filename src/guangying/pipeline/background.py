@@ -70,7 +70,9 @@ def fit_cover(rgb: np.ndarray, width: int, height: int, pixel_aspect: Fraction =
 class PlateSource(Protocol):
     """What a job composites over, frame by frame: a :class:`Background`, or a virtual set rendered for
     each frame's camera (which may look at the plate frame itself, e.g. for the actor's shadow).
-    ``inputs`` are the files it reads, which no output of the job may overwrite."""
+    ``inputs`` are the files it reads, which no output of the job may overwrite. One that counts the
+    shot's frames may also have ``start_at(position)``, called before a range from partway in with the
+    shot position (from its first frame, 0) of the range's first frame."""
 
     inputs: tuple[str, ...]
 

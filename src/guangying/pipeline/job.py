@@ -399,6 +399,8 @@ def run_job(
         if isinstance(plate, Background) and not plate.is_still:
             for _ in range(offset):  # a background clip runs alongside the whole shot
                 plate.next_plate()
+        elif callable(getattr(plate, "start_at", None)):  # a virtual set: its camera and lens rows
+            plate.start_at(offset)  # type: ignore[union-attr]
         # a float file (EXR, DPX) holds the composite in scene-linear light: light above 1 and outside
         # BT.709 kept, as Nuke's over of our foreground and the set gives
         linear_composite = "composite" in writers and writers["composite"].output_transfer == "linear"

@@ -219,6 +219,12 @@ class SetBackground:
             self.settings.footage_pixel_aspect,
         )
 
+    def start_at(self, position: int) -> None:
+        """The next frame is the shot's ``position`` (from its first, 0): a range from partway in. Counted
+        from 0 instead, the set's lens read the focus of the range's first row, and the markers and
+        the actor's depth of field failed on a view they could not find (a KeyError)."""
+        self.position = position
+
     def focal_length_mm(self, position: int) -> float:
         """The focal length the set was rendered with at ``position`` (for the actor's depth of field)."""
         view = self._views[position]  # an anamorphic plate's fx is squeezed by its pixel aspect
