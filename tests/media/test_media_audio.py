@@ -488,3 +488,34 @@ def test_a_video_with_gaps_and_sound_keeps_its_timecode(clips, tmp_path, suffix)
         assert {t.get("timecode") for t in tags} - {None} == {"07:43:39:17"}
     with open_reader(target) as reader:
         assert reader.info.timecode == "07:43:39:17"
+
+
+@pytest.mark.parametrize("output", ["out.mp4", "out.mkv"])
+def test_a_gap_in_the_sound_is_silence_in_the_output(tmp_path, output):
+    """A live take's sound after an outage: the packets jump in time with nothing between. Copied so,
+    the gap held no samples, and a WAV export or an editor that reads the sound sample after sample
+    put every sound after it early by the gap (6 s after a sender's outage). It is silence, said."""
+    source = tmp_path / "take.mp4"
+    _make_clip(source, None)
+    gap_s = (4 / FPS, 10 / FPS)  # a quarter second without sound, from frame 4 to 10
+    with_sound = tmp_path / "take_sound.mp4"
+    with av.open(str(source)) as video_in, av.open(str(with_sound), "w") as out:
+        video = out.add_stream_from_template(video_in.streams.video[0])
+        audio = out.add_stream("aac", rate=RATE, layout="stereo")
+        block = av.AudioFrame.from_ndarray(_tone(N * SAMPLES_PER_FRAME), format="fltp", layout="stereo")
+        block.sample_rate, block.pts = RATE, 0
+        for packet in [*audio.encode(block), *audio.encode(None)]:
+            if not gap_s[0] <= float(packet.pts * packet.time_base) < gap_s[1]:  # the outage's: never sent
+                out.mux(packet)
+        for packet in video_in.demux(video_in.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = video
+                out.mux(packet)
+    target = tmp_path / output
+    said = r"take_sound\.mp4 has 1 gap\(s\) without sound \(the longest 0\.2\d s"
+    with pytest.warns(UserWarning, match=said):
+        _invoke("composite", with_sound, "-b", "black", "-o", target)
+    sound = _sound(target)
+    # read sample after sample from its first, the loud step lands on its frame: it came a gap early
+    loud_s = sound["first_s"] + int(np.argmax(np.abs(sound["samples"][0]) > 0.5)) / RATE
+    assert loud_s == pytest.approx(LOUD_FRAME / FPS, abs=0.03)

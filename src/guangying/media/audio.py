@@ -50,6 +50,9 @@ _FALLBACK = {".mp4": "aac", ".mov": "pcm_s24le", ".mkv": "flac"}
 _EDIT_LISTS = {".mp4", ".mov"}
 _AAC_BITS_PER_S_PER_CHANNEL = 96_000
 # ffmpeg's default speaker order per channel count, for sound that names none
+# A longer stretch without sound between packets is a gap (a live take's outage), filled with silence:
+# over two AAC packets, so the timing jitter of sound placed at its arrival is not
+_GAP_S = Fraction(1, 20)
 _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
@@ -211,9 +214,11 @@ def _track_packets(
     # Source time of output time 0, then the cut in that time line.
     begin_s = _video_start_s(audio_in) + start_s
     end_s = begin_s + duration_s
-    if plan.copy_packets and _damaged_packets(source, audio_stream.index, begin_s, end_s):
-        # copied as they were, they clicked and dropped out in the review copy, unsaid; decoded, each
-        # becomes silence of its length, said (_decoded)
+    if plan.copy_packets and _needs_decoding(source, audio_stream.index, begin_s, end_s):
+        # Damaged packets, copied as they were, clicked and dropped out in the review copy, unsaid;
+        # decoded, each becomes silence of its length, said (_decoded). A gap (a live take's outage)
+        # copied as a jump in the timestamps had no samples: a WAV export, or an editor that reads the
+        # sound sample after sample, put everything after it early by the gap (6 s after an outage).
         plan = dataclasses.replace(plan, output_codec=_FALLBACK[suffix.lower()], copy_packets=False)
     items = (
         _copied_packets(audio_in, audio_stream, begin_s, end_s, preroll=suffix in _EDIT_LISTS)
@@ -294,23 +299,33 @@ def _copied_packets(
         held = None
 
 
-def _damaged_packets(source: Path, stream_index: int, begin_s: Fraction, end_s: Fraction) -> int:
-    """How many packets of the span of stream ``stream_index`` do not decode (a damaged stretch of the
-    file). Decoding compressed sound is cheap next to the picture (AAC: an hour in seconds)."""
-    damaged = 0
+def _needs_decoding(source: Path, stream_index: int, begin_s: Fraction, end_s: Fraction) -> bool:
+    """Whether the span of stream ``stream_index`` has a packet that does not decode (a damaged stretch
+    of the file) or a gap in its timestamps (:data:`_GAP_S`). Decoding compressed sound is cheap next to
+    the picture (AAC: an hour in seconds)."""
     with _open_source(source) as container:
         stream = container.streams[stream_index]
+        ctx = stream.codec_context
+        # a packet's stored duration may span a gap (MP4 derives it from the next packet's time); an AAC
+        # packet holds its codec's frame of samples
+        frame_s = Fraction(ctx.frame_size, ctx.sample_rate) if ctx.frame_size and ctx.sample_rate else None
+        sound_until: Fraction | None = None
         for packet in container.demux(stream):
             if packet.pts is None:
                 continue
             start = packet.pts * stream.time_base
             if start >= end_s:
                 break
+            end = start + (frame_s if frame_s is not None else (packet.duration or 0) * stream.time_base)
+            if sound_until is not None and begin_s < start and start - sound_until > _GAP_S:
+                return True
+            sound_until = end if sound_until is None else max(sound_until, end)
             try:
                 packet.decode()
             except av.error.InvalidDataError:
-                damaged += start + (packet.duration or 0) * stream.time_base > begin_s
-    return damaged
+                if end > begin_s:
+                    return True
+    return False
 
 
 def _restreamed(
@@ -340,10 +355,13 @@ def _trimmed_frames(
     begin_s: Fraction,
     end_s: Fraction,
 ) -> Iterator[tuple[Fraction, av.AudioFrame]]:
-    """Decoded sound cut to the exact sample; timestamps count samples from the cut."""
+    """Decoded sound cut to the exact sample; timestamps count samples from the cut. A gap in the sound
+    over :data:`_GAP_S` (a live take's outage) is filled with silence, said; a late start stays one."""
     rate = stream.codec_context.sample_rate
     first_sample = round(begin_s * rate)
     last_sample = round(end_s * rate)  # exclusive
+    filled: list[tuple[int, int]] = []  # (the gap's first sample from the cut, its length)
+    next_sample: int | None = None  # where the sound so far ends, from the cut
     for frame in _decoded(container, stream):
         if frame.pts is None:
             continue
@@ -354,9 +372,21 @@ def _trimmed_frames(
         if hi <= lo:
             continue
         piece = frame if (lo, hi) == (at, at + frame.samples) else _slice(frame, lo - at, hi - at)
-        piece.pts = lo - first_sample  # a late start or a gap in the source stays one
+        if next_sample is not None and lo - first_sample - next_sample > _GAP_S * rate:
+            gap = lo - first_sample - next_sample
+            filled.append((next_sample, gap))
+            yield Fraction(next_sample, rate), _silent_frame(piece.format.name, piece.layout.name, rate, gap,
+                                                            next_sample)
+        piece.pts = lo - first_sample
         piece.time_base = Fraction(1, rate)
+        next_sample = max(next_sample or 0, hi - first_sample)
         yield Fraction(piece.pts, rate), piece
+    if filled:
+        longest = max(filled, key=lambda gap: gap[1])
+        warnings.warn(f"the sound of {container.name} has {len(filled)} gap(s) without sound (the longest "
+                      f"{longest[1] / rate:.2f} s, {longest[0] / rate:.2f} s into the output; a live take's "
+                      "outage): they are silence in the output, so what reads its sound sample after sample "
+                      "stays in sync", stacklevel=2)
 
 
 def _decoded(container: av.container.InputContainer, stream: Any) -> Iterator[av.AudioFrame]:
@@ -384,11 +414,18 @@ def _decoded(container: av.container.InputContainer, stream: Any) -> Iterator[av
 def _silence(ctx: Any, packet: av.Packet) -> av.AudioFrame:
     """Silence as long as ``packet``, in the decoder's own sample format and layout, at its time."""
     samples = max(1, round(packet.duration * packet.time_base * ctx.sample_rate))
-    frame = av.AudioFrame(format=ctx.format.name, layout=ctx.layout.name, samples=samples)
+    frame = _silent_frame(ctx.format.name, ctx.layout.name, ctx.sample_rate, samples, packet.pts)
+    frame.time_base = packet.time_base
+    return frame
+
+
+def _silent_frame(sample_format: str, layout: str, rate: int, samples: int, pts: int) -> av.AudioFrame:
+    """``samples`` of silence at ``pts`` (in 1/``rate`` s unless its time base is set after)."""
+    frame = av.AudioFrame(format=sample_format, layout=layout, samples=samples)
     for plane in frame.planes:
         plane.update(bytes(plane.buffer_size))
-    frame.sample_rate = ctx.sample_rate
-    frame.pts, frame.time_base = packet.pts, packet.time_base
+    frame.sample_rate = rate
+    frame.pts, frame.time_base = pts, Fraction(1, rate)
     return frame
 
 
