@@ -328,3 +328,39 @@ def test_the_sidecar_reaches_the_disk_as_the_take_runs(tmp_path, name):
     take(aborted, 5)
     aborted.abort()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith((".b", "b."))]
+
+
+def test_a_takes_sound_over_an_outage_is_silence_said_of_the_recording(tmp_path):
+    """The sender's sound stopped for a second (an outage): the take's sound track jumped in time over
+    it, so an export that reads it sample after sample put what followed a second early. It is
+    silence now, said of the take (not of the hidden side file the sound was kept in)."""
+    from fractions import Fraction
+
+    import av
+
+    from guangying.live.frames import FrameMeta, LiveFrame
+    from guangying.live.recorder import Recorder
+
+    rate = 48_000
+    with av.open(str(tmp_path / "sender.mka"), "w") as out:
+        stream = out.add_stream("aac", rate=rate, layout="stereo")
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(3 * rate) / rate)).astype(np.float32)
+        block = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+        block.sample_rate, block.pts = rate, 0
+        for packet in [*stream.encode(block), *stream.encode(None)]:
+            out.mux(packet)
+    with av.open(str(tmp_path / "sender.mka")) as sender:
+        sound = sender.streams.audio[0]
+        recorder = Recorder(Fraction(25), composite=tmp_path / "take.mp4", sound=sound)
+        for packet in sender.demux(sound):
+            if packet.pts is not None and not 1.0 <= float(packet.pts * packet.time_base) < 2.0:  # the outage
+                recorder.sound_listener(packet, float(packet.pts * packet.time_base))
+        picture = np.full((48, 64, 3), 0.5, np.float32)
+        for n in range(75):
+            meta = FrameMeta(n, None, 0.0, 1.0, "chroma", 1, take_time_s=n / 25)
+            recorder.write(LiveFrame(np.ones((48, 64), np.float32), picture, meta))
+        with pytest.warns(UserWarning, match=r"the sound of .*take\.mp4 has 1 gap\(s\) without sound"):
+            recorder.close()
+    with av.open(str(tmp_path / "take.mp4")) as take:
+        samples = sum(frame.samples for frame in take.decode(audio=0))
+    assert samples >= 2.9 * rate  # a second short when the outage was a jump in time
