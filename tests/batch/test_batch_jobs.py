@@ -670,3 +670,18 @@ def test_a_glob_over_the_folder_its_shots_write_into_leaves_their_outputs_out(tm
     with pytest.warns(UserWarning, match=left_out):
         shots = load_jobs(jobs, COMMANDS)
     assert [shot.name for shot in shots] == ["c1", "c2"]
+
+
+def test_a_shot_into_one_picture_is_listed_with_the_clips_frame_count(takes):
+    # `alpha: k_alpha.png` (no %04d) on a 6-frame clip passed the check; the shot failed at its turn
+    # saying the range's count (2, not 6) and offering the same single picture as "a pattern"
+    jobs = takes / "single.yaml"
+    jobs.write_text("""
+shots:
+  - {input: takes/c1.mp4, command: key, alpha: out/k_alpha.png, range_frames: 2}
+  - {input: takes/c2.mp4, command: key, alpha: out/poster.png, start: 3, end: 3, name: one}
+""")
+    message = _refused(jobs)
+    assert "1 problem(s)" in message, message
+    assert "k_alpha.png is a single picture and" in message and "has 6 frames" in message
+    assert "k_alpha.%04d.png" in message

@@ -38,7 +38,7 @@ from guangying.media.reader import resolve_range
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import parse_colour_srgb
 from guangying.pipeline.frame import CompositeSettings
-from guangying.pipeline.job import H264Options
+from guangying.pipeline.job import H264Options, JobOutputs, check_single_pictures
 from guangying.pipeline.job_options import settings_from_options, unused_settings_note
 from guangying.pipeline.lens_defocus import LensSettings, load_focus_track
 
@@ -278,12 +278,14 @@ def _check_settings(options: dict[str, Any], where: str, problems: list[str]) ->
 def _check_input(
     source: str,
     options: dict[str, Any],
+    outputs: dict[str, str],
     where: str,
     problems: list[str],
     checked: dict[tuple[str, str, tuple[int, int]], str | None],
 ) -> None:
-    """The input opens and has frames; its masks and clean plate fit its frame size. ``checked``
-    remembers each (key, file, size) tried within one jobs file (a glob's takes share one plate)."""
+    """The input opens and has frames, not into one picture (``outputs``: by kind) unless it is one; its
+    masks and clean plate fit its frame size. ``checked`` remembers each (key, file, size) tried within
+    one jobs file (a glob's takes share one plate)."""
     try:
         log = options.get("camera_log", "auto")
         with open_reader(source, fps=options.get("fps"), camera_log=log) as reader:
@@ -295,10 +297,18 @@ def _check_input(
         # a range outside the clip, or backwards, failed only when the shot's turn came
         count = info.frame_count if info.frame_count and info.frame_count_exact else None
         last = None if count is None else info.first_frame + count - 1
-        resolve_range(source, options.get("start"), options.get("end"), info.first_frame, last)
+        lo, hi = resolve_range(source, options.get("start"), options.get("end"), info.first_frame, last)
     except (GuangyingError, ValueError, OSError) as exc:
         problems.append(f"{where}: input {source}: {exc}")
         return
+    try:
+        # found only by a range's worker, at the shot's turn, with the range's frame count
+        pictures = {kind: Path(path) for kind, path in outputs.items()
+                    if Path(path).suffix.lower() in WRITTEN_EXTENSIONS}  # an unknown type is said already
+        wanted = JobOutputs(pictures.get("composite"), pictures.get("alpha"), pictures.get("foreground"))
+        check_single_pictures(wanted, source, None if hi is None else hi - lo + 1)
+    except GuangyingError as exc:
+        problems.append(f"{where}: {exc}")
     if options.get("focus_track") and options.get("f_number") is not None:
         # a track of other rows or another rate stopped the shot only when its turn came
         try:
@@ -501,7 +511,8 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
             shown = Path(source).name if stems.count(stem) == 1 else f"{folder}/{Path(source).name}"
             shot_where = where if len(sources) == 1 else f"{where} ({shown})"
             own_problems: list[str] = []
-            _check_input(source, options, shot_where, own_problems if keep_going else problems, checked)
+            _check_input(source, options, outputs, shot_where, own_problems if keep_going else problems,
+                         checked)
             reads = [background] if background and parse_colour_srgb(background) is None else []
             reads += [options[spec.dest] for spec in specs.values()
                       if spec.is_path and isinstance(options.get(spec.dest), str)]

@@ -128,9 +128,9 @@ def _warm_up_memory(matter: Matter, source: str | Path, first: int, last: int, f
                       stacklevel=3)
 
 
-def _check_single_pictures(outputs: JobOutputs, source: str | os.PathLike[str], frames: int | None) -> None:
-    """A clip into one picture (``-o poster.png``) is refused before the first frame is matted: the
-    writer found it at the second."""
+def check_single_pictures(outputs: JobOutputs, source: str | os.PathLike[str], frames: int | None) -> None:
+    """A clip of ``frames`` frames into one picture (``-o poster.png``) is refused (SettingsError) before
+    the first frame is matted: the writer found it at the second."""
     for path in (outputs.composite, outputs.alpha, outputs.foreground):
         if path is None or frames is None or frames < 2 or parse_pattern(path) is not None:
             continue
@@ -356,7 +356,7 @@ def run_job(
                 options["patch_sequence"] = True
             return options
 
-        _check_single_pictures(outputs, source, info.frame_count)
+        check_single_pictures(outputs, source, info.frame_count)
         writers = {}
         foreground_has_alpha = False
         if outputs.composite is not None:
