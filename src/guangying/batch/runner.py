@@ -352,8 +352,10 @@ def run_batch(
         for claim in claims:
             claim.release()
         if ray_files is not None:
-            ray.shutdown()
-            _end_ray_files(ray_files, states)
+            try:
+                ray.shutdown()
+            finally:  # a second Ctrl-C during the shutdown left them
+                _end_ray_files(ray_files, states)
     report = BatchReport(outcomes, time.perf_counter() - started, size, cluster, startup_s, model_loads)
     if report_dir is not None:
         from guangying.batch.report import write_report  # it reads BatchReport from here
@@ -368,8 +370,13 @@ def _end_ray_files(ray_files: Path, states: dict[str, _ShotState]) -> None:
     if any(state.outcome.retries for state in states.values()):
         logs = ray_files / "session_latest" / "logs"
         warnings.warn(f"a worker died under a range: Ray's logs of this run are kept in {logs}", stacklevel=3)
-    else:
+        return
+    # Ray's processes, told to stop, may still be closing their logs: a Ctrl-C'd batch's files were left
+    for _ in range(25):
         shutil.rmtree(ray_files, ignore_errors=True)
+        if not ray_files.exists():
+            return
+        time.sleep(0.2)
 
 
 def _clear_unfinished(busy: dict[Any, tuple[Any, str, RangeTask]], states: dict[str, _ShotState]) -> None:
