@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import cv2
 import numpy as np
 import pytest
 from tracking_kit import SENSOR_MM, H, W, board, marker_renderer, set_error_px
@@ -261,3 +262,26 @@ def test_frames_before_the_board_comes_into_view_hold_its_first_pose():
     np.testing.assert_allclose(poses[:10], np.repeat(poses[10:11], 10, axis=0))
     np.testing.assert_allclose(poses[30:], np.repeat(poses[29:30], 10, axis=0))
     assert abs(poses[10, 0] - truth[10, 0]) < 0.2
+
+
+@pytest.mark.parametrize("grey", [0.5, 0.2, 0.06], ids=["grey", "dark grey", "black"])
+def test_a_plain_grey_or_black_actor_in_front_of_markers_keeps_its_matte(grey):
+    # a plain grey or black coat over the markers matched the print pixel by pixel wherever a bit was as
+    # dark or as light, and the matte was cut in the markers' shapes (7000 of 106000 actor pixels)
+    plate = _plates("still", 1, subject_coverage=0.0)[0]
+    rgb = plate.rgb.copy()
+    cover = marker_coverage(board(), plate.pose, K, None, H, W, grow_px=0)
+    yy, xx = np.mgrid[0:H, 0:W]
+    cy, cx = np.argwhere(cover > 0.99).mean(axis=0)
+    coat = ((yy - cy) / (0.3 * H)) ** 2 + ((xx - cx) / (0.2 * W)) ** 2 < 1.0
+    noise = np.random.default_rng(7).normal(0.0, 3 / 255, rgb.shape).astype(np.float32)
+    rgb[coat] = np.clip(grey + noise[coat], 0.0, 1.0)
+    a = marker_alpha(rgb, board(), plate.pose, K, screen_srgb=np.array([0.16, 0.62, 0.24], np.float32))
+    over_markers = coat & (cover > 0.99)
+    inner = cv2.erode(coat.astype(np.uint8), np.ones((21, 21), np.uint8)) > 0
+    assert over_markers.sum() > 2000
+    assert np.mean(a[over_markers & inner] > 0.5) < 0.02  # 25–84 % before
+    # within the pattern test's reach of the coat's edge the markers beside it still count (1.7–4.3 %)
+    assert np.mean(a[over_markers] > 0.5) < 0.06
+    uncovered = (cover > 0.99) & ~coat  # the markers beside the coat still go
+    assert uncovered.sum() > 2000 and a[uncovered].mean() > 0.9
