@@ -246,6 +246,10 @@ def test_a_plate_container_the_camera_cannot_fill_is_refused_before_the_take(pla
     (["--record-plate", "plate.avi"], "unknown output type .avi"),
     (["--record", "take.mp4", "--record-matte", "take.mp4"], "two outputs of this run go to the same place"),
     (["--out", "udp://127.0.0.1:notaport"], "give a port from 1 to 65535"),
+    # the look and the lens: the take never started once the camera came
+    (["--screen-gain", "-1"], "screen_gain=-1.0: must be in (0, 10]"),
+    (["--clip-black", "0.9", "--clip-white", "0.1"], "clip"),
+    (["--lidar", "/dev/ttyUSB9"], "--lidar needs --focal-length and --f-number"),
 ])
 def test_outputs_that_cannot_be_written_are_refused_before_the_camera_is_waited_for(tmp_path, monkeypatch,
                                                                                    args, said):
@@ -273,7 +277,8 @@ def test_a_look_file_in_a_folder_not_there_is_refused_before_the_take(plate_clip
 
 @pytest.mark.parametrize(("option", "value"), [("--port", "99999"), ("--duration", "-5"),
                                                ("--source-timeout", "-1"), ("--lost-timeout", "0"),
-                                               ("--monitor-width", "-5")])
+                                               ("--monitor-width", "-5"), ("--fps", "abc"),
+                                               ("--input-fps", "-25")])  # both ignored without a word
 def test_options_out_of_their_range_are_refused_before_anything_opens(option, value):
     """`--port 99999` ended in "OverflowError … This is a bug in Guangying"; `--duration -5` recorded a
     take of no frames, exit 0; `--source-timeout -1` waited "up to -1 s"."""

@@ -14,6 +14,7 @@ import click
 from guangying.cli.dataclass_options import dataclass_options
 from guangying.cli.engine_options import camera_log_option, engine_options
 from guangying.cli.focus_commands import LIDAR_OFFSET_HELP
+from guangying.cli.frame_rate import FRAME_RATE
 from guangying.cli.wording import frames
 from guangying.keyer import KeyerSettings
 from guangying.pipeline.frame import CompositeSettings
@@ -43,8 +44,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         dataclass_options(CompositeSettings),
         # source
         click.option("--loop", is_flag=True, help="Replay a file (reconnect a stream) when it ends."),
-        click.option("--fps", help="Image sequence or picture: frame rate, e.g. 25 or 24000/1001 "
-                     "[default: what its EXR or DPX headers say, else 24]."),
+        click.option("--fps", type=FRAME_RATE, help="Image sequence or picture: frame rate, e.g. 25 or "
+                     "24000/1001 [default: what its EXR or DPX headers say, else 24]."),
         camera_log_option(),
         click.option(
             "--source-timeout",
@@ -61,7 +62,7 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             help="Seconds without a picture (or with only damaged ones) after which a stream counts as lost.",
         ),
         click.option("--video-size", help="Camera (V4L2): capture size, e.g. 1920x1080."),
-        click.option("--input-fps", help="Camera (V4L2): capture frame rate, e.g. 25."),
+        click.option("--input-fps", type=FRAME_RATE, help="Camera (V4L2): capture frame rate, e.g. 25."),
         click.option("--input-format", help="Camera (V4L2): pixel format, e.g. mjpeg or yuyv422."),
         click.option(
             "--queue-frames",

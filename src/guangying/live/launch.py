@@ -130,12 +130,9 @@ def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, Le
             subject_distance_m=options["subject_distance_m"],
             background_distance_m=options["background_distance_m"],
         )
+    _check_focus_options(options)
     if not options["lidar"]:
-        if options["freed_target"]:
-            raise SettingsError("--freed needs --lidar (the distance it sends comes from the LiDAR)")
         return None, lens
-    if options["focal_length_mm"] is None or options["f_number"] is None:
-        raise SettingsError("--lidar needs --focal-length and --f-number for focus and depth of field")
     coc_mm = sensor_preset(options["sensor"]).coc_mm
     config = ControllerConfig(options["focal_length_mm"], options["f_number"], coc_mm,
                               sensor_offset_m=options["lidar_offset_m"])
@@ -144,6 +141,22 @@ def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, Le
     source = TfLunaSource(options["lidar"], baudrate=options["baud"], unit_mm=options["lidar_unit"] == "mm",
                           max_range_m=options.get("lidar_range_m", 8.0))
     return LiveFocus(source, controller, coc_mm, sender), lens
+
+
+def _check_focus_options(options: Mapping[str, Any]) -> None:
+    if not options["lidar"] and options["freed_target"]:
+        raise SettingsError("--freed needs --lidar (the distance it sends comes from the LiDAR)")
+    if options["lidar"] and (options["focal_length_mm"] is None or options["f_number"] is None):
+        raise SettingsError("--lidar needs --focal-length and --f-number for focus and depth of field")
+
+
+def _check_look(options: Mapping[str, Any]) -> None:
+    """The look's values and the focus options, before the camera is waited for: a bad --screen-gain,
+    crossed clip levels or --lidar without a lens were said only once the camera sent its first picture
+    (and the take never started). Its masks, which need the picture's size, are checked then."""
+    look = {k: v for k, v in look_from_options(options).items() if k not in ("garbage_mask", "despill_mask")}
+    LiveSettings(look, 64, 64, take_lens_from_options(options), with_set=bool(options["set_path"]))
+    _check_focus_options(options)
 
 
 def _check_outputs(options: Mapping[str, Any]) -> None:
@@ -296,6 +309,7 @@ def open_live(options: Mapping[str, Any],
     key = None if o["no_monitor"] else monitor_key(o["monitor_key"], o["host"])
     _check_set_files(o)
     _check_outputs(o)
+    _check_look(o)
     closers: list[Callable[[], None]] = []
     try:
         waiting = None
@@ -310,7 +324,7 @@ def open_live(options: Mapping[str, Any],
             k: v
             for k, v in (
                 ("video_size", o["video_size"]),
-                ("framerate", o["input_fps"]),
+                ("framerate", str(o["input_fps"]) if o["input_fps"] else None),  # ffmpeg takes 24000/1001
                 ("input_format", o["input_format"]),
             )
             if v
