@@ -161,6 +161,10 @@ def test_a_frame_without_a_screen_says_so():
     # asked for neither, it named the one detection leaned to ("no blue screen found")
     with pytest.raises(ValueError, match="no green or blue screen found.*--screen-colour"):
         estimate_screen_colour(grey, "auto")
+    # so the keyer says, on its default --screen auto (it passed the one it leaned to on)
+    keyer = ChromaKeyer(KeyerSettings())
+    with pytest.warns(UserWarning, match="no green or blue screen found"):
+        keyer.process(grey)
 
 
 def test_slate_at_the_head_of_a_take_passes_through_until_the_screen_appears():

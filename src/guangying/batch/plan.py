@@ -70,9 +70,8 @@ def _shared_keyer_state(rgb_srgb: Any, options: dict[str, Any], full_chroma: boo
     shared: dict[str, Any] = {}
     if options.get("screen_colour") is None:
         screen = options.get("screen", "auto")
-        screen = detect_screen(rgb_srgb) if screen == "auto" else screen
-        shared["screen"] = screen
         shared["screen_colour"] = estimate_screen_colour(rgb_srgb, screen)
+        shared["screen"] = detect_screen(rgb_srgb) if screen == "auto" else screen
     # Which luma the refinement fits is a per-shot finding too: a range deciding it from its own first
     # frame keyed differently from the frame on (an H.264 keyframe can read as mosaic, the rest not).
     refine = options.get("luma_refine", "auto")

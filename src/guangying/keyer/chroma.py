@@ -159,9 +159,9 @@ class ChromaKeyer:
             colour = np.asarray(st.screen_colour, np.float32)
             auto = "green" if colour[1] >= colour[2] else "blue"
             screen: str = st.screen if st.screen != "auto" else auto
-        else:
+        else:  # "auto" as asked: a frame without a screen is said as neither, not as the one leaned to
+            colour = np.asarray(estimate_screen_colour(rgb, st.screen), np.float32)
             screen = st.screen if st.screen != "auto" else detect_screen(rgb)
-            colour = np.asarray(estimate_screen_colour(rgb, screen), np.float32)
         self._screen = screen
         self._screen_linear = srgb_to_linear(colour)
 
