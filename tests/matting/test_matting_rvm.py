@@ -37,6 +37,16 @@ def test_unknown_preset_and_bad_ratio_are_refused():
 
 
 @pytest.mark.models
+def test_a_preset_beside_a_downsample_ratio_is_said_to_do_nothing(recwarn):
+    # `--preset full_body --downsample-ratio 0.25` mattes as the ratio alone, without a word
+    with pytest.warns(UserWarning, match="the full_body preset does nothing beside a downsample ratio"):
+        RvmMatter(downsample_ratio=0.25, preset="full_body")
+    RvmMatter(downsample_ratio=0.25)
+    RvmMatter(preset="full_body")
+    assert not [w for w in recwarn if "preset" in str(w.message)]
+
+
+@pytest.mark.models
 def test_rvm_mattes_the_astronaut():
     matter = RvmMatter()
     frame = _astronaut()

@@ -117,6 +117,10 @@ class RvmMatter:
         if not isinstance(int8, bool):
             raise SettingsError(f"RVM matting setting int8={int8!r}: must be True or False")
         choose_downsample_ratio(720, 1280, preset)  # validates the preset name now, not on frame 1
+        if downsample_ratio is not None and preset != "portrait":  # the output was the same as without it
+            warnings.warn(f"the {preset} preset does nothing beside a downsample ratio "
+                          f"({downsample_ratio:g}), which sets the network's resolution itself: give one or "
+                          "the other", stacklevel=2)
         self.downsample_ratio = downsample_ratio
         self.preset: Preset = preset
         network = "rvm_base_int8" if int8 else "rvm_base"
