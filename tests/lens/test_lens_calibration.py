@@ -126,9 +126,15 @@ def test_focus_outside_the_calibrated_span_is_said():
     assert "nearer than the lens calibration's nearest point (0.45 m" in cal.outside_note(1 / 0.3)
     assert "beyond the lens calibration's farthest point (5 m" in cal.outside_note([1 / 3.0, 1 / 8.0])
     log = [DistanceReading(k / 50, 3.0 + 0.1 * k, 1.0, "lidar") for k in range(60)]  # walks off to 8.9 m
-    with pytest.warns(UserWarning, match=r"frame \d+ and others: focus at .* m is beyond .*farthest point"):
+    beyond = r"frame \d+ and others: focus at .* m is beyond .*farthest point"
+    with pytest.warns(UserWarning, match=beyond) as said:
         rows = replay(log, fps=25, config=ControllerConfig(85, 2.0, 0.025), calibration=cal)
     assert rows[-1].motor_position == pytest.approx(800)  # held at 5 m's position, as said
+    # the frame's own focus, not the farthest of the take's beside its number; and not "5 m is beyond 5 m"
+    import re
+
+    frame, at = re.search(r"frame (\d+) and others: focus at ([\d.]+) m", str(said[0].message)).groups()
+    assert float(at) == pytest.approx(rows[int(frame)].focus_distance_m, rel=1e-3) and at != "5"
 
 
 def test_a_lens_file_carries_zoom_and_focus_points_in_freed_counts():

@@ -209,8 +209,12 @@ def _say_outside(calibration: LensCalibration, diopters: np.ndarray, first_frame
     outside = calibration.outside(diopters)
     if not outside.any():
         return False
-    frame = first_frame + int(np.argmax(outside))
-    warnings.warn(f"frame {frame} and others: {calibration.outside_note(diopters[outside])}", stacklevel=4)
+    first = int(np.argmax(outside))
+    # the first such frame's own focus: the block's farthest out was said beside the first frame's number
+    # ("frame 1 … focus at 1.94 m" where frame 1 was at 5 m)
+    others = " and others" if np.count_nonzero(outside) > 1 else ""
+    note = calibration.outside_note(diopters[first:first + 1])
+    warnings.warn(f"frame {first_frame + first}{others}: {note}", stacklevel=4)
     return True
 
 

@@ -63,6 +63,16 @@ def _as_distance_m(value: Any, where: str) -> float:
     return d
 
 
+def _metres_beside(distance_m: float, point_m: float) -> str:
+    """``distance_m`` to three figures, or more where those read as the calibration's point (5.0035 m
+    beyond a point at 5 m was said as "5 m is beyond … (5 m …)")."""
+    for digits in (3, 5, 7):
+        text = f"{distance_m:.{digits}g}"
+        if text != f"{point_m:.{digits}g}":
+            return text
+    return f"{distance_m:g}"
+
+
 @dataclass(slots=True)
 class LensCalibration:
     """Monotone map between focus distance (m) and motor position (encoder counts)."""
@@ -169,14 +179,15 @@ class LensCalibration:
         far_d, near_d = self.diopter_range
         nearer, farther = d[d > near_d], d[d < far_d]
         if nearer.size:
-            return (f"focus at {1 / nearer.max():.3g} m is nearer than the lens calibration's nearest "
+            at = _metres_beside(1 / nearer.max(), self.min_focus_m)
+            return (f"focus at {at} m is nearer than the lens calibration's nearest "
                     f"point ({self.min_focus_m:g} m, {self.source}): the motor holds at that point there, so "
                     "the lens is not where the track says; measure a nearer point if the lens focuses there")
         if farther.size:
             far_m = 1.0 / far_d
-            return (f"focus at {1 / farther.min():.3g} m is beyond the lens calibration's farthest point "
-                    f"({far_m:g} m, {self.source}): the motor holds at that point there; measure a point at "
-                    "infinity (distance_m: inf)")
+            return (f"focus at {_metres_beside(1 / farther.min(), far_m)} m is beyond the lens calibration's "
+                    f"farthest point ({far_m:g} m, {self.source}): the motor holds at that point there; "
+                    "measure a point at infinity (distance_m: inf)")
         return None
 
     def motor_for_distance(self, distance_m: np.ndarray | float) -> np.ndarray:
