@@ -64,7 +64,8 @@ def load_batch_file(jobs_file: str | os.PathLike[str], keep_going: bool = False)
 @click.option(
     "--ray",
     "ray_address",
-    help="Join a Ray cluster: 'auto' (this node's cluster) or ray://HOST:PORT. "
+    help="Join a Ray cluster: 'auto' (this node's cluster), its head's HOST:PORT (as `ray start --head` "
+    "prints it, 6379 by default) or ray://HOST:PORT (Ray Client, 10001). "
     "Default: start Ray on this machine, one worker per core.",
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: one per CPU].")

@@ -207,7 +207,8 @@ def focus_command(
 @click.option("--zoom", type=click.IntRange(0, 0xFFFFFF), default=0, show_default=True,
               help="FreeD zoom field (encoder counts, 24-bit)")
 @click.option("--sensor-timeout", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="seconds without a valid frame before giving up")
+              help="seconds without a valid frame: at the start the run gives up (the wiring is said); "
+              "mid-take focus holds, FreeD goes on and the silence is said")
 @click.option("--motor-port", default=None, help="optional serial focus motor (needs --calibration)")
 @click.option("--motor-format", default="F{pos}\n", show_default=r"F{pos}\n",
               help="line sent to the motor: {pos} its position, {mm} the focus in mm, \\n a new line")
