@@ -453,3 +453,38 @@ def test_markers_lost_in_most_frames_are_said_as_such_not_as_a_wrong_board(tmp_p
     messages = [str(w.message) for w in said]
     assert any("too few markers were found in 8 of 12 frames (4–11)" in m for m in messages), messages
     assert not any("not the printed board" in m for m in messages), messages
+
+
+@pytest.mark.parametrize(("centre_shift_px", "k1", "said"), [
+    ((7.8, -6.7), -0.12, "principal point (+7.8, -6.7 px from the"),
+    ((0.0, 0.0), -0.12, "leaves out the calibration's lens distortion"),
+    ((0.0, 0.0), 0.0, None),
+])
+def test_a_chan_of_a_calibrated_track_says_what_it_leaves_out(tmp_path, centre_shift_px, k1, said):
+    # the principal point and the distortion were dropped without a word: the Nuke camera ~10 px off
+    from guangying.lens.camera_calibration import CameraCalibration
+
+    b = board()
+    b.save(tmp_path / "board.json")
+    poses, focals = camera_path("pan", 4, fps=6)
+    plates = list(render_plates(marker_renderer(), poses, focals, SENSOR_MM, W, H))
+    clip = tmp_path / "shot.mp4"
+    with open_writer(str(clip), fps=6, content="rgb", crf=16) as writer:
+        for p in plates:
+            writer.write(p.rgb)
+    k = intrinsics_matrix(35, SENSOR_MM, W, H)
+    k[0, 2] += centre_shift_px[0]
+    k[1, 2] += centre_shift_px[1]
+    CameraCalibration(k, np.array([k1, 0, 0, 0, 0.0]), W, H).save(tmp_path / "lens.json")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(cli, ["track", str(clip), "--method", "markers", "--board",
+                                          str(tmp_path / "board.json"), "--calibration",
+                                          str(tmp_path / "lens.json"), "--sensor", "s35", "-o",
+                                          str(tmp_path / "cam.chan")])
+    assert result.exit_code == 0, result.output
+    chan_notes = [str(w.message) for w in caught if "a .chan holds a centred camera" in str(w.message)]
+    if said is None:
+        assert chan_notes == []
+    else:
+        assert len(chan_notes) == 1 and said in chan_notes[0] and "win_translate" in chan_notes[0], chan_notes

@@ -227,8 +227,30 @@ def run_track(job: TrackJob, progress: Callable[[int], None] | None = None) -> l
         aspect, pixel_aspect = _chan_aspect(job, plate)
         chan = ChanSettings(sensor, aspect, fps or 25.0, rows[0].timecode, _chan_frame_zero(job, rows),
                             pixel_aspect)
+        _say_what_a_chan_leaves_out(_calibration(job))
     write_camera_track(job.output, rows, chan)
     return rows
+
+
+def _say_what_a_chan_leaves_out(calib: CameraCalibration | None) -> None:
+    """A .chan holds a centred pinhole camera: a calibration's off-centre principal point and its lens
+    distortion were dropped without a word (a Nuke camera about 10 px off the plate's features)."""
+    if calib is None:
+        return
+    k = calib.camera_matrix
+    dx = float(k[0, 2]) - (calib.image_width_px - 1) / 2
+    dy = float(k[1, 2]) - (calib.image_height_px - 1) / 2
+    distorted = bool(np.any(np.abs(calib.dist_coeffs) > 1e-6))
+    shifted = max(abs(dx), abs(dy)) >= 0.5
+    if not shifted and not distorted:
+        return
+    size = f"{calib.image_width_px}×{calib.image_height_px}"
+    left_out = [f"principal point ({dx:+.1f}, {dy:+.1f} px from the {size} centre)"] if shifted else []
+    left_out += ["lens distortion"] if distorted else []
+    warnings.warn(f"a .chan holds a centred camera without distortion, so it leaves out the calibration's "
+                  f"{' and '.join(left_out)}: in Nuke, shift the Camera's window (win_translate) and "
+                  "distort with a LensDistortion node, or line the camera up with the undistorted plate",
+                  stacklevel=3)
 
 
 def _chan_aspect(job: TrackJob, plate: tuple[float, float] | None) -> tuple[float, float]:
