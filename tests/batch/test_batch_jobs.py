@@ -685,3 +685,4 @@ shots:
     assert "1 problem(s)" in message, message
     assert "k_alpha.png is a single picture and" in message and "has 6 frames" in message
     assert "k_alpha.%04d.png" in message
+    assert "  - line 3, shot 1: " in message  # where the shot is in the file ("shot 57" is hard to find)

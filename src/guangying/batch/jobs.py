@@ -522,9 +522,35 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
             )
     _check_collisions(shots, problems)
     if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
+        lines = _shot_lines(path)
+        listing = "\n".join(f"  - {_with_line(p, lines)}" for p in problems)
         raise NothingStartedError(f"{path}: {len(problems)} problem(s), nothing was started:\n{listing}")
     return shots
+
+
+_SHOT_NUMBER = re.compile(r"shot (\d+)\b")
+
+
+def _shot_lines(path: Path) -> list[int]:
+    """The line each entry of ``shots:`` starts on (1-based), in order; [] where the file cannot say."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=UniqueKeyLoader)
+    except (OSError, ValueError, yaml.YAMLError, FileContentError, RecursionError):
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    shots = next((value for key, value in root.value if getattr(key, "value", None) == "shots"), None)
+    if not isinstance(shots, yaml.SequenceNode):
+        return []
+    return [item.start_mark.line + 1 for item in shots.value]
+
+
+def _with_line(problem: str, lines: list[int]) -> str:
+    """A shot's problem led by its line in the file: "shot 57" was hard to find in a file of anchors."""
+    found = _SHOT_NUMBER.match(problem)
+    if found is None or not 0 < int(found.group(1)) <= len(lines):
+        return problem
+    return f"line {lines[int(found.group(1)) - 1]}, {problem}"
 
 
 def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
