@@ -10,6 +10,7 @@ Display P3 → BT.709 matrix as colour-management tools print it.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -342,19 +343,23 @@ def _tagged_8bit(path, **tags) -> None:
 def test_an_8_bit_clip_tagged_pq_is_said_to_be_mistagged_with_the_retag_that_fixes_it(tmp_path):
     # An SDR clip exported with PQ tags read 128 as 181 (up to 140/255 off) with only the usual HDR
     # note; 8-bit PQ is not a real grade. The warning gives ffmpeg's retag line, checked to work here.
+    wide = {"color_primaries": "bt2020", "colorspace": "bt2020nc"}
+    _tagged_8bit(tmp_path / "clip.mp4", color_trc="smpte2084", **wide)
+    assert _retagged_as_said(tmp_path / "clip.mp4", "holds 8-bit pictures").transfer == "srgb"
+
+
+def _retagged_as_said(path, said: str):
+    """The first frame of ``path`` retagged by the ffmpeg line the warning matching ``said`` gives."""
     import shlex
     import subprocess
 
-    wide = {"color_primaries": "bt2020", "colorspace": "bt2020nc"}
-    _tagged_8bit(tmp_path / "clip.mp4", color_trc="smpte2084", **wide)
-    with pytest.warns(UserWarning, match="holds 8-bit pictures") as said:
-        with open_reader(tmp_path / "clip.mp4") as reader:
+    with pytest.warns(UserWarning, match=said) as caught:
+        with open_reader(path) as reader:
             next(iter(reader))
-    line = next(str(w.message) for w in said if "8-bit" in str(w.message)).split("retag it: ")[1]
-    subprocess.run(shlex.split(line), cwd=tmp_path, check=True, capture_output=True)
-    with open_reader(tmp_path / "retagged.mp4") as reader:
-        frame = next(iter(reader))
-    assert frame.transfer == "srgb"
+    line = next(str(w.message) for w in caught if re.search(said, str(w.message))).split("retag it: ")[1]
+    subprocess.run(shlex.split(line), cwd=path.parent, check=True, capture_output=True)
+    with open_reader(path.parent / f"retagged{path.suffix}") as reader:
+        return next(iter(reader))
 
 
 def test_an_8_bit_hlg_clip_is_not_called_mistagged(tmp_path, recwarn):
@@ -447,18 +452,9 @@ def test_an_untagged_clip_with_full_range_shadows_is_said_with_the_retag_that_fi
     # An untagged full-range camera clip was read as limited range without a word: every code under 64
     # (a third of this ramp's shadows) came out black and its whites clipped. The warning's retag
     # line is checked to work here: the retagged clip reads its codes 0 and 1023 as black and white.
-    import shlex
-    import subprocess
-
     ramp = np.tile(np.linspace(0, 1023, 96).round(), (48, 1))
     _untagged_10bit(tmp_path / "cam.mp4", ramp)
-    with pytest.warns(UserWarning, match="does not say its range") as said:
-        with open_reader(tmp_path / "cam.mp4") as reader:
-            next(iter(reader))
-    line = next(str(w.message) for w in said if "its range" in str(w.message)).split("retag it: ")[1]
-    subprocess.run(shlex.split(line), cwd=tmp_path, check=True, capture_output=True)
-    with open_reader(tmp_path / "retagged.mp4") as reader:
-        grey = next(iter(reader)).rgb[24, :, 1]
+    grey = _retagged_as_said(tmp_path / "cam.mp4", "does not say its range").rgb[24, :, 1]
     assert grey[0] < 0.002 and grey[-1] > 0.998 and np.all(np.diff(grey) > 0)  # no clipped codes
 
 
