@@ -86,6 +86,9 @@ def test_a_background_in_code_values_is_refused_by_the_compositor(plate):
     ("background_rgb_srgb", lambda b: b * 255, r"background_rgb_srgb reaches .* 0–255"),  # white, unsaid
     ("background_rgb_srgb", lambda b: np.full_like(b, np.nan), "background_rgb_srgb has NaN"),
     ("background_rgb_linear", lambda b: np.full_like(b, np.nan), "background_rgb_linear has NaN"),  # all NaN
+    # a colour for a plain set, as run_job takes "#203040": an IndexError inside, as a bug
+    ("background_rgb_srgb", lambda b: np.array([0.1, 0.2, 0.3], np.float32), r"must be an \(H, W, 3\)"),
+    ("background_rgb_linear", lambda b: np.array([0.1, 0.2, 0.3], np.float32), r"must be an \(H, W, 3\)"),
 ])
 def test_a_background_that_cannot_be_a_set_is_refused_by_the_compositor(plate, which, make, said):
     backdrop = data.coffee()[:120, :160].astype(np.float32) / 255

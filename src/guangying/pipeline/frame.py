@@ -86,6 +86,9 @@ def _check_background(rgb: np.ndarray, what: str, display: bool) -> None:
     """Refuse a set that cannot be one: NaN or infinite light (the light wrap spread it over the whole
     composite), or, judged from every 4th row and column, an sRGB set in 0–255 (clipped to white without
     a word). Linear light above 1 is a set's own (an HDR sky)."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3:  # a colour (3,) was an IndexError here, as a bug
+        raise SettingsError(f"{what} must be an (H, W, 3) picture the frame's size, got shape {rgb.shape}: "
+                            "for a plain colour, fill one (np.full((H, W, 3), colour, np.float32))")
     if not math.isfinite(float(np.sum(rgb))):  # every pixel, in one pass: a sample missed 15 of 16
         raise SettingsError(f"{what} has NaN or infinite values: replace them first "
                             "(np.nan_to_num(picture, nan=0.0, posinf=1.0, neginf=0.0))")
