@@ -182,8 +182,9 @@ def focus_command(
         output.unlink(missing_ok=True)
         raise click.ClickException(
             f"no frame has a focus distance, so {output} was not kept: no reading of {sensor_log} was "
-            "usable (each needs strength ≥ 100, not 65535, and a distance > 0), or the readings start "
-            "after the last frame")
+            "usable (each needs strength ≥ 100, not 65535, and a distance above 0 that a lens can focus "
+            "at: millimetres in a distance_m column read as kilometres; the warnings above say what was "
+            "found), or the readings start after the last frame")
     click.echo(f"wrote {frames(done.frames)} ({done.with_focus} with focus) to {output}")
 
 
