@@ -187,6 +187,18 @@ def test_a_clip_into_one_picture_is_refused_before_it_renders_and_the_earlier_on
     assert len(_read_all(poster)) == 1
 
 
+@pytest.mark.parametrize(("name", "said"), [("out", "is a folder"), ("c", "unknown output type"),
+                                            ("c.avi", "unknown output type .avi")])
+def test_an_output_that_is_no_picture_is_not_called_a_single_picture(plate, tmp_path, name, said):
+    # a folder, no extension or .avi was "a single picture …: use a pattern such as c.%04d.avi", which
+    # failed as an unknown output type on the next run
+    src, _ = plate
+    (tmp_path / "out").mkdir()
+    result = CliRunner().invoke(cli, ["key", str(src), "--alpha", str(tmp_path / name)])
+    assert result.exit_code != 0 and said in result.output, result.output
+    assert "single picture" not in result.output
+
+
 def test_garbage_polygon_forces_transparency(plate, tmp_path):
     src, _ = plate
     out = tmp_path / "g.####.png"

@@ -303,10 +303,9 @@ def _check_input(
         return
     try:
         # found only by a range's worker, at the shot's turn, with the range's frame count
-        pictures = {kind: Path(path) for kind, path in outputs.items()
-                    if Path(path).suffix.lower() in WRITTEN_EXTENSIONS}  # an unknown type is said already
-        wanted = JobOutputs(pictures.get("composite"), pictures.get("alpha"), pictures.get("foreground"))
-        check_single_pictures(wanted, source, None if hi is None else hi - lo + 1)
+        products = {kind: Path(path) for kind, path in outputs.items()}
+        wanted = JobOutputs(products.get("composite"), products.get("alpha"), products.get("foreground"))
+        check_single_pictures(wanted, source, None if hi is None else hi - lo + 1, "start: N and end: N")
     except GuangyingError as exc:
         problems.append(f"{where}: {exc}")
     if options.get("focus_track") and options.get("f_number") is not None:

@@ -23,6 +23,7 @@ from guangying.keyer.screen import NoScreenError
 from guangying.media import FrameRate, display_srgb, open_reader, open_writer, scene_linear_foreground
 from guangying.media.damage import first_frame_ranges
 from guangying.media.frames import Transfer
+from guangying.media.image_writer import WRITTEN_EXTENSIONS
 from guangying.media.outputs import check_outputs
 from guangying.media.patterns import parse_pattern, source_first_frame
 from guangying.media.video_writer import H264_PRESETS, VIDEO_EXTENSIONS
@@ -128,18 +129,21 @@ def _warm_up_memory(matter: Matter, source: str | Path, first: int, last: int, f
                       stacklevel=3)
 
 
-def check_single_pictures(outputs: JobOutputs, source: str | os.PathLike[str], frames: int | None) -> None:
+def check_single_pictures(outputs: JobOutputs, source: str | os.PathLike[str], frames: int | None,
+                          one_frame: str = "--start N --end N") -> None:
     """A clip of ``frames`` frames into one picture (``-o poster.png``) is refused (SettingsError) before
-    the first frame is matted: the writer found it at the second."""
+    the first frame is matted: the writer found it at the second. ``one_frame``: how a single frame is
+    asked for where the message is read. A folder, or a name that is no picture type, is left to the
+    writer's own message: its pattern advice (``o.%04d``, ``c.%04d.avi``) failed on the next run."""
     for path in (outputs.composite, outputs.alpha, outputs.foreground):
         if path is None or frames is None or frames < 2 or parse_pattern(path) is not None:
             continue
         target = Path(str(path))
-        if target.suffix.lower() not in VIDEO_EXTENSIONS:
+        if target.suffix.lower() in WRITTEN_EXTENSIONS and not target.is_dir():
             raise SettingsError(
                 f"{target} is a single picture and {source} has {frames} frames: for a sequence use a "
                 f"pattern such as {target.with_name(target.stem + '.%04d' + target.suffix)}; for one frame "
-                "give its number as the start and the end (--start N --end N)")
+                f"give its number as the start and the end ({one_frame})")
 
 
 def _learn_from_shot_start(keyer: ChromaKeyer, source: str | Path, shot_start: int, fps: FrameRate | None,
