@@ -14,6 +14,7 @@ import re
 import socket
 import threading
 import time
+from pathlib import Path
 
 import av
 import numpy as np
@@ -349,16 +350,20 @@ def test_an_8_bit_clip_tagged_pq_is_said_to_be_mistagged_with_the_retag_that_fix
 
 
 def _retagged_as_said(path, said: str):
-    """The first frame of ``path`` retagged by the ffmpeg line the warning matching ``said`` gives."""
+    """The first frame of ``path`` retagged by the ffmpeg line the warning matching ``said`` gives, run
+    from another folder as a user pastes it (by the clip's bare name it ran only from the clip's)."""
     import shlex
     import subprocess
 
+    elsewhere = path.parent / "elsewhere"
+    elsewhere.mkdir()
     with pytest.warns(UserWarning, match=said) as caught:
         with open_reader(path) as reader:
             next(iter(reader))
     line = next(str(w.message) for w in caught if re.search(said, str(w.message))).split("retag it: ")[1]
-    subprocess.run(shlex.split(line), cwd=path.parent, check=True, capture_output=True)
-    with open_reader(path.parent / f"retagged{path.suffix}") as reader:
+    command = shlex.split(line)
+    subprocess.run(command, cwd=elsewhere, check=True, capture_output=True)
+    with open_reader(Path(command[-1])) as reader:
         return next(iter(reader))
 
 

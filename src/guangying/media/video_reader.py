@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import struct
 import warnings
 from collections.abc import Iterator
@@ -816,8 +817,7 @@ class VideoReader(Reader):
         # clip (an export's or a tool's default), whose colours came out up to 140/255 off
         mistagged = isinstance(colour, StreamColour) and colour.transfer in (TRC_PQ, TRC_LINEAR)
         if mistagged and _precision_bits(av_frame.format.name)[0] <= 8:
-            retag = (f"ffmpeg -i {self._path.name} -c copy -bsf:v {self._codec}_metadata=colour_primaries=1:"
-                     f"transfer_characteristics=1:matrix_coefficients=1 retagged{self._path.suffix}"
+            retag = (self._retag_line("colour_primaries=1:transfer_characteristics=1:matrix_coefficients=1")
                      if self._codec in ("h264", "hevc") else "export it again tagged BT.709")
             notes.append(f"{self._path} holds 8-bit pictures, and PQ or linear light needs 10 bits or more: "
                          f"its tags are probably wrong. If it is ordinary video, retag it: {retag}")
@@ -837,15 +837,20 @@ class VideoReader(Reader):
         for note in notes:
             warnings.warn(note, stacklevel=3)
 
+    def _retag_line(self, fields: str) -> str:
+        """The ffmpeg command that rewrites an H.264/HEVC clip's ``fields`` without re-encoding, into a
+        copy beside it, the clip named as it was given (by its bare name it ran only from its folder)."""
+        retagged = self._path.with_name(f"{self._path.stem}_retagged{self._path.suffix}")
+        return (f"ffmpeg -i {shlex.quote(str(self._path))} -c copy -bsf:v {self._codec}_metadata={fields} "
+                f"{shlex.quote(str(retagged))}")
+
     def _range_note(self, av_frame: av.VideoFrame) -> str | None:
         """An untagged clip is read as limited range; one whose first picture's shadows reach far under
         video black was probably recorded full range (a camera that does not tag it)."""
         below = _share_below_video_black(av_frame)
         if below <= 0.005:
             return None
-        name, suffix = self._path.name, self._path.suffix
-        flag = f"{self._codec}_metadata=video_full_range_flag=1"
-        retag = (f"ffmpeg -i {name} -c copy -bsf:v {flag} retagged{suffix}" if self._codec in ("h264", "hevc")
+        retag = (self._retag_line("video_full_range_flag=1") if self._codec in ("h264", "hevc")
                  else "export it again with its range tagged")
         return (f"{self._path} does not say its range, so it is read as video (limited) range, as editors "
                 f"read it; but {below:.1%} of its first picture lies far below video black, as in a "
