@@ -55,8 +55,9 @@ def test_screen_area_covers_screen_and_actor_in_front_but_not_the_set():
     assert area[inner].mean() > 0.95  # feathered over its edge's last 12 px
     assert area[masks["actor"] & (np.mgrid[0:H, 0:W][0] < 140)].mean() > 0.95
     assert area[masks["set"]].mean() < 0.05
-    # nothing beside the screen: grown past it, the key made a band of the set there opaque
-    assert area[:, :58].max() < 0.1 and area[:150, 262:].max() < 0.1
+    # nothing beside the screen: grown past it, the key made a band of the set there opaque; its feather's
+    # tail left a faint line there (0.04 here, up to 0.06 on a stage)
+    assert area[:, :60].max() == 0 and area[:150, 260:].max() == 0
 
 
 def test_hybrid_keeps_actor_and_lamp_drops_screen_and_set():

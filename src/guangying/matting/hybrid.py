@@ -17,6 +17,7 @@ from guangying.base.mattes import Matter, MatteResult
 from guangying.matting.frames import check_rgb
 
 _WORK_SCALE = 4  # the screen-area estimate is a large-scale shape: work at quarter resolution
+_AREA_TAIL = 0.1  # the feather's faint outer tail, cut
 
 
 def estimate_screen_area(
@@ -55,7 +56,10 @@ def estimate_screen_area(
     area = cv2.erode(area, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)),
                      borderType=cv2.BORDER_REPLICATE)
     soft = cv2.GaussianBlur(area.astype(np.float32), (0, 0), margin / 2.0, borderType=cv2.BORDER_REPLICATE)
-    return np.clip(cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
+    # the blur's tail past the screen's edge gave the wall or a set piece beside it the key's opacity
+    # in part: a faint line (α up to 0.06) along the screen's outline in every frame
+    return np.clip((soft - _AREA_TAIL) / (1.0 - _AREA_TAIL), 0.0, 1.0)
 
 
 def _joined_to_outside(area: np.ndarray, screen: np.ndarray, person_alpha: np.ndarray,
