@@ -15,7 +15,8 @@ from guangying.pipeline.matters import MATTE_MODES
 MATTE_HELP = (
     "chroma: green/blue-screen keyer; ai: neural video matting (RVM), no screen needed; "
     "fast: quick person segmentation (preview); hybrid: keyer inside the screen, person matte "
-    "outside it (screen plus practical set pieces)."
+    "outside it (a stage with practical set pieces: the actor is kept everywhere, the pieces beside or "
+    "in front of the screen's edge are replaced by the background)."
 )
 
 
