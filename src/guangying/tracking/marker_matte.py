@@ -169,7 +169,12 @@ def marker_alpha(
     miss = np.maximum(miss, cv2.blur(miss, (7, 7)))
     reach = int(round(_PATTERN_BITS * _bit_px(board, pose, camera_matrix, dist_coeffs, w, h)))
     window = max(7, 2 * reach + 1)
-    miss = np.maximum(miss, 2.0 * tolerance * _pattern_miss(luma, filled, float(white - black), window))
+    # only around the markers: the window's box filters over the whole frame cost a quarter more time
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    y0, y1 = max(rows[0] - window, 0), min(rows[-1] + window + 1, h)
+    x0, x1 = max(cols[0] - window, 0), min(cols[-1] + window + 1, w)
+    pattern = _pattern_miss(luma[y0:y1, x0:x1], filled[y0:y1, x0:x1], float(white - black), window)
+    np.maximum(miss[y0:y1, x0:x1], 2.0 * tolerance * pattern, out=miss[y0:y1, x0:x1])
     match = np.clip(2.0 - miss / tolerance, 0.0, 1.0)
     return (cover * match).astype(np.float32)
 
@@ -177,16 +182,20 @@ def marker_alpha(
 def _bit_px(board: MarkerBoard, pose: CameraPose, camera_matrix: np.ndarray, dist_coeffs: np.ndarray | None,
             width_px: int, height_px: int) -> float:
     """The median side in pixels of a printed bit (a marker's side over its bits and border) among the
-    markers in front of the camera; 0 when none is."""
-    bits = int(board.aruco.markerSize) + 2
-    sides = []
-    for quad in board.corners_m:
-        if np.any(_depth(quad, pose) <= 0):
-            continue
-        corners = project_points_px(quad, pose, camera_matrix, dist_coeffs)
-        if _roi(corners, 0, height_px, width_px) is not None:
-            sides.append(float(np.linalg.norm(np.diff(corners, axis=0, append=corners[:1]), axis=1).mean()))
-    return float(np.median(sides)) / bits if sides else 0.0
+    markers in front of the camera and in the picture; 0 when none is. All corners in one projection:
+    one call a marker took 14 ms a frame for a board of 40."""
+    quads = np.asarray(board.corners_m, np.float64)
+    ahead = np.array([bool(np.all(_depth(quad, pose) > 0)) for quad in quads])
+    if not ahead.any():
+        return 0.0
+    corners = project_points_px(quads[ahead].reshape(-1, 3), pose, camera_matrix, dist_coeffs)
+    corners = corners.reshape(-1, 4, 2)
+    seen = ((corners[..., 0].max(axis=1) >= 0) & (corners[..., 0].min(axis=1) < width_px)
+            & (corners[..., 1].max(axis=1) >= 0) & (corners[..., 1].min(axis=1) < height_px))
+    if not seen.any():
+        return 0.0
+    sides = np.linalg.norm(np.roll(corners[seen], -1, axis=1) - corners[seen], axis=2).mean(axis=1)
+    return float(np.median(sides)) / (int(board.aruco.markerSize) + 2)
 
 
 def _pattern_miss(luma: np.ndarray, expected: np.ndarray, contrast: float, window: int = 7) -> np.ndarray:
