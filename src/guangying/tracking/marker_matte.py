@@ -169,7 +169,7 @@ def marker_alpha(
     miss = np.maximum(miss, cv2.blur(miss, (7, 7)))
     reach = int(round(_PATTERN_BITS * _bit_px(board, pose, camera_matrix, dist_coeffs, w, h)))
     window = max(7, 2 * reach + 1)
-    # only around the markers: the window's box filters over the whole frame cost a quarter more time
+    # only around the markers, where a frame shows few of them: the rest has nothing to test
     rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
     y0, y1 = max(rows[0] - window, 0), min(rows[-1] + window + 1, h)
     x0, x1 = max(cols[0] - window, 0), min(cols[-1] + window + 1, w)
