@@ -512,3 +512,21 @@ def test_a_failed_run_keeps_the_earlier_single_picture(tmp_path, ext):
     with open_writer(target, content="rgb") as writer:
         writer.write(_frame(7))
     assert target.read_bytes() != earlier and os.listdir(tmp_path) == [target.name]
+
+
+def test_a_writer_never_closed_is_aborted_at_exit_and_said(tmp_path):
+    """A script that forgot close(): its output's lock file (and hidden partial) stayed after the process
+    ended, with no word of why no output came."""
+    script = """
+import numpy as np, guangying as gy
+for target in ("noclose.mov", "seq.%04d.png"):
+    writer = gy.open_writer(target, fps=25, content="rgb")
+    writer.write(np.full((48, 64, 3), 0.5, np.float32), transfer="srgb")
+"""
+    src = Path(__file__).resolve().parents[2] / "src"
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(src)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "noclose.mov was never closed, so nothing was saved" in proc.stderr
+    assert "seq.%04d.png was never closed" in proc.stderr
+    assert list(tmp_path.iterdir()) == []  # no lock file, partial or staging folder left

@@ -3,8 +3,10 @@ background thread, and commit-or-abort when the with-block ends."""
 
 from __future__ import annotations
 
+import atexit
 import math
 import warnings
+import weakref
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +29,18 @@ from guangying.media.pixels import (
 Content = Literal["rgb", "rgba", "matte"]
 CONTENTS = ("rgb", "rgba", "matte")
 QUEUE_FRAMES = 4  # frames waiting for the encoder; bounds memory
+# Writers not yet closed. One a script never closed kept its output's lock file (and its hidden
+# partial) after the process ended, and nothing said why no output came: at exit it is aborted, said.
+_OPEN: weakref.WeakSet[Writer] = weakref.WeakSet()
+
+
+@atexit.register
+def _abort_unclosed() -> None:
+    for writer in list(_OPEN):
+        if not writer._closed:
+            warnings.warn(f"{writer.target} was never closed, so nothing was saved: close the writer, or "
+                          "write inside `with open_writer(...) as writer:`", stacklevel=1)
+            writer.abort()
 
 
 class Writer:
@@ -65,6 +79,7 @@ class Writer:
         self._closed = False
         self.lock: OutputLock | None = None  # set by open_writer; released when the writer closes
         self._said_values: set[str] = set()  # what was said about a frame's values (once a writer)
+        _OPEN.add(self)
 
     # -- hooks -----------------------------------------------------------------------------------
     def _prepare(self, rgb: np.ndarray | None, alpha: np.ndarray | None, transfer: Transfer) -> Any:
