@@ -302,15 +302,11 @@ class Recorder:
         """The sender's sound into the finished composite recording, as long as its pictures."""
         span_s = Fraction(self._last_time_s - self._first_time_s).limit_denominator(90000)
         try:
-            with warnings.catch_warnings(record=True) as said:
-                warnings.simplefilter("always")
-                mux_with_audio(recording, sound, recording, Fraction(0), span_s + 1 / self.fps,
-                               container_options_for(recording), frame_rate=self.fps)
+            # said of the take, not of the hidden side file its sound was kept in
+            mux_with_audio(recording, sound, recording, Fraction(0), span_s + 1 / self.fps,
+                           container_options_for(recording), frame_rate=self.fps, sound_name=str(recording))
         except SoundError as exc:  # the pictures are kept
             warnings.warn(f"{exc}; {recording} is kept without sound", stacklevel=2)
-        for note in said:  # of the hidden side file the sound was kept in: said of the recording
-            warnings.warn(str(note.message).replace(f"the sound of {sound}", f"the sound of {recording}"),
-                          note.category, stacklevel=2)
 
     def abort(self) -> None:
         if self._sidecar is not None:

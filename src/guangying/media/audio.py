@@ -110,22 +110,25 @@ def mux_with_audio(
     duration_s: Fraction,
     container_options: dict[str, str] | None = None,
     frame_rate: Fraction | None = None,
+    sound_name: str | None = None,
 ) -> None:
     """Write ``target`` atomically: ``video``'s video stream (copied) plus ``source``'s sound from
     ``start_s`` for ``duration_s`` seconds, where 0 s is the source's first video frame. ``video`` is
     left in place; on failure nothing is left at ``target``: :class:`SoundError` when the sound is what
     failed (the picture could be written alone), MediaError otherwise (a full disk). ``frame_rate``: the
-    video's own (see :func:`copy_video_stream`)."""
+    video's own (see :func:`copy_video_stream`). ``sound_name``: what warnings call the sound's source
+    (default its path; a live take's sound is kept in a hidden side file, said as the take's)."""
     temp = partial_path(target)
+    name = sound_name or str(source)
     try:
-        _mux(video, source, temp, start_s, duration_s, container_options or {}, frame_rate)
+        _mux(video, source, temp, start_s, duration_s, container_options or {}, frame_rate, name)
         os.replace(temp, target)
     except OSError as exc:
         remove_quietly(temp)
         raise MediaError(describe_os_error(exc, target)) from exc
     except av.error.FFmpegError as exc:
         remove_quietly(temp)
-        raise SoundError(f"cannot carry the sound of {source} into {target} ({exc})") from exc
+        raise SoundError(f"cannot carry the sound of {name} into {target} ({exc})") from exc
     except BaseException:
         remove_quietly(temp)
         raise
@@ -174,6 +177,7 @@ def _mux(
     duration_s: Fraction,
     container_options: dict[str, str],
     frame_rate: Fraction | None,
+    name: str,
 ) -> None:
     suffix = temp.suffix.lower()
     with contextlib.ExitStack() as stack:
@@ -189,7 +193,7 @@ def _mux(
         for track in range(len(audio_in.streams.audio)):
             if track:  # one reader per track: each track's packets are taken in its own pass over the file
                 audio_in = stack.enter_context(_open_source(source))
-            packets = _track_packets(audio_in, source, track, suffix, out, start_s, duration_s)
+            packets = _track_packets(audio_in, source, name, track, suffix, out, start_s, duration_s)
             if packets is not None:
                 tracks.append(packets)
         video_packets = _video_packets(video_in, video_stream, out_video)
@@ -201,6 +205,7 @@ def _mux(
 def _track_packets(
     audio_in: av.container.InputContainer,
     source: Path,
+    name: str,
     track: int,
     suffix: str,
     out: av.container.OutputContainer,
@@ -223,7 +228,7 @@ def _track_packets(
     items = (
         _copied_packets(audio_in, audio_stream, begin_s, end_s, preroll=suffix in _EDIT_LISTS)
         if plan.copy_packets
-        else _trimmed_frames(audio_in, audio_stream, begin_s, end_s)
+        else _trimmed_frames(audio_in, audio_stream, begin_s, end_s, name)
     )
     first = next(items, None)  # peeked before the header: a span without sound gets no track
     if first is None:
@@ -354,15 +359,17 @@ def _trimmed_frames(
     stream: Any,
     begin_s: Fraction,
     end_s: Fraction,
+    name: str,
 ) -> Iterator[tuple[Fraction, av.AudioFrame]]:
-    """Decoded sound cut to the exact sample; timestamps count samples from the cut. A gap in the sound
+    """Decoded sound cut to the exact sample; timestamps count samples from the cut (``name``: the
+    sound's source, as warnings call it). A gap in the sound
     over :data:`_GAP_S` (a live take's outage) is filled with silence, said; a late start stays one."""
     rate = stream.codec_context.sample_rate
     first_sample = round(begin_s * rate)
     last_sample = round(end_s * rate)  # exclusive
     filled: list[tuple[int, int]] = []  # (the gap's first sample from the cut, its length)
     next_sample: int | None = None  # where the sound so far ends, from the cut
-    for frame in _decoded(container, stream):
+    for frame in _decoded(container, stream, name):
         if frame.pts is None:
             continue
         at = round(frame.pts * frame.time_base * rate)
@@ -383,13 +390,13 @@ def _trimmed_frames(
         yield Fraction(piece.pts, rate), piece
     if filled:
         longest = max(filled, key=lambda gap: gap[1])
-        warnings.warn(f"the sound of {container.name} has {len(filled)} gap(s) without sound (the longest "
+        warnings.warn(f"the sound of {name} has {len(filled)} gap(s) without sound (the longest "
                       f"{longest[1] / rate:.2f} s, {longest[0] / rate:.2f} s into the output; a live take's "
                       "outage): they are silence in the output, so what reads its sound sample after sample "
                       "stays in sync", stacklevel=2)
 
 
-def _decoded(container: av.container.InputContainer, stream: Any) -> Iterator[av.AudioFrame]:
+def _decoded(container: av.container.InputContainer, stream: Any, name: str) -> Iterator[av.AudioFrame]:
     """Every frame of ``stream``. A packet that does not decode (a damaged stretch of the file) becomes
     silence of its own length, and a warning counts them: the sound before and after it stays, in sync."""
     ctx = stream.codec_context
@@ -407,7 +414,7 @@ def _decoded(container: av.container.InputContainer, stream: Any) -> Iterator[av
             silenced += 1
             yield silence
     if silenced:
-        warnings.warn(f"the sound of {container.name}: {silenced} damaged packet(s) could not be decoded and "
+        warnings.warn(f"the sound of {name}: {silenced} damaged packet(s) could not be decoded and "
                       "are silence in the output", stacklevel=2)
 
 
