@@ -23,11 +23,11 @@ from guangying.keyer.screen import NoScreenError, detect_screen, estimate_screen
 from guangying.media import display_srgb, open_reader
 from guangying.media.patterns import source_first_frame
 from guangying.pipeline.job import RANGE_WARMUP_FRAMES
+from guangying.pipeline.matters import KEYER_MATTES
 
 # Shorter ranges cost more in start-up (decoder seek, warm-up, model reset) than they win.
 MIN_RANGE_FRAMES = 48
 _RECURRENT = {"ai", "hybrid", "fast"}
-_KEYED = {"chroma", "hybrid"}
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
     options["footage_pixel_aspect"] = float(info.pixel_aspect)  # the lens's blur on an anamorphic plate
     count = info.frame_count
     splittable = count is not None
-    if options["matte"] in _KEYED:
+    if options["matte"] in KEYER_MATTES:
         full_chroma = info.chroma_subsampled is False
         # from the clip's first frame, as `key --start` (and the whole clip's render) decides them
         shared = _clip_keyer_state(shot, plan.source_first_frame, info.first_frame, options, full_chroma)

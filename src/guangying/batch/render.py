@@ -33,6 +33,7 @@ from guangying.pipeline.frame import FrameResult
 from guangying.pipeline.job import NoFramesError, run_job
 from guangying.pipeline.job_options import composite_settings, job_outputs, keyer_settings, lens_hook
 from guangying.pipeline.matters import make_matter
+from guangying.pipeline.warm_up import compile_keyer
 
 STAGING_FOLDER = ".guangying-batch"
 CONTACT_HEIGHT_PX = 180
@@ -198,13 +199,16 @@ class _FrameCounter:
 
 class RangeRenderer:
     """Renders ranges; one per worker process, holding the matte engines between shots. ``progress_board``
-    (a :class:`ProgressBoard` actor handle) hears how far each range has got."""
+    (a :class:`ProgressBoard` actor handle) hears how far each range has got. ``keys``: some shot keys
+    (chroma or hybrid), so the keyer is compiled as the worker starts."""
 
-    def __init__(self, progress_board: Any = None) -> None:  # noqa: ANN401  (a Ray actor handle)
+    def __init__(self, progress_board: Any = None, keys: bool = False) -> None:  # noqa: ANN401  (a Ray handle)
         self._matters: dict[tuple[Any, ...], Matter] = {}
         self.model_loads = 0
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._board = progress_board
+        if keys:  # a first run's minute of compiling was counted as the first shot's render time
+            compile_keyer()
 
     def whoami(self) -> str:
         """ "host:pid" of this worker (the driver names workers by it; tests kill them by it)."""

@@ -45,6 +45,7 @@ from guangying.batch.render import (
 from guangying.media.damage import damage_note
 from guangying.media.outputs import OutputInUseError, OutputLock
 from guangying.pipeline.job import lost_subject_note
+from guangying.pipeline.matters import KEYER_MATTES
 
 MAX_ATTEMPTS = 3  # a range whose worker died is tried this often in all before its shot fails
 _WAIT_S = 0.5
@@ -241,8 +242,10 @@ def _result_from_record(record: dict[str, Any], rng: FrameRange, shot: str) -> R
 class _Pool:
     """Worker actors: started, ready, idle or busy; a dead one is replaced."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, keys: bool) -> None:
         import ray
+
+        self._keys = keys
 
         self._actor_class = ray.remote(num_cpus=1, max_restarts=0)(RangeRenderer)
         # holds no CPU: it only counts, and must not wait for a worker's CPU to start
@@ -254,7 +257,7 @@ class _Pool:
             self.start_one()
 
     def start_one(self) -> None:
-        actor: Any = self._actor_class.remote(self.board)
+        actor: Any = self._actor_class.remote(self.board, self._keys)
         self.actors.append(actor)
         self.starting[actor.whoami.remote()] = actor
 
@@ -327,7 +330,7 @@ def run_batch(
             warnings.warn(f"--workers {workers}, but the cluster has {cpus} CPU(s): {cpus} worker(s) will "
                           "run", stacklevel=2)
         size = min(workers or cpus, cpus)
-        pool = _Pool(size)
+        pool = _Pool(size, any(s.options.get("matte") in KEYER_MATTES for s in shots))
         ended = on_shot or (lambda _outcome: None)
         states, queue, outcomes = _plan_all(shots, manifest, size, report_dir, ended, claims)
         _check_not_all_in_use(outcomes)

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from guangying.base.atomic import write_text
-from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import GuangyingError, SettingsError, StopSignal
 from guangying.base.mattes import Matter
 from guangying.keyer.lit_surface import compile_shaded_side
@@ -35,6 +34,7 @@ from guangying.pipeline.frame import FrameCompositor
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings
 from guangying.pipeline.matters import KEYER_MATTES, MATTE_MODES, make_matter
 from guangying.pipeline.virtual_set import SetBackground
+from guangying.pipeline.warm_up import warm_up_frames
 
 # Page controls: name → (min, max, step) for sliders; choices come from the settings' Literal types.
 SLIDERS: dict[str, tuple[float, float, float]] = {
@@ -90,38 +90,6 @@ STARTING_MESSAGE = (
     "preparing the engine; the first start after installing or updating compiles it "
     "(1–3 minutes on a 2-core laptop), later starts take seconds"
 )
-
-
-def warm_up_frames(height: int, width: int) -> list[np.ndarray]:
-    """Made-up green-screen frames, sRGB float32 (H, W, 3), that take the keyer down every pass a real
-    plate does; each is keyed as a clip's first frame. A flat screen with a hard-edged subject left the
-    soft-edge passes (edge-band patches, luma refine, colour fit, strand colour) and the lit-surface
-    tests to the first real frames: on a cold numba cache the first frame waited a minute after the
-    warm-up's half minute. So: a lit screen with grain, a subject with a soft edge and strands of
-    another colour over the screen; then the same subject in a dark coat with a fold the screen's
-    bounce lights (which takes the keyer down other passes than the light coat)."""
-    rng = np.random.default_rng(0)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    screen = np.array([0.15, 0.6, 0.25], np.float32) * (0.9 + 0.2 * y / max(height, 1))[..., None]
-    grain = rng.normal(0.0, 0.01, (height, width, 3)).astype(np.float32)
-    # the subject: an ellipse whose edge fades over a few pixels (focus blur, motion)
-    r = np.hypot((x - width / 2) / (0.2 * width + 1), (y - height / 2) / (0.3 * height + 1))
-    alpha = np.clip((1.0 - r) * min(height, width) / 8.0, 0.0, 1.0)[..., None]
-    light = np.broadcast_to(np.array([0.6, 0.45, 0.4], np.float32), screen.shape)
-    dark = np.broadcast_to(np.array([0.04, 0.035, 0.03], np.float32), screen.shape).copy()
-    fold = (r < 0.4) & (np.abs(x - width / 2) < 0.03 * width + 1)
-    # 0.4 of the screen's light added, in linear light: read as partly clear, enclosed by the subject
-    dark[fold] = linear_to_srgb(srgb_to_linear(dark[fold]) + 0.4 * srgb_to_linear(screen[fold]))
-    strand = np.array([0.85, 0.75, 0.55], np.float32)
-    frames = []
-    for subject in (light, dark):
-        frame = alpha * subject + (1 - alpha) * (screen + grain)
-        # pale strands, one pixel wide and partly covering, crossing the screen
-        for k in range(1, 6):
-            col = min(width - 1, int(width * (0.1 + 0.15 * k)))
-            frame[: height // 3, col] = 0.5 * frame[: height // 3, col] + 0.5 * strand
-        frames.append(np.clip(frame, 0.0, 1.0).astype(np.float32))
-    return frames
 
 
 class LiveSession:
