@@ -86,3 +86,40 @@ def test_what_a_killed_take_left_of_its_plate_and_log_is_kept_visible(tmp_path):
         assert sum(1 for p in container.demux(video=0) if p.size) == 10
     assert (tmp_path / f"k.frames.interrupted-{child.pid}.jsonl").read_text() == '{"frame": 0}\n'
     assert alive.exists() and not plate.exists() and not log.exists()
+
+
+def test_a_plate_copied_over_several_outages_keeps_every_segment_on_its_frame_grid(tmp_path):
+    """A sender that drops out and comes back (``--loop``) more than once: each segment after an outage
+    was placed at its arrival to the tick, a fraction of a frame off the first's. The reader then took
+    the plate for variable-rate past its first few hundred frames and closed up the later outages: post
+    ran 5 s (and, on a longer take, 100 s) ahead of the take. Now each segment starts in the frame slot of
+    its arrival, and post reads every outage as held frames in place."""
+    import warnings
+
+    from guangying.media import open_reader
+
+    clip = _h264(tmp_path / "a.mp4", (64, 48), 700)  # past the reader's first look at the timing
+    plate = PacketPlate(tmp_path / "plate.mkv", Fraction(25), size=(64, 48))
+    t0 = time.monotonic()
+    arrivals_s = (0.0, 31.37, 62.61)  # the sender back 3.37 s and 3.24 s after it dropped, off the grid
+    for arrival_s in arrivals_s:
+        with av.open(str(clip)) as sender:  # a new stream each time, as a reconnect opens one
+            for packet in sender.demux(sender.streams.video[0]):
+                if packet.size:
+                    plate.put(packet, sender.streams.video[0], t0 + arrival_s)
+                while len(plate._queue) > 100:  # a disk as fast as the sender, as on set
+                    time.sleep(0.001)
+    kept = plate.close()
+    assert kept is not None
+    with av.open(str(kept)) as copied:
+        stream = copied.streams.video[0]
+        slots = sorted(float(p.pts * p.time_base) * 25 for p in copied.demux(stream) if p.pts is not None)
+    first_slots = [slots[0], *(b for a, b in zip(slots, slots[1:], strict=False) if b - a > 1.5)]
+    assert max(abs(s - round(s)) for s in slots) < 0.01  # every picture on the grid
+    assert [round(s - slots[0]) for s in first_slots] == [0, 784, 1565]  # in its arrival's slot
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        with open_reader(kept) as reader:
+            frames = [f.index for f in reader]
+    assert len(frames) == 1565 + 700  # each outage held in place: nothing closed up
+    assert not any("variable frame rate" in str(w.message) for w in said), [str(w.message) for w in said]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import warnings
@@ -215,8 +216,13 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
             self._ended = self._stopped("the sender came back in another format")
             return
         elif not self.by_arrival:
-            since_start = round((now - (self._t0 or now)) / float(packet.time_base))
-            self._offset = max(since_start, self._last_ts + 1) - first_ts
+            # On the plate's frame grid, in the frame slot of its arrival: placed at its arrival to the
+            # tick, each segment after an outage sat a fraction of a frame off the first's, a reader took
+            # the plate for variable-rate and closed up the outages after the first (post slid seconds
+            # off the take's picture, timecode and sound)
+            frames = max(round((now - (self._t0 or now)) * self.fps),
+                         math.floor(self._last_ts * (self._last_time_base or 0) * self.fps) + 1)
+            self._offset = round(frames / self.fps / packet.time_base) - first_ts
         self._source = stream
         self._follow_sound(stream, packet.time_base)
 
