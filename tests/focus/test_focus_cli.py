@@ -313,12 +313,27 @@ def test_focus_live_holds_through_an_unplugged_lidar_and_follows_it_again(tmp_pa
     the port's error: the focus puller had to notice and start it again. Now it says so, keeps sending
     FreeD at the held focus (a receiver that stops hearing takes the camera for gone), and follows the
     sensor again once its port (named by id, a link re-made when it is back) opens. Held at a motor
-    position of 0 (a calibration's near end), FreeD stopped for the whole unplug."""
+    position of 0 (a calibration's near end), FreeD stopped for the whole unplug. A focus motor was
+    sent nothing while FreeD went on (coasting on the subject's last motion, then holding): the lens
+    and the renderer's focus apart until the replug."""
     calibration = []
+    motor_lines: list[tuple[float, int]] = []
     if calibrated:
         cal = tmp_path / "cal.yaml"
         cal.write_text("points:\n - [2.5, 0]\n - [3.1, 600]\n - [5, 3000]\n - [inf, 4095]\n")
-        calibration = ["--calibration", str(cal)]
+        motor_master, motor_slave = os.openpty()
+        tty.setraw(motor_master)
+        calibration = ["--calibration", str(cal), "--motor-port", os.ttyname(motor_slave)]
+
+        def read_motor() -> None:
+            pending = b""
+            while True:
+                try:
+                    pending += os.read(motor_master, 256)
+                except OSError:
+                    return
+                *lines, pending = pending.split(b"\n")
+                motor_lines.extend((time.monotonic(), int(line[1:])) for line in lines)
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
     rx.settimeout(3.0)
@@ -335,7 +350,10 @@ def test_focus_live_holds_through_an_unplugged_lidar_and_follows_it_again(tmp_pa
                 return
             received.append((time.monotonic(), decode_d1(data).focus))
 
-    def replug() -> None:  # 1 s at 2.5 m, 1.5 s unplugged, then a subject at 3.1 m
+    def replug() -> None:  # 1 s of take at 2.5 m, 1.5 s unplugged, then a subject at 3.1 m
+        deadline = time.monotonic() + 300  # the take starts once the filter is compiled (loaded machines)
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.01)
         time.sleep(1.0)
         sensor.unplug()
         time.sleep(1.5)
@@ -345,9 +363,10 @@ def test_focus_live_holds_through_an_unplugged_lidar_and_follows_it_again(tmp_pa
         new.replace(link)
 
     threads = [threading.Thread(target=f, daemon=True) for f in (listen, replug)]
+    if calibrated:
+        threads.append(threading.Thread(target=read_motor, daemon=True))
     for th in threads:
         th.start()
-    t0 = time.monotonic()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -359,13 +378,20 @@ def test_focus_live_holds_through_an_unplugged_lidar_and_follows_it_again(tmp_pa
         threads[1].join(5)
         time.sleep(0.2)
         rx.close()
+        if calibrated:
+            os.close(motor_slave)
+            os.close(motor_master)
     assert res.exit_code == 0, res.output
     # a first run's compile was minutes without a word
     assert res.output.index("starting: preparing the focus filter") < res.output.index("Ctrl-C to stop")
     said = " ".join(str(w.message) for w in caught)
     assert "went away" in said and "is back" in said
+    t0 = received[0][0]  # the take's start
     while_gone = [f for t, f in received if 1.3 < t - t0 < 2.4]
     assert len(while_gone) > 30 and set(while_gone) == {held_focus}  # held, and still sent
+    if calibrated:  # the motor told what FreeD says, through the unplug
+        motor_while_gone = [f for t, f in motor_lines if 1.3 < t - t0 < 2.4]
+        assert len(motor_while_gone) > 30 and set(motor_while_gone) == {held_focus}, motor_lines[:80]
     assert abs(received[-1][1] - back_focus) <= 31  # following the sensor again (the filter settling in)
     # not snapped to it and one packet past (the output's move limit took the unplug for one tick)
     assert max(f for t, f in received if t - t0 > 2.4) <= back_focus + 5, received[-60:]

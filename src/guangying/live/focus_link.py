@@ -14,7 +14,7 @@ from guangying.base.events import say_again
 from guangying.distance.reading import DistanceReading, DistanceSource
 from guangying.distance.tfluna import SensorGoneError, SensorTimeoutError
 from guangying.focus.controller import FocusController, FocusOutput
-from guangying.focus.live import run_live
+from guangying.focus.live import run_live, sensor_gone_note
 from guangying.lens.freed import FreeDSender
 from guangying.lens.optics import depth_of_field
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings
@@ -133,11 +133,11 @@ class LiveFocus:
                 self._stop.wait(0.5)
 
     def _wait_for_sensor(self, why: str) -> None:
-        """An unplugged sensor (a cable pulled, a USB adapter reset): focus holds where it is, the page
+        """An unplugged sensor (a cable pulled, a USB adapter reset): focus coasts, then holds, the page
         and the terminal say so, and the port is opened again as soon as it is back. Before, the dead
         port was read again and again, and the take's focus never came back."""
         reopen = getattr(self.source, "reopen", None)
-        note = why + ("; focus holds, and the sensor is looked for every 0.5 s" if reopen else "")
+        note = sensor_gone_note(why, self.controller) if reopen else why
         with self._lock:
             self._error = note
         say_again(note, stacklevel=2)
