@@ -346,9 +346,10 @@ def test_a_stop_removes_partial_outputs_and_exits_with_its_signal(tmp_path, stop
 @pytest.fixture
 def stop_handlers(monkeypatch):
     """The CLI's stop handlers in this process, with the previous ones put back afterwards."""
+    from guangying.base import stops
     from guangying.cli import signals
 
-    monkeypatch.setattr(signals, "_pending", [])
+    monkeypatch.setattr(stops, "_requested", [])
     monkeypatch.setattr(signals, "_deferred_s", 0.0)
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM)}
     signals.install_stop_handlers()
@@ -383,6 +384,23 @@ def test_a_stop_inside_the_threading_machinery_waits_until_the_main_thread_is_ou
     assert "threading.py" not in _files_in(stopped)
 
 
+def test_a_stop_inside_llvmlite_waits_until_the_main_thread_is_out(stop_handlers):
+    # numba's LLVM calls back into Python from C while it compiles: a stop raised in such a callback
+    # is dropped. So one that lands in llvmlite's code is raised once the main thread has left it.
+    import llvmlite
+
+    code = ("def compile_step(send):\n    send()\n    t = time.monotonic()\n"
+            "    while time.monotonic() - t < 0.3:\n        pass\n")
+    space = {"time": time}
+    exec(compile(code, str(Path(llvmlite.__file__).parent / "binding" / "stand_in.py"), "exec"), space)
+    finished = False
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        space["compile_step"](lambda: os.kill(os.getpid(), signal.SIGINT))
+        finished = True
+        time.sleep(5)
+    assert finished and "stand_in.py" not in _files_in(stopped)
+
+
 def test_a_stop_is_not_deferred_forever_by_a_long_block(stop_handlers, monkeypatch):
     monkeypatch.setattr(stop_handlers, "_MAX_DEFERRAL_S", 0.2)
     started = time.monotonic()
@@ -391,6 +409,68 @@ def test_a_stop_is_not_deferred_forever_by_a_long_block(stop_handlers, monkeypat
         threading.Event().wait(30)
     assert time.monotonic() - started < 10
     assert "threading.py" in _files_in(stopped)  # a blocked wait is safe to leave by exception
+
+
+def _stop_inside_a_c_callback(stop: signal.Signals) -> None:
+    """Send ``stop`` and let it land in a Python callback that C (libc's qsort, through ctypes) calls,
+    as numba's LLVM calls back into Python while it compiles: CPython prints the exception raised there
+    and drops it."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    compare_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
+
+    def compare(a, b) -> int:
+        os.kill(os.getpid(), stop)
+        for _ in range(1000):  # the handler runs here, between two of these bytecodes
+            pass
+        return a[0] - b[0]
+
+    numbers = (ctypes.c_int * 2)(2, 1)
+    libc.qsort(numbers, 2, ctypes.sizeof(ctypes.c_int), compare_type(compare))
+
+
+def test_a_stop_dropped_inside_a_c_callback_stops_the_job_at_its_next_frame_and_saves_nothing(
+        stop_handlers, tmp_path, monkeypatch):
+    """A Ctrl-C that landed while numba compiled (in LLVM's callback into Python) was dropped: the run
+    went on to its end, replaced the earlier outputs, and then exited 130."""
+    from guangying.keyer import ChromaKeyer
+    from guangying.pipeline.job import JobOutputs, run_job
+
+    _clip(tmp_path / "v.mp4", 6)
+    earlier = tmp_path / "a.mov"
+    earlier.write_bytes(b"the earlier matte")
+    seen: list[int] = []
+
+    def on_frame(index: int, _rgb, _result) -> None:
+        seen.append(index)
+        if len(seen) == 2:
+            _stop_inside_a_c_callback(signal.SIGINT)
+
+    dropped: list[type] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: dropped.append(unraisable.exc_type))
+    with pytest.raises(KeyboardInterrupt):
+        run_job(tmp_path / "v.mp4", ChromaKeyer(), JobOutputs(alpha=earlier), show_progress=False,
+                on_frame=on_frame)
+    assert dropped == [KeyboardInterrupt]  # CPython dropped it in the callback
+    assert len(seen) == 2  # not one frame more
+    assert earlier.read_bytes() == b"the earlier matte" and sorted(os.listdir(tmp_path)) == ["a.mov", "v.mp4"]
+
+
+def test_no_output_is_committed_once_a_stop_was_asked_for(stop_handlers, tmp_path):
+    """Whatever carried on after a dropped stop, closing a writer then saves nothing."""
+    from guangying.base.stops import note_stop
+    from guangying.media import open_writer
+
+    target = tmp_path / "c.png"
+    target.write_bytes(b"the earlier picture")
+    writer = open_writer(target, width=8, height=8)
+    writer.write(np.zeros((8, 8, 3), np.float32))
+    note_stop(signal.SIGTERM)
+    with pytest.raises(SystemExit):
+        writer.close()
+    assert target.read_bytes() == b"the earlier picture" and os.listdir(tmp_path) == ["c.png"]
 
 
 # -- cleanup never hides the real error ---------------------------------------------------------

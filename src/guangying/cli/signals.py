@@ -6,13 +6,17 @@ there while the main thread is inside the threading or queue machinery can leave
 cut between waking a waiter and forgetting it, ``Condition.notify`` later wakes a stale waiter
 instead of the real one, and the writer thread then sleeps forever on a queue that holds its
 end marker (seen as a hang after "removing unfinished outputs" under load). So a stop that lands
-inside those modules is retried shortly after, once the main thread is back in our code.
+inside those modules is retried shortly after, once the main thread is back in our code. So is one
+that lands in llvmlite (numba compiling): its LLVM calls back into Python from C, and an exception
+raised in such a callback is printed and dropped. The stop is recorded in :mod:`guangying.base.stops`
+as well, so that one dropped anyway is carried out at the job's next frame and commits no output.
 """
 
 from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import importlib.util
 import queue
 import signal
 import threading
@@ -21,15 +25,18 @@ from types import FrameType
 
 import click
 
+from guangying.base.stops import note_stop, raise_stop, stop_requested
+
 _RETRY_S = 0.01
 # A main thread blocked in a join or queue wait is safe to interrupt (those waits clean up after
 # themselves); the cap keeps a stop from waiting on a long block.
 _MAX_DEFERRAL_S = 2.0
 _UNSAFE_FILES = frozenset({threading.__file__, queue.__file__})
-_UNSAFE_FOLDER = str(Path(concurrent.futures.__file__).parent)
+_LLVMLITE = importlib.util.find_spec("llvmlite")  # its folder, without the import (numba's, for compiling)
+_UNSAFE_FOLDERS = (str(Path(concurrent.futures.__file__).parent),
+                   *(_LLVMLITE.submodule_search_locations or [] if _LLVMLITE else []))
 _STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-_pending: list[int] = []  # the signal waiting to be acted on, at most one
 _deferred_s = 0.0
 
 
@@ -49,10 +56,10 @@ def _disarm_retry() -> None:
     signal.signal(signal.SIGALRM, signal.SIG_IGN)
 
 
-def _in_thread_machinery(frame: FrameType | None) -> bool:
+def _in_unsafe_code(frame: FrameType | None) -> bool:
     while frame is not None:
         name = frame.f_code.co_filename
-        if name in _UNSAFE_FILES or name.startswith(_UNSAFE_FOLDER):
+        if name in _UNSAFE_FILES or name.startswith(_UNSAFE_FOLDERS):
             return True
         frame = frame.f_back
     return False
@@ -63,7 +70,7 @@ def _on_stop(signum: int, frame: FrameType | None) -> None:
     for stop in _STOPS:
         if signal.getsignal(stop) is _on_stop:
             signal.signal(stop, signal.SIG_IGN)
-    _pending.append(signum)
+    note_stop(signum)
     _act_or_retry(frame)
 
 
@@ -74,21 +81,22 @@ def _retry(_signum: int, frame: FrameType | None) -> None:
 
 
 def _act_or_retry(frame: FrameType | None) -> None:
-    if _in_thread_machinery(frame) and _deferred_s < _MAX_DEFERRAL_S:
+    if _in_unsafe_code(frame) and _deferred_s < _MAX_DEFERRAL_S:
         signal.signal(signal.SIGALRM, _retry)
         signal.setitimer(signal.ITIMER_REAL, _RETRY_S)
         return
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signum = _pending[0]
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt  # click turns it into "Aborted!", as without this handler
-    click.echo(f"guangying: stopped by {signal.Signals(signum).name}; removing unfinished outputs", err=True)
-    raise SystemExit(128 + signum)
+    signum = stop_requested()
+    assert signum is not None
+    if signum != signal.SIGINT:  # (a Ctrl-C is said by the command line once cleaned up)
+        click.echo(f"guangying: stopped by {signal.Signals(signum).name}; removing unfinished outputs",
+                   err=True)
+    raise_stop(signum)
 
 
 def stopped_by() -> int | None:
     """The signal that stopped this run (``signal.SIGINT`` …), or None."""
-    return _pending[0] if _pending else None
+    return stop_requested()
 
 
 def stop_behind(exc: BaseException) -> BaseException | None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from guangying.base.errors import MediaError
+from guangying.base.stops import check_not_stopped
 from guangying.media.frames import Transfer
 from guangying.media.io_threads import BackgroundSink
 from guangying.media.outputs import OutputLock
@@ -209,6 +210,7 @@ class Writer:
             raise MediaError(f"no frames were written to {self.target}; nothing was saved")
         try:
             self._sink.finish()
+            check_not_stopped()  # a stop carried on past (dropped in a C callback) replaces nothing
             self._commit()
         except BaseException:
             self._discard()

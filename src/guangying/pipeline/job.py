@@ -16,6 +16,7 @@ from guangying.base.checks import Range, check_choice, check_instance, check_mat
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.mattes import Matter
+from guangying.base.stops import check_not_stopped
 from guangying.base.timecode import timecode_at
 from guangying.keyer import ChromaKeyer
 from guangying.keyer.chroma import PASSED_THROUGH
@@ -414,6 +415,7 @@ def run_job(
         if not isinstance(matter, ChromaKeyer):  # an all-screen key is a clean plate: not asked
             report.empty_matte_frames = []
         for n, frame in enumerate(reader):
+            check_not_stopped()  # a Ctrl-C CPython dropped (raised in a C callback while numba compiled)
             rgb_srgb = display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
             bg_srgb, bg_linear = (None, None) if plate is None else plate.next_plate(frame.index, rgb_srgb)
             scene_light = frame.rgb if linear_composite and frame.transfer == "linear" else None
