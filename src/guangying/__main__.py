@@ -1,6 +1,6 @@
-"""``python -m guangying``: the same command line as ``guangying``."""
+"""``python -m guangying``: the same command line as ``guangying``, stops handled from its first moment."""
 
-from guangying.cli.main import main
+from guangying.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

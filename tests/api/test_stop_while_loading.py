@@ -20,11 +20,14 @@ def _catches(pid: int, sig: signal.Signals) -> bool:
     return False
 
 
+@pytest.mark.parametrize("how", ["program", "python -m"])
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_a_stop_while_the_program_loads_ends_it_with_a_word(stop):
+def test_a_stop_while_the_program_loads_ends_it_with_a_word(stop, how):
     program = Path(sys.executable).with_name("guangying")  # the installed console script, as users run it
     assert program.exists(), f"{program}: install the project (make test does)"
-    child = subprocess.Popen([str(program), "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    # ``python -m guangying`` (the README's other way) printed a 40-line import traceback
+    command = [str(program)] if how == "program" else [sys.executable, "-m", "guangying"]
+    child = subprocess.Popen([*command, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     deadline = time.monotonic() + 30
     # SIGTERM caught: the program's first handlers are in; the commands take far longer to load
