@@ -14,6 +14,7 @@ import threading
 import time
 from fractions import Fraction
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -273,6 +274,38 @@ def test_a_look_file_in_a_folder_not_there_is_refused_before_the_take(plate_clip
     assert res.exit_code == 1, res.output
     assert f"folder {look.parent} does not exist; create it first" in res.output
     assert "running: the take has started" not in res.output and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("what", ["source", "background", "recording", "not a look file"])
+def test_a_look_file_that_would_overwrite_the_take_s_files_is_refused_before_the_take(plate_clip, tmp_path,
+                                                                                     what):
+    """`--settings-out` tab-completed to the plate's name: "save settings" wrote its YAML over the
+    footage (and, with --loop, the take then ended on it); over the set's picture; over a recording."""
+    import shutil
+
+    source = shutil.copy(plate_clip, tmp_path / "src.mp4")
+    set_picture = tmp_path / "bg.png"
+    cv2.imwrite(str(set_picture), np.full((48, 64, 3), 90, np.uint8))
+    look = {"source": source, "background": set_picture, "recording": tmp_path / "t.mkv",
+            "not a look file": tmp_path / "look.mp4"}[what]
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    res = CliRunner().invoke(cli, ["live", str(source), "--port", "0", "--duration", "1", "-b",
+                                   str(set_picture), "--record", str(tmp_path / "t.mkv"),
+                                   "--settings-out", str(look)])
+    assert res.exit_code == 1, res.output
+    said = "is written as .yaml" if what == "not a look file" else "would overwrite the input"
+    if what == "recording":
+        said = "two outputs of this run go to the same place"
+    assert said in res.output and "running: the take has started" not in res.output, res.output
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_look_file_may_replace_the_look_the_take_started_with(plate_clip, tmp_path):
+    look = tmp_path / "look.yaml"
+    look.write_text("matte: chroma\n")
+    res = CliRunner().invoke(cli, ["--config", str(look), "live", str(plate_clip), "--port", "0",
+                                   "--duration", "1", "--settings-out", str(look)])
+    assert res.exit_code == 0, res.output
 
 
 @pytest.mark.parametrize(("option", "value"), [("--port", "99999"), ("--duration", "-5"),

@@ -163,9 +163,17 @@ def _check_outputs(options: Mapping[str, Any]) -> None:
     """The recordings, the look file and the stream out, before the camera is waited for: a missing
     folder, an .avi, two recordings to one file or a bad --out port were said only once the camera sent
     (an operator who started early learnt of a typo then), an .avi only after the take had started."""
-    if not options["no_monitor"]:  # the page's "save settings" found it mid-take, the look unsaved
-        check_output_folder(Path(options["settings_out"]))
     given = {kind: Path(options[key]) for kind, key in _RECORDING_OPTIONS.items() if options[key]}
+    if not options["no_monitor"]:  # the page's "save settings" found it mid-take, the look unsaved
+        look = Path(options["settings_out"])
+        check_output_folder(look)
+        # "save settings" wrote its YAML over the plate the take played, or over the set's picture
+        inputs = [options[key] for key in ("source", "background", "set_path", "camera_track", "lens_file",
+                                           "garbage_mask", "despill_mask", "clean_plate") if options.get(key)]
+        check_outputs(inputs, [*given.values(), look], run_inputs=False)
+        if look.suffix.lower() not in (".yaml", ".yml", ".json"):
+            raise SettingsError(f"--settings-out {look}: the look is written as .yaml, .yml or .json (a "
+                                "--config file)")
     for kind in ("composite", "matte"):
         check_processed_recording(kind, given.get(kind))
     plate = given.get("plate")

@@ -104,12 +104,15 @@ def run_input(path: PathLike | None) -> Iterator[None]:
         _RUN_INPUTS.remove(path)
 
 
-def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike | None]) -> None:
+def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike | None],
+                  run_inputs: bool = True) -> None:
     """Refuse, before anything is written, an output that would overwrite an input or another output
     of the same run. Paths are compared after resolving links, ``..`` and hard links; a sequence
     pattern covers every frame file it names (``shot.%04d.png`` = ``shot.####.png`` ∋ ``shot.0001.png``).
-    Inputs that are not files (colours such as ``#202020``) are ignored. Raises MediaError."""
-    every_input = [*inputs, *_RUN_INPUTS]
+    Inputs that are not files (colours such as ``#202020``) are ignored. ``run_inputs``: count the
+    run's ``--config`` file among the inputs (not for a look file saved over the look it started
+    with). Raises MediaError."""
+    every_input = [*inputs, *(_RUN_INPUTS if run_inputs else [])]
     ins = [(disk_place(p, as_output=False), p) for p in every_input if p is not None and str(p)]
     outs = [(disk_place(p, as_output=True), p) for p in outputs if p is not None and str(p)]
     for i, (out, out_text) in enumerate(outs):
