@@ -364,6 +364,31 @@ def test_an_output_named_as_an_input_is_refused_and_the_input_kept(tmp_path, com
     assert clip.read_bytes() == before
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (["board", "--grid", "2x2", "--marker-m", "0.1", "--gap-m", "0.05", "-o", "{other}"],
+     "a marker board is written as .json"),
+    (["board", "--grid", "2x2", "--marker-m", "0.1", "--gap-m", "0.05", "-o", "{tmp}/b2.json", "--pdf",
+      "{other}"], "the printable board is written as .pdf"),
+    (["calibrate", "{clip}", "--grid", "9x6", "--square-m", "0.04", "-o", "{other}"],
+     "a camera calibration is written as .json"),
+    (["distance", "{tmp}/depth.npy", "--fps", "25", "-o", "{other}"],
+     "a sensor log is written as .csv or .json"),
+])
+def test_an_output_of_the_wrong_kind_is_refused_and_the_file_of_that_name_kept(tmp_path, args, said):
+    """`board -o shot.mp4`, `board --pdf take.mp4` and `distance -o v.mp4` wrote JSON, a PDF or CSV over
+    the clip of that name, with "wrote …" and exit 0."""
+    clip = tmp_path / "shot.png"
+    with open_writer(str(clip), content="rgb") as writer:
+        writer.write(np.full((90, 160, 3), 0.5, np.float32))
+    np.save(tmp_path / "depth.npy", np.full((4, 4), 2.0, np.float32))
+    other = tmp_path / "take.mp4"
+    other.write_bytes(b"a clip")
+    names = {"clip": clip, "other": other, "tmp": tmp_path}
+    result = CliRunner().invoke(cli, [a.format(**names) for a in args])
+    assert result.exit_code == 1 and said in result.output, result.output
+    assert other.read_bytes() == b"a clip" and not (tmp_path / "b2.json").exists()
+
+
 _MARKERS = ["track", "{clip}", "--method", "markers", "--board", "{board}"]
 
 

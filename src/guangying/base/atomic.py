@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from guangying.base.errors import MediaError
+from guangying.base.errors import MediaError, SettingsError
 
 _SIDE_NAME_BYTES = 180  # room left in a file system's 255-byte names for the hidden names' additions
 
@@ -42,6 +42,14 @@ def remove_quietly(path: Path) -> None:
     except OSError as exc:
         if os.path.lexists(path):
             warnings.warn(f"could not remove the unfinished file {path}: {exc}; delete it", stacklevel=2)
+
+
+def check_written_as(target: Path, suffixes: tuple[str, ...], what: str) -> None:
+    """Refuse an output whose extension is none of ``suffixes`` (".json", …): ``board -o shot.mp4`` wrote
+    its JSON over the clip of that name without a word."""
+    if target.suffix.lower() not in suffixes:
+        raise SettingsError(f"{target}: {what} is written as {' or '.join(suffixes)}, not "
+                            f"{target.suffix or 'a name without an extension'}; nothing was written")
 
 
 def check_output_folder(target: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from guangying.base.atomic import check_output_folder
+from guangying.base.atomic import check_output_folder, check_written_as
 from guangying.cli.frame_rate import FRAME_RATE
 from guangying.cli.wording import frames
 from guangying.focus import defaults
@@ -294,9 +294,12 @@ def distance_command(
     Writes a sensor log (t_s, distance_m, strength, source, subject) that `guangying focus
     --sensor-log` replays into a focus track.
     """
+    from guangying.focus.track_io import SENSOR_LOG_SUFFIXES
+
     check_outputs([source], [output])
-    if output is not None:
-        check_output_folder(output)  # before a long pass over the pictures, not after it
+    if output is not None:  # before a long pass over the pictures, not after it
+        check_written_as(output, SENSOR_LOG_SUFFIXES, "a sensor log")
+        check_output_folder(output)
     from rich.progress import Progress
 
     from guangying.focus.distance_log import distance_readings

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from guangying.base.atomic import check_output_folder
+from guangying.base.atomic import check_output_folder, check_written_as
 from guangying.cli.frame_rate import FRAME_RATE
 from guangying.cli.wording import frames as frames_said
 from guangying.lens.sensors import SENSORS, sensor_preset
@@ -285,8 +285,10 @@ def board_command(
     from guangying.tracking.board_pdf import write_board_pdf
 
     check_outputs([], [output, pdf])
+    check_written_as(output, (".json",), "a marker board")
     check_output_folder(output)
     if pdf is not None:
+        check_written_as(pdf, (".pdf",), "the printable board")
         check_output_folder(pdf)
     cols, rows = parse_grid(grid)
     board = grid_board(cols, rows, marker_m, gap_m, dictionary, centre_y_m=centre_y_m, first_id=first_id)
@@ -358,6 +360,7 @@ def calibrate_command(
     from guangying.tracking.markers import gray_u8
 
     check_outputs([source], [output])
+    check_written_as(output, (".json",), "a camera calibration")  # before the pass over the clip
     check_output_folder(output)
     cols, rows = parse_grid(grid)
     pat = CalibrationPattern(pattern, cols, rows, square_m, marker_m, dictionary)

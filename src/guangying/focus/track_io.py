@@ -20,6 +20,7 @@ import numpy as np
 
 from guangying.base.atomic import (
     check_output_folder,
+    check_written_as,
     describe_os_error,
     partial_path,
     remove_quietly,
@@ -100,11 +101,9 @@ class TrackWriter:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        suffix = self.path.suffix.lower()
-        if suffix not in (".csv", ".json"):  # x.txt held CSV: a reader going by the name was misled
-            raise SettingsError(f"{self.path}: a focus track is written as .csv or .json, not "
-                                f"{suffix or 'a name without an extension'}")
-        self.json = suffix == ".json"
+        # x.txt held CSV: a reader going by the name was misled
+        check_written_as(self.path, (".csv", ".json"), "a focus track")
+        self.json = self.path.suffix.lower() == ".json"
         check_output_folder(self.path)
         self._temp = partial_path(self.path)
         self.rows = 0
@@ -478,8 +477,12 @@ def sensor_log_text(readings: Iterable[LoggedReading], as_json: bool = False) ->
     return buf.getvalue()
 
 
+SENSOR_LOG_SUFFIXES = (".csv", ".json")
+
+
 def write_sensor_log(path: str | Path, readings: Iterable[LoggedReading]) -> Path:
     """Write a sensor log atomically (``.json`` → JSON, else CSV) that :func:`read_sensor_log` reads:
     what it returned, or ``(reading, subject)`` pairs."""
     p = Path(path)
+    check_written_as(p, SENSOR_LOG_SUFFIXES, "a sensor log")
     return atomic_write_text(p, sensor_log_text(readings, as_json=p.suffix.lower() == ".json"))

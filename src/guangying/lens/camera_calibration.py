@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from guangying.base.atomic import write_text as atomic_write_text
+from guangying.base.atomic import check_written_as, write_text as atomic_write_text
 from guangying.base.errors import InputFormatError, SettingsError
 from guangying.base.files import FileContentError, parse_json_or_yaml
 from guangying.lens.optics import sensor_span_px
@@ -118,6 +118,7 @@ class CameraCalibration:
 
     def save(self, path: str | Path) -> Path:
         """Write the JSON file atomically."""
+        check_written_as(Path(path), (".json",), "a camera calibration")
         return atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from guangying.base.atomic import write_text as atomic_write_text
+from guangying.base.atomic import check_written_as, write_text as atomic_write_text
 from guangying.base.errors import InputFormatError, SettingsError
 from guangying.base.files import FileContentError, parse_json_or_yaml
 
@@ -130,6 +130,7 @@ class MarkerBoard:
         }
 
     def save(self, path: str | Path) -> Path:
+        check_written_as(Path(path), (".json",), "a marker board")
         data = self.to_dict()
         lines = [json.dumps(m) for m in data["markers"]]  # one marker per line: easy to read and diff
         head = f'{{"dictionary": {json.dumps(self.dictionary)},\n "markers": [\n  '

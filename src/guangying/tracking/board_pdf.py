@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from guangying.base.atomic import write_bytes
+from guangying.base.atomic import check_written_as, write_bytes
 from guangying.tracking.board import MarkerBoard, marker_image
 
 _PT_PER_MM = 72.0 / 25.4
@@ -99,5 +99,6 @@ def board_pdf_bytes(board: MarkerBoard) -> bytes:
 def write_board_pdf(board: MarkerBoard, path: str | Path) -> Path:
     """Write the printable PDF atomically; returns the path."""
     p = Path(path)
+    check_written_as(p, (".pdf",), "the printable board")
     write_bytes(p, board_pdf_bytes(board))
     return p
