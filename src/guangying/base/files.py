@@ -116,6 +116,9 @@ def check_keys(data: dict[Any, Any], allowed: tuple[str, ...], where: str,
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f" (it takes {', '.join(allowed)})"
+            if isinstance(key, int | float) and data[key] is None:
+                # `width_m: 4,5` in a {…} mapping is width_m 4 and a key 5
+                hint += "; a decimal comma? Write numbers with a point (4.5)"
             raise error(f"{where}: unknown key {key!r}{hint}")
 
 

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from guangying.base.errors import InputFormatError
+from guangying.base.files import check_keys, read_json_or_yaml
 from guangying.base.jit import numba
 from guangying.media.patterns import parse_pattern
 from guangying.sets.mip import ZERO, MipPyramid
@@ -62,14 +62,20 @@ class LayerSpec:
                 "screen (0 or more; the plane Z = −distance_m)")
 
 
+_LARGEST_M = 1e7  # 10 000 km: further is a typo or a stand-in for infinity, which float32 maths overflowed
+
+
 def _number(value: Any, where: str, positive: bool = True) -> float:
+    if isinstance(value, bool):  # YAML's yes/no/on/off: `width_m: yes` was a layer 1 m wide
+        raise InputFormatError(f"{where} must be a number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
         raise InputFormatError(f"{where} must be a number, got {value!r}") from exc
-    if not math.isfinite(v) or (positive and v <= 0):
+    if not math.isfinite(v) or (positive and v <= 0) or abs(v) > _LARGEST_M:
         raise InputFormatError(
-            f"{where} must be a {'positive ' if positive else ''}finite number, got {value!r}"
+            f"{where} must be a {'positive ' if positive else ''}number of metres up to {_LARGEST_M:g}, "
+            f"got {value!r}"
         )
     return v
 
@@ -77,10 +83,8 @@ def _number(value: Any, where: str, positive: bool = True) -> float:
 def read_layer_specs(path: str | Path) -> list[LayerSpec]:
     """Parse and check a 2.5D set file; errors name the file and the layer."""
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
-        raise InputFormatError(f"cannot read set file {path}: {exc}") from exc
+    # a key given twice (the last won without a word) refused, as in every other settings file
+    doc = read_json_or_yaml(path, "set file")
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list) or not doc["layers"]:
         raise InputFormatError(f"set file {path} needs a non-empty 'layers:' list")
     specs = []
@@ -88,9 +92,7 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
         where = f"set file {path}, layer {n}"
         if not isinstance(item, dict):
             raise InputFormatError(f"{where}: each layer is a mapping with image, distance_m, width_m")
-        unknown = set(item) - {"image", "distance_m", "width_m", "centre_m", "depth", "depth_range_m"}
-        if unknown:
-            raise InputFormatError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        check_keys(item, ("image", "distance_m", "width_m", "centre_m", "depth", "depth_range_m"), where)
         for key in ("image", "distance_m", "width_m"):
             if key not in item:
                 raise InputFormatError(f"{where}: '{key}' is missing")
