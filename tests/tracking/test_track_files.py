@@ -381,6 +381,23 @@ def test_a_hand_written_track_needs_only_its_poses_and_bad_numbers_are_named(tmp
         read_camera_track(mm)
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_a_track_with_a_frame_given_twice_is_refused(tmp_path, suffix):
+    """The later of two rows for a frame was used without a word: the set turned 30° for that frame."""
+    path = tmp_path / f"t{suffix}"
+    if suffix == ".csv":
+        path.write_text("frame,pan_deg,tilt_deg,roll_deg,x_m,y_m,z_m\n3,0,0,0,0,1.5,4\n4,0,0,0,0,1.5,4\n"
+                        "5,0,0,0,0,1.5,4\n4,30,0,0,0,1.5,4\n")
+        said = r"t\.csv, line 5: frame 4 again \(first at line 3\)"
+    else:
+        row = '{{"frame": {}, "pan_deg": {}, "tilt_deg": 0, "roll_deg": 0, "x_m": 0, "y_m": 1.5, "z_m": 4}}'
+        rows = ", ".join(row.format(f, p) for f, p in ((3, 0), (4, 0), (4, 30)))
+        path.write_text('{"rows": [' + rows + "]}")
+        said = r"t\.json, row 3: frame 4 again \(first at row 2\)"
+    with pytest.raises(InputFormatError, match=said):
+        read_camera_track(path)
+
+
 def test_a_live_takes_warm_up_frame_does_not_decide_how_the_track_is_read(recwarn):
     # `live --camera-track track.csv` warms its engine on made-up frames numbered -1: that first look-up
     # set the track to rows-in-order for the whole take ("no row for plate frame -1"), so after any

@@ -325,12 +325,24 @@ def read_camera_track(path: str | Path, chan: ChanSettings | None = None) -> lis
     rows = [_row(path, line, record) for line, record in items]
     if not rows:
         raise InputFormatError(f"camera track {path} has no rows")
+    _check_one_row_per_frame(path, [line for line, _ in items], rows)
     farthest = max(max(abs(r.x_m), abs(r.y_m), abs(r.z_m)) for r in rows)
     if farthest > _FARTHEST_CAMERA_M:
         warnings.warn(f"camera track {path} puts the camera {farthest:g} m from the origin: are its "
                       "positions in millimetres? x_m, y_m and z_m are metres (a set seen from there is out "
                       "of sight: black frames)", stacklevel=2)
     return rows
+
+
+def _check_one_row_per_frame(path: Path, places: list[str], rows: list[CameraTrackRow]) -> None:
+    """Refuse a frame given twice: the later row was used without a word (a pasted row of another take
+    turned the set 30° for one frame)."""
+    first: dict[int, str] = {}
+    for place, row in zip(places, rows, strict=True):
+        earlier = first.setdefault(row.frame, place)
+        if earlier != place:
+            raise InputFormatError(f"camera track {path}, {place}: frame {row.frame} again (first at "
+                                   f"{earlier}); a track has one row per frame: delete one of them")
 
 
 def _row(path: Path, where: str, record: dict[str, Any]) -> CameraTrackRow:
