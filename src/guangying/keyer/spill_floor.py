@@ -239,6 +239,30 @@ def fold_floor(ratio: np.ndarray, folds: np.ndarray) -> np.ndarray:
     return np.where(folds, np.minimum(TEXTURE_MARGIN * envelope, FOLD_FLOOR_MAX), 0.0).astype(np.float32)
 
 
+SOFT_EDGE_CELLS = 3
+MIX_RATIO_TOLERANCE = 0.05
+
+
+def _soft_edge(ratio: np.ndarray, remainder: np.ndarray, solid: np.ndarray) -> np.ndarray:
+    """uint8 (h, w), 1 on the ``solid`` cells (ratio < 0.3) that are the inner end of a wide soft edge,
+    not solid subject. A 60 px ramp from a grey subject into the screen reads under 0.3 over its first
+    fifth: taken for spill on a solid, its floor and colour were spread over the rest of the edge,
+    which keyed α 1 from a true 0.68. Such a cell keeps the share q of the own light (C − ratio·S) of
+    the brightest solid cell within 3 cells that its coverage is, and its ratio is the least lit solid
+    cell's plus (1 − q) of the rest: a mix of the two. Screen light on a solid keeps its own light
+    (q ≈ 1); texture varies q without the ratio following it. Dark subjects keep too little light to
+    tell."""
+    box = np.ones((2 * SOFT_EDGE_CELLS + 1,) * 2, np.uint8)
+    solid_ratio = np.where(solid > 0, ratio, np.float32(1.0)).astype(np.float32)
+    core_ratio = cv2.erode(solid_ratio, box)
+    core_light = cv2.dilate(np.where(solid > 0, remainder, 0.0).astype(np.float32), box)
+    q = remainder / np.maximum(core_light, 1e-6)
+    as_mix = core_ratio + (1.0 - q) * (1.0 - core_ratio)
+    mix = (solid > 0) & (core_light >= DARK_SUBJECT) & (q < SUBJECT_KEPT) & (
+        np.abs(ratio - as_mix) <= MIX_RATIO_TOLERANCE)
+    return mix.astype(np.uint8)
+
+
 def estimate_subject(
     small_rgb_linear: np.ndarray,
     small_plate_linear: np.ndarray,
@@ -295,6 +319,7 @@ def estimate_subject(
         ],
         axis=-1,
     )
+    solid = solid & ~_soft_edge(ratio, remainder, solid)
     filled = fill_push_pull(values.astype(np.float32), solid.astype(np.float32))
     gaps = None
     if rgb_srgb is not None:
