@@ -128,6 +128,11 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
     return None if path is None else load_calibration(path)
 
 
+_CAMERA_ID_HELP = ("FreeD camera id. The packets carry focus and zoom only: their pan, tilt, roll and "
+                   "position are 0, so give them a camera id (or port) of their own where a tracking system "
+                   "sends the camera's pose")
+
+
 @click.command("focus")
 @click.option("--sensor-log", "sensor_log", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="CSV with columns t_s, distance_m, strength (or t_ms, distance_cm / distance_mm)")
@@ -143,9 +148,7 @@ def _load_calibration(path: Path | None):  # type: ignore[no-untyped-def]
               help="also send each frame as FreeD D1 to HOST:PORT (frames before the first usable reading "
               "have no focus and send nothing)")
 @click.option("--camera-id", type=click.IntRange(0, 255), default=1, show_default=True,
-              help="FreeD camera id. The packets carry focus and zoom only: their pan, tilt, roll and position "
-                   "are 0, so give them a camera id (or port) of their own where a tracking system sends "
-                   "the camera's pose")
+              help=_CAMERA_ID_HELP)
 @click.option("--realtime", is_flag=True, help="pace FreeD packets at the frame rate instead of at once")
 @click.option("--marks", "marks_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="YAML/JSON of tape marks and cues: {marks: {A: 2.0, B: 3.5}, cues: [{t_s: 0, mark: A}, "
@@ -207,9 +210,7 @@ def focus_command(
               help="FreeD packets per second")
 @click.option("--duration", "duration_s", type=float, default=None, help="stop after this many seconds")
 @click.option("--camera-id", type=click.IntRange(0, 255), default=1, show_default=True,
-              help="FreeD camera id. The packets carry focus and zoom only: their pan, tilt, roll and position "
-                   "are 0, so give them a camera id (or port) of their own where a tracking system sends "
-                   "the camera's pose")
+              help=_CAMERA_ID_HELP)
 @click.option("--zoom", type=click.IntRange(0, 0xFFFFFF), default=0, show_default=True,
               help="FreeD zoom field (encoder counts, 24-bit)")
 @click.option("--sensor-timeout", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
