@@ -88,6 +88,25 @@ def test_what_a_killed_take_left_of_its_plate_and_log_is_kept_visible(tmp_path):
     assert alive.exists() and not plate.exists() and not log.exists()
 
 
+def test_a_killed_take_s_mov_plate_that_no_player_opens_is_said_to_be_so(tmp_path):
+    """A .mov plate killed mid-take has no index (QuickTime writes it as the take ends): it was kept
+    as if it played, while no player opens it."""
+    import subprocess
+    import sys
+
+    from guangying.live.recorder import Recorder
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(timeout=30)
+    whole = _h264(tmp_path / "whole.mov", (64, 48), 10).read_bytes()
+    cut = whole[: whole.find(b"moov") - 4] if whole.find(b"moov") > whole.find(b"mdat") else whole[:40]
+    (tmp_path / f".kp.partial-{child.pid}-abc123.mov").write_bytes(cut)
+    with pytest.warns(UserWarning, match=r"kept as .*kp\.interrupted-\d+\.mov, but no player opens it.*"
+                                         r"Record the plate as \.mkv"):
+        recorder = Recorder(Fraction(25), plate=tmp_path / "kp.mov", camera_codec="h264")
+    recorder.abort()
+
+
 def test_a_plate_copied_over_several_outages_keeps_every_segment_on_its_frame_grid(tmp_path):
     """A sender that drops out and comes back (``--loop``) more than once: each segment after an outage
     was placed at its arrival to the tick, a fraction of a frame off the first's. The reader then took

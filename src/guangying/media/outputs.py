@@ -175,9 +175,27 @@ def keep_interrupted_recording(path: Path) -> list[Path]:
             warnings.warn(f"could not keep {entry.path}, left by an interrupted take: {exc}", stacklevel=2)
             continue
         kept.append(visible)
-        warnings.warn(f"an interrupted earlier take (process {pid}) left its recording {path.name} "
-                      f"unfinished; what it holds is kept as {visible}", stacklevel=2)
+        said = (f"an interrupted earlier take (process {pid}) left its recording {path.name} unfinished; "
+                f"what it holds is kept as {visible}")
+        if visible.suffix.lower() in (".mov", ".mp4") and not _opens(visible):
+            # QuickTime's index (moov) is written as the take ends: nothing opens the file, whose
+            # pictures are all in it
+            said += (", but no player opens it: a .mov or .mp4 gets its index only when its take ends "
+                     "(a recovery tool such as untrunc rebuilds one from a finished take of the same "
+                     "camera). Record the plate as .mkv, which plays as far as it was written")
+        warnings.warn(said, stacklevel=2)
     return kept
+
+
+def _opens(path: Path) -> bool:
+    """Whether ffmpeg finds a video stream in ``path``."""
+    import av  # only for a leftover of a killed take
+
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.video)
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
 
 
 def sweep_leftovers(folder: Path, name: str) -> list[Path]:
