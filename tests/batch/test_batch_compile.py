@@ -61,3 +61,4 @@ def test_without_the_warm_up_the_first_shot_compiles(tmp_path):
     """The check above can fail: a worker that does not warm up compiles the keyer in its first shot."""
     compiled = _compiled_while_rendering(tmp_path, keys=False)
     assert {"guangying.keyer.kernels.key_fused", "guangying.composite.over._over_srgb_kernel"} <= {*compiled}
+

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -308,6 +309,7 @@ def run_batch(
     if not shots:  # a glob that matched nothing upstream: no cluster to start or join for it
         warnings.warn("no shots to render", stacklevel=2)
         return BatchReport([], 0.0, 0, "nothing started", 0.0, 0)
+    _check_open_file_limit(shots)
     started = time.perf_counter()
     if report_dir is not None:  # found unwritable after the first shot had rendered, the rest never did
         try:
@@ -473,6 +475,27 @@ def _check_not_all_in_use(outcomes: list[ShotOutcome]) -> None:
     if outcomes and all(o.in_use for o in outcomes):
         raise NothingStartedError(f"nothing was started: {outcomes[0].message} (every shot's outputs are "
                                   "being written by that run)")
+
+
+_FILES_BESIDE_LOCKS = 256  # the driver's other open files: Ray's sockets and logs, the manifest, a join
+
+
+def _check_open_file_limit(shots: list[Shot]) -> None:
+    """A run holds a lock file open on each output until it ends: 200 shots of 2 outputs held 400 files,
+    and under a limit of 300 shots failed with "Too many open files" until the manifest could not be
+    written ("a bug in Guangying"). The soft limit is raised as far as the hard one allows; past that the
+    run is refused before it starts."""
+    needed = sum(len(shot.outputs) for shot in shots if not shot.problems) + _FILES_BESIDE_LOCKS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    if hard == resource.RLIM_INFINITY or hard >= needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        return
+    raise NothingStartedError(
+        f"this batch writes {needed - _FILES_BESIDE_LOCKS} outputs and holds a lock file open on each while "
+        f"it runs, about {needed} open files with Ray's, but this machine lets a process open {hard} "
+        "(ulimit -Hn): raise that limit, or split the jobs file; nothing was started")
 
 
 def _plan_all(
