@@ -120,3 +120,26 @@ def test_an_option_is_set_by_its_flag_name_or_by_the_name_its_value_goes_to(tmp_
     result = CliRunner().invoke(cli, ["--config", str(config), "dof", "--distance", "3", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["focal_length_mm"] == 135
+
+
+@pytest.mark.parametrize(("text", "command"), [("distance: 3\n", "dof"), ("focus: 3\n", "dof")])
+def test_a_top_level_option_named_like_a_command_is_that_option(tmp_path, text, command):
+    """`distance: 3` (dof's --distance), `focus: 3` or `board: b.json` (composite's) were refused as
+    sections: "config section 'distance' must be a mapping"; a section is a command's name holding one."""
+    config = tmp_path / "look.yaml"
+    config.write_text("focal_length: 50\nf_number: 2\nsensor: ff\n" + text)
+    args = ["--distance", "3"] if text.startswith("focus") else []
+    result = CliRunner().invoke(cli, ["--config", str(config), command, *args, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["distance_m"] == 3
+    config.write_text("key: 5\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "dof", "--distance", "3"])
+    assert result.exit_code == 2 and "config section 'key' must be a mapping" in result.output
+
+
+def test_a_wrong_value_is_said_for_the_command_being_run(tmp_path):
+    # "not a valid value for `composite --focal-length`" when dof was run
+    config = tmp_path / "look.yaml"
+    config.write_text('focal_length: "50mm"\n')
+    result = CliRunner().invoke(cli, ["--config", str(config), "dof", "--f-number", "2", "--distance", "3"])
+    assert result.exit_code == 2 and "not a valid value for `dof --focal-length`" in result.output

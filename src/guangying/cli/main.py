@@ -93,16 +93,32 @@ def _as_param_names(values: dict[str, Any], aliases: dict[str, str], path: Path)
     return out
 
 
+def _sections(config: dict[str, Any], group: click.Group) -> dict[str, str]:
+    """The config's keys that are sections (key → command): a command's name (``focus-live`` or
+    ``focus_live``) holding a mapping. One holding a value is the option of that name where a command
+    has one (``focus: 3``, ``distance: 2``, ``board: b.json`` were refused as sections)."""
+    every = {key for cmd in group.commands.values() for key in _option_aliases(cmd)}
+    sections = {}
+    for name in group.commands:
+        key = name.replace("-", "_")
+        if key not in config:
+            continue
+        if isinstance(config[key], dict) or config[key] is None:
+            sections[key] = name
+        elif key not in every:
+            raise click.UsageError(f"config section '{name}' must be a mapping")
+    return sections
+
+
 def _default_map(config: dict[str, Any], group: click.Group, path: Path) -> dict[str, dict[str, Any]]:
     """Top-level keys apply to every command; a section named after a command (``focus-live`` or
     ``focus_live``) applies to it only. Keys become the names click's defaults go by."""
-    sections = {name.replace("-", "_"): name for name in group.commands}
+    sections = _sections(config, group)
     shared = {k: v for k, v in config.items() if k not in sections}
     out: dict[str, dict[str, Any]] = {}
-    for key, name in sections.items():
-        section = config.get(key) or {}
-        if not isinstance(section, dict):
-            raise click.UsageError(f"config section '{name}' must be a mapping")
+    for name in group.commands:
+        section = config.get(name.replace("-", "_")) if name.replace("-", "_") in sections else None
+        section = section or {}
         aliases = _option_aliases(group.commands[name])
         out[name] = {**_as_param_names(shared, aliases, path), **_as_param_names(section, aliases, path)}
     return out
@@ -119,9 +135,10 @@ def _expected(param: click.Parameter) -> str:
     return f"expected a single {kind.name} value"
 
 
-def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> None:
+def _check_config(group: click.Group, config: dict[str, Any], path: Path, command: str | None = None) -> None:
     """Refuse keys no command takes (with a did-you-mean) and values of the wrong kind, naming the file:
-    a misspelt setting must not be silently ignored."""
+    a misspelt setting must not be silently ignored. ``command``: the one being run, whose options a
+    value is checked against first."""
     params = {name: {p.name: p for p in cmd.params if p.name} for name, cmd in group.commands.items()}
     aliases = {name: _option_aliases(cmd) for name, cmd in group.commands.items()}
     every = {key for names in aliases.values() for key in names}
@@ -153,14 +170,16 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path) -> Non
                     f"`{name} {_flag(param)}` ({message})"
                 ) from exc
 
-    sections = {name.replace("-", "_"): name for name in group.commands}  # [focus-live] was "unknown"
+    sections = _sections(config, group)  # [focus-live] was "unknown"
+    # the command being run first: "focal_length: 50mm" with dof was said as not valid for `composite`
+    commands = sorted(group.commands, key=lambda name: name != command)
     for key, value in config.items():
         if key in sections:
             name = sections[key]
             for sub_key, sub_value in (value or {}).items():
                 check(sub_key, sub_value, set(aliases[name]), [name], f" in section [{name}]")
         else:
-            check(key, value, every, list(group.commands), "")
+            check(key, value, every, commands, "")
 
 
 class _Failure(click.ClickException):
@@ -187,7 +206,7 @@ class _ConfigGroup(click.Group):
                     raise click.UsageError(f"config file not found: {path}")
                 config = load_config(path)
                 extra["default_map"] = _default_map(config, self, path)
-                _check_config(self, config, path)
+                _check_config(self, config, path, next((a for a in args if a in self.commands), None))
                 ctx = super().make_context(info_name, args, parent=parent, **extra)
                 ctx.meta["guangying.config"] = path  # an input of the run: see invoke
                 return ctx
