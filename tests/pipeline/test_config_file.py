@@ -143,3 +143,23 @@ def test_a_wrong_value_is_said_for_the_command_being_run(tmp_path):
     config.write_text('focal_length: "50mm"\n')
     result = CliRunner().invoke(cli, ["--config", str(config), "dof", "--f-number", "2", "--distance", "3"])
     assert result.exit_code == 2 and "not a valid value for `dof --focal-length`" in result.output
+
+
+def test_file_names_in_a_config_file_are_read_from_its_folder(tmp_path, monkeypatch):
+    """`background: bg2.png` in look/look.yaml was looked for in the current folder: another bg2.png
+    there was used without a word, and none there was "neither a file nor a colour". ``~`` was not the
+    home folder. Names of colours, hosts and frame rates stay as they are."""
+    from guangying.cli.main import _default_map, load_config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "look").mkdir()
+    path = Path("look") / "look.yaml"
+    path.write_text("background: bg2.png\nfocus_track: ~/tracks/t.csv\nfps: 24000/1001\n"
+                    "freed: 127.0.0.1:40000\nkey:\n  clean_plate: plates/clean.png\n"
+                    "composite:\n  output_colour: grey\n")
+    defaults = _default_map(load_config(path), cli, path)
+    composite = defaults["composite"]
+    assert composite["background"] == str(Path("look") / "bg2.png")
+    assert composite["focus_track"] == str(Path.home() / "tracks" / "t.csv")
+    assert composite["fps"] == "24000/1001" and defaults["focus"]["freed_target"] == "127.0.0.1:40000"
+    assert defaults["key"]["clean_plate"] == str(Path("look") / "plates" / "clean.png")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import signal
 import sys
 import tomllib
@@ -120,8 +121,28 @@ def _default_map(config: dict[str, Any], group: click.Group, path: Path) -> dict
         section = config.get(name.replace("-", "_")) if name.replace("-", "_") in sections else None
         section = section or {}
         aliases = _option_aliases(group.commands[name])
-        out[name] = {**_as_param_names(shared, aliases, path), **_as_param_names(section, aliases, path)}
+        values = {**_as_param_names(shared, aliases, path), **_as_param_names(section, aliases, path)}
+        params = {p.name: p for p in group.commands[name].params}
+        out[name] = {key: _from_config_folder(value, params.get(key), path) for key, value in values.items()}
     return out
+
+
+_FILE_NAME = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}$")  # ends in an extension (not "2.5", not "grey")
+_RATIO = re.compile(r"^\s*[\d.]+\s*(/\s*[\d.]+\s*)?$")  # 24000/1001
+
+
+def _from_config_folder(value: Any, param: click.Parameter | None, path: Path) -> Any:  # noqa: ANN401
+    """A relative file name in a config file, for an option that takes one, is read from the file's
+    folder, as in jobs and set files (``background: bg.png`` beside ``look/look.yaml`` was looked for in
+    the current folder, and another bg.png there used without a word); ``~`` is the home folder."""
+    if param is None or not isinstance(value, str) or "://" in value:
+        return value
+    if not (isinstance(param.type, click.Path) or param.type is click.STRING):
+        return value
+    if _RATIO.match(value) or not (value.startswith("~") or "/" in value or _FILE_NAME.search(value)):
+        return value  # a colour, a name, a host, a frame rate
+    name = Path(value).expanduser()
+    return str(name if name.is_absolute() else path.parent / name)
 
 
 def _expected(param: click.Parameter) -> str:
