@@ -77,6 +77,45 @@ def test_live_composite_matches_batch_composite(plate_clip, tmp_path):
     assert np.allclose(live_frames[5][5:50, 5:30], np.array([0x30, 0x50, 0x70]) / 255, atol=2e-3)
 
 
+def test_a_4_4_4_camera_is_keyed_live_as_its_plate_is_keyed_in_post(tmp_path):
+    """A 4:4:4 source whose first picture looks like stored 4:2:0 colour to the refinement's check: a
+    render is told the clip's chroma and leaves the refinement off; the live take was not, and its
+    matte differed from `guangying key`'s of the same clip by up to 23/255 at the soft edges."""
+    import av
+
+    from guangying.base.colour import linear_to_srgb, srgb_to_linear
+    from guangying.keyer.refine import refinement_kind
+
+    w, h = 320, 180
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    subject = srgb_to_linear(np.array([0.80, 0.55, 0.45], np.float32))
+    screen = srgb_to_linear(np.array([0.20, 0.60, 0.28], np.float32) * (1 - 0.05 * xx / w)[..., None])
+    clip = tmp_path / "cam444.mp4"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt, stream.options = w, h, "yuv444p", {"qp": "0"}
+        for i in range(12):
+            alpha = np.clip((45 - np.hypot(xx - 110 - 3 * i, yy - 90)) / 6 + 0.5, 0, 1)[..., None]
+            picture = linear_to_srgb(subject * alpha + screen * (1 - alpha))
+            if i == 0:  # what makes the case: read alone, it passes for 4:2:0
+                assert refinement_kind(np.round(picture * 255) / 255) == "stored"
+            frame = av.VideoFrame.from_ndarray(np.round(picture * 255).astype(np.uint8), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    live_matte, post_matte = tmp_path / "live.mkv", tmp_path / "post.%04d.png"
+    res = CliRunner().invoke(cli, ["live", str(clip), "--screen", "green", "--no-monitor", "--queue-frames",
+                                   "8", "--record-matte", str(live_matte)])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["key", str(clip), "--screen", "green", "--alpha", str(post_matte),
+                                   "--quiet"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in (tmp_path / "live.frames.jsonl").read_text().splitlines()]
+    live, post = _frames(live_matte), _frames(post_matte)
+    assert len(rows) == len(live) >= 6
+    worst = max(float(np.abs(m - post[row["frame"]]).max()) for row, m in zip(rows, live, strict=True))
+    assert worst < 2e-3, worst
+
+
 def test_a_saved_look_names_its_files_so_that_it_works_from_any_folder(tmp_path, monkeypatch):
     # The take ran in the set's folder with the background and mask named relative to it; the look
     # saved there failed with "file not found" when rendered from the editor's folder.

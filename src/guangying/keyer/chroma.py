@@ -173,11 +173,16 @@ class ChromaKeyer:
         undecided = st.screen_colour is None or st.luma_refine in ("auto", "on")
         return undecided and self._screen is None
 
-    def learn(self, rgb_srgb: np.ndarray) -> None:
+    def learn(self, rgb_srgb: np.ndarray, chroma_subsampled: bool | None = None) -> None:
         """Make the once-per-clip decisions from this float32 (H, W, 3) sRGB frame: which screen and
         its colour, and which luma the edge refinement fits. ``process`` makes them on the first frame
         after ``reset()``; a range of a clip learns them from the clip's first frame, so it keys as it
-        does in the whole. Raises :class:`NoScreenError` when the frame shows no screen."""
+        does in the whole. ``chroma_subsampled``: the clip's (``ClipInfo.chroma_subsampled``), as
+        ``run_job`` tells it: a 4:4:4 or RGB source's colour is refined only where it comes from a
+        Bayer mosaic (a picture's look alone can pass for 4:2:0). Raises :class:`NoScreenError` when
+        the frame shows no screen."""
+        if chroma_subsampled is not None:
+            self.full_chroma_source = not chroma_subsampled
         self._learn(_check_frame(rgb_srgb, "keyer input"))
 
     def _learn(self, rgb: np.ndarray) -> None:

@@ -31,7 +31,7 @@ from guangying.media.audio import has_audio
 from guangying.media.camera_log import CameraLog, named_camera_log
 from guangying.media.deinterlace import Deinterlacer
 from guangying.media.pixels import resize_to, size_change_note
-from guangying.media.video_reader import frame_colour, rgb_conversion, to_rgb_codes
+from guangying.media.video_reader import chroma_subsampled_of, frame_colour, rgb_conversion, to_rgb_codes
 
 T = TypeVar("T")
 PacketTap = Callable[[av.Packet, av.stream.Stream, float], None]
@@ -265,10 +265,14 @@ class LiveSource:
         self._picture_origin_s: float | None = None  # the sender's clock at the take's frame 0
         self._file_sound: av.container.InputContainer | None = None
         self.converted_from: str | None = None  # see CapturedFrame
+        # whether its colour is stored at less resolution than its luma (None: unknown), as the keyer
+        # is told by a render of the same clip
+        self.chroma_subsampled: bool | None = None
         if self.kind == "file":
             with open_reader(spec, fps=fps, camera_log=camera_log) as reader:
                 info = reader.info
             self.width, self.height, self.fps = info.width, info.height, Fraction(info.fps)
+            self.chroma_subsampled = info.chroma_subsampled
             self.pixel_aspect = info.pixel_aspect
             self.first_timecode = info.timecode
             named = named_camera_log(info.camera_log)
@@ -302,6 +306,7 @@ class LiveSource:
             # saw no picture header, and the take started at 0×0 and crashed
             self.width, self.height, aspect = self._first_picture_size()
         self.codec_name = stream.codec_context.name
+        self.chroma_subsampled = chroma_subsampled_of(stream.codec_context.format)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
         self.fps = standard_rate(rate)
         # MJPEG over HTTP (IP cameras, phone camera apps) carries no rate and ffmpeg assumes 25: a

@@ -32,7 +32,7 @@ from guangying.media.pixels import to_float32
 from guangying.pipeline.background import Background
 from guangying.pipeline.frame import FrameCompositor
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings
-from guangying.pipeline.matters import KEYER_MATTES, MATTE_MODES, make_matter
+from guangying.pipeline.matters import KEYER_MATTES, MATTE_MODES, keyer_of, make_matter
 from guangying.pipeline.virtual_set import SetBackground
 from guangying.pipeline.warm_up import warm_up_frames
 
@@ -156,6 +156,9 @@ class LiveSession:
             engine_values = {k: values.get(k) for k in _ENGINE_KEYS}
             if self._compositor is None or engine_values != self._engine_values:
                 matter = self._matter_factory(values, self.settings.keyer_settings(values))
+                keyer = keyer_of(matter)
+                if keyer is not None:  # a 4:4:4 camera keyed as its recorded plate is in post
+                    keyer.full_chroma_source = getattr(self.source, "chroma_subsampled", None) is False
                 hook = self._hook if self._set is None else self._set.layer_hook(self._hook)
                 self._compositor = FrameCompositor(matter, None, hook)
                 self._compositor.reset()

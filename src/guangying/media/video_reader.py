@@ -176,7 +176,7 @@ def _find_timecode(container: av.container.InputContainer, stream: av.video.stre
     return None
 
 
-def _chroma_subsampled(fmt: av.VideoFormat | None) -> bool | None:
+def chroma_subsampled_of(fmt: av.VideoFormat | None) -> bool | None:
     """Whether the stream stores its colour at less resolution than its luma; None for grey pictures
     and an unknown format."""
     if fmt is None or sum(not c.is_alpha for c in fmt.components) < 3:
@@ -390,7 +390,7 @@ class VideoReader(Reader):
             self._time_base = stream.time_base
             self._start_pts = stream.start_time or 0
             bits, alpha = _precision_bits(ctx.format.name if ctx.format else None)
-            self._chroma_subsampled = _chroma_subsampled(ctx.format)
+            self._chroma_subsampled = chroma_subsampled_of(ctx.format)
             if not alpha and stream.metadata.get("alpha_mode") == "1":
                 # WebM keeps VP8/VP9 alpha beside the picture, which ffmpeg's own decoder drops: read opaque
                 # without a word, a keyed render (a browser's or After Effects' WebM) lost its matte

@@ -31,6 +31,7 @@ from guangying.media.video_writer import H264_PRESETS, VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background, PlateSource, plate_inputs
 from guangying.pipeline.frame import CompositeSettings, FrameCompositor, FrameResult, LayerHook
 from guangying.pipeline.lens_defocus import LensDefocus
+from guangying.pipeline.matters import keyer_of
 from guangying.pipeline.progress import FrameProgress
 
 # Called with (source frame number, plate sRGB, what the compositor made) for every written frame.
@@ -302,8 +303,8 @@ def run_job(
         reader = stack.enter_context(
             open_reader(source, start=start, end=end, fps=fps, camera_log=camera_log))
         info = reader.info
-        keyer = matter if isinstance(matter, ChromaKeyer) else getattr(matter, "keyer", None)
-        if isinstance(keyer, ChromaKeyer):  # hybrid's keyer too
+        keyer = keyer_of(matter)
+        if keyer is not None:  # hybrid's keyer too
             keyer.full_chroma_source = info.chroma_subsampled is False
             if isinstance(matter, ChromaKeyer):  # (a hybrid matte says its own)
                 # said as "passed through opaque" of an RGBA render (a CG element), which keeps its alpha;

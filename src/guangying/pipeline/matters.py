@@ -18,6 +18,12 @@ MATTE_MODES: tuple[str, ...] = ("chroma", "ai", "fast", "hybrid")
 KEYER_MATTES: tuple[str, ...] = ("chroma", "hybrid")  # the modes that take KeyerSettings
 
 
+def keyer_of(matter: Matter) -> ChromaKeyer | None:
+    """The chroma keyer of ``matter``: itself, a hybrid matte's, or None (a neural matte)."""
+    keyer = matter if isinstance(matter, ChromaKeyer) else getattr(matter, "keyer", None)
+    return keyer if isinstance(keyer, ChromaKeyer) else None
+
+
 def make_matter(
     mode: MatteMode,
     keyer_settings: KeyerSettings | None = None,
