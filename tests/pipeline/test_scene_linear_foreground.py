@@ -194,3 +194,21 @@ def test_a_sets_light_above_1_keeps_its_hue_in_the_display_composite(light_wrap_
     np.testing.assert_allclose(result.composite_rgb_srgb[H // 2, W - 2], linear_to_srgb(set_linear[0, -1]),
                                atol=2e-3)
     np.testing.assert_allclose(result.composite_rgb_linear[H // 2, W - 20], [4.0, 2.0, 0.5], atol=1e-5)
+
+
+def test_a_bright_hdr_sky_as_the_set_is_composited(tmp_path):
+    """An EXR sky at 40–50 (an HDRI as exposed) over a third of the set: refused as "background_rgb_srgb
+    reaches 5.3, but it is sRGB-coded 0–1" by composite and live, whatever the plate."""
+    sky = np.full((H, W, 3), 0.1, np.float32)
+    sky[: H // 3] = [40.0, 45.0, 50.0]
+    with open_writer(tmp_path / "sky.exr", content="rgb") as writer:
+        writer.write(sky, transfer="linear")
+    plate = _plate()
+    with open_writer(tmp_path / "plate.exr", content="rgb") as writer:
+        writer.write(plate, transfer="linear")
+    result = CliRunner().invoke(cli, ["composite", str(tmp_path / "plate.exr"), "-b",
+                                      str(tmp_path / "sky.exr"), "-o", str(tmp_path / "comp.exr"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    with open_reader(tmp_path / "comp.exr") as reader:
+        composite = next(iter(reader)).rgb
+    np.testing.assert_allclose(composite[2, 2], [40.0, 45.0, 50.0], rtol=2e-3)  # the screen: the sky's light

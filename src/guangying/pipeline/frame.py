@@ -191,7 +191,10 @@ class FrameCompositor:
             check_range("frame", "highlight_peak", highlight_peak, Range(0, 1e6, lo_open=True))
         if background_rgb_srgb is not None:
             background_rgb_srgb = float_picture(background_rgb_srgb, "background_rgb_srgb")
-            _check_background(background_rgb_srgb, "background_rgb_srgb", display=True)
+            # given with its light, it is that light encoded: an HDR sky above 5 reaches past 2 (and was
+            # refused as 0–255 values)
+            _check_background(background_rgb_srgb, "background_rgb_srgb",
+                              display=background_rgb_linear is None)
         if background_rgb_linear is not None:
             background_rgb_linear = float_picture(background_rgb_linear, "background_rgb_linear")
             _check_background(background_rgb_linear, "background_rgb_linear", display=False)
