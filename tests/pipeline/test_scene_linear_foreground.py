@@ -212,3 +212,23 @@ def test_a_bright_hdr_sky_as_the_set_is_composited(tmp_path):
     with open_reader(tmp_path / "comp.exr") as reader:
         composite = next(iter(reader)).rgb
     np.testing.assert_allclose(composite[2, 2], [40.0, 45.0, 50.0], rtol=2e-3)  # the screen: the sky's light
+
+
+@pytest.mark.parametrize("how", ["said", "unsaid"])
+def test_a_background_s_encoding_can_be_given(tmp_path, how):
+    """An untagged ACEScg EXR set (or a LogC3 plate) was read as BT.709 (display video) with no way to
+    say otherwise: --camera-log is the footage's. Now --background-log says the background's."""
+    ap1 = np.array([0.336, 0.109, 0.063], np.float32)  # BT.709 (0.5, 0.08, 0.05) in ACEScg primaries
+    with open_writer(tmp_path / "set.exr", content="rgb") as writer:
+        writer.write(np.tile(ap1, (H, W, 1)), transfer="linear")
+    with open_writer(tmp_path / "plate.exr", content="rgb") as writer:
+        writer.write(_plate(), transfer="linear")
+    said = ["--background-log", "acescg"] if how == "said" else []
+    result = CliRunner().invoke(cli, ["composite", str(tmp_path / "plate.exr"), "-b",
+                                      str(tmp_path / "set.exr"), *said, "-o", str(tmp_path / "comp.exr"),
+                                      "--quiet"])
+    assert result.exit_code == 0, result.output
+    with open_reader(tmp_path / "comp.exr") as reader:
+        composite = next(iter(reader)).rgb
+    expected = [0.5, 0.08, 0.05] if how == "said" else ap1
+    np.testing.assert_allclose(composite[2, 2], expected, atol=6e-3)

@@ -272,6 +272,7 @@ class RangeRenderer:
                     shot_start=task.shot_first,
                     on_frame=on_frame,
                     camera_log=task.options.get("camera_log", "auto"),
+                    background_camera_log=task.options.get("background_log", "auto"),
                     fps=task.options.get("fps"),
                     say_lost_subject=False,  # the driver says it for the shot's frames
                 )

@@ -13,6 +13,7 @@ from guangying.cli.dataclass_options import dataclass_from_options, dataclass_op
 from guangying.cli.engine_options import camera_log_option, engine_options
 from guangying.cli.wording import frames
 from guangying.keyer import KeyerSettings
+from guangying.media.camera_log import CAMERA_LOG_NAMES
 from guangying.media.damage import damage_note
 from guangying.media.outputs import check_outputs
 from guangying.media.video_writer import H264_PRESETS
@@ -156,6 +157,14 @@ def key(alpha_out: str | None, foreground_out: str | None, **options: Any) -> No
     help="Background plate: image, clip (played at its own speed), or colour (#RRGGBB).",
 )
 @click.option(
+    "--background-log",
+    type=click.Choice(["auto", "none", *CAMERA_LOG_NAMES]),
+    default="auto",
+    show_default=True,
+    help="The background's camera log or primaries, as --camera-log takes them, where its file does not "
+    "say them: a plate shot in LogC3 (read as display video otherwise), an untagged ACEScg EXR.",
+)
+@click.option(
     "--set",
     "set_path",
     help="Tracked virtual set (needs --camera-track): 360° equirectangular picture or clip, "
@@ -273,7 +282,8 @@ def composite(
             lens,
         )  # fmt: skip
         hook = plate.layer_hook(lens)
-    _run(options.pop("source"), outputs, options, background=plate, settings=settings, layer_hook=hook)
+    _run(options.pop("source"), outputs, options, background=plate, settings=settings, layer_hook=hook,
+         background_camera_log=options.pop("background_log"))
 
 
 def _lens_hook(

@@ -105,10 +105,12 @@ class Background:
     does the reading). Given the footage's frame rate ``fps``, a clip at another rate (stock footage
     at 30 or 60 fps behind a 25 fps shoot) is taken by time, so it plays at its own speed, as an
     editor's timeline plays it; without, frame for frame. A picture with alpha is laid over black.
+    ``camera_log``: the picture's encoding where its file does not say it (a LogC3 plate, an untagged
+    ACEScg EXR), as ``open_reader`` takes it.
     """
 
     def __init__(self, spec: str | Path, width: int, height: int, fps: Fraction | None = None,
-                 pixel_aspect: Fraction = Fraction(1)) -> None:
+                 pixel_aspect: Fraction = Fraction(1), camera_log: str | None = "auto") -> None:
         self.spec = str(spec)
         self.inputs: tuple[str, ...] = ()  # files it reads (a colour reads none)
         self.width, self.height, self.pixel_aspect = width, height, pixel_aspect
@@ -134,7 +136,8 @@ class Background:
                 "(use a path, #RRGGBB, 'R,G,B' in 0–1, or black/white/grey/green/blue)"
             )
         self.inputs = (self.spec,)
-        self._source = PictureSource(self.spec, self._fit, what="background", footage_fps=fps)
+        self._source = PictureSource(self.spec, self._fit, what="background", footage_fps=fps,
+                                     camera_log=camera_log)
         self.is_still = self._source.is_still
         self._still = self._source.at(0) if self.is_still else None
         self._mark_still()

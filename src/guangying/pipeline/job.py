@@ -211,6 +211,7 @@ def run_job(
     fps: FrameRate | None = None,
     warm_up_before: int = RANGE_WARMUP_FRAMES,
     say_lost_subject: bool = True,
+    background_camera_log: str | None = "auto",
 ) -> JobReport:
     """Matte every frame of ``source`` and write the requested outputs atomically.
 
@@ -253,6 +254,9 @@ def run_job(
     fps : optional
         An image sequence's frame rate (25, ``"24000/1001"``); by default the one its EXR or DPX
         headers name, else 24. A video keeps its own.
+    background_camera_log : str, optional
+        The same for a background picture or clip given by its file: a plate shot in LogC3 (read as
+        display video otherwise), an untagged ACEScg EXR (``"acescg"``).
 
     Returns
     -------
@@ -314,7 +318,7 @@ def run_job(
         plate: PlateSource | None = None
         if isinstance(background, str | Path):
             plate = Background(background, info.width, info.height, fps=info.fps,
-                               pixel_aspect=info.pixel_aspect)
+                               pixel_aspect=info.pixel_aspect, camera_log=background_camera_log)
         elif background is not None:
             plate = background
         if plate is not None:

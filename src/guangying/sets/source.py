@@ -41,7 +41,8 @@ def _linear_rgba(frame: Frame, highlight_peak: float | None) -> np.ndarray:
 class PictureSource(Generic[T]):
     """A still or a clip turned by ``prepare`` (e.g. into a :class:`~guangying.sets.mip.MipPyramid`)
     from float32 (H, W, 4) linear premultiplied RGBA and its pixel aspect (a pixel's width over its
-    height as shown, from the file); ``at(position)`` returns the prepared frame."""
+    height as shown, from the file); ``at(position)`` returns the prepared frame. ``camera_log``: its
+    encoding, as :func:`~guangying.media.open_reader` takes it (a log clip, an untagged ACEScg EXR)."""
 
     def __init__(
         self,
@@ -49,12 +50,13 @@ class PictureSource(Generic[T]):
         prepare: Callable[[np.ndarray, Fraction], T],
         what: str = "set picture",
         footage_fps: Fraction | float | None = None,
+        camera_log: str | None = "auto",
     ) -> None:
         self.spec, self._what = str(spec), what
         if not Path(self.spec).exists() and parse_pattern(self.spec) is None:
             raise MediaError(f"{what} '{self.spec}' does not exist")
         self._prepare = prepare
-        self._reader: Reader | None = open_reader(self.spec)
+        self._reader: Reader | None = open_reader(self.spec, camera_log=camera_log)
         info = self._reader.info
         self.width, self.height, self.fps = info.width, info.height, info.fps
         self.pixel_aspect = info.pixel_aspect
