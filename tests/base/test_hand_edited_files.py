@@ -66,3 +66,24 @@ def test_toml_settings_with_bom(tmp_path):
     plain = CliRunner().invoke(cli, ["dof", "--focal-length", "50", "--f-number", "2.8", "--distance", "3",
                                      "--sensor", "s35"])
     assert res.output == plain.output
+
+
+@pytest.mark.parametrize("kind", ["config", "jobs", "set"])
+def test_a_tab_in_a_yaml_file_is_said_in_one_line_with_its_place(tmp_path, kind):
+    """PyYAML's own text: four lines, the file named "<unicode string>", a caret, and no word that
+    YAML indents with spaces."""
+    from guangying.base.errors import GuangyingError
+    from guangying.sets.layers import read_layer_specs
+
+    path = tmp_path / f"{kind}.yaml"
+    path.write_text({"config": "focal_length: 50\n\tf_number: 2\n", "jobs": "shots:\n\t- {input: a.mp4}\n",
+                     "set": "layers:\n\t- {image: a.png}\n"}[kind])
+    if kind == "set":
+        with pytest.raises(GuangyingError) as caught:
+            read_layer_specs(path)
+        said = str(caught.value)
+    else:
+        args = ["--config", str(path), "dof", "--distance", "3"] if kind == "config" else ["batch", str(path)]
+        said = CliRunner().invoke(cli, args).output
+    assert "line 2, column 1: found character '\\t'" in said and "spaces, not tabs" in said, said
+    assert "<unicode string>" not in said and "^" not in said

@@ -71,6 +71,17 @@ def _unique_json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def parse_problem(exc: BaseException) -> str:
+    """A YAML or JSON parser's complaint in one line, with its place: PyYAML's own text runs over four
+    lines, names the file "<unicode string>" and draws a caret."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or not problem:
+        return str(exc)
+    hint = " (YAML indents with spaces, not tabs)" if "'\\t'" in problem else ""
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}{hint}"
+
+
 def parse_json_or_yaml(text: str, as_json: bool) -> Any:  # noqa: ANN401
     """JSON or YAML (safe) text, a key given twice in one mapping refused (DuplicateKeyError)."""
     if not as_json:
@@ -105,7 +116,7 @@ def read_json_or_yaml(
     try:
         return parse_json_or_yaml(text, as_json=p.suffix.lower() == ".json")
     except (json.JSONDecodeError, yaml.YAMLError, RecursionError, FileContentError) as exc:
-        raise error(f"{p}: cannot parse ({exc}); expected JSON or YAML") from exc
+        raise error(f"{p}: cannot parse ({parse_problem(exc)}); expected JSON or YAML") from exc
 
 
 def check_keys(data: dict[Any, Any], allowed: tuple[str, ...], where: str,

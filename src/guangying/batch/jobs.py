@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from guangying.base.errors import GuangyingError, InputFormatError, NothingStartedError
-from guangying.base.files import FileContentError, UniqueKeyLoader
+from guangying.base.files import FileContentError, UniqueKeyLoader, parse_problem
 from guangying.keyer import KeyerSettings
 from guangying.keyer.masks import load_clean_plate, load_mask
 from guangying.media import open_reader
@@ -164,7 +164,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             "as UTF-8 (Notepad: Save as, Encoding UTF-8) so its names and paths read as written"
         ) from exc
     except (yaml.YAMLError, RecursionError) as exc:
-        raise JobFileFormatError(f"{path} is not valid YAML: {exc}") from exc
+        raise JobFileFormatError(f"{path} is not valid YAML: {parse_problem(exc)}") from exc
     except FileContentError as exc:
         raise JobFileFormatError(f"{path}, {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("shots"), list) or not data["shots"]:

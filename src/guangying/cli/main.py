@@ -19,7 +19,7 @@ import yaml
 from guangying import __version__
 from guangying.base.errors import GuangyingError, StopSignal
 from guangying.base.events import RecurringWarning
-from guangying.base.files import FileContentError, parse_json_or_yaml
+from guangying.base.files import FileContentError, parse_json_or_yaml, parse_problem
 from guangying.cli.signals import install_stop_handlers, stop_behind, stopped_by
 
 BUG_REPORT = (
@@ -43,7 +43,7 @@ def load_config(path: Path) -> dict[str, Any]:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else parse_json_or_yaml(text, False)
     except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError,
             FileContentError) as exc:
-        raise click.UsageError(f"cannot parse config file {path}: {exc}") from exc
+        raise click.UsageError(f"cannot parse config file {path}: {parse_problem(exc)}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

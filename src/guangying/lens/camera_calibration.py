@@ -33,7 +33,7 @@ import numpy as np
 
 from guangying.base.atomic import check_written_as, write_text as atomic_write_text
 from guangying.base.errors import InputFormatError, SettingsError
-from guangying.base.files import FileContentError, parse_json_or_yaml
+from guangying.base.files import FileContentError, parse_json_or_yaml, parse_problem
 from guangying.lens.optics import sensor_span_px
 
 FORMAT_NAME = "guangying-camera-calibration"
@@ -246,7 +246,8 @@ def _from_ros_camera_info(path: Path, text: str) -> CameraCalibration:
     try:
         data = yaml.safe_load(text)
     except (yaml.YAMLError, RecursionError) as exc:
-        raise InputFormatError(f"{path}: not YAML ({exc}); expected a ROS camera_info file") from exc
+        raise InputFormatError(f"{path}: not YAML ({parse_problem(exc)}); expected a ROS camera_info "
+                               "file") from exc
     if not isinstance(data, dict) or "camera_matrix" not in data:
         raise InputFormatError(
             f"{path}: not a camera calibration: expected a ROS camera_info YAML (camera_matrix, "
