@@ -52,6 +52,26 @@ def test_a_log_gets_plain_lines_counting_the_ranges_in_flight(monkeypatch):
     assert log.getvalue().splitlines()[-1].startswith("batch: shots 1/2, 14/40 frames, ")
 
 
+def test_the_last_log_line_counts_failed_shots_apart_and_has_a_rate_however_short_the_run():
+    """It ended "batch: shots 32/32, 310/310 frames, ... fps  ETA -:--:--" on a 17 s run that failed a
+    shot: the failed one counted among the done, and no rate under 10 s of frames."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from guangying.batch.progress import BatchProgress
+
+    log = StringIO()
+    progress = BatchProgress(3, 30, console=Console(file=log, force_terminal=False, width=200))
+    progress.shots_done(1, failed=1)  # one found finished, one failed at the check
+    progress.advance(10)
+    progress.advance(10)
+    progress.shots_done(1)
+    progress.close()
+    last = log.getvalue().splitlines()[-1]
+    assert last.startswith("batch: shots 2/3 (1 failed), 20/30 frames, ") and "... fps" not in last, last
+
+
 def test_a_worker_tells_the_board_how_far_into_its_range_it_is(tmp_path, monkeypatch):
     """The driver's bar moves within a range: the worker reports its frames written to a Ray actor the
     driver reads; a retried range (another attempt) counts afresh."""

@@ -23,7 +23,7 @@ RATE_WINDOW_MIN_S = 10.0  # the rate counted from the first frames is shown once
 
 
 def rate_and_eta(completed: float, total: float | None, elapsed_s: float | None,
-                 first: tuple[float, float] | None = None) -> str:
+                 first: tuple[float, float] | None = None, window_s: float = RATE_WINDOW_MIN_S) -> str:
     """Frames per second and the time left, over the run so far since the first frames came: ``first``
     is (seconds into the run, frames then), None to count from the start. Frames come a range at a time
     (dozens at once), and rich's own estimate, over its last samples, showed 80 to 1245 fps on a run
@@ -31,7 +31,7 @@ def rate_and_eta(completed: float, total: float | None, elapsed_s: float | None,
     start and a first run's compile (minutes) made the rate look tiny: ETA 8:26:07 for a run that
     ended 4 s later."""
     since_s, since_frames = first or (0.0, 0.0)
-    window = 0.0 if first is None else RATE_WINDOW_MIN_S  # a range or two landing at once is no rate
+    window = 0.0 if first is None else window_s  # a range or two landing at once is no rate
     if not elapsed_s or elapsed_s - since_s <= window or completed <= since_frames:
         return "  ... fps  ETA -:--:--"
     rate = (completed - since_frames) / (elapsed_s - since_s)
@@ -53,7 +53,7 @@ class BatchProgress:
     Frames count those of finished ranges and, as workers report them, those of ranges in flight."""
 
     def __init__(self, shots: int, frames: int, enabled: bool = True, console: Console | None = None) -> None:
-        self._shots, self._done = shots, 0
+        self._shots, self._done, self._failed = shots, 0, 0
         self._total, self._finished, self._in_flight = frames, 0, 0
         self._started = time.monotonic()
         self._console = console or Console(stderr=True)
@@ -75,10 +75,15 @@ class BatchProgress:
             self._progress.start()
 
     def _label(self) -> str:
-        return f"shots {self._done}/{self._shots}"
+        # a failed shot was counted among the done: "shots 32/32" on a run that failed one
+        failed = f" ({self._failed} failed)" if self._failed else ""
+        return f"shots {self._done}/{self._shots}{failed}"
 
-    def shots_done(self, count: int) -> None:
+    def shots_done(self, count: int, failed: int = 0) -> None:
+        """``count`` more shots finished (rendered, or found finished by an earlier run), ``failed``
+        more failed."""
         self._done += count
+        self._failed += failed
         if self._progress is not None:
             self._progress.update(self._task, description=self._label())
 
@@ -113,13 +118,17 @@ class BatchProgress:
 
     def _log_line(self, final: bool) -> None:
         """A line a minute, also while nothing moves: a farm log was silent for the minutes a first
-        run's workers compiled, as if the run had hung."""
+        run's workers compiled, as if the run had hung. The last line has the run's rate however short
+        the run (it said "... fps" under 10 s)."""
         now, frames = time.monotonic(), self._finished + self._in_flight
         if not final and now - (self._logged or self._started) < LOG_EVERY_S:
             return
         self._logged = now
         if frames:
-            state = rate_and_eta(frames, self._total, now - self._started, self._first).strip()
+            window = 0.0 if final else RATE_WINDOW_MIN_S
+            state = rate_and_eta(frames, self._total, now - self._started, self._first, window).strip()
+            if final and state.startswith("..."):  # all frames came at once: over the whole run, then
+                state = rate_and_eta(frames, self._total, now - self._started).strip()
         else:
             state = "starting (workers start; a first run after an install or update compiles: minutes)"
         self._console.print(f"batch: {self._label()}, {frames}/{self._total} frames, {state}",

@@ -339,7 +339,8 @@ def run_batch(
         progress = BatchProgress(
             len(shots), sum(_frames_left(s) for s in states.values()), enabled=show_progress
         )
-        progress.shots_done(sum(o.status != "pending" for o in outcomes))
+        progress.shots_done(sum(o.status in ("done", "skipped") for o in outcomes),
+                            sum(o.status == "failed" for o in outcomes))
         try:
             startup_s = _schedule(pool, states, queue, manifest, progress, report_dir, on_dispatch, started,
                                   ended, busy)
@@ -702,6 +703,7 @@ def _fail(state: _ShotState, message: str, manifest: Manifest, ended: Callable[[
     render leave the progress total."""
     if state.outcome.status != "failed":
         progress.replan(-_frames_left(state))
+        progress.shots_done(0, failed=1)
         state.outcome.status, state.outcome.message = "failed", message
         manifest.forget(state.plan.shot.name)
         manifest.save()
