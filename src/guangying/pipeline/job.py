@@ -360,10 +360,17 @@ def run_job(
                 options["source_timing"] = True  # each frame at its source time: picture stays on sound
             if sound and outputs.audio and suffix in VIDEO_EXTENSIONS and info.kind == "video":
                 options["audio_from"] = source
-            if parse_pattern(path) is not None and (start is not None or end is not None):
+            ranged = start is not None or end is not None
+            if parse_pattern(path) is not None and ranged:
                 # the repair a damaged source's warning asks for: render those frames again into the
                 # sequence; the rest of it was deleted
                 options["patch_sequence"] = True
+            elif suffix in VIDEO_EXTENSIONS and ranged and Path(path).is_file():
+                # frames 5–7 rendered again into a clip of 20 left a clip of 3, unsaid: said while a
+                # Ctrl-C still keeps the earlier file
+                warnings.warn(f"{path} exists and will be replaced by this range's frames alone: a video is "
+                              "written whole. To mend frames in place, render into a picture sequence "
+                              "(out.%04d.exr); to keep the clip, name another output", stacklevel=3)
             return options
 
         check_single_pictures(outputs, source, info.frame_count)
