@@ -175,3 +175,26 @@ def test_a_set_piece_in_a_corner_of_the_screen_is_one_thing_not_cut_by_the_scree
     inner_actor = cv2.erode(actor.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
     assert out.alpha[inner_actor].min() > 0.95
     assert out.alpha[(yy < 100) & (xx < 150)].max() < 0.05  # the screen
+
+
+def test_a_prop_inside_the_screen_joined_to_its_corner_by_a_dark_smudge_stays_the_key_s():
+    """A box standing well inside an unevenly lit screen, joined to the frame's corner by the dark
+    corner the key calls solid: taken out of the key's area whole as if it were a set piece beside the
+    screen, so the hybrid gave the solid box α 0 (the person matte's: not a person)."""
+    h, w = 360, 640
+    yy, xx = np.mgrid[0:h, 0:w]
+    key_alpha = np.zeros((h, w), np.float32)
+    box = (yy >= 230) & (yy < 330) & (xx >= 60) & (xx < 160)
+    smudge = (xx < 70) & (yy > 290)  # the dark corner, keyed solid, touching the box
+    key_alpha[box | smudge] = 1.0
+    area = estimate_screen_area(key_alpha, person_alpha=np.zeros((h, w), np.float32))
+    assert area[260:300, 90:130].min() > 0.95  # the box: in the key's area
+
+
+def test_a_piece_mostly_beside_the_screen_is_still_taken_out_whole():
+    h, w = 360, 640
+    yy, xx = np.mgrid[0:h, 0:w]
+    key_alpha = np.zeros((h, w), np.float32)
+    key_alpha[(xx < 200) & (yy >= 220)] = 1.0  # a table in the screen's corner
+    area = estimate_screen_area(key_alpha, person_alpha=np.zeros((h, w), np.float32))
+    assert area[(xx < 200) & (yy >= 220)].max() < 0.05
