@@ -303,3 +303,20 @@ def test_a_picture_given_as_the_focus_track_is_said_to_be_no_track(tmp_path, nam
     path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))
     with pytest.raises(InputFormatError, match=rf"focus track .*{name} is not text \(byte 0\): give the "):
         read_focus_track(path)
+
+
+@pytest.mark.parametrize("args", [["--focus-track", "{track}"], ["--subject-distance", "3", "--focus", "2"],
+                                  ["--focus-track", "{track}", "--focal-length", "135"]])
+def test_lens_options_without_a_lens_are_said_to_change_nothing(tmp_path, args):
+    """`composite --focus-track track.csv` with no --f-number rendered a sharp set without a word; only
+    --focal-length alone was said (and then not the track)."""
+    plate, bg = _plate_and_set(tmp_path, frames=2)
+    track = tmp_path / "focus.csv"
+    track.write_text("frame,t_s,focus_distance_m\n0,0,2\n1,0.04,2\n")
+    given = [a.format(track=track) for a in args]
+    result = CliRunner().invoke(cli, ["composite", str(plate), "-b", str(bg), "-o", str(tmp_path / "c.mp4"),
+                                      "--quiet", *given])
+    assert result.exit_code == 0, result.output
+    said = next(line for line in result.output.splitlines() if line.startswith("note:"))
+    assert all(flag in said for flag in given if flag.startswith("--")), said
+    assert "add --focal-length and --f-number" in said
