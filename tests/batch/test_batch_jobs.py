@@ -683,6 +683,6 @@ shots:
 """)
     message = _refused(jobs)
     assert "1 problem(s)" in message, message
-    assert "k_alpha.png is a single picture and" in message and "has 6 frames" in message
+    assert "k_alpha.png is a single picture, for 6 frames of" in message
     assert "k_alpha.%04d.png" in message and "(start: N and end: N)" in message  # a jobs file's keys
     assert "  - line 3, shot 1: " in message  # where the shot is in the file ("shot 57" is hard to find)

@@ -178,7 +178,7 @@ def test_a_clip_into_one_picture_is_refused_before_it_renders_and_the_earlier_on
     poster.write_bytes(b"the poster made yesterday")
     result = CliRunner().invoke(cli, ["composite", str(src), "-b", "black", "-o", str(poster)])
     assert result.exit_code == 1, result.output
-    assert f"{poster} is a single picture and {src} has {N} frames" in result.output
+    assert f"{poster} is a single picture, for {N} frames of {src}" in result.output
     assert "poster.%04d.png" in result.output and "--start N --end N" in result.output
     assert poster.read_bytes() == b"the poster made yesterday" and os.listdir(tmp_path) == ["poster.png"]
     result = CliRunner().invoke(cli, ["composite", str(src), "-b", "black", "-o", str(poster),

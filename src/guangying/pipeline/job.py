@@ -143,7 +143,7 @@ def check_single_pictures(outputs: JobOutputs, source: str | os.PathLike[str], f
         target = Path(str(path))
         if target.suffix.lower() in WRITTEN_EXTENSIONS and not target.is_dir():
             raise SettingsError(
-                f"{target} is a single picture and {source} has {frames} frames: for a sequence use a "
+                f"{target} is a single picture, for {frames} frames of {source}: for a sequence use a "
                 f"pattern such as {target.with_name(target.stem + '.%04d' + target.suffix)}; for one frame "
                 f"give its number as the start and the end ({one_frame})")
 
