@@ -208,3 +208,17 @@ def test_a_depth_sequence_in_another_unit_is_questioned_once(tmp_path):
         res = CliRunner().invoke(cli, ["distance", str(tmp_path / "tum.%04d.png"), "--fps", "30"])
     assert res.exit_code == 0, res.output
     assert sum("beyond any depth camera's reach" in str(w.message) for w in said) == 1
+
+
+def test_the_log_written_to_stdout_starts_with_its_header(tmp_path):
+    """`guangying distance depth.%04d.png --fps 25 > log.csv`: the progress bar, on stdout, left an empty
+    first line in the CSV."""
+    import subprocess
+    import sys
+
+    for n in range(3):
+        cv2.imwrite(str(tmp_path / f"d.{n:04d}.png"), np.full((20, 20), 2000, np.uint16))
+    run = subprocess.run([sys.executable, "-m", "guangying", "distance", str(tmp_path / "d.%04d.png"),
+                          "--fps", "25"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0].startswith("t_s,distance_m"), run.stdout[:80]

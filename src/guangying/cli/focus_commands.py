@@ -166,6 +166,7 @@ def focus_command(
     logged up to then, predicted to t — as live operation would have done it. Each row's command_t_s
     is that send time; --freed sends the same values at their send times.
     """
+    from rich.console import Console
     from rich.progress import Progress
 
     from guangying.distance.marks import load_marks
@@ -177,7 +178,7 @@ def focus_command(
                              sensor_latency_s, sensor_offset_m, steady_walk)
     calibration = _load_calibration(calibration_path)
     marks = load_marks(marks_path) if marks_path is not None else None
-    with Progress(transient=True) as progress:
+    with Progress(transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task("focus track", total=None)
         done = replay_log(sensor_log, settings, cfg, output, calibration=calibration, marks=marks,
                           freed_target=freed_target, camera_id=camera_id, realtime=realtime,
@@ -306,6 +307,7 @@ def distance_command(
     if output is not None:  # before a long pass over the pictures, not after it
         check_written_as(output, SENSOR_LOG_SUFFIXES, "a sensor log")
         check_output_folder(output)
+    from rich.console import Console
     from rich.progress import Progress
 
     from guangying.focus.distance_log import distance_readings
@@ -318,7 +320,8 @@ def distance_command(
         sensor_width_mm=sensor_width_mm, rule=rule, point=point,  # type: ignore[arg-type]
         depth_metres_per_unit=depth_metres_per_unit, fps=None if fps is None else float(fps),
     )
-    with Progress(transient=True) as progress:
+    # on stderr: on stdout its last refresh left an empty line there, the first line of the CSV
+    with Progress(transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task("distance", total=None)
         rows = []
         for item in readings:

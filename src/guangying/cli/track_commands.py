@@ -203,6 +203,7 @@ def track_command(
     guangying track --method freed --freed-listen 0.0.0.0:40000 --frames 250 --fps 25 -o cam.csv
     guangying track take.r3d --method r3d -o cam.json
     """
+    from rich.console import Console
     from rich.progress import Progress
 
     from guangying.tracking.run import TrackJob, run_track
@@ -239,7 +240,7 @@ def track_command(
         chan_aspect=chan_aspect,
         start_timecode=start_timecode,
     )
-    with Progress(transient=True) as bar:
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(f"tracking ({method})", total=None)
         rows = run_track(job, progress=lambda n: bar.update(task, completed=n))
     held = sum(1 for r in rows if r.quality == 0)
