@@ -96,15 +96,57 @@ def test_a_lost_frame_holds_the_one_before_and_later_frames_stay_in_place(clips)
     assert "damaged.mp4 is damaged" in messages[0] and "(30;" in messages[0] and "(31–35)" in messages[0]
 
 
-def test_ranges_hold_too_and_a_range_starting_on_the_damage_holds_its_next_frame(clips):
+def test_ranges_hold_too_and_a_range_starting_on_the_damage_holds_what_the_whole_read_holds(clips):
     frames, _ = _read(clips[1], start=28, end=33)
     assert [f.index for f in frames] == [28, 29, 30, 31, 32, 33]
     assert frames[2].damage == "held" and np.array_equal(frames[2].rgb, frames[1].rgb)
+    whole = _read(clips[1])[0]
     frames, messages = _read(clips[1], start=30, end=32)
     assert [(f.index, f.damage) for f in frames] == [(30, "held"), (31, "artefacts"), (32, "artefacts")]
-    assert np.array_equal(frames[0].rgb, frames[1].rgb)
+    # the frame before (29), as the whole read holds it: a batch range starting there held frame 31
+    for frame in frames:
+        assert np.array_equal(frame.rgb, whole[frame.index].rgb), frame.index
     frames, messages = _read(clips[1], start=37, end=40)  # past the next keyframe: clean
     assert [f.damage for f in frames] == [None] * 4 and messages == []
+
+
+def test_a_range_starting_on_a_damaged_keyframe_shows_what_the_whole_read_shows(tmp_path):
+    """An all-keyframe clip whose frame 20 is damaged: the whole read's decoder mends it from frame 19,
+    and a range starting on it (a batch's split) had nothing before it: a flat grey frame."""
+    clean = tmp_path / "intra.mp4"
+    yy, xx = np.mgrid[:H, :W]
+    with av.open(str(clean), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"crf": "12", "x264-params": "keyint=1"}
+        for i in range(30):
+            rgb = np.zeros((H, W, 3), np.uint8)
+            rgb[..., 1] = 150
+            rgb[(xx - 10 - 1.5 * i) ** 2 + (yy - 32) ** 2 < 150] = (220, 60, 40)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    _damage(clean, tmp_path / "bad.mp4", {20})
+    whole = _read(tmp_path / "bad.mp4")[0]
+    ranged = _read(tmp_path / "bad.mp4", start=20, end=22)[0]
+    assert [f.index for f in ranged] == [20, 21, 22]
+    for frame in ranged:
+        assert np.array_equal(frame.rgb, whole[frame.index].rgb), frame.index
+
+
+def test_a_range_of_a_sequence_starting_on_a_damaged_file_holds_the_one_before(tmp_path):
+    """A batch range split on a sequence's unreadable file failed the whole shot ("The sequence is opened
+    on this frame"), which the whole render holds from the frame before."""
+    for number in range(1, 11):
+        cv2.imwrite(str(tmp_path / f"s.{number:04d}.png"), np.full((8, 8, 3), 20 * number, np.uint8))
+    (tmp_path / "s.0006.png").write_bytes(b"\x89PNG\r\n\x1a\n0000")
+    whole, _ = _read(tmp_path / "s.%04d.png")
+    ranged, messages = _read(tmp_path / "s.%04d.png", start=6, end=8)
+    assert [(f.index, f.damage) for f in ranged] == [(6, "held"), (7, None), (8, None)]
+    for frame in ranged:
+        assert np.array_equal(frame.rgb, whole[frame.index - 1].rgb), frame.index
+    assert any("s.0006.png" in m for m in messages)
 
 
 def test_a_lost_last_frame_is_held_not_reported_as_a_truncated_file(clips, tmp_path):

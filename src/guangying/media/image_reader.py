@@ -12,7 +12,7 @@ from guangying.base.timecode import timecode_at
 from guangying.media.camera_log import CameraLog
 from guangying.media.damage import DamageLog, held_copy
 from guangying.media.frames import ClipInfo, Frame
-from guangying.media.image_files import nonfinite_warning, read_picture
+from guangying.media.image_files import Picture, nonfinite_warning, read_picture
 from guangying.media.patterns import SequencePattern
 from guangying.media.picture_timing import picture_timing, timecode_at_rate
 from guangying.media.reader import Reader, resolve_range
@@ -110,22 +110,28 @@ class SequenceReader(Reader):
                 "inside a complete run"
             )
         self._source_first = numbers[0]
+        opened = self._start  # the file that sets size and kind
+        # a range's damaged first frame holds the frame before it, as the whole read does
+        self._before: Picture | None = None
         try:
             first = read_picture(pattern.path(self._start), self._describe(self._start), camera_log)
         except DamagedMediaError as exc:  # a later damaged frame is held; this one sets size and kind
-            if self._start == self._end:
-                raise
-            after = self._start + 1
-            raise DamagedMediaError(f"{str(exc).rstrip('.')}. The sequence is opened on this frame: replace "
-                                    f"it, or start after it (--start {after}; start: {after} in a batch file)"
-                                    ) from exc
+            self._before = self._frame_before(present, camera_log)
+            if self._before is None:
+                if self._start == self._end:
+                    raise
+                after = self._start + 1
+                raise DamagedMediaError(f"{str(exc).rstrip('.')}. The sequence is opened on this frame: "
+                                        f"replace it, or start after it (--start {after}; start: {after} "
+                                        "in a batch file)") from exc
+            opened, first = self._start - 1, self._before
         # the rate asked for, else the one the first file's header names (EXR, DPX), else film's
-        timing = picture_timing(pattern.path(self._start))
+        timing = picture_timing(pattern.path(opened))
         self._fps = fps or timing.fps or DEFAULT_FPS
         # ClipInfo's timecode is that of frame number 0 (as a video's is of its frame 0): the first
         # file's, counted back by its number
-        header_timecode = timecode_at_rate(timing, self._fps, str(pattern.path(self._start)))
-        self._timecode = header_timecode and timecode_at(header_timecode, -self._start, self._fps)
+        header_timecode = timecode_at_rate(timing, self._fps, str(pattern.path(opened)))
+        self._timecode = header_timecode and timecode_at(header_timecode, -opened, self._fps)
         if first.colour_note:
             warnings.warn(first.colour_note, stacklevel=3)
         self._width, self._height = first.rgb.shape[1], first.rgb.shape[0]
@@ -147,6 +153,17 @@ class SequenceReader(Reader):
             primaries=first.primaries,
         )
 
+    def _frame_before(self, present: set[int], camera_log: CameraLog | None) -> Picture | None:
+        """The picture before the range's first frame, when there is one and it reads (a batch range,
+        split where a file of the render is damaged, failed the whole shot)."""
+        before = self._start - 1
+        if before not in present:
+            return None
+        try:
+            return read_picture(self._pattern.path(before), self._describe(before), camera_log)
+        except DamagedMediaError:
+            return None
+
     def _timecode_of(self, number: int) -> str | None:
         return timecode_at(self._timecode, number, self._fps) if self._timecode else None
 
@@ -157,6 +174,12 @@ class SequenceReader(Reader):
         nonfinite: list[int] = []  # frames with NaN or infinite pixels: the first is named, the rest summed
         damage = DamageLog(self._pattern.text, "Replace the damaged files (render or copy them again)")
         last: Frame | None = None
+        if self._before is not None:
+            before = self._start - 1
+            last = Frame(index=before, rgb=self._before.rgb, alpha=self._before.alpha,
+                         transfer=self._before.transfer,
+                         time_s=float((before - self._source_first) / self._fps),
+                         timecode=self._timecode_of(before))
         said_grey = False
         for number in range(self._start, self._end + 1):
             time_s = float((number - self._source_first) / self._fps)

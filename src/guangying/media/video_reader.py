@@ -532,8 +532,11 @@ class VideoReader(Reader):
         container_matrix = int(stream.codec_context.colorspace)  # before the decoder overwrites it
         index = 0
         if seek:
-            # Jump to the keyframe before the start and decode forward; the index then comes from the pts.
-            target = self._start_pts + int(self._start / self._fps / self._time_base)
+            # Jump to the keyframe before the frame before the start and decode forward; the index then
+            # comes from the pts. A damaged picture first after the jump had no picture before it for the
+            # decoder to mend it from: a range starting on it (a batch's) showed flat grey where the
+            # whole render held the frame before.
+            target = self._start_pts + int((self._start - 1) / self._fps / self._time_base)
             container.seek(target, stream=stream, backward=True, any_frame=False)
             index = -1
         convert: dict[str, object] | None = None
@@ -556,6 +559,17 @@ class VideoReader(Reader):
         from_damaged = False  # frames predicted from a lost or damaged one, until the next keyframe
         head: list[tuple[int, float]] = []  # (index, time) lost before the first good frame: they hold it
         before: tuple[av.VideoFrame, int] | None = None  # the last frame decoded before the range
+
+        def frame_before() -> Frame:
+            """``before`` as a frame of this read."""
+            nonlocal convert, colour
+            assert before is not None
+            if convert is None:
+                convert, colour = self._conversion(before[0], container_matrix)
+            kept = self._to_frame(before[0], before[1], convert, colour)
+            kept.time_s += time_shift_s
+            return kept
+
         try:
             packets = PacketsReadOn(container, stream)
             stretches_before = 0  # damaged stretches the demuxer had read through by the last frame
@@ -598,10 +612,10 @@ class VideoReader(Reader):
                         if index >= self._start:
                             damage.held.append(index)
                             time_s = self._source_time_s(pts, index) + time_shift_s
-                            if last is None:
+                            if last is None and before is None:
                                 head.append((index, time_s))
-                            else:
-                                yield held_copy(last, index, time_s)
+                            else:  # a range that starts on the loss holds the frame before, as the whole does
+                                yield held_copy(last or frame_before(), index, time_s)
                             damage.check(index - self._start + 1)
                         index += 1
                     from_damaged = (from_damaged and not av_frame.key_frame) or av_frame.is_corrupt
@@ -612,10 +626,7 @@ class VideoReader(Reader):
                         # came with the picture of frame 690, the gap's length later.
                         held = self._gap_before_start(before, av_frame, index, time_shift_s)
                         if held:
-                            if convert is None:
-                                convert, colour = self._conversion(before[0], container_matrix)
-                            kept = self._to_frame(before[0], before[1], convert, colour)
-                            kept.time_s += time_shift_s
+                            kept = frame_before()
                             for time_s in held:
                                 if self._end is not None and index > self._end:
                                     break
