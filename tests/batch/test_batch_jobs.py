@@ -488,6 +488,27 @@ shots:
     message = str(info.value)
     assert "both write" in message and "name a glob entry's outputs by their take: {stem}" in message
     assert "2 shots are named 'c1'; a glob entry's shots are named by their files" in message
+    assert 'by their take (name: "{stem}_b")' in message
+
+
+def test_two_glob_entries_over_the_same_takes_are_told_apart_by_a_name_template(takes):
+    """`name: B` on a glob of two takes was dropped without a word, so the advice "give the other entries
+    a distinct name" could not be followed: two passes over one shoot could not be written."""
+    jobs = takes / "twopasses.yaml"
+    jobs.write_text("""
+shots:
+  - {input: "takes/c*.mp4", command: key, alpha: "out/{stem}_a.mov"}
+  - {input: "takes/c*.mp4", command: key, alpha: "out/{name}.mov", name: "{stem}_b"}
+""")
+    shots = load_jobs(jobs, COMMANDS)
+    first = [s for s in shots if not s.name.endswith("_b")]
+    second = [s for s in shots if s.name.endswith("_b")]
+    assert len(first) >= 2 and sorted(f"{s.name}_b" for s in first) == sorted(s.name for s in second)
+    assert all(Path(s.outputs["alpha"]).name == f"{s.name}.mov" for s in second)
+    jobs.write_text('shots:\n  - {input: "takes/c*.mp4", command: key, alpha: "out/{stem}.mov", name: B}\n')
+    with pytest.raises(SettingsError, match=r"name 'B' would name all \d+ takes of its glob alike.*"
+                                            r"name: \"\{stem\}_B\""):
+        load_jobs(jobs, COMMANDS)
 
 
 def test_a_glob_over_a_takes_copies_in_two_formats_names_each_by_its_extension(tmp_path):

@@ -7,7 +7,8 @@ types and defaults come from the caller (the CLI passes its own click options), 
 Relative paths are relative to the YAML file; output names may use ``{stem}`` (the input's name
 without extension or frame number), ``{folder}`` (the name of the input's folder: a glob over
 ``plates/*/plate.####.exr`` gives one shot per folder), ``{ext}`` (the input's extension: a glob over
-``IMG_0001.*`` matches a camera's .MOV and its .mp4 export) and ``{name}`` (the shot's name).
+``IMG_0001.*`` matches a camera's .MOV and its .mp4 export) and ``{name}`` (the shot's name). A glob
+entry's ``name`` may use ``{stem}``, ``{folder}`` and ``{ext}`` too (``name: "{stem}_b"``).
 """
 
 from __future__ import annotations
@@ -476,8 +477,22 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
         for source, stem in zip(sources, stems, strict=True):
             folder = Path(source).parent.name
             ext = Path(source).suffix.lstrip(".")
-            if len(sources) == 1:
-                name = str(entry.get("name", stem))
+            if "name" in entry and (len(sources) == 1 or "{" in str(entry["name"])):
+                # a glob's entry names its takes by a template ("{stem}_b"): a plain name was dropped
+                # once the glob matched two takes, and two entries over the same takes could not be told
+                try:
+                    name = _fill_names(str(entry["name"]), {"stem": stem, "folder": folder, "ext": ext})
+                except KeyError as exc:
+                    problems.append(f"{where}: name '{entry['name']}': unknown name {exc} (use {{stem}}, "
+                                    "{folder} or {ext})")
+                    name = stem
+            elif "name" in entry:
+                problems.append(f"{where}: name '{entry['name']}' would name all {len(sources)} takes of "
+                                "its glob alike: name them by their take, e.g. "
+                                f"name: \"{{stem}}_{entry['name']}\"")
+                name = stem
+            elif len(sources) == 1:
+                name = stem
             elif stems.count(stem) == 1:
                 name = stem
             elif places.count((folder, stem)) == 1:  # sequences of one name in folders of their own
@@ -576,14 +591,14 @@ def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
                                 f"{src.text}{whose}")
             other = next((owner for written, owner in writers if place.clashes(written)), None)
             if other is not None:
-                # a glob entry's shots take no 'name:' of their own: their outputs must be named by them
+                # a glob entry's shots are named by their takes: their outputs must be too
                 hint = ("; name a glob entry's outputs by their take: {stem} (or {folder}, {ext})"
                         if shot.from_glob or other.from_glob else "")
                 problems.append(f"shots '{other.name}' and '{shot.name}' both write {target}{hint}")
             writers.append((place, shot))
     for name, same in names.items():
         if len(same) > 1:
-            advice = ("a glob entry's shots are named by their files: give the other entries a distinct "
-                      "'name:', or narrow the globs so each take is matched once"
+            advice = ("a glob entry's shots are named by their files: give the entries distinct names "
+                      "by their take (name: \"{stem}_b\"), or narrow the globs so each take is matched once"
                       if any(s.from_glob for s in same) else "give each a distinct 'name:'")
             problems.append(f"{len(same)} shots are named '{name}'; {advice}")
