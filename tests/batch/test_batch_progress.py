@@ -169,3 +169,19 @@ def test_the_total_follows_what_the_shots_render(tmp_path, capsys):
     assert report.frames == 40
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("batch: shots 1/1, 40/40 frames"), last
+
+
+def test_a_range_just_finished_is_not_counted_twice():
+    """The board still counted a finished unsplit shot's 100 frames as rendering: 475/400 frames."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from guangying.batch.progress import BatchProgress
+
+    log = StringIO()
+    progress = BatchProgress(1, 100, console=Console(file=log, force_terminal=False, width=200))
+    progress.in_flight(100)
+    progress.advance(100)  # finished, before the board's next report forgets it
+    progress.close()
+    assert log.getvalue().splitlines()[-1].startswith("batch: shots 0/1, 100/100 frames")

@@ -169,7 +169,9 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     except FileContentError as exc:
         raise JobFileFormatError(f"{path}, {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("shots"), list) or not data["shots"]:
-        raise JobFileFormatError(f"{path} needs a 'shots:' list (and optionally 'defaults:'); see --help")
+        empty = isinstance(data, dict) and data.get("shots") == []
+        raise JobFileFormatError(f"{path}: its 'shots:' list is empty; add the shots to render" if empty else
+                                 f"{path} needs a 'shots:' list (and optionally 'defaults:'); see --help")
     if not isinstance(data.get("defaults") or {}, dict):
         raise JobFileFormatError(f"{path}: 'defaults' must be a mapping of shot keys")
     return data

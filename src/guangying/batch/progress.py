@@ -103,8 +103,12 @@ class BatchProgress:
         self._in_flight = frames
         self._show()
 
+    def _frames(self) -> int:
+        # a range just finished is counted as finished before the board forgets it (475/400 for a refresh)
+        return min(self._finished + self._in_flight, self._total)
+
     def _show(self) -> None:
-        frames = self._finished + self._in_flight
+        frames = self._frames()
         if self._first is None and frames:
             self._first = (time.monotonic() - self._started, float(frames))
         if self._progress is not None:
@@ -120,7 +124,7 @@ class BatchProgress:
         """A line a minute, also while nothing moves: a farm log was silent for the minutes a first
         run's workers compiled, as if the run had hung. The last line has the run's rate however short
         the run (it said "... fps" under 10 s)."""
-        now, frames = time.monotonic(), self._finished + self._in_flight
+        now, frames = time.monotonic(), self._frames()
         if not final and now - (self._logged or self._started) < LOG_EVERY_S:
             return
         self._logged = now
