@@ -118,12 +118,12 @@ def _default_map(config: dict[str, Any], group: click.Group, path: Path) -> dict
     shared = {k: v for k, v in config.items() if k not in sections}
     out: dict[str, dict[str, Any]] = {}
     for name in group.commands:
-        section = config.get(name.replace("-", "_")) if name.replace("-", "_") in sections else None
-        section = section or {}
+        key = name.replace("-", "_")
+        section = (config[key] if key in sections else None) or {}
         aliases = _option_aliases(group.commands[name])
         values = {**_as_param_names(shared, aliases, path), **_as_param_names(section, aliases, path)}
         params = {p.name: p for p in group.commands[name].params}
-        out[name] = {key: _from_config_folder(value, params.get(key), path) for key, value in values.items()}
+        out[name] = {opt: _from_config_folder(value, params.get(opt), path) for opt, value in values.items()}
     return out
 
 
