@@ -31,14 +31,15 @@ FPS, FRAMES, GOP = 24, 48, 12
 H, W = 64, 96
 
 
-def _write_clip(path: Path) -> None:
+def _write_clip(path: Path, x264_params: str = f"keyint={GOP}:min-keyint={GOP}:scenecut=0:bframes=0",
+                frames: int = FRAMES) -> None:
     """A red disc crossing a lit green ground: every frame differs from the one before."""
     yy, xx = np.mgrid[:H, :W]
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.options = {"crf": "18", "x264-params": f"keyint={GOP}:min-keyint={GOP}:scenecut=0:bframes=0"}
-        for i in range(FRAMES):
+        stream.options = {"crf": "18", "x264-params": x264_params}
+        for i in range(frames):
             rgb = np.zeros((H, W, 3), np.uint8)
             rgb[..., 1] = 150
             rgb[..., 0] = (xx * 2).astype(np.uint8)
@@ -114,19 +115,7 @@ def test_a_range_starting_on_a_damaged_keyframe_shows_what_the_whole_read_shows(
     """An all-keyframe clip whose frame 20 is damaged: the whole read's decoder mends it from frame 19,
     and a range starting on it (a batch's split) had nothing before it: a flat grey frame."""
     clean = tmp_path / "intra.mp4"
-    yy, xx = np.mgrid[:H, :W]
-    with av.open(str(clean), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.options = {"crf": "12", "x264-params": "keyint=1"}
-        for i in range(30):
-            rgb = np.zeros((H, W, 3), np.uint8)
-            rgb[..., 1] = 150
-            rgb[(xx - 10 - 1.5 * i) ** 2 + (yy - 32) ** 2 < 150] = (220, 60, 40)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    _write_clip(clean, x264_params="keyint=1", frames=30)
     _damage(clean, tmp_path / "bad.mp4", {20})
     whole = _read(tmp_path / "bad.mp4")[0]
     ranged = _read(tmp_path / "bad.mp4", start=20, end=22)[0]
