@@ -381,11 +381,17 @@ def test_a_hand_written_track_needs_only_its_poses_and_bad_numbers_are_named(tmp
         read_camera_track(mm)
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".json"])
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".chan"])
 def test_a_track_with_a_frame_given_twice_is_refused(tmp_path, suffix):
     """The later of two rows for a frame was used without a word: the set turned 30° for that frame."""
     path = tmp_path / f"t{suffix}"
-    if suffix == ".csv":
+    chan = None
+    if suffix == ".chan":
+        path.write_text("3\t0\t1.5\t4\t0\t0\t0\t40\n4\t0\t1.5\t4\t0\t0\t0\t40\n"
+                        "4\t0\t1.5\t4\t0\t30\t0\t40\n")
+        chan = ChanSettings(24.89, 16 / 9, fps=25)
+        said = r"t\.chan, line 3: frame \d+ again \(first at line 2\)"
+    elif suffix == ".csv":
         path.write_text("frame,pan_deg,tilt_deg,roll_deg,x_m,y_m,z_m\n3,0,0,0,0,1.5,4\n4,0,0,0,0,1.5,4\n"
                         "5,0,0,0,0,1.5,4\n4,30,0,0,0,1.5,4\n")
         said = r"t\.csv, line 5: frame 4 again \(first at line 3\)"
@@ -395,7 +401,7 @@ def test_a_track_with_a_frame_given_twice_is_refused(tmp_path, suffix):
         path.write_text('{"rows": [' + rows + "]}")
         said = r"t\.json, row 3: frame 4 again \(first at row 2\)"
     with pytest.raises(InputFormatError, match=said):
-        read_camera_track(path)
+        read_camera_track(path, chan)
 
 
 def test_a_live_takes_warm_up_frame_does_not_decide_how_the_track_is_read(recwarn):

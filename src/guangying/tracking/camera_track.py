@@ -227,7 +227,7 @@ def _chan_text(rows: list[CameraTrackRow], chan: ChanSettings) -> str:
 
 def _read_chan(path: Path, text: str, chan: ChanSettings) -> list[CameraTrackRow]:
     rate = standard_rate(chan.fps)
-    rows = []
+    rows, places = [], []
     for line_no, line in enumerate(text.splitlines(), start=1):
         parts = line.split()
         if not parts or parts[0].startswith("#"):
@@ -261,6 +261,8 @@ def _read_chan(path: Path, text: str, chan: ChanSettings) -> list[CameraTrackRow
         except ValueError as exc:
             raise SettingsError(f"start timecode: {exc}") from exc
         rows.append(CameraTrackRow(frame, frame / chan.fps, tc, -ry, rx, -rz, tx, ty, tz, focal, 1.0))
+        places.append(f"line {line_no}")
+    _check_one_row_per_frame(path, places, rows)
     return rows
 
 
