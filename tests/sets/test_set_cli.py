@@ -98,6 +98,12 @@ def test_focal_length_overrides_the_track_without_depth_of_field(shot, tmp_path)
     expected = _expected_sets(folder, rows, focal_override=50.0)
     clear = truth[-1] == 0
     assert np.abs(srgb_to_linear(comps[-1]) - expected[-1])[clear].mean() < 0.01
+    assert "note:" not in result.output  # the set's camera takes it
+    # a fixed focus without an f-number changed nothing over a set either, unsaid
+    result = _invoke("composite", plate, "--set", folder / "pano.png", "--camera-track", folder / "cam.csv",
+                     "--focal-length", "50", "--sensor", "s35", "--focus", "0.5", "-o", out, "--quiet")
+    assert result.exit_code == 0 and "note: --focus changes nothing without depth of field: add --f-number" \
+        in result.output, result.output
 
 
 def test_depth_of_field_with_a_set_blurs_the_panorama(shot, tmp_path):

@@ -257,17 +257,20 @@ def composite(
         raise click.UsageError("--set needs --camera-track CAMERA.csv (from `guangying track`)")
     if options.get("marker_board") and set_path is None:
         raise click.UsageError("--board goes with --set and the --camera-track solved from its markers")
-    if options.get("f_number") is None and set_path is None:
+    if options.get("f_number") is None:
         # a focus track (or distances) with no lens went unused without a word: the set stayed sharp
+        # (a tracked set takes --focal-length for its camera, so that one is used there)
+        focal_given = options.get("focal_length_mm") is not None
         unused = [flag for flag, given in (
-            ("--focal-length", options.get("focal_length_mm") is not None),
+            ("--focal-length", focal_given and set_path is None),
             ("--focus-track", options.get("focus_track") is not None),
             ("--subject-distance", options.get("subject_distance_m") is not None),
             ("--background-distance", options.get("background_distance_m", math.inf) != math.inf),
             ("--focus", options.get("focus", "auto") != "auto")) if given]
         if unused:
-            click.echo(f"note: {', '.join(unused)} change{'s' if len(unused) == 1 else ''} nothing without a "
-                       "lens: add --focal-length and --f-number for depth of field", err=True)
+            add = "--f-number" if focal_given else "--focal-length and --f-number"
+            click.echo(f"note: {', '.join(unused)} change{'s' if len(unused) == 1 else ''} nothing without "
+                       f"depth of field: add {add}", err=True)
     chan = None
     if set_path is not None and str(options["camera_track"]).lower().endswith(".chan"):
         chan = plate_chan_settings(options["source"], options["sensor"], options.get("fps"))
