@@ -192,6 +192,9 @@ def test_a_range_rendered_into_an_existing_video_says_it_replaces_it_before_it_s
         assert _invoke("key", tmp_path / "v.mp4", "--alpha", tmp_path / "b.mov", "--start", "5", "--end", "6",
                        "--quiet").exit_code == 0
         assert _invoke("key", tmp_path / "v.mp4", "--alpha", tmp_path / "a.mov", "--quiet").exit_code == 0
+        # a "range" that is the whole clip is no range
+        assert _invoke("key", tmp_path / "v.mp4", "--alpha", tmp_path / "a.mov", "--start", "0", "--end", "7",
+                       "--quiet").exit_code == 0
 
 
 def test_a_range_rendered_again_mends_the_sequence_and_keeps_the_rest(tmp_path):

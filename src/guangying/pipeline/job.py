@@ -148,6 +148,18 @@ def check_single_pictures(outputs: JobOutputs, source: str | os.PathLike[str], f
                 f"give its number as the start and the end ({one_frame})")
 
 
+def _covers_the_clip(source: str | Path, start: int | None, end: int | None, fps: FrameRate | None,
+                     camera_log: str | None) -> bool:
+    """Whether frames ``start``–``end`` are all of the clip (``--start 0`` asks for a range of it)."""
+    if start is not None and start > source_first_frame(source):
+        return False
+    if end is None:
+        return True
+    with open_reader(source, fps=fps, camera_log=camera_log) as whole:
+        count = whole.info.frame_count
+    return count is not None and end >= whole.info.first_frame + count - 1
+
+
 def _learn_from_shot_start(keyer: ChromaKeyer, source: str | Path, shot_start: int, fps: FrameRate | None,
                            camera_log: str | None) -> None:
     """The keyer's once-per-clip decisions (screen colour, refinement) from the shot's first frame: a
@@ -365,7 +377,8 @@ def run_job(
                 # the repair a damaged source's warning asks for: render those frames again into the
                 # sequence; the rest of it was deleted
                 options["patch_sequence"] = True
-            elif suffix in VIDEO_EXTENSIONS and ranged and Path(path).is_file():
+            elif (suffix in VIDEO_EXTENSIONS and ranged and Path(path).is_file()
+                  and not _covers_the_clip(source, start, end, fps, camera_log)):
                 # frames 5–7 rendered again into a clip of 20 left a clip of 3, unsaid: said while a
                 # Ctrl-C still keeps the earlier file
                 warnings.warn(f"{path} exists and will be replaced by this range's frames alone: a video is "
