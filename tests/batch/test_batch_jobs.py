@@ -507,8 +507,9 @@ shots:
     assert all(Path(s.outputs["alpha"]).name == f"{s.name}.mov" for s in second)
     jobs.write_text('shots:\n  - {input: "takes/c*.mp4", command: key, alpha: "out/{stem}.mov", name: B}\n')
     with pytest.raises(SettingsError, match=r"name 'B' would name all \d+ takes of its glob alike.*"
-                                            r"name: \"\{stem\}_B\""):
+                                            r"name: \"\{stem\}_B\"") as refused:
         load_jobs(jobs, COMMANDS)
+    assert str(refused.value).count("would name all") == 1  # said once for the entry, not per take
 
 
 def test_a_glob_over_a_takes_copies_in_two_formats_names_each_by_its_extension(tmp_path):

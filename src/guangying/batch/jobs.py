@@ -485,13 +485,14 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
                 try:
                     name = _fill_names(str(entry["name"]), {"stem": stem, "folder": folder, "ext": ext})
                 except KeyError as exc:
-                    problems.append(f"{where}: name '{entry['name']}': unknown name {exc} (use {{stem}}, "
-                                    "{folder} or {ext})")
+                    said = (f"{where}: name '{entry['name']}': unknown name {exc} (use {{stem}}, {{folder}} "
+                            "or {ext})")
+                    problems += [said] if said not in problems else []  # once for the entry, not per take
                     name = stem
             elif "name" in entry:
-                problems.append(f"{where}: name '{entry['name']}' would name all {len(sources)} takes of "
-                                "its glob alike: name them by their take, e.g. "
-                                f"name: \"{{stem}}_{entry['name']}\"")
+                said = (f"{where}: name '{entry['name']}' would name all {len(sources)} takes of its glob "
+                        f"alike: name them by their take, e.g. name: \"{{stem}}_{entry['name']}\"")
+                problems += [said] if said not in problems else []
                 name = stem
             elif len(sources) == 1:
                 name = stem
