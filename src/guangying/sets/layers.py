@@ -74,7 +74,7 @@ def _number(value: Any, where: str, positive: bool = True) -> float:
         raise InputFormatError(f"{where} must be a number, got {value!r}") from exc
     if not math.isfinite(v) or (positive and v <= 0) or abs(v) > _LARGEST_M:
         raise InputFormatError(
-            f"{where} must be a {'positive ' if positive else ''}number of metres up to {_LARGEST_M:g}, "
+            f"{where} must be a {'positive ' if positive else ''}number of metres, under 10 000 km, "
             f"got {value!r}"
         )
     return v
