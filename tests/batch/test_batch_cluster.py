@@ -200,7 +200,7 @@ def test_worker_killed_mid_shot_bad_shot_reported(ray_cluster, shoot, reference,
     assert status["long"].retries >= 1
     # the summary counts the workers that rendered, and says the death (it said the pool's 2 workers)
     assert report.worker_deaths == status["long"].retries
-    rendering = report.workers_rendering  # one when the other rendered every range while its dead one's
+    rendering = report.workers_rendering  # 1 when the survivor rendered every range, the dead one's too
     said = f"{rendering} worker{'' if rendering == 1 else 's'} ({report.worker_deaths} died under a range)"
     assert report.workers_said() == said
     assert report.workers_rendering == len({w for s in report.shots for w in s.workers})
