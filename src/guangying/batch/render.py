@@ -25,14 +25,13 @@ from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import GuangyingError
 from guangying.base.mattes import Matter
 from guangying.batch.plan import FrameRange
-from guangying.keyer import ChromaKeyer
 from guangying.media import open_writer
 from guangying.media.patterns import parse_pattern
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.frame import FrameResult
 from guangying.pipeline.job import NoFramesError, run_job
 from guangying.pipeline.job_options import composite_settings, job_outputs, keyer_settings, lens_hook
-from guangying.pipeline.matters import make_matter
+from guangying.pipeline.matters import keyer_of, make_matter
 from guangying.pipeline.warm_up import compile_keyer
 
 STAGING_FOLDER = ".guangying-batch"
@@ -230,8 +229,8 @@ class RangeRenderer:
                 self.model_loads += 1
                 self._matters[key] = matter
             return matter
-        keyer = getattr(matter, "keyer", None)
-        if isinstance(keyer, ChromaKeyer):  # hybrid: this shot's keyer settings, the same network
+        keyer = keyer_of(matter)
+        if keyer is not None:  # hybrid: this shot's keyer settings, the same network
             keyer.settings = settings
         return matter
 

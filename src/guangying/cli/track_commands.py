@@ -286,9 +286,8 @@ def board_command(
     from guangying.tracking.board_pdf import write_board_pdf
 
     check_outputs([], [output, pdf])
-    check_written_as(output, (".json",), "a marker board")
     check_output_folder(output)
-    if pdf is not None:
+    if pdf is not None:  # before the board is saved (which checks its own name): not a board without its PDF
         check_written_as(pdf, (".pdf",), "the printable board")
         check_output_folder(pdf)
     cols, rows = parse_grid(grid)

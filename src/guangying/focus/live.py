@@ -78,6 +78,20 @@ def _check_timing(rate_hz: float, duration_s: float | None) -> None:
 _CATCH_UP_TICKS = 5  # late ticks made up for at once, at most; a longer stall is not
 
 
+def _send_focus(
+    out: FocusOutput, sender: FreeDSender | None, pose: FreeDPose, motor: SerialMotorOutput | None,
+    calibration: LensCalibration | None, stats: LiveStats,
+) -> None:
+    """``out``'s focus, where it has one, as FreeD (``pose``'s camera id and zoom) and to the motor."""
+    if not math.isfinite(out.diopters):
+        return
+    if sender is not None:
+        sender.send(replace(pose, focus=freed_focus_field(out.diopters, calibration)))
+        stats.packets += 1
+    if motor is not None and calibration is not None:
+        motor.send(float(calibration.motor_for_diopters(out.diopters)), out.distance_m)
+
+
 def run_live(
     source: DistanceSource,
     controller: FocusController,
@@ -106,6 +120,7 @@ def run_live(
     last_used, said_unusable = t0, False
     said_outside = False
     last: DistanceReading | None = None
+    pose = FreeDPose(camera_id=camera_id, zoom=zoom)
     try:
         while duration_s is None or clock() - t0 < duration_s:
             # waits no longer than the next tick: a sensor slower than the rate still gets FreeD at it
@@ -126,12 +141,7 @@ def run_live(
                 next_tick = now
             out = controller.output(now)
             stats.last = out
-            if sender is not None and math.isfinite(out.diopters):
-                focus = freed_focus_field(out.diopters, calibration)
-                sender.send(FreeDPose(camera_id=camera_id, zoom=zoom, focus=focus))
-                stats.packets += 1
-            if motor is not None and calibration is not None and math.isfinite(out.diopters):
-                motor.send(float(calibration.motor_for_diopters(out.diopters)), out.distance_m)
+            _send_focus(out, sender, pose, motor, calibration, stats)
             if calibration is not None and not said_outside and math.isfinite(out.diopters):
                 note = calibration.outside_note(out.diopters)
                 if note is not None:  # the lens held at the span's end while the page showed focus elsewhere
@@ -251,12 +261,9 @@ def _hold_until_back(source: Any, why: str, sender: FreeDSender, controller: Foc
             out = controller.output(time.monotonic())
             if math.isfinite(out.diopters):
                 stats.last = out
-                sender.send(replace(pose, focus=freed_focus_field(out.diopters, calibration)))
-                stats.packets += 1
-                if motor is not None and calibration is not None:
-                    # the lens where FreeD says it is: the motor alone stopped at the unplug while FreeD
-                    # coasted on, 0.1 D (19 half-depths of field at 85 mm f/1.4) apart until the replug
-                    motor.send(float(calibration.motor_for_diopters(out.diopters)), out.distance_m)
+            # the motor too: alone it stopped at the unplug while FreeD coasted on, 0.1 D (19 half-depths
+            # of field at 85 mm f/1.4) apart until the replug
+            _send_focus(out, sender, pose, motor, calibration, stats)
             now = time.monotonic()
             if now >= next_try:
                 next_try = now + 0.5

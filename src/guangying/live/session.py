@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 import signal
@@ -34,7 +33,7 @@ from guangying.pipeline.frame import FrameCompositor
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings
 from guangying.pipeline.matters import KEYER_MATTES, MATTE_MODES, keyer_of, make_matter
 from guangying.pipeline.virtual_set import SetBackground
-from guangying.pipeline.warm_up import warm_up_frames
+from guangying.pipeline.warm_up import warm_up_frames, with_every_pass
 
 # Page controls: name → (min, max, step) for sliders; choices come from the settings' Literal types.
 SLIDERS: dict[str, tuple[float, float, float]] = {
@@ -189,8 +188,7 @@ class LiveSession:
         assert self._compositor is not None
         engines = [self._compositor]
         if self._values.get("matte", "chroma") in KEYER_MATTES:
-            keyer = self.settings.keyer_settings(self._values)
-            keyer = dataclasses.replace(keyer, grow_px=-3.0, colour_fit=True, strand_colour="on")
+            keyer = with_every_pass(self.settings.keyer_settings(self._values))
             # the keyer alone: a hybrid's neural half is warm already, and loading it twice is slow
             matter = self._matter_factory({**self._values, "matte": "chroma"}, keyer)
             engines.append(FrameCompositor(matter, None, None))

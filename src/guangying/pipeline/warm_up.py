@@ -51,13 +51,18 @@ def warm_up_frames(height: int, width: int) -> list[np.ndarray]:
 
 
 
+def with_every_pass(settings: KeyerSettings) -> KeyerSettings:
+    """``settings`` with the matte shrunk, colour fit and strand colour on: the passes the defaults leave
+    out (a page's grow control and those switches took the keyer down them, uncompiled)."""
+    return dataclasses.replace(settings, grow_px=-3.0, colour_fit=True, strand_colour="on")
+
+
 def compile_keyer(height: int = 144, width: int = 256) -> None:
     """Compile (or load from numba's cache) the chroma keyer's passes and the composite's: the warm-up
     frames keyed over a grey set with the default settings, then with the matte shrunk, colour fit and
     strand colour on (settings that take the keyer down other passes)."""
     background_srgb = np.full((height, width, 3), 0.3, np.float32)
-    everything_on = dataclasses.replace(KeyerSettings(), grow_px=-3.0, colour_fit=True, strand_colour="on")
-    for settings in (KeyerSettings(), everything_on):
+    for settings in (KeyerSettings(), with_every_pass(KeyerSettings())):
         compositor = FrameCompositor(ChromaKeyer(settings))
         for frame in warm_up_frames(height, width):
             compositor.process(frame, background_srgb)
