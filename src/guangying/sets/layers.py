@@ -67,7 +67,8 @@ _LARGEST_M = 1e7  # 10 000 km: further is a typo or a stand-in for infinity, whi
 
 def _number(value: Any, where: str, positive: bool = True) -> float:
     if isinstance(value, bool):  # YAML's yes/no/on/off: `width_m: yes` was a layer 1 m wide
-        raise InputFormatError(f"{where} must be a number, got {value!r}")
+        raise InputFormatError(f"{where} must be a number, got {str(value).lower()} (YAML reads yes, no, on "
+                               "and off as true or false)")
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
@@ -99,7 +100,10 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
         image = path.parent / str(item["image"])
         centre = item.get("centre_m", [0.0, 0.0])
         if not isinstance(centre, list | tuple) or len(centre) != 2:
-            raise InputFormatError(f"{where}: centre_m must be [x, y] in metres")
+            # `[0, 1,5]` is three numbers in YAML and JSON
+            comma = " (3 numbers: a decimal comma? Write numbers with a point, 1.5)" if (
+                isinstance(centre, list | tuple) and len(centre) == 3) else ""
+            raise InputFormatError(f"{where}: centre_m must be [x, y] in metres{comma}")
         depth = path.parent / str(item["depth"]) if item.get("depth") else None
         rng = item.get("depth_range_m")
         if rng is not None:
