@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import threading
 import time
 import tty
 from collections.abc import Callable, Iterator
 
 import pytest
+
+# Run in the background by a script, this process (and so every `guangying` the tests start) ignores
+# Ctrl-C, which the CLI then keeps ignoring: give the tests' children the default a terminal gives.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @functools.cache

@@ -362,6 +362,31 @@ def test_a_stop_removes_partial_outputs_and_exits_with_its_signal(tmp_path, stop
     assert os.listdir(out) == []
 
 
+def test_a_run_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
+    # `guangying key … &` in a script: the shell ignores Ctrl-C for it, so that the terminal's stops the
+    # script alone; the run obeyed it once its handlers were installed (after the first second or two)
+    source = tmp_path / "s.%04d.png"
+    _sequence(source, 1, 40)
+    out = tmp_path / "out"
+    out.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "guangying", "key", str(source), "--alpha", str(out / "a.%04d.png"), "--quiet"],
+        env={**os.environ, "PYTHONPATH": str(SRC)}, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while child.poll() is None:  # Ctrl-Cs all through: loading, compiling, rendering, saving
+            assert time.monotonic() < deadline
+            child.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+        err = child.stderr.read()
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    assert len(list(out.glob("a.*.png"))) == 40
+
+
 @pytest.fixture
 def stop_handlers(monkeypatch):
     """The CLI's stop handlers in this process, with the previous ones put back afterwards."""

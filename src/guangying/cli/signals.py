@@ -41,12 +41,14 @@ _deferred_s = 0.0
 
 
 def install_stop_handlers() -> None:
-    """Route Ctrl-C, SIGTERM and SIGHUP through :func:`_on_stop` (SIGHUP stays ignored under nohup)."""
+    """Route Ctrl-C, SIGTERM and SIGHUP through :func:`_on_stop`. One that whoever started the process
+    ignores stays ignored: SIGHUP under nohup, Ctrl-C for a job a script started in the background
+    (the shell ignores it there, so that the terminal's Ctrl-C stops the script and not its jobs; it
+    stopped such a run once loaded)."""
     atexit.register(_disarm_retry)
-    signal.signal(signal.SIGINT, _on_stop)
-    signal.signal(signal.SIGTERM, _on_stop)
-    if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
-        signal.signal(signal.SIGHUP, _on_stop)
+    for stop in _STOPS:
+        if signal.getsignal(stop) is not signal.SIG_IGN:
+            signal.signal(stop, _on_stop)
 
 
 def _disarm_retry() -> None:

@@ -258,7 +258,9 @@ class LiveTake:
         ``handle_signals`` in the main thread — Ctrl-C / SIGTERM; recordings are finalised in every case."""
         previous = {}
         if handle_signals:
-            previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+            # one ignored by whoever started the process (a script's background job) stays ignored
+            previous = {sig: handler for sig in (signal.SIGINT, signal.SIGTERM)
+                        if (handler := signal.getsignal(sig)) is not signal.SIG_IGN}
             for sig in previous:
                 signal.signal(sig, self._on_signal)
         if self.server is not None:
