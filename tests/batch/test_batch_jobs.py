@@ -708,3 +708,20 @@ shots:
     assert "k_alpha.png is a single picture, for 6 frames of" in message
     assert "k_alpha.%04d.png" in message and "(start: N and end: N)" in message  # a jobs file's keys
     assert "  - line 3, shot 1: " in message  # where the shot is in the file ("shot 57" is hard to find)
+
+
+def test_a_problem_under_defaults_is_led_by_its_line(takes):
+    # "defaults: unknown key 'focal_lenght'" was the one problem without a line to find it by
+    jobs = takes / "defaults.yaml"
+    jobs.write_text("""x-common: &common {matte: chroma}
+defaults:
+  <<: *common
+  focal_lenght: 35
+  fps: 25
+  focus_lenght: 3
+shots:
+  - {input: takes/c1.mp4, command: key, alpha: out/a.%04d.png}
+""")
+    message = _refused(jobs)
+    assert "  - line 4, defaults: unknown key 'focal_lenght'" in message, message
+    assert "  - line 6, defaults: unknown key 'focus_lenght'" in message, message

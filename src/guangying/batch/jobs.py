@@ -539,35 +539,55 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
             )
     _check_collisions(shots, problems)
     if problems:
-        lines = _shot_lines(path)
+        lines = _file_lines(path)
         listing = "\n".join(f"  - {_with_line(p, lines)}" for p in problems)
         raise NothingStartedError(f"{path}: {len(problems)} problem(s), nothing was started:\n{listing}")
     return shots
 
 
 _SHOT_NUMBER = re.compile(r"shot (\d+)\b")
+_DEFAULTS_KEY = re.compile(r"defaults: .*?'([^']+)'")
 
 
-def _shot_lines(path: Path) -> list[int]:
-    """The line each entry of ``shots:`` starts on (1-based), in order; [] where the file cannot say."""
+@dataclass(frozen=True)
+class _Lines:
+    """Where a batch file's entries start (1-based lines), to lead each problem with its line."""
+
+    shots: list[int]  # each entry of ``shots:``, in order
+    defaults: int | None = None  # the ``defaults:`` key
+    default_keys: dict[str, int] = field(default_factory=dict)  # each key under it
+
+
+def _file_lines(path: Path) -> _Lines:
+    """The lines of ``path``'s shots and defaults; empty where the file cannot say."""
     try:
         root = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=UniqueKeyLoader)
     except (OSError, ValueError, yaml.YAMLError, FileContentError, RecursionError):
-        return []
+        return _Lines([])
     if not isinstance(root, yaml.MappingNode):
-        return []
-    shots = next((value for key, value in root.value if getattr(key, "value", None) == "shots"), None)
-    if not isinstance(shots, yaml.SequenceNode):
-        return []
-    return [item.start_mark.line + 1 for item in shots.value]
+        return _Lines([])
+    top = {getattr(key, "value", None): (key, value) for key, value in root.value}
+    shots = top.get("shots", (None, None))[1]
+    defaults_key, defaults = top.get("defaults", (None, None))
+    return _Lines(
+        [item.start_mark.line + 1 for item in shots.value] if isinstance(shots, yaml.SequenceNode) else [],
+        defaults_key.start_mark.line + 1 if defaults_key is not None else None,
+        {str(key.value): key.start_mark.line + 1 for key, _ in defaults.value}
+        if isinstance(defaults, yaml.MappingNode) else {},
+    )
 
 
-def _with_line(problem: str, lines: list[int]) -> str:
-    """A shot's problem led by its line in the file: "shot 57" was hard to find in a file of anchors."""
+def _with_line(problem: str, lines: _Lines) -> str:
+    """A problem led by its line in the file: "shot 57" was hard to find in a file of anchors."""
+    if problem.startswith("defaults:"):
+        named = _DEFAULTS_KEY.match(problem)
+        line = lines.default_keys.get(named.group(1)) if named else None
+        line = line or lines.defaults
+        return problem if line is None else f"line {line}, {problem}"
     found = _SHOT_NUMBER.match(problem)
-    if found is None or not 0 < int(found.group(1)) <= len(lines):
+    if found is None or not 0 < int(found.group(1)) <= len(lines.shots):
         return problem
-    return f"line {lines[int(found.group(1)) - 1]}, {problem}"
+    return f"line {lines.shots[int(found.group(1)) - 1]}, {problem}"
 
 
 def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
