@@ -287,6 +287,26 @@ def test_viewers_that_leave_while_no_picture_comes_are_let_go(plate_clip, tmp_pa
         source.stop()
 
 
+def test_a_view_opened_while_no_frame_comes_shows_the_last_one():
+    """A page opened (or a view switched) while the source was lost got no picture until it came back:
+    the page never finished loading, and its picture stayed empty."""
+    import numpy as np
+
+    feed = MonitorFeed(320)
+    try:
+        feed.add_viewer("composite", +1)
+        grey = np.full((90, 160, 3), 0.5, np.float32)
+        feed.offer(grey, np.ones((90, 160), np.float32), grey)
+        assert feed.latest("composite", -1, timeout_s=5) is not None
+        # no frame after this one: the source is lost
+        feed.add_viewer("matte", +1)
+        shown = feed.latest("matte", -1, timeout_s=5)
+        assert shown is not None and shown[1][:2] == b"\xff\xd8"  # a JPEG of the last frame's matte
+        assert feed.snapshot("plate", timeout_s=5) is not None  # /frame.jpg of an unwatched view too
+    finally:
+        feed.close()
+
+
 def test_the_waiting_page_hands_its_port_to_the_monitor_without_refusing_anyone(plate_clip, tmp_path):
     """The waiting page was closed before the monitor bound the port again: a reload in between got
     "connection refused", and the director's browser its error page."""

@@ -69,6 +69,7 @@ class MonitorFeed:
         self.width_px, self.quality, self.pixel_aspect = width_px, quality, float(pixel_aspect)
         self._cond = threading.Condition()
         self._pending: _Panels | None = None
+        self._shown: _Panels | None = None  # the newest frame encoded, shown again to a new viewer
         self._jpeg: dict[str, tuple[int, bytes]] = {}
         self._seq = 0
         self._viewers = dict.fromkeys(VIEWS, 0)
@@ -108,6 +109,17 @@ class MonitorFeed:
     def add_viewer(self, view: str, delta: int) -> None:
         with self._cond:
             self._viewers[view] += delta
+            if delta > 0:
+                self._show_again(view)
+
+    def _show_again(self, view: str) -> None:
+        """Encode the newest frame again for a view that has no picture of it. While no frame comes (the
+        source lost) a view opened meanwhile got nothing: the page's picture never loaded and the
+        browser kept showing it as loading. Called holding the lock."""
+        seq = self._jpeg.get(view, (-1, b""))[0]
+        if self._shown is not None and self._pending is None and seq < self._seq:
+            self._pending = self._shown
+            self._cond.notify_all()
 
     def viewers(self) -> int:
         with self._cond:
@@ -131,6 +143,7 @@ class MonitorFeed:
         with self._cond:
             self._snapshot_until[view] = time.monotonic() + _SNAPSHOT_KEEP_S
             seq = self._seq
+            self._show_again(view)
         item = self.latest(view, seq, timeout_s)
         return None if item is None else item[1]
 
@@ -143,6 +156,7 @@ class MonitorFeed:
                 if self._closed:
                     return
                 panels, self._pending = self._pending, None
+                self._shown = panels
                 now = time.monotonic()
                 views = [v for v in VIEWS if self._viewers[v] > 0 or self._snapshot_until[v] > now]
             assert panels is not None
