@@ -346,3 +346,28 @@ def test_a_damaged_datagram_keeps_its_frame_live(tmp_path):
     messages = " ".join(str(w.message) for w in said)
     assert "1 FreeD message(s) damaged" in messages and "1 datagram(s) that are no D1 message" in messages
 
+
+
+def test_a_damaged_message_of_two_cameras_taking_turns_holds_its_frame(tmp_path):
+    # dropped, it moved every later row a frame early (the set ahead of the camera for the rest of the
+    # take) and the track was a frame short, while the warning said "a message late"
+    ours = _messages(10)
+    other = [FreeDPose(7, 90.0 + i, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0) for i in range(10)]
+    packets = [encode_d1(m) for pair in zip(ours, other, strict=True) for m in pair]
+    damaged = bytearray(packets[8])  # camera 2's fifth message
+    damaged[7] ^= 0x40
+    packets[8] = bytes(damaged)
+    cap = tmp_path / "stage.freed"
+    cap.write_bytes(b"".join(packets))
+    out = tmp_path / "cam.csv"
+    result = CliRunner().invoke(cli, ["track", str(cap), "--method", "freed", "--fps", "25", "--focal-length",
+                                      "35", "--camera-id", "2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = read_camera_track(out)
+    assert [r.pan_deg for r in rows] == [m.pan_deg for m in ours[:4]] + [ours[3].pan_deg] + [
+        m.pan_deg for m in ours[5:]]  # held, then in place
+    assert [r.frame for r in rows if r.quality == 0] == [4]
+    # the other head's track keeps all its frames
+    result = CliRunner().invoke(cli, ["track", str(cap), "--method", "freed", "--fps", "25", "--focal-length",
+                                      "35", "--camera-id", "7", "-o", str(tmp_path / "other.csv")])
+    assert [r.pan_deg for r in read_camera_track(tmp_path / "other.csv")] == [m.pan_deg for m in other]

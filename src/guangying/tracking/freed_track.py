@@ -49,13 +49,7 @@ def rows_from_freed(
                             "--camera-id (camera_id=) for the camera of this clip")
     if camera_id is not None:
         if len(cameras) > 1:
-            # a damaged message's camera is unknown among several heads': its place cannot be kept
-            lost = sum(m is None for m in messages)
-            if lost:
-                warnings.warn(f"{lost} damaged FreeD message(s) among the messages of cameras "
-                              f"{', '.join(map(str, cameras))} could not be given to a camera: the frames "
-                              "after each may be one message late", stacklevel=2)
-            messages = [m for m in messages if m is not None and m.camera_id == camera_id]
+            messages = _of_one_camera(messages, camera_id, cameras)
         else:  # one head: a damaged message was its own, and holds its frame
             messages = [m for m in messages if m is None or m.camera_id == camera_id]
         if not any(m is not None for m in messages):
@@ -110,6 +104,25 @@ def rows_from_freed(
             )
         )
     return rows
+
+
+def _of_one_camera(messages: Sequence[FreeDPose | None], camera_id: int,
+                   cameras: list[int]) -> list[FreeDPose | None]:
+    """``camera_id``'s messages among several heads', each damaged one (None) kept in its place where the
+    heads take turns (1, 2, 1, 2 …: its turn names its camera). Dropped, it moved every later frame
+    of the track a frame early, and the track ended a frame short."""
+    turns = len(cameras)
+    ids = [None if m is None else m.camera_id for m in messages]
+    owners = [{c for c in ids[r::turns] if c is not None} for r in range(turns)]
+    if all(len(owner) == 1 for owner in owners):
+        return [m for r, m in enumerate(messages) if owners[r % turns] == {camera_id}]
+    lost = ids.count(None)
+    if lost:
+        warnings.warn(f"{lost} damaged FreeD message(s) among the messages of cameras "
+                      f"{', '.join(map(str, cameras))}, which do not take turns, could not be given to a "
+                      "camera: the frames after each may be a frame early, and the track a frame short",
+                      stacklevel=3)
+    return [m for m in messages if m is not None and m.camera_id == camera_id]
 
 
 def receive_freed(
