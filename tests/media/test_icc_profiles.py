@@ -169,6 +169,9 @@ def _png_with_chunks(path, codes: np.ndarray, chunks: list[tuple[bytes, bytes]])
 @pytest.mark.parametrize(("chunks", "light"), [
     ([(b"gAMA", struct.pack(">I", 100000))], "linear"),  # gAMA 1.0: a linear render
     ([(b"gAMA", struct.pack(">I", 45455))], "srgb"),  # what writers put for sRGB
+    # ffmpeg's frames of BT.709 video, read as that video is (they were read 10 codes brighter)
+    ([(b"gAMA", struct.pack(">I", 50994)),
+      (b"cHRM", struct.pack(">8I", 31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000))], "srgb"),
     ([(b"sRGB", b"\x00"), (b"gAMA", struct.pack(">I", 100000))], "srgb"),  # sRGB overrides gAMA
 ])
 def test_a_pngs_gamma_chunk_is_followed_unless_srgb_overrides_it(tmp_path, chunks, light):

@@ -37,7 +37,11 @@ _DPX_TRANSFER_OFFSET = 801
 _DPX_BIT_SIZE_OFFSET = 803  # the first image element's bits per sample
 _DPX_LOG_TRANSFERS = {1, 3}
 _DPX_LINEAR_TRANSFER = 2
-_SRGB_LIKE_GAMMA = 1 / 2.2  # gAMA 0.45455: what PNG writers put for sRGB pictures, read as sRGB
+# gAMA values read as the display code values they mark, as video and sRGB are read: 0.45455 (1/2.2) is
+# what PNG writers put for sRGB pictures, 0.50994 (1/1.961) what ffmpeg puts on frames of BT.709 video
+# (its approximation of the curve), so that a plate exported to PNG reads as the clip it came from
+# (it read 10 codes brighter in the mid-tones, where Nuke, Resolve and ffmpeg take the codes as they are)
+_DISPLAY_GAMMAS = (1 / 2.2, 1 / 1.961)
 _DPX_CREATOR = slice(160, 260)  # the file header's creator, NUL-padded text
 
 
@@ -142,13 +146,14 @@ def _decode_picture(path: Path, what: str) -> Picture:
     picture = picture_from_bgr(pixels, path, what)
     if picture.alpha is not None and header.associated_alpha:  # a TIFF of premultiplied colour
         picture.rgb = unpremultiply(picture.rgb, picture.alpha)
-    if header.png_gamma is not None and abs(header.png_gamma - _SRGB_LIKE_GAMMA) > 0.01:
+    gamma = header.png_gamma
+    if gamma is not None and all(abs(gamma - display) > 0.01 for display in _DISPLAY_GAMMAS):
         # PNG's gAMA: sample = light ^ gamma. A linear PNG (gAMA 1, as some renderers write) was read as
         # sRGB: grey 128 came out 55. Browsers follow it; so does this reader.
-        picture.rgb = np.power(np.maximum(picture.rgb, 0.0), np.float32(1.0 / header.png_gamma))
+        picture.rgb = np.power(np.maximum(picture.rgb, 0.0), np.float32(1.0 / gamma))
         picture.transfer = "linear"
-        picture.colour_note = (f"{what}: its PNG gAMA chunk says {header.png_gamma:g}, so it is read as "
-                               f"light = code ^ {1.0 / header.png_gamma:.4g}, as browsers read it")
+        picture.colour_note = (f"{what}: its PNG gAMA chunk says {gamma:g}, so it is read as "
+                               f"light = code ^ {1.0 / gamma:.4g}, as browsers read it")
     return picture
 
 
