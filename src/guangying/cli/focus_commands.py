@@ -141,6 +141,9 @@ _CAMERA_ID_HELP = ("FreeD camera id. The packets carry focus and zoom only: thei
               help="the time on the log's clock (its t_s) of the clip's first frame, row 0 [default: the "
               "log's first reading]: a logger started before the camera rolled gives a track that much early "
               "without it. --marks cue times are on the log's clock too")
+@click.option("--start-timecode", default="00:00:00:00", show_default=True,
+              help="the camera's timecode at row 0, for the track's timecode column (HH:MM:SS;FF for "
+              "drop-frame at 29.97 or 59.94)")
 @_lens_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="focus track: .csv, or .json for JSON")
@@ -154,7 +157,8 @@ _CAMERA_ID_HELP = ("FreeD camera id. The packets carry focus and zoom only: thei
               help="YAML/JSON of tape marks and cues: {marks: {A: 2.0, B: 3.5}, cues: [{t_s: 0, mark: A}, "
               "{t_s: 4, mark: B, rack_s: 1.5}]}; mark 'track' hands focus back to the sensor")
 def focus_command(
-    sensor_log: Path, fps: Fraction, start_s: float | None, focal_length_mm: float, f_number: float,
+    sensor_log: Path, fps: Fraction, start_s: float | None, start_timecode: str, focal_length_mm: float,
+    f_number: float,
     coc_mm: float | None, sensor: str | None, latency_s: float, sensor_sigma_m: float,
     sensor_latency_s: float, sensor_offset_m: float, calibration_path: Path | None, steady_walk: bool,
     output: Path,
@@ -173,7 +177,7 @@ def focus_command(
     from guangying.focus.replay import ReplaySettings, replay_log
 
     check_outputs([sensor_log, calibration_path, marks_path], [output])
-    settings = ReplaySettings(float(fps), start_s=start_s)
+    settings = ReplaySettings(float(fps), start_s=start_s, start_timecode=start_timecode)
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
                              sensor_latency_s, sensor_offset_m, steady_walk)
     calibration = _load_calibration(calibration_path)

@@ -28,6 +28,7 @@ import numpy as np
 
 from guangying.base.checks import Range, check_fields, check_instance
 from guangying.base.errors import SettingsError
+from guangying.base.timecode import format_timecode, parse_timecode, standard_rate
 from guangying.distance.marks import TRACK, MarkPlan
 from guangying.distance.reading import DistanceReading
 from guangying.focus import kernel, kernel_state
@@ -39,7 +40,6 @@ from guangying.focus.track_io import (
     TrackWriter,
     iter_sensor_log,
     readings_block,
-    timecode,
 )
 from guangying.lens.calibration import LensCalibration
 from guangying.lens.freed import FreeDPose, FreeDSender, encode_d1
@@ -54,17 +54,20 @@ _REPLAY_RANGES = {
 @dataclass(frozen=True, slots=True)
 class ReplaySettings:
     """``fps``: camera frame rate (0 < fps ≤ 1000); ``start_s``: lens time of frame 0 (default: the
-    first reading's); ``duration_s``: how long (default: to the last reading). Checked on construction
-    (:class:`~guangying.base.errors.SettingsError`)."""
+    first reading's); ``duration_s``: how long (default: to the last reading); ``start_timecode``: the
+    camera's timecode at frame 0 (``HH:MM:SS;FF`` drop-frame at 29.97 and 59.94), for the track's
+    timecode column. Checked on construction (:class:`~guangying.base.errors.SettingsError`)."""
 
     fps: float
     start_s: float | None = None
     duration_s: float | None = None
+    start_timecode: str = "00:00:00:00"
 
     def __post_init__(self) -> None:
         if isinstance(self.fps, numbers.Real):  # a clip's Fraction (reader.info.fps), numpy numbers
             object.__setattr__(self, "fps", float(self.fps))
         check_fields(self, "focus", _REPLAY_RANGES)
+        parse_timecode(self.start_timecode, standard_rate(self.fps))
 
 
 def iter_replay(
@@ -90,6 +93,8 @@ def iter_replay(
             near, far = config.min_distance_m, config.max_distance_m
             warnings.warn(f"mark {name} at {mark_m:g} m is outside the focus range ({near:g}–{far:g} m): "
                           f"focus goes to {min(max(mark_m, near), far):g} m", stacklevel=2)
+    rate = standard_rate(fps)
+    first_count, drop_frame = parse_timecode(settings.start_timecode, rate)
     out = np.empty((frames_per_batch, 4))
     out_mode = np.empty(frames_per_batch, np.int64)
     out_fed = np.empty(frames_per_batch, np.int64)
@@ -166,7 +171,7 @@ def iter_replay(
                         TrackRow(
                             frame,
                             t_start + frame / fps,
-                            timecode(frame, fps),
+                            format_timecode(first_count + frame, rate, drop_frame),
                             float(out[m, 1]),
                             diop,
                             motor,

@@ -65,14 +65,6 @@ class TrackRow:
     command_t_s: float
 
 
-def timecode(frame: int, fps: float) -> str:
-    """Non-drop-frame SMPTE timecode HH:MM:SS:FF for ``frame`` at ``fps`` (rounded to whole frames)."""
-    base = max(1, round(fps))
-    ff = frame % base
-    total_s = frame // base
-    return f"{total_s // 3600:02d}:{total_s // 60 % 60:02d}:{total_s % 60:02d}:{ff:02d}"
-
-
 def _f6(v: float) -> str:
     return "" if v != v else f"{v:.6f}"
 
