@@ -92,8 +92,8 @@ def test_a_focus_track_carries_the_cameras_timecode(tmp_path, log_path):
     # the timecode column always began at 00:00:00:00 and counted non-drop at 29.97, where the camera
     # originals it is conformed against run drop-frame from their own start
     out = tmp_path / "track.csv"
-    args = ["focus", "--sensor-log", str(log_path), "--focal-length", "85", "--f-number", "2", "--sensor", "ff",
-            "-o", str(out)]
+    args = ["focus", "--sensor-log", str(log_path), "--focal-length", "85", "--f-number", "2", "--sensor",
+            "ff", "-o", str(out)]
     res = CliRunner().invoke(cli, [*args, "--fps", "30000/1001", "--start-timecode", "00:00:59;28"])
     assert res.exit_code == 0, res.output
     codes = [row["timecode"] for row in csv.DictReader(out.open())]

@@ -370,7 +370,8 @@ def test_a_run_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     child = subprocess.Popen(
-        [sys.executable, "-m", "guangying", "key", str(source), "--alpha", str(out / "a.%04d.png"), "--quiet"],
+        [sys.executable, "-m", "guangying", "key", str(source), "--alpha", str(out / "a.%04d.png"),
+         "--quiet"],
         env={**os.environ, "PYTHONPATH": str(SRC)}, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )

@@ -160,7 +160,8 @@ def test_depth_maps_are_read_by_what_they_hold(tmp_path):
         # the last of a key given twice won without a word; yes was 1 m; 1e300 a black set
         ("layers:\n  - {image: a.png, distance_m: 2, width_m: 400, width_m: 1}\n", "width_m.*twice"),
         ("layers:\n  - {image: a.png, distance_m: 2, width_m: 3}\nlayers: []\n", "layers.*twice"),
-        ("layers:\n  - {image: a.png, distance_m: 2, width_m: yes}\n", "width_m must be a number, got true .YAML reads yes"),
+        ("layers:\n  - {image: a.png, distance_m: 2, width_m: yes}\n",
+         "width_m must be a number, got true .YAML reads yes"),
         ("layers:\n  - {image: a.png, distance_m: 1e300, width_m: 3}\n", "number of metres, under 10 000 km"),
         # a TypeError ("a bug in Guangying") while it said the stray key 5
         ("layers:\n  - {image: a.png, distance_m: 60, width_m: 4,5}\n", "unknown key 5.*decimal comma"),
