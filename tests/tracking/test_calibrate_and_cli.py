@@ -257,11 +257,15 @@ def test_a_features_track_that_loses_the_screen_says_where(tmp_path):
     assert result.exit_code == 0, result.output
     said = re.search(r"weak \(quality below 0.3\) in \d+ of 40 frames \((\d+)", str(warned[-1].message))
     assert said is not None, str(warned[-1].message)
+    # a frame where the features were lost is said as held, apart from the weak solves
+    lost = r"too few features were found in \d+ of 40 frames \((\d+)"
+    held = [re.search(lost, str(w.message)) for w in warned]
+    first_said = min([int(said.group(1)), *(int(h.group(1)) for h in held if h)])
     rows = read_camera_track(tmp_path / "cam.csv")
     err_deg = np.array([max(abs(r.pan_deg - p.pose.pan_deg), abs(r.tilt_deg - p.pose.tilt_deg))
                         for r, p in zip(rows, plates, strict=True)])  # fmt: skip
     assert err_deg.max() > 2  # the drift is real, and the first weak frame said comes no later than it
-    assert int(said.group(1)) <= int(np.flatnonzero(err_deg > 0.3)[0])
+    assert first_said <= int(np.flatnonzero(err_deg > 0.3)[0])
 
 
 @pytest.mark.parametrize(
@@ -457,10 +461,11 @@ def test_a_portrait_plates_features_track_keeps_the_focal_length_it_was_given(tm
     assert abs(rows[-1].pan_deg - plates[-1].pose.pan_deg) < 0.5
 
 
-def test_markers_lost_in_most_frames_are_said_as_such_not_as_a_wrong_board(tmp_path):
+@pytest.mark.parametrize("last_blurred", [11, 6], ids=["most frames", "a few"])
+def test_markers_lost_in_most_frames_are_said_as_such_not_as_a_wrong_board(tmp_path, last_blurred):
     """A fast move blurs the markers out of sight in most frames: the held frames' quality 0 made the
     median say "the board file is not the printed board or the lens is wrong", while the frames that
-    were solved were right."""
+    were solved were right. In a few frames, they were said as weak solves."""
     b = board()
     b.save(tmp_path / "board.json")
     poses, focals = camera_path("dolly", 12, fps=6)
@@ -468,7 +473,7 @@ def test_markers_lost_in_most_frames_are_said_as_such_not_as_a_wrong_board(tmp_p
     with open_writer(str(tmp_path / "shot.mp4"), fps=6, content="rgb", crf=16) as writer:
         for n, p in enumerate(plates):
             # frames 4–11: the picture smeared far past what the detector can read
-            writer.write(cv2.blur(np.ascontiguousarray(p.rgb), (61, 61)) if n >= 4 else p.rgb)
+            writer.write(cv2.blur(np.ascontiguousarray(p.rgb), (61, 61)) if 4 <= n <= last_blurred else p.rgb)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         result = CliRunner().invoke(cli, ["track", str(tmp_path / "shot.mp4"), "--method", "markers",
@@ -476,8 +481,9 @@ def test_markers_lost_in_most_frames_are_said_as_such_not_as_a_wrong_board(tmp_p
                                           "--sensor", "s35", "-o", str(tmp_path / "cam.csv")])
     assert result.exit_code == 0, result.output
     messages = [str(w.message) for w in said]
-    assert any("too few markers were found in 8 of 12 frames (4–11)" in m for m in messages), messages
-    assert not any("not the printed board" in m for m in messages), messages
+    said_held = f"too few markers were found in {last_blurred - 3} of 12 frames (4–{last_blurred})"
+    assert any(said_held in m for m in messages), messages
+    assert not any("not the printed board" in m or "solve is weak" in m for m in messages), messages
 
 
 @pytest.mark.parametrize(("centre_shift_px", "k1", "said"), [

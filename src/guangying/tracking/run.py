@@ -281,9 +281,10 @@ def _say_weak_solves(rows: list[CameraTrackRow], job: TrackJob) -> None:
 
     quality = np.array([r.quality for r in rows])
     held = quality == 0.0  # no solve: too few markers or features seen, the last pose held
-    if held.mean() > 0.5:
+    if held.any():
         # (held frames counted in, the median said the board file or the lens was wrong where the
-        # markers were only blurred out of sight; the frames that were solved were right)
+        # markers were only blurred out of sight; the frames that were solved were right. A few held
+        # frames were said as weak solves)
         seen = "markers" if job.method == "markers" else "features"
         listed = first_frame_ranges(r.frame for r, h in zip(rows, held, strict=True) if h)
         warnings.warn(f"too few {seen} were found in {int(held.sum())} of {len(rows)} frames ({listed}): "
@@ -303,7 +304,7 @@ def _say_weak_solves(rows: list[CameraTrackRow], job: TrackJob) -> None:
         return
     if held.mean() > 0.5:
         return
-    weak = [r.frame for r in rows if r.quality < _WEAK_QUALITY]
+    weak = [r.frame for r, h in zip(rows, held, strict=True) if r.quality < _WEAK_QUALITY and not h]
     if not weak:
         return
     where = first_frame_ranges(weak)
