@@ -178,21 +178,22 @@ def test_shorter_rerun_leaves_no_stale_frames_and_says_so(tmp_path):
     assert np.abs(frames[1].rgb - _frame(1)).max() < 1e-3
 
 
-def test_a_range_rendered_into_an_existing_video_says_it_replaces_it_before_it_starts(tmp_path):
-    """Frames 5–7 rendered again into a clip of 20 (as a sequence would be mended) left a clip of 3,
-    without a word."""
+def test_a_range_is_not_rendered_over_a_longer_video(tmp_path):
+    """Frames 5–7 rendered again into a clip of 20 (as a sequence would be mended) left a clip of 3:
+    first without a word, then with a warning that scrolled by."""
     _clip(tmp_path / "v.mp4", 8)
     assert _invoke("key", tmp_path / "v.mp4", "--alpha", tmp_path / "a.mov", "--quiet").exit_code == 0
-    with pytest.warns(UserWarning, match=r"a\.mov exists and will be replaced by this range's frames alone"):
-        result = _invoke("key", tmp_path / "v.mp4", "--alpha", tmp_path / "a.mov", "--start", "5", "--end",
-                         "6", "--quiet")
-    assert result.exit_code == 0, result.output
+    before = (tmp_path / "a.mov").read_bytes()
+    result = _invoke("key", tmp_path / "v.mp4", "--alpha", tmp_path / "a.mov", "--start", "5", "--end", "6",
+                     "--quiet")
+    assert result.exit_code != 0 and "a.mov holds 8 frames, and this range 2" in result.output, result.output
+    assert "delete a.mov first" in result.output and (tmp_path / "a.mov").read_bytes() == before
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a new output, or the whole clip again: nothing to say
-        assert _invoke("key", tmp_path / "v.mp4", "--alpha", tmp_path / "b.mov", "--start", "5", "--end", "6",
-                       "--quiet").exit_code == 0
+        warnings.simplefilter("error")  # a new output, the range again, or the whole clip: nothing to say
+        for output in ("b.mov", "b.mov"):
+            assert _invoke("key", tmp_path / "v.mp4", "--alpha", tmp_path / output, "--start", "5", "--end",
+                           "6", "--quiet").exit_code == 0
         assert _invoke("key", tmp_path / "v.mp4", "--alpha", tmp_path / "a.mov", "--quiet").exit_code == 0
-        # a "range" that is the whole clip is no range
         assert _invoke("key", tmp_path / "v.mp4", "--alpha", tmp_path / "a.mov", "--start", "0", "--end", "7",
                        "--quiet").exit_code == 0
 

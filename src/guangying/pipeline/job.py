@@ -148,16 +148,26 @@ def check_single_pictures(outputs: JobOutputs, source: str | os.PathLike[str], f
                 f"give its number as the start and the end ({one_frame})")
 
 
-def _covers_the_clip(source: str | Path, start: int | None, end: int | None, fps: FrameRate | None,
-                     camera_log: str | None) -> bool:
-    """Whether frames ``start``–``end`` are all of the clip (``--start 0`` asks for a range of it)."""
-    if start is not None and start > source_first_frame(source):
-        return False
-    if end is None:
-        return True
-    with open_reader(source, fps=fps, camera_log=camera_log) as whole:
-        count = whole.info.frame_count
-    return count is not None and end >= whole.info.first_frame + count - 1
+def _refuse_shortening_videos(outputs: JobOutputs, range_frames: int | None) -> None:
+    """Refuse (SettingsError) a range rendered into an existing video that holds more frames than it:
+    a video is written whole, and frames 5–7 rendered again into the clip of 20 a whole render wrote
+    (as a sequence is mended) left a clip of 3 (said only in a warning that scrolled by)."""
+    for path in (outputs.composite, outputs.alpha, outputs.foreground):
+        if path is None or parse_pattern(path) is not None or range_frames is None:
+            continue
+        target = Path(str(path))
+        if target.suffix.lower() not in VIDEO_EXTENSIONS or not target.is_file():
+            continue
+        try:
+            with open_reader(target) as earlier:
+                held = earlier.info.frame_count
+        except MediaError:
+            continue  # a damaged or unfinished file holds nothing to keep
+        if held is not None and held > range_frames:
+            raise SettingsError(
+                f"{target} holds {held} frames, and this range {range_frames}: a video is written whole, so "
+                "the range alone would replace it. Name another output, or render into a picture sequence "
+                f"(out.%04d.exr) to mend frames in place; to replace the clip, delete {target.name} first")
 
 
 def _learn_from_shot_start(keyer: ChromaKeyer, source: str | Path, shot_start: int, fps: FrameRate | None,
@@ -377,16 +387,12 @@ def run_job(
                 # the repair a damaged source's warning asks for: render those frames again into the
                 # sequence; the rest of it was deleted
                 options["patch_sequence"] = True
-            elif (suffix in VIDEO_EXTENSIONS and ranged and Path(path).is_file()
-                  and not _covers_the_clip(source, start, end, fps, camera_log)):
-                # frames 5–7 rendered again into a clip of 20 left a clip of 3, unsaid: said while a
-                # Ctrl-C still keeps the earlier file
-                warnings.warn(f"{path} exists and will be replaced by this range's frames alone: a video is "
-                              "written whole. To mend frames in place, render into a picture sequence "
-                              "(out.%04d.exr); to keep the clip, name another output", stacklevel=3)
             return options
 
         check_single_pictures(outputs, source, info.frame_count)
+        if start is not None or end is not None:
+            _refuse_shortening_videos(outputs, None if info.frame_count is None
+                                      else info.frame_count - warmup_frames)
         writers = {}
         foreground_has_alpha = False
         if outputs.composite is not None:
