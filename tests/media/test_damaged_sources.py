@@ -124,6 +124,20 @@ def test_a_range_starting_on_a_damaged_keyframe_shows_what_the_whole_read_shows(
         assert np.array_equal(frame.rgb, whole[frame.index].rgb), frame.index
 
 
+@pytest.mark.parametrize(("start", "end"), [(26, 31), (24, 29)], ids=["inside", "from its first frame"])
+def test_a_range_wholly_in_a_damaged_stretch_holds_what_the_whole_read_does(clips, tmp_path, start, end):
+    """Frames 24–35 (a keyframe and its group) damaged: the whole read holds frame 23 there, while a batch
+    range inside that stretch failed its shot, "no frame could be decoded"."""
+    _damage(clips[0], tmp_path / "stretch.mp4", set(range(24, 36)))
+    whole = _read(tmp_path / "stretch.mp4")[0]
+    ranged, messages = _read(tmp_path / "stretch.mp4", start=start, end=end)
+    assert [f.index for f in ranged] == list(range(start, end + 1))
+    for frame in ranged:
+        assert frame.damage == "held" and np.array_equal(frame.rgb, whole[frame.index].rgb), frame.index
+    assert np.array_equal(ranged[0].rgb, whole[23].rgb)
+    assert any("6 frames could not be decoded" in m for m in messages), messages
+
+
 def test_a_range_of_a_sequence_starting_on_a_damaged_file_holds_the_one_before(tmp_path):
     """A batch range split on a sequence's unreadable file failed the whole shot ("The sequence is opened
     on this frame"), which the whole render holds from the frame before."""

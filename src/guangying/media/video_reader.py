@@ -716,7 +716,8 @@ class VideoReader(Reader):
                 f"{self._path}: cannot read past frame {index} ({good}): {exc}. The file is damaged or "
                 "incomplete; re-copy or re-export it, or set --end before the damage"
             ) from exc
-        if last is None and damage.first_error is not None:
+        # (a range lying wholly in a damaged stretch holds the frame before it, as the whole read does)
+        if last is None and damage.first_error is not None and not (before is not None and damage.held):
             raise MediaError(
                 f"{self._path}: no frame could be decoded ({damage.first_error}). The file is damaged, "
                 "incomplete or in a codec this ffmpeg cannot decode; re-copy or re-export it"
@@ -729,7 +730,8 @@ class VideoReader(Reader):
                           f"({first_frame_ranges(gaps)}), so every frame after it stays on its sound and "
                           "timecode", stacklevel=3)
         final = self._final_index()
-        last_index = None if last is None else max([last.index, *damage.held])
+        given = [*([] if last is None else [last.index]), *damage.held]  # held frames too
+        last_index = max(given) if given else None
         if (not self._exact_count and self._end is None and final is not None and last is not None
                 and last.index < final - 1):
             self._warn_if_cut_short(last)
