@@ -39,3 +39,24 @@ def test_a_stop_while_the_program_loads_ends_it_with_a_word(stop, how):
     assert child.returncode == 128 + stop, (child.returncode, out, err)
     assert f"guangying: stopped by {stop.name} while loading; nothing was written" in err, err
     assert "Traceback" not in err and "guangying, version" not in out
+
+
+def test_a_stop_after_the_command_finished_stops_nothing(tmp_path):
+    # A Ctrl-C in the moment after "wrote …" (the outputs complete) ended the program with "Aborted!",
+    # exit 130, or by the signal itself, as if the run had failed. Here it lands as the command returns.
+    script = tmp_path / "late_stop.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "from guangying.cli import main as cli_main\n"
+        "run = cli_main._ConfigGroup.invoke\n"
+        "def invoke(self, ctx):\n"
+        "    done = run(self, ctx)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return done\n"
+        "cli_main._ConfigGroup.invoke = invoke\n"
+        "sys.argv = ['guangying', 'dof', '--focal-length', '50', '--f-number', '2', '--distance', '3',"
+        " '--sensor', 's35']\n"
+        "cli_main.main()\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert "far limit" in done.stdout and "Aborted" not in done.stderr and "Traceback" not in done.stderr

@@ -20,7 +20,7 @@ from guangying import __version__
 from guangying.base.errors import GuangyingError, StopSignal
 from guangying.base.events import RecurringWarning
 from guangying.base.files import FileContentError, parse_json_or_yaml, parse_problem
-from guangying.cli.signals import install_stop_handlers, stop_behind, stopped_by
+from guangying.cli.signals import install_stop_handlers, run_finished, stop_behind, stopped_by
 
 BUG_REPORT = (
     "This is a bug in Guangying {version}, not something you did. Please report it with the "
@@ -211,6 +211,9 @@ class _Failure(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc]  # click keeps it as a class default
 
 
+_as_program = False  # run as the program (main), not called from a script or a test
+
+
 class _ConfigGroup(click.Group):
     def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[override]
         # Peek at --config before click parses the subcommand, so its values become defaults
@@ -240,7 +243,12 @@ class _ConfigGroup(click.Group):
 
         try:
             with run_input(ctx.meta.get("guangying.config")):  # no output may be written over it
-                return super().invoke(ctx)
+                done = super().invoke(ctx)
+            if _as_program:
+                # the outputs are complete and said: a Ctrl-C now stops nothing (it ended the process
+                # by "Aborted!", exit 130, or by the signal, as if the run had failed)
+                run_finished()
+            return done
         except GuangyingError as exc:
             raise _Failure(str(exc), exc.exit_code) from exc
         except KeyboardInterrupt as interrupt:
@@ -353,6 +361,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
 
 
 def main() -> None:
+    global _as_program
+    _as_program = True
     install_stop_handlers()
     warnings.showwarning = _show_warning  # one plain line per warning, not a source listing
     try:

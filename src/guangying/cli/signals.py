@@ -51,6 +51,18 @@ def install_stop_handlers() -> None:
             signal.signal(stop, _on_stop)
 
 
+def run_finished() -> None:
+    """The run is done and said, only the exit is left: a stop now changes nothing and is let go. A second
+    one ends a slow exit (Ray's shutdown) by the signal's own action."""
+    for stop in _STOPS:
+        if signal.getsignal(stop) is not signal.SIG_IGN:
+            signal.signal(stop, _after_the_run)
+
+
+def _after_the_run(signum: int, _frame: FrameType | None) -> None:
+    signal.signal(signum, signal.SIG_DFL)
+
+
 def _disarm_retry() -> None:
     # A retry still armed as the interpreter shuts down fires after Python's handlers are gone, and
     # SIGALRM's default kills the process ("Alarm clock", exit 142) after its outputs were finished.
