@@ -232,6 +232,21 @@ def test_a_calibration_written_by_opencv_filestorage_is_read(tmp_path, suffix):
         load_camera_calibration(path)
 
 
+def test_a_filestorage_calibration_with_a_tab_names_its_line(tmp_path):
+    # said as "<class 'cv2.FileStorage'> returned a result with an exception set"
+    path = tmp_path / "camera.yml"
+    storage = cv2.FileStorage(str(path), cv2.FILE_STORAGE_WRITE)
+    storage.write("image_width", 1920)
+    storage.write("image_height", 1080)
+    storage.write("camera_matrix", _calibration().camera_matrix)
+    storage.release()
+    lines = path.read_text().splitlines()
+    lines[3] = "\t" + lines[3]  # a hand edit in an editor that indents with tabs
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputFormatError, match=r"camera.yml: .*\(line 4: Tabs .*indents with spaces"):
+        load_camera_calibration(path)
+
+
 ROS_CAMERA_INFO = """\
 image_width: 1280
 image_height: 720

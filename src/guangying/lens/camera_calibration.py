@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,7 +207,8 @@ def _from_opencv_storage(path: Path) -> CameraCalibration:
     try:
         storage = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
     except (cv2.error, SystemError) as exc:  # SystemError: the binding's wrapper of a parse error
-        raise InputFormatError(f"{path}: OpenCV cannot read it as a FileStorage file ({exc})") from exc
+        raise InputFormatError(f"{path}: OpenCV cannot read it as a FileStorage file "
+                               f"({_storage_problem(exc)})") from exc
 
     def node(*names: str) -> Any:
         return next((n for n in map(storage.getNode, names) if not n.empty()), None)
@@ -217,6 +219,22 @@ def _from_opencv_storage(path: Path) -> CameraCalibration:
         raise InputFormatError(f"{path}: OpenCV cannot read its matrices ({exc.err or exc})") from exc
     finally:
         storage.release()
+
+
+def _storage_problem(exc: BaseException) -> str:
+    """OpenCV's parse error in a line of its own: "line 4: Tabs are prohibited in YAML! …", where it said
+    "<class 'cv2.FileStorage'> returned a result with an exception set" (the binding's SystemError)."""
+    cause = exc.__cause__ or exc.__context__ or exc
+    text = str(getattr(cause, "err", "") or cause).strip()
+    # a parse error's text is in the function's field (its err is the parser's function), led by FILE(LINE)
+    for field_text in (str(getattr(cause, "func", "")), text):
+        place = re.match(r"^.*\((\d+)\): ", field_text)
+        if place is not None:
+            text = f"line {place.group(1)}: {field_text[place.end():]}"
+            break
+    if "Tabs are prohibited" in text:
+        text += " (YAML indents with spaces, not tabs)"
+    return text
 
 
 def _storage_calibration(path: Path, node: Callable[..., Any]) -> CameraCalibration:
