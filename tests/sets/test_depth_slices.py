@@ -56,3 +56,24 @@ def test_near_slices_cover_far_ones_and_the_frame_stays_whole():
     np.testing.assert_allclose(got[..., 3], 1.0, atol=1e-3)
     np.testing.assert_allclose(got[120, 200], (0.9, 0.8, 0.1, 1.0), atol=1e-3)
     np.testing.assert_allclose(got[5, 5], (0.1, 0.2, 0.6, 1.0), atol=1e-3)
+
+
+def test_what_lies_in_focus_stays_sharp_beside_a_huge_blur():
+    # Slices of equal width across the frame's blurs (8 of them) blurred the wall in focus by half a
+    # slice once something near the lens had a blur of hundreds of pixels.
+    view, optics = _view(), SetOptics(2.0, 5.0, 24.89)
+    rng = np.random.default_rng(3)
+    rgba = np.ones((H, W, 4), np.float32)
+    rgba[..., :3] = rng.uniform(0.1, 0.9, (H, W, 3))  # texture: any blur shows
+    distance_m = np.full((H, W), 5.0, np.float32)
+    distance_m[:, :40] = 1.0  # the edge of something near the lens
+    assert float(optics.coc_px(view, 1.0)) > 100
+    got = defocus_by_depth(rgba, distance_m, optics, view)
+    np.testing.assert_allclose(got[:, 160:], rgba[:, 160:], atol=1e-6)  # the wall, clear of the near blur
+    # and a wall a little off focus is blurred by its own circle, not by its slice's middle
+    distance_m[:, 40:] = 5.5
+    got = defocus_by_depth(rgba, distance_m, optics, view)
+    diameter = float(optics.coc_px(view, 5.5))
+    rgb, _ = defocus_rgb_linear(rgba[..., :3], rgba[..., 3], diameter)
+    assert 1.0 < diameter < 10.0
+    np.testing.assert_allclose(got[20:-20, 250:-20, :3], rgb[20:-20, 250:-20], atol=2e-3)

@@ -117,6 +117,28 @@ def test_depth_map_places_the_layer_pixels(tmp_path):
     assert np.allclose((u, v), expected, atol=0.5)
 
 
+def test_a_depth_map_at_the_layers_own_distance_changes_nothing(tmp_path):
+    # Sampled past the map's edge as nothing, a layer's border came out near the lens: drawn with texels
+    # from inside the picture past the layer's edge (a bright column), and in focus on the layer a blur
+    # of metres (bars in focus smeared into blobs at f/1.4).
+    bars = np.zeros((100, 400, 3), np.float32)
+    bars[:, (np.arange(400) // 50) % 2 == 0] = 1.0  # white bars 50 px wide, the last one black
+    _write_rgba(tmp_path / "bars.png", bars)
+    with open_writer(tmp_path / "at8.exr", content="rgb") as writer:
+        writer.write(np.full((100, 400, 3), 8.0, np.float32), transfer="linear")
+    flat, mapped = tmp_path / "flat.yaml", tmp_path / "mapped.yaml"
+    flat.write_text("layers:\n  - {image: bars.png, distance_m: 8, width_m: 1.5}\n")
+    mapped.write_text("layers:\n  - {image: bars.png, distance_m: 8, width_m: 1.5, depth: at8.exr}\n")
+    k = intrinsics_matrix(85.0, SENSOR_MM, W, H)
+    for pose in (CameraPose(), CameraPose(x_m=0.3, pan_deg=2.0)):
+        view = SetView(pose, k, W, H)
+        optics = SetOptics(f_number=1.4, focus_distance_m=8.0, sensor_width_mm=SENSOR_MM)
+        for lens in (None, optics):
+            want = LayeredSet.from_file(flat).render(view, 0, lens)
+            got = LayeredSet.from_file(mapped).render(view, 0, lens)
+            assert np.abs(got - want).max() < 0.02, (pose, lens)
+
+
 def test_depth_maps_are_read_by_what_they_hold(tmp_path):
     # An 8-bit depth picture with no range had its grey levels taken as metres (the layer pulled to
     # within 1 m of the screen); an EXR of metres given a range was mapped again, the layer flat at its

@@ -32,7 +32,7 @@ from guangying.base.errors import InputFormatError
 from guangying.base.files import check_keys, read_json_or_yaml
 from guangying.base.jit import numba
 from guangying.media.patterns import parse_pattern
-from guangying.sets.mip import ZERO, MipPyramid
+from guangying.sets.mip import CLAMP, ZERO, MipPyramid
 from guangying.sets.optics import SetOptics, defocus_by_depth, defocus_premultiplied
 from guangying.sets.source import PictureSource
 from guangying.sets.view import RayGrid, SetView, coarse_positions, upsample_map
@@ -219,7 +219,10 @@ class LayeredSet:
             depth_pyr = layer.depth.at(position)
             scale = np.array([depth_pyr.width / pyramid.width, depth_pyr.height / pyramid.height], np.float32)
             for _ in range(DEPTH_ITERATIONS):
-                depth = depth_pyr.sample(texels * scale, ZERO, ZERO)[..., 0]
+                # the edge's depth past the map's edge: blended with the nothing beyond it, a layer's
+                # border came out near the lens, drawn with texels from inside the picture (a bright
+                # column past its edge) and blurred by metres of defocus
+                depth = depth_pyr.sample(texels * scale, CLAMP, CLAMP)[..., 0]
                 plane_z = np.where(np.isfinite(texels[..., 0]) & (depth > 0), -depth, plane_z).astype(
                     np.float32
                 )
