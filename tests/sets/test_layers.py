@@ -199,8 +199,19 @@ def test_bad_set_files_say_what_is_wrong(tmp_path, text, message):
 
 
 def test_missing_layer_picture_is_named(tmp_path):
+    # the set file and the layer were not named ("set layer 'nowhere.png' does not exist")
     (tmp_path / "s.yaml").write_text("layers:\n  - {image: nowhere.png, distance_m: 2, width_m: 3}\n")
-    with pytest.raises(Exception, match="nowhere.png"):
+    with pytest.raises(FileNotFoundError, match=r"set file .*s\.yaml, layer 1: image .*nowhere\.png not"):
+        LayeredSet.from_file(tmp_path / "s.yaml")
+
+
+def test_a_depth_map_of_another_shape_than_its_picture_is_said(tmp_path):
+    _write_rgba(tmp_path / "wide.png", np.zeros((50, 200, 3), np.float32))
+    with open_writer(tmp_path / "tall.exr", content="rgb") as writer:
+        writer.write(np.full((7, 3, 3), 8.0, np.float32), transfer="linear")
+    (tmp_path / "s.yaml").write_text("layers:\n  - {image: wide.png, distance_m: 8, width_m: 2, "
+                                     "depth: tall.exr}\n")
+    with pytest.warns(UserWarning, match=r"tall\.exr is 0.429:1 and its picture wide\.png 4:1: the map is"):
         LayeredSet.from_file(tmp_path / "s.yaml")
 
 

@@ -21,6 +21,7 @@ Layers are drawn far to near in premultiplied linear light; whatever no layer co
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from guangying.base.errors import InputFormatError
+from guangying.base.errors import InputFormatError, MissingMediaError
 from guangying.base.files import check_keys, read_json_or_yaml
 from guangying.base.jit import numba
 from guangying.media.patterns import parse_pattern
@@ -123,6 +124,9 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
             spec = LayerSpec(image, distance_m, width_m, centre_m, depth, rng)
         except InputFormatError as exc:
             raise InputFormatError(f"{where}: {exc}") from exc
+        for key, named in (("image", image), ("depth", depth)):
+            if named is not None and not named.exists() and parse_pattern(named) is None:
+                raise MissingMediaError(f"{where}: {key} {named} not found")  # the layer was not named
         specs.append(spec)
     return specs
 
@@ -154,6 +158,12 @@ class _Layer:
                 return MipPyramid(values.astype(np.float32))
 
             self.depth = PictureSource(spec.depth, depth_pyramid, "layer depth map", footage_fps)
+            shape = self.picture.width / self.picture.height
+            depth_shape = self.depth.width / self.depth.height
+            if abs(math.log(shape / depth_shape)) > 0.01:  # stretched over the picture without a word
+                warnings.warn(f"layer depth map {spec.depth.name} is {depth_shape:.3g}:1 and its picture "
+                              f"{spec.image.name} {shape:.3g}:1: the map is stretched over the picture; "
+                              "export both at one size", stacklevel=3)
 
 
 def _holds_numbers(path: Path) -> bool:
