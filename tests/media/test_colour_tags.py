@@ -275,31 +275,36 @@ def test_hlg_highlights_stay_solid_in_order_and_in_hue(tmp_path):
 
 
 def test_hlg_background_is_rolled_off_as_a_foreground_is(tmp_path):
-    """A phone's HLG clip as the backdrop: its highlights are rolled off as they would be in front."""
+    """A phone's HLG clip as the backdrop: in the display composite its highlights are rolled off as they
+    would be in front; an EXR composite keeps its light (it was rolled off to SDR there too)."""
     backdrop = tmp_path / "street_hlg.mov"
     signals = [(0.6, 0.6, 0.6), (0.9, 0.9, 0.9), (1.0, 0.8, 0.55)]
     _encode(backdrop, _patches(signals, rows=2), "libx265", "yuv420p10le", HLG, BT2020, frames=4)
     screen = tmp_path / "empty_screen.png"
     with open_writer(screen, content="rgb") as writer:  # the plate is all screen: the comp is the backdrop
         writer.write(np.tile(np.float32([0.2, 0.75, 0.25]), (2 * PATCH, 3 * PATCH, 1)))
-    out = tmp_path / "comp.%04d.exr"
-    with pytest.warns(UserWarning, match="HLG, BT.2020"):
-        result = CliRunner().invoke(
-            cli, ["composite", str(screen), "--background", str(backdrop), "-o", str(out), "--quiet"],
-            catch_exceptions=False,
-        )
-    assert result.exit_code == 0, result.output
-    with open_reader(out) as reader:
-        comp = next(iter(reader)).rgb
+    comps = {}
+    for out in (tmp_path / "comp.%04d.exr", tmp_path / "comp.%04d.png"):
+        with pytest.warns(UserWarning, match="HLG, BT.2020"):
+            result = CliRunner().invoke(
+                cli, ["composite", str(screen), "--background", str(backdrop), "-o", str(out), "--quiet"],
+                catch_exceptions=False,
+            )
+        assert result.exit_code == 0, result.output
+        with open_reader(out) as reader:
+            frame = next(iter(reader))
+            comps[out.suffix] = frame.rgb if frame.transfer == "linear" else srgb_to_linear(frame.rgb)
     with pytest.warns(UserWarning, match="HLG, BT.2020"), open_reader(backdrop) as reader:
         light = next(iter(reader)).rgb
     inset = slice(8, 2 * PATCH - 8)
     for k in range(len(signals)):
         column = slice(k * PATCH + 8, (k + 1) * PATCH - 8)
         as_foreground = srgb_to_linear(display_srgb(light, "linear", 1 / 0.2647))[inset, column]
-        np.testing.assert_allclose(comp[inset, column].reshape(-1, 3).mean(0),
+        np.testing.assert_allclose(comps[".png"][inset, column].reshape(-1, 3).mean(0),
                                    as_foreground.reshape(-1, 3).mean(0), atol=0.01)
-    assert comp.max() <= 1.0
+        np.testing.assert_allclose(comps[".exr"][inset, column].reshape(-1, 3).mean(0),
+                                   light[inset, column].reshape(-1, 3).mean(0), rtol=0.01, atol=0.005)
+    assert comps[".png"].max() <= 1.0 and comps[".exr"].max() > 2.0
 
 
 @pytest.mark.parametrize(

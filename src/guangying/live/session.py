@@ -315,7 +315,8 @@ class LiveSession:
         assert self._compositor is not None
         plate = to_float32(item.rgb)
         bg_srgb, bg_linear = self._plate(item.index, plate, item.t_capture_s)
-        result = self._compositor.process(plate, bg_srgb, bg_linear)
+        backdrop_peak = self._background.highlight_peak if self._set is None and self._background else None
+        result = self._compositor.process(plate, bg_srgb, bg_linear, background_highlight_peak=backdrop_peak)
         t_out = time.monotonic()
         latency_ms = (t_out - item.t_capture_s) * 1000.0
         self.stats_.frame_done(latency_ms, t_out)

@@ -97,6 +97,20 @@ def roll_off_highlights(rgb_linear: np.ndarray, peak: float) -> np.ndarray:
     return _roll_off(rgb_linear, peak, to_srgb=False)
 
 
+def display_light(rgb_linear: np.ndarray, highlight_peak: float | None = None) -> np.ndarray:
+    """Linear light ``rgb_linear`` float32 (H, W, 3) as an SDR picture shows it, in 0–1: itself when all
+    of it is, else with negatives (colours outside BT.709) cut to 0 and light above reference white
+    rolled off as :func:`roll_off_highlights` does, from ``highlight_peak`` (an HDR or log clip's) or,
+    unknown (an EXR), scaled onto 1 keeping its hue."""
+    if not rgb_linear.size:
+        return rgb_linear
+    low, high = float(rgb_linear.min()), float(rgb_linear.max())
+    if low >= 0.0 and high <= 1.0:
+        return rgb_linear
+    shown = np.maximum(rgb_linear, np.float32(0.0)) if low < 0.0 else rgb_linear
+    return roll_off_highlights(shown, highlight_peak or 1.0) if high > 1.0 else shown
+
+
 def _check_peak(highlight_peak: object) -> None:
     check_range("highlights", "highlight_peak", highlight_peak,
                 Range(0, 1e6, lo_open=True, optional=True, unit="(1 = reference white)"))

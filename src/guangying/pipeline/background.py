@@ -15,6 +15,7 @@ from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import MissingMediaError, SettingsError
 from guangying.base.per_plate import mark_still
 from guangying.media import MediaError
+from guangying.media.highlights import display_light
 from guangying.media.patterns import parse_pattern
 from guangying.sets.source import PictureSource
 
@@ -106,7 +107,9 @@ class Background:
     at 30 or 60 fps behind a 25 fps shoot) is taken by time, so it plays at its own speed, as an
     editor's timeline plays it; without, frame for frame. A picture with alpha is laid over black.
     ``camera_log``: the picture's encoding where its file does not say it (a LogC3 plate, an untagged
-    ACEScg EXR), as ``open_reader`` takes it.
+    ACEScg EXR), as ``open_reader`` takes it. An HDR or log clip's light above reference white is kept in
+    the linear plate (for a scene-linear composite), its ``highlight_peak`` given: the sRGB plate and
+    the display composite roll it off from there, as a foreground of that clip is.
     """
 
     def __init__(self, spec: str | Path, width: int, height: int, fps: Fraction | None = None,
@@ -114,8 +117,10 @@ class Background:
         self.spec = str(spec)
         self.inputs: tuple[str, ...] = ()  # files it reads (a colour reads none)
         self.width, self.height, self.pixel_aspect = width, height, pixel_aspect
-        self._source: PictureSource[tuple[np.ndarray, np.ndarray]] | None = None
+        self._source: PictureSource[np.ndarray] | None = None
         self._position = 0
+        self.highlight_peak: float | None = None
+        self._last: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None  # a clip's, converted
         self._said_transparent = self._said_cropped = False
         colour = parse_colour_srgb(self.spec)
         if colour is not None:
@@ -137,9 +142,10 @@ class Background:
             )
         self.inputs = (self.spec,)
         self._source = PictureSource(self.spec, self._fit, what="background", footage_fps=fps,
-                                     camera_log=camera_log)
+                                     camera_log=camera_log, keep_light=True)
+        self.highlight_peak = self._source.highlight_peak
         self.is_still = self._source.is_still
-        self._still = self._source.at(0) if self.is_still else None
+        self._still = self._with_srgb(self._source.at(0)) if self.is_still else None
         self._mark_still()
 
     def _mark_still(self) -> None:
@@ -148,7 +154,7 @@ class Background:
         for plate in self._still or ():
             mark_still(plate)
 
-    def _fit(self, rgba_linear: np.ndarray, source_pixel_aspect: Fraction) -> tuple[np.ndarray, np.ndarray]:
+    def _fit(self, rgba_linear: np.ndarray, source_pixel_aspect: Fraction) -> np.ndarray:
         if rgba_linear.shape[2] == 4 and not self._said_transparent and float(rgba_linear[..., 3].min()) < 1:
             self._said_transparent = True  # said once: the composite showed black there without a word
             share = float(np.mean(rgba_linear[..., 3] < 1))
@@ -156,9 +162,11 @@ class Background:
                           "shows black there. Flatten it over the colour you want first (in the software "
                           "that made it)", stacklevel=2)
         self._say_cropped(rgba_linear.shape[1] * source_pixel_aspect / rgba_linear.shape[0])
-        rgb_linear = np.ascontiguousarray(fit_cover(rgba_linear[..., :3], self.width, self.height,
-                                                    self.pixel_aspect, source_pixel_aspect))
-        return linear_to_srgb(rgb_linear), rgb_linear
+        return np.ascontiguousarray(fit_cover(rgba_linear[..., :3], self.width, self.height,
+                                              self.pixel_aspect, source_pixel_aspect))
+
+    def _with_srgb(self, rgb_linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return linear_to_srgb(display_light(rgb_linear, self.highlight_peak)), rgb_linear
 
     def _say_cropped(self, shown_aspect: Fraction) -> None:
         """Once: a picture of another shape fills the frame by losing over half of its width or height
@@ -180,9 +188,11 @@ class Background:
         if self._still is not None:
             return self._still
         assert self._source is not None
-        plate = self._source.at(self._position)
+        rgb_linear = self._source.at(self._position)
         self._position += 1
-        return plate
+        if self._last is None or self._last[0] is not rgb_linear:  # (a slower clip repeats its frames)
+            self._last = (rgb_linear, self._with_srgb(rgb_linear))
+        return self._last[1]
 
     def close(self) -> None:
         if self._source is not None:

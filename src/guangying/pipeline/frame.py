@@ -34,7 +34,7 @@ from guangying.composite.over import (
     over_linear,
     over_srgb,
 )
-from guangying.media.highlights import roll_off_highlights, scene_linear_foreground
+from guangying.media.highlights import display_light, scene_linear_foreground
 
 
 @dataclass
@@ -152,6 +152,7 @@ class FrameCompositor:
         source_rgb_linear: np.ndarray | None = None,
         highlight_peak: float | None = None,
         position: int | None = None,
+        background_highlight_peak: float | None = None,
     ) -> FrameResult:
         """Matte ``rgb_srgb`` (float32 (H, W, 3) sRGB 0–1) and composite it over the background.
 
@@ -164,7 +165,10 @@ class FrameCompositor:
         outside BT.709 kept (an HDR or ACEScg set) where the display composite clips it to 0–1. When
         ``rgb_srgb`` was made from a scene-linear picture (an EXR, a log or HDR clip, through
         :func:`~guangying.media.display_srgb`), give that picture as ``source_rgb_linear`` (and its
-        ``highlight_peak``) so the subject keeps its own light there too.
+        ``highlight_peak``) so the subject keeps its own light there too. A background of an HDR or log
+        clip's light: give its ``background_highlight_peak`` (``Background.highlight_peak``), from which
+        the display composite rolls it off as a foreground of that clip is; without, light above 1 is
+        scaled onto 1.
 
         ``position``: the frame's place in the shot, counted from the shot's first frame (0): the row
         of a focus track or a camera track that ``layer_hook`` reads for it. Give it when the frames
@@ -175,6 +179,9 @@ class FrameCompositor:
         if position is not None:
             check_range("frame", "position", position, Range(0, 1e12, integer=True))
             self.position = int(position)
+        if background_highlight_peak is not None:
+            check_range("frame", "background_highlight_peak", background_highlight_peak,
+                        Range(0, 1e6, lo_open=True, unit="(1 = reference white)"))
         if not isinstance(linear_output, bool | np.bool_):
             raise SettingsError(f"linear_output={linear_output!r}: must be True or False")
         if source_rgb_linear is not None:
@@ -217,7 +224,8 @@ class FrameCompositor:
         # The display composite takes a set's light above 1 (an HDR sky, an emissive sign) scaled onto 1
         # with its hue kept, as a plate's is: cut channel by channel, orange (4, 2, 0.5) came out pale
         # yellow. The linear composite keeps it.
-        bg_display = self._display_plate.get(bg_linear, None, lambda: _display_light(bg_linear))
+        bg_display = self._display_plate.get(bg_linear, None,
+                                             lambda: _display_light(bg_linear, background_highlight_peak))
         if bg_display is not bg_linear:
             plate_srgb = None  # its sRGB copy was cut channel by channel
         st = self.settings
@@ -247,20 +255,12 @@ class FrameCompositor:
         return FrameResult(alpha, matte.foreground_rgb, composite, linear)
 
 
-def _display_light(bg_rgb_linear: np.ndarray) -> np.ndarray:
-    """The set's linear light for the display composite: itself when all of it is in 0–1, else with
-    negatives (colours outside BT.709, from a wide-gamut set) cut to 0 and each pixel whose brightest
-    channel passes 1 scaled onto 1 (hue kept)."""
-    if not bg_rgb_linear.size:
-        return bg_rgb_linear
-    low, high = float(bg_rgb_linear.min()), float(bg_rgb_linear.max())
-    if low >= 0.0 and high <= 1.0:
-        return bg_rgb_linear
-    display = np.maximum(bg_rgb_linear, np.float32(0.0)) if low < 0.0 else bg_rgb_linear
-    if high > 1.0:
-        display = roll_off_highlights(display, 1.0)
-    if is_still(bg_rgb_linear):  # so is what is made of it: its light wrap blur is kept without a copy
-        mark_still(display)
+def _display_light(bg_rgb_linear: np.ndarray, highlight_peak: float | None) -> np.ndarray:
+    """The set's linear light for the display composite
+    (:func:`~guangying.media.highlights.display_light`)."""
+    display = display_light(bg_rgb_linear, highlight_peak)
+    if display is not bg_rgb_linear and is_still(bg_rgb_linear):  # so is what is made of it: its light
+        mark_still(display)  # wrap blur is kept without a copy
     return display
 
 

@@ -445,6 +445,7 @@ def run_job(
         written: list[int] = []  # the frames written, for a person matte's note
         if not isinstance(matter, ChromaKeyer):  # an all-screen key is a clean plate: not asked
             report.empty_matte_frames = []
+        backdrop_peak = plate.highlight_peak if isinstance(plate, Background) else None
         for n, frame in enumerate(reader):
             check_not_stopped()  # a Ctrl-C CPython dropped (raised in a C callback while numba compiled)
             rgb_srgb = display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
@@ -452,7 +453,8 @@ def run_job(
             scene_light = frame.rgb if linear_composite and frame.transfer == "linear" else None
             result = compositor.process(rgb_srgb, bg_srgb, bg_linear, source_alpha=frame.alpha,
                                         linear_output=linear_composite, source_rgb_linear=scene_light,
-                                        highlight_peak=info.highlight_peak, position=offset + n)
+                                        highlight_peak=info.highlight_peak, position=offset + n,
+                                        background_highlight_peak=backdrop_peak)
             if n < warmup_frames:
                 continue
             if on_frame is not None:

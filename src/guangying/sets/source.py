@@ -42,7 +42,9 @@ class PictureSource(Generic[T]):
     """A still or a clip turned by ``prepare`` (e.g. into a :class:`~guangying.sets.mip.MipPyramid`)
     from float32 (H, W, 4) linear premultiplied RGBA and its pixel aspect (a pixel's width over its
     height as shown, from the file); ``at(position)`` returns the prepared frame. ``camera_log``: its
-    encoding, as :func:`~guangying.media.open_reader` takes it (a log clip, an untagged ACEScg EXR)."""
+    encoding, as :func:`~guangying.media.open_reader` takes it (a log clip, an untagged ACEScg EXR).
+    ``keep_light``: an HDR or log clip's light above reference white is handed on as it is (its
+    ``highlight_peak`` says how far it reaches), not rolled off."""
 
     def __init__(
         self,
@@ -51,8 +53,10 @@ class PictureSource(Generic[T]):
         what: str = "set picture",
         footage_fps: Fraction | float | None = None,
         camera_log: str | None = "auto",
+        keep_light: bool = False,
     ) -> None:
         self.spec, self._what = str(spec), what
+        self._keep_light = keep_light
         if not Path(self.spec).exists() and parse_pattern(self.spec) is None:
             raise MediaError(f"{what} '{self.spec}' does not exist")
         self._prepare = prepare
@@ -60,6 +64,7 @@ class PictureSource(Generic[T]):
         info = self._reader.info
         self.width, self.height, self.fps = info.width, info.height, info.fps
         self.pixel_aspect = info.pixel_aspect
+        self.highlight_peak = info.highlight_peak
         self.is_still = info.kind == "image" or info.frame_count == 1
         self._iter: Iterator[Frame] | None = iter(self._reader)
         self._position = -1
@@ -89,7 +94,7 @@ class PictureSource(Generic[T]):
             self.close()  # hold the last frame
             return
         assert self._reader is not None
-        rgba = _linear_rgba(frame, self._reader.info.highlight_peak)
+        rgba = _linear_rgba(frame, None if self._keep_light else self.highlight_peak)
         self._current = self._prepare(rgba, self.pixel_aspect)
         self._position += 1
 
