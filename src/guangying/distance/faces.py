@@ -31,6 +31,9 @@ IRIS_SIZE = 64
 # An eye crop 1.2 × the interpupillary distance frames the eye as the iris model was trained to see it
 # (MediaPipe: 2.3 × eye width); smaller crops make it report a too-small iris.
 EYE_CROP_IPD = 1.2
+_REFINE_STEPS = 4  # crops again around the iris centres found (two or three settle it)
+_SETTLED = 0.01  # eye spacing changed by under 1 %
+_IPD_RANGE = (0.6, 1.6)  # a refined eye spacing outside this share of the detector's is no eyes found
 
 
 def _anchors() -> np.ndarray:
@@ -108,27 +111,55 @@ class FaceRangeFinder:
         return sorted(out, key=lambda f: -f.score)
 
     def iris_diameters_px(self, rgb_srgb: np.ndarray, face: FaceDetection) -> list[float]:
-        """Iris diameter of each eye in image pixels (both eyes in one batch)."""
-        img = _as_float_rgb(rgb_srgb)
-        right, left = face.keypoints[0], face.keypoints[1]
-        ipd = float(np.linalg.norm(left - right))
+        """Iris diameter of each eye in image pixels."""
+        return self._eyes(_as_float_rgb(rgb_srgb), face)[0]
+
+    def _eyes(self, img: np.ndarray, face: FaceDetection) -> tuple[list[float], np.ndarray]:
+        """Each eye's iris diameter and the two iris centres (2, 2), in image pixels.
+
+        BlazeFace's eye points come from its 256-px view of the frame, a few pixels off on a face of a
+        few hundred (a 512-px face's eye spacing read 29–43 px as the face's size changed): the crops
+        then framed the eye too small, the iris model read a smaller iris, and distance × face size
+        swung by 44 %. So the crops are taken again around the iris model's own iris centres, at their
+        spacing, until that settles."""
+        centres = np.array([face.keypoints[0], face.keypoints[1]], np.float64)
+        first_ipd = ipd = float(np.linalg.norm(centres[1] - centres[0]))
+        diameters, found = self._iris_landmarks(img, centres, ipd)
+        for _ in range(_REFINE_STEPS):
+            refined = float(np.linalg.norm(found[1] - found[0]))
+            if not _IPD_RANGE[0] * first_ipd <= refined <= _IPD_RANGE[1] * first_ipd:
+                break  # no eyes there to settle on (a profile, a blur): keep the detector's
+            settled = abs(refined - ipd) <= _SETTLED * ipd
+            centres, ipd = found, refined
+            diameters, found = self._iris_landmarks(img, centres, ipd)
+            if settled:
+                break
+        return diameters, centres
+
+    def _iris_landmarks(self, img: np.ndarray, centres: np.ndarray,
+                        ipd: float) -> tuple[list[float], np.ndarray]:
+        """The iris model on crops around both eyes (one batch): iris diameters and centres, image px."""
         side = max(EYE_CROP_IPD * ipd, 4.0)
         s = IRIS_SIZE / side
         crops = []
-        for i, (cx, cy) in enumerate((right, left)):
+        for i, (cx, cy) in enumerate(centres):
             m = np.array([[s, 0, -s * (cx - side / 2)], [0, s, -s * (cy - side / 2)]], np.float32)
             c = cv2.warpAffine(
                 img, m, (IRIS_SIZE, IRIS_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
             )
             crops.append(c[:, ::-1] if i == 1 else c)  # mirror one eye: the model knows one side
         lm = self._iris.run(None, {"input": np.ascontiguousarray(np.stack(crops))})[0].reshape(2, 76, 3)
-        return [iris_diameter_px(lm[k, 71:, :2]) / s for k in range(2)]
+        iris = lm[:, 71:, :2].astype(np.float64)
+        iris[1, :, 0] = IRIS_SIZE - iris[1, :, 0]  # the mirrored eye's points back
+        found = iris[:, 0] / s + centres - side / 2
+        return [iris_diameter_px(iris[k]) / s for k in range(2)], found
 
     def range_face(self, rgb_srgb: np.ndarray, face: FaceDetection) -> FaceRange:
         """Fused iris + interpupillary range of one face."""
         f_px = self.intrinsics.fx * (np.asarray(rgb_srgb).shape[1] / self.intrinsics.width)
-        iris = range_from_irises(self.iris_diameters_px(rgb_srgb, face), f_px)
-        ipd = range_from_eye_centres(tuple(face.keypoints[1]), tuple(face.keypoints[0]), f_px)
+        diameters, centres = self._eyes(_as_float_rgb(rgb_srgb), face)
+        iris = range_from_irises(diameters, f_px)
+        ipd = range_from_eye_centres(tuple(centres[1]), tuple(centres[0]), f_px)
         return fuse_ranges([iris, ipd])
 
     def reading(self, rgb_srgb: np.ndarray, t_s: float, face: FaceDetection | None = None) -> DistanceReading:
