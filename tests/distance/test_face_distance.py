@@ -124,3 +124,28 @@ def test_a_face_reads_the_same_distance_in_portrait_and_squeezed_pictures(tmp_pa
     assert read["squeezed"] == pytest.approx(read["landscape"], rel=0.06), read
     k = Intrinsics.from_lens(50, 36, 480, 360, pixel_aspect=4 / 3)
     assert (k.width, k.height, k.fx) == (640, 360, pytest.approx(50 * 480 / 36))
+
+
+@pytest.mark.models
+def test_a_small_face_is_read_and_frames_without_one_are_said(tmp_path):
+    # A face 64 px across in a 1280-px frame (a person about 5 m away on a 50 mm lens) was not found,
+    # and every such frame was logged as 0 m without a word (exit 0)
+    import cv2
+    from skimage import data
+
+    import guangying as gy
+    from guangying.focus.distance_log import face_readings
+
+    head = cv2.resize(data.astronaut()[:320, 96:416], (64, 64), interpolation=cv2.INTER_AREA)
+    with gy.open_writer(tmp_path / "f.%04d.png") as writer:
+        for n in range(4):
+            frame = np.full((720, 1280, 3), 0.45, np.float32)
+            if n < 2:
+                frame[300:364, 900:964] = head.astype(np.float32) / 255.0
+            writer.write(frame)
+    with pytest.warns(UserWarning, match=r"no face was read in 2 of 4 frames \(2–3\)"):
+        readings = [reading for reading, _ in face_readings(tmp_path / "f.%04d.png", 50.0, 36.0, fps=25)]
+    assert [r.valid for r in readings] == [True, True, False, False]
+    # about 13 m by the same face's reading at full size; a 2-px iris measures coarsely (said by its
+    # confidence)
+    assert 8.0 < readings[0].distance_m < 20.0 and readings[0].confidence < 0.3

@@ -142,10 +142,13 @@ def face_readings(
     from guangying.distance.face_geometry import Intrinsics
     from guangying.distance.faces import FaceRangeFinder
     from guangying.media import display_srgb, open_reader
+    from guangying.media.damage import first_frame_ranges
 
     if rule == "point" and point is None:
         raise SettingsError("subject selection 'point' needs a point x,y (--point)")
     tracker = SubjectTracker()
+    unread: list[int] = []
+    frames = 0
     finder: FaceRangeFinder | None = None
     selector: SubjectSelector | None = None
     with open_reader(source, fps=fps) as reader:
@@ -172,12 +175,22 @@ def face_readings(
                               f"chosen again by '{rule}' when one is seen", stacklevel=2)
                 selector.reselect()
             chosen = selector.select(tracks)
+            frames += 1
             if chosen is None or chosen.missed != 0:
+                unread.append(frame.index)
                 yield DistanceReading(frame.time_s, float("nan"), 0.0, "face"), ""
                 continue
             ious = iou_matrix(np.array([chosen.box]), np.array([f.box for f in faces]))[0]
             face = faces[int(np.argmax(ious))]
-            yield finder.reading(rgb, frame.time_s, face), str(chosen.track_id)
+            reading = finder.reading(rgb, frame.time_s, face)
+            if not reading.valid:
+                unread.append(frame.index)
+            yield reading, str(chosen.track_id)
+    if unread:
+        # said only later, by `focus`, as unusable readings ("0,0,face" rows, exit 0)
+        warnings.warn(f"{source}: no face was read in {len(unread)} of {frames} frames "
+                      f"({first_frame_ranges(unread)}): they are logged as unusable (0 m, strength 0). A "
+                      "face turned away, hidden or under about 16 px across is not read", stacklevel=2)
 
 
 def distance_readings(
