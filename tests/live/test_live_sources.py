@@ -962,6 +962,25 @@ def test_a_senders_frames_are_timecoded_on_its_clock_as_its_copied_plate_is(plat
     assert plate_count is not None and format_timecode(plate_count, Fraction(25)) == timecodes[75]
 
 
+def test_a_sender_that_turns_faster_keeps_the_takes_clock(plate_frames, tmp_path):
+    """A sender that went from 25 to 30 fps mid-take (same size, nothing said): each of its pictures took
+    a frame of the 25 fps take, whose clock ran 20 % slow: a second behind its time of day, its copied
+    plate and its sound after 6 s."""
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), (plate_frames[0][..., ::-1] * 255 + 0.5).astype("uint8"))
+    source = LiveSource(str(still), fps=25)
+    taken: list = []
+    source.begin_take(tap=taken.append)  # every frame of the take, as the plate recording gets them
+    start = time.monotonic() - 10.0
+    sent = [k / 25 for k in range(50)] + [2.0 + k / 30 for k in range(180)]  # 2 s at 25, then 6 s at 30
+    with pytest.warns(UserWarning, match=r"now sends about 30 pictures a second, faster than the take's 25"):
+        for sent_s in sent:
+            source._deliver(None, plate_frames[0], None, sent_s, start + sent_s + 0.05)
+    assert abs(taken[-1].take_time_s - sent[-1]) <= 1 / 25, (taken[-1].take_time_s, sent[-1])
+    assert np.all(np.diff([frame.index for frame in taken]) >= 1)
+    assert 190 <= len(taken) <= 202  # 8 s at 25: one of six of the faster pictures let go
+
+
 def test_a_picture_plays_at_an_ntsc_rate_given_as_a_fraction(plate_frames, tmp_path):
     # `live --fps 24000/1001`, as key and composite take it (it was a float option: the fraction failed)
     still = tmp_path / "still.png"

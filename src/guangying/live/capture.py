@@ -45,6 +45,10 @@ _SOUND_REANCHOR_S = 1.0  # a frame this far from where the sender's clock puts i
 # A sender's clock that leaps further ahead than this (or goes back by more than a frame's jitter)
 # restarted, rather than sent nothing; the copied plate draws the same line (plate_copy.PacketPlate).
 _SENDER_GAP_MAX_S = 10.0
+# A sender whose pictures come this much faster than the take's rate, over this many pictures, changed
+# its rate (30 fps into a 25 fps take): a picture that falls in a frame already taken is let go.
+_FASTER = 0.97
+_RATE_WINDOW = 25
 # pictures a threaded decoder may still hold when a packet arrives (ffmpeg's frame threads: one a core)
 _DECODER_LAG_PACKETS = 16
 # Demuxers whose timestamps only count pictures at an assumed rate (MJPEG over HTTP, piped pictures)
@@ -263,6 +267,9 @@ class LiveSource:
         self._back: tuple[float | None, float, float] | None = None
         self._outages = 0
         self._picture_origin_s: float | None = None  # the sender's clock at the take's frame 0
+        self._sender_steps: deque[float] = deque(maxlen=_RATE_WINDOW)  # between its recent pictures, s
+        self._last_sender_s: float | None = None
+        self._said_faster = False
         self._file_sound: av.container.InputContainer | None = None
         self.converted_from: str | None = None  # see CapturedFrame
         # whether its colour is stored at less resolution than its luma (None: unknown), as the keyer
@@ -526,6 +533,8 @@ class LiveSource:
         with self._take_lock:
             if index is None and sender_time_s is not None and self.rate_known:
                 index = self._slot_of(sender_time_s, t)
+                if index is None:
+                    return  # (see _slot_of)
             elif index is None:
                 index = self.frames_in + self.damaged
             self._last_index = index
@@ -604,8 +613,9 @@ class LiveSource:
             return None
         return count
 
-    def _slot_of(self, sender_time_s: float, capture_s: float) -> int:
-        """The frame's slot on the take's frame grid by the sender's clock. Pictures the sender never
+    def _slot_of(self, sender_time_s: float, capture_s: float) -> int | None:
+        """The frame's slot on the take's frame grid by the sender's clock (None: let go, a picture of a
+        sender faster than the take's rate in a slot already taken). Pictures the sender never
         sent (OBS skipping frames under load, a webcam that halves its rate in dim light) or that the
         network lost whole are gaps, as damaged ones are: numbered one by one, the recordings ran fast
         (a webcam at half its rate: twice as fast), out of step with the copied plate and the sound.
@@ -613,16 +623,40 @@ class LiveSource:
         picture's time on this machine's clock: numbered on from the last picture, the composite closed
         up the outage while the copied plate kept it, and ran seconds ahead of it from there on."""
         following = self._last_index + 1
+        faster = self._sender_faster(sender_time_s)
         if self._picture_origin_s is not None:
             slot = round((sender_time_s - self._picture_origin_s) * self.fps)
             if following <= slot <= following + _SENDER_GAP_MAX_S * self.fps:
                 return slot
             if following - 2 <= slot < following:
+                if faster:
+                    # numbered on, each of a 30 fps sender's pictures took a 25 fps take's frame: the
+                    # take's clock ran 20 % slow, a second behind its time of day and its plate in 6 s
+                    return None
                 return following  # a jittery or variable-rate sender's two pictures in one slot
         if self._take_t0 is not None:
             following = max(following, round((capture_s - self._take_t0) * float(self.fps)))
         self._picture_origin_s = sender_time_s - float(following / self.fps)  # anew after a restart
         return following
+
+    def _sender_faster(self, sender_time_s: float) -> bool:
+        """Whether the sender's recent pictures come faster than the take's rate (said when they begin
+        to), ``sender_time_s`` the newest's time on its clock."""
+        last, self._last_sender_s = self._last_sender_s, sender_time_s
+        if last is not None and 0 < sender_time_s - last < 1.0:
+            self._sender_steps.append(sender_time_s - last)
+        elif last is not None:  # a restart or an outage: its rate is measured anew
+            self._sender_steps.clear()
+        if len(self._sender_steps) < _RATE_WINDOW:
+            return False
+        step_s = float(np.median(self._sender_steps))
+        faster = step_s < _FASTER / float(self.fps)
+        if faster and not self._said_faster:
+            say_again(f"{self.spec} now sends about {1 / step_s:.3g} pictures a second, faster than the "
+                      f"take's {float(self.fps):g}: the take keeps its rate and its clock, taking them by "
+                      "time (some are let go); the copied plate keeps them all", stacklevel=4)
+        self._said_faster = faster
+        return faster
 
     def _say_back(self) -> None:
         """Say that a lost sender is back, from the last picture's arrival to its first picture's. Said
