@@ -4,6 +4,7 @@ or by a spreadsheet where the decimal mark is the comma read as the files our ow
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -87,3 +88,38 @@ def test_a_tab_in_a_yaml_file_is_said_in_one_line_with_its_place(tmp_path, kind)
         said = CliRunner().invoke(cli, args).output
     assert "line 2, column 1: found character '\\t'" in said and "spaces, not tabs" in said, said
     assert "<unicode string>" not in said and "^" not in said
+
+
+def _alias_bomb(levels: int, width: int = 9) -> str:
+    """YAML whose anchors nest ``levels`` deep, each a list of ``width`` aliases of the one before."""
+    lines = ["x-a: &a [chroma]"]
+    names = "abcdefghijklmnop"
+    for k in range(1, levels):
+        lines.append(f"x-{names[k]}: &{names[k]} [{', '.join(['*' + names[k - 1]] * width)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    # a few lines of nested aliases (a "billion laughs"): a batch ran for minutes into 7 GB, and one a
+    # level smaller answered with a 50 MB error listing the value twice
+    bomb = _alias_bomb(9)
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(bomb + "shots:\n  - {input: a.mp4, output: o.mp4, background: black, matte: *i}\n")
+    result = CliRunner().invoke(cli, ["batch", str(jobs)])
+    said = re.search(r"expand to [\d,]+ values \(more than 1,000,000\)", result.output)
+    assert result.exit_code != 0 and said, result.output
+    config = tmp_path / "look.yaml"
+    config.write_text(bomb.replace("x-i: &i", "matte: &i"))
+    result = CliRunner().invoke(cli, ["--config", str(config), "dof", "--focal-length", "50", "--f-number",
+                                      "2", "--distance", "3", "--sensor", "s35"])
+    assert result.exit_code != 0 and "more than 1,000,000" in result.output, result.output
+    # under the limit, a wrong value's message is cut short
+    small = tmp_path / "small.yaml"
+    nested: object = 2.8
+    for _ in range(5):
+        nested = [nested] * 9  # 59,049 numbers
+    small.write_text(f"f_number: {json.dumps(nested)}\n")
+    result = CliRunner().invoke(cli, ["--config", str(small), "dof", "--focal-length", "50", "--distance",
+                                      "3", "--sensor", "s35"])
+    assert result.exit_code != 0 and "f_number = [[[" in result.output and len(result.output) < 2000, \
+        result.output[:3000]

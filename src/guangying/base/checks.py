@@ -18,7 +18,7 @@ from numbers import Real
 
 import numpy as np
 
-from guangying.base.errors import SettingsError
+from guangying.base.errors import SettingsError, brief
 
 _being_checked: set[int] = set()  # ids of settings whose __post_init__ runs again now
 
@@ -129,9 +129,9 @@ def check_range(owner: str, name: str, value: object, allowed: Range) -> None:
     if value is None and allowed.optional:
         return
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise SettingsError(f"{owner} setting {name}={value!r}: must be a number {allowed.describe()}")
+        raise SettingsError(f"{owner} setting {name}={brief(value)}: must be a number {allowed.describe()}")
     if not allowed.contains(float(value)):
-        raise SettingsError(f"{owner} setting {name}={value!r}: must be {allowed.describe()}")
+        raise SettingsError(f"{owner} setting {name}={brief(value)}: must be {allowed.describe()}")
 
 
 def check_fields(obj: object, owner: str, ranges: Mapping[str, Range]) -> None:
@@ -142,7 +142,7 @@ def check_fields(obj: object, owner: str, ranges: Mapping[str, Range]) -> None:
     for field in dataclasses.fields(obj) if dataclasses.is_dataclass(obj) else ():
         value = getattr(obj, field.name)
         if field.type in ("bool", bool) and not isinstance(value, bool | np.bool_):
-            raise SettingsError(f"{owner} setting {field.name}={value!r}: must be true or false")
+            raise SettingsError(f"{owner} setting {field.name}={brief(value)}: must be true or false")
 
 
 def check_instance(value: object, cls: type, what: str) -> None:
@@ -165,7 +165,8 @@ def check_matter(matter: object) -> None:
 def check_choice(owner: str, name: str, value: object, allowed: tuple[object, ...]) -> None:
     """Raise :class:`SettingsError` unless ``value`` is one of ``allowed`` (``"no"`` is no bool)."""
     if value not in allowed or isinstance(value, str) != isinstance(allowed[allowed.index(value)], str):
-        raise SettingsError(f"{owner} setting {name}={value!r}: use one of {', '.join(map(str, allowed))}")
+        raise SettingsError(f"{owner} setting {name}={brief(value)}: use one of "
+                            f"{', '.join(map(str, allowed))}")
 
 
 def float_picture(picture: object, what: str) -> np.ndarray:

@@ -7,6 +7,8 @@ other exception is a bug in Guangying and is shown as one.
 
 from __future__ import annotations
 
+import reprlib
+
 
 class GuangyingError(Exception):
     """Root of every user-facing failure. ``str(exc)`` is meant for the person running the job;
@@ -57,3 +59,13 @@ class StopSignal(KeyboardInterrupt):
     def __init__(self, signum: int, during: str) -> None:
         super().__init__(f"signal {signum} {during}")
         self.signum = signum
+
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel, _BRIEF.maxlist, _BRIEF.maxdict, _BRIEF.maxstring, _BRIEF.maxother = 3, 6, 6, 80, 80
+
+
+def brief(value: object) -> str:
+    """``repr(value)`` for a message, cut short where it is long or deep: a list of lists from a settings
+    file (a YAML alias bomb's) was written out whole in its error, 50 MB."""
+    return _BRIEF.repr(value)

@@ -59,7 +59,34 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+    def construct_document(self, node: yaml.Node) -> Any:  # noqa: ANN401
+        # Aliases are shared, not copied, while loading: a few lines of nested aliases (a "billion
+        # laughs") load in a moment, then a message or a check that walks the value ran for minutes
+        # and took gigabytes.
+        values = _expanded_values(node, {})
+        if values > MOST_VALUES:
+            raise FileContentError(f"its anchors and aliases expand to {values:,} values (more than "
+                                   f"{MOST_VALUES:,}): write the values out, with fewer aliases of aliases")
+        return super().construct_document(node)  # type: ignore[no-untyped-call]
+
+
 UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", UniqueKeyLoader.construct_yaml_int)
+MOST_VALUES = 1_000_000  # in a settings, jobs or set file, with its aliases written out
+
+
+def _expanded_values(node: yaml.Node, counted: dict[int, int]) -> int:
+    """How many values ``node`` holds with every alias written out (an alias is the node it names)."""
+    known = counted.get(id(node))
+    if known is not None:
+        return known
+    counted[id(node)] = 1  # (a node that holds itself counts once)
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_values(item, counted) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_values(k, counted) + _expanded_values(v, counted) for k, v in node.value)
+    counted[id(node)] = total
+    return total
 
 
 def _unique_json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import click
 import yaml
 
 from guangying import __version__
-from guangying.base.errors import GuangyingError, StopSignal
+from guangying.base.errors import GuangyingError, StopSignal, brief
 from guangying.base.events import RecurringWarning
 from guangying.base.files import FileContentError, parse_json_or_yaml, parse_problem
 from guangying.cli.signals import install_stop_handlers, run_finished, stop_behind, stopped_by
@@ -187,7 +187,7 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path, comman
                 # attribute 'strip'"): say what the option takes instead
                 message = exc.format_message() if isinstance(exc, click.ClickException) else _expected(param)
                 raise click.UsageError(  # not BadParameter: no option of this command is wrong
-                    f"config file {path}: {key} = {value!r} is not a valid value for "
+                    f"config file {path}: {key} = {brief(value)} is not a valid value for "
                     f"`{name} {_flag(param)}` ({message})"
                 ) from exc
 
