@@ -601,3 +601,44 @@ def test_a_timecode_a_picture_cannot_hold_is_said(tmp_path):
         warnings.simplefilter("error")
         with open_writer(tmp_path / "x.%04d.exr", timecode="01:00:00:00") as writer:
             writer.write(grey)
+
+
+def _png_of_zeros(path, side: int) -> None:
+    """A grey 8-bit PNG ``side`` px square written row by row: under a megabyte for gigabytes of pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    packer = zlib.compressobj(9)
+    rows = b"".join(packer.compress(b"\0" * (side + 1)) for _ in range(side)) + packer.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows)
+                     + chunk(b"IEND", b""))
+
+
+def test_a_picture_too_large_for_the_memory_free_is_said_as_such(tmp_path):
+    # 30000 × 30000 under OpenCV's size limit, on a machine with 3 GB free: OpenCV's allocation failed,
+    # said as "a bug in Guangying" (exit 70) with a traceback
+    import resource
+    import subprocess
+    import sys
+
+    _png_of_zeros(tmp_path / "huge.png", 30_000)
+    with open_writer(tmp_path / "plate.png", content="rgb") as writer:
+        writer.write(picture(0))
+
+    def three_gigabytes() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "guangying", "composite", str(tmp_path / "plate.png"), "-b",
+         str(tmp_path / "huge.png"), "-o", str(tmp_path / "out.png")],
+        preexec_fn=three_gigabytes, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 1, done.stderr
+    assert "huge.png is too large to decode in the memory free" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out.png").exists()

@@ -84,8 +84,16 @@ def read_picture(path: Path, what: str, camera_log: CameraLog | None = None) -> 
 
     A float picture's NaN and infinite samples (a renderer's fireflies) are set to 0 and counted in
     ``nonfinite_px``: one NaN would spread through every blur, average and fit downstream. The
-    readers say so (:func:`nonfinite_warning`)."""
-    picture = _decode_picture(path, what)
+    readers say so (:func:`nonfinite_warning`). A picture too large for the memory free raises
+    MemoryError naming it."""
+    try:
+        picture = _decode_picture(path, what)
+    except cv2.error as exc:
+        if "Insufficient memory" not in str(exc) and "Failed to allocate" not in str(exc):
+            raise
+        # OpenCV's allocation failing (a PNG of 25000 × 25000 under its size limit): was "a bug"
+        named = what if str(path) in what else f"{what} ({path})"
+        raise MemoryError(f"{named} is too large to decode in the memory free") from exc
     if camera_log is None:
         return picture
     named = what if str(path) in what else f"{what} ({path})"  # a single picture's ``what`` is its path
