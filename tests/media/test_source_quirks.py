@@ -536,3 +536,25 @@ def test_a_camera_rate_clip_with_late_frames_keeps_the_camera_rate(tmp_path, tic
     with open_reader(path) as reader:
         assert reader.info.fps == rate and not reader.info.variable_rate
         assert len(list(reader)) == 60
+
+
+def test_a_matroska_clip_whose_timestamps_start_late_is_whole(tmp_path):
+    # Timestamps from 100 000 000 s on (ffmpeg -output_ts_offset, a recorder's time of day): Matroska's
+    # duration counts from 0, and the 1 s clip read as 2.5 billion frames, "probably truncated"
+    path = tmp_path / "late.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 25)
+        for i in range(25):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 8, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = 25 * 100_000_000 + i, Fraction(1, 25)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with open_reader(path) as reader:
+            assert reader.info.frame_count == 25
+            assert len(list(reader)) == 25

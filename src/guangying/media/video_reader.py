@@ -167,6 +167,17 @@ def _open(path: Path) -> av.container.InputContainer:
         raise MediaError(message) from exc
 
 
+def _container_span_s(container: av.container.InputContainer) -> float:
+    """How long the file's header says it runs, in seconds. A Matroska file whose timestamps start late
+    (``-output_ts_offset``, a recorder's time of day) gives a duration from 0, its start included: such
+    a 1 s clip read as 100 000 001 s, "probably truncated", and a progress bar of 2.5 billion frames."""
+    duration_s = (container.duration or 0) / av.time_base
+    start_s = (container.start_time or 0) / av.time_base
+    if duration_s > start_s > duration_s / 2:
+        return duration_s - start_s
+    return duration_s
+
+
 def _find_timecode(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> str | None:
     # mov/mp4 put it on the video stream (and the tmcd track), mkv/mxf on the container.
     for metadata in [stream.metadata, container.metadata, *(s.metadata for s in container.streams)]:
@@ -463,7 +474,7 @@ class VideoReader(Reader):
         if stream.duration and stream.time_base:
             seconds = stream.duration * stream.time_base
         elif container.duration:
-            seconds = Fraction(container.duration, av.time_base)
+            seconds = Fraction(_container_span_s(container))
         else:
             return None
         return max(1, round(seconds * self._fps))
@@ -766,7 +777,7 @@ class VideoReader(Reader):
         its header gives; the tail is demuxed again, not decoded, to tell."""
         container = _open(self._path)
         try:
-            header_s = (container.duration or 0) / av.time_base
+            header_s = _container_span_s(container)
             start_s = (container.start_time or 0) / av.time_base
             container.seek(int((start_s + max(last.time_s - 1.0, 0.0)) * av.time_base))
             data_end_s = 0.0
