@@ -656,3 +656,12 @@ for target in ("noclose.mov", "seq.%04d.png"):
     assert "noclose.mov was never closed, so nothing was saved" in proc.stderr
     assert "seq.%04d.png was never closed" in proc.stderr
     assert list(tmp_path.iterdir()) == []  # no lock file, partial or staging folder left
+
+
+def test_an_output_name_too_long_for_a_file_system_is_refused_before_rendering(tmp_path):
+    # found once frames were keyed, said with the million-digit name written out twice (2 MB of stderr)
+    _sequence(tmp_path / "s.%04d.png", 1, 3)
+    for output in ("o.%0999999d.png", "é" * 130 + ".png"):
+        result = _invoke("key", tmp_path / "s.%04d.png", "--alpha", tmp_path / output, "--quiet")
+        assert result.exit_code != 0 and "bytes long; a file system takes 255" in result.output
+        assert len(result.output) < 500 and not list(tmp_path.glob(".*")), result.output

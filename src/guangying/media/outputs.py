@@ -113,8 +113,11 @@ def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike 
     run's ``--config`` file among the inputs (not for a look file saved over the look it started
     with). Raises MediaError."""
     every_input = [*inputs, *(_RUN_INPUTS if run_inputs else [])]
+    named = [p for p in outputs if p is not None and str(p)]
+    for path in named:
+        _check_name_length(path)
     ins = [(disk_place(p, as_output=False), p) for p in every_input if p is not None and str(p)]
-    outs = [(disk_place(p, as_output=True), p) for p in outputs if p is not None and str(p)]
+    outs = [(disk_place(p, as_output=True), p) for p in named]
     for i, (out, out_text) in enumerate(outs):
         for src, src_text in ins:
             if out.clashes(src):
@@ -128,6 +131,21 @@ def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike 
                     f"two outputs of this run go to the same place ({other_text} and {out_text}); one would "
                     "silently replace the other. Give each output its own name"
                 )
+
+
+_LONGEST_NAME_BYTES = 255  # one name in a path, on ext4, APFS and NTFS alike
+
+
+def _check_name_length(path: PathLike) -> None:
+    """Refuse an output whose file name (a sequence's frame's) a file system cannot hold: found once
+    frames were rendered, and said with the name written out in full (``%0999999d``: 2 MB)."""
+    pattern = parse_pattern(path)
+    name = (pattern.path(0) if pattern is not None else Path(path)).name
+    size = len(name.encode())
+    if size > _LONGEST_NAME_BYTES:
+        shown = str(path) if len(str(path)) <= 60 else f"{str(path)[:60]}…"
+        raise MediaError(f"output {shown} names files {size:,} bytes long; a file system takes "
+                         f"{_LONGEST_NAME_BYTES}: give a shorter name; nothing was written")
 
 
 def _pid_alive(pid: int) -> bool:
