@@ -71,6 +71,20 @@ def test_stats_and_settings_take_effect_within_a_few_frames(running):
     assert code == 400 and "clip_black" in answer["error"]
     code, answer = _post(server.url + "pick", {"x": 5000, "y": 3})
     assert code == 400 and "outside" in answer["error"]
+    # taken as they came: true as 1.0, null stored (a new version), and Python's own words for the rest
+    for body, said in (({"screen_gain": True}, "screen_gain=True: not a valid float"),
+                       ({"softness_px": None}, "softness_px=null: give a float"),
+                       ({"unmix": "maybe"}, "unmix='maybe': not a valid bool")):
+        code, answer = _post(server.url + "settings", body)
+        assert code == 400 and said in answer["error"], answer
+    code, answer = _post(server.url + "pick", {"y": 3})
+    assert code == 400 and answer["error"] == "/pick needs 'x' in its JSON body"
+    request = urllib.request.Request(server.url + "settings", b"screen_gain=2",
+                                     {"Content-Type": "text/plain"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert "the request's body is not JSON" in json.loads(refused.value.read())["error"]
+    assert _get(server.url + "stats.json")["settings_version"] == 1
     frames_at_change = _get(server.url + "stats.json")["frames_in"]
     code, answer = _post(server.url + "settings", {"screen_gain": 1.3, "light_wrap_width_px": 3})
     assert code == 200 and answer["version"] == 2

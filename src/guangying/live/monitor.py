@@ -376,7 +376,13 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                     self._json({"error": f"no such action {url.path}"}, 404)
                     return
                 self._json(action())
-            except (GuangyingError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            except json.JSONDecodeError as exc:  # said as Python's "Expecting value: line 1 column 1"
+                self._json({"error": f"the request's body is not JSON ({exc.msg} at character {exc.pos})"},
+                           HTTPStatus.BAD_REQUEST)
+            except KeyError as exc:  # said as the bare key: "'x'"
+                self._json({"error": f"{url.path} needs {exc.args[0]!r} in its JSON body"},
+                           HTTPStatus.BAD_REQUEST)
+            except (GuangyingError, ValueError, TypeError, RecursionError) as exc:
                 self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
             except (BrokenPipeError, ConnectionResetError, TimeoutError):
                 pass

@@ -44,24 +44,30 @@ def _absolute_if_file(value: Any) -> Any:
 
 def _coerce(name: str, hint: Any, value: Any) -> Any:
     """A JSON/YAML value → the field's type (bool, int, float, str or a Literal's string)."""
-    if value is None:
-        return None
     args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = type(None) in typing.get_args(hint)
     if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
         hint = args[0]
+    kind = getattr(hint, "__name__", hint)
+    if value is None:
+        if optional:
+            return None
+        raise SettingsError(f"setting {name}=null: give a {kind}")  # stored as null, a new version
     try:
         if hint is bool:
-            if isinstance(value, str):
-                return value.strip().lower() in ("1", "true", "yes", "on")
-            return bool(value)
+            said = str(value).strip().lower()
+            if isinstance(value, bool) or said in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+                return said in ("1", "true", "yes", "on")
+            raise ValueError(value)  # "maybe" and 5 were taken as false and true
         if hint in (int, float):
+            if isinstance(value, bool):
+                raise TypeError(value)  # `true` was 1.0
             number = hint(value)
             if not np.isfinite(number):
                 raise ValueError
             return number
         return str(value)
     except (TypeError, ValueError) as exc:
-        kind = getattr(hint, "__name__", hint)
         raise SettingsError(f"setting {name}={value!r}: not a valid {kind}") from exc
 
 
