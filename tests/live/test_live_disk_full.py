@@ -57,3 +57,28 @@ def test_a_take_on_a_disk_without_room_is_refused_before_it_starts(plate_clip, t
     finally:
         source.stop()
     assert not list(tmp_path.iterdir())
+
+
+def test_the_time_left_on_a_disk_is_said_at_the_takes_latest_rate(tmp_path, monkeypatch):
+    # Measured from the watch's start, the engine's 30 s of starting (nothing written) counted in: "about
+    # 48 s of recording left", and the take stopped 23 s later. Named "the disk of ." too.
+    from guangying.live import disk_watch
+
+    clock = [1000.0]
+    monkeypatch.setattr(disk_watch.time, "monotonic", lambda: clock[0])
+    monkeypatch.chdir(tmp_path)
+    mib = 2**20
+    free = [400 * mib]
+    watch = disk_watch.DiskWatch([Path("take.mkv")], keep_free_bytes=100 * mib, free_bytes=lambda _f: free[0])
+    clock[0] += 30.0  # the engine starts: nothing written
+    with pytest.warns(UserWarning) as said:
+        while free[0] > 150 * mib:
+            clock[0] += 0.5
+            free[0] -= 1 * mib  # 2 MiB/s from the take's first frame
+            watch.check(clock[0] - 1030.0)
+            if said:
+                break
+    seconds = float(str(said[0].message).split("about ")[1].split(" s")[0])
+    left_s = (free[0] - 100 * mib) / (2 * mib)
+    assert abs(seconds - left_s) <= 0.1 * left_s, (seconds, left_s)
+    assert f"the disk of {tmp_path}" in str(said[0].message)

@@ -9,6 +9,7 @@ import os
 import shutil
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from guangying.base.errors import MediaError
 KEEP_FREE_BYTES = 256 * 2**20
 CHECK_EVERY_S = 0.5
 WARN_BEFORE_S = 120.0  # say when about this much recording is left …
-RATE_AFTER_S = 5.0  # … at the rate measured over at least this long
+RATE_AFTER_S = 5.0  # … at the rate measured over at least this long,
+RATE_OVER_S = 20.0  # and at most this long: the take's latest rate
 
 
 class DiskNearlyFull(MediaError):
@@ -47,15 +49,16 @@ class DiskWatch:
     def __init__(self, paths: list[Path], keep_free_bytes: int = KEEP_FREE_BYTES,
                  free_bytes: Callable[[Path], int] = disk_free_bytes) -> None:
         self.keep_free_bytes, self._free_bytes = keep_free_bytes, free_bytes
-        self._folders: dict[int, Path] = {}  # device → a folder on it
+        self._folders: dict[int, Path] = {}  # device → a folder on it (absolute: "the disk of ." said little)
         for path in paths:
-            self._folders.setdefault(os.stat(path.parent).st_dev, path.parent)
-        self._start_s = time.monotonic()
+            self._folders.setdefault(os.stat(path.parent).st_dev, Path(os.path.abspath(path.parent)))
         self._checked_s = -math.inf
-        self._free_at_start = {dev: free_bytes(folder) for dev, folder in self._folders.items()}
+        # each disk's free bytes at its recent checks: the rate from the watch's start counted the
+        # engine's start, when nothing was written, and promised twice the recording time left
+        self._recent: dict[int, deque[tuple[float, int]]] = {dev: deque() for dev in self._folders}
         self._warned = False
-        for dev, folder in self._folders.items():
-            if (free := self._free_at_start[dev]) < keep_free_bytes:
+        for folder in self._folders.values():
+            if (free := free_bytes(folder)) < keep_free_bytes:
                 raise MediaError(
                     f"cannot record to {folder}: its disk has {_mib(free)} free, and a take "
                     f"keeps {_mib(keep_free_bytes)} free to finalise its recordings. Free space or record "
@@ -81,9 +84,14 @@ class DiskWatch:
                     f"{take_time_s:.1f} s in, with {_mib(needed)} kept to finalise its recordings, as a "
                     "camera stops when its card is full. Free space or record to another disk"
                 )
-            if self._warned or now - self._start_s < RATE_AFTER_S:
+            recent = self._recent[dev]
+            recent.append((now, free))
+            while now - recent[0][0] > RATE_OVER_S:
+                recent.popleft()
+            since_s, free_then = recent[0]
+            if self._warned or now - since_s < RATE_AFTER_S:
                 continue
-            filled_per_s = (self._free_at_start[dev] - free) / (now - self._start_s)
+            filled_per_s = (free_then - free) / (now - since_s)
             if filled_per_s > 0 and (free - needed) / filled_per_s < WARN_BEFORE_S:
                 self._warned = True
                 warnings.warn(f"the disk of {folder} has about {(free - needed) / filled_per_s:.0f} s of "
