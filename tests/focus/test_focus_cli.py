@@ -586,3 +586,16 @@ def test_focus_live_refuses_a_zoom_past_freeds_field_before_it_opens_anything():
     res = CliRunner().invoke(cli, ["focus-live", "--port", "/dev/no-such-port", "--zoom", "16777216",
                                    "--focal-length", "85", "--f-number", "2"])
     assert res.exit_code == 2 and "--zoom" in res.output and "no-such-port" not in res.output
+
+
+def test_a_stretch_of_the_log_without_readings_is_said(tmp_path):
+    # no reading from 1.0 to 2.5 s while the subject walked on: the track coasted, then held 15 cm off
+    # (outside the depth of field), said only by its confidence column
+    log = tmp_path / "gap.csv"
+    times = [k / 100 for k in range(400) if not 100 < k < 250]
+    log.write_text("t_s,distance_m\n" + "".join(f"{t:.2f},{3 - 0.3 * t:.4f}\n" for t in times))
+    args = ["focus", "--sensor-log", str(log), "--fps", "25", "--focal-length", "50", "--f-number", "2",
+            "--sensor", "s35", "-o", str(tmp_path / "t.csv")]
+    with pytest.warns(UserWarning, match=r"no usable reading for more than 1 s at 1\.00–2\.50 s: focus"):
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output

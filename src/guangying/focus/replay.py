@@ -334,15 +334,28 @@ class _LogUnits:
 
     _SAMPLE = 512  # values kept per block
     _SAY_UNUSABLE = 0.1  # a share of unusable readings worth saying (a field sensor drops 2–3 %)
+    _SAY_GAP_S = 1.0  # a stretch without a usable reading longer than the controller coasts
+    _GAPS_LISTED = 5
 
     def __init__(self) -> None:
         self._distances: list[np.ndarray] = []
         self._steps: list[np.ndarray] = []
         self._readings = self._unusable = self._repeated_times = 0
-        self._last_t_s = math.nan
+        self._last_t_s = self._last_usable_t_s = math.nan
+        self._gaps: list[tuple[float, float]] = []  # the first few stretches without a usable reading
+        self._gap_count = 0
 
     def see(self, block: ReadingBlock) -> ReadingBlock:
-        usable = block.distance_m[np.isfinite(block.distance_m) & (block.confidence > 0)]
+        ok = np.isfinite(block.distance_m) & (block.confidence > 0)
+        usable = block.distance_m[ok]
+        # a logger's outage said only by the track's confidence, where focus-live says it as it happens
+        times = np.concatenate([[self._last_usable_t_s], block.t_s[ok]])
+        gaps = np.flatnonzero(np.diff(times) > self._SAY_GAP_S)
+        self._gap_count += gaps.size
+        room = self._GAPS_LISTED - len(self._gaps)
+        self._gaps += [(float(times[k]), float(times[k + 1])) for k in gaps[:max(room, 0)]]
+        if times.size > 1:
+            self._last_usable_t_s = float(times[-1])
         self._readings += block.distance_m.size
         self._unusable += block.distance_m.size - usable.size
         self._distances.append(usable[:: max(1, usable.size // self._SAMPLE)])
@@ -354,6 +367,13 @@ class _LogUnits:
         return block
 
     def warn(self, log: object) -> None:
+        if self._gaps:
+            listed = ", ".join(f"{a:.2f}–{b:.2f} s" for a, b in self._gaps)
+            unlisted = self._gap_count - len(self._gaps)
+            more = f" and {unlisted} more" if unlisted else ""
+            warnings.warn(f"{log}: no usable reading for more than {self._SAY_GAP_S:g} s at {listed}{more}: "
+                          "focus followed the subject's last motion for a second, then held (the track's "
+                          "confidence falls there). Check the track over those times", stacklevel=3)
         distances = np.concatenate(self._distances) if self._distances else np.empty(0)
         steps = np.concatenate(self._steps) if self._steps else np.empty(0)
         steps = steps[steps > 0]
