@@ -170,11 +170,9 @@ def focus_command(
     logged up to then, predicted to t — as live operation would have done it. Each row's command_t_s
     is that send time; --freed sends the same values at their send times.
     """
-    from rich.console import Console
-    from rich.progress import Progress
-
     from guangying.distance.marks import load_marks
     from guangying.focus.replay import ReplaySettings, replay_log
+    from guangying.pipeline.progress import FrameProgress
 
     check_outputs([sensor_log, calibration_path, marks_path], [output])
     settings = ReplaySettings(float(fps), start_s=start_s, start_timecode=start_timecode)
@@ -182,11 +180,11 @@ def focus_command(
                              sensor_latency_s, sensor_offset_m, steady_walk)
     calibration = _load_calibration(calibration_path)
     marks = load_marks(marks_path) if marks_path is not None else None
-    with Progress(transient=True, console=Console(stderr=True)) as progress:
-        task = progress.add_task("focus track", total=None)
+    # a first run's minute or two of compiling the filter was silent: it looked hung
+    with FrameProgress(None, "focus track") as progress:
         done = replay_log(sensor_log, settings, cfg, output, calibration=calibration, marks=marks,
                           freed_target=freed_target, camera_id=camera_id, realtime=realtime,
-                          on_batch=lambda batch: progress.advance(task, len(batch)))
+                          on_batch=lambda batch: progress.advance(len(batch)))
     if done.frames and not done.with_focus:
         # a track without focus (which composite refuses) ended exit 0, as if the log were good
         output.unlink(missing_ok=True)
