@@ -599,3 +599,12 @@ def test_a_stretch_of_the_log_without_readings_is_said(tmp_path):
     with pytest.warns(UserWarning, match=r"no usable reading for more than 1 s at 1\.00–2\.50 s: focus"):
         result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
+
+
+def test_a_start_after_the_log_writes_nothing_and_says_so(tmp_path, log_path):
+    out = tmp_path / "t.csv"
+    result = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log_path), "--fps", "25", "--start", "50",
+                                      "--focal-length", "50", "--f-number", "2", "--sensor", "s35",
+                                      "-o", str(out)])
+    assert result.exit_code != 0 and "--start 50 s lies after the last reading" in result.output
+    assert not out.exists()

@@ -185,7 +185,12 @@ def focus_command(
         done = replay_log(sensor_log, settings, cfg, output, calibration=calibration, marks=marks,
                           freed_target=freed_target, camera_id=camera_id, realtime=realtime,
                           on_batch=lambda batch: progress.advance(len(batch)))
-    if done.frames and not done.with_focus:
+    if not done.frames:  # written as an empty track, exit 0; composite refused it later
+        output.unlink(missing_ok=True)
+        after = f"--start {start_s:g} s lies after the last reading of {sensor_log}" if start_s is not None \
+            else f"{sensor_log} spans no frame"
+        raise click.ClickException(f"the focus track would have no frame: {after}; nothing was written")
+    if not done.with_focus:
         # a track without focus (which composite refuses) ended exit 0, as if the log were good
         output.unlink(missing_ok=True)
         raise click.ClickException(
