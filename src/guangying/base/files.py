@@ -58,7 +58,6 @@ class UniqueKeyLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
-
     def construct_document(self, node: yaml.Node) -> Any:  # noqa: ANN401
         # Aliases are shared, not copied, while loading: a few lines of nested aliases (a "billion
         # laughs") load in a moment, then a message or a check that walks the value ran for minutes
