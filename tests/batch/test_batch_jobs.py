@@ -725,3 +725,17 @@ shots:
     message = _refused(jobs)
     assert "  - line 4, defaults: unknown key 'focal_lenght'" in message, message
     assert "  - line 6, defaults: unknown key 'focus_lenght'" in message, message
+
+
+def test_a_shots_range_over_a_longer_video_is_refused(takes):
+    # the whole 6-frame clip a render wrote before was replaced by the shot's 2 frames, exit 0, unsaid
+    (takes / "out").mkdir(exist_ok=True)
+    write_clip(takes / "out" / "whole.mp4", 6, seed=3)
+    jobs = takes / "range.yaml"
+    jobs.write_text("shots:\n  - {input: takes/c1.mp4, command: composite, background: set.png, "
+                    "output: out/whole.mp4, start: 2, end: 3}\n")
+    message = _refused(jobs)
+    assert "whole.mp4 holds 6 frames, and this range 2" in message, message
+    jobs.write_text("shots:\n  - {input: takes/c1.mp4, command: composite, background: set.png, "
+                    "output: out/whole.mp4}\n")  # the whole clip again: replaced, as a render is
+    assert len(load_jobs(jobs, COMMANDS)) == 1

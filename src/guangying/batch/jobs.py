@@ -39,7 +39,7 @@ from guangying.media.reader import resolve_range
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import parse_colour_srgb
 from guangying.pipeline.frame import CompositeSettings
-from guangying.pipeline.job import H264Options, JobOutputs, check_single_pictures
+from guangying.pipeline.job import H264Options, JobOutputs, check_single_pictures, refuse_shortening_videos
 from guangying.pipeline.job_options import settings_from_options, unused_settings_note
 from guangying.pipeline.lens_defocus import LensSettings, load_focus_track
 
@@ -309,6 +309,9 @@ def _check_input(
         products = {kind: Path(path) for kind, path in outputs.items()}
         wanted = JobOutputs(products.get("composite"), products.get("alpha"), products.get("foreground"))
         check_single_pictures(wanted, source, None if hi is None else hi - lo + 1, "start: N and end: N")
+        if options.get("start") is not None or options.get("end") is not None:
+            # a shot's range over the whole clip a render wrote before: replaced by the range, unsaid
+            refuse_shortening_videos(wanted, None if hi is None else hi - lo + 1)
     except GuangyingError as exc:
         problems.append(f"{where}: {exc}")
     if options.get("focus_track") and options.get("f_number") is not None:

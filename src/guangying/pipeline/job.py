@@ -148,7 +148,7 @@ def check_single_pictures(outputs: JobOutputs, source: str | os.PathLike[str], f
                 f"give its number as the start and the end ({one_frame})")
 
 
-def _refuse_shortening_videos(outputs: JobOutputs, range_frames: int | None) -> None:
+def refuse_shortening_videos(outputs: JobOutputs, range_frames: int | None) -> None:
     """Refuse (SettingsError) a range rendered into an existing video that holds more frames than it:
     a video is written whole, and frames 5–7 rendered again into the clip of 20 a whole render wrote
     (as a sequence is mended) left a clip of 3 (said only in a warning that scrolled by)."""
@@ -391,7 +391,7 @@ def run_job(
 
         check_single_pictures(outputs, source, info.frame_count)
         if start is not None or end is not None:
-            _refuse_shortening_videos(outputs, None if info.frame_count is None
+            refuse_shortening_videos(outputs, None if info.frame_count is None
                                       else info.frame_count - warmup_frames)
         writers = {}
         foreground_has_alpha = False
