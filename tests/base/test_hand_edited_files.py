@@ -123,3 +123,18 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
                                       "3", "--sensor", "s35"])
     assert result.exit_code != 0 and "f_number = [[[" in result.output and len(result.output) < 2000, \
         result.output[:3000]
+
+
+def test_a_long_value_in_a_file_is_cut_short_in_its_error(tmp_path):
+    # `sensor: "xxx…"` (2 million letters) was written out whole in its error: 2 MB of terminal
+    config = tmp_path / "look.yaml"
+    config.write_text(f"sensor: {'x' * 2_000_000}\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "dof", "--focal-length", "50", "--f-number",
+                                      "2", "--distance", "3"])
+    assert result.exit_code != 0 and "characters)…" in result.output, result.output[:500]
+    assert len(result.output) < 1000
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("shots:\n  - {input: a.mp4, output: o.mp4, background: black, screen_gain: "
+                    f"'{'1' * 300_000}x'}}\n")
+    result = CliRunner().invoke(cli, ["batch", str(jobs)])
+    assert result.exit_code != 0 and len(result.output) < 3000, len(result.output)

@@ -203,11 +203,20 @@ def _check_config(group: click.Group, config: dict[str, Any], path: Path, comman
             check(key, value, every, commands, "")
 
 
+_LONG_WORD = re.compile(r"\S{240,}")
+
+
+def _readable(message: str) -> str:
+    """``message`` with each run of over 240 characters without a space cut to its ends: a value from a
+    file written out whole (a 2-million-letter sensor name) filled 2 MB of terminal and log."""
+    return _LONG_WORD.sub(lambda m: f"{m[0][:100]}…({len(m[0]):,} characters)…{m[0][-20:]}", message)
+
+
 class _Failure(click.ClickException):
     """A GuangyingError's message, ending the command with the error's own exit status."""
 
     def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
+        super().__init__(_readable(message))
         self.exit_code = exit_code  # type: ignore[misc]  # click keeps it as a class default
 
 
@@ -357,7 +366,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
         if text in _SAID:
             return
         _SAID.add(text)
-    click.echo(f"warning: {text}", err=True)
+    click.echo(f"warning: {_readable(text)}", err=True)
 
 
 def main() -> None:
