@@ -190,7 +190,8 @@ def face_readings(
         # said only later, by `focus`, as unusable readings ("0,0,face" rows, exit 0)
         warnings.warn(f"{source}: no face was read in {len(unread)} of {frames} frames "
                       f"({first_frame_ranges(unread)}): they are logged as unusable (0 m, strength 0). A "
-                      "face turned away, hidden or under about 16 px across is not read", stacklevel=2)
+                      "face turned away, hidden, or with its eyes under 10 px apart (about 25 px across) is "
+                      "not read", stacklevel=2)
 
 
 def distance_readings(
