@@ -208,7 +208,6 @@ class FaceRangeFinder:
             # no eyes of a face there (a small picture of a person found as a face): read 72 % near
             return FaceRange(float("nan"), 0.0, "none")
         iris = range_from_irises(diameters, f_px)
-        iris = range_from_irises(diameters, f_px)
         ipd = range_from_eye_centres(tuple(centres[1]), tuple(centres[0]), f_px)
         return fuse_ranges([iris, ipd])
 
