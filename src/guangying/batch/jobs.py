@@ -33,7 +33,7 @@ from guangying.keyer import KeyerSettings
 from guangying.keyer.masks import load_clean_plate, load_mask
 from guangying.media import open_reader
 from guangying.media.image_writer import WRITTEN_EXTENSIONS
-from guangying.media.outputs import DiskPlace, disk_place
+from guangying.media.outputs import LONGEST_NAME_BYTES, DiskPlace, disk_place
 from guangying.media.patterns import parse_pattern
 from guangying.media.reader import resolve_range
 from guangying.media.video_writer import VIDEO_EXTENSIONS
@@ -194,7 +194,6 @@ def _check_name(name: str, where: str, problems: list[str]) -> None:
                         "render's staging folder): give one without / \\ : or a leading dot")
 
 
-_LONGEST_NAME_BYTES = 255  # one name in a path, on ext4, APFS and NTFS alike
 
 
 def _fill_names(template: str, names: dict[str, str]) -> str:
@@ -512,9 +511,9 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
                     text = _fill_names(str(template),
                                        {"stem": stem, "name": name, "folder": folder, "ext": ext})
                     outputs[_OUTPUT_KIND[key]] = _resolve(text, base)
-                    if any(len(part.encode()) > _LONGEST_NAME_BYTES for part in Path(text).parts):
+                    if any(len(part.encode()) > LONGEST_NAME_BYTES for part in Path(text).parts):
                         problems.append(f"{where}: {key} '{text[:60]}…' has a name longer than a file "
-                                        f"system takes ({_LONGEST_NAME_BYTES} bytes)")
+                                        f"system takes ({LONGEST_NAME_BYTES} bytes)")
                     elif Path(text).suffix.lower() not in (*VIDEO_EXTENSIONS, *WRITTEN_EXTENSIONS):
                         # said at render time, naming the render's temporary file, not this one
                         problems.append(f"{where}: {key} '{text}': unknown output type; use .mp4, .mov, "

@@ -133,7 +133,7 @@ def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike 
                 )
 
 
-_LONGEST_NAME_BYTES = 255  # one name in a path, on ext4, APFS and NTFS alike
+LONGEST_NAME_BYTES = 255  # one name in a path, on ext4, APFS and NTFS alike
 
 
 def _check_name_length(path: PathLike) -> None:
@@ -142,10 +142,10 @@ def _check_name_length(path: PathLike) -> None:
     pattern = parse_pattern(path)
     name = (pattern.path(0) if pattern is not None else Path(path)).name
     size = len(name.encode())
-    if size > _LONGEST_NAME_BYTES:
+    if size > LONGEST_NAME_BYTES:
         shown = str(path) if len(str(path)) <= 60 else f"{str(path)[:60]}…"
         raise MediaError(f"output {shown} names files {size:,} bytes long; a file system takes "
-                         f"{_LONGEST_NAME_BYTES}: give a shorter name; nothing was written")
+                         f"{LONGEST_NAME_BYTES}: give a shorter name; nothing was written")
 
 
 def _pid_alive(pid: int) -> bool:

@@ -166,7 +166,10 @@ class Background:
                                               self.pixel_aspect, source_pixel_aspect))
 
     def _with_srgb(self, rgb_linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return linear_to_srgb(display_light(rgb_linear, self.highlight_peak)), rgb_linear
+        # only an HDR or log clip's light is rolled off here (the compositor shows the rest's light above
+        # 1 itself): the extent scan stays off an SDR clip's every frame
+        shown = display_light(rgb_linear, self.highlight_peak) if self.highlight_peak else rgb_linear
+        return linear_to_srgb(shown), rgb_linear
 
     def _say_cropped(self, shown_aspect: Fraction) -> None:
         """Once: a picture of another shape fills the frame by losing over half of its width or height
