@@ -100,19 +100,23 @@ def test_each_layer_is_defocused_by_its_own_circle(two_layer_set):
     assert var_near_soft == pytest.approx(var_near_sharp, rel=0.05)  # the layer in focus stays sharp
 
 
-def test_depth_map_places_the_layer_pixels(tmp_path):
-    # A layer nominally at 5 m whose depth map says 15 m behaves like a layer at 15 m.
+@pytest.mark.parametrize("grey, depth_range_m, distance_m",
+                         [(0.5, "[10, 20]", 15.0), (0.8, "[20, 10]", 12.0)])
+def test_depth_map_places_the_layer_pixels(tmp_path, grey, depth_range_m, distance_m):
+    # A layer nominally at 5 m whose depth map says 15 m behaves like a layer at 15 m; a range given
+    # far to near reads a map whose white is near (as AI depth estimators write them).
     rgb, _ = _dot_picture(200, 100, (100, 50), 3.0, (1, 1, 1), False)
     _write_rgba(tmp_path / "dot.png", rgb)
-    _write_rgba(tmp_path / "depth.png", np.full((100, 200, 3), 0.5, np.float32))  # mid-grey → 15 m
+    _write_rgba(tmp_path / "depth.png", np.full((100, 200, 3), grey, np.float32))
     (tmp_path / "d.yaml").write_text(
         "layers:\n"
-        "  - {image: dot.png, distance_m: 5, width_m: 10, depth: depth.png, depth_range_m: [10, 20]}\n"
+        "  - {image: dot.png, distance_m: 5, width_m: 10, depth: depth.png, "
+        f"depth_range_m: {depth_range_m}}}\n"
     )
     k = intrinsics_matrix(35.0, SENSOR_MM, W, H)
     pose = CameraPose(x_m=1.0, z_m=3.0)
     with_depth = LayeredSet.from_file(tmp_path / "d.yaml").render(SetView(pose, k, W, H), 0)
-    expected = project_points_px(np.array([[0.0, 0.0, -15.0]]), pose, k)[0]
+    expected = project_points_px(np.array([[0.0, 0.0, -distance_m]]), pose, k)[0]
     u, v, _ = _centroid(with_depth[..., 0])
     assert np.allclose((u, v), expected, atol=0.5)
 

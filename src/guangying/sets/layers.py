@@ -13,7 +13,8 @@ Set file (YAML; picture paths are relative to it)::
         width_m: 24
         depth: trees_depth.exr    # optional per-pixel distance behind the screen (metres) …
         depth_range_m: [6, 12]    # … needed by an 8/16-bit picture (black → 6 m,
-                                  #   white → 12 m) or a float one of 0–1 (a mist pass)
+                                  #   white → 12 m) or a float one of 0–1 (a mist pass);
+                                  #   [12, 6] for a map whose white is near (AI depth)
 
 Layers are drawn far to near in premultiplied linear light; whatever no layer covers is black.
 """
@@ -109,13 +110,14 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
         rng = item.get("depth_range_m")
         if rng is not None:
             if not isinstance(rng, list | tuple) or len(rng) != 2:
-                raise InputFormatError(f"{where}: depth_range_m must be [near, far] in metres")
+                raise InputFormatError(f"{where}: depth_range_m must be [black, white] in metres")
             rng = (_number(rng[0], f"{where} depth_range_m"), _number(rng[1], f"{where} depth_range_m"))
         if depth is not None and rng is None and not _holds_numbers(depth):
             # its grey levels were taken as metres: a whole layer pulled to within 1 m of the screen
             raise InputFormatError(f"{where}: depth {depth.name} is an 8/16-bit picture, whose grey levels "
-                                   "are not metres: give depth_range_m: [near, far] (black → near, white "
-                                   "→ far), or a float EXR of metres")
+                                   "are not metres: give depth_range_m: [black, white] ([6, 12]: black → "
+                                   "6 m, white → 12 m; [12, 6] for a map whose white is near), or a float "
+                                   "EXR of metres")
         distance_m = _number(item["distance_m"], f"{where} distance_m", positive=False)
         width_m = _number(item["width_m"], f"{where} width_m")
         centre_m = (_number(centre[0], f"{where} centre_m", False),
