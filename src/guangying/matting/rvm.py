@@ -208,7 +208,8 @@ class RvmMatter:
             warnings.warn(
                 f"RVM matting: the picture is dark (its brightest 1 % at {peak:.0%} of white), so the "
                 f"network is shown it brightened ×{self.exposure_gain:.1f}: unlit, a subject fades out of "
-                "the matte. The outputs keep the footage's own exposure", stacklevel=3)
+                "the matte, and the noise brightened with it can make still edges flicker; light the "
+                "subject more if you can. The outputs keep the footage's own exposure", stacklevel=3)
         return self.exposure_gain
 
 
