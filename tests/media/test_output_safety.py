@@ -360,7 +360,53 @@ def test_a_stop_removes_partial_outputs_and_exits_with_its_signal(tmp_path, stop
     # and a SIGTERM only "removing unfinished outputs" as it began, never that it was done
     cause = "interrupted (Ctrl-C)" if stop == signal.SIGINT else f"stopped by {stop.name}"
     assert f"{cause}; unfinished outputs were removed and earlier files kept" in err and "Aborted!" not in err
-    assert os.listdir(out) == []
+    # the video is removed; the new sequence's finished frames are kept (a 5000-frame render lost them all)
+    kept = sorted(os.listdir(out))
+    assert len(kept) >= 3 and kept == [f"a.{n:04d}.png" for n in range(1, len(kept) + 1)]
+    said = f"the {len(kept)} finished frame(s) are kept in {out / 'a.%04d.png'}; --start {len(kept) + 1}"
+    assert said in err
+
+
+def test_a_stopped_sequence_render_is_finished_by_its_start_and_an_earlier_one_is_kept(tmp_path):
+    from guangying.keyer import ChromaKeyer
+    from guangying.pipeline.job import JobOutputs, run_job
+
+    source = tmp_path / "s.%04d.png"
+    _sequence(source, 1, 12)
+    whole, part = tmp_path / "whole.%04d.exr", tmp_path / "part.%04d.exr"
+    run_job(source, ChromaKeyer(), JobOutputs(alpha=whole), show_progress=False)
+
+    def stop_after(count: int):
+        def on_frame(index: int, _rgb, _result) -> None:
+            if index == count + 1:  # before frame `count + 1` is written
+                raise KeyboardInterrupt
+        return on_frame
+
+    def stopped(target: Path, count: int) -> list[str]:
+        with pytest.raises(KeyboardInterrupt), warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            run_job(source, ChromaKeyer(), JobOutputs(alpha=target), show_progress=False,
+                    on_frame=stop_after(count), keep_stopped_sequences=True)
+        return [str(w.message) for w in said]
+
+    said = stopped(part, 5)
+    assert sorted(p.name for p in tmp_path.glob("part.*")) == [f"part.{n:04d}.exr" for n in range(1, 6)]
+    assert any(f"the 5 finished frame(s) are kept in {part}; --start 6 " in m for m in said)
+    run_job(source, ChromaKeyer(), JobOutputs(alpha=part), start=6, show_progress=False)
+    for n in range(1, 13):
+        with (open_reader(tmp_path / f"part.{n:04d}.exr") as a,
+              open_reader(tmp_path / f"whole.{n:04d}.exr") as b):
+            assert np.array_equal(next(iter(a)).rgb, next(iter(b)).rgb), n
+    # stopped over an earlier sequence: that one is kept whole, the new frames are not mixed in
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("whole.*")}
+    assert not any("kept in" in m for m in stopped(whole, 5))
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("whole.*")} == before
+    assert not list(tmp_path.glob(".*staging*")) and not list(tmp_path.glob("*.lock"))
+    # and without asking, nothing is kept (a library caller's job is all or nothing)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(source, ChromaKeyer(), JobOutputs(alpha=tmp_path / "x.%04d.exr"), show_progress=False,
+                on_frame=stop_after(5))
+    assert not list(tmp_path.glob("x.*"))
 
 
 def test_a_run_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
@@ -396,6 +442,7 @@ def stop_handlers(monkeypatch):
     from guangying.cli import signals
 
     monkeypatch.setattr(stops, "_requested", [])
+    monkeypatch.setattr(stops, "_raised", [])
     monkeypatch.setattr(signals, "_deferred_s", 0.0)
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM)}
     signals.install_stop_handlers()
@@ -445,6 +492,26 @@ def test_a_stop_inside_llvmlite_waits_until_the_main_thread_is_out(stop_handlers
         finished = True
         time.sleep(5)
     assert finished and "stand_in.py" not in _files_in(stopped)
+
+
+def test_a_deferred_stop_that_the_frame_loop_raised_is_not_raised_again(stop_handlers):
+    # Deferred (it landed in llvmlite), the stop was raised meanwhile by the job's frame loop; the
+    # retry then raised it a second time, inside the clean-up the first one began (a stopped sequence
+    # render kept its composite's frames and lost its matte's).
+    import llvmlite
+
+    from guangying.base.stops import check_not_stopped
+
+    code = ("def compile_step(send, then):\n    send()\n    t = time.monotonic()\n"
+            "    while time.monotonic() - t < 0.1:\n        pass\n    then()\n")
+    space = {"time": time}
+    exec(compile(code, str(Path(llvmlite.__file__).parent / "binding" / "stand_in.py"), "exec"), space)
+    with pytest.raises(KeyboardInterrupt):
+        space["compile_step"](lambda: os.kill(os.getpid(), signal.SIGINT), check_not_stopped)
+    try:
+        time.sleep(0.5)  # the clean-up
+    except KeyboardInterrupt:
+        pytest.fail("the stop was raised a second time, in the clean-up")
 
 
 def test_a_stop_is_not_deferred_forever_by_a_long_block(stop_handlers, monkeypatch):

@@ -14,6 +14,7 @@ import signal
 from typing import NoReturn
 
 _requested: list[int] = []  # the signal of the stop asked for, at most one
+_raised: list[int] = []  # the same, once raised
 
 
 def note_stop(signum: int) -> None:
@@ -27,8 +28,15 @@ def stop_requested() -> int | None:
     return _requested[0] if _requested else None
 
 
+def stop_raised() -> bool:
+    """Whether the stop asked for was raised already (:func:`raise_stop`)."""
+    return bool(_raised)
+
+
 def raise_stop(signum: int) -> NoReturn:
     """Raise what the stop is in Python: KeyboardInterrupt for Ctrl-C, else SystemExit(128 + signal)."""
+    if not _raised:
+        _raised.append(signum)
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise SystemExit(128 + signum)

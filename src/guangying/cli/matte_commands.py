@@ -116,6 +116,7 @@ def _run(source: str, outputs: JobOutputs, options: dict[str, Any], **job: Any) 
         camera_log=options["camera_log"],
         fps=options.get("fps"),
         show_progress=not options["quiet"],
+        keep_stopped_sequences=True,
         **job,
     )
     for path in report.outputs:

@@ -25,7 +25,7 @@ from types import FrameType
 
 import click
 
-from guangying.base.stops import note_stop, raise_stop, stop_requested
+from guangying.base.stops import note_stop, raise_stop, stop_raised, stop_requested
 
 _RETRY_S = 0.01
 # A main thread blocked in a join or queue wait is safe to interrupt (those waits clean up after
@@ -95,6 +95,11 @@ def _retry(_signum: int, frame: FrameType | None) -> None:
 
 
 def _act_or_retry(frame: FrameType | None) -> None:
+    if stop_raised():
+        # the job's frame loop raised it while this retry waited: raised again, it broke into the
+        # clean-up of the outputs the first one began (a sequence's finished frames half kept)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        return
     if _in_unsafe_code(frame) and _deferred_s < _MAX_DEFERRAL_S:
         signal.signal(signal.SIGALRM, _retry)
         signal.setitimer(signal.ITIMER_REAL, _RETRY_S)

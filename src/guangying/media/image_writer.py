@@ -402,6 +402,11 @@ class ImageWriter(Writer):
                 raise MediaError(describe_os_error(exc, self.target)) from exc
             self._single = None
 
+    def _keeps_part(self) -> bool:
+        # each frame is a whole file; a new sequence mixes with no earlier one, and a range mending an
+        # earlier one is not kept half done
+        return self._stage is not None and not self._patch and not self._stage.replaces_frames()
+
     def _discard(self) -> None:
         # Let frames being encoded land first, then take back every frame this writer wrote:
         # a sequence cut short would look finished.

@@ -373,6 +373,10 @@ class SequenceStage:
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def replaces_frames(self) -> bool:
+        """Whether the target already holds frames (of any padding), which a commit would replace."""
+        return bool(_any_padding_numbers(self.target))
+
 
 def swap_in_sequence(
     target: SequencePattern | PathLike, frames: Mapping[int, Path], patch: bool = False

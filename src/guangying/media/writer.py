@@ -235,6 +235,31 @@ class Writer:
         finally:
             self._release()
 
+    def keep_finished(self) -> bool:
+        """After a stop (Ctrl-C): save the frames written so far where they are whole files that replace
+        nothing, else abort as :meth:`abort`. Only a new image sequence keeps them (see
+        :meth:`_keeps_part`); a video stopped partway has no index to play it by. Returns whether frames were
+        kept; errors while keeping them abort quietly (the stop is what the caller raises)."""
+        if self._closed:
+            return False
+        if self._sink is None or not self._keeps_part():
+            self.abort()
+            return False
+        self._closed = True
+        try:
+            self._sink.finish()  # the frames already handed over: at most a queue's depth
+            self._commit()
+        except BaseException:  # a second Ctrl-C while finishing, a full disk: nothing half kept
+            self._discard()
+            return False
+        finally:
+            self._release()
+        return True
+
+    def _keeps_part(self) -> bool:
+        """Whether the frames written so far may be saved after a stop (:meth:`keep_finished`)."""
+        return False
+
     def __enter__(self) -> Writer:
         return self
 

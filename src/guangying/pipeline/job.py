@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from guangying.media.image_writer import WRITTEN_EXTENSIONS
 from guangying.media.outputs import check_outputs
 from guangying.media.patterns import parse_pattern, source_first_frame
 from guangying.media.video_writer import H264_PRESETS, VIDEO_EXTENSIONS
+from guangying.media.writer import Writer
 from guangying.pipeline.background import Background, PlateSource, plate_inputs
 from guangying.pipeline.frame import CompositeSettings, FrameCompositor, FrameResult, LayerHook
 from guangying.pipeline.lens_defocus import LensDefocus
@@ -110,6 +111,7 @@ class JobReport:
     artefact_frames: list[int] = field(default_factory=list)
     # A person matte's frames written whose matte was empty (None: not a person matte)
     empty_matte_frames: list[int] | None = None
+    first_written: int | None = None  # the source frame number of the first frame written
 
 
 class NoFramesError(MediaError):
@@ -234,6 +236,7 @@ def run_job(
     warm_up_before: int = RANGE_WARMUP_FRAMES,
     say_lost_subject: bool = True,
     background_camera_log: str | None = "auto",
+    keep_stopped_sequences: bool = False,
 ) -> JobReport:
     """Matte every frame of ``source`` and write the requested outputs atomically.
 
@@ -279,6 +282,10 @@ def run_job(
     background_camera_log : str, optional
         The same for a background picture or clip given by its file: a plate shot in LogC3 (read as
         display video otherwise), an untagged ACEScg EXR (``"acescg"``).
+    keep_stopped_sequences : bool
+        On a stop (Ctrl-C, SIGTERM), keep the frames finished so far of each image-sequence output that
+        replaces no earlier frames (said in a warning, with the ``start`` that renders the rest into
+        them); by default a stopped job, like a failed one, leaves nothing.
 
     Returns
     -------
@@ -446,6 +453,7 @@ def run_job(
         if not isinstance(matter, ChromaKeyer):  # an all-screen key is a clean plate: not asked
             report.empty_matte_frames = []
         backdrop_peak = plate.highlight_peak if isinstance(plate, Background) else None
+        stack.enter_context(_kept_when_stopped(writers, report, keep_stopped_sequences))
         for n, frame in enumerate(reader):
             check_not_stopped()  # a Ctrl-C CPython dropped (raised in a C callback while numba compiled)
             rgb_srgb = display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
@@ -482,6 +490,8 @@ def run_job(
                 else:
                     fg_linear = fg if fg_transfer == "linear" else srgb_to_linear(fg)
                     fg_writer.write(fg_linear * alpha[..., None], transfer="linear", time_s=frame.time_s)
+            if report.first_written is None:
+                report.first_written = frame.index
             report.frames += 1
             if report.empty_matte_frames is not None:
                 written.append(frame.index)
@@ -501,3 +511,22 @@ def run_job(
                 warnings.warn(note, stacklevel=2)
     report.outputs = [p for p in (outputs.composite, outputs.alpha, outputs.foreground) if p is not None]
     return report
+
+
+@contextlib.contextmanager
+def _kept_when_stopped(writers: dict[str, Writer], report: JobReport, keep: bool) -> Iterator[None]:
+    """On a stop, keep what ``Writer.keep_finished`` may keep and say how to finish the render (a
+    long sequence render stopped at frame 5000 lost all of it)."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit):
+        if keep and report.first_written is not None:
+            kept = [writer for writer in writers.values() if writer.keep_finished()]
+            if kept:
+                # a stop between two writers' frames leaves one a frame ahead: that frame is rendered again
+                count = min(writer.frames_written for writer in kept)
+                warnings.warn(f"stopped: the {count} finished frame(s) are kept in "
+                              f"{', '.join(str(writer.target) for writer in kept)}; --start "
+                              f"{report.first_written + count} with the same outputs renders the rest into "
+                              "them", stacklevel=3)
+        raise
