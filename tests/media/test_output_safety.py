@@ -715,6 +715,10 @@ import numpy as np, guangying as gy
 for target in ("noclose.mov", "seq.%04d.png"):
     writer = gy.open_writer(target, fps=25, content="rgb")
     writer.write(np.full((48, 64, 3), 0.5, np.float32), transfer="srgb")
+try:  # refused as it opens: its error is all there is to say
+    gy.open_writer("matte.%04d.dpx", fps=25, content="matte")
+except Exception as exc:
+    refused = exc  # kept alive to the exit, as a traceback a command line printed was
 """
     src = Path(__file__).resolve().parents[2] / "src"
     proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
@@ -722,6 +726,7 @@ for target in ("noclose.mov", "seq.%04d.png"):
     assert proc.returncode == 0, proc.stderr
     assert "noclose.mov was never closed, so nothing was saved" in proc.stderr
     assert "seq.%04d.png was never closed" in proc.stderr
+    assert "matte" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
     assert list(tmp_path.iterdir()) == []  # no lock file, partial or staging folder left
 
 

@@ -38,7 +38,8 @@ _OPEN: weakref.WeakSet[Writer] = weakref.WeakSet()
 @atexit.register
 def _abort_unclosed() -> None:
     for writer in list(_OPEN):
-        if not writer._closed:
+        # one whose opening failed (a refused format) holds no lock and wrote nothing: its error was said
+        if not writer._closed and (writer.lock is not None or writer._sink is not None):
             warnings.warn(f"{writer.target} was never closed, so nothing was saved: close the writer, or "
                           "write inside `with open_writer(...) as writer:`", stacklevel=1)
             writer.abort()
