@@ -361,14 +361,16 @@ def test_a_script_falls_back_to_this_machine_after_a_cluster_it_cannot_reach(sho
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     script = f"""
-import guangying as gy
+import os, ray, guangying as gy  # (importing Ray sets RAY_CLIENT_MODE, as long as it is imported)
 shots = gy.load_jobs("jobs.yaml")
+before = dict(os.environ)
 try:
     gy.run_batch(shots, "jobs.yaml", ray_address="ray://127.0.0.1:{port}", show_progress=False)
 except gy.NothingStartedError as exc:
     print("refused:", exc)
 report = gy.run_batch(shots, "jobs.yaml", workers=1, show_progress=False)
 print("local:", [s.status for s in report.shots])
+print("changed:", sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)))
 """
     ray_tmp = Path(tempfile.mkdtemp(prefix="gyt"))  # short: Ray's socket paths live under it
     try:
@@ -378,9 +380,40 @@ print("local:", [s.status for s in report.shots])
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert f"refused: cannot join the Ray cluster at ray://127.0.0.1:{port}" in proc.stdout
         assert "local: ['done']" in proc.stdout
+        assert "changed: []" in proc.stdout, proc.stdout  # Ray's init left PYTHONBREAKPOINT, RAY_AUTH_MODE …
         assert list(ray_tmp.iterdir()) == []
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def test_a_script_leaves_the_cluster_it_joined_and_ray_leaves_its_environment(ray_cluster, shoot, tmp_path):
+    """Left joined after run_batch, a script's next run_batch rendered on that cluster whatever address
+    it gave (a wrong one, or none: this machine), without a word; and Ray's init left its variables in
+    the script's environment (PYTHONBREAKPOINT sent breakpoint() to Ray's remote debugger)."""
+    os.link(shoot / "takes" / "c.mp4", tmp_path / "c.mp4")
+    (tmp_path / "jobs.yaml").write_text("shots:\n  - {input: c.mp4, command: key, alpha: out/a.mov}\n")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = f"""
+import os, ray, guangying as gy
+shots = gy.load_jobs("jobs.yaml")
+before = dict(os.environ)
+report = gy.run_batch(shots, "jobs.yaml", ray_address="{ray_cluster}", show_progress=False)
+print("joined:", report.cluster, [s.status for s in report.shots], ray.is_initialized())
+print("changed:", sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)))
+try:
+    gy.run_batch(shots, "jobs.yaml", ray_address="127.0.0.1:{port}", show_progress=False)
+except gy.NothingStartedError as exc:
+    print("refused:", exc)
+"""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "RAY_AUTH_MODE": "disabled"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"joined: {ray_cluster} ['done'] False" in proc.stdout
+    assert "changed: []" in proc.stdout, proc.stdout
+    assert f"refused: cannot join the Ray cluster at 127.0.0.1:{port}: nothing answers there" in proc.stdout
 
 
 def test_a_head_address_nothing_answers_on_is_refused_at_once(shoot, tmp_path):

@@ -126,21 +126,63 @@ class _ShotState:
     started: float = 0.0
 
 
-def _connect(address: str | None, workers: int | None) -> tuple[Path | None, str]:
-    """Join ``address`` or start Ray on this machine; returns (the files of a session we started, or None
-    for one joined, a description)."""
+@dataclass
+class _Session:
+    """The Ray session a batch runs in."""
+
+    cluster: str  # what the report calls it
+    files: Path | None = None  # the files of a session started on this machine
+    # the environment as it was before this batch's ray.init, for the variables that init set; None: the
+    # caller's own session (its ray.init), which the batch uses and leaves open
+    environment: dict[str, str | None] | None = None
+
+    def end(self) -> None:
+        """Leave a session this batch started or joined: left open, the next run_batch in the process
+        rendered on it whatever address it was given (another cluster, or none: this machine)."""
+        if self.environment is None:
+            return
+        import ray
+
+        ray.shutdown()
+        # Ray's init left its settings in the caller's environment (PYTHONBREAKPOINT sent a script's
+        # breakpoint() to Ray's remote debugger, RAY_AUTH_MODE reached the processes it started)
+        _put_back(self.environment)
+
+
+def _connect(address: str | None, workers: int | None) -> _Session:
+    """Join ``address`` or start Ray on this machine, or use the caller's own session."""
+    import ray
+
+    if ray.is_initialized():
+        return _Session("existing Ray session")
+    before = dict(os.environ)
     # Ray reports usage statistics to its makers by default; a render node should send nothing.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address is None:
         # A one-machine session stays on loopback rather than the host's network address (Ray's own
         # single-node switch, read when Ray is first imported; worker processes inherit it).
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    import ray
+    try:
+        with _own_stop_handlers():
+            files, cluster = _init_ray(ray, address, workers)
+    except BaseException:
+        _put_back(_changes_since(before))
+        raise
+    return _Session(cluster, files, _changes_since(before))
 
-    if ray.is_initialized():
-        return None, "existing Ray session"
-    with _own_stop_handlers():
-        return _init_ray(ray, address, workers)
+
+def _changes_since(before: dict[str, str]) -> dict[str, str | None]:
+    """The environment variables changed since ``before``, with their values then (None: unset)."""
+    return {name: before.get(name) for name in set(before) | set(os.environ)
+            if before.get(name) != os.environ.get(name)}
+
+
+def _put_back(earlier: dict[str, str | None]) -> None:
+    for name, value in earlier.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -319,7 +361,7 @@ def run_batch(
                                       "nothing was started: give a folder this user can write") from exc
     manifest_file = manifest_path(jobs_file)
     manifest = Manifest.load(manifest_file) if resume else Manifest(manifest_file)
-    ray_files, cluster = _connect(ray_address, workers)
+    session = _connect(ray_address, workers)
     pool: _Pool | None = None
     busy: dict[Any, tuple[Any, str, RangeTask]] = {}
     states: dict[str, _ShotState] = {}
@@ -357,12 +399,13 @@ def run_batch(
             _clear_unfinished(busy, states)
         for claim in claims:
             claim.release()
-        if ray_files is not None:
-            try:
-                ray.shutdown()
-            finally:  # a second Ctrl-C during the shutdown left them
-                _end_ray_files(ray_files, states)
-    report = BatchReport(outcomes, time.perf_counter() - started, size, cluster, startup_s, model_loads)
+        try:
+            session.end()
+        finally:  # a second Ctrl-C during the shutdown left them
+            if session.files is not None:
+                _end_ray_files(session.files, states)
+    report = BatchReport(outcomes, time.perf_counter() - started, size, session.cluster, startup_s,
+                         model_loads)
     if report_dir is not None:
         from guangying.batch.report import write_report  # it reads BatchReport from here
 
