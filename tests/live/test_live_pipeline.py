@@ -77,6 +77,26 @@ def test_live_composite_matches_batch_composite(plate_clip, tmp_path):
     assert np.allclose(live_frames[5][5:50, 5:30], np.array([0x30, 0x50, 0x70]) / 255, atol=2e-3)
 
 
+def test_a_log_background_is_decoded_live_as_in_post(plate_clip, tmp_path):
+    """`live` had no --background-log, and a look's `background_log:` was taken without a word: the
+    monitor showed an S-Log3 plate flat (18 % grey at sRGB 104 of 255, post 118)."""
+    grey_codes = round(420 / 1023 * 255)  # S-Log3's 18 % grey, as an 8-bit picture's code
+    cv2.imwrite(str(tmp_path / "log.png"), np.full((192, 320, 3), grey_codes, np.uint8))
+    look = tmp_path / "look.yaml"
+    look.write_text(f"background: {tmp_path / 'log.png'}\nbackground_log: slog3-sgamut3cine\n"
+                    "garbage_mask: '0,0;60,0;60,60;0,60'\n")
+    live_out, post_out = tmp_path / "live.mkv", tmp_path / "post.mkv"
+    res = CliRunner().invoke(cli, ["--config", str(look), "live", str(plate_clip), "--no-monitor",
+                                   "--queue-frames", "8", "--record", str(live_out)])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["--config", str(look), "composite", str(plate_clip), "-o", str(post_out),
+                                   "--quiet"])
+    assert res.exit_code == 0, res.output
+    live, post = _frames(live_out)[0][5:50, 5:50], _frames(post_out)[0][5:50, 5:50]
+    assert np.abs(live - post).max() < 2e-3
+    assert np.allclose(live, 0.4614, atol=0.01)  # sRGB of linear 0.18 (as a display plate: 0.41)
+
+
 def test_a_4_4_4_camera_is_keyed_live_as_its_plate_is_keyed_in_post(tmp_path):
     """A 4:4:4 source whose first picture looks like stored 4:2:0 colour to the refinement's check: a
     render is told the clip's chroma and leaves the refinement off; the live take was not, and its

@@ -54,3 +54,16 @@ def camera_log_option() -> Callable[[Any], Any]:
         "scene-linear BT.709; acescg / aces2065-1: the primaries of linear EXRs whose header names "
         "none. auto: as a Sony camera's metadata says; none: read as tagged.",
     )
+
+
+def background_log_option() -> Callable[[Any], Any]:
+    """``--background-log``: the log curve and gamut of a background picture or clip (``composite``,
+    ``live``: the monitor showed a log plate flat where post decoded it)."""
+    return click.option(
+        "--background-log",
+        type=click.Choice(["auto", "none", *CAMERA_LOG_NAMES]),
+        default="auto",
+        show_default=True,
+        help="The background's camera log or primaries, as --camera-log takes them, where its file does "
+        "not say them: a plate shot in LogC3 (read as display video otherwise), an untagged ACEScg EXR.",
+    )

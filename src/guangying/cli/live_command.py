@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from guangying.cli.dataclass_options import dataclass_options
-from guangying.cli.engine_options import camera_log_option, engine_options
+from guangying.cli.engine_options import background_log_option, camera_log_option, engine_options
 from guangying.cli.focus_commands import LIDAR_OFFSET_HELP
 from guangying.cli.frame_rate import FRAME_RATE
 from guangying.cli.wording import frames
@@ -32,6 +32,7 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             show_default=True,
             help="Virtual set: image, clip, or colour (#RRGGBB, grey, black …).",
         ),
+        background_log_option(),
         click.option(
             "--screen-colour",
             type=(float, float, float),

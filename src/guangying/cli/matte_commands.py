@@ -10,10 +10,9 @@ from typing import Any
 import click
 
 from guangying.cli.dataclass_options import dataclass_from_options, dataclass_options
-from guangying.cli.engine_options import camera_log_option, engine_options
+from guangying.cli.engine_options import background_log_option, camera_log_option, engine_options
 from guangying.cli.wording import frames
 from guangying.keyer import KeyerSettings
-from guangying.media.camera_log import CAMERA_LOG_NAMES
 from guangying.media.damage import damage_note
 from guangying.media.outputs import check_outputs
 from guangying.media.video_writer import H264_PRESETS
@@ -157,14 +156,7 @@ def key(alpha_out: str | None, foreground_out: str | None, **options: Any) -> No
     "--background", "-b",
     help="Background plate: image, clip (played at its own speed), or colour (#RRGGBB).",
 )
-@click.option(
-    "--background-log",
-    type=click.Choice(["auto", "none", *CAMERA_LOG_NAMES]),
-    default="auto",
-    show_default=True,
-    help="The background's camera log or primaries, as --camera-log takes them, where its file does not "
-    "say them: a plate shot in LogC3 (read as display video otherwise), an untagged ACEScg EXR.",
-)
+@background_log_option()
 @click.option(
     "--set",
     "set_path",

@@ -57,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "input_format": None,
     "queue_frames": 2,
     "camera_log": "auto",
+    "background_log": "auto",
     "host": "127.0.0.1",
     "port": 8080,
     "monitor_key": None,
@@ -406,6 +407,7 @@ def open_live(options: Mapping[str, Any],
             lens,
             int8=o["int8"],
             background_choices=[o["background"]],
+            background_camera_log=o["background_log"],
             virtual_set=virtual_set,
         )
         server = None

@@ -107,10 +107,12 @@ class LiveSession:
         matter_factory: Any = None,
         background_choices: list[str] | None = None,
         virtual_set: SetBackground | None = None,
+        background_camera_log: str | None = "auto",
     ) -> None:
         from guangying.live.stats import LiveStats
 
         self.source, self.settings, self.feed, self.focus = source, settings, feed, focus
+        self._background_camera_log = background_camera_log  # a log plate decoded as in post
         self.outputs = outputs or SessionOutputs()
         self.stats_ = LiveStats()
         self.int8 = int8
@@ -165,7 +167,8 @@ class LiveSession:
             spec = values.get("background") or "grey"
             if self._set is None and spec != self._background_spec:
                 background = Background(spec, self.source.width, self.source.height, fps=self.source.fps,
-                                        pixel_aspect=self.source.pixel_aspect)
+                                        pixel_aspect=self.source.pixel_aspect,
+                                        camera_log=self._background_camera_log)
                 if self._background is not None:
                     self._background.close()
                 self._background, self._background_spec = background, spec

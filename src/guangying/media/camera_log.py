@@ -54,6 +54,8 @@ LINEAR_SPACES = tuple(name for name, (_, curve, _) in _ENCODINGS.items() if not 
 # Apple's white paper defines its curve on the signal normalised to 0–1, which a video-range file
 # decodes to directly (as community decoders read iPhone clips), not on the 10-bit code over 1023.
 _ON_DECODED_SIGNAL = {"applelog-bt2020"}
+# the reader does not know whether it reads the footage or the background, whose option is another
+_NOT_LOG = "--camera-log none (a background: --background-log none)"
 CAMERA_LOG_NAMES = tuple(_ENCODINGS)
 _LIMITED_BLACK, _LIMITED_SPAN = 64 / 1023, 876 / 1023
 # Sony's CaptureGammaEquation (and CaptureColorPrimaries) values in its clip XML
@@ -113,10 +115,10 @@ class CameraLog:
         if self.linear:
             return (f"{source} is {self.title} ({self.source}): its frames are converted to BT.709 "
                     "primaries (Bradford from ACES's white), and EXR outputs written back in it. If it is "
-                    "not, give --camera-log none")
+                    "not, give " + _NOT_LOG)
         return (f"{source} is {self.title} ({self.source}): its frames are converted to scene-linear BT.709 "
                 "(18 % grey at 0.18). Keying and compositing roll light above diffuse white off into SDR. "
-                "If the clip is not log, give --camera-log none")
+                "If the clip is not log, give " + _NOT_LOG)
 
     def mismatch_note(self, rgb_codes: np.ndarray) -> str | None:
         """A warning's words when over 0.5 % of a picture's pixels (decoded R'G'B' code values, as
@@ -137,7 +139,7 @@ class CameraLog:
             return None
         return (f"{share:.1%} of its first picture lies far below {self.title}'s black, where that "
                 f"curve holds no light: it is probably not {self.title} footage (a Rec.709 clip's shadows "
-                "lie there). Check what the camera recorded; if the clip is not log, give --camera-log none")
+                "lie there). Check what the camera recorded; if the clip is not log, give " + _NOT_LOG)
 
     @staticmethod
     def _as_codes(rgb_codes: np.ndarray) -> np.ndarray:
