@@ -52,6 +52,36 @@ def test_a_log_gets_plain_lines_counting_the_ranges_in_flight(monkeypatch):
     assert log.getvalue().splitlines()[-1].startswith("batch: shots 1/2, 14/40 frames, ")
 
 
+def test_the_frame_count_never_goes_back():
+    """A range that finished was shown counted twice, finished and still in flight on the board, then
+    once: the count fell by a range's frames as each shot ended (769 → 715)."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from guangying.batch.progress import BatchProgress
+
+    progress = BatchProgress(2, 100, console=Console(file=StringIO(), force_terminal=True, width=120))
+    assert progress._progress is not None
+    shown: list[int] = []
+    update = progress._progress.update
+
+    def recorded(task, **fields):  # type: ignore[no-untyped-def]
+        if "completed" in fields:
+            shown.append(fields["completed"])
+        update(task, **fields)
+
+    progress._progress.update = recorded  # type: ignore[method-assign]
+    progress.in_flight(25)  # a range of 30 has written 25 …
+    progress.advance(30)  # … and finished …
+    progress.in_flight(0)  # … and is gone from the board
+    progress.in_flight(None)  # the board did not answer: as last said
+    progress.in_flight(10)  # the next range
+    progress.in_flight(3)  # its worker died: the range starts again
+    progress.close()
+    assert shown == [25, 30, 30, 40, 40], shown
+
+
 def test_the_last_log_line_counts_failed_shots_apart_and_has_a_rate_however_short_the_run():
     """It ended "batch: shots 32/32, 310/310 frames, ... fps  ETA -:--:--" on a 17 s run that failed a
     shot: the failed one counted among the done, and no rate under 10 s of frames."""

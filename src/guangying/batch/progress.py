@@ -54,7 +54,7 @@ class BatchProgress:
 
     def __init__(self, shots: int, frames: int, enabled: bool = True, console: Console | None = None) -> None:
         self._shots, self._done, self._failed = shots, 0, 0
-        self._total, self._finished, self._in_flight = frames, 0, 0
+        self._total, self._finished, self._in_flight, self._shown = frames, 0, 0, 0
         self._started = time.monotonic()
         self._console = console or Console(stderr=True)
         self._logged: float | None = None  # when the last log line went out
@@ -94,18 +94,21 @@ class BatchProgress:
             self._progress.update(self._task, total=self._total)
 
     def advance(self, frames: int) -> None:
-        """A range finished with ``frames`` frames."""
+        """A range finished with ``frames`` frames (shown with the next :meth:`in_flight`)."""
         self._finished += frames
-        self._show()
 
-    def in_flight(self, frames: int) -> None:
-        """The ranges now rendering have written ``frames`` frames between them."""
-        self._in_flight = frames
+    def in_flight(self, frames: int | None) -> None:
+        """The ranges now rendering have written ``frames`` frames between them (None: as last said)."""
+        if frames is not None:
+            self._in_flight = frames
         self._show()
 
     def _frames(self) -> int:
-        # a range just finished is counted as finished before the board forgets it (475/400 for a refresh)
-        return min(self._finished + self._in_flight, self._total)
+        # Never back: a range just finished is counted as finished while the board still counts it in
+        # flight, until it answers again (shown, the count fell by a range's frames as each shot ended,
+        # 769 → 715); and never past the total (475/400).
+        self._shown = min(max(self._shown, self._finished + self._in_flight), self._total)
+        return self._shown
 
     def _show(self) -> None:
         frames = self._frames()

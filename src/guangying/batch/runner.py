@@ -698,9 +698,7 @@ def _schedule(
             progress.advance(result.frames)
             if len(state.results) == len(state.plan.ranges):
                 _finish_shot(state, manifest, progress, report_dir, ended)
-        in_flight = _frames_in_flight(pool.board, busy.values())
-        if in_flight is not None:
-            progress.in_flight(in_flight)
+        progress.in_flight(_frames_in_flight(pool.board, busy.values()))
     return max(startup_s, 0.0)
 
 
