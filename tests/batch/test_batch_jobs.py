@@ -89,6 +89,13 @@ def test_an_output_that_is_a_folder_is_listed(takes):
         load_jobs(jobs, COMMANDS)
 
 
+def test_a_background_that_is_neither_a_file_nor_a_colour_is_said_as_composite_says_it(takes):
+    # "background /…/red does not exist", where `composite -b red` lists the colours it takes
+    jobs = takes / "red.yaml"
+    jobs.write_text("shots:\n  - {input: takes/c1.mp4, command: composite, output: o.mov, background: red}\n")
+    assert "background 'red' is neither a file nor a colour (use a path, #RRGGBB" in _refused(jobs)
+
+
 def test_a_non_text_value_for_an_on_off_key_is_listed_not_a_traceback(takes):
     # click's bool type called .strip() on the YAML integer: an AttributeError, "a bug in Guangying".
     jobs = takes / "flags.yaml"

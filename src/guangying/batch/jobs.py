@@ -37,7 +37,7 @@ from guangying.media.outputs import LONGEST_NAME_BYTES, DiskPlace, disk_place
 from guangying.media.patterns import parse_pattern
 from guangying.media.reader import resolve_range
 from guangying.media.video_writer import VIDEO_EXTENSIONS
-from guangying.pipeline.background import parse_colour_srgb
+from guangying.pipeline.background import neither_file_nor_colour, parse_colour_srgb
 from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.job import H264Options, JobOutputs, check_single_pictures, refuse_shortening_videos
 from guangying.pipeline.job_options import settings_from_options, unused_settings_note
@@ -458,11 +458,11 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
         if command == "composite" and not background:
             problems.append(f"{where}: composite needs 'background:' (an image, a clip or a colour)")
         if background is not None:
-            background = str(background)
+            background = written = str(background)
             if parse_colour_srgb(background) is None:
                 background = _resolve(background, base)
                 if not Path(background).exists() and parse_pattern(background) is None:
-                    problems.append(f"{where}: background {background} does not exist")
+                    problems.append(f"{where}: {neither_file_nor_colour(written)}")
                 elif Path(background).is_dir():  # else found at the shot's turn
                     problems.append(f"{where}: background {background} is a folder; name a picture or a clip")
         unmatched: list[str] = []

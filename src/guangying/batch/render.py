@@ -154,8 +154,11 @@ def _named_as_outputs(message: str, folders: dict[str, Path], outputs: dict[str,
     """``message`` with each staging folder's paths (and whatever follows them in the path) replaced by
     the output they stand for."""
     for kind, folder in folders.items():
-        output = outputs[kind].replace("\\", "\\\\")  # a replacement's backslashes are escapes
-        message = re.sub(re.escape(str(folder)) + r"[^\s,;:()]*", output, message)
+        anywhere_in = re.escape(str(folder)) + r"[^\s,;:()]*"
+        # a full disk's advice names a folder: the output's ("Free space in shots/s.%04d.exr")
+        where = str(Path(outputs[kind]).parent).replace("\\", "\\\\")  # a replacement's escapes
+        message = re.sub("Free space in " + anywhere_in, f"Free space in {where}", message)
+        message = re.sub(anywhere_in, outputs[kind].replace("\\", "\\\\"), message)
     return message
 
 

@@ -98,6 +98,14 @@ def plate_inputs(background: str | Path | PlateSource | None) -> list[str | Path
     return list(background.inputs)
 
 
+COLOURS_SAID = "#RRGGBB, 'R,G,B' in 0–1, or black/white/grey/green/blue"
+
+
+def neither_file_nor_colour(spec: str) -> str:
+    """What is said of a background that names no file and no colour."""
+    return f"background '{spec}' is neither a file nor a colour (use a path, {COLOURS_SAID})"
+
+
 class Background:
     """Serves the background plate for each frame, sRGB-encoded and linear, fitted to the frame size.
 
@@ -131,15 +139,11 @@ class Background:
             self._mark_still()
             return
         if not self.spec.strip():  # Path("") is the working folder, and was refused as "." a folder
-            raise MediaError("the background is empty: give a picture, a clip or a colour "
-                             "(#RRGGBB, 'R,G,B' in 0–1, or black/white/grey/green/blue)")
+            raise MediaError(f"the background is empty: give a picture, a clip or a colour ({COLOURS_SAID})")
         if not Path(self.spec).exists() and parse_pattern(self.spec) is None:
             # a FileNotFoundError too, as a missing footage file is (a service catching it for a set
             # picture not copied yet missed this one)
-            raise MissingMediaError(
-                f"background '{self.spec}' is neither a file nor a colour "
-                "(use a path, #RRGGBB, 'R,G,B' in 0–1, or black/white/grey/green/blue)"
-            )
+            raise MissingMediaError(neither_file_nor_colour(self.spec))
         self.inputs = (self.spec,)
         self._source = PictureSource(self.spec, self._fit, what="background", footage_fps=fps,
                                      camera_log=camera_log, keep_light=True)
