@@ -402,6 +402,14 @@ def test_a_stopped_sequence_render_is_finished_by_its_start_and_an_earlier_one_i
     assert not any("kept in" in m for m in stopped(whole, 5))
     assert {p.name: p.read_bytes() for p in tmp_path.glob("whole.*")} == before
     assert not list(tmp_path.glob(".*staging*")) and not list(tmp_path.glob("*.lock"))
+    # a range into a new sequence too
+    with pytest.raises(KeyboardInterrupt), warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        run_job(source, ChromaKeyer(), JobOutputs(alpha=tmp_path / "r.%04d.exr"), start=3, end=10,
+                show_progress=False, on_frame=stop_after(6), keep_stopped_sequences=True)
+    assert sorted(p.name for p in tmp_path.glob("r.*")) == [f"r.{n:04d}.exr" for n in range(3, 7)]
+    assert any("the 4 finished frame(s) are kept in" in str(w.message) and "--start 7 " in str(w.message)
+               for w in said)
     # and without asking, nothing is kept (a library caller's job is all or nothing)
     with pytest.raises(KeyboardInterrupt):
         run_job(source, ChromaKeyer(), JobOutputs(alpha=tmp_path / "x.%04d.exr"), show_progress=False,

@@ -403,9 +403,9 @@ class ImageWriter(Writer):
             self._single = None
 
     def _keeps_part(self) -> bool:
-        # each frame is a whole file; a new sequence mixes with no earlier one, and a range mending an
-        # earlier one is not kept half done
-        return self._stage is not None and not self._patch and not self._stage.replaces_frames()
+        # each frame is a whole file, and a new sequence (a range's too) mixes with no earlier one; an
+        # earlier sequence is not left half replaced, nor half mended
+        return self._stage is not None and not self._stage.replaces_frames()
 
     def _discard(self) -> None:
         # Let frames being encoded land first, then take back every frame this writer wrote:
