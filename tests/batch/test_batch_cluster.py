@@ -33,6 +33,7 @@ from guangying.cli.batch_command import command_options
 from guangying.cli.main import cli
 from guangying.cli.matte_commands import composite, key
 from guangying.media import open_reader
+from guangying.media.outputs import OutputLock
 
 pytestmark = pytest.mark.slow
 COMMANDS = {"key": command_options(key), "composite": command_options(composite)}
@@ -280,9 +281,17 @@ def test_resume_after_interrupted_run(ray_cluster, shoot, reference):
         reference,
         ["long_comp.mov", "long_alpha.%04d.png", "b_comp.%04d.png", "c_comp.%04d.png"],
     )
-    # A third run has nothing left to do.
+    # A third run has nothing left to do; the lock files a killed run left beside finished shots' outputs
+    # go (they stayed: only the outputs a run writes were locked, and so swept)
+    left = []
+    for name in ("long_comp.mov", "b_comp.%04d.png"):
+        lock = OutputLock(shoot / "resumed" / name)
+        lock.release()
+        lock.path.write_text("999999999")  # a killed run's: its lock is free
+        left.append(lock.path)
     report, again = _resume(shots, jobs)
     assert again == [] and {s.status for s in report.shots} == {"skipped"}
+    assert not any(path.exists() for path in left)
 
 
 @pytest.mark.parametrize("how", ["--ray ADDRESS", "on this machine, beside a running cluster"])

@@ -572,6 +572,9 @@ def _plan_all(
             outcome.held_frames = list(done.get("held_frames", []))
             outcome.artefact_frames = list(done.get("artefact_frames", []))
             outcome.note = damage_note(outcome.held_frames, outcome.artefact_frames)
+            for final in shot.outputs.values():  # what a killed run left beside them (its lock files)
+                with contextlib.suppress(GuangyingError, OSError):  # (written by another run now: left)
+                    OutputLock(final).release()
             ended(outcome)
             continue
         try:
