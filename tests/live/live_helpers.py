@@ -241,3 +241,21 @@ def run_take(live: LiveProcess, sender: UdpSender, seconds: float) -> None:
     finally:
         sender.stop_now.set()
         live.kill()
+
+
+def take_slots(rows: list[dict]) -> list[int]:
+    """Where each sidecar row's frame sits in a live recording: recordings are constant-rate, each
+    processed frame in the slot of its time in the take and the dropped ones held, so that is its frame
+    number counted from the take's first."""
+    return [row["frame"] - rows[0]["frame"] for row in rows]
+
+
+def processed_frames(recording: Path, rows: list[dict]) -> list[np.ndarray]:
+    """The pictures of a live recording that the sidecar's rows name (not the holds between them)."""
+    from guangying.media import open_reader
+
+    with open_reader(recording) as reader:
+        pictures = [frame.rgb for frame in reader]
+    slots = take_slots(rows)
+    assert len(pictures) == slots[-1] + 1, (len(pictures), slots[-1])  # one per slot, to the last row's
+    return [pictures[slot] for slot in slots]

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from live_helpers import FPS, H, LiveProcess, UdpSender, W, free_port
+from live_helpers import FPS, H, LiveProcess, UdpSender, W, free_port, processed_frames
 
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import SettingsError
@@ -94,7 +94,8 @@ def test_a_take_records_the_camera_post_renders_the_set_from(plate_clip, tmp_pat
     assert plate_frames == [[row["frame"]] for row in _sidecar(tmp_path / "live.frames.jsonl")]
     post = _render_in_post(pano, plate, tmp_path)
     truth = [f.alpha_true for f in green_screen_clip(W, H, 40, seed=11)]
-    _assert_post_shows_what_live_showed(live, post, plate_frames, [t == 0 for t in truth])
+    _assert_post_shows_what_live_showed(live, tmp_path / "live.frames.jsonl", post, plate_frames,
+                                        [t == 0 for t in truth])
 
 
 def test_a_streamed_take_records_its_camera_for_the_copied_plate(plate_frames, tmp_path):
@@ -124,7 +125,8 @@ def test_a_streamed_take_records_its_camera_for_the_copied_plate(plate_frames, t
     post = _render_in_post(pano, plate, tmp_path, "--alpha", tmp_path / "post_alpha.####.png")
     with open_reader(tmp_path / "post_alpha.####.png") as reader:
         clear = [f.rgb[..., 0] == 0 for f in reader]
-    _assert_post_shows_what_live_showed(tmp_path / "live.mkv", post, plate_frames_seen, clear)
+    _assert_post_shows_what_live_showed(tmp_path / "live.mkv", tmp_path / "live.frames.jsonl", post,
+                                        plate_frames_seen, clear)
 
 
 class PanningHead:
@@ -190,12 +192,11 @@ def _render_in_post(pano, plate, folder, *more):  # type: ignore[no-untyped-def]
     return post
 
 
-def _assert_post_shows_what_live_showed(live, post, plate_frames, clear) -> None:  # type: ignore[no-untyped-def]
+def _assert_post_shows_what_live_showed(live, sidecar, post, plate_frames, clear) -> None:  # type: ignore[no-untyped-def]
     """Where the screen was clear (``clear[k]`` for plate frame k), each live frame matches the post render
     of its plate frame (``plate_frames``: the run of frames with its camera), and not that of the frame
     beside the run."""
-    with open_reader(live) as reader:
-        seen = [f.rgb for f in reader]
+    seen = processed_frames(live, _sidecar(sidecar))
     with open_reader(post) as reader:
         rendered = {f.index: f.rgb for f in reader}
     matched, shifted = [], []

@@ -341,15 +341,15 @@ def test_disk_full_on_a_sequence_removes_everything(tmp_path, monkeypatch):
 
 def test_disk_full_on_a_video_removes_the_temp_file(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real_mux = video_writer._mux
+    real_put = video_writer.VideoWriter._put
 
-    def mux_until_full(container, packets):
+    def put_until_full(writer, packets):
         calls["n"] += 1
         if calls["n"] > 3:
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_mux(container, packets)
+        real_put(writer, packets)
 
-    monkeypatch.setattr(video_writer, "_mux", mux_until_full)
+    monkeypatch.setattr(video_writer.VideoWriter, "_put", put_until_full)
     with pytest.raises(MediaError, match=r"disk is full while writing .*clip\.mov"):
         with open_writer(tmp_path / "clip.mov") as writer:
             for i in range(FRAMES):

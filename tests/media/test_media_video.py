@@ -327,3 +327,26 @@ def test_8_bit_colours_decode_without_bias(tmp_path, pix_fmt, matrix, full_range
     assert inside.sum() > 20
     assert abs(error.mean()) < 0.15, f"mean {error.mean():+.2f}/255"
     assert np.abs(error).max() < 0.75, f"max {np.abs(error).max():.2f}/255"
+
+
+@pytest.mark.parametrize("ext", [".mov", ".mkv", ".mp4"])
+def test_held_gaps_make_a_constant_rate_file_that_repeats_the_frame_before(tmp_path, ext):
+    # A live recording: frames at their times in the take, those the take dropped held. Placed at their
+    # own times, the file was variable-rate, and an editor counting frames read it short and off its sound.
+    times_s = [0.0, 0.04, 0.2, 0.24, 0.25, 0.5]  # slots 0, 1, 5, 6, 7 (one too early: the next), 12
+    path = tmp_path / f"take{ext}"
+    with open_writer(path, fps=25, width=WIDTH, height=HEIGHT, hold_gaps=True) as writer:
+        for i, time_s in enumerate(times_s):
+            writer.write(picture(i), time_s=100.0 + time_s)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        pictures = [(frame.time, frame.to_ndarray(format="rgb24")) for frame in container.decode(stream)]
+    assert len(pictures) == 13
+    np.testing.assert_allclose([t for t, _ in pictures], np.arange(13) / 25, atol=1e-6)
+    shown = [0, 1, 1, 1, 1, 2, 3, 4, 4, 4, 4, 4, 5]  # which frame each slot shows
+    for slot, (_, rgb) in enumerate(pictures):
+        errors = [np.abs(rgb / 255 - picture(i)).mean() for i in range(len(times_s))]
+        assert int(np.argmin(errors)) == shown[slot], (slot, errors)
+        if slot and shown[slot] == shown[slot - 1]:  # a hold: the very frame again (H.264 encodes it again)
+            held = np.abs(rgb.astype(int) - pictures[slot - 1][1]).max()
+            assert held <= (8 if ext == ".mp4" else 0), (slot, held)

@@ -38,17 +38,20 @@ from guangying.media.writer import Content
 
 def _recording_options(path: Path, timecode: str | None, pixel_aspect: Fraction,
                        plate: bool = False) -> dict[str, Any]:
-    """Writer options of a live recording. A video file places each frame at its time in the take
-    (its index at the camera's rate), so a frame the pipeline dropped is a hold, not a jump: the file
-    lasts as long as the take and stays on its timecode and on sound recorded beside it. Numbered one
-    by one, a take that dropped a third of its frames played a third fast and drifted off its timecode.
+    """Writer options of a live recording. A video file places each frame in the slot of its time in
+    the take at the camera's rate, and a frame the pipeline dropped is a hold of the frame before, not a
+    jump: the file is constant-rate, lasts as long as the take and stays on its timecode and on sound
+    recorded beside it. Numbered one by one, a take that dropped a third of its frames played a third
+    fast and drifted off its timecode. An encoded plate keeps each frame at its time instead.
     A plate in .mov is ProRes 422 HQ, a camera original's format: the camera sent no more than 4:2:2,
     and 4444 took half as long again to encode, more than a 2-core laptop has beside the keyer."""
     options: dict[str, Any] = {"profile": "422hq"} if plate and path.suffix.lower() == ".mov" else {}
     if pixel_aspect != 1:
         options["pixel_aspect"] = pixel_aspect
     if path.suffix.lower() in VIDEO_EXTENSIONS:
-        options["source_timing"] = True
+        # (the plate misses a frame only where its encoder fell behind, said; its camera track is
+        # numbered by the pictures it holds)
+        options["source_timing" if plate else "hold_gaps"] = True
         if timecode:
             options["timecode"] = timecode
     if path.suffix.lower() == ".mp4":
@@ -140,8 +143,9 @@ class Recorder:
     so an interrupted take never leaves a file that looks whole. The plate is recorded from every
     frame the camera delivers (:attr:`plate_tap`), or is its packets copied as sent
     (:attr:`plate_packet_tap`); the composite, the matte and the sidecar from the frames the pipeline
-    processed, each at its time in the take. With a tracked set (``camera``: its camera at a capture
-    time) the plate gets its camera track beside it (:mod:`guangying.live.take_camera`).
+    processed, each in the slot of its time in the take at the camera's rate (the dropped ones held).
+    With a tracked set (``camera``: its camera at a capture time) the plate gets its camera track beside
+    it (:mod:`guangying.live.take_camera`).
     """
 
     def __init__(

@@ -40,6 +40,7 @@ class _Format:
     codec_options: dict[str, str] = field(default_factory=dict)
     container_options: dict[str, str] = field(default_factory=dict)
     user_options: tuple[str, ...] = ()
+    intra_only: bool = False  # every packet decodes alone (a hold may repeat it)
 
 
 _FORMATS = {
@@ -58,13 +59,17 @@ _FORMATS = {
         pixel_format={"rgb": "yuv444p10le", "rgba": "yuva444p10le", "matte": "yuv444p10le"},
         codec_options={"vendor": "apl0"},
         user_options=("profile",),
+        intra_only=True,
     ),
     ".mkv": _Format(
         codec="ffv1",
         input_format={"rgb": "rgb48le", "rgba": "rgba64le", "matte": "gray16le"},
         pixel_format={"rgb": "gbrp16le", "rgba": "gbrap16le", "matte": "gray16le"},
         rgb_matrix=True,
-        codec_options={"level": "3"},
+        # every frame a keyframe (as archives write FFV1): each decodes alone, so a cut or a seek
+        # lands on any frame
+        codec_options={"level": "3", "g": "1"},
+        intra_only=True,
     ),
 }
 VIDEO_EXTENSIONS = tuple(_FORMATS)
@@ -74,11 +79,6 @@ H264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 # ProRes 422 HQ: a camera original's format (4:2:2 10-bit, as on-set recorders write), half again as
 # fast to encode as 4444 and as good for a plate that came 4:2:0 or 4:2:2 from the camera; no alpha
 _PRORES_422HQ = ("hq", "yuv422p10le")
-
-
-def _mux(container: av.container.OutputContainer, packets: Iterable[av.Packet]) -> None:
-    for packet in packets:
-        container.mux(packet)
 
 
 def container_options_for(path: Path) -> dict[str, str]:
@@ -113,6 +113,13 @@ class VideoWriter(Writer):
         # Variable-rate sources: frames keep the times given to write() (fine time base) instead of
         # being numbered at the constant rate, so the picture stays where the sound is.
         self._source_timing = bool(options.pop("source_timing", False))
+        # Live recordings: each frame in the slot of its time at the constant rate, a slot no frame
+        # reached repeating the frame before (a hold). At their own times, a take that dropped frames
+        # was a variable-rate file that editors (Resolve) and frame counts read short, off its sound.
+        self._hold_gaps = bool(options.pop("hold_gaps", False))
+        self._holds: dict[int, int] = {}  # an intra-coded frame's pts → copies of its packet to follow
+        self._last_packet: tuple[int, bytes, Fraction] | None = None  # (pts, data, time base): to copy
+        self._held_frame: av.VideoFrame | None = None  # the last frame, encoded again by other codecs
         self._times: deque[float] = deque()  # appended in the caller's thread, taken by the encoder
         self._first_time_s: float | None = None
         self._last_time_s = 0.0
@@ -132,7 +139,8 @@ class VideoWriter(Writer):
                 raise MediaError(f"{target}: {exc}") from exc
         unknown = set(options) - set(self._format.user_options)
         if unknown:
-            allowed = ", ".join(("timecode", "source_timing", "pixel_aspect", *self._format.user_options))
+            allowed = ", ".join(("timecode", "source_timing", "hold_gaps", "pixel_aspect",
+                                 *self._format.user_options))
             names = ", ".join(sorted(unknown))
             raise MediaError(f"{target}: unknown option(s) {names}; {target.suffix} takes {allowed}")
         self._codec_options = dict(self._format.codec_options)
@@ -175,7 +183,7 @@ class VideoWriter(Writer):
         return pixels
 
     def _note_time(self, time_s: float | None) -> None:
-        if not self._source_timing:
+        if not (self._source_timing or self._hold_gaps):
             return
         if time_s is None or not np.isfinite(time_s):
             time_s = self._last_time_s + 1 / float(self.fps) if self._first_time_s is not None else 0.0
@@ -232,20 +240,63 @@ class VideoWriter(Writer):
             # strictly increasing, whatever the source's timestamps do
             frame.pts = max(round(self._times.popleft() / _FINE_TIME_BASE), self._pts)
             self._pts = frame.pts + 1
+        elif self._hold_gaps:
+            frame.pts = max(round(self._times.popleft() * self.fps), self._pts)
         else:
             frame.pts = self._pts
             self._pts += 1
         self._encoded += 1
         try:
-            _mux(self._container, self._stream.encode(frame))
+            if self._hold_gaps:
+                self._hold_until(frame.pts)
+                self._pts = frame.pts + 1
+                self._held_frame = frame
+            self._put(self._stream.encode(frame))
         except (OSError, av.error.FFmpegError) as exc:
             # the frame's count, not its timestamp (which a timed recording keeps in 1/90000 s)
             where = f"at frame {self._encoded - 1}"
             raise MediaError(f"{describe_os_error(exc, self.target)} ({where})") from exc
 
+    def _hold_until(self, slot: int) -> None:
+        """Fill the slots from ``self._pts`` up to ``slot`` with the frame before."""
+        count = slot - self._pts
+        if count <= 0 or self._held_frame is None:
+            return
+        if not self._format.intra_only:
+            for pts in range(self._pts, slot):  # an all-skip frame: little work for the encoder
+                self._held_frame.pts = pts
+                self._put(self._stream.encode(self._held_frame))
+        elif self._last_packet is not None and self._last_packet[0] == self._pts - 1:
+            self._mux_copies(*self._last_packet, count)
+        else:  # still in the encoder's threads: copied when it comes out
+            self._holds[self._pts - 1] = count
+
+    def _put(self, packets: Iterable[av.Packet]) -> None:
+        assert self._container is not None
+        for packet in packets:
+            if not self._hold_gaps or not self._format.intra_only:
+                self._container.mux(packet)
+                continue
+            # an intra-coded frame stands alone: a hold of it is its packet again, not another encode
+            # (ProRes costs as much as the frame did, on a machine already dropping frames)
+            self._last_packet = (packet.pts, bytes(packet), packet.time_base)
+            self._container.mux(packet)
+            copies = self._holds.pop(self._last_packet[0], 0)
+            if copies:
+                self._mux_copies(*self._last_packet, copies)
+
+    def _mux_copies(self, pts: int, data: bytes, time_base: Fraction, count: int) -> None:
+        assert self._container is not None
+        for step in range(1, count + 1):
+            copy = av.Packet(data)
+            copy.stream, copy.time_base = self._stream, time_base
+            copy.pts = copy.dts = pts + step
+            copy.is_keyframe = True
+            self._container.mux(copy)
+
     def _flush(self) -> None:
         try:
-            _mux(self._container, self._stream.encode(None))
+            self._put(self._stream.encode(None))
             assert self._container is not None
             self._container.close()
         except (OSError, av.error.FFmpegError) as exc:
