@@ -82,6 +82,26 @@ def test_the_frame_count_never_goes_back():
     assert shown == [25, 30, 30, 40, 40], shown
 
 
+def test_the_bar_says_the_workers_start_until_frames_come():
+    # it sat at "0/2083 frames … ETA -:--:--" for the 5 minutes a first run's workers compiled
+    from io import StringIO
+
+    from rich.console import Console
+
+    from guangying.batch.progress import BatchProgress
+
+    progress = BatchProgress(2, 100, console=Console(file=StringIO(), force_terminal=True, width=160))
+    assert progress._progress is not None
+    description = lambda: progress._progress.tasks[0].description  # noqa: E731
+    assert description() == "shots 0/2, starting (workers start; a first run after an install or update " \
+        "compiles: minutes)"
+    progress.in_flight(0)
+    assert "starting" in description()
+    progress.in_flight(3)
+    assert description() == "shots 0/2"
+    progress.close()
+
+
 def test_the_last_log_line_counts_failed_shots_apart_and_has_a_rate_however_short_the_run():
     """It ended "batch: shots 32/32, 310/310 frames, ... fps  ETA -:--:--" on a 17 s run that failed a
     shot: the failed one counted among the done, and no rate under 10 s of frames."""

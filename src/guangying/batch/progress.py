@@ -48,6 +48,8 @@ class WholeRunRateColumn(ProgressColumn):
         return Text(rate_and_eta(task.completed, task.total, elapsed, task.fields.get("first")), style="cyan")
 
 
+STARTING = "starting (workers start; a first run after an install or update compiles: minutes)"
+
 class BatchProgress:
     """Frames of the whole batch on one bar, with the count of finished shots; silent when disabled.
     Frames count those of finished ranges and, as workers report them, those of ranges in flight."""
@@ -71,7 +73,7 @@ class BatchProgress:
                 WholeRunRateColumn(),
                 console=self._console,
             )
-            self._task = self._progress.add_task(self._label(), total=frames, first=None)
+            self._task = self._progress.add_task(self._bar_label(), total=frames, first=None)
             self._progress.start()
 
     def _label(self) -> str:
@@ -79,13 +81,17 @@ class BatchProgress:
         failed = f" ({self._failed} failed)" if self._failed else ""
         return f"shots {self._done}/{self._shots}{failed}"
 
+    def _bar_label(self) -> str:
+        # the bar sat at 0 for the 5 minutes a first run's workers compiled, as if the run had hung
+        return self._label() + ("" if self._first is not None else f", {STARTING}")
+
     def shots_done(self, count: int, failed: int = 0) -> None:
         """``count`` more shots finished (rendered, or found finished by an earlier run), ``failed``
         more failed."""
         self._done += count
         self._failed += failed
         if self._progress is not None:
-            self._progress.update(self._task, description=self._label())
+            self._progress.update(self._task, description=self._bar_label())
 
     def replan(self, frames: int) -> None:
         """The batch will render ``frames`` more (or, negative, fewer) than planned."""
@@ -115,7 +121,8 @@ class BatchProgress:
         if self._first is None and frames:
             self._first = (time.monotonic() - self._started, float(frames))
         if self._progress is not None:
-            self._progress.update(self._task, completed=frames, first=self._first)
+            self._progress.update(self._task, completed=frames, first=self._first,
+                                  description=self._bar_label())
 
     def refresh(self) -> None:
         if self._progress is not None:
@@ -137,7 +144,7 @@ class BatchProgress:
             if final and state.startswith("..."):  # all frames came at once: over the whole run, then
                 state = rate_and_eta(frames, self._total, now - self._started).strip()
         else:
-            state = "starting (workers start; a first run after an install or update compiles: minutes)"
+            state = STARTING
         self._console.print(f"batch: {self._label()}, {frames}/{self._total} frames, {state}",
                             highlight=False, soft_wrap=True)
 
