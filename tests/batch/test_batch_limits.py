@@ -1,4 +1,4 @@
-"""A batch's open files: one lock per output, held while the run lasts."""
+"""A batch's open files (one lock per output, held while the run lasts) and what a killed one left."""
 
 from __future__ import annotations
 
@@ -26,3 +26,20 @@ def test_a_batch_past_the_open_file_limit_raises_the_soft_limit_or_is_refused_be
         runner._check_open_file_limit(shots)
     limits["now"] = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
     runner._check_open_file_limit(shots)
+
+
+def test_ray_folders_of_batches_killed_with_9_are_swept_by_the_next(tmp_path, monkeypatch):
+    # each `kill -9` of a driver left its /tmp/guangying-ray-XXXX (a farm node collects them)
+    import os
+
+    from guangying.batch.runner import _ray_files_folder
+
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    dead = tmp_path / "guangying-ray-999999999-ab12cd"  # no such process
+    alive = tmp_path / f"guangying-ray-{os.getppid()}-ef34gh"  # a running batch's (our parent runs)
+    other = tmp_path / "guangying-ray-notes"
+    for folder in (dead, alive, other):
+        (folder / "session_latest").mkdir(parents=True)
+    made = _ray_files_folder()
+    assert not dead.exists() and alive.exists() and other.exists()
+    assert made.parent == tmp_path and made.name.startswith(f"guangying-ray-{os.getpid()}-")

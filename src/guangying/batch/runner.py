@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from guangying.base.errors import GuangyingError, NothingStartedError
+from guangying.base.processes import process_running
 from guangying.batch.jobs import Shot
 from guangying.batch.join import join_shot, remove_staging, sweep_stale_staging
 from guangying.batch.manifest import Manifest, manifest_path, probe_writable
@@ -205,12 +206,20 @@ def _quiet_default_token_note(record: logging.LogRecord) -> bool:
     return "Token authentication is enabled" not in record.getMessage()
 
 
+_RAY_FILES_PREFIX = "guangying-ray-"  # then the driver's process id
+
+
 def _ray_files_folder() -> Path:
     """A folder of its own for a local session's sockets and logs, in the system temp folder Ray would use
     (RAY_TMPDIR, TMPDIR, /tmp): under Ray's default /tmp/ray each batch left a session folder of logs
     that nothing removed."""
     base = os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp"  # noqa: S108 (Ray's own order)
-    return Path(tempfile.mkdtemp(prefix="guangying-ray-", dir=base))
+    # a batch killed with -9 left its folder (a farm node collects them): swept once its driver is gone
+    for left in Path(base).glob(f"{_RAY_FILES_PREFIX}*-*"):
+        pid = left.name[len(_RAY_FILES_PREFIX):].split("-")[0]
+        if pid.isdigit() and not process_running(int(pid)) and left.is_dir():
+            shutil.rmtree(left, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{_RAY_FILES_PREFIX}{os.getpid()}-", dir=base))
 
 
 def _init_local_ray(ray: Any, cpus: int) -> Path:  # noqa: ANN401
@@ -469,25 +478,9 @@ def _wait_for_exit(workers: list[str], timeout_s: float) -> None:
             pids.add(int(pid))
     deadline = time.monotonic() + timeout_s
     while pids and time.monotonic() < deadline:
-        pids = {pid for pid in pids if _running(pid)}
+        pids = {pid for pid in pids if process_running(pid)}
         if pids:
             time.sleep(0.05)
-
-
-def _running(pid: int) -> bool:
-    if os.path.isdir("/proc"):  # Linux: a zombie (killed, not yet reaped) counts as ended
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-                return stat.read().rpartition(")")[2].split()[0] != "Z"
-        except OSError:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _frames_left(state: _ShotState) -> int:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from guangying.base.atomic import check_output_folder, describe_os_error, side_name
 from guangying.base.errors import MediaError
+from guangying.base.processes import process_running
 from guangying.media.patterns import SequencePattern, parse_pattern
 
 PathLike = str | os.PathLike[str]
@@ -148,16 +149,6 @@ def _check_name_length(path: PathLike) -> None:
                          f"{LONGEST_NAME_BYTES}: give a shorter name; nothing was written")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
-
-
 def _dead_leftovers(folder: Path) -> list[tuple[os.DirEntry[str], str, int]]:
     """The hidden partial files and staging folders in ``folder`` whose process has ended: (entry, the
     output name they were for, the process id). A leftover of a process still alive is not listed."""
@@ -171,7 +162,7 @@ def _dead_leftovers(folder: Path) -> list[tuple[os.DirEntry[str], str, int]]:
         if match is None:
             continue
         pid = int(match.group("pid"))
-        if pid != os.getpid() and not _pid_alive(pid):
+        if pid != os.getpid() and not process_running(pid):
             found.append((entry, match.group("name"), pid))
     return found
 
