@@ -359,6 +359,13 @@ def test_a_schedulers_sigterm_stops_the_batch_as_it_stops_a_render(shoot, tmp_pa
     assert not list((tmp_path / "out").glob("long_alpha.*.png"))  # no finished-looking frames
 
 
+def _unused_port() -> int:
+    """A port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_a_script_falls_back_to_this_machine_after_a_cluster_it_cannot_reach(shoot, tmp_path):
     """A failed ray:// join left Ray's client mode half set up: the script's fallback run_batch on this
     machine then failed inside Ray with a bare AssertionError. (Its own process: Ray is process-wide.)
@@ -366,9 +373,7 @@ def test_a_script_falls_back_to_this_machine_after_a_cluster_it_cannot_reach(sho
     (tmp_path / "takes").mkdir()
     os.link(shoot / "takes" / "c.mp4", tmp_path / "takes" / "c.mp4")
     (tmp_path / "jobs.yaml").write_text("shots:\n  - {input: takes/c.mp4, command: key, alpha: out/a.mov}\n")
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _unused_port()
     script = f"""
 import os, ray, guangying as gy  # (importing Ray sets RAY_CLIENT_MODE, as long as it is imported)
 shots = gy.load_jobs("jobs.yaml")
@@ -401,9 +406,7 @@ def test_a_script_leaves_the_cluster_it_joined_and_ray_leaves_its_environment(ra
     the script's environment (PYTHONBREAKPOINT sent breakpoint() to Ray's remote debugger)."""
     os.link(shoot / "takes" / "c.mp4", tmp_path / "c.mp4")
     (tmp_path / "jobs.yaml").write_text("shots:\n  - {input: c.mp4, command: key, alpha: out/a.mov}\n")
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _unused_port()
     script = f"""
 import os, ray, guangying as gy
 shots = gy.load_jobs("jobs.yaml")
@@ -430,9 +433,7 @@ def test_a_head_address_nothing_answers_on_is_refused_at_once(shoot, tmp_path):
     printing its errors every 40 s, until Ctrl-C."""
     (tmp_path / "jobs.yaml").write_text("shots:\n  - {input: c.mp4, command: key, alpha: out/a.mov}\n")
     os.link(shoot / "takes" / "c.mp4", tmp_path / "c.mp4")
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _unused_port()
     script = f"""
 import guangying as gy
 try:

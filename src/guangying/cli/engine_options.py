@@ -45,12 +45,9 @@ def engine_options(matte_help: str = MATTE_HELP) -> list[Callable[[Any], Any]]:
 
 def camera_log_option() -> Callable[[Any], Any]:
     """``--camera-log``: the log curve and gamut of the footage (and of its clean plate)."""
-    return click.option(
+    return _log_option(
         "--camera-log",
-        type=click.Choice(["auto", "none", *CAMERA_LOG_NAMES]),
-        default="auto",
-        show_default=True,
-        help="Log footage (and its clean plate): the camera's log curve and gamut, converted to "
+        "Log footage (and its clean plate): the camera's log curve and gamut, converted to "
         "scene-linear BT.709; acescg / aces2065-1: the primaries of linear EXRs whose header names "
         "none. auto: as a Sony camera's metadata says; none: read as tagged.",
     )
@@ -59,11 +56,13 @@ def camera_log_option() -> Callable[[Any], Any]:
 def background_log_option() -> Callable[[Any], Any]:
     """``--background-log``: the log curve and gamut of a background picture or clip (``composite``,
     ``live``: the monitor showed a log plate flat where post decoded it)."""
-    return click.option(
+    return _log_option(
         "--background-log",
-        type=click.Choice(["auto", "none", *CAMERA_LOG_NAMES]),
-        default="auto",
-        show_default=True,
-        help="The background's camera log or primaries, as --camera-log takes them, where its file does "
+        "The background's camera log or primaries, as --camera-log takes them, where its file does "
         "not say them: a plate shot in LogC3 (read as display video otherwise), an untagged ACEScg EXR.",
     )
+
+
+def _log_option(name: str, help_text: str) -> Callable[[Any], Any]:
+    return click.option(name, type=click.Choice(["auto", "none", *CAMERA_LOG_NAMES]), default="auto",
+                        show_default=True, help=help_text)
