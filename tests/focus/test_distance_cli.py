@@ -133,6 +133,14 @@ def test_an_8_bit_grey_picture_is_not_taken_for_depth_or_faces_silently(tmp_path
     assert res.exit_code != 0 and "8-bit" in res.output and "16-bit" in res.output, res.output
 
 
+def test_a_missing_input_or_a_folder_is_said_as_such(tmp_path):
+    # taken for a face clip, both asked for "--focal-length and --sensor NAME"
+    res = CliRunner().invoke(cli, ["distance", str(tmp_path / "nothere.png")])
+    assert res.exit_code != 0 and "nothere.png not found" in res.output, res.output
+    res = CliRunner().invoke(cli, ["distance", str(tmp_path)])
+    assert res.exit_code != 0 and "is a folder: name a depth map, a clip or a picture sequence" in res.output
+
+
 def _walk_maps(folder, frames: int = 6, step_m: float = 0.2):
     """A person 0.5 m wide walking 4 → 3 m in front of a wall at 5 m, seen by a 640×480 depth camera
     (f 525 px): about 5 % of the map, under the 15 % a surface needs to be the subject of the whole

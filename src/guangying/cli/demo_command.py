@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shlex
+import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -28,18 +30,28 @@ def demo(output_dir: Path, frames: int, no_ai: bool) -> None:
     for path in written:
         click.echo(f"  {path.resolve()}")
     plate, set_image = output_dir / "green_screen_plate.mp4", output_dir / "virtual_set_launchpad.png"
+    program = _program()
     click.echo(
         "\nTry it live (the plate played as a camera; open the monitor in a browser):\n"
-        f"  guangying live {shlex.quote(str(plate.resolve()))} --loop "
+        f"  {program} live {shlex.quote(str(plate.resolve()))} --loop "
         f"--background {shlex.quote(str(set_image.resolve()))} --port 8080\n"
         "  → http://127.0.0.1:8080/"
     )
     pano, track = output_dir / "virtual_set_360.png", output_dir / "camera_move.csv"
     click.echo(
         "\nThe tracked shot from the command line (a track from `guangying track` works the same):\n"
-        f"  guangying composite {shlex.quote(str(plate.resolve()))} --set {shlex.quote(str(pano.resolve()))} "
+        f"  {program} composite {shlex.quote(str(plate.resolve()))} --set {shlex.quote(str(pano.resolve()))} "
         f"--camera-track {shlex.quote(str(track.resolve()))} --sensor s35 -o tracked.mp4"
     )
+
+
+def _program() -> str:
+    """How to call guangying from a new shell: `make demo` runs it from its .venv, which a new shell
+    has not activated (the commands printed failed as "guangying: command not found")."""
+    beside = Path(sys.executable).with_name("guangying")
+    if shutil.which("guangying") is None and beside.exists():
+        return shlex.quote(str(beside))
+    return "guangying"
 
 
 def register(cli: click.Group) -> None:

@@ -35,6 +35,11 @@ def detect_distance_kind(path: str | Path) -> Literal["depth", "r3d", "faces"]:
         if not numbers:
             raise MissingMediaError(pattern.none_found("frames"))
         return detect_distance_kind(pattern.path(numbers[0]))
+    if pattern is None and not Path(path).exists():  # taken for a face clip, it asked for a focal length
+        raise MissingMediaError(f"{path} not found")
+    if Path(path).is_dir():
+        raise MissingMediaError(f"{path} is a folder: name a depth map, a clip or a picture sequence in it "
+                                "(shot.%04d.png)")
     suffix = Path(path).suffix.lower()
     if suffix == ".r3d":
         return "r3d"
