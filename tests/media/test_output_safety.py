@@ -410,6 +410,24 @@ def test_a_stopped_sequence_render_is_finished_by_its_start_and_an_earlier_one_i
     assert sorted(p.name for p in tmp_path.glob("r.*")) == [f"r.{n:04d}.exr" for n in range(3, 7)]
     assert any("the 4 finished frame(s) are kept in" in str(w.message) and "--start 7 " in str(w.message)
                for w in said)
+    # a video of the same run is not kept: the hint says so (its --start made a short video without a word)
+    with pytest.raises(KeyboardInterrupt), warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        outputs = JobOutputs(alpha=tmp_path / "v.%04d.exr", foreground=tmp_path / "v.mov")
+        run_job(source, ChromaKeyer(), outputs, show_progress=False, on_frame=stop_after(4),
+                keep_stopped_sequences=True)
+    assert any("--start 5 with only these outputs renders the rest into them (" in str(w.message)
+               and "v.mov not kept: render it whole)" in str(w.message) for w in said)
+    assert not (tmp_path / "v.mov").exists()
+    # a matte that remembers frames past its default warm-up: how to make the rest exactly as one render
+    remembering = ChromaKeyer()
+    remembering.remembers_frames = True  # type: ignore[attr-defined]
+    with pytest.raises(KeyboardInterrupt), warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        run_job(source, remembering, JobOutputs(alpha=tmp_path / "n.%04d.exr"), show_progress=False,
+                on_frame=stop_after(8), keep_stopped_sequences=True, warm_up_before=4)
+    assert any("--start 9 with the same outputs" in str(w.message) and "--warm-up 8 as well makes the rest "
+               "exactly as one render (running over frames 1–8 again)" in str(w.message) for w in said)
     # and without asking, nothing is kept (a library caller's job is all or nothing)
     with pytest.raises(KeyboardInterrupt):
         run_job(source, ChromaKeyer(), JobOutputs(alpha=tmp_path / "x.%04d.exr"), show_progress=False,

@@ -453,7 +453,9 @@ def run_job(
         if not isinstance(matter, ChromaKeyer):  # an all-screen key is a clean plate: not asked
             report.empty_matte_frames = []
         backdrop_peak = plate.highlight_peak if isinstance(plate, Background) else None
-        stack.enter_context(_kept_when_stopped(writers, report, keep_stopped_sequences))
+        memory_from = source_first_frame(source) if getattr(matter, "remembers_frames", False) else None
+        stack.enter_context(_kept_when_stopped(writers, report, keep_stopped_sequences,
+                                               memory_from, warm_up_before))
         for n, frame in enumerate(reader):
             check_not_stopped()  # a Ctrl-C CPython dropped (raised in a C callback while numba compiled)
             rgb_srgb = display_srgb(frame.rgb, frame.transfer, info.highlight_peak)
@@ -514,19 +516,37 @@ def run_job(
 
 
 @contextlib.contextmanager
-def _kept_when_stopped(writers: dict[str, Writer], report: JobReport, keep: bool) -> Iterator[None]:
+def _kept_when_stopped(writers: dict[str, Writer], report: JobReport, keep: bool, memory_from: int | None,
+                       warm_up_before: int) -> Iterator[None]:
     """On a stop, keep what ``Writer.keep_finished`` may keep and say how to finish the render (a
-    long sequence render stopped at frame 5000 lost all of it)."""
+    long sequence render stopped at frame 5000 lost all of it). ``memory_from``: the source's first
+    frame, for a matte that remembers frames (a neural one)."""
     try:
         yield
     except (KeyboardInterrupt, SystemExit):
         if keep and report.first_written is not None:
-            kept = [writer for writer in writers.values() if writer.keep_finished()]
+            kept = {kind: writer for kind, writer in writers.items() if writer.keep_finished()}
             if kept:
                 # a stop between two writers' frames leaves one a frame ahead: that frame is rendered again
-                count = min(writer.frames_written for writer in kept)
-                warnings.warn(f"stopped: the {count} finished frame(s) are kept in "
-                              f"{', '.join(str(writer.target) for writer in kept)}; --start "
-                              f"{report.first_written + count} with the same outputs renders the rest into "
-                              "them", stacklevel=3)
+                count = min(writer.frames_written for writer in kept.values())
+                warnings.warn(_finish_hint(kept, [w for k, w in writers.items() if k not in kept],
+                                           report.first_written + count, count, memory_from,
+                                           warm_up_before), stacklevel=3)
         raise
+
+
+def _finish_hint(kept: dict[str, Writer], lost: list[Writer], start: int, count: int, memory_from: int | None,
+                 warm_up_before: int) -> str:
+    said = (f"stopped: the {count} finished frame(s) are kept in "
+            f"{', '.join(str(writer.target) for writer in kept.values())}; --start {start} with ")
+    if lost:  # a video of the same run, a sequence that was there before: rendered from --start, short
+        said += (f"only these outputs renders the rest into them ({', '.join(str(w.target) for w in lost)} "
+                 "not kept: render it whole)")
+    else:
+        said += "the same outputs renders the rest into them"
+    if memory_from is not None and start - memory_from > warm_up_before:
+        # its memory warmed up over fewer frames than the whole render saw: the join can show
+        said += (f"; a neural matte remembers frames: --warm-up {start - memory_from} as well makes the "
+                 f"rest exactly as one render (running over frames {memory_from}–{start - 1} again), "
+                 f"where the default {warm_up_before} may differ at the join")
+    return said
