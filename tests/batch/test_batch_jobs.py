@@ -417,9 +417,11 @@ shots:
   - {input: takes/c2.mp4, output: out/b.mp4, start: 100}
   - {input: takes/c1.mp4, output: out/c.mp4, name: c, crf: 99}
   - {input: takes/c2.mp4, output: out/d.xyz, name: d}
+  - {input: takes/c2.mp4, command: key, alpha: out/e.%04d.dpx, name: e}
 """)
     message = _refused(jobs)
-    assert "4 problem(s)" in message, message
+    assert "5 problem(s)" in message, message
+    assert "alpha 'out/e.%04d.dpx': mattes are not written as DPX here" in message
     assert "end frame 2 is before start frame 5" in message
     assert "start frame 100 is outside" in message
     assert "crf" in message and "99" in message

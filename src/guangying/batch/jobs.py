@@ -32,7 +32,7 @@ from guangying.base.files import FileContentError, UniqueKeyLoader, parse_proble
 from guangying.keyer import KeyerSettings
 from guangying.keyer.masks import load_clean_plate, load_mask
 from guangying.media import open_reader
-from guangying.media.image_writer import WRITTEN_EXTENSIONS
+from guangying.media.image_writer import NO_DPX_MATTES, WRITTEN_EXTENSIONS
 from guangying.media.outputs import LONGEST_NAME_BYTES, DiskPlace, disk_place
 from guangying.media.patterns import parse_pattern
 from guangying.media.reader import resolve_range
@@ -519,6 +519,8 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
                         problems.append(f"{where}: {key} '{text}': unknown output type; use .mp4, .mov, "
                                         ".mkv, a picture (.png/.exr/.tif/.jpg/.dpx) or a sequence such "
                                         "as shot.%04d.png")
+                    elif key == "alpha" and Path(text).suffix.lower() == ".dpx":  # else after others rendered
+                        problems.append(f"{where}: alpha '{text}': {NO_DPX_MATTES}")
                     elif Path(outputs[_OUTPUT_KIND[key]]).is_dir():  # else found after the shot rendered
                         problems.append(f"{where}: {key} '{text}' is a folder; name a file in it")
                     elif (closed := _unwritable_folder(Path(outputs[_OUTPUT_KIND[key]]))) is not None:

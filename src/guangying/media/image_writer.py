@@ -144,6 +144,10 @@ def _exr_timecode(timecode: str, fps: Fraction) -> Any:
     return code
 
 
+NO_DPX_MATTES = ("mattes are not written as DPX here (few readers take a one-channel one); use .exr, .png "
+                 "or .tif")
+
+
 class ImageWriter(Writer):
     """Writes each frame as its own picture: ``pattern`` numbers them; without a pattern the writer takes
     exactly one frame and writes ``target`` atomically. A sequence is written into a hidden staging
@@ -171,8 +175,7 @@ class ImageWriter(Writer):
         if content == "rgba" and ext not in _ALPHA_CAPABLE:
             raise MediaError(f"{target}: {ext} cannot hold alpha; use .png, .tif, .exr or .dpx for RGBA")
         if content == "matte" and ext == ".dpx":
-            raise MediaError(f"{target}: mattes are not written as DPX here (few readers take a one-channel "
-                             "one); use .exr, .png or .tif")
+            raise MediaError(f"{target}: {NO_DPX_MATTES}")
         self._ext = ext
         if ext == ".exr" and content == "rgba" and not premultiplied:
             # written as asked, but no header field can say so, and readers take it as premultiplied
