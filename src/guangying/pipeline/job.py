@@ -453,7 +453,8 @@ def run_job(
         if not isinstance(matter, ChromaKeyer):  # an all-screen key is a clean plate: not asked
             report.empty_matte_frames = []
         backdrop_peak = plate.highlight_peak if isinstance(plate, Background) else None
-        memory_from = source_first_frame(source) if getattr(matter, "remembers_frames", False) else None
+        remembers = keep_stopped_sequences and getattr(matter, "remembers_frames", False)
+        memory_from = source_first_frame(source) if remembers else None
         stack.enter_context(_kept_when_stopped(writers, report, keep_stopped_sequences,
                                                memory_from, warm_up_before))
         for n, frame in enumerate(reader):
