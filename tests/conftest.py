@@ -4,7 +4,8 @@ Without the converted models such tests skip, saying why — unless ``GUANGYING_
 (set by ``make test``, which installs them first): then a missing model fails the run, so a broken
 install can never pass as a green suite of skips.
 
-Also the suite's stand-in LiDAR: a TF-Luna on a pseudo-terminal pair (``pty_lidar``).
+Also the suite's stand-in LiDAR: a TF-Luna on a pseudo-terminal pair (``pty_lidar``), and a step of
+numba's compiler for a stop to land in (``llvmlite_step``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 import tty
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +99,26 @@ def pty_lidar() -> Iterator[Callable[[int], PtyLidar]]:
     yield plug_in
     for sensor in made:
         sensor.unplug()
+
+
+_LLVMLITE_STEP = """
+def compile_step(send, then):
+    send()
+    t = time.monotonic()
+    while time.monotonic() - t < 0.1:
+        pass
+    then()
+"""
+
+
+@pytest.fixture
+def llvmlite_step() -> Callable[[Callable[[], None], Callable[[], None]], None]:
+    """``step(send, then)``: runs ``send()`` (which sends a signal), 0.1 s of Python, then ``then()``, as
+    code of llvmlite's own files, as numba's LLVM runs while it compiles (it calls back into Python from
+    C, where a raised exception is dropped, and its objects' ``__del__`` run at any time)."""
+    import llvmlite
+
+    space = {"time": time}
+    stand_in = Path(llvmlite.__file__).parent / "binding" / "stand_in.py"
+    exec(compile(_LLVMLITE_STEP, str(stand_in), "exec"), space)
+    return space["compile_step"]

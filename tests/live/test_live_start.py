@@ -12,7 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -162,6 +164,40 @@ def test_ctrl_c_while_starting_ends_the_take_at_once_and_leaves_no_file(plate_cl
     assert session.source._container is None  # the source was closed
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # pytest's handler is back
+
+
+class CompilingMatter:
+    """The chroma keyer, whose first frame (the warm-up) runs a step of numba's compiler, in which Ctrl-C
+    arrives."""
+
+    def __init__(self, compile_step: Callable[[Callable[[], None], Callable[[], None]], None]) -> None:
+        self.compile_step = compile_step
+        self.inner = ChromaKeyer()
+        self.stepped: list[bool] = []
+
+    def process(self, rgb: np.ndarray, background_rgb: np.ndarray | None = None) -> MatteResult:
+        if not self.stepped:
+            self.compile_step(lambda: os.kill(os.getpid(), signal.SIGINT), lambda: self.stepped.append(True))
+        return self.inner.process(rgb, background_rgb)
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+
+def test_ctrl_c_in_the_compiler_while_starting_ends_the_start_once_out_of_it(plate_clip, llvmlite_step):
+    # Raised inside llvmlite's code (where LLVM calls back into Python, or one of its objects'
+    # __del__ runs), the stop was printed as "Exception ignored in …" with a traceback (seen on CI)
+    # before the start ended at its next step.
+    source = LiveSource(str(plate_clip), loop=True)
+    matter = CompilingMatter(llvmlite_step)
+    session = LiveSession(source, LiveSettings({"background": "black"}, source.width, source.height),
+                          matter_factory=lambda values, keyer: matter)
+    take = LiveTake(session.source, session.settings, session)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        take.run(duration_s=30)
+    assert matter.stepped, "the stop was raised inside the compiler's step"
+    assert "stand_in.py" not in {Path(str(entry.path)).name for entry in stopped.traceback}
+    assert session.stats()["frames_out"] == 0 and session.source._container is None
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from guangying.base import atomic
+from guangying.base import atomic, stops
 from guangying.base.errors import MediaError
 from guangying.cli.main import cli
 from guangying.media import open_reader, open_writer
@@ -469,7 +469,6 @@ def stop_handlers(monkeypatch):
 
     monkeypatch.setattr(stops, "_requested", [])
     monkeypatch.setattr(stops, "_raised", [])
-    monkeypatch.setattr(signals, "_deferred_s", 0.0)
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM)}
     signals.install_stop_handlers()
     try:
@@ -503,37 +502,24 @@ def test_a_stop_inside_the_threading_machinery_waits_until_the_main_thread_is_ou
     assert "threading.py" not in _files_in(stopped)
 
 
-def test_a_stop_inside_llvmlite_waits_until_the_main_thread_is_out(stop_handlers):
+def test_a_stop_inside_llvmlite_waits_until_the_main_thread_is_out(stop_handlers, llvmlite_step):
     # numba's LLVM calls back into Python from C while it compiles: a stop raised in such a callback
     # is dropped. So one that lands in llvmlite's code is raised once the main thread has left it.
-    import llvmlite
-
-    code = ("def compile_step(send):\n    send()\n    t = time.monotonic()\n"
-            "    while time.monotonic() - t < 0.3:\n        pass\n")
-    space = {"time": time}
-    exec(compile(code, str(Path(llvmlite.__file__).parent / "binding" / "stand_in.py"), "exec"), space)
-    finished = False
+    finished = []
     with pytest.raises(KeyboardInterrupt) as stopped:
-        space["compile_step"](lambda: os.kill(os.getpid(), signal.SIGINT))
-        finished = True
+        llvmlite_step(lambda: os.kill(os.getpid(), signal.SIGINT), lambda: finished.append(True))
         time.sleep(5)
     assert finished and "stand_in.py" not in _files_in(stopped)
 
 
-def test_a_deferred_stop_that_the_frame_loop_raised_is_not_raised_again(stop_handlers):
+def test_a_deferred_stop_that_the_frame_loop_raised_is_not_raised_again(stop_handlers, llvmlite_step):
     # Deferred (it landed in llvmlite), the stop was raised meanwhile by the job's frame loop; the
     # retry then raised it a second time, inside the clean-up the first one began (a stopped sequence
     # render kept its composite's frames and lost its matte's).
-    import llvmlite
-
     from guangying.base.stops import check_not_stopped
 
-    code = ("def compile_step(send, then):\n    send()\n    t = time.monotonic()\n"
-            "    while time.monotonic() - t < 0.1:\n        pass\n    then()\n")
-    space = {"time": time}
-    exec(compile(code, str(Path(llvmlite.__file__).parent / "binding" / "stand_in.py"), "exec"), space)
     with pytest.raises(KeyboardInterrupt):
-        space["compile_step"](lambda: os.kill(os.getpid(), signal.SIGINT), check_not_stopped)
+        llvmlite_step(lambda: os.kill(os.getpid(), signal.SIGINT), check_not_stopped)
     try:
         time.sleep(0.5)  # the clean-up
     except KeyboardInterrupt:
@@ -541,7 +527,7 @@ def test_a_deferred_stop_that_the_frame_loop_raised_is_not_raised_again(stop_han
 
 
 def test_a_stop_is_not_deferred_forever_by_a_long_block(stop_handlers, monkeypatch):
-    monkeypatch.setattr(stop_handlers, "_MAX_DEFERRAL_S", 0.2)
+    monkeypatch.setattr(stops, "_MAX_DEFERRAL_S", 0.2)
     started = time.monotonic()
     with pytest.raises(SystemExit) as stopped:
         _send_soon(signal.SIGTERM)

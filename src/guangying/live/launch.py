@@ -16,12 +16,13 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import urlparse
 
 from guangying.base.atomic import check_output_folder
-from guangying.base.errors import MissingInputError, SettingsError, StopSignal
+from guangying.base.errors import MissingInputError, SettingsError
+from guangying.base.stops import act_when_safe
 from guangying.lens.sensors import sensor_preset
 from guangying.live.capture import LiveSource, source_kind
 from guangying.live.focus_link import LiveFocus
@@ -280,13 +281,14 @@ class LiveTake:
             if self.feed is not None:
                 self.feed.close()
 
-    def _on_signal(self, signum: int, _frame: object) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.session.stats_.state == "starting":
-            # A compile can take minutes and checks no flag: interrupt it (run cleans up). Raised
-            # inside a C callback (numba's LLVM calls back into Python), the exception is printed and
-            # dropped, so the session is also told, and ends the start when its current step returns.
+            # A compile can take minutes and checks no flag: interrupt it (run cleans up), where an
+            # exception is not dropped (raised in llvmlite it was printed as "Exception ignored" and lost).
+            # The session is also told, and ends the start when its current step returns.
             self.session.interrupt_start(signum)
-            raise StopSignal(signum, "while starting")
+            act_when_safe(frame, self.session.end_interrupted_start)
+            return
         self._stopped_by_signal = True
         self.session.request_stop()
 

@@ -131,6 +131,7 @@ class LiveSession:
         self.background_choices = [*(background_choices or []), "grey", "black", "green", "blue", "white"]
         self._stop = threading.Event()
         self._start_interrupted_by: int | None = None
+        self._start_interrupt_raised = False
         self._built_version = 0
         self._engine_values: dict[str, Any] | None = None
         self._matter: Matter | None = None
@@ -223,8 +224,18 @@ class LiveSession:
         load) returns."""
         self._start_interrupted_by = signum
 
+    def end_interrupted_start(self) -> None:
+        """Carry out :meth:`interrupt_start` now, from a signal handler in the main thread: raise
+        :class:`StopSignal` while the take is starting (once: not into the clean-up after it was raised),
+        or stop a take that has begun since as :meth:`request_stop` does."""
+        if self.stats_.state == "starting":
+            self._check_start()
+        else:
+            self.request_stop()
+
     def _check_start(self) -> None:
-        if self._start_interrupted_by is not None:
+        if self._start_interrupted_by is not None and not self._start_interrupt_raised:
+            self._start_interrupt_raised = True
             raise StopSignal(self._start_interrupted_by, "while starting")
 
     def run(self, duration_s: float | None = None, linger_s: float = 1.5) -> LiveReport:
