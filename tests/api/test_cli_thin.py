@@ -1,6 +1,7 @@
 """The CLI stays a thin shell: argument handling only, errors turned into messages in one place."""
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,3 +52,14 @@ def test_the_check_finds_logic_and_swallowed_errors():
     )
     problems = _problems(probe)
     assert len(problems) == 2 and "numpy" in problems[0] and "MediaError" in problems[1]
+
+
+def test_help_loads_no_converter_runtime_or_interpolation():
+    # onnx (about a second with ml_dtypes), onnxruntime, scipy's interpolation and rotations, and
+    # scikit-image were loaded by every `--help`: 4–9 s on a busy laptop before a word was shown
+    code = ("import runpy, sys\nsys.argv = ['guangying', '--help']\ntry:\n"
+            "    runpy.run_module('guangying.cli.main', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "slow = ('onnx', 'onnxruntime', 'ml_dtypes', 'skimage', 'scipy.interpolate', 'scipy.spatial')\n"
+            "print('LOADED', [m for m in slow if m in sys.modules])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "Usage:" in out.stdout and "LOADED []" in out.stdout, out.stdout[-500:] + out.stderr[-2000:]

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import click
 
-from guangying.evaluation.demo import run_demo
-
 
 @click.command()
 @click.option(
@@ -25,6 +23,8 @@ from guangying.evaluation.demo import run_demo
 def demo(output_dir: Path, frames: int, no_ai: bool) -> None:
     """Run the main job on built-in footage: key a green-screen plate and matte a person without a
     screen, composite both into virtual sets, and write contact sheets (plate / matte / composite)."""
+    from guangying.evaluation.demo import run_demo  # late: scikit-image and scipy slow every --help
+
     written = run_demo(output_dir, frames, with_ai=not no_ai, log=click.echo)
     click.echo("\nDemo outputs:")
     for path in written:

@@ -22,16 +22,18 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
-from scipy.interpolate import PchipInterpolator
 
 from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.errors import InputFormatError
 from guangying.base.files import check_keys, read_json_or_yaml
 from guangying.lens.camera_calibration import FORMAT_NAME as CAMERA_CALIBRATION_FORMAT
+
+if TYPE_CHECKING:
+    from scipy.interpolate import PchipInterpolator
 
 # The longest lenses made focus from about 15 m (a 1200 mm f/5.6 at 14 m): a nearest point beyond this
 # is a file in millimetres or centimetres
@@ -130,6 +132,9 @@ class LensCalibration:
                 "re-measure the points that break the order"
             )
         self.distances_m, self.motor_positions = d[order], y
+        # late import: scipy.interpolate takes about a second, and the CLI's --help reaches this module
+        from scipy.interpolate import PchipInterpolator
+
         self._forward = PchipInterpolator(x, y, extrapolate=False)
         # PCHIP through monotone data is monotone, so a dense table inverts it to well below a count.
         self._table_d = np.linspace(x[0], x[-1], 8193)

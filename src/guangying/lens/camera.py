@@ -13,11 +13,22 @@ a pose into the matrix OpenCV's ``solvePnP``/``projectPoints`` work with.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from guangying.lens.optics import sensor_span_px
+
+if TYPE_CHECKING:
+    from scipy.spatial.transform import Rotation
+
+
+def _rotation() -> type[Rotation]:
+    # late import: scipy.spatial takes a third of a second, and the CLI's --help reaches this module
+    from scipy.spatial.transform import Rotation
+
+    return Rotation
+
 
 # OpenCV's camera axes expressed in the rig frame (x right, y up, z backwards): flip y and z.
 _CV_FROM_RIG = np.diag([1.0, -1.0, -1.0])
@@ -41,7 +52,7 @@ class CameraPose:
 
 def rotation_world_from_rig(pan_deg: float, tilt_deg: float, roll_deg: float) -> np.ndarray:
     """3×3 rotation taking rig axes (x right, y up, z backwards) to world axes."""
-    return Rotation.from_euler("YXZ", [-pan_deg, tilt_deg, -roll_deg], degrees=True).as_matrix()
+    return _rotation().from_euler("YXZ", [-pan_deg, tilt_deg, -roll_deg], degrees=True).as_matrix()
 
 
 def rotation_world_from_cv(pose: CameraPose) -> np.ndarray:
@@ -58,9 +69,9 @@ def pose_from_cv_extrinsics(rvec: np.ndarray, tvec: np.ndarray) -> CameraPose:
     >>> [round(v, 6) for v in (back.pan_deg, back.tilt_deg, back.roll_deg, back.z_m)]
     [10.0, -5.0, 2.0, 4.0]
     """
-    r_cv_from_world = Rotation.from_rotvec(np.asarray(rvec, np.float64).reshape(3)).as_matrix()
+    r_cv_from_world = _rotation().from_rotvec(np.asarray(rvec, np.float64).reshape(3)).as_matrix()
     r_world_from_rig = r_cv_from_world.T @ _CV_FROM_RIG
-    minus_pan, tilt, minus_roll = Rotation.from_matrix(r_world_from_rig).as_euler("YXZ", degrees=True)
+    minus_pan, tilt, minus_roll = _rotation().from_matrix(r_world_from_rig).as_euler("YXZ", degrees=True)
     position = -r_cv_from_world.T @ np.asarray(tvec, np.float64).reshape(3)
     return CameraPose(float(-minus_pan), float(tilt), float(-minus_roll), *map(float, position))
 
@@ -68,7 +79,7 @@ def pose_from_cv_extrinsics(rvec: np.ndarray, tvec: np.ndarray) -> CameraPose:
 def cv_extrinsics(pose: CameraPose) -> tuple[np.ndarray, np.ndarray]:
     """OpenCV extrinsics (rvec, tvec), world → camera, for ``cv2.projectPoints``."""
     r_cv_from_world = rotation_world_from_cv(pose).T
-    rvec = Rotation.from_matrix(r_cv_from_world).as_rotvec()
+    rvec = _rotation().from_matrix(r_cv_from_world).as_rotvec()
     tvec = -r_cv_from_world @ pose.position_m
     return rvec.reshape(3, 1), tvec.reshape(3, 1)
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 
 from guangying.base.errors import InputFormatError
 from guangying.base.files import check_keys, read_json_or_yaml
@@ -61,6 +60,9 @@ class ZoomCalibration:
             raise InputFormatError(f"{where}: focal length is not monotone in zoom counts; re-measure")
         object.__setattr__(self, "counts", c)
         object.__setattr__(self, "focal_lengths_mm", f)
+        # late import: scipy.interpolate takes about a second, and the CLI's --help reaches this module
+        from scipy.interpolate import PchipInterpolator
+
         object.__setattr__(self, "_log_f", PchipInterpolator(c, np.log(f), extrapolate=False))
 
     def focal_length_mm(self, counts: np.ndarray | float) -> np.ndarray:

