@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,7 @@ def live(**options: Any) -> None:
     from guangying.live.capture import source_kind
     from guangying.live.launch import open_live
     from guangying.live.session import STARTING_MESSAGE
+    from guangying.live.stats import DropWatch
 
     if source_kind(options["source"]) != "file":  # nothing was said while an encoder or camera started
         timeout_s = options["source_timeout"]
@@ -230,10 +232,9 @@ def live(**options: Any) -> None:
 
     take = open_live(options, on_waiting=say_waiting)
     source, server = take.source, take.server
-    click.echo(
-        f"live: {source.spec} {source.width}×{source.height} at {float(source.fps):g} fps, "
-        f"matte {take.settings.snapshot()[1].get('matte', 'chroma')}"
-    )
+    matte = take.settings.snapshot()[1].get("matte", "chroma")
+    click.echo(f"live: {source.spec} {source.width}×{source.height} at {float(source.fps):g} fps, "
+               f"matte {matte}")
     if server is not None:
         urls = server.opening_urls()
         click.echo(f"monitor: {urls[0]}  (stats: {server.url}stats.json; Ctrl-C or the page's stop ends)")
@@ -253,6 +254,17 @@ def live(**options: Any) -> None:
                 return
         # without a monitor nothing else says the take now runs (scripts and tests wait for this)
         click.echo("running: the take has started")
+        while not ended.wait(1.0):
+            stats = take.session.stats()
+            note = drops.check(stats["frames_in"], stats["dropped"], time.monotonic())
+            if note is not None:
+                click.echo(f"warning: {note}", err=True)
+
+    smaller = {"device": "a smaller picture (--video-size)", "stream": "a smaller picture from the sender"}
+    neural = matte in ("ai", "hybrid")
+    lighter = "a lighter matte (--int8; --matte chroma on a screen, fast without one), " if neural else ""
+    drops = DropWatch(f"To keep up: {lighter}{smaller.get(source_kind(options['source']), 'a smaller clip')} "
+                      "or a faster machine")
 
     notice = threading.Thread(target=say_when_it_runs, name="live-start-notice", daemon=True)
     notice.start()
