@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from guangying.cli.main import cli
-from guangying.live.take_names import unused_take_paths
+from guangying.live.take_names import describe_renumbered, unused_take_paths
 
 
 def _take(tmp_path: Path, *extra: str) -> str:
@@ -61,3 +61,14 @@ def test_a_recorded_sequence_counts_as_taken_by_any_of_its_frames(tmp_path):
                                         "matte": tmp_path / "m.%04d.exr", "sidecar": tmp_path / "log.csv"})
     assert number == 2
     assert chosen["matte"] == tmp_path / "m-2.%04d.exr" and chosen["sidecar"] == tmp_path / "log-2.csv"
+
+
+def test_an_earlier_takes_sidecar_left_alone_is_named_as_what_numbers_the_take(tmp_path):
+    # Its recording deleted, the sidecar beside it numbered the take, and saying why crashed (StopIteration)
+    (tmp_path / "t.frames.jsonl").write_bytes(b"an earlier take's log")
+    given = {"composite": tmp_path / "t.mov", "plate": None, "matte": None, "sidecar": None}
+    chosen, number = unused_take_paths(given)
+    assert number == 2
+    said = describe_renumbered(given, chosen)
+    assert said.startswith(f"{tmp_path / 't.frames.jsonl'} holds an earlier take: this take is recorded as "
+                           f"{tmp_path / 't-2.mov'}, {tmp_path / 't-2.frames.jsonl'}"), said

@@ -48,8 +48,7 @@ def unused_take_paths(paths: TakePaths) -> tuple[TakePaths, int]:
     """``paths`` (kind → path or None; ``sidecar`` None means beside the first recording) as given when
     none of the take's files exists yet, else all numbered with the first number that leaves every one
     new; and that number (1: as given)."""
-    first = next((p for k, p in paths.items() if k != "sidecar" and p is not None), None)
-    given = {**paths, "sidecar": paths.get("sidecar") or (sidecar_beside(first) if first else None)}
+    given = _with_sidecar(paths)
     number = 1
     while True:
         chosen = given if number == 1 else {
@@ -60,9 +59,15 @@ def unused_take_paths(paths: TakePaths) -> tuple[TakePaths, int]:
         number += 1
 
 
+def _with_sidecar(paths: TakePaths) -> TakePaths:
+    first = next((p for k, p in paths.items() if k != "sidecar" and p is not None), None)
+    return {**paths, "sidecar": paths.get("sidecar") or (sidecar_beside(first) if first else None)}
+
+
 def describe_renumbered(given: TakePaths, chosen: TakePaths) -> str:
-    """What the terminal says when a take is numbered: which file was there, and the new names."""
-    taken = next(os.fspath(p) for p in given.values() if p is not None and _exists(p))
+    """What the terminal says when a take is numbered: which file was there (the sidecar beside the
+    first recording too: left alone by an earlier take, it crashed this), and the new names."""
+    taken = next(os.fspath(p) for p in _with_sidecar(given).values() if p is not None and _exists(p))
     names = ", ".join(os.fspath(p) for p in chosen.values() if p is not None)
     return (f"{taken} holds an earlier take: this take is recorded as {names} "
             "(--overwrite replaces the earlier take instead)")
