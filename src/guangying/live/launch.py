@@ -376,6 +376,7 @@ def open_live(options: Mapping[str, Any],
                 camera_clock=source.rate_known,
                 camera_size=(source.width, source.height),
                 sound=source.sound_stream,
+                sound_replayed=source.kind == "file" and o["loop"],
                 camera=_live_camera(virtual_set),
                 timecode_count_at=source.timecode_count_at,
             )

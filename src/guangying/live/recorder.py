@@ -160,6 +160,7 @@ class Recorder:
         camera_clock: bool = True,
         camera_size: tuple[int, int] = (0, 0),
         sound: Any = None,  # noqa: ANN401
+        sound_replayed: bool = False,
         camera: CameraAt | None = None,
         timecode_count_at: TimecodeCounter | None = None,
         keep_free_bytes: int = KEEP_FREE_BYTES,
@@ -205,10 +206,11 @@ class Recorder:
         self._writers: dict[str, Writer] = {}
         self._sidecar = None if sidecar is None else _Sidecar(sidecar)
         self._first_time_s = self._last_time_s = 0.0
-        # the sender's sound (``sound``: its track, as a template) goes into a video composite too
+        # the sender's sound (``sound``: its track, as a template) goes into a video composite too; a
+        # clip's replayed under --loop (``sound_replayed``) is encoded again, to join its passes exactly
         self._sound: TakeSound | None = None
         if sound is not None and composite is not None and composite.suffix.lower() in VIDEO_EXTENSIONS:
-            self._sound = TakeSound(composite, sound)
+            self._sound = TakeSound(composite, sound, replayed=sound_replayed)
         self.frames = 0
 
     @property
