@@ -365,13 +365,18 @@ def test_focus_live_holds_through_an_unplugged_lidar_and_follows_it_again(tmp_pa
                 return
             received.append((time.monotonic(), decode_d1(data).focus))
 
-    def replug() -> None:  # 1 s of take at 2.5 m, 1.5 s unplugged, then a subject at 3.1 m
+    unplugged: list[float] = []  # when the cable was pulled, and when the sensor was back
+
+    def replug() -> None:  # the take at 2.5 m until focus has settled there, 1.5 s unplugged, then 3.1 m
         deadline = time.monotonic() + 300  # the take starts once the filter is compiled (loaded machines)
-        while not received and time.monotonic() < deadline:
+        # timed from the focus sent, not from the clock: on a loaded machine the filter settles later
+        while time.monotonic() < deadline and not (
+                len(received) > 20 and {f for _, f in received[-10:]} == {held_focus}):
             time.sleep(0.01)
-        time.sleep(1.0)
         sensor.unplug()
+        unplugged.append(time.monotonic())
         time.sleep(1.5)
+        unplugged.append(time.monotonic())
         back = pty_lidar(310)
         new = tmp_path / "new-link"
         new.symlink_to(back.name)
@@ -387,7 +392,7 @@ def test_focus_live_holds_through_an_unplugged_lidar_and_follows_it_again(tmp_pa
             warnings.simplefilter("always")
             res = CliRunner().invoke(cli, ["focus-live", "--port", str(link), "--freed",
                                            f"127.0.0.1:{rx.getsockname()[1]}", "--focal-length", "85",
-                                           "--f-number", "2", "--sensor", "ff", "--duration", "5",
+                                           "--f-number", "2", "--sensor", "ff", "--duration", "6",
                                            "--rate", "50", "--sensor-timeout", "0.5", *calibration])
     finally:
         threads[1].join(5)
@@ -401,15 +406,15 @@ def test_focus_live_holds_through_an_unplugged_lidar_and_follows_it_again(tmp_pa
     assert res.output.index("starting: preparing the focus filter") < res.output.index("Ctrl-C to stop")
     said = " ".join(str(w.message) for w in caught)
     assert "went away" in said and "is back" in said
-    t0 = received[0][0]  # the take's start
-    while_gone = [f for t, f in received if 1.3 < t - t0 < 2.4]
-    assert len(while_gone) > 30 and set(while_gone) == {held_focus}  # held, and still sent
+    gone_s, back_s = unplugged
+    while_gone = [f for t, f in received if gone_s < t < back_s]
+    assert len(while_gone) > 30 and set(while_gone) == {held_focus}, received  # held, and still sent
     if calibrated:  # the motor told what FreeD says, through the unplug
-        motor_while_gone = [f for t, f in motor_lines if 1.3 < t - t0 < 2.4]
+        motor_while_gone = [f for t, f in motor_lines if gone_s < t < back_s]
         assert len(motor_while_gone) > 30 and set(motor_while_gone) == {held_focus}, motor_lines[:80]
     assert abs(received[-1][1] - back_focus) <= 31  # following the sensor again (the filter settling in)
     # not snapped to it and one packet past (the output's move limit took the unplug for one tick)
-    assert max(f for t, f in received if t - t0 > 2.4) <= back_focus + 5, received[-60:]
+    assert max(f for t, f in received if t > back_s) <= back_focus + 5, received[-60:]
 
 
 def test_focus_live_says_when_the_lidar_sees_nothing_it_can_measure(pty_lidar):

@@ -230,17 +230,19 @@ def test_terminal_says_why_when_the_start_is_slow(plate_clip, tmp_path, stop):
 
 def test_a_stream_is_read_while_the_engine_starts(plate_frames):
     # ffmpeg buffers a UDP stream nobody reads, and an overrun buffer ends the read with EIO: left
-    # unread during a cold start's compile (minutes; here a 3 s warm-up and a small buffer, set in the
-    # URL as a user may), the take was lost the moment it started.
+    # unread during a cold start's compile (minutes; here a 6 s warm-up and a small buffer, set in the
+    # URL as a user may), the take was lost the moment it started. The buffer holds about 1.8 s of this
+    # stream (500 × 188 bytes at 50 kB/s): read while the engine starts, it never fills even on a loaded
+    # machine (a 0.2 s one did there).
     port = free_port(socket.SOCK_DGRAM)
     sender = UdpSender(plate_frames, port, seconds=60)
     sender.start()
     try:
-        source = LiveSource(f"udp://127.0.0.1:{port}?fifo_size=50", open_timeout_s=10)
+        source = LiveSource(f"udp://127.0.0.1:{port}?fifo_size=500", open_timeout_s=10)
         settings = LiveSettings({"background": "black"}, source.width, source.height)
         matter = GatedMatter(ChromaKeyer())
         session = LiveSession(source, settings, matter_factory=lambda values, keyer: matter)
-        threading.Timer(3.0, matter.release.set).start()
+        threading.Timer(6.0, matter.release.set).start()
         report = session.run(duration_s=2.0)
     finally:
         sender.stop_now.set()
