@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import subprocess
 import time
 import warnings
@@ -485,3 +486,39 @@ def test_a_read_only_disk_is_said_as_one(tmp_path):
             open_writer(mount_point / "a.mov")
     finally:
         subprocess.run(["umount", str(mount_point)], check=False)
+
+
+def test_a_sequence_render_that_fills_the_disk_keeps_its_finished_frames(tiny_disk, tmp_path):
+    """A long sequence render that filled its disk at frame 4000 lost every frame, where a stop keeps
+    them: now the finished frames stay (each a whole file), and freeing space then rendering from the
+    frame it names mends the sequence to what one render writes."""
+    from guangying.keyer import ChromaKeyer
+    from guangying.pipeline.job import JobOutputs, run_job
+
+    rng = np.random.default_rng(5)
+    source = tmp_path / "noise.%04d.png"
+    for n in range(1, 13):  # incompressible: each composite frame takes about 18 KB (16-bit PNG)
+        cv2.imwrite(str(source).replace("%04d", f"{n:04d}"), rng.integers(0, 256, (48, 64, 3), np.uint8))
+    whole = tmp_path / "whole.%04d.png"
+    run_job(source, ChromaKeyer(), JobOutputs(composite=whole), background="black", show_progress=False)
+    ballast = tiny_disk / "ballast.bin"
+    ballast.write_bytes(rng.bytes(150 * 1024))
+    target = tiny_disk / "c.%04d.png"
+    with (pytest.raises(MediaError, match="disk is full") as failed,
+          warnings.catch_warnings(record=True) as said):
+        warnings.simplefilter("always")
+        run_job(source, ChromaKeyer(), JobOutputs(composite=target), background="black", show_progress=False,
+                keep_stopped_sequences=True)
+    hint = next(str(w.message) for w in said if "finished frame(s)" in str(w.message))
+    kept = int(re.search(r"the (\d+) finished frame\(s\)", hint).group(1))
+    assert 2 <= kept < 12, hint
+    assert hint.startswith(f"the disk filled: the {kept} finished frame(s) are kept in {target}; once space "
+                           f"is free, --start {kept + 1} with the same outputs renders the rest"), hint
+    assert {p.name for p in tiny_disk.glob("c.*")} >= {f"c.{n:04d}.png" for n in range(1, kept + 1)}
+    assert not [p.name for p in tiny_disk.iterdir() if p.name.startswith(".")], failed.value
+    ballast.unlink()
+    run_job(source, ChromaKeyer(), JobOutputs(composite=target), background="black", show_progress=False,
+            start=kept + 1)
+    for n in range(1, 13):
+        name = f"{n:04d}.png"
+        assert (tiny_disk / f"c.{name}").read_bytes() == (tmp_path / f"whole.{name}").read_bytes(), n

@@ -410,6 +410,17 @@ class ImageWriter(Writer):
         # earlier sequence is not left half replaced, nor half mended
         return self._stage is not None and not self._stage.replaces_frames()
 
+    def _commit_saved(self) -> int:
+        assert self._pool is not None and self._stage is not None  # (as _keeps_part requires)
+        self._pool.shutdown(wait=True, cancel_futures=True)  # the frames being saved land or fail
+        self._in_flight.clear()
+        saved = set(self._stage.commit(self._patch))
+        self._stage = None
+        count = 0
+        while self.first_frame + count in saved:
+            count += 1
+        return count
+
     def _discard(self) -> None:
         # Let frames being encoded land first, then take back every frame this writer wrote:
         # a sequence cut short would look finished.

@@ -257,9 +257,33 @@ class Writer:
             self._release()
         return True
 
+    def keep_saved(self) -> int:
+        """After a failed write (a full disk): keep the frames already saved, as :meth:`keep_finished`
+        does, and drop those still queued (they would fail the same way). Returns how many frames from
+        the first are kept, without a gap (0: none, aborted as :meth:`abort`)."""
+        if self._closed:
+            return 0
+        if self._sink is None or not self._keeps_part():
+            self.abort()
+            return 0
+        self._closed = True
+        try:
+            self._sink.abort()
+            return self._commit_saved()
+        except BaseException:
+            self._discard()
+            return 0
+        finally:
+            self._release()
+
     def _keeps_part(self) -> bool:
         """Whether the frames written so far may be saved after a stop (:meth:`keep_finished`)."""
         return False
+
+    def _commit_saved(self) -> int:
+        """Commit the frames saved so far (for :meth:`keep_saved`; only a writer whose
+        :meth:`_keeps_part` can be true); how many from the first, without a gap."""
+        raise NotImplementedError
 
     def __enter__(self) -> Writer:
         return self

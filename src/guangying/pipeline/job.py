@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -520,8 +521,8 @@ def run_job(
 def _kept_when_stopped(writers: dict[str, Writer], report: JobReport, keep: bool, memory_from: int | None,
                        warm_up_before: int) -> Iterator[None]:
     """On a stop, keep what ``Writer.keep_finished`` may keep and say how to finish the render (a
-    long sequence render stopped at frame 5000 lost all of it). ``memory_from``: the source's first
-    frame, for a matte that remembers frames (a neural one)."""
+    long sequence render stopped at frame 5000 lost all of it); on a full disk, what ``Writer.keep_saved``
+    may. ``memory_from``: the source's first frame, for a matte that remembers frames (a neural one)."""
     try:
         yield
     except (KeyboardInterrupt, SystemExit):
@@ -530,16 +531,37 @@ def _kept_when_stopped(writers: dict[str, Writer], report: JobReport, keep: bool
             if kept:
                 # a stop between two writers' frames leaves one a frame ahead: that frame is rendered again
                 count = min(writer.frames_written for writer in kept.values())
-                warnings.warn(_finish_hint(kept, [w for k, w in writers.items() if k not in kept],
+                warnings.warn(_finish_hint("stopped", kept, [w for k, w in writers.items() if k not in kept],
+                                           report.first_written + count, count, memory_from,
+                                           warm_up_before), stacklevel=3)
+        raise
+    except MediaError as exc:
+        if keep and report.first_written is not None and _disk_full(exc):
+            counts = {kind: writer.keep_saved() for kind, writer in writers.items()}
+            kept = {kind: writers[kind] for kind, count in counts.items() if count}
+            if kept:
+                count = min(counts[kind] for kind in kept)
+                warnings.warn(_finish_hint("the disk filled", kept,
+                                           [w for k, w in writers.items() if k not in kept],
                                            report.first_written + count, count, memory_from,
                                            warm_up_before), stacklevel=3)
         raise
 
 
-def _finish_hint(kept: dict[str, Writer], lost: list[Writer], start: int, count: int, memory_from: int | None,
-                 warm_up_before: int) -> str:
-    said = (f"stopped: the {count} finished frame(s) are kept in "
-            f"{', '.join(str(writer.target) for writer in kept.values())}; --start {start} with ")
+def _disk_full(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _finish_hint(why: str, kept: dict[str, Writer], lost: list[Writer], start: int, count: int,
+                 memory_from: int | None, warm_up_before: int) -> str:
+    said = (f"{why}: the {count} finished frame(s) are kept in "
+            f"{', '.join(str(writer.target) for writer in kept.values())}; "
+            + ("once space is free, " if why == "the disk filled" else "") + f"--start {start} with ")
     if lost:  # a video of the same run, a sequence that was there before: rendered from --start, short
         said += (f"only these outputs renders the rest into them ({', '.join(str(w.target) for w in lost)} "
                  "not kept: render it whole)")
