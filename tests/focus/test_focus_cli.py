@@ -361,7 +361,9 @@ def test_focus_live_holds_through_an_unplugged_lidar_and_follows_it_again(tmp_pa
         while True:
             try:
                 data = rx.recvfrom(64)[0]
-            except OSError:
+            except TimeoutError:  # nothing yet: a first run compiles the filter for a minute
+                continue
+            except OSError:  # closed
                 return
             received.append((time.monotonic(), decode_d1(data).focus))
 
@@ -415,6 +417,41 @@ def test_focus_live_holds_through_an_unplugged_lidar_and_follows_it_again(tmp_pa
     assert abs(received[-1][1] - back_focus) <= 31  # following the sensor again (the filter settling in)
     # not snapped to it and one packet past (the output's move limit took the unplug for one tick)
     assert max(f for t, f in received if t > back_s) <= back_focus + 5, received[-60:]
+
+
+def test_focus_live_waits_for_a_lidar_unplugged_while_it_prepares(tmp_path, pty_lidar):
+    """The cable pulled during the filter's compile (minutes on a first run): focus-live ended with the
+    port's error once it had compiled. Now it says so and waits for the sensor, as during the take."""
+    from guangying.focus.live import run_lidar_live
+
+    link = tmp_path / "usb-Benewake_TF-Luna-if00-port0"
+    first = pty_lidar(250)
+    link.symlink_to(first.name)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(0.5)
+
+    def plug_back() -> None:
+        time.sleep(1.0)
+        back = pty_lidar(310)
+        new = tmp_path / "new-link"
+        new.symlink_to(back.name)
+        new.replace(link)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stats = run_lidar_live(str(link), ControllerConfig(85, 2.0, 0.03), f"127.0.0.1:{rx.getsockname()[1]}",
+                               duration_s=4.0, on_preparing=lambda: (first.unplug(), threading.Thread(
+                                   target=plug_back, daemon=True).start()))
+    said = " ".join(str(w.message) for w in caught)
+    assert "went away" in said and "is back" in said, said
+    assert stats.readings > 20
+    focus = []
+    with contextlib.suppress(OSError):
+        while True:
+            focus.append(decode_d1(rx.recvfrom(64)[0]).focus)
+    rx.close()
+    assert focus and abs(focus[-1] - 3100) <= 31  # following the sensor plugged back
 
 
 def test_focus_live_says_when_the_lidar_sees_nothing_it_can_measure(pty_lidar):

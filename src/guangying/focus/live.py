@@ -200,7 +200,10 @@ def run_lidar_live(
         if on_preparing is not None:
             on_preparing()
         controller.warm_up()  # compile before the take's clock starts (LiveFocus.start does the same)
-        source.discard_waiting()  # what came meanwhile, read now, would be one burst of old readings
+        # what came meanwhile, read now, would be one burst of old readings; a sensor unplugged meanwhile
+        # is said and waited for by the first read, as during the take (it ended focus-live)
+        with contextlib.suppress(SensorGoneError):
+            source.discard_waiting()
         if on_open is not None:
             on_open()
         stats = LiveStats()

@@ -4,6 +4,7 @@ lens defocus of the virtual set."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from dataclasses import dataclass
@@ -97,7 +98,10 @@ class LiveFocus:
         # it queued meanwhile, read now, would be one burst of old readings stamped as read
         discard = getattr(self.source, "discard_waiting", None)  # a TF LiDAR's; other sources queue nothing
         if discard is not None:
-            discard()
+            # a sensor unplugged meanwhile is said and waited for by the thread's first read (it failed
+            # the take's start)
+            with contextlib.suppress(SensorGoneError):
+                discard()
         self._thread.start()
 
     def _on_output(self, out: FocusOutput, reading: DistanceReading) -> None:
