@@ -749,3 +749,46 @@ def test_an_output_name_too_long_for_a_file_system_is_refused_before_rendering(t
         result = _invoke("key", tmp_path / "s.%04d.png", "--alpha", tmp_path / output, "--quiet")
         assert result.exit_code != 0 and "bytes long; a file system takes 255" in result.output
         assert len(result.output) < 500 and not list(tmp_path.glob(".*")), result.output
+
+
+def test_an_output_named_by_a_symbolic_link_is_written_to_the_file_it_names(tmp_path):
+    # Outputs linked into a conform or shared folder: the rename replaced the link with the new file,
+    # and the file it named kept the old render, exit 0 and "wrote …"
+    import av
+
+    share, conform = tmp_path / "share", tmp_path / "conform"
+    share.mkdir()
+    conform.mkdir()
+    names = ("v.mp4", "a.png", "t.csv", "c.mov")
+    for name in names:
+        (share / name).write_bytes(b"an old render")
+        (conform / name).symlink_to(share / name)
+    frame = np.full((48, 64, 3), 0.5, np.float32)
+    with open_writer(conform / "v.mp4", fps=25) as writer:
+        for _ in range(3):
+            writer.write(frame)
+    with open_writer(conform / "a.png", content="matte") as writer:
+        writer.write(None, alpha=np.full((48, 64), 0.25, np.float32))
+    atomic.write_text(conform / "t.csv", "frame,distance_m\n")
+    clip = tmp_path / "clip.mov"  # with sound: the composite's sound is laid in by a second rename
+    with av.open(str(clip), "w") as container:
+        video, sound = container.add_stream("mpeg4", rate=25), container.add_stream("pcm_s16le", rate=48000)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        for n in range(5):
+            picture = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 120, np.uint8), format="rgb24")
+            picture.pts = n
+            container.mux(video.encode(picture))
+            block = av.AudioFrame.from_ndarray(np.zeros((1, 1920), np.int16), format="s16", layout="mono")
+            block.sample_rate, block.pts = 48000, n * 1920
+            container.mux(sound.encode(block))
+        container.mux(video.encode(None))
+    res = CliRunner().invoke(cli, ["composite", str(clip), "-b", "black", "-o", str(conform / "c.mov")])
+    assert res.exit_code == 0, res.output
+    for name in names:
+        assert (conform / name).is_symlink(), name
+        assert (share / name).read_bytes() != b"an old render", name
+    assert (share / "t.csv").read_text() == "frame,distance_m\n"
+    with av.open(str(conform / "c.mov")) as container:
+        assert container.streams.audio and container.streams.video[0].frames == 5
+    with open_reader(conform / "v.mp4") as reader:
+        assert len(list(reader)) == 3

@@ -25,6 +25,17 @@ def side_name(name: str) -> str:
     return f"{raw[:_SIDE_NAME_BYTES - 13].decode(errors='ignore')}~{hashlib.sha1(raw).hexdigest()[:12]}"
 
 
+def through_link(target: Path) -> Path:
+    """Where writing ``target`` lands: the file a symbolic link there names, else ``target`` (renamed
+    onto the link, an output replaced the link, and the file it named stayed stale: a conform folder's
+    link to a render went on showing the old render)."""
+    try:
+        linked = target.is_symlink()
+    except OSError:  # a name too long: said where it is written
+        return target
+    return Path(os.path.realpath(target)) if linked else target
+
+
 def partial_path(target: Path) -> Path:
     """Hidden temp name in the target's folder (same file system, so os.replace is atomic). The real
     extension stays last because muxers and image encoders choose the format from it."""
@@ -117,6 +128,7 @@ def library_os_error(message: str) -> OSError:
 def write_with(target: Path, save: Callable[[Path], None]) -> None:
     """Atomically create ``target`` with ``save(temp_path)`` (for encoders that only write to a path);
     on failure nothing is left behind and MediaError names ``target``."""
+    target = through_link(target)
     temp = partial_path(target)
     try:
         save(temp)

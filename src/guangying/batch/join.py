@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import av.error
 
-from guangying.base.atomic import describe_os_error, partial_path, remove_quietly
+from guangying.base.atomic import describe_os_error, partial_path, remove_quietly, through_link
 from guangying.base.errors import MediaError
 from guangying.batch.jobs import Shot
 from guangying.batch.plan import ShotPlan
@@ -43,6 +43,7 @@ def concat_video(
 ) -> int:
     """Copy the packets of ``segments`` (same codec and size) into ``target`` atomically; returns the
     frame count. ``audio_from``: a source whose sound from frame ``first_frame`` is laid over it."""
+    target = through_link(target)
     temp = partial_path(target)
     options = _CONTAINER_OPTIONS.get(target.suffix.lower(), {})
     frames = 0

@@ -24,6 +24,7 @@ from guangying.base.atomic import (
     describe_os_error,
     partial_path,
     remove_quietly,
+    through_link,
     write_text as atomic_write_text,
 )
 from guangying.base.errors import InputFormatError, MediaError, SettingsError
@@ -92,7 +93,7 @@ class TrackWriter:
     is checked when the writer opens, before any work is done."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = through_link(Path(path))
         # x.txt held CSV: a reader going by the name was misled
         check_written_as(self.path, (".csv", ".json"), "a focus track")
         self.json = self.path.suffix.lower() == ".json"

@@ -16,7 +16,7 @@ from typing import Any
 
 import av
 
-from guangying.base.atomic import check_output_folder, partial_path, remove_quietly
+from guangying.base.atomic import check_output_folder, partial_path, remove_quietly, through_link
 from guangying.base.errors import MediaError, SettingsError
 from guangying.live.capture import CapturedFrame
 from guangying.live.disk_watch import KEEP_FREE_BYTES, DiskWatch, disk_free_bytes
@@ -347,6 +347,7 @@ class _Sidecar:
             if self._handle is None:
                 self._fields = [name for name, value in table.items()
                                 if name not in CAMERA_FIELDS or value is not None]
+                self.path = through_link(self.path)
                 self._temp = partial_path(self.path)
                 self._handle = open(self._temp, "w", encoding="utf-8", newline="")  # open for the take
                 if self.path.suffix.lower() == ".csv":

@@ -9,7 +9,7 @@ from numbers import Integral
 from pathlib import Path
 from typing import Any
 
-from guangying.base.atomic import check_output_folder
+from guangying.base.atomic import check_output_folder, through_link
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.timecode import standard_rate
 from guangying.media.camera_log import named_camera_log
@@ -125,7 +125,7 @@ def open_writer(
     """
     rate = as_fps(fps)
     pattern = parse_pattern(target)
-    path = Path(target)
+    path = Path(target) if pattern is not None else through_link(Path(target))
     if premultiplied is None:
         premultiplied = content == "rgba" and path.suffix.lower() == ".exr"
     check_output_folder(path)

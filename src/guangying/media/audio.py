@@ -27,7 +27,7 @@ import av
 import av.error
 import numpy as np
 
-from guangying.base.atomic import describe_os_error, partial_path, remove_quietly
+from guangying.base.atomic import describe_os_error, partial_path, remove_quietly, through_link
 from guangying.base.errors import MediaError
 
 _PCM_ANY_ENDIAN = ("s16", "s24", "s32", "f32", "f64")
@@ -118,6 +118,7 @@ def mux_with_audio(
     failed (the picture could be written alone), MediaError otherwise (a full disk). ``frame_rate``: the
     video's own (see :func:`copy_video_stream`). ``sound_name``: what warnings call the sound's source
     (default its path; a live take's sound is kept in a hidden side file, said as the take's)."""
+    target = through_link(target)
     temp = partial_path(target)
     name = sound_name or str(source)
     try:
