@@ -24,6 +24,7 @@ import pytest
 from av.audio.frame import AudioFrame
 from click.testing import CliRunner
 from live_helpers import (
+    FPS,
     SOUND_RATE,
     H,
     LiveProcess,
@@ -1130,3 +1131,37 @@ def test_a_takes_timecode_is_the_time_of_day_its_pictures_were_taken(plate_frame
     assert len(offsets_s) > 20
     # each frame's timecode is its own capture time, to the frame it falls in (it was 0.69 s late)
     assert max(abs(o) for o in offsets_s) <= 1.5 / float(source.fps), (min(offsets_s), max(offsets_s))
+
+
+def test_a_clip_played_as_the_camera_keeps_its_clock_through_a_stall(plate_clip, monkeypatch):
+    """A clip played live on a busy machine: each stall (0.1–0.3 s when other load rose) delayed every
+    picture after it, so a 240 s take held 5849 of its 6000 frames, ran 6 s behind the clock and its
+    timecode, and counted none of them dropped. A camera's picture whose time has passed is gone: let
+    go, counted, and the clip plays on on its clock."""
+    from guangying.live import capture
+
+    shown = capture.display_srgb
+    delivered = []
+
+    def stalls_at_the_tenth(*args, **kwargs):
+        delivered.append(1)
+        if len(delivered) == 10:
+            time.sleep(0.4)  # the machine busy: this picture reaches the take 0.4 s late
+        return shown(*args, **kwargs)
+
+    monkeypatch.setattr(capture, "display_srgb", stalls_at_the_tenth)
+    source = LiveSource(str(plate_clip), loop=True)
+    indices = []
+    try:
+        source.begin_take()
+        source.start()
+        started = time.monotonic()
+        while time.monotonic() - started < 3.0:
+            item = source.get(0.1)
+            if item is not None:
+                indices.append(item.index)
+    finally:
+        source.stop()
+    assert source.dropped >= 5, (source.dropped, indices)  # the late ones, counted
+    assert indices[-1] >= 3.0 * FPS - 4, indices  # on the clock at the end (10 frames behind before)
+    assert indices == sorted(set(indices))

@@ -14,6 +14,7 @@ import OpenEXR
 import pytest
 
 import guangying as gy
+from guangying.base.timecode import timecode_at
 from guangying.media.picture_timing import picture_timing
 
 
@@ -398,3 +399,34 @@ def test_a_premultiplied_dpx_is_premultiplied_in_its_codes(tmp_path):
     expected = float(linear_to_cineon(np.array([0.18], np.float32))[0]) * 1023 * 0.5
     assert np.abs(codes[:, 2:, 0].astype(float) - expected).max() <= 1.5, (codes[0, 2, 0], expected)
     assert codes[:, :2, :3].max() == 0 and codes[:, :2, 3].max() == 0
+
+
+@pytest.mark.parametrize(("fps", "start", "drop_bit"), [
+    (Fraction(50), "23:59:59:40", False), (Fraction(48), "01:00:00:40", False),
+    (Fraction(60000, 1001), "00:00:59;56", True), (Fraction(25), "10:00:00:20", False),
+])
+def test_a_dpx_timecode_above_30_fps_counts_frame_pairs(tmp_path, fps, start, drop_bit):
+    """SMPTE 12M above 30 fps counts frame pairs (0–29) and marks a pair's second frame with the field
+    phase, as the EXR's does. Packed as 0–59, frame 40 of a 50p second read in ffmpeg and OpenImageIO as
+    frame 0 with the drop-frame flag, and 48 and 50p sequences read back with no timecode at all."""
+    import OpenImageIO as oiio
+
+    with gy.open_writer(tmp_path / "f.%04d.dpx", fps=fps, first_frame=1, timecode=start) as writer:
+        for _ in range(6):
+            writer.write(np.full((8, 8, 3), 0.18, np.float32), transfer="linear")
+    with gy.open_reader(tmp_path / "f.%04d.dpx") as reader:
+        read = [frame.timecode for frame in reader]
+    assert read == [timecode_at(start, n, fps) for n in range(6)]  # round trip, every frame
+    for n in range(1, 7):
+        packed = int.from_bytes((tmp_path / f"f.{n:04d}.dpx").read_bytes()[1920:1924], "big")
+        frames_byte, seconds_byte = packed & 0xFF, (packed >> 8) & 0xFF
+        frame = int(read[n - 1][-2:])
+        pair, phase = divmod(frame, 2) if fps > 30 else (frame, 0)
+        assert frames_byte & 0x3F == (pair // 10) << 4 | pair % 10, read[n - 1]
+        assert bool(frames_byte & 0x40) == drop_bit and bool(seconds_byte & 0x80) == bool(phase)
+    spec = oiio.ImageInput.open(str(tmp_path / "f.0001.dpx"))
+    timecode = spec.spec().getattribute("dpx:TimeCode")  # OpenImageIO shows the pair and no false flag
+    spec.close()
+    frame = int(start[-2:])
+    assert timecode[:8] == start[:8] and int(timecode[-2:]) == (frame // 2 if fps > 30 else frame), timecode
+    assert (timecode[8] == ";") == drop_bit, timecode

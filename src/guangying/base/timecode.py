@@ -35,6 +35,19 @@ def _drop_per_minute(fps: Fraction) -> int:
     return 2 * (_nominal_rate(fps) // 30)
 
 
+def time_of_day_drop_frame(fps: Fraction) -> bool:
+    """Whether time-of-day timecode at ``fps`` is drop-frame: at 29.97 and 59.94, where only drop-frame
+    keeps the timecode on the clock (counted at 30 a second, it falls 86 s a day behind)."""
+    return Fraction(fps).denominator == 1001 and _drop_per_minute(Fraction(fps)) > 0
+
+
+def labels_per_day(fps: Fraction, drop_frame: bool = False) -> int:
+    """Timecode labels from 00:00:00:00 to the last before midnight at ``fps``."""
+    nominal = _nominal_rate(fps)
+    drop = _drop_per_minute(fps) if drop_frame else 0
+    return (nominal * 600 - drop * 9) * 6 * 24
+
+
 def parse_timecode(timecode: str, fps: Fraction) -> tuple[int, bool]:
     """Return (frame count since 00:00:00:00, is_drop_frame) for ``HH:MM:SS:FF`` (``;`` = drop-frame)."""
     match = _TIMECODE.match(timecode.strip())
@@ -58,14 +71,12 @@ def format_timecode(count: int, fps: Fraction, drop_frame: bool = False) -> str:
     """Frame count since midnight → ``HH:MM:SS:FF`` (``HH:MM:SS;FF`` for drop-frame); wraps at 24 h."""
     nominal = _nominal_rate(fps)
     drop = _drop_per_minute(fps) if drop_frame else 0
+    count %= labels_per_day(fps, bool(drop))
     if drop:
         per_10_min = nominal * 600 - drop * 9
         per_min = nominal * 60 - drop
-        count %= per_10_min * 6 * 24
         tens, rem = divmod(count, per_10_min)
         count += drop * 9 * tens + (drop * ((rem - drop) // per_min) if rem > drop else 0)
-    else:
-        count %= nominal * 86400
     f = count % nominal
     s = count // nominal
     sep = ";" if drop else ":"

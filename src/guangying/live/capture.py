@@ -23,7 +23,7 @@ import numpy as np
 
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.events import say_again
-from guangying.base.timecode import format_timecode, standard_rate
+from guangying.base.timecode import format_timecode, labels_per_day, standard_rate, time_of_day_drop_frame
 from guangying.live.arrival_clock import ArrivalClock
 from guangying.live.relay import SrtRelay
 from guangying.media import FrameRate, display_srgb, open_reader
@@ -45,6 +45,9 @@ _SOUND_REANCHOR_S = 1.0  # a frame this far from where the sender's clock puts i
 # A sender's clock that leaps further ahead than this (or goes back by more than a frame's jitter)
 # restarted, rather than sent nothing; the copied plate draws the same line (plate_copy.PacketPlate).
 _SENDER_GAP_MAX_S = 10.0
+# A played file that falls this far behind its clock (a decoder slower than the clip) plays on from
+# where it is; shorter stalls (a busy machine) are caught up by letting the late pictures go
+_FILE_CATCH_UP_S = 1.0
 # A sender whose pictures come this much faster than the take's rate, over this many pictures, changed
 # its rate (30 fps into a 25 fps take): a picture that falls in a frame already taken is let go.
 _FASTER = 0.97
@@ -121,6 +124,11 @@ class DropOldestQueue(Generic[T]):
             self._items.append(item)
             self._cond.notify()
 
+    def count_dropped(self) -> None:
+        """Count an item let go before it was put (its time had passed)."""
+        with self._cond:
+            self.dropped += 1
+
     def clear(self) -> None:
         """Forget the waiting items and the drop count."""
         with self._cond:
@@ -174,11 +182,21 @@ def source_kind(spec: str) -> str:
 
 
 def time_of_day_count(t_wall_s: float, fps: Fraction) -> int:
-    """Frames since the Unix epoch on the local clock: free-run time-of-day timecode (as cameras on
-    set stamp their frames) that keeps counting over midnight instead of wrapping."""
+    """Free-run time-of-day timecode (as cameras on set stamp their frames) at ``t_wall_s``, as a count
+    of timecode labels (:func:`time_of_day_timecode` formats it) that keeps counting over midnight: the
+    frames since the local midnight, after a day's labels for each day since the epoch. At 29.97 and
+    59.94 the labels are drop-frame and stay on the clock; at 23.976 (no drop-frame there) they fall
+    behind it by 0.1 % of the time since midnight. Counted from the epoch at 30000/1001, a take was
+    stamped hours off the clock (13:54 at 08:28)."""
     local_offset = datetime.fromtimestamp(t_wall_s).astimezone().utcoffset()
     offset_s = local_offset.total_seconds() if local_offset is not None else 0.0
-    return int((t_wall_s + offset_s) * fps)
+    days, since_midnight_s = divmod(t_wall_s + offset_s, 86400.0)
+    return int(days) * labels_per_day(fps, time_of_day_drop_frame(fps)) + int(since_midnight_s * fps)
+
+
+def time_of_day_timecode(count: int, fps: Fraction) -> str:
+    """A :func:`time_of_day_count` as a timecode (``HH:MM:SS;FF``, drop-frame, at 29.97 and 59.94)."""
+    return format_timecode(count, fps, time_of_day_drop_frame(fps))
 
 
 class LiveSource:
@@ -529,7 +547,7 @@ class LiveSource:
         self._last_picture_s = t
         wall = time.time() - (now - t)
         if timecode is None:
-            timecode = format_timecode(self._free_run_count(sender_time_s, wall), self.fps)
+            timecode = time_of_day_timecode(self._free_run_count(sender_time_s, wall), self.fps)
         with self._take_lock:
             if index is None and sender_time_s is not None and self.rate_known:
                 index = self._slot_of(sender_time_s, t)
@@ -727,13 +745,16 @@ class LiveSource:
         with open_reader(self.spec, fps=self._fps_override, camera_log=self.camera_log) as reader:
             t0 = time.monotonic()
             peak = reader.info.highlight_peak
-            pictures: Iterator[tuple[np.ndarray, str | None, float]] = (
-                (display_srgb(frame.rgb, frame.transfer, peak), frame.timecode, frame.time_s)
+            # converted for display only when delivered: a picture let go costs its decoding alone
+            shown = functools.partial(display_srgb, highlight_peak=peak)
+            pictures: Iterator[tuple[Callable[[], np.ndarray], str | None, float]] = (
+                (functools.partial(shown, frame.rgb, frame.transfer), frame.timecode, frame.time_s)
                 for frame in reader)
             if self._still:  # decoded once, then shown at the frame rate until stopped; a copy each
-                first = next(pictures)  # time, as a camera's frames are each their own
-                pictures = ((first[0].copy(), first[1], n * period) for n in itertools.count())
-            for n, (rgb, timecode, time_s) in enumerate(pictures):
+                first, timecode, _ = next(pictures)  # time, as a camera's frames are each their own
+                still = first()
+                pictures = ((still.copy, timecode, n * period) for n in itertools.count())
+            for n, (picture, timecode, time_s) in enumerate(pictures):
                 due = t0 + n * period
                 while not self._stop.is_set():
                     wait = due - time.monotonic()
@@ -742,9 +763,18 @@ class LiveSource:
                     time.sleep(min(wait, 0.05))
                 if self._stop.is_set():
                     return
-                if time.monotonic() - due > period:
+                late_s = time.monotonic() - due
+                if late_s > _FILE_CATCH_UP_S:
                     t0 = time.monotonic() - n * period  # decoding fell behind: a camera has no backlog
-                self._deliver(offset + n, rgb, timecode, replay_s + time_s)
+                if late_s <= period or late_s > _FILE_CATCH_UP_S:
+                    self._deliver(offset + n, picture(), timecode, replay_s + time_s)
+                else:
+                    # its time has passed (a stall on a busy machine): let go, as a camera's picture nobody
+                    # took, and counted. Delivered late, the take ran slow: 6 s behind the clock and its
+                    # timecode after 4 minutes, and the pictures missing at the end counted nowhere
+                    with self._take_lock:
+                        self.frames_in += 1
+                    self.queue.count_dropped()
                 while waiting is not None and waiting[0] < time_s + period:  # its sound until the next
                     self._hand_sound(waiting[1], replay_s + waiting[0])
                     waiting = next(sound, None)

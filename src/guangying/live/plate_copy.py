@@ -15,11 +15,10 @@ import av
 import av.bitstream
 import av.error
 
-from guangying.base.atomic import describe_os_error, partial_path, remove_quietly
+from guangying.base.atomic import describe_os_error, partial_path, remove_quietly, through_link
 from guangying.base.errors import MediaError
 from guangying.base.events import say_again
-from guangying.base.timecode import format_timecode
-from guangying.live.capture import time_of_day_count
+from guangying.live.capture import time_of_day_count, time_of_day_timecode
 from guangying.live.take_camera import PlateCamera
 from guangying.live.workers import DroppingWorker
 
@@ -58,7 +57,7 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
     def __init__(self, path: Path, fps: Fraction, by_arrival: bool = False,
                  size: tuple[int, int] = (0, 0), camera: PlateCamera | None = None,
                  timecode_count_at: TimecodeCounter | None = None) -> None:
-        self.path, self.fps, self.by_arrival, self.camera = path, fps, by_arrival, camera
+        self.path, self.fps, self.by_arrival, self.camera = through_link(path), fps, by_arrival, camera
         self.timecode_count_at = timecode_count_at
         self._temp = partial_path(path)
         self._out: av.container.OutputContainer | None = None
@@ -197,7 +196,7 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
                 count = self.timecode_count_at(float(first_pts * packet.time_base), arrived_wall_s)
             if count is None:
                 count = time_of_day_count(arrived_wall_s, self.fps)
-            timecode = self.start_timecode = format_timecode(count, self.fps)
+            timecode = self.start_timecode = time_of_day_timecode(count, self.fps)
             if self.path.suffix.lower() != ".ts":  # (Matroska keeps it as a TIMECODE tag; it had none)
                 self._out.metadata["timecode"] = timecode
             self._out_stream = self._out.add_stream_from_template(stream, width=size[0], height=size[1])

@@ -333,7 +333,7 @@ class ImageWriter(Writer):
             }
             if self._timecode is not None and self.fps <= 60:  # its BCD frame field counts to 59
                 frame_timecode = timecode_at(self._timecode, number - self.first_frame, self.fps)
-                header["smpte:TimeCode"] = bcd_timecode(frame_timecode)
+                header["smpte:TimeCode"] = bcd_timecode(frame_timecode, self.fps)
             if self.premultiplied and pixels.shape[2] == 4:
                 # premultiplied in the stored (log) codes, as in every other format and as Nuke's Read
                 # undoes it; log of the premultiplied light left clear pixels at black's code 95, not 0

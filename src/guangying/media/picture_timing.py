@@ -84,13 +84,22 @@ def timecode_fields(timecode: str) -> tuple[int, int, int, int, bool]:
     return hours, minutes, seconds, frames, ";" in timecode
 
 
-def bcd_timecode(timecode: str) -> int:
-    """``HH:MM:SS:FF`` in SMPTE 12M's packing, as DPX and OpenEXR store it (see :func:`_bcd_timecode`)."""
+_DROP_FRAME_BIT, _FIELD_PHASE_BIT = 0x40, 0x8000
+
+
+def bcd_timecode(timecode: str, fps: Fraction) -> int:
+    """``HH:MM:SS:FF`` at ``fps`` in SMPTE 12M's packing, as DPX and OpenEXR store it (see
+    :func:`_bcd_timecode`). Above 30 fps the frame field counts frame pairs (0–29) and the field-phase
+    flag marks a pair's second frame: packed as 0–59, frame 40 of a 50p second read as frame 0 with the
+    drop-frame flag set in ffmpeg and OpenImageIO."""
     hours, minutes, seconds, frames, drop = timecode_fields(timecode)
+    phase = 0
+    if fps > 30:
+        frames, phase = divmod(frames, 2)
     packed = 0
     for value in (hours, minutes, seconds, frames):
         packed = (packed << 8) | ((value // 10) << 4) | (value % 10)
-    return packed | (0x40 if drop else 0)
+    return packed | (_DROP_FRAME_BIT if drop else 0) | (_FIELD_PHASE_BIT if phase else 0)
 
 
 def _format(hours: int, minutes: int, seconds: int, frames: int, drop: bool) -> str | None:
@@ -173,18 +182,22 @@ def _dpx_timing(path: Path) -> PictureTiming:
     (packed,) = struct.unpack_from(order + "I", head, _DPX_TIMECODE_OFFSET)
     (tv_rate,) = struct.unpack_from(order + "f", head, _DPX_TV_RATE_OFFSET)
     (film_rate,) = struct.unpack_from(order + "f", head, _DPX_FILM_RATE_OFFSET)
-    return PictureTiming(_bcd_timecode(packed), _rate(tv_rate) or _rate(film_rate), aspect or Fraction(1))
+    fps = _rate(tv_rate) or _rate(film_rate)
+    return PictureTiming(_bcd_timecode(packed, fps), fps, aspect or Fraction(1))
 
 
-def _bcd_timecode(packed: int) -> str | None:
+def _bcd_timecode(packed: int, fps: Fraction | None) -> str | None:
     """SMPTE 12M's packing, as DPX stores it (and OpenEXR's TimeCode): hours in the top byte, frames in
-    the bottom one, two BCD digits each, flags in the spare bits (drop-frame: bit 6 of the frames byte)."""
+    the bottom one, two BCD digits each, flags in the spare bits (drop-frame: bit 6 of the frames byte;
+    above 30 fps, frame pairs and the field phase: bit 7 of the seconds byte)."""
     if packed in (0, _DPX_UNDEFINED):  # 0: writers that leave the field unset rather than undefined
         return None
     hours, minutes, seconds, frames = packed.to_bytes(4, "big")
-    drop = bool(frames & 0x40)
+    drop = bool(frames & _DROP_FRAME_BIT)
     fields = [hours & 0x3F, minutes & 0x7F, seconds & 0x7F, frames & 0x3F]
     if any(b & 0x0F > 9 for b in fields):  # not BCD: a field some writer filled with something else
         return None
     h, m, s, f = (10 * (b >> 4) + (b & 0x0F) for b in fields)
+    if fps is not None and fps > 30 and f < 30:
+        f = 2 * f + int(bool(packed & _FIELD_PHASE_BIT))
     return _format(h, m, s, f, drop)
