@@ -352,13 +352,16 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
             try:
                 if self._refused(url.path, parse_qs(url.query), acting=True):
                     return
-                length = int(self.headers.get("Content-Length") or 0)
+                claimed = self.headers.get("Content-Length") or "0"
+                if not claimed.isdigit():  # int() said "invalid literal for int() with base 10"
+                    raise ValueError(f"Content-Length {claimed[:20]!r} is not a number of bytes")
+                length = int(claimed)
                 if not 0 <= length <= MAX_ACTION_BYTES:
                     self.close_connection = True  # the claimed body is left unread
                     error = f"request body of {length} bytes: actions take at most {MAX_ACTION_BYTES} bytes"
                     self._json({"error": error}, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
                     return
-                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                body = _json_body(self.rfile.read(length)) if length else {}
                 if not isinstance(body, dict):
                     raise ValueError("send a JSON object")
                 def stop() -> dict[str, bool]:
@@ -367,7 +370,7 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
 
                 actions: dict[str, Callable[[], Any]] = {
                     "/settings": lambda: control.update_settings(body),
-                    "/pick": lambda: control.pick_screen_colour(float(body["x"]), float(body["y"])),
+                    "/pick": lambda: control.pick_screen_colour(_pixel(body, "x"), _pixel(body, "y")),
                     "/save": control.save_settings,
                     "/stop": stop,
                 }
@@ -388,6 +391,27 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                 pass
 
     return Handler
+
+
+def _json_body(data: bytes) -> Any:  # noqa: ANN401 (what the page sent)
+    try:
+        return json.loads(data or b"{}")
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # Python's own words: "… use sys.set_int_max_str_digits() …"
+        raise ValueError("the request's body holds a number too long to read") from exc
+
+
+def _pixel(body: dict[str, Any], key: str) -> float:
+    """``body[key]`` as a pixel coordinate: a number (a 400-digit one crashed the handler with a traceback
+    on the take's terminal; a string was said as "could not convert string to float")."""
+    value = body[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key!r} must be a number of pixels, not {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{key!r} lies outside any picture") from None
 
 
 def _bind(host: str, port: int, handler: type, listening: socket.socket | None = None) -> _Server:

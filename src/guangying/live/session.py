@@ -424,8 +424,18 @@ class LiveSession:
         return self.update_settings({"screen_colour": colour})
 
     def settings_yaml(self) -> str:
-        return self.settings.to_yaml()
+        return self.settings.to_yaml(self._found())
 
     def save_settings(self) -> dict[str, Any]:
-        path = write_text(self.outputs.settings_path, self.settings.to_yaml())
+        path = write_text(self.outputs.settings_path, self.settings.to_yaml(self._found()))
         return {"path": str(Path(path).resolve()), "version": self.settings.version}
+
+    def _found(self) -> dict[str, Any]:
+        """What the keyer found on the camera's picture for its "auto" settings, saved with the look:
+        a luma refinement run on the camera's 4:2:0 colour was saved as "auto", which post, keying the
+        recorded plate (4:4:4), took for "off" (its matte's edges 1 % of pixels off)."""
+        keyer = keyer_of(self._matter) if self._matter is not None else None
+        if keyer is None or keyer.settings.luma_refine != "auto" or keyer.luma_refine_active is None:
+            return {}
+        kind = ("mosaic" if keyer.luma_refine_linear else "stored") if keyer.luma_refine_active else "off"
+        return {"luma_refine": kind}

@@ -8,6 +8,7 @@ import dataclasses
 import threading
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -161,11 +162,13 @@ class LiveSettings:
             )
         return settings
 
-    def to_yaml(self) -> str:
-        """The look as a settings file: ``guangying --config FILE composite SHOT -o OUT`` renders it."""
+    def to_yaml(self, found: Mapping[str, Any] | None = None) -> str:
+        """The look as a settings file: ``guangying --config FILE composite SHOT -o OUT`` renders it.
+        ``found``: settings as the engine resolved them on the camera's picture (an "auto" made
+        explicit), saved in their place."""
         version, values = self.snapshot()
         body = {k: _absolute_if_file(v) if k in _FILE_OR_VALUE else v
-                for k, v in sorted({**self.take_lens, **values}.items())
+                for k, v in sorted({**self.take_lens, **values, **(found or {})}.items())
                 if v is not None and not (self.with_set and k == "background")}
         shot = "PLATE --set SET --camera-track PLATE.camera.csv" if self.with_set else "SHOT"
         header = (
