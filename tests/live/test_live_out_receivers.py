@@ -11,6 +11,7 @@ import threading
 import time
 import warnings
 from fractions import Fraction
+from pathlib import Path
 from types import SimpleNamespace
 
 import av
@@ -109,10 +110,9 @@ def test_an_srt_receiver_that_listens_late_gets_the_stream(plate_clip, tmp_path)
     assert reports and not reports[0].lost and not reports[0].outputs_stopped
 
 
-def test_a_stream_from_a_slow_engine_keeps_a_keyframe_each_second(tmp_path):
-    """An engine keeping 2 frames a second (a heavy set on a laptop): x264 counted its keyframe
-    interval in frames, 25 of them, so a receiver joining mid-take (OBS reopened, an SRT relay that
-    reconnected) waited 12 s for a picture. Keyframes now come each second of take time."""
+def _streamed(tmp_path, pictures: list[tuple[float, np.ndarray]], gap_s: float = 0.1) -> Path:
+    """What a UDP receiver on 127.0.0.1 got of ``--out``, sent ``pictures`` (take time, sRGB float32),
+    as an MPEG-TS file."""
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(0.5)
@@ -128,21 +128,47 @@ def test_a_stream_from_a_slow_engine_keeps_a_keyframe_each_second(tmp_path):
 
     thread = threading.Thread(target=receive, daemon=True)
     thread.start()
-    out = StreamOutput(f"udp://127.0.0.1:{receiver.getsockname()[1]}", Fraction(25), 64, 48)
-    rng = np.random.default_rng(3)
-    for take_time_s in np.arange(0.0, 6.0, 0.5):
-        picture = rng.random((48, 64, 3), dtype=np.float32)  # a changing picture: real P-frames
+    height, width = pictures[0][1].shape[:2]
+    out = StreamOutput(f"udp://127.0.0.1:{receiver.getsockname()[1]}", Fraction(25), width, height)
+    for take_time_s, picture in pictures:
         out.write(SimpleNamespace(composite_rgb_srgb=picture, meta=SimpleNamespace(take_time_s=take_time_s)))
-        time.sleep(0.1)  # the sink drops the oldest frame when it lags; give it time
+        time.sleep(gap_s)  # the sink drops the oldest frame when it lags; give it time
     out.close()
     time.sleep(0.3)
     done.set()
     thread.join(timeout=5)
     receiver.close()
-    (tmp_path / "got.ts").write_bytes(b"".join(datagrams))
-    with av.open(str(tmp_path / "got.ts")) as container:
+    got = tmp_path / "got.ts"
+    got.write_bytes(b"".join(datagrams))
+    return got
+
+
+def test_a_stream_from_a_slow_engine_keeps_a_keyframe_each_second(tmp_path):
+    """An engine keeping 2 frames a second (a heavy set on a laptop): x264 counted its keyframe
+    interval in frames, 25 of them, so a receiver joining mid-take (OBS reopened, an SRT relay that
+    reconnected) waited 12 s for a picture. Keyframes now come each second of take time."""
+    rng = np.random.default_rng(3)  # a changing picture: real P-frames
+    pictures = [(t, rng.random((48, 64, 3), dtype=np.float32)) for t in np.arange(0.0, 6.0, 0.5)]
+    got = _streamed(tmp_path, pictures)
+    with av.open(str(got)) as container:
         packets = [p for p in container.demux(video=0) if p.size]
         keys_s = [float(p.pts * p.time_base) for p in packets if p.is_keyframe]
     assert len(packets) == 12, "every frame written reached the receiver"
     start_s = float(packets[0].pts * packets[0].time_base)
     assert np.allclose(np.array(keys_s) - start_s, np.arange(0.0, 6.0, 1.0), atol=0.01), keys_s
+
+
+def test_a_streams_colours_are_tagged_and_encoded_bt709(tmp_path):
+    """The stream was encoded with swscale's default matrix, BT.601, and tagged nothing: a receiver (OBS,
+    a player) decodes untagged HD as BT.709, and saturated colours shifted (the recording, tagged BT.709,
+    was right)."""
+    colours = np.array([[0.9, 0.1, 0.1], [0.1, 0.8, 0.2], [0.2, 0.3, 0.9], [0.9, 0.8, 0.1]], np.float32)
+    picture = np.repeat(np.repeat(colours[None], 360, axis=0), 320, axis=1)  # four 320-px bars, 1280×360
+    got = _streamed(tmp_path, [(t, picture) for t in np.arange(0.0, 0.4, 0.04)], gap_s=0.05)
+    with av.open(str(got)) as container:
+        frame = next(container.decode(video=0))
+    assert (frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc) == (1, 1, 1, 1)
+    rgb = frame.reformat(format="rgb24", src_colorspace="ITU709", src_color_range="MPEG").to_ndarray()
+    for bar, colour in enumerate(colours):
+        seen = rgb[100:260, bar * 320 + 60:bar * 320 + 260].reshape(-1, 3).mean(axis=0)
+        np.testing.assert_allclose(seen, colour * 255, atol=3)

@@ -22,6 +22,7 @@ from guangying.base.events import say_again
 from guangying.live.relay import SrtRelay
 from guangying.live.take_sound import sound_packet_at
 from guangying.live.workers import FrameSink
+from guangying.media.video_writer import bt709_frame, tag_bt709
 
 # The sound MPEG-TS receivers (OBS, vMix, players) take: ffmpeg's muxer also writes PCM (a camera
 # clip played live has it), as a private stream they do not play.
@@ -93,6 +94,7 @@ class StreamOutput(FrameSink):
         stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(round(fps))}
         if pixel_aspect != 1:  # an anamorphic camera: the receiver shows it unsqueezed
             stream.codec_context.sample_aspect_ratio = pixel_aspect
+        tag_bt709(stream.codec_context)
         self._stream, self._fps, self._url = stream, fps, url
         self.name = f"stream to {url}"
         self._pts = 0
@@ -133,7 +135,7 @@ class StreamOutput(FrameSink):
     def _consume(self, item: tuple[np.ndarray, float]) -> None:
         rgb_u8, take_time_s = item
         h, w = self._stream.height, self._stream.width
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb_u8[:h, :w]), format="rgb24")
+        frame = bt709_frame(np.ascontiguousarray(rgb_u8[:h, :w]), "yuv420p")
         # each frame at its time in the take, as the recordings: numbered one by one, a take whose
         # engine dropped frames ran slow on the receiver, which fell behind and stuttered
         frame.pts = max(round(take_time_s * self._fps), self._pts)

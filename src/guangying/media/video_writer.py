@@ -31,6 +31,23 @@ _BT709, _RGB_MATRIX, _TV_RANGE, _FULL_RANGE = 1, 0, 1, 2
 _PROGRESSIVE = 1  # AVFieldOrder AV_FIELD_PROGRESSIVE
 
 
+def tag_bt709(tagged: Any) -> None:  # noqa: ANN401 (a codec context or a frame)
+    """Tag an encoder's codec context or a frame as BT.709 limited-range video: untagged, a player takes
+    HD for BT.709 and SD for BT.601 (ProRes writes the tags into each frame header, and a transcode
+    reads the frames' tags, not the container's)."""
+    tagged.color_primaries, tagged.color_trc = _BT709, _BT709
+    tagged.colorspace, tagged.color_range = _BT709, _TV_RANGE
+
+
+def bt709_frame(rgb_u8: np.ndarray, pixel_format: str) -> av.VideoFrame:
+    """An 8-bit R'G'B' picture (H, W, 3) as a tagged BT.709 limited-range Y'CbCr frame in
+    ``pixel_format`` (left to the encoder, swscale converts with BT.601 and tags nothing)."""
+    frame = av.VideoFrame.from_ndarray(rgb_u8, format="rgb24").reformat(
+        format=pixel_format, dst_colorspace="ITU709", dst_color_range="MPEG")
+    tag_bt709(frame)
+    return frame
+
+
 @dataclass(frozen=True, slots=True)
 class _Format:
     codec: str
@@ -213,10 +230,7 @@ class VideoWriter(Writer):
             ctx.thread_type = "AUTO"
             if self._pixel_aspect != 1:  # H.264's VUI, MOV's pasp atom
                 ctx.sample_aspect_ratio = self._pixel_aspect
-            ctx.color_primaries = _BT709
-            ctx.color_trc = _BT709
-            ctx.colorspace = _RGB_MATRIX if self._format.rgb_matrix else _BT709
-            ctx.color_range = _FULL_RANGE if self._format.rgb_matrix else _TV_RANGE
+            self._tag(ctx)
             # every frame written is whole (an interlaced source is deinterlaced when read): said, so
             # ProRes's 'fiel' atom does not leave an editor to guess (ffprobe: "unknown")
             ctx.field_order = _PROGRESSIVE
@@ -226,16 +240,17 @@ class VideoWriter(Writer):
             remove_quietly(self._temp)
             raise MediaError(describe_os_error(exc, self.target)) from exc
 
+    def _tag(self, tagged: Any) -> None:  # noqa: ANN401 (a codec context or a frame)
+        tag_bt709(tagged)
+        if self._format.rgb_matrix:  # FFV1/ProRes RGB: full-range R'G'B', no Y'CbCr matrix
+            tagged.colorspace, tagged.color_range = _RGB_MATRIX, _FULL_RANGE
+
     def _consume(self, pixels: np.ndarray) -> None:
         if self._gains is not None:
             cv2.multiply(pixels, self._gains, dst=pixels)  # white onto Y'CbCr white (swscale_levels)
         frame = av.VideoFrame.from_ndarray(pixels, format=self._input_format)
         frame = frame.reformat(**self._reformat)
-        # Tag every frame too: ProRes writes them into each frame header, and a transcode reads the
-        # frames' tags, not the container's (untagged frames would come out "unspecified").
-        frame.color_primaries, frame.color_trc = _BT709, _BT709
-        frame.colorspace = _RGB_MATRIX if self._format.rgb_matrix else _BT709
-        frame.color_range = _FULL_RANGE if self._format.rgb_matrix else _TV_RANGE
+        self._tag(frame)  # every frame too (untagged frames would come out "unspecified")
         if self._source_timing:
             # strictly increasing, whatever the source's timestamps do
             frame.pts = max(round(self._times.popleft() / _FINE_TIME_BASE), self._pts)
