@@ -428,6 +428,37 @@ def test_clips_joined_end_to_end_keep_one_size_and_moving_time(tmp_path):
     assert len(shown) == 24 and all(b > a for a, b in zip(shown, shown[1:], strict=False))
 
 
+def test_a_clip_whose_time_leaps_goes_on_one_frame_after_the_leap(tmp_path):
+    # A recorder whose clock reset mid-clip: frame 10 stamped 10⁶ s after frame 9. Kept, the leap packed
+    # the rest of the clip into 0.2 ms of a composite (frames 11 µs apart, never shown), said as a
+    # "variable frame rate" whose outputs "keep every frame's source time".
+    path = tmp_path / "leap.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 25)
+        for n in range(20):
+            frame = av.VideoFrame.from_ndarray(np.full((H, W, 3), 10 * n, np.uint8), format="rgb24")
+            frame.pts = n + (25_000_000 if n >= 10 else 0)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_reader(path) as reader:
+            assert not reader.info.variable_rate
+            times = [f.time_s for f in reader]
+    said = [str(w.message) for w in caught]
+    assert any("frame 10's time leaps 1000000 s ahead" in m for m in said), said
+    assert not any("variable frame rate" in m for m in said), said
+    assert np.allclose(np.diff(times), 1 / 25), times
+    out = tmp_path / "comp.mov"
+    result = CliRunner().invoke(cli, ["composite", str(path), "-b", "#202020", "-o", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    with av.open(str(out)) as container:
+        shown = [float(f.time) for f in container.decode(video=0)]
+    assert np.allclose(np.diff(shown), 1 / 25, atol=1e-3), shown
+
+
 def test_a_clip_trimmed_without_re_encoding_reads_the_frames_it_shows(tmp_path):
     # A phone's trim or `ffmpeg -ss 0.4 -c copy` keeps the GOP's head and hides it with an edit list.
     # The index counts the hidden frames too, so the read was refused as "ends early … truncated".

@@ -104,8 +104,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             help="Where the page's 'save settings' writes the look (a --config file).",
         ),
         # outputs
-        click.option("--record", type=str, help="Record the composite: .mp4 (H.264) or .mov (ProRes); "
-                     "with the sender's sound when a stream or camera sends one."),
+        click.option("--record", type=str, help="Record the composite: .mp4 (H.264), .mov (ProRes) or .mkv "
+                     "(FFV1, lossless); with the sender's sound when a stream or camera sends one."),
         click.option("--record-plate", type=str,
                      help="Record every frame the camera delivers, for post. A stream or camera sending "
                      "H.264, HEVC or MJPEG is copied as sent, with its sound, from the keyframe before "

@@ -74,8 +74,11 @@ def _scan_head(container: av.container.InputContainer, stream: Any) -> tuple[np.
 
 
 def _strays(times_s: np.ndarray, fps: Fraction) -> bool:
-    """Whether the head's times stray from a constant ``fps`` by over a quarter frame."""
-    return times_s.size >= 3 and bool(np.abs(np.diff(times_s) - 1 / float(fps)).max() > 0.25 / float(fps))
+    """Whether the head's times stray from a constant ``fps`` by over a quarter frame; a leap past any
+    outage (``_GAP_HELD_MAX_S``) is a discontinuity, closed when read, not a variable rate."""
+    steps = np.diff(times_s)
+    steps = steps[steps <= _GAP_HELD_MAX_S]
+    return steps.size >= 2 and bool(np.abs(steps - 1 / float(fps)).max() > 0.25 / float(fps))
 
 
 def _hidden_at_tail(container: av.container.InputContainer, stream: Any) -> int:
@@ -699,6 +702,15 @@ class VideoReader(Reader):
                             step_s = last.time_s + float(1 / self._fps) - frame.time_s
                             time_shift_s += step_s
                             frame.time_s += step_s
+                        elif last is not None and frame.time_s - last.time_s > _GAP_HELD_MAX_S:
+                            # A leap past any outage (a recorder's clock reset, clips joined end to end)
+                            # continues one frame on too: kept, a leap of 10⁶ s packed the rest of a
+                            # clip into 0.2 ms of the output, said as a variable frame rate
+                            if time_shift_s == 0:
+                                self._say_leap(index, frame.time_s - last.time_s)
+                            step_s = last.time_s + float(1 / self._fps) - frame.time_s
+                            time_shift_s += step_s
+                            frame.time_s += step_s
                         elif last is not None and frame.time_s <= last.time_s:
                             # a time repeated (a variable-rate clip's rounding): this frame alone is
                             # put just after it; moving every later frame on slipped them off the sound
@@ -890,6 +902,11 @@ class VideoReader(Reader):
             "from an interlaced sender is), so mattes and composites do not comb on motion",
             stacklevel=4,
         )
+
+    def _say_leap(self, index: int, leap_s: float) -> None:
+        warnings.warn(f"{self._path}: frame {index}'s time leaps {leap_s:.0f} s ahead of the frame before it "
+                      "(a recorder's clock reset, or clips joined end to end); the outputs go on one frame "
+                      "after it", stacklevel=3)
 
     def _source_time_s(self, pts: int | None, index: int) -> float:
         """A frame's own time from the first frame (its timestamp: variable-rate sources keep it); the
