@@ -230,3 +230,27 @@ def test_the_log_written_to_stdout_starts_with_its_header(tmp_path):
                           "--fps", "25"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[0].startswith("t_s,distance_m"), run.stdout[:80]
+
+
+def test_a_depth_map_with_no_usable_depth_is_said_not_logged_as_a_silent_zero(tmp_path):
+    # all NaN, all zero, all beyond reach: "0,0,depth" and exit 0, nothing said; a complex array read as
+    # its real part; a 1×1 map refused as "box (0, 0, 0, 0) does not overlap" though no box was given
+    np.save(tmp_path / "nan.npy", np.full((48, 64), np.nan, np.float32))
+    with pytest.warns(UserWarning, match=r"nan\.npy: no usable depth in the middle third of the map \(holes, "
+                                         r"NaN, zeros"):
+        res = CliRunner().invoke(cli, ["distance", str(tmp_path / "nan.npy")])
+    assert res.exit_code == 0 and "0.0000,0,0,depth" in res.output
+    np.save(tmp_path / "complex.npy", np.full((48, 64), 2 + 1j))
+    res = CliRunner().invoke(cli, ["distance", str(tmp_path / "complex.npy")])
+    assert res.exit_code == 1 and "holds complex128 values, not depth numbers" in res.output
+    np.save(tmp_path / "one.npy", np.full((1, 1), 2.0, np.float32))
+    with pytest.warns(UserWarning, match="no usable depth"):
+        res = CliRunner().invoke(cli, ["distance", str(tmp_path / "one.npy")])
+    assert res.exit_code == 0 and "overlap" not in res.output
+    truth = _walk_maps(tmp_path)  # a sequence: its maps of no depth counted, with their numbers
+    for n in (2, 3):
+        cv2.imwrite(str(tmp_path / f"depth.{n:04d}.png"), np.zeros((48, 64), np.uint16))
+    with pytest.warns(UserWarning, match=r"depth\.%04d\.png: no usable depth in the middle third of the map "
+                                         r"of 2 of the 6 maps \(2–3; holes"):
+        res = CliRunner().invoke(cli, ["distance", str(tmp_path / "depth.%04d.png"), "--fps", "30"])
+    assert res.exit_code == 0 and len(truth) == 6

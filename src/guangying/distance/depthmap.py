@@ -82,6 +82,10 @@ def _load_depth_units(p: Path) -> np.ndarray:
             raise DepthMapError(
                 f"{p}: the .npy file holds Python objects, not a numeric depth array"
             ) from exc
+        if not (np.issubdtype(depth.dtype, np.integer) or np.issubdtype(depth.dtype, np.floating)):
+            # a complex array read as its real part, booleans as 0 and 1 mm, without a word
+            raise DepthMapError(f"{p}: the .npy file holds {depth.dtype} values, not depth numbers (integers "
+                                "in mm or floats in m)")
     elif ext in (".png", ".exr", ".tif", ".tiff"):
         depth = cv2.imread(str(p), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
         if depth is None:

@@ -18,6 +18,7 @@ from guangying.distance.depthmap import DepthMapError
 from guangying.distance.reading import DistanceReading
 from guangying.focus.tracking import Detection, Rule, SubjectSelector, SubjectTracker, iou_matrix
 from guangying.lens.sensors import sensor_preset
+from guangying.media.damage import first_frame_ranges
 from guangying.media.patterns import parse_pattern
 
 DistanceKind = Literal["auto", "depth", "r3d", "faces"]
@@ -69,7 +70,10 @@ def depth_file_readings(path: str | Path, box: Box | None = None, metres_per_uni
     :func:`~guangying.distance.depthmap.load_depth_m` takes it."""
     pattern = parse_pattern(path)
     if pattern is None or Path(path).is_file():
-        yield _depth_reading(Path(path), 0.0, box, metres_per_unit), ""
+        reading = _depth_reading(Path(path), 0.0, box, metres_per_unit)
+        if not reading.valid:  # a map of holes, NaN or zeros gave "0,0,depth" and exit 0
+            warnings.warn(f"{path}: no usable depth in {_where(box)} ({_UNUSABLE})", stacklevel=2)
+        yield reading, ""
         return
     numbers = pattern.find_numbers()
     if not numbers:
@@ -79,12 +83,15 @@ def depth_file_readings(path: str | Path, box: Box | None = None, metres_per_uni
         raise SettingsError(f"a sequence of depth maps ({pattern.text}) needs its frame rate: give --fps "
                             "(fps=), e.g. 30 for TUM RGB-D or a Kinect")
     unreadable: list[DepthMapError] = []
+    unusable: list[int] = []
     for number in numbers:  # a missing frame leaves a gap in time, as the camera's own dropped frame
         t_s = (number - numbers[0]) / float(fps)  # a Fraction rate gave Fraction times
         reading = DistanceReading(t_s, math.nan, 0.0, "depth")
+        read = False
         with warnings.catch_warnings(record=number != numbers[0]) as later:  # a unit doubt: said once
             try:
                 reading = _depth_reading(pattern.path(number), t_s, box, metres_per_unit)
+                read = True
             except DepthMapError as exc:
                 # one damaged map (a recording stopped mid-write) stopped the whole log: it is a
                 # frame without a reading now, as a dropout of the camera's
@@ -92,12 +99,24 @@ def depth_file_readings(path: str | Path, box: Box | None = None, metres_per_uni
         for caught in later or ():
             if "beyond any depth camera's reach" not in str(caught.message):
                 warnings.warn_explicit(caught.message, caught.category, caught.filename, caught.lineno)
+        if read and not reading.valid:
+            unusable.append(number)  # read, but nothing in it could be used
         yield reading, ""
     if len(unreadable) == len(numbers):
         raise unreadable[0]
     if unreadable:
         warnings.warn(f"{len(unreadable)} of the {len(numbers)} depth maps of {pattern.text} could not be "
                       f"read and give no reading (first: {unreadable[0]})", stacklevel=2)
+    if unusable:
+        warnings.warn(f"{pattern.text}: no usable depth in {_where(box)} of {len(unusable)} of the "
+                      f"{len(numbers)} maps ({first_frame_ranges(unusable)}; {_UNUSABLE})", stacklevel=2)
+
+
+_UNUSABLE = "holes, NaN, zeros, or nearer than 0.1 m or beyond 50 m: logged as unusable, 0 m and strength 0"
+
+
+def _where(box: Box | None) -> str:
+    return "the middle third of the map" if box is None else f"the box {tuple(int(v) for v in box)}"
 
 
 def _depth_reading(path: Path, t_s: float, box: Box | None, metres_per_unit: float | None) -> DistanceReading:
@@ -105,8 +124,8 @@ def _depth_reading(path: Path, t_s: float, box: Box | None, metres_per_unit: flo
 
     depth_m = load_depth_m(path, metres_per_unit)
     h, w = depth_m.shape
-    if box is None:
-        box = (w / 3, h / 3, 2 * w / 3, 2 * h / 3)
+    if box is None:  # the middle third, at least a pixel (a 1×1 map's was empty: "does not overlap")
+        box = (w // 3, h // 3, max(w // 3 + 1, -(-2 * w // 3)), max(h // 3 + 1, -(-2 * h // 3)))
     region = (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
     if not (0 <= min(region[0], region[2]) and max(region[0], region[2]) <= w
             and 0 <= min(region[1], region[3]) and max(region[1], region[3]) <= h):
@@ -147,7 +166,6 @@ def face_readings(
     from guangying.distance.face_geometry import Intrinsics
     from guangying.distance.faces import FaceRangeFinder
     from guangying.media import display_srgb, open_reader
-    from guangying.media.damage import first_frame_ranges
 
     if rule == "point" and point is None:
         raise SettingsError("subject selection 'point' needs a point x,y (--point)")
