@@ -642,3 +642,19 @@ def test_a_picture_too_large_for_the_memory_free_is_said_as_such(tmp_path):
     assert "huge.png is too large to decode in the memory free" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out.png").exists()
+
+
+def test_a_sequence_that_outgrows_its_padding_says_so(tmp_path):
+    # frames 95–104 into a_##.png: a_99.png beside a_100.png, which tools that go by the padding take for
+    # two sequences, without a word
+    with pytest.warns(UserWarning, match=r"frame 100 has more digits than its 2-digit padding.*"
+                                         r"\(#### or %04d\)") as said:
+        with open_writer(tmp_path / "a_##.png", content="matte", first_frame=95) as writer:
+            for _ in range(10):
+                writer.write(None, alpha=np.full((4, 4), 0.5, np.float32))
+    assert len([w for w in said if "padding" in str(w.message)]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir())[-1] == "a_99.png" and (tmp_path / "a_104.png").is_file()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # all of one width: nothing to say
+        with open_writer(tmp_path / "b_##.png", content="matte", first_frame=100) as writer:
+            writer.write(None, alpha=np.full((4, 4), 0.5, np.float32))

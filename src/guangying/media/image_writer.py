@@ -270,6 +270,14 @@ class ImageWriter(Writer):
                 f"pattern such as {self.target.with_name(self.target.stem + '.%04d' + self.target.suffix)}"
             )
         number = self.first_frame + self.frames_written
+        pattern = self._pattern
+        if (pattern is not None and number > self.first_frame
+                and len(str(abs(number))) > pattern.padding >= max(2, len(str(abs(number - 1))))):
+            # a_99.png beside a_100.png: tools that go by the padding see two sequences
+            warnings.warn(f"{self.target}: frame {number} has more digits than its {pattern.padding}-digit "
+                          f"padding, so its name is wider than the frames' before it; conform tools that go "
+                          f"by the padding take them for two sequences. Use a wider pattern "
+                          f"({'#' * (pattern.padding + 2)} or %0{pattern.padding + 2}d)", stacklevel=3)
         # Always new arrays: the caller may reuse its buffers once write() returns.
         if self.content == "matte":
             assert alpha is not None
