@@ -223,3 +223,29 @@ def test_a_monitor_with_a_key_opens_by_its_address_or_its_key(plate_clip, tmp_pa
                 browser.close()
     finally:
         live.kill()
+
+
+def test_sliders_show_a_look_started_outside_their_usual_range(plate_clip, tmp_path):
+    """`live --screen-gain 3 --grow-px -10`: the page's sliders showed 2 and -5 (their ends), another look
+    than the one on screen, and touching one jumped the real value into its range."""
+    live = LiveProcess(plate_clip, "--loop", "--port", 0, "-b", "black", "--screen-gain", 3, "--grow-px", -10,
+                       cwd=tmp_path)
+    try:
+        url = live.wait_url()
+        wait_until_live(url)
+        with sync_api.sync_playwright() as p:
+            context = p.chromium.launch_persistent_context(
+                str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=_ARGS
+            )
+            try:
+                page = context.new_page()
+                page.goto(url)
+                page.wait_for_function("document.getElementById('grow_px') !== null")
+                shown = {name: (page.locator(f"#{name}").input_value(),
+                                page.locator(f"#{name} + output").text_content())
+                         for name in ("screen_gain", "grow_px")}
+                assert shown == {"screen_gain": ("3", "3"), "grow_px": ("-10", "-10")}, shown
+            finally:
+                context.close()
+    finally:
+        live.kill()

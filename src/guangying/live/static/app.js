@@ -38,6 +38,7 @@ function showValues(values) {
     if (input === document.activeElement && input.type !== "checkbox") continue;
     if (input.type === "checkbox") input.checked = !!value;
     else if (input.type === "range") {
+      if (value !== undefined && value !== null) widenTo(input, value);
       input.value = value ?? input.min;
       input.nextElementSibling.textContent = input.value;
     } else if (value !== undefined && value !== null) input.value = value;
@@ -59,6 +60,13 @@ function addRow(parent, name, input, out) {
   parent.append(row);
 }
 
+function widenTo(input, value) {
+  // A look started outside a slider's usual range (--screen-gain 3, --grow-px -10): shown clamped to
+  // it, the page showed another look than the one on screen, and touching the slider jumped into it.
+  if (value > parseFloat(input.max)) input.max = value;
+  if (value < parseFloat(input.min)) input.min = value;
+}
+
 function buildControls() {
   const v = settings.values;
   const matte = $("matte");
@@ -70,7 +78,9 @@ function buildControls() {
   $("background").onchange = () => queueChange("background", $("background").value);
   for (const [name, [lo, hi, step]] of Object.entries(settings.sliders)) {
     const input = document.createElement("input");
-    Object.assign(input, { type: "range", id: name, min: lo, max: hi, step: step, value: v[name] ?? lo });
+    Object.assign(input, { type: "range", id: name, min: lo, max: hi, step: step });
+    if (v[name] !== undefined && v[name] !== null) widenTo(input, v[name]);
+    input.value = v[name] ?? lo;
     input.dataset.setting = name;
     const out = document.createElement("output"); out.textContent = input.value;
     input.oninput = () => { out.textContent = input.value; queueChange(name, parseFloat(input.value)); };
