@@ -248,7 +248,8 @@ def test_a_clip_played_live_brings_its_sound(plate_frames, tmp_path):
     clip = tmp_path / "camera.mov"
     _clip_with_beeps(clip, plate_frames, 50, "pcm_s16le")  # 2 s
     live = LiveProcess(clip, "--no-monitor", "--loop", "--duration", 5, "-b", "black",
-                       "--record", tmp_path / "take.mp4", cwd=tmp_path)
+                       "--record", tmp_path / "take.mp4", "--record-plate", tmp_path / "plate.mov",
+                       cwd=tmp_path)
     try:
         assert live.wait(timeout_s=180) == 0, live.output
     finally:
@@ -257,6 +258,10 @@ def test_a_clip_played_live_brings_its_sound(plate_frames, tmp_path):
     _assert_marks_heard(pictures, recorded_sound)
     assert len(beep_onsets_s(recorded_sound)) >= 4  # the replays' too
     assert recorded_sound[0][0] < 0.05
+    # the plate post renders from, encoded (a clip, not a stream): it had no sound at all
+    plate_pictures, plate_sound = _pictures_and_sound(tmp_path / "plate.mov", processed_only=False)
+    _assert_marks_heard(plate_pictures, plate_sound)
+    assert len(beep_onsets_s(plate_sound)) >= 4
 
 
 def test_a_looped_clips_aac_sound_stays_on_its_pictures_pass_after_pass(plate_frames, tmp_path):

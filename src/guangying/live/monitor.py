@@ -353,9 +353,11 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                 if self._refused(url.path, parse_qs(url.query), acting=True):
                     return
                 claimed = self.headers.get("Content-Length") or "0"
-                if not claimed.isdigit():  # int() said "invalid literal for int() with base 10"
-                    raise ValueError(f"Content-Length {claimed[:20]!r} is not a number of bytes")
-                length = int(claimed)
+                try:
+                    length = int(claimed)
+                except ValueError:  # said as "invalid literal for int() with base 10"
+                    self.close_connection = True  # the body is left unread
+                    raise ValueError(f"Content-Length {claimed[:20]!r} is not a number of bytes") from None
                 if not 0 <= length <= MAX_ACTION_BYTES:
                     self.close_connection = True  # the claimed body is left unread
                     error = f"request body of {length} bytes: actions take at most {MAX_ACTION_BYTES} bytes"

@@ -79,11 +79,12 @@ class _PlateRecorder(DroppingWorker[CapturedFrame]):
     name = "plate-recorder"
 
     def __init__(self, path: Path, fps: Fraction, pixel_aspect: Fraction,
-                 camera: PlateCamera | None = None) -> None:
+                 camera: PlateCamera | None = None, sound: TakeSound | None = None) -> None:
         self.path, self.fps, self.pixel_aspect, self.camera = path, fps, pixel_aspect, camera
+        self.sound = sound  # the sender's, from the plate's first picture
         self.start_timecode: str | None = None  # the plate's first picture's
         self._writer: Writer | None = None
-        self._first_time_s = 0.0
+        self._first_time_s = self._last_time_s = 0.0
         super().__init__(queue_items=max(8, round(fps)))
 
     def put(self, frame: CapturedFrame) -> None:
@@ -100,14 +101,22 @@ class _PlateRecorder(DroppingWorker[CapturedFrame]):
                               "stream's H.264 or HEVC is copied as sent)", stacklevel=2)
             self._first_time_s = frame.take_time_s
             self.start_timecode = frame.timecode
+            if self.sound is not None:
+                self.sound.start(self._first_time_s)
             self._writer = open_writer(self.path, fps=self.fps, content="rgb",
                                        **_recording_options(self.path, frame.timecode, self.pixel_aspect,
                                                             plate=True))
         picture = self._writer.frames_written
         time_s = frame.take_time_s - self._first_time_s
+        self._last_time_s = frame.take_time_s
         self._writer.write(to_float32(frame.rgb), time_s=time_s)
         if self.camera is not None:
             self.camera.add(picture, time_s, frame.t_capture_s)
+
+    @property
+    def span_s(self) -> float:
+        """From the plate's first picture to its last's start."""
+        return self._last_time_s - self._first_time_s
 
     @property
     def first_number(self) -> int:
@@ -202,7 +211,11 @@ class Recorder:
                                  f"video), which {plate.suffix or 'a name without extension'} cannot hold; "
                                  "use .mov (ProRes), .mkv or .mp4 (.ts takes only a stream's copied H.264 "
                                  "or HEVC)")
-            self._plate = _PlateRecorder(plate, fps, pixel_aspect, plate_camera)
+            # the sender's sound too, as the composite's (a plate without it lost the take's sound in
+            # post, unsaid)
+            plate_sound = (TakeSound(plate, sound, replayed=sound_replayed)
+                           if sound is not None and plate.suffix.lower() in VIDEO_EXTENSIONS else None)
+            self._plate = _PlateRecorder(plate, fps, pixel_aspect, plate_camera, plate_sound)
         self._writers: dict[str, Writer] = {}
         self._sidecar = None if sidecar is None else _Sidecar(sidecar)
         self._first_time_s = self._last_time_s = 0.0
@@ -230,7 +243,19 @@ class Recorder:
     @property
     def sound_listener(self) -> Callable[[av.Packet, float], None] | None:
         """What the capture hands the sender's sound to (``LiveSource.sound_listeners``), if kept."""
-        return None if self._sound is None else self._sound.put
+        kept = [sound for sound in (self._sound, self._plate_sound) if sound is not None]
+        if not kept:
+            return None
+
+        def put(packet: av.Packet, take_time_s: float) -> None:
+            for sound in kept:
+                sound.put(packet, take_time_s)
+
+        return put
+
+    @property
+    def _plate_sound(self) -> TakeSound | None:
+        return self._plate.sound if isinstance(self._plate, _PlateRecorder) else None
 
     def _open(self, timecode: str | None) -> None:
         for kind, path in self.paths.items():
@@ -269,9 +294,15 @@ class Recorder:
         sound = None if self._sound is None else self._sound.close()
         if self._sound is not None and self._sound.note is not None:
             warnings.warn(f"{self.paths['composite']}: {self._sound.note}", stacklevel=2)
+        plate_sound = self._plate_sound
         if self._plate is not None:
             try:
                 plate = self._plate.close()
+                if plate is not None and isinstance(self._plate, _PlateRecorder) and plate_sound is not None:
+                    if (kept := plate_sound.close()) is not None:
+                        self._add_sound(plate, kept, self._plate.span_s)
+                    elif plate_sound.note is not None:
+                        warnings.warn(f"{plate}: {plate_sound.note}", stacklevel=2)
                 if plate is not None:
                     written.append(plate)
                     if self._plate.camera is not None and (track := self._plate.camera.write(
@@ -279,12 +310,14 @@ class Recorder:
                         written.append(track)
             except (MediaError, SettingsError) as exc:
                 errors.append(str(exc))
+            if plate_sound is not None:
+                plate_sound.discard()
         for kind, writer in self._writers.items():
             try:
                 writer.close()
                 written.append(Path(self.paths[kind]))  # type: ignore[arg-type]
                 if kind == "composite" and sound is not None:
-                    self._add_sound(written[-1], sound)
+                    self._add_sound(written[-1], sound, self._last_time_s - self._first_time_s)
             except MediaError as exc:
                 errors.append(str(exc))
         if self._sound is not None:
@@ -304,9 +337,10 @@ class Recorder:
         composite = self._writers.get("composite")
         return composite.disk_bytes() if composite is not None and self._sound is not None else 0
 
-    def _add_sound(self, recording: Path, sound: Path) -> None:
-        """The sender's sound into the finished composite recording, as long as its pictures."""
-        span_s = Fraction(self._last_time_s - self._first_time_s).limit_denominator(90000)
+    def _add_sound(self, recording: Path, sound: Path, pictures_s: float) -> None:
+        """The sender's sound into a finished recording, as long as its pictures (the first picture to
+        the last's start: ``pictures_s``)."""
+        span_s = Fraction(pictures_s).limit_denominator(90000)
         try:
             # said of the take, not of the hidden side file its sound was kept in
             mux_with_audio(recording, sound, recording, Fraction(0), span_s + 1 / self.fps,
@@ -319,8 +353,9 @@ class Recorder:
             self._sidecar.discard()
         if self._plate is not None:
             self._plate.abort()
-        if self._sound is not None:
-            self._sound.discard()
+        for sound in (self._sound, self._plate_sound):
+            if sound is not None:
+                sound.discard()
         for writer in self._writers.values():
             writer.abort()
 
