@@ -1,5 +1,6 @@
 """Lens-matched depth of field in the composite: the set blurs by its true circle of confusion."""
 
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from guangying.base.errors import InputFormatError, SettingsError
+from guangying.base.timecode import timecode_at
 from guangying.cli.main import cli
 from guangying.evaluation.clips import green_screen_clip
 from guangying.lens.optics import coc_diameter_px
@@ -320,3 +322,25 @@ def test_lens_options_without_a_lens_are_said_to_change_nothing(tmp_path, args):
     said = next(line for line in result.output.splitlines() if line.startswith("note:"))
     assert all(flag in said for flag in given if flag.startswith("--")), said
     assert ("add --f-number" if "--focal-length" in given else "add --focal-length and --f-number") in said
+
+
+def test_a_track_whose_timecode_is_not_the_clips_is_said(tmp_path):
+    """Both carry timecode (DIT): a track that starts 10 frames before the clip was applied row 0 to
+    frame 0, its focus out of step, without a word. The same timecode says nothing."""
+    plate = tmp_path / "plate.mov"
+    with open_writer(plate, fps=Fraction(25), width=W, height=H, content="rgb", timecode="01:00:00:00") as w:
+        for f in green_screen_clip(W, H, 8, seed=5):
+            w.write(f.rgb_srgb, transfer="srgb")
+    _, bg = _plate_and_set(tmp_path)
+    for start, said in (("00:59:59:15", "starts at 00:59:59:15, the clip at 01:00:00:00 (-10 frames)"),
+                        ("01:00:00:00", None)):
+        track = tmp_path / "track.csv"
+        track.write_text("frame,t_s,timecode,focus_distance_m\n" + "".join(
+            f"{i},{i / 25},{timecode_at(start, i, Fraction(25))},3\n" for i in range(8)))
+        composite = ["composite", str(plate), "-b", str(bg), "-o", str(tmp_path / "c.mp4")]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = CliRunner().invoke(cli, [*composite, "--focus-track", str(track), *LENS])
+        assert result.exit_code == 0, result.output
+        messages = [str(w.message) for w in caught if "starts at" in str(w.message)]
+        assert [said in m for m in messages] == ([True] if said else []), messages

@@ -9,6 +9,7 @@ import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,12 +20,15 @@ from guangying.base.colour import linear_to_srgb, srgb_to_linear
 from guangying.base.errors import InputFormatError, MissingInputError, SettingsError
 from guangying.base.files import decimal_number, parse_json_or_yaml, spreadsheet_delimiter, unclosed_quote
 from guangying.base.per_plate import PerPlate
+from guangying.base.timecode import parse_timecode, timecode_at
 from guangying.composite.defocus import defocus_rgb_linear
 from guangying.lens.optics import LENS_RANGES, blur_width_ratio, coc_diameter_px, sensor_span_px
 from guangying.lens.sensors import sensor_preset
 
 if TYPE_CHECKING:
     from guangying.media import ClipInfo
+
+_Cells = tuple[object, object, object, object]  # a track row's focus, time, frame number and timecode
 
 
 @dataclass
@@ -82,6 +86,25 @@ class FocusTrack:
     focus_m: list[float]
     t_s: list[float]
     source: str = "focus track"  # how messages name it: "focus track shot/focus.csv"
+    first_timecode: str | None = None  # its first row's, where it has one
+
+    def check_timecode(self, clip_first_timecode: str | None, clip_fps: Fraction) -> None:
+        """Say a track whose first row's timecode is not the clip's first frame's: its rows are used one
+        a frame from the clip's first frame, so a log started 10 frames late (or an hour away) was applied
+        out of step without a word, though both carry timecode."""
+        if self.first_timecode is None or clip_first_timecode is None:
+            return
+        try:
+            track_count, _ = parse_timecode(self.first_timecode, clip_fps)
+            clip_count, _ = parse_timecode(clip_first_timecode, clip_fps)
+        except InputFormatError:
+            return  # a timecode of another rate or none: check_rate says what matters
+        if track_count != clip_count:
+            warnings.warn(f"{self.source} starts at {self.first_timecode}, the clip at {clip_first_timecode} "
+                          f"({track_count - clip_count:+d} frames): its rows are used one a frame from the "
+                          "clip's first frame, so its focus is that far out of step. Write the track for the "
+                          f"clip's frames (`guangying focus … --start-timecode {clip_first_timecode}` from "
+                          "the log of that moment)", stacklevel=4)
 
     def check_rate(self, clip_fps: float) -> None:
         """Refuse a track written at another rate than the clip's: one row a frame, its focus played
@@ -117,7 +140,7 @@ def load_focus_track(path: str | Path) -> FocusTrack:
     values: list[float] = []
     times: list[float] = []
     _check_frame_order(path, cells)
-    for line, (focus, time_s, _) in cells:
+    for line, (focus, time_s, _, _) in cells:
         try:
             if isinstance(focus, bool):  # JSON's true read as 1 m
                 raise TypeError(focus)
@@ -143,7 +166,8 @@ def load_focus_track(path: str | Path) -> FocusTrack:
     for i, v in enumerate(values):
         held = held if math.isnan(v) else v
         values[i] = held
-    return FocusTrack(values, times, f"focus track {path}")
+    first_timecode = cells[0][1][3] if cells and isinstance(cells[0][1][3], str) and cells[0][1][3] else None
+    return FocusTrack(values, times, f"focus track {path}", first_timecode)
 
 
 # What a track's focus distances may be: a macro lens's nearest to a long lens's far end (inf and 1e308
@@ -157,12 +181,12 @@ def _cell_number(cell: object) -> float:
     return decimal_number(cell) if isinstance(cell, str) else float(cell)  # type: ignore[arg-type]
 
 
-def _check_frame_order(path: str | Path, cells: list[tuple[str, tuple[object, object, object]]]) -> None:
+def _check_frame_order(path: str | Path, cells: list[tuple[str, _Cells]]) -> None:
     """Rows are used in order, one a frame: a track whose ``frame`` numbers go back, repeat or skip (a
     sorted or hand-edited spreadsheet) is refused by the row; without ``frame`` numbers, times that go
     back are."""
     previous: int | None = None
-    for line, (_, _, frame) in cells:
+    for line, (_, _, frame, _) in cells:
         try:
             number = _cell_number(frame)
         except (TypeError, ValueError):
@@ -181,10 +205,10 @@ def _check_frame_order(path: str | Path, cells: list[tuple[str, tuple[object, ob
         previous = int(number)
 
 
-def _check_time_order(path: str | Path, cells: list[tuple[str, tuple[object, object, object]]]) -> None:
+def _check_time_order(path: str | Path, cells: list[tuple[str, _Cells]]) -> None:
     """Without frame numbers, times that go back mean rows out of order (reversed, it was used so)."""
     last = -math.inf
-    for line, (_, time_s, _) in cells:
+    for line, (_, time_s, _, _) in cells:
         try:
             t = _cell_number(time_s)
         except (TypeError, ValueError):
@@ -211,7 +235,7 @@ def _not_text(path: str | Path, exc: UnicodeDecodeError) -> InputFormatError:
                             "`guangying focus` writes")
 
 
-def _csv_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object, object]]]:
+def _csv_track_cells(path: str | Path) -> list[tuple[str, _Cells]]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             lines = fh.read().splitlines()
@@ -233,11 +257,12 @@ def _csv_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object, 
         text = (text or "").strip()
         return text.replace(",", ".") if delimiter != "," else text  # a spreadsheet's decimal comma
 
-    return [(f"line {line}", (number(row.get("focus_distance_m")), number(row.get("t_s")), row.get("frame")))
+    return [(f"line {line}", (number(row.get("focus_distance_m")), number(row.get("t_s")), row.get("frame"),
+                              row.get("timecode")))
             for line, row in enumerate(rows, start=2)]
 
 
-def _json_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object, object]]]:
+def _json_track_cells(path: str | Path) -> list[tuple[str, _Cells]]:
     try:
         with open(path, encoding="utf-8-sig") as fh:
             table = parse_json_or_yaml(fh.read(), as_json=True)
@@ -251,7 +276,7 @@ def _json_track_cells(path: str | Path) -> list[tuple[str, tuple[object, object,
                                "it ({\"columns\": [...], \"frames\": [{...}, ...]})")
     if frames and not any("focus_distance_m" in f for f in frames):
         raise InputFormatError(f"focus track {path} {_NO_FOCUS_COLUMN}")
-    return [(f"row {k + 1}", (f.get("focus_distance_m"), f.get("t_s"), f.get("frame")))
+    return [(f"row {k + 1}", (f.get("focus_distance_m"), f.get("t_s"), f.get("frame"), f.get("timecode")))
             for k, f in enumerate(frames)]
 
 
@@ -348,6 +373,9 @@ class LensDefocus:
         if self.focus_track is not None:
             name = self.focus_track.source
             self.focus_track.check_rate(float(clip.fps))
+            if clip.timecode is not None:  # (frame number 0's)
+                first = timecode_at(clip.timecode, clip.first_frame, clip.fps)
+                self.focus_track.check_timecode(first, clip.fps)
         last = end if end is not None else (
             None if clip.frame_count is None else clip.first_frame + clip.frame_count - 1)
         if last is not None and last - clip.first_frame >= len(self.track):
