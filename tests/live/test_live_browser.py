@@ -3,6 +3,7 @@ the matte, the look is saved, reloading does not disturb the take, and a lost so
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import time
@@ -27,6 +28,19 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@contextlib.contextmanager
+def _chromium(tmp_path):  # type: ignore[no-untyped-def]
+    """Debian's chromium with a profile of its own, closed afterwards."""
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=_ARGS
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
 def _mean(png: bytes) -> float:
     return float(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE).mean())
 
@@ -42,57 +56,51 @@ def test_monitor_page_in_chromium(plate_frames, tmp_path):
     try:
         url = live.wait_url()
         wait_until_live(url)
-        with sync_api.sync_playwright() as p:
-            context = p.chromium.launch_persistent_context(
-                str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=_ARGS
-            )
-            try:
-                page = context.new_page()
-                page.goto(url)
-                picture = page.locator("#live")
+        with _chromium(tmp_path) as context:
+            page = context.new_page()
+            page.goto(url)
+            picture = page.locator("#live")
+            page.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
+            shots = [picture.screenshot()]
+            time.sleep(0.4)
+            shots.append(picture.screenshot())
+            assert shots[0] != shots[1]  # the picture is live, not a still
+            page.wait_for_function("document.getElementById('status').textContent.includes('fps')")
+            # a second operator's tablet, open meanwhile: it kept showing the old look
+            tablet = context.new_page()
+            tablet.goto(url)
+            tablet.wait_for_function("document.getElementById('grow_px') !== null")
+
+            page.click("button[data-view=matte]")
+            time.sleep(1.5)
+            before = np.mean([_mean(picture.screenshot()) for _ in range(3)])
+            box = page.locator("#grow_px").bounding_box()  # drag the slider to its left end:
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(box["x"] - 20, box["y"] + box["height"] / 2, steps=5)
+            page.mouse.up()  # grow_px −5: the matte is eroded by 5 px
+            applied = "fetch('/stats.json').then(r => r.json()).then(s => s.settings_version >= 2)"
+            page.wait_for_function(applied, timeout=10000)
+            time.sleep(1.0)
+            after = np.mean([_mean(picture.screenshot()) for _ in range(3)])
+            assert after < 0.9 * before, (before, after)
+            tablet.wait_for_function("document.getElementById('grow_px').value === '-5'", timeout=5000)
+            assert tablet.locator("#grow_px + output").text_content() == "-5"
+            tablet.close()
+
+            page.click("#save")
+            page.wait_for_function("document.getElementById('saved').textContent.includes('saved')")
+            look = load_config(tmp_path / "look.yaml")
+            assert look["grow_px"] == -5.0 and look["background"] == "black"
+
+            for _ in range(3):  # a tablet reloading the page
+                page.reload()
                 page.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
-                shots = [picture.screenshot()]
-                time.sleep(0.4)
-                shots.append(picture.screenshot())
-                assert shots[0] != shots[1]  # the picture is live, not a still
-                page.wait_for_function("document.getElementById('status').textContent.includes('fps')")
-                # a second operator's tablet, open meanwhile: it kept showing the old look
-                tablet = context.new_page()
-                tablet.goto(url)
-                tablet.wait_for_function("document.getElementById('grow_px') !== null")
 
-                page.click("button[data-view=matte]")
-                time.sleep(1.5)
-                before = np.mean([_mean(picture.screenshot()) for _ in range(3)])
-                box = page.locator("#grow_px").bounding_box()  # drag the slider to its left end:
-                page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-                page.mouse.down()
-                page.mouse.move(box["x"] - 20, box["y"] + box["height"] / 2, steps=5)
-                page.mouse.up()  # grow_px −5: the matte is eroded by 5 px
-                applied = "fetch('/stats.json').then(r => r.json()).then(s => s.settings_version >= 2)"
-                page.wait_for_function(applied, timeout=10000)
-                time.sleep(1.0)
-                after = np.mean([_mean(picture.screenshot()) for _ in range(3)])
-                assert after < 0.9 * before, (before, after)
-                tablet.wait_for_function("document.getElementById('grow_px').value === '-5'", timeout=5000)
-                assert tablet.locator("#grow_px + output").text_content() == "-5"
-                tablet.close()
-
-                page.click("#save")
-                page.wait_for_function("document.getElementById('saved').textContent.includes('saved')")
-                look = load_config(tmp_path / "look.yaml")
-                assert look["grow_px"] == -5.0 and look["background"] == "black"
-
-                for _ in range(3):  # a tablet reloading the page
-                    page.reload()
-                    page.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
-
-                sender.stop_now.set()  # the camera cable is pulled
-                page.wait_for_function(
-                    "document.getElementById('banner').textContent.includes('SOURCE LOST')", timeout=15000
-                )
-            finally:
-                context.close()
+            sender.stop_now.set()  # the camera cable is pulled
+            page.wait_for_function(
+                "document.getElementById('banner').textContent.includes('SOURCE LOST')", timeout=15000
+            )
         code = live.wait(timeout_s=30)
     finally:
         sender.stop_now.set()
@@ -136,17 +144,11 @@ fetch("{url}stop", {{method: "POST", mode: "no-cors", body: "{{}}"}})
         site = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
         threading.Thread(target=site.serve_forever, daemon=True).start()
         try:
-            with sync_api.sync_playwright() as p:
-                context = p.chromium.launch_persistent_context(
-                    str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=_ARGS
-                )
-                try:
-                    page = context.new_page()
-                    page.goto(f"http://127.0.0.1:{site.server_address[1]}/")
-                    page.wait_for_function("window.sent === true", timeout=15000)
-                    time.sleep(2.0)  # the form's post lands
-                finally:
-                    context.close()
+            with _chromium(tmp_path) as context:
+                page = context.new_page()
+                page.goto(f"http://127.0.0.1:{site.server_address[1]}/")
+                page.wait_for_function("window.sent === true", timeout=15000)
+                time.sleep(2.0)  # the form's post lands
         finally:
             site.shutdown()
             site.server_close()
@@ -233,19 +235,13 @@ def test_sliders_show_a_look_started_outside_their_usual_range(plate_clip, tmp_p
     try:
         url = live.wait_url()
         wait_until_live(url)
-        with sync_api.sync_playwright() as p:
-            context = p.chromium.launch_persistent_context(
-                str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=_ARGS
-            )
-            try:
-                page = context.new_page()
-                page.goto(url)
-                page.wait_for_function("document.getElementById('grow_px') !== null")
-                shown = {name: (page.locator(f"#{name}").input_value(),
-                                page.locator(f"#{name} + output").text_content())
-                         for name in ("screen_gain", "grow_px")}
-                assert shown == {"screen_gain": ("3", "3"), "grow_px": ("-10", "-10")}, shown
-            finally:
-                context.close()
+        with _chromium(tmp_path) as context:
+            page = context.new_page()
+            page.goto(url)
+            page.wait_for_function("document.getElementById('grow_px') !== null")
+            shown = {name: (page.locator(f"#{name}").input_value(),
+                            page.locator(f"#{name} + output").text_content())
+                     for name in ("screen_gain", "grow_px")}
+            assert shown == {"screen_gain": ("3", "3"), "grow_px": ("-10", "-10")}, shown
     finally:
         live.kill()
