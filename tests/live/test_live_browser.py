@@ -41,6 +41,17 @@ def _chromium(tmp_path):  # type: ignore[no-untyped-def]
             context.close()
 
 
+@contextlib.contextmanager
+def _monitor_page(live: LiveProcess, tmp_path):  # type: ignore[no-untyped-def]
+    """(browser context, page, address) of ``live``'s monitor once its take runs."""
+    url = live.wait_url()
+    wait_until_live(url)
+    with _chromium(tmp_path) as context:
+        page = context.new_page()
+        page.goto(url)
+        yield context, page, url
+
+
 def _mean(png: bytes) -> float:
     return float(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE).mean())
 
@@ -54,11 +65,7 @@ def test_monitor_page_in_chromium(plate_frames, tmp_path):
     sender = UdpSender(plate_frames, port, seconds=300)  # stopped below; long enough for a cold start
     sender.start()
     try:
-        url = live.wait_url()
-        wait_until_live(url)
-        with _chromium(tmp_path) as context:
-            page = context.new_page()
-            page.goto(url)
+        with _monitor_page(live, tmp_path) as (context, page, url):
             picture = page.locator("#live")
             page.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=20000)
             shots = [picture.screenshot()]
@@ -233,11 +240,7 @@ def test_sliders_show_a_look_started_outside_their_usual_range(plate_clip, tmp_p
     live = LiveProcess(plate_clip, "--loop", "--port", 0, "-b", "black", "--screen-gain", 3, "--grow-px", -10,
                        cwd=tmp_path)
     try:
-        url = live.wait_url()
-        wait_until_live(url)
-        with _chromium(tmp_path) as context:
-            page = context.new_page()
-            page.goto(url)
+        with _monitor_page(live, tmp_path) as (_, page, _):
             page.wait_for_function("document.getElementById('grow_px') !== null")
             shown = {name: (page.locator(f"#{name}").input_value(),
                             page.locator(f"#{name} + output").text_content())
