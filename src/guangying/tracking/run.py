@@ -153,6 +153,15 @@ def _video_rows(
             finally:
                 if matte_reader is not None:
                     matte_reader.close()
+            first = metas[0].index if metas else 0
+            if job.source is not None and first > source_first_frame(job.source):
+                # its rows carry the source's frame numbers and timecode: spliced into the whole clip's
+                # track, the camera jumped (5° on a DIT's pan) without a word
+                warnings.warn(f"the features track of frames {first}–{metas[-1].index} starts at --set-pan "
+                              f"{job.set_pan_deg:g}° --set-tilt {job.set_tilt_deg:g}° on frame {first}, not "
+                              "where a track from the clip's first frame puts the camera there: to splice it "
+                              f"into one, give that track's pan and tilt of frame {first} as --set-pan and "
+                              "--set-tilt", stacklevel=2)
             # the solve's focal length in the units of the one it started from (a portrait plate's fx
             # spans the sensor along its height: taken over its width, a 26 mm lens was written as 46 mm)
             focal_mm = _focal_mm(job, calib, sensor, k, w, h) * np.asarray(f_px, np.float64) / float(k[0, 0])
