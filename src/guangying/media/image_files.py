@@ -61,6 +61,10 @@ class Picture:
     grey: bool = False  # stored with one channel (a sequence of colour frames should not hold one)
 
 
+# A 16384 × 16384 picture (a 16K panorama is half of it): 3 GB as float32 RGB
+MAX_PICTURE_PIXELS = 1 << 28
+
+
 def transfer_of(path: Path) -> Transfer:
     """EXR, Radiance HDR and PFM hold scene-linear light; every other format here is display-encoded
     (sRGB)."""
@@ -143,6 +147,13 @@ def _decode_picture(path: Path, what: str) -> Picture:
     from guangying.media.picture_header import read_header, read_oriented
 
     header = read_header(path)
+    width, height = header.size
+    if width * height > MAX_PICTURE_PIXELS:
+        # decoded, 625 megapixels took 11 GB, and a monitor page's background of them took the take down
+        named = what if str(path) in what else f"{what} ({path})"
+        raise MediaError(f"{named} is {width}×{height} ({width * height / 1e6:.0f} megapixels; "
+                         f"{width * height * 12 / 2**30:.1f} GB decoded): pictures up to "
+                         f"{MAX_PICTURE_PIXELS / 1e6:.0f} megapixels are read. Scale it down first")
     try:
         pixels = read_oriented(path, header.orientation)
     except cv2.error as exc:

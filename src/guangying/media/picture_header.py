@@ -31,6 +31,7 @@ class PictureHeader:
     orientation: int  # EXIF orientation 1–8; 1 = show as stored (also when the tag is absent or invalid)
     associated_alpha: bool = False  # a TIFF whose ExtraSamples tag says its colour is premultiplied
     png_gamma: float | None = None  # a PNG's gAMA where neither an ICC profile nor an sRGB chunk overrides it
+    size: tuple[int, int] = (0, 0)  # width, height as the header says (0, 0 where Pillow cannot tell)
 
 
 def read_header(path: Path) -> PictureHeader:
@@ -48,14 +49,32 @@ def read_header(path: Path) -> PictureHeader:
                 orientation = _orientation(picture)
                 tags = getattr(picture, "tag_v2", {})  # TIFF only
                 extra = tags.get(_EXTRA_SAMPLES_TAG)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+                size = picture.size
+    except Image.DecompressionBombError:
+        # Pillow's own guard (over 179 megapixels): the size is what the reader needs to refuse it
+        return PictureHeader(None, 1, size=_size_past_pillows_guard(path))
+    except (OSError, ValueError, SyntaxError):
         return PictureHeader(None, 1)
     if not isinstance(orientation, int) or not 1 <= orientation <= 8:
         orientation = 1  # a garbled tag: show as stored, as viewers do
     first = extra[0] if isinstance(extra, tuple) and extra else extra
     associated = first == 1  # ExtraSamples 1: associated alpha
     usable = isinstance(gamma, float) and 0.0 < gamma < 10.0 and not profile
-    return PictureHeader(profile or None, orientation, associated, gamma if usable else None)
+    return PictureHeader(profile or None, orientation, associated, gamma if usable else None, size)
+
+
+def _size_past_pillows_guard(path: Path) -> tuple[int, int]:
+    guard = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # only the header is read: nothing is decoded here
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as picture:
+                return picture.size
+    except (OSError, ValueError, SyntaxError):
+        return (0, 0)
+    finally:
+        Image.MAX_IMAGE_PIXELS = guard
 
 
 def animation_frames(path: Path) -> int:
