@@ -43,13 +43,17 @@ def _chromium(tmp_path):  # type: ignore[no-untyped-def]
 
 @contextlib.contextmanager
 def _monitor_page(live: LiveProcess, tmp_path):  # type: ignore[no-untyped-def]
-    """(browser context, page, address) of ``live``'s monitor once its take runs."""
+    """(browser context, page, address) of ``live``'s monitor once its take runs; afterwards, that the
+    page asked for nothing the monitor does not serve (its favicon was a 404 in the console)."""
     url = live.wait_url()
     wait_until_live(url)
+    missing: list[str] = []
     with _chromium(tmp_path) as context:
+        context.on("response", lambda response: response.status == 404 and missing.append(response.url))
         page = context.new_page()
         page.goto(url)
         yield context, page, url
+    assert not missing, missing
 
 
 def _mean(png: bytes) -> float:
