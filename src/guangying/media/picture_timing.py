@@ -84,7 +84,14 @@ def timecode_fields(timecode: str) -> tuple[int, int, int, int, bool]:
     return hours, minutes, seconds, frames, ";" in timecode
 
 
-_DROP_FRAME_BIT, _FIELD_PHASE_BIT = 0x40, 0x8000
+_DROP_FRAME_BIT = 0x40
+# SMPTE 12M's field-phase flag: in the seconds byte at 30-frame-based rates, in the hours byte at 25-based
+# ones (ffmpeg and OpenEXR's TV50 packing read it there: a 50p DPX's odd frames read as the even ones)
+_FIELD_PHASE_BIT_30, _FIELD_PHASE_BIT_25 = 0x8000, 0x80000000
+
+
+def _field_phase_bit(fps: Fraction) -> int:
+    return _FIELD_PHASE_BIT_25 if round(fps) % 25 == 0 else _FIELD_PHASE_BIT_30
 
 
 def bcd_timecode(timecode: str, fps: Fraction) -> int:
@@ -99,7 +106,7 @@ def bcd_timecode(timecode: str, fps: Fraction) -> int:
     packed = 0
     for value in (hours, minutes, seconds, frames):
         packed = (packed << 8) | ((value // 10) << 4) | (value % 10)
-    return packed | (_DROP_FRAME_BIT if drop else 0) | (_FIELD_PHASE_BIT if phase else 0)
+    return packed | (_DROP_FRAME_BIT if drop else 0) | (_field_phase_bit(fps) if phase else 0)
 
 
 def _format(hours: int, minutes: int, seconds: int, frames: int, drop: bool) -> str | None:
@@ -189,7 +196,7 @@ def _dpx_timing(path: Path) -> PictureTiming:
 def _bcd_timecode(packed: int, fps: Fraction | None) -> str | None:
     """SMPTE 12M's packing, as DPX stores it (and OpenEXR's TimeCode): hours in the top byte, frames in
     the bottom one, two BCD digits each, flags in the spare bits (drop-frame: bit 6 of the frames byte;
-    above 30 fps, frame pairs and the field phase: bit 7 of the seconds byte)."""
+    above 30 fps, frame pairs and the field phase: bit 7 of the seconds byte, of the hours one at 50)."""
     if packed in (0, _DPX_UNDEFINED):  # 0: writers that leave the field unset rather than undefined
         return None
     hours, minutes, seconds, frames = packed.to_bytes(4, "big")
@@ -199,5 +206,5 @@ def _bcd_timecode(packed: int, fps: Fraction | None) -> str | None:
         return None
     h, m, s, f = (10 * (b >> 4) + (b & 0x0F) for b in fields)
     if fps is not None and fps > 30 and f < 30:
-        f = 2 * f + int(bool(packed & _FIELD_PHASE_BIT))
+        f = 2 * f + int(bool(packed & _field_phase_bit(fps)))
     return _format(h, m, s, f, drop)
