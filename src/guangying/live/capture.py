@@ -124,10 +124,10 @@ class DropOldestQueue(Generic[T]):
             self._items.append(item)
             self._cond.notify()
 
-    def count_dropped(self) -> None:
-        """Count an item let go before it was put (its time had passed)."""
+    def count_dropped(self, count: int = 1) -> None:
+        """Count items let go before they were put (their time had passed)."""
         with self._cond:
-            self.dropped += 1
+            self.dropped += count
 
     def clear(self) -> None:
         """Forget the waiting items and the drop count."""
@@ -754,8 +754,10 @@ class LiveSource:
                 first, timecode, _ = next(pictures)  # time, as a camera's frames are each their own
                 still = first()
                 pictures = ((still.copy, timecode, n * period) for n in itertools.count())
+            passed = 0  # slots of the clock that long stalls let go by without a picture
             for n, (picture, timecode, time_s) in enumerate(pictures):
-                due = t0 + n * period
+                slot = n + passed
+                due = t0 + slot * period
                 while not self._stop.is_set():
                     wait = due - time.monotonic()
                     if wait <= 0:
@@ -765,21 +767,32 @@ class LiveSource:
                     return
                 late_s = time.monotonic() - due
                 if late_s > _FILE_CATCH_UP_S:
-                    t0 = time.monotonic() - n * period  # decoding fell behind: a camera has no backlog
-                if late_s <= period or late_s > _FILE_CATCH_UP_S:
-                    self._deliver(offset + n, picture(), timecode, replay_s + time_s)
+                    # decoding fell far behind (a saturated machine): the clock's slots it missed are let
+                    # go and counted, and the clip plays on from this picture in the slot of now. Moved
+                    # later instead, the take stayed 0.6 s behind the clock and its timecode for good, and
+                    # those pictures were counted nowhere
+                    missed = int(late_s / period)
+                    self._let_go(missed)
+                    passed, slot, late_s = passed + missed, slot + missed, late_s - missed * period
+                clock_s = replay_s + passed * period  # the clip's time 0 on the take's clock
+                if late_s <= period:
+                    self._deliver(offset + slot, picture(), timecode, clock_s + time_s)
                 else:
                     # its time has passed (a stall on a busy machine): let go, as a camera's picture nobody
                     # took, and counted. Delivered late, the take ran slow: 6 s behind the clock and its
                     # timecode after 4 minutes, and the pictures missing at the end counted nowhere
-                    with self._take_lock:
-                        self.frames_in += 1
-                    self.queue.count_dropped()
+                    self._let_go(1)
                 while waiting is not None and waiting[0] < time_s + period:  # its sound until the next
-                    self._hand_sound(waiting[1], replay_s + waiting[0])
+                    self._hand_sound(waiting[1], clock_s + waiting[0])
                     waiting = next(sound, None)
         if not self.loop:
             self._finish(f"end of file {self.spec}", lost=False)
+
+    def _let_go(self, count: int) -> None:
+        """Count ``count`` pictures of a played clip whose time passed undelivered as come in and dropped."""
+        with self._take_lock:
+            self.frames_in += count
+        self.queue.count_dropped(count)
 
     def _file_sound_packets(self) -> Iterator[tuple[float, av.Packet]]:
         """The clip's first sound track from its start, each packet with its time from the clip's first
