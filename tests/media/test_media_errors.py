@@ -514,6 +514,9 @@ def test_a_sequence_render_that_fills_the_disk_keeps_its_finished_frames(tiny_di
     assert 2 <= kept < 12, hint
     assert hint.startswith(f"the disk filled: the {kept} finished frame(s) are kept in {target}; once space "
                            f"is free, --start {kept + 1} with the same outputs renders the rest"), hint
+    # the error agrees with it: it said "nothing was saved there … then run again"
+    assert "that frame was not saved" in str(failed.value) and "nothing was saved" not in str(failed.value)
+    assert str(failed.value).endswith(f"then run again with --start {kept + 1}"), failed.value
     assert {p.name for p in tiny_disk.glob("c.*")} >= {f"c.{n:04d}.png" for n in range(1, kept + 1)}
     assert not [p.name for p in tiny_disk.iterdir() if p.name.startswith(".")], failed.value
     ballast.unlink()

@@ -541,10 +541,13 @@ def _kept_when_stopped(writers: dict[str, Writer], report: JobReport, keep: bool
             kept = {kind: writers[kind] for kind, count in counts.items() if count}
             if kept:
                 count = min(counts[kind] for kind in kept)
+                start = report.first_written + count
                 warnings.warn(_finish_hint("the disk filled", kept,
                                            [w for k, w in writers.items() if k not in kept],
-                                           report.first_written + count, count, memory_from,
-                                           warm_up_before), stacklevel=3)
+                                           start, count, memory_from, warm_up_before), stacklevel=3)
+                # its own words said "nothing was saved there … run again", against the kept frames
+                raise MediaError(str(exc).replace("nothing was saved there", "that frame was not saved")
+                                 .replace("then run again", f"then run again with --start {start}")) from exc
         raise
 
 
