@@ -394,6 +394,8 @@ class VideoReader(Reader):
             # webm) is only an estimate. Counts that may be off are shown but not used to detect truncation.
             self._exact_count = stream.frames > 0 and not hidden
             slots = self._estimate_count(container, stream)  # by its duration
+            if head_s.size >= 2 and float(np.diff(head_s).max()) > _GAP_HELD_MAX_S:
+                slots = None  # a leap in its times (closed when read): a count by its duration said 25000024
             total = stream.frames - hidden if stream.frames > 0 else slots
             gapped = slots is not None and total is not None and slots > total + max(2, total // 50)
             if self._exact_count and not variable and gapped:
