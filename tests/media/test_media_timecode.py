@@ -68,3 +68,15 @@ def test_a_rate_too_small_to_be_one_is_refused():
     with pytest.raises(MediaError, match="above 1000 fps"):  # it wrote a clip of no duration
         as_fps("1e9")
     assert as_fps(1000) == 1000
+
+
+def test_a_drop_frame_timecode_given_at_a_rate_without_drop_frame_is_refused():
+    # `focus --fps 25 --start-timecode 00:00:59;20` wrote 00:00:59:20 without a word (DIT)
+    from guangying.base.errors import InputFormatError
+    from guangying.base.timecode import parse_given_timecode
+
+    with pytest.raises(InputFormatError, match=r"drop-frame \(;\) exists at 29\.97 and 59\.94 fps only"):
+        parse_given_timecode("00:00:59;20", Fraction(25))
+    assert parse_given_timecode("00:01:00;02", NTSC) == parse_timecode("00:01:00;02", NTSC)
+    assert parse_given_timecode("00:00:59:20", Fraction(25)) == (59 * 25 + 20, False)
+    assert parse_timecode("00:00:59;20", Fraction(25)) == (59 * 25 + 20, False)  # a file's: read as it is

@@ -67,6 +67,17 @@ def parse_timecode(timecode: str, fps: Fraction) -> tuple[int, bool]:
     return count, drop
 
 
+def parse_given_timecode(timecode: str, fps: Fraction) -> tuple[int, bool]:
+    """:func:`parse_timecode` for a timecode someone gives (an option, a setting): a drop-frame ``;`` at a
+    rate without drop-frame is refused, where a file's is read as it is (it was taken as ``:`` without a
+    word: 00:00:59;20 at 25 fps written as 00:00:59:20)."""
+    count, drop = parse_timecode(timecode, fps)
+    if not drop and re.search(r"[;,]\d+$", timecode.strip()):
+        raise InputFormatError(f"{timecode!r}: drop-frame (;) exists at 29.97 and 59.94 fps only, not at "
+                               f"{float(fps):g}; write it with ':'")
+    return count, drop
+
+
 def format_timecode(count: int, fps: Fraction, drop_frame: bool = False) -> str:
     """Frame count since midnight → ``HH:MM:SS:FF`` (``HH:MM:SS;FF`` for drop-frame); wraps at 24 h."""
     nominal = _nominal_rate(fps)

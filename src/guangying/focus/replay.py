@@ -28,7 +28,7 @@ import numpy as np
 
 from guangying.base.checks import Range, check_fields, check_instance
 from guangying.base.errors import SettingsError
-from guangying.base.timecode import format_timecode, parse_timecode, standard_rate
+from guangying.base.timecode import format_timecode, parse_given_timecode, parse_timecode, standard_rate
 from guangying.distance.marks import TRACK, MarkPlan
 from guangying.distance.reading import DistanceReading
 from guangying.focus import kernel, kernel_state
@@ -67,7 +67,7 @@ class ReplaySettings:
         if isinstance(self.fps, numbers.Real):  # a clip's Fraction (reader.info.fps), numpy numbers
             object.__setattr__(self, "fps", float(self.fps))
         check_fields(self, "focus", _REPLAY_RANGES)
-        parse_timecode(self.start_timecode, standard_rate(self.fps))
+        parse_given_timecode(self.start_timecode, standard_rate(self.fps))
 
 
 def iter_replay(

@@ -23,7 +23,7 @@ from guangying.base.atomic import write_text as atomic_write_text
 from guangying.base.checks import Range, check_fields
 from guangying.base.errors import InputFormatError, MissingInputError, SettingsError
 from guangying.base.files import decimal_number, parse_json_or_yaml, spreadsheet_delimiter, unclosed_quote
-from guangying.base.timecode import parse_timecode, standard_rate, timecode_at
+from guangying.base.timecode import parse_given_timecode, standard_rate, timecode_at
 from guangying.lens.camera import CameraPose
 from guangying.media.patterns import parse_pattern
 
@@ -140,7 +140,7 @@ class ChanSettings:
         if not isinstance(self.start_timecode, str):
             raise SettingsError(f"chan setting start_timecode={self.start_timecode!r}: give HH:MM:SS:FF")
         try:
-            parse_timecode(self.start_timecode, standard_rate(self.fps))
+            parse_given_timecode(self.start_timecode, standard_rate(self.fps))
         except InputFormatError as exc:
             raise SettingsError(f"chan setting start_timecode: {exc}") from exc
 
