@@ -621,7 +621,9 @@ def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
                 # a glob entry's shots are named by their takes: their outputs must be too
                 hint = ("; name a glob entry's outputs by their take: {stem} (or {folder}, {ext})"
                         if shot.from_glob or other.from_glob else "")
-                problems.append(f"shots '{other.name}' and '{shot.name}' both write {target}{hint}")
+                # as the user would write it (it showed o/../o/a.mp4 when two entries named one file so)
+                problems.append(f"shots '{other.name}' and '{shot.name}' both write "
+                                f"{os.path.normpath(target)}{hint}")
             writers.append((place, shot))
     for name, same in names.items():
         if len(same) > 1:
