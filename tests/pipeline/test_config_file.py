@@ -34,6 +34,8 @@ def _run(tmp_path: Path, config: bytes, name: str = "settings.yaml"):
         (b"grow_px: lots\n", "s.yaml", "grow_px = 'lots' is not a valid value"),
         (b"grow_px: 2\n\xff\xfe\n", "s.yaml", "is not UTF-8 text"),
         (b"grow_px: 2\ngrow_px: 8\n", "s.yaml", "line 2: 'grow_px' is given twice"),  # the last won, unsaid
+        # Python's "maximum recursion depth exceeded while calling a Python object"
+        (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", "s.yaml", "nested too deeply"),
         # refused later as a keyer setting, the file unnamed; a colour taken letter by letter ("5 given")
         (b"grow_px: .nan\n", "s.yaml", "grow_px = nan is not a valid value"),
         (b"screen_colour: green\n", "s.yaml", "expected a list of 3 numbers"),

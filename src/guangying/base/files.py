@@ -100,6 +100,8 @@ def _unique_json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def parse_problem(exc: BaseException) -> str:
     """A YAML or JSON parser's complaint in one line, with its place: PyYAML's own text runs over four
     lines, names the file "<unicode string>" and draws a caret."""
+    if isinstance(exc, RecursionError):  # Python's own words: "maximum recursion depth exceeded …"
+        return "nested too deeply (lists or mappings inside one another hundreds of levels down)"
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None)
     if mark is None or not problem:
