@@ -1171,3 +1171,25 @@ def test_a_clip_played_as_the_camera_keeps_its_clock_through_a_stall(plate_clip,
     assert source.dropped >= stall_s * FPS - 5, (source.dropped, indices)  # the late ones, counted
     assert indices[-1] >= 3.0 * FPS - 4, indices  # on the clock at the end (the stall's frames behind before)
     assert indices == sorted(set(indices)) and source.frames_in >= indices[-1]
+
+
+def test_a_stream_of_no_video_ffmpeg_can_read_is_said_with_what_to_send():
+    # garbage on the port (another program's data, a sender in a format ffmpeg does not take raw): said
+    # as "[Errno 1094995529] Invalid data found when processing input" (hostile user)
+    port = free_port(socket.SOCK_DGRAM)
+    stop = threading.Event()
+
+    def send_noise() -> None:
+        rng = np.random.default_rng(4)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            while not stop.is_set():
+                sender.sendto(rng.bytes(1316), ("127.0.0.1", port))
+                time.sleep(0.001)
+
+    threading.Thread(target=send_noise, daemon=True).start()
+    try:
+        with pytest.raises(MediaError, match=r"no video ffmpeg can read; send MPEG-TS") as said:
+            LiveSource(f"udp://127.0.0.1:{port}", open_timeout_s=20)
+    finally:
+        stop.set()
+    assert "Errno" not in str(said.value)

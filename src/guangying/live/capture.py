@@ -385,6 +385,12 @@ class LiveSource:
                 f"no picture from {what} {self.spec} within {self.open_timeout_s:g} s: is the sender "
                 "running and sending to this address and port? (raise --source-timeout for slow starts)"
             ) from exc
+        except av.error.InvalidDataError as exc:  # said as "[Errno 1094995529] Invalid data found …"
+            advice = ("give its --input-format (mjpeg, yuyv422)" if self.kind == "device" else
+                      "send MPEG-TS to it (ffmpeg -f mpegts, OBS's 'mpegts' output), or name the sender's "
+                      "protocol in the address (rtp://, srt://)")
+            raise MediaError(f"cannot open {what} {self.spec}: what arrives is no video ffmpeg can read; "
+                             f"{advice}") from exc
         except (av.error.FFmpegError, OSError) as exc:
             raise MediaError(f"cannot open {what} {self.spec}: {exc}") from exc
         except _OpenAbandoned as exc:
