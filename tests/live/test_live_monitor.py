@@ -90,7 +90,8 @@ def test_stats_and_settings_take_effect_within_a_few_frames(running):
         assert code == 400 and answer["error"] == said, answer
     host, port = server.url.split("/")[2].split(":")
     for body, length, said in ((b'{"screen_gain": ' + b"9" * 5000 + b"}", None, "a number too long to read"),
-                               (b"{}", "abc", "Content-Length 'abc' is not a number of bytes")):
+                               (b"{}", "abc", "Content-Length 'abc' is not a number of bytes"),
+                               (b"[" * 5000 + b"]" * 5000, None, "nested too deeply")):
         connection = http.client.HTTPConnection(host, int(port), timeout=5)
         connection.putrequest("POST", "/settings")
         connection.putheader("Content-Type", "application/json")

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from guangying.base.errors import DeviceError, GuangyingError
+from guangying.base.files import parse_problem
 from guangying.live.monitor_access import MonitorAccess, address_on_the_network, names_of_this_machine
 from guangying.media.pixels import to_code_values
 
@@ -388,7 +389,7 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                 self._json({"error": f"{url.path} needs {exc.args[0]!r} in its JSON body"},
                            HTTPStatus.BAD_REQUEST)
             except (GuangyingError, ValueError, TypeError, RecursionError) as exc:
-                self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
+                self._json({"error": parse_problem(exc)}, HTTPStatus.BAD_REQUEST)
             except (BrokenPipeError, ConnectionResetError, TimeoutError):
                 pass
 
