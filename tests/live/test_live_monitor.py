@@ -262,6 +262,33 @@ def test_connections_reset_by_the_browser_print_nothing(running, capfd):
     assert "Traceback" not in printed and "ConnectionResetError" not in printed, printed
 
 
+def test_the_moving_picture_is_served_to_so_many_viewers_at_once(running):
+    # Each viewer holds a thread and JPEGs encoded for it: a page opened hundreds of times (571 by a
+    # hostile user) was served all of them. The pages already open keep their pictures.
+    from guangying.live.monitor import MAX_VIEWERS
+
+    session, server, feed, _ = running
+    _wait_frames(server.url, 3)
+    viewers = []
+    try:
+        for _ in range(MAX_VIEWERS):
+            conn = socket.create_connection((server.host, server.port), timeout=10)
+            conn.sendall(b"GET /stream.mjpg?view=composite HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert conn.recv(12).endswith(b" 200")
+            viewers.append(conn)
+        deadline = time.monotonic() + 10
+        while feed.viewers() < MAX_VIEWERS and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.url + "stream.mjpg?view=composite", timeout=5)
+        assert refused.value.code == 503
+        assert f"{MAX_VIEWERS} viewers watch this take already" in json.loads(refused.value.read())["error"]
+        assert viewers[0].recv(65536)  # the first is still served
+    finally:
+        for conn in viewers:
+            conn.close()
+
+
 @pytest.mark.parametrize(("size", "shown"), [((96, 64), (192, 64)), ((640, 360), (320, 90))])
 def test_an_anamorphic_camera_is_shown_unsqueezed(size, shown):
     """Pixel aspect 2: the monitor shows the picture as the delivery will be seen (twice as wide as

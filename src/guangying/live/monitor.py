@@ -38,6 +38,9 @@ _WAIT_S = 0.5
 # claiming more is refused unread: reading what a Content-Length claims allocates it first, and one
 # claiming 100 GB ended in MemoryError (a few GB would take the take down on a laptop).
 MAX_ACTION_BYTES = 1 << 20
+# Moving pictures served at once: each holds a thread and its JPEGs are encoded for it (a set's monitor,
+# a few tablets); unlimited, a page opened hundreds of times took the take's threads and memory
+MAX_VIEWERS = 16
 # A connection silent this long (no request, a body that never comes, a viewer that stopped reading the
 # stream) is closed: each holds a thread, and a client opening many and sending nothing held them all.
 IDLE_TIMEOUT_S = 30.0
@@ -315,6 +318,10 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                 pass  # the browser went away
 
         def _stream(self, view: str) -> None:
+            if feed.viewers() >= MAX_VIEWERS:
+                said = f"{MAX_VIEWERS} viewers watch this take already, the most it serves; close one"
+                self._json({"error": said}, HTTPStatus.SERVICE_UNAVAILABLE)
+                return
             self.send_response(200)
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
             self.send_header("Cache-Control", "no-store")
