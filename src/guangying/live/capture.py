@@ -45,8 +45,8 @@ _SOUND_REANCHOR_S = 1.0  # a frame this far from where the sender's clock puts i
 # A sender's clock that leaps further ahead than this (or goes back by more than a frame's jitter)
 # restarted, rather than sent nothing; the copied plate draws the same line (plate_copy.PacketPlate).
 _SENDER_GAP_MAX_S = 10.0
-# A played file that falls this far behind its clock (a decoder slower than the clip) plays on from
-# where it is; shorter stalls (a busy machine) are caught up by letting the late pictures go
+# A played file that falls this far behind its clock (a saturated machine) lets the clock's missed slots
+# go at once and plays on from its picture; shorter stalls are caught up by letting the late pictures go
 _FILE_CATCH_UP_S = 1.0
 # A sender whose pictures come this much faster than the take's rate, over this many pictures, changed
 # its rate (30 fps into a 25 fps take): a picture that falls in a frame already taken is let go.
