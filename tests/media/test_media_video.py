@@ -94,6 +94,39 @@ def test_ffv1_mkv_is_lossless_16_bit(tmp_path):
     assert np.abs(frames[3].alpha - matte()).max() < 1e-4
 
 
+@pytest.mark.parametrize("content", ["rgb", "rgba", "matte"])
+def test_ffv1_mkv_at_8_bit_keeps_8_bit_codes_exactly(tmp_path, content):
+    """``bit_depth=8``: an 8-bit camera's codes, lossless, in FFV1's 8-bit RGB (what a live plate of an
+    8-bit camera is written as; 16-bit stored each code twice over, at twice the size)."""
+    rng = np.random.default_rng(7)
+    codes = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)  # noise: no smooth ramp to hide in
+    alpha_codes = rng.integers(0, 256, (HEIGHT, WIDTH), dtype=np.uint8)
+    path = tmp_path / "plate.mkv"
+    with open_writer(path, content=content, bit_depth=8) as writer:
+        writer.write(None if content == "matte" else codes / np.float32(255),
+                     alpha=None if content == "rgb" else alpha_codes / np.float32(255))
+    with av.open(str(path)) as container:
+        stored = container.streams.video[0].codec_context.pix_fmt
+    assert stored == {"rgb": "bgr0", "rgba": "bgra", "matte": "gray"}[content]
+    with open_reader(path) as reader:
+        frame = next(iter(reader))
+    if content != "matte":
+        np.testing.assert_array_equal(np.round(frame.rgb * 255), codes)
+    if content != "rgb":
+        got = frame.alpha if content == "rgba" else frame.rgb[..., 0]
+        np.testing.assert_array_equal(np.round(got * 255), alpha_codes)
+
+
+def test_bit_depth_of_a_video_is_checked(tmp_path):
+    with pytest.raises(MediaError, match="bit_depth must be 8 or 16, got 10"):
+        _write_clip(tmp_path / "a.mkv", bit_depth=10)
+    with pytest.raises(MediaError, match=r"bit_depth is an option of \.mkv \(FFV1\)"):
+        _write_clip(tmp_path / "a.mp4", bit_depth=8)
+    _write_clip(tmp_path / "b.mkv", bit_depth="16")
+    with av.open(str(tmp_path / "b.mkv")) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "gbrp16le"
+
+
 def test_10_bit_source_read_at_more_than_8_bit_precision(tmp_path):
     # A grey ramp with 3072 steps: an 8-bit path could give at most 256 distinct levels.
     ramp = np.linspace(0.0, 1.0, HEIGHT * WIDTH, dtype=np.float64).reshape(HEIGHT, WIDTH)

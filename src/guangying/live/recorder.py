@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 
 from guangying.base.atomic import check_output_folder, partial_path, remove_quietly, through_link
 from guangying.base.errors import MediaError, SettingsError
@@ -103,9 +104,10 @@ class _PlateRecorder(DroppingWorker[CapturedFrame]):
             self.start_timecode = frame.timecode
             if self.sound is not None:
                 self.sound.start(self._first_time_s)
-            self._writer = open_writer(self.path, fps=self.fps, content="rgb",
-                                       **_recording_options(self.path, frame.timecode, self.pixel_aspect,
-                                                            plate=True))
+            options = _recording_options(self.path, frame.timecode, self.pixel_aspect, plate=True)
+            if self.path.suffix.lower() == ".mkv" and frame.rgb.dtype == np.uint8:
+                options["bit_depth"] = 8  # the camera's own codes: half the size, a third the encoding
+            self._writer = open_writer(self.path, fps=self.fps, content="rgb", **options)
         picture = self._writer.frames_written
         time_s = frame.take_time_s - self._first_time_s
         self._last_time_s = frame.take_time_s

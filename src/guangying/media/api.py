@@ -110,8 +110,9 @@ def open_writer(
 
     ``.mp4`` H.264 (options ``crf``=18, ``preset``="veryfast"), ``.mov`` ProRes 4444 (alpha; option
     ``profile``="422hq" for ProRes 422 HQ, a camera original's format),
-    ``.mkv`` FFV1 lossless 16-bit; ``shot.%04d.png`` / ``shot.####.exr`` / ``.tif`` sequences (16-bit
-    PNG/TIFF, option ``bit_depth``; half-float linear EXR); a path without a pattern writes one picture.
+    ``.mkv`` FFV1 lossless 16-bit (option ``bit_depth``=8: 8-bit codes, half the size);
+    ``shot.%04d.png`` / ``shot.####.exr`` / ``.tif`` sequences (16-bit PNG/TIFF, option ``bit_depth``;
+    half-float linear EXR); a path without a pattern writes one picture.
     Video takes ``timecode="HH:MM:SS:FF"``, video and EXR ``pixel_aspect`` (2: an anamorphic plate).
     A sequence replaces an earlier one whole; with ``patch_sequence=True`` (a render of some frames, to
     mend them) the earlier frames outside the new ones' span are kept.

@@ -7,7 +7,7 @@ import os
 import warnings
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,24 @@ H264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 _PRORES_422HQ = ("hq", "yuv422p10le")
 
 
+def _ffv1_8_bit(target: Path, video_format: _Format, bit_depth: object) -> _Format:
+    """``.mkv``'s format at ``bit_depth`` 8 or 16 (default). 8 keeps an 8-bit camera's code values as
+    they are at half the size and a third of the encoding time of 16 (1280×720: 0.9 against 1.8 MB a
+    frame, 31 against 11 fps here), which decides whether a live plate keeps up on a laptop."""
+    if bit_depth is None:
+        return video_format
+    if video_format.codec != "ffv1":
+        raise MediaError(f"{target}: bit_depth is an option of .mkv (FFV1) and of picture sequences; "
+                         "H.264 .mp4 is 8-bit and ProRes .mov 10-bit")
+    if str(bit_depth) not in ("8", "16"):
+        raise MediaError(f"{target}: bit_depth must be 8 or 16, got {bit_depth!r}")
+    if str(bit_depth) == "16":
+        return video_format
+    # FFV1 codes 8-bit RGB as BGR0/BGRA (lossless through its reversible colour transform)
+    return replace(video_format, input_format={"rgb": "rgb24", "rgba": "rgba", "matte": "gray"},
+                   pixel_format={"rgb": "bgr0", "rgba": "bgra", "matte": "gray"})
+
+
 def container_options_for(path: Path) -> dict[str, str]:
     """The muxer options a video file written here gets (an MP4's index first), for a remux of it."""
     return dict(_FORMATS[path.suffix.lower()].container_options)
@@ -148,6 +166,7 @@ class VideoWriter(Writer):
             warnings.warn(f"{target}: an MKV written here cannot carry the source's pixel aspect "
                           f"({self._pixel_aspect}), so it shows squeezed; write .mov or .mp4 to keep it",
                           stacklevel=3)
+        self._format = _ffv1_8_bit(target, self._format, options.pop("bit_depth", None))
         self._timecode = options.pop("timecode", None)
         if self._timecode is not None:
             try:
@@ -157,7 +176,8 @@ class VideoWriter(Writer):
         unknown = set(options) - set(self._format.user_options)
         if unknown:
             allowed = ", ".join(("timecode", "source_timing", "hold_gaps", "pixel_aspect",
-                                 *self._format.user_options))
+                                 *self._format.user_options,
+                                 *(("bit_depth",) if self._format.codec == "ffv1" else ())))
             names = ", ".join(sorted(unknown))
             raise MediaError(f"{target}: unknown option(s) {names}; {target.suffix} takes {allowed}")
         self._codec_options = dict(self._format.codec_options)
@@ -175,7 +195,7 @@ class VideoWriter(Writer):
                     raise MediaError(f"{target}: ProRes 422 HQ has no alpha; use profile '4444' for RGBA")
                 self._codec_options["profile"], self._pixel_format = _PRORES_422HQ
         self._input_format = self._format.input_format[content]
-        self._dtype = np.uint8 if self._input_format == "rgb24" else np.uint16
+        self._dtype = np.uint8 if self._input_format in ("rgb24", "rgba", "gray") else np.uint16
         self._temp = partial_path(target)
         self._container: av.container.OutputContainer | None = None
         self._stream: Any = None
