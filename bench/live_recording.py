@@ -106,10 +106,15 @@ class UdpCamera(threading.Thread):
                 time.sleep(max(0.0, t0 + n / FPS - time.monotonic()))
 
 
-def stream_take(frames: list[np.ndarray], backdrop: Path, copy: bool, seconds: float,
+STREAM_PLATES = {"copy": "copied as sent (ours)", "prores": "encoded, ProRes 422 HQ .mov",
+                 "ffv1": "encoded, FFV1 .mkv (8-bit: the camera's codes)"}
+
+
+def stream_take(frames: list[np.ndarray], backdrop: Path, plate_kind: str, seconds: float,
                 folder: Path) -> dict[str, float]:
-    """A take of the clip sent as an H.264 stream, its plate a .mov: copied (ours) or encoded as
-    ProRes 422 HQ (what any plate of a source that cannot be copied gets)."""
+    """A take of the clip sent as an H.264 stream, its plate copied as sent into a .mov (ours), or
+    encoded (what a plate of a source that cannot be copied gets) as ProRes 422 HQ or as FFV1 of the
+    8-bit codes the stream decodes to."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -118,8 +123,9 @@ def stream_take(frames: list[np.ndarray], backdrop: Path, copy: bool, seconds: f
     try:
         source = LiveSource(f"udp://127.0.0.1:{port}?fifo_size=100000", open_timeout_s=20)
         settings = LiveSettings({"matte": "chroma", "background": str(backdrop)}, source.width, source.height)
-        plate = folder / "plate.mov"
-        recorder = Recorder(source.fps, plate=plate, camera_codec=source.codec_name if copy else None)
+        plate = folder / ("plate.mkv" if plate_kind == "ffv1" else "plate.mov")
+        recorder = Recorder(source.fps, plate=plate,
+                            camera_codec=source.codec_name if plate_kind == "copy" else None)
         session = LiveSession(source, settings, SessionOutputs(recorder=recorder,
                                                                settings_path=folder / "look.yaml"))
         report = session.run(duration_s=seconds)
@@ -133,9 +139,10 @@ def stream_take(frames: list[np.ndarray], backdrop: Path, copy: bool, seconds: f
     return {"in": report.frames_in, "out": report.frames_out, "plate": plate_frames}
 
 
-def encoder_fps(suffix: str, frames: list[np.ndarray], folder: Path, count: int = 50) -> float:
+def encoder_fps(suffix: str, frames: list[np.ndarray], folder: Path, count: int = 50,
+                **options: object) -> float:
     """The plate's writer as the live recorder opens it, alone on the decoded frames."""
-    options = {".mp4": {"preset": "ultrafast"}, ".mov": {"profile": "422hq"}}.get(suffix, {})
+    options = options or {".mp4": {"preset": "ultrafast"}, ".mov": {"profile": "422hq"}}.get(suffix, {})
     t0 = time.perf_counter()
     with open_writer(folder / f"alone{suffix}", fps=Fraction(FPS), content="rgb", **options) as writer:
         for n in range(count):
@@ -154,6 +161,7 @@ def main() -> None:
     load_start = os.getloadavg()[0]
     rows: dict[str, list[dict[str, float]]] = {s: [] for s in FORMATS}
     alone: dict[str, list[float]] = {s: [] for s in FORMATS}
+    alone_8_bit: list[float] = []  # FFV1 as an 8-bit camera's plate is written
     with tempfile.TemporaryDirectory(prefix="gy-live-rec-") as tmp:
         folder = Path(tmp)
         clip, backdrop, decoded = make_inputs(folder)
@@ -164,10 +172,11 @@ def main() -> None:
             for suffix in FORMATS:
                 rows[suffix].append(take(clip, backdrop, suffix, args.seconds, work))
                 alone[suffix].append(encoder_fps(suffix, decoded, work))
-        streamed: dict[bool, list[dict[str, float]]] = {True: [], False: []}
+            alone_8_bit.append(encoder_fps(".mkv", decoded, work, bit_depth=8))
+        streamed: dict[str, list[dict[str, float]]] = {kind: [] for kind in STREAM_PLATES}
         for _ in range(args.rounds):
-            for copy in (True, False):
-                streamed[copy].append(stream_take(decoded, backdrop, copy, args.seconds, work))
+            for kind in STREAM_PLATES:
+                streamed[kind].append(stream_take(decoded, backdrop, kind, args.seconds, work))
     load_end = os.getloadavg()[0]
     names = {".mp4": "H.264 .mp4 (ultrafast)", ".mkv": "FFV1 .mkv (lossless)", ".mov": "ProRes 422 HQ .mov"}
     lines = [
@@ -196,9 +205,14 @@ def main() -> None:
             )
     lines += [
         "",
-        "The same clip sent as a camera's H.264 stream (MPEG-TS over UDP on 127.0.0.1), plate as .mov, the "
-        "two ways taking turns: the stream's packets copied as sent (ours), and encoded as ProRes 422 HQ "
-        "(what a plate of a source that cannot be copied gets, and what every plate got before). A copy "
+        "A clip played as the camera hands over float pictures, so its .mkv plate is 16-bit FFV1. An 8-bit "
+        "camera's (a stream, a V4L2 device) is 8-bit FFV1 (bgr0), its codes exact; that encoder alone, "
+        "in the same rounds: " + ", ".join(f"{fps:.1f}" for fps in alone_8_bit) + " fps.",
+        "",
+        "The same clip sent as a camera's H.264 stream (MPEG-TS over UDP on 127.0.0.1), the three ways "
+        "taking turns: the stream's packets copied as sent into a .mov (ours), and encoded (what a plate "
+        "of a source that cannot be copied gets, and what every plate got before) as ProRes 422 HQ or as "
+        "FFV1 of the 8-bit codes the stream decodes to (16-bit FFV1 before this session). A copy "
         "starts at the keyframe before the take's first frame (the stream sends one a second), so it "
         "holds the take's frames and up to a second before them (*before the take*: plate frames less "
         "captured ones); until this session it started at the take's first keyframe and lost the "
@@ -207,10 +221,9 @@ def main() -> None:
         "| plate of the stream | captured | processed | plate frames (share of captured) | before the take |",
         "|---|---:|---:|---:|---:|",
     ]
-    for copy in (True, False):
-        for row in streamed[copy]:
-            how = "copied as sent (ours)" if copy else "encoded, ProRes 422 HQ"
-            before = f"{row['plate'] - row['in']:.0f}" if copy else "–"
+    for kind, how in STREAM_PLATES.items():
+        for row in streamed[kind]:
+            before = f"{row['plate'] - row['in']:.0f}" if kind == "copy" else "–"
             lines.append(f"| {how} | {row['in']:.0f} | {row['out']:.0f} | {row['plate']:.0f} "
                          f"({row['plate'] / row['in']:.0%}) | {before} |")
     lines += [

@@ -275,3 +275,25 @@ def test_a_layer_in_front_of_the_screen_is_refused_in_a_script_too():
     with pytest.raises(InputFormatError, match="in front of the screen"):
         LayerSpec(Path("sky.png"), -60.0, 160.0)
     assert LayerSpec(Path("backdrop.png"), 0.0, 4.0).distance_m == 0.0
+
+
+def test_a_set_too_big_for_the_machine_is_refused_as_it_loads(two_layer_set, monkeypatch):
+    """Every layer's pyramid stays in memory for the render: a set over half of the machine's memory is
+    refused (a hostile 3000-layer set took 14.7 GB without a word), one over a quarter said. The
+    machine's size is set small here, as filling this one's memory would test the kernel's OOM killer."""
+    import warnings
+
+    from guangying.base.errors import SettingsError
+    from guangying.sets import layers
+
+    pyramid_mb = 400 * 200 * 4 * 4 * 4 / 3 / 1e6  # each layer: 400×200 RGBA float32 and its mip levels
+    monkeypatch.setattr(layers, "physical_memory_bytes", lambda: int(3 * pyramid_mb * 1e6))
+    with pytest.raises(SettingsError, match=r"by layer 2 of 2 \(near\.png\), over half of this machine's"):
+        LayeredSet.from_file(two_layer_set)
+    monkeypatch.setattr(layers, "physical_memory_bytes", lambda: int(6 * pyramid_mb * 1e6))
+    with pytest.warns(UserWarning, match=r"set's 2 layers take 3 MB of this machine's 10 MB"):
+        LayeredSet.from_file(two_layer_set).close()
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LayeredSet.from_file(two_layer_set).close()
