@@ -413,6 +413,40 @@ def test_pictures_a_sender_skips_are_gaps_on_the_takes_frame_grid(plate_frames):
     assert all(f.take_time_s == pytest.approx(f.index / 25) for f in frames if f is not None)
 
 
+def test_a_picture_is_handed_on_as_soon_as_it_has_come(plate_frames):
+    """The stream's decoder holds no pictures back: with frame threads it handed each picture on only
+    when two or three more had come (60–110 ms of latency at 25 fps), and when the sender paused or
+    stopped, its last pictures came out only when it sent again, a second or more late (after a
+    restart, counted as the new stream's lost data). Each picture here is numbered by its grey; the
+    sender pauses for 2 s after picture 74, and by then every picture the demuxer has let go of
+    (MPEG-TS hands a picture on when the next one starts) must be out."""
+    numbered = []
+    for n in range(100):
+        rgb = plate_frames[n % len(plate_frames)].copy()
+        rgb[:64, :64] = (40 + 2 * n) / 255
+        numbered.append(rgb)
+    port = free_port(socket.SOCK_DGRAM)
+    sender = UdpSender(numbered, port, seconds=8, gop=25, stall=(3.0, 2.0))
+    sender.start()
+    try:
+        source = LiveSource(f"udp://127.0.0.1:{port}", open_timeout_s=10, queue_frames=200)
+        source.start()
+        source.begin_take()
+        while sender.sent < 75:
+            time.sleep(0.01)
+        time.sleep(1.0)  # into the pause: what came before it has long been decoded
+        frames = []
+        while (frame := source.get(timeout_s=0.05)) is not None:
+            frames.append(frame)
+        source.stop()
+    finally:
+        sender.stop_now.set()
+    assert frames[-1].rgb.dtype == np.uint8  # the sender's 8-bit codes
+    last = round((float(np.mean(frames[-1].rgb[8:56, 8:56])) - 40) / 2)
+    # 74 was the last sent: the demuxer holds it, and the sender's packet buffer may hold part of 73
+    assert last >= 72, f"the last picture handed on before the pause was {last}, of 74 sent"
+
+
 def test_sound_is_handed_out_from_the_takes_start_and_no_earlier(plate_frames):
     """A stream is read while the engine warms up. Its sound was handed to the recordings then too,
     placed by the frames of the warm-up, so it came out of order, and a recording refused up to half a

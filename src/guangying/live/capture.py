@@ -818,7 +818,10 @@ class LiveSource:
     def _frames(self) -> Iterator[av.VideoFrame]:
         assert self._container is not None
         stream = self._container.streams.video[0]
-        stream.thread_type = "AUTO"
+        # slice threads only: frame threads hold each picture until the next few packets come (two to
+        # four frames of latency), and a sender's last pictures before it stopped came out only when it
+        # sent again, a second or more late (and were counted as the new stream's lost data)
+        stream.thread_type = "SLICE"
         early, self._early = self._early, []
         sound = self._container.streams.audio[:1]  # the camera's sound, for the plate, --out, the recording
         arrivals = ((packet, time.monotonic()) for packet in self._container.demux(stream, *sound))
