@@ -26,8 +26,8 @@ def board() -> MarkerBoard:
 
 
 @functools.cache
-def marker_renderer(px_per_m: float = 260.0) -> Renderer:
-    tex, geom = screen_texture(8, 4.5, px_per_m, board(), centre_y_m=1.5, crosses=40)
+def marker_renderer(px_per_m: float = 260.0, sheet_scale: float = 0.0) -> Renderer:
+    tex, geom = screen_texture(8, 4.5, px_per_m, board(), centre_y_m=1.5, crosses=40, sheet_scale=sheet_scale)
     return Renderer(studio_panorama(2048), (tex, geom))
 
 

@@ -74,9 +74,11 @@ def screen_texture(
     centre_y_m: float = 0.0,  # type: ignore[no-untyped-def]
     seed: int = 0,
     crosses: int = 40,
+    sheet_scale: float = 0.0,
 ) -> tuple[np.ndarray, ScreenGeometry]:
     """A green screen (uint8) with uneven light, tracking crosses and the board's markers drawn at their
-    exact positions (supersampled edges). Only upright markers on z = 0 are drawn."""
+    exact positions (supersampled edges). Only upright markers on z = 0 are drawn. ``sheet_scale`` > 1:
+    each marker on a sheet of off-white paper that many times its side, taped square on the screen."""
     from guangying.tracking.board import marker_image
 
     rng = np.random.default_rng(seed)
@@ -108,6 +110,16 @@ def screen_texture(
             x1, y1 = int(np.ceil(u0 + side)) + 1, int(np.ceil(v0 + side)) + 1
             if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
                 continue
+            if sheet_scale > 1:
+                margin = side * (sheet_scale - 1) / 2
+                edges = np.array([-margin, side + margin])
+                edges_u, edges_v = u0 + edges, v0 + edges
+                sx0, sy0 = max(int(np.floor(edges_u[0])), 0), max(int(np.floor(edges_v[0])), 0)
+                sx1, sy1 = min(int(np.ceil(edges_u[1])) + 1, w), min(int(np.ceil(edges_v[1])) + 1, h)
+                paper = np.outer(_overlap(np.arange(sy0, sy1), edges_v)[:, 0],
+                                 _overlap(np.arange(sx0, sx1), edges_u)[:, 0])[..., None]
+                region = tex[sy0:sy1, sx0:sx1]
+                region[:] = region * (1 - paper) + paper * np.array([228.0, 230.0, 226.0], np.float32)
             bits = int(board.aruco.markerSize) + 2
             cells = marker_image(board, int(marker_id), bits).astype(np.float32) * 0.92 + 8
             # exact area coverage, separable: texel × bit-cell overlap along each axis

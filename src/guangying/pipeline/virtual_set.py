@@ -252,7 +252,8 @@ class SetBackground:
 
     def _markers_out(self, position: int, plate_srgb: np.ndarray,
                      alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The matte without the board's markers, and where they are (grown to take in blur)."""
+        """The matte without the board's markers and their paper, and where they are (the markers grown to
+        take in blur, and the paper that shows)."""
         assert self.board is not None
         view = self._views[position]
         cover = marker_coverage(self.board, view.pose, view.camera_matrix, view.dist_coeffs,
@@ -264,7 +265,7 @@ class SetBackground:
         screen = np.median(samples, axis=0) if len(samples) >= 16 else None
         marker = marker_alpha(plate_srgb, self.board, view.pose, view.camera_matrix, view.dist_coeffs,
                               grow_px=_MARKER_SMEAR_PX, screen_srgb=screen, coverage=cover)
-        return alpha * (1.0 - marker), cover
+        return alpha * (1.0 - marker), np.maximum(cover, marker)
 
     def layer_hook(self, then: LayerHook | None = None) -> LayerHook:
         """The frame compositor's hook: the screen's markers out of the matte, shadow and reflection on

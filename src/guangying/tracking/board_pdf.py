@@ -20,7 +20,7 @@ _ISO_SHEETS_MM = ((210.0, 297.0), (297.0, 420.0), (420.0, 594.0), (594.0, 841.0)
 _MARGIN_MM = 20.0
 
 
-def _page_mm(side_mm: float) -> tuple[float, float]:
+def sheet_size_mm(side_mm: float) -> tuple[float, float]:
     """The smallest ISO sheet holding a marker of ``side_mm`` with its margins and caption; past A0, a
     page of the marker's own size (a plotter's roll)."""
     need_w, need_h = side_mm + 2 * _MARGIN_MM, side_mm + 4 * _MARGIN_MM
@@ -44,7 +44,7 @@ def board_pdf_bytes(board: MarkerBoard) -> bytes:
     page_nums = []
     for marker_id, quad in zip(board.ids, board.corners_m, strict=True):
         side_mm = float(np.mean(np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1))) * 1000.0
-        page_w, page_h = _page_mm(side_mm)
+        page_w, page_h = sheet_size_mm(side_mm)
         bits = int(board.aruco.markerSize) + 2
         img = marker_image(board, int(marker_id), bits)  # one pixel per bit; the PDF scales it exactly
         data = zlib.compress(img.tobytes())

@@ -1,5 +1,6 @@
 """Markers are on the screen, so they must leave the matte: where each marker lands in the frame, which
-of its pixels still show the marker (not the actor in front of it), and a fill from the screen plate.
+of its pixels still show the marker or the white paper it is printed on (not the actor in front of
+them), and a fill from the screen plate.
 
 All three are plain functions on arrays; the compositor's caller multiplies its alpha by
 ``1 − marker_alpha`` and/or fills the plate before keying.
@@ -11,6 +12,7 @@ import numpy as np
 
 from guangying.lens.camera import CameraPose, project_points_px
 from guangying.tracking.board import MarkerBoard, marker_image
+from guangying.tracking.board_pdf import sheet_size_mm
 
 _EDGE_SAMPLES = 8  # points per marker edge, so lens distortion bends the outline
 _SUPER = 4  # supersampling of the outline (anti-aliased coverage)
@@ -34,6 +36,21 @@ def _roi(outline: np.ndarray, grow: int, height: int, width: int) -> tuple[int, 
     return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1, y1)
 
 
+def sheet_quads_m(board: MarkerBoard) -> np.ndarray:
+    """(N, 4, 3) world metres, OpenCV corner order: the sheet each marker is printed on, as
+    ``guangying board --pdf`` prints it (the smallest ISO page holding the marker, its margins and
+    caption, the marker at its centre). A sheet trimmed smaller leaves screen in the rest, which keys."""
+    quads = np.asarray(board.corners_m, np.float64)
+    right, down = quads[:, 1] - quads[:, 0], quads[:, 3] - quads[:, 0]
+    right_m, down_m = np.linalg.norm(right, axis=1), np.linalg.norm(down, axis=1)
+    pages_m = np.array([sheet_size_mm(side * 1000.0) for side in (right_m + down_m) / 2]) / 1000.0
+    half_right = right * (pages_m[:, 0] / right_m / 2)[:, None]
+    half_down = down * (pages_m[:, 1] / down_m / 2)[:, None]
+    centre = quads.mean(axis=1)
+    return np.stack([centre - half_right - half_down, centre + half_right - half_down,
+                     centre + half_right + half_down, centre - half_right + half_down], axis=1)
+
+
 def marker_coverage(
     board: MarkerBoard,
     pose: CameraPose,
@@ -42,14 +59,16 @@ def marker_coverage(
     height_px: int,
     width_px: int,
     grow_px: float = 2.0,
+    sheets: bool = False,
 ) -> np.ndarray:
     """Where the board's markers are in the frame (hidden or not): float32 (H, W) 0–1, anti-aliased,
-    grown by ``grow_px`` to take in blur and the tracking error."""
+    grown by ``grow_px`` to take in blur and the tracking error. ``sheets``: where the sheets they are
+    printed on are (:func:`sheet_quads_m`)."""
     import cv2
 
     out = np.zeros((height_px, width_px), np.float32)
     grow = int(np.ceil(grow_px))
-    for quad in board.corners_m:
+    for quad in sheet_quads_m(board) if sheets else board.corners_m:
         if np.any(_depth(quad, pose) <= 0):
             continue
         outline = _marker_outline_px(quad, pose, camera_matrix, dist_coeffs)
@@ -120,8 +139,9 @@ def marker_alpha(
     tolerance: float = 0.12,
     screen_srgb: np.ndarray | None = None,
     coverage: np.ndarray | None = None,
+    paper: bool = True,
 ) -> np.ndarray:
-    """How much each pixel is a marker still in view: float32 (H, W) 0–1.
+    """How much each pixel is a marker, or the paper around it, still in view: float32 (H, W) 0–1.
 
     Inside the markers' coverage a pixel counts as marker when it is grey (markers are black and
     white) and its luma is near what the printed marker should show there (levels measured from the
@@ -130,7 +150,10 @@ def marker_alpha(
     With ``screen_srgb`` (the clear screen's colour, sRGB (3,)) a pixel that mixes the print with the
     screen counts too: a marker's edge, or a marker smeared by motion blur or by 4:2:0 chroma, which
     the grey test left as an outline or a grey square. ``coverage``: :func:`marker_coverage` of the same
-    frame and ``grow_px`` when the caller has it already.
+    frame and ``grow_px`` when the caller has it already. ``paper``: the white paper around each marker
+    counts too, over the sheet the marker is printed on (:func:`sheet_quads_m`), where a pixel is grey
+    and about as light as the print's white or a mix of it and the screen (the paper stayed as white
+    squares over the set); a white costume in front of the paper can pass for it.
     """
     import cv2
 
@@ -176,7 +199,35 @@ def marker_alpha(
     pattern = _pattern_miss(luma[y0:y1, x0:x1], filled[y0:y1, x0:x1], float(white - black), window)
     np.maximum(miss[y0:y1, x0:x1], 2.0 * tolerance * pattern, out=miss[y0:y1, x0:x1])
     match = np.clip(2.0 - miss / tolerance, 0.0, 1.0)
-    return (cover * match).astype(np.float32)
+    markers = (cover * match).astype(np.float32)
+    if not paper:
+        return markers
+    sheets = marker_coverage(board, pose, camera_matrix, dist_coeffs, h, w, grow_px, sheets=True)
+    rows, cols = np.flatnonzero(sheets.any(axis=1)), np.flatnonzero(sheets.any(axis=0))
+    box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]  # (the markers' coverage lies inside)
+    paper_match = _paper_match(rgb[box], luma[box], chroma[box], float(black), float(white), screen_srgb,
+                               tolerance)
+    # on the print the print's tests alone decide, which a white costume rarely passes; around it (the
+    # margin its coverage grows by included) is paper
+    printed = marker_coverage(board, pose, camera_matrix, dist_coeffs, h, w, grow_px=0.0)
+    paper_only = sheets[box] * (1.0 - printed[box])
+    np.maximum(markers[box], paper_only * paper_match, out=markers[box])
+    return markers
+
+
+def _paper_match(rgb: np.ndarray, luma: np.ndarray, chroma: np.ndarray, black: float, white: float,
+                 screen_srgb: np.ndarray | None, tolerance: float) -> np.ndarray:
+    """0–1 per pixel: how much it looks like the print's paper (grey, at least half-way from the print's
+    black to its white: a sheet lit less than the marker on it), or with ``screen_srgb`` like paper
+    mixed with the screen (the sheet's edges)."""
+    lightest = max(white + 2 * tolerance, 1.0)
+    darkest = black + 0.5 * (white - black)
+    miss = np.maximum(darkest - luma, 0.0) + 2.0 * np.maximum(chroma - 0.04, 0.0)
+    if screen_srgb is not None:
+        lo, hi = np.full(luma.shape, darkest, np.float32), np.full(luma.shape, lightest, np.float32)
+        miss = np.minimum(miss, _print_and_screen_miss(rgb, lo, hi, np.asarray(screen_srgb, np.float32)))
+    # stricter than the print's test, which also has the pattern to go by: plain paper has nothing else
+    return np.clip(2.0 - miss / (tolerance / 2), 0.0, 1.0).astype(np.float32)
 
 
 def _bit_px(board: MarkerBoard, pose: CameraPose, camera_matrix: np.ndarray, dist_coeffs: np.ndarray | None,
