@@ -340,7 +340,9 @@ def test_a_message_read_late_keeps_the_time_it_arrived():
         finally:
             sender.close()
     assert pose is not None and pose.pan_deg == pytest.approx(12.0)
-    assert before <= arrived_s <= sent + 0.05 and read_from - arrived_s > 0.25
+    # (the kernel stamps wall-clock time, taken onto the monotonic clock by their offset as read: a loaded
+    # machine read it 1.4 ms off once)
+    assert before - 0.01 <= arrived_s <= sent + 0.05 and read_from - arrived_s > 0.25
 
 
 def test_a_frame_sees_every_message_that_arrived_before_its_capture_even_one_not_yet_read(monkeypatch):

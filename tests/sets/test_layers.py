@@ -220,7 +220,7 @@ def test_a_depth_map_of_another_shape_than_its_picture_is_said(tmp_path):
 
 
 def test_interpolated_plane_map_matches_the_exact_one():
-    from guangying.sets.layers import _plane_map
+    from guangying.sets.layers import _FLAT, _plane_map
 
     k = intrinsics_matrix(20.0, SENSOR_MM, W, H)
     view = SetView(CameraPose(pan_deg=35, tilt_deg=-8, roll_deg=3, x_m=1.0, z_m=3.0), k, W, H)
@@ -231,7 +231,7 @@ def test_interpolated_plane_map_matches_the_exact_one():
     fast_tex, fast_axial = np.empty((H, W, 2), np.float32), np.empty((H, W), np.float32)
     assert LayeredSet._coarse_plane_map(grid, r, c, -6.0, rect, unit, fast_tex, fast_axial)
     tex, axial = np.empty_like(fast_tex), np.empty_like(fast_axial)
-    _plane_map(grid, r, c, np.full((H, W), -6.0, np.float32), rect, unit, tex, axial)
+    _plane_map(grid, r, c, np.full((H, W), -6.0, np.float32), rect, unit, tex, axial, _FLAT)
     # in output pixels (texel error over texels per pixel): a fraction of a hundredth of a pixel
     texels_per_px = np.hypot(*np.gradient(tex[..., 0], axis=1)[None], np.gradient(tex[..., 1], axis=1))
     error_px = np.hypot(*(fast_tex - tex).transpose(2, 0, 1)) / texels_per_px
@@ -297,3 +297,59 @@ def test_a_set_too_big_for_the_machine_is_refused_as_it_loads(two_layer_set, mon
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         LayeredSet.from_file(two_layer_set).close()
+
+
+def _two_depth_layer(folder, seen_from=""):
+    """A 2 m × 1 m layer 3 m behind the screen: a red dot at (−0.5, 0) on its left half, 3 m deep, and a
+    green one at (0.5, 0) on its right half, whose depth map says 20 m (a photograph's far background)."""
+    rgb, _ = _dot_picture(200, 100, (50, 50), 3.0, (1, 0, 0), False)
+    rgb += _dot_picture(200, 100, (150, 50), 3.0, (0, 1, 0), False)[0]
+    _write_rgba(folder / "photo.png", rgb)
+    depth = np.full((100, 200, 3), 3.0, np.float32)
+    depth[:, 100:] = 20.0
+    with open_writer(folder / "photo_depth.exr", content="rgb") as writer:
+        writer.write(depth, transfer="linear")
+    path = folder / f"set{len(seen_from)}.yaml"
+    path.write_text("layers:\n  - {image: photo.png, distance_m: 3, width_m: 2, depth: photo_depth.exr"
+                    f"{seen_from}}}\n")
+    return path
+
+
+def test_a_photographs_depth_map_keeps_its_shape_from_where_it_was_seen(tmp_path):
+    """With ``projected_from_m``, a depth map's pixel lies on the ray from that point through its place
+    on the layer: from there the picture keeps its shape, and a camera that moves sees each part slide
+    by its own depth. As a relief (x and y kept), the far half was drawn as a small card 20 m away,
+    pulled towards the axis and torn from the near half; that is said now."""
+    k = intrinsics_matrix(35.0, SENSOR_MM, W, H)
+    seen = _two_depth_layer(tmp_path, ", projected_from_m: [0, 0, 2]")
+    far_dot = np.array([[0.5 * 22 / 5, 0.0, -20.0]])  # (0.5, 0, −3) pushed along the ray from (0, 0, 2)
+    for pose in (CameraPose(z_m=2.0), CameraPose(x_m=0.4, y_m=-0.1, z_m=2.5, pan_deg=3.0)):
+        rgb = LayeredSet.from_file(seen).render(SetView(pose, k, W, H), 0)
+        for channel, point in ((0, [[-0.5, 0.0, -3.0]]), (1, far_dot)):
+            u, v, _ = _centroid(rgb[..., channel])
+            expected = project_points_px(np.array(point), pose, k)[0]
+            assert np.allclose((u, v), expected, atol=0.5), (pose, channel)
+    from_there = LayeredSet.from_file(seen).render(SetView(CameraPose(z_m=2.0), k, W, H), 0)
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("layers:\n  - {image: photo.png, distance_m: 3, width_m: 2}\n")
+    as_flat = LayeredSet.from_file(flat).render(SetView(CameraPose(z_m=2.0), k, W, H), 0)
+    assert np.abs(from_there - as_flat).mean() < 1e-3  # the picture as it was seen, not torn
+    with pytest.warns(UserWarning, match=r"photo_depth\.exr spans 3–20 m and is taken as a relief"):
+        relief = LayeredSet.from_file(_two_depth_layer(tmp_path))
+    u, v, _ = _centroid(relief.render(SetView(CameraPose(z_m=2.0), k, W, H), 0)[..., 1])
+    expected = project_points_px(np.array([[0.5, 0.0, -20.0]]), CameraPose(z_m=2.0), k)[0]
+    assert np.allclose((u, v), expected, atol=0.5)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (", projected_from_m: [0, 1]", r"projected_from_m must be \[x, y, z\] in metres"),
+    (", projected_from_m: [0, 0, -5]", r"stands at z = -5 m, not in front of the layer \(z = -3 m\)"),
+])
+def test_projected_from_m_is_checked(tmp_path, extra, message):
+    with pytest.raises(InputFormatError, match=message):
+        LayeredSet.from_file(_two_depth_layer(tmp_path, extra))
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("layers:\n  - {image: photo.png, distance_m: 3, width_m: 2, "
+                    "projected_from_m: [0, 0, 2]}\n")
+    with pytest.raises(InputFormatError, match="places a depth map's pixels: give the layer a depth"):
+        LayeredSet.from_file(flat)

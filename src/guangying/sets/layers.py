@@ -15,6 +15,14 @@ Set file (YAML; picture paths are relative to it)::
         depth_range_m: [6, 12]    # … needed by an 8/16-bit picture (black → 6 m,
                                   #   white → 12 m) or a float one of 0–1 (a mist pass);
                                   #   [12, 6] for a map whose white is near (AI depth)
+        projected_from_m: [0, 1.5, 3]  # optional: where the picture was seen from (below)
+
+A depth map alone is a relief: each pixel keeps its x and y on the layer and moves back to its depth,
+right for a surface whose depth varies little against its distance (a wall's relief). A photograph's
+depth map (an AI estimator's) says how far each pixel is along its ray from the viewpoint: with
+``projected_from_m`` (x, y, z of that viewpoint in set metres, in front of the layer) each pixel lies on
+the ray from there through its place on the layer, so from there the picture keeps its shape, and a
+camera that moves sees each part slide by its own depth.
 
 Layers are drawn far to near in premultiplied linear light; whatever no layer covers is black.
 """
@@ -40,6 +48,7 @@ from guangying.sets.optics import SetOptics, defocus_by_depth, defocus_premultip
 from guangying.sets.source import PictureSource
 from guangying.sets.view import RayGrid, SetView, coarse_positions, upsample_map
 
+_FLAT = np.full(4, np.nan, np.float32)  # _plane_map's seen_from for points on the layer where they stand
 PLANE_STEP = 4  # pixels between exactly computed points of a flat layer's map
 DEPTH_ITERATIONS = 3  # fixed-point steps ray ↔ depth map (relief parallax); converges for smooth depth
 
@@ -54,6 +63,7 @@ class LayerSpec:
     centre_m: tuple[float, float] = (0.0, 0.0)
     depth: Path | None = None
     depth_range_m: tuple[float, float] | None = None
+    projected_from_m: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.distance_m < 0:
@@ -63,6 +73,14 @@ class LayerSpec:
                 f"distance_m {self.distance_m:g} puts the layer in front of the screen, between the actor "
                 "and the camera, but every layer is drawn behind the actor: give metres behind the "
                 "screen (0 or more; the plane Z = −distance_m)")
+        if self.projected_from_m is not None:
+            if self.depth is None:
+                raise InputFormatError("projected_from_m places a depth map's pixels: give the layer a depth")
+            if self.projected_from_m[2] <= -self.distance_m:
+                raise InputFormatError(
+                    f"projected_from_m stands at z = {self.projected_from_m[2]:g} m, not in front of the "
+                    f"layer (z = {-self.distance_m:g} m): give the point the picture was seen from, in set "
+                    "metres (the screen is z = 0)")
 
 
 _LARGEST_M = 1e7  # 10 000 km: further is a typo or a stand-in for infinity, which float32 maths overflowed
@@ -96,7 +114,8 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
         where = f"set file {path}, layer {n}"
         if not isinstance(item, dict):
             raise InputFormatError(f"{where}: each layer is a mapping with image, distance_m, width_m")
-        check_keys(item, ("image", "distance_m", "width_m", "centre_m", "depth", "depth_range_m"), where)
+        check_keys(item, ("image", "distance_m", "width_m", "centre_m", "depth", "depth_range_m",
+                          "projected_from_m"), where)
         for key in ("image", "distance_m", "width_m"):
             if key not in item:
                 raise InputFormatError(f"{where}: '{key}' is missing")
@@ -119,12 +138,17 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
                                    "are not metres: give depth_range_m: [black, white] ([6, 12]: black → "
                                    "6 m, white → 12 m; [12, 6] for a map whose white is near), or a float "
                                    "EXR of metres")
+        seen_from = item.get("projected_from_m")
+        if seen_from is not None:
+            if not isinstance(seen_from, list | tuple) or len(seen_from) != 3:
+                raise InputFormatError(f"{where}: projected_from_m must be [x, y, z] in metres")
+            seen_from = tuple(_number(v, f"{where} projected_from_m", False) for v in seen_from)
         distance_m = _number(item["distance_m"], f"{where} distance_m", positive=False)
         width_m = _number(item["width_m"], f"{where} width_m")
         centre_m = (_number(centre[0], f"{where} centre_m", False),
                     _number(centre[1], f"{where} centre_m", False))
         try:
-            spec = LayerSpec(image, distance_m, width_m, centre_m, depth, rng)
+            spec = LayerSpec(image, distance_m, width_m, centre_m, depth, rng, seen_from)
         except InputFormatError as exc:
             raise InputFormatError(f"{where}: {exc}") from exc
         for key, named in (("image", image), ("depth", depth)):
@@ -143,6 +167,7 @@ class _Layer:
         self.height_m = spec.width_m * self.picture.height / (self.picture.width * self.picture.pixel_aspect)
         self.nbytes = self.picture.at(0).flat.nbytes  # held for the render (a clip's: its current frame)
         self.depth: PictureSource[MipPyramid] | None = None
+        self._said_relief = False
         if spec.depth is not None:
             rng = spec.depth_range_m
 
@@ -159,6 +184,7 @@ class _Layer:
                         "0–1 that depth_range_m maps: remove depth_range_m from its layer")
                 if rng is not None:  # a float picture's 0–1 (a mist pass) as it is, not as light
                     values = rng[0] + (rng[1] - rng[0]) * (values if numbers else _unlinearise(values))
+                self._say_a_deep_relief(values)
                 return MipPyramid(values.astype(np.float32))
 
             self.depth = PictureSource(spec.depth, depth_pyramid, "layer depth map", footage_fps)
@@ -169,6 +195,23 @@ class _Layer:
                 warnings.warn(f"layer depth map {spec.depth.name} is {depth_shape:.3g}:1 and its picture "
                               f"{spec.image.name} {shape:.3g}:1: the map is stretched over the picture; "
                               "export both at one size", stacklevel=3)
+
+
+    def _say_a_deep_relief(self, depth_m: np.ndarray) -> None:
+        """A relief map whose depth spans much of its distance is most likely a photograph's depth, whose
+        far parts a relief draws smaller than the picture shows them, torn from the near ones."""
+        if self.spec.projected_from_m is not None or self._said_relief:
+            return
+        seen = depth_m[np.isfinite(depth_m) & (depth_m > 0)]
+        if seen.size and float(seen.max()) > 1.5 * float(seen.min()):
+            self._said_relief = True
+            name = self.spec.depth.name if self.spec.depth is not None else ""
+            warnings.warn(
+                f"layer depth map {name} spans {float(seen.min()):.3g}–{float(seen.max()):.3g} m and is "
+                "taken as a relief (each pixel keeps its x and y on the layer): from the camera its far "
+                "parts look smaller than the picture shows them, torn from the near ones. For a "
+                "photograph's depth map, give the layer projected_from_m: [x, y, z], where the picture was "
+                "seen from (docs/sets.md)", stacklevel=2)
 
 
 def _gigabytes(count: float) -> str:
@@ -257,11 +300,14 @@ class LayeredSet:
         unit = np.array([pyramid.width, pyramid.height], np.float32)
         if not self._coarse_plane_map(grid, r, c, -s.distance_m, rect, unit, texels, axial):
             plane_z = np.full((h, w), -s.distance_m, np.float32)
-            _plane_map(grid, r, c, plane_z, rect, unit, texels, axial)
+            _plane_map(grid, r, c, plane_z, rect, unit, texels, axial, _FLAT)
         if layer.depth is not None:
             plane_z = np.full((h, w), -s.distance_m, np.float32)
             depth_pyr = layer.depth.at(position)
             scale = np.array([depth_pyr.width / pyramid.width, depth_pyr.height / pyramid.height], np.float32)
+            # (x, y, z) the picture was seen from and the layer's z; NaN: a relief, x and y kept
+            seen_from = _FLAT if s.projected_from_m is None else np.array(
+                [*s.projected_from_m, -s.distance_m], np.float32)
             for _ in range(DEPTH_ITERATIONS):
                 # the edge's depth past the map's edge: blended with the nothing beyond it, a layer's
                 # border came out near the lens, drawn with texels from inside the picture (a bright
@@ -270,7 +316,7 @@ class LayeredSet:
                 plane_z = np.where(np.isfinite(texels[..., 0]) & (depth > 0), -depth, plane_z).astype(
                     np.float32
                 )
-                _plane_map(grid, r, c, plane_z, rect, unit, texels, axial)
+                _plane_map(grid, r, c, plane_z, rect, unit, texels, axial, seen_from)
         rgba = pyramid.sample(texels, ZERO, ZERO)
         axial = np.where(rgba[..., 3] > 0, axial, np.nan).astype(np.float32)
         return rgba, axial
@@ -286,7 +332,7 @@ class LayeredSet:
         coarse_tex = np.empty(sub.shape, np.float32)
         coarse_axial = np.empty(sub.shape[:2], np.float32)
         plane_z = np.full(sub.shape[:2], plane_z_m, np.float32)
-        _plane_map(sub, r, c, plane_z, rect, unit, coarse_tex, coarse_axial)
+        _plane_map(sub, r, c, plane_z, rect, unit, coarse_tex, coarse_axial, _FLAT)
         if not np.isfinite(coarse_axial).all():
             return False
         both = np.concatenate([coarse_tex, coarse_axial[..., None]], axis=2)
@@ -321,9 +367,12 @@ class LayeredSet:
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
-def _plane_map(grid, r, c, plane_z, rect, unit, texels, axial):  # type: ignore[no-untyped-def]
+def _plane_map(grid, r, c, plane_z, rect, unit, texels, axial, seen_from):  # type: ignore[no-untyped-def]
     """Intersect each pixel's ray with the plane Z = plane_z[i, j]: texel coordinates on a layer whose
-    top-left corner is (rect[0], rect[1]) m and size rect[2]×rect[3] m; NaN behind the camera."""
+    top-left corner is (rect[0], rect[1]) m and size rect[2]×rect[3] m; NaN behind the camera. The point
+    met is on the layer where it stands (``seen_from`` NaN), or where the ray from ``seen_from[:3]``
+    through it meets the layer's plane Z = ``seen_from[3]`` (a depth map's pixel seen from there)."""
+    project = not np.isnan(seen_from[0])
     h, w = grid.shape[0], grid.shape[1]
     for i in numba.prange(h):
         for j in range(w):
@@ -340,6 +389,10 @@ def _plane_map(grid, r, c, plane_z, rect, unit, texels, axial):  # type: ignore[
                 continue
             px = c[0] + t * dx
             py = c[1] + t * dy
+            if project and plane_z[i, j] < seen_from[2] and plane_z[i, j] != seen_from[3]:
+                along = (seen_from[3] - seen_from[2]) / (plane_z[i, j] - seen_from[2])
+                px = seen_from[0] + (px - seen_from[0]) * along
+                py = seen_from[1] + (py - seen_from[1]) * along
             texels[i, j, 0] = (px - rect[0]) / rect[2] * unit[0]
             texels[i, j, 1] = (rect[1] - py) / rect[3] * unit[1]
             axial[i, j] = t  # the ray is (x, y, 1) in camera axes, so t is the distance along the axis
