@@ -151,3 +151,31 @@ def test_fast_paths_agree_with_the_exact_per_pixel_render(pose):
     trilinear = pyramid.sample(exact, WRAP, CLAMP, lod_bias=1e-9)  # any bias takes the numba path
     # OpenCV places its bilinear taps to 1/32 texel: a hair off on the stripes' sharp edges
     assert np.abs(remapped - trilinear).mean() < 0.002 and np.abs(remapped - trilinear).max() < 0.03
+
+
+def test_a_big_panorama_is_prepared_in_little_more_than_its_own_memory(tmp_path, monkeypatch):
+    """Reading a set picture and building its pyramid peaked at 60 bytes a pixel (a 200-megapixel
+    panorama at 12 GB, without a word): four whole-picture temporaries of its linear light, and the
+    pyramid's levels joined into a second copy. Built in bands and in place it is about 35, and a picture
+    that would take over a quarter of the machine's memory is said before it is decoded."""
+    import tracemalloc
+
+    from guangying.media import open_writer
+    from guangying.sets import source
+
+    width, height = 2000, 1000
+    rng = np.random.default_rng(5)
+    with open_writer(tmp_path / "pano.png", content="rgb", bit_depth=8) as writer:  # as most panoramas are
+        writer.write(rng.random((height, width, 3), dtype=np.float32))
+    tracemalloc.start()
+    try:
+        PanoramaSet(str(tmp_path / "pano.png")).close()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak / (width * height) < 40, peak / (width * height)
+    assert source.PREPARE_BYTES_PER_PX * width * height >= peak  # the warning's estimate is not low
+    monkeypatch.setattr(source, "physical_memory_bytes", lambda: 200_000_000)
+    with pytest.warns(UserWarning, match=r"pano\.png is 2000×1000: preparing it takes about 0\.1 GB of "
+                                         r"this machine's 0\.2 GB of memory"):
+        PanoramaSet(str(tmp_path / "pano.png")).close()

@@ -26,20 +26,32 @@ class MipPyramid:
     """
 
     def __init__(self, image: np.ndarray, min_size: int = 4) -> None:
-        img = np.ascontiguousarray(image, np.float32)
+        img = np.asarray(image, np.float32)
         if img.ndim == 2:
             img = img[..., None]
-        levels = [img]
-        while min(levels[-1].shape[:2]) > min_size:
-            h, w = levels[-1].shape[:2]
-            # cv2 drops a trailing 1-channel axis; keep (h, w, C) throughout
-            small = cv2.resize(levels[-1], ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
-            levels.append(small.reshape((h + 1) // 2, (w + 1) // 2, img.shape[2]))
+        shapes = [img.shape[:2]]
+        while min(shapes[-1]) > min_size:
+            h, w = shapes[-1]
+            shapes.append(((h + 1) // 2, (w + 1) // 2))
         self.channels = img.shape[2]
-        self.shapes = np.array([lv.shape[:2] for lv in levels], np.int64)  # (levels, 2): h, w
+        self.shapes = np.array(shapes, np.int64)  # (levels, 2): h, w
         sizes = self.shapes[:, 0] * self.shapes[:, 1]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self.flat = np.concatenate([lv.reshape(-1, self.channels) for lv in levels], axis=0)
+        # every level resized straight into its place: built as a list and then joined, the pyramid took
+        # twice its own memory at once (an 8K panorama's is 0.7 GB)
+        self.flat = np.empty((int(sizes.sum()), self.channels), np.float32)
+        self._level(0)[...] = img
+        for k in range(1, len(shapes)):
+            h, w = shapes[k]
+            # (cv2 takes and gives a 1-channel picture as (h, w))
+            cv2.resize(self._level(k - 1, squeeze=True), (w, h), dst=self._level(k, squeeze=True),
+                       interpolation=cv2.INTER_AREA)
+
+    def _level(self, k: int, squeeze: bool = False) -> np.ndarray:
+        """Level ``k`` as an (h, w, C) view of ``flat`` ((h, w) for one channel with ``squeeze``)."""
+        h, w = (int(n) for n in self.shapes[k])
+        view = self.flat[self.offsets[k]:self.offsets[k] + h * w]
+        return view.reshape(h, w) if squeeze and self.channels == 1 else view.reshape(h, w, self.channels)
 
     @property
     def width(self) -> int:
