@@ -200,3 +200,27 @@ def test_settings_the_matte_engine_does_not_use_are_said(matte, given, said):
     assert unused_settings_note(both) is None
     defaults = {"matte": matte, "screen_gain": 1.0, "preset": "portrait"}
     assert unused_settings_note(defaults) is None
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--matte", "chroma", "--warm-up", "5", "--start", "2", "--end", "3"],
+     r"--warm-up 5: --matte chroma remembers no frames, so nothing runs before the range"),
+    (["--matte", "ai", "--warm-up", "5"], r"--warm-up 5 runs frames before --start, and no --start is given"),
+])
+def test_a_warm_up_that_does_nothing_is_said(person_clip, tmp_path, args, said):
+    """`--warm-up` with the keyer, or without `--start`, wrote byte for byte what the run without it did,
+    without a word (as --preset with the keyer is said)."""
+    screen = ["--screen-colour", "0.1", "0.7", "0.2"] if "chroma" in args else []
+    with pytest.warns(UserWarning, match=said):
+        result = CliRunner().invoke(cli, ["key", str(person_clip), *args, *screen, "--alpha",
+                                          str(tmp_path / "a.%04d.png"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    # the default warm-up, and one with a neural matte's range, are quiet
+    for given in (["--matte", "chroma", *screen, "--start", "2", "--end", "3"],
+                  ["--matte", "ai", "--warm-up", "2", "--start", "3", "--end", "4"]):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = CliRunner().invoke(cli, ["key", str(person_clip), *given, "--alpha",
+                                              str(tmp_path / "b.%04d.png"), "--quiet"])
+        assert result.exit_code == 0, result.output
+        assert not [w for w in caught if "--warm-up" in str(w.message)], given

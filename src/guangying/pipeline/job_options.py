@@ -16,7 +16,7 @@ from guangying.base.mattes import Matter
 from guangying.keyer import KeyerSettings
 from guangying.media import open_reader
 from guangying.pipeline.frame import CompositeSettings
-from guangying.pipeline.job import H264Options, JobOutputs
+from guangying.pipeline.job import RANGE_WARMUP_FRAMES, H264Options, JobOutputs
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, load_focus_track
 from guangying.pipeline.matters import KEYER_MATTES, keyer_settings_for, make_matter
 
@@ -88,13 +88,22 @@ def matter_from_options(source: str | Path, options: dict[str, Any]) -> Matter:
     note = unused_settings_note(options)
     if note is not None:
         warnings.warn(note, stacklevel=2)
-    return make_matter(
+    matter = make_matter(
         options["matte"],
         keyer_settings=keyer_settings(source, options),
         preset=options.get("preset", "portrait"),
         downsample_ratio=options.get("downsample_ratio"),
         int8=bool(options.get("int8", False)),
     )
+    warm_up = options.get("warm_up")
+    if warm_up is not None and warm_up != RANGE_WARMUP_FRAMES:  # given, and it did nothing, unsaid
+        if not getattr(matter, "remembers_frames", False):
+            warnings.warn(f"--warm-up {warm_up}: --matte {options['matte']} remembers no frames, so nothing "
+                          "runs before the range (the neural mattes do)", stacklevel=2)
+        elif options.get("start") is None:
+            warnings.warn(f"--warm-up {warm_up} runs frames before --start, and no --start is given: the "
+                          "render starts at the clip's first frame", stacklevel=2)
+    return matter
 
 
 def lens_hook(options: dict[str, Any], pixel_aspect: float = 1.0,
