@@ -159,4 +159,7 @@ def plan_shot(shot: Shot, workers: int) -> ShotPlan:
         hi = lo + size - 1 if lo + size < info.first_frame + count else final
         plan.ranges.append(FrameRange(lo, hi, min(warmup, lo - info.first_frame),
                                       may_be_empty=final is None and lo > info.first_frame))
+    if options["matte"] in _RECURRENT and len(plan.ranges) > 1:
+        plan.note = (f"split in {len(plan.ranges)} ranges as range_frames asks: a neural matte's range can "
+                     "differ from the unsplit matte at edges on its first frames (docs/models.md)")
     return plan
