@@ -41,6 +41,9 @@ _NO_REFINE_ABOVE = 0.8
 # (mean α 0.05 → 0.001) and held it steadily at ×2 (0.22). The gain follows the picture slowly (a tenth
 # of the way each frame) so a fade cannot pump the matte; the outputs keep the footage's exposure.
 _EXPOSED_PEAK = 0.35
+# Noise σ over the picture's contrast above which a shot is said to be noisy: field clips lit normally
+# 0.1–0.8 %, a brick wall filling the frame 1.8 %, a phone at high ISO in a dim room 3 %, at night 10 %
+_NOISY_ABOVE = 0.025
 _MAX_GAIN = 8.0
 _GAIN_FOLLOW = 0.1
 
@@ -131,7 +134,7 @@ class RvmMatter:
         self._state_size: tuple[int, int] | None = None
         self.cuts_detected = 0
         self.exposure_gain = 1.0  # what the network's input is brightened by now
-        self._said_dark = False
+        self._said_dark = self._said_noisy = False
 
     def reset(self) -> None:
         self._state = None
@@ -173,6 +176,8 @@ class RvmMatter:
             self._state = None
             self._state_size = small.shape[:2]
         gain = self._follow_exposure(small, fresh=self._state is None)
+        if self._state is None and not self._said_noisy:
+            self._say_noise(frame)
         if gain > 1.0:
             small = np.minimum(small * np.float32(gain), np.float32(1.0))
         refine = ratio != 1.0
@@ -194,6 +199,19 @@ class RvmMatter:
         fgr, alpha = apply_rvm_coefficients(a, b, frame)
         return _solid_from_plate(alpha, _exposed_back(fgr, gain), plate)
 
+    def _say_noise(self, frame: np.ndarray) -> None:
+        """A noisy shot (a phone at high ISO in a dim room) is said at its first frame: the network reads
+        the noise as detail, and edges that hold still boil (65× the frame-to-frame change of the same
+        shot well lit, where a bright window kept the dark-picture warning away)."""
+        ratio = noise_to_contrast(frame)
+        if ratio > _NOISY_ABOVE:
+            self._said_noisy = True
+            warnings.warn(
+                f"RVM matting: the picture is noisy (noise {ratio:.0%} of its contrast): the network takes "
+                "the noise for detail, and edges that hold still can flicker. Light the subject more, or "
+                "denoise the clip before matting it (ffmpeg's hqdn3d or nlmeans, Resolve's temporal NR)",
+                stacklevel=3)
+
     def _follow_exposure(self, small: np.ndarray, fresh: bool) -> float:
         """The gain for the network's input (see ``_EXPOSED_PEAK``): taken at once on a new shot,
         followed slowly after."""
@@ -211,6 +229,21 @@ class RvmMatter:
                 "the matte, and the noise brightened with it can make still edges flicker; light the "
                 "subject more if you can. The outputs keep the footage's own exposure", stacklevel=3)
         return self.exposure_gain
+
+
+def noise_to_contrast(rgb: np.ndarray) -> float:
+    """A picture's noise σ (luma, by Immerkær's Laplacian difference over its quietest parts) over its
+    contrast (luma's 99th less its 1st percentile)."""
+    luma = cv2.cvtColor(np.ascontiguousarray(rgb, np.float32), cv2.COLOR_RGB2GRAY)
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    # the kernel's response to white noise of σ has σ·6 (mean absolute: σ·6·√(2/π)); per 16-pixel block,
+    # and the quietest tenth of the blocks, so texture (a brick wall, hair) does not pass for noise
+    response = np.abs(cv2.filter2D(luma, -1, kernel))
+    h, w = (n // 16 * 16 for n in luma.shape)
+    blocks = response[:h, :w].reshape(h // 16, 16, w // 16, 16).mean(axis=(1, 3))
+    sigma = float(np.percentile(blocks, 10)) / (6 * math.sqrt(2 / math.pi))
+    low, high = np.percentile(luma[::2, ::2], [1, 99])
+    return sigma / max(float(high - low), 1e-3)
 
 
 def _exposed_back(foreground_rgb: np.ndarray, gain: float) -> np.ndarray:
