@@ -383,3 +383,16 @@ def test_held_gaps_make_a_constant_rate_file_that_repeats_the_frame_before(tmp_p
         if slot and shown[slot] == shown[slot - 1]:  # a hold: the very frame again (H.264 encodes it again)
             held = np.abs(rgb.astype(int) - pictures[slot - 1][1]).max()
             assert held <= (8 if ext == ".mp4" else 0), (slot, held)
+
+
+@pytest.mark.parametrize("ext", [".mov", ".mkv"])
+def test_premultiplied_colour_in_a_video_is_said(tmp_path, ext):
+    """Nothing in a ProRes or FFV1 file says its colour is premultiplied, and editors read video alpha as
+    straight: a premultiplied foreground showed dark edges in Resolve, without a word here."""
+    with pytest.warns(UserWarning, match="read ProRes and FFV1 alpha as straight"):
+        _write_clip(tmp_path / f"pre{ext}", content="rgba", premultiplied=True)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _write_clip(tmp_path / f"straight{ext}", content="rgba")

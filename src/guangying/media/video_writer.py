@@ -158,6 +158,12 @@ class VideoWriter(Writer):
         self._times: deque[float] = deque()  # appended in the caller's thread, taken by the encoder
         self._first_time_s: float | None = None
         self._last_time_s = 0.0
+        if premultiplied and content == "rgba":
+            # nothing in the file says so: editors and players take a video's alpha as straight
+            warnings.warn(f"{target}: premultiplied colour in a video with alpha: Resolve, Premiere, Final "
+                          "Cut and players read ProRes and FFV1 alpha as straight, so its edges show dark "
+                          "there; Nuke must be told (Read node: premultiplied). Write straight (the video "
+                          "default) unless the next tool expects premultiplied", stacklevel=3)
         self._pixel_aspect = Fraction(options.pop("pixel_aspect", 1))
         if self._pixel_aspect <= 0:
             raise MediaError(f"{target}: pixel_aspect must be > 0, got {self._pixel_aspect}")
