@@ -203,9 +203,11 @@ def test_a_look_saved_live_over_a_set_renders_the_take_in_post(shot, tmp_path):
                                  take_lens_from_options(options), with_set=True).to_yaml())
     saved = load_config(look)
     assert "background" not in saved and saved["sensor"] == "ff"
-    assert "--set SET --camera-track PLATE.camera.csv" in look.read_text()
+    # the set too (absolute: the look is used from other folders), which the look left out
+    assert saved["set"] == str((folder / "pano.png").resolve())
+    assert "composite PLATE --camera-track PLATE.camera.csv" in look.read_text()
     out = tmp_path / "post.%04d.png"
-    assert _invoke("--config", look, "composite", plate, "--set", folder / "pano.png", "--camera-track",
+    assert _invoke("--config", look, "composite", plate, "--camera-track",
                    tmp_path / "plate.camera.csv", "--end", FIRST, "-o", out, "--quiet").exit_code == 0
 
 

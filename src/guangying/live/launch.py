@@ -108,13 +108,17 @@ _TAKE_LENS_KEYS = ("focal_length_mm", "f_number", "sensor", "subject_distance_m"
 
 def take_lens_from_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """The lens the take is shown through, for the saved look: with ``f_number`` (depth of field on),
-    and the sensor with a tracked set (its field of view is the sensor's: post rendered an ff take's set
-    for the default s35, 1.45× narrower); an infinite distance is the default and is left out."""
+    and with a tracked set the set itself (``set``, its absolute path: post rendered the look without it)
+    and the sensor (its field of view is the sensor's: post rendered an ff take's set for the default
+    s35, 1.45× narrower); an infinite distance is the default and is left out."""
     keys = _TAKE_LENS_KEYS if options.get("f_number") is not None else ()
     if options.get("set_path"):
         keys = (*keys, "sensor")
-    return {k: options[k] for k in keys
+    lens = {k: options[k] for k in keys
             if options.get(k) is not None and not (isinstance(options[k], float) and math.isinf(options[k]))}
+    if options.get("set_path"):
+        lens["set"] = str(Path(options["set_path"]).expanduser().resolve())
+    return lens
 
 
 def focus_from_options(options: Mapping[str, Any]) -> tuple[LiveFocus | None, LensSettings | None]:

@@ -170,7 +170,7 @@ class LiveSettings:
         body = {k: _absolute_if_file(v) if k in _FILE_OR_VALUE else v
                 for k, v in sorted({**self.take_lens, **values, **(found or {})}.items())
                 if v is not None and not (self.with_set and k == "background")}
-        shot = "PLATE --set SET --camera-track PLATE.camera.csv" if self.with_set else "SHOT"
+        shot = "PLATE --camera-track PLATE.camera.csv" if self.with_set else "SHOT"
         header = (
             f"# Guangying look saved live (settings version {version}).\n"
             f"# Render with it: guangying --config THIS_FILE composite {shot} -o OUT\n"
