@@ -664,3 +664,21 @@ def test_a_sequence_that_outgrows_its_padding_says_so(tmp_path):
         warnings.simplefilter("error")  # all of one width: nothing to say
         with open_writer(tmp_path / "b_##.png", content="matte", first_frame=100) as writer:
             writer.write(None, alpha=np.full((4, 4), 0.5, np.float32))
+
+
+def test_an_exr_whose_chromaticities_name_no_primaries_is_said_and_may_be_named(tmp_path):
+    """A zeroed chromaticities attribute (a tool's mistake): the plate was read as BT.709 without a word,
+    and --camera-log acescg was refused as the header "names its primaries"."""
+    import OpenEXR
+
+    colours = np.array([[0.18, 0.18, 0.18], [0.6, 0.1, 0.05]], np.float32)
+    planes = {c: np.ascontiguousarray(np.repeat(colours[None, :, k], 3, axis=0)) for k, c in enumerate("RGB")}
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
+              "chromaticities": (0.0,) * 8}
+    OpenEXR.File(header, planes).write(str(tmp_path / "zeroed.exr"))
+    said = r"chromaticities attribute \(0, 0, 0, 0, 0, 0, 0, 0\) names no usable primaries .* BT\.709.*--camera-log"
+    with pytest.warns(UserWarning, match=said), \
+            open_reader(tmp_path / "zeroed.exr") as reader:
+        np.testing.assert_allclose(next(iter(reader)).rgb[1], colours, atol=1e-6)
+    with open_reader(tmp_path / "zeroed.exr", camera_log="acescg") as reader:
+        np.testing.assert_allclose(next(iter(reader)).rgb[1], colours @ np.array(AP1_TO_709).T, atol=2e-4)

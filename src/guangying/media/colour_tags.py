@@ -114,7 +114,7 @@ def chromaticities_to_bt709(chromaticities: tuple[float, ...]) -> np.ndarray | N
     if len(chromaticities) != 8 or not all(np.isfinite(chromaticities)):
         return None
     corners = tuple((chromaticities[k], chromaticities[k + 1]) for k in range(0, 8, 2))
-    if np.allclose(np.ravel(corners), np.ravel(_CHROMATICITIES[1]), atol=1e-3):
+    if names_bt709(chromaticities):
         return None
     if any(y == 0 for _, y in corners) or corners[3][1] < 0:
         # a zeroed or damaged attribute (ACES AP0's blue does lie below y = 0; a white cannot): BT.709
@@ -126,6 +126,12 @@ def chromaticities_to_bt709(chromaticities: tuple[float, ...]) -> np.ndarray | N
     cone_ratio = (_BRADFORD @ _xyz_of_white(_D65)) / (_BRADFORD @ _xyz_of_white(corners[3]))
     adapt = np.linalg.solve(_BRADFORD, np.diag(cone_ratio) @ _BRADFORD)
     return np.linalg.solve(_rgb_to_xyz(_CHROMATICITIES[1]), adapt @ source).astype(np.float32)
+
+
+def names_bt709(chromaticities: tuple[float, ...]) -> bool:
+    """Whether EXR ``chromaticities`` are BT.709's own primaries and white (to 1e-3)."""
+    bt709 = np.ravel(_CHROMATICITIES[1])
+    return len(chromaticities) == 8 and bool(np.allclose(chromaticities, bt709, atol=1e-3))
 
 
 def bt709_to_chromaticities(chromaticities: tuple[float, ...]) -> np.ndarray | None:

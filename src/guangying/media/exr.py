@@ -14,7 +14,7 @@ import numpy as np
 import OpenEXR
 
 from guangying.base.errors import MediaError
-from guangying.media.colour_tags import chromaticities_to_bt709
+from guangying.media.colour_tags import chromaticities_to_bt709, names_bt709
 from guangying.media.opencv import cv2
 
 # Layers a renderer names its main picture (Blender "ViewLayer.Combined", Arnold/V-Ray "beauty").
@@ -33,6 +33,7 @@ class ExrPixels:
     to_bt709: np.ndarray | None
     chromaticities: bool = False
     primaries: tuple[float, ...] | None = None
+    unusable_chromaticities: tuple[float, ...] | None = None  # named, but no primaries (zeroed, damaged)
 
 
 # OpenCV's own limit for one picture; OpenEXR has none and allocates whatever a data window declares
@@ -77,8 +78,10 @@ def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
         return ExrPixels(pixels, matte, None)
     chromaticities = _numbers(header.get("chromaticities"), 8)
     to_bt709 = None if matte or chromaticities is None else chromaticities_to_bt709(chromaticities)
+    unusable = (chromaticities if chromaticities is not None and to_bt709 is None and not matte
+                and not names_bt709(chromaticities) else None)
     return ExrPixels(_in_display_window(pixels, header), matte, to_bt709, chromaticities is not None,
-                     None if to_bt709 is None else chromaticities)
+                     None if to_bt709 is None else chromaticities, unusable)
 
 
 def _check_window_size(header: dict[str, Any], path: Path, what: str) -> None:

@@ -233,7 +233,13 @@ def _read_exr(path: Path, what: str) -> Picture:
                                    "flare): taken straight, that light is dropped. Add such an element over "
                                    "the comp in your compositor (a plus), or give it alpha")
         picture.rgb = unpremultiply(picture.rgb, picture.alpha)
-    picture.primaries_named, picture.primaries = found.chromaticities, found.primaries
+    picture.primaries, picture.primaries_named = found.primaries, found.chromaticities
+    if found.unusable_chromaticities is not None:  # an ACEScg plate read as BT.709 without a word
+        picture.primaries_named = False  # --camera-log may name them
+        named = ", ".join(f"{v:g}" for v in found.unusable_chromaticities)
+        picture.colour_note = (f"{what}: its chromaticities attribute ({named}) names no usable primaries "
+                               "(a zeroed or damaged header), so it is read as BT.709. If it is not, say "
+                               "what it is with --camera-log (acescg, aces2065-1 …)")
     if found.to_bt709 is not None:
         picture.rgb = cv2.transform(picture.rgb, found.to_bt709)
     return picture
