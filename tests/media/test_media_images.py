@@ -676,7 +676,7 @@ def test_an_exr_whose_chromaticities_name_no_primaries_is_said_and_may_be_named(
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
               "chromaticities": (0.0,) * 8}
     OpenEXR.File(header, planes).write(str(tmp_path / "zeroed.exr"))
-    said = r"chromaticities attribute \(0, 0, 0, 0, 0, 0, 0, 0\) names no usable primaries .* BT\.709.*--camera-log"
+    said = r"chromaticities attribute \(0(, 0){7}\) names no usable primaries .* BT\.709.*--camera-log"
     with pytest.warns(UserWarning, match=said), \
             open_reader(tmp_path / "zeroed.exr") as reader:
         np.testing.assert_allclose(next(iter(reader)).rgb[1], colours, atol=1e-6)
