@@ -70,6 +70,9 @@ CASES: list[Case] = [
     ("still subject", "field 30 Hz", lambda: field_sensor(30.0)),
     ("gait walk 5→2 m", "field 250 Hz", lambda: field_sensor(250.0)),
     ("still subject", "field 250 Hz", lambda: field_sensor(250.0)),
+    ("crossed in front, standing", "Gaussian 100 Hz", SensorModel),
+    ("crossed in front, standing", "field 100 Hz", field_sensor),
+    ("crossed in front, standing", "field 30 Hz", lambda: field_sensor(30.0)),
 ]
 WALKING = [c for c in CASES if "walk" in c[0] and "across" not in c[0]]
 

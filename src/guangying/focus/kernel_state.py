@@ -50,7 +50,9 @@ import numpy as np
     FAR_Z,
     MIXED_T,
     MIXED_SIDE,
-) = range(33)
+    OCCLUDED_T,
+    EPISODE_Z,
+) = range(35)
 # configuration (copied in once)
 (
     C_SIGMA,
@@ -83,8 +85,8 @@ import numpy as np
     C_BLEND,
     C_READING_BIN,
     C_COAST,
-) = range(33, 63)
-PI0 = 63  # the cached 3×3 mode-switch matrix
+) = range(35, 65)
+PI0 = 65  # the cached 3×3 mode-switch matrix
 # state kept after the cached matrix: the time of the last valid reading and a running mean of the
 # interval between valid readings (the sensor's rate, for tests that look at a share of a second)
 LAST_T = PI0 + 9
@@ -167,7 +169,7 @@ def new_state(
     """A fresh controller: no subject, no output yet."""
     s = np.zeros(N_SCALARS)
     s[LAST_ACCEPT] = -math.inf
-    s[FAR_T] = s[MIXED_T] = -math.inf
+    s[FAR_T] = s[MIXED_T] = s[OCCLUDED_T] = -math.inf
     s[LAST_T] = s[RAW_T] = -math.inf
     s[PI_TABLE0:] = math.nan
     s[OUT_D] = s[T_OUT] = s[RACK_TARGET] = s[MARK_D] = s[PI_KEY] = math.nan

@@ -361,11 +361,23 @@ def standard_scenarios() -> list[Scenario]:
 
 def field_scenarios() -> list[Scenario]:
     """Scenarios of issue 9 the filter was not shaped on: a walk with a gait (speed surging with every
-    step) and a subject who walks in, stops, then steps back briskly (1 m/s, reached and lost within
-    0.12 s). Pair them with :func:`field_sensor` and other sensor rates."""
+    step), a subject who walks in, stops, then steps back briskly (1 m/s, reached and lost within
+    0.12 s), and a standing subject someone walks past in front of, the spot straddling both at the
+    passer-by's edges (a field test's). Pair them with :func:`field_sensor` and other sensor rates."""
     walk = gait_walk([(1.0, 2.0, 1.0, 0.5)], 5.0)
     in_back = gait_walk([(0.5, 2.2, 1.2, 0.5), (6.0, 2.8, 1.0, 0.12)], 5.0)
+
+    def standing(t: np.ndarray) -> np.ndarray:
+        return 2.5 + 0.003 * np.sin(2 * np.pi * 0.25 * np.asarray(t))  # breathing sway ±3 mm
+
+    def crossed(t: np.ndarray) -> np.ndarray:  # someone walks through the spot at 1.5 m
+        t = np.asarray(t)
+        return np.where((t >= 3.0) & (t < 3.5), 1.5, standing(t))
+
     return [
         Scenario("gait walk 5→2 m", 6.5, walk, walk, walk),
         Scenario("walk in, stop, step back", 9.0, in_back, in_back, in_back, still_window=(4.0, 5.9)),
+        # the spot straddles the passer-by's edge and the subject as they come and go: readings in between
+        Scenario("crossed in front, standing", 6.0, standing, crossed, standing,
+                 straddles=[(2.97, 3.0, 1.5), (3.5, 3.53, 1.5)], still_window=(1.0, 6.0)),
     ]
