@@ -344,3 +344,21 @@ def test_a_track_whose_timecode_is_not_the_clips_is_said(tmp_path):
         assert result.exit_code == 0, result.output
         messages = [str(w.message) for w in caught if "starts at" in str(w.message)]
         assert [said in m for m in messages] == ([True] if said else []), messages
+
+
+def test_a_focus_track_that_starts_late_is_said_and_one_blank_frame_is_not(tmp_path):
+    """The first focused row's focus is held back over the frames before it: a track whose focus starts
+    at frame 10 had its first 10 frames rendered at frame 10's focus without a word. `guangying focus`
+    leaves frame 0 (at 29.97 fps frames 0–1) blank, before the log's first reading: that is not said."""
+    def track(blank: int) -> str:
+        path = tmp_path / f"blank{blank}.csv"
+        rows = [f"{n},{n / 25:.2f},{'' if n < blank else 3.0}" for n in range(20)]
+        path.write_text("frame,t_s,focus_distance_m\n" + "\n".join(rows) + "\n")
+        return str(path)
+
+    said = r"its first 10 frames have no focus distance .* frame 10's focus, 3 m, is held over them"
+    with pytest.warns(UserWarning, match=said):
+        assert read_focus_track(track(10))[:3] == [3.0, 3.0, 3.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_focus_track(track(1))

@@ -127,6 +127,9 @@ class FocusTrack:
         return float((rows[-1] - rows[0]) / (t[rows[-1]] - t[rows[0]]))
 
 
+_LEADING_BLANKS_SAID = 3  # `guangying focus` leaves a track's first frame or two blank (no reading yet)
+
+
 def load_focus_track(path: str | Path) -> FocusTrack:
     """A ``guangying focus`` track, CSV or JSON (``.json``: as ``guangying focus -o track.json`` writes
     it). A CSV edited in a spreadsheet and saved with semicolons or tabs and decimal commas reads the
@@ -162,6 +165,11 @@ def load_focus_track(path: str | Path) -> FocusTrack:
     if float(np.median(known)) > 100.0:  # as a sensor log's distances are questioned
         warnings.warn(f"focus track {path}: the focus distances are around {float(np.median(known)):g} m, "
                       "beyond any focus pull: millimetres in the metre column?", stacklevel=3)
+    leading = next(i for i, v in enumerate(values) if not math.isnan(v))
+    if leading > _LEADING_BLANKS_SAID:  # a frame or two: the log's first reading came after the lens time
+        warnings.warn(f"focus track {path}: its first {leading} frames have no focus distance (the track "
+                      f"starts later): frame {leading}'s focus, {known[0]:g} m, is held over them",
+                      stacklevel=3)
     held = known[0]
     for i, v in enumerate(values):
         held = held if math.isnan(v) else v
