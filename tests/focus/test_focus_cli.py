@@ -268,6 +268,18 @@ def test_focus_cli_marks_rack_and_return(tmp_path, log_path):
     assert float(rows[74]["focus_distance_m"]) == pytest.approx(2.0, abs=0.02)  # back on the sensor
 
 
+def test_a_cue_past_the_end_of_the_log_is_said(tmp_path, log_path):
+    """A cue at 30 s (a typo for 3.0) on a shorter log: a take with no pull, and no word."""
+    marks = tmp_path / "marks.yaml"
+    marks.write_text("marks: {A: 1.5}\ncues:\n - {t_s: 0.5, mark: A}\n - {t_s: 30, mark: A}\n")
+    args = ["focus", "--sensor-log", str(log_path), "--fps", "25", "--focal-length", "85", "--f-number", "2",
+            "--coc", "0.03", "--marks", str(marks), "-o", str(tmp_path / "track.csv")]
+    with pytest.warns(UserWarning, match=r"1 cue\(s\) fall after the track's end \([\d.]+ s\) and were not "
+                                         r"pulled: 30 s \(A\)"):
+        res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+
+
 def test_marks_in_another_unit_are_refused_and_marks_past_the_focus_range_said(tmp_path, log_path):
     # A: 3000 (millimetres) focused at the controller's 1000 m limit, B: 0.15 at its 0.2 m, exit 0
     args = ["focus", "--sensor-log", str(log_path), "--fps", "25", "--focal-length", "135", "--f-number", "2",

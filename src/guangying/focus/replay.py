@@ -196,7 +196,7 @@ def iter_replay(
                 continue
             break
         if why == kernel.DONE:
-            return
+            break
         if i < cur.t_s.size and pending is not None:
             # readings after this frame's send time but before its lens time: the frame waits for a
             # later block to show the log reaches it, so carry them over
@@ -206,6 +206,11 @@ def iter_replay(
                 np.concatenate((cur.confidence[i:], pending.confidence)),
                 pending.source,
             )
+    if cues and t_start is not None:  # a typo (30 for 3.0) gave a take with no pull, unsaid
+        ends = t_start + k / fps
+        listed = ", ".join(f"{cue.t_s:g} s ({cue.mark})" for cue in cues[:5])
+        warnings.warn(f"{len(cues)} cue(s) fall after the track's end ({ends:g} s) and were not pulled: "
+                      f"{listed}", stacklevel=3)
 
 
 def _say_outside(calibration: LensCalibration, diopters: np.ndarray, first_frame: int) -> bool:
