@@ -268,6 +268,22 @@ def test_focus_cli_marks_rack_and_return(tmp_path, log_path):
     assert float(rows[74]["focus_distance_m"]) == pytest.approx(2.0, abs=0.02)  # back on the sensor
 
 
+def test_a_mark_at_infinity_racks_to_the_far_end_of_the_focus_range(tmp_path, log_path):
+    """An infinity mark, common on a focus chart, was refused ("must be a positive number of metres, got
+    inf"), though a lens calibration takes `distance_m: inf`."""
+    marks = tmp_path / "marks.yaml"
+    marks.write_text("marks: {B: inf}\ncues:\n - {t_s: 0.5, mark: B, rack_s: 0.2}\n")
+    out = tmp_path / "track.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing said: infinity is no unit slip, nor outside the range
+        res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log_path), "--fps", "25",
+                                       "--focal-length", "85", "--f-number", "2", "--coc", "0.03",
+                                       "--marks", str(marks), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(out.open()))
+    assert float(rows[-1]["focus_distance_m"]) == 1000.0 and rows[-1]["subject"] == "mark:B"
+
+
 def test_a_cue_past_the_end_of_the_log_is_said(tmp_path, log_path):
     """A cue at 30 s (a typo for 3.0) on a shorter log: a take with no pull, and no word."""
     marks = tmp_path / "marks.yaml"

@@ -155,7 +155,8 @@ _CAMERA_ID_HELP = ("FreeD camera id. The packets carry focus and zoom only: thei
 @click.option("--realtime", is_flag=True, help="pace FreeD packets at the frame rate instead of at once")
 @click.option("--marks", "marks_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="YAML/JSON of tape marks and cues: {marks: {A: 2.0, B: 3.5}, cues: [{t_s: 0, mark: A}, "
-              "{t_s: 4, mark: B, rack_s: 1.5}]}; mark 'track' hands focus back to the sensor")
+              "{t_s: 4, mark: B, rack_s: 1.5}]} (metres, inf for infinity; t_s on the log's clock); mark "
+              "'track' hands focus back to the sensor")
 def focus_command(
     sensor_log: Path, fps: Fraction, start_s: float | None, start_timecode: str, focal_length_mm: float,
     f_number: float,

@@ -37,9 +37,11 @@ class MarkPlan:
 
     def __post_init__(self) -> None:
         for name, d in self.marks.items():
-            if not (isinstance(d, (int, float)) and math.isfinite(d) and d > 0):
-                raise MarksError(f"mark {name}: distance must be a positive number of metres, got {d!r}")
-            if d > FARTHEST_MARK_M:  # A: 3000 was focused at the controller's 1000 m limit without a word
+            # infinity (`inf` in YAML, as a lens calibration takes it): the far end of the focus range
+            if not (isinstance(d, (int, float)) and not math.isnan(d) and d > 0):
+                raise MarksError(f"mark {name}: distance must be a positive number of metres (or inf), "
+                                 f"got {d!r}")
+            if math.isfinite(d) and d > FARTHEST_MARK_M:  # A: 3000 was focused at the 1000 m limit unsaid
                 raise MarksError(f"mark {name}: {d:g} m is beyond any tape; marks are metres (typed in "
                                  f"millimetres or centimetres? {d:g} mm is {d / 1000:g} m)")
         last = -math.inf

@@ -89,7 +89,7 @@ def iter_replay(
     st, alt = config.new_states()
     cues = list(marks.cues) if marks is not None else []
     for name, mark_m in (marks.marks if marks is not None else {}).items():
-        if not config.min_distance_m <= mark_m <= config.max_distance_m:  # clamped there, unsaid
+        if not config.min_distance_m <= mark_m <= config.max_distance_m and mark_m != math.inf:
             near, far = config.min_distance_m, config.max_distance_m
             warnings.warn(f"mark {name} at {mark_m:g} m is outside the focus range ({near:g}–{far:g} m): "
                           f"focus goes to {min(max(mark_m, near), far):g} m", stacklevel=2)
@@ -189,6 +189,7 @@ def iter_replay(
                 cue = cues.pop(0)
                 to_mark = cue.mark != TRACK
                 dist = marks.marks[cue.mark] if to_mark and marks is not None else math.nan
+                dist = min(dist, config.max_distance_m)  # infinity: the far end of the focus range
                 kernel.rack_to(st, alt, cue.t_s, cue.rack_s, dist)
                 label = f"mark:{cue.mark}" if to_mark else subject
                 continue
