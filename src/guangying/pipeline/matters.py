@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -22,6 +22,26 @@ def keyer_of(matter: Matter) -> ChromaKeyer | None:
     """The chroma keyer of ``matter``: itself, a hybrid matte's, or None (a neural matte)."""
     keyer = matter if isinstance(matter, ChromaKeyer) else getattr(matter, "keyer", None)
     return keyer if isinstance(keyer, ChromaKeyer) else None
+
+
+@overload
+def make_matter(
+    mode: Literal["chroma"],
+    keyer_settings: KeyerSettings | None = None,
+    preset: Literal["portrait", "full_body"] = "portrait",
+    downsample_ratio: float | None = None,
+    int8: bool = False,
+) -> ChromaKeyer: ...
+
+
+@overload
+def make_matter(
+    mode: MatteMode,
+    keyer_settings: KeyerSettings | None = None,
+    preset: Literal["portrait", "full_body"] = "portrait",
+    downsample_ratio: float | None = None,
+    int8: bool = False,
+) -> Matter: ...
 
 
 def make_matter(
