@@ -396,3 +396,15 @@ def test_premultiplied_colour_in_a_video_is_said(tmp_path, ext):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _write_clip(tmp_path / f"straight{ext}", content="rgba")
+
+
+def test_a_closed_reader_is_not_read_again(tmp_path):
+    """As a closed file refuses to be read: iterating a reader after close() decoded the whole clip again,
+    without a word (a use-after-close bug in a pipeline went unnoticed). An open reader may be iterated
+    again, each time from the start."""
+    _write_clip(tmp_path / "clip.mp4")
+    reader = open_reader(tmp_path / "clip.mp4")
+    assert len(list(reader)) == len(list(reader)) == FRAMES
+    reader.close()
+    with pytest.raises(MediaError, match=r"clip\.mp4 is closed: open it again"):
+        list(reader)

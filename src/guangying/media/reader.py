@@ -20,6 +20,7 @@ class Reader:
 
     def __init__(self) -> None:
         self._active: list[Prefetcher[Frame]] = []
+        self._closed = False
         self.premultiplied = False  # set by open_reader: the source's colour is premultiplied by alpha
 
     def _frames(self) -> Iterator[Frame]:
@@ -33,6 +34,8 @@ class Reader:
             yield frame
 
     def __iter__(self) -> Iterator[Frame]:
+        if self._closed:  # as a closed file refuses to be read: it read the whole clip again, unsaid
+            raise MediaError(f"the reader of {self.info.path} is closed: open it again to read it")
         prefetcher = Prefetcher(self._straight_frames, PREFETCH_FRAMES, f"reading {self.info.path}")
         self._active.append(prefetcher)
         try:
@@ -42,6 +45,7 @@ class Reader:
             self._active.remove(prefetcher)
 
     def close(self) -> None:
+        self._closed = True
         for prefetcher in list(self._active):
             prefetcher.close()
 
