@@ -149,7 +149,7 @@ MIXED_STOP_P = 0.8
 MIXED_SOFT_S = 0.5
 MIXED_SHARE_P = 0.5
 # Someone standing in the spot in front of (or behind) a standing subject for OCCLUDER_S (rejected
-# readings in a row that agree within 6σ, the last MIN_WINDOW_READINGS on one side) is an occluder.
+# readings in a row, the last MIN_WINDOW_READINGS agreeing within 6σ on one side) is an occluder.
 # From then until a reading is taken again (or rejected ones agree on a new subject: the re-acquisition
 # tests), a reading is used only inside the standing model's own gate: the filter's gate has widened
 # while nothing was accepted, and the readings as the occluder leaves straddle its edge and the subject
@@ -335,32 +335,9 @@ def _maybe_reacquire(st: KernelState, t: float) -> None:
     if (s[C_RUNAWAY] > 0.0 and s[REJ_COUNT] >= MIN_WINDOW_READINGS
             and abs(estimate(st)[0][1]) > s[C_RUNAWAY]):
         reacq = min(reacq, s[C_REJ_WIN])
-    # for a still subject, from when the rejected readings began to agree (see ``_agreeing_since``)
-    since = _agreeing_since(st) if s[STILL] != 0.0 else s[REJ_FIRST_T]
-    if t - since < reacq or t - s[LAST_ACCEPT] < reacq:
+    if t - s[REJ_FIRST_T] < reacq or t - s[LAST_ACCEPT] < reacq:
         return
     _reset_if_agreeing(st, _last_rejected(st, _rejected_in_window(st, t), st.rej), t)
-
-
-@njit(cache=True)
-def _agreeing_since(st: KernelState) -> float:
-    """When the run of rejected readings that agree with the last one (within 6σ of a reading, the
-    re-acquisition's agreement) began: in front of a still subject, a second person's scattered returns
-    just before someone walked through the spot counted towards ``reacquire_s``, and a passer-by in
-    front for 0.45 s was taken as the subject. (For a subject on the move, the whole run counts: from
-    its first reading, focus followed a stop-and-go walk better.)"""
-    count = int(st.s[REJ_COUNT])
-    last = (count - 1) % REJ_CAP
-    spread = 6.0 * math.sqrt(_r(st, st.rej[last]))
-    lo = hi = st.rej[last]
-    since = st.rej_t[last]
-    for n in range(1, min(count, REJ_CAP)):
-        k = (count - 1 - n) % REJ_CAP
-        lo, hi = min(lo, st.rej[k]), max(hi, st.rej[k])
-        if hi - lo > spread:
-            break
-        since = st.rej_t[k]
-    return since
 
 
 @njit(cache=True)
@@ -425,14 +402,15 @@ def _note_occluder(st: KernelState, t: float, x0: float) -> None:
     """Note an occluder (see ``OCCLUDER_S``) standing in the spot at ``t``, on one side of the filter (at
     ``x0`` diopters), while the subject stands."""
     s = st.s
-    if not _standing(st) or s[REJ_COUNT] < MIN_WINDOW_READINGS or t - _agreeing_since(st) < OCCLUDER_S:
+    if not _standing(st) or s[REJ_COUNT] < MIN_WINDOW_READINGS or t - s[REJ_FIRST_T] < OCCLUDER_S:
         return
     zs = _last_rejected(st, MIN_WINDOW_READINGS, st.rej)
     side = 1.0 if zs[0] > x0 else -1.0
     for m in range(MIN_WINDOW_READINGS):
         if (zs[m] - x0) * side <= 0.0:
             return
-    s[OCCLUDED_T] = t
+    if np.max(zs) - np.min(zs) <= 6.0 * math.sqrt(_r(st, np.median(zs))):
+        s[OCCLUDED_T] = t
 
 
 @njit(cache=True)
