@@ -43,7 +43,7 @@ from guangying.base.errors import MediaError
 from guangying.base.timecode import format_timecode, parse_timecode
 from guangying.cli.main import cli
 from guangying.live import LiveSource
-from guangying.media import open_reader
+from guangying.media import open_reader, open_writer
 
 
 def test_stream_lost_mid_take_finalises_the_recording(plate_frames, tmp_path):
@@ -1227,3 +1227,32 @@ def test_a_stream_of_no_video_ffmpeg_can_read_is_said_with_what_to_send():
     finally:
         stop.set()
     assert "Errno" not in str(said.value)
+
+
+def test_a_looped_clip_plays_every_picture_on_one_clock(tmp_path):
+    """A clip played as the camera: its clock started before its first picture was decoded, so that
+    picture was late and let go, at the take's start and at every pass of a loop (plate 122, 123, 124,
+    1, …); and each pass was timed from its own opening, so a pass began before the last one's final
+    slot was over and the take ran fast (9021 frames in 360 s, its timecode 0.9 s ahead). Here every
+    picture, the first of each pass included, comes in its slot, and none before its time."""
+    clip = tmp_path / "numbered.mp4"
+    with open_writer(clip, fps=Fraction(FPS), content="rgb") as writer:
+        for n in range(10):  # each picture its own grey: 0.1, 0.18, … 0.82
+            writer.write(np.full((48, 64, 3), 0.1 + 0.08 * n, np.float32))
+    source = LiveSource(str(clip), loop=True, queue_frames=500)
+    frames = []
+    try:
+        source.begin_take()
+        source.start()
+        while len(frames) < 45 and not source.ended.is_set():
+            item = source.get(0.2)
+            if item is not None:
+                frames.append(item)
+    finally:
+        source.stop()
+    assert source.dropped == 0 and [f.index for f in frames] == list(range(45))
+    greys = [round((float(np.mean(f.rgb)) - 0.1) / 0.08) for f in frames]  # a file's pictures: float 0–1
+    assert greys == [n % 10 for n in range(45)], greys  # each pass from its first picture
+    period = 1 / FPS
+    early = [f.t_capture_s - (frames[0].t_capture_s + f.index * period) for f in frames]
+    assert min(early) > -0.3 * period, [round(e / period, 2) for e in early]  # no picture before its time
