@@ -273,30 +273,37 @@ def test_take_that_drops_frames_records_the_whole_plate_and_keeps_time(plate_cli
                 np.testing.assert_array_equal(frames[held][1], frames[slot][1])
 
 
-@pytest.mark.parametrize(("dtype", "stored"), [(np.uint8, "bgr0"), (np.uint16, "gbrp16le")])
+@pytest.mark.parametrize(("dtype", "stored"), [(np.uint8, "bgr0"), (np.uint16, "gbrp16le"),
+                                               ("8-bit clip", "bgr0"), ("10-bit clip", "gbrp16le")])
 def test_ffv1_plate_keeps_the_cameras_codes_at_its_bit_depth(tmp_path, dtype, stored):
     """An encoded .mkv plate of an 8-bit camera is 8-bit FFV1, its codes exact: stored in 16 bits it
     took twice the disk (about 100 GB an hour at 1080p) and three times the encoding, and fell behind
-    the camera on a 2-core laptop. A deeper camera keeps 16 bits."""
+    the camera on a 2-core laptop. A deeper camera keeps 16 bits. A clip played as the camera hands
+    over float pictures: 8-bit codes in them are kept as 8-bit (a black letterbox on top, all codes
+    whatever the depth, does not decide it)."""
     from fractions import Fraction
 
     from guangying.live.capture import CapturedFrame
     from guangying.live.recorder import Recorder
 
     rng = np.random.default_rng(3)
-    top = np.iinfo(dtype).max
-    codes = [rng.integers(0, top + 1, (48, 64, 3), dtype=dtype) for _ in range(3)]
+    kind = {"8-bit clip": np.uint8, "10-bit clip": np.uint16}.get(dtype, dtype)
+    top = 1023 if dtype == "10-bit clip" else np.iinfo(kind).max
+    codes = [rng.integers(0, top + 1, (48, 64, 3)).astype(kind) for _ in range(3)]
+    for rgb in codes:
+        rgb[:8] = 0  # a letterbox
     plate = tmp_path / "plate.mkv"
     recorder = Recorder(Fraction(25), plate=plate)
     assert recorder.plate_tap is not None
     for n, rgb in enumerate(codes):
-        recorder.plate_tap(CapturedFrame(n, rgb, float(n), float(n), None, n / 25))
+        picture = rgb if dtype in (np.uint8, np.uint16) else (rgb / np.float32(top)).astype(np.float32)
+        recorder.plate_tap(CapturedFrame(n, picture, float(n), float(n), None, n / 25))
     recorder.close()
     with av.open(str(plate)) as container:
         assert container.streams.video[0].codec_context.pix_fmt == stored
     with open_reader(plate) as reader:
         for frame, rgb in zip(reader, codes, strict=True):
-            np.testing.assert_array_equal(np.round(frame.rgb * top), rgb)
+            np.testing.assert_array_equal(np.round(frame.rgb * top), rgb)  # exact either way
 
 
 def test_recordings_of_an_anamorphic_camera_keep_its_pixel_aspect(tmp_path):

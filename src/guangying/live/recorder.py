@@ -71,6 +71,18 @@ def check_processed_recording(kind: str, path: Path | None) -> None:
                             "take drops is a hold in it); render pictures from the plate in post")
 
 
+def _holds_8_bit_codes(rgb: np.ndarray) -> bool:
+    """Whether a captured picture is 8-bit code values: a camera's uint8, or a clip played as the camera
+    (float 0–1) that was 8-bit, judged on 16 rows across it (an 8-bit clip's .mkv plate was 16-bit:
+    624 MB for 100 s of 480×270, and it fell behind)."""
+    if rgb.dtype == np.uint8:
+        return True
+    if rgb.dtype.kind != "f":
+        return False
+    codes = rgb[:: max(1, rgb.shape[0] // 16)].astype(np.float64) * 255.0
+    return bool(np.all(np.abs(codes - np.round(codes)) < 1e-3))
+
+
 class _PlateRecorder(DroppingWorker[CapturedFrame]):
     """``--record-plate``: every frame the camera delivers, taken from the capture thread as it arrives
     and encoded in a thread of its own, so the plate post renders from is whole even when keying falls
@@ -105,7 +117,7 @@ class _PlateRecorder(DroppingWorker[CapturedFrame]):
             if self.sound is not None:
                 self.sound.start(self._first_time_s)
             options = _recording_options(self.path, frame.timecode, self.pixel_aspect, plate=True)
-            if self.path.suffix.lower() == ".mkv" and frame.rgb.dtype == np.uint8:
+            if self.path.suffix.lower() == ".mkv" and _holds_8_bit_codes(frame.rgb):
                 options["bit_depth"] = 8  # the camera's own codes: half the size, a third the encoding
             self._writer = open_writer(self.path, fps=self.fps, content="rgb", **options)
         picture = self._writer.frames_written
