@@ -290,8 +290,8 @@ def test_a_cue_past_the_end_of_the_log_is_said(tmp_path, log_path):
     marks.write_text("marks: {A: 1.5}\ncues:\n - {t_s: 0.5, mark: A}\n - {t_s: 30, mark: A}\n")
     args = ["focus", "--sensor-log", str(log_path), "--fps", "25", "--focal-length", "85", "--f-number", "2",
             "--coc", "0.03", "--marks", str(marks), "-o", str(tmp_path / "track.csv")]
-    with pytest.warns(UserWarning, match=r"1 cue\(s\) fall after the track's end \([\d.]+ s\) and were not "
-                                         r"pulled: 30 s \(A\)"):
+    said = r"1 cue\(s\) fall after the track's last frame \([\d.]+ s\) and were not pulled: 30 s \(A\)"
+    with pytest.warns(UserWarning, match=said):
         res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
 

@@ -208,10 +208,10 @@ def iter_replay(
                 pending.source,
             )
     if cues and t_start is not None:  # a typo (30 for 3.0) gave a take with no pull, unsaid
-        ends = t_start + k / fps
+        last_s = t_start + max(k - 1, 0) / fps
         listed = ", ".join(f"{cue.t_s:g} s ({cue.mark})" for cue in cues[:5])
-        warnings.warn(f"{len(cues)} cue(s) fall after the track's end ({ends:g} s) and were not pulled: "
-                      f"{listed}", stacklevel=3)
+        warnings.warn(f"{len(cues)} cue(s) fall after the track's last frame ({last_s:g} s) and were not "
+                      f"pulled: {listed}", stacklevel=3)
 
 
 def _say_outside(calibration: LensCalibration, diopters: np.ndarray, first_frame: int) -> bool:
