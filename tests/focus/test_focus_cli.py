@@ -505,6 +505,10 @@ def test_focus_live_says_when_the_lidar_sees_nothing_it_can_measure(pty_lidar):
     said = [str(w.message) for w in caught]
     unusable = [m for m in said if "no reading of the LiDAR has been used for 1 s" in m]
     assert len(unusable) == 1, (said, res.output)
+    # said each time it happens, as "used again" is (a flapping sensor: the loss was shown once)
+    from guangying.base.events import RecurringWarning
+
+    assert all(issubclass(w.category, RecurringWarning) for w in caught if "has been used" in str(w.message))
     # what the sensor sent, where it said "the last: nan m, confidence 0"
     assert "(the last: 2.5 m at strength 40)" in unusable[0] and "strength under 100" in unusable[0]
     assert any("used again" in m for m in said), said

@@ -63,7 +63,9 @@ def _say_use(reading: DistanceReading, used: int, now_s: float, last_used_s: flo
            "far: --lidar-unit mm)"
            if not reading.confidence > 0 else
            "they jump where the filter does not follow (the spot between two people?)")
-    warnings.warn(
+    # said each time, as its "used again" is (shown once, a flapping sensor's terminal said "used again"
+    # 29 times and its loss twice)
+    say_again(
         f"no reading of the LiDAR has been used for {UNUSABLE_SAY_S:g} s (the last: "
         f"{reading.sent or f'{reading.distance_m:g} m, confidence {reading.confidence:g}'}): {why}. Focus "
         "holds; check where it points", stacklevel=3)
