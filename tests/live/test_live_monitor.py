@@ -91,14 +91,21 @@ def test_stats_and_settings_take_effect_within_a_few_frames(running):
     host, port = server.url.split("/")[2].split(":")
     for body, length, said in ((b'{"screen_gain": ' + b"9" * 5000 + b"}", None, "a number too long to read"),
                                (b"{}", "abc", "Content-Length 'abc' is not a number of bytes"),
-                               (b"[" * 5000 + b"]" * 5000, None, "nested too deeply")):
+                               (b"[" * 5000 + b"]" * 5000, None, "nested too deeply"),
+                               # not UTF-8: said to hold "a number too long to read"
+                               (b'{"a": "\xff\xfe"}', None, "the request's body is not UTF-8 text"),
+                               # chunked: the body left unread, taken as {} and answered 200 (a new version)
+                               (b'9\r\n{"a": 1}\r\n0\r\n\r\n', "chunked", "a Content-Length, not chunked")):
         connection = http.client.HTTPConnection(host, int(port), timeout=5)
         connection.putrequest("POST", "/settings")
         connection.putheader("Content-Type", "application/json")
-        connection.putheader("Content-Length", length or str(len(body)))
+        if length == "chunked":
+            connection.putheader("Transfer-Encoding", "chunked")
+        else:
+            connection.putheader("Content-Length", length or str(len(body)))
         connection.endheaders(body)
         response = connection.getresponse()
-        assert response.status == 400 and said in json.loads(response.read())["error"]
+        assert response.status in (400, 411) and said in json.loads(response.read())["error"]
         connection.close()
     request = urllib.request.Request(server.url + "settings", b"screen_gain=2",
                                      {"Content-Type": "text/plain"})

@@ -360,6 +360,11 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
             try:
                 if self._refused(url.path, parse_qs(url.query), acting=True):
                     return
+                if self.headers.get("Transfer-Encoding"):  # a chunked body was left unread, taken as {}
+                    self.close_connection = True
+                    self._json({"error": "send the body with a Content-Length, not chunked"},
+                               HTTPStatus.LENGTH_REQUIRED)
+                    return
                 claimed = self.headers.get("Content-Length") or "0"
                 try:
                     length = int(claimed)
@@ -408,6 +413,8 @@ def _json_body(data: bytes) -> Any:  # noqa: ANN401 (what the page sent)
         return json.loads(data or b"{}")
     except json.JSONDecodeError:
         raise
+    except UnicodeDecodeError:  # a ValueError too: it was said to hold "a number too long to read"
+        raise ValueError("the request's body is not UTF-8 text (JSON is)") from None
     except ValueError as exc:  # Python's own words: "… use sys.set_int_max_str_digits() …"
         raise ValueError("the request's body holds a number too long to read") from exc
 
