@@ -385,8 +385,7 @@ def _reset_if_agreeing(st: KernelState, zs: np.ndarray, t: float) -> bool:
 
 
 @njit(cache=True)
-def _held_after_occluder(st: KernelState, t: float, z: float, xs: np.ndarray, ps: np.ndarray,
-                         r: float) -> bool:
+def _held_after_occluder(st: KernelState, z: float, xs: np.ndarray, ps: np.ndarray, r: float) -> bool:
     """True when an occluder was noted and no reading has been taken since (nor the filter reset onto
     agreeing ones), the subject stands, and reading ``z`` lies outside the standing model's own gate (its
     prediction ``xs``/``ps``)."""
@@ -623,7 +622,7 @@ def _update_one(st: KernelState, t: float, distance_m: float, confidence: float)
         xs, ps, c = predicted(st, t)
         x, p = combine(xs, ps, c)
         nu, sv = z - x[0], p[0, 0] + r
-    if nu * nu > s[C_GATE] ** 2.0 * sv or _held_after_occluder(st, t, z, xs, ps, r):
+    if nu * nu > s[C_GATE] ** 2.0 * sv or _held_after_occluder(st, z, xs, ps, r):
         # the filter stays at the last accepted reading: an occluder must not drag the model along
         s[OUTLIERS] += 1.0
         if s[REJ_COUNT] > 0 and t - s[REJ_LAST_T] > s[C_REACQ]:
