@@ -21,6 +21,7 @@ from guangying.keyer.refine import (
     KEY_LOW,
     apply_fit,
     chroma_subsampled,
+    colour_subsampling,
     edge_cells,
     fit_edges,
     mosaic_interpolated,
@@ -367,3 +368,22 @@ def test_a_full_resolution_colour_source_is_not_refined_as_stored(tmp_path):
         alpha = next(iter(reader)).rgb[..., 0]
     rim = (truth > 0.4) & (truth < 0.6)
     assert abs(float(alpha[rim].mean()) - float(truth[rim].mean())) < 0.03
+
+
+def test_a_clean_render_whose_few_edges_fall_between_pixel_pairs_is_not_taken_as_stored_colour():
+    """A noise-free 4:4:4 picture (a CG element, a graphic) of two boxes whose top and bottom rows are
+    all even: every chroma step along the columns lay between two pixel pairs, as repeated 4:2:0
+    samples put them, and the refinement pulled a thin 50 % edge to α 0.3 with a colour cast."""
+    screen = srgb_to_linear(np.array([0.10, 0.66, 0.27], np.float32))
+    h, w = 200, 360
+    linear = np.broadcast_to(screen, (h, w, 3)).copy()
+    for (top, bottom, left, right), colour in (((40, 160, 60, 150), (0.45, 0.45, 0.45)),
+                                               ((60, 140, 220, 320), (0.70, 0.08, 0.10))):
+        subject = srgb_to_linear(np.array(colour, np.float32))
+        linear[top:bottom, left:right] = subject
+        linear[top:bottom, left - 1] = 0.5 * subject + 0.5 * screen  # a 1-px edge, half covered
+    rgb = np.round(linear_to_srgb(linear) * 255) / 255  # an 8-bit PNG
+    assert colour_subsampling(rgb.astype(np.float32)) == ""
+    alpha = ChromaKeyer().process(rgb.astype(np.float32)).alpha
+    for column, rows in ((59, slice(50, 150)), (219, slice(70, 130))):
+        assert float(np.median(alpha[rows, column])) == pytest.approx(0.5, abs=0.08), column

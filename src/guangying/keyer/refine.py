@@ -158,6 +158,10 @@ def refine_edges_reference(
 
 SMOOTHNESS_THRESHOLD = 0.62  # chroma's curvature/slope energy over luma's: ≥ 0.7 native, ≤ 0.5 resampled
 BLOCK_THRESHOLD = 0.12  # chroma steps inside 2-pixel pairs over steps between them: ~1 native, ~0 repeated
+# Lines between which the chroma steps at all, below which steps that all fall between pixel pairs are
+# chance, not repeated samples: stored 4:2:0 footage steps between nearly every pair (noise, texture)
+BLOCK_EVIDENCE_LINES = 16
+_STEP = 0.5 / 255
 _FLAT = 1e-7  # mean squared step below which a plane has no edges or noise to judge it by
 # Variance of the white noise that rounding to 8 bits adds to each plane of OpenCV's float YCrCb
 # (BT.601), per variance of one RGB channel's rounding error: Y, then Cr = 0.713 (R − Y), Cb = 0.564 (B − Y).
@@ -207,7 +211,16 @@ def _axis_scores(
     within = float(np.abs(even - odd).mean())
     across = float(np.abs(odd[:-1] - even[1:]).mean())
     block = within / across if across > 0 else 1.0
+    if block < BLOCK_THRESHOLD and _step_lines(x[:n]) < BLOCK_EVIDENCE_LINES:
+        block = 1.0  # a clean render's few edges, each between two pairs by chance (a 4:4:4 box's top and
+        # bottom rows both even): its thin 50 % edge was refined to α 0.3
     return (max(c_curve, 0.0) / c_slope) / (y_curve / y_slope), block
+
+
+def _step_lines(x: np.ndarray) -> int:
+    """How many of the positions between lines (along axis 0) hold any step above half an 8-bit code."""
+    steps = np.abs(np.diff(x, axis=0)) > _STEP
+    return int(np.count_nonzero(steps.reshape(steps.shape[0], -1).any(axis=1)))
 
 
 STRONG_STEPS = 0.05  # the share of a chroma plane's steps (its largest) that judge it at its colour edges
