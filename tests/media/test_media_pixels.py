@@ -102,3 +102,29 @@ def test_a_float_file_gets_no_nan_and_no_coverage_past_one(tmp_path):
     assert frame.rgb[4, 4] == pytest.approx([0.5, 0.5, 0.5], abs=1e-3)  # straight colour, not × 1.5
     with pytest.warns(UserWarning, match="NaN is written black"), open_writer(tmp_path / "n.png") as writer:
         writer.write(rgb)
+
+
+@pytest.mark.parametrize("name", ["c.%04d.png", "c.mp4"])
+def test_srgb_colour_past_white_is_said_where_the_file_clips_it(tmp_path, name):
+    """A picture graded above white (1.6) went into an 8-bit file clipped, without a word."""
+    rgb = np.full((32, 32, 3), 0.5, np.float32)
+    rgb[8:24, 8:24] = 1.6
+    with pytest.warns(UserWarning) as said, open_writer(tmp_path / name) as writer:
+        writer.write(rgb)
+        writer.write(rgb)
+    messages = [str(w.message) for w in said]
+    assert sum("runs 0.5–1.6" in m and "clipped" in m and "EXR" in m for m in messages) == 1, messages
+
+
+def test_srgb_within_white_and_linear_highlights_are_not_said(tmp_path):
+    import warnings
+
+    rgb = np.full((32, 32, 3), 1.005, np.float32)  # a resize's ringing
+    hdr = np.full((32, 32, 3), 4.0, np.float32)  # linear light: an EXR keeps it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with open_writer(tmp_path / "r.png") as writer:
+            writer.write(rgb)
+        with open_writer(tmp_path / "h.%04d.exr") as writer:
+            writer.write(hdr, transfer="linear")
+            writer.write(hdr - 2.5, transfer="srgb")  # sRGB past white, kept by a float file

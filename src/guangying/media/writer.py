@@ -124,6 +124,8 @@ class Writer:
             raise MediaError(f"transfer must be 'srgb' or 'linear', got {transfer!r}")
         rgb, alpha = self._check(rgb, alpha)
         span = _check_scale(rgb, alpha, transfer)
+        if rgb is not None and transfer == "srgb" and self.output_transfer == "srgb":
+            self._say_clipped(rgb)
         rgb, alpha = self._finite_coverage(rgb, alpha, span)
         item = self._prepare(rgb, alpha, transfer)
         self._note_time(time_s)
@@ -154,6 +156,20 @@ class Writer:
                               "coverage is 0–1, so it is clipped there")
                 alpha = np.clip(alpha, 0.0, 1.0)
         return rgb, alpha
+
+    def _say_clipped(self, rgb_srgb: np.ndarray) -> None:
+        """Say (once) sRGB colour past 0–1, judged on every 4th row and column: this file's codes stop
+        there, and a picture graded or composited above white lost its highlights without a word."""
+        if "clipped" in self._said_values:
+            return
+        sample = rgb_srgb[::4, ::4]
+        low, high = float(np.min(sample)), float(np.max(sample))
+        # a resampling filter's ringing is not worth a word; NaN and infinity are said on their own
+        if math.isfinite(low + high) and (low < -0.01 or high > 1.01):
+            frame = self.first_frame + self.frames_written
+            self._say("clipped", f"{self.target}: frame {frame}'s sRGB colour runs {low:g}–{high:g}; this "
+                      "file holds 0–1, so it is clipped there. To keep light above white, write EXR "
+                      "(transfer='linear' keeps it scene-linear)")
 
     def _say(self, what: str, message: str) -> None:
         if what not in self._said_values:
