@@ -525,3 +525,19 @@ def test_a_sequence_render_that_fills_the_disk_keeps_its_finished_frames(tiny_di
     for n in range(1, 13):
         name = f"{n:04d}.png"
         assert (tiny_disk / f"c.{name}").read_bytes() == (tmp_path / f"whole.{name}").read_bytes(), n
+
+
+def test_exr_with_opencv_exr_codec_switched_off_says_so(tmp_path):
+    """A user who keeps OpenCV's EXR codec off (OPENCV_IO_ENABLE_OPENEXR=0, read once at cv2's import)
+    was told their good EXR was damaged."""
+    import sys
+
+    with open_writer(tmp_path / "p.%04d.exr") as writer:
+        writer.write(np.full((8, 8, 3), 0.5, np.float32), transfer="linear")
+    script = ("import guangying as gy\n"
+              f"with gy.open_reader({str(tmp_path / 'p.%04d.exr')!r}) as r:\n"
+              "    next(iter(r))\n")
+    env = {**os.environ, "OPENCV_IO_ENABLE_OPENEXR": "0"}
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert "OPENCV_IO_ENABLE_OPENEXR is '0'" in run.stderr and "damaged" not in run.stderr, run.stderr[-800:]

@@ -4,7 +4,6 @@ the subject's distance over a region (holes, edges, background showing through h
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from guangying.base.errors import InputFormatError, SettingsError
-
-os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # must be set before OpenCV reads an EXR
-import cv2  # noqa: E402
-
-from guangying.distance.reading import DistanceReading  # noqa: E402
+from guangying.distance.reading import DistanceReading
+from guangying.media.opencv import cv2, exr_codec_off_note
 
 
 class DepthMapError(InputFormatError):
@@ -87,9 +83,13 @@ def _load_depth_units(p: Path) -> np.ndarray:
             raise DepthMapError(f"{p}: the .npy file holds {depth.dtype} values, not depth numbers (integers "
                                 "in mm or floats in m)")
     elif ext in (".png", ".exr", ".tif", ".tiff"):
-        depth = cv2.imread(str(p), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+        try:
+            depth = cv2.imread(str(p), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+        except cv2.error as exc:
+            note = exr_codec_off_note(exc)
+            why = note or f"OpenCV cannot read it ({exc.err})"
+            raise DepthMapError(f"{p}: {why}") from exc
         if depth is None:
-            # (EXR reading is switched on by guangying.media.opencv: no user setting helps here)
             raise DepthMapError(f"{p}: OpenCV cannot read it: the file is damaged or incomplete, or is no "
                                 f"{ext[1:].upper()} picture")
         if depth.ndim == 3:

@@ -17,7 +17,7 @@ from guangying.media.camera_log import LINEAR_SPACES, CameraLog, linear_space_ch
 from guangying.media.camera_raw import RAW_PICTURE_EXTENSIONS, develop_raw, unreadable_raw_note
 from guangying.media.frames import Transfer
 from guangying.media.heif import HEIF_EXTENSIONS, is_heif, read_heif_pixels
-from guangying.media.opencv import cv2
+from guangying.media.opencv import cv2, exr_codec_off_note
 from guangying.media.pixels import to_float32, unpremultiply
 from guangying.media.video_reader import rgb_conversion, stream_colour, to_rgb_codes
 
@@ -183,6 +183,8 @@ def _refused_by_opencv(exc: cv2.error, path: Path, what: str) -> MediaError:
             f"{what}: {path} declares more than 2^30 pixels (about a gigapixel, OpenCV's limit for one "
             "picture) or a side beyond OpenCV's limit, or its header is damaged; scale it down first (no "
             "stage needs more than the frame's size)")
+    if (note := exr_codec_off_note(exc)) is not None:
+        return MediaError(f"{what}: {path} is an EXR, but {note}")
     return DamagedMediaError(_damaged(path, what))
 
 
