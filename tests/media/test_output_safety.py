@@ -792,3 +792,15 @@ def test_an_output_named_by_a_symbolic_link_is_written_to_the_file_it_names(tmp_
         assert container.streams.audio and container.streams.video[0].frames == 5
     with open_reader(conform / "v.mp4") as reader:
         assert len(list(reader)) == 3
+
+
+def test_an_output_named_by_a_link_to_a_device_is_refused_as_one(tmp_path):
+    """`-o out.mp4`, a link to /dev/full, was judged by the device's name: "unknown output type (no
+    extension)"."""
+    (tmp_path / "out.mp4").symlink_to("/dev/full")
+    with pytest.raises(MediaError, match="/dev/full: it is a device or a pipe, not a file"):
+        open_writer(tmp_path / "out.mp4", fps=25)
+    os.mkfifo(tmp_path / "pipe.mov")
+    with pytest.raises(MediaError, match="pipe.mov: it is a device or a pipe"):
+        open_writer(tmp_path / "pipe.mov", fps=25)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "pipe.mov"]

@@ -73,6 +73,11 @@ def check_output_folder(target: Path) -> None:
         raise MediaError(f"cannot write {target}: folder {folder} does not exist; create it first")
     if not os.access(folder, os.W_OK):
         raise MediaError(f"cannot write {target}: {_why_not_writable(folder)}")
+    if target.exists() and not (target.is_file() or target.is_dir()):  # -o through a link to /dev/full
+        # was judged by the device's name ("unknown output type (no extension)"), or the partial file
+        # went beside the device
+        raise MediaError(f"cannot write {target}: it is a device or a pipe, not a file; outputs are written "
+                         "to a temporary file renamed when finished: name a file")
     if target.is_dir():  # found only at the final rename, after the whole render
         raise MediaError(f"cannot write {target}: it is a folder; name a file in it (e.g. "
                          f"{target / ('output' + target.suffix) if target.suffix else target / 'comp.mov'})")
