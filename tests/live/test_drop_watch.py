@@ -49,3 +49,22 @@ def test_a_short_hitch_inside_good_seconds_is_not_called_falling_behind():
     assert watch.check(frames_in + 25, dropped + 2, t + 1.0) is None  # 2 frames lost once
     said, _ = _feed(watch, 25, 1.0, 30, (t + 1.0, frames_in + 25, dropped + 2))
     assert said == []
+
+
+def test_a_take_too_short_to_be_watched_says_its_drops_as_it_ends():
+    """A 3 s clip played as the camera kept 16 of its 90 frames: said only as a count in the summary."""
+    watch = DropWatch("To keep up: a smaller clip or a faster machine")
+    said, (_, frames_in, dropped) = _feed(watch, 30, 0.18, 3, (0.0, 0, 0))
+    assert said == []
+    words = watch.at_end(frames_in, dropped)
+    assert words is not None and f"kept up with {frames_in - dropped} of {frames_in} frames" in words
+    assert "--record-plate keeps every frame" in words and words.endswith("a faster machine")
+    assert DropWatch().at_end(90, 5) is None  # a few lost: the summary's count is enough
+
+
+def test_drops_said_while_the_take_ran_are_not_said_again_at_its_end():
+    watch = DropWatch()
+    said, (_, frames_in, dropped) = _feed(watch, 25, 0.5, 20, (0.0, 0, 0))
+    assert said
+    _, (_, frames_in, dropped) = _feed(watch, 25, 1.0, 20, (20.0, frames_in, dropped))
+    assert watch.at_end(frames_in, dropped) is None

@@ -281,8 +281,10 @@ def live(**options: Any) -> None:
         f"{frames(report.frames_out)} out of {report.frames_in} in, {report.dropped} dropped, "
         + (f"{report.damaged} damaged (skipped), " if report.damaged else "")
         + (f"{report.artefacts} with artefacts (data lost in transit), " if report.artefacts else "")
-        + f"latency p50 {p50} ms p95 {p95} ms; {report.reason}"
-    )
+        + f"latency p50 {p50} ms p95 {p95} ms" + ("" if report.lost else f"; {report.reason}")
+    )  # a lost take's reason is its error, below: said twice, a disk-full take read as two stops
+    if (note := drops.at_end(report.frames_in, report.dropped)) is not None:
+        click.echo(f"warning: {note}", err=True)
     for note in report.outputs_stopped:  # said when it happened; again here, where the take is summed up
         click.echo(f"warning: {note}", err=True)
     if report.lost:

@@ -96,6 +96,7 @@ class DropWatch:
         self.hint, self.window_s, self.share, self.repeat_s = hint, window_s, share, repeat_s
         self._since: tuple[float, int, int] | None = None  # (time s, frames in, dropped) the window starts at
         self._said_s: float | None = None  # when falling behind was last said; None while keeping up
+        self._ever_said = False
 
     def check(self, frames_in: int, dropped: int, now_s: float) -> str | None:
         """What to say now, if anything, given the source's counts since the take began."""
@@ -112,6 +113,7 @@ class DropWatch:
             if self._said_s is not None and now_s - self._said_s < self.repeat_s:
                 return None
             self._said_s = now_s
+            self._ever_said = True
             return (f"processing keeps up with {came - lost} of {came} frames ({100 * lost / came:.0f} % "
                     f"dropped {span}): only those reach the monitor, the stream and the composite recordings "
                     "(--record-plate keeps every frame)" + (f". {self.hint}" if self.hint else ""))
@@ -119,3 +121,12 @@ class DropWatch:
             self._said_s = None
             return f"processing keeps up again ({lost} of {came} frames dropped {span})"
         return None
+
+    def at_end(self, frames_in: int, dropped: int) -> str | None:
+        """What to say as the take ends: its drops, when never said while it ran (a take shorter than
+        ``window_s``: a 3 s clip played as the camera kept 16 of 90 frames, said only as a count)."""
+        if self._ever_said or dropped < self.share * max(frames_in, 1):
+            return None
+        return (f"processing kept up with {frames_in - dropped} of {frames_in} frames: the composite "
+                "recordings hold the last processed picture in place of each dropped one (--record-plate "
+                "keeps every frame)" + (f". {self.hint}" if self.hint else ""))
