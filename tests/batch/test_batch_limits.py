@@ -43,3 +43,21 @@ def test_ray_folders_of_batches_killed_with_9_are_swept_by_the_next(tmp_path, mo
     made = _ray_files_folder()
     assert not dead.exists() and alive.exists() and other.exists()
     assert made.parent == tmp_path and made.name.startswith(f"guangying-ray-{os.getpid()}-")
+
+
+def test_ray_files_that_cannot_fit_are_named_as_the_cause(monkeypatch, tmp_path):
+    """A batch under `ulimit -f 1500` (or on a nearly full disk) was told Ray "could not start … try again
+    when it is quieter": its processes died writing their logs."""
+    import subprocess
+    import sys
+
+    script = ("import resource\nfrom pathlib import Path\n"
+              "from guangying.batch.runner import _ray_files_cramped\n"
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (1500 * 1024, resource.RLIM_INFINITY))\n"
+              f"print(_ray_files_cramped(Path({str(tmp_path)!r})))\n")
+    said = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120).stdout
+    assert "limits a file to 1.5 MiB (ulimit -f)" in said, said
+    assert runner._ray_files_cramped(tmp_path) is None  # this machine: room, no limit
+    monkeypatch.setattr(runner.shutil, "disk_usage", lambda _p: SimpleNamespace(free=40 * 2**20))
+    cause = runner._ray_files_cramped(tmp_path)
+    assert cause is not None and "has 40 MiB free" in cause and "RAY_TMPDIR" in cause

@@ -238,10 +238,33 @@ def _init_local_ray(ray: Any, cpus: int) -> Path:  # noqa: ANN401
             ray.shutdown()
             shutil.rmtree(files, ignore_errors=True)
             # on a machine busy with other work Ray's node can miss its fixed 30 s to register: once more
+            if (cause := _ray_files_cramped(files.parent)) is not None:
+                raise NothingStartedError(f"Ray could not start on this machine ({exc}): {cause}") from exc
             if attempt == 2 or "timed out during startup" not in str(exc):
                 raise NothingStartedError(f"Ray could not start on this machine ({exc}): if it is busy with "
                                           "other work, try again when it is quieter") from exc
             attempt += 1
+
+
+_RAY_FILES_NEED_BYTES = 256 * 2**20  # Ray's session: sockets, logs, and its object store's spill files
+
+
+def _ray_files_cramped(folder: Path) -> str | None:
+    """Why Ray's session files may not have fitted, if they may not: a nearly full disk, or a file-size
+    limit (ulimit -f), which stopped its processes as they wrote their logs; said as "the machine is
+    busy", an operator retried instead of freeing space."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if free is not None and free < _RAY_FILES_NEED_BYTES:
+        return (f"the disk of {folder} has {free / 2**20:.0f} MiB free, and Ray keeps its session's files "
+                "there: free space, or set RAY_TMPDIR to a folder on another disk")
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]  # bytes
+    if limit != resource.RLIM_INFINITY and limit < _RAY_FILES_NEED_BYTES:
+        return (f"this shell limits a file to {limit / 2**20:.1f} MiB (ulimit -f), too little for Ray's "
+                "session files: raise the limit (ulimit -f unlimited)")
+    return None
 
 
 def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[Path | None, str]:  # noqa: ANN401
