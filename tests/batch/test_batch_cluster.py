@@ -437,7 +437,8 @@ def test_a_head_address_nothing_answers_on_is_refused_at_once(shoot, tmp_path):
     script = f"""
 import guangying as gy
 try:
-    gy.run_batch(gy.load_jobs("jobs.yaml"), "jobs.yaml", ray_address="127.0.0.1:{port}", show_progress=False)
+    gy.run_batch(gy.load_jobs("jobs.yaml"), "jobs.yaml", ray_address="127.0.0.1:{port}", show_progress=False,
+                 report_dir="rep")
 except gy.NothingStartedError as exc:
     print("refused:", exc)
 """
@@ -445,6 +446,7 @@ except gy.NothingStartedError as exc:
                           env={**os.environ, "PYTHONPATH": str(SRC)}, timeout=90)
     said = f"refused: cannot join the Ray cluster at 127.0.0.1:{port}: nothing answers there"
     assert said in proc.stdout, proc.stdout + proc.stderr
+    assert not (tmp_path / "rep").exists()  # nothing was started: no empty report folder left either
 
 
 class _SlowStartRay:

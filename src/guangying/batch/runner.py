@@ -385,6 +385,7 @@ def run_batch(
         return BatchReport([], 0.0, 0, "nothing started", 0.0, 0)
     _check_open_file_limit(shots)
     started = time.perf_counter()
+    made_report_dir = report_dir is not None and not Path(report_dir).exists()
     if report_dir is not None:  # found unwritable after the first shot had rendered, the rest never did
         try:
             probe_writable(Path(report_dir))
@@ -393,7 +394,13 @@ def run_batch(
                                       "nothing was started: give a folder this user can write") from exc
     manifest_file = manifest_path(jobs_file)
     manifest = Manifest.load(manifest_file) if resume else Manifest(manifest_file)
-    session = _connect(ray_address, workers)
+    try:
+        session = _connect(ray_address, workers)
+    except NothingStartedError:
+        if made_report_dir and report_dir is not None:  # "nothing was started" left an empty folder
+            with contextlib.suppress(OSError):
+                Path(report_dir).rmdir()
+        raise
     pool: _Pool | None = None
     busy: dict[Any, tuple[Any, str, RangeTask]] = {}
     states: dict[str, _ShotState] = {}
