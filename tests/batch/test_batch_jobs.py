@@ -62,7 +62,7 @@ shots:
 """)
     message = _refused(jobs)
     assert "7 problem(s)" in message, message
-    assert "2 shots are named 'c1'" in message
+    assert "2 shots are named 'c1' (shots 2, 5: lines 8, 16)" in message  # found by hand in a long file
     assert "missing.mp4" in message
     assert "unknown key 'screen_gian' (did you mean 'screen_gain'?)" in message
     assert "screen_gain='lots'" in message
@@ -496,7 +496,8 @@ shots:
         load_jobs(jobs, COMMANDS)
     message = str(info.value)
     assert "both write" in message and "name a glob entry's outputs by their take: {stem}" in message
-    assert "2 shots are named 'c1'; a glob entry's shots are named by their files" in message
+    assert "2 shots are named 'c1' (shots 1, 2: lines" in message
+    assert "; a glob entry's shots are named by their files" in message
     assert 'by their take (name: "{stem}_b")' in message
 
 

@@ -426,6 +426,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
     defaults = {key: value for key, value in defaults.items() if key not in unknown}
     checked: dict[tuple[str, str, tuple[int, int]], str | None] = {}
     shots: list[Shot] = []
+    entry_of: dict[int, int] = {}  # id of a shot → the number of its entry in the file
     for number, raw_entry in enumerate(data["shots"], start=1):
         named = raw_entry.get("name") if isinstance(raw_entry, dict) else None
         where = f"shot {number}" + (f" ('{named}')" if isinstance(named, str) else "")
@@ -471,6 +472,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
             name = str(entry.get("name", entry["input"]))
             shots.append(Shot(name, command, _resolve(entry["input"], base), {}, background, options,
                               problems=unmatched, from_glob=True))
+            entry_of[id(shots[-1])] = number
             continue
         problems += unmatched
         from_glob = isinstance(entry.get("input"), str) and _is_glob(_resolve(entry["input"], base))
@@ -541,7 +543,8 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
                 Shot(name, command, source, outputs, background, options, range_frames, warmup_frames,
                      problems=own_problems, reads=tuple(reads), from_glob=from_glob)
             )
-    _check_collisions(shots, problems)
+            entry_of[id(shots[-1])] = number
+    _check_collisions(shots, problems, entry_of)
     if problems:
         lines = _file_lines(path)
         listing = "\n".join(f"  - {_with_line(p, lines)}" for p in problems)
@@ -550,6 +553,15 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
 
 
 _SHOT_NUMBER = re.compile(r"shot (\d+)\b")
+_ENTRY_LIST = re.compile(r"\(shots ([\d, ]+)\)")
+
+
+def _lines_of(found: re.Match[str], lines: _Lines) -> str:
+    """"(shots 3, 9)" as "(shots 3, 9: lines 12, 40)" where the file's lines are known."""
+    numbers = [int(n) for n in found.group(1).split(", ")]
+    if not numbers or not all(0 < n <= len(lines.shots) for n in numbers):
+        return found.group(0)
+    return f"(shots {found.group(1)}: lines {', '.join(str(lines.shots[n - 1]) for n in numbers)})"
 _DEFAULTS_KEY = re.compile(r"defaults: .*?'([^']+)'")
 
 
@@ -588,13 +600,14 @@ def _with_line(problem: str, lines: _Lines) -> str:
         line = lines.default_keys.get(named.group(1)) if named else None
         line = line or lines.defaults
         return problem if line is None else f"line {line}, {problem}"
+    problem = _ENTRY_LIST.sub(lambda m: _lines_of(m, lines), problem)
     found = _SHOT_NUMBER.match(problem)
     if found is None or not 0 < int(found.group(1)) <= len(lines.shots):
         return problem
     return f"line {lines.shots[int(found.group(1)) - 1]}, {problem}"
 
 
-def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
+def _check_collisions(shots: list[Shot], problems: list[str], entry_of: dict[int, int]) -> None:
     """Outputs on an input or on each other, compared as places on disk (links, ``..``, hard links,
     ``%04d`` = ``####``): compared as text, an output through a link to the plate's folder overwrote the
     plate, and two spellings of one sequence let one shot's frames replace the other's."""
@@ -630,4 +643,6 @@ def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
             advice = ("a glob entry's shots are named by their files: give the entries distinct names "
                       "by their take (name: \"{stem}_b\"), or narrow the globs so each take is matched once"
                       if any(s.from_glob for s in same) else "give each a distinct 'name:'")
-            problems.append(f"{len(same)} shots are named '{name}'; {advice}")
+            entries = sorted({entry_of[id(shot)] for shot in same})  # said without where: found by hand
+            problems.append(f"{len(same)} shots are named '{name}' (shots {', '.join(map(str, entries))}); "
+                            f"{advice}")
