@@ -190,7 +190,9 @@ def key(alpha_out: str | None, foreground_out: str | None, **options: Any) -> No
 )  # fmt: skip
 @click.option("--output", "-o", required=True, help="Composite output: .mp4, .mov, or a sequence pattern.")
 @click.option("--alpha", "alpha_out", type=str, help="Also write the matte here.")
-@click.option("--foreground", "foreground_out", type=str, help="Also write the un-mixed foreground here.")
+@click.option("--foreground", "foreground_out", type=str,
+              help="Also write the un-mixed foreground here: the subject as keyed and despilled, before the "
+              "light wrap (which the composite alone gets).")
 @dataclass_options(CompositeSettings)
 @click.option(
     "--focal-length",
