@@ -221,6 +221,36 @@ def test_a_range_rendered_again_mends_the_sequence_and_keeps_the_rest(tmp_path):
     assert len(list(mattes.parent.iterdir())) == 4
 
 
+def test_a_mend_of_another_take_size_or_rate_is_refused_and_one_beside_the_sequence_is_said(tmp_path):
+    """A conform's sequence was mended with another take's frames (50 fps among 25), another size
+    (1280×720 among 640×360), or a range rendered without its --first-number (0010–0012 beside
+    1001–1075): each said only as "rendered into the earlier sequence"."""
+    _clip(tmp_path / "take.mp4", 6)
+    comps = tmp_path / "out" / "c.%04d.exr"
+    comps.parent.mkdir()
+    assert _invoke("composite", tmp_path / "take.mp4", "-b", "#3060a0", "-o", comps, "--first-number", "1001",
+                   "--quiet").exit_code == 0
+    before = {p.name: p.read_bytes() for p in comps.parent.iterdir()}
+    with open_writer(tmp_path / "wide.mp4", fps=25) as writer:
+        for i in range(6):
+            writer.write(np.ascontiguousarray(np.repeat(_frame(i), 2, axis=1)))
+    with open_writer(tmp_path / "fast.mp4", fps=50) as writer:
+        for i in range(6):
+            writer.write(_frame(i))
+    refusals = (("wide.mp4", f"is {W}×{H}, these {2 * W}×{H}"), ("fast.mp4", "is at 25 fps, these at 50"))
+    for other, why in refusals:
+        result = _invoke("composite", tmp_path / other, "-b", "#3060a0", "-o", comps,
+                         "--first-number", "1001", "--start", "2", "--end", "3", "--quiet")
+        assert result.exit_code == 1, result.output
+        assert f"c.1003.exr {why}): another take or format?" in result.output, result.output
+        assert {p.name: p.read_bytes() for p in comps.parent.iterdir()} == before  # nothing touched
+    apart = r"they lie apart from its frames 1001–1006, mending none of them .*--first-number"
+    with pytest.warns(UserWarning, match=r"frames 2–3 were rendered .*" + apart):
+        result = _invoke("composite", tmp_path / "take.mp4", "-b", "#3060a0", "-o", comps, "--start", "2",
+                         "--end", "3", "--quiet")
+    assert result.exit_code == 0, result.output
+
+
 def test_an_output_that_is_a_folder_is_refused_before_the_render(tmp_path):
     # found at the final rename, after the whole render, with the other outputs already published
     source = tmp_path / "plate.%04d.png"

@@ -4,6 +4,7 @@ in their headers."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import tifffile
+from PIL import Image
 
 from guangying.base.atomic import (
     describe_os_error,
@@ -30,6 +32,7 @@ from guangying.base.colour import linear_to_cineon
 from guangying.base.errors import InputFormatError, MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
 from guangying.media.colour_tags import bt709_to_chromaticities
+from guangying.media.exr import read_exr_header
 from guangying.media.frames import Transfer
 from guangying.media.image_files import IMAGE_EXTENSIONS
 from guangying.media.opencv import cv2
@@ -46,6 +49,23 @@ _ENCODE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 _EXR_COMPRESSIONS = ("piz", "zip", "dwaa", "none")
 _BIT_DEPTHS = {".png": (16, 8), ".tif": (16, 8), ".tiff": (16, 8), ".dpx": (10, 12, 16)}  # first: default
 WRITTEN_EXTENSIONS = IMAGE_EXTENSIONS | {".dpx"}
+
+
+def _picture_size_and_rate(path: Path) -> tuple[tuple[int, int] | None, Fraction | None]:
+    """A written picture's (width, height), and its frame rate where the header keeps one (EXR); None
+    for what cannot be read (a damaged frame, a format PIL does not know: DPX)."""
+    if path.suffix.lower() == ".exr":
+        header = read_exr_header(path) or {}
+        rate, size = header.get("framesPerSecond"), None
+        with contextlib.suppress(KeyError, TypeError, ValueError, IndexError):  # damaged, absent: unjudged
+            low, high = header["displayWindow"]
+            size = (int(high[0]) - int(low[0]) + 1, int(high[1]) - int(low[1]) + 1)
+        return size, rate if isinstance(rate, Fraction) and rate > 0 else None
+    try:
+        with Image.open(path) as picture:
+            return picture.size, None
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None, None
 
 
 def _write_exr(path: Path, pixels: np.ndarray, compression: str, matte_channel: str,
@@ -310,9 +330,28 @@ class ImageWriter(Writer):
         # are encoded side by side, one per core.
         if self._pattern is not None:
             self._stage = SequenceStage(self._pattern)
+            if self._patch:
+                self._check_like_earlier(self._stage.earlier_frames())
         else:
             self._single = partial_path(self.target)
         self._pool = ThreadPoolExecutor(max_workers=_ENCODE_WORKERS, thread_name_prefix="guangying-encode")
+
+    def _check_like_earlier(self, earlier: list[tuple[Path, int]]) -> None:
+        """Refuse frames that would mend an earlier sequence of another size or, in EXR headers, another
+        frame rate: another take's or format's frames went in among its own, with only "mended" said."""
+        if not earlier:
+            return
+        path = min(earlier, key=lambda found: abs(found[1] - self.first_frame))[0]
+        size, rate = _picture_size_and_rate(path)
+        refuse = None
+        if size is not None and size != (self.width, self.height):
+            refuse = f"{size[0]}×{size[1]}, these {self.width}×{self.height}"
+        elif rate is not None and rate != self.fps:
+            refuse = f"at {float(rate):g} fps, these at {float(self.fps):g}"
+        if refuse is not None:
+            raise MediaError(f"{self.target}: these frames would mend an earlier sequence of other frames "
+                             f"({path.name} is {refuse}): another take or format? Name another sequence, or "
+                             "move the earlier frames away first")
 
     def _encode_and_save(self, number: int, pixels: np.ndarray) -> None:
         stage = self._stage

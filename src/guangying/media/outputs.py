@@ -368,6 +368,10 @@ class SequenceStage:
         """Whether the target already holds frames (of any padding), which a commit would replace."""
         return bool(_any_padding_numbers(self.target))
 
+    def earlier_frames(self) -> list[tuple[Path, int]]:
+        """The target's frames already there (of any padding), with their numbers, in no order."""
+        return _any_padding_numbers(self.target)
+
 
 def swap_in_sequence(
     target: SequencePattern | PathLike, frames: Mapping[int, Path], patch: bool = False
@@ -399,9 +403,14 @@ def swap_in_sequence(
     for path in stale:
         path.unlink(missing_ok=True)
     if kept:
+        earlier = sorted(number for _, number in old)
+        apart = numbers and (numbers[0] > earlier[-1] + 1 or numbers[-1] < earlier[0] - 1)
+        # a mend of 1011–1013 rendered without --first-number went beside the sequence as 0010–0012
+        where = (f"; they lie apart from its frames {earlier[0]}–{earlier[-1]}, mending none of them (if "
+                 "they were to, number them as it is: --first-number)") if apart else ""
         warnings.warn(
             f"{pattern.text}: frames {span} were rendered into the earlier sequence; its {len(kept)} other "
-            f"frame(s) are kept as they were (e.g. {kept[0].name})", stacklevel=3)
+            f"frame(s) are kept as they were (e.g. {kept[0].name}){where}", stacklevel=3)
     if stale and not patch:
         warnings.warn(
             f"{pattern.text}: removed {len(stale)} frame(s) of the earlier sequence that the new one "
