@@ -448,6 +448,15 @@ def test_a_stopped_sequence_render_is_finished_by_its_start_and_an_earlier_one_i
                 keep_stopped_sequences=True)
     assert any("--start 5 with only these outputs renders the rest into them (" in str(w.message)
                and "v.mov not kept: render it whole)" in str(w.message) for w in said)
+    # a composite video lost: `composite` cannot run with the mattes alone (its -o is required)
+    with pytest.raises(KeyboardInterrupt), warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        outputs = JobOutputs(composite=tmp_path / "c.mp4", alpha=tmp_path / "c.%04d.exr")
+        run_job(source, ChromaKeyer(), outputs, background="#203040", show_progress=False,
+                on_frame=stop_after(4), keep_stopped_sequences=True)
+    assert any("renders the rest into them (`guangying key`: a composite needs its -o) (" in str(w.message)
+               and "c.mp4 not kept: render it whole)" in str(w.message) for w in said), [str(w.message)
+                                                                                       for w in said]
     assert not (tmp_path / "v.mov").exists()
     # a matte that remembers frames past its default warm-up: how to make the rest exactly as one render
     remembering = ChromaKeyer()

@@ -531,9 +531,9 @@ def _kept_when_stopped(writers: dict[str, Writer], report: JobReport, keep: bool
             if kept:
                 # a stop between two writers' frames leaves one a frame ahead: that frame is rendered again
                 count = min(writer.frames_written for writer in kept.values())
-                warnings.warn(_finish_hint("stopped", kept, [w for k, w in writers.items() if k not in kept],
-                                           report.first_written + count, count, memory_from,
-                                           warm_up_before), stacklevel=3)
+                lost = {k: w for k, w in writers.items() if k not in kept}
+                warnings.warn(_finish_hint("stopped", kept, lost, report.first_written + count, count,
+                                           memory_from, warm_up_before), stacklevel=3)
         raise
     except MediaError as exc:
         if keep and report.first_written is not None and _disk_full(exc):
@@ -543,7 +543,7 @@ def _kept_when_stopped(writers: dict[str, Writer], report: JobReport, keep: bool
                 count = min(counts[kind] for kind in kept)
                 start = report.first_written + count
                 warnings.warn(_finish_hint("the disk filled", kept,
-                                           [w for k, w in writers.items() if k not in kept],
+                                           {k: w for k, w in writers.items() if k not in kept},
                                            start, count, memory_from, warm_up_before), stacklevel=3)
                 # its own words said "nothing was saved there … run again", against the kept frames
                 raise MediaError(str(exc).replace("nothing was saved there", "that frame was not saved")
@@ -560,14 +560,16 @@ def _disk_full(exc: BaseException) -> bool:
     return False
 
 
-def _finish_hint(why: str, kept: dict[str, Writer], lost: list[Writer], start: int, count: int,
+def _finish_hint(why: str, kept: dict[str, Writer], lost: dict[str, Writer], start: int, count: int,
                  memory_from: int | None, warm_up_before: int) -> str:
     said = (f"{why}: the {count} finished frame(s) are kept in "
             f"{', '.join(str(writer.target) for writer in kept.values())}; "
             + ("once space is free, " if why == "the disk filled" else "") + f"--start {start} with ")
     if lost:  # a video of the same run, a sequence that was there before: rendered from --start, short
-        said += (f"only these outputs renders the rest into them ({', '.join(str(w.target) for w in lost)} "
-                 "not kept: render it whole)")
+        # `composite` cannot run without its -o: the kept mattes are finished by `key`
+        by = " (`guangying key`: a composite needs its -o)" if "composite" in lost else ""
+        said += (f"only these outputs renders the rest into them{by} "
+                 f"({', '.join(str(w.target) for w in lost.values())} not kept: render it whole)")
     else:
         said += "the same outputs renders the rest into them"
     if memory_from is not None and start - memory_from > warm_up_before:
