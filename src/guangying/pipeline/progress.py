@@ -30,9 +30,10 @@ class FpsColumn(ProgressColumn):
 
 
 # Said on the bar while the first frame takes long: on a cold numba cache (the first run after installing
-# or updating) the keyer compiles for about 1.5 minutes on 2 cores, and a bar at 0 looks hung.
+# or updating) the keyer compiles for 1–3 minutes on 2 cores (longer when busy), and a bar at 0 looks hung.
 SLOW_FIRST_FRAME_NOTE = ("after installing or updating, each kind of work (keying, a lens blur, a focus "
-                         "filter) compiles on its first run, up to about 1.5 minutes")
+                         "filter) compiles on its first run: 1–3 minutes on a 2-core laptop, longer when "
+                         "it is busy")
 
 
 class FrameProgress:
