@@ -21,3 +21,10 @@ def test_demo_chroma_part(tmp_path):
         assert str(tmp_path / name) in result.output  # the tracked shot over a 360° set
     assert "--set" in result.output and "--camera-track" in result.output
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_demo_of_no_frames_is_refused_before_any_folder_is_made(tmp_path):
+    # `--frames 0` said "no frames were written" after making the output folder, and left it empty
+    result = CliRunner().invoke(cli, ["demo", "--output-dir", str(tmp_path / "d0"), "--frames", "0"])
+    assert result.exit_code == 2 and "--frames" in result.output and "x>=1" in result.output, result.output
+    assert not (tmp_path / "d0").exists()

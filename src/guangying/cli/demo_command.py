@@ -18,7 +18,8 @@ import click
     show_default=True,
     help="Where the demo writes its clips and contact sheets.",
 )
-@click.option("--frames", type=int, default=48, show_default=True, help="Length of each demo clip.")
+@click.option("--frames", type=click.IntRange(min=1), default=48, show_default=True,
+              help="Length of each demo clip.")
 @click.option("--no-ai", is_flag=True, help="Skip the neural-matting part (no models needed).")
 def demo(output_dir: Path, frames: int, no_ai: bool) -> None:
     """Run the main job on built-in footage: key a green-screen plate and matte a person without a
