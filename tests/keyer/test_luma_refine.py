@@ -387,3 +387,13 @@ def test_a_clean_render_whose_few_edges_fall_between_pixel_pairs_is_not_taken_as
     alpha = ChromaKeyer().process(rgb.astype(np.float32)).alpha
     for column, rows in ((59, slice(50, 150)), (219, slice(70, 130))):
         assert float(np.median(alpha[rows, column])) == pytest.approx(0.5, abs=0.08), column
+    # a graphic on a grid of 8 (lower thirds, bars: many edges, every one between pixel pairs) is 4:4:4
+    # too, and the same picture stored 4:2:0 is still found
+    bars = np.broadcast_to(screen, (h, w, 3)).copy()
+    for i in range(10):
+        bar = srgb_to_linear(np.array([0.8, 0.1 + 0.08 * i, 0.1], np.float32))
+        bars[8 + 16 * i: 16 + 16 * i, 40: 320] = bar
+    bars_srgb = (np.round(linear_to_srgb(bars) * 255) / 255).astype(np.float32)
+    assert colour_subsampling(bars_srgb) == ""
+    stored = _chroma_subsampled(bars_srgb, 2, 2)
+    assert colour_subsampling(stored) == "stored"

@@ -158,10 +158,9 @@ def refine_edges_reference(
 
 SMOOTHNESS_THRESHOLD = 0.62  # chroma's curvature/slope energy over luma's: ≥ 0.7 native, ≤ 0.5 resampled
 BLOCK_THRESHOLD = 0.12  # chroma steps inside 2-pixel pairs over steps between them: ~1 native, ~0 repeated
-# Lines between which the chroma steps at all, below which steps that all fall between pixel pairs are
-# chance, not repeated samples: stored 4:2:0 footage steps between nearly every pair (noise, texture)
-BLOCK_EVIDENCE_LINES = 16
-_STEP = 0.5 / 255
+# The luma's own block score (:func:`_block`) below which its steps too fall between pixel pairs (a
+# graphic on an even grid, a few edges on even rows by chance), so the chroma's say nothing of storage
+LUMA_BLOCK_NATIVE = 0.36
 _FLAT = 1e-7  # mean squared step below which a plane has no edges or noise to judge it by
 # Variance of the white noise that rounding to 8 bits adds to each plane of OpenCV's float YCrCb
 # (BT.601), per variance of one RGB channel's rounding error: Y, then Cr = 0.713 (R − Y), Cb = 0.564 (B − Y).
@@ -194,33 +193,34 @@ def _energies(x: np.ndarray, axis: int, noise: float) -> tuple[float, float]:
     return _less_white_noise((float(np.square(slope).mean()), float(np.square(curve).mean())), noise)
 
 
-def _axis_scores(
-    chroma: np.ndarray, luma_energies: tuple[float, float], axis: int, chroma_noise: float = 0.0
-) -> tuple[float, float]:
-    """(chroma's curvature/slope energy over the luma's, chroma steps inside pixel pairs over steps
-    between pairs) along one axis; (1, 1) where a plane is too flat to tell. ``luma_energies``: the
-    luma's (slope, curvature) energies (:func:`_energies`); ``chroma_noise``: the variance of white
-    noise added after any resampling (the output's rounding), whose energy is taken out first."""
-    c_slope, c_curve = _energies(chroma, axis, chroma_noise)
-    y_slope, y_curve = luma_energies
-    if c_slope < max(_FLAT, 2 * chroma_noise) or y_slope < _FLAT or y_curve <= 0:
-        return 1.0, 1.0
-    x = np.moveaxis(chroma, axis, 0)
+def _block(plane: np.ndarray, axis: int) -> float:
+    """Steps inside pixel pairs over steps between pairs along ``axis``: ~1 native, ~0 where each pair
+    shares one value (repeated samples); 1 where nothing steps."""
+    x = np.moveaxis(plane, axis, 0)
     n = x.shape[0] // 2 * 2
     even, odd = x[0:n:2], x[1:n:2]
     within = float(np.abs(even - odd).mean())
     across = float(np.abs(odd[:-1] - even[1:]).mean())
-    block = within / across if across > 0 else 1.0
-    if block < BLOCK_THRESHOLD and _step_lines(x[:n]) < BLOCK_EVIDENCE_LINES:
-        block = 1.0  # a clean render's few edges, each between two pairs by chance (a 4:4:4 box's top and
-        # bottom rows both even): its thin 50 % edge was refined to α 0.3
+    return within / across if across > 0 else 1.0
+
+
+def _axis_scores(
+    chroma: np.ndarray, luma_energies: tuple[float, float], axis: int, chroma_noise: float = 0.0,
+    luma_block: float = 1.0,
+) -> tuple[float, float]:
+    """(chroma's curvature/slope energy over the luma's, chroma steps inside pixel pairs over steps
+    between pairs) along one axis; (1, 1) where a plane is too flat to tell. ``luma_energies``: the
+    luma's (slope, curvature) energies (:func:`_energies`); ``chroma_noise``: the variance of white
+    noise added after any resampling (the output's rounding), whose energy is taken out first;
+    ``luma_block``: the luma's own :func:`_block`. Chroma steps only between pairs tell repeated samples
+    only where the luma's do not: a clean 4:4:4 graphic drawn on an even grid steps only between pairs
+    in every plane (its thin 50 % edge was refined to α 0.3)."""
+    c_slope, c_curve = _energies(chroma, axis, chroma_noise)
+    y_slope, y_curve = luma_energies
+    if c_slope < max(_FLAT, 2 * chroma_noise) or y_slope < _FLAT or y_curve <= 0:
+        return 1.0, 1.0
+    block = _block(chroma, axis) if luma_block >= LUMA_BLOCK_NATIVE else 1.0
     return (max(c_curve, 0.0) / c_slope) / (y_curve / y_slope), block
-
-
-def _step_lines(x: np.ndarray) -> int:
-    """How many of the positions between lines (along axis 0) hold any step above half an 8-bit code."""
-    steps = np.abs(np.diff(x, axis=0)) > _STEP
-    return int(np.count_nonzero(steps.reshape(steps.shape[0], -1).any(axis=1)))
 
 
 STRONG_STEPS = 0.05  # the share of a chroma plane's steps (its largest) that judge it at its colour edges
@@ -328,8 +328,9 @@ def colour_subsampling(rgb_srgb: np.ndarray) -> str:
         noise = 0.0
         if corrected[1] >= LUMA_NATIVE * corrected[0]:
             luma, noise = corrected, rounding
+        luma_block = _block(ycc[..., 0], axis)
         for c in (1, 2):
-            smooth, block = _axis_scores(ycc[..., c], luma, axis, _ROUNDING_GAIN[c] * noise)
+            smooth, block = _axis_scores(ycc[..., c], luma, axis, _ROUNDING_GAIN[c] * noise, luma_block)
             if smooth < SMOOTHNESS_THRESHOLD or block < BLOCK_THRESHOLD:
                 return "stored"
     # Judged over the whole frame, a subject of little colour contrast with the screen (pale hair on a
