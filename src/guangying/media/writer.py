@@ -158,18 +158,18 @@ class Writer:
         return rgb, alpha
 
     def _say_clipped(self, rgb_srgb: np.ndarray) -> None:
-        """Say (once) sRGB colour past 0–1, judged on every 4th row and column: this file's codes stop
-        there, and a picture graded or composited above white lost its highlights without a word."""
+        """Say (once) sRGB colour past 0–1: this file's codes stop there, and a picture graded or
+        composited above white lost its highlights without a word. Every pixel is looked at (every 4th
+        row and column missed a specular point and a 1-px rim light)."""
         if "clipped" in self._said_values:
             return
-        sample = rgb_srgb[::4, ::4]
-        low, high = float(np.min(sample)), float(np.max(sample))
+        low, high = float(rgb_srgb.min()), float(rgb_srgb.max())
         # a resampling filter's ringing is not worth a word; NaN and infinity are said on their own
         if math.isfinite(low + high) and (low < -0.01 or high > 1.01):
             frame = self.first_frame + self.frames_written
+            keep = "light above white" if high > 1.01 else "colour below black (outside BT.709's gamut)"
             self._say("clipped", f"{self.target}: frame {frame}'s sRGB colour runs {low:g}–{high:g}; this "
-                      "file holds 0–1, so it is clipped there. To keep light above white, write EXR "
-                      "(transfer='linear' keeps it scene-linear)")
+                      f"file holds 0–1, so it is clipped there. To keep {keep}, write EXR")
 
     def _say(self, what: str, message: str) -> None:
         if what not in self._said_values:
