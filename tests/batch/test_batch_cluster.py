@@ -446,7 +446,8 @@ except gy.NothingStartedError as exc:
                           env={**os.environ, "PYTHONPATH": str(SRC)}, timeout=90)
     said = f"refused: cannot join the Ray cluster at 127.0.0.1:{port}: nothing answers there"
     assert said in proc.stdout, proc.stdout + proc.stderr
-    assert not (tmp_path / "rep").exists()  # nothing was started: no empty report folder left either
+    # nothing was started: no empty report folder left either, nor the batch's progress folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "jobs.yaml"]
 
 
 class _SlowStartRay:
@@ -602,7 +603,7 @@ def test_a_shot_of_part_of_its_source_mends_those_frames_of_a_sequence_and_keeps
     assert sorted(p.name for p in (tmp_path / "out").glob("a.*.png")) == [f"a.{n:04d}.png" for n in range(20)]
 
 
-def test_a_second_run_writing_the_same_outputs_is_refused(ray_cluster, shoot, tmp_path):
+def test_a_second_run_writing_the_same_outputs_is_refused(ray_cluster, shoot, tmp_path, monkeypatch):
     """Two runs of one job file at once (a farm's retry): each cleared the other's staging, both
     failed, and ten frames of a sequence were left under its final names. The outputs are claimed for
     the run, as a single command claims its own: the second run's shot fails at once, saying why."""
@@ -626,8 +627,15 @@ def test_a_second_run_writing_the_same_outputs_is_refused(ray_cluster, shoot, tm
         # every shot's outputs another run's: nothing started (it failed each, exit 1, "on 0 workers")
         alone = tmp_path / "alone.yaml"
         alone.write_text("shots:\n" + shot_a)
+        from guangying.batch import runner
+
+        def no_ray(*_args: object) -> None:  # said before Ray's start (a minute on a busy machine)
+            raise AssertionError("Ray was started for a run that could not run any shot")
+
+        monkeypatch.setattr(runner, "_connect", no_ray)
         with pytest.raises(gy.NothingStartedError, match="nothing was started: .* is being written by"):
             run_batch(load_jobs(alone, COMMANDS), alone, workers=1, show_progress=False)
+        monkeypatch.undo()
     finally:
         first_run.kill()
         first_run.wait()

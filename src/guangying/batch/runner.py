@@ -395,11 +395,15 @@ def run_batch(
     manifest_file = manifest_path(jobs_file)
     manifest = Manifest.load(manifest_file) if resume else Manifest(manifest_file)
     try:
+        if not resume:  # (a resumed run's finished shots are skipped, not refused: judged as it plans)
+            _refuse_when_every_shot_is_taken(shots)
         session = _connect(ray_address, workers)
     except NothingStartedError:
-        if made_report_dir and report_dir is not None:  # "nothing was started" left an empty folder
-            with contextlib.suppress(OSError):
-                Path(report_dir).rmdir()
+        # "nothing was started" left empty folders: the report's, the batch's hidden progress folder
+        empty = [manifest_file.parent, *([Path(report_dir)] if made_report_dir and report_dir else [])]
+        for folder in empty:
+            with contextlib.suppress(OSError):  # (one that holds anything stays)
+                folder.rmdir()
         raise
     pool: _Pool | None = None
     busy: dict[Any, tuple[Any, str, RangeTask]] = {}
@@ -533,6 +537,28 @@ def _model_loads(states: dict[str, _ShotState]) -> int:
         for result in state.results.values():
             per_worker[result.worker] = max(per_worker.get(result.worker, 0), result.model_loads)
     return sum(per_worker.values())
+
+
+def _refuse_when_every_shot_is_taken(shots: list[Shot]) -> None:
+    """:func:`_check_not_all_in_use` before Ray starts: the same job started twice waited for Ray's start
+    (seconds, a minute on a machine busy with the first run) to be told that nothing could run."""
+    taken: OutputInUseError | None = None
+    for shot in shots:
+        for final in shot.outputs.values():
+            if not Path(final).parent.is_dir():
+                continue  # a folder not made yet: no run writes there
+            try:
+                OutputLock(final).release()
+            except OutputInUseError as exc:
+                taken = taken or exc
+                break
+            except (GuangyingError, OSError):
+                continue
+        else:
+            return  # this shot can run
+    if taken is not None:
+        raise NothingStartedError(f"nothing was started: {taken} (every shot's outputs are being written by "
+                                  "that run)")
 
 
 def _check_not_all_in_use(outcomes: list[ShotOutcome]) -> None:
