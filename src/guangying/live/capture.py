@@ -129,6 +129,12 @@ class DropOldestQueue(Generic[T]):
         with self._cond:
             self.dropped += count
 
+    def drop_waiting(self) -> None:
+        """Let the waiting items go, counted as dropped (the take ended before they were processed)."""
+        with self._cond:
+            self.dropped += len(self._items)
+            self._items.clear()
+
     def clear(self) -> None:
         """Forget the waiting items and the drop count."""
         with self._cond:

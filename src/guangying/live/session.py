@@ -288,6 +288,17 @@ class LiveSession:
                 except DiskNearlyFull as exc:  # the recordings are finalised below, as for a lost source
                     reason, lost = str(exc), True
                     break
+            if t_end is not None and not lost and not self._stop.is_set():
+                # the take ends here: nothing is taken after it, and the frames taken before it that still
+                # wait are processed (left, its recordings were 1–2 frames short of the plate and of
+                # --duration, and those frames were counted neither out nor dropped)
+                self.source.stop()
+                while (item := self.source.get(0.0)) is not None:
+                    try:
+                        self._process(item)
+                    except DiskNearlyFull as exc:
+                        reason, lost = str(exc), True
+                        break
         except BaseException:
             if recorder is not None:
                 recorder.abort()
@@ -295,6 +306,7 @@ class LiveSession:
             raise
         finally:
             self.source.stop()
+            self.source.queue.drop_waiting()  # taken, never processed: the take ended first
             if self.focus is not None:
                 self.focus.stop()
             for sink in self.outputs.sinks:
