@@ -843,3 +843,29 @@ def test_an_output_named_by_a_link_to_a_device_is_refused_as_one(tmp_path):
     with pytest.raises(MediaError, match="pipe.mov: it is a device or a pipe"):
         open_writer(tmp_path / "pipe.mov", fps=25)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "pipe.mov"]
+
+
+def test_a_writer_a_script_lost_unclosed_is_let_go_by_abort_unclosed(tmp_path):
+    """A script that failed between open_writer and close() outside a with-block left its writer running
+    unreachable: in a long-lived host (a notebook, a DCC's Python) the output stayed locked ("already open
+    for writing in this process", with no writer left to close) until the process ended."""
+    import gc
+
+    from guangying.media import abort_unclosed
+
+    def failing_script(target: Path) -> None:
+        writer = open_writer(target, fps=25)
+        writer.write(_frame(0))
+        # … an error here, outside a with-block: the writer is lost
+
+    for target, again in (("o.mp4", "o.mp4"), ("s.%04d.png", "s.####.png")):
+        failing_script(tmp_path / target)
+        gc.collect()
+        with pytest.raises(MediaError, match=r"abort_unclosed\(\)"):
+            open_writer(tmp_path / again, fps=25)
+        assert abort_unclosed(tmp_path / "elsewhere.mp4") == []  # another output's writer: left alone
+        with pytest.warns(UserWarning, match="was never closed, so nothing was saved"):
+            assert len(abort_unclosed(tmp_path / again)) == 1
+        with open_writer(tmp_path / again, fps=25) as writer:  # free again
+            writer.write(_frame(1))
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no lock, staging or partial left

@@ -29,7 +29,7 @@ from guangying.media.api import FrameRate, open_reader, open_writer
 from guangying.media.frames import ClipInfo, Frame
 from guangying.media.highlights import display_srgb, scene_linear_foreground
 from guangying.media.reader import Reader
-from guangying.media.writer import Writer
+from guangying.media.writer import Writer, abort_unclosed
 
-__all__ = ["ClipInfo", "Frame", "FrameRate", "MediaError", "Reader", "Writer", "display_srgb", "open_reader",
-           "open_writer", "scene_linear_foreground"]
+__all__ = ["ClipInfo", "Frame", "FrameRate", "MediaError", "Reader", "Writer", "abort_unclosed",
+           "display_srgb", "open_reader", "open_writer", "scene_linear_foreground"]

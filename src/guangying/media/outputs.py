@@ -274,10 +274,16 @@ class OutputLock:
         self.text = place.text
         self.folder = Path(place.folder)
         self.name = place.name
-        self.path = self.folder / f".{side_name(place.name)}.lock"
+        self.path = self.lock_file_of(target)
         self._fd: int | None = None
         self._acquire()
         sweep_leftovers(self.folder, self.name)
+
+    @staticmethod
+    def lock_file_of(target: PathLike) -> Path:
+        """The lock file of ``target`` (a file, or a sequence in any of its spellings)."""
+        place = disk_place(target, as_output=True)
+        return Path(place.folder) / f".{side_name(place.name)}.lock"
 
     def _acquire(self) -> None:
         for _ in range(10):  # the file may be unlinked by the previous holder between open and lock
@@ -293,7 +299,9 @@ class OutputLock:
                 if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     if holder == str(os.getpid()):  # a script's second writer: "another run" was itself
                         raise OutputInUseError(f"{self.text} is already open for writing in this process; "
-                                               "close the first writer (or its with-block) first") from exc
+                                               "close the first writer (or its with-block) first (one a "
+                                               "script lost unclosed: guangying.media.abort_unclosed())"
+                                               ) from exc
                     raise OutputInUseError(
                         f"{self.text} is being written by another run (process {holder}); wait for it to "
                         "finish or write somewhere else"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import math
+import os
 import warnings
 import weakref
 from fractions import Fraction
@@ -35,14 +36,28 @@ QUEUE_FRAMES = 4  # frames waiting for the encoder; bounds memory
 _OPEN: weakref.WeakSet[Writer] = weakref.WeakSet()
 
 
-@atexit.register
-def _abort_unclosed() -> None:
+def abort_unclosed(target: str | os.PathLike[str] | None = None) -> list[str]:
+    """Abort this process's writers that were opened and never closed (all, or those writing
+    ``target``), saying each, and return their targets. A script that failed between ``open_writer`` and
+    ``close()`` outside a ``with`` block left its writer running unreachable: in a long-lived host (a
+    notebook, a DCC's Python, a render daemon) its output stayed locked ("already open for writing in this
+    process") until the process ended. Nothing of theirs is saved."""
+    wanted = None if target is None else OutputLock.lock_file_of(target)
+    aborted = []
     for writer in list(_OPEN):
         # one whose opening failed (a refused format) holds no lock and wrote nothing: its error was said
-        if not writer._closed and (writer.lock is not None or writer._sink is not None):
-            warnings.warn(f"{writer.target} was never closed, so nothing was saved: close the writer, or "
-                          "write inside `with open_writer(...) as writer:`", stacklevel=1)
-            writer.abort()
+        if writer._closed or (writer.lock is None and writer._sink is None):
+            continue
+        if wanted is not None and (writer.lock is None or writer.lock.path != wanted):
+            continue
+        warnings.warn(f"{writer.target} was never closed, so nothing was saved: close the writer, or "
+                      "write inside `with open_writer(...) as writer:`", stacklevel=2)
+        writer.abort()
+        aborted.append(str(writer.target))
+    return aborted
+
+
+atexit.register(abort_unclosed)
 
 
 class Writer:
