@@ -320,6 +320,17 @@ def test_damaged_exr_headers_are_read_as_far_as_they_make_sense(tmp_path):
     tall.write_bytes(bytes(data))
     with pytest.raises(gy.MediaError, match=r"declares a data window of 8×536870920 pixels"):
         gy.open_reader(tall)
+    # a display window of 18000×18000 around a few pixels (537 bytes of file): the frame they are placed
+    # in took gigabytes, then "out of memory … free memory"
+    wide = _exr_with(tmp_path / "wide.exr")
+    data = bytearray(wide.read_bytes())
+    at = data.find(b"displayWindow\x00box2i\x00") + len(b"displayWindow\x00box2i\x00") + 4
+    struct.pack_into("<ii", data, at + 8, 17999, 17999)  # xMax, yMax
+    wide.write_bytes(bytes(data))
+    with pytest.raises(gy.MediaError, match=r"declares a frame \(display window\) of 18000×18000 "
+                                           r"\(324 megapixels; 4.8 GB decoded\) around \d+ pixels of data"):
+        with gy.open_reader(wide) as reader:
+            next(iter(reader))
     # frame 29 of a 25 fps second does not exist: counting on from it, every timecode would be wrong
     code = OpenEXR.TimeCode()
     code.hours, code.minutes, code.seconds, code.frame = 10, 0, 0, 29

@@ -38,6 +38,7 @@ class ExrPixels:
 
 # OpenCV's own limit for one picture; OpenEXR has none and allocates whatever a data window declares
 MAX_PIXELS = 2**30
+MAX_FRAME_PIXELS = 1 << 28  # a display window larger than its data, as pictures are limited (image_files)
 
 
 def read_exr_header(path: Path) -> dict[str, Any] | None:
@@ -97,6 +98,20 @@ def _check_window_size(header: dict[str, Any], path: Path, what: str) -> None:
             f"{what}: {path} declares a data window of {int(x1) - int(x0) + 1}×{int(y1) - int(y0) + 1} "
             "pixels, more than 2^30 (about a gigapixel, OpenCV's limit for one picture): its header is "
             "damaged, or the picture is too large; scale it down first")
+    try:
+        (fx0, fy0), (fx1, fy1) = header["displayWindow"]
+        width, height = int(fx1) - int(fx0) + 1, int(fy1) - int(fy0) + 1
+    except (KeyError, TypeError, ValueError):
+        return
+    # The frame the data is placed in is allocated whole: a 537-byte file whose display window said
+    # 18000×18000 around 64×64 pixels took gigabytes, then was said as "out of memory … free memory"
+    if width * height > max(pixels, MAX_FRAME_PIXELS):
+        raise MediaError(
+            f"{what}: {path} declares a frame (display window) of {width}×{height} "
+            f"({width * height / 1e6:.0f} megapixels; {width * height * 16 / 2**30:.1f} GB decoded) around "
+            f"{pixels:,} pixels of data: "
+            f"frames up to {MAX_FRAME_PIXELS / 1e6:.0f} megapixels are read. Its header is damaged, or "
+            "scale it down first")
 
 
 def _numbers(value: object, count: int) -> tuple[float, ...] | None:

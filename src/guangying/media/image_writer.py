@@ -32,7 +32,6 @@ from guangying.base.colour import linear_to_cineon
 from guangying.base.errors import InputFormatError, MediaError
 from guangying.base.timecode import parse_timecode, timecode_at
 from guangying.media.colour_tags import bt709_to_chromaticities
-from guangying.media.exr import read_exr_header
 from guangying.media.frames import Transfer
 from guangying.media.image_files import IMAGE_EXTENSIONS
 from guangying.media.opencv import cv2
@@ -55,6 +54,8 @@ def _picture_size_and_rate(path: Path) -> tuple[tuple[int, int] | None, Fraction
     """A written picture's (width, height), and its frame rate where the header keeps one (EXR); None
     for what cannot be read (a damaged frame, a format PIL does not know: DPX)."""
     if path.suffix.lower() == ".exr":
+        from guangying.media.exr import read_exr_header  # late import: only EXR sequences need it
+
         header = read_exr_header(path) or {}
         rate, size = header.get("framesPerSecond"), None
         with contextlib.suppress(KeyError, TypeError, ValueError, IndexError):  # damaged, absent: unjudged
