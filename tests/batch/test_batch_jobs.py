@@ -702,6 +702,12 @@ def test_a_glob_over_the_folder_its_shots_write_into_leaves_their_outputs_out(tm
     with pytest.warns(UserWarning, match=left_out):
         shots = load_jobs(jobs, COMMANDS)
     assert [shot.name for shot in shots] == ["c1", "c2"]
+    # every file it matches one its shots would write (outputs named as the takes): it rendered nothing
+    # and exited 0 ("no shots to render"), where a glob matching nothing stops with 2
+    jobs.write_text('shots:\n  - {input: "*.mp4", command: key, alpha: "{stem}.mp4"}\n')
+    with pytest.warns(UserWarning, match="also matches what its shots write"):
+        message = _refused(jobs)
+    assert "line 2, shot 1: every file the input glob matches is one its shots would write" in message
 
 
 def test_a_shot_into_one_picture_is_listed_with_the_clips_frame_count(takes):

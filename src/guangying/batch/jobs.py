@@ -476,8 +476,12 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
             continue
         problems += unmatched
         from_glob = isinstance(entry.get("input"), str) and _is_glob(_resolve(entry["input"], base))
-        if from_glob:
+        if from_glob and sources:
             sources = _without_own_outputs(sources, wanted, base, where)
+            if not sources:  # it ran nothing and exited 0, where a glob matching nothing stops with 2
+                problems.append(f"{where}: every file the input glob matches is one its shots would write: "
+                                "nothing to render; name the outputs apart from the takes (e.g. "
+                                "{stem}_comp.mp4, or another folder)")
         stems = [_stem(source) for source in sources]
         places = [(Path(source).parent.name, stem) for source, stem in zip(sources, stems, strict=True)]
         for source, stem in zip(sources, stems, strict=True):
