@@ -460,6 +460,28 @@ def test_a_clip_whose_time_leaps_goes_on_one_frame_after_the_leap(tmp_path):
     assert np.allclose(np.diff(shown), 1 / 25, atol=1e-3), shown
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_short_clip_whose_time_leaps_at_once_keeps_its_rate_and_is_not_called_damaged(tmp_path, suffix):
+    """Four frames, then an hour's leap, then two (a recorder's clock reset at once): too short to judge
+    its rate by its frames, it ran at its average (1/600 fps, ten minutes a frame) in MP4, and in MKV its
+    flushed last frames were taken for a cut file's loss: "badly damaged"."""
+    path = tmp_path / f"leap{suffix}"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 25)
+        for n, pts in enumerate((0, 1, 2, 3, 90_000, 90_001)):
+            frame = av.VideoFrame.from_ndarray(np.full((H, W, 3), 30 * n, np.uint8), format="rgb24")
+            frame.pts = pts
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    with pytest.warns(UserWarning, match="frame 4's time leaps 3600 s ahead"), open_reader(path) as reader:
+        assert reader.info.fps == 25
+        frames = list(reader)
+    assert len(frames) == 6 and all(f.damage is None for f in frames)
+    assert np.allclose([f.time_s for f in frames], np.arange(6) / 25)
+
+
 def test_a_clip_trimmed_without_re_encoding_reads_the_frames_it_shows(tmp_path):
     # A phone's trim or `ffmpeg -ss 0.4 -c copy` keeps the GOP's head and hides it with an edit list.
     # The index counts the hidden frames too, so the read was refused as "ends early … truncated".

@@ -253,6 +253,10 @@ def _nominal_rate(stream: av.video.stream.VideoStream, head_s: np.ndarray) -> Fr
     if (average and grid and Fraction(grid) in _VIDEO_RATES and average < grid * Fraction(99, 100)
             and head_s.size >= 3 and abs(float(np.median(np.diff(head_s))) * float(grid) - 1) < 0.1):
         return Fraction(grid)
+    if average and grid and Fraction(grid) in _VIDEO_RATES and average < grid / 2 and head_s.size < 3:
+        # too short to judge by its frames: 6 frames with an hour's leap (a recorder's clock reset) ran
+        # at their average, 1/600 fps, ten minutes a frame
+        return Fraction(grid)
     if average and Fraction(average) not in _VIDEO_RATES and (on_grid := _video_rate_of(head_s, average)):
         return on_grid
     return Fraction(average or stream.guessed_rate or grid or 25)
@@ -664,7 +668,10 @@ class VideoReader(Reader):
                         # is the truncation's loss: a file cut mid-GOP loses the B-frames before its last
                         # P-frame, whose picture was numbered on (frame 56 written as 53, 53–55 unsaid).
                         constant = drift.worst_s <= 0.25 / self._fps and not self.info.variable_rate
-                        cut_tail = not packet.size and constant
+                        # (a leap past any outage is no truncation: six frames with an hour's leap,
+                        # the last ones flushed, were "badly damaged")
+                        cut_tail = not packet.size and constant and (
+                            last is None or frame.time_s - last.time_s <= _GAP_HELD_MAX_S)
                         lost_data = after_damage or cut_tail or packets.damaged > stretches_before
                         # A constant-rate clip whose timestamps leave a gap past the head that was checked
                         # for a variable rate (a live take's copied plate across the sender's outage, a
