@@ -82,6 +82,9 @@ def test_load_formats(tmp_path):
         load_depth_m(bad)
     with pytest.raises(DepthMapError, match="not found"):
         load_depth_m(tmp_path / "missing.png")
+    np.save(tmp_path / "empty.npy", np.zeros((0, 0), np.float32))  # was "box (0, 0, 1, 1) reaches past"
+    with pytest.raises(DepthMapError, match=r"the depth map is empty \(0×0 pixels\)"):
+        load_depth_m(tmp_path / "empty.npy")
 
 
 def _room_mm() -> np.ndarray:

@@ -106,6 +106,8 @@ def _load_depth_units(p: Path) -> np.ndarray:
     depth = np.asarray(depth)
     if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number) or depth.dtype == np.bool_:
         raise DepthMapError(f"{p}: expected a 2-D numeric depth array, got shape {depth.shape} {depth.dtype}")
+    if depth.size == 0:  # said as a box reaching past a 0×0 map
+        raise DepthMapError(f"{p}: the depth map is empty ({depth.shape[1]}×{depth.shape[0]} pixels)")
     return depth
 
 
