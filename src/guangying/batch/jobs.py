@@ -558,6 +558,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
 
 _SHOT_NUMBER = re.compile(r"shot (\d+)\b")
 _ENTRY_LIST = re.compile(r"\(shots ([\d, ]+)\)")
+_DEFAULTS_KEY = re.compile(r"defaults: .*?'([^']+)'")
 
 
 def _lines_of(found: re.Match[str], lines: _Lines) -> str:
@@ -566,7 +567,6 @@ def _lines_of(found: re.Match[str], lines: _Lines) -> str:
     if not numbers or not all(0 < n <= len(lines.shots) for n in numbers):
         return found.group(0)
     return f"(shots {found.group(1)}: lines {', '.join(str(lines.shots[n - 1]) for n in numbers)})"
-_DEFAULTS_KEY = re.compile(r"defaults: .*?'([^']+)'")
 
 
 @dataclass(frozen=True)

@@ -237,9 +237,9 @@ def _init_local_ray(ray: Any, cpus: int) -> Path:  # noqa: ANN401
         except Exception as exc:  # noqa: BLE001  (Ray raises a bare Exception for a slow start)
             ray.shutdown()
             shutil.rmtree(files, ignore_errors=True)
-            # on a machine busy with other work Ray's node can miss its fixed 30 s to register: once more
             if (cause := _ray_files_cramped(files.parent)) is not None:
                 raise NothingStartedError(f"Ray could not start on this machine ({exc}): {cause}") from exc
+            # on a machine busy with other work Ray's node can miss its fixed 30 s to register: once more
             if attempt == 2 or "timed out during startup" not in str(exc):
                 raise NothingStartedError(f"Ray could not start on this machine ({exc}): if it is busy with "
                                           "other work, try again when it is quieter") from exc

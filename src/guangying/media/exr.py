@@ -109,9 +109,8 @@ def _check_window_size(header: dict[str, Any], path: Path, what: str) -> None:
         raise MediaError(
             f"{what}: {path} declares a frame (display window) of {width}×{height} "
             f"({width * height / 1e6:.0f} megapixels; {width * height * 16 / 2**30:.1f} GB decoded) around "
-            f"{pixels:,} pixels of data: "
-            f"frames up to {MAX_FRAME_PIXELS / 1e6:.0f} megapixels are read. Its header is damaged, or "
-            "scale it down first")
+            f"{pixels:,} pixels of data: frames up to {MAX_FRAME_PIXELS / 1e6:.0f} megapixels are read. Its "
+            "header is damaged, or scale it down first")
 
 
 def _numbers(value: object, count: int) -> tuple[float, ...] | None:

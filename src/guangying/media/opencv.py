@@ -15,7 +15,6 @@ if "OPENCV_LOG_LEVEL" not in os.environ:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
-
 def exr_codec_off_note(exc: cv2.error) -> str | None:
     """What to say when ``exc`` is OpenCV refusing an EXR because the user's own
     ``OPENCV_IO_ENABLE_OPENEXR=0`` kept its codec off (docs/python.md), else None."""
