@@ -340,10 +340,14 @@ class ImageWriter(Writer):
     def _check_like_earlier(self, earlier: list[tuple[Path, int]]) -> None:
         """Refuse frames that would mend an earlier sequence of another size or, in EXR headers, another
         frame rate: another take's or format's frames went in among its own, with only "mended" said."""
-        if not earlier:
+        # the nearest frame that can be read: the one at the range's start is often the damaged one
+        # being mended (a cut-short frame was unjudged, and another take went in)
+        for path, _ in sorted(earlier, key=lambda found: abs(found[1] - self.first_frame))[:8]:
+            size, rate = _picture_size_and_rate(path)
+            if size is not None:
+                break
+        else:
             return
-        path = min(earlier, key=lambda found: abs(found[1] - self.first_frame))[0]
-        size, rate = _picture_size_and_rate(path)
         refuse = None
         if size is not None and size != (self.width, self.height):
             refuse = f"{size[0]}×{size[1]}, these {self.width}×{self.height}"
