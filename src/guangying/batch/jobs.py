@@ -85,6 +85,7 @@ class Shot:
     problems: list[str] = field(default_factory=list)  # why it cannot start (load_jobs's keep_going)
     reads: tuple[str, ...] = ()  # every file or sequence the shot reads: input, background, masks, tracks
     from_glob: bool = False  # one of the takes a glob entry matched (named by its file, not 'name:')
+    entry: int = 0  # the number of its entry under ``shots:`` in the batch file (1-based)
 
     def fingerprint(self) -> str:
         """Changes when anything that decides the pictures changes: settings, outputs, and the size and
@@ -426,7 +427,6 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
     defaults = {key: value for key, value in defaults.items() if key not in unknown}
     checked: dict[tuple[str, str, tuple[int, int]], str | None] = {}
     shots: list[Shot] = []
-    entry_of: dict[int, int] = {}  # id of a shot → the number of its entry in the file
     for number, raw_entry in enumerate(data["shots"], start=1):
         named = raw_entry.get("name") if isinstance(raw_entry, dict) else None
         where = f"shot {number}" + (f" ('{named}')" if isinstance(named, str) else "")
@@ -471,8 +471,7 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
         if unmatched and keep_going:  # a take not copied yet: failed, as an unreadable input is
             name = str(entry.get("name", entry["input"]))
             shots.append(Shot(name, command, _resolve(entry["input"], base), {}, background, options,
-                              problems=unmatched, from_glob=True))
-            entry_of[id(shots[-1])] = number
+                              problems=unmatched, from_glob=True, entry=number))
             continue
         problems += unmatched
         from_glob = isinstance(entry.get("input"), str) and _is_glob(_resolve(entry["input"], base))
@@ -545,10 +544,9 @@ def load_jobs(path: str | os.PathLike[str], commands: CommandOptions, keep_going
                       if spec.is_path and isinstance(options.get(spec.dest), str)]
             shots.append(
                 Shot(name, command, source, outputs, background, options, range_frames, warmup_frames,
-                     problems=own_problems, reads=tuple(reads), from_glob=from_glob)
+                     problems=own_problems, reads=tuple(reads), from_glob=from_glob, entry=number)
             )
-            entry_of[id(shots[-1])] = number
-    _check_collisions(shots, problems, entry_of)
+    _check_collisions(shots, problems)
     if problems:
         lines = _file_lines(path)
         listing = "\n".join(f"  - {_with_line(p, lines)}" for p in problems)
@@ -611,7 +609,7 @@ def _with_line(problem: str, lines: _Lines) -> str:
     return f"line {lines.shots[int(found.group(1)) - 1]}, {problem}"
 
 
-def _check_collisions(shots: list[Shot], problems: list[str], entry_of: dict[int, int]) -> None:
+def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
     """Outputs on an input or on each other, compared as places on disk (links, ``..``, hard links,
     ``%04d`` = ``####``): compared as text, an output through a link to the plate's folder overwrote the
     plate, and two spellings of one sequence let one shot's frames replace the other's."""
@@ -647,6 +645,6 @@ def _check_collisions(shots: list[Shot], problems: list[str], entry_of: dict[int
             advice = ("a glob entry's shots are named by their files: give the entries distinct names "
                       "by their take (name: \"{stem}_b\"), or narrow the globs so each take is matched once"
                       if any(s.from_glob for s in same) else "give each a distinct 'name:'")
-            entries = sorted({entry_of[id(shot)] for shot in same})  # said without where: found by hand
+            entries = sorted({shot.entry for shot in same})  # said without where: found by hand
             problems.append(f"{len(same)} shots are named '{name}' (shots {', '.join(map(str, entries))}); "
                             f"{advice}")

@@ -266,14 +266,20 @@ class LiveSession:
             self.stats_.set_state("live")
             t_end = None if duration_s is None else time.monotonic() + duration_s
             shown_outage: str | None = None
+            ending = False
             while True:
                 if self._stop.is_set():
                     reason = "stopped from the page or by a signal"
                     break
-                if t_end is not None and time.monotonic() >= t_end:
-                    reason = f"--duration {duration_s:g} s reached"
+                if not ending and t_end is not None and time.monotonic() >= t_end:
+                    # the take ends here: nothing is taken after it, and the frames taken before it that
+                    # still wait are processed (left, its recordings were 1–2 frames short of the plate
+                    # and of --duration, and those frames were counted neither out nor dropped)
+                    reason, ending = f"--duration {duration_s:g} s reached", True
+                    self.source.stop()
+                item = self.source.get(0.0 if ending else 0.1)
+                if ending and item is None:
                     break
-                item = self.source.get(0.1)
                 outage = self.source.outage
                 if outage != shown_outage:  # gone or back, under --loop
                     self.stats_.set_state("live" if outage is None else "lost", outage or "")
@@ -288,17 +294,6 @@ class LiveSession:
                 except DiskNearlyFull as exc:  # the recordings are finalised below, as for a lost source
                     reason, lost = str(exc), True
                     break
-            if t_end is not None and not lost and not self._stop.is_set():
-                # the take ends here: nothing is taken after it, and the frames taken before it that still
-                # wait are processed (left, its recordings were 1–2 frames short of the plate and of
-                # --duration, and those frames were counted neither out nor dropped)
-                self.source.stop()
-                while (item := self.source.get(0.0)) is not None:
-                    try:
-                        self._process(item)
-                    except DiskNearlyFull as exc:
-                        reason, lost = str(exc), True
-                        break
         except BaseException:
             if recorder is not None:
                 recorder.abort()

@@ -264,6 +264,10 @@ class OutputInUseError(MediaError):
     """Another run is writing the output (its :class:`OutputLock` is held)."""
 
 
+def _lock_file(place: DiskPlace) -> Path:
+    return Path(place.folder) / f".{side_name(place.name)}.lock"
+
+
 class OutputLock:
     """Exclusive claim on one output (a file or a whole sequence) between processes: an ``fcntl`` lock
     on a hidden ``.NAME.lock`` file beside it. A second run writing the same output is refused with a
@@ -274,7 +278,7 @@ class OutputLock:
         self.text = place.text
         self.folder = Path(place.folder)
         self.name = place.name
-        self.path = self.lock_file_of(target)
+        self.path = _lock_file(place)
         self._fd: int | None = None
         self._acquire()
         sweep_leftovers(self.folder, self.name)
@@ -282,8 +286,7 @@ class OutputLock:
     @staticmethod
     def lock_file_of(target: PathLike) -> Path:
         """The lock file of ``target`` (a file, or a sequence in any of its spellings)."""
-        place = disk_place(target, as_output=True)
-        return Path(place.folder) / f".{side_name(place.name)}.lock"
+        return _lock_file(disk_place(target, as_output=True))
 
     def _acquire(self) -> None:
         for _ in range(10):  # the file may be unlinked by the previous holder between open and lock
