@@ -4,6 +4,8 @@ picture had rolled the highlight off."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -232,3 +234,30 @@ def test_a_background_s_encoding_can_be_given(tmp_path, how):
         composite = next(iter(reader)).rgb
     expected = [0.5, 0.08, 0.05] if how == "said" else ap1
     np.testing.assert_allclose(composite[2, 2], expected, atol=6e-3)
+
+
+def test_light_above_white_written_to_a_display_file_is_said_once(tmp_path):
+    """A lamp at 6 × white in an EXR plate and a sky at 3.5 behind it, composited into a PNG or an MP4:
+    both shown rolled off onto white without a word; a grade found nothing above 1 to bring down."""
+    _write_exr(tmp_path / "plate.exr", _plate())
+    set_linear = np.full((H, W, 3), 0.2, np.float32)
+    set_linear[:, W // 2 :] = [3.5, 2.0, 1.2]
+    _write_exr(tmp_path / "set.exr", set_linear)
+    with open_writer(tmp_path / "sdr.png", content="rgb") as writer:
+        writer.write(np.full((H, W, 3), 0.5, np.float32))
+    args = ["composite", "--quiet"]
+
+    def said(plate: str, background: str, output: str) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = CliRunner().invoke(cli, [*args, str(tmp_path / plate), "-b", str(tmp_path / background),
+                                              "-o", str(tmp_path / output)])
+        assert result.exit_code == 0, result.output
+        return [str(w.message) for w in caught if "reference white" in str(w.message)]
+
+    lines = said("plate.exr", "set.exr", "comp.png")
+    assert len(lines) == 2, lines
+    assert "footage's light reaches 6 ×" in lines[0] and "set's light reaches 3.5 ×" in lines[1], lines
+    assert all("comp.png holds 0–1" in line and "EXR" in line for line in lines), lines
+    assert said("plate.exr", "set.exr", "comp.exr") == []  # a float file keeps that light
+    assert said("plate.exr", "sdr.png", "sdr_comp.png") == [lines[0].replace("comp.png", "sdr_comp.png")]

@@ -17,6 +17,7 @@ from guangying.base.checks import Range, check_choice, check_instance, check_mat
 from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.mattes import Matter
+from guangying.base.per_plate import is_still
 from guangying.base.stops import check_not_stopped
 from guangying.base.timecode import timecode_at
 from guangying.keyer import ChromaKeyer
@@ -24,7 +25,7 @@ from guangying.keyer.chroma import PASSED_THROUGH
 from guangying.keyer.screen import NoScreenError
 from guangying.media import FrameRate, display_srgb, open_reader, open_writer, scene_linear_foreground
 from guangying.media.damage import first_frame_ranges
-from guangying.media.frames import Transfer
+from guangying.media.frames import Frame, Transfer
 from guangying.media.image_writer import WRITTEN_EXTENSIONS
 from guangying.media.outputs import check_outputs
 from guangying.media.patterns import parse_pattern, source_first_frame
@@ -454,6 +455,8 @@ def run_job(
         if not isinstance(matter, ChromaKeyer):  # an all-screen key is a clean plate: not asked
             report.empty_matte_frames = []
         backdrop_peak = plate.highlight_peak if isinstance(plate, Background) else None
+        # an HDR or log clip's roll-off was said as it was opened (its reader's colour note)
+        above_white = _LightAboveWhite(footage=info.highlight_peak is None, backdrop=backdrop_peak is None)
         remembers = keep_stopped_sequences and getattr(matter, "remembers_frames", False)
         memory_from = source_first_frame(source) if remembers else None
         stack.enter_context(_kept_when_stopped(writers, report, keep_stopped_sequences,
@@ -467,6 +470,8 @@ def run_job(
                                         linear_output=linear_composite, source_rgb_linear=scene_light,
                                         highlight_peak=info.highlight_peak, position=offset + n,
                                         background_highlight_peak=backdrop_peak)
+            if "composite" in writers and not linear_composite:
+                above_white.look(frame, bg_linear, writers["composite"].target)
             if n < warmup_frames:
                 continue
             if on_frame is not None:
@@ -515,6 +520,34 @@ def run_job(
                 warnings.warn(note, stacklevel=2)
     report.outputs = [p for p in (outputs.composite, outputs.alpha, outputs.foreground) if p is not None]
     return report
+
+
+class _LightAboveWhite:
+    """Says once each that the footage's or the set's light above reference white (an EXR's specular, an
+    HDR sky) reaches a display file rolled off onto white: the composite looked right and a grade later
+    found nothing above 1 to bring down. A float file keeps it."""
+
+    def __init__(self, footage: bool, backdrop: bool) -> None:
+        self._said = {whose for whose, look in (("footage", footage), ("set", backdrop)) if not look}
+        self._still_seen: set[int] = set()  # a still set is handed out every frame: looked at once
+
+    def look(self, frame: Frame, set_rgb_linear: np.ndarray | None, target: Path) -> None:
+        if frame.transfer == "linear":
+            self._say("footage", frame.rgb, frame.index, target)
+        if set_rgb_linear is not None and id(set_rgb_linear) not in self._still_seen:
+            if is_still(set_rgb_linear):
+                self._still_seen.add(id(set_rgb_linear))
+            self._say("set", set_rgb_linear, frame.index, target)
+
+    def _say(self, whose: str, rgb_linear: np.ndarray, index: int, target: Path) -> None:
+        if whose in self._said or not rgb_linear.size:
+            return
+        peak = float(np.max(rgb_linear))
+        if peak > 1.01:  # a resampling filter's ringing is not worth a word
+            self._said.add(whose)
+            warnings.warn(f"the {whose}'s light reaches {peak:.3g} × reference white (frame {index}): "
+                          f"{target} holds 0–1, so it shows that light rolled off onto white. To keep it, "
+                          "write the composite as EXR (e.g. -o comp.%04d.exr)", stacklevel=3)
 
 
 @contextlib.contextmanager
