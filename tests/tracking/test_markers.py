@@ -285,3 +285,26 @@ def test_a_plain_grey_or_black_actor_in_front_of_markers_keeps_its_matte(grey):
     assert np.mean(a[over_markers] > 0.5) < 0.06
     uncovered = (cover > 0.99) & ~coat  # the markers beside the coat still go
     assert uncovered.sum() > 2000 and a[uncovered].mean() > 0.9
+
+
+def test_a_zoom_or_a_wrong_focal_length_that_the_board_shows_is_said():
+    """The markers method holds the focal length given: a zoom from 24 to 36 mm came out as the camera
+    moving 1.1 m in, and a wrong --focal-length as a wrong distance, without a word. A board seen at a
+    slant tells the focal length by its perspective; a square-on one cannot (a zoom and a dolly look
+    alike there), and is not judged (the other tests' plates)."""
+    slant = CameraPose(-25.0, -8.0, 0.0, 1.8, 2.2, 3.6)
+    k_24 = intrinsics_matrix(24, SENSOR_MM, W, H)
+
+    def said(kind: str, camera_matrix: np.ndarray) -> list[str]:
+        poses, focals = camera_path(kind, 30, start=slant, focal_mm=24)
+        plates = render_plates(marker_renderer(), poses, focals, SENSOR_MM, W, H)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            track_markers([(i / 25, p.rgb) for i, p in enumerate(plates)], board(), camera_matrix, None)
+        return [str(w.message) for w in caught if "perspective" in str(w.message)]
+
+    zoom = said("zoom", k_24)
+    assert len(zoom) == 1 and "focal length changing over the shot (1.0" in zoom[0], zoom
+    assert said("still", k_24) == []
+    wrong = said("still", intrinsics_matrix(30, SENSOR_MM, W, H))
+    assert len(wrong) == 1 and "a focal length 0.80× the one given" in wrong[0], wrong

@@ -19,6 +19,7 @@ from guangying.tracking.board import MarkerBoard
 from guangying.tracking.markers import (
     MarkerDetector,
     MarkerSolve,
+    board_focal_length_px,
     gray_u8,
     pose_from_vector,
     pose_vector,
@@ -99,6 +100,32 @@ class MarkerTracker:
         return pose_from_vector(self.filter.estimate()[0][0::3]), quality, solve
 
 
+_FOCAL_EVERY = 5  # frames: a lens's focal length is looked at five times a second at 25 fps
+_FOCAL_LOOKS = 5  # fewest frames telling a focal length to judge it by
+_FOCAL_OFF = 0.08  # share: a focal length told this far from the given one is another lens
+
+
+def _say_focal_length(focals_px: list[float], given_px: float) -> None:
+    """Say a focal length the board's perspective tells against the one given: over the shot another
+    (a wrong --focal-length or --sensor), or changing (a zoom). The markers method holds the focal
+    length given: a zoom from 24 to 36 mm was solved as the camera moving 1.1 m in, without a word,
+    and a set off the screen plane was drawn with another field of view and parallax."""
+    if len(focals_px) < _FOCAL_LOOKS:
+        return
+    low, middle, high = (float(v) / given_px for v in np.percentile(focals_px, [10, 50, 90]))
+    if high - low > _FOCAL_OFF:
+        warnings.warn(
+            f"the board's perspective tells a focal length changing over the shot ({low:.2f}–{high:.2f}× "
+            "the one given): the lens zooms, and the markers method holds the focal length given, so the "
+            "zoom comes out as the camera moving. Track a zoom with its lens data (a FreeD or .chan track "
+            "with each frame's focal length), or on a tripod by --method features", stacklevel=3)
+    elif abs(middle - 1.0) > _FOCAL_OFF:
+        warnings.warn(
+            f"the board's perspective tells a focal length {middle:.2f}× the one given: check "
+            "--focal-length and --sensor (or --calibration); with the wrong one the camera's distance and "
+            "the set's perspective come out wrong", stacklevel=3)
+
+
 def track_markers(
     frames: Iterable[tuple[float, np.ndarray]],
     board: MarkerBoard,
@@ -114,8 +141,13 @@ def track_markers(
     tracker = MarkerTracker(board, camera_matrix, dist_coeffs, settings)
     times, solves, measurements, quality = [], [], [], []
     misfits = 0  # frames whose solve dropped a third or more of the markers seen as outliers
-    for t_s, rgb in frames:
+    focals_px: list[float] = []  # the focal length the board's perspective tells, where it tells one
+    for n, (t_s, rgb) in enumerate(frames):
         pose, q, solve = tracker.process(rgb, t_s)
+        if solve is not None and n % _FOCAL_EVERY == 0:
+            size = (rgb.shape[1], rgb.shape[0])
+            if (focal := board_focal_length_px(board, solve, camera_matrix, dist_coeffs, size)) is not None:
+                focals_px.append(focal)
         if solve is not None and tracker.markers_seen >= 4 and 3 * solve.ids.size <= 2 * tracker.markers_seen:
             misfits += 1
         times.append(t_s)
@@ -138,6 +170,7 @@ def track_markers(
             "--focal-length and --sensor, or give --calibration (`guangying calibrate`) with its distortion",
             stacklevel=2,
         )
+    _say_focal_length(focals_px, float(camera_matrix[0, 0]))
     quality_arr = np.array(quality, np.float64)
     if settings.smooth:
         poses_v, accepted = smooth_poses(np.array(times), measurements, settings.filter)

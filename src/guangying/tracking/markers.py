@@ -99,12 +99,14 @@ class MarkerDetector:
 
 @dataclass(slots=True)
 class MarkerSolve:
-    """One frame's PnP: pose, its 6×6 covariance (deg², m²), residual RMS, markers used."""
+    """One frame's PnP: pose, its 6×6 covariance (deg², m²), residual RMS, markers used and their
+    corners (K, 4, 2) in pixels."""
 
     pose: CameraPose
     covariance: np.ndarray
     rms_px: float
     ids: np.ndarray
+    corners_px: np.ndarray
 
 
 def pose_covariance(
@@ -181,7 +183,48 @@ def solve_board_pose(
     rms = math.sqrt(float(residual @ residual) / dof)
     pose = pose_from_cv_extrinsics(rvec, tvec)
     cov = pose_covariance(world.reshape(-1, 3), pose, camera_matrix, dist_coeffs, max(rms, sigma_floor_px))
-    return MarkerSolve(pose, cov, rms, ids)
+    return MarkerSolve(pose, cov, rms, ids, image)
+
+
+# A focal length the board tells within this share (one standard deviation): seen at a slant. Seen
+# square-on, a flat board tells none (a zoom and a dolly look alike).
+_FOCAL_TOLD_SHARE = 0.02
+
+
+def board_focal_length_px(
+    board: MarkerBoard,
+    solve: MarkerSolve,
+    camera_matrix: np.ndarray,
+    dist_coeffs: np.ndarray | None,
+    size_px: tuple[int, int],
+) -> float | None:
+    """The focal length (pixels) that the board's markers in ``solve`` tell by their perspective, the
+    principal point, pixel aspect and distortion held as given; None where they tell none well (seen
+    square-on, or too few). ``size_px``: (width, height). OpenCV's one-view calibration (pose and focal
+    length by Levenberg–Marquardt), whose standard deviation says how well it is told."""
+    import cv2
+
+    world = board.corners_for(solve.ids).reshape(-1, 3).astype(np.float32)
+    image = solve.corners_px.reshape(-1, 2).astype(np.float32)
+    given = float(camera_matrix[0, 0])
+    dist = np.zeros(5) if dist_coeffs is None else np.asarray(dist_coeffs, np.float64).ravel()
+    flags = (cv2.CALIB_USE_INTRINSIC_GUESS | cv2.CALIB_FIX_PRINCIPAL_POINT | cv2.CALIB_FIX_ASPECT_RATIO
+             | cv2.CALIB_FIX_TANGENT_DIST | cv2.CALIB_FIX_K1 | cv2.CALIB_FIX_K2 | cv2.CALIB_FIX_K3)
+    if dist.size > 8:  # a thin-prism or tilted model: not held here
+        return None
+    if dist.size > 5:
+        flags |= cv2.CALIB_RATIONAL_MODEL | cv2.CALIB_FIX_K4 | cv2.CALIB_FIX_K5 | cv2.CALIB_FIX_K6
+        dist = np.pad(dist, (0, 8 - dist.size))
+    try:
+        rms, k, *_, std_intrinsics, _, _ = cv2.calibrateCameraExtended(
+            [world], [image], size_px, np.array(camera_matrix, np.float64), dist.copy(), flags=flags)
+    except cv2.error:
+        return None
+    focal, std = float(k[0, 0]), float(np.asarray(std_intrinsics).ravel()[1])  # fy's: fx is tied to it
+    # a fit that failed (a focal length of almost nothing) or fits worse than the solve itself
+    if not (0.25 * given < focal < 4.0 * given) or rms > max(1.0, 2.0 * solve.rms_px):
+        return None
+    return focal if std < _FOCAL_TOLD_SHARE * focal else None
 
 
 def solve_quality(solve: MarkerSolve | None, board_markers: int) -> float:
