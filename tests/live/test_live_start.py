@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from live_helpers import FPS, UdpSender, free_port, live_env
+from live_helpers import FPS, LiveProcess, UdpSender, free_port, live_env
 
 from guangying.base.errors import MediaError
 from guangying.base.mattes import MatteResult
@@ -344,6 +344,28 @@ def test_a_look_file_may_replace_the_look_the_take_started_with(plate_clip, tmp_
     res = CliRunner().invoke(cli, ["--config", str(look), "live", str(plate_clip), "--port", "0",
                                    "--duration", "1", "--settings-out", str(look)])
     assert res.exit_code == 0, res.output
+
+
+def test_a_look_saved_beside_an_earlier_one_keeps_it(plate_clip, tmp_path):
+    """"save settings" replaced yesterday's look (a file of the same name, the default name every day)
+    without a word; now the session saves under the next free number and says so as it starts."""
+    import urllib.request
+
+    earlier = tmp_path / "live-look.yaml"
+    earlier.write_text("# yesterday's look\nscreen_gain: 1.7\n")
+    live = LiveProcess(plate_clip, "--loop", "--port", "0", "--screen-gain", "1.2", cwd=tmp_path)
+    try:
+        live.wait_live()
+        request = urllib.request.Request(live.wait_url() + "save", b"{}",
+                                         {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            saved = Path(json.loads(response.read())["path"])
+    finally:
+        live.kill()
+    assert saved == tmp_path / "live-look-2.yaml" and "screen_gain: 1.2" in saved.read_text()
+    assert earlier.read_text() == "# yesterday's look\nscreen_gain: 1.7\n"
+    assert "live-look.yaml holds an earlier look: this session's 'save settings' writes live-look-2.yaml" in \
+        " ".join(live.output.split()), live.output
 
 
 @pytest.mark.parametrize(("option", "value"), [("--port", "99999"), ("--duration", "-5"),

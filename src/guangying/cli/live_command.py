@@ -101,7 +101,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             type=click.Path(dir_okay=False, path_type=Path),
             default=Path("live-look.yaml"),
             show_default=True,
-            help="Where the page's 'save settings' writes the look (a --config file).",
+            help="Where the page's 'save settings' writes the look (a --config file); an earlier "
+            "session's file is kept, this one's look written under the next free number (look-2.yaml).",
         ),
         # outputs
         click.option("--record", type=str, help="Record the composite: .mp4 (H.264), .mov (ProRes) or .mkv "
@@ -117,8 +118,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             type=click.Path(dir_okay=False, path_type=Path),
             help="Per-frame log (.jsonl or .csv) [next to the first recording].",
         ),
-        click.option("--overwrite", is_flag=True, help="Replace an earlier take's recordings of the same "
-                     "names [default: record this take under the next free number, take-2.mov …]."),
+        click.option("--overwrite", is_flag=True, help="Replace an earlier take's recordings and saved look "
+                     "of the same names [default: the next free number, take-2.mov …]."),
         click.option("--out", "out_url", help="Stream the composite as MPEG-TS: udp://HOST:PORT or srt://… "
                      "(with the sender's sound, in sync, when a stream or camera sends one)."),
         click.option("--out-bitrate", type=click.FloatRange(min=0.05), default=6.0, show_default=True,

@@ -38,6 +38,10 @@ PacketTap = Callable[[av.Packet, av.stream.Stream, float], None]
 SoundListener = Callable[[av.Packet, float], None]
 _ARRIVALS_KEPT = 256  # pictures' arrivals waiting for their decoded picture
 _GOP_HELD_S = 20  # the longest keyframe interval whose packets are held for a take's copied plate
+# the packets ffmpeg read while probing a stream come out this close together; the first later than
+# this after the one before came in its own time
+_BURST_GAP_S = 0.01
+_BURST_MAX = 512  # packets: a burst is a second or two of a stream's probe
 # a reconnected stream's first pictures come in a burst (ffmpeg's probe reads up to 1 s): its first
 # picture's arrival is known from the pictures of this long after it
 _BACK_PLACED_AFTER_S = 1.5
@@ -185,6 +189,27 @@ def source_kind(spec: str) -> str:
     if spec.startswith("/dev/video"):
         return "device"
     return "file"
+
+
+def _placed_burst_first(arrivals: Iterator[tuple[av.Packet, float]],
+                        stream: av.stream.Stream) -> Iterator[tuple[av.Packet, float]]:
+    """``arrivals`` with the burst a stream opens with (the packets ffmpeg read while probing, handed
+    over at once) each arriving when the burst's least delay says it was sent, not at the burst's
+    arrival: placed there, a stream reopened after an outage ran 0.9 s (23 frames) late on its
+    timecode and its slots for the rest of the take (the arrival clock learns the delay only from
+    later pictures). Costs the wait for the first packet after the burst (a frame) once per opening."""
+    burst: list[tuple[av.Packet, float]] = []
+    for packet, arrival_s in arrivals:
+        burst.append((packet, arrival_s))
+        if len(burst) > 1 and arrival_s - burst[-2][1] > _BURST_GAP_S or len(burst) >= _BURST_MAX:
+            break
+    sent_s = [float(p.pts * p.time_base) if p.stream is stream and p.pts is not None and p.time_base
+              else None for p, _ in burst]  # a picture's time on the sender's clock
+    least = min((arrival_s - sent for (_, arrival_s), sent in zip(burst, sent_s, strict=True)
+                 if sent is not None), default=None)
+    for (packet, arrival_s), sent in zip(burst, sent_s, strict=True):
+        yield packet, arrival_s if sent is None or least is None else min(arrival_s, sent + least)
+    yield from arrivals
 
 
 def time_of_day_count(t_wall_s: float, fps: Fraction) -> int:
@@ -546,10 +571,12 @@ class LiveSource:
 
     def _deliver(self, index: int | None, rgb: np.ndarray, timecode: str | None,
                  sender_time_s: float | None = None, arrival_s: float | None = None,
-                 damage: str | None = None) -> None:
+                 damage: str | None = None, late: bool = False) -> None:
         """Hand one frame over; ``index`` None: the take's next (damaged pictures count as gaps).
         ``sender_time_s``: the frame's time on the sender's clock, which places its sound;
-        ``arrival_s``: when its data arrived (``time.monotonic()``; None: now), its capture time."""
+        ``arrival_s``: when its data arrived (``time.monotonic()``; None: now), its capture time.
+        ``late``: its time has passed; only the plate recording (the tap) takes it, and it is counted
+        as dropped."""
         if rgb.shape[:2] != (self.height, self.width):
             rgb = self._fit_to_take(rgb)
         now = time.monotonic()
@@ -585,7 +612,10 @@ class LiveSource:
                     while self._sound_held:
                         self._hand_sound(self._sound_held.popleft())
             frame = CapturedFrame(index, rgb, t, wall, timecode, take_time_s, damage, self.converted_from)
-            self.queue.put(frame)
+            if late:
+                self.queue.count_dropped(1)
+            else:
+                self.queue.put(frame)
             if self._tap is not None:
                 self._tap(frame)
             self.frames_in += 1
@@ -796,10 +826,13 @@ class LiveSource:
                 clock_s = replay_s + passed * period  # the clip's time 0 on the take's clock
                 if late_s <= period:
                     self._deliver(offset + slot, picture(), timecode, clock_s + time_s)
+                elif self._tap is not None:
+                    # its time has passed (a stall on a busy machine): not processed, and counted as
+                    # dropped (delivered late, the take ran slow: 6 s behind the clock and its timecode
+                    # after 4 minutes), but the plate recording keeps it in its slot, as it keeps a
+                    # camera's dropped frames (let go, a 720p take's plate held 71 of 194 frames)
+                    self._deliver(offset + slot, picture(), timecode, clock_s + time_s, late=True)
                 else:
-                    # its time has passed (a stall on a busy machine): let go, as a camera's picture nobody
-                    # took, and counted. Delivered late, the take ran slow: 6 s behind the clock and its
-                    # timecode after 4 minutes, and the pictures missing at the end counted nowhere
                     self._let_go(1)
                 while waiting is not None and waiting[0] < time_s + period:  # its sound until the next
                     self._hand_sound(waiting[1], clock_s + waiting[0])
@@ -837,11 +870,14 @@ class LiveSource:
         stream.thread_type = "SLICE"
         early, self._early = self._early, []
         sound = self._container.streams.audio[:1]  # the camera's sound, for the plate, --out, the recording
-        arrivals = ((packet, time.monotonic()) for packet in self._container.demux(stream, *sound))
+        arrivals: Iterator[tuple[av.Packet, float]] = (
+            (packet, time.monotonic()) for packet in self._container.demux(stream, *sound))
         self._gop, self._previous_gop = [], []
         self._arrivals.clear()  # a reconnected sender's timestamps start again
         clock = ArrivalClock() if self.rate_known else None  # a sender that keeps no time: as arrived
         self._clock = clock
+        if clock is not None:
+            arrivals = _placed_burst_first(arrivals, stream)
         keyed, t_unkeyed = False, time.monotonic()
         for packet, arrival_s in itertools.chain(early, arrivals):
             if self._stop.is_set():

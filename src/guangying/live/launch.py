@@ -33,9 +33,9 @@ from guangying.live.session import LiveReport, LiveSession, SessionOutputs
 from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
 from guangying.live.streams import StreamOutput, VirtualCamera, check_stream_url
 from guangying.live.take_camera import CameraAt
-from guangying.live.take_names import describe_renumbered, unused_take_paths
+from guangying.live.take_names import describe_renumbered, unused_path, unused_take_paths
 from guangying.media.image_writer import WRITTEN_EXTENSIONS
-from guangying.media.outputs import check_outputs
+from guangying.media.outputs import check_outputs, is_run_input
 from guangying.media.patterns import parse_pattern
 from guangying.media.video_writer import VIDEO_EXTENSIONS
 from guangying.pipeline.background import Background
@@ -386,7 +386,15 @@ def open_live(options: Mapping[str, Any],
             )
             if recorder.sound_listener is not None:
                 source.sound_listeners.append(recorder.sound_listener)
-        outputs = SessionOutputs(recorder=recorder, settings_path=o["settings_out"])
+        look = Path(o["settings_out"])
+        # "save settings" replaced yesterday's look without a word (the default name, every day); the
+        # look this session started from (--config) is this session's to save over
+        if (not o["no_monitor"] and not o["overwrite"] and not is_run_input(look)
+                and (unused := unused_path(look)) != look):
+            warnings.warn(f"{look} holds an earlier look: this session's 'save settings' writes {unused} "
+                          "(--overwrite replaces the earlier look instead)", stacklevel=2)
+            look = unused
+        outputs = SessionOutputs(recorder=recorder, settings_path=look)
         if o["out_url"]:
             bitrate = int(o["out_bitrate"] * 1e6)
             stream_out = StreamOutput(o["out_url"], source.fps, source.width, source.height, bitrate,

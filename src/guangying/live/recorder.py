@@ -144,11 +144,13 @@ class _PlateRecorder(DroppingWorker[CapturedFrame]):
             return None
         self._writer.close()
         if self.dropped:
+            # an .mkv plate was told to be recorded as .mkv
+            faster = ("record the plate as .mp4 (H.264) or .mkv (FFV1, lossless): both encode faster than "
+                      ".mov's ProRes" if Path(self.path).suffix.lower() == ".mov" else
+                      "record fewer things at once (--record, --record-matte) or use a faster machine")
             warnings.warn(
                 f"the plate recording {self.path} missed {self.dropped} frame(s): its encoder could not keep "
-                "up (the frames around them keep their times). On this machine record the plate as .mp4 "
-                "(H.264) or .mkv (FFV1, lossless): both encode faster than .mov's ProRes",
-                stacklevel=2)
+                f"up (the frames around them keep their times). On this machine {faster}", stacklevel=2)
         return self.path
 
     def abort(self) -> None:

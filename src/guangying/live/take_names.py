@@ -44,6 +44,14 @@ def _numbered(path: Path, number: int) -> Path:
     return path.with_name(f"{head}-{number}{name[len(head):]}" if head else f"{number}-{name}")
 
 
+def unused_path(path: Path) -> Path:
+    """``path`` if nothing is there yet, else its first free numbered name (``look-2.yaml``)."""
+    number = 1
+    while _exists(chosen := path if number == 1 else _numbered(path, number)):
+        number += 1
+    return chosen
+
+
 def unused_take_paths(paths: TakePaths) -> tuple[TakePaths, int]:
     """``paths`` (kind → path or None; ``sidecar`` None means beside the first recording) as given when
     none of the take's files exists yet, else all numbered with the first number that leaves every one

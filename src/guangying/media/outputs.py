@@ -105,6 +105,12 @@ def run_input(path: PathLike | None) -> Iterator[None]:
         _RUN_INPUTS.remove(path)
 
 
+def is_run_input(path: PathLike) -> bool:
+    """Whether ``path`` is a file the run started from (its ``--config``: :func:`run_input`)."""
+    place = disk_place(path, as_output=False)
+    return any(disk_place(given, as_output=False) == place for given in _RUN_INPUTS)
+
+
 def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike | None],
                   run_inputs: bool = True) -> None:
     """Refuse, before anything is written, an output that would overwrite an input or another output
