@@ -714,6 +714,21 @@ def test_colour_against_its_formats_alpha_convention_is_said(tmp_path, ext, prem
             writer.write(_frame(0), alpha=np.full((H, W), 0.5, np.float32))
 
 
+def test_a_matte_written_as_jpeg_is_said_to_be_lossy(tmp_path):
+    # `--alpha e.jpg` wrote an 8-bit lossy matte without a word: off by up to 0.03, its clear areas not 0
+    matte = np.zeros((H, W), np.float32)
+    matte[:, W // 3 :] = np.linspace(0.0, 1.0, W - W // 3, dtype=np.float32)
+    with pytest.warns(UserWarning, match=r"m\.jpg: JPEG holds a matte as 8-bit lossy grey, for review only"):
+        with open_writer(tmp_path / "m.jpg", content="matte") as writer:
+            writer.write(None, alpha=matte)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with open_writer(tmp_path / "m.png", content="matte") as writer:
+            writer.write(None, alpha=matte)
+        with open_writer(tmp_path / "picture.jpg", content="rgb") as writer:
+            writer.write(_frame(0))
+
+
 @pytest.mark.parametrize("ext", [".png", ".mp4", ".%04d.png", ".mov"])
 def test_long_names_that_fit_the_file_system_are_written_and_longer_ones_refused(tmp_path, ext):
     # a legal 250-byte name was refused because its hidden lock file's name (.NAME.lock) did not fit;

@@ -211,6 +211,10 @@ class ImageWriter(Writer):
                           "format defines it as straight and readers read it so: tell the reader it is "
                           "premultiplied (Nuke: Read's 'premultiplied' on), or leave --premultiplied out",
                           stacklevel=4)
+        if ext in (".jpg", ".jpeg") and content == "matte":  # written without a word, 0.03 off
+            warnings.warn(f"{target}: JPEG holds a matte as 8-bit lossy grey, for review only (its clear "
+                          "areas are not 0, its edges off by a few hundredths); PNG (16-bit) or EXR keep it "
+                          "exact", stacklevel=4)
         # DPX: 10-bit Cineon log of the linear light, as film scans and Nuke's DPX are (it reads it so)
         self.output_transfer: Transfer = "linear" if ext in (".exr", ".dpx") else "srgb"
         # the first frame's timecode and the pixel aspect: EXR and DPX headers carry them (the timecode
