@@ -177,6 +177,10 @@ def test_depth_maps_are_read_by_what_they_hold(tmp_path):
     "text, message",
     [
         ("layers: []\n", "non-empty 'layers:'"),
+        # a misspelt top key was said only as "needs a non-empty 'layers:' list"; a folder as the image
+        # without the set file and the layer
+        ("layer:\n  - {image: a.png, distance_m: 2, width_m: 3}\n", "key 'layer'; did you mean 'layers'"),
+        ("layers:\n  - {image: ., distance_m: 2, width_m: 3}\n", r"bad\.yaml, layer 1: image .* is a folder"),
         ("layers:\n  - {image: a.png, width_m: 3}\n", "'distance_m' is missing"),
         ("layers:\n  - {image: a.png, distance_m: far, width_m: 3}\n", "distance_m must be a number"),
         ("layers:\n  - {image: a.png, distance_m: 2, width_m: -3}\n", "width_m must be a positive"),

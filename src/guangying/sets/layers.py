@@ -107,6 +107,8 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
     path = Path(path)
     # a key given twice (the last won without a word) refused, as in every other settings file
     doc = read_json_or_yaml(path, "set file")
+    if isinstance(doc, dict) and "layers" not in doc:
+        check_keys(doc, ("layers",), f"set file {path}")  # `layer:` said as itself, with what it may mean
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list) or not doc["layers"]:
         raise InputFormatError(f"set file {path} needs a non-empty 'layers:' list")
     specs = []
@@ -154,6 +156,9 @@ def read_layer_specs(path: str | Path) -> list[LayerSpec]:
         for key, named in (("image", image), ("depth", depth)):
             if named is not None and not named.exists() and parse_pattern(named) is None:
                 raise MissingMediaError(f"{where}: {key} {named} not found")  # the layer was not named
+            if named is not None and named.is_dir():  # said without the set file and the layer
+                raise InputFormatError(f"{where}: {key} {named} is a folder; give a picture, a clip or a "
+                                       "pattern like layer.%04d.png")
         specs.append(spec)
     return specs
 
