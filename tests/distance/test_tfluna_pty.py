@@ -5,6 +5,7 @@ import os
 import threading
 import time
 import tty
+import warnings
 
 import numpy as np
 import pytest
@@ -198,3 +199,26 @@ def test_a_sensor_unplugged_while_the_take_starts_is_said_as_gone():
             src.discard_waiting()
     finally:
         src.close()
+
+
+@pytest.mark.parametrize("every", [10, 0], ids=["one in ten damaged", "clean"])
+def test_frames_damaged_on_the_way_are_said(pty_pair, every):
+    # a cable or USB adapter damaging one frame in ten: dropped, as they must be, without a word
+    master, name = pty_pair
+    chunks = []
+    for n in range(400):
+        frame = bytearray(encode_frame(250 + n % 7, 900))
+        if every and n % every == 3:
+            frame[4] ^= 0x10  # the strength's byte hit: the checksum fails
+        chunks.append(bytes(frame))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with TfLunaSource(name, timeout_s=2.0) as src:
+            _write_later(master, [b"".join(chunks[i:i + 20]) for i in range(0, 400, 20)])
+            readings = [src.read() for _ in range(400 - (40 if every else 0))]
+    said = [str(w.message) for w in caught if "damaged frames" in str(w.message)]
+    assert all(r.valid for r in readings)
+    if every:
+        assert len(said) == 1 and f"the TF LiDAR on {name} sends damaged frames" in said[0], said
+    else:
+        assert said == []

@@ -655,6 +655,27 @@ def test_focus_start_puts_row_0_at_the_clips_first_frame(tmp_path, log_path):
     assert steps[0] - steps[1] == 25  # the subject's step comes 1 s (25 frames) sooner into the clip
 
 
+def test_a_track_from_start_is_the_whole_logs_track_from_there(tmp_path, log_path):
+    """Rows from --start are what a run of the whole log gives there: a cue before the start racked
+    nothing (row 0 already at its mark, its rack_s ignored) and the held focus came out elsewhere, the
+    lens's earlier frames not having run."""
+    marks = tmp_path / "marks.yaml"
+    marks.write_text("marks: {A: 1.2}\ncues:\n  - {t_s: 0.5, mark: A, rack_s: 1.0}\n")
+    tracks = []
+    for name, extra in (("whole", []), ("from_1s", ["--start", "1.0"]), ("cues", ["--marks", str(marks)]),
+                        ("cues_from_1s", ["--marks", str(marks), "--start", "1.0"])):
+        out = tmp_path / f"{name}.csv"
+        result = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log_path), "--fps", "25",
+                                          "--focal-length", "85", "--f-number", "2", "--sensor", "ff",
+                                          "-o", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        tracks.append(np.array([float(r["focus_distance_m"] or "nan") for r in csv.DictReader(out.open())]))
+    whole, from_1s, cues, cues_from_1s = tracks
+    np.testing.assert_array_equal(from_1s, whole[25:])
+    np.testing.assert_array_equal(cues_from_1s, cues[25:])
+    assert 1.5 < cues_from_1s[0] < 2.5  # mid-rack from 3 m to 1.2 m at 1.0 s, not already there
+
+
 def test_focus_live_refuses_a_zoom_past_freeds_field_before_it_opens_anything():
     # it failed at the first FreeD message, after the port had opened and the banner was printed
     res = CliRunner().invoke(cli, ["focus-live", "--port", "/dev/no-such-port", "--zoom", "16777216",

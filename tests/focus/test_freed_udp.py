@@ -55,3 +55,6 @@ def test_parse_host_port():
     assert parse_host_port("10.0.0.2") == ("10.0.0.2", 40000)
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_host_port("host:abc")
+    # Unreal's port alone was resolved as an address (0.0.156.64) and every packet went nowhere, unsaid
+    with pytest.raises(ValueError, match=r"'40000' is a port alone: give HOST:PORT \(127\.0\.0\.1:40000"):
+        parse_host_port("40000")

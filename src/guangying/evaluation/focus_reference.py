@@ -466,11 +466,13 @@ def reference_track(
 ) -> list[FocusOutput]:
     """The reference controller on the lens-state timing of :func:`guangying.focus.replay.iter_replay`:
     frame k (lens time t_k) is the command sent at t_k − ``config.command_lead_s`` after the readings
-    up to then; cues apply once t_k reaches them."""
+    up to then; cues apply once t_k reaches them. With ``start_s`` after the first reading, the frames
+    from there (on the same grid) run first and are not returned, as ``iter_replay`` runs them."""
     lead = config.command_lead_s
     t_start = readings[0].t_s if start_s is None else start_s
     t_end = readings[-1].t_s if duration_s is None else t_start + duration_s
-    times = t_start + np.arange(0, int(math.floor((t_end - t_start) * fps)) + 1) / fps
+    preroll = max(0, math.floor((t_start - readings[0].t_s) * fps))
+    times = t_start + np.arange(-preroll, int(math.floor((t_end - t_start) * fps)) + 1) / fps
     ctl = ReferenceController(config)
     cues = list(marks.cues) if marks is not None else []
     out: list[FocusOutput] = []
@@ -485,7 +487,7 @@ def reference_track(
             ctl.update(readings[i])
             i += 1
         out.append(ctl.output(send))
-    return out
+    return out[preroll:]
 
 
 def reference_replay_file(log_path: str, fps: float, config: ControllerConfig, track_path: str) -> int:

@@ -99,6 +99,10 @@ def iter_replay(
     out_mode = np.empty(frames_per_batch, np.int64)
     out_fed = np.empty(frames_per_batch, np.int64)
     t_start = settings.start_s
+    # Frames from the log's first reading up to row 0 are run and not written: the lens then stands at
+    # row 0 as it stood in a run of the whole log (a cue before --start racked nothing, row 0 already at
+    # its mark, and the hold came out up to 0.2 half-depths of field elsewhere)
+    preroll = 0
     k = 0
     label = subject
     source = ""
@@ -117,17 +121,21 @@ def iter_replay(
             t_last = float(cur.t_s[-1])
             if t_start is None:
                 t_start = float(cur.t_s[0])
+            elif k == 0 and settings.start_s is not None and cur.t_s[0] < settings.start_s:
+                preroll = math.floor((settings.start_s - float(cur.t_s[0])) * fps)
+                t_start = settings.start_s - preroll / fps
         if t_start is None:
             if final:
                 raise SettingsError("no readings to replay")
             continue
+        row0_s = t_start + preroll / fps
         if settings.duration_s is not None:
             # the frame count the former replay used: floor(duration · fps)
-            k_cap = math.floor((t_start + settings.duration_s - t_start) * fps)
+            k_cap = preroll + math.floor(settings.duration_s * fps)
         k_last = k_cap
         if final:
-            end = t_last if settings.duration_s is None else t_start + settings.duration_s
-            k_last = math.floor((end - t_start) * fps)
+            end = t_last if settings.duration_s is None else row0_s + settings.duration_s
+            k_last = preroll + math.floor((end - row0_s) * fps)
         distance_m = config.from_focal_plane_m(cur.distance_m)
         i = 0
         while True:
@@ -150,7 +158,8 @@ def iter_replay(
                 out_mode,
                 out_fed,
             )
-            if n:
+            first = min(max(preroll - k, 0), n)  # the first of these frames that is a row
+            if n > first:
                 rows = []
                 motors = (
                     calibration.motor_for_diopters(np.nan_to_num(out[:n, 2], nan=1.0))
@@ -158,19 +167,21 @@ def iter_replay(
                     else None
                 )
                 if calibration is not None and not said_outside:
-                    said_outside = _say_outside(calibration, out[:n, 2], k)
+                    said_outside = _say_outside(calibration, out[first:n, 2], k + first - preroll)
                 for m in range(n):
                     if out_fed[m] > 0:
                         source = cur.source
+                    if m < first:
+                        continue
                     mode = out_mode[m]
-                    frame = k + m
+                    frame = k + m - preroll
                     diop = float(out[m, 2])
                     motor = float(motors[m]) if motors is not None and math.isfinite(diop) else None
                     src = "mark" if mode == kernel_state.MARK or label.startswith("mark:") else source
                     rows.append(
                         TrackRow(
                             frame,
-                            t_start + frame / fps,
+                            row0_s + frame / fps,
                             format_timecode(first_count + frame, rate, drop_frame),
                             float(out[m, 1]),
                             diop,

@@ -137,6 +137,9 @@ def parse_host_port(target: str, default_port: int = 40000) -> tuple[str, int]:
     """``"127.0.0.1:40000"`` → ``("127.0.0.1", 40000)``; the error says what form is expected."""
     host, sep, port = target.rpartition(":")
     if not sep:
+        if target.strip().isdigit():  # resolved as an address (40000 → 0.0.156.64): sent nowhere, unsaid
+            raise SettingsError(f"FreeD target '{target}' is a port alone: give HOST:PORT "
+                                f"(127.0.0.1:{target.strip()} for this machine)")
         return target, default_port
     try:
         port_num = int(port)
