@@ -110,6 +110,19 @@ def test_a_polygon_reaching_past_the_frame_still_masks():
     assert mask[:10].min() == 1.0 and mask[12:].max() == 0.0
 
 
+def test_a_polygon_longer_than_a_file_name_can_be_is_a_polygon():
+    # 40 points drawn on the monitor (291 characters): asked whether it named a file, the system raised
+    # "File name too long", a bug in Guangying, and the monitor dropped the request
+    from guangying.keyer.masks import load_mask
+
+    corners = [(2, 2), (50, 2), (50, 30), (2, 30)]
+    points = [corners[k // 10] for k in range(40)]
+    text = ";".join(f"{x}.000001,{y}.000001" for x, y in points)
+    assert len(text) > 255
+    mask = load_mask(text, (40, 56))
+    assert mask[10:20, 10:40].min() == 1.0 and mask[35:].max() == 0.0
+
+
 def test_a_float_mask_image_with_nan_reads_them_as_unmasked(tmp_path):
     import cv2
 

@@ -217,6 +217,22 @@ def test_the_page_does_not_show_an_srt_passphrase(running):
     assert "kept-on-the-laptop" not in shown and shown.endswith("passphrase=…&latency=120")
 
 
+def test_a_request_that_meets_a_bug_is_answered_and_the_take_goes_on(running, monkeypatch, capfd):
+    """A mask of 40 points drawn on the page met a bug: the server dropped the connection (the page said
+    nothing, the mask silently not applied) and 600 KB of traceback went to the terminal. The page is
+    answered now (500, the error named); the traceback is printed once for the report."""
+    session, server, _, _ = running
+
+    def broken(_body: dict) -> dict:
+        raise OSError(36, "File name too long")
+
+    monkeypatch.setattr(session, "update_settings", broken)
+    code, answer = _post(server.url + "settings", {"garbage_mask": "1,2;3,4"})
+    assert code == 500 and "a bug in Guangying (OSError" in answer["error"], answer
+    assert _get(server.url + "stats.json")["frames_in"] >= 0  # still serving
+    assert capfd.readouterr().err.count("Traceback") == 1
+
+
 @pytest.mark.parametrize(("host", "origin", "acting", "refused"), [
     ("192.168.1.20:8080", "http://192.168.1.20:8080", True, False),  # a tablet on the set's network
     ("[::1]:8080", None, True, False),

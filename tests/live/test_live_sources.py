@@ -1347,3 +1347,28 @@ def test_a_stream_reopened_after_an_outage_keeps_its_timecode_on_the_time_of_day
     before = np.median([late_frames(f, first) for f in frames[:back]])
     after = [late_frames(f, second) for f in frames[back:]]
     assert len(after) > 40 and abs(np.median(after) - before) <= 3, (before, after[:10])
+
+
+def test_a_played_clip_that_falls_far_behind_its_clock_says_so(tmp_path):
+    """A clip played as the camera on a machine too busy to decode it in time: over a second behind, its
+    slots pass with no picture (the clip plays on from now), and the plate, which "keeps every frame",
+    ended seconds short without a word. The stall here: the tap holding the capture thread 1.3 s."""
+    clip = tmp_path / "numbered.mp4"
+    with open_writer(clip, fps=Fraction(FPS), content="rgb") as writer:
+        for n in range(40):
+            writer.write(np.full((48, 64, 3), 0.1 + 0.02 * n, np.float32))
+    plate: list[int] = []
+
+    def tap(frame) -> None:
+        plate.append(frame.index)
+        if frame.index == 5:
+            time.sleep(1.3)
+
+    source = LiveSource(str(clip), queue_frames=500)
+    with pytest.warns(UserWarning, match=r"playing .*numbered\.mp4 fell 1\.\d s behind its clock") as said:
+        source.begin_take(tap)
+        source.start()
+        source.ended.wait(10)
+        source.stop()
+    assert len([w for w in said if "behind its clock" in str(w.message)]) == 1
+    assert len(plate) == 40 and source.frames_in > 40  # every picture played; slots passed empty

@@ -147,6 +147,15 @@ def read_json_or_yaml(
         raise error(f"{p}: cannot parse ({parse_problem(exc)}); expected JSON or YAML") from exc
 
 
+def names_a_file(text: str | Path) -> bool:
+    """Whether ``text`` names something that exists; a value longer than a file name can be (a garbage
+    mask's polygon of 40 points) names nothing (asked, the system raised "File name too long")."""
+    try:
+        return Path(text).exists()
+    except OSError:
+        return False
+
+
 def check_keys(data: dict[Any, Any], allowed: tuple[str, ...], where: str,
                error: type[GuangyingError] = InputFormatError) -> None:
     """Refuse a key of a hand-written file that nothing reads (``focus_unit`` for ``focus_units``), with

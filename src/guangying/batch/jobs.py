@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from guangying.base.errors import GuangyingError, InputFormatError, NothingStartedError
-from guangying.base.files import FileContentError, UniqueKeyLoader, parse_problem
+from guangying.base.files import FileContentError, UniqueKeyLoader, names_a_file, parse_problem
 from guangying.keyer import KeyerSettings
 from guangying.keyer.masks import load_clean_plate, load_mask
 from guangying.media import open_reader
@@ -243,8 +243,8 @@ def _shot_options(
         except (ValueError, TypeError) as exc:
             problems.append(f"{where}: {key}={value!r}: {exc}")
             continue
-        if not spec.is_path and isinstance(converted, str) and not Path(converted).is_absolute() and (
-                base / converted).exists():
+        if not spec.is_path and isinstance(converted, str) and not Path(converted).is_absolute() and \
+                names_a_file(base / converted):
             converted = str(base / converted)  # a mask or plate file next to the YAML
         options[spec.dest] = converted
     return options

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from guangying.base.errors import InputFormatError, SettingsError
+from guangying.base.files import names_a_file
 from guangying.media import display_srgb, open_reader
 from guangying.media.opencv import cv2
 from guangying.media.picture_header import read_header, read_oriented
@@ -132,7 +133,7 @@ def load_mask(spec: str | Path, shape: tuple[int, int], pixel_aspect: float = 1.
     (H, W) 0–1 for a frame of ``shape`` = (height, width) whose pixels are ``pixel_aspect`` as wide as
     tall. A spec that names an existing file is always read as a file."""
     text = str(spec)
-    if ";" in text and not Path(text).exists():
+    if ";" in text and not names_a_file(text):
         return polygon_mask(parse_polygon(text), shape)
     return mask_from_image(text, shape, pixel_aspect=pixel_aspect)
 

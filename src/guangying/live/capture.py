@@ -303,6 +303,7 @@ class LiveSource:
         # a played file's clock: when the take's frame 0 is due (``time.monotonic()``), set once its first
         # picture is decoded; every pass of a loop runs on from it
         self._file_clock_t0: float | None = None
+        self._said_behind = False  # a played file fell so far behind its clock that slots passed empty
         self._said_interlaced = False
         self.rate_known = True  # False: a stream with no rate of its own, measured from arrivals
         # packets read at the start (for the picture size or the rate), with their arrivals: decoded first
@@ -822,6 +823,11 @@ class LiveSource:
                     # those pictures were counted nowhere
                     missed = int(late_s / period)
                     self._let_go(missed)
+                    if not self._said_behind:  # the plate, which "keeps every frame", ended short unsaid
+                        self._said_behind = True
+                        warnings.warn(f"playing {self.spec} fell {late_s:.1f} s behind its clock (this "
+                                      "machine is too busy to decode it in time): its time goes on without "
+                                      "those frames, in the plate recording too", stacklevel=2)
                     passed, slot, late_s = passed + missed, slot + missed, late_s - missed * period
                 clock_s = replay_s + passed * period  # the clip's time 0 on the take's clock
                 if late_s <= period:

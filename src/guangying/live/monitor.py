@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -404,6 +405,10 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                 self._json({"error": parse_problem(exc)}, HTTPStatus.BAD_REQUEST)
             except (BrokenPipeError, ConnectionResetError, TimeoutError):
                 pass
+            except Exception as exc:  # a bug: the page waited on a dropped connection and said nothing
+                traceback.print_exc()
+                self._json({"error": f"a bug in Guangying ({type(exc).__name__}: {str(exc)[:200]}); the "
+                            "take goes on"}, HTTPStatus.INTERNAL_SERVER_ERROR)
 
     return Handler
 
