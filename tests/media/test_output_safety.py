@@ -887,3 +887,19 @@ def test_a_writer_a_script_lost_unclosed_is_let_go_by_abort_unclosed(tmp_path):
         with open_writer(tmp_path / again, fps=25) as writer:  # free again
             writer.write(_frame(1))
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no lock, staging or partial left
+
+
+def test_the_runs_config_file_is_known_however_spelled(tmp_path, monkeypatch):
+    # live's look saved over the --config it started from was taken for an earlier session's look (and
+    # saved as x-2.yaml) when named ./x.yaml, sub/../x.yaml or through a link
+    from guangying.media.outputs import is_run_input, run_input
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "x.yaml").write_text("screen_gain: 1.1\n")
+    (tmp_path / "other.yaml").write_text("screen_gain: 1.1\n")
+    os.symlink("x.yaml", tmp_path / "l.yaml")
+    with run_input("x.yaml"):
+        assert all(is_run_input(name) for name in ("x.yaml", "./x.yaml", "sub/../x.yaml", "l.yaml"))
+        assert not is_run_input("other.yaml") and not is_run_input("new.yaml")
+    assert not is_run_input("x.yaml")

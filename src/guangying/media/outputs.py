@@ -106,9 +106,10 @@ def run_input(path: PathLike | None) -> Iterator[None]:
 
 
 def is_run_input(path: PathLike) -> bool:
-    """Whether ``path`` is a file the run started from (its ``--config``: :func:`run_input`)."""
+    """Whether ``path`` is a file the run started from (its ``--config``: :func:`run_input`), however
+    spelled (``./``, ``..``, a link)."""
     place = disk_place(path, as_output=False)
-    return any(disk_place(given, as_output=False) == place for given in _RUN_INPUTS)
+    return any(disk_place(given, as_output=False).clashes(place) for given in _RUN_INPUTS)
 
 
 def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike | None],
