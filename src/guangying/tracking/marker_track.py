@@ -41,10 +41,14 @@ class MarkerTrackSettings:
     filter: PoseFilterSettings = field(default_factory=PoseFilterSettings)
 
 
-def _unwrap_pan(z: np.ndarray, ref: np.ndarray | None) -> np.ndarray:
+def _unwrapped(z: np.ndarray, ref: np.ndarray | None) -> np.ndarray:
+    """Pan and roll (degrees) within half a turn of the last pose's: an upside-down camera's roll read
+    as +180° and −180° in turn, and the filter smoothed that into a spin (roll −102°, 11°, −146°; the
+    position 3 m off)."""
     if ref is not None:
         z = z.copy()
-        z[0] += 360.0 * np.round((ref[0] - z[0]) / 360.0)
+        for k in (0, 2):
+            z[k] += 360.0 * np.round((ref[k] - z[k]) / 360.0)
     return z
 
 
@@ -85,7 +89,7 @@ class MarkerTracker:
         solve = self.solve(rgb, guess)
         quality = solve_quality(solve, self.board.ids.size)
         if solve is not None:
-            z = _unwrap_pan(pose_vector(solve.pose), self._last)
+            z = _unwrapped(pose_vector(solve.pose), self._last)
             self._last = z
             if not self.settings.smooth:
                 return solve.pose, quality, solve
