@@ -414,6 +414,21 @@ def test_pictures_a_sender_skips_are_gaps_on_the_takes_frame_grid(plate_frames):
     assert all(f.take_time_s == pytest.approx(f.index / 25) for f in frames if f is not None)
 
 
+def _numbered(plate_frames: list[np.ndarray]) -> list[np.ndarray]:
+    """100 pictures of the plate, each numbered by the grey of its top-left corner (:func:`_number_of`)."""
+    numbered = []
+    for n in range(100):
+        rgb = plate_frames[n % len(plate_frames)].copy()
+        rgb[:64, :64] = (40 + 2 * n) / 255
+        numbered.append(rgb)
+    return numbered
+
+
+def _number_of(rgb_codes: np.ndarray) -> int:
+    """The number :func:`_numbered` gave a picture, read from its 8-bit codes as the sender sent them."""
+    return round((float(np.mean(rgb_codes[8:56, 8:56])) - 40) / 2)
+
+
 def test_a_picture_is_handed_on_as_soon_as_it_has_come(plate_frames):
     """The stream's decoder holds no pictures back: with frame threads it handed each picture on only
     when two or three more had come (60–110 ms of latency at 25 fps), and when the sender paused or
@@ -421,11 +436,7 @@ def test_a_picture_is_handed_on_as_soon_as_it_has_come(plate_frames):
     restart, counted as the new stream's lost data). Each picture here is numbered by its grey; the
     sender pauses for 2 s after picture 74, and by then every picture the demuxer has let go of
     (MPEG-TS hands a picture on when the next one starts) must be out."""
-    numbered = []
-    for n in range(100):
-        rgb = plate_frames[n % len(plate_frames)].copy()
-        rgb[:64, :64] = (40 + 2 * n) / 255
-        numbered.append(rgb)
+    numbered = _numbered(plate_frames)
     port = free_port(socket.SOCK_DGRAM)
     sender = UdpSender(numbered, port, seconds=8, gop=25, stall=(3.0, 2.0))
     sender.start()
@@ -443,7 +454,7 @@ def test_a_picture_is_handed_on_as_soon_as_it_has_come(plate_frames):
     finally:
         sender.stop_now.set()
     assert frames[-1].rgb.dtype == np.uint8  # the sender's 8-bit codes
-    last = round((float(np.mean(frames[-1].rgb[8:56, 8:56])) - 40) / 2)
+    last = _number_of(frames[-1].rgb)
     # 74 was the last sent: the demuxer holds it, and the sender's packet buffer may hold part of 73
     assert last >= 72, f"the last picture handed on before the pause was {last}, of 74 sent"
 
@@ -1259,22 +1270,33 @@ def test_a_looped_clip_plays_every_picture_on_one_clock(tmp_path):
     assert min(early) > -0.3 * period, [round(e / period, 2) for e in early]  # no picture before its time
 
 
+def _grey_clip(folder: Path, count: int) -> Path:
+    """A clip of ``count`` flat pictures, each a grey of its own."""
+    clip = folder / "numbered.mp4"
+    with open_writer(clip, fps=Fraction(FPS), content="rgb") as writer:
+        for n in range(count):
+            writer.write(np.full((48, 64, 3), 0.1 + 0.8 * n / count, np.float32))
+    return clip
+
+
+def _tap_stalling_at_5(plate: list[int], stall_s: float):  # noqa: ANN202 (a plate tap)
+    """A plate tap noting each frame's index into ``plate`` that holds the capture thread ``stall_s``
+    at frame 5 (a saturated machine)."""
+    def tap(frame) -> None:
+        plate.append(frame.index)
+        if frame.index == 5:
+            time.sleep(stall_s)
+    return tap
+
+
 def test_a_played_clips_late_pictures_still_reach_the_plate(tmp_path):
     """A clip played as the camera on a saturated machine: a picture decoded after its slot had passed
     was let go before the plate recording saw it, so the plate (which "keeps every frame") held 71 of a
     take's 194. Late pictures are still not processed (counted as dropped), but the plate's tap takes
     each in its slot. The stall here: the tap itself holding the capture thread for 0.15 s."""
-    clip = tmp_path / "numbered.mp4"
-    with open_writer(clip, fps=Fraction(FPS), content="rgb") as writer:
-        for n in range(10):
-            writer.write(np.full((48, 64, 3), 0.1 + 0.08 * n, np.float32))
+    clip = _grey_clip(tmp_path, 10)
     plate: list[int] = []
-
-    def tap(frame) -> None:
-        plate.append(frame.index)
-        if frame.index == 5:
-            time.sleep(0.15)  # frames 6 and 7 come after their slots
-
+    tap = _tap_stalling_at_5(plate, 0.15)  # frames 6 and 7 come after their slots
     source = LiveSource(str(clip), queue_frames=500)
     processed = []
     try:
@@ -1306,11 +1328,7 @@ def test_a_stream_reopened_after_an_outage_keeps_its_timecode_on_the_time_of_day
     number in its grey; its timecode is compared with the time of day it was sent, before and after."""
     from guangying.live.capture import time_of_day_count
 
-    numbered = []
-    for n in range(100):
-        rgb = plate_frames[n % len(plate_frames)].copy()
-        rgb[:64, :64] = (20 + 2 * n) / 255
-        numbered.append(rgb)
+    numbered = _numbered(plate_frames)
     port = free_port(socket.SOCK_DGRAM)
     first, second = _TimedSender(numbered, port, seconds=60, gop=25), _TimedSender(numbered, port, seconds=3)
     first.start()
@@ -1338,7 +1356,7 @@ def test_a_stream_reopened_after_an_outage_keeps_its_timecode_on_the_time_of_day
         source.stop()
 
     def late_frames(frame, sender: _TimedSender) -> int:  # its timecode less its sending's time of day
-        number = round((float(np.mean(frame.rgb[8:56, 8:56])) - 20) / 2)
+        number = _number_of(frame.rgb)
         hh, mm, ss, ff = (int(v) for v in frame.timecode.split(":"))
         sent = time_of_day_count(sender.t0_wall_s + number / FPS, Fraction(FPS)) % (86400 * FPS)
         return ((hh * 60 + mm) * 60 + ss) * FPS + ff - sent
@@ -1353,17 +1371,9 @@ def test_a_played_clip_that_falls_far_behind_its_clock_says_so(tmp_path):
     """A clip played as the camera on a machine too busy to decode it in time: over a second behind, its
     slots pass with no picture (the clip plays on from now), and the plate, which "keeps every frame",
     ended seconds short without a word. The stall here: the tap holding the capture thread 1.3 s."""
-    clip = tmp_path / "numbered.mp4"
-    with open_writer(clip, fps=Fraction(FPS), content="rgb") as writer:
-        for n in range(40):
-            writer.write(np.full((48, 64, 3), 0.1 + 0.02 * n, np.float32))
+    clip = _grey_clip(tmp_path, 40)
     plate: list[int] = []
-
-    def tap(frame) -> None:
-        plate.append(frame.index)
-        if frame.index == 5:
-            time.sleep(1.3)
-
+    tap = _tap_stalling_at_5(plate, 1.3)
     source = LiveSource(str(clip), queue_frames=500)
     with pytest.warns(UserWarning, match=r"playing .*numbered\.mp4 fell 1\.\d s behind its clock") as said:
         source.begin_take(tap)
