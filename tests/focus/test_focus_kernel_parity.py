@@ -62,10 +62,15 @@ def test_block_boundaries_do_not_change_the_track():
     scn = next(s for s in standard_scenarios() if s.name.startswith("stop and go"))
     rd = simulate_readings(scn, SensorModel(), np.random.default_rng(3))
     cfg = ControllerConfig(135, 2.0, 0.025, latency_s=0.04)
-    whole = [r for b in iter_replay([readings_block(rd)], ReplaySettings(25), cfg) for r in b]
+    for settings in (ReplaySettings(25), ReplaySettings(25, start_s=1.0)):  # with frames run before row 0
+        _same_track_however_cut(rd, settings, cfg)
+
+
+def _same_track_however_cut(rd, settings, cfg) -> None:  # noqa: ANN001
+    whole = [r for b in iter_replay([readings_block(rd)], settings, cfg) for r in b]
     for size in (1, 7, 100):
         blocks = [readings_block(rd[i:i + size]) for i in range(0, len(rd), size)]
-        cut = [r for b in iter_replay(blocks, ReplaySettings(25), cfg, frames_per_batch=5) for r in b]
+        cut = [r for b in iter_replay(blocks, settings, cfg, frames_per_batch=5) for r in b]
         assert len(cut) == len(whole)
         assert all(
             (math.isnan(x.diopters) and math.isnan(y.diopters)) or x.diopters == y.diopters

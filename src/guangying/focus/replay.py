@@ -103,6 +103,7 @@ def iter_replay(
     # row 0 as it stood in a run of the whole log (a cue before --start racked nothing, row 0 already at
     # its mark, and the hold came out up to 0.2 half-depths of field elsewhere)
     preroll = 0
+    gridded = False  # the frame grid is set (by the first reading)
     k = 0
     label = subject
     source = ""
@@ -121,9 +122,10 @@ def iter_replay(
             t_last = float(cur.t_s[-1])
             if t_start is None:
                 t_start = float(cur.t_s[0])
-            elif k == 0 and settings.start_s is not None and cur.t_s[0] < settings.start_s:
-                preroll = math.floor((settings.start_s - float(cur.t_s[0])) * fps)
-                t_start = settings.start_s - preroll / fps
+            elif not gridded and cur.t_s[0] < t_start:  # the log's first reading: once, however cut
+                preroll = math.floor((t_start - float(cur.t_s[0])) * fps)
+                t_start -= preroll / fps
+            gridded = True
         if t_start is None:
             if final:
                 raise SettingsError("no readings to replay")
