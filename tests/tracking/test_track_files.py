@@ -444,6 +444,10 @@ def test_a_track_of_another_numbering_is_read_from_the_plates_first_frame_in_a_r
         assert [lookup.row(k, position).pan_deg for position, k in enumerate(range(10, 13))] == [20, 22, 24]
     with pytest.warns(UserWarning, match="its first for the plate's frame 1"):  # a sequence from 0001
         assert TrackLookup(rows, "t.csv", plate_first_frame=1).row(5, 0).pan_deg == 8.0
+    shuffled = rows[10:] + rows[:10]  # rows pasted out of order are still taken in frame order
+    with pytest.warns(UserWarning, match="taken in order"):
+        lookup = TrackLookup(shuffled, "t.csv")
+        assert [lookup.row(k, 0).pan_deg for k in (-1, 0, 3, 19, 25)] == [0, 0, 6, 38, 38]
 
 
 def test_a_camera_track_saved_by_a_spreadsheet_with_decimal_commas_reads_the_same(tmp_path):

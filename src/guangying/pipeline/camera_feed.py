@@ -46,7 +46,9 @@ class TrackLookup:
 
     def __init__(self, rows: list[CameraTrackRow], source: str, plate_fps: float | None = None,
                  plate_first_frame: int = 0) -> None:
-        self.rows = rows
+        # in frame order: a track whose rows were pasted out of order played them in the file's order
+        # where its numbering is not the plate's, the set jumping back and forth
+        self.rows = sorted(rows, key=lambda r: r.frame)
         self.source = source
         self.plate_first_frame = plate_first_frame
         self._by_frame = {r.frame: r for r in rows}
