@@ -146,7 +146,13 @@ LONGEST_NAME_BYTES = 255  # one name in a path, on ext4, APFS and NTFS alike
 
 def _check_name_length(path: PathLike) -> None:
     """Refuse an output whose file name (a sequence's frame's) a file system cannot hold: found once
-    frames were rendered, and said with the name written out in full (``%0999999d``: 2 MB)."""
+    frames were rendered, and said with the name written out in full (``%0999999d``: 2 MB); or one
+    holding a control character."""
+    if bad := [c for c in str(path) if ord(c) < 0x20 or ord(c) == 0x7F]:
+        # a newline pasted into a name was written and printed as a space: the file then could not be
+        # found by the name the terminal showed, and scripts reading lists of outputs split there
+        raise MediaError(f"output {str(path)!r} holds a control character ({bad[0]!r}): give a name without "
+                         "line breaks or tabs; nothing was written")
     pattern = parse_pattern(path)
     name = (pattern.path(0) if pattern is not None else Path(path)).name
     size = len(name.encode())
