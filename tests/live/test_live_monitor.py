@@ -171,6 +171,14 @@ def test_request_claiming_a_huge_body_is_refused_unread_and_the_take_goes_on(run
             answer = conn.makefile("rb").read().decode()  # the server closes: the body is left unread
         assert answer.startswith("HTTP/1.0 413") or answer.startswith("HTTP/1.1 413"), answer
         assert "at most" in answer
+    # a client that hangs up mid-body: what came parsed as JSON and was applied
+    with socket.create_connection((server.host, server.port), timeout=5) as conn:
+        conn.sendall(b"POST /settings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b'Content-Length: 40\r\n\r\n{"screen_gain": 1.7}')
+        conn.shutdown(socket.SHUT_WR)
+        answer = conn.makefile("rb").read().decode()
+    assert " 400 " in answer.partition("\r\n")[0] and "ended after 20 of the 40 bytes" in answer, answer
+    assert _get(server.url + "stats.json")["settings_version"] == 1
     before = _get(server.url + "stats.json")["frames_out"]
     _wait_frames(server.url, before + 5)  # the take goes on
     code, answer = _post(server.url + "settings", {"screen_gain": 1.2})  # and the page still works

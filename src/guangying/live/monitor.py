@@ -377,7 +377,14 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                     error = f"request body of {length} bytes: actions take at most {MAX_ACTION_BYTES} bytes"
                     self._json({"error": error}, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
                     return
-                body = _json_body(self.rfile.read(length)) if length else {}
+                data = self.rfile.read(length) if length else b""
+                if len(data) < length:  # the client hung up mid-body: what came may parse, and was applied
+                    self.close_connection = True
+                    self._json({"error": f"the request's body ended after {len(data)} of the {length} bytes "
+                                         "its Content-Length claims; nothing was applied"},
+                               HTTPStatus.BAD_REQUEST)
+                    return
+                body = _json_body(data) if length else {}
                 if not isinstance(body, dict):
                     raise ValueError("send a JSON object")
                 def stop() -> dict[str, bool]:
