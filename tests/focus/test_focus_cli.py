@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import datetime
 import json
 import os
 import socket
@@ -184,6 +185,61 @@ def test_focus_live_through_pty_and_udp():
     assert res.exit_code == 0, res.output
     assert "FreeD packets" in res.output
     assert all(p.focus == 2500 for p in got)
+
+
+def test_focus_live_logs_its_readings_on_the_time_of_day_for_post_to_replay(tmp_path):
+    # focus-live kept no record: post could not know where the lens had been. Its log's clock is the
+    # time of day, which a camera's time-of-day timecode names.
+    log = tmp_path / "day1" / "lidar.csv"
+    log.parent.mkdir()
+    with _lidar_and_freed_receiver(250) as (args, _):
+        before = datetime.datetime.now()
+        res = CliRunner().invoke(cli, [*args, "--duration", "1.5", "--log", str(log)])
+        after = datetime.datetime.now()
+    assert res.exit_code == 0, res.output
+    assert f"readings logged to {log}" in res.output
+    assert [p.name for p in log.parent.iterdir()] == ["lidar.csv"]  # no partial file left
+    readings = read_sensor_log(log)
+    assert len(readings) > 50 and all(r.distance_m == pytest.approx(2.5) for r in readings)
+    of_day = [(t - t.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
+              for t in (before, after)]
+    assert of_day[0] - 0.1 < readings[0].t_s < readings[-1].t_s < of_day[1] + 0.1  # midnight: rerun
+    # the camera's time-of-day timecode of a frame within the log
+    t = readings[len(readings) // 2].t_s
+    timecode = f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{int(t % 60):02d}:{int(t % 1 * 25):02d}"
+    track = tmp_path / "track.csv"
+    res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), "--fps", "25", "--start", timecode,
+                                   "--focal-length", "85", "--f-number", "2", "--sensor", "ff",
+                                   "-o", str(track)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(track.open()))
+    assert rows[0]["timecode"] == timecode and float(rows[0]["t_s"]) == pytest.approx(t, abs=0.04)
+    assert len(rows) == pytest.approx((readings[-1].t_s - t) * 25, abs=2)
+    assert all(float(r["focus_distance_m"]) == pytest.approx(2.5, abs=0.01) for r in rows)
+
+
+@pytest.mark.parametrize(("start", "said"), [("00:61:00:00", "not a timecode"),
+                                              ("00:00:00:25", "frames 0–24"),
+                                              ("soon", "neither seconds"), ("nan", "neither seconds")])
+def test_a_start_that_is_no_time_is_refused(tmp_path, log_path, start, said):
+    res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log_path), "--fps", "25", "--start", start,
+                                   "--focal-length", "85", "--f-number", "2", "--coc", "0.03",
+                                   "-o", str(tmp_path / "t.csv")])
+    assert res.exit_code == 2 and said in res.output and not (tmp_path / "t.csv").exists(), res.output
+
+
+def test_a_focus_live_that_never_heard_its_lidar_leaves_no_log(tmp_path):
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        res = CliRunner().invoke(cli, ["focus-live", "--port", os.ttyname(slave), "--focal-length", "85",
+                                       "--f-number", "2", "--coc", "0.03", "--sensor-timeout", "0.3",
+                                       "--log", str(tmp_path / "lidar.csv")])
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert res.exit_code != 0 and "no valid TF LiDAR frame" in res.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_focus_is_measured_from_the_focal_plane_with_the_lidars_offset(tmp_path):

@@ -78,6 +78,17 @@ def parse_given_timecode(timecode: str, fps: Fraction) -> tuple[int, bool]:
     return count, drop
 
 
+def timecode_clock_s(timecode: str, fps: Fraction) -> float:
+    """The time of day a time-of-day timecode names, in seconds since midnight: its hours, minutes and
+    seconds, and its frames as parts of a second at the nominal rate (a drop-frame label is kept near the
+    clock by its dropped labels; counted frames at 23.976 run 0.1 % behind it)."""
+    parse_given_timecode(timecode, fps)  # the checks: a label at this rate
+    match = _TIMECODE.match(timecode.strip())
+    assert match is not None
+    hours, minutes, seconds, _, frames = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + int(seconds) + int(frames) / _nominal_rate(fps)
+
+
 def format_timecode(count: int, fps: Fraction, drop_frame: bool = False) -> str:
     """Frame count since midnight → ``HH:MM:SS:FF`` (``HH:MM:SS;FF`` for drop-frame); wraps at 24 h."""
     nominal = _nominal_rate(fps)

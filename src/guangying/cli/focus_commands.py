@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from fractions import Fraction
 from pathlib import Path
 
 import click
 
 from guangying.base.atomic import check_output_folder, check_written_as
+from guangying.base.errors import InputFormatError
+from guangying.base.timecode import timecode_clock_s
 from guangying.cli.frame_rate import FRAME_RATE
 from guangying.cli.wording import frames
 from guangying.focus import defaults
@@ -137,13 +140,15 @@ _CAMERA_ID_HELP = ("FreeD camera id. The packets carry focus and zoom only: thei
 @click.option("--sensor-log", "sensor_log", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="CSV with columns t_s, distance_m, strength (or t_ms, distance_cm / distance_mm)")
 @click.option("--fps", type=FRAME_RATE, required=True, help="camera frame rate, e.g. 25 or 24000/1001")
-@click.option("--start", "start_s", type=float, default=None,
-              help="the time on the log's clock (its t_s) of the clip's first frame, row 0 [default: the "
-              "log's first reading]: a logger started before the camera rolled gives a track that much early "
-              "without it. --marks cue times are on the log's clock too")
-@click.option("--start-timecode", default="00:00:00:00", show_default=True,
+@click.option("--start", "start_text", default=None,
+              help="the time on the log's clock (its t_s, seconds) of the clip's first frame, row 0 "
+              "[default: the log's first reading]: a logger started before the camera rolled gives a track "
+              "that much early without it. For a log `focus-live --log` wrote (its clock is the time of "
+              "day), the camera's time-of-day timecode of that frame, HH:MM:SS:FF. --marks cue times are on "
+              "the log's clock too")
+@click.option("--start-timecode", default=None,
               help="the camera's timecode at row 0, for the track's timecode column (HH:MM:SS;FF for "
-              "drop-frame at 29.97 or 59.94)")
+              "drop-frame at 29.97 or 59.94)  [default: --start's timecode, else 00:00:00:00]")
 @_lens_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="focus track: .csv, or .json for JSON")
@@ -158,8 +163,8 @@ _CAMERA_ID_HELP = ("FreeD camera id. The packets carry focus and zoom only: thei
               "{t_s: 4, mark: B, rack_s: 1.5}]} (metres, inf for infinity; t_s on the log's clock); mark "
               "'track' hands focus back to the sensor")
 def focus_command(
-    sensor_log: Path, fps: Fraction, start_s: float | None, start_timecode: str, focal_length_mm: float,
-    f_number: float,
+    sensor_log: Path, fps: Fraction, start_text: str | None, start_timecode: str | None,
+    focal_length_mm: float, f_number: float,
     coc_mm: float | None, sensor: str | None, latency_s: float, sensor_sigma_m: float,
     sensor_latency_s: float, sensor_offset_m: float, calibration_path: Path | None, steady_walk: bool,
     output: Path,
@@ -176,6 +181,7 @@ def focus_command(
     from guangying.pipeline.progress import FrameProgress
 
     check_outputs([sensor_log, calibration_path, marks_path], [output])
+    start_s, start_timecode = _start(start_text, start_timecode, fps)
     settings = ReplaySettings(float(fps), start_s=start_s, start_timecode=start_timecode)
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
                              sensor_latency_s, sensor_offset_m, steady_walk)
@@ -228,6 +234,10 @@ def focus_command(
 @click.option("--motor-port", default=None, help="optional serial focus motor (needs --calibration)")
 @click.option("--motor-format", default="F{pos}\n", show_default=r"F{pos}\n",
               help="line sent to the motor: {pos} its position, {mm} the focus in mm, \\n a new line")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="also write every reading to this sensor-log CSV, its t_s on the time of day (seconds "
+              "since this machine's midnight); it appears when the run ends. `guangying focus --sensor-log "
+              "it --start HH:MM:SS:FF` (a clip's first time-of-day timecode) gives that clip's focus track")
 def focus_live_command(
     port: str, baud: int, lidar_unit: str, lidar_range_m: float, freed_target: str, focal_length_mm: float,
     f_number: float,
@@ -235,10 +245,12 @@ def focus_live_command(
     sensor_latency_s: float, sensor_offset_m: float, calibration_path: Path | None, steady_walk: bool,
     rate_hz: float,
     duration_s: float | None, camera_id: int, zoom: int, sensor_timeout: float, motor_port: str | None,
-    motor_format: str,
+    motor_format: str, log_path: Path | None,
 ) -> None:
     """Read the LiDAR, filter, and send FreeD until Ctrl-C or --duration."""
     from guangying.focus.live import run_lidar_live
+
+    check_outputs([calibration_path], [log_path])
 
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
                              sensor_latency_s, sensor_offset_m, steady_walk)
@@ -252,14 +264,37 @@ def focus_live_command(
         # the port taken for dead while a first run compiled the filter, saying nothing for minutes
         on_preparing=lambda: click.echo("starting: preparing the focus filter (a first run after an install "
                                         "compiles it: minutes); FreeD and --duration start once it is ready"),
+        log_path=log_path,
     )
     last = stats.last
     where = f"{last.distance_m:.3f} m" if last is not None and math.isfinite(last.distance_m) else "none"
     click.echo(f"stopped: {stats.readings} readings ({stats.used} used), {stats.packets} FreeD packets, "
                f"last focus {where}")
+    if log_path is not None:
+        click.echo(f"readings logged to {log_path} (t_s on the time of day)")
     if stats.readings and not stats.used:  # a script took the run for a good one: exit 0, focus never moved
         raise click.ClickException("no reading of the LiDAR was used, so focus never followed it (the "
                                    "warnings above say why); check where it points and --lidar-range")
+
+
+def _start(text: str | None, timecode: str | None, fps: Fraction) -> tuple[float | None, str]:
+    """``--start`` in seconds on the log's clock, and the track's first timecode: a time-of-day timecode
+    given as ``--start`` is both, unless ``--start-timecode`` says another."""
+    if text is None:
+        return None, timecode or "00:00:00:00"
+    if re.fullmatch(r"\s*\d+[:;.,]\d+[:;.,]\d+[:;.,]\d+\s*", text):
+        try:
+            return timecode_clock_s(text, fps), timecode or text.strip()
+        except InputFormatError as exc:
+            raise click.BadParameter(str(exc), param_hint="--start") from None
+    try:
+        start_s = float(text)
+    except ValueError:
+        start_s = math.nan
+    if not math.isfinite(start_s):
+        raise click.BadParameter(f"{text!r} is neither seconds on the log's clock nor a time-of-day timecode "
+                                 "HH:MM:SS:FF", param_hint="--start")
+    return start_s, timecode or "00:00:00:00"
 
 
 def _floats(text: str | None, count: int, option: str, form: str) -> tuple[float, ...] | None:

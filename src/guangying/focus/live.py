@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import math
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from guangying.base.checks import Range, check_range
@@ -16,6 +18,7 @@ from guangying.base.events import say_again
 from guangying.distance.reading import DistanceReading, DistanceSource
 from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput
 from guangying.focus.motor import SerialMotorOutput
+from guangying.focus.track_io import SensorLogWriter
 from guangying.lens.calibration import LensCalibration
 from guangying.lens.freed import (
     FreeDPose,
@@ -156,6 +159,31 @@ def run_live(
     return stats
 
 
+def time_of_day_offset_s(now_s: float | None = None) -> float:
+    """What to add to a ``time.monotonic()`` time (``now_s``: one taken now) to put it on the time of
+    day: seconds since this machine's local midnight, the clock a camera's time-of-day timecode runs on."""
+    mono = time.monotonic() if now_s is None else now_s
+    wall = datetime.datetime.now().astimezone()
+    midnight = wall.replace(hour=0, minute=0, second=0, microsecond=0)
+    return (wall - midnight).total_seconds() - mono
+
+
+class _LoggedSource:
+    """The sensor, each reading it gives also written to ``log``; the rest as the sensor's own."""
+
+    def __init__(self, source: Any, log: SensorLogWriter) -> None:  # noqa: ANN401 (any DistanceSource)
+        self._source, self._log = source, log
+
+    def read(self, wait_s: float | None = None) -> DistanceReading | None:
+        reading = self._source.read(wait_s)
+        if reading is not None:
+            self._log.write(reading)
+        return reading
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+        return getattr(self._source, name)
+
+
 def run_lidar_live(
     port: str,
     config: ControllerConfig,
@@ -173,6 +201,7 @@ def run_lidar_live(
     max_range_m: float = 8.0,
     on_open: Callable[[], None] | None = None,
     on_preparing: Callable[[], None] | None = None,
+    log_path: str | Path | None = None,
 ) -> LiveStats:
     """Open a TF-series LiDAR on serial ``port`` (``unit_mm``: set to millimetre frames; readings past
     ``max_range_m`` unused: a TF-Luna's 8 m, a TF02-Pro's 40, a TF03's 180), a FreeD
@@ -181,7 +210,9 @@ def run_lidar_live(
     closed again. ``on_open`` is called once all of it is open and the filter compiled (a banner said it
     ran before a port that does not exist failed); ``on_preparing`` before that compile, which takes
     minutes on a first run. A sensor unplugged on the way is waited for: focus holds (FreeD keeps coming at
-    ``rate_hz``, at the last focus) until it is back, as the live take's focus does."""
+    ``rate_hz``, at the last focus) until it is back, as the live take's focus does. ``log_path``: every
+    reading also goes to this sensor-log CSV, ``t_s`` on the time of day (:func:`time_of_day_offset_s`),
+    which ``guangying focus`` replays into the take's focus track; it appears when the run ends."""
     from guangying.distance.tfluna import SensorGoneError, SensorTimeoutError, TfLunaSource
 
     if motor_port and calibration is None:
@@ -190,10 +221,15 @@ def run_lidar_live(
         warnings.warn(note, stacklevel=2)
     _check_timing(rate_hz, duration_s)  # before the port and the socket open: 0 Hz failed after, as a bug
     with contextlib.ExitStack() as stack:
+        # opened first: a log that cannot be written is said before the sensor and the compile
+        log = None if log_path is None else stack.enter_context(
+            SensorLogWriter(log_path, time_of_day_offset_s()))
         sender = stack.enter_context(FreeDSender(freed_target))
-        source = TfLunaSource(port, baudrate=baud, timeout_s=sensor_timeout_s, unit_mm=unit_mm,
-                              max_range_m=max_range_m)
+        source: Any = TfLunaSource(port, baudrate=baud, timeout_s=sensor_timeout_s, unit_mm=unit_mm,
+                                   max_range_m=max_range_m)
         stack.callback(source.close)
+        if log is not None:
+            source = _LoggedSource(source, log)
         motor = None
         if motor_port:
             motor = SerialMotorOutput(motor_port, line_format=motor_line_format)

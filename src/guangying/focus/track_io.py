@@ -12,7 +12,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, NamedTuple
 
@@ -86,30 +86,20 @@ def _csv_value(v: object) -> str:
     return str(v)
 
 
-class TrackWriter:
-    """Stream track rows to ``path`` (``.json`` → ``{"columns", "frames"}`` with nan/missing as null;
-    else CSV). Rows go to a hidden partial file beside the target, renamed on :meth:`close`; on an
-    error (or :meth:`abort`) the partial file is removed and :class:`MediaError` says why. The folder
+class _StreamedFile:
+    """Text streamed to a hidden partial file beside ``path``, renamed into place on :meth:`close`; on
+    an error (or :meth:`abort`) the partial file is removed and :class:`MediaError` says why. The folder
     is checked when the writer opens, before any work is done."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = through_link(Path(path))
-        # x.txt held CSV: a reader going by the name was misled
-        check_written_as(self.path, (".csv", ".json"), "a focus track")
-        self.json = self.path.suffix.lower() == ".json"
+    def __init__(self, path: Path, header: str) -> None:
+        self.path = path
         check_output_folder(self.path)
         self._temp = partial_path(self.path)
-        self.rows = 0
         try:
             self._fh: IO[str] = open(self._temp, "w", encoding="utf-8", newline="")
-            self._write(
-                json.dumps({"columns": list(TRACK_COLUMNS)})[:-1] + ', "frames": [\n'
-                if self.json
-                else ",".join(TRACK_COLUMNS) + "\n"
-            )
         except OSError as exc:
-            self.abort()
             raise MediaError(describe_os_error(exc, self.path)) from exc
+        self._write(header)
 
     def _write(self, text: str) -> None:
         try:
@@ -117,6 +107,53 @@ class TrackWriter:
         except OSError as exc:
             self.abort()
             raise MediaError(describe_os_error(exc, self.path)) from exc
+
+    def _finish(self, footer: str = "") -> Path:
+        self._write(footer)
+        try:
+            self._fh.close()
+            os.replace(self._temp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise MediaError(describe_os_error(exc, self.path)) from exc
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial file (nothing appears at the target)."""
+        fh = getattr(self, "_fh", None)
+        if fh is not None and not fh.closed:
+            try:
+                fh.close()
+            except OSError:
+                pass  # the disk-full error that brought us here is the one to report
+        remove_quietly(self._temp)
+
+    def close(self) -> Path:
+        """Finish the file and move it into place."""
+        return self._finish()
+
+    def __enter__(self) -> _StreamedFile:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class TrackWriter(_StreamedFile):
+    """Stream track rows to ``path`` (``.json`` → ``{"columns", "frames"}`` with nan/missing as null;
+    else CSV), appearing whole or not at all (see :class:`_StreamedFile`)."""
+
+    def __init__(self, path: str | Path) -> None:
+        target = through_link(Path(path))
+        # x.txt held CSV: a reader going by the name was misled
+        check_written_as(target, (".csv", ".json"), "a focus track")
+        self.json = target.suffix.lower() == ".json"
+        self.rows = 0
+        super().__init__(target, json.dumps({"columns": list(TRACK_COLUMNS)})[:-1] + ', "frames": [\n'
+                         if self.json else ",".join(TRACK_COLUMNS) + "\n")
 
     def write(self, rows: Iterable[TrackRow]) -> None:
         buf = io.StringIO()
@@ -140,35 +177,10 @@ class TrackWriter:
         self._write(buf.getvalue())
 
     def close(self) -> Path:
-        """Finish the file and move it into place."""
-        if self.json:
-            self._write("\n]}\n")
-        try:
-            self._fh.close()
-            os.replace(self._temp, self.path)
-        except OSError as exc:
-            self.abort()
-            raise MediaError(describe_os_error(exc, self.path)) from exc
-        return self.path
-
-    def abort(self) -> None:
-        """Drop the partial file (nothing appears at the target)."""
-        fh = getattr(self, "_fh", None)
-        if fh is not None and not fh.closed:
-            try:
-                fh.close()
-            except OSError:
-                pass  # the disk-full error that brought us here is the one to report
-        remove_quietly(self._temp)
+        return self._finish("\n]}\n" if self.json else "")
 
     def __enter__(self) -> TrackWriter:
         return self
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def write_track(path: str | Path, rows: Iterable[TrackRow]) -> Path:
@@ -479,3 +491,23 @@ def write_sensor_log(path: str | Path, readings: Iterable[LoggedReading]) -> Pat
     p = Path(path)
     check_written_as(p, SENSOR_LOG_SUFFIXES, "a sensor log")
     return atomic_write_text(p, sensor_log_text(readings, as_json=p.suffix.lower() == ".json"))
+
+
+class SensorLogWriter(_StreamedFile):
+    """Stream readings to a sensor-log CSV as they come (a live take's), ``t_s`` moved onto another
+    clock by ``clock_offset_s``; the file appears whole when closed (see :class:`_StreamedFile`)."""
+
+    def __init__(self, path: str | Path, clock_offset_s: float = 0.0) -> None:
+        target = through_link(Path(path))
+        check_written_as(target, (".csv",), "a sensor log written as it is read")
+        self.clock_offset_s = clock_offset_s
+        self.rows = 0
+        super().__init__(target, ",".join(SENSOR_LOG_COLUMNS) + "\n")
+
+    def write(self, reading: DistanceReading) -> None:
+        row = sensor_log_row(replace(reading, t_s=reading.t_s + self.clock_offset_s))
+        self._write(",".join(_cell(str(row[c])) for c in SENSOR_LOG_COLUMNS) + "\n")
+        self.rows += 1
+
+    def __enter__(self) -> SensorLogWriter:
+        return self
