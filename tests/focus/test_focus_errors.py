@@ -1,10 +1,12 @@
 """Bad input to `focus` / `distance` gets a clear message, never a traceback or a hang (issue 8)."""
 
+import contextlib
 import math
 import os
 import re
 import resource
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -283,3 +285,37 @@ def test_a_log_whose_times_were_rounded_is_questioned(tmp_path):
         res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), *LENS, "-o",
                                        str(tmp_path / "t.csv")])  # fmt: skip
     assert res.exit_code == 0, res.output
+
+
+def test_a_full_disk_stops_focus_lives_log_not_its_focus(tmp_path, pty_lidar):
+    # the log's writes failing mid-take (a file-size limit stands in for a full disk) must not end the
+    # FreeD stream: a lens must not stop for its record
+    sensor = pty_lidar(250)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    log = tmp_path / "lidar.csv"
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
+
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "guangying.cli.main", "focus-live", "--port", sensor.name, "--freed",
+             f"127.0.0.1:{rx.getsockname()[1]}", "--focal-length", "85", "--f-number", "2", "--sensor", "ff",
+             "--duration", "5", "--log", str(log)],
+            env={**os.environ, "PYTHONPATH": SRC}, capture_output=True, text=True, timeout=600,
+            preexec_fn=limit,
+        )
+        rx.setblocking(False)
+        packets = 0
+        with contextlib.suppress(BlockingIOError):
+            while rx.recv(64):
+                packets += 1
+    finally:
+        rx.close()
+    assert proc.returncode == 0, proc.stderr
+    assert "readings are no longer logged" in proc.stderr and "focus goes on" in proc.stderr, proc.stderr
+    assert f"the readings were not logged to {log}" in proc.stderr and "Traceback" not in proc.stderr
+    assert packets > 200  # FreeD at 50 Hz for the whole 5 s, the log lost after about 2 s
+    assert list(tmp_path.iterdir()) == []

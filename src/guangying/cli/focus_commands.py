@@ -270,8 +270,10 @@ def focus_live_command(
     where = f"{last.distance_m:.3f} m" if last is not None and math.isfinite(last.distance_m) else "none"
     click.echo(f"stopped: {stats.readings} readings ({stats.used} used), {stats.packets} FreeD packets, "
                f"last focus {where}")
-    if log_path is not None:
+    if log_path is not None and stats.log_lost is None:
         click.echo(f"readings logged to {log_path} (t_s on the time of day)")
+    elif log_path is not None:
+        click.echo(f"the readings were not logged to {log_path}: {stats.log_lost}", err=True)
     if stats.readings and not stats.used:  # a script took the run for a good one: exit 0, focus never moved
         raise click.ClickException("no reading of the LiDAR was used, so focus never followed it (the "
                                    "warnings above say why); check where it points and --lidar-range")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from guangying.base.checks import Range, check_range
-from guangying.base.errors import DeviceError, SettingsError
+from guangying.base.errors import DeviceError, MediaError, SettingsError
 from guangying.base.events import say_again
 from guangying.distance.reading import DistanceReading, DistanceSource
 from guangying.focus.controller import ControllerConfig, FocusController, FocusOutput
@@ -34,6 +34,7 @@ class LiveStats:
     used: int = 0
     packets: int = 0
     last: FocusOutput | None = None
+    log_lost: str | None = None  # why the readings' log was given up mid-run (a full disk)
 
 
 def freed_focus_field(diopters: float, calibration: LensCalibration | None) -> int:
@@ -169,16 +170,32 @@ def time_of_day_offset_s(now_s: float | None = None) -> float:
 
 
 class _LoggedSource:
-    """The sensor, each reading it gives also written to ``log``; the rest as the sensor's own."""
+    """The sensor, each reading it gives also written to ``log``; the rest as the sensor's own. A log
+    that cannot be written (a full disk) is given up, said, and ``stats.log_lost`` says why: the focus
+    goes on, as a lens must not stop for its record."""
 
-    def __init__(self, source: Any, log: SensorLogWriter) -> None:  # noqa: ANN401 (any DistanceSource)
-        self._source, self._log = source, log
+    def __init__(self, source: Any, log: SensorLogWriter, stats: LiveStats) -> None:  # noqa: ANN401
+        self._source, self._log, self._stats = source, log, stats
 
     def read(self, wait_s: float | None = None) -> DistanceReading | None:
         reading = self._source.read(wait_s)
-        if reading is not None:
-            self._log.write(reading)
+        if reading is not None and self._stats.log_lost is None:
+            try:
+                self._log.write(reading)  # on failure it removed its partial file
+            except MediaError as exc:
+                self._stats.log_lost = str(exc)
+                warnings.warn(f"the LiDAR's readings are no longer logged ({exc}); focus goes on",
+                              stacklevel=2)
         return reading
+
+    def finish(self, exc_type: type[BaseException] | None, *_: object) -> bool:
+        """Close the log at the run's end (or drop it, after an error); an ExitStack's exit callback."""
+        if self._stats.log_lost is None:
+            if exc_type is None:
+                self._log.close()
+            else:
+                self._log.abort()
+        return False
 
     def __getattr__(self, name: str) -> Any:  # noqa: ANN401
         return getattr(self._source, name)
@@ -220,16 +237,19 @@ def run_lidar_live(
     if calibration is not None and (note := calibration.lens_note(config.focal_length_mm)) is not None:
         warnings.warn(note, stacklevel=2)
     _check_timing(rate_hz, duration_s)  # before the port and the socket open: 0 Hz failed after, as a bug
+    stats = LiveStats()
     with contextlib.ExitStack() as stack:
         # opened first: a log that cannot be written is said before the sensor and the compile
-        log = None if log_path is None else stack.enter_context(
-            SensorLogWriter(log_path, time_of_day_offset_s()))
+        log = None if log_path is None else SensorLogWriter(log_path, time_of_day_offset_s())
+        if log is not None:
+            stack.callback(log.abort)  # until the source is wrapped, which closes it at the end
         sender = stack.enter_context(FreeDSender(freed_target))
         source: Any = TfLunaSource(port, baudrate=baud, timeout_s=sensor_timeout_s, unit_mm=unit_mm,
                                    max_range_m=max_range_m)
         stack.callback(source.close)
         if log is not None:
-            source = _LoggedSource(source, log)
+            source = _LoggedSource(source, log, stats)
+            stack.push(source.finish)
         motor = None
         if motor_port:
             motor = SerialMotorOutput(motor_port, line_format=motor_line_format)
@@ -244,7 +264,6 @@ def run_lidar_live(
             source.discard_waiting()
         if on_open is not None:
             on_open()
-        stats = LiveStats()
         end = None if duration_s is None else time.monotonic() + duration_s
         quiet_after = -1  # the readings count when the sensor last fell silent (said once a silence)
 
