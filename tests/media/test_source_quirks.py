@@ -592,6 +592,23 @@ def test_a_camera_rate_clip_with_late_frames_keeps_the_camera_rate(tmp_path, tic
         assert len(list(reader)) == 60
 
 
+@pytest.mark.parametrize("rate", [Fraction(48000, 1001), Fraction(24000, 1001), Fraction(48)])
+def test_a_high_frame_rate_clip_keeps_its_rate(tmp_path, rate):
+    # 47.952 fps (HFR deliverables) was read as 48: outputs written 0.1 % fast against the clip's sound
+    path = tmp_path / "hfr.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(24):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 8, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with open_reader(path) as reader:
+        assert reader.info.fps == rate and len(list(reader)) == 24
+
+
 def test_a_matroska_clip_whose_timestamps_start_late_is_whole(tmp_path):
     # Timestamps from 100 000 000 s on (ffmpeg -output_ts_offset, a recorder's time of day): Matroska's
     # duration counts from 0, and the 1 s clip read as 2.5 billion frames, "probably truncated"

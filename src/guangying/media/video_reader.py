@@ -237,8 +237,9 @@ def rgb_conversion(av_frame: av.VideoFrame, container_matrix: int = _UNSPECIFIED
 
 
 # The rates cameras and editors run at: a clip on one of them with gaps keeps it as its frame rate.
-_VIDEO_RATES = {Fraction(n, 1001) for n in (24000, 30000, 60000, 120000)} | {
-    Fraction(n) for n in (24, 25, 30, 48, 50, 60, 100, 120)}
+# (47.952 missing, a 48000/1001 HFR clip was read as 48 fps: its outputs 0.1 % fast against its sound)
+_VIDEO_RATES = {Fraction(n, 1001) for n in (24000, 30000, 48000, 60000, 120000, 240000)} | {
+    Fraction(n) for n in (24, 25, 30, 48, 50, 60, 96, 100, 120, 240)}
 
 
 def _nominal_rate(stream: av.video.stream.VideoStream, head_s: np.ndarray) -> Fraction:
