@@ -208,6 +208,7 @@ def test_a_track_written_at_another_rate_is_refused_and_a_short_one_said(tmp_pat
     ntsc.write_text("frame,t_s,focus_distance_m\n" + rows)
     result = CliRunner().invoke(cli, [*composite, "--focus-track", str(ntsc), *LENS])
     assert result.exit_code != 0 and "written at 24.98 fps" in result.output
+    assert "0.999× as fast as it was pulled (a frame off every 40 s)" in result.output, result.output
     short = tmp_path / "short.csv"
     short.write_text("frame,t_s,focus_distance_m\n" + "".join(f"{i},{i / 25},3\n" for i in range(5)))
     with pytest.warns(UserWarning, match=r"has 5 rows, fewer than the clip's frames: its last focus holds "

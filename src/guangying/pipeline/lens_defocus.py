@@ -78,6 +78,13 @@ class LensSettings(CheckedOnAssignment):
         return None if self.focus == "auto" else float(self.focus)
 
 
+def _rate_text(fps: float) -> str:
+    """A frame rate as an option takes it exactly: 24000/1001 for 23.976 (its 4 digits were 0.0002 % off,
+    refused again), else its decimal."""
+    ntsc = Fraction(fps).limit_denominator(1001)
+    return f"{ntsc.numerator}/{ntsc.denominator}" if ntsc.denominator == 1001 else f"{fps:g}"
+
+
 @dataclass(frozen=True)
 class FocusTrack:
     """A ``guangying focus`` track as compositing reads it: ``focus_m`` per row (frames without focus
@@ -111,10 +118,15 @@ class FocusTrack:
         fast or slow. 0.05 %: a 24 fps track on a 23.976 plate (0.1 %) slid a frame every 42 s."""
         fps = self.fps
         if fps is not None and abs(fps / clip_fps - 1.0) > 0.0005:
+            off = abs(fps / clip_fps - 1)
+            speed = f"{fps / clip_fps:.2f}× as fast as it was pulled"
+            if off < 0.01:  # "1.00×", said of a refused track
+                speed = (f"{fps / clip_fps:.4g}× as fast as it was pulled (a frame off every "
+                         f"{1 / off / clip_fps:.3g} s)")
             raise SettingsError(
                 f"{self.source} was written at {fps:.4g} fps (its t_s), the clip runs at {clip_fps:.4g}: one "
-                f"row a frame, its focus would play {fps / clip_fps:.2f}× as fast as it was pulled. "
-                f"Write it again with `guangying focus … --fps {clip_fps:.4g}`")
+                f"row a frame, its focus would play {speed}. Write it again at the clip's rate (`guangying "
+                f"focus … --fps {_rate_text(clip_fps)}`; replay(fps=…) in Python)")
 
     @property
     def fps(self) -> float | None:
