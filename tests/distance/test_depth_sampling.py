@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from guangying.base.errors import SettingsError
 from guangying.cli.main import cli
 from guangying.distance.depthmap import DepthMapError, load_depth_m, reading_from_depth, sample_depth
 
@@ -140,3 +141,21 @@ def test_a_box_past_the_depth_maps_edge_is_refused_not_clipped(tmp_path):
     assert res.exit_code != 0 and "reaches past the 160×90 depth map" in res.output
     res = CliRunner().invoke(cli, ["distance", str(tmp_path / "half.png"), "--box", "60,20,100,80"])
     assert res.exit_code == 0 and res.output.splitlines()[-1].split(",")[1] == "2.5000"
+
+
+def test_a_box_whose_corners_are_swapped_is_refused(tmp_path):
+    # (300, 220, 40, 40), an OpenCV rect (x, y, w, h): the corners were swapped without a word and the
+    # region (40..300, 40..220) read, 18 cm off the one meant on a real map
+    depth = np.full((360, 480), 2.0, np.float32)
+    for box in ((300, 220, 40, 40), (340, 260, 300, 220), (10, 10, 10, 50)):
+        with pytest.raises(SettingsError, match=r"is \(x0, y0, x1, y1\)") as refused:
+            reading_from_depth(depth, 0.0, box=box)
+    assert "(300, 220, 40, 40)" not in str(refused.value)
+    with pytest.raises(SettingsError, match=r"an OpenCV rect \(x, y, w, h\) is \(300, 220, 340, 260\)"):
+        reading_from_depth(depth, 0.0, box=(300, 220, 40, 40))
+    assert reading_from_depth(depth, 0.0, box=(300, 220, 340, 260)).distance_m == pytest.approx(2.0)
+
+
+def test_a_missing_depth_map_is_also_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="depth map not found"):
+        load_depth_m(tmp_path / "nope.png")

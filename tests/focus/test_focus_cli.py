@@ -225,7 +225,7 @@ def test_a_start_that_is_no_time_is_refused(tmp_path, log_path, start, said):
     res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log_path), "--fps", "25", "--start", start,
                                    "--focal-length", "85", "--f-number", "2", "--coc", "0.03",
                                    "-o", str(tmp_path / "t.csv")])
-    assert res.exit_code == 2 and said in res.output and not (tmp_path / "t.csv").exists(), res.output
+    assert res.exit_code != 0 and said in res.output and not (tmp_path / "t.csv").exists(), res.output
 
 
 def test_a_focus_live_that_never_heard_its_lidar_leaves_no_log(tmp_path):

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from guangying.base.errors import SettingsError
+from guangying.base.errors import InputFormatError, SettingsError
 from guangying.keyer import ChromaKeyer, KeyerSettings, mask_from_image, parse_polygon, polygon_mask
 
 
@@ -121,6 +121,17 @@ def test_a_polygon_longer_than_a_file_name_can_be_is_a_polygon():
     assert len(text) > 255
     mask = load_mask(text, (40, 56))
     assert mask[10:20, 10:40].min() == 1.0 and mask[35:].max() == 0.0
+
+
+def test_a_missing_mask_image_is_also_a_file_not_found_error(tmp_path):
+    from guangying.keyer.masks import load_mask
+
+    with pytest.raises(FileNotFoundError, match="mask image .*nope.png not found"):
+        load_mask(tmp_path / "nope.png", (40, 56))
+    (tmp_path / "text.png").write_text("not a picture")
+    with pytest.raises(InputFormatError, match="not an image") as refused:
+        load_mask(tmp_path / "text.png", (40, 56))
+    assert not isinstance(refused.value, FileNotFoundError)
 
 
 def test_a_float_mask_image_with_nan_reads_them_as_unmasked(tmp_path):

@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 
 from guangying.base.atomic import check_output_folder, check_written_as
-from guangying.base.errors import InputFormatError
 from guangying.base.timecode import timecode_clock_s
 from guangying.cli.frame_rate import FRAME_RATE
 from guangying.cli.wording import frames
@@ -285,10 +284,7 @@ def _start(text: str | None, timecode: str | None, fps: Fraction) -> tuple[float
     if text is None:
         return None, timecode or "00:00:00:00"
     if re.fullmatch(r"\s*\d+[:;.,]\d+[:;.,]\d+[:;.,]\d+\s*", text):
-        try:
-            return timecode_clock_s(text, fps), timecode or text.strip()
-        except InputFormatError as exc:
-            raise click.BadParameter(str(exc), param_hint="--start") from None
+        return timecode_clock_s(text, fps), timecode or text.strip()
     try:
         start_s = float(text)
     except ValueError:

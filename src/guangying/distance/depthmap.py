@@ -19,6 +19,10 @@ class DepthMapError(InputFormatError):
     """A depth file that cannot be used as metres."""
 
 
+class MissingDepthMapError(DepthMapError, FileNotFoundError):
+    """A depth file that is not there (also a ``FileNotFoundError``)."""
+
+
 def load_depth_m(path: str | Path, metres_per_unit: float | None = None) -> np.ndarray:
     """Read a depth map as float32 metres, (H, W); 0 / non-finite = no measurement.
 
@@ -62,7 +66,7 @@ def _say_unlikely_unit(path: Path, depth_m: np.ndarray, integer: bool, scale_giv
 def _load_depth_units(p: Path) -> np.ndarray:
     """The map's numbers as stored: integers (millimetres, unless told) or floats (metres)."""
     if not p.is_file():
-        raise DepthMapError(f"depth map not found: {p}")
+        raise MissingDepthMapError(f"depth map not found: {p}")
     ext = p.suffix.lower()
     if ext == ".npy":
         with open(p, "rb") as fh:
@@ -135,8 +139,14 @@ def _region_mask(
         out[:] = True
         return out
     x0, y0, x1, y1 = (int(round(v)) for v in box)
-    x0, x1 = max(0, min(x0, x1)), min(w, max(x0, x1))
-    y0, y1 = max(0, min(y0, y1)), min(h, max(y0, y1))
+    if x1 <= x0 or y1 <= y0:
+        # swapped without a word, an OpenCV rect (x, y, w, h) was read 18 cm off on a real map
+        rect = f"; an OpenCV rect (x, y, w, h) is ({x0}, {y0}, {x0 + x1}, {y0 + y1}) as a box"
+        hint = rect if x1 > 0 and y1 > 0 else ""
+        raise SettingsError(f"box {box} is (x0, y0, x1, y1), its far corner right of and below the near one"
+                            f"{hint}")
+    x0, x1 = max(0, x0), min(w, x1)
+    y0, y1 = max(0, y0), min(h, y1)
     if x1 <= x0 or y1 <= y0:
         raise SettingsError(f"box {box} does not overlap the {w}×{h} depth map")
     out[y0:y1, x0:x1] = True

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from guangying.base.errors import InputFormatError, SettingsError
+from guangying.base.errors import InputFormatError, MissingInputError, SettingsError
 from guangying.base.files import names_a_file
 from guangying.media import display_srgb, open_reader
 from guangying.media.opencv import cv2
@@ -92,9 +92,11 @@ def mask_from_image(
     sit in the wrong place.
     """
     path = Path(path)
+    if not path.is_file():  # a script's `except FileNotFoundError` missed it
+        raise MissingInputError(f"mask image {path} not found")
     image = read_oriented(path, read_header(path).orientation)  # as drawn on: a viewer turns it too
     if image is None:
-        raise InputFormatError(f"cannot read mask image {path}: missing or not an image (PNG/TIFF/JPEG/EXR)")
+        raise InputFormatError(f"cannot read mask image {path}: not an image (PNG/TIFF/JPEG/EXR)")
     scale = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}.get(image.dtype, 1.0)
     image = image.astype(np.float32) * np.float32(scale)
     if image.ndim == 3:
