@@ -65,6 +65,7 @@ def test_stream_lost_mid_take_finalises_the_recording(plate_frames, tmp_path):
         live.kill()
     assert code != 0, live.output
     assert "source lost" in live.output and "finalised" in live.output
+    assert "--loop waits for the source to come back" in live.output, live.output
     assert live.output.count("source lost") == 1, live.output  # the summary line and the error said it twice
     rows = [json.loads(line) for line in (tmp_path / "take.frames.jsonl").read_text().splitlines()]
     with open_reader(tmp_path / "take.mp4") as reader:

@@ -120,8 +120,9 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         ),
         click.option("--overwrite", is_flag=True, help="Replace an earlier take's recordings and saved look "
                      "of the same names [default: the next free number, take-2.mov …]."),
-        click.option("--out", "out_url", help="Stream the composite as MPEG-TS: udp://HOST:PORT or srt://… "
-                     "(with the sender's sound, in sync, when a stream or camera sends one)."),
+        click.option("--out", "out_url", help="Stream the composite as MPEG-TS: udp://HOST:PORT, srt://…, "
+                     "rtp://… or tcp://… (with the sender's sound, in sync, when a stream or camera sends "
+                     "one)."),
         click.option("--out-bitrate", type=click.FloatRange(min=0.05), default=6.0, show_default=True,
                      help="Stream Mbit/s."),
         click.option("--virtual-cam", is_flag=True, help="Send the composite to a v4l2loopback webcam."),
@@ -281,7 +282,8 @@ def live(**options: Any) -> None:
     click.echo(
         f"{frames(report.frames_out)} out of {report.frames_in} in, {report.dropped} dropped, "
         + (f"{report.damaged} damaged (skipped), " if report.damaged else "")
-        + (f"{report.artefacts} with artefacts (data lost in transit), " if report.artefacts else "")
+        + (f"{report.artefacts} with artefacts (data lost in transit or a sender restarted), "
+           if report.artefacts else "")
         + f"latency p50 {p50} ms p95 {p95} ms" + ("" if report.lost else f"; {report.reason}")
     )  # a lost take's reason is its error, below: said twice, a disk-full take read as two stops
     if (note := drops.at_end(report.frames_in, report.dropped)) is not None:
@@ -289,7 +291,10 @@ def live(**options: Any) -> None:
     for note in report.outputs_stopped:  # said when it happened; again here, where the take is summed up
         click.echo(f"warning: {note}", err=True)
     if report.lost:
-        raise click.ClickException(f"{report.reason}; the recording was finalised up to the last frame")
+        # the show's end: the operator asked how to ride through the next one
+        raise click.ClickException(f"{report.reason}; the recording was finalised up to the last frame. "
+                                   "--loop waits for the source to come back, --lost-timeout S gives it "
+                                   "longer before the take ends")
 
 
 def register(cli: click.Group) -> None:

@@ -976,10 +976,11 @@ class LiveSource:
         self.artefacts += 1
         if not self._said_artefacts:
             self._said_artefacts = True
-            warnings.warn(f"{self.spec}: data was lost in transit (a dropped packet); the pictures up to "
-                          "the next keyframe are decoded with artefacts, kept and counted (sidecar: "
-                          "damage 'artefacts'). A shorter keyframe interval on the sender, or SRT "
-                          "instead of UDP, limits them", stacklevel=2)
+            # a sender restarted mid-stream breaks the stream as a lost packet does: both are named
+            warnings.warn(f"{self.spec}: data was lost in transit (a dropped packet, or the sender restarted "
+                          "mid-stream); the pictures up to the next keyframe are decoded with artefacts, "
+                          "kept and counted (sidecar: damage 'artefacts'). A shorter keyframe interval on "
+                          "the sender, or SRT instead of UDP, limits them", stacklevel=2)
         return "artefacts"
 
     def _skip_damaged(self, exc: av.error.FFmpegError) -> None:

@@ -43,7 +43,7 @@ def check_stream_url(url: str) -> None:
     (udp://…:99999 went to port 34463, the number modulo 65536, unsaid) and a host that does not resolve
     (said as "stopped 0.0 s into the take: Input/output error")."""
     if not url.lower().startswith(("udp://", "srt://", "rtp://", "tcp://")):
-        raise MediaError(f"--out {url}: give udp://HOST:PORT or srt://HOST:PORT")
+        raise MediaError(f"--out {url}: give udp://HOST:PORT, srt://HOST:PORT, rtp://HOST:PORT or tcp://HOST:PORT")
     parsed = urlsplit(url)
     try:
         port = parsed.port
