@@ -61,14 +61,15 @@ class UdpSender(threading.Thread):
     ``skip(n)``, its time left empty (an encoder skipping frames under load). ``interlaced``: coded
     as interlaced pictures, top field first (a broadcast encoder sending 1080i). ``stall``: (at_s, for_s)
     sends nothing from at_s for for_s seconds, then the pictures of that time at once, as a network or
-    an encoder that stalls and catches up: their timestamps regular, their arrivals bunched."""
+    an encoder that stalls and catches up: their timestamps regular, their arrivals bunched. ``clock_s``:
+    the sender's clock at its first picture."""
 
     def __init__(self, frames: list[np.ndarray], port: int, seconds: float, fps: int = FPS,
                  gop: int = 5, sound: bool = False, codec: str = "libx264",
                  skip: Callable[[int], bool] = lambda n: False, interlaced: bool = False,
-                 stall: tuple[float, float] | None = None) -> None:
+                 stall: tuple[float, float] | None = None, clock_s: float = 0.0) -> None:
         super().__init__(daemon=True)
-        self.stall = stall
+        self.stall, self.clock_s = stall, clock_s
         self.frames = [(np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8) for f in frames]
         self.port, self.seconds, self.fps, self.gop, self.sound = port, seconds, fps, gop, sound
         self.codec, self.skip, self.interlaced = codec, skip, interlaced
@@ -92,7 +93,7 @@ class UdpSender(threading.Thread):
         while not self.stop_now.is_set() and time.monotonic() - t0 < self.seconds:
             rgb = white if self.sound and n % self.fps == 0 else self.frames[n % len(self.frames)]
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = n
+            frame.pts = n + round(self.clock_s * self.fps)
             for packet in [] if self.skip(n) else stream.encode(frame):
                 out.mux(packet)
             while sound is not None and samples < (n + 1) * SOUND_RATE // self.fps:

@@ -577,6 +577,39 @@ def test_a_copied_plate_goes_on_across_a_restarted_sender(plate_frames, tmp_path
         assert live.output.index("the plate copy does not") < live.output.index("source lost"), live.output
 
 
+def test_two_senders_on_one_address_keep_the_take_its_length(plate_frames, tmp_path):
+    """A second encoder sent to the take's address, its clock 9 s ahead: each of its pictures was taken
+    as a leap of the one clock over a gap, and a 16 s take became a 299 s recording, its timecode 9–10 s
+    off the time of day. Placed by their arrival, the take keeps its length and says why."""
+    port = free_port(socket.SOCK_DGRAM)
+    live = LiveProcess(
+        f"udp://127.0.0.1:{port}", "--no-monitor", "--source-timeout", 30, "-b", "black", "--duration", 5,
+        "--record", tmp_path / "take.mkv", "--sidecar", tmp_path / "take.jsonl", cwd=tmp_path,
+    )
+    first = UdpSender(plate_frames, port, seconds=60)
+    second = UdpSender(plate_frames[::-1], port, seconds=60, clock_s=9.0)
+    try:
+        first.start()
+        live.wait_live()
+        second.start()
+        live.wait(timeout_s=60)
+    finally:
+        first.stop_now.set()
+        second.stop_now.set()
+        live.kill()
+    assert "two senders on one address?" in live.output, live.output
+    rows = [json.loads(line) for line in (tmp_path / "take.jsonl").read_text().splitlines()]
+    assert rows[-1]["take_time_s"] < 6.0, rows[-1]
+    with open_reader(tmp_path / "take.mkv") as reader:
+        assert reader.info.frame_count is None or reader.info.frame_count < 6 * reader.info.fps
+        assert sum(1 for _ in reader) < 6 * reader.info.fps
+    wall = [datetime.fromtimestamp(r["capture_time_s"]) for r in rows]
+    for row, taken in zip(rows, wall, strict=True):  # each on the time of day it was taken, to a second
+        h, m, sec, _ = (int(v) for v in re.split("[:;]", row["timecode"]))
+        of_day = taken.hour * 3600 + taken.minute * 60 + taken.second + taken.microsecond / 1e6
+        assert abs(h * 3600 + m * 60 + sec - of_day) < 1.5, (row, taken)
+
+
 def _lossy_relay(listen_port: int, to_port: int, drop: tuple[float, float],
                  stop: threading.Event) -> threading.Thread:
     """Forward UDP datagrams from ``listen_port`` to ``to_port``, dropping those that arrive within

@@ -49,6 +49,11 @@ _SOUND_REANCHOR_S = 1.0  # a frame this far from where the sender's clock puts i
 # A sender's clock that leaps further ahead than this (or goes back by more than a frame's jitter)
 # restarted, rather than sent nothing; the copied plate draws the same line (plate_copy.PacketPlate).
 _SENDER_GAP_MAX_S = 10.0
+# ... or that puts a picture this much further ahead than its arrival allows (a stream's delay never runs
+# ahead; its first pictures' probe burst comes up to a second late): another clock. Two senders on one
+# address, 9 s apart, each leap taken as a gap, made a 16 s take a 299 s recording, its timecode 9–10 s off.
+_AHEAD_OF_ARRIVAL_S = 2.0
+_CLOCKS_INTERLEAVED = 4  # restarts of the sender's clock within a second or two: two senders
 # A played file that falls this far behind its clock (a saturated machine) lets the clock's missed slots
 # go at once and plays on from its picture; shorter stalls are caught up by letting the late pictures go
 _FILE_CATCH_UP_S = 1.0
@@ -321,6 +326,8 @@ class LiveSource:
         self._outages = 0
         self._picture_origin_s: float | None = None  # the sender's clock at the take's frame 0
         self._sender_steps: deque[float] = deque(maxlen=_RATE_WINDOW)  # between its recent pictures, s
+        self._clock_restarts: deque[float] = deque(maxlen=_CLOCKS_INTERLEAVED)  # their capture times
+        self._said_two_clocks = False
         self._last_sender_s: float | None = None
         self._said_faster = False
         self._file_sound: av.container.InputContainer | None = None
@@ -673,7 +680,8 @@ class LiveSource:
             return None
         anchor_s, anchor_count, _ = self._timecode_anchor
         count = anchor_count + round((sender_time_s - anchor_s) * self.fps)
-        if abs(count - time_of_day_count(wall_s, self.fps)) > _SENDER_GAP_MAX_S * self.fps:
+        ahead = count - time_of_day_count(wall_s, self.fps)
+        if not -_SENDER_GAP_MAX_S * self.fps <= ahead <= _AHEAD_OF_ARRIVAL_S * self.fps:
             return None
         return count
 
@@ -690,7 +698,9 @@ class LiveSource:
         faster = self._sender_faster(sender_time_s)
         if self._picture_origin_s is not None:
             slot = round((sender_time_s - self._picture_origin_s) * self.fps)
-            if following <= slot <= following + _SENDER_GAP_MAX_S * self.fps:
+            arrived = None if self._take_t0 is None else (capture_s - self._take_t0) * float(self.fps)
+            if following <= slot <= following + _SENDER_GAP_MAX_S * self.fps and (
+                    arrived is None or slot <= arrived + _AHEAD_OF_ARRIVAL_S * float(self.fps)):
                 return slot
             if following - 2 <= slot < following:
                 if faster:
@@ -698,10 +708,29 @@ class LiveSource:
                     # take's clock ran 20 % slow, a second behind its time of day and its plate in 6 s
                     return None
                 return following  # a jittery or variable-rate sender's two pictures in one slot
+        if self._picture_origin_s is not None:
+            self._say_two_clocks(capture_s)
         if self._take_t0 is not None:
-            following = max(following, round((capture_s - self._take_t0) * float(self.fps)))
+            by_arrival = round((capture_s - self._take_t0) * float(self.fps))
+            if self._said_two_clocks and by_arrival < following - 2:
+                # two senders' pictures, twice the take's rate: each taking the next slot, a 5 s take
+                # ran 10 s of frames; a picture whose slot has passed is let go
+                return None
+            following = max(following, by_arrival)
         self._picture_origin_s = sender_time_s - float(following / self.fps)  # anew after a restart
         return following
+
+    def _say_two_clocks(self, capture_s: float) -> None:
+        """Say, once, a sender's clock restarting again and again: pictures of two clocks interleaved,
+        two encoders sending to one address (placed by their arrivals, the take keeps its length)."""
+        self._clock_restarts.append(capture_s)
+        if (len(self._clock_restarts) == _CLOCKS_INTERLEAVED and not self._said_two_clocks
+                and capture_s - self._clock_restarts[0] < 2.0):
+            self._said_two_clocks = True
+            say_again(f"{self.spec}: pictures of two clocks arrive interleaved (two senders on one "
+                      "address?): the take places them by their arrival and shows both; send from one "
+                      "encoder only",
+                      stacklevel=4)
 
     def _sender_faster(self, sender_time_s: float) -> bool:
         """Whether the sender's recent pictures come faster than the take's rate (said when they begin

@@ -67,6 +67,7 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
         self._t0: float | None = None  # the take's first copied packet's arrival (monotonic)
         self._last_ts = -1  # the last packet's decoding time in the plate, in its sender's time base
         self._last_time_base: Fraction | None = None  # that time base
+        self._last_arrival_s: float | None = None  # that packet's arrival (monotonic)
         self._codec: str | None = None
         self._size = size  # the sender's picture size; a stream joined between keyframes names none
         self._ended: str | None = None
@@ -98,7 +99,7 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
             # and the plate took those pictures at the new size under its header's old one
             self._ended = self._stopped("the sender's picture changed size")
             return
-        if stream is not self._source or self._clock_jumped(ts, packet.time_base):
+        if stream is not self._source or self._clock_jumped(ts, packet.time_base, arrival_s):
             # the take's first stream, a reconnected sender's, or a sender restarted on the same address
             # (its clock starts again, and the muxer refuses time going backwards): taken up again at a
             # keyframe, placed by its arrival in the take
@@ -124,7 +125,7 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
             copied.dts = None if packet.dts is None else packet.dts + self._offset
             copied.time_base = packet.time_base
             out_ts = self._last_ts if ts is None else ts + self._offset
-        self._last_ts, self._last_time_base = out_ts, copied.time_base
+        self._last_ts, self._last_time_base, self._last_arrival_s = out_ts, copied.time_base, arrival_s
         copied.is_keyframe = packet.is_keyframe
         copied.stream = self._out_stream
         self._queue.put((copied, arrival_s))
@@ -161,12 +162,15 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
         self._parameter_sets = sets
         return (pictures[0].width, pictures[0].height) != self._size
 
-    def _clock_jumped(self, ts: int | None, time_base: Fraction | None) -> bool:
-        """Whether a sender's timestamp went back, or ahead by more than ten seconds, from the last."""
+    def _clock_jumped(self, ts: int | None, time_base: Fraction | None, arrival_s: float) -> bool:
+        """Whether a sender's timestamp went back, or ahead by more than ten seconds from the last, or by
+        two seconds more than their arrivals lie apart (another sender's clock: capture's
+        ``_AHEAD_OF_ARRIVAL_S``)."""
         if self.by_arrival or ts is None or time_base is None or self._out is None:
             return False
-        step = ts + self._offset - self._last_ts
-        return step <= 0 or step * time_base > 10
+        step_s = float((ts + self._offset - self._last_ts) * time_base)
+        since_s = 0.0 if self._last_arrival_s is None else arrival_s - self._last_arrival_s
+        return step_s <= 0 or step_s > 10 or step_s > since_s + 2.0
 
     def _stopped(self, why: str) -> str:
         """The reason the copy ends, said now as well as when the take ends: said only then, the
