@@ -714,6 +714,27 @@ def test_colour_against_its_formats_alpha_convention_is_said(tmp_path, ext, prem
             writer.write(_frame(0), alpha=np.full((H, W), 0.5, np.float32))
 
 
+def test_a_straight_exr_is_read_back_straight(tmp_path):
+    # written straight as asked (--straight), it was read back as premultiplied: divided by its alpha
+    # again, its soft edges 41 codes off and "light where its alpha is 0 (an additive glow …)" said
+    rgb = np.zeros((H, W, 3), np.float32)
+    rgb[:] = (0.8, 0.3, 0.1)
+    alpha = np.tile(np.linspace(0.0, 1.0, W, dtype=np.float32), (H, 1))
+    for premultiplied in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with open_writer(tmp_path / f"fg{premultiplied}.%04d.exr", content="rgba",
+                             premultiplied=premultiplied) as writer:
+                writer.write(rgb, alpha=alpha, transfer="linear")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no glow said
+            with open_reader(tmp_path / f"fg{premultiplied}.%04d.exr") as reader:
+                frame = next(iter(reader))
+        seen = alpha > 0.05
+        assert np.allclose(frame.rgb[seen], rgb[seen], atol=2e-3), premultiplied
+        assert np.allclose(frame.alpha, alpha, atol=1e-3)
+
+
 def test_a_matte_written_as_jpeg_is_said_to_be_lossy(tmp_path):
     # `--alpha e.jpg` wrote an 8-bit lossy matte without a word: off by up to 0.03, its clear areas not 0
     matte = np.zeros((H, W), np.float32)

@@ -21,6 +21,13 @@ from guangying.media.opencv import cv2
 _MAIN_LAYER_WORDS = ("combined", "beauty", "rgba")
 
 
+# OpenEXR defines colour as premultiplied and has no field to say otherwise: an EXR written straight
+# (``--straight``) says so in this attribute of its own, by which it is read back straight. Other readers
+# ignore it (Nuke shows it among the metadata), so the writer also says to tell them.
+STRAIGHT_ATTRIBUTE = "guangyingAlpha"
+STRAIGHT_VALUE = "straight"
+
+
 @dataclass(slots=True)
 class ExrPixels:
     """An EXR's pixels in its frame: float32 BGR(A) (H, W, 3|4) as OpenCV gives them, or (H, W) for a
@@ -34,6 +41,7 @@ class ExrPixels:
     chromaticities: bool = False
     primaries: tuple[float, ...] | None = None
     unusable_chromaticities: tuple[float, ...] | None = None  # named, but no primaries (zeroed, damaged)
+    straight: bool = False  # its colour is straight (not premultiplied): :data:`STRAIGHT_ATTRIBUTE`
 
 
 # OpenCV's own limit for one picture; OpenEXR has none and allocates whatever a data window declares
@@ -81,8 +89,10 @@ def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
     to_bt709 = None if matte or chromaticities is None else chromaticities_to_bt709(chromaticities)
     unusable = (chromaticities if chromaticities is not None and to_bt709 is None and not matte
                 and not names_bt709(chromaticities) else None)
+    said = header.get(STRAIGHT_ATTRIBUTE)
+    straight = (said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)) == STRAIGHT_VALUE
     return ExrPixels(_in_display_window(pixels, header), matte, to_bt709, chromaticities is not None,
-                     None if to_bt709 is None else chromaticities, unusable)
+                     None if to_bt709 is None else chromaticities, unusable, straight)
 
 
 def _check_window_size(header: dict[str, Any], path: Path, what: str) -> None:

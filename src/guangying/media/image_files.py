@@ -226,14 +226,18 @@ def _read_exr(path: Path, what: str) -> Picture:
         return Picture(rgb=np.repeat(found.pixels[..., None], 3, axis=2), alpha=found.pixels,
                        transfer="linear", bit_depth=16)
     picture = picture_from_bgr(found.pixels, path, what)
-    if picture.alpha is not None:  # OpenEXR stores colour premultiplied; the pipeline takes it straight
+    # OpenEXR stores colour premultiplied (unless our own header says it was written straight); the
+    # pipeline takes it straight
+    if picture.alpha is not None and not found.straight:
         # an additive element's light (a glow, fire) has no coverage: straight, it is nothing there. Read
         # for every frame but said of the first: a sample (every 4th row and column) tells, 16× cheaper
         rgb, alpha = picture.rgb[::4, ::4], picture.alpha[::4, ::4]
         if float(np.max(np.abs(rgb) * (alpha <= 1e-6)[..., None], initial=0.0)) > 1e-3:
             picture.colour_note = (f"{what} holds light where its alpha is 0 (an additive glow, fire, a "
                                    "flare): taken straight, that light is dropped. Add such an element over "
-                                   "the comp in your compositor (a plus), or give it alpha")
+                                   "the comp in your compositor (a plus), or give it alpha. Or its colour "
+                                   "was written straight, which EXR readers take as premultiplied: write "
+                                   "it premultiplied")
         picture.rgb = unpremultiply(picture.rgb, picture.alpha)
     picture.primaries, picture.primaries_named = found.primaries, found.chromaticities
     if found.unusable_chromaticities is not None:  # an ACEScg plate read as BT.709 without a word

@@ -198,12 +198,14 @@ class ImageWriter(Writer):
         if content == "matte" and ext == ".dpx":
             raise MediaError(f"{target}: {NO_DPX_MATTES}")
         self._ext = ext
-        if ext == ".exr" and content == "rgba" and not premultiplied:
-            # written as asked, but no header field can say so, and readers take it as premultiplied
+        self._straight_exr = ext == ".exr" and content == "rgba" and not premultiplied
+        if self._straight_exr:
+            # written as asked, but no standard header field can say so, and readers take it as
+            # premultiplied (Guangying reads its own attribute, STRAIGHT_ATTRIBUTE)
             warnings.warn(f"{target}: EXR colour is written straight, as asked, but OpenEXR defines it as "
                           "premultiplied and Nuke, Resolve and other EXR readers read it so: tell the "
                           "reader it is straight (Nuke: Read's 'premultiplied' off), or leave --straight "
-                          "out", stacklevel=4)
+                          "out (Guangying reads it back straight: its header says so)", stacklevel=4)
         if ext in (".png", ".webp") and content == "rgba" and premultiplied:
             # the mirror of the EXR case: the format defines straight colour, so viewers, browsers and
             # Nuke's Read (premultiplied off by default) divide nothing back and the edges come out dark
@@ -405,6 +407,10 @@ class ImageWriter(Writer):
                                           "pixelAspectRatio": self._pixel_aspect}
             if self._from_bt709 is not None:
                 attributes["chromaticities"] = self._chromaticities
+            if self._straight_exr:
+                from guangying.media.exr import STRAIGHT_ATTRIBUTE, STRAIGHT_VALUE  # late: as OpenEXR
+
+                attributes[STRAIGHT_ATTRIBUTE] = STRAIGHT_VALUE
             # an EXR timecode counts at most 30 frame pairs a second: above 60 fps the rate alone is written
             if self._timecode is not None and self.fps <= 60:
                 frame_timecode = timecode_at(self._timecode, number - self.first_frame, self.fps)
