@@ -167,6 +167,7 @@ _GREY = np.full((32, 32, 3), 0.5, np.float32)
          r"matter must be a matte engine, got a str: .*make_matter\('chroma'\)"),
         (lambda: gy.composite_frame(_GREY, _GREY, settings={"light_wrap": 0.2}),
          "settings must be a CompositeSettings, got a dict"),
+        (lambda: gy.composite_frame(_GREY, None), "composite_frame needs the background"),
         (lambda: gy.LensDefocus({"focal_length_mm": 50}), "settings must be a LensSettings"),
         (lambda: gy.SetBackground({"set_path": "a.glb"}), "settings must be a SetSettings"),
         (lambda: gy.FocusController({"focal_length_mm": 50}), "config must be a ControllerConfig"),
@@ -211,7 +212,8 @@ _GREY = np.full((32, 32, 3), 0.5, np.float32)
             _GREY, np.where(np.arange(32)[:, None, None] == 1, np.nan, _GREY).astype(np.float32)),
          "background_rgb_srgb has NaN or infinite values"),  # row 1: every 4th row missed it
     ],
-    ids=["key_frame-dict", "keyer-dict", "compositor-str", "composite_frame-dict", "defocus-dict", "set-dict",
+    ids=["key_frame-dict", "keyer-dict", "compositor-str", "composite_frame-dict", "composite_frame-none",
+         "defocus-dict", "set-dict",
          "controller-dict", "run_job-str", "warmup", "outputs-int", "sensor-none", "dof-array", "start-float",
          "end-str", "source-none", "premultiplied-str", "h264-dict", "replay-dict", "replay-tuples",
          "reading-nan-time", "sensor-latency", "workers-0", "shots-paths", "set-sensor", "set-shadow",

@@ -328,6 +328,9 @@ def composite_frame(
     >>> bool(np.allclose(result.composite_rgb_srgb[2, 2], set_srgb[2, 2], atol=0.02))  # screen → set
     True
     """
+    if background_rgb_srgb is None:  # composited over nothing: its composite None, a TypeError later
+        raise SettingsError("composite_frame needs the background (the virtual set) to composite over; "
+                            "for the matte alone use key_frame or a Matter's process")
     if matter is None:
         from guangying.keyer import ChromaKeyer
 
