@@ -751,7 +751,7 @@ def test_a_shots_range_over_a_longer_video_is_refused(takes):
     jobs.write_text("shots:\n  - {input: takes/c1.mp4, command: composite, background: set.png, "
                     "output: out/whole.mp4, start: 2, end: 3}\n")
     message = _refused(jobs)
-    assert "whole.mp4 holds 6 frames, and this range 2" in message, message
+    assert "whole.mp4 holds 6 frames, and this range only 2" in message, message
     jobs.write_text("shots:\n  - {input: takes/c1.mp4, command: composite, background: set.png, "
                     "output: out/whole.mp4}\n")  # the whole clip again: replaced, as a render is
     assert len(load_jobs(jobs, COMMANDS)) == 1

@@ -187,7 +187,8 @@ def test_a_range_is_not_rendered_over_a_longer_video(tmp_path):
     before = (tmp_path / "a.mov").read_bytes()
     result = _invoke("key", tmp_path / "v.mp4", "--alpha", tmp_path / "a.mov", "--start", "5", "--end", "6",
                      "--quiet")
-    assert result.exit_code != 0 and "a.mov holds 8 frames, and this range 2" in result.output, result.output
+    assert result.exit_code != 0 and "a.mov holds 8 frames, and this range only 2" in result.output, (
+        result.output)
     assert "delete a.mov first" in result.output and (tmp_path / "a.mov").read_bytes() == before
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a new output, the range again, or the whole clip: nothing to say
@@ -449,17 +450,19 @@ def test_a_stopped_sequence_render_is_finished_by_its_start_and_an_earlier_one_i
         outputs = JobOutputs(alpha=tmp_path / "v.%04d.exr", foreground=tmp_path / "v.mov")
         run_job(source, ChromaKeyer(), outputs, show_progress=False, on_frame=stop_after(4),
                 keep_stopped_sequences=True)
-    assert any("--start 5 with only these outputs renders the rest into them (" in str(w.message)
-               and "v.mov not kept: render it whole)" in str(w.message) for w in said)
+    assert any("; --start 5 and only these outputs renders the rest into them (" in str(w.message)
+               and "v.mov not kept: a video is written whole, so render it again in full)" in str(w.message)
+               for w in said)
     # a composite video lost: `composite` cannot run with the mattes alone (its -o is required)
     with pytest.raises(KeyboardInterrupt), warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         outputs = JobOutputs(composite=tmp_path / "c.mp4", alpha=tmp_path / "c.%04d.exr")
         run_job(source, ChromaKeyer(), outputs, background="#203040", show_progress=False,
                 on_frame=stop_after(4), keep_stopped_sequences=True)
-    assert any("renders the rest into them (`guangying key`: a composite needs its -o) (" in str(w.message)
-               and "c.mp4 not kept: render it whole)" in str(w.message) for w in said), [str(w.message)
-                                                                                       for w in said]
+    assert any("; `guangying key` with the same input and settings, --start 5 and only these outputs "
+               "renders the rest into them (" in str(w.message)
+               and "c.mp4 not kept: a video is written whole" in str(w.message) for w in said), [
+                   str(w.message) for w in said]
     assert not (tmp_path / "v.mov").exists()
     # a matte that remembers frames past its default warm-up: how to make the rest exactly as one render
     remembering = ChromaKeyer()

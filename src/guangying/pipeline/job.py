@@ -169,9 +169,10 @@ def refuse_shortening_videos(outputs: JobOutputs, range_frames: int | None) -> N
             continue  # a damaged or unfinished file holds nothing to keep
         if held is not None and held > range_frames:
             raise SettingsError(
-                f"{target} holds {held} frames, and this range {range_frames}: a video is written whole, so "
-                "the range alone would replace it. Name another output, or render into a picture sequence "
-                f"(out.%04d.exr) to mend frames in place; to replace the clip, delete {target.name} first")
+                f"{target} holds {held} frames, and this range only {range_frames}: a video is written "
+                "whole, so the range alone would replace it. Name another output, or render into a picture "
+                "sequence (out.%04d.exr) to mend frames in place; to replace the clip, delete "
+                f"{target.name} first")
 
 
 def _learn_from_shot_start(keyer: ChromaKeyer, source: str | Path, shot_start: int, fps: FrameRate | None,
@@ -597,14 +598,16 @@ def _finish_hint(why: str, kept: dict[str, Writer], lost: dict[str, Writer], sta
                  memory_from: int | None, warm_up_before: int) -> str:
     said = (f"{why}: the {count} finished frame(s) are kept in "
             f"{', '.join(str(writer.target) for writer in kept.values())}; "
-            + ("once space is free, " if why == "the disk filled" else "") + f"--start {start} with ")
+            + ("once space is free, " if why == "the disk filled" else ""))
     if lost:  # a video of the same run, a sequence that was there before: rendered from --start, short
-        # `composite` cannot run without its -o: the kept mattes are finished by `key`
-        by = " (`guangying key`: a composite needs its -o)" if "composite" in lost else ""
-        said += (f"only these outputs renders the rest into them{by} "
-                 f"({', '.join(str(w.target) for w in lost.values())} not kept: render it whole)")
+        # `composite` cannot run without its -o: the kept mattes are finished by `key` (offered
+        # `--start` for the composite command itself, a user could not act on it)
+        by = "`guangying key` with the same input and settings, " if "composite" in lost else ""
+        said += (f"{by}--start {start} and only these outputs renders the rest into them "
+                 f"({', '.join(str(w.target) for w in lost.values())} not kept: a video is written whole, "
+                 "so render it again in full)")
     else:
-        said += "the same outputs renders the rest into them"
+        said += f"--start {start} with the same outputs renders the rest into them"
     if memory_from is not None and start - memory_from > warm_up_before:
         # its memory warmed up over fewer frames than the whole render saw: the join can show
         said += (f"; a neural matte remembers frames: --warm-up {start - memory_from} as well makes the "
