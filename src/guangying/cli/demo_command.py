@@ -40,9 +40,12 @@ def demo(output_dir: Path, frames: int, no_ai: bool) -> None:
     )
     pano, track = output_dir / "virtual_set_360.png", output_dir / "camera_move.csv"
     click.echo(
+        # the demo's own settings: without them the command's picture differed from the demo's (up to 50
+        # codes at the actor's edge), and a newcomer took their install for broken
         "\nThe tracked shot from the command line (a track from `guangying track` works the same):\n"
         f"  {program} composite {shlex.quote(str(plate.resolve()))} --set {shlex.quote(str(pano.resolve()))} "
-        f"--camera-track {shlex.quote(str(track.resolve()))} --sensor s35 -o tracked.mp4"
+        f"--camera-track {shlex.quote(str(track.resolve()))} --sensor s35 --shadow 0.5 "
+        "--light-wrap-width-px 6 -o tracked.mp4"
     )
 
 
