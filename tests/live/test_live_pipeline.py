@@ -267,8 +267,8 @@ def test_take_that_drops_frames_records_the_whole_plate_and_keeps_time(plate_cli
             frames = [(f.time_s, f.rgb) for f in reader]
         # constant-rate (an editor counts frames), a dropped frame a hold: at their own times alone, a
         # take that dropped 46 frames of 75 was 29 frames long to a frame count, off its sound
-        assert len(frames) == slots[-1] + 1
-        assert rows[0]["frame"] + len(frames) == len(plate)  # as long as the take (was 1–2 frames short)
+        assert len(frames) >= slots[-1] + 1  # the last processed frame held over the take's dropped end
+        assert rows[0]["frame"] + len(frames) == len(plate)  # as long as the take (was 1–9 frames short)
         np.testing.assert_allclose([t for t, _ in frames], np.arange(len(frames)) / 25, atol=1e-3)
         for slot, following in zip(slots, [*slots[1:], len(frames)], strict=True):
             for held in range(slot + 1, following):
@@ -431,6 +431,29 @@ def test_the_sidecar_reaches_the_disk_as_the_take_runs(tmp_path, name):
     take(aborted, 5)
     aborted.abort()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith((".b", "b."))]
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".mov", ".mp4"])
+def test_the_recordings_hold_their_last_frame_to_the_takes_end(tmp_path, ext):
+    """The take's last frames were dropped (a played clip's late pictures, a queue let go at the end):
+    the composite and matte ended at the last processed frame, up to 9 frames before the take and its
+    plate, against the promise that every file lasts as long as the take."""
+    from fractions import Fraction
+
+    from guangying.live.frames import FrameMeta, LiveFrame
+    from guangying.live.recorder import Recorder
+
+    recorder = Recorder(Fraction(25), composite=tmp_path / f"take{ext}", matte=tmp_path / f"matte{ext}")
+    for n in (0, 1, 2, 5):  # 3 and 4 dropped, held; so are 6–9 after it
+        meta = FrameMeta(n, None, 0.0, 1.0, "chroma", 1, take_time_s=n / 25)
+        grey = np.full((48, 64, 3), n / 10, np.float32)
+        recorder.write(LiveFrame(np.full((48, 64), n / 10, np.float32), grey, meta))
+    recorder.close(end_time_s=9 / 25)
+    for name in ("take", "matte"):
+        with open_reader(tmp_path / f"{name}{ext}") as reader:
+            frames = [(f.time_s, float(f.rgb.mean())) for f in reader]
+        assert [round(t * 25) for t, _ in frames] == list(range(10))
+        assert [round(v * 10) for _, v in frames] == [0, 1, 2, 2, 2, 5, 5, 5, 5, 5], frames
 
 
 def test_a_takes_sound_over_an_outage_is_silence_said_of_the_recording(tmp_path):

@@ -565,6 +565,14 @@ class LiveSource:
     def dropped(self) -> int:
         return self.queue.dropped
 
+    @property
+    def last_take_time_s(self) -> float | None:
+        """The take's last frame's time in it (taken, processed or not); None before one, or where the
+        rate is measured from arrivals."""
+        if self._last_index < 0 or not self.rate_known:
+            return None
+        return float(self._last_index / self.fps)
+
     def get(self, timeout_s: float = 0.1) -> CapturedFrame | None:
         return self.queue.get(timeout_s)
 

@@ -33,7 +33,7 @@ from guangying.media.image_writer import WRITTEN_EXTENSIONS
 from guangying.media.outputs import keep_interrupted_recording
 from guangying.media.patterns import parse_pattern
 from guangying.media.pixels import to_float32
-from guangying.media.video_writer import VIDEO_EXTENSIONS, container_options_for
+from guangying.media.video_writer import VIDEO_EXTENSIONS, VideoWriter, container_options_for
 from guangying.media.writer import Content
 
 
@@ -303,10 +303,17 @@ class Recorder:
         self._last_time_s = frame.meta.take_time_s
         self.frames += 1
 
-    def close(self) -> list[Path]:
-        """Finalise every file (atomic renames); returns what was written. Nothing recorded → nothing."""
+    def close(self, end_time_s: float | None = None) -> list[Path]:
+        """Finalise every file (atomic renames); returns what was written. Nothing recorded → nothing.
+        ``end_time_s``: the take's last frame's time (dropped or not): the recordings of processed
+        frames hold their last one to it, and end with the take and its plate."""
         written: list[Path] = []
         errors: list[str] = []
+        if end_time_s is not None and self._writers and end_time_s > self._last_time_s:
+            for writer in self._writers.values():
+                if isinstance(writer, VideoWriter):
+                    writer.hold_last_frame_until(end_time_s - self._first_time_s)
+            self._last_time_s = end_time_s
         sound = None if self._sound is None else self._sound.close()
         if self._sound is not None and self._sound.note is not None:
             warnings.warn(f"{self.paths['composite']}: {self._sound.note}", stacklevel=2)

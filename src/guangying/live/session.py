@@ -311,7 +311,7 @@ class LiveSession:
             if self._set is not None:
                 self._set.close()
         if recorder is not None:
-            written = recorder.close()
+            written = recorder.close(self.source.last_take_time_s)
         self.stats_.set_state("lost" if lost else "ended", reason)
         if lost and self.feed is not None and self.feed.viewers():
             time.sleep(linger_s)  # let open pages fetch the final state before the server goes

@@ -155,6 +155,7 @@ class VideoWriter(Writer):
         self._holds: dict[int, int] = {}  # an intra-coded frame's pts → copies of its packet to follow
         self._last_packet: tuple[int, bytes, Fraction] | None = None  # (pts, data, time base): to copy
         self._held_frame: av.VideoFrame | None = None  # the last frame, encoded again by other codecs
+        self._hold_to_s: float | None = None  # the last frame held to this time (hold_last_frame_until)
         self._times: deque[float] = deque()  # appended in the caller's thread, taken by the encoder
         self._first_time_s: float | None = None
         self._last_time_s = 0.0
@@ -335,8 +336,19 @@ class VideoWriter(Writer):
             copy.is_keyframe = True
             self._container.mux(copy)
 
+    def hold_last_frame_until(self, time_s: float) -> None:
+        """A live recording (``hold_gaps``): at :meth:`close`, hold the last frame through the slot of
+        ``time_s``, a frame the take dropped after it (its end's waiting frames, let go: the recording
+        ended up to 9 frames before the take and its plate)."""
+        if not self._hold_gaps:
+            raise MediaError(f"{self.target}: only a live recording (hold_gaps) holds its last frame")
+        self._hold_to_s = time_s
+
     def _flush(self) -> None:
         try:
+            if self._hold_to_s is not None and self._held_frame is not None:
+                self._hold_until(round(self._hold_to_s * self.fps) + 1)
+                self._pts = max(self._pts, round(self._hold_to_s * self.fps) + 1)
             self._put(self._stream.encode(None))
             assert self._container is not None
             self._container.close()
