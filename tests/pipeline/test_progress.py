@@ -69,4 +69,5 @@ def test_a_chroma_key_says_keying(tmp_path, capsys):
     for mode, said in (("chroma", "keying"), ("fast", "matting")):
         run_job(tmp_path / "p.%04d.png", make_matter(mode), JobOutputs(alpha=tmp_path / f"{mode}.%04d.png"))
         err = capsys.readouterr().err
-        assert f" {said} " in err and ({"keying", "matting"} - {said}).pop() not in err, err
+        assert f"{said}: 3/3 frames" in err and ({"keying", "matting"} - {said}).pop() not in err, err
+        assert "━" not in err  # a log gets plain lines, not the bar drawn once at its end

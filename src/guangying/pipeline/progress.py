@@ -55,6 +55,7 @@ class FrameProgress:
         self._note = threading.Timer(slow_start_s, self._note_slow_start)
         self._note.daemon = True
         if enabled:
+            console = Console(stderr=True)
             self._progress = Progress(
                 SpinnerColumn(),
                 TextColumn("[bold]{task.description}"),
@@ -64,8 +65,10 @@ class FrameProgress:
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
-                transient=False,
+                console=console,
+                # a log gets plain lines only: its bar, drawn once at the end, came after them with its
+                # spinner's character
+                transient=not console.is_terminal,
             )
             self._task = self._progress.add_task(label, total=total)
 
@@ -131,3 +134,5 @@ class FrameProgress:
         self._note.cancel()
         if self._progress is not None:
             self._progress.stop()
+            if not self._progress.console.is_terminal and self._started:
+                self._log_line()  # where it ended
