@@ -609,6 +609,34 @@ def test_a_high_frame_rate_clip_keeps_its_rate(tmp_path, rate):
         assert reader.info.fps == rate and len(list(reader)) == 24
 
 
+def test_every_range_of_an_mpeg_ts_clip_with_b_frames_reads_its_frames(tmp_path):
+    # a live plate's .ts: keyframes 2 s apart, B-frames. Its seek by estimated position came down past
+    # the last keyframe before a range near the end, where nothing decodes: a batch's last ranges read no
+    # frame, exit 0, and the joined output lost its last 1–11 frames without a word
+    path = tmp_path / "plate.ts"
+    rng = np.random.default_rng(3)
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.options = {"g": "50", "bf": "2", "crf": "18"}
+        for i in range(100):
+            picture = rng.integers(0, 40, (64, 96, 3), dtype=np.uint8)
+            picture[:, i % 96] = 255  # a moving bar: each frame its own picture
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with open_reader(path) as reader:
+        whole = [frame.rgb for frame in reader]
+    assert len(whole) == 100
+    for start in (49, 90, 97, 98, 99):
+        end = min(start + 5, 99)
+        with open_reader(path, start=start, end=end) as reader:
+            part = [(frame.index, frame.rgb) for frame in reader]
+        assert [i for i, _ in part] == list(range(start, end + 1)), start
+        assert all(np.array_equal(rgb, whole[i]) for i, rgb in part), start
+
+
 def test_a_matroska_clip_whose_timestamps_start_late_is_whole(tmp_path):
     # Timestamps from 100 000 000 s on (ffmpeg -output_ts_offset, a recorder's time of day): Matroska's
     # duration counts from 0, and the 1 s clip read as 2.5 billion frames, "probably truncated"

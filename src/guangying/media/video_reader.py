@@ -750,6 +750,11 @@ class VideoReader(Reader):
                 f"{self._path}: cannot read past frame {index} ({good}): {exc}. The file is damaged or "
                 "incomplete; re-copy or re-export it, or set --end before the damage"
             ) from exc
+        if index < 0:
+            # The seek landed where nothing decodes up to the end (MPEG-TS with B-frames: its seek by
+            # estimated position came down past the last keyframe before the start): a batch's last range
+            # of a .ts plate read no frame, exit 0, and the joined output lost its last frames unsaid
+            raise _SeekMissed
         # (a range lying wholly in a damaged stretch holds the frame before it, as the whole read does)
         if last is None and damage.first_error is not None and not (before is not None and damage.held):
             raise MediaError(
