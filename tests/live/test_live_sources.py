@@ -604,10 +604,12 @@ def test_two_senders_on_one_address_keep_the_take_its_length(plate_frames, tmp_p
         assert reader.info.frame_count is None or reader.info.frame_count < 6 * reader.info.fps
         assert sum(1 for _ in reader) < 6 * reader.info.fps
     wall = [datetime.fromtimestamp(r["capture_time_s"]) for r in rows]
-    for row, taken in zip(rows, wall, strict=True):  # each on the time of day it was taken, to a second
+    # each on the time of day it was taken, within the 2 s a sender's clock may run ahead of its
+    # pictures' arrivals (a probe's burst), not 9 s off
+    for row, taken in zip(rows, wall, strict=True):
         h, m, sec, _ = (int(v) for v in re.split("[:;]", row["timecode"]))
         of_day = taken.hour * 3600 + taken.minute * 60 + taken.second + taken.microsecond / 1e6
-        assert abs(h * 3600 + m * 60 + sec - of_day) < 1.5, (row, taken)
+        assert abs(h * 3600 + m * 60 + sec - of_day) < 3.0, (row, taken)
 
 
 def _lossy_relay(listen_port: int, to_port: int, drop: tuple[float, float],
