@@ -450,6 +450,18 @@ except gy.NothingStartedError as exc:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "jobs.yaml"]
 
 
+@pytest.mark.parametrize(("given", "joined"), [
+    ("127.0.0.1", "127.0.0.1:6379"), ("head.local", "head.local:6379"), ("ray://10.0.0.2", "ray://10.0.0.2:10001"),
+    ("127.0.0.1:6380", "127.0.0.1:6380"), ("ray://10.0.0.2:10002", "ray://10.0.0.2:10002"), ("auto", "auto"),
+])
+def test_a_head_named_without_its_port_is_joined_on_rays_default(given, joined):
+    # the help names 6379 the default, yet a bare host was "Invalid address format" with a hint about
+    # token authentication
+    from guangying.batch.runner import _with_port
+
+    assert _with_port(given) == joined
+
+
 class _SlowStartRay:
     """Stands in for the ray module where the real one cannot be made slow on purpose: its local node
     misses Ray's fixed 30 s to register ``slow_starts`` times (a machine busy with other work)."""

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import re
 import resource
 import shutil
 import signal
@@ -270,6 +271,7 @@ def _ray_files_cramped(folder: Path) -> str | None:
 def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[Path | None, str]:  # noqa: ANN401
     if address is None:
         return _init_local_ray(ray, workers or os.cpu_count() or 1), "this machine"
+    address = _with_port(address)
     _check_head_answers(address)
     try:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
@@ -283,6 +285,23 @@ def _init_ray(ray: Any, address: str | None, workers: int | None) -> tuple[Path 
             "authentication, run the batch with RAY_AUTH_MODE=token and RAY_AUTH_TOKEN set to what "
             "`ray get-auth-token` prints on its head node") from exc
     return None, address
+
+
+RAY_HEAD_PORT = 6379  # `ray start --head`'s default
+RAY_CLIENT_PORT = 10001  # Ray Client's (ray://)
+
+
+def _with_port(address: str) -> str:
+    """A head's address without its port given the default one, as the help says (a bare host was
+    "Invalid address format" and a hint about token authentication)."""
+    if address == "auto":
+        return address
+    scheme, sep, rest = address.rpartition("://")
+    host = rest.rstrip("/")
+    if host and not re.search(r":\d+$", host) and (not host.startswith("[") or host.endswith("]")):
+        port = RAY_CLIENT_PORT if sep else RAY_HEAD_PORT
+        return f"{scheme}{sep}{host}:{port}"
+    return address
 
 
 def _check_head_answers(address: str) -> None:
