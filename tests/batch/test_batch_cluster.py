@@ -462,6 +462,22 @@ def test_a_head_named_without_its_port_is_joined_on_rays_default(given, joined):
     assert _with_port(given) == joined
 
 
+def test_a_dead_workers_report_is_its_cause_not_rays_whole_dump():
+    from guangying.batch.runner import _why_died
+
+    dump = ("The actor died unexpectedly before finishing this task.\n\tclass_name: _RangeWorker\n"
+            "\tactor_id: 9f1c\n\tpid: 4242\n\tnamespace: 1b2c\n\tip: 127.0.0.1\nThe actor is dead because "
+            "its worker process has died. Worker exit type: SYSTEM_ERROR Worker exit detail: Worker "
+            "unexpectedly exits with a connection error code 2. End of file. There are some potential root "
+            "causes. (1) The process is killed by SIGKILL by OOM killer due to high memory usage. (2) ray "
+            "stop --force is called. (3) The worker is crashed unexpectedly due to SIGSEGV or other "
+            "unexpected errors. Consider --enable-resource-isolation …")
+    said = _why_died(RuntimeError(dump))
+    assert said.startswith("The actor is dead because its worker process has died. Worker exit type: "
+                           "SYSTEM_ERROR")
+    assert len(said) <= 202 and "actor_id" not in said and "\n" not in said
+
+
 class _SlowStartRay:
     """Stands in for the ray module where the real one cannot be made slow on purpose: its local node
     misses Ray's fixed 30 s to register ``slow_starts`` times (a machine busy with other work)."""

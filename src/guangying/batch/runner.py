@@ -304,6 +304,20 @@ def _with_port(address: str) -> str:
     return address
 
 
+def _why_died(exc: BaseException) -> str:
+    """Ray's words on a dead worker, shortened to the cause: its whole actor dump (class, ids, advice on
+    memory and resource isolation, a screen of text) buried the range's one line in the report."""
+    text = " ".join(str(exc).split())
+    for marker in ("The actor died because of an error raised in its creation task",
+                   "The actor is dead because", "The actor died unexpectedly", "Worker exits",
+                   "worker died", "killed", "OOM", "out of memory"):
+        at = text.find(marker)
+        if at >= 0:
+            text = text[at:]
+            break
+    return text if len(text) <= 200 else text[:200].rsplit(" ", 1)[0] + " …"
+
+
 def _check_head_answers(address: str) -> None:
     """A plain HOST:PORT (a head's GCS address) that nothing answers on: Ray retried the connection
     without end, printing its own errors every 40 s (a ray:// address times out by itself)."""
@@ -742,7 +756,8 @@ def _schedule(
                 pool.start_one()  # a replacement; the range goes to whichever worker is free first
                 state.outcome.retries += 1
                 if task.attempt >= MAX_ATTEMPTS:
-                    message = f"range {task.range.key}: its worker died {task.attempt} times ({exc})"
+                    why = _why_died(exc)
+                    message = f"range {task.range.key}: its worker died {task.attempt} times ({why})"
                     _fail(state, message, manifest, ended, progress)
                 else:
                     queue.appendleft(dataclasses.replace(task, attempt=task.attempt + 1))
