@@ -42,7 +42,8 @@ def test_a_take_stops_before_its_disk_fills_and_keeps_its_recordings(plate_clip,
     with open_reader(tmp_path / "plate.mkv") as reader:
         plate_frames = sum(1 for _ in reader)
     assert len(rows) >= 10
-    assert composite_frames == rows[-1]["frame"] - rows[0]["frame"] + 1  # constant-rate: dropped ones held
+    # constant-rate: dropped ones held, the last processed one to the take's last frame
+    assert composite_frames >= rows[-1]["frame"] - rows[0]["frame"] + 1
     assert len(rows) == report.frames_out - 1  # all but the frame that found the disk nearly full
     assert plate_frames >= composite_frames
     written = sum(path.stat().st_size for path in tmp_path.iterdir())
