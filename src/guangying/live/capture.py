@@ -604,8 +604,6 @@ class LiveSource:
             self._say_back()
         self._last_picture_s = t
         wall = time.time() - (now - t)
-        if timecode is None:
-            timecode = time_of_day_timecode(self._free_run_count(sender_time_s, wall), self.fps)
         with self._take_lock:
             if index is None and sender_time_s is not None and self.rate_known:
                 index = self._slot_of(sender_time_s, t)
@@ -613,6 +611,8 @@ class LiveSource:
                     return  # (see _slot_of)
             elif index is None:
                 index = self.frames_in + self.damaged
+            if timecode is None:  # after the slot: a picture let go counted a timecode (2 a frame)
+                timecode = time_of_day_timecode(self._free_run_count(sender_time_s, wall), self.fps)
             self._last_index = index
             if self._take_t0 is None:
                 self._take_t0 = t
@@ -647,7 +647,7 @@ class LiveSource:
         last's."""
         last = self._timecode_count
         count = None
-        if sender_time_s is not None and self.rate_known:
+        if sender_time_s is not None and self.rate_known and not self._said_two_clocks:
             count = self.timecode_count_at(sender_time_s, wall_s)
             if count is not None and last is not None:
                 if last - 2 <= count <= last:  # a jittery sender's two pictures in one slot
@@ -658,7 +658,7 @@ class LiveSource:
             count = time_of_day_count(wall_s, self.fps)
             if last is not None:
                 count = max(count, last + 1)
-            if sender_time_s is not None and self.rate_known:
+            if sender_time_s is not None and self.rate_known and not self._said_two_clocks:
                 self._timecode_anchor = (sender_time_s, count, wall_s)
         self._timecode_count = count
         return count
@@ -703,6 +703,12 @@ class LiveSource:
         picture's time on this machine's clock: numbered on from the last picture, the composite closed
         up the outage while the copied plate kept it, and ran seconds ahead of it from there on."""
         following = self._last_index + 1
+        if self._said_two_clocks and self._take_t0 is not None:
+            # two senders' clocks: neither tells the take's time, their arrivals do (each picture in
+            # the slot of its arrival, one a slot). By their clocks, a sender 3 s ahead kept the take
+            # 2 s ahead of its time, a 5 s take 7 s long
+            slot = round((capture_s - self._take_t0) * float(self.fps))
+            return slot if slot >= following else None
         faster = self._sender_faster(sender_time_s)
         if self._picture_origin_s is not None:
             slot = round((sender_time_s - self._picture_origin_s) * self.fps)
@@ -719,18 +725,14 @@ class LiveSource:
         if self._picture_origin_s is not None:
             self._say_two_clocks(capture_s)
         if self._take_t0 is not None:
-            by_arrival = round((capture_s - self._take_t0) * float(self.fps))
-            if self._said_two_clocks and by_arrival < following - 2:
-                # two senders' pictures, twice the take's rate: each taking the next slot, a 5 s take
-                # ran 10 s of frames; a picture whose slot has passed is let go
-                return None
-            following = max(following, by_arrival)
+            following = max(following, round((capture_s - self._take_t0) * float(self.fps)))
         self._picture_origin_s = sender_time_s - float(following / self.fps)  # anew after a restart
         return following
 
     def _say_two_clocks(self, capture_s: float) -> None:
         """Say, once, a sender's clock restarting again and again: pictures of two clocks interleaved,
-        two encoders sending to one address (placed by their arrivals, the take keeps its length)."""
+        two encoders sending to one address. From then on the take's pictures are placed by their
+        arrivals (:meth:`_slot_of`), for the rest of the take."""
         self._clock_restarts.append(capture_s)
         if (len(self._clock_restarts) == _CLOCKS_INTERLEAVED and not self._said_two_clocks
                 and capture_s - self._clock_restarts[0] < 2.0):
