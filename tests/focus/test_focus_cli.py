@@ -216,6 +216,18 @@ def test_focus_live_logs_its_readings_on_the_time_of_day_for_post_to_replay(tmp_
     assert rows[0]["timecode"] == timecode and float(rows[0]["t_s"]) == pytest.approx(t, abs=0.04)
     assert len(rows) == pytest.approx((readings[-1].t_s - t) * 25, abs=2)
     assert all(float(r["focus_distance_m"]) == pytest.approx(2.5, abs=0.01) for r in rows)
+    # a second take with the same --log keeps the first one's (it was replaced without a word)
+    with _lidar_and_freed_receiver(300) as (args, _):
+        res = CliRunner().invoke(cli, [*args, "--duration", "0.5", "--log", str(log)])
+    assert res.exit_code == 0 and "holds an earlier take's readings: this run logs to" in res.output
+    assert read_sensor_log(log) == readings and read_sensor_log(log.with_name("lidar-2.csv"))
+    # seconds given for a time-of-day log (or a clip past midnight): a track of millions of frames
+    # without focus, exit 0
+    res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), "--fps", "25", "--start", "10",
+                                   "--focal-length", "85", "--f-number", "2", "--sensor", "ff",
+                                   "-o", str(tmp_path / "far.csv")])
+    assert res.exit_code != 0 and "h before the log's first reading" in res.output, res.output
+    assert not (tmp_path / "far.csv").exists()
 
 
 @pytest.mark.parametrize(("start", "said"), [("00:61:00:00", "not a timecode"),

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from guangying.base.errors import InputFormatError, SettingsError
 from guangying.cli.main import cli
 from guangying.focus.controller import ControllerConfig
 from guangying.focus.replay import ReplaySettings
+from guangying.focus.track_io import read_sensor_log
 from guangying.pipeline.lens_defocus import LensDefocus, LensSettings, read_focus_track
 
 LENS = ["--fps", "25", "--focal-length", "135", "--f-number", "2", "--sensor", "s35"]
@@ -316,6 +318,33 @@ def test_a_full_disk_stops_focus_lives_log_not_its_focus(tmp_path, pty_lidar):
         rx.close()
     assert proc.returncode == 0, proc.stderr
     assert "readings are no longer logged" in proc.stderr and "focus goes on" in proc.stderr, proc.stderr
-    assert f"the readings were not logged to {log}" in proc.stderr and "Traceback" not in proc.stderr
+    assert "the log stopped early" in proc.stderr and "Traceback" not in proc.stderr
     assert packets > 200  # FreeD at 50 Hz for the whole 5 s, the log lost after about 2 s
-    assert list(tmp_path.iterdir()) == []
+    # what reached the disk is kept, whole rows only (it was all thrown away)
+    kept = re.search(r"it holds the first (\d+) readings", proc.stderr)
+    assert kept and [p.name for p in tmp_path.iterdir()] == ["lidar.csv"], proc.stderr
+    assert len(read_sensor_log(log)) == int(kept.group(1)) > 50 and log.stat().st_size <= 3000
+
+
+def test_focus_lives_log_is_kept_when_the_run_is_stopped_by_a_signal(tmp_path, pty_lidar):
+    # SIGTERM or SIGHUP (a closed terminal or ssh session, `timeout`, systemd) removed the whole log
+    sensor = pty_lidar(250)
+    log = tmp_path / "lidar.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "guangying.cli.main", "focus-live", "--port", sensor.name, "--freed",
+         "127.0.0.1:9", "--focal-length", "85", "--f-number", "2", "--sensor", "ff", "--log", str(log)],
+        env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the banner: the filter is ready, readings flow
+            if line.startswith("focus-live:"):
+                break
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143
+    assert [p.name for p in tmp_path.iterdir()] == ["lidar.csv"]
+    assert len(read_sensor_log(log)) > 50

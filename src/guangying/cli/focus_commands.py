@@ -250,6 +250,13 @@ def focus_live_command(
     from guangying.focus.live import run_lidar_live
 
     check_outputs([calibration_path], [log_path])
+    if log_path is not None:
+        from guangying.live.take_names import unused_path
+
+        # an earlier take's log was replaced without a word: kept, as live keeps an earlier recording
+        if (free := unused_path(log_path)) != log_path:
+            click.echo(f"{log_path} holds an earlier take's readings: this run logs to {free}")
+            log_path = free
 
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,
                              sensor_latency_s, sensor_offset_m, steady_walk)
@@ -272,7 +279,7 @@ def focus_live_command(
     if log_path is not None and stats.log_lost is None:
         click.echo(f"readings logged to {log_path} (t_s on the time of day)")
     elif log_path is not None:
-        click.echo(f"the readings were not logged to {log_path}: {stats.log_lost}", err=True)
+        click.echo(f"the log stopped early: {stats.log_lost}", err=True)
     if stats.readings and not stats.used:  # a script took the run for a good one: exit 0, focus never moved
         raise click.ClickException("no reading of the LiDAR was used, so focus never followed it (the "
                                    "warnings above say why); check where it points and --lidar-range")

@@ -181,18 +181,25 @@ class _LoggedSource:
         reading = self._source.read(wait_s)
         if reading is not None and self._stats.log_lost is None:
             try:
-                self._log.write(reading)  # on failure it removed its partial file
+                self._log.write(reading)  # on failure it kept what reached the disk
             except MediaError as exc:
-                self._stats.log_lost = str(exc)
-                warnings.warn(f"the LiDAR's readings are no longer logged ({exc}); focus goes on",
-                              stacklevel=2)
+                self._lost(exc)
         return reading
 
+    def _lost(self, exc: MediaError) -> None:
+        self._stats.log_lost = str(exc)
+        warnings.warn(f"the LiDAR's readings are no longer logged: {exc}; focus goes on", stacklevel=3)
+
     def finish(self, exc_type: type[BaseException] | None, *_: object) -> bool:
-        """Close the log at the run's end (or drop it, after an error); an ExitStack's exit callback."""
+        """Close the log at the run's end, by Ctrl-C or another stop signal too (SIGTERM, SIGHUP: a
+        closed terminal or ssh session dropped the day's record); drop it after an error. An
+        ExitStack's exit callback: a log that cannot be finished is said, and the run ends as it would."""
         if self._stats.log_lost is None:
-            if exc_type is None:
-                self._log.close()
+            if exc_type is None or issubclass(exc_type, KeyboardInterrupt | SystemExit):
+                try:
+                    self._log.close()
+                except MediaError as exc:
+                    self._lost(exc)
             else:
                 self._log.abort()
         return False

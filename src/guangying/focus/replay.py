@@ -70,6 +70,10 @@ class ReplaySettings:
         parse_given_timecode(self.start_timecode, standard_rate(self.fps))
 
 
+# a --start further than this before a log's first reading is no clip of that log (see iter_replay)
+START_BEFORE_LOG_MAX_S = 3600.0
+
+
 def iter_replay(
     blocks: Iterable[ReadingBlock],
     settings: ReplaySettings,
@@ -125,6 +129,14 @@ def iter_replay(
             elif not gridded and cur.t_s[0] < t_start:  # the log's first reading: once, however cut
                 preroll = math.floor((t_start - float(cur.t_s[0])) * fps)
                 t_start -= preroll / fps
+            elif not gridded and cur.t_s[0] - t_start > START_BEFORE_LOG_MAX_S:
+                # seconds given for a time-of-day log, or a clip after midnight: a 1.85-million-frame
+                # track (111 MB) without focus for the clip, exit 0
+                raise SettingsError(
+                    f"--start {t_start:g} s lies {(cur.t_s[0] - t_start) / 3600:.1f} h before the log's "
+                    f"first reading ({float(cur.t_s[0]):g} s on its clock): the track would have no focus "
+                    "for the clip. A log written by focus-live --log counts the time of day: give the "
+                    "clip's first timecode (--start 14:03:22:10), past midnight as 24:00:05:00 onwards")
             gridded = True
         if t_start is None:
             if final:

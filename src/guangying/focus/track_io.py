@@ -5,6 +5,7 @@ appear whole or not at all)."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import functools
 import io
@@ -495,7 +496,9 @@ def write_sensor_log(path: str | Path, readings: Iterable[LoggedReading]) -> Pat
 
 class SensorLogWriter(_StreamedFile):
     """Stream readings to a sensor-log CSV as they come (a live take's), ``t_s`` moved onto another
-    clock by ``clock_offset_s``; the file appears whole when closed (see :class:`_StreamedFile`)."""
+    clock by ``clock_offset_s``; the file appears when closed (see :class:`_StreamedFile`). A write
+    that fails (a full disk) keeps the whole rows that reached the disk, moved into place, and raises
+    :class:`MediaError` saying so: a day's record is not thrown away for its last readings."""
 
     def __init__(self, path: str | Path, clock_offset_s: float = 0.0) -> None:
         target = through_link(Path(path))
@@ -508,6 +511,38 @@ class SensorLogWriter(_StreamedFile):
         row = sensor_log_row(replace(reading, t_s=reading.t_s + self.clock_offset_s))
         self._write(",".join(_cell(str(row[c])) for c in SENSOR_LOG_COLUMNS) + "\n")
         self.rows += 1
+
+    def _write(self, text: str) -> None:
+        try:
+            self._fh.write(text)
+        except OSError as exc:
+            raise self._kept_after(exc) from exc
+
+    def close(self) -> Path:
+        try:
+            self._fh.flush()
+        except OSError as exc:
+            raise self._kept_after(exc) from exc
+        return self._finish()
+
+    def _kept_after(self, exc: OSError) -> MediaError:
+        """Keep the whole rows on disk (the last one may be cut off mid-row), in place; the error."""
+        with contextlib.suppress(OSError):
+            self._fh.close()
+        kept = 0
+        try:
+            with open(self._temp, "r+b") as fh:
+                data = fh.read()
+                whole = data.rfind(b"\n") + 1
+                fh.truncate(whole)
+                kept = data[:whole].count(b"\n") - 1  # less the header
+            if kept > 0:
+                os.replace(self._temp, self.path)
+        except OSError:
+            pass
+        remove_quietly(self._temp)
+        held = f"it holds the first {kept} readings" if kept > 0 else "nothing was kept"
+        return MediaError(f"cannot write {self.path}: {exc.strerror or exc}; {held}")
 
     def __enter__(self) -> SensorLogWriter:
         return self
