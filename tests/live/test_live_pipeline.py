@@ -47,6 +47,8 @@ def test_live_composite_matches_batch_composite(plate_clip, tmp_path):
             "despill_method": "average",
             "light_wrap_width_px": 4.0,
             "garbage_mask": "0,0;40,0;40,60;0,60",
+            # a core mask over clear screen: live dropped it without a word, post kept the screen
+            "core_mask": "284,4;316,4;316,30;284,30",
             "despill_mask": "60,0;320,0;320,192;60,192",
             "screen_colour": [0.2, 0.62, 0.3],
         },
@@ -75,8 +77,10 @@ def test_live_composite_matches_batch_composite(plate_clip, tmp_path):
     assert rows[0]["frame"] == 0 and all(r["settings_version"] == 1 for r in rows), rows[:3]
     diffs = [np.abs(live - batch_frames[row["frame"]]) for row, live in zip(rows, live_frames, strict=True)]
     assert max(float(d.max()) for d in diffs) < 2e-3  # FFV1 16-bit both ways: only rounding differs
-    # The look really was applied: the garbage polygon corner shows the flat background.
+    # The look really was applied: the garbage polygon corner shows the flat background, the core
+    # polygon's corner not
     assert np.allclose(live_frames[5][5:50, 5:30], np.array([0x30, 0x50, 0x70]) / 255, atol=2e-3)
+    assert not np.allclose(live_frames[5][8:26, 288:312], np.array([0x30, 0x50, 0x70]) / 255, atol=0.05)
 
 
 def test_a_log_background_is_decoded_live_as_in_post(plate_clip, tmp_path):

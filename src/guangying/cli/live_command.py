@@ -40,6 +40,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
             help="Keyer: screen colour as sRGB R G B in 0–1 (or pick it on the page).",
         ),
         click.option("--garbage-mask", help="Keyer: outside matte, an image or 'x,y;x,y;…' (or draw it)."),
+        # a look's core_mask was dropped live without a word: post kept a green prop the take keyed out
+        click.option("--core-mask", help="Keyer: inside matte, an image (white = solid) or 'x,y;x,y;…'."),
         click.option("--despill-mask", help="Keyer: where the solid subject keeps its own colour (green "
                      "props, plants), an image (white = keep) or 'x,y;x,y;…'."),
         dataclass_options(KeyerSettings, skip=KEYER_FILE_FIELDS),

@@ -44,7 +44,7 @@ from guangying.pipeline.lens_defocus import LensSettings
 from guangying.pipeline.virtual_set import SetBackground, SetSettings
 
 # Look keys beyond the keyer's and compositor's own fields.
-_LOOK_KEYS = ("matte", "background", "garbage_mask", "despill_mask", "screen_colour", "preset",
+_LOOK_KEYS = ("matte", "background", "garbage_mask", "core_mask", "despill_mask", "screen_colour", "preset",
               "downsample_ratio")
 
 # What ``guangying live`` defaults to when a key is absent.
@@ -160,7 +160,8 @@ def _check_look(options: Mapping[str, Any]) -> None:
     """The look's values and the focus options, before the camera is waited for: a bad --screen-gain,
     crossed clip levels or --lidar without a lens were said only once the camera sent its first picture
     (and the take never started). Its masks, which need the picture's size, are checked then."""
-    look = {k: v for k, v in look_from_options(options).items() if k not in ("garbage_mask", "despill_mask")}
+    masks = ("garbage_mask", "core_mask", "despill_mask")
+    look = {k: v for k, v in look_from_options(options).items() if k not in masks}
     LiveSettings(look, 64, 64, take_lens_from_options(options), with_set=bool(options["set_path"]))
     _check_focus_options(options)
 
@@ -175,7 +176,8 @@ def _check_outputs(options: Mapping[str, Any]) -> None:
         check_output_folder(look)
         # "save settings" wrote its YAML over the plate the take played, or over the set's picture
         inputs = [options[key] for key in ("source", "background", "set_path", "camera_track", "lens_file",
-                                           "garbage_mask", "despill_mask", "clean_plate") if options.get(key)]
+                                           "garbage_mask", "core_mask", "despill_mask", "clean_plate")
+                  if options.get(key)]
         check_outputs(inputs, [*given.values(), look], run_inputs=False)
         if look.suffix.lower() not in (".yaml", ".yml", ".json"):
             raise SettingsError(f"--settings-out {look}: the look is written as .yaml, .yml or .json (a "

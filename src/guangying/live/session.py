@@ -48,8 +48,8 @@ SLIDERS: dict[str, tuple[float, float, float]] = {
     "light_wrap_intensity": (0.0, 1.0, 0.01),
 }
 # Settings a change of which needs a new matte engine (the rest only reach the compositor).
-_ENGINE_KEYS = (*KEYER_FIELDS, "matte", "garbage_mask", "despill_mask", "screen_colour", "preset",
-                "downsample_ratio")
+_ENGINE_KEYS = (*KEYER_FIELDS, "matte", "garbage_mask", "core_mask", "despill_mask", "screen_colour",
+                "preset", "downsample_ratio")
 
 
 def _choices(hint: Any) -> list[str] | None:

@@ -31,8 +31,8 @@ def _plain_fields(cls: type) -> dict[str, Any]:
 KEYER_FIELDS = _plain_fields(KeyerSettings)
 COMPOSITE_FIELDS = _plain_fields(CompositeSettings)
 # Values the live look holds beyond the two dataclasses' plain fields.
-_FILE_OR_VALUE = ("background", "garbage_mask", "despill_mask")  # a file's path, or a colour / polygon
-OTHER_KEYS = ("matte", "background", "garbage_mask", "despill_mask", "screen_colour", "preset",
+_FILE_OR_VALUE = ("background", "garbage_mask", "core_mask", "despill_mask")  # a path, a colour, a polygon
+OTHER_KEYS = ("matte", "background", "garbage_mask", "core_mask", "despill_mask", "screen_colour", "preset",
               "downsample_ratio")
 
 
@@ -140,7 +140,7 @@ class LiveSettings:
 
     def keyer_settings(self, values: dict[str, Any]) -> KeyerSettings:
         extra: dict[str, Any] = {}
-        for mask in ("garbage_mask", "despill_mask"):
+        for mask in ("garbage_mask", "core_mask", "despill_mask"):
             if values.get(mask):
                 extra[mask] = load_mask(values[mask], (self.height, self.width))
         if values.get("screen_colour") is not None:
