@@ -80,3 +80,18 @@ def test_a_drop_frame_timecode_given_at_a_rate_without_drop_frame_is_refused():
     assert parse_given_timecode("00:01:00;02", NTSC) == parse_timecode("00:01:00;02", NTSC)
     assert parse_given_timecode("00:00:59:20", Fraction(25)) == (59 * 25 + 20, False)
     assert parse_timecode("00:00:59;20", Fraction(25)) == (59 * 25 + 20, False)  # a file's: read as it is
+
+
+@pytest.mark.parametrize(("given", "rate", "next_label"), [
+    ("20:42:00;00", NTSC, "20:42:00;02"), ("00:01:00;01", NTSC, "00:01:00;02"),
+    ("20:42:00;03", Fraction(60000, 1001), "20:42:00;04"),
+])
+def test_a_drop_frame_label_that_does_not_exist_is_refused(given, rate, next_label):
+    # taken as the label before it: `focus --start 20:42:00;00` wrote row 0 as 20:41:59;28
+    from guangying.base.errors import InputFormatError
+    from guangying.base.timecode import parse_given_timecode
+
+    with pytest.raises(InputFormatError, match=f"is no drop-frame label.*the next label is {next_label}"):
+        parse_given_timecode(given, rate)
+    assert parse_given_timecode(next_label, rate)[1]
+    assert parse_given_timecode("20:40:00;00", rate)[1]  # every tenth minute keeps ;00

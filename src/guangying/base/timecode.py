@@ -75,6 +75,16 @@ def parse_given_timecode(timecode: str, fps: Fraction) -> tuple[int, bool]:
     if not drop and re.search(r"[;,]\d+$", timecode.strip()):
         raise InputFormatError(f"{timecode!r}: drop-frame (;) exists at 29.97 and 59.94 fps only, not at "
                                f"{float(fps):g}; write it with ':'")
+    if drop:
+        match = _TIMECODE.match(timecode.strip())
+        assert match is not None
+        minutes, seconds, frames = int(match.group(2)), int(match.group(3)), int(match.group(5))
+        skipped = _drop_per_minute(fps)
+        if seconds == 0 and frames < skipped and minutes % 10:
+            # taken as the label before it: row 0 said 20:41:59;28 for a given 20:42:00;00
+            raise InputFormatError(f"{timecode!r} is no drop-frame label: each minute but every tenth "
+                                   f"starts at ;{skipped:02d} (the next label is "
+                                   f"{timecode.strip()[:-2]}{skipped:02d})")
     return count, drop
 
 
