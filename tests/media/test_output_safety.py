@@ -835,9 +835,14 @@ def test_an_output_name_too_long_for_a_file_system_is_refused_before_rendering(t
 def test_an_output_name_with_a_line_break_is_refused_before_rendering(tmp_path):
     # a name pasted with its newline was written so, and printed with a space the file did not have
     _sequence(tmp_path / "s.%04d.png", 1, 3)
-    result = _invoke("key", tmp_path / "s.%04d.png", "--alpha", tmp_path / "matte\n.%04d.png", "--quiet")
-    assert result.exit_code != 0 and "holds a control character ('\\n')" in result.output, result.output
+    for name, said in (("matte\n", "'\\n'"), ("matte\u2028", "'\\u2028'"), ("matte\x85", "'\\x85'"),
+                       ("matte\u202e", "'\\u202e'")):  # line breaks to splitlines(); a reversed name
+        result = _invoke("key", tmp_path / "s.%04d.png", "--alpha", tmp_path / f"{name}.%04d.png", "--quiet")
+        assert result.exit_code != 0 and f"holds a control character ({said})" in result.output, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.0001.png", "s.0002.png", "s.0003.png"]
+    persian = tmp_path / "می\u200cخواهم.%04d.png"
+    result = _invoke("key", tmp_path / "s.%04d.png", "--alpha", persian, "--quiet")
+    assert result.exit_code == 0, result.output  # Persian's zero-width non-joiner is part of a word
 
 
 def test_an_output_named_by_a_symbolic_link_is_written_to_the_file_it_names(tmp_path):

@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import shutil
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -144,15 +145,22 @@ def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike 
 LONGEST_NAME_BYTES = 255  # one name in a path, on ext4, APFS and NTFS alike
 
 
+# control characters (C0, C1) and line and paragraph separators; and the bidirectional embeddings,
+# overrides and isolates (not the joiners some scripts' words need: Persian's ZWNJ)
+_BREAKS_IN_NAMES = ("Cc", "Zl", "Zp")
+_BIDI_OVERRIDES = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _check_name_length(path: PathLike) -> None:
     """Refuse an output whose file name (a sequence's frame's) a file system cannot hold: found once
     frames were rendered, and said with the name written out in full (``%0999999d``: 2 MB); or one
     holding a control character."""
-    if bad := [c for c in str(path) if ord(c) < 0x20 or ord(c) == 0x7F]:
+    if bad := [c for c in str(path) if unicodedata.category(c) in _BREAKS_IN_NAMES or c in _BIDI_OVERRIDES]:
         # a newline pasted into a name was written and printed as a space: the file then could not be
-        # found by the name the terminal showed, and scripts reading lists of outputs split there
+        # found by the name the terminal showed, and scripts reading lists of outputs split there (at
+        # U+2028 and NEL too); a right-to-left override showed the name reversed
         raise MediaError(f"output {str(path)!r} holds a control character ({bad[0]!r}): give a name without "
-                         "line breaks or tabs; nothing was written")
+                         "line breaks, tabs or invisible characters; nothing was written")
     pattern = parse_pattern(path)
     name = (pattern.path(0) if pattern is not None else Path(path)).name
     size = len(name.encode())
