@@ -463,3 +463,32 @@ def test_frames_let_go_while_the_engine_starts_are_not_shown_as_dropped(plate_cl
         assert stats["state"] == "starting" and stats["dropped"] == 0 and stats["frames_in"] == 0, stats
     finally:
         source.stop()
+
+
+def test_a_body_that_stalls_is_answered_408_and_the_take_goes_on(plate_clip, monkeypatch, capfd):
+    # a tablet on flaky Wi-Fi: 4 of 30 bytes, then nothing. No answer came, and the connection's next
+    # read printed a traceback into the operator's terminal (600 such: 12,800 lines)
+    from guangying.live import monitor
+
+    monkeypatch.setattr(monitor, "IDLE_TIMEOUT_S", 1.0)
+    source = LiveSource(str(plate_clip), loop=True)
+    settings = LiveSettings({"background": "black"}, source.width, source.height)
+    session = LiveSession(source, settings, SessionOutputs(), MonitorFeed(320))
+    server = MonitorServer(session.feed, session, "127.0.0.1", 0)
+    server.start()
+    thread = threading.Thread(target=session.run, daemon=True)
+    thread.start()
+    try:
+        _wait_frames(server.url, 3)
+        with socket.create_connection((server.host, server.port), timeout=10) as conn:
+            conn.sendall(b"POST /settings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b'Content-Length: 30\r\n\r\n{"sc')
+            answer = conn.makefile("rb").read().decode()  # closed after the answer
+        assert " 408 " in answer.partition("\r\n")[0] and "stopped coming" in answer, answer
+        time.sleep(1.5)
+        assert _get(server.url + "stats.json")["state"] == "live"
+    finally:
+        session.request_stop()
+        thread.join(timeout=20)
+        server.close()
+    assert "Traceback" not in capfd.readouterr().err

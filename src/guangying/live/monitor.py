@@ -7,6 +7,7 @@ and it needs nothing but the standard library to serve (delay measured in ``benc
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import html
 import json
@@ -230,7 +231,7 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A reload or a closed tab resets its connections, some before their request line; the
         # stdlib printed a traceback for each into the operator's terminal.
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        if isinstance(sys.exc_info()[1], OSError):  # (ConnectionError, TimeoutError, a timed-out socket)
             return
         super().handle_error(request, client_address)
 
@@ -410,8 +411,15 @@ def _handler(feed: MonitorFeed, control: MonitorControl, closing: threading.Even
                            HTTPStatus.BAD_REQUEST)
             except (GuangyingError, ValueError, TypeError, RecursionError) as exc:
                 self._json({"error": parse_problem(exc)}, HTTPStatus.BAD_REQUEST)
-            except (BrokenPipeError, ConnectionResetError, TimeoutError):
-                pass
+            except TimeoutError:
+                # a body that stalled (a tablet on flaky Wi-Fi): the connection was left open, unanswered,
+                # and its next read printed a traceback on the take's terminal
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self._json({"error": "the request's body stopped coming; nothing was applied"},
+                               HTTPStatus.REQUEST_TIMEOUT)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
             except Exception as exc:  # a bug: the page waited on a dropped connection and said nothing
                 traceback.print_exc()
                 self._json({"error": f"a bug in Guangying ({type(exc).__name__}: {str(exc)[:200]}); the "
