@@ -100,7 +100,7 @@ def test_mask_from_image_reads_and_checks_size(tmp_path):
     with pytest.warns(UserWarning, match="garbage.png is 30×20, the footage is 90×60: scaled"):
         big = mask_from_image(path, (60, 90))
     assert big[:, :28].min() == 1.0 and big[:, 32:].max() == 0.0
-    with pytest.raises(ValueError, match="cannot read mask image"):
+    with pytest.raises(ValueError, match="mask image .* not found"):
         mask_from_image(tmp_path / "missing.png", (20, 30))
     # drawn on an anamorphic plate shown unsqueezed (a frame exported from Resolve): squeezed, and said;
     # it was refused as "another framing"

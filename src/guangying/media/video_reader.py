@@ -328,8 +328,8 @@ def _hdr10_peak_cd_m2(av_frame: av.VideoFrame) -> float | None:
     None without them. PyAV hands the side data over as libavutil's raw structs:
     AVContentLightMetadata (two unsigned ints) and AVMasteringDisplayMetadata (ten AVRationals, then
     has_primaries and has_luminance)."""
-    container = av_frame.side_data
     try:  # PyAV 18.1 made the container a mapping of type to side data; before, it listed the side data
+        container = av_frame.side_data
         sides = list(container.values()) if hasattr(container, "values") else list(container)
     except ValueError:  # PyAV 18 lists nothing once a frame carries a type newer than its enum (31, EXIF)
         warnings.warn("cannot read this PQ video's HDR10 metadata (this PyAV version does not know all of "
