@@ -453,6 +453,7 @@ except gy.NothingStartedError as exc:
 @pytest.mark.parametrize(("given", "joined"), [
     ("127.0.0.1", "127.0.0.1:6379"), ("head.local", "head.local:6379"), ("ray://10.0.0.2", "ray://10.0.0.2:10001"),
     ("127.0.0.1:6380", "127.0.0.1:6380"), ("ray://10.0.0.2:10002", "ray://10.0.0.2:10002"), ("auto", "auto"),
+    ("[::1]", "[::1]:6379"), ("[::1]:16379", "[::1]:16379"), ("localhost ", "localhost:6379"),
 ])
 def test_a_head_named_without_its_port_is_joined_on_rays_default(given, joined):
     # the help names 6379 the default, yet a bare host was "Invalid address format" with a hint about
@@ -460,6 +461,18 @@ def test_a_head_named_without_its_port_is_joined_on_rays_default(given, joined):
     from guangying.batch.runner import _with_port
 
     assert _with_port(given) == joined
+
+
+@pytest.mark.parametrize("given", ["", "127.0.0.1:", "127.0.0.1:abc", "localhost:70000", "ray://",
+                                   "ray://127.0.0.1/cluster/a", "::1", "http://x:1"])
+def test_an_address_that_is_no_head_is_refused_by_name(given):
+    # mangled into "127.0.0.1::6379", "ray://…/a:10001" (a 31 s client timeout), or said with a hint about
+    # token authentication
+    from guangying.base.errors import NothingStartedError
+    from guangying.batch.runner import _with_port
+
+    with pytest.raises(NothingStartedError, match=r"give 'auto', the head's HOST:PORT"):
+        _with_port(given)
 
 
 def test_a_dead_workers_report_is_its_cause_not_rays_whole_dump():

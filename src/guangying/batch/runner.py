@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import re
 import resource
 import shutil
 import signal
@@ -293,15 +292,21 @@ RAY_CLIENT_PORT = 10001  # Ray Client's (ray://)
 
 def _with_port(address: str) -> str:
     """A head's address without its port given the default one, as the help says (a bare host was
-    "Invalid address format" and a hint about token authentication)."""
+    "Invalid address format" and a hint about token authentication); one that is no HOST[:PORT] is
+    refused by name (an empty one, a trailing colon, a port that is no number, a path)."""
+    address = address.strip()
     if address == "auto":
         return address
     scheme, sep, rest = address.rpartition("://")
-    host = rest.rstrip("/")
-    if host and not re.search(r":\d+$", host) and (not host.startswith("[") or host.endswith("]")):
-        port = RAY_CLIENT_PORT if sep else RAY_HEAD_PORT
-        return f"{scheme}{sep}{host}:{port}"
-    return address
+    host, colon, port = rest.rpartition(":") if not rest.endswith("]") else (rest, "", "")
+    if not colon:
+        host, port = rest, str(RAY_CLIENT_PORT if sep else RAY_HEAD_PORT)
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if (not bare or not port.isdigit() or not 0 < int(port) <= 65535 or "/" in rest
+            or (scheme and scheme != "ray") or (":" in bare and bare == host)):
+        raise NothingStartedError(f"--ray {address!r}: give 'auto', the head's HOST:PORT (6379 by default; "
+                                  "[::1]:6379 for IPv6) or ray://HOST:PORT (10001 by default)")
+    return f"{scheme}{sep}{host}:{port}"
 
 
 def _why_died(exc: BaseException) -> str:
@@ -326,8 +331,8 @@ def _check_head_answers(address: str) -> None:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         return  # Ray says what it makes of it
-    try:
-        socket.create_connection((host, int(port)), timeout=10.0).close()
+    try:  # an IPv6 host without its brackets (they were looked up as a name)
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10.0).close()
     except OSError as exc:
         raise NothingStartedError(
             f"cannot join the Ray cluster at {address}: nothing answers there ({exc}). Give the head "
