@@ -599,6 +599,8 @@ def test_two_senders_on_one_address_keep_the_take_its_length(plate_frames, tmp_p
         second.stop_now.set()
         live.kill()
     assert "two senders on one address?" in live.output, live.output
+    taken = re.search(r"out of (\d+) in.*?(?:(\d+) with artefacts|latency)", live.output)
+    assert taken and int(taken.group(2) or 0) <= int(taken.group(1)), live.output  # (301 of 203)
     rows = [json.loads(line) for line in (tmp_path / "take.jsonl").read_text().splitlines()]
     assert rows[-1]["take_time_s"] < 5.5, rows[-1]  # a 3 s lead kept the take 2 s ahead: 7 s long
     scale = (90000, 1500, 25, 1)  # frames in an hour, a minute, a second, a frame at 25 fps

@@ -627,6 +627,8 @@ class LiveSource:
                     self._sound_origin_s = sender_time_s - take_time_s
                     while self._sound_held:
                         self._hand_sound(self._sound_held.popleft())
+            if damage == "artefacts":  # counted as taken: let-go pictures counted too (301 of 203 in)
+                self.artefacts += 1
             frame = CapturedFrame(index, rgb, t, wall, timecode, take_time_s, damage, self.converted_from)
             if late:
                 self.queue.count_dropped(1)
@@ -1012,7 +1014,6 @@ class LiveSource:
         self._concealing = self._concealing and not av_frame.key_frame
         if not (self._concealing or av_frame.is_corrupt):
             return None
-        self.artefacts += 1
         if not self._said_artefacts:
             self._said_artefacts = True
             # a sender restarted mid-stream breaks the stream as a lost packet does: both are named
