@@ -279,6 +279,18 @@ def test_take_that_drops_frames_records_the_whole_plate_and_keeps_time(plate_cli
                 np.testing.assert_array_equal(frames[held][1], frames[slot][1])
 
 
+def test_the_takes_end_counts_its_late_pictures(plate_clip):
+    """A played clip's pictures decoded after their slot (a busy machine) go to the plate only, counted
+    as dropped: the take's end, to which its recordings hold their last frame, is theirs too (the
+    recording ended 11 frames short of the clip and its plate)."""
+    source = LiveSource(str(plate_clip), loop=False)
+    picture = np.zeros((source.height, source.width, 3), np.float32)
+    for index, late in ((0, False), (1, False), (2, True), (3, True)):
+        source._deliver(index, picture, "00:00:00:00", late=late)
+    assert source.last_take_time_s == pytest.approx(3 / float(source.fps))
+    assert source.dropped == 2
+
+
 @pytest.mark.parametrize(("dtype", "stored"), [(np.uint8, "bgr0"), (np.uint16, "gbrp16le"),
                                                ("8-bit clip", "bgr0"), ("10-bit clip", "gbrp16le")])
 def test_ffv1_plate_keeps_the_cameras_codes_at_its_bit_depth(tmp_path, dtype, stored):
