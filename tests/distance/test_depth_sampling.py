@@ -154,8 +154,15 @@ def test_a_box_whose_corners_are_swapped_is_refused(tmp_path):
     with pytest.raises(SettingsError, match=r"an OpenCV rect \(x, y, w, h\) is \(300, 220, 340, 260\)"):
         reading_from_depth(depth, 0.0, box=(300, 220, 40, 40))
     assert reading_from_depth(depth, 0.0, box=(300, 220, 340, 260)).distance_m == pytest.approx(2.0)
+    with pytest.raises(SettingsError, match=r"in pixels of the 480×360 depth map, not fractions of it: "
+                                            r"\(96, 72, 384, 288\)"):
+        reading_from_depth(depth, 0.0, box=(0.2, 0.2, 0.8, 0.8))  # a detector's box
+    with pytest.raises(SettingsError, match="finite numbers of pixels"):
+        reading_from_depth(depth, 0.0, box=(10, float("nan"), 50, 50))  # a raw ValueError
 
 
 def test_a_missing_depth_map_is_also_a_file_not_found_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="depth map not found"):
         load_depth_m(tmp_path / "nope.png")
+    with pytest.raises(DepthMapError, match="is a folder"):  # "not found", of a path that is there
+        load_depth_m(tmp_path)

@@ -66,6 +66,9 @@ def _say_unlikely_unit(path: Path, depth_m: np.ndarray, integer: bool, scale_giv
 def _load_depth_units(p: Path) -> np.ndarray:
     """The map's numbers as stored: integers (millimetres, unless told) or floats (metres)."""
     if not p.is_file():
+        if p.is_dir():
+            raise DepthMapError(f"depth map {p} is a folder: give a depth picture, or its frames as "
+                                "depth.%04d.png with --fps")
         raise MissingDepthMapError(f"depth map not found: {p}")
     ext = p.suffix.lower()
     if ext == ".npy":
@@ -138,13 +141,18 @@ def _region_mask(
     if box is None:
         out[:] = True
         return out
+    if not all(math.isfinite(float(v)) for v in box):  # a NaN corner was a raw "cannot convert float NaN"
+        raise SettingsError(f"box {box}: its corners must be finite numbers of pixels")
+    if all(0.0 <= float(v) <= 1.0 for v in box) and w > 2 and h > 2:
+        raise SettingsError(f"box {box} is in pixels of the {w}×{h} depth map, not fractions of it: "
+                            f"({box[0] * w:g}, {box[1] * h:g}, {box[2] * w:g}, {box[3] * h:g}) for those")
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     if x1 <= x0 or y1 <= y0:
         # swapped without a word, an OpenCV rect (x, y, w, h) was read 18 cm off on a real map
         rect = f"; an OpenCV rect (x, y, w, h) is ({x0}, {y0}, {x0 + x1}, {y0 + y1}) as a box"
         hint = rect if x1 > 0 and y1 > 0 else ""
-        raise SettingsError(f"box {box} is (x0, y0, x1, y1), its far corner right of and below the near one"
-                            f"{hint}")
+        raise SettingsError(f"box {box} is (x0, y0, x1, y1), its far corner right of and below the near one "
+                            f"by a pixel at least{hint}")
     x0, x1 = max(0, x0), min(w, x1)
     y0, y1 = max(0, y0), min(h, y1)
     if x1 <= x0 or y1 <= y0:
