@@ -3,6 +3,7 @@ MJPEG IP camera that sends damaged pictures, a stream that never starts, a monit
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -12,6 +13,7 @@ import threading
 import time
 import urllib.request
 import warnings
+from collections.abc import Iterator
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -522,6 +524,17 @@ def test_an_interlaced_sender_is_deinterlaced(tmp_path):
     assert shown < 0.25 * combed, (shown, combed)  # measured: 0.19 against 2.6
 
 
+@contextlib.contextmanager
+def _stopped_at_the_end(live: LiveProcess, *senders: UdpSender) -> Iterator[None]:
+    """Whatever happens in the block, the senders stop and the live process is killed at its end."""
+    try:
+        yield
+    finally:
+        for sender in senders:
+            sender.stop_now.set()
+        live.kill()
+
+
 @pytest.mark.parametrize("second_size", ["same", "larger"])
 def test_a_copied_plate_goes_on_across_a_restarted_sender(plate_frames, tmp_path, second_size):
     """The sender stops and starts again within the lost timeout (OBS's stream stopped and started):
@@ -538,7 +551,7 @@ def test_a_copied_plate_goes_on_across_a_restarted_sender(plate_frames, tmp_path
     larger = [cv2.resize(f, (w * 3 // 2, h * 3 // 2)) for f in plate_frames]
     again = plate_frames if second_size == "same" else larger
     first, second = UdpSender(plate_frames, port, seconds=60), UdpSender(again, port, seconds=2.0)
-    try:
+    with _stopped_at_the_end(live, first, second):
         first.start()
         live.wait_live()
         time.sleep(2.0)
@@ -547,10 +560,6 @@ def test_a_copied_plate_goes_on_across_a_restarted_sender(plate_frames, tmp_path
         time.sleep(1.0)  # a second without pictures, then the sender is back
         second.start()
         live.wait(timeout_s=60)
-    finally:
-        first.stop_now.set()
-        second.stop_now.set()
-        live.kill()
     with av.open(str(tmp_path / "plate.mkv")) as container:
         decoded = list(container.decode(video=0))
         header_size = (container.streams.video[0].width, container.streams.video[0].height)
@@ -589,15 +598,11 @@ def test_two_senders_on_one_address_keep_the_take_its_length(plate_frames, tmp_p
     )
     first = UdpSender(plate_frames, port, seconds=60)
     second = UdpSender(plate_frames[::-1], port, seconds=60, clock_s=ahead_s)
-    try:
+    with _stopped_at_the_end(live, first, second):
         first.start()
         live.wait_live()
         second.start()
         live.wait(timeout_s=60)
-    finally:
-        first.stop_now.set()
-        second.stop_now.set()
-        live.kill()
     assert "two senders on one address?" in live.output, live.output
     taken = re.search(r"out of (\d+) in.*?(?:(\d+) with artefacts|latency)", live.output)
     assert taken and int(taken.group(2) or 0) <= int(taken.group(1)), live.output  # (301 of 203)
