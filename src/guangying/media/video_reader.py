@@ -906,9 +906,9 @@ class VideoReader(Reader):
                  else "export it again with its range tagged")
         return (f"{self._path} does not say its range, so it is read as video (limited) range, as editors "
                 f"read it; but {below:.1%} of its first picture lies far below video black, as in a "
-                "full-range recording, whose shadows and highlights this reading clips. If the camera "
-                f"recorded full range, retag it: {retag}. (A test chart or bars with a sub-black patch go "
-                "below black on purpose: a limited-range clip of them is read right as it is)")
+                "full-range recording, whose shadows and highlights this reading clips (a test chart or "
+                "bars with a sub-black patch go below black on purpose: a limited-range clip of them is "
+                f"read right as it is). If the camera recorded full range, retag it: {retag}")
 
     def _warn_interlaced(self) -> None:
         # Keyed as stored, every moving edge came combed into the matte and the composite; a user had
