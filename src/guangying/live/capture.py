@@ -52,7 +52,7 @@ _SENDER_GAP_MAX_S = 10.0
 # ... or that puts a picture this much further ahead than its arrival allows (a stream's delay never runs
 # ahead; its first pictures' probe burst comes up to a second late): another clock. Two senders on one
 # address, 9 s apart, each leap taken as a gap, made a 16 s take a 299 s recording, its timecode 9–10 s off.
-_AHEAD_OF_ARRIVAL_S = 2.0
+AHEAD_OF_ARRIVAL_MAX_S = 2.0
 _CLOCKS_INTERLEAVED = 4  # restarts of the sender's clock within a second or two: two senders
 # A played file that falls this far behind its clock (a saturated machine) lets the clock's missed slots
 # go at once and plays on from its picture; shorter stalls are caught up by letting the late pictures go
@@ -691,7 +691,7 @@ class LiveSource:
         anchor_s, anchor_count, _ = self._timecode_anchor
         count = anchor_count + round((sender_time_s - anchor_s) * self.fps)
         ahead = count - time_of_day_count(wall_s, self.fps)
-        if not -_SENDER_GAP_MAX_S * self.fps <= ahead <= _AHEAD_OF_ARRIVAL_S * self.fps:
+        if not -_SENDER_GAP_MAX_S * self.fps <= ahead <= AHEAD_OF_ARRIVAL_MAX_S * self.fps:
             return None
         return count
 
@@ -705,18 +705,18 @@ class LiveSource:
         picture's time on this machine's clock: numbered on from the last picture, the composite closed
         up the outage while the copied plate kept it, and ran seconds ahead of it from there on."""
         following = self._last_index + 1
-        if self._said_two_clocks and self._take_t0 is not None:
+        # the slot of the picture's arrival in the take (None before the take's first picture)
+        arrived = None if self._take_t0 is None else (capture_s - self._take_t0) * float(self.fps)
+        if self._said_two_clocks and arrived is not None:
             # two senders' clocks: neither tells the take's time, their arrivals do (each picture in
             # the slot of its arrival, one a slot). By their clocks, a sender 3 s ahead kept the take
             # 2 s ahead of its time, a 5 s take 7 s long
-            slot = round((capture_s - self._take_t0) * float(self.fps))
-            return slot if slot >= following else None
+            return round(arrived) if round(arrived) >= following else None
         faster = self._sender_faster(sender_time_s)
         if self._picture_origin_s is not None:
             slot = round((sender_time_s - self._picture_origin_s) * self.fps)
-            arrived = None if self._take_t0 is None else (capture_s - self._take_t0) * float(self.fps)
             if following <= slot <= following + _SENDER_GAP_MAX_S * self.fps and (
-                    arrived is None or slot <= arrived + _AHEAD_OF_ARRIVAL_S * float(self.fps)):
+                    arrived is None or slot <= arrived + AHEAD_OF_ARRIVAL_MAX_S * float(self.fps)):
                 return slot
             if following - 2 <= slot < following:
                 if faster:
@@ -726,8 +726,8 @@ class LiveSource:
                 return following  # a jittery or variable-rate sender's two pictures in one slot
         if self._picture_origin_s is not None:
             self._say_two_clocks(capture_s)
-        if self._take_t0 is not None:
-            following = max(following, round((capture_s - self._take_t0) * float(self.fps)))
+        if arrived is not None:
+            following = max(following, round(arrived))
         self._picture_origin_s = sender_time_s - float(following / self.fps)  # anew after a restart
         return following
 

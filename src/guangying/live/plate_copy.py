@@ -18,7 +18,7 @@ import av.error
 from guangying.base.atomic import describe_os_error, partial_path, remove_quietly, through_link
 from guangying.base.errors import MediaError
 from guangying.base.events import say_again
-from guangying.live.capture import time_of_day_count, time_of_day_timecode
+from guangying.live.capture import AHEAD_OF_ARRIVAL_MAX_S, time_of_day_count, time_of_day_timecode
 from guangying.live.take_camera import PlateCamera
 from guangying.live.workers import DroppingWorker
 
@@ -164,13 +164,13 @@ class PacketPlate(DroppingWorker[tuple[av.Packet, float]]):
 
     def _clock_jumped(self, ts: int | None, time_base: Fraction | None, arrival_s: float) -> bool:
         """Whether a sender's timestamp went back, or ahead by more than ten seconds from the last, or by
-        two seconds more than their arrivals lie apart (another sender's clock: capture's
-        ``_AHEAD_OF_ARRIVAL_S``)."""
+        more than :data:`~guangying.live.capture.AHEAD_OF_ARRIVAL_MAX_S` past their arrivals' distance
+        (another sender's clock)."""
         if self.by_arrival or ts is None or time_base is None or self._out is None:
             return False
         step_s = float((ts + self._offset - self._last_ts) * time_base)
         since_s = 0.0 if self._last_arrival_s is None else arrival_s - self._last_arrival_s
-        return step_s <= 0 or step_s > 10 or step_s > since_s + 2.0
+        return step_s <= 0 or step_s > 10 or step_s > since_s + AHEAD_OF_ARRIVAL_MAX_S
 
     def _stopped(self, why: str) -> str:
         """The reason the copy ends, said now as well as when the take ends: said only then, the
