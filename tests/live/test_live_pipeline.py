@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from live_helpers import processed_frames
+from live_helpers import H, W, processed_frames
 
 from guangying.base.errors import SettingsError
 from guangying.base.mattes import MatteResult
@@ -506,3 +506,41 @@ def test_a_takes_sound_over_an_outage_is_silence_said_of_the_recording(tmp_path)
     with av.open(str(tmp_path / "take.mp4")) as take:
         samples = sum(frame.samples for frame in take.decode(audio=0))
     assert samples >= 2.9 * rate  # a second short when the outage was a jump in time
+
+
+def test_a_clean_plate_keys_live_as_in_post(plate_clip, tmp_path):
+    """`live` had no --clean-plate, and a look's `clean_plate:` was taken without a word: the take
+    keyed the uneven screen from its own pixels while post keyed it against the plate."""
+    from guangying.base.colour import linear_to_srgb
+    from guangying.evaluation.clips import GREEN_SCREEN_SRGB, screen_plate_linear
+
+    empty = linear_to_srgb(screen_plate_linear(W, H, GREEN_SCREEN_SRGB, seed=11))
+    plate = tmp_path / "empty.png"
+    bgr16 = cv2.cvtColor((np.clip(empty, 0, 1) * 65535 + 0.5).astype(np.uint16), cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(plate), bgr16)
+    look = tmp_path / "look.yaml"
+    look.write_text("background: '#305070'\nauto_plate: false\n")
+    live_out = tmp_path / "live.mkv"
+    take = ["live", str(plate_clip), "--no-monitor", "--queue-frames", "8", "--record", str(live_out)]
+    res = CliRunner().invoke(cli, ["--config", str(look), *take, "--clean-plate", str(plate)])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in (tmp_path / "live.frames.jsonl").read_text().splitlines()]
+    live_frames = processed_frames(live_out, rows)
+    renders = {}
+    for name, extra in (("post", ["--clean-plate", str(plate)]), ("without", [])):
+        out = tmp_path / f"{name}.mkv"
+        res = CliRunner().invoke(cli, ["--config", str(look), "composite", str(plate_clip), "-o", str(out),
+                                       "--quiet", *extra])
+        assert res.exit_code == 0, res.output
+        renders[name] = _frames(out)
+    live_vs = {name: max(float(np.abs(live - frames[row["frame"]]).max())
+                         for row, live in zip(rows, live_frames, strict=True))
+               for name, frames in renders.items()}
+    assert live_vs["post"] < 2e-3, live_vs
+    assert live_vs["without"] > 0.02, live_vs  # the plate changed the key: it was applied
+    # the saved look names the plate, for `composite --config`; a missing plate is said before the take
+    (tmp_path / "saved.yaml").write_text(LiveSettings({"clean_plate": str(plate)}, W, H).to_yaml())
+    saved = load_config(tmp_path / "saved.yaml")
+    assert saved["clean_plate"] == str(plate.resolve())
+    res = CliRunner().invoke(cli, [*take, "--clean-plate", str(tmp_path / "gone.png")])
+    assert res.exit_code != 0 and "gone.png" in res.output and "Traceback" not in res.output, res.output

@@ -44,6 +44,8 @@ def _live_options(func):  # type: ignore[no-untyped-def]
         click.option("--core-mask", help="Keyer: inside matte, an image (white = solid) or 'x,y;x,y;…'."),
         click.option("--despill-mask", help="Keyer: where the solid subject keeps its own colour (green "
                      "props, plants), an image (white = keep) or 'x,y;x,y;…'."),
+        click.option("--clean-plate", help="Keyer: a frame of the empty screen (same camera, lens and "
+                     "framing), for unevenly lit screens; read in the camera's --camera-log."),
         dataclass_options(KeyerSettings, skip=KEYER_FILE_FIELDS),
         dataclass_options(CompositeSettings),
         # source

@@ -335,6 +335,7 @@ class LiveSource:
         # whether its colour is stored at less resolution than its luma (None: unknown), as the keyer
         # is told by a render of the same clip
         self.chroma_subsampled: bool | None = None
+        self.footage_log = "none"  # the camera log its pictures are read in (a clean plate is read so too)
         if self.kind == "file":
             with open_reader(spec, fps=fps, camera_log=camera_log) as reader:
                 info = reader.info
@@ -343,6 +344,7 @@ class LiveSource:
             self.pixel_aspect = info.pixel_aspect
             self.first_timecode = info.timecode
             named = named_camera_log(info.camera_log)
+            self.footage_log = info.camera_log or "none"
             if named is not None or info.highlight_peak is not None:
                 self.converted_from = "HDR video" if named is None else named.title
             # A single picture is a camera pointed at a still scene: it stays on the monitor (for
@@ -352,6 +354,7 @@ class LiveSource:
             self._file_sound = av.open(spec, metadata_errors="ignore") if has_audio(spec) else None
         else:
             log = named_camera_log(camera_log)
+            self.footage_log = "none" if log is None else log.name
             if log is not None and log.linear:
                 raise MediaError(f"{log.name} names the primaries of a linear picture (EXR, float TIFF); "
                                  f"{spec} sends video, which holds code values")

@@ -34,6 +34,7 @@ from guangying.live.settings import COMPOSITE_FIELDS, KEYER_FIELDS, LiveSettings
 from guangying.live.streams import StreamOutput, VirtualCamera, check_stream_url
 from guangying.live.take_camera import CameraAt
 from guangying.live.take_names import describe_renumbered, unused_path, unused_take_paths
+from guangying.media import open_reader
 from guangying.media.image_writer import WRITTEN_EXTENSIONS
 from guangying.media.outputs import check_outputs, is_run_input
 from guangying.media.patterns import parse_pattern
@@ -44,8 +45,8 @@ from guangying.pipeline.lens_defocus import LensSettings
 from guangying.pipeline.virtual_set import SetBackground, SetSettings
 
 # Look keys beyond the keyer's and compositor's own fields.
-_LOOK_KEYS = ("matte", "background", "garbage_mask", "core_mask", "despill_mask", "screen_colour", "preset",
-              "downsample_ratio")
+_LOOK_KEYS = ("matte", "background", "garbage_mask", "core_mask", "despill_mask", "clean_plate",
+              "screen_colour", "preset", "downsample_ratio")
 
 # What ``guangying live`` defaults to when a key is absent.
 DEFAULTS: dict[str, Any] = {
@@ -160,9 +161,12 @@ def _check_look(options: Mapping[str, Any]) -> None:
     """The look's values and the focus options, before the camera is waited for: a bad --screen-gain,
     crossed clip levels or --lidar without a lens were said only once the camera sent its first picture
     (and the take never started). Its masks, which need the picture's size, are checked then."""
-    masks = ("garbage_mask", "core_mask", "despill_mask")
-    look = {k: v for k, v in look_from_options(options).items() if k not in masks}
+    sized = ("garbage_mask", "core_mask", "despill_mask", "clean_plate")
+    look = {k: v for k, v in look_from_options(options).items() if k not in sized}
     LiveSettings(look, 64, 64, take_lens_from_options(options), with_set=bool(options["set_path"]))
+    if options.get("clean_plate"):  # a missing or unreadable plate, said before the camera is waited for
+        with open_reader(options["clean_plate"]):
+            pass
     _check_focus_options(options)
 
 
@@ -360,7 +364,7 @@ def open_live(options: Mapping[str, Any],
         )
         closers.append(source.stop)
         settings = LiveSettings(look_from_options(o), source.width, source.height, take_lens_from_options(o),
-                                with_set=bool(o["set_path"]))
+                                with_set=bool(o["set_path"]), camera_log=source.footage_log)
         virtual_set = set_from_options(o, float(source.fps), float(source.pixel_aspect))
         if virtual_set is not None:
             closers.append(virtual_set.close)

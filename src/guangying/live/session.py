@@ -48,8 +48,8 @@ SLIDERS: dict[str, tuple[float, float, float]] = {
     "light_wrap_intensity": (0.0, 1.0, 0.01),
 }
 # Settings a change of which needs a new matte engine (the rest only reach the compositor).
-_ENGINE_KEYS = (*KEYER_FIELDS, "matte", "garbage_mask", "core_mask", "despill_mask", "screen_colour",
-                "preset", "downsample_ratio")
+_ENGINE_KEYS = (*KEYER_FIELDS, "matte", "garbage_mask", "core_mask", "despill_mask", "clean_plate",
+                "screen_colour", "preset", "downsample_ratio")
 
 
 def _choices(hint: Any) -> list[str] | None:
@@ -191,14 +191,16 @@ class LiveSession:
         the picture for 40 s."""
         assert self._compositor is not None
         engines = [self._compositor]
+        clean_plate = None
         if self._values.get("matte", "chroma") in KEYER_MATTES:
             keyer = with_every_pass(self.settings.keyer_settings(self._values))
+            clean_plate = keyer.clean_plate
             # the keyer alone: a hybrid's neural half is warm already, and loading it twice is slow
             matter = self._matter_factory({**self._values, "matte": "chroma"}, keyer)
             engines.append(FrameCompositor(matter, None, None))
             compile_shaded_side()
         for engine in engines:
-            for frame in warm_up_frames(self.source.height, self.source.width):
+            for frame in warm_up_frames(self.source.height, self.source.width, clean_plate):
                 engine.process(frame, *self._plate(-1, frame))
                 engine.reset()
                 self._check_start()

@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from guangying.base.errors import SettingsError
-from guangying.keyer import KeyerSettings, load_mask
+from guangying.keyer import KeyerSettings, load_clean_plate, load_mask
 from guangying.pipeline.frame import CompositeSettings
 from guangying.pipeline.job_options import KEYER_FILE_FIELDS
 from guangying.pipeline.matters import MATTE_MODES
@@ -31,9 +31,10 @@ def _plain_fields(cls: type) -> dict[str, Any]:
 KEYER_FIELDS = _plain_fields(KeyerSettings)
 COMPOSITE_FIELDS = _plain_fields(CompositeSettings)
 # Values the live look holds beyond the two dataclasses' plain fields.
-_FILE_OR_VALUE = ("background", "garbage_mask", "core_mask", "despill_mask")  # a path, a colour, a polygon
-OTHER_KEYS = ("matte", "background", "garbage_mask", "core_mask", "despill_mask", "screen_colour", "preset",
-              "downsample_ratio")
+# a path, a colour, a polygon
+_FILE_OR_VALUE = ("background", "garbage_mask", "core_mask", "despill_mask", "clean_plate")
+OTHER_KEYS = ("matte", "background", "garbage_mask", "core_mask", "despill_mask", "clean_plate",
+              "screen_colour", "preset", "downsample_ratio")
 
 
 def _absolute_if_file(value: Any) -> Any:
@@ -81,8 +82,12 @@ class LiveSettings:
     """
 
     def __init__(self, values: dict[str, Any], width: int, height: int,
-                 take_lens: dict[str, Any] | None = None, with_set: bool = False) -> None:
+                 take_lens: dict[str, Any] | None = None, with_set: bool = False,
+                 camera_log: str = "none") -> None:
         self.width, self.height = width, height
+        # the camera's log encoding, in which a clean plate (a frame of the same camera) is read
+        self.camera_log = camera_log
+        self._clean_plate: tuple[str, np.ndarray] | None = None  # read once, not on every change
         # shown over a tracked set: the saved look has no background (with one, `composite --set`
         # refused it: "give either --background or --set")
         self.with_set = with_set
@@ -143,6 +148,11 @@ class LiveSettings:
         for mask in ("garbage_mask", "core_mask", "despill_mask"):
             if values.get(mask):
                 extra[mask] = load_mask(values[mask], (self.height, self.width))
+        if values.get("clean_plate"):
+            spec = str(values["clean_plate"])
+            if self._clean_plate is None or self._clean_plate[0] != spec:
+                self._clean_plate = spec, load_clean_plate(spec, (self.height, self.width), self.camera_log)
+            extra["clean_plate"] = self._clean_plate[1]
         if values.get("screen_colour") is not None:
             extra["screen_colour"] = tuple(values["screen_colour"])
         plain = {k: v for k, v in values.items() if k in KEYER_FIELDS and v is not None}

@@ -18,17 +18,21 @@ from guangying.keyer.lit_surface import compile_shaded_side
 from guangying.pipeline.frame import FrameCompositor
 
 
-def warm_up_frames(height: int, width: int) -> list[np.ndarray]:
+def warm_up_frames(height: int, width: int, screen_srgb: np.ndarray | None = None) -> list[np.ndarray]:
     """Made-up green-screen frames, sRGB float32 (H, W, 3), that take the keyer down every pass a real
     plate does; each is keyed as a clip's first frame. A flat screen with a hard-edged subject left the
     soft-edge passes (edge-band patches, luma refine, colour fit, strand colour) and the lit-surface
     tests to the first real frames: on a cold numba cache the first frame waited a minute after the
     warm-up's half minute. So: a lit screen with grain, a subject with a soft edge and strands of
     another colour over the screen; then the same subject in a dark coat with a fold the screen's
-    bounce lights (which takes the keyer down other passes than the light coat)."""
+    bounce lights (which takes the keyer down other passes than the light coat). ``screen_srgb``
+    (H, W, 3): the take's clean plate, as the frames' screen (against a made-up one the keyer said the
+    plate was a third darker than the take's screen, and kept quiet when the take's exposure changed)."""
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     screen = np.array([0.15, 0.6, 0.25], np.float32) * (0.9 + 0.2 * y / max(height, 1))[..., None]
+    if screen_srgb is not None:
+        screen = np.asarray(screen_srgb, np.float32)
     grain = rng.normal(0.0, 0.01, (height, width, 3)).astype(np.float32)
     # the subject: an ellipse whose edge fades over a few pixels (focus blur, motion)
     r = np.hypot((x - width / 2) / (0.2 * width + 1), (y - height / 2) / (0.3 * height + 1))
