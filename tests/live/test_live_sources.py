@@ -976,7 +976,12 @@ def _stopped_take(plate_clip, tmp_path, stop) -> tuple[int, str, list[dict]]:  #
     assert (tmp_path / "take.frames.jsonl").is_file(), live.output
     rows = [json.loads(line) for line in (tmp_path / "take.frames.jsonl").read_text().splitlines()]
     with open_reader(tmp_path / "take.mp4") as reader:
-        assert len(rows) > 0 and sum(1 for _ in reader) == take_slots(rows)[-1] + 1, live.output
+        recorded = sum(1 for _ in reader)
+    # every processed frame, and the pictures that came after the last one held to the take's end (a
+    # busy machine drops the last few)
+    taken = re.search(r"out of (\d+) in", live.output)
+    assert taken and len(rows) > 0, live.output
+    assert take_slots(rows)[-1] + 1 <= recorded <= int(taken.group(1)), live.output
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
     return code, live.output, rows
 
