@@ -1,6 +1,7 @@
 """Bad input to `focus` / `distance` gets a clear message, never a traceback or a hang (issue 8)."""
 
 import contextlib
+import datetime
 import math
 import os
 import re
@@ -348,3 +349,35 @@ def test_focus_lives_log_is_kept_when_the_run_is_stopped_by_a_signal(tmp_path, p
     assert proc.returncode == 143
     assert [p.name for p in tmp_path.iterdir()] == ["lidar.csv"]
     assert len(read_sensor_log(log)) > 50
+
+
+def test_a_killed_focus_live_keeps_its_log_to_half_a_second_and_the_next_run_recovers_it(tmp_path, pty_lidar):
+    # kill -9 (the OOM killer) or a dead battery: the log stayed a hidden partial file, its last 8 KB (here
+    # the whole 1.5 s) never written, and the next run said nothing of it
+    sensor = pty_lidar(250)
+    log = tmp_path / "lidar.csv"
+    command = [sys.executable, "-m", "guangying.cli.main", "focus-live", "--port", sensor.name, "--freed",
+               "127.0.0.1:9", "--focal-length", "85", "--f-number", "2", "--sensor", "ff", "--log", str(log)]
+    env = {**os.environ, "PYTHONPATH": SRC}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("focus-live:"):
+                break
+        time.sleep(1.5)
+        proc.kill()
+        now = datetime.datetime.now()
+        killed_at_s = now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert not log.exists()
+    res = subprocess.run([*command, "--duration", "0.5"], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr
+    cut = tmp_path / "lidar-cut.csv"
+    assert f"readings are kept as {cut}" in res.stderr, res.stderr
+    readings = read_sensor_log(cut)
+    assert len(readings) > 50 and killed_at_s - readings[-1].t_s < 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lidar-cut.csv", "lidar.csv"]

@@ -251,8 +251,15 @@ def focus_live_command(
 
     check_outputs([calibration_path], [log_path])
     if log_path is not None:
+        from guangying.focus.track_io import keep_whole_rows, orphaned_logs
         from guangying.live.take_names import unused_path
 
+        for orphan in orphaned_logs(log_path):
+            cut = unused_path(orphan.with_name(f"{log_path.stem}-cut{log_path.suffix}"))
+            if kept := keep_whole_rows(orphan, cut):
+                click.echo(f"warning: an earlier run logging to {log_path} was cut off (killed, or the power "
+                           f"went) before its log was finished: its {kept} readings are kept as {cut}",
+                           err=True)
         # an earlier take's log was replaced without a word: kept, as live keeps an earlier recording
         if (free := unused_path(log_path)) != log_path:
             click.echo(f"{log_path} holds an earlier take's readings: this run logs to {free}")

@@ -8,10 +8,12 @@ import codecs
 import contextlib
 import csv
 import functools
+import glob
 import io
 import json
 import math
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -25,6 +27,7 @@ from guangying.base.atomic import (
     describe_os_error,
     partial_path,
     remove_quietly,
+    side_name,
     through_link,
     write_text as atomic_write_text,
 )
@@ -494,23 +497,74 @@ def write_sensor_log(path: str | Path, readings: Iterable[LoggedReading]) -> Pat
     return atomic_write_text(p, sensor_log_text(readings, as_json=p.suffix.lower() == ".json"))
 
 
+def orphaned_logs(path: str | Path) -> list[Path]:
+    """The partial files of earlier runs logging to ``path`` (:class:`SensorLogWriter`) whose process is
+    gone: killed outright or cut by a power loss, they never became the log; each holds its readings."""
+    target = through_link(Path(path))
+    found = []
+    for partial in target.parent.glob(f".{glob.escape(side_name(target.stem))}.partial-*{target.suffix}"):
+        pid = partial.name.rsplit(".partial-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            found.append(partial)
+    return sorted(found, key=lambda p: p.stat().st_mtime)
+
+
+def keep_whole_rows(partial: Path, target: Path) -> int:
+    """Move a partial sensor log to ``target`` with its whole rows (a last row cut off mid-write dropped);
+    one without a reading is removed. Returns the readings kept."""
+    kept = 0
+    try:
+        with open(partial, "r+b") as fh:
+            data = fh.read()
+            whole = data.rfind(b"\n") + 1
+            fh.truncate(whole)
+            kept = data[:whole].count(b"\n") - 1  # less the header
+        if kept > 0:
+            os.replace(partial, target)
+    except OSError:
+        pass
+    remove_quietly(partial)
+    return max(kept, 0)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: running
+        return True
+    return True
+
+
 class SensorLogWriter(_StreamedFile):
     """Stream readings to a sensor-log CSV as they come (a live take's), ``t_s`` moved onto another
     clock by ``clock_offset_s``; the file appears when closed (see :class:`_StreamedFile`). A write
     that fails (a full disk) keeps the whole rows that reached the disk, moved into place, and raises
     :class:`MediaError` saying so: a day's record is not thrown away for its last readings."""
 
+    FLUSH_EVERY_S = 0.5
+
     def __init__(self, path: str | Path, clock_offset_s: float = 0.0) -> None:
         target = through_link(Path(path))
         check_written_as(target, (".csv",), "a sensor log written as it is read")
         self.clock_offset_s = clock_offset_s
         self.rows = 0
+        self._flushed_at = time.monotonic()
         super().__init__(target, ",".join(SENSOR_LOG_COLUMNS) + "\n")
 
     def write(self, reading: DistanceReading) -> None:
         row = sensor_log_row(replace(reading, t_s=reading.t_s + self.clock_offset_s))
         self._write(",".join(_cell(str(row[c])) for c in SENSOR_LOG_COLUMNS) + "\n")
         self.rows += 1
+        # on the disk within FLUSH_EVERY_S: a run killed outright (kill -9, the battery) lost the 8 KB its
+        # buffer held, ~3 s of readings; its partial file is recovered by the next run (orphaned_logs)
+        if (now := time.monotonic()) - self._flushed_at >= self.FLUSH_EVERY_S:
+            self._flushed_at = now
+            try:
+                self._fh.flush()
+            except OSError as exc:
+                raise self._kept_after(exc) from exc
 
     def _write(self, text: str) -> None:
         try:
@@ -529,18 +583,7 @@ class SensorLogWriter(_StreamedFile):
         """Keep the whole rows on disk (the last one may be cut off mid-row), in place; the error."""
         with contextlib.suppress(OSError):
             self._fh.close()
-        kept = 0
-        try:
-            with open(self._temp, "r+b") as fh:
-                data = fh.read()
-                whole = data.rfind(b"\n") + 1
-                fh.truncate(whole)
-                kept = data[:whole].count(b"\n") - 1  # less the header
-            if kept > 0:
-                os.replace(self._temp, self.path)
-        except OSError:
-            pass
-        remove_quietly(self._temp)
+        kept = keep_whole_rows(self._temp, self.path)
         held = f"it holds the first {kept} readings" if kept > 0 else "nothing was kept"
         return MediaError(f"cannot write {self.path}: {exc.strerror or exc}; {held}")
 
