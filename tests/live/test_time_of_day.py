@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from guangying.base.timecode import parse_timecode
+from guangying.base.timecode import parse_timecode, timecode_clock_s
 from guangying.live.capture import time_of_day_count, time_of_day_timecode
 
 MORNING = datetime(2026, 12, 7, 8, 28, 42, 500_000).astimezone()  # local time, as the set's clock
@@ -42,3 +42,16 @@ def test_time_of_day_counts_on_over_midnight(fps):
     after = time_of_day_count((midnight + timedelta(seconds=0.5)).timestamp(), fps)
     assert 0 < after - before <= float(fps) * 1.01 + 2200  # on, not back (23.976 skips what it lags)
     assert time_of_day_timecode(after, fps).startswith("00:00:00")
+
+
+@pytest.mark.parametrize("fps", [Fraction(25), Fraction(24), Fraction(50), Fraction(30000, 1001),
+                                 Fraction(60000, 1001), Fraction(24000, 1001)])
+@pytest.mark.parametrize("hour", [0, 8, 22])
+def test_focus_start_reads_a_time_of_day_label_as_live_stamped_it(fps, hour):
+    # `focus --start 22:40:05:21` (a take's first label at 23.976) was read as clock time, 82 s away from
+    # the moment `live` had stamped with it; at 29.97 up to 95 ms (the frames a drop-frame label skips)
+    moment = datetime(2026, 12, 7, hour, 41, 27, 500_000).astimezone()
+    since_midnight_s = hour * 3600 + 41 * 60 + 27.5
+    label = time_of_day_timecode(time_of_day_count(moment.timestamp(), fps), fps)
+    frame_starts_s = timecode_clock_s(label, fps)
+    assert 0 <= since_midnight_s - frame_starts_s < 1 / fps, (label, frame_starts_s)

@@ -89,14 +89,13 @@ def parse_given_timecode(timecode: str, fps: Fraction) -> tuple[int, bool]:
 
 
 def timecode_clock_s(timecode: str, fps: Fraction) -> float:
-    """The time of day a time-of-day timecode names, in seconds since midnight: its hours, minutes and
-    seconds, and its frames as parts of a second at the nominal rate (a drop-frame label is kept near the
-    clock by its dropped labels; counted frames at 23.976 run 0.1 % behind it)."""
-    parse_given_timecode(timecode, fps)  # the checks: a label at this rate
-    match = _TIMECODE.match(timecode.strip())
-    assert match is not None
-    hours, minutes, seconds, _, frames = match.groups()
-    return int(hours) * 3600 + int(minutes) * 60 + int(seconds) + int(frames) / _nominal_rate(fps)
+    """The time of day a time-of-day timecode names, in seconds since midnight: its label as a count of
+    frames since midnight at ``fps``, as a timecode generator counts them and ``guangying live`` stamps
+    its frames (drop-frame labels at 29.97 stay within a few frames of the clock; labels at 23.976 fall
+    3.6 s an hour behind it). Read as hours, minutes, seconds and a part of a second, a 23.976 label of
+    22:40 named a moment 82 s away from the frame ``live`` had stamped with it."""
+    count, _ = parse_given_timecode(timecode, fps)
+    return float(count / Fraction(fps))
 
 
 def format_timecode(count: int, fps: Fraction, drop_frame: bool = False) -> str:
