@@ -771,3 +771,29 @@ def test_a_start_after_the_log_writes_nothing_and_says_so(tmp_path, log_path):
                                       "-o", str(out)])
     assert result.exit_code != 0 and "--start 50 s lies after the last reading" in result.output
     assert not out.exists()
+
+
+def test_a_time_of_day_log_read_off_its_clip_is_said(tmp_path):
+    # --start-timecode alone only labels row 0, the log's first reading: a track labelled a second off its
+    # frames passed composite's timecode check without a word; a --start before the log left its first
+    # rows without focus, exit 0, unsaid
+    log = tmp_path / "lidar.csv"
+    t = 81687.589 + np.arange(0, 3.0, 0.01)  # 22:41:27.589, as focus-live --log writes the time of day
+    _write_log(log, t, 3.0 + 0.5 * (t - t[0]), np.full(t.size, 800))
+    lens = ["--focal-length", "135", "--f-number", "2", "--sensor", "s35", "--fps", "25"]
+    cases = {
+        "label": (["--start-timecode", "22:41:28:15"], "give that as --start 22:41:28:15"),
+        "early": (["--start", "22:40:05:00"], "the track's first 2065 rows have no focus"),
+        "right": (["--start", "22:41:28:15"], None),
+        "sensor clock": (["--start-timecode", "22:41:28:15"], None),
+    }
+    for name, (given, said) in cases.items():
+        if name == "sensor clock":  # a log on its sensor's own clock: its labels are the user's
+            _write_log(log, t - t[0] + 12.0, 3.0 + 0.5 * (t - t[0]), np.full(t.size, 800))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), *lens, *given,
+                                           "-o", str(tmp_path / f"{name}.csv")])
+        assert res.exit_code == 0, res.output
+        told = [str(w.message) for w in caught]
+        assert (told == [] if said is None else any(said in w for w in told)), (name, told)

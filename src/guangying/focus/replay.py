@@ -22,13 +22,20 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from guangying.base.checks import Range, check_fields, check_instance
 from guangying.base.errors import SettingsError
-from guangying.base.timecode import format_timecode, parse_given_timecode, parse_timecode, standard_rate
+from guangying.base.timecode import (
+    format_timecode,
+    parse_given_timecode,
+    parse_timecode,
+    standard_rate,
+    timecode_clock_s,
+)
 from guangying.distance.marks import TRACK, MarkPlan
 from guangying.distance.reading import DistanceReading
 from guangying.focus import kernel, kernel_state
@@ -51,6 +58,9 @@ _REPLAY_RANGES = {
 }
 
 
+UNLABELLED = "00:00:00:00"  # ReplaySettings' first timecode when none is given
+
+
 @dataclass(frozen=True, slots=True)
 class ReplaySettings:
     """``fps``: camera frame rate (0 < fps ≤ 1000); ``start_s``: lens time of frame 0 (default: the
@@ -61,7 +71,7 @@ class ReplaySettings:
     fps: float
     start_s: float | None = None
     duration_s: float | None = None
-    start_timecode: str = "00:00:00:00"
+    start_timecode: str = UNLABELLED
 
     def __post_init__(self) -> None:
         if isinstance(self.fps, numbers.Real):  # a clip's Fraction (reader.info.fps), numpy numbers
@@ -72,6 +82,22 @@ class ReplaySettings:
 
 # a --start further than this before a log's first reading is no clip of that log (see iter_replay)
 START_BEFORE_LOG_MAX_S = 3600.0
+
+
+def _say_label_off_the_log(timecode: str, fps: Fraction, first_reading_s: float) -> None:
+    """Say a ``--start-timecode`` that labels row 0 (the log's first reading) with another time of day
+    than the reading's, on a log that counts the time of day (focus-live --log): its rows were labelled
+    a second off the frames they held, and composite, trusting the label, checked nothing."""
+    if timecode == UNLABELLED or first_reading_s < 3600:  # a sensor's own clock, likely
+        return
+    off_s = timecode_clock_s(timecode, fps) - first_reading_s
+    if 1 / fps <= abs(off_s) < 3600:
+        minutes, seconds = divmod(first_reading_s, 60)
+        clock = f"{int(minutes // 60):02d}:{int(minutes % 60):02d}:{seconds:06.3f}"
+        warnings.warn(f"row 0 is the log's first reading ({first_reading_s:.3f} s on its clock: {clock} if "
+                      "it counts the time of day, as focus-live --log does) and --start-timecode only labels "
+                      f"it {timecode}, {off_s:+.3f} s away. For the clip whose first frame is {timecode}, "
+                      f"give that as --start {timecode}", stacklevel=3)
 
 
 def iter_replay(
@@ -126,6 +152,7 @@ def iter_replay(
             t_last = float(cur.t_s[-1])
             if t_start is None:
                 t_start = float(cur.t_s[0])
+                _say_label_off_the_log(settings.start_timecode, rate, t_start)
             elif not gridded and cur.t_s[0] < t_start:  # the log's first reading: once, however cut
                 preroll = math.floor((t_start - float(cur.t_s[0])) * fps)
                 t_start -= preroll / fps
@@ -137,6 +164,10 @@ def iter_replay(
                     f"first reading ({float(cur.t_s[0]):g} s on its clock): the track would have no focus "
                     "for the clip. A log written by focus-live --log counts the time of day: give the "
                     "clip's first timecode (--start 14:03:22:10), past midnight as 24:00:05:00 onwards")
+            elif not gridded and (early := float(cur.t_s[0]) - t_start) >= 1 / fps:
+                warnings.warn(f"--start lies {early:.3g} s before the log's first reading "
+                              f"({float(cur.t_s[0]):g} s on its clock): the track's first "
+                              f"{math.ceil(early * fps)} rows have no focus", stacklevel=2)
             gridded = True
         if t_start is None:
             if final:

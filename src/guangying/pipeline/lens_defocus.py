@@ -110,8 +110,10 @@ class FocusTrack:
             warnings.warn(f"{self.source} starts at {self.first_timecode}, the clip at {clip_first_timecode} "
                           f"({track_count - clip_count:+d} frames): its rows are used one a frame from the "
                           "clip's first frame, so its focus is that far out of step. Write the track for the "
-                          f"clip's frames (`guangying focus … --start-timecode {clip_first_timecode}` from "
-                          "the log of that moment)", stacklevel=4)
+                          f"clip's frames: `guangying focus … --start {clip_first_timecode}` on a log of the "
+                          "time of day (focus-live --log), else --start at the log's seconds of the clip's "
+                          f"first frame with --start-timecode {clip_first_timecode} (which only labels the "
+                          "rows)", stacklevel=4)
 
     def check_rate(self, clip_fps: float) -> None:
         """Refuse a track written at another rate than the clip's: one row a frame, its focus played
