@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -371,3 +376,59 @@ def test_a_damaged_message_of_two_cameras_taking_turns_holds_its_frame(tmp_path)
     result = CliRunner().invoke(cli, ["track", str(cap), "--method", "freed", "--fps", "25", "--focal-length",
                                       "35", "--camera-id", "7", "-o", str(tmp_path / "other.csv")])
     assert [r.pan_deg for r in read_camera_track(tmp_path / "other.csv")] == [m.pan_deg for m in other]
+
+
+def _send_then_wait(port: int, sent: list[FreeDPose], done: threading.Event) -> None:
+    with FreeDSender(("127.0.0.1", port)) as s:
+        time.sleep(0.5)  # let the listener (this process) bind first
+        for m in sent:
+            s.send(m)
+            time.sleep(0.02)
+    done.set()
+
+
+def test_a_pause_that_ends_a_timed_freed_recording_is_said():
+    # --duration 20 ended after 8 s of a tracker's 2 s hiccup, "wrote …: 100 frames", no word
+    from guangying.tracking.freed_track import receive_freed
+
+    port, done = _free_port(), threading.Event()
+    threading.Thread(target=_send_then_wait, args=(port, _messages(5), done), daemon=True).start()
+    with pytest.warns(UserWarning, match=r"paused for 0.3 s after 5 messages \(.* of the 20 s asked for\): "
+                                         "the track ends there"):
+        got = receive_freed(f"127.0.0.1:{port}", duration_s=20, gap_timeout_s=0.3)
+    assert len(got) == 5 and done.is_set()
+
+
+def test_a_stopped_freed_recording_keeps_what_arrived(tmp_path):
+    # Ctrl-C (or SIGTERM, a closed terminal) ending a take threw the whole camera track away
+    port, stop, sent = _free_port(), threading.Event(), []
+
+    def sender() -> None:  # until told to stop: those sent before the command listens are lost
+        with FreeDSender(("127.0.0.1", port)) as s:
+            while not stop.is_set():
+                sent.append(FreeDPose(1, float(len(sent)), 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0))
+                s.send(sent[-1])
+                time.sleep(0.04)
+
+    out = tmp_path / "cam.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "guangying.cli.main", "track", "--method", "freed", "--freed-listen",
+         f"127.0.0.1:{port}", "--duration", "60", "--fps", "25", "--focal-length", "35", "-o", str(out)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}, stderr=subprocess.PIPE,
+        text=True)
+    thread = threading.Thread(target=sender, daemon=True)
+    thread.start()
+    try:
+        time.sleep(6)
+        stop.set()
+        thread.join(5)
+        time.sleep(0.5)  # within the 2 s a pause may last
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    pans = [r.pan_deg for r in read_camera_track(out)]
+    assert f"stopped after {len(pans)} messages; the track keeps them" in stderr, stderr
+    assert len(pans) >= 25 and pans == [float(i) for i in range(len(sent) - len(pans), len(sent))]
+    assert [p.name for p in tmp_path.iterdir()] == ["cam.csv"]

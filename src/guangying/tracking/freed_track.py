@@ -133,34 +133,46 @@ def receive_freed(
     gap_timeout_s: float = 2.0,
 ) -> list[FreeDPose | None]:
     """Listen on ``HOST:PORT`` until ``frames`` messages or ``duration_s`` seconds; the error says when
-    nothing arrives within ``first_timeout_s``. A pause longer than ``gap_timeout_s`` ends the take
-    (said when ``frames`` were asked for). A damaged message is a None in its place, as in a capture
-    file (:func:`~guangying.lens.freed.read_d1_capture_slots`)."""
+    nothing arrives within ``first_timeout_s``. A pause longer than ``gap_timeout_s`` ends the take, said
+    (the frames after it would be placed a pause early: FreeD carries no time). A stop (Ctrl-C, SIGTERM)
+    ends it too, keeping what arrived, said, before the stop goes on. A damaged message is a None in its
+    place, as in a capture file (:func:`~guangying.lens.freed.read_d1_capture_slots`)."""
     if frames is None and duration_s is None:
         raise SettingsError("say how long to listen: --frames N or --duration S")
     messages: list[FreeDPose | None] = []
     with FreeDReceiver(listen) as receiver:
         start = time.monotonic()
-        while frames is None or len(messages) < frames:
-            if duration_s is not None and time.monotonic() - start >= duration_s:
-                break
-            wait = first_timeout_s if not messages else gap_timeout_s
-            if duration_s is not None:
-                wait = min(wait, max(0.0, duration_s - (time.monotonic() - start)) + 0.05)
-            # a damaged message before the first good one is no frame of the take yet
-            got = receiver.receive_slot(wait) if messages else receiver.receive(wait)
-            if got is None:
-                if not messages:  # the whole --duration when it is the shorter (it said 10 s after 6)
-                    waited_s = first_timeout_s if duration_s is None else min(first_timeout_s, duration_s)
-                    raise DeviceError(
-                        f"no FreeD D1 message on {listen} within {waited_s:g} s "
-                        f"({receiver.rejected} malformed datagrams); check the sender's target address, port"
-                    )
-                if frames is not None:
-                    warnings.warn(f"FreeD on {listen} paused for {gap_timeout_s:g} s after {len(messages)} "
-                                  f"of the {frames} messages asked for: the track ends there", stacklevel=2)
-                break
-            messages.append(got[1])
+        try:
+            while frames is None or len(messages) < frames:
+                if duration_s is not None and time.monotonic() - start >= duration_s:
+                    break
+                wait = first_timeout_s if not messages else gap_timeout_s
+                if duration_s is not None:
+                    wait = min(wait, max(0.0, duration_s - (time.monotonic() - start)) + 0.05)
+                # a damaged message before the first good one is no frame of the take yet
+                got = receiver.receive_slot(wait) if messages else receiver.receive(wait)
+                if got is None:
+                    if not messages:  # the whole --duration when it is the shorter (it said 10 s after 6)
+                        waited_s = first_timeout_s if duration_s is None else min(first_timeout_s, duration_s)
+                        raise DeviceError(
+                            f"no FreeD D1 message on {listen} within {waited_s:g} s "
+                            f"({receiver.rejected} malformed datagrams); check the sender's target address, "
+                            "port"
+                        )
+                    # said for --duration too: a tracker's 2 s hiccup cut the track short without a word
+                    asked = (f"of the {frames} messages asked for" if frames is not None else
+                             f"({time.monotonic() - start - wait:.1f} s of the {duration_s:g} s asked for)")
+                    warnings.warn(f"FreeD on {listen} paused for {wait:g} s after {len(messages)} messages "
+                                  f"{asked}: the track ends there (FreeD carries no time, so the frames "
+                                  "after a pause would be placed early)", stacklevel=2)
+                    break
+                messages.append(got[1])
+        except (KeyboardInterrupt, SystemExit):
+            # the operator's Ctrl-C (or SIGTERM, a closed terminal) threw away the whole take received
+            if not messages:
+                raise
+            warnings.warn(f"FreeD on {listen}: stopped after {len(messages)} messages; the track keeps them",
+                          stacklevel=2)
         other = receiver.rejected - messages.count(None)
         if other:
             warnings.warn(f"FreeD on {listen}: {other} datagram(s) that are no D1 message were ignored",
