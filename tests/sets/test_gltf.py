@@ -317,6 +317,11 @@ def test_a_damaged_set_is_refused_with_what_is_wrong(tmp_path):
     with pytest.raises(InputFormatError, match=r"is damaged: in its mesh .*names vertex 200 of 4"):
         GltfSet(_write(tmp_path / "index.glb", _glb(tree, damaged)))
 
+    # a .gltf cut short in a copy: "cannot load 3D set X: model.gltf"
+    text = json.dumps(tree, indent=1).encode()
+    with pytest.raises(InputFormatError, match=r"glTF JSON is damaged at line \d+ column \d+, .*cut short"):
+        GltfSet(_write(tmp_path / "cut.gltf", text[:500]))
+
 
 def test_a_tiled_texture_follows_its_texture_transform(tmp_path):
     """A floor or wall whose texture repeats (Blender's Mapping node, exported as KHR_texture_transform,

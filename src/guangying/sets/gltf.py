@@ -223,8 +223,9 @@ _EXPORT_WITHOUT = {
 
 
 def _gltf_json(path: Path) -> dict[str, Any]:
-    """The JSON of ``path`` (.glb or .gltf), not a GLB's binary chunk; {} where it cannot be read
-    (trimesh then reports the file's damage)."""
+    """The JSON of ``path`` (.glb or .gltf), not a GLB's binary chunk; {} where the file cannot be read
+    (trimesh then reports the file's damage). JSON that does not parse is refused, saying where: trimesh
+    said only "cannot load 3D set X: model.gltf" of a .gltf cut short."""
     try:
         with path.open("rb") as file:
             head = file.read(20)
@@ -233,6 +234,11 @@ def _gltf_json(path: Path) -> dict[str, Any]:
             else:
                 text = head + file.read()
         tree = json.loads(text)
+    except json.JSONDecodeError as exc:
+        cut = " (the file ends there: cut short?)" if exc.pos >= len(exc.doc.rstrip()) else ""
+        raise InputFormatError(f"3D set {path}: its glTF JSON is damaged at line {exc.lineno} column "
+                               f"{exc.colno}, {exc.msg}{cut}; re-copy it, or export it again (one .glb keeps "
+                               "the whole scene in one file)") from exc
     except (OSError, ValueError, struct.error, RecursionError):
         return {}
     return tree if isinstance(tree, dict) else {}
