@@ -421,31 +421,34 @@ def test_span_without_sound_gets_no_audio_track(tmp_path, output):
     assert _video_frames(out) == 11
 
 
-def _two_microphones(path: Path) -> None:
-    """A camera's MOV with one mono track per microphone, 1 kHz and 3 kHz, whose layout names no
-    speaker ("1 channels", as MXF and field recorders write it)."""
+def _two_microphones(path: Path, layouts: tuple[str, str] = ("1 channels", "1 channels")) -> None:
+    """A camera's MOV with one mono track per microphone, 1 kHz and 3 kHz (peak 0.4), whose layout names
+    no speaker ("1 channels", as MXF and field recorders write it) or one side of a stereo pair (FL, FR:
+    a stereo track split into its channels)."""
     with av.open(str(path), "w") as container:
         video = container.add_stream("prores_ks", rate=FPS)
         video.width, video.height, video.pix_fmt = W, H, "yuv422p10le"
-        tracks = [container.add_stream("pcm_s24le", rate=RATE, layout="1 channels") for _ in range(2)]
+        tracks = [container.add_stream("pcm_s24le", rate=RATE, layout=layout) for layout in layouts]
         for frame in green_screen_clip(W, H, N, seed=2):
             rgb = (np.clip(frame.rgb_srgb, 0, 1) * 255).astype(np.uint8)
             container.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         t = np.arange(N * SAMPLES_PER_FRAME) / RATE
-        for track, hz in zip(tracks, (1000, 3000), strict=True):
+        for track, hz, layout in zip(tracks, (1000, 3000), layouts, strict=True):
             samples = (0.4 * np.sin(2 * np.pi * hz * t) * 2**31).astype(np.int32)[None]
-            block = av.AudioFrame.from_ndarray(samples, format="s32", layout="1 channels")
+            block = av.AudioFrame.from_ndarray(samples, format="s32", layout=layout)
             block.sample_rate, block.pts = RATE, 0
             container.mux(track.encode(block))
             container.mux(track.encode(None))
         container.mux(video.encode(None))
 
 
+@pytest.mark.parametrize("layouts", [("1 channels", "1 channels"), ("FL", "FR")])
 @pytest.mark.parametrize("output", ["out.mov", "out.mp4", "out.mkv"])
-def test_every_microphone_track_is_carried(tmp_path, output):
+def test_every_microphone_track_is_carried(tmp_path, output, layouts):
     # Only the first track was carried (the boom of a lav + boom take was lost), and into .mp4 the
-    # speakerless layout stopped the job: "avcodec_open2("aac") returned 22".
-    _two_microphones(tmp_path / "take.mov")
+    # speakerless layout stopped the job: "avcodec_open2("aac") returned 22"; a split stereo pair's
+    # tracks (FL, FR) were left out of the .mp4 too, "mend the source's"
+    _two_microphones(tmp_path / "take.mov", layouts)
     _invoke("composite", tmp_path / "take.mov", "-b", "#202020", "-o", tmp_path / output, "--quiet")
     with av.open(str(tmp_path / output)) as container:
         streams = list(container.streams.audio)
@@ -454,7 +457,11 @@ def test_every_microphone_track_is_carried(tmp_path, output):
         for index in range(2):
             track = container.streams.audio[index]
             frames = [f.to_ndarray().astype(np.float64).reshape(1, -1) for f in container.decode(track)]
-            peaks.append(_peak_hz(np.concatenate(frames, axis=1)))
+            sound = np.concatenate(frames, axis=1)
+            peaks.append(_peak_hz(sound))
+            scale = 2.0**31 if track.codec_context.format.name.startswith("s32") else 1.0
+            level = np.sqrt(2) * np.sqrt(np.mean(np.square(sound[:, 4096:-4096]))) / scale
+            assert level == pytest.approx(0.4, rel=0.03)  # not remixed (a lone FL into mono: −3 dB)
             container.seek(0)
     assert peaks == [pytest.approx(1000, abs=10), pytest.approx(3000, abs=10)]
 

@@ -347,6 +347,10 @@ def _add_encoder(out: av.container.OutputContainer, plan: AudioPlan, stream: Any
     layout = ctx.layout.name
     if layout.endswith("channels"):  # no speaker order ("1 channels": MXF, recorders): AAC refuses it
         layout = _DEFAULT_LAYOUTS.get(ctx.channels, layout)
+    elif plan.output_codec == "aac" and ctx.channels <= 2:
+        # one side of a split stereo pair ("1 channels (FL)", a camera's dual-mono mics): AAC takes only
+        # mono and stereo, and the MP4 was written without sound, its source blamed
+        layout = _DEFAULT_LAYOUTS[ctx.channels]
     out_stream = out.add_stream(plan.output_codec, rate=ctx.sample_rate, layout=layout)
     if plan.output_codec == "aac":
         out_stream.bit_rate = _AAC_BITS_PER_S_PER_CHANNEL * ctx.channels
