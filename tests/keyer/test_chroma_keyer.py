@@ -202,3 +202,19 @@ def test_a_screen_that_dims_during_the_take_still_keys():
         code = np.round((alpha * subject + (1 - alpha) * screen) * 255) / 255
         keyed = keyer.process(code.astype(np.float32)).alpha
         assert mad(keyed, alpha[..., 0]) < 15, (n, mad(keyed, alpha[..., 0]))
+
+
+@pytest.mark.parametrize("settings", [KeyerSettings(softness_px=4.0),
+                                      KeyerSettings(grow_px=-2.0, softness_px=2.0)])
+def test_a_softened_matte_keeps_a_solid_subjects_colour(settings):
+    """The subject's colour was un-mixed with the softened α: screen taken out of pixels that hold none,
+    a solid edge (150, 120, 110) turned magenta (192, 70, 130) in the foreground and the composite."""
+    subject = np.array([150, 120, 110], np.float32) / 255
+    rgb = np.tile(np.array([0.2, 0.62, 0.3], np.float32), (120, 200, 1))
+    rgb[20:100, 60:140] = subject
+    result = ChromaKeyer(settings).process(rgb)
+    inside = np.zeros(rgb.shape[:2], bool)
+    inside[20:100, 60:140] = True
+    softened = inside & (result.alpha > 0.05) & (result.alpha < 0.95)
+    assert softened.sum() > 100
+    assert np.abs(result.foreground_rgb[softened] - subject).max() < 2 / 255

@@ -428,10 +428,18 @@ class ChromaKeyer:
                         alpha = np.where(acting > 0, rescued, alpha)
                 if st.colour_fit:
                     apply_colour_fit(rgb, band, fit_colour(rgb, alpha, band), alpha)
-            alpha = despot_matte(alpha, st.despot_px)
-            alpha = soften_matte(grow_matte(alpha, st.grow_px), st.softness_px)
+            keyed = np.ascontiguousarray(despot_matte(alpha, st.despot_px), np.float32)
+            alpha = soften_matte(grow_matte(keyed, st.grow_px), st.softness_px)
             alpha = np.ascontiguousarray(alpha, np.float32)
             kernels.key_foreground(*args, *luts, no_patch, alpha, fg, *no_key, no_fit, no_strands)
+            if st.grow_px != 0 or st.softness_px > 0:
+                # Where the key saw the subject, its colour is un-mixed with the key's own α: un-mixed
+                # with a softened or shrunk α, the screen was taken out of pixels that hold none, and a
+                # solid edge turned magenta (150,120,110 → 192,70,130 at softness 4). Where the key saw
+                # clear screen, a grown or softened matte shows the screen despilled, as before.
+                seen = np.empty_like(fg)
+                kernels.key_foreground(*args, *luts, no_patch, keyed, seen, *no_key, no_fit, no_strands)
+                np.copyto(fg, seen, where=((keyed > 0) & (alpha > 0))[..., None])
         if keep_colour is not None:
             _keep_solid_colour(fg, rgb, alpha, keep_colour)
         return MatteResult(alpha=alpha, foreground_rgb=fg)

@@ -116,12 +116,16 @@ def key_reference(
         )  # fmt: skip
         alpha = np.where(keep > 0, alpha, second) if keep is not None else second
     # Specks go first so growing cannot enlarge them; softness last so it blurs the final shape.
-    alpha = soften_matte(
-        grow_matte(despot_matte(alpha, settings.despot_px), settings.grow_px), settings.softness_px
-    )
+    keyed = despot_matte(alpha, settings.despot_px)
+    alpha = soften_matte(grow_matte(keyed, settings.grow_px), settings.softness_px)
     alpha = apply_masks(alpha, settings.garbage_mask, settings.core_mask)
     if settings.unmix:
-        fg = unmix_foreground(rgb_linear, alpha, screen_plate_linear)
+        unmixed_by = alpha
+        if settings.grow_px != 0 or settings.softness_px > 0:
+            # where the key saw the subject, un-mixed with the key's own α (ChromaKeyer.process)
+            keyed = apply_masks(keyed, settings.garbage_mask, settings.core_mask)
+            unmixed_by = np.where((keyed > 0) & (alpha > 0), keyed, alpha)
+        fg = unmix_foreground(rgb_linear, unmixed_by, screen_plate_linear)
     else:
         fg = rgb_linear
     background_linear = None if background_srgb is None else srgb_to_linear(background_srgb)
