@@ -55,3 +55,14 @@ def test_focus_start_reads_a_time_of_day_label_as_live_stamped_it(fps, hour):
     label = time_of_day_timecode(time_of_day_count(moment.timestamp(), fps), fps)
     frame_starts_s = timecode_clock_s(label, fps)
     assert 0 <= since_midnight_s - frame_starts_s < 1 / fps, (label, frame_starts_s)
+
+
+@pytest.mark.parametrize("fps", [Fraction(25), Fraction(30000, 1001), Fraction(60000, 1001),
+                                 Fraction(24000, 1001)])
+def test_focus_start_reads_a_label_past_midnight_as_live_stamped_it(fps):
+    # 24:00:05:00 (a take that ran past midnight) was read 86.4 s late at 23.976, 86 ms early at 29.97
+    moment = datetime(2026, 12, 8, 0, 0, 5, 10_000).astimezone()
+    label = time_of_day_timecode(time_of_day_count(moment.timestamp(), fps), fps)
+    assert label.startswith("00:00:05")
+    frame_starts_s = timecode_clock_s("24" + label[2:], fps)
+    assert 0 <= 86400 + 5.01 - frame_starts_s < 1 / fps, (label, frame_starts_s)

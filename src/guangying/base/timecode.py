@@ -92,10 +92,13 @@ def timecode_clock_s(timecode: str, fps: Fraction) -> float:
     """The time of day a time-of-day timecode names, in seconds since midnight: its label as a count of
     frames since midnight at ``fps``, as a timecode generator counts them and ``guangying live`` stamps
     its frames (drop-frame labels at 29.97 stay within a few frames of the clock; labels at 23.976 fall
-    3.6 s an hour behind it). Read as hours, minutes, seconds and a part of a second, a 23.976 label of
-    22:40 named a moment 82 s away from the frame ``live`` had stamped with it."""
-    count, _ = parse_given_timecode(timecode, fps)
-    return float(count / Fraction(fps))
+    3.6 s an hour behind it), counted again from each midnight (24:00:05:00 is 5 s into the next day).
+    Read as hours, minutes, seconds and a part of a second, a 23.976 label of 22:40 named a moment 82 s
+    away from the frame ``live`` had stamped with it."""
+    count, drop = parse_given_timecode(timecode, fps)
+    # past midnight (24:00:05:00 on) the count starts again from a day's labels, as live's does
+    days, count = divmod(count, labels_per_day(fps, drop))
+    return days * 86400.0 + float(count / Fraction(fps))
 
 
 def format_timecode(count: int, fps: Fraction, drop_frame: bool = False) -> str:
