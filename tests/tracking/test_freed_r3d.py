@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -378,12 +379,12 @@ def test_a_damaged_message_of_two_cameras_taking_turns_holds_its_frame(tmp_path)
     assert [r.pan_deg for r in read_camera_track(tmp_path / "other.csv")] == [m.pan_deg for m in other]
 
 
-def _send_then_wait(port: int, sent: list[FreeDPose], done: threading.Event) -> None:
+def _send_then_wait(port: int, sent: list[FreeDPose], done: threading.Event, period_s: float = 0.02) -> None:
     with FreeDSender(("127.0.0.1", port)) as s:
         time.sleep(0.5)  # let the listener (this process) bind first
         for m in sent:
             s.send(m)
-            time.sleep(0.02)
+            time.sleep(period_s)
     done.set()
 
 
@@ -432,3 +433,25 @@ def test_a_stopped_freed_recording_keeps_what_arrived(tmp_path):
     assert f"stopped after {len(pans)} messages; the track keeps them" in stderr, stderr
     assert len(pans) >= 25 and pans == [float(i) for i in range(len(sent) - len(pans), len(sent))]
     assert [p.name for p in tmp_path.iterdir()] == ["cam.csv"]
+
+
+def test_a_slow_sender_at_a_timed_recordings_end_is_no_pause():
+    # at 7 Hz the last wait, cut to the time left, came up empty: "paused for 0.107 s", at every end
+    from guangying.tracking.freed_track import receive_freed
+
+    port, done = _free_port(), threading.Event()
+    threading.Thread(target=_send_then_wait, args=(port, _messages(12), done, 1 / 7), daemon=True).start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = receive_freed(f"127.0.0.1:{port}", duration_s=0.6, first_timeout_s=5)
+    assert 0 < len(got) < 12
+
+
+@pytest.mark.parametrize("asked", [{"frames": 0}, {"frames": -5}, {"duration_s": 0.0}, {"duration_s": -1.0}])
+def test_listening_for_no_time_is_refused(asked):
+    # said as "no FreeD message received", at once, while a sender ran
+    from guangying.base.errors import SettingsError
+    from guangying.tracking.freed_track import receive_freed
+
+    with pytest.raises(SettingsError, match="listen for at least one frame"):
+        receive_freed(f"127.0.0.1:{_free_port()}", **asked)

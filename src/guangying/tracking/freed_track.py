@@ -139,6 +139,9 @@ def receive_freed(
     place, as in a capture file (:func:`~guangying.lens.freed.read_d1_capture_slots`)."""
     if frames is None and duration_s is None:
         raise SettingsError("say how long to listen: --frames N or --duration S")
+    if (frames is not None and frames <= 0) or (duration_s is not None and not duration_s > 0):
+        # said as "no FreeD message received" at once, a sender running
+        raise SettingsError(f"listen for at least one frame: --frames {frames} --duration {duration_s}")
     messages: list[FreeDPose | None] = []
     with FreeDReceiver(listen) as receiver:
         start = time.monotonic()
@@ -151,6 +154,8 @@ def receive_freed(
                     wait = min(wait, max(0.0, duration_s - (time.monotonic() - start)) + 0.05)
                 # a damaged message before the first good one is no frame of the take yet
                 got = receiver.receive_slot(wait) if messages else receiver.receive(wait)
+                if got is None and messages and wait < gap_timeout_s:  # the --duration's end, not a pause
+                    break
                 if got is None:
                     if not messages:  # the whole --duration when it is the shorter (it said 10 s after 6)
                         waited_s = first_timeout_s if duration_s is None else min(first_timeout_s, duration_s)
