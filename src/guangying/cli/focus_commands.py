@@ -251,7 +251,7 @@ def focus_live_command(
 
     check_outputs([calibration_path], [log_path])
     if log_path is not None:
-        from guangying.focus.track_io import keep_whole_rows, orphaned_logs
+        from guangying.focus.track_io import keep_whole_rows, log_being_written, orphaned_logs
         from guangying.live.take_names import unused_path
 
         for orphan in orphaned_logs(log_path):
@@ -260,9 +260,13 @@ def focus_live_command(
                 click.echo(f"warning: an earlier run logging to {log_path} was cut off (killed, or the power "
                            f"went) before its log was finished: its {kept} readings are kept as {cut}",
                            err=True)
-        # an earlier take's log was replaced without a word: kept, as live keeps an earlier recording
-        if (free := unused_path(log_path)) != log_path:
-            click.echo(f"{log_path} holds an earlier take's readings: this run logs to {free}")
+        # an earlier take's log was replaced without a word: kept, as live keeps an earlier recording;
+        # so is one another run is writing now
+        free = unused_path(log_path, lambda p: p.exists() or log_being_written(p))
+        if free != log_path:
+            why = ("holds an earlier take's readings" if log_path.exists() else
+                   "is being written by another run")
+            click.echo(f"{log_path} {why}: this run logs to {free}")
             log_path = free
 
     cfg = _controller_config(focal_length_mm, f_number, coc_mm, sensor, latency_s, sensor_sigma_m,

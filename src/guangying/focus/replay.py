@@ -165,9 +165,9 @@ def iter_replay(
                     "for the clip. A log written by focus-live --log counts the time of day: give the "
                     "clip's first timecode (--start 14:03:22:10), past midnight as 24:00:05:00 onwards")
             elif not gridded and (early := float(cur.t_s[0]) - t_start) >= 1 / fps:
-                warnings.warn(f"--start lies {early:.3g} s before the log's first reading "
-                              f"({float(cur.t_s[0]):g} s on its clock): the track's first "
-                              f"{math.ceil(early * fps)} rows have no focus", stacklevel=2)
+                warnings.warn(f"--start lies {early:.3f} s before the log's first reading "
+                              f"({float(cur.t_s[0]):.3f} s on its clock): the track's first "
+                              f"{math.ceil((early + lead) * fps)} rows have no focus", stacklevel=2)
             gridded = True
         if t_start is None:
             if final:

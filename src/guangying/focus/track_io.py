@@ -500,13 +500,23 @@ def write_sensor_log(path: str | Path, readings: Iterable[LoggedReading]) -> Pat
 def orphaned_logs(path: str | Path) -> list[Path]:
     """The partial files of earlier runs logging to ``path`` (:class:`SensorLogWriter`) whose process is
     gone: killed outright or cut by a power loss, they never became the log; each holds its readings."""
+    return sorted(_partial_logs(path, running=False), key=lambda p: p.stat().st_mtime)
+
+
+def log_being_written(path: str | Path) -> bool:
+    """Whether another running process is logging to ``path`` (its partial file is there): two runs
+    given one --log each wrote it, the second over the first."""
+    return bool(_partial_logs(path, running=True))
+
+
+def _partial_logs(path: str | Path, running: bool) -> list[Path]:
     target = through_link(Path(path))
     found = []
     for partial in target.parent.glob(f".{glob.escape(side_name(target.stem))}.partial-*{target.suffix}"):
         pid = partial.name.rsplit(".partial-", 1)[1].split("-", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and _running(int(pid)) == running:
             found.append(partial)
-    return sorted(found, key=lambda p: p.stat().st_mtime)
+    return found
 
 
 def keep_whole_rows(partial: Path, target: Path) -> int:

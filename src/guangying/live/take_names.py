@@ -5,6 +5,7 @@ same ``--record`` twice, the second take replaced the first without a word."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from guangying.media.patterns import parse_pattern
@@ -44,10 +45,11 @@ def _numbered(path: Path, number: int) -> Path:
     return path.with_name(f"{head}-{number}{name[len(head):]}" if head else f"{number}-{name}")
 
 
-def unused_path(path: Path) -> Path:
-    """``path`` if nothing is there yet, else its first free numbered name (``look-2.yaml``)."""
+def unused_path(path: Path, taken: Callable[[Path], bool] = _exists) -> Path:
+    """``path`` if nothing is there yet, else its first free numbered name (``look-2.yaml``); ``taken``:
+    whether a name is in use (by default: a file or sequence is there)."""
     number = 1
-    while _exists(chosen := path if number == 1 else _numbered(path, number)):
+    while taken(chosen := path if number == 1 else _numbered(path, number)):
         number += 1
     return chosen
 
