@@ -321,6 +321,8 @@ def test_a_damaged_set_is_refused_with_what_is_wrong(tmp_path):
     text = json.dumps(tree, indent=1).encode()
     with pytest.raises(InputFormatError, match=r"glTF JSON is damaged at line \d+ column \d+, .*cut short"):
         GltfSet(_write(tmp_path / "cut.gltf", text[:500]))
+    with pytest.raises(InputFormatError, match="is no glTF: its JSON is a list"):  # 'list' object has no …
+        GltfSet(_write(tmp_path / "list.gltf", b"[1, 2]"))
 
 
 def test_a_tiled_texture_follows_its_texture_transform(tmp_path):

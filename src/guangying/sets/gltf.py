@@ -241,7 +241,10 @@ def _gltf_json(path: Path) -> dict[str, Any]:
                                "the whole scene in one file)") from exc
     except (OSError, ValueError, struct.error, RecursionError):
         return {}
-    return tree if isinstance(tree, dict) else {}
+    if not isinstance(tree, dict):  # trimesh: "'list' object has no attribute 'get'"
+        raise InputFormatError(f"3D set {path} is no glTF: its JSON is a {type(tree).__name__}, not the "
+                               "object a glTF scene is; export it again")
+    return tree
 
 
 def _check_external_files(tree: dict[str, Any], path: Path) -> None:
