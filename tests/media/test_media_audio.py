@@ -526,3 +526,32 @@ def test_a_gap_in_the_sound_is_silence_in_the_output(tmp_path, output):
     # read sample after sample from its first, the loud step lands on its frame: it came a gap early
     loud_s = sound["first_s"] + int(np.argmax(np.abs(sound["samples"][0]) > 0.5)) / RATE
     assert loud_s == pytest.approx(LOUD_FRAME / FPS, abs=0.03)
+
+
+@pytest.mark.parametrize("sound", [True, False])
+def test_a_cameras_reel_name_reaches_the_outputs_timecode_track(tmp_path, sound):
+    # the reel (a conform relinks by reel and timecode) was dropped from every output without a word
+    from guangying.media.audio import container_tag
+
+    src = tmp_path / "A001C003.mov"
+    _make_clip(src, "pcm_s16le" if sound else None)
+    tagged = tmp_path / "tagged.mov"
+    with av.open(str(src)) as inp, av.open(str(tagged), "w") as out:
+        out.metadata["timecode"] = "10:00:00:00"
+        streams = {}
+        for stream in inp.streams:
+            streams[stream.index] = out.add_stream_from_template(stream)
+            if stream.type == "video":  # as a camera's MOV: its timecode track names the reel
+                streams[stream.index].codec_context.framerate = stream.average_rate
+                streams[stream.index].metadata["reel_name"] = "A001C003"
+        for packet in inp.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    with open_reader(tagged) as reader:
+        assert reader.info.reel_name == "A001C003"
+    _invoke("composite", tagged, "-b", "#000000", "--start", "2", "-o", tmp_path / "comp.mov", "--quiet")
+    with av.open(str(tmp_path / "comp.mov")) as comp:
+        assert container_tag(comp, "reel_name") == "A001C003"
+        assert container_tag(comp, "timecode") == "10:00:00:02"
+        assert bool(comp.streams.audio) == sound

@@ -24,7 +24,7 @@ from guangying.base.errors import MediaError
 from guangying.batch.jobs import Shot
 from guangying.batch.plan import ShotPlan
 from guangying.batch.render import STAGING_FOLDER, RangeResult, StagedFile, file_record, shot_staging
-from guangying.media.audio import copy_video_stream, has_audio, mux_with_audio
+from guangying.media.audio import container_tag, copy_video_stream, has_audio, mux_with_audio
 from guangying.media.outputs import swap_in_sequence
 from guangying.media.patterns import parse_pattern
 from guangying.media.video_writer import VIDEO_EXTENSIONS
@@ -52,7 +52,7 @@ def concat_video(
             template = head.streams.video[0]
             if timecode:
                 out.metadata["timecode"] = timecode
-            stream = copy_video_stream(out, template, fps)
+            stream = copy_video_stream(out, template, fps, container_tag(head, "reel_name"))
             next_dts_s: Fraction | None = None  # one frame after the last decode time written
             for segment in segments:
                 with av.open(str(segment)) as part:

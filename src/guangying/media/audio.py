@@ -151,11 +151,12 @@ def _audio_stream(
     return container.streams.audio[track]
 
 
-def _timecode(container: av.container.InputContainer) -> str | None:
-    # mov/mp4 keep it on the video and tmcd streams, mkv on the container, under either case.
+def container_tag(container: av.container.InputContainer, name: str) -> str | None:
+    """The first non-empty ``name`` tag (``timecode``, ``reel_name``) of the container or any of its
+    streams, in either case: mov/mp4 keep them on the video and tmcd streams, mkv on the container."""
     for metadata in [container.metadata, *(s.metadata for s in container.streams)]:
         for key, value in metadata.items():
-            if key.lower() == "timecode" and value:
+            if key.lower() == name and value:
                 return value
     return None
 
@@ -185,10 +186,10 @@ def _mux(
         video_in = stack.enter_context(av.open(str(video), metadata_errors="ignore"))
         out = stack.enter_context(av.open(str(temp), "w", options=container_options))
         video_stream = video_in.streams.video[0]
-        timecode = _timecode(video_in)
+        timecode = container_tag(video_in, "timecode")
         if timecode:
             out.metadata["timecode"] = timecode  # the muxer rebuilds the timecode track from it
-        out_video = copy_video_stream(out, video_stream, frame_rate)
+        out_video = copy_video_stream(out, video_stream, frame_rate, container_tag(video_in, "reel_name"))
         tracks = []
         audio_in = stack.enter_context(_open_source(source))
         for track in range(len(audio_in.streams.audio)):
@@ -241,19 +242,29 @@ def _track_packets(
 
 
 def copy_video_stream(out: av.container.OutputContainer, template: Any,  # noqa: ANN401
-                      frame_rate: Fraction | None = None) -> Any:  # noqa: ANN401
+                      frame_rate: Fraction | None = None, reel_name: str | None = None) -> Any:  # noqa: ANN401
     """A stream of ``out`` for ``template``'s packets, copied as they are, with what the copied codec
     parameters leave out: the rate (mov needs it for the timecode track), the codec tag (the ProRes
     flavour: ap4h is 4444 with alpha; left unset, mov would pick 422 HQ) and the pixel aspect (mov keeps
     it in its pasp atom: an anamorphic plate's outputs came out square). ``frame_rate``: the video's own,
     where it has gaps (a live take's outages, a source's skipped frames): the average of such a video
-    (25 fps with gaps: 15.6) made the timecode track count frames at it, 9 frames to 2 s off."""
+    (25 fps with gaps: 15.6) made the timecode track count frames at it, 9 frames to 2 s off.
+    ``reel_name``: the source's, for the timecode track (:func:`set_reel_name`)."""
     stream = out.add_stream_from_template(template)
+    set_reel_name(stream, reel_name)
     stream.codec_context.framerate = frame_rate or template.average_rate
     stream.codec_context.codec_tag = template.codec_context.codec_tag
     if template.sample_aspect_ratio:
         stream.codec_context.sample_aspect_ratio = template.sample_aspect_ratio
     return stream
+
+
+def set_reel_name(stream: Any, reel_name: str | None) -> None:  # noqa: ANN401
+    """Name the camera roll a video ``stream`` came from, as a conform relinks by it with the timecode: a
+    MOV's timecode track carries it (ffmpeg takes it from the video stream's tags), an MKV as a tag; an
+    MP4 has no place for it."""
+    if reel_name:
+        stream.metadata["reel_name"] = reel_name
 
 
 def _video_packets(

@@ -62,6 +62,7 @@ class ClipInfo:
     bit_depth: int = 8
     has_alpha: bool = False
     timecode: str | None = None
+    reel_name: str | None = None  # the camera roll a video names (a MOV's timecode track, an MXF's)
     variable_rate: bool = False  # frame times stray from a constant rate (phone/screen recordings)
     # HDR video (HLG, PQ) or camera log: its brightest light relative to reference white, from which the
     # pipeline's SDR picture is rolled off (guangying.media.display_srgb); None for SDR sources and EXR

@@ -18,6 +18,7 @@ from av.video.reformatter import Interpolation
 
 from guangying.base.errors import MediaError, MissingMediaError
 from guangying.base.timecode import parse_timecode, timecode_at
+from guangying.media.audio import container_tag
 from guangying.media.camera_log import CameraLog, SourceColour, resolve_camera_log
 from guangying.media.camera_raw import unreadable_raw_note
 from guangying.media.colour_tags import TRC_HLG, TRC_LINEAR, TRC_PQ, StreamColour
@@ -422,6 +423,7 @@ class VideoReader(Reader):
                     f"{Path(path).name} -c:v prores_ks -profile:v 4444 -pix_fmt yuva444p10le keyed.mov",
                     stacklevel=3)
             timecode = _find_timecode(container, stream)
+            reel_name = container_tag(container, "reel_name")
             if timecode is not None:
                 try:
                     parse_timecode(timecode, self._fps)
@@ -464,6 +466,7 @@ class VideoReader(Reader):
             bit_depth=bits,
             has_alpha=alpha,
             timecode=timecode,
+            reel_name=reel_name,
             variable_rate=variable,
             highlight_peak=colour.highlight_peak,
             camera_log=self._log.name if self._log else None,

@@ -19,7 +19,7 @@ import numpy as np
 from guangying.base.atomic import describe_os_error, partial_path, remove_quietly
 from guangying.base.errors import MediaError
 from guangying.base.timecode import parse_timecode
-from guangying.media.audio import SoundError, has_audio, mux_with_audio, plan_audio
+from guangying.media.audio import SoundError, has_audio, mux_with_audio, plan_audio, set_reel_name
 from guangying.media.frames import Transfer
 from guangying.media.opencv import cv2
 from guangying.media.pixels import to_code_values
@@ -175,6 +175,7 @@ class VideoWriter(Writer):
                           stacklevel=3)
         self._format = _ffv1_8_bit(target, self._format, options.pop("bit_depth", None))
         self._timecode = options.pop("timecode", None)
+        self._reel_name: str | None = options.pop("reel_name", None)
         if self._timecode is not None:
             try:
                 parse_timecode(str(self._timecode), fps)
@@ -182,7 +183,7 @@ class VideoWriter(Writer):
                 raise MediaError(f"{target}: {exc}") from exc
         unknown = set(options) - set(self._format.user_options)
         if unknown:
-            allowed = ", ".join(("timecode", "source_timing", "hold_gaps", "pixel_aspect",
+            allowed = ", ".join(("timecode", "reel_name", "source_timing", "hold_gaps", "pixel_aspect",
                                  *self._format.user_options,
                                  *(("bit_depth",) if self._format.codec == "ffv1" else ())))
             names = ", ".join(sorted(unknown))
@@ -248,6 +249,7 @@ class VideoWriter(Writer):
             if self._timecode is not None:
                 self._container.metadata["timecode"] = str(self._timecode)
             stream = self._container.add_stream(self._format.codec, rate=self.fps)
+            set_reel_name(stream, self._reel_name)
             stream.width, stream.height = self.width, self.height
             stream.pix_fmt = self._pixel_format
             stream.options = self._codec_options
