@@ -245,3 +245,26 @@ def test_a_clean_plate_at_another_size_of_the_same_framing_is_scaled(tmp_path):
     with pytest.raises(ValueError, match=r"photo\.png is 64×48, the footage is 64×40: another framing .* "
                                          r"export a frame of the take itself"):
         load_clean_plate(tmp_path / "photo.png", (40, 64))
+
+
+def test_an_opaque_rgba_mask_is_read_by_its_picture(tmp_path):
+    # a paint program's white-on-black drawing saved as RGBA, alpha 255 everywhere: its alpha was read,
+    # and the whole frame became garbage without a word
+    from guangying.keyer import load_mask
+
+    drawn = np.zeros((36, 64), np.uint8)
+    drawn[:, 44:] = 255
+    opaque = tmp_path / "opaque.png"
+    cv2.imwrite(str(opaque), np.dstack([drawn, drawn, drawn, np.full_like(drawn, 255)]))
+    shaped = tmp_path / "shaped.png"  # the shape in the alpha, the picture black: the alpha is the mask
+    cv2.imwrite(str(shaped), np.dstack([np.zeros_like(drawn)] * 3 + [drawn]))
+    for path in (opaque, shaped):
+        mask = load_mask(path, (36, 64))
+        assert mask[:, :44].max() == 0 and mask[:, 44:].min() == 1, path.name
+
+
+def test_a_polygon_without_semicolons_is_said_as_one():
+    from guangying.keyer import load_mask
+
+    with pytest.raises(SettingsError, match="separate its points with ';'"):  # "mask image … not found"
+        load_mask("300,0,440,0,440,360", (360, 640))

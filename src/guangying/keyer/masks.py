@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,7 +85,8 @@ def _fitted(
 def mask_from_image(
     path: str | Path, shape: tuple[int, int], invert: bool = False, pixel_aspect: float = 1.0
 ) -> np.ndarray:
-    """Read a mask image (8/16-bit grey, RGB → its luminance, RGBA → its alpha) as float32 0–1.
+    """Read a mask image (8/16-bit grey, RGB → its luminance, RGBA → its alpha, or its luminance where
+    the alpha is the same everywhere) as float32 0–1.
 
     A mask of the frame's shape at another size (drawn on the 4K original of an HD proxy), or of the
     frame shown with its ``pixel_aspect`` (drawn on an anamorphic plate unsqueezed), is scaled to the
@@ -100,7 +102,13 @@ def mask_from_image(
     scale = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}.get(image.dtype, 1.0)
     image = image.astype(np.float32) * np.float32(scale)
     if image.ndim == 3:
-        image = image[..., 3] if image.shape[2] == 4 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        # an RGBA mask's alpha, unless it is the same everywhere: paint programs save a white-on-black
+        # drawing as RGBA, fully opaque, and the whole frame was masked
+        alpha = image[..., 3] if image.shape[2] == 4 else None
+        if alpha is not None and float(np.ptp(alpha)) > 0:
+            image = alpha
+        else:
+            image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2GRAY)
     image = _fitted(image, shape, f"mask image {path}", "export the mask at the footage's framing",
                     pixel_aspect)
     mask = np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0)  # a float mask's NaN: not masked
@@ -137,7 +145,13 @@ def load_mask(spec: str | Path, shape: tuple[int, int], pixel_aspect: float = 1.
     text = str(spec)
     if ";" in text and not names_a_file(text):
         return polygon_mask(parse_polygon(text), shape)
+    if _POINTS_WITHOUT_SEMICOLONS.fullmatch(text) and not names_a_file(text):
+        # "300,0,440,0,440,360" was said as "mask image … not found"
+        raise SettingsError(f"polygon '{text}': separate its points with ';' ('x,y;x,y;…' in pixels)")
     return mask_from_image(text, shape, pixel_aspect=pixel_aspect)
+
+
+_POINTS_WITHOUT_SEMICOLONS = re.compile(r"\s*-?[\d.]+(\s*,\s*-?[\d.]+){3,}\s*")
 
 
 def load_clean_plate(spec: str | Path, shape: tuple[int, int], camera_log: str | None = "auto") -> np.ndarray:

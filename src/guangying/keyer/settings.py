@@ -51,7 +51,7 @@ class KeyerSettings(CheckedOnAssignment):
       colour departs from the screen's by clearly more than the frame's own clear screen varies
       (faint smoke, glass: guangying.keyer.noise), it fades out, so faint transparency is not cut.
     - ``clip_white``: raw α at or above this becomes 1 (fills the subject's noise and spill).
-    - ``grow_px``: dilate (> 0) or erode (< 0) the matte by this many pixels, −256–256.
+    - ``grow_px``: dilate (> 0) or erode (< 0) the matte by this many whole pixels (rounded), −256–256.
     - ``softness_px``: Gaussian blur (σ in pixels, 0–256) of the matte.
     - ``despot_px``: remove opaque specks and transparent holes smaller than despot_px² pixels (0–256).
     - ``despill_method``: caps the screen channel of the foreground at a limit made from the two
