@@ -435,6 +435,7 @@ def _two_microphones(path: Path, layouts: tuple[str, str] = ("1 channels", "1 ch
         t = np.arange(N * SAMPLES_PER_FRAME) / RATE
         for track, hz, layout in zip(tracks, (1000, 3000), layouts, strict=True):
             samples = (0.4 * np.sin(2 * np.pi * hz * t) * 2**31).astype(np.int32)[None]
+            samples = np.repeat(samples, len(av.AudioLayout(layout).channels), axis=1)  # interleaved
             block = av.AudioFrame.from_ndarray(samples, format="s32", layout=layout)
             block.sample_rate, block.pts = RATE, 0
             container.mux(track.encode(block))
@@ -442,7 +443,7 @@ def _two_microphones(path: Path, layouts: tuple[str, str] = ("1 channels", "1 ch
         container.mux(video.encode(None))
 
 
-@pytest.mark.parametrize("layouts", [("1 channels", "1 channels"), ("FL", "FR")])
+@pytest.mark.parametrize("layouts", [("1 channels", "1 channels"), ("FL", "FR"), ("FL+FC", "FL+FC")])
 @pytest.mark.parametrize("output", ["out.mov", "out.mp4", "out.mkv"])
 def test_every_microphone_track_is_carried(tmp_path, output, layouts):
     # Only the first track was carried (the boom of a lav + boom take was lost), and into .mp4 the
@@ -456,8 +457,11 @@ def test_every_microphone_track_is_carried(tmp_path, output, layouts):
         peaks = []
         for index in range(2):
             track = container.streams.audio[index]
-            frames = [f.to_ndarray().astype(np.float64).reshape(1, -1) for f in container.decode(track)]
-            sound = np.concatenate(frames, axis=1)
+            channels = track.codec_context.channels
+            frames = [f.to_ndarray().astype(np.float64) for f in container.decode(track)]
+            # the first channel: a planar frame's first row, a packed one's every n-th sample
+            sound = np.concatenate([f[:1] if f.shape[0] == channels > 1 else f[:, ::channels]
+                                    for f in frames], axis=1)
             peaks.append(_peak_hz(sound))
             scale = 2.0**31 if track.codec_context.format.name.startswith("s32") else 1.0
             level = np.sqrt(2) * np.sqrt(np.mean(np.square(sound[:, 4096:-4096]))) / scale

@@ -455,9 +455,20 @@ def _silent_frame(sample_format: str, layout: str, rate: int, samples: int, pts:
 def _encoded(
     frames: Iterator[tuple[Fraction, av.AudioFrame]], out_stream: Any
 ) -> Iterator[tuple[Fraction, av.Packet]]:
+    layout = out_stream.codec_context.layout
     for _, frame in frames:
+        if frame.layout.name != layout.name and len(frame.layout.channels) == len(layout.channels):
+            # two channels that are no stereo pair (FL+FC) under AAC's stereo: the encoder refused them
+            frame = _with_layout(frame, layout.name)
         yield from _timed(out_stream.encode(frame))
     yield from _timed(out_stream.encode(None))
+
+
+def _with_layout(frame: av.AudioFrame, layout: str) -> av.AudioFrame:
+    """``frame``'s samples and time under another channel layout of as many channels."""
+    named = av.AudioFrame.from_ndarray(frame.to_ndarray(), format=frame.format.name, layout=layout)
+    named.sample_rate, named.pts, named.time_base = frame.sample_rate, frame.pts, frame.time_base
+    return named
 
 
 def _slice(frame: av.AudioFrame, lo: int, hi: int) -> av.AudioFrame:
