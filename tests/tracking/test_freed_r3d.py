@@ -455,3 +455,14 @@ def test_listening_for_no_time_is_refused(asked):
 
     with pytest.raises(SettingsError, match="listen for at least one frame"):
         receive_freed(f"127.0.0.1:{_free_port()}", **asked)
+
+
+def test_a_sender_slower_than_the_frame_rate_is_said():
+    # 5 Hz against --fps 25: 3 s of camera move became 0.6 s of track, "wrote …: 15 frames" and no word
+    from guangying.tracking.freed_track import receive_freed
+
+    port, done = _free_port(), threading.Event()
+    threading.Thread(target=_send_then_wait, args=(port, _messages(12), done, 1 / 8), daemon=True).start()
+    said = r"came at about [6-9].* messages a second, the track is at 25 frames a second: one message a frame"
+    with pytest.warns(UserWarning, match=said):
+        receive_freed(f"127.0.0.1:{port}", duration_s=2.5, fps=25, first_timeout_s=5)

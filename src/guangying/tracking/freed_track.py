@@ -125,24 +125,40 @@ def _of_one_camera(messages: Sequence[FreeDPose | None], camera_id: int,
     return [m for m in messages if m is not None and m.camera_id == camera_id]
 
 
+def _say_rate(listen: str, arrivals: list[float], fps: float | None) -> None:
+    """Say messages that came at another rate than the camera's frames: one message a frame, so the
+    track's move ran fast or slow (5 Hz against 25 fps: 3 s of move in 0.6 s of track), unsaid."""
+    if fps is None or len(arrivals) < 10 or arrivals[-1] <= arrivals[0]:
+        return
+    rate = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+    if abs(rate / fps - 1) > 0.05:
+        warnings.warn(f"FreeD on {listen} came at about {rate:.3g} messages a second, the track is at "
+                      f"{fps:g} frames a second: one message a frame, so its move runs {fps / rate:.3g}× "
+                      "as fast as the camera's. Send one message a frame (genlock the tracker to the camera)",
+                      stacklevel=3)
+
+
 def receive_freed(
     listen: str,
     frames: int | None = None,
     duration_s: float | None = None,
     first_timeout_s: float = 10.0,
     gap_timeout_s: float = 2.0,
+    fps: float | None = None,
 ) -> list[FreeDPose | None]:
     """Listen on ``HOST:PORT`` until ``frames`` messages or ``duration_s`` seconds; the error says when
     nothing arrives within ``first_timeout_s``. A pause longer than ``gap_timeout_s`` ends the take, said
     (the frames after it would be placed a pause early: FreeD carries no time). A stop (Ctrl-C, SIGTERM)
     ends it too, keeping what arrived, said, before the stop goes on. A damaged message is a None in its
-    place, as in a capture file (:func:`~guangying.lens.freed.read_d1_capture_slots`)."""
+    place, as in a capture file (:func:`~guangying.lens.freed.read_d1_capture_slots`). ``fps``: the
+    camera's frame rate, which messages arriving at another rate are said against (one message a frame)."""
     if frames is None and duration_s is None:
         raise SettingsError("say how long to listen: --frames N or --duration S")
     if (frames is not None and frames <= 0) or (duration_s is not None and not duration_s > 0):
         # said as "no FreeD message received" at once, a sender running
         raise SettingsError(f"listen for at least one frame: --frames {frames} --duration {duration_s}")
     messages: list[FreeDPose | None] = []
+    arrivals: list[float] = []
     with FreeDReceiver(listen) as receiver:
         start = time.monotonic()
         try:
@@ -172,12 +188,14 @@ def receive_freed(
                                   "after a pause would be placed early)", stacklevel=2)
                     break
                 messages.append(got[1])
+                arrivals.append(time.monotonic())
         except (KeyboardInterrupt, SystemExit):
             # the operator's Ctrl-C (or SIGTERM, a closed terminal) threw away the whole take received
             if not messages:
                 raise
             warnings.warn(f"FreeD on {listen}: stopped after {len(messages)} messages; the track keeps them",
                           stacklevel=2)
+        _say_rate(listen, arrivals, fps)
         other = receiver.rejected - messages.count(None)
         if other:
             warnings.warn(f"FreeD on {listen}: {other} datagram(s) that are no D1 message were ignored",

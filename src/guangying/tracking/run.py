@@ -368,7 +368,7 @@ def _freed_rows(job: TrackJob) -> list[CameraTrackRow]:
     if job.source is not None:
         messages = read_d1_capture_slots(job.source)
     else:
-        messages = receive_freed(job.freed_listen or "", job.frames, job.duration_s)
+        messages = receive_freed(job.freed_listen or "", job.frames, job.duration_s, fps=job.fps)
     lost = messages.count(None)
     if lost:
         warnings.warn(f"{job.source or job.freed_listen}: {lost} FreeD message(s) damaged (bad checksum); "
