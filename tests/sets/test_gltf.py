@@ -323,6 +323,9 @@ def test_a_damaged_set_is_refused_with_what_is_wrong(tmp_path):
         GltfSet(_write(tmp_path / "cut.gltf", text[:500]))
     with pytest.raises(InputFormatError, match="is no glTF: its JSON is a list"):  # 'list' object has no …
         GltfSet(_write(tmp_path / "list.gltf", b"[1, 2]"))
+    inner = b'{"asset": {"version": "2.0"}, "nodes": [[]], "scenes": [{"nodes": [0]}]}'  # a list as a node
+    with pytest.raises(InputFormatError, match="is damaged or does not hold what glTF 2.0 asks for"):
+        GltfSet(_write(tmp_path / "node.gltf", inner))
 
 
 def test_a_tiled_texture_follows_its_texture_transform(tmp_path):

@@ -242,8 +242,9 @@ def _gltf_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError, struct.error, RecursionError):
         return {}
     if not isinstance(tree, dict):  # trimesh: "'list' object has no attribute 'get'"
-        raise InputFormatError(f"3D set {path} is no glTF: its JSON is a {type(tree).__name__}, not the "
-                               "object a glTF scene is; export it again")
+        kinds = {list: "a list", str: "a string", bool: "true or false", type(None): "null"}
+        raise InputFormatError(f"3D set {path} is no glTF: its JSON is {kinds.get(type(tree), 'a number')}, "
+                               "not the object a glTF scene is; export it again")
     return tree
 
 
@@ -506,7 +507,9 @@ class GltfSet:
         try:
             scene: Any = trimesh.load(str(path), force="scene", resolver=_unquoting_resolver(path))
         except Exception as exc:  # trimesh raises many kinds for a bad file
-            raise InputFormatError(f"cannot load 3D set {path}: {exc}") from exc
+            # its internals alone ("'list' object has no attribute 'get'") said nothing of the file
+            raise InputFormatError(f"cannot load 3D set {path}: it is damaged or does not hold what glTF 2.0 "
+                                   f"asks for ({type(exc).__name__}: {exc}); export it again") from exc
         # Each placed mesh with its node's transform; scene.dump() would copy every mesh's material and
         # texture, and meshes sharing an atlas would each upload their own.
         meshes = []
