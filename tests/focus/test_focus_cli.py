@@ -814,3 +814,29 @@ def test_a_log_another_run_is_writing_is_left_to_it(tmp_path):
     assert "is being written by another run: this run logs to" in res.output, res.output
     assert read_sensor_log(tmp_path / "lidar-2.csv") and not log.exists()
     assert other.read_text() == "t_s,distance_m,strength\n1.0,2.0,900\n"
+
+
+def test_a_killed_run_sent_to_a_numbered_log_is_recovered_under_that_name(tmp_path):
+    # a run sent to lidar-2.csv (lidar.csv was being written) and then killed: the next run on lidar.csv
+    # found nothing, and gave lidar-2.csv to another take while the killed one's readings stayed hidden
+    dead = next(pid for pid in range(4_000_000, 4_100_000) if not _running(pid))
+    orphan = tmp_path / f".lidar-2.partial-{dead}-0a1b2c.csv"
+    orphan.write_text("t_s,distance_m,strength\n1.0,2.0,900\n1.01,2.0,900\n1.02,2.")  # cut mid-row
+    with _lidar_and_freed_receiver(250) as (args, _):
+        res = CliRunner().invoke(cli, [*args, "--duration", "0.5", "--log", str(tmp_path / "lidar.csv")])
+    assert res.exit_code == 0, res.output
+    cut = tmp_path / "lidar-2-cut.csv"
+    assert f"an earlier run logging to {tmp_path / 'lidar-2.csv'} was cut off" in res.output, res.output
+    assert f"its 2 readings are kept as {cut}" in res.output, res.output
+    assert [r.t_s for r in read_sensor_log(cut)] == [1.0, 1.01]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lidar-2-cut.csv", "lidar.csv"]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True

@@ -254,10 +254,10 @@ def focus_live_command(
         from guangying.focus.track_io import keep_whole_rows, log_being_written, orphaned_logs
         from guangying.live.take_names import unused_path
 
-        for orphan in orphaned_logs(log_path):
-            cut = unused_path(orphan.with_name(f"{log_path.stem}-cut{log_path.suffix}"))
+        for orphan, was in orphaned_logs(log_path):
+            cut = unused_path(was.with_name(f"{was.stem}-cut{was.suffix}"))
             if kept := keep_whole_rows(orphan, cut):
-                click.echo(f"warning: an earlier run logging to {log_path} was cut off (killed, or the power "
+                click.echo(f"warning: an earlier run logging to {was} was cut off (killed, or the power "
                            f"went) before its log was finished: its {kept} readings are kept as {cut}",
                            err=True)
         # an earlier take's log was replaced without a word: kept, as live keeps an earlier recording;

@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -497,10 +498,18 @@ def write_sensor_log(path: str | Path, readings: Iterable[LoggedReading]) -> Pat
     return atomic_write_text(p, sensor_log_text(readings, as_json=p.suffix.lower() == ".json"))
 
 
-def orphaned_logs(path: str | Path) -> list[Path]:
-    """The partial files of earlier runs logging to ``path`` (:class:`SensorLogWriter`) whose process is
-    gone: killed outright or cut by a power loss, they never became the log; each holds its readings."""
-    return sorted(_partial_logs(path, running=False), key=lambda p: p.stat().st_mtime)
+def orphaned_logs(path: str | Path) -> list[tuple[Path, Path]]:
+    """The partial files of earlier runs logging to ``path`` or to its numbered names (``lidar-2.csv``,
+    where a run was sent when the name was taken) whose process is gone, each with the log it was to
+    become: killed outright or cut by a power loss, they never became it; each holds its readings."""
+    target = through_link(Path(path))
+    found = []
+    for numbered in _partial_logs(target.with_name(f"{target.stem}-*{target.suffix}"), running=False):
+        name = numbered.name[1:].rsplit(".partial-", 1)[0]
+        if re.fullmatch(rf"{re.escape(side_name(target.stem))}-\d+", name):
+            found.append((numbered, target.with_name(name + target.suffix)))
+    found += [(partial, target) for partial in _partial_logs(target, running=False)]
+    return sorted(found, key=lambda pair: pair[0].stat().st_mtime)
 
 
 def log_being_written(path: str | Path) -> bool:
@@ -510,9 +519,11 @@ def log_being_written(path: str | Path) -> bool:
 
 
 def _partial_logs(path: str | Path, running: bool) -> list[Path]:
+    """Partial logs of ``path`` (its stem may hold a ``*``) whose process is (not) ``running``."""
     target = through_link(Path(path))
+    stem = glob.escape(side_name(target.stem)).replace("[*]", "*")
     found = []
-    for partial in target.parent.glob(f".{glob.escape(side_name(target.stem))}.partial-*{target.suffix}"):
+    for partial in target.parent.glob(f".{stem}.partial-*{target.suffix}"):
         pid = partial.name.rsplit(".partial-", 1)[1].split("-", 1)[0]
         if pid.isdigit() and _running(int(pid)) == running:
             found.append(partial)
