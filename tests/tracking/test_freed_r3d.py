@@ -382,9 +382,10 @@ def test_a_damaged_message_of_two_cameras_taking_turns_holds_its_frame(tmp_path)
 def _send_then_wait(port: int, sent: list[FreeDPose], done: threading.Event, period_s: float = 0.02) -> None:
     with FreeDSender(("127.0.0.1", port)) as s:
         time.sleep(0.5)  # let the listener (this process) bind first
-        for m in sent:
+        start = time.monotonic()
+        for n, m in enumerate(sent, 1):
             s.send(m)
-            time.sleep(period_s)
+            time.sleep(max(0.0, start + n * period_s - time.monotonic()))  # on the beat, not drifting
     done.set()
 
 
@@ -466,3 +467,15 @@ def test_a_sender_slower_than_the_frame_rate_is_said():
     said = r"came at about [6-9].* messages a second, the track is at 25 frames a second: one message a frame"
     with pytest.warns(UserWarning, match=said):
         receive_freed(f"127.0.0.1:{port}", duration_s=2.5, fps=25, first_timeout_s=5)
+
+
+def test_two_heads_taking_turns_at_the_frame_rate_are_not_said_as_fast():
+    from guangying.tracking.freed_track import receive_freed
+
+    port, done = _free_port(), threading.Event()
+    turns = [FreeDPose(1 + i % 2, float(i), 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0) for i in range(40)]
+    threading.Thread(target=_send_then_wait, args=(port, turns, done, 1 / 50), daemon=True).start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = receive_freed(f"127.0.0.1:{port}", frames=40, fps=25, first_timeout_s=5)
+    assert len(got) == 40
