@@ -256,9 +256,13 @@ def test_an_opaque_rgba_mask_is_read_by_its_picture(tmp_path):
     drawn[:, 44:] = 255
     opaque = tmp_path / "opaque.png"
     cv2.imwrite(str(opaque), np.dstack([drawn, drawn, drawn, np.full_like(drawn, 255)]))
+    stray = np.full_like(drawn, 255)
+    stray[3, 3] = 254  # a stray eraser touch
+    touched = tmp_path / "touched.png"
+    cv2.imwrite(str(touched), np.dstack([drawn, drawn, drawn, stray]))
     shaped = tmp_path / "shaped.png"  # the shape in the alpha, the picture black: the alpha is the mask
     cv2.imwrite(str(shaped), np.dstack([np.zeros_like(drawn)] * 3 + [drawn]))
-    for path in (opaque, shaped):
+    for path in (opaque, touched, shaped):
         mask = load_mask(path, (36, 64))
         assert mask[:, :44].max() == 0 and mask[:, 44:].min() == 1, path.name
 
@@ -266,8 +270,9 @@ def test_an_opaque_rgba_mask_is_read_by_its_picture(tmp_path):
 def test_a_polygon_without_semicolons_is_said_as_one():
     from guangying.keyer import load_mask
 
-    with pytest.raises(SettingsError, match="separate its points with ';'"):  # "mask image … not found"
-        load_mask("300,0,440,0,440,360", (360, 640))
+    for typed in ("300,0,440,0,440,360", "300,0 440,0 440,360", "(300,0),(440,0),(440,360)"):
+        with pytest.raises(SettingsError, match="separate its points with ';'"):  # "mask image … not found"
+            load_mask(typed, (360, 640))
 
 
 def test_a_polygon_covers_its_edge_pixels_as_much_on_every_side():

@@ -473,9 +473,19 @@ def test_two_heads_taking_turns_at_the_frame_rate_are_not_said_as_fast():
     from guangying.tracking.freed_track import receive_freed
 
     port, done = _free_port(), threading.Event()
-    turns = [FreeDPose(1 + i % 2, float(i), 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0) for i in range(40)]
+    turns = [FreeDPose(1 + i % 2, float(i), 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0) for i in range(80)]
     threading.Thread(target=_send_then_wait, args=(port, turns, done, 1 / 50), daemon=True).start()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = receive_freed(f"127.0.0.1:{port}", frames=40, fps=25, first_timeout_s=5)
-    assert len(got) == 40
+        got = receive_freed(f"127.0.0.1:{port}", frames=80, fps=25, first_timeout_s=5)
+    assert len(got) == 80
+
+
+def test_a_sender_at_24_hz_against_25_fps_is_said():
+    # 4 % off (a 60 s take's track 2.5 s ahead): under the first check's 5 %
+    from guangying.tracking.freed_track import receive_freed
+
+    port, done = _free_port(), threading.Event()
+    threading.Thread(target=_send_then_wait, args=(port, _messages(40), done, 1 / 24), daemon=True).start()
+    with pytest.warns(UserWarning, match=r"came at about 2[34].* messages a second, the track is at 25 "):
+        receive_freed(f"127.0.0.1:{port}", frames=40, fps=25, first_timeout_s=5)

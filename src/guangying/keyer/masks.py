@@ -92,8 +92,8 @@ def _fitted(
 def mask_from_image(
     path: str | Path, shape: tuple[int, int], invert: bool = False, pixel_aspect: float = 1.0
 ) -> np.ndarray:
-    """Read a mask image (8/16-bit grey, RGB → its luminance, RGBA → its alpha, or its luminance where
-    the alpha is the same everywhere) as float32 0–1.
+    """Read a mask image (8/16-bit grey, RGB → its luminance, RGBA → its luminance, or its alpha where
+    the picture is one flat colour) as float32 0–1.
 
     A mask of the frame's shape at another size (drawn on the 4K original of an HD proxy), or of the
     frame shown with its ``pixel_aspect`` (drawn on an anamorphic plate unsqueezed), is scaled to the
@@ -109,13 +109,12 @@ def mask_from_image(
     scale = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}.get(image.dtype, 1.0)
     image = image.astype(np.float32) * np.float32(scale)
     if image.ndim == 3:
-        # an RGBA mask's alpha, unless it is the same everywhere: paint programs save a white-on-black
-        # drawing as RGBA, fully opaque, and the whole frame was masked
-        alpha = image[..., 3] if image.shape[2] == 4 else None
-        if alpha is not None and float(np.ptp(alpha)) > 0:
-            image = alpha
-        else:
-            image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2GRAY)
+        # an RGBA mask's picture, unless that is one flat colour and the shape is in its alpha: paint
+        # programs save a white-on-black drawing as RGBA, opaque (or nearly: a stray eraser touch, a
+        # layer smaller than the canvas), and its alpha masked the whole frame
+        picture = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2GRAY)
+        flat = float(np.ptp(picture)) <= 2 / 255
+        image = image[..., 3] if image.shape[2] == 4 and flat else picture
     image = _fitted(image, shape, f"mask image {path}", "export the mask at the footage's framing",
                     pixel_aspect)
     mask = np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0)  # a float mask's NaN: not masked
@@ -153,12 +152,12 @@ def load_mask(spec: str | Path, shape: tuple[int, int], pixel_aspect: float = 1.
     if ";" in text and not names_a_file(text):
         return polygon_mask(parse_polygon(text), shape)
     if _POINTS_WITHOUT_SEMICOLONS.fullmatch(text) and not names_a_file(text):
-        # "300,0,440,0,440,360" was said as "mask image … not found"
+        # "300,0,440,0,440,360" or "40,30 120,30 120,90" was said as "mask image … not found"
         raise SettingsError(f"polygon '{text}': separate its points with ';' ('x,y;x,y;…' in pixels)")
     return mask_from_image(text, shape, pixel_aspect=pixel_aspect)
 
 
-_POINTS_WITHOUT_SEMICOLONS = re.compile(r"\s*-?[\d.]+(\s*,\s*-?[\d.]+){3,}\s*")
+_POINTS_WITHOUT_SEMICOLONS = re.compile(r"[\s(]*-?[\d.]+([\s,()]+-?[\d.]+){5,}[\s)]*")
 
 
 def load_clean_plate(spec: str | Path, shape: tuple[int, int], camera_log: str | None = "auto") -> np.ndarray:
