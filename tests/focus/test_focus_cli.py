@@ -222,8 +222,10 @@ def test_focus_live_logs_its_readings_on_the_time_of_day_for_post_to_replay(tmp_
     assert res.exit_code == 0 and "holds an earlier take's readings: this run logs to" in res.output
     assert read_sensor_log(log) == readings and read_sensor_log(log.with_name("lidar-2.csv"))
     # seconds given for a time-of-day log (or a clip past midnight): a track of millions of frames
-    # without focus, exit 0
-    res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), "--fps", "25", "--start", "10",
+    # without focus, exit 0 (over an hour before the log's first reading, whatever the time of day the
+    # test runs at: "10" passed just after midnight)
+    res = CliRunner().invoke(cli, ["focus", "--sensor-log", str(log), "--fps", "25",
+                                   f"--start={readings[0].t_s - 3700:.3f}",
                                    "--focal-length", "85", "--f-number", "2", "--sensor", "ff",
                                    "-o", str(tmp_path / "far.csv")])
     assert res.exit_code != 0 and "h before the log's first reading" in res.output, res.output
