@@ -328,6 +328,26 @@ def test_a_damaged_set_is_refused_with_what_is_wrong(tmp_path):
         GltfSet(_write(tmp_path / "node.gltf", inner))
 
 
+@pytest.mark.parametrize(("nodes", "scene_nodes", "said"), [
+    ([{"mesh": 3}], [0], "node 0 names mesh 3, and the file has 1 mesh"),  # was "has no triangle meshes"
+    ([{"mesh": 0}, {"mesh": 2}], [0, 1], "node 1 names mesh 2"),  # was drawn without node 1, unsaid
+    ([{"mesh": 0, "children": [0]}], [0], "node 0 is a child of itself"),  # these three loaded
+    ([{"mesh": 0, "children": [1]}, {"children": [0]}], [0], "is its own ancestor"),
+    ([{"mesh": 0, "children": [2]}, {"children": [2]}, {"mesh": 0}], [0, 1],
+     "node 2 is a child of nodes 0 and 1"),
+    ([{"mesh": 0, "children": [4]}], [0], "node 0 names child 4, and the file has 1 node"),
+    ([{"mesh": 0}], [0, 5], "a scene names node 5"),
+])
+def test_a_node_tree_that_is_no_tree_is_refused_by_node(tmp_path, nodes, scene_nodes, said):
+    from guangying.sets.gltf import GltfSet
+
+    tree = json.loads(trimesh.Scene(_boxes()[:1]).export(file_type="gltf", embed_buffers=True)["model.gltf"])
+    GltfSet(_write(tmp_path / "intact.gltf", json.dumps(tree).encode()))
+    tree["nodes"], tree["scenes"] = nodes, [{"nodes": scene_nodes}]
+    with pytest.raises(InputFormatError, match=f"is damaged: .*{said}"):
+        GltfSet(_write(tmp_path / "nodes.gltf", json.dumps(tree).encode()))
+
+
 def test_a_tiled_texture_follows_its_texture_transform(tmp_path):
     """A floor or wall whose texture repeats (Blender's Mapping node, exported as KHR_texture_transform,
     which trimesh drops): scaled 2× and offset by half a texture across, each quarter of the frame

@@ -325,6 +325,47 @@ def _check_primitives(tree: dict[str, Any], path: Path) -> None:
                           "bake the mapping into TEXCOORD_0", stacklevel=3)
 
 
+def _check_nodes(tree: dict[str, Any], path: Path) -> None:
+    """Refuse a node tree that is no tree, saying which node: a node naming a mesh that is not there was
+    said as "no triangle meshes" (or, with others drawn, left out unsaid), and a node that is its own
+    ancestor or another's second child loaded (glTF 2.0 allows neither: its nodes are disjoint trees)."""
+    nodes, meshes = tree.get("nodes"), tree.get("meshes")
+    nodes = nodes if isinstance(nodes, list) else []
+    count = len(meshes) if isinstance(meshes, list) else 0
+    damaged = f"3D set {path} is damaged:"
+    parent: dict[int, int] = {}
+    for number, node in enumerate(nodes):
+        if not isinstance(node, dict):
+            continue  # trimesh's own error names it
+        mesh = node.get("mesh")
+        if mesh is not None and not (isinstance(mesh, int) and 0 <= mesh < count):
+            raise InputFormatError(f"{damaged} node {node.get('name') or number!r} names mesh {mesh!r}, "
+                                   f"and the file has {count} mesh(es); export it again")
+        for child in node.get("children") or ():
+            if not (isinstance(child, int) and 0 <= child < len(nodes)):
+                raise InputFormatError(f"{damaged} node {number} names child {child!r}, and the file has "
+                                       f"{len(nodes)} node(s); export it again")
+            if child in parent or child == number:
+                parents = "itself" if child == number else f"nodes {parent[child]} and {number}"
+                raise InputFormatError(f"{damaged} node {child} is a child of {parents}; glTF nodes form "
+                                       "trees (each node one parent): export it again")
+            parent[child] = number
+    scenes = tree.get("scenes")
+    for scene in scenes if isinstance(scenes, list) else ():
+        for root in (scene.get("nodes") or ()) if isinstance(scene, dict) else ():
+            if not (isinstance(root, int) and 0 <= root < len(nodes)):
+                raise InputFormatError(f"{damaged} a scene names node {root!r}, and the file has "
+                                       f"{len(nodes)} node(s); export it again")
+    for start in parent:
+        seen, at = {start}, start
+        while at in parent:
+            at = parent[at]
+            if at in seen:
+                raise InputFormatError(f"{damaged} node {start} is its own ancestor (a loop of children); "
+                                       "glTF nodes form trees: export it again")
+            seen.add(at)
+
+
 def _extensions(tree: dict[str, Any]) -> list[str]:
     """The glTF extensions a file requires (a reader must support them)."""
     names = tree.get("extensionsRequired")
@@ -504,6 +545,7 @@ class GltfSet:
                 f"compression{''.join('; ' + way for way in ways)})"
             )
         _check_primitives(tree, path)
+        _check_nodes(tree, path)
         try:
             scene: Any = trimesh.load(str(path), force="scene", resolver=_unquoting_resolver(path))
         except Exception as exc:  # trimesh raises many kinds for a bad file
