@@ -275,19 +275,26 @@ def test_a_polygon_without_semicolons_is_said_as_one():
             load_mask(typed, (360, 640))
 
 
-def test_a_polygon_covers_its_edge_pixels_as_much_on_every_side():
+def test_a_polygon_covers_each_pixel_by_its_area():
     # fillPoly counts the fine pixels a right or bottom edge touches as inside: a square on whole pixels
     # gave its left and top edge pixels 0.5 and its right and bottom ones 0.75 (area 3721 for 3600)
     mask = polygon_mask(np.array([[300, 150], [360, 150], [360, 210], [300, 210]], np.float32), (360, 640))
     edges = [mask[180, 300], mask[180, 360], mask[150, 330], mask[210, 330]]
-    assert edges == pytest.approx([0.5] * 4, abs=0.01)
-    assert mask.sum() == pytest.approx(3600, abs=1)
-    rng = np.random.default_rng(4)  # random polygons: coverage against the shoelace area
+    assert edges == pytest.approx([0.5] * 4, abs=1e-6)
+    assert mask.sum() == pytest.approx(3600, abs=1e-3)
+    # on pixel boundaries (half pixels) each pixel is in or out: the fix above left 0.125 on each side
+    mask = polygon_mask([(10.5, 10.5), (20.5, 10.5), (20.5, 20.5), (10.5, 20.5)], (32, 32))
+    assert set(np.unique(mask)) == {0.0, 1.0} and mask.sum() == 100
+    rng = np.random.default_rng(4)  # random convex polygons: coverage against the shoelace area
     errors = []
     for _ in range(60):
-        points = rng.uniform(3, 37, (int(rng.integers(3, 8)), 2))
-        points = points[np.argsort(np.arctan2(points[:, 1] - 20, points[:, 0] - 20))]
-        x, y = points.T
+        points = cv2.convexHull(rng.uniform(3, 37, (int(rng.integers(3, 8)), 2)).astype(np.float32))[:, 0]
+        x, y = points.astype(np.float64).T
         area = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
         errors.append(polygon_mask(points, (40, 40)).sum() - area)
-    assert abs(np.mean(errors)) < 1.5 and np.mean(np.abs(errors)) < 3  # before: +8.8 every time
+    assert np.mean(np.abs(errors)) < 0.02 and np.max(np.abs(errors)) < 0.2  # fillPoly's fix: 1.42, 4.5
+    # a slanted edge (x = 20 + 0.3·(y − 20)): each pixel covered by its exact trapezoid
+    mask = polygon_mask([(-10, -10), (20 - 9, -10), (20 + 9, 50), (-10, 50)], (40, 40))
+    y = np.arange(40)[:, None] - 0.5 + (np.arange(1000) + 0.5) / 1000  # 1000 lines through each row
+    covered = np.clip(20 + 0.3 * (y[..., None] - 20) - (np.arange(40) - 0.5), 0, 1).mean(axis=1)
+    np.testing.assert_allclose(mask, covered, atol=2e-3)
