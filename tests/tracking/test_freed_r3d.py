@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -489,3 +490,24 @@ def test_a_sender_at_24_hz_against_25_fps_is_said():
     threading.Thread(target=_send_then_wait, args=(port, _messages(40), done, 1 / 24), daemon=True).start()
     with pytest.warns(UserWarning, match=r"came at about 2[34].* messages a second, the track is at 25 "):
         receive_freed(f"127.0.0.1:{port}", frames=40, fps=25, first_timeout_s=5)
+
+
+@pytest.mark.parametrize(("rate_hz", "said"), [(25 * 1.015, True), (25.0, False)])
+def test_a_sender_a_little_off_the_frame_rate_is_said_once_the_track_slips_a_frame(rate_hz, said):
+    # 1.5 % off (under the 2 % said however short the take): 4 s put the track's end 1.5 frames off, unsaid
+    from guangying.tracking.freed_track import receive_freed
+
+    port, done = _free_port(), threading.Event()
+    sending = threading.Thread(target=_send_then_wait, args=(port, _messages(100), done, 1 / rate_hz))
+    sending.start()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = receive_freed(f"127.0.0.1:{port}", frames=100, fps=25, first_timeout_s=5)
+    sending.join()
+    assert len(got) == 100
+    slipped = [str(w.message) for w in caught if "messages a second" in str(w.message)]
+    if said:
+        said_as = r"about 25\.[34]\d* messages a second.*1\.[3-6] frames, behind the camera"
+        assert len(slipped) == 1 and re.search(said_as, slipped[0]), slipped
+    else:
+        assert slipped == []
