@@ -559,3 +559,33 @@ def test_a_cameras_reel_name_reaches_the_outputs_timecode_track(tmp_path, sound)
         assert container_tag(comp, "reel_name") == "A001C003"
         assert container_tag(comp, "timecode") == "10:00:00:02"
         assert bool(comp.streams.audio) == sound
+
+
+def test_a_cameras_reel_name_reaches_exr_headers_and_back(tmp_path):
+    # EXR has a standard reelName (OpenEXR 3.2); EXR outputs dropped the reel, and a conform relinking an
+    # EXR render by reel and timecode found none
+    import OpenEXR
+
+    from guangying.media.audio import container_tag
+
+    src = tmp_path / "A001C004.mov"
+    _make_clip(src, None)
+    tagged = tmp_path / "tagged.mov"
+    with av.open(str(src)) as inp, av.open(str(tagged), "w") as out:
+        out.metadata["timecode"] = "10:00:00:00"
+        template = inp.streams.video[0]
+        stream = out.add_stream_from_template(template)
+        stream.codec_context.framerate = template.average_rate
+        stream.metadata["reel_name"] = "A001C004"
+        for packet in inp.demux(template):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    _invoke("composite", tagged, "-b", "#000000", "--end", "3", "-o", tmp_path / "comp.%04d.exr", "--quiet")
+    pictures = sorted(tmp_path.glob("comp.*.exr"))
+    assert len(pictures) == 4
+    with OpenEXR.File(str(pictures[0])) as exr:
+        assert exr.header()["reelName"] == "A001C004"
+    _invoke("composite", tmp_path / "comp.%04d.exr", "-b", "#000000", "-o", tmp_path / "again.mov", "--quiet")
+    with av.open(str(tmp_path / "again.mov")) as again:
+        assert container_tag(again, "reel_name") == "A001C004"

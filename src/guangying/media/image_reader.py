@@ -70,6 +70,7 @@ class ImageReader(Reader):
             timecode=self._timecode,
             pixel_aspect=timing.pixel_aspect,
             primaries=first.primaries,
+            reel_name=timing.reel_name,
         )
 
     def _frames(self) -> Iterator[Frame]:
@@ -151,6 +152,7 @@ class SequenceReader(Reader):
             timecode=self._timecode,
             pixel_aspect=timing.pixel_aspect,
             primaries=first.primaries,
+            reel_name=timing.reel_name,
         )
 
     def _frame_before(self, present: set[int], camera_log: CameraLog | None) -> Picture | None:

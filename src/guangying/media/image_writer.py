@@ -231,6 +231,8 @@ class ImageWriter(Writer):
         # a render of part of the source mends those frames of an earlier sequence and keeps the rest
         self._patch = bool(options.pop("patch_sequence", False))
         self._timecode: str | None = options.pop("timecode", None)
+        # the camera roll (a conform relinks by reel and timecode): EXR's reelName; DPX has no field for it
+        self._reel_name: str | None = options.pop("reel_name", None) if ext == ".exr" else None
         if self._timecode is not None:
             try:
                 parse_timecode(self._timecode, self.fps)
@@ -415,6 +417,8 @@ class ImageWriter(Writer):
             if self._timecode is not None and self.fps <= 60:
                 frame_timecode = timecode_at(self._timecode, number - self.first_frame, self.fps)
                 attributes["timeCode"] = _exr_timecode(frame_timecode, self.fps)
+            if self._reel_name:
+                attributes["reelName"] = self._reel_name
             write_with(path, lambda temp: _write_exr(
                 temp, pixels, self._exr_compression, self._matte_channel, attributes))
         else:

@@ -32,17 +32,18 @@ class PictureTiming:
     """``timecode``: ``HH:MM:SS:FF`` (``HH:MM:SS;FF`` drop-frame) of this picture; ``fps``: the rate its
     sequence runs at. None where the header says nothing (or nothing that can be a timecode or rate).
     ``pixel_aspect``: a pixel's width over its height as shown; 1 where the header says nothing a
-    picture can have."""
+    picture can have. ``reel_name``: the camera roll an EXR names (``reelName``), else None."""
 
     timecode: str | None = None
     fps: Fraction | None = None
     pixel_aspect: Fraction = Fraction(1)
+    reel_name: str | None = None
 
 
 def picture_timing(path: Path) -> PictureTiming:
-    """The timecode, frame rate and pixel aspect ``path``'s header gives (EXR ``timeCode``,
-    ``framesPerSecond``, ``pixelAspectRatio``; DPX's time code, frame rate and pixel aspect ratio; a
-    PNG's pHYs); an empty :class:`PictureTiming` for other formats or unreadable headers."""
+    """The timecode, frame rate, pixel aspect and reel name ``path``'s header gives (EXR ``timeCode``,
+    ``framesPerSecond``, ``pixelAspectRatio``, ``reelName``; DPX's time code, frame rate and pixel aspect
+    ratio; a PNG's pHYs); an empty :class:`PictureTiming` for other formats or unreadable headers."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".exr":
@@ -149,7 +150,10 @@ def _exr_timing(path: Path) -> PictureTiming:
         aspect = _aspect(float(header.get("pixelAspectRatio", 1.0)))
     except (TypeError, ValueError):  # an opaque (damaged) attribute
         aspect = None
-    return PictureTiming(timecode, fps, aspect or Fraction(1))
+    reel = header.get("reelName")
+    reel = reel.decode("utf-8", "replace") if isinstance(reel, bytes) else reel
+    reel_name = reel if isinstance(reel, str) and reel else None
+    return PictureTiming(timecode, fps, aspect or Fraction(1), reel_name)
 
 
 def _png_timing(path: Path) -> PictureTiming:

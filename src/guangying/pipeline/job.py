@@ -382,7 +382,7 @@ def run_job(
                 # the output's first frame is source frame first_written: its timecode, so an editor relinks
                 # (EXR and DPX headers carry each frame's)
                 options["timecode"] = timecode_at(info.timecode, first_written, info.fps)
-            if suffix in VIDEO_EXTENSIONS and info.reel_name:  # a conform relinks by reel and timecode
+            if (suffix in VIDEO_EXTENSIONS or suffix == ".exr") and info.reel_name:  # relinked by reel and TC
                 options["reel_name"] = info.reel_name
             if info.pixel_aspect != 1:  # video and EXR carry it: an anamorphic plate's outputs show as it
                 options["pixel_aspect"] = info.pixel_aspect
