@@ -468,6 +468,24 @@ def test_exr_without_a_clear_picture_layer_says_which_channels_it_has(tmp_path, 
         list(reader)
 
 
+@pytest.mark.parametrize("channels", [{"R": 0.5, "G": 0.2}, {"X": 0.5, "Y": 0.2, "Z": 0.1},
+                                      {"Y": 0.3, "RY": 0.2, "BY": -0.1}])
+def test_exr_whose_channels_are_no_rgb_picture_is_refused(tmp_path, channels):
+    # OpenCV read these without a word: blue taken as 0, X Y Z as a grey of Y, luminance/chroma a green 27 %
+    # off; each was keyed and written, exit 0
+    _write_layered_exr(tmp_path / "odd.exr", channels)
+    with pytest.raises(MediaError, match=r"no layer with R, G and B channels \(it has "), \
+            open_reader(tmp_path / "odd.exr") as reader:
+        list(reader)
+
+
+def test_exr_with_rgb_and_other_channels_reads_its_rgb(tmp_path):
+    _write_layered_exr(tmp_path / "rgbz.exr", {"R": 0.5, "G": 0.2, "B": 0.1, "Z": 3.0})
+    with open_reader(tmp_path / "rgbz.exr") as reader:
+        frame = next(iter(reader))
+    np.testing.assert_allclose(frame.rgb[2, 3], [0.5, 0.2, 0.1])  # was read by OpenCV too: kept
+
+
 # ACES2065-1 (AP0, ACES white) and ACEScg (AP1) → linear BT.709, Bradford-adapted to D65, as
 # colour-management libraries publish them
 AP0_TO_709 = [[2.52169, -1.13413, -0.38756], [-0.27648, 1.37272, -0.09624], [-0.01538, -0.15298, 1.16835]]

@@ -73,8 +73,11 @@ def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
         _check_window_size(part_header, path, what)
     header = headers[0] if headers else None
     # OpenCV decodes a multi-part file's first part only, whatever it holds: Nuke and renderers write
-    # one part per layer, and a depth part first came out as a grey picture of the depth
-    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if len(headers) < 2 else None
+    # one part per layer, and a depth part first came out as a grey picture of the depth. It also makes
+    # up what a part lacks, without a word: R and G alone read with blue 0, X, Y, Z as a grey of Y,
+    # luminance/chroma with a green 27 % off, a depth channel Z as zeros.
+    opencv = len(headers) < 2 and (not headers or _opencv_reads(headers[0]))
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if opencv else None
     matte = False
     if pixels is None:
         found = _read_channels(path, what)
@@ -93,6 +96,17 @@ def read_exr_pixels(path: Path, what: str) -> ExrPixels | None:
     straight = (said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)) == STRAIGHT_VALUE
     return ExrPixels(_in_display_window(pixels, header), matte, to_bt709, chromaticities is not None,
                      None if to_bt709 is None else chromaticities, unusable, straight)
+
+
+def _opencv_reads(header: dict[str, Any]) -> bool:
+    """Whether ``header``'s channels are what OpenCV reads as they are: R, G, B with or without A, or a
+    grey picture (Y). True when the header lists none (the decoders then say). A single channel of
+    another name (Z: zeros; R: a red picture) is read as a matte by :func:`_read_channels`."""
+    try:
+        names = {str(channel.name) for channel in header["channels"]}
+    except (KeyError, TypeError, AttributeError):
+        return True
+    return names in ({"Y"}, {"R", "G", "B"}, {"R", "G", "B", "A"})
 
 
 def _check_window_size(header: dict[str, Any], path: Path, what: str) -> None:
