@@ -302,6 +302,37 @@ def test_swap_in_frames_rendered_elsewhere(tmp_path):
     assert (tmp_path / "j.0002.png").read_bytes() == b"joined"
 
 
+def test_a_stop_while_a_sequence_goes_into_place_waits_for_it(tmp_path):
+    # SIGTERM between two renames left the new frame 0 beside 1199 frames of the earlier render, said as
+    # "unfinished outputs were removed and earlier files kept"; the stop now comes once all are in place
+    target = tmp_path / "j.%04d.png"
+    _sequence(target, 0, 29)
+    stage = tmp_path / ".stage"
+    stage.mkdir()
+    for n in range(30):
+        (stage / f"j.{n:04d}.png").write_bytes(b"new")
+    code = f"""
+import os, signal, time
+from pathlib import Path
+from guangying.cli.signals import install_stop_handlers
+from guangying.media.outputs import swap_in_sequence
+install_stop_handlers()
+rename = os.replace
+def replace_then_stop(source, target):
+    rename(source, target)
+    if target.name == "j.0000.png":
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)  # the handler runs here, between two renames
+os.replace = replace_then_stop
+swap_in_sequence({str(target)!r}, {{n: Path({str(stage)!r}) / f"j.{{n:04d}}.png" for n in range(30)}})
+print("swapped whole")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert done.returncode == 143, done.stdout + done.stderr  # stopped, after the swap
+    assert [(tmp_path / f"j.{n:04d}.png").read_bytes() for n in range(30)] == [b"new"] * 30
+
+
 # -- one run per output ----------------------------------------------------------------------------
 
 

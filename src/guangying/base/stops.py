@@ -20,11 +20,12 @@ after, once the main thread is back in other code.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import importlib.util
 import queue
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -42,6 +43,8 @@ _UNSAFE_FOLDERS = (str(Path(concurrent.futures.__file__).parent),
                    *(_LLVMLITE.submodule_search_locations or [] if _LLVMLITE else []))
 _deferred_s = 0.0
 _pending: list[Callable[[], None]] = []  # the act a retry carries out
+_held: list[int] = []  # one entry per block a stop waits for (:func:`stops_held`)
+_MAX_HOLD_S = 30.0
 
 
 def note_stop(signum: int) -> None:
@@ -86,6 +89,23 @@ def act_when_safe(frame: FrameType | None, act: Callable[[], None]) -> None:
     _act_or_retry(frame)
 
 
+@contextlib.contextmanager
+def stops_held() -> Iterator[None]:
+    """Carry out a stop asked for during this block (by :func:`act_when_safe`) once it ends, or after
+    30 s: for work that, cut in the middle, leaves outputs neither old nor new (a sequence's frames being
+    renamed into place: stopped there, 1 new frame and 1199 of the earlier render were left under the
+    sequence's name, said as "earlier files kept"). kill -9 cannot be held."""
+    _held.append(1)
+    try:
+        yield
+    finally:
+        _held.pop()
+        if not _held and _pending and threading.current_thread() is threading.main_thread():
+            signal.setitimer(signal.ITIMER_REAL, 0)  # the stop now, not at the next retry
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            _pending.pop()()
+
+
 def disarm_retry() -> None:
     """Cancel a retry still pending: one armed as the interpreter shuts down fires after Python's handlers
     are gone, and SIGALRM's default kills the process ("Alarm clock", exit 142)."""
@@ -109,7 +129,7 @@ def _retry(_signum: int, frame: FrameType | None) -> None:
 
 
 def _act_or_retry(frame: FrameType | None) -> None:
-    if _in_unsafe_code(frame) and _deferred_s < _MAX_DEFERRAL_S:
+    if (_held and _deferred_s < _MAX_HOLD_S) or (_in_unsafe_code(frame) and _deferred_s < _MAX_DEFERRAL_S):
         signal.signal(signal.SIGALRM, _retry)
         signal.setitimer(signal.ITIMER_REAL, _RETRY_S)
         return

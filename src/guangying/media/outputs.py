@@ -33,6 +33,7 @@ from pathlib import Path
 from guangying.base.atomic import check_output_folder, describe_os_error, side_name
 from guangying.base.errors import MediaError
 from guangying.base.processes import process_running
+from guangying.base.stops import stops_held
 from guangying.media.patterns import SequencePattern, parse_pattern
 
 PathLike = str | os.PathLike[str]
@@ -419,11 +420,6 @@ def swap_in_sequence(
         raise MediaError(f"{target} is not a sequence pattern (shot.%04d.exr or shot.####.exr)")
     numbers = sorted(frames)
     old = _any_padding_numbers(pattern)
-    try:
-        for number in numbers:
-            os.replace(frames[number], pattern.path(number))
-    except OSError as exc:
-        raise MediaError(describe_os_error(exc, Path(pattern.text))) from exc
     new_names = {pattern.path(n).name for n in numbers}
     span = f"{numbers[0]}–{numbers[-1]}" if numbers else "(none)"
     kept: list[Path] = []
@@ -432,8 +428,14 @@ def swap_in_sequence(
         if path.name not in new_names:
             outside = patch and numbers and not numbers[0] <= number <= numbers[-1]
             (kept if outside else stale).append(path)
-    for path in stale:
-        path.unlink(missing_ok=True)
+    with stops_held():  # a stop in between left frames of two renders under one name
+        try:
+            for number in numbers:
+                os.replace(frames[number], pattern.path(number))
+        except OSError as exc:
+            raise MediaError(describe_os_error(exc, Path(pattern.text))) from exc
+        for path in stale:
+            path.unlink(missing_ok=True)
     if kept:
         earlier = sorted(number for _, number in old)
         apart = numbers and (numbers[0] > earlier[-1] + 1 or numbers[-1] < earlier[0] - 1)
