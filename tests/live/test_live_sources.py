@@ -1438,3 +1438,45 @@ def test_a_played_clip_that_falls_far_behind_its_clock_says_so(tmp_path):
         source.stop()
     assert len([w for w in said if "behind its clock" in str(w.message)]) == 1
     assert len(plate) == 40 and source.frames_in > 40  # every picture played; slots passed empty
+
+
+def test_a_variable_rate_clip_plays_each_picture_at_its_own_time(tmp_path):
+    """A phone's variable-rate clip played as the camera: its pictures went out one a slot by their number,
+    so after its rate halved they ran ahead of its sound (0.5 s at 2 s, 0.7 s at 2.4 s). Each now comes in
+    the slot of its own time, and the take's frames between hold the one before."""
+    clip = tmp_path / "vfr.mp4"
+    times = [n / FPS for n in range(10)] + [10 / FPS + 2 * n / FPS for n in range(10)]  # then half the rate
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for n, t in enumerate(times):
+            grey = np.full((48, 64, 3), 20 + 10 * n, np.uint8)
+            frame = av.VideoFrame.from_ndarray(grey, format="rgb24")
+            frame.pts, frame.time_base = round(t * 1000), Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    with open_reader(clip) as reader:
+        assert reader.info.variable_rate
+    source = LiveSource(str(clip), queue_frames=500)
+    frames = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the reader's variable-rate note
+        try:
+            source.begin_take()
+            source.start()
+            while not source.ended.is_set() or len(source.queue):
+                item = source.get(0.2)
+                if item is not None:
+                    frames.append(item)
+        finally:
+            source.stop()
+    pictures = [round((float(np.mean(f.rgb)) * 255 - 20) / 10) for f in frames]
+    placed = dict(zip(pictures, (f.index for f in frames), strict=True))
+    assert placed == {n: round(t * FPS) for n, t in enumerate(times) if n in placed}, placed
+    assert len(placed) >= 15 and source.dropped <= 5, (placed, source.dropped)
+    # the time-of-day timecode counts the take's slots: a picture's is its first's plus its slot
+    first = parse_timecode(frames[0].timecode, Fraction(FPS))[0]
+    assert [parse_timecode(f.timecode, Fraction(FPS))[0] - first for f in frames] == [
+        f.index - frames[0].index for f in frames]

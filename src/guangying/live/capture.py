@@ -308,6 +308,7 @@ class LiveSource:
         # a played file's clock: when the take's frame 0 is due (``time.monotonic()``), set once its first
         # picture is decoded; every pass of a loop runs on from it
         self._file_clock_t0: float | None = None
+        self._file_next_slot = 0  # the take's slot a played file's next pass starts in (--loop)
         self._said_behind = False  # a played file fell so far behind its clock that slots passed empty
         self._said_interlaced = False
         self.rate_known = True  # False: a stream with no rate of its own, measured from arrivals
@@ -551,6 +552,7 @@ class LiveSource:
             self._take_t0 = None
             self._time_the_anchor()
             self._last_index, self._picture_origin_s = -1, None
+            self._file_next_slot = 0
 
     def stop(self) -> None:
         self._stop.set()
@@ -831,7 +833,7 @@ class LiveSource:
         each pass's first picture late and let go). A clip's sound goes to the sound listeners with its
         pictures on the same clock."""
         period = 1.0 / float(self.fps)
-        offset = self.frames_in  # a replay continues the frame count
+        offset = max(self.frames_in, self._file_next_slot)  # a replay continues the take's slots
         replay_s = float(offset / self.fps)  # where this pass starts on the clip's clock
         sound = self._file_sound_packets()
         waiting: tuple[float, av.Packet] | None = next(sound, None)
@@ -847,8 +849,17 @@ class LiveSource:
                 still = first()
                 pictures = ((still.copy, timecode, n * period) for n in itertools.count())
             passed = 0  # slots of the clock that long stalls let go by without a picture
+            # a phone's variable-rate clip: each picture in the slot of its own time (by its number, its
+            # pictures ran up to 0.7 s ahead of its sound); the take holds a picture through a longer gap,
+            # and of two pictures in one slot the first is shown
+            timed = reader.info.variable_rate
+            last_slot = -1
             for n, (picture, timecode, time_s) in enumerate(pictures):
-                slot = n + passed
+                slot = (round(time_s / period) if timed else n) + passed
+                if slot <= last_slot:
+                    self._let_go(1)
+                    continue
+                last_slot = slot
                 if self._file_clock_t0 is None:
                     self._file_clock_t0 = time.monotonic() - offset * period
                 due = self._file_clock_t0 + (offset + slot) * period
@@ -873,6 +884,7 @@ class LiveSource:
                                       "machine is too busy to decode it in time): its time goes on without "
                                       "those frames, in the plate recording too", stacklevel=2)
                     passed, slot, late_s = passed + missed, slot + missed, late_s - missed * period
+                    last_slot = slot
                 clock_s = replay_s + passed * period  # the clip's time 0 on the take's clock
                 if late_s <= period:
                     self._deliver(offset + slot, picture(), timecode, clock_s + time_s)
@@ -887,6 +899,7 @@ class LiveSource:
                 while waiting is not None and waiting[0] < time_s + period:  # its sound until the next
                     self._hand_sound(waiting[1], clock_s + waiting[0])
                     waiting = next(sound, None)
+        self._file_next_slot = offset + last_slot + 1
         if not self.loop:
             self._finish(f"end of file {self.spec}", lost=False)
 
