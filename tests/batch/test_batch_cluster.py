@@ -407,11 +407,14 @@ def test_a_script_leaves_the_cluster_it_joined_and_ray_leaves_its_environment(ra
     os.link(shoot / "takes" / "c.mp4", tmp_path / "c.mp4")
     (tmp_path / "jobs.yaml").write_text("shots:\n  - {input: c.mp4, command: key, alpha: out/a.mov}\n")
     port = _unused_port()
+    # Ray not imported before: its import sets RAY_CLIENT_MODE, which was left behind
     script = f"""
-import os, ray, guangying as gy
+import os, sys, guangying as gy
 shots = gy.load_jobs("jobs.yaml")
 before = dict(os.environ)
+assert "ray" not in sys.modules
 report = gy.run_batch(shots, "jobs.yaml", ray_address="{ray_cluster}", show_progress=False)
+import ray
 print("joined:", report.cluster, [s.status for s in report.shots], ray.is_initialized())
 print("changed:", sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)))
 try:
@@ -420,6 +423,7 @@ except gy.NothingStartedError as exc:
     print("refused:", exc)
 """
     env = {**os.environ, "PYTHONPATH": str(SRC), "RAY_AUTH_MODE": "disabled"}
+    env.pop("RAY_CLIENT_MODE", None)  # set in this process by its own import of Ray
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
                           env=env, timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -133,9 +133,9 @@ class _Session:
 
     cluster: str  # what the report calls it
     files: Path | None = None  # the files of a session started on this machine
-    # the environment as it was before this batch's ray.init, for the variables that init set; None: the
-    # caller's own session (its ray.init), which the batch uses and leaves open
-    environment: dict[str, str | None] | None = None
+    # the environment as it was before this batch's ray.init; None: the caller's own session (its
+    # ray.init), which the batch uses and leaves open
+    environment: dict[str, str] | None = None
 
     def end(self) -> None:
         """Leave a session this batch started or joined: left open, the next run_batch in the process
@@ -145,18 +145,19 @@ class _Session:
         import ray
 
         ray.shutdown()
-        # Ray's init left its settings in the caller's environment (PYTHONBREAKPOINT sent a script's
-        # breakpoint() to Ray's remote debugger, RAY_AUTH_MODE reached the processes it started)
-        _put_back(self.environment)
+        # Ray's init and shutdown left their settings in the caller's environment (PYTHONBREAKPOINT sent
+        # a script's breakpoint() to Ray's remote debugger, RAY_AUTH_MODE reached the processes it
+        # started, RAY_CLIENT_MODE stayed set)
+        _put_back(_changes_since(self.environment))
 
 
 def _connect(address: str | None, workers: int | None) -> _Session:
     """Join ``address`` or start Ray on this machine, or use the caller's own session."""
+    before = dict(os.environ)  # before Ray's import too, which sets RAY_CLIENT_MODE
     import ray
 
     if ray.is_initialized():
         return _Session("existing Ray session")
-    before = dict(os.environ)
     # Ray reports usage statistics to its makers by default; a render node should send nothing.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address is None:
@@ -169,7 +170,7 @@ def _connect(address: str | None, workers: int | None) -> _Session:
     except BaseException:
         _put_back(_changes_since(before))
         raise
-    return _Session(cluster, files, _changes_since(before))
+    return _Session(cluster, files, before)
 
 
 def _changes_since(before: dict[str, str]) -> dict[str, str | None]:
