@@ -89,6 +89,15 @@ def test_an_output_that_is_a_folder_is_listed(takes):
         load_jobs(jobs, COMMANDS)
 
 
+def test_a_shot_whose_output_and_alpha_are_one_file_is_said_as_one_shot(takes):
+    # it was said as "shots 'c1' and 'c1' both write …"
+    jobs = takes / "twice.yaml"
+    jobs.write_text("shots:\n  - {input: takes/c1.mp4, background: '#000000', output: out/d.mp4, "
+                    "alpha: out/d.mp4}\n")
+    with pytest.raises(SettingsError, match=r"shot 'c1': its output and its alpha are the same file .*d.mp4"):
+        load_jobs(jobs, COMMANDS)
+
+
 def test_a_background_that_is_neither_a_file_nor_a_colour_is_said_as_composite_says_it(takes):
     # "background /…/red does not exist", where `composite -b red` lists the colours it takes
     jobs = takes / "red.yaml"

@@ -613,7 +613,7 @@ def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
     """Outputs on an input or on each other, compared as places on disk (links, ``..``, hard links,
     ``%04d`` = ``####``): compared as text, an output through a link to the plate's folder overwrote the
     plate, and two spellings of one sequence let one shot's frames replace the other's."""
-    writers: list[tuple[DiskPlace, Shot]] = []
+    writers: list[tuple[DiskPlace, Shot, str]] = []  # each output's place, shot and kind (alpha …)
     names: dict[str, list[Shot]] = {}
     read_by: dict[Any, list[str]] = {}  # each input, and the shots that read it
     for s in shots:
@@ -622,7 +622,7 @@ def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
     inputs = [(disk_place(path, as_output=False), readers) for path, readers in read_by.items()]
     for shot in shots:
         names.setdefault(shot.name, []).append(shot)
-        for target in shot.outputs.values():
+        for kind, target in shot.outputs.items():
             place = disk_place(target, as_output=True)
             clash = next(((src, readers) for src, readers in inputs if place.clashes(src)), None)
             if clash is not None:
@@ -631,15 +631,20 @@ def _check_collisions(shots: list[Shot], problems: list[str]) -> None:
                 whose = "" if shot.name in readers else f" of shot '{readers[0]}'"
                 problems.append(f"shot '{shot.name}': output {target} would overwrite the input "
                                 f"{src.text}{whose}")
-            other = next((owner for written, owner in writers if place.clashes(written)), None)
-            if other is not None:
+            other, other_kind = next(((owner, what) for written, owner, what in writers
+                                      if place.clashes(written)), (None, ""))
+            if other is shot:  # it was said as "shots 'd' and 'd' both write …"
+                keys = {kind: key for key, kind in _OUTPUT_KIND.items()}  # as the file says them
+                problems.append(f"shot '{shot.name}': its {keys[other_kind]} and its {keys[kind]} are the "
+                                f"same file {os.path.normpath(target)}; name them apart")
+            elif other is not None:
                 # a glob entry's shots are named by their takes: their outputs must be too
                 hint = ("; name a glob entry's outputs by their take: {stem} (or {folder}, {ext})"
                         if shot.from_glob or other.from_glob else "")
                 # as the user would write it (it showed o/../o/a.mp4 when two entries named one file so)
                 problems.append(f"shots '{other.name}' and '{shot.name}' both write "
                                 f"{os.path.normpath(target)}{hint}")
-            writers.append((place, shot))
+            writers.append((place, shot, kind))
     for name, same in names.items():
         if len(same) > 1:
             advice = ("a glob entry's shots are named by their files: give the entries distinct names "
