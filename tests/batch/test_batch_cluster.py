@@ -294,6 +294,30 @@ def test_resume_after_interrupted_run(ray_cluster, shoot, reference):
     assert not any(path.exists() for path in left)
 
 
+def test_a_join_that_fails_keeps_the_rendered_ranges_for_resume(ray_cluster, shoot, monkeypatch):
+    """A disk that filled while the ranges were joined: the rendered ranges were thrown away (all rendered
+    again once space was freed; a stop keeps them) and the summary said "0 frames … on 0 workers"."""
+    from guangying.base.errors import MediaError
+    from guangying.batch import runner
+
+    jobs = _jobs(shoot, "joinfull.yaml", bad_shot=False, out="joinfull")
+    shots = [s for s in load_jobs(jobs, COMMANDS) if s.name == "long"]
+
+    def disk_full(plan, results):  # noqa: ANN202
+        raise MediaError("joining the ranges of long_comp.mov: the disk is full; nothing was saved there")
+
+    monkeypatch.setattr(runner, "join_shot", disk_full)
+    report = run_batch(shots, jobs, workers=2, show_progress=False)
+    [failed] = report.shots
+    assert failed.status == "failed" and "rendered frames are kept" in failed.message, failed.message
+    assert report.workers_rendering >= 1
+    monkeypatch.undo()
+    report, dispatched = _resume(shots, jobs)
+    assert dispatched == [] and [s.status for s in report.shots] == ["done"], report.shots
+    with open_reader(shoot / "joinfull" / "long_comp.mov") as reader:
+        assert reader.info.frame_count == report.shots[0].frames > 0
+
+
 @pytest.mark.parametrize("how", ["--ray ADDRESS", "on this machine, beside a running cluster"])
 def test_cli_joins_the_cluster_or_keeps_to_this_machine(ray_cluster, shoot, tmp_path, how):
     """``--ray ADDRESS`` joins the cluster. Without it the batch runs on this machine, even on a node

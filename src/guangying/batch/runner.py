@@ -151,9 +151,10 @@ class _Session:
         _put_back(_changes_since(self.environment))
 
 
-def _connect(address: str | None, workers: int | None) -> _Session:
-    """Join ``address`` or start Ray on this machine, or use the caller's own session."""
-    before = dict(os.environ)  # before Ray's import too, which sets RAY_CLIENT_MODE
+def _connect(address: str | None, workers: int | None, before: dict[str, str]) -> _Session:
+    """Join ``address`` or start Ray on this machine, or use the caller's own session. ``before``: the
+    environment before the batch began (before Ray's import, which sets RAY_CLIENT_MODE), put back when it
+    ends."""
     import ray
 
     if ray.is_initialized():
@@ -412,6 +413,7 @@ def run_batch(
     ``on_shot(outcome)`` as each shot ends: done, failed, or found finished by an earlier run (a farm
     log shows it then, not at the end).
     """
+    environment = dict(os.environ)
     import ray
 
     if not isinstance(shots, list) or not all(isinstance(s, Shot) for s in shots):
@@ -436,7 +438,7 @@ def run_batch(
     try:
         if not resume:  # (a resumed run's finished shots are skipped, not refused: judged as it plans)
             _refuse_when_every_shot_is_taken(shots)
-        session = _connect(ray_address, workers)
+        session = _connect(ray_address, workers, environment)
     except NothingStartedError:
         # "nothing was started" left empty folders: the report's, the batch's hidden progress folder
         empty = [manifest_file.parent, *([Path(report_dir)] if made_report_dir and report_dir else [])]
@@ -831,17 +833,19 @@ def _say_lost_subject(state: _ShotState, ordered: list[RangeResult]) -> None:
 
 
 def _fail(state: _ShotState, message: str, manifest: Manifest, ended: Callable[[ShotOutcome], None],
-          progress: BatchProgress) -> None:
-    """Mark the shot failed (first message wins) and take its staged ranges away; the frames it will not
-    render leave the progress total."""
+          progress: BatchProgress, keep_ranges: bool = False) -> None:
+    """Mark the shot failed (first message wins) and take its staged ranges away, or with ``keep_ranges``
+    keep them for ``--resume``; the frames it will not render leave the progress total."""
     if state.outcome.status != "failed":
         progress.replan(-_frames_left(state))
         progress.shots_done(0, failed=1)
         state.outcome.status, state.outcome.message = "failed", message
-        manifest.forget(state.plan.shot.name)
+        if not keep_ranges:
+            manifest.forget(state.plan.shot.name)
         manifest.save()
         ended(state.outcome)
-    remove_staging(state.plan, state.fingerprint)
+    if not keep_ranges:
+        remove_staging(state.plan, state.fingerprint)
 
 
 def _finish_shot(
@@ -853,7 +857,12 @@ def _finish_shot(
     try:
         joined = join_shot(plan, ordered)
     except (GuangyingError, OSError) as exc:
-        _fail(state, f"joining the ranges: {exc}", manifest, ended, progress)
+        # the ranges are finished work: thrown away, a join that failed for a full disk rendered the whole
+        # shot again once space was freed (a stop keeps them too), and the summary said "on 0 workers"
+        state.outcome.workers = sorted({r.worker for r in ordered})
+        _fail(state, f"joining the ranges: {exc}; its {sum(r.frames for r in ordered)} rendered frames are "
+              "kept: run the batch again with --resume to join them", manifest, ended, progress,
+              keep_ranges=True)
         return
     contact = next((r.contact for r in ordered if r.contact and Path(r.contact).is_file()), None)
     if contact is not None and report_dir is not None:
