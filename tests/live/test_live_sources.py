@@ -1440,6 +1440,27 @@ def test_a_played_clip_that_falls_far_behind_its_clock_says_so(tmp_path):
     assert len(plate) == 40 and source.frames_in > 40  # every picture played; slots passed empty
 
 
+def test_a_played_clip_that_falls_behind_again_and_again_says_how_long_in_all(tmp_path):
+    # said once, at the first stall: six made a 1.5 s clip an 8.8 s take, unsaid
+    clip = _grey_clip(tmp_path, 40)
+
+    seen = []
+
+    def tap(frame) -> None:
+        seen.append(frame.index)
+        if len(seen) in (5, 25):  # the 5th and 25th pictures (the slots after the first stall are further on)
+            time.sleep(1.3)
+
+    source = LiveSource(str(clip), queue_frames=500)
+    with pytest.warns(UserWarning) as said:
+        source.begin_take(tap)
+        source.start()
+        source.ended.wait(15)
+        source.stop()
+    total = [str(w.message) for w in said if "behind its clock 2 times" in str(w.message)]
+    assert len(total) == 1 and re.search(r"2\.\d s in all: the take runs that much longer", total[0]), total
+
+
 def test_a_variable_rate_clip_plays_each_picture_at_its_own_time(tmp_path):
     """A phone's variable-rate clip played as the camera: its pictures went out one a slot by their number,
     so after its rate halved they ran ahead of its sound (0.5 s at 2 s, 0.7 s at 2.4 s). Each now comes in
