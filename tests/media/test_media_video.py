@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import av
@@ -408,3 +409,26 @@ def test_a_closed_reader_is_not_read_again(tmp_path):
     reader.close()
     with pytest.raises(MediaError, match=r"clip\.mp4 is closed: open it again"):
         list(reader)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to compare one against many")
+def test_an_mp4_is_the_same_bytes_whatever_cpus_the_process_may_use(tmp_path):
+    # x264's threads followed the cores the process could use: the same job gave other bytes on another
+    # machine, under taskset or in another batch worker
+    rng = np.random.default_rng(1)
+    frames = [np.clip(rng.random((144, 256, 3), np.float32) * 0.3 + n / 60, 0, 1) for n in range(30)]
+
+    def encoded(name: str) -> bytes:
+        with open_writer(tmp_path / name, fps=Fraction(25), content="rgb") as writer:
+            for frame in frames:
+                writer.write(frame)
+        return (tmp_path / name).read_bytes()
+
+    every = os.sched_getaffinity(0)
+    many = encoded("many.mp4")
+    os.sched_setaffinity(0, {min(every)})
+    try:
+        one = encoded("one.mp4")
+    finally:
+        os.sched_setaffinity(0, every)
+    assert one == many

@@ -60,6 +60,8 @@ class _Format:
     intra_only: bool = False  # every packet decodes alone (a hold may repeat it)
 
 
+_X264_THREADS = 4  # fixed: the same bytes on every machine (a review encode needs no more)
+
 _FORMATS = {
     ".mp4": _Format(
         codec="libx264",
@@ -257,6 +259,11 @@ class VideoWriter(Writer):
             if self._source_timing:
                 ctx.time_base = stream.time_base = _FINE_TIME_BASE
             ctx.thread_type = "AUTO"
+            if self._format.codec == "libx264":
+                # x264's output depends on its thread count, which by default follows the cores this
+                # process may use: one job gave other bytes on another machine, under taskset or in
+                # another batch worker, and a delivery's checksum could not tell a rerun from a change
+                ctx.thread_count = _X264_THREADS
             if self._pixel_aspect != 1:  # H.264's VUI, MOV's pasp atom
                 ctx.sample_aspect_ratio = self._pixel_aspect
             self._tag(ctx)
