@@ -333,6 +333,39 @@ print("swapped whole")
     assert [(tmp_path / f"j.{n:04d}.png").read_bytes() for n in range(30)] == [b"new"] * 30
 
 
+def test_a_stop_while_a_jobs_outputs_go_into_place_waits_for_all_of_them(tmp_path):
+    # SIGINT while the foreground's frames were renamed into place: a new foreground sequence was left
+    # beside the earlier run's matte
+    _clip(tmp_path / "a.mp4", 6)
+    _clip(tmp_path / "b.mp4", 6)
+    out = tmp_path / "out"
+    out.mkdir()
+    key = ["key", "--matte", "chroma", "--foreground", str(out / "fg.%04d.png"), "--alpha",
+           str(out / "a.%04d.png"), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    subprocess.run([sys.executable, "-m", "guangying", *key[:1], str(tmp_path / "a.mp4"), *key[1:]],
+                   check=True, env=env, capture_output=True, timeout=120)
+    earlier = {p.name: p.stat().st_ino for p in out.iterdir()}
+    code = f"""
+import os, signal, sys, time
+rename = os.replace
+def replace_then_stop(source, target):
+    rename(source, target)
+    if str(target) == {str(out / "fg.0000.png")!r}:  # into place (a frame is first renamed into its stage)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # the handler runs here, between two outputs' renames
+os.replace = replace_then_stop
+from guangying.cli.main import main
+sys.argv = ["guangying", {key[0]!r}, {str(tmp_path / "b.mp4")!r}, *{key[1:]!r}]
+main()
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 130, done.stdout + done.stderr
+    now = {p.name: p.stat().st_ino for p in out.iterdir()}
+    assert sorted(now) == sorted(earlier)  # the same frames, and nothing staged left beside them
+    assert [name for name in now if now[name] == earlier[name]] == [], done.stderr  # none of the earlier run
+
+
 # -- one run per output ----------------------------------------------------------------------------
 
 

@@ -73,9 +73,10 @@ def raise_stop(signum: int) -> NoReturn:
 
 
 def check_not_stopped() -> None:
-    """Raise the stop asked for, if one was (a stop the handler's exception did not carry out)."""
+    """Raise the stop asked for, if one was (a stop the handler's exception did not carry out), unless
+    it waits for the end of a :func:`stops_held` block (outputs going into place)."""
     signum = stop_requested()
-    if signum is not None:
+    if signum is not None and not _held:
         raise_stop(signum)
 
 

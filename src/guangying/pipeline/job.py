@@ -18,7 +18,7 @@ from guangying.base.colour import srgb_to_linear
 from guangying.base.errors import MediaError, SettingsError
 from guangying.base.mattes import Matter
 from guangying.base.per_plate import is_still
-from guangying.base.stops import check_not_stopped
+from guangying.base.stops import check_not_stopped, stops_held
 from guangying.base.timecode import timecode_at
 from guangying.keyer import ChromaKeyer
 from guangying.keyer.chroma import PASSED_THROUGH
@@ -335,7 +335,9 @@ def run_job(
         warmup_frames = 0
         if start is not None and getattr(matter, "remembers_frames", False):
             warm_from = max(source_first_frame(source), start - warm_up_before)
-    with contextlib.ExitStack() as stack:
+    # every output is put in place as the inner block ends: a stop then waits for all of them (stopped
+    # between two, a new foreground sequence was left beside the earlier run's matte)
+    with contextlib.ExitStack() as commits, contextlib.ExitStack() as stack:
         reader = stack.enter_context(
             open_reader(source, start=start, end=end, fps=fps, camera_log=camera_log))
         info = reader.info
@@ -521,6 +523,7 @@ def run_job(
             note = lost_subject_note(source, written, report.empty_matte_frames)
             if note is not None:
                 warnings.warn(note, stacklevel=2)
+        commits.enter_context(stops_held())
     report.outputs = [p for p in (outputs.composite, outputs.alpha, outputs.foreground) if p is not None]
     return report
 
