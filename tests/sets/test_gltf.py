@@ -337,6 +337,9 @@ def test_a_damaged_set_is_refused_with_what_is_wrong(tmp_path):
      "node 2 is a child of nodes 0 and 1"),
     ([{"mesh": 0, "children": [4]}], [0], "node 0 names child 4, and the file has 1 node"),
     ([{"mesh": 0}], [0, 5], "a scene names node 5"),
+    ([{"mesh": 0, "children": 1}, {"mesh": 0}], [0], "node 0's children are 1, not a list"),  # a traceback
+    ([{"children": [1]}, {"mesh": 0}], [0, 1], "names node 1 as a root, and it is a child of node 0"),
+    ([{"mesh": 0}], [0, 0], "names node 0 as a root, and it is listed twice"),  # these two drew it once
 ])
 def test_a_node_tree_that_is_no_tree_is_refused_by_node(tmp_path, nodes, scene_nodes, said):
     from guangying.sets.gltf import GltfSet

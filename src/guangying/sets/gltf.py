@@ -341,7 +341,11 @@ def _check_nodes(tree: dict[str, Any], path: Path) -> None:
         if mesh is not None and not (isinstance(mesh, int) and 0 <= mesh < count):
             raise InputFormatError(f"{damaged} node {node.get('name') or number!r} names mesh {mesh!r}, "
                                    f"and the file has {count} mesh(es); export it again")
-        for child in node.get("children") or ():
+        children = node.get("children") or []
+        if not isinstance(children, list):  # a TypeError from here was said as a bug
+            raise InputFormatError(f"{damaged} node {number}'s children are {children!r}, not a list of "
+                                   "nodes; export it again")
+        for child in children:
             if not (isinstance(child, int) and 0 <= child < len(nodes)):
                 raise InputFormatError(f"{damaged} node {number} names child {child!r}, and the file has "
                                        f"{len(nodes)} node(s); export it again")
@@ -350,12 +354,6 @@ def _check_nodes(tree: dict[str, Any], path: Path) -> None:
                 raise InputFormatError(f"{damaged} node {child} is a child of {parents}; glTF nodes form "
                                        "trees (each node one parent): export it again")
             parent[child] = number
-    scenes = tree.get("scenes")
-    for scene in scenes if isinstance(scenes, list) else ():
-        for root in (scene.get("nodes") or ()) if isinstance(scene, dict) else ():
-            if not (isinstance(root, int) and 0 <= root < len(nodes)):
-                raise InputFormatError(f"{damaged} a scene names node {root!r}, and the file has "
-                                       f"{len(nodes)} node(s); export it again")
     for start in parent:
         seen, at = {start}, start
         while at in parent:
@@ -364,6 +362,19 @@ def _check_nodes(tree: dict[str, Any], path: Path) -> None:
                 raise InputFormatError(f"{damaged} node {start} is its own ancestor (a loop of children); "
                                        "glTF nodes form trees: export it again")
             seen.add(at)
+    scenes = tree.get("scenes")
+    for scene in scenes if isinstance(scenes, list) else ():
+        roots = (scene.get("nodes") or []) if isinstance(scene, dict) else []
+        roots = roots if isinstance(roots, list) else [roots]
+        for root in roots:
+            if not (isinstance(root, int) and 0 <= root < len(nodes)):
+                raise InputFormatError(f"{damaged} a scene names node {root!r}, and the file has "
+                                       f"{len(nodes)} node(s); export it again")
+            # a scene's nodes are roots: one that is also a child, or listed twice, was drawn once
+            if root in parent or roots.count(root) > 1:
+                why = f"a child of node {parent[root]}" if root in parent else "listed twice"
+                raise InputFormatError(f"{damaged} a scene names node {root} as a root, and it is {why}; "
+                                       "glTF nodes form trees: export it again")
 
 
 def _extensions(tree: dict[str, Any]) -> list[str]:
