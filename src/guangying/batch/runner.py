@@ -414,8 +414,6 @@ def run_batch(
     log shows it then, not at the end).
     """
     environment = dict(os.environ)
-    import ray
-
     if not isinstance(shots, list) or not all(isinstance(s, Shot) for s in shots):
         raise NothingStartedError("shots must be the list load_jobs gives (guangying.load_jobs(path))")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -435,6 +433,8 @@ def run_batch(
                                       "nothing was started: give a folder this user can write") from exc
     manifest_file = manifest_path(jobs_file)
     manifest = Manifest.load(manifest_file) if resume else Manifest(manifest_file)
+    import ray  # here, past the checks: its import sets RAY_CLIENT_MODE, which a refusal left behind
+
     try:
         if not resume:  # (a resumed run's finished shots are skipped, not refused: judged as it plans)
             _refuse_when_every_shot_is_taken(shots)

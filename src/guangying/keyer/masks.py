@@ -27,7 +27,8 @@ def polygon_mask(
     invert: bool = False,
 ) -> np.ndarray:
     """Antialiased filled polygon(s): each pixel's covered fraction, 1 inside, 0 outside (swapped with
-    ``invert``).
+    ``invert``): exact across each of 16 lines a pixel, so an edge that runs nearly along a row is placed
+    to 1/16 pixel (a pixel up to 1/32 off; a sliver thinner than that may vanish).
 
     ``points_xy`` is one polygon as (N, 2) pixel coordinates (x right, y down, pixel centres at
     integers) or a list of such polygons, filled even-odd (where two overlap is a hole, as in
